@@ -1,0 +1,73 @@
+"""The one code allocator: set-based, concurrency-safe, never reuses a code.
+
+Works on a staging table that has ``row_no``, ``source_key``, ``prefix`` and ``code`` columns.
+A source key that was coded before gets its old code back (stable codes on reload); the rest
+take the next serials of their prefix. Serial counters are bumped with
+``INSERT … ON CONFLICT DO UPDATE``, which row-locks each prefix until the load commits, so two
+concurrent loads can never hand out the same serial; a load that rolls back leaves a gap, never
+a reused code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from cim.errors import CodeError
+
+
+@dataclass
+class Allocation:
+    reused: int
+    issued: int
+
+
+def allocate_codes(conn: psycopg.Connection, staging: str, layer: str, serial_width: int,
+                   batch_id: int | None, where: str = "TRUE") -> Allocation:
+    """Give every staged row satisfying ``where`` (trusted SQL) a code; return counts."""
+    stg = sql.Identifier(staging)
+    cond = sql.SQL(where)
+    reused = conn.execute(sql.SQL(
+        "UPDATE {stg} s SET code = r.code FROM code_registry r "
+        "WHERE r.layer = %(layer)s AND r.source_key = s.source_key AND s.code IS NULL AND {cond}"
+    ).format(stg=stg, cond=cond), {"layer": layer}).rowcount
+
+    conn.execute("DROP TABLE IF EXISTS _cim_alloc")
+    conn.execute("CREATE TEMP TABLE _cim_alloc (prefix text PRIMARY KEY, base bigint, top bigint)")
+    # prefixes are bumped in sorted order so concurrent loads lock them in the same order
+    conn.execute(sql.SQL(
+        "WITH need AS (SELECT prefix, count(*) AS n FROM {stg} "
+        "              WHERE code IS NULL AND {cond} GROUP BY prefix), "
+        "bump AS (INSERT INTO code_counters AS c (prefix, last_serial) "
+        "         SELECT prefix, n FROM need ORDER BY prefix "
+        "         ON CONFLICT (prefix) DO UPDATE SET last_serial = c.last_serial + excluded.last_serial "
+        "         RETURNING prefix, last_serial) "
+        "INSERT INTO _cim_alloc SELECT b.prefix, b.last_serial - n.n, b.last_serial "
+        "FROM bump b JOIN need n USING (prefix)"
+    ).format(stg=stg, cond=cond))
+    over = conn.execute("SELECT prefix, top FROM _cim_alloc WHERE top >= %s",
+                        (10 ** serial_width,)).fetchone()
+    if over:
+        raise CodeError(f"serials of prefix {over[0]} are exhausted ({over[1]} > "
+                        f"{10 ** serial_width - 1})")
+    issued = conn.execute(sql.SQL(
+        "UPDATE {stg} s SET code = a.prefix || lpad((a.base + q.rn)::text, %(w)s, '0') "
+        "FROM (SELECT row_no, prefix, row_number() OVER (PARTITION BY prefix ORDER BY row_no) AS rn "
+        "      FROM {stg} WHERE code IS NULL AND {cond}) q "
+        "JOIN _cim_alloc a USING (prefix) WHERE s.row_no = q.row_no"
+    ).format(stg=stg, cond=cond), {"w": serial_width}).rowcount
+    # a concurrent load may have registered the same source key first: keep its code
+    conn.execute(sql.SQL(
+        "INSERT INTO code_registry (code, layer, source_key, district_code, class_code, batch_id) "
+        "SELECT s.code, %(layer)s, s.source_key, left(s.prefix, 6), substr(s.prefix, 7), %(b)s "
+        "FROM {stg} s WHERE s.code IS NOT NULL AND {cond} "
+        "ON CONFLICT (layer, source_key) DO NOTHING"
+    ).format(stg=stg, cond=cond), {"layer": layer, "b": batch_id})
+    conn.execute(sql.SQL(
+        "UPDATE {stg} s SET code = r.code FROM code_registry r "
+        "WHERE r.layer = %(layer)s AND r.source_key = s.source_key AND r.code <> s.code AND {cond}"
+    ).format(stg=stg, cond=cond), {"layer": layer})
+    conn.execute("DROP TABLE IF EXISTS _cim_alloc")
+    return Allocation(reused=reused, issued=issued)

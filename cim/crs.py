@@ -1,0 +1,144 @@
+"""The one CRS module: how survey coordinates become storage coordinates.
+
+Chinese survey data breaks naive CRS handling in three ways, all handled here:
+- CGCS2000 definitions put northing (X) first; GIS libraries want easting first. Everything in
+  the platform uses ``always_xy`` transformers so geometry x is always easting / longitude.
+- A 3-degree Gauss-Krüger easting is written either zone-prefixed (39,5xx,xxx; EPSG:4513–4533)
+  or without the prefix (5xx,xxx; EPSG:4534–4554). The magnitude of the easting tells which.
+- Survey tables write X = northing, Y = easting; :func:`swap_survey_xy` is the single place
+  that turns them into (easting, northing).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import pyproj
+from pyproj.exceptions import CRSError as _ProjCRSError
+
+from cim.errors import InputError
+
+CGCS2000_GEOG = 4490
+ZONE_PREFIXED_FIRST = 4513  # zone 25
+CM_FIRST = 4534  # 75°E
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+@lru_cache(maxsize=64)
+def parse_crs(value: str | int) -> pyproj.CRS:
+    """A CRS from 'EPSG:4527', 4527, a WKT or PROJ string; clear error if unknown."""
+    try:
+        return pyproj.CRS.from_user_input(value)
+    except (_ProjCRSError, TypeError) as exc:
+        raise InputError(f"unknown coordinate reference system {value!r}") from exc
+
+
+def epsg_of(crs: pyproj.CRS | str | int) -> int | None:
+    c = crs if isinstance(crs, pyproj.CRS) else parse_crs(crs)
+    code = c.to_epsg(min_confidence=70)
+    return code
+
+
+def srid_of(crs: pyproj.CRS | str | int) -> int:
+    """EPSG code of a storage CRS; storage CRSs must have one (PostGIS SRID)."""
+    code = epsg_of(crs)
+    if code is None:
+        raise InputError(f"the storage CRS {crs!r} has no EPSG code")
+    return code
+
+
+def crs_uri(srid: int) -> str:
+    return f"http://www.opengis.net/def/crs/EPSG/0/{srid}"
+
+
+@lru_cache(maxsize=128)
+def transformer(src: str | int, dst: str | int) -> pyproj.Transformer:
+    """Easting-first transformer between two CRSs, cached."""
+    return pyproj.Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
+
+
+def gk_zone_of_prefixed(epsg: int) -> int | None:
+    """Zone number of a zone-prefixed CGCS2000 3° GK CRS (EPSG:4513–4533)."""
+    if ZONE_PREFIXED_FIRST <= epsg <= ZONE_PREFIXED_FIRST + 20:
+        return 25 + epsg - ZONE_PREFIXED_FIRST
+    return None
+
+
+def gk_central_meridian_of(epsg: int) -> int | None:
+    if CM_FIRST <= epsg <= CM_FIRST + 20:
+        return 75 + 3 * (epsg - CM_FIRST)
+    zone = gk_zone_of_prefixed(epsg)
+    return 3 * zone if zone else None
+
+
+def cgcs2000_gk_epsg(zone: int, prefixed: bool) -> int:
+    if not 25 <= zone <= 45:
+        raise InputError(f"CGCS2000 3-degree zone {zone} is outside zones 25–45")
+    return (ZONE_PREFIXED_FIRST if prefixed else CM_FIRST) + zone - 25
+
+
+def detect_gk_from_eastings(eastings: Sequence[float] | np.ndarray,
+                            storage_epsg: int | None = None) -> int | None:
+    """Guess a CGCS2000 3° GK CRS from easting magnitudes.
+
+    An easting of ~39,500,000 carries its zone (39) in the prefix. A six-digit easting has no
+    zone: the central meridian must come from elsewhere, here the storage CRS of the profile.
+    Returns None when the eastings fit neither form.
+    """
+    e = np.asarray(eastings, dtype=float)
+    e = e[np.isfinite(e)]
+    if e.size == 0:
+        return None
+    med = float(np.median(e))
+    if 25_000_000 <= med < 46_000_000:
+        zones = np.unique(np.floor(e / 1_000_000).astype(int))
+        if len(zones) != 1:
+            raise InputError(f"eastings span several Gauss-Krüger zones {zones.tolist()}")
+        return cgcs2000_gk_epsg(int(zones[0]), prefixed=True)
+    if 100_000 <= med < 900_000 and storage_epsg is not None:
+        cm = gk_central_meridian_of(storage_epsg)
+        if cm is not None:
+            return cgcs2000_gk_epsg(cm // 3, prefixed=False)
+    return None
+
+
+def check_gk_consistency(crs: pyproj.CRS, eastings: np.ndarray) -> str | None:
+    """Explain why eastings contradict a declared GK CRS (prefix present/absent), else None."""
+    code = epsg_of(crs)
+    if code is None:
+        return None
+    e = eastings[np.isfinite(eastings)]
+    if e.size == 0:
+        return None
+    med = float(np.median(e))
+    if gk_zone_of_prefixed(code) and med < 1_000_000:
+        return (f"eastings (~{med:,.0f}) have no zone prefix but the CRS EPSG:{code} expects "
+                f"zone-prefixed eastings (~{gk_zone_of_prefixed(code)},5xx,xxx); use "
+                f"--crs EPSG:{cgcs2000_gk_epsg(gk_zone_of_prefixed(code), False)}")
+    if gk_central_meridian_of(code) and not gk_zone_of_prefixed(code) and med > 10_000_000:
+        return (f"eastings (~{med:,.0f}) are zone-prefixed but the CRS EPSG:{code} expects "
+                f"six-digit eastings; use --crs EPSG:{cgcs2000_gk_epsg(int(med // 1e6), True)}")
+    return None
+
+
+def swap_survey_xy(x_northing: np.ndarray, y_easting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Survey tables write X = northing, Y = easting; return (easting, northing)."""
+    return np.asarray(y_easting, dtype=float), np.asarray(x_northing, dtype=float)
+
+
+def lonlat_bounds(crs: pyproj.CRS | str | int, bounds: Sequence[float]) -> tuple[float, ...]:
+    """Bounds (minx, miny, maxx, maxy) in ``crs`` as CRS84 lon/lat bounds (densified)."""
+    t = pyproj.Transformer.from_crs(parse_crs(crs) if not isinstance(crs, pyproj.CRS) else crs,
+                                    "OGC:CRS84", always_xy=True)
+    out = t.transform_bounds(*bounds, densify_pts=21)
+    if not all(math.isfinite(v) for v in out):
+        raise InputError("coordinates cannot be transformed to longitude/latitude")
+    return out
+
+
+def axis_is_northing_first(crs: pyproj.CRS | str | int) -> bool:
+    c = crs if isinstance(crs, pyproj.CRS) else parse_crs(crs)
+    return bool(c.axis_info) and c.axis_info[0].direction.lower() in ("north", "south")

@@ -1,0 +1,50 @@
+"""Run Alembic migrations programmatically (``cim db upgrade``/``downgrade``)."""
+
+from __future__ import annotations
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+
+from cim.config import PROJECT_ROOT
+from cim.db.engine import psycopg_conninfo
+from cim.errors import ConfigError
+
+
+def alembic_config(url: str, srid: int) -> Config:
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    cfg.attributes["url"] = url
+    cfg.attributes["srid"] = srid
+    return cfg
+
+
+def stored_srid(url: str) -> int | None:
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
+        has = conn.execute("SELECT to_regclass('cim_properties') IS NOT NULL").fetchone()[0]
+        if not has:
+            return None
+        row = conn.execute(
+            "SELECT value FROM cim_properties WHERE key = 'storage_srid'").fetchone()
+        return int(row[0]) if row else None
+
+
+def upgrade(url: str, srid: int, revision: str = "head") -> None:
+    existing = stored_srid(url)
+    if existing is not None and existing != srid:
+        raise ConfigError(f"this database stores EPSG:{existing} but the profile asks for "
+                          f"EPSG:{srid}; use a new database for another storage CRS")
+    command.upgrade(alembic_config(url, srid), revision)
+
+
+def downgrade(url: str, srid: int, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url, srid), revision)
+
+
+def current(url: str) -> str | None:
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
+        has = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()[0]
+        if not has:
+            return None
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None

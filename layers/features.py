@@ -1,0 +1,39 @@
+"""Look-ups of single features, codes and load batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from cim.coding.scheme import DecodedCode, decode
+from cim.layerdefs import LAYERS
+from cim.profile import CityProfile
+
+
+def explain_code(conninfo: str, profile: CityProfile, code: str) -> DecodedCode:
+    """Decode a code and say whether a current feature carries it."""
+    d = decode(code, profile)
+    with psycopg.connect(conninfo) as conn:
+        reg = conn.execute("SELECT layer FROM code_registry WHERE code = %s", (d.code,)).fetchone()
+        table = d.layer if d.layer in LAYERS else (reg[0] if reg else None)
+        exists = False
+        if table and conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
+            exists = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE code = %s "
+                                          "AND valid_to IS NULL)").format(sql.Identifier(table)),
+                                  (d.code,)).fetchone()[0]
+        if d.district_name is None:
+            row = conn.execute("SELECT name FROM admin_divisions WHERE code = %s "
+                               "AND valid_to IS NULL", (d.district_code,)).fetchone()
+            d.district_name = row[0] if row else None
+    d.exists = bool(exists)
+    return d
+
+
+def list_batches(conninfo: str, limit: int = 100) -> list[dict[str, Any]]:
+    with psycopg.connect(conninfo, row_factory=dict_row) as conn:
+        return conn.execute(
+            "SELECT id, layer, status, source_path, read, loaded, rejected, started_at, "
+            "finished_at, error FROM load_batches ORDER BY id DESC LIMIT %s", (limit,)).fetchall()

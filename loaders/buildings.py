@@ -1,0 +1,92 @@
+"""Building survey loader (建筑物普查): footprints with Chinese or English attributes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cim.coding.scheme import layer_code_of
+from cim.layerdefs import BUILDINGS
+from cim.profile import CityProfile
+from loaders.bulk import EWKB
+from loaders.common import ClassLookup, content_hash, reject_record, row_attrs, source_keys
+from loaders.fields import ValueProblem, as_float, as_int, as_text, as_year
+from loaders.geometry import ewkb, prepare
+from loaders.pipeline import LoadContext, run_load
+from loaders.read import Batch
+from loaders.report import LoadReport, Reject
+
+PARSERS = {
+    "name": lambda v: as_text(v, 200),
+    "structure": lambda v: as_text(v, 50),
+    "floors_above": lambda v: as_int(v, 0, 300),
+    "floors_below": lambda v: as_int(v, 0, 30),
+    "height": lambda v: as_float(v, 0, 1000),
+    "year_built": as_year,
+}
+
+
+def make_converter(profile: CityProfile):
+    uses = ClassLookup(profile, "building_use")
+    other = next((r for r in uses.rows if r["code"] == "99"), uses.rows[-1])
+
+    def convert(batch: Batch, ctx: LoadContext) -> tuple[list[tuple], list[Reject]]:
+        cols, m = batch.columns, ctx.mapping
+        prep = prepare(batch.geometries, ctx.transformer, "polygon")
+        ids = cols.get(m["source_id"]) if "source_id" in m else None
+        keys = source_keys(ctx.dataset, ids, prep.geoms)
+        wkbs = ewkb(prep.geoms, ctx.srid)
+        rows: list[tuple] = []
+        rejects: list[Reject] = []
+        for i in range(len(batch.geometries)):
+            row_no = batch.first_row + i
+            attrs = row_attrs(cols, i)
+            if prep.reject[i] is not None:
+                reason, msg = prep.reject[i]
+                rejects.append(reject_record(row_no, reason, msg, attrs, batch.geometries[i],
+                                             keys[i] if prep.geoms[i] is not None else None))
+                continue
+            vals: dict[str, object] = {}
+            bad = None
+            for attr, parse in PARSERS.items():
+                src = m.get(attr)
+                if src is None:
+                    vals[attr] = None
+                    continue
+                try:
+                    vals[attr] = parse(cols[src][i])
+                except ValueProblem as exc:
+                    bad = (src, str(exc))
+                    break
+            if bad:
+                rejects.append(reject_record(
+                    row_no, "bad_value", f"field {bad[0]!r}: {bad[1]}", attrs,
+                    batch.geometries[i], keys[i], field=bad[0]))
+                continue
+            flags = list(prep.flags[i])
+            raw_use = cols[m["use"]][i] if "use" in m else None
+            use = uses.find(raw_use)
+            if use is None:
+                use = other
+                flags.append("use_missing" if raw_use is None or str(raw_use).strip() == ""
+                             else "use_unmapped")
+            values = (vals["name"], use["code"], use["name"], vals["structure"],
+                      vals["floors_above"], vals["floors_below"], vals["height"],
+                      vals["year_built"])
+            rows.append((row_no, keys[i], content_hash(values, wkbs[i]),
+                         json.dumps(attrs, ensure_ascii=False), flags, EWKB(wkbs[i]),
+                         use["code"], None, *values, None, None))
+        return rows, rejects
+
+    return convert
+
+
+def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:
+    return run_load(conninfo, profile, BUILDINGS, layer_code_of(profile, "buildings"),
+                    make_converter(profile), path,
+                    aliases=profile.field_aliases.get("buildings", {}), **kw)
+
+
+__all__ = ["load_buildings", "np"]

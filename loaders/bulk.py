@@ -1,0 +1,318 @@
+"""The one bulk writer of every loader.
+
+Lifecycle of a load (osm2pgsql-style): the batch row is committed as ``running`` on its own
+connection; then, in ONE transaction on another connection, rows are binary-COPYed into a
+temporary (unlogged) staging table, districts and grid cells are joined, duplicates and
+out-of-area rows are moved to ``load_rejects``, codes are allocated and the staging rows are
+merged into the layer. Either all of it commits, or the layer is exactly as it was and the
+batch is marked ``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+from psycopg.types import TypeInfo
+
+from cim import __version__
+from cim.coding.allocator import allocate_codes
+from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
+from cim.errors import DatabaseError, OutOfAreaError
+from cim.layerdefs import LayerDef
+from loaders.report import LoadReport, Reject
+
+MODES = ("append", "update", "replace")
+
+BASE_COLUMNS = [("row_no", "int4"), ("source_key", "text"), ("row_hash", "text"),
+                ("attrs", "jsonb"), ("flags", "text[]"), ("geom", "geometry"),
+                ("class_code", "text"), ("code", "text")]
+
+
+class EWKB(bytes):
+    """Geometry as EWKB bytes, sent to PostGIS in binary COPY without conversion."""
+
+
+def _register_geometry(conn: psycopg.Connection) -> int:
+    info = TypeInfo.fetch(conn, "geometry")
+    if info is None:
+        raise DatabaseError("PostGIS is not installed in this database")
+
+    class GeometryBinaryDumper(Dumper):
+        format = Format.BINARY
+        oid = info.oid
+
+        def dump(self, obj: bytes) -> bytes:
+            return bytes(obj)
+
+    conn.adapters.register_dumper(EWKB, GeometryBinaryDumper)
+    return info.oid
+
+
+def staging_columns(layer: LayerDef) -> list[tuple[str, str]]:
+    return BASE_COLUMNS + [(c.name, c.pgtype) for c in layer.columns]
+
+
+def start_batch(conninfo: str, layer: str, path: str, sha256: str | None, mode: str,
+                options: dict) -> int:
+    """Record a running batch (committed at once) and hold its advisory lock while we live.
+
+    A killed loader loses its connection and with it the lock, so the next load can tell a
+    dead 'running' batch from a live one and mark it failed.
+    """
+    conn = psycopg.connect(conninfo, autocommit=True)
+    mark_dead_batches(conn)
+    batch_id = conn.execute(
+        "INSERT INTO load_batches (layer, source_path, source_sha256, mode, options, "
+        "loader_version, status, pid) VALUES (%s, %s, %s, %s, %s, %s, 'running', %s) "
+        "RETURNING id",
+        (layer, path, sha256, mode, json.dumps(options, ensure_ascii=False, default=str),
+         __version__, os.getpid())).fetchone()[0]
+    conn.execute("SELECT pg_advisory_lock(%s, %s)", (BATCH_LOCK_SPACE, batch_id))
+    _BATCH_LOCK_CONNS[batch_id] = conn
+    return batch_id
+
+
+BATCH_LOCK_SPACE = 7301
+_BATCH_LOCK_CONNS: dict[int, psycopg.Connection] = {}
+
+
+def mark_dead_batches(conn: psycopg.Connection) -> int:
+    """Batches left 'running' by a killed loader (their advisory lock is free) become failed."""
+    rows = conn.execute("SELECT id FROM load_batches WHERE status = 'running'").fetchall()
+    dead = 0
+    for (bid,) in rows:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (BATCH_LOCK_SPACE, bid)).fetchone()[0]
+        if got:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (BATCH_LOCK_SPACE, bid))
+            conn.execute("UPDATE load_batches SET status = 'failed', finished_at = now(), "
+                         "error = coalesce(error, 'the loader stopped before committing') "
+                         "WHERE id = %s AND status = 'running'", (bid,))
+            dead += 1
+    return dead
+
+
+def finish_batch(conninfo: str, report: LoadReport, error: str | None = None) -> None:
+    status = "failed" if error else "succeeded"
+    report.status = status
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE load_batches SET status = %s, error = %s, finished_at = now(), read = %s, "
+            "loaded = %s, rejected = %s, report = %s, source_crs = %s WHERE id = %s",
+            (status, error, report.read, report.loaded if not error else 0,
+             report.rejected if not error else 0,
+             json.dumps(report.to_dict(), ensure_ascii=False), report.source_crs,
+             report.batch_id))
+    release_batch(report.batch_id)
+
+
+def release_batch(batch_id: int | None) -> None:
+    lock_conn = _BATCH_LOCK_CONNS.pop(batch_id, None) if batch_id is not None else None
+    if lock_conn is not None:
+        lock_conn.close()
+
+
+@dataclass
+class MergeResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
+    issued: int = 0
+    reused: int = 0
+
+
+class BulkWriter:
+    """Stages one load of one layer and merges it; used inside the caller's transaction."""
+
+    def __init__(self, conn: psycopg.Connection, layer: LayerDef, srid: int, batch_id: int,
+                 layer_code: str | None = None) -> None:
+        self.conn = conn
+        self.layer = layer
+        self.srid = srid
+        self.batch_id = batch_id
+        self.layer_code = layer_code
+        self.staging = f"stg_{layer.name}"
+        self.columns = staging_columns(layer)
+        self.geometry_oid = _register_geometry(conn)
+        self.reject_reasons: dict[str, int] = {}
+
+    # -- staging ---------------------------------------------------------------------------
+    def create_staging(self) -> None:
+        cols = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in self.columns)
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(self.staging)))
+        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}, district_code_ text, prefix text)")
+                          .format(sql.Identifier(self.staging), cols))
+
+    def copy_rows(self, rows: Iterable[Sequence]) -> int:
+        names = [n for n, _ in self.columns]
+        types = [self.geometry_oid if t == "geometry" else t for _, t in self.columns]
+        n = 0
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(self.staging), sql.SQL(", ").join(map(sql.Identifier, names)))
+        with self.conn.cursor().copy(stmt) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        return n
+
+    def copy_rejects(self, rejects: Iterable[Reject]) -> int:
+        n = 0
+        with self.conn.cursor().copy(
+                "COPY load_rejects (batch_id, row_number, source_key, reason, field, message, "
+                "attrs, geom_wkt) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "int4", "text", "text", "text", "text", "jsonb", "text"])
+            for r in rejects:
+                copy.write_row((self.batch_id, r.row_number, r.source_key, r.reason, r.field,
+                                r.message, json.dumps(r.attrs, ensure_ascii=False, default=str),
+                                r.geom_wkt))
+                self.reject_reasons[r.reason] = self.reject_reasons.get(r.reason, 0) + 1
+                n += 1
+        return n
+
+    # -- set-based steps -------------------------------------------------------------------
+    def _reject_where(self, where: str, reason: str, message_sql: str, field: str | None = None,
+                      params: dict | None = None) -> int:
+        stg = sql.Identifier(self.staging)
+        rows = self.conn.execute(sql.SQL(
+            "WITH gone AS (DELETE FROM {stg} s WHERE " + where + " RETURNING s.*) "
+            "INSERT INTO load_rejects (batch_id, row_number, source_key, reason, field, message, "
+            "attrs, geom_wkt) SELECT %(batch)s, row_no, source_key, %(reason)s, %(field)s, "
+            + message_sql + ", attrs, ST_AsText(geom) FROM gone"
+        ).format(stg=stg), {"batch": self.batch_id, "reason": reason, "field": field,
+                            **(params or {})}).rowcount
+        if rows:
+            self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + rows
+        return rows
+
+    def _assign_district(self, district: str | None) -> None:
+        stg = sql.Identifier(self.staging)
+        has = self.conn.execute(
+            "SELECT count(*) FROM admin_divisions WHERE valid_to IS NULL AND level = 3"
+        ).fetchone()[0]
+        if not has:
+            raise DatabaseError("no district boundaries in the database: run "
+                                "`cim profile apply` to load the profile's boundaries first")
+        self.conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(stg))
+        self.conn.execute(sql.SQL("ANALYZE {}").format(stg))
+        # the district that holds the feature's point on surface, else any it touches
+        self.conn.execute(sql.SQL(
+            "UPDATE {stg} s SET district_code_ = d.code FROM admin_divisions d "
+            "WHERE d.valid_to IS NULL AND d.level = 3 "
+            "AND ST_Intersects(d.geom, ST_PointOnSurface(s.geom))").format(stg=stg))
+        self.conn.execute(sql.SQL(
+            "UPDATE {stg} s SET district_code_ = q.code FROM ("
+            " SELECT DISTINCT ON (s2.row_no) s2.row_no, d.code FROM {stg} s2 "
+            " JOIN admin_divisions d ON d.valid_to IS NULL AND d.level = 3 "
+            "  AND ST_Intersects(d.geom, s2.geom) WHERE s2.district_code_ IS NULL "
+            " ORDER BY s2.row_no, ST_Area(ST_Intersection(d.geom, s2.geom)) DESC, d.code) q "
+            "WHERE s.row_no = q.row_no").format(stg=stg))
+        self._reject_where(
+            "s.district_code_ IS NULL", "outside_area",
+            "'feature lies outside every district of the city profile'")
+        if district:
+            self.conn.execute(sql.SQL("UPDATE {} SET district_code_ = %s").format(stg),
+                              (district,))
+        if "district_code" in self.layer.column_names():
+            self.conn.execute(sql.SQL("UPDATE {} SET district_code = district_code_").format(stg))
+
+    def _assign_grid(self) -> None:
+        stg = sql.Identifier(self.staging)
+        self.conn.execute(sql.SQL(
+            "UPDATE {stg} s SET grid_code = q.code FROM ("
+            " SELECT DISTINCT ON (s2.row_no) s2.row_no, g.code FROM {stg} s2 "
+            " JOIN grid_cells g ON g.valid_to IS NULL "
+            "  AND ST_Intersects(g.geom, ST_PointOnSurface(s2.geom)) "
+            " ORDER BY s2.row_no, g.code) q WHERE s.row_no = q.row_no").format(stg=stg))
+
+    def finalize(self, mode: str = "update", district: str | None = None,
+                 dataset: str | None = None, report: LoadReport | None = None) -> MergeResult:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        conn, stg = self.conn, sql.Identifier(self.staging)
+        tbl = sql.Identifier(self.layer.table)
+        conn.execute(sql.SQL("CREATE INDEX ON {} (source_key)").format(stg))
+        staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stg)).fetchone()[0]
+        # every source key of the delivery, rejected ones included: replace mode never retires
+        # a feature that was delivered, even if its new version was rejected
+        conn.execute("DROP TABLE IF EXISTS _cim_seen")
+        conn.execute(sql.SQL("CREATE TEMP TABLE _cim_seen AS SELECT DISTINCT source_key FROM {} "
+                             "UNION SELECT source_key FROM load_rejects WHERE batch_id = %s")
+                     .format(stg), (self.batch_id,))
+        if self.layer.assign_district:
+            self._assign_district(district)
+            if staged and not conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stg)
+                                           ).fetchone()[0]:
+                raise OutOfAreaError("no feature lies inside the city profile's districts; "
+                                     "check the CRS (--crs) and the X/Y order of the input")
+        if self.layer.assign_grid:
+            self._assign_grid()
+        self._reject_where(
+            "EXISTS (SELECT 1 FROM {stg} o WHERE o.source_key = s.source_key "
+            "AND o.row_no < s.row_no)".replace("{stg}", f'"{self.staging}"'),
+            "duplicate_source_id",
+            "'duplicate source id ' || coalesce(source_key, '') || ' (an earlier row has it)'")
+        result = MergeResult()
+        # unchanged features: same source key and same content hash as the current version
+        result.unchanged = conn.execute(sql.SQL(
+            "DELETE FROM {stg} s USING {tbl} l WHERE l.valid_to IS NULL "
+            "AND l.source_key = s.source_key AND l.row_hash = s.row_hash").format(
+                stg=stg, tbl=tbl)).rowcount
+        if mode == "append":
+            self._reject_where(
+                "EXISTS (SELECT 1 FROM " + f'"{self.layer.table}"' + " l WHERE l.valid_to IS NULL "
+                "AND l.source_key = s.source_key)", "already_loaded",
+                "'feature ' || source_key || ' is already loaded with other values; "
+                "use --mode update'")
+        self._code(result)
+        result.updated = conn.execute(sql.SQL(
+            "UPDATE {tbl} l SET valid_to = now() FROM {stg} s WHERE l.valid_to IS NULL "
+            "AND l.source_key = s.source_key").format(stg=stg, tbl=tbl)).rowcount
+        if mode == "replace" and dataset is not None:
+            result.retired = conn.execute(sql.SQL(
+                "UPDATE {tbl} l SET valid_to = now() WHERE l.valid_to IS NULL "
+                "AND l.source_key LIKE %s AND NOT EXISTS (SELECT 1 FROM _cim_seen s "
+                "WHERE s.source_key = l.source_key)").format(tbl=tbl),
+                (dataset.replace("%", r"\%").replace("_", r"\_") + ":%",)).rowcount
+        cols = ["code", "source_key", "row_hash", "flags", "attrs", "geom"] + \
+            self.layer.column_names()
+        ins = sql.SQL(", ").join(map(sql.Identifier, cols))
+        total = conn.execute(sql.SQL(
+            "INSERT INTO {tbl} (batch_id, {ins}) SELECT %s, {ins} FROM {stg} ORDER BY row_no"
+        ).format(tbl=tbl, ins=ins, stg=stg), (self.batch_id,)).rowcount
+        result.inserted = total - result.updated
+        conn.execute(sql.SQL("DROP TABLE {}").format(stg))
+        conn.execute("DROP TABLE _cim_seen")
+        return result
+
+    def _code(self, result: MergeResult) -> None:
+        stg = sql.Identifier(self.staging)
+        scheme = self.layer.code_scheme
+        if scheme in ("admin", "grid"):
+            # official codes come with the data (checked by the loader); record them
+            self.conn.execute(sql.SQL(
+                "INSERT INTO code_registry (code, layer, source_key, district_code, batch_id) "
+                "SELECT code, %s, source_key, left(code, 6), %s FROM {} "
+                "ON CONFLICT DO NOTHING").format(stg), (self.layer.name, self.batch_id))
+            return
+        if scheme == "feature":
+            self.conn.execute(sql.SQL(
+                "UPDATE {} SET prefix = district_code_ || %s || class_code, code = NULL"
+            ).format(stg), (self.layer_code,))
+            width = FEATURE_SERIAL_WIDTH
+        elif scheme == "component":
+            self.conn.execute(sql.SQL(
+                "UPDATE {} SET prefix = district_code_ || class_code, code = NULL").format(stg))
+            width = COMPONENT_SERIAL_WIDTH
+        else:
+            raise ValueError(f"unknown code scheme {scheme}")
+        alloc = allocate_codes(self.conn, self.staging, self.layer.name, width, self.batch_id)
+        result.issued, result.reused = alloc.issued, alloc.reused

@@ -1,0 +1,89 @@
+"""Pieces every converter uses: source keys, content hashes, value dictionaries, reject records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+import shapely
+
+from cim.profile import CityProfile
+from loaders.fields import is_blank
+from loaders.geometry import geometry_keys
+from loaders.report import Reject
+
+
+def jsonable(v: Any) -> Any:
+    if is_blank(v):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (bytes, bytearray)):
+        return v.hex()
+    if isinstance(v, (str, int, float, bool)):
+        return v
+    return str(v)
+
+
+def row_attrs(columns: dict[str, np.ndarray], i: int) -> dict[str, Any]:
+    return {k: jsonable(v[i]) for k, v in columns.items()}
+
+
+def source_keys(dataset: str, ids: np.ndarray | None, geoms: np.ndarray) -> list[str]:
+    """``dataset:id`` where the source has ids, else ``dataset:g<geometry hash>``."""
+    gk = None
+    out = []
+    for i in range(len(geoms)):
+        v = ids[i] if ids is not None else None
+        if is_blank(v):
+            if gk is None:
+                gk = geometry_keys(np.where(shapely.is_missing(geoms), shapely.Point(), geoms))
+            out.append(f"{dataset}:{gk[i]}")
+        else:
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            out.append(f"{dataset}:{v}")
+    return out
+
+
+def content_hash(values: tuple, wkb: bytes | None) -> str:
+    h = hashlib.sha1(json.dumps(values, ensure_ascii=False, default=str).encode())
+    if wkb:
+        h.update(wkb)
+    return h.hexdigest()
+
+
+def reject_record(row_no: int, reason: str, message: str, attrs: dict, geom,
+                  source_key: str | None = None, field: str | None = None) -> Reject:
+    wkt = None
+    if geom is not None:
+        try:
+            wkt = shapely.to_wkt(geom, rounding_precision=-1)
+        except Exception:
+            wkt = None
+    return Reject(row_number=row_no, reason=reason, message=message, field=field,
+                  source_key=source_key, attrs=attrs, geom_wkt=wkt)
+
+
+class ClassLookup:
+    """Class code by name, alias or code (case-insensitive) from a profile dictionary."""
+
+    def __init__(self, profile: CityProfile, dictionary: str) -> None:
+        self.rows = profile.dictionary(dictionary)
+        self.by_key: dict[str, dict[str, str]] = {}
+        for row in self.rows:
+            keys = [row["code"], row["name"], row.get("name_en", "")]
+            keys += [a for a in (row.get("aliases") or "").split("|")]
+            for k in keys:
+                if k:
+                    self.by_key.setdefault(k.strip().lower(), row)
+
+    def find(self, value: Any) -> dict[str, str] | None:
+        if is_blank(value):
+            return None
+        s = str(value).strip().lower()
+        if isinstance(value, float) and value.is_integer():
+            s = str(int(value)).zfill(2)
+        return self.by_key.get(s)

@@ -1,0 +1,115 @@
+"""Mapping source field names to layer attributes, and parsing survey values strictly.
+
+Surveyors name the same attribute many ways (建筑高度, 高度, HEIGHT …); the aliases are data in
+``cim/dictionaries/field_aliases.yaml`` and a per-delivery mapping file may override them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim.errors import ConfigError
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_:\-]", "", str(name)).lower()
+
+
+def map_fields(source_fields: list[str], aliases: dict[str, list[str]],
+               override: dict[str, str] | None = None) -> dict[str, str]:
+    """{attribute: source field} for every attribute found in the source."""
+    by_norm = {_norm(f): f for f in source_fields}
+    out: dict[str, str] = {}
+    for attr, names in aliases.items():
+        for n in names:
+            hit = by_norm.get(_norm(n))
+            if hit is not None:
+                out[attr] = hit
+                break
+    for attr, src in (override or {}).items():
+        if src not in source_fields:
+            raise ConfigError(f"mapping names field {src!r} for {attr!r}, which is not in the "
+                              f"source (fields: {', '.join(source_fields)})")
+        out[attr] = src
+    return out
+
+
+def read_mapping_file(path: str | Path) -> dict[str, str]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read mapping file: {exc}", path=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("mapping file must map attribute: source field", path=str(path))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+class ValueProblem(ValueError):
+    """A value that cannot be used; the message says why (for the reject record)."""
+
+
+def is_blank(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return isinstance(v, str) and v.strip() == ""
+
+
+def as_text(v: Any, max_len: int = 1000) -> str | None:
+    if is_blank(v):
+        return None
+    s = str(v).strip()
+    if len(s) > max_len:
+        raise ValueProblem(f"text of {len(s)} characters is longer than {max_len}")
+    if "\x00" in s:
+        raise ValueProblem("text contains a NUL character")
+    return s
+
+
+def as_float(v: Any, lo: float | None = None, hi: float | None = None) -> float | None:
+    if is_blank(v):
+        return None
+    if isinstance(v, str):
+        s = v.strip().replace(",", "").rstrip("mM米").strip()
+        try:
+            f = float(s)
+        except ValueError:
+            raise ValueProblem(f"{v!r} is not a number") from None
+    else:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueProblem(f"{v!r} is not a number") from None
+    if not math.isfinite(f):
+        raise ValueProblem(f"{v!r} is not a finite number")
+    if (lo is not None and f < lo) or (hi is not None and f > hi):
+        raise ValueProblem(f"{f:g} is outside {lo:g}–{hi:g}")
+    return f
+
+
+def as_int(v: Any, lo: int | None = None, hi: int | None = None) -> int | None:
+    f = as_float(v, lo, hi)
+    if f is None:
+        return None
+    if abs(f - round(f)) > 1e-9:
+        raise ValueProblem(f"{v!r} is not a whole number")
+    return int(round(f))
+
+
+def as_year(v: Any) -> int | None:
+    if is_blank(v):
+        return None
+    m = re.match(r"^\s*(\d{4})", str(v))
+    if not m:
+        raise ValueProblem(f"{v!r} is not a year")
+    y = int(m.group(1))
+    if not 1000 <= y <= 2100:
+        raise ValueProblem(f"year {y} is implausible")
+    return y

@@ -1,0 +1,143 @@
+"""Vectorised geometry checks and repairs shared by all loaders (shapely 2 arrays)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pyproj
+import shapely
+
+POLYGONAL = {3, 6}  # Polygon, MultiPolygon
+LINEAR = {1, 5}  # LineString, MultiLineString
+PUNTAL = {0, 4}  # Point, MultiPoint
+FAMILIES = {"polygon": POLYGONAL, "line": LINEAR, "point": PUNTAL}
+TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
+              5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+
+
+@dataclass
+class Prepared:
+    geoms: np.ndarray  # storage-CRS geometries (None where rejected)
+    reject: list[tuple[str, str] | None]  # (reason, message) per row
+    flags: list[list[str]]
+
+
+def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: str,
+            keep_z: bool = False, make_multi: bool = True) -> Prepared:
+    """Reject empty/non-finite/wrong-type geometries, transform, repair invalid ones."""
+    n = len(geoms)
+    reject: list[tuple[str, str] | None] = [None] * n
+    flags: list[list[str]] = [[] for _ in range(n)]
+    geoms = np.asarray(geoms, dtype=object)
+    missing = shapely.is_missing(geoms)
+    empty = ~missing & shapely.is_empty(np.where(missing, None, geoms))
+    for i in np.flatnonzero(missing):
+        reject[i] = ("empty_geometry", "the feature has no geometry (null)")
+    for i in np.flatnonzero(empty):
+        reject[i] = ("empty_geometry", "the geometry is empty")
+    ok = ~(missing | empty)
+    types = np.full(n, -1)
+    types[ok] = shapely.get_type_id(geoms[ok])
+    allowed = FAMILIES[family]
+    for i in np.flatnonzero(ok & ~np.isin(types, list(allowed))):
+        if types[i] == 7 and family == "polygon":
+            continue  # collections are filtered to their polygons below
+        reject[i] = ("wrong_geometry_type",
+                     f"{TYPE_NAMES.get(int(types[i]), types[i])} where a {family} is expected")
+    ok &= np.array([r is None for r in reject])
+    _reject_nonfinite(geoms, ok, reject, "invalid_coordinates",
+                      "coordinates are not finite numbers (NaN or infinity)")
+    ok &= np.array([r is None for r in reject])
+    has_z = np.zeros(n, dtype=bool)
+    has_z[ok] = shapely.has_z(geoms[ok])
+    if not keep_z and has_z.any():
+        geoms[ok] = shapely.force_2d(geoms[ok])
+    if keep_z:
+        for i in np.flatnonzero(ok & ~has_z):
+            flags[i].append("no_z")
+    if transformer is not None and ok.any():
+        geoms[ok] = shapely.transform(geoms[ok], _xy_fn(transformer, keep_z and has_z.all()),
+                                      include_z=bool(keep_z and has_z[ok].all()))
+        _reject_nonfinite(geoms, ok, reject, "transform_failed",
+                          "coordinates cannot be transformed to the storage CRS (wrong --crs?)")
+        ok &= np.array([r is None for r in reject])
+    if family in ("polygon", "line") and ok.any():
+        idx = np.flatnonzero(ok)
+        invalid = idx[~shapely.is_valid(geoms[idx])]
+        for i in invalid:
+            why = shapely.is_valid_reason(geoms[i])
+            fixed = shapely.make_valid(geoms[i])
+            fixed = _only_family(fixed, family)
+            if fixed is None or fixed.is_empty or (family == "polygon" and fixed.area <= 0):
+                reject[i] = ("invalid_geometry", f"invalid geometry that cannot be repaired: {why}")
+            else:
+                geoms[i] = fixed
+                flags[i].append("geometry_repaired")
+        idx = np.flatnonzero(ok & (types == 7))
+        for i in idx:
+            if reject[i] is None:
+                g = _only_family(geoms[i], family)
+                if g is None or g.is_empty:
+                    reject[i] = ("wrong_geometry_type", f"collection without a {family}")
+                else:
+                    geoms[i] = g
+    ok &= np.array([r is None for r in reject])
+    if make_multi and ok.any() and family != "point":
+        idx = np.flatnonzero(ok)
+        parts, pidx = shapely.get_parts(geoms[idx], return_index=True)
+        builder = shapely.multipolygons if family == "polygon" else shapely.multilinestrings
+        geoms[idx] = builder(parts, indices=pidx)
+    for i in np.flatnonzero(~ok):
+        geoms[i] = None
+    return Prepared(geoms=geoms, reject=reject, flags=flags)
+
+
+def _xy_fn(t: pyproj.Transformer, with_z: bool):
+    if with_z:
+        def fn(c: np.ndarray) -> np.ndarray:
+            x, y, z = t.transform(c[:, 0], c[:, 1], c[:, 2])
+            return np.column_stack([x, y, z])
+    else:
+        def fn(c: np.ndarray) -> np.ndarray:
+            x, y = t.transform(c[:, 0], c[:, 1])
+            return np.column_stack([x, y])
+    return fn
+
+
+def _reject_nonfinite(geoms, ok, reject, reason, message) -> None:
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return
+    coords, cidx = shapely.get_coordinates(geoms[idx], include_z=False, return_index=True)
+    bad = np.unique(cidx[~np.isfinite(coords).all(axis=1)])
+    for j in bad:
+        reject[idx[j]] = (reason, message)
+
+
+def _only_family(g, family: str):
+    if g is None:
+        return None
+    allowed = FAMILIES[family]
+    parts = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in allowed]
+    parts = [q for p in parts for q in shapely.get_parts(p)]
+    if not parts:
+        return None
+    if family == "polygon":
+        return shapely.MultiPolygon(parts) if len(parts) > 1 else parts[0]
+    if family == "line":
+        return shapely.MultiLineString(parts) if len(parts) > 1 else parts[0]
+    return shapely.MultiPoint(parts) if len(parts) > 1 else parts[0]
+
+
+def geometry_keys(geoms: np.ndarray) -> list[str]:
+    """Stable identity of geometries (rounded to 1 mm) for sources without ids."""
+    g = shapely.normalize(shapely.set_precision(geoms, 0.001))
+    return ["g" + hashlib.sha1(w).hexdigest()[:20] if w is not None else ""
+            for w in shapely.to_wkb(g)]
+
+
+def ewkb(geoms: np.ndarray, srid: int, with_z: bool = False) -> np.ndarray:
+    return shapely.to_wkb(shapely.set_srid(geoms, srid), include_srid=True,
+                          output_dimension=3 if with_z else 2)

@@ -1,0 +1,231 @@
+"""One load, start to end: open, resolve CRS, check area, stream-convert, bulk-write, report.
+
+Every loader supplies only a converter (source batch → staged rows + rejects); this module is
+the single place that owns the load lifecycle, so every layer gets the same guarantees:
+read = loaded + rejected, atomic commit, a batch record with its report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pyogrio
+import pyproj
+import shapely
+
+from cim import crs as cimcrs
+from cim.errors import CimError, InputError, OutOfAreaError
+from cim.layerdefs import LayerDef
+from cim.profile import CityProfile
+from loaders import bulk
+from loaders.read import Batch, Source, iter_batches, open_source
+from loaders.report import LoadReport, Reject
+
+
+@dataclass
+class LoadContext:
+    """What a converter needs to turn a batch into rows."""
+
+    profile: CityProfile
+    source: Source
+    source_crs: pyproj.CRS
+    transformer: pyproj.Transformer | None
+    srid: int
+    dataset: str
+    mapping: dict[str, str]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+Converter = Callable[[Batch, LoadContext], tuple[list[tuple], list[Reject]]]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
+                       storage_srid: int) -> tuple[pyproj.CRS, list[str]]:
+    """The CRS of the input: --crs, else the file's, else detected from GK easting magnitudes."""
+    notes: list[str] = []
+    eastings = np.array([])
+    if first is not None and len(first.geometries):
+        ok = ~shapely.is_missing(first.geometries)
+        coords = shapely.get_coordinates(first.geometries[ok][:2000])
+        eastings = coords[:, 0] if len(coords) else eastings
+    if crs_opt:
+        crs = cimcrs.parse_crs(crs_opt)
+        if src.crs is not None and not src.crs.equals(crs, ignore_axis_order=True):
+            notes.append(f"--crs {crs_opt} overrides the file's CRS ({src.crs.name})")
+    elif src.crs is not None:
+        crs = src.crs
+    else:
+        code = cimcrs.detect_gk_from_eastings(eastings, storage_srid)
+        if code is None:
+            raise InputError("the input has no CRS (missing .prj?) and it cannot be told from "
+                             "the coordinates; pass --crs EPSG:n", path=str(src.path))
+        crs = cimcrs.parse_crs(f"EPSG:{code}")
+        notes.append(f"no CRS in the file: EPSG:{code} detected from the easting magnitudes")
+    problem = cimcrs.check_gk_consistency(crs, eastings) if eastings.size else None
+    if problem:
+        raise InputError(problem, path=str(src.path))
+    return crs, notes
+
+
+def _area_bounds(conn: psycopg.Connection, srid: int) -> tuple[float, ...] | None:
+    row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                       "(SELECT ST_Extent(geom) AS e FROM admin_divisions "
+                       " WHERE valid_to IS NULL AND level = 3) q").fetchone()
+    return tuple(row) if row and row[0] is not None else None
+
+
+def check_area(src: Source, crs: pyproj.CRS, srid: int, area: tuple[float, ...] | None) -> None:
+    """Fail before loading anything when the whole input lies outside the city's area."""
+    if area is None:
+        return
+    try:
+        info = pyogrio.read_info(src.path, layer=src.layer, encoding=src.encoding,
+                                 force_total_bounds=True)
+        b = info.get("total_bounds")
+    except Exception:
+        return
+    if b is None or not np.all(np.isfinite(b)):
+        return
+    try:
+        t = cimcrs.transformer(crs.to_wkt(), srid)
+        tb = t.transform_bounds(*b, densify_pts=5)
+    except Exception:
+        tb = (np.inf,) * 4
+    inter = not (tb[2] < area[0] or tb[0] > area[2] or tb[3] < area[1] or tb[1] > area[3])
+    if inter and np.all(np.isfinite(tb)):
+        return
+    hint = ""
+    try:
+        sw = cimcrs.transformer(crs.to_wkt(), srid).transform_bounds(b[1], b[0], b[3], b[2])
+        if not (sw[2] < area[0] or sw[0] > area[2] or sw[3] < area[1] or sw[1] > area[3]):
+            hint = "; with X and Y swapped it would fit: the columns are probably exchanged"
+    except Exception:
+        pass
+    raise OutOfAreaError(
+        f"the input (bounds {b[0]:.3f}, {b[1]:.3f}, {b[2]:.3f}, {b[3]:.3f} in {crs.name}) lies "
+        f"outside the city profile's area; check --crs{hint}", path=str(src.path))
+
+
+def _progress(quiet: bool) -> Callable[[int, int], None]:
+    start = time.monotonic()
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int) -> None:
+        if quiet:
+            return
+        el = max(time.monotonic() - start, 1e-6)
+        rate = done / el
+        eta = (total - done) / rate if rate and total >= done else 0
+        msg = f"{done:,}/{total:,} rows  {rate:,.0f} rows/s  ETA {eta:,.0f} s"
+        if tty:
+            sys.stderr.write("\r" + msg + "   ")
+            sys.stderr.flush()
+        else:
+            sys.stderr.write(msg + "\n")
+    return show
+
+
+def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: str | None,
+             converter: Converter, path: str | Path, *, crs: str | None = None,
+             district: str | None = None, mode: str = "update", dataset: str | None = None,
+             source_layer: str | None = None, encoding: str | None = None,
+             mapping: dict[str, str] | None = None, aliases: dict[str, list[str]] | None = None,
+             options: dict[str, Any] | None = None, quiet: bool = True,
+             batch_size: int = 50_000) -> LoadReport:
+    from loaders.fields import map_fields
+
+    t0 = time.monotonic()
+    path = Path(path)
+    src = open_source(path, source_layer, encoding)
+    batches: Iterator[Batch] = iter_batches(src, batch_size)
+    first = next(batches, None)
+    srid = profile.srid
+    source_crs, notes = resolve_source_crs(src, crs, first, srid)
+    fields = map_fields(src.fields, aliases or {}, mapping)
+    report = LoadReport(layer=layer.name, path=str(path), mode=mode,
+                        source_crs=f"EPSG:{cimcrs.epsg_of(source_crs)}"
+                        if cimcrs.epsg_of(source_crs) else source_crs.name,
+                        encoding=src.encoding, notes=src.notes + notes)
+    report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in fields.items()))
+    dataset = dataset or path.stem
+    with psycopg.connect(conninfo) as probe:
+        check_area(src, source_crs, srid, _area_bounds(probe, srid))
+    same = cimcrs.epsg_of(source_crs) == srid
+    transformer = None if same else cimcrs.transformer(source_crs.to_wkt(), srid)
+    ctx = LoadContext(profile=profile, source=src, source_crs=source_crs,
+                      transformer=transformer, srid=srid, dataset=dataset, mapping=fields,
+                      options=options or {})
+    opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,
+            "layer": src.layer, "encoding": src.encoding, "mapping": fields, **(options or {})}
+    report.batch_id = bulk.start_batch(conninfo, layer.name, str(path.resolve()),
+                                       file_sha256(path), mode, opts)
+    progress = _progress(quiet)
+    try:
+        with psycopg.connect(conninfo) as conn:
+            writer = bulk.BulkWriter(conn, layer, srid, report.batch_id, layer_code)
+            writer.create_staging()
+            for b in itertools.chain([first] if first is not None else [], batches):
+                rows, rejects = converter(b, ctx)
+                report.read += len(b.geometries)
+                writer.copy_rows(rows)
+                writer.copy_rejects(rejects)
+                for r in rows:
+                    for f in r[4]:
+                        report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
+                progress(report.read, src.feature_count)
+            if report.read == 0:
+                raise InputError("the input has no features", path=str(path))
+            result = writer.finalize(mode, district=district, dataset=dataset, report=report)
+            report.rejected = conn.execute(
+                "SELECT count(*) FROM load_rejects WHERE batch_id = %s",
+                (report.batch_id,)).fetchone()[0]
+            report.rejected_by_reason = dict(writer.reject_reasons)
+            report.inserted, report.updated = result.inserted, result.updated
+            report.unchanged, report.retired = result.unchanged, result.retired
+            report.codes_issued, report.codes_reused = result.issued, result.reused
+            report.loaded = result.inserted + result.updated + result.unchanged
+            if report.loaded + report.rejected != report.read:
+                raise CimError(f"internal accounting error: read {report.read} ≠ loaded "
+                               f"{report.loaded} + rejected {report.rejected}; nothing loaded")
+            if report.loaded == 0 and report.rejected_by_reason.get("outside_area", 0) \
+                    == report.rejected:
+                raise OutOfAreaError("no feature lies inside the city profile's districts; "
+                                     "check --crs and the X/Y order", path=str(path))
+            report.seconds = time.monotonic() - t0
+            report.status = "succeeded"
+            conn.execute("UPDATE load_batches SET status = 'succeeded', finished_at = now(), "
+                         "read = %s, loaded = %s, rejected = %s, report = %s, source_crs = %s "
+                         "WHERE id = %s",
+                         (report.read, report.loaded, report.rejected,
+                          json.dumps(report.to_dict(), ensure_ascii=False), report.source_crs,
+                          report.batch_id))
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'ANALYZE "{layer.table}"')
+        bulk.release_batch(report.batch_id)
+    except BaseException as exc:
+        report.seconds = time.monotonic() - t0
+        msg = str(exc) if isinstance(exc, CimError) else f"{type(exc).__name__}: {exc}"
+        bulk.finish_batch(conninfo, report, error=msg)
+        raise
+    finally:
+        if not quiet and sys.stderr.isatty():
+            sys.stderr.write("\n")
+    return report
