@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -118,9 +117,10 @@ SCHOOLS = ("济宁市第一中学", "太白湖新区实验小学", "济宁市第
 HOSPITALS = ("济宁市太白湖医院", "任城区人民医院", "济宁市中医院东院区")
 PLAZAS = ("太白湖商业中心", "湖东商业街", "圣地商业广场", "运河城购物中心", "荷花路商业街")
 OFFICES = ("太白湖新区政务服务中心", "济宁高新科技大厦", "太白湖金融中心", "济宁市民中心",
-           "创业大厦", "太白湖新区管委会办公楼", "济宁市档案馆")
+           "创业大厦", "太白湖新区管委会", "太白湖科技园")
 COMPANIES = ("济宁鲁科机械有限公司", "济宁华力纺织有限公司", "济宁金泰食品有限公司",
              "济宁恒瑞建材有限公司", "济宁宏达包装有限公司", "济宁运通汽车配件有限公司")
+_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 LOGISTICS = ("太白湖物流园", "鲁南商贸物流园", "济宁南站货运中心")
 
 
@@ -370,7 +370,7 @@ def _pack(rng, region, items, gap_u, gap_v, jitter_deg=1.5):
 
 def _maybe_l(rng, w, h, p):
     if w >= 30 and h >= 30 and rng.random() < p:
-        return (int(rng.integers(0, 4)), rng.uniform(10.0, w - 15.0), rng.uniform(10.0, h - 15.0))
+        return (int(rng.integers(0, 4)), rng.uniform(10.2, w - 15.0), rng.uniform(10.2, h - 15.0))
     return None
 
 
@@ -398,7 +398,7 @@ def _layout_block(rng, btype, hw, hh):
         return _pack(rng, region, gen(f), (18, 30), (22, 32))
     if btype == "commercial":
         def f():
-            w, h = U(40, 80), U(25, 60)
+            w, h = U(40, 79.5), U(25, 60)
             return {"w": w, "h": h, "kind": "com", "notch": _maybe_l(rng, w, h, 0.35)}
         return _pack(rng, region, gen(f), (15, 25), (18, 28))
     if btype == "office":
@@ -416,9 +416,9 @@ def _layout_block(rng, btype, hw, hh):
                     continue
                 edge = i == 0 or j == 0 or i == nu - 1 or j == nv - 1
                 if rng.random() < 0.12:
-                    w, h, kind = U(10, 12), U(10, 12), "shed"
+                    w, h, kind = U(10.2, 12), U(10.2, 12), "shed"
                 else:
-                    w, h = U(10, 14), U(10, 15)
+                    w, h = U(10.2, 14), U(10.2, 15)
                     kind = "shop" if (edge and rng.random() < 0.35) else "house"
                 h = min(h, sv - 2.5)
                 mu, mv = (su - w) / 2 - 1.2, (sv - h) / 2 - 1.2
@@ -439,7 +439,7 @@ def _layout_block(rng, btype, hw, hh):
             {"w": U(50, 60), "h": 14, "kind": "sch_dorm"},
             {"w": U(35, 45), "h": U(25, 32), "kind": "sch_canteen"},
             {"w": U(45, 55), "h": U(30, 38), "kind": "sch_gym"},
-            {"w": 12, "h": 10, "kind": "shed"},
+            {"w": 12, "h": 10.5, "kind": "shed"},
         ]
         # the southern part of the block is the sports ground
         return _pack(rng, (-hw, -hh * 0.15, hw, hh), items, (15, 25), (18, 25))
@@ -453,22 +453,22 @@ def _layout_block(rng, btype, hw, hh):
             {"w": U(30, 40), "h": 15, "kind": "hos_admin"},
             {"w": U(35, 45), "h": 15, "kind": "hos_ward"},
             {"w": 15, "h": 12, "kind": "boiler"},
-            {"w": 11, "h": 10, "kind": "shed"},
+            {"w": 11, "h": 10.5, "kind": "shed"},
         ]
         return _pack(rng, region, items, (18, 26), (20, 28))
     if btype == "industrial":
         def f():
             r = rng.random()
             if r < 0.15:
-                return {"w": U(10, 12), "h": U(10, 11), "kind": "shed"}
+                return {"w": U(10.2, 12), "h": U(10.2, 11), "kind": "shed"}
             if r < 0.35:
                 return {"w": U(40, 70), "h": U(20, 30), "kind": "ind_store"}
-            w, h = U(40, 80), U(20, 60)
+            w, h = U(40, 79.5), U(20, 60)
             return {"w": w, "h": h, "kind": "ind_shed", "notch": _maybe_l(rng, w, h, 0.15)}
 
         def g():
             yield {"w": U(25, 35), "h": U(14, 18), "kind": "ind_office"}
-            yield {"w": 10, "h": 10, "kind": "guard"}
+            yield {"w": 10.5, "h": 10.5, "kind": "guard"}
             while True:
                 yield f()
         return _pack(rng, region, g(), (12, 20), (15, 25))
@@ -476,14 +476,13 @@ def _layout_block(rng, btype, hw, hh):
         def g():
             yield {"w": U(25, 35), "h": U(14, 18), "kind": "ind_office"}
             while True:
-                yield {"w": U(60, 80), "h": U(25, 40), "kind": "wh"}
+                yield {"w": U(60, 79.5), "h": U(25, 40), "kind": "wh"}
         return _pack(rng, region, g(), (12, 18), (25, 32))
     raise ValueError(btype)
 
 
 def _attributes(rng, kind, ctx):
     """(name, use, structure, floors_above, floors_below, year) for one building."""
-    U = rng.uniform
     ri = lambda a, b: int(rng.integers(a, b + 1))  # noqa: E731
     ch = lambda seq, p=None: seq[int(rng.choice(len(seq), p=p))]  # noqa: E731
     ctx["n"] = ctx.get("n", 0) + 1
@@ -502,10 +501,9 @@ def _attributes(rng, kind, ctx):
         return f"{place}{n}号楼", "商业", "钢混", ri(2, 4), ri(0, 1), ri(2008, 2024)
     if kind == "com":
         st = ch(["钢混", "钢结构"], [0.75, 0.25])
-        return f"{place}{'ABCDEFGHJKLMNPQRSTUVWXYZ'[(n - 1) % 24]}座", "商业", st, ri(2, 6), ri(0, 2), ri(2000, 2024)
+        return f"{place}{_LETTERS[(n - 1) % len(_LETTERS)]}座", "商业", st, ri(2, 6), ri(0, 2), ri(2000, 2024)
     if kind == "office":
-        name = ctx.get("names", OFFICES)[(ctx["i0"] + n - 1) % len(ctx.get("names", OFFICES))]
-        return name, "办公", "钢混", ri(6, 26), ri(1, 3), ri(2005, 2024)
+        return f"{place}{_LETTERS[(n - 1) % len(_LETTERS)]}座", "办公", "钢混", ri(6, 26), ri(1, 3), ri(2005, 2024)
     if kind == "house":
         st = ch(["砖混", "砖木", "其他"], [0.6, 0.32, 0.08])
         fl = ch([1, 2, 3], [0.45, 0.4, 0.15])
@@ -639,15 +637,14 @@ def make_buildings(frame, districts, rng, count=N_SAMPLE_BUILDINGS):
         "highrise": list(ESTATES_NEW), "old_res": list(ESTATES_OLD), "village": list(VILLAGES),
         "school": list(SCHOOLS), "hospital": list(HOSPITALS), "commercial": list(PLAZAS),
         "mixed": list(PLAZAS[::-1]), "industrial": list(COMPANIES), "warehouse": list(LOGISTICS),
+        "office": list(OFFICES),
     }
     for pool in name_pools.values():
         rng.shuffle(pool)
     used = {k: 0 for k in name_pools}
-    office_i0 = 0
 
     def survey(side, program, target):
         """Buildings of the blocks nearest the side's core, until ``target`` are placed."""
-        nonlocal office_i0
         bl = blocks[side]
         keys = [b["dist"] + rng.normal(0.0, 500.0) for b in bl]
         recs, gs, prog_i = [], [], 0
@@ -660,9 +657,7 @@ def make_buildings(frame, districts, rng, count=N_SAMPLE_BUILDINGS):
             btype = program[prog_i]
             prog_i += 1
             ctx = {}
-            if btype == "office":
-                ctx["i0"] = office_i0
-            elif btype == "mixed":
+            if btype == "mixed":
                 pool = name_pools["mixed"]
                 ctx["place"] = pool[used["mixed"] % len(pool)].replace("商业街", "") + "公寓"
                 used["mixed"] += 1
@@ -680,8 +675,6 @@ def make_buildings(frame, districts, rng, count=N_SAMPLE_BUILDINGS):
                 if block_geoms and shapely.intersects(g, block_geoms).any():
                     continue
                 name, use, struct, fl, ub, year = _attributes(rng, s["kind"], ctx)
-                if btype == "office":
-                    office_i0 += 1
                 block_geoms.append(g)
                 recs.append({
                     "建筑名称": name, "建筑用途": use, "结构": struct, "地上层数": fl,
@@ -735,7 +728,7 @@ def write_survey_shapefile(gdf, path):
     _remove_dataset(path)
     pyogrio.write_dataframe(
         gdf, path, driver="ESRI Shapefile", encoding="GBK", geometry_type="Polygon",
-        layer_options={"DBF_DATE_LAST_UPDATE": PINNED_DATE},
+        layer_options={"DBF_DATE_LAST_UPDATE": PINNED_DATE, "RESIZE": "YES"},
     )
     cpg = path.with_suffix(".cpg")
     if cpg.exists():
@@ -860,8 +853,6 @@ def verify_sample_set(out_dir):
 
     tr = Transformer.from_crs(STORAGE_CRS, "EPSG:4326", always_xy=True)
     minx, miny, maxx, maxy = bld.total_bounds
-    lon0, lat0 = tr.transform(minx, miny)
-    lon1, lat1 = tr.transform(maxx, maxy)
     lons, lats = tr.transform(*np.array([[minx, minx, maxx, maxx], [miny, maxy, miny, maxy]]))
     print(f"buildings: {len(bld)} ({per_district}), CRS {sinfo['crs']}, "
           f"projected bounds {tuple(round(float(v), 1) for v in bld.total_bounds)}")
@@ -956,14 +947,12 @@ def make_buildings_chunk(start, n, count, seed=0):
     nw = 10.0 + rng.random(n) * np.maximum(w - 20.0, 0.0) * 0.5
     nh = 10.0 + rng.random(n) * np.maximum(h - 20.0, 0.0) * 0.5
     is_l &= (w >= 25.0) & (h >= 25.0)
-    zeros = np.zeros(n)
     # rectangles: 4 corners; L-shapes: 6 corners (notch in the +u+v corner)
     rect = np.stack([np.stack([-hw, -hh], 1), np.stack([hw, -hh], 1), np.stack([hw, hh], 1),
                      np.stack([-hw, hh], 1), np.stack([-hw, -hh], 1)], axis=1)
     lsh = np.stack([np.stack([-hw, -hh], 1), np.stack([hw, -hh], 1), np.stack([hw, hh - nh], 1),
                     np.stack([hw - nw, hh - nh], 1), np.stack([hw - nw, hh], 1),
                     np.stack([-hw, hh], 1), np.stack([-hw, -hh], 1)], axis=1)
-    del zeros
 
     def place(local, sel):
         u, v = local[..., 0], local[..., 1]
@@ -1003,7 +992,7 @@ def make_buildings_chunk(start, n, count, seed=0):
 
     width = max(6, len(str(count)))
     data = {
-        "编号": [f"JZ{i + 1:0{width}d}" for i in idx],
+        "编号": np.array([f"JZ{i + 1:0{width}d}" for i in idx], dtype=object),
         "建筑名称": name,
         "建筑用途": use,
         "结构": struct,

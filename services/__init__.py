@@ -1,0 +1,1 @@
+"""Publishing: pygeoapi configuration, the CIM provider, serving with gunicorn."""
