@@ -160,15 +160,17 @@ def profile_create(name: str, admin_code: str, crs: str, boundary: Path, grid: P
 
 @profile.command("apply")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--quiet", is_flag=True, help="Print nothing but errors")
 @pass_ctx
-def profile_apply(c: Ctx, as_json: bool) -> None:
+def profile_apply(c: Ctx, as_json: bool, quiet: bool) -> None:
     """Load the profile's district boundaries and grid cells into the database."""
     from loaders.divisions import load_districts, load_grid
 
     reports = [load_districts(c.conninfo(), c.profile, mode="replace")]
     if c.profile.grid:
         reports.append(load_grid(c.conninfo(), c.profile, mode="replace"))
-    _print_reports(reports, as_json)
+    if not quiet:
+        _print_reports(reports, as_json)
 
 
 def _print_reports(reports, as_json: bool) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
+from psycopg.types.json import Jsonb
 
 from cim.coding.scheme import layer_code_of
 from cim.layerdefs import BUILDINGS
 from cim.profile import CityProfile
 from loaders.bulk import EWKB
 from loaders.common import ClassLookup, content_hash, reject_record, row_attrs, source_keys
-from loaders.fields import ValueProblem, as_float, as_int, as_text, as_year
+from loaders.fields import ValueProblem, all_matches, as_float, as_int, as_text, as_year
 from loaders.geometry import ewkb, prepare
 from loaders.pipeline import LoadContext, run_load
 from loaders.read import Batch
@@ -28,6 +27,13 @@ PARSERS = {
 }
 
 
+def id_fields(ctx: LoadContext) -> list[str]:
+    """The mapped id field first, then any other id-like fields of the source."""
+    first = [ctx.mapping["source_id"]] if "source_id" in ctx.mapping else []
+    aliases = ctx.profile.field_aliases.get("buildings", {}).get("source_id", [])
+    return first + [f for f in all_matches(ctx.source.fields, aliases) if f not in first]
+
+
 def make_converter(profile: CityProfile):
     uses = ClassLookup(profile, "building_use")
     other = next((r for r in uses.rows if r["code"] == "99"), uses.rows[-1])
@@ -35,8 +41,7 @@ def make_converter(profile: CityProfile):
     def convert(batch: Batch, ctx: LoadContext) -> tuple[list[tuple], list[Reject]]:
         cols, m = batch.columns, ctx.mapping
         prep = prepare(batch.geometries, ctx.transformer, "polygon")
-        ids = cols.get(m["source_id"]) if "source_id" in m else None
-        keys = source_keys(ctx.dataset, ids, prep.geoms)
+        keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(ctx)], prep.geoms)
         wkbs = ewkb(prep.geoms, ctx.srid)
         rows: list[tuple] = []
         rejects: list[Reject] = []
@@ -76,7 +81,7 @@ def make_converter(profile: CityProfile):
                       vals["floors_above"], vals["floors_below"], vals["height"],
                       vals["year_built"])
             rows.append((row_no, keys[i], content_hash(values, wkbs[i]),
-                         json.dumps(attrs, ensure_ascii=False), flags, EWKB(wkbs[i]),
+                         Jsonb(attrs), flags, EWKB(wkbs[i]),
                          use["code"], None, *values, None, None))
         return rows, rejects
 
@@ -88,5 +93,3 @@ def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) 
                     make_converter(profile), path,
                     aliases=profile.field_aliases.get("buildings", {}), **kw)
 
-
-__all__ = ["load_buildings", "np"]

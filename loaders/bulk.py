@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
+from psycopg.types.json import Jsonb
 
 from cim import __version__
 from cim.coding.allocator import allocate_codes
@@ -27,6 +28,11 @@ from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.errors import DatabaseError, OutOfAreaError
 from cim.layerdefs import LayerDef
 from loaders.report import LoadReport, Reject
+
+
+def _dumps(v) -> str:
+    return json.dumps(v, ensure_ascii=False, default=str)
+
 
 MODES = ("append", "update", "replace")
 
@@ -172,7 +178,7 @@ class BulkWriter:
             copy.set_types(["int8", "int4", "text", "text", "text", "text", "jsonb", "text"])
             for r in rejects:
                 copy.write_row((self.batch_id, r.row_number, r.source_key, r.reason, r.field,
-                                r.message, json.dumps(r.attrs, ensure_ascii=False, default=str),
+                                r.message, Jsonb(r.attrs, dumps=_dumps),
                                 r.geom_wkt))
                 self.reject_reasons[r.reason] = self.reject_reasons.get(r.reason, 0) + 1
                 n += 1

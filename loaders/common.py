@@ -31,20 +31,30 @@ def row_attrs(columns: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     return {k: jsonable(v[i]) for k, v in columns.items()}
 
 
-def source_keys(dataset: str, ids: np.ndarray | None, geoms: np.ndarray) -> list[str]:
-    """``dataset:id`` where the source has ids, else ``dataset:g<geometry hash>``."""
+def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray]],
+                geoms: np.ndarray) -> list[str]:
+    """What keeps a feature's code across reloads.
+
+    ``dataset:id`` from the first id field; where it is blank, ``dataset:field=id`` from a
+    further id field (OSM extracts fill osm_id or osm_way_id); else ``dataset:g<hash>`` of the
+    geometry rounded to 1 mm.
+    """
     gk = None
     out = []
     for i in range(len(geoms)):
-        v = ids[i] if ids is not None else None
-        if is_blank(v):
+        key = None
+        for j, (name, col) in enumerate(id_columns):
+            v = col[i]
+            if not is_blank(v):
+                if isinstance(v, float) and v.is_integer():
+                    v = int(v)
+                key = f"{dataset}:{v}" if j == 0 else f"{dataset}:{name}={v}"
+                break
+        if key is None:
             if gk is None:
                 gk = geometry_keys(np.where(shapely.is_missing(geoms), shapely.Point(), geoms))
-            out.append(f"{dataset}:{gk[i]}")
-        else:
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            out.append(f"{dataset}:{v}")
+            key = f"{dataset}:{gk[i]}"
+        out.append(key)
     return out
 
 

@@ -6,8 +6,9 @@ Their codes are not allocated: they are the official GB/T 2260 district codes an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from psycopg.types.json import Jsonb
 
 from cim.errors import ConfigError
 from cim.layerdefs import ADMIN_DIVISIONS, GRID_CELLS
@@ -56,7 +57,7 @@ def _coded_converter(layer_name: str, length: int, profile: CityProfile):
             else:
                 values = (name, code[:6], code[:9], code[:12])
             rows.append((row_no, key, content_hash(values, wkbs[i]),
-                         json.dumps(attrs, ensure_ascii=False), prep.flags[i], EWKB(wkbs[i]),
+                         Jsonb(attrs), prep.flags[i], EWKB(wkbs[i]),
                          None, code, *values))
         return rows, rejects
 

@@ -39,6 +39,12 @@ def map_fields(source_fields: list[str], aliases: dict[str, list[str]],
     return out
 
 
+def all_matches(source_fields: list[str], names: list[str]) -> list[str]:
+    """Every source field matching one of ``names``, in the order of ``names``."""
+    by_norm = {_norm(f): f for f in source_fields}
+    return [by_norm[_norm(n)] for n in names if _norm(n) in by_norm]
+
+
 def read_mapping_file(path: str | Path) -> dict[str, str]:
     try:
         with open(path, encoding="utf-8") as fh:

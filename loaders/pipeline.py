@@ -155,30 +155,30 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
     t0 = time.monotonic()
     path = Path(path)
     src = open_source(path, source_layer, encoding)
-    batches: Iterator[Batch] = iter_batches(src, batch_size)
-    first = next(batches, None)
     srid = profile.srid
-    source_crs, notes = resolve_source_crs(src, crs, first, srid)
-    fields = map_fields(src.fields, aliases or {}, mapping)
-    report = LoadReport(layer=layer.name, path=str(path), mode=mode,
-                        source_crs=f"EPSG:{cimcrs.epsg_of(source_crs)}"
-                        if cimcrs.epsg_of(source_crs) else source_crs.name,
-                        encoding=src.encoding, notes=src.notes + notes)
-    report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in fields.items()))
     dataset = dataset or path.stem
-    with psycopg.connect(conninfo) as probe:
-        check_area(src, source_crs, srid, _area_bounds(probe, srid))
-    same = cimcrs.epsg_of(source_crs) == srid
-    transformer = None if same else cimcrs.transformer(source_crs.to_wkt(), srid)
-    ctx = LoadContext(profile=profile, source=src, source_crs=source_crs,
-                      transformer=transformer, srid=srid, dataset=dataset, mapping=fields,
-                      options=options or {})
+    report = LoadReport(layer=layer.name, path=str(path), mode=mode, encoding=src.encoding,
+                        notes=list(src.notes))
     opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,
-            "layer": src.layer, "encoding": src.encoding, "mapping": fields, **(options or {})}
+            "layer": src.layer, "encoding": src.encoding, **(options or {})}
     report.batch_id = bulk.start_batch(conninfo, layer.name, str(path.resolve()),
                                        file_sha256(path), mode, opts)
     progress = _progress(quiet)
     try:
+        batches: Iterator[Batch] = iter_batches(src, batch_size)
+        first = next(batches, None)
+        source_crs, notes = resolve_source_crs(src, crs, first, srid)
+        epsg = cimcrs.epsg_of(source_crs)
+        report.source_crs = f"EPSG:{epsg}" if epsg else source_crs.name
+        report.notes += notes
+        fields = map_fields(src.fields, aliases or {}, mapping)
+        report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in fields.items()))
+        with psycopg.connect(conninfo) as probe:
+            check_area(src, source_crs, srid, _area_bounds(probe, srid))
+        transformer = None if epsg == srid else cimcrs.transformer(source_crs.to_wkt(), srid)
+        ctx = LoadContext(profile=profile, source=src, source_crs=source_crs,
+                          transformer=transformer, srid=srid, dataset=dataset, mapping=fields,
+                          options=options or {})
         with psycopg.connect(conninfo) as conn:
             writer = bulk.BulkWriter(conn, layer, srid, report.batch_id, layer_code)
             writer.create_staging()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import psycopg
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from cim.config import PROJECT_ROOT
 from cim.db.engine import psycopg_conninfo
 from cim.errors import ConfigError

@@ -1,0 +1,50 @@
+# Two commands: `make demo` (set up everything, load the samples, serve the OGC API) and
+# `make test`. Both install what is missing and are safe to run again.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+SAMPLES := data_samples/jining
+
+.PHONY: demo test system venv db lint serve clean stop
+
+demo: system venv db
+	$(BIN)/cim load buildings $(SAMPLES)/buildings/buildings_survey.shp --quiet
+	@echo
+	@echo "Loaded the Jining sample district. Serving the OGC API; open the URL below (Ctrl-C stops)."
+	$(BIN)/cim serve --port $(PORT)
+
+test: system venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+system:
+	@./scripts/ensure-system.sh
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+db: venv
+	$(BIN)/cim db start
+	$(BIN)/cim db upgrade
+	$(BIN)/cim profile apply --quiet
+
+lint: venv
+	$(BIN)/ruff check .
+
+serve: venv
+	$(BIN)/cim serve --port $(PORT)
+
+stop:
+	-$(BIN)/cim db stop
+
+clean: stop
+	rm -rf $(VENV) .cim *.egg-info

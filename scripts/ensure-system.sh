@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install the Debian/Ubuntu packages the platform needs, only those missing.
+# PostgreSQL server + the PostGIS package of the same major version, GDAL tools, Python venv.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "need root or sudo to install system packages" >&2; exit 1; fi
+fi
+
+pg_major() {
+  # the installed server's major version, else the distribution's default
+  local v
+  v=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1 || true)
+  if [ -n "$v" ] && [ -x "/usr/lib/postgresql/$v/bin/initdb" ]; then echo "$v"; return; fi
+  v=$(apt-cache depends postgresql 2>/dev/null | sed -n 's/.*Depends: postgresql-\([0-9]\+\)$/\1/p' | head -n 1)
+  echo "${v:-15}"
+}
+
+missing=()
+need() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" || missing+=("$1"); }
+
+PG=$(pg_major)
+need "postgresql-$PG"
+need "postgresql-$PG-postgis-3"
+need gdal-bin
+need python3-venv
+need util-linux   # runuser, to run the cluster as the postgres user when root
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq || true
+  if ! $SUDO apt-get install -y -qq "${missing[@]}" >/tmp/cim-apt.log 2>&1; then
+    # the package index may be stale on a fresh machine: refresh and try once more
+    $SUDO apt-get update
+    $SUDO apt-get install -y "${missing[@]}"
+  fi
+  PG=$(pg_major)
+  # Debian starts a system cluster on install; the platform runs its own, so stop it
+  if command -v pg_lsclusters >/dev/null 2>&1; then
+    pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
+      $SUDO pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
+    done
+  fi
+fi
+echo "system ready: PostgreSQL $PG with PostGIS 3"

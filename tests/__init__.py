@@ -1,0 +1,1 @@
+"""Tests against a real PostGIS and a real pygeoapi over HTTP."""

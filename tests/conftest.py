@@ -1,0 +1,155 @@
+"""One real PostGIS per test session: the project's embedded cluster (or CIM_DATABASE_URL),
+with a database of the session's own that is dropped at the end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy.engine import make_url
+
+from cim.config import DEFAULT_PROFILE, PROJECT_ROOT, Settings
+from cim.db.cluster import Cluster
+from cim.db.engine import drop_database, ensure_database, psycopg_conninfo
+from cim.db.migrate import upgrade
+from cim.profile import CityProfile, load_profile
+
+SAMPLES = PROJECT_ROOT / "data_samples" / "jining"
+SAMPLE_BUILDINGS = SAMPLES / "buildings" / "buildings_survey.shp"
+REAL = PROJECT_ROOT.parent / "shared" / "data" / "real"
+
+
+@dataclass
+class TestDB:
+    url: str
+    conninfo: str
+    profile: CityProfile
+    name: str
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["CIM_DATABASE_URL"] = self.url
+        env["CIM_PROFILE"] = str(self.profile.path)
+        return env
+
+    def scalar(self, query: str, params: tuple = ()):
+        import psycopg
+
+        with psycopg.connect(self.conninfo) as conn:
+            return conn.execute(query, params).fetchone()[0]
+
+    def rows(self, query: str, params: tuple = ()):
+        import psycopg
+
+        with psycopg.connect(self.conninfo) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+def server_url() -> str:
+    """URL of any database on the server the tests use."""
+    settings = Settings()
+    if settings.database_url:
+        return settings.database_url
+    cluster = Cluster(settings.home)
+    cluster.start()
+    return cluster.server_url("postgres")
+
+
+def make_db(suffix: str, profile: CityProfile, apply_profile: bool = True) -> TestDB:
+    base = server_url()
+    name = f"cim_test_{suffix}_{os.getpid()}"
+    drop_database(base, name)
+    ensure_database(base, name)
+    url = make_url(base).set(database=name, drivername="postgresql+psycopg") \
+        .render_as_string(hide_password=False)
+    upgrade(url, profile.srid)
+    db = TestDB(url=url, conninfo=psycopg_conninfo(url), profile=profile, name=name)
+    if apply_profile:
+        from loaders.divisions import load_districts, load_grid
+
+        load_districts(db.conninfo, profile, mode="replace")
+        if profile.grid:
+            load_grid(db.conninfo, profile, mode="replace")
+    return db
+
+
+@pytest.fixture(scope="session")
+def jining_profile() -> CityProfile:
+    return load_profile(DEFAULT_PROFILE)
+
+
+@pytest.fixture(scope="session")
+def db(jining_profile) -> TestDB:
+    """The session database with the Jining profile applied and the sample buildings loaded."""
+    from loaders.buildings import load_buildings
+
+    d = make_db("jn", jining_profile)
+    d.sample_report = load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+@pytest.fixture()
+def fresh_db(jining_profile, request) -> TestDB:
+    """An empty database (profile applied) for tests that need a clean slate."""
+    d = make_db(f"f{abs(hash(request.node.name)) % 10**6}", jining_profile)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def api(db, tmp_path_factory) -> str:
+    """pygeoapi under gunicorn over HTTP, serving the session database."""
+    from services.serve import gunicorn_argv, server_env, write_config
+
+    port = free_port()
+    home = tmp_path_factory.mktemp("serve")
+    cfg, oas = write_config(db.url, db.profile, "127.0.0.1", port, home)
+    log = open(home / "gunicorn.log", "w")
+    proc = subprocess.Popen(gunicorn_argv("127.0.0.1", port, 2), env=server_env(cfg, oas),
+                            stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(base + "/conformance", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError((home / "gunicorn.log").read_text())
+        time.sleep(0.2)
+    else:
+        proc.terminate()
+        raise RuntimeError("pygeoapi did not start: " + (home / "gunicorn.log").read_text())
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def run_cli(args: list[str], env: dict[str, str], check: bool = False) -> subprocess.CompletedProcess:
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "cim.cli", *args], env=env, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"cim {' '.join(args)} failed: {proc.stderr}")
+    return proc
+
+
+def real_file(name: str) -> Path:
+    p = REAL / name
+    if not p.exists():
+        pytest.skip(f"real third-party data {p} is absent (../shared/data/real not mounted)")
+    return p

@@ -1,0 +1,83 @@
+"""The embedded cluster and the Alembic schema."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from cim.db.engine import drop_database, ensure_database, psycopg_conninfo
+from cim.db.migrate import current, downgrade, upgrade
+from cim.errors import ConfigError
+from tests.conftest import server_url
+
+LAYER_TABLES = ("admin_divisions", "grid_cells", "buildings")
+TABLES = LAYER_TABLES + ("code_registry", "code_counters", "load_batches", "load_rejects",
+                         "cim_properties")
+
+
+@pytest.fixture()
+def scratch():
+    base = server_url()
+    name = "cim_test_scratch"
+    drop_database(base, name)
+    ensure_database(base, name)
+    url = make_url(base).set(database=name, drivername="postgresql+psycopg").render_as_string(
+        hide_password=False)
+    yield url
+    drop_database(base, name)
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def test_upgrade_downgrade_upgrade(scratch):
+    upgrade(scratch, 4527)
+    assert current(scratch) == "0001"
+    assert set(TABLES) <= _tables(scratch)
+    downgrade(scratch, 4527)
+    assert current(scratch) is None
+    assert not (set(TABLES) & _tables(scratch))
+    upgrade(scratch, 4527)
+    assert set(TABLES) <= _tables(scratch)
+
+
+def test_layer_tables_follow_the_contract(scratch):
+    upgrade(scratch, 4527)
+    with psycopg.connect(psycopg_conninfo(scratch)) as conn:
+        for t in LAYER_TABLES:
+            cols = {r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s",
+                (t,))}
+            assert {"id", "code", "geom", "valid_from", "valid_to"} <= cols, t
+            srid = conn.execute("SELECT Find_SRID('public', %s, 'geom')", (t,)).fetchone()[0]
+            assert srid == 4527
+            idx = conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s",
+                               (t,)).fetchall()
+            defs = " ".join(r[0] for r in idx)
+            assert "USING gist (geom)" in defs, t
+            assert "UNIQUE INDEX" in defs and "valid_to IS NULL" in defs, t
+            pk = conn.execute(
+                "SELECT count(*) FROM information_schema.table_constraints "
+                "WHERE table_name = %s AND constraint_type = 'PRIMARY KEY'", (t,)).fetchone()[0]
+            assert pk == 1
+
+
+def test_a_database_keeps_its_storage_crs(scratch):
+    upgrade(scratch, 4527)
+    with pytest.raises(ConfigError, match="EPSG:4527"):
+        upgrade(scratch, 4548)
+
+
+def test_cli_db_status_and_url(db):
+    from tests.conftest import run_cli
+
+    env = db.env()
+    env.pop("CIM_DATABASE_URL")
+    out = run_cli(["db", "status", "--json"], env, check=True).stdout
+    assert '"running": true' in out
+    url = run_cli(["db", "url"], env, check=True).stdout.strip()
+    assert url.startswith("postgresql+psycopg://") and "127.0.0.1" in url
