@@ -133,6 +133,18 @@ class MergeResult:
     issued: int = 0
     reused: int = 0
 
+    def apply_to(self, report: LoadReport, writer: BulkWriter) -> None:
+        """Add this layer's merge counts to the load report (several layers may add up)."""
+        report.inserted += self.inserted
+        report.updated += self.updated
+        report.unchanged += self.unchanged
+        report.retired += self.retired
+        report.codes_issued += self.issued
+        report.codes_reused += self.reused
+        report.loaded += self.inserted + self.updated + self.unchanged
+        for k, v in writer.reject_reasons.items():
+            report.rejected_by_reason[k] = report.rejected_by_reason.get(k, 0) + v
+
 
 class BulkWriter:
     """Stages one load of one layer and merges it; used inside the caller's transaction."""
@@ -240,7 +252,7 @@ class BulkWriter:
             " ORDER BY s2.row_no, g.code) q WHERE s.row_no = q.row_no").format(stg=stg))
 
     def finalize(self, mode: str = "update", district: str | None = None,
-                 dataset: str | None = None, report: LoadReport | None = None) -> MergeResult:
+                 dataset: str | None = None) -> MergeResult:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         conn, stg = self.conn, sql.Identifier(self.staging)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+import psycopg.sql
 import pyogrio
 import pyproj
 import shapely
@@ -85,7 +86,7 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
     return crs, notes
 
 
-def _area_bounds(conn: psycopg.Connection, srid: int) -> tuple[float, ...] | None:
+def _area_bounds(conn: psycopg.Connection) -> tuple[float, ...] | None:
     row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
                        "(SELECT ST_Extent(geom) AS e FROM admin_divisions "
                        " WHERE valid_to IS NULL AND level = 3) q").fetchone()
@@ -143,6 +144,74 @@ def _progress(quiet: bool) -> Callable[[int, int], None]:
     return show
 
 
+class LoadSession:
+    """The lifecycle of one load batch, for loaders that write one layer or several.
+
+    On enter: the batch is recorded as running (committed at once, advisory-locked) and a
+    transaction is opened on ``self.conn``. On a clean exit the caller's writers' work and the
+    batch's 'succeeded' record commit together; on any exception everything rolls back and the
+    batch is marked failed with the error.
+    """
+
+    def __init__(self, conninfo: str, layer_name: str, path: Path, mode: str,
+                 options: dict[str, Any], report: LoadReport) -> None:
+        self.conninfo = conninfo
+        self.layer_name = layer_name
+        self.path = path
+        self.mode = mode
+        self.options = options
+        self.report = report
+        self.conn: psycopg.Connection | None = None
+        self.t0 = time.monotonic()
+
+    def __enter__(self) -> LoadSession:
+        self.report.batch_id = bulk.start_batch(
+            self.conninfo, self.layer_name, str(self.path.resolve()),
+            file_sha256(self.path) if self.path.is_file() else None, self.mode, self.options)
+        return self
+
+    def begin(self) -> psycopg.Connection:
+        self.conn = psycopg.connect(self.conninfo)
+        return self.conn
+
+    def writer(self, layer: LayerDef, srid: int, layer_code: str | None) -> bulk.BulkWriter:
+        assert self.conn is not None, "call begin() first"
+        return bulk.BulkWriter(self.conn, layer, srid, self.report.batch_id, layer_code)
+
+    def succeed(self) -> None:
+        """Record success inside the load's transaction (commits with the data)."""
+        r = self.report
+        assert self.conn is not None
+        r.rejected = self.conn.execute("SELECT count(*) FROM load_rejects WHERE batch_id = %s",
+                                       (r.batch_id,)).fetchone()[0]
+        if r.loaded + r.rejected != r.read:
+            raise CimError(f"internal accounting error: read {r.read} ≠ loaded {r.loaded} + "
+                           f"rejected {r.rejected}; nothing loaded")
+        r.seconds = time.monotonic() - self.t0
+        r.status = "succeeded"
+        self.conn.execute(
+            "UPDATE load_batches SET status = 'succeeded', finished_at = now(), read = %s, "
+            "loaded = %s, rejected = %s, report = %s, source_crs = %s WHERE id = %s",
+            (r.read, r.loaded, r.rejected, json.dumps(r.to_dict(), ensure_ascii=False),
+             r.source_crs, r.batch_id))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.conn is not None:
+                if exc_type is None:
+                    self.conn.commit()
+                else:
+                    self.conn.rollback()
+                self.conn.close()
+        finally:
+            if exc is not None:
+                self.report.seconds = time.monotonic() - self.t0
+                msg = str(exc) if isinstance(exc, CimError) else f"{type(exc).__name__}: {exc}"
+                bulk.finish_batch(self.conninfo, self.report, error=msg)
+            else:
+                bulk.release_batch(self.report.batch_id)
+
+
 def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: str | None,
              converter: Converter, path: str | Path, *, crs: str | None = None,
              district: str | None = None, mode: str = "update", dataset: str | None = None,
@@ -150,9 +219,9 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
              mapping: dict[str, str] | None = None, aliases: dict[str, list[str]] | None = None,
              options: dict[str, Any] | None = None, quiet: bool = True,
              batch_size: int = 50_000) -> LoadReport:
+    """Load one GDAL vector source into one layer."""
     from loaders.fields import map_fields
 
-    t0 = time.monotonic()
     path = Path(path)
     src = open_source(path, source_layer, encoding)
     srid = profile.srid
@@ -161,10 +230,8 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
                         notes=list(src.notes))
     opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,
             "layer": src.layer, "encoding": src.encoding, **(options or {})}
-    report.batch_id = bulk.start_batch(conninfo, layer.name, str(path.resolve()),
-                                       file_sha256(path), mode, opts)
     progress = _progress(quiet)
-    try:
+    with LoadSession(conninfo, layer.name, path, mode, opts, report) as session:
         batches: Iterator[Batch] = iter_batches(src, batch_size)
         first = next(batches, None)
         source_crs, notes = resolve_source_crs(src, crs, first, srid)
@@ -174,58 +241,38 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
         fields = map_fields(src.fields, aliases or {}, mapping)
         report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in fields.items()))
         with psycopg.connect(conninfo) as probe:
-            check_area(src, source_crs, srid, _area_bounds(probe, srid))
+            check_area(src, source_crs, srid, _area_bounds(probe))
         transformer = None if epsg == srid else cimcrs.transformer(source_crs.to_wkt(), srid)
         ctx = LoadContext(profile=profile, source=src, source_crs=source_crs,
                           transformer=transformer, srid=srid, dataset=dataset, mapping=fields,
                           options=options or {})
-        with psycopg.connect(conninfo) as conn:
-            writer = bulk.BulkWriter(conn, layer, srid, report.batch_id, layer_code)
-            writer.create_staging()
-            for b in itertools.chain([first] if first is not None else [], batches):
-                rows, rejects = converter(b, ctx)
-                report.read += len(b.geometries)
-                writer.copy_rows(rows)
-                writer.copy_rejects(rejects)
-                for r in rows:
-                    for f in r[4]:
-                        report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
-                progress(report.read, src.feature_count)
-            if report.read == 0:
-                raise InputError("the input has no features", path=str(path))
-            result = writer.finalize(mode, district=district, dataset=dataset, report=report)
-            report.rejected = conn.execute(
-                "SELECT count(*) FROM load_rejects WHERE batch_id = %s",
-                (report.batch_id,)).fetchone()[0]
-            report.rejected_by_reason = dict(writer.reject_reasons)
-            report.inserted, report.updated = result.inserted, result.updated
-            report.unchanged, report.retired = result.unchanged, result.retired
-            report.codes_issued, report.codes_reused = result.issued, result.reused
-            report.loaded = result.inserted + result.updated + result.unchanged
-            if report.loaded + report.rejected != report.read:
-                raise CimError(f"internal accounting error: read {report.read} ≠ loaded "
-                               f"{report.loaded} + rejected {report.rejected}; nothing loaded")
-            if report.loaded == 0 and report.rejected_by_reason.get("outside_area", 0) \
-                    == report.rejected:
-                raise OutOfAreaError("no feature lies inside the city profile's districts; "
-                                     "check --crs and the X/Y order", path=str(path))
-            report.seconds = time.monotonic() - t0
-            report.status = "succeeded"
-            conn.execute("UPDATE load_batches SET status = 'succeeded', finished_at = now(), "
-                         "read = %s, loaded = %s, rejected = %s, report = %s, source_crs = %s "
-                         "WHERE id = %s",
-                         (report.read, report.loaded, report.rejected,
-                          json.dumps(report.to_dict(), ensure_ascii=False), report.source_crs,
-                          report.batch_id))
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'ANALYZE "{layer.table}"')
-        bulk.release_batch(report.batch_id)
-    except BaseException as exc:
-        report.seconds = time.monotonic() - t0
-        msg = str(exc) if isinstance(exc, CimError) else f"{type(exc).__name__}: {exc}"
-        bulk.finish_batch(conninfo, report, error=msg)
-        raise
-    finally:
+        session.begin()
+        writer = session.writer(layer, srid, layer_code)
+        writer.create_staging()
+        for b in itertools.chain([first] if first is not None else [], batches):
+            rows, rejects = converter(b, ctx)
+            report.read += len(b.geometries)
+            writer.copy_rows(rows)
+            writer.copy_rejects(rejects)
+            for r in rows:
+                for f in r[4]:
+                    report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
+            progress(report.read, src.feature_count)
         if not quiet and sys.stderr.isatty():
             sys.stderr.write("\n")
+        if report.read == 0:
+            raise InputError("the input has no features", path=str(path))
+        result = writer.finalize(mode, district=district, dataset=dataset)
+        result.apply_to(report, writer)
+        if report.loaded == 0 and report.rejected_by_reason.get("outside_area", 0) \
+                == report.read - report.loaded:
+            raise OutOfAreaError("no feature lies inside the city profile's districts; "
+                                 "check --crs and the X/Y order", path=str(path))
+        session.succeed()
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql_analyze(layer.table))
     return report
+
+
+def sql_analyze(table: str) -> psycopg.sql.Composed:
+    return psycopg.sql.SQL("ANALYZE {}").format(psycopg.sql.Identifier(table))
