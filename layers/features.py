@@ -37,3 +37,25 @@ def list_batches(conninfo: str, limit: int = 100) -> list[dict[str, Any]]:
         return conn.execute(
             "SELECT id, layer, status, source_path, read, loaded, rejected, started_at, "
             "finished_at, error FROM load_batches ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
+
+
+def history(conninfo: str, code: str) -> list[dict[str, Any]]:
+    """Every version of the feature with ``code``, oldest first, from whichever layer has it."""
+    with psycopg.connect(conninfo, row_factory=dict_row) as conn:
+        reg = conn.execute("SELECT layer FROM code_registry WHERE code = %s", (code,)).fetchone()
+        if reg is None:
+            return []
+        table = reg["layer"]
+        cols = [r["column_name"] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+            "AND column_name NOT IN ('geom', 'attrs', 'row_hash', 'id') ORDER BY ordinal_position",
+            (table,))]
+        q = sql.SQL("SELECT {cols}, ST_Area(geom) AS area_m2, ST_Length(geom) AS length_m, "
+                    "ST_AsText(ST_PointOnSurface(geom)) AS position FROM {t} WHERE code = %s "
+                    "ORDER BY valid_from, id").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, cols)), t=sql.Identifier(table))
+        rows = conn.execute(q, (code,)).fetchall()
+        for r in rows:
+            r["layer"] = table
+            r["current"] = r.get("valid_to") is None
+        return rows

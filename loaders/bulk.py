@@ -86,6 +86,7 @@ def start_batch(conninfo: str, layer: str, path: str, sha256: str | None, mode: 
 
 
 BATCH_LOCK_SPACE = 7301
+MERGE_LOCK_SPACE = 7302
 _BATCH_LOCK_CONNS: dict[int, psycopg.Connection] = {}
 
 
@@ -150,8 +151,10 @@ class BulkWriter:
     """Stages one load of one layer and merges it; used inside the caller's transaction."""
 
     def __init__(self, conn: psycopg.Connection, layer: LayerDef, srid: int, batch_id: int,
-                 layer_code: str | None = None) -> None:
+                 layer_code: str | None = None, source_srid: int | None = None) -> None:
         self.conn = conn
+        # rejects keep their geometry in the input's CRS, so they can be fixed and reloaded
+        self.source_srid = source_srid
         self.layer = layer
         self.srid = srid
         self.batch_id = batch_id
@@ -204,9 +207,11 @@ class BulkWriter:
             "WITH gone AS (DELETE FROM {stg} s WHERE " + where + " RETURNING s.*) "
             "INSERT INTO load_rejects (batch_id, row_number, source_key, reason, field, message, "
             "attrs, geom_wkt) SELECT %(batch)s, row_no, source_key, %(reason)s, %(field)s, "
-            + message_sql + ", attrs, ST_AsText(geom) FROM gone"
+            + message_sql + ", attrs, ST_AsText(" + ("ST_Transform(geom, %(src)s)"
+                                                     if self.source_srid else "geom")
+            + ") FROM gone"
         ).format(stg=stg), {"batch": self.batch_id, "reason": reason, "field": field,
-                            **(params or {})}).rowcount
+                            "src": self.source_srid, **(params or {})}).rowcount
         if rows:
             self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + rows
         return rows
@@ -257,6 +262,10 @@ class BulkWriter:
             raise ValueError(f"mode must be one of {MODES}")
         conn, stg = self.conn, sql.Identifier(self.staging)
         tbl = sql.Identifier(self.layer.table)
+        # loads of the same layer merge one at a time (COPY still runs in parallel), so that
+        # 'unchanged' and 'already loaded' are judged against committed data
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                     (MERGE_LOCK_SPACE, self.layer.table))
         conn.execute(sql.SQL("CREATE INDEX ON {} (source_key)").format(stg))
         staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stg)).fetchone()[0]
         # every source key of the delivery, rejected ones included: replace mode never retires

@@ -174,9 +174,11 @@ class LoadSession:
         self.conn = psycopg.connect(self.conninfo)
         return self.conn
 
-    def writer(self, layer: LayerDef, srid: int, layer_code: str | None) -> bulk.BulkWriter:
+    def writer(self, layer: LayerDef, srid: int, layer_code: str | None,
+               source_srid: int | None = None) -> bulk.BulkWriter:
         assert self.conn is not None, "call begin() first"
-        return bulk.BulkWriter(self.conn, layer, srid, self.report.batch_id, layer_code)
+        return bulk.BulkWriter(self.conn, layer, srid, self.report.batch_id, layer_code,
+                               source_srid)
 
     def succeed(self) -> None:
         """Record success inside the load's transaction (commits with the data)."""
@@ -247,7 +249,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
                           transformer=transformer, srid=srid, dataset=dataset, mapping=fields,
                           options=options or {})
         session.begin()
-        writer = session.writer(layer, srid, layer_code)
+        writer = session.writer(layer, srid, layer_code, epsg)
         writer.create_staging()
         for b in itertools.chain([first] if first is not None else [], batches):
             rows, rejects = converter(b, ctx)

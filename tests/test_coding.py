@@ -80,3 +80,44 @@ def test_cli_code_explain_bad_code_is_a_clear_error(db):
     p = run_cli(["code", "explain", "12AB"], db.env())
     assert p.returncode == 5
     assert "not all digits" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_allocator_serialises_concurrent_transactions_on_a_prefix(fresh_db):
+    """Two open transactions allocate for the same prefix: the second waits, then continues."""
+    import threading
+
+    import psycopg
+
+    from cim.coding.allocator import allocate_codes
+
+    def stage(conn, keys):
+        conn.execute("CREATE TEMP TABLE stg (row_no int, source_key text, prefix text, code text)")
+        with conn.cursor().copy("COPY stg (row_no, source_key, prefix) FROM STDIN") as cp:
+            for i, k in enumerate(keys):
+                cp.write_row((i, k, "3708118101"))
+
+    c1 = psycopg.connect(fresh_db.conninfo)
+    c2 = psycopg.connect(fresh_db.conninfo)
+    stage(c1, [f"t:a{i}" for i in range(50)])
+    stage(c2, [f"t:b{i}" for i in range(50)])
+    allocate_codes(c1, "stg", "buildings", 8, None)  # holds the prefix's counter row
+    done = threading.Event()
+
+    def second():
+        allocate_codes(c2, "stg", "buildings", 8, None)
+        c2.commit()
+        done.set()
+
+    t = threading.Thread(target=second)
+    t.start()
+    assert not done.wait(0.5), "the second allocation must wait for the first to commit"
+    c1.commit()
+    t.join(10)
+    assert done.is_set()
+    a = {r[0] for r in c1.execute("SELECT code FROM stg")}
+    b = {r[0] for r in c2.execute("SELECT code FROM stg")}
+    c1.close()
+    c2.close()
+    assert len(a) == len(b) == 50 and not a & b
+    serials = sorted(int(c[-8:]) for c in a | b)
+    assert serials == list(range(1, 101))
