@@ -29,6 +29,7 @@ class LayerDef:
     columns: tuple[Column, ...] = field(default_factory=tuple)
     assign_district: bool = True
     assign_grid: bool = True
+    require_grid: bool = False  # reject features outside every grid cell (no_grid_cell)
 
     @property
     def table(self) -> str:

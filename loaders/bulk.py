@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 from cim import __version__
 from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
-from cim.errors import DatabaseError, OutOfAreaError
+from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
 from loaders.report import LoadReport, Reject
 
@@ -169,7 +169,7 @@ class BulkWriter:
         cols = sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in self.columns)
         self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(self.staging)))
-        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}, district_code_ text, prefix text)")
+        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} ({})")
                           .format(sql.Identifier(self.staging), cols))
 
     def copy_rows(self, rows: Iterable[Sequence]) -> int:
@@ -200,61 +200,87 @@ class BulkWriter:
         return n
 
     # -- set-based steps -------------------------------------------------------------------
+    # The wide staging table is written once (COPY) and read once (the final INSERT). Every
+    # decision — district, grid cell, duplicates, unchanged, codes — is taken on the narrow key
+    # table _k (one row per surviving staged row), so no pass rewrites geometries.
+
     def _reject_where(self, where: str, reason: str, message_sql: str, field: str | None = None,
                       params: dict | None = None) -> int:
+        """Move the _k rows matching ``where`` (SQL over k.*) to load_rejects."""
         stg = sql.Identifier(self.staging)
+        geom = sql.SQL("ST_Transform(s.geom, %(src)s)" if self.source_srid
+                       and self.source_srid != self.srid else "s.geom")
         rows = self.conn.execute(sql.SQL(
-            "WITH gone AS (DELETE FROM {stg} s WHERE " + where + " RETURNING s.*) "
+            "WITH gone AS (DELETE FROM _k k WHERE " + where + " RETURNING k.*) "
             "INSERT INTO load_rejects (batch_id, row_number, source_key, reason, field, message, "
-            "attrs, geom_wkt) SELECT %(batch)s, row_no, source_key, %(reason)s, %(field)s, "
-            + message_sql + ", attrs, ST_AsText(" + ("ST_Transform(geom, %(src)s)"
-                                                     if self.source_srid else "geom")
-            + ") FROM gone"
-        ).format(stg=stg), {"batch": self.batch_id, "reason": reason, "field": field,
-                            "src": self.source_srid, **(params or {})}).rowcount
+            "attrs, geom_wkt) SELECT %(batch)s, s.row_no, s.source_key, %(reason)s, %(field)s, "
+            + message_sql + ", s.attrs, ST_AsText({geom}) FROM gone k JOIN {stg} s USING (row_no)"
+        ).format(stg=stg, geom=geom), {"batch": self.batch_id, "reason": reason, "field": field,
+                                       "src": self.source_srid, **(params or {})}).rowcount
         if rows:
             self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + rows
         return rows
 
-    def _assign_district(self, district: str | None) -> None:
-        stg = sql.Identifier(self.staging)
-        has = self.conn.execute(
-            "SELECT count(*) FROM admin_divisions WHERE valid_to IS NULL AND level = 3"
-        ).fetchone()[0]
-        if not has:
+    def _build_keys(self, district: str | None) -> None:
+        """_k: row, source key, hash, class, district and grid cell of every staged row."""
+        conn, stg, layer = self.conn, sql.Identifier(self.staging), self.layer
+        if layer.assign_district and not conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM admin_divisions WHERE valid_to IS NULL "
+                "AND level = 3)").fetchone()[0]:
             raise DatabaseError("no district boundaries in the database: run "
                                 "`cim profile apply` to load the profile's boundaries first")
-        self.conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(stg))
-        self.conn.execute(sql.SQL("ANALYZE {}").format(stg))
-        # the district that holds the feature's point on surface, else any it touches
-        self.conn.execute(sql.SQL(
-            "UPDATE {stg} s SET district_code_ = d.code FROM admin_divisions d "
-            "WHERE d.valid_to IS NULL AND d.level = 3 "
-            "AND ST_Intersects(d.geom, ST_PointOnSurface(s.geom))").format(stg=stg))
-        self.conn.execute(sql.SQL(
-            "UPDATE {stg} s SET district_code_ = q.code FROM ("
-            " SELECT DISTINCT ON (s2.row_no) s2.row_no, d.code FROM {stg} s2 "
-            " JOIN admin_divisions d ON d.valid_to IS NULL AND d.level = 3 "
-            "  AND ST_Intersects(d.geom, s2.geom) WHERE s2.district_code_ IS NULL "
-            " ORDER BY s2.row_no, ST_Area(ST_Intersection(d.geom, s2.geom)) DESC, d.code) q "
-            "WHERE s.row_no = q.row_no").format(stg=stg))
-        self._reject_where(
-            "s.district_code_ IS NULL", "outside_area",
-            "'feature lies outside every district of the city profile'")
-        if district:
-            self.conn.execute(sql.SQL("UPDATE {} SET district_code_ = %s").format(stg),
-                              (district,))
-        if "district_code" in self.layer.column_names():
-            self.conn.execute(sql.SQL("UPDATE {} SET district_code = district_code_").format(stg))
+        # the district / grid cell holding the feature's point on surface
+        district_sql = ("(SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL "
+                        "AND d.level = 3 AND ST_Intersects(d.geom, s.pos) ORDER BY d.code "
+                        "LIMIT 1)") if layer.assign_district else "NULL::text"
+        grid_sql = ("(SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL "
+                    "AND ST_Intersects(g.geom, s.pos) ORDER BY g.code LIMIT 1)"
+                    ) if layer.assign_grid else "NULL::text"
+        conn.execute("DROP TABLE IF EXISTS _k")
+        conn.execute(sql.SQL(
+            "CREATE TEMP TABLE _k WITH (fillfactor = 50) AS SELECT q.*, " + self._prefix_sql("q.district") + " AS prefix "
+            "FROM (SELECT s.row_no, s.source_key, s.row_hash, s.class_code, s.code, "
+            + district_sql + " AS district, " + grid_sql + " AS grid "
+            "FROM (SELECT row_no, source_key, row_hash, class_code, code, "
+            "ST_PointOnSurface(geom) AS pos FROM {stg}) s) q").format(stg=stg),
+            {"layer_code": self.layer_code})
+        conn.execute("CREATE UNIQUE INDEX ON _k (row_no)")
+        conn.execute("CREATE INDEX ON _k (source_key)")
+        conn.execute("ANALYZE _k")
+        if layer.assign_district:
+            # a feature whose point on surface misses every district but that overlaps one
+            # goes to the district holding the larger share of it
+            conn.execute(sql.SQL(
+                "UPDATE _k k SET district = q.code FROM ("
+                " SELECT DISTINCT ON (s.row_no) s.row_no, d.code FROM _k k2 "
+                " JOIN {stg} s USING (row_no) JOIN admin_divisions d ON d.valid_to IS NULL "
+                "  AND d.level = 3 AND ST_Intersects(d.geom, s.geom) WHERE k2.district IS NULL "
+                " ORDER BY s.row_no, ST_Area(ST_Intersection(d.geom, s.geom)) DESC, d.code) q "
+                "WHERE k.row_no = q.row_no").format(stg=stg))
+            self._reject_where("k.district IS NULL", "outside_area",
+                               "'feature lies outside every district of the city profile'")
+            if district:
+                conn.execute("UPDATE _k SET district = %(d)s", {"d": district})
+            conn.execute(sql.SQL("UPDATE _k k SET prefix = {} WHERE prefix IS DISTINCT FROM {}")
+                         .format(sql.SQL(self._prefix_sql("k.district")),
+                                 sql.SQL(self._prefix_sql("k.district"))),
+                         {"layer_code": self.layer_code})
+        if layer.require_grid:
+            self._reject_where("k.grid IS NULL", "no_grid_cell",
+                               "'feature lies in no unit grid cell'")
 
-    def _assign_grid(self) -> None:
-        stg = sql.Identifier(self.staging)
-        self.conn.execute(sql.SQL(
-            "UPDATE {stg} s SET grid_code = q.code FROM ("
-            " SELECT DISTINCT ON (s2.row_no) s2.row_no, g.code FROM {stg} s2 "
-            " JOIN grid_cells g ON g.valid_to IS NULL "
-            "  AND ST_Intersects(g.geom, ST_PointOnSurface(s2.geom)) "
-            " ORDER BY s2.row_no, g.code) q WHERE s.row_no = q.row_no").format(stg=stg))
+    def _retarget_indexes(self) -> list[str]:
+        """Drop the GiST indexes of an EMPTY layer (rebuilt after the insert: faster than
+        maintaining them row by row); return their definitions."""
+        conn = self.conn
+        if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+                sql.Identifier(self.layer.table))).fetchone()[0]:
+            return []
+        defs = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
+                            "AND indexdef ILIKE '%%USING gist%%'", (self.layer.table,)).fetchall()
+        for name, _ in defs:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        return [d for _, d in defs]
 
     def finalize(self, mode: str = "update", district: str | None = None,
                  dataset: str | None = None) -> MergeResult:
@@ -266,80 +292,82 @@ class BulkWriter:
         # 'unchanged' and 'already loaded' are judged against committed data
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                      (MERGE_LOCK_SPACE, self.layer.table))
-        conn.execute(sql.SQL("CREATE INDEX ON {} (source_key)").format(stg))
-        staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stg)).fetchone()[0]
+        conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (row_no)").format(stg))
         # every source key of the delivery, rejected ones included: replace mode never retires
         # a feature that was delivered, even if its new version was rejected
         conn.execute("DROP TABLE IF EXISTS _cim_seen")
         conn.execute(sql.SQL("CREATE TEMP TABLE _cim_seen AS SELECT DISTINCT source_key FROM {} "
                              "UNION SELECT source_key FROM load_rejects WHERE batch_id = %s")
                      .format(stg), (self.batch_id,))
-        if self.layer.assign_district:
-            self._assign_district(district)
-            if staged and not conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stg)
-                                           ).fetchone()[0]:
-                raise OutOfAreaError("no feature lies inside the city profile's districts; "
-                                     "check the CRS (--crs) and the X/Y order of the input")
-        if self.layer.assign_grid:
-            self._assign_grid()
+        self._build_keys(district)
         self._reject_where(
-            "EXISTS (SELECT 1 FROM {stg} o WHERE o.source_key = s.source_key "
-            "AND o.row_no < s.row_no)".replace("{stg}", f'"{self.staging}"'),
-            "duplicate_source_id",
-            "'duplicate source id ' || coalesce(source_key, '') || ' (an earlier row has it)'")
+            "EXISTS (SELECT 1 FROM _k o WHERE o.source_key = k.source_key "
+            "AND o.row_no < k.row_no)", "duplicate_source_id",
+            "'duplicate source id ' || coalesce(s.source_key, '') || ' (an earlier row has it)'")
         result = MergeResult()
         # unchanged features: same source key and same content hash as the current version
         result.unchanged = conn.execute(sql.SQL(
-            "DELETE FROM {stg} s USING {tbl} l WHERE l.valid_to IS NULL "
-            "AND l.source_key = s.source_key AND l.row_hash = s.row_hash").format(
-                stg=stg, tbl=tbl)).rowcount
+            "DELETE FROM _k k USING {tbl} l WHERE l.valid_to IS NULL "
+            "AND l.source_key = k.source_key AND l.row_hash = k.row_hash").format(tbl=tbl)
+        ).rowcount
         if mode == "append":
             self._reject_where(
                 "EXISTS (SELECT 1 FROM " + f'"{self.layer.table}"' + " l WHERE l.valid_to IS NULL "
-                "AND l.source_key = s.source_key)", "already_loaded",
-                "'feature ' || source_key || ' is already loaded with other values; "
+                "AND l.source_key = k.source_key)", "already_loaded",
+                "'feature ' || s.source_key || ' is already loaded with other values; "
                 "use --mode update'")
         self._code(result)
         result.updated = conn.execute(sql.SQL(
-            "UPDATE {tbl} l SET valid_to = now() FROM {stg} s WHERE l.valid_to IS NULL "
-            "AND l.source_key = s.source_key").format(stg=stg, tbl=tbl)).rowcount
+            "UPDATE {tbl} l SET valid_to = now() FROM _k k WHERE l.valid_to IS NULL "
+            "AND l.source_key = k.source_key").format(tbl=tbl)).rowcount
         if mode == "replace" and dataset is not None:
             result.retired = conn.execute(sql.SQL(
                 "UPDATE {tbl} l SET valid_to = now() WHERE l.valid_to IS NULL "
                 "AND l.source_key LIKE %s AND NOT EXISTS (SELECT 1 FROM _cim_seen s "
                 "WHERE s.source_key = l.source_key)").format(tbl=tbl),
                 (dataset.replace("%", r"\%").replace("_", r"\_") + ":%",)).rowcount
+        derived = {"district_code": sql.SQL("k.district") if self.layer.assign_district else None,
+                   "grid_code": sql.SQL("k.grid") if self.layer.assign_grid else None}
         cols = ["code", "source_key", "row_hash", "flags", "attrs", "geom"] + \
             self.layer.column_names()
-        ins = sql.SQL(", ").join(map(sql.Identifier, cols))
+        exprs = [sql.SQL("k.code") if c == "code" else
+                 (derived.get(c) or sql.SQL("s.{}").format(sql.Identifier(c))) for c in cols]
+        gist = self._retarget_indexes()
         total = conn.execute(sql.SQL(
-            "INSERT INTO {tbl} (batch_id, {ins}) SELECT %s, {ins} FROM {stg} ORDER BY row_no"
-        ).format(tbl=tbl, ins=ins, stg=stg), (self.batch_id,)).rowcount
+            "INSERT INTO {tbl} (batch_id, {ins}) SELECT %s, {exprs} FROM _k k "
+            "JOIN {stg} s USING (row_no)"
+        ).format(tbl=tbl, ins=sql.SQL(", ").join(map(sql.Identifier, cols)),
+                 exprs=sql.SQL(", ").join(exprs), stg=stg), (self.batch_id,)).rowcount
+        for d in gist:
+            conn.execute(d)
         result.inserted = total - result.updated
-        conn.execute(sql.SQL("DROP TABLE {}").format(stg))
-        conn.execute("DROP TABLE _cim_seen")
+        for t in (self.staging, "_k", "_cim_seen"):
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(t)))
         return result
 
+    def _prefix_sql(self, district: str) -> str:
+        """SQL of a row's code prefix (district + layer + class, or district + subclass)."""
+        scheme = self.layer.code_scheme
+        if scheme == "feature":
+            return f"{district} || %(layer_code)s || class_code"
+        if scheme == "component":
+            return f"{district} || class_code"
+        return "NULL::text"
+
     def _code(self, result: MergeResult) -> None:
-        stg = sql.Identifier(self.staging)
         scheme = self.layer.code_scheme
         if scheme in ("admin", "grid"):
             # official codes come with the data (checked by the loader); record them
-            self.conn.execute(sql.SQL(
+            self.conn.execute(
                 "INSERT INTO code_registry (code, layer, source_key, district_code, batch_id) "
-                "SELECT code, %s, source_key, left(code, 6), %s FROM {} "
-                "ON CONFLICT DO NOTHING").format(stg), (self.layer.name, self.batch_id))
+                "SELECT code, %s, source_key, left(code, 6), %s FROM _k "
+                "ON CONFLICT DO NOTHING", (self.layer.name, self.batch_id))
             return
         if scheme == "feature":
-            self.conn.execute(sql.SQL(
-                "UPDATE {} SET prefix = district_code_ || %s || class_code, code = NULL"
-            ).format(stg), (self.layer_code,))
             width = FEATURE_SERIAL_WIDTH
         elif scheme == "component":
-            self.conn.execute(sql.SQL(
-                "UPDATE {} SET prefix = district_code_ || class_code, code = NULL").format(stg))
             width = COMPONENT_SERIAL_WIDTH
         else:
             raise ValueError(f"unknown code scheme {scheme}")
-        alloc = allocate_codes(self.conn, self.staging, self.layer.name, width, self.batch_id)
+        alloc = allocate_codes(self.conn, "_k", self.layer.name, width, self.batch_id)
         result.issued, result.reused = alloc.issued, alloc.reused

@@ -59,15 +59,16 @@ def allocate_codes(conn: psycopg.Connection, staging: str, layer: str, serial_wi
         "JOIN _cim_alloc a USING (prefix) WHERE s.row_no = q.row_no"
     ).format(stg=stg, cond=cond), {"w": serial_width}).rowcount
     # a concurrent load may have registered the same source key first: keep its code
-    conn.execute(sql.SQL(
+    registered = conn.execute(sql.SQL(
         "INSERT INTO code_registry (code, layer, source_key, district_code, class_code, batch_id) "
         "SELECT s.code, %(layer)s, s.source_key, left(s.prefix, 6), substr(s.prefix, 7), %(b)s "
         "FROM {stg} s WHERE s.code IS NOT NULL AND {cond} "
         "ON CONFLICT (layer, source_key) DO NOTHING"
-    ).format(stg=stg, cond=cond), {"layer": layer, "b": batch_id})
-    conn.execute(sql.SQL(
-        "UPDATE {stg} s SET code = r.code FROM code_registry r "
-        "WHERE r.layer = %(layer)s AND r.source_key = s.source_key AND r.code <> s.code AND {cond}"
-    ).format(stg=stg, cond=cond), {"layer": layer})
+    ).format(stg=stg, cond=cond), {"layer": layer, "b": batch_id}).rowcount
+    if registered < issued:
+        conn.execute(sql.SQL(
+            "UPDATE {stg} s SET code = r.code FROM code_registry r WHERE r.layer = %(layer)s "
+            "AND r.source_key = s.source_key AND r.code <> s.code AND {cond}"
+        ).format(stg=stg, cond=cond), {"layer": layer})
     conn.execute("DROP TABLE IF EXISTS _cim_alloc")
     return Allocation(reused=reused, issued=issued)
