@@ -137,7 +137,9 @@ def _progress(quiet: bool) -> Callable[[int, int], None]:
         eta = (total - done) / rate if rate and total >= done else 0
         msg = f"{done:,}/{total:,} rows  {rate:,.0f} rows/s  ETA {eta:,.0f} s"
         if tty:
-            sys.stderr.write("\r" + msg + "   ")
+            frac = min(done / total, 1.0) if total else 0.0
+            bar = "#" * int(frac * 30) + "." * (30 - int(frac * 30))
+            sys.stderr.write(f"\r[{bar}] {frac:4.0%} " + msg + "   ")
             sys.stderr.flush()
         else:
             sys.stderr.write(msg + "\n")
