@@ -9,6 +9,7 @@ when invoked as root every server command runs as the ``postgres`` system user.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -38,6 +39,18 @@ def _pg_bindir() -> Path:
                         "postgresql-15-postgis-3, or run `make demo`), or set CIM_DATABASE_URL")
 
 
+def _postgres_can_reach(home: Path) -> bool:
+    """Can the postgres system user traverse to ``home`` (its nearest existing folder)?"""
+    probe = home
+    while not probe.exists():
+        probe = probe.parent
+    try:
+        return subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(probe)],
+                              capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -59,6 +72,11 @@ class Cluster:
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
+        if os.geteuid() == 0 and not _postgres_can_reach(self.home):
+            # e.g. a clone under /root (mode 700): the server, run as postgres, could not
+            # reach its data directory there, so it lives in /var/tmp, keyed by the project
+            key = hashlib.sha1(str(self.home).encode()).hexdigest()[:10]
+            self.home = Path("/var/tmp") / f"cim-cluster-{key}"
 
     @property
     def datadir(self) -> Path:
