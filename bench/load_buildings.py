@@ -107,8 +107,8 @@ def timed_process(argv: list[str], env: dict | None = None) -> tuple[float, int,
 
 
 def run_loader(path: Path, url: str, profile_path: Path) -> tuple[float, int]:
-    from loaders.divisions import load_districts
     from cim.profile import load_profile
+    from loaders.divisions import load_districts
 
     load_districts(psycopg_conninfo(url), load_profile(profile_path), mode="replace")
     env = dict(os.environ, CIM_DATABASE_URL=url, CIM_PROFILE=str(profile_path))
