@@ -10,7 +10,7 @@ import click
 import psycopg
 
 from cim.config import Settings
-from cim.errors import CimError, DatabaseError
+from cim.errors import CimError, DatabaseError, InputError
 
 
 class Ctx:
@@ -348,6 +348,23 @@ def main() -> None:
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        if not _is_gdal_input_error(exc):
+            raise  # a bug: keep the traceback
+        err = InputError(f"GDAL cannot read the input: {str(exc).strip()}")
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+
+
+# pyogrio's errors for a file GDAL cannot open or read (the loaders turn them into InputError;
+# one that escapes is still a problem of the input, not a bug)
+_GDAL_INPUT_ERRORS = {"DataSourceError", "DataLayerError", "FeatureError", "FieldError",
+                      "GeometryError", "CRSError"}
+
+
+def _is_gdal_input_error(exc: BaseException) -> bool:
+    cls = type(exc)
+    return cls.__module__.startswith("pyogrio") and cls.__name__ in _GDAL_INPUT_ERRORS
 
 
 if __name__ == "__main__":

@@ -7,10 +7,18 @@ from pathlib import Path
 from psycopg.types.json import Jsonb
 
 from cim.coding.scheme import layer_code_of
+from cim.errors import InputError
 from cim.layerdefs import BUILDINGS
 from cim.profile import CityProfile
 from loaders.bulk import EWKB
-from loaders.common import ClassLookup, content_hash, reject_record, row_attrs, source_keys
+from loaders.common import (
+    ClassLookup,
+    check_attrs,
+    content_hash,
+    reject_record,
+    row_attrs,
+    source_keys,
+)
 from loaders.fields import ValueProblem, all_matches, as_float, as_int, as_text, as_year
 from loaders.geometry import ewkb, prepare
 from loaders.pipeline import LoadContext, run_load
@@ -34,12 +42,20 @@ def id_fields(ctx: LoadContext) -> list[str]:
     return first + [f for f in all_matches(ctx.source.fields, aliases) if f not in first]
 
 
-def make_converter(profile: CityProfile):
+def make_converter(profile: CityProfile, seen: dict | None = None):
+    """The batch converter; ``seen`` (if given) receives what the load found out about fields.
+
+    Required for a building: a polygonal geometry. Attributes are optional: a source with no
+    recognised field loads with every feature keyed by its geometry, attributes kept in attrs.
+    """
     uses = ClassLookup(profile, "building_use")
     other = next((r for r in uses.rows if r["code"] == "99"), uses.rows[-1])
 
     def convert(batch: Batch, ctx: LoadContext) -> tuple[list[tuple], list[Reject]]:
         cols, m = batch.columns, ctx.mapping
+        if seen is not None:
+            seen["mapped"] = dict(m)
+            seen["fields"] = list(ctx.source.fields)
         prep = prepare(batch.geometries, ctx.transformer, "polygon")
         keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(ctx)], prep.geoms)
         wkbs = ewkb(prep.geoms, ctx.srid)
@@ -65,6 +81,8 @@ def make_converter(profile: CityProfile):
                 except ValueProblem as exc:
                     bad = (src, str(exc))
                     break
+            if bad is None:
+                bad = check_attrs(cols, i)
             if bad:
                 rejects.append(reject_record(
                     row_no, "bad_value", f"field {bad[0]!r}: {bad[1]}", attrs,
@@ -89,7 +107,21 @@ def make_converter(profile: CityProfile):
 
 
 def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:
-    return run_load(conninfo, profile, BUILDINGS, layer_code_of(profile, "buildings"),
-                    make_converter(profile), path,
-                    aliases=profile.field_aliases.get("buildings", {}), **kw)
+    seen: dict = {}
+    try:
+        report = run_load(conninfo, profile, BUILDINGS, layer_code_of(profile, "buildings"),
+                          make_converter(profile, seen), path,
+                          aliases=profile.field_aliases.get("buildings", {}), **kw)
+    except InputError as exc:
+        if exc.path is not None:
+            raise
+        # a problem of the input raised where the file is not known (CRS detection, the
+        # merge): name the file all the same
+        raise type(exc)(exc.message, path=str(path), row=exc.row, field=exc.field) from exc
+    if not seen.get("mapped"):
+        fields = ", ".join(seen.get("fields") or []) or "none"
+        report.notes.append(f"no attribute field was recognised (source fields: {fields}); "
+                            "features are keyed by their geometry and the attributes kept "
+                            "in attrs — use --mapping to name the fields")
+    return report
 

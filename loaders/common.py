@@ -14,17 +14,40 @@ from loaders.fields import is_blank
 from loaders.geometry import geometry_keys
 from loaders.report import Reject
 
+# an attribute value longer than this is refused (whatever the field): it is no survey value
+MAX_ATTR_CHARS = 10_000
+
 
 def jsonable(v: Any) -> Any:
     if is_blank(v):
         return None
     if isinstance(v, np.generic):
-        return v.item()
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return str(v)  # JSON has no NaN/Infinity; PostgreSQL jsonb refuses them
     if isinstance(v, (bytes, bytearray)):
         return v.hex()
-    if isinstance(v, (str, int, float, bool)):
+    if isinstance(v, str):
+        return v.replace("\x00", "")  # jsonb cannot hold NUL (check_attrs rejects the row)
+    if isinstance(v, (int, float, bool)):
         return v
     return str(v)
+
+
+def check_attrs(columns: dict[str, np.ndarray], i: int,
+                max_chars: int = MAX_ATTR_CHARS) -> tuple[str, str] | None:
+    """(field, problem) for the first attribute of row ``i`` that cannot be stored, else None."""
+    for name, col in columns.items():
+        v = col[i]
+        if isinstance(v, (bytes, bytearray)) and len(v) > max_chars // 2:
+            return name, f"binary value of {len(v):,} bytes is longer than {max_chars // 2:,}"
+        if not isinstance(v, str):
+            continue
+        if len(v) > max_chars:
+            return name, f"text of {len(v):,} characters is longer than {max_chars:,}"
+        if "\x00" in v:
+            return name, "text contains a NUL character"
+    return None
 
 
 def row_attrs(columns: dict[str, np.ndarray], i: int) -> dict[str, Any]:

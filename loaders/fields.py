@@ -73,7 +73,7 @@ def as_text(v: Any, max_len: int = 1000) -> str | None:
         return None
     s = str(v).strip()
     if len(s) > max_len:
-        raise ValueProblem(f"text of {len(s)} characters is longer than {max_len}")
+        raise ValueProblem(f"text of {len(s):,} characters is longer than {max_len:,}")
     if "\x00" in s:
         raise ValueProblem("text contains a NUL character")
     return s

@@ -18,10 +18,30 @@ import pyproj
 import shapely
 
 from cim.errors import InputError
+from loaders.precheck import precheck
 
 # .dbf language driver ids (byte 29) that mean a Chinese code page
 _LDID_CHINESE = {0x4D: "GB18030", 0x7A: "GB18030"}
 _LDID_UTF8 = {}
+
+# GDAL open options by file suffix: CSV footprints as WKT in a column of one of these names
+# (the raw WKT text is not kept as an attribute); GML never fetches schemas from the network
+# nor writes a .gfs beside the delivery
+_CSV_OPEN_OPTIONS = {"GEOM_POSSIBLE_NAMES": "WKT,geometry,geom,the_geom,wkt_geom,shape",
+                     "KEEP_GEOM_COLUMNS": "NO"}
+DEFAULT_OPEN_OPTIONS = {
+    ".csv": _CSV_OPEN_OPTIONS,
+    ".tsv": _CSV_OPEN_OPTIONS,
+    ".gml": {"DOWNLOAD_SCHEMA": "NO", "WRITE_GFS": "NO"},
+}
+_NO_GEOMETRY_HINTS = {
+    "CSV": "a CSV needs the footprint as WKT in a column named WKT or geometry "
+           "(X/Y columns give points, not footprints)",
+    "XLSX": "an Excel sheet carries no geometry GDAL can read; save it as 'CSV UTF-8' with "
+            "the footprint as WKT in a column named WKT",
+    "ODS": "a spreadsheet carries no geometry GDAL can read; save it as 'CSV UTF-8' with "
+           "the footprint as WKT in a column named WKT",
+}
 
 
 @dataclass
@@ -35,6 +55,7 @@ class Source:
     feature_count: int
     geometry_type: str | None
     notes: list[str] = field(default_factory=list)
+    open_options: dict[str, str] = field(default_factory=dict)  # GDAL dataset open options
 
 
 @dataclass
@@ -65,12 +86,19 @@ def detect_dbf_encoding(dbf: Path) -> tuple[str | None, str]:
         if len(head) < 32:
             raise InputError("the .dbf file is truncated", path=str(dbf))
         header_len = int.from_bytes(head[8:10], "little")
-        fh.seek(header_len)
+        descriptors = fh.read(max(0, header_len - 32))
         body = fh.read(4 * 1024 * 1024)
+    # field names are encoded like the values (a file without records has only its names)
+    names = []
+    for i in range(0, len(descriptors) - 31, 32):
+        if descriptors[i] == 0x0D:  # end of the field descriptors
+            break
+        names.append(descriptors[i:i + 11].split(b"\0", 1)[0])
+    body = b" ".join(names) + b" " + body
     ldid = head[29]
     if ldid in _LDID_CHINESE:
         return _LDID_CHINESE[ldid], f".dbf language driver 0x{ldid:02X} (GBK)"
-    if all(b < 0x80 for b in body):
+    if body.isascii():
         return "UTF-8", "ASCII only"
     try:
         body.decode("utf-8")
@@ -97,17 +125,26 @@ def _check_path(path: Path) -> None:
         raise InputError("file is not readable", path=str(path))
 
 
+def _gdal_message(exc: Exception) -> str:
+    msg = str(exc).strip()
+    return msg.split("; It might help")[0].rstrip(".; ")
+
+
 def open_source(path: str | Path, layer: str | None = None,
-                encoding: str | None = None) -> Source:
-    """Inspect a vector source; clear InputError for anything GDAL cannot open."""
+                encoding: str | None = None, open_options: dict[str, str] | None = None,
+                require_geometry: bool = True) -> Source:
+    """Inspect a vector source; clear InputError for anything GDAL cannot open or use.
+
+    Before GDAL parses anything, :func:`loaders.precheck.precheck` refuses unsafe XML and
+    catches broken Shapefiles, non-UTF-8 CSV and bad Excel headers. A source without a
+    geometry column or without features is refused (``require_geometry``).
+    """
     path = Path(path)
     _check_path(path)
+    precheck(path, layer)
     notes: list[str] = []
+    opts = {**DEFAULT_OPEN_OPTIONS.get(path.suffix.lower(), {}), **(open_options or {})}
     dbf = _dbf_path(path)
-    if path.suffix.lower() == ".shp":
-        for ext in (".shx", ".dbf"):
-            if not (path.with_suffix(ext).exists() or path.with_suffix(ext.upper()).exists()):
-                raise InputError(f"the shapefile has no {ext} file beside it", path=str(path))
     if encoding is None and dbf is not None:
         encoding, why = detect_dbf_encoding(dbf)
         if encoding:
@@ -121,21 +158,60 @@ def open_source(path: str | Path, layer: str | None = None,
             layer = (spatial or [layers[0][0]])[0]
             if len(layers) > 1:
                 notes.append(f"read layer {layer!r} of {len(layers)}")
-        info = pyogrio.read_info(path, layer=layer, encoding=encoding)
+        info = pyogrio.read_info(path, layer=layer, encoding=encoding, **opts)
     except InputError:
         raise
+    except pyogrio.errors.CRSError as exc:
+        prj = path.with_suffix(".prj")
+        what = f"its {prj.name}" if prj.exists() else "its coordinate reference system"
+        raise InputError(f"{what} cannot be read as a CRS ({_gdal_message(exc)}); fix or delete "
+                         "it (the CRS is then taken from --crs or detected from the "
+                         "coordinates)", path=str(path)) from exc
     except Exception as exc:  # GDAL errors come in many classes
-        raise InputError(f"GDAL cannot read it: {exc}", path=str(path)) from exc
+        raise InputError(f"GDAL cannot read it: {_gdal_message(exc)}", path=str(path)) from exc
+    driver = info.get("driver") or ""
+    if require_geometry and info.get("geometry_type") is None:
+        hint = _NO_GEOMETRY_HINTS.get(driver, "the features need a geometry")
+        raise InputError(f"the layer {layer!r} has no geometry column; {hint}", path=str(path))
+    feature_count = int(info.get("features") if info.get("features") is not None else -1)
+    if feature_count == 0:
+        raise InputError(f"the input has no features (layer {layer!r} is empty)", path=str(path))
     crs = None
     if info.get("crs"):
         try:
             crs = pyproj.CRS.from_user_input(info["crs"])
         except pyproj.exceptions.CRSError:
             notes.append(f"unrecognised CRS {info['crs']!r} ignored")
-    return Source(path=path, layer=layer, driver=info.get("driver") or "", crs=crs,
+    if crs is not None and not (crs.is_projected or crs.is_geographic):
+        notes.append(f"the file's CRS {crs.name!r} ({crs.type_name}) cannot be transformed to "
+                     "a survey CRS; ignored")
+        crs = None
+    if crs is not None and driver == "GeoJSON" and crs.is_geographic:
+        crs, note = _geojson_projected_without_crs(path, layer, encoding, crs)
+        if note:
+            notes.append(note)
+    return Source(path=path, layer=layer, driver=driver, crs=crs,
                   encoding=encoding, fields=[str(f) for f in info.get("fields", [])],
-                  feature_count=int(info.get("features") or 0),
-                  geometry_type=info.get("geometry_type"), notes=notes)
+                  feature_count=feature_count,
+                  geometry_type=info.get("geometry_type"), notes=notes, open_options=opts)
+
+
+def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str | None,
+                                   crs: pyproj.CRS) -> tuple[pyproj.CRS | None, str | None]:
+    """GDAL says WGS 84 for every GeoJSON without a "crs" member; Chinese deliveries often
+    hold projected coordinates in one. Coordinates beyond ±180/±90 are not degrees: drop the
+    CRS so that it is detected from the coordinates (or taken from --crs)."""
+    try:
+        b = pyogrio.read_info(path, layer=layer, encoding=encoding,
+                              force_total_bounds=True).get("total_bounds")
+    except Exception:
+        return crs, None
+    if b is None or not np.all(np.isfinite(b)):
+        return crs, None
+    if max(abs(b[0]), abs(b[2])) <= 180 and max(abs(b[1]), abs(b[3])) <= 90:
+        return crs, None
+    return None, (f"the GeoJSON says {crs.name} but its coordinates are not degrees "
+                  f"(x up to {max(abs(b[0]), abs(b[2])):,.0f}); CRS ignored")
 
 
 def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
@@ -143,7 +219,8 @@ def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
     row = 1
     try:
         with pyogrio.raw.open_arrow(src.path, layer=src.layer, encoding=src.encoding,
-                                    batch_size=batch_size, use_pyarrow=True) as (meta, reader):
+                                    batch_size=batch_size, use_pyarrow=True,
+                                    **src.open_options) as (meta, reader):
             geom_col = meta.get("geometry_name") or "wkb_geometry"
             for rb in reader:
                 cols: dict[str, np.ndarray] = {}
@@ -151,8 +228,9 @@ def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
                 for name in rb.schema.names:
                     arr = rb.column(name)
                     if name == geom_col:
-                        geoms = shapely.from_wkb(arr.to_numpy(zero_copy_only=False),
-                                                 on_invalid="ignore")
+                        with np.errstate(invalid="ignore"):  # NaN coordinates are checked later
+                            geoms = shapely.from_wkb(arr.to_numpy(zero_copy_only=False),
+                                                     on_invalid="ignore")
                     else:
                         cols[name] = np.asarray(arr.to_pandas(), dtype=object)
                 if geoms is None:
