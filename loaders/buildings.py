@@ -4,34 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from psycopg.types.json import Jsonb
+import numpy as np
+import pandas as pd
 
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import BUILDINGS
 from cim.profile import CityProfile
-from loaders.bulk import EWKB
+from loaders.bulk import EWKB, JsonText
 from loaders.common import (
     ClassLookup,
-    check_attrs,
-    content_hash,
+    attrs_json,
+    check_attrs_batch,
+    content_hashes,
     reject_record,
     row_attrs,
     source_keys,
 )
-from loaders.fields import ValueProblem, all_matches, as_float, as_int, as_text, as_year
+from loaders.fields import all_matches, is_blank, numbers, texts, years
 from loaders.geometry import ewkb, prepare
 from loaders.pipeline import LoadContext, run_load
 from loaders.read import Batch
 from loaders.report import LoadReport, Reject
 
 PARSERS = {
-    "name": lambda v: as_text(v, 200),
-    "structure": lambda v: as_text(v, 50),
-    "floors_above": lambda v: as_int(v, 0, 300),
-    "floors_below": lambda v: as_int(v, 0, 30),
-    "height": lambda v: as_float(v, 0, 1000),
-    "year_built": as_year,
+    "name": lambda c: texts(c, 200),
+    "structure": lambda c: texts(c, 50),
+    "floors_above": lambda c: numbers(c, 0, 300, integer=True),
+    "floors_below": lambda c: numbers(c, 0, 30, integer=True),
+    "height": lambda c: numbers(c, 0, 1000),
+    "year_built": years,
 }
 
 
@@ -47,60 +49,68 @@ def make_converter(profile: CityProfile, seen: dict | None = None):
 
     Required for a building: a polygonal geometry. Attributes are optional: a source with no
     recognised field loads with every feature keyed by its geometry, attributes kept in attrs.
+    Columns are parsed whole (loaders.fields column functions); rows are touched one by one
+    only to be rejected.
     """
     uses = ClassLookup(profile, "building_use")
     other = next((r for r in uses.rows if r["code"] == "99"), uses.rows[-1])
 
     def convert(batch: Batch, ctx: LoadContext) -> tuple[list[tuple], list[Reject]]:
         cols, m = batch.columns, ctx.mapping
+        n = len(batch.geometries)
         if seen is not None:
             seen["mapped"] = dict(m)
             seen["fields"] = list(ctx.source.fields)
         prep = prepare(batch.geometries, ctx.transformer, "polygon")
         keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(ctx)], prep.geoms)
         wkbs = ewkb(prep.geoms, ctx.srid)
-        rows: list[tuple] = []
+        # problems per row, the first one found wins: geometry, then attributes in order
+        problem: dict[int, tuple[str, str, str | None]] = {
+            i: (r[0], r[1], None) for i, r in enumerate(prep.reject) if r is not None}
+        values: dict[str, np.ndarray] = {}
+        for attr, parse in PARSERS.items():
+            src = m.get(attr)
+            if src is None:
+                values[attr] = np.full(n, None, dtype=object)
+                continue
+            values[attr], bad = parse(cols[src])
+            for i, msg in bad.items():
+                problem.setdefault(i, ("bad_value", f"field {src!r}: {msg}", src))
+        for i, (f, msg) in check_attrs_batch(cols).items():
+            problem.setdefault(i, ("bad_value", f"field {f!r}: {msg}", f))
+        raw_use = cols[m["use"]] if "use" in m else np.full(n, None, dtype=object)
+        found = {v: uses.find(v) for v in pd.unique(pd.Series(raw_use, dtype=object))}
+        use = [found[v] for v in raw_use]
+        use_code = np.array([u["code"] if u else other["code"] for u in use], dtype=object)
+        use_name = np.array([u["name"] if u else other["name"] for u in use], dtype=object)
+        flags = prep.flags
+        for i in np.flatnonzero([u is None for u in use]):
+            v = raw_use[i]
+            flags[i] = flags[i] + ["use_missing" if is_blank(v) or str(v).strip() == ""
+                                   else "use_unmapped"]
+        parsed = {"name": values["name"], "use_code": use_code, "use_name": use_name,
+                  "structure": values["structure"], "floors_above": values["floors_above"],
+                  "floors_below": values["floors_below"], "height": values["height"],
+                  "year_built": values["year_built"]}
+        hashes = content_hashes(parsed, wkbs)
+        attrs = attrs_json(cols, n)
+        keep = np.ones(n, dtype=bool)
         rejects: list[Reject] = []
-        for i in range(len(batch.geometries)):
-            row_no = batch.first_row + i
-            attrs = row_attrs(cols, i)
-            if prep.reject[i] is not None:
-                reason, msg = prep.reject[i]
-                rejects.append(reject_record(row_no, reason, msg, attrs, batch.geometries[i],
-                                             keys[i] if prep.geoms[i] is not None else None))
-                continue
-            vals: dict[str, object] = {}
-            bad = None
-            for attr, parse in PARSERS.items():
-                src = m.get(attr)
-                if src is None:
-                    vals[attr] = None
-                    continue
-                try:
-                    vals[attr] = parse(cols[src][i])
-                except ValueProblem as exc:
-                    bad = (src, str(exc))
-                    break
-            if bad is None:
-                bad = check_attrs(cols, i)
-            if bad:
-                rejects.append(reject_record(
-                    row_no, "bad_value", f"field {bad[0]!r}: {bad[1]}", attrs,
-                    batch.geometries[i], keys[i], field=bad[0]))
-                continue
-            flags = list(prep.flags[i])
-            raw_use = cols[m["use"]][i] if "use" in m else None
-            use = uses.find(raw_use)
-            if use is None:
-                use = other
-                flags.append("use_missing" if raw_use is None or str(raw_use).strip() == ""
-                             else "use_unmapped")
-            values = (vals["name"], use["code"], use["name"], vals["structure"],
-                      vals["floors_above"], vals["floors_below"], vals["height"],
-                      vals["year_built"])
-            rows.append((row_no, keys[i], content_hash(values, wkbs[i]),
-                         Jsonb(attrs), flags, EWKB(wkbs[i]),
-                         use["code"], None, *values, None, None))
+        for i, (reason, msg, field) in sorted(problem.items()):
+            keep[i] = False
+            rejects.append(reject_record(
+                batch.first_row + i, reason, msg, row_attrs(cols, i), batch.geometries[i],
+                keys[i] if prep.geoms[i] is not None else None, field=field))
+        idx = np.flatnonzero(keep)
+        none = [None] * len(idx)
+        rows = list(zip(
+            (batch.first_row + idx).tolist(), np.asarray(keys, dtype=object)[idx],
+            hashes[idx].tolist(), (JsonText(attrs[i]) for i in idx), (flags[i] for i in idx),
+            (EWKB(wkbs[i]) for i in idx), use_code[idx], none,
+            *(parsed[c][idx] for c in ("name", "use_code", "use_name", "structure",
+                                       "floors_above", "floors_below", "height",
+                                       "year_built")),
+            none, none))
         return rows, rejects
 
     return convert

@@ -61,6 +61,22 @@ def _register_geometry(conn: psycopg.Connection) -> int:
     return info.oid
 
 
+class JsonText(str):
+    """A JSON document already serialised (in bulk, by pandas); sent to jsonb as it is."""
+
+
+def _register_json(conn: psycopg.Connection) -> None:
+    from psycopg.types.json import JsonbBinaryDumper
+
+    class JsonbTextBinaryDumper(JsonbBinaryDumper):
+        def dump(self, obj):
+            if isinstance(obj, JsonText):
+                return b"\x01" + obj.encode()  # jsonb binary format: version 1, then text
+            return super().dump(obj)
+
+    conn.adapters.register_dumper(JsonText, JsonbTextBinaryDumper)
+
+
 def staging_columns(layer: LayerDef) -> list[tuple[str, str]]:
     return BASE_COLUMNS + [(c.name, c.pgtype) for c in layer.columns]
 
@@ -162,6 +178,7 @@ class BulkWriter:
         self.staging = f"stg_{layer.name}"
         self.columns = staging_columns(layer)
         self.geometry_oid = _register_geometry(conn)
+        _register_json(conn)
         self.reject_reasons: dict[str, int] = {}
 
     # -- staging ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from cim.profile import CityProfile
@@ -120,3 +121,61 @@ class ClassLookup:
         if isinstance(value, float) and value.is_integer():
             s = str(int(value)).zfill(2)
         return self.by_key.get(s)
+
+
+# -- whole batches (the fast path of converters; same results as the row functions above) --
+_JSON_SAFE = {"string", "integer", "floating", "mixed-integer-float", "boolean", "empty",
+              "decimal"}
+
+
+def attrs_json(columns: dict[str, np.ndarray], n: int) -> list[str]:
+    """One JSON object text per row (``n`` rows) with the source attributes (as
+    :func:`row_attrs`)."""
+    if not columns:
+        return ["{}"] * n
+    slow = np.zeros(n, dtype=bool)
+    for col in columns.values():
+        kind = pd.api.types.infer_dtype(col, skipna=True)
+        if kind not in _JSON_SAFE:
+            slow[:] = True
+            break
+        if kind in ("floating", "mixed-integer-float"):
+            f = pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").to_numpy(float)
+            slow |= np.isinf(f)
+    out = pd.DataFrame(columns).to_json(orient="records", lines=True, force_ascii=False)
+    lines = out.split("\n")[:n]
+    for i in np.flatnonzero(slow):
+        lines[i] = json.dumps(row_attrs(columns, i), ensure_ascii=False)
+    return lines
+
+
+def check_attrs_batch(columns: dict[str, np.ndarray],
+                      max_chars: int = MAX_ATTR_CHARS) -> dict[int, tuple[str, str]]:
+    """{row index: (field, problem)} for rows with a value that cannot be stored."""
+    suspects: set[int] = set()
+    for col in columns.values():
+        kind = pd.api.types.infer_dtype(col, skipna=True)
+        if kind in ("integer", "floating", "mixed-integer-float", "boolean", "empty"):
+            continue
+        s = pd.Series(col, dtype=object)
+        if kind == "string":
+            lengths = s.str.len().to_numpy(dtype=float, na_value=0)
+            nul = s.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
+            suspects.update(np.flatnonzero((lengths > max_chars) | nul).tolist())
+        else:  # bytes or mixed: check row by row
+            suspects.update(range(len(s)))
+    out = {}
+    for i in sorted(suspects):
+        bad = check_attrs(columns, i, max_chars)
+        if bad:
+            out[i] = bad
+    return out
+
+
+def content_hashes(values: dict[str, np.ndarray], wkbs: np.ndarray) -> np.ndarray:
+    """64-bit content hash (hex) per row of parsed values and geometry: detects changes."""
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object).astype(str) for k, v in values.items()})
+    frame["_wkb"] = pd.Series(wkbs, dtype=object).map(
+        lambda w: w.hex() if w is not None else "")
+    h = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    return np.char.mod("%016x", h)

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import yaml
 
 from cim.errors import ConfigError
@@ -119,3 +121,77 @@ def as_year(v: Any) -> int | None:
     if not 1000 <= y <= 2100:
         raise ValueProblem(f"year {y} is implausible")
     return y
+
+
+# -- whole columns -------------------------------------------------------------------------
+# The scalar parsers above define what a value means; these apply them to a whole column fast:
+# clean values are converted in bulk by pandas, and only the values bulk conversion cannot
+# vouch for go through the scalar parser (which converts them or says what is wrong).
+
+def _fallback(values: np.ndarray, out: np.ndarray, suspects: np.ndarray, parse,
+              problems: dict[int, str]) -> None:
+    for i in suspects:
+        try:
+            out[i] = parse(values[i])
+        except ValueProblem as exc:
+            out[i] = None
+            problems[int(i)] = str(exc)
+
+
+def texts(values: np.ndarray, max_len: int = 1000) -> tuple[np.ndarray, dict[int, str]]:
+    """Column version of :func:`as_text`: (values, {row index: problem})."""
+    s = pd.Series(values, dtype=object)
+    out = np.full(len(s), None, dtype=object)
+    present = s.notna().to_numpy()
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        problems: dict[int, str] = {}
+        _fallback(values, out, np.arange(len(s)), lambda v: as_text(v, max_len), problems)
+        return out, problems
+    if present.any():
+        t = s[present].astype(str).str.strip().to_numpy(dtype=object)
+        t[t == ""] = None
+        out[present] = t
+    lengths = pd.Series(out, dtype=object).str.len().to_numpy(dtype=float, na_value=0)
+    problems: dict[int, str] = {}
+    _fallback(values, out, np.flatnonzero(lengths > max_len), lambda v: as_text(v, max_len),
+              problems)
+    return out, problems
+
+
+def numbers(values: np.ndarray, lo: float | None = None, hi: float | None = None,
+            integer: bool = False) -> tuple[np.ndarray, dict[int, str]]:
+    """Column version of :func:`as_float` / :func:`as_int`: (values, {row index: problem})."""
+    s = pd.Series(values, dtype=object)
+    blank = s.isna().to_numpy()
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    ok = np.isfinite(num)
+    if lo is not None:
+        ok &= num >= lo
+    if hi is not None:
+        ok &= num <= hi
+    if integer:
+        ok &= np.floor(num) == num
+    out = np.full(len(s), None, dtype=object)
+    if integer:
+        out[ok] = num[ok].astype(np.int64).astype(object)
+    else:
+        out[ok] = num[ok].astype(object)
+    problems: dict[int, str] = {}
+    parse = (lambda v: as_int(v, lo, hi)) if integer else (lambda v: as_float(v, lo, hi))
+    _fallback(values, out, np.flatnonzero(~ok & ~blank), parse, problems)
+    return out, problems
+
+
+def years(values: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    """Column version of :func:`as_year`: whole numbers 1000–2100 in bulk, the rest (dates as
+    text, '1995年' …) through the scalar parser."""
+    s = pd.Series(values, dtype=object)
+    blank = s.isna().to_numpy()
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    ok = np.isfinite(num) & (num >= 1000) & (num <= 2100) & (np.floor(num) == num)
+    ok &= s.str.match(r"^\s*\d{4}\s*$", na=True).to_numpy(dtype=bool)  # '1e3' is no year
+    out = np.full(len(s), None, dtype=object)
+    out[ok] = num[ok].astype(np.int64).astype(object)
+    problems: dict[int, str] = {}
+    _fallback(values, out, np.flatnonzero(~ok & ~blank), as_year, problems)
+    return out, problems
