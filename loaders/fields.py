@@ -189,7 +189,9 @@ def years(values: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
     blank = s.isna().to_numpy()
     num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     ok = np.isfinite(num) & (num >= 1000) & (num <= 2100) & (np.floor(num) == num)
-    ok &= s.str.match(r"^\s*\d{4}\s*$", na=True).to_numpy(dtype=bool)  # '1e3' is no year
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("integer", "floating",
+                                                             "mixed-integer-float", "empty"):
+        ok &= s.str.match(r"^\s*\d{4}\s*$", na=True).to_numpy(dtype=bool)  # '1e3': no year
     out = np.full(len(s), None, dtype=object)
     out[ok] = num[ok].astype(np.int64).astype(object)
     problems: dict[int, str] = {}

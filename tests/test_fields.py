@@ -26,9 +26,15 @@ def _scalar(parse, v):
     (lambda c: numbers(c, 0, 1000), lambda v: as_float(v, 0, 1000)),
     (years, as_year),
 ])
-def test_column_parsers_agree_with_scalar_parsers(column, scalar):
-    values, problems = column(TRICKY)
-    for i, v in enumerate(TRICKY):
+@pytest.mark.parametrize("data", [
+    TRICKY,
+    np.array([1995, 2001, 12, None], dtype=object),  # a numeric column (GPKG integer)
+    np.array([3.0, 4.5, float("nan"), 1e9], dtype=object),  # a real column
+    np.array(["甲", None, "乙"], dtype=object),  # text only
+])
+def test_column_parsers_agree_with_scalar_parsers(column, scalar, data):
+    values, problems = column(data)
+    for i, v in enumerate(data):
         want, why = _scalar(scalar, v)
         got = values[i]
         assert (got, problems.get(i)) == (want, why), (i, v)
