@@ -12,6 +12,9 @@ SAMPLES := data_samples/jining
 
 demo: system venv db
 	$(BIN)/cim load buildings $(SAMPLES)/buildings/buildings_survey.shp --quiet
+	$(BIN)/cim load pipes $(SAMPLES)/pipes --quiet
+	for f in points lines polygons; do \
+		$(BIN)/cim load components $(SAMPLES)/components/components_$$f.shp --quiet || exit 1; done
 	@echo
 	@echo "Loaded the Jining sample district. Serving the OGC API; open the URL below (Ctrl-C stops)."
 	$(BIN)/cim serve --port $(PORT)

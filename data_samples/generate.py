@@ -10,6 +10,11 @@ eastings):
 * ``grid_cells.gpkg``              layer ``grid_cells``: ~500 m unit grid cells (15-digit codes)
 * ``buildings/buildings_survey.*`` a building survey shapefile with a GBK ``.dbf``, Chinese
                                    field names and no ``.cpg`` (as surveyors deliver it)
+* ``pipes/``                       an underground pipe survey (管线点/管线段成果表) of seven
+                                   classes as an Excel workbook and GBK / UTF-8-BOM CSVs, with
+                                   15 deliberate survey errors
+* ``components/components_*.shp``  a city-management component census (城市部件普查): points,
+                                   lines, polygons, GBK ``.dbf`` without ``.cpg``
 
 Usage::
 
@@ -38,6 +43,7 @@ import pandas as pd
 import pyogrio
 import shapely
 import shapely.affinity
+import shapely.ops
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.polygon import orient
 
@@ -584,8 +590,12 @@ _PROGRAM_SOUTH = (
 _SOUTH_SHARE = 0.3  # share of the survey's buildings in the southern district
 
 
-def make_buildings(frame, districts, rng, count=N_SAMPLE_BUILDINGS):
-    """The building survey GeoDataFrame (EPSG:4527) plus a dict of imperfections."""
+def make_buildings(frame, districts, rng, count=N_SAMPLE_BUILDINGS, streets=None):
+    """The building survey GeoDataFrame (EPSG:4527) plus a dict of imperfections.
+
+    ``streets``, if a dict, receives the street grid the blocks are laid out on (the pipe
+    survey follows it); filling it draws nothing from ``rng``.
+    """
     import geopandas as gpd
 
     x0, y0, x1, y1 = frame
@@ -613,6 +623,8 @@ def make_buildings(frame, districts, rng, count=N_SAMPLE_BUILDINGS):
         return vals
 
     ul, vl = lines(4900.0), lines(5300.0)
+    if streets is not None:
+        streets.update(ul=list(ul), vl=list(vl), theta=theta, cx=cx, cy=cy, lake=lake_zone)
     blocks = {"north": [], "south": []}
     for i in range(len(ul) - 1):
         for j in range(len(vl) - 1):
@@ -717,6 +729,694 @@ def make_buildings(frame, districts, rng, count=N_SAMPLE_BUILDINGS):
 
 
 # --------------------------------------------------------------------------------------
+# Pipe survey (地下管线普查成果表) and component census (城市部件普查)
+# --------------------------------------------------------------------------------------
+
+# class letters -> survey class (sheet / file name), offset from the street centreline (m),
+# which of the survey area's N–S (u) and E–W (v) streets it runs along, burial depth
+PIPE_CLASSES = {
+    "JS": {"name": "给水", "offset": 6.0, "u": (0, 1, 2, 3, 4), "v": (0, 1, 2, 3, 4, 5),
+           "depth": (1.25, 0.12), "map": "J", "owner": "太白湖水务有限公司（示例）"},
+    "YS": {"name": "雨水", "offset": -3.0, "u": (0, 1, 2, 3, 4), "v": (0, 1, 2, 3, 4, 5),
+           "d0": 1.5, "map": "Y", "owner": "太白湖新区排水管理处（示例）"},
+    "WS": {"name": "污水", "offset": 2.0, "u": (0, 1, 2, 3), "v": (0, 1, 2, 3, 4),
+           "d0": 2.0, "map": "W", "owner": "太白湖新区排水管理处（示例）"},
+    "RQ": {"name": "燃气", "offset": 9.0, "u": (1, 2, 3, 4), "v": (1, 2, 3, 4, 5),
+           "depth": (1.05, 0.08), "map": "R", "owner": "太白湖燃气有限公司（示例）"},
+    "RL": {"name": "热力", "offset": -7.0, "u": (1, 2, 3), "v": (2, 3, 4, 5),
+           "depth": (1.55, 0.12), "map": "L", "owner": "太白湖热力有限公司（示例）"},
+    "DL": {"name": "电力", "offset": 12.0, "u": (0, 1, 2, 3, 4), "v": (0, 2, 4, 5),
+           "depth": (0.85, 0.08), "map": "D", "owner": "太白湖供电公司（示例）"},
+    "TX": {"name": "通信", "offset": -11.0, "u": (0, 2, 4), "v": (0, 1, 2, 3, 4, 5),
+           "depth": (0.75, 0.08), "map": "T", "owner": "太白湖通信管道公司（示例）"},
+}
+PIPE_U_RANGE = (-400.0, 1200.0)  # survey area in street-grid coordinates (m from the centre)
+PIPE_V_RANGE = (-900.0, 950.0)
+PIPE_SPACING = 45.0  # survey points at most this far apart along a pipe
+DRAIN_FALL = 0.0017  # invert fall of storm and foul sewers per metre of f = u + 0.8 v
+GROUND_FALL = 0.0006  # ground fall per metre of f
+ROADS_U = ("湖滨东路", "明德路", "崇文路", "同济路", "致远路")  # fictitious street names
+ROADS_V = ("荷风街", "怡和街", "兴学街", "仁和街", "景明街", "惠民街")
+POINT_COLUMNS = ["图上点号", "物探点号", "特征", "附属物", "X", "Y", "地面高程", "道路名称", "备注"]
+SEGMENT_COLUMNS = ["起始点号", "终止点号", "起点埋深", "终点埋深", "起点高程", "终点高程",
+                   "埋设方式", "材质", "管径", "压力", "电压", "电缆条数", "权属单位", "建设年代",
+                   "道路名称", "备注"]
+PIPE_WORKBOOK = "管线普查成果表.xlsx"  # 给水, 雨水, 污水, 燃气 (one sheet pair per class)
+PIPE_CSV_GBK = ("热力_管线点成果表.csv", "热力_管线段成果表.csv")  # GBK, class from the file name
+PIPE_CSV_UTF8 = ("电力通信_管线点成果表.csv", "电力通信_管线段成果表.csv")  # UTF-8 BOM + 管线类别
+
+
+def _ground(u, v, rng):
+    f = u + 0.8 * v
+    return 36.2 - GROUND_FALL * f + 0.15 * math.sin(u / 300.0) * math.cos(v / 400.0) \
+        + rng.uniform(-0.02, 0.02)
+
+
+def _pipe_line_attrs(letters, wide, rng):
+    """(material, size, burial, pressure, voltage, cables) of one pipe run."""
+    if letters == "JS":
+        return (("球墨铸铁", 400, "直埋", "0.4MPa", None, None) if wide
+                else ("PE", 160, "直埋", "0.3MPa", None, None))
+    if letters == "YS":
+        return ("混凝土", 1000 if wide else 800, "直埋", None, None, None)
+    if letters == "WS":
+        return ("混凝土", 600, "直埋", None, None, None) if wide else \
+            ("PVC", 500, "直埋", None, None, None)
+    if letters == "RQ":
+        return (("钢", "DN200", "直埋", "中压", None, None) if wide
+                else ("PE", "DN110", "直埋", "中压", None, None))
+    if letters == "RL":
+        return ("钢", "DN400" if wide else "DN300", "直埋", None, None, None)
+    if letters == "DL":
+        return ("铜", "600×400", "管块", None, "10kV", int(rng.choice([6, 9, 12])))
+    if letters == "TX":
+        return ("光纤", "400×300", "管块", None, None, int(rng.choice([6, 12, 24])))
+    raise ValueError(letters)
+
+
+def _build_network(letters, spec, us, vs, widths_u, widths_v, rng, drop=None):
+    """Survey points and pipe segments of one class on the street grid (local u, v)."""
+    off = spec["offset"]
+    uu = [us[i] + off for i in spec["u"]]
+    vv = [vs[j] + off for j in spec["v"]]
+    nodes, order, edges = {}, [], []
+
+    def node(key, u, v, kind, road):
+        if key not in nodes:
+            nodes[key] = {"u": u, "v": v, "kind": kind, "road": road, "k": 0}
+            order.append(key)
+        return key
+
+    runs = []
+    for li, U in enumerate(uu):  # N–S runs along u = const
+        runs.append(("u", li, U, vv, spec["u"][li], ROADS_U[spec["u"][li]],
+                     widths_u[spec["u"][li]] >= 20))
+    for lj, V in enumerate(vv):  # E–W runs along v = const
+        runs.append(("v", lj, V, uu, spec["v"][lj], ROADS_V[spec["v"][lj]],
+                     widths_v[spec["v"][lj]] >= 20))
+    for direction, li, pos, cross, _, road, wide in runs:
+        lo = cross[0] - rng.uniform(20.0, 35.0)
+        hi = cross[-1] + rng.uniform(20.0, 35.0)
+        stops = [lo, *cross, hi]
+        attrs = _pipe_line_attrs(letters, wide, rng)
+        year = int(rng.integers(1998, 2023))
+
+        def key_at(idx, direction=direction, li=li, stops=stops):
+            if idx == 0 or idx == len(stops) - 1:
+                return ("e", direction, li, idx)
+            c = idx - 1
+            return ("x", li, c) if direction == "u" else ("x", c, li)
+
+        def uv(t, direction=direction, pos=pos):
+            return (pos, t) if direction == "u" else (t, pos)
+
+        seq = []
+        for idx in range(len(stops) - 1):
+            a, b = stops[idx], stops[idx + 1]
+            ka = key_at(idx)
+            kind = "end" if ka[0] == "e" else "cross"
+            seq.append(node(ka, *uv(a), kind, road))
+            n = max(1, math.ceil((b - a) / PIPE_SPACING))
+            for k in range(1, n):
+                if drop and (direction, li, idx, k) in drop:
+                    continue
+                t = a + (b - a) * k / n + rng.uniform(-1.5, 1.5)
+                seq.append(node(("m", direction, li, idx, k), *uv(t), "mid", road))
+        kz = key_at(len(stops) - 1)
+        seq.append(node(kz, *uv(stops[-1]), "end", road))
+        for a, b in zip(seq[:-1], seq[1:]):
+            edges.append({"a": a, "b": b, "run": (direction, li), "road": road, "attrs": attrs,
+                          "year": year})
+    return nodes, order, edges
+
+
+def make_pipe_survey(streets, rng):
+    """The pipe survey of the sample area: per class a point table and a segment table.
+
+    Returns (tables, seeded, pipe_points) where ``tables`` maps class letters to
+    (points DataFrame, segments DataFrame) in the surveyors' column layout (X = northing,
+    Y = zone-prefixed easting), ``seeded`` lists the deliberate survey errors as
+    (rule, class, ids) and ``pipe_points`` holds (letters, 特征, 附属物, x, y) of every point
+    (the component census puts manhole covers on the wells).
+    """
+    R, cx, cy = _rot(streets["theta"]), streets["cx"], streets["cy"]
+    u_all = [(p, w) for p, w in streets["ul"] if PIPE_U_RANGE[0] < p < PIPE_U_RANGE[1]]
+    v_all = [(p, w) for p, w in streets["vl"] if PIPE_V_RANGE[0] < p < PIPE_V_RANGE[1]]
+    assert len(u_all) == 5 and len(v_all) == 6, (u_all, v_all)
+    us, wu = [p for p, _ in u_all], [w for _, w in u_all]
+    vs, wv = [p for p, _ in v_all], [w for _, w in v_all]
+
+    def world(u, v):
+        x, y = np.array([u, v]) @ R.T + [cx, cy]
+        return round(float(x), 3), round(float(y), 3)
+
+    tables, seeded, pipe_points = {}, [], []
+    for letters, spec in PIPE_CLASSES.items():
+        drop = {("u", 1, 2, 4)} if letters == "TX" else None  # a 90 m segment (length_over_max)
+        nodes, order, edges = _build_network(letters, spec, us, vs, wu, wv, rng, drop)
+        drainage = "d0" in spec
+        # numbering, ground, depth and features
+        for n_, key in enumerate(order, start=1):
+            nd = nodes[key]
+            nd["no"] = f"{letters}{n_:04d}"
+            nd["map"] = f"{spec['map']}{n_}"
+            nd["g"] = round(_ground(nd["u"], nd["v"], rng), 3)
+            nd["feature"], nd["appurt"] = None, None
+            if drainage:
+                nd["appurt"] = "窨井"
+                f = nd["u"] + 0.8 * nd["v"]
+                nd["invert"] = 36.2 - spec["d0"] - GROUND_FALL * f - (DRAIN_FALL - GROUND_FALL) * (
+                    f - (min(us) + 0.8 * min(vs) - 60))
+            else:
+                base, sd = spec["depth"]
+                nd["d"] = round(max(0.5, float(rng.normal(base, sd))), 2)
+        counter = [len(order)]
+
+        def new_no(counter=counter, letters=letters, spec=spec):
+            counter[0] += 1
+            return f"{letters}{counter[0]:04d}", f"{spec['map']}{counter[0]}"
+
+        for key in order:
+            nd = nodes[key]
+            if drainage:
+                continue
+            if nd["kind"] == "cross":
+                if letters in ("DL", "TX"):
+                    nd["appurt"] = "窨井"
+                else:
+                    nd["feature"] = "四通"
+            elif nd["kind"] == "end":
+                nd["feature"] = "预留口"
+            else:
+                k = key[4]
+                if letters == "JS" and k % 4 == 1:
+                    nd["appurt"] = "阀门"
+                elif letters == "JS" and k % 7 == 3:
+                    nd["appurt"] = "消防栓"
+                elif letters == "RQ" and k % 5 == 2:
+                    nd["appurt"] = "阀门"
+                elif letters == "RQ" and k % 9 == 4:
+                    nd["appurt"] = "凝水缸"
+                elif letters == "RL" and k % 3 == 1:
+                    nd["appurt"] = "检修井"
+                elif letters == "DL" and k % 2 == 0:
+                    nd["appurt"] = "窨井"
+                elif letters == "TX" and k % 2 == 1:
+                    nd["appurt"] = "手孔"
+                else:
+                    nd["feature"] = "直线点"
+
+        def mid_points(direction, li, feature=None, appurt=None, nodes=nodes, order=order):
+            return [nodes[k] for k in order if k[0] == "m" and k[1] == direction and k[2] == li
+                    and (feature is None or nodes[k]["feature"] == feature)
+                    and (appurt is None or nodes[k]["appurt"] == appurt)]
+
+        # segments: sewers fall from lower to higher f = u + 0.8 v; others follow the street
+        segs = []
+        for e in edges:
+            a, b = nodes[e["a"]], nodes[e["b"]]
+            if drainage and (b["u"] + 0.8 * b["v"]) < (a["u"] + 0.8 * a["v"]):
+                a, b = b, a
+            segs.append({**e, "a": a, "b": b})
+        extra_points = []
+        if letters == "YS":  # storm inlets (雨水箅) on laterals to every third well
+            for key in order:
+                nd = nodes[key]
+                if nd["kind"] != "mid" or key[4] % 3 != 2:
+                    continue
+                du, dv = (-7.0, 0.0) if key[1] == "u" else (0.0, -7.0)
+                inlet = {"u": nd["u"] + du, "v": nd["v"] + dv, "kind": "inlet",
+                         "road": nd["road"], "feature": None, "appurt": "雨水箅"}
+                inlet["no"], inlet["map"] = new_no()
+                inlet["g"] = round(_ground(inlet["u"], inlet["v"], rng), 3)
+                inlet["invert"] = inlet["g"] - 0.9
+                extra_points.append(inlet)
+                segs.append({"a": inlet, "b": nd, "road": nd["road"], "year": 2010,
+                             "attrs": ("PVC", 300, "直埋", None, None, None),
+                             "z_b": inlet["invert"] - 0.02 * 7.0, "run": ("lat", 0)})
+        # ---- deliberate survey errors (listed in data_samples/README.md) -----------------
+        extra_rows = []  # segment rows the surveyor appended at the end of the table
+        if letters == "JS":
+            p = mid_points("u", 2)[3]
+            extra_points.append({**p, "u": p["u"] + 0.35})  # the same number twice
+            seeded.append(("duplicate_point", letters, [p["no"]]))
+            q = mid_points("v", 1)[5]  # material changes here without a 变材 point
+            on = False
+            for s in segs:
+                if s["run"] != ("v", 1):
+                    continue
+                if s["a"] is q:
+                    on = True
+                elif on and s["a"]["kind"] == "cross":
+                    break
+                if on:
+                    s["attrs"] = ("钢",) + s["attrs"][1:]
+            seeded.append(("point_inconsistent", letters, [q["no"]]))
+            pa = mid_points("u", 4, feature="直线点")[2]  # surveyed twice, 3 cm apart
+            i = next(i for i, s in enumerate(segs) if s["a"] is pa)
+            pb = {**pa, "v": pa["v"] + 0.03}
+            pb["no"], pb["map"] = new_no()
+            extra_points.append(pb)
+            segs.insert(i, {**segs[i], "a": pa, "b": pb})
+            segs[i + 1]["a"] = pb
+            seeded.append(("length_under_min", letters, [pa["no"], pb["no"]]))
+        if letters == "YS":
+            mains = [s for s in segs if s["run"][0] in ("u", "v") and s["a"]["kind"] == "mid"
+                     and s["b"]["kind"] == "mid"]
+            mains[10]["dz_a"] = 0.35  # 起点高程 mistyped
+            seeded.append(("elevation_mismatch", letters,
+                           [mains[10]["a"]["no"], mains[10]["b"]["no"]]))
+            rev = mains[40]  # rises 0.15 m in flow direction
+            rev["z_b"] = rev["a"]["invert"] + 0.15
+            seeded.append(("reverse_slope", letters, [rev["a"]["no"], rev["b"]["no"]]))
+        if letters == "WS":
+            well = mid_points("v", 2)[2]
+            extra_rows.append({"a": {"no": "WS9001", "g": well["g"],
+                                     "invert": well["invert"] + 0.25},
+                               "b": well, "road": well["road"], "year": 2016,
+                               "attrs": ("PVC", 300, "直埋", None, None, None)})
+            seeded.append(("missing_point", letters, ["WS9001", well["no"]]))
+            deep = [s for s in segs if s["run"] == ("u", 1) and s["a"]["kind"] == "mid"][6]
+            deep["d_a"], deep["d_b"] = 8.40, 8.50  # an inverted siphon under a culvert
+            seeded.append(("depth_over_max", letters, [deep["a"]["no"], deep["b"]["no"]]))
+        if letters == "RQ":
+            tee = mid_points("v", 3, feature="直线点")[3]
+            tee["feature"] = "三通"
+            riser = {"u": tee["u"], "v": tee["v"] + 4.0, "kind": "riser", "road": tee["road"],
+                     "feature": "出地", "appurt": None, "d": 0.20}
+            riser["no"], riser["map"] = new_no()
+            riser["g"] = round(_ground(riser["u"], riser["v"], rng), 3)
+            extra_points.append(riser)
+            segs.append({"a": tee, "b": riser, "road": tee["road"], "year": 2015,
+                         "attrs": ("钢", "DN50", "直埋", "中压", None, None), "run": ("lat", 0)})
+            slope = ((tee["g"] - tee["d"]) - (riser["g"] - riser["d"])) / 4.0
+            assert abs(slope) > 0.11, slope
+            seeded.append(("steep_slope", letters, [tee["no"], riser["no"]]))
+            valve = mid_points("u", 1, appurt="阀门")[1]
+            valve["feature"] = "直线点"
+            seeded.append(("feature_and_appurtenance", letters, [valve["no"]]))
+            ref = mid_points("u", 2)[6]
+            orphan = {"u": ref["u"] + 2.5, "v": ref["v"], "kind": "orphan",
+                      "road": ref["road"], "feature": None, "appurt": "凝水缸"}
+            orphan["no"], orphan["map"] = new_no()
+            orphan["g"] = round(_ground(orphan["u"], orphan["v"], rng), 3)
+            extra_points.append(orphan)
+            seeded.append(("orphan_point", letters, [orphan["no"]]))
+        if letters == "RL":
+            s = [s for s in segs if s["run"] == ("v", 1)][4]
+            extra_rows.append({**s, "a": s["b"], "b": s["a"]})
+            seeded.append(("reversed_segment", letters, [s["b"]["no"], s["a"]["no"]]))
+            j = mid_points("u", 1, feature="直线点")[2]
+            j["feature"] = "三通"
+            seeded.append(("junction_degree", letters, [j["no"]]))
+        if letters == "DL":
+            p = mid_points("v", 2)[1]
+            extra_rows.append({"a": p, "b": p, "road": p["road"], "year": 2012,
+                               "attrs": _pipe_line_attrs("DL", False, rng)})
+            seeded.append(("self_loop", letters, [p["no"], p["no"]]))
+        if letters == "TX":
+            s = [s for s in segs if s["run"] == ("v", 3)][5]
+            extra_rows.append(dict(s))
+            seeded.append(("duplicate_segment", letters, [s["a"]["no"], s["b"]["no"]]))
+            long = [s for s in segs if s["run"] == ("u", 1)
+                    and math.dist((s["a"]["u"], s["a"]["v"]), (s["b"]["u"], s["b"]["v"])) > 75]
+            assert len(long) == 1, "the dropped TX point must leave one long segment"
+            seeded.append(("length_over_max", letters, [long[0]["a"]["no"], long[0]["b"]["no"]]))
+        # ---- tables ----------------------------------------------------------------------
+        prow = []
+        for nd in [nodes[k] for k in order] + extra_points:
+            x, y = world(nd["u"], nd["v"])
+            prow.append({"图上点号": nd.get("map"), "物探点号": nd["no"],
+                         "特征": nd.get("feature"), "附属物": nd.get("appurt"),
+                         "X": y, "Y": x, "地面高程": nd["g"], "道路名称": nd["road"],
+                         "备注": None})
+            pipe_points.append((letters, nd.get("feature"), nd.get("appurt"), x, y))
+        srow = []
+        for s in segs + extra_rows:
+            a, b = s["a"], s["b"]
+            if drainage:
+                za, zb = a["invert"], s.get("z_b", b.get("invert"))
+                da, db = round(a["g"] - za, 2), round(b["g"] - zb, 2)
+            else:
+                da, db = a["d"], b["d"]
+            da, db = s.get("d_a", da), s.get("d_b", db)
+            ea, eb = round(a["g"] - da, 3), round(b["g"] - db, 3)
+            ea = round(ea + s.get("dz_a", 0.0), 3)
+            mat, size, burial, pressure, voltage, cables = s["attrs"]
+            srow.append({"起始点号": a["no"], "终止点号": b["no"], "起点埋深": da, "终点埋深": db,
+                         "起点高程": ea, "终点高程": eb, "埋设方式": burial, "材质": mat,
+                         "管径": size, "压力": pressure, "电压": voltage, "电缆条数": cables,
+                         "权属单位": spec["owner"], "建设年代": s["year"],
+                         "道路名称": s["road"], "备注": None})
+        tables[letters] = (pd.DataFrame(prow, columns=POINT_COLUMNS),
+                           pd.DataFrame(srow, columns=SEGMENT_COLUMNS))
+    return tables, seeded, pipe_points
+
+
+def _csv_value(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.3f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+def _drop_empty(df):
+    keep = [c for c in df.columns if c in ("备注", "特征", "附属物") or df[c].notna().any()]
+    return df[keep]
+
+
+def _stable_zip(path):
+    """Rewrite a zip (xlsx) with fixed entry timestamps, so reruns give identical bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        entries = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            if name == "docProps/core.xml":  # openpyxl stamps the save time here
+                import re
+
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + PINNED_DATE.encode()
+                              + b"T00:00:00Z", data)
+            info = zipfile.ZipInfo(name, date_time=(2024, 6, 30, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+
+
+def _write_sheet(wb, title, df, heading, two_row=None):
+    """One 成果表 sheet: a merged title row, the header (one row or two with merged groups),
+    the data and the surveyors' signature line."""
+    from openpyxl.styles import Alignment, Font
+
+    ws = wb.create_sheet(title)
+    cols = list(df.columns)
+    ws.append([heading] + [None] * (len(cols) - 1))
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(cols))
+    ws.cell(1, 1).font = Font(bold=True, size=14)
+    ws.cell(1, 1).alignment = Alignment(horizontal="center")
+    if two_row:  # {group: (first column, second column, sub1, sub2)}
+        top, sub = list(cols), [None] * len(cols)
+        grouped = set()
+        for group, (c1, _c2, s1, s2) in two_row.items():
+            j = cols.index(c1)
+            top[j], top[j + 1] = group, None
+            sub[j], sub[j + 1] = s1, s2
+            grouped |= {j, j + 1}
+        ws.append(top)
+        ws.append(sub)
+        for j in range(len(cols)):
+            if j not in grouped:
+                ws.merge_cells(start_row=2, start_column=j + 1, end_row=3, end_column=j + 1)
+        for c1, *_rest in two_row.values():
+            j = cols.index(c1)
+            ws.merge_cells(start_row=2, start_column=j + 1, end_row=2, end_column=j + 2)
+    else:
+        ws.append(cols)
+    for rec in df.itertuples(index=False, name=None):
+        ws.append([None if (isinstance(v, float) and math.isnan(v)) else v for v in rec])
+    ws.append([])
+    ws.append(["制表：王测绘    检查：李质检    日期：2024年6月30日"])
+
+
+def write_pipe_survey(tables, out_dir):
+    """Write the survey as delivered: an Excel workbook (给水, 雨水, 污水, 燃气), a GBK CSV
+    pair (热力) and a UTF-8-with-BOM CSV pair with a class column (电力, 通信)."""
+    import datetime as dt
+
+    import openpyxl
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    wb.properties.creator = "data_samples/generate.py"
+    wb.properties.created = wb.properties.modified = dt.datetime(2024, 6, 30)
+    for letters in ("JS", "YS", "WS", "RQ"):
+        name = PIPE_CLASSES[letters]["name"]
+        pts, segs = tables[letters]
+        pts, segs = _drop_empty(pts), _drop_empty(segs)
+        head = "济宁市太白湖新区地下管线普查（示例数据）"
+        if letters == "YS":  # a two-row header: 坐标 over X and Y
+            pts = pts.rename(columns={"地面高程": "地面高程(m)"})
+            _write_sheet(wb, f"{name}管线点", pts, f"{head}  {name}管线点成果表",
+                         {"坐标(m)": ("X", "Y", "X", "Y")})
+        else:
+            _write_sheet(wb, f"{name}管线点", pts, f"{head}  {name}管线点成果表")
+        if letters == "WS":  # 埋深 and 管线高程 over 起点 / 终点
+            segs = segs.rename(columns={"管径": "管径(mm)"})
+            _write_sheet(wb, f"{name}管线段", segs, f"{head}  {name}管线段成果表",
+                         {"埋深(m)": ("起点埋深", "终点埋深", "起点", "终点"),
+                          "管线高程(m)": ("起点高程", "终点高程", "起点", "终点")})
+        else:
+            _write_sheet(wb, f"{name}管线段", segs, f"{head}  {name}管线段成果表")
+    path = out / PIPE_WORKBOOK
+    wb.save(path)
+    _stable_zip(path)
+
+    def write_csv(path, df, encoding):
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        w.writerow(list(df.columns))
+        for rec in df.itertuples(index=False, name=None):
+            w.writerow([_csv_value(v) for v in rec])
+        Path(path).write_bytes(buf.getvalue().encode(encoding))
+
+    # 热力: GBK (as Excel on a Chinese Windows saves CSV), the header variants surveyors use
+    pts, segs = (_drop_empty(t) for t in tables["RL"])
+    write_csv(out / PIPE_CSV_GBK[0], pts.rename(columns={
+        "物探点号": "点号", "X": "X坐标", "Y": "Y坐标", "地面高程": "地面高程(m)"}), "gbk")
+    write_csv(out / PIPE_CSV_GBK[1], segs.rename(columns={
+        "起始点号": "起点号", "终止点号": "终点号", "起点埋深": "起点埋深(m)",
+        "终点埋深": "终点埋深(m)", "起点高程": "起点管线高程(m)", "终点高程": "终点管线高程(m)",
+        "管径": "管径(mm)", "建设年代": "埋设年代", "道路名称": "所在道路"}), "gbk")
+    # 电力 + 通信: one pair with a class column, UTF-8 with BOM
+    both_p, both_s = [], []
+    for letters in ("DL", "TX"):
+        pts, segs = tables[letters]
+        both_p.append(pts.assign(管线类别=PIPE_CLASSES[letters]["name"]))
+        both_s.append(segs.assign(管线类别=PIPE_CLASSES[letters]["name"]))
+    pts = _drop_empty(pd.concat(both_p, ignore_index=True))
+    segs = _drop_empty(pd.concat(both_s, ignore_index=True)).rename(columns={"电缆条数": "电缆条数/孔数"})
+    pts = pts[["管线类别"] + [c for c in pts.columns if c != "管线类别"]]
+    segs = segs[["管线类别"] + [c for c in segs.columns if c != "管线类别"]]
+    write_csv(out / PIPE_CSV_UTF8[0], pts, "utf-8-sig")
+    write_csv(out / PIPE_CSV_UTF8[1], segs, "utf-8-sig")
+
+
+# Component census: subclasses that stand on the pipe network's points …
+COVER_OF_POINT = {
+    ("YS", "窨井"): "雨水井盖", ("WS", "窨井"): "污水井盖", ("RL", "检修井"): "热力井盖",
+    ("DL", "窨井"): "电力井盖", ("TX", "手孔"): "通讯井盖", ("TX", "窨井"): "通讯井盖",
+    ("JS", "阀门"): "上水井盖", ("RQ", "阀门"): "燃气井盖", ("YS", "雨水箅"): "雨水箅子",
+    ("JS", "消防栓"): "消防设施",
+}
+# … and street furniture along the streets: subclass name -> count
+STREET_COMPONENTS = {
+    "路灯": 120, "交通信号灯": 24, "路名牌": 20, "交通标志牌": 25, "公交站亭": 8,
+    "停车咪表": 10, "垃圾箱": 40, "公共厕所": 4, "报刊亭": 5, "邮筒": 5, "监控电子眼": 12,
+    "变压器(箱)": 8, "通讯交接箱": 6, "健身设施": 6, "宣传栏": 6, "人防工事": 2, "古树名木": 3,
+    "雕塑": 3, "街头坐椅": 12, "重大危险源": 2, "化粪池": 5, "治安岗亭": 2,
+}
+COMPONENT_CODES = {  # subclass name -> (code, aliases the census may use)
+    "上水井盖": ("0101", ["给水井盖"]), "污水井盖": ("0102", []), "雨水井盖": ("0103", []),
+    "雨水箅子": ("0104", ["雨箅子"]), "电力井盖": ("0105", []), "通讯井盖": ("0107", ["通信井盖"]),
+    "热力井盖": ("0110", []), "燃气井盖": ("0111", ["天然气井盖"]), "消防设施": ("0113", ["消火栓"]),
+    "通讯交接箱": ("0115", []), "路灯": ("0118", []), "报刊亭": ("0121", []), "邮筒": ("0123", []),
+    "健身设施": ("0126", []), "变压器(箱)": ("0134", ["箱变"]), "监控电子眼": ("0136", ["电子眼"]),
+    "治安岗亭": ("0138", []), "停车场": ("0201", []), "停车咪表": ("0202", []),
+    "公交站亭": ("0203", ["公交站"]), "交通标志牌": ("0209", []), "交通信号灯": ("0210", ["红绿灯"]),
+    "交通护栏": ("0211", []), "路名牌": ("0213", []), "公共厕所": ("0301", ["公厕"]),
+    "化粪池": ("0302", []), "垃圾箱": ("0305", ["垃圾桶", "果皮箱"]), "古树名木": ("0401", []),
+    "绿地": ("0405", []), "雕塑": ("0406", []), "街头坐椅": ("0407", ["街头座椅"]),
+    "绿地护栏": ("0408", []), "宣传栏": ("0501", []), "人防工事": ("0502", []),
+    "重大危险源": ("0601", []), "工地": ("0602", []), "水域附属设施": ("0603", []),
+    "水域护栏": ("0604", []),
+}
+DEPARTMENTS = {  # major class -> (主管代码, 主管部门), fictitious
+    "01": ("ZG01", "太白湖新区住房和城乡建设局（示例）"),
+    "02": ("ZG02", "太白湖新区交通运输局（示例）"),
+    "03": ("ZG03", "太白湖新区城市管理局（示例）"),
+    "04": ("ZG04", "太白湖新区园林绿化中心（示例）"),
+    "05": ("ZG05", "太白湖新区自然资源局（示例）"),
+    "06": ("ZG06", "太白湖新区应急管理局（示例）"),
+}
+OWNERS = {"0101": "太白湖水务有限公司（示例）", "0102": "太白湖新区排水管理处（示例）",
+          "0103": "太白湖新区排水管理处（示例）", "0104": "太白湖新区排水管理处（示例）",
+          "0105": "太白湖供电公司（示例）", "0107": "太白湖通信管道公司（示例）",
+          "0110": "太白湖热力有限公司（示例）", "0111": "太白湖燃气有限公司（示例）",
+          "0113": "太白湖水务有限公司（示例）", "0134": "太白湖供电公司（示例）",
+          "0115": "太白湖通信管道公司（示例）"}
+COMPONENT_FIELDS = ["编号", "部件小类", "部件名称", "状态", "初始日期", "变更日期", "主管代码",
+                    "主管部门", "权属代码", "权属单位", "养护代码", "养护单位", "数据来源",
+                    "位置描述", "备注"]
+UNKNOWN_COMPONENTS = ("井盖", "充电桩", "快递柜")  # not in the dictionary: rejected
+
+
+def _census_record(rng, name, where, class_value=None):
+    code, aliases = COMPONENT_CODES[name]
+    r = rng.random()
+    if class_value is None:
+        if r < 0.15:
+            class_value = code
+        elif r < 0.30 and aliases:
+            class_value = aliases[int(rng.integers(0, len(aliases)))]
+        else:
+            class_value = name
+    major = code[:2]
+    dept = DEPARTMENTS[major]
+    owner = OWNERS.get(code, dept[1])
+    y, m, d = int(rng.integers(2018, 2024)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
+    fmt = rng.random()
+    initial = (f"{y}-{m:02d}-{d:02d}" if fmt < 0.7 else f"{y}/{m}/{d}" if fmt < 0.9
+               else f"{y}{m:02d}{d:02d}")
+    changed = None
+    if rng.random() < 0.2:
+        changed = f"{y + 1}-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}"
+    state = str(rng.choice(["完好", "破损", "丢失", "占用"], p=[0.85, 0.08, 0.02, 0.05]))
+    source = str(rng.choice(["实测", "调绘", "地形图"], p=[0.8, 0.15, 0.05]))
+    return {"部件小类": class_value, "部件名称": name, "状态": state, "初始日期": initial,
+            "变更日期": changed, "主管代码": dept[0], "主管部门": dept[1],
+            "权属代码": "QS" + code, "权属单位": owner, "养护代码": "YH" + code[:2],
+            "养护单位": owner if code in OWNERS else "太白湖市政养护公司（示例）",
+            "数据来源": source, "位置描述": where, "备注": None}
+
+
+def make_component_census(frame, districts, streets, pipe_points, rng):
+    """Census points, lines and polygons (EPSG:4527) plus the deliberate imperfections."""
+    import geopandas as gpd
+
+    x0, y0, x1, y1 = frame
+    R, cx, cy = _rot(streets["theta"]), streets["cx"], streets["cy"]
+    lake = streets["lake"]
+    inner = shapely.box(x0 + 40, y0 + 40, x1 - 40, y1 - 40)
+
+    def world(u, v):
+        x, y = np.array([u, v]) @ R.T + [cx, cy]
+        return round(float(x), 3), round(float(y), 3)
+
+    recs, geoms = [], []
+    # manhole covers, inlets and hydrants on a share of the surveyed pipe points
+    for letters, _feat, appurt, x, y in pipe_points:
+        name = COVER_OF_POINT.get((letters, appurt))
+        if name is None or rng.random() > 0.3:
+            continue
+        recs.append(_census_record(rng, name, "管线普查点位"))
+        geoms.append(shapely.Point(round(x + 0.3, 3), round(y + 0.2, 3)))
+
+    streets_u = [(p, w) for p, w in streets["ul"]]
+    streets_v = [(p, w) for p, w in streets["vl"]]
+
+    def street_point():
+        while True:
+            if rng.random() < 0.5:
+                p, w = streets_u[int(rng.integers(0, len(streets_u)))]
+                u, v = p + rng.choice([-1, 1]) * (w + 3), rng.uniform(-5300, 5300)
+                road = "南北向道路"
+            else:
+                p, w = streets_v[int(rng.integers(0, len(streets_v)))]
+                u, v = rng.uniform(-4900, 4900), p + rng.choice([-1, 1]) * (w + 3)
+                road = "东西向道路"
+            pt = shapely.Point(*world(u, v))
+            if inner.contains(pt) and not lake.contains(pt):
+                return pt, road
+
+    for name, n in STREET_COMPONENTS.items():
+        for _ in range(n):
+            pt, road = street_point()
+            recs.append(_census_record(rng, name, road))
+            geoms.append(pt)
+    # water-side facilities on the shore of the (not exported) lake
+    shore = lake.exterior
+    for k in range(4):
+        pt = shore.interpolate(shore.length * (0.1 + 0.2 * k))
+        recs.append(_census_record(rng, "水域附属设施", "太白湖岸边"))
+        geoms.append(shapely.Point(round(pt.x, 3), round(pt.y, 3)))
+    # deliberate imperfections
+    notes = {"unknown": [], "grid_boundary": [], "outside": []}
+    for value in UNKNOWN_COMPONENTS:
+        pt, road = street_point()
+        rec = _census_record(rng, "路灯", road, class_value=value)
+        rec["部件名称"] = value
+        recs.append(rec)
+        geoms.append(pt)
+        notes["unknown"].append((len(recs), value))
+    for gx, gy in ((x0 + 5000.0, y0 + 7250.0), (x0 + 2250.0, y0 + 8000.0),
+                   (x0 + 6000.0, y0 + 1750.0), (x0 + 5500.0, y0 + 7500.0)):
+        recs.append(_census_record(rng, "垃圾箱", "单元网格边界上"))
+        geoms.append(shapely.Point(gx, gy))
+        notes["grid_boundary"].append(len(recs))
+    recs.append(_census_record(rng, "交通标志牌", "测区以外"))
+    geoms.append(shapely.Point(x0 - 250.0, y0 + 4000.0))
+    notes["outside"].append(len(recs))
+    for i, r in enumerate(recs, start=1):
+        r["编号"] = f"BJ{i:06d}"
+    points = gpd.GeoDataFrame(pd.DataFrame(recs, columns=COMPONENT_FIELDS), geometry=geoms,
+                              crs=STORAGE_CRS)
+    notes = {k: [f"BJ{i:06d}" if isinstance(i, int) else (f"BJ{i[0]:06d}", i[1]) for i in v]
+             for k, v in notes.items()}
+    # lines: guard rails along street medians, fences, lake railings
+    lrecs, lgeoms = [], []
+    for name, n in (("交通护栏", 3), ("绿地护栏", 2)):
+        for _ in range(n):
+            p, w = streets_v[int(rng.integers(8, len(streets_v) - 8))]
+            a = rng.uniform(-3000, 2500)
+            lrecs.append(_census_record(rng, name, "道路中央" if name == "交通护栏" else "绿地边"))
+            off = 0.0 if name == "交通护栏" else w + 6
+            lgeoms.append(shapely.LineString([world(a, p + off), world(a + 120, p + off),
+                                              world(a + 240, p + off)]))
+    for k in range(2):
+        seg = shapely.ops.substring(shore, shore.length * (0.55 + 0.15 * k),
+                                    shore.length * (0.6 + 0.15 * k))
+        lrecs.append(_census_record(rng, "水域护栏", "太白湖岸边"))
+        lgeoms.append(shapely.set_precision(seg, 0.001))
+    # polygons: car parks, green spaces, construction sites inside blocks
+    precs, pgeoms = [], []
+    for name, n in (("停车场", 3), ("绿地", 3), ("工地", 2)):
+        for _ in range(n):
+            while True:
+                i = int(rng.integers(0, len(streets_u) - 1))
+                j = int(rng.integers(0, len(streets_v) - 1))
+                (pu, wu), (pv, wv) = streets_u[i], streets_v[j]
+                u0, v0 = pu + wu + 12, pv + wv + 12
+                du, dv = rng.uniform(40, 90), rng.uniform(30, 70)
+                poly = shapely.Polygon([world(u0, v0), world(u0 + du, v0),
+                                        world(u0 + du, v0 + dv), world(u0, v0 + dv)])
+                if inner.contains(poly) and not lake.intersects(poly):
+                    break
+            precs.append(_census_record(rng, name, "街区内"))
+            pgeoms.append(poly)
+    n0 = len(recs)
+    for i, r in enumerate(lrecs + precs, start=n0 + 1):
+        r["编号"] = f"BJ{i:06d}"
+    lines = gpd.GeoDataFrame(pd.DataFrame(lrecs, columns=COMPONENT_FIELDS), geometry=lgeoms,
+                             crs=STORAGE_CRS)
+    polys = gpd.GeoDataFrame(pd.DataFrame(precs, columns=COMPONENT_FIELDS), geometry=pgeoms,
+                             crs=STORAGE_CRS)
+    return points, lines, polys, notes
+
+
+def write_component_census(points, lines, polys, out_dir):
+    out = Path(out_dir)
+    for gdf, name, gtype in ((points, "components_points", "Point"),
+                             (lines, "components_lines", "LineString"),
+                             (polys, "components_polygons", "Polygon")):
+        path = out / f"{name}.shp"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dataset(path)
+        pyogrio.write_dataframe(gdf, path, driver="ESRI Shapefile", encoding="GBK",
+                                geometry_type=gtype,
+                                layer_options={"DBF_DATE_LAST_UPDATE": PINNED_DATE,
+                                               "RESIZE": "YES"})
+        cpg = path.with_suffix(".cpg")
+        if cpg.exists():
+            cpg.unlink()
+
+
+# --------------------------------------------------------------------------------------
 # Sample set
 # --------------------------------------------------------------------------------------
 
@@ -741,7 +1441,10 @@ def generate_sample_set(out_dir, seed=SAMPLE_SEED, verbose=True):
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rng_d, rng_b = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    # the first two streams are those of the original sample set (byte-stable outputs); the
+    # pipe survey and the component census draw from streams of their own
+    rng_d, rng_b, rng_p, rng_c = (np.random.default_rng(s)
+                                  for s in np.random.SeedSequence(seed).spawn(4))
     frame = _area_frame()
 
     north, south, _ = make_districts(frame, rng_d)
@@ -765,16 +1468,32 @@ def generate_sample_set(out_dir, seed=SAMPLE_SEED, verbose=True):
         pyogrio.write_dataframe(grid, out / "grid_cells.gpkg", layer="grid_cells", driver="GPKG",
                                 geometry_type="MultiPolygon")
 
-    bld, imperfections = make_buildings(frame, districts, rng_b)
+    streets = {}
+    bld, imperfections = make_buildings(frame, districts, rng_b, streets=streets)
     write_survey_shapefile(bld, out / "buildings" / "buildings_survey.shp")
 
-    summary = {"frame": frame, "n_cells": len(grid), "n_buildings": len(bld), "imperfections": imperfections}
+    tables, seeded, pipe_points = make_pipe_survey(streets, rng_p)
+    write_pipe_survey(tables, out / "pipes")
+    cpts, clines, cpolys, cnotes = make_component_census(frame, districts, streets, pipe_points,
+                                                         rng_c)
+    write_component_census(cpts, clines, cpolys, out / "components")
+
+    summary = {"frame": frame, "n_cells": len(grid), "n_buildings": len(bld), "imperfections": imperfections,
+               "pipes": {k: (len(p), len(sg)) for k, (p, sg) in tables.items()},
+               "pipe_errors": seeded, "components": (len(cpts), len(clines), len(cpolys)),
+               "component_imperfections": cnotes}
     if verbose:
         print(f"wrote sample set to {out}")
         print(f"  area frame (EPSG:4527): {frame}")
         print(f"  grid cells: {len(grid)}  buildings: {len(bld)}")
         print(f"  bow-tie footprints: {imperfections['bowtie']}")
         print(f"  NULL 建筑高度: {imperfections['null_height']}")
+        for k, (p_, s_) in tables.items():
+            print(f"  pipes {k} {PIPE_CLASSES[k]['name']}: {len(p_)} points, {len(s_)} segments")
+        for rule, letters, ids in seeded:
+            print(f"  seeded survey error {rule:<26} {PIPE_CLASSES[letters]['name']}  {' '.join(ids)}")
+        print(f"  components: {len(cpts)} points, {len(clines)} lines, {len(cpolys)} polygons; "
+              f"{cnotes}")
     return summary
 
 
@@ -861,6 +1580,8 @@ def verify_sample_set(out_dir):
     print("  用途:", bld["建筑用途"].value_counts().to_dict())
     print("  结构:", bld["结构"].value_counts().to_dict())
     print("  sample names:", bld["建筑名称"].dropna().drop_duplicates().sample(8, random_state=1).tolist())
+    verify_pipe_survey(out / "pipes")
+    verify_component_census(out / "components")
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     for p in sorted(out.rglob("*")):
         if p.is_file():
@@ -868,6 +1589,62 @@ def verify_sample_set(out_dir):
     print(f"total: {total:,} bytes")
     assert total < 10_000_000
     return True
+
+
+def verify_pipe_survey(pipes):
+    """The survey tables read back as delivered: workbook sheets, GBK and UTF-8-BOM CSVs,
+    X = northing and Y = zone-prefixed easting."""
+    import csv
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.load_workbook(pipes / PIPE_WORKBOOK, read_only=True)
+    names = [PIPE_CLASSES[k]["name"] for k in ("JS", "YS", "WS", "RQ")]
+    assert wb.sheetnames == [f"{n}管线{t}" for n in names for t in ("点", "段")], wb.sheetnames
+    wb.close()
+    gbk = [(pipes / f).read_bytes() for f in PIPE_CSV_GBK]
+    for raw in gbk:
+        raw.decode("gbk")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            raise AssertionError("the 热力 CSV must be GBK, not UTF-8")
+    utf = [(pipes / f).read_bytes() for f in PIPE_CSV_UTF8]
+    assert all(raw.startswith(b"\xef\xbb\xbf") for raw in utf)
+    pts = list(csv.DictReader(io.StringIO(utf[0].decode("utf-8-sig"))))
+    assert {r["管线类别"] for r in pts} == {"电力", "通信"}
+    xs = np.array([float(r["X"]) for r in pts])
+    ys = np.array([float(r["Y"]) for r in pts])
+    assert ((xs > 3_909_500) & (xs < 3_918_500)).all(), "X is the northing"
+    assert ((ys > 39_460_000) & (ys < 39_468_000)).all(), "Y is the zone-prefixed easting"
+    print(f"pipes: {PIPE_WORKBOOK} ({len(names)} classes), {PIPE_CSV_GBK[0]} (GBK), "
+          f"{PIPE_CSV_UTF8[0]} (UTF-8 BOM, {len(pts)} points of 电力 and 通信)")
+
+
+def verify_component_census(comp):
+    subclasses = set()
+    for name, gtype in (("components_points", "Point"), ("components_lines", "LineString"),
+                        ("components_polygons", "Polygon")):
+        shp = comp / f"{name}.shp"
+        assert not shp.with_suffix(".cpg").exists(), ".cpg must not be delivered"
+        info = pyogrio.read_info(shp)
+        assert info["crs"] == STORAGE_CRS and info["geometry_type"] == gtype, info
+        raw = shp.with_suffix(".dbf").read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            raise AssertionError(f"{name}.dbf decodes as UTF-8")
+        df = pyogrio.read_dataframe(shp, encoding="GBK", read_geometry=False)
+        assert list(df.columns) == COMPONENT_FIELDS and df["编号"].is_unique
+        subclasses |= {COMPONENT_CODES[n][0] for n in df["部件名称"] if n in COMPONENT_CODES}
+    majors = {c[:2] for c in subclasses}
+    assert len(subclasses) >= 20 and majors == {"01", "02", "03", "04", "05", "06"}
+    print(f"components: {len(subclasses)} subclasses of majors {sorted(majors)}")
 
 
 # --------------------------------------------------------------------------------------

@@ -91,8 +91,23 @@ def db(jining_profile) -> TestDB:
 
     d = make_db("jn", jining_profile)
     d.sample_report = load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
+    load_network_samples(d, jining_profile)
     yield d
     drop_database(server_url(), d.name)
+
+
+def load_network_samples(d: TestDB, profile: CityProfile) -> None:
+    """The sample pipe survey and component census (issue 3), when present, before `api`."""
+    pipes, components = SAMPLES / "pipes", SAMPLES / "components"
+    if pipes.is_dir():
+        from loaders.pipes import load_pipes_files
+
+        d.pipes_report, d.pipes_qa = load_pipes_files(d.conninfo, profile, [pipes])
+    if components.is_dir():
+        from loaders.components import load_components
+
+        d.component_reports = [load_components(d.conninfo, profile, p)
+                               for p in sorted(components.glob("*.shp"))]
 
 
 @pytest.fixture()

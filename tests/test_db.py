@@ -11,7 +11,8 @@ from cim.db.migrate import current, downgrade, upgrade
 from cim.errors import ConfigError
 from tests.conftest import server_url
 
-LAYER_TABLES = ("admin_divisions", "grid_cells", "buildings")
+LAYER_TABLES = ("admin_divisions", "grid_cells", "buildings", "pipe_points", "pipe_segments",
+                "components")
 TABLES = LAYER_TABLES + ("code_registry", "code_counters", "load_batches", "load_rejects",
                          "cim_properties")
 
@@ -36,8 +37,12 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_downgrade_upgrade(scratch):
     upgrade(scratch, 4527)
-    assert current(scratch) == "0001"
+    assert current(scratch) == "0002"
     assert set(TABLES) <= _tables(scratch)
+    downgrade(scratch, 4527, "0001")  # the pipe and component tables go, the foundation stays
+    assert current(scratch) == "0001"
+    assert not ({"pipe_points", "pipe_segments", "components"} & _tables(scratch))
+    assert {"buildings", "code_registry"} <= _tables(scratch)
     downgrade(scratch, 4527)
     assert current(scratch) is None
     assert not (set(TABLES) & _tables(scratch))

@@ -1,0 +1,216 @@
+"""Pipe dictionaries of CJJ 61 (classes, subclasses, feature points, materials, burial, status).
+
+All facts are data in ``cim/dictionaries/pipe_*.csv`` (a city overrides any of them in its
+profile); this module only looks values up and composes codes:
+
+- platform class code (2 digits, the class part of the 18-digit feature code of layers 82/83):
+  ``0`` + the CJJ 61 class digit, so 01 给水, 02 排水, 03 燃气, 04 热力, 05 电力, 06 通信,
+  07 工业, 08 其他 (``pipe_classes.csv``, column ``code``);
+- CJJ 61 feature code (8 digits, Appendix F): ``5`` + class digit + subclass (2) + feature type
+  (1 segment, 2 point) + point type (1 characteristic 特征, 2 appurtenance 附属物, 0 segment)
+  + sequence (2, from ``pipe_features.csv``; 00 for segments and unnamed points).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cim.profile import CityProfile
+from loaders.fields import ValueProblem, is_blank
+
+NAME_SUFFIXES = ("管线点成果表", "管线段成果表", "管线点", "管线段", "成果表", "管线", "管道",
+                 "管网", "管")
+
+
+@dataclass(frozen=True)
+class PipeClass:
+    code: str  # platform class code 01..08
+    name: str
+    letters: str
+    digit: str
+    gravity: bool
+    subclass_code: str = "00"
+    subclass_name: str | None = None
+    subclass_letters: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity of the class in source keys (class letters)."""
+        return self.letters
+
+    def label(self) -> str:
+        return self.subclass_name or self.name
+
+
+@dataclass(frozen=True)
+class Feature:
+    kind: str  # 特征 | 附属物
+    seq: str
+    name: str
+    well: bool
+
+
+def _norm(v: Any) -> str:
+    s = str(v).strip()
+    return re.sub(r"\s+", "", s).lower()
+
+
+class PipeDictionaries:
+    def __init__(self, profile: CityProfile) -> None:
+        self.classes = profile.dictionary("pipe_classes")
+        self.subclasses = profile.dictionary("pipe_subclasses")
+        self._class_by_key: dict[str, PipeClass] = {}
+        self.by_code: dict[str, PipeClass] = {}
+        for row in self.classes:
+            pc = PipeClass(code=row["code"], name=row["name"], letters=row["letters"],
+                           digit=row["digit"], gravity=row.get("gravity", "0") == "1")
+            self.by_code[pc.code] = pc
+            keys = [row["code"], row["name"], row.get("name_en", ""), row["letters"],
+                    row["digit"], *(row.get("aliases") or "").split("|")]
+            for k in keys:
+                if k:
+                    self._class_by_key.setdefault(_norm(k), pc)
+        for row in self.subclasses:
+            base = self.by_code.get(row["class_code"])
+            if base is None:
+                continue
+            pc = PipeClass(code=base.code, name=base.name, letters=base.letters,
+                           digit=base.digit, gravity=base.gravity, subclass_code=row["code"],
+                           subclass_name=row["name"], subclass_letters=row["letters"])
+            for k in [row["name"], row.get("name_en", ""), row["letters"],
+                      *(row.get("aliases") or "").split("|")]:
+                if k:
+                    self._class_by_key.setdefault(_norm(k), pc)
+        self._features: dict[tuple[str, str, str], Feature] = {}
+        for row in profile.dictionary("pipe_features"):
+            f = Feature(kind=row["kind"], seq=row["seq"].zfill(2), name=row["name"],
+                        well=row.get("well", "0") == "1")
+            for k in [row["name"], *(row.get("aliases") or "").split("|")]:
+                if k:
+                    self._features.setdefault((row["class"], row["kind"], _norm(k)), f)
+        self.materials = _Lookup(profile.dictionary("pipe_materials"))
+        self.burial = _Lookup(profile.dictionary("pipe_burial"))
+        self.status = _Lookup(profile.dictionary("pipe_status"))
+
+    # -- classes ---------------------------------------------------------------------------
+    def find_class(self, value: Any) -> PipeClass | None:
+        """A class (with subclass where the value names one) from a code, name or alias."""
+        if is_blank(value):
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        s = _norm(value)
+        if s.isdigit() and len(s) == 1:
+            s = "0" + s
+        hit = self._class_by_key.get(s)
+        if hit is not None:
+            return hit
+        for suffix in NAME_SUFFIXES:  # 雨水管线 → 雨水, 给水管 → 给水
+            if s.endswith(suffix) and len(s) > len(suffix):
+                hit = self._class_by_key.get(s[: -len(suffix)])
+                if hit is not None:
+                    return hit
+        return None
+
+    def class_in_name(self, name: str) -> PipeClass | None:
+        """The class a file or sheet name speaks of (给水管线点, 雨水_段, JS_points …)."""
+        s = _norm(name)
+        best: tuple[int, PipeClass] | None = None
+        for key, pc in self._class_by_key.items():
+            if not key or key.isdigit() or len(key) < 2:
+                continue
+            if key.isascii():
+                # letter codes and English names only as whole tokens: js_points, ys-lines
+                if not re.search(rf"(^|[^a-z]){re.escape(key)}([^a-z]|$)", s):
+                    continue
+            elif key not in s:
+                continue
+            # the longest key wins; a subclass beats its class on a tie
+            rank = (len(key) * 2 + (1 if pc.subclass_name else 0))
+            if best is None or rank > best[0]:
+                best = (rank, pc)
+        return best[1] if best else None
+
+    # -- points ----------------------------------------------------------------------------
+    def feature(self, pc: PipeClass, kind: str, value: Any) -> Feature | None:
+        if is_blank(value):
+            return None
+        s = _norm(value)
+        for cls in (pc.code, "*"):
+            hit = self._features.get((cls, kind, s))
+            if hit is not None:
+                return hit
+        return None
+
+    @staticmethod
+    def point_code(pc: PipeClass, feature: Feature | None, kind: str) -> str:
+        ptype = "2" if kind == "附属物" else "1"
+        seq = feature.seq if feature else "00"
+        return f"5{pc.digit}{pc.subclass_code}2{ptype}{seq}"
+
+    @staticmethod
+    def segment_code(pc: PipeClass) -> str:
+        return f"5{pc.digit}{pc.subclass_code}1000"
+
+
+class _Lookup:
+    """code/name/alias → (code, name), case-insensitive."""
+
+    def __init__(self, rows: list[dict[str, str]]) -> None:
+        self.by_key: dict[str, tuple[str, str]] = {}
+        for row in rows:
+            for k in [row["code"], row["name"], *(row.get("aliases") or "").split("|")]:
+                if k:
+                    self.by_key.setdefault(_norm(k), (row["code"], row["name"]))
+
+    def find(self, value: Any) -> tuple[str, str] | None:
+        if is_blank(value):
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return self.by_key.get(_norm(value))
+
+
+_SIZE_SPLIT = re.compile(r"\s*[×xX*＊]\s*")
+_SIZE_PREFIX = re.compile(r"^(?:dn|de|d|φ|Φ|ф|Ф|ϕ|⌀|ø|Ø)\s*", re.IGNORECASE)
+
+
+def parse_size(value: Any) -> tuple[float | None, float | None, float | None, str | None]:
+    """(diameter_mm, width_mm, height_mm, text) of a 管径 value: 300, DN300, Φ300, 400×300.
+
+    A value that is neither a diameter nor width × height (e.g. 4孔) keeps only its text.
+    """
+    if is_blank(value):
+        return None, None, None, None
+    if isinstance(value, (int, float)):
+        v = float(value)
+        if v <= 0:
+            raise ValueProblem(f"size {value!r} is not positive")
+        return v, None, None, f"{v:g}"
+    text = str(value).strip()
+    s = re.sub(r"(?i)\s*mm$", "", text)
+    s = _SIZE_PREFIX.sub("", s)
+    parts = _SIZE_SPLIT.split(s)
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        return None, None, None, text
+    if any(n <= 0 for n in nums):
+        raise ValueProblem(f"size {text!r} is not positive")
+    if len(nums) == 1:
+        return nums[0], None, None, text
+    if len(nums) == 2:
+        return None, nums[0], nums[1], text
+    return None, None, None, text
+
+
+def size_key(diameter: float | None, width: float | None, height: float | None,
+             text: str | None) -> str | None:
+    """Comparable form of a size (so 300 and DN300 are the same size)."""
+    if diameter is not None:
+        return f"{diameter:g}"
+    if width is not None:
+        return f"{width:g}x{height:g}"
+    return text

@@ -1,0 +1,544 @@
+"""Survey quality checks of pipe deliveries (管线普查成果质量检查).
+
+The rules, their severities, thresholds and messages (Chinese and English) are data:
+``cim/dictionaries/pipe_qa_rules.yaml`` (a city may name its own copy in the profile). This
+module runs them over the parsed point and segment records of a delivery and returns
+findings; :mod:`loaders.pipes` rejects the rows of error findings (reason = rule id) and loads
+the rows of warnings with the rule id in their flags.
+
+Every finding names its rule, severity, table (file[:sheet]), row (as a person finds it in
+the file), the point numbers or segment ends concerned, and a message in both languages.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim.errors import ConfigError
+from cim.profile import CityProfile
+from loaders.pipe_codes import Feature, PipeClass, size_key
+
+SEVERITIES = ("error", "warning")
+
+
+# -- records -------------------------------------------------------------------------------
+@dataclass
+class PointRec:
+    seq: int  # running number of the row in the delivery (unique per load)
+    table: str
+    row: int
+    attrs: dict[str, Any]
+    cls: PipeClass | None = None
+    point_no: str | None = None
+    map_no: str | None = None
+    feature_raw: str | None = None
+    appurtenance_raw: str | None = None
+    feature: Feature | None = None
+    appurtenance: Feature | None = None
+    x: float | None = None  # survey X (northing) or GIS easting, as read
+    y: float | None = None
+    ground: float | None = None
+    survey_code: str | None = None
+    road: str | None = None
+    note: str | None = None
+    segment_id: str | None = None
+    role: str = "node"  # node (topology) | valve (appurtenance attached to a segment)
+    e: float | None = None  # storage CRS easting / northing, set by the loader
+    n: float | None = None
+    problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(class, number) of a node; appurtenances have keys of their own."""
+        cls = self.cls.key if self.cls else ""
+        return (cls if self.role == "node" else f"{cls}/{self.role}", self.point_no or "")
+
+    @property
+    def label(self) -> str:
+        return self.point_no or f"row {self.row}"
+
+
+@dataclass
+class SegRec:
+    seq: int
+    table: str
+    row: int
+    attrs: dict[str, Any]
+    cls: PipeClass | None = None
+    source_id: str | None = None
+    start_no: str | None = None
+    end_no: str | None = None
+    start_depth: float | None = None
+    end_depth: float | None = None
+    start_elevation: float | None = None
+    end_elevation: float | None = None
+    material_raw: str | None = None
+    material: tuple[str, str] | None = None
+    burial_raw: str | None = None
+    burial: tuple[str, str] | None = None
+    diameter: float | None = None
+    width: float | None = None
+    height: float | None = None
+    size_text: str | None = None
+    pressure: str | None = None
+    voltage: str | None = None
+    cable_count: int | None = None
+    owner: str | None = None
+    year: int | None = None
+    road: str | None = None
+    status_raw: str | None = None
+    status: tuple[str, str] | None = None
+    note: str | None = None
+    line: Any = None  # storage-CRS shapely LineString of a GIS layer (None for survey tables)
+    problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    # resolved by the checks
+    z_start: float | None = None
+    z_end: float | None = None
+    length: float | None = None
+
+    def key(self, which: str) -> tuple[str, str]:
+        no = self.start_no if which == "start" else self.end_no
+        return (self.cls.key if self.cls else "", no or "")
+
+    @property
+    def label(self) -> str:
+        if self.source_id and not (self.start_no and self.end_no):
+            return self.source_id
+        return f"{self.start_no or '?'}-{self.end_no or '?'}"
+
+    @property
+    def ids(self) -> list[str]:
+        out = [self.source_id] if self.source_id else []
+        return out + [v for v in (self.start_no, self.end_no) if v]
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: str
+    layer: str  # points | segments
+    table: str
+    row: int
+    ids: list[str]
+    message_zh: str
+    message_en: str
+    field: str | None = None
+    target: int = -1  # index of the record in its list
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("target")
+        return d
+
+
+# -- rules ---------------------------------------------------------------------------------
+class _Fmt(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass
+class Rules:
+    rules: dict[str, dict[str, Any]]
+    tolerances: dict[str, float]
+    path: str
+
+    @classmethod
+    def load(cls, profile: CityProfile | None = None, path: str | Path | None = None) -> Rules:
+        if path is None:
+            from cim.profile import DICTIONARY_DIR
+
+            path = (profile.dictionary_path("pipe_qa_rules", ".yaml") if profile
+                    else DICTIONARY_DIR / "pipe_qa_rules.yaml")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read the QA rules: {exc}", path=str(path)) from exc
+        rules = {}
+        for r in data.get("rules") or []:
+            rid = r.get("id")
+            if not rid or r.get("severity") not in SEVERITIES:
+                raise ConfigError(f"rule {rid!r} needs an id and a severity of "
+                                  f"{' or '.join(SEVERITIES)}", path=str(path))
+            rules[rid] = r
+        tol = {k: float(v) for k, v in (data.get("tolerances") or {}).items()}
+        return cls(rules=rules, tolerances=tol, path=str(path))
+
+    def get(self, rule: str, key: str, default: Any = None) -> Any:
+        return self.rules.get(rule, {}).get(key, default)
+
+    def enabled(self, rule: str) -> bool:
+        return rule in self.rules and self.rules[rule].get("enabled", True)
+
+    def finding(self, rule: str, layer: str, rec: PointRec | SegRec, target: int,
+                ids: list[str], fieldname: str | None = None, **values: Any) -> Finding:
+        r = self.rules[rule]
+        fmt = _Fmt({k: _fmtval(v) for k, v in values.items()})
+        fmt.setdefault("field", fieldname or "")
+        fmt.setdefault("field_en", values.get("field_en", fieldname or ""))
+        return Finding(rule=rule, severity=r["severity"], layer=layer, table=rec.table,
+                       row=rec.row, ids=ids, field=fieldname, target=target,
+                       message_zh=str(r.get("message_zh", rule)).format_map(fmt),
+                       message_en=str(r.get("message_en", rule)).format_map(fmt))
+
+
+def _fmtval(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}".rstrip("0").rstrip(".") if math.isfinite(v) else str(v)
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmtval(x) for x in v)
+    return "" if v is None else str(v)
+
+
+# -- the checks ----------------------------------------------------------------------------
+@dataclass
+class QAResult:
+    findings: list[Finding]
+    points: int
+    segments: int
+    tables: list[str]
+    rules_path: str
+
+    def by_target(self, layer: str) -> dict[int, list[Finding]]:
+        out: dict[int, list[Finding]] = defaultdict(list)
+        for f in self.findings:
+            if f.layer == layer:
+                out[f.target].append(f)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.findings:
+            out[f.rule] = out.get(f.rule, 0) + 1
+        return dict(sorted(out.items()))
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "warning")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tables": self.tables, "points": self.points, "segments": self.segments,
+                "errors": self.errors, "warnings": self.warnings, "by_rule": self.counts(),
+                "rules": self.rules_path, "findings": [f.to_dict() for f in self.findings]}
+
+    def text(self) -> str:
+        lines = [f"pipe survey QA: {self.points} points, {self.segments} segments in "
+                 f"{len(self.tables)} tables — {self.errors} errors, {self.warnings} warnings"]
+        for rule, n in self.counts().items():
+            lines.append(f"  {rule:<26} {n}")
+        for f in self.findings:
+            lines.append(f"  [{f.severity}] {f.rule} {f.table} row {f.row}: {f.message_zh} / "
+                         f"{f.message_en}")
+        return "\n".join(lines)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the report as .json, .csv (UTF-8 with BOM, opens in Excel) or .html."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2),
+                            encoding="utf-8")
+        elif suffix == ".csv":
+            buf = io.StringIO()
+            w = csv.writer(buf)
+            w.writerow(["rule", "severity", "layer", "table", "row", "ids", "field",
+                        "message_zh", "message_en"])
+            for f in self.findings:
+                w.writerow([f.rule, f.severity, f.layer, f.table, f.row, " ".join(f.ids),
+                            f.field or "", f.message_zh, f.message_en])
+            path.write_text(buf.getvalue(), encoding="utf-8-sig")
+        elif suffix in (".html", ".htm"):
+            path.write_text(self._html(), encoding="utf-8")
+        else:
+            raise ConfigError("the report must be a .json, .csv or .html file", path=str(path))
+        return path
+
+    def _html(self) -> str:
+        e = html.escape
+        rows = "\n".join(
+            f"<tr class='{e(f.severity)}'><td>{e(f.rule)}</td><td>{e(f.severity)}</td>"
+            f"<td>{e(f.table)}</td><td>{f.row}</td><td>{e(' '.join(f.ids))}</td>"
+            f"<td>{e(f.message_zh)}</td><td>{e(f.message_en)}</td></tr>" for f in self.findings)
+        summary = "".join(f"<li>{e(k)}: {v}</li>" for k, v in self.counts().items())
+        return ("<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
+                "<title>管线普查成果质量检查报告 Pipe survey QA report</title><style>"
+                "body{font-family:sans-serif}table{border-collapse:collapse}"
+                "td,th{border:1px solid #999;padding:2px 6px}tr.error{background:#fdd}"
+                "tr.warning{background:#ffd}</style></head><body>"
+                "<h1>管线普查成果质量检查报告 / Pipe survey QA report</h1>"
+                f"<p>{self.points} points, {self.segments} segments; "
+                f"{self.errors} errors, {self.warnings} warnings</p><ul>{summary}</ul>"
+                "<table><tr><th>rule</th><th>severity</th><th>table</th><th>row</th>"
+                "<th>ids</th><th>说明</th><th>message</th></tr>"
+                f"{rows}</table></body></html>")
+
+
+def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
+               survey: bool = True, tables: list[str] | None = None) -> QAResult:
+    """All checks over a delivery. ``survey`` False = a GIS network layer: the survey-only
+    checks (heights, segment length limits, slopes) do not apply, and duplicate segments are
+    the same node pair with the same geometry (parallel pipes between two nodes are real)."""
+    out: list[Finding] = []
+    R = rules
+    tol_el = R.tolerances.get("elevation", 0.05)
+    tol_pt = R.tolerances.get("point_height", 0.05)
+    tol_rev = R.tolerances.get("reverse_slope", 0.01)
+
+    def add(rule: str, layer: str, rec, target: int, ids: list[str], fieldname=None, **kw):
+        if R.enabled(rule):
+            out.append(R.finding(rule, layer, rec, target, ids, fieldname, **kw))
+
+    # values that cannot be parsed or are missing
+    for i, p in enumerate(points):
+        for rule, fname, value, problem in p.problems:
+            add(rule, "points", p, i, [p.label], fname, value=value, problem=problem)
+    for i, s in enumerate(segments):
+        for rule, fname, value, problem in s.problems:
+            add(rule, "segments", s, i, s.ids, fname, value=value, problem=problem)
+
+    # duplicate point numbers: the first row keeps the number
+    first: dict[tuple[str, str], int] = {}
+    rows_of: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for p in points:
+        if p.point_no:
+            rows_of[p.key].append(p.row)
+    for i, p in enumerate(points):
+        if not p.point_no:
+            continue
+        if p.key in first:
+            add("duplicate_point", "points", p, i, [p.point_no], point=p.point_no,
+                rows=rows_of[p.key])
+        else:
+            first[p.key] = i
+    node_of = {k: i for k, i in first.items() if points[i].role == "node"}
+    good_point = {k: i for k, i in node_of.items() if not points[i].problems}
+
+    seg_error: set[int] = set()
+    seen_pair: dict[tuple, int] = {}
+    used: set[tuple[str, str]] = set()
+    for i, s in enumerate(segments):
+        for which in ("start", "end"):
+            if s.key(which)[1]:
+                used.add(s.key(which))
+        if s.problems:
+            seg_error.add(i)
+            continue
+        for which, zh in (("start", "起"), ("end", "终")):
+            if s.key(which) not in node_of:
+                add("missing_point", "segments", s, i, s.ids, segment=s.label, end=zh,
+                    end_en=which, point=s.key(which)[1])
+                seg_error.add(i)
+        if i in seg_error:
+            continue
+        if s.start_no == s.end_no:
+            add("self_loop", "segments", s, i, s.ids, segment=s.label)
+            seg_error.add(i)
+            continue
+        a, b = s.key("start"), s.key("end")
+        geo = _line_key(s.line) if not survey else None
+        pair = (a, b, geo)
+        if pair in seen_pair:
+            j = seen_pair[pair]
+            add("duplicate_segment", "segments", s, i, s.ids, segment=s.label,
+                rows=[segments[j].row, s.row])
+            seg_error.add(i)
+            continue
+        rev = (b, a, _line_key(_reverse(s.line)) if not survey else None)
+        if rev in seen_pair:
+            j = seen_pair[rev]
+            add("reversed_segment", "segments", s, i, s.ids, segment=s.label,
+                rows=[segments[j].row])
+            seg_error.add(i)
+            continue
+        seen_pair[pair] = i
+
+    # heights, lengths and slopes
+    for i, s in enumerate(segments):
+        if i in seg_error:
+            continue
+        ps = points[good_point[s.key("start")]] if s.key("start") in good_point else None
+        pe = points[good_point[s.key("end")]] if s.key("end") in good_point else None
+        if ps is None or pe is None:
+            continue  # an end point is rejected: the segment goes with it (end_point_rejected)
+        if not survey:
+            s.length = float(s.line.length) if s.line is not None else None
+            if s.length is not None and s.length < R.get("length_under_min", "min_length", 0):
+                add("length_under_min", "segments", s, i, s.ids, segment=s.label,
+                    value=s.length, limit=R.get("length_under_min", "min_length"))
+                seg_error.add(i)
+            continue
+        height_error = False
+        for which, zh, p in (("start", "起", ps), ("end", "终", pe)):
+            d = s.start_depth if which == "start" else s.end_depth
+            el = s.start_elevation if which == "start" else s.end_elevation
+            z = None
+            if d is not None and el is not None and p.ground is not None:
+                off = p.ground - d - el
+                if abs(off) > tol_el + 1e-9:
+                    add("elevation_mismatch", "segments", s, i, s.ids, segment=s.label,
+                        end=zh, end_en=which, point=p.point_no, ground=p.ground, depth=d,
+                        elevation=el, value=abs(off), limit=tol_el)
+                    height_error = True
+                z = el
+            elif el is not None:
+                z = el
+            elif d is not None and p.ground is not None:
+                z = p.ground - d
+            else:
+                add("missing_height", "segments", s, i, s.ids, segment=s.label, end=zh,
+                    end_en=which)
+                height_error = True
+            if which == "start":
+                s.z_start = z
+            else:
+                s.z_end = z
+        if height_error:
+            seg_error.add(i)
+            continue
+        depths = [d for d in (_depth(s.start_depth, ps.ground, s.z_start),
+                              _depth(s.end_depth, pe.ground, s.z_end)) if d is not None]
+        max_depth = R.get("depth_over_max", "max_depth")
+        if depths and max_depth is not None and max(depths) > max_depth + 1e-9:
+            add("depth_over_max", "segments", s, i, s.ids, segment=s.label, value=max(depths),
+                limit=max_depth)
+        s.length = math.hypot(pe.e - ps.e, pe.n - ps.n)
+        min_len = R.get("length_under_min", "min_length")
+        max_len = R.get("length_over_max", "max_length")
+        if min_len is not None and s.length < min_len:
+            add("length_under_min", "segments", s, i, s.ids, segment=s.label, value=s.length,
+                limit=min_len)
+            seg_error.add(i)
+            continue
+        if max_len is not None and s.length > max_len:
+            add("length_over_max", "segments", s, i, s.ids, segment=s.label, value=s.length,
+                limit=max_len)
+        slope = (s.z_start - s.z_end) / s.length if s.length > 0 else 0.0
+        max_slope = R.get("steep_slope", "max_slope")
+        if max_slope is not None and abs(slope) > max_slope + 1e-12:
+            add("steep_slope", "segments", s, i, s.ids, segment=s.label, value=round(slope, 4),
+                limit=max_slope)
+        if s.cls is not None and s.cls.gravity and s.z_end - s.z_start > tol_rev:
+            add("reverse_slope", "segments", s, i, s.ids, segment=s.label,
+                start_elevation=s.z_start, end_elevation=s.z_end)
+
+    # point checks
+    at_point: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    neighbours: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+    for i, s in enumerate(segments):
+        a, b = s.key("start"), s.key("end")
+        if a[1] and b[1] and a != b and not s.problems:
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+        if i in seg_error:
+            continue
+        at_point[a].append((i, "start"))
+        at_point[b].append((i, "end"))
+    expected = R.get("junction_degree", "expected") or {"三通": 3, "四通": 4}
+    for k, i in first.items():
+        p = points[i]
+        if p.problems:
+            continue
+        if p.role == "node" and k not in used:
+            add("orphan_point", "points", p, i, [p.point_no], point=p.point_no)
+        if p.feature_raw and p.appurtenance_raw:
+            add("feature_and_appurtenance", "points", p, i, [p.point_no], point=p.point_no,
+                feature=p.feature_raw, appurtenance=p.appurtenance_raw)
+        for raw, feat, zh, en in ((p.feature_raw, p.feature, "特征", "characteristic"),
+                                  (p.appurtenance_raw, p.appurtenance, "附属物",
+                                   "appurtenance")):
+            if raw and feat is None:
+                add("unknown_feature", "points", p, i, [p.point_no], zh, point=p.point_no,
+                    value=raw, field_en=en, class_name=p.cls.label() if p.cls else "")
+        if p.feature is not None and p.feature.name in expected and p.role == "node":
+            n = len(neighbours.get(k, ()))
+            if n != int(expected[p.feature.name]):
+                add("junction_degree", "points", p, i, [p.point_no], point=p.point_no,
+                    feature=p.feature.name, value=n, limit=int(expected[p.feature.name]))
+        if survey and p.role == "node":
+            _point_consistency(p, i, at_point.get(k, []), len(neighbours.get(k, ())),
+                               segments, tol_pt, add)
+    out.sort(key=lambda f: (f.table, f.row, f.rule))
+    return QAResult(findings=out, points=len(points), segments=len(segments),
+                    tables=tables or sorted({p.table for p in points} | {s.table for s in segments}),
+                    rules_path=R.path)
+
+
+def _depth(d: float | None, ground: float | None, z: float | None) -> float | None:
+    if d is not None:
+        return d
+    if ground is not None and z is not None:
+        return ground - z
+    return None
+
+
+def _point_consistency(p: PointRec, i: int, ends: list[tuple[int, str]], degree: int,
+                       segments: list[SegRec], tol: float, add) -> None:
+    """The same point must carry one depth/elevation in all its segments and, where the
+    survey passes exactly two segments through it, one material and one size (unless it is
+    a 变材 / 变径 point). Wells (窨井 …) are exempt: pipes enter them at different heights
+    and of different sizes."""
+    if len(ends) < 2:
+        return
+    if (p.appurtenance is not None and p.appurtenance.well) or \
+            (p.feature is not None and p.feature.well):
+        return
+    problems_zh, problems_en, values = [], [], []
+    segs = sorted({segments[j].label for j, _ in ends})
+    zs = [segments[j].z_start if w == "start" else segments[j].z_end for j, w in ends]
+    zs = [z for z in zs if z is not None]
+    if zs and max(zs) - min(zs) > tol + 1e-9:
+        problems_zh.append("埋深/高程")
+        problems_en.append("depth/elevation")
+        values.append(f"{min(zs):.3f}–{max(zs):.3f} m")
+    if len(ends) == 2 and degree == 2:
+        s1, s2 = (segments[j] for j, _ in ends)
+        fname = p.feature.name if p.feature else ""
+        if fname != "变材" and _mat(s1) != _mat(s2):
+            problems_zh.append("材质")
+            problems_en.append("material")
+            values.append(f"{_mat(s1)} / {_mat(s2)}")
+        k1 = size_key(s1.diameter, s1.width, s1.height, s1.size_text)
+        k2 = size_key(s2.diameter, s2.width, s2.height, s2.size_text)
+        if fname != "变径" and k1 != k2:
+            problems_zh.append("管径")
+            problems_en.append("size")
+            values.append(f"{k1} / {k2}")
+    if problems_zh:
+        add("point_inconsistent", "points", p, i, [p.point_no, *segs], "、".join(problems_zh),
+            point=p.point_no, segments=segs, field_en=", ".join(problems_en),
+            value="; ".join(values))
+
+
+def _mat(s: SegRec) -> str | None:
+    return s.material[0] if s.material else s.material_raw
+
+
+def _line_key(line) -> str | None:
+    if line is None:
+        return None
+    import shapely
+
+    return shapely.to_wkt(shapely.set_precision(shapely.force_2d(line), 0.001), rounding_precision=3)
+
+
+def _reverse(line):
+    if line is None:
+        return None
+    import shapely
+
+    return shapely.reverse(line)

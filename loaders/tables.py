@@ -1,0 +1,503 @@
+"""Survey result tables (成果表) as surveyors deliver them: Excel, old Excel, CSV, DBF, GeoPackage.
+
+A *table* is one sheet of a workbook, one CSV file, one DBF or one layer of a GeoPackage. The
+reader finds the header row (a title row above it, as in 《管线点成果表》, is skipped), joins
+two-row headers (埋深 over 起点/终点, 坐标 over X/Y, merged cells or not), keeps every data row
+with the row number a person sees in the file (Excel row, CSV line, feature number), and leaves
+the values as they are (numbers stay numbers, text stays text): parsing is the loader's job.
+
+Headers are matched to attributes through ``cim/dictionaries/field_aliases.yaml``; a mapping
+file given with ``--mapping`` overrides the aliases (:func:`read_mapping`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim.errors import ConfigError, InputError
+
+EXCEL = {".xlsx", ".xlsm"}
+OLD_EXCEL = {".xls"}
+CSV = {".csv", ".txt", ".tsv"}
+DBF = {".dbf"}
+GDAL_TABLES = {".gpkg", ".sqlite"}
+TABLE_SUFFIXES = EXCEL | OLD_EXCEL | CSV | DBF | GDAL_TABLES
+HEADER_SCAN_ROWS = 15
+
+_UNIT = re.compile(r"[（(\[【][^)）\]】]*[)）\]】]$")
+_SPACE = re.compile(r"[\s_:：\-/\\.·]")
+
+
+def norm_header(name: Any) -> str:
+    """A header as it is compared with the aliases: no spaces/underscores, no trailing unit
+    in brackets (起点埋深(m) → 起点埋深), × written as x, lower case."""
+    s = "" if name is None else str(name).strip()
+    for _ in range(2):
+        s = _UNIT.sub("", s).strip()
+    s = s.replace("×", "x").replace("＊", "*")
+    return _SPACE.sub("", s).lower()
+
+
+@dataclass
+class Table:
+    path: Path
+    sheet: str | None  # sheet of a workbook or layer of a GeoPackage
+    headers: list[str]
+    rows: list[list[Any]]
+    row_numbers: list[int]  # the row as a person finds it in the file
+    encoding: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.name}:{self.sheet}" if self.sheet else self.path.name
+
+    def column(self, header: str) -> list[Any]:
+        j = self.headers.index(header)
+        return [r[j] if j < len(r) else None for r in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+# -- mapping of headers to attributes -----------------------------------------------------
+def match_headers(headers: list[str], aliases: dict[str, list[str]],
+                  override: dict[str, str] | None = None, *, table: str = "",
+                  strict: bool = False) -> dict[str, str]:
+    """{attribute: header} for the attributes found in ``headers``.
+
+    An override (from a mapping file) wins over the aliases; with ``strict`` an override
+    naming a header that the table lacks is an error naming the table and the header.
+    """
+    by_norm: dict[str, str] = {}
+    for h in headers:
+        by_norm.setdefault(norm_header(h), h)
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for attr, names in aliases.items():
+        for n in names:
+            hit = by_norm.get(norm_header(n))
+            if hit is not None and hit not in taken:
+                out[attr] = hit
+                taken.add(hit)
+                break
+    for attr, src in (override or {}).items():
+        if src in ("", "None", "null", "~"):  # the mapping says: do not use this attribute
+            out.pop(attr, None)
+            continue
+        hit = src if src in headers else by_norm.get(norm_header(src))
+        if hit is None:
+            if strict:
+                raise ConfigError(f"the mapping names column {src!r} for {attr!r}, which is not "
+                                  f"in the table (columns: {', '.join(map(str, headers))})",
+                                  path=table or None)
+            continue
+        for a, h in list(out.items()):
+            if h == hit and a != attr:
+                del out[a]
+        out[attr] = hit
+    return out
+
+
+def known_header_names(aliases: dict[str, dict[str, list[str]]], sections: Iterable[str]
+                       ) -> set[str]:
+    return {norm_header(n) for s in sections for names in (aliases.get(s) or {}).values()
+            for n in names}
+
+
+@dataclass
+class Mapping:
+    """A ``--mapping`` file: columns per table kind, default values and value translations.
+
+    ```yaml
+    points:   {point_no: 测点编号, x: 北坐标, y: 东坐标}   # survey point tables
+    segments: {start_no: 上游点号, end_no: 下游点号}        # survey segment tables
+    lines:    {source_id: id, start_no: node_a, end_no: node_b, size: dn}   # GIS line layer
+    nodes:    {point_no: id, feature: node_type}          # GIS point layer (nodes)
+    valves:   {point_no: id, segment_id: pipe_id}         # GIS appurtenances
+    class: 给水                                           # default class of the delivery
+    defaults: {valves: {appurtenance: 阀门}}               # where a row's value is blank
+    values:   {feature: {T: 三通}, status: {in use: 在用}} # source value → dictionary value
+    ```
+    Attributes outside a section (``x: 北坐标``) apply to any table that has the column.
+    """
+
+    sections: dict[str, dict[str, str]] = field(default_factory=dict)  # kind → attr → header
+    flat: dict[str, str] = field(default_factory=dict)  # attr → header, any table
+    defaults: dict[str, str] = field(default_factory=dict)  # used where a value is blank
+    section_defaults: dict[str, dict[str, str]] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    path: str | None = None
+
+    def for_kind(self, kind: str) -> tuple[dict[str, str], bool]:
+        """(override, strict) for a table of ``kind``."""
+        if kind in self.sections:
+            return self.sections[kind], True
+        return self.flat, False
+
+    def default(self, kind: str, attr: str) -> str | None:
+        return self.section_defaults.get(kind, {}).get(attr, self.defaults.get(attr))
+
+    def value(self, kind: str, attr: str, raw: Any) -> Any:
+        """A row's value after translation, or the default where it is blank."""
+        from loaders.fields import is_blank
+
+        v = self.translate(attr, raw)
+        return self.default(kind, attr) if is_blank(v) else v
+
+    def translate(self, attr: str, value: Any) -> Any:
+        table = self.values.get(attr)
+        if not table or value is None:
+            return value
+        key = str(value).strip()
+        if isinstance(value, float) and value.is_integer():
+            key = str(int(value))
+        return table.get(key, value)
+
+
+MAPPING_SECTIONS = ("points", "segments", "lines", "nodes", "valves", "components")
+
+
+def read_mapping(path: str | Path | None) -> Mapping:
+    if path is None:
+        return Mapping()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read mapping file: {exc}", path=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("a mapping file maps attribute: column (optionally in sections "
+                          f"{', '.join(MAPPING_SECTIONS)})", path=str(path))
+    m = Mapping(path=str(path))
+    for k, v in data.items():
+        k = str(k)
+        if k in MAPPING_SECTIONS:
+            if not isinstance(v, dict):
+                raise ConfigError(f"section {k!r} must map attribute: column", path=str(path))
+            m.sections[k] = {str(a): "" if h is None else str(h) for a, h in v.items()}
+        elif k == "values":
+            if not isinstance(v, dict) or not all(isinstance(t, dict) for t in v.values()):
+                raise ConfigError("'values' must map attribute: {source value: value}",
+                                  path=str(path))
+            m.values = {str(a): {str(s): str(t) for s, t in tab.items()} for a, tab in v.items()}
+        elif k == "defaults":
+            if not isinstance(v, dict):
+                raise ConfigError("'defaults' must map attribute: value", path=str(path))
+            for a, c in v.items():
+                if isinstance(c, dict):  # defaults of one section: {valves: {appurtenance: 阀门}}
+                    m.section_defaults[str(a)] = {str(x): str(y) for x, y in c.items()}
+                else:
+                    m.defaults[str(a)] = str(c)
+        elif k == "class":
+            m.defaults["class"] = str(v)
+        elif isinstance(v, (dict, list)):
+            raise ConfigError(f"unknown mapping section {k!r}; sections are "
+                              f"{', '.join(MAPPING_SECTIONS)}, values, defaults", path=str(path))
+        else:
+            m.flat[k] = "" if v is None else str(v)
+    return m
+
+
+# -- reading -------------------------------------------------------------------------------
+def table_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The table files named, with directories expanded (sorted, one level)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise InputError("file not found", path=str(p))
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file()
+                           and q.suffix.lower() in TABLE_SUFFIXES and not q.name.startswith("~$"))
+            if not found:
+                raise InputError("the directory holds no survey table (.xlsx .xls .csv .dbf "
+                                 ".gpkg)", path=str(p))
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def read_tables(path: str | Path, known: set[str] | None = None,
+                encoding: str | None = None) -> list[Table]:
+    """Every table of a file; ``known`` are normalised header names that find the header row."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path=str(path))
+    if path.is_dir():
+        raise InputError("is a directory; give the table file", path=str(path))
+    if path.stat().st_size == 0:
+        raise InputError("file is empty (0 bytes)", path=str(path))
+    suffix = path.suffix.lower()
+    known = known or set()
+    try:
+        if suffix in EXCEL:
+            return _read_xlsx(path, known)
+        if suffix in OLD_EXCEL:
+            return _read_xls(path, known)
+        if suffix in CSV:
+            return [_read_csv(path, known, encoding)]
+        if suffix in DBF | GDAL_TABLES or suffix == ".shp":
+            return _read_gdal(path, encoding)
+    except (InputError, ConfigError):
+        raise
+    except Exception as exc:
+        raise InputError(f"cannot read the table: {type(exc).__name__}: {exc}",
+                         path=str(path)) from exc
+    raise InputError(f"unknown table format {suffix!r}; use .xlsx, .xls, .csv, .dbf or .gpkg",
+                     path=str(path))
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and v.strip() == "")
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, str):
+        v = v.strip()
+        return v or None
+    return v
+
+
+def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
+                   merged: list[tuple[int, int, int, int]], known: set[str],
+                   first_row_number: int = 1, encoding: str | None = None) -> Table | None:
+    """Find the header in a grid of cell values (rows of a sheet/CSV) and build a table.
+
+    ``merged`` are merged ranges (row0, col0, row1, col1), 0-based inclusive; their value sits
+    in the top-left cell and is spread over the range for the header.
+    """
+    if not any(any(not _blank(c) for c in r) for r in grid):
+        return None
+    width = max(len(r) for r in grid)
+    grid = [list(r) + [None] * (width - len(r)) for r in grid]
+    head = [list(r) for r in grid[:HEADER_SCAN_ROWS + 1]]
+    for r0, c0, r1, c1 in merged:
+        if r0 >= len(head):
+            continue
+        v = head[r0][c0]
+        for r in range(r0, min(r1, len(head) - 1) + 1):
+            for c in range(c0, min(c1, width - 1) + 1):
+                head[r][c] = v
+
+    def score(row: list[Any]) -> int:
+        return sum(1 for c in row if not _blank(c) and norm_header(c) in known)
+
+    def two_row(i: int) -> list[str | None] | None:
+        """Row i over row i+1 as one header (埋深 over 起点/终点), if row i+1 is all text."""
+        if i + 1 >= len(head):
+            return None
+        top, below = head[i], head[i + 1]
+        if not any(not _blank(c) for c in below) or any(
+                not _blank(c) and (not isinstance(c, str) or _numberlike(c)) for c in below):
+            return None
+        filled, last = [], None
+        for j, c in enumerate(top):  # a blank above a sub-header continues the group
+            if not _blank(c):
+                last = c
+            filled.append(c if not _blank(c) else (last if not _blank(below[j]) else None))
+        return [_combine(t, b, known) for t, b in zip(filled, below)]
+
+    # the header is the row (or pair of rows) naming the most known columns; ties: the first
+    best, best_score, headers = None, 1, None
+    for i in range(min(HEADER_SCAN_ROWS, len(head))):
+        single = [None if _blank(c) else str(c).strip() for c in head[i]]
+        for cand, rows_used in ((single, 1), (two_row(i), 2)):
+            if cand is None:
+                continue
+            sc = score(cand)
+            if sc > best_score:
+                best, best_score, headers, skip = i, sc, cand, i + rows_used
+    if best is None:  # nothing known: the first non-blank row names the columns
+        best = next(i for i, r in enumerate(grid) if any(not _blank(c) for c in r))
+        headers = [None if _blank(c) else str(c).strip() for c in grid[best]]
+        skip = best + 1
+    seen: dict[str, int] = {}
+    final = []
+    for j, h in enumerate(headers):
+        h = h if h else f"column_{j + 1}"
+        if h in seen:
+            seen[h] += 1
+            h = f"{h}_{seen[h]}"
+        else:
+            seen[h] = 1
+        final.append(h)
+    rows, numbers = [], []
+    for i in range(skip, len(grid)):
+        r = [_clean(c) for c in grid[i]]
+        if all(_blank(c) for c in r):
+            continue
+        rows.append(r)
+        numbers.append(first_row_number + i)
+    return Table(path=path, sheet=sheet, headers=final, rows=rows, row_numbers=numbers,
+                 encoding=encoding)
+
+
+def _numberlike(s: str) -> bool:
+    try:
+        float(str(s).replace(",", ""))
+        return True
+    except ValueError:
+        return False
+
+
+def _combine(top: Any, bottom: Any, known: set[str]) -> str | None:
+    t = None if _blank(top) else str(top).strip()
+    b = None if _blank(bottom) else str(bottom).strip()
+    if t and b and t != b:
+        for cand in (b + t, t + b, b):
+            if norm_header(cand) in known:
+                return cand
+        return t + b
+    return b or t
+
+
+def _read_xlsx(path: Path, known: set[str]) -> list[Table]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, data_only=True)
+    except Exception as exc:
+        raise InputError(f"not a readable Excel workbook: {exc}", path=str(path)) from exc
+    out = []
+    try:
+        for ws in wb.worksheets:
+            grid = [list(r) for r in ws.iter_rows(values_only=True)]
+            merged = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
+                      for m in ws.merged_cells.ranges]
+            t = _grid_to_table(path, ws.title, grid, merged, known)
+            if t is not None:
+                out.append(t)
+    finally:
+        wb.close()
+    return out
+
+
+def _read_xls(path: Path, known: set[str]) -> list[Table]:
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(path, formatting_info=True)
+    except Exception as exc:
+        raise InputError(f"not a readable .xls workbook: {exc}", path=str(path)) from exc
+    out = []
+    for sh in book.sheets():
+        grid = []
+        for r in range(sh.nrows):
+            row = []
+            for c in range(sh.ncols):
+                cell = sh.cell(r, c)
+                if cell.ctype == xlrd.XL_CELL_DATE:
+                    row.append(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
+                elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+                    row.append(None)
+                elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                    row.append(bool(cell.value))
+                else:
+                    row.append(cell.value)
+            grid.append(row)
+        merged = [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in sh.merged_cells]
+        t = _grid_to_table(path, sh.name, grid, merged, known)
+        if t is not None:
+            out.append(t)
+    return out
+
+
+def decode_text(raw: bytes, path: Path, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding): UTF-8 with or without BOM, else GBK/GB18030 — or the one given."""
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputError(f"cannot decode the file as {encoding}: {exc}",
+                             path=str(path)) from exc
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="strict"), "UTF-8 (BOM)"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), "UTF-16"
+    try:
+        return raw.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030"), "GB18030"
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError("the text is neither UTF-8 nor GBK/GB18030; pass --encoding",
+                         path=str(path), row=line) from exc
+
+
+def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
+    text, enc = decode_text(path.read_bytes(), path, encoding)
+    sample = text[:8192]
+    try:
+        delim = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        delim = "\t" if path.suffix.lower() == ".tsv" else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    grid, lines = [], []
+    try:
+        for rec in reader:
+            grid.append([None if c.strip() == "" else c.strip() for c in rec])
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV: {exc}", path=str(path), row=reader.line_num) from exc
+    t = _grid_to_table(path, None, grid, [], known, encoding=enc)
+    if t is None:
+        raise InputError("the CSV file has no rows", path=str(path))
+    # CSV row numbers are the line where the record ends (records may span lines)
+    index = {1 + i: ln for i, ln in enumerate(lines)}
+    t.row_numbers = [index.get(n, n) for n in t.row_numbers]
+    t.notes.append(f"{path.name}: encoding {enc}, delimiter {delim!r}")
+    return t
+
+
+def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
+    import pyogrio
+
+    from loaders.read import detect_dbf_encoding
+
+    notes = []
+    if encoding is None and path.suffix.lower() in (".dbf", ".shp"):
+        dbf = path.with_suffix(".dbf") if path.suffix.lower() == ".shp" else path
+        encoding, why = detect_dbf_encoding(dbf)
+        if encoding:
+            notes.append(f"{path.name}: attribute encoding {encoding} ({why})")
+    try:
+        layers = [str(r[0]) for r in pyogrio.list_layers(path)]
+    except Exception as exc:
+        raise InputError(f"GDAL cannot read it: {exc}", path=str(path)) from exc
+    out = []
+    for layer in layers:
+        df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, encoding=encoding)
+        rows = [[_clean(_py(v)) for v in rec] for rec in df.itertuples(index=False, name=None)]
+        sheet = layer if len(layers) > 1 or path.suffix.lower() in GDAL_TABLES else None
+        out.append(Table(path=path, sheet=sheet, headers=[str(c) for c in df.columns],
+                         rows=rows, row_numbers=list(range(1, len(rows) + 1)),
+                         encoding=encoding, notes=list(notes)))
+    return out
+
+
+def _py(v: Any) -> Any:
+    """A plain Python value of a pandas/numpy cell (NaN → None, Timestamp → datetime)."""
+    import math
+
+    import numpy as np
+
+    if v is None:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if hasattr(v, "to_pydatetime"):
+        return v.to_pydatetime()
+    return v

@@ -1,0 +1,158 @@
+"""City-management components (城市部件普查): 16-digit codes, grid cells, dictionary classes."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pyogrio
+import pytest
+import requests
+import shapely
+
+from cim.coding.scheme import decode
+from cim.profile import create_profile, read_csv_dictionary
+from loaders.components import as_date, load_components
+from loaders.fields import ValueProblem
+from tests.conftest import SAMPLES, make_db, run_cli, server_url
+
+CENSUS = SAMPLES / "components"
+UNKNOWN = {"BJ000790": "井盖", "BJ000791": "充电桩", "BJ000792": "快递柜"}
+ON_GRID_LINES = ("BJ000793", "BJ000794", "BJ000795", "BJ000796")
+
+
+def test_census_loads_every_feature_or_rejects_it_with_a_reason(db):
+    reports = {r.path.split("/")[-1]: r for r in db.component_reports}
+    assert set(reports) == {"components_points.shp", "components_lines.shp",
+                            "components_polygons.shp"}
+    for r in reports.values():
+        assert r.status == "succeeded" and r.read == r.loaded + r.rejected
+    pts = reports["components_points.shp"]
+    assert pts.rejected_by_reason == {"unknown_class": 3, "outside_area": 1}
+    rows = db.rows("SELECT source_key, reason, field, message FROM load_rejects "
+                   "WHERE batch_id = %s ORDER BY row_number", (pts.batch_id,))
+    unknown = {k.split(":")[1]: m for k, reason, f, m in rows if reason == "unknown_class"}
+    assert set(unknown) == set(UNKNOWN)
+    for sid, value in UNKNOWN.items():
+        assert repr(value) in unknown[sid] or f"“{value}”" in unknown[sid]
+    assert {f for _, reason, f, _ in rows if reason == "unknown_class"} == {"部件小类"}
+    assert [k.split(":")[1] for k, reason, _, _ in rows if reason == "outside_area"] == \
+        ["BJ000797"]
+    assert reports["components_lines.shp"].loaded == 7
+    assert reports["components_polygons.shp"].loaded == 8
+
+
+def test_codes_are_16_digits_of_the_containing_district_and_a_dictionary_subclass(db):
+    subclasses = {r["code"]: r for r in read_csv_dictionary(
+        db.profile.dictionary_path("components"))}
+    rows = db.rows(
+        "SELECT c.code, c.subclass_code, c.subclass_name, c.major_code, c.district_code, "
+        "(SELECT string_agg(d.code, ',') FROM admin_divisions d WHERE d.valid_to IS NULL "
+        " AND d.level = 3 AND ST_Intersects(d.geom, ST_PointOnSurface(c.geom))) "
+        "FROM components c WHERE c.valid_to IS NULL")
+    assert len(rows) == 793 + 7 + 8
+    for code, sub, name, major, district, containing in rows:
+        assert len(code) == 16 and code.isdigit(), code
+        assert code[:6] == district and district in containing.split(","), code
+        assert code[6:10] == sub and sub in subclasses and subclasses[sub]["name"] == name
+        assert major == sub[:2]
+        d = decode(code, db.profile)
+        assert (d.kind, d.class_code, d.class_name) == ("component", sub, name)
+        assert d.serial >= 1
+    assert len({r[0] for r in rows}) == len(rows)
+    # the census covers at least 20 subclasses of all six major classes
+    subs = {r[1] for r in rows}
+    assert len(subs) >= 20 and {s[:2] for s in subs} == {"01", "02", "03", "04", "05", "06"}
+    # names, aliases and codes of the census all found their subclass
+    assert db.scalar("SELECT count(DISTINCT attrs->>'部件小类') FROM components WHERE "
+                     "subclass_code = '0101'") >= 2  # 上水井盖, 给水井盖, 0101
+
+
+def test_every_component_is_in_a_grid_cell_and_boundary_ones_in_a_containing_cell(db):
+    assert db.scalar("SELECT count(*) FROM components c WHERE c.valid_to IS NULL AND NOT EXISTS "
+                     "(SELECT 1 FROM grid_cells g WHERE g.valid_to IS NULL AND g.code = "
+                     "c.grid_code AND ST_Intersects(g.geom, ST_PointOnSurface(c.geom)))") == 0
+    assert db.scalar("SELECT count(*) FROM components WHERE left(grid_code, 6) <> "
+                     "district_code") == 0
+    for sid in ON_GRID_LINES:
+        grid, touching = db.rows(
+            "SELECT c.grid_code, array_agg(g.code ORDER BY g.code) FROM components c "
+            "JOIN grid_cells g ON g.valid_to IS NULL AND ST_Intersects(g.geom, c.geom) "
+            "WHERE c.source_key = %s GROUP BY 1", (f"components_points:{sid}",))[0]
+        assert len(touching) >= 2, sid  # it really lies on a cell boundary
+        assert grid == touching[0]  # deterministically the first containing cell
+
+
+def test_lines_and_polygons_are_kept(db):
+    kinds = dict(db.rows("SELECT GeometryType(geom), count(*) FROM components "
+                         "WHERE valid_to IS NULL GROUP BY 1"))
+    assert kinds == {"POINT": 793, "LINESTRING": 7, "POLYGON": 8}
+    assert db.scalar("SELECT count(*) FROM components WHERE 'geometry_unexpected' = ANY(flags)"
+                     ) == 0
+    dates = db.rows("SELECT initial_date, change_date FROM components WHERE initial_date "
+                    "IS NOT NULL LIMIT 5")
+    assert len(dates) == 5
+
+
+def test_classes_by_code_name_alias_and_number_dates_states(fresh_db, tmp_path):
+    p = fresh_db.profile
+    pts = [shapely.Point(39464200 + 10 * i, 3915200) for i in range(7)]
+    gdf = gpd.GeoDataFrame({
+        "部件编码": [f"T{i}" for i in range(7)],
+        "小类代码": ["0101", "上水井盖", "给水井盖", "101", "红绿灯", "XX部件", None],
+        "完好状态": ["正常", "完好", "损坏", "丢失", "神秘", "完好", "完好"],
+        "设置日期": ["2021/5/3", "20200102", "2021年6月7日", "2022-01-01", None, None, None],
+        "变更日期": [None, None, None, "2021-01-01", None, None, None],
+    }, geometry=pts, crs="EPSG:4527")
+    path = tmp_path / "census.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    r = load_components(fresh_db.conninfo, p, path)
+    assert (r.read, r.loaded, r.rejected) == (7, 5, 2)
+    assert r.rejected_by_reason == {"unknown_class": 1, "missing_class": 1}
+    got = dict(fresh_db.rows("SELECT attrs->>'部件编码', subclass_code FROM components"))
+    assert got == {"T0": "0101", "T1": "0101", "T2": "0101", "T3": "0101", "T4": "0210"}
+    states = dict(fresh_db.rows("SELECT attrs->>'部件编码', state FROM components"))
+    assert states == {"T0": "完好", "T1": "完好", "T2": "破损", "T3": "丢失", "T4": "神秘"}
+    flags = dict(fresh_db.rows("SELECT attrs->>'部件编码', flags FROM components"))
+    assert flags["T4"] == ["state_unmapped"] and flags["T3"] == ["change_before_initial"]
+    dates = dict(fresh_db.rows("SELECT attrs->>'部件编码', initial_date::text FROM components"))
+    assert dates["T0"] == "2021-05-03" and dates["T1"] == "2020-01-02" \
+        and dates["T2"] == "2021-06-07"
+    msg = fresh_db.scalar("SELECT message FROM load_rejects WHERE batch_id = %s AND "
+                          "reason = 'unknown_class'", (r.batch_id,))
+    assert "XX部件" in msg
+    with pytest.raises(ValueProblem):
+        as_date("2021-13-01")
+
+
+def test_components_outside_every_grid_cell_are_rejected(tmp_path):
+    """A city profile without a unit grid: nothing can get a cell, so nothing loads."""
+    from cim.db.engine import drop_database
+
+    prof = create_profile(tmp_path / "profile.yaml", name="济宁市（无网格）", admin_code="370800",
+                          storage_crs="EPSG:4527", boundary=SAMPLES / "boundaries.gpkg")
+    d = make_db("nogrid", prof)
+    try:
+        r = load_components(d.conninfo, prof, CENSUS / "components_lines.shp")
+        assert r.loaded == 0 and r.rejected == r.read == 7
+        assert r.rejected_by_reason == {"no_grid_cell": 7}
+        assert d.scalar("SELECT count(*) FROM components") == 0
+    finally:
+        drop_database(server_url(), d.name)
+
+
+def test_cli_load_components_json(fresh_db):
+    out = run_cli(["load", "components", str(CENSUS / "components_polygons.shp"), "--json"],
+                  fresh_db.env(), check=True)
+    rep = json.loads(out.stdout)
+    assert rep["read"] == rep["loaded"] == 8 and rep["codes_issued"] == 8
+
+
+def test_api_serves_components(api, db):
+    fc = requests.get(f"{api}/collections/components/items",
+                      params={"f": "json", "limit": 1000}, timeout=30).json()
+    assert fc["numberMatched"] == 808
+    types = {f["geometry"]["type"] for f in fc["features"]}
+    assert types == {"Point", "LineString", "Polygon"}
+    f = fc["features"][0]
+    assert len(f["id"]) == 16 and f["properties"]["grid_code"][:6] == f["id"][:6]
