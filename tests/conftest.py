@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyogrio
 import pytest
 import requests
 from sqlalchemy.engine import make_url
@@ -22,7 +23,8 @@ from cim.profile import CityProfile, load_profile
 
 SAMPLES = PROJECT_ROOT / "data_samples" / "jining"
 SAMPLE_BUILDINGS = SAMPLES / "buildings" / "buildings_survey.shp"
-REAL = PROJECT_ROOT.parent / "shared" / "data" / "real"
+# real third-party data: CIM_REAL_DATA, else ../shared/data/real beside the checkout
+REAL = Path(os.environ.get("CIM_REAL_DATA") or PROJECT_ROOT.parent / "shared" / "data" / "real")
 
 
 @dataclass
@@ -168,3 +170,25 @@ def real_file(name: str) -> Path:
     if not p.exists():
         pytest.skip(f"real third-party data {p} is absent (../shared/data/real not mounted)")
     return p
+
+
+def profile_around(src: Path, layer: str, workdir: Path, *, name: str, admin_code: str,
+                   crs: str = "EPSG:2056") -> CityProfile:
+    """A test profile whose two synthetic districts (west and east halves, codes
+    admin_code+1 and +2) cover a real layer, so real data from abroad loads like a city's."""
+    import geopandas as gpd
+    import shapely
+
+    from cim.profile import create_profile
+
+    g = pyogrio.read_dataframe(src, layer=layer, columns=[]).to_crs(crs)
+    minx, miny, maxx, maxy = g.total_bounds
+    box = shapely.box(minx - 2000, miny - 2000, maxx + 2000, maxy + 2000)
+    west = box.intersection(shapely.box(minx - 3000, miny - 3000, (minx + maxx) / 2,
+                                        maxy + 3000))
+    base = int(admin_code)
+    gpd.GeoDataFrame({"code": [str(base + 1), str(base + 2)], "name": ["West", "East"]},
+                     geometry=[west, box.difference(west)], crs=crs) \
+        .to_file(workdir / "districts.gpkg")
+    return create_profile(workdir / "profile.yaml", name=name, admin_code=admin_code,
+                          storage_crs=crs, boundary=workdir / "districts.gpkg")

@@ -7,9 +7,8 @@ import pyogrio
 import pytest
 import shapely
 
-from cim.profile import create_profile
 from loaders.buildings import load_buildings
-from tests.conftest import make_db, real_file, server_url
+from tests.conftest import make_db, profile_around, real_file, server_url
 
 
 @pytest.fixture(scope="module")
@@ -18,20 +17,8 @@ def li_db(tmp_path_factory):
     from cim.db.engine import drop_database
 
     src = real_file("li_buildings.gpkg")
-    d = tmp_path_factory.mktemp("li")
-    gdf = pyogrio.read_dataframe(src, layer="buildings", columns=[]).to_crs("EPSG:2056")
-    minx, miny, maxx, maxy = gdf.total_bounds
-    midx = (minx + maxx) / 2
-    box = shapely.box(minx - 2000, miny - 2000, maxx + 2000, maxy + 2000)
-    west = box.intersection(shapely.box(minx - 3000, miny - 3000, midx, maxy + 3000))
-    east = box.difference(west)
-    import geopandas as gpd
-
-    districts = gpd.GeoDataFrame({"code": ["990101", "990102"], "name": ["West", "East"]},
-                                 geometry=[west, east], crs="EPSG:2056")
-    pyogrio.write_dataframe(districts, d / "li_districts.gpkg")
-    profile = create_profile(d / "profile.yaml", name="Liechtenstein (test)", admin_code="990100",
-                             storage_crs="EPSG:2056", boundary=d / "li_districts.gpkg")
+    profile = profile_around(src, "buildings", tmp_path_factory.mktemp("li"),
+                             name="Liechtenstein (test)", admin_code="990100")
     db = make_db("li", profile)
     yield db
     drop_database(server_url(), db.name)
