@@ -1,0 +1,243 @@
+"""Generic GIS pipe layers (``--lines`` [``--points``] [``--valves``]) → a :class:`Delivery`.
+
+Networks exported from other systems are lines with attributes, not survey tables: their fields
+are mapped by the aliases and the mapping file, their geometry is reprojected to the storage
+CRS here, and their nodes are either named on the lines (node ids) or rebuilt from the line
+ends (:mod:`loaders.pipe_topology`). Valve and other appurtenance layers become points with the
+``valve`` role, attached to their pipe when loading.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+import shapely
+
+from cim import crs as cimcrs
+from cim.errors import InputError
+from cim.profile import CityProfile
+from loaders.common import jsonable
+from loaders.fields import as_float, as_text
+from loaders.pipe_codes import PipeDictionaries
+from loaders.pipe_fields import (
+    ClassResolver,
+    field_aliases,
+    parse_value,
+    resolve_features,
+    segment_values,
+    text_id,
+)
+from loaders.pipe_qa import PointRec, SegRec
+from loaders.pipe_records import FIELD_ZH, Delivery
+from loaders.pipe_topology import nodes_by_snapping, nodes_from_ids
+from loaders.tables import Mapping, Table, match_headers
+
+
+def split_layer(path: str | Path) -> tuple[Path, str | None]:
+    """``FILE:LAYER`` names a layer of a multi-layer source (network.gpkg:valves)."""
+    s = str(path)
+    if not Path(s).exists() and ":" in s:
+        base, layer = s.rsplit(":", 1)
+        if Path(base).exists() and layer:
+            return Path(base), layer
+    return Path(s), None
+
+
+def _read_layer(path: Path, encoding: str | None, source_layer: str | None = None):
+    from loaders.read import iter_batches, open_source
+
+    path, named = split_layer(path)
+    src = open_source(path, source_layer or named, encoding)
+    cols: dict[str, list] = defaultdict(list)
+    geoms = []
+    for b in iter_batches(src):
+        for k, v in b.columns.items():
+            cols[k].extend(v.tolist())
+        geoms.extend(b.geometries.tolist())
+    return src, {k: cols[k] for k in src.fields if k in cols}, np.array(geoms, dtype=object)
+
+
+def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer | None]:
+    from loaders.pipeline import resolve_source_crs
+    from loaders.read import Batch
+
+    first = Batch(first_row=1, columns={}, geometries=geoms[:2000])
+    crs, _notes = resolve_source_crs(src, crs_opt, first, srid)
+    epsg = cimcrs.epsg_of(crs)
+    t = None if epsg == srid else cimcrs.transformer(crs.to_wkt(), srid)
+    return crs, t
+
+
+def _to_storage(geoms: np.ndarray, t: pyproj.Transformer | None) -> np.ndarray:
+    ok = ~shapely.is_missing(geoms)
+    out = geoms.copy()
+    if t is None or not ok.any():
+        return out
+
+    def fn(c: np.ndarray) -> np.ndarray:
+        x, y = t.transform(c[:, 0], c[:, 1])
+        return np.column_stack([x, y, c[:, 2]]) if c.shape[1] == 3 else np.column_stack([x, y])
+
+    zs = shapely.has_z(geoms[ok])
+    idx = np.flatnonzero(ok)
+    for flag in (True, False):
+        sel = idx[zs == flag]
+        if sel.size:
+            out[sel] = shapely.transform(geoms[sel], fn, include_z=flag)
+    return out
+
+
+def _gis_attrs(cols: dict[str, list], i: int, table: str, row: int) -> dict[str, Any]:
+    out = {k: jsonable(v[i]) for k, v in cols.items()}
+    out["_table"] = table
+    out["_row"] = row
+    return out
+
+
+def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | None = None,
+             valves: str | Path | None = None, class_opt: str | None = None,
+             crs: str | None = None, mapping: Mapping | None = None,
+             encoding: str | None = None, snap: float = 0.01,
+             layers: dict[str, str | None] | None = None) -> Delivery:
+    """Read a GIS line layer (plus node and appurtenance point layers) into records."""
+    mapping = mapping or Mapping()
+    layers = layers or {}
+    dicts = PipeDictionaries(profile)
+    aliases = field_aliases(profile)
+    resolver = ClassResolver(dicts, class_opt, mapping)
+    srid = profile.srid
+    notes: list[str] = []
+    src, cols, geoms = _read_layer(lines, encoding, layers.get("lines"))
+    lines = src.path
+    source_crs, t = _gis_crs(src, crs, geoms, srid)
+    epsg = cimcrs.epsg_of(source_crs)
+    override, strict = mapping.for_kind("lines")
+    m = match_headers(list(cols), aliases["segments"], override, table=lines.name, strict=strict)
+    notes.append("lines fields: " + ", ".join(f"{k}←{v}" for k, v in m.items()))
+    tclass = resolver.for_table(Table(lines, src.layer, list(cols), [], []))
+    if tclass is None and "class" not in m:
+        raise InputError("cannot tell the pipe class of the line layer: pass --class, give "
+                         "'class:' in the mapping file or map a class field", path=str(lines))
+    has_nodes = "start_no" in m and "end_no" in m
+    lgeoms = _to_storage(geoms, t)
+    tname = lines.name if not src.layer or src.layer == lines.stem else f"{lines.name}:{src.layer}"
+    segs: list[SegRec] = []
+    for i in range(len(geoms)):
+        s = SegRec(seq=i + 1, table=tname, row=i + 1, attrs=_gis_attrs(cols, i, tname, i + 1))
+
+        def v(a, i=i):
+            return mapping.value("lines", a, cols[m[a]][i] if a in m else None)
+
+        segment_values(s, v, tclass, resolver, dicts)
+        if not has_nodes:  # ends come from snapping, not from the attributes
+            s.problems = [p for p in s.problems if p[1] not in (FIELD_ZH["start_no"],
+                                                                FIELD_ZH["end_no"])]
+        g = lgeoms[i]
+        problem = _line_problem(g)
+        if problem:
+            s.problems.append(problem)
+        else:
+            s.line = shapely.line_merge(g) if g.geom_type == "MultiLineString" else g
+        segs.append(s)
+    seq = len(segs)
+    pts: list[PointRec] = []
+    derived = 0
+    node_table = None
+    if points is not None:
+        pts, node_table = _read_gis_points(profile, Path(points), "nodes", aliases, mapping,
+                                           resolver, dicts, crs, encoding, seq,
+                                           layers.get("points"))
+        seq += len(pts)
+    if has_nodes:
+        derived = nodes_from_ids(segs, pts, dicts, seq)
+        if derived:
+            notes.append(f"{derived} topology nodes made at line ends named by node ids "
+                         f"({'absent from ' + node_table if node_table else 'no point layer'})")
+    else:
+        derived = nodes_by_snapping(segs, pts, dicts, snap, seq)
+        notes.append(f"topology rebuilt by snapping line ends within {snap:g} m: "
+                     f"{derived} nodes made")
+    seq += derived
+    if valves is not None:
+        vpts, _ = _read_gis_points(profile, Path(valves), "valves", aliases, mapping, resolver,
+                                   dicts, crs, encoding, seq, layers.get("valves"))
+        for p in vpts:
+            p.role = "valve"
+        pts += vpts
+    tables = [tname] + sorted({p.table for p in pts if not p.table.startswith("(")})
+    return Delivery(points=pts, segments=segs, tables=tables, survey=False,
+                    source_crs=f"EPSG:{epsg}" if epsg else source_crs.name, source_srid=epsg,
+                    notes=notes, derived_nodes=derived,
+                    files=[split_layer(x)[0] for x in (lines, points, valves) if x is not None],
+                    inputs=[split_layer(lines)[0]])
+
+
+def _line_problem(g) -> tuple[str, str, Any, str] | None:
+    if g is None or shapely.is_missing(g):
+        return ("missing_value", "geometry", None, "the feature has no geometry")
+    if g.is_empty:
+        return ("missing_value", "geometry", None, "the geometry is empty")
+    if g.geom_type not in ("LineString", "MultiLineString"):
+        return ("bad_value", "geometry", g.geom_type, "a line is expected")
+    if not np.isfinite(shapely.get_coordinates(g, include_z=False)).all():
+        return ("bad_value", "geometry", None, "coordinates are not finite")
+    if g.geom_type == "MultiLineString":
+        merged = shapely.line_merge(g)
+        if merged.geom_type != "LineString":
+            return ("bad_value", "geometry", "MultiLineString",
+                    f"{len(merged.geoms)} separate parts: a pipe segment must be one line")
+    return None
+
+
+def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mapping, resolver,
+                     dicts, crs_opt, encoding, seq0: int, source_layer: str | None
+                     ) -> tuple[list[PointRec], str]:
+    srid = profile.srid
+    src, cols, geoms = _read_layer(path, encoding, source_layer)
+    path = src.path
+    _crs, t = _gis_crs(src, crs_opt, geoms, srid)
+    override, strict = mapping.for_kind(section)
+    m = match_headers(list(cols), aliases["points"], override, table=path.name, strict=strict)
+    g2 = _to_storage(geoms, t)
+    tname = path.name if not src.layer or src.layer == path.stem else f"{path.name}:{src.layer}"
+    out = []
+    for i in range(len(geoms)):
+        p = PointRec(seq=seq0 + i + 1, table=tname, row=i + 1,
+                     attrs=_gis_attrs(cols, i, tname, i + 1))
+        pr = p.problems
+
+        def v(a, i=i):
+            return mapping.value(section, a, cols[m[a]][i] if a in m else None)
+
+        p.cls, problem = resolver.for_row(resolver.given, v("class"), v("subclass"))
+        if problem:
+            pr.append(problem)
+        p.point_no = parse_value(p, pr, "点号", text_id, v("point_no"))
+        if p.point_no is None and not pr:
+            pr.append(("missing_value", FIELD_ZH["point_no"], None, "empty"))
+        p.feature_raw = parse_value(p, pr, "特征", lambda x: as_text(x, 50), v("feature"))
+        p.appurtenance_raw = parse_value(p, pr, "附属物", lambda x: as_text(x, 50),
+                                    v("appurtenance"))
+        p.segment_id = parse_value(p, pr, "所在管段", text_id, v("segment_id"))
+        p.road = parse_value(p, pr, "道路名称", lambda x: as_text(x, 200), v("road"))
+        p.note = parse_value(p, pr, "备注", lambda x: as_text(x, 1000), v("note"))
+        p.survey_code = parse_value(p, pr, "点编码", text_id, v("survey_code"))
+        ground = parse_value(p, pr, "地面高程", lambda x: as_float(x, -500, 9000),
+                        v("ground_elevation"))
+        g = g2[i]
+        if g is None or shapely.is_missing(g) or g.is_empty:
+            pr.append(("missing_value", "geometry", None, "the feature has no geometry"))
+        elif g.geom_type != "Point":
+            pr.append(("bad_value", "geometry", g.geom_type, "a point is expected"))
+        elif not np.isfinite([g.x, g.y]).all():
+            pr.append(("bad_value", "geometry", None, "coordinates are not finite"))
+        else:
+            p.e, p.n = float(g.x), float(g.y)
+            p.ground = ground if ground is not None else (float(g.z) if g.has_z else None)
+        resolve_features(p, dicts)
+        out.append(p)
+    return out, tname

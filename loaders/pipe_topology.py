@@ -1,0 +1,198 @@
+"""Node–edge topology of a pipe network: built from GIS line ends, measured after a load.
+
+Survey tables name both ends of every segment; GIS layers often do not, so their nodes are
+made here, from node ids on the lines or by snapping line ends together. After a load the
+dataset's stored network is measured (components, dangling ends, isolated points) so that a
+broken delivery shows in the load report, not only in the map.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import psycopg
+import shapely
+
+from loaders.pipe_codes import PipeClass, PipeDictionaries
+from loaders.pipe_fields import resolve_features
+from loaders.pipe_qa import PointRec, SegRec
+from loaders.pipe_records import FIELD_ZH
+
+
+# -- nodes of GIS layers ---------------------------------------------------------------------
+def _class_of_nodes(segs: list[SegRec]) -> dict[str, PipeClass]:
+    out: dict[str, PipeClass] = {}
+    for s in segs:
+        if s.cls is None:
+            continue
+        for no in (s.start_no, s.end_no):
+            if no:
+                out.setdefault(no, s.cls)
+    return out
+
+
+def _derived_feature(dicts: PipeDictionaries, pc: PipeClass, degree: int):
+    name = {1: "起讫点", 2: "直线点", 3: "三通", 4: "四通"}.get(degree, "多通")
+    return name, dicts.feature(pc, "特征", name)
+
+
+def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int) -> int:
+    """Nodes named by the lines' node ids: classes for the point layer's nodes, and a node at
+    the line end for every id the point layer lacks."""
+    cls_of = _class_of_nodes(segs)
+    have = set()
+    for p in pts:
+        if p.point_no and p.point_no in cls_of and p.cls is None:
+            p.cls = cls_of[p.point_no]
+        if p.cls is not None:
+            resolve_features(p, dicts)
+        have.add(p.point_no)
+    degree: dict[str, int] = defaultdict(int)
+    where: dict[str, tuple[float, float, float | None, SegRec]] = {}
+    for s in segs:
+        if s.line is None or s.problems:
+            continue
+        c = shapely.get_coordinates(s.line, include_z=True)
+        for no, xyz in ((s.start_no, c[0]), (s.end_no, c[-1])):
+            degree[no] += 1
+            where.setdefault(no, (float(xyz[0]), float(xyz[1]),
+                                  float(xyz[2]) if np.isfinite(xyz[2]) else None, s))
+    made = 0
+    for no in sorted(where, key=lambda k: where[k][3].seq):
+        if no in have:
+            continue
+        x, y, z, s = where[no]
+        made += 1
+        p = _derived_node(no, s, x, y, z, degree[no], dicts, seq0 + made)
+        pts.append(p)
+    if not pts:
+        return made
+    for p in pts:  # points of no line keep a class only when one is given
+        if p.cls is None and not any(r[1] == FIELD_ZH["class"] for r in p.problems):
+            p.problems.append(("missing_value", FIELD_ZH["class"], None,
+                               "the point is on no line and no --class is given"))
+    return made
+
+
+def _derived_node(no: str, s: SegRec, x, y, z, degree, dicts, seq) -> PointRec:
+    name, feat = _derived_feature(dicts, s.cls, degree) if s.cls else (None, None)
+    p = PointRec(seq=seq, table="(line ends)", row=0,
+                 attrs={"_table": "(line ends)", "_derived_from": s.table, "_row": s.row},
+                 cls=s.cls, point_no=no, feature_raw=name, feature=feat, e=x, n=y, ground=z)
+    return p
+
+
+def nodes_by_snapping(segs: list[SegRec], pts: list[PointRec], dicts, snap: float,
+                       seq0: int) -> int:
+    """Cluster line ends closer than ``snap``; each cluster is one node (a point of the point
+    layer within ``snap`` names it), line ends are moved onto their node."""
+    ok = [s for s in segs if s.line is not None and not s.problems]
+    if not ok:
+        return 0
+    ends = np.array([shapely.get_coordinates(s.line, include_z=True)[k]
+                     for s in ok for k in (0, -1)], dtype=float)
+    pgeom = shapely.points(ends[:, :2])
+    tree = shapely.STRtree(pgeom)
+    a, b = tree.query(pgeom, predicate="dwithin", distance=snap)
+    parent = np.arange(len(ends))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(a, b):
+        ri, rj = find(int(i)), find(int(j))
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    roots = np.array([find(i) for i in range(len(ends))])
+    named: dict[int, PointRec] = {}
+    if pts:
+        ptree_geoms = shapely.points([[p.e, p.n] if p.e is not None else [np.nan, np.nan]
+                                      for p in pts])
+        ptree = shapely.STRtree(ptree_geoms)
+        for r in np.unique(roots):
+            qi, dist = ptree.query_nearest(pgeom[r], max_distance=snap, return_distance=True)
+            if len(qi):
+                named[int(r)] = pts[int(qi[np.argmin(dist)])]
+    made = 0
+    node_no: dict[int, str] = {}
+    degree = np.bincount(roots, minlength=len(ends))
+    for r in sorted(set(roots.tolist())):
+        if r in named and named[r].point_no:
+            node_no[r] = named[r].point_no
+            continue
+        made += 1
+        node_no[r] = f"N{made:06d}"
+        s = ok[r // 2]
+        x, y, z = ends[r]
+        p = _derived_node(node_no[r], s, x, y, z if np.isfinite(z) else None, int(degree[r]),
+                          dicts, seq0 + made)
+        pts.append(p)
+    node_pos = {r: (ends[r, 0], ends[r, 1]) for r in node_no}
+    for r, p in named.items():
+        if p.e is not None:
+            node_pos[r] = (p.e, p.n)
+    for k, s in enumerate(ok):
+        ra, rb = roots[2 * k], roots[2 * k + 1]
+        s.start_no, s.end_no = node_no[ra], node_no[rb]
+        c = shapely.get_coordinates(s.line, include_z=True)
+        c[0, :2] = node_pos[ra]
+        c[-1, :2] = node_pos[rb]
+        s.line = shapely.linestrings(c) if s.line.has_z else shapely.linestrings(c[:, :2])
+    cls_of = _class_of_nodes(ok)
+    for p in pts:
+        if p.cls is None and p.point_no in cls_of:
+            p.cls = cls_of[p.point_no]
+            resolve_features(p, dicts)
+    return made
+
+
+# -- the stored network -------------------------------------------------------------------
+def topology(conn: psycopg.Connection, dataset: str) -> dict[str, Any]:
+    """Connected components and dangling ends of the dataset's current network."""
+    prefix = dataset + ":"
+    segs = conn.execute(
+        "SELECT pipe_class, start_point_code, end_point_code FROM pipe_segments "
+        "WHERE valid_to IS NULL AND left(source_key, %s) = %s",
+        (len(prefix), prefix)).fetchall()
+    pts = conn.execute(
+        "SELECT code FROM pipe_points WHERE valid_to IS NULL AND segment_code IS NULL "
+        "AND left(source_key, %s) = %s", (len(prefix), prefix)).fetchall()
+    out = _components([(a, b) for _, a, b in segs])
+    used = {c for _, a, b in segs for c in (a, b)}
+    out["isolated_points"] = sum(1 for (c,) in pts if c not in used)
+    by_class: dict[str, list] = defaultdict(list)
+    for cls, a, b in segs:
+        by_class[cls].append((a, b))
+    out["by_class"] = {c: _components(e) for c, e in sorted(by_class.items())}
+    return out
+
+
+def _components(edges: list[tuple[str, str]]) -> dict[str, Any]:
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    degree: dict[str, int] = defaultdict(int)
+    for a, b in edges:
+        degree[a] += 1
+        degree[b] += 1
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    size: dict[str, int] = defaultdict(int)
+    for a, _ in edges:
+        size[find(a)] += 1
+    return {"segments": len(edges), "nodes": len(degree),
+            "connected_components": len({find(n) for n in degree}),
+            "largest_component_segments": max(size.values(), default=0),
+            "dangling_ends": sum(1 for v in degree.values() if v == 1)}

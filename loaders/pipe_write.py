@@ -1,0 +1,341 @@
+"""Writing a QA'd :class:`Delivery`: points, segments and appurtenances in ONE LoadSession.
+
+One batch and one transaction, so a delivery is loaded whole or not at all. Points go first
+(one :class:`~loaders.bulk.BulkWriter`) because segments reference their end points by the
+codes just allocated; appurtenances (valves …) go last because they attach to the segments.
+Rows with an error finding are rejected with the rule id as reason; warnings become flags.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import shapely
+from psycopg.types.json import Jsonb
+
+from cim import crs as cimcrs
+from cim.coding.scheme import layer_code_of
+from cim.errors import OutOfAreaError
+from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS, LayerDef
+from cim.profile import CityProfile
+from loaders.bulk import EWKB
+from loaders.common import content_hash
+from loaders.geometry import ewkb
+from loaders.pipe_codes import PipeClass, PipeDictionaries
+from loaders.pipe_qa import PointRec, QAResult, SegRec
+from loaders.pipe_records import FIELD_ZH, Delivery, PipeLoadReport
+from loaders.pipe_topology import topology
+from loaders.pipeline import LoadSession
+from loaders.report import LoadReport, Reject
+
+
+def default_dataset(paths: list[Path]) -> str:
+    if len(paths) == 1:
+        return paths[0].stem if paths[0].is_file() else paths[0].name
+    stems = [p.stem for p in paths]
+    common = re.sub(r"[_\-. 点段线成果表管]+$", "", os.path.commonprefix(stems))
+    return common or stems[0]
+
+
+def _source_key(dataset: str, pc: PipeClass | None, ident: str) -> str:
+    return f"{dataset}:{pc.key if pc else 'XX'}:{ident}"
+
+
+def _point_key(dataset: str, p: PointRec) -> str:
+    ident = p.point_no if p.role == "node" else f"{p.role}/{p.point_no}"
+    return _source_key(dataset, p.cls, ident or f"row{p.seq}")
+
+
+def _seg_key(dataset: str, s: SegRec) -> str:
+    ident = s.source_id or f"{s.start_no}-{s.end_no}"
+    return _source_key(dataset, s.cls, ident)
+
+
+def _reject(rec, reason: str, message: str, key: str | None, fieldname=None, wkt=None) -> Reject:
+    return Reject(row_number=rec.seq, reason=reason, message=message, field=fieldname,
+                  source_key=key, attrs=rec.attrs, geom_wkt=wkt)
+
+
+def _point_wkt(p: PointRec) -> str | None:
+    if p.x is None or p.y is None:
+        return None
+    e, n = cimcrs.swap_survey_xy(np.array([p.x]), np.array([p.y]))
+    return f"POINT Z ({e[0]} {n[0]} {p.ground if p.ground is not None else 0})"
+
+
+def _msg(f) -> str:
+    return f"{f.table} row {f.row}: {f.message_zh} / {f.message_en}"
+
+def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: QAResult, *,
+                   mode: str = "update", dataset: str | None = None,
+                   district: str | None = None, attach: float = 5.0,
+                   options: dict[str, Any] | None = None) -> PipeLoadReport:
+    """The QA is given, not run, so that the caller reports the same findings it loads by."""
+    srid = profile.srid
+    dataset = dataset or default_dataset(delivery.inputs or delivery.files)
+    first = delivery.files[0] if delivery.files else Path(".")
+    report = PipeLoadReport(layer="pipes", path=", ".join(dict.fromkeys(map(str, delivery.files))),
+                            mode=mode,
+                            notes=list(delivery.notes))
+    report.source_crs = delivery.source_crs
+    report.qa = {k: v for k, v in qa.to_dict().items() if k != "findings"}
+    opts = {"mode": mode, "dataset": dataset, "district": district, "tables": delivery.tables,
+            "survey": delivery.survey, **(options or {})}
+    pf = qa.by_target("points")
+    sf = qa.by_target("segments")
+    src_srid = delivery.source_srid if delivery.source_srid not in (None, srid) else None
+    nodes = [(i, p) for i, p in enumerate(delivery.points) if p.role == "node"]
+    valves = [(i, p) for i, p in enumerate(delivery.points) if p.role != "node"]
+    with LoadSession(conninfo, "pipes", first, mode, opts, report) as session:
+        conn = session.begin()
+        report.read = len(delivery.points) + len(delivery.segments)
+        if delivery.derived_nodes:
+            report.notes.append(f"read includes {delivery.derived_nodes} topology nodes made "
+                                "from line ends")
+        codes_pt = layer_code_of(profile, "pipe_points")
+        codes_seg = layer_code_of(profile, "pipe_segments")
+        point_codes = _write_points(session, conn, nodes, pf, dataset, srid, codes_pt, mode,
+                                    district, src_srid, report)
+        seg_codes = _write_segments(session, conn, delivery, sf, point_codes, dataset, srid,
+                                    codes_seg, mode, district, src_srid, report)
+        if valves:
+            report.appurtenances = _write_valves(session, conn, valves, pf, seg_codes, dataset,
+                                                 srid, codes_pt, mode, district, src_srid,
+                                                 report, attach, PipeDictionaries(profile))
+        report.topology = topology(conn, dataset)
+        session.succeed()
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        for t in ("pipe_points", "pipe_segments"):
+            c.execute(f"ANALYZE {t}")
+    return report
+
+
+def _flags(findings) -> list[str]:
+    return sorted({f.rule for f in findings if f.severity == "warning"})
+
+
+def _errors(findings):
+    return [f for f in findings if f.severity == "error"]
+
+
+def _row(layer: LayerDef, values: dict[str, Any]) -> tuple:
+    return tuple(values.get(c) for c in layer.column_names())
+
+
+def _count_flags(report: LoadReport, rows: list[tuple]) -> None:
+    for r in rows:
+        for f in r[4]:
+            report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
+
+
+def _bulk_write(session, layer: LayerDef, srid, layer_code, src_srid, rows, rejects, report,
+                mode, district, dataset):
+    w = session.writer(layer, srid, layer_code, src_srid)
+    w.create_staging()
+    w.copy_rows(rows)
+    w.copy_rejects(rejects)
+    _count_flags(report, rows)
+    w.finalize(mode, district=district, dataset=dataset).apply_to(report, w)
+    return w
+
+
+def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
+                  src_srid, report) -> dict[str, str]:
+    rows, rejects, keys = [], [], []
+    for i, p in nodes:
+        key = _point_key(dataset, p)
+        errs = _errors(pf.get(i, []))
+        if errs:
+            f = errs[0]
+            rejects.append(_reject(p, f.rule, _msg(f), key, f.field, _point_wkt(p)))
+            continue
+        if p.cls is None or p.e is None:
+            rejects.append(_reject(p, "missing_value", "the point has no class or position",
+                                   key))
+            continue
+        kind = "附属物" if p.appurtenance is not None or (p.appurtenance_raw and not p.feature)\
+            else "特征"
+        feat = p.appurtenance if kind == "附属物" else p.feature
+        feature_code = PipeDictionaries.point_code(p.cls, feat, kind)
+        geom = shapely.points(p.e, p.n, p.ground if p.ground is not None else 0.0)
+        flags = _flags(pf.get(i, []))
+        if p.ground is None:
+            flags.append("no_z")
+        wkb = ewkb(np.array([geom]), srid, with_z=True)[0]
+        vals = {"point_no": p.point_no, "map_no": p.map_no, "pipe_class": p.cls.code,
+                "class_name": p.cls.name, "subclass_code": p.cls.subclass_code,
+                "subclass_name": p.cls.subclass_name, "feature_code": feature_code,
+                "feature": p.feature.name if p.feature else p.feature_raw,
+                "appurtenance": p.appurtenance.name if p.appurtenance else p.appurtenance_raw,
+                "ground_elevation": p.ground, "survey_code": p.survey_code, "road": p.road,
+                "segment_code": None, "note": p.note}
+        values = _row(PIPE_POINTS, vals)
+        rows.append((p.seq, key, content_hash(values, wkb), Jsonb(p.attrs, dumps=_dumps),
+                     flags, EWKB(wkb), p.cls.code, None, *values))
+        keys.append(key)
+    w = _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
+                    mode, district, dataset)
+    if rows and w.reject_reasons.get("outside_area", 0) == len(rows):
+        raise OutOfAreaError("no pipe point lies inside the city profile's districts; check "
+                             "--crs and the X/Y columns (X is the northing, Y the easting)",
+                             path=", ".join(sorted({p.table for _, p in nodes})))
+    return dict(conn.execute("SELECT source_key, code FROM pipe_points WHERE valid_to IS NULL "
+                             "AND source_key = ANY(%s)", (keys,)).fetchall())
+
+
+def _dumps(v) -> str:
+    import json
+
+    return json.dumps(v, ensure_ascii=False, default=str)
+
+
+def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, layer_code,
+                    mode, district, src_srid, report) -> dict[str, str]:
+    node_by_key = {}
+    for p in d.points:
+        if p.role == "node" and p.point_no and p.key not in node_by_key:
+            node_by_key[p.key] = p
+    rows, rejects, keys = [], [], {}
+    why = dict(conn.execute("SELECT source_key, reason FROM load_rejects WHERE batch_id = %s "
+                            "AND source_key IS NOT NULL", (session.report.batch_id,)).fetchall())
+    for i, s in enumerate(d.segments):
+        key = _seg_key(dataset, s)
+        errs = _errors(sf.get(i, []))
+        if errs:
+            f = errs[0]
+            rejects.append(_reject(s, f.rule, _msg(f), key, f.field, _seg_wkt(s, node_by_key)))
+            continue
+        ps, pe = node_by_key.get(s.key("start")), node_by_key.get(s.key("end"))
+        ks = _point_key(dataset, ps) if ps else None
+        ke = _point_key(dataset, pe) if pe else None
+        if ks not in point_codes or ke not in point_codes:
+            bad = ps if ks not in point_codes else pe
+            bk = ks if ks not in point_codes else ke
+            reason = why.get(bk, "not loaded")
+            rejects.append(_reject(s, "end_point_rejected",
+                                   f"{s.table} row {s.row}: segment {s.label}: its end point "
+                                   f"{bad.point_no if bad else '?'} was rejected ({reason}) / "
+                                   f"端点 {bad.point_no if bad else '?'} 未入库（{reason}）",
+                                   key, None, _seg_wkt(s, node_by_key)))
+            continue
+        if d.survey:
+            coords = [(ps.e, ps.n, s.z_start), (pe.e, pe.n, s.z_end)]
+            line = shapely.linestrings(coords)
+        else:
+            line = s.line if s.line.has_z else shapely.force_3d(s.line)
+            s.z_start, s.z_end = (float(c) for c in shapely.get_coordinates(
+                line, include_z=True)[[0, -1], 2])
+        flags = _flags(sf.get(i, []))
+        if not d.survey and not s.line.has_z:
+            flags.append("no_z")
+        wkb = ewkb(np.array([line]), srid, with_z=True)[0]
+        start_depth = s.start_depth if s.start_depth is not None else (
+            ps.ground - s.z_start if ps.ground is not None and d.survey else None)
+        end_depth = s.end_depth if s.end_depth is not None else (
+            pe.ground - s.z_end if pe.ground is not None and d.survey else None)
+        vals = {"pipe_class": s.cls.code, "class_name": s.cls.name,
+                "subclass_code": s.cls.subclass_code, "subclass_name": s.cls.subclass_name,
+                "feature_code": PipeDictionaries.segment_code(s.cls),
+                "start_point_no": s.start_no, "end_point_no": s.end_no,
+                "start_point_code": point_codes[ks], "end_point_code": point_codes[ke],
+                "start_depth": start_depth, "end_depth": end_depth,
+                "start_elevation": s.start_elevation if s.start_elevation is not None
+                else (s.z_start if d.survey else None),
+                "end_elevation": s.end_elevation if s.end_elevation is not None
+                else (s.z_end if d.survey else None),
+                "material": s.material[1] if s.material else s.material_raw,
+                "material_code": s.material[0] if s.material else None,
+                "burial": s.burial[1] if s.burial else s.burial_raw,
+                "burial_code": s.burial[0] if s.burial else None,
+                "diameter_mm": s.diameter, "width_mm": s.width, "height_mm": s.height,
+                "size_text": s.size_text, "pressure": s.pressure, "voltage": s.voltage,
+                "cable_count": s.cable_count, "owner": s.owner, "year_built": s.year,
+                "road": s.road, "status_code": s.status[0] if s.status else None,
+                "status": s.status[1] if s.status else s.status_raw,
+                "length_m": float(shapely.length(shapely.force_2d(line)))}
+        values = _row(PIPE_SEGMENTS, vals)
+        rows.append((s.seq, key, content_hash(values, wkb), Jsonb(s.attrs, dumps=_dumps),
+                     flags, EWKB(wkb), s.cls.code, None, *values))
+        if s.source_id:
+            keys[s.source_id] = key
+    _bulk_write(session, PIPE_SEGMENTS, srid, layer_code, src_srid, rows, rejects, report,
+                mode, district, dataset)
+    codes = dict(conn.execute("SELECT source_key, code FROM pipe_segments WHERE valid_to IS NULL "
+                              "AND source_key = ANY(%s)", (list(keys.values()),)).fetchall())
+    return {sid: codes[k] for sid, k in keys.items() if k in codes}
+
+
+def _seg_wkt(s: SegRec, node_by_key) -> str | None:
+    if s.line is not None:
+        return shapely.to_wkt(s.line, rounding_precision=-1)
+    ps, pe = node_by_key.get(s.key("start")), node_by_key.get(s.key("end"))
+    if ps is None or pe is None or ps.x is None or pe.x is None:
+        return None
+    return f"LINESTRING ({ps.y} {ps.x}, {pe.y} {pe.x})"
+
+
+def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_code, mode,
+                  district, src_srid, report, attach: float,
+                  dicts: PipeDictionaries) -> dict[str, Any]:
+    """Appurtenances (valves …) as pipe points attached to the segment they are on."""
+    lines = conn.execute(  # the dataset's current segments (new or unchanged by this load)
+        "SELECT code, ST_AsBinary(ST_Force2D(geom)), pipe_class FROM pipe_segments "
+        "WHERE valid_to IS NULL AND starts_with(source_key, %s) ORDER BY code",
+        (dataset + ":",)).fetchall()
+    seg_geoms = shapely.from_wkb([bytes(r[1]) for r in lines]) if lines else np.array([])
+    tree = shapely.STRtree(seg_geoms) if len(seg_geoms) else None
+    by_id = nearest = unattached = 0
+    rows, rejects = [], []
+    for i, p in valves:
+        key = _point_key(dataset, p)
+        errs = _errors(pf.get(i, []))
+        if errs:
+            f = errs[0]
+            rejects.append(_reject(p, f.rule, _msg(f), key, f.field))
+            continue
+        flags = _flags(pf.get(i, []))
+        seg = seg_codes.get(p.segment_id) if p.segment_id else None
+        cls = p.cls
+        if seg is not None:
+            by_id += 1
+        elif tree is not None:
+            j, dist = tree.query_nearest(shapely.points(p.e, p.n), max_distance=attach,
+                                         return_distance=True)
+            if len(j):
+                k = int(j[np.lexsort((j, dist))[0]])
+                seg = lines[k][0]
+                nearest += 1
+                flags.append("attached_nearest")
+        if seg is None:
+            unattached += 1
+            flags.append("unattached")
+        if cls is None and seg is not None:
+            cls = dicts.by_code.get(next(r[2] for r in lines if r[0] == seg))
+        if cls is None:
+            rejects.append(_reject(p, "missing_value", "the appurtenance has no class: pass "
+                                   "--class or attach it to a pipe", key, FIELD_ZH["class"]))
+            continue
+        if p.appurtenance is None:
+            p.appurtenance = dicts.feature(cls, "附属物", p.appurtenance_raw)
+        feat = p.appurtenance
+        geom = shapely.points(p.e, p.n, p.ground if p.ground is not None else 0.0)
+        wkb = ewkb(np.array([geom]), srid, with_z=True)[0]
+        vals = {"point_no": p.point_no, "pipe_class": cls.code, "class_name": cls.name,
+                "subclass_code": cls.subclass_code, "subclass_name": cls.subclass_name,
+                "feature_code": PipeDictionaries.point_code(cls, feat, "附属物"),
+                "feature": None,
+                "appurtenance": feat.name if feat else p.appurtenance_raw,
+                "ground_elevation": p.ground, "survey_code": p.survey_code, "road": p.road,
+                "segment_code": seg, "note": p.note}
+        values = _row(PIPE_POINTS, vals)
+        rows.append((p.seq, key, content_hash(values, wkb), Jsonb(p.attrs, dumps=_dumps),
+                     sorted(set(flags)), EWKB(wkb), cls.code, None, *values))
+    _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
+                mode, district, dataset)
+    return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
+            "unattached": unattached, "max_distance_m": attach}
