@@ -3,15 +3,13 @@ GIS pipe layer: node–edge topology from the node ids or rebuilt by snapping, v
 
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pyogrio
 import pytest
 import shapely
 
-from cim.profile import create_profile
 from loaders.pipes import load_pipes_files
-from tests.conftest import make_db, real_file, run_cli, server_url
+from tests.conftest import make_db, profile_around, real_file, run_cli, server_url
 
 MAPPING = """\
 # QWAT (value lists joined, English values) -> CJJ 61 dictionaries
@@ -38,16 +36,7 @@ def qwat(tmp_path_factory):
 
     src = real_file("qwat_network.gpkg")
     d = tmp_path_factory.mktemp("qwat")
-    g = pyogrio.read_dataframe(src, layer="pipes", columns=[]).to_crs("EPSG:2056")
-    minx, miny, maxx, maxy = g.total_bounds
-    box = shapely.box(minx - 1000, miny - 1000, maxx + 1000, maxy + 1000)
-    south = box.intersection(shapely.box(minx - 2000, miny - 2000, maxx + 2000,
-                                         (miny + maxy) / 2))
-    gpd.GeoDataFrame({"code": ["990201", "990202"], "name": ["North", "South"]},
-                     geometry=[box.difference(south), south], crs="EPSG:2056") \
-        .to_file(d / "districts.gpkg")
-    profile = create_profile(d / "profile.yaml", name="QWAT sample (test)", admin_code="990200",
-                             storage_crs="EPSG:2056", boundary=d / "districts.gpkg")
+    profile = profile_around(src, "pipes", d, name="QWAT sample (test)", admin_code="990200")
     (d / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
     db = make_db("qwat", profile)
     db.src, db.dir = src, d
