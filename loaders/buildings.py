@@ -44,8 +44,8 @@ def id_fields(ctx: LoadContext) -> list[str]:
     return first + [f for f in all_matches(ctx.source.fields, aliases) if f not in first]
 
 
-def make_converter(profile: CityProfile, seen: dict | None = None):
-    """The batch converter; ``seen`` (if given) receives what the load found out about fields.
+def make_converter(profile: CityProfile):
+    """The batch converter.
 
     Required for a building: a polygonal geometry. Attributes are optional: a source with no
     recognised field loads with every feature keyed by its geometry, attributes kept in attrs.
@@ -58,9 +58,6 @@ def make_converter(profile: CityProfile, seen: dict | None = None):
     def convert(batch: Batch, ctx: LoadContext) -> tuple[list[tuple], list[Reject]]:
         cols, m = batch.columns, ctx.mapping
         n = len(batch.geometries)
-        if seen is not None:
-            seen["mapped"] = dict(m)
-            seen["fields"] = list(ctx.source.fields)
         prep = prepare(batch.geometries, ctx.transformer, "polygon")
         keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(ctx)], prep.geoms)
         wkbs = ewkb(prep.geoms, ctx.srid)
@@ -117,10 +114,9 @@ def make_converter(profile: CityProfile, seen: dict | None = None):
 
 
 def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:
-    seen: dict = {}
     try:
         report = run_load(conninfo, profile, BUILDINGS, layer_code_of(profile, "buildings"),
-                          make_converter(profile, seen), path,
+                          make_converter(profile), path,
                           aliases=profile.field_aliases.get("buildings", {}), **kw)
     except InputError as exc:
         if exc.path is not None:
@@ -128,10 +124,5 @@ def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) 
         # a problem of the input raised where the file is not known (CRS detection, the
         # merge): name the file all the same
         raise type(exc)(exc.message, path=str(path), row=exc.row, field=exc.field) from exc
-    if not seen.get("mapped"):
-        fields = ", ".join(seen.get("fields") or []) or "none"
-        report.notes.append(f"no attribute field was recognised (source fields: {fields}); "
-                            "features are keyed by their geometry and the attributes kept "
-                            "in attrs — use --mapping to name the fields")
     return report
 

@@ -243,7 +243,13 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
         report.source_crs = f"EPSG:{epsg}" if epsg else source_crs.name
         report.notes += notes
         fields = map_fields(src.fields, aliases or {}, mapping)
-        report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in fields.items()))
+        if fields:
+            report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in fields.items()))
+        else:
+            report.notes.append(
+                f"no attribute field was recognised (source fields: "
+                f"{', '.join(src.fields) or 'none'}); features are keyed by their geometry and "
+                "the attributes kept in attrs — use --mapping to name the fields")
         with psycopg.connect(conninfo) as probe:
             check_area(src, source_crs, srid, _area_bounds(probe))
         transformer = None if epsg == srid else cimcrs.transformer(source_crs.to_wkt(), srid)

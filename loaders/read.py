@@ -145,6 +145,10 @@ def open_source(path: str | Path, layer: str | None = None,
     notes: list[str] = []
     opts = {**DEFAULT_OPEN_OPTIONS.get(path.suffix.lower(), {}), **(open_options or {})}
     dbf = _dbf_path(path)
+    if encoding is not None and dbf is None and path.suffix.lower() != ".dbf":
+        # GeoPackage, GeoJSON, GML … declare their encoding (UTF-8); only .dbf needs telling
+        notes.append(f"--encoding {encoding} ignored: it applies to Shapefile/DBF attributes")
+        encoding = None
     if encoding is None and dbf is not None:
         encoding, why = detect_dbf_encoding(dbf)
         if encoding:

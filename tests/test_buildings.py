@@ -165,3 +165,17 @@ def test_cli_district_override_and_clear_errors(fresh_db, tmp_path):
     bad = run_cli(["load", "buildings", str(tmp_path / "nope.shp")], fresh_db.env())
     assert bad.returncode == 3 and "nope.shp" in bad.stderr and "not found" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_source_without_known_fields_loads_and_says_so_in_the_batch(fresh_db, tmp_path):
+    gdf = _sample(3)[["geometry"]].assign(foo=["a", "b", "c"])
+    p = _write(tmp_path, "anon.gpkg", gdf)
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, p, encoding="GBK")
+    assert (r.read, r.loaded) == (3, 3)
+    notes = fresh_db.scalar("SELECT report->'notes' FROM load_batches WHERE id = %s",
+                            (r.batch_id,))
+    assert any("no attribute field was recognised" in n for n in notes)
+    assert any("--encoding GBK ignored" in n for n in notes)
+    keys = [k for (k,) in fresh_db.rows("SELECT source_key FROM buildings")]
+    assert all(k.startswith("anon:g") for k in keys)
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE attrs->>'foo' IS NOT NULL") == 3
