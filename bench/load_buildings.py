@@ -36,24 +36,18 @@ import geopandas as gpd  # noqa: E402
 import psycopg  # noqa: E402
 import pyogrio  # noqa: E402
 import shapely  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from cim.config import Settings  # noqa: E402
-from cim.db.cluster import Cluster  # noqa: E402
-from cim.db.engine import drop_database, ensure_database, psycopg_conninfo  # noqa: E402
-from cim.db.migrate import upgrade  # noqa: E402
+from cim.db.engine import drop_database, psycopg_conninfo  # noqa: E402
+from cim.db.engine import server_url as engine_server_url  # noqa: E402
+from cim.db.migrate import fresh_database  # noqa: E402
 from cim.profile import create_profile  # noqa: E402
 
 DB = "cim_bench"
 
 
 def server_url() -> str:
-    s = Settings()
-    if s.database_url:
-        return s.database_url
-    c = Cluster(s.home)
-    c.start()
-    return c.server_url("postgres")
+    return engine_server_url(Settings())
 
 
 def dataset(count: int, seed: int) -> Path:
@@ -84,12 +78,7 @@ def bench_profile(path: Path, workdir: Path):
 
 
 def fresh_db(profile) -> tuple[str, str]:
-    base = server_url()
-    drop_database(base, DB)
-    ensure_database(base, DB)
-    url = make_url(base).set(database=DB, drivername="postgresql+psycopg").render_as_string(
-        hide_password=False)
-    upgrade(url, profile.srid)
+    url = fresh_database(server_url(), DB, profile.srid)
     return url, psycopg_conninfo(url)
 
 

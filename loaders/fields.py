@@ -47,14 +47,21 @@ def all_matches(source_fields: list[str], names: list[str]) -> list[str]:
     return [by_norm[_norm(n)] for n in names if _norm(n) in by_norm]
 
 
-def read_mapping_file(path: str | Path) -> dict[str, str]:
+def load_mapping_yaml(path: str | Path, shape: str) -> dict[Any, Any]:
+    """The top-level mapping of a mapping file; ConfigError naming the file otherwise
+    (``shape`` says what the file must map, for the message)."""
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read mapping file: {exc}", path=str(path)) from exc
     if not isinstance(data, dict):
-        raise ConfigError("mapping file must map attribute: source field", path=str(path))
+        raise ConfigError(f"a mapping file maps {shape}", path=str(path))
+    return data
+
+
+def read_mapping_file(path: str | Path) -> dict[str, str]:
+    data = load_mapping_yaml(path, "attribute: source field")
     return {str(k): str(v) for k, v in data.items()}
 
 

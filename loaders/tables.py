@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cim.errors import ConfigError, InputError
+from loaders.fields import load_mapping_yaml
 
 EXCEL = {".xlsx", ".xlsm"}
 OLD_EXCEL = {".xls"}
@@ -169,14 +168,8 @@ MAPPING_SECTIONS = ("points", "segments", "lines", "nodes", "valves", "component
 def read_mapping(path: str | Path | None) -> Mapping:
     if path is None:
         return Mapping()
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read mapping file: {exc}", path=str(path)) from exc
-    if not isinstance(data, dict):
-        raise ConfigError("a mapping file maps attribute: column (optionally in sections "
-                          f"{', '.join(MAPPING_SECTIONS)})", path=str(path))
+    data = load_mapping_yaml(path, "attribute: column (optionally in sections "
+                                   f"{', '.join(MAPPING_SECTIONS)})")
     m = Mapping(path=str(path))
     for k, v in data.items():
         k = str(k)

@@ -13,12 +13,11 @@ from pathlib import Path
 import pyogrio
 import pytest
 import requests
-from sqlalchemy.engine import make_url
 
 from cim.config import DEFAULT_PROFILE, PROJECT_ROOT, Settings
-from cim.db.cluster import Cluster
-from cim.db.engine import drop_database, ensure_database, psycopg_conninfo
-from cim.db.migrate import upgrade
+from cim.db.engine import drop_database, psycopg_conninfo
+from cim.db.engine import server_url as engine_server_url
+from cim.db.migrate import fresh_database
 from cim.profile import CityProfile, load_profile
 
 SAMPLES = PROJECT_ROOT / "data_samples" / "jining"
@@ -55,22 +54,12 @@ class TestDB:
 
 def server_url() -> str:
     """URL of any database on the server the tests use."""
-    settings = Settings()
-    if settings.database_url:
-        return settings.database_url
-    cluster = Cluster(settings.home)
-    cluster.start()
-    return cluster.server_url("postgres")
+    return engine_server_url(Settings())
 
 
 def make_db(suffix: str, profile: CityProfile, apply_profile: bool = True) -> TestDB:
-    base = server_url()
     name = f"cim_test_{suffix}_{os.getpid()}"
-    drop_database(base, name)
-    ensure_database(base, name)
-    url = make_url(base).set(database=name, drivername="postgresql+psycopg") \
-        .render_as_string(hide_password=False)
-    upgrade(url, profile.srid)
+    url = fresh_database(server_url(), name, profile.srid)
     db = TestDB(url=url, conninfo=psycopg_conninfo(url), profile=profile, name=name)
     if apply_profile:
         from loaders.divisions import load_districts, load_grid

@@ -60,3 +60,13 @@ def drop_database(server_url: str, dbname: str) -> None:
 
 def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, future=True)
+
+
+def server_url(settings: Settings) -> str:
+    """URL of the server's maintenance database: the external server, or the embedded cluster
+    (started if needed). Tests and benchmarks create their own databases beside it."""
+    if settings.database_url:
+        return database_url(settings)
+    cluster = Cluster(settings.home)
+    cluster.start()
+    return cluster.server_url("postgres")

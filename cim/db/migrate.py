@@ -48,3 +48,18 @@ def current(url: str) -> str | None:
             return None
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else None
+
+
+def fresh_database(server: str, name: str, srid: int) -> str:
+    """(Re)create database ``name`` on the server of ``server`` with PostGIS and the schema at
+    head; return its URL. For tests and benchmarks, which must not touch the platform's data."""
+    from sqlalchemy.engine import make_url
+
+    from cim.db.engine import drop_database, ensure_database
+
+    drop_database(server, name)
+    ensure_database(server, name)
+    url = make_url(server).set(database=name, drivername="postgresql+psycopg") \
+        .render_as_string(hide_password=False)
+    upgrade(url, srid)
+    return url
