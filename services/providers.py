@@ -184,7 +184,8 @@ class CimProvider(BaseProvider):
                     if s["property"] not in self.table.c:
                         raise ProviderQueryError(f"cannot sort by {s['property']}")
                     c = self.table.c[s["property"]]
-                    order.append(c.desc() if s.get("order") == "-" else c.asc())
+                    # features without a value come last in either direction
+                    order.append((c.desc() if s.get("order") == "-" else c.asc()).nulls_last())
                 order.append(self.table.c.id)
                 stmt = stmt.order_by(*order).offset(offset).limit(limit)
                 for row in conn.execute(stmt):

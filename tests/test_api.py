@@ -110,3 +110,24 @@ def test_spatial_cql2_filter_in_crs84(api, db):
 def test_unknown_item_is_404(api):
     r = requests.get(f"{api}/collections/buildings/items/000000000000000000?f=json", timeout=30)
     assert r.status_code == 404
+
+
+def test_bbox_in_the_storage_crs_follows_its_axis_order(api, db):
+    """bbox-crs=EPSG:4527 is given northing first, as EPSG defines the CRS."""
+    e0, n0, e1, n1 = 39_463_000, 3_913_000, 39_464_000, 3_914_000
+    expected = db.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL AND "
+                         "ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4527))",
+                         (e0, n0, e1, n1))
+    fc = _items(api, bbox=f"{n0},{e0},{n1},{e1}", **{"bbox-crs": EPSG + "4527"}).json()
+    assert expected > 0
+    # the box is carried through CRS84 corner by corner: allow the features that touch its edge
+    assert abs(fc["numberMatched"] - expected) <= max(2, expected // 50)
+
+
+def test_property_filters_sorting_and_selection(api, db):
+    fc = _items(api, use_name="住宅", sortby="-height", properties="name,height", limit=5).json()
+    assert fc["numberMatched"] == db.scalar(
+        "SELECT count(*) FROM buildings WHERE valid_to IS NULL AND use_name = '住宅'")
+    heights = [f["properties"]["height"] for f in fc["features"]]
+    assert heights == sorted(heights, reverse=True)
+    assert set(fc["features"][0]["properties"]) == {"code", "name", "height"}
