@@ -146,6 +146,9 @@ def _progress(quiet: bool) -> Callable[[int, int], None]:
     return show
 
 
+APPLICATION_NAME = "cim-load"
+
+
 class LoadSession:
     """The lifecycle of one load batch, for loaders that write one layer or several.
 
@@ -173,7 +176,8 @@ class LoadSession:
         return self
 
     def begin(self) -> psycopg.Connection:
-        self.conn = psycopg.connect(self.conninfo)
+        # named, so that a DBA (and the kill -9 test) can tell a load in pg_stat_activity
+        self.conn = psycopg.connect(self.conninfo, application_name=APPLICATION_NAME)
         return self.conn
 
     def writer(self, layer: LayerDef, srid: int, layer_code: str | None,

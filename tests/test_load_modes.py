@@ -130,15 +130,20 @@ def test_kill_9_leaves_no_partial_rows_and_the_rerun_succeeds(fresh_db, tmp_path
     proc = subprocess.Popen([sys.executable, "-m", "cim.cli", "load", "buildings", str(path)],
                             env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
-    # wait until the loader is inside its COPY, then kill it without mercy
-    for _ in range(300):
-        if fresh_db.scalar("SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%%' "
+    # wait until the loader's transaction has written (staging created, COPY under way),
+    # then kill it without mercy
+    for _ in range(600):
+        if fresh_db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                           "'cim-load' AND backend_xid IS NOT NULL "
                            "AND datname = current_database()"):
             break
-        time.sleep(0.05)
+        if proc.poll() is not None:
+            pytest.fail(f"the loader ended before it could be killed: {proc.stderr.read()}")
+        time.sleep(0.02)
     else:
         proc.kill()
-        pytest.fail("the loader never reached COPY")
+        pytest.fail("the loader never started writing")
+    time.sleep(0.3)  # into the COPY
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)
     assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
