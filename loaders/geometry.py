@@ -58,8 +58,7 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         for i in np.flatnonzero(ok & ~has_z):
             flags[i].append("no_z")
     if transformer is not None and ok.any():
-        geoms[ok] = shapely.transform(geoms[ok], _xy_fn(transformer, keep_z and has_z.all()),
-                                      include_z=bool(keep_z and has_z[ok].all()))
+        geoms[ok] = transform_xy(geoms[ok], transformer)
         _reject_nonfinite(geoms, ok, reject, "transform_failed",
                           "coordinates cannot be transformed to the storage CRS (wrong --crs?)")
         ok &= np.array([r is None for r in reject])
@@ -94,16 +93,27 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
     return Prepared(geoms=geoms, reject=reject, flags=flags)
 
 
-def _xy_fn(t: pyproj.Transformer, with_z: bool):
-    if with_z:
-        def fn(c: np.ndarray) -> np.ndarray:
-            x, y, z = t.transform(c[:, 0], c[:, 1], c[:, 2])
-            return np.column_stack([x, y, z])
-    else:
-        def fn(c: np.ndarray) -> np.ndarray:
-            x, y = t.transform(c[:, 0], c[:, 1])
-            return np.column_stack([x, y])
-    return fn
+def transform_xy(geoms: np.ndarray, t: pyproj.Transformer | None) -> np.ndarray:
+    """Transform the horizontal coordinates; heights (1985 datum) are kept as they are.
+
+    2D and 3D geometries may be mixed; missing geometries stay missing.
+    """
+    out = np.asarray(geoms, dtype=object).copy()
+    ok = ~shapely.is_missing(out)
+    if t is None or not ok.any():
+        return out
+
+    def fn(c: np.ndarray) -> np.ndarray:
+        x, y = t.transform(c[:, 0], c[:, 1])
+        return np.column_stack([x, y, c[:, 2]]) if c.shape[1] == 3 else np.column_stack([x, y])
+
+    idx = np.flatnonzero(ok)
+    zs = shapely.has_z(out[idx])
+    for with_z in (True, False):
+        sel = idx[zs == with_z]
+        if sel.size:
+            out[sel] = shapely.transform(out[sel], fn, include_z=with_z)
+    return out
 
 
 def _reject_nonfinite(geoms, ok, reject, reason, message) -> None:

@@ -22,6 +22,7 @@ from cim.errors import InputError
 from cim.profile import CityProfile
 from loaders.common import jsonable
 from loaders.fields import as_float, as_text
+from loaders.geometry import transform_xy
 from loaders.pipe_codes import PipeDictionaries
 from loaders.pipe_fields import (
     ClassResolver,
@@ -72,25 +73,6 @@ def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer 
     return crs, t
 
 
-def _to_storage(geoms: np.ndarray, t: pyproj.Transformer | None) -> np.ndarray:
-    ok = ~shapely.is_missing(geoms)
-    out = geoms.copy()
-    if t is None or not ok.any():
-        return out
-
-    def fn(c: np.ndarray) -> np.ndarray:
-        x, y = t.transform(c[:, 0], c[:, 1])
-        return np.column_stack([x, y, c[:, 2]]) if c.shape[1] == 3 else np.column_stack([x, y])
-
-    zs = shapely.has_z(geoms[ok])
-    idx = np.flatnonzero(ok)
-    for flag in (True, False):
-        sel = idx[zs == flag]
-        if sel.size:
-            out[sel] = shapely.transform(geoms[sel], fn, include_z=flag)
-    return out
-
-
 def _gis_attrs(cols: dict[str, list], i: int, table: str, row: int) -> dict[str, Any]:
     out = {k: jsonable(v[i]) for k, v in cols.items()}
     out["_table"] = table
@@ -123,7 +105,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
         raise InputError("cannot tell the pipe class of the line layer: pass --class, give "
                          "'class:' in the mapping file or map a class field", path=str(lines))
     has_nodes = "start_no" in m and "end_no" in m
-    lgeoms = _to_storage(geoms, t)
+    lgeoms = transform_xy(geoms, t)
     tname = lines.name if not src.layer or src.layer == lines.stem else f"{lines.name}:{src.layer}"
     segs: list[SegRec] = []
     for i in range(len(geoms)):
@@ -202,7 +184,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
     _crs, t = _gis_crs(src, crs_opt, geoms, srid)
     override, strict = mapping.for_kind(section)
     m = match_headers(list(cols), aliases["points"], override, table=path.name, strict=strict)
-    g2 = _to_storage(geoms, t)
+    g2 = transform_xy(geoms, t)
     tname = path.name if not src.layer or src.layer == path.stem else f"{path.name}:{src.layer}"
     out = []
     for i in range(len(geoms)):
