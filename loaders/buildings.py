@@ -72,7 +72,12 @@ def make_converter(profile: CityProfile):
                 continue
             values[attr], bad = parse(cols[src])
             for i, msg in bad.items():
+                if attr == "height" and np.isfinite(prep.solid_height[i]):
+                    continue  # a 3D solid carries its height (below)
                 problem.setdefault(i, ("bad_value", f"field {src!r}: {msg}", src))
+        # LOD1 blocks: the height is the solid's; a height attribute is kept in attrs
+        solid = np.flatnonzero(np.isfinite(prep.solid_height))
+        values["height"][solid] = np.round(prep.solid_height[solid], 2).astype(object)
         for i, (f, msg) in check_attrs_batch(cols).items():
             problem.setdefault(i, ("bad_value", f"field {f!r}: {msg}", f))
         raw_use = cols[m["use"]] if "use" in m else np.full(n, None, dtype=object)

@@ -9,6 +9,7 @@ import numpy as np
 import pyproj
 import shapely
 
+MIN_AREA_M2 = 0.01
 POLYGONAL = {3, 6}  # Polygon, MultiPolygon
 LINEAR = {1, 5}  # LineString, MultiLineString
 PUNTAL = {0, 4}  # Point, MultiPoint
@@ -22,6 +23,7 @@ class Prepared:
     geoms: np.ndarray  # storage-CRS geometries (None where rejected)
     reject: list[tuple[str, str] | None]  # (reason, message) per row
     flags: list[list[str]]
+    solid_height: np.ndarray | None = None  # z extent of 3D solids (LOD1 blocks), else NaN
 
 
 def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: str,
@@ -30,7 +32,7 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
     n = len(geoms)
     reject: list[tuple[str, str] | None] = [None] * n
     flags: list[list[str]] = [[] for _ in range(n)]
-    geoms = np.asarray(geoms, dtype=object)
+    geoms = np.array(geoms, dtype=object, copy=True)  # the caller keeps the input as read
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(np.where(missing, None, geoms))
     for i in np.flatnonzero(missing):
@@ -52,6 +54,13 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
     ok &= np.array([r is None for r in reject])
     has_z = np.zeros(n, dtype=bool)
     has_z[ok] = shapely.has_z(geoms[ok])
+    solid_height = np.full(n, np.nan)
+    if family == "polygon" and not keep_z:
+        for i in np.flatnonzero(ok & has_z & (types == 6)):
+            fp, h = _footprint_of_solid(geoms[i])
+            if fp is not None:
+                geoms[i], solid_height[i] = fp, h
+                flags[i].append("footprint_of_solid")
     if not keep_z and has_z.any():
         geoms[ok] = shapely.force_2d(geoms[ok])
     if keep_z:
@@ -83,6 +92,14 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
                 else:
                     geoms[i] = g
     ok &= np.array([r is None for r in reject])
+    if family == "polygon":
+        # storage CRSs are metric: a polygon under 1 dm² is a sliver or a collapsed ring
+        idx = np.flatnonzero(ok)
+        tiny = idx[shapely.area(geoms[idx]) < MIN_AREA_M2]
+        for i in tiny:
+            reject[i] = ("invalid_geometry",
+                         f"the polygon has (almost) no area ({shapely.area(geoms[i]):.2g} m²)")
+        ok &= np.array([r is None for r in reject])
     if make_multi and ok.any() and family != "point":
         idx = np.flatnonzero(ok)
         parts, pidx = shapely.get_parts(geoms[idx], return_index=True)
@@ -90,7 +107,23 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         geoms[idx] = builder(parts, indices=pidx)
     for i in np.flatnonzero(~ok):
         geoms[i] = None
-    return Prepared(geoms=geoms, reject=reject, flags=flags)
+    return Prepared(geoms=geoms, reject=reject, flags=flags, solid_height=solid_height)
+
+
+def _footprint_of_solid(g) -> tuple[object | None, float]:
+    """(2D footprint, height) of a 3D solid given as its faces (a LOD1 block), or (None, nan)
+    for a surface without walls (a 2.5D polygon: its own projection is the footprint)."""
+    faces = shapely.get_parts(g)
+    if len(faces) < 4:
+        return None, np.nan
+    flat = shapely.force_2d(faces)
+    area = shapely.area(flat)
+    walls = area < 1e-6
+    if not walls.any() or walls.all():
+        return None, np.nan
+    z = shapely.get_coordinates(g, include_z=True)[:, 2]
+    footprint = shapely.union_all(shapely.make_valid(flat[~walls]))
+    return footprint, float(np.nanmax(z) - np.nanmin(z))
 
 
 def transform_xy(geoms: np.ndarray, t: pyproj.Transformer | None) -> np.ndarray:

@@ -56,6 +56,7 @@ class Source:
     geometry_type: str | None
     notes: list[str] = field(default_factory=list)
     open_options: dict[str, str] = field(default_factory=dict)  # GDAL dataset open options
+    read_path: Path | None = None  # what GDAL actually reads, when not ``path`` (see _solids)
 
 
 @dataclass
@@ -153,8 +154,16 @@ def open_source(path: str | Path, layer: str | None = None,
         encoding, why = detect_dbf_encoding(dbf)
         if encoding:
             notes.append(f"attribute encoding {encoding} ({why})")
+    read_path = path
     try:
-        layers = pyogrio.list_layers(path)
+        try:
+            layers = pyogrio.list_layers(path)
+        except pyogrio.errors.GeometryError as exc:
+            read_path = _solids_as_faces(path, exc)
+            notes.append("3D solids (PolyhedralSurface/TIN, e.g. CityGML LOD1) read as their "
+                         "faces through ogr2ogr")
+            opts = {}
+            layers = pyogrio.list_layers(read_path)
         if layer is None:
             if len(layers) == 0:
                 raise InputError("no vector layer in file", path=str(path))
@@ -162,7 +171,7 @@ def open_source(path: str | Path, layer: str | None = None,
             layer = (spatial or [layers[0][0]])[0]
             if len(layers) > 1:
                 notes.append(f"read layer {layer!r} of {len(layers)}")
-        info = pyogrio.read_info(path, layer=layer, encoding=encoding, **opts)
+        info = pyogrio.read_info(read_path, layer=layer, encoding=encoding, **opts)
     except InputError:
         raise
     except pyogrio.errors.CRSError as exc:
@@ -186,6 +195,10 @@ def open_source(path: str | Path, layer: str | None = None,
             crs = pyproj.CRS.from_user_input(info["crs"])
         except pyproj.exceptions.CRSError:
             notes.append(f"unrecognised CRS {info['crs']!r} ignored")
+    if crs is not None and crs.is_geographic and crs.datum.name.lower() in ("unknown", ""):
+        # GDAL's stand-in for an srsName it could not resolve (CityGML 'EPSG:25833+height'…)
+        notes.append(f"the file's CRS is undefined ({crs.name!r}); ignored")
+        crs = None
     if crs is not None and not (crs.is_projected or crs.is_geographic):
         notes.append(f"the file's CRS {crs.name!r} ({crs.type_name}) cannot be transformed to "
                      "a survey CRS; ignored")
@@ -197,7 +210,8 @@ def open_source(path: str | Path, layer: str | None = None,
     return Source(path=path, layer=layer, driver=driver, crs=crs,
                   encoding=encoding, fields=[str(f) for f in info.get("fields", [])],
                   feature_count=feature_count,
-                  geometry_type=info.get("geometry_type"), notes=notes, open_options=opts)
+                  geometry_type=info.get("geometry_type"), notes=notes, open_options=opts,
+                  read_path=read_path if read_path != path else None)
 
 
 def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str | None,
@@ -222,7 +236,8 @@ def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
     """Stream the source as batches of columns and shapely geometries."""
     row = 1
     try:
-        with pyogrio.raw.open_arrow(src.path, layer=src.layer, encoding=src.encoding,
+        with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer,
+                                    encoding=src.encoding,
                                     batch_size=batch_size, use_pyarrow=True,
                                     **src.open_options) as (meta, reader):
             geom_col = meta.get("geometry_name") or "wkb_geometry"
@@ -233,8 +248,9 @@ def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
                     arr = rb.column(name)
                     if name == geom_col:
                         with np.errstate(invalid="ignore"):  # NaN coordinates are checked later
-                            geoms = shapely.from_wkb(arr.to_numpy(zero_copy_only=False),
-                                                     on_invalid="ignore")
+                            geoms = shapely.from_wkb(
+                                faces_wkb(arr.to_numpy(zero_copy_only=False)),
+                                on_invalid="ignore")
                     else:
                         cols[name] = np.asarray(arr.to_pandas(), dtype=object)
                 if geoms is None:
@@ -246,3 +262,69 @@ def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
     except Exception as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {exc}",
                          path=str(src.path), row=row) from exc
+
+
+# ISO WKB type codes of surfaces GEOS cannot hold, and what their bytes are once renamed:
+# a PolyhedralSurface/TIN is laid out exactly like a MultiPolygon of its faces (triangles are
+# polygons), so renaming the type codes is a lossless conversion.
+_SURFACE_TO_MULTIPOLYGON = {15: 6, 16: 6, 1015: 1006, 1016: 1006, 2015: 2006, 2016: 2006,
+                            3015: 3006, 3016: 3006}
+_TRIANGLE_TO_POLYGON = {17: 3, 1017: 1003, 2017: 2003, 3017: 3003}
+
+
+def faces_wkb(wkbs: np.ndarray) -> np.ndarray:
+    """WKB with PolyhedralSurface/TIN geometries rewritten as MultiPolygons of their faces."""
+    out = wkbs
+    for i, w in enumerate(wkbs):
+        if w is None or len(w) < 9:
+            continue
+        order = "little" if w[0] == 1 else "big"
+        if int.from_bytes(w[1:5], order) in _SURFACE_TO_MULTIPOLYGON:
+            if out is wkbs:
+                out = wkbs.copy()
+            out[i] = _rename_surface(bytes(w))
+    return out
+
+
+def _rename_surface(w: bytes) -> bytes:
+    buf = bytearray(w)
+    order = "little" if buf[0] == 1 else "big"
+    code = int.from_bytes(buf[1:5], order)
+    buf[1:5] = _SURFACE_TO_MULTIPOLYGON[code].to_bytes(4, order)
+    n = int.from_bytes(buf[5:9], order)
+    pos = 9
+    dims = 3 if code // 1000 in (1, 2) else 4 if code // 1000 == 3 else 2
+    for _ in range(n):  # each face: byte order, type, rings, points
+        o = "little" if buf[pos] == 1 else "big"
+        t = int.from_bytes(buf[pos + 1:pos + 5], o)
+        if t in _TRIANGLE_TO_POLYGON:
+            buf[pos + 1:pos + 5] = _TRIANGLE_TO_POLYGON[t].to_bytes(4, o)
+        rings = int.from_bytes(buf[pos + 5:pos + 9], o)
+        pos += 9
+        for _ in range(rings):
+            pts = int.from_bytes(buf[pos:pos + 4], o)
+            pos += 4 + pts * dims * 8
+    return bytes(buf)
+
+
+def _solids_as_faces(path: Path, exc: Exception) -> Path:
+    """A copy of ``path`` that pyogrio can open: GDAL's own ogr2ogr writes the 3D solids
+    (layer type PolyhedralSurface, which pyogrio refuses) to a GeoPackage of MultiPolygonZ
+    layer type; :func:`faces_wkb` then reads each solid as its faces."""
+    import atexit
+    import shutil
+    import subprocess
+    import tempfile
+
+    if "not supported" not in str(exc):
+        raise InputError(f"GDAL cannot read it: {_gdal_message(exc)}", path=str(path)) from exc
+    tmp = Path(tempfile.mkdtemp(prefix="cim-solids-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    out = tmp / (path.stem + ".gpkg")
+    proc = subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), str(path), "-nlt", "MULTIPOLYGONZ",
+                           "--config", "GML_DOWNLOAD_SCHEMA", "NO"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not out.exists():
+        raise InputError(f"its 3D solids cannot be converted: {proc.stderr.strip()[-300:]}",
+                         path=str(path)) from exc
+    return out

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyogrio
+import numpy as np
 import pytest
 import requests
 
@@ -162,15 +162,18 @@ def real_file(name: str) -> Path:
 
 
 def profile_around(src: Path, layer: str, workdir: Path, *, name: str, admin_code: str,
-                   crs: str = "EPSG:2056") -> CityProfile:
+                   crs: str = "EPSG:2056", src_crs: str | None = None) -> CityProfile:
     """A test profile whose two synthetic districts (west and east halves, codes
     admin_code+1 and +2) cover a real layer, so real data from abroad loads like a city's."""
     import geopandas as gpd
     import shapely
 
     from cim.profile import create_profile
+    from loaders.read import iter_batches, open_source
 
-    g = pyogrio.read_dataframe(src, layer=layer, columns=[]).to_crs(crs)
+    source = open_source(src, layer)  # the platform's reader: it also reads CityGML solids
+    geoms = np.concatenate([b.geometries for b in iter_batches(source)])
+    g = gpd.GeoSeries(geoms, crs=src_crs or source.crs).to_crs(crs)
     minx, miny, maxx, maxy = g.total_bounds
     box = shapely.box(minx - 2000, miny - 2000, maxx + 2000, maxy + 2000)
     west = box.intersection(shapely.box(minx - 3000, miny - 3000, (minx + maxx) / 2,

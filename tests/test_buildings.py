@@ -179,3 +179,21 @@ def test_a_source_without_known_fields_loads_and_says_so_in_the_batch(fresh_db, 
     keys = [k for (k,) in fresh_db.rows("SELECT source_key FROM buildings")]
     assert all(k.startswith("anon:g") for k in keys)
     assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE attrs->>'foo' IS NOT NULL") == 3
+
+
+def test_rejects_keep_the_delivered_geometry_in_the_input_crs(fresh_db, tmp_path):
+    gdf = _sample(4).to_crs("EPSG:4490")
+    gdf["地上层数"] = gdf["地上层数"].astype(object)
+    gdf.loc[1, "地上层数"] = "十二层"  # rejected for a value, after its geometry was transformed
+    x, y = gdf.geometry.iloc[2].exterior.coords[0]
+    gdf.loc[2, "geometry"] = shapely.Point(x, y)  # rejected for its geometry type
+    # collinear in lon/lat, a sliver of ~1e-6 m² once projected: no footprint
+    gdf.loc[3, "geometry"] = shapely.Polygon([(x, y), (x + 1e-4, y), (x + 2e-4, y)])
+    p = _write(tmp_path, "lonlat.gpkg", gdf)
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, p)
+    assert r.rejected_by_reason == {"bad_value": 1, "wrong_geometry_type": 1,
+                                    "invalid_geometry": 1}
+    for row, wkt in fresh_db.rows("SELECT row_number, geom_wkt FROM load_rejects "
+                                  "WHERE batch_id = %s ORDER BY row_number", (r.batch_id,)):
+        g = shapely.from_wkt(wkt)
+        assert shapely.equals_exact(g, gdf.geometry.iloc[row - 1], 1e-9), row
