@@ -11,7 +11,7 @@ from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import BUILDINGS
 from cim.profile import CityProfile
-from loaders.bulk import EWKB, JsonText
+from loaders.bulk import JsonText
 from loaders.common import (
     ClassLookup,
     attrs_json,
@@ -108,7 +108,7 @@ def make_converter(profile: CityProfile):
         rows = list(zip(
             (batch.first_row + idx).tolist(), np.asarray(keys, dtype=object)[idx],
             hashes[idx].tolist(), (JsonText(attrs[i]) for i in idx), (flags[i] for i in idx),
-            (EWKB(wkbs[i]) for i in idx), use_code[idx], none,
+            wkbs[idx], use_code[idx], none,  # bytes: COPY uses the geometry dumper by oid
             *(parsed[c][idx] for c in ("name", "use_code", "use_name", "structure",
                                        "floors_above", "floors_below", "height",
                                        "year_built")),

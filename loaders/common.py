@@ -175,7 +175,6 @@ def check_attrs_batch(columns: dict[str, np.ndarray],
 def content_hashes(values: dict[str, np.ndarray], wkbs: np.ndarray) -> np.ndarray:
     """64-bit content hash (hex) per row of parsed values and geometry: detects changes."""
     frame = pd.DataFrame({k: pd.Series(v, dtype=object).astype(str) for k, v in values.items()})
-    frame["_wkb"] = pd.Series(wkbs, dtype=object).map(
-        lambda w: w.hex() if w is not None else "")
+    frame["_wkb"] = pd.Series(wkbs, dtype=object)  # bytes hash by content
     h = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
     return np.char.mod("%016x", h)
