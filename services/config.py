@@ -39,9 +39,7 @@ def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str
                 "srid": srid,
                 "id_field": ID_FIELDS.get(layer.name, "code"),
                 "title_field": "name",
-                # bbox and filter geometries reach the provider in CRS84; the provider
-                # transforms them in PostGIS (see services/providers.py)
-                "storage_crs": CRS84_URI,
+                "storage_crs": crs_uri(srid),
                 "crs": crs_list,
             }],
         }

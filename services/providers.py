@@ -8,9 +8,11 @@ the requested CRS's definition (CRS84: lon/lat; EPSG:4490: lat/lon; EPSG:4527: n
 as OGC API Features Part 2 requires), and the bbox is densified before it is projected, so the
 filter is exact and uses the GiST index.
 
-The collection is declared to pygeoapi with ``storage_crs`` CRS84 so that pygeoapi hands
-bbox and filter geometries over untouched in CRS84; the real storage SRID is ``srid`` in the
-provider definition.
+pygeoapi hands over the bbox and filter geometries already transformed to the storage CRS
+with pyproj in the CRS's authority axis order (EPSG:4527: northing, easting), the bbox corner
+by corner. The provider puts the axes back in PostGIS order; for the bbox it takes the corners
+back to longitude/latitude (exactly the corners the client sent in CRS84 or EPSG:4490) and
+projects the densified box in PostGIS, so a CRS84 bbox selects exactly what it covers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import json
 import threading
 from typing import Any
 
-import numpy as np
 import pyproj
 import shapely
 import shapely.geometry
@@ -32,6 +33,8 @@ from pygeoapi.provider.base import (
 )
 from sqlalchemy import MetaData, Table, and_, create_engine, func, select, true
 from sqlalchemy.engine import Engine
+
+from cim.crs import axis_is_northing_first, transformer
 
 _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
@@ -87,6 +90,7 @@ class CimProvider(BaseProvider):
         except Exception as exc:
             raise ProviderConnectionError(f"cannot open table {self.table_name}: {exc}") from exc
         self.geom = self.table.c.geom
+        self.north_first = axis_is_northing_first(self.srid)
         self._fields = self.get_fields()
 
     # -- schema --------------------------------------------------------------------------
@@ -103,8 +107,8 @@ class CimProvider(BaseProvider):
     # -- CRS ---------------------------------------------------------------------------------
     def _out_srid(self, spec) -> tuple[int, bool, int]:
         """(srid, flip axes, decimals) of the requested output CRS."""
-        if spec is None:
-            return GEOGRAPHIC_OUT_SRID, False, 9
+        if spec is None:  # pygeoapi: the requested CRS is the storage CRS
+            return self.srid, self.north_first, 4
         target = pyproj.CRS.from_wkt(spec.target_crs_wkt)
         uri = spec.target_crs_uri or ""
         if "CRS84" in uri:
@@ -126,9 +130,12 @@ class CimProvider(BaseProvider):
     def _bbox_filter(self, bbox: list[float]):
         if len(bbox) == 6:
             bbox = [bbox[0], bbox[1], bbox[3], bbox[4]]
-        minx, miny, maxx, maxy = (float(v) for v in bbox)
-        env = func.ST_Segmentize(func.ST_MakeEnvelope(minx, miny, maxx, maxy,
-                                                      GEOGRAPHIC_OUT_SRID), 0.0005)
+        a0, a1, a2, a3 = (float(v) for v in bbox)
+        # corners in the storage CRS, authority order -> easting/northing -> lon/lat
+        e0, n0, e1, n1 = (a1, a0, a3, a2) if self.north_first else (a0, a1, a2, a3)
+        lons, lats = transformer(self.srid, "OGC:CRS84").transform([e0, e1], [n0, n1])
+        env = func.ST_Segmentize(func.ST_MakeEnvelope(min(lons), min(lats), max(lons),
+                                                      max(lats), GEOGRAPHIC_OUT_SRID), 0.0005)
         return func.ST_Intersects(self.geom, func.ST_Transform(env, self.srid))
 
     def _cql_filter(self, filterq):
@@ -136,7 +143,7 @@ class CimProvider(BaseProvider):
             return true()
         from pygeofilter.backends.sqlalchemy.evaluate import to_filter
 
-        _to_storage(filterq, self.srid)
+        _to_storage(filterq, self.srid, self.north_first)
         mapping = {c.name: c for c in self.table.columns}
         mapping["geometry"] = self.geom
         try:
@@ -227,17 +234,22 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _to_storage(node: Any, srid: int) -> None:
-    """Give CQL2 geometry literals (CRS84, as pygeoapi passes them) the storage SRID."""
+def _to_storage(node: Any, srid: int, north_first: bool) -> None:
+    """Put filter literals in the storage SRID in PostGIS axis order.
+
+    Geometry literals come from pygeoapi already in the storage CRS, authority axis order;
+    BBOX and ENVELOPE literals it leaves in the filter CRS (CRS84 by default).
+    """
     from pygeofilter import ast, values
 
-    t = pyproj.Transformer.from_crs("OGC:CRS84", f"EPSG:{srid}", always_xy=True)
+    t = transformer("OGC:CRS84", srid)
     stack = [node]
     while stack:
         n = stack.pop()
         if isinstance(n, values.Geometry):
             g = shapely.geometry.shape(n.geometry)
-            g = shapely.transform(g, lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1])))
+            if north_first:
+                g = shapely.transform(g, lambda c: c[:, ::-1])
             n.geometry = {**shapely.geometry.mapping(g),
                           "crs": {"type": "name",
                                   "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}}

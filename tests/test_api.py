@@ -29,6 +29,9 @@ def test_collections_are_listed(api):
     ids = {c["id"] for c in requests.get(f"{api}/collections?f=json", timeout=30)
            .json()["collections"]}
     assert {"buildings", "admin_divisions", "grid_cells"} <= ids
+    meta = requests.get(f"{api}/collections/buildings?f=json", timeout=30).json()
+    assert meta["storageCrs"] == EPSG + "4527"
+    assert {CRS84, EPSG + "4490", EPSG + "4527"} <= set(meta["crs"])
 
 
 def test_crs84_output_is_longitude_first_inside_jining(api):
