@@ -31,14 +31,7 @@ MAX_ZIP_MEMBERS = 2000
 def precheck(path: Path, layer: str | None = None) -> None:
     """Every check that applies to ``path`` by its suffix (raises InputError)."""
     suffix = path.suffix.lower()
-    with open(path, "rb") as fh:
-        start = fh.read(256)
-        # GDAL picks its driver by content too: XML under any name gets the XML check
-        if suffix in XML_SUFFIXES or looks_like_xml(start):
-            fh.seek(0)
-            check_xml_prolog(fh.read(PROLOG_LIMIT + 1), path)
-    if suffix in ZIP_XML_SUFFIXES:
-        check_zip_xml(path)
+    check_xml_safety(path)
     if suffix == ".shp":
         check_shapefile(path)
     if suffix in TEXT_TABLE_SUFFIXES:
@@ -48,6 +41,19 @@ def precheck(path: Path, layer: str | None = None) -> None:
 
 
 # -- XML ------------------------------------------------------------------------------------
+def check_xml_safety(path: Path) -> None:
+    """Refuse XML with a DOCTYPE (XXE, entity expansion) before any parser sees it: plain XML
+    under any name, and the XML members of zip containers (.xlsx, .ods, .kmz …)."""
+    with open(path, "rb") as fh:
+        start = fh.read(256)
+        # GDAL picks its driver by content too: XML under any name gets the XML check
+        if path.suffix.lower() in XML_SUFFIXES or looks_like_xml(start):
+            fh.seek(0)
+            check_xml_prolog(fh.read(PROLOG_LIMIT + 1), path)
+    if path.suffix.lower() in ZIP_XML_SUFFIXES:
+        check_zip_xml(path)
+
+
 def _decode_head(head: bytes) -> str:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return head.decode("utf-16", errors="replace")

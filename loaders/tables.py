@@ -22,6 +22,7 @@ from typing import Any
 
 from cim.errors import ConfigError, InputError
 from loaders.fields import load_mapping_yaml
+from loaders.precheck import check_xml_safety
 
 EXCEL = {".xlsx", ".xlsm"}
 OLD_EXCEL = {".xls"}
@@ -231,6 +232,7 @@ def read_tables(path: str | Path, known: set[str] | None = None,
         raise InputError("file is empty (0 bytes)", path=str(path))
     suffix = path.suffix.lower()
     known = known or set()
+    check_xml_safety(path)  # an .xlsx is zipped XML: no DOCTYPE reaches openpyxl
     try:
         if suffix in EXCEL:
             return _read_xlsx(path, known)

@@ -411,3 +411,14 @@ def test_bad_values_are_rejected_naming_table_row_and_field(fresh_db, tmp_path):
     msg = fresh_db.scalar("SELECT message FROM load_rejects WHERE batch_id = %s AND reason = "
                           "'end_point_rejected'", (r.batch_id,))
     assert "B006" in msg and "bad_value" in msg
+
+
+def test_a_survey_workbook_with_a_doctype_is_refused_before_parsing(jining_profile):
+    """openpyxl would parse the sheets' XML: the same XXE guard as for GDAL sources applies."""
+    from tests.conftest import PROJECT_ROOT
+
+    bad = PROJECT_ROOT / "tests" / "data" / "bad" / "xlsx_xxe.xlsx"
+    with pytest.raises(InputError, match="DOCTYPE"):
+        read_tables(bad)
+    with pytest.raises(InputError, match="DOCTYPE"):
+        qa_pipes(jining_profile, [bad])
