@@ -30,7 +30,7 @@ from loaders.pipe_codes import PipeClass, PipeDictionaries
 from loaders.pipe_qa import PointRec, QAResult, SegRec
 from loaders.pipe_records import FIELD_ZH, Delivery, PipeLoadReport
 from loaders.pipe_topology import topology
-from loaders.pipeline import LoadSession
+from loaders.pipeline import LoadSession, sql_analyze
 from loaders.report import LoadReport, Reject
 
 
@@ -91,7 +91,8 @@ def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: 
     src_srid = delivery.source_srid if delivery.source_srid not in (None, srid) else None
     nodes = [(i, p) for i, p in enumerate(delivery.points) if p.role == "node"]
     valves = [(i, p) for i, p in enumerate(delivery.points) if p.role != "node"]
-    with LoadSession(conninfo, "pipes", first, mode, opts, report) as session:
+    with LoadSession(conninfo, "pipes", first, mode, opts, report,
+                     files=delivery.files) as session:
         conn = session.begin()
         report.read = len(delivery.points) + len(delivery.segments)
         if delivery.derived_nodes:
@@ -110,8 +111,8 @@ def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: 
         report.topology = topology(conn, dataset)
         session.succeed()
     with psycopg.connect(conninfo, autocommit=True) as c:
-        for t in ("pipe_points", "pipe_segments"):
-            c.execute(f"ANALYZE {t}")
+        for layer in (PIPE_POINTS, PIPE_SEGMENTS):
+            c.execute(sql_analyze(layer.table))
     return report
 
 

@@ -58,6 +58,19 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def files_sha256(files: list[Path]) -> str | None:
+    """Checksum of a delivery: of its file, or of its files' names and checksums in order."""
+    files = list(dict.fromkeys(files))
+    if not files:
+        return None
+    if len(files) == 1:
+        return file_sha256(files[0])
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(f"{f.name}\0{file_sha256(f)}\n".encode())
+    return h.hexdigest()
+
+
 def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
                        storage_srid: int) -> tuple[pyproj.CRS, list[str]]:
     """The CRS of the input: --crs, else the file's, else detected from GK easting magnitudes."""
@@ -159,10 +172,12 @@ class LoadSession:
     """
 
     def __init__(self, conninfo: str, layer_name: str, path: Path, mode: str,
-                 options: dict[str, Any], report: LoadReport) -> None:
+                 options: dict[str, Any], report: LoadReport,
+                 files: list[Path] | None = None) -> None:
         self.conninfo = conninfo
         self.layer_name = layer_name
         self.path = path
+        self.files = files or ([path] if path.is_file() else [])
         self.mode = mode
         self.options = options
         self.report = report
@@ -172,7 +187,7 @@ class LoadSession:
     def __enter__(self) -> LoadSession:
         self.report.batch_id = bulk.start_batch(
             self.conninfo, self.layer_name, str(self.path.resolve()),
-            file_sha256(self.path) if self.path.is_file() else None, self.mode, self.options)
+            files_sha256(self.files), self.mode, self.options)
         return self
 
     def begin(self) -> psycopg.Connection:

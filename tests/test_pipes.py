@@ -107,6 +107,13 @@ def test_sample_load_accounts_for_every_row(db):
         "UNION ALL SELECT unnest(flags) FROM pipe_segments WHERE batch_id = %s) q GROUP BY 1",
         (r.batch_id, r.batch_id)))
     assert flagged == {rule: 1 for rule, _ in SEEDED if rule not in ERROR_RULES}
+    # the batch's checksum covers every file of the delivery, not only the first
+    from loaders.pipeline import files_sha256
+
+    files = sorted((SAMPLES / "pipes").iterdir())
+    assert len(files) > 1
+    assert db.scalar("SELECT source_sha256 FROM load_batches WHERE id = %s",
+                     (r.batch_id,)) == files_sha256(files)
 
 
 def test_every_segment_is_3d_at_ground_minus_depth(db):
