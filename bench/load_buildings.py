@@ -135,7 +135,7 @@ def run_geopandas(path: Path, url: str) -> tuple[float, int]:
 
 def run_floor(path: Path, conninfo: str) -> tuple[float, float]:
     """(COPY + index + analyze seconds, read seconds) with the rows already in memory."""
-    from loaders.bulk import EWKB, _register_geometry
+    from loaders.engine.bulk import EWKB, _register_geometry
 
     t = time.monotonic()
     df = pyogrio.read_dataframe(path, encoding="UTF-8")

@@ -1,9 +1,15 @@
-"""The ``cim`` command line. Settings are built here, at the entry, never at import time."""
+"""The ``cim`` command line. Settings are built here, at the entry, never at import time.
+
+The core defines the group, the context and the core's own commands (database, profile). The
+rooms above it (loaders, layers, services) register their commands through the ``cim.commands``
+entry-point group, so the core imports none of them: a room is found by its registration.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
@@ -40,8 +46,18 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-def _echo_json(data) -> None:
+def echo_json(data) -> None:
+    """Print ``data`` as the JSON every ``--json`` option promises (UTF-8, dates as text)."""
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def print_reports(reports, as_json: bool) -> None:
+    """Print load reports as text, or as JSON (one object, or a list of several)."""
+    if as_json:
+        echo_json([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict())
+    else:
+        for r in reports:
+            click.echo(r.text())
 
 
 @click.group()
@@ -87,7 +103,7 @@ def db_status(c: Ctx, as_json: bool) -> None:
     st = Cluster(c.settings.home).status() if not c.settings.database_url else \
         {"external": True}
     if as_json:
-        _echo_json(st)
+        echo_json(st)
     else:
         for k, v in st.items():
             click.echo(f"{k:12} {v}")
@@ -135,7 +151,7 @@ def profile() -> None:
 def profile_show(c: Ctx) -> None:
     """Print the active profile."""
     p = c.profile
-    _echo_json({**p.to_dict(), "path": str(p.path), "boundaries": str(p.boundaries),
+    echo_json({**p.to_dict(), "path": str(p.path), "boundaries": str(p.boundaries),
                 "grid": str(p.grid)})
 
 
@@ -158,284 +174,22 @@ def profile_create(name: str, admin_code: str, crs: str, boundary: Path, grid: P
                f"{len(p.districts)} districts")
 
 
-@profile.command("apply")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--quiet", is_flag=True, help="Print nothing but errors")
-@pass_ctx
-def profile_apply(c: Ctx, as_json: bool, quiet: bool) -> None:
-    """Load the profile's district boundaries and grid cells into the database."""
-    from loaders.divisions import load_districts, load_grid
-
-    reports = [load_districts(c.conninfo(), c.profile, mode="replace")]
-    if c.profile.grid:
-        reports.append(load_grid(c.conninfo(), c.profile, mode="replace"))
-    if not quiet:
-        _print_reports(reports, as_json)
+COMMAND_GROUP = "cim.commands"
+_registered = False
 
 
-def _print_reports(reports, as_json: bool) -> None:
-    if as_json:
-        _echo_json([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict())
-    else:
-        for r in reports:
-            click.echo(r.text())
-
-
-# -- loading ------------------------------------------------------------------------------
-@cli.group()
-def load() -> None:
-    """Load survey deliveries into the layers."""
-
-
-def load_options(f):
-    opts = [
-        click.argument("path", type=click.Path(path_type=Path)),
-        click.option("--crs", help="CRS of the input when the file has none or a wrong one"),
-        click.option("--district", help="Put every feature in this district (6-digit code)"),
-        click.option("--mode", type=click.Choice(["append", "update", "replace"]),
-                     default="update", show_default=True,
-                     help="append new; update changed features as new versions; replace "
-                          "also retires features of this dataset missing from the file"),
-        click.option("--dataset", help="Dataset name scoping source ids (default: file name)"),
-        click.option("--layer", "source_layer", help="Layer inside a multi-layer source"),
-        click.option("--encoding", help="Attribute encoding (default: detected)"),
-        click.option("--mapping", type=click.Path(exists=True, path_type=Path),
-                     help="YAML mapping attribute: source field"),
-        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON"),
-        click.option("--quiet", is_flag=True, help="No progress output"),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-@load.command("buildings")
-@load_options
-@pass_ctx
-def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer, encoding,
-                       mapping, as_json, quiet) -> None:
-    """Load building footprints (any GDAL vector format)."""
-    from loaders.buildings import load_buildings
-    from loaders.fields import read_mapping_file
-
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
-    report = load_buildings(c.conninfo(), c.profile, path, crs=crs, district=district, mode=mode,
-                            dataset=dataset, source_layer=source_layer, encoding=encoding,
-                            mapping=read_mapping_file(mapping) if mapping else None,
-                            quiet=quiet or as_json)
-    _print_reports([report], as_json)
-
-
-# -- pipes and components (issue 3) ------------------------------------------------------
-def pipe_source_options(f):
-    opts = [
-        click.argument("tables", nargs=-1, type=click.Path(path_type=Path)),
-        click.option("--lines", type=click.Path(path_type=Path),
-                     help="GIS line layer of the network (instead of survey tables)"),
-        click.option("--points", type=click.Path(path_type=Path),
-                     help="GIS point layer of the network's nodes (with --lines)"),
-        click.option("--valves", type=click.Path(path_type=Path),
-                     help="GIS point layer of appurtenances such as valves (with --lines)"),
-        click.option("--class", "class_", help="Pipe class of the whole delivery: 给水, JS, "
-                     "雨水 … (default: class column, else sheet or file name)"),
-        click.option("--crs", help="CRS of the coordinates (default: from the zone-prefixed "
-                     "eastings, else the file's)"),
-        click.option("--mapping", type=click.Path(exists=True, path_type=Path),
-                     help="YAML mapping of columns, defaults and values (see README)"),
-        click.option("--encoding", help="Text encoding of CSV/DBF (default: detected)"),
-        click.option("--snap", type=float, default=0.01, show_default=True,
-                     help="GIS lines without node ids: join line ends closer than this (m)"),
-        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON"),
-        click.option("--report", "report_path", type=click.Path(path_type=Path),
-                     help="Write the QA report (.json, .csv or .html)"),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap) -> dict:
-    return {"tables": list(tables), "lines": lines, "points": points, "valves": valves,
-            "class_opt": class_, "crs": crs, "mapping": mapping, "encoding": encoding,
-            "snap": snap}
-
-
-@load.command("pipes")
-@pipe_source_options
-@click.option("--mode", type=click.Choice(["append", "update", "replace"]), default="update",
-              show_default=True)
-@click.option("--dataset", help="Dataset name scoping source ids (default: from the file names)")
-@click.option("--district", help="Put every feature in this district (6-digit code)")
-@click.option("--attach", type=float, default=5.0, show_default=True,
-              help="Appurtenances without a pipe id attach to a segment this near (m)")
-@click.option("--quiet", is_flag=True, help="No progress output")
-@pass_ctx
-def load_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, encoding, snap,
-                   as_json, report_path, mode, dataset, district, attach, quiet) -> None:
-    """Load a pipe survey (管线点/管线段成果表: .xlsx .xls .csv .dbf .gpkg, files or folders)
-    or a GIS network (--lines [--points] [--valves]); survey QA runs first."""
-    from loaders.pipes import load_pipes_files
-
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
-    kw = _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap)
-    kw["tables"] = kw["tables"] or None
-    report, _qa = load_pipes_files(c.conninfo(), c.profile, mode=mode, dataset=dataset,
-                                   district=district, attach=attach, report_path=report_path,
-                                   **kw)
-    if as_json:
-        _echo_json(report.to_dict())
-    elif not quiet:
-        click.echo(report.text())
-
-
-@cli.group()
-def qa() -> None:
-    """Quality checks of deliveries, without loading anything."""
-
-
-@qa.command("pipes")
-@pipe_source_options
-@pass_ctx
-def qa_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, encoding, snap,
-                 as_json, report_path) -> None:
-    """Survey QA of a pipe delivery (the checks `cim load pipes` runs first)."""
-    from loaders.pipes import qa_pipes
-
-    kw = _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap)
-    result = qa_pipes(c.profile, kw.pop("tables") or None, **kw)
-    if report_path:
-        result.write(report_path)
-    if as_json:
-        _echo_json(result.to_dict())
-    else:
-        click.echo(result.text())
-
-
-@load.command("components")
-@load_options
-@pass_ctx
-def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer,
-                        encoding, mapping, as_json, quiet) -> None:
-    """Load a city-management component census (城市部件普查; points, lines, polygons)."""
-    from loaders.components import load_components
-    from loaders.fields import read_mapping_file
-
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
-    report = load_components(c.conninfo(), c.profile, path, crs=crs, district=district,
-                             mode=mode, dataset=dataset, source_layer=source_layer,
-                             encoding=encoding,
-                             mapping=read_mapping_file(mapping) if mapping else None,
-                             quiet=quiet or as_json)
-    _print_reports([report], as_json)
-
-
-# -- codes --------------------------------------------------------------------------------
-@cli.group()
-def code() -> None:
-    """Unified codes."""
-
-
-@code.command("explain")
-@click.argument("code_value", metavar="CODE")
-@click.option("--json", "as_json", is_flag=True)
-@pass_ctx
-def code_explain(c: Ctx, code_value: str, as_json: bool) -> None:
-    """Decode CODE: district, layer, class, serial, and whether it exists."""
-    from layers.features import explain_code
-
-    d = explain_code(c.conninfo(), c.profile, code_value)
-    if as_json:
-        _echo_json(d.to_dict())
-    else:
-        for k, v in d.to_dict().items():
-            click.echo(f"{k:15} {v}")
-
-
-# -- batches ------------------------------------------------------------------------------
-@cli.command("batches")
-@click.option("--json", "as_json", is_flag=True)
-@pass_ctx
-def batches(c: Ctx, as_json: bool) -> None:
-    """List load batches."""
-    from layers.features import list_batches
-    from loaders.bulk import mark_dead_batches
-
-    with psycopg.connect(c.conninfo(), autocommit=True) as conn:
-        mark_dead_batches(conn)
-    rows = list_batches(c.conninfo())
-    if as_json:
-        _echo_json(rows)
-    else:
-        for r in rows:
-            click.echo(f"{r['id']:>5} {r['status']:<10} {r['layer']:<16} read {r['read']:>8} "
-                       f"loaded {r['loaded']:>8} rejected {r['rejected']:>6}  {r['source_path']}")
-
-
-@cli.command("rejects")
-@click.argument("batch_id", type=int)
-@click.option("--export", "export", type=click.Path(path_type=Path),
-              help="Write the rejects to FILE.csv or FILE.gpkg (original attributes + geometry)")
-@click.option("--json", "as_json", is_flag=True)
-@pass_ctx
-def rejects_cmd(c: Ctx, batch_id: int, export: Path | None, as_json: bool) -> None:
-    """Show (or export) the features a load batch rejected, with their reasons."""
-    from loaders.rejects import export_rejects, rejects
-
-    if export:
-        n = export_rejects(c.conninfo(), batch_id, export)
-        click.echo(f"wrote {n} rejects of batch {batch_id} to {export}")
-        return
-    rows = rejects(c.conninfo(), batch_id)
-    if as_json:
-        _echo_json(rows)
-        return
-    for r in rows:
-        where = f"row {r['row_number']}" if r["row_number"] is not None else "-"
-        field = f" [{r['field']}]" if r["field"] else ""
-        click.echo(f"{where:>10}  {r['reason']:<22}{field} {r['message']}")
-    click.echo(f"{len(rows)} rejected")
-
-
-@cli.command("history")
-@click.argument("code_value", metavar="CODE")
-@click.option("--json", "as_json", is_flag=True)
-@pass_ctx
-def history_cmd(c: Ctx, code_value: str, as_json: bool) -> None:
-    """Show every version of the feature with CODE (valid_from/valid_to, batch, attributes)."""
-    from layers.features import history
-
-    rows = history(c.conninfo(), code_value)
-    if not rows:
-        raise CimError(f"no feature has code {code_value}")
-    if as_json:
-        _echo_json(rows)
-        return
-    skip = {"valid_from", "valid_to", "batch_id", "layer", "current", "code", "flags"}
-    for r in rows:
-        state = "current" if r["current"] else f"retired {r['valid_to']:%Y-%m-%d %H:%M:%S}"
-        click.echo(f"{r['valid_from']:%Y-%m-%d %H:%M:%S}  batch {r['batch_id']}  {state}")
-        attrs = ", ".join(f"{k}={v}" for k, v in r.items() if k not in skip and v is not None)
-        click.echo(f"    {attrs}")
-
-
-# -- serving ------------------------------------------------------------------------------
-@cli.command("serve")
-@click.option("--host", default=None, help="Bind address (default 127.0.0.1)")
-@click.option("--port", default=None, type=int, help="Port (default 5000)")
-@click.option("--workers", default=2, show_default=True)
-@pass_ctx
-def serve(c: Ctx, host: str | None, port: int | None, workers: int) -> None:
-    """Serve the OGC API (pygeoapi under gunicorn) in the foreground."""
-    from services.serve import serve_foreground
-
-    serve_foreground(c.url(), c.profile, host or c.settings.host, port or c.settings.port,
-                     workers=workers, home=c.settings.home)
+def register_rooms() -> click.Group:
+    """Add the commands of every room registered under the ``cim.commands`` entry points."""
+    global _registered
+    if not _registered:
+        _registered = True
+        for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+            ep.load()(cli)
+    return cli
 
 
 def main() -> None:
+    register_rooms()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -11,7 +11,6 @@ from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import BUILDINGS
 from cim.profile import CityProfile
-from loaders.bulk import JsonText
 from loaders.common import (
     ClassLookup,
     attrs_json,
@@ -21,11 +20,12 @@ from loaders.common import (
     row_attrs,
     source_keys,
 )
+from loaders.engine.bulk import JsonText
+from loaders.engine.pipeline import LoadContext, run_load
+from loaders.engine.report import LoadReport, Reject
 from loaders.fields import all_matches, is_blank, numbers, texts, years
 from loaders.geometry import ewkb, prepare
-from loaders.pipeline import LoadContext, run_load
-from loaders.read import Batch
-from loaders.report import LoadReport, Reject
+from loaders.sources.read import Batch
 
 PARSERS = {
     "name": lambda c: texts(c, 200),

@@ -11,9 +11,9 @@ import pandas as pd
 import shapely
 
 from cim.profile import CityProfile
+from loaders.engine.report import Reject
 from loaders.fields import is_blank
 from loaders.geometry import geometry_keys
-from loaders.report import Reject
 
 # an attribute value longer than this is refused (whatever the field): it is no survey value
 MAX_ATTR_CHARS = 10_000

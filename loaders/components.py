@@ -25,13 +25,13 @@ from psycopg.types.json import Jsonb
 from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
-from loaders.bulk import EWKB
 from loaders.common import content_hash, reject_record, row_attrs, source_keys
+from loaders.engine.bulk import EWKB
+from loaders.engine.pipeline import LoadContext, run_load
+from loaders.engine.report import LoadReport, Reject
 from loaders.fields import ValueProblem, all_matches, as_text, is_blank
 from loaders.geometry import ewkb, prepare
-from loaders.pipeline import LoadContext, run_load
-from loaders.read import Batch
-from loaders.report import LoadReport, Reject
+from loaders.sources.read import Batch
 
 FAMILY_OF_TYPE = {0: "point", 4: "point", 1: "line", 5: "line", 3: "polygon", 6: "polygon"}
 TEXT_FIELDS = ("name", "dept_code", "dept_name", "owner_code", "owner_name", "maint_code",

@@ -13,13 +13,13 @@ from psycopg.types.json import Jsonb
 from cim.errors import ConfigError
 from cim.layerdefs import ADMIN_DIVISIONS, GRID_CELLS
 from cim.profile import CityProfile
-from loaders.bulk import EWKB
 from loaders.common import content_hash, reject_record, row_attrs
+from loaders.engine.bulk import EWKB
+from loaders.engine.pipeline import LoadContext, run_load
+from loaders.engine.report import LoadReport, Reject
 from loaders.fields import as_text
 from loaders.geometry import ewkb, prepare
-from loaders.pipeline import LoadContext, run_load
-from loaders.read import Batch
-from loaders.report import LoadReport, Reject
+from loaders.sources.read import Batch
 
 
 def _coded_converter(layer_name: str, length: int, profile: CityProfile):

@@ -91,7 +91,7 @@ def load_network_samples(d: TestDB, profile: CityProfile) -> None:
     """The sample pipe survey and component census (issue 3), when present, before `api`."""
     pipes, components = SAMPLES / "pipes", SAMPLES / "components"
     if pipes.is_dir():
-        from loaders.pipes import load_pipes_files
+        from loaders.pipes.load import load_pipes_files
 
         d.pipes_report, d.pipes_qa = load_pipes_files(d.conninfo, profile, [pipes])
     if components.is_dir():
@@ -169,7 +169,7 @@ def profile_around(src: Path, layer: str, workdir: Path, *, name: str, admin_cod
     import shapely
 
     from cim.profile import create_profile
-    from loaders.read import iter_batches, open_source
+    from loaders.sources.read import iter_batches, open_source
 
     source = open_source(src, layer)  # the platform's reader: it also reads CityGML solids
     geoms = np.concatenate([b.geometries for b in iter_batches(source)])

@@ -189,7 +189,7 @@ def _check_load(case, path, proc, db, before, new_batches):
 # -- the XML check runs before GDAL; GDAL errors that escape still end as one line ------------
 @pytest.mark.parametrize("name", ["gml_xxe", "gml_billion_laughs", "kml_xxe", "xlsx_xxe"])
 def test_xml_with_a_doctype_never_reaches_gdal(name, corpus, monkeypatch):
-    from loaders import read
+    from loaders.sources import read
 
     case = next(c for c in CASES if c["name"] == name)
 
@@ -212,7 +212,7 @@ def test_xml_with_a_doctype_never_reaches_gdal(name, corpus, monkeypatch):
     (b'<?xml version="1.0"?>\n<gml:FeatureCollection xmlns:gml="g"/>', False),
 ])
 def test_xml_prolog_check(xml, refused, tmp_path):
-    from loaders.precheck import check_xml_prolog
+    from loaders.sources.precheck import check_xml_prolog
 
     if refused:
         with pytest.raises(InputError, match="refused"):

@@ -8,7 +8,7 @@ import pyogrio
 import pytest
 import shapely
 
-from loaders.pipes import load_pipes_files
+from loaders.pipes.load import load_pipes_files
 from tests.conftest import make_db, profile_around, real_file, run_cli, server_url
 
 MAPPING = """\

@@ -28,9 +28,9 @@ from cim import crs as cimcrs
 from cim.errors import CimError, InputError, OutOfAreaError
 from cim.layerdefs import LayerDef
 from cim.profile import CityProfile
-from loaders import bulk
-from loaders.read import Batch, Source, iter_batches, open_source
-from loaders.report import LoadReport, Reject
+from loaders.engine import bulk
+from loaders.engine.report import LoadReport, Reject
+from loaders.sources.read import Batch, Source, iter_batches, open_source
 
 
 @dataclass

@@ -27,7 +27,7 @@ from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
-from loaders.report import LoadReport, Reject
+from loaders.engine.report import LoadReport, Reject
 
 
 def _dumps(v) -> str:

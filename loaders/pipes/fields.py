@@ -13,10 +13,9 @@ from cim.errors import ConfigError
 from cim.profile import CityProfile
 from loaders.common import jsonable
 from loaders.fields import ValueProblem, as_float, as_int, as_text, as_year, is_blank
-from loaders.pipe_codes import PipeClass, PipeDictionaries, parse_size
-from loaders.pipe_qa import PointRec, SegRec
-from loaders.pipe_records import FIELD_ZH
-from loaders.tables import Mapping, Table
+from loaders.pipes.dictionaries import PipeClass, PipeDictionaries, parse_size
+from loaders.pipes.records import FIELD_ZH, PointRec, SegRec
+from loaders.sources.tables import Mapping, Table
 
 
 def field_aliases(profile: CityProfile) -> dict[str, dict[str, list[str]]]:

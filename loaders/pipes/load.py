@@ -1,9 +1,9 @@
 """Pipe-network loaders (地下管线): survey result tables and generic GIS network layers.
 
 Two kinds of delivery become the same records (:class:`PointRec`, :class:`SegRec`), go through
-the same survey QA (:mod:`loaders.pipe_qa`) and are written the same way: in ONE
-:class:`~loaders.pipeline.LoadSession` (one batch, one transaction), points first with one
-:class:`~loaders.bulk.BulkWriter`, then segments with a second one that references the points
+the same survey QA (:mod:`loaders.pipes.qa`) and are written the same way: in ONE
+:class:`~loaders.engine.pipeline.LoadSession` (one batch, one transaction), points first with one
+:class:`~loaders.engine.bulk.BulkWriter`, then segments with a second one that references the points
 by their freshly allocated codes (node–edge topology), then — for GIS layers — appurtenances
 such as valves, attached to the segment they lie on.
 
@@ -22,8 +22,8 @@ GIS layers (``--lines`` [``--points``] [``--valves``])
     line ends within ``--snap`` metres. Appurtenances attach to their pipe by a pipe-id field,
     else to the nearest segment within ``--attach`` metres.
 
-The parts live in :mod:`loaders.pipe_survey`, :mod:`loaders.pipe_gis`,
-:mod:`loaders.pipe_topology` and :mod:`loaders.pipe_write`; this module holds the entry
+The parts live in :mod:`loaders.pipes.survey`, :mod:`loaders.pipes.gis`,
+:mod:`loaders.pipes.topology` and :mod:`loaders.pipes.write`; this module holds the entry
 points the CLI calls and re-exports the names it always offered.
 """
 
@@ -34,13 +34,13 @@ from typing import Any
 
 from cim.errors import ConfigError
 from cim.profile import CityProfile
-from loaders.pipe_gis import read_gis, split_layer
-from loaders.pipe_qa import QAResult, Rules, run_checks
-from loaders.pipe_records import Delivery, PipeLoadReport
-from loaders.pipe_survey import read_survey
-from loaders.pipe_topology import topology
-from loaders.pipe_write import default_dataset, write_delivery
-from loaders.tables import Mapping, read_mapping
+from loaders.pipes.gis import read_gis, split_layer
+from loaders.pipes.qa import QAResult, Rules, run_checks
+from loaders.pipes.records import Delivery, PipeLoadReport
+from loaders.pipes.survey import read_survey
+from loaders.pipes.topology import topology
+from loaders.pipes.write import default_dataset, write_delivery
+from loaders.sources.tables import Mapping, read_mapping
 
 __all__ = [
     "Delivery",

@@ -1,7 +1,7 @@
 """Writing a QA'd :class:`Delivery`: points, segments and appurtenances in ONE LoadSession.
 
 One batch and one transaction, so a delivery is loaded whole or not at all. Points go first
-(one :class:`~loaders.bulk.BulkWriter`) because segments reference their end points by the
+(one :class:`~loaders.engine.bulk.BulkWriter`) because segments reference their end points by the
 codes just allocated; appurtenances (valves …) go last because they attach to the segments.
 Rows with an error finding are rejected with the rule id as reason; warnings become flags.
 """
@@ -23,15 +23,15 @@ from cim.coding.scheme import layer_code_of
 from cim.errors import OutOfAreaError
 from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS, LayerDef
 from cim.profile import CityProfile
-from loaders.bulk import EWKB
 from loaders.common import content_hash
+from loaders.engine.bulk import EWKB
+from loaders.engine.pipeline import LoadSession, sql_analyze
+from loaders.engine.report import LoadReport, Reject
 from loaders.geometry import ewkb
-from loaders.pipe_codes import PipeClass, PipeDictionaries
-from loaders.pipe_qa import PointRec, QAResult, SegRec
-from loaders.pipe_records import FIELD_ZH, Delivery, PipeLoadReport
-from loaders.pipe_topology import topology
-from loaders.pipeline import LoadSession, sql_analyze
-from loaders.report import LoadReport, Reject
+from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
+from loaders.pipes.qa import QAResult
+from loaders.pipes.records import FIELD_ZH, Delivery, PipeLoadReport, PointRec, SegRec
+from loaders.pipes.topology import topology
 
 
 def default_dataset(paths: list[Path]) -> str:

@@ -20,8 +20,8 @@ from cim.errors import InputError
 from cim.profile import CityProfile
 from loaders.common import jsonable
 from loaders.fields import as_float, as_text, is_blank
-from loaders.pipe_codes import PipeClass, PipeDictionaries
-from loaders.pipe_fields import (
+from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
+from loaders.pipes.fields import (
     ClassResolver,
     field_aliases,
     parse_value,
@@ -29,9 +29,8 @@ from loaders.pipe_fields import (
     segment_values,
     text_id,
 )
-from loaders.pipe_qa import PointRec, SegRec
-from loaders.pipe_records import FIELD_ZH, Delivery
-from loaders.tables import (
+from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, SegRec
+from loaders.sources.tables import (
     Mapping,
     Table,
     known_header_names,

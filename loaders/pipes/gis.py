@@ -3,7 +3,7 @@
 Networks exported from other systems are lines with attributes, not survey tables: their fields
 are mapped by the aliases and the mapping file, their geometry is reprojected to the storage
 CRS here, and their nodes are either named on the lines (node ids) or rebuilt from the line
-ends (:mod:`loaders.pipe_topology`). Valve and other appurtenance layers become points with the
+ends (:mod:`loaders.pipes.topology`). Valve and other appurtenance layers become points with the
 ``valve`` role, attached to their pipe when loading.
 """
 
@@ -23,8 +23,8 @@ from cim.profile import CityProfile
 from loaders.common import jsonable
 from loaders.fields import as_float, as_text
 from loaders.geometry import transform_xy
-from loaders.pipe_codes import PipeDictionaries
-from loaders.pipe_fields import (
+from loaders.pipes.dictionaries import PipeDictionaries
+from loaders.pipes.fields import (
     ClassResolver,
     field_aliases,
     parse_value,
@@ -32,10 +32,9 @@ from loaders.pipe_fields import (
     segment_values,
     text_id,
 )
-from loaders.pipe_qa import PointRec, SegRec
-from loaders.pipe_records import FIELD_ZH, Delivery
-from loaders.pipe_topology import nodes_by_snapping, nodes_from_ids
-from loaders.tables import Mapping, Table, match_headers
+from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, SegRec
+from loaders.pipes.topology import nodes_by_snapping, nodes_from_ids
+from loaders.sources.tables import Mapping, Table, match_headers
 
 
 def split_layer(path: str | Path) -> tuple[Path, str | None]:
@@ -49,7 +48,7 @@ def split_layer(path: str | Path) -> tuple[Path, str | None]:
 
 
 def _read_layer(path: Path, encoding: str | None, source_layer: str | None = None):
-    from loaders.read import iter_batches, open_source
+    from loaders.sources.read import iter_batches, open_source
 
     path, named = split_layer(path)
     src = open_source(path, source_layer or named, encoding)
@@ -63,8 +62,8 @@ def _read_layer(path: Path, encoding: str | None, source_layer: str | None = Non
 
 
 def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer | None]:
-    from loaders.pipeline import resolve_source_crs
-    from loaders.read import Batch
+    from loaders.engine.pipeline import resolve_source_crs
+    from loaders.sources.read import Batch
 
     first = Batch(first_row=1, columns={}, geometries=geoms[:2000])
     crs, _notes = resolve_source_crs(src, crs_opt, first, srid)

@@ -18,7 +18,7 @@ import pyproj
 import shapely
 
 from cim.errors import InputError
-from loaders.precheck import precheck
+from loaders.sources.precheck import precheck
 
 # .dbf language driver ids (byte 29) that mean a Chinese code page
 _LDID_CHINESE = {0x4D: "GB18030", 0x7A: "GB18030"}
@@ -136,7 +136,7 @@ def open_source(path: str | Path, layer: str | None = None,
                 require_geometry: bool = True) -> Source:
     """Inspect a vector source; clear InputError for anything GDAL cannot open or use.
 
-    Before GDAL parses anything, :func:`loaders.precheck.precheck` refuses unsafe XML and
+    Before GDAL parses anything, :func:`loaders.sources.precheck.precheck` refuses unsafe XML and
     catches broken Shapefiles, non-UTF-8 CSV and bad Excel headers. A source without a
     geometry column or without features is refused (``require_geometry``).
     """

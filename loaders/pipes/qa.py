@@ -3,7 +3,7 @@
 The rules, their severities, thresholds and messages (Chinese and English) are data:
 ``cim/dictionaries/pipe_qa_rules.yaml`` (a city may name its own copy in the profile). This
 module runs them over the parsed point and segment records of a delivery and returns
-findings; :mod:`loaders.pipes` rejects the rows of error findings (reason = rule id) and loads
+findings; :mod:`loaders.pipes.load` rejects the rows of error findings (reason = rule id) and loads
 the rows of warnings with the rule id in their flags.
 
 Every finding names its rule, severity, table (file[:sheet]), row (as a person finds it in
@@ -18,7 +18,7 @@ import io
 import json
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,100 +26,10 @@ import yaml
 
 from cim.errors import ConfigError
 from cim.profile import CityProfile
-from loaders.pipe_codes import Feature, PipeClass, size_key
+from loaders.pipes.dictionaries import size_key
+from loaders.pipes.records import PointRec, SegRec
 
 SEVERITIES = ("error", "warning")
-
-
-# -- records -------------------------------------------------------------------------------
-@dataclass
-class PointRec:
-    seq: int  # running number of the row in the delivery (unique per load)
-    table: str
-    row: int
-    attrs: dict[str, Any]
-    cls: PipeClass | None = None
-    point_no: str | None = None
-    map_no: str | None = None
-    feature_raw: str | None = None
-    appurtenance_raw: str | None = None
-    feature: Feature | None = None
-    appurtenance: Feature | None = None
-    x: float | None = None  # survey X (northing) or GIS easting, as read
-    y: float | None = None
-    ground: float | None = None
-    survey_code: str | None = None
-    road: str | None = None
-    note: str | None = None
-    segment_id: str | None = None
-    role: str = "node"  # node (topology) | valve (appurtenance attached to a segment)
-    e: float | None = None  # storage CRS easting / northing, set by the loader
-    n: float | None = None
-    problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """(class, number) of a node; appurtenances have keys of their own."""
-        cls = self.cls.key if self.cls else ""
-        return (cls if self.role == "node" else f"{cls}/{self.role}", self.point_no or "")
-
-    @property
-    def label(self) -> str:
-        return self.point_no or f"row {self.row}"
-
-
-@dataclass
-class SegRec:
-    seq: int
-    table: str
-    row: int
-    attrs: dict[str, Any]
-    cls: PipeClass | None = None
-    source_id: str | None = None
-    start_no: str | None = None
-    end_no: str | None = None
-    start_depth: float | None = None
-    end_depth: float | None = None
-    start_elevation: float | None = None
-    end_elevation: float | None = None
-    material_raw: str | None = None
-    material: tuple[str, str] | None = None
-    burial_raw: str | None = None
-    burial: tuple[str, str] | None = None
-    diameter: float | None = None
-    width: float | None = None
-    height: float | None = None
-    size_text: str | None = None
-    pressure: str | None = None
-    voltage: str | None = None
-    cable_count: int | None = None
-    owner: str | None = None
-    year: int | None = None
-    road: str | None = None
-    status_raw: str | None = None
-    status: tuple[str, str] | None = None
-    note: str | None = None
-    line: Any = None  # storage-CRS shapely LineString of a GIS layer (None for survey tables)
-    problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
-    # resolved by the checks
-    z_start: float | None = None
-    z_end: float | None = None
-    length: float | None = None
-
-    def key(self, which: str) -> tuple[str, str]:
-        no = self.start_no if which == "start" else self.end_no
-        return (self.cls.key if self.cls else "", no or "")
-
-    @property
-    def label(self) -> str:
-        if self.source_id and not (self.start_no and self.end_no):
-            return self.source_id
-        return f"{self.start_no or '?'}-{self.end_no or '?'}"
-
-    @property
-    def ids(self) -> list[str]:
-        out = [self.source_id] if self.source_id else []
-        return out + [v for v in (self.start_no, self.end_no) if v]
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 
 from cim.errors import ConfigError, InputError
 from loaders.fields import load_mapping_yaml
-from loaders.precheck import check_xml_safety
+from loaders.sources.precheck import check_xml_safety
 
 EXCEL = {".xlsx", ".xlsm"}
 OLD_EXCEL = {".xls"}
@@ -458,7 +458,7 @@ def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
 def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
     import pyogrio
 
-    from loaders.read import detect_dbf_encoding
+    from loaders.sources.read import detect_dbf_encoding
 
     notes = []
     if encoding is None and path.suffix.lower() in (".dbf", ".shp"):

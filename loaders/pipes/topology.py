@@ -15,10 +15,9 @@ import numpy as np
 import psycopg
 import shapely
 
-from loaders.pipe_codes import PipeClass, PipeDictionaries
-from loaders.pipe_fields import resolve_features
-from loaders.pipe_qa import PointRec, SegRec
-from loaders.pipe_records import FIELD_ZH
+from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
+from loaders.pipes.fields import resolve_features
+from loaders.pipes.records import FIELD_ZH, PointRec, SegRec
 
 
 # -- nodes of GIS layers ---------------------------------------------------------------------

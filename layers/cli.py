@@ -1,0 +1,108 @@
+"""The layers' commands: ``cim code explain``, ``cim batches``, ``cim rejects``, ``cim history``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import psycopg
+
+from cim.cli import Ctx, echo_json, pass_ctx
+from cim.errors import CimError
+
+
+def register(cli: click.Group) -> None:
+    """Add the layers' commands to ``cli``."""
+    for command in (code, batches, rejects_cmd, history_cmd):
+        cli.add_command(command)
+
+
+# -- codes --------------------------------------------------------------------------------
+@click.group()
+def code() -> None:
+    """Unified codes."""
+
+
+@code.command("explain")
+@click.argument("code_value", metavar="CODE")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def code_explain(c: Ctx, code_value: str, as_json: bool) -> None:
+    """Decode CODE: district, layer, class, serial, and whether it exists."""
+    from layers.features import explain_code
+
+    d = explain_code(c.conninfo(), c.profile, code_value)
+    if as_json:
+        echo_json(d.to_dict())
+    else:
+        for k, v in d.to_dict().items():
+            click.echo(f"{k:15} {v}")
+
+
+# -- batches ------------------------------------------------------------------------------
+@click.command("batches")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def batches(c: Ctx, as_json: bool) -> None:
+    """List load batches."""
+    from layers.features import list_batches
+    from loaders.engine.bulk import mark_dead_batches
+
+    with psycopg.connect(c.conninfo(), autocommit=True) as conn:
+        mark_dead_batches(conn)
+    rows = list_batches(c.conninfo())
+    if as_json:
+        echo_json(rows)
+    else:
+        for r in rows:
+            click.echo(f"{r['id']:>5} {r['status']:<10} {r['layer']:<16} read {r['read']:>8} "
+                       f"loaded {r['loaded']:>8} rejected {r['rejected']:>6}  {r['source_path']}")
+
+
+@click.command("rejects")
+@click.argument("batch_id", type=int)
+@click.option("--export", "export", type=click.Path(path_type=Path),
+              help="Write the rejects to FILE.csv or FILE.gpkg (original attributes + geometry)")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def rejects_cmd(c: Ctx, batch_id: int, export: Path | None, as_json: bool) -> None:
+    """Show (or export) the features a load batch rejected, with their reasons."""
+    from layers.rejects import export_rejects, rejects
+
+    if export:
+        n = export_rejects(c.conninfo(), batch_id, export)
+        click.echo(f"wrote {n} rejects of batch {batch_id} to {export}")
+        return
+    rows = rejects(c.conninfo(), batch_id)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        where = f"row {r['row_number']}" if r["row_number"] is not None else "-"
+        field = f" [{r['field']}]" if r["field"] else ""
+        click.echo(f"{where:>10}  {r['reason']:<22}{field} {r['message']}")
+    click.echo(f"{len(rows)} rejected")
+
+
+@click.command("history")
+@click.argument("code_value", metavar="CODE")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def history_cmd(c: Ctx, code_value: str, as_json: bool) -> None:
+    """Show every version of the feature with CODE (valid_from/valid_to, batch, attributes)."""
+    from layers.features import history
+
+    rows = history(c.conninfo(), code_value)
+    if not rows:
+        raise CimError(f"no feature has code {code_value}")
+    if as_json:
+        echo_json(rows)
+        return
+    skip = {"valid_from", "valid_to", "batch_id", "layer", "current", "code", "flags"}
+    for r in rows:
+        state = "current" if r["current"] else f"retired {r['valid_to']:%Y-%m-%d %H:%M:%S}"
+        click.echo(f"{r['valid_from']:%Y-%m-%d %H:%M:%S}  batch {r['batch_id']}  {state}")
+        attrs = ", ".join(f"{k}={v}" for k, v in r.items() if k not in skip and v is not None)
+        click.echo(f"    {attrs}")
+
+

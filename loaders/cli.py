@@ -1,0 +1,185 @@
+"""The loaders' commands: ``cim load …``, ``cim qa pipes``, ``cim profile apply``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cim.cli import Ctx, echo_json, pass_ctx, print_reports
+from cim.errors import CimError
+
+
+def register(cli: click.Group) -> None:
+    """Add the loaders' commands to ``cli``."""
+    cli.commands["profile"].add_command(profile_apply)
+    cli.add_command(load)
+    cli.add_command(qa)
+
+
+@click.command("apply")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--quiet", is_flag=True, help="Print nothing but errors")
+@pass_ctx
+def profile_apply(c: Ctx, as_json: bool, quiet: bool) -> None:
+    """Load the profile's district boundaries and grid cells into the database."""
+    from loaders.divisions import load_districts, load_grid
+
+    reports = [load_districts(c.conninfo(), c.profile, mode="replace")]
+    if c.profile.grid:
+        reports.append(load_grid(c.conninfo(), c.profile, mode="replace"))
+    if not quiet:
+        print_reports(reports, as_json)
+
+
+# -- loading ------------------------------------------------------------------------------
+@click.group()
+def load() -> None:
+    """Load survey deliveries into the layers."""
+
+
+def load_options(f):
+    opts = [
+        click.argument("path", type=click.Path(path_type=Path)),
+        click.option("--crs", help="CRS of the input when the file has none or a wrong one"),
+        click.option("--district", help="Put every feature in this district (6-digit code)"),
+        click.option("--mode", type=click.Choice(["append", "update", "replace"]),
+                     default="update", show_default=True,
+                     help="append new; update changed features as new versions; replace "
+                          "also retires features of this dataset missing from the file"),
+        click.option("--dataset", help="Dataset name scoping source ids (default: file name)"),
+        click.option("--layer", "source_layer", help="Layer inside a multi-layer source"),
+        click.option("--encoding", help="Attribute encoding (default: detected)"),
+        click.option("--mapping", type=click.Path(exists=True, path_type=Path),
+                     help="YAML mapping attribute: source field"),
+        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON"),
+        click.option("--quiet", is_flag=True, help="No progress output"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+@load.command("buildings")
+@load_options
+@pass_ctx
+def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer, encoding,
+                       mapping, as_json, quiet) -> None:
+    """Load building footprints (any GDAL vector format)."""
+    from loaders.buildings import load_buildings
+    from loaders.fields import read_mapping_file
+
+    if district and district not in {d.code for d in c.profile.districts}:
+        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    report = load_buildings(c.conninfo(), c.profile, path, crs=crs, district=district, mode=mode,
+                            dataset=dataset, source_layer=source_layer, encoding=encoding,
+                            mapping=read_mapping_file(mapping) if mapping else None,
+                            quiet=quiet or as_json)
+    print_reports([report], as_json)
+
+
+# -- pipes and components (issue 3) ------------------------------------------------------
+def pipe_source_options(f):
+    opts = [
+        click.argument("tables", nargs=-1, type=click.Path(path_type=Path)),
+        click.option("--lines", type=click.Path(path_type=Path),
+                     help="GIS line layer of the network (instead of survey tables)"),
+        click.option("--points", type=click.Path(path_type=Path),
+                     help="GIS point layer of the network's nodes (with --lines)"),
+        click.option("--valves", type=click.Path(path_type=Path),
+                     help="GIS point layer of appurtenances such as valves (with --lines)"),
+        click.option("--class", "class_", help="Pipe class of the whole delivery: 给水, JS, "
+                     "雨水 … (default: class column, else sheet or file name)"),
+        click.option("--crs", help="CRS of the coordinates (default: from the zone-prefixed "
+                     "eastings, else the file's)"),
+        click.option("--mapping", type=click.Path(exists=True, path_type=Path),
+                     help="YAML mapping of columns, defaults and values (see README)"),
+        click.option("--encoding", help="Text encoding of CSV/DBF (default: detected)"),
+        click.option("--snap", type=float, default=0.01, show_default=True,
+                     help="GIS lines without node ids: join line ends closer than this (m)"),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON"),
+        click.option("--report", "report_path", type=click.Path(path_type=Path),
+                     help="Write the QA report (.json, .csv or .html)"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap) -> dict:
+    return {"tables": list(tables), "lines": lines, "points": points, "valves": valves,
+            "class_opt": class_, "crs": crs, "mapping": mapping, "encoding": encoding,
+            "snap": snap}
+
+
+@load.command("pipes")
+@pipe_source_options
+@click.option("--mode", type=click.Choice(["append", "update", "replace"]), default="update",
+              show_default=True)
+@click.option("--dataset", help="Dataset name scoping source ids (default: from the file names)")
+@click.option("--district", help="Put every feature in this district (6-digit code)")
+@click.option("--attach", type=float, default=5.0, show_default=True,
+              help="Appurtenances without a pipe id attach to a segment this near (m)")
+@click.option("--quiet", is_flag=True, help="No progress output")
+@pass_ctx
+def load_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, encoding, snap,
+                   as_json, report_path, mode, dataset, district, attach, quiet) -> None:
+    """Load a pipe survey (管线点/管线段成果表: .xlsx .xls .csv .dbf .gpkg, files or folders)
+    or a GIS network (--lines [--points] [--valves]); survey QA runs first."""
+    from loaders.pipes.load import load_pipes_files
+
+    if district and district not in {d.code for d in c.profile.districts}:
+        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    kw = _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap)
+    kw["tables"] = kw["tables"] or None
+    report, _qa = load_pipes_files(c.conninfo(), c.profile, mode=mode, dataset=dataset,
+                                   district=district, attach=attach, report_path=report_path,
+                                   **kw)
+    if as_json:
+        echo_json(report.to_dict())
+    elif not quiet:
+        click.echo(report.text())
+
+
+@click.group()
+def qa() -> None:
+    """Quality checks of deliveries, without loading anything."""
+
+
+@qa.command("pipes")
+@pipe_source_options
+@pass_ctx
+def qa_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, encoding, snap,
+                 as_json, report_path) -> None:
+    """Survey QA of a pipe delivery (the checks `cim load pipes` runs first)."""
+    from loaders.pipes.load import qa_pipes
+
+    kw = _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap)
+    result = qa_pipes(c.profile, kw.pop("tables") or None, **kw)
+    if report_path:
+        result.write(report_path)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        click.echo(result.text())
+
+
+@load.command("components")
+@load_options
+@pass_ctx
+def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer,
+                        encoding, mapping, as_json, quiet) -> None:
+    """Load a city-management component census (城市部件普查; points, lines, polygons)."""
+    from loaders.components import load_components
+    from loaders.fields import read_mapping_file
+
+    if district and district not in {d.code for d in c.profile.districts}:
+        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    report = load_components(c.conninfo(), c.profile, path, crs=crs, district=district,
+                             mode=mode, dataset=dataset, source_layer=source_layer,
+                             encoding=encoding,
+                             mapping=read_mapping_file(mapping) if mapping else None,
+                             quiet=quiet or as_json)
+    print_reports([report], as_json)
+
+

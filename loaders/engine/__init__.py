@@ -1,0 +1,1 @@
+"""The load engine: one bulk writer, one load pipeline, one report."""

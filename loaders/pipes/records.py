@@ -1,0 +1,155 @@
+"""What reading a pipe delivery hands to QA and loading, and what a pipe load reports.
+
+Kept apart from the readers and the writer so that both kinds of delivery (survey tables and
+GIS layers) and the loader share one shape without importing each other. The point and
+segment records are what the readers produce and the checks and the writer consume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loaders.engine.report import LoadReport
+from loaders.pipes.dictionaries import Feature, PipeClass
+
+
+# -- records of one delivery -------------------------------------------------------------------------------
+@dataclass
+class PointRec:
+    seq: int  # running number of the row in the delivery (unique per load)
+    table: str
+    row: int
+    attrs: dict[str, Any]
+    cls: PipeClass | None = None
+    point_no: str | None = None
+    map_no: str | None = None
+    feature_raw: str | None = None
+    appurtenance_raw: str | None = None
+    feature: Feature | None = None
+    appurtenance: Feature | None = None
+    x: float | None = None  # survey X (northing) or GIS easting, as read
+    y: float | None = None
+    ground: float | None = None
+    survey_code: str | None = None
+    road: str | None = None
+    note: str | None = None
+    segment_id: str | None = None
+    role: str = "node"  # node (topology) | valve (appurtenance attached to a segment)
+    e: float | None = None  # storage CRS easting / northing, set by the loader
+    n: float | None = None
+    problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(class, number) of a node; appurtenances have keys of their own."""
+        cls = self.cls.key if self.cls else ""
+        return (cls if self.role == "node" else f"{cls}/{self.role}", self.point_no or "")
+
+    @property
+    def label(self) -> str:
+        return self.point_no or f"row {self.row}"
+
+
+@dataclass
+class SegRec:
+    seq: int
+    table: str
+    row: int
+    attrs: dict[str, Any]
+    cls: PipeClass | None = None
+    source_id: str | None = None
+    start_no: str | None = None
+    end_no: str | None = None
+    start_depth: float | None = None
+    end_depth: float | None = None
+    start_elevation: float | None = None
+    end_elevation: float | None = None
+    material_raw: str | None = None
+    material: tuple[str, str] | None = None
+    burial_raw: str | None = None
+    burial: tuple[str, str] | None = None
+    diameter: float | None = None
+    width: float | None = None
+    height: float | None = None
+    size_text: str | None = None
+    pressure: str | None = None
+    voltage: str | None = None
+    cable_count: int | None = None
+    owner: str | None = None
+    year: int | None = None
+    road: str | None = None
+    status_raw: str | None = None
+    status: tuple[str, str] | None = None
+    note: str | None = None
+    line: Any = None  # storage-CRS shapely LineString of a GIS layer (None for survey tables)
+    problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    # resolved by the checks
+    z_start: float | None = None
+    z_end: float | None = None
+    length: float | None = None
+
+    def key(self, which: str) -> tuple[str, str]:
+        no = self.start_no if which == "start" else self.end_no
+        return (self.cls.key if self.cls else "", no or "")
+
+    @property
+    def label(self) -> str:
+        if self.source_id and not (self.start_no and self.end_no):
+            return self.source_id
+        return f"{self.start_no or '?'}-{self.end_no or '?'}"
+
+    @property
+    def ids(self) -> list[str]:
+        out = [self.source_id] if self.source_id else []
+        return out + [v for v in (self.start_no, self.end_no) if v]
+
+
+
+# the Chinese column name a problem or reject names, as the surveyor reads it in the delivery
+FIELD_ZH = {"point_no": "物探点号", "x": "X", "y": "Y", "ground_elevation": "地面高程",
+            "start_no": "起始点号", "end_no": "终止点号", "class": "管线类别",
+            "geometry": "geometry"}
+
+
+@dataclass
+class Delivery:
+    """A parsed delivery: records, where they came from and how coordinates were read."""
+
+    points: list[PointRec]
+    segments: list[SegRec]
+    tables: list[str]
+    survey: bool
+    source_crs: str | None = None
+    source_srid: int | None = None
+    notes: list[str] = field(default_factory=list)
+    derived_nodes: int = 0  # GIS: topology nodes made from line ends (not read from a file)
+    files: list[Path] = field(default_factory=list)  # every file read
+    inputs: list[Path] = field(default_factory=list)  # the paths given (files or folders)
+
+
+@dataclass
+class PipeLoadReport(LoadReport):
+    qa: dict[str, Any] = field(default_factory=dict)
+    topology: dict[str, Any] = field(default_factory=dict)
+    appurtenances: dict[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        lines = [super().text()]
+        if self.qa:
+            lines.append(f"  QA         {self.qa.get('errors', 0)} errors, "
+                         f"{self.qa.get('warnings', 0)} warnings")
+            for rule, n in (self.qa.get("by_rule") or {}).items():
+                lines.append(f"    {rule:<24} {n}")
+        t = self.topology
+        if t:
+            lines.append(f"  topology   {t['segments']} segments, {t['nodes']} nodes, "
+                         f"{t['connected_components']} connected components (largest "
+                         f"{t['largest_component_segments']} segments), {t['dangling_ends']} "
+                         f"dangling ends, {t['isolated_points']} points on no segment")
+        a = self.appurtenances
+        if a:
+            lines.append(f"  attached   {a['attached_by_id']} by pipe id, {a['attached_nearest']} "
+                         f"to the nearest segment, {a['unattached']} unattached")
+        return "\n".join(lines)

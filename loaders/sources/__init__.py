@@ -1,0 +1,1 @@
+"""Where deliveries come from: byte prechecks, GDAL sources in batches, survey tables."""
