@@ -227,4 +227,7 @@ def _is_gdal_input_error(exc: BaseException) -> bool:
 
 
 if __name__ == "__main__":
-    main()
+    # the rooms import ``cim.cli``: run that module, not a second copy named __main__
+    from cim.cli import main as _main
+
+    _main()

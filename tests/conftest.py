@@ -147,7 +147,7 @@ def api(db, tmp_path_factory) -> str:
 def run_cli(args: list[str], env: dict[str, str], check: bool = False) -> subprocess.CompletedProcess:
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "cim.cli", *args], env=env, cwd=PROJECT_ROOT,
+    proc = subprocess.run([sys.executable, "-m", "cim", *args], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"cim {' '.join(args)} failed: {proc.stderr}")

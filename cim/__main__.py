@@ -1,0 +1,5 @@
+"""``python -m cim``: the same as the ``cim`` command."""
+
+from cim.cli import main
+
+main()
