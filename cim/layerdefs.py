@@ -1,7 +1,10 @@
-"""Each layer declared once: table, geometry, coding scheme and published columns.
+"""Each layer declared once: table, geometry, coding scheme, columns and indexes.
 
 Loaders, the bulk writer, the catalog, the OGC API configuration and (later) QGIS styles all
-read these declarations instead of repeating table knowledge.
+read these declarations instead of repeating table knowledge. The migrations
+(``cim/db/migrations``) are frozen snapshots of the schema; ``cim.db.schema.schema_drift``
+compares a migrated database with these declarations (a test runs it), so the two cannot drift
+apart silently.
 """
 
 from __future__ import annotations
@@ -14,6 +17,49 @@ class Column:
     name: str
     pgtype: str  # PostgreSQL type used in staging tables and COPY
     title: str = ""
+    db: str | None = None  # type in the layer table when narrower than pgtype, e.g. varchar(2)
+    required: bool = False  # NOT NULL in the layer table
+
+    @property
+    def db_type(self) -> str:
+        return self.db or self.pgtype
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index every table of a layer must have (named ``{table}_{suffix}``)."""
+
+    suffix: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    method: str = "btree"
+    current_only: bool = True  # partial index over current versions (valid_to IS NULL)
+
+    def name(self, table: str) -> str:
+        return f"{table}_{self.suffix}"
+
+
+# the columns every layer table has before its own (see the docstring of migration 0001)
+BASE_COLUMNS: tuple[Column, ...] = (
+    Column("id", "int8", "row id (one per version)", required=True),
+    Column("code", "text", "统一编码 platform code", db="varchar(24)", required=True),
+    Column("source_key", "text", "what keeps the code across reloads"),
+    Column("batch_id", "int8", "load batch"),
+    Column("valid_from", "timestamptz", "valid from", required=True),
+    Column("valid_to", "timestamptz", "valid to (NULL: current)"),
+    Column("row_hash", "text", "content hash"),
+    Column("flags", "text[]", "flags", required=True),
+    Column("attrs", "jsonb", "source attributes", required=True),
+)
+GEOMETRY_COLUMN = "geom"  # geometry(geometry_type, storage SRID), NOT NULL
+
+# the indexes every layer table has: one current version per code, look-up by source key,
+# spatial index
+BASE_INDEXES: tuple[Index, ...] = (
+    Index("code_current_uq", ("code",), unique=True),
+    Index("source_key_current_idx", ("source_key",)),
+    Index("geom_gist", (GEOMETRY_COLUMN,), method="gist", current_only=False),
+)
 
 
 @dataclass(frozen=True)
@@ -30,13 +76,25 @@ class LayerDef:
     assign_district: bool = True
     assign_grid: bool = True
     require_grid: bool = False  # reject features outside every grid cell (no_grid_cell)
+    extra_indexes: tuple[Index, ...] = ()  # beyond BASE_INDEXES
 
     @property
     def table(self) -> str:
         return self.name
 
     def column_names(self) -> list[str]:
+        """The layer's own columns (after the base columns and the geometry)."""
         return [c.name for c in self.columns]
+
+    @property
+    def indexes(self) -> tuple[Index, ...]:
+        return BASE_INDEXES + self.extra_indexes
+
+    def derived_columns(self) -> set[str]:
+        """Columns the bulk writer fills from the database (spatial joins): a converter
+        never gives them."""
+        return ({"district_code"} if self.assign_district else set()) | \
+            ({"grid_code"} if self.assign_grid else set())
 
 
 BUILDINGS = LayerDef(
@@ -45,41 +103,46 @@ BUILDINGS = LayerDef(
     class_dictionary="building_use", class_column="use_code",
     columns=(
         Column("name", "text", "建筑名称 name"),
-        Column("use_code", "text", "用途代码 use code"),
+        Column("use_code", "text", "用途代码 use code", db="varchar(2)"),
         Column("use_name", "text", "建筑用途 use"),
         Column("structure", "text", "结构 structure"),
         Column("floors_above", "int4", "地上层数 floors above ground"),
         Column("floors_below", "int4", "地下层数 floors below ground"),
         Column("height", "float8", "建筑高度 height (m)"),
         Column("year_built", "int4", "建成年代 year built"),
-        Column("district_code", "text", "行政区代码 district"),
-        Column("grid_code", "text", "单元网格 grid cell"),
+        Column("district_code", "text", "行政区代码 district", db="varchar(6)"),
+        Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)"),
     ),
 )
 
 ADMIN_DIVISIONS = LayerDef(
     name="admin_divisions", title_zh="行政区划", title_en="Administrative divisions",
     geometry_type="MULTIPOLYGON", code_scheme="admin",
-    columns=(Column("name", "text", "名称 name"), Column("level", "int2", "级别 level"),
-             Column("parent_code", "text", "上级代码 parent")),
+    columns=(Column("name", "text", "名称 name", required=True),
+             Column("level", "int2", "级别 level", required=True),
+             Column("parent_code", "text", "上级代码 parent", db="varchar(12)")),
     assign_district=False, assign_grid=False,
 )
 
 GRID_CELLS = LayerDef(
     name="grid_cells", title_zh="单元网格", title_en="Unit grid cells",
     geometry_type="MULTIPOLYGON", code_scheme="grid",
-    columns=(Column("name", "text", "名称 name"), Column("district_code", "text", "行政区 district"),
-             Column("street_code", "text", "街道 street"),
-             Column("community_code", "text", "社区 community")),
+    columns=(Column("name", "text", "名称 name"),
+             Column("district_code", "text", "行政区 district", db="varchar(6)", required=True),
+             Column("street_code", "text", "街道 street", db="varchar(9)"),
+             Column("community_code", "text", "社区 community", db="varchar(12)")),
     assign_district=False, assign_grid=False,
 )
 
 _PIPE_CLASS_COLUMNS = (
-    Column("pipe_class", "text", "管线大类代码 pipe class (01 给水 … 08 其他)"),
-    Column("class_name", "text", "管线大类 pipe class"),
-    Column("subclass_code", "text", "管线小类代码 subclass (CJJ 61, 00 unknown)"),
+    Column("pipe_class", "text", "管线大类代码 pipe class (01 给水 … 08 其他)", db="varchar(2)",
+           required=True),
+    Column("class_name", "text", "管线大类 pipe class", required=True),
+    Column("subclass_code", "text", "管线小类代码 subclass (CJJ 61, 00 unknown)", db="varchar(2)",
+           required=True),
     Column("subclass_name", "text", "管线小类 subclass"),
-    Column("feature_code", "text", "要素代码 CJJ 61 feature code (8 digits)"),
+    Column("feature_code", "text", "要素代码 CJJ 61 feature code (8 digits)", db="varchar(8)",
+           required=True),
 )
 
 PIPE_POINTS = LayerDef(
@@ -87,7 +150,7 @@ PIPE_POINTS = LayerDef(
     geometry_type="POINTZ", code_scheme="feature", layer_code="82",
     class_dictionary="pipe_classes", class_column="pipe_class",
     columns=(
-        Column("point_no", "text", "物探点号 survey point number"),
+        Column("point_no", "text", "物探点号 survey point number", required=True),
         Column("map_no", "text", "图上点号 map point number"),
         *_PIPE_CLASS_COLUMNS,
         Column("feature", "text", "特征 characteristic"),
@@ -95,11 +158,13 @@ PIPE_POINTS = LayerDef(
         Column("ground_elevation", "float8", "地面高程 ground elevation (m)"),
         Column("survey_code", "text", "点编码 survey point code"),
         Column("road", "text", "道路名称 road"),
-        Column("segment_code", "text", "所在管段 segment the appurtenance is on"),
+        Column("segment_code", "text", "所在管段 segment the appurtenance is on",
+               db="varchar(18)"),
         Column("note", "text", "备注 note"),
-        Column("district_code", "text", "行政区代码 district"),
-        Column("grid_code", "text", "单元网格 grid cell"),
+        Column("district_code", "text", "行政区代码 district", db="varchar(6)"),
+        Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)"),
     ),
+    extra_indexes=(Index("segment_current_idx", ("segment_code",)),),
 )
 
 PIPE_SEGMENTS = LayerDef(
@@ -110,8 +175,10 @@ PIPE_SEGMENTS = LayerDef(
         *_PIPE_CLASS_COLUMNS,
         Column("start_point_no", "text", "起始点号 start point number"),
         Column("end_point_no", "text", "终止点号 end point number"),
-        Column("start_point_code", "text", "起点编码 start point code"),
-        Column("end_point_code", "text", "终点编码 end point code"),
+        Column("start_point_code", "text", "起点编码 start point code", db="varchar(18)",
+               required=True),
+        Column("end_point_code", "text", "终点编码 end point code", db="varchar(18)",
+               required=True),
         Column("start_depth", "float8", "起点埋深 start depth (m)"),
         Column("end_depth", "float8", "终点埋深 end depth (m)"),
         Column("start_elevation", "float8", "起点高程 start pipe elevation (m)"),
@@ -130,12 +197,14 @@ PIPE_SEGMENTS = LayerDef(
         Column("owner", "text", "权属单位 owner"),
         Column("year_built", "int4", "建设年代 year built"),
         Column("road", "text", "道路名称 road"),
-        Column("status_code", "text", "状态代码 status code"),
+        Column("status_code", "text", "状态代码 status code", db="varchar(1)"),
         Column("status", "text", "状态 status"),
         Column("length_m", "float8", "长度 horizontal length (m)"),
-        Column("district_code", "text", "行政区代码 district"),
-        Column("grid_code", "text", "单元网格 grid cell"),
+        Column("district_code", "text", "行政区代码 district", db="varchar(6)"),
+        Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)"),
     ),
+    extra_indexes=(Index("start_point_current_idx", ("start_point_code",)),
+                   Index("end_point_current_idx", ("end_point_code",))),
 )
 
 COMPONENTS = LayerDef(
@@ -144,9 +213,9 @@ COMPONENTS = LayerDef(
     class_dictionary="components", class_column="subclass_code",
     columns=(
         Column("name", "text", "部件名称 name"),
-        Column("subclass_code", "text", "小类代码 subclass code"),
-        Column("subclass_name", "text", "小类名称 subclass"),
-        Column("major_code", "text", "大类代码 major class code"),
+        Column("subclass_code", "text", "小类代码 subclass code", db="varchar(4)", required=True),
+        Column("subclass_name", "text", "小类名称 subclass", required=True),
+        Column("major_code", "text", "大类代码 major class code", db="varchar(2)", required=True),
         Column("major_name", "text", "大类名称 major class"),
         Column("state", "text", "部件状态 state"),
         Column("currency", "text", "现势性 currency"),
@@ -162,10 +231,12 @@ COMPONENTS = LayerDef(
         Column("material", "text", "材质 material"),
         Column("location", "text", "位置描述 location"),
         Column("note", "text", "备注 note"),
-        Column("district_code", "text", "行政区代码 district"),
-        Column("grid_code", "text", "单元网格 grid cell"),
+        Column("district_code", "text", "行政区代码 district", db="varchar(6)",
+               required=True),
+        Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)", required=True),
     ),
     require_grid=True,
+    extra_indexes=(Index("subclass_current_idx", ("subclass_code",)),),
 )
 
 LAYERS: dict[str, LayerDef] = {d.name: d for d in (ADMIN_DIVISIONS, GRID_CELLS, BUILDINGS,
