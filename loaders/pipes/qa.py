@@ -400,24 +400,24 @@ def _point_consistency(p: PointRec, i: int, ends: list[tuple[int, str]], degree:
                        segments: list[SegRec], tol: float, add) -> None:
     """The same point must carry one depth/elevation in all its segments and, where the
     survey passes exactly two segments through it, one material and one size (unless it is
-    a 变材 / 变径 point). Wells (窨井 …) are exempt: pipes enter them at different heights
-    and of different sizes."""
+    a 变深 / 变材 / 变径 point, where that value changes by definition). Wells (窨井 …) are
+    exempt: pipes enter them at different heights and of different sizes."""
     if len(ends) < 2:
         return
     if (p.appurtenance is not None and p.appurtenance.well) or \
             (p.feature is not None and p.feature.well):
         return
     problems_zh, problems_en, values = [], [], []
+    fname = p.feature.name if p.feature else ""
     segs = sorted({segments[j].label for j, _ in ends})
     zs = [segments[j].z_start if w == "start" else segments[j].z_end for j, w in ends]
     zs = [z for z in zs if z is not None]
-    if zs and max(zs) - min(zs) > tol + 1e-9:
+    if fname != "变深" and zs and max(zs) - min(zs) > tol + 1e-9:
         problems_zh.append("埋深/高程")
         problems_en.append("depth/elevation")
         values.append(f"{min(zs):.3f}–{max(zs):.3f} m")
     if len(ends) == 2 and degree == 2:
         s1, s2 = (segments[j] for j, _ in ends)
-        fname = p.feature.name if p.feature else ""
         if fname != "变材" and _mat(s1) != _mat(s2):
             problems_zh.append("材质")
             problems_en.append("material")
