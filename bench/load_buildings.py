@@ -1,12 +1,14 @@
 """Bulk-load benchmark: `cim load buildings` against ogr2ogr, geopandas and the raw COPY floor.
 
-Run by hand (never by the test suite), then record the printed table in docs/benchmarks.md:
+Run by hand (never by the test suite) from the repository root, as a module of the `bench`
+package, so `cim`, `loaders` and `data_samples` import by name; then record the printed table
+in docs/benchmarks.md:
 
-    .venv/bin/python bench/load_buildings.py              # 1,000,000 footprints
-    .venv/bin/python bench/load_buildings.py --count 200000 --skip geopandas
+    .venv/bin/python -m bench.load_buildings              # 1,000,000 footprints
+    .venv/bin/python -m bench.load_buildings --count 200000 --skip geopandas
 
 It generates N building footprints with the sample survey schema (Chinese field names,
-EPSG:4527) as a GeoPackage (cached under bench/.cache), makes a benchmark database whose
+EPSG:4527; `data_samples.generate.write_buildings_gpkg`) as a GeoPackage (cached under bench/.cache), makes a benchmark database whose
 profile covers them, and times, each into an empty table:
 
 - loader:    `cim load buildings` (read, validate, code, district/grid join, write, index, analyze)
@@ -28,20 +30,19 @@ import sys
 import time
 from pathlib import Path
 
+import geopandas as gpd
+import psycopg
+import pyogrio
+import shapely
+
+from cim.config import Settings
+from cim.db.engine import drop_database, psycopg_conninfo
+from cim.db.engine import server_url as engine_server_url
+from cim.db.migrate import fresh_database
+from cim.profile import create_profile
+from data_samples.generate import write_buildings_gpkg
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "data_samples"))
-
-import geopandas as gpd  # noqa: E402
-import psycopg  # noqa: E402
-import pyogrio  # noqa: E402
-import shapely  # noqa: E402
-
-from cim.config import Settings  # noqa: E402
-from cim.db.engine import drop_database, psycopg_conninfo  # noqa: E402
-from cim.db.engine import server_url as engine_server_url  # noqa: E402
-from cim.db.migrate import fresh_database  # noqa: E402
-from cim.profile import create_profile  # noqa: E402
 
 DB = "cim_bench"
 
@@ -51,14 +52,12 @@ def server_url() -> str:
 
 
 def dataset(count: int, seed: int) -> Path:
-    import generate
-
     cache = ROOT / "bench" / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"buildings_{count}_{seed}.gpkg"
     if not path.exists():
         t = time.monotonic()
-        generate.write_buildings_gpkg(path, count, seed=seed)
+        write_buildings_gpkg(path, count, seed=seed)
         print(f"generated {path.name} in {time.monotonic() - t:.0f} s", flush=True)
     return path
 

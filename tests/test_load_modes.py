@@ -14,6 +14,7 @@ import pyogrio
 import pytest
 
 from cim.config import PROJECT_ROOT
+from data_samples.generate import write_buildings_gpkg
 from loaders.buildings import load_buildings
 from tests.conftest import SAMPLE_BUILDINGS, run_cli
 
@@ -116,11 +117,8 @@ def test_rejects_are_queryable_and_exportable_for_reload(fresh_db, tmp_path):
 
 
 def _big_file(tmp_path, n):
-    sys.path.insert(0, str(PROJECT_ROOT / "data_samples"))
-    import generate
-
     path = tmp_path / "big.gpkg"
-    generate.write_buildings_gpkg(path, n, seed=7)
+    write_buildings_gpkg(path, n, seed=7)
     return path
 
 
