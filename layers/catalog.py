@@ -1,7 +1,7 @@
-"""The one catalog: which layers exist in this database, their extents and sizes.
+"""The one catalog: which layers exist in this database, their extents, sizes and columns.
 
-The OGC API configuration, QGIS project and styles read the catalog rather than hard-coding
-tables, so a layer added by a migration appears everywhere once it has data.
+The OGC API configuration and provider, QGIS project and styles read the catalog rather than
+hard-coding tables, so a layer added by a migration appears everywhere once it has data.
 """
 
 from __future__ import annotations
@@ -11,14 +11,51 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from cim.crs import CGCS2000_GEOG, parse_crs, transformer
 from cim.layerdefs import LAYERS, LayerDef
+from cim.profile import CityProfile
+
+LonLatBox = tuple[float, float, float, float]
+# bookkeeping columns that are not feature attributes: never published
+HIDDEN_COLUMNS = frozenset({"geom", "attrs", "row_hash", "source_key", "id", "batch_id"})
+_JSON_TYPES = {"boolean": "boolean", "smallint": "integer", "integer": "integer",
+               "bigint": "integer", "real": "number", "double precision": "number",
+               "numeric": "number", "ARRAY": "array"}
+# the extent of current features in lon/lat (CGCS2000); the storage extent is densified
+# first, so the lon/lat box covers the curved edges of the projected one
+_EXTENT_SQL = (
+    "SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
+    " SELECT count(*) AS n, ST_Envelope(ST_Transform(ST_Segmentize(ST_SetSRID("
+    "  ST_Extent(geom)::geometry, Find_SRID('public', %(t)s, 'geom')), 100), {srid})) AS e"
+    " FROM {table} WHERE valid_to IS NULL {extra}) q")
 
 
 @dataclass
 class CatalogEntry:
     layer: LayerDef
     count: int
-    bbox_lonlat: tuple[float, float, float, float] | None
+    bbox_lonlat: LonLatBox | None
+
+
+@dataclass(frozen=True)
+class PublishedColumn:
+    """A feature attribute as the services publish it (JSON Schema type)."""
+
+    name: str
+    json_type: str
+
+
+def _exists(conn: psycopg.Connection, table: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+
+
+def _extent(conn: psycopg.Connection, table: str, extra: sql.Composable | None = None,
+            params: dict | None = None) -> tuple[int, LonLatBox | None]:
+    row = conn.execute(sql.SQL(_EXTENT_SQL).format(
+        srid=sql.Literal(CGCS2000_GEOG), table=sql.Identifier(table),
+        extra=extra or sql.SQL("")),
+        {"t": table, **(params or {})}).fetchone()
+    return row[0], (tuple(row[1:5]) if row[1] is not None else None)
 
 
 def catalog(conninfo: str) -> list[CatalogEntry]:
@@ -26,15 +63,43 @@ def catalog(conninfo: str) -> list[CatalogEntry]:
     out = []
     with psycopg.connect(conninfo) as conn:
         for layer in LAYERS.values():
-            if not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (layer.table,)).fetchone()[0]:
+            if not _exists(conn, layer.table):
                 continue
-            row = conn.execute(sql.SQL(
-                "SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
-                " SELECT count(*) AS n, ST_Envelope(ST_Transform(ST_Segmentize(ST_SetSRID("
-                "  ST_Extent(geom)::geometry, Find_SRID('public', %s, 'geom')), 100), 4490)) AS e"
-                " FROM {} WHERE valid_to IS NULL) q"
-            ).format(sql.Identifier(layer.table)), (layer.table,)).fetchone()
-            n = row[0]
-            bbox = tuple(row[1:5]) if row and row[1] is not None else None
+            n, bbox = _extent(conn, layer.table)
             out.append(CatalogEntry(layer=layer, count=n, bbox_lonlat=bbox))
     return out
+
+
+def city_extent_lonlat(conninfo: str, profile: CityProfile) -> LonLatBox:
+    """The active city's area in lon/lat: what an empty layer advertises as its extent.
+
+    In order: the profile's districts as loaded (``cim profile apply``), the extent of its
+    boundary file, the area of use of its storage CRS. Never another city's.
+    """
+    with psycopg.connect(conninfo) as conn:
+        if _exists(conn, "admin_divisions"):
+            codes = [d.code for d in profile.districts]
+            extra = sql.SQL("AND code = ANY(%(codes)s)") if codes else None
+            _, bbox = _extent(conn, "admin_divisions", extra, {"codes": codes})
+            if bbox is not None:
+                return bbox
+    if profile.boundaries is not None and profile.boundaries.exists():
+        import pyogrio
+
+        info = pyogrio.read_info(profile.boundaries, force_total_bounds=True)
+        if info["crs"] and info["features"]:
+            return transformer(info["crs"], CGCS2000_GEOG).transform_bounds(
+                *info["total_bounds"], densify_pts=50)
+    area = parse_crs(profile.storage_crs).area_of_use
+    return (area.west, area.south, area.east, area.north)
+
+
+def published_columns(conninfo: str, table: str) -> list[PublishedColumn]:
+    """The attributes of ``table`` the services publish, in table order, with JSON types."""
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s "
+            "ORDER BY ordinal_position", (table,)).fetchall()
+    return [PublishedColumn(name, _JSON_TYPES.get(dtype, "string"))
+            for name, dtype in rows if name not in HIDDEN_COLUMNS]

@@ -1,25 +1,76 @@
-"""Generate the pygeoapi configuration from the catalog (one collection per layer)."""
+"""Generate the pygeoapi configuration from the catalog (one collection per layer).
+
+The configuration is a file on disk, so it holds no secret: the provider's ``data.url`` is the
+database URL without its password, and the served process takes the full URL from the
+environment variable named by ``data.url_env`` (``cim serve`` sets it; without it libpq's
+usual sources apply: ``PGPASSWORD``, ``PGPASSFILE``/``~/.pgpass``, a service file).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from cim.crs import CRS84_URI, crs_uri
 from cim.profile import CityProfile
-from layers.catalog import catalog
+from layers.catalog import catalog, city_extent_lonlat
 
 PROVIDER = "services.providers.CimProvider"
-ID_FIELDS = {"admin_divisions": "code", "grid_cells": "code"}
+URL_ENV = "CIM_DATABASE_URL"
+_SECRET_QUERY_KEYS = ("password", "sslpassword")
+
+
+def public_url(url: str) -> str:
+    """``url`` without any password (user info or libpq query parameter)."""
+    u = make_url(url)
+    # URL.set(password=None) keeps the password: build the URL anew without it
+    return URL.create(u.drivername, username=u.username, host=u.host, port=u.port,
+                      database=u.database,
+                      query={k: v for k, v in u.query.items()
+                             if k.lower() not in _SECRET_QUERY_KEYS}) \
+        .render_as_string(hide_password=False)
+
+
+def connection_url(data: dict[str, Any]) -> str:
+    """The URL the served process connects with: the one in ``data.url_env`` when it names
+    the configured server, database and user, else the configured (password-free) URL."""
+    configured = data["url"]
+    secret = os.environ.get(data.get("url_env") or URL_ENV)
+    if secret:
+        try:
+            env_url = make_url(secret)
+        except ArgumentError:  # not a URL: not the one this configuration was written for
+            return configured
+        if _comparable(public_url(secret)) == _comparable(configured):
+            # the configured driver (postgresql+psycopg), the environment's password
+            return env_url.set(drivername=make_url(configured).drivername) \
+                .render_as_string(hide_password=False)
+    return configured
+
+
+def _comparable(url: str) -> tuple:
+    u = make_url(url)
+    return (u.get_backend_name(), u.host, u.port, u.username, u.database,
+            tuple(sorted(u.query.items())))
 
 
 def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str,
                     host: str = "127.0.0.1", port: int = 5000) -> dict[str, Any]:
+    """pygeoapi's configuration: one collection per catalogued layer; no secret in it."""
     srid = profile.srid
+    city_bbox: list[float] | None = None
     crs_list = [CRS84_URI, crs_uri(4490), crs_uri(srid)]
     collections: dict[str, Any] = {}
     for entry in catalog(conninfo):
         layer = entry.layer
-        bbox = list(entry.bbox_lonlat) if entry.bbox_lonlat else [115.5, 34.0, 118.5, 36.5]
+        if entry.bbox_lonlat:
+            bbox = list(entry.bbox_lonlat)
+        else:  # an empty layer covers the city, whichever city it is
+            city_bbox = city_bbox or list(city_extent_lonlat(conninfo, profile))
+            bbox = list(city_bbox)
         collections[layer.name] = {
             "type": "collection",
             "title": {"en": layer.title_en, "zh": layer.title_zh},
@@ -34,10 +85,10 @@ def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str
             "providers": [{
                 "type": "feature",
                 "name": PROVIDER,
-                "data": {"url": url},
+                "data": {"url": public_url(url), "url_env": URL_ENV},
                 "table": layer.table,
                 "srid": srid,
-                "id_field": ID_FIELDS.get(layer.name, "code"),
+                "id_field": "code",
                 "title_field": "name",
                 "storage_crs": crs_uri(srid),
                 "crs": crs_list,

@@ -8,11 +8,19 @@ the requested CRS's definition (CRS84: lon/lat; EPSG:4490: lat/lon; EPSG:4527: n
 as OGC API Features Part 2 requires), and the bbox is densified before it is projected, so the
 filter is exact and uses the GiST index.
 
-pygeoapi hands over the bbox and filter geometries already transformed to the storage CRS
-with pyproj in the CRS's authority axis order (EPSG:4527: northing, easting), the bbox corner
-by corner. The provider puts the axes back in PostGIS order; for the bbox it takes the corners
-back to longitude/latitude (exactly the corners the client sent in CRS84 or EPSG:4490) and
-projects the densified box in PostGIS, so a CRS84 bbox selects exactly what it covers.
+pygeoapi hands over the bbox already transformed to the storage CRS with pyproj corner by
+corner, which turns a lon/lat box into a different rectangle and loses which CRS the client
+meant. So the provider reads the bbox as the client sent it (``bbox``, ``bbox-crs`` of the
+request being served) and builds the rectangle in that CRS, in that CRS's axis order (OGC API
+Features Part 2: CRS84 lon/lat, EPSG:4490 lat/lon, EPSG:4527 northing/easting): in the
+storage CRS it is ``ST_MakeEnvelope`` in the storage SRID, exactly that rectangle; in any
+other CRS the envelope is densified and projected once, in PostGIS. Filter geometries come
+from pygeoapi in the storage CRS, authority axis order; the provider puts the axes back in
+PostGIS order.
+
+Which layers exist and which columns they publish come from :mod:`layers.catalog`; the
+connection URL from :func:`services.config.connection_url` (the password is never in the
+configuration file).
 """
 
 from __future__ import annotations
@@ -34,13 +42,18 @@ from pygeoapi.provider.base import (
 from sqlalchemy import MetaData, Table, and_, create_engine, func, select, true
 from sqlalchemy.engine import Engine
 
-from cim.crs import axis_is_northing_first, transformer
+from cim.crs import CRS84_URI, axis_is_northing_first, crs_uri, transformer
+from cim.db.engine import psycopg_conninfo
+from layers.catalog import PublishedColumn, published_columns
+from services.config import connection_url
 
 _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
+_COLUMNS: dict[tuple[str, str], list[PublishedColumn]] = {}
 _LOCK = threading.RLock()
-HIDDEN = {"geom", "attrs", "row_hash", "source_key", "id", "batch_id"}
 GEOGRAPHIC_OUT_SRID = 4490  # CRS84 and EPSG:4490 output both come from CGCS2000 lon/lat
+DENSIFY_DEGREES = 0.0005  # ~50 m: a densified lon/lat edge is within 0.1 mm of its curve
+DENSIFY_METRES = 50.0
 
 
 def _engine(url: str) -> Engine:
@@ -60,20 +73,14 @@ def _table(url: str, name: str) -> Table:
         return _TABLES[key]
 
 
-def _json_type(coltype: Any) -> str:
-    try:
-        py = coltype.python_type
-    except NotImplementedError:
-        return "string"
-    if py is bool:
-        return "boolean"
-    if py is int:
-        return "integer"
-    if py is float:
-        return "number"
-    if py in (list, tuple):
-        return "array"
-    return "string"
+def _catalog_columns(url: str, name: str) -> list[PublishedColumn]:
+    """The catalog's published columns, once per process (pygeoapi makes a provider per
+    request)."""
+    key = (url, name)
+    with _LOCK:
+        if key not in _COLUMNS:
+            _COLUMNS[key] = published_columns(psycopg_conninfo(url), name)
+        return _COLUMNS[key]
 
 
 class CimProvider(BaseProvider):
@@ -81,7 +88,8 @@ class CimProvider(BaseProvider):
 
     def __init__(self, provider_def: dict) -> None:
         super().__init__(provider_def)
-        self.url = self.data["url"] if isinstance(self.data, dict) else str(self.data)
+        data = self.data if isinstance(self.data, dict) else {"url": str(self.data)}
+        self.url = connection_url(data)
         self.table_name = provider_def["table"]
         self.srid = int(provider_def["srid"])
         self.id_field = provider_def.get("id_field", "code")
@@ -91,18 +99,15 @@ class CimProvider(BaseProvider):
             raise ProviderConnectionError(f"cannot open table {self.table_name}: {exc}") from exc
         self.geom = self.table.c.geom
         self.north_first = axis_is_northing_first(self.srid)
+        self._published = _catalog_columns(self.url, self.table_name)
         self._fields = self.get_fields()
 
     # -- schema --------------------------------------------------------------------------
     def get_fields(self) -> dict:
-        out = {}
-        for c in self.table.columns:
-            if c.name in HIDDEN:
-                continue
-            t = _json_type(c.type)
-            out[str(c.name)] = {"type": t} if t != "array" else {"type": "array",
-                                                             "items": {"type": "string"}}
-        return out
+        """The layer's published attributes, as the catalog lists them."""
+        return {c.name: {"type": "array", "items": {"type": "string"}}
+                if c.json_type == "array" else {"type": c.json_type}
+                for c in self._published}
 
     # -- CRS ---------------------------------------------------------------------------------
     def _out_srid(self, spec) -> tuple[int, bool, int]:
@@ -128,15 +133,18 @@ class CimProvider(BaseProvider):
         return func.ST_AsGeoJSON(g, digits, 0)
 
     def _bbox_filter(self, bbox: list[float]):
-        if len(bbox) == 6:
-            bbox = [bbox[0], bbox[1], bbox[3], bbox[4]]
-        a0, a1, a2, a3 = (float(v) for v in bbox)
-        # corners in the storage CRS, authority order -> easting/northing -> lon/lat
-        e0, n0, e1, n1 = (a1, a0, a3, a2) if self.north_first else (a0, a1, a2, a3)
-        lons, lats = transformer(self.srid, "OGC:CRS84").transform([e0, e1], [n0, n1])
-        env = func.ST_Segmentize(func.ST_MakeEnvelope(min(lons), min(lats), max(lons),
-                                                      max(lats), GEOGRAPHIC_OUT_SRID), 0.0005)
-        return func.ST_Intersects(self.geom, func.ST_Transform(env, self.srid))
+        values, crs = _requested_bbox(bbox, crs_uri(self.srid))
+        if len(values) == 6:
+            values = [values[0], values[1], values[3], values[4]]
+        a0, a1, a2, a3 = (float(v) for v in values)
+        srid, north_first, geographic = _crs_of(crs)
+        # the CRS's axis order -> PostGIS order (x = easting / longitude)
+        x0, y0, x1, y1 = (a1, a0, a3, a2) if north_first else (a0, a1, a2, a3)
+        env = func.ST_MakeEnvelope(x0, y0, x1, y1, srid)
+        if srid != self.srid:
+            step = DENSIFY_DEGREES if geographic else DENSIFY_METRES
+            env = func.ST_Transform(func.ST_Segmentize(env, step), self.srid)
+        return func.ST_Intersects(self.geom, env)
 
     def _cql_filter(self, filterq):
         if filterq is None:
@@ -224,6 +232,41 @@ class CimProvider(BaseProvider):
                 "geometry": None if skip_geometry or m.get("_geojson") is None
                 else json.loads(m["_geojson"]),
                 "properties": props}
+
+
+def _requested_bbox(bbox: list[float], storage_uri: str) -> tuple[list[float], str]:
+    """The bbox and its CRS as the client sent them.
+
+    Read from the request being served (pygeoapi under Flask, as ``cim serve`` runs it);
+    outside a request the bbox is what pygeoapi's contract says it is: in the storage CRS.
+    """
+    from flask import has_request_context, request
+
+    if has_request_context() and request.args.get("bbox"):
+        try:
+            values = [float(v) for v in request.args["bbox"].split(",")]
+        except ValueError as exc:  # pygeoapi has refused such a bbox already
+            raise ProviderQueryError(f"bad bbox: {exc}") from exc
+        return values, request.args.get("bbox-crs") or CRS84_URI
+    return list(bbox), storage_uri
+
+
+def _crs_of(uri: str) -> tuple[int, bool, bool]:
+    """(PostGIS SRID, first axis is northing/latitude, geographic) of a CRS URI.
+
+    CRS84 is taken as CGCS2000 longitude/latitude, as the output is."""
+    if "CRS84" in uri:
+        return GEOGRAPHIC_OUT_SRID, False, True
+    try:
+        crs = pyproj.CRS.from_user_input(uri)
+    except pyproj.exceptions.CRSError as exc:
+        raise ProviderQueryError(f"unknown bbox-crs {uri}") from exc
+    epsg = crs.to_epsg()
+    if epsg is None:
+        raise ProviderQueryError(f"bbox-crs {uri} has no EPSG code")
+    north_first = bool(crs.axis_info) and \
+        crs.axis_info[0].direction.lower() in ("north", "south")
+    return epsg, north_first, crs.is_geographic
 
 
 def _jsonable(v: Any) -> Any:

@@ -10,11 +10,14 @@ import yaml
 
 from cim.db.engine import psycopg_conninfo
 from cim.profile import CityProfile
-from services.config import pygeoapi_config
+from services.config import URL_ENV, pygeoapi_config
 
 
 def write_config(url: str, profile: CityProfile, host: str, port: int, home: Path) -> tuple[Path, Path]:
-    """Write pygeoapi's config and OpenAPI document under ``home``; return their paths."""
+    """Write pygeoapi's config and OpenAPI document under ``home``; return their paths.
+
+    Neither file holds the database password (see :mod:`services.config`): give the served
+    process ``url`` through :func:`server_env`."""
     from pygeoapi.openapi import generate_openapi_document
 
     home.mkdir(parents=True, exist_ok=True)
@@ -34,10 +37,14 @@ def gunicorn_argv(host: str, port: int, workers: int = 2) -> list[str]:
             "pygeoapi.flask_app:APP"]
 
 
-def server_env(cfg_path: Path, oas_path: Path) -> dict[str, str]:
+def server_env(cfg_path: Path, oas_path: Path, url: str | None = None) -> dict[str, str]:
+    """Environment of the served process; ``url`` (with its password) travels here, never
+    in a file."""
     from cim.config import PROJECT_ROOT
 
     env = dict(os.environ)
+    if url is not None:
+        env[URL_ENV] = url
     env["PYGEOAPI_CONFIG"] = str(cfg_path)
     env["PYGEOAPI_OPENAPI"] = str(oas_path)
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")])
@@ -50,4 +57,4 @@ def serve_foreground(url: str, profile: CityProfile, host: str, port: int, worke
     print(f"OGC API for {profile.city_name}: http://{host}:{port}/  "
           f"(collections: http://{host}:{port}/collections) — Ctrl-C stops", flush=True)
     argv = gunicorn_argv(host, port, workers)
-    os.execve(argv[0], argv, server_env(cfg_path, oas_path))
+    os.execve(argv[0], argv, server_env(cfg_path, oas_path, url))

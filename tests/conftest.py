@@ -124,14 +124,14 @@ def api(db, tmp_path_factory) -> str:
     home = tmp_path_factory.mktemp("serve")
     cfg, oas = write_config(db.url, db.profile, "127.0.0.1", port, home)
     log = open(home / "gunicorn.log", "w")
-    proc = subprocess.Popen(gunicorn_argv("127.0.0.1", port, 2), env=server_env(cfg, oas),
+    proc = subprocess.Popen(gunicorn_argv("127.0.0.1", port, 2), env=server_env(cfg, oas, db.url),
                             stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
             if requests.get(base + "/conformance", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # workers still booting
             pass
         if proc.poll() is not None:
             raise RuntimeError((home / "gunicorn.log").read_text())
