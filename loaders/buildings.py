@@ -23,6 +23,7 @@ from loaders.common import (
 from loaders.engine.bulk import JsonText
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
+from loaders.engine.rows import StagedRows
 from loaders.fields import all_matches, is_blank, numbers, texts, years
 from loaders.geometry import ewkb, prepare
 from loaders.sources.read import Batch
@@ -55,7 +56,7 @@ def make_converter(profile: CityProfile):
     uses = ClassLookup(profile, "building_use")
     other = next((r for r in uses.rows if r["code"] == "99"), uses.rows[-1])
 
-    def convert(batch: Batch, ctx: LoadContext) -> tuple[list[tuple], list[Reject]]:
+    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
         cols, m = batch.columns, ctx.mapping
         n = len(batch.geometries)
         prep = prepare(batch.geometries, ctx.transformer, "polygon")
@@ -104,15 +105,15 @@ def make_converter(profile: CityProfile):
                 batch.first_row + i, reason, msg, row_attrs(cols, i), batch.geometries[i],
                 keys[i] if prep.geoms[i] is not None else None, field=field))
         idx = np.flatnonzero(keep)
-        none = [None] * len(idx)
-        rows = list(zip(
-            (batch.first_row + idx).tolist(), np.asarray(keys, dtype=object)[idx],
-            hashes[idx].tolist(), (JsonText(attrs[i]) for i in idx), (flags[i] for i in idx),
-            wkbs[idx], use_code[idx], none,  # bytes: COPY uses the geometry dumper by oid
-            *(parsed[c][idx] for c in ("name", "use_code", "use_name", "structure",
-                                       "floors_above", "floors_below", "height",
-                                       "year_built")),
-            none, none))
+        rows = StagedRows.from_columns(BUILDINGS, {
+            "row_no": (batch.first_row + idx).tolist(),
+            "source_key": np.asarray(keys, dtype=object)[idx],
+            "row_hash": hashes[idx].tolist(),
+            "attrs": [JsonText(attrs[i]) for i in idx],
+            "flags": [flags[i] for i in idx],
+            "geom": wkbs[idx],  # bytes: COPY uses the geometry dumper by oid
+            "class_code": use_code[idx],
+            **{c: v[idx] for c, v in parsed.items()}})
         return rows, rejects
 
     return convert

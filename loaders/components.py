@@ -29,6 +29,7 @@ from loaders.common import content_hash, reject_record, row_attrs, source_keys
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
+from loaders.engine.rows import StagedRows, layer_values
 from loaders.fields import ValueProblem, all_matches, as_text, is_blank
 from loaders.geometry import ewkb, prepare
 from loaders.sources.read import Batch
@@ -149,7 +150,7 @@ def _prepare_any(geoms: np.ndarray, transformer) -> tuple[np.ndarray, list, list
 def make_converter(profile: CityProfile):
     dictionary = ComponentDictionary(profile)
 
-    def convert(batch: Batch, ctx: LoadContext) -> tuple[list[tuple], list[Reject]]:
+    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
         cols, m = batch.columns, ctx.mapping
         if "class" not in m:
             raise ConfigError(
@@ -162,7 +163,7 @@ def make_converter(profile: CityProfile):
                                     dtype=object))
         wkbs = ewkb(np.array([g if g is not None else shapely.Point() for g in geoms],
                              dtype=object), ctx.srid)
-        rows: list[tuple] = []
+        rows = StagedRows(COMPONENTS)
         rejects: list[Reject] = []
         for i in range(len(batch.geometries)):
             row_no = batch.first_row + i
@@ -210,9 +211,10 @@ def make_converter(profile: CityProfile):
                         major_code=sub.get("major") or sub["code"][:2],
                         major_name=sub.get("major_name"),
                         name=vals["name"] or sub["name"])
-            values = tuple(vals.get(c) for c in COMPONENTS.column_names())
-            rows.append((row_no, keys[i], content_hash(values, wkbs[i]), Jsonb(attrs),
-                         flags, EWKB(wkbs[i]), sub["code"], None, *values))
+            values = layer_values(COMPONENTS, vals)
+            rows.append(row_no=row_no, source_key=keys[i], row_hash=content_hash(values, wkbs[i]),
+                        attrs=Jsonb(attrs), flags=flags, geom=EWKB(wkbs[i]),
+                        class_code=sub["code"], **vals)
         return rows, rejects
 
     return convert

@@ -11,28 +11,30 @@ from pathlib import Path
 from psycopg.types.json import Jsonb
 
 from cim.errors import ConfigError
-from cim.layerdefs import ADMIN_DIVISIONS, GRID_CELLS
+from cim.layerdefs import ADMIN_DIVISIONS, GRID_CELLS, LayerDef
 from cim.profile import CityProfile
 from loaders.common import content_hash, reject_record, row_attrs
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
+from loaders.engine.rows import StagedRows, layer_values
 from loaders.fields import as_text
 from loaders.geometry import ewkb, prepare
 from loaders.sources.read import Batch
 
 
-def _coded_converter(layer_name: str, length: int, profile: CityProfile):
+def _coded_converter(layer: LayerDef, length: int, profile: CityProfile):
     districts = {d.code for d in profile.districts}
+    layer_name = layer.name
 
-    def convert(batch: Batch, ctx: LoadContext) -> tuple[list[tuple], list[Reject]]:
+    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
         m, cols = ctx.mapping, batch.columns
         if "code" not in m:
             raise ConfigError(f"{ctx.source.path}: no code field (fields: "
                               f"{', '.join(ctx.source.fields)})")
         prep = prepare(batch.geometries, ctx.transformer, "polygon")
         wkbs = ewkb(prep.geoms, ctx.srid)
-        rows, rejects = [], []
+        rows, rejects = StagedRows(layer), []
         for i in range(len(batch.geometries)):
             row_no = batch.first_row + i
             attrs = row_attrs(cols, i)
@@ -52,13 +54,15 @@ def _coded_converter(layer_name: str, length: int, profile: CityProfile):
                                              batch.geometries[i], key, field=m["code"]))
                 continue
             if layer_name == "admin_divisions":
-                name = name or profile.district_name(code)
-                values = (name, 3, profile.city_code)
+                vals = {"name": name or profile.district_name(code), "level": 3,
+                        "parent_code": profile.city_code}
             else:
-                values = (name, code[:6], code[:9], code[:12])
-            rows.append((row_no, key, content_hash(values, wkbs[i]),
-                         Jsonb(attrs), prep.flags[i], EWKB(wkbs[i]),
-                         None, code, *values))
+                vals = {"name": name, "district_code": code[:6], "street_code": code[:9],
+                        "community_code": code[:12]}
+            values = layer_values(layer, vals)
+            rows.append(row_no=row_no, source_key=key, row_hash=content_hash(values, wkbs[i]),
+                        attrs=Jsonb(attrs), flags=prep.flags[i], geom=EWKB(wkbs[i]), code=code,
+                        **vals)
         return rows, rejects
 
     return convert
@@ -70,7 +74,7 @@ def load_districts(conninfo: str, profile: CityProfile, path: str | Path | None 
     if path is None:
         raise ConfigError("the profile names no boundaries file", path=str(profile.path))
     return run_load(conninfo, profile, ADMIN_DIVISIONS, None,
-                    _coded_converter("admin_divisions", 6, profile), path,
+                    _coded_converter(ADMIN_DIVISIONS, 6, profile), path,
                     aliases=profile.field_aliases.get("admin_divisions", {}),
                     dataset="admin_divisions", **kw)
 
@@ -81,6 +85,6 @@ def load_grid(conninfo: str, profile: CityProfile, path: str | Path | None = Non
     if path is None:
         raise ConfigError("the profile names no grid file", path=str(profile.path))
     return run_load(conninfo, profile, GRID_CELLS, None,
-                    _coded_converter("grid_cells", 15, profile), path,
+                    _coded_converter(GRID_CELLS, 15, profile), path,
                     aliases=profile.field_aliases.get("grid_cells", {}), dataset="grid_cells",
                     **kw)

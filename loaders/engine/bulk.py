@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
@@ -28,6 +28,7 @@ from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
 from loaders.engine.report import LoadReport, Reject
+from loaders.engine.rows import BASE_COLUMNS, StagedRows, staging_columns  # noqa: F401
 
 
 def _dumps(v) -> str:
@@ -35,11 +36,6 @@ def _dumps(v) -> str:
 
 
 MODES = ("append", "update", "replace")
-
-BASE_COLUMNS = [("row_no", "int4"), ("source_key", "text"), ("row_hash", "text"),
-                ("attrs", "jsonb"), ("flags", "text[]"), ("geom", "geometry"),
-                ("class_code", "text"), ("code", "text")]
-
 
 class EWKB(bytes):
     """Geometry as EWKB bytes, sent to PostGIS in binary COPY without conversion."""
@@ -75,10 +71,6 @@ def _register_json(conn: psycopg.Connection) -> None:
             return super().dump(obj)
 
     conn.adapters.register_dumper(JsonText, JsonbTextBinaryDumper)
-
-
-def staging_columns(layer: LayerDef) -> list[tuple[str, str]]:
-    return BASE_COLUMNS + [(c.name, c.pgtype) for c in layer.columns]
 
 
 def start_batch(conninfo: str, layer: str, path: str, sha256: str | None, mode: str,
@@ -189,7 +181,11 @@ class BulkWriter:
         self.conn.execute(sql.SQL("CREATE TEMP TABLE {} ({})")
                           .format(sql.Identifier(self.staging), cols))
 
-    def copy_rows(self, rows: Iterable[Sequence]) -> int:
+    def copy_rows(self, rows: StagedRows) -> int:
+        """Binary COPY of rows built by column name (checked against the staging columns)."""
+        if not isinstance(rows, StagedRows) or rows.layer.name != self.layer.name:
+            got = rows.layer.name if isinstance(rows, StagedRows) else type(rows).__name__
+            raise TypeError(f"copy_rows takes StagedRows of layer {self.layer.name}, not {got}")
         names = [n for n, _ in self.columns]
         types = [self.geometry_oid if t == "geometry" else t for _, t in self.columns]
         n = 0
@@ -197,7 +193,7 @@ class BulkWriter:
             sql.Identifier(self.staging), sql.SQL(", ").join(map(sql.Identifier, names)))
         with self.conn.cursor().copy(stmt) as copy:
             copy.set_types(types)
-            for row in rows:
+            for row in rows.tuples():
                 copy.write_row(row)
                 n += 1
         return n

@@ -30,6 +30,7 @@ from cim.layerdefs import LayerDef
 from cim.profile import CityProfile
 from loaders.engine import bulk
 from loaders.engine.report import LoadReport, Reject
+from loaders.engine.rows import StagedRows
 from loaders.sources.read import Batch, Source, iter_batches, open_source
 
 
@@ -47,7 +48,8 @@ class LoadContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-Converter = Callable[[Batch, LoadContext], tuple[list[tuple], list[Reject]]]
+# a converter turns one source batch into rows by column name and rejects
+Converter = Callable[[Batch, LoadContext], tuple[StagedRows, list[Reject]]]
 
 
 def file_sha256(path: Path) -> str:
@@ -283,8 +285,8 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
             report.read += len(b.geometries)
             writer.copy_rows(rows)
             writer.copy_rejects(rejects)
-            for r in rows:
-                for f in r[4]:
+            for flags in rows.column("flags"):
+                for f in flags:
                     report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
             progress(report.read, src.feature_count)
         if not quiet and sys.stderr.isatty():

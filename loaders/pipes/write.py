@@ -27,6 +27,7 @@ from loaders.common import content_hash
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadSession, sql_analyze
 from loaders.engine.report import LoadReport, Reject
+from loaders.engine.rows import StagedRows, layer_values
 from loaders.geometry import ewkb
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.qa import QAResult
@@ -124,13 +125,9 @@ def _errors(findings):
     return [f for f in findings if f.severity == "error"]
 
 
-def _row(layer: LayerDef, values: dict[str, Any]) -> tuple:
-    return tuple(values.get(c) for c in layer.column_names())
-
-
-def _count_flags(report: LoadReport, rows: list[tuple]) -> None:
-    for r in rows:
-        for f in r[4]:
+def _count_flags(report: LoadReport, rows: StagedRows) -> None:
+    for flags in rows.column("flags"):
+        for f in flags:
             report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
 
 
@@ -147,7 +144,7 @@ def _bulk_write(session, layer: LayerDef, srid, layer_code, src_srid, rows, reje
 
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
                   src_srid, report) -> dict[str, str]:
-    rows, rejects, keys = [], [], []
+    rows, rejects, keys = StagedRows(PIPE_POINTS), [], []
     for i, p in nodes:
         key = _point_key(dataset, p)
         errs = _errors(pf.get(i, []))
@@ -175,9 +172,10 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
                 "appurtenance": p.appurtenance.name if p.appurtenance else p.appurtenance_raw,
                 "ground_elevation": p.ground, "survey_code": p.survey_code, "road": p.road,
                 "segment_code": None, "note": p.note}
-        values = _row(PIPE_POINTS, vals)
-        rows.append((p.seq, key, content_hash(values, wkb), Jsonb(p.attrs, dumps=_dumps),
-                     flags, EWKB(wkb), p.cls.code, None, *values))
+        values = layer_values(PIPE_POINTS, vals)
+        rows.append(row_no=p.seq, source_key=key, row_hash=content_hash(values, wkb),
+                    attrs=Jsonb(p.attrs, dumps=_dumps), flags=flags, geom=EWKB(wkb),
+                    class_code=p.cls.code, **vals)
         keys.append(key)
     w = _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
                     mode, district, dataset)
@@ -201,7 +199,7 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
     for p in d.points:
         if p.role == "node" and p.point_no and p.key not in node_by_key:
             node_by_key[p.key] = p
-    rows, rejects, keys = [], [], {}
+    rows, rejects, keys = StagedRows(PIPE_SEGMENTS), [], {}
     why = dict(conn.execute("SELECT source_key, reason FROM load_rejects WHERE batch_id = %s "
                             "AND source_key IS NOT NULL", (session.report.batch_id,)).fetchall())
     for i, s in enumerate(d.segments):
@@ -259,9 +257,10 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
                 "road": s.road, "status_code": s.status[0] if s.status else None,
                 "status": s.status[1] if s.status else s.status_raw,
                 "length_m": float(shapely.length(shapely.force_2d(line)))}
-        values = _row(PIPE_SEGMENTS, vals)
-        rows.append((s.seq, key, content_hash(values, wkb), Jsonb(s.attrs, dumps=_dumps),
-                     flags, EWKB(wkb), s.cls.code, None, *values))
+        values = layer_values(PIPE_SEGMENTS, vals)
+        rows.append(row_no=s.seq, source_key=key, row_hash=content_hash(values, wkb),
+                    attrs=Jsonb(s.attrs, dumps=_dumps), flags=flags, geom=EWKB(wkb),
+                    class_code=s.cls.code, **vals)
         if s.source_id:
             keys[s.source_id] = key
     _bulk_write(session, PIPE_SEGMENTS, srid, layer_code, src_srid, rows, rejects, report,
@@ -291,7 +290,7 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
     seg_geoms = shapely.from_wkb([bytes(r[1]) for r in lines]) if lines else np.array([])
     tree = shapely.STRtree(seg_geoms) if len(seg_geoms) else None
     by_id = nearest = unattached = 0
-    rows, rejects = [], []
+    rows, rejects = StagedRows(PIPE_POINTS), []
     for i, p in valves:
         key = _point_key(dataset, p)
         errs = _errors(pf.get(i, []))
@@ -326,16 +325,18 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         feat = p.appurtenance
         geom = shapely.points(p.e, p.n, p.ground if p.ground is not None else 0.0)
         wkb = ewkb(np.array([geom]), srid, with_z=True)[0]
-        vals = {"point_no": p.point_no, "pipe_class": cls.code, "class_name": cls.name,
+        vals = {"point_no": p.point_no, "map_no": p.map_no, "pipe_class": cls.code,
+                "class_name": cls.name,
                 "subclass_code": cls.subclass_code, "subclass_name": cls.subclass_name,
                 "feature_code": PipeDictionaries.point_code(cls, feat, "附属物"),
                 "feature": None,
                 "appurtenance": feat.name if feat else p.appurtenance_raw,
                 "ground_elevation": p.ground, "survey_code": p.survey_code, "road": p.road,
                 "segment_code": seg, "note": p.note}
-        values = _row(PIPE_POINTS, vals)
-        rows.append((p.seq, key, content_hash(values, wkb), Jsonb(p.attrs, dumps=_dumps),
-                     sorted(set(flags)), EWKB(wkb), cls.code, None, *values))
+        values = layer_values(PIPE_POINTS, vals)
+        rows.append(row_no=p.seq, source_key=key, row_hash=content_hash(values, wkb),
+                    attrs=Jsonb(p.attrs, dumps=_dumps), flags=sorted(set(flags)),
+                    geom=EWKB(wkb), class_code=cls.code, **vals)
     _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
                 mode, district, dataset)
     return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
