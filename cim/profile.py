@@ -16,6 +16,7 @@ import yaml
 
 from cim.crs import parse_crs, srid_of
 from cim.errors import ConfigError
+from cim.text import norm_name
 
 DICTIONARY_DIR = Path(__file__).resolve().parent / "dictionaries"
 
@@ -145,9 +146,11 @@ def create_profile(out: Path, *, name: str, admin_code: str, storage_crs: str,
         df = pyogrio.read_dataframe(boundary, read_geometry=False)
     except Exception as exc:
         raise ConfigError(f"cannot read boundary file: {exc}", path=str(boundary)) from exc
-    lower = {c.lower(): c for c in df.columns}
-    code_col = next((lower[a.lower()] for a in aliases.get("code", []) if a.lower() in lower), None)
-    name_col = next((lower[a.lower()] for a in aliases.get("name", []) if a.lower() in lower), None)
+    by_name = {norm_name(c): c for c in df.columns}
+    code_col = next((by_name[norm_name(a)] for a in aliases.get("code", [])
+                     if norm_name(a) in by_name), None)
+    name_col = next((by_name[norm_name(a)] for a in aliases.get("name", [])
+                     if norm_name(a) in by_name), None)
     if code_col is None:
         raise ConfigError(f"no district code field (one of {aliases.get('code')})",
                           path=str(boundary))

@@ -1,8 +1,8 @@
-"""Pieces every converter uses: source keys, content hashes, value dictionaries, reject records."""
+"""Pieces every converter uses: source keys, content hashes (``loaders.hashing``), value
+dictionaries, reject records."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -11,9 +11,11 @@ import pandas as pd
 import shapely
 
 from cim.profile import CityProfile
+from cim.text import norm_key
 from loaders.engine.report import Reject
 from loaders.fields import is_blank
 from loaders.geometry import geometry_keys
+from loaders.hashing import content_hash, content_hashes  # noqa: F401 (the one recipe)
 
 # an attribute value longer than this is refused (whatever the field): it is no survey value
 MAX_ATTR_CHARS = 10_000
@@ -82,13 +84,6 @@ def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray]],
     return out
 
 
-def content_hash(values: tuple, wkb: bytes | None) -> str:
-    h = hashlib.sha1(json.dumps(values, ensure_ascii=False, default=str).encode())
-    if wkb:
-        h.update(wkb)
-    return h.hexdigest()
-
-
 def reject_record(row_no: int, reason: str, message: str, attrs: dict, geom,
                   source_key: str | None = None, field: str | None = None) -> Reject:
     wkt = None
@@ -102,7 +97,8 @@ def reject_record(row_no: int, reason: str, message: str, attrs: dict, geom,
 
 
 class ClassLookup:
-    """Class code by name, alias or code (case-insensitive) from a profile dictionary."""
+    """Class code by name, alias or code from a profile dictionary (compared with
+    :func:`cim.text.norm_key`: spaces, full width and case do not matter)."""
 
     def __init__(self, profile: CityProfile, dictionary: str) -> None:
         self.rows = profile.dictionary(dictionary)
@@ -112,12 +108,12 @@ class ClassLookup:
             keys += [a for a in (row.get("aliases") or "").split("|")]
             for k in keys:
                 if k:
-                    self.by_key.setdefault(k.strip().lower(), row)
+                    self.by_key.setdefault(norm_key(k), row)
 
     def find(self, value: Any) -> dict[str, str] | None:
         if is_blank(value):
             return None
-        s = str(value).strip().lower()
+        s = norm_key(value)
         if isinstance(value, float) and value.is_integer():
             s = str(int(value)).zfill(2)
         return self.by_key.get(s)
@@ -171,10 +167,3 @@ def check_attrs_batch(columns: dict[str, np.ndarray],
             out[i] = bad
     return out
 
-
-def content_hashes(values: dict[str, np.ndarray], wkbs: np.ndarray) -> np.ndarray:
-    """64-bit content hash (hex) per row of parsed values and geometry: detects changes."""
-    frame = pd.DataFrame({k: pd.Series(v, dtype=object).astype(str) for k, v in values.items()})
-    frame["_wkb"] = pd.Series(wkbs, dtype=object)  # bytes hash by content
-    h = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
-    return np.char.mod("%016x", h)

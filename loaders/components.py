@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
+from cim.text import norm_key
 from loaders.common import content_hash, reject_record, row_attrs, source_keys
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
@@ -111,8 +112,7 @@ class ComponentDictionary:
         return ", ".join(f"{r['code']} {r['name']}" for r in self.rows[:5]) + " …"
 
 
-def _norm(v: Any) -> str:
-    return re.sub(r"\s+", "", str(v)).lower().replace("（", "(").replace("）", ")")
+_norm = norm_key  # the platform's one normaliser (cim/text.py)
 
 
 def id_fields(ctx: LoadContext) -> list[str]:

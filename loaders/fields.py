@@ -16,10 +16,9 @@ import pandas as pd
 import yaml
 
 from cim.errors import ConfigError
+from cim.text import norm_name
 
-
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_:\-]", "", str(name)).lower()
+_norm = norm_name  # field names compare as column headers do (cim/text.py)
 
 
 def map_fields(source_fields: list[str], aliases: dict[str, list[str]],

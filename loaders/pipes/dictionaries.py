@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cim.profile import CityProfile
+from cim.text import norm_key
 from loaders.fields import ValueProblem, is_blank
 
 NAME_SUFFIXES = ("管线点成果表", "管线段成果表", "管线点", "管线段", "成果表", "管线", "管道",
@@ -52,11 +53,6 @@ class Feature:
     well: bool
 
 
-def _norm(v: Any) -> str:
-    s = str(v).strip()
-    return re.sub(r"\s+", "", s).lower()
-
-
 class PipeDictionaries:
     def __init__(self, profile: CityProfile) -> None:
         self.classes = profile.dictionary("pipe_classes")
@@ -71,7 +67,7 @@ class PipeDictionaries:
                     row["digit"], *(row.get("aliases") or "").split("|")]
             for k in keys:
                 if k:
-                    self._class_by_key.setdefault(_norm(k), pc)
+                    self._class_by_key.setdefault(norm_key(k), pc)
         for row in self.subclasses:
             base = self.by_code.get(row["class_code"])
             if base is None:
@@ -82,14 +78,14 @@ class PipeDictionaries:
             for k in [row["name"], row.get("name_en", ""), row["letters"],
                       *(row.get("aliases") or "").split("|")]:
                 if k:
-                    self._class_by_key.setdefault(_norm(k), pc)
+                    self._class_by_key.setdefault(norm_key(k), pc)
         self._features: dict[tuple[str, str, str], Feature] = {}
         for row in profile.dictionary("pipe_features"):
             f = Feature(kind=row["kind"], seq=row["seq"].zfill(2), name=row["name"],
                         well=row.get("well", "0") == "1")
             for k in [row["name"], *(row.get("aliases") or "").split("|")]:
                 if k:
-                    self._features.setdefault((row["class"], row["kind"], _norm(k)), f)
+                    self._features.setdefault((row["class"], row["kind"], norm_key(k)), f)
         self.materials = _Lookup(profile.dictionary("pipe_materials"))
         self.burial = _Lookup(profile.dictionary("pipe_burial"))
         self.status = _Lookup(profile.dictionary("pipe_status"))
@@ -101,7 +97,7 @@ class PipeDictionaries:
             return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        s = _norm(value)
+        s = norm_key(value)
         if s.isdigit() and len(s) == 1:
             s = "0" + s
         hit = self._class_by_key.get(s)
@@ -116,7 +112,7 @@ class PipeDictionaries:
 
     def class_in_name(self, name: str) -> PipeClass | None:
         """The class a file or sheet name speaks of (给水管线点, 雨水_段, JS_points …)."""
-        s = _norm(name)
+        s = norm_key(name)
         best: tuple[int, PipeClass] | None = None
         for key, pc in self._class_by_key.items():
             if not key or key.isdigit() or len(key) < 2:
@@ -137,7 +133,7 @@ class PipeDictionaries:
     def feature(self, pc: PipeClass, kind: str, value: Any) -> Feature | None:
         if is_blank(value):
             return None
-        s = _norm(value)
+        s = norm_key(value)
         for cls in (pc.code, "*"):
             hit = self._features.get((cls, kind, s))
             if hit is not None:
@@ -163,14 +159,14 @@ class _Lookup:
         for row in rows:
             for k in [row["code"], row["name"], *(row.get("aliases") or "").split("|")]:
                 if k:
-                    self.by_key.setdefault(_norm(k), (row["code"], row["name"]))
+                    self.by_key.setdefault(norm_key(k), (row["code"], row["name"]))
 
     def find(self, value: Any) -> tuple[str, str] | None:
         if is_blank(value):
             return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        return self.by_key.get(_norm(value))
+        return self.by_key.get(norm_key(value))
 
 
 _SIZE_SPLIT = re.compile(r"\s*[×xX*＊]\s*")

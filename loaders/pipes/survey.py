@@ -35,6 +35,7 @@ from loaders.sources.tables import (
     Table,
     known_header_names,
     match_headers,
+    norm_header,
     read_tables,
     table_files,
 )
@@ -91,8 +92,8 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
     aliases = field_aliases(profile)
     known = known_header_names(profile.field_aliases, ("pipe_points", "pipe_segments"))
     for section in ("points", "segments"):
-        known |= {h.lower() for h in mapping.sections.get(section, {}).values()}
-    known |= {h.lower() for h in mapping.flat.values()}
+        known |= {norm_header(h) for h in mapping.sections.get(section, {}).values()}
+    known |= {norm_header(h) for h in mapping.flat.values()}
     resolver = ClassResolver(dicts, class_opt, mapping)
     files = table_files(paths)
     points: list[PointRec] = []

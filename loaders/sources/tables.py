@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cim.errors import ConfigError, InputError
+from cim.text import norm_key, norm_name
 from loaders.fields import load_mapping_yaml
 from loaders.sources.precheck import check_xml_safety
 
@@ -32,18 +32,13 @@ GDAL_TABLES = {".gpkg", ".sqlite"}
 TABLE_SUFFIXES = EXCEL | OLD_EXCEL | CSV | DBF | GDAL_TABLES
 HEADER_SCAN_ROWS = 15
 
-_UNIT = re.compile(r"[（(\[【][^)）\]】]*[)）\]】]$")
-_SPACE = re.compile(r"[\s_:：\-/\\.·]")
 
 
 def norm_header(name: Any) -> str:
-    """A header as it is compared with the aliases: no spaces/underscores, no trailing unit
-    in brackets (起点埋深(m) → 起点埋深), × written as x, lower case."""
-    s = "" if name is None else str(name).strip()
-    for _ in range(2):
-        s = _UNIT.sub("", s).strip()
-    s = s.replace("×", "x").replace("＊", "*")
-    return _SPACE.sub("", s).lower()
+    """A header as it is compared with the aliases (:func:`cim.text.norm_name`): no spaces,
+    separators or full width, no trailing unit in brackets (起点埋深(m) → 起点埋深), × written
+    as x, case-folded."""
+    return norm_name(name)
 
 
 @dataclass
@@ -160,7 +155,11 @@ class Mapping:
         key = str(value).strip()
         if isinstance(value, float) and value.is_integer():
             key = str(int(value))
-        return table.get(key, value)
+        if key in table:
+            return table[key]
+        # else as every dictionary look-up: spaces, full width and case do not matter
+        wanted = norm_key(key)
+        return next((v for k, v in table.items() if norm_key(k) == wanted), value)
 
 
 MAPPING_SECTIONS = ("points", "segments", "lines", "nodes", "valves", "components")

@@ -1,0 +1,51 @@
+"""The one text normaliser of the platform: how a delivered value or name is compared with a
+dictionary (building uses, component subclasses, pipe classes and features, materials, field
+and column aliases …).
+
+Surveyors type the same word many ways: with spaces ("办 公", "办公 "), ideographic spaces
+(U+3000), full-width letters and digits ("ＪＳ", "ＰＥ", "１２"), full-width brackets ("（m）"),
+upper or lower case, invisible characters pasted from Word or Excel. Every loader used to
+compare in its own way, so a value matched in one layer and not in another; now all compare
+through these two functions:
+
+- :func:`norm_key` — values and dictionary entries:
+  1. Unicode NFKC (full-width → half-width: "ＪＳ" → "JS", "（" → "(", U+3000 → space;
+     compatibility forms: "㎜" → "mm", "①" → "1");
+  2. remove invisible characters (zero-width space/joiners, word joiner, BOM, soft hyphen);
+  3. remove all whitespace (any Unicode white space, inside the text too);
+  4. case-fold ("JS", "js", "Js" are one key).
+- :func:`norm_name` — field and column names: :func:`norm_key`, then without a trailing unit
+  in brackets ("起点埋深(m)", "管径【mm】" → "起点埋深", "管径"), without separators
+  (``_ : - / \\ . ·``) and with × written as x.
+
+Both sides of a look-up go through the same function: the dictionary's names and aliases
+when it is built, the delivered value when it is looked up.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_SPACE = re.compile(r"\s+")
+_UNIT = re.compile(r"[(\[【][^)\]】]*[)\]】]$")
+_SEPARATORS = re.compile(r"[_:\-/\\.·]")
+
+
+def norm_key(value: Any) -> str:
+    """The form in which a value is compared with a dictionary (see the module docstring);
+    None is ""."""
+    if value is None:
+        return ""
+    s = unicodedata.normalize("NFKC", str(value)).translate(_INVISIBLE)
+    return _SPACE.sub("", s).casefold()
+
+
+def norm_name(name: Any) -> str:
+    """The form in which a field or column name is compared with the aliases."""
+    s = norm_key(name)
+    for _ in range(2):  # 埋深(m)(旧) → 埋深
+        s = _UNIT.sub("", s)
+    return _SEPARATORS.sub("", s.replace("×", "x"))
