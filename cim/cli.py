@@ -16,7 +16,7 @@ import click
 import psycopg
 
 from cim.config import Settings
-from cim.errors import CimError, DatabaseError, InputError
+from cim.errors import CimError, ConfigError, DatabaseError, InputError
 
 
 class Ctx:
@@ -29,6 +29,9 @@ class Ctx:
         from cim.profile import load_profile
 
         if self._profile is None:
+            if self.settings.profile is None:
+                raise ConfigError("no city profile: pass --profile FILE or set CIM_PROFILE "
+                                  "(the sample profile comes with the data_samples package)")
             self._profile = load_profile(self.settings.profile)
         return self._profile
 

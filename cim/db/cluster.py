@@ -1,6 +1,6 @@
 """The project-local PostgreSQL/PostGIS cluster (``cim db start|stop|status|url``).
 
-The cluster lives under ``CIM_HOME`` (default ``.cim/`` in the project), listens on a unix
+The cluster lives under the CIM home (``cim.config.default_home``), listens on a unix
 socket in that folder and on a free loopback port, and trusts local connections only: it is a
 development and test database, not a production server. initdb refuses to run as root, so
 when invoked as root every server command runs as the ``postgres`` system user.

@@ -1,19 +1,29 @@
-"""Run Alembic migrations programmatically (``cim db upgrade``/``downgrade``)."""
+"""Run Alembic migrations programmatically (``cim db upgrade``/``downgrade``).
+
+The revisions live in ``cim/db/migrations/versions``; there is no ``alembic.ini``.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 import psycopg
+from alembic import command
 from alembic.config import Config
 
-from alembic import command
-from cim.config import PROJECT_ROOT
 from cim.db.engine import psycopg_conninfo
 from cim.errors import ConfigError
 
+# the migrations are package data (cim/db/migrations), so an installed package migrates too
+MIGRATIONS = Path(str(resources.files("cim.db") / "migrations"))
+
 
 def alembic_config(url: str, srid: int) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    """Alembic's configuration, built in code: no alembic.ini (the URL and the storage SRID
+    come from the caller, which the plain ``alembic`` command could not give)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["url"] = url
     cfg.attributes["srid"] = srid
     return cfg

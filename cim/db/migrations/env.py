@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine
-
 from alembic import context
+from sqlalchemy import create_engine
 
 config = context.config
 url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")

@@ -13,10 +13,9 @@ Create Date: 2026-11-22
 """
 
 import sqlalchemy as sa
+from alembic import context, op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql as pg
-
-from alembic import context, op
 
 revision = "0001"
 down_revision = None

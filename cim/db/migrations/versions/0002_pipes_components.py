@@ -20,10 +20,9 @@ Create Date: 2026-11-23
 """
 
 import sqlalchemy as sa
+from alembic import context, op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql as pg
-
-from alembic import context, op
 
 revision = "0002"
 down_revision = "0001"

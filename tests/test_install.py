@@ -1,0 +1,142 @@
+"""An installed package works: build the wheel, install it (not editable) into a fresh
+virtualenv, and run ``cim`` from a folder that is not the checkout.
+
+Offline and quick: the wheel is built with this environment's setuptools (no build isolation)
+from a copy of the sources, and the new virtualenv reuses this environment's third-party
+packages through a ``.pth`` line (a plain path: the editable install's own ``.pth`` hooks are
+not run, so the checkout never leaks in).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import psycopg
+import pyogrio
+import pytest
+from sqlalchemy.engine import make_url
+
+from cim.config import PROJECT_ROOT
+from cim.db.engine import drop_database, ensure_database, psycopg_conninfo
+from tests.conftest import server_url
+
+SOURCES = ["setup.cfg", "pyproject.toml", "README.md", "cim", "loaders", "layers", "services",
+           "data_samples"]
+# what must come with the package: every file of these source folders
+PACKAGE_DATA = ["cim/dictionaries", "cim/db/migrations", "data_samples/jining"]
+
+
+def _run(argv: list, **kw) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=600,
+                          **kw)
+    assert proc.returncode == 0, f"{' '.join(map(str, argv))} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _files(root: Path, sub: str) -> set[str]:
+    return {str(p.relative_to(root)) for p in (root / sub).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, Path]:
+    """(the new virtualenv's python, its site-packages) with the wheel installed."""
+    work = tmp_path_factory.mktemp("install")
+    src = work / "src"
+    for name in SOURCES:
+        p = PROJECT_ROOT / name
+        if p.is_dir():
+            shutil.copytree(p, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(p, src / name)
+    wheels = work / "wheels"
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+          "--no-index", "-q", "-w", wheels, src], cwd=work)
+    (wheel,) = wheels.glob("cim_platform-*.whl")
+    venv = work / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", venv])
+    python = venv / "bin" / "python"
+    _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
+          "--no-index", "-q", wheel], cwd=work)
+    site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+                     ).stdout.strip())
+    # the third-party dependencies of this environment, after the new site-packages
+    (site / "_cim_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python, site
+
+
+@pytest.fixture()
+def empty_db():
+    """An empty database (no PostGIS, no schema) for `cim db upgrade` to migrate."""
+    name = f"cim_test_install_{os.getpid()}"
+    drop_database(server_url(), name)
+    ensure_database(server_url(), name)
+    url = make_url(server_url()).set(database=name, drivername="postgresql+psycopg") \
+        .render_as_string(hide_password=False)
+    yield url
+    drop_database(server_url(), name)
+
+
+def test_the_wheel_holds_dictionaries_migrations_and_the_sample(installed):
+    _, site = installed
+    for sub in PACKAGE_DATA:
+        expected = _files(PROJECT_ROOT, sub)
+        assert expected, sub
+        assert expected <= _files(site, sub), f"{sub}: {sorted(expected - _files(site, sub))}"
+    for f in ("cim/dictionaries/pipe_features.csv", "cim/db/migrations/script.py.mako",
+              "cim/db/migrations/versions/0001_foundation.py", "data_samples/jining/profile.yaml",
+              "data_samples/jining/boundaries.gpkg", "data_samples/jining/grid_cells.gpkg"):
+        assert (site / f).is_file(), f
+
+
+def test_installed_cim_runs_from_another_folder(installed, empty_db, tmp_path):
+    python, site = installed
+    cim = python.parent / "cim"
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CIM_") and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(CIM_DATABASE_URL=empty_db, CIM_HOME=str(tmp_path / "home"),
+               PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}")
+
+    where = _run([python, "-c", "import cim, loaders, data_samples; "
+                  "print(cim.__file__, loaders.__file__, data_samples.__file__)"],
+                 cwd=cwd, env=env).stdout.split()
+    assert all(Path(w).is_relative_to(site) for w in where), where
+
+    helptext = _run([cim, "--help"], cwd=cwd, env=env).stdout
+    for command in ("load", "batches", "rejects", "serve", "db", "profile"):
+        assert f"\n  {command} " in helptext, command
+
+    shown = json.loads(_run([cim, "profile", "show"], cwd=cwd, env=env).stdout)
+    assert shown["city"]["name"] == "济宁市" and shown["storage_crs"] == "EPSG:4527"
+    sample = site / "data_samples" / "jining"
+    assert Path(shown["path"]) == sample / "profile.yaml"
+    assert Path(shown["grid"]) == sample / "grid_cells.gpkg"
+
+    out = _run([cim, "db", "upgrade"], cwd=cwd, env=env).stdout
+    assert "revision 0002" in out
+    conninfo = psycopg_conninfo(empty_db)
+    with psycopg.connect(conninfo) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+    from cim.db.schema import schema_drift
+
+    assert schema_drift(conninfo, 4527) == []
+
+    # the sample's boundary and grid files are read from the installed package
+    _run([cim, "profile", "apply", "--quiet"], cwd=cwd, env=env)
+    districts = pyogrio.read_info(sample / "boundaries.gpkg")["features"]
+    cells = pyogrio.read_info(sample / "grid_cells.gpkg")["features"]
+    with psycopg.connect(conninfo) as conn:
+        assert conn.execute("SELECT count(*) FROM admin_divisions WHERE valid_to IS NULL"
+                            ).fetchone()[0] == districts == 2
+        assert conn.execute("SELECT count(*) FROM grid_cells WHERE valid_to IS NULL"
+                            ).fetchone()[0] == cells
+    assert list(cwd.iterdir()) == []  # nothing written where the command ran
