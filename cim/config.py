@@ -44,8 +44,6 @@ def default_home() -> Path:
     return Path(data) / "cim"
 
 
-
-
 class Settings(BaseSettings):
     """Where the database and the city profile are."""
 
