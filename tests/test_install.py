@@ -140,3 +140,25 @@ def test_installed_cim_runs_from_another_folder(installed, empty_db, tmp_path):
         assert conn.execute("SELECT count(*) FROM grid_cells WHERE valid_to IS NULL"
                             ).fetchone()[0] == cells
     assert list(cwd.iterdir()) == []  # nothing written where the command ran
+
+
+def test_installed_cim_home_is_outside_site_packages(installed, tmp_path):
+    python, _ = installed
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CIM_") and k not in ("PYTHONPATH", "XDG_DATA_HOME")}
+    env["HOME"] = str(tmp_path / "user")
+    home = _run([python, "-c", "from cim.config import Settings; print(Settings().home)"],
+                cwd=tmp_path, env=env).stdout.strip()
+    assert Path(home) == tmp_path / "user" / ".local" / "share" / "cim"
+
+
+def test_cim_home_resolution(tmp_path, monkeypatch):
+    from cim import config
+
+    monkeypatch.delenv("CIM_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert config.Settings().home == PROJECT_ROOT / ".cim"  # running from the checkout
+    (tmp_path / ".cim").mkdir()
+    assert config.Settings().home == tmp_path / ".cim"  # the current folder's own
+    monkeypatch.setenv("CIM_HOME", str(tmp_path / "elsewhere"))
+    assert config.Settings().home == tmp_path / "elsewhere"
