@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import psycopg
 
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import CimError
@@ -44,12 +43,9 @@ def code_explain(c: Ctx, code_value: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def batches(c: Ctx, as_json: bool) -> None:
-    """List load batches."""
-    from layers.features import list_batches
-    from loaders.engine.bulk import mark_dead_batches
+    """List load batches (read-only: a load left running by a dead loader shows as failed)."""
+    from layers.batches import list_batches
 
-    with psycopg.connect(c.conninfo(), autocommit=True) as conn:
-        mark_dead_batches(conn)
     rows = list_batches(c.conninfo())
     if as_json:
         echo_json(rows)

@@ -1,4 +1,4 @@
-"""Look-ups of single features, codes and load batches."""
+"""Look-ups of single features and codes (load batches: :mod:`layers.batches`)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,6 @@ def explain_code(conninfo: str, profile: CityProfile, code: str) -> DecodedCode:
             d.district_name = row[0] if row else None
     d.exists = bool(exists)
     return d
-
-
-def list_batches(conninfo: str, limit: int = 100) -> list[dict[str, Any]]:
-    with psycopg.connect(conninfo, row_factory=dict_row) as conn:
-        return conn.execute(
-            "SELECT id, layer, status, source_path, read, loaded, rejected, started_at, "
-            "finished_at, error FROM load_batches ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
 
 
 def history(conninfo: str, code: str) -> list[dict[str, Any]]:

@@ -1,17 +1,19 @@
 """The one bulk writer of every loader.
 
-Lifecycle of a load (osm2pgsql-style): the batch row is committed as ``running`` on its own
-connection; then, in ONE transaction on another connection, rows are binary-COPYed into a
-temporary (unlogged) staging table, districts and grid cells are joined, duplicates and
-out-of-area rows are moved to ``load_rejects``, codes are allocated and the staging rows are
-merged into the layer. Either all of it commits, or the layer is exactly as it was and the
-batch is marked ``failed``.
+Lifecycle of a load (osm2pgsql-style): the batch row is committed as ``running`` with its
+lock held (:mod:`loaders.engine.batch`); then, in ONE transaction on another connection, rows
+are binary-COPYed into a temporary (unlogged) staging table, districts and grid cells are
+joined, duplicates and out-of-area rows are moved to ``load_rejects``, codes are allocated and
+the staging rows are merged into the layer. Either all of it commits, or the layer is exactly
+as it was and the batch is marked ``failed``.
+
+Readers of a layer never wait for a load: the merge takes only row-level locks on the layer
+(ROW EXCLUSIVE), and its indexes are maintained as rows go in, never dropped and rebuilt.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,9 +24,9 @@ from psycopg.pq import Format
 from psycopg.types import TypeInfo
 from psycopg.types.json import Jsonb
 
-from cim import __version__
 from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
+from cim.db.locks import MERGE_LOCK_SPACE
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
 from loaders.engine.report import LoadReport, Reject
@@ -73,72 +75,13 @@ def _register_json(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(JsonText, JsonbTextBinaryDumper)
 
 
-def start_batch(conninfo: str, layer: str, path: str, sha256: str | None, mode: str,
-                options: dict) -> int:
-    """Record a running batch (committed at once) and hold its advisory lock while we live.
-
-    A killed loader loses its connection and with it the lock, so the next load can tell a
-    dead 'running' batch from a live one and mark it failed.
-    """
-    conn = psycopg.connect(conninfo, autocommit=True)
-    mark_dead_batches(conn)
-    batch_id = conn.execute(
-        "INSERT INTO load_batches (layer, source_path, source_sha256, mode, options, "
-        "loader_version, status, pid) VALUES (%s, %s, %s, %s, %s, %s, 'running', %s) "
-        "RETURNING id",
-        (layer, path, sha256, mode, json.dumps(options, ensure_ascii=False, default=str),
-         __version__, os.getpid())).fetchone()[0]
-    conn.execute("SELECT pg_advisory_lock(%s, %s)", (BATCH_LOCK_SPACE, batch_id))
-    _BATCH_LOCK_CONNS[batch_id] = conn
-    return batch_id
-
-
-BATCH_LOCK_SPACE = 7301
-MERGE_LOCK_SPACE = 7302
-_BATCH_LOCK_CONNS: dict[int, psycopg.Connection] = {}
-
-
-def mark_dead_batches(conn: psycopg.Connection) -> int:
-    """Batches left 'running' by a killed loader (their advisory lock is free) become failed."""
-    rows = conn.execute("SELECT id FROM load_batches WHERE status = 'running'").fetchall()
-    dead = 0
-    for (bid,) in rows:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (BATCH_LOCK_SPACE, bid)).fetchone()[0]
-        if got:
-            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (BATCH_LOCK_SPACE, bid))
-            conn.execute("UPDATE load_batches SET status = 'failed', finished_at = now(), "
-                         "error = coalesce(error, 'the loader stopped before committing') "
-                         "WHERE id = %s AND status = 'running'", (bid,))
-            dead += 1
-    return dead
-
-
-def finish_batch(conninfo: str, report: LoadReport, error: str | None = None) -> None:
-    status = "failed" if error else "succeeded"
-    report.status = status
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE load_batches SET status = %s, error = %s, finished_at = now(), read = %s, "
-            "loaded = %s, rejected = %s, report = %s, source_crs = %s WHERE id = %s",
-            (status, error, report.read, report.loaded if not error else 0,
-             report.rejected if not error else 0,
-             json.dumps(report.to_dict(), ensure_ascii=False), report.source_crs,
-             report.batch_id))
-    release_batch(report.batch_id)
-
-
-def release_batch(batch_id: int | None) -> None:
-    lock_conn = _BATCH_LOCK_CONNS.pop(batch_id, None) if batch_id is not None else None
-    if lock_conn is not None:
-        lock_conn.close()
-
-
 @dataclass
 class MergeResult:
+    """Counts of one write; retirements are counted by the :class:`RetireScope`."""
+
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    retired: int = 0
     issued: int = 0
     reused: int = 0
 
@@ -147,7 +90,6 @@ class MergeResult:
         report.inserted += self.inserted
         report.updated += self.updated
         report.unchanged += self.unchanged
-        report.retired += self.retired
         report.codes_issued += self.issued
         report.codes_reused += self.reused
         report.loaded += self.inserted + self.updated + self.unchanged
@@ -155,12 +97,73 @@ class MergeResult:
             report.rejected_by_reason[k] = report.rejected_by_reason.get(k, 0) + v
 
 
+class RetireScope:
+    """What one delivery brought, per layer, for replace mode; retired ONCE, at its end.
+
+    A delivery may write a layer several times (pipe nodes, then valves, both pipe_points).
+    Each write only adds its source keys here; :meth:`retire` then retires the dataset's current
+    features that no write of the delivery brought, so a later write never retires what an
+    earlier one just loaded. The seen keys live in temporary tables of the load's transaction.
+    """
+
+    def __init__(self, conn: psycopg.Connection, batch_id: int) -> None:
+        self.conn = conn
+        self.batch_id = batch_id
+        self._pending: dict[str, tuple[LayerDef, str]] = {}
+        self._closed: set[str] = set()
+
+    @staticmethod
+    def _seen(layer: LayerDef) -> sql.Identifier:
+        return sql.Identifier(f"_cim_seen_{layer.table}")
+
+    def add(self, layer: LayerDef, staging: str, dataset: str) -> None:
+        """Remember every source key staged for ``layer`` (rejected ones too: replace mode
+        never retires a feature that was delivered, even if its new version was rejected)."""
+        known = self._pending.get(layer.table)
+        if layer.table in self._closed:
+            raise RuntimeError(f"{layer.table} was already retired in this load")
+        if known is not None and known[1] != dataset:
+            raise ValueError(f"one load replaces one dataset of {layer.table}, not "
+                             f"{known[1]!r} and {dataset!r}")
+        seen = self._seen(layer)
+        self.conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (source_key text "
+                                  "PRIMARY KEY) ON COMMIT DROP").format(seen))
+        self.conn.execute(sql.SQL("INSERT INTO {} SELECT DISTINCT source_key FROM {} WHERE "
+                                  "source_key IS NOT NULL ON CONFLICT DO NOTHING")
+                          .format(seen, sql.Identifier(staging)))
+        self._pending[layer.table] = (layer, dataset)
+
+    def retire(self, layer: LayerDef | None = None) -> int:
+        """Retire what the delivery left out of ``layer`` (of every pending layer if None)."""
+        tables = [layer.table] if layer is not None else list(self._pending)
+        retired = 0
+        for table in tables:
+            if table not in self._pending:
+                continue
+            lay, dataset = self._pending.pop(table)
+            seen = self._seen(lay)
+            retired += self.conn.execute(sql.SQL(
+                "UPDATE {tbl} l SET valid_to = now() WHERE l.valid_to IS NULL "
+                "AND l.source_key LIKE %s AND NOT EXISTS (SELECT 1 FROM {seen} s "
+                "WHERE s.source_key = l.source_key) AND NOT EXISTS (SELECT 1 FROM load_rejects r "
+                "WHERE r.batch_id = %s AND r.source_key = l.source_key)"
+            ).format(tbl=sql.Identifier(table), seen=seen),
+                (dataset.replace("%", r"\%").replace("_", r"\_") + ":%", self.batch_id)
+            ).rowcount
+            self.conn.execute(sql.SQL("DROP TABLE {}").format(seen))
+            self._closed.add(table)
+        return retired
+
+
 class BulkWriter:
     """Stages one load of one layer and merges it; used inside the caller's transaction."""
 
     def __init__(self, conn: psycopg.Connection, layer: LayerDef, srid: int, batch_id: int,
-                 layer_code: str | None = None, source_srid: int | None = None) -> None:
+                 layer_code: str | None = None, source_srid: int | None = None, *,
+                 scope: RetireScope) -> None:
         self.conn = conn
+        # replace mode: what this write brought joins the delivery's scope, retired at its end
+        self.scope = scope
         # rejects keep their geometry in the input's CRS, so they can be fixed and reloaded
         self.source_srid = source_srid
         self.layer = layer
@@ -282,19 +285,6 @@ class BulkWriter:
             self._reject_where("k.grid IS NULL", "no_grid_cell",
                                "'feature lies in no unit grid cell'")
 
-    def _retarget_indexes(self) -> list[str]:
-        """Drop the GiST indexes of an EMPTY layer (rebuilt after the insert: faster than
-        maintaining them row by row); return their definitions."""
-        conn = self.conn
-        if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
-                sql.Identifier(self.layer.table))).fetchone()[0]:
-            return []
-        defs = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
-                            "AND indexdef ILIKE '%%USING gist%%'", (self.layer.table,)).fetchall()
-        for name, _ in defs:
-            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-        return [d for _, d in defs]
-
     def finalize(self, mode: str = "update", district: str | None = None,
                  dataset: str | None = None) -> MergeResult:
         if mode not in MODES:
@@ -306,12 +296,8 @@ class BulkWriter:
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                      (MERGE_LOCK_SPACE, self.layer.table))
         conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (row_no)").format(stg))
-        # every source key of the delivery, rejected ones included: replace mode never retires
-        # a feature that was delivered, even if its new version was rejected
-        conn.execute("DROP TABLE IF EXISTS _cim_seen")
-        conn.execute(sql.SQL("CREATE TEMP TABLE _cim_seen AS SELECT DISTINCT source_key FROM {} "
-                             "UNION SELECT source_key FROM load_rejects WHERE batch_id = %s")
-                     .format(stg), (self.batch_id,))
+        if mode == "replace" and dataset is not None:
+            self.scope.add(self.layer, self.staging, dataset)
         self._build_keys(district)
         self._reject_where(
             "EXISTS (SELECT 1 FROM _k o WHERE o.source_key = k.source_key "
@@ -333,28 +319,19 @@ class BulkWriter:
         result.updated = conn.execute(sql.SQL(
             "UPDATE {tbl} l SET valid_to = now() FROM _k k WHERE l.valid_to IS NULL "
             "AND l.source_key = k.source_key").format(tbl=tbl)).rowcount
-        if mode == "replace" and dataset is not None:
-            result.retired = conn.execute(sql.SQL(
-                "UPDATE {tbl} l SET valid_to = now() WHERE l.valid_to IS NULL "
-                "AND l.source_key LIKE %s AND NOT EXISTS (SELECT 1 FROM _cim_seen s "
-                "WHERE s.source_key = l.source_key)").format(tbl=tbl),
-                (dataset.replace("%", r"\%").replace("_", r"\_") + ":%",)).rowcount
         derived = {"district_code": sql.SQL("k.district") if self.layer.assign_district else None,
                    "grid_code": sql.SQL("k.grid") if self.layer.assign_grid else None}
         cols = ["code", "source_key", "row_hash", "flags", "attrs", "geom"] + \
             self.layer.column_names()
         exprs = [sql.SQL("k.code") if c == "code" else
                  (derived.get(c) or sql.SQL("s.{}").format(sql.Identifier(c))) for c in cols]
-        gist = self._retarget_indexes()
         total = conn.execute(sql.SQL(
             "INSERT INTO {tbl} (batch_id, {ins}) SELECT %s, {exprs} FROM _k k "
             "JOIN {stg} s USING (row_no)"
         ).format(tbl=tbl, ins=sql.SQL(", ").join(map(sql.Identifier, cols)),
                  exprs=sql.SQL(", ").join(exprs), stg=stg), (self.batch_id,)).rowcount
-        for d in gist:
-            conn.execute(d)
         result.inserted = total - result.updated
-        for t in (self.staging, "_k", "_cim_seen"):
+        for t in (self.staging, "_k"):
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(t)))
         return result
 

@@ -28,7 +28,7 @@ from cim import crs as cimcrs
 from cim.errors import CimError, InputError, OutOfAreaError
 from cim.layerdefs import LayerDef
 from cim.profile import CityProfile
-from loaders.engine import bulk
+from loaders.engine import batch, bulk
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.sources.read import Batch, Source, iter_batches, open_source
@@ -167,10 +167,11 @@ APPLICATION_NAME = "cim-load"
 class LoadSession:
     """The lifecycle of one load batch, for loaders that write one layer or several.
 
-    On enter: the batch is recorded as running (committed at once, advisory-locked) and a
-    transaction is opened on ``self.conn``. On a clean exit the caller's writers' work and the
-    batch's 'succeeded' record commit together; on any exception everything rolls back and the
-    batch is marked failed with the error.
+    On enter: the batch is recorded as running with its advisory lock held
+    (:mod:`loaders.engine.batch`); :meth:`begin` opens the load's transaction on
+    ``self.conn``. On a clean exit the caller's writers' work and the batch's 'succeeded'
+    record commit together; on any exception — the COMMIT's included — everything rolls back
+    and the batch is marked failed with the error.
     """
 
     def __init__(self, conninfo: str, layer_name: str, path: Path, mode: str,
@@ -184,10 +185,11 @@ class LoadSession:
         self.options = options
         self.report = report
         self.conn: psycopg.Connection | None = None
+        self.scope: bulk.RetireScope | None = None
         self.t0 = time.monotonic()
 
     def __enter__(self) -> LoadSession:
-        self.report.batch_id = bulk.start_batch(
+        self.report.batch_id = batch.start_batch(
             self.conninfo, self.layer_name, str(self.path.resolve()),
             files_sha256(self.files), self.mode, self.options)
         return self
@@ -195,18 +197,29 @@ class LoadSession:
     def begin(self) -> psycopg.Connection:
         # named, so that a DBA (and the kill -9 test) can tell a load in pg_stat_activity
         self.conn = psycopg.connect(self.conninfo, application_name=APPLICATION_NAME)
+        self.scope = bulk.RetireScope(self.conn, self.report.batch_id)
         return self.conn
 
     def writer(self, layer: LayerDef, srid: int, layer_code: str | None,
                source_srid: int | None = None) -> bulk.BulkWriter:
-        assert self.conn is not None, "call begin() first"
+        assert self.conn is not None and self.scope is not None, "call begin() first"
         return bulk.BulkWriter(self.conn, layer, srid, self.report.batch_id, layer_code,
-                               source_srid)
+                               source_srid, scope=self.scope)
+
+    def retire(self, layer: LayerDef | None = None) -> int:
+        """Replace mode: retire what the whole delivery left out of ``layer`` (of every layer
+        written so far if None). Call it once a layer's last write is done; :meth:`succeed`
+        retires whatever is left."""
+        assert self.scope is not None, "call begin() first"
+        n = self.scope.retire(layer)
+        self.report.retired += n
+        return n
 
     def succeed(self) -> None:
         """Record success inside the load's transaction (commits with the data)."""
         r = self.report
         assert self.conn is not None
+        self.retire()
         r.rejected = self.conn.execute("SELECT count(*) FROM load_rejects WHERE batch_id = %s",
                                        (r.batch_id,)).fetchone()[0]
         if r.loaded + r.rejected != r.read:
@@ -221,20 +234,34 @@ class LoadSession:
              r.source_crs, r.batch_id))
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if self.conn is not None:
-                if exc_type is None:
+        """Commit or roll back, close the load's connection and end the batch — on every
+        path: the COMMIT itself may fail (a deferred constraint, a serialization failure,
+        the connection lost), and then the batch is recorded failed with that error."""
+        failure, commit_error = exc, None
+        if self.conn is not None:
+            try:
+                if exc is None:
                     self.conn.commit()
                 else:
                     self.conn.rollback()
-                self.conn.close()
-        finally:
-            if exc is not None:
-                self.report.seconds = time.monotonic() - self.t0
-                msg = str(exc) if isinstance(exc, CimError) else f"{type(exc).__name__}: {exc}"
-                bulk.finish_batch(self.conninfo, self.report, error=msg)
-            else:
-                bulk.release_batch(self.report.batch_id)
+            except BaseException as e:  # noqa: BLE001 - recorded below, then re-raised
+                if exc is None:
+                    failure = commit_error = e
+            finally:
+                self.conn.close()  # a broken transaction is discarded with the connection
+        if failure is None:
+            batch.release_batch(self.report.batch_id)
+            return
+        self.report.seconds = time.monotonic() - self.t0
+        msg = str(failure) if isinstance(failure, CimError) \
+            else f"{type(failure).__name__}: {failure}"
+        try:
+            batch.finish_batch(self.conninfo, self.report, error=msg)
+        except psycopg.Error as e:  # the database is gone: the next load marks it failed
+            failure.add_note(f"batch {self.report.batch_id} could not be recorded as failed "
+                             f"({e}); the next load records it")
+        if commit_error is not None:
+            raise commit_error
 
 
 def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: str | None,

@@ -105,10 +105,13 @@ def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: 
                                     district, src_srid, report)
         seg_codes = _write_segments(session, conn, delivery, sf, point_codes, dataset, srid,
                                     codes_seg, mode, district, src_srid, report)
+        # segments are complete: valves attach only to segments that stay current
+        session.retire(PIPE_SEGMENTS)
         if valves:
             report.appurtenances = _write_valves(session, conn, valves, pf, seg_codes, dataset,
                                                  srid, codes_pt, mode, district, src_srid,
                                                  report, attach, PipeDictionaries(profile))
+        session.retire()  # the nodes and valves together: one delivery, one retire scope
         report.topology = topology(conn, dataset)
         session.succeed()
     with psycopg.connect(conninfo, autocommit=True) as c:
