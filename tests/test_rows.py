@@ -84,9 +84,8 @@ def test_staged_values_land_in_their_named_columns(fresh_db):
     """COPY through the writer; read the staging table back column by column."""
     geom = ewkb(np.array([shapely.Point(39_470_000.0, 3_914_000.0)]).astype(object), 4527)
     with psycopg.connect(fresh_db.conninfo) as conn:
-        # the writer of a load joins its delivery's retire scope (when the engine has one)
-        scope = {"scope": bulk.RetireScope(conn, 0)} if hasattr(bulk, "RetireScope") else {}
-        w = bulk.BulkWriter(conn, BUILDINGS, 4527, batch_id=0, **scope)
+        w = bulk.BulkWriter(conn, BUILDINGS, 4527, batch_id=0,
+                            scope=bulk.RetireScope(conn, 0))
         w.create_staging()
         rows = StagedRows(BUILDINGS)
         rows.append(**_base(geom=EWKB(geom[0]), attrs=None), **BUILDING_VALUES)
