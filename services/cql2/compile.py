@@ -1,0 +1,258 @@
+"""Filter tree → a parameterised SQL fragment for PostGIS (psycopg ``sql`` objects + values).
+
+Every value is a bound parameter; every column name comes from the caller's allow-list and
+is quoted with :class:`psycopg.sql.Identifier`; operators and function names come from fixed
+tables here. So nothing a client writes ever reaches the SQL text.
+
+Geometry literals are bound as WKB with the SRID of the filter CRS and transformed to the
+storage CRS once, in PostGIS; a literal in another CRS is densified first (~50 m), so a
+lon/lat edge stays the curve it is in the storage projection, as the provider's bbox does.
+Axis order follows the filter CRS's definition (CRS84 lon/lat; EPSG:4490 lat/lon; a
+Gauss-Krüger EPSG code northing/easting) and is swapped to PostGIS x/y before binding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+import pyproj
+import shapely
+from psycopg import sql
+
+from cim.crs import CRS84_URI, parse_crs
+from cim.errors import InputError
+from services.cql2.nodes import (
+    SPATIAL_OPS,
+    Between,
+    BoolConst,
+    Compare,
+    DWithin,
+    FilterError,
+    Geom,
+    In,
+    IsNull,
+    Like,
+    Lit,
+    Logical,
+    Node,
+    Not,
+    Prop,
+    Spatial,
+)
+
+GEOGRAPHIC_SRID = 4490  # CRS84 is taken as CGCS2000 lon/lat, as the provider's output is
+DENSIFY_DEGREES = 0.0005
+DENSIFY_METRES = 50.0
+_OPS = {op: sql.SQL(op) for op in ("=", "<>", "<", "<=", ">", ">=")}
+_NUMERIC = ("number", "integer")
+_TEMPORAL = ("date", "date-time")
+
+
+@lru_cache(maxsize=64)
+def filter_crs_of(uri: str | None) -> tuple[int, bool, bool]:
+    """(SRID, first axis is northing/latitude, geographic) of a ``filter-crs`` value."""
+    if not uri or uri in (CRS84_URI, "OGC:CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84") \
+            or uri.rstrip("/").endswith("/OGC/1.3/CRS84"):
+        return GEOGRAPHIC_SRID, False, True
+    try:
+        crs: pyproj.CRS = parse_crs(uri)
+    except InputError:
+        raise FilterError(f"unknown filter-crs {uri[:200]!r}") from None
+    epsg = crs.to_epsg()
+    if epsg is None:
+        raise FilterError(f"filter-crs {uri[:200]!r} has no EPSG code")
+    north = bool(crs.axis_info) and crs.axis_info[0].direction.lower() in ("north", "south")
+    return epsg, north, crs.is_geographic
+
+
+def _kind(v: object) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, dt.datetime):
+        return "date-time"
+    if isinstance(v, dt.date):
+        return "date"
+    return "string"
+
+
+def _compatible(prop_type: str | None, kind: str) -> bool:
+    if prop_type is None:
+        return True
+    if prop_type in _NUMERIC:
+        return kind == "number"
+    if prop_type in _TEMPORAL:
+        return kind in _TEMPORAL or kind == "string"
+    return prop_type == kind
+
+
+class FilterCompiler:
+    """Compiles filters for one table: its queryable properties (name → JSON Schema type, or
+    just names when types are unknown), its geometry column and storage SRID. Build it once
+    per collection and process; :meth:`compile` is then pure."""
+
+    def __init__(self, properties: Mapping[str, str | None] | Iterable[str], storage_srid: int,
+                 *, geometry_column: str = "geom",
+                 geometry_names: Iterable[str] = ("geometry", "geom"),
+                 table_alias: str | None = None) -> None:
+        self.types: dict[str, str | None] = dict(properties) if isinstance(properties, Mapping) \
+            else {p: None for p in properties}
+        self.srid = int(storage_srid)
+        self.storage_geographic = parse_crs(self.srid).is_geographic
+        self.geometry_column = geometry_column
+        self.geometry_names = set(geometry_names)
+        self.alias = table_alias
+
+    def compile(self, tree: Node, filter_crs: str | None = None) -> tuple[sql.Composed, list]:
+        """(SQL fragment with ``%s`` placeholders, its values in order)."""
+        crs = filter_crs_of(filter_crs)
+        params: list = []
+        frag = _Emitter(self, crs, params).bool(tree)
+        return sql.Composed([frag]), params
+
+
+class _Emitter:
+    def __init__(self, c: FilterCompiler, crs: tuple[int, bool, bool], params: list) -> None:
+        self.c, self.crs, self.params = c, crs, params
+
+    def col(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.c.alias, name) if self.c.alias else sql.Identifier(name)
+
+    def bind(self, value: object) -> sql.Placeholder:
+        self.params.append(value)
+        return sql.Placeholder()
+
+    # -- boolean expressions ------------------------------------------------------------
+    def bool(self, n: Node) -> sql.Composable:
+        if isinstance(n, Logical):
+            joiner = sql.SQL(f" {n.op} ")
+            return sql.SQL("({})").format(joiner.join(self.bool(a) for a in n.args))
+        if isinstance(n, Not):
+            return sql.SQL("(NOT {})").format(self.bool(n.arg))
+        if isinstance(n, BoolConst):
+            return sql.SQL("TRUE" if n.value else "FALSE")
+        if isinstance(n, Compare):
+            lhs, rhs = self.pair(n.lhs, n.rhs)
+            return sql.SQL("({} {} {})").format(lhs, _OPS[n.op], rhs)
+        if isinstance(n, Like):
+            lhs, pattern = self.pair(n.lhs, n.pattern, need="string")
+            return sql.SQL("({} {} {})").format(
+                lhs, sql.SQL("NOT LIKE" if n.negated else "LIKE"), pattern)
+        if isinstance(n, In):
+            lhs = self.scalar(n.lhs)
+            vals = [self.scalar(v, against=n.lhs) for v in n.values]
+            return sql.SQL("({} {} ({}))").format(
+                lhs, sql.SQL("NOT IN" if n.negated else "IN"), sql.SQL(", ").join(vals))
+        if isinstance(n, Between):
+            lhs = self.scalar(n.lhs)
+            low = self.scalar(n.low, against=n.lhs)
+            high = self.scalar(n.high, against=n.lhs)
+            return sql.SQL("({} {} {} AND {})").format(
+                lhs, sql.SQL("NOT BETWEEN" if n.negated else "BETWEEN"), low, high)
+        if isinstance(n, IsNull):
+            target = self.geometry(n.lhs) if self._is_geometry(n.lhs) else self.scalar(
+                n.lhs, allow_array=True)
+            return sql.SQL("({} {})").format(
+                target, sql.SQL("IS NOT NULL" if n.negated else "IS NULL"))
+        if isinstance(n, Spatial):
+            return sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL_OPS[n.op]),
+                                                self.geometry(n.lhs), self.geometry(n.rhs))
+        if isinstance(n, DWithin):
+            a, b = self.geometry(n.lhs), self.geometry(n.rhs)
+            if self.c.storage_geographic:  # metres on the ellipsoid
+                return sql.SQL("ST_DWithin({}::geography, {}::geography, {})").format(
+                    a, b, self.bind(n.distance_m))
+            return sql.SQL("ST_DWithin({}, {}, {})").format(a, b, self.bind(n.distance_m))
+        if isinstance(n, (Prop, Lit, Geom)):
+            raise FilterError("a condition is expected here, not a lone value", n.pos)
+        raise FilterError(f"unsupported expression {type(n).__name__}", n.pos)
+
+    # -- scalars ---------------------------------------------------------------------------
+    def _is_geometry(self, n: Node) -> bool:
+        return isinstance(n, Geom) or (isinstance(n, Prop) and n.name in self.c.geometry_names)
+
+    def prop_type(self, n: Node) -> str | None:
+        return self.c.types.get(n.name) if isinstance(n, Prop) else None
+
+    def pair(self, a: Node, b: Node, need: str | None = None):
+        for side in (a, b):
+            if need and isinstance(side, Prop) and self.prop_type(self._check(side)) not in (
+                    None, need):
+                raise FilterError(f"property {side.name!r} is not a {need}: LIKE needs "
+                                  "text", side.pos)
+            if need and isinstance(side, Lit) and _kind(side.value) != need:
+                raise FilterError(f"LIKE needs a {need} pattern", side.pos)
+        return self.scalar(a, against=b), self.scalar(b, against=a)
+
+    def _check(self, p: Prop) -> Prop:
+        if p.name in self.c.geometry_names:
+            raise FilterError(f"the geometry {p.name!r} can only be used in spatial functions "
+                              "(S_INTERSECTS …) or IS NULL", p.pos)
+        if p.name not in self.c.types:
+            shown = p.name if len(p.name) <= 60 else p.name[:60] + "…"
+            raise FilterError(f"unknown property {shown!r}; queryable properties: "
+                              f"{', '.join(sorted(self.c.types)) or 'none'}", p.pos)
+        return p
+
+    def scalar(self, n: Node, against: Node | None = None,
+               allow_array: bool = False) -> sql.Composable:
+        if isinstance(n, Prop):
+            t = self.prop_type(self._check(n))
+            if t == "array" and not allow_array:
+                raise FilterError(f"property {n.name!r} is an array: only IS NULL applies",
+                                  n.pos)
+            if isinstance(against, Prop) and against.name in self.c.types:
+                other = self.prop_type(against)
+                if t and other and not (t == other or {t, other} <= set(_NUMERIC)):
+                    raise FilterError(f"cannot compare {n.name!r} ({t}) with "
+                                      f"{against.name!r} ({other})", n.pos)
+            return self.col(n.name)
+        if isinstance(n, Lit):
+            if isinstance(against, Prop) and against.name in self.c.types:
+                t = self.prop_type(against)
+                if not _compatible(t, _kind(n.value)):
+                    raise FilterError(f"property {against.name!r} is {_article(t)}; "
+                                      f"{n.value!r} is {_article(_kind(n.value))}", n.pos)
+            return self.bind(n.value)
+        if isinstance(n, Geom):
+            raise FilterError("a geometry literal can only be used in spatial functions", n.pos)
+        raise FilterError("a value is expected here, not a condition", n.pos)
+
+    # -- geometries --------------------------------------------------------------------------
+    def geometry(self, n: Node) -> sql.Composable:
+        if isinstance(n, Prop):
+            if n.name not in self.c.geometry_names:
+                raise FilterError(f"{n.name!r} is not the geometry: spatial functions take "
+                                  f"{' or '.join(sorted(self.c.geometry_names))} or a "
+                                  "geometry literal", n.pos)
+            return self.col(self.c.geometry_column)
+        if isinstance(n, Geom):
+            return self.literal(n.geom, n.pos)
+        raise FilterError("a geometry (property or literal) is expected here", n.pos)
+
+    def literal(self, g: shapely.Geometry, pos) -> sql.Composable:
+        srid, north_first, geographic = self.crs
+        g = shapely.force_2d(g)
+        if north_first:  # the CRS's axis order -> PostGIS x/y
+            g = shapely.transform(g, lambda c: c[:, ::-1])
+        if geographic:  # PROJ would fail mid-query on a latitude of 116°
+            x0, y0, x1, y1 = g.bounds
+            if not (-180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):
+                order = "latitude, longitude" if north_first else "longitude, latitude"
+                name = f"EPSG:{srid}" if north_first else "CRS84"
+                raise FilterError(f"coordinates out of range for {order} (filter-crs "
+                                  f"{name})", pos)
+        wkb = self.bind(shapely.to_wkb(g))
+        if srid == self.c.srid:
+            return sql.SQL("ST_GeomFromWKB({}, {})").format(wkb, sql.Literal(srid))
+        step = DENSIFY_DEGREES if geographic else DENSIFY_METRES
+        return sql.SQL("ST_Transform(ST_Segmentize(ST_GeomFromWKB({}, {}), {}), {})").format(
+            wkb, sql.Literal(srid), sql.Literal(step), sql.Literal(self.c.srid))
+
+
+def _article(t: str | None) -> str:
+    t = t or "value"
+    return ("an " if t[0] in "aeiou" else "a ") + t
