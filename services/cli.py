@@ -14,15 +14,29 @@ def register(cli: click.Group) -> None:
 
 # -- serving ------------------------------------------------------------------------------
 @click.command("serve")
-@click.option("--host", default=None, help="Bind address (default 127.0.0.1)")
-@click.option("--port", default=None, type=int, help="Port (default 5000)")
-@click.option("--workers", default=2, show_default=True)
+@click.option("--host", default=None, help="Bind address (default CIM_HOST or 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="Port (default CIM_PORT or 5000)")
+@click.option("--workers", default=None, type=int,
+              help="gunicorn worker processes (default CIM_WORKERS or 2)")
+@click.option("--threads", default=None, type=int,
+              help="threads per worker (default CIM_THREADS or 4)")
+@click.option("--timeout", default=None, type=int,
+              help="seconds before a stuck worker is restarted (default CIM_TIMEOUT or 60)")
+@click.option("--access-log/--no-access-log", default=None,
+              help="log every request to stdout (default CIM_ACCESS_LOG or on)")
 @pass_ctx
-def serve(c: Ctx, host: str | None, port: int | None, workers: int) -> None:
-    """Serve the OGC API (pygeoapi under gunicorn) in the foreground."""
+def serve(c: Ctx, host: str | None, port: int | None, workers: int | None,
+          threads: int | None, timeout: int | None, access_log: bool | None) -> None:
+    """Serve the OGC API (the platform's app around pygeoapi, under gunicorn) in the
+    foreground. Page sizes and the count cap: CIM_ITEMS_DEFAULT_LIMIT, CIM_ITEMS_MAX_LIMIT,
+    CIM_ITEMS_MAX_OFFSET, CIM_COUNT_CAP."""
     from services.serve import serve_foreground
+    from services.settings import ServeSettings
 
-    serve_foreground(c.url(), c.profile, host or c.settings.host, port or c.settings.port,
-                     workers=workers, home=c.settings.home)
-
-
+    given = {"host": host, "port": port, "workers": workers, "threads": threads,
+             "timeout": timeout, "access_log": access_log}
+    settings = ServeSettings(**{**c.settings.model_dump(exclude_unset=True),
+                                **{k: v for k, v in given.items() if v is not None}})
+    if settings.profile is None:
+        settings.profile = c.profile.path
+    serve_foreground(c.url(), settings, c.profile.city_name)

@@ -58,8 +58,12 @@ def _comparable(url: str) -> tuple:
 
 
 def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str,
-                    host: str = "127.0.0.1", port: int = 5000) -> dict[str, Any]:
-    """pygeoapi's configuration: one collection per catalogued layer; no secret in it."""
+                    host: str = "127.0.0.1", port: int = 5000,
+                    limits: Any = None) -> dict[str, Any]:
+    """pygeoapi's configuration: one collection per catalogued layer; no secret in it.
+
+    ``limits`` (:class:`services.items_query.Limits`) sizes pages as the platform's items
+    path does, so that pygeoapi's HTML pages agree with its GeoJSON."""
     srid = profile.srid
     city_bbox: list[float] | None = None
     crs_list = [CRS84_URI, crs_uri(4490), crs_uri(srid)]
@@ -101,7 +105,8 @@ def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str
             "mimetype": "application/json; charset=UTF-8",
             "encoding": "utf-8",
             "languages": ["zh-CN", "en-US"],
-            "limits": {"default_items": 100, "max_items": 10000},
+            "limits": {"default_items": limits.default_limit if limits else 10,
+                       "max_items": limits.max_limit if limits else 10000},
             "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                     "attribution": "© OpenStreetMap contributors"},
             "pretty_print": False,

@@ -1,60 +1,81 @@
-"""Serve the OGC API with gunicorn (never Flask's debug server)."""
+"""Serve the OGC API: the platform's app (:mod:`services.app`) under gunicorn, never Flask's
+debug server."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from cim.db.engine import psycopg_conninfo
 from cim.profile import CityProfile
 from services.config import URL_ENV, pygeoapi_config
+from services.settings import ServeSettings
+
+APP_FACTORY = "services.app:create_app()"
 
 
-def write_config(url: str, profile: CityProfile, host: str, port: int, home: Path) -> tuple[Path, Path]:
+def write_config(url: str, profile: CityProfile, host: str, port: int, home: Path,
+                 limits: Any = None) -> tuple[Path, Path]:
     """Write pygeoapi's config and OpenAPI document under ``home``; return their paths.
 
     Neither file holds the database password (see :mod:`services.config`): give the served
-    process ``url`` through :func:`server_env`."""
+    process ``url`` through :func:`server_env`. Each file is written whole and then renamed,
+    so a process reading it never sees half of one."""
     from pygeoapi.openapi import generate_openapi_document
 
     home.mkdir(parents=True, exist_ok=True)
     base = f"http://{host}:{port}"
-    cfg = pygeoapi_config(url, psycopg_conninfo(url), profile, base, host, port)
+    cfg = pygeoapi_config(url, psycopg_conninfo(url), profile, base, host, port, limits)
     cfg_path = home / f"pygeoapi-{port}.yml"
-    with open(cfg_path, "w", encoding="utf-8") as fh:
+    tmp = cfg_path.with_name(f".{cfg_path.name}.{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
         yaml.safe_dump(cfg, fh, allow_unicode=True, sort_keys=False)
+    tmp.replace(cfg_path)
     oas_path = home / f"openapi-{port}.yml"
-    oas_path.write_text(generate_openapi_document(cfg_path, "yaml"), encoding="utf-8")
+    tmp = oas_path.with_name(f".{oas_path.name}.{os.getpid()}")
+    tmp.write_text(generate_openapi_document(cfg_path, "yaml"), encoding="utf-8")
+    tmp.replace(oas_path)
     return cfg_path, oas_path
 
 
-def gunicorn_argv(host: str, port: int, workers: int = 2) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
-            str(workers), "--timeout", "120", "--access-logfile", "-",
-            "pygeoapi.flask_app:APP"]
+def gunicorn_argv(settings: ServeSettings) -> list[str]:
+    """gunicorn serving :func:`services.app.create_app` with ``settings``' sizing.
+
+    ``--preload``: the app (configuration, OpenAPI document, pygeoapi) is built once in the
+    master and forked into the workers; database connections are opened in each worker, on
+    its first request (:mod:`services.pool`)."""
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}",
+            "--workers", str(settings.workers), "--threads", str(settings.threads),
+            "--worker-class", "gthread", "--timeout", str(settings.timeout),
+            "--graceful-timeout", str(settings.graceful_timeout),
+            "--keep-alive", str(settings.keepalive), "--preload"]
+    if settings.access_log:
+        argv += ["--access-logfile", "-"]
+    return argv + [APP_FACTORY]
 
 
-def server_env(cfg_path: Path, oas_path: Path, url: str | None = None) -> dict[str, str]:
-    """Environment of the served process; ``url`` (with its password) travels here, never
-    in a file."""
+def server_env(settings: ServeSettings, url: str | None = None) -> dict[str, str]:
+    """Environment of the served process: ``settings`` as ``CIM_`` variables; ``url`` (with
+    its password) travels here, never in a file."""
     from cim.config import PROJECT_ROOT
 
     env = dict(os.environ)
+    env.update(settings.gunicorn_env())
     if url is not None:
         env[URL_ENV] = url
-    env["PYGEOAPI_CONFIG"] = str(cfg_path)
-    env["PYGEOAPI_OPENAPI"] = str(oas_path)
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")])
     return env
 
 
-def serve_foreground(url: str, profile: CityProfile, host: str, port: int, workers: int,
-                     home: Path) -> None:
-    cfg_path, oas_path = write_config(url, profile, host, port, home)
-    print(f"OGC API for {profile.city_name}: http://{host}:{port}/  "
-          f"(collections: http://{host}:{port}/collections) — Ctrl-C stops", flush=True)
-    argv = gunicorn_argv(host, port, workers)
-    os.execve(argv[0], argv, server_env(cfg_path, oas_path, url))
+def serve_foreground(url: str, settings: ServeSettings, city_name: str) -> None:
+    """Replace this process with gunicorn serving the platform's app."""
+    host, port = settings.host, settings.port
+    print(f"OGC API for {city_name}: http://{host}:{port}/  "
+          f"(collections: http://{host}:{port}/collections; {settings.workers} workers × "
+          f"{settings.threads} threads) — Ctrl-C stops", flush=True)
+    argv = gunicorn_argv(settings)
+    os.execve(argv[0], argv, server_env(settings, url))

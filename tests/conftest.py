@@ -115,30 +115,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def api(db, tmp_path_factory) -> str:
-    """pygeoapi under gunicorn over HTTP, serving the session database."""
-    from services.serve import gunicorn_argv, server_env, write_config
+def start_api(url: str, profile: CityProfile, home: Path, **settings) -> tuple:
+    """`cim serve`'s gunicorn (the platform's app) on a free port, serving ``url``;
+    ``settings``: ServeSettings fields (workers, count_cap …). (process, base URL)."""
+    from services.serve import gunicorn_argv, server_env
+    from services.settings import ServeSettings
 
     port = free_port()
-    home = tmp_path_factory.mktemp("serve")
-    cfg, oas = write_config(db.url, db.profile, "127.0.0.1", port, home)
+    cfg = ServeSettings(**{"host": "127.0.0.1", "port": port, "home": home,
+                           "profile": profile.path, "workers": 1, "threads": 2, **settings})
     log = open(home / "gunicorn.log", "w")
-    proc = subprocess.Popen(gunicorn_argv("127.0.0.1", port, 2), env=server_env(cfg, oas, db.url),
-                            stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    proc = subprocess.Popen(gunicorn_argv(cfg), env=server_env(cfg, url), stdout=log,
+                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    for _ in range(300):
         try:
             if requests.get(base + "/conformance", timeout=2).status_code == 200:
-                break
+                return proc, base
         except (requests.ConnectionError, requests.Timeout):  # workers still booting
             pass
         if proc.poll() is not None:
-            raise RuntimeError((home / "gunicorn.log").read_text())
+            break
         time.sleep(0.2)
-    else:
-        proc.terminate()
-        raise RuntimeError("pygeoapi did not start: " + (home / "gunicorn.log").read_text())
+    proc.terminate()
+    raise RuntimeError("the OGC API did not start: " + (home / "gunicorn.log").read_text())
+
+
+@pytest.fixture(scope="session")
+def api(db, tmp_path_factory) -> str:
+    """The platform's app (pygeoapi inside) under gunicorn over HTTP, serving the session
+    database."""
+    proc, base = start_api(db.url, db.profile, tmp_path_factory.mktemp("serve"), workers=2)
     yield base
     proc.terminate()
     proc.wait(10)

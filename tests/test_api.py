@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 import geopandas as gpd
 import numpy as np
 import pyogrio
@@ -15,7 +12,7 @@ import shapely
 import shapely.ops
 
 from cim.db.engine import drop_database
-from tests.conftest import PROJECT_ROOT, SAMPLE_BUILDINGS, free_port, make_db, server_url
+from tests.conftest import SAMPLE_BUILDINGS, make_db, server_url, start_api
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -189,28 +186,6 @@ def _fixture_squares():
     return storage, lonlat
 
 
-def _start_server(url, profile, home, port):
-    from services.serve import gunicorn_argv, server_env, write_config
-
-    cfg, oas = write_config(url, profile, "127.0.0.1", port, home)
-    log = open(home / "gunicorn.log", "w")
-    proc = subprocess.Popen(gunicorn_argv("127.0.0.1", port, 1),
-                            env=server_env(cfg, oas, url), stdout=log,
-                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if requests.get(base + "/conformance", timeout=2).status_code == 200:
-                return proc, base
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("pygeoapi did not start: " + (home / "gunicorn.log").read_text())
-
-
 @pytest.fixture(scope="module")
 def edge_api(jining_profile, tmp_path_factory):
     """Buildings placed just inside and outside two rectangles, served from a config written
@@ -230,7 +205,7 @@ def edge_api(jining_profile, tmp_path_factory):
     u = make_url(d.url)
     secret = u.password or SECRET  # the embedded cluster trusts local users: any password works
     url = u.set(password=secret).render_as_string(hide_password=False)
-    proc, base = _start_server(url, jining_profile, home, free_port())
+    proc, base = start_api(url, jining_profile, home)
     try:
         yield base, home, secret, storage, lonlat
     finally:

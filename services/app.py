@@ -1,0 +1,88 @@
+"""The platform's WSGI app: its own routes, then pygeoapi's blueprint, in one Flask app.
+
+``create_app(settings)`` is the only entry: gunicorn calls it (``cim serve`` runs
+``gunicorn 'services.app:create_app()'``), tests may call it directly. Nothing happens at
+import time: pygeoapi's ``flask_app`` module reads ``PYGEOAPI_CONFIG``/``PYGEOAPI_OPENAPI``
+when it is imported, so ``create_app`` first writes the configuration (no password in it:
+:mod:`services.config`), points those variables at it, and only then imports pygeoapi.
+
+Routes the platform owns come first; later issues add tiles, a web map, processes and
+operational APIs here. GeoJSON items requests are answered by :mod:`services.items`, every
+other request by pygeoapi.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import yaml
+from flask import Flask, jsonify
+
+from services.settings import ServeSettings
+
+
+def create_app(settings: ServeSettings | None = None) -> Flask:
+    """The app for ``settings`` (default: read from the ``CIM_`` environment now)."""
+    from cim.db.engine import database_url, psycopg_conninfo
+    from cim.profile import load_profile
+    from services.items import ItemsService
+    from services.items_query import Limits
+    from services.serve import write_config
+
+    settings = settings or ServeSettings()
+    url = database_url(settings)
+    if settings.profile is None:
+        raise RuntimeError("no city profile: set CIM_PROFILE")
+    profile = load_profile(settings.profile)
+    limits = Limits(settings.items_default_limit, settings.items_max_limit,
+                    settings.items_max_offset)
+    cfg_path, oas_path = write_config(url, profile, settings.host, settings.port,
+                                      settings.home, limits=limits)
+    with open(cfg_path, encoding="utf-8") as fh:
+        config = yaml.safe_load(fh)
+    os.environ["PYGEOAPI_CONFIG"] = str(cfg_path)
+    os.environ["PYGEOAPI_OPENAPI"] = str(oas_path)
+    pygeoapi_app = _pygeoapi_flask_app(str(cfg_path))
+
+    app = Flask("cim")
+    app.url_map.strict_slashes = pygeoapi_app.APP.url_map.strict_slashes
+    app.config["CIM_SETTINGS"] = settings
+
+    @app.get("/health")
+    def health():
+        """Liveness for load balancers and `cim serve` scripts: no database round trip."""
+        return jsonify(status="ok")
+
+    app.register_blueprint(pygeoapi_app.BLUEPRINT)
+
+    items = ItemsService(config, psycopg_conninfo(url), pool_size=settings.threads,
+                         limits=limits, count_cap=settings.count_cap)
+    app.extensions["cim_items"] = items
+    pygeoapi_items = app.view_functions["pygeoapi.collection_items"]
+
+    def collection_items(collection_id, item_id=None):
+        """GeoJSON pages and features from the platform's path, the rest from pygeoapi."""
+        from flask import request
+
+        if request.method == "GET":
+            answer = (items.items(collection_id) if item_id is None
+                      else items.item(collection_id, item_id))
+            if answer is not None:
+                return answer
+        return pygeoapi_items(collection_id, item_id=item_id)
+
+    app.view_functions["pygeoapi.collection_items"] = collection_items
+    return app
+
+
+def _pygeoapi_flask_app(cfg_path: str):
+    """pygeoapi's ``flask_app`` module, imported (or re-imported) for ``cfg_path``."""
+    mod = sys.modules.get("pygeoapi.flask_app")
+    if mod is None:
+        mod = importlib.import_module("pygeoapi.flask_app")
+    elif getattr(mod, "_cim_config", None) != cfg_path:
+        mod = importlib.reload(mod)
+    mod._cim_config = cfg_path
+    return mod

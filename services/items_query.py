@@ -1,0 +1,214 @@
+"""What a request to ``/collections/{id}/items`` asks for, validated: the platform's items path.
+
+Every parameter is checked here, before any SQL: a malformed or unknown one is a
+:class:`ParamError` (HTTP 400 with a message naming it), never a database error. A request
+the platform's path does not answer itself (``filter`` without a CQL2 translator, ``datetime``,
+``q``, a format other than GeoJSON) is marked ``fall_through``: pygeoapi answers it.
+
+CRSs are read once per process (:func:`crs_info`), never per request.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from cim.crs import CRS84_URI, parse_crs
+from cim.errors import InputError
+
+GEOGRAPHIC_OUT_SRID = 4490  # CRS84 and EPSG:4490 both come from CGCS2000 lon/lat
+# parameters of OGC API Features Part 1-3 (and pygeoapi) that the items path knows
+KNOWN = frozenset({"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "cursor",
+                   "resulttype", "properties", "skipGeometry", "sortby", "datetime", "q",
+                   "filter", "filter-lang", "filter-crs"})
+# answered by pygeoapi (the provider) unless a hook takes them over
+PYGEOAPI_ONLY = frozenset({"datetime", "q"})
+FILTER_PARAMS = frozenset({"filter", "filter-lang", "filter-crs"})
+_INT = re.compile(r"\d{1,19}")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+class ParamError(ValueError):
+    """A bad query parameter: HTTP 400 with this message."""
+
+
+@dataclass(frozen=True)
+class CrsInfo:
+    """A CRS the collection serves: its URI, PostGIS SRID and axis order."""
+
+    uri: str
+    srid: int
+    north_first: bool  # the CRS's first axis is northing/latitude (EPSG:4490, EPSG:4527)
+    geographic: bool
+
+    @property
+    def digits(self) -> int:
+        """Decimals of served coordinates: 1e-9° or 0.1 mm, both well under a millimetre."""
+        return 9 if self.geographic else 4
+
+
+@lru_cache(maxsize=64)
+def crs_info(uri: str) -> CrsInfo:
+    """The CRS behind ``uri``, parsed once per process. CRS84 is CGCS2000 lon/lat, as served."""
+    if uri == CRS84_URI or uri.endswith("/CRS84"):
+        return CrsInfo(uri, GEOGRAPHIC_OUT_SRID, False, True)
+    try:
+        crs = parse_crs(uri)
+    except InputError as exc:
+        raise ParamError(f"unknown CRS {uri}") from exc
+    epsg = crs.to_epsg()
+    if epsg is None:
+        raise ParamError(f"CRS {uri} has no EPSG code")
+    north = bool(crs.axis_info) and crs.axis_info[0].direction.lower() in ("north", "south")
+    return CrsInfo(uri, epsg, north, crs.is_geographic)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A published attribute: its name and JSON type (from :mod:`layers.catalog`)."""
+
+    name: str
+    json_type: str
+
+
+@dataclass
+class ItemsQuery:
+    """A validated items request."""
+
+    limit: int
+    offset: int = 0
+    cursor: int | None = None
+    bbox: tuple[float, float, float, float] | None = None  # x/y in PostGIS order
+    bbox_crs: CrsInfo | None = None
+    out_crs: CrsInfo | None = None
+    props: list[tuple[Column, object]] = field(default_factory=list)
+    select: tuple[str, ...] | None = None
+    skip_geometry: bool = False
+    sortby: tuple[tuple[str, bool], ...] = ()  # (column, descending)
+    hits: bool = False
+    filter: tuple[str, str | None, str | None] | None = None  # text, filter-lang, filter-crs
+
+
+@dataclass(frozen=True)
+class Limits:
+    default_limit: int
+    max_limit: int
+    max_offset: int
+
+
+def unknown_params(args, columns: dict[str, Column]) -> list[str]:
+    """Parameters that are neither OGC API ones nor published attributes (OGC: 400)."""
+    return [k for k in args.keys() if k not in KNOWN and k not in columns]
+
+
+def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
+                limits: Limits) -> ItemsQuery:
+    """``args`` (a Flask MultiDict) as an :class:`ItemsQuery`; :class:`ParamError` if bad."""
+    q = ItemsQuery(limit=limits.default_limit)
+    if (v := args.get("limit")) is not None:
+        q.limit = min(_int(v, "limit"), limits.max_limit)
+        if q.limit < 1:
+            raise ParamError("limit must be at least 1")
+    if (v := args.get("offset")) is not None:
+        q.offset = _int(v, "offset")
+        if q.offset > limits.max_offset:
+            raise ParamError(f"offset over {limits.max_offset}: follow the `next` links "
+                             "(they carry a cursor) to page further")
+    if (v := args.get("cursor")) is not None:
+        q.cursor = _int(v, "cursor")
+    rt = args.get("resulttype", "results")
+    if rt not in ("results", "hits"):
+        raise ParamError("resulttype must be results or hits")
+    q.hits = rt == "hits"
+    q.out_crs = _crs(args.get("crs") or CRS84_URI, crs, "crs")
+    if (v := args.get("bbox")) is not None:
+        q.bbox_crs = _crs(args.get("bbox-crs") or CRS84_URI, crs, "bbox-crs")
+        q.bbox = _bbox(v, q.bbox_crs)
+    elif args.get("bbox-crs") is not None:
+        raise ParamError("bbox-crs given without bbox")
+    if (v := args.get("properties")) is not None:
+        names = tuple(n for n in v.split(",") if n)
+        _known(names, columns, "properties")
+        q.select = names
+    if (v := args.get("skipGeometry")) is not None:
+        if v.lower() not in ("true", "false"):
+            raise ParamError("skipGeometry must be true or false")
+        q.skip_geometry = v.lower() == "true"
+    if (v := args.get("sortby")) is not None:
+        keys = []
+        for s in (s for s in v.split(",") if s):
+            desc = s[0] == "-"
+            name = s[1:] if s[0] in "+- " else s  # '+' arrives as ' ' when not escaped
+            _known((name,), columns, "sortby")
+            keys.append((name, desc))
+        q.sortby = tuple(keys)
+        if q.cursor is not None and q.sortby:
+            raise ParamError("cursor pages in id order: it cannot be combined with sortby")
+    for name, value in args.items():
+        if name in columns:
+            q.props.append((columns[name], _value(columns[name], value)))
+    if (v := args.get("filter")) is not None:
+        lang = args.get("filter-lang")
+        if lang not in (None, "cql2-text", "cql2-json", "cql-text", "cql-json"):
+            raise ParamError(f"unknown filter-lang {lang}: cql2-text or cql2-json")
+        q.filter = (v, lang, args.get("filter-crs"))
+    return q
+
+
+def _int(v: str, name: str) -> int:
+    if not _INT.fullmatch(v.strip()):
+        raise ParamError(f"{name} must be a whole number ≥ 0, not {v!r}")
+    return int(v)
+
+
+def _crs(uri: str, allowed: dict[str, CrsInfo], name: str) -> CrsInfo:
+    if uri not in allowed:
+        raise ParamError(f"{name} {uri} is not supported here; one of: {', '.join(allowed)}")
+    return allowed[uri]
+
+
+def _bbox(v: str, crs: CrsInfo) -> tuple[float, float, float, float]:
+    parts = v.split(",")
+    if len(parts) not in (4, 6) or not all(_NUMBER.fullmatch(p.strip()) for p in parts):
+        raise ParamError(f"bbox must be 4 (or 6) comma-separated numbers, not {v!r}")
+    nums = [float(p) for p in parts]
+    if not all(math.isfinite(n) for n in nums):
+        raise ParamError("bbox numbers must be finite")
+    if len(nums) == 6:  # 3D: the vertical extent is not used
+        nums = [nums[0], nums[1], nums[3], nums[4]]
+    a0, a1, a2, a3 = nums
+    if a0 > a2 or a1 > a3:
+        raise ParamError(f"bbox lower corner ({a0}, {a1}) is not below its upper corner "
+                         f"({a2}, {a3}); give the axes in the order of {crs.uri}")
+    # the CRS's axis order -> PostGIS order (x = easting / longitude)
+    x0, y0, x1, y1 = (a1, a0, a3, a2) if crs.north_first else (a0, a1, a2, a3)
+    if crs.geographic and not (-180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):
+        raise ParamError(f"bbox is outside longitude ±180°, latitude ±90° (in {crs.uri})")
+    return x0, y0, x1, y1
+
+
+def _known(names, columns: dict[str, Column], param: str) -> None:
+    bad = [n for n in names if n not in columns]
+    if bad:
+        raise ParamError(f"{param}: unknown propert{'y' if len(bad) == 1 else 'ies'} "
+                         f"{', '.join(bad)}; known: {', '.join(columns)}")
+
+
+def _value(col: Column, v: str) -> object:
+    """A property filter's value in the column's type (checked here, not by PostgreSQL)."""
+    if col.json_type == "integer":
+        try:
+            return int(v)
+        except ValueError:
+            raise ParamError(f"{col.name} is a whole number, not {v!r}") from None
+    if col.json_type == "number":
+        if not _NUMBER.fullmatch(v.strip()):
+            raise ParamError(f"{col.name} is a number, not {v!r}")
+        return float(v)
+    if col.json_type == "boolean":
+        if v.lower() not in ("true", "false"):
+            raise ParamError(f"{col.name} is true or false, not {v!r}")
+        return v.lower() == "true"
+    return v

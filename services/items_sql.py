@@ -1,0 +1,171 @@
+"""The SQL of the platform's items path: one statement per page, its text built once.
+
+A page is one statement that builds every feature as GeoJSON text in PostGIS
+(``ST_AsGeoJSON`` of ``ST_Transform``, axes put in the requested CRS's order with
+``ST_FlipCoordinates``: CRS84 lon/lat, EPSG:4490 lat/lon, the storage CRS northing/easting);
+Python only joins the texts. The text of each statement depends only on the shape of the
+request (collection, output CRS, bbox CRS, which properties are filtered, selected or sorted),
+never on its values, which are bound: so the texts are cached per process and psycopg
+prepares them on each pooled connection, and PostgreSQL plans them once. The bbox is four
+bound numbers: ``ST_MakeEnvelope`` in the bbox CRS, densified in that CRS and projected to the
+storage CRS once, in PostGIS (exact to well under a millimetre; the GiST index is used).
+
+Paging: the default order is by ``id``; a page after another one is ``id > cursor`` (keyset),
+so the last page of a million costs what the first does. ``numberMatched`` is counted exactly
+up to a cap (``count(*)`` of at most cap + 1 rows) and omitted above it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from services.items_query import Column, CrsInfo, ItemsQuery
+
+DENSIFY_DEGREES = 0.0005  # ~50 m: a densified lon/lat edge is within 0.1 mm of its curve
+DENSIFY_METRES = 50.0
+_JSON_ARGS_MAX = 50  # json_build_object takes at most 100 arguments
+
+# The CQL2 hook: (filter text, filter-lang, filter-crs, collection) -> (SQL boolean expression
+# over the alias ``p`` with %(name)s placeholders, its parameters). None: pygeoapi answers
+# requests with a filter.
+FilterTranslator = Callable[[str, "str | None", "str | None", "Layer"], tuple[str, dict]]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A served layer table: what its SQL needs."""
+
+    name: str
+    table: str
+    srid: int
+    id_field: str
+    columns: tuple[Column, ...]
+
+
+_CACHE: dict[tuple, str] = {}
+_LOCK = threading.Lock()
+
+
+def _cached(key: tuple, build: Callable[[], sql.Composable]) -> str:
+    text = _CACHE.get(key)
+    if text is None:
+        text = build().as_string(None)
+        with _LOCK:
+            if len(_CACHE) > 1000:  # shapes of requests are few; never grow without bound
+                _CACHE.clear()
+            _CACHE[key] = text
+    return text
+
+
+def _shape(layer: Layer, q: ItemsQuery) -> tuple:
+    return (layer.name, q.out_crs, q.bbox_crs if q.bbox else None,
+            tuple(c.name for c, _ in q.props), q.select, q.skip_geometry, q.sortby)
+
+
+def feature_sql(layer: Layer, out: CrsInfo, select: tuple[str, ...] | None,
+                skip_geometry: bool) -> sql.Composable:
+    """One feature of alias ``p`` as GeoJSON text."""
+    cols = [c for c in layer.columns
+            if select is None or c.name in select or c.name == layer.id_field]
+    chunks = [cols[i:i + _JSON_ARGS_MAX] for i in range(0, len(cols), _JSON_ARGS_MAX)] or [[]]
+    objs = [sql.SQL("jsonb_build_object({})" if len(chunks) > 1 else "json_build_object({})")
+            .format(sql.SQL(", ").join(sql.SQL("{}, p.{}").format(sql.Literal(c.name),
+                                                                 sql.Identifier(c.name))
+                                       for c in chunk)) for chunk in chunks]
+    props = sql.SQL("({})::text").format(sql.SQL(" || ").join(objs))
+    if skip_geometry:
+        geom = sql.SQL("'null'")
+    else:
+        g = sql.SQL("p.geom")
+        if out.srid != layer.srid:
+            g = sql.SQL("ST_Transform({}, {})").format(g, sql.Literal(out.srid))
+        if out.north_first:
+            g = sql.SQL("ST_FlipCoordinates({})").format(g)
+        geom = sql.SQL("coalesce(ST_AsGeoJSON({}, {}, 0), 'null')").format(
+            g, sql.Literal(out.digits))
+    return sql.SQL(
+        "'{{\"type\":\"Feature\",\"id\":' || coalesce(to_json(p.{})::text, 'null') || "
+        "',\"geometry\":' || {} || ',\"properties\":' || {} || '}}'").format(
+        sql.Identifier(layer.id_field), geom, props)
+
+
+def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
+           extra: str | None) -> sql.Composable:
+    conds: list[sql.Composable] = [sql.SQL("p.valid_to IS NULL")]
+    if q.bbox:
+        env = sql.SQL("ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {})").format(
+            sql.Literal(q.bbox_crs.srid))
+        if q.bbox_crs.srid != layer.srid:
+            step = DENSIFY_DEGREES if q.bbox_crs.geographic else DENSIFY_METRES
+            env = sql.SQL("ST_Transform(ST_Segmentize({}, {}), {})").format(
+                env, sql.Literal(step), sql.Literal(layer.srid))
+        conds.append(sql.SQL("ST_Intersects(p.geom, {})").format(env))
+        params.update(zip(("x0", "y0", "x1", "y1"), q.bbox))
+    for i, (col, value) in enumerate(q.props):
+        form = "%({})s = ANY(p.{})" if col.json_type == "array" else "p.{1} = %({0})s"
+        conds.append(sql.SQL(form).format(sql.SQL(f"v{i}"), sql.Identifier(col.name)))
+        params[f"v{i}"] = value
+    if with_cursor and q.cursor is not None:
+        conds.append(sql.SQL("p.id > %(cursor)s"))
+        params["cursor"] = q.cursor
+    if extra:
+        conds.append(sql.SQL("({})").format(sql.SQL(extra)))
+    return sql.SQL(" AND ").join(conds)
+
+
+def page_statement(layer: Layer, q: ItemsQuery,
+                   flt: tuple[str, dict] | None = None) -> tuple[str, dict]:
+    """(SQL, parameters) of a page: rows of (id, feature GeoJSON text), in page order."""
+    params: dict = {"limit": q.limit, "offset": q.offset}
+    extra, fparams = flt or (None, {})
+    params.update(fparams)
+
+    def build() -> sql.Composable:
+        order = [sql.SQL("p.{} {} NULLS LAST").format(sql.Identifier(n),
+                                                      sql.SQL("DESC" if d else "ASC"))
+                 for n, d in q.sortby] + [sql.SQL("p.id")]
+        return sql.SQL("SELECT p.id, {} FROM {} p WHERE {} ORDER BY {} "
+                       "LIMIT %(limit)s OFFSET %(offset)s").format(
+            feature_sql(layer, q.out_crs, q.select, q.skip_geometry),
+            sql.Identifier(layer.table), _where(layer, q, {}, True, extra),
+            sql.SQL(", ").join(order))
+
+    _where(layer, q, params, True, None)  # the values, in the same names as the text
+    if extra:  # a filter's text varies with its values: not cached
+        return build().as_string(None), params
+    return _cached(("page", q.cursor is not None) + _shape(layer, q), build), params
+
+
+def count_statement(layer: Layer, q: ItemsQuery, cap: int | None,
+                    flt: tuple[str, dict] | None = None) -> tuple[str, dict]:
+    """(SQL, parameters) counting the whole match (no paging); with ``cap``, at most cap + 1."""
+    params: dict = {}
+    extra, fparams = flt or (None, {})
+    params.update(fparams)
+
+    def build() -> sql.Composable:
+        where = _where(layer, q, {}, False, extra)
+        if cap is None:
+            return sql.SQL("SELECT count(*) FROM {} p WHERE {}").format(
+                sql.Identifier(layer.table), where)
+        return sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} p WHERE {} LIMIT %(cap)s) c") \
+            .format(sql.Identifier(layer.table), where)
+
+    _where(layer, q, params, False, None)
+    if cap is not None:
+        params["cap"] = cap + 1
+    if extra:
+        return build().as_string(None), params
+    return _cached(("count", cap is None) + _shape(layer, q), build), params
+
+
+def item_statement(layer: Layer, out: CrsInfo) -> str:
+    """SQL of one current feature by its id (the layer's code): one row of GeoJSON text."""
+    return _cached(("item", layer.name, out), lambda: sql.SQL(
+        "SELECT {} FROM {} p WHERE p.{} = %(fid)s AND p.valid_to IS NULL LIMIT 1").format(
+        feature_sql(layer, out, None, False), sql.Identifier(layer.table),
+        sql.Identifier(layer.id_field)))

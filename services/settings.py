@@ -1,0 +1,50 @@
+"""Settings of the served process (``CIM_`` environment variables), read when the app is built.
+
+They extend :class:`cim.config.Settings` (database URL, profile, home, host, port) with what only
+the OGC API server needs: gunicorn's workers, threads and timeouts, and the limits of the
+platform's items path. ``cim serve`` turns its options into these variables for the gunicorn
+process; :func:`services.app.create_app` reads them at the call, never at import time.
+
+Defaults are sized for a 2-core machine: 2 worker processes × 4 threads each (the items path
+waits on PostGIS most of the time, so threads overlap the waits), one pooled connection per
+thread.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from cim.config import Settings
+
+
+class ServeSettings(Settings):
+    """The OGC API server: gunicorn sizing and the items path's limits."""
+
+    workers: int = Field(default=2, ge=1, description="gunicorn worker processes")
+    threads: int = Field(default=4, ge=1, description="threads per worker (gthread)")
+    timeout: int = Field(default=60, ge=1,
+                         description="seconds a request may take before its worker restarts")
+    graceful_timeout: int = Field(default=30, ge=1, description="seconds to finish on stop")
+    keepalive: int = Field(default=5, ge=0, description="seconds an idle connection is kept")
+    access_log: bool = Field(default=True, description="log every request to stdout")
+    items_default_limit: int = Field(default=10, ge=1, description="page size without limit=")
+    items_max_limit: int = Field(default=10_000, ge=1,
+                                 description="largest page (a larger limit= is reduced to it)")
+    items_max_offset: int = Field(
+        default=100_000, ge=0,
+        description="largest offset= (page further with the `next` links' cursor)")
+    count_cap: int = Field(
+        default=10_000, ge=0,
+        description="numberMatched is counted exactly up to this many matches and omitted "
+                    "above (resulttype=hits always counts exactly)")
+
+    def gunicorn_env(self) -> dict[str, str]:
+        """These settings as the ``CIM_`` variables that rebuild them in the served process."""
+        keys = ("workers", "threads", "timeout", "graceful_timeout", "keepalive", "access_log",
+                "items_default_limit", "items_max_limit", "items_max_offset", "count_cap",
+                "host", "port")
+        out = {f"CIM_{k.upper()}": str(getattr(self, k)) for k in keys}
+        out["CIM_HOME"] = str(self.home)
+        if self.profile is not None:
+            out["CIM_PROFILE"] = str(self.profile)
+        return out
