@@ -1,0 +1,194 @@
+"""What every query of the library shares: quoting, geometry arguments, areas of interest.
+
+One helper quotes identifiers (:func:`ident`, :func:`column`), and only names the layer
+declarations know are accepted, so no query ever formats a user string into SQL; values are
+always bound. Geometry arguments (WKT, GeoJSON or a file) arrive in CRS84 by default, or in
+EPSG:4490 / the storage CRS in their authority axis order (lat/lon; northing/easting); they are
+handed to PostGIS once, as WKB in CGCS2000 lon/lat or in the storage CRS, and transformed there
+(densified first, so a lon/lat edge stays the curve it is on the ground).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import shapely
+import shapely.geometry
+from psycopg import sql
+
+from cim.crs import CGCS2000_GEOG, axis_is_northing_first, parse_crs, srid_of
+from cim.errors import InputError
+from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
+
+CRS84 = "OGC:CRS84"
+# densify lon/lat edges to about 10 m before projecting them
+LONLAT_SEGMENT_DEG = 1e-4
+
+
+def layer_def(name: str) -> LayerDef:
+    """The declared layer ``name``; an unknown name is an input error listing the known ones."""
+    if name not in LAYERS:
+        raise InputError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
+    return LAYERS[name]
+
+
+def ident(layer: str) -> sql.Identifier:
+    """The quoted table of a declared layer (the only way a layer name reaches SQL)."""
+    return sql.Identifier(layer_def(layer).table)
+
+
+def column_names(layer: str) -> list[str]:
+    d = layer_def(layer)
+    return [c.name for c in BASE_COLUMNS] + ["geom"] + d.column_names()
+
+
+def column(layer: str, name: str, alias: str | None = None) -> sql.Composable:
+    """A quoted column of a declared layer (optionally qualified by a table alias)."""
+    if name not in column_names(layer):
+        raise InputError(f"layer {layer} has no column {name!r}; columns: "
+                         f"{', '.join(layer_def(layer).column_names())}")
+    return sql.Identifier(alias, name) if alias else sql.Identifier(name)
+
+
+@dataclass(frozen=True)
+class QueryGeometry:
+    """A user geometry as WKB in CGCS2000 lon/lat (SRID 4490) or in the storage CRS."""
+
+    wkb: bytes
+    srid: int
+
+    def storage_sql(self, storage_srid: int) -> tuple[sql.Composable, list]:
+        """SQL of this geometry in the storage CRS, and its bound parameters."""
+        if self.srid == storage_srid:
+            return sql.SQL("ST_GeomFromWKB(%s, {})").format(sql.Literal(storage_srid)), [self.wkb]
+        return (sql.SQL("ST_Transform(ST_Segmentize(ST_GeomFromWKB(%s, {}), {}), {})").format(
+            sql.Literal(self.srid), sql.Literal(LONLAT_SEGMENT_DEG), sql.Literal(storage_srid)),
+            [self.wkb])
+
+
+def _read_text(value: str) -> str:
+    p = Path(value)
+    if len(value) < 4096 and not value.lstrip().startswith(("{", "[")) and p.suffix and p.exists():
+        return p.read_text(encoding="utf-8")
+    return value
+
+
+def _parse(text: str) -> shapely.Geometry:
+    text = text.strip()
+    try:
+        if text.startswith("{"):
+            obj = json.loads(text)
+            if obj.get("type") == "FeatureCollection":
+                geoms = [shapely.geometry.shape(f["geometry"]) for f in obj["features"]]
+                return shapely.union_all(geoms)
+            if obj.get("type") == "Feature":
+                obj = obj["geometry"]
+            return shapely.geometry.shape(obj)
+        return shapely.from_wkt(text)
+    except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
+        raise InputError(f"cannot read the geometry (WKT or GeoJSON expected): {exc}") from exc
+
+
+def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage_srid: int
+                   ) -> QueryGeometry:
+    """Parse a geometry argument (WKT, GeoJSON, or a file holding either) given in ``crs``.
+
+    ``crs`` None or CRS84: lon/lat. EPSG:4490: lat/lon as EPSG defines it. The storage CRS (or
+    any projected CGCS2000 CRS): its authority axis order, northing first for Gauss-Krüger.
+    """
+    geom = value if isinstance(value, shapely.Geometry) else _parse(_read_text(value))
+    if geom is None or geom.is_empty:
+        raise InputError("the geometry is empty")
+    if not shapely.is_valid(geom):
+        geom = shapely.make_valid(geom)
+    if crs is None or str(crs).upper() in (CRS84, "CRS84", "OGC:CRS84",
+                                           "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84"):
+        srid = CGCS2000_GEOG
+    else:
+        c = parse_crs(str(crs).rsplit("/", 1)[-1] if str(crs).startswith("http") else crs)
+        if axis_is_northing_first(c):
+            geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
+        srid = srid_of(c)
+        if srid != storage_srid and srid != CGCS2000_GEOG:
+            from cim.crs import transformer
+
+            t = transformer(srid, CGCS2000_GEOG)
+            geom = shapely.transform(geom, lambda xy: _tx(t, xy))
+            srid = CGCS2000_GEOG
+    return QueryGeometry(shapely.to_wkb(geom), srid)
+
+
+def _tx(t, xy):
+    import numpy as np
+
+    x, y = t.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
+@dataclass(frozen=True)
+class Area:
+    """An area of interest: exactly one of bbox, polygon, point+radius, or a feature code
+    (of any layer), a district code or a grid-cell code. ``None`` everywhere = the whole city."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    polygon: str | shapely.Geometry | None = None
+    point: tuple[float, float] | None = None
+    radius: float | None = None
+    code: str | None = None
+    district: str | None = None
+    grid: str | None = None
+    crs: str | int | None = None
+
+    def given(self) -> list[str]:
+        return [k for k in ("bbox", "polygon", "point", "code", "district", "grid")
+                if getattr(self, k) is not None]
+
+    def storage_sql(self, storage_srid: int) -> tuple[sql.Composable, list] | None:
+        """SQL of the area as one storage-CRS geometry (None: no area, the whole city)."""
+        given = self.given()
+        if len(given) > 1:
+            raise InputError(f"give one area, not {' and '.join(given)}")
+        if not given:
+            return None
+        if self.bbox is not None:
+            x0, y0, x1, y1 = self.bbox
+            if not (x0 < x1 and y0 < y1):
+                raise InputError(f"bbox {self.bbox}: need X0 < X1 and Y0 < Y1")
+            return query_geometry(shapely.box(x0, y0, x1, y1), self.crs,
+                                  storage_srid).storage_sql(storage_srid)
+        if self.polygon is not None:
+            return query_geometry(self.polygon, self.crs, storage_srid).storage_sql(storage_srid)
+        if self.point is not None:
+            if self.radius is None or self.radius <= 0:
+                raise InputError("--point needs --radius M (metres, > 0)")
+            g, params = query_geometry(shapely.Point(self.point), self.crs,
+                                       storage_srid).storage_sql(storage_srid)
+            return sql.SQL("ST_Buffer({}, %s, 32)").format(g), [*params, float(self.radius)]
+        if self.district is not None:
+            return (sql.SQL("(SELECT geom FROM admin_divisions WHERE code = %s "
+                            "AND valid_to IS NULL)"), [self.district])
+        if self.grid is not None:
+            return (sql.SQL("(SELECT geom FROM grid_cells WHERE code = %s "
+                            "AND valid_to IS NULL)"), [self.grid])
+        return _code_area(self.code)
+
+
+def _code_area(code: str) -> tuple[sql.Composable, list]:
+    """The current geometry of the feature with ``code``, whichever layer holds it."""
+    parts = [sql.SQL("SELECT geom FROM {} WHERE code = %s AND valid_to IS NULL").format(
+        sql.Identifier(d.table)) for d in LAYERS.values()]
+    return (sql.SQL("(SELECT geom FROM ({}) u LIMIT 1)").format(sql.SQL(" UNION ALL ").join(parts)),
+            [code] * len(parts))
+
+
+def check_area_found(conn: psycopg.Connection, area: Area, area_sql: tuple | None) -> None:
+    """An area named by code must exist: an unknown code is an input error, not 0 features."""
+    if area_sql is None or not (area.code or area.district or area.grid):
+        return
+    g, params = area_sql
+    if conn.execute(sql.SQL("SELECT {} IS NULL").format(g), params).fetchone()[0]:
+        what = "district" if area.district else "grid cell" if area.grid else "feature"
+        raise InputError(f"no current {what} has code {area.code or area.district or area.grid}")
