@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 
 from cim.db.engine import psycopg_conninfo
+from cim.db.roles import ReaderRole, ensure_reader
 from cim.errors import ConfigError
 
 # the migrations are package data (cim/db/migrations), so an installed package migrates too
@@ -39,12 +40,17 @@ def stored_srid(url: str) -> int | None:
         return int(row[0]) if row else None
 
 
-def upgrade(url: str, srid: int, revision: str = "head") -> None:
+def upgrade(url: str, srid: int, revision: str = "head",
+            reader: ReaderRole | None = None) -> list[str]:
+    """Migrate to ``revision``, then keep the services' read-only role in step (created if
+    needed, SELECT on every table, statement timeout: :mod:`cim.db.roles`); returns the
+    role's notes for the operator."""
     existing = stored_srid(url)
     if existing is not None and existing != srid:
         raise ConfigError(f"this database stores EPSG:{existing} but the profile asks for "
                           f"EPSG:{srid}; use a new database for another storage CRS")
     command.upgrade(alembic_config(url, srid), revision)
+    return ensure_reader(url, reader)
 
 
 def downgrade(url: str, srid: int, revision: str = "base") -> None:

@@ -1,0 +1,126 @@
+"""The read-only role the services connect with: it reads layers and cannot write them.
+
+``fresh_database`` runs ``cim.db.migrate.upgrade``, so the session database already has
+the role exactly as ``cim db upgrade`` makes it; every check below connects as that role.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from cim.db.engine import drop_database, psycopg_conninfo
+from cim.db.roles import DEFAULT_READER, ReaderRole, ensure_reader, reader_url
+from cim.errors import ConfigError
+from tests.conftest import make_db, server_url
+
+
+@pytest.fixture(scope="module")
+def rdb(jining_profile):
+    d = make_db("roles", jining_profile, apply_profile=False)
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute("INSERT INTO buildings (code, geom) VALUES ('T1', ST_GeomFromText("
+                     "'MULTIPOLYGON(((39462760 3920157, 39462770 3920157, 39462770 3920167, "
+                     "39462760 3920157)))', 4527))")
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def _reader(d, role: str | None = None) -> psycopg.Connection:
+    return psycopg.connect(psycopg_conninfo(reader_url(d.url, role, password="")),
+                           autocommit=True)
+
+
+WRITES = [
+    "INSERT INTO buildings (code, geom) SELECT 'X' || code, geom FROM buildings",
+    "UPDATE buildings SET code = 'hacked'",
+    "DELETE FROM buildings",
+    "CREATE TABLE stolen (id int)",
+    "TRUNCATE buildings",
+]
+
+
+def test_reader_reads(rdb):
+    with _reader(rdb) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == DEFAULT_READER
+        assert conn.execute("SELECT count(*) FROM buildings").fetchone()[0] == 1
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "10s"
+        assert conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
+
+
+@pytest.mark.parametrize("stmt", WRITES)
+def test_reader_cannot_write(rdb, stmt):
+    with _reader(rdb) as conn:
+        # as configured: every transaction is read-only
+        with pytest.raises((psycopg.errors.ReadOnlySqlTransaction,
+                            psycopg.errors.InsufficientPrivilege)):
+            conn.execute(stmt)
+        # and the privileges hold on their own, when the client turns that off
+        conn.execute("SET default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(stmt)
+    assert rdb.scalar("SELECT count(*) FROM buildings WHERE code = 'T1'") == 1
+    assert rdb.scalar("SELECT to_regclass('stolen') IS NULL")
+
+
+def test_future_tables_readable(rdb):
+    """Tables created after the upgrade (by the migrating user) are readable too."""
+    with psycopg.connect(rdb.conninfo) as conn:
+        conn.execute("CREATE TABLE later_layer (id int)")
+        conn.execute("INSERT INTO later_layer VALUES (7)")
+    with _reader(rdb) as conn:
+        assert conn.execute("SELECT id FROM later_layer").fetchone()[0] == 7
+
+
+def test_configured_timeout_and_idempotent(rdb):
+    role = ReaderRole(f"cim_reader_t{os.getpid()}", "3s")
+    try:
+        assert ensure_reader(rdb.url, role) == []
+        assert ensure_reader(rdb.url, role) == []  # again: nothing changes, no error
+        with _reader(rdb, role.name) as conn:
+            assert conn.execute("SHOW statement_timeout").fetchone()[0] == "3s"
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                conn.execute("SELECT pg_sleep(5)")
+    finally:
+        with psycopg.connect(rdb.conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role.name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role.name)))
+
+
+def test_without_createrole_a_clear_message(rdb):
+    weak = f"cim_weak_t{os.getpid()}"
+    with psycopg.connect(rdb.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(weak)))
+    try:
+        with pytest.raises(ConfigError, match="(?s)may not create roles.*CREATE ROLE cim_missing"):
+            ensure_reader(reader_url(rdb.url, weak, password=""),
+                          ReaderRole("cim_missing", "10s"))
+    finally:
+        with psycopg.connect(rdb.conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(weak)))
+
+
+def test_refuses_a_privileged_role(rdb):
+    with pytest.raises(ConfigError, match="cannot serve as the read-only role"):
+        ensure_reader(rdb.url, ReaderRole("postgres", "10s"))
+
+
+@pytest.mark.parametrize("name,timeout", [("Robert'); DROP", "10s"), ("r", "10s; DROP"),
+                                          ("r", "")])
+def test_bad_role_settings(name, timeout):
+    with pytest.raises(ConfigError):
+        ReaderRole(name, timeout)
+
+
+def test_reader_url(monkeypatch):
+    admin = "postgresql+psycopg://admin:s3cret@db.example:5433/cim?sslmode=require"
+    monkeypatch.delenv("CIM_READER_PASSWORD", raising=False)
+    u = reader_url(admin)
+    assert "s3cret" not in u and "admin" not in u
+    assert u == "postgresql+psycopg://cim_reader@db.example:5433/cim?sslmode=require"
+    monkeypatch.setenv("CIM_READER_PASSWORD", "r34d")
+    assert reader_url(admin, "web") == \
+        "postgresql+psycopg://web:r34d@db.example:5433/cim?sslmode=require"
