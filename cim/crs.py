@@ -42,6 +42,16 @@ def epsg_of(crs: pyproj.CRS | str | int) -> int | None:
     return code
 
 
+def crs_text(crs: pyproj.CRS) -> str:
+    """How a delivery's CRS is recorded (load_batches.source_crs): ``EPSG:n``, else its WKT.
+
+    Always parseable back (:func:`parse_crs`), so rejects kept in that CRS can be exported
+    with it; a bare name ("unknown", "CGCS2000 / custom") could not.
+    """
+    code = epsg_of(crs)
+    return f"EPSG:{code}" if code else crs.to_wkt()
+
+
 def srid_of(crs: pyproj.CRS | str | int) -> int:
     """EPSG code of a storage CRS; storage CRSs must have one (PostGIS SRID)."""
     code = epsg_of(crs)

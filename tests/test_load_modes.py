@@ -100,7 +100,7 @@ def test_rejects_are_queryable_and_exportable_for_reload(fresh_db, tmp_path):
             fresh_db.env(), check=True)
     with open(tmp_path / "rej.csv", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
-    assert [row["_reason"] for row in rows] == ["bad_value", "duplicate_source_id"]
+    assert [row["cim_reason"] for row in rows] == ["bad_value", "duplicate_source_id"]
     assert rows[0]["地上层数"] == "十二层" and rows[0]["wkt"].startswith("POLYGON")  # as delivered
     run_cli(["rejects", str(r.batch_id), "--export", str(tmp_path / "rej.gpkg")],
             fresh_db.env(), check=True)
@@ -108,7 +108,7 @@ def test_rejects_are_queryable_and_exportable_for_reload(fresh_db, tmp_path):
     assert len(fixed) == 2 and str(fixed.crs).endswith("4527")
     # geometries come back where they were delivered: fix the row and reload it
     fixed.loc[0, "地上层数"] = "12"
-    fixed = fixed.iloc[:1].drop(columns=["_row", "_reason", "_field", "_message"])
+    fixed = fixed.iloc[:1].drop(columns=["cim_row", "cim_reason", "cim_field", "cim_message"])
     r2 = load_buildings(fresh_db.conninfo, fresh_db.profile, _write(tmp_path / "r.gpkg", fixed),
                         mode="update")
     assert (r2.inserted, r2.rejected) == (1, 0)

@@ -155,17 +155,41 @@ class RetireScope:
         return retired
 
 
+def rejects_to_crs(conn: psycopg.Connection, found: list[tuple[int, str | None]], srid: int,
+                   crs: str) -> None:
+    """Rewrite the storage-CRS WKT of the rejects ``found`` (id, wkt) in the delivery's ``crs``
+    (easting / longitude first, as GIS files hold it; heights unchanged)."""
+    import numpy as np
+    import shapely
+
+    from cim import crs as cimcrs
+    from loaders.geometry import transform_xy
+
+    if cimcrs.parse_crs(crs).equals(cimcrs.parse_crs(f"EPSG:{srid}")):
+        return
+    have = [(i, w) for i, w in found if w]
+    if not have:
+        return
+    t = cimcrs.transformer(f"EPSG:{srid}", crs)
+    geoms = transform_xy(shapely.from_wkt(np.array([w for _, w in have], dtype=object)), t)
+    conn.execute("UPDATE load_rejects r SET geom_wkt = v.wkt FROM unnest(%s::int8[], "
+                 "%s::text[]) AS v(id, wkt) WHERE r.id = v.id",
+                 ([i for i, _ in have], shapely.to_wkt(geoms, rounding_precision=-1).tolist()))
+
+
 class BulkWriter:
     """Stages one load of one layer and merges it; used inside the caller's transaction."""
 
     def __init__(self, conn: psycopg.Connection, layer: LayerDef, srid: int, batch_id: int,
                  layer_code: str | None = None, source_srid: int | None = None, *,
-                 scope: RetireScope) -> None:
+                 scope: RetireScope, source_crs: str | None = None) -> None:
         self.conn = conn
         # replace mode: what this write brought joins the delivery's scope, retired at its end
         self.scope = scope
-        # rejects keep their geometry in the input's CRS, so they can be fixed and reloaded
+        # rejects keep their geometry in the delivery's CRS (``source_crs`` as recorded in
+        # load_batches, else EPSG:``source_srid``), so they can be fixed and reloaded
         self.source_srid = source_srid
+        self.reject_crs = source_crs or (f"EPSG:{source_srid}" if source_srid else None)
         self.layer = layer
         self.srid = srid
         self.batch_id = batch_id
@@ -222,17 +246,24 @@ class BulkWriter:
 
     def _reject_where(self, where: str, reason: str, message_sql: str, field: str | None = None,
                       params: dict | None = None) -> int:
-        """Move the _k rows matching ``where`` (SQL over k.*) to load_rejects."""
+        """Move the _k rows matching ``where`` (SQL over k.*) to load_rejects.
+
+        Their geometry goes back to the delivery's CRS in Python (:func:`rejects_to_crs`): with
+        the same PROJ as the forward transformation, and for CRSs PostGIS has no SRID for.
+        """
         stg = sql.Identifier(self.staging)
-        geom = sql.SQL("ST_Transform(s.geom, %(src)s)" if self.source_srid
-                       and self.source_srid != self.srid else "s.geom")
-        rows = self.conn.execute(sql.SQL(
+        cur = self.conn.execute(sql.SQL(
             "WITH gone AS (DELETE FROM _k k WHERE " + where + " RETURNING k.*) "
             "INSERT INTO load_rejects (batch_id, row_number, source_key, reason, field, message, "
             "attrs, geom_wkt) SELECT %(batch)s, s.row_no, s.source_key, %(reason)s, %(field)s, "
-            + message_sql + ", s.attrs, ST_AsText({geom}) FROM gone k JOIN {stg} s USING (row_no)"
-        ).format(stg=stg, geom=geom), {"batch": self.batch_id, "reason": reason, "field": field,
-                                       "src": self.source_srid, **(params or {})}).rowcount
+            + message_sql + ", s.attrs, ST_AsText(s.geom) FROM gone k JOIN {stg} s "
+            "USING (row_no) RETURNING id, geom_wkt"
+        ).format(stg=stg), {"batch": self.batch_id, "reason": reason, "field": field,
+                            **(params or {})})
+        found = cur.fetchall()
+        rows = len(found)
+        if rows and self.reject_crs:
+            rejects_to_crs(self.conn, found, self.srid, self.reject_crs)
         if rows:
             self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + rows
         return rows

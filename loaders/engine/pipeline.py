@@ -204,7 +204,8 @@ class LoadSession:
                source_srid: int | None = None) -> bulk.BulkWriter:
         assert self.conn is not None and self.scope is not None, "call begin() first"
         return bulk.BulkWriter(self.conn, layer, srid, self.report.batch_id, layer_code,
-                               source_srid, scope=self.scope)
+                               source_srid, scope=self.scope,
+                               source_crs=self.report.source_crs)
 
     def retire(self, layer: LayerDef | None = None) -> int:
         """Replace mode: retire what the whole delivery left out of ``layer`` (of every layer
@@ -288,7 +289,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
         first = next(batches, None)
         source_crs, notes = resolve_source_crs(src, crs, first, srid)
         epsg = cimcrs.epsg_of(source_crs)
-        report.source_crs = f"EPSG:{epsg}" if epsg else source_crs.name
+        report.source_crs = cimcrs.crs_text(source_crs)  # the CRS its rejects are kept in
         report.notes += notes
         fields = map_fields(src.fields, aliases or {}, mapping)
         if fields:

@@ -74,8 +74,9 @@ def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer 
 
 def _gis_attrs(cols: dict[str, list], i: int, table: str, row: int) -> dict[str, Any]:
     out = {k: jsonable(v[i]) for k, v in cols.items()}
-    out["_table"] = table
-    out["_row"] = row
+    # where the row came from, unless the delivery has such a column (never overwritten)
+    out.setdefault("_table", table)
+    out.setdefault("_row", row)
     return out
 
 
@@ -114,6 +115,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
             return mapping.value("lines", a, cols[m[a]][i] if a in m else None)
 
         segment_values(s, v, tclass, resolver, dicts)
+        s.delivered = geoms[i]  # rejects keep the geometry as delivered
         if not has_nodes:  # ends come from snapping, not from the attributes
             s.problems = [p for p in s.problems if p[1] not in (FIELD_ZH["start_no"],
                                                                 FIELD_ZH["end_no"])]
@@ -131,7 +133,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     if points is not None:
         pts, node_table = _read_gis_points(profile, Path(points), "nodes", aliases, mapping,
                                            resolver, dicts, crs, encoding, seq,
-                                           layers.get("points"))
+                                           layers.get("points"), source_crs)
         seq += len(pts)
     if has_nodes:
         derived = nodes_from_ids(segs, pts, dicts, seq)
@@ -143,18 +145,32 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
         notes.append(f"topology rebuilt by snapping line ends within {snap:g} m: "
                      f"{derived} nodes made")
     seq += derived
+    _derived_as_delivered(pts, t)
     if valves is not None:
         vpts, _ = _read_gis_points(profile, Path(valves), "valves", aliases, mapping, resolver,
-                                   dicts, crs, encoding, seq, layers.get("valves"))
+                                   dicts, crs, encoding, seq, layers.get("valves"), source_crs)
         for p in vpts:
             p.role = "valve"
         pts += vpts
     tables = [tname] + sorted({p.table for p in pts if not p.table.startswith("(")})
     return Delivery(points=pts, segments=segs, tables=tables, survey=False,
-                    source_crs=f"EPSG:{epsg}" if epsg else source_crs.name, source_srid=epsg,
+                    source_crs=cimcrs.crs_text(source_crs), source_srid=epsg,
                     notes=notes, derived_nodes=derived,
                     files=[split_layer(x)[0] for x in (lines, points, valves) if x is not None],
                     inputs=[split_layer(lines)[0]])
+
+
+def _derived_as_delivered(pts: list[PointRec], t: pyproj.Transformer | None) -> None:
+    """Nodes made at line ends get their position in the delivery's CRS too (for rejects)."""
+    made = [p for p in pts if p.delivered is None and p.e is not None]
+    if not made:
+        return
+    e = np.array([p.e for p in made])
+    n = np.array([p.n for p in made])
+    if t is not None:
+        e, n = t.transform(e, n, direction=pyproj.enums.TransformDirection.INVERSE)
+    for p, x, y in zip(made, e, n):
+        p.delivered = shapely.Point(x, y) if p.ground is None else shapely.Point(x, y, p.ground)
 
 
 def _line_problem(g) -> tuple[str, str, Any, str] | None:
@@ -175,12 +191,16 @@ def _line_problem(g) -> tuple[str, str, Any, str] | None:
 
 
 def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mapping, resolver,
-                     dicts, crs_opt, encoding, seq0: int, source_layer: str | None
-                     ) -> tuple[list[PointRec], str]:
+                     dicts, crs_opt, encoding, seq0: int, source_layer: str | None,
+                     delivery_crs: pyproj.CRS) -> tuple[list[PointRec], str]:
     srid = profile.srid
     src, cols, geoms = _read_layer(path, encoding, source_layer)
     path = src.path
-    _crs, t = _gis_crs(src, crs_opt, geoms, srid)
+    pcrs, t = _gis_crs(src, crs_opt, geoms, srid)
+    # rejects are kept in the delivery's CRS (the line layer's): a point layer in another
+    # CRS has its delivered geometries brought into it
+    delivered = geoms if pcrs.equals(delivery_crs) else transform_xy(
+        geoms, cimcrs.transformer(pcrs.to_wkt(), delivery_crs.to_wkt()))
     override, strict = mapping.for_kind(section)
     m = match_headers(list(cols), aliases["points"], override, table=path.name, strict=strict)
     g2 = transform_xy(geoms, t)
@@ -188,7 +208,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
     out = []
     for i in range(len(geoms)):
         p = PointRec(seq=seq0 + i + 1, table=tname, row=i + 1,
-                     attrs=_gis_attrs(cols, i, tname, i + 1))
+                     attrs=_gis_attrs(cols, i, tname, i + 1), delivered=delivered[i])
         pr = p.problems
 
         def v(a, i=i):

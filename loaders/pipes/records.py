@@ -39,6 +39,7 @@ class PointRec:
     role: str = "node"  # node (topology) | valve (appurtenance attached to a segment)
     e: float | None = None  # storage CRS easting / northing, set by the loader
     n: float | None = None
+    delivered: Any = None  # GIS layers: the geometry as delivered (delivery CRS), for rejects
     problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
 
     @property
@@ -84,6 +85,7 @@ class SegRec:
     status: tuple[str, str] | None = None
     note: str | None = None
     line: Any = None  # storage-CRS shapely LineString of a GIS layer (None for survey tables)
+    delivered: Any = None  # GIS layers: the geometry as delivered (delivery CRS), for rejects
     problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
     # resolved by the checks
     z_start: float | None = None

@@ -46,8 +46,9 @@ POINT_REQUIRED = ("point_no", "x", "y", "ground_elevation")
 def _attrs(table: Table, values: list[Any], row: int) -> dict[str, Any]:
     out = {h: jsonable(values[j]) if j < len(values) else None
            for j, h in enumerate(table.headers)}
-    out["_table"] = table.name
-    out["_row"] = row
+    # where the row came from, unless the delivery has such a column (never overwritten)
+    out.setdefault("_table", table.name)
+    out.setdefault("_row", row)
     return out
 
 
@@ -232,7 +233,7 @@ def _survey_coordinates(d: Delivery, profile: CityProfile, crs_opt: str | None) 
         if problem:
             raise InputError(problem, path=", ".join(sorted({p.table for p in ok})))
     epsg = cimcrs.epsg_of(crs)
-    d.source_crs = f"EPSG:{epsg}" if epsg else crs.name
+    d.source_crs = cimcrs.crs_text(crs)  # the CRS its rejects are kept in
     d.source_srid = epsg
     if epsg != srid and e.size:
         e, n = cimcrs.transformer(crs.to_wkt(), srid).transform(e, n)

@@ -58,15 +58,31 @@ def _seg_key(dataset: str, s: SegRec) -> str:
 
 
 def _reject(rec, reason: str, message: str, key: str | None, fieldname=None, wkt=None) -> Reject:
+    """A reject keeps its geometry as delivered (the delivery's CRS and axis order)."""
+    if wkt is None:
+        wkt = _point_wkt(rec) if isinstance(rec, PointRec) else _delivered_wkt(rec)
     return Reject(row_number=rec.seq, reason=reason, message=message, field=fieldname,
                   source_key=key, attrs=rec.attrs, geom_wkt=wkt)
 
 
+def _delivered_wkt(rec: PointRec | SegRec) -> str | None:
+    """WKT of a GIS record's geometry as delivered (never the storage-CRS copy)."""
+    g = rec.delivered
+    if g is None or shapely.is_missing(g):
+        return None
+    return shapely.to_wkt(g, rounding_precision=-1)
+
+
 def _point_wkt(p: PointRec) -> str | None:
+    """GIS: the delivered geometry; survey: the point at X (northing), Y (easting) as typed,
+    easting first as GIS files hold it, in the delivery's CRS."""
+    if p.delivered is not None:
+        return _delivered_wkt(p)
     if p.x is None or p.y is None:
         return None
     e, n = cimcrs.swap_survey_xy(np.array([p.x]), np.array([p.y]))
-    return f"POINT Z ({e[0]} {n[0]} {p.ground if p.ground is not None else 0})"
+    xyz = (e[0], n[0]) if p.ground is None else (e[0], n[0], p.ground)
+    return shapely.to_wkt(shapely.Point(xyz), rounding_precision=-1)
 
 
 def _msg(f) -> str:
@@ -274,12 +290,14 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
 
 
 def _seg_wkt(s: SegRec, node_by_key) -> str | None:
-    if s.line is not None:
-        return shapely.to_wkt(s.line, rounding_precision=-1)
+    """GIS: the delivered line; survey: from the end points' X/Y as typed (easting first)."""
+    if s.delivered is not None:
+        return _delivered_wkt(s)
     ps, pe = node_by_key.get(s.key("start")), node_by_key.get(s.key("end"))
     if ps is None or pe is None or ps.x is None or pe.x is None:
         return None
-    return f"LINESTRING ({ps.y} {ps.x}, {pe.y} {pe.x})"
+    return shapely.to_wkt(shapely.LineString([(ps.y, ps.x), (pe.y, pe.x)]),
+                          rounding_precision=-1)
 
 
 def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_code, mode,
