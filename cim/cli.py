@@ -212,7 +212,11 @@ def main() -> None:
         sys.exit(130)
     except Exception as exc:
         if not _is_gdal_input_error(exc):
-            raise  # a bug: keep the traceback
+            # a bug: its traceback goes to a log file, one line points at it (exit 1)
+            from cim.crashlog import report_internal_error
+
+            report_internal_error(exc)
+            sys.exit(1)
         err = InputError(f"GDAL cannot read the input: {str(exc).strip()}")
         click.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)

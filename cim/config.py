@@ -56,5 +56,7 @@ class Settings(BaseSettings):
     db_name: str = Field(default="cim", description="Database name in the embedded cluster.")
     profile: Path | None = Field(default_factory=default_profile,
                                  description="City profile YAML (default: the sample profile).")
+    log_dir: Path | None = Field(
+        default=None, description="Where internal-error logs go; unset = HOME/logs.")
     host: str = "127.0.0.1"
     port: int = 5000

@@ -142,9 +142,14 @@ def create_profile(out: Path, *, name: str, admin_code: str, storage_crs: str,
         raise ConfigError(f"admin code {admin_code!r} is not a 6-digit GB/T 2260 code")
     with open(DICTIONARY_DIR / "field_aliases.yaml", encoding="utf-8") as fh:
         aliases = (yaml.safe_load(fh) or {}).get("admin_divisions", {})
+    # as the loaders open it (loaders.sources.read.gdal_source): nothing written beside it
+    suffix = boundary.suffix.lower()
+    opts = {"DOWNLOAD_SCHEMA": "NO", "WRITE_GFS": "NO"} if suffix == ".gml" else \
+        {"IMMUTABLE": "YES"} if suffix == ".gpkg" and not \
+        boundary.with_name(boundary.name + "-wal").exists() else {}
     try:
-        df = pyogrio.read_dataframe(boundary, read_geometry=False)
-    except Exception as exc:
+        df = pyogrio.read_dataframe(boundary, read_geometry=False, **opts)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
         raise ConfigError(f"cannot read boundary file: {exc}", path=str(boundary)) from exc
     by_name = {norm_name(c): c for c in df.columns}
     code_col = next((by_name[norm_name(a)] for a in aliases.get("code", [])

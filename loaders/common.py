@@ -90,7 +90,7 @@ def reject_record(row_no: int, reason: str, message: str, attrs: dict, geom,
     if geom is not None:
         try:
             wkt = shapely.to_wkt(geom, rounding_precision=-1)
-        except Exception:
+        except shapely.errors.GEOSException:  # a geometry GEOS cannot write: kept without it
             wkt = None
     return Reject(row_number=row_no, reason=reason, message=message, field=field,
                   source_key=source_key, attrs=attrs, geom_wkt=wkt)

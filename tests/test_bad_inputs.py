@@ -221,10 +221,13 @@ def test_xml_prolog_check(xml, refused, tmp_path):
         check_xml_prolog(xml, tmp_path / "x.gml")
 
 
-def test_cli_turns_an_escaped_gdal_read_error_into_one_line_and_keeps_bugs(monkeypatch, capsys):
+def test_cli_turns_an_escaped_gdal_read_error_into_one_line_and_logs_bugs(monkeypatch, capsys,
+                                                                         tmp_path):
     import pyogrio.errors
 
     from cim import cli
+
+    monkeypatch.setenv("CIM_LOG_DIR", str(tmp_path / "logs"))
 
     def fail(exc):
         def run(*a, **k):
@@ -238,6 +241,13 @@ def test_cli_turns_an_escaped_gdal_read_error_into_one_line_and_keeps_bugs(monke
     assert ex.value.code == 3
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "x.gpkg" in err and len(err.strip().splitlines()) == 1
+    # a bug: one line pointing at a log that keeps the traceback, exit 1 (not an input error)
     monkeypatch.setattr(cli.cli, "main", fail(KeyError("a bug")))
-    with pytest.raises(KeyError):
+    with pytest.raises(SystemExit) as ex:
         cli.main()
+    assert ex.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("internal error: KeyError: 'a bug'")
+    log = Path(err.rsplit("(details: ", 1)[1].rstrip(")"))
+    assert log.parent == tmp_path / "logs"
+    assert "Traceback" in log.read_text() and "KeyError: 'a bug'" in log.read_text()

@@ -57,6 +57,16 @@ def test_qwat_network_loads_with_topology_and_valves(qwat):
     assert sum(reasons.values()) == r.rejected
     assert set(reasons) <= {"self_loop", "duplicate_segment", "length_under_min"}
     assert reasons.get("self_loop") == 2  # two pipes whose node_a = node_b
+    # the rejects export in the delivery's CRS (EPSG:21781, not the storage EPSG:2056), each
+    # pipe exactly where the delivered file has it
+    out = qwat.dir / "rejects.gpkg"
+    run_cli(["rejects", str(r.batch_id), "--export", str(out)], qwat.env(), check=True)
+    got = pyogrio.read_dataframe(out, layer="pipes")
+    assert len(got) == r.rejected and got.crs.to_epsg() == 21781
+    delivered = pyogrio.read_dataframe(src, layer="pipes").set_index("id")
+    for pid, g in zip(got["id"], got.geometry):
+        want = shapely.get_coordinates(delivered.geometry[pid])
+        assert np.abs(shapely.get_coordinates(g) - want).max() <= 1e-3, pid
     # node–edge topology: every loaded pipe joins two current nodes at its ends
     assert qwat.scalar(
         "SELECT count(*) FROM pipe_segments s LEFT JOIN pipe_points a ON a.code = "

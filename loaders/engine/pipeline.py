@@ -108,33 +108,55 @@ def _area_bounds(conn: psycopg.Connection) -> tuple[float, ...] | None:
     return tuple(row) if row and row[0] is not None else None
 
 
+def _source_bounds(src: Source) -> tuple[float, ...] | None:
+    """(xmin, ymin, xmax, ymax) of the features with finite coordinates; None if there are none.
+
+    Read as GDAL reads the features (the same path and open options: nothing is written beside
+    the delivery); a source whose extent GDAL cannot give is an input error.
+    """
+    from loaders.sources.read import GDAL_INPUT_ERRORS, finite_bounds
+
+    try:
+        b = pyogrio.read_info(src.read_path or src.path, layer=src.layer, encoding=src.encoding,
+                              force_total_bounds=True, **src.open_options).get("total_bounds")
+    except GDAL_INPUT_ERRORS as exc:
+        raise InputError(f"GDAL cannot give the extent of the input: {exc}",
+                         path=str(src.path)) from exc
+    if b is not None and np.all(np.isfinite(b)):
+        return tuple(b)
+    # NaN/inf coordinates (rejected row by row later) or no layer extent: the finite ones
+    return finite_bounds(src)
+
+
 def check_area(src: Source, crs: pyproj.CRS, srid: int, area: tuple[float, ...] | None) -> None:
-    """Fail before loading anything when the whole input lies outside the city's area."""
+    """Fail before loading anything when the whole input lies outside the city's area.
+
+    The check runs or fails loudly; it is never skipped because something went wrong. It has
+    nothing to check only when the profile's districts are not loaded (``area`` None: every
+    row is then refused by the per-row district join) or when no feature has a finite
+    coordinate (every row is then rejected as invalid).
+    """
     if area is None:
         return
-    try:
-        info = pyogrio.read_info(src.path, layer=src.layer, encoding=src.encoding,
-                                 force_total_bounds=True)
-        b = info.get("total_bounds")
-    except Exception:
+    b = _source_bounds(src)
+    if b is None:
         return
-    if b is None or not np.all(np.isfinite(b)):
-        return
+    t = cimcrs.transformer(crs.to_wkt(), srid)
     try:
-        t = cimcrs.transformer(crs.to_wkt(), srid)
         tb = t.transform_bounds(*b, densify_pts=5)
-    except Exception:
+    except pyproj.exceptions.ProjError:  # beyond the CRS's domain: certainly not in the city
         tb = (np.inf,) * 4
     inter = not (tb[2] < area[0] or tb[0] > area[2] or tb[3] < area[1] or tb[1] > area[3])
     if inter and np.all(np.isfinite(tb)):
         return
     hint = ""
     try:
-        sw = cimcrs.transformer(crs.to_wkt(), srid).transform_bounds(b[1], b[0], b[3], b[2])
-        if not (sw[2] < area[0] or sw[0] > area[2] or sw[3] < area[1] or sw[1] > area[3]):
+        sw = t.transform_bounds(b[1], b[0], b[3], b[2])
+        if not (sw[2] < area[0] or sw[0] > area[2] or sw[3] < area[1] or sw[1] > area[3]) \
+                and np.all(np.isfinite(sw)):
             hint = "; with X and Y swapped it would fit: the columns are probably exchanged"
-    except Exception:
-        pass
+    except pyproj.exceptions.ProjError:
+        pass  # swapped, the bounds leave the CRS's domain: no hint
     raise OutOfAreaError(
         f"the input (bounds {b[0]:.3f}, {b[1]:.3f}, {b[2]:.3f}, {b[3]:.3f} in {crs.name}) lies "
         f"outside the city profile's area; check --crs{hint}", path=str(src.path))

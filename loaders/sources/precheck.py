@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 from cim.errors import InputError
@@ -26,6 +27,21 @@ TEXT_TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
 PROLOG_LIMIT = 1 << 20  # an XML prolog longer than this is refused
 SCAN_LIMIT = 4 << 20  # bytes of a text table checked for encoding and NUL bytes
 MAX_ZIP_MEMBERS = 2000
+# a damaged zip container: not a zip, a bad CRC, a truncated or corrupt deflate stream
+ZIP_ERRORS: tuple[type[BaseException], ...] = (zipfile.BadZipFile, zlib.error, EOFError)
+
+
+def workbook_errors() -> tuple[type[BaseException], ...]:
+    """What openpyxl raises for a damaged workbook, and only that: catch these around
+    openpyxl's own calls (loading, iterating rows), never around the platform's code.
+
+    KeyError is openpyxl's way of saying a part is missing from the zip ("There is no item
+    named 'xl/workbook.xml'"), SyntaxError covers the XML parsers' ParseError, ValueError a
+    cell reference or value it cannot parse.
+    """
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    return (InvalidFileException, *ZIP_ERRORS, KeyError, ValueError, SyntaxError, OSError)
 
 
 def precheck(path: Path, layer: str | None = None) -> None:
@@ -134,7 +150,7 @@ def check_zip_xml(path: Path) -> None:
                     continue
                 with zf.open(info) as fh:
                     check_xml_prolog(fh.read(PROLOG_LIMIT + 1), path, member=info.filename)
-    except zipfile.BadZipFile as exc:
+    except ZIP_ERRORS as exc:
         raise InputError(f"not a valid {path.suffix} file (it should be a zip container): "
                          f"{exc}", path=str(path)) from exc
 
@@ -292,14 +308,25 @@ def check_excel_header(path: Path, sheet: str | None = None) -> None:
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
+    except workbook_errors() as exc:
         raise InputError(f"cannot read the Excel workbook: {exc}", path=str(path)) from exc
     try:
-        ws = wb[sheet] if sheet else wb.worksheets[0]
-        rows = [list(r) for r in ws.iter_rows(min_row=1, max_row=12, values_only=True)]
+        try:
+            if sheet is not None and sheet not in wb.sheetnames:
+                raise InputError(f"no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})",
+                                 path=str(path))
+            ws = wb[sheet] if sheet else wb.worksheets[0]
+            rows = [list(r) for r in ws.iter_rows(min_row=1, max_row=12, values_only=True)]
+        except workbook_errors() as exc:  # read-only mode parses the sheet while iterating
+            raise InputError(f"cannot read the Excel workbook: {exc}",
+                             path=str(path)) from exc
         member = getattr(ws, "_worksheet_path", None)
-        with zipfile.ZipFile(path) as zf:
-            merges = _merged_ranges(zf, member) if member else []
+        try:
+            with zipfile.ZipFile(path) as zf:
+                merges = _merged_ranges(zf, member) if member else []
+        except ZIP_ERRORS as exc:
+            raise InputError(f"cannot read the Excel workbook: {exc}",
+                             path=str(path)) from exc
     finally:
         wb.close()
     if not rows:

@@ -3,6 +3,15 @@
 Shapefiles from Chinese surveyors usually carry a GBK .dbf with no .cpg; GDAL would then
 decode it as ISO-8859-1 and every Chinese name would be garbage. :func:`detect_dbf_encoding`
 decides from the .cpg, the .dbf language driver byte and the bytes themselves.
+
+A delivery folder is read-only to the platform: nothing is ever written beside a source, not
+even for a moment. GDAL would otherwise write a ``.gfs`` next to a GML it opens without
+``WRITE_GFS=NO`` and SQLite creates ``-wal``/``-shm`` files beside a WAL-mode GeoPackage;
+:func:`gdal_source` gives the path and open options that avoid both, and every GDAL call on
+a delivery goes through it (and :func:`list_layers`).
+
+Only the errors listed in :data:`GDAL_INPUT_ERRORS` mean "GDAL cannot read this input"; any
+other exception is a bug and is left to propagate with its traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow
 import pyogrio
+import pyogrio._err
+import pyogrio.errors
 import pyproj
 import shapely
 
@@ -26,14 +38,23 @@ _LDID_UTF8 = {}
 
 # GDAL open options by file suffix: CSV footprints as WKT in a column of one of these names
 # (the raw WKT text is not kept as an attribute); GML never fetches schemas from the network
-# nor writes a .gfs beside the delivery
+# nor writes a .gfs beside the delivery; a GeoPackage is opened immutable (SQLite would create
+# -wal/-shm files beside a WAL-mode one, even for reading)
 _CSV_OPEN_OPTIONS = {"GEOM_POSSIBLE_NAMES": "WKT,geometry,geom,the_geom,wkt_geom,shape",
                      "KEEP_GEOM_COLUMNS": "NO"}
+GML_OPEN_OPTIONS = {"DOWNLOAD_SCHEMA": "NO", "WRITE_GFS": "NO"}
 DEFAULT_OPEN_OPTIONS = {
     ".csv": _CSV_OPEN_OPTIONS,
     ".tsv": _CSV_OPEN_OPTIONS,
-    ".gml": {"DOWNLOAD_SCHEMA": "NO", "WRITE_GFS": "NO"},
+    ".gml": GML_OPEN_OPTIONS,
+    ".citygml": GML_OPEN_OPTIONS,
+    ".gpkg": {"IMMUTABLE": "YES"},
 }
+# what GDAL (through pyogrio and pyarrow's stream) raises for a file it cannot open or read;
+# anything else escaping a read is a bug, not bad input
+GDAL_INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+    pyogrio._err.CPLE_BaseError, pyarrow.ArrowException, OSError)
 _NO_GEOMETRY_HINTS = {
     "CSV": "a CSV needs the footprint as WKT in a column named WKT or geometry "
            "(X/Y columns give points, not footprints)",
@@ -144,7 +165,7 @@ def open_source(path: str | Path, layer: str | None = None,
     _check_path(path)
     precheck(path, layer)
     notes: list[str] = []
-    opts = {**DEFAULT_OPEN_OPTIONS.get(path.suffix.lower(), {}), **(open_options or {})}
+    read_path, opts = gdal_source(path, open_options)
     dbf = _dbf_path(path)
     if encoding is not None and dbf is None and path.suffix.lower() != ".dbf":
         # GeoPackage, GeoJSON, GML … declare their encoding (UTF-8); only .dbf needs telling
@@ -154,16 +175,15 @@ def open_source(path: str | Path, layer: str | None = None,
         encoding, why = detect_dbf_encoding(dbf)
         if encoding:
             notes.append(f"attribute encoding {encoding} ({why})")
-    read_path = path
     try:
         try:
-            layers = pyogrio.list_layers(path)
+            layers = list_layers(read_path, opts)
         except pyogrio.errors.GeometryError as exc:
-            read_path = _solids_as_faces(path, exc)
+            read_path = _solids_as_faces(read_path, opts, exc)
             notes.append("3D solids (PolyhedralSurface/TIN, e.g. CityGML LOD1) read as their "
                          "faces through ogr2ogr")
             opts = {}
-            layers = pyogrio.list_layers(read_path)
+            layers = list_layers(read_path, opts)
         if layer is None:
             if len(layers) == 0:
                 raise InputError("no vector layer in file", path=str(path))
@@ -180,7 +200,7 @@ def open_source(path: str | Path, layer: str | None = None,
         raise InputError(f"{what} cannot be read as a CRS ({_gdal_message(exc)}); fix or delete "
                          "it (the CRS is then taken from --crs or detected from the "
                          "coordinates)", path=str(path)) from exc
-    except Exception as exc:  # GDAL errors come in many classes
+    except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL cannot read it: {_gdal_message(exc)}", path=str(path)) from exc
     driver = info.get("driver") or ""
     if require_geometry and info.get("geometry_type") is None:
@@ -222,8 +242,9 @@ def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str 
     try:
         b = pyogrio.read_info(path, layer=layer, encoding=encoding,
                               force_total_bounds=True).get("total_bounds")
-    except Exception:
-        return crs, None
+    except GDAL_INPUT_ERRORS as exc:
+        raise InputError(f"GDAL cannot read its bounds: {_gdal_message(exc)}",
+                         path=str(path)) from exc
     if b is None or not np.all(np.isfinite(b)):
         return crs, None
     if max(abs(b[0]), abs(b[2])) <= 180 and max(abs(b[1]), abs(b[3])) <= 90:
@@ -257,11 +278,37 @@ def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
                     geoms = np.full(rb.num_rows, None, dtype=object)
                 yield Batch(first_row=row, columns=cols, geometries=geoms)
                 row += rb.num_rows
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(f"GDAL failed while reading near row {row}: {exc}",
+    except GDAL_INPUT_ERRORS as exc:
+        raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
                          path=str(src.path), row=row) from exc
+
+
+def finite_bounds(src: Source, batch_size: int = 100_000) -> tuple[float, ...] | None:
+    """(xmin, ymin, xmax, ymax) over the features whose coordinates are all finite (None if
+    there is none), streamed geometry only: for sources whose layer extent GDAL gives as NaN
+    or inf because some features hold such coordinates (they are rejected row by row)."""
+    lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
+    try:
+        with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer, columns=[],
+                                    encoding=src.encoding, batch_size=batch_size,
+                                    use_pyarrow=True, **src.open_options) as (meta, reader):
+            geom_col = meta.get("geometry_name") or "wkb_geometry"
+            for rb in reader:
+                if geom_col not in rb.schema.names:
+                    return None
+                wkb = rb.column(geom_col).to_numpy(zero_copy_only=False)
+                with np.errstate(invalid="ignore"):
+                    b = shapely.bounds(shapely.from_wkb(faces_wkb(wkb), on_invalid="ignore"))
+                b = b[np.all(np.isfinite(b), axis=1)]
+                if len(b):
+                    lo = np.minimum(lo, b[:, :2].min(axis=0))
+                    hi = np.maximum(hi, b[:, 2:].max(axis=0))
+    except GDAL_INPUT_ERRORS as exc:
+        raise InputError(f"GDAL cannot read the extent: {_gdal_message(exc)}",
+                         path=str(src.path)) from exc
+    if not np.all(np.isfinite(lo)):
+        return None
+    return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
 
 
 # ISO WKB type codes of surfaces GEOS cannot hold, and what their bytes are once renamed:
@@ -307,24 +354,85 @@ def _rename_surface(w: bytes) -> bytes:
     return bytes(buf)
 
 
-def _solids_as_faces(path: Path, exc: Exception) -> Path:
+def _solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
     """A copy of ``path`` that pyogrio can open: GDAL's own ogr2ogr writes the 3D solids
     (layer type PolyhedralSurface, which pyogrio refuses) to a GeoPackage of MultiPolygonZ
-    layer type; :func:`faces_wkb` then reads each solid as its faces."""
-    import atexit
-    import shutil
+    layer type in a temporary folder (never beside the delivery: the source's open options,
+    WRITE_GFS=NO among them, go to ogr2ogr too); :func:`faces_wkb` then reads each solid as its
+    faces."""
     import subprocess
-    import tempfile
 
     if "not supported" not in str(exc):
         raise InputError(f"GDAL cannot read it: {_gdal_message(exc)}", path=str(path)) from exc
-    tmp = Path(tempfile.mkdtemp(prefix="cim-solids-"))
-    atexit.register(shutil.rmtree, tmp, True)
-    out = tmp / (path.stem + ".gpkg")
+    out = _scratch_dir("cim-solids-") / (path.stem + ".gpkg")
+    oo = [arg for k, v in opts.items() for arg in ("-oo", f"{k}={v}")]
     proc = subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), str(path), "-nlt", "MULTIPOLYGONZ",
-                           "--config", "GML_DOWNLOAD_SCHEMA", "NO"],
+                           *oo, "--config", "GML_DOWNLOAD_SCHEMA", "NO"],
                           capture_output=True, text=True)
     if proc.returncode != 0 or not out.exists():
         raise InputError(f"its 3D solids cannot be converted: {proc.stderr.strip()[-300:]}",
                          path=str(path)) from exc
     return out
+
+
+def _scratch_dir(prefix: str) -> Path:
+    """A temporary folder removed at exit: where GDAL may write what a read needs."""
+    import atexit
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, tmp, True)
+    return tmp
+
+
+def _is_gml(path: Path) -> bool:
+    """A GML under another name (.xml): GDAL picks its GML driver by content."""
+    if path.suffix.lower() != ".xml":
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    return b"opengis.net/gml" in head or b"<gml:" in head
+
+
+def gdal_source(path: Path, open_options: dict[str, str] | None = None
+                ) -> tuple[Path, dict[str, str]]:
+    """(path for GDAL to read, open options) such that reading writes nothing beside ``path``.
+
+    GML gets WRITE_GFS=NO (and no schema download); a GeoPackage is opened IMMUTABLE so that
+    SQLite creates no -wal/-shm beside it — unless a -wal file was delivered with it: its
+    content is part of the data, which an immutable open would ignore, so the pair is read
+    from a temporary copy instead.
+    """
+    suffix = path.suffix.lower()
+    defaults = DEFAULT_OPEN_OPTIONS.get(suffix, GML_OPEN_OPTIONS if _is_gml(path) else {})
+    opts = {**defaults, **(open_options or {})}
+    wal = path.with_name(path.name + "-wal")
+    if suffix == ".gpkg" and wal.exists() and wal.stat().st_size > 0:
+        import shutil
+
+        tmp = _scratch_dir("cim-gpkg-")
+        shutil.copy2(path, tmp / path.name)
+        shutil.copy2(wal, tmp / wal.name)
+        opts.pop("IMMUTABLE", None)
+        return tmp / path.name, opts
+    return path, opts
+
+
+def list_layers(path: Path, open_options: dict[str, str]) -> list[tuple[str, str | None]]:
+    """(name, geometry type) of every layer, opened with ``open_options``.
+
+    ``pyogrio.list_layers`` takes no open options, so a GML opened through it writes its .gfs
+    beside the delivery; with options, the layers are asked for one by one by index.
+    """
+    if not open_options:
+        return [(str(r[0]), r[1]) for r in pyogrio.list_layers(path)]
+    out: list[tuple[str, str | None]] = []
+    while True:
+        try:
+            info = pyogrio.read_info(path, layer=len(out), **open_options)
+        except pyogrio.errors.DataLayerError as exc:
+            if type(exc) is pyogrio.errors.DataLayerError:  # not a Geometry/CRS/…Error
+                return out  # past the last layer
+            raise
+        out.append((str(info["layer_name"]), info.get("geometry_type")))

@@ -22,7 +22,7 @@ from typing import Any
 from cim.errors import ConfigError, InputError
 from cim.text import norm_key, norm_name
 from loaders.fields import load_mapping_yaml
-from loaders.sources.precheck import check_xml_safety
+from loaders.sources.precheck import check_xml_safety, workbook_errors
 
 EXCEL = {".xlsx", ".xlsm"}
 OLD_EXCEL = {".xls"}
@@ -232,20 +232,16 @@ def read_tables(path: str | Path, known: set[str] | None = None,
     suffix = path.suffix.lower()
     known = known or set()
     check_xml_safety(path)  # an .xlsx is zipped XML: no DOCTYPE reaches openpyxl
-    try:
-        if suffix in EXCEL:
-            return _read_xlsx(path, known)
-        if suffix in OLD_EXCEL:
-            return _read_xls(path, known)
-        if suffix in CSV:
-            return [_read_csv(path, known, encoding)]
-        if suffix in DBF | GDAL_TABLES or suffix == ".shp":
-            return _read_gdal(path, encoding)
-    except (InputError, ConfigError):
-        raise
-    except Exception as exc:
-        raise InputError(f"cannot read the table: {type(exc).__name__}: {exc}",
-                         path=str(path)) from exc
+    # each reader turns the errors that mean a damaged file into InputError; anything else
+    # is a bug and keeps its traceback
+    if suffix in EXCEL:
+        return _read_xlsx(path, known)
+    if suffix in OLD_EXCEL:
+        return _read_xls(path, known)
+    if suffix in CSV:
+        return [_read_csv(path, known, encoding)]
+    if suffix in DBF | GDAL_TABLES or suffix == ".shp":
+        return _read_gdal(path, encoding)
     raise InputError(f"unknown table format {suffix!r}; use .xlsx, .xls, .csv, .dbf or .gpkg",
                      path=str(path))
 
@@ -359,7 +355,7 @@ def _read_xlsx(path: Path, known: set[str]) -> list[Table]:
 
     try:
         wb = openpyxl.load_workbook(path, data_only=True)
-    except Exception as exc:
+    except workbook_errors() as exc:
         raise InputError(f"not a readable Excel workbook: {exc}", path=str(path)) from exc
     out = []
     try:
@@ -376,11 +372,15 @@ def _read_xlsx(path: Path, known: set[str]) -> list[Table]:
 
 
 def _read_xls(path: Path, known: set[str]) -> list[Table]:
+    import struct
+
     import xlrd
+    import xlrd.compdoc
 
     try:
         book = xlrd.open_workbook(path, formatting_info=True)
-    except Exception as exc:
+    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, struct.error, ValueError, IndexError,
+            AssertionError, OSError) as exc:  # xlrd's ways of failing on a damaged BIFF file
         raise InputError(f"not a readable .xls workbook: {exc}", path=str(path)) from exc
     out = []
     for sh in book.sheets():
@@ -390,7 +390,12 @@ def _read_xls(path: Path, known: set[str]) -> list[Table]:
             for c in range(sh.ncols):
                 cell = sh.cell(r, c)
                 if cell.ctype == xlrd.XL_CELL_DATE:
-                    row.append(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
+                    try:
+                        row.append(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
+                    except (xlrd.xldate.XLDateError, ValueError, OverflowError) as exc:
+                        raise InputError(f"sheet {sh.name!r}: the date {cell.value!r} cannot "
+                                         f"be read ({exc})", path=str(path), row=r + 1,
+                                         field=xlrd.colname(c)) from exc
                 elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
                     row.append(None)
                 elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
@@ -457,7 +462,12 @@ def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
 def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
     import pyogrio
 
-    from loaders.sources.read import detect_dbf_encoding
+    from loaders.sources.read import (
+        GDAL_INPUT_ERRORS,
+        detect_dbf_encoding,
+        gdal_source,
+        list_layers,
+    )
 
     notes = []
     if encoding is None and path.suffix.lower() in (".dbf", ".shp"):
@@ -465,13 +475,16 @@ def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
         encoding, why = detect_dbf_encoding(dbf)
         if encoding:
             notes.append(f"{path.name}: attribute encoding {encoding} ({why})")
+    read_path, opts = gdal_source(path)  # nothing is written beside the delivery
     try:
-        layers = [str(r[0]) for r in pyogrio.list_layers(path)]
-    except Exception as exc:
+        layers = [name for name, _ in list_layers(read_path, opts)]
+        frames = [(layer, pyogrio.read_dataframe(read_path, layer=layer, read_geometry=False,
+                                                 encoding=encoding, **opts))
+                  for layer in layers]
+    except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL cannot read it: {exc}", path=str(path)) from exc
     out = []
-    for layer in layers:
-        df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, encoding=encoding)
+    for layer, df in frames:
         rows = [[_clean(_py(v)) for v in rec] for rec in df.itertuples(index=False, name=None)]
         sheet = layer if len(layers) > 1 or path.suffix.lower() in GDAL_TABLES else None
         out.append(Table(path=path, sheet=sheet, headers=[str(c) for c in df.columns],
