@@ -1,0 +1,146 @@
+"""A self-contained OpenAPI document: external ``$ref`` s inlined from vendored OGC schemas.
+
+pygeoapi's generated document points at schemas.opengis.net and raw.githubusercontent.com
+for its responses and parameters; a client on an intranet cannot resolve them, and the OGC
+conformance suite fails the API definition test. :func:`bundle_openapi` copies every
+referenced component, and everything it refers to in turn, from ``services/schemas`` (see its
+README for where each file comes from) into the document's own ``components`` and points the
+``$ref`` s there. Done once per process, when the document is built.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import yaml
+
+SCHEMAS = Path(str(resources.files("services") / "schemas"))
+# URL prefix -> folder under services/schemas
+MIRRORS = {
+    "https://schemas.opengis.net/": "",
+    "http://schemas.opengis.net/": "",
+    "https://raw.githubusercontent.com/opengeospatial/ogcapi-records/master/": "ogcapi-records/",
+}
+_SECTIONS = ("parameters", "responses", "schemas", "headers", "requestBodies", "examples")
+
+
+class BundleError(ValueError):
+    """An external reference with no vendored copy (the message names it)."""
+
+
+def local_path(url: str) -> Path:
+    for prefix, folder in MIRRORS.items():
+        if url.startswith(prefix):
+            p = (SCHEMAS / (folder + url[len(prefix):])).resolve()
+            if SCHEMAS.resolve() in p.parents and p.is_file():
+                return p
+    raise BundleError(f"no vendored copy of {url} (add it under {SCHEMAS})")
+
+
+@lru_cache(maxsize=64)
+def _load(url: str) -> Any:
+    with open(local_path(url), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _pointer(doc: Any, pointer: str, url: str) -> Any:
+    node = doc
+    for part in [p for p in pointer.split("/") if p]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise BundleError(f"{url}#{pointer}: no such component in the vendored copy") \
+                from None
+    return node
+
+
+class _Bundler:
+    def __init__(self, doc: dict) -> None:
+        self.doc = doc
+        self.components = doc.setdefault("components", {})
+        self.imported: dict[tuple[str, str], str] = {}
+
+    def rewrite(self, node: Any, base: str | None) -> None:
+        """Point every ``$ref`` under ``node`` (read from file ``base``; None = the document
+        itself) at a component of the document."""
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, dict):
+                ref = n.get("$ref")
+                if isinstance(ref, str):
+                    n["$ref"] = self.target(ref, base)
+                stack.extend(v for k, v in n.items() if k != "$ref")
+            elif isinstance(n, list):
+                stack.extend(n)
+
+    def target(self, ref: str, base: str | None) -> str:
+        if base is None and ref.startswith("#"):
+            return ref
+        url, _, pointer = (urljoin(base, ref) if base else ref).partition("#")
+        if not url.startswith(("http://", "https://")):
+            raise BundleError(f"relative reference {ref!r} outside any vendored file")
+        return self.import_(url, pointer)
+
+    def import_(self, url: str, pointer: str) -> str:
+        key = (url, pointer)
+        if key in self.imported:
+            return self.imported[key]
+        content = copy.deepcopy(_pointer(_load(url), pointer, url))
+        parts = [p for p in pointer.split("/") if p]
+        if len(parts) == 3 and parts[0] == "components" and parts[1] in _SECTIONS:
+            section, name = parts[1], parts[2]
+        else:
+            segments = url.split("/")
+            section = next((s for s in reversed(segments[:-1]) if s in _SECTIONS), "schemas")
+            name = (parts[-1] if parts else segments[-1].rsplit(".", 1)[0])
+        bucket = self.components.setdefault(section, {})
+        unique, i = name, 1
+        while unique in bucket:
+            i += 1
+            unique = f"{name}_{i}"
+        local = f"#/components/{section}/{unique}"
+        self.imported[key] = local
+        bucket[unique] = content  # before its own refs: cycles end at this entry
+        self.rewrite(content, url)
+        return local
+
+
+def bundle_openapi(doc: dict) -> dict:
+    """A copy of ``doc`` with no external ``$ref``: each referenced component is inlined
+    once under ``components`` and referred to locally. Raises :class:`BundleError` for a
+    reference that has no vendored copy."""
+    out = copy.deepcopy(doc)
+    _Bundler(out).rewrite(out, None)  # imported components are rewritten as they come in
+    return out
+
+
+def bundle_openapi_text(text: str, fmt: str = "yaml") -> str:
+    """:func:`bundle_openapi` for pygeoapi's ``generate_openapi_document`` output."""
+    doc = yaml.safe_load(text)
+    bundled = bundle_openapi(doc)
+    if fmt == "json":
+        return json.dumps(bundled, ensure_ascii=False)
+    return yaml.safe_dump(bundled, allow_unicode=True, sort_keys=False)
+
+
+def external_refs(doc: Any) -> list[str]:
+    """Every ``$ref`` that leaves the document (for checks and tests)."""
+    out, stack = [], [doc]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, dict):
+            ref = n.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                out.append(ref)
+            stack.extend(n.values())
+        elif isinstance(n, list):
+            stack.extend(n)
+    return out
