@@ -28,6 +28,7 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
     from cim.db.engine import database_url, psycopg_conninfo
     from cim.profile import load_profile
     from services.items import ItemsService
+    from services.items_filter import cql2_translator
     from services.items_query import Limits
     from services.serve import write_config
 
@@ -59,6 +60,7 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
 
     items = ItemsService(config, psycopg_conninfo(url), pool_size=settings.threads,
                          limits=limits, count_cap=settings.count_cap)
+    items.set_filter_translator(cql2_translator())
     app.extensions["cim_items"] = items
     pygeoapi_items = app.view_functions["pygeoapi.collection_items"]
 

@@ -26,6 +26,7 @@ import psycopg
 from flask import Response, request
 
 from layers.catalog import published_columns
+from services.items_filter import FallThrough
 from services.items_query import (
     FILTER_PARAMS,
     PYGEOAPI_ONLY,
@@ -72,7 +73,8 @@ class ItemsService:
 
     def set_filter_translator(self, fn: FilterTranslator | None) -> None:
         """Answer ``filter=`` here: ``fn(text, filter_lang, filter_crs, layer)`` gives an SQL
-        boolean expression over the alias ``p`` and its parameters (services.cql2)."""
+        boolean expression over the alias ``p`` and its named parameters, raises ParamError
+        (400) or FallThrough (pygeoapi answers): :mod:`services.items_filter`."""
         self.filter_translator = fn
 
     # -- the layers, read once per process -------------------------------------------------
@@ -111,6 +113,8 @@ class ItemsService:
             q = parse_items(request.args, columns, crs, self.limits)
             flt = self.filter_translator(*q.filter, layer) if q.filter else None
             return self._page(layer, q, flt)
+        except FallThrough:
+            return None
         except ParamError as exc:
             return _error(400, "InvalidParameterValue", str(exc))
         except psycopg.Error as exc:

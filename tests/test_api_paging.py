@@ -167,3 +167,41 @@ def test_importing_the_app_module_builds_nothing():
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
                          text=True, env={"PATH": "/usr/bin:/bin", "CIM_PROFILE": "/nonexistent"})
     assert out.stdout.strip() == "ok", out.stderr
+
+
+POLY = "POLYGON((116.60 35.34, 116.62 35.34, 116.62 35.36, 116.60 35.36, 116.60 35.34))"
+
+
+def _survey_codes_meeting(db, area):
+    survey = pyogrio.read_dataframe(SAMPLE_BUILDINGS, encoding="GBK")
+    keys = dict(db.rows("SELECT split_part(source_key, ':', 2), code FROM buildings "
+                        "WHERE valid_to IS NULL"))
+    to_ll = pyproj.Transformer.from_crs("EPSG:4527", "EPSG:4490", always_xy=True)
+    return {keys[k] for k, g in zip(survey["编号"], survey.geometry)
+            if shapely.transform(g, lambda c: np_t(to_ll, c)).intersects(area)}
+
+
+@pytest.mark.parametrize("lang", ["cql2-text", "cql2-json"])
+def test_cql2_filters_on_the_platforms_path(capped_api, db, lang):
+    """CQL2 S_INTERSECTS (text and JSON) in CRS84, paged with cursors: the survey's answer."""
+    area = shapely.from_wkt(POLY)
+    expected = _survey_codes_meeting(db, area)
+    assert len(expected) > CAP
+    import json
+
+    flt = f"S_INTERSECTS(geometry, {POLY})" if lang == "cql2-text" else json.dumps(
+        {"op": "s_intersects", "args": [{"property": "geometry"},
+                                        shapely.geometry.mapping(area)]})
+    r = _get(capped_api, filter=flt, **{"filter-lang": lang}, limit=300)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/geo+json"  # not pygeoapi's answer
+    pages, ids = _harvest(r.url)
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+
+
+def test_broken_cql2_is_400_and_ecql_still_goes_to_pygeoapi(capped_api, db):
+    r = _get(capped_api, filter="height >>> 5", **{"filter-lang": "cql2-text"})
+    assert r.status_code == 400 and r.json()["description"].startswith("filter")
+    expected = _survey_codes_meeting(db, shapely.from_wkt(POLY))
+    fc = _get(capped_api, filter=f"INTERSECTS(geometry, {POLY})", limit=2000).json()  # ECQL
+    assert {f["id"] for f in fc["features"]} == expected

@@ -1,0 +1,65 @@
+"""The items path's ``filter`` hook: CQL2 Text and CQL2 JSON through :mod:`services.cql2`.
+
+A filter in ``filter-lang=cql2-text`` or ``cql2-json`` is compiled to SQL here and runs in the
+same statement as the page. Without ``filter-lang`` the filter is tried as CQL2 Text first; if
+it is not CQL2 (pygeoapi 0.21's ECQL, e.g. ``INTERSECTS(geometry, POLYGON(…))``), the request
+goes to pygeoapi as before (:class:`FallThrough`), so existing ECQL clients keep working.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from services.items_query import ParamError
+from services.items_sql import Layer
+
+_PLACEHOLDER = re.compile(r"(?<!%)%s")
+
+
+class FallThrough(Exception):
+    """Not for the platform's path: pygeoapi answers the request."""
+
+
+class Cql2Translator:
+    """``(text, filter-lang, filter-crs, layer) -> (SQL over alias p, named parameters)``;
+    one compiler per layer and process."""
+
+    def __init__(self) -> None:
+        from services import cql2
+
+        self.cql2 = cql2
+        self._compilers: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def _compiler(self, layer: Layer):
+        c = self._compilers.get(layer.name)
+        if c is None:
+            types = {col.name: col.json_type for col in layer.columns}
+            c = self.cql2.FilterCompiler(types, layer.srid, table_alias="p")
+            with self._lock:
+                self._compilers[layer.name] = c
+        return c
+
+    def __call__(self, text: str, lang: str | None, crs: str | None,
+                 layer: Layer) -> tuple[str, dict]:
+        if lang not in (None, "", "cql2-text", "cql2-json"):
+            raise FallThrough  # pygeoapi's own cql-text / cql-json
+        try:
+            tree = self.cql2.parse_filter(text, lang or "cql2-text")
+            frag, values = self._compiler(layer).compile(tree, crs)
+        except self.cql2.FilterError as exc:
+            if not lang:
+                raise FallThrough from exc  # perhaps ECQL: pygeoapi parses that
+            raise ParamError(f"filter: {exc}") from exc
+        names = iter(range(len(values)))
+        text_sql = _PLACEHOLDER.sub(lambda m: f"%(f{next(names)})s", frag.as_string(None))
+        return text_sql, {f"f{i}": v for i, v in enumerate(values)}
+
+
+def cql2_translator() -> Cql2Translator | None:
+    """The CQL2 translator, or None when :mod:`services.cql2` is not installed."""
+    try:
+        return Cql2Translator()
+    except ImportError:
+        return None
