@@ -30,11 +30,39 @@ _EXTENT_SQL = (
     " FROM {table} WHERE valid_to IS NULL {extra}) q")
 
 
+# the storage extent of current features and who wrote the layer last, in one scan
+_DETAIL_SQL = (
+    "SELECT ST_XMin(s), ST_YMin(s), ST_XMax(s), ST_YMax(s), b.id, b.finished_at"
+    " FROM (SELECT ST_Extent(geom) FILTER (WHERE valid_to IS NULL) AS s, max(batch_id) AS last"
+    "  FROM {table}) q LEFT JOIN load_batches b ON b.id = q.last")
+
+
 @dataclass
 class CatalogEntry:
+    """A layer as it stands in this database.
+
+    ``last_batch`` is the newest load batch that wrote a version of the layer (its id and
+    when it finished); ``dimension`` is the coordinate dimension of the geometry column (2, or
+    3 for pipes with elevations)."""
+
     layer: LayerDef
     count: int
     bbox_lonlat: LonLatBox | None
+    bbox_storage: LonLatBox | None = None
+    srid: int | None = None
+    dimension: int | None = None
+    last_batch: dict | None = None
+
+    def to_dict(self) -> dict:
+        """The ``cim layers --json`` shape (the contract of issue 9, item 1)."""
+        d = self.layer
+        return {"name": d.name, "title_zh": d.title_zh, "title_en": d.title_en,
+                "geometry_type": d.geometry_type, "dimension": self.dimension,
+                "count": self.count,
+                "extent_crs84": list(self.bbox_lonlat) if self.bbox_lonlat else None,
+                "extent_storage": list(self.bbox_storage) if self.bbox_storage else None,
+                "srid": self.srid, "code_scheme": d.code_scheme,
+                "last_batch": self.last_batch}
 
 
 @dataclass(frozen=True)
@@ -59,14 +87,25 @@ def _extent(conn: psycopg.Connection, table: str, extra: sql.Composable | None =
 
 
 def catalog(conninfo: str) -> list[CatalogEntry]:
-    """Layers whose tables exist, with current feature counts and CRS84 extents."""
+    """Layers whose tables exist, with current feature counts, CRS84 and storage extents,
+    SRID and coordinate dimension, and the last batch that wrote them."""
     out = []
     with psycopg.connect(conninfo) as conn:
         for layer in LAYERS.values():
             if not _exists(conn, layer.table):
                 continue
             n, bbox = _extent(conn, layer.table)
-            out.append(CatalogEntry(layer=layer, count=n, bbox_lonlat=bbox))
+            gc = conn.execute("SELECT srid, coord_dimension FROM geometry_columns WHERE "
+                              "f_table_schema = current_schema() AND f_table_name = %s "
+                              "AND f_geometry_column = 'geom'", (layer.table,)).fetchone()
+            row = conn.execute(sql.SQL(_DETAIL_SQL).format(
+                table=sql.Identifier(layer.table))).fetchone()
+            out.append(CatalogEntry(
+                layer=layer, count=n, bbox_lonlat=bbox,
+                bbox_storage=tuple(row[0:4]) if row[0] is not None else None,
+                srid=gc[0] if gc else None, dimension=gc[1] if gc else None,
+                last_batch={"id": row[4], "finished_at": row[5]} if row[4] is not None
+                else None))
     return out
 
 

@@ -1,4 +1,5 @@
-"""The layers' commands: ``cim code explain``, ``cim batches``, ``cim rejects``, ``cim history``."""
+"""The layers' commands: ``cim layers``, ``cim code explain``, ``cim batches``, ``cim rejects``,
+``cim history`` and the ``cim query`` group (layers/query/cli.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,28 @@ from cim.errors import CimError
 
 def register(cli: click.Group) -> None:
     """Add the layers' commands to ``cli``."""
-    for command in (code, batches, rejects_cmd, history_cmd):
+    from layers.query.cli import query
+
+    for command in (layers_cmd, code, batches, rejects_cmd, history_cmd, query):
         cli.add_command(command)
+
+
+# -- catalog ------------------------------------------------------------------------------
+@click.command("layers")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def layers_cmd(c: Ctx, as_json: bool) -> None:
+    """The catalog: each layer with its count, extents, SRID and last load batch."""
+    from layers.catalog import catalog
+
+    rows = [e.to_dict() for e in catalog(c.conninfo())]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        last = r["last_batch"]["id"] if r["last_batch"] else "-"
+        click.echo(f"{r['name']:<16} {r['title_zh']:<6} {r['geometry_type']:<12} "
+                   f"{r['count']:>10}  srid {r['srid']}  last batch {last}")
 
 
 # -- codes --------------------------------------------------------------------------------

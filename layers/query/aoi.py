@@ -1,0 +1,149 @@
+"""Area of interest: what of every layer lies in an area (exact counts, optionally features).
+
+One statement counts all layers: the area is built once (a materialised CTE) and each layer
+is an index scan of its GiST index (``ST_Intersects(geom, area.g)``) over current versions.
+
+    >>> aoi(conninfo, Area(bbox=(116.58, 35.40, 116.60, 35.42)), layers=["buildings"])
+    {'layers': {'buildings': {'count': 37}}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from cim.errors import InputError
+from cim.layerdefs import LAYERS
+from layers.query.common import Area, ident, layer_def
+from layers.query.sqlparts import (
+    area_cte,
+    current,
+    geojson_sql,
+    properties_sql,
+    storage_srid,
+)
+from layers.query.where import compile_where, parse_where
+
+
+def layer_names(value: str | list[str] | None) -> list[str]:
+    """``a,b`` or a list → checked layer names; None → every declared layer."""
+    if value is None or value == "" or value == []:
+        return list(LAYERS)
+    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
+    for n in names:
+        layer_def(n)
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def aoi(conninfo: str, area: Area | None = None, layers: str | list[str] | None = None,
+        where: list[str] | dict | None = None, features: bool = False,
+        out_crs: str | None = None) -> dict[str, Any]:
+    """Current features of each layer that intersect ``area`` (None: the whole city).
+
+    ``where``: ``["LAYER:CQL2", …]`` filters one layer each. ``features``: add each layer's
+    features (GeoJSON dicts in CRS84, or ``out_crs``) beside its count.
+
+        aoi(conninfo, Area(district="370811"), layers="buildings,pipe_segments",
+            where=["buildings:floors_above >= 10"])
+        → {"layers": {"buildings": {"count": 12}, "pipe_segments": {"count": 340}}}
+    """
+    names = layer_names(layers)
+    filters = parse_where(where)
+    stray = sorted(set(filters) - set(names))
+    if stray:
+        raise InputError(f"--where names layer(s) not queried: {', '.join(stray)}")
+    with psycopg.connect(conninfo) as conn:
+        conn.read_only = True
+        srid = storage_srid(conn)
+        cte, aparams = area_cte(conn, area, srid)
+        present = {r["t"] for r in conn.cursor(row_factory=dict_row).execute(
+            "SELECT table_name AS t FROM information_schema.tables "
+            "WHERE table_schema = current_schema()")}
+        names = [n for n in names if layer_def(n).table in present]
+        wheres = {n: compile_where(n, t, srid, "t") for n, t in filters.items()}
+        out: dict[str, Any] = {}
+        counts = _counts(conn, names, cte, aparams, wheres)
+        for n in names:
+            out[n] = {"count": counts[n]}
+            if features:
+                out[n]["features"] = _features(conn, n, cte, aparams, wheres.get(n), out_crs)
+    return {"layers": out}
+
+
+def _with(cte: sql.Composable | None) -> sql.Composable:
+    return sql.SQL("WITH {} ").format(cte) if cte is not None else sql.SQL("")
+
+
+def _counts(conn, names, cte, aparams, wheres) -> dict[str, int]:
+    if not names:
+        return {}
+    parts, params = [], list(aparams)
+    for i, n in enumerate(names):
+        cond, p = current("t", cte is not None, wheres.get(n))
+        parts.append(sql.SQL("(SELECT count(*) FROM {} t{} WHERE {}) AS {}").format(
+            ident(n), sql.SQL(", area") if cte is not None else sql.SQL(""), cond,
+            sql.Identifier(f"c{i}")))
+        params += p
+    q = sql.SQL("{}SELECT {}").format(_with(cte), sql.SQL(", ").join(parts))
+    row = conn.cursor(row_factory=dict_row).execute(q, params).fetchone()
+    return {n: row[f"c{i}"] for i, n in enumerate(names)}
+
+
+def _features(conn, name, cte, aparams, where, out_crs) -> list[dict[str, Any]]:
+    cond, p = current("t", cte is not None, where)
+    q = sql.SQL("{}SELECT t.code, {} AS props, {} AS geom FROM {} t{} WHERE {} "
+                "ORDER BY t.code").format(
+        _with(cte), properties_sql("t"), geojson_sql(sql.SQL("t.geom"), out_crs), ident(name),
+        sql.SQL(", area") if cte is not None else sql.SQL(""), cond)
+    rows = conn.cursor(row_factory=dict_row).execute(q, [*aparams, *p])
+    return [{"type": "Feature", "id": r["code"], "properties": r["props"],
+             "geometry": r["geom"]} for r in rows]
+
+
+AOI_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+        "polygon": {"type": ["string", "object"], "description": "WKT or GeoJSON"},
+        "point": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+        "radius": {"type": "number", "exclusiveMinimum": 0},
+        "code": {"type": "string"}, "district": {"type": "string"},
+        "grid": {"type": "string"},
+        "crs": {"type": "string", "description": "CRS of bbox/polygon/point (CRS84)"},
+    },
+}
+
+
+def area_from(inputs: dict[str, Any]) -> Area:
+    """An :class:`Area` from a process's JSON inputs (the keys of ``AOI_SCHEMA``)."""
+    polygon = inputs.get("polygon")
+    if isinstance(polygon, dict):
+        import json
+
+        polygon = json.dumps(polygon)
+    return Area(bbox=tuple(inputs["bbox"]) if inputs.get("bbox") else None, polygon=polygon,
+                point=tuple(inputs["point"]) if inputs.get("point") else None,
+                radius=inputs.get("radius"), code=inputs.get("code"),
+                district=inputs.get("district"), grid=inputs.get("grid"),
+                crs=inputs.get("crs"))
+
+
+def run(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
+    return aoi(conninfo, area_from(inputs), inputs.get("layers"), inputs.get("where"),
+               bool(inputs.get("features")), inputs.get("out_crs"))
+
+
+PROCESS: dict[str, Any] = {
+    "id": "aoi", "title": "Area of interest: current features of every layer in an area",
+    "inputs": {"type": "object", "additionalProperties": False, "properties": {
+        **AOI_SCHEMA["properties"],
+        "layers": {"type": "array", "items": {"type": "string", "enum": list(LAYERS)}},
+        "where": {"type": "object", "additionalProperties": {"type": "string"},
+                  "description": "layer → CQL2 text filter"},
+        "features": {"type": "boolean"}, "out_crs": {"type": "string"}}},
+    "run": run,
+}

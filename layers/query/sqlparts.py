@@ -1,0 +1,112 @@
+"""SQL pieces the queries of the library share: the storage SRID, current features of a layer
+(optionally filtered and limited to an area), their published attributes, GeoJSON output.
+
+Features are always the current versions (``valid_to IS NULL``); attributes are the columns
+the catalog publishes (``layers.catalog.HIDDEN_COLUMNS`` stay hidden), so the query library
+and the OGC API show the same properties.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from cim.crs import CGCS2000_GEOG, parse_crs, srid_of
+from cim.errors import InputError
+from layers.catalog import HIDDEN_COLUMNS
+from layers.query.common import Area, check_area_found, ident, layer_def
+
+_HIDDEN = sorted(HIDDEN_COLUMNS)
+# polygon / line / point layers by declared geometry type (GEOMETRY: any, per feature)
+POLYGONAL = ("MULTIPOLYGON", "POLYGON")
+LINEAR = ("LINESTRING", "LINESTRINGZ", "MULTILINESTRING", "MULTILINESTRINGZ")
+
+
+def storage_srid(conn: psycopg.Connection) -> int:
+    """The storage SRID this database was created with (``cim_properties``)."""
+    row = conn.execute("SELECT value FROM cim_properties WHERE key = 'storage_srid'").fetchone()
+    if row is None:
+        raise InputError("the database has no storage SRID: run `cim db upgrade` first")
+    return int(row[0])
+
+
+def properties_sql(alias: str) -> sql.Composable:
+    """The published attributes of the row ``alias`` as one jsonb object."""
+    return sql.SQL("(to_jsonb({}) {})").format(
+        sql.Identifier(alias), sql.SQL(" ").join(sql.SQL("- {}").format(sql.Literal(c))
+                                                 for c in _HIDDEN))
+
+
+def area_cte(conn: psycopg.Connection, area: Area | None, srid: int
+             ) -> tuple[sql.Composable | None, list]:
+    """``area AS (SELECT <geom> AS g)`` for a WITH clause, its parameters, after checking that
+    a named area exists; (None, []) for the whole city."""
+    area = area or Area()
+    a = area.storage_sql(srid)
+    if a is None:
+        return None, []
+    check_area_found(conn, area, a)
+    g, params = a
+    return sql.SQL("area AS MATERIALIZED (SELECT {} AS g)").format(g), list(params)
+
+
+def current(alias: str, in_area: bool, where: tuple | None = None
+            ) -> tuple[sql.Composable, list]:
+    """The WHERE condition (and its parameters) for current features of the table aliased
+    ``alias``, intersecting ``area.g`` when ``in_area``; ``where`` an extra (fragment, params)."""
+    a = sql.Identifier(alias)
+    conds = [sql.SQL("{}.valid_to IS NULL").format(a)]
+    params: list = []
+    if in_area:
+        conds.append(sql.SQL("ST_Intersects({}.geom, area.g)").format(a))
+    if where is not None:
+        conds.append(sql.SQL("({})").format(where[0]))
+        params += list(where[1])
+    return sql.SQL(" AND ").join(conds), params
+
+
+def table(layer: str, alias: str) -> sql.Composable:
+    return sql.SQL("{} {}").format(ident(layer), sql.Identifier(alias))
+
+
+def out_srid(out_crs: str | None) -> int:
+    """SRID of the requested output CRS: CRS84 (CGCS2000 lon/lat) by default. GeoJSON is
+    written in GIS x/y order (easting/longitude first) whatever the CRS's axis order."""
+    if out_crs is None or str(out_crs).upper() in ("CRS84", "OGC:CRS84"):
+        return CGCS2000_GEOG
+    return srid_of(parse_crs(out_crs))
+
+
+def geojson_sql(expr: sql.Composable, out_crs: str | None) -> sql.Composable:
+    """``ST_AsGeoJSON`` of ``expr`` (storage CRS) in the output CRS (GIS x/y order)."""
+    srid = out_srid(out_crs)
+    return sql.SQL("ST_AsGeoJSON(ST_Transform({}, {}), 9)::jsonb").format(
+        expr, sql.Literal(srid))
+
+
+def feature_collection(features: list[dict[str, Any]], out_crs: str | None) -> dict[str, Any]:
+    fc: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    if out_crs is not None and str(out_crs).upper() not in ("CRS84", "OGC:CRS84"):
+        fc["crs"] = {"type": "name",
+                     "properties": {"name": f"urn:ogc:def:crs:EPSG::{out_srid(out_crs)}"}}
+    return fc
+
+
+def write_geojson(path: Path, features: list[dict[str, Any]], out_crs: str | None) -> None:
+    """Write ``features`` as a GeoJSON FeatureCollection (CRS84 unless ``out_crs``)."""
+    path.write_text(json.dumps(feature_collection(features, out_crs), ensure_ascii=False,
+                               default=str), encoding="utf-8")
+
+
+def dims_of(layer: str) -> tuple[bool, bool]:
+    """(may have area, may have length) by the layer's declared geometry type."""
+    t = layer_def(layer).geometry_type
+    if t in POLYGONAL:
+        return True, False
+    if t in LINEAR:
+        return False, True
+    return (True, True) if t == "GEOMETRY" else (False, False)

@@ -1,0 +1,141 @@
+"""Area of interest and the catalog on the hand-drawn city: counts from shapely on the fixture."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import shapely
+from pyproj import Transformer
+from shapely.geometry import Point, box, shape
+
+from cim.errors import InputError
+from layers.query.aoi import aoi, run
+from layers.query.common import Area
+from tests import query_fixture
+from tests.conftest import run_cli
+from tests.query_fixture import (
+    BUILDINGS,
+    D2,
+    DISTRICTS,
+    G1,
+    GRID,
+    PIPES,
+    X0,
+    Y0,
+    to_storage,
+)
+
+qdb = query_fixture.qdb  # the hand-drawn city, a database per module
+LAYERS = "buildings,pipe_segments"
+TO_LONLAT = Transformer.from_crs(4527, 4490, always_xy=True)
+
+
+def expected(area: shapely.Geometry, floors_min: int | None = None) -> dict:
+    b = [c for c, (g, *_r, floors) in BUILDINGS.items() if g.intersects(area)
+         and (floors_min is None or floors >= floors_min)]
+    p = [c for c, (g, *_r) in PIPES.items() if g.intersects(area)]
+    return {"buildings": {"count": len(b)}, "pipe_segments": {"count": len(p)}}
+
+
+def cli_json(qdb, *args) -> dict:
+    return json.loads(run_cli(["query", *args, "--json"], qdb.env(), check=True).stdout)
+
+
+def test_bbox_in_storage_crs_northing_first(qdb):
+    area = box(5, 5, 95, 45)  # B1, B2 and P3 only
+    # EPSG:4527 in its authority order: northing, easting
+    bbox = f"{Y0 + 5},{X0 + 5},{Y0 + 45},{X0 + 95}"
+    got = cli_json(qdb, "aoi", "--bbox", bbox, "--crs", "EPSG:4527", "--layers", LAYERS)
+    assert got == {"layers": expected(area)}
+    assert got["layers"]["buildings"]["count"] == 2  # the fixture does what it says
+
+
+def test_bbox_crs84_and_whole_city(qdb):
+    x0, y0 = TO_LONLAT.transform(X0 + 185, Y0 + 5)
+    x1, y1 = TO_LONLAT.transform(X0 + 395, Y0 + 95)
+    # a lon/lat box is not a storage box: compare with the box's curved image in storage
+    ll = box(x0, y0, x1, y1).segmentize(1e-5)
+    area = shapely.transform(ll, lambda c: __import__("numpy").column_stack(
+        Transformer.from_crs(4490, 4527, always_xy=True).transform(c[:, 0], c[:, 1]))
+        - [X0, Y0])
+    got = aoi(qdb.conninfo, Area(bbox=(x0, y0, x1, y1)), LAYERS)
+    assert got == {"layers": expected(area)}
+    everything = aoi(qdb.conninfo, None, LAYERS)
+    assert everything == {"layers": {"buildings": {"count": len(BUILDINGS)},
+                                     "pipe_segments": {"count": len(PIPES)}}}
+
+
+def test_grid_district_and_feature_code(qdb):
+    assert aoi(qdb.conninfo, Area(grid=G1), LAYERS) == {"layers": expected(GRID[G1])}
+    assert aoi(qdb.conninfo, Area(district=D2), LAYERS) == {"layers": expected(DISTRICTS[D2])}
+    assert aoi(qdb.conninfo, Area(code="B3"), LAYERS) == \
+        {"layers": expected(BUILDINGS["B3"][0])}
+    with pytest.raises(InputError, match="no current grid cell has code 999"):
+        aoi(qdb.conninfo, Area(grid="999"), LAYERS)
+    bad = run_cli(["query", "aoi", "--district", "000000", "--json"], qdb.env())
+    assert bad.returncode != 0 and "no current district has code 000000" in bad.stderr
+
+
+def test_point_radius_in_crs84(qdb):
+    # 12 m around (45, 20): reaches P3 (10 m) and B1 (15 m away? no: 15 > 12)
+    lon, lat = TO_LONLAT.transform(X0 + 45, Y0 + 20)
+    got = aoi(qdb.conninfo, Area(point=(lon, lat), radius=12), LAYERS)
+    assert got == {"layers": expected(Point(45, 20).buffer(12))}
+    assert got["layers"]["pipe_segments"]["count"] == 1
+    assert got["layers"]["buildings"]["count"] == 0
+
+
+def test_where_filter_and_features(qdb, tmp_path):
+    area = box(0, 0, 400, 100)
+    got = cli_json(qdb, "aoi", "--polygon", to_storage(area).wkt, "--crs", "EPSG:4527",
+                   "--layers", LAYERS, "--where", "buildings:floors_above >= 10")
+    # the polygon was given easting first in a northing-first CRS: nothing there
+    assert got["layers"]["buildings"]["count"] == 0
+    swapped = shapely.transform(to_storage(area), lambda c: c[:, ::-1])
+    out = tmp_path / "aoi.geojson"
+    got = cli_json(qdb, "aoi", "--polygon", swapped.wkt, "--crs", "EPSG:4527",
+                   "--layers", LAYERS, "--where", "buildings:floors_above >= 10",
+                   "--features", "--geojson", str(out))
+    want = expected(area, floors_min=10)
+    assert {n: {"count": v["count"]} for n, v in got["layers"].items()} == want
+    feats = got["layers"]["buildings"]["features"]
+    assert sorted(f["id"] for f in feats) == ["B1", "B3"]
+    b1 = next(f for f in feats if f["id"] == "B1")
+    assert b1["properties"]["floors_above"] == 12 and "attrs" not in b1["properties"]
+    # geometry in CRS84: back to storage it is B1
+    g = shapely.transform(shape(b1["geometry"]), lambda c: __import__("numpy").column_stack(
+        Transformer.from_crs(4490, 4527, always_xy=True).transform(c[:, 0], c[:, 1])))
+    assert g.hausdorff_distance(to_storage(BUILDINGS["B1"][0])) < 1e-3
+    written = json.loads(out.read_text())
+    assert len(written["features"]) == want["buildings"]["count"] + \
+        want["pipe_segments"]["count"]
+    assert {f["properties"]["layer"] for f in written["features"]} == {"buildings",
+                                                                       "pipe_segments"}
+
+
+def test_where_errors_and_process(qdb):
+    with pytest.raises(InputError, match="unknown property 'nope'"):
+        aoi(qdb.conninfo, None, LAYERS, ["buildings:nope = 1"])
+    with pytest.raises(InputError, match="not queried"):
+        aoi(qdb.conninfo, None, "buildings", ["pipe_segments:pipe_class = '01'"])
+    with pytest.raises(InputError, match="unknown layer"):
+        aoi(qdb.conninfo, None, "roads")
+    got = run(qdb.conninfo, {"grid": G1, "layers": ["pipe_segments"],
+                             "where": {"pipe_segments": "pipe_class = '01'"}})
+    want = [c for c, (g, cls, *_r) in PIPES.items() if cls == "01" and g.intersects(GRID[G1])]
+    assert got == {"layers": {"pipe_segments": {"count": len(want)}}}
+
+
+def test_catalog(qdb):
+    rows = json.loads(run_cli(["layers", "--json"], qdb.env(), check=True).stdout)
+    by = {r["name"]: r for r in rows}
+    b = by["buildings"]
+    assert b["count"] == len(BUILDINGS) and b["srid"] == 4527 and b["dimension"] == 2
+    assert by["pipe_segments"]["dimension"] == 3
+    assert b["title_zh"] == "建筑物" and b["code_scheme"] == "feature"
+    x0, y0, x1, y1 = shapely.union_all([to_storage(g) for g, *_ in BUILDINGS.values()]).bounds
+    assert b["extent_storage"] == pytest.approx([x0, y0, x1, y1], abs=1e-6)
+    lon0, lat0 = TO_LONLAT.transform(x0, y0)
+    assert b["extent_crs84"][0] == pytest.approx(lon0, abs=1e-3)
+    assert b["last_batch"] is None  # inserted without a load batch
