@@ -1,0 +1,351 @@
+"""The pipe network of one class as an in-memory graph, loaded once per network version.
+
+Why in memory and not pgRouting (measured, ``bench/network.py``, docs/benchmarks.md): a
+pgRouting call reads its whole edge set through an SQL string and builds a Boost graph on
+every call (about 0.3 s per call for 100,000 segments before any search starts), and valve
+isolation is not one of its algorithms: valves along pipes would have to be split into edges
+in SQL and the search stopped at valves by repeated calls. Here the current segments and
+valves of a class are read with one query each, turned into numpy arrays and cached per
+network version (the newest succeeded load batch and the newest row ids of the pipe tables);
+the first call on a 100,000-segment network pays about one second, every later call works
+on the cached arrays in milliseconds. No system package, no extension, no migration.
+
+The graph:
+
+- **nodes** are the point codes segments name as their ends (``start_point_code`` /
+  ``end_point_code``); abandoned segments (status 废弃, code 1) carry nothing and are left out;
+- **valves** (附属物 阀门 / 阀门井 of the class) either are a node (survey networks: the valve is
+  a pipe point between two segments) or lie along a segment (GIS networks: ``segment_code`` and
+  their position on it), and then split the segment into **pieces** at their positions;
+- **zones**: the pieces joined through every vertex that is not a working valve. A zone is
+  what one burst inside it empties when the valves around it are closed, so isolation is a
+  look-up (the zones of the burst piece, the valves around them) and the supply check after
+  closing is a connected-components pass over the small zone graph (zones joined by the
+  valves that stay open), vectorised in numpy.
+
+Valve state (:func:`valve_state`) comes from the data: a ``closed`` attribute (QWAT's
+``closed`` boolean), a status/state attribute or the note (备注) saying 关/关闭/closed (a
+boundary already) or 损坏/无法操作/broken/inaccessible… (passed through: it cannot be closed).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from cim.text import norm_key
+
+# appurtenances that isolate (the class dictionaries' 阀门 and 阀门井; not air, drain or check
+# valves, which cannot shut a pipe off)
+ISOLATION_VALVES = ("阀门", "阀门井")
+OPEN, CLOSED, BROKEN = 0, 1, 2
+STATE_NAMES = {OPEN: "open", CLOSED: "closed", BROKEN: "broken"}
+ABANDONED_STATUS = "1"  # pipe_status.csv: 1 废弃
+
+# attributes that may state a valve's condition (compared through cim.text.norm_key)
+_CLOSED_KEYS = {norm_key(k) for k in ("closed", "is_closed", "关闭", "是否关闭")}
+_BROKEN_KEYS = {norm_key(k) for k in ("broken", "inaccessible", "inoperable", "defective",
+                                      "损坏", "是否损坏")}
+_OPERABLE_KEYS = {norm_key(k) for k in ("operable", "usable", "accessible", "可操作")}
+_STATE_KEYS = {norm_key(k) for k in ("status", "state", "condition", "valve_status",
+                                     "状态", "阀门状态", "开关状态", "启闭状态", "现状")}
+_BROKEN_WORDS = tuple(norm_key(w) for w in (
+    "损坏", "坏", "故障", "失灵", "无法关闭", "关不严", "关不上", "无法操作", "不能操作",
+    "不可操作", "无法开启", "埋没", "被埋", "压占", "找不到", "无法找到", "锈死", "卡死",
+    "broken", "inoperable", "inaccessible", "defective", "faulty", "seized", "buried",
+    "notfound", "out of order", "not operable", "not accessible"))
+_CLOSED_WORDS = tuple(norm_key(w) for w in ("关闭", "常闭", "关", "closed", "shut", "close"))
+_TRUE = {"true", "1", "yes", "y", "t", "是", "有"}
+_FALSE = {"false", "0", "no", "n", "f", "否", "无"}
+
+
+def _truth(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    k = norm_key(value)
+    return True if k in _TRUE else False if k in _FALSE else None
+
+
+def valve_state(note: str | None, attrs: dict[str, Any] | None) -> int:
+    """OPEN, CLOSED or BROKEN from a valve's note and source attributes.
+
+    ``valve_state(None, {"closed": True})`` → CLOSED; ``valve_state("阀门损坏", {})`` → BROKEN;
+    ``valve_state(None, {"status": "inaccessible"})`` → BROKEN; nothing said → OPEN. A valve
+    said to be both (stuck shut) is CLOSED: water does not pass it either way.
+    """
+    closed = broken = False
+    texts = [note] if note else []
+    for key, value in (attrs or {}).items():
+        k = norm_key(key)
+        if k in _CLOSED_KEYS:
+            closed = closed or _truth(value) is True
+        elif k in _BROKEN_KEYS:
+            broken = broken or _truth(value) is True
+        elif k in _OPERABLE_KEYS:
+            broken = broken or _truth(value) is False
+        elif k in _STATE_KEYS and value is not None:
+            texts.append(str(value))
+    for t in texts:
+        t = norm_key(t)
+        if any(w in t for w in _BROKEN_WORDS):
+            broken = True
+        elif any(w in t for w in _CLOSED_WORDS):
+            closed = True
+    return CLOSED if closed else BROKEN if broken else OPEN
+
+
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component labels of ``n`` vertices joined by the edges ``a[i]``–``b[i]``.
+
+    Min-label hooking with pointer jumping in numpy (no Python loop per edge): each round
+    hooks the larger root of every edge that still joins two labels under the smaller, then
+    compresses the labels to roots; the labels only decrease, so it ends, in a few rounds.
+    ``components(4, np.array([0, 2]), np.array([1, 3]))`` → ``[0, 0, 2, 2]``.
+    """
+    labels = np.arange(n)
+    if not len(a):
+        return labels
+    while True:
+        la, lb = labels[a], labels[b]
+        if np.array_equal(la, lb):
+            return labels
+        m = np.minimum(la, lb)
+        np.minimum.at(labels, la, m)
+        np.minimum.at(labels, lb, m)
+        while True:
+            nxt = labels[labels]
+            if np.array_equal(nxt, labels):
+                break
+            labels = nxt
+
+
+def csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, order): the positions of ``keys`` grouped by key 0..n-1."""
+    order = np.argsort(keys, kind="stable")
+    indptr = np.searchsorted(keys[order], np.arange(n + 1))
+    return indptr, order
+
+
+@dataclass
+class Network:
+    """The current segments and isolation valves of one pipe class, as arrays."""
+
+    pipe_class: str
+    version: tuple
+    seg_codes: np.ndarray  # object: code of segment i
+    seg_start: np.ndarray  # node index of the start point
+    seg_end: np.ndarray
+    seg_len: np.ndarray  # horizontal length (m)
+    seg_down: np.ndarray  # bool: flows start → end (invert elevations, else digitised)
+    node_codes: np.ndarray
+    valve_codes: np.ndarray
+    valve_state: np.ndarray  # OPEN / CLOSED / BROKEN
+    valve_node: np.ndarray  # node index of a valve that is a node, else -1
+    valve_seg: np.ndarray  # segment of a valve along a pipe, else -1
+    valve_at: np.ndarray  # its position on the segment (0..1)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def node_index(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.node_codes.tolist())}
+
+    @cached_property
+    def seg_index(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.seg_codes.tolist())}
+
+    # -- directed graph for traces ---------------------------------------------------------
+    @cached_property
+    def flow(self) -> tuple[np.ndarray, np.ndarray]:
+        """(from node, to node) of each segment in flow direction."""
+        return (np.where(self.seg_down, self.seg_start, self.seg_end),
+                np.where(self.seg_down, self.seg_end, self.seg_start))
+
+    @cached_property
+    def out_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        return csr(self.flow[0], len(self.node_codes))
+
+    @cached_property
+    def in_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        return csr(self.flow[1], len(self.node_codes))
+
+    # -- pieces and zones for isolation ----------------------------------------------------
+    @cached_property
+    def pieces(self) -> Pieces:
+        with self._lock:
+            return _build_pieces(self)
+
+
+@dataclass
+class Pieces:
+    """Segments cut at the valves along them, and the zones the working valves enclose."""
+
+    seg: np.ndarray  # segment of piece p
+    u: np.ndarray  # vertex at its start side (nodes 0..N-1, valves along pipes N..)
+    v: np.ndarray
+    length: np.ndarray
+    seg_ptr: np.ndarray  # pieces of segment s: seg_ptr[s]:seg_ptr[s + 1] (start → end)
+    zone: np.ndarray  # zone of piece p
+    n_zones: int
+    valve_vertex: np.ndarray  # vertex of valve k
+    valve_zones: list[np.ndarray]  # zones around valve k (sorted, unique)
+    zone_valves: tuple[np.ndarray, np.ndarray]  # csr: valves around zone z
+    vertex_pieces: tuple[np.ndarray, np.ndarray]  # csr: pieces at vertex w
+    valve_edges: tuple[np.ndarray, np.ndarray, np.ndarray]  # (valve, zone, zone) it joins
+
+
+def _build_pieces(net: Network) -> Pieces:
+    n_nodes, n_seg = len(net.node_codes), len(net.seg_codes)
+    along = np.flatnonzero(net.valve_seg >= 0)
+    valve_vertex = net.valve_node.copy()
+    valve_vertex[along] = n_nodes + np.arange(len(along))
+    n_vertices = n_nodes + len(along)
+    # cut each segment at its valves, in order along it
+    order = along[np.lexsort((net.valve_at[along], net.valve_seg[along]))]
+    cuts = np.bincount(net.valve_seg[order], minlength=n_seg) if len(order) else \
+        np.zeros(n_seg, dtype=np.int64)
+    n_pieces = cuts + 1
+    seg_ptr = np.concatenate([[0], np.cumsum(n_pieces)])
+    seg = np.repeat(np.arange(n_seg), n_pieces)
+    total = int(seg_ptr[-1])
+    # the vertex sequence of a segment: start, its valves in order, end
+    first = seg_ptr[:-1]
+    u = np.empty(total, dtype=np.int64)
+    v = np.empty(total, dtype=np.int64)
+    lo = np.zeros(total)
+    hi = np.ones(total)
+    u[first] = net.seg_start
+    v[seg_ptr[1:] - 1] = net.seg_end
+    if len(order):
+        # rank of each valve among the valves of its segment
+        s = net.valve_seg[order]
+        rank = np.arange(len(order)) - np.searchsorted(s, s)
+        piece_before = seg_ptr[s] + rank
+        v[piece_before] = valve_vertex[order]
+        u[piece_before + 1] = valve_vertex[order]
+        hi[piece_before] = net.valve_at[order]
+        lo[piece_before + 1] = net.valve_at[order]
+    length = net.seg_len[seg] * np.clip(hi - lo, 0.0, 1.0)
+    # zones: pieces joined through every vertex that is not a working (open or closed) valve
+    cut = np.zeros(n_vertices, dtype=bool)
+    working = valve_vertex[net.valve_state != BROKEN]
+    cut[working[working >= 0]] = True
+    ends_piece = np.concatenate([np.arange(total), np.arange(total)])
+    ends_vertex = np.concatenate([u, v])
+    vertex_pieces = csr(ends_vertex, n_vertices)
+    keep = ~cut[ends_vertex]
+    ep, ev = ends_piece[keep], ends_vertex[keep]
+    o = np.argsort(ev, kind="stable")
+    ep, ev = ep[o], ev[o]
+    same = ev[1:] == ev[:-1]
+    labels = components(total, ep[:-1][same], ep[1:][same])
+    _, zone = np.unique(labels, return_inverse=True)
+    n_zones = int(zone.max()) + 1 if total else 0
+    # the zones around each valve
+    vptr, vorder = vertex_pieces
+    valve_zones: list[np.ndarray] = []
+    for w in valve_vertex.tolist():
+        if w < 0:
+            valve_zones.append(np.empty(0, dtype=np.int64))
+        else:
+            valve_zones.append(np.unique(zone[ends_piece[vorder[vptr[w]:vptr[w + 1]]]]))
+    vz_valve = np.repeat(np.arange(len(valve_zones)), [len(z) for z in valve_zones])
+    vz_zone = np.concatenate(valve_zones) if valve_zones else np.empty(0, dtype=np.int64)
+    zptr, zorder = csr(vz_zone, n_zones)
+    # the zone pairs each valve joins while open (the first zone around it with each other)
+    many = [k for k, z in enumerate(valve_zones) if len(z) > 1]
+    ek = np.repeat(np.array(many, dtype=np.int64), [len(valve_zones[k]) - 1 for k in many])
+    ea = np.concatenate([np.full(len(valve_zones[k]) - 1, valve_zones[k][0]) for k in many]) \
+        if many else np.empty(0, dtype=np.int64)
+    eb = np.concatenate([valve_zones[k][1:] for k in many]) if many else \
+        np.empty(0, dtype=np.int64)
+    return Pieces(seg=seg, u=u, v=v, length=length, seg_ptr=seg_ptr, zone=zone,
+                  n_zones=n_zones, valve_vertex=valve_vertex, valve_zones=valve_zones,
+                  zone_valves=(zptr, vz_valve[zorder]),
+                  vertex_pieces=(vptr, ends_piece[vorder]), valve_edges=(ek, ea, eb))
+
+
+# -- loading and the per-version cache ---------------------------------------------------
+_SEGMENTS = """
+SELECT code, start_point_code, end_point_code,
+       coalesce(length_m, ST_Length(geom)) AS length_m, start_elevation, end_elevation
+FROM pipe_segments
+WHERE valid_to IS NULL AND pipe_class = %s AND status_code IS DISTINCT FROM %s
+ORDER BY code"""
+
+_VALVES = """
+SELECT p.code, s.code AS seg,
+       CASE WHEN s.code IS NOT NULL
+            THEN ST_LineLocatePoint(ST_Force2D(s.geom), ST_Force2D(p.geom)) END AS at,
+       p.note, p.attrs
+FROM pipe_points p
+LEFT JOIN pipe_segments s ON s.code = p.segment_code AND s.valid_to IS NULL
+     AND s.status_code IS DISTINCT FROM %s
+WHERE p.valid_to IS NULL AND p.pipe_class = %s AND p.appurtenance = ANY(%s)
+ORDER BY p.code"""
+
+# the network changes only with a load (a new succeeded batch) or new rows
+_VERSION = """
+SELECT (SELECT max(id) FROM load_batches WHERE status = 'succeeded'),
+       (SELECT max(id) FROM pipe_segments), (SELECT max(id) FROM pipe_points)"""
+
+_CACHE: dict[tuple[str, str], Network] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def network(conn: psycopg.Connection, pipe_class: str) -> Network:
+    """The network of ``pipe_class`` (e.g. "01" 给水), from the cache while it is current.
+
+    ``network(conn, "01").seg_codes`` → the codes of the current water segments.
+    """
+    version = tuple(conn.execute(_VERSION).fetchone())
+    key = (conn.info.dsn, pipe_class)
+    net = _CACHE.get(key)
+    if net is not None and net.version == version:
+        return net
+    net = load_network(conn, pipe_class, version)
+    with _CACHE_LOCK:
+        _CACHE[key] = net
+    return net
+
+
+def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = ()) -> Network:
+    """Read the current segments and valves of ``pipe_class`` into a :class:`Network`."""
+    segs = conn.execute(_SEGMENTS, (pipe_class, ABANDONED_STATUS)).fetchall()
+    codes = np.array([r[0] for r in segs], dtype=object)
+    ends = np.array([r[1] for r in segs] + [r[2] for r in segs], dtype=object)
+    node_codes, inverse = np.unique(ends, return_inverse=True) if len(ends) else \
+        (np.array([], dtype=object), np.array([], dtype=np.int64))
+    n = len(segs)
+    length = np.array([r[3] or 0.0 for r in segs], dtype=float)
+    z0 = np.array([np.nan if r[4] is None else r[4] for r in segs], dtype=float)
+    z1 = np.array([np.nan if r[5] is None else r[5] for r in segs], dtype=float)
+    down = ~(z1 > z0)  # rises start → end: flows end → start; equal or unknown: digitised
+    node_of = {c: i for i, c in enumerate(node_codes.tolist())}
+    seg_of = {c: i for i, c in enumerate(codes.tolist())}
+    vals = conn.execute(_VALVES, (ABANDONED_STATUS, pipe_class, list(ISOLATION_VALVES))
+                        ).fetchall()
+    vcodes, vstate, vnode, vseg, vat = [], [], [], [], []
+    for code, seg, at, note, attrs in vals:
+        nd = node_of.get(code, -1)  # a valve that is a node separates all its segments
+        s = seg_of.get(seg, -1) if seg is not None and nd < 0 else -1
+        if s < 0 and nd < 0:
+            continue  # on no current segment of the network: it bounds nothing
+        vcodes.append(code)
+        vstate.append(valve_state(note, attrs))
+        vnode.append(nd)
+        vseg.append(s)
+        vat.append(float(at) if s >= 0 and at is not None else 0.0)
+    return Network(
+        pipe_class=pipe_class, version=version, seg_codes=codes,
+        seg_start=inverse[:n].astype(np.int64), seg_end=inverse[n:].astype(np.int64),
+        seg_len=length, seg_down=down, node_codes=node_codes,
+        valve_codes=np.array(vcodes, dtype=object), valve_state=np.array(vstate, dtype=np.int8),
+        valve_node=np.array(vnode, dtype=np.int64), valve_seg=np.array(vseg, dtype=np.int64),
+        valve_at=np.array(vat, dtype=float))

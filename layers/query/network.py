@@ -1,0 +1,282 @@
+"""Network analysis on the pipe topology: flow traces of gravity drainage and valve isolation.
+
+Both work on the in-memory graph of :mod:`layers.query.graph` (one SQL read per class and
+network version, then numpy; why not pgRouting is measured there and in docs/benchmarks.md).
+
+**Trace** (排水 上下游追踪): everything downstream (or upstream) of a point or segment of a
+gravity class, following flow: a segment flows from its higher to its lower invert elevation
+(``start_elevation``/``end_elevation``), and in its digitised direction start → end where the
+two are equal or unknown.
+
+    trace(conninfo, "370811830200000001", "down")
+    → {"segments": ["3708…", …], "points": ["3708…", …], "length_m": 412.5}
+
+**Isolation** (关阀分析) of a burst on a water, gas, heat or industrial segment: the zone the
+working valves around the burst enclose is emptied by closing them. A valve already closed
+bounds it too (``closed_already``); a broken or inaccessible valve cannot be closed and is
+passed through to the next. A valve along a pipe splits the pipe at its position: only the
+burst side of the pipe is isolated (``length_m`` counts the pieces). With ``sources`` (point or
+segment codes of water plants, tanks, gas stations), every zone that no longer reaches a source
+without passing a closed valve loses supply too (``unsupplied_segments``), as Giswater's mincut
+does; a valve whose outside is unsupplied anyway need not be closed (``valves_not_needed``).
+
+    isolate(conninfo, "370811830100000042", sources=["370811820100000001"])
+    → {"valves": […], "closed_already": […], "isolated_segments": […],
+       "unsupplied_segments": […], "length_m": 87.2, "valves_not_needed": […], …}
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from cim.errors import InputError
+from cim.profile import CityProfile
+from layers.query.graph import BROKEN, OPEN, Network, components, network
+
+CABLE_CLASSES = ("05", "06")  # 电力, 通信: no valves, nothing to isolate
+_LOCATE = """
+SELECT 'segment', pipe_class, NULL::text FROM pipe_segments WHERE code = %s AND valid_to IS NULL
+UNION ALL
+SELECT 'point', pipe_class, segment_code FROM pipe_points WHERE code = %s AND valid_to IS NULL"""
+
+
+def gravity_classes(profile: CityProfile | None = None) -> set[str]:
+    """Class codes flagged ``gravity`` in the (city's) pipe_classes dictionary: {"02"}."""
+    if profile is not None:
+        rows = profile.dictionary("pipe_classes")
+    else:
+        from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+
+        rows = read_csv_dictionary(DICTIONARY_DIR / "pipe_classes.csv")
+    return {r["code"] for r in rows if r.get("gravity") == "1"}
+
+
+def _locate(conn: psycopg.Connection, code: str) -> tuple[str, str, str | None]:
+    row = conn.execute(_LOCATE, (code, code)).fetchone()
+    if row is None:
+        raise InputError(f"no current pipe segment or pipe point has code {code}")
+    return row
+
+
+def _r(x: float) -> float:
+    return round(float(x), 3)
+
+
+# -- trace ---------------------------------------------------------------------------------
+def trace(conninfo: str, code: str, direction: str = "down",
+          profile: CityProfile | None = None) -> dict[str, Any]:
+    """Segments and points downstream (``"down"``) or upstream (``"up"``) of ``code``.
+
+    A segment includes itself; a point its own node. ``points`` are the nodes of the traced
+    segments and the appurtenances along them.
+    """
+    if direction not in ("up", "down"):
+        raise InputError(f"direction {direction!r}: up or down")
+    with psycopg.connect(conninfo) as conn:
+        kind, cls, on_seg = _locate(conn, code)
+        if cls not in gravity_classes(profile):
+            raise InputError(f"{code} is of pipe class {cls}: traces follow gravity drainage "
+                             f"(classes {', '.join(sorted(gravity_classes(profile)))})")
+        net = network(conn, cls)
+        frm, to = net.flow
+        seen_seg = np.zeros(len(net.seg_codes), dtype=bool)
+        seen_node = np.zeros(len(net.node_codes), dtype=bool)
+        seg = code if kind == "segment" else on_seg if code not in net.node_index else None
+        if seg is not None:
+            s = net.seg_index.get(seg)
+            if s is None:
+                raise InputError(f"segment {seg} is abandoned (status 废弃): it carries nothing")
+            seen_seg[s] = True
+            start = int(to[s] if direction == "down" else frm[s])
+        else:
+            start = net.node_index[code]
+        _walk(net, start, direction, seen_seg, seen_node)
+        segs = np.flatnonzero(seen_seg)
+        nodes = np.zeros(len(net.node_codes), dtype=bool)
+        nodes[net.seg_start[segs]] = True
+        nodes[net.seg_end[segs]] = True
+        nodes[start] = True
+        seg_codes = net.seg_codes[segs].tolist()
+        attached = [r[0] for r in conn.execute(
+            "SELECT code FROM pipe_points WHERE valid_to IS NULL AND segment_code = ANY(%s)",
+            (seg_codes,))]
+    points = sorted(set(net.node_codes[nodes].tolist()) | set(attached))
+    return {"segments": sorted(seg_codes), "points": points,
+            "length_m": _r(net.seg_len[segs].sum())}
+
+
+def _walk(net: Network, start: int, direction: str, seen_seg: np.ndarray,
+          seen_node: np.ndarray) -> None:
+    """Depth-first walk along flow (or against it) from node ``start``, marking in place."""
+    indptr, order = net.out_edges if direction == "down" else net.in_edges
+    nxt = net.flow[1] if direction == "down" else net.flow[0]
+    indptr, order, nxt = indptr.tolist(), order.tolist(), nxt.tolist()
+    seen_node[start] = True
+    stack = [start]
+    while stack:
+        w = stack.pop()
+        for e in order[indptr[w]:indptr[w + 1]]:
+            if not seen_seg[e]:
+                seen_seg[e] = True
+                x = nxt[e]
+                if not seen_node[x]:
+                    seen_node[x] = True
+                    stack.append(x)
+
+
+# -- isolation -----------------------------------------------------------------------------
+def read_sources(value: str | list[str] | None) -> list[str]:
+    """Source codes from a list, a comma/space-separated string, or a text file of them."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    p = Path(value)
+    if len(value) < 4096 and p.is_file():
+        text = "\n".join(line.split("#", 1)[0] for line in
+                         p.read_text(encoding="utf-8-sig").splitlines())
+    else:
+        text = value
+    return [c for c in re.split(r"[\s,;]+", text) if c]
+
+
+def isolate(conninfo: str, code: str, sources: str | list[str] | None = None,
+            at: float | None = None, profile: CityProfile | None = None) -> dict[str, Any]:
+    """The valves to close for a burst on segment (or at node) ``code``, and what goes dry.
+
+    ``at`` (0..1 along the segment from its start) places the burst on one side of the valves
+    along the segment; without it the whole segment is burst.
+    """
+    source_codes = read_sources(sources)
+    with psycopg.connect(conninfo) as conn:
+        kind, cls, _ = _locate(conn, code)
+        if cls in gravity_classes(profile) or cls in CABLE_CLASSES:
+            raise InputError(f"{code} is of pipe class {cls}: valve isolation is for pressure "
+                             "networks (给水, 燃气, 热力, 工业)")
+        net = network(conn, cls)
+    pcs = net.pieces
+    start = _burst_pieces(net, code, kind, at)
+    in_z = np.zeros(pcs.n_zones, dtype=bool)
+    in_z[pcs.zone[start]] = True
+    zptr, zvalves = pcs.zone_valves
+    around = np.unique(np.concatenate([zvalves[zptr[z]:zptr[z + 1]]
+                                       for z in np.flatnonzero(in_z)]))
+    close, closed = [], []
+    for k in around.tolist():
+        if net.valve_state[k] != BROKEN and not in_z[pcs.valve_zones[k]].all():
+            (close if net.valve_state[k] == OPEN else closed).append(k)
+    isolated = in_z[pcs.zone]
+    res: dict[str, Any] = {"valves": [], "closed_already": _codes(net, closed),
+                           "isolated_segments": _seg_codes(net, pcs.seg[isolated]),
+                           "unsupplied_segments": [], "length_m": _r(pcs.length[isolated].sum())}
+    if not source_codes:
+        res["valves"] = _codes(net, close)
+        return res
+    supplied = _supplied(net, _source_zones(net, source_codes), in_z, close)
+    dry = ~supplied & ~in_z
+    needed = [k for k in close if supplied[pcs.valve_zones[k]].any()]
+    unsupplied = dry[pcs.zone]
+    res.update(valves=_codes(net, needed),
+               unsupplied_segments=_seg_codes(net, pcs.seg[unsupplied]),
+               unsupplied_length_m=_r(pcs.length[unsupplied].sum()),
+               valves_not_needed=_codes(net, [k for k in close if k not in set(needed)]))
+    return res
+
+
+def _codes(net: Network, valves: list[int]) -> list[str]:
+    return sorted(net.valve_codes[valves].tolist()) if valves else []
+
+
+def _seg_codes(net: Network, segs: np.ndarray) -> list[str]:
+    return sorted(set(net.seg_codes[segs].tolist()))
+
+
+def _burst_pieces(net: Network, code: str, kind: str, at: float | None) -> np.ndarray:
+    pcs = net.pieces
+    if kind == "segment":
+        s = net.seg_index.get(code)
+        if s is None:
+            raise InputError(f"segment {code} is abandoned (status 废弃): it carries nothing")
+        lo, hi = int(pcs.seg_ptr[s]), int(pcs.seg_ptr[s + 1])
+        if at is None:
+            return np.arange(lo, hi)
+        if not 0.0 <= at <= 1.0:
+            raise InputError(f"at {at}: a position along the segment, 0 (start) to 1 (end)")
+        before = int(np.count_nonzero((net.valve_seg == s) & (net.valve_at < at)))
+        return np.array([lo + before])
+    w = net.node_index.get(code)
+    if w is None or (net.valve_node == w).any():
+        raise InputError(f"{code} is not a pipe junction of the network: give the burst "
+                         "segment's code (a valve or an appurtenance is not a burst)")
+    vptr, vpieces = pcs.vertex_pieces
+    return vpieces[vptr[w]:vptr[w + 1]]
+
+
+def _source_zones(net: Network, codes: list[str]) -> np.ndarray:
+    pcs = net.pieces
+    vptr, vpieces = pcs.vertex_pieces
+    zones, unknown = [], []
+    for c in codes:
+        if c in net.node_index:
+            w = net.node_index[c]
+            zones.append(pcs.zone[vpieces[vptr[w]:vptr[w + 1]]])
+        elif c in net.seg_index:
+            s = net.seg_index[c]
+            zones.append(pcs.zone[pcs.seg_ptr[s]:pcs.seg_ptr[s + 1]])
+        else:
+            unknown.append(c)
+    if unknown:
+        raise InputError(f"sources not in the {net.pipe_class} network (no current pipe point "
+                         f"or segment of it has the code): {', '.join(unknown)}")
+    return np.unique(np.concatenate(zones))
+
+
+def _supplied(net: Network, source_zones: np.ndarray, in_z: np.ndarray,
+              close: list[int]) -> np.ndarray:
+    """Zones still joined to a source zone through open valves once ``close`` are shut."""
+    pcs = net.pieces
+    shut = np.zeros(len(net.valve_codes), dtype=bool)
+    shut[close] = True
+    k, a, b = pcs.valve_edges
+    passes = (net.valve_state[k] == OPEN) & ~shut[k]
+    a, b = a[passes], b[passes]
+    keep = ~in_z[a] & ~in_z[b]
+    labels = components(pcs.n_zones, a[keep], b[keep])
+    fed = np.unique(labels[source_zones[~in_z[source_zones]]])
+    return np.isin(labels, fed) & ~in_z
+
+
+
+# -- processes (OGC API) ---------------------------------------------------------------------
+def run_trace(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The trace process: JSON inputs (``TRACE_PROCESS["inputs"]``) → the CLI's JSON result."""
+    return trace(conninfo, inputs["code"], inputs.get("direction", "down"))
+
+
+def run_isolate(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The isolation process: JSON inputs → the CLI's JSON result."""
+    return isolate(conninfo, inputs["code"], inputs.get("sources"), inputs.get("at"))
+
+
+_CODE = {"type": "string", "minLength": 1, "maxLength": 24}
+TRACE_PROCESS: dict[str, Any] = {
+    "id": "trace", "title": "Upstream/downstream trace of gravity drainage (排水追踪)",
+    "inputs": {"type": "object", "additionalProperties": False, "required": ["code"],
+               "properties": {"code": _CODE,
+                              "direction": {"type": "string", "enum": ["up", "down"]}}},
+    "run": run_trace,
+}
+ISOLATE_PROCESS: dict[str, Any] = {
+    "id": "isolate", "title": "Valve isolation of a burst pipe (关阀分析)",
+    "inputs": {"type": "object", "additionalProperties": False, "required": ["code"],
+               "properties": {"code": _CODE,
+                              "sources": {"type": "array", "items": _CODE, "maxItems": 1000},
+                              "at": {"type": "number", "minimum": 0, "maximum": 1}}},
+    "run": run_isolate,
+}
+PROCESSES = (TRACE_PROCESS, ISOLATE_PROCESS)

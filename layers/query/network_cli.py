@@ -1,0 +1,101 @@
+"""``cim query trace`` and ``cim query isolate``: the network analyses on the command line.
+
+Kept beside :mod:`layers.query.network` (the ``query`` group in :mod:`layers.query.cli` adds
+these commands), so ``--json`` prints exactly what the OGC API processes return. ``--geojson``
+writes the traced or isolated segments (and the valves to close) as features.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cim.cli import Ctx, echo_json, pass_ctx
+
+
+def _write_features(c: Ctx, path: Path, groups: dict[str, list[str]], out_crs: str | None
+                    ) -> None:
+    """The features whose codes ``groups`` lists, with their group as property ``role``."""
+    import psycopg
+    from psycopg import sql
+
+    from layers.query.sqlparts import geojson_sql, write_geojson
+
+    feats: list[dict[str, Any]] = []
+    with psycopg.connect(c.conninfo()) as conn:
+        for role, codes in groups.items():
+            for table in ("pipe_segments", "pipe_points"):
+                q = sql.SQL("SELECT code, {} FROM {} WHERE valid_to IS NULL AND code = ANY(%s) "
+                            "ORDER BY code").format(geojson_sql(sql.SQL("geom"), out_crs),
+                                                    sql.Identifier(table))
+                for code, geom in conn.execute(q, (codes,)):
+                    feats.append({"type": "Feature", "id": code, "geometry": geom,
+                                  "properties": {"code": code, "role": role,
+                                                 "layer": table}})
+    write_geojson(path, feats, out_crs)
+
+
+_GEOJSON = click.option("--geojson", type=click.Path(path_type=Path),
+                        help="write the segments and points of the answer to OUT (GeoJSON)")
+_OUT_CRS = click.option("--out-crs", help="CRS of --geojson (CRS84 by default)")
+_JSON = click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+
+
+@click.command("trace")
+@click.argument("code")
+@click.option("--direction", type=click.Choice(["up", "down"]), default="down",
+              show_default=True, help="downstream (follow flow) or upstream")
+@_GEOJSON
+@_OUT_CRS
+@_JSON
+@pass_ctx
+def trace_cmd(c: Ctx, code: str, direction: str, geojson: Path | None, out_crs: str | None,
+              as_json: bool) -> None:
+    """Everything upstream or downstream of a drainage point or segment CODE (排水追踪)."""
+    from layers.query.network import trace
+
+    res = trace(c.conninfo(), code, direction, c.profile)
+    if geojson is not None:
+        _write_features(c, geojson, {"segment": res["segments"], "point": res["points"]},
+                        out_crs)
+    if as_json:
+        echo_json(res)
+        return
+    click.echo(f"{len(res['segments'])} segments, {len(res['points'])} points, "
+               f"{res['length_m']:.3f} m {direction}stream of {code}")
+    for s in res["segments"]:
+        click.echo(f"  {s}")
+
+
+@click.command("isolate")
+@click.argument("code")
+@click.option("--sources", help="codes of the supply points (water plants, tanks, gas "
+                                "stations), comma-separated, or a text file of them")
+@click.option("--at", type=float, help="position of the burst along the segment, 0 (start) "
+                                       "to 1 (end); default: anywhere on it")
+@_GEOJSON
+@_OUT_CRS
+@_JSON
+@pass_ctx
+def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
+                geojson: Path | None, out_crs: str | None, as_json: bool) -> None:
+    """Valves to close for a burst on a water or gas segment CODE (关阀分析)."""
+    from layers.query.network import isolate
+
+    res = isolate(c.conninfo(), code, sources, at, c.profile)
+    if geojson is not None:
+        _write_features(c, geojson, {
+            "valve": res["valves"], "closed_already": res["closed_already"],
+            "isolated": res["isolated_segments"], "unsupplied": res["unsupplied_segments"]},
+            out_crs)
+    if as_json:
+        echo_json(res)
+        return
+    click.echo(f"close {len(res['valves'])} valves: {' '.join(res['valves'])}")
+    if res["closed_already"]:
+        click.echo(f"closed already: {' '.join(res['closed_already'])}")
+    click.echo(f"isolated: {len(res['isolated_segments'])} segments, {res['length_m']:.3f} m")
+    if sources:
+        click.echo(f"without supply: {len(res['unsupplied_segments'])} segments")
