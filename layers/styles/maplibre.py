@@ -1,0 +1,258 @@
+"""The web map's MapLibre style (v8) and layer tree, from the same styles as the QML.
+
+One vector source ``cim`` (the platform's multi-layer tiles); each style layer's source-layer
+is the collection id. The tree and the style are built in one walk so every tree entry names
+exactly the style layers that draw it; each style layer carries ``metadata["cim:group"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cim.profile import CityProfile
+from layers.styles.expr import ml_filter, ml_geometry
+from layers.styles.model import (
+    GEOMETRY_KINDS,
+    Color,
+    Filter,
+    LayerStyle,
+    Styles,
+    load_styles,
+    scale_to_zoom,
+)
+
+PX_PER_MM = 3.78  # 96 dpi
+BACKGROUND = "#f7f6f2"
+DEFAULT_OUTLINE = Color(60, 60, 60)
+LEGEND_KIND = {"fill": "fill", "line": "line", "point": "circle"}
+
+
+def px(mm: Any, default: float) -> float:
+    return round(float(mm if mm is not None else default) * PX_PER_MM, 2)
+
+
+def _color(v: Any, default: Color | None = None) -> Color | None:
+    if v is None:
+        return default
+    parts = [int(p) for p in str(v).split(",")]
+    return Color(*parts)
+
+
+class _Builder:
+    """Walks the tree once, collecting style layers (bottom first) and tree entries."""
+
+    def __init__(self, styles: Styles, only: list[str] | None) -> None:
+        self.styles, self.only = styles, set(only) if only else None
+        self.body: list[dict] = []
+        self.labels: list[dict] = []
+
+    def wanted(self, layer: str) -> bool:
+        return self.only is None or layer in self.only
+
+    def run(self) -> list[dict]:
+        tree = []
+        for g in self.styles.tree:
+            children = []
+            if g.split:
+                for value, label in g.split.categories:
+                    names = [n for n in g.split.layers if self.wanted(n)]
+                    if names:
+                        children.append(self.child(g.group, f"{g.split.by}-{value}",
+                                                   label + g.split.suffix, names,
+                                                   Filter(g.split.by, (value,))))
+            else:
+                for n in g.layers:
+                    if self.wanted(n):
+                        children.append(self.child(g.group, n, self.styles.layer(n).title,
+                                                   [n], None))
+            if children:
+                tree.append({"group": g.group, "children": children})
+        return tree
+
+    def child(self, group: str, cid: str, title: str, names: list[str],
+              cat: Filter | None) -> dict:
+        ids, legend = [], []
+        for n in names:
+            nlabels = len(self.labels)
+            layers, items = self.layer(self.styles.layer(n), cid, cat)
+            for sl in layers + self.labels[nlabels:]:
+                sl["metadata"] = {"cim:group": group, "cim:child": cid, "cim:layer": n,
+                                  **sl.get("metadata", {})}
+            ids.extend(sl["id"] for sl in layers + self.labels[nlabels:])
+            legend.extend(items)
+            self.body.append(layers)  # one entry per collection, reordered in style()
+        return {"id": cid, "title": title, "layers": ids, "legend": legend}
+
+    # -- one collection (optionally one category of it) -----------------------------------
+    def layer(self, st: LayerStyle, cid: str, cat: Filter | None) -> tuple[list[dict], list]:
+        base = f"{cid}-{st.name}" if cat else st.name
+        flt = ml_filter(cat) if cat else None
+        zoom: dict[str, float] = {}
+        if st.max_scale:
+            zoom["minzoom"] = scale_to_zoom(st.max_scale)
+        if st.min_scale:
+            zoom["maxzoom"] = scale_to_zoom(st.min_scale)
+        kinds = GEOMETRY_KINDS[::-1] if st.kind == "mixed" else (st.kind,)
+        out, legend = [], []
+        for kind in kinds:  # fill under line under point
+            gflt = ml_geometry(kind) if st.kind == "mixed" else None
+            suffix = f"-{kind}" if st.kind == "mixed" else ""
+            if st.renderer == "rule-based":
+                made, items = self.rules(st, base + suffix, kind, cat)
+            else:
+                made, items = self.simple(st, base + suffix, kind, cat)
+            for sl in made:
+                sl.update({"source": "cim", "source-layer": st.name, **zoom})
+                parts = [p for p in (flt, gflt, sl.pop("filter", None)) if p]
+                if parts:
+                    sl["filter"] = parts[0] if len(parts) == 1 else ["all", *parts]
+            out.extend(made)
+            if kind == kinds[-1]:  # a mixed layer's legend shows its points
+                legend.extend(items)
+        if st.label:
+            self.labels.append(self.label(st, base, flt, zoom))
+        return out, legend
+
+    def color_expr(self, st: LayerStyle, cat: Filter | None) -> tuple[Any, list]:
+        """A colour (one category) or a match expression, and the legend's (label, colour)."""
+        if st.renderer == "single":
+            return None, []
+        cats = [c for c in st.categories if cat is None or c.value in (cat.values or ())]
+        if len(cats) == 1:
+            return cats[0].color.hex, [(cats[0].label, cats[0].color)]
+        expr: list = ["match", ["to-string", ["get", st.field]]]
+        for c in cats:
+            expr += [c.value, c.color.hex]
+        return expr + ["#888888"], [(c.label, c.color) for c in cats]
+
+    def simple(self, st: LayerStyle, sid: str, kind: str, cat: Filter | None):
+        s = st.symbol
+        color, items = self.color_expr(st, cat)
+        legend_kind = LEGEND_KIND[kind]
+        if kind == "fill":
+            fill = color or _color(s.get("fill"), Color(200, 200, 200)).hex
+            outline = _color(s.get("outline"))
+            opacity: Any = float(s.get("fill_opacity", 1))
+            if color is None and _color(s.get("fill")).a == 0:
+                opacity, legend_kind = 0, "line"
+            if st.height_classes:
+                opacity = self.height_opacity(st)
+            line = {"id": sid + "-outline", "type": "line",
+                    "paint": {"line-color": outline.hex if outline else fill,
+                              "line-width": px(s.get("outline_width"), 0.26)}}
+            if s.get("outline_style") == "dash":
+                line["paint"]["line-dasharray"] = [4, 2]
+            made = [{"id": sid + "-fill", "type": "fill",
+                     "paint": {"fill-color": fill, "fill-opacity": opacity}}, line]
+        elif kind == "line":
+            made = [{"id": sid + "-line", "type": "line",
+                     "layout": {"line-cap": "round", "line-join": "round"},
+                     "paint": {"line-color": color or _color(s.get("color"), DEFAULT_OUTLINE).hex,
+                               "line-width": px(s.get("width"), 0.26)}}]
+        else:
+            made = [self.circle(sid + "-circle", s, color)]
+        if not items:
+            c = (_color(s.get("outline")) if legend_kind == "line" else
+                 _color(s.get("fill") or s.get("color"))) or DEFAULT_OUTLINE
+            items = [(st.title, c)]
+        legend = [{"label": lab, "color": c.hex, "kind": legend_kind} for lab, c in items]
+        if st.height_classes:
+            legend += [{"label": h.title, "color": Color(90, 90, 90, round(h.opacity * 255)).hex,
+                        "kind": "fill"} for h in st.height_classes]
+        return made, legend
+
+    def circle(self, sid: str, s: dict, color: Any) -> dict:
+        fill = _color(s.get("fill"))
+        outline = _color(s.get("outline"))
+        return {"id": sid, "type": "circle",
+                "paint": {"circle-color": fill.hex if fill else color or "#888888",
+                          "circle-radius": px(s.get("size"), 1.6) / 2,
+                          "circle-stroke-color": outline.hex if outline else color or "#333333",
+                          "circle-stroke-width": px(s.get("outline_width"), 0.2)}}
+
+    def rules(self, st: LayerStyle, sid: str, kind: str, cat: Filter | None):
+        color: Any = None
+        if st.color_by:
+            field, colors = st.color_by
+            keep = [c for c in colors if cat is None or c.value in (cat.values or ())]
+            if len(keep) == 1:
+                color = keep[0].color.hex
+            else:
+                color = ["match", ["to-string", ["get", field]]]
+                for c in keep:
+                    color += [c.value, c.color.hex]
+                color.append("#888888")
+        made, legend = [], []
+        others = [ml_filter(r.filter) for r in st.rules if r.filter]
+        for i, r in enumerate(st.rules):
+            if kind != "point":
+                raise NotImplementedError("rule-based styles are drawn for point layers")
+            sl = self.circle(f"{sid}-r{i}", r.symbol, color)
+            sl["filter"] = ml_filter(r.filter) if r.filter else ["!", ["any", *others]]
+            made.append(sl)
+            legend.append({"label": r.title,
+                           "color": color if isinstance(color, str) else "#888888",
+                           "kind": "circle"})
+        return made[::-1], legend  # the first rule on top
+
+    def height_opacity(self, st: LayerStyle) -> list:
+        classes = st.height_classes
+        expr: list = ["step", ["to-number", ["coalesce", ["get", st.height_field], 0]],
+                      classes[0].opacity]
+        for h in classes[1:]:
+            expr += [h.min, h.opacity]
+        return expr
+
+    def label(self, st: LayerStyle, base: str, flt: list | None, zoom: dict) -> dict:
+        lab = st.label
+        sl: dict = {"id": base + "-label", "type": "symbol", "source": "cim",
+                    "source-layer": st.name,
+                    "layout": {"text-field": ["to-string", ["coalesce", ["get", lab.field], ""]],
+                               "text-font": [self.styles.label_font],
+                               "text-size": max(11.0, px(lab.size, 2.5))},
+                    "paint": {"text-color": lab.color.hex},
+                    "metadata": {"cim:label": True}}
+        if st.kind == "line":
+            sl["layout"]["symbol-placement"] = "line"
+        if lab.halo:
+            sl["paint"].update({"text-halo-color": lab.halo.hex, "text-halo-width": 1.2})
+        if flt:
+            sl["filter"] = flt
+        sl.update(zoom)
+        if lab.max_scale:
+            sl["minzoom"] = max(zoom.get("minzoom", 0), scale_to_zoom(lab.max_scale))
+        return sl
+
+
+def _build(profile: CityProfile, layers: list[str] | None) -> tuple[list[dict], list[dict],
+                                                                    _Builder]:
+    b = _Builder(load_styles(profile), layers)
+    tree = b.run()
+    # the tree lists top first; draw bottom first
+    body = [sl for chunk in reversed(b.body) for sl in chunk]
+    return tree, body, b
+
+
+def layer_tree(profile: CityProfile, layers: list[str] | None = None) -> list[dict]:
+    """The web map's layer tree: groups in Chinese, each child with its style layer ids and
+    legend (label, colour, kind line|fill|circle)."""
+    return _build(profile, layers)[0]
+
+
+def maplibre_style(base_url: str, profile: CityProfile, layers: list[str] | None = None,
+                   basemap_url: str | None = None) -> dict:
+    """The MapLibre style JSON (v8) of the one map, tiles and glyphs from ``base_url``."""
+    base_url = base_url.rstrip("/")
+    tree, body, b = _build(profile, layers)
+    sources: dict[str, dict] = {"cim": {"type": "vector",
+                                        "url": base_url + "/tiles/WebMercatorQuad?f=tilejson"}}
+    head: list[dict] = [{"id": "background", "type": "background",
+                         "paint": {"background-color": BACKGROUND}}]
+    if basemap_url:
+        sources["basemap"] = {"type": "raster", "tiles": [basemap_url], "tileSize": 256}
+        head.append({"id": "basemap", "type": "raster", "source": "basemap"})
+    return {"version": 8, "name": f"{profile.city_name} CIM 一张图",
+            "metadata": {"cim:tree": tree},
+            "sources": sources,
+            "glyphs": base_url + "/map/fonts/{fontstack}/{range}.pbf",
+            "layers": head + body + list(reversed(b.labels))}

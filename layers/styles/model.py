@@ -1,0 +1,300 @@
+"""The styles data file (cim/dictionaries/styles.yaml) read into plain objects.
+
+QGIS (QML) and the web map (MapLibre) are both generated from these objects, so a colour or a
+scale range is read in one place; pipe class colours come from the pipe_classes dictionary's
+``colour`` column (the same column the cross-section drawings use), never repeated here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim.errors import ConfigError
+from cim.profile import CityProfile
+
+# WebMercatorQuad's scale denominator at zoom 0 (OGC 2D TMS, 0.28 mm pixels)
+Z0_SCALE = 559082264.0287178
+KINDS = ("fill", "line", "point", "mixed")
+RENDERERS = ("single", "categorized", "rule-based")
+GEOMETRY_KINDS = ("point", "line", "fill")  # the symbol kinds of a mixed layer, in draw order
+
+
+@dataclass(frozen=True)
+class Color:
+    r: int
+    g: int
+    b: int
+    a: int = 255
+
+    @property
+    def qgis(self) -> str:
+        return f"{self.r},{self.g},{self.b},{self.a}"
+
+    @property
+    def hex(self) -> str:
+        """#rrggbb, or #rrggbbaa when not opaque (CSS and MapLibre read both)."""
+        s = f"#{self.r:02x}{self.g:02x}{self.b:02x}"
+        return s if self.a == 255 else s + f"{self.a:02x}"
+
+    @property
+    def opacity(self) -> float:
+        return round(self.a / 255, 3)
+
+    def with_alpha(self, a: int) -> Color:
+        return Color(self.r, self.g, self.b, a)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A condition on one field: a list of values, or a numeric range [min, max)."""
+
+    field: str
+    values: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Category:
+    value: str
+    label: str
+    color: Color | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    title: str
+    filter: Filter | None  # None: the "else" rule
+    symbol: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HeightClass:
+    title: str
+    min: float | None
+    max: float | None
+    opacity: float
+
+
+@dataclass(frozen=True)
+class Label:
+    field: str
+    size: float
+    color: Color
+    halo: Color | None
+    max_scale: float | None  # shown only at scales larger than 1:max_scale
+
+
+@dataclass
+class LayerStyle:
+    name: str
+    title: str
+    kind: str
+    renderer: str
+    field: str | None = None
+    categories: list[Category] = dc_field(default_factory=list)
+    rules: list[Rule] = dc_field(default_factory=list)
+    color_by: tuple[str, list[Category]] | None = None  # rule-based: colour per class
+    symbol: dict[str, Any] = dc_field(default_factory=dict)
+    height_field: str | None = None
+    height_classes: list[HeightClass] = dc_field(default_factory=list)
+    label: Label | None = None
+    max_scale: float | None = None  # most zoomed out (scale denominator)
+    min_scale: float | None = None  # most zoomed in
+
+    def category(self, value: str) -> Category | None:
+        return next((c for c in self.categories if c.value == value), None)
+
+    @property
+    def fields(self) -> set[str]:
+        """The attributes the style reads (the tiles must carry them)."""
+        out = {"code"}
+        for f in (self.field, self.height_field, self.label.field if self.label else None,
+                  self.color_by[0] if self.color_by else None):
+            if f:
+                out.add(f)
+        out.update(r.filter.field for r in self.rules if r.filter)
+        return out
+
+
+@dataclass(frozen=True)
+class TreeSplit:
+    layers: tuple[str, ...]
+    by: str
+    categories: tuple[tuple[str, str], ...]  # (value, label) in dictionary order
+    suffix: str = ""
+
+
+@dataclass(frozen=True)
+class TreeGroup:
+    group: str
+    layers: tuple[str, ...] = ()
+    split: TreeSplit | None = None
+
+
+@dataclass
+class Styles:
+    path: Path
+    label_font: str
+    tree: list[TreeGroup]
+    layers: dict[str, LayerStyle]
+
+    def layer(self, name: str) -> LayerStyle:
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise ConfigError(f"no style for layer {name!r} (styles: {', '.join(self.layers)})",
+                              path=str(self.path)) from None
+
+
+def style_fields(styles: Styles) -> dict[str, list[str]]:
+    """Per layer, the attributes its style reads (tiles must carry them at every zoom)."""
+    return {name: sorted(st.fields) for name, st in styles.layers.items()}
+
+
+def scale_to_zoom(scale: float) -> float:
+    """The WebMercatorQuad zoom level whose scale denominator is ``scale``."""
+    return round(math.log2(Z0_SCALE / scale), 2)
+
+
+def load_styles(profile: CityProfile) -> Styles:
+    """Read the styles file the profile names (``dictionaries: {styles: …}``) or the default."""
+    path = profile.dictionary_path("styles", ".yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read styles: {exc.strerror}", path=str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", path=str(path)) from exc
+    return _Reader(profile, path).styles(raw)
+
+
+class _Reader:
+    """Turns the YAML into objects, naming the file and key of anything wrong."""
+
+    def __init__(self, profile: CityProfile, path: Path) -> None:
+        self.profile, self.path = profile, path
+
+    def fail(self, msg: str, key: str) -> ConfigError:
+        return ConfigError(msg, path=str(self.path), field=key)
+
+    def styles(self, raw: dict) -> Styles:
+        layers = {name: self.layer(name, spec or {}) for name, spec in
+                  (raw.get("layers") or {}).items()}
+        tree = [self.group(g, i, layers) for i, g in enumerate(raw.get("tree") or [])]
+        return Styles(self.path, str(raw.get("label_font") or "Noto Sans CJK SC Regular"),
+                      tree, layers)
+
+    def color(self, v: Any, key: str) -> Color:
+        try:
+            parts = [int(p) for p in str(v).split(",")]
+            if len(parts) not in (3, 4) or not all(0 <= p <= 255 for p in parts):
+                raise ValueError
+        except ValueError:
+            raise self.fail(f"colour {v!r} is not 'R,G,B' or 'R,G,B,A' (0-255)", key) from None
+        return Color(*parts)
+
+    def dictionary(self, spec: dict, key: str) -> list[dict[str, str]]:
+        try:
+            return self.profile.dictionary(spec["dictionary"])
+        except KeyError:
+            raise self.fail("needs 'dictionary'", key) from None
+
+    def from_dictionary(self, spec: dict, key: str) -> list[Category]:
+        """Categories (value, label, colour) from a CSV dictionary, one per distinct value."""
+        out: dict[str, Category] = {}
+        for row in self.dictionary(spec, key):
+            value = row.get(spec.get("value", "code"), "")
+            if value and value not in out:
+                colour = row.get(spec["color"]) if spec.get("color") else None
+                out[value] = Category(value, row.get(spec.get("label", "name"), value),
+                                      self.color(colour, key) if colour else None)
+        return list(out.values())
+
+    def filter(self, spec: Any, key: str) -> Filter | None:
+        if spec is None:
+            return None
+        if not isinstance(spec, dict) or len(spec) != 1:
+            raise self.fail("a filter is {field: {in: [...]}} or {field: {min:, max:}}", key)
+        (fname, cond), = spec.items()
+        if not isinstance(cond, dict):
+            raise self.fail(f"filter on {fname!r} needs in/min/max", key)
+        if cond.get("well_appurtenances"):
+            wells = [r["name"] for r in self.profile.dictionary("pipe_features")
+                     if r.get("kind") == "附属物" and r.get("well") == "1"]
+            return Filter(fname, tuple(dict.fromkeys(wells)))
+        if "in" in cond:
+            return Filter(fname, tuple(str(v) for v in cond["in"]))
+        return Filter(fname, None, cond.get("min"), cond.get("max"))
+
+    def label(self, spec: dict | None, key: str) -> Label | None:
+        if not spec:
+            return None
+        return Label(spec["field"], float(spec.get("size", 2.5)),
+                     self.color(spec.get("color", "50,50,50"), key),
+                     self.color(spec["halo"], key) if spec.get("halo") else None,
+                     spec.get("max_scale"))
+
+    def layer(self, name: str, spec: dict) -> LayerStyle:
+        key = f"layers.{name}"
+        kind, renderer = spec.get("kind"), spec.get("renderer", "single")
+        if kind not in KINDS:
+            raise self.fail(f"kind {kind!r} is not one of {', '.join(KINDS)}", key + ".kind")
+        if renderer not in RENDERERS:
+            raise self.fail(f"renderer {renderer!r} is not one of {', '.join(RENDERERS)}",
+                            key + ".renderer")
+        st = LayerStyle(name, str(spec.get("title", name)), kind, renderer,
+                        field=spec.get("field"), symbol=dict(spec.get("symbol") or {}),
+                        label=self.label(spec.get("label"), key + ".label"),
+                        max_scale=spec.get("max_scale"), min_scale=spec.get("min_scale"))
+        if renderer == "categorized":
+            if not st.field:
+                raise self.fail("a categorized renderer needs 'field'", key + ".field")
+            cats = (self.from_dictionary(spec["categories_from"], key + ".categories_from")
+                    if spec.get("categories_from") else
+                    [Category(str(c["value"]), str(c.get("label", c["value"])),
+                              self.color(c["color"], key + ".categories") if c.get("color")
+                              else None) for c in spec.get("categories") or []])
+            colors = {str(k): self.color(v, f"{key}.colors.{k}")
+                      for k, v in (spec.get("colors") or {}).items()}
+            st.categories = [Category(c.value, c.label, colors.get(c.value, c.color))
+                             for c in cats]
+            missing = [c.value for c in st.categories if c.color is None]
+            if missing:
+                raise self.fail(f"no colour for categories {', '.join(missing)}", key + ".colors")
+        if renderer == "rule-based":
+            st.rules = [Rule(str(r.get("title", "")), self.filter(r.get("filter"),
+                                                                  f"{key}.rules[{i}]"),
+                             dict(r.get("symbol") or {}))
+                        for i, r in enumerate(spec.get("rules") or [])]
+            if spec.get("color_by"):
+                cb = spec["color_by"]
+                st.color_by = (cb["field"], [c for c in self.from_dictionary(cb, key + ".color_by")
+                                             if c.color])
+        hc = spec.get("height_classes")
+        if hc:
+            st.height_field = hc.get("field", "height")
+            st.height_classes = [HeightClass(str(c["title"]), c.get("min"), c.get("max"),
+                                             float(c["opacity"])) for c in hc["classes"]]
+        return st
+
+    def group(self, spec: dict, i: int, layers: dict[str, LayerStyle]) -> TreeGroup:
+        key = f"tree[{i}]"
+        names = list(spec.get("layers") or [])
+        split = None
+        if spec.get("split"):
+            s = spec["split"]
+            names = list(s.get("layers") or [s.get("layer")])
+            cats = self.from_dictionary(s, key + ".split")
+            split = TreeSplit(tuple(names), s["by"], tuple((c.value, c.label) for c in cats),
+                              str(s.get("suffix", "")))
+        for n in names:
+            if n not in layers:
+                raise self.fail(f"layer {n!r} has no style under 'layers'", key)
+        return TreeGroup(str(spec["group"]), tuple(names) if not split else (), split)

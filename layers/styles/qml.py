@@ -1,0 +1,188 @@
+"""QGIS QML (3.x) from the styles: categorized or rule-based renderers, labels, scale ranges.
+
+The same XML serves three places: a layer's default style in ``public.layer_styles``, the
+layers of the QGIS project (``cim qgis-project``), and a .qml a planner loads by hand.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from cim.profile import CityProfile
+from layers.styles.expr import qgis_field, qgis_filter
+from layers.styles.model import Color, Filter, LayerStyle, Styles, load_styles
+
+QGIS_VERSION = "3.22.16-Białowieża"
+GEOMETRY_TYPE = {"point": "0", "line": "1", "fill": "2"}  # QgsWkbTypes::GeometryType
+SYMBOL_TYPE = {"point": "marker", "line": "line", "fill": "fill"}
+DEFAULT = Color(60, 60, 60)
+
+
+def _options(parent: ET.Element, props: dict[str, Any]) -> ET.Element:
+    m = ET.SubElement(parent, "Option", type="Map")
+    for k, v in props.items():
+        ET.SubElement(m, "Option", name=k, value=str(v), type="QString")
+    return m
+
+
+def _color(v: Any, default: Color | None = None) -> Color | None:
+    return Color(*[int(p) for p in str(v).split(",")]) if v is not None else default
+
+
+def _data_defined(parent: ET.Element, props: dict[str, str]) -> None:
+    """QGIS data-defined properties (expressions) of a symbol layer."""
+    dd = ET.SubElement(parent, "data_defined_properties")
+    m = ET.SubElement(dd, "Option", type="Map")
+    ET.SubElement(m, "Option", name="name", value="", type="QString")
+    pm = ET.SubElement(m, "Option", name="properties", type="Map")
+    for name, expression in props.items():
+        p = ET.SubElement(pm, "Option", name=name, type="Map")
+        ET.SubElement(p, "Option", name="active", value="true", type="bool")
+        ET.SubElement(p, "Option", name="expression", value=expression, type="QString")
+        ET.SubElement(p, "Option", name="type", value="3", type="int")
+    ET.SubElement(m, "Option", name="type", value="collection", type="QString")
+
+
+def _symbol(parent: ET.Element, name: str, kind: str, s: dict, color: Color | None,
+            dd: dict[str, str] | None = None) -> None:
+    """One symbol (``kind`` point|line|fill) coloured ``color`` unless ``s`` says otherwise."""
+    sym = ET.SubElement(parent, "symbol", name=name, type=SYMBOL_TYPE[kind], alpha="1",
+                        clip_to_extent="1", force_rhr="0")
+    lyr = ET.SubElement(sym, "layer", {"enabled": "1", "locked": "0", "pass": "0"})
+    if kind == "fill":
+        fill = _color(s.get("fill"), color or Color(200, 200, 200))
+        if s.get("fill_opacity") is not None and s.get("fill") is None:
+            fill = fill.with_alpha(round(float(s["fill_opacity"]) * 255))
+        outline = _color(s.get("outline"), color or DEFAULT)
+        lyr.set("class", "SimpleFill")
+        _options(lyr, {"color": fill.qgis, "style": "no" if fill.a == 0 else "solid",
+                       "outline_color": outline.qgis,
+                       "outline_style": s.get("outline_style", "solid"),
+                       "outline_width": s.get("outline_width", 0.26), "outline_width_unit": "MM",
+                       "joinstyle": "bevel"})
+    elif kind == "line":
+        lyr.set("class", "SimpleLine")
+        _options(lyr, {"line_color": _color(s.get("color"), color or DEFAULT).qgis,
+                       "line_width": s.get("width", 0.26), "line_width_unit": "MM",
+                       "line_style": "solid", "capstyle": "round", "joinstyle": "round"})
+    else:
+        lyr.set("class", "SimpleMarker")
+        ow = float(s.get("outline_width", 0.2))
+        _options(lyr, {"name": s.get("shape", "circle"),
+                       "color": _color(s.get("fill"), color or DEFAULT).qgis,
+                       "outline_color": _color(s.get("outline"), color or DEFAULT).qgis,
+                       "outline_style": "solid" if ow > 0 else "no", "outline_width": ow,
+                       "outline_width_unit": "MM", "size": s.get("size", 1.6),
+                       "size_unit": "MM", "angle": 0, "joinstyle": "bevel",
+                       "scale_method": "diameter"})
+    if dd:
+        _data_defined(lyr, dd)
+
+
+def _height_alpha(st: LayerStyle) -> dict[str, str]:
+    """Fill opacity by height class: ``set_color_part(@symbol_color, 'alpha', CASE …)``."""
+    if not st.height_classes:
+        return {}
+    col = qgis_field(st.height_field or "height")
+    whens = [f"WHEN {col} >= {h.min} THEN {round(h.opacity * 255)}"
+             for h in reversed(st.height_classes) if h.min is not None]
+    low = round(st.height_classes[0].opacity * 255)
+    return {"fillColor": "set_color_part(@symbol_color, 'alpha', CASE "
+                         + " ".join(whens) + f" ELSE {low} END)"}
+
+
+def _categorized(root: ET.Element, st: LayerStyle, kind: str, only: str | None) -> None:
+    r = ET.SubElement(root, "renderer-v2", type="categorizedSymbol", attr=st.field or "",
+                      symbollevels="0", enableorderby="0", forceraster="0")
+    cats, syms = ET.SubElement(r, "categories"), ET.SubElement(r, "symbols")
+    dd = _height_alpha(st) if kind == "fill" else {}
+    for i, c in enumerate(x for x in st.categories if only is None or x.value == only):
+        ET.SubElement(cats, "category", render="true", value=c.value, symbol=str(i),
+                      label=c.label, type="string")
+        _symbol(syms, str(i), kind, st.symbol, c.color, dd)
+
+
+def _single(root: ET.Element, st: LayerStyle, kind: str) -> None:
+    r = ET.SubElement(root, "renderer-v2", type="singleSymbol", symbollevels="0",
+                      enableorderby="0", forceraster="0")
+    _symbol(ET.SubElement(r, "symbols"), "0", kind, st.symbol, None)
+
+
+def _rule_based(root: ET.Element, st: LayerStyle, kind: str, only: str | None) -> None:
+    r = ET.SubElement(root, "renderer-v2", type="RuleRenderer", symbollevels="0",
+                      enableorderby="0", forceraster="0")
+    rules, syms = ET.SubElement(r, "rules", key="{root}"), ET.SubElement(r, "symbols")
+    n = 0
+
+    def add(parent: ET.Element, color: Color | None, prefix: str) -> None:
+        nonlocal n
+        for i, rule in enumerate(st.rules):
+            ET.SubElement(parent, "rule", key=f"{{{prefix}-{i}}}", symbol=str(n),
+                          label=rule.title,
+                          filter=qgis_filter(rule.filter) if rule.filter else "ELSE")
+            _symbol(syms, str(n), kind, rule.symbol, color)
+            n += 1
+
+    if st.color_by:
+        field, colors = st.color_by
+        for c in colors:
+            if only is not None and c.value != only:
+                continue
+            parent = ET.SubElement(rules, "rule", key=f"{{class-{c.value}}}",
+                                   filter=qgis_filter(Filter(field, (c.value,))), label=c.label)
+            add(parent, c.color, f"r{c.value}")
+    else:
+        add(rules, None, "r")
+
+
+def _labeling(root: ET.Element, st: LayerStyle, styles: Styles, kind: str) -> None:
+    lab = st.label
+    lb = ET.SubElement(root, "labeling", type="simple")
+    settings = ET.SubElement(lb, "settings", calloutType="simple")
+    family, _, named = styles.label_font.rpartition(" ")
+    ts = ET.SubElement(settings, "text-style", fieldName=lab.field, isExpression="0",
+                       fontFamily=family or styles.label_font, namedStyle=named or "Regular",
+                       fontSize=str(lab.size), fontSizeUnit="MM", textColor=lab.color.qgis,
+                       textOpacity="1", fontWeight="50", fontItalic="0", multilineHeight="1")
+    if lab.halo:
+        ET.SubElement(ts, "text-buffer", bufferDraw="1", bufferSize="0.6",
+                      bufferSizeUnits="MM", bufferColor=lab.halo.qgis, bufferOpacity="1",
+                      bufferNoFill="1", bufferJoinStyle="128")
+    ET.SubElement(settings, "text-format", wrapChar="", multilineAlign="3")
+    # QgsPalLayerSettings placement: 0 around point, 2 line, 1 over point (polygons)
+    ET.SubElement(settings, "placement", placement={"point": "0", "line": "2"}.get(kind, "1"),
+                  dist="0.5", distUnits="MM", placementFlags="10")
+    ET.SubElement(settings, "rendering", scaleVisibility="1" if lab.max_scale else "0",
+                  scaleMin="0", scaleMax=str(lab.max_scale or 0), obstacle="1",
+                  displayAll="0", upsidedownLabels="0", limitNumLabels="0")
+
+
+def qml_element(st: LayerStyle, styles: Styles, *, geometry: str | None = None,
+                category: str | None = None) -> ET.Element:
+    """The ``<qgis>`` element of one layer's style (see :func:`qml`)."""
+    kind = st.kind if st.kind != "mixed" else (geometry or "point")
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories",
+                      hasScaleBasedVisibilityFlag="1" if st.max_scale or st.min_scale else "0",
+                      minScale=str(st.max_scale or 0), maxScale=str(st.min_scale or 0))
+    if st.renderer == "categorized":
+        _categorized(root, st, kind, category)
+    elif st.renderer == "rule-based":
+        _rule_based(root, st, kind, category)
+    else:
+        _single(root, st, kind)
+    if st.label:
+        _labeling(root, st, styles, kind)
+    ET.SubElement(root, "layerGeometryType").text = GEOMETRY_TYPE[kind]
+    return root
+
+
+def qml(layer: str, profile: CityProfile, *, geometry: str | None = None,
+        category: str | None = None, styles: Styles | None = None) -> str:
+    """QGIS QML of ``layer``'s style. ``geometry`` (point|line|fill) picks the symbol kind of a
+    mixed layer (components; default point); ``category`` keeps one class (the project's
+    per-class sublayers)."""
+    styles = styles or load_styles(profile)
+    root = qml_element(styles.layer(layer), styles, geometry=geometry, category=category)
+    body = ET.tostring(root, encoding="unicode")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
