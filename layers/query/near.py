@@ -4,7 +4,9 @@ Distances are planar in the storage CRS and in plan: PostGIS's ``ST_DWithin``,
 ``ST_Distance`` and the KNN operator ``<->`` on geometry are two-dimensional, so a 3D pipe is
 measured by its plan position without ``ST_Force2D`` (which would hide the column from the
 GiST index). ``ST_DWithin`` probes B's GiST index for each A; ``--nearest`` walks it in
-distance order (``ORDER BY b.geom <-> a.geom LIMIT K``). A feature is never its own
+distance order (``ORDER BY b.geom <-> a.geom LIMIT K``; no tie-break key, which would stop
+the index giving the order, so which of two equidistant K-th neighbours is kept is unspecified).
+A feature is never its own
 neighbour when A and B are the same layer. With an area, the A features intersecting it take
 part (their neighbours may lie outside it).
 
@@ -38,7 +40,7 @@ SELECT a.code AS a_code, n.code AS b_code, n.distance_m
 FROM {area}{a} a CROSS JOIN LATERAL (
     SELECT b.code, ST_Distance(a.geom, b.geom) AS distance_m FROM {b} b
     WHERE b.valid_to IS NULL{within}{notself}
-    ORDER BY b.geom <-> a.geom, b.code LIMIT %s) n
+    ORDER BY b.geom <-> a.geom LIMIT %s) n
 WHERE {acond}
 ORDER BY a.code, n.distance_m, n.code"""
 

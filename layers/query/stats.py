@@ -53,10 +53,11 @@ outside AS (
     FROM totals t LEFT JOIN (SELECT cls, sum(len) AS len, sum(area) AS area FROM shares
                              GROUP BY cls) s ON s.cls IS NOT DISTINCT FROM t.cls),
 measures AS (SELECT * FROM shares UNION ALL SELECT * FROM outside)
-SELECT coalesce(c.unit, m.unit) AS unit_code, coalesce(c.cls, m.cls) AS class,
-       coalesce(c.n, 0) AS count, coalesce(m.len, 0) AS length_m, coalesce(m.area, 0) AS area_m2
-FROM counts c FULL JOIN measures m
-  ON m.unit IS NOT DISTINCT FROM c.unit AND m.cls IS NOT DISTINCT FROM c.cls
+SELECT unit AS unit_code, cls AS class, sum(n)::int8 AS count, sum(len) AS length_m,
+       sum(area) AS area_m2
+FROM (SELECT unit, cls, n, 0::float8 AS len, 0::float8 AS area FROM counts
+      UNION ALL SELECT unit, cls, 0, len, area FROM measures) x
+GROUP BY unit, cls
 ORDER BY unit_code NULLS LAST, class NULLS FIRST"""
 
 # the unit-null remainder below this is rounding, not geometry outside every unit
