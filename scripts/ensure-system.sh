@@ -27,6 +27,7 @@ need "postgresql-$PG-postgis-3"
 need gdal-bin
 need python3-venv
 need util-linux   # runuser, to run the cluster as the postgres user when root
+need fonts-noto-cjk   # Chinese labels in PNG drawings (cim query section --png)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

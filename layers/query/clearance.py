@@ -1,0 +1,219 @@
+"""Clearances (GB 50289 as data): pipe crossings and neighbours closer than the minimum.
+
+- vertical: at every plan crossing of two current segments (segments sharing an end point are
+  one network's joint, not a crossing) the elevation of each pipe is read off its 3D segment
+  at the crossing (:func:`layers.query.pipes.elevation_sql`), each section's outer extent is
+  placed from its class's ``elevation_ref`` (top, invert or centre) and its height (diameter,
+  else box height), and the clear distance is outer wall to outer wall: bottom of the upper
+  pipe − top of the lower one (negative: the sections collide). Crossings whose elevation is
+  unknown are counted in ``unchecked``.
+- horizontal: pairs of current segments that do not meet in plan, and pipes and buildings,
+  whose plan distance minus the pipes' half widths (outer wall to wall, or to the footprint)
+  is below the rule.
+
+The minimums are rules of ``pipe_clearances.csv`` (:mod:`layers.query.clearance_rules`): the
+candidate pairs are found in one set-based statement per kind through the GiST indexes
+(``ST_Intersects`` / ``ST_DWithin`` with the largest distance any rule asks, plus the widest
+section), then each pair gets its rule. Rows come worst first (most below the minimum).
+
+    >>> clearance(conninfo, Area(district="370811"), kind="vertical")
+    {'rows': [{'a_code': '3708118302…', 'b_code': '3708118301…', 'kind': 'vertical',
+               'clearance_m': 0.1, 'required_m': 0.4, 'verified': True}], 'unchecked': 0}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from cim.errors import InputError
+from cim.profile import CityProfile
+from layers.query.clearance_rules import Rule, classes_in, load_rules, max_required, pick
+from layers.query.common import Area
+from layers.query.pipes import (
+    NO_JIT,
+    ClassFacts,
+    class_facts,
+    elevation_sql,
+    height_m,
+    resolve_profile,
+    vertical_extent,
+    width_m,
+)
+from layers.query.sqlparts import area_cte, geojson_sql, storage_srid
+
+PIPE_COLS = ("code", "pipe_class", "subclass_code", "burial", "pressure", "diameter_mm",
+             "width_mm", "height_mm")
+
+
+def _cols(alias: str, prefix: str) -> sql.Composable:
+    return sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.Identifier(alias, c),
+                                                         sql.Identifier(f"{prefix}_{c}"))
+                              for c in PIPE_COLS)
+
+
+def _thing(r: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """A pipe of a result row as the rules see it."""
+    d = r[f"{prefix}_diameter_mm"] or r[f"{prefix}_width_mm"]
+    return {"what": r[f"{prefix}_pipe_class"], "d": d, "subclass": r[f"{prefix}_subclass_code"],
+            "burial": r[f"{prefix}_burial"], "pressure": r[f"{prefix}_pressure"]}
+
+
+def _area_join(alias: str, has_area: bool) -> tuple[sql.Composable, sql.Composable]:
+    if not has_area:
+        return sql.SQL(""), sql.SQL("")
+    return (sql.SQL(" CROSS JOIN area"),
+            sql.SQL(" AND ST_Intersects({}.geom, area.g)").format(sql.Identifier(alias)))
+
+
+def _row(a: str, b: str, kind: str, gap: float, rule: Rule, geom: Any) -> dict[str, Any]:
+    row = {"a_code": a, "b_code": b, "kind": kind, "clearance_m": round(gap, 3),
+           "required_m": rule.required_m, "verified": rule.verified}
+    if geom is not None:
+        row["geometry"] = geom
+    return row
+
+
+def _vertical(cur, cte, aparams, rules, facts: dict[str, ClassFacts], geo) -> tuple[list, int]:
+    classes = classes_in(rules, "vertical")
+    has_area = cte is not None
+    join, cond = _area_join("a", has_area)
+    q = sql.SQL("""{head}
+x AS (
+  SELECT a.id AS aid, b.id AS bid, d.geom AS piece
+  FROM pipe_segments a{join}
+  JOIN pipe_segments b ON b.valid_to IS NULL AND a.code < b.code
+   AND b.pipe_class = ANY(%s) AND ST_Intersects(a.geom, b.geom)
+   AND a.start_point_code NOT IN (b.start_point_code, b.end_point_code)
+   AND a.end_point_code NOT IN (b.start_point_code, b.end_point_code)
+  CROSS JOIN LATERAL ST_Dump(ST_Intersection(ST_Force2D(a.geom), ST_Force2D(b.geom))) d
+  WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}),
+y AS (
+  SELECT aid, bid, CASE WHEN GeometryType(piece) = 'POINT' THEN piece
+                        ELSE ST_StartPoint(piece) END AS p
+  FROM x)
+SELECT {acols}, {bcols}, {ea} AS a_elev, {eb} AS b_elev, {geo} AS geometry
+FROM y{join}
+JOIN pipe_segments a ON a.id = y.aid
+JOIN pipe_segments b ON b.id = y.bid
+CROSS JOIN LATERAL (SELECT ST_LineLocatePoint(ST_Force2D(a.geom), y.p) AS fa,
+                           ST_LineLocatePoint(ST_Force2D(b.geom), y.p) AS fb) f
+{where}""").format(
+        head=sql.SQL("WITH {},").format(cte) if has_area else sql.SQL("WITH"),
+        join=join, cond=cond, acols=_cols("a", "a"), bcols=_cols("b", "b"),
+        ea=elevation_sql("a", sql.SQL("f.fa")), eb=elevation_sql("b", sql.SQL("f.fb")),
+        geo=geojson_sql(sql.SQL("y.p"), geo[1]) if geo[0] else sql.SQL("NULL"),
+        where=sql.SQL("WHERE ST_Intersects(y.p, area.g)") if has_area else sql.SQL(""))
+    rows, unchecked = [], 0
+    for r in cur.execute(q, [*aparams, classes, classes]):
+        if r["a_elev"] is None or r["b_elev"] is None:
+            unchecked += 1
+            continue
+        pa, pb = _thing(r, "a"), _thing(r, "b")
+        rule = pick(rules, "vertical", pa, pb)
+        if rule is None:
+            continue
+        ext = []
+        for p, e in (("a", r["a_elev"]), ("b", r["b_elev"])):
+            cf = facts.get(r[f"{p}_pipe_class"])
+            ext.append(vertical_extent(e, cf.elevation_ref if cf else "top",
+                                       height_m(r[f"{p}_diameter_mm"], r[f"{p}_height_mm"])))
+        (abot, atop), (bbot, btop) = ext
+        gap = abot - btop if abot + atop >= bbot + btop else bbot - atop
+        if round(gap, 3) < rule.required_m:
+            rows.append(_row(r["a_code"], r["b_code"], "vertical", gap, rule, r["geometry"]))
+    return rows, unchecked
+
+
+def _horizontal(cur, cte, aparams, rules, geo, reach_extra: float) -> list:
+    rows: list = []
+    has_area = cte is not None
+    join, cond = _area_join("a", has_area)
+    head = sql.SQL("WITH {} ").format(cte) if has_area else sql.SQL("")
+    geo_sql = (geojson_sql(sql.SQL("ST_ShortestLine(ST_Force2D(a.geom), ST_Force2D(b.geom))"),
+                           geo[1]) if geo[0] else sql.SQL("NULL"))
+    pipe_classes = classes_in(rules, "horizontal", building=False)
+    if pipe_classes:
+        other = (sql.SQL("(a.code < b.code OR NOT ST_Intersects(b.geom, area.g))") if has_area
+                 else sql.SQL("a.code < b.code"))
+        q = sql.SQL("""{head}
+SELECT {acols}, {bcols}, ST_Distance(a.geom, b.geom) AS dist, {geo} AS geometry
+FROM pipe_segments a{join}
+JOIN pipe_segments b ON b.valid_to IS NULL AND b.pipe_class = ANY(%s)
+ AND ST_DWithin(a.geom, b.geom, %s) AND {other} AND NOT ST_Intersects(a.geom, b.geom)
+WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}""").format(
+            head=head, acols=_cols("a", "a"), bcols=_cols("b", "b"), geo=geo_sql, join=join,
+            other=other, cond=cond)
+        reach = max_required(rules, "horizontal", False) + reach_extra
+        for r in cur.execute(q, [*aparams, pipe_classes, reach, pipe_classes]):
+            rule = pick(rules, "horizontal", _thing(r, "a"), _thing(r, "b"))
+            if rule is None:
+                continue
+            gap = r["dist"] - (width_m(r["a_diameter_mm"], r["a_width_mm"])
+                               + width_m(r["b_diameter_mm"], r["b_width_mm"])) / 2
+            if round(gap, 3) < rule.required_m:
+                rows.append(_row(r["a_code"], r["b_code"], "horizontal", gap, rule,
+                                 r["geometry"]))
+    bclasses = classes_in(rules, "horizontal", building=True)
+    if bclasses:
+        geo_sql = (geojson_sql(sql.SQL("ST_ShortestLine(ST_Force2D(a.geom), bl.geom)"), geo[1])
+                   if geo[0] else sql.SQL("NULL"))
+        q = sql.SQL("""{head}
+SELECT {acols}, bl.code AS b_code, ST_Distance(bl.geom, a.geom) AS dist, {geo} AS geometry
+FROM pipe_segments a{join}
+JOIN buildings bl ON bl.valid_to IS NULL AND ST_DWithin(bl.geom, a.geom, %s)
+WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}""").format(
+            head=head, acols=_cols("a", "a"), geo=geo_sql, join=join, cond=cond)
+        reach = max_required(rules, "horizontal", True) + reach_extra / 2
+        building = {"what": "building"}
+        for r in cur.execute(q, [*aparams, reach, bclasses]):
+            rule = pick(rules, "horizontal", _thing(r, "a"), building)
+            if rule is None:
+                continue
+            gap = r["dist"] - width_m(r["a_diameter_mm"], r["a_width_mm"]) / 2
+            if round(gap, 3) < rule.required_m:
+                rows.append(_row(r["a_code"], r["b_code"], "horizontal", gap, rule,
+                                 r["geometry"]))
+    return rows
+
+
+def clearance(conninfo: str, area: Area | None = None, kind: str | None = None,
+              profile: CityProfile | None = None, geometry: bool = False,
+              out_crs: str | None = None) -> dict[str, Any]:
+    """Pairs closer than GB 50289 allows, in ``area`` (None: the whole city).
+
+    ``kind``: ``vertical`` (crossings), ``horizontal`` (neighbouring pipes, pipes and
+    buildings) or None for both. ``geometry``: add each row's place as GeoJSON (the crossing
+    point, or the shortest line between the two) in CRS84 or ``out_crs``. Returns
+    ``{"rows": [{a_code, b_code, kind, clearance_m, required_m, verified}], "unchecked": n}``
+    (a_code the pipe and b_code the building for pipe–building rows).
+
+        clearance(conninfo, Area(bbox=(116.58, 35.40, 116.60, 35.42)), kind="horizontal")
+    """
+    if kind not in (None, "vertical", "horizontal"):
+        raise InputError(f"--kind {kind!r}: vertical or horizontal")
+    prof = resolve_profile(profile)
+    rules = load_rules(prof)
+    facts = class_facts(prof)
+    with psycopg.connect(conninfo) as conn:
+        conn.read_only = True
+        conn.execute(NO_JIT)
+        srid = storage_srid(conn)
+        cte, aparams = area_cte(conn, area, srid)
+        cur = conn.cursor(row_factory=dict_row)
+        rows: list = []
+        unchecked = 0
+        if kind in (None, "vertical"):
+            rows, unchecked = _vertical(cur, cte, aparams, rules, facts, (geometry, out_crs))
+        if kind in (None, "horizontal"):
+            widest = cur.execute(
+                "SELECT coalesce(max(greatest(coalesce(diameter_mm, 0), coalesce(width_mm, 0))),"
+                " 0) / 1000.0 AS w FROM pipe_segments WHERE valid_to IS NULL").fetchone()["w"]
+            rows += _horizontal(cur, cte, aparams, rules, (geometry, out_crs),
+                                2 * float(widest))
+    rows.sort(key=lambda r: (r["clearance_m"] - r["required_m"], r["kind"], r["a_code"],
+                             r["b_code"]))
+    return {"rows": rows, "unchecked": unchecked}
