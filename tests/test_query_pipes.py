@@ -251,3 +251,30 @@ def test_clearance_rules_file_errors(tmp_path, jining_profile):
     with pytest.raises(ConfigError) as e:
         load_rules(prof)
     assert e.value.row == 3 and e.value.field == "a_when"
+
+
+def test_processes_answer_like_the_library(qdb, monkeypatch):
+    from layers.query import clearance as cl
+    from layers.query import section as se
+
+    monkeypatch.setenv("CIM_PROFILE", str(qdb.profile.path))
+    res = cl.PROCESS["run"](qdb.conninfo, {"bbox": [NC - 50, EC - 50, NC + 50, EC + 50],
+                                          "crs": "EPSG:4527", "kind": "vertical"})
+    assert [(r["a_code"], r["b_code"]) for r in res["rows"]] == [("V1", "V2")]
+    res = se.PROCESS["run"](qdb.conninfo, {"line": _storage_wkt(LINE), "crs": "EPSG:4527"})
+    _check_rows(res["rows"])
+
+
+def test_png_without_cjk_font_falls_back_to_english(qdb, tmp_path, monkeypatch):
+    from layers.query import drawing
+    from layers.query.section import section, write_drawings
+
+    res = section(qdb.conninfo, _storage_wkt(LINE), "EPSG:4527", qdb.profile)
+    monkeypatch.setattr(drawing, "cjk_font", lambda: None)
+    warnings = write_drawings(res, png=tmp_path / "s.png", profile=qdb.profile)
+    assert warnings and "CJK" in warnings[0]
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    from layers.query.pipes import class_facts
+
+    labels = [p.label for p in drawing.pipes_of(res, class_facts(qdb.profile), english=True)]
+    assert labels[1] == "Water supply DN300 ▽34.50"  # S1, name_en of pipe_classes.csv

@@ -217,3 +217,26 @@ def clearance(conninfo: str, area: Area | None = None, kind: str | None = None,
     rows.sort(key=lambda r: (r["clearance_m"] - r["required_m"], r["kind"], r["a_code"],
                              r["b_code"]))
     return {"rows": rows, "unchecked": unchecked}
+
+
+def run(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
+    from layers.query.aoi import area_from
+
+    return clearance(conninfo, area_from(inputs), inputs.get("kind"))
+
+
+def _schema() -> dict[str, Any]:
+    from layers.query.aoi import AOI_SCHEMA
+
+    return {"type": "object", "additionalProperties": False, "properties": {
+        **AOI_SCHEMA["properties"],
+        "kind": {"type": "string", "enum": ["vertical", "horizontal"]}}}
+
+
+PROCESS: dict[str, Any] = {
+    "id": "clearance",
+    "title": "Clearances (GB 50289): pipe crossings and neighbours closer than the minimum",
+    "inputs": _schema(),
+    "run": run,
+}
