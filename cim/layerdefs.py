@@ -77,6 +77,12 @@ class LayerDef:
     assign_grid: bool = True
     require_grid: bool = False  # reject features outside every grid cell (no_grid_cell)
     extra_indexes: tuple[Index, ...] = ()  # beyond BASE_INDEXES
+    # vector tiles (services/tiles.py): no features below tile_min_zoom; below
+    # tile_detail_zoom a tile carries only `code`, the class columns and tile_fields (what
+    # the styles classify and label by), so low-zoom tiles stay small
+    tile_fields: tuple[str, ...] = ()
+    tile_min_zoom: int = 0
+    tile_detail_zoom: int = 0
 
     @property
     def table(self) -> str:
@@ -101,6 +107,7 @@ BUILDINGS = LayerDef(
     name="buildings", title_zh="建筑物", title_en="Buildings",
     geometry_type="MULTIPOLYGON", code_scheme="feature", layer_code="81",
     class_dictionary="building_use", class_column="use_code",
+    tile_fields=("use_name", "height", "floors_above"), tile_min_zoom=12, tile_detail_zoom=15,
     columns=(
         Column("name", "text", "建筑名称 name"),
         Column("use_code", "text", "用途代码 use code", db="varchar(2)"),
@@ -131,7 +138,7 @@ GRID_CELLS = LayerDef(
              Column("district_code", "text", "行政区 district", db="varchar(6)", required=True),
              Column("street_code", "text", "街道 street", db="varchar(9)"),
              Column("community_code", "text", "社区 community", db="varchar(12)")),
-    assign_district=False, assign_grid=False,
+    assign_district=False, assign_grid=False, tile_min_zoom=8,
 )
 
 _PIPE_CLASS_COLUMNS = (
@@ -149,6 +156,8 @@ PIPE_POINTS = LayerDef(
     name="pipe_points", title_zh="管线点", title_en="Pipe points",
     geometry_type="POINTZ", code_scheme="feature", layer_code="82",
     class_dictionary="pipe_classes", class_column="pipe_class",
+    tile_fields=("class_name", "subclass_code", "feature_code", "feature", "appurtenance"),
+    tile_min_zoom=12, tile_detail_zoom=15,
     columns=(
         Column("point_no", "text", "物探点号 survey point number", required=True),
         Column("map_no", "text", "图上点号 map point number"),
@@ -171,6 +180,8 @@ PIPE_SEGMENTS = LayerDef(
     name="pipe_segments", title_zh="管线段", title_en="Pipe segments",
     geometry_type="LINESTRINGZ", code_scheme="feature", layer_code="83",
     class_dictionary="pipe_classes", class_column="pipe_class",
+    tile_fields=("class_name", "subclass_code", "feature_code", "diameter_mm"),
+    tile_min_zoom=12, tile_detail_zoom=15,
     columns=(
         *_PIPE_CLASS_COLUMNS,
         Column("start_point_no", "text", "起始点号 start point number"),
@@ -211,6 +222,8 @@ COMPONENTS = LayerDef(
     name="components", title_zh="城市部件", title_en="City-management components",
     geometry_type="GEOMETRY", code_scheme="component",
     class_dictionary="components", class_column="subclass_code",
+    tile_fields=("subclass_name", "major_code", "major_name"), tile_min_zoom=12,
+    tile_detail_zoom=15,
     columns=(
         Column("name", "text", "部件名称 name"),
         Column("subclass_code", "text", "小类代码 subclass code", db="varchar(4)", required=True),

@@ -76,6 +76,14 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
         return pygeoapi_items(collection_id, item_id=item_id)
 
     app.view_functions["pygeoapi.collection_items"] = collection_items
+
+    from services.tiles import TilesService, register
+
+    register(app, TilesService(config, psycopg_conninfo(url), items.pool,
+                               max_features=settings.tiles_max_features,
+                               cache_bytes=settings.tiles_cache_mb << 20,
+                               version_ttl=settings.tiles_version_ttl,
+                               max_age=settings.tiles_max_age))
     return app
 
 

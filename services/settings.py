@@ -16,6 +16,8 @@ from pydantic import Field
 
 from cim.config import Settings
 
+TILES_KEYS = ("tiles_max_features", "tiles_cache_mb", "tiles_version_ttl", "tiles_max_age")
+
 
 class ServeSettings(Settings):
     """The OGC API server: gunicorn sizing and the items path's limits."""
@@ -38,12 +40,25 @@ class ServeSettings(Settings):
         description="numberMatched is counted exactly up to this many matches and omitted "
                     "above (resulttype=hits always counts exactly)")
 
+    tiles_max_features: int = Field(
+        default=50_000, ge=1,
+        description="most features of one layer in one vector tile (the largest are kept)")
+    tiles_cache_mb: int = Field(default=64, ge=0,
+                                description="server-side tile cache per worker, MiB")
+    tiles_version_ttl: float = Field(
+        default=1.0, ge=0,
+        description="seconds a worker reuses the layers' data versions (tile ETags) before "
+                    "reading them again: a load shows in tiles at most this much later")
+    tiles_max_age: int = Field(default=0, ge=0,
+                               description="Cache-Control max-age of tiles, seconds")
+
     def gunicorn_env(self) -> dict[str, str]:
         """These settings as the ``CIM_`` variables that rebuild them in the served process."""
         keys = ("workers", "threads", "timeout", "graceful_timeout", "keepalive", "access_log",
                 "items_default_limit", "items_max_limit", "items_max_offset", "count_cap",
                 "host", "port")
         out = {f"CIM_{k.upper()}": str(getattr(self, k)) for k in keys}
+        out.update({f"CIM_{k.upper()}": str(getattr(self, k)) for k in TILES_KEYS})
         out["CIM_HOME"] = str(self.home)
         if self.profile is not None:
             out["CIM_PROFILE"] = str(self.profile)

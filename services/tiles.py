@@ -1,0 +1,408 @@
+"""Vector tiles (OGC API Tiles, WebMercatorQuad) made in PostGIS, cached, invalidated by loads.
+
+pygeoapi 0.21's MVT provider returns instead of raising its not-found error, has no margin and
+no simplification, and nothing in it knows when a load changed a layer. The platform serves
+its own tiles (SQL: :mod:`services.tiles_sql`):
+
+- ``/collections/{id}/tiles`` (tileset list), ``/collections/{id}/tiles/WebMercatorQuad``
+  (tileset metadata; ``?f=tilejson`` → TileJSON 3.0.0) and
+  ``/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}`` (one source-layer named ``id``);
+- ``/tiles``, ``/tiles/WebMercatorQuad[?f=tilejson]`` and ``/tiles/WebMercatorQuad/{z}/{y}/{x}``:
+  the whole one map, one source-layer per collection (``collections=a,b`` picks some), made
+  by concatenating the per-layer tiles (a valid MVT: layers are independent messages).
+
+Every tile carries the property ``code``, the id of ``/collections/{id}/items/{code}``
+(click-to-identify). Answers: 200 ``application/vnd.mapbox-vector-tile``; 204 (no body) for
+an empty tile; 400 for a z/y/x that is not a number; 404 for a tile outside the tile matrix
+set, an unknown tile matrix set or collection.
+
+Caching. Each layer has a data version (highest row id and highest succeeded load batch that
+wrote it), read in one statement for all layers at most once per ``tiles_version_ttl`` seconds
+per worker. A tile's ETag is a hash of the layers' versions and z/y/x, so a load that changes
+a layer changes the ETag of that layer's tiles (and of the one-map tiles), never of another
+layer's; ``If-None-Match`` → 304 with no tile made. ``Cache-Control: public, max-age=N``
+(``tiles_max_age``, default 0: browsers revalidate, cheaply). A server-side LRU of recent
+per-layer tiles keyed by (layer, version, z, x, y) (``tiles_cache_mb`` per worker) answers
+repeated tiles without PostGIS; an old version's tiles are never served again and age out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+import urllib.parse
+from collections import OrderedDict
+from contextlib import ExitStack
+from typing import Any
+
+import psycopg
+from flask import Flask, Response, request
+
+from cim.crs import CRS84_URI
+from cim.layerdefs import LAYERS
+from layers.catalog import published_columns
+from services.pool import Pool
+from services.tiles_sql import (
+    MAX_ZOOM,
+    SIMPLIFY_BELOW,
+    TileLayer,
+    tile_params,
+    tile_statement,
+    version_statement,
+)
+
+LOG = logging.getLogger("cim.services.tiles")
+MVT = "application/vnd.mapbox-vector-tile"
+TMS = "WebMercatorQuad"
+TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+TILEJSON_MAX_ZOOM = 18  # clients overzoom beyond (a z18 tile unit is ~4 cm)
+_INT = re.compile(r"\d{1,9}")
+RECIPE = "cim-mvt-1"  # change when the tile SQL changes, so that no client keeps old tiles
+
+
+class TileCache:
+    """A byte-bounded LRU of recent tiles, shared by the threads of one worker."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._d: OrderedDict[tuple, tuple[bytes, bool]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple) -> tuple[bytes, bool] | None:
+        with self._lock:
+            got = self._d.get(key)
+            if got is None:
+                self.misses += 1
+                return None
+            self._d.move_to_end(key)
+            self.hits += 1
+            return got
+
+    def put(self, key: tuple, value: tuple[bytes, bool]) -> None:
+        size = len(value[0]) + 100
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._d.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old[0]) + 100
+            self._d[key] = value
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, (data, _) = self._d.popitem(last=False)
+                self.bytes -= len(data) + 100
+
+
+class TilesService:
+    """The tiles of one app: its layers (from pygeoapi's configuration), pool, cache."""
+
+    def __init__(self, config: dict, conninfo: str, pool: Pool, max_features: int = 50_000,
+                 cache_bytes: int = 64 << 20, version_ttl: float = 1.0,
+                 max_age: int = 0) -> None:
+        self.base = config["server"]["url"].rstrip("/")
+        self.resources = {name: res for name, res in config["resources"].items()
+                          if res.get("type") == "collection" and name in LAYERS
+                          and res["providers"][0].get("type") == "feature"}
+        self.conninfo = conninfo
+        self.pool = pool
+        self.max_features = max_features
+        self.cache = TileCache(cache_bytes)
+        self.version_ttl = version_ttl
+        self.max_age = max_age
+        self._layers: dict[str, TileLayer] | None = None
+        self._versions: tuple[float, dict[str, str]] = (-1e9, {})
+        self._lock = threading.Lock()
+
+    # -- layers and versions ---------------------------------------------------------------
+    def layers(self) -> dict[str, TileLayer]:
+        """The served layers in catalog order, read from the database once per process."""
+        if self._layers is None:
+            out = {}
+            for name, res in self.resources.items():
+                d, prov = LAYERS[name], res["providers"][0]
+                cols = [c.name for c in published_columns(self.conninfo, prov["table"])]
+                cols = ["code"] + [c for c in cols if c != "code"]
+                low = {"code", d.class_column, *d.tile_fields}
+                if d.class_column and d.class_column.endswith("_code"):
+                    low.add(d.class_column[:-5] + "_name")
+                out[name] = TileLayer(name, prov["table"], int(prov["srid"]), d.geometry_type,
+                                      tuple(cols), tuple(c for c in cols if c in low),
+                                      d.tile_min_zoom, d.tile_detail_zoom)
+            self._layers = out
+        return self._layers
+
+    def versions(self) -> dict[str, str]:
+        """Each layer's data version, re-read when older than ``version_ttl`` seconds."""
+        at, got = self._versions
+        if time.monotonic() - at < self.version_ttl:
+            return got
+        layers = list(self.layers().values())
+        with self.pool.connection() as conn:
+            row = conn.execute(version_statement(layers)).fetchone()
+        got = {lay.name: v for lay, v in zip(layers, row)}
+        self._versions = (time.monotonic(), got)
+        return got
+
+    # -- tiles -----------------------------------------------------------------------------
+    def layer_tile(self, conn: _LazyConnection, layer: TileLayer, version: str, z: int,
+                   x: int, y: int) -> tuple[bytes, bool]:
+        """(MVT bytes of one layer, thinned?) from the cache or PostGIS."""
+        if z < layer.min_zoom:
+            return b"", False
+        key = (layer.name, version, self.max_features, z, x, y)
+        got = self.cache.get(key)
+        if got is not None:
+            return got
+        text = tile_statement(layer, detail=z >= layer.detail_zoom, simplify=z < SIMPLIFY_BELOW)
+        data, candidates = conn.get().execute(text, tile_params(z, x, y, self.max_features)) \
+            .fetchone()
+        got = (bytes(data or b""), candidates > self.max_features)
+        self.cache.put(key, got)
+        return got
+
+    def tile_response(self, names: list[str], z_s: str, y_s: str, x_s: str) -> Response:
+        """The MVT of ``names`` at z/y/x (row y, column x), with ETag and Cache-Control."""
+        bad = _tile_error(z_s, y_s, x_s)
+        if bad is not None:
+            return bad
+        z, y, x = int(z_s), int(y_s), int(x_s)
+        if request.args.get("f", "mvt").lower() not in ("mvt", "pbf"):
+            return _error(400, "InvalidParameterValue",
+                          f"f={request.args['f']}: tiles are Mapbox Vector Tiles (f=mvt)")
+        layers = self.layers()
+        try:
+            versions = self.versions()
+        except psycopg.Error as exc:
+            return _db_error(exc)
+        tag = _etag(names, versions, z, x, y, self.max_features)
+        headers = {"ETag": f'"{tag}"', "Cache-Control": f"public, max-age={self.max_age}",
+                   "Vary": "Accept-Encoding"}
+        if request.if_none_match.contains(tag):
+            return Response(status=304, headers=headers)
+        parts, thinned = [], []
+        try:
+            with _LazyConnection(self.pool) as conn:
+                for name in names:
+                    data, cut = self.layer_tile(conn, layers[name], versions[name], z, x, y)
+                    parts.append(data)
+                    if cut:
+                        thinned.append(name)
+        except psycopg.Error as exc:
+            return _db_error(exc)
+        if thinned:  # the feature limit cut these layers' tiles (largest features kept)
+            headers["Cim-Tile-Thinned"] = ",".join(thinned)
+        body = b"".join(parts)
+        if not body:
+            return Response(status=204, headers=headers)
+        return Response(body, status=200, content_type=MVT, headers=headers)
+
+    # -- metadata --------------------------------------------------------------------------
+    def tileset(self, names: list[str], path: str, title: str) -> dict[str, Any]:
+        """OGC API Tiles tileset metadata of ``names`` served under ``path``."""
+        layers = self.layers()
+        uri = f"{self.base}{path}/tiles/{TMS}"
+        return {
+            "title": title, "tileMatrixSetURI": TMS_URI, "crs": CRS_3857, "dataType": "vector",
+            "links": [
+                _link("self", "application/json", f"{uri}?f=json", "This tileset metadata"),
+                _link("alternate", "application/vnd.mapbox.tile+json", f"{uri}?f=tilejson",
+                      "TileJSON"),
+                _link("http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json",
+                      f"{self.base}/TileMatrixSets/{TMS}", "WebMercatorQuad"),
+                {**_link("item", MVT, f"{uri}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
+                         "Mapbox Vector Tiles"), "templated": True}],
+            "boundingBox": _bbox(self._bounds(names)),
+            "layers": [{"id": n, "title": self._title(n), "dataType": "vector",
+                        "geometryType": layers[n].kind,
+                        "minTileMatrix": str(layers[n].min_zoom), "maxTileMatrix": str(MAX_ZOOM),
+                        "propertiesSchema": {"type": "object", "properties": {
+                            c: {} for c in layers[n].columns}}} for n in names],
+        }
+
+    def tilesets(self, names: list[str], path: str, title: str) -> dict[str, Any]:
+        """The tileset list under ``path``: one WebMercatorQuad vector tileset."""
+        uri = f"{self.base}{path}/tiles"
+        return {"links": [_link("self", "application/json", uri, "Tilesets")],
+                "tilesets": [{"title": title, "tileMatrixSetURI": TMS_URI, "crs": CRS_3857,
+                              "dataType": "vector", "links": [
+                                  _link("self", "application/json", f"{uri}/{TMS}",
+                                        "Tileset metadata"),
+                                  _link("http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                                        "application/json", f"{self.base}/TileMatrixSets/{TMS}",
+                                        "WebMercatorQuad")]}]}
+
+    def tilejson(self, names: list[str], path: str, query: str = "") -> dict[str, Any]:
+        """TileJSON 3.0.0 of ``names`` (what MapLibre's vector source reads); ``query`` is
+        appended to the tile URL template (the one map's ``?collections=``)."""
+        layers = self.layers()
+        bounds = self._bounds(names)
+        return {
+            "tilejson": "3.0.0", "name": ",".join(names) if path else "cim",
+            "scheme": "xyz", "tiles": [f"{self.base}{path}/tiles/{TMS}/{{z}}/{{y}}/{{x}}{query}"],
+            "minzoom": min((layers[n].min_zoom for n in names), default=0),
+            "maxzoom": TILEJSON_MAX_ZOOM, "bounds": bounds,
+            "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2,
+                       max(12, min((layers[n].min_zoom for n in names), default=0))],
+            "vector_layers": [{"id": n, "description": self._title(n),
+                               "minzoom": layers[n].min_zoom, "maxzoom": TILEJSON_MAX_ZOOM,
+                               "fields": {c: "String" for c in layers[n].columns}}
+                              for n in names],
+        }
+
+    def _title(self, name: str) -> str:
+        t = self.resources[name].get("title", name)
+        return t.get("zh") or t.get("en") or name if isinstance(t, dict) else str(t)
+
+    def _bounds(self, names: list[str]) -> list[float]:
+        boxes = [self.resources[n]["extents"]["spatial"]["bbox"] for n in names]
+        if not boxes:
+            return [-180.0, -85.0511, 180.0, 85.0511]
+        return [min(b[0] for b in boxes), min(b[1] for b in boxes),
+                max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+class _LazyConnection:
+    """A pooled connection taken on first use only: a tile answered from the cache takes none."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self._stack = ExitStack()
+        self._conn: psycopg.Connection | None = None
+
+    def get(self) -> psycopg.Connection:
+        if self._conn is None:
+            self._conn = self._stack.enter_context(self.pool.connection())
+        return self._conn
+
+    def __enter__(self) -> _LazyConnection:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.__exit__(*exc)
+
+
+def _etag(names: list[str], versions: dict[str, str], z: int, x: int, y: int,
+          limit: int) -> str:
+    key = f"{RECIPE}|{limit}|{z}/{x}/{y}|" + "|".join(f"{n}={versions[n]}" for n in names)
+    return hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+def _tile_error(z: str, y: str, x: str) -> Response | None:
+    if not all(_INT.fullmatch(v) for v in (z, y, x)):
+        return _error(400, "InvalidParameterValue",
+                      f"tile {z}/{y}/{x}: tileMatrix, tileRow and tileCol are non-negative "
+                      "integers ({z}/{y}/{x})")
+    zi, yi, xi = int(z), int(y), int(x)
+    if zi > MAX_ZOOM:
+        return _error(404, "NotFound", f"tile matrix {zi} is not in {TMS} (0–{MAX_ZOOM})")
+    n = 2 ** zi
+    if yi >= n or xi >= n:
+        return _error(404, "NotFound", f"tile {zi}/{yi}/{xi} is outside tile matrix {zi} "
+                      f"(rows and columns 0–{n - 1})")
+    return None
+
+
+def _bbox(b: list[float]) -> dict[str, Any]:
+    return {"lowerLeft": b[:2], "upperRight": b[2:], "crs": CRS84_URI}
+
+
+def _link(rel: str, type_: str, href: str, title: str) -> dict[str, Any]:
+    return {"rel": rel, "type": type_, "title": title, "href": href}
+
+
+def _json(doc: dict, content_type: str = "application/json") -> Response:
+    return Response(json.dumps(doc, ensure_ascii=False), status=200, content_type=content_type)
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return Response(json.dumps({"code": code, "description": message}, ensure_ascii=False),
+                    status=status, content_type="application/json")
+
+
+def _db_error(exc: psycopg.Error) -> Response:
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return _error(503, "ServiceUnavailable", "the tile took too long; try again")
+    LOG.exception("tile query failed")
+    return _error(500, "NoApplicableCode", "internal error (logged by the server)")
+
+
+def register(app: Flask, tiles: TilesService) -> None:
+    """Mount the tiles on ``app``: pygeoapi's collection tile views are replaced (its other
+    collections, if any, still go to pygeoapi), the one-map routes added."""
+    originals = {k: app.view_functions[k] for k in (
+        "pygeoapi.get_collection_tiles", "pygeoapi.get_collection_tiles_metadata",
+        "pygeoapi.get_collection_tiles_data")}
+
+    def _tms_error(tms: str) -> Response | None:
+        if tms != TMS:
+            return _error(404, "NotFound", f"tile matrix set {tms!r} is not served; use {TMS}")
+        return None
+
+    def _meta(names: list[str], path: str, title: str) -> Response:
+        f = request.args.get("f", "json").lower()
+        if f == "tilejson":
+            pick = request.args.get("collections") if not path else None
+            query = f"?collections={urllib.parse.quote(pick, safe=',')}" if pick else ""
+            return _json(tiles.tilejson(names, path, query))
+        return _json(tiles.tileset(names, path, title))
+
+    def collection_tiles(collection_id):
+        if collection_id not in tiles.resources:
+            return originals["pygeoapi.get_collection_tiles"](collection_id)
+        return _json(tiles.tilesets([collection_id], f"/collections/{collection_id}",
+                                    tiles._title(collection_id)))
+
+    def collection_tiles_metadata(collection_id, tileMatrixSetId=None):  # noqa: N803
+        if collection_id not in tiles.resources:
+            return originals["pygeoapi.get_collection_tiles_metadata"](
+                collection_id, tileMatrixSetId=tileMatrixSetId)
+        return _tms_error(tileMatrixSetId) or _meta(
+            [collection_id], f"/collections/{collection_id}", tiles._title(collection_id))
+
+    def collection_tile(collection_id, tileMatrixSetId=None, tileMatrix=None,  # noqa: N803
+                        tileRow=None, tileCol=None):  # noqa: N803
+        if collection_id not in tiles.resources:
+            return originals["pygeoapi.get_collection_tiles_data"](
+                collection_id, tileMatrixSetId=tileMatrixSetId, tileMatrix=tileMatrix,
+                tileRow=tileRow, tileCol=tileCol)
+        return _tms_error(tileMatrixSetId) or tiles.tile_response(
+            [collection_id], tileMatrix, tileRow, tileCol)
+
+    app.view_functions["pygeoapi.get_collection_tiles"] = collection_tiles
+    app.view_functions["pygeoapi.get_collection_tiles_metadata"] = collection_tiles_metadata
+    app.view_functions["pygeoapi.get_collection_tiles_data"] = collection_tile
+
+    def _chosen() -> list[str] | Response:
+        names = list(tiles.resources)
+        pick = request.args.get("collections")
+        if pick:
+            wanted = [n.strip() for n in pick.split(",") if n.strip()]
+            unknown = [n for n in wanted if n not in tiles.resources]
+            if unknown:
+                return _error(400, "InvalidParameterValue",
+                              f"collections: unknown {', '.join(unknown)}; known: "
+                              f"{', '.join(names)}")
+            names = [n for n in names if n in wanted]
+        return names
+
+    @app.get("/tiles")
+    def dataset_tilesets():
+        """The one map's tilesets (every layer in one tile)."""
+        return _json(tiles.tilesets(list(tiles.resources), "", "一张图 One map"))
+
+    @app.get(f"/tiles/{TMS}")
+    def dataset_tileset():
+        names = _chosen()
+        return names if isinstance(names, Response) else _meta(names, "", "一张图 One map")
+
+    @app.get(f"/tiles/{TMS}/<z>/<y>/<x>")
+    def dataset_tile(z, y, x):
+        names = _chosen()
+        return names if isinstance(names, Response) else tiles.tile_response(names, z, y, x)

@@ -1,0 +1,155 @@
+"""The SQL of the platform's vector tiles: one Mapbox Vector Tile layer per statement, in PostGIS.
+
+A tile of a layer is one statement (its text depends only on the layer and on two switches,
+detail and simplification, so psycopg prepares it on each pooled connection):
+
+1. the tile's envelope ``ST_TileEnvelope(z, x, y)`` (EPSG:3857) with the 64-unit buffer as
+   margin, densified and transformed ONCE to the storage CRS, so ``ST_Intersects(geom,
+   envelope)`` uses the layer's GiST index (no per-row transform in the filter) and keeps only
+   features that really meet the tile (a feature whose box only grazes it would be clipped
+   away and, among the first ``limit``, leave the tile short);
+2. current features only (``valid_to IS NULL``), at most ``limit`` of them, taken in a
+   deterministic order (largest area, then longest, then ``id``): a dense low-zoom tile keeps its
+   biggest footprints and longest pipes, and the same request always gives the same tile;
+3. below zoom :data:`SIMPLIFY_BELOW` lines and polygons are simplified by the tile's pixel size on
+   the ground (``ST_SimplifyPreserveTopology`` in the storage CRS, before anything is
+   transformed), then forced 2D, transformed to 3857 and clipped with
+   ``ST_AsMVTGeom(extent 4096, buffer 64, clip)``; a geometry that collapses at the tile's
+   resolution (smaller than a pixel) is dropped — being the smallest, such features are the
+   last ones the limit keeps;
+4. attributes: ``code`` always; below the layer's ``tile_detail_zoom`` only the class columns and
+   the layer's ``tile_fields`` (:mod:`cim.layerdefs`), from it every published column.
+
+The data version of a layer (what tile ETags and the server-side cache are keyed by) is
+:func:`version_statement`: the highest row id of the table (every new feature version gets a
+new id) and the highest succeeded load batch that wrote the table (a replace load that only
+retires features adds no row, but its batch commits with it). Both are index look-ups.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from psycopg import sql
+
+EXTENT = 4096
+BUFFER = 64
+MAX_ZOOM = 24  # WebMercatorQuad's deepest tile matrix served
+SIMPLIFY_BELOW = 16  # simplify lines and polygons at zooms below this one
+EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0  # EPSG:3857's world width, metres
+# the `layer` of load_batches for loads that write a table under another name
+# (loaders/pipes/write.py records one batch "pipes" for points and segments)
+BATCH_LAYERS = {"pipe_points": ("pipe_points", "pipes"),
+                "pipe_segments": ("pipe_segments", "pipes")}
+
+
+@dataclass(frozen=True)
+class TileLayer:
+    """A served layer as its tiles need it."""
+
+    name: str
+    table: str
+    srid: int
+    geometry_type: str  # PostGIS type of the column: MULTIPOLYGON, LINESTRINGZ, GEOMETRY …
+    columns: tuple[str, ...]  # published columns, `code` first
+    low_columns: tuple[str, ...]  # the columns carried below detail_zoom
+    min_zoom: int
+    detail_zoom: int
+
+    @property
+    def kind(self) -> str:
+        """points | lines | polygons | mixed (OGC API Tiles' geometryType wording)."""
+        t = self.geometry_type.upper().rstrip("ZM")
+        for key, kind in (("POINT", "points"), ("LINE", "lines"), ("POLYGON", "polygons")):
+            if key in t:
+                return kind
+        return "mixed"
+
+
+def pixel_metres(z: int, y: int) -> float:
+    """The ground size of one tile pixel (1/4096 of the tile) at the tile's centre latitude:
+    Web Mercator metres shrink by cos(latitude) on the ground, where the storage CRS measures."""
+    n = 2 ** z
+    lat = math.atan(math.sinh(math.pi * (1 - 2 * (y + 0.5) / n)))
+    return EARTH_CIRCUMFERENCE / n / EXTENT * math.cos(lat)
+
+
+_CACHE: dict[tuple, str] = {}
+_LOCK = threading.Lock()
+
+
+def _cached(key: tuple, build: Callable[[], sql.Composable]) -> str:
+    text = _CACHE.get(key)
+    if text is None:
+        text = build().as_string(None)
+        with _LOCK:
+            _CACHE[key] = text
+    return text
+
+
+def _importance(layer: TileLayer) -> sql.Composable:
+    """What a full tile keeps first: area for polygons, length for lines (0 for points)."""
+    kind = layer.kind
+    if kind == "polygons":
+        return sql.SQL("ST_Area(p.geom)")
+    if kind == "lines":
+        return sql.SQL("ST_Length(p.geom)")
+    if kind == "mixed":
+        return sql.SQL("ST_Area(p.geom) + ST_Length(p.geom)")
+    return sql.SQL("0::float8")
+
+
+def tile_statement(layer: TileLayer, detail: bool, simplify: bool) -> str:
+    """SQL of one layer's MVT: one row (mvt bytea, candidates); ``candidates`` > limit means the
+    tile was thinned to ``limit`` features. Parameters: z, x, y, margin, seg, tol, limit, more
+    (= limit + 1)."""
+    def build() -> sql.Composable:
+        cols = layer.columns if detail else layer.low_columns
+        geom = sql.SQL("p.geom")
+        if simplify and layer.kind != "points":
+            geom = sql.SQL("ST_SimplifyPreserveTopology({}, %(tol)s)").format(geom)
+        mvt_geom = sql.SQL(
+            "ST_AsMVTGeom(ST_Transform(ST_Force2D({}), 3857), t.env, {}, {}, true)").format(
+            geom, sql.Literal(EXTENT), sql.Literal(BUFFER))
+        picked = sql.SQL(", ").join(sql.SQL("p.{}").format(sql.Identifier(c)) for c in cols)
+        out = sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in cols)
+        return sql.SQL(
+            "WITH t AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env, "
+            "ST_Transform(ST_Segmentize(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, "
+            "margin => %(margin)s), %(seg)s), {srid}) AS q), "
+            "c AS MATERIALIZED (SELECT p.id, {imp} AS imp, {picked}, {mvt_geom} AS geom "
+            "FROM {table} p, t WHERE ST_Intersects(p.geom, t.q) AND p.valid_to IS NULL "
+            "ORDER BY imp DESC, p.id LIMIT %(more)s) "
+            "SELECT (SELECT ST_AsMVT(f, {name}, {extent}, 'geom') FROM ("
+            "SELECT {out}, c.geom FROM c WHERE c.geom IS NOT NULL "
+            "ORDER BY c.imp DESC, c.id LIMIT %(limit)s) f), (SELECT count(*) FROM c)").format(
+            srid=sql.Literal(layer.srid), imp=_importance(layer), picked=picked,
+            mvt_geom=mvt_geom, table=sql.Identifier(layer.table), name=sql.Literal(layer.name),
+            extent=sql.Literal(EXTENT), out=out)
+
+    return _cached(("tile", layer.name, detail, simplify), build)
+
+
+def tile_params(z: int, x: int, y: int, limit: int) -> dict:
+    """The bound values of :func:`tile_statement` for tile z/x/y (x column, y row)."""
+    width = EARTH_CIRCUMFERENCE / 2 ** z
+    return {"z": z, "x": x, "y": y, "margin": BUFFER / EXTENT, "seg": width / 16,
+            "tol": pixel_metres(z, y), "limit": limit, "more": limit + 1}
+
+
+def version_statement(layers: list[TileLayer]) -> str:
+    """SQL of one row: for each layer (in order) its data version as text
+    ``<max row id>.<max succeeded batch that wrote it>`` (0 for none)."""
+    def build() -> sql.Composable:
+        parts = [sql.SQL(
+            "coalesce((SELECT max(id) FROM {t}), 0)::text || '.' || coalesce((SELECT max(id) "
+            "FROM load_batches WHERE status = 'succeeded' AND layer = ANY({names})), 0)::text")
+            .format(t=sql.Identifier(lay.table),
+                    names=sql.Literal(list(BATCH_LAYERS.get(lay.table, (lay.table,)))))
+            for lay in layers]
+        return sql.SQL("SELECT {}").format(sql.SQL(", ").join(parts))
+
+    return _cached(("version",) + tuple(lay.name for lay in layers), build)
