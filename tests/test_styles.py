@@ -1,0 +1,157 @@
+"""The one map's styles: `cim styles apply` writes one default QML per layer (and geometry
+type) into public.layer_styles; the QML and the MapLibre style carry the data files' colours.
+
+Expected colours are read here straight from the data files (pipe_classes.csv, styles.yaml)
+with csv/yaml, not through layers.styles.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from cim.errors import ConfigError
+from cim.profile import DICTIONARY_DIR
+from tests.conftest import run_cli
+
+QGIS_TYPES = {"MULTIPOLYGON": ["Polygon"], "POINTZ": ["Point"], "LINESTRINGZ": ["Line"],
+              "GEOMETRY": ["Point", "Line", "Polygon"]}
+
+
+def pipe_colours() -> dict[str, str]:
+    with open(DICTIONARY_DIR / "pipe_classes.csv", encoding="utf-8") as fh:
+        return {r["code"]: r["colour"] for r in csv.DictReader(fh)}
+
+
+def styles_yaml() -> dict:
+    return yaml.safe_load((DICTIONARY_DIR / "styles.yaml").read_text(encoding="utf-8"))
+
+
+def options(symbol: ET.Element) -> dict[str, str]:
+    return {o.get("name"): o.get("value") for o in symbol.iter("Option") if o.get("name")}
+
+
+def symbols(root: ET.Element) -> dict[str, ET.Element]:
+    return {s.get("name"): s for s in root.find("renderer-v2/symbols")}
+
+
+@pytest.fixture()
+def applied(fresh_db):
+    run_cli(["styles", "apply"], fresh_db.env(), check=True)
+    return fresh_db
+
+
+def test_layer_styles_one_default_row_per_layer(applied):
+    from cim.layerdefs import LAYERS
+
+    rows = applied.rows("SELECT f_table_catalog, f_table_schema, f_table_name, "
+                        "f_geometry_column, type, useasdefault FROM public.layer_styles")
+    expected = {(t, g) for t, d in LAYERS.items() for g in QGIS_TYPES[d.geometry_type.upper()]}
+    assert {(r[2], r[4]) for r in rows} == expected
+    assert len(rows) == len(expected)
+    assert all(r[0] == applied.name and r[1] == "public" and r[3] == "geom" and r[5]
+               for r in rows)
+    # a planner's own style survives a second apply, no longer the default; no duplicates
+    applied.rows("INSERT INTO public.layer_styles (f_table_catalog, f_table_schema, "
+                 "f_table_name, f_geometry_column, stylename, styleqml, useasdefault, type) "
+                 "VALUES (current_database(), 'public', 'buildings', 'geom', 'mine', "
+                 "XMLPARSE(DOCUMENT '<qgis/>'), true, 'Polygon') RETURNING id")
+    run_cli(["styles", "apply"], applied.env(), check=True)
+    rows = applied.rows("SELECT stylename, useasdefault FROM public.layer_styles "
+                        "WHERE f_table_name = 'buildings'")
+    assert sorted(rows) == [("cim buildings", True), ("mine", False)]
+    assert applied.scalar("SELECT count(*) FROM public.layer_styles") == len(expected) + 1
+
+
+def qml_of(db, table: str, gtype: str) -> ET.Element:
+    text = db.scalar("SELECT styleqml::text FROM public.layer_styles WHERE f_table_name = %s "
+                     "AND type = %s AND useasdefault", (table, gtype))
+    return ET.fromstring(text)
+
+
+def test_qml_renderers_and_colours_from_the_data_files(applied):
+    colours = pipe_colours()
+    data = styles_yaml()["layers"]
+
+    seg = qml_of(applied, "pipe_segments", "Line")
+    r = seg.find("renderer-v2")
+    assert (r.get("type"), r.get("attr")) == ("categorizedSymbol", "pipe_class")
+    syms = symbols(seg)
+    got = {c.get("value"): options(syms[c.get("symbol")])["line_color"]
+           for c in r.find("categories")}
+    assert got == {k: v + ",255" for k, v in colours.items()}
+    assert seg.get("minScale") == str(data["pipe_segments"]["max_scale"])
+
+    pts = qml_of(applied, "pipe_points", "Point")
+    r = pts.find("renderer-v2")
+    assert r.get("type") == "RuleRenderer"
+    syms = symbols(pts)
+    classes = r.find("rules").findall("rule")
+    assert [c.get("filter") for c in classes] == [f"\"pipe_class\" = '{k}'" for k in colours]
+    for parent, (code, colour) in zip(classes, colours.items()):
+        wells = parent.find("rule")  # the first rule: wells, outlined in the class colour
+        assert wells.get("label") == "窨井" and "'窨井'" in wells.get("filter")
+        assert options(syms[wells.get("symbol")])["outline_color"] == colour + ",255"
+        assert parent.findall("rule")[-1].get("filter") == "ELSE"
+
+    b = qml_of(applied, "buildings", "Polygon")
+    r = b.find("renderer-v2")
+    assert (r.get("type"), r.get("attr")) == ("categorizedSymbol", "use_code")
+    syms = symbols(b)
+    got = {c.get("value"): options(syms[c.get("symbol")])["color"] for c in r.find("categories")}
+    assert got == {k: v + ",255" for k, v in data["buildings"]["colors"].items()}
+
+    for gtype, symbol_type in (("Point", "marker"), ("Line", "line"), ("Polygon", "fill")):
+        comp = qml_of(applied, "components", gtype)
+        assert comp.find("renderer-v2").get("attr") == "major_code"
+        assert {s.get("type") for s in symbols(comp).values()} == {symbol_type}
+
+    admin = qml_of(applied, "admin_divisions", "Polygon")
+    assert admin.find("renderer-v2").get("type") == "singleSymbol"
+    assert admin.find("labeling/settings/text-style").get("fieldName") == "code"
+
+
+def test_maplibre_style_and_tree_share_the_colours(jining_profile):
+    from layers.styles import layer_tree, maplibre_style
+
+    style = maplibre_style("http://h:1/", jining_profile)
+    assert style["version"] == 8
+    assert style["sources"] == {"cim": {"type": "vector",
+                                        "url": "http://h:1/tiles/WebMercatorQuad?f=tilejson"}}
+    assert style["glyphs"] == "http://h:1/map/fonts/{fontstack}/{range}.pbf"
+    by_id = {sl["id"]: sl for sl in style["layers"]}
+    tree = layer_tree(jining_profile)
+    assert [g["group"] for g in tree] == ["城市部件", "地下管线", "建筑", "规划底图"]
+    pipes = {c["title"]: c for c in tree[1]["children"]}
+    for code, colour in pipe_colours().items():
+        hexc = "#" + "".join(f"{int(p):02x}" for p in colour.split(","))
+        with open(DICTIONARY_DIR / "pipe_classes.csv", encoding="utf-8") as fh:
+            name = next(r["name"] for r in csv.DictReader(fh) if r["code"] == code)
+        child = pipes[name + "管线"]
+        lines = [by_id[i] for i in child["layers"] if by_id[i]["type"] == "line"]
+        assert [sl["paint"]["line-color"] for sl in lines] == [hexc]
+        assert lines[0]["source-layer"] == "pipe_segments"
+        assert child["legend"][0] == {"label": name, "color": hexc, "kind": "line"}
+    for g in tree:
+        for child in g["children"]:
+            for i in child["layers"]:
+                assert by_id[i]["metadata"]["cim:group"] == g["group"]
+    assert len(by_id) == len(style["layers"])  # unique ids
+
+
+def test_bad_colour_names_file_and_key(jining_profile, tmp_path):
+    from layers.styles import load_styles
+
+    data = styles_yaml()
+    data["layers"]["buildings"]["colors"]["02"] = "232,110"
+    bad = tmp_path / "styles.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    profile = dataclasses.replace(jining_profile,
+                                  dictionaries={**jining_profile.dictionaries, "styles": bad})
+    with pytest.raises(ConfigError) as e:
+        load_styles(profile)
+    assert str(bad) in str(e.value) and "layers.buildings.colors.02" in str(e.value)
