@@ -55,7 +55,7 @@ def parse_where(values: list[str] | tuple[str, ...] | dict | None) -> dict[str, 
 def compile_where(layer: str, text: str, srid: int, alias: str
                   ) -> tuple[sql.Composable, list]:
     """The CQL2 text ``text`` on ``layer`` as (SQL fragment on ``alias``, bound values)."""
-    from services.cql2 import FilterError, to_sql  # generic; see the module docstring
+    from cim.cql2 import FilterError, to_sql  # generic; see the module docstring
 
     try:
         return to_sql(text, "cql2-text", properties=queryables(layer), storage_srid=srid,

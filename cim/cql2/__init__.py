@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.cql2.compile import FilterCompiler, filter_crs_of
-from services.cql2.cqljson import load_json, parse_json
-from services.cql2.nodes import DEFAULT_LIMITS, Budget, FilterError, Limits, Node
-from services.cql2.text import parse_text
+from cim.cql2.compile import FilterCompiler, filter_crs_of
+from cim.cql2.cqljson import load_json, parse_json
+from cim.cql2.nodes import DEFAULT_LIMITS, Budget, FilterError, Limits, Node
+from cim.cql2.text import parse_text
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 

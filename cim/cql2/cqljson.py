@@ -13,7 +13,7 @@ from typing import Any
 import shapely
 import shapely.geometry
 
-from services.cql2.nodes import (
+from cim.cql2.nodes import (
     SPATIAL_OPS,
     Between,
     BoolConst,
@@ -31,7 +31,7 @@ from services.cql2.nodes import (
     Prop,
     Spatial,
 )
-from services.cql2.text import bbox_literal, temporal
+from cim.cql2.text import bbox_literal, temporal
 
 COMPARISONS = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 GEOJSON_TYPES = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",

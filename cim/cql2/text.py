@@ -13,7 +13,7 @@ import re
 
 import shapely
 
-from services.cql2.nodes import (
+from cim.cql2.nodes import (
     SPATIAL_OPS,
     WKT_TYPES,
     Between,

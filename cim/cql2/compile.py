@@ -23,7 +23,7 @@ from psycopg import sql
 
 from cim.crs import CRS84_URI, parse_crs
 from cim.errors import InputError
-from services.cql2.nodes import (
+from cim.cql2.nodes import (
     SPATIAL_OPS,
     Between,
     BoolConst,
