@@ -1,4 +1,4 @@
-"""The items path's ``filter`` hook: CQL2 Text and CQL2 JSON through :mod:`services.cql2`.
+"""The items path's ``filter`` hook: CQL2 Text and CQL2 JSON through :mod:`cim.cql2`.
 
 A filter in ``filter-lang=cql2-text`` or ``cql2-json`` is compiled to SQL here and runs in the
 same statement as the page. Without ``filter-lang`` the filter is tried as CQL2 Text first; if
@@ -58,7 +58,7 @@ class Cql2Translator:
 
 
 def cql2_translator() -> Cql2Translator | None:
-    """The CQL2 translator, or None when :mod:`services.cql2` is not installed."""
+    """The CQL2 translator, or None when :mod:`cim.cql2` is not installed."""
     try:
         return Cql2Translator()
     except ImportError:

@@ -16,9 +16,9 @@ import pytest
 import shapely
 from psycopg import sql
 
+from cim.cql2 import FilterCompiler, FilterError, filter_lang, parse_filter, to_sql
 from cim.crs import crs_uri, transformer
 from cim.db.engine import drop_database
-from cim.cql2 import FilterCompiler, FilterError, filter_lang, parse_filter, to_sql
 from tests.conftest import make_db, server_url
 
 E0, N0 = 39462760.0, 3920157.0  # near Jining's centre, EPSG:4527 (x = easting)

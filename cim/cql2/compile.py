@@ -21,8 +21,6 @@ import pyproj
 import shapely
 from psycopg import sql
 
-from cim.crs import CRS84_URI, parse_crs
-from cim.errors import InputError
 from cim.cql2.nodes import (
     SPATIAL_OPS,
     Between,
@@ -41,6 +39,8 @@ from cim.cql2.nodes import (
     Prop,
     Spatial,
 )
+from cim.crs import CRS84_URI, parse_crs
+from cim.errors import InputError
 
 GEOGRAPHIC_SRID = 4490  # CRS84 is taken as CGCS2000 lon/lat, as the provider's output is
 DENSIFY_DEGREES = 0.0005
