@@ -8,23 +8,28 @@ STAMP := $(VENV)/.installed
 PORT ?= 5000
 SAMPLES := data_samples/jining
 
-.PHONY: demo test system venv db lint serve clean stop
+.PHONY: demo test system system-test venv db lint serve clean stop
 
 demo: system venv db
 	$(BIN)/cim load buildings $(SAMPLES)/buildings/buildings_survey.shp --quiet
 	$(BIN)/cim load pipes $(SAMPLES)/pipes --quiet
 	for f in points lines polygons; do \
 		$(BIN)/cim load components $(SAMPLES)/components/components_$$f.shp --quiet || exit 1; done
+	$(BIN)/cim styles apply > /dev/null
+	$(BIN)/cim qgis-project .cim/onemap.qgs --service-file .cim/pg_service.conf
 	@echo
 	@echo "Loaded the Jining sample district. Serving the OGC API; open the URL below (Ctrl-C stops)."
 	$(BIN)/cim serve --port $(PORT)
 
-test: system venv
+test: system-test venv
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 system:
 	@./scripts/ensure-system.sh
+
+system-test:
+	@./scripts/ensure-system.sh --test
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'

@@ -46,4 +46,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     done
   fi
 fi
+# --test (make test): also QGIS's python bindings, so tests/test_qgis_project.py opens the
+# one-map project with real QGIS. Optional: large, and the test skips without it.
+if [ "${1:-}" = "--test" ] && ! dpkg-query -W -f='${Status}' python3-qgis 2>/dev/null | grep -q "ok installed"; then
+  echo "installing python3-qgis (optional, for the QGIS project test)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    python3-qgis qgis-providers >/tmp/cim-apt-qgis.log 2>&1 \
+    || echo "python3-qgis not installed (see /tmp/cim-apt-qgis.log): the QGIS test will skip" >&2
+fi
 echo "system ready: PostgreSQL $PG with PostGIS 3"
