@@ -92,7 +92,7 @@ def test_qml_renderers_and_colours_from_the_data_files(applied):
     syms = symbols(pts)
     classes = r.find("rules").findall("rule")
     assert [c.get("filter") for c in classes] == [f"\"pipe_class\" = '{k}'" for k in colours]
-    for parent, (code, colour) in zip(classes, colours.items()):
+    for parent, colour in zip(classes, colours.values()):
         wells = parent.find("rule")  # the first rule: wells, outlined in the class colour
         assert wells.get("label") == "窨井" and "'窨井'" in wells.get("filter")
         assert options(syms[wells.get("symbol")])["outline_color"] == colour + ",255"
