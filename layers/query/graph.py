@@ -195,9 +195,9 @@ class Pieces:
     n_zones: int
     valve_vertex: np.ndarray  # vertex of valve k
     valve_zones: list[np.ndarray]  # zones around valve k (sorted, unique)
-    zone_valves: tuple[np.ndarray, np.ndarray]  # csr: valves around zone z
     vertex_pieces: tuple[np.ndarray, np.ndarray]  # csr: pieces at vertex w
     valve_edges: tuple[np.ndarray, np.ndarray, np.ndarray]  # (valve, zone, zone) it joins
+    valve_zone_pairs: tuple[np.ndarray, np.ndarray]  # (valve, zone) for each zone around it
 
 
 def _build_pieces(net: Network) -> Pieces:
@@ -257,7 +257,6 @@ def _build_pieces(net: Network) -> Pieces:
             valve_zones.append(np.unique(zone[ends_piece[vorder[vptr[w]:vptr[w + 1]]]]))
     vz_valve = np.repeat(np.arange(len(valve_zones)), [len(z) for z in valve_zones])
     vz_zone = np.concatenate(valve_zones) if valve_zones else np.empty(0, dtype=np.int64)
-    zptr, zorder = csr(vz_zone, n_zones)
     # the zone pairs each valve joins while open (the first zone around it with each other)
     many = [k for k, z in enumerate(valve_zones) if len(z) > 1]
     ek = np.repeat(np.array(many, dtype=np.int64), [len(valve_zones[k]) - 1 for k in many])
@@ -267,8 +266,8 @@ def _build_pieces(net: Network) -> Pieces:
         np.empty(0, dtype=np.int64)
     return Pieces(seg=seg, u=u, v=v, length=length, seg_ptr=seg_ptr, zone=zone,
                   n_zones=n_zones, valve_vertex=valve_vertex, valve_zones=valve_zones,
-                  zone_valves=(zptr, vz_valve[zorder]),
-                  vertex_pieces=(vptr, ends_piece[vorder]), valve_edges=(ek, ea, eb))
+                  vertex_pieces=(vptr, ends_piece[vorder]), valve_edges=(ek, ea, eb),
+                  valve_zone_pairs=(vz_valve, vz_zone))
 
 
 # -- loading and the per-version cache ---------------------------------------------------

@@ -163,13 +163,17 @@ def isolate(conninfo: str, code: str, sources: str | list[str] | None = None,
     start = _burst_pieces(net, code, kind, at)
     in_z = np.zeros(pcs.n_zones, dtype=bool)
     in_z[pcs.zone[start]] = True
-    zptr, zvalves = pcs.zone_valves
-    around = np.unique(np.concatenate([zvalves[zptr[z]:zptr[z + 1]]
-                                       for z in np.flatnonzero(in_z)]))
-    close, closed = [], []
-    for k in around.tolist():
-        if net.valve_state[k] != BROKEN and not in_z[pcs.valve_zones[k]].all():
-            (close if net.valve_state[k] == OPEN else closed).append(k)
+    # the working valves with a zone inside and a zone outside (vectorised over the
+    # valve–zone pairs: an isolation can empty half a badly valved network)
+    pv, pz = pcs.valve_zone_pairs
+    inside = np.zeros(len(net.valve_codes), dtype=bool)
+    inside[pv[in_z[pz]]] = True
+    outside = np.zeros(len(net.valve_codes), dtype=bool)
+    outside[pv[~in_z[pz]]] = True
+    bound = inside & outside
+    close = np.flatnonzero(bound & (net.valve_state == OPEN)).tolist()
+    closed = np.flatnonzero(bound & (net.valve_state != OPEN) & (net.valve_state != BROKEN)
+                            ).tolist()
     isolated = in_z[pcs.zone]
     res: dict[str, Any] = {"valves": [], "closed_already": _codes(net, closed),
                            "isolated_segments": _seg_codes(net, pcs.seg[isolated]),
@@ -179,12 +183,14 @@ def isolate(conninfo: str, code: str, sources: str | list[str] | None = None,
         return res
     supplied = _supplied(net, _source_zones(net, source_codes), in_z, close)
     dry = ~supplied & ~in_z
-    needed = [k for k in close if supplied[pcs.valve_zones[k]].any()]
+    fed = np.zeros(len(net.valve_codes), dtype=bool)
+    fed[pv[supplied[pz]]] = True  # valves with a supplied zone around them
+    needed = [k for k in close if fed[k]]
     unsupplied = dry[pcs.zone]
     res.update(valves=_codes(net, needed),
                unsupplied_segments=_seg_codes(net, pcs.seg[unsupplied]),
                unsupplied_length_m=_r(pcs.length[unsupplied].sum()),
-               valves_not_needed=_codes(net, [k for k in close if k not in set(needed)]))
+               valves_not_needed=_codes(net, [k for k in close if not fed[k]]))
     return res
 
 
@@ -193,7 +199,7 @@ def _codes(net: Network, valves: list[int]) -> list[str]:
 
 
 def _seg_codes(net: Network, segs: np.ndarray) -> list[str]:
-    return sorted(set(net.seg_codes[segs].tolist()))
+    return sorted(net.seg_codes[np.unique(segs)].tolist())
 
 
 def _burst_pieces(net: Network, code: str, kind: str, at: float | None) -> np.ndarray:
