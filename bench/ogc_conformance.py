@@ -5,6 +5,10 @@ Run by hand (or from a test or CI job) from the repository root, with a server a
     make demo                                          # serves http://127.0.0.1:5000
     .venv/bin/python -m bench.ogc_conformance          # against the demo
     .venv/bin/python -m bench.ogc_conformance --url http://127.0.0.1:8080 --json out.json
+    .venv/bin/python -m bench.ogc_conformance --demo   # a demo of its own on a scratch DB
+
+(``--demo``: :mod:`bench.demo_server` loads the samples as ``make demo`` does into a database of
+its own, serves it with ``cim serve`` on a free port, runs the suite and drops the database.)
 
 ogctests is installed, pinned, into a throw-away virtualenv under the work dir (default
 /var/tmp/cim-bench/venv-ogctests; never the project's venv: it pins its own pytest, httpx and
@@ -78,12 +82,21 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/var/tmp/cim-bench"))
     ap.add_argument("--ogctests", default=OGCTESTS, help="pip requirement to install")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--demo", action="store_true",
+                    help="serve a demo of its own (scratch database, samples loaded) instead")
     args = ap.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     py = venv(work, args.ogctests)
     xml = work / f"ogctests-{time.strftime('%Y%m%d-%H%M%S')}.xml"
-    proc = run_suite(py, args.url, args.scope, xml)
+    if args.demo:
+        from bench.demo_server import demo_server
+
+        with demo_server(work) as srv:
+            args.url = srv.base
+            proc = run_suite(py, args.url, args.scope, xml)
+    else:
+        proc = run_suite(py, args.url, args.scope, xml)
     if not xml.exists():
         sys.exit(f"ogctests did not run:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     rows = results(xml)

@@ -26,21 +26,29 @@ from services.settings import ServeSettings
 def create_app(settings: ServeSettings | None = None) -> Flask:
     """The app for ``settings`` (default: read from the ``CIM_`` environment now)."""
     from cim.db.engine import database_url, psycopg_conninfo
+    from cim.db.roles import serving_url
     from cim.profile import load_profile
+    from services import guard
+    from services.config import URL_ENV
     from services.items import ItemsService
     from services.items_filter import cql2_translator
     from services.items_query import Limits
     from services.serve import write_config
 
     settings = settings or ServeSettings()
-    url = database_url(settings)
+    # least privilege: the items pool and pygeoapi's provider both log in as the read-only
+    # role; the served process keeps only the reader's URL (its provider reads it from there)
+    url = serving_url(database_url(settings))
+    _check_reader(psycopg_conninfo(url))
+    os.environ[URL_ENV] = url
     if settings.profile is None:
         raise RuntimeError("no city profile: set CIM_PROFILE")
     profile = load_profile(settings.profile)
     limits = Limits(settings.items_default_limit, settings.items_max_limit,
                     settings.items_max_offset)
     cfg_path, oas_path = write_config(url, profile, settings.host, settings.port,
-                                      settings.home, limits=limits)
+                                      settings.home, limits=limits,
+                                      basemap_url=settings.basemap_url)
     with open(cfg_path, encoding="utf-8") as fh:
         config = yaml.safe_load(fh)
     os.environ["PYGEOAPI_CONFIG"] = str(cfg_path)
@@ -57,6 +65,7 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
         return jsonify(status="ok")
 
     app.register_blueprint(pygeoapi_app.BLUEPRINT)
+    guard.install(app, pygeoapi_app, settings.max_body_bytes)
 
     items = ItemsService(config, psycopg_conninfo(url), pool_size=settings.threads,
                          limits=limits, count_cap=settings.count_cap)
@@ -84,7 +93,28 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
                                cache_bytes=settings.tiles_cache_mb << 20,
                                version_ttl=settings.tiles_version_ttl,
                                max_age=settings.tiles_max_age))
+
+    from services import webmap
+
+    webmap.register(app, conninfo=psycopg_conninfo(url), profile=profile,
+                    base_url=config["server"]["url"], basemap_url=settings.basemap_url)
     return app
+
+
+def _check_reader(conninfo: str) -> None:
+    """Fail at start, with what to do, when the read-only role cannot log in."""
+    import psycopg
+
+    try:
+        with psycopg.connect(conninfo, connect_timeout=10) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        user = psycopg.conninfo.conninfo_to_dict(conninfo).get("user")
+        raise RuntimeError(
+            f"the server connects as the read-only role {user!r} and could not: {first}. "
+            "Run `cim db upgrade` (it keeps the role), and for an external database give "
+            "its password in CIM_READER_PASSWORD or ~/.pgpass") from None
 
 
 def _pygeoapi_flask_app(cfg_path: str):

@@ -49,6 +49,7 @@ from services.items_sql import (
 from services.pool import Pool
 
 LOG = logging.getLogger("cim.services.items")
+ITEM_PARAMS = frozenset({"f", "crs", "lang"})  # of a single feature
 GEOJSON = "application/geo+json"
 _FORMATS = [GEOJSON, "application/json", "text/html", "application/ld+json"]
 
@@ -105,12 +106,15 @@ class ItemsService:
                           f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
                           f"{', '.join(unknown)}; known: the OGC API parameters and the "
                           f"properties {', '.join(columns)}")
+        try:  # every format: pygeoapi's pages get the same checks and limits
+            q = parse_items(request.args, columns, crs, self.limits)
+        except ParamError as exc:
+            return _error(400, "InvalidParameterValue", str(exc))
         if not _wants_geojson() or any(k in request.args for k in PYGEOAPI_ONLY):
             return None
         if self.filter_translator is None and any(k in request.args for k in FILTER_PARAMS):
             return None
         try:
-            q = parse_items(request.args, columns, crs, self.limits)
             flt = self.filter_translator(*q.filter, layer) if q.filter else None
             return self._page(layer, q, flt)
         except FallThrough:
@@ -122,7 +126,14 @@ class ItemsService:
 
     def item(self, collection_id: str, fid: str) -> Response | None:
         got = self.layer(collection_id)
-        if got is None or not _wants_geojson() or set(request.args) - {"f", "crs", "lang"}:
+        if got is None:
+            return None
+        unknown = [k for k in request.args if k not in ITEM_PARAMS]
+        if unknown:
+            return _error(400, "InvalidParameterValue",
+                          f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(unknown)[:200]}; known: {', '.join(sorted(ITEM_PARAMS))}")
+        if not _wants_geojson():
             return None
         layer, _, crs = got
         try:
@@ -149,18 +160,20 @@ class ItemsService:
             if q.hits:
                 text, params = count_statement(layer, q, None, flt)
                 matched = conn.execute(text, params).fetchone()[0]
-                rows = []
+                rows, more = [], False
             else:
                 text, params = page_statement(layer, q, flt)
                 rows = conn.execute(text, params).fetchall()
+                more = len(rows) > q.limit  # the statement reads one row ahead
+                rows = rows[:q.limit]
                 first = q.offset == 0 and q.cursor is None
-                if first and len(rows) < q.limit:
+                if first and not more:
                     matched = len(rows)  # the whole match is on this page
                 else:
                     text, params = count_statement(layer, q, self.count_cap, flt)
                     n = conn.execute(text, params).fetchone()[0]
                     matched = n if n <= self.count_cap else None
-        links = self._links(layer, q, rows, matched)
+        links = self._links(layer, q, rows, more)
         head = {"type": "FeatureCollection"}
         if matched is not None:
             head["numberMatched"] = matched
@@ -171,7 +184,7 @@ class ItemsService:
                 + ",".join(r[1] for r in rows) + "]}")
         return self._response(body, q.out_crs)
 
-    def _links(self, layer: Layer, q: ItemsQuery, rows: list, matched: int | None) -> list:
+    def _links(self, layer: Layer, q: ItemsQuery, rows: list, more: bool) -> list:
         uri = f"{self.base}/collections/{layer.name}/items"
         kept = "".join(f"&{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe=',')}"
                        for k, v in request.args.items(multi=True)
@@ -186,9 +199,6 @@ class ItemsService:
                        "The collection")]
         if q.hits:
             return links
-        done = q.offset + len(rows)
-        more = len(rows) == q.limit and (matched is None or q.cursor is not None
-                                         or done < matched)
         if more:
             if q.sortby:  # keyset paging is by id; a sorted page goes on by offset
                 nxt = f"&offset={q.offset + q.limit}" + \

@@ -3,7 +3,8 @@
 A filter in ``filter-lang=cql2-text`` or ``cql2-json`` is compiled to SQL here and runs in the
 same statement as the page. Without ``filter-lang`` the filter is tried as CQL2 Text first; if
 it is not CQL2 (pygeoapi 0.21's ECQL, e.g. ``INTERSECTS(geometry, POLYGON(…))``), the request
-goes to pygeoapi as before (:class:`FallThrough`), so existing ECQL clients keep working.
+goes to pygeoapi as before (:class:`FallThrough`), so existing ECQL clients keep working; a
+filter that parses as CQL2 but names an unknown property or ``filter-crs`` is a 400 here.
 """
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ class Cql2Translator:
             raise FallThrough  # pygeoapi's own cql-text / cql-json
         try:
             tree = self.cql2.parse_filter(text, lang or "cql2-text")
-            frag, values = self._compiler(layer).compile(tree, crs)
         except self.cql2.FilterError as exc:
             if not lang:
                 raise FallThrough from exc  # perhaps ECQL: pygeoapi parses that
+            raise ParamError(f"filter: {exc}") from exc
+        try:  # it is CQL2: an unknown property or filter-crs is the client's, never ECQL's
+            frag, values = self._compiler(layer).compile(tree, crs)
+        except self.cql2.FilterError as exc:
             raise ParamError(f"filter: {exc}") from exc
         names = iter(range(len(values)))
         text_sql = _PLACEHOLDER.sub(lambda m: f"%(f{next(names)})s", frag.as_string(None))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 
 from cim.crs import CRS84_URI, parse_crs
@@ -149,6 +150,8 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
     for name, value in args.items():
         if name in columns:
             q.props.append((columns[name], _value(columns[name], value)))
+    if (v := args.get("datetime")) is not None:
+        _datetime(v)  # checked here; pygeoapi answers it
     if (v := args.get("filter")) is not None:
         lang = args.get("filter-lang")
         if lang not in (None, "cql2-text", "cql2-json", "cql-text", "cql-json"):
@@ -161,6 +164,22 @@ def _int(v: str, name: str) -> int:
     if not _INT.fullmatch(v.strip()):
         raise ParamError(f"{name} must be a whole number ≥ 0, not {v!r}")
     return int(v)
+
+
+def _datetime(v: str) -> None:
+    """An RFC 3339 date or date-time, or an interval of two (``..`` or empty: open)."""
+    parts = v.split("/")
+    ok = len(parts) in (1, 2) and v.strip() != ""
+    for part in parts if ok else []:
+        if len(parts) == 2 and part in ("", ".."):
+            continue
+        try:
+            datetime.fromisoformat(part.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ParamError(f"datetime must be an RFC 3339 date or date-time, or an interval "
+                         f"start/end (.. for an open end), not {v[:80]!r}")
 
 
 def _crs(uri: str, allowed: dict[str, CrsInfo], name: str) -> CrsInfo:

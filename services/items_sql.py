@@ -119,8 +119,10 @@ def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
 
 def page_statement(layer: Layer, q: ItemsQuery,
                    flt: tuple[str, dict] | None = None) -> tuple[str, dict]:
-    """(SQL, parameters) of a page: rows of (id, feature GeoJSON text), in page order."""
-    params: dict = {"limit": q.limit, "offset": q.offset}
+    """(SQL, parameters) of a page: rows of (id, feature GeoJSON text), in page order; one
+    row more than ``q.limit`` when there is one, so the caller knows whether a next page
+    exists without counting."""
+    params: dict = {"limit": q.limit + 1, "offset": q.offset}
     extra, fparams = flt or (None, {})
     params.update(fparams)
 

@@ -144,3 +144,63 @@ def external_refs(doc: Any) -> list[str]:
         elif isinstance(n, list):
             stack.extend(n)
     return out
+
+
+# -- the platform's own items parameters -------------------------------------------------------
+PLATFORM_PARAMETERS: dict[str, dict] = {
+    "cursor": {
+        "name": "cursor", "in": "query", "required": False, "style": "form", "explode": False,
+        "description": "Keyset paging: the value the `next` link of the previous page carries "
+                       "(the page continues after that feature). Not combined with sortby.",
+        "schema": {"type": "integer", "minimum": 0}},
+    "resulttype": {
+        "name": "resulttype", "in": "query", "required": False, "style": "form",
+        "explode": False,
+        "description": "`hits`: only numberMatched (always counted exactly), no features.",
+        "schema": {"type": "string", "enum": ["results", "hits"], "default": "results"}},
+    "filter": {
+        "name": "filter", "in": "query", "required": False, "style": "form", "explode": False,
+        "description": "A CQL2 filter (OGC API Features Part 3) in `filter-lang`. Without "
+                       "`filter-lang` a filter that is not CQL2 Text is read as pygeoapi's ECQL.",
+        "schema": {"type": "string"}},
+    "filter-lang": {
+        "name": "filter-lang", "in": "query", "required": False, "style": "form",
+        "explode": False, "description": "The language of `filter`.",
+        "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"],
+                   "default": "cql2-text"}},
+    "filter-crs": {
+        "name": "filter-crs", "in": "query", "required": False, "style": "form",
+        "explode": False,
+        "description": "The CRS of the geometries in `filter` (default CRS84), in that CRS's "
+                       "axis order; one of the collection's `crs` list.",
+        "schema": {"type": "string", "format": "uri"}},
+}
+_DROPPED = "#/components/parameters/vendorSpecificParameters"  # unknown parameters are a 400
+
+
+def platform_openapi(doc: dict) -> dict:
+    """pygeoapi's document as the platform serves it: every ``…/items`` GET lists the
+    parameters the platform's items path takes (``cursor``, ``resulttype``, ``filter``,
+    ``filter-lang``, ``filter-crs``; ``bbox-crs`` comes from pygeoapi), no longer allows free
+    vendor parameters (an unknown parameter is a 400), and no ``$ref`` leaves the document."""
+    out = copy.deepcopy(doc)
+    params = out.setdefault("components", {}).setdefault("parameters", {})
+    for name, spec in PLATFORM_PARAMETERS.items():
+        params[name] = copy.deepcopy(spec)
+    for path, item in out.get("paths", {}).items():
+        get = item.get("get") if isinstance(item, dict) else None
+        if not path.endswith("/items") or not isinstance(get, dict):
+            continue
+        plist = [p for p in get.get("parameters", []) if p.get("$ref") != _DROPPED]
+        names = {p.get("name") for p in plist} | {p.get("$ref", "").rsplit("/", 1)[-1]
+                                                  for p in plist}
+        plist += [{"$ref": f"#/components/parameters/{n}"} for n in PLATFORM_PARAMETERS
+                  if n not in names]
+        get["parameters"] = plist
+    return bundle_openapi(out)
+
+
+def platform_openapi_text(text: str) -> str:
+    """:func:`platform_openapi` for pygeoapi's ``generate_openapi_document`` YAML output."""
+    return yaml.safe_dump(platform_openapi(yaml.safe_load(text)), allow_unicode=True,
+                          sort_keys=False)

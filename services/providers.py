@@ -28,14 +28,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from http import HTTPStatus
 from typing import Any
 
+import psycopg
 import pyproj
 import shapely
 import shapely.geometry
 from pygeoapi.provider.base import (
     BaseProvider,
     ProviderConnectionError,
+    ProviderGenericError,
+    ProviderInvalidQueryError,
     ProviderItemNotFoundError,
     ProviderQueryError,
 )
@@ -54,12 +58,35 @@ _LOCK = threading.RLock()
 GEOGRAPHIC_OUT_SRID = 4490  # CRS84 and EPSG:4490 output both come from CGCS2000 lon/lat
 DENSIFY_DEGREES = 0.0005  # ~50 m: a densified lon/lat edge is within 0.1 mm of its curve
 DENSIFY_METRES = 50.0
+APPLICATION_NAME = "cim-serve-pygeoapi"  # in pg_stat_activity, beside the items pool's
+
+
+class ProviderTimeoutError(ProviderGenericError):
+    """The serving role's statement_timeout cancelled the query: the server's load, 503."""
+
+    ogc_exception_code = "ServiceUnavailable"
+    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    default_msg = "the query took too long; narrow it (bbox, limit, filters) or try again"
+
+
+def _query_error(exc: Exception) -> ProviderGenericError:
+    """A database failure as pygeoapi's error: a cancelled statement is a 503, a bad value
+    the client's 400 with the database's first line; anything else a logged 500."""
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, psycopg.errors.QueryCanceled):
+        return ProviderTimeoutError()
+    if isinstance(orig, psycopg.errors.DataError):
+        first = (str(orig).splitlines() or [type(orig).__name__])[0]
+        return ProviderInvalidQueryError(user_msg=f"bad parameter value: {first}")
+    return ProviderQueryError(f"query failed: {exc}")
 
 
 def _engine(url: str) -> Engine:
     with _LOCK:
         if url not in _ENGINES:
-            _ENGINES[url] = create_engine(url, pool_pre_ping=True, pool_size=4)
+            _ENGINES[url] = create_engine(
+                url, pool_pre_ping=True, pool_size=4,
+                connect_args={"application_name": APPLICATION_NAME})
         return _ENGINES[url]
 
 
@@ -120,7 +147,7 @@ class CimProvider(BaseProvider):
             return GEOGRAPHIC_OUT_SRID, False, 9
         epsg = target.to_epsg()
         if epsg is None:
-            raise ProviderQueryError(f"output CRS {uri} has no EPSG code")
+            raise ProviderInvalidQueryError(user_msg=f"output CRS {uri} has no EPSG code")
         north_first = bool(target.axis_info) and \
             target.axis_info[0].direction.lower() in ("north", "south")
         return epsg, north_first, (9 if target.is_geographic else 4)
@@ -156,8 +183,8 @@ class CimProvider(BaseProvider):
         mapping["geometry"] = self.geom
         try:
             return to_filter(filterq, mapping)
-        except Exception as exc:
-            raise ProviderQueryError(f"unsupported filter: {exc}") from exc
+        except Exception as exc:  # an unknown property, an unsupported operator: the client's
+            raise ProviderInvalidQueryError(user_msg=f"unsupported filter: {exc}") from exc
 
     # -- queries -----------------------------------------------------------------------------
     def _where(self, bbox, properties, filterq):
@@ -166,7 +193,7 @@ class CimProvider(BaseProvider):
             conds.append(self._bbox_filter(bbox))
         for name, value in properties or []:
             if name not in self.table.c:
-                raise ProviderQueryError(f"unknown property {name}")
+                raise ProviderInvalidQueryError(user_msg=f"unknown property {name}")
             conds.append(self.table.c[name] == value)
         conds.append(self._cql_filter(filterq))
         return and_(*conds)
@@ -197,7 +224,8 @@ class CimProvider(BaseProvider):
                 order = []
                 for s in sortby or []:
                     if s["property"] not in self.table.c:
-                        raise ProviderQueryError(f"cannot sort by {s['property']}")
+                        raise ProviderInvalidQueryError(
+                            user_msg=f"cannot sort by {s['property']}")
                     c = self.table.c[s["property"]]
                     # features without a value come last in either direction
                     order.append((c.desc() if s.get("order") == "-" else c.asc()).nulls_last())
@@ -205,10 +233,10 @@ class CimProvider(BaseProvider):
                 stmt = stmt.order_by(*order).offset(offset).limit(limit)
                 for row in conn.execute(stmt):
                     fc["features"].append(self._feature(row, names, skip_geometry))
-        except (ProviderQueryError, ProviderItemNotFoundError):
+        except ProviderGenericError:
             raise
         except Exception as exc:
-            raise ProviderQueryError(f"query failed: {exc}") from exc
+            raise _query_error(exc) from exc
         fc["numberReturned"] = len(fc["features"])
         return fc
 
@@ -220,7 +248,7 @@ class CimProvider(BaseProvider):
             with _engine(self.url).connect() as conn:
                 row = conn.execute(stmt).first()
         except Exception as exc:
-            raise ProviderQueryError(f"query failed: {exc}") from exc
+            raise _query_error(exc) from exc
         if row is None:
             raise ProviderItemNotFoundError(f"no current feature with code {identifier}")
         return self._feature(row, names, False)
@@ -246,7 +274,7 @@ def _requested_bbox(bbox: list[float], storage_uri: str) -> tuple[list[float], s
         try:
             values = [float(v) for v in request.args["bbox"].split(",")]
         except ValueError as exc:  # pygeoapi has refused such a bbox already
-            raise ProviderQueryError(f"bad bbox: {exc}") from exc
+            raise ProviderInvalidQueryError(user_msg=f"bad bbox: {exc}") from exc
         return values, request.args.get("bbox-crs") or CRS84_URI
     return list(bbox), storage_uri
 
@@ -260,10 +288,10 @@ def _crs_of(uri: str) -> tuple[int, bool, bool]:
     try:
         crs = pyproj.CRS.from_user_input(uri)
     except pyproj.exceptions.CRSError as exc:
-        raise ProviderQueryError(f"unknown bbox-crs {uri}") from exc
+        raise ProviderInvalidQueryError(user_msg=f"unknown bbox-crs {uri}") from exc
     epsg = crs.to_epsg()
     if epsg is None:
-        raise ProviderQueryError(f"bbox-crs {uri} has no EPSG code")
+        raise ProviderInvalidQueryError(user_msg=f"bbox-crs {uri} has no EPSG code")
     north_first = bool(crs.axis_info) and \
         crs.axis_info[0].direction.lower() in ("north", "south")
     return epsg, north_first, crs.is_geographic

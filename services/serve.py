@@ -19,7 +19,7 @@ APP_FACTORY = "services.app:create_app()"
 
 
 def write_config(url: str, profile: CityProfile, host: str, port: int, home: Path,
-                 limits: Any = None) -> tuple[Path, Path]:
+                 limits: Any = None, basemap_url: str | None = None) -> tuple[Path, Path]:
     """Write pygeoapi's config and OpenAPI document under ``home``; return their paths.
 
     Neither file holds the database password (see :mod:`services.config`): give the served
@@ -27,9 +27,12 @@ def write_config(url: str, profile: CityProfile, host: str, port: int, home: Pat
     so a process reading it never sees half of one."""
     from pygeoapi.openapi import generate_openapi_document
 
+    from services.openapi import platform_openapi_text
+
     home.mkdir(parents=True, exist_ok=True)
     base = f"http://{host}:{port}"
-    cfg = pygeoapi_config(url, psycopg_conninfo(url), profile, base, host, port, limits)
+    cfg = pygeoapi_config(url, psycopg_conninfo(url), profile, base, host, port, limits,
+                          basemap_url=basemap_url)
     cfg_path = home / f"pygeoapi-{port}.yml"
     tmp = cfg_path.with_name(f".{cfg_path.name}.{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -37,7 +40,9 @@ def write_config(url: str, profile: CityProfile, host: str, port: int, home: Pat
     tmp.replace(cfg_path)
     oas_path = home / f"openapi-{port}.yml"
     tmp = oas_path.with_name(f".{oas_path.name}.{os.getpid()}")
-    tmp.write_text(generate_openapi_document(cfg_path, "yaml"), encoding="utf-8")
+    # self-contained (no $ref to a schema host) and with the platform's own parameters
+    tmp.write_text(platform_openapi_text(generate_openapi_document(cfg_path, "yaml")),
+                   encoding="utf-8")
     tmp.replace(oas_path)
     return cfg_path, oas_path
 
@@ -52,7 +57,8 @@ def gunicorn_argv(settings: ServeSettings) -> list[str]:
             "--workers", str(settings.workers), "--threads", str(settings.threads),
             "--worker-class", "gthread", "--timeout", str(settings.timeout),
             "--graceful-timeout", str(settings.graceful_timeout),
-            "--keep-alive", str(settings.keepalive), "--preload"]
+            "--keep-alive", str(settings.keepalive),
+            "--limit-request-line", str(settings.limit_request_line), "--preload"]
     if settings.access_log:
         argv += ["--access-logfile", "-"]
     return argv + [APP_FACTORY]
@@ -77,5 +83,8 @@ def serve_foreground(url: str, settings: ServeSettings, city_name: str) -> None:
     print(f"OGC API for {city_name}: http://{host}:{port}/  "
           f"(collections: http://{host}:{port}/collections; {settings.workers} workers × "
           f"{settings.threads} threads) — Ctrl-C stops", flush=True)
+    from cim.db.roles import serving_url
+
     argv = gunicorn_argv(settings)
-    os.execve(argv[0], argv, server_env(settings, url))
+    # the server gets the read-only role's URL only: the admin's password never reaches it
+    os.execve(argv[0], argv, server_env(settings, serving_url(url)))

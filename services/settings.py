@@ -35,6 +35,11 @@ class ServeSettings(Settings):
     items_max_offset: int = Field(
         default=100_000, ge=0,
         description="largest offset= (page further with the `next` links' cursor)")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024,
+                                description="largest request body (a larger one is a 413)")
+    limit_request_line: int = Field(
+        default=8190, ge=256, le=8190,
+        description="longest request line (method, URL, version) gunicorn accepts")
     count_cap: int = Field(
         default=10_000, ge=0,
         description="numberMatched is counted exactly up to this many matches and omitted "
@@ -56,6 +61,7 @@ class ServeSettings(Settings):
         """These settings as the ``CIM_`` variables that rebuild them in the served process."""
         keys = ("workers", "threads", "timeout", "graceful_timeout", "keepalive", "access_log",
                 "items_default_limit", "items_max_limit", "items_max_offset", "count_cap",
+                "max_body_bytes", "limit_request_line",
                 "host", "port")
         out = {f"CIM_{k.upper()}": str(getattr(self, k)) for k in keys}
         out.update({f"CIM_{k.upper()}": str(getattr(self, k)) for k in TILES_KEYS})

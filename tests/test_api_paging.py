@@ -205,3 +205,15 @@ def test_broken_cql2_is_400_and_ecql_still_goes_to_pygeoapi(capped_api, db):
     expected = _survey_codes_meeting(db, shapely.from_wkt(POLY))
     fc = _get(capped_api, filter=f"INTERSECTS(geometry, {POLY})", limit=2000).json()  # ECQL
     assert {f["id"] for f in fc["features"]} == expected
+
+
+def test_last_cursor_page_exactly_full_has_no_next_link(capped_api, db):
+    """The page statement reads one row ahead: a last page that is exactly full ends there."""
+    n = db.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL AND use_name = '办公'")
+    assert n > 5
+    first = _get(capped_api, use_name="办公", limit=5).json()
+    nxt = [lk["href"] for lk in first["links"] if lk["rel"] == "next"][0]
+    assert "cursor=" in nxt and "&limit=5" in nxt
+    last = requests.get(nxt.replace("&limit=5", f"&limit={n - 5}"), timeout=60).json()
+    assert last["numberReturned"] == n - 5
+    assert [lk for lk in last["links"] if lk["rel"] == "next"] == []

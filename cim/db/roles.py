@@ -79,6 +79,16 @@ def reader_url(admin_url: str, role: str | None = None, password: str | None = N
         .render_as_string(hide_password=False)
 
 
+def serving_url(url: str, role: str | None = None) -> str:
+    """The URL a served process connects with: ``url`` itself when it already names the
+    reader (``cim serve`` hands its server only the reader's URL), else :func:`reader_url`.
+    Either way the admin's password is not in the result."""
+    name = role or os.environ.get(READER_ROLE_ENV) or DEFAULT_READER
+    if make_url(url).username == name:
+        return url
+    return reader_url(url, name)
+
+
 def _dba_statements(role: ReaderRole, dbname: str) -> str:
     return (f"CREATE ROLE {role.name} LOGIN;  -- then set its password, "
             f"or let {READER_PASSWORD_ENV} do it\n"

@@ -1,0 +1,129 @@
+"""What the platform's app refuses, and how every failure is answered.
+
+OGC API Features Part 1 asks for a 400 on an unknown query parameter, and a hostile request
+must never see a 500 or a stack trace. The items path validates its own parameters
+(:mod:`services.items_query`); this module covers the rest of the app:
+
+* the other resources pygeoapi serves (landing page, conformance, collections, the OpenAPI
+  document, queryables, schema) accept only the parameters they define;
+* a request body over ``max_body`` bytes is a 413 before anything reads it (the request line
+  and headers are bounded by gunicorn: ``--limit-request-line``, :mod:`services.serve`);
+* a 5xx pygeoapi gives for a request carrying a ``filter`` (its ECQL parser and pygeofilter
+  raise on some inputs) becomes a 400: the filter is what failed;
+* any other error is JSON with a message: HTTP errors keep their status, an unexpected
+  exception is logged and answered 500 without details;
+* ``/conformance`` lists only the classes the platform passes (pygeoapi declares every class
+  its plugins might support, including Features Part 4 transactions, which a read-only server
+  does not offer), built once per process (pygeoapi extends a module-level list on every
+  request).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+LOG = logging.getLogger("cim.services.app")
+_OGC = "http://www.opengis.net/spec/"
+CONFORMANCE = [
+    _OGC + "ogcapi-common-1/1.0/conf/core",
+    _OGC + "ogcapi-common-1/1.0/conf/landing-page",
+    _OGC + "ogcapi-common-1/1.0/conf/json",
+    _OGC + "ogcapi-common-1/1.0/conf/html",
+    _OGC + "ogcapi-common-1/1.0/conf/oas30",
+    _OGC + "ogcapi-common-2/1.0/conf/collections",
+    _OGC + "ogcapi-features-1/1.0/conf/core",
+    _OGC + "ogcapi-features-1/1.0/conf/geojson",
+    _OGC + "ogcapi-features-1/1.0/conf/html",
+    _OGC + "ogcapi-features-1/1.0/conf/oas30",
+    _OGC + "ogcapi-features-2/1.0/conf/crs",
+    _OGC + "ogcapi-features-3/1.0/conf/queryables",
+    _OGC + "ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    _OGC + "ogcapi-features-3/1.0/conf/filter",
+    _OGC + "ogcapi-features-3/1.0/conf/features-filter",
+    _OGC + "cql2/1.0/conf/basic-cql2",
+    _OGC + "cql2/1.0/conf/advanced-comparison-operators",
+    _OGC + "cql2/1.0/conf/basic-spatial-functions",
+    _OGC + "cql2/1.0/conf/basic-spatial-functions-plus",
+    _OGC + "cql2/1.0/conf/spatial-functions",
+    _OGC + "cql2/1.0/conf/cql2-text",
+    _OGC + "cql2/1.0/conf/cql2-json",
+]
+# parameters of the pygeoapi resources the platform serves as they are (items: items_query)
+STRICT_PARAMS = {
+    "pygeoapi.landing_page": {"f", "lang"},
+    "pygeoapi.conformance": {"f", "lang"},
+    "pygeoapi.collections": {"f", "lang"},
+    "pygeoapi.openapi": {"f", "lang", "ui"},
+    "pygeoapi.collection_queryables": {"f", "lang", "profile"},
+    "pygeoapi.collection_schema": {"f", "lang", "profile"},
+}
+
+
+def error(status: int, code: str, message: str) -> Response:
+    """An OGC API exception document."""
+    return Response(json.dumps({"code": code, "description": message}, ensure_ascii=False),
+                    status=status, content_type="application/json")
+
+
+def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
+    """Add the guards, error handlers and the platform's ``/conformance`` to ``app`` (after
+    pygeoapi's blueprint is registered)."""
+    app.config["MAX_CONTENT_LENGTH"] = max_body
+
+    @app.before_request
+    def _refuse():
+        if request.content_length is not None and request.content_length > max_body:
+            return error(413, "PayloadTooLarge",
+                         f"request body over {max_body} bytes")
+        allowed = STRICT_PARAMS.get(request.endpoint or "")
+        if allowed is not None:
+            unknown = [k for k in request.args if k not in allowed]
+            if unknown:
+                return error(400, "InvalidParameterValue",
+                             f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(unknown)[:200]}; known here: "
+                             f"{', '.join(sorted(allowed))}")
+        return None
+
+    @app.after_request
+    def _filter_failures(resp: Response) -> Response:
+        if resp.status_code == 500 and "filter" in request.args:
+            LOG.warning("pygeoapi answered %s for filter %r", resp.status_code,
+                        request.args.get("filter", "")[:200])
+            return error(400, "InvalidParameterValue",
+                         "filter: could not be evaluated; use CQL2 Text or JSON "
+                         "(filter-lang=cql2-text or cql2-json) with the collection's "
+                         "queryable properties")
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return error(exc.code or 500, exc.name.replace(" ", ""),
+                     exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        LOG.exception("unhandled error on %s", request.path)
+        return error(500, "NoApplicableCode", "internal error (logged by the server)")
+
+    def conformance_fn(api, req):
+        from pygeoapi.api import F_HTML
+        from pygeoapi.util import render_j2_template, to_json
+
+        doc = {"conformsTo": CONFORMANCE}
+        headers = req.get_response_headers(**api.api_headers)
+        if req.format == F_HTML:
+            return headers, 200, render_j2_template(
+                api.tpl_config, api.config["server"]["templates"], "conformance.html", doc,
+                req.locale)
+        return headers, 200, to_json(doc, api.pretty_print)
+
+    def conformance():
+        """The classes the platform passes (see the module's docstring)."""
+        return pygeoapi_mod.execute_from_flask(conformance_fn, request)
+
+    app.view_functions["pygeoapi.conformance"] = conformance
