@@ -252,8 +252,66 @@ COMPONENTS = LayerDef(
     extra_indexes=(Index("subclass_current_idx", ("subclass_code",)),),
 )
 
+# -- planning control (规划管控, issue 11): regulatory-plan parcels, control lines, height zones
+PLANNING_PARCELS = LayerDef(
+    name="planning_parcels", title_zh="控规地块", title_en="Regulatory-plan parcels",
+    geometry_type="MULTIPOLYGON", code_scheme="feature", layer_code="84",
+    class_dictionary="land_use", class_column="land_use_code",
+    tile_fields=("parcel_code", "max_far", "max_height"), tile_min_zoom=11,
+    tile_detail_zoom=15,
+    columns=(
+        Column("parcel_code", "text", "地块编码 parcel code"),
+        Column("land_use_code", "text", "用地代码 land-use code (国土空间调查、规划、用途管制用地用海分类)"),
+        Column("land_use_name", "text", "用地性质 land use"),
+        Column("max_far", "float8", "容积率上限 max floor area ratio"),
+        Column("max_density", "float8", "建筑密度上限 max building density (0-1)"),
+        Column("min_green_ratio", "float8", "绿地率下限 min green ratio (0-1)"),
+        Column("max_height", "float8", "建筑限高 max height (m)"),
+        Column("setback_road_m", "float8", "退道路红线 setback from road red lines (m)"),
+        Column("setback_site_m", "float8", "退用地红线 setback from the site boundary (m)"),
+        Column("setback_blue_m", "float8", "退蓝线 setback from blue lines (m)"),
+        Column("district_code", "text", "行政区代码 district", db="varchar(6)"),
+        Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)"),
+    ),
+    extra_indexes=(Index("parcel_code_current_idx", ("parcel_code",)),),
+)
+
+CONTROL_LINES = LayerDef(
+    name="control_lines", title_zh="控制线", title_en="Planning control lines",
+    geometry_type="GEOMETRY", code_scheme="feature", layer_code="85",
+    class_dictionary="control_lines", class_column="line_type_code",
+    tile_fields=("line_type", "name", "width_m"), tile_min_zoom=11, tile_detail_zoom=15,
+    columns=(
+        Column("line_type", "text", "控制线类型 type (道路红线 绿线 蓝线 紫线 黄线)",
+               required=True),
+        Column("line_type_code", "text", "类型代码 type code (HX LVX LX ZX HUX)", required=True),
+        Column("name", "text", "名称 name"),
+        Column("width_m", "float8", "红线宽度 width of a centre-line road red line (m)"),
+        Column("district_code", "text", "行政区代码 district", db="varchar(6)"),
+        Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)"),
+    ),
+    extra_indexes=(Index("line_type_current_idx", ("line_type_code",)),),
+)
+
+HEIGHT_ZONES = LayerDef(
+    name="height_zones", title_zh="限高区", title_en="Height-limit zones",
+    geometry_type="MULTIPOLYGON", code_scheme="feature", layer_code="86",
+    class_dictionary="height_zone_types", class_column="zone_type",
+    tile_fields=("name", "max_height"), tile_min_zoom=10, tile_detail_zoom=14,
+    columns=(
+        Column("zone_type", "text", "限高类型 type (机场净空 视线通廊 其他)", required=True),
+        Column("name", "text", "名称 name"),
+        Column("max_height", "float8", "限高 max height above ground (m)"),
+        Column("max_elevation", "float8", "限制高程 max elevation above the datum (m)"),
+        Column("district_code", "text", "行政区代码 district", db="varchar(6)"),
+        Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)"),
+    ),
+)
+
 LAYERS: dict[str, LayerDef] = {d.name: d for d in (ADMIN_DIVISIONS, GRID_CELLS, BUILDINGS,
-                                                   PIPE_POINTS, PIPE_SEGMENTS, COMPONENTS)}
+                                                   PIPE_POINTS, PIPE_SEGMENTS, COMPONENTS,
+                                                   PLANNING_PARCELS, CONTROL_LINES,
+                                                   HEIGHT_ZONES)}
 
 
 def layer(name: str) -> LayerDef:

@@ -35,7 +35,9 @@ def test_every_layer_table_has_the_declared_geometry_and_indexes(migrated):
     conninfo, srid = migrated
     expected_geom = {"admin_divisions": ("MULTIPOLYGON", 2), "grid_cells": ("MULTIPOLYGON", 2),
                      "buildings": ("MULTIPOLYGON", 2), "pipe_points": ("POINT", 3),
-                     "pipe_segments": ("LINESTRING", 3), "components": ("GEOMETRY", 2)}
+                     "pipe_segments": ("LINESTRING", 3), "components": ("GEOMETRY", 2),
+                     "planning_parcels": ("MULTIPOLYGON", 2), "control_lines": ("GEOMETRY", 2),
+                     "height_zones": ("MULTIPOLYGON", 2)}
     assert set(expected_geom) == set(LAYERS)
     with psycopg.connect(conninfo) as conn:
         for t, (gtype, dims) in expected_geom.items():
