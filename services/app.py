@@ -92,7 +92,8 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
                                max_features=settings.tiles_max_features,
                                cache_bytes=settings.tiles_cache_mb << 20,
                                version_ttl=settings.tiles_version_ttl,
-                               max_age=settings.tiles_max_age))
+                               max_age=settings.tiles_max_age,
+                               low_zoom_features=settings.tiles_low_zoom_features))
 
     from services import webmap
 

@@ -16,7 +16,8 @@ from pydantic import Field
 
 from cim.config import Settings
 
-TILES_KEYS = ("tiles_max_features", "tiles_cache_mb", "tiles_version_ttl", "tiles_max_age")
+TILES_KEYS = ("tiles_max_features", "tiles_low_zoom_features", "tiles_cache_mb",
+              "tiles_version_ttl", "tiles_max_age")
 
 
 class ServeSettings(Settings):
@@ -48,6 +49,10 @@ class ServeSettings(Settings):
     tiles_max_features: int = Field(
         default=50_000, ge=1,
         description="most features of one layer in one vector tile (the largest are kept)")
+    tiles_low_zoom_features: int = Field(
+        default=8_000, ge=1,
+        description="most features of one layer in a tile below the layer's detail zoom "
+                    "(keeps z12 tiles near 500 KB)")
     tiles_cache_mb: int = Field(default=64, ge=0,
                                 description="server-side tile cache per worker, MiB")
     tiles_version_ttl: float = Field(

@@ -11,6 +11,12 @@ its own tiles (SQL: :mod:`services.tiles_sql`):
   the whole one map, one source-layer per collection (``collections=a,b`` picks some), made
   by concatenating the per-layer tiles (a valid MVT: layers are independent messages).
 
+Feature limit: at most ``tiles_max_features`` features of a layer in a tile, and
+``tiles_low_zoom_features`` below the layer's detail zoom (the largest kept, see
+:mod:`services.tiles_sql`): ``code`` is a unique string per feature, about half of a low-zoom
+tile's bytes, so the count is what keeps a z12 tile near 500 KB. A thinned tile says so in
+the header ``Cim-Tile-Thinned: <layers>``.
+
 Every tile carries the property ``code``, the id of ``/collections/{id}/items/{code}``
 (click-to-identify). Answers: 200 ``application/vnd.mapbox-vector-tile``; 204 (no body) for
 an empty tile; 400 for a z/y/x that is not a number; 404 for a tile outside the tile matrix
@@ -105,7 +111,7 @@ class TilesService:
 
     def __init__(self, config: dict, conninfo: str, pool: Pool, max_features: int = 50_000,
                  cache_bytes: int = 64 << 20, version_ttl: float = 1.0,
-                 max_age: int = 0) -> None:
+                 max_age: int = 0, low_zoom_features: int = 8_000) -> None:
         self.base = config["server"]["url"].rstrip("/")
         self.resources = {name: res for name, res in config["resources"].items()
                           if res.get("type") == "collection" and name in LAYERS
@@ -113,6 +119,7 @@ class TilesService:
         self.conninfo = conninfo
         self.pool = pool
         self.max_features = max_features
+        self.low_zoom_features = min(low_zoom_features, max_features)
         self.cache = TileCache(cache_bytes)
         self.version_ttl = version_ttl
         self.max_age = max_age
@@ -156,14 +163,14 @@ class TilesService:
         """(MVT bytes of one layer, thinned?) from the cache or PostGIS."""
         if z < layer.min_zoom:
             return b"", False
-        key = (layer.name, version, self.max_features, z, x, y)
+        limit = self.max_features if z >= layer.detail_zoom else self.low_zoom_features
+        key = (layer.name, version, limit, z, x, y)
         got = self.cache.get(key)
         if got is not None:
             return got
         text = tile_statement(layer, detail=z >= layer.detail_zoom, simplify=z < SIMPLIFY_BELOW)
-        data, candidates = conn.get().execute(text, tile_params(z, x, y, self.max_features)) \
-            .fetchone()
-        got = (bytes(data or b""), candidates > self.max_features)
+        data, candidates = conn.get().execute(text, tile_params(z, x, y, limit)).fetchone()
+        got = (bytes(data or b""), candidates > limit)
         self.cache.put(key, got)
         return got
 
@@ -181,7 +188,7 @@ class TilesService:
             versions = self.versions()
         except psycopg.Error as exc:
             return _db_error(exc)
-        tag = _etag(names, versions, z, x, y, self.max_features)
+        tag = _etag(names, versions, z, x, y, (self.max_features, self.low_zoom_features))
         headers = {"ETag": f'"{tag}"', "Cache-Control": f"public, max-age={self.max_age}",
                    "Vary": "Accept-Encoding"}
         if request.if_none_match.contains(tag):
@@ -289,7 +296,7 @@ class _LazyConnection:
 
 
 def _etag(names: list[str], versions: dict[str, str], z: int, x: int, y: int,
-          limit: int) -> str:
+          limit: tuple) -> str:
     key = f"{RECIPE}|{limit}|{z}/{x}/{y}|" + "|".join(f"{n}={versions[n]}" for n in names)
     return hashlib.sha1(key.encode()).hexdigest()[:20]
 

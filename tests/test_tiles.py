@@ -18,6 +18,7 @@ from tests.conftest import SAMPLE_BUILDINGS, start_api
 
 EXTENT = 4096
 LIMIT = 25  # the feature limit of the small server
+LOW = 10  # … and its limit below the detail zoom (buildings: 15)
 
 
 def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[float, float]:
@@ -204,29 +205,31 @@ def small(jining_profile, tmp_path_factory):
     d = make_db("tiles", jining_profile)
     load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS, dataset="survey")
     proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("tiles"),
-                           tiles_max_features=LIMIT, tiles_version_ttl=0)
+                           tiles_max_features=LIMIT, tiles_low_zoom_features=LOW,
+                           tiles_version_ttl=0)
     yield d, base
     proc.terminate()
     proc.wait(10)
     drop_database(server_url(), d.name)
 
 
-def test_feature_limit_keeps_the_largest(small):
-    """A z14 tile with more footprints than the limit: the 25 largest (shapely areas of the
-    survey footprints meeting the tile and its 64-unit buffer), and a header saying so."""
+@pytest.mark.parametrize("z,limit", [(14, LOW), (15, LIMIT)])
+def test_feature_limit_keeps_the_largest(small, z, limit):
+    """A tile with more footprints than the limit (the low-zoom one below the detail zoom):
+    the largest (shapely areas of the survey footprints meeting the tile and its 64-unit
+    buffer), and a header saying so."""
     d, base = small
     geoms = {c: g for c, (g, _) in survey_by_code(d).items()}
-    z = 14
     col, row = busiest_tile(geoms.values(), z)
     buffered = shapely.box(-64, -64, EXTENT + 64, EXTENT + 64)
     meeting = {c: g.area for c, g in geoms.items()
                if tile_coords(g, z, col, row).intersects(buffered)}
-    assert len(meeting) > LIMIT
+    assert len(meeting) > limit
     r = get_tile(base, z, col, row)
     feats = decode(r.content)["buildings"]["features"]
     assert r.headers["Cim-Tile-Thinned"] == "buildings"
     assert {f["properties"]["code"] for f in feats} == \
-        set(sorted(meeting, key=meeting.get, reverse=True)[:LIMIT])
+        set(sorted(meeting, key=meeting.get, reverse=True)[:limit])
 
 
 def _etag(base, z, col, row, coll="buildings"):
