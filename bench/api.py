@@ -126,6 +126,8 @@ def prepare_db(work: Path, path: Path, reload: bool) -> tuple[str, Path, int]:
     profile = work / "bench_profile.yaml"
     if not reload and profile.exists() and (n := loaded_batch(url, path)):
         print(f"database {DB}: reusing the load of {path.name} ({n:,} features)", flush=True)
+        # later migrations and the read-only role `cim serve` connects with (idempotent)
+        sh([sys.executable, "-m", "cim", "db", "upgrade"], cim_env(work, url, profile))
         return url, profile, n
     import geopandas as gpd
     import shapely
@@ -389,7 +391,7 @@ def main() -> None:
                      "machine": started, "versions": versions(conninfo),
                      "args": {**vars(args), "work": str(work)}, "workload": wl,
                      "servers": []}
-    starters = {"cim": ("`cim serve` (pygeoapi, gunicorn)",
+    starters = {"cim": ("`cim serve` (platform app)",
                         lambda: start_cim(work, url, profile, args.workers)),
                 "tipg": ("tipg 1.6.1 (uvicorn)",
                          lambda: start_tipg(work, url, props, args.workers))}
