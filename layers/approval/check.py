@@ -1,0 +1,101 @@
+"""The approval check: a validated project against the CIM, rule by rule.
+
+    result = check(conninfo, project, profile)        # -> {"project", "summary", "results"}
+
+Reads the current features near the site once (:mod:`layers.approval.data`), runs every rule
+of the rules file in its order, and returns the JSON result: the project's facts, the summary
+(overall status and counts) and one result per rule (:mod:`layers.approval.result`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from cim.profile import CityProfile
+from layers.approval import rules_indices as ri
+from layers.approval import rules_place as rp
+from layers.approval.config import Config, load_config
+from layers.approval.data import Context, read_context
+from layers.approval.project import Project
+from layers.approval.result import Result, crs84, summary
+from layers.query.clearance_rules import load_rules, max_required
+from layers.query.common import ident
+from layers.query.pipes import resolve_profile
+
+PIPE_REACH_EXTRA_M = 2.5  # half the widest section the reach must allow for (DN5000)
+LOADED_LAYERS = ("planning_parcels", "control_lines", "buildings", "pipe_segments")
+
+
+def _loaded(conninfo: str) -> dict[str, bool]:
+    """Which layers hold any current feature (an empty layer is missing data, not a pass)."""
+    with psycopg.connect(conninfo) as conn:
+        conn.read_only = True
+        return {n: conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE valid_to IS "
+                                        "NULL)").format(ident(n))).fetchone()[0]
+                for n in LOADED_LAYERS}
+
+
+def check(conninfo: str, project: Project, profile: CityProfile | None = None,
+          config: Config | None = None) -> tuple[dict[str, Any], Context]:
+    """Run every rule; returns the JSON result and the context read (for the report)."""
+    t0 = time.perf_counter()
+    prof = resolve_profile(profile)
+    cfg = config or load_config(prof)
+    clearance_rules = load_rules(prof)
+    reach = max_required(clearance_rules, "horizontal", True) + PIPE_REACH_EXTRA_M
+    ctx = read_context(conninfo, project.site, cfg.search_m, reach)
+    loaded = _loaded(conninfo)
+    R = {rid: Result(conf) for rid, conf in cfg.rules.items()}
+    rp.inside_site(R["inside_site"], project, cfg)
+    rp.setback_line(R["setback_road"], project, ctx, cfg, "道路红线", "setback_road_m",
+                    loaded["control_lines"])
+    rp.setback_site(R["setback_site"], project, ctx, cfg)
+    rp.setback_line(R["setback_blue"], project, ctx, cfg, "蓝线", "setback_blue_m",
+                    loaded["control_lines"])
+    for rid in ("overlap_green", "overlap_blue", "overlap_purple", "overlap_yellow"):
+        rp.overlap_line(R[rid], project, ctx, cfg, cfg.rules[rid].params["line_type"],
+                        loaded["control_lines"])
+    ri.height_parcel(R["height_parcel"], project, ctx, cfg)
+    ri.height_zones(R["height_zones"], project, ctx, cfg)
+    ri.far(R["far"], project, ctx, cfg)
+    ri.density(R["density"], project, ctx, cfg)
+    ri.green_ratio(R["green_ratio"], project, ctx, cfg)
+    ri.pipe_clearance(R["pipe_clearance"], project, ctx, clearance_rules,
+                      loaded["pipe_segments"])
+    rp.existing_buildings(R["existing_buildings"], project, ctx, cfg, loaded["buildings"])
+    rp.building_spacing(R["building_spacing"], project, cfg)
+    if not loaded["planning_parcels"]:
+        for rid in ("setback_road", "setback_site", "setback_blue", "height_parcel", "far",
+                    "density", "green_ratio"):
+            R[rid].notes.append("no planning parcels are loaded (cim load planning)")
+    results = [R[rid].to_dict(ctx.srid) for rid in cfg.rules]
+    site_area = project.site.area
+    out = {
+        "project": {
+            "name": project.name, "source": project.source, "source_crs": project.source_crs,
+            "site_area_m2": round(site_area, 2),
+            "buildings": [{"name": b.label, "footprint_m2": round(b.footprint.area, 2),
+                           "floors_above": b.floors_above, "floors_below": b.floors_below,
+                           "height": b.height, "use": b.use,
+                           "counted_area_m2": None if b.counted_area is None
+                           else round(b.counted_area, 2),
+                           "counted_area_from": "given" if b.counted_area_given is not None
+                           else "floors × footprint" if b.floors_above is not None else None}
+                          for b in project.buildings],
+            "demolish": [d.label for d in project.demolish],
+            "green_area_m2": round(project.green_union.area, 2),
+            "site": crs84(project.site, ctx.srid),
+            "notes": project.notes,
+        },
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rules_file": str(cfg.path),
+        "summary": summary(results),
+        "results": results,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    return out, ctx

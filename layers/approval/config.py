@@ -1,0 +1,108 @@
+"""The approval rules file (``cim/dictionaries/approval_rules.yaml``) read and checked.
+
+The numbers a city may change (search radius, tolerances, the spacing factor) and each rule's
+titles and clause live in the file, never in code; a broken file is a configuration error
+naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim.errors import ConfigError
+from cim.profile import DICTIONARY_DIR, CityProfile
+
+FILE = "approval_rules.yaml"
+RULE_IDS = ("inside_site", "setback_road", "setback_site", "setback_blue", "overlap_green",
+            "overlap_blue", "overlap_purple", "overlap_yellow", "height_parcel",
+            "height_zones", "far", "density", "green_ratio", "pipe_clearance",
+            "existing_buildings", "building_spacing")
+LINE_TYPES = ("道路红线", "绿线", "蓝线", "紫线", "黄线")
+
+
+@dataclass(frozen=True)
+class RuleConf:
+    id: str
+    title_zh: str
+    title_en: str
+    clause: str
+    enabled: bool
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    search_m: float
+    area_tolerance_m2: float
+    parcel_cover_min: float
+    demolish_match_share: float
+    rules: dict[str, RuleConf]
+
+
+def rules_path(profile: CityProfile | None, path: str | Path | None = None) -> Path:
+    """The rules file: ``path`` if given, else the city's override, else the default."""
+    if path is not None:
+        return Path(path)
+    if profile is not None:
+        return profile.dictionary_path("approval_rules", ".yaml")
+    return DICTIONARY_DIR / FILE
+
+
+def _number(raw: dict, key: str, path: Path, lo: float = 0.0, hi: float | None = None
+            ) -> float:
+    v = raw.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < lo or (hi is not None
+                                                                          and v > hi):
+        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise ConfigError(f"{key} must be a number {rng}, not {v!r}", path=str(path), field=key)
+    return float(v)
+
+
+def load_config(profile: CityProfile | None, path: str | Path | None = None) -> Config:
+    """Read and check the rules file (every rule of :data:`RULE_IDS` must be described)."""
+    p = rules_path(profile, path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read the rules file: {exc}", path=str(p)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"the rules file is not YAML: {exc}", path=str(p)) from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), dict):
+        raise ConfigError("expected a mapping with a 'rules' mapping", path=str(p),
+                          field="rules")
+    rules: dict[str, RuleConf] = {}
+    unknown = sorted(set(raw["rules"]) - set(RULE_IDS))
+    if unknown:
+        raise ConfigError(f"unknown rule(s) {', '.join(unknown)}; rules: {', '.join(RULE_IDS)}",
+                          path=str(p), field="rules")
+    for rid in RULE_IDS:
+        spec = raw["rules"].get(rid)
+        key = f"rules.{rid}"
+        if not isinstance(spec, dict):
+            raise ConfigError("missing: each rule needs title_zh, title_en and clause",
+                              path=str(p), field=key)
+        for k in ("title_zh", "title_en", "clause"):
+            if not isinstance(spec.get(k), str) or not spec[k].strip():
+                raise ConfigError(f"{k} is missing", path=str(p), field=f"{key}.{k}")
+        params = {k: v for k, v in spec.items()
+                  if k not in ("title_zh", "title_en", "clause", "enabled")}
+        if rid.startswith("overlap_") and params.get("line_type") not in LINE_TYPES:
+            raise ConfigError(f"line_type must be one of {', '.join(LINE_TYPES)}", path=str(p),
+                              field=f"{key}.line_type")
+        if rid == "building_spacing":
+            _number(params, "factor", p)
+            _number(params, "min_m", p)
+            if params.get("height_of") not in ("lower", "taller"):
+                raise ConfigError("height_of must be lower or taller", path=str(p),
+                                  field=f"{key}.height_of")
+        rules[rid] = RuleConf(rid, spec["title_zh"].strip(), spec["title_en"].strip(),
+                              spec["clause"].strip(), spec.get("enabled", True) is not False,
+                              params)
+    return Config(p, _number(raw, "search_m", p), _number(raw, "area_tolerance_m2", p),
+                  _number(raw, "parcel_cover_min", p, 0.0, 1.0),
+                  _number(raw, "demolish_match_share", p, 0.0, 1.0), rules)

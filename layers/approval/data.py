@@ -1,0 +1,77 @@
+"""What the check reads from the CIM around a project: current features near the site.
+
+One read-only connection; every layer is asked once for the current features within the
+rules' search distance of the site (GiST through ``ST_DWithin``), as WKB in the storage CRS;
+the rules then work on these few features in shapely (a project is a few hectares, so the
+pairwise geometry is cheap and exact). Layer names reach SQL only through
+:func:`layers.query.common.ident`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import shapely
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from layers.query.common import ident
+from layers.query.pipes import NO_JIT
+from layers.query.sqlparts import storage_srid
+
+PARCEL_COLS = ("code", "parcel_code", "land_use_code", "land_use_name", "max_far",
+               "max_density", "min_green_ratio", "max_height", "setback_road_m",
+               "setback_site_m", "setback_blue_m")
+LINE_COLS = ("code", "line_type", "line_type_code", "name", "width_m")
+ZONE_COLS = ("code", "zone_type", "name", "max_height", "max_elevation")
+PIPE_COLS = ("code", "pipe_class", "class_name", "subclass_code", "burial", "pressure",
+             "diameter_mm", "width_mm", "height_mm", "size_text")
+BUILDING_COLS = ("code", "name", "height", "floors_above")
+
+
+@dataclass
+class Context:
+    srid: int
+    parcels: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    zones: list[dict[str, Any]] = field(default_factory=list)
+    pipes: list[dict[str, Any]] = field(default_factory=list)
+    buildings: list[dict[str, Any]] = field(default_factory=list)
+    widest_pipe_m: float = 0.0
+
+
+def _near(cur, layer: str, cols: tuple[str, ...], site_wkb: bytes, srid: int, reach: float,
+          force2d: bool = False) -> list[dict[str, Any]]:
+    geom = sql.SQL("ST_AsBinary(ST_Force2D(geom))" if force2d else "ST_AsBinary(geom)")
+    q = sql.SQL("SELECT {cols}, {geom} AS wkb FROM {t} WHERE valid_to IS NULL "
+                "AND ST_DWithin(geom, ST_GeomFromWKB(%s, {srid}), %s) ORDER BY code").format(
+        cols=sql.SQL(", ").join(map(sql.Identifier, cols)), geom=geom, t=ident(layer),
+        srid=sql.Literal(srid))
+    rows = cur.execute(q, [site_wkb, reach]).fetchall()
+    for r in rows:
+        r["geom"] = shapely.from_wkb(bytes(r.pop("wkb")))
+    return rows
+
+
+def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
+                 pipe_reach_m: float) -> Context:
+    """Parcels, control lines, height zones, existing buildings within ``search_m`` of the
+    site and pipe segments within ``pipe_reach_m`` (the largest clearance + widest section)."""
+    with psycopg.connect(conninfo) as conn:
+        conn.read_only = True
+        conn.execute(NO_JIT)
+        srid = storage_srid(conn)
+        cur = conn.cursor(row_factory=dict_row)
+        wkb = shapely.to_wkb(site)
+        ctx = Context(srid)
+        ctx.parcels = _near(cur, "planning_parcels", PARCEL_COLS, wkb, srid, 0.0)
+        ctx.lines = _near(cur, "control_lines", LINE_COLS, wkb, srid, search_m)
+        ctx.zones = _near(cur, "height_zones", ZONE_COLS, wkb, srid, 0.0)
+        ctx.buildings = _near(cur, "buildings", BUILDING_COLS, wkb, srid, search_m)
+        ctx.pipes = _near(cur, "pipe_segments", PIPE_COLS, wkb, srid, pipe_reach_m,
+                          force2d=True)
+        ctx.widest_pipe_m = max((max(p["diameter_mm"] or 0, p["width_mm"] or 0) / 1000.0
+                                 for p in ctx.pipes), default=0.0)
+    return ctx

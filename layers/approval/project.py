@@ -1,0 +1,337 @@
+"""A proposed project as the approval check sees it, parsed and validated from plain features.
+
+The features come from a project file (read by ``loaders.project``: GeoPackage, GeoJSON or DXF)
+or from the GeoJSON of the ``approval-check`` process; each is ``{"layer", "row",
+"properties", "geometry"}`` (shapely, in the source CRS). Its role is its ``role`` property
+(site | building | demolish | green, or 用地红线 | 建筑 | 拆除 | 绿地) or else its layer's name by
+convention (:data:`ROLE_NAMES`; a DXF layer is the entity's ``Layer``). Attributes are read
+by Chinese or English names (:data:`FIELDS`). In a DXF, a building's attributes are a TEXT on
+the building layer inside its outline, ``key=value`` pairs joined by ``;`` (``名称=1号楼;
+地上层数=18;地下层数=2;建筑高度=54;用途=住宅``); a closed polyline is a polygon.
+
+Every problem is collected before anything is checked (nothing half-checked): one
+:class:`InputError` lists them all, each naming the file, layer, feature (row) and field.
+Counted floor area (计容建筑面积) is the given one, else floors above ground × footprint area.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyproj
+import shapely
+from shapely.geometry import Polygon
+
+from cim.crs import detect_gk_from_eastings, parse_crs, transformer
+from cim.errors import InputError
+from cim.text import norm_name
+
+ROLES = ("site", "building", "demolish", "green")
+ROLE_NAMES = {
+    "site": ("site", "用地红线", "用地范围", "红线", "siteboundary", "boundary"),
+    "building": ("building", "buildings", "建筑", "新建建筑", "拟建建筑", "建筑物"),
+    "demolish": ("demolish", "demolition", "拆除", "拆除建筑"),
+    "green": ("green", "绿地", "绿化", "greenarea", "greenareas"),
+}
+FIELDS = {
+    "role": ("role", "角色", "类别"),
+    "name": ("name", "名称", "建筑名称", "楼号", "编号", "id"),
+    "floors_above": ("floors_above", "floors", "地上层数", "层数", "地上"),
+    "floors_below": ("floors_below", "地下层数", "地下"),
+    "height": ("height", "height_m", "建筑高度", "高度"),
+    "use": ("use", "用途", "建筑用途", "使用性质"),
+    "counted_area": ("counted_area", "far_area", "计容建筑面积", "计容面积"),
+    "ground_elevation": ("ground_elevation", "室外地坪标高", "地面高程"),
+    "code": ("code", "building_code", "建筑编码", "编码"),
+}
+_ROLE_OF = {norm_name(n): r for r, names in ROLE_NAMES.items() for n in names}
+_FIELD_OF = {norm_name(a): f for f, aliases in FIELDS.items() for a in aliases}
+MIN_AREA_M2 = 0.01
+
+
+@dataclass
+class Building:
+    label: str  # name, else "layer row N"
+    layer: str
+    row: int
+    footprint: shapely.Geometry  # storage CRS
+    floors_above: int | None = None
+    floors_below: int | None = None
+    height: float | None = None
+    use: str | None = None
+    counted_area_given: float | None = None
+    ground_elevation: float | None = None
+
+    @property
+    def counted_area(self) -> float | None:
+        """计容建筑面积: as given, else floors above ground × footprint (None: unknown)."""
+        if self.counted_area_given is not None:
+            return self.counted_area_given
+        if self.floors_above is not None:
+            return self.floors_above * self.footprint.area
+        return None
+
+
+@dataclass
+class Demolish:
+    label: str
+    layer: str
+    row: int
+    outline: shapely.Geometry
+    code: str | None = None
+
+
+@dataclass
+class Project:
+    name: str
+    source: str
+    source_crs: str
+    site: shapely.Geometry
+    buildings: list[Building]
+    demolish: list[Demolish] = field(default_factory=list)
+    green: list[shapely.Geometry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def green_union(self) -> shapely.Geometry:
+        return shapely.union_all(self.green) if self.green else shapely.Polygon()
+
+
+class _Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, msg: str, layer: str | None = None, row: int | None = None,
+            field: str | None = None) -> None:
+        where = [self.source]
+        if layer is not None:
+            where.append(f"layer {layer!r}")
+        if row is not None:
+            where.append(f"feature {row}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        self.items.append(f"{', '.join(where)}: {msg}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            n = len(self.items)
+            head = self.items[0] if n == 1 else f"{n} problems in the project:\n  " + \
+                "\n  ".join(self.items)
+            raise InputError(head)
+
+
+def _attrs(props: dict[str, Any]) -> tuple[dict[str, tuple[str, Any]], str | None]:
+    """Known attributes (canonical → (delivered name, value)) and a DXF TEXT's content."""
+    out: dict[str, tuple[str, Any]] = {}
+    for k, v in props.items():
+        f = _FIELD_OF.get(norm_name(k))
+        if f and f not in out and v is not None and not (isinstance(v, float) and math.isnan(v)):
+            if not (isinstance(v, str) and not v.strip()):
+                out[f] = (str(k), v)
+    text = props.get("Text")
+    return out, text if isinstance(text, str) and text.strip() else None
+
+
+def _text_attrs(text: str) -> dict[str, tuple[str, Any]]:
+    out: dict[str, tuple[str, Any]] = {}
+    for part in text.replace("；", ";").replace("\\P", ";").split(";"):
+        if "=" in part or "＝" in part:
+            k, _, v = part.replace("＝", "=").partition("=")
+            f = _FIELD_OF.get(norm_name(k))
+            if f and v.strip():
+                out[f] = (k.strip(), v.strip())
+    return out
+
+
+def _num(value: Any, name: str, rec: dict, probs: _Problems, integer: bool = False,
+         positive: bool = False) -> float | None:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        v = float(str(value).strip().rstrip("mM米层F").strip()) if isinstance(value, str) \
+            else float(value)
+        if not math.isfinite(v) or v < 0 or (positive and v <= 0):
+            raise ValueError
+        if integer and v != int(v):
+            raise ValueError
+    except (TypeError, ValueError):
+        kind = "a whole number >= 0" if integer else "a number > 0" if positive else \
+            "a number >= 0"
+        probs.add(f"{value!r} is not {kind}", rec["layer"], rec["row"], name)
+        return None
+    return int(v) if integer else v
+
+
+def _polygonal(g: shapely.Geometry) -> shapely.Geometry | None:
+    """The polygon(s) of ``g`` in 2D; a closed line is its polygon; None if not areal."""
+    if g is None or g.is_empty:
+        return None
+    g = shapely.force_2d(g)
+    if g.geom_type in ("LineString", "LinearRing") and len(g.coords) >= 4 and \
+            g.coords[0] == g.coords[-1]:
+        g = Polygon(g.coords)
+    if g.geom_type == "MultiLineString" and all(
+            len(p.coords) >= 4 and p.coords[0] == p.coords[-1] for p in g.geoms):
+        g = shapely.union_all([Polygon(p.coords) for p in g.geoms])
+    if g.geom_type not in ("Polygon", "MultiPolygon"):
+        return None
+    if not g.is_valid:
+        g = shapely.make_valid(g)
+        g = shapely.union_all([p for p in getattr(g, "geoms", [g])
+                               if p.geom_type in ("Polygon", "MultiPolygon")])
+    return g
+
+
+def resolve_crs(records: list[dict], crs: str | pyproj.CRS | None, storage_srid: int,
+                source: str) -> pyproj.CRS:
+    """``crs`` (--crs or the file's), else detected from the coordinates like the loaders
+    do: zone-prefixed or six-digit Gauss-Krüger eastings, or degrees (CRS84)."""
+    if crs is not None:
+        return crs if isinstance(crs, pyproj.CRS) else parse_crs(crs)
+    xs = np.concatenate([shapely.get_coordinates(r["geometry"])[:, 0] for r in records
+                         if r["geometry"] is not None] or [np.empty(0)])
+    ys = np.concatenate([shapely.get_coordinates(r["geometry"])[:, 1] for r in records
+                         if r["geometry"] is not None] or [np.empty(0)])
+    epsg = detect_gk_from_eastings(xs, storage_srid)
+    if epsg is not None:
+        return parse_crs(epsg)
+    if xs.size and np.all(np.abs(xs) <= 180) and np.all(np.abs(ys) <= 90):
+        return parse_crs("OGC:CRS84")
+    raise InputError("the project has no coordinate reference system and none can be "
+                     "detected from its coordinates; pass --crs EPSG:n", path=source)
+
+
+def build_project(records: list[dict], *, source: str, name: str | None,
+                  crs: str | pyproj.CRS | None, storage_srid: int) -> Project:
+    """Validate the features and return the project in the storage CRS (see module doc)."""
+    probs = _Problems(source)
+    src_crs = resolve_crs(records, crs, storage_srid, source)
+    tx = transformer(src_crs.to_wkt(), f"EPSG:{storage_srid}")
+    area_of_use = parse_crs(storage_srid).area_of_use
+    sites, buildings, demolish, green, texts = [], [], [], [], []
+    for rec in records:
+        attrs, text = _attrs(rec["properties"])
+        role_src = attrs.get("role")
+        role = _ROLE_OF.get(norm_name(role_src[1])) if role_src else _ROLE_OF.get(
+            norm_name(rec["layer"]))
+        if role is None:
+            if role_src:
+                probs.add(f"role {role_src[1]!r} is not one of {', '.join(ROLES)} "
+                          "(or 用地红线, 建筑, 拆除, 绿地)", rec["layer"], rec["row"], role_src[0])
+            else:
+                probs.add("no role: give a 'role' property (site, building, demolish, green) "
+                          "or put the feature on a layer named 用地红线/site, 建筑/building, "
+                          "拆除/demolish or 绿地/green", rec["layer"], rec["row"])
+            continue
+        g = rec["geometry"]
+        if g is not None and not g.is_empty:
+            c = shapely.get_coordinates(g)
+            if not np.all(np.isfinite(c)):
+                probs.add("coordinates are not finite numbers", rec["layer"], rec["row"],
+                          "geometry")
+                continue
+            g = shapely.transform(g, lambda xy: np.column_stack(tx.transform(xy[:, 0],
+                                                                             xy[:, 1])))
+            lon, lat = transformer(f"EPSG:{storage_srid}", "OGC:CRS84").transform(
+                *shapely.get_coordinates(g).mean(axis=0))
+            if area_of_use and not (area_of_use.west - 1 <= lon <= area_of_use.east + 1
+                                    and area_of_use.south - 1 <= lat <= area_of_use.north + 1):
+                probs.add(f"lies outside the city's storage CRS area (at {lon:.4f}, {lat:.4f}; "
+                          f"CRS {src_crs.name}): wrong --crs, or X/Y swapped?", rec["layer"],
+                          rec["row"], "geometry")
+                continue
+        if role == "building" and text and g is not None and g.geom_type == "Point":
+            texts.append((g, _text_attrs(text), rec))
+            continue
+        poly = _polygonal(g)
+        if poly is None or poly.is_empty:
+            what = "empty" if g is None or g.is_empty else f"a {g.geom_type}"
+            probs.add(f"the geometry is {what}; a {role} needs a polygon (or a closed "
+                      "polyline)", rec["layer"], rec["row"], "geometry")
+            continue
+        if poly.area < MIN_AREA_M2:
+            probs.add(f"the polygon's area {poly.area:.4f} m² is below {MIN_AREA_M2} m²",
+                      rec["layer"], rec["row"], "geometry")
+            continue
+        if role == "site":
+            sites.append(poly)
+        elif role == "green":
+            green.append(poly)
+        elif role == "demolish":
+            code = attrs.get("code")
+            demolish.append(Demolish(_label(attrs, rec), rec["layer"], rec["row"], poly,
+                                     str(code[1]).strip() if code else None))
+        else:
+            buildings.append((poly, attrs, rec))
+    for pt, tattrs, rec in texts:
+        hits = [b for b in buildings if b[0].contains(pt)]
+        if len(hits) != 1:
+            probs.add(f"the text lies in {len(hits)} building outlines (needs exactly one)",
+                      rec["layer"], rec["row"], "Text")
+            continue
+        for k, v in tattrs.items():
+            hits[0][1].setdefault(k, v)
+    out_buildings = [_building(poly, attrs, rec, probs) for poly, attrs, rec in buildings]
+    if not sites:
+        probs.add("no site boundary (用地红线): a polygon with role 'site'")
+    if not buildings:
+        probs.add("no proposed building (建筑): a polygon with role 'building'")
+    probs.raise_if_any()
+    return Project(name or source, source, src_crs.to_string(), shapely.union_all(sites),
+                   [b for b in out_buildings if b is not None], demolish, green)
+
+
+def _label(attrs: dict, rec: dict) -> str:
+    return str(attrs["name"][1]) if "name" in attrs else f"{rec['layer']} #{rec['row']}"
+
+
+def _building(poly, attrs: dict, rec: dict, probs: _Problems) -> Building | None:
+    def get(key: str, **kw) -> Any:
+        if key not in attrs:
+            return None
+        return _num(attrs[key][1], attrs[key][0], rec, probs, **kw)
+
+    b = Building(_label(attrs, rec), rec["layer"], rec["row"], poly,
+                 floors_above=get("floors_above", integer=True),
+                 floors_below=get("floors_below", integer=True),
+                 height=get("height", positive=True),
+                 use=str(attrs["use"][1]).strip() if "use" in attrs else None,
+                 counted_area_given=get("counted_area"),
+                 ground_elevation=None)
+    if "ground_elevation" in attrs:
+        try:
+            b.ground_elevation = float(attrs["ground_elevation"][1])
+        except (TypeError, ValueError):
+            probs.add(f"{attrs['ground_elevation'][1]!r} is not a number", rec["layer"],
+                      rec["row"], attrs["ground_elevation"][0])
+    return b
+
+
+def records_from_geojson(obj: Any, source: str = "project") -> list[dict]:
+    """The features of a GeoJSON FeatureCollection as records (layer = the ``role``)."""
+    from shapely.geometry import shape
+
+    if not isinstance(obj, dict) or obj.get("type") != "FeatureCollection" or \
+            not isinstance(obj.get("features"), list):
+        raise InputError("the project must be a GeoJSON FeatureCollection", path=source)
+    out, probs = [], _Problems(source)
+    for i, f in enumerate(obj["features"], start=1):
+        props = (f or {}).get("properties") or {}
+        if not isinstance(props, dict):
+            probs.add("properties must be an object", "features", i, "properties")
+            continue
+        try:
+            g = shape(f["geometry"]) if f.get("geometry") else None
+        except (KeyError, TypeError, ValueError, AttributeError,
+                shapely.errors.GEOSException) as exc:
+            probs.add(f"the geometry cannot be read: {exc}", "features", i, "geometry")
+            continue
+        out.append({"layer": "features", "row": i, "properties": props, "geometry": g})
+    probs.raise_if_any()
+    if not out:
+        raise InputError("the FeatureCollection has no features", path=source)
+    return out

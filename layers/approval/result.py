@@ -1,0 +1,85 @@
+"""One rule's result: status, numbers, clause and the offending geometry (GeoJSON, CRS84).
+
+Statuses: ``pass``, ``fail``, ``not_applicable`` (nothing the rule governs is there, e.g. no
+height zone over the site) and ``needs_review`` (data the rule needs is missing: never a pass).
+The overall status is fail if any rule fails, else needs_review if any needs review, else pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+import shapely.geometry
+
+from cim.crs import transformer
+from layers.approval.config import RuleConf
+
+STATUSES = ("pass", "fail", "not_applicable", "needs_review")
+
+
+def crs84(g: shapely.Geometry, srid: int) -> dict[str, Any]:
+    """``g`` (storage CRS) as a GeoJSON geometry in CRS84 lon/lat, 8 decimals (~1 mm)."""
+    t = transformer(f"EPSG:{srid}", "OGC:CRS84")
+    out = shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    return shapely.geometry.mapping(shapely.set_precision(out, 1e-8))
+
+
+class Result:
+    """Builder of one rule's result dict."""
+
+    def __init__(self, conf: RuleConf, unit: str | None = None) -> None:
+        self.conf = conf
+        self.unit = unit
+        self.items: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.offending: list[tuple[shapely.Geometry, str]] = []
+        self.measured: Any = None
+        self.required: Any = None
+        self._status: str | None = None
+
+    def item(self, status: str, what: str, measured: Any = None, required: Any = None,
+             geom: shapely.Geometry | None = None, **extra: Any) -> None:
+        """One checked thing (a building, a pair, a line); failing ones carry their place."""
+        assert status in STATUSES, status
+        self.items.append({"status": status, "what": what, "measured": _r(measured),
+                           "required": _r(required), **extra})
+        if status == "fail" and geom is not None and not geom.is_empty:
+            self.offending.append((geom, what))
+
+    def status(self, s: str) -> None:
+        self._status = s
+
+    def final_status(self) -> str:
+        if not self.conf.enabled:
+            return "not_applicable"
+        if self._status:
+            return self._status
+        ss = {i["status"] for i in self.items}
+        for s in ("fail", "needs_review", "pass"):
+            if s in ss:
+                return s
+        return "not_applicable"
+
+    def to_dict(self, srid: int) -> dict[str, Any]:
+        c = self.conf
+        feats = [{"type": "Feature", "properties": {"what": w}, "geometry": crs84(g, srid)}
+                 for g, w in self.offending]
+        notes = self.notes if c.enabled else ["disabled by the rules file"]
+        return {"id": c.id, "title": {"zh": c.title_zh, "en": c.title_en},
+                "status": self.final_status(), "measured": _r(self.measured),
+                "required": _r(self.required), "unit": self.unit, "clause": c.clause,
+                "notes": notes, "items": self.items if c.enabled else [],
+                "geometry": {"type": "FeatureCollection", "features": feats}
+                if c.enabled else {"type": "FeatureCollection", "features": []}}
+
+
+def _r(v: Any) -> Any:
+    return round(v, 3) if isinstance(v, float) else v
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = {s: sum(1 for r in results if r["status"] == s) for s in STATUSES}
+    status = "fail" if counts["fail"] else "needs_review" if counts["needs_review"] else "pass"
+    return {"status": status, "counts": counts}

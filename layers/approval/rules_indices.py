@@ -1,0 +1,188 @@
+"""Rules on numbers: heights (the parcel limit, every height-limit zone), the parcel indices
+(FAR 容积率, density 建筑密度, green ratio 绿地率) and the GB 50289 pipe clearances.
+
+A site spanning several parcels is held to the area-weighted index: Σ(index × the part of the
+site on the parcel) / Σ(those parts), and the result says so. The parcels must cover the site
+(``parcel_cover_min`` of the rules file), else the index of the rest is unknown: needs review.
+Pipe clearances use the rules of ``pipe_clearances.csv`` (:mod:`layers.query.clearance_rules`)
+exactly as ``cim query clearance`` does for existing buildings: plan distance from the
+footprint to the pipe's centre line minus half its outer width.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shapely
+
+from layers.approval.config import Config
+from layers.approval.data import Context
+from layers.approval.project import Project
+from layers.approval.result import Result
+from layers.approval.rules_place import _worst, parcels_under
+from layers.query.clearance_rules import Rule, pick
+from layers.query.pipes import size_text, width_m
+
+EPS = 1e-9
+
+
+def height_parcel(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
+    res.unit = "m"
+    for b in p.buildings:
+        ps = parcels_under(b.footprint, ctx, cfg.area_tolerance_m2)
+        missing = [x["parcel_code"] or x["code"] for x in ps if x["max_height"] is None]
+        why = ("stands on no planning parcel" if not ps else
+               f"parcel {', '.join(missing)} has no max_height" if missing else
+               "the building has no height" if b.height is None else None)
+        if why:
+            res.item("needs_review", b.label, b.height, None, note=why)
+            continue
+        req = min(float(x["max_height"]) for x in ps)
+        res.item("fail" if round(b.height, 3) > req else "pass", b.label, b.height, req,
+                 b.footprint)
+    cand = [i for i in res.items if i["required"] is not None]
+    if cand:
+        w = max(cand, key=lambda i: i["measured"] - i["required"])
+        res.measured, res.required = w["measured"], w["required"]
+
+
+def height_zones(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
+    res.unit = "m"
+    hits = [(b, z) for b in p.buildings for z in ctx.zones
+            if z["geom"].intersection(b.footprint).area > cfg.area_tolerance_m2]
+    if not hits:
+        res.status("not_applicable")
+        res.notes.append("no height-limit zone over the buildings")
+        return
+    for b, z in hits:
+        zone = f"{z['zone_type']} {z['name'] or z['code']}"
+        if b.height is None:
+            res.item("needs_review", b.label, None, None, zone=zone,
+                     note="the building has no height")
+            continue
+        if z["max_height"] is None and z["max_elevation"] is None:
+            res.item("needs_review", b.label, b.height, None, zone=zone,
+                     note="the zone has neither max_height nor max_elevation")
+        if z["max_height"] is not None:
+            req = float(z["max_height"])
+            res.item("fail" if round(b.height, 3) > req else "pass", b.label, b.height, req,
+                     b.footprint, zone=zone, limit="height above ground")
+        if z["max_elevation"] is not None:
+            if b.ground_elevation is None:
+                res.item("needs_review", b.label, None, float(z["max_elevation"]), zone=zone,
+                         note="the zone limits the elevation; the building has no "
+                              "ground_elevation (室外地坪标高)")
+                continue
+            top = b.ground_elevation + b.height
+            req = float(z["max_elevation"])
+            res.item("fail" if round(top, 3) > req else "pass", b.label, top, req,
+                     b.footprint, zone=zone, limit="elevation of the top")
+    cand = [i for i in res.items if i["required"] is not None and i["measured"] is not None]
+    if cand:
+        w = max(cand, key=lambda i: i["measured"] - i["required"])
+        res.measured, res.required = w["measured"], w["required"]
+
+
+def weighted_index(p: Project, ctx: Context, cfg: Config, field: str, res: Result
+                   ) -> float | None:
+    """The parcels' ``field`` weighted by the part of the site on each (None: review)."""
+    site_area = p.site.area
+    parts = [(x, x["geom"].intersection(p.site).area) for x in ctx.parcels]
+    parts = [(x, a) for x, a in parts if a > cfg.area_tolerance_m2]
+    if not parts:
+        res.notes.append("the site lies on no planning parcel")
+        return None
+    cover = sum(a for _, a in parts) / site_area
+    for x, a in parts:
+        res.items.append({"status": "info", "what": f"parcel {x['parcel_code'] or x['code']}",
+                          "measured": round(a, 1), "required": x[field], "unit": "m² of site",
+                          "land_use": x["land_use_name"]})
+    missing = [x["parcel_code"] or x["code"] for x, _ in parts if x[field] is None]
+    if missing:
+        res.notes.append(f"parcel {', '.join(missing)} has no {field}")
+        return None
+    if cover < cfg.parcel_cover_min:
+        res.notes.append(f"the parcels cover {cover:.1%} of the site (needs "
+                         f"{cfg.parcel_cover_min:.0%}): the index of the rest is unknown")
+        return None
+    total = sum(a for _, a in parts)
+    value = sum(float(x[field]) * a for x, a in parts) / total
+    if len(parts) > 1:
+        res.notes.append(f"the site spans {len(parts)} parcels: required value is the "
+                         f"area-weighted {field} = Σ(index × area on the parcel) / Σ(area)"
+                         f" = {value:.4f}")
+    return value
+
+
+def _index(res: Result, p: Project, ctx: Context, cfg: Config, field: str,
+           measured: float | None, at_least: bool) -> None:
+    req = weighted_index(p, ctx, cfg, field, res)
+    res.measured, res.required = measured, req
+    if req is None or measured is None:
+        res.status("needs_review")
+        return
+    # exact comparison (an index is a limit: 2.0001 exceeds 2.0); EPS absorbs float noise only
+    ok = measured >= req - EPS if at_least else measured <= req + EPS
+    res.status("pass" if ok else "fail")
+    if not ok:
+        res.offending.append((p.site, f"site: {measured:.3f} vs {req:.3f}"))
+
+
+def far(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
+    unknown = [b.label for b in p.buildings if b.counted_area is None]
+    res.unit = "ratio"
+    if unknown:
+        res.notes.append(f"no counted floor area nor floors above ground: {', '.join(unknown)}")
+    total = sum(b.counted_area or 0.0 for b in p.buildings)
+    res.notes.append(f"counted floor area {total:,.1f} m² / site area {p.site.area:,.1f} m²")
+    _index(res, p, ctx, cfg, "max_far", None if unknown else total / p.site.area, False)
+
+
+def density(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
+    foot = shapely.union_all([b.footprint for b in p.buildings]).intersection(p.site).area
+    res.unit = "fraction"
+    res.notes.append(f"footprint {foot:,.1f} m² / site area {p.site.area:,.1f} m²")
+    _index(res, p, ctx, cfg, "max_density", foot / p.site.area, False)
+
+
+def green_ratio(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
+    g = p.green_union.intersection(p.site).area
+    res.unit = "fraction"
+    res.notes.append(f"green area {g:,.1f} m² / site area {p.site.area:,.1f} m²")
+    _index(res, p, ctx, cfg, "min_green_ratio", g / p.site.area, True)
+
+
+def _pipe_thing(r: dict[str, Any]) -> dict[str, Any]:
+    return {"what": r["pipe_class"], "d": r["diameter_mm"] or r["width_mm"],
+            "subclass": r["subclass_code"], "burial": r["burial"], "pressure": r["pressure"]}
+
+
+def pipe_clearance(res: Result, p: Project, ctx: Context, rules: list[Rule],
+                   layer_loaded: bool) -> None:
+    res.unit = "m"
+    if not layer_loaded:
+        res.status("needs_review")
+        res.notes.append("no pipes are loaded (cim load pipes)")
+        return
+    building = {"what": "building"}
+    for b in p.buildings:
+        best: dict | None = None
+        for r in ctx.pipes:
+            rule = pick(rules, "horizontal", _pipe_thing(r), building)
+            if rule is None:
+                continue
+            gap = b.footprint.distance(r["geom"]) - width_m(r["diameter_mm"], r["width_mm"]) / 2
+            extra = {"pipe": r["code"], "class": r["class_name"], "size": size_text(r),
+                     "rule_source": rule.source, "verified": rule.verified}
+            if round(gap, 3) < rule.required_m:
+                res.item("fail", b.label, gap, rule.required_m,
+                         shapely.shortest_line(b.footprint, r["geom"]), **extra)
+            elif best is None or gap - rule.required_m < best["gap"] - best["req"]:
+                best = {"gap": gap, "req": rule.required_m, **extra}
+        if best and not any(i["what"] == b.label for i in res.items):
+            gap, req = best.pop("gap"), best.pop("req")
+            res.item("pass", b.label, gap, req, **best)
+    if not res.items:
+        res.status("pass")
+        res.notes.append("no pipe within reach of any clearance rule")
+    _worst(res)

@@ -1,0 +1,206 @@
+"""Rules on where the buildings stand: inside the site, setbacks (road red lines, the site
+boundary, blue lines), no building within green/blue/purple/yellow lines, no overlap with
+existing buildings unless demolished, spacing between the new buildings.
+
+Required setbacks come from the parcels a building stands on (the strictest, i.e. largest,
+when it stands on several); a building on no parcel, or on a parcel without the value, needs
+review. Distances are plan distances in the storage CRS (metres), compared at millimetres.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+import shapely
+
+from layers.approval.config import Config
+from layers.approval.data import Context
+from layers.approval.project import Building, Project
+from layers.approval.result import Result
+
+
+def parcels_under(g: shapely.Geometry, ctx: Context, tol: float) -> list[dict[str, Any]]:
+    """Parcels overlapping ``g`` by more than ``tol`` m²."""
+    return [p for p in ctx.parcels if p["geom"].intersection(g).area > tol]
+
+
+def line_geometry(line: dict[str, Any]) -> shapely.Geometry:
+    """A control line as drawn, a centre line with a width as its band (flat ends)."""
+    g = line["geom"]
+    if line.get("width_m") and g.geom_type in ("LineString", "MultiLineString"):
+        return g.buffer(float(line["width_m"]) / 2, cap_style="flat")
+    return g
+
+
+def lines_of(ctx: Context, line_type: str) -> list[tuple[dict, shapely.Geometry]]:
+    return [(ln, line_geometry(ln)) for ln in ctx.lines if ln["line_type"] == line_type]
+
+
+def inside_site(res: Result, p: Project, cfg: Config) -> None:
+    worst = 0.0
+    for b in p.buildings:
+        out = b.footprint.difference(p.site)
+        a = out.area if out.area > cfg.area_tolerance_m2 else 0.0
+        worst = max(worst, a)
+        res.item("fail" if a else "pass", b.label, a, 0.0, out, unit="m²")
+    res.measured, res.required, res.unit = worst, 0.0, "m² outside the site"
+
+
+def _required(b: Building, ctx: Context, cfg: Config, field: str
+              ) -> tuple[float | None, str | None]:
+    """The strictest parcel value of ``field`` under ``b``, or why there is none."""
+    ps = parcels_under(b.footprint, ctx, cfg.area_tolerance_m2)
+    if not ps:
+        return None, "stands on no planning parcel"
+    missing = [p["parcel_code"] or p["code"] for p in ps if p[field] is None]
+    if missing:
+        return None, f"parcel {', '.join(missing)} has no {field}"
+    return max(float(p[field]) for p in ps), None
+
+
+def _worst(res: Result) -> None:
+    """The rule's numbers: those of the item furthest below its requirement."""
+    cand = [i for i in res.items if i["measured"] is not None and i["required"] is not None]
+    if cand:
+        w = min(cand, key=lambda i: i["measured"] - i["required"])
+        res.measured, res.required = w["measured"], w["required"]
+
+
+def setback_site(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
+    res.unit = "m"
+    for b in p.buildings:
+        req, why = _required(b, ctx, cfg, "setback_site_m")
+        inside = b.footprint.difference(p.site).area <= cfg.area_tolerance_m2
+        d = b.footprint.distance(p.site.boundary) if inside else 0.0
+        if req is None:
+            res.item("needs_review", b.label, d, None, note=why)
+            continue
+        line = shapely.shortest_line(b.footprint, p.site.boundary)
+        res.item("fail" if round(d, 3) < req else "pass", b.label, d, req,
+                 line if inside else b.footprint)
+    _worst(res)
+
+
+def setback_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: str,
+                 field: str, layer_loaded: bool) -> None:
+    """Setback from the nearest line of ``line_type`` (道路红线 or 蓝线) within the search."""
+    res.unit = "m"
+    lines = lines_of(ctx, line_type)
+    if not lines:
+        if layer_loaded:
+            res.status("not_applicable")
+            res.notes.append(f"no {line_type} within {cfg.search_m:g} m of the site")
+        else:
+            res.status("needs_review")
+            res.notes.append("no control lines are loaded (cim load planning)")
+        return
+    for b in p.buildings:
+        ln, g = min(lines, key=lambda lg: b.footprint.distance(lg[1]))
+        d = b.footprint.distance(g)
+        req, why = _required(b, ctx, cfg, field)
+        name = ln["name"] or ln["code"]
+        if req is None:
+            res.item("needs_review", b.label, d, None, line=name, note=why)
+            continue
+        res.item("fail" if round(d, 3) < req else "pass", b.label, d, req,
+                 shapely.shortest_line(b.footprint, g) if d > 0 else b.footprint.intersection(g),
+                 line=name)
+    _worst(res)
+
+
+def overlap_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: str,
+                 layer_loaded: bool) -> None:
+    """No building within a control line area (or crossing a line drawn without width)."""
+    lines = lines_of(ctx, line_type)
+    res.required, res.unit = 0.0, "m² (m for lines)"
+    if not lines:
+        res.status("not_applicable" if layer_loaded else "needs_review")
+        res.notes.append(f"no {line_type} within {cfg.search_m:g} m of the site" if layer_loaded
+                         else "no control lines are loaded (cim load planning)")
+        res.measured = 0.0
+        return
+    total = 0.0
+    for b in p.buildings:
+        for ln, g in lines:
+            inter = b.footprint.intersection(g)
+            areal = g.geom_type in ("Polygon", "MultiPolygon")
+            v = inter.area if areal else inter.length
+            if (areal and v > cfg.area_tolerance_m2) or (not areal and v > 0):
+                total += v
+                res.item("fail", b.label, v, 0.0, inter, line=ln["name"] or ln["code"],
+                         unit="m²" if areal else "m")
+        if not any(i["what"] == b.label for i in res.items):
+            res.item("pass", b.label, 0.0, 0.0)
+    res.measured = total
+
+
+def demolished_codes(p: Project, ctx: Context, cfg: Config, res: Result) -> set[str]:
+    """Codes of the current buildings the demolition outlines mark (code, else overlap)."""
+    near = {e["code"]: e for e in ctx.buildings}
+    out: set[str] = set()
+    for d in p.demolish:
+        if d.code:
+            hit = [d.code] if d.code in near else []
+        else:
+            hit = [c for c, e in near.items() if e["geom"].area > 0 and
+                   e["geom"].intersection(d.outline).area >= cfg.demolish_match_share
+                   * e["geom"].area]
+        if not hit:
+            res.item("needs_review", d.label, note="the demolition outline matches no current "
+                     "building" + (f" with code {d.code}" if d.code else ""))
+        out.update(hit)
+    return out
+
+
+def existing_buildings(res: Result, p: Project, ctx: Context, cfg: Config,
+                       layer_loaded: bool) -> None:
+    res.required, res.unit = 0.0, "m²"
+    if not layer_loaded:
+        res.status("needs_review")
+        res.notes.append("no existing buildings are loaded (cim load buildings)")
+        return
+    gone = demolished_codes(p, ctx, cfg, res)
+    if gone:
+        res.notes.append(f"to be demolished: {', '.join(sorted(gone))}")
+    total = 0.0
+    for b in p.buildings:
+        clash = False
+        for e in ctx.buildings:
+            inter = b.footprint.intersection(e["geom"])
+            if inter.area <= cfg.area_tolerance_m2:
+                continue
+            if e["code"] in gone:
+                res.item("pass", b.label, inter.area, 0.0, existing=e["code"],
+                         note="overlaps a building to be demolished")
+                continue
+            clash = True
+            total += inter.area
+            res.item("fail", b.label, inter.area, 0.0, inter, existing=e["code"])
+        if not clash and not any(i["what"] == b.label for i in res.items):
+            res.item("pass", b.label, 0.0, 0.0)
+    res.measured = total
+
+
+def building_spacing(res: Result, p: Project, cfg: Config) -> None:
+    prm = cfg.rules["building_spacing"].params
+    factor, min_m, which = float(prm["factor"]), float(prm["min_m"]), prm["height_of"]
+    res.unit = "m"
+    res.notes.append(f"required = max({min_m:g} m, {factor:g} × height of the {which} "
+                     "building of each pair)")
+    if len(p.buildings) < 2:
+        res.status("not_applicable")
+        res.notes.append("one new building: no pair to space")
+        return
+    for a, b in combinations(p.buildings, 2):
+        d = a.footprint.distance(b.footprint)
+        what = f"{a.label} – {b.label}"
+        if a.height is None or b.height is None:
+            res.item("needs_review", what, d, None, note="a building of the pair has no height")
+            continue
+        h = min(a.height, b.height) if which == "lower" else max(a.height, b.height)
+        req = max(min_m, factor * h)
+        geom = shapely.shortest_line(a.footprint, b.footprint) if d > 0 else \
+            a.footprint.intersection(b.footprint)
+        res.item("fail" if round(d, 3) < req else "pass", what, d, req, geom)
+    _worst(res)
