@@ -27,7 +27,7 @@ class Cql2Translator:
     one compiler per layer and process."""
 
     def __init__(self) -> None:
-        from services import cql2
+        from cim import cql2
 
         self.cql2 = cql2
         self._compilers: dict[str, object] = {}
@@ -61,9 +61,7 @@ class Cql2Translator:
         return text_sql, {f"f{i}": v for i, v in enumerate(values)}
 
 
-def cql2_translator() -> Cql2Translator | None:
-    """The CQL2 translator, or None when :mod:`cim.cql2` is not installed."""
-    try:
-        return Cql2Translator()
-    except ImportError:
-        return None
+def cql2_translator() -> Cql2Translator:
+    """The CQL2 translator (:mod:`cim.cql2` is part of the core: a failing import is a bug,
+    never a reason to serve without filters)."""
+    return Cql2Translator()
