@@ -183,3 +183,25 @@ def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
     print_reports([report], as_json)
 
 
+
+
+@load.command("planning")
+@load_options
+@click.option("--kind", type=click.Choice(["parcels", "control_lines", "height_zones"]),
+              help="What the file holds (default: told by its fields and geometry)")
+@pass_ctx
+def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer, encoding,
+                      mapping, as_json, quiet, kind) -> None:
+    """Load planning controls: 控规地块 (parcels), 控制线 (control_lines: 道路红线 绿线 蓝线 紫线
+    黄线, areas or lines) or 限高区 (height_zones)."""
+    from loaders.fields import read_mapping_file
+    from loaders.planning import load_planning
+
+    if district and district not in {d.code for d in c.profile.districts}:
+        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    report = load_planning(c.conninfo(), c.profile, path, kind=kind, crs=crs, district=district,
+                           mode=mode, dataset=dataset, source_layer=source_layer,
+                           encoding=encoding,
+                           mapping=read_mapping_file(mapping) if mapping else None,
+                           quiet=quiet or as_json)
+    print_reports([report], as_json)

@@ -18,6 +18,7 @@ from data_samples.generate.districts import PROFILE_YAML, make_districts, make_g
 from data_samples.generate.files import pinned_gdal_date, remove_dataset
 from data_samples.generate.frame import DISTRICTS, SAMPLE_SEED, STORAGE_CRS, area_frame
 from data_samples.generate.pipes import PIPE_CLASSES, make_pipe_survey, write_pipe_survey
+from data_samples.generate.planning import make_planning, write_planning
 
 
 def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = True) -> dict:
@@ -62,11 +63,16 @@ def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = 
     cpts, clines, cpolys, cnotes = make_component_census(frame, districts, streets, pipe_points,
                                                          rng_c)
     write_component_census(cpts, clines, cpolys, out / "components")
+    # the planning controls (issue 11) draw from a fifth stream: the four above keep their bytes
+    rng_pl = np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[4])
+    planning = make_planning(frame, districts, streets, bld, rng_pl)
+    write_planning(planning, out)
 
     summary = {"frame": frame, "n_cells": len(grid), "n_buildings": len(bld), "imperfections": imperfections,
                "pipes": {k: (len(p), len(sg)) for k, (p, sg) in tables.items()},
                "pipe_errors": seeded, "components": (len(cpts), len(clines), len(cpolys)),
-               "component_imperfections": cnotes}
+               "component_imperfections": cnotes,
+               "planning": {k: len(v) for k, v in planning.items()}}
     if verbose:
         print(f"wrote sample set to {out}")
         print(f"  area frame (EPSG:4527): {frame}")
@@ -79,4 +85,5 @@ def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = 
             print(f"  seeded survey error {rule:<26} {PIPE_CLASSES[letters]['name']}  {' '.join(ids)}")
         print(f"  components: {len(cpts)} points, {len(clines)} lines, {len(cpolys)} polygons; "
               f"{cnotes}")
+        print("  planning: " + ", ".join(f"{len(v)} {k}" for k, v in planning.items()))
     return summary

@@ -1,0 +1,356 @@
+"""Planning control loader (规划管控, issue 11): regulatory-plan parcels, control lines and
+height-limit zones — what a proposed project is checked against.
+
+One command, three kinds, each into its layer through the common pipeline (codes, batches,
+rejects, history): ``parcels`` → ``planning_parcels`` (控规地块 with land use and indices),
+``control_lines`` → ``control_lines`` (道路红线 / 绿线 / 蓝线 / 紫线 / 黄线 as areas or lines),
+``height_zones`` → ``height_zones`` (机场净空, 视线通廊 …). The kind is told by the file's
+fields (and, for lines, its geometry) when not given. Classes come from the dictionaries
+``land_use.csv`` (用地用海分类 codes; GB 50137 codes and names as aliases),
+``control_lines.csv`` and ``height_zone_types.csv``; indices are parsed strictly
+(:mod:`loaders.planning_values`), and a value that cannot be read rejects its row naming the
+field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from psycopg.types.json import Jsonb
+
+from cim.coding.scheme import layer_code_of
+from cim.errors import ConfigError, InputError
+from cim.layerdefs import CONTROL_LINES, HEIGHT_ZONES, PLANNING_PARCELS, LayerDef
+from cim.profile import CityProfile
+from loaders import planning_values as pv
+from loaders.common import (
+    ClassLookup,
+    check_attrs,
+    content_hash,
+    reject_record,
+    row_attrs,
+    source_keys,
+)
+from loaders.engine.bulk import EWKB
+from loaders.engine.pipeline import LoadContext, run_load
+from loaders.engine.report import LoadReport, Reject
+from loaders.engine.rows import StagedRows, layer_values
+from loaders.fields import ValueProblem, all_matches, as_text, is_blank, map_fields
+from loaders.geometry import ewkb, prepare
+from loaders.sources.read import Batch, iter_batches, open_source
+
+KINDS: dict[str, LayerDef] = {"parcels": PLANNING_PARCELS, "control_lines": CONTROL_LINES,
+                              "height_zones": HEIGHT_ZONES}
+# attributes that tell a kind apart when --kind is not given
+DISTINCTIVE = {
+    "parcels": ("parcel_code", "land_use", "land_use_code", "max_far", "max_density",
+                "min_green_ratio", "setback_road_m", "setback_site_m", "setback_blue_m"),
+    "control_lines": ("line_type", "width_m"),
+    "height_zones": ("zone_type", "max_elevation"),
+}
+LIMITS = {
+    "parcels": {"max_far": pv.FAR, "max_density": pv.DENSITY, "min_green_ratio": pv.GREEN,
+                "max_height": pv.HEIGHT, "setback_road_m": pv.SETBACK,
+                "setback_site_m": pv.SETBACK, "setback_blue_m": pv.SETBACK},
+    "control_lines": {"width_m": pv.WIDTH},
+    "height_zones": {"max_height": pv.HEIGHT, "max_elevation": pv.ELEVATION},
+}
+_FAMILY = {0: "point", 4: "point", 1: "line", 5: "line", 3: "polygon", 6: "polygon"}
+
+
+class RowProblem(Exception):
+    """One row cannot be loaded: reason, message and the source field at fault."""
+
+    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.field = reason, message, field
+
+
+def aliases_of(profile: CityProfile, kind: str) -> dict[str, list[str]]:
+    return profile.field_aliases.get(KINDS[kind].name, {})
+
+
+def _geometry_family(geometry_type: str | None) -> str | None:
+    g = (geometry_type or "").upper().replace(" Z", "").replace("25D", "").strip()
+    if "LINE" in g:
+        return "line"
+    if "POLYGON" in g or "SURFACE" in g:
+        return "polygon"
+    if "POINT" in g:
+        return "point"
+    return None
+
+
+def infer_kind(profile: CityProfile, path: str | Path, source_layer: str | None = None,
+               encoding: str | None = None) -> tuple[str, str]:
+    """(kind, why) of a planning source from its fields, class values and geometry.
+
+    Each kind scores the attributes only it has (容积率 / 用地性质 … for parcels, 控制线类型 /
+    红线宽度 for control lines, 限高类型 / 限制高程 for height zones); a type field shared by
+    control lines and zones (类型) counts for the kind whose dictionary knows its values.
+    Line geometry can only be a control line. Anything undecided is an error asking for --kind.
+    """
+    src = open_source(path, source_layer, encoding)
+    family = _geometry_family(src.geometry_type)
+    if family == "line":
+        return "control_lines", "line geometry"
+    first = next(iter_batches(src, 500), None)
+    scores: dict[str, int] = {}
+    for kind, attrs in DISTINCTIVE.items():
+        mapped = map_fields(src.fields, aliases_of(profile, kind))
+        score = sum(1 for a in attrs if a in mapped)
+        type_attr = {"control_lines": "line_type", "height_zones": "zone_type"}.get(kind)
+        if type_attr and type_attr in mapped and first is not None:
+            lookup = ClassLookup(profile, KINDS[kind].class_dictionary or "")
+            vals = [v for v in first.columns[mapped[type_attr]] if not is_blank(v)]
+            if vals and not any(lookup.find(v) for v in vals):
+                score -= 1  # a 类型 field whose values are not this kind's types
+        scores[kind] = score
+    best = max(scores.values())
+    winners = [k for k, s in scores.items() if s == best]
+    if best > 0 and len(winners) == 1:
+        return winners[0], "fields " + ", ".join(f"{k} {s}" for k, s in scores.items())
+    raise InputError("cannot tell whether this is parcels, control_lines or height_zones "
+                     f"(fields: {', '.join(src.fields) or 'none'}); pass --kind",
+                     path=str(path))
+
+
+@dataclass
+class _Classes:
+    land_use: ClassLookup
+    control_lines: ClassLookup
+    zones: ClassLookup
+
+
+def _lookup_land_use(classes: _Classes, cols, m, i) -> tuple[dict | None, str | None, Any]:
+    """(dictionary row, field, raw value) of the parcel's land use: the code field first."""
+    raw_seen: tuple[str | None, Any] = (None, None)
+    for attr in ("land_use_code", "land_use"):
+        f = m.get(attr)
+        if f is None or is_blank(cols[f][i]):
+            continue
+        v = cols[f][i]
+        row = classes.land_use.find(_land_use_key(v))
+        if row is None:  # "R2 二类居住用地", "二类居住用地(R2)": try each part
+            parts = [p for p in str(v).replace("(", " ").replace(")", " ").replace("（", " ")
+                     .replace("）", " ").split() if p]
+            row = next((r for r in map(classes.land_use.find, parts) if r), None)
+        if row is not None:
+            return row, f, v
+        raw_seen = raw_seen if raw_seen[0] else (f, v)
+    return None, raw_seen[0], raw_seen[1]
+
+
+def _land_use_key(v: Any) -> Any:
+    if isinstance(v, (int, np.integer)) or (isinstance(v, float) and float(v).is_integer()):
+        s = str(int(v))
+        return s.zfill(4) if len(s) in (3, 4) else s.zfill(2)
+    return v
+
+
+def _limits(kind: str, cols, m, i, flags: list[str]) -> dict[str, float | None]:
+    out = {}
+    for attr, spec in LIMITS[kind].items():
+        f = m.get(attr)
+        if f is None:
+            out[attr] = None
+            continue
+        try:
+            out[attr], assumed = pv.parse_limit(cols[f][i], spec)
+        except ValueProblem as exc:
+            raise RowProblem("bad_value", f"field {f!r}: {exc}", f) from None
+        if assumed:
+            flags.append("percent_assumed")
+    return out
+
+
+def _text(cols, m, attr, i, max_len=200) -> str | None:
+    f = m.get(attr)
+    if f is None:
+        return None
+    try:
+        return as_text(cols[f][i], max_len)
+    except ValueProblem as exc:
+        raise RowProblem("bad_value", f"field {f!r}: {exc}", f) from None
+
+
+def _parcel(classes: _Classes, ctx: LoadContext, cols, i, geom, flags):
+    m = ctx.mapping
+    row, field, raw = _lookup_land_use(classes, cols, m, i)
+    if row is None and field is not None:
+        raise RowProblem("unknown_class", f"field {field!r}: 用地性质 {str(raw).strip()!r} is "
+                         "not in the land-use dictionary (land_use.csv: 用地用海分类 code, "
+                         "GB 50137 code such as R2 or B1, or name)", field)
+    if row is None:
+        flags.append("land_use_missing")
+    vals = {"parcel_code": _text(cols, m, "parcel_code", i, 50),
+            "land_use_code": row["code"] if row else None,
+            "land_use_name": row["name"] if row else None,
+            **_limits("parcels", cols, m, i, flags)}
+    return vals, (row["code"][:2] if row else "99")
+
+
+def _control_line(classes: _Classes, ctx: LoadContext, cols, i, geom, flags):
+    m = ctx.mapping
+    f = m.get("line_type")
+    raw = cols[f][i] if f else ctx.options.get("line_type_default")
+    row = classes.control_lines.find(raw)
+    if row is None:
+        if is_blank(raw):
+            raise RowProblem("missing_class", "the control line has no type (控制线类型 is "
+                             "empty; 道路红线 绿线 蓝线 紫线 黄线)", f)
+        raise RowProblem("unknown_class", f"field {f!r}: 控制线类型 {str(raw).strip()!r} is not "
+                         "one of 道路红线 绿线 蓝线 紫线 黄线 (HX LVX LX ZX HUX; "
+                         "control_lines.csv)", f)
+    vals = {"line_type": row["name"], "line_type_code": row["type_code"],
+            "name": _text(cols, m, "name", i), **_limits("control_lines", cols, m, i, flags)}
+    fam = _FAMILY.get(int(shapely.get_type_id(geom)))
+    if fam == "polygon" and vals["width_m"] is not None:
+        flags.append("width_ignored")  # an area carries its own width
+        vals["width_m"] = None
+    elif fam == "line" and row["type_code"] == "HX" and vals["width_m"] is None:
+        flags.append("width_missing")
+    if vals["width_m"] == 0:
+        raise RowProblem("bad_value", f"field {m['width_m']!r}: a width of 0", m["width_m"])
+    return vals, row["code"]
+
+
+def _height_zone(classes: _Classes, ctx: LoadContext, cols, i, geom, flags):
+    m = ctx.mapping
+    f = m.get("zone_type")
+    raw = cols[f][i] if f else ctx.options.get("zone_type_default")
+    row = classes.zones.find(raw)
+    if row is None and not is_blank(raw):
+        raise RowProblem("unknown_class", f"field {f!r}: 限高类型 {str(raw).strip()!r} is not "
+                         "one of 机场净空 视线通廊 其他 (height_zone_types.csv)", f)
+    if row is None:
+        flags.append("zone_type_missing")
+        row = classes.zones.find("99")
+    vals = {"zone_type": row["name"], "name": _text(cols, m, "name", i),
+            **_limits("height_zones", cols, m, i, flags)}
+    if vals["max_height"] is None and vals["max_elevation"] is None:
+        raise RowProblem("missing_value", "the zone has no limit (限高 or 限制高程 is needed)",
+                         m.get("max_height") or m.get("max_elevation"))
+    return vals, row["code"]
+
+
+ROW_PARSERS = {"parcels": _parcel, "control_lines": _control_line,
+               "height_zones": _height_zone}
+
+
+def _prepare(kind: str, geoms: np.ndarray, transformer) -> tuple[list, list, list]:
+    """Geometries in the storage CRS, rejects and flags: parcels and zones are polygons;
+    control lines are lines or polygons (points rejected)."""
+    if kind != "control_lines":
+        p = prepare(geoms, transformer, "polygon")
+        return list(p.geoms), p.reject, p.flags
+    n = len(geoms)
+    out, reject = [None] * n, [None] * n
+    flags: list[list[str]] = [[] for _ in range(n)]
+    missing = shapely.is_missing(geoms)
+    types = np.full(n, -1)
+    types[~missing] = shapely.get_type_id(geoms[~missing])
+    fams = np.array([_FAMILY.get(int(t)) for t in types], dtype=object)
+    for fam in ("line", "polygon"):
+        idx = np.flatnonzero(fams == fam)
+        if idx.size:
+            p = prepare(geoms[idx].copy(), transformer, fam, make_multi=False)
+            for j, i in enumerate(idx):
+                out[i], reject[i], flags[i] = p.geoms[j], p.reject[j], p.flags[j]
+    rest = np.flatnonzero((fams != "line") & (fams != "polygon"))
+    if rest.size:
+        p = prepare(geoms[rest].copy(), transformer, "line")
+        for j, i in enumerate(rest):
+            reject[i] = p.reject[j] or ("wrong_geometry_type", "a control line is a line or "
+                                        "an area")
+    return out, reject, flags
+
+
+def id_fields(kind: str, ctx: LoadContext) -> list[str]:
+    first = [ctx.mapping["source_id"]] if "source_id" in ctx.mapping else []
+    names = aliases_of(ctx.profile, kind).get("source_id", [])
+    return first + [f for f in all_matches(ctx.source.fields, names) if f not in first]
+
+
+def make_converter(profile: CityProfile, kind: str):
+    layer = KINDS[kind]
+    classes = _Classes(ClassLookup(profile, "land_use"), ClassLookup(profile, "control_lines"),
+                       ClassLookup(profile, "height_zone_types"))
+    parse_row = ROW_PARSERS[kind]
+
+    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
+        cols = batch.columns
+        geoms, greject, gflags = _prepare(kind, batch.geometries, ctx.transformer)
+        keyed = np.array([g if g is not None else shapely.Point() for g in geoms], dtype=object)
+        keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(kind, ctx)], keyed)
+        wkbs = ewkb(keyed, ctx.srid)
+        rows, rejects = StagedRows(layer), []
+        for i in range(len(batch.geometries)):
+            row_no, attrs = batch.first_row + i, row_attrs(cols, i)
+            try:
+                if greject[i] is not None:
+                    raise RowProblem(*greject[i])
+                bad = check_attrs(cols, i)
+                if bad:
+                    raise RowProblem("bad_value", f"field {bad[0]!r}: {bad[1]}", bad[0])
+                flags = list(gflags[i])
+                vals, class_code = parse_row(classes, ctx, cols, i, geoms[i], flags)
+            except RowProblem as p:
+                rejects.append(reject_record(row_no, p.reason, p.message, attrs,
+                                             batch.geometries[i], keys[i], field=p.field))
+                continue
+            rows.append(row_no=row_no, source_key=keys[i],
+                        row_hash=content_hash(layer_values(layer, vals), wkbs[i]),
+                        attrs=Jsonb(attrs), flags=flags, geom=EWKB(wkbs[i]),
+                        class_code=class_code, **vals)
+        return rows, rejects
+
+    return convert
+
+
+def _type_from_name(profile: CityProfile, kind: str, path: Path,
+                    source_layer: str | None) -> str | None:
+    """A file of one control-line (or zone) type may say it in its name only (蓝线.shp)."""
+    dictionary = {"control_lines": "control_lines", "height_zones": "height_zone_types"}[kind]
+    lookup = ClassLookup(profile, dictionary)
+    for name in (source_layer, path.stem):
+        if name and lookup.find(name):
+            return name
+    return None
+
+
+def load_planning(conninfo: str, profile: CityProfile, path: str | Path,
+                  kind: str | None = None, **kw) -> LoadReport:
+    """Load one planning source; ``kind`` None: told from the source (:func:`infer_kind`)."""
+    path = Path(path)
+    note = None
+    if kind is None:
+        kind, why = infer_kind(profile, path, kw.get("source_layer"), kw.get("encoding"))
+        note = f"kind {kind} (told by {why})"
+    if kind not in KINDS:
+        raise ConfigError(f"unknown planning kind {kind!r}; one of {', '.join(KINDS)}")
+    layer = KINDS[kind]
+    aliases = aliases_of(profile, kind)
+    options: dict[str, Any] = {"kind": kind, **({"kind_from": note} if note else {})}
+    type_attr = {"control_lines": "line_type", "height_zones": "zone_type"}.get(kind)
+    if type_attr:
+        src = open_source(path, kw.get("source_layer"), kw.get("encoding"))
+        mapped = map_fields(src.fields, aliases, kw.get("mapping"))
+        if type_attr not in mapped:
+            named = _type_from_name(profile, kind, path, src.layer)
+            if named is None and kind == "control_lines":
+                raise ConfigError(
+                    f"no control-line type field (控制线类型 / 类型 …; fields: "
+                    f"{', '.join(src.fields) or 'none'}) and the file name names no type; "
+                    "name the field with --mapping (line_type: FIELD)", path=str(path))
+            options[f"{type_attr}_default"] = named
+    report = run_load(conninfo, profile, layer, layer_code_of(profile, layer.name),
+                      make_converter(profile, kind), path, aliases=aliases, options=options,
+                      **kw)
+    if note:
+        report.notes.insert(0, note)
+    return report
