@@ -1,4 +1,5 @@
-"""The services' commands: ``cim serve``."""
+"""The services' commands: ``cim serve``, ``cim check`` and ``cim checks``
+(services/approval_cli.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from cim.cli import Ctx, pass_ctx
 
 def register(cli: click.Group) -> None:
     """Add the services' commands to ``cli``."""
+    from services.approval_cli import check_cmd, checks_cmd
+
     cli.add_command(serve)
+    cli.add_command(check_cmd)
+    cli.add_command(checks_cmd)
 
 
 # -- serving ------------------------------------------------------------------------------

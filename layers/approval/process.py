@@ -1,0 +1,76 @@
+"""The OGC API process ``approval-check``: the project as GeoJSON in, the JSON result out.
+
+Inputs: ``project`` (a GeoJSON FeatureCollection whose features carry a ``role`` property:
+site | building | demolish | green, and the building attributes of ``cim check``), optional
+``crs`` (default: CRS84 as GeoJSON says, or Gauss-Krüger eastings detected) and ``name``. The
+result is the CLI's ``--json`` result; the check is recorded in ``approval_checks`` (its id in
+``record_id``) when the connection may write, else ``record_id`` is null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from cim.profile import CityProfile
+from layers.approval.check import check
+from layers.approval.project import build_project, records_from_geojson
+from layers.approval.record import record_check
+from layers.query.sqlparts import storage_srid
+
+
+def db_srid(conninfo: str) -> int:
+    with psycopg.connect(conninfo) as conn:
+        return storage_srid(conn)
+
+
+def run(conninfo: str, inputs: dict[str, Any], profile: CityProfile | None = None
+        ) -> dict[str, Any]:
+    """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
+    name = inputs.get("name") or "project"
+    project = build_project(records_from_geojson(inputs.get("project"), name), source=name,
+                            name=name, crs=inputs.get("crs"), storage_srid=db_srid(conninfo))
+    result, _ = check(conninfo, project, profile)
+    try:
+        result["record_id"] = record_check(conninfo, result, None, None)
+    except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege):
+        result["record_id"] = None
+    return result
+
+
+_FEATURE = {
+    "type": "object", "required": ["type", "geometry", "properties"],
+    "properties": {
+        "type": {"const": "Feature"},
+        "geometry": {"type": "object", "required": ["type", "coordinates"]},
+        "properties": {
+            "type": "object", "required": ["role"],
+            "properties": {
+                "role": {"type": "string",
+                         "enum": ["site", "building", "demolish", "green",
+                                  "用地红线", "建筑", "拆除", "绿地"]},
+                "name": {"type": "string"},
+                "floors_above": {"type": "integer", "minimum": 0},
+                "floors_below": {"type": "integer", "minimum": 0},
+                "height": {"type": "number", "exclusiveMinimum": 0},
+                "use": {"type": "string"},
+                "counted_area": {"type": "number", "minimum": 0},
+                "ground_elevation": {"type": "number"},
+                "code": {"type": "string",
+                         "description": "demolish: the existing building's platform code"}}}}}
+
+PROCESS: dict[str, Any] = {
+    "id": "approval-check",
+    "title": "Approval check (规划审查): a proposed project against the planning layers, "
+             "buildings and pipes of the CIM",
+    "inputs": {
+        "type": "object", "required": ["project"], "additionalProperties": False,
+        "properties": {
+            "project": {"type": "object", "required": ["type", "features"],
+                        "properties": {"type": {"const": "FeatureCollection"},
+                                       "features": {"type": "array", "items": _FEATURE}}},
+            "crs": {"type": "string", "description": "CRS of the coordinates (default CRS84)"},
+            "name": {"type": "string"}}},
+    "run": run,
+}

@@ -1,0 +1,131 @@
+"""The approval report: one self-contained HTML file (inline CSS, the map as a base64 PNG) that
+approval staff can file, and its PDF printed by headless Chromium.
+
+Sections: the project (site area, buildings, counted floor area), the summary table (every
+rule with status, measured and required value and clause), each rule in detail (its items:
+buildings, pairs, parcels; notes such as the area-weighted indices), and the map
+(:mod:`layers.approval.mapdraw`).
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import tempfile
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from cim.errors import InputError
+
+STATUS_ZH = {"pass": "通过", "fail": "不通过", "not_applicable": "不适用",
+             "needs_review": "需人工复核", "info": "信息"}
+STATUS_COLOUR = {"pass": "#1a7f37", "fail": "#c00000", "not_applicable": "#777777",
+                 "needs_review": "#b26b00", "info": "#555555"}
+CSS = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;
+ margin:24px;color:#222;font-size:14px}
+h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:4px}
+h3{font-size:15px;margin-bottom:4px}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;
+ text-align:left;vertical-align:top}th{background:#f2f2f2}
+.st{font-weight:bold;white-space:nowrap}.clause{color:#555;font-size:12px}
+.map{max-width:100%;border:1px solid #ccc}.rule{page-break-inside:avoid;margin-bottom:14px}
+"""
+
+
+def _st(s: str) -> str:
+    return (f'<span class="st" style="color:{STATUS_COLOUR.get(s, "#000")}">'
+            f"{escape(STATUS_ZH.get(s, s))} {escape(s)}</span>")
+
+
+def _v(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:,.3f}".rstrip("0").rstrip(".")
+    return escape(str(v))
+
+
+def render_html(result: dict[str, Any], png: bytes | None) -> str:
+    """The report as one HTML string."""
+    p, s = result["project"], result["summary"]
+    out = ['<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
+           f"<title>规划审查报告 {escape(p['name'])}</title><style>{CSS}</style></head><body>",
+           f"<h1>建设项目规划审查报告 Approval check: {escape(p['name'])}</h1>",
+           f"<p>结论 Result: {_st(s['status'])} — "
+           + ", ".join(f"{STATUS_ZH[k]} {k}: {n}" for k, n in s["counts"].items())
+           + f"</p><p class='clause'>检查时间 checked {escape(result['checked_at'])}; "
+           f"文件 source {escape(p['source'])}; CRS {escape(p['source_crs'])}; "
+           f"规则 rules {escape(result['rules_file'])}</p>",
+           "<h2>项目概况 Project</h2><table><tr><th>用地面积 site area</th>"
+           f"<td>{_v(p['site_area_m2'])} m²</td></tr><tr><th>绿地面积 green area</th>"
+           f"<td>{_v(p['green_area_m2'])} m²</td></tr><tr><th>拆除 demolished</th>"
+           f"<td>{escape(', '.join(p['demolish']) or '—')}</td></tr></table>",
+           "<table><tr><th>建筑 building</th><th>基底面积 footprint m²</th><th>地上/地下层数 "
+           "floors</th><th>高度 height m</th><th>用途 use</th><th>计容面积 counted m²</th></tr>"]
+    for b in p["buildings"]:
+        out.append(f"<tr><td>{escape(b['name'])}</td><td>{_v(b['footprint_m2'])}</td>"
+                   f"<td>{_v(b['floors_above'])} / {_v(b['floors_below'])}</td>"
+                   f"<td>{_v(b['height'])}</td><td>{_v(b['use'])}</td>"
+                   f"<td>{_v(b['counted_area_m2'])} ({_v(b['counted_area_from'])})</td></tr>")
+    out.append("</table>")
+    if png:
+        out.append("<h2>位置图 Map</h2><img class='map' alt='map' src='data:image/png;base64,"
+                   + base64.b64encode(png).decode() + "'>")
+    out.append("<h2>审查结果 Summary</h2><table><tr><th>规则 rule</th><th>状态 status</th>"
+               "<th>实测 measured</th><th>要求 required</th><th>单位 unit</th>"
+               "<th>依据 clause</th></tr>")
+    for r in result["results"]:
+        out.append(f"<tr><td><a href='#{r['id']}'>{escape(r['title']['zh'])}</a><br>"
+                   f"<span class='clause'>{escape(r['title']['en'])} ({r['id']})</span></td>"
+                   f"<td>{_st(r['status'])}</td><td>{_v(r['measured'])}</td>"
+                   f"<td>{_v(r['required'])}</td><td>{_v(r['unit'])}</td>"
+                   f"<td class='clause'>{escape(r['clause'])}</td></tr>")
+    out.append("</table><h2>逐条说明 Details</h2>")
+    for r in result["results"]:
+        out.append(f"<div class='rule' id='{r['id']}'><h3>{escape(r['title']['zh'])} "
+                   f"{escape(r['title']['en'])} — {_st(r['status'])}</h3>"
+                   f"<div class='clause'>{escape(r['clause'])}</div>")
+        for n in r["notes"]:
+            out.append(f"<p>{escape(n)}</p>")
+        if r["items"]:
+            out.append("<table><tr><th>对象 item</th><th>状态 status</th><th>实测 measured</th>"
+                       "<th>要求 required</th><th>说明 details</th></tr>")
+            for i in r["items"]:
+                extra = "; ".join(f"{k}: {_v(v)}" for k, v in i.items()
+                                  if k not in ("what", "status", "measured", "required"))
+                out.append(f"<tr><td>{escape(str(i['what']))}</td><td>{_st(i['status'])}</td>"
+                           f"<td>{_v(i['measured'])}</td><td>{_v(i['required'])}</td>"
+                           f"<td>{extra}</td></tr>")
+            out.append("</table>")
+        out.append("</div>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def print_pdf(html: str, out: Path, timeout: float = 120.0) -> None:
+    """Print the report to PDF with headless Chromium (Debian ``chromium``)."""
+    exe = chromium()
+    if exe is None:
+        raise InputError("--pdf needs headless Chromium (Debian package chromium); the HTML "
+                         "report (--report) needs nothing")
+    with tempfile.TemporaryDirectory(prefix="cim-report-") as tmp:
+        src = Path(tmp) / "report.html"
+        src.write_text(html, encoding="utf-8")
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+               f"--user-data-dir={tmp}/profile", f"--print-to-pdf={Path(out).resolve()}",
+               src.as_uri()]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 or not Path(out).exists() or Path(out).stat().st_size == 0:
+        raise InputError(f"Chromium could not print the PDF: {proc.stderr.strip()[-300:]}",
+                         path=str(out))

@@ -1,0 +1,100 @@
+"""``cim check`` and ``cim checks``: the approval check from the command line.
+
+The command wires the two rooms without making either import the other: the project file is
+read by ``loaders.project`` (the loaders' safe GDAL opening, plain records) and checked by
+``layers.approval`` (validation, rules, report, record), so the data still flows one way.
+Exit codes: 0 every rule passes (or does not apply), 1 any fails or needs review, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cim.cli import Ctx, echo_json, pass_ctx
+from cim.errors import ConfigError, InputError
+
+
+@click.command("check")
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option("--crs", default=None, help="CRS of the project file (default: the file's, "
+              "else detected from the coordinates)")
+@click.option("--rules", "rules", type=click.Path(path_type=Path), default=None,
+              help="Rules file (default cim/dictionaries/approval_rules.yaml or the profile's)")
+@click.option("--name", default=None, help="Project name (default: the file name)")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON result")
+@click.option("--report", type=click.Path(path_type=Path), default=None,
+              help="Write the HTML report (self-contained, map included)")
+@click.option("--pdf", type=click.Path(path_type=Path), default=None,
+              help="Print the report to PDF with headless Chromium")
+@click.option("--no-record", is_flag=True, help="Do not record the check in approval_checks")
+@pass_ctx
+def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: str | None,
+              as_json: bool, report: Path | None, pdf: Path | None, no_record: bool) -> None:
+    """Check PROJECT (GeoPackage, GeoJSON or DXF) against the planning rules."""
+    from layers.approval.check import check
+    from layers.approval.config import load_config
+    from layers.approval.mapdraw import draw_map
+    from layers.approval.process import db_srid
+    from layers.approval.project import build_project
+    from layers.approval.record import record_check
+    from layers.approval.report import print_pdf, render_html
+    from loaders.project import read_project
+
+    try:
+        cfg = load_config(c.profile, rules)
+        pf = read_project(project, crs)
+        proj = build_project(pf.records, source=str(project), name=name or project.stem,
+                             crs=pf.crs, storage_srid=db_srid(c.conninfo()))
+        proj.notes.extend(pf.notes)
+    except (InputError, ConfigError) as exc:
+        # bad input is exit 2 for this command (the CLI's InputError code is 3 elsewhere)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    result, ctx = check(c.conninfo(), proj, c.profile, cfg)
+    html = None
+    if report or pdf:
+        html = render_html(result, draw_map(proj, ctx, result, c.profile))
+        if report:
+            Path(report).write_text(html, encoding="utf-8")
+    if not no_record:
+        result["record_id"] = record_check(c.conninfo(), result, pf.sha256, html)
+    if pdf:
+        try:
+            print_pdf(html, pdf)
+        except InputError as exc:
+            click.echo(f"error: {exc} (the check itself is done"
+                       + (f", recorded as {result['record_id']})" if not no_record else ")"),
+                       err=True)
+            sys.exit(2)
+    if as_json:
+        echo_json(result)
+    else:
+        s = result["summary"]
+        for r in result["results"]:
+            m = "" if r["measured"] is None else f" measured {r['measured']}"
+            q = "" if r["required"] is None else f" required {r['required']}"
+            click.echo(f"{r['status']:<15} {r['id']:<19} {r['title']['zh']}{m}{q}"
+                       f"{' ' + r['unit'] if r['unit'] and (m or q) else ''}")
+        click.echo(f"{s['status']}: " + ", ".join(f"{k} {n}" for k, n in s["counts"].items()))
+    sys.exit(0 if result["summary"]["status"] == "pass" else 1)
+
+
+@click.command("checks")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=100, show_default=True)
+@pass_ctx
+def checks_cmd(c: Ctx, as_json: bool, limit: int) -> None:
+    """The recorded approval checks, latest first."""
+    from layers.approval.record import list_checks
+
+    rows = list_checks(c.conninfo(), limit)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if v)
+        click.echo(f"{r['id']:>5} {r['checked_at']:%Y-%m-%d %H:%M:%S} {r['status']:<13} "
+                   f"{r['project']}  ({counts})")

@@ -1,0 +1,288 @@
+"""The approval check on a hand-drawn planning situation (tests/approval_fixture.py): every
+expected number is computed here with shapely from the fixture's geometry, never by the check."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import LineString, box
+
+from layers.approval.check import check
+from layers.approval.process import PROCESS
+from layers.approval.project import build_project, records_from_geojson
+from tests import approval_fixture
+from tests.approval_fixture import (
+    PARCELS,
+    PIPE_X,
+    SRID,
+    collection,
+    feature,
+    to_storage,
+)
+from tests.conftest import run_cli
+
+adb = approval_fixture.adb  # the hand-drawn planning situation, a database per module
+
+SITE_A = box(0, 0, 100, 100)
+B1 = box(10, 10, 30, 40)
+B2 = box(70, 10, 90, 40)
+GREEN = box(10, 50, 90, 90)
+
+
+def _run(adb, fc, name="t"):
+    p = build_project(records_from_geojson(fc), source=name, name=name, crs=f"EPSG:{SRID}",
+                      storage_srid=SRID)
+    return check(adb.conninfo, p, adb.profile)[0]
+
+
+def _rule(result, rid):
+    return next(r for r in result["results"] if r["id"] == rid)
+
+
+def _passing():
+    return collection(feature("site", SITE_A),
+                      feature("building", B1, name="1号楼", floors_above=10, height=30),
+                      feature("building", B2, name="2号楼", floors_above=10, height=30),
+                      feature("green", GREEN))
+
+
+def _write_gpkg(path, layers: dict[str, list[tuple]]):
+    """Layers named by convention; each row (geometry, attributes) in EPSG:4527."""
+    for layer, rows in layers.items():
+        gdf = gpd.GeoDataFrame([a for _, a in rows],
+                               geometry=[to_storage(g) for g, _ in rows], crs=SRID)
+        gdf.to_file(path, layer=layer, driver="GPKG")
+
+
+def test_passing_project_from_a_geopackage_exits_0(adb, tmp_path):
+    gpkg = tmp_path / "pass.gpkg"
+    _write_gpkg(gpkg, {"用地红线": [(SITE_A, {"名称": "site"})],
+                       "建筑": [(B1, {"名称": "1号楼", "地上层数": 10, "建筑高度": 30.0}),
+                              (B2, {"名称": "2号楼", "地上层数": 10, "建筑高度": 30.0})],
+                       "绿地": [(GREEN, {"名称": "g"})]})
+    html = tmp_path / "r.html"
+    proc = run_cli(["check", str(gpkg), "--json", "--report", str(html)], adb.env())
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert res["summary"]["status"] == "pass"
+    st = {r["id"]: r["status"] for r in res["results"]}
+    assert st["setback_blue"] == st["overlap_blue"] == "not_applicable"  # blue line 130 m off
+    assert st["far"] == st["pipe_clearance"] == st["height_zones"] == "pass"
+    far = _rule(res, "far")
+    assert far["measured"] == pytest.approx(2 * 600 * 10 / SITE_A.area, abs=1e-3)
+    assert far["required"] == 2.0
+    pipe = _rule(res, "pipe_clearance")  # B2 is the nearest: 70 - 61.15 - 0.15
+    assert pipe["measured"] == pytest.approx(B2.distance(LineString([(PIPE_X, 0), (PIPE_X, 100)]))
+                                             - 0.15, abs=1e-3)
+    # recorded, with the file's checksum, and listed
+    listed = json.loads(run_cli(["checks", "--json"], adb.env(), check=True).stdout)
+    mine = next(r for r in listed if r["id"] == res["record_id"])
+    assert mine["file_sha256"] == hashlib.sha256(gpkg.read_bytes()).hexdigest()
+    assert mine["project"] == "pass" and mine["status"] == "pass" and mine["has_report"]
+
+
+def test_building_1m_from_a_dn300_water_main_fails_the_3m_clearance(adb):
+    # the footprint's east wall at x = 60: centre line 1.15 m away, outer wall 1.0 m
+    b = box(40, 20, 60, 40)
+    res = _run(adb, collection(feature("site", SITE_A),
+                               feature("building", b, name="X", floors_above=5, height=18)))
+    r = _rule(res, "pipe_clearance")
+    expected = b.distance(LineString([(PIPE_X, 0), (PIPE_X, 100)])) - 300 / 1000 / 2
+    assert expected == pytest.approx(1.0)
+    assert r["status"] == "fail"
+    assert r["measured"] == pytest.approx(1.0, abs=1e-3) and r["required"] == 3.0
+    assert r["items"][0]["pipe"] == "W1" and r["items"][0]["size"] == "DN300"
+    assert r["geometry"]["features"], "the offending shortest line is given"
+    assert res["summary"]["status"] == "fail"
+
+
+@pytest.mark.parametrize("height, status", [(81.0, "fail"), (80.0, "pass")])
+def test_height_against_the_parcel_limit(adb, height, status):
+    res = _run(adb, collection(feature("site", SITE_A),
+                               feature("building", B2, floors_above=25, height=height)))
+    r = _rule(res, "height_parcel")
+    assert (r["status"], r["measured"], r["required"]) == (status, height, PARCELS["PA"][5])
+
+
+def test_height_zone_over_the_building(adb):
+    res = _run(adb, collection(feature("site", SITE_A),
+                               feature("building", B1, floors_above=15, height=46)))
+    r = _rule(res, "height_zones")
+    assert (r["status"], r["measured"], r["required"]) == ("fail", 46.0, 45.0)
+
+
+@pytest.mark.parametrize("counted, status", [(20010.0, "fail"), (19990.0, "pass")])
+def test_far_just_over_and_just_under_the_limit(adb, counted, status):
+    b = box(10, 10, 50, 35)
+    res = _run(adb, collection(feature("site", SITE_A),
+                               feature("building", b, floors_above=20, height=30,
+                                       counted_area=counted)))
+    r = _rule(res, "far")
+    assert r["status"] == status
+    assert r["measured"] == pytest.approx(counted / SITE_A.area, abs=1e-4)
+    assert r["required"] == 2.0
+
+
+@pytest.mark.parametrize("far, status", [(2.55, "pass"), (2.65, "fail")])
+def test_site_across_two_parcels_uses_area_weighted_indices(adb, far, status):
+    site = box(50, 0, 175, 100)
+    parts = [(PARCELS[c][0].intersection(site).area, PARCELS[c]) for c in ("PA", "PB")]
+    total = sum(a for a, _ in parts)
+    w_far = sum(a * p[2] for a, p in parts) / total
+    w_green = sum(a * p[4] for a, p in parts) / total
+    assert w_far == pytest.approx(2.6)  # 5000 m² at 2.0, 7500 m² at 3.0
+    res = _run(adb, collection(feature("site", site),
+                               feature("building", box(70, 10, 90, 40), floors_above=10,
+                                       height=30, counted_area=far * site.area)))
+    r = _rule(res, "far")
+    assert r["status"] == status and r["required"] == pytest.approx(w_far, abs=1e-3)
+    assert any("area-weighted" in n and "2 parcels" in n for n in r["notes"])
+    assert {i["what"] for i in r["items"]} == {"parcel JN-A-01", "parcel JN-B-02"}
+    assert _rule(res, "green_ratio")["required"] == pytest.approx(w_green, abs=1e-3)
+
+
+def test_missing_parcel_needs_review_and_exits_1(adb, tmp_path):
+    fc = collection(feature("site", box(300, 0, 350, 50)),
+                    feature("building", box(310, 10, 330, 30), floors_above=5, height=20))
+    path = tmp_path / "noparcel.geojson"
+    path.write_text(json.dumps(fc), encoding="utf-8")  # projected GeoJSON: CRS detected
+    proc = run_cli(["check", str(path), "--json"], adb.env())
+    assert proc.returncode == 1, proc.stderr
+    res = json.loads(proc.stdout)
+    assert res["summary"]["status"] == "needs_review" and res["summary"]["counts"]["fail"] == 0
+    for rid in ("far", "density", "green_ratio", "height_parcel", "setback_site"):
+        assert _rule(res, rid)["status"] == "needs_review", rid
+    assert res["project"]["source_crs"] == "EPSG:4527"
+
+
+def test_overlap_with_existing_buildings_unless_demolished(adb):
+    new = box(5, 55, 25, 75)  # covers E2 (10..20 × 60..70) whole
+    base = [feature("site", SITE_A), feature("building", new, floors_above=3, height=10)]
+    r = _rule(_run(adb, collection(*base)), "existing_buildings")
+    assert r["status"] == "fail" and r["measured"] == pytest.approx(100.0)
+    r = _rule(_run(adb, collection(*base, feature("demolish", box(9, 59, 21, 71)))),
+              "existing_buildings")
+    assert r["status"] == "pass" and "E2" in r["notes"][0]
+    r = _rule(_run(adb, collection(*base, feature("demolish", box(200, 200, 210, 210)))),
+              "existing_buildings")
+    assert r["status"] == "fail"  # the outline matches nothing: E2 still stands
+    assert any(i["status"] == "needs_review" for i in r["items"])
+
+
+def test_setbacks_and_spacing(adb):
+    a, b = box(10, 4, 30, 30), box(50, 2, 58, 30)  # 4 m from the road; 20 m apart
+    res = _run(adb, collection(feature("site", SITE_A),
+                               feature("building", a, name="A", floors_above=10, height=30),
+                               feature("building", b, name="B", floors_above=12, height=36)))
+    road = _rule(res, "setback_road")
+    assert (road["status"], road["measured"], road["required"]) == ("fail", 2.0, 5.0)
+    site = _rule(res, "setback_site")
+    assert (site["status"], site["measured"], site["required"]) == ("fail", 2.0, 3.0)
+    sp = _rule(res, "building_spacing")
+    assert (sp["status"], sp["measured"], sp["required"]) == ("fail", a.distance(b), 30.0)
+
+
+def test_no_building_within_a_blue_line(adb):
+    b = box(225, 10, 240, 30)
+    res = _run(adb, collection(feature("site", box(205, 0, 260, 100)),
+                               feature("building", b, floors_above=2, height=8)))
+    r = _rule(res, "overlap_blue")
+    assert r["status"] == "fail"
+    assert r["measured"] == pytest.approx(b.intersection(box(230, 0, 250, 100)).area)
+
+
+def test_bad_input_exits_2_naming_feature_and_field(adb, tmp_path):
+    fc = collection(feature("site", SITE_A),
+                    feature("building", B1, 地上层数="十二层", height=30),
+                    {"type": "Feature", "properties": {"name": "?"},
+                     "geometry": {"type": "Point",
+                                  "coordinates": list(to_storage(B2).centroid.coords[0])}})
+    path = tmp_path / "bad.geojson"
+    path.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    proc = run_cli(["check", str(path)], adb.env())
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr
+    assert "2 problems" in err and str(path) in err
+    assert "feature 2" in err and "'地上层数'" in err and "'十二层'" in err
+    assert "feature 3" in err and "no role" in err
+    assert adb.scalar("SELECT count(*) FROM approval_checks WHERE project = 'bad'") == 0
+
+
+def test_rules_file_changes_the_spacing(adb, tmp_path):
+    import yaml
+
+    from layers.approval.config import load_config
+
+    raw = yaml.safe_load(load_config(adb.profile).path.read_text(encoding="utf-8"))
+    raw["rules"]["building_spacing"]["factor"] = 0.5
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    fc = collection(feature("site", SITE_A),
+                    feature("building", box(10, 10, 30, 40), floors_above=10, height=30),
+                    feature("building", box(50, 10, 58, 40), floors_above=10, height=30))
+    path = tmp_path / "p.geojson"
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    res = json.loads(run_cli(["check", str(path), "--json", "--no-record", "--rules",
+                              str(rules)], adb.env()).stdout)
+    sp = _rule(res, "building_spacing")
+    assert (sp["status"], sp["required"]) == ("pass", 15.0)  # 0.5 × 30 m, 20 m apart
+    raw["rules"]["building_spacing"]["height_of"] = "middle"
+    rules.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    proc = run_cli(["check", str(path), "--rules", str(rules)], adb.env())
+    assert proc.returncode == 2 and "rules.building_spacing.height_of" in proc.stderr
+
+
+def _png_of(html: str) -> np.ndarray:
+    from matplotlib.image import imread
+
+    m = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+    assert m, "the report embeds its map"
+    return imread(io.BytesIO(base64.b64decode(m.group(1))), format="png")
+
+
+def test_report_map_is_not_blank_and_shows_the_violation(adb, tmp_path):
+    fc = collection(feature("site", SITE_A),
+                    feature("building", box(40, 20, 60, 40), name="X", floors_above=5,
+                            height=18))
+    path = tmp_path / "v.geojson"
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    html = tmp_path / "v.html"
+    proc = run_cli(["check", str(path), "--report", str(html)], adb.env())
+    assert proc.returncode == 1, proc.stderr
+    img = _png_of(html.read_text(encoding="utf-8"))[:, :, :3]
+    background = np.all(img > 0.97, axis=2)  # white / the map's #fbfbf8
+    assert (~background).mean() > 0.05
+    red = (img[:, :, 0] > 0.8) & (img[:, :, 1] < 0.45) & (img[:, :, 2] < 0.45)
+    assert red.sum() > 50, "violations are drawn in red"
+    assert "不通过 fail" in html.read_text(encoding="utf-8")
+
+
+def test_pdf_with_headless_chromium(adb, tmp_path):
+    from layers.approval.report import chromium
+
+    if chromium() is None:
+        pytest.skip("no Chromium: the PDF is skipped with an error")
+    path = tmp_path / "p.geojson"
+    path.write_text(json.dumps(_passing()), encoding="utf-8")
+    pdf = tmp_path / "p.pdf"
+    proc = run_cli(["check", str(path), "--pdf", str(pdf), "--no-record"], adb.env())
+    assert proc.returncode == 0, proc.stderr
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+
+
+def test_process_answers_like_the_cli(adb, tmp_path):
+    fc = _passing()
+    path = tmp_path / "same.geojson"
+    path.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    cli = json.loads(run_cli(["check", str(path), "--json", "--no-record"], adb.env()).stdout)
+    out = PROCESS["run"](adb.conninfo, {"project": fc, "crs": "EPSG:4527", "name": "same"})
+    assert out["record_id"] is not None
+    for k in ("summary", "results"):
+        assert json.loads(json.dumps(out[k])) == cli[k]
