@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 5000
 SAMPLES := data_samples/jining
 
-.PHONY: demo test system system-test venv db lint serve clean stop
+.PHONY: demo test system system-test venv db lint serve clean stop assets
 
 demo: system venv db
 	$(BIN)/cim load buildings $(SAMPLES)/buildings/buildings_survey.shp --quiet
@@ -44,6 +44,11 @@ db: venv
 	$(BIN)/cim db start
 	$(BIN)/cim db upgrade
 	$(BIN)/cim profile apply --quiet
+
+# the web map's vendored front-end files (MapLibre, Leaflet, Bootstrap, Swagger UI, glyphs,
+# pygeoapi's offline templates) are in the repository; this refreshes them from npm (needs npm)
+assets: venv
+	$(BIN)/python scripts/webmap_assets.py
 
 lint: venv
 	$(BIN)/ruff check .

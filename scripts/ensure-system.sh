@@ -54,4 +54,12 @@ if [ "${1:-}" = "--test" ] && ! dpkg-query -W -f='${Status}' python3-qgis 2>/dev
     python3-qgis qgis-providers >/tmp/cim-apt-qgis.log 2>&1 \
     || echo "python3-qgis not installed (see /tmp/cim-apt-qgis.log): the QGIS test will skip" >&2
 fi
+# --test: headless Chromium and its driver, so tests/test_webmap.py opens /map and pygeoapi's
+# pages in a real browser (the test skips with a message without them)
+if [ "${1:-}" = "--test" ] && ! dpkg-query -W -f='${Status}' chromium-driver 2>/dev/null | grep -q "ok installed"; then
+  echo "installing chromium and chromium-driver (for the web map browser test)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver >/tmp/cim-apt-chromium.log 2>&1 \
+    || echo "chromium not installed (see /tmp/cim-apt-chromium.log): the web map browser test will skip" >&2
+fi
 echo "system ready: PostgreSQL $PG with PostGIS 3"

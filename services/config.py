@@ -59,11 +59,15 @@ def _comparable(url: str) -> tuple:
 
 def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str,
                     host: str = "127.0.0.1", port: int = 5000,
-                    limits: Any = None) -> dict[str, Any]:
+                    limits: Any = None, basemap_url: str | None = None) -> dict[str, Any]:
     """pygeoapi's configuration: one collection per catalogued layer; no secret in it.
 
     ``limits`` (:class:`services.items_query.Limits`) sizes pages as the platform's items
-    path does, so that pygeoapi's HTML pages agree with its GeoJSON."""
+    path does, so that pygeoapi's HTML pages agree with its GeoJSON. Those pages load nothing
+    from outside the server (:func:`services.webmap.pygeoapi_server_settings`);
+    ``basemap_url`` is their optional basemap."""
+    from services.webmap import pygeoapi_server_settings
+
     srid = profile.srid
     city_bbox: list[float] | None = None
     crs_list = [CRS84_URI, crs_uri(4490), crs_uri(srid)]
@@ -107,8 +111,7 @@ def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str
             "languages": ["zh-CN", "en-US"],
             "limits": {"default_items": limits.default_limit if limits else 10,
                        "max_items": limits.max_limit if limits else 10000},
-            "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                    "attribution": "© OpenStreetMap contributors"},
+            **pygeoapi_server_settings(basemap_url),
             "pretty_print": False,
             "admin": False,
         },

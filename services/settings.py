@@ -62,6 +62,11 @@ class ServeSettings(Settings):
     tiles_max_age: int = Field(default=0, ge=0,
                                description="Cache-Control max-age of tiles, seconds")
 
+    basemap_url: str | None = Field(
+        default=None,
+        description="raster basemap URL template ({z}/{x}/{y}) of the web map and pygeoapi's "
+                    "HTML pages, e.g. 天地图 with a key; unset = no basemap (offline)")
+
     def gunicorn_env(self) -> dict[str, str]:
         """These settings as the ``CIM_`` variables that rebuild them in the served process."""
         keys = ("workers", "threads", "timeout", "graceful_timeout", "keepalive", "access_log",
@@ -71,6 +76,8 @@ class ServeSettings(Settings):
         out = {f"CIM_{k.upper()}": str(getattr(self, k)) for k in keys}
         out.update({f"CIM_{k.upper()}": str(getattr(self, k)) for k in TILES_KEYS})
         out["CIM_HOME"] = str(self.home)
+        if self.basemap_url:
+            out["CIM_BASEMAP_URL"] = self.basemap_url
         if self.profile is not None:
             out["CIM_PROFILE"] = str(self.profile)
         return out

@@ -1,0 +1,220 @@
+// The CIM one map: MapLibre GL JS over the platform's vector tiles with the shared styles
+// (/styles/onemap), a layer tree from /map/tree.json, identify, search by code, zoom to a
+// district or grid cell, and the query library's area of interest and cross-section.
+// Plain script, no build step; every request goes to the platform itself.
+(function () {
+  "use strict";
+  const BASE = window.CIM_MAP.base;
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+  const state = window.CIM_STATE = {ready: false, identified: null, titles: {}, tool: null};
+
+  const map = new maplibregl.Map({
+    container: "map",
+    style: window.CIM_MAP.style,
+    center: [116.59, 35.41], zoom: 10,
+    // Chinese characters come from the browser's fonts; only Latin/symbol glyph PBFs are served
+    localIdeographFontFamily: "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif",
+    attributionControl: {compact: true},
+  });
+  window.CIM_MAP.map = map;
+  map.addControl(new maplibregl.NavigationControl(), "top-left");
+  map.addControl(new maplibregl.ScaleControl({unit: "metric"}), "bottom-left");
+
+  async function getJSON(url) {
+    const r = await fetch(url, {headers: {Accept: "application/json"}});
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(body.description || body.detail || r.status + " " + r.statusText);
+    return body;
+  }
+
+  function info(html) { $("info-body").innerHTML = html; }
+  function fail(where, e) { info(`<p class="err">${esc(where)}：${esc(e.message || e)}</p>`); }
+
+  // -- extent helpers ------------------------------------------------------------------------
+  function bboxOf(geom) {
+    const b = [Infinity, Infinity, -Infinity, -Infinity];
+    (function walk(c) {
+      if (typeof c[0] === "number") {
+        b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]);
+        b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]);
+      } else c.forEach(walk);
+    })(geom.type === "GeometryCollection" ? geom.geometries.map((g) => g.coordinates) : geom.coordinates);
+    return b;
+  }
+  function zoomTo(geom) {
+    const b = bboxOf(geom);
+    map.fitBounds([[b[0], b[1]], [b[2], b[3]]], {padding: 60, maxZoom: 18, duration: 0});
+    map.getSource("cim-highlight").setData({type: "Feature", geometry: geom, properties: {}});
+  }
+
+  // -- feature attributes ----------------------------------------------------------------------
+  async function showItem(collection, code, zoom) {
+    const f = await getJSON(`${BASE}/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(code)}?f=json`);
+    const rows = Object.entries(f.properties || {})
+      .filter(([, v]) => v !== null && v !== "")
+      .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === "object" ? JSON.stringify(v) : v)}</td></tr>`).join("");
+    info(`<h3>${esc(state.titles[collection] || collection)}</h3>
+      <p>编码 <span class="code" id="info-code">${esc(f.id || code)}</span></p>
+      <table>${rows}</table>
+      <p><a href="${BASE}/collections/${esc(collection)}/items/${esc(code)}?f=html" target="_blank">OGC API 页面</a></p>`);
+    state.identified = {collection, code: String(f.id || code)};
+    if (zoom && f.geometry) zoomTo(f.geometry);
+    else if (f.geometry) map.getSource("cim-highlight").setData({type: "Feature", geometry: f.geometry, properties: {}});
+  }
+
+  // -- layer tree --------------------------------------------------------------------------------
+  function swatch(l) {
+    const prop = l.kind === "line" ? "border-top-color" : "background";
+    return `<span class="sw ${esc(l.kind)}" style="${prop}:${esc(l.color)}"></span>`;
+  }
+  function setVisible(ids, on) {
+    for (const id of ids) if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", on ? "visible" : "none");
+  }
+  function buildTree(tree) {
+    const root = $("tree-body");
+    root.innerHTML = "";
+    tree.forEach((g, gi) => {
+      const det = document.createElement("details");
+      det.open = true;
+      const all = g.children.flatMap((c) => c.layers);
+      det.innerHTML = `<summary><input type="checkbox" checked data-group="${gi}"> ${esc(g.group)}</summary>`;
+      g.children.forEach((c) => {
+        const div = document.createElement("div");
+        div.className = "child";
+        const legend = (c.legend || []).length > 1
+          ? `<div class="legend">${c.legend.map((l) => `${swatch(l)}${esc(l.label)}`).join("<br>")}</div>` : "";
+        const one = (c.legend || []).length === 1 ? swatch(c.legend[0]) : "";
+        div.innerHTML = `<label><input type="checkbox" checked data-child="${esc(c.id)}"> ${one}${esc(c.title)}</label>${legend}`;
+        div.querySelector("input").addEventListener("change", (e) => setVisible(c.layers, e.target.checked));
+        det.appendChild(div);
+      });
+      det.querySelector("summary input").addEventListener("change", (e) => {
+        setVisible(all, e.target.checked);
+        det.querySelectorAll("input[data-child]").forEach((i) => { i.checked = e.target.checked; });
+      });
+      root.appendChild(det);
+    });
+  }
+
+  // -- zoom to a district or a grid cell ----------------------------------------------------------
+  async function fillGoto() {
+    const sel = $("goto");
+    for (const [coll, label] of [["admin_divisions", "行政区"], ["grid_cells", "网格"]]) {
+      try {
+        const fc = await getJSON(`${BASE}/collections/${coll}/items?f=json&limit=1000`);
+        if (!fc.features.length) continue;
+        const og = document.createElement("optgroup");
+        og.label = label;
+        for (const f of fc.features) {
+          const o = document.createElement("option");
+          o.value = `${coll}/${f.id}`;
+          o.textContent = `${f.properties.name || ""} ${f.id}`.trim();
+          og.appendChild(o);
+        }
+        sel.appendChild(og);
+      } catch (e) { /* a layer not served: nothing to list */ }
+    }
+    sel.addEventListener("change", () => {
+      if (!sel.value) return;
+      const [coll, code] = sel.value.split("/");
+      showItem(coll, code, true).catch((e) => fail("定位", e));
+    });
+  }
+
+  // -- search by code (cim code explain) ---------------------------------------------------------
+  $("search").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const code = $("code").value.trim();
+    if (!code) return;
+    try {
+      const d = await getJSON(`${BASE}/codes/${encodeURIComponent(code)}`);
+      if (d.exists && d.layer) return await showItem(d.layer, d.code, true);
+      const rows = Object.entries(d).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("");
+      info(`<h3>编码 <span class="code">${esc(d.code)}</span></h3><p>没有这个编码的现势要素。</p><table>${rows}</table>`);
+    } catch (e) { fail("编码", e); }
+  });
+
+  // -- drawing tools: a box (area of interest) or a line (cross-section) --------------------------
+  let start = null;
+  function setTool(name) {
+    state.tool = state.tool === name ? null : name;
+    $("tool-aoi").classList.toggle("active", state.tool === "aoi");
+    $("tool-section").classList.toggle("active", state.tool === "section");
+    map.getCanvas().style.cursor = state.tool ? "crosshair" : "";
+    if (state.tool === "aoi") map.dragPan.disable(); else map.dragPan.enable();
+    start = null;
+  }
+  const drawn = (geom) => map.getSource("cim-draw").setData(geom ? {type: "Feature", geometry: geom, properties: {}} : {type: "FeatureCollection", features: []});
+  const boxGeom = (a, b) => ({type: "Polygon", coordinates: [[[a.lng, a.lat], [b.lng, a.lat], [b.lng, b.lat], [a.lng, b.lat], [a.lng, a.lat]]]});
+  $("tool-aoi").addEventListener("click", () => setTool("aoi"));
+  $("tool-section").addEventListener("click", () => setTool("section"));
+  $("tool-clear").addEventListener("click", () => { setTool(null); drawn(null); info('<p class="hint">点击地图上的要素查看属性。</p>'); });
+
+  map.on("mousedown", (e) => { if (state.tool === "aoi") start = e.lngLat; });
+  map.on("mousemove", (e) => {
+    if (state.tool === "aoi" && start) drawn(boxGeom(start, e.lngLat));
+    if (state.tool === "section" && start) drawn({type: "LineString", coordinates: [[start.lng, start.lat], [e.lngLat.lng, e.lngLat.lat]]});
+  });
+  map.on("mouseup", async (e) => {
+    if (state.tool !== "aoi" || !start) return;
+    const a = start, b = e.lngLat;
+    start = null;
+    drawn(boxGeom(a, b));
+    const bbox = [Math.min(a.lng, b.lng), Math.min(a.lat, b.lat), Math.max(a.lng, b.lng), Math.max(a.lat, b.lat)];
+    info("<p>统计中…</p>");
+    try {
+      const r = await getJSON(`${BASE}/map/api/aoi?bbox=${bbox.map((v) => v.toFixed(7)).join(",")}`);
+      const rows = Object.entries(r.layers).map(([k, v]) => `<tr><th>${esc(state.titles[k] || k)}</th><td id="aoi-${esc(k)}">${v.count}</td></tr>`).join("");
+      info(`<h3>拉框统计</h3><p class="hint">${bbox.map((v) => v.toFixed(5)).join(", ")}</p><table>${rows}</table>`);
+    } catch (err) { fail("拉框统计", err); }
+  });
+
+  async function section(a, b) {
+    const wkt = `LINESTRING(${a.lng.toFixed(7)} ${a.lat.toFixed(7)}, ${b.lng.toFixed(7)} ${b.lat.toFixed(7)})`;
+    info("<p>生成横断面…</p>");
+    try {
+      const r = await getJSON(`${BASE}/map/api/section?line=${encodeURIComponent(wkt)}`);
+      info(`<h3>横断面</h3><p>长 ${r.length_m} 米，穿过管线 ${r.rows.length} 条</p><div id="section-svg">${r.svg}</div>`);
+    } catch (err) { fail("横断面", err); }
+  }
+
+  map.on("click", async (e) => {
+    if (state.tool === "section") {
+      if (!start) { start = e.lngLat; return; }
+      const a = start;
+      start = null;
+      drawn({type: "LineString", coordinates: [[a.lng, a.lat], [e.lngLat.lng, e.lngLat.lat]]});
+      return section(a, e.lngLat);
+    }
+    if (state.tool) return;
+    // identify: the top-most feature under the pointer that carries a code
+    const p = e.point;
+    const feats = map.queryRenderedFeatures([[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]])
+      .filter((f) => f.source === "cim" && f.properties.code !== undefined);
+    const pick = feats.find((f) => f.layer.type !== "symbol") || feats[0];
+    if (!pick) return;
+    try { await showItem(pick.sourceLayer, pick.properties.code, false); } catch (err) { fail("查询", err); }
+  });
+
+  map.on("load", async () => {
+    map.addSource("cim-highlight", {type: "geojson", data: {type: "FeatureCollection", features: []}});
+    map.addSource("cim-draw", {type: "geojson", data: {type: "FeatureCollection", features: []}});
+    map.addLayer({id: "cim-highlight-line", type: "line", source: "cim-highlight", paint: {"line-color": "#ff2d2d", "line-width": 3}});
+    map.addLayer({id: "cim-highlight-point", type: "circle", source: "cim-highlight", filter: ["==", ["geometry-type"], "Point"],
+      paint: {"circle-radius": 8, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#ff2d2d", "circle-stroke-width": 3}});
+    map.addLayer({id: "cim-draw-fill", type: "fill", source: "cim-draw", filter: ["==", ["geometry-type"], "Polygon"], paint: {"fill-color": "#ffd24d", "fill-opacity": 0.2}});
+    map.addLayer({id: "cim-draw-line", type: "line", source: "cim-draw", paint: {"line-color": "#d08000", "line-width": 2, "line-dasharray": [3, 2]}});
+    try {
+      const [tree, tj, colls] = await Promise.all([
+        getJSON(`${BASE}/map/tree.json`),
+        getJSON(`${BASE}/tiles/WebMercatorQuad?f=tilejson`),
+        getJSON(`${BASE}/collections?f=json`)]);
+      for (const c of colls.collections || []) state.titles[c.id] = c.title;
+      buildTree(tree);
+      if (tj.bounds) map.fitBounds([[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]], {padding: 20, duration: 0});
+    } catch (e) { fail("加载", e); }
+    fillGoto();
+    state.ready = true;
+  });
+})();
