@@ -55,7 +55,8 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
     os.environ["PYGEOAPI_OPENAPI"] = str(oas_path)
     pygeoapi_app = _pygeoapi_flask_app(str(cfg_path))
 
-    app = Flask("cim")
+    # no static route of its own: /static/… is pygeoapi's (its CSS and logos)
+    app = Flask("cim", static_folder=None)
     app.url_map.strict_slashes = pygeoapi_app.APP.url_map.strict_slashes
     app.config["CIM_SETTINGS"] = settings
 
