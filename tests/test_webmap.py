@@ -246,6 +246,21 @@ def test_routes(api, db):
             f"SELECT count(*) FROM {layer} WHERE valid_to IS NULL")
     assert requests.get(f"{api}/map/api/aoi?bbox=1,2,3", timeout=30).status_code == 400
 
+    # a section line drawn on the map: one row per pipe segment it crosses (shapely, pyproj)
+    (lon, lat), to_store = lonlat_inside(db, "pipe_segments")[1], pyproj.Transformer.from_crs(
+        "OGC:CRS84", "EPSG:4527", always_xy=True)
+    a_, b_ = (lon - 0.0007, lat - 0.0005), (lon + 0.0007, lat + 0.0005)
+    line = shapely.LineString([to_store.transform(*a_), to_store.transform(*b_)])
+    segs = [shapely.from_wkb(bytes(w)) for (w,) in db.rows(
+        "SELECT ST_AsBinary(ST_Force2D(geom)) FROM pipe_segments WHERE valid_to IS NULL")]
+    expected = sum(len(getattr(x, "geoms", [x])) for x in
+                   (g.intersection(line) for g in segs) if not x.is_empty)
+    r = requests.get(f"{api}/map/api/section", timeout=60, params={
+        "line": f"LINESTRING({a_[0]} {a_[1]}, {b_[0]} {b_[1]})"})
+    assert r.status_code == 200, r.text
+    assert expected >= 1 and len(r.json()["rows"]) == expected
+    assert r.json()["svg"].startswith("<svg")
+
 
 def test_no_cdn_in_templates_and_basemap_setting(db):
     """No template of pygeoapi's the platform serves names a CDN; the basemap is only what
