@@ -100,6 +100,10 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
 
     webmap.register(app, conninfo=psycopg_conninfo(url), profile=profile,
                     base_url=config["server"]["url"], basemap_url=settings.basemap_url)
+
+    from services import processes
+
+    processes.register(app, conninfo=psycopg_conninfo(url), base_url=config["server"]["url"])
     return app
 
 

@@ -114,7 +114,8 @@ def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
         from pygeoapi.api import F_HTML
         from pygeoapi.util import render_j2_template, to_json
 
-        doc = {"conformsTo": CONFORMANCE}
+        # classes of the platform's other parts (e.g. services.processes), added on register
+        doc = {"conformsTo": CONFORMANCE + app.config.get("CIM_CONFORMANCE", [])}
         headers = req.get_response_headers(**api.api_headers)
         if req.format == F_HTML:
             return headers, 200, render_j2_template(

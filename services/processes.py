@@ -1,0 +1,253 @@
+"""OGC API - Processes Part 1 (core, JSON, OGC process description) on the platform's app.
+
+The processes are the library's own (:func:`layers.processes.all_processes`: the one-map
+queries, the network analyses, the approval check …), described from the JSON Schema each
+declares and executed synchronously: ``POST /processes/<id>/execution`` with
+``{"inputs": {...}}`` answers the process's result, the very JSON the CLI's ``--json`` prints.
+These views replace pygeoapi's ``/processes`` and ``/jobs`` ones, which do not validate inputs.
+
+Answers: inputs that break the schema, and the library's :class:`~cim.errors.InputError`
+(bad geometry, unknown code …), are 400 with a message naming the input; an unknown process is
+404; a query cancelled by the read-only role's statement timeout, or a database that cannot be
+reached, is 503; anything else is logged with its traceback and answered 500 with one line.
+
+Connections: a process runs with the app's read-only role. Only a process that declares
+``"writes": True`` (the approval check records each check) gets a writer's connection, and
+only when the operator gives one in ``CIM_PROCESS_WRITER_URL`` (the served process never
+holds the admin's password; without it such a process runs as the reader and does not write).
+Execution is synchronous only: no job is ever created, so ``/jobs/<id>`` is always 404.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from flask import Flask, Response, request
+
+from cim.errors import CodeError, InputError
+from services.process_inputs import first_error, validator
+
+LOG = logging.getLogger("cim.services.processes")
+WRITER_URL_ENV = "CIM_PROCESS_WRITER_URL"
+_OGC = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
+CONFORMANCE = [_OGC + "core", _OGC + "json", _OGC + "ogc-process-description"]
+_EXC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
+REL_EXECUTE = "http://www.opengis.net/def/rel/ogc/1.0/execute"
+JSON_TYPE = "application/json"
+VERSION = "1.0.0"
+OUTPUT = "result"
+_ARGS = {"f", "lang"}
+_BODY_KEYS = {"inputs", "outputs", "response", "subscriber"}
+
+
+def _json(doc: Any, status: int = 200) -> Response:
+    return Response(json.dumps(doc, ensure_ascii=False, default=str), status=status,
+                    content_type=JSON_TYPE)
+
+
+def _error(status: int, code: str, message: str, type_: str | None = None) -> Response:
+    """An exception document: the platform's code/description, and the OGC type URI."""
+    doc = {"code": code, "description": message}
+    if type_:
+        doc["type"] = _EXC + type_
+    return _json(doc, status)
+
+
+class ProcessesService:
+    """The process list, descriptions and synchronous execution of ``processes``."""
+
+    def __init__(self, processes: dict[str, dict[str, Any]], conninfo: str, base_url: str,
+                 writer_conninfo: str | None = None) -> None:
+        self.processes = processes
+        self.conninfo = conninfo
+        self.writer_conninfo = writer_conninfo
+        self.base_url = base_url.rstrip("/")
+        self.validators = {pid: validator(p["inputs"]) for pid, p in processes.items()}
+        self.descriptions = {pid: self._describe(p) for pid, p in processes.items()}
+
+    # -- descriptions ------------------------------------------------------------------------
+    def _summary(self, p: dict[str, Any]) -> dict[str, Any]:
+        href = f"{self.base_url}/processes/{p['id']}"
+        out = {"id": p["id"], "title": p["title"], "version": p.get("version", VERSION),
+               "jobControlOptions": ["sync-execute"], "outputTransmission": ["value"],
+               "links": [{"href": href, "rel": "self", "type": JSON_TYPE,
+                          "title": "process description"}]}
+        if p.get("description") or p["run"].__doc__:
+            out["description"] = p.get("description") or p["run"].__doc__.strip().split("\n")[0]
+        return out
+
+    def _describe(self, p: dict[str, Any]) -> dict[str, Any]:
+        schema = p["inputs"]
+        required = set(schema.get("required", []))
+        inputs = {}
+        for name, prop in schema.get("properties", {}).items():
+            inputs[name] = {"title": prop.get("title", name),
+                            **({"description": prop["description"]}
+                               if "description" in prop else {}),
+                            "schema": prop, "minOccurs": 1 if name in required else 0,
+                            "maxOccurs": 1}
+        doc = self._summary(p)
+        doc["inputs"] = inputs
+        doc["outputs"] = {OUTPUT: {
+            "title": "result", "description": "the result, as the CLI's --json prints it",
+            "schema": {"type": "object", "contentMediaType": JSON_TYPE}}}
+        doc["links"].append({"href": f"{self.base_url}/processes/{p['id']}/execution",
+                             "rel": REL_EXECUTE, "type": JSON_TYPE,
+                             "title": "execute (synchronous, JSON in and out)"})
+        return doc
+
+    # -- views -------------------------------------------------------------------------------
+    def _bad_args(self) -> Response | None:
+        unknown = [k for k in request.args if k not in _ARGS]
+        if unknown:
+            return _error(400, "InvalidParameterValue",
+                          f"unknown query parameter {', '.join(unknown)[:200]}; known here: "
+                          f"{', '.join(sorted(_ARGS))}")
+        f = request.args.get("f")
+        if f not in (None, "json", JSON_TYPE):
+            return _error(400, "InvalidParameterValue", f"f={f[:40]}: only json is served")
+        return None
+
+    def processes_view(self, process_id: str | None = None) -> Response:
+        """``GET /processes`` and ``GET /processes/<id>``."""
+        bad = self._bad_args()
+        if bad is not None:
+            return bad
+        if process_id is None:
+            return _json({"processes": [self._summary(p) for p in self.processes.values()],
+                          "links": [{"href": f"{self.base_url}/processes", "rel": "self",
+                                     "type": JSON_TYPE, "title": "processes"}]})
+        if process_id not in self.descriptions:
+            return self._no_such(process_id)
+        return _json(self.descriptions[process_id])
+
+    def _no_such(self, process_id: str) -> Response:
+        return _error(404, "NoSuchProcess",
+                      f"no process {process_id[:80]!r}; processes: "
+                      f"{', '.join(self.processes)}", "no-such-process")
+
+    def execute_view(self, process_id: str) -> Response:
+        """``POST /processes/<id>/execution``: validate, run, answer the result."""
+        bad = self._bad_args()
+        if bad is not None:
+            return bad
+        if process_id not in self.processes:
+            return self._no_such(process_id)
+        body, problem = self._body()
+        if problem:
+            return _error(400, "InvalidParameterValue", problem)
+        inputs = body.get("inputs") or {}
+        message = first_error(self.validators[process_id], inputs)
+        if message:
+            return _error(400, "InvalidParameterValue", f"{process_id}: {message}")
+        result = self._run(process_id, inputs)
+        if isinstance(result, Response):
+            return result
+        if body.get("response") == "document":
+            return _json({OUTPUT: result})
+        return _json(result)
+
+    def _body(self) -> tuple[dict[str, Any], str | None]:
+        raw = request.get_data(cache=False)
+        if not raw.strip():
+            return {}, None
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return {}, f"the request body is not JSON: {str(exc)[:120]}"
+        if not isinstance(body, dict):
+            return {}, 'the request body must be a JSON object: {"inputs": {...}}'
+        extra = [k for k in body if k not in _BODY_KEYS]
+        if extra:
+            return {}, (f"unknown key {', '.join(map(repr, extra))[:120]} in the request "
+                        f"body; known: {', '.join(sorted(_BODY_KEYS))}")
+        if not isinstance(body.get("inputs", {}), dict):
+            return {}, '"inputs" must be a JSON object of input name → value'
+        if body.get("response", "raw") not in ("raw", "document"):
+            return {}, '"response" must be "raw" or "document"'
+        outputs = body.get("outputs") or {}
+        if not isinstance(outputs, dict) or any(k != OUTPUT for k in outputs):
+            return {}, f'"outputs": the only output is {OUTPUT!r}'
+        return body, None
+
+    def _run(self, process_id: str, inputs: dict[str, Any]) -> Any:
+        import psycopg
+
+        p = self.processes[process_id]
+        conninfo = (self.writer_conninfo if p.get("writes") and self.writer_conninfo
+                    else self.conninfo)
+        try:
+            return p["run"](conninfo, inputs)
+        except (InputError, CodeError) as exc:
+            return _error(400, "InvalidParameterValue", f"{process_id}: {_one_line(exc)}")
+        except psycopg.errors.QueryCanceled:
+            LOG.warning("process %s: statement timeout", process_id)
+            return _error(503, "ServiceUnavailable",
+                          f"{process_id}: the query ran longer than the server allows; "
+                          "ask for a smaller area")
+        except psycopg.OperationalError as exc:
+            LOG.error("process %s: database unavailable: %s", process_id, _one_line(exc))
+            return _error(503, "ServiceUnavailable",
+                          f"{process_id}: the database cannot be reached")
+        except Exception as exc:  # a bug: logged with its traceback, one line to the client
+            LOG.exception("process %s failed (inputs: %s)", process_id, sorted(inputs))
+            return _error(500, "NoApplicableCode",
+                          f"{process_id}: internal error ({type(exc).__name__}; logged by "
+                          "the server)")
+
+    def jobs_view(self, job_id: str | None = None) -> Response:
+        """No jobs: every execution is synchronous."""
+        if job_id is None:
+            return _json({"jobs": [], "links": [{"href": f"{self.base_url}/jobs",
+                                                 "rel": "self", "type": JSON_TYPE}]})
+        return _error(404, "NoSuchJob", f"no job {job_id[:80]!r}: processes run "
+                                        "synchronously, no job is kept", "no-such-job")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:400] or type(exc).__name__
+
+
+def register(app: Flask, conninfo: str, base_url: str,
+             processes: dict[str, dict[str, Any]] | None = None,
+             writer_url: str | None = None) -> ProcessesService:
+    """Serve ``processes`` (default: every registered one) on ``app`` in place of
+    pygeoapi's process and job views; declare the conformance classes passed."""
+    from cim.db.engine import psycopg_conninfo
+    from layers.processes import all_processes
+
+    writer_url = writer_url or os.environ.get(WRITER_URL_ENV) or None
+    service = ProcessesService(all_processes() if processes is None else processes,
+                               conninfo, base_url,
+                               psycopg_conninfo(writer_url) if writer_url else None)
+    if not writer_url:
+        writing = [pid for pid, p in service.processes.items() if p.get("writes")]
+        if writing:
+            LOG.info("processes %s run as the read-only role (no %s): they do not record",
+                     ", ".join(writing), WRITER_URL_ENV)
+
+    def jobs(job_id=None):
+        return service.jobs_view(job_id)
+
+    routes = [("pygeoapi.get_processes", "/processes", ["GET"], service.processes_view),
+              ("pygeoapi.execute_process_jobs", "/processes/<process_id>/execution",
+               ["POST"], service.execute_view),
+              ("pygeoapi.get_jobs", "/jobs", ["GET", "DELETE"], jobs),
+              ("pygeoapi.get_job_result", "/jobs/<job_id>/results", ["GET"], jobs)]
+    for endpoint, rule, methods, view in routes:
+        if endpoint in app.view_functions:  # pygeoapi's rule: answer it with the platform's
+            app.view_functions[endpoint] = view
+        else:
+            app.add_url_rule(rule, endpoint="cim_" + endpoint.split(".")[-1],
+                             view_func=view, methods=methods)
+    if "pygeoapi.get_processes" not in app.view_functions:
+        app.add_url_rule("/processes/<process_id>", endpoint="cim_get_process",
+                         view_func=service.processes_view, methods=["GET"])
+    conformance = app.config.setdefault("CIM_CONFORMANCE", [])
+    conformance += [c for c in CONFORMANCE if c not in conformance]
+    app.extensions["cim_processes"] = service
+    return service
