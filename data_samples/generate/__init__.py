@@ -33,6 +33,8 @@ Modules, in the order the sample set is built:
 * ``components``   the component census
 * ``sample_set``   writes all of it; ``verify`` reads it back and checks it
 * ``large_buildings``  any number of synthetic footprints for benchmarks and load tests
+* ``large_pipes``, ``large_components``  a large 3D pipe network (GIS layers with valves)
+                   and component census in the same streets, for bench/query.py
 
 Importing the package has no side effects; tests and benchmarks call
 :func:`write_buildings_gpkg` directly (``from data_samples.generate import write_buildings_gpkg``).
