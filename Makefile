@@ -15,6 +15,9 @@ demo: system venv db
 	$(BIN)/cim load pipes $(SAMPLES)/pipes --quiet
 	for f in points lines polygons; do \
 		$(BIN)/cim load components $(SAMPLES)/components/components_$$f.shp --quiet || exit 1; done
+	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer parcels --kind parcels --quiet
+	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer control_lines --kind control_lines --quiet
+	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer height_zones --kind height_zones --quiet
 	$(BIN)/cim styles apply > /dev/null
 	$(BIN)/cim qgis-project .cim/onemap.qgs --service-file .cim/pg_service.conf
 	@echo

@@ -35,6 +35,9 @@ GDAL_WRITTEN = [  # (file, layer, encoding)
     ("components/components_points.shp", None, "GBK"),
     ("components/components_lines.shp", None, "GBK"),
     ("components/components_polygons.shp", None, "GBK"),
+    ("planning/planning.gpkg", "parcels", None),
+    ("planning/planning.gpkg", "control_lines", None),
+    ("planning/planning.gpkg", "height_zones", None),
 ]
 
 
