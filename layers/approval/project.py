@@ -25,7 +25,7 @@ import pyproj
 import shapely
 from shapely.geometry import Polygon
 
-from cim.crs import detect_gk_from_eastings, parse_crs, transformer
+from cim.crs import detect_gk_from_eastings, epsg_of, parse_crs, transformer
 from cim.errors import InputError
 from cim.text import norm_name
 
@@ -210,7 +210,12 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     """Validate the features and return the project in the storage CRS (see module doc)."""
     probs = _Problems(source)
     src_crs = resolve_crs(records, crs, storage_srid, source)
-    tx = transformer(src_crs.to_wkt(), f"EPSG:{storage_srid}")
+    src_epsg = epsg_of(src_crs)
+    same = src_epsg == storage_srid
+    # an EPSG code, not WKT: PROJ finds the operation for a code much faster
+    tx = None if same else transformer(f"EPSG:{src_epsg}" if src_epsg else src_crs.to_wkt(),
+                                       f"EPSG:{storage_srid}")
+    to_lonlat = transformer(f"EPSG:{storage_srid}", "OGC:CRS84")
     area_of_use = parse_crs(storage_srid).area_of_use
     sites, buildings, demolish, green, texts = [], [], [], [], []
     for rec in records:
@@ -234,10 +239,10 @@ def build_project(records: list[dict], *, source: str, name: str | None,
                 probs.add("coordinates are not finite numbers", rec["layer"], rec["row"],
                           "geometry")
                 continue
-            g = shapely.transform(g, lambda xy: np.column_stack(tx.transform(xy[:, 0],
-                                                                             xy[:, 1])))
-            lon, lat = transformer(f"EPSG:{storage_srid}", "OGC:CRS84").transform(
-                *shapely.get_coordinates(g).mean(axis=0))
+            if tx is not None:
+                g = shapely.transform(g, lambda xy: np.column_stack(tx.transform(xy[:, 0],
+                                                                                 xy[:, 1])))
+            lon, lat = to_lonlat.transform(*shapely.get_coordinates(g).mean(axis=0))
             if area_of_use and not (area_of_use.west - 1 <= lon <= area_of_use.east + 1
                                     and area_of_use.south - 1 <= lat <= area_of_use.north + 1):
                 probs.add(f"lies outside the city's storage CRS area (at {lon:.4f}, {lat:.4f}; "
@@ -281,7 +286,8 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     if not buildings:
         probs.add("no proposed building (建筑): a polygon with role 'building'")
     probs.raise_if_any()
-    return Project(name or source, source, src_crs.to_string(), shapely.union_all(sites),
+    return Project(name or source, source, f"EPSG:{src_epsg}" if src_epsg else src_crs.to_wkt(),
+                   shapely.union_all(sites),
                    [b for b in out_buildings if b is not None], demolish, green)
 
 

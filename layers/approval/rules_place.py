@@ -118,7 +118,7 @@ def overlap_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
         res.status("not_applicable" if layer_loaded else "needs_review")
         res.notes.append(f"no {line_type} within {cfg.search_m:g} m of the site" if layer_loaded
                          else "no control lines are loaded (cim load planning)")
-        res.measured = 0.0
+        res.required = None
         return
     total = 0.0
     for b in p.buildings:
