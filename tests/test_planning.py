@@ -248,3 +248,25 @@ def test_planning_collections_in_the_ogc_api(pdb, tmp_path):
         proc.terminate()
         proc.wait(10)
 
+
+
+def test_styles_colour_the_control_lines_and_land_uses_by_convention(jining_profile):
+    """红线 red, 绿线 green, 蓝线 blue, 紫线 purple, 黄线 yellow; 居住 yellow, 商业 red, 绿地 green."""
+    from layers.styles import load_styles
+
+    styles = load_styles(jining_profile)
+    lines = {c.value: c.color for c in styles.layer("control_lines").categories}
+    assert styles.layer("control_lines").field == "line_type_code"
+    red, green, blue = lines["HX"], lines["LVX"], lines["LX"]
+    purple, yellow = lines["ZX"], lines["HUX"]
+    assert red.r > 200 and red.g < 60 and red.b < 60
+    assert green.g > 2 * max(green.r, green.b)
+    assert blue.b > 2 * max(blue.r, blue.g)
+    assert min(purple.r, purple.b) > 2 * purple.g
+    assert min(yellow.r, yellow.g) > 150 and yellow.b < 60
+    uses = {c.value: c.color for c in styles.layer("planning_parcels").categories}
+    assert styles.layer("planning_parcels").field == "land_use_code"
+    res, com, park = uses["0701"], uses["0901"], uses["1401"]
+    assert min(res.r, res.g) > 200 and res.b < 100
+    assert com.r > 200 and max(com.g, com.b) < 60
+    assert park.g > 2 * max(park.r, park.b)
