@@ -308,10 +308,84 @@ HEIGHT_ZONES = LayerDef(
     ),
 )
 
+# -- city base layers (issue 13): what the health check and the risk list are computed from
+_PLACE_COLUMNS = (
+    Column("district_code", "text", "行政区代码 district", db="varchar(6)"),
+    Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)"),
+)
+
+ROADS = LayerDef(
+    name="roads", title_zh="道路中心线", title_en="Roads",
+    geometry_type="MULTILINESTRING", code_scheme="feature", layer_code="87",
+    class_dictionary="road_classes", class_column="road_class_code",
+    tile_fields=("road_class", "name", "red_line_width_m"), tile_min_zoom=10,
+    tile_detail_zoom=14,
+    columns=(
+        Column("name", "text", "道路名称 name"),
+        Column("road_class", "text", "道路等级 class (快速路 主干路 次干路 支路)", required=True),
+        Column("road_class_code", "text", "等级代码 class code (road_classes.csv)",
+               required=True),
+        Column("red_line_width_m", "float8", "红线宽度 red-line width (m)"),
+        Column("lanes", "int4", "车道数 lanes"),
+        *_PLACE_COLUMNS,
+    ),
+    extra_indexes=(Index("road_class_current_idx", ("road_class_code",)),),
+)
+
+GREEN_SPACES = LayerDef(
+    name="green_spaces", title_zh="绿地与公园", title_en="Green spaces and parks",
+    geometry_type="MULTIPOLYGON", code_scheme="feature", layer_code="88",
+    class_dictionary="green_types", class_column="green_type_code",
+    tile_fields=("green_type", "name", "area_m2", "is_park"), tile_min_zoom=10,
+    tile_detail_zoom=14,
+    columns=(
+        Column("name", "text", "名称 name"),
+        Column("green_type", "text", "绿地类型 type (综合公园 社区公园 游园 …)", required=True),
+        Column("green_type_code", "text", "类型代码 CJJ/T 85-2017 code (G11 G12 …)",
+               required=True),
+        Column("area_m2", "float8", "面积 area from the geometry (m²)", required=True),
+        Column("is_park", "bool", "公园绿地 park (G1)", required=True),
+        *_PLACE_COLUMNS,
+    ),
+    extra_indexes=(Index("green_type_current_idx", ("green_type_code",)),),
+)
+
+FACILITIES = LayerDef(
+    name="facilities", title_zh="公共服务设施", title_en="Public service facilities",
+    geometry_type="POINT", code_scheme="feature", layer_code="89",
+    class_dictionary="facility_types", class_column="facility_type_code",
+    tile_fields=("facility_type", "name"), tile_min_zoom=11, tile_detail_zoom=14,
+    columns=(
+        Column("name", "text", "设施名称 name"),
+        Column("facility_type", "text", "设施类型 type (幼儿园 小学 …)", required=True),
+        Column("facility_type_code", "text", "类型代码 type code (facility_types.csv)",
+               required=True),
+        Column("capacity", "int4", "规模 capacity (places, beds …)"),
+        *_PLACE_COLUMNS,
+    ),
+    extra_indexes=(Index("facility_type_current_idx", ("facility_type_code",)),),
+)
+
+POPULATION = LayerDef(
+    name="population", title_zh="人口", title_en="Population",
+    geometry_type="GEOMETRY", code_scheme="feature", layer_code="90",
+    class_dictionary="population_units", class_column="unit_kind",
+    tile_fields=("residents", "year"), tile_min_zoom=11, tile_detail_zoom=14,
+    columns=(
+        Column("unit_kind", "text", "统计单元 unit (building | grid)", required=True),
+        Column("unit_code", "text", "单元编码 building or grid-cell code", required=True),
+        Column("residents", "int4", "常住人口 residents", required=True),
+        Column("year", "int4", "年份 year", required=True),
+        *_PLACE_COLUMNS,
+    ),
+    extra_indexes=(Index("unit_current_idx", ("unit_code",)),),
+)
+
 LAYERS: dict[str, LayerDef] = {d.name: d for d in (ADMIN_DIVISIONS, GRID_CELLS, BUILDINGS,
                                                    PIPE_POINTS, PIPE_SEGMENTS, COMPONENTS,
                                                    PLANNING_PARCELS, CONTROL_LINES,
-                                                   HEIGHT_ZONES)}
+                                                   HEIGHT_ZONES, ROADS, GREEN_SPACES,
+                                                   FACILITIES, POPULATION)}
 
 
 def layer(name: str) -> LayerDef:

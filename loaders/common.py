@@ -104,7 +104,8 @@ class ClassLookup:
         self.rows = profile.dictionary(dictionary)
         self.by_key: dict[str, dict[str, str]] = {}
         for row in self.rows:
-            keys = [row["code"], row["name"], row.get("name_en", "")]
+            keys = [row["code"], row.get("name") or row.get("name_zh", ""), row.get("name_en", ""),
+                    row.get("type_code", "")]
             keys += [a for a in (row.get("aliases") or "").split("|")]
             for k in keys:
                 if k:

@@ -19,6 +19,7 @@ from cim.profile import DICTIONARY_DIR
 from tests.conftest import run_cli
 
 QGIS_TYPES = {"MULTIPOLYGON": ["Polygon"], "POINTZ": ["Point"], "LINESTRINGZ": ["Line"],
+              "MULTILINESTRING": ["Line"], "POINT": ["Point"],
               "GEOMETRY": ["Point", "Line", "Polygon"]}
 
 
@@ -126,7 +127,7 @@ def test_maplibre_style_and_tree_share_the_colours(jining_profile):
     by_id = {sl["id"]: sl for sl in style["layers"]}
     tree = layer_tree(jining_profile)
     assert [g["group"] for g in tree] == ["城市部件", "地下管线", "建筑", "规划管控",
-                                         "规划底图"]
+                                         "城市基础", "规划底图"]
     pipes = {c["title"]: c for c in tree[1]["children"]}
     for code, colour in pipe_colours().items():
         hexc = "#" + "".join(f"{int(p):02x}" for p in colour.split(","))

@@ -67,7 +67,7 @@ def _class_name(profile: CityProfile, dictionary: str | None, code: str) -> str 
         return None
     for row in profile.dictionary(dictionary):
         if row.get("code") == code:
-            return row.get("name")
+            return row.get("name") or row.get("name_zh")
     return None
 
 

@@ -17,7 +17,8 @@ from cim.layerdefs import BASE_COLUMNS, GEOMETRY_COLUMN, LAYERS, Column, LayerDe
 # declared names → PostgreSQL's own spelling (format_type)
 _CANONICAL = {"int2": "smallint", "int4": "integer", "int8": "bigint",
               "float8": "double precision", "timestamptz": "timestamp with time zone",
-              "text[]": "text[]", "text": "text", "jsonb": "jsonb", "date": "date"}
+              "text[]": "text[]", "text": "text", "jsonb": "jsonb", "date": "date",
+              "bool": "boolean"}
 _CURRENT = "valid_to IS NULL"
 
 
