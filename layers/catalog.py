@@ -37,6 +37,21 @@ _DETAIL_SQL = (
     "  FROM {table}) q LEFT JOIN load_batches b ON b.id = q.last")
 
 
+# a result table (no load batches): its storage extent only
+_RESULT_DETAIL_SQL = (
+    "SELECT ST_XMin(s), ST_YMin(s), ST_XMax(s), ST_YMax(s), NULL, NULL"
+    " FROM (SELECT ST_Extent(geom) FILTER (WHERE valid_to IS NULL) AS s FROM {table}) q")
+
+
+def result_layers() -> list[LayerDef]:
+    """Tables of computed results published like layers (current rows by ``code``, a polygon
+    per row) but not loaded, so not in ``cim.layerdefs.LAYERS``: the health check's
+    ``health_indicators``. Listed once they hold a current row."""
+    from layers.health.layer import HEALTH_INDICATORS
+
+    return [HEALTH_INDICATORS]
+
+
 @dataclass
 class CatalogEntry:
     """A layer as it stands in this database.
@@ -90,15 +105,19 @@ def catalog(conninfo: str) -> list[CatalogEntry]:
     """Layers whose tables exist, with current feature counts, CRS84 and storage extents,
     SRID and coordinate dimension, and the last batch that wrote them."""
     out = []
+    results = {d.name for d in result_layers()}
     with psycopg.connect(conninfo) as conn:
-        for layer in LAYERS.values():
+        for layer in [*LAYERS.values(), *result_layers()]:
             if not _exists(conn, layer.table):
                 continue
             n, bbox = _extent(conn, layer.table)
+            if layer.name in results and n == 0:
+                continue  # nothing computed yet: no empty collection
             gc = conn.execute("SELECT srid, coord_dimension FROM geometry_columns WHERE "
                               "f_table_schema = current_schema() AND f_table_name = %s "
                               "AND f_geometry_column = 'geom'", (layer.table,)).fetchone()
-            row = conn.execute(sql.SQL(_DETAIL_SQL).format(
+            row = conn.execute(sql.SQL(
+                _RESULT_DETAIL_SQL if layer.name in results else _DETAIL_SQL).format(
                 table=sql.Identifier(layer.table))).fetchone()
             out.append(CatalogEntry(
                 layer=layer, count=n, bbox_lonlat=bbox,

@@ -1,6 +1,6 @@
 """The layers' commands: ``cim layers``, ``cim code explain``, ``cim batches``, ``cim rejects``,
 ``cim history``, the ``cim query`` group (layers/query/cli.py), ``cim styles`` and
-``cim qgis-project`` (layers/styles/cli.py)."""
+``cim qgis-project`` (layers/styles/cli.py), ``cim health`` (layers/health/cli.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from cim.errors import CimError
 
 def register(cli: click.Group) -> None:
     """Add the layers' commands to ``cli``."""
+    from layers.health.cli import health
     from layers.query.cli import query
     from layers.styles.cli import qgis_project, styles
 
     for command in (layers_cmd, code, batches, rejects_cmd, history_cmd, query, styles,
-                    qgis_project):
+                    qgis_project, health):
         cli.add_command(command)
 
 

@@ -1,0 +1,116 @@
+"""The indicator catalog (``cim/dictionaries/health_indicators.yaml``), read and checked.
+
+Indicators are data: a city edits targets, parameters and weights in its copy of the file
+(named in the profile, ``dictionaries: {health_indicators: …}``). What the file may ask for is
+bounded by the named computations of :mod:`layers.health.templates`; an unknown computation,
+dimension or direction is an error naming the file and the indicator, before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim.errors import CimError
+from cim.profile import CityProfile
+
+DIRECTIONS = ("up", "down")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    id: str
+    name_zh: str
+    name_en: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    name_zh: str
+    name_en: str
+    dimension: str
+    unit: str
+    definition: str
+    template: str
+    params: dict[str, Any]
+    direction: str
+    target: float | None
+    source: str
+    scale: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name_zh": self.name_zh, "name_en": self.name_en,
+                "dimension": self.dimension, "unit": self.unit, "direction": self.direction,
+                "target": self.target, "computation": self.template, "source": self.source}
+
+
+@dataclass(frozen=True)
+class HealthCatalog:
+    path: Path
+    dimensions: list[Dimension]
+    indicators: list[Indicator]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def dimension(self, dim_id: str) -> Dimension:
+        return next(d for d in self.dimensions if d.id == dim_id)
+
+
+def catalog_path(profile: CityProfile | None) -> Path:
+    from cim.profile import DICTIONARY_DIR
+
+    if profile is None:
+        return DICTIONARY_DIR / "health_indicators.yaml"
+    return profile.dictionary_path("health_indicators", ".yaml")
+
+
+def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -> HealthCatalog:
+    """The checked catalog of ``path`` (default: the profile's, else the platform's)."""
+    from layers.health.templates import TEMPLATES
+
+    path = Path(path) if path else catalog_path(profile)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CimError(f"{path}: cannot read the indicator catalog: {exc}") from exc
+    dims = []
+    for i, d in enumerate(raw.get("dimensions") or []):
+        try:
+            dims.append(Dimension(str(d["id"]), str(d["name_zh"]), str(d.get("name_en", "")),
+                                  float(d.get("weight", 1))))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CimError(f"{path}: dimension {i + 1}: {exc}") from exc
+    dim_ids = {d.id for d in dims}
+    inds, seen = [], set()
+    for i, r in enumerate(raw.get("indicators") or []):
+        where = f"{path}: indicator {r.get('id') or i + 1}"
+        try:
+            comp = r["computation"]
+            ind = Indicator(
+                id=str(r["id"]), name_zh=str(r["name_zh"]), name_en=str(r.get("name_en", "")),
+                dimension=str(r["dimension"]), unit=str(r.get("unit", "")),
+                definition=str(r.get("definition", "")).strip(),
+                template=str(comp["template"]), params=dict(comp.get("params") or {}),
+                direction=str(r.get("direction", "up")),
+                target=None if r.get("target") is None else float(r["target"]),
+                source=str(r.get("source", "")), scale=float(r.get("scale", 1)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CimError(f"{where}: missing or bad field {exc}") from exc
+        if ind.id in seen:
+            raise CimError(f"{where}: id declared twice")
+        if ind.dimension not in dim_ids:
+            raise CimError(f"{where}, field 'dimension': {ind.dimension!r} is not one of "
+                           f"{', '.join(sorted(dim_ids))}")
+        if ind.template not in TEMPLATES:
+            raise CimError(f"{where}, field 'computation': unknown template "
+                           f"{ind.template!r}; known: {', '.join(sorted(TEMPLATES))}")
+        if ind.direction not in DIRECTIONS:
+            raise CimError(f"{where}, field 'direction': {ind.direction!r} is not up or down")
+        seen.add(ind.id)
+        inds.append(ind)
+    settings = {k: v for k, v in raw.items() if k not in ("dimensions", "indicators")}
+    return HealthCatalog(path=path, dimensions=dims, indicators=inds, settings=settings)

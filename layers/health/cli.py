@@ -1,0 +1,53 @@
+"""``cim health compute --year Y [--json] [--report OUT.html] [--indicators FILE]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cim.cli import Ctx, echo_json, pass_ctx
+
+
+@click.group("health")
+def health() -> None:
+    """City health check (城市体检): indicators, index, report."""
+
+
+@health.command("compute")
+@click.option("--year", type=int, required=True, help="The check year")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON result")
+@click.option("--report", type=click.Path(path_type=Path), default=None,
+              help="Write the HTML report (tables per dimension, choropleth maps)")
+@click.option("--indicators", "catalog_file", type=click.Path(path_type=Path), default=None,
+              help="Indicator catalog (default: the profile's health_indicators.yaml)")
+@pass_ctx
+def compute_cmd(c: Ctx, year: int, as_json: bool, report: Path | None,
+                catalog_file: Path | None) -> None:
+    """Compute every indicator for YEAR per district and for the city, store it (replacing
+    that year) and compare it with the previous year and the targets."""
+    from layers.health.catalog import load_catalog
+    from layers.health.compute import compute
+
+    cat = load_catalog(c.profile, catalog_file)
+    result = compute(c.conninfo(), year, c.profile, cat)
+    if report:
+        from layers.health.report import district_shapes, render_html
+
+        report.write_text(render_html(result, district_shapes(c.conninfo())), encoding="utf-8")
+        result["report"] = str(report)
+    if as_json:
+        echo_json(result)
+        return
+    city = result["index"]["units"].get("city", {})
+    click.echo(f"health check {year}: city index {city.get('value')} "
+               f"(previous year {result['previous_year'] or '-'}: "
+               f"{city.get('previous_value') if city.get('previous_value') is not None else '-'})")
+    for ind in result["indicators"]:
+        e = ind["city"]
+        v = "-" if e["value"] is None else f"{e['value']:.2f}"
+        flags = f"  [{', '.join(e['flags'])}]" if e["flags"] else ""
+        click.echo(f"  {ind['name_zh']:<16} {v:>10} {ind['unit']:<7} target "
+                   f"{ind['target'] if ind['target'] is not None else '-':<6} {e['status']}{flags}")
+    if report:
+        click.echo(f"report: {report}")

@@ -1,0 +1,156 @@
+"""``cim health compute``: every indicator per district and for the city, compared, indexed.
+
+The city value of an indicator is its own ratio (sum of the districts' numerators over the
+sum of their denominators), not a mean of district values. Each value is compared with its
+target (``status`` met / not_met, no_target, no_data) and with the newest earlier year stored
+(``previous_value``, ``change``, ``trend`` improved / worsened / unchanged by the direction).
+
+**City health index** (城市体检指数, per district and for the city), weights as data
+(``dimensions[].weight`` of the catalog):
+
+- indicator score in 0..1: direction up ``min(1, value / target)``, down ``1`` when
+  ``value <= target`` else ``target / value`` (a target of 0 exceeded scores 0);
+- dimension score: the mean of its indicators' scores (indicators without value or target
+  are left out);
+- index = 100 × Σ weight·score / Σ weight over the dimensions that have a score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from cim.profile import CityProfile
+from layers.health.catalog import HealthCatalog, Indicator, load_catalog
+from layers.health.templates import TEMPLATES, Context, Part
+
+CITY = "city"
+INDEX_ID = "health_index"
+
+
+def part_value(p: Part, scale: float) -> float | None:
+    if p.sub is not None:
+        shares = [n / d for n, d in p.sub.values() if d]
+        return scale * sum(shares) / len(shares) if shares else None
+    if p.num is None:
+        return None
+    if p.is_count:
+        return p.num
+    return scale * p.num / p.den if p.den else None
+
+
+def city_part(parts: list[Part]) -> Part:
+    """The city's part: numerators and denominators summed over the districts."""
+    nums = [p.num for p in parts if p.num is not None]
+    dens = [p.den for p in parts if p.den is not None]
+    out = Part(sum(nums) if nums else None, sum(dens) if dens else None,
+               is_count=any(p.is_count for p in parts))
+    for p in parts:
+        out.flags |= p.flags
+        if p.sub is not None:
+            out.sub = out.sub or {}
+            for k, (n, d) in p.sub.items():
+                acc = out.sub.setdefault(k, [0.0, 0.0])
+                acc[0] += n
+                acc[1] += d
+    return out
+
+
+def status(value: float | None, target: float | None, direction: str) -> str:
+    if value is None:
+        return "no_data"
+    if target is None:
+        return "no_target"
+    ok = value >= target if direction == "up" else value <= target
+    return "met" if ok else "not_met"
+
+
+def score(value: float | None, target: float | None, direction: str) -> float | None:
+    if value is None or target is None:
+        return None
+    if direction == "up":
+        return 1.0 if target <= 0 else max(0.0, min(1.0, value / target))
+    if value <= target:
+        return 1.0
+    return 0.0 if target <= 0 else target / value
+
+
+def trend(value: float | None, previous: float | None, direction: str) -> str | None:
+    if value is None or previous is None:
+        return None
+    diff = (value - previous) * (1 if direction == "up" else -1)
+    return "improved" if diff > 1e-9 else "worsened" if diff < -1e-9 else "unchanged"
+
+
+def _entry(ind: Indicator, part: Part, prev: dict, unit_kind: str, code: str,
+           name: str | None) -> dict[str, Any]:
+    v = part_value(part, ind.scale)
+    pv = prev.get((ind.id, code))
+    return {"unit_kind": unit_kind, "unit_code": code, "unit_name": name,
+            "value": None if v is None else round(v, 6), "target": ind.target,
+            "status": status(v, ind.target, ind.direction),
+            "score": score(v, ind.target, ind.direction),
+            "previous_value": pv,
+            "change": None if v is None or pv is None else round(v - pv, 6),
+            "trend": trend(v, pv, ind.direction), "flags": sorted(part.flags),
+            "method": part.detail.get("method"), "detail": part.detail}
+
+
+def health_index(cat: HealthCatalog, indicators: list[dict], unit_code: str
+                 ) -> tuple[float | None, dict[str, float | None]]:
+    """(index, score per dimension) of one unit (``city`` or a district code)."""
+    by_dim: dict[str, list[float]] = {d.id: [] for d in cat.dimensions}
+    for ind in indicators:
+        e = ind["city"] if unit_code == CITY else next(
+            (x for x in ind["districts"] if x["unit_code"] == unit_code), None)
+        if e is not None and e["score"] is not None:
+            by_dim[ind["dimension"]].append(e["score"])
+    dims = {d: (sum(s) / len(s) if s else None) for d, s in by_dim.items()}
+    weights = {d.id: d.weight for d in cat.dimensions}
+    used = [(weights[d], s) for d, s in dims.items() if s is not None and weights[d] > 0]
+    if not used:
+        return None, dims
+    return round(100 * sum(w * s for w, s in used) / sum(w for w, _ in used), 3), dims
+
+
+def compute(conninfo: str, year: int, profile: CityProfile | None = None,
+            catalog: HealthCatalog | None = None, store: bool = True) -> dict[str, Any]:
+    """Every indicator of the catalog for ``year``; stored (replacing that year) when
+    ``store``. Returns the ``--json`` result."""
+    from layers.health.store import previous_values, write_year
+
+    cat = catalog or load_catalog(profile)
+    with psycopg.connect(conninfo) as conn:
+        districts = conn.execute("SELECT code, name FROM admin_divisions WHERE valid_to IS NULL"
+                                 " ORDER BY code").fetchall()
+        names = dict(districts)
+        ctx = Context(conn, year, profile, cat.settings, [d for d, _ in districts])
+        prev_year, prev = previous_values(conn, year)
+        out_inds = []
+        for ind in cat.indicators:
+            parts = TEMPLATES[ind.template](ctx, ind.params)
+            dist_entries = [_entry(ind, parts[d], prev, "district", d, names[d])
+                            for d in ctx.districts if d in parts]
+            city = _entry(ind, city_part([parts[d] for d in ctx.districts if d in parts]), prev,
+                          CITY, CITY, profile.city_name if profile else None)
+            out_inds.append({**ind.to_dict(), "scale": ind.scale, "definition": ind.definition,
+                             "city": city, "districts": dist_entries})
+    index = {"method": "100 × Σ weight·dimension score / Σ weight; dimension score = mean of "
+                       "its indicators' scores; score = min(1, value/target) (up) or "
+                       "min(1, target/value) (down)",
+             "weights": {d.id: d.weight for d in cat.dimensions}, "units": {}}
+    for code in [CITY, *[d for d, _ in districts]]:
+        value, dims = health_index(cat, out_inds, code)
+        pv = prev.get((INDEX_ID, code))
+        index["units"][code] = {
+            "value": value, "dimensions": dims, "previous_value": pv,
+            "change": None if value is None or pv is None else round(value - pv, 3),
+            "trend": trend(value, pv, "up")}
+    result = {"year": year, "previous_year": prev_year, "catalog": str(cat.path),
+              "dimensions": [{"id": d.id, "name_zh": d.name_zh, "name_en": d.name_en,
+                              "weight": d.weight} for d in cat.dimensions],
+              "index": index, "indicators": out_inds, "run_id": None}
+    if store:
+        result["run_id"] = write_year(conninfo, result)
+    return result

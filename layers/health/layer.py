@@ -1,0 +1,29 @@
+"""``health_indicators`` as the catalog publishes it (OGC API collection, per unit polygon).
+
+Not a loaded layer (no codes of the platform's schemes, no load batches), so it is declared
+here and listed by :func:`layers.catalog.result_layers`, not in ``cim.layerdefs.LAYERS``: the
+query library, tiles, styles and the schema check keep to loaded layers.
+"""
+
+from __future__ import annotations
+
+from cim.layerdefs import Column, LayerDef
+
+HEALTH_INDICATORS = LayerDef(
+    name="health_indicators", title_zh="城市体检指标", title_en="City health check indicators",
+    geometry_type="MULTIPOLYGON", code_scheme="result",
+    assign_district=False, assign_grid=False,
+    columns=(
+        Column("year", "int4", "年份 year"),
+        Column("indicator_id", "text", "指标 indicator id"),
+        Column("name", "text", "指标名称 indicator"),
+        Column("dimension", "text", "维度 dimension"),
+        Column("unit_kind", "text", "单元类型 city | district"),
+        Column("unit_code", "text", "单元代码 district code or city"),
+        Column("value", "float8", "值 value"),
+        Column("target", "float8", "目标 target"),
+        Column("status", "text", "状态 met | not_met | no_target | no_data"),
+        Column("previous_value", "float8", "上一年 previous year's value"),
+        Column("trend", "text", "趋势 improved | worsened | unchanged"),
+    ),
+)

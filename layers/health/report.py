@@ -1,0 +1,144 @@
+"""The health check report: one self-contained HTML file (inline CSS, maps as base64 PNG).
+
+Sections: the city health index with its dimension scores and per district; then one table per
+dimension (each indicator for the city and every district: value, target, status, previous
+year, change, trend, flags) followed by a choropleth map per indicator (districts coloured by
+value, green = better by the indicator's direction; matplotlib, CJK labels with
+``fonts-noto-cjk``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+from typing import Any
+
+import psycopg
+import shapely
+
+from layers.query.drawing import cjk_font
+
+STATUS_ZH = {"met": "达标", "not_met": "未达标", "no_target": "无目标", "no_data": "无数据"}
+STATUS_COLOUR = {"met": "#1a7f37", "not_met": "#c00000", "no_target": "#555",
+                 "no_data": "#777"}
+TREND_ZH = {"improved": "改善 ↑", "worsened": "变差 ↓", "unchanged": "持平"}
+CSS = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;
+ margin:24px;color:#222;font-size:14px}
+h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:4px}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;
+ text-align:left;vertical-align:top}th{background:#f2f2f2}.note{color:#555;font-size:12px}
+.maps{display:flex;flex-wrap:wrap;gap:8px}.maps img{border:1px solid #ccc;width:320px}
+"""
+
+
+def _v(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    return escape(str(v))
+
+
+def district_shapes(conninfo: str) -> dict[str, Any]:
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute("SELECT code, ST_AsBinary(geom) FROM admin_divisions "
+                            "WHERE valid_to IS NULL").fetchall()
+    return {c: shapely.from_wkb(bytes(g)) for c, g in rows}
+
+
+def choropleth(shapes: dict[str, Any], values: dict[str, float | None], title: str,
+               direction: str = "up") -> bytes:
+    """A PNG map of the districts coloured by value (grey: no value)."""
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    family = cjk_font()
+    fig = Figure(figsize=(4, 3.2), dpi=80)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    known = [v for v in values.values() if v is not None]
+    norm = Normalize(min(known, default=0), max(known, default=1) or 1)
+    cmap = colormaps["RdYlGn" if direction == "up" else "RdYlGn_r"]
+    for code, geom in shapes.items():
+        v = values.get(code)
+        colour = "#cccccc" if v is None else cmap(norm(v))
+        for poly in getattr(geom, "geoms", [geom]):
+            x, y = poly.exterior.xy
+            ax.fill(x, y, facecolor=colour, edgecolor="#333", linewidth=0.8)
+        c = geom.representative_point()
+        ax.annotate(_v(v), (c.x, c.y), ha="center", fontsize=8)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(title if family else title.encode("ascii", "ignore").decode() or "indicator",
+                 fontsize=9, fontfamily=family or "sans-serif")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _img(png: bytes) -> str:
+    return f'<img alt="map" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _row(label: str, e: dict[str, Any]) -> str:
+    st = e["status"]
+    return (f"<tr><td>{escape(label)}</td><td>{_v(e['value'])}</td><td>{_v(e['target'])}</td>"
+            f'<td style="color:{STATUS_COLOUR.get(st, "#000")}">{STATUS_ZH.get(st, st)}</td>'
+            f"<td>{_v(e['previous_value'])}</td><td>{_v(e['change'])}</td>"
+            f"<td>{TREND_ZH.get(e['trend'], '—')}</td>"
+            f"<td>{escape(', '.join(e['flags'])) or '—'}</td></tr>")
+
+
+def render_html(result: dict[str, Any], shapes: dict[str, Any]) -> str:
+    """The report as one HTML string."""
+    year, idx = result["year"], result["index"]
+    dims = {d["id"]: d for d in result["dimensions"]}
+    names = {e["unit_code"]: e["unit_name"] or e["unit_code"]
+             for i in result["indicators"] for e in i["districts"]}
+    city = idx["units"].get("city", {})
+    out = ['<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
+           f"<title>城市体检报告 {year}</title><style>{CSS}</style></head><body>",
+           f"<h1>城市体检报告 City health check {year}</h1>",
+           f"<p>城市体检指数 City health index: <b>{_v(city.get('value'))}</b>"
+           f" (上一年 previous {_v(result['previous_year'])}: {_v(city.get('previous_value'))},"
+           f" {TREND_ZH.get(city.get('trend'), '—')})</p>",
+           f"<p class='note'>{escape(idx['method'])}</p>",
+           "<table><tr><th>维度 dimension</th><th>权重 weight</th><th>全市 city</th>"
+           + "".join(f"<th>{escape(names.get(c, c))}</th>" for c in idx["units"] if c != "city")
+           + "</tr>"]
+    for d in result["dimensions"]:
+        out.append(f"<tr><td>{escape(d['name_zh'])} {escape(d['name_en'])}</td>"
+                   f"<td>{_v(d['weight'])}</td>" + "".join(
+                       f"<td>{_v(None if u['dimensions'].get(d['id']) is None else 100 * u['dimensions'][d['id']])}</td>"
+                       for u in idx["units"].values()) + "</tr>")
+    out.append("<tr><th>指数 index</th><td></td>" + "".join(
+        f"<th>{_v(u['value'])}</th>" for u in idx["units"].values()) + "</tr></table>")
+    out.append('<div class="maps">' + _img(choropleth(
+        shapes, {c: u["value"] for c, u in idx["units"].items() if c != "city"},
+        f"城市体检指数 {year}")) + "</div>")
+    for dim_id, dim in dims.items():
+        inds = [i for i in result["indicators"] if i["dimension"] == dim_id]
+        if not inds:
+            continue
+        out.append(f"<h2>{escape(dim['name_zh'])} {escape(dim['name_en'])}</h2>")
+        maps = []
+        for ind in inds:
+            out.append(f"<h3>{escape(ind['name_zh'])} {escape(ind['name_en'])} "
+                       f"({escape(ind['unit'])}, {'↑' if ind['direction'] == 'up' else '↓'})</h3>"
+                       f"<p class='note'>{escape(ind['definition'])} — {escape(ind['source'])}</p>"
+                       "<table><tr><th>单元 unit</th><th>值 value</th><th>目标 target</th>"
+                       "<th>状态 status</th><th>上一年 previous</th><th>变化 change</th>"
+                       "<th>趋势 trend</th><th>标记 flags</th></tr>")
+            out.append(_row("全市 city", ind["city"]))
+            out += [_row(e["unit_name"] or e["unit_code"], e) for e in ind["districts"]]
+            out.append("</table>")
+            maps.append(_img(choropleth(shapes, {e["unit_code"]: e["value"]
+                                                 for e in ind["districts"]},
+                                        f"{ind['name_zh']} ({ind['unit']})", ind["direction"])))
+        out.append('<div class="maps">' + "".join(maps) + "</div>")
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,90 @@
+"""Health results in the database: ``health_runs`` and ``health_indicators`` (migration 0006).
+
+One row per indicator × unit (each district and the city) × year, with the unit's polygon
+(the district's, the union of the districts for the city) so the rows are an OGC API
+collection. Recomputing a year retires that year's current rows (``valid_to`` set, as a layer's
+old versions are) and writes the new ones in the same transaction: earlier years stay current,
+the replaced results stay readable. ``code`` = ``{year}-{indicator}-{unit}`` is unique among
+current rows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+
+from layers.health.compute import CITY, INDEX_ID
+
+_INSERT = (
+    "INSERT INTO health_indicators (code, run_id, year, indicator_id, name, name_en, dimension,"
+    " unit, direction, unit_kind, unit_code, unit_name, value, target, status, score,"
+    " previous_year, previous_value, change, trend, method, flags, detail, geom)"
+    " VALUES (%(code)s, %(run)s, %(year)s, %(id)s, %(name)s, %(name_en)s, %(dimension)s,"
+    " %(unit)s, %(direction)s, %(unit_kind)s, %(unit_code)s, %(unit_name)s, %(value)s,"
+    " %(target)s, %(status)s, %(score)s, %(previous_year)s, %(previous_value)s, %(change)s,"
+    " %(trend)s, %(method)s, %(flags)s, %(detail)s,"
+    " (SELECT ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) FROM admin_divisions"
+    "   WHERE valid_to IS NULL AND (%(unit_code)s = 'city' OR code = %(unit_code)s)))")
+
+
+def previous_values(conn: psycopg.Connection, year: int
+                    ) -> tuple[int | None, dict[tuple[str, str], float]]:
+    """The newest stored year before ``year`` and its current values by (indicator, unit)."""
+    prev = conn.execute("SELECT max(year) FROM health_indicators WHERE valid_to IS NULL "
+                        "AND year < %s", (year,)).fetchone()[0]
+    if prev is None:
+        return None, {}
+    rows = conn.execute("SELECT indicator_id, unit_code, value FROM health_indicators "
+                        "WHERE valid_to IS NULL AND year = %s AND value IS NOT NULL",
+                        (prev,)).fetchall()
+    return prev, {(i, u): v for i, u, v in rows}
+
+
+def _rows(result: dict[str, Any], run_id: int) -> list[dict[str, Any]]:
+    year = result["year"]
+    out = []
+    for ind in result["indicators"]:
+        for e in [ind["city"], *ind["districts"]]:
+            out.append({
+                "code": f"{year}-{ind['id']}-{e['unit_code']}", "run": run_id, "year": year,
+                "id": ind["id"], "name": ind["name_zh"], "name_en": ind["name_en"],
+                "dimension": ind["dimension"], "unit": ind["unit"],
+                "direction": ind["direction"], **{k: e[k] for k in (
+                    "unit_kind", "unit_code", "unit_name", "value", "target", "status",
+                    "score", "previous_value", "change", "trend", "method", "flags")},
+                "previous_year": result["previous_year"] if e["previous_value"] is not None
+                else None,
+                "detail": json.dumps(e["detail"], ensure_ascii=False, default=str)})
+    for code, u in result["index"]["units"].items():
+        out.append({
+            "code": f"{year}-{INDEX_ID}-{code}", "run": run_id, "year": year, "id": INDEX_ID,
+            "name": "城市体检指数", "name_en": "City health index", "dimension": "index",
+            "unit": "分", "direction": "up", "unit_kind": "city" if code == CITY else "district",
+            "unit_code": code, "unit_name": None, "value": u["value"], "target": None,
+            "status": "no_data" if u["value"] is None else "no_target", "score": None,
+            "previous_year": result["previous_year"] if u["previous_value"] is not None
+            else None,
+            "previous_value": u["previous_value"], "change": u["change"], "trend": u["trend"],
+            "method": None, "flags": [],
+            "detail": json.dumps({"dimensions": u["dimensions"]}, ensure_ascii=False)})
+    return out
+
+
+def write_year(conninfo: str, result: dict[str, Any]) -> int:
+    """Store ``result`` as its year's current results, in one transaction; the run's id."""
+    with psycopg.connect(conninfo) as conn, conn.transaction():
+        # one writer per year at a time: a second run of the year waits for the first
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.health'), %s)",
+                     (result["year"],))
+        run_id = conn.execute(
+            "INSERT INTO health_runs (year, params, summary) VALUES (%s, %s, %s) RETURNING id",
+            (result["year"], json.dumps({"catalog": result["catalog"]}, ensure_ascii=False),
+             json.dumps({"index": result["index"]["units"].get(CITY, {}).get("value"),
+                         "indicators": len(result["indicators"])}))).fetchone()[0]
+        conn.execute("UPDATE health_indicators SET valid_to = now() WHERE year = %s "
+                     "AND valid_to IS NULL", (result["year"],))
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT, _rows(result, run_id))
+    return run_id

@@ -1,0 +1,313 @@
+"""The named computations an indicator of the catalog may use (``computation.template``).
+
+Each answers per district a :class:`Part`: numerator, denominator, flags and detail, from
+set-based SQL over current features (``valid_to IS NULL``) or, for distances, the road-network
+coverage of :mod:`layers.health.distance`. The catalog chooses among these by name and gives
+their parameters; nothing else runs. Areas and lengths are in the storage CRS (metres).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from cim.profile import CityProfile
+
+
+@dataclass
+class Part:
+    """One district's (or the city's) share of an indicator before scaling."""
+
+    num: float | None
+    den: float | None = None  # None or 0 (not a count): no value
+    flags: set[str] = field(default_factory=set)
+    detail: dict[str, Any] = field(default_factory=dict)
+    # sub-indicators whose mean is the value (facility types): {key: [num, den]}
+    sub: dict[str, list[float]] | None = None
+    is_count: bool = False  # the value is the numerator itself
+
+
+@dataclass
+class Context:
+    conn: psycopg.Connection
+    year: int
+    profile: CityProfile | None
+    settings: dict[str, Any]
+    districts: list[str]
+    _graph: Any = None
+    _targets: Any = None
+
+    def graph(self):
+        from layers.health.distance import road_graph
+
+        if self._graph is None:
+            self._graph = road_graph(self.conn)
+        return self._graph
+
+    def targets(self):
+        from layers.health.distance import residential_targets
+
+        if self._targets is None:
+            self._targets = residential_targets(self.conn)
+        return self._targets
+
+    @property
+    def snap_m(self) -> float:
+        return float(self.settings.get("road_snap_m", 100))
+
+
+Result = dict[str, Part]
+TEMPLATES: dict[str, Callable[[Context, dict[str, Any]], Result]] = {}
+
+
+def template(name: str):
+    def deco(fn):
+        TEMPLATES[name] = fn
+        return fn
+    return deco
+
+
+def _rows(ctx: Context, query: str, params: dict | None = None) -> list[tuple]:
+    return ctx.conn.execute(query, {"year": ctx.year, **(params or {})}).fetchall()
+
+
+# clipped to each district's polygon: {measure} over the features of {table} meeting {where}
+_CLIPPED = (
+    "SELECT d.code, {measure}, ST_Area(d.geom) FROM admin_divisions d"
+    " LEFT JOIN {table} f ON f.valid_to IS NULL AND ST_Intersects(f.geom, d.geom) {where}"
+    " WHERE d.valid_to IS NULL GROUP BY d.code, d.geom")
+
+
+def _clipped(ctx: Context, table: str, measure: str, where: str = "", params=None,
+             den_scale: float = 1.0) -> Result:
+    rows = _rows(ctx, _CLIPPED.format(table=table, measure=measure, where=where), params)
+    return {r[0]: Part(float(r[1] or 0), float(r[2]) / den_scale) for r in rows}
+
+
+@template("road_network_density")
+def road_network_density(ctx: Context, params: dict) -> Result:
+    """km of road centre line inside the district per km² of district."""
+    return _clipped(ctx, "roads", "coalesce(sum(ST_Length(ST_Intersection(f.geom, d.geom))),"
+                    " 0) / 1000.0", den_scale=1e6)
+
+
+@template("green_space_ratio")
+def green_space_ratio(ctx: Context, params: dict) -> Result:
+    """Green-space area (overlaps counted once) inside the district over its area."""
+    return _clipped(ctx, "green_spaces",
+                    "coalesce(ST_Area(ST_Intersection(ST_Union(f.geom), d.geom)), 0)")
+
+
+@template("building_density")
+def building_density(ctx: Context, params: dict) -> Result:
+    """Building footprint area (overlaps counted once) inside the district over its area."""
+    return _clipped(ctx, "buildings",
+                    "coalesce(ST_Area(ST_Intersection(ST_Union(f.geom), d.geom)), 0)")
+
+
+@template("development_intensity")
+def development_intensity(ctx: Context, params: dict) -> Result:
+    """Construction-land parcels (land-use code prefixes) inside the district over its area."""
+    res = _clipped(ctx, "planning_parcels",
+                   "coalesce(ST_Area(ST_Intersection(ST_Union(f.geom), d.geom)), 0)",
+                   "AND left(f.land_use_code, 2) = ANY(%(prefixes)s)",
+                   {"prefixes": list(params.get("construction_prefixes") or [])})
+    if not _rows(ctx, "SELECT 1 FROM planning_parcels WHERE valid_to IS NULL LIMIT 1"):
+        for p in res.values():
+            p.num = None
+            p.flags.add("no_planning_parcels")
+    return res
+
+
+@template("park_area_per_capita")
+def park_area_per_capita(ctx: Context, params: dict) -> Result:
+    """Park area (green_spaces.is_park, area_m2) per resident of the year's population."""
+    pop_year = _rows(ctx, "SELECT max(year) FROM population WHERE valid_to IS NULL "
+                          "AND year <= %(year)s")[0][0]
+    rows = _rows(ctx, (
+        "SELECT d.code,"
+        " (SELECT coalesce(sum(area_m2), 0) FROM green_spaces g WHERE g.valid_to IS NULL"
+        "   AND g.is_park AND g.district_code = d.code),"
+        " (SELECT sum(residents) FROM population p WHERE p.valid_to IS NULL"
+        "   AND p.year = %(py)s AND p.district_code = d.code)"
+        " FROM admin_divisions d WHERE d.valid_to IS NULL"), {"py": pop_year})
+    out = {}
+    for code, area, residents in rows:
+        part = Part(float(area), float(residents) if residents else None,
+                    detail={"population_year": pop_year})
+        if pop_year is None or not residents:
+            part.flags.add("no_population")
+        elif pop_year != ctx.year:
+            part.flags.add("population_of_earlier_year")
+        out[code] = part
+    return out
+
+
+@template("new_high_rise_residential")
+def new_high_rise_residential(ctx: Context, params: dict) -> Result:
+    """Residential buildings over ``min_height_m`` built within ``window_years`` to the year."""
+    rows = _rows(ctx, (
+        "SELECT d.code, count(b.id) FROM admin_divisions d LEFT JOIN buildings b"
+        " ON b.valid_to IS NULL AND b.district_code = d.code AND b.use_code = '01'"
+        " AND b.height > %(h)s AND b.year_built <= %(year)s"
+        " AND b.year_built > %(year)s - %(w)s"
+        " WHERE d.valid_to IS NULL GROUP BY d.code"),
+        {"h": float(params.get("min_height_m", 80)), "w": int(params.get("window_years", 1))})
+    return {r[0]: Part(float(r[1]), is_count=True) for r in rows}
+
+
+def _by_district(ctx: Context, rows: list[tuple], build) -> Result:
+    """Group rows (district_code first) into Parts; every district gets one."""
+    groups: dict[str, list[tuple]] = {d: [] for d in ctx.districts}
+    for r in rows:
+        if r[0] in groups:
+            groups[r[0]].append(r[1:])
+    return {d: build(rs) for d, rs in groups.items()}
+
+
+@template("pipe_aging_rate")
+def pipe_aging_rate(ctx: Context, params: dict) -> Result:
+    """Length past its class's design life over the length with a known year, per class."""
+    lives = {str(k): int(v) for k, v in (ctx.settings.get("pipe_design_life_years") or
+                                         {}).items()}
+    rows = _rows(ctx, (
+        "SELECT district_code, pipe_class,"
+        " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE year_built IS NOT NULL"
+        "   AND %(year)s - year_built > (%(lives)s::jsonb ->> pipe_class)::int), 0),"
+        " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE year_built IS NOT NULL"
+        "   AND %(lives)s::jsonb ? pipe_class), 0),"
+        " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE year_built IS NULL), 0)"
+        " FROM pipe_segments WHERE valid_to IS NULL GROUP BY 1, 2"), {"lives": json.dumps(lives)})
+
+    def build(rs):
+        detail = {cls: {"aged_m": round(a, 2), "known_m": round(k, 2), "unknown_year_m": round(u, 2),
+                        "design_life_years": lives.get(cls)} for cls, a, k, u in rs}
+        part = Part(sum(r[1] for r in rs), sum(r[2] for r in rs), detail={"by_class": detail})
+        if any(r[3] for r in rs):
+            part.flags.add("year_built_unknown")
+        return part
+    return _by_district(ctx, rows, build)
+
+
+@template("combined_sewer_share")
+def combined_sewer_share(ctx: Context, params: dict) -> Result:
+    """Length of combined-sewer drainage over all drainage length."""
+    rows = _rows(ctx, (
+        "SELECT district_code,"
+        " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE subclass_code = %(s)s),"
+        " 0), sum(coalesce(length_m, ST_Length(geom)))"
+        " FROM pipe_segments WHERE valid_to IS NULL AND pipe_class = %(c)s GROUP BY 1"),
+        {"c": str(params.get("drainage_class", "02")),
+         "s": str(params.get("combined_subclass", "03"))})
+    return _by_district(ctx, rows, lambda rs: Part(sum(r[0] for r in rs),
+                                                   sum(r[1] for r in rs) or None))
+
+
+@template("component_intact_rate")
+def component_intact_rate(ctx: Context, params: dict) -> Result:
+    """Components in the intact state over components with a state."""
+    rows = _rows(ctx, (
+        "SELECT district_code, count(*) FILTER (WHERE state = %(s)s),"
+        " count(*) FILTER (WHERE state IS NOT NULL), count(*) FILTER (WHERE state IS NULL)"
+        " FROM components WHERE valid_to IS NULL GROUP BY 1"),
+        {"s": str(params.get("intact_state", "完好"))})
+
+    def build(rs):
+        n_none = sum(r[2] for r in rs)
+        part = Part(float(sum(r[0] for r in rs)), float(sum(r[1] for r in rs)) or None,
+                    detail={"without_state": n_none})
+        if n_none:
+            part.flags.add("state_unknown")
+        return part
+    return _by_district(ctx, rows, build)
+
+
+# -- distances (layers/health/distance.py) -------------------------------------------------
+def _facility_types(ctx: Context) -> list[dict[str, str]]:
+    from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+
+    if ctx.profile is not None:
+        return ctx.profile.dictionary("facility_types")
+    return read_csv_dictionary(DICTIONARY_DIR / "facility_types.csv")
+
+
+def _facility_type(ctx: Context, key: str) -> dict[str, str]:
+    for t in _facility_types(ctx):
+        if key in (t.get("type_code"), t.get("code"), t.get("name_zh")):
+            return t
+    raise KeyError(f"facility type {key!r} is not in facility_types.csv")
+
+
+def _sources(ctx: Context, tier: dict) -> tuple[list, float]:
+    import shapely
+
+    if tier.get("source") == "parks":
+        rows = _rows(ctx, (
+            "SELECT ST_AsBinary(geom) FROM green_spaces WHERE valid_to IS NULL AND is_park"
+            " AND area_m2 >= %(lo)s AND area_m2 < %(hi)s ORDER BY id"),
+            {"lo": float(tier.get("min_area_m2", 0)),
+             "hi": float(tier.get("max_area_m2", float("inf")))})
+        dmax = float(tier["distance_m"])
+    else:
+        t = _facility_type(ctx, str(tier["facility_type"]))
+        rows = _rows(ctx, (
+            "SELECT ST_AsBinary(geom) FROM facilities WHERE valid_to IS NULL AND"
+            " (facility_type_code IN (%(c)s, %(tc)s) OR facility_type = %(n)s) ORDER BY id"),
+            {"c": t.get("code"), "tc": t.get("type_code"), "n": t.get("name_zh")})
+        dmax = float(tier.get("distance_m") or t["walk_distance_m"])
+    return [shapely.from_wkb(bytes(r[0])) for r in rows], dmax
+
+
+def _coverage(ctx: Context, tiers: list[dict]) -> dict[str | None, dict[str, float]]:
+    from layers.health.distance import coverage
+
+    return coverage(ctx.graph(), ctx.targets(), [_sources(ctx, t) for t in tiers], ctx.snap_m)
+
+
+def _method(c: dict[str, float]) -> str:
+    if c["straight_line"] and c["network"]:
+        return "mixed"
+    return "straight_line" if c["straight_line"] else "network"
+
+
+@template("residential_service_coverage")
+def residential_service_coverage(ctx: Context, params: dict) -> Result:
+    """Residential footprint area covered by any tier over all residential footprint area."""
+    cov = _coverage(ctx, list(params.get("tiers") or []))
+    out = {}
+    for d in ctx.districts:
+        c = cov.get(d, {"covered": 0.0, "total": 0.0, "network": 0, "straight_line": 0})
+        part = Part(c["covered"], c["total"] or None,
+                    detail={"method": _method(c), "buildings_network": c["network"],
+                            "buildings_straight_line": c["straight_line"]})
+        if c["straight_line"]:
+            part.flags.add("straight_line")
+        out[d] = part
+    return out
+
+
+@template("facility_walk_coverage")
+def facility_walk_coverage(ctx: Context, params: dict) -> Result:
+    """Per facility type of the life circles, the residential area within its walking
+    distance of one; the value is the mean of the types' shares."""
+    circles = {int(x) for x in params.get("life_circles") or (5, 10, 15)}
+    exclude = set(params.get("exclude_types") or ())
+    types = [t for t in _facility_types(ctx)
+             if (t.get("life_circle_minutes") or "").isdigit()
+             and int(t["life_circle_minutes"]) in circles and t.get("type_code") not in exclude]
+    out = {d: Part(None, None, sub={}, detail={"types": {}}) for d in ctx.districts}
+    for t in types:
+        cov = _coverage(ctx, [{"source": "facilities", "facility_type": t["type_code"]}])
+        for d, part in out.items():
+            c = cov.get(d, {"covered": 0.0, "total": 0.0, "network": 0, "straight_line": 0})
+            part.sub[t["type_code"]] = [c["covered"], c["total"]]
+            part.detail["types"][t["type_code"]] = {
+                "name_zh": t.get("name_zh"), "life_circle_minutes": int(t["life_circle_minutes"]),
+                "walk_distance_m": float(t["walk_distance_m"]), "method": _method(c)}
+            if c["straight_line"]:
+                part.flags.add("straight_line")
+    return out

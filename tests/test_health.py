@@ -1,0 +1,172 @@
+"""City health check (issue 13 items 2-3): known answers on a hand-built city
+(tests/health_fixture.py), storage per year, the comparison with the previous year."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cim.db.engine import drop_database
+from layers.health.catalog import load_catalog
+from layers.health.compute import compute
+from tests import health_fixture as hf
+from tests.conftest import make_db, run_cli, server_url
+
+
+@pytest.fixture()
+def city(jining_profile, request):
+    d = make_db(f"h{abs(hash(request.node.name)) % 10**6}", jining_profile, apply_profile=False)
+    hf.build(d.conninfo)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def _ind(result: dict, ind_id: str) -> dict:
+    return next(i for i in result["indicators"] if i["id"] == ind_id)
+
+
+def _by_unit(ind: dict) -> dict:
+    return {"city": ind["city"], **{e["unit_code"]: e for e in ind["districts"]}}
+
+
+def test_catalog_has_the_issue_indicators():
+    cat = load_catalog()
+    names = {i.name_zh for i in cat.indicators}
+    for n in ("公园绿地服务半径覆盖率", "人均公园绿地面积", "城市道路网密度", "建成区绿地率",
+              "区域开发强度", "建筑密度", "80 m 以上新建住宅数量", "社区服务设施步行覆盖率",
+              "地下管网老化率", "雨污合流管长占比", "城市部件完好率", "应急避难场所服务覆盖率"):
+        assert n in names
+    assert len(cat.dimensions) == 8
+
+
+def test_park_coverage_by_the_road_network(city):
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    park = _by_unit(_ind(result, "park_service_coverage"))
+    expected = hf.expected_coverage()
+    for unit, value in expected.items():
+        assert park[unit]["value"] == pytest.approx(value, abs=1e-6), unit
+    assert park[hf.D1]["method"] == "network" and "straight_line" not in park[hf.D1]["flags"]
+    assert park[hf.D2]["method"] == "straight_line" and "straight_line" in park[hf.D2]["flags"]
+    assert park["city"]["value"] == pytest.approx(100 * 4 / 7)  # 4 of 7 equal blocks
+    assert park["city"]["status"] == "not_met"  # target 90 %
+
+
+def test_road_density(city):
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    roads = _by_unit(_ind(result, "road_network_density"))
+    expected = hf.expected_road_density()
+    assert expected[hf.D1] == pytest.approx(1.5 / 2)  # the fixture as drawn
+    for unit, value in expected.items():
+        assert roads[unit]["value"] == pytest.approx(value, abs=1e-6), unit  # stored to 6 places
+
+
+def test_rerunning_a_year_replaces_it_and_keeps_earlier_years(city):
+    r25 = compute(city.conninfo, 2025, city.profile)
+    assert r25["previous_year"] is None
+    n = city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NULL")
+    assert n > 0
+    compute(city.conninfo, 2026, city.profile)
+    compute(city.conninfo, 2026, city.profile)
+    assert city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NULL "
+                       "AND year = 2026") == n
+    assert city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NOT NULL "
+                       "AND year = 2026") == n  # the first 2026 run, retired
+    assert city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NULL "
+                       "AND year = 2025") == n
+    assert city.scalar("SELECT count(*) FROM health_runs") == 3
+    geom_ok = city.scalar("SELECT bool_and(geom IS NOT NULL AND NOT ST_IsEmpty(geom)) "
+                          "FROM health_indicators")
+    assert geom_ok
+
+
+def test_comparison_with_the_previous_year(city):
+    compute(city.conninfo, 2025, city.profile)
+    before = hf.expected_coverage()
+    hf.add_building(city.conninfo, "H400", hf.block(400), hf.D1)  # 330 m from P1: covered
+    hf.COVERED.add("H400")
+    try:
+        after = hf.expected_coverage({**hf.BUILDINGS, "H400": (hf.block(400), hf.D1, "01")})
+    finally:
+        hf.COVERED.discard("H400")
+    result = compute(city.conninfo, 2026, city.profile)
+    assert result["previous_year"] == 2025
+    park = _by_unit(_ind(result, "park_service_coverage"))
+    assert park[hf.D1]["value"] == pytest.approx(after[hf.D1])
+    assert park[hf.D1]["previous_value"] == pytest.approx(before[hf.D1])
+    assert park[hf.D1]["change"] == pytest.approx(after[hf.D1] - before[hf.D1], abs=1e-5)
+    assert park[hf.D1]["trend"] == "improved"
+    assert park[hf.D2]["trend"] == "unchanged"
+    stored = city.scalar("SELECT previous_value FROM health_indicators WHERE valid_to IS NULL"
+                         " AND year = 2026 AND indicator_id = 'park_service_coverage'"
+                         " AND unit_code = 'city'")
+    assert stored == pytest.approx(before["city"])
+
+
+def test_cli_json_and_report(city, tmp_path):
+    out = tmp_path / "health.html"
+    r = run_cli(["health", "compute", "--year", "2026", "--json", "--report", str(out)],
+                city.env())
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["year"] == 2026 and result["index"]["units"]["city"]["value"] is not None
+    html = out.read_text(encoding="utf-8")
+    assert "公园绿地服务半径覆盖率" in html and "生态宜居" in html
+    assert html.count("data:image/png;base64,") >= 1
+
+
+def _process_client(d, writer_url):
+    from flask import Flask
+
+    from cim.db.engine import psycopg_conninfo
+    from cim.db.roles import serving_url
+    from layers.processes import all_processes
+    from services.processes import register
+
+    app = Flask("t")
+    register(app, psycopg_conninfo(serving_url(d.url)), "http://x",
+             {"health-compute": all_processes()["health-compute"]}, writer_url)
+    return app.test_client()
+
+
+def test_process_answers_like_the_cli(city, monkeypatch):
+    monkeypatch.setenv("CIM_PROFILE", str(city.profile.path))
+    cli = json.loads(run_cli(["health", "compute", "--year", "2026", "--json"], city.env(),
+                             check=True).stdout)
+    r = _process_client(city, city.url).post("/processes/health-compute/execution",
+                                             json={"inputs": {"year": 2026}})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    answer = r.get_json()
+    assert answer["stored"] is True
+    assert answer["indicators"] == cli["indicators"] and answer["index"] == cli["index"]
+    # served read-only: computed, not stored, no error
+    r = _process_client(city, None).post("/processes/health-compute/execution",
+                                         json={"inputs": {"year": 2027}})
+    assert r.status_code == 200 and r.get_json()["stored"] is False
+    assert city.scalar("SELECT count(*) FROM health_indicators WHERE year = 2027") == 0
+    r = _process_client(city, None).post("/processes/health-compute/execution",
+                                         json={"inputs": {"year": "x"}})
+    assert r.status_code == 400
+
+
+def test_results_are_an_ogc_collection(city):
+    from layers.catalog import catalog
+    from services.config import pygeoapi_config
+
+    assert "health_indicators" not in {e.layer.name for e in catalog(city.conninfo)}
+    compute(city.conninfo, 2026, city.profile)
+    entry = next(e for e in catalog(city.conninfo) if e.layer.name == "health_indicators")
+    assert entry.count == city.scalar("SELECT count(*) FROM health_indicators")
+    cfg = pygeoapi_config(city.url, city.conninfo, city.profile, "http://x")
+    assert cfg["resources"]["health_indicators"]["providers"][0]["table"] == "health_indicators"
+    from services.providers import CimProvider
+
+    prov = CimProvider(cfg["resources"]["health_indicators"]["providers"][0])
+    from pygeofilter.parsers.cql2_text import parse
+
+    fc = prov.query(limit=50, filterq=parse(
+        "indicator_id = 'park_service_coverage' AND unit_kind = 'district'"))
+    assert fc["numberMatched"] == 2
+    by_unit = {f["properties"]["unit_code"]: f for f in fc["features"]}
+    assert by_unit[hf.D1]["properties"]["value"] == pytest.approx(hf.expected_coverage()[hf.D1])
+    assert by_unit[hf.D1]["geometry"]["type"] == "MultiPolygon"
