@@ -205,3 +205,67 @@ def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_l
                            mapping=read_mapping_file(mapping) if mapping else None,
                            quiet=quiet or as_json)
     print_reports([report], as_json)
+
+
+# -- city base layers (issue 13) -----------------------------------------------------------
+def _load_base(c: Ctx, kind: str, path: Path, crs, district, mode, dataset, source_layer,
+               encoding, mapping, as_json, quiet) -> None:
+    from loaders.city_base import load_base
+    from loaders.fields import read_mapping_file
+
+    if district and district not in {d.code for d in c.profile.districts}:
+        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    report = load_base(c.conninfo(), c.profile, kind, path, crs=crs, district=district,
+                       mode=mode, dataset=dataset, source_layer=source_layer, encoding=encoding,
+                       mapping=read_mapping_file(mapping) if mapping else None,
+                       quiet=quiet or as_json)
+    print_reports([report], as_json)
+
+
+@load.command("roads")
+@load_options
+@pass_ctx
+def load_roads_cmd(c: Ctx, path: Path, **kw) -> None:
+    """Load road centre lines (道路中心线): class 快速路/主干路/次干路/支路, red-line width,
+    lanes."""
+    _load_base(c, "roads", path, **kw)
+
+
+@load.command("green")
+@load_options
+@pass_ctx
+def load_green_cmd(c: Ctx, path: Path, **kw) -> None:
+    """Load green spaces and parks (绿地与公园) typed by CJJ/T 85 (综合公园, 社区公园, 游园 …);
+    the area is computed from the geometry."""
+    _load_base(c, "green", path, **kw)
+
+
+@load.command("facilities")
+@load_options
+@pass_ctx
+def load_facilities_cmd(c: Ctx, path: Path, **kw) -> None:
+    """Load public service facilities (公共服务设施: 幼儿园, 小学, 中学, 社区卫生服务中心, 医院,
+    养老院, 菜市场, 社区服务中心, 应急避难场所 …) as points."""
+    _load_base(c, "facilities", path, **kw)
+
+
+@load.command("population")
+@load_options
+@click.option("--year", type=click.IntRange(1900, 2100),
+              help="Year of rows without a year field (年份)")
+@pass_ctx
+def load_population_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer,
+                        encoding, mapping, as_json, quiet, year) -> None:
+    """Load residents (常住人口) per residential building (建筑编码) or per grid cell (网格编码);
+    the buildings or grid cells must be loaded first."""
+    from loaders.fields import read_mapping_file
+    from loaders.population import load_population
+
+    if district and district not in {d.code for d in c.profile.districts}:
+        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    report = load_population(c.conninfo(), c.profile, path, year=year, crs=crs,
+                             district=district, mode=mode, dataset=dataset,
+                             source_layer=source_layer, encoding=encoding,
+                             mapping=read_mapping_file(mapping) if mapping else None,
+                             quiet=quiet or as_json)
+    print_reports([report], as_json)
