@@ -381,11 +381,45 @@ POPULATION = LayerDef(
     extra_indexes=(Index("unit_current_idx", ("unit_code",)),),
 )
 
+# -- the risk list (城市治理风险清单, issue 13): risk points graded 红橙黄蓝 (layers/risk)
+RISK_POINTS = LayerDef(
+    name="risk_points", title_zh="风险点", title_en="Risk points",
+    geometry_type="POINT", code_scheme="feature", layer_code="91",
+    class_dictionary="risk_domains", class_column="domain_code",
+    tile_fields=("level", "color", "risk_type"), tile_min_zoom=8, tile_detail_zoom=14,
+    columns=(
+        Column("risk_type_code", "text", "风险类型代码 type code (risk_types.csv)",
+               required=True),
+        Column("risk_type", "text", "风险类型 type"),
+        Column("domain_code", "text", "领域代码 domain code", db="varchar(2)", required=True),
+        Column("domain", "text", "风险领域 domain"),
+        Column("asset_layer", "text", "关联图层 layer of the asset"),
+        Column("asset_code", "text", "关联要素编码 code of the asset", db="varchar(24)"),
+        Column("description", "text", "风险描述 description"),
+        Column("responsible_unit", "text", "责任单位 responsible unit"),
+        Column("likelihood", "int4", "可能性 likelihood (1-5)", required=True),
+        Column("consequence", "int4", "后果严重性 consequence (1-5)", required=True),
+        Column("level", "text", "风险等级 level (重大 较大 一般 低)", required=True),
+        Column("color", "text", "风险颜色 colour (红 橙 黄 蓝)", required=True),
+        Column("measure", "text", "管控措施 control measure"),
+        Column("measure_unit", "text", "措施责任单位 unit responsible for the measure"),
+        Column("deadline", "date", "整改期限 deadline"),
+        Column("measure_status", "text", "措施状态 status (待落实 落实中 已落实)"),
+        Column("source", "text", "来源 source (rule | manual)", required=True),
+        Column("rule_id", "text", "生成规则 rule (risk_rules.yaml)"),
+        Column("district_code", "text", "行政区代码 district", db="varchar(6)"),
+        Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)"),
+    ),
+    extra_indexes=(Index("level_current_idx", ("level",)),
+                   Index("asset_current_idx", ("asset_code",))),
+)
+
 LAYERS: dict[str, LayerDef] = {d.name: d for d in (ADMIN_DIVISIONS, GRID_CELLS, BUILDINGS,
                                                    PIPE_POINTS, PIPE_SEGMENTS, COMPONENTS,
                                                    PLANNING_PARCELS, CONTROL_LINES,
                                                    HEIGHT_ZONES, ROADS, GREEN_SPACES,
-                                                   FACILITIES, POPULATION)}
+                                                   FACILITIES, POPULATION,
+                                                   RISK_POINTS)}
 
 
 def layer(name: str) -> LayerDef:

@@ -21,6 +21,9 @@ def register(cli: click.Group) -> None:
     for command in (layers_cmd, code, batches, rejects_cmd, history_cmd, query, styles,
                     qgis_project, health):
         cli.add_command(command)
+    from layers.risk.cli import risk  # the risk list (issue 13)
+
+    cli.add_command(risk)
 
 
 # -- catalog ------------------------------------------------------------------------------

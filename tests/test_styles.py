@@ -126,8 +126,8 @@ def test_maplibre_style_and_tree_share_the_colours(jining_profile):
     assert style["glyphs"] == "http://h:1/map/fonts/{fontstack}/{range}.pbf"
     by_id = {sl["id"]: sl for sl in style["layers"]}
     tree = layer_tree(jining_profile)
-    assert [g["group"] for g in tree] == ["城市部件", "地下管线", "建筑", "规划管控",
-                                         "城市基础", "规划底图"]
+    assert [g["group"] for g in tree] == ["城市部件", "地下管线", "城市治理风险", "建筑",
+                                         "规划管控", "城市基础", "规划底图"]
     pipes = {c["title"]: c for c in tree[1]["children"]}
     for code, colour in pipe_colours().items():
         hexc = "#" + "".join(f"{int(p):02x}" for p in colour.split(","))

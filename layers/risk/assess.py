@@ -1,0 +1,152 @@
+"""``cim risk assess``: regenerate the rule points, regrade every point, record the run.
+
+One transaction: the candidates (:mod:`layers.risk.generate`) are scored and graded
+(:mod:`layers.risk.grade`), coded by the one allocator (``cim.coding.allocator``: a rule point
+for the same type and asset gets its code back), then merged into ``risk_points`` as versions:
+an unchanged point stays as it is, a changed one is retired and its new version inserted under
+the same code, a rule point no rule finds any more is retired; manual points are never retired
+here. Every graded point gets a row in ``risk_assessments`` (its level history).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from cim.coding.allocator import allocate_codes
+from cim.coding.scheme import FEATURE_SERIAL_WIDTH
+from cim.errors import DatabaseError
+from cim.layerdefs import LAYERS
+from layers.risk import generate, grade
+from layers.risk.config import LEVELS, RiskConfig
+
+LAYER = LAYERS["risk_points"]
+
+# what makes a version: a change in any of these gives the point a new version
+_CONTENT = ("risk_type_code, asset_layer, asset_code, description, responsible_unit, "
+            "likelihood, consequence, level, color, measure, measure_unit, deadline, "
+            "measure_status, source, rule_id, district_code, grid_code")
+
+
+def _types(conn: psycopg.Connection, cfg: RiskConfig) -> None:
+    unknown = [r[0] for r in conn.execute(
+        "SELECT DISTINCT risk_type_code FROM _risk_cand WHERE NOT risk_type_code = ANY(%s)",
+        (list(cfg.types),))]
+    if unknown:
+        raise DatabaseError(f"risk points of types not in risk_types.csv: {', '.join(unknown)}")
+
+
+def code_candidates(conn: psycopg.Connection, cfg: RiskConfig) -> int:
+    """Codes for the candidates (prefix district + 91 + domain); candidates in no district
+    are dropped (counted)."""
+    _types(conn, cfg)
+    outside = conn.execute("DELETE FROM _risk_cand WHERE district_code IS NULL").rowcount
+    conn.execute("DROP TABLE IF EXISTS _risk_stg")
+    conn.execute("CREATE TEMP TABLE _risk_stg (row_no bigint, source_key text, prefix text, "
+                 "code text) ON COMMIT DROP")
+    domains = {t.code: t.domain_code for t in cfg.types.values()}
+    conn.execute(
+        "INSERT INTO _risk_stg SELECT row_number() OVER (ORDER BY source_key), source_key, "
+        "district_code || %s || d.domain, code FROM _risk_cand c JOIN unnest(%s::text[], "
+        "%s::text[]) AS d(type, domain) ON d.type = c.risk_type_code",
+        (LAYER.layer_code, list(domains), list(domains.values())))
+    allocate_codes(conn, "_risk_stg", LAYER.name, FEATURE_SERIAL_WIDTH, None)
+    conn.execute("UPDATE _risk_cand c SET code = s.code FROM _risk_stg s "
+                 "WHERE s.source_key = c.source_key")
+    return outside
+
+
+def merge(conn: psycopg.Connection, cfg: RiskConfig, retire_missing: bool) -> dict[str, int]:
+    """Candidates → ``risk_points`` versions; counts of inserted / updated / unchanged /
+    retired."""
+    conn.execute("UPDATE _risk_cand SET measure_unit = coalesce(measure_unit, "
+                 "responsible_unit)")
+    conn.execute(f"UPDATE _risk_cand SET row_hash = md5(concat_ws('|', {_CONTENT}, "
+                 "encode(ST_AsBinary(geom), 'hex')))")
+    t = {"inserted": 0, "updated": 0, "unchanged": 0, "retired": 0}
+    t["unchanged"] = conn.execute(
+        "SELECT count(*) FROM _risk_cand c JOIN risk_points r ON r.valid_to IS NULL AND "
+        "r.code = c.code AND r.row_hash = c.row_hash").fetchone()[0]
+    t["updated"] = conn.execute(
+        "UPDATE risk_points r SET valid_to = now() FROM _risk_cand c WHERE r.valid_to IS NULL "
+        "AND r.code = c.code AND r.row_hash IS DISTINCT FROM c.row_hash").rowcount
+    if retire_missing:
+        t["retired"] = conn.execute(
+            "UPDATE risk_points r SET valid_to = now() WHERE r.valid_to IS NULL AND "
+            "r.source = 'rule' AND NOT EXISTS (SELECT 1 FROM _risk_cand c "
+            "WHERE c.code = r.code)").rowcount
+    names = [t_.code for t_ in cfg.types.values()]
+    inserted = conn.execute(
+        "INSERT INTO risk_points (code, source_key, row_hash, attrs, geom, risk_type_code, "
+        "risk_type, domain_code, domain, asset_layer, asset_code, description, "
+        "responsible_unit, likelihood, consequence, level, color, measure, measure_unit, "
+        "deadline, measure_status, source, rule_id, district_code, grid_code) "
+        "SELECT c.code, c.source_key, c.row_hash, jsonb_build_object('likelihood', "
+        "c.lfactors, 'consequence', c.cfactors), c.geom, c.risk_type_code, d.name, d.domain_code, "
+        "d.domain, c.asset_layer, c.asset_code, c.description, c.responsible_unit, "
+        "c.likelihood, c.consequence, c.level, c.color, c.measure, c.measure_unit, c.deadline, "
+        "c.measure_status, c.source, c.rule_id, c.district_code, c.grid_code "
+        "FROM _risk_cand c JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+        "AS d(code, name, domain_code, domain) ON d.code = c.risk_type_code "
+        "WHERE NOT EXISTS (SELECT 1 FROM risk_points r WHERE r.valid_to IS NULL "
+        "AND r.code = c.code)",
+        (names, [cfg.types[n].name for n in names], [cfg.types[n].domain_code for n in names],
+         [cfg.types[n].domain for n in names])).rowcount
+    t["inserted"] = inserted - t["updated"]
+    return t
+
+
+def record(conn: psycopg.Connection, year: int) -> int:
+    """One ``risk_assessments`` row per graded point; the run's id."""
+    run_id = conn.execute("SELECT nextval('risk_assessment_run_seq')").fetchone()[0]
+    conn.execute(
+        "INSERT INTO risk_assessments (run_id, year, code, risk_type_code, asset_code, source, "
+        "likelihood, consequence, level, color, factors) SELECT %s, %s, code, risk_type_code, "
+        "asset_code, source, likelihood, consequence, level, color, jsonb_build_object("
+        "'likelihood', lfactors, 'consequence', cfactors) FROM _risk_cand", (run_id, year))
+    return int(run_id)
+
+
+def summary(conn: psycopg.Connection) -> dict[str, Any]:
+    cur = conn.cursor(row_factory=dict_row)
+    by_level = {lv: 0 for lv in LEVELS}
+    for r in cur.execute("SELECT level, count(*) AS n FROM _risk_cand GROUP BY level"):
+        by_level[r["level"]] = r["n"]
+    by_type = {r["risk_type_code"]: r["n"] for r in cur.execute(
+        "SELECT risk_type_code, count(*) AS n FROM _risk_cand GROUP BY 1 ORDER BY 1")}
+    return {"total": sum(by_level.values()), "by_level": by_level, "by_type": by_type}
+
+
+def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
+           today: dt.date | None = None) -> dict[str, Any]:
+    """Regenerate, regrade and record; the run's summary (``cim risk assess --json``)."""
+    today = today or dt.date.today()
+    year = year or today.year
+    with psycopg.connect(conninfo) as conn:
+        if not generate.table_exists(conn, "risk_points"):
+            raise DatabaseError("no risk_points table: run `cim db upgrade` first")
+        # one assessment at a time: two would race for the same rule points
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.risk.assess'))")
+        generate.create_candidates(conn)
+        found = generate.add_rule_candidates(conn, cfg)
+        manual = generate.add_manual_candidates(conn)
+        kept = grade.score_likelihood(conn, cfg, year)
+        generate.place_candidates(conn)
+        missing = grade.measure_exposure(conn, cfg)
+        grade.grade(conn, cfg, today)
+        outside = code_candidates(conn, cfg)
+        counts = merge(conn, cfg, retire_missing=True)
+        run_id = record(conn, year)
+        out = {"run_id": run_id, "year": year, "date": today.isoformat(),
+               **summary(conn), "manual": manual, "outside_districts": outside,
+               "rules": {rid: {"candidates": n, "points": kept.get(rid, 0)}
+                         for rid, n in found.items()},
+               "changes": counts,
+               "notes": [f"layer {m} is missing: it adds nothing to the consequence"
+                         for m in missing]
+               + [f"rule {rid}: its layer is missing" for rid, n in found.items() if n < 0],
+               "rules_file": str(cfg.rules_path), "matrix_file": str(cfg.matrix_path)}
+    return out

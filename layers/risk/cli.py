@@ -1,0 +1,151 @@
+"""``cim risk``: assess (regenerate and grade), list, add by hand, a point's history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from cim.cli import Ctx, echo_json, pass_ctx
+from cim.errors import InputError
+
+_CONFIG = (
+    click.option("--rules", type=click.Path(path_type=Path), default=None,
+                 help="Rules file (default cim/dictionaries/risk_rules.yaml or the profile's)"),
+    click.option("--matrix", type=click.Path(path_type=Path), default=None,
+                 help="Grading matrix (default cim/dictionaries/risk_matrix.yaml)"),
+)
+
+
+def _config_options(f):
+    for opt in reversed(_CONFIG):
+        f = opt(f)
+    return f
+
+
+@click.group("risk")
+def risk() -> None:
+    """The risk list (城市治理风险清单): points graded 重大/较大/一般/低 = 红/橙/黄/蓝."""
+
+
+@risk.command("assess")
+@click.option("--year", type=int, default=None, help="Assessment year (pipe ages; default now)")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--report", type=click.Path(path_type=Path), default=None,
+              help="Write the HTML report (map and list)")
+@_config_options
+@pass_ctx
+def assess_cmd(c: Ctx, year: int | None, as_json: bool, report: Path | None,
+               rules: Path | None, matrix: Path | None) -> None:
+    """Regenerate the rule points, regrade every point and record the assessment."""
+    from layers.risk.assess import assess
+    from layers.risk.config import load_config
+
+    cfg = load_config(c.profile, rules, matrix)
+    result = assess(c.conninfo(), cfg, year)
+    if report:
+        from layers.risk.listing import list_points
+        from layers.risk.report import render_html
+
+        Path(report).write_text(render_html(result, list_points(c.conninfo()), cfg.matrix),
+                                encoding="utf-8")
+    if as_json:
+        echo_json(result)
+        return
+    lv = " ".join(f"{k} {v}" for k, v in result["by_level"].items())
+    click.echo(f"assessment {result['run_id']} ({result['year']}): {result['total']} risk "
+               f"points — {lv}; {result['changes']}")
+    for n in result["notes"]:
+        click.echo(f"note: {n}")
+
+
+@risk.command("list")
+@click.option("--level", default=None, help="重大|较大|一般|低 or 红|橙|黄|蓝")
+@click.option("--type", "risk_type", default=None, help="Risk type code")
+@click.option("--by", type=click.Choice(["grid", "district"]), default=None,
+              help="Counts per grid cell or district and level instead of the points")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def list_cmd(c: Ctx, level: str | None, risk_type: str | None, by: str | None,
+             as_json: bool) -> None:
+    """The current risk points (most severe first), or their counts per unit."""
+    from layers.risk.listing import counts_by, list_points
+
+    if by:
+        rows = counts_by(c.conninfo(), by)
+        if as_json:
+            echo_json(rows)
+            return
+        for r in rows:
+            click.echo(f"{r['unit_code'] or '-':<16} 红 {r['重大']:>4} 橙 {r['较大']:>4} "
+                       f"黄 {r['一般']:>4} 蓝 {r['低']:>4}  total {r['total']}")
+        return
+    rows = list_points(c.conninfo(), level, risk_type)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['code']} {r['color']} {r['level']:<2} {r['risk_type']:<10} "
+                   f"{r['asset_code'] or '-':<18} {r['responsible_unit'] or '-'}  "
+                   f"{r['measure_status']} {r['deadline']}")
+    click.echo(f"{len(rows)} risk points")
+
+
+def _xy(value: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in value.split(","))
+    except ValueError:
+        raise InputError(f"--point {value!r}: X,Y expected", field="--point") from None
+    return x, y
+
+
+@risk.command("add")
+@click.option("--type", "risk_type", required=True, help="Risk type code (risk_types.csv)")
+@click.option("--asset", default=None, help="Code of the asset the risk concerns")
+@click.option("--point", default=None, help="X,Y where the risk is (without an asset)")
+@click.option("--crs", default=None, help="CRS of --point: CRS84 (default), EPSG:4490 or the "
+              "storage CRS (its axis order)")
+@click.option("--likelihood", type=click.IntRange(1, 5), default=3, show_default=True)
+@click.option("--unit", default=None, help="Responsible unit (default: the asset's owner)")
+@click.option("--measure", default=None, help="Control measure (default: the type's rule's)")
+@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option("--description", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@_config_options
+@pass_ctx
+def add_cmd(c: Ctx, risk_type: str, asset: str | None, point: str | None, crs: str | None,
+            likelihood: int, unit: str | None, measure: str | None, deadline: dt.datetime | None,
+            description: str | None, as_json: bool, rules: Path | None,
+            matrix: Path | None) -> None:
+    """Add a risk point by hand (kept by every reassessment)."""
+    from layers.risk.config import load_config
+    from layers.risk.manual import add_point
+
+    cfg = load_config(c.profile, rules, matrix)
+    r = add_point(c.conninfo(), cfg, risk_type, asset=asset,
+                  point=_xy(point) if point else None, crs=crs, likelihood=likelihood,
+                  unit=unit, measure=measure, deadline=deadline.date() if deadline else None,
+                  description=description)
+    if as_json:
+        echo_json(r)
+    else:
+        click.echo(f"added {r['code']}: {r['level']} ({r['color']}), likelihood "
+                   f"{r['likelihood']} × consequence {r['consequence']}")
+
+
+@risk.command("history")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
+    """The level of the point CODE at each assessment."""
+    from layers.risk.listing import history
+
+    rows = history(c.conninfo(), code)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"#{r['run_id']:<5} {r['assessed_at']:%Y-%m-%d %H:%M} {r['year']} "
+                   f"L{r['likelihood']} × C{r['consequence']} {r['level']} {r['color']}")

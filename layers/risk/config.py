@@ -1,0 +1,246 @@
+"""The risk list's data files, read and checked: types, rules and the grading matrix.
+
+``risk_types.csv`` (the catalog: code, name, domain, what asset it applies to),
+``risk_domains.csv`` (the seven domains, the class part of a risk point's code),
+``risk_rules.yaml`` (how points are generated from the layers) and ``risk_matrix.yaml``
+(consequence factors and likelihood × consequence → level). Every number a city may change
+lives in these files, never in code; a broken file is a configuration error naming the file and
+the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim.errors import ConfigError
+from cim.layerdefs import LAYERS
+from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
+
+LEVELS = ("重大", "较大", "一般", "低")
+COLORS = ("红", "橙", "黄", "蓝")
+KINDS = ("pipe_condition", "reverse_slope", "select", "near", "low_point")
+# the layer each kind reads when the rule does not name one
+KIND_LAYER = {"pipe_condition": "pipe_segments", "reverse_slope": "pipe_segments",
+              "low_point": "pipe_points"}
+
+
+@dataclass(frozen=True)
+class RiskType:
+    code: str
+    name: str
+    name_en: str
+    domain_code: str
+    domain: str
+    asset_layer: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    type: str
+    kind: str
+    layer: str
+    where: dict[str, list[str]]
+    owner_fields: tuple[str, ...]
+    default_unit: str
+    measure: str
+    params: dict[str, Any]  # everything else of the rule (likelihood spec, distances …)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    consequence: dict[str, Any]
+    levels: dict[str, dict[str, Any]]  # level → {color, rgb, deadline_days}
+    table: dict[int, list[str]]  # likelihood → level per consequence 1..5
+    initial_status: str
+
+    def level(self, likelihood: int, consequence: int) -> tuple[str, str]:
+        """(level, colour) of a likelihood and a consequence, both 1-5."""
+        lv = self.table[likelihood][consequence - 1]
+        return lv, self.levels[lv]["color"]
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    types: dict[str, RiskType]
+    rules: list[Rule]
+    matrix: Matrix
+    rules_path: Path
+    matrix_path: Path
+
+
+def _path(profile: CityProfile | None, name: str, suffix: str, given: str | Path | None) -> Path:
+    if given is not None:
+        return Path(given)
+    if profile is not None:
+        return profile.dictionary_path(name, suffix)
+    return DICTIONARY_DIR / f"{name}{suffix}"
+
+
+def _yaml(p: Path) -> dict:
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc}", path=str(p)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not YAML: {exc}", path=str(p)) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping", path=str(p))
+    return raw
+
+
+def _int(v: Any, p: Path, key: str, lo: int = 1, hi: int = 5) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ConfigError(f"must be an integer {lo}..{hi}, not {v!r}", path=str(p), field=key)
+    return v
+
+
+def _num(v: Any, p: Path, key: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise ConfigError(f"must be a number >= 0, not {v!r}", path=str(p), field=key)
+    return float(v)
+
+
+def load_types(profile: CityProfile | None) -> dict[str, RiskType]:
+    """The risk-type catalog joined with its domains (both CSV dictionaries)."""
+    dp = _path(profile, "risk_domains", ".csv", None)
+    tp = _path(profile, "risk_types", ".csv", None)
+    domains = {r["code"]: r["name"] for r in read_csv_dictionary(dp)}
+    out = {}
+    for i, r in enumerate(read_csv_dictionary(tp), start=2):
+        if r.get("domain_code") not in domains:
+            raise ConfigError(f"domain {r.get('domain_code')!r} is not in {dp.name}",
+                              path=str(tp), row=i, field="domain_code")
+        if r.get("asset_layer") and r["asset_layer"] not in LAYERS:
+            raise ConfigError(f"unknown layer {r['asset_layer']!r}", path=str(tp), row=i,
+                              field="asset_layer")
+        out[r["code"]] = RiskType(r["code"], r["name"], r.get("name_en", ""),
+                                  r["domain_code"], domains[r["domain_code"]],
+                                  r.get("asset_layer", ""))
+    return out
+
+
+def _rule(spec: Any, i: int, p: Path, types: dict[str, RiskType]) -> Rule:
+    key = f"rules[{i}]"
+    if not isinstance(spec, dict):
+        raise ConfigError("each rule is a mapping", path=str(p), field=key)
+    rid = spec.get("id")
+    if not isinstance(rid, str) or not rid:
+        raise ConfigError("id is missing", path=str(p), field=f"{key}.id")
+    key = f"rules.{rid}"
+    if str(spec.get("type")) not in types:
+        raise ConfigError(f"type {spec.get('type')!r} is not in risk_types.csv", path=str(p),
+                          field=f"{key}.type")
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"kind must be one of {', '.join(KINDS)}", path=str(p),
+                          field=f"{key}.kind")
+    layer = spec.get("layer") or KIND_LAYER.get(kind)
+    if layer not in LAYERS:
+        raise ConfigError(f"unknown layer {layer!r}", path=str(p), field=f"{key}.layer")
+    columns = set(LAYERS[layer].column_names())
+    where = spec.get("where") or {}
+    if not isinstance(where, dict):
+        raise ConfigError("where: column → list of values", path=str(p), field=f"{key}.where")
+    for col, vals in where.items():
+        if col not in columns:
+            raise ConfigError(f"{layer} has no column {col!r}", path=str(p),
+                              field=f"{key}.where")
+        if not isinstance(vals, list) or not vals:
+            raise ConfigError("a non-empty list of values", path=str(p),
+                              field=f"{key}.where.{col}")
+    owners = tuple(spec.get("owner_fields") or ())
+    for f in owners:
+        if f not in columns:
+            raise ConfigError(f"{layer} has no column {f!r}", path=str(p),
+                              field=f"{key}.owner_fields")
+    for k in ("default_unit", "measure"):
+        if not isinstance(spec.get(k), str) or not spec[k].strip():
+            raise ConfigError(f"{k} is missing", path=str(p), field=f"{key}.{k}")
+    params = {k: v for k, v in spec.items() if k not in (
+        "id", "type", "kind", "layer", "where", "owner_fields", "default_unit", "measure")}
+    if kind == "pipe_condition":
+        lk = params.get("likelihood")
+        if not isinstance(lk, dict):
+            raise ConfigError("likelihood: base, material, age, pressure, status", path=str(p),
+                              field=f"{key}.likelihood")
+        _int(lk.get("base", 1), p, f"{key}.likelihood.base")
+        _int(params.get("min_likelihood", 1), p, f"{key}.min_likelihood")
+        for a in lk.get("age") or []:
+            _num(a.get("min_years"), p, f"{key}.likelihood.age.min_years")
+    else:
+        _int(params.get("likelihood"), p, f"{key}.likelihood")
+    if kind == "near":
+        if params.get("near_layer") not in LAYERS:
+            raise ConfigError("near_layer must be a layer", path=str(p),
+                              field=f"{key}.near_layer")
+        _num(params.get("distance_m"), p, f"{key}.distance_m")
+    if kind == "reverse_slope":
+        _num(params.get("tolerance_m", 0), p, f"{key}.tolerance_m")
+    if kind == "low_point":
+        for k in ("radius_m", "percentile", "min_drop_m", "cluster_m"):
+            _num(params.get(k), p, f"{key}.{k}")
+        if params.get("threshold_m") is not None:
+            _num(params["threshold_m"], p, f"{key}.threshold_m")
+    for col in (params.get("adjust") or {}):
+        if col not in columns:
+            raise ConfigError(f"{layer} has no column {col!r}", path=str(p),
+                              field=f"{key}.adjust")
+    return Rule(rid, str(spec["type"]), kind, layer,
+                {c: [str(v) for v in vs] for c, vs in where.items()}, owners,
+                spec["default_unit"].strip(), spec["measure"].strip(), params)
+
+
+def load_rules(p: Path, types: dict[str, RiskType]) -> list[Rule]:
+    raw = _yaml(p)
+    if not isinstance(raw.get("rules"), list):
+        raise ConfigError("expected a 'rules' list", path=str(p), field="rules")
+    rules = [_rule(s, i, p, types) for i, s in enumerate(raw["rules"])
+             if not (isinstance(s, dict) and s.get("enabled") is False)]
+    seen: set[str] = set()
+    for r in rules:
+        if r.id in seen:
+            raise ConfigError("rule id used twice", path=str(p), field=f"rules.{r.id}")
+        seen.add(r.id)
+    return rules
+
+
+def load_matrix(p: Path) -> Matrix:
+    raw = _yaml(p)
+    levels = raw.get("levels")
+    if not isinstance(levels, dict) or list(levels) != list(LEVELS):
+        raise ConfigError(f"levels must list {', '.join(LEVELS)} in this order", path=str(p),
+                          field="levels")
+    for lv, spec in levels.items():
+        if not isinstance(spec, dict) or spec.get("color") not in COLORS:
+            raise ConfigError(f"color must be one of {''.join(COLORS)}", path=str(p),
+                              field=f"levels.{lv}.color")
+        _int(spec.get("deadline_days"), p, f"levels.{lv}.deadline_days", 0, 3650)
+    table = raw.get("matrix")
+    if not isinstance(table, dict) or sorted(table) != [1, 2, 3, 4, 5]:
+        raise ConfigError("matrix: rows 1..5 (likelihood)", path=str(p), field="matrix")
+    for lk, row in table.items():
+        if not isinstance(row, list) or len(row) != 5 or any(v not in LEVELS for v in row):
+            raise ConfigError(f"five levels (one per consequence 1..5) of {', '.join(LEVELS)}",
+                              path=str(p), field=f"matrix.{lk}")
+    cons = raw.get("consequence")
+    if not isinstance(cons, dict):
+        raise ConfigError("consequence factors missing", path=str(p), field="consequence")
+    _num(cons.get("radius_m"), p, "consequence.radius_m")
+    _int(cons.get("base", 1), p, "consequence.base")
+    _int(cons.get("max", 5), p, "consequence.max")
+    return Matrix(cons, levels, {int(k): list(v) for k, v in table.items()},
+                  str(raw.get("initial_status") or "待落实"))
+
+
+def load_config(profile: CityProfile | None, rules: str | Path | None = None,
+                matrix: str | Path | None = None) -> RiskConfig:
+    """Types, rules and matrix: the given files, else the city's overrides, else the defaults."""
+    types = load_types(profile)
+    rp = _path(profile, "risk_rules", ".yaml", rules)
+    mp = _path(profile, "risk_matrix", ".yaml", matrix)
+    return RiskConfig(types, load_rules(rp, types), load_matrix(mp), rp, mp)

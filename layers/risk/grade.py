@@ -1,0 +1,142 @@
+"""Grading (算法评估定级): likelihood of each candidate, what stands around it, consequence,
+level and colour by the matrix, and the measure's deadline.
+
+Exposure is measured around the asset's geometry (the whole pipe, the site polygon; the point
+itself for a point placed by hand) within the matrix's ``radius_m``, planar in the storage CRS:
+
+- buildings: current buildings within the radius (count);
+- residents: the latest year of ``population``; a polygon unit (building footprint or grid
+  cell) counts with the share of its area inside the radius, a point unit wholly;
+- facilities: the types of the current facilities within the radius (schools, hospitals …);
+- roads: the classes of the roads within ``roads.radius_m``.
+
+A base layer that does not exist (yet) adds nothing; the assessment names it in its notes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from layers.risk.config import RiskConfig
+from layers.risk.generate import table_exists, write_back
+from layers.risk.score import consequence, fixed_likelihood, pipe_likelihood
+
+
+def _describe(layer: str | None, props: dict[str, Any], kind: str | None) -> str:
+    p = props
+    if layer == "pipe_segments":
+        parts = [p.get("subclass_name") or p.get("class_name"), p.get("material"),
+                 p.get("size_text") or (f"DN{p['diameter_mm']:g}" if p.get("diameter_mm")
+                                        else None),
+                 f"{p['year_built']}年" if p.get("year_built") else None, p.get("pressure"),
+                 p.get("road")]
+        if kind == "reverse_slope" and p.get("rise_m") is not None:
+            parts.append(f"倒坡 {p['rise_m']} m")
+    elif layer == "pipe_points":
+        parts = [p.get("road"), p.get("point_no"),
+                 f"地面高程 {p['ground_elevation']:.2f} m" if p.get("ground_elevation")
+                 is not None else None,
+                 f"周边中位 {p['local_median_m']} m" if p.get("local_median_m") is not None
+                 else None]
+    else:
+        parts = [p.get("subclass_name"), p.get("name"), p.get("location"), p.get("state")]
+    return " ".join(str(x) for x in parts if x not in (None, ""))
+
+
+def score_likelihood(conn: psycopg.Connection, cfg: RiskConfig, year: int) -> dict[str, int]:
+    """Likelihood of the rule candidates; those that are no risk are dropped. Counts kept
+    per rule id."""
+    rules = {r.id: r for r in cfg.rules}
+    rows = conn.cursor(row_factory=dict_row).execute(
+        "SELECT source_key, rule_id, asset_layer, props FROM _risk_cand "
+        "WHERE source = 'rule'").fetchall()
+    keep, drop, kept = [], [], {}
+    for r in rows:
+        rule = rules[r["rule_id"]]
+        if rule.kind == "pipe_condition":
+            lk, f = pipe_likelihood(rule, r["props"], year)
+        else:
+            lk, f = fixed_likelihood(rule, r["props"])
+        if lk is None:
+            drop.append(r["source_key"])
+            continue
+        kept[rule.id] = kept.get(rule.id, 0) + 1
+        keep.append({"source_key": r["source_key"], "likelihood": lk, "lfactors": f,
+                     "description": _describe(r["asset_layer"], r["props"], rule.kind)})
+    if drop:
+        conn.execute("DELETE FROM _risk_cand WHERE source_key = ANY(%s)", (drop,))
+    write_back(conn, keep, ["likelihood", "lfactors", "description"])
+    return kept
+
+
+def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
+    """Fill buildings / residents / facilities / road_classes of every candidate; the names of
+    the base layers that are missing."""
+    c = cfg.matrix.consequence
+    r = float(c["radius_m"])
+    missing = []
+    if table_exists(conn, "buildings"):
+        conn.execute("UPDATE _risk_cand c SET buildings = (SELECT count(*) FROM buildings b "
+                     "WHERE b.valid_to IS NULL AND ST_DWithin(b.geom, c.ageom, %s))", (r,))
+    else:
+        missing.append("buildings")
+    if table_exists(conn, "population"):
+        conn.execute(
+            "UPDATE _risk_cand c SET residents = (SELECT sum(CASE WHEN ST_Dimension(p.geom) = 2 "
+            "THEN p.residents * ST_Area(ST_Intersection(p.geom, ST_Buffer(c.ageom, %(r)s))) "
+            "/ NULLIF(ST_Area(p.geom), 0) ELSE p.residents END) FROM population p "
+            "WHERE p.valid_to IS NULL AND p.year = (SELECT max(year) FROM population "
+            "WHERE valid_to IS NULL) AND ST_DWithin(p.geom, c.ageom, %(r)s))", {"r": r})
+    else:
+        missing.append("population")
+    if table_exists(conn, "facilities"):
+        conn.execute("UPDATE _risk_cand c SET facilities = ARRAY(SELECT DISTINCT "
+                     "f.facility_type FROM facilities f WHERE f.valid_to IS NULL AND "
+                     "ST_DWithin(f.geom, c.ageom, %s) ORDER BY 1)", (r,))
+    else:
+        missing.append("facilities")
+    if table_exists(conn, "roads"):
+        rr = float((c.get("roads") or {}).get("radius_m", 0))
+        conn.execute("UPDATE _risk_cand c SET road_classes = ARRAY(SELECT DISTINCT "
+                     "t.road_class FROM roads t WHERE t.valid_to IS NULL AND "
+                     "ST_DWithin(t.geom, c.ageom, %s) ORDER BY 1)", (rr,))
+    else:
+        missing.append("roads")
+    return missing
+
+
+def grade(conn: psycopg.Connection, cfg: RiskConfig, today: dt.date) -> None:
+    """Consequence, level, colour; a point whose level is unchanged keeps its deadline and
+    measure status, a new or regraded one gets the level's deadline from ``today``."""
+    m = cfg.matrix
+    rows = conn.cursor(row_factory=dict_row).execute(
+        "SELECT c.source_key, c.source, c.likelihood, c.buildings, c.residents, c.facilities, "
+        "c.road_classes, c.deadline, c.measure_status, c.code, r.level AS old_level, "
+        "r.deadline AS old_deadline, r.measure_status AS old_status FROM _risk_cand c "
+        "LEFT JOIN risk_points r ON r.valid_to IS NULL AND r.source_key = c.source_key"
+    ).fetchall()
+    out = []
+    for r in rows:
+        exposure = {"buildings": r["buildings"] or 0,
+                    "residents": round(r["residents"] or 0.0, 1),
+                    "facilities": r["facilities"] or [], "road_classes": r["road_classes"] or []}
+        cons, f = consequence(m, exposure)
+        level, color = m.level(r["likelihood"], cons)
+        due = today + dt.timedelta(days=int(m.levels[level]["deadline_days"]))
+        if r["source"] == "manual":
+            deadline = r["deadline"] or due
+            status = r["measure_status"] or m.initial_status
+        elif r["old_level"] is not None:
+            deadline = r["old_deadline"] if r["old_level"] == level else due
+            status = r["old_status"] or m.initial_status
+        else:
+            deadline, status = due, m.initial_status
+        out.append({"source_key": r["source_key"], "consequence": cons, "cfactors": f,
+                    "level": level, "color": color, "deadline": deadline,
+                    "measure_status": status})
+    write_back(conn, out, ["consequence", "cfactors", "level", "color", "deadline",
+                           "measure_status"])

@@ -1,0 +1,71 @@
+"""Reading the risk list: the current points, counts per grid cell or district, a point's
+level history (``risk_assessments``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from cim.errors import InputError
+from layers.risk.config import COLORS, LEVELS
+
+_COLUMNS = ("code, risk_type_code, risk_type, domain_code, domain, asset_layer, asset_code, "
+            "description, responsible_unit, likelihood, consequence, level, color, measure, "
+            "measure_unit, deadline, measure_status, source, rule_id, district_code, grid_code")
+
+
+def level_of(value: str) -> str:
+    """重大/较大/一般/低 or the colour 红/橙/黄/蓝 → the level."""
+    if value in LEVELS:
+        return value
+    if value in COLORS:
+        return LEVELS[COLORS.index(value)]
+    raise InputError(f"level {value!r}: one of {' '.join(LEVELS)} or {' '.join(COLORS)}",
+                     field="--level")
+
+
+def list_points(conninfo: str, level: str | None = None, risk_type: str | None = None
+                ) -> list[dict[str, Any]]:
+    """Current points, most severe first (storage-CRS x/y of each)."""
+    cond, params = ["valid_to IS NULL"], []
+    if level:
+        cond.append("level = %s")
+        params.append(level_of(level))
+    if risk_type:
+        cond.append("risk_type_code = %s")
+        params.append(risk_type)
+    with psycopg.connect(conninfo) as conn:
+        conn.read_only = True
+        return conn.cursor(row_factory=dict_row).execute(
+            f"SELECT {_COLUMNS}, ST_X(geom) AS x, ST_Y(geom) AS y FROM risk_points "
+            f"WHERE {' AND '.join(cond)} ORDER BY array_position(%s::text[], level), "
+            "risk_type_code, code", (*params, list(LEVELS))).fetchall()
+
+
+def counts_by(conninfo: str, by: str) -> list[dict[str, Any]]:
+    """Current points per grid cell or district and level (a unit's four counts in a row)."""
+    col = {"grid": "grid_code", "district": "district_code"}.get(by)
+    if col is None:
+        raise InputError(f"--by {by!r}: grid or district")
+    with psycopg.connect(conninfo) as conn:
+        conn.read_only = True
+        rows = conn.execute(
+            f"SELECT {col}, level, count(*) FROM risk_points WHERE valid_to IS NULL "
+            "GROUP BY 1, 2 ORDER BY 1 NULLS LAST").fetchall()
+    out: dict[Any, dict[str, Any]] = {}
+    for unit, level, n in rows:
+        r = out.setdefault(unit, {"unit_code": unit, **{lv: 0 for lv in LEVELS}, "total": 0})
+        r[level] += n
+        r["total"] += n
+    return list(out.values())
+
+
+def history(conninfo: str, code: str) -> list[dict[str, Any]]:
+    """Every assessment of the point ``code``, oldest first."""
+    with psycopg.connect(conninfo) as conn:
+        conn.read_only = True
+        return conn.cursor(row_factory=dict_row).execute(
+            "SELECT run_id, assessed_at, year, likelihood, consequence, level, color, factors "
+            "FROM risk_assessments WHERE code = %s ORDER BY run_id, id", (code,)).fetchall()

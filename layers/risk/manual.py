@@ -1,0 +1,107 @@
+"""``cim risk add``: a risk point placed by hand, on an asset (its code) or at a point.
+
+The point is graded at once (same consequence and matrix as ``cim risk assess``), coded by the
+one allocator (source key ``manual:<uuid>``: a new point each time) and recorded in
+``risk_assessments``. Reassessments keep it (its likelihood, measure and code) and regrade its
+consequence; nothing but a person removes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import psycopg
+import shapely
+
+from cim.errors import InputError
+from cim.layerdefs import LAYERS
+from layers.query.common import query_geometry
+from layers.query.sqlparts import storage_srid
+from layers.risk import generate, grade
+from layers.risk.assess import code_candidates, merge, record
+from layers.risk.config import RiskConfig
+
+# the columns of an asset that name its owner, first non-empty wins
+OWNER_FIELDS = ("owner_name", "owner", "dept_name", "maint_name")
+
+
+def _asset(conn: psycopg.Connection, code: str) -> tuple[str, str | None]:
+    reg = conn.execute("SELECT layer FROM code_registry WHERE code = %s", (code,)).fetchone()
+    layer = reg[0] if reg else None
+    if layer is None:  # a feature written without the allocator: look in every layer
+        layer = next((n for n, d in LAYERS.items() if generate.table_exists(conn, d.table)
+                      and conn.execute(f"SELECT EXISTS (SELECT 1 FROM {d.table} "  # noqa: S608
+                                       "WHERE code = %s AND valid_to IS NULL)",
+                                       (code,)).fetchone()[0]), None)
+    if layer not in LAYERS or not generate.table_exists(conn, LAYERS[layer].table):
+        raise InputError(f"no feature has code {code}", field="--asset")
+    cols = [c for c in OWNER_FIELDS if c in LAYERS[layer].column_names()]
+    owner = "NULL" if not cols else "COALESCE(" + ", ".join(
+        f"NULLIF(btrim({c}), '')" for c in cols) + ")"
+    row = conn.execute(f"SELECT {owner} FROM {LAYERS[layer].table} "  # noqa: S608 (declared)
+                       "WHERE code = %s AND valid_to IS NULL", (code,)).fetchone()
+    if row is None:
+        raise InputError(f"the feature {code} of {layer} is retired", field="--asset")
+    return layer, row[0]
+
+
+def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | None = None,
+              point: tuple[float, float] | None = None, crs: str | None = None,
+              likelihood: int = 3, unit: str | None = None, measure: str | None = None,
+              deadline: dt.date | None = None, description: str | None = None,
+              today: dt.date | None = None) -> dict[str, Any]:
+    """Add one point; its code, level and colour."""
+    if risk_type not in cfg.types:
+        raise InputError(f"unknown risk type {risk_type!r}; types: {', '.join(cfg.types)}",
+                         field="--type")
+    if (asset is None) == (point is None):
+        raise InputError("give --asset CODE or --point X,Y (one of them)")
+    if not 1 <= likelihood <= 5:
+        raise InputError("likelihood is 1..5", field="--likelihood")
+    rule = next((r for r in cfg.rules if r.type == risk_type), None)
+    with psycopg.connect(conninfo) as conn:
+        generate.create_candidates(conn)
+        key = f"manual:{uuid.uuid4().hex}"
+        owner = None
+        if asset is not None:
+            layer, owner = _asset(conn, asset)
+            geom_sql = (f"(SELECT {generate._POINT} FROM {LAYERS[layer].table} t "
+                        "WHERE t.code = %(asset)s AND t.valid_to IS NULL)")
+            params = {"asset": asset}
+        else:
+            layer = None
+            srid = storage_srid(conn)
+            g, gp = query_geometry(shapely.Point(point), crs, srid).storage_sql(srid)
+            geom_sql = conn.execute(psycopg.sql.SQL("SELECT ST_AsText({})").format(g),
+                                    gp).fetchone()[0]
+            geom_sql, params = f"ST_GeomFromText(%(wkt)s, {srid})", {"wkt": geom_sql}
+        resp = unit or owner or (rule.default_unit if rule else None)
+        if not resp:
+            raise InputError("no responsible unit: the asset names no owner; give --unit",
+                             field="--unit")
+        conn.execute(
+            "INSERT INTO _risk_cand (source_key, source, risk_type_code, asset_layer, "
+            "asset_code, props, responsible_unit, likelihood, lfactors, description, geom, "
+            "ageom, measure, deadline) VALUES (%(key)s, 'manual', %(type)s, %(layer)s, "
+            f"%(asset)s, '{{}}', %(unit)s, %(lk)s, %(lf)s, %(desc)s, {geom_sql}, "
+            f"{geom_sql}, %(measure)s, %(deadline)s)",
+            {**params, "key": key, "type": risk_type, "layer": layer, "asset": asset,
+             "unit": resp, "lk": likelihood,
+             "lf": psycopg.types.json.Jsonb({"manual": likelihood}),
+             "desc": description or cfg.types[risk_type].name,
+             "measure": measure or (rule.measure if rule else None), "deadline": deadline})
+        generate.asset_geometries(conn)
+        generate.place_candidates(conn)
+        grade.measure_exposure(conn, cfg)
+        grade.grade(conn, cfg, today or dt.date.today())
+        if code_candidates(conn, cfg):
+            raise InputError("the point lies outside every district of the city")
+        merge(conn, cfg, retire_missing=False)
+        record(conn, (today or dt.date.today()).year)
+        code, level, color, cons = conn.execute(
+            "SELECT code, level, color, consequence FROM _risk_cand").fetchone()
+    return {"code": code, "risk_type_code": risk_type, "asset_code": asset,
+            "responsible_unit": resp, "likelihood": likelihood, "consequence": cons,
+            "level": level, "color": color}

@@ -1,0 +1,99 @@
+"""Likelihood and consequence scores: plain functions of an asset's attributes and of what
+stands around it, driven by the rules and the matrix (:mod:`layers.risk.config`).
+
+Kept apart from the SQL so a score can be explained: each function returns the score and the
+factors that made it (stored in ``risk_assessments.factors`` and the point's ``attrs``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from layers.risk.config import Matrix, Rule
+
+_MPA = re.compile(r"(\d+(?:\.\d+)?)\s*(mpa|kpa)", re.IGNORECASE)
+
+
+def clamp(v: int, lo: int = 1, hi: int = 5) -> int:
+    return max(lo, min(hi, v))
+
+
+def pressure_mpa(text: str | None) -> float | None:
+    """The pressure in MPa written in a survey's text ("0.3MPa", "400 kPa"), if any."""
+    m = _MPA.search(text or "")
+    if not m:
+        return None
+    v = float(m.group(1))
+    return v / 1000.0 if m.group(2).lower() == "kpa" else v
+
+
+def _first(rows: list[dict], test) -> dict | None:
+    return next((r for r in rows or [] if test(r)), None)
+
+
+def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int
+                    ) -> tuple[int | None, dict[str, Any]]:
+    """Likelihood of a pipe segment by material × age × pressure × status; None when the
+    pipe is no risk point (excluded status, or under ``min_likelihood``)."""
+    lk = rule.params["likelihood"]
+    status = props.get("status_code")
+    if status is not None and str(status) in [str(s) for s in rule.params.get(
+            "exclude_status") or []]:
+        return None, {"excluded_status": status}
+    f: dict[str, Any] = {"base": int(lk.get("base", 1))}
+    mat = props.get("material_code")
+    materials = {str(k): v for k, v in (lk.get("material") or {}).items()}
+    f["material"] = int(materials.get(str(mat), lk.get("material_default", 0))) \
+        if mat else int(lk.get("material_default", 0))
+    built = props.get("year_built")
+    if built:
+        age = year - int(built)
+        hit = _first(lk.get("age"), lambda a: age >= a["min_years"])
+        f["age_years"] = age
+        f["age"] = int(hit["add"]) if hit else 0
+    else:
+        f["age"] = int(lk.get("age_unknown", 0))
+    text = props.get("pressure")
+    mpa = pressure_mpa(text)
+    hit = _first(lk.get("pressure"), lambda p: (text and text.strip() in (p.get("names") or []))
+                 or (mpa is not None and p.get("min_mpa") is not None and mpa >= p["min_mpa"]))
+    f["pressure"] = int(hit["add"]) if hit else 0
+    statuses = {str(k): v for k, v in (lk.get("status") or {}).items()}
+    f["status"] = int(statuses.get(str(status), 0)) if status is not None else 0
+    total = clamp(f["base"] + f["material"] + f["age"] + f["pressure"] + f["status"])
+    if total < int(rule.params.get("min_likelihood", 1)):
+        return None, f
+    return total, f
+
+
+def fixed_likelihood(rule: Rule, props: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A rule's fixed likelihood plus its ``adjust`` (column → value → added)."""
+    f: dict[str, Any] = {"base": int(rule.params["likelihood"])}
+    total = f["base"]
+    for col, values in (rule.params.get("adjust") or {}).items():
+        add = int((values or {}).get(str(props.get(col)), 0))
+        if add:
+            f[col] = add
+            total += add
+    return clamp(total), f
+
+
+def consequence(matrix: Matrix, exposure: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Consequence 1-5 from what stands within the radius: ``exposure`` has ``buildings``
+    (count), ``residents`` (number), ``facilities`` (types found), ``road_class`` (the highest
+    class near, or None)."""
+    c = matrix.consequence
+    f: dict[str, Any] = {"base": int(c.get("base", 1))}
+    hit = _first(c.get("buildings"), lambda b: (exposure.get("buildings") or 0) >= b["min"])
+    f["buildings"] = int(hit["add"]) if hit else 0
+    hit = _first(c.get("population"), lambda b: (exposure.get("residents") or 0) >= b["min"])
+    f["population"] = int(hit["add"]) if hit else 0
+    fac = c.get("facilities") or {}
+    found = sorted(set(exposure.get("facilities") or []) & set(fac.get("types") or []))
+    f["facilities"] = int(fac.get("add", 0)) if found else 0
+    roads = (c.get("roads") or {}).get("classes") or {}
+    f["road"] = max((int(roads.get(r, 0)) for r in exposure.get("road_classes") or []),
+                    default=0)
+    total = clamp(sum(f.values()), 1, int(c.get("max", 5)))
+    return total, {**f, "exposure": {**exposure, "facilities": found}}

@@ -1,0 +1,266 @@
+"""The risk list (issue 13 item 4) on a hand-built fixture whose grades are known by
+construction.
+
+Storage metres (EPSG:4527) relative to (X0, Y0), in 任城区 and 微山县. The test's own rules and matrix
+(below) fix the numbers: a gas pipe scores base 1 + 铸铁 ZT 2 + age ≥ 30 years 2 + 中压 1 = 6,
+clamped to 5; PE 2020 低压 scores 1; a 废弃 pipe is skipped. Consequence = 1, + 2 when a 小学
+stands within 100 m of the pipe. Matrix: likelihood 5 → 黄 at consequence 1, 橙 at 3;
+likelihood 1 or 2 → 蓝 at consequence 1.
+
+    y=800  GC  PE 2020 低压            (0..100, 800)
+    y=540            S_out (50, 540)   140 m from GB
+    y=400  GB  ZT 1980 中压            (0..100, 400)
+    y=60             S_in (50, 60)     60 m from GA (added before the 2nd assessment)
+    y=0    GA  ZT 1980 中压 (0..100)   GD ZT 1980 废弃 (300..400, 0)
+"""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+import shapely
+from shapely.geometry import LineString, Point
+
+from tests.conftest import run_cli
+
+X0, Y0 = 39_463_600.0, 3_913_100.0
+PIPES = {  # code: (line, material_code, year, pressure, status, owner)
+    "GA": (LineString([(0, 0), (100, 0)]), "ZT", 1980, "中压", "0", "燃气公司甲"),
+    "GB": (LineString([(0, 400), (100, 400)]), "ZT", 1980, "中压", "0", "燃气公司乙"),
+    "GC": (LineString([(0, 800), (100, 800)]), "PE", 2020, "低压", "0", "燃气公司丙"),
+    "GD": (LineString([(300, 0), (400, 0)]), "ZT", 1980, "中压", "1", "燃气公司丁"),
+}
+S_IN, S_OUT = Point(50, 60), Point(50, 540)
+RADIUS = 100.0
+
+RULES = """
+rules:
+  - id: gas
+    type: "0101"
+    kind: pipe_condition
+    where: {pipe_class: ["03"]}
+    owner_fields: [owner]
+    default_unit: 燃气主管部门
+    likelihood:
+      base: 1
+      material: {ZT: 2, PE: 0}
+      material_default: 1
+      age: [{min_years: 30, add: 2}]
+      pressure: [{names: [中压], add: 1}]
+      status: {"0": 0}
+    exclude_status: ["1"]
+    min_likelihood: 1
+    measure: 更新改造
+"""
+MATRIX = """
+consequence:
+  radius_m: 100
+  base: 1
+  max: 5
+  facilities: {types: [小学], add: 2}
+levels:
+  重大: {color: 红, rgb: "230,0,18", deadline_days: 30}
+  较大: {color: 橙, rgb: "255,128,0", deadline_days: 90}
+  一般: {color: 黄, rgb: "245,200,0", deadline_days: 180}
+  低: {color: 蓝, rgb: "0,112,192", deadline_days: 365}
+matrix:
+  1: [低, 低, 低, 低, 一般]
+  2: [低, 低, 一般, 一般, 较大]
+  3: [低, 一般, 一般, 较大, 较大]
+  4: [低, 一般, 较大, 较大, 重大]
+  5: [一般, 较大, 较大, 重大, 重大]
+"""
+
+
+def storage(g):
+    return shapely.affinity.translate(g, X0, Y0)
+
+
+def _insert_school(conninfo: str, code: str, p: Point) -> None:
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("INSERT INTO facilities (code, name, facility_type, facility_type_code, "
+                     "geom) VALUES (%s, %s, '小学', 'primary_school', "
+                     "ST_GeomFromWKB(%s, 4527))", (code, code, shapely.to_wkb(storage(p))))
+
+
+def _points(conninfo: str) -> dict[str, dict]:
+    with psycopg.connect(conninfo, row_factory=psycopg.rows.dict_row) as conn:
+        return {r["asset_code"] or r["code"]: r for r in conn.execute(
+            "SELECT * FROM risk_points WHERE valid_to IS NULL")}
+
+
+@pytest.fixture(scope="module")
+def scenario(jining_profile, tmp_path_factory):
+    """Three assessments and a manual point on the fixture; what each stage saw."""
+    from cim.db.engine import drop_database
+    from tests.conftest import make_db, server_url
+
+    d = make_db("risk", jining_profile)
+    tmp = tmp_path_factory.mktemp("risk")
+    (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
+    (tmp / "matrix.yaml").write_text(MATRIX, encoding="utf-8")
+    cfg = ["--rules", str(tmp / "rules.yaml"), "--matrix", str(tmp / "matrix.yaml")]
+    with psycopg.connect(d.conninfo) as conn:
+        for code, (line, mat, year, pressure, status, owner) in PIPES.items():
+            conn.execute(
+                "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
+                "feature_code, start_point_code, end_point_code, material_code, year_built, "
+                "pressure, status_code, owner, geom) VALUES (%s, '03', '燃气', '03', "
+                "'53000000', %s, %s, %s, %s, %s, %s, %s, ST_GeomFromWKB(%s, 4527))",
+                (code, code + "a", code + "b", mat, year, pressure, status, owner,
+                 shapely.to_wkb(shapely.force_3d(storage(line), 30.0))))
+    _insert_school(d.conninfo, "S_OUT", S_OUT)
+    s = {"db": d, "cfg": cfg, "tmp": tmp}
+
+    def assess():
+        proc = run_cli(["risk", "assess", "--year", "2026", "--json", *cfg], d.env(),
+                       check=True)
+        return json.loads(proc.stdout), _points(d.conninfo)
+
+    s["first"] = assess()
+    _insert_school(d.conninfo, "S_IN", S_IN)
+    s["second"] = assess()
+    proc = run_cli(["risk", "add", "--type", "0301", "--point", f"{Y0 + 300},{X0 + 600}",
+                    "--crs", "EPSG:4527", "--likelihood", "2", "--unit", "区住建局", "--json",
+                    *cfg], d.env(), check=True)
+    s["manual"] = json.loads(proc.stdout)
+    with psycopg.connect(d.conninfo) as conn:  # GC is taken out of service
+        conn.execute("UPDATE pipe_segments SET valid_to = now() WHERE code = 'GC'")
+    s["third"] = assess()
+    yield s
+    drop_database(server_url(), d.name)
+
+
+def test_fixture_distances_are_as_drawn():
+    assert S_IN.distance(PIPES["GA"][0]) == 60 < RADIUS
+    assert S_OUT.distance(PIPES["GB"][0]) == 140 > RADIUS
+    assert S_IN.distance(PIPES["GB"][0]) > RADIUS and S_OUT.distance(PIPES["GC"][0]) > RADIUS
+
+
+def test_pipes_graded_by_material_age_pressure_status(scenario):
+    result, pts = scenario["first"]
+    assert set(pts) == {"GA", "GB", "GC"}  # GD is 废弃: no risk point
+    ga, gc = pts["GA"], pts["GC"]
+    assert (ga["likelihood"], ga["consequence"], ga["level"], ga["color"]) == (5, 1, "一般", "黄")
+    assert (gc["likelihood"], gc["consequence"], gc["level"], gc["color"]) == (1, 1, "低", "蓝")
+    assert ga["responsible_unit"] == ga["measure_unit"] == "燃气公司甲"
+    assert ga["measure"] == "更新改造" and ga["measure_status"] == "待落实"
+    assert ga["source"] == "rule" and ga["risk_type_code"] == "0101"
+    assert ga["domain_code"] == "01" and ga["domain"] == "城市生命线"
+    assert result["by_level"] == {"重大": 0, "较大": 0, "一般": 2, "低": 1}
+
+
+def test_codes_are_platform_feature_codes(scenario):
+    d = scenario["db"]
+    _, pts = scenario["first"]
+    for asset, p in pts.items():
+        # the district holding the middle of the pipe (the fixture straddles 任城区/微山县)
+        mid = storage(PIPES[asset][0]).interpolate(0.5, normalized=True)
+        district = d.scalar("SELECT code FROM admin_divisions WHERE valid_to IS NULL AND "
+                            "level = 3 AND ST_Contains(geom, ST_GeomFromText(%s, 4527))",
+                            (mid.wkt,))
+        c = p["code"]
+        assert len(c) == 18 and c.isdigit()
+        assert (c[:6], c[6:8], c[8:10]) == (district, "91", "01")
+    # GA GB GC and the manual point: the three assessments issued no other code
+    assert d.scalar("SELECT count(*) FROM code_registry WHERE layer = 'risk_points'") == 4
+    proc = run_cli(["code", "explain", pts["GA"]["code"], "--json"], d.env(), check=True)
+    explained = json.loads(proc.stdout)
+    assert explained["layer"] == "risk_points" and explained["exists"] is True
+
+
+def test_school_within_radius_raises_the_level(scenario):
+    _, pts = scenario["second"]
+    assert (pts["GA"]["consequence"], pts["GA"]["level"], pts["GA"]["color"]) == (3, "较大", "橙")
+    # the school 140 m from GB is outside the radius: GB stays as it was
+    assert (pts["GB"]["consequence"], pts["GB"]["color"]) == (1, "黄")
+    assert pts["GA"]["attrs"]["consequence"]["exposure"]["facilities"] == ["小学"]
+
+
+def test_codes_stable_and_level_history_kept(scenario):
+    d = scenario["db"]
+    (r1, p1), (r2, p2) = scenario["first"], scenario["second"]
+    assert {k: v["code"] for k, v in p1.items()} == {k: v["code"] for k, v in p2.items()}
+    assert r2["changes"] == {"inserted": 0, "updated": 1, "unchanged": 2, "retired": 0}
+    code = p1["GA"]["code"]
+    proc = run_cli(["risk", "history", code, "--json"], d.env(), check=True)
+    hist = json.loads(proc.stdout)
+    assert [(h["run_id"], h["color"]) for h in hist][:2] == [(r1["run_id"], "黄"),
+                                                             (r2["run_id"], "橙")]
+    # the regraded point has two versions, one current
+    assert d.rows("SELECT level, valid_to IS NULL FROM risk_points WHERE code = %s "
+                  "ORDER BY id", (code,)) == [("一般", False), ("较大", True)]
+
+
+def test_manual_point_survives_reassessment(scenario):
+    d = scenario["db"]
+    m = scenario["manual"]
+    assert (m["likelihood"], m["consequence"], m["color"]) == (2, 1, "蓝")
+    r3, p3 = scenario["third"]
+    assert m["code"] in p3 and p3[m["code"]]["source"] == "manual"
+    assert p3[m["code"]]["responsible_unit"] == "区住建局"
+    assert r3["manual"] == 1
+    x, y = d.rows("SELECT ST_X(geom), ST_Y(geom) FROM risk_points WHERE code = %s",
+                  (m["code"],))[0]
+    assert (round(x, 3), round(y, 3)) == (X0 + 600, Y0 + 300)
+
+
+def test_rule_point_of_a_retired_asset_is_retired(scenario):
+    d = scenario["db"]
+    r3, p3 = scenario["third"]
+    assert "GC" not in p3 and {"GA", "GB"} <= set(p3)
+    assert r3["changes"]["retired"] == 1
+    code = scenario["first"][1]["GC"]["code"]
+    assert d.scalar("SELECT count(*) FROM risk_points WHERE code = %s AND valid_to IS NOT NULL",
+                    (code,)) == 1
+
+
+def test_list_by_level_and_counts_per_unit(scenario):
+    from layers.query.stats import stats
+
+    d = scenario["db"]
+    proc = run_cli(["risk", "list", "--level", "橙", "--json"], d.env(), check=True)
+    assert [r["asset_code"] for r in json.loads(proc.stdout)] == ["GA"]
+    proc = run_cli(["risk", "list", "--by", "grid", "--json"], d.env(), check=True)
+    rows = json.loads(proc.stdout)
+    assert sum(r["total"] for r in rows) == 3  # GA, GB and the manual point
+    got = stats(d.conninfo, "risk_points", by="district", class_field="level")["rows"]
+    assert {(r["class"], r["count"]) for r in got} == {("较大", 1), ("一般", 1), ("低", 1)}
+
+
+def test_risk_points_are_in_the_catalog(scenario):
+    from layers.catalog import catalog
+
+    entry = next(e for e in catalog(scenario["db"].conninfo) if e.layer.name == "risk_points")
+    assert entry.count == 3 and entry.srid == 4527
+
+
+def test_report_written(scenario, tmp_path):
+    d = scenario["db"]
+    out = tmp_path / "risk.html"
+    run_cli(["risk", "assess", "--year", "2026", "--report", str(out), *scenario["cfg"]],
+            d.env(), check=True)
+    html = out.read_text(encoding="utf-8")
+    assert "<svg" in html and "燃气公司甲" in html and html.count("<circle") == 3
+
+
+def test_bad_matrix_names_file_and_key(jining_profile, tmp_path):
+    from cim.errors import ConfigError
+    from layers.risk.config import load_config
+
+    bad = tmp_path / "m.yaml"
+    bad.write_text(MATRIX.replace("color: 红", "color: 紫"), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_config(jining_profile, None, bad)
+    assert str(bad) in str(exc.value) and "levels.重大.color" in str(exc.value)
+
+
+def test_shipped_files_load(jining_profile):
+    from layers.risk.config import load_config
+
+    cfg = load_config(jining_profile)
+    assert len({t.domain_code for t in cfg.types.values()}) == 7
+    assert {r.type for r in cfg.rules} <= set(cfg.types)
+    assert cfg.matrix.level(5, 5) == ("重大", "红") and cfg.matrix.level(1, 1) == ("低", "蓝")
