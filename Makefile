@@ -18,6 +18,7 @@ demo: system venv db
 	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer parcels --kind parcels --quiet
 	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer control_lines --kind control_lines --quiet
 	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer height_zones --kind height_zones --quiet
+	$(BIN)/cim health compute --year 2026 --report .cim/health_2026.html
 	$(BIN)/cim styles apply > /dev/null
 	$(BIN)/cim qgis-project .cim/onemap.qgs --service-file .cim/pg_service.conf
 	@echo

@@ -22,7 +22,7 @@ from __future__ import annotations
 import psycopg
 import shapely
 import shapely.affinity
-from shapely.geometry import LineString, box
+from shapely.geometry import LineString, Point, box
 
 X0, Y0 = 39_500_000.0, 3_920_000.0
 D1, D2 = "370811", "370826"
@@ -44,6 +44,21 @@ BUILDINGS |= {"H2a": (box(2800, 500, 2820, 520), D2, "01"),   # 250 m from P3: c
               "OFFICE": (block(200), D1, "03")}              # not residential: not counted
 
 COVERED = {"H300", "H550", "H850", "H2a"}
+
+# facilities (type_code of facility_types.csv): a kindergarten (300 m) 20 m south of road A
+# at x 300 — network 20 + |xc − 300| + 20 ≤ 300 covers H300 and H550 only; a shelter (500 m)
+# in D2 off every road: straight-line, covers H2a (90 m) and H2b (190 m), nothing in D1
+FACILITIES = {"K1": ((300, 480), "kindergarten", "幼儿园"), "E1": ((2700, 510), "shelter",
+                                                                 "应急避难场所")}
+KINDERGARTEN_COVERED = {"H300", "H550"}
+SHELTER_COVERED = {"H2a", "H2b"}
+
+# pipes in D1 (check year 2026; design lives of the catalog: 排水 02 50 a, 燃气 03 30 a):
+# code: (line, class, subclass, year built)
+PIPES = {"S1": (LineString([(300, 300), (400, 300)]), "02", "03", 1970),   # 合流, 56 a: aged
+         "S2": (LineString([(300, 250), (500, 250)]), "02", "02", 2000),   # 污水, 26 a
+         "S3": (LineString([(300, 200), (350, 200)]), "03", "00", 1990),   # gas, 36 a: aged
+         "S4": (LineString([(300, 150), (380, 150)]), "01", "00", None)}   # year unknown
 
 
 def expected_coverage(buildings: dict = BUILDINGS) -> dict[str, float]:
@@ -98,3 +113,15 @@ def build(conninfo: str) -> None:
                      (D1, _wkb(block(150))))
     for code, (g, d, use) in BUILDINGS.items():
         add_building(conninfo, code, g, d, use)
+    with psycopg.connect(conninfo) as conn:
+        for code, (xy, tc, name) in FACILITIES.items():
+            conn.execute("INSERT INTO facilities (code, facility_type, facility_type_code, geom)"
+                         " VALUES (%s, %s, %s, ST_GeomFromWKB(%s, 4527))",
+                         (code, name, tc, _wkb(Point(xy))))
+        for code, (g, cls, sub, year) in PIPES.items():
+            conn.execute(
+                "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code,"
+                " feature_code, start_point_code, end_point_code, year_built, length_m,"
+                " district_code, geom) VALUES (%s, %s, %s, %s, '54000000', 'a', 'b', %s, %s,"
+                " %s, ST_Force3D(ST_GeomFromWKB(%s, 4527)))",
+                (code, cls, cls, sub, year, g.length, D1, _wkb(g)))

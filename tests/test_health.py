@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 import pytest
 
 from cim.db.engine import drop_database
@@ -52,6 +53,33 @@ def test_park_coverage_by_the_road_network(city):
     assert park["city"]["status"] == "not_met"  # target 90 %
 
 
+def _share(covered: set[str], unit: str) -> float:
+    res = {c: (g, d) for c, (g, d, use) in hf.BUILDINGS.items() if use == "01"}
+    mine = {c: g for c, (g, d) in res.items() if unit in ("city", d)}
+    return sum(g.area for c, g in mine.items() if c in covered) / sum(g.area for g in
+                                                                      mine.values())
+
+
+def test_life_circle_and_shelter_coverage(city):
+    from cim.profile import read_csv_dictionary
+
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    walk = _by_unit(_ind(result, "community_facility_walk_coverage"))
+    types = [t for t in read_csv_dictionary(city.profile.dictionary_path("facility_types"))
+             if t["life_circle_minutes"] in ("5", "10", "15") and t["type_code"] != "shelter"]
+    kg = walk[hf.D1]["detail"]["types"]["kindergarten"]
+    assert kg["walk_distance_m"] == 300 and kg["life_circle_minutes"] == 5
+    assert kg["covered_m2"] / kg["residential_m2"] == pytest.approx(
+        _share(hf.KINDERGARTEN_COVERED, hf.D1))
+    # only the kindergarten exists: the mean over the types is its share / number of types
+    assert walk[hf.D1]["value"] == pytest.approx(
+        100 * _share(hf.KINDERGARTEN_COVERED, hf.D1) / len(types), abs=1e-5)
+    shelter = _by_unit(_ind(result, "shelter_service_coverage"))
+    for unit in (hf.D1, hf.D2, "city"):
+        assert shelter[unit]["value"] == pytest.approx(
+            100 * _share(hf.SHELTER_COVERED, unit), abs=1e-5), unit
+
+
 def test_road_density(city):
     result = compute(city.conninfo, 2026, city.profile, store=False)
     roads = _by_unit(_ind(result, "road_network_density"))
@@ -59,6 +87,35 @@ def test_road_density(city):
     assert expected[hf.D1] == pytest.approx(1.5 / 2)  # the fixture as drawn
     for unit, value in expected.items():
         assert roads[unit]["value"] == pytest.approx(value, abs=1e-6), unit  # stored to 6 places
+
+
+def test_pipes_by_design_life_and_combined_sewers(city):
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    lives = load_catalog().settings["pipe_design_life_years"]
+    known = {c: v for c, v in hf.PIPES.items() if v[3] is not None}
+    aged = sum(g.length for g, cls, _, y in known.values() if 2026 - y > lives[cls])
+    aging = _by_unit(_ind(result, "pipe_aging_rate"))
+    assert aging[hf.D1]["value"] == pytest.approx(100 * aged / sum(v[0].length
+                                                                   for v in known.values()))
+    assert aging[hf.D1]["value"] == pytest.approx(100 * 150 / 350, abs=1e-5)  # as drawn
+    assert "year_built_unknown" in aging[hf.D1]["flags"]
+    assert aging[hf.D1]["detail"]["by_class"]["01"]["unknown_year_m"] == pytest.approx(80)
+    assert aging[hf.D2]["value"] is None and aging[hf.D2]["status"] == "no_data"
+    combined = _by_unit(_ind(result, "combined_sewer_share"))
+    assert combined["city"]["value"] == pytest.approx(100 * 100 / 300, abs=1e-5)
+
+
+def test_an_unloaded_layer_is_no_data_not_zero(city):
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("UPDATE roads SET valid_to = now()")
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    roads = _by_unit(_ind(result, "road_network_density"))
+    assert roads["city"]["value"] is None and roads["city"]["status"] == "no_data"
+    assert "no_roads" in roads["city"]["flags"]
+    # the network gone, park coverage falls back to straight lines, flagged everywhere
+    park = _by_unit(_ind(result, "park_service_coverage"))
+    assert park[hf.D1]["method"] == "straight_line" and "straight_line" in park[hf.D1]["flags"]
+    assert park[hf.D1]["value"] == pytest.approx(100.0)  # H590 and H800 are within 500 m of P1
 
 
 def test_rerunning_a_year_replaces_it_and_keeps_earlier_years(city):

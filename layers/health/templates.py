@@ -82,8 +82,20 @@ _CLIPPED = (
     " WHERE d.valid_to IS NULL GROUP BY d.code, d.geom")
 
 
+def _empty(ctx: Context, table: str) -> bool:
+    """No current feature in ``table``: the layer is not loaded, so its indicators have no
+    value (flagged ``no_<table>``) rather than a misleading 0."""
+    return not _rows(ctx, f"SELECT 1 FROM {table} WHERE valid_to IS NULL LIMIT 1")
+
+
+def _no_data(ctx: Context, table: str) -> Result:
+    return {d: Part(None, flags={f"no_{table}"}) for d in ctx.districts}
+
+
 def _clipped(ctx: Context, table: str, measure: str, where: str = "", params=None,
              den_scale: float = 1.0) -> Result:
+    if _empty(ctx, table):
+        return _no_data(ctx, table)
     rows = _rows(ctx, _CLIPPED.format(table=table, measure=measure, where=where), params)
     return {r[0]: Part(float(r[1] or 0), float(r[2]) / den_scale) for r in rows}
 
@@ -112,20 +124,17 @@ def building_density(ctx: Context, params: dict) -> Result:
 @template("development_intensity")
 def development_intensity(ctx: Context, params: dict) -> Result:
     """Construction-land parcels (land-use code prefixes) inside the district over its area."""
-    res = _clipped(ctx, "planning_parcels",
-                   "coalesce(ST_Area(ST_Intersection(ST_Union(f.geom), d.geom)), 0)",
-                   "AND left(f.land_use_code, 2) = ANY(%(prefixes)s)",
-                   {"prefixes": list(params.get("construction_prefixes") or [])})
-    if not _rows(ctx, "SELECT 1 FROM planning_parcels WHERE valid_to IS NULL LIMIT 1"):
-        for p in res.values():
-            p.num = None
-            p.flags.add("no_planning_parcels")
-    return res
+    return _clipped(ctx, "planning_parcels",
+                    "coalesce(ST_Area(ST_Intersection(ST_Union(f.geom), d.geom)), 0)",
+                    "AND left(f.land_use_code, 2) = ANY(%(prefixes)s)",
+                    {"prefixes": list(params.get("construction_prefixes") or [])})
 
 
 @template("park_area_per_capita")
 def park_area_per_capita(ctx: Context, params: dict) -> Result:
     """Park area (green_spaces.is_park, area_m2) per resident of the year's population."""
+    if _empty(ctx, "green_spaces"):
+        return _no_data(ctx, "green_spaces")
     pop_year = _rows(ctx, "SELECT max(year) FROM population WHERE valid_to IS NULL "
                           "AND year <= %(year)s")[0][0]
     rows = _rows(ctx, (
@@ -277,6 +286,10 @@ def _method(c: dict[str, float]) -> str:
 @template("residential_service_coverage")
 def residential_service_coverage(ctx: Context, params: dict) -> Result:
     """Residential footprint area covered by any tier over all residential footprint area."""
+    for table in {"green_spaces" if t.get("source") == "parks" else "facilities"
+                  for t in params.get("tiers") or []}:
+        if _empty(ctx, table):
+            return _no_data(ctx, table)
     cov = _coverage(ctx, list(params.get("tiers") or []))
     out = {}
     for d in ctx.districts:
@@ -294,6 +307,8 @@ def residential_service_coverage(ctx: Context, params: dict) -> Result:
 def facility_walk_coverage(ctx: Context, params: dict) -> Result:
     """Per facility type of the life circles, the residential area within its walking
     distance of one; the value is the mean of the types' shares."""
+    if _empty(ctx, "facilities"):
+        return _no_data(ctx, "facilities")
     circles = {int(x) for x in params.get("life_circles") or (5, 10, 15)}
     exclude = set(params.get("exclude_types") or ())
     types = [t for t in _facility_types(ctx)
@@ -307,7 +322,8 @@ def facility_walk_coverage(ctx: Context, params: dict) -> Result:
             part.sub[t["type_code"]] = [c["covered"], c["total"]]
             part.detail["types"][t["type_code"]] = {
                 "name_zh": t.get("name_zh"), "life_circle_minutes": int(t["life_circle_minutes"]),
-                "walk_distance_m": float(t["walk_distance_m"]), "method": _method(c)}
+                "walk_distance_m": float(t["walk_distance_m"]), "method": _method(c),
+                "covered_m2": round(c["covered"], 2), "residential_m2": round(c["total"], 2)}
             if c["straight_line"]:
                 part.flags.add("straight_line")
     return out
