@@ -12,9 +12,10 @@ Answers: inputs that break the schema, and the library's :class:`~cim.errors.Inp
 reached, is 503; anything else is logged with its traceback and answered 500 with one line.
 
 Connections: a process runs with the app's read-only role. Only a process that declares
-``"writes": True`` (the approval check records each check) gets a writer's connection, and
-only when the operator gives one in ``CIM_PROCESS_WRITER_URL`` (the served process never
-holds the admin's password; without it such a process runs as the reader and does not write).
+``"writes": True`` gets a writer's connection, and only when the operator gives one in
+``CIM_PROCESS_WRITER_URL`` (the served process never holds the admin's password; without it
+such a process runs as the reader and does not write). The approval check needs no writer: it
+records each check as the reader, which may INSERT into ``approval_checks`` and no other table.
 Execution is synchronous only: no job is ever created, so ``/jobs/<id>`` is always 404.
 """
 

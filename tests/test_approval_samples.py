@@ -5,11 +5,13 @@ its README lists."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
+import requests
 
 from cim.config import PROJECT_ROOT
-from tests.conftest import make_db, run_cli, server_url
+from tests.conftest import make_db, run_cli, server_url, start_api
 
 J = PROJECT_ROOT / "data_samples" / "jining"
 P = PROJECT_ROOT / "data_samples" / "projects"
@@ -49,3 +51,104 @@ def test_the_several_rules_sample_breaks_what_its_readme_says(district):
     readme = (P / "README.md").read_text(encoding="utf-8")
     assert all(f"`{rid}`" in readme for rid in failed)
     assert res["summary"]["counts"]["needs_review"] == 0
+
+
+# -- the same check over HTTP: the OGC API process approval-check on the served app ---------
+# what may differ between `cim check --json` and the process: the record id and the times;
+# and project.source, which is the file's path for the CLI and the name for a posted project
+VOLATILE = ("record_id", "checked_at", "seconds")
+
+
+@pytest.fixture(scope="module")
+def served(district, tmp_path_factory):
+    """`cim serve`'s app on the district, as shipped: the read-only role and no writer."""
+    from services.processes import WRITER_URL_ENV
+
+    saved = os.environ.pop(WRITER_URL_ENV, None)
+    try:
+        proc, base = start_api(district.url, district.profile,
+                               tmp_path_factory.mktemp("apserve"))
+    finally:
+        if saved is not None:
+            os.environ[WRITER_URL_ENV] = saved
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def _post(base, inputs):
+    return requests.post(f"{base}/processes/approval-check/execution",
+                         json={"inputs": inputs}, timeout=120)
+
+
+def _comparable(res: dict) -> dict:
+    out = {k: v for k, v in res.items() if k not in VOLATILE}
+    out["project"] = {k: v for k, v in res["project"].items() if k != "source"}
+    return out
+
+
+def test_the_process_answers_over_http_with_the_clis_result(district, served):
+    path = P / "breaks_several.geojson"
+    fc = json.loads(path.read_text(encoding="utf-8"))
+    assert all("role" in f["properties"] for f in fc["features"])
+    r = _post(served, {"project": fc, "name": "breaks_several"})
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/json")
+    http = r.json()
+    proc = run_cli(["check", str(path), "--json", "--no-record"], district.env())
+    assert proc.returncode == 1, proc.stderr
+    cli = json.loads(proc.stdout)
+    assert _comparable(http) == _comparable(cli)
+    # a real answer on both sides: the six failures the sample's README lists
+    assert sum(x["status"] == "fail" for x in http["results"]) == 6
+    assert http["project"]["source"] == "breaks_several"
+
+
+def test_a_check_over_http_is_recorded_by_the_read_only_server(district, served):
+    """The server has no writer (no CIM_PROCESS_WRITER_URL): it records as cim_reader, which
+    may INSERT into approval_checks only (cim.db.roles)."""
+    fc = json.loads((P / "breaks_several.geojson").read_text(encoding="utf-8"))
+    http = _post(served, {"project": fc, "name": "recorded over HTTP"}).json()
+    rid = http["record_id"]
+    assert isinstance(rid, int), http.get("record_id")
+    listed = json.loads(run_cli(["checks", "--json"], district.env(), check=True).stdout)
+    row = next(c for c in listed if c["id"] == rid)
+    assert (row["project"], row["status"], row["file_sha256"]) == \
+        ("recorded over HTTP", "fail", None)
+    assert row["counts"] == http["summary"]["counts"]
+    stored = district.scalar("SELECT result FROM approval_checks WHERE id = %s", (rid,))
+    assert stored["results"] == http["results"]
+
+
+@pytest.mark.parametrize("inputs,words", [
+    ({"project": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.6, 35.4]},
+         "properties": {"role": "tower"}}]}}, ["properties.role", "tower"]),
+    ({"project": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.6, 35.4]},
+         "properties": {"role": "building", "height": -3}}]}}, ["height"]),
+    ({"project": {"type": "FeatureCollection", "features": []}}, ["no features"]),
+    ({}, ["missing required input", "'project'"]),
+    ({"project": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"role": "site"}, "geometry": {
+            "type": "Polygon", "coordinates": [[[116.6, 35.4], [116.601, 35.4],
+                                                [116.601, 35.401], [116.6, 35.4]]]}}]}},
+     ["no proposed building"]),
+    ({"project": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"role": "building"}, "geometry": {
+            "type": "LineString", "coordinates": [[116.6, 35.4], [116.601, 35.4]]}}]}},
+     ["layer 'features', feature 1, field 'geometry'", "LineString", "no site boundary"]),
+    ({"project": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"role": "site"}, "geometry": {
+            "type": "Polygon", "coordinates": [[[116.6, 35.4], [116.601, 35.4],
+                                                [116.601, 35.401], [116.6, 35.4]]]}}]},
+      "crs": "EPSG:999999"}, ["999999"]),
+])
+def test_bad_projects_over_http_are_400_with_a_message(served, inputs, words):
+    r = _post(served, inputs)
+    assert r.status_code == 400, r.text
+    msg = r.json()["description"]
+    assert msg.startswith("approval-check:"), msg
+    for w in words:
+        assert w in msg, msg
+    assert "Traceback" not in r.text

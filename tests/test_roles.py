@@ -124,3 +124,51 @@ def test_reader_url(monkeypatch):
     monkeypatch.setenv("CIM_READER_PASSWORD", "r34d")
     assert reader_url(admin, "web") == \
         "postgresql+psycopg://web:r34d@db.example:5433/cim?sslmode=require"
+
+
+# -- the one table the reader may add to: approval_checks (a check is recorded over HTTP) ----
+def _insert_check(conn: psycopg.Connection) -> int:
+    return conn.execute(
+        "INSERT INTO approval_checks (project, status, summary, result) VALUES "
+        "('by reader', 'pass', '{}', '{}') RETURNING id").fetchone()[0]
+
+
+def test_reader_records_approval_checks_only(rdb):
+    from cim.layerdefs import LAYERS
+
+    with _reader(rdb) as conn:
+        conn.autocommit = False
+        # the role's transactions are read-only unless the client asks for READ WRITE
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            _insert_check(conn)
+        conn.rollback()
+        conn.read_only = False  # BEGIN READ WRITE
+        new_id = _insert_check(conn)
+        conn.commit()
+        # append-only: a recorded check cannot be changed or removed
+        for stmt in ("UPDATE approval_checks SET status = 'fail'", "DELETE FROM approval_checks",
+                     "TRUNCATE approval_checks"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(stmt)
+            conn.rollback()
+        # and no layer table takes a row, even in a READ WRITE transaction
+        layers = [n for n in LAYERS
+                  if rdb.scalar("SELECT to_regclass(%s) IS NOT NULL", (n,))]
+        assert {"buildings", "pipe_segments", "planning_parcels"} <= set(layers)
+        for name in layers:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.SQL("INSERT INTO {} (code) VALUES ('X')").format(
+                    sql.Identifier(name)))
+            conn.rollback()
+    assert rdb.scalar("SELECT project FROM approval_checks WHERE id = %s",
+                      (new_id,)) == "by reader"
+    # by the catalog: approval_checks is the only table of public it may write at all
+    writable = rdb.rows(
+        "SELECT c.relname, p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
+        "unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') "
+        "AND has_table_privilege(%s, c.oid, p)", (DEFAULT_READER,))
+    assert writable == [("approval_checks", "INSERT")]
+    # the identity column needs no sequence privilege, so none is given
+    assert not rdb.scalar("SELECT has_sequence_privilege(%s, 'approval_checks_id_seq', "
+                          "'USAGE')", (DEFAULT_READER,))

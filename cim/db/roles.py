@@ -4,7 +4,10 @@ Least privilege for the serving side: the OGC API reads layers and nothing else,
 as a role that can SELECT the tables of schema ``public`` (now and, through ALTER DEFAULT
 PRIVILEGES, every table the migrating user creates later), cannot write or create anything,
 runs every transaction read-only and has a ``statement_timeout``, so one heavy request cannot
-hold a connection for ever and starve the others.
+hold a connection for ever and starve the others. One exception, so that the served approval
+check records itself without a writer's login: INSERT (only) on the record table
+``approval_checks``, used in a transaction the process opens READ WRITE explicitly; the layers
+stay out of its reach.
 
 No password is ever generated or written to a file. On the embedded cluster the role logs in
 through the cluster's local trust authentication; for an external database the operator gives
@@ -38,6 +41,8 @@ READER_TIMEOUT_ENV = "CIM_READER_STATEMENT_TIMEOUT"
 READER_PASSWORD_ENV = "CIM_READER_PASSWORD"
 DEFAULT_READER = "cim_reader"
 DEFAULT_TIMEOUT = "10s"
+# record tables the reader may add rows to (and nothing else): see _grant_records
+RECORD_TABLES = ("approval_checks",)
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TIMEOUT = re.compile(r"^\d{1,9}(ms|s|min|h)?$")
 
@@ -166,6 +171,7 @@ def ensure_reader(url: str, role: ReaderRole | None = None) -> list[str]:
                      "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
                      "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}"):
             _retrying(conn, sql.SQL(stmt).format(ident))
+        _grant_records(conn, ident)
         if conn.execute("SELECT has_schema_privilege(%s, 'public', 'CREATE')",
                         (role.name,)).fetchone()[0]:
             notes.append(f"{role.name!r} may create tables in schema public (granted to PUBLIC "
@@ -174,6 +180,19 @@ def ensure_reader(url: str, role: ReaderRole | None = None) -> list[str]:
     for note in notes:
         log.warning(note)
     return notes
+
+
+def _grant_records(conn: psycopg.Connection, ident: sql.Identifier) -> None:
+    """INSERT on the record tables of :data:`RECORD_TABLES` that exist (after their
+    migration): a served approval check records itself as the reader, in a transaction it
+    opens READ WRITE, without a writer's login. Nothing more: no UPDATE or DELETE (a record is
+    never changed), nothing on any layer table, and no USAGE on the sequence behind the id (an
+    identity column draws its value without it, so the reader cannot burn ids)."""
+    for table in RECORD_TABLES:
+        if conn.execute("SELECT to_regclass(%s) IS NULL", (f"public.{table}",)).fetchone()[0]:
+            continue
+        _retrying(conn, sql.SQL("GRANT INSERT ON TABLE {} TO {}").format(
+            sql.Identifier(table), ident))
 
 
 def _role_setting(conn: psycopg.Connection, role: str, name: str) -> str | None:

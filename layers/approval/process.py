@@ -2,13 +2,20 @@
 
 Inputs: ``project`` (a GeoJSON FeatureCollection whose features carry a ``role`` property:
 site | building | demolish | green, and the building attributes of ``cim check``), optional
-``crs`` (default: CRS84 as GeoJSON says, or Gauss-Krüger eastings detected) and ``name``. The
-result is the CLI's ``--json`` result; the check is recorded in ``approval_checks`` (its id in
-``record_id``) when the connection may write, else ``record_id`` is null.
+``crs`` (default: the collection's legacy ``crs`` member as GDAL reads it from a file, else
+lon/lat as GeoJSON says, or Gauss-Krüger eastings detected) and ``name``. The result is the
+CLI's ``--json`` result for the same features; only ``project.source`` (the name, not a file
+path), the times and ``record_id`` differ.
+
+Each check is recorded in ``approval_checks`` (its id in ``record_id``). The served process
+runs as the read-only role, which may INSERT into that table and nothing else
+(``cim.db.roles``); against a database whose role predates that grant (``cim db upgrade``
+gives it), the check answers with ``record_id`` null and a warning in the server's log.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import psycopg
@@ -18,6 +25,8 @@ from layers.approval.check import check
 from layers.approval.project import build_project, records_from_geojson
 from layers.approval.record import record_check
 from layers.query.sqlparts import storage_srid
+
+LOG = logging.getLogger("cim.approval")
 
 
 def db_srid(conninfo: str) -> int:
@@ -29,14 +38,26 @@ def run(conninfo: str, inputs: dict[str, Any], profile: CityProfile | None = Non
         ) -> dict[str, Any]:
     """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
     name = inputs.get("name") or "project"
-    project = build_project(records_from_geojson(inputs.get("project"), name), source=name,
-                            name=name, crs=inputs.get("crs"), storage_srid=db_srid(conninfo))
+    fc = inputs.get("project")
+    project = build_project(records_from_geojson(fc, name), source=name, name=name,
+                            crs=inputs.get("crs") or _legacy_crs(fc),
+                            storage_srid=db_srid(conninfo))
     result, _ = check(conninfo, project, profile)
     try:
         result["record_id"] = record_check(conninfo, result, None, None)
-    except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege):
+    except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege) as e:
+        LOG.warning("approval check of %r not recorded (%s): run `cim db upgrade` to grant "
+                    "the read-only role INSERT on approval_checks", name, type(e).__name__)
         result["record_id"] = None
     return result
+
+
+def _legacy_crs(fc: Any) -> str | None:
+    """The ``crs`` member of pre-RFC 7946 GeoJSON (``{"type": "name", "properties":
+    {"name": "urn:ogc:def:crs:EPSG::4527"}}``), which GDAL honours in a file."""
+    member = fc.get("crs") if isinstance(fc, dict) else None
+    name = (member.get("properties") or {}).get("name") if isinstance(member, dict) else None
+    return name if isinstance(name, str) and name.strip() else None
 
 
 _FEATURE = {

@@ -200,7 +200,9 @@ def resolve_crs(records: list[dict], crs: str | pyproj.CRS | None, storage_srid:
     if epsg is not None:
         return parse_crs(epsg)
     if xs.size and np.all(np.abs(xs) <= 180) and np.all(np.abs(ys) <= 90):
-        return parse_crs("OGC:CRS84")
+        # lon/lat (RFC 7946): named EPSG:4326 as GDAL names a GeoJSON file's CRS, so a posted
+        # project says what `cim check` says of the same file (transforms are easting first)
+        return parse_crs("EPSG:4326")
     raise InputError("the project has no coordinate reference system and none can be "
                      "detected from its coordinates; pass --crs EPSG:n", path=source)
 

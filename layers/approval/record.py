@@ -12,8 +12,11 @@ from psycopg.types.json import Jsonb
 
 def record_check(conninfo: str, result: dict[str, Any], sha256: str | None,
                  report_html: str | None) -> int:
-    """Store a check; returns its id."""
+    """Store a check; returns its id. The transaction is opened READ WRITE explicitly: the
+    served process records as the read-only role, whose transactions are read-only by default
+    and which may INSERT into this table and no other (``cim.db.roles``)."""
     with psycopg.connect(conninfo) as conn:
+        conn.read_only = False
         row = conn.execute(
             "INSERT INTO approval_checks (project, file_sha256, status, summary, result, "
             "report_html) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
