@@ -227,3 +227,56 @@ def test_results_are_an_ogc_collection(city):
     by_unit = {f["properties"]["unit_code"]: f for f in fc["features"]}
     assert by_unit[hf.D1]["properties"]["value"] == pytest.approx(hf.expected_coverage()[hf.D1])
     assert by_unit[hf.D1]["geometry"]["type"] == "MultiPolygon"
+
+
+def test_the_collection_is_served(city, tmp_path):
+    import requests
+
+    from tests.conftest import start_api
+
+    compute(city.conninfo, 2025, city.profile)
+    compute(city.conninfo, 2026, city.profile)
+    proc, base = start_api(city.url, city.profile, tmp_path)
+    try:
+        ids = {c["id"] for c in requests.get(f"{base}/collections?f=json", timeout=30)
+               .json()["collections"]}
+        assert "health_indicators" in ids
+        r = requests.get(f"{base}/collections/health_indicators/items", timeout=30, params={
+            "f": "json", "filter": "year=2026 AND indicator_id='park_service_coverage' AND "
+                                  "unit_kind='district'", "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"})
+        assert r.status_code == 200, r.text
+        fc = r.json()
+        assert fc["numberMatched"] == 2
+        props = {f["properties"]["unit_code"]: f["properties"] for f in fc["features"]}
+        assert props[hf.D1]["value"] == pytest.approx(hf.expected_coverage()[hf.D1])
+        assert props[hf.D1]["previous_value"] == pytest.approx(hf.expected_coverage()[hf.D1])
+        assert props[hf.D1]["trend"] == "unchanged"
+        code = fc["features"][0]["id"]
+        one = requests.get(f"{base}/collections/health_indicators/items/{code}?f=json",
+                           timeout=30)
+        assert one.status_code == 200 and one.json()["geometry"]["type"] == "MultiPolygon"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("change, words", [
+    (("template: road_network_density", "template: os_system"), ["road_network_density",
+                                                                "unknown template 'os_system'"]),
+    (("dimension: transport", "dimension: traffic"), ["road_network_density", "'dimension'",
+                                                      "traffic"]),
+])
+def test_a_bad_catalog_is_refused_naming_file_and_indicator(city, tmp_path, change, words):
+    from layers.health.catalog import catalog_path
+
+    text = catalog_path(None).read_text(encoding="utf-8")
+    assert change[0] in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
+    r = run_cli(["health", "compute", "--year", "2026", "--indicators", str(bad)], city.env())
+    assert r.returncode != 0
+    msg = r.stderr.strip()
+    assert msg.startswith("error:") and str(bad) in msg and "Traceback" not in r.stderr
+    for w in words:
+        assert w in msg
+    assert city.scalar("SELECT count(*) FROM health_runs") == 0
