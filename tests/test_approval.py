@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import re
+import time
 
 import geopandas as gpd
 import numpy as np
@@ -262,6 +263,55 @@ def test_report_map_is_not_blank_and_shows_the_violation(adb, tmp_path):
     red = (img[:, :, 0] > 0.8) & (img[:, :, 1] < 0.45) & (img[:, :, 2] < 0.45)
     assert red.sum() > 50, "violations are drawn in red"
     assert "不通过 fail" in html.read_text(encoding="utf-8")
+
+
+def test_report_opens_in_headless_chromium_with_a_map_that_is_not_blank(adb, tmp_path):
+    """The written report in real headless Chromium (tests/browser.py), offline: the map <img>
+    decodes (naturalWidth > 0), its rendered pixels on screen are not blank and show the
+    violation in red, and the page asks for nothing (every request would go to a proxy that
+    refuses and records it; the page's own resource list is empty too)."""
+    from PIL import Image
+
+    from tests.browser import RecordingProxy, chromium, quit_chromium
+    from tests.test_webmap import page_external
+
+    fc = collection(feature("site", SITE_A),
+                    feature("building", box(40, 20, 60, 40), name="X", floors_above=5,
+                            height=18))
+    path = tmp_path / "b.geojson"
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    html = tmp_path / "report.html"
+    proc = run_cli(["check", str(path), "--report", str(html), "--no-record"], adb.env())
+    assert proc.returncode == 1, proc.stderr
+    proxy = RecordingProxy("127.0.0.1:9")  # forwards to nothing: any request is external
+    driver = chromium(proxy, 1200, 900)
+    try:
+        driver.get(html.as_uri())
+        img = driver.find_element("css selector", "img.map")
+        driver.execute_script("arguments[0].scrollIntoView(true)", img)
+        for _ in range(100):
+            if driver.execute_script("return arguments[0].complete", img):
+                break
+            time.sleep(0.1)
+        natural = driver.execute_script(
+            "return [arguments[0].naturalWidth, arguments[0].naturalHeight]", img)
+        assert natural[0] > 0 and natural[1] > 0, natural
+        shown = img.size
+        assert shown["width"] > 200 and shown["height"] > 200, shown
+        png = img.screenshot_as_png
+        resources = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)")
+    finally:
+        quit_chromium(driver)
+        proxy.shutdown()
+    shot = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert shot.shape[0] > 200 and shot.shape[1] > 200, shot.shape
+    background = np.all(shot > 247, axis=2)  # white / the map's #fbfbf8
+    assert (~background).mean() > 0.05, "the map on screen is blank"
+    red = (shot[:, :, 0] > 204) & (shot[:, :, 1] < 115) & (shot[:, :, 2] < 115)
+    assert red.sum() > 50, "the violation is drawn in red on screen"
+    # Chromium's own services (updates, its search engine) are not the page's requests
+    assert resources == [] and page_external(proxy) == [], (resources, proxy.requests)
 
 
 def test_pdf_with_headless_chromium(adb, tmp_path):
