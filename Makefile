@@ -18,7 +18,12 @@ demo: system venv db
 	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer parcels --kind parcels --quiet
 	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer control_lines --kind control_lines --quiet
 	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer height_zones --kind height_zones --quiet
+	$(BIN)/cim load roads $(SAMPLES)/base/roads.gpkg --quiet
+	$(BIN)/cim load green $(SAMPLES)/base/green_spaces.gpkg --quiet
+	$(BIN)/cim load facilities $(SAMPLES)/base/facilities.gpkg --quiet
+	$(BIN)/cim load population $(SAMPLES)/base/population.gpkg --quiet
 	$(BIN)/cim health compute --year 2026 --report .cim/health_2026.html
+	$(BIN)/cim risk assess --year 2026 --report .cim/risk_2026.html
 	$(BIN)/cim styles apply > /dev/null
 	$(BIN)/cim qgis-project .cim/onemap.qgs --service-file .cim/pg_service.conf
 	@echo

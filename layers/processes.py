@@ -22,7 +22,7 @@ import pkgutil
 import re
 from typing import Any
 
-PACKAGES = ("layers.query", "layers.approval", "layers.health")
+PACKAGES = ("layers.query", "layers.approval", "layers.health", "layers.risk")
 REQUIRED_KEYS = ("id", "title", "inputs", "run")
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 

@@ -264,3 +264,19 @@ def test_shipped_files_load(jining_profile):
     assert len({t.domain_code for t in cfg.types.values()}) == 7
     assert {r.type for r in cfg.rules} <= set(cfg.types)
     assert cfg.matrix.level(5, 5) == ("重大", "红") and cfg.matrix.level(1, 1) == ("低", "蓝")
+
+
+def test_ogc_api_collection_and_processes(scenario):
+    from layers.processes import all_processes
+    from services.config import pygeoapi_config
+
+    d = scenario["db"]
+    cfg = pygeoapi_config(d.url, d.conninfo, d.profile, "http://127.0.0.1:5000")
+    assert cfg["resources"]["risk_points"]["title"]["zh"] == "风险点"
+    procs = all_processes()
+    got = procs["risk-list"]["run"](d.conninfo, {"level": "橙"})
+    proc = run_cli(["risk", "list", "--level", "橙", "--json"], d.env(), check=True)
+    assert got["points"] == json.loads(proc.stdout)  # the CLI's JSON (dates as text)
+    counts = procs["risk-list"]["run"](d.conninfo, {"by": "district"})["counts"]
+    assert sum(r["total"] for r in counts) == 3
+    assert procs["risk-assess"]["writes"] is True

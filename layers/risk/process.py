@@ -1,0 +1,55 @@
+"""OGC API processes of the risk list: ``risk-list`` (read: the points or their counts per
+unit, as ``cim risk list --json``) and ``risk-assess`` (writes: ``cim risk assess --json``; it
+needs the writer's connection, CIM_PROCESS_WRITER_URL, and says so when served read-only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+
+from cim.errors import InputError
+from layers.risk.config import COLORS, LEVELS, load_config
+
+
+def _plain(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, dt.date | dt.datetime) else v
+
+
+def run_list(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    from layers.risk.listing import counts_by, list_points
+
+    if inputs.get("by"):
+        return {"counts": counts_by(conninfo, inputs["by"])}
+    rows = list_points(conninfo, inputs.get("level"), inputs.get("type"))
+    return {"points": [{k: _plain(v) for k, v in r.items()} for r in rows]}
+
+
+def run_assess(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    from layers.risk.assess import assess
+
+    try:
+        return assess(conninfo, load_config(None), inputs.get("year"))
+    except (psycopg.errors.ReadOnlySqlTransaction,
+            psycopg.errors.InsufficientPrivilege) as exc:
+        raise InputError("risk-assess writes the risk list: the server needs "
+                         "CIM_PROCESS_WRITER_URL") from exc
+
+
+PROCESSES: list[dict[str, Any]] = [
+    {"id": "risk-list",
+     "title": "Risk list (城市治理风险清单): current risk points, most severe first, or their "
+              "counts per grid cell or district",
+     "inputs": {"type": "object", "additionalProperties": False, "properties": {
+         "level": {"type": "string", "enum": [*LEVELS, *COLORS]},
+         "type": {"type": "string", "description": "risk type code (risk_types.csv)"},
+         "by": {"type": "string", "enum": ["grid", "district"]}}},
+     "run": run_list},
+    {"id": "risk-assess",
+     "title": "Risk assessment (算法评估定级): regenerate the rule points, regrade every point "
+              "and record the assessment",
+     "inputs": {"type": "object", "additionalProperties": False, "properties": {
+         "year": {"type": "integer", "minimum": 1900, "maximum": 2200}}},
+     "run": run_assess, "writes": True},
+]
