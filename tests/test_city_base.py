@@ -9,6 +9,7 @@ import json
 import geopandas as gpd
 import pyproj
 import pytest
+import shapely
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
 from cim.coding.scheme import decode
@@ -220,3 +221,34 @@ def test_cli_loads_and_the_layers_are_in_the_catalog(bdb, tmp_path):
     assert {"roads", "green_spaces", "facilities", "population"} <= set(by)
     assert by["roads"]["title_zh"] == "道路中心线" and by["roads"]["count"] >= 4
     assert by["facilities"]["geometry_type"].upper().startswith("POINT")
+
+
+def test_the_sample_base_layers_load_without_rejects_and_serve_the_north_better(bdb):
+    """The sample district's base layers (data_samples/generate/city_base.py) load with zero
+    rejects; the northern district is better served by parks than the southern one (the
+    share of residential buildings within 500 m of a park ≥ 5,000 m², computed here with
+    shapely on the sample files, not by the platform)."""
+    import pyogrio
+
+    from tests.conftest import SAMPLES
+
+    base = SAMPLES / "base"
+    reports = [load_base(bdb.conninfo, bdb.profile, k, base / f"{f}.gpkg")
+               for k, f in (("roads", "roads"), ("green", "green_spaces"),
+                            ("facilities", "facilities"))]
+    reports.append(load_population(bdb.conninfo, bdb.profile, base / "population.gpkg"))
+    for r in reports:
+        assert r.status == "succeeded" and r.rejected == 0 and r.loaded == r.read > 0, r.path
+    parks = pyogrio.read_dataframe(base / "green_spaces.gpkg")
+    big = shapely.union_all(parks[parks["绿地类型"].isin(["综合公园", "社区公园", "游园"])
+                                  & (parks.area >= 5000)].geometry.buffer(500).to_numpy())
+    blds = pyogrio.read_dataframe(SAMPLES / "buildings" / "buildings_survey.shp", encoding="GBK")
+    homes = blds[blds["建筑用途"] == "住宅"].geometry.centroid
+    dist = pyogrio.read_dataframe(SAMPLES / "boundaries.gpkg", layer="districts")
+    share = {}
+    for code, poly in zip(dist["code"], dist.geometry):
+        inside = homes[homes.within(poly)]
+        share[code] = float(inside.within(big).mean())
+    assert share["370811"] > 0.5 and share["370826"] < 0.25, share
+    kinds = pyogrio.read_dataframe(base / "facilities.gpkg")["设施类型"].value_counts()
+    assert {"幼儿园", "小学", "中学", "医院", "菜市场", "应急避难场所"} <= set(kinds.index)

@@ -38,6 +38,10 @@ GDAL_WRITTEN = [  # (file, layer, encoding)
     ("planning/planning.gpkg", "parcels", None),
     ("planning/planning.gpkg", "control_lines", None),
     ("planning/planning.gpkg", "height_zones", None),
+    ("base/roads.gpkg", "roads", None),
+    ("base/green_spaces.gpkg", "green_spaces", None),
+    ("base/facilities.gpkg", "facilities", None),
+    ("base/population.gpkg", "population", None),
 ]
 
 

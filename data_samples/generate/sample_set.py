@@ -13,6 +13,7 @@ import pyogrio
 from shapely.geometry import MultiPolygon
 
 from data_samples.generate.buildings import make_buildings, write_survey_shapefile
+from data_samples.generate.city_base import make_city_base, write_city_base
 from data_samples.generate.components import make_component_census, write_component_census
 from data_samples.generate.districts import PROFILE_YAML, make_districts, make_grid_cells
 from data_samples.generate.files import pinned_gdal_date, remove_dataset
@@ -67,12 +68,17 @@ def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = 
     rng_pl = np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[4])
     planning = make_planning(frame, districts, streets, bld, rng_pl)
     write_planning(planning, out)
+    # the city base layers (issue 13) draw from a sixth stream: the files above keep their bytes
+    rng_cb = np.random.default_rng(np.random.SeedSequence(seed).spawn(6)[5])
+    base = make_city_base(districts, cells, bld, planning, rng_cb)
+    write_city_base(base, out)
 
     summary = {"frame": frame, "n_cells": len(grid), "n_buildings": len(bld), "imperfections": imperfections,
                "pipes": {k: (len(p), len(sg)) for k, (p, sg) in tables.items()},
                "pipe_errors": seeded, "components": (len(cpts), len(clines), len(cpolys)),
                "component_imperfections": cnotes,
-               "planning": {k: len(v) for k, v in planning.items()}}
+               "planning": {k: len(v) for k, v in planning.items()},
+               "city_base": {k: len(v) for k, v in base.items()}}
     if verbose:
         print(f"wrote sample set to {out}")
         print(f"  area frame (EPSG:4527): {frame}")
@@ -86,4 +92,5 @@ def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = 
         print(f"  components: {len(cpts)} points, {len(clines)} lines, {len(cpolys)} polygons; "
               f"{cnotes}")
         print("  planning: " + ", ".join(f"{len(v)} {k}" for k, v in planning.items()))
+        print("  city base: " + ", ".join(f"{len(v)} {k}" for k, v in base.items()))
     return summary
