@@ -102,8 +102,8 @@ def district_and_grid(work: Path, data: dict) -> tuple[Path, Path]:
     import pyogrio
     import shapely
 
-    b = [pyogrio.read_info(data[k], force_total_bounds=True)["total_bounds"]
-         for k in ("buildings", "pipes", "components")]
+    b = [pyogrio.read_info(data[k], layer=layer, force_total_bounds=True)["total_bounds"]
+         for k, layer in (("buildings", None), ("pipes", "pipes"), ("components", None))]
     x0 = math.floor((min(v[0] for v in b) - 1000) / CELL) * CELL
     y0 = math.floor((min(v[1] for v in b) - 1000) / CELL) * CELL
     x1 = math.ceil((max(v[2] for v in b) + 1000) / CELL) * CELL
