@@ -280,3 +280,97 @@ def test_ogc_api_collection_and_processes(scenario):
     counts = procs["risk-list"]["run"](d.conninfo, {"by": "district"})["counts"]
     assert sum(r["total"] for r in counts) == 3
     assert procs["risk-assess"]["writes"] is True
+
+
+KINDS_RULES = """
+rules:
+  - id: low
+    type: "0701"
+    kind: low_point
+    threshold_m: null
+    radius_m: 100
+    percentile: 0.05
+    min_drop_m: 0.3
+    cluster_m: 50
+    default_unit: 排水主管部门
+    likelihood: 3
+    measure: 汛前排查
+  - id: slope
+    type: "0103"
+    kind: reverse_slope
+    where: {pipe_class: ["02"]}
+    tolerance_m: 0.01
+    owner_fields: [owner]
+    default_unit: 排水主管部门
+    likelihood: 3
+    measure: 整改倒坡
+  - id: septic
+    type: "0401"
+    kind: near
+    layer: components
+    where: {subclass_code: ["0302"]}
+    near_layer: buildings
+    distance_m: 15
+    owner_fields: [owner_name, dept_name]
+    default_unit: 环卫
+    likelihood: 3
+    adjust: {state: {破损: 1}}
+    measure: 定期清掏
+"""
+
+
+def test_low_points_reverse_slope_and_septic_tanks(fresh_db, tmp_path):
+    """Known by construction: a 5×5 grid of pipe points 20 m apart at 36.0 m with its centre
+    at 35.5 m and a point 10 m from it at 35.6 m (within 100 m: 26 points, 5th percentile
+    35.6 + 0.25 × 0.4 = 35.7, median 36.0: both low, one cluster, the centre the lowest);
+    a drain rising 0.2 m from start to end and one falling; a 化粪池 10 m from a building
+    (broken: likelihood 3 + 1) and one 100 m away."""
+    d = fresh_db
+    ox, oy = X0 + 2000, Y0 + 2000
+
+    def pt(x, y, z=0.0):
+        return shapely.to_wkb(Point(ox + x, oy + y, z) if z else Point(ox + x, oy + y))
+
+    with psycopg.connect(d.conninfo) as conn:
+        for i in range(5):
+            for j in range(5):
+                ground = 35.5 if (i, j) == (2, 2) else 36.0
+                conn.execute(
+                    "INSERT INTO pipe_points (code, point_no, pipe_class, class_name, "
+                    "subclass_code, feature_code, ground_elevation, geom) VALUES (%s, %s, '02', "
+                    "'排水', '01', '52000000', %s, ST_GeomFromWKB(%s, 4527))",
+                    (f"P{i}{j}", f"P{i}{j}", ground, pt(i * 20, j * 20, 34.0)))
+        conn.execute(
+            "INSERT INTO pipe_points (code, point_no, pipe_class, class_name, subclass_code, "
+            "feature_code, ground_elevation, geom) VALUES ('PX', 'PX', '02', '排水', '01', "
+            "'52000000', 35.6, ST_GeomFromWKB(%s, 4527))", (pt(50, 40, 34.0),))
+        for code, z0, z1 in (("D_UP", 30.0, 30.2), ("D_DOWN", 30.2, 30.0)):
+            line = LineString([(ox + 300, oy), (ox + 340, oy)])
+            conn.execute(
+                "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
+                "feature_code, start_point_code, end_point_code, start_elevation, "
+                "end_elevation, owner, geom) VALUES (%s, '02', '排水', '01', '52000000', %s, "
+                "%s, %s, %s, '排水处', ST_Force3D(ST_GeomFromWKB(%s, 4527), 30))",
+                (code, code + "a", code + "b", z0, z1, shapely.to_wkb(line)))
+        conn.execute("INSERT INTO buildings (code, geom) VALUES ('B1', ST_Multi("
+                     "ST_GeomFromWKB(%s, 4527)))",
+                     (shapely.to_wkb(shapely.box(ox + 500, oy, ox + 520, oy + 20)),))
+        for code, x, state in (("SEP_NEAR", 530, "破损"), ("SEP_FAR", 620, "完好")):
+            conn.execute(
+                "INSERT INTO components (code, subclass_code, subclass_name, major_code, "
+                "state, owner_name, district_code, grid_code, geom) VALUES (%s, '0302', "
+                "'化粪池', '03', %s, '物业公司', '370811', '370811001001001', "
+                "ST_GeomFromWKB(%s, 4527))", (code, state, pt(x, 10)))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(KINDS_RULES, encoding="utf-8")
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text(MATRIX, encoding="utf-8")
+    proc = run_cli(["risk", "assess", "--json", "--rules", str(rules), "--matrix", str(matrix)],
+                   d.env(), check=True)
+    assert json.loads(proc.stdout)["rules"]["low"] == {"candidates": 1, "points": 1}
+    pts = _points(d.conninfo)
+    assert set(pts) == {"P22", "D_UP", "SEP_NEAR"}
+    assert pts["P22"]["risk_type_code"] == "0701"
+    assert pts["P22"]["responsible_unit"] == "排水主管部门"
+    assert pts["D_UP"]["risk_type_code"] == "0103" and pts["D_UP"]["responsible_unit"] == "排水处"
+    assert (pts["SEP_NEAR"]["likelihood"], pts["SEP_NEAR"]["responsible_unit"]) == (4, "物业公司")

@@ -62,6 +62,7 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
         raise InputError("likelihood is 1..5", field="--likelihood")
     rule = next((r for r in cfg.rules if r.type == risk_type), None)
     with psycopg.connect(conninfo) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.risk.assess'))")
         generate.create_candidates(conn)
         key = f"manual:{uuid.uuid4().hex}"
         owner = None
