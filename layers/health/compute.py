@@ -46,6 +46,9 @@ def city_part(parts: list[Part]) -> Part:
     dens = [p.den for p in parts if p.den is not None]
     out = Part(sum(nums) if nums else None, sum(dens) if dens else None,
                is_count=any(p.is_count for p in parts))
+    methods = {p.detail.get("method") for p in parts} - {None}
+    if methods:  # the distance method of the city: one, or mixed
+        out.detail["method"] = methods.pop() if len(methods) == 1 else "mixed"
     for p in parts:
         out.flags |= p.flags
         if p.sub is not None:

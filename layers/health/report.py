@@ -49,8 +49,9 @@ def district_shapes(conninfo: str) -> dict[str, Any]:
 
 
 def choropleth(shapes: dict[str, Any], values: dict[str, float | None], title: str,
-               direction: str = "up") -> bytes:
-    """A PNG map of the districts coloured by value (grey: no value)."""
+               direction: str = "up", names: dict[str, str] | None = None) -> bytes:
+    """A PNG map of the districts coloured by value (grey: no value), each labelled with its
+    name and value, and a colour bar."""
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import Normalize
@@ -70,7 +71,13 @@ def choropleth(shapes: dict[str, Any], values: dict[str, float | None], title: s
             x, y = poly.exterior.xy
             ax.fill(x, y, facecolor=colour, edgecolor="#333", linewidth=0.8)
         c = geom.representative_point()
-        ax.annotate(_v(v), (c.x, c.y), ha="center", fontsize=8)
+        label = (names or {}).get(code) if family else None
+        ax.annotate(f"{label}\n{_v(v)}" if label else _v(v), (c.x, c.y), ha="center",
+                    va="center", fontsize=8, fontfamily=family or "sans-serif")
+    if known:
+        from matplotlib.cm import ScalarMappable
+
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7)
     ax.set_aspect("equal")
     ax.set_axis_off()
     ax.set_title(title if family else title.encode("ascii", "ignore").decode() or "indicator",
@@ -119,7 +126,7 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any]) -> str:
         f"<th>{_v(u['value'])}</th>" for u in idx["units"].values()) + "</tr></table>")
     out.append('<div class="maps">' + _img(choropleth(
         shapes, {c: u["value"] for c, u in idx["units"].items() if c != "city"},
-        f"城市体检指数 {year}")) + "</div>")
+        f"城市体检指数 {year}", names=names)) + "</div>")
     for dim_id, dim in dims.items():
         inds = [i for i in result["indicators"] if i["dimension"] == dim_id]
         if not inds:
@@ -138,7 +145,8 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any]) -> str:
             out.append("</table>")
             maps.append(_img(choropleth(shapes, {e["unit_code"]: e["value"]
                                                  for e in ind["districts"]},
-                                        f"{ind['name_zh']} ({ind['unit']})", ind["direction"])))
+                                        f"{ind['name_zh']} ({ind['unit']})", ind["direction"],
+                                        names)))
         out.append('<div class="maps">' + "".join(maps) + "</div>")
     out.append("</body></html>")
     return "\n".join(out)
