@@ -280,3 +280,34 @@ def test_a_bad_catalog_is_refused_naming_file_and_indicator(city, tmp_path, chan
     for w in words:
         assert w in msg
     assert city.scalar("SELECT count(*) FROM health_runs") == 0
+
+
+def test_area_ratios_per_capita_and_high_rise(city):
+    """建成区绿地率, 建筑密度, 人均公园绿地面积 and 80 m 以上新建住宅 by arithmetic on the fixture."""
+    with psycopg.connect(city.conninfo) as conn:
+        for d, n in ((hf.D1, 1000), (hf.D2, 500)):
+            conn.execute("INSERT INTO population (code, unit_kind, unit_code, residents, year,"
+                         " district_code, geom) SELECT %s, 'grid', %s, %s, 2025, code, geom"
+                         " FROM admin_divisions WHERE code = %s", (f"POP{d}", d, n, d))
+        conn.execute("UPDATE buildings SET height = 85, year_built = 2026 WHERE code = 'H800'")
+        conn.execute("UPDATE buildings SET height = 95, year_built = 2020 WHERE code = 'H850'")
+        conn.execute("UPDATE buildings SET height = 85, year_built = 2026, use_code = '02' "
+                     "WHERE code = 'OFFICE'")
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    parks = {d: sum(g.area for g, pd in hf.PARKS.values() if pd == d) for d in hf.DISTRICTS}
+    per_capita = _by_unit(_ind(result, "park_area_per_capita"))
+    assert per_capita[hf.D1]["value"] == pytest.approx(parks[hf.D1] / 1000)
+    assert per_capita["city"]["value"] == pytest.approx(sum(parks.values()) / 1500)
+    assert "population_of_earlier_year" in per_capita["city"]["flags"]  # 2025 for 2026
+    green = _by_unit(_ind(result, "green_space_ratio"))
+    for d, poly in hf.DISTRICTS.items():  # P1 lies partly outside D1: clipped
+        inside = sum(g.intersection(poly).area for g, _ in hf.PARKS.values())
+        assert green[d]["value"] == pytest.approx(100 * inside / poly.area, abs=1e-5)
+    density = _by_unit(_ind(result, "building_density"))
+    footprints = sum(g.area for g, d, _ in hf.BUILDINGS.values() if d == hf.D1)
+    assert density[hf.D1]["value"] == pytest.approx(
+        100 * footprints / hf.DISTRICTS[hf.D1].area, abs=1e-5)
+    high = _by_unit(_ind(result, "new_high_rise_residential"))
+    # H800 only: H850 was built before the year, OFFICE is not residential
+    assert high[hf.D1]["value"] == 1 and high["city"]["value"] == 1
+    assert high["city"]["status"] == "not_met"  # target 0, direction down
