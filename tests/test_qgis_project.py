@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from cim.profile import DICTIONARY_DIR
+from layers.styles import load_styles
 from tests.conftest import (
     PROJECT_ROOT,
     SAMPLE_BUILDINGS,
@@ -101,6 +102,10 @@ def checked(qdb, tmp_path_factory):
     return out, result, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+QGIS_RENDERERS = {"single": "singleSymbol", "categorized": "categorizedSymbol",
+                  "rule-based": "RuleRenderer"}
+
+
 def expected_count(db, info: dict) -> int:
     """The SQL count of the current features a project layer should show, from its place in
     the tree (group names) and its table, never from the layer's own subset string."""
@@ -136,13 +141,15 @@ def test_qgis_opens_every_layer_valid_styled_with_current_counts(qdb, checked):
     layers = q["layers"]
     assert len(layers) == result["layers"]
     assert {tuple(x["path"][:1]) for x in layers} == {("规划底图",), ("建筑",), ("地下管线",),
-                                                        ("城市部件",)}
+                                                        ("城市部件",), ("规划管控",),
+                                                        ("城市基础",), ("城市治理风险",)}
     for info in layers:
         assert info["valid"], info
         assert info["crs"] == f"EPSG:{qdb.profile.srid}", info
         assert info["count"] == expected_count(qdb, info), info
-        if info["path"][0] != "规划底图":
-            assert info["renderer"] in ("categorizedSymbol", "RuleRenderer"), info
+        # the renderer the styles file declares for the layer (population: one symbol)
+        declared = load_styles(qdb.profile).layer(info["table"]).renderer
+        assert info["renderer"] == QGIS_RENDERERS[declared], info
     # every current feature of a split table is in exactly one sublayer
     for table in ("pipe_segments", "pipe_points", "components", "buildings"):
         current = qdb.scalar(f"SELECT count(*) FROM {table} WHERE valid_to IS NULL")
