@@ -374,3 +374,28 @@ def test_low_points_reverse_slope_and_septic_tanks(fresh_db, tmp_path):
     assert pts["P22"]["responsible_unit"] == "排水主管部门"
     assert pts["D_UP"]["risk_type_code"] == "0103" and pts["D_UP"]["responsible_unit"] == "排水处"
     assert (pts["SEP_NEAR"]["likelihood"], pts["SEP_NEAR"]["responsible_unit"]) == (4, "物业公司")
+    # by hand on an asset: the owner of the 化粪池 is its responsible unit; kept by reassessing
+    proc = run_cli(["risk", "add", "--type", "0402", "--asset", "SEP_FAR", "--json",
+                    "--rules", str(rules), "--matrix", str(matrix)], d.env(), check=True)
+    added = json.loads(proc.stdout)
+    assert (added["asset_code"], added["responsible_unit"]) == ("SEP_FAR", "物业公司")
+    run_cli(["risk", "assess", "--rules", str(rules), "--matrix", str(matrix)], d.env(),
+            check=True)
+    after = {p["code"]: p for p in _points(d.conninfo).values()}
+    assert after[added["code"]]["asset_code"] == "SEP_FAR"
+    assert after[added["code"]]["source"] == "manual"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--type", "9999", "--point", "116.6,35.4"], ["--type", "9999"]),
+    (["--type", "0301"], ["--asset", "--point"]),
+    (["--type", "0301", "--asset", "370811999999999999"], ["370811999999999999"]),
+    (["--type", "0301", "--point", "1,2", "--unit", "x"], ["outside every district"]),
+])
+def test_bad_manual_points_are_refused(scenario, args, words):
+    d = scenario["db"]
+    before = d.scalar("SELECT count(*) FROM risk_points")
+    proc = run_cli(["risk", "add", *args, *scenario["cfg"]], d.env())
+    assert proc.returncode == 3, proc.stderr
+    assert all(w in proc.stderr for w in words), proc.stderr
+    assert d.scalar("SELECT count(*) FROM risk_points") == before

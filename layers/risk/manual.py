@@ -74,10 +74,11 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
         else:
             layer = None
             srid = storage_srid(conn)
+            # the point in the storage CRS (transformed by PostGIS), then bound as WKT
             g, gp = query_geometry(shapely.Point(point), crs, srid).storage_sql(srid)
-            geom_sql = conn.execute(psycopg.sql.SQL("SELECT ST_AsText({})").format(g),
-                                    gp).fetchone()[0]
-            geom_sql, params = f"ST_GeomFromText(%(wkt)s, {srid})", {"wkt": geom_sql}
+            wkt = conn.execute(psycopg.sql.SQL("SELECT ST_AsText({})").format(g),
+                               gp).fetchone()[0]
+            geom_sql, params = f"ST_GeomFromText(%(wkt)s, {srid})", {"wkt": wkt}
         resp = unit or owner or (rule.default_unit if rule else None)
         if not resp:
             raise InputError("no responsible unit: the asset names no owner; give --unit",
