@@ -399,3 +399,33 @@ def test_bad_manual_points_are_refused(scenario, args, words):
     assert proc.returncode == 3, proc.stderr
     assert all(w in proc.stderr for w in words), proc.stderr
     assert d.scalar("SELECT count(*) FROM risk_points") == before
+
+
+def test_measure_progress_is_kept_by_reassessment(fresh_db, tmp_path):
+    """A point's measure status and deadline, set by hand, survive an assessment that finds
+    the point unchanged (same level)."""
+    d = fresh_db
+    line = storage(LineString([(0, 0), (100, 0)]))
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute(
+            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
+            "feature_code, start_point_code, end_point_code, material_code, year_built, "
+            "pressure, status_code, owner, geom) VALUES ('G1', '03', '燃气', '03', '53000000', "
+            "'a', 'b', 'ZT', 1980, '中压', '0', '燃气公司', ST_Force3D(ST_GeomFromWKB(%s, "
+            "4527), 30))", (shapely.to_wkb(line),))
+    (tmp_path / "r.yaml").write_text(RULES, encoding="utf-8")
+    (tmp_path / "m.yaml").write_text(MATRIX, encoding="utf-8")
+    cfg = ["--rules", str(tmp_path / "r.yaml"), "--matrix", str(tmp_path / "m.yaml")]
+    run_cli(["risk", "assess", "--year", "2026", *cfg], d.env(), check=True)
+    code = _points(d.conninfo)["G1"]["code"]
+    proc = run_cli(["risk", "measure", code, "--status", "落实中", "--deadline", "2027-01-31",
+                    "--json"], d.env(), check=True)
+    assert json.loads(proc.stdout)["measure_status"] == "落实中"
+    proc = run_cli(["risk", "assess", "--year", "2026", "--json", *cfg], d.env(), check=True)
+    assert json.loads(proc.stdout)["changes"]["unchanged"] == 1
+    g1 = _points(d.conninfo)["G1"]
+    assert (g1["code"], g1["measure_status"], str(g1["deadline"])) == (code, "落实中",
+                                                                      "2027-01-31")
+    assert d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (code,)) == 2
+    proc = run_cli(["risk", "measure", "370811910100009999", "--status", "x"], d.env())
+    assert proc.returncode == 3 and "370811910100009999" in proc.stderr

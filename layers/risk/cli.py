@@ -1,4 +1,5 @@
-"""``cim risk``: assess (regenerate and grade), list, add by hand, a point's history."""
+"""``cim risk``: assess (regenerate and grade), list, add by hand, record progress on a
+measure, a point's history."""
 
 from __future__ import annotations
 
@@ -149,3 +150,26 @@ def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
     for r in rows:
         click.echo(f"#{r['run_id']:<5} {r['assessed_at']:%Y-%m-%d %H:%M} {r['year']} "
                    f"L{r['likelihood']} × C{r['consequence']} {r['level']} {r['color']}")
+
+
+@risk.command("measure")
+@click.argument("code")
+@click.option("--status", default=None, help="e.g. 待落实 | 落实中 | 已落实")
+@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option("--measure", default=None, help="The control measure's text")
+@click.option("--unit", default=None, help="Unit responsible for the measure")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def measure_cmd(c: Ctx, code: str, status: str | None, deadline: dt.datetime | None,
+                measure: str | None, unit: str | None, as_json: bool) -> None:
+    """Record progress on the control measure of the point CODE (a new version of it)."""
+    from layers.risk.manual import update_measure
+
+    r = update_measure(c.conninfo(), code, status=status,
+                       deadline=deadline.date() if deadline else None, measure=measure,
+                       unit=unit)
+    if as_json:
+        echo_json(r)
+    else:
+        click.echo(f"{r['code']}: {r['measure_status']} by {r['deadline']} — {r['measure']} "
+                   f"({r['measure_unit']})")

@@ -107,3 +107,41 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
     return {"code": code, "risk_type_code": risk_type, "asset_code": asset,
             "responsible_unit": resp, "likelihood": likelihood, "consequence": cons,
             "level": level, "color": color}
+
+
+# the columns of a point a new measure version copies besides those of assess._CONTENT
+_COPIED = "code, source_key, attrs, geom, risk_type, domain, domain_code"
+
+
+def update_measure(conninfo: str, code: str, *, status: str | None = None,
+                   deadline: dt.date | None = None, measure: str | None = None,
+                   unit: str | None = None) -> dict[str, Any]:
+    """Record progress on a point's control measure (一点一策) as a new version of the point;
+    reassessments keep the status, and the deadline while the level is unchanged."""
+    from layers.risk.assess import _CONTENT
+
+    if status is deadline is measure is unit is None:
+        raise InputError("nothing to change: give --status, --deadline, --measure or --unit")
+    cols = [c.strip() for c in _CONTENT.split(",")]
+    new = {"measure_status": status, "deadline": deadline, "measure": measure,
+           "measure_unit": unit}
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.risk.assess'))")
+        old = conn.execute("UPDATE risk_points SET valid_to = now() WHERE code = %s AND "
+                           "valid_to IS NULL RETURNING id", (code,)).fetchone()
+        if old is None:
+            raise InputError(f"no current risk point has code {code}", field="CODE")
+        keep = [c for c in cols if c not in new]
+        sel = [*keep, *(f"coalesce(%({c})s, {c})" for c in new)]
+        names = [*keep, *new]
+        conn.execute(
+            f"INSERT INTO risk_points ({_COPIED}, {', '.join(names)}) SELECT {_COPIED}, "
+            f"{', '.join(sel)} FROM risk_points WHERE id = %(id)s", {**new, "id": old[0]})
+        conn.execute(f"UPDATE risk_points SET row_hash = md5(concat_ws('|', {_CONTENT}, "
+                     "encode(ST_AsBinary(geom), 'hex'))) WHERE code = %s AND valid_to IS NULL",
+                     (code,))
+        row = conn.execute("SELECT measure, measure_unit, deadline, measure_status FROM "
+                           "risk_points WHERE code = %s AND valid_to IS NULL",
+                           (code,)).fetchone()
+    return {"code": code, "measure": row[0], "measure_unit": row[1],
+            "deadline": row[2].isoformat() if row[2] else None, "measure_status": row[3]}
