@@ -83,8 +83,18 @@ def db(jining_profile) -> TestDB:
     d = make_db("jn", jining_profile)
     d.sample_report = load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
     load_network_samples(d, jining_profile)
+    assess_risks(d, jining_profile)
     yield d
     drop_database(server_url(), d.name)
+
+
+def assess_risks(d: TestDB, profile: CityProfile) -> None:
+    """The sample district's risk list (issue 13), assessed after its loads as `make demo`
+    does, so every served layer has features."""
+    from layers.risk.assess import assess
+    from layers.risk.config import load_config
+
+    d.risk_result = assess(d.conninfo, load_config(profile), 2026)
 
 
 def load_network_samples(d: TestDB, profile: CityProfile) -> None:
