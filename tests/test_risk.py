@@ -419,13 +419,14 @@ def test_measure_progress_is_kept_by_reassessment(fresh_db, tmp_path):
     run_cli(["risk", "assess", "--year", "2026", *cfg], d.env(), check=True)
     code = _points(d.conninfo)["G1"]["code"]
     proc = run_cli(["risk", "measure", code, "--status", "落实中", "--deadline", "2027-01-31",
-                    "--json"], d.env(), check=True)
+                    "--measure", "专项整治", "--json"], d.env(), check=True)
     assert json.loads(proc.stdout)["measure_status"] == "落实中"
     proc = run_cli(["risk", "assess", "--year", "2026", "--json", *cfg], d.env(), check=True)
     assert json.loads(proc.stdout)["changes"]["unchanged"] == 1
     g1 = _points(d.conninfo)["G1"]
     assert (g1["code"], g1["measure_status"], str(g1["deadline"])) == (code, "落实中",
                                                                       "2027-01-31")
+    assert (g1["measure"], g1["measure_unit"]) == ("专项整治", "燃气公司")
     assert d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (code,)) == 2
     proc = run_cli(["risk", "measure", "370811910100009999", "--status", "x"], d.env())
     assert proc.returncode == 3 and "370811910100009999" in proc.stderr

@@ -62,6 +62,11 @@ def code_candidates(conn: psycopg.Connection, cfg: RiskConfig) -> int:
 def merge(conn: psycopg.Connection, cfg: RiskConfig, retire_missing: bool) -> dict[str, int]:
     """Candidates → ``risk_points`` versions; counts of inserted / updated / unchanged /
     retired."""
+    # a point's measure is the rule's default only when the point is new: once it exists,
+    # its measure and unit are what people set (``cim risk measure``)
+    conn.execute("UPDATE _risk_cand c SET measure = r.measure, measure_unit = r.measure_unit "
+                 "FROM risk_points r WHERE r.valid_to IS NULL AND r.source_key = c.source_key "
+                 "AND c.source = 'rule'")
     conn.execute("UPDATE _risk_cand SET measure_unit = coalesce(measure_unit, "
                  "responsible_unit)")
     conn.execute(f"UPDATE _risk_cand SET row_hash = md5(concat_ws('|', {_CONTENT}, "
