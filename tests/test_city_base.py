@@ -252,3 +252,30 @@ def test_the_sample_base_layers_load_without_rejects_and_serve_the_north_better(
     assert share["370811"] > 0.5 and share["370826"] < 0.25, share
     kinds = pyogrio.read_dataframe(base / "facilities.gpkg")["设施类型"].value_counts()
     assert {"幼儿园", "小学", "中学", "医院", "菜市场", "应急避难场所"} <= set(kinds.index)
+
+
+def test_the_base_layers_are_ogc_api_collections_with_their_values(bdb, tmp_path):
+    """Served over HTTP by the platform's app: each base layer is a collection, and a
+    facility's item carries its type and capacity as loaded."""
+    import requests
+
+    from tests.conftest import start_api
+
+    path = write(tmp_path, "api", [{"编号": "A1", "设施类型": "幼儿园", "规模": 180}],
+                 [Point(bdb.x0 + 5, bdb.y0 + 5)])
+    assert load_base(bdb.conninfo, bdb.profile, "facilities", path).loaded == 1
+    proc, base = start_api(bdb.url, bdb.profile, tmp_path)
+    try:
+        ids = {c["id"] for c in requests.get(base + "/collections?f=json",
+                                             timeout=30).json()["collections"]}
+        assert {"roads", "green_spaces", "facilities", "population"} <= ids
+        code = bdb.scalar("SELECT code FROM facilities WHERE source_key = 'api:A1' "
+                          "AND valid_to IS NULL")
+        item = requests.get(f"{base}/collections/facilities/items/{code}?f=json", timeout=30)
+        assert item.status_code == 200, item.text
+        props = item.json()["properties"]
+        assert (props["facility_type"], props["facility_type_code"], props["capacity"]) == \
+            ("幼儿园", "kindergarten", 180)
+    finally:
+        proc.terminate()
+        proc.wait(10)
