@@ -175,7 +175,15 @@ def load_population(conninfo: str, profile: CityProfile, path: str | Path,
                          f"{', '.join(src.fields) or 'none'}", path=str(path))
     if "year" not in mapped and year is None:
         raise InputError("no year field (年份) and no --year", path=str(path))
+    note = None
+    if kw.get("crs") is None and src.crs is None:
+        # a statistics table (CSV with an empty WKT column) has no CRS: its geometry only
+        # checks the unit, so coordinates, if any, are taken in the storage CRS
+        kw["crs"], note = f"EPSG:{profile.srid}", "no CRS in the file: storage CRS assumed"
     units = Units.read(conninfo)
-    return run_load(conninfo, profile, POPULATION, layer_code_of(profile, "population"),
-                    make_converter(units, year), path, aliases=aliases,
-                    options={"year": year}, **kw)
+    report = run_load(conninfo, profile, POPULATION, layer_code_of(profile, "population"),
+                      make_converter(units, year), path, aliases=aliases,
+                      options={"year": year}, **kw)
+    if note:
+        report.notes.insert(0, note)
+    return report

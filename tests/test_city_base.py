@@ -279,3 +279,14 @@ def test_the_base_layers_are_ogc_api_collections_with_their_values(bdb, tmp_path
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_population_from_a_statistics_table_with_an_empty_wkt_column(bdb, tmp_path):
+    """A CSV of 网格编码 / 常住人口 with an empty WKT column and no CRS loads: the unit gives the
+    geometry."""
+    path = tmp_path / "pop_table.csv"
+    path.write_text(f"网格编码,常住人口,年份,WKT\n{bdb.cell},321,2024,\n", encoding="utf-8")
+    r = load_population(bdb.conninfo, bdb.profile, path)
+    assert (r.loaded, r.rejected) == (1, 0)
+    assert bdb.scalar("SELECT residents FROM population WHERE unit_code = %s AND year = 2024 "
+                      "AND valid_to IS NULL", (bdb.cell,)) == 321
