@@ -11,13 +11,18 @@ loads it (profile, buildings, pipes, planning parcels, control lines, height zon
 ``cim check PROJECT --report OUT.html`` on data_samples/projects/passes.gpkg and
 breaks_several.geojson as a user runs it (a new ``cim`` process: start-up, imports, reading the
 file, the check, the map, the report, recording) and the same in-process (the library calls
-only: read, check, map and HTML, as the OGC process pays them in a warm worker).
+only: read, check, map and HTML, as the OGC process pays them in a warm worker). Prints the
+machine, the load average before and after, and for the new process its CPU time (user +
+system, from the kernel) beside the wall time: on a shared machine the wall time measures
+the other tenants too, the CPU time measures the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +37,27 @@ from cim.profile import load_profile
 
 SAMPLES = PROJECT_ROOT / "data_samples"
 PROJECTS = ("passes.gpkg", "breaks_several.geojson")
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def machine() -> str:
+    """CPU model, cores, Python: what a timing was taken on."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next((ln.split(":", 1)[1].strip() for ln in fh
+                          if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def _load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _cim(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -78,6 +104,8 @@ def main() -> None:
     name = f"cim_bench_approval_{os.getpid()}"
     url = fresh_database(base, name, prof.srid)
     env = dict(os.environ, CIM_DATABASE_URL=url, CIM_PROFILE=str(prof.path))
+    print(f"machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M %Z')}; "
+          f"load average {_load_avg()}")
     try:
         t = time.perf_counter()
         _load(env)
@@ -86,18 +114,21 @@ def main() -> None:
             for project in PROJECTS:
                 path = SAMPLES / "projects" / project
                 out = Path(tmp) / "r.html"
-                cli, lib = [], []
+                cli, cpu, lib = [], [], []
                 for _ in range(args.runs):
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), _children_cpu()
                     p = _cim(["check", str(path), "--report", str(out)], env)
                     cli.append(time.perf_counter() - t)
+                    cpu.append(_children_cpu() - c)
                     if p.returncode not in (0, 1):
                         raise SystemExit(f"cim check {project} failed: {p.stderr}")
                     lib.append(_in_process(psycopg_conninfo(url), path, out))
                 for what, xs in (("cim check --report (new process)", cli),
+                                 ("  its CPU time (user + system)", cpu),
                                  ("in-process read+check+map+HTML", lib)):
                     print(f"{project:24} {what:34} median {statistics.median(xs):.2f} s  "
                           f"max {max(xs):.2f} s  (n={len(xs)})")
+        print(f"load average after: {_load_avg()}")
     finally:
         drop_database(base, name)
 

@@ -13,7 +13,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
-import psycopg
 
 from cim.config import Settings
 from cim.errors import CimError, ConfigError, DatabaseError, InputError
@@ -204,13 +203,13 @@ def main() -> None:
     except CimError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except psycopg.OperationalError as exc:
-        err = DatabaseError(f"database unavailable: {str(exc).strip()}")
-        click.echo(f"error: {err}", err=True)
-        sys.exit(err.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:
+        if _is_database_unavailable(exc):
+            err = DatabaseError(f"database unavailable: {str(exc).strip()}")
+            click.echo(f"error: {err}", err=True)
+            sys.exit(err.exit_code)
         if not _is_gdal_input_error(exc):
             # a bug: its traceback goes to a log file, one line points at it (exit 1)
             from cim.crashlog import report_internal_error
@@ -226,6 +225,14 @@ def main() -> None:
 # one that escapes is still a problem of the input, not a bug)
 _GDAL_INPUT_ERRORS = {"DataSourceError", "DataLayerError", "FeatureError", "FieldError",
                       "GeometryError", "CRSError"}
+
+
+def _is_database_unavailable(exc: BaseException) -> bool:
+    """psycopg's OperationalError (server down, refused, bad credentials …). psycopg is not
+    imported here at the start (a command that never connects does not pay for it); an
+    exception of psycopg means psycopg is imported already."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
 
 
 def _is_gdal_input_error(exc: BaseException) -> bool:

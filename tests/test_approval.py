@@ -314,6 +314,28 @@ def test_report_opens_in_headless_chromium_with_a_map_that_is_not_blank(adb, tmp
     assert resources == [] and page_external(proxy) == [], (resources, proxy.requests)
 
 
+def test_matplotlib_is_imported_only_for_a_report(adb, tmp_path):
+    """The check without --report/--pdf draws nothing, so it does not import matplotlib."""
+    import subprocess
+    import sys
+
+    from cim.config import PROJECT_ROOT
+
+    path = tmp_path / "m.geojson"
+    path.write_text(json.dumps(_passing()), encoding="utf-8")
+
+    def imported(*extra: str) -> set[str]:
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cim", "check",
+                               str(path), "--no-record", *extra], env=adb.env(),
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return {ln.rsplit("|", 1)[1].strip() for ln in proc.stderr.splitlines()
+                if ln.startswith("import time:")}
+
+    assert "matplotlib" not in imported("--json")
+    assert "matplotlib" in imported("--report", str(tmp_path / "m.html"))
+
+
 def test_pdf_with_headless_chromium(adb, tmp_path):
     from layers.approval.report import chromium
 

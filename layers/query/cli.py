@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import InputError
-from layers.query.common import Area
+
+if TYPE_CHECKING:  # the library (shapely, pyproj) is imported when a query runs, not at start
+    from layers.query.common import Area
 
 
 @click.group("query")
@@ -52,6 +54,8 @@ def area_options(f):
     @functools.wraps(f)
     def wrapper(*args, bbox, polygon, point, radius, feature_code, district, grid, crs,
                 **kw):
+        from layers.query.common import Area
+
         kw["area"] = Area(bbox=_floats(bbox, 4, "--bbox"), polygon=polygon,
                           point=_floats(point, 2, "--point"), radius=radius,
                           code=feature_code, district=district, grid=grid, crs=crs)

@@ -7,12 +7,15 @@ the library function its OGC API process calls, so ``--json`` prints the process
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
 from layers.query.cli import _GEOJSON, _JSON, _OUT_CRS, _geojson_out, area_options, query
-from layers.query.common import Area
+
+if TYPE_CHECKING:
+    from layers.query.common import Area
 
 
 @query.command("section")
