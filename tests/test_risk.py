@@ -430,3 +430,28 @@ def test_measure_progress_is_kept_by_reassessment(fresh_db, tmp_path):
     assert d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (code,)) == 2
     proc = run_cli(["risk", "measure", "370811910100009999", "--status", "x"], d.env())
     assert proc.returncode == 3 and "370811910100009999" in proc.stderr
+
+
+def test_sample_risks_served_as_items_and_tiles(api, db):
+    """The session database's sample risk list (conftest assesses it): OGC API items carry the
+    level and colour, and a low-zoom vector tile carries them with the code (what the one
+    map's four colours classify by)."""
+    import mapbox_vector_tile
+    import requests
+
+    from tests.test_tiles import TO_LONLAT, get_tile, lonlat_to_tile
+
+    assert db.risk_result["total"] > 0
+    assert db.risk_result["total"] == db.scalar("SELECT count(*) FROM risk_points WHERE "
+                                                "valid_to IS NULL")
+    code, x, y, level, color = db.rows(
+        "SELECT code, ST_X(geom), ST_Y(geom), level, color FROM risk_points "
+        "WHERE valid_to IS NULL ORDER BY code LIMIT 1")[0]
+    got = requests.get(f"{api}/collections/risk_points/items/{code}?f=json", timeout=60).json()
+    assert (got["properties"]["level"], got["properties"]["color"]) == (level, color)
+    z = 12
+    tx, ty = lonlat_to_tile(*TO_LONLAT.transform(x, y), z)
+    tile = mapbox_vector_tile.decode(get_tile(api, z, int(tx), int(ty), "risk_points").content)
+    mine = [f["properties"] for f in tile["risk_points"]["features"]
+            if f["properties"]["code"] == code]
+    assert len(mine) == 1 and (mine[0]["level"], mine[0]["color"]) == (level, color)
