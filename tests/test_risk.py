@@ -455,3 +455,9 @@ def test_sample_risks_served_as_items_and_tiles(api, db):
     mine = [f["properties"] for f in tile["risk_points"]["features"]
             if f["properties"]["code"] == code]
     assert len(mine) == 1 and (mine[0]["level"], mine[0]["color"]) == (level, color)
+    # the README's filter by colour
+    flt = requests.get(f"{api}/collections/risk_points/items", timeout=60, params={
+        "f": "json", "limit": 1000, "filter": f"color='{color}' OR color='紫'"}).json()
+    assert {f["properties"]["color"] for f in flt["features"]} == {color}
+    assert len(flt["features"]) == db.scalar("SELECT count(*) FROM risk_points WHERE "
+                                             "valid_to IS NULL AND color = %s", (color,))
