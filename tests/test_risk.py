@@ -461,3 +461,15 @@ def test_sample_risks_served_as_items_and_tiles(api, db):
     assert {f["properties"]["color"] for f in flt["features"]} == {color}
     assert len(flt["features"]) == db.scalar("SELECT count(*) FROM risk_points WHERE "
                                              "valid_to IS NULL AND color = %s", (color,))
+
+
+def test_text_output(scenario):
+    d = scenario["db"]
+    _, pts = scenario["second"]
+    out = run_cli(["risk", "list"], d.env(), check=True).stdout
+    assert out.splitlines()[0].startswith(pts["GA"]["code"] + " 橙 较大")  # most severe first
+    assert out.splitlines()[-1] == "3 risk points"
+    out = run_cli(["risk", "list", "--by", "district"], d.env(), check=True).stdout
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in out.splitlines()) == 3
+    out = run_cli(["risk", "history", pts["GA"]["code"]], d.env(), check=True).stdout
+    assert [line.split()[-1] for line in out.splitlines()][:2] == ["黄", "橙"]
