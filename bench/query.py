@@ -26,7 +26,10 @@ What it does:
    ``--near-m``); a 200 m cross-section across a street; valve isolation of a random water
    segment (the first call, which reads the network into memory, reported apart); statistics
    of pipes per grid cell and class for the whole city;
-4. prints a markdown table (median, p95, targets) with the machine and date, and writes the
+4. with ``--http``, serves the database with ``cim serve`` and times the same inputs as OGC API
+   processes over HTTP (pooled connections; answers checked against the library's:
+   bench/query_http.py);
+5. prints a markdown table (median, p95, targets) with the machine and date, and writes the
    results as JSON to the work dir.
 """
 
@@ -280,7 +283,7 @@ def one_connection(conninfo: str):
         conn.close()
 
 
-def measure(conninfo: str, wl: dict, args) -> dict:
+def measure(conninfo: str, wl: dict, args, keep: dict | None = None) -> dict:
     from layers.query import graph
     from layers.query.aoi import aoi
     from layers.query.common import Area
@@ -292,8 +295,10 @@ def measure(conninfo: str, wl: dict, args) -> dict:
     res: dict = {}
     skip = set(args.skip)
 
-    def report(key, timing, size):
+    def report(key, timing, size, rs=None):
         res[key] = {**timing, "result": size}
+        if keep is not None:
+            keep[key] = rs
         print(f"{key}: median {timing['median_ms']:.1f} ms, p95 {timing['p95_ms']:.1f} ms "
               f"({timing['runs']} runs; {size})", flush=True)
 
@@ -302,17 +307,17 @@ def measure(conninfo: str, wl: dict, args) -> dict:
         t, rs = _time(lambda b: aoi(conninfo, Area(bbox=b)), wl["aoi"], w)
         tot = [sum(v["count"] for v in r["layers"].values()) for r in rs]
         report("aoi", t, f"{statistics.mean(tot):.0f} features counted on average, "
-                         f"{len(rs[0]['layers'])} layers")
+                         f"{len(rs[0]['layers'])} layers", rs)
     if "near" not in skip:
         t, rs = _time(lambda g: near(conninfo, "buildings", "pipe_segments",
                                      distance=args.near_m, area=Area(polygon=g, crs="EPSG:4527")),
                       wl["near"], w)
         pairs = [len(r["rows"]) for r in rs]
-        report("near", t, f"{statistics.mean(pairs):.0f} pairs on average")
+        report("near", t, f"{statistics.mean(pairs):.0f} pairs on average", rs)
     if "section" not in skip:
         t, rs = _time(lambda ln: section(conninfo, ln, crs="EPSG:4527"), wl["section"], w)
         report("section", t, f"{statistics.mean(len(r['rows']) for r in rs):.1f} pipes crossed "
-                             "on average")
+                             "on average", rs)
     if "isolate" not in skip:
         graph._CACHE.clear()
         t0 = time.perf_counter()
@@ -322,7 +327,7 @@ def measure(conninfo: str, wl: dict, args) -> dict:
         report("isolate", t, f"{statistics.mean(len(r['valves']) for r in rs):.1f} valves, "
                              f"{statistics.mean(len(r['isolated_segments']) for r in rs):.1f} "
                              f"segments isolated on average; first call (reads the network) "
-                             f"{first:,.0f} ms")
+                             f"{first:,.0f} ms", rs)
         res["isolate"]["first_call_ms"] = first
     if "stats" not in skip:
         t, rs = _time(lambda _: stats(conninfo, "pipe_segments", by="grid",
@@ -356,6 +361,17 @@ def table(results: dict) -> str:
         for key, r in results["reused"].items():
             lines.append(f"| {LABELS[key].format(near_m=a['near_m'])} | "
                          f"{r['median_ms']:,.1f} | {r['p95_ms']:,.1f} |")
+    if results.get("http"):
+        lines += ["", "The same inputs as OGC API processes over HTTP (`cim serve`, pooled "
+                  "connections, one keep-alive client; answers equal the library's):", "",
+                  "| process | median ms | p95 ms | target | met |", "|---|---:|---:|---|---|"]
+        for key, r in results["http"].items():
+            med, p95 = TARGETS[key]
+            met = r["median_ms"] <= med and (p95 is None or r["p95_ms"] <= p95)
+            lines.append(f"| {LABELS[key].format(near_m=a['near_m'])} | "
+                         f"{r['median_ms']:,.1f} | {r['p95_ms']:,.1f} | "
+                         f"median ≤ {med:,}" + (f", p95 ≤ {p95:,}" if p95 else "") +
+                         f" ms | {'met' if met else '**missed**'} |")
     return "\n".join(lines)
 
 
@@ -382,6 +398,10 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], choices=list(TARGETS))
     ap.add_argument("--no-reuse", action="store_true",
                     help="skip the second pass on one reused connection")
+    ap.add_argument("--http", action="store_true",
+                    help="also time the processes over HTTP on `cim serve` (pooled connections)")
+    ap.add_argument("--http-code", type=Path, default=None,
+                    help="serve another checkout's code (e.g. a worktree of an older commit)")
     args = ap.parse_args()
     work = args.work.resolve()
     if work == ROOT or ROOT in work.parents:
@@ -397,14 +417,26 @@ def main() -> None:
                "datasets": {k: str(v) for k, v in data.items() if k != "counts"},
                "counts": data["counts"], "loads": loads, "layers": layer_counts(conninfo),
                "database": DB}
-    results["queries"] = measure(conninfo, wl, args)
+    kept: dict = {}
+    results["queries"] = measure(conninfo, wl, args, kept)
+    skipped = list(args.skip)
     if not args.no_reuse:
         args.skip = [*args.skip, "stats"]
         with one_connection(conninfo):
             results["reused"] = measure(conninfo, wl, args)
+    if args.http:
+        from bench.query_http import http_pass, inputs_of, serve
+
+        srv = serve(work, url, work / "query_profile.yaml", args.http_code)
+        try:
+            results["http"] = http_pass(srv, inputs_of(wl, args.near_m), kept, args.warmup,
+                                        {*skipped, "stats"}, _pct)
+        finally:
+            srv.stop()
     text = table(results)
     out = work / f"query-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({**results, "table": text}, indent=1, ensure_ascii=False))
+    out.write_text(json.dumps({**results, "table": text}, indent=1, ensure_ascii=False,
+                              default=str))
     print()
     print(text)
     print(f"\nresults: {out}")

@@ -103,7 +103,8 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
 
     from services import processes
 
-    processes.register(app, conninfo=psycopg_conninfo(url), base_url=config["server"]["url"])
+    processes.register(app, conninfo=psycopg_conninfo(url), base_url=config["server"]["url"],
+                       pool_size=settings.threads)
     return app
 
 

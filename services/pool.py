@@ -24,7 +24,7 @@ from psycopg.pq import TransactionStatus
 class Pool:
     """At most ``size`` connections to ``conninfo``; :meth:`connection` lends one."""
 
-    def __init__(self, conninfo: str, size: int, prepare_threshold: int = 1,
+    def __init__(self, conninfo: str, size: int, prepare_threshold: int | None = 1,
                  timeout: float = 30.0) -> None:
         self.conninfo = conninfo
         self.size = size

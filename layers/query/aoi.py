@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
-from layers.query.common import Area, ident, layer_def
+from layers.query.common import Area, ConnOrInfo, connection, ident, layer_def
 from layers.query.sqlparts import (
     area_cte,
     current,
@@ -38,7 +37,7 @@ def layer_names(value: str | list[str] | None) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def aoi(conninfo: str, area: Area | None = None, layers: str | list[str] | None = None,
+def aoi(conninfo: ConnOrInfo, area: Area | None = None, layers: str | list[str] | None = None,
         where: list[str] | dict | None = None, features: bool = False,
         out_crs: str | None = None) -> dict[str, Any]:
     """Current features of each layer that intersect ``area`` (None: the whole city).
@@ -55,8 +54,7 @@ def aoi(conninfo: str, area: Area | None = None, layers: str | list[str] | None 
     stray = sorted(set(filters) - set(names))
     if stray:
         raise InputError(f"--where names layer(s) not queried: {', '.join(stray)}")
-    with psycopg.connect(conninfo) as conn:
-        conn.read_only = True
+    with connection(conninfo) as conn:
         srid = storage_srid(conn)
         cte, aparams = area_cte(conn, area, srid)
         present = {r["t"] for r in conn.cursor(row_factory=dict_row).execute(
@@ -131,7 +129,7 @@ def area_from(inputs: dict[str, Any]) -> Area:
                 crs=inputs.get("crs"))
 
 
-def run(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
     """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
     return aoi(conninfo, area_from(inputs), inputs.get("layers"), inputs.get("where"),
                bool(inputs.get("features")), inputs.get("out_crs"))
@@ -145,5 +143,5 @@ PROCESS: dict[str, Any] = {
         "where": {"type": "object", "additionalProperties": {"type": "string"},
                   "description": "layer → CQL2 text filter"},
         "features": {"type": "boolean"}, "out_crs": {"type": "string"}}},
-    "run": run,
+    "run": run, "pooled": True,
 }

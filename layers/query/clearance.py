@@ -25,14 +25,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from cim.profile import CityProfile
 from layers.query.clearance_rules import Rule, classes_in, load_rules, max_required, pick
-from layers.query.common import Area
+from layers.query.common import Area, ConnOrInfo, connection
 from layers.query.pipes import (
     NO_JIT,
     ClassFacts,
@@ -180,7 +179,7 @@ WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}""").format(
     return rows
 
 
-def clearance(conninfo: str, area: Area | None = None, kind: str | None = None,
+def clearance(conninfo: ConnOrInfo, area: Area | None = None, kind: str | None = None,
               profile: CityProfile | None = None, geometry: bool = False,
               out_crs: str | None = None) -> dict[str, Any]:
     """Pairs closer than GB 50289 allows, in ``area`` (None: the whole city).
@@ -198,8 +197,7 @@ def clearance(conninfo: str, area: Area | None = None, kind: str | None = None,
     prof = resolve_profile(profile)
     rules = load_rules(prof)
     facts = class_facts(prof)
-    with psycopg.connect(conninfo) as conn:
-        conn.read_only = True
+    with connection(conninfo) as conn:
         conn.execute(NO_JIT)
         srid = storage_srid(conn)
         cte, aparams = area_cte(conn, area, srid)
@@ -219,7 +217,7 @@ def clearance(conninfo: str, area: Area | None = None, kind: str | None = None,
     return {"rows": rows, "unchecked": unchecked}
 
 
-def run(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
     """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
     from layers.query.aoi import area_from
 
@@ -238,5 +236,5 @@ PROCESS: dict[str, Any] = {
     "id": "clearance",
     "title": "Clearances (GB 50289): pipe crossings and neighbours closer than the minimum",
     "inputs": _schema(),
-    "run": run,
+    "run": run, "pooled": True,
 }

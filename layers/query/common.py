@@ -6,11 +6,17 @@ always bound. Geometry arguments (WKT, GeoJSON or a file) arrive in CRS84 by def
 EPSG:4490 / the storage CRS in their authority axis order (lat/lon; northing/easting); they are
 handed to PostGIS once, as WKB in CGCS2000 lon/lat or in the storage CRS, and transformed there
 (densified first, so a lon/lat edge stays the curve it is on the ground).
+
+Every query takes a conninfo string (the CLI: one connection per command) or an open psycopg
+connection (the server's processes: a pooled one, no connect and a warm backend each call, see
+docs/benchmarks.md); :func:`connection` gives both the same shape.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +24,7 @@ import psycopg
 import shapely
 import shapely.geometry
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from cim.crs import CGCS2000_GEOG, axis_is_northing_first, parse_crs, srid_of
 from cim.errors import InputError
@@ -26,6 +33,33 @@ from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
 CRS84 = "OGC:CRS84"
 # densify lon/lat edges to about 10 m before projecting them
 LONLAT_SEGMENT_DEG = 1e-4
+
+
+# a conninfo string, or an open connection the caller keeps (and closes)
+ConnOrInfo = str | psycopg.Connection
+
+
+@contextmanager
+def connection(conn_or_info: ConnOrInfo, read_only: bool = True
+               ) -> Iterator[psycopg.Connection]:
+    """A connection for one query, inside one transaction (``SET LOCAL`` stays in it).
+
+    Given a string: connect, and close at the end (committing). Given an open connection: use
+    it in a transaction block (a savepoint if the caller has one open) and leave it open, as
+    its owner (a pool) lent it; an idle one gets a READ ONLY transaction, so nothing of the
+    query outlives it on a connection the next request reuses.
+    """
+    if isinstance(conn_or_info, psycopg.Connection):
+        conn = conn_or_info
+        fresh = conn.info.transaction_status == TransactionStatus.IDLE
+        with conn.transaction():
+            if read_only and fresh:
+                conn.execute("SET TRANSACTION READ ONLY")
+            yield conn
+        return
+    with psycopg.connect(conn_or_info) as conn:
+        conn.read_only = read_only
+        yield conn
 
 
 def layer_def(name: str) -> LayerDef:

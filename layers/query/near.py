@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
 from layers.query.aoi import AOI_SCHEMA, area_from
-from layers.query.common import Area, ident
+from layers.query.common import Area, ConnOrInfo, connection, ident
 from layers.query.sqlparts import area_cte, current, storage_srid
 
 _WITHIN = """{with_}
@@ -45,7 +44,7 @@ WHERE {acond}
 ORDER BY a.code, n.distance_m, n.code"""
 
 
-def near(conninfo: str, a: str, b: str, distance: float | None = None,
+def near(conninfo: ConnOrInfo, a: str, b: str, distance: float | None = None,
          nearest: int | None = None, area: Area | None = None) -> dict[str, Any]:
     """Pairs (a, b) of current features with plan distance ≤ ``distance`` metres, sorted by
     a's code then distance; with ``nearest`` K, at most the K nearest b for each a (within
@@ -56,8 +55,7 @@ def near(conninfo: str, a: str, b: str, distance: float | None = None,
         raise InputError(f"--distance {distance}: metres, ≥ 0")
     if nearest is not None and nearest < 1:
         raise InputError(f"--nearest {nearest}: at least 1")
-    with psycopg.connect(conninfo) as conn:
-        conn.read_only = True
+    with connection(conninfo) as conn:
         srid = storage_srid(conn)
         cte, aparams = area_cte(conn, area, srid)
         acond, p = current("a", cte is not None)
@@ -78,7 +76,7 @@ def near(conninfo: str, a: str, b: str, distance: float | None = None,
     return {"rows": rows}
 
 
-def run(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
     """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
     return near(conninfo, inputs["a"], inputs["b"], inputs.get("distance"),
                 inputs.get("nearest"), area_from(inputs))
@@ -93,5 +91,5 @@ PROCESS: dict[str, Any] = {
                               "b": {"type": "string", "enum": list(LAYERS)},
                               "distance": {"type": "number", "minimum": 0},
                               "nearest": {"type": "integer", "minimum": 1}}},
-    "run": run,
+    "run": run, "pooled": True,
 }

@@ -36,6 +36,7 @@ import psycopg
 
 from cim.errors import InputError
 from cim.profile import CityProfile
+from layers.query.common import ConnOrInfo, connection
 from layers.query.graph import BROKEN, OPEN, Network, components, network
 
 CABLE_CLASSES = ("05", "06")  # 电力, 通信: no valves, nothing to isolate
@@ -68,7 +69,7 @@ def _r(x: float) -> float:
 
 
 # -- trace ---------------------------------------------------------------------------------
-def trace(conninfo: str, code: str, direction: str = "down",
+def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
           profile: CityProfile | None = None) -> dict[str, Any]:
     """Segments and points downstream (``"down"``) or upstream (``"up"``) of ``code``.
 
@@ -77,7 +78,7 @@ def trace(conninfo: str, code: str, direction: str = "down",
     """
     if direction not in ("up", "down"):
         raise InputError(f"direction {direction!r}: up or down")
-    with psycopg.connect(conninfo) as conn:
+    with connection(conninfo) as conn:
         kind, cls, on_seg = _locate(conn, code)
         if cls not in gravity_classes(profile):
             raise InputError(f"{code} is of pipe class {cls}: traces follow gravity drainage "
@@ -145,7 +146,7 @@ def read_sources(value: str | list[str] | None) -> list[str]:
     return [c for c in re.split(r"[\s,;]+", text) if c]
 
 
-def isolate(conninfo: str, code: str, sources: str | list[str] | None = None,
+def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = None,
             at: float | None = None, profile: CityProfile | None = None) -> dict[str, Any]:
     """The valves to close for a burst on segment (or at node) ``code``, and what goes dry.
 
@@ -153,7 +154,7 @@ def isolate(conninfo: str, code: str, sources: str | list[str] | None = None,
     along the segment; without it the whole segment is burst.
     """
     source_codes = read_sources(sources)
-    with psycopg.connect(conninfo) as conn:
+    with connection(conninfo) as conn:
         kind, cls, _ = _locate(conn, code)
         if cls in gravity_classes(profile) or cls in CABLE_CLASSES:
             raise InputError(f"{code} is of pipe class {cls}: valve isolation is for pressure "
@@ -259,12 +260,12 @@ def _supplied(net: Network, source_zones: np.ndarray, in_z: np.ndarray,
 
 
 # -- processes (OGC API) ---------------------------------------------------------------------
-def run_trace(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def run_trace(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
     """The trace process: JSON inputs (``TRACE_PROCESS["inputs"]``) → the CLI's JSON result."""
     return trace(conninfo, inputs["code"], inputs.get("direction", "down"))
 
 
-def run_isolate(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def run_isolate(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
     """The isolation process: JSON inputs → the CLI's JSON result."""
     return isolate(conninfo, inputs["code"], inputs.get("sources"), inputs.get("at"))
 
@@ -275,7 +276,7 @@ TRACE_PROCESS: dict[str, Any] = {
     "inputs": {"type": "object", "additionalProperties": False, "required": ["code"],
                "properties": {"code": _CODE,
                               "direction": {"type": "string", "enum": ["up", "down"]}}},
-    "run": run_trace,
+    "run": run_trace, "pooled": True,
 }
 ISOLATE_PROCESS: dict[str, Any] = {
     "id": "isolate", "title": "Valve isolation of a burst pipe (关阀分析)",
@@ -283,6 +284,6 @@ ISOLATE_PROCESS: dict[str, Any] = {
                "properties": {"code": _CODE,
                               "sources": {"type": "array", "items": _CODE, "maxItems": 1000},
                               "at": {"type": "number", "minimum": 0, "maximum": 1}}},
-    "run": run_isolate,
+    "run": run_isolate, "pooled": True,
 }
 PROCESSES = (TRACE_PROCESS, ISOLATE_PROCESS)

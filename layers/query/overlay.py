@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
 from layers.query.aoi import AOI_SCHEMA, area_from
-from layers.query.common import Area, ident, layer_def
+from layers.query.common import Area, ConnOrInfo, connection, ident, layer_def
 from layers.query.sqlparts import (
     area_cte,
     current,
@@ -43,7 +42,7 @@ WHERE {acond} AND b.valid_to IS NULL AND ST_Dimension(b.geom) = 2
 ORDER BY a.code, b.code"""
 
 
-def overlay(conninfo: str, a: str, b: str, area: Area | None = None, features: bool = False,
+def overlay(conninfo: ConnOrInfo, a: str, b: str, area: Area | None = None, features: bool = False,
             out_crs: str | None = None) -> dict[str, Any]:
     """Pieces of A's current features inside B's current polygons (see the module docstring).
 
@@ -55,8 +54,7 @@ def overlay(conninfo: str, a: str, b: str, area: Area | None = None, features: b
         raise InputError(f"overlay cuts A by the polygons of B: {b} has no polygons "
                          f"({layer_def(b).geometry_type})")
     has_area, has_length = dims_of(a)
-    with psycopg.connect(conninfo) as conn:
-        conn.read_only = True
+    with connection(conninfo) as conn:
         srid = storage_srid(conn)
         cte, params = area_cte(conn, area, srid)
         acond, p = current("a", cte is not None)
@@ -105,7 +103,7 @@ def overlay(conninfo: str, a: str, b: str, area: Area | None = None, features: b
     return result
 
 
-def run(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
     """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
     return overlay(conninfo, inputs["a"], inputs["b"], area_from(inputs),
                    bool(inputs.get("features")), inputs.get("out_crs"))
@@ -118,5 +116,5 @@ PROCESS: dict[str, Any] = {
                               "a": {"type": "string", "enum": list(LAYERS)},
                               "b": {"type": "string", "enum": list(LAYERS)},
                               "features": {"type": "boolean"}, "out_crs": {"type": "string"}}},
-    "run": run,
+    "run": run, "pooled": True,
 }

@@ -23,8 +23,9 @@ from cim.profile import CityProfile, load_profile
 ELEVATION_REFS = ("top", "invert", "centre")
 # PostGIS declares its functions expensive, so a few thousand ST_Intersection calls pass
 # jit_above_cost and PostgreSQL spends ~0.7 s compiling a query that runs in 0.15 s (measured on
-# the Jining sample's 2,453 segments): the pipe queries run with ``SET jit = off``.
-NO_JIT = "SET jit = off"
+# the Jining sample's 2,453 segments): the pipe queries run with JIT off, for their
+# transaction only (LOCAL: a pooled connection goes back to the server's defaults).
+NO_JIT = "SET LOCAL jit = off"
 
 
 @dataclass(frozen=True)

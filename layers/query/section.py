@@ -22,14 +22,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import shapely
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from cim.profile import CityProfile
-from layers.query.common import query_geometry
+from layers.query.common import ConnOrInfo, connection, query_geometry
 from layers.query.pipes import NO_JIT, class_facts, elevation_sql, resolve_profile, size_text
 from layers.query.sqlparts import geojson_sql, storage_srid
 
@@ -86,7 +85,7 @@ def _r(v: float | None, nd: int = 3) -> float | None:
     return None if v is None else round(float(v), nd)
 
 
-def section(conninfo: str, line: str | shapely.Geometry, crs: str | int | None = None,
+def section(conninfo: ConnOrInfo, line: str | shapely.Geometry, crs: str | int | None = None,
             profile: CityProfile | None = None, out_crs: str | None = None,
             geometry: bool = False) -> dict[str, Any]:
     """The pipes ``line`` crosses, sorted by offset along it (metres from its first vertex).
@@ -101,8 +100,7 @@ def section(conninfo: str, line: str | shapely.Geometry, crs: str | int | None =
                 crs="EPSG:4527")["rows"][0]["pipe_elev"]   # → 34.85
     """
     facts = class_facts(resolve_profile(profile))
-    with psycopg.connect(conninfo) as conn:
-        conn.read_only = True
+    with connection(conninfo) as conn:
         conn.execute(NO_JIT)
         srid = storage_srid(conn)
         cur = conn.cursor(row_factory=dict_row)
@@ -153,7 +151,7 @@ def write_drawings(result: dict[str, Any], svg: Path | None = None, png: Path | 
     return warnings
 
 
-def run(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
     """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
     line = inputs["line"]
     if isinstance(line, dict):
@@ -170,5 +168,5 @@ PROCESS: dict[str, Any] = {
                    "line": {"type": ["string", "object"],
                             "description": "the section line: WKT or GeoJSON LineString"},
                    "crs": {"type": "string", "description": "CRS of the line (CRS84)"}}},
-    "run": run,
+    "run": run, "pooled": True,
 }
