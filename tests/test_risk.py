@@ -473,3 +473,25 @@ def test_text_output(scenario):
     assert sum(int(line.rsplit(" ", 1)[1]) for line in out.splitlines()) == 3
     out = run_cli(["risk", "history", pts["GA"]["code"]], d.env(), check=True).stdout
     assert [line.split()[-1] for line in out.splitlines()][:2] == ["黄", "橙"]
+
+
+def test_pressure_from_survey_text_and_unknown_fields(jining_profile, tmp_path):
+    """Pressure by the MPa written in the text (kPa converted), unknown year and material
+    scored by the rule's defaults: hand-computed from RULES plus one MPa tier."""
+    from layers.risk.config import load_rules, load_types
+    from layers.risk.score import pipe_likelihood, pressure_mpa
+
+    assert (pressure_mpa("0.3MPa"), pressure_mpa("400 kPa"), pressure_mpa("中压")) == \
+        (0.3, 0.4, None)
+    p = tmp_path / "r.yaml"
+    p.write_text(RULES.replace("pressure: [{names: [中压], add: 1}]",
+                               "pressure: [{names: [中压], add: 1}, {min_mpa: 0.35, add: 2}]"),
+                 encoding="utf-8")
+    rule = load_rules(p, load_types(jining_profile))[0]
+    # base 1 + material unknown 1 + age unknown 0 + 0.4 MPa 2 = 4
+    lk, f = pipe_likelihood(rule, {"pressure": "0.4MPa", "status_code": "0"}, 2026)
+    assert (lk, f["material"], f["age"], f["pressure"]) == (4, 1, 0, 2)
+    # 0.3 MPa is under the tier: base 1 + PE 0 + 6 years 0 = 1
+    assert pipe_likelihood(rule, {"pressure": "0.3 MPa", "material_code": "PE",
+                                  "year_built": 2020}, 2026)[0] == 1
+    assert pipe_likelihood(rule, {"status_code": "1"}, 2026)[0] is None  # 废弃
