@@ -80,7 +80,7 @@ def read_project(path: str | Path, crs: str | None = None) -> ProjectFile:
         if src.crs is not None:
             crss[name] = src.crs
         dxf = src.driver == "DXF"
-        for batch in iter_batches(src):
+        for batch in iter_batches(src, python_values=True):  # no pandas for a few features
             for i, g in enumerate(batch.geometries):
                 props = {k: _value(v[i]) for k, v in batch.columns.items()}
                 layer = str(props.get("Layer") or name) if dxf else name

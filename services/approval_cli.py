@@ -34,6 +34,7 @@ from cim.errors import ConfigError, InputError
 def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: str | None,
               as_json: bool, report: Path | None, pdf: Path | None, no_record: bool) -> None:
     """Check PROJECT (GeoPackage, GeoJSON or DXF) against the planning rules."""
+    _import_pyogrio_without_pandas()
     from layers.approval.check import check
     from layers.approval.config import load_config
     from layers.approval.mapdraw import draw_map
@@ -80,6 +81,34 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: 
                        f"{' ' + r['unit'] if r['unit'] and (m or q) else ''}")
         click.echo(f"{s['status']}: " + ", ".join(f"{k} {n}" for k, n in s["counts"].items()))
     sys.exit(0 if result["summary"]["status"] == "pass" else 1)
+
+
+def _import_pyogrio_without_pandas() -> None:
+    """Import pyogrio with pandas and geopandas hidden, unless one of them is imported already.
+
+    ``cim check`` is a short process that reads one small file through pyogrio's Arrow reader
+    (``loaders.project``: Python values, no pandas) and exits. pyogrio's own import tries
+    pandas and geopandas, for ``read_dataframe``, which this process never calls: about 0.3 s
+    of CPU, a sixth of a check with its report (the target is 2 s, docs/benchmarks.md).
+    Hidden, they are recorded by pyogrio as absent; they are visible again right after, so a
+    later ``import pandas`` works as ever. Should pyogrio not import without them, its modules
+    are dropped and it is imported as usual. Only this command does it (a long-lived process,
+    the server or the tests, could want ``read_dataframe`` later).
+    """
+    hidden = ("pandas", "geopandas")
+    if "pyogrio" in sys.modules or any(m in sys.modules for m in hidden):
+        return
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]  # `import m` raises ImportError
+    try:
+        import pyogrio  # noqa: F401
+    except ImportError:
+        for m in [m for m in sys.modules if m == "pyogrio" or m.startswith("pyogrio.")]:
+            del sys.modules[m]
+    finally:
+        for m in hidden:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]
 
 
 @click.command("checks")

@@ -315,7 +315,9 @@ def test_report_opens_in_headless_chromium_with_a_map_that_is_not_blank(adb, tmp
 
 
 def test_matplotlib_is_imported_only_for_a_report(adb, tmp_path):
-    """The check without --report/--pdf draws nothing, so it does not import matplotlib."""
+    """The check without --report/--pdf draws nothing, so it does not import matplotlib; and
+    it never imports pandas, geopandas (pyogrio's optional imports, the reader's to_pandas) or
+    SQLAlchemy (URL parsing): a third of a check's CPU time went to them (docs/benchmarks.md)."""
     import subprocess
     import sys
 
@@ -325,15 +327,24 @@ def test_matplotlib_is_imported_only_for_a_report(adb, tmp_path):
     path.write_text(json.dumps(_passing()), encoding="utf-8")
 
     def imported(*extra: str) -> set[str]:
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cim", "check",
-                               str(path), "--no-record", *extra], env=adb.env(),
-                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        """The modules loaded when `cim check` exits (a module hidden from an import is not)."""
+        out = tmp_path / "modules.json"
+        probe = ("import atexit, json, sys\nOUT = sys.argv.pop()\n"
+                 "atexit.register(lambda: open(OUT, 'w').write(json.dumps("
+                 "[m for m, v in sys.modules.items() if v is not None])))\n"
+                 "from cim.cli import main\nmain()")
+        proc = subprocess.run([sys.executable, "-c", probe, "check", str(path), "--no-record",
+                               *extra, str(out)], env=adb.env(), cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        return {ln.rsplit("|", 1)[1].strip() for ln in proc.stderr.splitlines()
-                if ln.startswith("import time:")}
+        return set(json.loads(out.read_text()))
 
-    assert "matplotlib" not in imported("--json")
-    assert "matplotlib" in imported("--report", str(tmp_path / "m.html"))
+    without = imported("--json")
+    assert "matplotlib" not in without and "shapely" in without
+    assert not {"pandas", "geopandas", "sqlalchemy"} & without
+    with_report = imported("--report", str(tmp_path / "m.html"))
+    assert "matplotlib" in with_report
+    assert not {"pandas", "geopandas", "sqlalchemy"} & with_report
 
 
 def test_pdf_with_headless_chromium(adb, tmp_path):

@@ -253,8 +253,14 @@ def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str 
                   f"(x up to {max(abs(b[0]), abs(b[2])):,.0f}); CRS ignored")
 
 
-def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
-    """Stream the source as batches of columns and shapely geometries."""
+def iter_batches(src: Source, batch_size: int = 50_000, *,
+                 python_values: bool = False) -> Iterator[Batch]:
+    """Stream the source as batches of columns and shapely geometries.
+
+    Columns are object arrays of pandas' values (NaN for a missing number, Timestamps), which
+    the loaders' converters expect; ``python_values`` gives Arrow's plain Python values instead
+    (None for any missing value, int, float, str, date), without importing pandas: the approval
+    check reads one small project file in a short process (``loaders.project``)."""
     row = 1
     try:
         with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer,
@@ -268,10 +274,13 @@ def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
                 for name in rb.schema.names:
                     arr = rb.column(name)
                     if name == geom_col:
+                        # Arrow's to_numpy of a binary column goes through pandas
+                        wkb = _objects(arr) if python_values else \
+                            arr.to_numpy(zero_copy_only=False)
                         with np.errstate(invalid="ignore"):  # NaN coordinates are checked later
-                            geoms = shapely.from_wkb(
-                                faces_wkb(arr.to_numpy(zero_copy_only=False)),
-                                on_invalid="ignore")
+                            geoms = shapely.from_wkb(faces_wkb(wkb), on_invalid="ignore")
+                    elif python_values:
+                        cols[name] = _objects(arr)
                     else:
                         cols[name] = np.asarray(arr.to_pandas(), dtype=object)
                 if geoms is None:
@@ -281,6 +290,11 @@ def iter_batches(src: Source, batch_size: int = 50_000) -> Iterator[Batch]:
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
                          path=str(src.path), row=row) from exc
+
+
+def _objects(arr: pyarrow.Array) -> np.ndarray:
+    """An Arrow array as an object array of Python values (None where missing), no pandas."""
+    return np.fromiter(arr.to_pylist(), dtype=object, count=len(arr))
 
 
 def finite_bounds(src: Source, batch_size: int = 100_000) -> tuple[float, ...] | None:
