@@ -18,9 +18,10 @@ such a process runs as the reader and does not write). The approval check needs 
 records each check as the reader, which may INSERT into ``approval_checks`` and no other table.
 A process that declares ``"pooled": True`` (the query library's) runs on a connection of
 the service's pool (one per thread, kept open): no connect and a warm backend each request,
-which is most of a small query's time (an AOI count: ~65 → ~15 ms, docs/benchmarks.md). The
-pool's connections never prepare statements (a generic plan for a bound area is a poor one),
-and the library runs each call in its own READ ONLY transaction with ``SET LOCAL`` settings.
+which is most of a small query's time (AOI over HTTP: 95 → 20–23 ms median,
+docs/benchmarks.md). The pool's connections never prepare statements (a generic plan for a
+bound area is a poor one), and the library runs each call in its own READ ONLY transaction
+with ``SET LOCAL`` settings.
 Execution is synchronous only: no job is ever created, so ``/jobs/<id>`` is always 404.
 """
 
