@@ -83,6 +83,7 @@ def db(jining_profile) -> TestDB:
     d = make_db("jn", jining_profile)
     d.sample_report = load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
     load_network_samples(d, jining_profile)
+    load_plan_and_base_samples(d, jining_profile)
     assess_risks(d, jining_profile)
     yield d
     drop_database(server_url(), d.name)
@@ -95,6 +96,24 @@ def assess_risks(d: TestDB, profile: CityProfile) -> None:
     from layers.risk.config import load_config
 
     d.risk_result = assess(d.conninfo, load_config(profile), 2026)
+
+
+def load_plan_and_base_samples(d: TestDB, profile: CityProfile) -> None:
+    """The planning controls (issue 11) and the city base layers (issue 13), as `make demo`
+    loads them, so every served collection has features."""
+    from loaders.city_base import load_base
+    from loaders.planning import load_planning
+    from loaders.population import load_population
+
+    planning = SAMPLES / "planning" / "planning.gpkg"
+    d.planning_reports = [load_planning(d.conninfo, profile, planning, kind=kind,
+                                        source_layer=kind)
+                          for kind in ("parcels", "control_lines", "height_zones")]
+    base = SAMPLES / "base"
+    d.base_reports = [load_base(d.conninfo, profile, kind, base / f"{name}.gpkg")
+                      for kind, name in (("roads", "roads"), ("green", "green_spaces"),
+                                         ("facilities", "facilities"))]
+    d.base_reports.append(load_population(d.conninfo, profile, base / "population.gpkg"))
 
 
 def load_network_samples(d: TestDB, profile: CityProfile) -> None:

@@ -121,11 +121,12 @@ def test_installed_cim_runs_from_another_folder(installed, empty_db, tmp_path):
     assert Path(shown["path"]) == sample / "profile.yaml"
     assert Path(shown["grid"]) == sample / "grid_cells.gpkg"
 
+    head = _head_revision(PROJECT_ROOT / "cim" / "db" / "migrations" / "versions")
     out = _run([cim, "db", "upgrade"], cwd=cwd, env=env).stdout
-    assert "revision 0002" in out
+    assert f"revision {head}" in out
     conninfo = psycopg_conninfo(empty_db)
     with psycopg.connect(conninfo) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head
     from cim.db.schema import schema_drift
 
     assert schema_drift(conninfo, 4527) == []
@@ -162,3 +163,21 @@ def test_cim_home_resolution(tmp_path, monkeypatch):
     assert config.Settings().home == tmp_path / ".cim"  # the current folder's own
     monkeypatch.setenv("CIM_HOME", str(tmp_path / "elsewhere"))
     assert config.Settings().home == tmp_path / "elsewhere"
+
+
+def _head_revision(versions: Path) -> str:
+    """The one revision no other migration names as its down_revision, read from the files."""
+    import re
+
+    revs, downs = set(), set()
+    for f in versions.glob("*.py"):
+        text = f.read_text(encoding="utf-8")
+        rev = re.search(r'^revision\s*=\s*"([^"]+)"', text, re.M)
+        down = re.search(r'^down_revision\s*=\s*"([^"]+)"', text, re.M)
+        if rev:
+            revs.add(rev.group(1))
+        if down:
+            downs.add(down.group(1))
+    heads = revs - downs
+    assert len(heads) == 1, f"migrations must form one chain, heads: {heads}"
+    return heads.pop()

@@ -120,7 +120,7 @@ def test_where_errors_and_process(qdb):
     with pytest.raises(InputError, match="not queried"):
         aoi(qdb.conninfo, None, "buildings", ["pipe_segments:pipe_class = '01'"])
     with pytest.raises(InputError, match="unknown layer"):
-        aoi(qdb.conninfo, None, "roads")
+        aoi(qdb.conninfo, None, "no_such_layer")
     got = run(qdb.conninfo, {"grid": G1, "layers": ["pipe_segments"],
                              "where": {"pipe_segments": "pipe_class = '01'"}})
     want = [c for c, (g, cls, *_r) in PIPES.items() if cls == "01" and g.intersects(GRID[G1])]
