@@ -52,6 +52,14 @@ def result_layers() -> list[LayerDef]:
     return [HEALTH_INDICATORS]
 
 
+def map_where(name: str) -> str | None:
+    """The SQL condition on a result layer's current rows that the one map shows (vector
+    tiles, the QGIS project's subset), or None: every current row."""
+    from layers.health.layer import HEALTH_INDICATORS, MAP_WHERE
+
+    return MAP_WHERE if name == HEALTH_INDICATORS.name else None
+
+
 @dataclass
 class CatalogEntry:
     """A layer as it stands in this database.

@@ -50,7 +50,7 @@ from flask import Flask, Response, request
 
 from cim.crs import CRS84_URI
 from cim.layerdefs import LAYERS
-from layers.catalog import published_columns
+from layers.catalog import map_where, published_columns, result_layers
 from services.pool import Pool
 from services.tiles_sql import (
     MAX_ZOOM,
@@ -113,8 +113,10 @@ class TilesService:
                  cache_bytes: int = 64 << 20, version_ttl: float = 1.0,
                  max_age: int = 0, low_zoom_features: int = 8_000) -> None:
         self.base = config["server"]["url"].rstrip("/")
+        # loaded layers and result layers (the health check's latest year: map_where)
+        self.defs = {**LAYERS, **{d.name: d for d in result_layers()}}
         self.resources = {name: res for name, res in config["resources"].items()
-                          if res.get("type") == "collection" and name in LAYERS
+                          if res.get("type") == "collection" and name in self.defs
                           and res["providers"][0].get("type") == "feature"}
         self.conninfo = conninfo
         self.pool = pool
@@ -133,15 +135,18 @@ class TilesService:
         if self._layers is None:
             out = {}
             for name, res in self.resources.items():
-                d, prov = LAYERS[name], res["providers"][0]
+                d, prov = self.defs[name], res["providers"][0]
                 cols = [c.name for c in published_columns(self.conninfo, prov["table"])]
+                if name not in LAYERS:  # a result table: its declared columns (no JSON detail)
+                    cols = [c for c in cols if c == "code" or c in d.column_names()]
                 cols = ["code"] + [c for c in cols if c != "code"]
                 low = {"code", d.class_column, *d.tile_fields}
                 if d.class_column and d.class_column.endswith("_code"):
                     low.add(d.class_column[:-5] + "_name")
                 out[name] = TileLayer(name, prov["table"], int(prov["srid"]), d.geometry_type,
                                       tuple(cols), tuple(c for c in cols if c in low),
-                                      d.tile_min_zoom, d.tile_detail_zoom)
+                                      d.tile_min_zoom, d.tile_detail_zoom,
+                                      map_where(name) or "")
             self._layers = out
         return self._layers
 

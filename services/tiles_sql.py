@@ -8,7 +8,8 @@ detail and simplification, so psycopg prepares it on each pooled connection):
    envelope)`` uses the layer's GiST index (no per-row transform in the filter) and keeps only
    features that really meet the tile (a feature whose box only grazes it would be clipped
    away and, among the first ``limit``, leave the tile short);
-2. current features only (``valid_to IS NULL``), at most ``limit`` of them, taken in a
+2. current features only (``valid_to IS NULL``; a result layer's rows also meet its
+   ``where``: the health check's latest year), at most ``limit`` of them, taken in a
    deterministic order (largest area, then longest, then ``id``): a dense low-zoom tile keeps its
    biggest footprints and longest pipes, and the same request always gives the same tile;
 3. below zoom :data:`SIMPLIFY_BELOW` lines and polygons are simplified by the tile's pixel size on
@@ -61,6 +62,7 @@ class TileLayer:
     low_columns: tuple[str, ...]  # the columns carried below detail_zoom
     min_zoom: int
     detail_zoom: int
+    where: str = ""  # SQL on the table's rows beyond "current" (a result layer's map_where)
 
     @property
     def kind(self) -> str:
@@ -124,14 +126,15 @@ def tile_statement(layer: TileLayer, detail: bool, simplify: bool) -> str:
             "ST_Transform(ST_Segmentize(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, "
             "margin => %(margin)s), %(seg)s), {srid}) AS q), "
             "c AS MATERIALIZED (SELECT p.id, {imp} AS imp, {picked}, {mvt_geom} AS geom "
-            "FROM {table} p, t WHERE ST_Intersects(p.geom, t.q) AND p.valid_to IS NULL "
+            "FROM {table} p, t WHERE ST_Intersects(p.geom, t.q) AND p.valid_to IS NULL {where}"
             "ORDER BY imp DESC, p.id LIMIT %(more)s) "
             "SELECT (SELECT ST_AsMVT(f, {name}, {extent}, 'geom') FROM ("
             "SELECT {out}, c.geom FROM c WHERE c.geom IS NOT NULL "
             "ORDER BY c.imp DESC, c.id LIMIT %(limit)s) f), (SELECT count(*) FROM c)").format(
             srid=sql.Literal(layer.srid), imp=_importance(layer), picked=picked,
             mvt_geom=mvt_geom, table=sql.Identifier(layer.table), name=sql.Literal(layer.name),
-            extent=sql.Literal(EXTENT), out=out)
+            extent=sql.Literal(EXTENT), out=out,
+            where=sql.SQL(f"AND ({layer.where}) " if layer.where else ""))
 
     return _cached(("tile", layer.name, detail, simplify), build)
 

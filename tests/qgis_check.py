@@ -69,6 +69,10 @@ def layer_info(project, lyr):
     if r is not None and r.type() == "categorizedSymbol":
         info["attr"] = r.classAttribute()
         info["colors"] = {c.value(): c.symbol().color().name() for c in r.categories()}
+    if r is not None and r.type() == "graduatedSymbol":
+        info["attr"] = r.classAttribute()
+        info["ranges"] = [[g.lowerValue(), g.upperValue(), g.symbol().color().name()]
+                          for g in r.ranges()]
     return info
 
 

@@ -25,14 +25,17 @@ from layers.styles import load_styles
 from tests.conftest import (
     PROJECT_ROOT,
     SAMPLE_BUILDINGS,
+    assess_risks,
     drop_database,
     load_network_samples,
+    load_plan_and_base_samples,
     make_db,
     run_cli,
     server_url,
 )
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+HEALTH_YEAR = 2026
 GEOMETRY = {"点": ("ST_Point", "ST_MultiPoint"), "线": ("ST_LineString", "ST_MultiLineString"),
             "面": ("ST_Polygon", "ST_MultiPolygon")}
 
@@ -65,6 +68,13 @@ def qdb(jining_profile):
     d = make_db("qgis", jining_profile)
     load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
     load_network_samples(d, jining_profile)
+    # as `make demo`: the base layers, the health check of the year and the risk list
+    load_plan_and_base_samples(d, jining_profile)
+    from layers.health.compute import compute
+
+    compute(d.conninfo, HEALTH_YEAR - 1, jining_profile)  # an earlier year: not on the map
+    compute(d.conninfo, HEALTH_YEAR, jining_profile)
+    assess_risks(d, jining_profile)
     for table, where in (("buildings", "TRUE"), ("pipe_segments", "pipe_class = '01'"),
                          ("pipe_points", "pipe_class = '02'"), ("components", "TRUE")):
         d.rows(f"UPDATE {table} SET valid_to = now() WHERE id IN (SELECT id FROM {table} "
@@ -103,7 +113,7 @@ def checked(qdb, tmp_path_factory):
 
 
 QGIS_RENDERERS = {"single": "singleSymbol", "categorized": "categorizedSymbol",
-                  "rule-based": "RuleRenderer"}
+                  "rule-based": "RuleRenderer", "graduated": "graduatedSymbol"}
 
 
 def expected_count(db, info: dict) -> int:
@@ -118,6 +128,11 @@ def expected_count(db, info: dict) -> int:
         code = next(r["major"] for r in dictionary("components") if r["major_name"] == path[1])
         kinds = GEOMETRY[info["name"][-2]]
         where.append(f"major_code = '{code}' AND ST_GeometryType(geom) IN {kinds!r}")
+    elif info["name"][-1:] == "）" and info["name"][-2] in GEOMETRY:  # a mixed table's kind
+        where.append(f"ST_GeometryType(geom) IN {GEOMETRY[info['name'][-2]]!r}")
+    if path[0] == "城市体检":  # the district health index of the year computed last
+        where.append(f"year = {HEALTH_YEAR} AND unit_kind = 'district' "
+                     "AND indicator_id = 'health_index'")
     return db.scalar(f"SELECT count(*) FROM {table} WHERE {' AND '.join(where)}")
 
 
@@ -142,7 +157,8 @@ def test_qgis_opens_every_layer_valid_styled_with_current_counts(qdb, checked):
     assert len(layers) == result["layers"]
     assert {tuple(x["path"][:1]) for x in layers} == {("规划底图",), ("建筑",), ("地下管线",),
                                                         ("城市部件",), ("规划管控",),
-                                                        ("城市基础",), ("城市治理风险",)}
+                                                        ("城市基础",), ("城市治理风险",),
+                                                        ("城市体检",)}
     for info in layers:
         assert info["valid"], info
         assert info["crs"] == f"EPSG:{qdb.profile.srid}", info
@@ -155,10 +171,30 @@ def test_qgis_opens_every_layer_valid_styled_with_current_counts(qdb, checked):
         current = qdb.scalar(f"SELECT count(*) FROM {table} WHERE valid_to IS NULL")
         assert current < qdb.scalar(f"SELECT count(*) FROM {table}")  # some are retired
         assert sum(x["count"] for x in layers if x["table"] == table) == current
+    for table in ("control_lines", "population"):  # mixed tables outside a split group
+        current = qdb.scalar(f"SELECT count(*) FROM {table} WHERE valid_to IS NULL")
+        assert sum(x["count"] for x in layers if x["table"] == table) == current > 0
     water = next(x for x in layers if x["path"] == ["地下管线", "给水管线"]
                  and x["table"] == "pipe_segments")
     colour = next(r["colour"] for r in dictionary("pipe_classes") if r["code"] == "01")
     assert water["colors"] == {"01": "#" + "".join(f"{int(p):02x}" for p in colour.split(","))}
+
+
+def test_health_and_risk_layers_valid_with_their_counts(qdb, checked):
+    """Issue 13 acceptance: the health check and the risk list are in the QGIS project."""
+    _, _, q = checked
+    health = [x for x in q["layers"] if x["path"] == ["城市体检"]]
+    risk = [x for x in q["layers"] if x["path"] == ["城市治理风险"]]
+    assert [x["table"] for x in health] == ["health_indicators"]
+    assert [x["table"] for x in risk] == ["risk_points"]
+    districts = qdb.scalar("SELECT count(DISTINCT unit_code) FROM health_indicators "
+                           "WHERE unit_kind = 'district'")
+    assert health[0]["valid"] and health[0]["count"] == districts > 0
+    assert risk[0]["valid"] and risk[0]["count"] == qdb.scalar(
+        "SELECT count(*) FROM risk_points WHERE valid_to IS NULL") > 0
+    spec = load_styles(qdb.profile).layer("health_indicators")
+    assert health[0]["attr"] == "value"
+    assert health[0]["ranges"] == [[c.lower, c.upper, c.color.hex] for c in spec.classes]
 
 
 def test_render_is_not_blank_and_shows_pipe_colours(checked):

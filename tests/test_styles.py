@@ -52,6 +52,7 @@ def test_layer_styles_one_default_row_per_layer(applied):
     rows = applied.rows("SELECT f_table_catalog, f_table_schema, f_table_name, "
                         "f_geometry_column, type, useasdefault FROM public.layer_styles")
     expected = {(t, g) for t, d in LAYERS.items() for g in QGIS_TYPES[d.geometry_type.upper()]}
+    expected.add(("health_indicators", "Polygon"))  # a result table, styled too
     assert {(r[2], r[4]) for r in rows} == expected
     assert len(rows) == len(expected)
     assert all(r[0] == applied.name and r[1] == "public" and r[3] == "geom" and r[5]
@@ -127,7 +128,7 @@ def test_maplibre_style_and_tree_share_the_colours(jining_profile):
     by_id = {sl["id"]: sl for sl in style["layers"]}
     tree = layer_tree(jining_profile)
     assert [g["group"] for g in tree] == ["城市部件", "地下管线", "城市治理风险", "建筑",
-                                         "规划管控", "城市基础", "规划底图"]
+                                         "规划管控", "城市基础", "城市体检", "规划底图"]
     pipes = {c["title"]: c for c in tree[1]["children"]}
     for code, colour in pipe_colours().items():
         hexc = "#" + "".join(f"{int(p):02x}" for p in colour.split(","))
@@ -157,3 +158,81 @@ def test_bad_colour_names_file_and_key(jining_profile, tmp_path):
     with pytest.raises(ConfigError) as e:
         load_styles(profile)
     assert str(bad) in str(e.value) and "layers.buildings.colors.02" in str(e.value)
+
+
+def test_graduated_qml_ranges_and_colours_from_the_data_file(applied):
+    spec = styles_yaml()["layers"]["health_indicators"]
+    root = qml_of(applied, "health_indicators", "Polygon")
+    r = root.find("renderer-v2")
+    assert (r.get("type"), r.get("attr")) == ("graduatedSymbol", spec["field"])
+    ranges = r.find("ranges").findall("range")
+    breaks = spec["breaks"]
+    assert [(float(x.get("lower")), float(x.get("upper"))) for x in ranges] == \
+        list(zip(breaks, breaks[1:]))
+    assert [x.get("label") for x in ranges] == spec["labels"]
+    alpha = round(spec["symbol"]["fill_opacity"] * 255)
+    syms = symbols(root)
+    assert [options(syms[x.get("symbol")])["color"] for x in ranges] == \
+        [f"{c},{alpha}" for c in spec["colors"]]
+
+
+def _eval(e, props: dict):
+    """The few MapLibre expression operators a graduated colour uses, written out here."""
+    if not isinstance(e, list):
+        return e
+    op, *a = e
+    if op == "get":
+        return props.get(a[0])
+    if op == "typeof":
+        v = _eval(a[0], props)
+        return "number" if isinstance(v, (int, float)) else "null" if v is None else "string"
+    if op == "to-number":
+        return float(_eval(a[0], props))
+    if op in ("<", "<=", "!=", "=="):
+        x, y = _eval(a[0], props), _eval(a[1], props)
+        return {"<": lambda: x < y, "<=": lambda: x <= y, "!=": lambda: x != y,
+                "==": lambda: x == y}[op]()
+    if op == "case":
+        for cond, out in zip(a[0:-1:2], a[1:-1:2]):
+            if _eval(cond, props):
+                return _eval(out, props)
+        return _eval(a[-1], props)
+    raise AssertionError(f"unexpected operator {op}")
+
+
+def test_graduated_web_colours_match_the_qgis_classes(jining_profile):
+    from layers.styles import maplibre_style
+
+    spec = styles_yaml()["layers"]["health_indicators"]
+    hexes = ["#" + "".join(f"{int(p):02x}" for p in c.split(",")) for c in spec["colors"]]
+    fill = next(sl for sl in maplibre_style("http://h/", jining_profile)["layers"]
+                if sl["id"] == "health_indicators-fill")
+    colour = fill["paint"]["fill-color"]
+    lo, b1, hi = spec["breaks"][0], spec["breaks"][1], spec["breaks"][-1]
+    # QGIS: the first range with lower <= value <= upper; outside every range: not drawn
+    cases = {lo: hexes[0], b1 - 0.01: hexes[0], b1: hexes[0], b1 + 0.01: hexes[1],
+             hi: hexes[-1], hi + 1: "rgba(0,0,0,0)", lo - 1: "rgba(0,0,0,0)",
+             None: "rgba(0,0,0,0)"}
+    for value, want in cases.items():
+        assert _eval(colour, {"value": value}) == want, value
+    assert fill["filter"] == ["in", ["coalesce", ["get", "indicator_id"], ""],
+                              ["literal", ["health_index"]]]
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("breaks", [0, 70, 60, 80, 90, 100], "ascending"),
+    ("colors", ["1,2,3"], "5 classes need 5 colours"),
+    ("breaks", [0, "x"], "are not numbers")])
+def test_bad_graduated_classes_name_file_and_key(jining_profile, tmp_path, key, value, words):
+    from layers.styles import load_styles
+
+    data = styles_yaml()
+    data["layers"]["health_indicators"][key] = value
+    bad = tmp_path / "styles.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    profile = dataclasses.replace(jining_profile,
+                                  dictionaries={**jining_profile.dictionaries, "styles": bad})
+    with pytest.raises(ConfigError) as e:
+        load_styles(profile)
+    assert str(bad) in str(e.value) and f"layers.health_indicators.{key}" in str(e.value)
+    assert words in str(e.value)

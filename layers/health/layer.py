@@ -2,7 +2,8 @@
 
 Not a loaded layer (no codes of the platform's schemes, no load batches), so it is declared
 here and listed by :func:`layers.catalog.result_layers`, not in ``cim.layerdefs.LAYERS``: the
-query library, tiles, styles and the schema check keep to loaded layers.
+query library and the schema check keep to loaded layers. The one map (tiles, styles, QGIS
+project) shows the latest year's district rows, :data:`MAP_WHERE`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ HEALTH_INDICATORS = LayerDef(
     name="health_indicators", title_zh="城市体检指标", title_en="City health check indicators",
     geometry_type="MULTIPOLYGON", code_scheme="result",
     assign_district=False, assign_grid=False,
+    # the one map draws one indicator by value (cim/dictionaries/styles.yaml): low-zoom tiles
+    # carry what it filters, colours and labels by
+    tile_fields=("year", "indicator_id", "name", "dimension", "unit_code", "unit_name",
+                 "value", "score", "status"),
     columns=(
         Column("year", "int4", "年份 year"),
         Column("indicator_id", "text", "指标 indicator id"),
@@ -27,3 +32,9 @@ HEALTH_INDICATORS = LayerDef(
         Column("trend", "text", "趋势 improved | worsened | unchanged"),
     ),
 )
+
+# The rows the one map shows (vector tiles, the QGIS project's subset): each district's row of
+# the latest computed year. The city's row (the union of the districts) would cover them;
+# earlier years stay in the OGC API collection.
+MAP_WHERE = ("unit_kind = 'district' AND year = (SELECT max(year) FROM health_indicators "
+             "WHERE valid_to IS NULL)")

@@ -19,6 +19,7 @@ from pyproj import CRS
 
 from cim.layerdefs import GEOMETRY_COLUMN, LAYERS
 from cim.profile import CityProfile
+from layers.catalog import map_where, result_layers
 from layers.styles.expr import qgis_filter
 from layers.styles.model import Filter, LayerStyle, Styles, load_styles
 from layers.styles.qml import QGIS_VERSION, qml_element
@@ -64,6 +65,22 @@ def _present(conn: psycopg.Connection, table: str, by: str, mixed: bool) -> set[
     return out
 
 
+def _kinds(conn: psycopg.Connection, table: str) -> list[str]:
+    """The geometry kinds (point, line, fill: points on top) of the current features of a
+    mixed table; point alone when it has none (an empty layer, as before any load)."""
+    present = {k for _, k in _present_kinds(conn, table)}
+    return [k for k in ("point", "line", "fill") if k in present] or ["point"]
+
+
+def _present_kinds(conn: psycopg.Connection, table: str) -> set[tuple]:
+    if conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()[0] is None:
+        return set()
+    rows = conn.execute(f"SELECT DISTINCT GeometryType({GEOMETRY_COLUMN}) FROM "
+                        f'public."{table}" WHERE {CURRENT}').fetchall()
+    return {(g, next((k for k, (_, names, _) in MIXED.items() if g in names), None))
+            for g, in rows}
+
+
 def plan(conn: psycopg.Connection, styles: Styles) -> list[tuple[str, list]]:
     """The project's tree: [(group, [MapLayer | (subgroup, [MapLayer])])], top first."""
     tree = []
@@ -83,21 +100,30 @@ def plan(conn: psycopg.Connection, styles: Styles) -> list[tuple[str, list]]:
                 if sub:
                     items.append((label + g.split.suffix, sub))
         else:
-            items = [_map_layer(styles.layer(n), "", None, None) for n in g.layers]
+            for n in g.layers:
+                st = styles.layer(n)
+                # a mixed table (control lines, population): one layer per geometry kind
+                kinds = _kinds(conn, n) if st.kind == "mixed" else [None]
+                items += [_map_layer(st, "", None, k) for k in kinds]
         if items:
             tree.append((g.group, items))
     return tree
 
 
 def _map_layer(st: LayerStyle, prefix: str, cat: Filter | None, kind: str | None) -> MapLayer:
-    subset = CURRENT + (f" AND {qgis_filter(cat)}" if cat else "")
+    # current rows, a result layer's rows on the map (the health check's latest year), the
+    # style's `where` (one indicator) and the sublayer's class
+    extra = [w for w in (map_where(st.name), qgis_filter(st.where) if st.where else None,
+                         qgis_filter(cat) if cat else None) if w]
+    subset = " AND ".join([CURRENT, *extra])
     if st.kind == "mixed":
         wkb, names, zh = MIXED[kind or "point"]
         subset += (f" AND GeometryType({GEOMETRY_COLUMN}) IN "
                    f"({', '.join(repr(n) for n in names)})")
         name = f"{prefix}（{zh}）" if prefix else f"{st.title}（{zh}）"
     else:
-        wkb = WKB.get(LAYERS[st.name].geometry_type.upper(), "Unknown")
+        defs = {**LAYERS, **{d.name: d for d in result_layers()}}
+        wkb = WKB.get(defs[st.name].geometry_type.upper(), "Unknown")
         name = prefix + st.title if prefix else st.title
     suffix = "_".join(p for p in (cat.values[0] if cat else "", kind or "") if p)
     lid = f"{st.name}{'_' + suffix if suffix else ''}_{uuid.uuid4().hex[:8]}"

@@ -38,6 +38,21 @@ def _color(v: Any, default: Color | None = None) -> Color | None:
     return Color(*parts)
 
 
+NO_COLOR = "rgba(0,0,0,0)"
+
+
+def graduated_expr(st: LayerStyle) -> list:
+    """A graduated renderer's colour as a MapLibre ``case``: the same classes as QGIS's ranges
+    (a value takes the first class with lower <= value <= upper, so a break value is in the
+    lower class); NULL and values outside every class are not drawn (transparent)."""
+    v = ["to-number", ["get", st.field]]
+    expr: list = ["case", ["!=", ["typeof", ["get", st.field]], "number"], NO_COLOR,
+                  ["<", v, st.classes[0].lower], NO_COLOR]
+    for c in st.classes:
+        expr += [["<=", v, c.upper], c.color.hex]
+    return expr + [NO_COLOR]
+
+
 class _Builder:
     """Walks the tree once, collecting style layers (bottom first) and tree entries."""
 
@@ -86,7 +101,8 @@ class _Builder:
     # -- one collection (optionally one category of it) -----------------------------------
     def layer(self, st: LayerStyle, cid: str, cat: Filter | None) -> tuple[list[dict], list]:
         base = f"{cid}-{st.name}" if cat else st.name
-        flt = ml_filter(cat) if cat else None
+        keep = [ml_filter(f) for f in (cat, st.where) if f]
+        flt = keep[0] if len(keep) == 1 else ["all", *keep] if keep else None
         zoom: dict[str, float] = {}
         if st.max_scale:
             zoom["minzoom"] = scale_to_zoom(st.max_scale)
@@ -117,6 +133,8 @@ class _Builder:
         """A colour (one category) or a match expression, and the legend's (label, colour)."""
         if st.renderer == "single":
             return None, []
+        if st.renderer == "graduated":
+            return graduated_expr(st), [(c.label, c.color) for c in st.classes]
         cats = [c for c in st.categories if cat is None or c.value in (cat.values or ())]
         if len(cats) == 1:
             return cats[0].color.hex, [(cats[0].label, cats[0].color)]

@@ -21,7 +21,7 @@ from cim.profile import CityProfile
 # WebMercatorQuad's scale denominator at zoom 0 (OGC 2D TMS, 0.28 mm pixels)
 Z0_SCALE = 559082264.0287178
 KINDS = ("fill", "line", "point", "mixed")
-RENDERERS = ("single", "categorized", "rule-based")
+RENDERERS = ("single", "categorized", "rule-based", "graduated")
 GEOMETRY_KINDS = ("point", "line", "fill")  # the symbol kinds of a mixed layer, in draw order
 
 
@@ -68,6 +68,17 @@ class Category:
 
 
 @dataclass(frozen=True)
+class GradClass:
+    """One class of a graduated renderer: values in [lower, upper) drawn in ``color``
+    (the first class also takes values below ``lower``, the last those from ``upper``)."""
+
+    lower: float
+    upper: float
+    label: str
+    color: Color
+
+
+@dataclass(frozen=True)
 class Rule:
     title: str
     filter: Filter | None  # None: the "else" rule
@@ -101,6 +112,8 @@ class LayerStyle:
     categories: list[Category] = dc_field(default_factory=list)
     rules: list[Rule] = dc_field(default_factory=list)
     color_by: tuple[str, list[Category]] | None = None  # rule-based: colour per class
+    classes: list[GradClass] = dc_field(default_factory=list)  # graduated: ascending
+    where: Filter | None = None  # the features the layer shows (a result table's one indicator)
     symbol: dict[str, Any] = dc_field(default_factory=dict)
     height_field: str | None = None
     height_classes: list[HeightClass] = dc_field(default_factory=list)
@@ -120,6 +133,8 @@ class LayerStyle:
             if f:
                 out.add(f)
         out.update(r.filter.field for r in self.rules if r.filter)
+        if self.where:
+            out.add(self.where.field)
         return out
 
 
@@ -233,6 +248,27 @@ class _Reader:
             return Filter(fname, tuple(str(v) for v in cond["in"]))
         return Filter(fname, None, cond.get("min"), cond.get("max"))
 
+    def classes(self, spec: dict, key: str) -> list[GradClass]:
+        """A graduated renderer's classes from ``breaks`` (n+1 ascending numbers), ``colors``
+        (n) and optional ``labels`` (n; default "a–b")."""
+        if not spec.get("field"):
+            raise self.fail("a graduated renderer needs 'field'", key + ".field")
+        breaks, colors = spec.get("breaks") or [], spec.get("colors") or []
+        try:
+            breaks = [float(b) for b in breaks]
+        except (TypeError, ValueError):
+            raise self.fail(f"breaks {breaks!r} are not numbers", key + ".breaks") from None
+        if len(breaks) < 2 or any(a >= b for a, b in zip(breaks, breaks[1:])):
+            raise self.fail("breaks: at least two numbers, ascending", key + ".breaks")
+        if len(colors) != len(breaks) - 1:
+            raise self.fail(f"{len(breaks) - 1} classes need {len(breaks) - 1} colours, "
+                            f"got {len(colors)}", key + ".colors")
+        labels = spec.get("labels") or [f"{a:g}–{b:g}" for a, b in zip(breaks, breaks[1:])]
+        if len(labels) != len(colors):
+            raise self.fail(f"{len(colors)} classes need {len(colors)} labels", key + ".labels")
+        return [GradClass(a, b, str(lab), self.color(c, f"{key}.colors[{i}]"))
+                for i, (a, b, lab, c) in enumerate(zip(breaks, breaks[1:], labels, colors))]
+
     def label(self, spec: dict | None, key: str) -> Label | None:
         if not spec:
             return None
@@ -252,7 +288,10 @@ class _Reader:
         st = LayerStyle(name, str(spec.get("title", name)), kind, renderer,
                         field=spec.get("field"), symbol=dict(spec.get("symbol") or {}),
                         label=self.label(spec.get("label"), key + ".label"),
-                        max_scale=spec.get("max_scale"), min_scale=spec.get("min_scale"))
+                        max_scale=spec.get("max_scale"), min_scale=spec.get("min_scale"),
+                        where=self.filter(spec.get("where"), key + ".where"))
+        if renderer == "graduated":
+            st.classes = self.classes(spec, key)
         if renderer == "categorized":
             if not st.field:
                 raise self.fail("a categorized renderer needs 'field'", key + ".field")

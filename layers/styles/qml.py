@@ -1,4 +1,4 @@
-"""QGIS QML (3.x) from the styles: categorized or rule-based renderers, labels, scale ranges.
+"""QGIS QML (3.x) from the styles: categorized, rule-based or graduated renderers, labels, scale ranges.
 
 The same XML serves three places: a layer's default style in ``public.layer_styles``, the
 layers of the QGIS project (``cim qgis-project``), and a .qml a planner loads by hand.
@@ -103,6 +103,22 @@ def _categorized(root: ET.Element, st: LayerStyle, kind: str, only: str | None) 
         _symbol(syms, str(i), kind, st.symbol, c.color, dd)
 
 
+def _graduated(root: ET.Element, st: LayerStyle, kind: str) -> None:
+    """QGIS's graduated renderer: one range per class, manual breaks. QGIS gives a value the
+    first range with lower <= value <= upper (so a break value falls in the lower class, as on
+    the web map); values outside every range and NULL are not drawn."""
+    r = ET.SubElement(root, "renderer-v2", type="graduatedSymbol", attr=st.field or "",
+                      graduatedMethod="GraduatedColor", symbollevels="0", enableorderby="0",
+                      forceraster="0")
+    ranges, syms = ET.SubElement(r, "ranges"), ET.SubElement(r, "symbols")
+    for i, c in enumerate(st.classes):
+        ET.SubElement(ranges, "range", render="true", symbol=str(i), lower=f"{c.lower:.6f}",
+                      upper=f"{c.upper:.6f}", label=c.label)
+        _symbol(syms, str(i), kind, st.symbol, c.color)
+    ET.SubElement(r, "mode", name="manual")
+    ET.SubElement(r, "classificationMethod", id="Manual")
+
+
 def _single(root: ET.Element, st: LayerStyle, kind: str) -> None:
     r = ET.SubElement(root, "renderer-v2", type="singleSymbol", symbollevels="0",
                       enableorderby="0", forceraster="0")
@@ -169,6 +185,8 @@ def qml_element(st: LayerStyle, styles: Styles, *, geometry: str | None = None,
         _categorized(root, st, kind, category)
     elif st.renderer == "rule-based":
         _rule_based(root, st, kind, category)
+    elif st.renderer == "graduated":
+        _graduated(root, st, kind)
     else:
         _single(root, st, kind)
     if st.label:
