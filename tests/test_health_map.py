@@ -92,3 +92,39 @@ def test_map_tree_lists_health_and_risk_groups_with_the_graduated_legend(served)
     assert fill["type"] == "fill" and fill["source-layer"] == "health_indicators"
     assert fill["filter"] == ["in", ["coalesce", ["get", "indicator_id"], ""],
                               ["literal", ["health_index"]]]
+
+
+def test_web_map_selects_an_indicator(served):
+    """/map in real Chromium: the district shows the index, then the indicator picked in the
+    城市体检 selector (its filter and the score colours built from styles.yaml)."""
+    import urllib.parse
+
+    from selenium.webdriver.support.ui import Select
+
+    from tests.browser import RecordingProxy, chromium, quit_chromium
+    from tests.test_webmap import go, open_map, page_external
+
+    d, base, _ = served
+    proxy = RecordingProxy(urllib.parse.urlsplit(base).netloc)
+    driver = chromium(proxy)
+    try:
+        open_map(driver, base)
+        lonlat = TO_LONLAT.transform(hf.X0 + 1000, hf.Y0 + 500)  # D1's centre
+        go(driver, lonlat, Z)
+        shown = ("const m = CIM_MAP.map; const p = m.project(arguments[0]); "
+                 "return m.queryRenderedFeatures(p, {layers: ['health_indicators-fill']})"
+                 ".map(f => [f.properties.indicator_id, f.properties.unit_code])")
+        assert driver.execute_script(shown, list(lonlat)) == [["health_index", hf.D1]]
+        pick = Select(driver.find_element("css selector", "select[data-select]"))
+        assert pick.first_selected_option.text == "城市体检指数 (区)"
+        pick.select_by_visible_text("公园绿地服务半径覆盖率")
+        go(driver, lonlat, Z)
+        assert driver.execute_script(shown, list(lonlat)) == [["park_service_coverage", hf.D1]]
+        colour = driver.execute_script(
+            "return CIM_MAP.map.getPaintProperty('health_indicators-fill', 'fill-color')")
+        # coloured by the indicator's score now
+        assert colour[1] == ["!=", ["typeof", ["get", "score"]], "number"]
+        assert not page_external(proxy), page_external(proxy)
+    finally:
+        quit_chromium(driver)
+        proxy.shutdown()

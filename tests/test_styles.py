@@ -236,3 +236,19 @@ def test_bad_graduated_classes_name_file_and_key(jining_profile, tmp_path, key, 
         load_styles(profile)
     assert str(bad) in str(e.value) and f"layers.health_indicators.{key}" in str(e.value)
     assert words in str(e.value)
+
+
+def test_health_selector_offers_the_index_and_every_catalog_indicator(jining_profile):
+    from layers.styles import layer_tree
+
+    cat = yaml.safe_load((DICTIONARY_DIR / "health_indicators.yaml").read_text(encoding="utf-8"))
+    child = next(g for g in layer_tree(jining_profile) if g["group"] == "城市体检")["children"][0]
+    opts = child["select"]["options"]
+    assert [(o["value"], o["label"]) for o in opts] == \
+        [("health_index", styles_yaml()["layers"]["health_indicators"]["title"])] + \
+        [(i["id"], i["name_zh"]) for i in cat["indicators"]]
+    park = next(o for o in opts if o["value"] == "park_service_coverage")
+    assert _eval(park["fill-color"], {"score": 0.65}) == _eval(opts[0]["fill-color"],
+                                                               {"value": 65})
+    assert park["filter"] == ["in", ["coalesce", ["get", "indicator_id"], ""],
+                              ["literal", ["park_service_coverage"]]]

@@ -41,23 +41,48 @@ def _color(v: Any, default: Color | None = None) -> Color | None:
 NO_COLOR = "rgba(0,0,0,0)"
 
 
-def graduated_expr(st: LayerStyle) -> list:
+def graduated_expr(st: LayerStyle, field: str | None = None, scale: float = 1.0) -> list:
     """A graduated renderer's colour as a MapLibre ``case``: the same classes as QGIS's ranges
     (a value takes the first class with lower <= value <= upper, so a break value is in the
-    lower class); NULL and values outside every class are not drawn (transparent)."""
-    v = ["to-number", ["get", st.field]]
-    expr: list = ["case", ["!=", ["typeof", ["get", st.field]], "number"], NO_COLOR,
-                  ["<", v, st.classes[0].lower], NO_COLOR]
+    lower class); NULL and values outside every class are not drawn (transparent). ``field``
+    and ``scale`` (breaks × scale): another number on the same classes (a selected indicator's
+    score)."""
+    field = field or st.field
+    v = ["to-number", ["get", field]]
+    expr: list = ["case", ["!=", ["typeof", ["get", field]], "number"], NO_COLOR,
+                  ["<", v, round(st.classes[0].lower * scale, 12)], NO_COLOR]
     for c in st.classes:
-        expr += [["<=", v, c.upper], c.color.hex]
+        expr += [["<=", v, round(c.upper * scale, 12)], c.color.hex]
     return expr + [NO_COLOR]
+
+
+def select_options(st: LayerStyle, profile: CityProfile) -> dict | None:
+    """The web map's selector of a graduated result layer: per option its filter and fill
+    colour (the style's ``where`` value first, as styled; then each indicator of the catalog
+    by its score), the first one shown."""
+    sel = st.select
+    if sel is None:
+        return None
+    from layers.health.catalog import load_catalog
+
+    options = []
+    if st.where and st.where.values:
+        options.append({"value": st.where.values[0], "label": st.title,
+                        "filter": ml_filter(st.where), "fill-color": graduated_expr(st)})
+    for ind in load_catalog(profile).indicators:
+        options.append({"value": ind.id, "label": ind.name_zh,
+                        "filter": ml_filter(Filter(sel.field, (ind.id,))),
+                        "fill-color": graduated_expr(st, sel.color_field, sel.scale)})
+    return {"field": sel.field, "options": options}
 
 
 class _Builder:
     """Walks the tree once, collecting style layers (bottom first) and tree entries."""
 
-    def __init__(self, styles: Styles, only: list[str] | None) -> None:
+    def __init__(self, styles: Styles, only: list[str] | None,
+                 profile: CityProfile | None = None) -> None:
         self.styles, self.only = styles, set(only) if only else None
+        self.profile = profile
         self.body: list[dict] = []
         self.labels: list[dict] = []
 
@@ -96,7 +121,11 @@ class _Builder:
             ids.extend(sl["id"] for sl in layers + self.labels[nlabels:])
             legend.extend(items)
             self.body.append(layers)  # one entry per collection, reordered in style()
-        return {"id": cid, "title": title, "layers": ids, "legend": legend}
+        out = {"id": cid, "title": title, "layers": ids, "legend": legend}
+        sel = [st for st in map(self.styles.layer, names) if st.select]
+        if sel and cat is None and self.profile is not None:
+            out["select"] = select_options(sel[0], self.profile)
+        return out
 
     # -- one collection (optionally one category of it) -----------------------------------
     def layer(self, st: LayerStyle, cid: str, cat: Filter | None) -> tuple[list[dict], list]:
@@ -244,7 +273,7 @@ class _Builder:
 
 def _build(profile: CityProfile, layers: list[str] | None) -> tuple[list[dict], list[dict],
                                                                     _Builder]:
-    b = _Builder(load_styles(profile), layers)
+    b = _Builder(load_styles(profile), layers, profile)
     tree = b.run()
     # the tree lists top first; draw bottom first
     body = [sl for chunk in reversed(b.body) for sl in chunk]
@@ -253,7 +282,8 @@ def _build(profile: CityProfile, layers: list[str] | None) -> tuple[list[dict], 
 
 def layer_tree(profile: CityProfile, layers: list[str] | None = None) -> list[dict]:
     """The web map's layer tree: groups in Chinese, each child with its style layer ids and
-    legend (label, colour, kind line|fill|circle)."""
+    legend (label, colour, kind line|fill|circle); a result layer's child also its ``select``
+    (options, each with the filter and fill colour its style layers take)."""
     return _build(profile, layers)[0]
 
 

@@ -79,6 +79,18 @@ class GradClass:
 
 
 @dataclass(frozen=True)
+class Select:
+    """The web map's choice of what a result layer shows: the features whose ``field`` is the
+    chosen value; the style's own ``where`` value first, then the indicators of ``catalog``
+    (the health check's), coloured by ``color_field`` on the style's classes × ``scale``."""
+
+    field: str
+    catalog: str
+    color_field: str
+    scale: float
+
+
+@dataclass(frozen=True)
 class Rule:
     title: str
     filter: Filter | None  # None: the "else" rule
@@ -114,6 +126,7 @@ class LayerStyle:
     color_by: tuple[str, list[Category]] | None = None  # rule-based: colour per class
     classes: list[GradClass] = dc_field(default_factory=list)  # graduated: ascending
     where: Filter | None = None  # the features the layer shows (a result table's one indicator)
+    select: Select | None = None  # graduated: the web map's indicator selector
     symbol: dict[str, Any] = dc_field(default_factory=dict)
     height_field: str | None = None
     height_classes: list[HeightClass] = dc_field(default_factory=list)
@@ -135,6 +148,8 @@ class LayerStyle:
         out.update(r.filter.field for r in self.rules if r.filter)
         if self.where:
             out.add(self.where.field)
+        if self.select:
+            out.update((self.select.field, self.select.color_field))
         return out
 
 
@@ -292,6 +307,18 @@ class _Reader:
                         where=self.filter(spec.get("where"), key + ".where"))
         if renderer == "graduated":
             st.classes = self.classes(spec, key)
+            sel = spec.get("select")
+            if sel:
+                try:
+                    st.select = Select(str(sel["field"]), str(sel["catalog"]),
+                                       str(sel["color_field"]), float(sel.get("scale", 1)))
+                except (KeyError, TypeError, ValueError):
+                    raise self.fail("select needs field, catalog, color_field and a number "
+                                    "scale", key + ".select") from None
+                if st.select.catalog != "health_indicators":
+                    raise self.fail(f"select: catalog {st.select.catalog!r} is not "
+                                    "health_indicators (the one catalog of indicators)",
+                                    key + ".select")
         if renderer == "categorized":
             if not st.field:
                 raise self.fail("a categorized renderer needs 'field'", key + ".field")

@@ -71,6 +71,16 @@
   function setVisible(ids, on) {
     for (const id of ids) if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", on ? "visible" : "none");
   }
+  // a result layer's selector (城市体检: the index or one indicator): its style layers take the
+  // option's filter, and its fill the option's colour (built by the server from styles.yaml)
+  function choose(child, opt) {
+    for (const id of child.layers) {
+      const l = map.getLayer(id);
+      if (!l) continue;
+      map.setFilter(id, opt.filter);
+      if (l.type === "fill") map.setPaintProperty(id, "fill-color", opt["fill-color"]);
+    }
+  }
   function buildTree(tree) {
     const root = $("tree-body");
     root.innerHTML = "";
@@ -85,8 +95,11 @@
         const legend = (c.legend || []).length > 1
           ? `<div class="legend">${c.legend.map((l) => `${swatch(l)}${esc(l.label)}`).join("<br>")}</div>` : "";
         const one = (c.legend || []).length === 1 ? swatch(c.legend[0]) : "";
-        div.innerHTML = `<label><input type="checkbox" checked data-child="${esc(c.id)}"> ${one}${esc(c.title)}</label>${legend}`;
+        const pick = c.select
+          ? `<select class="pick" data-select="${esc(c.id)}">${c.select.options.map((o, i) => `<option value="${i}">${esc(o.label)}</option>`).join("")}</select>` : "";
+        div.innerHTML = `<label><input type="checkbox" checked data-child="${esc(c.id)}"> ${one}${esc(c.title)}</label>${pick}${legend}`;
         div.querySelector("input").addEventListener("change", (e) => setVisible(c.layers, e.target.checked));
+        if (c.select) div.querySelector("select").addEventListener("change", (e) => choose(c, c.select.options[+e.target.value]));
         det.appendChild(div);
       });
       det.querySelector("summary input").addEventListener("change", (e) => {
