@@ -24,8 +24,10 @@ What it does (issue 10, "Performance"):
 
 Targets (issue 10): uncached median ≤ 50 ms at z14–z16, cached ≤ 5 ms, ≤ 500 KB at z12.
 The 1,000,000 run takes a while to generate and load (see bench/api.py); pipes (100,000
-segments) are not generated here yet: measure them with ``--layer pipe_segments`` on a
-database that has them (``--database-url``).
+segments) are not generated here: measure them on the database of bench/query.py, which holds
+~100,000 pipe segments and 1,000,000 footprints (run ``python -m bench.query`` once first)::
+
+    .venv/bin/python -m bench.tiles --database cim_bench_query --layer pipe_segments
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ import requests
 from pyproj import Transformer
 from sqlalchemy.engine import make_url
 
-from bench.api import dataset, prepare_db, served_properties, start_cim, tipg_venv
+from bench.api import NOT_SERVED, dataset, prepare_db, start_cim, tipg_venv
 from bench.api_runs import free_port, machine, start_server
+from cim.config import Settings
 from cim.db.engine import psycopg_conninfo
+from cim.db.engine import server_url as engine_server_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOOMS = (12, 14, 16)
@@ -80,6 +84,29 @@ def random_tiles(conninfo: str, layer: str, zooms, n: int, seed: int) -> dict[in
             tiles.append((z, col, row))
         out[z] = list(dict.fromkeys(tiles))  # distinct: a repeat would be a cached tile
     return out
+
+
+def existing_db(name: str, profile: Path, layer: str) -> tuple[str, Path, int]:
+    """(URL, profile, current features of ``layer``) of an already loaded database ``name``
+    on the project's cluster (``--database``: e.g. bench/query.py's ``cim_bench_query``)."""
+    url = make_url(engine_server_url(Settings())).set(
+        database=name, drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if not profile.exists():
+        sys.exit(f"--profile {profile}: no such file (the profile the database was made with)")
+    with psycopg.connect(psycopg_conninfo(url), connect_timeout=10) as conn:
+        n = conn.execute(f"SELECT count(*) FROM {layer} WHERE valid_to IS NULL").fetchone()[0]
+    if not n:
+        sys.exit(f"database {name}: no current features in {layer}")
+    return url, profile, n
+
+
+def served_properties(conninfo: str, layer: str) -> list[str]:
+    """The columns `cim serve` publishes for ``layer`` (what tipg is told to serve too)."""
+    with psycopg.connect(conninfo) as conn:
+        cols = [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND table_name = %s ORDER BY ordinal_position", (layer,))]
+    return [c for c in cols if c not in NOT_SERVED]
 
 
 def timed(session: requests.Session, url: str, headers: dict | None = None):
@@ -155,7 +182,8 @@ def measure_tipg(base: str, layer: str, tiles: dict[int, list], limit: int) -> d
 
 def report(results: dict) -> str:
     m, a = results["machine"], results["args"]
-    lines = [f"**{results['features']:,} {a['layer']}**, up to {a['tiles']} random tiles per zoom "
+    lines = [f"**{results['features']:,} {a['layer']}** (database "
+             f"{results.get('database', 'cim_bench_api')}), up to {a['tiles']} random tiles per zoom "
              f"(under random features, distinct), one client, feature limit {a['limit']:,} "
              f"(cim below the detail zoom: {a['low_limit']:,}); "
              f"{m['cpu']}, {m['cores']} cores, {m['date']} (load average at start "
@@ -186,6 +214,11 @@ def main() -> None:
     ap.add_argument("--low-limit", type=int, default=8_000,
                     help="cim's features per tile below the layer's detail zoom")
     ap.add_argument("--layer", default="buildings")
+    ap.add_argument("--database", default=None,
+                    help="an already loaded database to use instead of generating "
+                         "cim_bench_api (e.g. cim_bench_query, made by bench/query.py)")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="with --database: its profile (default: WORK/query_profile.yaml)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["cim", "tipg"])
     args = ap.parse_args()
     work = args.work.resolve()
@@ -193,11 +226,16 @@ def main() -> None:
         sys.exit("--work must be outside the repository")
     (work / "logs").mkdir(parents=True, exist_ok=True)
     started = machine()
-    path = dataset(work, args.count, args.seed)
-    url, profile, total = prepare_db(work, path, args.reload)
+    if args.database:
+        url, profile, total = existing_db(
+            args.database, args.profile or work / "query_profile.yaml", args.layer)
+    else:
+        path = dataset(work, args.count, args.seed)
+        url, profile, total = prepare_db(work, path, args.reload)
     conninfo = psycopg_conninfo(url)
     tiles = random_tiles(conninfo, args.layer, ZOOMS, args.tiles, args.seed)
     results: dict = {"features": total, "machine": started,
+                     "database": make_url(url).database,
                      "args": {**vars(args), "work": str(work)}}
     if "cim" not in args.skip:
         os.environ["CIM_TILES_MAX_FEATURES"] = str(args.limit)
@@ -208,7 +246,7 @@ def main() -> None:
         finally:
             srv.stop()
     if "tipg" not in args.skip:
-        props = served_properties(conninfo)
+        props = served_properties(conninfo, args.layer)
         srv = start_tipg_tiles(work, url, props, args.layer, args.limit)
         try:
             results["tipg"] = measure_tipg(srv.base, args.layer, tiles, args.limit)

@@ -55,6 +55,7 @@ from services.pool import Pool
 from services.tiles_sql import (
     MAX_ZOOM,
     SIMPLIFY_BELOW,
+    TILE_SETTINGS,
     TileLayer,
     tile_params,
     tile_statement,
@@ -281,7 +282,8 @@ class TilesService:
 
 
 class _LazyConnection:
-    """A pooled connection taken on first use only: a tile answered from the cache takes none."""
+    """A pooled connection taken on first use only: a tile answered from the cache takes none.
+    The tiles are made in one transaction with :data:`services.tiles_sql.TILE_SETTINGS`."""
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -290,7 +292,13 @@ class _LazyConnection:
 
     def get(self) -> psycopg.Connection:
         if self._conn is None:
-            self._conn = self._stack.enter_context(self.pool.connection())
+            conn = self._stack.enter_context(self.pool.connection())
+            # one transaction for the request's tile statements, with the tile planner
+            # settings local to it (services.tiles_sql.TILE_SETTINGS: no JIT, no parallel
+            # workers, custom plans); the connection goes back to the pool idle, unchanged
+            self._stack.enter_context(conn.transaction())
+            conn.execute(TILE_SETTINGS)
+            self._conn = conn
         return self._conn
 
     def __enter__(self) -> _LazyConnection:

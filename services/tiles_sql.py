@@ -82,6 +82,25 @@ def pixel_metres(z: int, y: int) -> float:
     return EARTH_CIRCUMFERENCE / n / EXTENT * math.cos(lat)
 
 
+# Planner settings for the tile statements, local to the transaction that makes a tile (the
+# pool's connections also serve the items path, which keeps the server's defaults). Measured on
+# 1,000,000 footprints (docs/benchmarks.md, "Vector tiles"):
+# - jit off: a dense tile's plan costs more than jit_above_cost, and compiling it took 200-500 ms
+#   (inlining and optimisation) for a statement that runs in 15-150 ms;
+# - no parallel workers: starting them cost ~20 ms per tile on a loaded 2-core machine (the
+#   worker found no rows: the bitmap scan hands its pages to the leader), and a tile server
+#   runs many tiles at once anyway;
+# - custom plans: the pool prepares the statement (prepare_threshold 1), and after 5 runs
+#   PostgreSQL switched to a generic plan that knows neither the envelope nor the limit
+#   (z14 60 -> 48 ms on its own);
+# - work_mem 16MB: the top-`limit` sort by area holds the candidates with their geometries; at
+#   z12 (~29,000 candidates, limit 8,000) 4 MB spilled to disk, 16 MB keeps a top-N heap.
+TILE_SETTINGS = (
+    "SELECT set_config('jit', 'off', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true), "
+    "set_config('plan_cache_mode', 'force_custom_plan', true), "
+    "set_config('work_mem', '16MB', true)")
+
 _CACHE: dict[tuple, str] = {}
 _LOCK = threading.Lock()
 

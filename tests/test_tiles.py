@@ -193,6 +193,29 @@ def test_empty_tile_is_204(api):
     assert get_tile(api, 5, 26, 12).status_code == 204  # buildings start at zoom 12
 
 
+SETTINGS = ("SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather'), "
+            "current_setting('plan_cache_mode'), current_setting('work_mem')")
+
+
+def test_tile_settings_stay_in_the_tile_transaction(db):
+    """Tiles are made without JIT, parallel workers or generic plans, with 16 MB to sort in
+    (each cost tens to hundreds of ms a tile on 1,000,000 footprints: docs/benchmarks.md),
+    set in the tile request's own transaction: the pooled connection, which the items path
+    shares, goes back with the server's settings."""
+    from services.pool import Pool
+    from services.tiles import _LazyConnection
+
+    pool = Pool(db.conninfo, 1)  # one connection: the same one lent each time
+    with pool.connection() as conn:
+        before = conn.execute(SETTINGS).fetchone()
+    with _LazyConnection(pool) as lazy:
+        inside = lazy.get().execute(SETTINGS).fetchone()
+    assert inside == ("off", "0", "force_custom_plan", "16MB")
+    with pool.connection() as conn:
+        assert conn.execute(SETTINGS).fetchone() == before
+    assert before[:3] != inside[:3]  # the server's defaults differ (jit on, auto plans)
+
+
 # -- a small server of its own: feature limit, loads and ETags -----------------------------
 @pytest.fixture(scope="module")
 def small(jining_profile, tmp_path_factory):
