@@ -117,12 +117,18 @@ def load_plan_and_base_samples(d: TestDB, profile: CityProfile) -> None:
 
 
 def load_network_samples(d: TestDB, profile: CityProfile) -> None:
-    """The sample pipe survey and component census (issue 3), when present, before `api`."""
+    """The sample pipe survey, the old water main delivered apart from it and the component
+    census (issue 3), when present, before `api`."""
     pipes, components = SAMPLES / "pipes", SAMPLES / "components"
     if pipes.is_dir():
         from loaders.pipes.load import load_pipes_files
 
         d.pipes_report, d.pipes_qa = load_pipes_files(d.conninfo, profile, [pipes])
+        old_main = SAMPLES / "pipes_gis" / "old_water_main.gpkg"
+        if old_main.is_file():  # the second delivery: an old water main (issue 11 item 5)
+            d.old_main_report, _ = load_pipes_files(
+                d.conninfo, profile, lines=f"{old_main}:pipes", points=f"{old_main}:nodes",
+                class_opt="给水", dataset="old_water_main")
     if components.is_dir():
         from loaders.components import load_components
 

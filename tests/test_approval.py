@@ -369,20 +369,3 @@ def test_process_answers_like_the_cli(adb, tmp_path):
     assert out["record_id"] is not None
     for k in ("summary", "results"):
         assert json.loads(json.dumps(out[k])) == cli[k]
-
-
-def test_dxf_sample_breaks_only_the_pipe_clearance(adb):
-    """data_samples/projects/pipe_clearance.dxf (GBK DXF, layers by convention, attributes in
-    a TEXT) drawn on this module's planning situation."""
-    from cim.config import PROJECT_ROOT
-
-    dxf = PROJECT_ROOT / "data_samples" / "projects" / "pipe_clearance.dxf"
-    proc = run_cli(["check", str(dxf), "--json", "--no-record"], adb.env())
-    assert proc.returncode == 1, proc.stderr
-    res = json.loads(proc.stdout)
-    assert [r["id"] for r in res["results"] if r["status"] == "fail"] == ["pipe_clearance"]
-    assert res["summary"]["counts"]["needs_review"] == 0
-    b = res["project"]["buildings"][0]
-    assert (b["name"], b["floors_above"], b["height"], b["use"]) == ("泵房综合楼", 6, 18.0,
-                                                                    "公用设施")
-    assert _rule(res, "pipe_clearance")["measured"] == pytest.approx(1.0, abs=1e-3)

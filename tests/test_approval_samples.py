@@ -1,7 +1,8 @@
 """The sample projects of data_samples/projects/ on the sample district as `make demo` loads
 it (buildings, pipes, planning): the passing one passes, the other breaks exactly the rules
-its README lists; and the README's reason why the pipe-clearance sample cannot sit on the
-district, recomputed from the delivered files."""
+its README lists, the pipe-clearance one only the clearance from the old water main (the
+second pipe delivery, data_samples/jining/pipes_gis/); and the README's reason why no parcel
+breaks only a clearance from the survey pipes, recomputed from the delivered files."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.conftest import make_db, run_cli, server_url, start_api
 
 J = PROJECT_ROOT / "data_samples" / "jining"
 P = PROJECT_ROOT / "data_samples" / "projects"
+OLD_MAIN = J / "pipes_gis" / "old_water_main.gpkg"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,8 @@ def district(jining_profile):
     d = make_db("apdistrict", jining_profile)
     for args in (["load", "buildings", str(J / "buildings" / "buildings_survey.shp")],
                  ["load", "pipes", str(J / "pipes")],
+                 ["load", "pipes", "--lines", f"{OLD_MAIN}:pipes", "--points",
+                  f"{OLD_MAIN}:nodes", "--class", "给水", "--dataset", "old_water_main"],
                  *[["load", "planning", str(J / "planning" / "planning.gpkg"), "--layer", ly]
                    for ly in ("parcels", "control_lines", "height_zones")]):
         run_cli([*args, "--quiet"], d.env(), check=True)
@@ -57,6 +61,36 @@ def test_the_several_rules_sample_breaks_what_its_readme_says(district):
     readme = (P / "README.md").read_text(encoding="utf-8")
     assert all(f"`{rid}`" in readme for rid in failed)
     assert res["summary"]["counts"]["needs_review"] == 0
+
+
+def test_the_pipe_clearance_sample_breaks_only_the_old_mains_clearance(district):
+    """pipe_clearance.dxf on parcel RC-0324: every other rule passes or does not apply; the
+    measured clearance is the footprints' distance to the old main's centre lines minus half
+    its diameter, computed here from the DXF and the GeoPackage."""
+    dxf = P / "pipe_clearance.dxf"
+    proc = run_cli(["check", str(dxf), "--json", "--no-record"], district.env())
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr
+    res = json.loads(proc.stdout)
+    status = {r["id"]: r["status"] for r in res["results"]}
+    assert [k for k, v in status.items() if v == "fail"] == ["pipe_clearance"], status
+    assert set(status.values()) <= {"pass", "not_applicable", "fail"}, status
+    for rid in ("setback_road", "setback_site", "height_parcel", "far", "density",
+                "green_ratio", "building_spacing", "existing_buildings", "inside_site"):
+        assert status.get(rid) == "pass", (rid, status)
+    assert [b["name"] for b in res["project"]["buildings"]] == ["1号楼", "2号楼"]
+    ents = pyogrio.read_dataframe(dxf)  # GDAL recodes the GBK drawing ($DWGCODEPAGE)
+    rings = ents[ents["Layer"] == "建筑"].geometry
+    footprints = [shapely.Polygon(g.coords) for g in rings if g.geom_type == "LineString"]
+    assert len(footprints) == 2
+    main = pyogrio.read_dataframe(OLD_MAIN, layer="pipes")
+    radius = float(re.findall(r"[0-9.]+", main["管径"].iloc[0])[0]) / 2000.0
+    want = min(f.distance(g) for f in footprints for g in main.geometry) - radius
+    assert want == pytest.approx(1.5, abs=0.01)
+    rule = next(r for r in res["results"] if r["id"] == "pipe_clearance")
+    assert rule["measured"] == pytest.approx(want, abs=1e-3)
+    assert rule["required"] == 3.0
+    readme = (P / "README.md").read_text(encoding="utf-8")
+    assert "`pipe_clearance.dxf`" in readme and "RC-0324" in readme
 
 
 CLASS_CODE = {"给水": "01", "雨水": "02", "污水": "02", "燃气": "03", "热力": "04"}
@@ -93,11 +127,11 @@ def _survey_pipes() -> list[tuple[str, shapely.LineString, float]]:
 
 
 def test_no_sample_parcel_can_break_only_a_pipe_clearance():
-    """Why pipe_clearance.dxf is drawn on the test fixture (README.md): on every sample parcel,
-    the ground a building may take while keeping the parcel's road setback stays farther from
-    every surveyed pipe than the largest GB 50289 building clearance of its class. Computed
-    from the delivered files with shapely; if the samples change so that such a spot exists,
-    this fails and the sample belongs on the district."""
+    """Why pipe_clearance.dxf needs the old water main (README.md): on every sample parcel, the
+    ground a building may take while keeping the parcel's road setback stays farther from every
+    pipe of the street survey (data_samples/jining/pipes/; the old-main delivery in pipes_gis/
+    is the deliberate exception) than the largest GB 50289 building clearance of its class.
+    Computed from the delivered files with shapely."""
     rules = pd.read_csv(PROJECT_ROOT / "cim" / "dictionaries" / "pipe_clearances.csv",
                         dtype=str)
     rules = rules[(rules["kind"] == "horizontal") & (rules["a"] == "building")]

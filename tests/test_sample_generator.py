@@ -27,6 +27,7 @@ PYTHON_WRITTEN = [
     "pipes/热力_管线段成果表.csv",
     "pipes/电力通信_管线点成果表.csv",
     "pipes/电力通信_管线段成果表.csv",
+    "pipes_gis/README.md",
 ]
 GDAL_WRITTEN = [  # (file, layer, encoding)
     ("boundaries.gpkg", "districts", None),
@@ -42,6 +43,8 @@ GDAL_WRITTEN = [  # (file, layer, encoding)
     ("base/green_spaces.gpkg", "green_spaces", None),
     ("base/facilities.gpkg", "facilities", None),
     ("base/population.gpkg", "population", None),
+    ("pipes_gis/old_water_main.gpkg", "pipes", None),
+    ("pipes_gis/old_water_main.gpkg", "nodes", None),
 ]
 
 

@@ -18,6 +18,7 @@ from data_samples.generate.components import make_component_census, write_compon
 from data_samples.generate.districts import PROFILE_YAML, make_districts, make_grid_cells
 from data_samples.generate.files import pinned_gdal_date, remove_dataset
 from data_samples.generate.frame import DISTRICTS, SAMPLE_SEED, STORAGE_CRS, area_frame
+from data_samples.generate.old_main import make_old_main, write_old_main
 from data_samples.generate.pipes import PIPE_CLASSES, make_pipe_survey, write_pipe_survey
 from data_samples.generate.planning import make_planning, write_planning
 
@@ -72,6 +73,10 @@ def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = 
     rng_cb = np.random.default_rng(np.random.SeedSequence(seed).spawn(6)[5])
     base = make_city_base(districts, cells, bld, planning, rng_cb)
     write_city_base(base, out)
+    # a second pipe delivery, an old water main under block RC-0324 (issue 11 item 5), draws
+    # from a seventh stream: the files above keep their bytes
+    rng_om = np.random.default_rng(np.random.SeedSequence(seed).spawn(7)[6])
+    write_old_main(make_old_main(planning["parcels"], rng_om), out)
 
     summary = {"frame": frame, "n_cells": len(grid), "n_buildings": len(bld), "imperfections": imperfections,
                "pipes": {k: (len(p), len(sg)) for k, (p, sg) in tables.items()},

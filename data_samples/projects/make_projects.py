@@ -6,9 +6,9 @@
   用地红线, 建筑, 绿地; Chinese field names; EPSG:4527);
 - ``breaks_several.geojson``: on parcel RC-1217 (the village block), GeoJSON in CRS84 with a
   ``role`` per feature;
-- ``pipe_clearance.dxf``: a DXF drawing (GBK, DXF layers 用地红线/建筑/绿地, the building's
-  attributes as a TEXT inside it) for the hand-drawn planning situation of the tests
-  (``tests/approval_fixture.py``), see README.md for why.
+- ``pipe_clearance.dxf``: a DXF drawing (GBK, DXF layers 用地红线/建筑/绿地, each building's
+  attributes as a TEXT inside it) on parcel RC-0324, which the old water main of
+  ``data_samples/jining/pipes_gis/`` crosses.
 
 Positions on the sample parcels are taken from ``data_samples/jining/planning/planning.gpkg``
 (each parcel's south-west and south-east corners give the block's own axes u, v in metres), so
@@ -25,15 +25,13 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
-import shapely.affinity
 import shapely.geometry
 from pyproj import Transformer
-from shapely.geometry import Polygon, box
+from shapely.geometry import Polygon
 
 HERE = Path(__file__).resolve().parent
 PLANNING = HERE.parent / "jining" / "planning" / "planning.gpkg"
 SRID = 4527
-X0, Y0 = 39_500_000.0, 3_920_000.0  # origin of tests/approval_fixture.py
 
 
 def parcel_frame(code: str):
@@ -117,15 +115,16 @@ def _dxf(entities: list[tuple]) -> str:
 
 
 def pipe_clearance() -> None:
-    def s(g: Polygon) -> Polygon:
-        return shapely.affinity.translate(g, X0, Y0)
-
-    building = s(box(40, 20, 60, 40))  # 1.0 m from the DN300 main's wall (x = 61.15)
-    c = building.centroid
-    ents = [("poly", "用地红线", s(box(0, 0, 100, 100))),
-            ("poly", "建筑", building),
-            ("text", "建筑", (c.x, c.y), "名称=泵房综合楼;地上层数=6;地下层数=1;建筑高度=18;用途=公用设施"),
-            ("poly", "绿地", s(box(10, 50, 90, 90)))]
+    """On block RC-0324, crossed by the old DN300 water main (``jining/pipes_gis``, centre line
+    at u = 41.65 m): 1号楼's east wall (u = 40) stands 1.5 m from the pipe's wall, 3.0 m
+    required; everything else is laid out as ``passes.gpkg``."""
+    r = parcel_frame("RC-0324")
+    text = "名称={};地上层数=18;地下层数=2;建筑高度=54;用途=住宅"
+    ents = [("poly", "用地红线", r(10, 10, 130, 110))]
+    for name, g in (("1号楼", r(20, 20, 40, 60)), ("2号楼", r(95, 20, 115, 60))):
+        c = g.centroid
+        ents += [("poly", "建筑", g), ("text", "建筑", (c.x, c.y), text.format(name))]
+    ents += [("poly", "绿地", r(15, 70, 125, 105)), ("poly", "绿地", r(50, 15, 85, 65))]
     (HERE / "pipe_clearance.dxf").write_bytes(_dxf(ents).encode("gbk"))
 
 
