@@ -62,4 +62,12 @@ if [ "${1:-}" = "--test" ] && ! dpkg-query -W -f='${Status}' chromium-driver 2>/
     chromium chromium-driver >/tmp/cim-apt-chromium.log 2>&1 \
     || echo "chromium not installed (see /tmp/cim-apt-chromium.log): the web map browser test will skip" >&2
 fi
+# --test: strace, so tests/test_delivery_untouched.py also checks that no file of a delivery
+# folder is ever opened for writing (the listing comparison runs without it)
+if [ "${1:-}" = "--test" ] && ! command -v strace >/dev/null 2>&1; then
+  echo "installing strace (for the read-only delivery test)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    strace >/tmp/cim-apt-strace.log 2>&1 \
+    || echo "strace not installed (see /tmp/cim-apt-strace.log): that check will skip" >&2
+fi
 echo "system ready: PostgreSQL $PG with PostGIS 3"
