@@ -414,12 +414,41 @@ RISK_POINTS = LayerDef(
                    Index("asset_current_idx", ("asset_code",))),
 )
 
+# -- lifeline monitoring (城市生命线, issue 14): the sensor registry, a layer loaded from the
+# vendor's registry file (`cim load sensors`); readings, alarms and cases live in layers/iot and
+# layers/cases (migration 0008)
+SENSORS = LayerDef(
+    name="sensors", title_zh="监测设备", title_en="Monitoring sensors",
+    geometry_type="POINT", code_scheme="feature", layer_code="92",
+    class_dictionary="sensor_types", class_column="type_code",
+    tile_fields=("type_name", "status", "device_id"), tile_min_zoom=10, tile_detail_zoom=15,
+    columns=(
+        Column("device_id", "text", "设备编号 device id (the vendor's)", required=True),
+        Column("name", "text", "名称 name"),
+        Column("type_code", "text", "监测类型代码 type code (sensor_types.csv)", db="varchar(2)",
+               required=True),
+        Column("type_name", "text", "监测类型 type"),
+        Column("unit", "text", "计量单位 unit"),
+        Column("asset_layer", "text", "监测对象图层 layer of the watched asset"),
+        Column("asset_code", "text", "监测对象编码 code of the watched asset", db="varchar(24)"),
+        Column("asset_class", "text", "监测对象类别 class of the asset (thresholds per class)"),
+        Column("install_date", "date", "安装日期 install date"),
+        Column("status", "text", "状态 status (运行 停用 维修)", required=True),
+        Column("interval_s", "int4", "上报周期 reporting interval (s)"),
+        Column("reading_source", "text", "数据来源 source allowed to send its readings"),
+        Column("district_code", "text", "行政区代码 district", db="varchar(6)"),
+        Column("grid_code", "text", "单元网格 grid cell", db="varchar(15)"),
+    ),
+    extra_indexes=(Index("device_current_uq", ("device_id",), unique=True),
+                   Index("asset_current_idx", ("asset_code",))),
+)
+
 LAYERS: dict[str, LayerDef] = {d.name: d for d in (ADMIN_DIVISIONS, GRID_CELLS, BUILDINGS,
                                                    PIPE_POINTS, PIPE_SEGMENTS, COMPONENTS,
                                                    PLANNING_PARCELS, CONTROL_LINES,
                                                    HEIGHT_ZONES, ROADS, GREEN_SPACES,
                                                    FACILITIES, POPULATION,
-                                                   RISK_POINTS)}
+                                                   RISK_POINTS, SENSORS)}
 
 
 def layer(name: str) -> LayerDef:

@@ -162,13 +162,25 @@ def test_reader_records_approval_checks_only(rdb):
             conn.rollback()
     assert rdb.scalar("SELECT project FROM approval_checks WHERE id = %s",
                       (new_id,)) == "by reader"
-    # by the catalog: approval_checks is the only table of public it may write at all
+    # by the catalog: the record tables (approval checks, the operational tables of issue 14
+    # and the allocator's two) are all it may write; of risk_points three columns only
     writable = rdb.rows(
         "SELECT c.relname, p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
         "unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p "
         "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') "
         "AND has_table_privilege(%s, c.oid, p)", (DEFAULT_READER,))
-    assert writable == [("approval_checks", "INSERT")]
+    assert sorted(writable) == sorted([
+        ("approval_checks", "INSERT"), ("readings", "INSERT"),
+        ("sensor_state", "INSERT"), ("sensor_state", "UPDATE"),
+        ("alarms", "INSERT"), ("alarms", "UPDATE"), ("cases", "INSERT"), ("cases", "UPDATE"),
+        ("case_events", "INSERT"), ("case_contacts", "INSERT"), ("case_contacts", "UPDATE"),
+        ("case_attachments", "INSERT"), ("code_counters", "INSERT"),
+        ("code_counters", "UPDATE"), ("code_registry", "INSERT"),
+        ("risk_assessments", "INSERT")])
+    cols = rdb.rows("SELECT a.attname FROM pg_attribute a WHERE a.attrelid = 'risk_points'::regclass "
+                    "AND a.attnum > 0 AND has_column_privilege(%s, a.attrelid, a.attnum, 'UPDATE') "
+                    "ORDER BY 1", (DEFAULT_READER,))
+    assert [c for (c,) in cols] == ["color", "flags", "level"]
     # the identity column needs no sequence privilege, so none is given
     assert not rdb.scalar("SELECT has_sequence_privilege(%s, 'approval_checks_id_seq', "
                           "'USAGE')", (DEFAULT_READER,))

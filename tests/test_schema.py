@@ -39,7 +39,8 @@ def test_every_layer_table_has_the_declared_geometry_and_indexes(migrated):
                      "planning_parcels": ("MULTIPOLYGON", 2), "control_lines": ("GEOMETRY", 2),
                      "height_zones": ("MULTIPOLYGON", 2), "roads": ("MULTILINESTRING", 2),
                      "green_spaces": ("MULTIPOLYGON", 2), "facilities": ("POINT", 2),
-                     "population": ("GEOMETRY", 2), "risk_points": ("POINT", 2)}
+                     "population": ("GEOMETRY", 2), "risk_points": ("POINT", 2),
+                     "sensors": ("POINT", 2)}
     assert set(expected_geom) == set(LAYERS)
     with psycopg.connect(conninfo) as conn:
         for t, (gtype, dims) in expected_geom.items():

@@ -41,8 +41,25 @@ READER_TIMEOUT_ENV = "CIM_READER_STATEMENT_TIMEOUT"
 READER_PASSWORD_ENV = "CIM_READER_PASSWORD"
 DEFAULT_READER = "cim_reader"
 DEFAULT_TIMEOUT = "10s"
-# record tables the reader may add rows to (and nothing else): see _grant_records
-RECORD_TABLES = ("approval_checks",)
+# what the served role may write (and nothing else): see _grant_records. The approval check
+# records itself; the operational APIs (issue 14) ingest readings, keep sensor state, open
+# and clear alarms, run the case loop, draw case codes from the one allocator and raise a
+# risk point's level while an alarm on its asset is active (level, colour and flags only)
+RECORD_GRANTS: dict[str, str] = {
+    "approval_checks": "INSERT",
+    "readings": "INSERT",
+    "sensor_state": "INSERT, UPDATE",
+    "alarms": "INSERT, UPDATE",
+    "cases": "INSERT, UPDATE",
+    "case_events": "INSERT",
+    "case_contacts": "INSERT, UPDATE",
+    "case_attachments": "INSERT",
+    "code_counters": "INSERT, UPDATE",
+    "code_registry": "INSERT",
+    "risk_points": "UPDATE (level, color, flags)",
+    "risk_assessments": "INSERT",
+}
+RECORD_TABLES = tuple(RECORD_GRANTS)
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TIMEOUT = re.compile(r"^\d{1,9}(ms|s|min|h)?$")
 
@@ -183,16 +200,16 @@ def ensure_reader(url: str, role: ReaderRole | None = None) -> list[str]:
 
 
 def _grant_records(conn: psycopg.Connection, ident: sql.Identifier) -> None:
-    """INSERT on the record tables of :data:`RECORD_TABLES` that exist (after their
-    migration): a served approval check records itself as the reader, in a transaction it
-    opens READ WRITE, without a writer's login. Nothing more: no UPDATE or DELETE (a record is
-    never changed), nothing on any layer table, and no USAGE on the sequence behind the id (an
-    identity column draws its value without it, so the reader cannot burn ids)."""
-    for table in RECORD_TABLES:
+    """The privileges of :data:`RECORD_GRANTS` on the tables that exist (after their
+    migration): a served approval check records itself and the operational APIs write their
+    own tables as the reader, in transactions they open READ WRITE, without a writer's login.
+    Nothing more: no DELETE, no loaded layer but the three columns of ``risk_points``, and no
+    USAGE on the sequence behind an id (an identity column draws its value without it)."""
+    for table, privileges in RECORD_GRANTS.items():
         if conn.execute("SELECT to_regclass(%s) IS NULL", (f"public.{table}",)).fetchone()[0]:
             continue
-        _retrying(conn, sql.SQL("GRANT INSERT ON TABLE {} TO {}").format(
-            sql.Identifier(table), ident))
+        _retrying(conn, sql.SQL("GRANT {} ON TABLE {} TO {}").format(
+            sql.SQL(privileges), sql.Identifier(table), ident))
 
 
 def _role_setting(conn: psycopg.Connection, role: str, name: str) -> str | None:
