@@ -1,0 +1,87 @@
+"""Case categories (事件/部件) as data: ``cim/dictionaries/case_categories.csv``.
+
+Each row: code (4 digits, its first two the major class that goes into the case code),
+kind 事件/部件, name, handling time limit in hours (counted from 立案), the default
+responsible unit, and ``unit_fields``: which of a component's units is proposed for dispatch,
+in order of preference (主管 = dept_name, 权属 = owner_name, 养护 = maint_name; ``;``
+separated, empty = the default unit only). A city edits the file, not the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from cim.errors import ConfigError, InputError
+from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+
+CATEGORIES_FILE = DICTIONARY_DIR / "case_categories.csv"
+# a component's unit columns by the basis a category names
+UNIT_BASES: dict[str, tuple[str, ...]] = {
+    "主管": ("dept_name",), "权属": ("owner_name", "owner"), "养护": ("maint_name",)}
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    kind: str
+    major_code: str
+    major_name: str
+    name: str
+    time_limit_h: float
+    default_unit: str
+    unit_fields: tuple[str, ...]
+
+
+def _category(row: dict[str, str], i: int, path: Path) -> Category:
+    code = row.get("code", "")
+    if not (len(code) == 4 and code.isdigit()):
+        raise ConfigError(f"category code {code!r} is not 4 digits", path=str(path), row=i,
+                          field="code")
+    if row.get("kind") not in ("事件", "部件"):
+        raise ConfigError(f"kind {row.get('kind')!r} is not 事件 or 部件", path=str(path),
+                          row=i, field="kind")
+    if row.get("major_code") != code[:2]:
+        raise ConfigError(f"major_code {row.get('major_code')!r} is not the first two digits "
+                          f"of {code}", path=str(path), row=i, field="major_code")
+    try:
+        limit = float(row.get("time_limit_h", ""))
+        if limit <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"time_limit_h {row.get('time_limit_h')!r} is not a positive number",
+                          path=str(path), row=i, field="time_limit_h") from None
+    if not row.get("default_unit"):
+        raise ConfigError("a category needs a default_unit", path=str(path), row=i,
+                          field="default_unit")
+    fields = tuple(f.strip() for f in (row.get("unit_fields") or "").split(";") if f.strip())
+    bad = [f for f in fields if f not in UNIT_BASES]
+    if bad:
+        raise ConfigError(f"unit_fields {bad} not among {', '.join(UNIT_BASES)}",
+                          path=str(path), row=i, field="unit_fields")
+    return Category(code, row["kind"], row["major_code"], row.get("major_name", ""),
+                    row.get("name", ""), limit, row["default_unit"], fields)
+
+
+@lru_cache(maxsize=4)
+def load_categories(path: Path = CATEGORIES_FILE) -> dict[str, Category]:
+    """The categories by code (rows numbered from 2, the header being row 1)."""
+    out: dict[str, Category] = {}
+    for i, row in enumerate(read_csv_dictionary(path), start=2):
+        c = _category(row, i, path)
+        if c.code in out:
+            raise ConfigError(f"category {c.code} appears twice", path=str(path), row=i,
+                              field="code")
+        out[c.code] = c
+    return out
+
+
+def category(code: str, field: str = "category_code") -> Category:
+    """The category ``code``; an InputError naming ``field`` if there is none."""
+    cats = load_categories()
+    if code not in cats:
+        raise InputError(f"unknown case category {code!r}; categories: "
+                         f"{', '.join(f'{c.code} {c.name}' for c in cats.values())}",
+                         field=field)
+    return cats[code]

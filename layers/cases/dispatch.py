@@ -1,0 +1,81 @@
+"""Who should handle a case: the dispatch proposal, and which cases are overdue.
+
+Proposal: a case on an asset (a component of GB/T 30428.2, or any feature with unit columns)
+takes the unit named in the asset's 主管 (dept_name) / 权属 (owner_name, owner) / 养护
+(maint_name) column, in the order its category's ``unit_fields`` gives (data, see
+:mod:`layers.cases.categories`), the first non-empty one; otherwise the category's
+``default_unit``. ``unit_basis`` records where the unit came from (主管, 权属, 养护,
+``category``, or ``指定`` when the 派遣员 named another unit).
+
+Overdue: a registered case is overdue at ``now`` when its deadline (立案 + the category's time
+limit) has passed and it has not been handled yet (state 立案 or 派遣, i.e. no 处置 recorded
+since its last dispatch). Handling is what the time limit measures (GB/T 30428 按期处置), so a
+case handled in time is not overdue while it waits for 核查 or 结案; a case 退回 from 核查 to
+派遣 is handled again against the same deadline, so it can become overdue again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from cim.errors import InputError
+from cim.layerdefs import LAYERS
+from layers.cases.categories import UNIT_BASES, Category
+
+# the states in which a case still waits to be handled (see the module docstring)
+WAITING_FOR_HANDLING = ("立案", "派遣")
+
+
+def _table_exists(conn: psycopg.Connection, table: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+
+
+def asset_layer(conn: psycopg.Connection, code: str, field: str = "asset_code") -> str:
+    """The layer holding the current feature ``code`` (code registry first, else a look in
+    every layer); an InputError naming ``field`` when no current feature has it."""
+    reg = conn.execute("SELECT layer FROM code_registry WHERE code = %s", (code,)).fetchone()
+    candidates = [reg[0]] if reg and reg[0] in LAYERS else list(LAYERS)
+    for name in candidates:
+        table = LAYERS[name].table
+        if name == "cases" or not _table_exists(conn, table):
+            continue
+        if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table} "  # noqa: S608 (declared)
+                        "WHERE code = %s AND valid_to IS NULL)", (code,)).fetchone()[0]:
+            return name
+    raise InputError(f"no current feature has code {code}", field=field)
+
+
+def propose(conn: psycopg.Connection, cat: Category, layer: str | None,
+            code: str | None) -> tuple[str, str]:
+    """(unit, unit_basis) for a case of category ``cat`` on the asset ``code`` of ``layer``
+    (or on no asset)."""
+    if layer and code and cat.unit_fields:
+        cols = set(LAYERS[layer].column_names())
+        parts = [f"NULLIF(btrim({c}), '')" for basis in cat.unit_fields
+                 for c in UNIT_BASES[basis] if c in cols]
+        bases = [basis for basis in cat.unit_fields for c in UNIT_BASES[basis] if c in cols]
+        if parts:
+            row = conn.execute(
+                f"SELECT {', '.join(parts)} FROM {LAYERS[layer].table} "  # noqa: S608
+                "WHERE code = %s AND valid_to IS NULL", (code,)).fetchone()
+            for basis, value in zip(bases, row or (), strict=False):
+                if value:
+                    return value, basis
+    return cat.default_unit, "category"
+
+
+def overdue(conn: psycopg.Connection, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Current cases past their deadline and not handled yet, most overdue first, each with
+    ``overdue_h`` (hours past the deadline at ``now``)."""
+    now = now or dt.datetime.now(dt.UTC)
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(
+        "SELECT code, state, category_code, category_name, grid_code, unit, registered_at, "
+        "dispatched_at, deadline, round(extract(epoch FROM %(now)s - deadline)::numeric / 3600, "
+        "2)::float AS overdue_h FROM cases WHERE valid_to IS NULL AND state = ANY(%(states)s) "
+        "AND deadline < %(now)s ORDER BY deadline, code",
+        {"now": now, "states": list(WAITING_FOR_HANDLING)}).fetchall()

@@ -1,0 +1,210 @@
+"""Opening a case and writing its audit trail: the one path every source takes (an inspector's
+report, a 12345 hotline call, a sensor alarm from layers.iot).
+
+A case is placed once, when it is opened: its point (given, else the asset's point on surface,
+else the grid cell's), its district (the current level-3 division holding the point, else the
+grid cell's) and its grid cell (the current cell holding the point, or the one given). Its
+code comes from the one allocator (``cim.coding.allocate_codes``): prefix district + the
+cases layer code (93, ``layers.csv``) + the category's major class, source key
+``case:<uuid>`` (every report is a new case). The responsible unit is proposed at once
+(:mod:`layers.cases.dispatch`) so the 派遣员 sees it; the deadline is set when the case is
+registered (立案 + the category's time limit).
+
+Functions here run inside the caller's transaction and never commit: an alarm, its case and
+the risk point it raises are written together or not at all. Timestamps without a time zone
+are taken as UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from cim.coding.allocator import allocate_codes
+from cim.coding.scheme import FEATURE_SERIAL_WIDTH
+from cim.errors import InputError
+from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+from layers.cases.categories import category
+from layers.cases.dispatch import asset_layer, propose
+from layers.query.sqlparts import storage_srid
+
+SOURCES = ("巡查上报", "传感告警", "市民热线")
+LAYER = "cases"
+REPORTED, REGISTERED = "上报", "立案"
+CONTACT_FIELDS = ("reporter_name", "phone", "reporter_user")
+# the columns a case is shown with (geometry as x/y in the storage CRS)
+CASE_COLUMNS = ("code, source, kind, category_code, category_name, state, description, "
+                "address, district_code, grid_code, asset_layer, asset_code, alarm_code, unit, "
+                "unit_basis, reported_at, registered_at, dispatched_at, handled_at, "
+                "verified_at, closed_at, deadline, time_limit_h, flags, detail, "
+                "ST_X(geom) AS x, ST_Y(geom) AS y")
+
+
+def layer_code() -> str:
+    """The cases layer's two-digit code (``layers.csv``, data)."""
+    for row in read_csv_dictionary(DICTIONARY_DIR / "layers.csv"):
+        if row["layer"] == LAYER:
+            return row["layer_code"]
+    raise InputError("layers.csv has no row for the cases layer", field="layer")
+
+
+def utc(t: dt.datetime | None) -> dt.datetime | None:
+    """``t`` with a time zone (naive is UTC)."""
+    if t is not None and t.tzinfo is None:
+        return t.replace(tzinfo=dt.UTC)
+    return t
+
+
+def record_event(conn: psycopg.Connection, case_id: int, *, at: dt.datetime, actor: str,
+                 role: str, action: str, from_state: str | None, to_state: str,
+                 note: str | None = None, detail: dict | None = None) -> None:
+    """One row of the audit trail (``case_events``)."""
+    conn.execute("INSERT INTO case_events (case_id, at, actor, role, action, from_state, "
+                 "to_state, note, detail) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                 (case_id, at, actor, role, action, from_state, to_state, note,
+                  Jsonb(detail or {})))
+
+
+def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | None,
+           grid_code: str | None, layer: str | None,
+           asset_code: str | None) -> tuple[str, str, str | None]:
+    """(geometry as hex EWKB, district code, grid code) of a new case."""
+    from cim.layerdefs import LAYERS
+
+    grid = None
+    if grid_code:
+        grid = conn.execute("SELECT district_code, ST_PointOnSurface(geom) FROM grid_cells "
+                            "WHERE code = %s AND valid_to IS NULL", (grid_code,)).fetchone()
+        if grid is None:
+            raise InputError(f"no current grid cell has code {grid_code}", field="grid_code")
+    if point is not None:
+        try:
+            x, y = (float(v) for v in point)
+        except (TypeError, ValueError):
+            raise InputError(f"point {point!r} is not two numbers x, y",
+                             field="point") from None
+        geom = conn.execute("SELECT ST_SetSRID(ST_MakePoint(%s, %s), %s)",
+                            (x, y, srid)).fetchone()[0]
+    elif layer is not None:
+        geom = conn.execute(f"SELECT ST_PointOnSurface(geom) FROM {LAYERS[layer].table} "  # noqa: S608
+                            "WHERE code = %s AND valid_to IS NULL", (asset_code,)).fetchone()[0]
+    elif grid is not None:
+        geom = grid[1]
+    else:
+        raise InputError("a case needs a place: a point, a grid cell or an asset code",
+                         field="point")
+    district, cell = conn.execute(
+        "SELECT (SELECT code FROM admin_divisions WHERE valid_to IS NULL AND level = 3 "
+        "        AND ST_Intersects(geom, %(g)s::geometry) ORDER BY code LIMIT 1), "
+        "       (SELECT code FROM grid_cells WHERE valid_to IS NULL "
+        "        AND ST_Intersects(geom, %(g)s::geometry) ORDER BY code LIMIT 1)",
+        {"g": geom}).fetchone()
+    cell = grid_code or cell
+    if grid is not None and district is None:
+        district = grid[0]
+    if district is None and cell is not None:
+        district = conn.execute("SELECT district_code FROM grid_cells WHERE code = %s "
+                                "AND valid_to IS NULL", (cell,)).fetchone()[0]
+    if district is None:
+        raise InputError("the case's place lies in no district of the city",
+                         field="point" if point is not None else "asset_code")
+    return geom, district, cell
+
+
+def _new_code(conn: psycopg.Connection, prefix: str) -> str:
+    conn.execute("DROP TABLE IF EXISTS _case_stg")
+    conn.execute("CREATE TEMP TABLE _case_stg (row_no bigint, source_key text, prefix text, "
+                 "code text) ON COMMIT DROP")
+    conn.execute("INSERT INTO _case_stg VALUES (1, %s, %s, NULL)",
+                 (f"case:{uuid.uuid4()}", prefix))
+    allocate_codes(conn, "_case_stg", LAYER, FEATURE_SERIAL_WIDTH, None)
+    code = conn.execute("SELECT code FROM _case_stg").fetchone()[0]
+    conn.execute("DROP TABLE _case_stg")
+    return code
+
+
+def open_case(conn: psycopg.Connection, *, source: str, category_code: str, actor: str,
+              role: str, point: tuple[float, float] | None = None,
+              grid_code: str | None = None, address: str | None = None,
+              description: str | None = None, asset_code: str | None = None,
+              alarm_code: str | None = None, reported_at: dt.datetime | None = None,
+              register: bool = False, contact: dict | None = None) -> dict:
+    """Open a case (state 上报, or 立案 at once with ``register``: a sensor alarm); the case row
+    as a dict. ``point`` is x, y in the storage CRS. Runs in the caller's transaction."""
+    if source not in SOURCES:
+        raise InputError(f"unknown source {source!r}; sources: {', '.join(SOURCES)}",
+                         field="source")
+    if not (actor or "").strip():
+        raise InputError("a case is reported by someone (actor)", field="actor")
+    cat = category(category_code)
+    layer = asset_layer(conn, asset_code) if asset_code else None
+    srid = storage_srid(conn)
+    geom, district, cell = _place(conn, srid, point, grid_code, layer, asset_code)
+    code = _new_code(conn, f"{district}{layer_code()}{cat.major_code}")
+    reported_at = utc(reported_at) or conn.execute("SELECT now()").fetchone()[0]
+    unit, basis = propose(conn, cat, layer, asset_code)
+    registered_at = reported_at if register else None
+    deadline = registered_at + dt.timedelta(hours=cat.time_limit_h) if register else None
+    case_id = conn.execute(
+        "INSERT INTO cases (code, geom, source, kind, category_code, category_name, state, "
+        "description, address, district_code, grid_code, asset_layer, asset_code, alarm_code, "
+        "unit, unit_basis, reported_at, registered_at, deadline, time_limit_h) VALUES "
+        "(%s, %s::geometry, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+        "%s, %s) RETURNING id",
+        (code, geom, source, cat.kind, cat.code, cat.name,
+         REGISTERED if register else REPORTED, description, address, district, cell, layer,
+         asset_code, alarm_code, unit, basis, reported_at, registered_at, deadline,
+         cat.time_limit_h)).fetchone()[0]
+    record_event(conn, case_id, at=reported_at, actor=actor, role=role, action="report",
+                 from_state=None, to_state=REPORTED, note=description,
+                 detail={"source": source})
+    if register:
+        record_event(conn, case_id, at=reported_at, actor=actor, role=role, action="register",
+                     from_state=REPORTED, to_state=REGISTERED, note=None)
+    if contact:
+        unknown = set(contact) - set(CONTACT_FIELDS)
+        if unknown:
+            raise InputError(f"unknown contact fields {sorted(unknown)}; fields: "
+                             f"{', '.join(CONTACT_FIELDS)}", field="contact")
+        conn.execute("INSERT INTO case_contacts (case_id, reporter_name, phone, reporter_user) "
+                     "VALUES (%s, %s, %s, %s)",
+                     (case_id, *(contact.get(f) for f in CONTACT_FIELDS)))
+    return get_case(conn, code)
+
+
+def case_id(conn: psycopg.Connection, code: str) -> int:
+    """The id of the current case ``code``; an InputError naming the code if none."""
+    row = conn.execute("SELECT id FROM cases WHERE code = %s AND valid_to IS NULL",
+                       (code,)).fetchone()
+    if row is None:
+        raise InputError(f"no case has code {code}", field="code")
+    return row[0]
+
+
+def get_case(conn: psycopg.Connection, code: str, *, events: bool = False,
+             contacts: bool = False) -> dict[str, Any]:
+    """The case ``code`` as a dict; with its audit trail (oldest first) and, for staff, the
+    reporter's contact and the list of attachments."""
+    cur = conn.cursor(row_factory=dict_row)
+    row = cur.execute(f"SELECT id, {CASE_COLUMNS} FROM cases "  # noqa: S608 (constant)
+                      "WHERE code = %s AND valid_to IS NULL", (code,)).fetchone()
+    if row is None:
+        raise InputError(f"no case has code {code}", field="code")
+    cid = row.pop("id")
+    if events:
+        row["events"] = cur.execute(
+            "SELECT at, actor, role, action, from_state, to_state, note, detail "
+            "FROM case_events WHERE case_id = %s ORDER BY at, id", (cid,)).fetchall()
+    if contacts:
+        row["contact"] = cur.execute(
+            "SELECT reporter_name, phone, reporter_user FROM case_contacts WHERE case_id = %s",
+            (cid,)).fetchone()
+        row["attachments"] = cur.execute(
+            "SELECT id, name, media_type, sha256, length(content) AS bytes, created_at "
+            "FROM case_attachments WHERE case_id = %s ORDER BY id", (cid,)).fetchall()
+    return row
