@@ -1,0 +1,248 @@
+"""Alarm thresholds and the monitoring settings, read and checked from data files.
+
+``sensor_thresholds.csv`` holds one row per sensor type, asset class ('' = any), level
+(1 一级 红 … 4 四级 蓝) with the value that opens the level (``on``) and the hysteresis bound
+that leaves it (``off``), in the type's unit. A sensor uses the row set of its type and its
+asset class when the file has one, else the type's '' set: the most specific set wins whole
+(levels are never mixed between sets, so a city states a class's four levels together).
+``direction`` is ``above`` (gas, level, deflection …) or ``below`` (a pressure drop); one
+direction per set, ``off`` on the safe side of ``on``, and more severe levels further out.
+
+``iot.yaml`` names the levels (colour and the risk level an alarm raises), the gap detector's
+factor and the partitions kept ahead. A broken row is a configuration error naming the file,
+the row and the field; nothing about thresholds lives in code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim.errors import ConfigError
+from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
+from cim.text import norm_key
+
+DIRECTIONS = ("above", "below")
+COLUMNS = ("type_code", "asset_class", "direction", "level", "on", "off", "case_category")
+
+
+@dataclass(frozen=True)
+class Band:
+    """One level of a row set."""
+
+    level: int
+    on: float
+    off: float
+    case_category: str
+
+
+@dataclass(frozen=True)
+class RowSet:
+    """The levels that apply to a sensor type (and asset class), most severe first."""
+
+    type_code: str
+    asset_class: str
+    direction: str
+    bands: tuple[Band, ...]
+
+    def beyond(self, value: float, bound: float) -> bool:
+        """Whether ``value`` is on the alarm side of ``bound`` (inclusive)."""
+        return value >= bound if self.direction == "above" else value <= bound
+
+    @property
+    def least(self) -> Band:
+        """The least severe level: its ``on`` is the first bound a value crosses."""
+        return self.bands[-1]
+
+    def band(self, level: int) -> Band:
+        return next(b for b in self.bands if b.level == level)
+
+    def step(self, state: int | None, value: float) -> int | None:
+        """The hysteresis state after ``value``: the most severe level whose ``on`` the value
+        reaches, if more severe than ``state``; else ``state`` while the value stays beyond its
+        ``off``; else the most severe less-severe level whose ``off`` it is still beyond;
+        else None (cleared)."""
+        for b in self.bands:  # most severe first
+            if state is not None and b.level >= state:
+                break
+            if self.beyond(value, b.on):
+                return b.level
+        if state is None:
+            return None
+        for b in self.bands:
+            if b.level >= state and self.beyond(value, b.off):
+                return b.level
+        return None
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    color: str
+    risk_level: str
+
+
+@dataclass(frozen=True)
+class IotConfig:
+    sets: dict[tuple[str, str], RowSet]
+    levels: dict[int, Level]
+    gap_factor: float
+    gap_level: int
+    gap_category: str
+    gap_raise_risk: bool
+    gap_statuses: tuple[str, ...]
+    ahead: int
+    behind: int
+    matrix_path: Path
+    type_names: dict[str, str] = field(default_factory=dict)
+
+    def rowset(self, type_code: str, asset_class: str | None) -> RowSet | None:
+        """The most specific row set of a sensor (None: no thresholds, no alarms)."""
+        return (self.sets.get((type_code, norm_key(asset_class)))
+                or self.sets.get((type_code, "")))
+
+
+def _float(v: str, p: Path, row: int, name: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        raise ConfigError(f"not a number: {v!r}", path=str(p), row=row, field=name) from None
+    if x != x or x in (float("inf"), float("-inf")):
+        raise ConfigError(f"not a finite number: {v!r}", path=str(p), row=row, field=name)
+    return x
+
+
+def load_thresholds(p: Path, categories: set[str] | None = None,
+                    types: set[str] | None = None) -> dict[tuple[str, str], RowSet]:
+    """The row sets of ``p`` keyed by (type code, normalised asset class)."""
+    rows = read_csv_dictionary(p)
+    if rows:
+        missing = [c for c in COLUMNS if c not in rows[0]]
+        if missing:
+            raise ConfigError(f"missing column(s) {', '.join(missing)}", path=str(p), row=1,
+                              field=missing[0])
+    raw: dict[tuple[str, str], list[tuple[int, str, Band]]] = {}
+    for i, r in enumerate(rows, start=2):  # row 1 is the header
+        t = r["type_code"]
+        if not t or (types is not None and t not in types):
+            raise ConfigError(f"unknown sensor type {t!r} (sensor_types.csv)", path=str(p),
+                              row=i, field="type_code")
+        if r["direction"] not in DIRECTIONS:
+            raise ConfigError(f"direction must be above or below, not {r['direction']!r}",
+                              path=str(p), row=i, field="direction")
+        if r["level"] not in ("1", "2", "3", "4"):
+            raise ConfigError(f"level must be 1..4, not {r['level']!r}", path=str(p), row=i,
+                              field="level")
+        on, off = _float(r["on"], p, i, "on"), _float(r["off"], p, i, "off")
+        above = r["direction"] == "above"
+        if (off >= on) if above else (off <= on):
+            raise ConfigError(f"off ({off:g}) must be {'below' if above else 'above'} on "
+                              f"({on:g}) for direction {r['direction']}: the hysteresis "
+                              "bound lies on the safe side", path=str(p), row=i, field="off")
+        cat = r["case_category"]
+        if not cat or (categories is not None and cat not in categories):
+            raise ConfigError(f"unknown case category {cat!r} (case_categories.csv)",
+                              path=str(p), row=i, field="case_category")
+        key = (t, norm_key(r["asset_class"]))
+        raw.setdefault(key, []).append((i, r["direction"], Band(int(r["level"]), on, off, cat)))
+    out = {}
+    for key, items in raw.items():
+        first = items[0][0]
+        dirs = {d for _, d, _ in items}
+        if len(dirs) > 1:
+            raise ConfigError(f"type {key[0]} class {key[1]!r}: one direction per row set",
+                              path=str(p), row=items[-1][0], field="direction")
+        levels = [b.level for _, _, b in items]
+        dup = next((lv for lv in levels if levels.count(lv) > 1), None)
+        if dup is not None:
+            row = [i for i, _, b in items if b.level == dup][1]
+            raise ConfigError(f"level {dup} given twice for type {key[0]} class {key[1]!r}",
+                              path=str(p), row=row, field="level")
+        direction = dirs.pop()
+        bands = tuple(sorted((b for _, _, b in items), key=lambda b: b.level))
+        rs = RowSet(key[0], key[1], direction, bands)
+        for a, b in zip(bands, bands[1:], strict=False):  # a more severe than b
+            if not rs.beyond(a.on, b.on) or a.on == b.on:
+                row = next(i for i, _, x in items if x is a)
+                raise ConfigError(f"level {a.level} must open further out than level "
+                                  f"{b.level} ({a.on:g} vs {b.on:g}, {direction})",
+                                  path=str(p), row=row if row else first, field="on")
+        out[key] = rs
+    return out
+
+
+def _yaml(p: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc}", path=str(p)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not YAML: {exc}", path=str(p)) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping", path=str(p))
+    return raw
+
+
+def _path(profile: CityProfile | None, name: str, suffix: str) -> Path:
+    return profile.dictionary_path(name, suffix) if profile else DICTIONARY_DIR / f"{name}{suffix}"
+
+
+def _num(v: Any, p: Path, key: str, lo: float = 0) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < lo:
+        raise ConfigError(f"must be a number >= {lo:g}, not {v!r}", path=str(p), field=key)
+    return float(v)
+
+
+def load_config(profile: CityProfile | None = None,
+                thresholds: str | Path | None = None) -> IotConfig:
+    """Thresholds, levels, gap and partition settings: the city's files, else the defaults."""
+    from layers.risk.config import LEVELS
+
+    types = {r["code"]: r["name"] for r in read_csv_dictionary(_path(profile, "sensor_types",
+                                                                     ".csv"))}
+    cats = {r["code"] for r in read_csv_dictionary(_path(profile, "case_categories", ".csv"))}
+    tp = Path(thresholds) if thresholds else _path(profile, "sensor_thresholds", ".csv")
+    sets = load_thresholds(tp, cats, set(types))
+    yp = _path(profile, "iot", ".yaml")
+    raw = _yaml(yp)
+    lv = raw.get("levels")
+    if not isinstance(lv, dict) or sorted(lv) != [1, 2, 3, 4]:
+        raise ConfigError("levels: 1..4", path=str(yp), field="levels")
+    levels = {}
+    for k, spec in lv.items():
+        if not isinstance(spec, dict) or spec.get("risk_level") not in LEVELS:
+            raise ConfigError(f"risk_level must be one of {', '.join(LEVELS)}", path=str(yp),
+                              field=f"levels.{k}.risk_level")
+        if not spec.get("name") or not spec.get("color"):
+            raise ConfigError("name and color are required", path=str(yp), field=f"levels.{k}")
+        levels[int(k)] = Level(str(spec["name"]), str(spec["color"]), spec["risk_level"])
+    gap = raw.get("gap") or {}
+    if not isinstance(gap, dict):
+        raise ConfigError("gap: a mapping", path=str(yp), field="gap")
+    factor = _num(gap.get("factor"), yp, "gap.factor", 1)
+    glevel = gap.get("level", 4)
+    if glevel not in levels:
+        raise ConfigError("gap.level: 1..4", path=str(yp), field="gap.level")
+    gcat = str(gap.get("case_category") or "")
+    if gcat not in cats:
+        raise ConfigError(f"unknown case category {gcat!r} (case_categories.csv)",
+                          path=str(yp), field="gap.case_category")
+    part = raw.get("partitions") or {}
+    ahead = int(_num(part.get("ahead", 3), yp, "partitions.ahead"))
+    behind = int(_num(part.get("behind", 1), yp, "partitions.behind"))
+    return IotConfig(sets, levels, factor, int(glevel), gcat, bool(gap.get("raise_risk")),
+                     tuple(str(s) for s in gap.get("statuses") or ("运行",)), ahead, behind,
+                     _path(profile, "risk_matrix", ".yaml"), types)
+
+
+@lru_cache(maxsize=8)
+def cached_config(profile_path: str | None = None) -> IotConfig:
+    """The configuration of a profile file (None: the platform defaults), read once per
+    process (the served app and the benchmark ingest many batches)."""
+    from cim.profile import load_profile
+
+    return load_config(load_profile(profile_path) if profile_path else None)
