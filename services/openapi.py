@@ -178,12 +178,19 @@ PLATFORM_PARAMETERS: dict[str, dict] = {
 _DROPPED = "#/components/parameters/vendorSpecificParameters"  # unknown parameters are a 400
 
 
-def platform_openapi(doc: dict) -> dict:
+def platform_openapi(doc: dict, tiled: list[str] | None = None) -> dict:
     """pygeoapi's document as the platform serves it: every ``…/items`` GET lists the
     parameters the platform's items path takes (``cursor``, ``resulttype``, ``filter``,
     ``filter-lang``, ``filter-crs``; ``bbox-crs`` comes from pygeoapi), no longer allows free
-    vendor parameters (an unknown parameter is a 400), and no ``$ref`` leaves the document."""
+    vendor parameters (an unknown parameter is a 400), the routes the platform answers itself
+    are described (:mod:`services.openapi_paths`: processes, tiles of ``tiled``, the web map,
+    the operational APIs), and no ``$ref`` leaves the document."""
+    from services.openapi_paths import platform_paths
+
     out = copy.deepcopy(doc)
+    paths = out.setdefault("paths", {})
+    for path, item in platform_paths(tiled or []).items():
+        paths.setdefault(path, item)
     params = out.setdefault("components", {}).setdefault("parameters", {})
     for name, spec in PLATFORM_PARAMETERS.items():
         params[name] = copy.deepcopy(spec)
@@ -200,7 +207,7 @@ def platform_openapi(doc: dict) -> dict:
     return bundle_openapi(out)
 
 
-def platform_openapi_text(text: str) -> str:
+def platform_openapi_text(text: str, tiled: list[str] | None = None) -> str:
     """:func:`platform_openapi` for pygeoapi's ``generate_openapi_document`` YAML output."""
-    return yaml.safe_dump(platform_openapi(yaml.safe_load(text)), allow_unicode=True,
+    return yaml.safe_dump(platform_openapi(yaml.safe_load(text), tiled), allow_unicode=True,
                           sort_keys=False)

@@ -41,8 +41,10 @@ def write_config(url: str, profile: CityProfile, host: str, port: int, home: Pat
     oas_path = home / f"openapi-{port}.yml"
     tmp = oas_path.with_name(f".{oas_path.name}.{os.getpid()}")
     # self-contained (no $ref to a schema host) and with the platform's own parameters
-    tmp.write_text(platform_openapi_text(generate_openapi_document(cfg_path, "yaml")),
-                   encoding="utf-8")
+    from services.tiles import tiled_collections
+
+    tmp.write_text(platform_openapi_text(generate_openapi_document(cfg_path, "yaml"),
+                                         tiled_collections(cfg)), encoding="utf-8")
     tmp.replace(oas_path)
     return cfg_path, oas_path
 

@@ -107,6 +107,15 @@ class TileCache:
                 self.bytes -= len(data) + 100
 
 
+def tiled_collections(config: dict) -> list[str]:
+    """The collections of pygeoapi's ``config`` served as vector tiles: the feature
+    collections of loaded and result layers (the OpenAPI document lists the same)."""
+    defs = {*LAYERS, *(d.name for d in result_layers())}
+    return [name for name, res in config["resources"].items()
+            if res.get("type") == "collection" and name in defs
+            and res["providers"][0].get("type") == "feature"]
+
+
 class TilesService:
     """The tiles of one app: its layers (from pygeoapi's configuration), pool, cache."""
 
@@ -116,9 +125,7 @@ class TilesService:
         self.base = config["server"]["url"].rstrip("/")
         # loaded layers and result layers (the health check's latest year: map_where)
         self.defs = {**LAYERS, **{d.name: d for d in result_layers()}}
-        self.resources = {name: res for name, res in config["resources"].items()
-                          if res.get("type") == "collection" and name in self.defs
-                          and res["providers"][0].get("type") == "feature"}
+        self.resources = {name: config["resources"][name] for name in tiled_collections(config)}
         self.conninfo = conninfo
         self.pool = pool
         self.max_features = max_features

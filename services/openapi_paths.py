@@ -1,0 +1,215 @@
+"""The platform's own routes in the OpenAPI document: processes, tiles, the web map, look-ups.
+
+pygeoapi describes what its configuration holds (collections, items, queryables); the routes
+the platform answers itself are not in its configuration, so a client reading ``/openapi``
+would not know them. Each is described here from the same sources the routes use: the
+processes from :func:`layers.processes.all_processes` (their input schemas, converted to the
+OpenAPI 3.0 dialect), the tiled collections from the configuration, and the operational APIs
+from the ``OPENAPI_PATHS`` of their own modules (:data:`PATH_MODULES`), so a route and its
+description live side by side.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from typing import Any
+
+# modules that declare the paths of their blueprints (``OPENAPI_PATHS``): skipped when absent
+PATH_MODULES = ("services.iot_api", "services.cases_api")
+TMS = "WebMercatorQuad"
+
+_JSON = "application/json"
+
+
+def _ok(description: str, media: str = _JSON, schema: dict | None = None) -> dict:
+    return {"description": description,
+            "content": {media: {"schema": schema or {"type": "object"}}}}
+
+
+def _error(description: str) -> dict:
+    return _ok(description, schema={"type": "object", "properties": {
+        "code": {"type": "string"}, "description": {"type": "string"}}})
+
+
+def _param(name: str, where: str, description: str, schema: dict | None = None,
+           required: bool | None = None) -> dict:
+    return {"name": name, "in": where, "required": where == "path" if required is None
+            else required, "description": description, "schema": schema or {"type": "string"}}
+
+
+def oas30_schema(schema: Any) -> Any:
+    """A JSON Schema (draft 2020-12, as the processes declare inputs) in the OpenAPI 3.0
+    dialect: type lists become ``nullable`` or ``anyOf``, ``const`` an enum of one, numeric
+    ``exclusiveMinimum``/``exclusiveMaximum`` the boolean form beside ``minimum``/``maximum``."""
+    if isinstance(schema, list):
+        return [oas30_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("$schema", "$id", "$comment", "examples"):
+            continue
+        if key == "const":
+            out["enum"] = [value]
+        elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
+        elif key in ("properties", "patternProperties"):
+            out[key] = {k: oas30_schema(v) for k, v in value.items()}
+        elif key in ("items", "additionalProperties", "not", "anyOf", "oneOf", "allOf"):
+            out[key] = oas30_schema(value)
+        else:
+            out[key] = copy.deepcopy(value)
+    types = out.get("type")
+    if isinstance(types, list):
+        rest = [t for t in types if t != "null"]
+        if len(rest) < len(types):
+            out["nullable"] = True
+        if len(rest) == 1:
+            out["type"] = rest[0]
+        else:
+            del out["type"]
+            out["anyOf"] = [{"type": t} for t in rest]
+    return out
+
+
+def process_paths() -> dict[str, dict]:
+    """``/processes``, each process's description and its execution with its inputs."""
+    from layers.processes import all_processes
+
+    procs = all_processes()
+    paths: dict[str, dict] = {
+        "/processes": {"get": {
+            "summary": "The processes (查询与分析)", "tags": ["processes"],
+            "operationId": "getProcesses",
+            "parameters": [_param("f", "query", "json", required=False)],
+            "responses": {"200": _ok("The list of processes")}}},
+    }
+    for pid, p in procs.items():
+        title = p.get("title", pid)
+        paths[f"/processes/{pid}"] = {"get": {
+            "summary": f"Process {pid}: {title}", "tags": ["processes"],
+            "operationId": f"describe-{pid}",
+            "responses": {"200": _ok("The process description"),
+                          "404": _error("No such process")}}}
+        body = {"type": "object", "required": ["inputs"], "properties": {
+            "inputs": oas30_schema(p["inputs"])}}
+        paths[f"/processes/{pid}/execution"] = {"post": {
+            "summary": f"Run {pid}: {title}", "tags": ["processes"],
+            "operationId": f"execute-{pid}",
+            "requestBody": {"required": True, "content": {_JSON: {"schema": body}}},
+            "responses": {"200": _ok("The result (the CLI's --json)"),
+                          "400": _error("Inputs not valid for the process")}}}
+    return paths
+
+
+def tile_paths(collections: list[str]) -> dict[str, dict]:
+    """Vector tiles per collection and of the one map (every layer in one tile)."""
+    if not collections:
+        return {}
+    cid = _param("collectionId", "path", "A collection served as vector tiles",
+                 {"type": "string", "enum": sorted(collections)})
+    zyx = [_param("tileMatrix", "path", "Zoom level", {"type": "integer", "minimum": 0}),
+           _param("tileRow", "path", "Row (y)", {"type": "integer", "minimum": 0}),
+           _param("tileCol", "path", "Column (x)", {"type": "integer", "minimum": 0})]
+    mvt = {"200": _ok("A Mapbox vector tile", "application/vnd.mapbox-vector-tile",
+                      {"type": "string", "format": "binary"}),
+           "204": {"description": "No feature in the tile"},
+           "304": {"description": "Not modified (If-None-Match)"}}
+    fmt = _param("f", "query", "json (OGC tileset) or tilejson", {
+        "type": "string", "enum": ["json", "tilejson"]}, required=False)
+    pick = _param("collections", "query", "Comma-separated collections (default: all)",
+                  required=False)
+    return {
+        "/collections/{collectionId}/tiles": {"get": {
+            "summary": "A collection's tilesets", "tags": ["tiles"],
+            "operationId": "getCollectionTilesets", "parameters": [cid],
+            "responses": {"200": _ok("The tilesets")}}},
+        f"/collections/{{collectionId}}/tiles/{TMS}": {"get": {
+            "summary": "A collection's tileset (or TileJSON)", "tags": ["tiles"],
+            "operationId": "getCollectionTileset", "parameters": [cid, fmt],
+            "responses": {"200": _ok("The tileset")}}},
+        f"/collections/{{collectionId}}/tiles/{TMS}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": {
+            "get": {"summary": "A collection's vector tile", "tags": ["tiles"],
+                    "operationId": "getCollectionTile", "parameters": [cid, *zyx],
+                    "responses": mvt}},
+        "/tiles": {"get": {
+            "summary": "The one map's tilesets (一张图)", "tags": ["tiles"],
+            "operationId": "getTilesets", "responses": {"200": _ok("The tilesets")}}},
+        f"/tiles/{TMS}": {"get": {
+            "summary": "The one map's tileset (or TileJSON)", "tags": ["tiles"],
+            "operationId": "getTileset", "parameters": [fmt, pick],
+            "responses": {"200": _ok("The tileset")}}},
+        f"/tiles/{TMS}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": {"get": {
+            "summary": "The one map's vector tile (every layer)", "tags": ["tiles"],
+            "operationId": "getTile", "parameters": [*zyx, pick], "responses": mvt}},
+    }
+
+
+def map_paths() -> dict[str, dict]:
+    """The web one map, its styles and the code look-up."""
+    html = {"200": _ok("The page", "text/html", {"type": "string"})}
+    return {
+        "/map": {"get": {"summary": "The web one map (一张图)", "tags": ["map"],
+                         "operationId": "getMap", "responses": html}},
+        "/map/tree.json": {"get": {"summary": "The map's layer tree and legends",
+                                   "tags": ["map"], "operationId": "getMapTree",
+                                   "responses": {"200": _ok("The layer tree")}}},
+        "/styles": {"get": {"summary": "The styles (MapLibre)", "tags": ["map"],
+                            "operationId": "getStyles",
+                            "responses": {"200": _ok("The styles")}}},
+        "/styles/{styleId}": {"get": {
+            "summary": "A MapLibre style", "tags": ["map"], "operationId": "getStyle",
+            "parameters": [_param("styleId", "path", "Style id")],
+            "responses": {"200": _ok("The style"), "404": _error("No such style")}}},
+        "/codes/{code}": {"get": {
+            "summary": "The feature with a platform code (统一编码), decoded", "tags": ["map"],
+            "operationId": "getCode", "parameters": [_param("code", "path", "A platform code")],
+            "responses": {"200": _ok("The feature and its decoded code"),
+                          "404": _error("No current feature has the code")}}},
+        "/map/fonts/{fontstack}/{range}.pbf": {"get": {
+            "summary": "Glyphs of the map's labels (vendored; CJK is drawn by the browser)",
+            "tags": ["map"], "operationId": "getGlyphs",
+            "parameters": [_param("fontstack", "path", "Font stack"),
+                           _param("range", "path", "Glyph range, e.g. 0-255")],
+            "responses": {"200": _ok("Glyphs", "application/x-protobuf",
+                                     {"type": "string", "format": "binary"})}}},
+        "/map/api/aoi": {"get": {
+            "summary": "The map's area query (the process aoi for a lon/lat box)",
+            "tags": ["map"], "operationId": "getMapAoi",
+            "parameters": [_param("bbox", "query", "minlon,minlat,maxlon,maxlat (CRS84)",
+                                  required=True),
+                           _param("layers", "query", "Comma-separated layers", required=False)],
+            "responses": {"200": _ok("Counts and statistics per layer"),
+                          "400": _error("Bad box or layer")}}},
+        "/map/api/section": {"get": {
+            "summary": "The map's cross-section (the process section, drawing included)",
+            "tags": ["map"], "operationId": "getMapSection",
+            "parameters": [_param("line", "query", "The section line (WKT, CRS84)",
+                                  required=True)],
+            "responses": {"200": _ok("The pipes crossed, with an SVG drawing"),
+                          "400": _error("Bad line")}}},
+        "/health": {"get": {"summary": "Liveness (no database round trip)", "tags": ["server"],
+                            "operationId": "getHealth",
+                            "responses": {"200": _ok("ok")}}},
+    }
+
+
+def module_paths() -> dict[str, dict]:
+    """The ``OPENAPI_PATHS`` of the operational API modules that exist."""
+    out: dict[str, dict] = {}
+    for name in PATH_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        out.update(copy.deepcopy(getattr(mod, "OPENAPI_PATHS", {})))
+    return out
+
+
+def platform_paths(tiled: list[str]) -> dict[str, dict]:
+    """Every path the platform answers itself; ``tiled``: the collections with tiles."""
+    return {**process_paths(), **tile_paths(tiled), **map_paths(), **module_paths()}
