@@ -1,0 +1,106 @@
+"""Opening cases from people: an inspector's report (巡查上报) and a 12345 call (市民热线).
+
+Who may open a case from which source is data (``sources`` in ``case_workflow.yaml``; a
+sensor alarm, 传感告警, is opened by layers.iot through :func:`layers.cases.store.open_case`
+with role ``system``). An inspector's report has a place (a point, an asset or a grid cell)
+and may carry photos; a hotline call has a text address placed by the gazetteer
+(:mod:`layers.cases.geocode`) unless a point is given, and the caller's contact, which goes to
+``case_contacts`` (never published). A photo is accepted when its bytes are one of the media
+types the file lists (JPEG, PNG, WebP by their signatures: the name proves nothing) and not
+over ``max_bytes``; it is stored with its SHA-256.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import yaml
+
+from cim.errors import InputError
+from layers.cases.auth import User
+from layers.cases.geocode import geocode
+from layers.cases.store import case_id, get_case, open_case
+from layers.cases.workflow import WORKFLOW_FILE, RoleError
+
+# media type by the first bytes of the file
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+
+@lru_cache(maxsize=4)
+def settings(path: Path = WORKFLOW_FILE) -> dict[str, Any]:
+    """The ``sources``, ``attachments`` and ``gazetteer`` sections of the workflow file."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {"sources": raw.get("sources") or {}, "attachments": raw.get("attachments") or {},
+            "gazetteer": list(raw.get("gazetteer") or [])}
+
+
+def media_type(content: bytes) -> str | None:
+    """The media type the bytes are (JPEG, PNG, WebP), else None."""
+    for sig, kind in _SIGNATURES:
+        if content.startswith(sig):
+            return kind
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def attach(conn: psycopg.Connection, code: str, name: str, content: bytes) -> dict[str, Any]:
+    """Store a photo of case ``code``; its id, media type and SHA-256."""
+    cfg = settings()["attachments"]
+    kind = media_type(content)
+    allowed = cfg.get("media_types") or []
+    if kind is None or kind not in allowed:
+        raise InputError(f"{name}: not a photo of an accepted type ({', '.join(allowed)}); "
+                         "the file's bytes are checked, not its name", field="photo")
+    if len(content) > int(cfg.get("max_bytes") or 10 << 20):
+        raise InputError(f"{name}: {len(content)} bytes, over {cfg.get('max_bytes')}",
+                         field="photo")
+    digest = hashlib.sha256(content).hexdigest()
+    aid = conn.execute("INSERT INTO case_attachments (case_id, name, media_type, sha256, "
+                       "content) VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                       (case_id(conn, code), name, kind, digest, content)).fetchone()[0]
+    return {"id": aid, "name": name, "media_type": kind, "sha256": digest}
+
+
+def report_problem(conn: psycopg.Connection, user: User, *, source: str, category_code: str,
+                   point: tuple[float, float] | None = None, grid_code: str | None = None,
+                   address: str | None = None, description: str | None = None,
+                   asset_code: str | None = None,
+                   photos: list[tuple[str, bytes]] | None = None,
+                   contact: dict | None = None,
+                   reported_at: dt.datetime | None = None) -> dict[str, Any]:
+    """Open a case from a person (see the module docstring); the case with its trail and
+    what was attached. Runs in the caller's transaction."""
+    roles = settings()["sources"]
+    if source not in roles:
+        raise InputError(f"source {source!r}: people report from {', '.join(roles)}",
+                         field="source")
+    if user.role not in roles[source]:
+        raise RoleError(f"a {source} case is opened by {'/'.join(roles[source])}, not "
+                        f"{user.role} ({user.name})")
+    place = None
+    if point is None and grid_code is None and asset_code is None:
+        if not address:
+            raise InputError("give a place: a point, a grid cell, an asset code or (hotline) "
+                             "an address", field="address" if source == "市民热线" else "point")
+        place = geocode(conn, address, settings()["gazetteer"])
+        point, grid_code = (place.x, place.y), place.grid_code
+    contact = dict(contact or {})
+    contact.setdefault("reporter_user", user.name)
+    case = open_case(conn, source=source, category_code=category_code, actor=user.name,
+                     role=user.role, point=point, grid_code=grid_code, address=address,
+                     description=description, asset_code=asset_code,
+                     reported_at=reported_at, contact=contact)
+    files = [attach(conn, case["code"], name, content) for name, content in photos or []]
+    out = get_case(conn, case["code"], events=True, contacts=True)
+    out["geocoded"] = None if place is None else {"name": place.name, "layer": place.layer}
+    out["attached"] = files
+    return out

@@ -1,0 +1,200 @@
+"""The case loop as a state machine read from ``cim/dictionaries/case_workflow.yaml``.
+
+:func:`act` is the one way a case changes state (CLI, HTTP, tests): it locks the case row,
+finds the transition the action makes from the case's state (refused with a
+:class:`TransitionError` naming the case, its state and the actions allowed there), checks
+the user's role (:class:`RoleError`; a 处置单位 user acts only on cases of its unit) and the
+action's required fields, then sets the state and its timestamp, clears the timestamps of the
+later states, and writes the audit row (who, role, when, from, to, note). It runs in the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import yaml
+
+from cim.errors import CimError, ConfigError, InputError
+from cim.profile import DICTIONARY_DIR
+from layers.cases.auth import ROLES, User
+from layers.cases.categories import category
+from layers.cases.dispatch import propose
+from layers.cases.store import get_case, record_event, utc
+
+WORKFLOW_FILE = DICTIONARY_DIR / "case_workflow.yaml"
+
+
+class TransitionError(CimError):
+    """The action is not allowed in the case's state (HTTP 409)."""
+
+    exit_code = 6
+
+
+class RoleError(CimError):
+    """The user's role (or unit) may not make this transition (HTTP 403)."""
+
+    exit_code = 7
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_states: tuple[str, ...]
+    to: str
+    roles: tuple[str, ...]
+    when: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Action:
+    code: str
+    name: str
+    transitions: tuple[Transition, ...]
+    fields: dict[str, dict[str, Any]]
+
+    def label(self) -> str:
+        return f"{self.code} ({self.name})"
+
+
+@dataclass(frozen=True)
+class Workflow:
+    states: tuple[str, ...]
+    final: tuple[str, ...]
+    timestamps: dict[str, str]
+    unit_roles: tuple[str, ...]
+    actions: dict[str, Action]
+
+    def allowed(self, state: str) -> list[Action]:
+        """The actions that leave ``state``."""
+        return [a for a in self.actions.values()
+                if any(state in t.from_states for t in a.transitions)]
+
+
+def _list(v: Any) -> tuple[str, ...]:
+    return tuple(v) if isinstance(v, list) else (v,)
+
+
+@lru_cache(maxsize=4)
+def load_workflow(path: Path = WORKFLOW_FILE) -> Workflow:
+    """Read and check the workflow file (unknown states, roles or fields are named)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the workflow: {exc}", path=str(path)) from exc
+    states = tuple(raw.get("states") or ())
+    ts = dict(raw.get("timestamps") or {})
+
+    def state(s: Any, where: str) -> str:
+        if s not in states:
+            raise ConfigError(f"{where}: unknown state {s!r}; states: {', '.join(states)}",
+                              path=str(path), field=where)
+        return s
+
+    for s in ts:
+        state(s, "timestamps")
+    actions: dict[str, Action] = {}
+    for code, spec in (raw.get("actions") or {}).items():
+        trs = []
+        for i, t in enumerate(spec.get("transitions") or []):
+            where = f"actions.{code}.transitions[{i}]"
+            roles = _list(t.get("roles") or [])
+            bad = [r for r in roles if r not in ROLES]
+            if bad or not roles:
+                raise ConfigError(f"{where}: roles {list(roles)} (known: {', '.join(ROLES)})",
+                                  path=str(path), field=where)
+            trs.append(Transition(tuple(state(s, where) for s in _list(t.get("from"))),
+                                  state(t.get("to"), where), roles,
+                                  {k: str(v) for k, v in (t.get("when") or {}).items()}))
+        if not trs:
+            raise ConfigError(f"action {code} has no transitions", path=str(path),
+                              field=f"actions.{code}")
+        actions[code] = Action(code, spec.get("name") or code, tuple(trs),
+                               {k: dict(v or {}) for k, v in (spec.get("fields") or {}).items()})
+    return Workflow(states, tuple(state(s, "final") for s in raw.get("final") or ()), ts,
+                    tuple(raw.get("unit_roles") or ()), actions)
+
+
+def _fields(wf: Workflow, action: Action, values: dict[str, Any]) -> dict[str, Any]:
+    unknown = [k for k, v in values.items() if v is not None and k not in action.fields]
+    if unknown:
+        raise InputError(f"action {action.label()} takes no {', '.join(unknown)}; it takes: "
+                         f"{', '.join(action.fields) or 'nothing'}", field=unknown[0])
+    out = {}
+    for name, spec in action.fields.items():
+        v = values.get(name)
+        v = v.strip() if isinstance(v, str) else v
+        if v in (None, "") and spec.get("default") is None and spec.get("required"):
+            raise InputError(f"action {action.label()} needs {name}", field=name)
+        if v not in (None, "") and spec.get("choices") and v not in spec["choices"]:
+            raise InputError(f"{name} {v!r} is not one of {', '.join(spec['choices'])}",
+                             field=name)
+        out[name] = v if v != "" else None
+    return out
+
+
+def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
+        at: dt.datetime | None = None, note: str | None = None, unit: str | None = None,
+        result: str | None = None) -> dict:
+    """Make ``action`` on the case ``code`` as ``user``; the case after it (with its trail)."""
+    wf = load_workflow()
+    if action not in wf.actions:
+        raise InputError(f"unknown action {action!r}; actions: {', '.join(wf.actions)}",
+                         field="action")
+    act_ = wf.actions[action]
+    values = _fields(wf, act_, {"note": note, "unit": unit, "result": result})
+    row = conn.execute(
+        "SELECT id, state, unit, category_code, asset_layer, asset_code, "
+        "(SELECT max(at) FROM case_events e WHERE e.case_id = c.id) FROM cases c "
+        "WHERE code = %s AND valid_to IS NULL FOR UPDATE", (code,)).fetchone()
+    if row is None:
+        raise InputError(f"no case has code {code}", field="code")
+    case_id, state, case_unit, cat_code, a_layer, a_code, last_at = row
+    candidates = [t for t in act_.transitions if state in t.from_states
+                  and all(values.get(k) == v for k, v in t.when.items())]
+    if not candidates:
+        allowed = wf.allowed(state)
+        raise TransitionError(
+            f"case {code} is in state {state}: {act_.label()} is not allowed; allowed there: "
+            + (", ".join(f"{a.label()} by {'/'.join(sorted({r for t in a.transitions if state in t.from_states for r in t.roles}))}"  # noqa: E501
+                         for a in allowed) or "nothing (the case is final)"))
+    tr = next((t for t in candidates if user.role in t.roles), None)
+    if tr is None:
+        raise RoleError(f"case {code}: {act_.label()} from {state} is for "
+                        f"{'/'.join(candidates[0].roles)}, not {user.role} ({user.name})")
+    if user.role in wf.unit_roles and (user.unit or "") != (case_unit or ""):
+        raise RoleError(f"case {code} is dispatched to {case_unit}, not to {user.unit} "
+                        f"({user.name})")
+    at = utc(at) or conn.execute("SELECT now()").fetchone()[0]
+    if last_at is not None and at < last_at:
+        raise InputError(f"case {code}: time {at.isoformat()} is before its last event "
+                         f"({last_at.isoformat()})", field="at")
+    sets: dict[str, Any] = {"state": tr.to}
+    order = list(wf.timestamps)
+    if tr.to in wf.timestamps:
+        sets[wf.timestamps[tr.to]] = at
+        for later in order[order.index(tr.to) + 1:]:
+            sets[wf.timestamps[later]] = None
+    cat = category(cat_code)
+    if tr.to == "立案":
+        sets["deadline"] = at + dt.timedelta(hours=cat.time_limit_h)
+    elif tr.to == "上报":
+        sets["deadline"] = None
+    detail: dict[str, Any] = {}
+    if "unit" in act_.fields:
+        proposed, basis = propose(conn, cat, a_layer, a_code)
+        chosen = values.get("unit") or proposed
+        sets["unit"], sets["unit_basis"] = chosen, basis if chosen == proposed else "指定"
+        detail = {"unit": chosen, "unit_basis": sets["unit_basis"], "proposed": proposed}
+    if values.get("result"):
+        detail["result"] = values["result"]
+    cols = list(sets)
+    conn.execute(f"UPDATE cases SET {', '.join(f'{c} = %s' for c in cols)} "  # noqa: S608
+                 "WHERE id = %s", [*(sets[c] for c in cols), case_id])
+    record_event(conn, case_id, at=at, actor=user.name, role=user.role, action=action,
+                 from_state=state, to_state=tr.to, note=values.get("note"), detail=detail)
+    return get_case(conn, code, events=True)
