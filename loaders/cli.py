@@ -269,3 +269,28 @@ def load_population_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
                              mapping=read_mapping_file(mapping) if mapping else None,
                              quiet=quiet or as_json)
     print_reports([report], as_json)
+
+
+@load.command("sensors")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--crs", help="CRS of X/Y (default: detected from the eastings, else the "
+                            "storage CRS)")
+@click.option("--mode", type=click.Choice(["append", "update", "replace"]), default="update",
+              show_default=True, help="replace also retires sensors missing from the registry")
+@click.option("--encoding", help="Text encoding of a CSV (default: detected)")
+@click.option("--mapping", type=click.Path(exists=True, path_type=Path),
+              help="YAML mapping attribute: column")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON")
+@click.option("--quiet", is_flag=True, help="No progress output")
+@pass_ctx
+def load_sensors_cmd(c: Ctx, path: Path, crs, mode, encoding, mapping, as_json, quiet) -> None:
+    """Load the sensor registry (设备编号 监测类型 监测对象编码 X Y …, CSV/Excel/GeoPackage);
+    the watched assets must be loaded first."""
+    from loaders.fields import read_mapping_file
+    from loaders.sensors import load_sensors
+
+    report = load_sensors(c.conninfo(), c.profile, path, crs=crs, mode=mode,
+                          encoding=encoding,
+                          mapping=read_mapping_file(mapping) if mapping else None,
+                          quiet=quiet or as_json)
+    print_reports([report], as_json)
