@@ -1,0 +1,297 @@
+"""``cim case …`` (the case loop) and ``cim ops user …`` (its people).
+
+The CLI runs as the database owner; each write still acts as a person of the loop, named by
+their token (``--as TOKEN``) or, since the owner is trusted, by their name (``--user NAME``),
+so the audit trail and the role checks are the same as over HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from cim.cli import Ctx, echo_json, pass_ctx
+from cim.errors import InputError
+
+ACTIONS = ("register", "dispatch", "handle", "verify", "close", "return", "void")
+
+
+def _when(value: str | None, option: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{value!r} is not an ISO date/time (2026-12-01 or "
+                         "2026-12-01T08:30+08:00)", field=option) from None
+
+
+def _point(value: str | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        x, y = (float(v) for v in value.split(","))
+    except ValueError:
+        raise InputError(f"{value!r} is not X,Y", field="--point") from None
+    return x, y
+
+
+def _user(conn, token: str | None, name: str | None):
+    from layers.cases.auth import authenticate, user_by_name
+
+    if (token is None) == (name is None):
+        raise InputError("act as a user: --as TOKEN or --user NAME (one of them)",
+                         field="--as")
+    user = authenticate(conn, token) if token else user_by_name(conn, name)
+    if user is None:
+        raise InputError("no active user with that token" if token
+                         else f"no active user named {name!r}",
+                         field="--as" if token else "--user")
+    return user
+
+
+def _as_options(f):
+    f = click.option("--user", "user_name", default=None,
+                     help="Act as this user (the owner's CLI)")(f)
+    return click.option("--as", "token", default=None, help="Act as the user of this token")(f)
+
+
+def _show(case: dict, as_json: bool) -> None:
+    if as_json:
+        echo_json(case)
+        return
+    click.echo(f"{case['code']}  {case['state']}  {case['category_code']} "
+               f"{case['category_name']}  grid {case['grid_code']}  unit {case['unit']} "
+               f"({case['unit_basis']})  deadline {case['deadline']}")
+    for e in case.get("events") or []:
+        click.echo(f"  {e['at']}  {e['action']:<8} {e['from_state'] or '-'} → {e['to_state']}"
+                   f"  {e['actor']} ({e['role']}){'  ' + e['note'] if e['note'] else ''}")
+
+
+@click.group("case")
+def case() -> None:
+    """The city-operations case loop (运管服): 上报 → 立案 → 派遣 → 处置 → 核查 → 结案."""
+
+
+@case.command("report-problem")
+@click.option("--source", type=click.Choice(["巡查上报", "市民热线"]), required=True)
+@click.option("--category", required=True, help="Category code (case_categories.csv)")
+@click.option("--point", default=None, help="X,Y (storage CRS, or --crs)")
+@click.option("--crs", default=None, help="CRS of --point (CRS84, EPSG:4490 …)")
+@click.option("--grid", default=None, help="Grid cell code")
+@click.option("--asset", default=None, help="Code of the asset (component, pipe …)")
+@click.option("--address", default=None, help="Text address (hotline: placed by the gazetteer)")
+@click.option("--description", default=None)
+@click.option("--photo", "photos", multiple=True, type=click.Path(exists=True, dir_okay=False,
+                                                                   path_type=Path))
+@click.option("--reporter-name", default=None)
+@click.option("--phone", default=None)
+@click.option("--at", "at", default=None, help="Reported at (ISO; default now)")
+@_as_options
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, address, description,
+                       photos, reporter_name, phone, at, token, user_name, as_json) -> None:
+    """Open a case from an inspector (巡查上报) or a 12345 call (市民热线)."""
+    import psycopg
+
+    from layers.cases.listing import to_storage
+    from layers.cases.sources import report_problem
+
+    contact = {k: v for k, v in (("reporter_name", reporter_name), ("phone", phone)) if v}
+    with psycopg.connect(c.conninfo()) as conn:
+        user = _user(conn, token, user_name)
+        p = _point(point)
+        out = report_problem(conn, user, source=source, category_code=category,
+                             point=to_storage(conn, p, crs) if p else None, grid_code=grid,
+                             address=address, description=description, asset_code=asset,
+                             photos=[(f.name, f.read_bytes()) for f in photos],
+                             contact=contact, reported_at=_when(at, "--at"))
+    out.pop("contact", None)
+    _show(out, as_json)
+
+
+def _action_command(action: str) -> click.Command:
+    @click.argument("code")
+    @click.option("--note", default=None)
+    @click.option("--at", "at", default=None, help="Time of the action (ISO; default now)")
+    @_as_options
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_ctx
+    def cmd(c: Ctx, code, note, at, token, user_name, as_json, unit=None, result=None):
+        import psycopg
+
+        from layers.cases.workflow import act
+
+        with psycopg.connect(c.conninfo()) as conn:
+            user = _user(conn, token, user_name)
+            out = act(conn, code, action, user, at=_when(at, "--at"), note=note, unit=unit,
+                      result=result)
+        _show(out, as_json)
+
+    if action == "dispatch":
+        cmd = click.option("--unit", default=None, help="Unit (default: the proposal)")(cmd)
+    if action == "verify":
+        cmd = click.option("--result", type=click.Choice(["pass", "fail"]), required=True)(cmd)
+    return click.command(action, help=f"Make the action {action} on case CODE (who may, from "
+                         "which state: cim/dictionaries/case_workflow.yaml).")(cmd)
+
+
+for _a in ACTIONS:
+    case.add_command(_action_command(_a))
+
+
+@case.command("list")
+@click.option("--state", default=None)
+@click.option("--grid", default=None)
+@click.option("--unit", default=None)
+@click.option("--overdue", is_flag=True, help="Past the deadline and not handled yet")
+@click.option("--limit", type=int, default=100)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def list_cmd(c: Ctx, state, grid, unit, overdue, limit, as_json) -> None:
+    """Current cases, newest first."""
+    import psycopg
+
+    from layers.cases.listing import list_cases
+
+    with psycopg.connect(c.conninfo()) as conn:
+        rows = list_cases(conn, state=state, grid=grid, unit=unit, overdue=overdue,
+                          limit=limit)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['code']}  {r['state']:<3} {r['category_code']} {r['category_name']:<10}"
+                   f" grid {r['grid_code']}  {r['unit']}  reported {r['reported_at']}  "
+                   f"deadline {r['deadline']}")
+
+
+@case.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show_cmd(c: Ctx, code, as_json) -> None:
+    """A case with its audit trail, contact and attachments (the owner's view)."""
+    import psycopg
+
+    from layers.cases.store import get_case
+
+    with psycopg.connect(c.conninfo()) as conn:
+        out = get_case(conn, code, events=True, contacts=True)
+    if as_json:
+        echo_json(out)
+        return
+    _show(out, False)
+    if out.get("contact"):
+        click.echo(f"  contact: {out['contact']}")
+    for a in out.get("attachments") or []:
+        click.echo(f"  attachment {a['id']}: {a['name']} {a['media_type']} {a['sha256']}")
+
+
+_PERIOD = (click.option("--from", "start", required=True, help="Start (ISO, included)"),
+           click.option("--to", "end", required=True, help="End (ISO, excluded)"))
+
+
+def _period(f):
+    for o in reversed(_PERIOD):
+        f = o(f)
+    return f
+
+
+@case.command("evaluate")
+@_period
+@click.option("--by", type=click.Choice(["grid", "unit", "district"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def evaluate_cmd(c: Ctx, start, end, by, as_json) -> None:
+    """立案率, 按期处置率, 结案率 and mean handling time of the cases reported in a period."""
+    import psycopg
+
+    from layers.cases.evaluate import evaluate
+
+    with psycopg.connect(c.conninfo()) as conn:
+        out = evaluate(conn, _when(start, "--from"), _when(end, "--to"), by)
+    if as_json:
+        echo_json(out)
+        return
+
+    def pct(v):
+        return "—" if v is None else f"{v * 100:.1f}%"
+
+    for r in [*out["rows"], {**out["total"], by or "total": "合计"}]:
+        mean = r["mean_handling_h"]
+        hours = "—" if mean is None else f"{mean:.1f} h"
+        click.echo(f"{str(r.get(by or 'total', '合计')):<18} 上报 {r['reported']:>5}  立案率 "
+                   f"{pct(r['registration_rate']):>6}  按期处置率 {pct(r['on_time_rate']):>6}  "
+                   f"结案率 {pct(r['closing_rate']):>6}  平均处置 {hours}")
+    click.echo(f"overdue now: {len(out['overdue'])}")
+
+
+@case.command("report")
+@_period
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              required=True)
+@pass_ctx
+def report_cmd(c: Ctx, start, end, out_path) -> None:
+    """Write the evaluation's HTML report (total, per grid cell, per unit, overdue)."""
+    import psycopg
+
+    from layers.cases.evaluate import evaluate
+    from layers.cases.report import render_html
+
+    f, t = _when(start, "--from"), _when(end, "--to")
+    with psycopg.connect(c.conninfo()) as conn:
+        page = render_html(evaluate(conn, f, t), evaluate(conn, f, t, "grid"),
+                           evaluate(conn, f, t, "unit"))
+    out_path.write_text(page, encoding="utf-8")
+    click.echo(f"wrote {out_path}")
+
+
+@click.group("ops")
+def ops() -> None:
+    """Operations: the people of the case loop."""
+
+
+@ops.group("user")
+def user_group() -> None:
+    """Users of the case loop (roles 监督员 受理员 派遣员 处置单位 核查员 admin)."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True)
+@click.option("--unit", default=None, help="A 处置单位 user's unit")
+@pass_ctx
+def user_add(c: Ctx, name, role, unit) -> None:
+    """Add a user and print their token (shown once: only its hash is kept)."""
+    import psycopg
+
+    from layers.cases.auth import add_user
+
+    with psycopg.connect(c.conninfo()) as conn:
+        token = add_user(conn, name, role, unit)
+    click.echo(token)
+
+
+@user_group.command("revoke")
+@click.argument("name")
+@pass_ctx
+def user_revoke(c: Ctx, name) -> None:
+    """Revoke a user's token."""
+    import psycopg
+
+    from layers.cases.auth import revoke
+
+    with psycopg.connect(c.conninfo()) as conn:
+        if not revoke(conn, name):
+            raise InputError(f"no active user named {name!r}", field="NAME")
+    click.echo(f"revoked {name}")
+
+
+def register(cli: click.Group) -> None:
+    """Add ``cim case`` and ``cim ops`` to ``cli``."""
+    cli.add_command(case)
+    cli.add_command(ops)

@@ -1,0 +1,61 @@
+"""Finding cases: the list (``cim case list``, ``GET /cases``) and a point given in another
+CRS placed in the storage CRS."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+import shapely
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from cim.errors import InputError
+from layers.cases.dispatch import WAITING_FOR_HANDLING
+from layers.cases.store import CASE_COLUMNS, utc
+from layers.query.sqlparts import storage_srid
+
+MAX_LIMIT = 1000
+
+
+def to_storage(conn: psycopg.Connection, point: tuple[float, float],
+               crs: str | None) -> tuple[float, float]:
+    """``point`` (x, y in ``crs``; None = the storage CRS) as storage-CRS x, y. ``crs``
+    follows the query library (CRS84 lon/lat, EPSG:4490 lat/lon, a projected CRS's axis
+    order)."""
+    if crs is None:
+        return point
+    from layers.query.common import query_geometry
+
+    srid = storage_srid(conn)
+    g, params = query_geometry(shapely.Point(point), crs, srid).storage_sql(srid)
+    return conn.execute(sql.SQL("SELECT ST_X(p), ST_Y(p) FROM (SELECT {} AS p) q").format(g),
+                        params).fetchone()
+
+
+def list_cases(conn: psycopg.Connection, *, state: str | None = None,
+               grid: str | None = None, unit: str | None = None, overdue: bool = False,
+               now: dt.datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Current cases, newest report first, filtered by state, grid cell, unit and overdue
+    (past the deadline and not handled yet at ``now``)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"limit is 1..{MAX_LIMIT}", field="limit")
+    where, params = ["valid_to IS NULL"], {}
+    if state:
+        where.append("state = %(state)s")
+        params["state"] = state
+    if grid:
+        where.append("grid_code = %(grid)s")
+        params["grid"] = grid
+    if unit:
+        where.append("unit = %(unit)s")
+        params["unit"] = unit
+    if overdue:
+        where.append("state = ANY(%(waiting)s) AND deadline < %(now)s")
+        params["waiting"] = list(WAITING_FOR_HANDLING)
+        params["now"] = utc(now) or dt.datetime.now(dt.UTC)
+    params["limit"] = limit
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(f"SELECT {CASE_COLUMNS} FROM cases WHERE {' AND '.join(where)} "  # noqa: S608
+                       "ORDER BY reported_at DESC, code LIMIT %(limit)s", params).fetchall()
