@@ -44,20 +44,43 @@ _RESULT_DETAIL_SQL = (
 
 
 def result_layers() -> list[LayerDef]:
-    """Tables of computed results published like layers (current rows by ``code``, a polygon
-    per row) but not loaded, so not in ``cim.layerdefs.LAYERS``: the health check's
-    ``health_indicators``. Listed once they hold a current row."""
+    """Tables of computed results published like layers (current rows by ``code``) but not
+    loaded, so not in ``cim.layerdefs.LAYERS``: the health check's ``health_indicators``
+    (listed once they hold a current row), the operations' ``alarms`` and ``cases`` (listed
+    always: :func:`live_layers`)."""
+    from layers.cases.layer import CASES
     from layers.health.layer import HEALTH_INDICATORS
+    from layers.iot.layer import ALARMS
 
-    return [HEALTH_INDICATORS]
+    return [HEALTH_INDICATORS, ALARMS, CASES]
+
+
+def live_layers() -> list[str]:
+    """Layers that change while the platform runs (sensors registered, alarms raised and
+    cleared by readings, cases moving through the loop): served even while empty, and
+    refreshed periodically by the web map."""
+    return ["sensors", "alarms", "cases"]
 
 
 def map_where(name: str) -> str | None:
     """The SQL condition on a result layer's current rows that the one map shows (vector
-    tiles, the QGIS project's subset), or None: every current row."""
+    tiles, the QGIS project's subset), or None: every current row. The OGC API serves all."""
+    from layers.cases.layer import CASES
+    from layers.cases.layer import MAP_WHERE as OPEN_CASES
     from layers.health.layer import HEALTH_INDICATORS, MAP_WHERE
+    from layers.iot.layer import ALARMS
+    from layers.iot.layer import MAP_WHERE as ACTIVE_ALARMS
 
-    return MAP_WHERE if name == HEALTH_INDICATORS.name else None
+    return {HEALTH_INDICATORS.name: MAP_WHERE, ALARMS.name: ACTIVE_ALARMS,
+            CASES.name: OPEN_CASES}.get(name)
+
+
+def unpublished(table: str) -> frozenset[str]:
+    """Columns of ``table`` beyond :data:`HIDDEN_COLUMNS` that the services never publish
+    (a case's free text and JSON detail: no personal data reaches the public API)."""
+    from layers.cases.layer import CASES, UNPUBLISHED
+
+    return UNPUBLISHED if table == CASES.table else frozenset()
 
 
 @dataclass
@@ -119,7 +142,7 @@ def catalog(conninfo: str) -> list[CatalogEntry]:
             if not _exists(conn, layer.table):
                 continue
             n, bbox = _extent(conn, layer.table)
-            if layer.name in results and n == 0:
+            if layer.name in results and n == 0 and layer.name not in live_layers():
                 continue  # nothing computed yet: no empty collection
             gc = conn.execute("SELECT srid, coord_dimension FROM geometry_columns WHERE "
                               "f_table_schema = current_schema() AND f_table_name = %s "
@@ -167,5 +190,6 @@ def published_columns(conninfo: str, table: str) -> list[PublishedColumn]:
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND table_name = %s "
             "ORDER BY ordinal_position", (table,)).fetchall()
+    hidden = HIDDEN_COLUMNS | unpublished(table)
     return [PublishedColumn(name, _JSON_TYPES.get(dtype, "string"))
-            for name, dtype in rows if name not in HIDDEN_COLUMNS]
+            for name, dtype in rows if name not in hidden]

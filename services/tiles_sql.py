@@ -48,6 +48,9 @@ EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0  # EPSG:3857's world width, metres
 # (loaders/pipes/write.py records one batch "pipes" for points and segments)
 BATCH_LAYERS = {"pipe_points": ("pipe_points", "pipes"),
                 "pipe_segments": ("pipe_segments", "pipes")}
+# tables whose rows change in place (an alarm cleared, a case dispatched): their version also
+# carries the change counter the triggers of migration 0008 keep in ``layer_changes``
+COUNTED_CHANGES = frozenset({"alarms", "cases"})
 
 
 @dataclass(frozen=True)
@@ -167,12 +170,15 @@ def tile_params(z: int, x: int, y: int, limit: int) -> dict:
 
 def version_statement(layers: list[TileLayer]) -> str:
     """SQL of one row: for each layer (in order) its data version as text
-    ``<max row id>.<max succeeded batch that wrote it>`` (0 for none)."""
+    ``<max row id>.<max succeeded batch that wrote it>`` (0 for none), and for the tables of
+    :data:`COUNTED_CHANGES` ``.<changes>`` (rows updated in place)."""
     def build() -> sql.Composable:
         parts = [sql.SQL(
             "coalesce((SELECT max(id) FROM {t}), 0)::text || '.' || coalesce((SELECT max(id) "
-            "FROM load_batches WHERE status = 'succeeded' AND layer = ANY({names})), 0)::text")
-            .format(t=sql.Identifier(lay.table),
+            "FROM load_batches WHERE status = 'succeeded' AND layer = ANY({names})), 0)::text"
+            + (" || '.' || coalesce((SELECT changes FROM layer_changes WHERE layer = {name}), "
+               "0)::text" if lay.table in COUNTED_CHANGES else ""))
+            .format(t=sql.Identifier(lay.table), name=sql.Literal(lay.table),
                     names=sql.Literal(list(BATCH_LAYERS.get(lay.table, (lay.table,)))))
             for lay in layers]
         return sql.SQL("SELECT {}").format(sql.SQL(", ").join(parts))

@@ -17,6 +17,10 @@
   ``case_attachments`` photos.
 - ``ops_users``: people of the loop with a role (监督员 受理员 派遣员 处置单位 核查员, admin)
   and a token (SHA-256 hash only).
+- ``layer_changes``: a change counter per operational layer (alarms, cases) kept by triggers, so
+  the vector tiles' data version (``services.tiles_sql.version_statement``) moves when a row
+  is updated in place (an alarm cleared, a case dispatched), not only when one is added; only
+  statements that change rows count, and the count commits with them.
 
 Revision ID: 0008_operations
 Revises: 0007_risk
@@ -255,7 +259,30 @@ def upgrade() -> None:
     )
 
 
+    # the operational layers' change counters (see the module docstring): a SECURITY DEFINER
+    # function, so the served role's writes count without any privilege on the counter table
+    op.create_table(
+        "layer_changes",
+        sa.Column("layer", sa.Text, primary_key=True),
+        sa.Column("changes", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("changed_at", TS),
+    )
+    op.execute("INSERT INTO layer_changes (layer) VALUES ('alarms'), ('cases')")
+    op.execute(
+        "CREATE FUNCTION cim_count_layer_change() RETURNS trigger LANGUAGE plpgsql "
+        "SECURITY DEFINER SET search_path FROM CURRENT AS $$ BEGIN "
+        "IF EXISTS (SELECT 1 FROM changed) THEN UPDATE layer_changes SET changes = changes + 1, "
+        "changed_at = now() WHERE layer = TG_TABLE_NAME; END IF; RETURN NULL; END $$")
+    for table in ("alarms", "cases"):
+        for event, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            op.execute(f"CREATE TRIGGER {table}_count_{event.lower()} AFTER {event} ON {table} "
+                       f"REFERENCING {rows} TABLE AS changed FOR EACH STATEMENT "
+                       "EXECUTE FUNCTION cim_count_layer_change()")
+
+
 def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS cim_count_layer_change() CASCADE")
+    op.execute("DROP TABLE IF EXISTS layer_changes")
     for table in ("ops_users", "case_attachments", "case_contacts", "case_events", "cases",
                   "alarms", "sensor_state", "readings", "reading_sources", "sensors"):
         op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
