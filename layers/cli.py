@@ -24,6 +24,9 @@ def register(cli: click.Group) -> None:
     from layers.risk.cli import risk  # the risk list (issue 13)
 
     cli.add_command(risk)
+    from layers.iot.cli import iot  # lifeline monitoring (issue 14)
+
+    cli.add_command(iot)
     from layers.cases.cli import register as register_cases  # the case loop (issue 14)
 
     register_cases(cli)

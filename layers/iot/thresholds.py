@@ -99,6 +99,7 @@ class IotConfig:
     behind: int
     matrix_path: Path
     type_names: dict[str, str] = field(default_factory=dict)
+    type_intervals: dict[str, int] = field(default_factory=dict)  # sensor_types interval_s
 
     def rowset(self, type_code: str, asset_class: str | None) -> RowSet | None:
         """The most specific row set of a sensor (None: no thresholds, no alarms)."""
@@ -202,8 +203,10 @@ def load_config(profile: CityProfile | None = None,
     """Thresholds, levels, gap and partition settings: the city's files, else the defaults."""
     from layers.risk.config import LEVELS
 
-    types = {r["code"]: r["name"] for r in read_csv_dictionary(_path(profile, "sensor_types",
-                                                                     ".csv"))}
+    type_rows = read_csv_dictionary(_path(profile, "sensor_types", ".csv"))
+    types = {r["code"]: r["name"] for r in type_rows}
+    intervals = {r["code"]: int(r["interval_s"]) for r in type_rows
+                 if (r.get("interval_s") or "").isdigit()}
     cats = {r["code"] for r in read_csv_dictionary(_path(profile, "case_categories", ".csv"))}
     tp = Path(thresholds) if thresholds else _path(profile, "sensor_thresholds", ".csv")
     sets = load_thresholds(tp, cats, set(types))
@@ -236,7 +239,7 @@ def load_config(profile: CityProfile | None = None,
     behind = int(_num(part.get("behind", 1), yp, "partitions.behind"))
     return IotConfig(sets, levels, factor, int(glevel), gcat, bool(gap.get("raise_risk")),
                      tuple(str(s) for s in gap.get("statuses") or ("运行",)), ahead, behind,
-                     _path(profile, "risk_matrix", ".yaml"), types)
+                     _path(profile, "risk_matrix", ".yaml"), types, intervals)
 
 
 @lru_cache(maxsize=8)

@@ -1,0 +1,198 @@
+"""Alarm episodes: opened, escalated, de-escalated and cleared on ingest (or by the gap
+detector), each tied to its sensor, the watched asset, the grid cell, a case and a risk point.
+
+An opened alarm is coded by the one allocator (prefix district + ``94`` alarms + the sensor
+type, ``layers.csv``), opens one case at once registered (立案) through
+:func:`layers.cases.store.open_case` (source 传感告警, actor ``sensor:<device id>``, role
+``system``) and raises the asset's risk point (:mod:`layers.risk.alarm`). ``alarms.level`` is
+the most severe level the episode reached (escalation raises the risk point again); the
+sensor's current hysteresis level lives in ``sensor_state``. Clearing restores the risk point;
+the case stays in the loop until people close it.
+
+Everything runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from cim.coding.allocator import allocate_codes
+from cim.coding.scheme import FEATURE_SERIAL_WIDTH
+from cim.errors import DatabaseError
+from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+from layers.iot.thresholds import IotConfig
+
+LAYER = "alarms"
+SENSOR_COLUMNS = ("s.code, s.device_id, s.type_code, s.type_name, s.unit, s.asset_layer, "
+                  "s.asset_code, s.asset_class, s.grid_code, ST_X(s.geom) AS x, "
+                  "ST_Y(s.geom) AS y, coalesce(s.district_code, (SELECT a.code FROM "
+                  "admin_divisions a WHERE a.valid_to IS NULL AND a.level = 3 AND "
+                  "ST_Intersects(a.geom, s.geom) ORDER BY a.code LIMIT 1)) AS district_code")
+
+
+@lru_cache(maxsize=1)
+def layer_code() -> str:
+    """The alarms layer's two-digit code (``layers.csv``, data)."""
+    for row in read_csv_dictionary(DICTIONARY_DIR / "layers.csv"):
+        if row["layer"] == LAYER:
+            return row["layer_code"]
+    raise DatabaseError("layers.csv has no row for the alarms layer")
+
+
+@lru_cache(maxsize=1)
+def _risk_types() -> dict[str, str]:
+    return {r["code"]: r.get("risk_type", "")
+            for r in read_csv_dictionary(DICTIONARY_DIR / "sensor_types.csv")}
+
+
+@lru_cache(maxsize=4)
+def _matrix(path: str):
+    from pathlib import Path
+
+    from layers.risk.config import load_matrix
+
+    return load_matrix(Path(path))
+
+
+def sensors(conn: psycopg.Connection, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """The current sensor rows of ``codes`` (what an alarm copies)."""
+    cur = conn.cursor(row_factory=dict_row)
+    return {r["code"]: r for r in cur.execute(
+        f"SELECT {SENSOR_COLUMNS} FROM sensors s "  # noqa: S608 (constant)
+        "WHERE s.code = ANY(%s) AND s.valid_to IS NULL", (codes,))}
+
+
+def _new_code(conn: psycopg.Connection, prefix: str) -> str:
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _alarm_stg (row_no bigint, source_key text, "
+                 "prefix text, code text) ON COMMIT DELETE ROWS")
+    conn.execute("DELETE FROM _alarm_stg")
+    conn.execute("INSERT INTO _alarm_stg VALUES (1, %s, %s, NULL)",
+                 (f"alarm:{uuid.uuid4()}", prefix))
+    allocate_codes(conn, "_alarm_stg", LAYER, FEATURE_SERIAL_WIDTH, None)
+    return conn.execute("SELECT code FROM _alarm_stg").fetchone()[0]
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
+def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any], *,
+               kind: str, level: int, at: dt.datetime, value: float | None,
+               threshold: float | None, clear_at: float | None,
+               category_code: str, raise_risk: bool = True) -> dict[str, Any]:
+    """Insert the alarm, open its case, raise the risk point; the alarm's id and codes."""
+    from layers.cases.store import open_case
+    from layers.risk.alarm import raise_for_alarm
+
+    if not sensor.get("district_code"):
+        raise DatabaseError(f"sensor {sensor['code']} lies in no district and names none")
+    lv = cfg.levels[level]
+    code = _new_code(conn, f"{sensor['district_code']}{layer_code()}{sensor['type_code']}")
+    alarm_id = conn.execute(
+        "INSERT INTO alarms (code, geom, sensor_code, device_id, type_code, type_name, kind, "
+        "level, level_name, color, status, threshold, clear_at, first_value, peak_value, "
+        "last_value, unit, opened_at, last_at, asset_layer, asset_code, district_code, "
+        "grid_code) SELECT %(code)s, s.geom, s.code, s.device_id, s.type_code, s.type_name, "
+        "%(kind)s, %(level)s, %(lname)s, %(color)s, 'active', %(thr)s, %(clear)s, %(v)s, %(v)s, "
+        "%(v)s, s.unit, %(at)s, %(at)s, s.asset_layer, s.asset_code, %(district)s, s.grid_code "
+        "FROM sensors s WHERE s.code = %(sensor)s AND s.valid_to IS NULL RETURNING id",
+        {"code": code, "kind": kind, "level": level, "lname": lv.name, "color": lv.color,
+         "thr": threshold, "clear": clear_at, "v": value, "at": at,
+         "district": sensor["district_code"], "sensor": sensor["code"]}).fetchone()[0]
+    what = (f"{sensor.get('type_name') or sensor['type_code']} {lv.name}告警：监测值 "
+            f"{_fmt(value)} {sensor.get('unit') or ''}（阈值 {_fmt(threshold)}）"
+            if kind == "threshold" else
+            f"{sensor.get('type_name') or sensor['type_code']} 设备离线：最后上报后超过 "
+            f"{cfg.gap_factor:g} 个上报周期未上报")
+    case = open_case(conn, source="传感告警", category_code=category_code,
+                     actor=f"sensor:{sensor['device_id']}", role="system",
+                     point=(sensor["x"], sensor["y"]), grid_code=sensor.get("grid_code"),
+                     description=f"{what}；设备 {sensor['device_id']}",
+                     asset_code=sensor.get("asset_code"), alarm_code=code, reported_at=at,
+                     register=True)
+    risk_code = None
+    if raise_risk:
+        risk_code = raise_for_alarm(conn, _matrix(str(cfg.matrix_path)),
+                                    asset_code=sensor.get("asset_code"), alarm_code=code,
+                                    level=lv.risk_level,
+                                    risk_type=_risk_types().get(sensor["type_code"]), at=at)
+    conn.execute("UPDATE alarms SET case_code = %s, risk_code = %s WHERE id = %s",
+                 (case["code"], risk_code, alarm_id))
+    return {"id": alarm_id, "code": code, "case_code": case["code"], "risk_code": risk_code}
+
+
+def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int,
+             at: dt.datetime, threshold: float) -> None:
+    """The episode reached a more severe ``level``: the alarm says so and its risk point goes
+    up with it."""
+    from layers.risk.alarm import raise_for_alarm
+
+    lv = cfg.levels[level]
+    row = conn.execute(
+        "UPDATE alarms SET level = %s, level_name = %s, color = %s, threshold = %s, "
+        "detail = detail || jsonb_build_object('escalated_at', %s::timestamptz::text) "
+        "WHERE id = %s AND level > %s RETURNING code, asset_code, type_code, risk_code",
+        (level, lv.name, lv.color, threshold, at, alarm_id, level)).fetchone()
+    if row is None or row[3] is None:
+        return
+    raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
+                    alarm_code=row[0], level=lv.risk_level,
+                    risk_type=_risk_types().get(row[2]), at=at)
+
+
+def touch(conn: psycopg.Connection, rows: list[tuple[int, dt.datetime, float, float,
+                                                     float | None]]) -> None:
+    """Latest value, time, peak and clearing bound of active alarms:
+    (id, last_at, last_value, peak_value, clear_at)."""
+    if not rows:
+        return
+    ids, ats, vals, peaks, clears = (list(x) for x in zip(*rows, strict=True))
+    conn.execute(
+        "UPDATE alarms a SET last_at = u.at, last_value = u.v, peak_value = u.peak, "
+        "clear_at = coalesce(u.clear_at, a.clear_at) FROM unnest(%s::bigint[], "
+        "%s::timestamptz[], %s::float8[], %s::float8[], %s::float8[]) AS u(id, at, v, peak, "
+        "clear_at) WHERE a.id = u.id", (ids, ats, vals, peaks, clears))
+
+
+def clear(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, at: dt.datetime,
+          value: float | None) -> str | None:
+    """Clear the alarm at ``at`` (its risk point regraded); the alarm's code."""
+    from layers.risk.alarm import restore_for_alarm
+
+    row = conn.execute(
+        "UPDATE alarms SET status = 'cleared', cleared_at = %s, last_value = coalesce(%s, "
+        "last_value), last_at = CASE WHEN %s::float8 IS NULL THEN last_at ELSE %s END "
+        "WHERE id = %s AND status = 'active' RETURNING code, risk_code",
+        (at, value, value, at, alarm_id)).fetchone()
+    if row is None:
+        return None
+    if row[1]:
+        restore_for_alarm(conn, _matrix(str(cfg.matrix_path)), risk_code=row[1],
+                          alarm_code=row[0],
+                          level_of_alarm={k: v.risk_level for k, v in cfg.levels.items()},
+                          at=at)
+    return row[0]
+
+
+def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str | None = None,
+                limit: int = 1000) -> list[dict[str, Any]]:
+    """Alarms, latest first (``active``: only those still active)."""
+    cond, params = ["valid_to IS NULL"], []
+    if active:
+        cond.append("status = 'active'")
+    if sensor:
+        cond.append("(sensor_code = %s OR device_id = %s)")
+        params += [sensor, sensor]
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(
+        "SELECT code, sensor_code, device_id, type_code, type_name, kind, level, level_name, "
+        "color, status, threshold, clear_at, first_value, peak_value, last_value, unit, "
+        "opened_at, last_at, cleared_at, asset_layer, asset_code, district_code, grid_code, "
+        f"case_code, risk_code FROM alarms WHERE {' AND '.join(cond)} "  # noqa: S608
+        "ORDER BY opened_at DESC, id DESC LIMIT %s", (*params, limit)).fetchall()

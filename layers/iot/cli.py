@@ -1,0 +1,309 @@
+"""``cim iot …``: import readings from CSV, latest values, a time series, the gap detector,
+readings partitions, reading sources (API keys) and alarms. The owner's commands: they
+connect with the admin URL (partitions are created here, never by the served role)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from pathlib import Path
+
+import click
+
+from cim.cli import Ctx, echo_json, pass_ctx
+from cim.errors import InputError
+from cim.text import norm_name
+
+# the columns of a readings CSV and the header names each is recognised by (cim.text)
+HEADERS = {"sensor": ("sensor", "sensor_code", "device_id", "device", "code", "设备编号",
+                      "设备编码", "传感器编号", "监测设备"),
+           "time": ("time", "ts", "timestamp", "监测时间", "采集时间", "时间"),
+           "value": ("value", "监测值", "数值", "读数")}
+
+
+def _time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
+    try:
+        t = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        if tz is None:
+            return None
+        t = t.replace(tzinfo=tz)
+    return t
+
+
+def read_csv(path: Path, tz: dt.tzinfo | None = None) -> list[tuple[str, dt.datetime, float]]:
+    """The readings of a CSV file (UTF-8, header sensor/device_id, time, value or 设备编号,
+    监测时间, 监测值); the first bad row is an InputError naming the file, row and field
+    (rows counted as a spreadsheet does: the header is row 1)."""
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc}", path=str(path)) from exc
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError("empty file (no header)", path=str(path), row=1) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"not a UTF-8 CSV: {exc}", path=str(path), row=1) from None
+        names = [norm_name(h) for h in header]
+        idx = {}
+        for col, aliases in HEADERS.items():
+            keys = {norm_name(a) for a in aliases}
+            hit = next((i for i, n in enumerate(names) if n in keys), None)
+            if hit is None:
+                raise InputError(f"no {col} column (one of {', '.join(aliases)})",
+                                 path=str(path), row=1, field=col)
+            idx[col] = hit
+        out = []
+        row_no = 1
+        try:
+            for row_no, row in enumerate(reader, start=2):
+                if not any(c.strip() for c in row):
+                    continue
+                cells = {c: (row[i] if i < len(row) else "") for c, i in idx.items()}
+                ref = cells["sensor"].strip()
+                if not ref:
+                    raise InputError("no sensor code or device id", path=str(path), row=row_no,
+                                     field=header[idx["sensor"]])
+                t = _time(cells["time"], tz)
+                if t is None:
+                    raise InputError(f"time {cells['time']!r} is not ISO 8601 with a UTC offset "
+                                     "(or give --tz)", path=str(path), row=row_no,
+                                     field=header[idx["time"]])
+                try:
+                    v = float(cells["value"])
+                    if not math.isfinite(v):
+                        raise ValueError
+                except ValueError:
+                    raise InputError(f"value {cells['value']!r} is not a number",
+                                     path=str(path), row=row_no,
+                                     field=header[idx["value"]]) from None
+                out.append((ref, t, v))
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"not a UTF-8 CSV: {exc}", path=str(path), row=row_no + 1) from None
+    return out
+
+
+def _tz(text: str | None) -> dt.tzinfo | None:
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(f"2000-01-01T00:00:00{text}").tzinfo
+    except ValueError:
+        raise InputError(f"--tz {text!r} is not an offset such as +08:00", field="--tz") \
+            from None
+
+
+def _when(text: str | None, name: str) -> dt.datetime | None:
+    if text is None:
+        return None
+    t = _time(text, None)
+    if t is None:
+        raise InputError(f"{text!r} is not ISO 8601 with a UTC offset", field=name)
+    return t
+
+
+@click.group("iot")
+def iot() -> None:
+    """Lifeline monitoring: sensor readings, alarms, gaps, partitions, reading sources."""
+
+
+@iot.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--tz", default=None, help="UTC offset of times written without one (+08:00)")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def import_cmd(c: Ctx, path: Path, tz: str | None, as_json: bool) -> None:
+    """Import readings from a CSV file (sensor or device_id, time, value; 设备编号, 监测时间,
+    监测值) through the one ingest path; a bad row stops it with nothing written."""
+    import psycopg
+
+    from layers.iot.ingest import ingest
+    from layers.iot.partitions import ensure_months, month_of
+    from layers.iot.thresholds import load_config
+
+    rows = read_csv(path, _tz(tz))
+    cfg = load_config(c.profile)
+    with psycopg.connect(c.conninfo()) as conn:
+        ensure_months(conn, {month_of(t) for _, t, _ in rows})
+        conn.commit()
+        counts = ingest(conn, rows, source=None, config=cfg)
+    if as_json:
+        echo_json(counts)
+        return
+    click.echo(f"{path}: {counts['received']} readings, {counts['inserted']} inserted, "
+               f"{counts['duplicates']} already stored, {counts['unknown_sensor']} of unknown "
+               f"sensors, {counts['alarms_opened']} alarms opened, {counts['alarms_cleared']} "
+               f"cleared, {counts['cases_opened']} cases opened")
+    if counts["unknown"]:
+        click.echo(f"unknown sensors: {', '.join(counts['unknown'])}")
+
+
+@iot.command("latest")
+@click.option("--sensor", default=None, help="a sensor code or device id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def latest_cmd(c: Ctx, sensor: str | None, as_json: bool) -> None:
+    """Each sensor's latest reading and alarm state."""
+    import psycopg
+
+    from layers.iot.series import latest
+
+    with psycopg.connect(c.conninfo()) as conn:
+        rows = latest(conn, sensor)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        when = r["time"].isoformat() if r["time"] else "-"
+        value = "-" if r["value"] is None else f"{r['value']:g}"
+        flag = f"  alarm {r['alarm_level']}" if r["alarm_level"] else ""
+        flag += "  offline" if r["offline"] else ""
+        click.echo(f"{r['sensor_code']}  {r['device_id']:<16} {r['type_name'] or '':<8} "
+                   f"{when:<26} {value} {r['unit'] or ''}{flag}")
+
+
+@iot.command("series")
+@click.argument("sensor")
+@click.option("--start", required=True, help="ISO 8601 with offset")
+@click.option("--end", required=True, help="ISO 8601 with offset (exclusive)")
+@click.option("--limit", default=10_000, type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def series_cmd(c: Ctx, sensor: str, start: str, end: str, limit: int, as_json: bool) -> None:
+    """The readings of SENSOR (code or device id) from --start to --end."""
+    import psycopg
+
+    from layers.iot.series import series
+
+    with psycopg.connect(c.conninfo()) as conn:
+        out = series(conn, sensor, _when(start, "--start"), _when(end, "--end"), limit)
+    if as_json:
+        echo_json(out)
+        return
+    for r in out["readings"]:
+        click.echo(f"{r['time'].isoformat()}  {r['value']:g}")
+    click.echo(f"{len(out['readings'])} readings of {out['sensor_code']}"
+               + (" (truncated: raise --limit)" if out["truncated"] else ""))
+
+
+@iot.command("gaps")
+@click.option("--now", default=None, help="the time to judge silence at (ISO 8601, offset)")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def gaps_cmd(c: Ctx, now: str | None, as_json: bool) -> None:
+    """Open gap alarms (with a 监测设备离线 case) for silent sensors; clear reporting ones."""
+    import psycopg
+
+    from layers.iot.gaps import detect
+    from layers.iot.thresholds import load_config
+
+    with psycopg.connect(c.conninfo()) as conn:
+        out = detect(conn, _when(now, "--now"), load_config(c.profile))
+    if as_json:
+        echo_json(out)
+        return
+    for o in out["opened"]:
+        click.echo(f"gap alarm {o['alarm']}: sensor {o['sensor']} silent since "
+                   f"{o['silent_since']:%Y-%m-%d %H:%M:%S%z}, case {o['case']}")
+    click.echo(f"{out['checked']} sensors checked, {len(out['opened'])} gap alarms opened, "
+               f"{len(out['cleared'])} cleared")
+
+
+@iot.command("partitions")
+@click.option("--ahead", default=None, type=int, help="months ahead (default iot.yaml)")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def partitions_cmd(c: Ctx, ahead: int | None, as_json: bool) -> None:
+    """Create the readings' monthly partitions from last month to --ahead months ahead."""
+    from layers.iot.partitions import ensure_partitions
+    from layers.iot.thresholds import load_config
+
+    cfg = load_config(c.profile)
+    out = ensure_partitions(c.conninfo(), cfg.ahead if ahead is None else ahead, cfg.behind)
+    if as_json:
+        echo_json(out)
+        return
+    click.echo(f"created {', '.join(out['created']) or 'none'}; "
+               f"{len(out['existing'])} partitions of readings")
+
+
+@iot.group("source")
+def source() -> None:
+    """Reading sources: who may send readings over HTTP (one API key each)."""
+
+
+@source.command("add")
+@click.argument("name")
+@pass_ctx
+def source_add(c: Ctx, name: str) -> None:
+    """Register a reading source; print its API key (shown this once, stored hashed)."""
+    import psycopg
+
+    from layers.iot.sources import add_source
+
+    with psycopg.connect(c.conninfo()) as conn:
+        key = add_source(conn, name)
+    click.echo(f"reading source {name}: API key (shown once, send it as X-API-Key):")
+    click.echo(key)
+
+
+@source.command("revoke")
+@click.argument("name")
+@pass_ctx
+def source_revoke(c: Ctx, name: str) -> None:
+    """Revoke a reading source's key."""
+    import psycopg
+
+    from layers.iot.sources import revoke_source
+
+    with psycopg.connect(c.conninfo()) as conn:
+        revoke_source(conn, name)
+    click.echo(f"reading source {name} revoked")
+
+
+@source.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def source_list(c: Ctx, as_json: bool) -> None:
+    """The reading sources (never their keys)."""
+    import psycopg
+
+    from layers.iot.sources import list_sources
+
+    with psycopg.connect(c.conninfo()) as conn:
+        rows = list_sources(conn)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        state = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active"
+        click.echo(f"{r['name']:<24} {state}")
+
+
+@iot.command("alarms")
+@click.option("--active", is_flag=True, help="only the active alarms")
+@click.option("--sensor", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def alarms_cmd(c: Ctx, active: bool, sensor: str | None, as_json: bool) -> None:
+    """Alarms, latest first."""
+    import psycopg
+
+    from layers.iot.alarms import list_alarms
+
+    with psycopg.connect(c.conninfo()) as conn:
+        rows = list_alarms(conn, active=active, sensor=sensor)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['code']}  {r['level_name']}{r['color']}  {r['kind']:<9} {r['status']:<7} "
+                   f"{r['device_id']:<16} {r['opened_at']:%Y-%m-%d %H:%M}  case {r['case_code']}"
+                   f"  risk {r['risk_code'] or '-'}")
+    click.echo(f"{len(rows)} alarms")

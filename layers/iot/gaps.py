@@ -1,0 +1,66 @@
+"""The gap detector: a sensor silent for longer than ``factor`` × its reporting interval
+(``iot.yaml`` gap.factor, the sensor's ``interval_s`` else its type's) is itself an alarm
+(kind ``gap``) with a case of the 监测设备离线 category; it clears when the sensor reports
+again (on ingest) or when a later run finds it reporting.
+
+A sensor that never reported is measured from its registration (``valid_from``). Only sensors
+in a watched status (gap.statuses, 运行) are checked. Run it from cron: ``cim iot gaps``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+
+from layers.iot import alarms as alarm_ops
+from layers.iot.thresholds import IotConfig, cached_config
+
+
+def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
+           config: IotConfig | None = None) -> dict[str, Any]:
+    """Open gap alarms for silent sensors, clear those that report again; the codes."""
+    cfg = config or cached_config()
+    types = list(cfg.type_intervals)
+    with conn.transaction():
+        now = now or conn.execute("SELECT now()").fetchone()[0]
+        conn.execute("INSERT INTO sensor_state (sensor_code) SELECT code FROM sensors WHERE "
+                     "valid_to IS NULL ON CONFLICT DO NOTHING")
+        rows = conn.execute(
+            "SELECT s.code, coalesce(st.last_ts, s.valid_from) AS since, st.gap_alarm_id, "
+            "coalesce(s.interval_s, d.interval_s) AS interval_s FROM sensors s "
+            "JOIN sensor_state st ON st.sensor_code = s.code "
+            "LEFT JOIN unnest(%s::text[], %s::int[]) AS d(type_code, interval_s) "
+            "ON d.type_code = s.type_code WHERE s.valid_to IS NULL AND s.status = ANY(%s) "
+            "ORDER BY s.code FOR UPDATE OF st",
+            (types, [cfg.type_intervals[t] for t in types], list(cfg.gap_statuses))).fetchall()
+        opened, cleared = [], []
+        silent = []
+        for code, since, gap_id, interval in rows:
+            if not interval:
+                continue
+            late = now - since > dt.timedelta(seconds=cfg.gap_factor * interval)
+            if late and gap_id is None:
+                silent.append((code, since))
+            elif not late and gap_id is not None:
+                c = alarm_ops.clear(conn, cfg, gap_id, since, None)
+                conn.execute("UPDATE sensor_state SET gap_alarm_id = NULL WHERE sensor_code = %s",
+                             (code,))
+                if c:
+                    cleared.append(c)
+        if silent:
+            sensors = alarm_ops.sensors(conn, [c for c, _ in silent])
+            for code, since in silent:
+                a = alarm_ops.open_alarm(conn, cfg, sensors[code], kind="gap",
+                                         level=cfg.gap_level, at=now, value=None,
+                                         threshold=None, clear_at=None,
+                                         category_code=cfg.gap_category,
+                                         raise_risk=cfg.gap_raise_risk)
+                conn.execute("UPDATE alarms SET detail = jsonb_build_object('silent_since', "
+                             "%s::timestamptz::text) WHERE id = %s", (since, a["id"]))
+                conn.execute("UPDATE sensor_state SET gap_alarm_id = %s WHERE sensor_code = %s",
+                             (a["id"], code))
+                opened.append({"alarm": a["code"], "sensor": code, "case": a["case_code"],
+                               "silent_since": since})
+    return {"checked": len(rows), "opened": opened, "cleared": cleared}

@@ -1,0 +1,290 @@
+"""The one ingest path of sensor readings (HTTP batches and ``cim iot import`` alike).
+
+A batch goes through the database set-wise, a few statements whatever its size:
+
+1. binary ``COPY`` into a session temp table; each reading's sensor is resolved by its platform
+   code, else by its device id; readings of unknown sensors are counted and named, not
+   stored (never silently dropped);
+2. with a ``source`` (an HTTP API key), a reading for a sensor whose ``reading_source`` names
+   another source refuses the whole batch (:class:`Forbidden`); a month without a partition
+   refuses it too (:class:`NoPartition`, naming ``cim iot partitions``);
+3. ``INSERT … ON CONFLICT DO NOTHING RETURNING`` into ``readings``: re-sending a batch inserts
+   nothing and changes nothing (idempotent on sensor + time);
+4. ``sensor_state`` rows are locked (in code order, so concurrent batches cannot deadlock) and
+   updated: count, latest time and value;
+5. thresholds with hysteresis (:mod:`layers.iot.thresholds`), per sensor in time order over
+   the newly inserted readings later than the sensor's state: only sensors with an active
+   alarm, or whose new values reach their least severe ``on`` bound, are walked reading by
+   reading — in a quiet batch none are. Readings older than the state are stored, not
+   evaluated (``late``). Alarms open (with one case each and the risk point raised), escalate
+   or clear (:mod:`layers.iot.alarms`); a gap alarm clears when its sensor reports again.
+
+It runs in a transaction of its own (a savepoint inside the caller's), so a refused batch
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from cim.errors import CimError, InputError
+from layers.iot import alarms as alarm_ops
+from layers.iot.partitions import missing_months, partition_name
+from layers.iot.thresholds import IotConfig, cached_config
+
+UNKNOWN_LISTED = 20  # unknown sensor references named in the answer
+
+
+class Forbidden(CimError):
+    """Readings for sensors bound to another reading source (HTTP 403)."""
+
+    exit_code = 3
+
+
+class NoPartition(CimError):
+    """Readings for a month that has no partition (HTTP 409); run ``cim iot partitions``."""
+
+    exit_code = 4
+
+
+def _columns(readings: Any) -> Iterable[tuple[Any, Any, Any]]:
+    """Tuples from tuples, a pandas DataFrame or a pyarrow Table (columns sensor, time,
+    value)."""
+    if hasattr(readings, "column_names") and hasattr(readings, "column"):  # pyarrow
+        return zip(*(readings.column(c).to_pylist() for c in ("sensor", "time", "value")),
+                   strict=True)
+    if hasattr(readings, "columns") and hasattr(readings, "itertuples"):  # pandas
+        return zip(readings["sensor"].tolist(), readings["time"].tolist(),
+                   readings["value"].tolist(), strict=True)
+    return readings
+
+
+def _checked(readings: Any) -> list[tuple[str, dt.datetime, float]]:
+    out = []
+    for i, r in enumerate(_columns(readings)):
+        try:
+            ref, ts, value = r
+        except (TypeError, ValueError):
+            raise InputError("a reading is (sensor, time, value)", row=i) from None
+        if not isinstance(ref, str) or not ref.strip():
+            raise InputError(f"sensor {ref!r} is not a code or device id", row=i,
+                             field="sensor")
+        if hasattr(ts, "to_pydatetime"):
+            ts = ts.to_pydatetime()
+        if not isinstance(ts, dt.datetime) or ts.tzinfo is None:
+            raise InputError(f"time {ts!r} is not a time with a UTC offset", row=i,
+                             field="time")
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            raise InputError(f"value {value!r} is not a finite number", row=i, field="value")
+        out.append((ref.strip(), ts, float(value)))
+    return out
+
+
+def _tables(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _iot_in (ref text, ts timestamptz, "
+                 "value float8, code text, rs text) ON COMMIT DELETE ROWS")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _iot_new (sensor_code text, ts timestamptz, "
+                 "value float8) ON COMMIT DELETE ROWS")
+
+
+def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None,
+           config: IotConfig | None = None) -> dict[str, Any]:
+    """Store a batch of readings (sensor code or device id, aware time, value) and evaluate
+    them; the counts (received, inserted, duplicates, unknown_sensor, late, alarms_opened,
+    alarms_escalated, alarms_cleared, gaps_cleared, cases_opened) and ``unknown`` (the first
+    unknown sensor references)."""
+    rows = _checked(readings)
+    cfg = config or cached_config()
+    counts: dict[str, Any] = dict.fromkeys(
+        ("received", "inserted", "duplicates", "unknown_sensor", "late", "alarms_opened",
+         "alarms_escalated", "alarms_cleared", "gaps_cleared", "cases_opened"), 0)
+    counts["received"] = len(rows)
+    counts["unknown"] = []
+    if not rows:
+        return counts
+    nested = conn.info.transaction_status != TransactionStatus.IDLE
+    with conn.transaction():
+        _tables(conn)
+        if nested:  # an earlier ingest of the caller's transaction left rows
+            conn.execute("DELETE FROM _iot_in")
+            conn.execute("DELETE FROM _iot_new")
+        with conn.cursor().copy("COPY _iot_in (ref, ts, value) FROM STDIN (FORMAT BINARY)") \
+                as cp:
+            cp.set_types(["text", "timestamptz", "float8"])
+            for r in rows:
+                cp.write_row(r)
+        _resolve(conn, len(rows))
+        unknown, n_unknown, foreign, months = conn.execute(
+            "SELECT array_agg(DISTINCT ref) FILTER (WHERE code IS NULL), "
+            "count(*) FILTER (WHERE code IS NULL), "
+            "array_agg(DISTINCT ref) FILTER (WHERE rs IS NOT NULL AND rs <> %s), "
+            "array_agg(DISTINCT date_trunc('month', ts AT TIME ZONE 'UTC')::date) "
+            "FILTER (WHERE code IS NOT NULL) FROM _iot_in", (source or "",)).fetchone()
+        counts["unknown_sensor"] = n_unknown
+        counts["unknown"] = sorted(unknown or [])[:UNKNOWN_LISTED]
+        if source is not None and foreign:
+            raise Forbidden(f"source {source!r} may not send readings of sensor(s) "
+                            f"{', '.join(sorted(foreign)[:UNKNOWN_LISTED])} (bound to another "
+                            "reading source)", field="sensor")
+        lacking = missing_months(conn, months or [])
+        if lacking:
+            raise NoPartition(
+                f"no partition of readings for {', '.join(m.strftime('%Y-%m') for m in lacking)}"
+                f" ({', '.join(partition_name(m) for m in lacking)}): the owner runs "
+                f"`cim iot partitions` (or `cim iot import`, which creates them)")
+        inserted = conn.execute(
+            "WITH ins AS (INSERT INTO readings (sensor_code, ts, value, source) "
+            "SELECT code, ts, value, %s FROM _iot_in WHERE code IS NOT NULL "
+            "ON CONFLICT DO NOTHING RETURNING sensor_code, ts, value) "
+            "INSERT INTO _iot_new SELECT * FROM ins", (source,)).rowcount
+        counts["inserted"] = inserted
+        counts["duplicates"] = len(rows) - n_unknown - inserted
+        if inserted:
+            _evaluate(conn, cfg, counts)
+    return counts
+
+
+def _resolve(conn: psycopg.Connection, n: int) -> None:
+    """Each staged reading's sensor code: by code first, else by device id."""
+    done = conn.execute("UPDATE _iot_in i SET code = s.code, rs = s.reading_source "
+                        "FROM sensors s WHERE s.valid_to IS NULL AND s.code = i.ref").rowcount
+    if done < n:
+        conn.execute("UPDATE _iot_in i SET code = s.code, rs = s.reading_source FROM sensors s "
+                     "WHERE i.code IS NULL AND s.valid_to IS NULL AND s.device_id = i.ref")
+
+
+def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) -> None:
+    # lock (and create) the state rows of the batch's sensors, in code order; RETURNING gives
+    # the latest committed state once a concurrent batch of the same sensor has finished
+    state = {r[0]: r[1:] for r in conn.execute(
+        "INSERT INTO sensor_state AS st (sensor_code) SELECT DISTINCT sensor_code FROM _iot_new "
+        "ORDER BY 1 ON CONFLICT (sensor_code) DO UPDATE SET updated_at = now() "
+        "RETURNING sensor_code, last_ts, alarm_level, alarm_id, gap_alarm_id")}
+    agg = conn.execute(
+        "WITH a AS (SELECT n.sensor_code, count(*) AS n, max(n.ts) AS mts, "
+        "  (array_agg(n.value ORDER BY n.ts DESC))[1] AS lv, "
+        "  min(n.value) FILTER (WHERE n.ts > coalesce(st.last_ts, '-infinity')) AS vmin, "
+        "  max(n.value) FILTER (WHERE n.ts > coalesce(st.last_ts, '-infinity')) AS vmax, "
+        "  min(n.ts) AS first_ts, "
+        "  count(*) FILTER (WHERE n.ts <= st.last_ts) AS late "
+        "  FROM _iot_new n JOIN sensor_state st USING (sensor_code) GROUP BY n.sensor_code), "
+        "u AS (UPDATE sensor_state st SET readings = st.readings + a.n, "
+        "  last_ts = greatest(st.last_ts, a.mts), last_value = CASE WHEN st.last_ts IS NULL "
+        "  OR a.mts >= st.last_ts THEN a.lv ELSE st.last_value END, updated_at = now() "
+        "  FROM a WHERE st.sensor_code = a.sensor_code) "
+        "SELECT a.sensor_code, s.type_code, s.asset_class, a.vmin, a.vmax, a.first_ts, a.late "
+        "FROM a JOIN sensors s ON s.code = a.sensor_code AND s.valid_to IS NULL").fetchall()
+    walk, gaps = [], []
+    for code, type_code, asset_class, vmin, vmax, first_ts, late in agg:
+        counts["late"] += late
+        last_ts, level, alarm_id, gap_id = state[code]
+        if gap_id is not None:
+            gaps.append((code, gap_id, first_ts))
+        if vmin is None:  # only late readings
+            continue
+        rs = cfg.rowset(type_code, asset_class)
+        if rs is None:
+            continue
+        if level is not None or rs.beyond(vmax if rs.direction == "above" else vmin,
+                                          rs.least.on):
+            walk.append((code, rs))
+    for _code, gap_id, first_ts in gaps:
+        alarm_ops.clear(conn, cfg, gap_id, first_ts, None)
+        counts["gaps_cleared"] += 1
+    if gaps:
+        conn.execute("UPDATE sensor_state SET gap_alarm_id = NULL WHERE sensor_code = ANY(%s)",
+                     ([g[0] for g in gaps],))
+    if walk:
+        _walk(conn, cfg, walk, state, counts)
+
+
+def _walk(conn: psycopg.Connection, cfg: IotConfig, walk: list, state: dict,
+          counts: dict[str, Any]) -> None:
+    """The per-reading hysteresis walk of the sensors that may change state."""
+    series: dict[str, list[tuple[dt.datetime, float]]] = {c: [] for c, _ in walk}
+    for code, ts, value in conn.execute(
+            "SELECT n.sensor_code, n.ts, n.value FROM _iot_new n WHERE n.sensor_code = ANY(%s) "
+            "ORDER BY n.sensor_code, n.ts", ([c for c, _ in walk],)):
+        last_ts = state[code][0]
+        if last_ts is None or ts > last_ts:
+            series[code].append((ts, value))
+    rows = None
+    changed, touched = [], []
+    for code, rs in walk:
+        _, level, alarm_id, _ = state[code]
+        peak = last = None
+        at = None
+        clear_at = None
+        for ts, v in series[code]:
+            new = rs.step(level, v)
+            if new is not None and (level is None or new < level):  # open or escalate
+                band = rs.band(new)
+                if level is None:
+                    if rows is None:
+                        rows = alarm_ops.sensors(conn, [c for c, _ in walk])
+                    a = alarm_ops.open_alarm(conn, cfg, rows[code], kind="threshold",
+                                             level=new, at=ts, value=v, threshold=band.on,
+                                             clear_at=band.off,
+                                             category_code=band.case_category)
+                    alarm_id, peak = a["id"], v
+                    counts["alarms_opened"] += 1
+                    counts["cases_opened"] += 1
+                else:
+                    alarm_ops.escalate(conn, cfg, alarm_id, new, ts, band.on)
+                    counts["alarms_escalated"] += 1
+                clear_at = band.off
+            elif new is None and level is not None:  # cleared
+                if peak is not None:  # the episode's peak before its clearing reading
+                    alarm_ops.touch(conn, _merge_peaks(
+                        conn, [(alarm_id, last[0], last[1], peak, clear_at)], walk))
+                alarm_ops.clear(conn, cfg, alarm_id, ts, v)
+                counts["alarms_cleared"] += 1
+                alarm_id, peak, clear_at = None, None, None
+            elif new is not None and new != level:  # de-escalated within the episode
+                clear_at = rs.band(new).off
+            if new is not None:
+                peak = v if peak is None else (max(peak, v) if rs.direction == "above"
+                                               else min(peak, v))
+                last = (ts, v)
+            level = new
+            at = ts
+        if at is None:
+            continue
+        if alarm_id is not None and last is not None:
+            touched.append((alarm_id, last[0], last[1], peak, clear_at))
+        changed.append((code, level, alarm_id))
+    # an alarm carried over from an earlier batch: its peak is the stored one's too
+    if touched:
+        alarm_ops.touch(conn, _merge_peaks(conn, touched, walk))
+    if changed:
+        codes, levels, ids = (list(x) for x in zip(*changed, strict=True))
+        conn.execute(
+            "UPDATE sensor_state st SET alarm_level = u.level, alarm_id = u.alarm_id "
+            "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(code, level, alarm_id) "
+            "WHERE st.sensor_code = u.code", (codes, levels, ids))
+
+
+def _merge_peaks(conn: psycopg.Connection, touched: list, walk: list) -> list:
+    """The batch's peaks merged with the stored peaks of the same alarms (above: max,
+    below: min)."""
+    ids = [t[0] for t in touched]
+    stored = dict(conn.execute("SELECT id, peak_value FROM alarms WHERE id = ANY(%s)",
+                               (ids,)).fetchall())
+    below = {r[0] for r in conn.execute(
+        "SELECT a.id FROM alarms a JOIN unnest(%s::text[], %s::text[]) AS d(code, dir) "
+        "ON d.code = a.sensor_code WHERE a.id = ANY(%s) AND d.dir = 'below'",
+        ([c for c, _ in walk], [rs.direction for _, rs in walk], ids))}
+    out = []
+    for aid, at, v, peak, clear_at in touched:
+        old = stored.get(aid)
+        if old is not None:
+            peak = min(peak, old) if aid in below else max(peak, old)
+        out.append((aid, at, v, peak, clear_at))
+    return out

@@ -1,0 +1,97 @@
+"""An alarm meets the risk list: raising a risk point's level while an alarm on its asset is
+active, and restoring it when the alarm clears (issue 14).
+
+The point raised is the asset's current risk point of the sensor type's risk type
+(``sensor_types.csv`` risk_type), else the asset's most severe current point. Its level goes
+up to the alarm's (``iot.yaml`` levels: 一级 → 重大 … 四级 → 低), never down; its flags carry
+``alarm:<alarm code>`` while the alarm is active. When the alarm clears, the level is regraded
+from the point's own likelihood × consequence (``risk_matrix.yaml``), or stays at the most
+severe level of the alarms still active on it. Each change is a ``risk_assessments`` row with
+source ``alarm`` (in the latest assessment run of the point, so ``cim risk history`` shows it
+after that run). Only ``level``, ``color`` and ``flags`` of the current version are updated —
+the columns the served role may write — and its ``row_hash`` is left alone, so a
+``cim risk assess`` during the alarm keeps the raised level.
+
+Runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from layers.risk.config import LEVELS, Matrix
+
+FLAG = "alarm:"
+
+
+def _severer(a: str, b: str) -> str:
+    return a if LEVELS.index(a) <= LEVELS.index(b) else b
+
+
+def _record(conn: psycopg.Connection, code: str, level: str, color: str, at: dt.datetime,
+            factors: dict) -> None:
+    conn.execute(
+        "INSERT INTO risk_assessments (run_id, assessed_at, year, code, risk_type_code, "
+        "asset_code, source, likelihood, consequence, level, color, factors) "
+        "SELECT coalesce((SELECT max(run_id) FROM risk_assessments WHERE code = r.code), 0), "
+        "%(at)s, extract(year FROM %(at)s::timestamptz AT TIME ZONE 'UTC')::int, r.code, "
+        "r.risk_type_code, r.asset_code, 'alarm', r.likelihood, r.consequence, %(level)s, "
+        "%(color)s, %(f)s FROM risk_points r WHERE r.code = %(code)s AND r.valid_to IS NULL",
+        {"at": at, "level": level, "color": color, "f": Jsonb(factors), "code": code})
+
+
+def raise_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, asset_code: str | None,
+                    alarm_code: str, level: str, risk_type: str | None = None,
+                    at: dt.datetime | None = None) -> str | None:
+    """Raise the asset's risk point to ``level`` (重大 … 低) for ``alarm_code``; the point's
+    code, or None when the asset has no current risk point."""
+    if not asset_code:
+        return None
+    row = conn.execute(
+        "SELECT code, level FROM risk_points WHERE asset_code = %s AND valid_to IS NULL "
+        "ORDER BY (risk_type_code = %s) DESC NULLS LAST, "
+        "array_position(%s::text[], level), code LIMIT 1 FOR UPDATE",
+        (asset_code, risk_type, list(LEVELS))).fetchone()
+    if row is None:
+        return None
+    code, old = row
+    new = _severer(old, level)
+    color = matrix.levels[new]["color"]
+    conn.execute("UPDATE risk_points SET level = %s, color = %s, flags = array_append("
+                 "array_remove(flags, %s), %s) WHERE code = %s AND valid_to IS NULL",
+                 (new, color, FLAG + alarm_code, FLAG + alarm_code, code))
+    _record(conn, code, new, color, at or dt.datetime.now(dt.UTC),
+            {"alarm": alarm_code, "action": "raise", "alarm_level": level, "from": old})
+    return code
+
+
+def restore_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, risk_code: str | None,
+                      alarm_code: str, level_of_alarm: dict[int, str],
+                      at: dt.datetime | None = None) -> str | None:
+    """Take ``alarm_code`` off its risk point and regrade the point (its matrix level, or the
+    most severe of the alarms still active on it); the level it now has, or None when there is
+    no such current point."""
+    if not risk_code:
+        return None
+    row = conn.execute("SELECT level, likelihood, consequence, flags FROM risk_points "
+                       "WHERE code = %s AND valid_to IS NULL FOR UPDATE",
+                       (risk_code,)).fetchone()
+    if row is None:
+        return None
+    old, lk, cons, flags = row
+    rest = [f[len(FLAG):] for f in flags if f.startswith(FLAG) and f != FLAG + alarm_code]
+    new, _ = matrix.level(lk, cons)
+    if rest:
+        for (lv,) in conn.execute("SELECT level FROM alarms WHERE code = ANY(%s) AND "
+                                  "status = 'active' AND valid_to IS NULL", (rest,)):
+            new = _severer(new, level_of_alarm[lv])
+    color = matrix.levels[new]["color"]
+    conn.execute("UPDATE risk_points SET level = %s, color = %s, flags = array_remove(flags, %s) "
+                 "WHERE code = %s AND valid_to IS NULL",
+                 (new, color, FLAG + alarm_code, risk_code))
+    _record(conn, risk_code, new, color, at or dt.datetime.now(dt.UTC),
+            {"alarm": alarm_code, "action": "restore", "from": old})
+    return new
