@@ -105,6 +105,9 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
 
     processes.register(app, conninfo=psycopg_conninfo(url), base_url=config["server"]["url"],
                        pool_size=settings.threads)
+    from services import cases_api  # the case loop (issue 14)
+
+    cases_api.register(app, conninfo=psycopg_conninfo(url), pool_size=settings.threads)
     return app
 
 

@@ -45,6 +45,10 @@ CASE_COLUMNS = ("code, source, kind, category_code, category_name, state, descri
                 "ST_X(geom) AS x, ST_Y(geom) AS y")
 
 
+class CaseNotFound(InputError):
+    """No current case has the code (HTTP 404)."""
+
+
 def layer_code() -> str:
     """The cases layer's two-digit code (``layers.csv``, data)."""
     for row in read_csv_dictionary(DICTIONARY_DIR / "layers.csv"):
@@ -182,7 +186,7 @@ def case_id(conn: psycopg.Connection, code: str) -> int:
     row = conn.execute("SELECT id FROM cases WHERE code = %s AND valid_to IS NULL",
                        (code,)).fetchone()
     if row is None:
-        raise InputError(f"no case has code {code}", field="code")
+        raise CaseNotFound(f"no case has code {code}", field="code")
     return row[0]
 
 
@@ -194,7 +198,7 @@ def get_case(conn: psycopg.Connection, code: str, *, events: bool = False,
     row = cur.execute(f"SELECT id, {CASE_COLUMNS} FROM cases "  # noqa: S608 (constant)
                       "WHERE code = %s AND valid_to IS NULL", (code,)).fetchone()
     if row is None:
-        raise InputError(f"no case has code {code}", field="code")
+        raise CaseNotFound(f"no case has code {code}", field="code")
     cid = row.pop("id")
     if events:
         row["events"] = cur.execute(

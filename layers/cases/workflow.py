@@ -25,7 +25,7 @@ from cim.profile import DICTIONARY_DIR
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import category
 from layers.cases.dispatch import propose
-from layers.cases.store import get_case, record_event, utc
+from layers.cases.store import CaseNotFound, get_case, record_event, utc
 
 WORKFLOW_FILE = DICTIONARY_DIR / "case_workflow.yaml"
 
@@ -152,7 +152,7 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         "(SELECT max(at) FROM case_events e WHERE e.case_id = c.id) FROM cases c "
         "WHERE code = %s AND valid_to IS NULL FOR UPDATE", (code,)).fetchone()
     if row is None:
-        raise InputError(f"no case has code {code}", field="code")
+        raise CaseNotFound(f"no case has code {code}", field="code")
     case_id, state, case_unit, cat_code, a_layer, a_code, last_at = row
     candidates = [t for t in act_.transitions if state in t.from_states
                   and all(values.get(k) == v for k, v in t.when.items())]

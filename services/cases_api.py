@@ -1,0 +1,234 @@
+"""The case loop over HTTP (issue 14): report, act, read, list, evaluate.
+
+- ``POST /cases`` — open a case from a person (巡查上报 by a 监督员, 市民热线 by a 受理员);
+  JSON ``{source, category, point: [x, y], crs, grid, asset, address, description,
+  contact: {reporter_name, phone}, photos: [{name, content_base64}]}``.
+- ``POST /cases/<code>/actions/<action>`` — register, dispatch, handle, verify, close,
+  return, void; JSON ``{note, unit, result}``.
+- ``GET /cases/<code>`` — the case with its audit trail; the reporter's contact and the
+  attachments only for an authenticated person of the loop.
+- ``GET /cases?state=&grid=&unit=&overdue=&limit=`` and
+  ``GET /cases/evaluation?from=&to=&by=``.
+
+Every write needs ``Authorization: Bearer <token>`` of an active ``ops_users`` row: 401
+without or with an unknown/revoked token, 403 when the role (or a 处置单位's unit) may not,
+409 when the action is not allowed in the case's state (the message names the case, its
+state and the allowed actions), 404 for an unknown case, 400 for bad input. The app connects
+as the read-only role; a write opens its transaction READ WRITE explicitly (the role may
+write the case tables only: cim/db/roles.py). These routes are not OGC API collections: the
+public ``cases`` collection (layers/cases/layer.py) shows no personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from flask import Blueprint, Flask, Response, request
+
+from cim.errors import CimError, InputError
+from services.pool import Pool
+
+LOG = logging.getLogger("cim.services.cases")
+BP = "cases_api"
+# the query parameters each route accepts (services.guard answers 400 to any other)
+PARAMS = {
+    f"{BP}.report": set(),
+    f"{BP}.action": set(),
+    f"{BP}.show": set(),
+    f"{BP}.list_cases": {"state", "grid", "unit", "overdue", "limit"},
+    f"{BP}.evaluation": {"from", "to", "by"},
+}
+REPORT_FIELDS = {"source", "category", "point", "crs", "grid", "asset", "address",
+                 "description", "contact", "photos"}
+ACTION_FIELDS = {"note", "unit", "result"}
+
+
+def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False, default=str), status=status,
+                    content_type="application/json", headers=headers)
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="cim"'} if status == 401 else None
+    return _json({"code": code, "description": message}, status, headers)
+
+
+def _token() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _body(allowed: set[str]) -> dict[str, Any]:
+    if not request.data:
+        return {}
+    try:
+        body = json.loads(request.data)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("the body is not JSON", field="body") from None
+    if not isinstance(body, dict):
+        raise InputError("the body is a JSON object", field="body")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InputError(f"unknown fields {', '.join(unknown)}; fields: "
+                         f"{', '.join(sorted(allowed))}", field=unknown[0])
+    return body
+
+
+def _when(value: str | None, name: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(value or "")
+    except ValueError:
+        raise InputError(f"{value!r} is not an ISO date/time", field=name) from None
+
+
+class CasesService:
+    def __init__(self, conninfo: str, pool_size: int) -> None:
+        self.pool = Pool(conninfo, pool_size, prepare_threshold=None)
+
+    def run(self, fn: Callable[[psycopg.Connection], Response], write: bool) -> Response:
+        """``fn`` in one transaction on a pooled connection (READ WRITE for a write), with the
+        platform's errors answered by status."""
+        from layers.cases.store import CaseNotFound
+        from layers.cases.workflow import RoleError, TransitionError
+
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                if write:
+                    conn.execute("SET TRANSACTION READ WRITE")
+                return fn(conn)
+        except _Unauthorized as exc:
+            return _error(401, "Unauthorized", str(exc))
+        except RoleError as exc:
+            return _error(403, "Forbidden", exc.message)
+        except TransitionError as exc:
+            return _error(409, "Conflict", exc.message)
+        except CaseNotFound as exc:
+            return _error(404, "NotFound", exc.message)
+        except CimError as exc:
+            return _error(400, "InvalidParameterValue", str(exc))
+        except psycopg.errors.QueryCanceled:
+            return _error(503, "ServiceUnavailable", "the query ran longer than allowed")
+
+    def user(self, conn: psycopg.Connection):
+        from layers.cases.auth import authenticate
+
+        token = _token()
+        if token is None:
+            raise _Unauthorized("this request needs Authorization: Bearer <token>")
+        user = authenticate(conn, token)
+        if user is None:
+            raise _Unauthorized("the token is unknown or revoked")
+        return user
+
+    # -- writes ---------------------------------------------------------------------------
+    def report(self) -> Response:
+        def go(conn):
+            from layers.cases.listing import to_storage
+            from layers.cases.sources import report_problem
+
+            user = self.user(conn)
+            b = _body(REPORT_FIELDS)
+            point = b.get("point")
+            if point is not None:
+                if not (isinstance(point, list) and len(point) == 2
+                        and all(isinstance(v, (int, float)) for v in point)):
+                    raise InputError("point is [x, y]", field="point")
+                point = to_storage(conn, tuple(point), b.get("crs"))
+            photos = []
+            for i, p in enumerate(b.get("photos") or []):
+                try:
+                    photos.append((str(p.get("name") or f"photo{i + 1}"),
+                                   base64.b64decode(p["content_base64"], validate=True)))
+                except (KeyError, TypeError, AttributeError, binascii.Error):
+                    raise InputError(f"photos[{i}]: {{name, content_base64}} with base64 "
+                                     "content", field="photos") from None
+            contact = b.get("contact")
+            if contact is not None and not isinstance(contact, dict):
+                raise InputError("contact is {reporter_name, phone}", field="contact")
+            out = report_problem(conn, user, source=b.get("source") or "",
+                                 category_code=str(b.get("category") or ""), point=point,
+                                 grid_code=b.get("grid"), address=b.get("address"),
+                                 description=b.get("description"), asset_code=b.get("asset"),
+                                 photos=photos, contact=contact)
+            return _json(out, 201, {"Location": f"/cases/{out['code']}"})
+        return self.run(go, write=True)
+
+    def action(self, code: str, action: str) -> Response:
+        def go(conn):
+            from layers.cases.workflow import act
+
+            user = self.user(conn)
+            b = _body(ACTION_FIELDS)
+            return _json(act(conn, code, action, user, note=b.get("note"),
+                             unit=b.get("unit"), result=b.get("result")))
+        return self.run(go, write=True)
+
+    # -- reads ----------------------------------------------------------------------------
+    def show(self, code: str) -> Response:
+        def go(conn):
+            from layers.cases.auth import authenticate
+            from layers.cases.store import get_case
+
+            token = _token()
+            staff = token is not None and authenticate(conn, token) is not None
+            if token is not None and not staff:
+                raise _Unauthorized("the token is unknown or revoked")
+            return _json(get_case(conn, code, events=True, contacts=staff))
+        return self.run(go, write=False)
+
+    def list_cases(self) -> Response:
+        def go(conn):
+            from layers.cases.listing import list_cases
+
+            a = request.args
+            overdue = a.get("overdue", "false").lower()
+            if overdue not in ("true", "false", "1", "0"):
+                raise InputError("overdue is true or false", field="overdue")
+            try:
+                limit = int(a.get("limit", "100"))
+            except ValueError:
+                raise InputError("limit is an integer", field="limit") from None
+            rows = list_cases(conn, state=a.get("state"), grid=a.get("grid"),
+                              unit=a.get("unit"), overdue=overdue in ("true", "1"),
+                              limit=limit)
+            return _json({"cases": rows, "numberReturned": len(rows)})
+        return self.run(go, write=False)
+
+    def evaluation(self) -> Response:
+        def go(conn):
+            from layers.cases.evaluate import evaluate
+
+            a = request.args
+            return _json(evaluate(conn, _when(a.get("from"), "from"), _when(a.get("to"), "to"),
+                                  a.get("by") or None))
+        return self.run(go, write=False)
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def register(app: Flask, *, conninfo: str, pool_size: int) -> CasesService:
+    """Serve the case loop on ``app`` (see the module docstring)."""
+    from services import guard
+
+    service = CasesService(conninfo, pool_size)
+    bp = Blueprint(BP, __name__)
+    bp.add_url_rule("/cases", "report", service.report, methods=["POST"])
+    bp.add_url_rule("/cases", "list_cases", service.list_cases, methods=["GET"])
+    bp.add_url_rule("/cases/evaluation", "evaluation", service.evaluation, methods=["GET"])
+    bp.add_url_rule("/cases/<code>", "show", service.show, methods=["GET"])
+    bp.add_url_rule("/cases/<code>/actions/<action>", "action", service.action,
+                    methods=["POST"])
+    app.register_blueprint(bp)
+    guard.STRICT_PARAMS.update(PARAMS)
+    app.extensions["cim_cases"] = service
+    return service
