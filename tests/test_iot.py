@@ -1,0 +1,206 @@
+"""Lifeline monitoring (issue 14): thresholds with hysteresis, alarms with one case each, the
+risk point raised and restored, idempotent ingest, gaps, partitions and the CSV import.
+
+Expected values come from the thresholds file's numbers and hand-built readings: gas %LEL
+四级 on 10 off 8, 三级 20/16, 二级 25/20, 一级 50/40; water pressure (below) 四级 0.22/0.24,
+三级 0.18/0.20; gas-pipe pressure 四级 0.15/0.17; the risk point on the gas pipe is
+likelihood 2 × consequence 2 → 低 (蓝) by the matrix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+import pytest
+
+from cim.errors import ConfigError, InputError
+from cim.profile import DICTIONARY_DIR
+from layers.iot.gaps import detect
+from layers.iot.ingest import NoPartition, ingest
+from layers.iot.thresholds import load_thresholds
+from tests.conftest import drop_database, run_cli, server_url
+from tests.iot_fixture import RISK_CODE, add_sensor, counts, iot_db, t
+
+
+@pytest.fixture(scope="module")
+def d(jining_profile):
+    db = iot_db(jining_profile, "iot")
+    yield db
+    drop_database(server_url(), db.name)
+
+
+def send(d, rows, **kw):
+    with psycopg.connect(d.conninfo) as conn:
+        return ingest(conn, rows, **kw)
+
+
+def risk(d):
+    return d.rows("SELECT level, color, flags FROM risk_points WHERE code = %s AND "
+                  "valid_to IS NULL", (RISK_CODE,))[0]
+
+
+def test_gas_alarm_opens_once_escalates_clears_and_restores_risk(d):
+    s = add_sensor(d, 1, "01", d.gas_pipe, "燃气")
+    first = [(s, t(0), 5.0), (s, t(5), 12.0), (s, t(10), 13.0), (s, t(15), 9.0)]
+    out = send(d, first)
+    # 12 ≥ on 10 opens 四级; 13 repeats; 9 lies between off 8 and on 10: still active
+    assert (out["inserted"], out["alarms_opened"], out["cases_opened"],
+            out["alarms_cleared"]) == (4, 1, 1, 0)
+    assert counts(d, s) == {"readings": 4, "alarms": 1, "active": 1, "cases": 1}
+    code, level, status, case_code, risk_code, opened = d.rows(
+        "SELECT code, level, status, case_code, risk_code, opened_at FROM alarms "
+        "WHERE sensor_code = %s", (s,))[0]
+    assert (level, status, risk_code, opened) == (4, "active", RISK_CODE, t(5))
+    assert code.startswith("3708119401") and len(code) == 18
+    case = d.rows("SELECT source, state, category_code, asset_code, alarm_code FROM cases "
+                  "WHERE code = %s", (case_code,))[0]
+    assert case == ("传感告警", "立案", "0102", d.gas_pipe, code)
+    events = d.rows("SELECT to_state, actor, role FROM case_events e JOIN cases c ON "
+                    "c.id = e.case_id WHERE c.code = %s ORDER BY e.id", (case_code,))
+    assert events == [("上报", "sensor:DEV-01-1", "system"), ("立案", "sensor:DEV-01-1", "system")]
+    # 四级 → 低: the point's own level is 低 already (never lowered), flagged while active
+    assert risk(d) == ("低", "蓝", [f"alarm:{code}"])
+
+    # a second batch: 30 escalates to 二级 (较大 橙), 55 to 一级 (重大 红), 45 stays (off 40),
+    # 30 falls back to 二级 within the episode, 7.9 < 8 (四级 off) clears
+    out = send(d, [(s, t(20), 30.0), (s, t(25), 55.0)])
+    assert (out["alarms_opened"], out["alarms_escalated"]) == (0, 2)
+    assert risk(d)[:2] == ("重大", "红")
+    out = send(d, [(s, t(30), 45.0), (s, t(35), 30.0), (s, t(40), 7.9)])
+    assert (out["alarms_opened"], out["alarms_cleared"], out["cases_opened"]) == (0, 1, 0)
+    assert counts(d, s) == {"readings": 9, "alarms": 1, "active": 0, "cases": 1}
+    row = d.rows("SELECT level, level_name, color, peak_value, last_value, cleared_at "
+                 "FROM alarms WHERE code = %s", (code,))[0]
+    assert row == (1, "一级", "红", 55.0, 7.9, t(40))
+    # restored from likelihood 2 × consequence 2 and the flag removed
+    assert risk(d) == ("低", "蓝", [])
+    hist = d.rows("SELECT level, factors->>'action' FROM risk_assessments WHERE code = %s "
+                  "AND source = 'alarm' ORDER BY id", (RISK_CODE,))
+    assert hist == [("低", "raise"), ("较大", "raise"), ("重大", "raise"), ("低", "restore")]
+    # a new crossing opens a new alarm and a new case
+    out = send(d, [(s, t(45), 11.0)])
+    assert (out["alarms_opened"], out["cases_opened"]) == (1, 1)
+    assert counts(d, s) == {"readings": 10, "alarms": 2, "active": 1, "cases": 2}
+    state = d.rows("SELECT readings, last_ts, last_value, alarm_level FROM sensor_state "
+                   "WHERE sensor_code = %s", (s,))[0]
+    assert state == (10, t(45), 11.0, 4)
+
+
+def test_ingest_is_idempotent(d):
+    s = add_sensor(d, 2, "01", None, None, device_id="GAS-IDEMP")
+    batch = [("GAS-IDEMP", t(0), 3.0), ("GAS-IDEMP", t(5), 60.0), (s, t(10), 61.0)]
+    first = send(d, batch)
+    assert (first["inserted"], first["alarms_opened"], first["cases_opened"]) == (3, 1, 1)
+    again = send(d, batch)
+    assert (again["received"], again["inserted"], again["duplicates"],
+            again["alarms_opened"], again["cases_opened"]) == (3, 0, 3, 0, 0)
+    assert counts(d, s) == {"readings": 3, "alarms": 1, "active": 1, "cases": 1}
+    assert d.scalar("SELECT readings FROM sensor_state WHERE sensor_code = %s", (s,)) == 3
+    # a reading older than the state is stored, not evaluated
+    late = send(d, [(s, t(-30), 99.0)])
+    assert (late["inserted"], late["late"], late["alarms_opened"]) == (1, 1, 0)
+
+
+def test_pressure_drop_below_and_most_specific_row_set(d):
+    w = add_sensor(d, 3, "02", d.water_pipe, "给水")
+    out = send(d, [(w, t(0), 0.32), (w, t(5), 0.30), (w, t(10), 0.17), (w, t(15), 0.19)])
+    # 0.17 ≤ 0.18 (三级 on), > 0.14: 三级; 0.19 between on 0.18 and off 0.20: still active
+    assert (out["alarms_opened"], out["alarms_cleared"]) == (1, 0)
+    assert d.rows("SELECT level, threshold, peak_value FROM alarms WHERE sensor_code = %s",
+                  (w,)) == [(3, 0.18, 0.17)]
+    assert d.scalar("SELECT c.category_code FROM cases c JOIN alarms a ON a.code = "
+                    "c.alarm_code WHERE a.sensor_code = %s", (w,)) == "0103"
+    # 0.21 leaves 三级 (off 0.20) but stays within 四级 (off 0.24); 0.25 clears
+    out = send(d, [(w, t(20), 0.21)])
+    assert out["alarms_cleared"] == 0
+    out = send(d, [(w, t(25), 0.25)])
+    assert out["alarms_cleared"] == 1
+    # a gas pipe's pressure sensor uses the 燃气 rows: 0.16 is no alarm there (四级 on 0.15)
+    # though it would be 三级 by the type's default rows; 0.14 opens 四级 (category 0102)
+    g = add_sensor(d, 4, "02", d.gas_pipe, "燃气")
+    assert send(d, [(g, t(0), 0.16)])["alarms_opened"] == 0
+    assert send(d, [(g, t(5), 0.14)])["alarms_opened"] == 1
+    assert d.rows("SELECT a.level, c.category_code FROM alarms a JOIN cases c ON "
+                  "c.alarm_code = a.code WHERE a.sensor_code = %s", (g,)) == [(4, "0102")]
+
+
+def test_unknown_sensors_are_counted_and_named(d):
+    s = add_sensor(d, 5, "04", None, None)
+    out = send(d, [(s, t(0), 0.5), ("NO-SUCH-DEVICE", t(0), 1.0), ("NO-SUCH-DEVICE", t(5), 1.0)])
+    assert (out["received"], out["inserted"], out["unknown_sensor"], out["unknown"]) == \
+        (3, 1, 2, ["NO-SUCH-DEVICE"])
+
+
+def test_no_partition_refuses_the_batch(d):
+    s = add_sensor(d, 6, "04", None, None)
+    with pytest.raises(NoPartition, match="cim iot partitions") as exc:
+        send(d, [(s, t(0), 0.5), (s, dt.datetime(2031, 3, 1, tzinfo=dt.UTC), 0.5)])
+    assert "2031-03" in str(exc.value)
+    assert counts(d, s)["readings"] == 0
+
+
+def test_gap_alarm_opens_and_clears(d):
+    s = add_sensor(d, 7, "04", None, None, interval_s=300)
+    send(d, [(s, t(0), 0.5)])
+    with psycopg.connect(d.conninfo) as conn:
+        # factor 3 × 300 s = 15 min: at +14 min the sensor is not silent yet
+        assert s not in [o["sensor"] for o in detect(conn, t(14))["opened"]]
+        opened = detect(conn, t(16))["opened"]
+    assert [o["sensor"] for o in opened].count(s) == 1
+    assert d.rows("SELECT kind, status, level FROM alarms WHERE sensor_code = %s",
+                  (s,)) == [("gap", "active", 4)]
+    assert d.scalar("SELECT c.category_code FROM cases c JOIN alarms a ON a.code = c.alarm_code "
+                    "WHERE a.sensor_code = %s", (s,)) == "0107"
+    with psycopg.connect(d.conninfo) as conn:
+        assert s not in [o["sensor"] for o in detect(conn, t(20))["opened"]]
+    out = send(d, [(s, t(21), 0.6)])
+    assert out["gaps_cleared"] == 1
+    assert d.rows("SELECT status, cleared_at FROM alarms WHERE sensor_code = %s",
+                  (s,)) == [("cleared", t(21))]
+
+
+def test_thresholds_file_errors_name_row_and_field(tmp_path):
+    src = (DICTIONARY_DIR / "sensor_thresholds.csv").read_text(encoding="utf-8").splitlines()
+    bad = tmp_path / "th.csv"
+    # row 3 (the header is row 1): 三级 of gas with off above on
+    lines = list(src)
+    lines[2] = "01,,above,3,20,22,0102,broken"
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_thresholds(bad)
+    assert (exc.value.row, exc.value.field) == (3, "off") and str(bad) in str(exc.value)
+    lines = list(src)
+    lines[1] = "01,,sideways,4,10,8,0102,broken"
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_thresholds(bad)
+    assert (exc.value.row, exc.value.field) == (2, "direction")
+
+
+def test_csv_import_bad_row_writes_nothing_then_imports(d, tmp_path):
+    s = add_sensor(d, 8, "01", None, None, device_id="GAS-CSV")
+    f = tmp_path / "readings.csv"
+    f.write_text("设备编号,监测时间,监测值\n"
+                 "GAS-CSV,2026-12-01T08:00:00+08:00,3\n"
+                 "GAS-CSV,2026-12-01T08:05:00+08:00,abc\n", encoding="utf-8")
+    p = run_cli(["iot", "import", str(f)], d.env())
+    assert p.returncode == 3, p.stderr
+    assert f"{f}, row 3, field '监测值'" in p.stderr
+    assert counts(d, s)["readings"] == 0
+    f.write_text("设备编号,监测时间,监测值\n"
+                 "GAS-CSV,2026-12-01 08:00:00,3\n"
+                 "GAS-CSV,2026-12-01 08:05:00,26\n"
+                 "NOBODY,2026-12-01 08:05:00,1\n", encoding="utf-8")
+    p = run_cli(["iot", "import", str(f), "--tz", "+08:00", "--json"], d.env(), check=True)
+    import json
+
+    out = json.loads(p.stdout)
+    assert (out["inserted"], out["unknown_sensor"], out["alarms_opened"]) == (2, 1, 1)
+    assert d.rows("SELECT ts, level FROM alarms a JOIN readings r ON r.sensor_code = "
+                  "a.sensor_code AND r.ts = a.opened_at WHERE a.sensor_code = %s",
+                  (s,)) == [(t(5) - dt.timedelta(hours=8), 2)]
+    with pytest.raises(InputError):
+        from layers.iot.cli import read_csv
+
+        read_csv(tmp_path / "missing.csv")
