@@ -108,6 +108,10 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
     from services import cases_api  # the case loop (issue 14)
 
     cases_api.register(app, conninfo=psycopg_conninfo(url), pool_size=settings.threads)
+    from services import iot_api  # sensor readings (issue 14)
+
+    iot_api.register(app, conninfo=psycopg_conninfo(url), pool_size=settings.threads,
+                     profile=profile)
     return app
 
 

@@ -44,4 +44,10 @@ def serve(c: Ctx, host: str | None, port: int | None, workers: int | None,
                                 **{k: v for k, v in given.items() if v is not None}})
     if settings.profile is None:
         settings.profile = c.profile.path
+    # readings partitions ahead, as the owner: the served role cannot create them (issue 14)
+    from layers.iot.partitions import ensure_partitions
+    from layers.iot.thresholds import load_config
+
+    iot = load_config(c.profile)
+    ensure_partitions(c.conninfo(), iot.ahead, iot.behind)
     serve_foreground(c.url(), settings, c.profile.city_name)

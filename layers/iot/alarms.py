@@ -181,11 +181,15 @@ def clear(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, at: dt.dateti
 
 
 def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str | None = None,
-                limit: int = 1000) -> list[dict[str, Any]]:
-    """Alarms, latest first (``active``: only those still active)."""
+                status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Alarms, latest first (``active``: only those still active; ``status`` active or
+    cleared)."""
     cond, params = ["valid_to IS NULL"], []
     if active:
-        cond.append("status = 'active'")
+        status = "active"
+    if status:
+        cond.append("status = %s")
+        params.append(status)
     if sensor:
         cond.append("(sensor_code = %s OR device_id = %s)")
         params += [sensor, sensor]

@@ -71,13 +71,17 @@ def ensure_partitions(conninfo: str | psycopg.Connection, ahead: int = 3, behind
     after it; {"created": [...], "existing": [...]} (run as the owner)."""
     this = month_of(now or dt.datetime.now(dt.UTC))
     months = [add_months(this, k) for k in range(-behind, ahead + 1)]
+
+    def run(conn: psycopg.Connection) -> tuple[list[str], set[dt.date]]:
+        if conn.execute("SELECT to_regclass('public.readings') IS NULL").fetchone()[0]:
+            return [], set()  # a database before migration 0008: nothing to partition
+        return ensure_months(conn, months), existing(conn)
+
     if isinstance(conninfo, psycopg.Connection):
-        made = ensure_months(conninfo, months)
-        have = existing(conninfo)
+        made, have = run(conninfo)
     else:
         with psycopg.connect(conninfo) as conn:
-            made = ensure_months(conn, months)
-            have = existing(conn)
+            made, have = run(conn)
     return {"created": made,
             "existing": [partition_name(m) for m in sorted(have)]}
 

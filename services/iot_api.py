@@ -1,0 +1,231 @@
+"""Sensor readings over HTTP (issue 14): ingest, latest value, time series, alarms.
+
+- ``POST /iot/readings`` — header ``X-API-Key`` of a reading source (``cim iot source add``);
+  JSON ``{"readings": [{"sensor": code or device id, "time": ISO 8601 with offset,
+  "value": number}, …]}``; answers the ingest's counts (:func:`layers.iot.ingest.ingest`,
+  the path ``cim iot import`` takes too). 401 without or with an unknown key, 403 for a revoked
+  key or a sensor bound to another source, 400 naming the item (``readings[3].time``) and what
+  is wrong, 409 when a month has no readings partition (the owner runs
+  ``cim iot partitions``; the served role cannot create one).
+- ``GET /iot/sensors/<code>/latest`` — the sensor's latest reading and alarm state.
+- ``GET /iot/sensors/<code>/readings?start=&end=&limit=`` — its series (default: the last 24 h).
+- ``GET /iot/alarms?status=active|cleared&sensor=&limit=`` — alarms, latest first.
+
+The app connects as the read-only role; the ingest opens its transaction READ WRITE (the role
+may INSERT readings and write sensor_state, alarms and the case tables only:
+cim/db/roles.py). Each route declares its query parameters for :mod:`services.guard`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from flask import Blueprint, Flask, Response, request
+
+from cim.errors import CimError, InputError
+from services.pool import Pool
+
+LOG = logging.getLogger("cim.services.iot")
+BP = "iot_api"
+PARAMS = {
+    f"{BP}.readings": set(),
+    f"{BP}.latest": set(),
+    f"{BP}.series": {"start", "end", "limit"},
+    f"{BP}.alarms": {"status", "sensor", "limit"},
+}
+ITEM_FIELDS = {"sensor", "time", "value"}
+MAX_READINGS = 50_000  # per request
+
+
+def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False, default=str), status=status,
+                    content_type="application/json", headers=headers)
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == 401 else None
+    return _json({"code": code, "description": message}, status, headers)
+
+
+class _Status(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def parse_readings(raw: bytes) -> list[tuple[str, dt.datetime, float]]:
+    """The body's readings; an InputError naming the item index and field."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("the body is not JSON", field="body") from None
+    if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
+        raise InputError('the body is {"readings": [{"sensor", "time", "value"}, …]}',
+                         field="readings")
+    extra = sorted(set(body) - {"readings"})
+    if extra:
+        raise InputError(f"unknown fields {', '.join(extra)}", field=extra[0])
+    items = body["readings"]
+    if len(items) > MAX_READINGS:
+        raise InputError(f"at most {MAX_READINGS} readings per request, not {len(items)}",
+                         field="readings")
+    out = []
+    fromiso = dt.datetime.fromisoformat
+    for i, it in enumerate(items):
+        if not isinstance(it, dict):
+            raise InputError("a reading is an object {sensor, time, value}",
+                             field=f"readings[{i}]")
+        if len(it) != 3 or it.keys() != ITEM_FIELDS:
+            missing = sorted(ITEM_FIELDS - it.keys())
+            name = missing[0] if missing else sorted(it.keys() - ITEM_FIELDS)[0]
+            raise InputError("missing" if missing else "unknown field; a reading has sensor, "
+                             "time and value", field=f"readings[{i}].{name}")
+        s, t, v = it["sensor"], it["time"], it["value"]
+        if not isinstance(s, str) or not s.strip():
+            raise InputError(f"{s!r} is not a sensor code or device id",
+                             field=f"readings[{i}].sensor")
+        try:
+            ts = fromiso(t)
+        except (TypeError, ValueError):
+            ts = None
+        if ts is None or ts.tzinfo is None:
+            raise InputError(f"{t!r} is not ISO 8601 with a UTC offset",
+                             field=f"readings[{i}].time")
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise InputError(f"{v!r} is not a finite number", field=f"readings[{i}].value")
+        out.append((s, ts, float(v)))
+    return out
+
+
+class IotService:
+    def __init__(self, conninfo: str, pool_size: int, profile_path: str | None = None) -> None:
+        # prepared statements: the ingest's statements are constant texts
+        self.pool = Pool(conninfo, pool_size)
+        self.profile_path = profile_path
+
+    def run(self, fn: Callable[[psycopg.Connection], Response], write: bool) -> Response:
+        from layers.iot.ingest import Forbidden, NoPartition
+
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                if write:
+                    conn.execute("SET TRANSACTION READ WRITE")
+                return fn(conn)
+        except _Status as exc:
+            return _error(exc.status, exc.code, str(exc))
+        except Forbidden as exc:
+            return _error(403, "Forbidden", exc.message)
+        except NoPartition as exc:
+            return _error(409, "Conflict", exc.message)
+        except CimError as exc:
+            return _error(400, "InvalidParameterValue", str(exc))
+        except psycopg.errors.QueryCanceled:
+            return _error(503, "ServiceUnavailable", "the query ran longer than allowed")
+
+    def readings(self) -> Response:
+        key = request.headers.get("X-API-Key", "").strip()
+        if not key:
+            return _error(401, "Unauthorized", "this request needs the header X-API-Key")
+        try:
+            rows = parse_readings(request.get_data(cache=False))
+        except InputError as exc:
+            return _error(400, "InvalidParameterValue", str(exc))
+
+        def go(conn):
+            from layers.iot.ingest import ingest
+            from layers.iot.sources import source_of_key
+
+            src = source_of_key(conn, key)
+            if src is None:
+                raise _Status(401, "Unauthorized", "the API key is unknown")
+            if src.revoked:
+                raise _Status(403, "Forbidden", f"the API key of source {src.name!r} is "
+                                                "revoked")
+            from layers.iot.thresholds import cached_config
+
+            return _json(ingest(conn, rows, source=src.name,
+                                config=cached_config(self.profile_path)))
+        return self.run(go, write=True)
+
+    def latest(self, code: str) -> Response:
+        def go(conn):
+            from layers.iot.series import latest
+
+            try:
+                rows = latest(conn, code)
+            except InputError as exc:
+                raise _Status(404, "NotFound", exc.message) from None
+            return _json(rows[0])
+        return self.run(go, write=False)
+
+    def series(self, code: str) -> Response:
+        def go(conn):
+            from layers.iot.series import sensor_code, series
+
+            a = request.args
+            end = _when(a.get("end"), "end") or dt.datetime.now(dt.UTC)
+            start = _when(a.get("start"), "start") or end - dt.timedelta(days=1)
+            try:
+                limit = int(a.get("limit", "10000"))
+            except ValueError:
+                raise InputError("limit is an integer", field="limit") from None
+            try:
+                sensor_code(conn, code)
+            except InputError as exc:
+                raise _Status(404, "NotFound", exc.message) from None
+            return _json(series(conn, code, start, end, limit))
+        return self.run(go, write=False)
+
+    def alarms(self) -> Response:
+        def go(conn):
+            from layers.iot.alarms import list_alarms
+
+            a = request.args
+            status = a.get("status")
+            if status not in (None, "active", "cleared"):
+                raise InputError("status is active or cleared", field="status")
+            try:
+                limit = int(a.get("limit", "1000"))
+                if not 1 <= limit <= 10_000:
+                    raise ValueError
+            except ValueError:
+                raise InputError("limit is an integer 1..10000", field="limit") from None
+            rows = list_alarms(conn, status=status, sensor=a.get("sensor"), limit=limit)
+            return _json({"alarms": rows, "numberReturned": len(rows)})
+        return self.run(go, write=False)
+
+
+def _when(value: str | None, name: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        t = None
+    if t is None or t.tzinfo is None:
+        raise InputError(f"{value!r} is not ISO 8601 with a UTC offset", field=name)
+    return t
+
+
+def register(app: Flask, *, conninfo: str, pool_size: int, profile=None) -> IotService:
+    """Serve the readings API on ``app`` (see the module docstring); thresholds and levels
+    from ``profile``'s dictionaries (a CityProfile; None: the platform's)."""
+    from services import guard
+
+    service = IotService(conninfo, pool_size,
+                         str(profile.path) if profile is not None else None)
+    bp = Blueprint(BP, __name__)
+    bp.add_url_rule("/iot/readings", "readings", service.readings, methods=["POST"])
+    bp.add_url_rule("/iot/sensors/<code>/latest", "latest", service.latest, methods=["GET"])
+    bp.add_url_rule("/iot/sensors/<code>/readings", "series", service.series, methods=["GET"])
+    bp.add_url_rule("/iot/alarms", "alarms", service.alarms, methods=["GET"])
+    app.register_blueprint(bp)
+    guard.STRICT_PARAMS.update(PARAMS)
+    app.extensions["cim_iot"] = service
+    return service
