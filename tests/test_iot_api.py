@@ -1,0 +1,111 @@
+"""The readings API over HTTP (issue 14): the real app under gunicorn, as the read-only role.
+
+Keys: none → 401, unknown → 401, revoked → 403; a sensor bound to another source → 403; a
+bad item → 400 naming its index and field; a good batch → the ingest's counts (an alarm and
+its case written by the served role); the same batch again → nothing new; a month without a
+partition → 409 naming `cim iot partitions`; latest, series and alarms read back what was sent.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import requests
+
+from layers.iot.sources import add_source, revoke_source
+from tests.conftest import drop_database, server_url, start_api
+from tests.iot_fixture import add_sensor, counts, iot_db, t
+
+
+@pytest.fixture(scope="module")
+def env(jining_profile, tmp_path_factory):
+    d = iot_db(jining_profile, "iotapi")
+    with psycopg.connect(d.conninfo) as conn:
+        d.key = add_source(conn, "vendor-a")
+        d.other_key = add_source(conn, "vendor-b")
+        d.revoked_key = add_source(conn, "vendor-old")
+        revoke_source(conn, "vendor-old")
+    d.gas = add_sensor(d, 11, "01", d.gas_pipe, "燃气", device_id="API-GAS")
+    d.bound = add_sensor(d, 12, "01", None, None, reading_source="vendor-b",
+                         device_id="API-BOUND")
+    proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("iotserve"))
+    d.base = base
+    yield d
+    proc.terminate()
+    proc.wait(10)
+    drop_database(server_url(), d.name)
+
+
+def post(env, body, key=None):
+    headers = {"X-API-Key": key} if key else {}
+    return requests.post(env.base + "/iot/readings", json=body, headers=headers, timeout=30)
+
+
+def items(*rows):
+    return {"readings": [{"sensor": s, "time": ts.isoformat(), "value": v} for s, ts, v in rows]}
+
+
+def test_keys(env):
+    body = items(("API-GAS", t(0), 1.0))
+    r = post(env, body)
+    assert r.status_code == 401 and "X-API-Key" in r.json()["description"]
+    assert post(env, body, "not-a-key").status_code == 401
+    r = post(env, body, env.revoked_key)
+    assert r.status_code == 403 and "revoked" in r.json()["description"]
+    # a sensor bound to vendor-b refuses vendor-a's readings, and nothing is written
+    r = post(env, items(("API-GAS", t(0), 1.0), ("API-BOUND", t(0), 1.0)), env.key)
+    assert r.status_code == 403 and "API-BOUND" in r.json()["description"]
+    assert counts(env, env.gas)["readings"] == 0
+    assert post(env, items(("API-BOUND", t(0), 1.0)), env.other_key).status_code == 200
+
+
+def test_bad_items_name_index_and_field(env):
+    body = items(("API-GAS", t(0), 1.0), ("API-GAS", t(5), 2.0))
+    body["readings"][1]["time"] = "2026-12-01 08:05"  # no offset
+    r = post(env, body, env.key)
+    assert r.status_code == 400 and "readings[1].time" in r.json()["description"]
+    body = items(("API-GAS", t(0), 1.0))
+    del body["readings"][0]["value"]
+    r = post(env, body, env.key)
+    assert r.status_code == 400 and "readings[0].value" in r.json()["description"]
+    r = post(env, {"readings": [{"sensor": "API-GAS", "time": t(0).isoformat(),
+                                 "value": "high"}]}, env.key)
+    assert r.status_code == 400 and "readings[0].value" in r.json()["description"]
+    assert counts(env, env.gas)["readings"] == 0
+
+
+def test_batch_alarm_case_idempotent_and_reads(env):
+    batch = items(("API-GAS", t(0), 4.0), ("API-GAS", t(5), 27.0), (env.gas, t(10), 28.0),
+                  ("NOBODY", t(0), 1.0))
+    r = post(env, batch, env.key)
+    assert r.status_code == 200, r.text
+    c = r.json()
+    # 27 ≥ 25: 二级 opened at once (one alarm, one case), 28 repeats it
+    assert (c["received"], c["inserted"], c["unknown_sensor"], c["alarms_opened"],
+            c["cases_opened"], c["unknown"]) == (4, 3, 1, 1, 1, ["NOBODY"])
+    assert counts(env, env.gas) == {"readings": 3, "alarms": 1, "active": 1, "cases": 1}
+    assert env.scalar("SELECT source FROM readings WHERE sensor_code = %s LIMIT 1",
+                      (env.gas,)) == "vendor-a"
+    again = post(env, batch, env.key).json()
+    assert (again["inserted"], again["duplicates"], again["alarms_opened"]) == (0, 3, 0)
+    assert counts(env, env.gas) == {"readings": 3, "alarms": 1, "active": 1, "cases": 1}
+
+    latest = requests.get(f"{env.base}/iot/sensors/API-GAS/latest", timeout=10).json()
+    assert (latest["sensor_code"], latest["value"], latest["readings"],
+            latest["alarm_level"]) == (env.gas, 28.0, 3, 2)
+    r = requests.get(f"{env.base}/iot/sensors/{env.gas}/readings",
+                     params={"start": t(0).isoformat(), "end": t(10).isoformat()}, timeout=10)
+    assert [x["value"] for x in r.json()["readings"]] == [4.0, 27.0]  # end is exclusive
+    alarms = requests.get(f"{env.base}/iot/alarms", params={"status": "active"},
+                          timeout=10).json()["alarms"]
+    mine = [a for a in alarms if a["sensor_code"] == env.gas]
+    assert len(mine) == 1 and mine[0]["level"] == 2 and mine[0]["case_code"]
+    assert requests.get(f"{env.base}/iot/sensors/NOBODY/latest", timeout=10).status_code == 404
+    r = requests.get(f"{env.base}/iot/alarms", params={"colour": "red"}, timeout=10)
+    assert r.status_code == 400 and "colour" in r.json()["description"]
+
+
+def test_month_without_partition_is_409(env):
+    r = post(env, {"readings": [{"sensor": "API-GAS", "time": "2031-05-01T00:00:00+00:00",
+                                 "value": 1.0}]}, env.key)
+    assert r.status_code == 409 and "cim iot partitions" in r.json()["description"]
