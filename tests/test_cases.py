@@ -1,0 +1,385 @@
+"""The case loop (issue 14 items 4 and 5) on the session database: the state machine from
+case_workflow.yaml, the audit trail, roles and units, the dispatch proposal from a
+component's fields, the 12345 gazetteer, photos, and the evaluation on a hand-built set of
+cases whose figures are known by arithmetic (see test_evaluation_hand_built)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+
+import psycopg
+import pytest
+
+from cim.errors import InputError
+from layers.cases import auth, dispatch, evaluate, geocode, sources, store, workflow
+from layers.cases.auth import User
+from layers.cases.workflow import RoleError, TransitionError
+
+UTC = dt.UTC
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+
+
+def people(unit: str) -> dict[str, User]:
+    """One user of each role (names unique in the shared session database)."""
+    s = uuid.uuid4().hex[:6]
+    return {"监督员": User(f"insp-{s}", "监督员"), "受理员": User(f"acc-{s}", "受理员"),
+            "派遣员": User(f"disp-{s}", "派遣员"), "处置单位": User(f"unit-{s}", "处置单位", unit),
+            "核查员": User(f"ver-{s}", "核查员")}
+
+
+def grids(conn: psycopg.Connection, n: int = 2) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT code FROM grid_cells WHERE valid_to IS NULL "
+                                       "ORDER BY code LIMIT %s", (n,))]
+
+
+def new_case(conn, grid: str, cat: str = "0501", at: dt.datetime | None = None,
+             actor: str = "insp", **kw) -> dict:
+    return store.open_case(conn, source="巡查上报", category_code=cat, actor=actor,
+                           role="监督员", grid_code=grid, reported_at=at, **kw)
+
+
+@pytest.fixture()
+def conn(db):
+    """A connection whose work is rolled back after the test."""
+    with psycopg.connect(db.conninfo) as c:
+        yield c
+        c.rollback()
+
+
+def test_case_code_from_the_one_allocator(conn):
+    g = grids(conn, 1)[0]
+    c = new_case(conn, g, "0101")
+    district = conn.execute("SELECT district_code FROM grid_cells WHERE code = %s AND "
+                            "valid_to IS NULL", (g,)).fetchone()[0]
+    assert c["code"].startswith(f"{district}9301") and len(c["code"]) == 18
+    assert c["district_code"] == district and c["grid_code"] == g
+    reg = conn.execute("SELECT layer, source_key FROM code_registry WHERE code = %s",
+                       (c["code"],)).fetchone()
+    assert reg[0] == "cases" and reg[1].startswith("case:")
+    assert c["state"] == "上报" and c["deadline"] is None
+    other = new_case(conn, g, "0101")
+    assert int(other["code"][-8:]) == int(c["code"][-8:]) + 1
+
+
+def test_illegal_transition_refused_with_a_message(conn):
+    c = new_case(conn, grids(conn, 1)[0])
+    p = people("环卫处")
+    with pytest.raises(TransitionError) as exc:
+        workflow.act(conn, c["code"], "dispatch", p["派遣员"])
+    msg = str(exc.value)
+    assert c["code"] in msg and "上报" in msg and "register" in msg and "void" in msg
+    with pytest.raises(TransitionError, match="close"):
+        workflow.act(conn, c["code"], "close", p["受理员"])
+    # nothing was written by the refused actions
+    assert store.get_case(conn, c["code"], events=True)["events"][-1]["to_state"] == "上报"
+
+
+def test_whole_loop_with_audit_trail(conn):
+    t0 = dt.datetime(2001, 5, 1, 8, tzinfo=UTC)
+    c = new_case(conn, grids(conn, 1)[0], "0101", at=t0, actor="巡查员甲",
+                 description="井盖破损")
+    p = people(c["unit"])
+    h = dt.timedelta(hours=1)
+    workflow.act(conn, c["code"], "register", p["受理员"], at=t0 + h)
+    workflow.act(conn, c["code"], "dispatch", p["派遣员"], at=t0 + 2 * h)
+    workflow.act(conn, c["code"], "handle", p["处置单位"], at=t0 + 5 * h, note="已更换井盖")
+    workflow.act(conn, c["code"], "verify", p["核查员"], at=t0 + 6 * h, result="pass")
+    out = workflow.act(conn, c["code"], "close", p["受理员"], at=t0 + 7 * h)
+    assert out["state"] == "结案"
+    trail = [(e["action"], e["from_state"], e["to_state"], e["actor"], e["role"])
+             for e in out["events"]]
+    assert trail == [
+        ("report", None, "上报", "巡查员甲", "监督员"),
+        ("register", "上报", "立案", p["受理员"].name, "受理员"),
+        ("dispatch", "立案", "派遣", p["派遣员"].name, "派遣员"),
+        ("handle", "派遣", "处置", p["处置单位"].name, "处置单位"),
+        ("verify", "处置", "核查", p["核查员"].name, "核查员"),
+        ("close", "核查", "结案", p["受理员"].name, "受理员")]
+    assert [e["at"] for e in out["events"]] == [t0, t0 + h, t0 + 2 * h, t0 + 5 * h,
+                                                  t0 + 6 * h, t0 + 7 * h]
+    assert out["events"][3]["note"] == "已更换井盖"
+    assert (out["registered_at"], out["dispatched_at"], out["handled_at"], out["verified_at"],
+            out["closed_at"]) == (t0 + h, t0 + 2 * h, t0 + 5 * h, t0 + 6 * h, t0 + 7 * h)
+    assert out["deadline"] == t0 + h + dt.timedelta(hours=24)  # 0101: 24 h from 立案
+    with pytest.raises(TransitionError, match="final"):
+        workflow.act(conn, c["code"], "return", p["受理员"], note="x")
+
+
+def test_return_and_void(conn):
+    g = grids(conn, 1)[0]
+    c = new_case(conn, g, "0501")
+    p = people(c["unit"])
+    workflow.act(conn, c["code"], "register", p["受理员"])
+    workflow.act(conn, c["code"], "dispatch", p["派遣员"])
+    # the unit returns it (not theirs): back to 立案, dispatched_at cleared
+    out = workflow.act(conn, c["code"], "return", p["处置单位"], note="非本单位职责")
+    assert out["state"] == "立案" and out["dispatched_at"] is None
+    assert out["events"][-1]["action"] == "return" and out["events"][-1]["note"] == "非本单位职责"
+    workflow.act(conn, c["code"], "dispatch", p["派遣员"])
+    workflow.act(conn, c["code"], "handle", p["处置单位"], note="清理")
+    # 核查 fails: back to 派遣, the handling no longer counts
+    out = workflow.act(conn, c["code"], "verify", p["监督员"], result="fail", note="未清理干净")
+    assert out["state"] == "派遣" and out["handled_at"] is None
+    assert out["events"][-1]["detail"]["result"] == "fail"
+    # a return needs a note
+    with pytest.raises(InputError, match="note"):
+        workflow.act(conn, c["code"], "return", p["处置单位"])
+    # void: from 上报 yes, from 派遣 no
+    with pytest.raises(TransitionError, match="派遣"):
+        workflow.act(conn, c["code"], "void", p["受理员"], note="重复")
+    v = new_case(conn, g, "0501")
+    out = workflow.act(conn, v["code"], "void", p["受理员"], note="重复上报")
+    assert out["state"] == "作废" and out["events"][-1]["to_state"] == "作废"
+    with pytest.raises(TransitionError, match="作废"):
+        workflow.act(conn, v["code"], "register", p["受理员"])
+
+
+def test_roles_and_units_refused(conn):
+    c = new_case(conn, grids(conn, 1)[0], "0501")
+    p = people(c["unit"])
+    with pytest.raises(RoleError, match="受理员"):
+        workflow.act(conn, c["code"], "register", p["监督员"])
+    workflow.act(conn, c["code"], "register", p["受理员"])
+    workflow.act(conn, c["code"], "dispatch", p["派遣员"], unit="园林绿化处")
+    case = store.get_case(conn, c["code"])
+    assert case["unit"] == "园林绿化处" and case["unit_basis"] == "指定"
+    # 环卫处's user may not handle a case dispatched to 园林绿化处
+    with pytest.raises(RoleError, match="园林绿化处"):
+        workflow.act(conn, c["code"], "handle", p["处置单位"], note="done")
+    with pytest.raises(InputError, match="note"):
+        workflow.act(conn, c["code"], "handle", User("g", "处置单位", "园林绿化处"))
+    out = workflow.act(conn, c["code"], "handle", User("g", "处置单位", "园林绿化处"), note="ok")
+    assert out["state"] == "处置"
+
+
+def test_time_before_last_event_refused(conn):
+    t0 = dt.datetime(2001, 6, 1, 8, tzinfo=UTC)
+    c = new_case(conn, grids(conn, 1)[0], at=t0)
+    with pytest.raises(InputError, match="before"):
+        workflow.act(conn, c["code"], "register", people("x")["受理员"],
+                     at=t0 - dt.timedelta(minutes=1))
+
+
+def test_sensor_alarm_case_registered_at_once(conn):
+    t = dt.datetime(2001, 7, 1, 3, tzinfo=UTC)
+    c = store.open_case(conn, source="传感告警", category_code="0102", actor="sensor:GAS-1",
+                        role="system", grid_code=grids(conn, 1)[0], reported_at=t,
+                        register=True, alarm_code="X1")
+    full = store.get_case(conn, c["code"], events=True)
+    assert [(e["action"], e["to_state"], e["actor"]) for e in full["events"]] == [
+        ("report", "上报", "sensor:GAS-1"), ("register", "立案", "sensor:GAS-1")]
+    assert full["state"] == "立案" and full["registered_at"] == t
+    assert full["deadline"] == t + dt.timedelta(hours=4)  # 0102 燃气设施异常: 4 h
+    assert full["alarm_code"] == "X1"
+
+
+def test_dispatch_proposal_from_component_fields(conn):
+    fields = {"养护": "maint_name", "主管": "dept_name", "权属": "owner_name"}
+
+    def component(target: str) -> tuple[str, str]:
+        """A sample component whose ``target`` unit differs from the other two, if any."""
+        others = [f for f in fields.values() if f != target]
+        return conn.execute(
+            f"SELECT code, {target} FROM components WHERE valid_to IS NULL ORDER BY "
+            f"({target} IS DISTINCT FROM {others[0]})::int + ({target} IS DISTINCT FROM "
+            f"{others[1]})::int DESC, code LIMIT 1").fetchone()
+
+    # categories as data: 0101 养护 first, 0201 主管 first, 0102 权属 first, 0501 default only
+    for cat, basis in (("0101", "养护"), ("0201", "主管"), ("0102", "权属")):
+        code, unit = component(fields[basis])
+        c = store.open_case(conn, source="巡查上报", category_code=cat, actor="i",
+                            role="监督员", asset_code=code)
+        assert (c["unit"], c["unit_basis"]) == (unit, basis), cat
+        assert c["asset_layer"] == "components"
+    code, maint = component("maint_name")
+    assert conn.execute("SELECT dept_name <> maint_name AND owner_name <> maint_name FROM "
+                        "components WHERE code = %s AND valid_to IS NULL",
+                        (code,)).fetchone()[0], "a sample component with its own 养护 unit"
+    c = store.open_case(conn, source="巡查上报", category_code="0501", actor="i",
+                        role="监督员", asset_code=code)
+    assert (c["unit"], c["unit_basis"]) == ("环卫处", "category")
+    # the case lies in the component's grid cell (as the component loader placed it)
+    assert c["grid_code"] == conn.execute(
+        "SELECT grid_code FROM components WHERE code = %s AND valid_to IS NULL",
+        (code,)).fetchone()[0]
+    # dispatch keeps the proposal when no unit is named
+    p = people(maint)
+    c = store.open_case(conn, source="巡查上报", category_code="0101", actor="i",
+                        role="监督员", asset_code=code)
+    workflow.act(conn, c["code"], "register", p["受理员"])
+    out = workflow.act(conn, c["code"], "dispatch", p["派遣员"])
+    assert (out["unit"], out["unit_basis"]) == (maint, "养护")
+    assert out["events"][-1]["detail"]["proposed"] == maint
+    with pytest.raises(InputError, match="no current feature"):
+        store.open_case(conn, source="巡查上报", category_code="0101", actor="i",
+                        role="监督员", asset_code="370811010199999999")
+
+
+def test_hotline_address_geocoded(conn):
+    geocode.clear_cache()
+    acc = people("x")["受理员"]
+    g = grids(conn, 3)[2]
+    name = conn.execute("SELECT name FROM grid_cells WHERE code = %s AND valid_to IS NULL",
+                        (g,)).fetchone()[0]
+    # the cell's own name, written with spaces and full-width digits, inside an address
+    spaced = " ".join(name).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    out = sources.report_problem(conn, acc, source="市民热线", category_code="0501",
+                                 address=f"济宁市{spaced}东侧小区门口",
+                                 contact={"reporter_name": "王女士", "phone": "13800000000"})
+    assert out["grid_code"] == g and out["geocoded"] == {"name": name, "layer": "grid_cells"}
+    assert out["contact"]["phone"] == "13800000000"
+    assert out["source"] == "市民热线" and out["state"] == "上报"
+    # a facility whose name is unique: its cell is the one holding the facility's point
+    fname, fcell = conn.execute(
+        "SELECT f.name, (SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL AND "
+        "ST_Intersects(g.geom, f.geom) ORDER BY g.code LIMIT 1) FROM facilities f "
+        "WHERE f.valid_to IS NULL AND f.name IS NOT NULL AND (SELECT count(*) FROM facilities "
+        "o WHERE o.valid_to IS NULL AND o.name = f.name) = 1 AND NOT EXISTS (SELECT 1 FROM "
+        "buildings b WHERE b.valid_to IS NULL AND strpos(b.name, f.name) > 0) "
+        "ORDER BY length(f.name) DESC, f.code LIMIT 1").fetchone()
+    out = sources.report_problem(conn, acc, source="市民热线", category_code="0501",
+                                 address=f"{fname}门口有垃圾")
+    assert out["geocoded"]["name"] == fname and out["grid_code"] == fcell
+    with pytest.raises(InputError) as exc:
+        sources.report_problem(conn, acc, source="市民热线", category_code="0501",
+                               address="火星大道一号")
+    assert exc.value.field == "address"
+    # an inspector may not take hotline calls
+    with pytest.raises(RoleError):
+        sources.report_problem(conn, people("x")["监督员"], source="市民热线",
+                               category_code="0501", address=f"{fname}门口")
+
+
+def test_inspector_report_with_photo(conn):
+    insp = people("x")["监督员"]
+    x, y = conn.execute("SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
+                        "FROM grid_cells WHERE code = %s AND valid_to IS NULL",
+                        (grids(conn, 1)[0],)).fetchone()
+    out = sources.report_problem(conn, insp, source="巡查上报", category_code="0501",
+                                 point=(x, y), description="暴露垃圾",
+                                 photos=[("现场.png", PNG)])
+    assert out["grid_code"] == grids(conn, 1)[0]
+    assert out["attachments"][0]["sha256"] == hashlib.sha256(PNG).hexdigest()
+    assert out["attachments"][0]["media_type"] == "image/png"
+    assert out["contact"]["reporter_user"] == insp.name
+    with pytest.raises(InputError) as exc:
+        sources.report_problem(conn, insp, source="巡查上报", category_code="0501",
+                               point=(x, y), photos=[("fake.jpg", b"not a photo at all")])
+    assert exc.value.field == "photo"
+    with pytest.raises(InputError) as exc:
+        sources.report_problem(conn, insp, source="巡查上报", category_code="9999",
+                               point=(x, y))
+    assert exc.value.field == "category_code"
+
+
+def test_users_and_tokens(conn):
+    name = f"u-{uuid.uuid4().hex[:6]}"
+    token = auth.add_user(conn, name, "处置单位", "环卫处")
+    assert conn.execute("SELECT token_hash FROM ops_users WHERE name = %s",
+                        (name,)).fetchone()[0] == hashlib.sha256(token.encode()).hexdigest()
+    assert auth.authenticate(conn, token) == User(name, "处置单位", "环卫处")
+    assert auth.authenticate(conn, token + "x") is None and auth.authenticate(conn, "") is None
+    assert auth.revoke(conn, name) and not auth.revoke(conn, name)
+    assert auth.authenticate(conn, token) is None
+    with pytest.raises(InputError, match="unit"):
+        auth.add_user(conn, f"v-{name}", "处置单位")
+    with pytest.raises(InputError, match="role"):
+        auth.add_user(conn, f"w-{name}", "市长")
+
+
+def test_evaluation_hand_built(conn):
+    """Period March 2001. 0101 has 24 h, 0501 4 h (case_categories.csv); G1, G2 two cells.
+
+    A G1 0101: 上报 2 08:00, 立案 09:00 (deadline 3rd 09:00), 派遣 10:00, 处置 19:00 (10 h,
+      in time), 核查 pass, 结案.
+    B G1 0501: 上报 5 08:00, 立案 09:00 (deadline 13:00), 派遣 10:00, 处置 15:00 (6 h, late),
+      核查 pass (not closed).
+    C G2 0101: 上报 10 08:00, 立案 10:00 (deadline 11th 10:00), 派遣 11:00, never handled:
+      due (deadline before the period's end), late, overdue.
+    D G2 0501: 上报 12 08:00, 作废 09:00 (never registered).
+    E G2 0501: 上报 20 08:00, still 上报.
+    G G1 0101: 上报 25 08:00, 立案 09:00, 派遣 09:30, 处置 11:00, 核查 fail, 处置 again
+      17:00 (8 h after 立案, in time), 核查 pass, 结案.
+    F G1 0101: 上报 2 April (outside the period), 立案.
+
+    Total: reported 6, registered 4 (A B C G) → 立案率 4/6; due 4 (A B G handled, C past its
+    deadline) and on time 2 (A G) → 按期处置率 0.5; closed 2 (A G) → 结案率 2/4; mean
+    handling (10 + 6 + 8) / 3 = 8 h.
+    """
+    g1, g2 = grids(conn, 2)
+    p = people("市政设施管理处")
+    unit2 = User("u2-" + p["处置单位"].name, "处置单位", "环卫处")
+
+    def t(day, hour, minute=0, month=3):
+        return dt.datetime(2001, month, day, hour, minute, tzinfo=UTC)
+
+    def run(grid, cat, steps, reported):
+        c = new_case(conn, grid, cat, at=reported)
+        handler = p["处置单位"] if c["unit"] == "市政设施管理处" else unit2
+        for action, at, kw in steps:
+            who = {"register": p["受理员"], "dispatch": p["派遣员"], "handle": handler,
+                   "verify": p["核查员"], "close": p["受理员"], "void": p["受理员"]}[action]
+            workflow.act(conn, c["code"], action, who, at=at, **kw)
+        return c["code"]
+
+    ok = {"result": "pass"}
+    a = run(g1, "0101", [("register", t(2, 9), {}), ("dispatch", t(2, 10), {}),
+                         ("handle", t(2, 19), {"note": "ok"}), ("verify", t(2, 20), ok),
+                         ("close", t(2, 21), {})], t(2, 8))
+    run(g1, "0501", [("register", t(5, 9), {}), ("dispatch", t(5, 10), {}),
+                     ("handle", t(5, 15), {"note": "ok"}), ("verify", t(5, 16), ok)], t(5, 8))
+    c = run(g2, "0101", [("register", t(10, 10), {}), ("dispatch", t(10, 11), {})], t(10, 8))
+    run(g2, "0501", [("void", t(12, 9), {"note": "重复"})], t(12, 8))
+    run(g2, "0501", [], t(20, 8))
+    g = run(g1, "0101", [("register", t(25, 9), {}), ("dispatch", t(25, 9, 30), {}),
+                         ("handle", t(25, 11), {"note": "first"}),
+                         ("verify", t(25, 12), {"result": "fail"}),
+                         ("handle", t(25, 17), {"note": "again"}), ("verify", t(25, 18), ok),
+                         ("close", t(25, 19), {})], t(25, 8))
+    run(g1, "0101", [("register", t(2, 9, month=4), {})], t(2, 8, month=4))
+
+    start, end = t(1, 0), t(1, 0, month=4)
+    now = dt.datetime(2001, 6, 1, tzinfo=UTC)
+    tot = evaluate.evaluate(conn, start, end, now=now)["total"]
+    assert (tot["reported"], tot["registered"], tot["due"], tot["on_time"], tot["closed"],
+            tot["handled"]) == (6, 4, 4, 2, 2, 3)
+    assert tot["registration_rate"] == pytest.approx(4 / 6)
+    assert tot["on_time_rate"] == pytest.approx(0.5)
+    assert tot["closing_rate"] == pytest.approx(0.5)
+    assert tot["mean_handling_h"] == pytest.approx(8.0)
+
+    by_grid = {r["grid"]: r for r in evaluate.evaluate(conn, start, end, "grid", now)["rows"]}
+    assert (by_grid[g1]["reported"], by_grid[g1]["registered"], by_grid[g1]["on_time"],
+            by_grid[g1]["due"], by_grid[g1]["closed"]) == (3, 3, 2, 3, 2)
+    assert by_grid[g1]["mean_handling_h"] == pytest.approx(8.0)
+    assert by_grid[g2]["registration_rate"] == pytest.approx(1 / 3)
+    assert by_grid[g2]["on_time_rate"] == 0 and by_grid[g2]["mean_handling_h"] is None
+    by_unit = {r["unit"]: r for r in evaluate.evaluate(conn, start, end, "unit", now)["rows"]}
+    assert by_unit["市政设施管理处"]["mean_handling_h"] == pytest.approx(9.0)  # A 10, G 8
+    assert by_unit["市政设施管理处"]["on_time_rate"] == pytest.approx(2 / 3)
+    assert by_unit["环卫处"]["closing_rate"] == 0 and by_unit["环卫处"]["reported"] == 3
+
+    # judged at the period's end C's deadline (11th) had passed; judged on the 10th at noon
+    # it is not due yet: due are the handled A, B, G only, on time A and G
+    early = evaluate.evaluate(conn, start, end, now=t(10, 12))["total"]
+    assert (early["due"], early["on_time"]) == (3, 2)
+    late = [r["code"] for r in dispatch.overdue(conn, now)]
+    assert c in late and a not in late and g not in late
+    with pytest.raises(InputError):
+        evaluate.evaluate(conn, end, start)
+
+
+def test_report_html_self_contained(conn):
+    from layers.cases.report import render_html
+
+    start = dt.datetime(2001, 3, 1, tzinfo=UTC)
+    end = dt.datetime(2001, 4, 1, tzinfo=UTC)
+    new_case(conn, grids(conn, 1)[0], at=start + dt.timedelta(days=1),
+             contact={"phone": "13912345678"})
+    page = render_html(*(evaluate.evaluate(conn, start, end, by) for by in (None, "grid",
+                                                                            "unit")))
+    assert "立案率" in page and grids(conn, 1)[0] in page
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "13912345678" not in page
