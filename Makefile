@@ -26,6 +26,11 @@ demo: system venv db
 	$(BIN)/cim load population $(SAMPLES)/base/population.gpkg --quiet
 	$(BIN)/cim health compute --year 2026 --report .cim/health_2026.html
 	$(BIN)/cim risk assess --year 2026 --report .cim/risk_2026.html
+	$(BIN)/cim load sensors $(SAMPLES)/sensors/sensors.csv --quiet
+	$(BIN)/cim iot partitions
+	$(BIN)/cim iot import $(SAMPLES)/sensors/readings_day.csv
+	$(BIN)/cim iot gaps --now 2026-06-15T23:59:00+08:00
+	CIM=$(BIN)/cim PY=$(BIN)/python ./scripts/demo-cases.sh
 	$(BIN)/cim styles apply > /dev/null
 	$(BIN)/cim qgis-project .cim/onemap.qgs --service-file .cim/pg_service.conf
 	@echo

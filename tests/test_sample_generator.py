@@ -28,6 +28,8 @@ PYTHON_WRITTEN = [
     "pipes/电力通信_管线点成果表.csv",
     "pipes/电力通信_管线段成果表.csv",
     "pipes_gis/README.md",
+    "sensors/sensors.csv",
+    "sensors/readings_day.csv",
 ]
 GDAL_WRITTEN = [  # (file, layer, encoding)
     ("boundaries.gpkg", "districts", None),

@@ -21,6 +21,7 @@ from data_samples.generate.frame import DISTRICTS, SAMPLE_SEED, STORAGE_CRS, are
 from data_samples.generate.old_main import make_old_main, write_old_main
 from data_samples.generate.pipes import PIPE_CLASSES, make_pipe_survey, write_pipe_survey
 from data_samples.generate.planning import make_planning, write_planning
+from data_samples.generate.sensors import make_readings, make_sensors, write_sensors
 
 
 def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = True) -> dict:
@@ -77,13 +78,20 @@ def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = 
     # from a seventh stream: the files above keep their bytes
     rng_om = np.random.default_rng(np.random.SeedSequence(seed).spawn(7)[6])
     write_old_main(make_old_main(planning["parcels"], rng_om), out)
+    # the sensor registry and a day of readings (issue 14) draw from an eighth stream: the
+    # files above keep their bytes
+    rng_s = np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[7])
+    sensors = make_sensors(tables, seeded, cpts, cnotes, rng_s)
+    readings = make_readings(sensors, rng_s)
+    write_sensors(sensors, readings, out)
 
     summary = {"frame": frame, "n_cells": len(grid), "n_buildings": len(bld), "imperfections": imperfections,
                "pipes": {k: (len(p), len(sg)) for k, (p, sg) in tables.items()},
                "pipe_errors": seeded, "components": (len(cpts), len(clines), len(cpolys)),
                "component_imperfections": cnotes,
                "planning": {k: len(v) for k, v in planning.items()},
-               "city_base": {k: len(v) for k, v in base.items()}}
+               "city_base": {k: len(v) for k, v in base.items()},
+               "sensors": (len(sensors), len(readings))}
     if verbose:
         print(f"wrote sample set to {out}")
         print(f"  area frame (EPSG:4527): {frame}")
@@ -98,4 +106,5 @@ def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = 
               f"{cnotes}")
         print("  planning: " + ", ".join(f"{len(v)} {k}" for k, v in planning.items()))
         print("  city base: " + ", ".join(f"{len(v)} {k}" for k, v in base.items()))
+        print(f"  sensors: {len(sensors)}, readings of {readings[0][1][:10]}: {len(readings)}")
     return summary
