@@ -9,7 +9,9 @@ its own tiles (SQL: :mod:`services.tiles_sql`):
   ``/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}`` (one source-layer named ``id``);
 - ``/tiles``, ``/tiles/WebMercatorQuad[?f=tilejson]`` and ``/tiles/WebMercatorQuad/{z}/{y}/{x}``:
   the whole one map, one source-layer per collection (``collections=a,b`` picks some), made
-  by concatenating the per-layer tiles (a valid MVT: layers are independent messages).
+  by concatenating the per-layer tiles (a valid MVT: layers are independent messages);
+- ``/tiles/versions[?collections=a,b]``: each layer's data version (below), polled by the web
+  map for its live layers (sensors, alarms, cases).
 
 Feature limit: at most ``tiles_max_features`` features of a layer in a tile, and
 ``tiles_low_zoom_features`` below the layer's detail zoom (the largest kept, see
@@ -433,3 +435,19 @@ def register(app: Flask, tiles: TilesService) -> None:
     def dataset_tile(z, y, x):
         names = _chosen()
         return names if isinstance(names, Response) else tiles.tile_response(names, z, y, x)
+
+    @app.get("/tiles/versions")
+    def tile_versions():
+        """Each layer's data version (what the tiles' ETags are made of): the web map polls
+        it for its live layers and reloads their tiles only when a version moved, with the
+        version in the tile URL, so an unchanged layer is still answered 304."""
+        names = _chosen()
+        if isinstance(names, Response):
+            return names
+        try:
+            versions = tiles.versions()
+        except psycopg.Error as exc:
+            return _db_error(exc)
+        resp = _json({"versions": {n: versions[n] for n in names}})
+        resp.headers["Cache-Control"] = "no-store"
+        return resp

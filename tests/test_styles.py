@@ -53,6 +53,7 @@ def test_layer_styles_one_default_row_per_layer(applied):
                         "f_geometry_column, type, useasdefault FROM public.layer_styles")
     expected = {(t, g) for t, d in LAYERS.items() for g in QGIS_TYPES[d.geometry_type.upper()]}
     expected.add(("health_indicators", "Polygon"))  # a result table, styled too
+    expected |= {("alarms", "Point"), ("cases", "Point")}  # the operations' (issue 14)
     assert {(r[2], r[4]) for r in rows} == expected
     assert len(rows) == len(expected)
     assert all(r[0] == applied.name and r[1] == "public" and r[3] == "geom" and r[5]
@@ -122,14 +123,19 @@ def test_maplibre_style_and_tree_share_the_colours(jining_profile):
 
     style = maplibre_style("http://h:1/", jining_profile)
     assert style["version"] == 8
-    assert style["sources"] == {"cim": {"type": "vector",
-                                        "url": "http://h:1/tiles/WebMercatorQuad?f=tilejson"}}
+    assert style["sources"] == {
+        "cim": {"type": "vector", "url": "http://h:1/tiles/WebMercatorQuad?f=tilejson"},
+        # the live layers (issue 14) have a source of their own, reloaded when they change
+        "live": {"type": "vector", "url": "http://h:1/tiles/WebMercatorQuad?f=tilejson"
+                 "&collections=sensors,alarms,cases"}}
+    assert {sl["source-layer"] for sl in style["layers"] if sl.get("source") == "live"} \
+        == {"sensors", "alarms", "cases"}
     assert style["glyphs"] == "http://h:1/map/fonts/{fontstack}/{range}.pbf"
     by_id = {sl["id"]: sl for sl in style["layers"]}
     tree = layer_tree(jining_profile)
-    assert [g["group"] for g in tree] == ["城市部件", "地下管线", "城市治理风险", "建筑",
-                                         "规划管控", "城市基础", "城市体检", "规划底图"]
-    pipes = {c["title"]: c for c in tree[1]["children"]}
+    assert [g["group"] for g in tree] == ["城市运行监测", "城市部件", "地下管线", "城市治理风险",
+                                         "建筑", "规划管控", "城市基础", "城市体检", "规划底图"]
+    pipes = {c["title"]: c for c in tree[2]["children"]}
     for code, colour in pipe_colours().items():
         hexc = "#" + "".join(f"{int(p):02x}" for p in colour.split(","))
         with open(DICTIONARY_DIR / "pipe_classes.csv", encoding="utf-8") as fh:

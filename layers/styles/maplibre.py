@@ -39,6 +39,15 @@ def _color(v: Any, default: Color | None = None) -> Color | None:
 
 
 NO_COLOR = "rgba(0,0,0,0)"
+LIVE_SOURCE = "live"  # the live layers' own vector source, reloaded when their data changes
+
+
+def source_of(layer: str) -> str:
+    """The style source of a collection: ``live`` for the layers that change while the
+    platform runs (:func:`layers.catalog.live_layers`), else the one map's ``cim``."""
+    from layers.catalog import live_layers
+
+    return LIVE_SOURCE if layer in live_layers() else "cim"
 
 
 def graduated_expr(st: LayerStyle, field: str | None = None, scale: float = 1.0) -> list:
@@ -147,7 +156,7 @@ class _Builder:
             else:
                 made, items = self.simple(st, base + suffix, kind, cat)
             for sl in made:
-                sl.update({"source": "cim", "source-layer": st.name, **zoom})
+                sl.update({"source": source_of(st.name), "source-layer": st.name, **zoom})
                 parts = [p for p in (flt, gflt, sl.pop("filter", None)) if p]
                 if parts:
                     sl["filter"] = parts[0] if len(parts) == 1 else ["all", *parts]
@@ -252,7 +261,7 @@ class _Builder:
 
     def label(self, st: LayerStyle, base: str, flt: list | None, zoom: dict) -> dict:
         lab = st.label
-        sl: dict = {"id": base + "-label", "type": "symbol", "source": "cim",
+        sl: dict = {"id": base + "-label", "type": "symbol", "source": source_of(st.name),
                     "source-layer": st.name,
                     "layout": {"text-field": ["to-string", ["coalesce", ["get", lab.field], ""]],
                                "text-font": [self.styles.label_font],
@@ -290,17 +299,24 @@ def layer_tree(profile: CityProfile, layers: list[str] | None = None) -> list[di
 def maplibre_style(base_url: str, profile: CityProfile, layers: list[str] | None = None,
                    basemap_url: str | None = None) -> dict:
     """The MapLibre style JSON (v8) of the one map, tiles and glyphs from ``base_url``."""
+    from layers.catalog import live_layers
+
     base_url = base_url.rstrip("/")
     tree, body, b = _build(profile, layers)
     sources: dict[str, dict] = {"cim": {"type": "vector",
                                         "url": base_url + "/tiles/WebMercatorQuad?f=tilejson"}}
+    live = [n for n in live_layers() if any(sl.get("source") == LIVE_SOURCE and
+                                            sl.get("source-layer") == n for sl in body)]
+    if live:  # the web map reloads these tiles when /tiles/versions says their data moved
+        sources[LIVE_SOURCE] = {"type": "vector", "url": base_url + "/tiles/WebMercatorQuad"
+                                "?f=tilejson&collections=" + ",".join(live)}
     head: list[dict] = [{"id": "background", "type": "background",
                          "paint": {"background-color": BACKGROUND}}]
     if basemap_url:
         sources["basemap"] = {"type": "raster", "tiles": [basemap_url], "tileSize": 256}
         head.append({"id": "basemap", "type": "raster", "source": "basemap"})
     return {"version": 8, "name": f"{profile.city_name} CIM 一张图",
-            "metadata": {"cim:tree": tree},
+            "metadata": {"cim:tree": tree, "cim:live": live},
             "sources": sources,
             "glyphs": base_url + "/map/fonts/{fontstack}/{range}.pbf",
             "layers": head + body + list(reversed(b.labels))}
