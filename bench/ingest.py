@@ -78,7 +78,7 @@ def prepare(sensors: int) -> tuple[str, list[str], list[str]]:
             types.append(t)
             rows.append((code, f"sensors:BENCH-{i:05d}", geom, f"BENCH-{i:05d}", t,
                          "燃气浓度" if t == "01" else "管网压力", "%LEL" if t == "01" else "MPa",
-                         "给水" if t == "02" else None, district, cell))
+                         "01" if t == "02" else None, district, cell))
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO sensors (code, source_key, geom, device_id, type_code, type_name, "

@@ -41,7 +41,7 @@ def risk(d):
 
 
 def test_gas_alarm_opens_once_escalates_clears_and_restores_risk(d):
-    s = add_sensor(d, 1, "01", d.gas_pipe, "燃气")
+    s = add_sensor(d, 1, "01", d.gas_pipe, "03")
     first = [(s, t(0), 5.0), (s, t(5), 12.0), (s, t(10), 13.0), (s, t(15), 9.0)]
     out = send(d, first)
     # 12 ≥ on 10 opens 四级; 13 repeats; 9 lies between off 8 and on 10: still active
@@ -103,7 +103,7 @@ def test_ingest_is_idempotent(d):
 
 
 def test_pressure_drop_below_and_most_specific_row_set(d):
-    w = add_sensor(d, 3, "02", d.water_pipe, "给水")
+    w = add_sensor(d, 3, "02", d.water_pipe, "01")
     out = send(d, [(w, t(0), 0.32), (w, t(5), 0.30), (w, t(10), 0.17), (w, t(15), 0.19)])
     # 0.17 ≤ 0.18 (三级 on), > 0.14: 三级; 0.19 between on 0.18 and off 0.20: still active
     assert (out["alarms_opened"], out["alarms_cleared"]) == (1, 0)
@@ -118,7 +118,7 @@ def test_pressure_drop_below_and_most_specific_row_set(d):
     assert out["alarms_cleared"] == 1
     # a gas pipe's pressure sensor uses the 燃气 rows: 0.16 is no alarm there (四级 on 0.15)
     # though it would be 三级 by the type's default rows; 0.14 opens 四级 (category 0102)
-    g = add_sensor(d, 4, "02", d.gas_pipe, "燃气")
+    g = add_sensor(d, 4, "02", d.gas_pipe, "03")
     assert send(d, [(g, t(0), 0.16)])["alarms_opened"] == 0
     assert send(d, [(g, t(5), 0.14)])["alarms_opened"] == 1
     assert d.rows("SELECT a.level, c.category_code FROM alarms a JOIN cases c ON "
@@ -204,3 +204,35 @@ def test_csv_import_bad_row_writes_nothing_then_imports(d, tmp_path):
         from layers.iot.cli import read_csv
 
         read_csv(tmp_path / "missing.csv")
+
+
+def test_columns_input_and_cli_commands(d, tmp_path):
+    import json
+
+    import pandas as pd
+
+    s = add_sensor(d, 9, "04", None, None, device_id="LEVEL-CLI")
+    frame = pd.DataFrame({"sensor": ["LEVEL-CLI", "LEVEL-CLI"],
+                          "time": pd.to_datetime([t(0), t(5)], utc=True),
+                          "value": [0.4, 1.6]})
+    out = send(d, frame)  # 1.6 ≥ 1.5: 四级 of the well level
+    assert (out["inserted"], out["alarms_opened"]) == (2, 1)
+    env = d.env()
+    p = run_cli(["iot", "latest", "--sensor", "LEVEL-CLI", "--json"], env, check=True)
+    assert json.loads(p.stdout)[0]["value"] == 1.6
+    p = run_cli(["iot", "series", s, "--start", t(0).isoformat(), "--end", t(60).isoformat(),
+                 "--json"], env, check=True)
+    assert [r["value"] for r in json.loads(p.stdout)["readings"]] == [0.4, 1.6]
+    p = run_cli(["iot", "alarms", "--active", "--sensor", s, "--json"], env, check=True)
+    assert [(a["level"], a["status"]) for a in json.loads(p.stdout)] == [(4, "active")]
+    p = run_cli(["iot", "partitions", "--ahead", "2", "--json"], env, check=True)
+    assert len(json.loads(p.stdout)["existing"]) >= 4  # last month … two ahead at least
+    p = run_cli(["iot", "source", "add", "cli-source"], env, check=True)
+    key = p.stdout.strip().splitlines()[-1]
+    from layers.cases.auth import hash_secret
+
+    assert d.scalar("SELECT key_hash FROM reading_sources WHERE name = 'cli-source'") == \
+        hash_secret(key)
+    assert d.scalar("SELECT count(*) FROM reading_sources WHERE key_hash = %s", (key,)) == 0
+    p = run_cli(["iot", "gaps", "--now", t(10 ** 5).isoformat(), "--json"], env, check=True)
+    assert s in [o["sensor"] for o in json.loads(p.stdout)["opened"]]

@@ -25,7 +25,7 @@ def env(jining_profile, tmp_path_factory):
         d.other_key = add_source(conn, "vendor-b")
         d.revoked_key = add_source(conn, "vendor-old")
         revoke_source(conn, "vendor-old")
-    d.gas = add_sensor(d, 11, "01", d.gas_pipe, "燃气", device_id="API-GAS")
+    d.gas = add_sensor(d, 11, "01", d.gas_pipe, "03", device_id="API-GAS")
     d.bound = add_sensor(d, 12, "01", None, None, reading_source="vendor-b",
                          device_id="API-BOUND")
     proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("iotserve"))

@@ -1,6 +1,8 @@
 """Alarm thresholds and the monitoring settings, read and checked from data files.
 
-``sensor_thresholds.csv`` holds one row per sensor type, asset class ('' = any), level
+``sensor_thresholds.csv`` holds one row per sensor type, asset class ('' = any: the class
+code of the watched asset in its layer as ``cim load sensors`` stores it, e.g. pipe class 01
+给水, 03 燃气), level
 (1 一级 红 … 4 四级 蓝) with the value that opens the level (``on``) and the hysteresis bound
 that leaves it (``off``), in the type's unit. A sensor uses the row set of its type and its
 asset class when the file has one, else the type's '' set: the most specific set wins whole
