@@ -232,3 +232,87 @@ def register(app: Flask, *, conninfo: str, pool_size: int) -> CasesService:
     guard.STRICT_PARAMS.update(PARAMS)
     app.extensions["cim_cases"] = service
     return service
+
+
+# -- the routes in the served OpenAPI document (services.openapi_paths reads this) ---------
+def _doc() -> dict[str, dict]:
+    def ok(text: str, status: str = "200") -> dict:
+        return {status: {"description": text, "content": {"application/json": {
+            "schema": {"type": "object"}}}}}
+
+    def errors(*codes: str) -> dict:
+        texts = {"400": "bad input (the message names the field)",
+                 "401": "no token, or an unknown or revoked one",
+                 "403": "the user's role (or unit) may not do this",
+                 "404": "no case has this code",
+                 "409": "the action is not allowed in the case's state"}
+        return {c: {"description": texts[c], "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"code": {"type": "string"},
+                                             "description": {"type": "string"}}}}}}
+                for c in codes}
+
+    def q(name: str, text: str, required: bool = False, schema: dict | None = None) -> dict:
+        return {"name": name, "in": "query", "required": required, "description": text,
+                "schema": schema or {"type": "string"}}
+
+    def p(name: str, text: str, schema: dict | None = None) -> dict:
+        return {"name": name, "in": "path", "required": True, "description": text,
+                "schema": schema or {"type": "string"}}
+
+    auth = " (Authorization: Bearer <token> of a user of the loop)"
+    body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["source", "category"], "properties": {
+            "source": {"type": "string", "enum": ["巡查上报", "市民热线"]},
+            "category": {"type": "string", "description": "case_categories.csv code"},
+            "point": {"type": "array", "items": {"type": "number"}, "minItems": 2,
+                      "maxItems": 2},
+            "crs": {"type": "string"}, "grid": {"type": "string"},
+            "asset": {"type": "string"}, "address": {"type": "string"},
+            "description": {"type": "string"},
+            "contact": {"type": "object", "properties": {
+                "reporter_name": {"type": "string"}, "phone": {"type": "string"}}},
+            "photos": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "content_base64": {"type": "string"}}}}}}}}}
+    act_body = {"content": {"application/json": {"schema": {"type": "object", "properties": {
+        "note": {"type": "string"}, "unit": {"type": "string"},
+        "result": {"type": "string", "enum": ["pass", "fail"]}}}}}}
+    tags = ["cases"]
+    return {
+        "/cases": {
+            "post": {"summary": "Report a problem (巡查上报 by a 监督员, 市民热线 by a 受理员)"
+                                + auth,
+                     "tags": tags, "requestBody": body,
+                     "responses": {**ok("the case opened", "201"),
+                                   **errors("400", "401", "403")}},
+            "get": {"summary": "List current cases", "tags": tags, "parameters": [
+                q("state", "state (上报 立案 派遣 处置 核查 结案 作废)"),
+                q("grid", "grid cell code"), q("unit", "responsible unit"),
+                q("overdue", "past the deadline and not handled yet",
+                  schema={"type": "boolean"}),
+                q("limit", "at most this many (1..1000)", schema={"type": "integer"})],
+                "responses": {**ok("the cases"), **errors("400")}}},
+        "/cases/evaluation": {
+            "get": {"summary": "立案率, 按期处置率, 结案率, mean handling time of a period",
+                    "tags": tags, "parameters": [
+                        q("from", "start (ISO, included)", True),
+                        q("to", "end (ISO, excluded)", True),
+                        q("by", "grid, unit or district",
+                          schema={"type": "string", "enum": ["grid", "unit", "district"]})],
+                    "responses": {**ok("the figures and the overdue list"),
+                                  **errors("400")}}},
+        "/cases/{code}": {
+            "get": {"summary": "A case with its audit trail (contact and photos for staff)",
+                    "tags": tags, "parameters": [p("code", "case code")],
+                    "responses": {**ok("the case"), **errors("401", "404")}}},
+        "/cases/{code}/actions/{action}": {
+            "post": {"summary": "Move a case through the loop (case_workflow.yaml)" + auth,
+                     "tags": tags, "requestBody": act_body,
+                     "parameters": [p("code", "case code"), p("action", "the action", {
+                         "type": "string", "enum": ["register", "dispatch", "handle",
+                                                    "verify", "close", "return", "void"]})],
+                     "responses": {**ok("the case after the action"),
+                                   **errors("400", "401", "403", "404", "409")}}},
+    }
+
+
+OPENAPI_PATHS = _doc()
