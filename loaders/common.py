@@ -121,29 +121,32 @@ class ClassLookup:
 
 
 # -- whole batches (the fast path of converters; same results as the row functions above) --
-_JSON_SAFE = {"string", "integer", "floating", "mixed-integer-float", "boolean", "empty",
-              "decimal"}
+# kinds whose distinct values are encoded once (a float column is encoded value by value:
+# -0.0 and 0.0 are one value to pandas but not to JSON)
+_DISTINCT_JSON = ("string", "empty", "integer", "boolean")
+
+
+def _json_fragments(prefix: str, col: np.ndarray) -> np.ndarray:
+    """``prefix`` + the JSON of each value as :func:`row_attrs` keeps it, one per row."""
+    def enc(v: Any) -> str:
+        return prefix + json.dumps(jsonable(v), ensure_ascii=False)
+
+    if pd.api.types.infer_dtype(col, skipna=True) in _DISTINCT_JSON:
+        codes, uniques = pd.factorize(pd.Series(col, dtype=object))
+        table = np.array([enc(u) for u in uniques] + [prefix + "null"], dtype=object)
+        return table[codes]  # -1 (missing) is the last entry
+    return np.array([enc(v) for v in col], dtype=object)
 
 
 def attrs_json(columns: dict[str, np.ndarray], n: int) -> list[str]:
-    """One JSON object text per row (``n`` rows) with the source attributes (as
-    :func:`row_attrs`)."""
+    """One JSON object text per row (``n`` rows) with the source attributes: the text of
+    ``json.dumps(row_attrs(columns, i), ensure_ascii=False)``, built column by column (each
+    distinct text or integer of a column is encoded once)."""
     if not columns:
         return ["{}"] * n
-    slow = np.zeros(n, dtype=bool)
-    for col in columns.values():
-        kind = pd.api.types.infer_dtype(col, skipna=True)
-        if kind not in _JSON_SAFE:
-            slow[:] = True
-            break
-        if kind in ("floating", "mixed-integer-float"):
-            f = pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").to_numpy(float)
-            slow |= np.isinf(f)
-    out = pd.DataFrame(columns).to_json(orient="records", lines=True, force_ascii=False)
-    lines = out.split("\n")[:n]
-    for i in np.flatnonzero(slow):
-        lines[i] = json.dumps(row_attrs(columns, i), ensure_ascii=False)
-    return lines
+    frags = [_json_fragments(json.dumps(k, ensure_ascii=False) + ": ", col)
+             for k, col in columns.items()]
+    return ["{" + ", ".join(t) + "}" for t in zip(*frags)]
 
 
 def check_attrs_batch(columns: dict[str, np.ndarray],

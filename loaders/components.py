@@ -20,18 +20,17 @@ from typing import Any
 import numpy as np
 import shapely
 import yaml
-from psycopg.types.json import Jsonb
 
 from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
 from cim.text import norm_key
-from loaders.common import content_hash, reject_record, row_attrs, source_keys
-from loaders.engine.bulk import EWKB
+from loaders.common import attrs_json, content_hashes, reject_record, row_attrs, source_keys
+from loaders.engine.bulk import JsonText
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
-from loaders.engine.rows import StagedRows, layer_values
-from loaders.fields import ValueProblem, all_matches, as_text, is_blank
+from loaders.engine.rows import StagedRows
+from loaders.fields import ValueProblem, all_matches, distinct, is_blank, mapped, texts
 from loaders.geometry import ewkb, prepare
 from loaders.sources.read import Batch
 
@@ -127,17 +126,17 @@ def _prepare_any(geoms: np.ndarray, transformer) -> tuple[np.ndarray, list, list
     out = np.full(n, None, dtype=object)
     reject: list = [None] * n
     flags: list[list[str]] = [[] for _ in range(n)]
-    missing = shapely.is_missing(geoms)
-    types = np.full(n, -1)
-    types[~missing] = shapely.get_type_id(geoms[~missing])
-    fams = np.array([FAMILY_OF_TYPE.get(int(t)) for t in types], dtype=object)
+    fams = _families(geoms)
     for fam in ("point", "line", "polygon"):
         idx = np.flatnonzero(fams == fam)
         if not idx.size:
             continue
         p = prepare(geoms[idx].copy(), transformer, fam, make_multi=False)
-        for j, i in enumerate(idx):
-            out[i], reject[i], flags[i] = p.geoms[j], p.reject[j], p.flags[j]
+        out[idx] = p.geoms
+        for j in np.flatnonzero([r is not None for r in p.reject]):
+            reject[idx[j]] = p.reject[j]
+        for j in np.flatnonzero([bool(f) for f in p.flags]):
+            flags[idx[j]] = p.flags[j]
     rest = np.flatnonzero(fams == None)  # noqa: E711  (object array comparison)
     if rest.size:
         p = prepare(geoms[rest].copy(), transformer, "point")
@@ -147,8 +146,43 @@ def _prepare_any(geoms: np.ndarray, transformer) -> tuple[np.ndarray, list, list
     return out, reject, flags
 
 
+# family of each geometry type id (-1: no geometry); a collection (7) or ring (2) has none
+_FAMILY_BY_TYPE = np.array([FAMILY_OF_TYPE.get(t) for t in range(-1, 8)], dtype=object)
+
+
+def _families(geoms: np.ndarray) -> np.ndarray:
+    """'point' / 'line' / 'polygon' (None: missing or another type) of each geometry."""
+    return _FAMILY_BY_TYPE[shapely.get_type_id(geoms) + 1]
+
+
+def _subclass_columns(subs: list[dict[str, str] | None], codes: np.ndarray
+                      ) -> dict[str, np.ndarray]:
+    """The subclass columns of every row from the subclass of each distinct class value
+    (``subs``; ``codes`` gives each row's distinct value, -1 for a missing one)."""
+    def column(get) -> np.ndarray:
+        table = np.empty(len(subs) + 1, dtype=object)
+        table[:] = [get(s) if s else None for s in subs] + [None]
+        return table[codes]
+
+    return {"subclass_code": column(lambda s: s["code"]),
+            "subclass_name": column(lambda s: s["name"]),
+            "major_code": column(lambda s: s.get("major") or s["code"][:2]),
+            "major_name": column(lambda s: s.get("major_name")),
+            "geometry": column(lambda s: s.get("geometry"))}
+
+
 def make_converter(profile: CityProfile):
+    """The batch converter, column by column.
+
+    A row is rejected for the first problem found, in this order: its geometry, its class
+    (missing or not in the dictionary), then the first field that cannot be read in the order
+    of ``TEXT_FIELDS``, the two dates, state, currency and data source. Each column is parsed
+    whole (``loaders.fields`` column functions; the dictionary and the dates once per distinct
+    value); rows are touched one by one only to be rejected.
+    """
     dictionary = ComponentDictionary(profile)
+    comp_columns = COMPONENTS.column_names()
+    derived = COMPONENTS.derived_columns()
 
     def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
         cols, m = batch.columns, ctx.mapping
@@ -157,83 +191,87 @@ def make_converter(profile: CityProfile):
                 "no component class field (部件小类 / 小类代码 / 部件名称 …; fields: "
                 f"{', '.join(ctx.source.fields)}); name it with --mapping (class: FIELD)",
                 path=str(ctx.source.path))
+        n = len(batch.geometries)
         geoms, reject, gflags = _prepare_any(batch.geometries, ctx.transformer)
-        keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(ctx)],
-                           np.array([g if g is not None else shapely.Point() for g in geoms],
-                                    dtype=object))
-        wkbs = ewkb(np.array([g if g is not None else shapely.Point() for g in geoms],
-                             dtype=object), ctx.srid)
-        rows = StagedRows(COMPONENTS)
+        filled = geoms.copy()
+        filled[shapely.is_missing(filled)] = shapely.Point()
+        keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(ctx)], filled)
+        # the first problem of each row: (reason, message, field)
+        problem: dict[int, tuple[str, str, str | None]] = {
+            i: (r[0], r[1], None) for i, r in enumerate(reject) if r is not None}
+        raw_class = cols[m["class"]]
+        codes, distinct_classes = distinct(raw_class)
+        subs = [dictionary.find(v) for v in distinct_classes]
+        sub = _subclass_columns(subs, codes)
+        for i in np.flatnonzero(sub["subclass_code"] == None):  # noqa: E711
+            if i in problem:
+                continue
+            v = raw_class[i]
+            if is_blank(v):
+                problem[i] = ("missing_class", "the component has no class (部件小类 is empty)",
+                              m["class"])
+            else:
+                problem[i] = ("unknown_class",
+                              f"部件小类 {str(v).strip()!r} is not in the components dictionary "
+                              f"(components.csv: code, name or alias such as "
+                              f"{dictionary.names}) / 部件小类“{str(v).strip()}”不在部件字典中",
+                              m["class"])
+        vals: dict[str, np.ndarray] = {}
+        parsers = [(f, lambda c: texts(c, 500)) for f in TEXT_FIELDS] + \
+            [(f, lambda c: mapped(c, as_date)) for f in ("initial_date", "change_date")] + \
+            [(f, lambda c: texts(c, 50)) for f in ("state", "currency", "data_source")]
+        for f, parse in parsers:
+            src = m.get(f)
+            if src is None:
+                vals[f] = np.full(n, None, dtype=object)
+                continue
+            vals[f], bad = parse(cols[src])
+            for i, msg in bad.items():
+                problem.setdefault(i, ("bad_value", f"field {src!r}: {msg}", src))
+        flags = gflags
+        for f in ("state", "currency", "data_source"):
+            vcodes, raws = distinct(vals[f])
+            found = [dictionary.value(f, r) for r in raws]
+            table = np.empty(len(found) + 1, dtype=object)
+            table[:] = [v for v, _ in found] + [None]
+            vals[f] = table[vcodes]
+            unknown = np.array([not k for _, k in found] + [False], dtype=bool)[vcodes]
+            for i in np.flatnonzero(unknown):
+                flags[i] = flags[i] + [f"{f}_unmapped"]
+        init, change = vals["initial_date"], vals["change_date"]
+        both = np.flatnonzero((init != None) & (change != None))  # noqa: E711
+        for i in both[change[both] < init[both]]:
+            flags[i] = flags[i] + ["change_before_initial"]
+        expected = sub["geometry"]
+        fams = _families(geoms)
+        for i in np.flatnonzero((expected != None) & (expected != "") & (fams != expected)):  # noqa: E711
+            flags[i] = flags[i] + ["geometry_unexpected"]
+        vals["name"] = np.where(vals["name"] == None, sub["subclass_name"], vals["name"])  # noqa: E711
+        for c in ("subclass_code", "subclass_name", "major_code", "major_name"):
+            vals[c] = sub[c]
+        keep = np.ones(n, dtype=bool)
         rejects: list[Reject] = []
-        for i in range(len(batch.geometries)):
-            row_no = batch.first_row + i
-            attrs = row_attrs(cols, i)
-            if reject[i] is not None:
-                reason, msg = reject[i]
-                rejects.append(reject_record(row_no, reason, msg, attrs, batch.geometries[i],
-                                             keys[i]))
-                continue
-            raw_class = cols[m["class"]][i]
-            sub = dictionary.find(raw_class)
-            if sub is None:
-                reason = "missing_class" if is_blank(raw_class) else "unknown_class"
-                msg = ("the component has no class (部件小类 is empty)" if is_blank(raw_class)
-                       else f"部件小类 {str(raw_class).strip()!r} is not in the components "
-                            f"dictionary (components.csv: code, name or alias such as "
-                            f"{dictionary.names}) / 部件小类“{str(raw_class).strip()}”不在部件字典中")
-                rejects.append(reject_record(row_no, reason, msg, attrs, batch.geometries[i],
-                                             keys[i], field=m["class"]))
-                continue
-            vals: dict[str, Any] = {}
-            flags = list(gflags[i])
-            try:
-                for f in TEXT_FIELDS:
-                    vals[f] = _field(cols, m, f, i, lambda v: as_text(v, 500))
-                for f in ("initial_date", "change_date"):
-                    vals[f] = _field(cols, m, f, i, as_date)
-                for f in ("state", "currency", "data_source"):
-                    raw = _field(cols, m, f, i, lambda v: as_text(v, 50))
-                    vals[f], known = dictionary.value(f, raw)
-                    if not known:
-                        flags.append(f"{f}_unmapped")
-            except _FieldProblem as exc:
-                rejects.append(reject_record(row_no, "bad_value", f"field {exc.field!r}: "
-                                             f"{exc.problem}", attrs, batch.geometries[i],
-                                             keys[i], field=exc.field))
-                continue
-            if vals["initial_date"] and vals["change_date"] and \
-                    vals["change_date"] < vals["initial_date"]:
-                flags.append("change_before_initial")
-            fam = FAMILY_OF_TYPE.get(shapely.get_type_id(geoms[i]))
-            if sub.get("geometry") and fam != sub["geometry"]:
-                flags.append("geometry_unexpected")
-            vals.update(subclass_code=sub["code"], subclass_name=sub["name"],
-                        major_code=sub.get("major") or sub["code"][:2],
-                        major_name=sub.get("major_name"),
-                        name=vals["name"] or sub["name"])
-            values = layer_values(COMPONENTS, vals)
-            rows.append(row_no=row_no, source_key=keys[i], row_hash=content_hash(values, wkbs[i]),
-                        attrs=Jsonb(attrs), flags=flags, geom=EWKB(wkbs[i]),
-                        class_code=sub["code"], **vals)
+        for i, (reason, msg, field) in sorted(problem.items()):
+            keep[i] = False
+            rejects.append(reject_record(batch.first_row + i, reason, msg, row_attrs(cols, i),
+                                         batch.geometries[i], keys[i], field=field))
+        idx = np.flatnonzero(keep)
+        kept = {c: (np.full(len(idx), None, dtype=object) if c in derived else vals[c][idx])
+                for c in comp_columns}
+        hashes = content_hashes(kept, geoms[idx])  # the layer's columns in declared order
+        attrs = attrs_json({k: v[idx] for k, v in cols.items()}, len(idx))
+        rows = StagedRows.from_columns(COMPONENTS, {
+            "row_no": (batch.first_row + idx).tolist(),
+            "source_key": np.asarray(keys, dtype=object)[idx],
+            "row_hash": hashes.tolist(),
+            "attrs": [JsonText(a) for a in attrs],
+            "flags": [flags[i] for i in idx],
+            "geom": ewkb(geoms[idx], ctx.srid),  # bytes: COPY uses the geometry dumper by oid
+            "class_code": vals["subclass_code"][idx],
+            **{c: v for c, v in kept.items() if c not in derived}})
         return rows, rejects
 
     return convert
-
-
-class _FieldProblem(Exception):
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(problem)
-        self.field, self.problem = field, problem
-
-
-def _field(cols, m, attr: str, i: int, parse):
-    src = m.get(attr)
-    if src is None:
-        return None
-    try:
-        return parse(cols[src][i])
-    except ValueProblem as exc:
-        raise _FieldProblem(src, str(exc)) from None
 
 
 def load_components(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:

@@ -157,10 +157,12 @@ def texts(values: np.ndarray, max_len: int = 1000) -> tuple[np.ndarray, dict[int
         t = s[present].astype(str).str.strip().to_numpy(dtype=object)
         t[t == ""] = None
         out[present] = t
-    lengths = pd.Series(out, dtype=object).str.len().to_numpy(dtype=float, na_value=0)
+    t = pd.Series(out, dtype=object)
+    lengths = t.str.len().to_numpy(dtype=float, na_value=0)
+    nul = t.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
     problems: dict[int, str] = {}
-    _fallback(values, out, np.flatnonzero(lengths > max_len), lambda v: as_text(v, max_len),
-              problems)
+    _fallback(values, out, np.flatnonzero((lengths > max_len) | nul),
+              lambda v: as_text(v, max_len), problems)
     return out, problems
 
 
@@ -203,3 +205,58 @@ def years(values: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
     problems: dict[int, str] = {}
     _fallback(values, out, np.flatnonzero(~ok & ~blank), as_year, problems)
     return out, problems
+
+
+# kinds whose values pandas may group by equality without merging values that read differently
+# (1, 1.0 and True are equal in Python; a column of one kind never mixes them)
+_ONE_KIND = ("string", "empty", "integer", "boolean")
+
+
+def distinct(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """(codes, uniques): each row's index into the distinct values of the column, -1 where the
+    value is missing (None, NaN). Values of different types stay apart (1, 1.0, '1')."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in _ONE_KIND:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+        return codes, list(uniques)
+    codes = np.empty(len(values), dtype=np.intp)
+    index: dict[tuple[type, Any], int] = {}
+    uniques: list[Any] = []
+    for i, v in enumerate(values):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            codes[i] = -1
+            continue
+        try:
+            key = (type(v), v)
+            hit = index.get(key)
+        except TypeError:  # unhashable: a value of its own
+            key, hit = None, None
+        if hit is None:
+            hit = len(uniques)
+            uniques.append(v)
+            if key is not None:
+                index[key] = hit
+        codes[i] = hit
+    return codes, uniques
+
+
+def mapped(values: np.ndarray, parse) -> tuple[np.ndarray, dict[int, str]]:
+    """Column version of any scalar parser: (values, {row index: problem}).
+
+    ``parse`` runs once per distinct value (:func:`distinct`; a missing value is parsed as
+    None) and its result, or its :class:`ValueProblem`, is given to every row holding it.
+    """
+    codes, uniques = distinct(values)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    bad: dict[int, str] = {}
+    for k, v in enumerate([*uniques, None]):
+        try:
+            table[k] = parse(v)
+        except ValueProblem as exc:
+            table[k] = None
+            bad[k if k < len(uniques) else -1] = str(exc)
+    problems: dict[int, str] = {}
+    if bad:
+        for i in np.flatnonzero(np.isin(codes, list(bad))):
+            problems[int(i)] = bad[int(codes[i])]
+    return table[codes], problems
