@@ -383,3 +383,79 @@ def test_report_html_self_contained(conn):
     assert "立案率" in page and grids(conn, 1)[0] in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "13912345678" not in page
+
+
+def test_cli_loop_users_and_report(db, tmp_path):
+    """`cim ops user add/revoke` and `cim case …` as the owner: a token shown once, acting by
+    token or by name, the refused action's message and exit code, the JSON views, the
+    report file."""
+    import json
+
+    from tests.conftest import run_cli
+
+    s = uuid.uuid4().hex[:6]
+    env = db.env()
+    token = run_cli(["ops", "user", "add", f"cli-insp-{s}", "--role", "监督员"], env,
+                    check=True).stdout.strip()
+    assert len(token) >= 40
+    for role in ("受理员", "派遣员"):
+        run_cli(["ops", "user", "add", f"cli-{role}-{s}", "--role", role], env, check=True)
+    photo = tmp_path / "p.png"
+    photo.write_bytes(PNG)
+    g = db.scalar("SELECT min(code) FROM grid_cells WHERE valid_to IS NULL")
+    out = json.loads(run_cli(["case", "report-problem", "--source", "巡查上报", "--category",
+                              "0501", "--grid", g, "--photo", str(photo), "--as", token,
+                              "--json"], env, check=True).stdout)
+    code = out["code"]
+    assert out["state"] == "上报" and "contact" not in out
+    bad = run_cli(["case", "dispatch", code, "--user", f"cli-派遣员-{s}"], env)
+    assert bad.returncode == 6 and code in bad.stderr and "register" in bad.stderr
+    wrong = run_cli(["case", "register", code, "--user", f"cli-派遣员-{s}"], env)
+    assert wrong.returncode == 7 and "受理员" in wrong.stderr
+    run_cli(["case", "register", code, "--user", f"cli-受理员-{s}"], env, check=True)
+    shown = json.loads(run_cli(["case", "show", code, "--json"], env, check=True).stdout)
+    assert [e["action"] for e in shown["events"]] == ["report", "register"]
+    assert shown["attachments"][0]["sha256"] == hashlib.sha256(PNG).hexdigest()
+    listed = json.loads(run_cli(["case", "list", "--state", "立案", "--grid", g, "--json"],
+                                env, check=True).stdout)
+    assert code in [c["code"] for c in listed]
+    ev = json.loads(run_cli(["case", "evaluate", "--from", "2000-01-01", "--to", "2100-01-01",
+                             "--by", "grid", "--json"], env, check=True).stdout)
+    assert g in [r["grid"] for r in ev["rows"]]
+    html_out = tmp_path / "cases.html"
+    run_cli(["case", "report", "--from", "2000-01-01", "--to", "2100-01-01", "--out",
+             str(html_out)], env, check=True)
+    assert "按期处置率" in html_out.read_text(encoding="utf-8")
+    run_cli(["ops", "user", "revoke", f"cli-insp-{s}"], env, check=True)
+    gone = run_cli(["case", "report-problem", "--source", "巡查上报", "--category", "0501",
+                    "--grid", g, "--as", token], env)
+    assert gone.returncode == 3 and "token" in gone.stderr
+
+
+def test_bad_workflow_and_categories_named(tmp_path):
+    from cim.errors import ConfigError
+    from layers.cases.categories import load_categories
+
+    wf = tmp_path / "wf.yaml"
+    wf.write_text("states: [上报, 立案]\nactions:\n  register:\n    transitions:\n"
+                  "      - {from: [上报], to: 立案, roles: [市长]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="市长") as exc:
+        workflow.load_workflow(wf)
+    assert exc.value.field == "actions.register.transitions[0]"
+    wf.write_text("states: [上报]\nactions:\n  register:\n    transitions:\n"
+                  "      - {from: [上报], to: 已办, roles: [受理员]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="已办"):
+        workflow.load_workflow(wf)
+    cats = tmp_path / "cats.csv"
+    cats.write_text("code,kind,major_code,major_name,name,time_limit_h,default_unit,"
+                    "unit_fields,note\n0101,部件,01,公用设施,井盖,-1,市政,养护,\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_categories(cats)
+    assert (exc.value.row, exc.value.field) == (2, "time_limit_h")
+    cats.write_text("code,kind,major_code,major_name,name,time_limit_h,default_unit,"
+                    "unit_fields,note\n0101,部件,01,公用设施,井盖,4,市政,物业,\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_categories(cats)
+    assert exc.value.field == "unit_fields"
