@@ -85,6 +85,7 @@ def db(jining_profile) -> TestDB:
     load_network_samples(d, jining_profile)
     load_plan_and_base_samples(d, jining_profile)
     assess_risks(d, jining_profile)
+    load_sensor_samples(d, jining_profile)
     yield d
     drop_database(server_url(), d.name)
 
@@ -114,6 +115,40 @@ def load_plan_and_base_samples(d: TestDB, profile: CityProfile) -> None:
                       for kind, name in (("roads", "roads"), ("green", "green_spaces"),
                                          ("facilities", "facilities"))]
     d.base_reports.append(load_population(d.conninfo, profile, base / "population.gpkg"))
+
+
+def load_sensor_samples(d: TestDB, profile: CityProfile) -> None:
+    """The sample sensor registry (issue 14) as `make demo` loads it, on the sample pipes and
+    components (load them first). Its day of readings is replayed by :func:`replay_sample_day`
+    only where a test wants the alarms and cases it opens."""
+    from loaders.sensors import load_sensors
+
+    d.sensors_report = load_sensors(d.conninfo, profile, SAMPLES / "sensors" / "sensors.csv")
+
+
+def replay_sample_day(d: TestDB, profile: CityProfile) -> dict:
+    """The sample day of readings through the one ingest path, then the gap detector at the
+    day's end, as `make demo` runs them (`cim iot import`, `cim iot gaps`); the import's counts."""
+    import datetime as dt
+
+    import psycopg
+
+    from layers.iot.cli import read_csv
+    from layers.iot.gaps import detect
+    from layers.iot.ingest import ingest
+    from layers.iot.partitions import ensure_months, month_of
+    from layers.iot.thresholds import load_config
+
+    rows = read_csv(SAMPLES / "sensors" / "readings_day.csv")
+    cfg = load_config(profile)
+    with psycopg.connect(d.conninfo) as conn:
+        ensure_months(conn, {month_of(t) for _, t, _ in rows})
+        conn.commit()
+        counts = ingest(conn, rows, source=None, config=cfg)
+        conn.commit()
+        detect(conn, dt.datetime(2026, 6, 15, 23, 59, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+               cfg)
+    return counts
 
 
 def load_network_samples(d: TestDB, profile: CityProfile) -> None:

@@ -1,0 +1,249 @@
+"""The sensor registry (issue 14 item 1) and the operational layers served (item 5).
+
+Expected values come from the registry file read with the csv module, the watched assets'
+stored WKB read with shapely (point, line midpoint, point on surface), and SQL counts — never
+from the loader or the services under test.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+
+import mapbox_vector_tile
+import pytest
+import requests
+import shapely
+
+from cim.errors import InputError
+from cim.profile import DICTIONARY_DIR
+from tests.conftest import (
+    SAMPLES,
+    drop_database,
+    load_network_samples,
+    load_sensor_samples,
+    make_db,
+    replay_sample_day,
+    server_url,
+    start_api,
+)
+
+REGISTRY = SAMPLES / "sensors" / "sensors.csv"
+HEADER = "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源,X,Y\n"
+
+
+def registry_rows() -> list[dict]:
+    with open(REGISTRY, encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def sdb(jining_profile):
+    """A database of its own: profile, pipes, components, the sample sensors."""
+    d = make_db("sensors", jining_profile)
+    load_network_samples(d, jining_profile)
+    load_sensor_samples(d, jining_profile)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def write(tmp_path, name: str, rows: list[str]):
+    p = tmp_path / name
+    p.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return p
+
+
+def test_sample_registry_loads_whole_with_codes_of_the_scheme(sdb):
+    rows = registry_rows()
+    r = sdb.sensors_report
+    assert (r.read, r.loaded, r.rejected) == (len(rows), len(rows), 0)
+    got = dict(sdb.rows("SELECT device_id, code FROM sensors WHERE valid_to IS NULL"))
+    with open(DICTIONARY_DIR / "sensor_types.csv", encoding="utf-8") as fh:
+        types = {row["code"]: row["name"] for row in csv.DictReader(fh)}
+    by_name = {v: k for k, v in types.items()}
+    for row in rows:
+        code = got[row["设备编号"]]
+        type_code = row["监测类型"] if row["监测类型"] in types else by_name[row["监测类型"]]
+        district = sdb.scalar("SELECT district_code FROM sensors WHERE code = %s AND "
+                              "valid_to IS NULL", (code,))
+        assert code == f"{district}92{type_code}" + code[10:] and len(code) == 18, row
+
+
+def test_codes_stable_on_reload_and_a_change_is_a_new_version(sdb, tmp_path):
+    from loaders.sensors import load_sensors
+
+    before = dict(sdb.rows("SELECT device_id, code FROM sensors WHERE valid_to IS NULL"))
+    copy = tmp_path / "另一个文件名.csv"  # the file's name plays no part in the keys
+    copy.write_bytes(REGISTRY.read_bytes())
+    again = load_sensors(sdb.conninfo, sdb.profile, copy)
+    assert (again.unchanged, again.inserted, again.updated) == (len(before), 0, 0)
+    text = REGISTRY.read_text(encoding="utf-8").splitlines()
+    i = next(k for k, line in enumerate(text) if line.startswith("GP-002,"))
+    text[i] = text[i].replace(",运行,", ",维修,")
+    changed = tmp_path / "sensors.csv"
+    changed.write_text("\n".join(text) + "\n", encoding="utf-8")
+    rep = load_sensors(sdb.conninfo, sdb.profile, changed)
+    assert (rep.updated, rep.inserted, rep.codes_issued) == (1, 0, 0)
+    after = dict(sdb.rows("SELECT device_id, code FROM sensors WHERE valid_to IS NULL"))
+    assert after == before
+    versions = sdb.rows("SELECT status, valid_to IS NULL FROM sensors WHERE code = %s "
+                        "ORDER BY id", (before["GP-002"],))
+    assert versions == [("运行", False), ("维修", True)]
+    load_sensors(sdb.conninfo, sdb.profile, REGISTRY)  # back as the sample has it
+
+
+def test_position_from_the_asset_is_its_point_midpoint_or_point_on_surface(sdb):
+    rows = sdb.rows(
+        "SELECT s.device_id, ST_AsBinary(s.geom), s.asset_layer, s.asset_class, r.layer, "
+        "'position_from_asset' = ANY(s.flags) FROM sensors s "
+        "JOIN code_registry r ON r.code = s.asset_code WHERE s.valid_to IS NULL")
+    registry = {r["设备编号"]: r for r in registry_rows()}
+    assert len(rows) == sum(1 for r in registry.values() if r["监测对象编码"])
+    kinds = set()
+    for device, wkb, layer, asset_class, registered_layer, from_asset in rows:
+        assert layer == registered_layer
+        shape, cls = sdb.rows(
+            f"SELECT ST_AsBinary(ST_Force2D(geom)), "
+            f"{'subclass_code' if layer == 'components' else 'pipe_class'} FROM {layer} "
+            "WHERE valid_to IS NULL AND code = (SELECT asset_code FROM sensors WHERE "
+            "device_id = %s AND valid_to IS NULL)", (device,))[0]
+        asset = shapely.from_wkb(bytes(shape))
+        assert asset_class == cls
+        got = shapely.from_wkb(bytes(wkb))
+        if not registry[device]["X"]:
+            assert from_asset
+            if asset.geom_type == "Point":
+                want = asset
+            elif asset.geom_type == "LineString":
+                want = asset.interpolate(0.5, normalized=True)
+            else:
+                want = asset.point_on_surface()
+            kinds.add(asset.geom_type)
+            assert got.distance(want) < 1e-6, (device, got, want)
+        else:
+            assert not from_asset and got.distance(asset) < 5
+    assert kinds == {"Point", "LineString"}
+
+
+def test_x_is_the_northing(sdb):
+    """Registry X/Y as surveyors write them: X northing, Y easting (storage CRS here)."""
+    for row in registry_rows():
+        if not row["X"]:
+            continue
+        x, y = sdb.rows("SELECT ST_X(geom), ST_Y(geom) FROM sensors WHERE device_id = %s "
+                        "AND valid_to IS NULL", (row["设备编号"],))[0]
+        assert math.isclose(x, float(row["Y"]), abs_tol=1e-6)
+        assert math.isclose(y, float(row["X"]), abs_tol=1e-6)
+
+
+def test_exchanged_columns_are_refused(sdb, tmp_path):
+    from loaders.sensors import load_sensors
+
+    x, y = sdb.rows("SELECT ST_Y(p), ST_X(p) FROM (SELECT ST_PointOnSurface(geom) AS p "
+                    "FROM grid_cells ORDER BY code LIMIT 1) q")[0]
+    p = write(tmp_path, "swapped.csv", [f"SW-1,积水,积水深度,m,,,,,,{y},{x}"])
+    with pytest.raises(InputError, match="exchanged"):
+        load_sensors(sdb.conninfo, sdb.profile, p)
+
+
+def test_bad_rows_rejected_naming_row_and_field(sdb, tmp_path):
+    from loaders.sensors import load_sensors
+
+    pipe = sdb.scalar("SELECT code FROM pipe_segments WHERE valid_to IS NULL ORDER BY code "
+                      "LIMIT 1")
+    p = write(tmp_path, "bad.csv", [
+        f"OK-1,好的,管网压力,MPa,{pipe},,,,,,",              # line 2
+        "BAD-1,不存在的对象,管网压力,MPa,370811830399999999,,,,,,",  # line 3
+        f"BAD-2,单位不对,管网压力,kPa,{pipe},,,,,,",          # line 4
+        "BAD-3,类型不对,压强,MPa,,,,,,,",                    # line 5
+        "BAD-4,没有位置,燃气浓度,%LEL,,,,,,,",                # line 6
+    ])
+    rep = load_sensors(sdb.conninfo, sdb.profile, p)
+    assert (rep.read, rep.loaded, rep.rejected) == (5, 1, 4)
+    got = sdb.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s "
+                   "ORDER BY row_number", (rep.batch_id,))
+    assert got == [(3, "unknown_asset", "监测对象编码"), (4, "unit_mismatch", "计量单位"),
+                   (5, "unknown_class", "监测类型"), (6, "missing_position", "X")]
+    msg = sdb.scalar("SELECT message FROM load_rejects WHERE batch_id = %s AND row_number = 3",
+                     (rep.batch_id,))
+    assert "370811830399999999" in msg
+    sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id = 'OK-1' AND valid_to IS NULL "
+             "RETURNING id")
+
+
+@pytest.fixture(scope="module")
+def served(sdb, tmp_path_factory):
+    """The sample day replayed (alarms and cases opened), then the platform's app."""
+    counts = replay_sample_day(sdb, sdb.profile)
+    proc, base = start_api(sdb.url, sdb.profile, tmp_path_factory.mktemp("sensors_api"))
+    yield base, counts
+    proc.terminate()
+    proc.wait(30)
+
+
+def test_collections_sensors_alarms_cases_served_without_personal_data(sdb, served):
+    base, counts = served
+    assert counts["alarms_opened"] >= 2 and counts["cases_opened"] >= 2
+    ids = [c["id"] for c in requests.get(f"{base}/collections?f=json", timeout=30)
+           .json()["collections"]]
+    assert {"sensors", "alarms", "cases"} <= set(ids)
+    for name in ("sensors", "alarms", "cases"):
+        fc = requests.get(f"{base}/collections/{name}/items?f=json&limit=1000", timeout=30).json()
+        assert fc["numberMatched"] == sdb.scalar(
+            f"SELECT count(*) FROM {name} WHERE valid_to IS NULL") > 0, name
+    cases = requests.get(f"{base}/collections/cases/items?f=json&limit=1000", timeout=30).json()
+    props = set().union(*(f["properties"] for f in cases["features"]))
+    # the reporter's columns (kept apart in case_contacts), tokens, photos, free text, detail
+    private = {c for (c,) in sdb.rows(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = "
+        "'case_contacts'")} - {"case_id"}
+    assert private >= {"reporter_name", "phone"}
+    assert not props & (private | {"token_hash", "content", "description", "detail"})
+    assert {"state", "category_name", "deadline"} <= props
+    q = requests.get(f"{base}/collections/cases/queryables?f=json", timeout=30).json()
+    assert not set(q["properties"]) & {"description", "detail"}
+    alarm = requests.get(f"{base}/collections/alarms/items?f=json&limit=1", timeout=30).json()
+    assert {"level", "last_value", "case_code"} <= set(alarm["features"][0]["properties"])
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def test_tiles_carry_active_alarms_and_open_cases_and_change_with_them(sdb, served):
+    base, _ = served
+    alarm, lon, lat = sdb.rows("SELECT code, ST_X(p), ST_Y(p) FROM alarms, "
+                               "ST_Transform(geom, 4490) AS p WHERE status = 'active' "
+                               "AND valid_to IS NULL ORDER BY code LIMIT 1")[0]
+    x, y = tile_of(lon, lat, 15)
+    url = f"{base}/tiles/WebMercatorQuad/15/{y}/{x}?collections=sensors,alarms,cases"
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200
+    tile = mapbox_vector_tile.decode(r.content)
+    assert alarm in [f["properties"]["code"] for f in tile["alarms"]["features"]]
+    assert tile["sensors"]["features"]
+    open_cases = {c for (c,) in sdb.rows("SELECT code FROM cases WHERE valid_to IS NULL AND "
+                                         "state NOT IN ('结案', '作废')")}
+    shown = {f["properties"]["code"] for f in tile.get("cases", {"features": []})["features"]}
+    assert shown <= open_cases
+    # the alarm cleared in place: the tile's ETag moves and the alarm leaves the map
+    etag = r.headers["ETag"]
+    versions = requests.get(f"{base}/tiles/versions?collections=alarms", timeout=30).json()
+    sdb.rows("UPDATE alarms SET status = 'cleared', cleared_at = now() WHERE code = %s "
+             "RETURNING id", (alarm,))
+    try:
+        time.sleep(1.5)  # the tiles' version TTL
+        moved = requests.get(f"{base}/tiles/versions?collections=alarms", timeout=30).json()
+        assert moved["versions"]["alarms"] != versions["versions"]["alarms"]
+        r2 = requests.get(url, headers={"If-None-Match": etag}, timeout=30)
+        assert r2.status_code in (200, 204) and r2.headers["ETag"] != etag
+        gone = mapbox_vector_tile.decode(r2.content) if r2.content else {}
+        assert alarm not in [f["properties"]["code"]
+                             for f in gone.get("alarms", {"features": []})["features"]]
+    finally:
+        sdb.rows("UPDATE alarms SET status = 'active', cleared_at = NULL WHERE code = %s "
+                 "RETURNING id", (alarm,))
