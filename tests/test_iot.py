@@ -236,3 +236,24 @@ def test_columns_input_and_cli_commands(d, tmp_path):
     assert d.scalar("SELECT count(*) FROM reading_sources WHERE key_hash = %s", (key,)) == 0
     p = run_cli(["iot", "gaps", "--now", t(10 ** 5).isoformat(), "--json"], env, check=True)
     assert s in [o["sensor"] for o in json.loads(p.stdout)["opened"]]
+
+
+def test_sensor_on_pipe_point_raises_its_segments_risk_point(d):
+    """A gas detector in the valve well at the start of the gas pipe raises the pipe's point;
+    another active alarm on the point keeps its flag through this one's clearing."""
+    node = d.scalar("SELECT start_point_code FROM pipe_segments WHERE code = %s AND "
+                    "valid_to IS NULL", (d.gas_pipe,))
+    s = add_sensor(d, 10, "01", None, None, device_id="GAS-WELL")
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute("UPDATE sensors SET asset_layer = 'pipe_points', asset_code = %s "
+                     "WHERE code = %s", (node, s))
+    before = risk(d)
+    out = send(d, [(s, t(100), 26.0)])  # 二级 → 较大 橙
+    assert out["alarms_opened"] == 1
+    code = d.scalar("SELECT code FROM alarms WHERE sensor_code = %s", (s,))
+    assert d.scalar("SELECT risk_code FROM alarms WHERE code = %s", (code,)) == RISK_CODE
+    level, color, flags = risk(d)
+    assert (level, color, flags) == ("较大", "橙", [*before[2], f"alarm:{code}"])
+    send(d, [(s, t(105), 1.0)])
+    # back to the matrix level (低) or the other active alarms' (四级 → 低), its flag kept
+    assert risk(d) == ("低", "蓝", before[2])

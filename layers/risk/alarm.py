@@ -2,7 +2,9 @@
 active, and restoring it when the alarm clears (issue 14).
 
 The point raised is the asset's current risk point of the sensor type's risk type
-(``sensor_types.csv`` risk_type), else the asset's most severe current point. Its level goes
+(``sensor_types.csv`` risk_type), else the asset's most severe current point; a sensor on a
+pipe point (a gas detector in a valve well) raises the point of a pipe segment starting or
+ending there when the pipe point has none of its own. Its level goes
 up to the alarm's (``iot.yaml`` levels: 一级 → 重大 … 四级 → 低), never down; its flags carry
 ``alarm:<alarm code>`` while the alarm is active. When the alarm clears, the level is regraded
 from the point's own likelihood × consequence (``risk_matrix.yaml``), or stays at the most
@@ -50,11 +52,15 @@ def raise_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, asset_code: str
     code, or None when the asset has no current risk point."""
     if not asset_code:
         return None
+    # the asset's own point first; a pipe point (a valve well, a manhole) stands for the pipe
+    # segments that start or end at it
     row = conn.execute(
-        "SELECT code, level FROM risk_points WHERE asset_code = %s AND valid_to IS NULL "
-        "ORDER BY (risk_type_code = %s) DESC NULLS LAST, "
-        "array_position(%s::text[], level), code LIMIT 1 FOR UPDATE",
-        (asset_code, risk_type, list(LEVELS))).fetchone()
+        "SELECT code, level FROM risk_points WHERE valid_to IS NULL AND (asset_code = %(a)s "
+        "OR asset_code IN (SELECT code FROM pipe_segments WHERE valid_to IS NULL AND "
+        "(start_point_code = %(a)s OR end_point_code = %(a)s))) "
+        "ORDER BY (asset_code = %(a)s) DESC, (risk_type_code = %(t)s) DESC NULLS LAST, "
+        "array_position(%(lv)s::text[], level), code LIMIT 1 FOR UPDATE",
+        {"a": asset_code, "t": risk_type, "lv": list(LEVELS)}).fetchone()
     if row is None:
         return None
     code, old = row
