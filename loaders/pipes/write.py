@@ -16,18 +16,17 @@ from typing import Any
 import numpy as np
 import psycopg
 import shapely
-from psycopg.types.json import Jsonb
 
 from cim import crs as cimcrs
 from cim.coding.scheme import layer_code_of
 from cim.errors import OutOfAreaError
 from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS, LayerDef
 from cim.profile import CityProfile
-from loaders.common import content_hash
-from loaders.engine.bulk import EWKB
+from loaders.common import content_hashes
+from loaders.engine.bulk import JsonText
 from loaders.engine.pipeline import LoadSession, sql_analyze
 from loaders.engine.report import LoadReport, Reject
-from loaders.engine.rows import StagedRows, layer_values
+from loaders.engine.rows import StagedRows
 from loaders.geometry import ewkb
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.qa import QAResult
@@ -161,9 +160,47 @@ def _bulk_write(session, layer: LayerDef, srid, layer_code, src_srid, rows, reje
     return w
 
 
+def _staged(layer: LayerDef, srid: int, values: dict[str, list[Any]], geoms: list[Any],
+            base: dict[str, list[Any]], attrs: list[dict[str, Any]]) -> StagedRows:
+    """Rows of ``layer`` from whole columns: ``values`` the layer's own columns (the derived
+    district and grid cell left out), ``geoms`` shapely geometries (3D), ``base`` row_no,
+    source_key, flags and class_code. Geometries are written, and rows hashed, per batch."""
+    derived = layer.derived_columns()
+    garr = np.array(geoms, dtype=object)
+    n = len(garr)
+    ordered = {c: values[c] if c not in derived else [None] * n for c in layer.column_names()}
+    hashes = content_hashes(ordered, garr)  # the layer's columns in declared order
+    return StagedRows.from_columns(layer, {
+        **base, "row_hash": hashes.tolist(),
+        "attrs": [JsonText(_dumps(a)) for a in attrs],
+        "geom": ewkb(garr, srid, with_z=True) if n else [],
+        **{c: v for c, v in values.items()}})
+
+
+def _points_staged(srid: int, pts: list[PointRec], classes: list[PipeClass],
+                   features: list[Any], feature_codes: list[str], appurtenances: list[Any],
+                   segment_codes: list[str | None], keys: list[str], flags: list[list[str]]
+                   ) -> StagedRows:
+    """Pipe points (nodes or appurtenances) as staged rows: PointZ at ground elevation."""
+    ground = [p.ground for p in pts]
+    geoms = shapely.points(np.array([[p.e, p.n, g if g is not None else 0.0]
+                                     for p, g in zip(pts, ground)], dtype=float).reshape(-1, 3))
+    values = {"point_no": [p.point_no for p in pts], "map_no": [p.map_no for p in pts],
+              "pipe_class": [c.code for c in classes], "class_name": [c.name for c in classes],
+              "subclass_code": [c.subclass_code for c in classes],
+              "subclass_name": [c.subclass_name for c in classes],
+              "feature_code": feature_codes, "feature": features,
+              "appurtenance": appurtenances, "ground_elevation": ground,
+              "survey_code": [p.survey_code for p in pts], "road": [p.road for p in pts],
+              "segment_code": segment_codes, "note": [p.note for p in pts]}
+    base = {"row_no": [p.seq for p in pts], "source_key": keys, "flags": flags,
+            "class_code": [c.code for c in classes]}
+    return _staged(PIPE_POINTS, srid, values, list(geoms), base, [p.attrs for p in pts])
+
+
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
                   src_srid, report) -> dict[str, str]:
-    rows, rejects, keys = StagedRows(PIPE_POINTS), [], []
+    rejects, keys, ok = [], [], []
     for i, p in nodes:
         key = _point_key(dataset, p)
         errs = _errors(pf.get(i, []))
@@ -175,27 +212,19 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
             rejects.append(_reject(p, "missing_value", "the point has no class or position",
                                    key))
             continue
-        kind = "附属物" if p.appurtenance is not None or (p.appurtenance_raw and not p.feature)\
-            else "特征"
-        feat = p.appurtenance if kind == "附属物" else p.feature
-        feature_code = PipeDictionaries.point_code(p.cls, feat, kind)
-        geom = shapely.points(p.e, p.n, p.ground if p.ground is not None else 0.0)
-        flags = _flags(pf.get(i, []))
-        if p.ground is None:
-            flags.append("no_z")
-        wkb = ewkb(np.array([geom]), srid, with_z=True)[0]
-        vals = {"point_no": p.point_no, "map_no": p.map_no, "pipe_class": p.cls.code,
-                "class_name": p.cls.name, "subclass_code": p.cls.subclass_code,
-                "subclass_name": p.cls.subclass_name, "feature_code": feature_code,
-                "feature": p.feature.name if p.feature else p.feature_raw,
-                "appurtenance": p.appurtenance.name if p.appurtenance else p.appurtenance_raw,
-                "ground_elevation": p.ground, "survey_code": p.survey_code, "road": p.road,
-                "segment_code": None, "note": p.note}
-        values = layer_values(PIPE_POINTS, vals)
-        rows.append(row_no=p.seq, source_key=key, row_hash=content_hash(values, wkb),
-                    attrs=Jsonb(p.attrs, dumps=_dumps), flags=flags, geom=EWKB(wkb),
-                    class_code=p.cls.code, **vals)
+        ok.append((i, p))
         keys.append(key)
+    pts = [p for _, p in ok]
+    kinds = ["附属物" if p.appurtenance is not None or (p.appurtenance_raw and not p.feature)
+             else "特征" for p in pts]
+    flags = [_flags(pf.get(i, [])) + (["no_z"] if p.ground is None else []) for i, p in ok]
+    rows = _points_staged(
+        srid, pts, [p.cls for p in pts],
+        [p.feature.name if p.feature else p.feature_raw for p in pts],
+        [PipeDictionaries.point_code(p.cls, p.appurtenance if k == "附属物" else p.feature, k)
+         for p, k in zip(pts, kinds)],
+        [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
+        [None] * len(pts), keys, flags)
     w = _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
                     mode, district, dataset)
     if rows and w.reject_reasons.get("outside_area", 0) == len(rows):
@@ -218,9 +247,10 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
     for p in d.points:
         if p.role == "node" and p.point_no and p.key not in node_by_key:
             node_by_key[p.key] = p
-    rows, rejects, keys = StagedRows(PIPE_SEGMENTS), [], {}
+    rejects, keys = [], {}
     why = dict(conn.execute("SELECT source_key, reason FROM load_rejects WHERE batch_id = %s "
                             "AND source_key IS NOT NULL", (session.report.batch_id,)).fetchall())
+    ok: list[tuple[int, SegRec, PointRec, PointRec, str, str, str]] = []
     for i, s in enumerate(d.segments):
         key = _seg_key(dataset, s)
         errs = _errors(sf.get(i, []))
@@ -241,47 +271,57 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
                                    f"端点 {bad.point_no if bad else '?'} 未入库（{reason}）",
                                    key, None, _seg_wkt(s, node_by_key)))
             continue
-        if d.survey:
-            coords = [(ps.e, ps.n, s.z_start), (pe.e, pe.n, s.z_end)]
-            line = shapely.linestrings(coords)
-        else:
-            line = s.line if s.line.has_z else shapely.force_3d(s.line)
-            s.z_start, s.z_end = (float(c) for c in shapely.get_coordinates(
-                line, include_z=True)[[0, -1], 2])
-        flags = _flags(sf.get(i, []))
-        if not d.survey and not s.line.has_z:
-            flags.append("no_z")
-        wkb = ewkb(np.array([line]), srid, with_z=True)[0]
-        start_depth = s.start_depth if s.start_depth is not None else (
-            ps.ground - s.z_start if ps.ground is not None and d.survey else None)
-        end_depth = s.end_depth if s.end_depth is not None else (
-            pe.ground - s.z_end if pe.ground is not None and d.survey else None)
-        vals = {"pipe_class": s.cls.code, "class_name": s.cls.name,
-                "subclass_code": s.cls.subclass_code, "subclass_name": s.cls.subclass_name,
-                "feature_code": PipeDictionaries.segment_code(s.cls),
-                "start_point_no": s.start_no, "end_point_no": s.end_no,
-                "start_point_code": point_codes[ks], "end_point_code": point_codes[ke],
-                "start_depth": start_depth, "end_depth": end_depth,
-                "start_elevation": s.start_elevation if s.start_elevation is not None
-                else (s.z_start if d.survey else None),
-                "end_elevation": s.end_elevation if s.end_elevation is not None
-                else (s.z_end if d.survey else None),
-                "material": s.material[1] if s.material else s.material_raw,
-                "material_code": s.material[0] if s.material else None,
-                "burial": s.burial[1] if s.burial else s.burial_raw,
-                "burial_code": s.burial[0] if s.burial else None,
-                "diameter_mm": s.diameter, "width_mm": s.width, "height_mm": s.height,
-                "size_text": s.size_text, "pressure": s.pressure, "voltage": s.voltage,
-                "cable_count": s.cable_count, "owner": s.owner, "year_built": s.year,
-                "road": s.road, "status_code": s.status[0] if s.status else None,
-                "status": s.status[1] if s.status else s.status_raw,
-                "length_m": float(shapely.length(shapely.force_2d(line)))}
-        values = layer_values(PIPE_SEGMENTS, vals)
-        rows.append(row_no=s.seq, source_key=key, row_hash=content_hash(values, wkb),
-                    attrs=Jsonb(s.attrs, dumps=_dumps), flags=flags, geom=EWKB(wkb),
-                    class_code=s.cls.code, **vals)
+        ok.append((i, s, ps, pe, ks, ke, key))
         if s.source_id:
             keys[s.source_id] = key
+    segs = [t[1] for t in ok]
+    if d.survey:  # from the end points at the pipe elevations
+        xyz = np.array([(ps.e, ps.n, s.z_start, pe.e, pe.n, s.z_end)
+                        for _, s, ps, pe, *_ in ok], dtype=float).reshape(-1, 2, 3)
+        lines = shapely.linestrings(xyz) if len(xyz) else np.array([], dtype=object)
+    else:
+        lines = np.array([s.line if s.line.has_z else shapely.force_3d(s.line) for s in segs],
+                         dtype=object)
+        for s, line in zip(segs, lines):
+            s.z_start, s.z_end = (float(c) for c in shapely.get_coordinates(
+                line, include_z=True)[[0, -1], 2])
+    flags = [_flags(sf.get(i, [])) + (["no_z"] if not d.survey and not s.line.has_z else [])
+             for i, s, *_ in ok]
+    survey = d.survey
+    lengths = shapely.length(shapely.force_2d(lines)).tolist() if len(lines) else []
+    values = {
+        "pipe_class": [s.cls.code for s in segs], "class_name": [s.cls.name for s in segs],
+        "subclass_code": [s.cls.subclass_code for s in segs],
+        "subclass_name": [s.cls.subclass_name for s in segs],
+        "feature_code": [PipeDictionaries.segment_code(s.cls) for s in segs],
+        "start_point_no": [s.start_no for s in segs], "end_point_no": [s.end_no for s in segs],
+        "start_point_code": [point_codes[t[4]] for t in ok],
+        "end_point_code": [point_codes[t[5]] for t in ok],
+        "start_depth": [s.start_depth if s.start_depth is not None else (
+            ps.ground - s.z_start if ps.ground is not None and survey else None)
+            for _, s, ps, *_ in ok],
+        "end_depth": [s.end_depth if s.end_depth is not None else (
+            pe.ground - s.z_end if pe.ground is not None and survey else None)
+            for _, s, _ps, pe, *_ in ok],
+        "start_elevation": [s.start_elevation if s.start_elevation is not None
+                            else (s.z_start if survey else None) for s in segs],
+        "end_elevation": [s.end_elevation if s.end_elevation is not None
+                          else (s.z_end if survey else None) for s in segs],
+        "material": [s.material[1] if s.material else s.material_raw for s in segs],
+        "material_code": [s.material[0] if s.material else None for s in segs],
+        "burial": [s.burial[1] if s.burial else s.burial_raw for s in segs],
+        "burial_code": [s.burial[0] if s.burial else None for s in segs],
+        "diameter_mm": [s.diameter for s in segs], "width_mm": [s.width for s in segs],
+        "height_mm": [s.height for s in segs], "size_text": [s.size_text for s in segs],
+        "pressure": [s.pressure for s in segs], "voltage": [s.voltage for s in segs],
+        "cable_count": [s.cable_count for s in segs], "owner": [s.owner for s in segs],
+        "year_built": [s.year for s in segs], "road": [s.road for s in segs],
+        "status_code": [s.status[0] if s.status else None for s in segs],
+        "status": [s.status[1] if s.status else s.status_raw for s in segs],
+        "length_m": lengths}
+    base = {"row_no": [s.seq for s in segs], "source_key": [t[6] for t in ok], "flags": flags,
+            "class_code": [s.cls.code for s in segs]}
+    rows = _staged(PIPE_SEGMENTS, srid, values, list(lines), base, [s.attrs for s in segs])
     _bulk_write(session, PIPE_SEGMENTS, srid, layer_code, src_srid, rows, rejects, report,
                 mode, district, dataset)
     codes = dict(conn.execute("SELECT source_key, code FROM pipe_segments WHERE valid_to IS NULL "
@@ -311,7 +351,8 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
     seg_geoms = shapely.from_wkb([bytes(r[1]) for r in lines]) if lines else np.array([])
     tree = shapely.STRtree(seg_geoms) if len(seg_geoms) else None
     by_id = nearest = unattached = 0
-    rows, rejects = StagedRows(PIPE_POINTS), []
+    rejects: list[Reject] = []
+    pts, classes, seg_of, keys, flag_lists = [], [], [], [], []
     for i, p in valves:
         key = _point_key(dataset, p)
         errs = _errors(pf.get(i, []))
@@ -343,21 +384,16 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
             continue
         if p.appurtenance is None:
             p.appurtenance = dicts.feature(cls, "附属物", p.appurtenance_raw)
-        feat = p.appurtenance
-        geom = shapely.points(p.e, p.n, p.ground if p.ground is not None else 0.0)
-        wkb = ewkb(np.array([geom]), srid, with_z=True)[0]
-        vals = {"point_no": p.point_no, "map_no": p.map_no, "pipe_class": cls.code,
-                "class_name": cls.name,
-                "subclass_code": cls.subclass_code, "subclass_name": cls.subclass_name,
-                "feature_code": PipeDictionaries.point_code(cls, feat, "附属物"),
-                "feature": None,
-                "appurtenance": feat.name if feat else p.appurtenance_raw,
-                "ground_elevation": p.ground, "survey_code": p.survey_code, "road": p.road,
-                "segment_code": seg, "note": p.note}
-        values = layer_values(PIPE_POINTS, vals)
-        rows.append(row_no=p.seq, source_key=key, row_hash=content_hash(values, wkb),
-                    attrs=Jsonb(p.attrs, dumps=_dumps), flags=sorted(set(flags)),
-                    geom=EWKB(wkb), class_code=cls.code, **vals)
+        pts.append(p)
+        classes.append(cls)
+        seg_of.append(seg)
+        keys.append(key)
+        flag_lists.append(sorted(set(flags)))
+    rows = _points_staged(
+        srid, pts, classes, [None] * len(pts),
+        [PipeDictionaries.point_code(c, p.appurtenance, "附属物") for p, c in zip(pts, classes)],
+        [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
+        seg_of, keys, flag_lists)
     _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
                 mode, district, dataset)
     return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
