@@ -229,3 +229,74 @@ def register(app: Flask, *, conninfo: str, pool_size: int, profile=None) -> IotS
     guard.STRICT_PARAMS.update(PARAMS)
     app.extensions["cim_iot"] = service
     return service
+
+
+# -- the routes in the served OpenAPI document (services.openapi_paths reads this) ---------
+def _doc() -> dict[str, dict]:
+    def ok(text: str) -> dict:
+        return {"200": {"description": text, "content": {"application/json": {
+            "schema": {"type": "object"}}}}}
+
+    def errors(*codes: str) -> dict:
+        texts = {"400": "bad input (the message names the item index and field)",
+                 "401": "no X-API-Key, or an unknown key",
+                 "403": "a revoked key, or a sensor bound to another reading source",
+                 "404": "no current sensor has this code or device id",
+                 "409": "a month without a readings partition: the owner runs "
+                        "`cim iot partitions`"}
+        return {c: {"description": texts[c], "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"code": {"type": "string"},
+                                             "description": {"type": "string"}}}}}}
+                for c in codes}
+
+    def q(name: str, text: str, schema: dict | None = None) -> dict:
+        return {"name": name, "in": "query", "required": False, "description": text,
+                "schema": schema or {"type": "string"}}
+
+    sensor = {"name": "code", "in": "path", "required": True,
+              "description": "sensor code or device id", "schema": {"type": "string"}}
+    body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["readings"], "properties": {"readings": {
+            "type": "array", "maxItems": MAX_READINGS, "items": {
+                "type": "object", "required": ["sensor", "time", "value"], "properties": {
+                    "sensor": {"type": "string", "description": "sensor code or device id"},
+                    "time": {"type": "string", "format": "date-time",
+                             "description": "ISO 8601 with a UTC offset"},
+                    "value": {"type": "number"}}}}}}}}}
+    tags = ["iot"]
+    return {
+        "/iot/readings": {"post": {
+            "summary": "Send sensor readings (header X-API-Key of a reading source); "
+                       "idempotent on sensor + time; answers the ingest's counts",
+            "tags": tags, "requestBody": body,
+            "parameters": [{"name": "X-API-Key", "in": "header", "required": True,
+                            "description": "the reading source's API key",
+                            "schema": {"type": "string"}}],
+            "responses": {**ok("received, inserted, duplicates, unknown_sensor, late, "
+                               "alarms_opened, alarms_escalated, alarms_cleared, "
+                               "gaps_cleared, cases_opened, unknown"),
+                          **errors("400", "401", "403", "409")}}},
+        "/iot/sensors/{code}/latest": {"get": {
+            "summary": "A sensor's latest reading and alarm state", "tags": tags,
+            "parameters": [sensor], "responses": {**ok("the latest reading"),
+                                                  **errors("404")}}},
+        "/iot/sensors/{code}/readings": {"get": {
+            "summary": "A sensor's readings from start (included) to end (excluded), oldest "
+                       "first (default: the last 24 hours)", "tags": tags,
+            "parameters": [sensor, q("start", "ISO 8601 with offset",
+                                     {"type": "string", "format": "date-time"}),
+                           q("end", "ISO 8601 with offset",
+                             {"type": "string", "format": "date-time"}),
+                           q("limit", "at most this many (1..100000)", {"type": "integer"})],
+            "responses": {**ok("the series"), **errors("400", "404")}}},
+        "/iot/alarms": {"get": {
+            "summary": "Alarms, latest first", "tags": tags,
+            "parameters": [q("status", "active or cleared",
+                             {"type": "string", "enum": ["active", "cleared"]}),
+                           q("sensor", "sensor code or device id"),
+                           q("limit", "at most this many (1..10000)", {"type": "integer"})],
+            "responses": {**ok("the alarms"), **errors("400")}}},
+    }
+
+
+OPENAPI_PATHS = _doc()
