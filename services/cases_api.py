@@ -5,8 +5,9 @@
   contact: {reporter_name, phone}, photos: [{name, content_base64}]}``.
 - ``POST /cases/<code>/actions/<action>`` — register, dispatch, handle, verify, close,
   return, void; JSON ``{note, unit, result}``.
-- ``GET /cases/<code>`` — the case with its audit trail; the reporter's contact and the
-  attachments only for an authenticated person of the loop.
+- ``GET /cases/<code>`` — the case with its audit trail; the reporter's contact, the
+  attachments and the free-text description only for an authenticated person of the loop
+  (a token is optional on reads; a bad one is a 401).
 - ``GET /cases?state=&grid=&unit=&overdue=&limit=`` and
   ``GET /cases/evaluation?from=&to=&by=``.
 
@@ -172,16 +173,21 @@ class CasesService:
         return self.run(go, write=True)
 
     # -- reads ----------------------------------------------------------------------------
+    def staff(self, conn: psycopg.Connection) -> bool:
+        """Whether the request comes from a person of the loop (a token is optional on reads;
+        a bad one is a 401)."""
+        if _token() is None:
+            return False
+        self.user(conn)
+        return True
+
     def show(self, code: str) -> Response:
         def go(conn):
-            from layers.cases.auth import authenticate
             from layers.cases.store import get_case
 
-            token = _token()
-            staff = token is not None and authenticate(conn, token) is not None
-            if token is not None and not staff:
-                raise _Unauthorized("the token is unknown or revoked")
-            return _json(get_case(conn, code, events=True, contacts=staff))
+            staff = self.staff(conn)
+            case = get_case(conn, code, events=True, contacts=staff)
+            return _json(case if staff else _public(case))
         return self.run(go, write=False)
 
     def list_cases(self) -> Response:
@@ -199,6 +205,8 @@ class CasesService:
             rows = list_cases(conn, state=a.get("state"), grid=a.get("grid"),
                               unit=a.get("unit"), overdue=overdue in ("true", "1"),
                               limit=limit)
+            if not self.staff(conn):
+                rows = [_public(r) for r in rows]
             return _json({"cases": rows, "numberReturned": len(rows)})
         return self.run(go, write=False)
 
@@ -214,6 +222,14 @@ class CasesService:
 
 class _Unauthorized(Exception):
     pass
+
+
+def _public(case: dict[str, Any]) -> dict[str, Any]:
+    """A case as anyone may see it: without the columns the published layer leaves out (free
+    text, detail: layers.cases.layer.UNPUBLISHED)."""
+    from layers.cases.layer import UNPUBLISHED
+
+    return {k: v for k, v in case.items() if k not in UNPUBLISHED}
 
 
 def register(app: Flask, *, conninfo: str, pool_size: int) -> CasesService:

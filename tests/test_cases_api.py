@@ -45,7 +45,7 @@ def grid(db) -> str:
 
 def report(api, db, tokens, **extra) -> requests.Response:
     body = {"source": "巡查上报", "category": "0501", "grid": grid(db),
-            "description": "暴露垃圾", "contact": {"reporter_name": "李巡查", "phone": PHONE},
+            "description": "门口堆了三袋垃圾", "contact": {"reporter_name": "李巡查", "phone": PHONE},
             "photos": [{"name": "p.png", "content_base64": base64.b64encode(PNG).decode()}],
             **extra}
     return requests.post(f"{api}/cases", json=body, headers=bearer(tokens["监督员"]),
@@ -111,8 +111,12 @@ def test_whole_loop_over_http(api, db, tokens):
     assert [e["role"] for e in trail] == ["监督员", "受理员", "派遣员", "处置单位", "核查员",
                                           "受理员"]
     assert "contact" not in public.json() and PHONE not in public.text
+    assert "description" not in public.json() and "三袋垃圾" not in public.text
     staff = requests.get(f"{api}/cases/{code}", headers=bearer(tokens["派遣员"]), timeout=30)
     assert staff.json()["contact"]["phone"] == PHONE
+    assert staff.json()["description"] == "门口堆了三袋垃圾"
+    listed = requests.get(f"{api}/cases", params={"state": "结案"}, timeout=30)
+    assert code in [c["code"] for c in listed.json()["cases"]] and "三袋垃圾" not in listed.text
     assert staff.json()["attachments"][0]["media_type"] == "image/png"
     assert requests.get(f"{api}/cases/{code}", headers=bearer("bad"),
                         timeout=30).status_code == 401

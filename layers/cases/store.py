@@ -164,9 +164,9 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
          REGISTERED if register else REPORTED, description, address, district, cell, layer,
          asset_code, alarm_code, unit, basis, reported_at, registered_at, deadline,
          cat.time_limit_h)).fetchone()[0]
+    # the description stays on the case (not published: a citizen's words may name people)
     record_event(conn, case_id, at=reported_at, actor=actor, role=role, action="report",
-                 from_state=None, to_state=REPORTED, note=description,
-                 detail={"source": source})
+                 from_state=None, to_state=REPORTED, detail={"source": source})
     if register:
         record_event(conn, case_id, at=reported_at, actor=actor, role=role, action="register",
                      from_state=REPORTED, to_state=REGISTERED, note=None)
