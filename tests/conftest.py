@@ -86,6 +86,7 @@ def db(jining_profile) -> TestDB:
     load_plan_and_base_samples(d, jining_profile)
     assess_risks(d, jining_profile)
     load_sensor_samples(d, jining_profile)
+    d.sample_day = replay_sample_day(d, jining_profile)  # alarms and cases, as make demo
     yield d
     drop_database(server_url(), d.name)
 

@@ -29,7 +29,9 @@ from tests.conftest import (
     drop_database,
     load_network_samples,
     load_plan_and_base_samples,
+    load_sensor_samples,
     make_db,
+    replay_sample_day,
     run_cli,
     server_url,
 )
@@ -75,6 +77,8 @@ def qdb(jining_profile):
     compute(d.conninfo, HEALTH_YEAR - 1, jining_profile)  # an earlier year: not on the map
     compute(d.conninfo, HEALTH_YEAR, jining_profile)
     assess_risks(d, jining_profile)
+    load_sensor_samples(d, jining_profile)  # issue 14: sensors, and the day's alarms and cases
+    replay_sample_day(d, jining_profile)
     for table, where in (("buildings", "TRUE"), ("pipe_segments", "pipe_class = '01'"),
                          ("pipe_points", "pipe_class = '02'"), ("components", "TRUE")):
         d.rows(f"UPDATE {table} SET valid_to = now() WHERE id IN (SELECT id FROM {table} "
@@ -130,6 +134,9 @@ def expected_count(db, info: dict) -> int:
         where.append(f"major_code = '{code}' AND ST_GeometryType(geom) IN {kinds!r}")
     elif info["name"][-1:] == "）" and info["name"][-2] in GEOMETRY:  # a mixed table's kind
         where.append(f"ST_GeometryType(geom) IN {GEOMETRY[info['name'][-2]]!r}")
+    if table in ("alarms", "cases"):  # the active alarms and the open cases
+        where.append({"alarms": "status = 'active'",
+                      "cases": "state NOT IN ('结案', '作废')"}[table])
     if path[0] == "城市体检":  # the district health index of the year computed last
         where.append(f"year = {HEALTH_YEAR} AND unit_kind = 'district' "
                      "AND indicator_id = 'health_index'")
@@ -158,7 +165,7 @@ def test_qgis_opens_every_layer_valid_styled_with_current_counts(qdb, checked):
     assert {tuple(x["path"][:1]) for x in layers} == {("规划底图",), ("建筑",), ("地下管线",),
                                                         ("城市部件",), ("规划管控",),
                                                         ("城市基础",), ("城市治理风险",),
-                                                        ("城市体检",)}
+                                                        ("城市体检",), ("城市运行监测",)}
     for info in layers:
         assert info["valid"], info
         assert info["crs"] == f"EPSG:{qdb.profile.srid}", info
@@ -195,6 +202,18 @@ def test_health_and_risk_layers_valid_with_their_counts(qdb, checked):
     spec = load_styles(qdb.profile).layer("health_indicators")
     assert health[0]["attr"] == "value"
     assert health[0]["ranges"] == [[c.lower, c.upper, c.color.hex] for c in spec.classes]
+
+
+def test_operations_layers_valid_with_their_counts(qdb, checked):
+    """Issue 14: sensors, the active alarms and the open cases are in the QGIS project."""
+    _, _, q = checked
+    ops = {x["table"]: x for x in q["layers"] if x["path"] == ["城市运行监测"]}
+    assert sorted(ops) == ["alarms", "cases", "sensors"]
+    for table, where in (("sensors", "TRUE"), ("alarms", "status = 'active'"),
+                         ("cases", "state NOT IN ('结案', '作废')")):
+        n = qdb.scalar(f"SELECT count(*) FROM {table} WHERE valid_to IS NULL AND {where}")
+        assert ops[table]["valid"] and ops[table]["count"] == n > 0, (table, ops[table])
+    assert qdb.scalar("SELECT count(*) FROM alarms WHERE status = 'cleared'") > 0  # not shown
 
 
 def test_render_is_not_blank_and_shows_pipe_colours(checked):
