@@ -144,6 +144,11 @@ def tile_paths(collections: list[str]) -> dict[str, dict]:
         f"/tiles/{TMS}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": {"get": {
             "summary": "The one map's vector tile (every layer)", "tags": ["tiles"],
             "operationId": "getTile", "parameters": [*zyx, pick], "responses": mvt}},
+        "/tiles/versions": {"get": {
+            "summary": "Each layer's data version (what its tiles' ETags are made of); the web "
+                       "map polls it to refresh its live layers", "tags": ["tiles"],
+            "operationId": "getTileVersions", "parameters": [pick],
+            "responses": {"200": _ok("The versions: {\"versions\": {collection: version}}")}}},
     }
 
 

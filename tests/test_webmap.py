@@ -182,6 +182,48 @@ def test_map_aoi_box(browser, api, db):
     assert abs(int(n) - expected) <= 1, (n, expected)
 
 
+def test_live_layers_refresh_offline_and_identify_an_alarm(browser, api, db):
+    """Issue 14: sensors, alarms and cases come from their own source (the server only); an
+    alarm written after the page loaded appears at the next refresh (?live=2: every 2 s),
+    without reloading the page, and identify shows its level, value and case."""
+    driver, proxy = browser
+    proxy.clear()
+    driver.get(api + "/map?live=2")
+    wait(driver, "return !!(window.CIM_STATE && CIM_STATE.ready)")
+    sensor, lonlat = lonlat_inside(db, "sensors", "AND device_id = 'GP-001'")
+    go(driver, lonlat, 17)
+    got = driver.execute_script(
+        "return CIM_MAP.map.querySourceFeatures('live', {sourceLayer: 'sensors'})"
+        ".map(f => f.properties.code)")
+    assert sensor in got
+    code, case = "370811940199999901", "370811930199999901"
+    db.rows("INSERT INTO alarms (code, geom, sensor_code, device_id, type_code, type_name, "
+            "kind, level, level_name, color, status, threshold, last_value, peak_value, unit, "
+            "opened_at, case_code) SELECT %s, geom, code, device_id, type_code, type_name, "
+            "'threshold', 1, '一级', '红', 'active', 0.05, 0.041, 0.041, unit, now(), %s "
+            "FROM sensors WHERE code = %s AND valid_to IS NULL RETURNING id",
+            (code, case, sensor))
+    try:
+        assert wait(driver, "return CIM_MAP.map.querySourceFeatures('live', {sourceLayer: "
+                            f"'alarms'}}).some(f => f.properties.code === '{code}')", 60)
+        assert driver.execute_script("return CIM_STATE.live.reloads") >= 1
+        wait(driver, "const m = CIM_MAP.map; return m.loaded() && m.areTilesLoaded()")
+        canvas = driver.find_element("css selector", "#map canvas")
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        ActionChains(driver).move_to_element(canvas).click().perform()  # the sensor's place
+        text = wait(driver, "const e = document.getElementById('info-summary'); "
+                            "return e && e.textContent", 30)
+        assert "一级" in text and "0.041" in text and case in text
+    finally:
+        db.rows("DELETE FROM alarms WHERE code = %s RETURNING id", (code,))
+    live = [u for u in proxy.statuses if "collections=sensors,alarms,cases" in u
+            and "/tiles/WebMercatorQuad/" in u]
+    assert live and any("&v=" in u for u in live), live
+    assert all(proxy.statuses[u] in (200, 204, 304) for u in live)
+    assert page_external(proxy) == [], proxy.external
+
+
 @pytest.mark.parametrize("path", ["/collections/buildings?f=html",
                                   "/collections/buildings/items?f=html&limit=50"])
 def test_pygeoapi_pages_offline(browser, api, path):

@@ -49,6 +49,19 @@
   }
 
   // -- feature attributes ----------------------------------------------------------------------
+  // the live layers' headline: an alarm's level, value and case; a case's state, category and
+  // deadline (the full attribute table follows)
+  const when = (t) => (t ? String(t).replace("T", " ").slice(0, 16) : "—");
+  function summary(collection, p) {
+    if (collection === "alarms")
+      return `<p class="live" id="info-summary">${esc(p.level_name || p.level)}告警（${esc(p.status === "active" ? "告警中" : "已解除")}）
+        ${esc(p.type_name || "")} ${esc(p.last_value ?? "")} ${esc(p.unit || "")}，峰值 ${esc(p.peak_value ?? "—")}
+        <br>案件 <span class="code">${esc(p.case_code || "—")}</span> · ${esc(when(p.opened_at))}</p>`;
+    if (collection === "cases")
+      return `<p class="live" id="info-summary">${esc(p.state)} · ${esc(p.category_name || p.category_code)}（${esc(p.source || "")}）
+        <br>处置单位 ${esc(p.unit || "—")} · 时限 ${esc(when(p.deadline))}</p>`;
+    return "";
+  }
   async function showItem(collection, code, zoom) {
     const f = await getJSON(`${BASE}/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(code)}?f=json`);
     const rows = Object.entries(f.properties || {})
@@ -56,6 +69,7 @@
       .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === "object" ? JSON.stringify(v) : v)}</td></tr>`).join("");
     info(`<h3>${esc(state.titles[collection] || collection)}</h3>
       <p>编码 <span class="code" id="info-code">${esc(f.id || code)}</span></p>
+      ${summary(collection, f.properties || {})}
       <table>${rows}</table>
       <p><a href="${BASE}/collections/${esc(collection)}/items/${esc(code)}?f=html" target="_blank">OGC API 页面</a></p>`);
     state.identified = {collection, code: String(f.id || code)};
@@ -204,11 +218,39 @@
     // identify: the top-most feature under the pointer that carries a code
     const p = e.point;
     const feats = map.queryRenderedFeatures([[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]])
-      .filter((f) => f.source === "cim" && f.properties.code !== undefined);
+      .filter((f) => (f.source === "cim" || f.source === "live") && f.properties.code !== undefined);
     const pick = feats.find((f) => f.layer.type !== "symbol") || feats[0];
     if (!pick) return;
     try { await showItem(pick.sourceLayer, pick.properties.code, false); } catch (err) { fail("查询", err); }
   });
+
+  // -- live layers (sensors, alarms, cases) --------------------------------------------------------
+  // Every LIVE_S seconds (?live=S overrides) the map asks /tiles/versions for the live layers'
+  // data versions — what their tiles' ETags are made of — and reloads the live source only when
+  // one moved, with the versions in the tile URL: unchanged data keeps its URL (and 304s).
+  const LIVE_S = Math.max(1, +(new URLSearchParams(location.search).get("live") || window.CIM_MAP.live || 12));
+  state.live = {version: null, reloads: 0};
+  async function liveVersion(names) {
+    const v = await getJSON(`${BASE}/tiles/versions?collections=${names.join(",")}`);
+    return names.map((n) => `${n}=${v.versions[n]}`).join(";");
+  }
+  async function startLive() {
+    const names = (map.getStyle().metadata || {})["cim:live"] || [];
+    const src = map.getSource("live");
+    if (!names.length || !src) return;
+    const tj = await getJSON(`${BASE}/tiles/WebMercatorQuad?f=tilejson&collections=${names.join(",")}`);
+    const template = tj.tiles[0];
+    state.live.version = await liveVersion(names);
+    setInterval(async () => {
+      try {
+        const v = await liveVersion(names);
+        if (v === state.live.version) return;
+        state.live.version = v;
+        state.live.reloads += 1;
+        src.setTiles([`${template}&v=${encodeURIComponent(v)}`]);
+      } catch (e) { /* the server is away: try again at the next tick */ }
+    }, LIVE_S * 1000);
+  }
 
   map.on("load", async () => {
     map.addSource("cim-highlight", {type: "geojson", data: {type: "FeatureCollection", features: []}});
@@ -228,6 +270,7 @@
       if (tj.bounds) map.fitBounds([[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]], {padding: 20, duration: 0});
     } catch (e) { fail("加载", e); }
     fillGoto();
+    try { await startLive(); } catch (e) { fail("实时图层", e); }
     state.ready = true;
   });
 })();
