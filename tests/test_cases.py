@@ -459,3 +459,37 @@ def test_bad_workflow_and_categories_named(tmp_path):
     with pytest.raises(ConfigError) as exc:
         load_categories(cats)
     assert exc.value.field == "unit_fields"
+
+
+def test_concurrent_actions_on_one_case(db):
+    """Two people act on the same case at once: the case row is locked, the second waits and
+    then finds the case moved on (refused), so one transition is recorded, not two."""
+    import threading
+
+    with psycopg.connect(db.conninfo) as c:
+        code = new_case(c, grids(c, 1)[0])["code"]
+    p = people("环卫处")
+    first = psycopg.connect(db.conninfo)
+    try:
+        workflow.act(first, code, "register", p["受理员"])  # holds the row lock
+        outcome: dict[str, object] = {}
+
+        def second():
+            with psycopg.connect(db.conninfo) as c2:
+                try:
+                    workflow.act(c2, code, "register", p["受理员"])
+                    outcome["r"] = "done"
+                except TransitionError as exc:
+                    outcome["r"] = exc
+
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(1.0)
+        assert t.is_alive(), "the second action waits for the first one's lock"
+        first.commit()
+        t.join(10)
+    finally:
+        first.close()
+    assert isinstance(outcome["r"], TransitionError) and "立案" in str(outcome["r"])
+    assert db.scalar("SELECT count(*) FROM case_events e JOIN cases c ON c.id = e.case_id "
+                     "WHERE c.code = %s AND e.action = 'register'", (code,)) == 1

@@ -176,3 +176,18 @@ def test_public_collections_show_no_personal_data(api, db, tokens):
     # the OGC API stays read-only
     r = requests.post(f"{api}/collections/cases/items", json={}, timeout=30)
     assert 400 <= r.status_code < 500
+
+
+def test_point_in_lonlat(api, db, tokens):
+    g, lon, lat = db.rows(
+        "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_Transform(ST_PointOnSurface(geom), "
+        "4490) AS p FROM grid_cells WHERE valid_to IS NULL ORDER BY code OFFSET 7 LIMIT 1) q")[0]
+    r = requests.post(f"{api}/cases", json={"source": "巡查上报", "category": "0501",
+                                            "point": [lon, lat], "crs": "CRS84"},
+                      headers=bearer(tokens["监督员"]), timeout=30)
+    assert r.status_code == 201, r.text
+    assert r.json()["grid_code"] == g
+    r = requests.post(f"{api}/cases", json={"source": "巡查上报", "category": "0501",
+                                            "point": [lon]}, headers=bearer(tokens["监督员"]),
+                      timeout=30)
+    assert r.status_code == 400 and "point" in r.json()["description"]
