@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
@@ -15,17 +17,19 @@ from loaders.common import (
     ClassLookup,
     attrs_json,
     check_attrs_batch,
-    content_hashes,
+    jsonable,
     reject_record,
     row_attrs,
     source_keys,
 )
 from loaders.engine.bulk import JsonText
-from loaders.engine.pipeline import LoadContext, run_load
+from loaders.engine.direct import Converted, ewkb_from_iso
+from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.fields import all_matches, is_blank, numbers, texts, years
 from loaders.geometry import ewkb, prepare
+from loaders.hashing import content_hashes_wkb
 from loaders.sources.read import Batch
 
 PARSERS = {
@@ -45,8 +49,22 @@ def id_fields(ctx: LoadContext) -> list[str]:
     return first + [f for f in all_matches(ctx.source.fields, aliases) if f not in first]
 
 
-def make_converter(profile: CityProfile):
-    """The batch converter.
+def _attrs(cols: dict[str, np.ndarray], n: int, columned: set[str],
+           extra: dict[int, list[str]]) -> list[str]:
+    """JSON of the source attributes that have no column (their values are stored in the
+    columns: repeating them in attrs would only widen every row); ``extra`` names, per row,
+    column fields kept all the same because the column does not hold their value (a height
+    replaced by the solid's, a use the dictionary does not know)."""
+    kept = {f: c for f, c in cols.items() if f not in columned}
+    out = attrs_json(kept, n)
+    for i, names in extra.items():
+        a = {f: jsonable(cols[f][i]) for f in cols if f not in columned or f in names}
+        out[i] = json.dumps(a, ensure_ascii=False)
+    return out
+
+
+def make_columns(profile: CityProfile):
+    """The batch converter: source batch → :class:`loaders.engine.direct.Converted`.
 
     Required for a building: a polygonal geometry. Attributes are optional: a source with no
     recognised field loads with every feature keyed by its geometry, attributes kept in attrs.
@@ -56,12 +74,13 @@ def make_converter(profile: CityProfile):
     uses = ClassLookup(profile, "building_use")
     other = next((r for r in uses.rows if r["code"] == "99"), uses.rows[-1])
 
-    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
+    def convert(batch: Batch, ctx: LoadContext) -> Converted:
         cols, m = batch.columns, ctx.mapping
         n = len(batch.geometries)
         prep = prepare(batch.geometries, ctx.transformer, "polygon")
         keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(ctx)], prep.geoms)
-        wkbs = ewkb(prep.geoms, ctx.srid)
+        iso = shapely.to_wkb(prep.geoms, byte_order=1, flavor="iso", include_srid=False,
+                             output_dimension=3)
         # problems per row, the first one found wins: geometry, then attributes in order
         problem: dict[int, tuple[str, str, str | None]] = {
             i: (r[0], r[1], None) for i, r in enumerate(prep.reject) if r is not None}
@@ -79,6 +98,10 @@ def make_converter(profile: CityProfile):
         # LOD1 blocks: the height is the solid's; a height attribute is kept in attrs
         solid = np.flatnonzero(np.isfinite(prep.solid_height))
         values["height"][solid] = np.round(prep.solid_height[solid], 2).astype(object)
+        extra: dict[int, list[str]] = {}
+        if "height" in m:
+            for i in solid:
+                extra.setdefault(int(i), []).append(m["height"])
         for i, (f, msg) in check_attrs_batch(cols).items():
             problem.setdefault(i, ("bad_value", f"field {f!r}: {msg}", f))
         raw_use = cols[m["use"]] if "use" in m else np.full(n, None, dtype=object)
@@ -89,14 +112,15 @@ def make_converter(profile: CityProfile):
         flags = prep.flags
         for i in np.flatnonzero([u is None for u in use]):
             v = raw_use[i]
-            flags[i] = flags[i] + ["use_missing" if is_blank(v) or str(v).strip() == ""
-                                   else "use_unmapped"]
+            blank = is_blank(v) or str(v).strip() == ""
+            flags[i] = flags[i] + ["use_missing" if blank else "use_unmapped"]
+            if not blank:
+                extra.setdefault(int(i), []).append(m["use"])
         parsed = {"name": values["name"], "use_code": use_code, "use_name": use_name,
                   "structure": values["structure"], "floors_above": values["floors_above"],
                   "floors_below": values["floors_below"], "height": values["height"],
                   "year_built": values["year_built"]}
-        hashes = content_hashes(parsed, wkbs)
-        attrs = attrs_json(cols, n)
+        hashes = content_hashes_wkb(parsed, iso)
         keep = np.ones(n, dtype=bool)
         rejects: list[Reject] = []
         for i, (reason, msg, field) in sorted(problem.items()):
@@ -105,25 +129,44 @@ def make_converter(profile: CityProfile):
                 batch.first_row + i, reason, msg, row_attrs(cols, i), batch.geometries[i],
                 keys[i] if prep.geoms[i] is not None else None, field=field))
         idx = np.flatnonzero(keep)
+        columned = {m[a] for a in (*PARSERS, "use", "source_id") if a in m}
+        attrs = _attrs(cols, n, columned, extra)
+        wkb = ewkb_from_iso(iso[idx], ctx.srid)
+        if wkb is None:
+            wkb = ewkb(prep.geoms[idx], ctx.srid)
+        return Converted(
+            index=idx, source_key=np.asarray(keys, dtype=object)[idx], row_hash=hashes[idx],
+            attrs=[attrs[i] for i in idx], flags=[flags[i] for i in idx],
+            geoms=prep.geoms[idx], ewkb=wkb, class_code=use_code[idx],
+            columns={c: v[idx] for c, v in parsed.items()}, rejects=rejects)
+
+    return convert
+
+
+def make_converter(profile: CityProfile):
+    """The staged converter (:func:`loaders.engine.pipeline.run_load`): the same rows as
+    :func:`make_columns`, as :class:`StagedRows`."""
+    columns = make_columns(profile)
+
+    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
+        c = columns(batch, ctx)
         rows = StagedRows.from_columns(BUILDINGS, {
-            "row_no": (batch.first_row + idx).tolist(),
-            "source_key": np.asarray(keys, dtype=object)[idx],
-            "row_hash": hashes[idx].tolist(),
-            "attrs": [JsonText(attrs[i]) for i in idx],
-            "flags": [flags[i] for i in idx],
-            "geom": wkbs[idx],  # bytes: COPY uses the geometry dumper by oid
-            "class_code": use_code[idx],
-            **{c: v[idx] for c, v in parsed.items()}})
-        return rows, rejects
+            "row_no": (batch.first_row + c.index).tolist(),
+            "source_key": c.source_key, "row_hash": c.row_hash.tolist(),
+            "attrs": [JsonText(a) for a in c.attrs], "flags": c.flags,
+            "geom": c.ewkb, "class_code": c.class_code, **c.columns})
+        return rows, c.rejects
 
     return convert
 
 
 def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:
+    """Load a building survey: written directly into the layer (see
+    :mod:`loaders.engine.direct`)."""
     try:
-        report = run_load(conninfo, profile, BUILDINGS, layer_code_of(profile, "buildings"),
-                          make_converter(profile), path,
-                          aliases=profile.field_aliases.get("buildings", {}), **kw)
+        report = run_direct_load(conninfo, profile, BUILDINGS,
+                                 layer_code_of(profile, "buildings"), make_columns(profile),
+                                 path, aliases=profile.field_aliases.get("buildings", {}), **kw)
     except InputError as exc:
         if exc.path is not None:
             raise
@@ -131,4 +174,3 @@ def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) 
         # merge): name the file all the same
         raise type(exc)(exc.message, path=str(path), row=exc.row, field=exc.field) from exc
     return report
-

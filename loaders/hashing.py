@@ -123,14 +123,76 @@ def content_hash(values: Sequence[Any], geom: Any) -> str:
 def content_hashes(values: dict[str, Iterable[Any]], geoms: Any) -> np.ndarray:
     """Row hashes of a batch: ``values`` maps each column (declared order) to its values,
     ``geoms`` the geometries (or their WKB/EWKB). Same result as :func:`content_hash` row by
-    row; a value repeated in a column (class codes, names) is encoded once."""
-    wkbs = geometry_wkb(geoms)
-    n = len(wkbs)
-    columns = [_encode_column(col, n) for col in values.values()]
-    columns.append([_geometry_field(w) for w in wkbs])
+    row."""
+    return content_hashes_wkb(values, geometry_wkb(geoms))
+
+
+def content_hashes_wkb(values: dict[str, Iterable[Any]], wkbs: Sequence[bytes | None]
+                       ) -> np.ndarray:
+    """:func:`content_hashes` with the geometries given as their canonical WKB already (ISO,
+    little-endian, no SRID, as :func:`geometry_wkb` gives it; None for no geometry).
+
+    Each column is encoded once per distinct value (repeated class codes, names and numbers
+    cost one encoding); the fields of a row are concatenated by Arrow, so that Python only
+    runs SHA-256 once a row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wkb_arr = pa.array(_objects(wkbs), pa.binary(), from_pandas=True)
+    n = len(wkb_arr)
+    columns = [_encoded_column(col, n) for col in values.values()]
+    columns.append(_tagged(wkb_arr, b"G"))
+    joined = pc.binary_join_element_wise(*columns, b"")
+    bufs = joined.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=joined.offset * 4)
+    data = memoryview(bufs[2])
     sha = hashlib.sha256
-    return np.array([sha(b"".join(parts)).hexdigest() for parts in zip(*columns)],
-                    dtype=object)
+    return np.array([sha(data[a:b]).hexdigest() for a, b in
+                     zip(offsets[:-1].tolist(), offsets[1:].tolist())], dtype=object)
+
+
+def _objects(values: Any) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        return values
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
+def _tagged(payloads, tag: bytes):
+    """field(tag ‖ payload) per row of an Arrow binary array; NULL where it is null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(payloads)
+    lens = pc.fill_null(pc.binary_length(payloads), -1).to_numpy(zero_copy_only=False)
+    heads = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(4), n, [None, pa.py_buffer(np.asarray(lens + len(tag), ">u4").tobytes())]
+    ).cast(pa.binary())
+    body = pc.binary_join_element_wise(
+        heads, pa.array(np.full(n, tag, dtype=object), pa.binary()), payloads, b"")
+    return pc.fill_null(body, NULL)
+
+
+# columns whose values compare equal exactly when their encodings are equal (5 == 5.0 and both
+# encode as "#5"): encoded once per distinct value
+_FACTORIZABLE = {"string", "integer", "floating", "mixed-integer-float", "empty"}
+
+
+def _encoded_column(col: Iterable[Any], n: int):
+    import pandas as pd
+    import pyarrow as pa
+
+    arr = _objects(col if hasattr(col, "__len__") else list(col))
+    if len(arr) != n:
+        raise ValueError(f"a column has {len(arr)} values for {n} geometries")
+    if pd.api.types.infer_dtype(arr, skipna=True) in _FACTORIZABLE:
+        codes, uniques = pd.factorize(arr)
+        enc = np.empty(len(uniques) + 1, dtype=object)
+        enc[:-1] = [encode_value(u) for u in uniques]
+        enc[-1] = NULL  # code -1: None, NaN
+        return pa.array(enc[codes], pa.binary())
+    return pa.array(_objects(_encode_column(arr, n)), pa.binary())
 
 
 def _encode_column(col: Iterable[Any], n: int) -> list[bytes]:

@@ -72,3 +72,31 @@ def allocate_codes(conn: psycopg.Connection, staging: str, layer: str, serial_wi
         ).format(stg=stg, cond=cond), {"layer": layer})
     conn.execute("DROP TABLE IF EXISTS _cim_alloc")
     return Allocation(reused=reused, issued=issued)
+
+
+def reserve_serials(conn: psycopg.Connection, counts: dict[str, int],
+                    serial_width: int) -> dict[str, int]:
+    """Take the next ``counts[prefix]`` serials of several prefixes at once, for writers that
+    number rows themselves (a bulk load numbers its new rows ``base + 1 … base + n`` in row
+    order); return ``base`` per prefix.
+
+    The same counters and the same locking as :func:`allocate_codes`: one
+    ``INSERT … ON CONFLICT DO UPDATE`` bumps every prefix, in sorted order, and row-locks it
+    until the caller's transaction ends — concurrent loads never get the same serial, a load
+    that rolls back never used any. The caller registers the codes it makes (code_registry).
+    """
+    prefixes = sorted(p for p, n in counts.items() if n > 0)
+    if not prefixes:
+        return {}
+    rows = conn.execute(
+        "INSERT INTO code_counters AS c (prefix, last_serial) "
+        "SELECT p, n FROM unnest(%s::text[], %s::int8[]) AS u(p, n) ORDER BY p "
+        "ON CONFLICT (prefix) DO UPDATE SET last_serial = c.last_serial + excluded.last_serial "
+        "RETURNING prefix, last_serial", (prefixes, [counts[p] for p in prefixes])).fetchall()
+    base = {}
+    for prefix, top in rows:
+        if top >= 10 ** serial_width:
+            raise CodeError(f"serials of prefix {prefix} are exhausted ({top} > "
+                            f"{10 ** serial_width - 1})")
+        base[prefix] = top - counts[prefix]
+    return base

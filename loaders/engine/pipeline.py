@@ -287,6 +287,56 @@ class LoadSession:
             raise commit_error
 
 
+def _open(path: Path, profile: CityProfile, layer: LayerDef, crs: str | None,
+          district: str | None, mode: str, dataset: str | None, source_layer: str | None,
+          encoding: str | None, options: dict[str, Any] | None
+          ) -> tuple[Source, LoadReport, dict[str, Any], str]:
+    src = open_source(path, source_layer, encoding)
+    dataset = dataset or path.stem
+    report = LoadReport(layer=layer.name, path=str(path), mode=mode, encoding=src.encoding,
+                        notes=list(src.notes))
+    opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,
+            "layer": src.layer, "encoding": src.encoding, **(options or {})}
+    return src, report, opts, dataset
+
+
+def _context(conninfo: str, profile: CityProfile, src: Source, report: LoadReport,
+             first: Batch | None, crs: str | None, dataset: str,
+             mapping: dict[str, str] | None, aliases: dict[str, list[str]] | None,
+             options: dict[str, Any] | None) -> tuple[LoadContext, int | None]:
+    """CRS (given, the file's or detected), field mapping and the area check: the load's
+    context, and the EPSG code of the source CRS (None if it has none)."""
+    from loaders.fields import map_fields
+
+    srid = profile.srid
+    source_crs, notes = resolve_source_crs(src, crs, first, srid)
+    epsg = cimcrs.epsg_of(source_crs)
+    report.source_crs = cimcrs.crs_text(source_crs)  # the CRS its rejects are kept in
+    report.notes += notes
+    fields = map_fields(src.fields, aliases or {}, mapping)
+    if fields:
+        report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in fields.items()))
+    else:
+        report.notes.append(
+            f"no attribute field was recognised (source fields: "
+            f"{', '.join(src.fields) or 'none'}); features are keyed by their geometry and "
+            "the attributes kept in attrs — use --mapping to name the fields")
+    with psycopg.connect(conninfo) as probe:
+        check_area(src, source_crs, srid, _area_bounds(probe))
+    transformer = None if epsg == srid else cimcrs.transformer(source_crs.to_wkt(), srid)
+    ctx = LoadContext(profile=profile, source=src, source_crs=source_crs,
+                      transformer=transformer, srid=srid, dataset=dataset, mapping=fields,
+                      options=options or {})
+    return ctx, epsg
+
+
+def _check_outcome(report: LoadReport, path: Path) -> None:
+    if report.loaded == 0 and report.rejected_by_reason.get("outside_area", 0) \
+            == report.read - report.loaded:
+        raise OutOfAreaError("no feature lies inside the city profile's districts; "
+                             "check --crs and the X/Y order", path=str(path))
+
+
 def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: str | None,
              converter: Converter, path: str | Path, *, crs: str | None = None,
              district: str | None = None, mode: str = "update", dataset: str | None = None,
@@ -294,39 +344,17 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
              mapping: dict[str, str] | None = None, aliases: dict[str, list[str]] | None = None,
              options: dict[str, Any] | None = None, quiet: bool = True,
              batch_size: int = 50_000) -> LoadReport:
-    """Load one GDAL vector source into one layer."""
-    from loaders.fields import map_fields
-
+    """Load one GDAL vector source into one layer (staged: see :mod:`loaders.engine.bulk`)."""
     path = Path(path)
-    src = open_source(path, source_layer, encoding)
+    src, report, opts, dataset = _open(path, profile, layer, crs, district, mode, dataset,
+                                       source_layer, encoding, options)
     srid = profile.srid
-    dataset = dataset or path.stem
-    report = LoadReport(layer=layer.name, path=str(path), mode=mode, encoding=src.encoding,
-                        notes=list(src.notes))
-    opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,
-            "layer": src.layer, "encoding": src.encoding, **(options or {})}
     progress = _progress(quiet)
     with LoadSession(conninfo, layer.name, path, mode, opts, report) as session:
         batches: Iterator[Batch] = iter_batches(src, batch_size)
         first = next(batches, None)
-        source_crs, notes = resolve_source_crs(src, crs, first, srid)
-        epsg = cimcrs.epsg_of(source_crs)
-        report.source_crs = cimcrs.crs_text(source_crs)  # the CRS its rejects are kept in
-        report.notes += notes
-        fields = map_fields(src.fields, aliases or {}, mapping)
-        if fields:
-            report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in fields.items()))
-        else:
-            report.notes.append(
-                f"no attribute field was recognised (source fields: "
-                f"{', '.join(src.fields) or 'none'}); features are keyed by their geometry and "
-                "the attributes kept in attrs — use --mapping to name the fields")
-        with psycopg.connect(conninfo) as probe:
-            check_area(src, source_crs, srid, _area_bounds(probe))
-        transformer = None if epsg == srid else cimcrs.transformer(source_crs.to_wkt(), srid)
-        ctx = LoadContext(profile=profile, source=src, source_crs=source_crs,
-                          transformer=transformer, srid=srid, dataset=dataset, mapping=fields,
-                          options=options or {})
+        ctx, epsg = _context(conninfo, profile, src, report, first, crs, dataset, mapping,
+                             aliases, options)
         session.begin()
         writer = session.writer(layer, srid, layer_code, epsg)
         writer.create_staging()
@@ -345,14 +373,115 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
             raise InputError("the input has no features", path=str(path))
         result = writer.finalize(mode, district=district, dataset=dataset)
         result.apply_to(report, writer)
-        if report.loaded == 0 and report.rejected_by_reason.get("outside_area", 0) \
-                == report.read - report.loaded:
-            raise OutOfAreaError("no feature lies inside the city profile's districts; "
-                                 "check --crs and the X/Y order", path=str(path))
+        _check_outcome(report, path)
         session.succeed()
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(sql_analyze(layer.table))
     return report
+
+
+# a direct converter turns one source batch into :class:`loaders.engine.direct.Converted`
+DirectConvert = Callable[[Batch, LoadContext], Any]
+
+
+def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
+                    layer_code: str | None, convert: DirectConvert, path: str | Path, *,
+                    crs: str | None = None, district: str | None = None, mode: str = "update",
+                    dataset: str | None = None, source_layer: str | None = None,
+                    encoding: str | None = None, mapping: dict[str, str] | None = None,
+                    aliases: dict[str, list[str]] | None = None,
+                    options: dict[str, Any] | None = None, quiet: bool = True,
+                    batch_size: int = 50_000, processes: bool | None = None) -> LoadReport:
+    """Load one GDAL vector source into one layer, written directly
+    (:mod:`loaders.engine.direct`): same guarantees and report as :func:`run_load`.
+
+    ``processes``: convert in a forked process (default: when the input has more than one
+    batch)."""
+    from loaders.common import reject_record, row_attrs
+    from loaders.engine import direct
+
+    path = Path(path)
+    src, report, opts, dataset = _open(path, profile, layer, crs, district, mode, dataset,
+                                       source_layer, encoding, options)
+    srid = profile.srid
+    progress = _progress(quiet)
+    with LoadSession(conninfo, layer.name, path, mode, opts, report) as session:
+        batches: Iterator[Batch] = iter_batches(src, batch_size)
+        first = next(batches, None)
+        ctx, epsg = _context(conninfo, profile, src, report, first, crs, dataset, mapping,
+                             aliases, options)
+        conn = session.begin()
+        writer = direct.DirectWriter(session.writer(layer, srid, layer_code, epsg))
+        writer.lock()
+        skip_fk_checks(conn, layer.table, session.report.batch_id)
+        known = direct.fetch_known(conn, layer, dataset)
+        areas = direct.fetch_areas(conn, layer)
+        if processes is None:
+            processes = src.feature_count is None or src.feature_count < 0 or \
+                src.feature_count > batch_size
+        head = [first] if first is not None else []
+
+        def make() -> Iterator:
+            """The converted batches. In the converter process the source is read again
+            after the first batch (read here, for the CRS): the reader is not shared."""
+            conv = direct.DirectConverter(
+                layer, layer_code, lambda b: convert(b, ctx), known, areas,
+                session.report.batch_id, srid, mode, district, row_attrs, reject_record)
+            rest = itertools.islice(iter_batches(src, batch_size), 1, None) if processes \
+                else batches
+            for b in itertools.chain(head, rest):
+                yield conv(b)
+
+        for b in direct.converted_batches(make, use_process=processes):
+            report.read += b.read
+            writer.write(b)
+            for f, k in b.flags.items():
+                report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + k
+            progress(report.read, src.feature_count)
+        if not quiet and sys.stderr.isatty():
+            sys.stderr.write("\n")
+        if report.read == 0:
+            raise InputError("the input has no features", path=str(path))
+        result = writer.finish(mode, dataset)
+        result.apply_to(report, writer.w)
+        _check_outcome(report, path)
+        session.succeed()
+        current = len(known.current) + result.inserted
+    if result.inserted + result.updated >= 0.1 * max(current, 1):
+        # statistics after a large change; a small one is left to autovacuum
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(sql_analyze(layer.table))
+    return report
+
+
+def skip_fk_checks(conn: psycopg.Connection, table: str, batch_id: int | None) -> bool:
+    """Skip the per-row foreign-key check of ``batch_id`` in this transaction, when that is
+    all it skips.
+
+    Every row a load writes references its own batch, which exists (committed before the
+    load began); PostgreSQL would still run one RI trigger per row (~5 µs each, 5 s for a
+    million features). A superuser may turn triggers off for the transaction
+    (``session_replication_role = replica``, as pg_restore does). It is done only when the
+    tables the load writes have no trigger but the foreign keys' own checks on
+    ``load_batches`` (a DBA's audit or constraint trigger keeps firing: then nothing changes),
+    and the batch row is locked FOR KEY SHARE here, exactly what each check would have taken,
+    so that it cannot be deleted under the load. Returns whether the checks are skipped.
+    """
+    if batch_id is None:
+        return False
+    ok = conn.execute(
+        "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AND NOT EXISTS ("
+        " SELECT 1 FROM pg_trigger t WHERE t.tgrelid = ANY(ARRAY[%s::regclass, "
+        " 'code_registry'::regclass, 'code_counters'::regclass, 'load_rejects'::regclass, "
+        " 'load_batches'::regclass]) AND NOT (t.tgisinternal AND t.tgconstraint IN ("
+        "  SELECT c.oid FROM pg_constraint c WHERE c.contype = 'f' "
+        "  AND c.confrelid = 'load_batches'::regclass)))",
+        (table,)).fetchone()[0]
+    if not ok:
+        return False
+    conn.execute("SELECT 1 FROM load_batches WHERE id = %s FOR KEY SHARE", (batch_id,))
+    conn.execute("SET LOCAL session_replication_role = replica")
+    return True
 
 
 def sql_analyze(table: str) -> psycopg.sql.Composed:

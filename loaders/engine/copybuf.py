@@ -1,0 +1,154 @@
+"""Binary COPY buffers assembled from whole columns, without a Python call per row.
+
+PostgreSQL's binary COPY row is ``int16 field count`` then, per field, ``int32 length`` (-1 for
+NULL) and the field's bytes in the type's binary format. psycopg's ``write_row`` builds that
+row by row (~7 µs a row); here every field becomes one Arrow binary array of
+``length ‖ payload`` pieces and Arrow's ``binary_join_element_wise`` concatenates them row by
+row in C: a 50,000-row batch of buildings takes tens of milliseconds.
+
+Fields: :func:`text` (text, varchar), :func:`binary` (bytea-like payloads: EWKB for geometry,
+whose binary input accepts (E)WKB), :func:`jsonb` (jsonb binary format: version 1, then the
+JSON text), :func:`int4` / :func:`int8` / :func:`float8` (big-endian), :func:`text_array`
+(text[] binary array format). :func:`rows` joins them into one buffer and gives where each
+row starts, so that a fixed-width field may be patched in place later (codes allocated after
+the buffer was built).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+TRAILER = struct.pack(">h", -1)
+TEXT_OID = 25
+
+Field = list[pa.Array]  # the pieces of one field: length headers, then payloads
+
+
+def _fixed_binary(raw: bytes, width: int, n: int) -> pa.Array:
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n,
+                                                [None, pa.py_buffer(raw)]).cast(pa.binary())
+
+
+def _headers(lengths: np.ndarray) -> pa.Array:
+    return _fixed_binary(np.asarray(lengths, ">i4").tobytes(), 4, len(lengths))
+
+
+def _objects(values) -> np.ndarray:
+    """A 1-D object array of ``values`` (bytes are kept whole, never split into items)."""
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        return values
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
+def _variable(arr: pa.Array, prefix: bytes = b"") -> Field:
+    lens = pc.fill_null(pc.binary_length(arr), -1).to_numpy(zero_copy_only=False)
+    lens = np.where(lens >= 0, lens + len(prefix), -1)
+    payload = pc.fill_null(arr.cast(pa.binary()), b"")
+    if prefix:
+        payload = pc.binary_join_element_wise(
+            pa.array(np.full(len(arr), prefix, dtype=object), pa.binary()), payload, b"")
+        payload = pc.if_else(pc.is_valid(arr), payload, b"")
+    return [_headers(lens), payload]
+
+
+def text(values: Sequence | np.ndarray | pa.Array) -> Field:
+    """A text field from str/None values (or an Arrow string array)."""
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else \
+        pa.array(_objects(values), pa.string(), from_pandas=True)
+    return _variable(arr)
+
+
+def binary(values: Sequence | np.ndarray) -> Field:
+    """A field from bytes/None values, sent as they are (EWKB to a geometry column)."""
+    arr = values if isinstance(values, pa.Array) else \
+        pa.array(_objects(values), pa.binary(), from_pandas=True)
+    return _variable(arr)
+
+
+def jsonb(values: Sequence | np.ndarray) -> Field:
+    """A jsonb field from JSON texts (None = NULL): jsonb's binary format is 1, then the text."""
+    return _variable(pa.array(_objects(values), pa.string(), from_pandas=True),
+                     prefix=b"\x01")
+
+
+def _numbers(values: Sequence | np.ndarray, dtype: str) -> Field:
+    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) \
+        or values.dtype == object else values
+    n = len(arr)
+    if arr.dtype == object:
+        null = pd.isna(arr)
+        num = np.zeros(n, dtype=dtype)
+        if (~null).any():
+            num[~null] = arr[~null].astype(np.float64 if dtype[-2] == "f" else np.int64)
+    else:
+        null = np.isnan(arr) if arr.dtype.kind == "f" else np.zeros(n, dtype=bool)
+        num = np.where(null, 0, arr).astype(dtype)
+    width = np.dtype(dtype).itemsize
+    lens = np.where(null, -1, width)
+    payload = _fixed_binary(num.tobytes(), width, n)
+    if null.any():
+        payload = pc.if_else(pa.array(~null), payload, b"")
+    return [_headers(lens), payload]
+
+
+def int4(values) -> Field:
+    return _numbers(values, ">i4")
+
+
+def int8(values) -> Field:
+    return _numbers(values, ">i8")
+
+
+def float8(values) -> Field:
+    return _numbers(values, ">f8")
+
+
+_EMPTY_TEXT_ARRAY = struct.pack(">iii", 0, 0, TEXT_OID)
+
+
+def _text_array(items: list[str]) -> bytes:
+    if not items:
+        return _EMPTY_TEXT_ARRAY
+    out = [struct.pack(">iiiii", 1, 0, TEXT_OID, len(items), 1)]
+    for s in items:
+        b = s.encode("utf-8")
+        out.append(struct.pack(">i", len(b)) + b)
+    return b"".join(out)
+
+
+def text_array(values: Sequence[list[str]]) -> Field:
+    """A text[] field from lists of str (an empty list is '{}', never NULL)."""
+    return binary([_text_array(v) for v in values])
+
+
+def rows(fields: list[Field], n: int) -> tuple[bytes, np.ndarray]:
+    """(COPY data without header and trailer, start offset of each row)."""
+    if n == 0:
+        return b"", np.zeros(0, dtype=np.int64)
+    count = pa.array(np.full(n, struct.pack(">h", len(fields)), dtype=object), pa.binary())
+    joined = pc.binary_join_element_wise(count, *[p for f in fields for p in f], b"")
+    if isinstance(joined, pa.ChunkedArray):
+        joined = joined.combine_chunks()
+    bufs = joined.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=joined.offset * 4)
+    data = bufs[2].to_pybytes()[offsets[0]:offsets[-1]]
+    return data, (offsets[:-1] - offsets[0]).astype(np.int64)
+
+
+def patch(buf: bytearray | np.ndarray, positions: np.ndarray, values: np.ndarray) -> None:
+    """Write fixed-width ASCII ``values`` (an array of equal-length str) at ``positions``."""
+    if not len(positions):
+        return
+    width = len(values[0])
+    raw = np.frombuffer("".join(values.tolist()).encode("ascii"), dtype=np.uint8)
+    target = np.frombuffer(buf, dtype=np.uint8) if not isinstance(buf, np.ndarray) else buf
+    target[(positions[:, None] + np.arange(width)).ravel()] = raw

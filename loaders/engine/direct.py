@@ -1,0 +1,541 @@
+"""The direct write of a layer: every decision taken beside the data, rows COPYed once.
+
+The staged path (:mod:`loaders.engine.bulk`) COPYs every row into a staging table and decides
+in SQL (district and grid joins, duplicates, unchanged features, codes), then copies the
+survivors into the layer: each row crosses the server two or three times. Here a converter
+(:class:`DirectConverter`, in a process of its own when the input is large, so that Python and
+PostgreSQL work at the same time on two cores) decides everything per batch and hands over
+ready binary COPY buffers:
+
+- district and grid cell from an STRtree of the current boundaries (the same rule as the SQL
+  join: the feature's point on surface, the lowest code when several hold it; else the
+  district with the larger share of the feature; none: ``outside_area``);
+- duplicates (a source key seen on an earlier row of the delivery) rejected in row order;
+- unchanged features (same source key and content hash as the current version) left out,
+  changed ones keep their code, returning ones (retired, coded before) get their old code
+  back from the registry, new ones a code of their prefix;
+- the layer's rows and the registry's rows as binary COPY data (:mod:`loaders.engine.copybuf`),
+  new codes left as placeholders that the writer fills once it has bumped the counters
+  (:func:`cim.coding.allocator.reserve_serials`, in the load's transaction).
+
+The writer (:func:`write_direct`) holds the layer's merge lock from the start (what is current
+cannot change under the load), retires the changed features' current versions and COPYs
+straight into the layer and the registry; the layer's indexes are maintained as rows go in,
+so readers never wait. Everything is one transaction: a killed load leaves nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import shapely
+from psycopg import sql
+
+from cim.coding.allocator import reserve_serials
+from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
+from cim.db.locks import MERGE_LOCK_SPACE
+from cim.errors import CimError, DatabaseError
+from cim.layerdefs import LayerDef
+from loaders.engine import copybuf
+from loaders.engine.bulk import BulkWriter, MergeResult
+from loaders.engine.report import Reject
+
+
+@dataclass
+class Converted:
+    """A loader's rows of one batch, by column, before the engine's decisions."""
+
+    index: np.ndarray  # position in the batch of each row (the rest were rejected)
+    source_key: np.ndarray
+    row_hash: np.ndarray
+    attrs: list[str]  # JSON text of the attributes kept beside the columns
+    flags: list[list[str]]
+    geoms: np.ndarray  # stored geometries (storage CRS), shapely
+    ewkb: np.ndarray  # the same as EWKB bytes with the storage SRID
+    class_code: np.ndarray
+    columns: dict[str, np.ndarray]  # the layer's own columns, derived ones left out
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class Known:
+    """What the layer holds for the delivery's dataset when the load starts."""
+
+    current: dict[str, tuple[str, str]]  # source key → (row hash, code) of current versions
+    registered: dict[str, str]  # source key → code of keys coded before, not current
+
+
+@dataclass
+class Areas:
+    """Current districts and grid cells (storage CRS), sorted by code."""
+
+    district_codes: list[str]
+    districts: np.ndarray
+    grid_codes: list[str]
+    grid: np.ndarray
+
+
+@dataclass
+class DirectBatch:
+    """One converted batch, ready for the writer."""
+
+    read: int
+    rejects: list[Reject]
+    flags: dict[str, int]
+    unchanged: int
+    changed_keys: list[str]
+    reused: int
+    layer_rows: int
+    layer_data: bytes
+    new_prefixes: list[str]  # per row needing a new code, its prefix (row order)
+    new_rank: np.ndarray  # its 1-based rank among the batch's new rows of that prefix
+    layer_code_pos: np.ndarray  # where its serial digits go in layer_data
+    registry_data: bytes
+    registry_code_pos: np.ndarray
+    seen_keys: list[str] | None = None  # replace mode: every accepted source key
+
+
+def serial_width(layer: LayerDef) -> int:
+    if layer.code_scheme == "feature":
+        return FEATURE_SERIAL_WIDTH
+    if layer.code_scheme == "component":
+        return COMPONENT_SERIAL_WIDTH
+    raise ValueError(f"the direct write codes feature and component layers, not "
+                     f"{layer.code_scheme}")
+
+
+def layer_copy_columns(layer: LayerDef) -> list[str]:
+    return ["code", "source_key", "batch_id", "row_hash", "flags", "attrs", "geom"] + \
+        layer.column_names()
+
+
+REGISTRY_COLUMNS = ["code", "layer", "source_key", "district_code", "class_code", "batch_id"]
+
+
+# -- what the converter is told before it starts ---------------------------------------------
+def _like_prefix(dataset: str) -> str:
+    return dataset.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + ":%"
+
+
+def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Known:
+    """Current versions and registered codes of the dataset's source keys (call it with the
+    merge lock held, so that nothing commits in between)."""
+    tbl = sql.Identifier(layer.table)
+    like = _like_prefix(dataset)
+    current: dict[str, tuple[str, str]] = {}
+    with conn.cursor().copy(sql.SQL(
+            "COPY (SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
+            "AND source_key LIKE {}) TO STDOUT").format(tbl, sql.Literal(like))) as cp:
+        data = b"".join(bytes(b) for b in cp)
+    for line in data.decode("utf-8").splitlines():
+        k, h, c = line.split("\t")
+        current[_unescape(k)] = (h, c)
+    registered: dict[str, str] = {}
+    with conn.cursor().copy(sql.SQL(
+            "COPY (SELECT r.source_key, r.code FROM code_registry r WHERE r.layer = {} "
+            "AND r.source_key LIKE {} AND NOT EXISTS (SELECT 1 FROM {} l WHERE "
+            "l.valid_to IS NULL AND l.source_key = r.source_key)) TO STDOUT").format(
+                sql.Literal(layer.name), sql.Literal(like), tbl)) as cp:
+        data = b"".join(bytes(b) for b in cp)
+    for line in data.decode("utf-8").splitlines():
+        k, c = line.split("\t")
+        registered[_unescape(k)] = c
+    return Known(current=current, registered=registered)
+
+
+def _unescape(s: str) -> str:
+    """A text COPY value back as it was (keys rarely hold a backslash or a tab)."""
+    if "\\" not in s:
+        return s
+    out, i = [], 0
+    esc = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\", "b": "\b", "f": "\f", "v": "\v"}
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\" and i + 1 < len(s):
+            out.append(esc.get(s[i + 1], s[i + 1]))
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def fetch_areas(conn: psycopg.Connection, layer: LayerDef) -> Areas:
+    if layer.assign_district and not conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM admin_divisions WHERE valid_to IS NULL "
+            "AND level = 3)").fetchone()[0]:
+        raise DatabaseError("no district boundaries in the database: run "
+                            "`cim profile apply` to load the profile's boundaries first")
+
+    def read(query: str) -> tuple[list[str], np.ndarray]:
+        rows = conn.execute(query).fetchall()
+        return [r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows]) \
+            if rows else np.array([], dtype=object)
+
+    dc, dg = read("SELECT code, ST_AsBinary(geom) FROM admin_divisions WHERE valid_to IS NULL "
+                  "AND level = 3 ORDER BY code COLLATE \"C\"") if layer.assign_district \
+        else ([], np.array([], dtype=object))
+    gc, gg = read("SELECT code, ST_AsBinary(geom) FROM grid_cells WHERE valid_to IS NULL "
+                  "ORDER BY code COLLATE \"C\"") if layer.assign_grid \
+        else ([], np.array([], dtype=object))
+    return Areas(district_codes=dc, districts=dg, grid_codes=gc, grid=gg)
+
+
+# -- the converter ---------------------------------------------------------------------------
+class DirectConverter:
+    """Source batches → :class:`DirectBatch` (runs in the converter process)."""
+
+    def __init__(self, layer: LayerDef, layer_code: str | None,
+                 convert: Callable[[Any], Converted], known: Known, areas: Areas,
+                 batch_id: int, srid: int, mode: str, district: str | None,
+                 row_attrs: Callable[[Any, int], dict], reject_record: Callable[..., Reject]):
+        self.layer, self.layer_code, self.convert = layer, layer_code or "", convert
+        self.known, self.areas = known, areas
+        self.batch_id, self.srid, self.mode, self.district = batch_id, srid, mode, district
+        self.row_attrs, self.reject_record = row_attrs, reject_record
+        self.width = serial_width(layer)
+        self.seen: set[str] = set()
+        self.dtree = shapely.STRtree(areas.districts) if len(areas.districts) else None
+        self.gtree = shapely.STRtree(areas.grid) if len(areas.grid) else None
+
+    def _reject(self, batch, i: int, reason: str, message: str, key: str | None) -> Reject:
+        return self.reject_record(batch.first_row + int(i), reason, message,
+                                  self.row_attrs(batch.columns, int(i)), batch.geometries[i],
+                                  key)
+
+    def _first_hit(self, tree, pos: np.ndarray) -> np.ndarray:
+        """Per point, the lowest index (= lowest code) of the areas holding it, else -1."""
+        best = np.full(len(pos), np.iinfo(np.int64).max, dtype=np.int64)
+        if tree is not None and len(pos):
+            pi, ai = tree.query(pos, predicate="intersects")
+            np.minimum.at(best, pi, ai)
+        return np.where(best == np.iinfo(np.int64).max, -1, best)
+
+    def districts(self, geoms: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        idx = self._first_hit(self.dtree, pos)
+        miss = np.flatnonzero(idx < 0)
+        if len(miss) and self.dtree is not None:
+            # the district holding the larger share of the feature (then the lower code)
+            gi, di = self.dtree.query(geoms[miss], predicate="intersects")
+            if len(gi):
+                area = shapely.area(shapely.intersection(geoms[miss][gi],
+                                                         self.areas.districts[di]))
+                order = np.lexsort((di, -area, gi))
+                gi, di = gi[order], di[order]
+                first = np.r_[True, gi[1:] != gi[:-1]]
+                idx[miss[gi[first]]] = di[first]
+        return idx
+
+    def __call__(self, batch) -> DirectBatch:
+        conv = self.convert(batch)
+        rejects = list(conv.rejects)
+        n = len(conv.index)
+        keep = np.ones(n, dtype=bool)
+        keys = conv.source_key
+        layer = self.layer
+        if n and (layer.assign_district or layer.assign_grid):
+            pos = shapely.point_on_surface(conv.geoms)
+        dist = np.full(n, None, dtype=object)
+        if layer.assign_district and n:
+            di = self.districts(conv.geoms, pos)
+            codes = np.array(self.areas.district_codes + [None], dtype=object)
+            dist = codes[di]  # -1: None
+            for j in np.flatnonzero(di < 0):
+                keep[j] = False
+                rejects.append(self._reject(
+                    batch, conv.index[j], "outside_area",
+                    "feature lies outside every district of the city profile", keys[j]))
+            if self.district:
+                dist[:] = self.district
+        grid = np.full(n, None, dtype=object)
+        if layer.assign_grid and n:
+            gi = self._first_hit(self.gtree, pos)
+            grid = np.array(self.areas.grid_codes + [None], dtype=object)[gi]
+            if layer.require_grid:
+                for j in np.flatnonzero(keep & (gi < 0)):
+                    keep[j] = False
+                    rejects.append(self._reject(batch, conv.index[j], "no_grid_cell",
+                                                "feature lies in no unit grid cell", keys[j]))
+        # duplicates: the first row of a source key wins, in row order
+        dup = []
+        seen = self.seen
+        for j, k in zip(np.flatnonzero(keep).tolist(), keys[keep].tolist()):
+            if k in seen:
+                dup.append(j)
+            else:
+                seen.add(k)
+        for j in dup:
+            keep[j] = False
+            rejects.append(self._reject(batch, conv.index[j], "duplicate_source_id",
+                                        f"duplicate source id {keys[j]} (an earlier row has "
+                                        "it)", keys[j]))
+        # unchanged, changed, new
+        current = self.known.current
+        live = np.flatnonzero(keep)
+        state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged
+        code = np.full(n, None, dtype=object)
+        if current or self.known.registered:
+            registered = self.known.registered
+            hashes = conv.row_hash
+            for j, k in zip(live.tolist(), keys[live].tolist()):
+                cur = current.get(k)
+                if cur is not None:
+                    state[j] = 2 if cur[0] == hashes[j] else 1
+                    code[j] = cur[1]
+                else:
+                    code[j] = registered.get(k)
+        seen_keys = keys[live].tolist() if self.mode == "replace" else None
+        if self.mode == "append":
+            for j in live[state[live] == 1]:
+                keep[j] = False
+                rejects.append(self._reject(
+                    batch, conv.index[j], "already_loaded",
+                    f"feature {keys[j]} is already loaded with other values; use --mode "
+                    "update", keys[j]))
+        unchanged = int((keep & (state == 2)).sum())
+        write = keep & (state != 2)
+        changed = [keys[j] for j in np.flatnonzero(write & (state == 1))]
+        w = np.flatnonzero(write)
+        need = write & np.array([c is None for c in code], dtype=bool)
+        reused = int(len(w) - need.sum())
+        prefix = np.full(n, None, dtype=object)
+        if need.any():
+            jn = np.flatnonzero(need)
+            prefix[jn] = self._prefixes(dist[jn], conv.class_code[jn])
+            code[jn] = [p + "0" * self.width for p in prefix[jn]]
+        # the layer's rows
+        cols = layer.column_names()
+        derived = {"district_code": dist, "grid_code": grid}
+        values = {c: (derived[c] if c in derived and c in layer.derived_columns()
+                      else conv.columns[c]) for c in cols}
+        fields = [copybuf.text(code[w]), copybuf.text(keys[w]),
+                  copybuf.int8(np.full(len(w), self.batch_id, dtype=np.int64)),
+                  copybuf.text(conv.row_hash[w]),
+                  copybuf.text_array([conv.flags[j] for j in w]),
+                  copybuf.jsonb([conv.attrs[j] for j in w]), copybuf.binary(conv.ewkb[w])]
+        types = {c.name: c.pgtype for c in layer.columns}
+        for c in cols:
+            v = np.asarray(values[c], dtype=object)[w]
+            fields.append(_field(types[c], v))
+        layer_data, starts = copybuf.rows(fields, len(w))
+        # where the serials of new codes go: code is the first field (2 + 4 bytes in)
+        in_w = need[w]
+        new_prefixes = prefix[w][in_w].tolist()
+        plen = np.array([len(p) for p in new_prefixes], dtype=np.int64)
+        layer_pos = starts[in_w] + 6 + plen
+        rank = _ranks(new_prefixes)
+        # the registry's rows of the new codes
+        jn = w[in_w]
+        reg_fields = [copybuf.text(code[jn]),
+                      copybuf.text(np.full(len(jn), layer.name, dtype=object)),
+                      copybuf.text(keys[jn]),
+                      copybuf.text(np.array([p[:6] for p in new_prefixes], dtype=object)),
+                      copybuf.text(np.array([p[6:] for p in new_prefixes], dtype=object)),
+                      copybuf.int8(np.full(len(jn), self.batch_id, dtype=np.int64))]
+        reg_data, reg_starts = copybuf.rows(reg_fields, len(jn))
+        flags: dict[str, int] = {}
+        for j in w:
+            for f in conv.flags[j]:
+                flags[f] = flags.get(f, 0) + 1
+        for j in np.flatnonzero(keep & (state == 2)):
+            for f in conv.flags[j]:
+                flags[f] = flags.get(f, 0) + 1
+        return DirectBatch(
+            read=len(batch.geometries), rejects=rejects, flags=flags, unchanged=unchanged,
+            changed_keys=changed, reused=reused, layer_rows=len(w), layer_data=layer_data,
+            new_prefixes=new_prefixes, new_rank=rank, layer_code_pos=layer_pos,
+            registry_data=reg_data, registry_code_pos=reg_starts + 6 + plen,
+            seen_keys=seen_keys)
+
+    def _prefixes(self, district: np.ndarray, class_code: np.ndarray) -> list[str]:
+        scheme = self.layer.code_scheme
+        if scheme == "feature":
+            return [f"{d}{self.layer_code}{c}" for d, c in zip(district, class_code)]
+        return [f"{d}{c}" for d, c in zip(district, class_code)]
+
+
+def _field(pgtype: str, v: np.ndarray) -> copybuf.Field:
+    if pgtype in ("int4", "int2"):
+        if pgtype == "int2":
+            raise ValueError("int2 columns are not written by the direct path")
+        return copybuf.int4(v)
+    if pgtype == "int8":
+        return copybuf.int8(v)
+    if pgtype == "float8":
+        return copybuf.float8(v)
+    if pgtype == "text":
+        return copybuf.text(v)
+    raise ValueError(f"column type {pgtype} is not written by the direct path")
+
+
+def supports(layer: LayerDef) -> bool:
+    """Can the direct path write this layer (column types, code scheme)?"""
+    return layer.code_scheme in ("feature", "component") and all(
+        c.pgtype in ("int4", "int8", "float8", "text") for c in layer.columns)
+
+
+def _ranks(prefixes: list[str]) -> np.ndarray:
+    """1-based rank of each row among the rows of its prefix, in row order."""
+    if not prefixes:
+        return np.zeros(0, dtype=np.int64)
+    return pd.Series(prefixes).groupby(pd.Series(prefixes)).cumcount().to_numpy() + 1
+
+
+# -- the converter process --------------------------------------------------------------------
+def _worker(out, make: Callable[[], Iterator]) -> None:
+    try:
+        for item in make():
+            out.send(("batch", item))
+        out.send(("end", None))
+    except BaseException as exc:  # noqa: BLE001 - handed to the writer, raised there
+        try:
+            out.send(("error", exc))
+        except Exception:  # an exception that does not pickle: its text
+            out.send(("error", CimError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        out.close()
+
+
+def converted_batches(make: Callable[[], Iterator], use_process: bool) -> Iterator:
+    """The converter's batches: from a forked process (Python and PostgreSQL then work at
+    the same time), or in this process for small inputs or where fork is missing."""
+    if not use_process or "fork" not in mp.get_all_start_methods():
+        yield from make()
+        return
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_worker, args=(send, make), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        while True:
+            try:
+                kind, item = recv.recv()
+            except EOFError:
+                proc.join(5)
+                raise CimError(f"the converter process ended unexpectedly (exit code "
+                               f"{proc.exitcode})") from None
+            if kind == "end":
+                break
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        recv.close()
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(5)
+
+
+# -- the writer ------------------------------------------------------------------------------
+class DirectWriter:
+    """Writes :class:`DirectBatch` es into the layer inside the load's transaction."""
+
+    def __init__(self, writer: BulkWriter) -> None:
+        self.w = writer
+        self.conn = writer.conn
+        self.layer = writer.layer
+        self.width = serial_width(self.layer)
+        self.result = MergeResult()
+        self.seen_table = None
+        names = sql.SQL(", ").join(map(sql.Identifier, layer_copy_columns(self.layer)))
+        self.copy_layer = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(self.layer.table), names)
+        self.copy_registry = sql.SQL("COPY code_registry ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.SQL(", ").join(map(sql.Identifier, REGISTRY_COLUMNS)))
+        self.retire = sql.SQL(
+            "UPDATE {} SET valid_to = now() WHERE valid_to IS NULL AND source_key = ANY(%s)"
+        ).format(sql.Identifier(self.layer.table))
+
+    def lock(self) -> None:
+        """The layer's merge lock, for the whole load (see the module docstring)."""
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                          (MERGE_LOCK_SPACE, self.layer.table))
+
+    def write(self, b: DirectBatch) -> None:
+        conn, r = self.conn, self.result
+        self.w.copy_rejects(b.rejects)
+        r.unchanged += b.unchanged
+        if b.changed_keys:
+            r.updated += conn.execute(self.retire, (b.changed_keys,)).rowcount
+        if b.layer_rows:
+            data = bytearray(copybuf.HEADER + b.layer_data + copybuf.TRAILER)
+            reg = bytearray(copybuf.HEADER + b.registry_data + copybuf.TRAILER)
+            if b.new_prefixes:
+                counts = pd.Series(b.new_prefixes).value_counts().to_dict()
+                base = reserve_serials(conn, {str(k): int(v) for k, v in counts.items()},
+                                       self.width)
+                serial = np.array([base[p] for p in b.new_prefixes], dtype=np.int64) + \
+                    b.new_rank
+                digits = np.char.zfill(serial.astype(str), self.width).astype(object)
+                h = len(copybuf.HEADER)
+                copybuf.patch(data, b.layer_code_pos + h, digits)
+                copybuf.patch(reg, b.registry_code_pos + h, digits)
+                r.issued += len(b.new_prefixes)
+            with conn.cursor().copy(self.copy_layer) as cp:
+                cp.write(data)
+            if b.new_prefixes:
+                with conn.cursor().copy(self.copy_registry) as cp:
+                    cp.write(reg)
+            r.inserted += b.layer_rows
+            r.reused += b.reused
+        if b.seen_keys is not None:
+            self._seen(b.seen_keys)
+
+    def _seen(self, keys: list[str]) -> None:
+        if self.seen_table is None:
+            self.seen_table = "_cim_direct_seen"
+            self.conn.execute("CREATE TEMP TABLE _cim_direct_seen (source_key text) "
+                              "ON COMMIT DROP")
+        with self.conn.cursor().copy("COPY _cim_direct_seen FROM STDIN (FORMAT BINARY)") as cp:
+            cp.write(copybuf.HEADER + copybuf.rows([copybuf.text(np.asarray(
+                keys, dtype=object))], len(keys))[0] + copybuf.TRAILER)
+
+    def finish(self, mode: str, dataset: str | None) -> MergeResult:
+        r = self.result
+        r.inserted -= r.updated  # a changed feature's new version is counted as updated
+        if mode == "replace" and dataset is not None:
+            if self.seen_table is None:
+                self._seen([])
+            self.w.scope.add(self.layer, self.seen_table, dataset)
+        return r
+
+
+def first_and_rest(first, rest: Iterator) -> Iterator:
+    return itertools.chain([first] if first is not None else [], rest)
+
+
+def ewkb_from_iso(iso: np.ndarray, srid: int) -> np.ndarray | None:
+    """EWKB (SRID set) of 2D little-endian ISO WKB, by rewriting the 5-byte header; None if a
+    geometry is not 2D little-endian (the caller then asks shapely)."""
+    arr = pa.array(iso, pa.binary())
+    n = len(arr)
+    if n == 0:
+        return np.array([], dtype=object)
+    if arr.null_count:
+        return None
+    head = pc.binary_slice(arr, 0, 5)
+    raw = np.frombuffer(head.buffers()[2], dtype=np.uint8)
+    if len(raw) != 5 * n:
+        return None
+    raw = raw.reshape(n, 5)
+    types = raw[:, 1:5].copy().view("<u4").ravel()
+    if (raw[:, 0] != 1).any() or (types >= 1000).any():
+        return None
+    hdr = np.empty((n, 9), dtype=np.uint8)
+    hdr[:, 0] = 1
+    hdr[:, 1:5] = (types | 0x20000000).astype("<u4").view(np.uint8).reshape(n, 4)
+    hdr[:, 5:9] = np.frombuffer(np.uint32(srid).astype("<u4").tobytes(), dtype=np.uint8)
+    heads = pa.FixedSizeBinaryArray.from_buffers(pa.binary(9), n, [None, pa.py_buffer(
+        hdr.tobytes())]).cast(pa.binary())
+    out = pc.binary_join_element_wise(heads, pc.binary_slice(arr, 5, 2**31 - 1), b"")
+    return np.asarray(out.to_numpy(zero_copy_only=False), dtype=object)
