@@ -257,3 +257,32 @@ def test_sensor_on_pipe_point_raises_its_segments_risk_point(d):
     send(d, [(s, t(105), 1.0)])
     # back to the matrix level (低) or the other active alarms' (四级 → 低), its flag kept
     assert risk(d) == ("低", "蓝", before[2])
+
+
+def test_concurrent_batches_of_one_sensor_open_one_alarm(d):
+    """Two batches of the same sensor, both above the threshold, sent at once on two
+    connections: whichever locks the sensor's state first opens the alarm, the other sees it
+    (one alarm, one case) — in every interleaving."""
+    import threading
+
+    s = add_sensor(d, 13, "01", None, None)
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def go(k0):
+        try:
+            with psycopg.connect(d.conninfo) as conn:
+                barrier.wait(10)
+                results.append(ingest(conn, [(s, t(k0 + k), 30.0 + k) for k in range(5)]))
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(k0,)) for k0 in (0, 10)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert errors == []
+    assert sum(r["inserted"] for r in results) == 10
+    assert sum(r["alarms_opened"] for r in results) == 1
+    assert counts(d, s) == {"readings": 10, "alarms": 1, "active": 1, "cases": 1}
