@@ -127,6 +127,8 @@ def _fields(wf: Workflow, action: Action, values: dict[str, Any]) -> dict[str, A
     out = {}
     for name, spec in action.fields.items():
         v = values.get(name)
+        if v is not None and not isinstance(v, str):
+            raise InputError(f"{name} is text, not {type(v).__name__}", field=name)
         v = v.strip() if isinstance(v, str) else v
         if v in (None, "") and spec.get("default") is None and spec.get("required"):
             raise InputError(f"action {action.label()} needs {name}", field=name)
