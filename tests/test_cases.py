@@ -427,6 +427,10 @@ def test_cli_loop_users_and_report(db, tmp_path):
              str(html_out)], env, check=True)
     assert "按期处置率" in html_out.read_text(encoding="utf-8")
     run_cli(["ops", "user", "revoke", f"cli-insp-{s}"], env, check=True)
+    users = {u["name"]: u for u in json.loads(run_cli(["ops", "user", "list", "--json"], env,
+                                                      check=True).stdout)}
+    assert users[f"cli-insp-{s}"]["revoked_at"] and users[f"cli-受理员-{s}"]["role"] == "受理员"
+    assert "token_hash" not in users[f"cli-insp-{s}"]
     gone = run_cli(["case", "report-problem", "--source", "巡查上报", "--category", "0501",
                     "--grid", g, "--as", token], env)
     assert gone.returncode == 3 and "token" in gone.stderr

@@ -276,6 +276,26 @@ def user_add(c: Ctx, name, role, unit) -> None:
     click.echo(token)
 
 
+@user_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def user_list(c: Ctx, as_json) -> None:
+    """The users (never their token or its hash)."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(c.conninfo()) as conn:
+        rows = conn.cursor(row_factory=dict_row).execute(
+            "SELECT name, role, unit, created_at, revoked_at FROM ops_users ORDER BY name"
+        ).fetchall()
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        state = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active"
+        click.echo(f"{r['name']:<20} {r['role']:<5} {r['unit'] or '':<20} {state}")
+
+
 @user_group.command("revoke")
 @click.argument("name")
 @pass_ctx
