@@ -14,17 +14,27 @@ profile covers them, and times, each into an empty table:
 - loader:    `cim load buildings` (read, validate, code, district/grid join, write, index, analyze)
 - ogr2ogr:   `ogr2ogr -f PostgreSQL` with its default options (COPY, GiST index)
 - geopandas: `read_file` + `to_postgis` (COPY of CSV text) + GiST index
-- floor:     binary COPY of the same rows (already read into memory) into a bare table, then
-             the GiST index and ANALYZE: what PostgreSQL needs at the least
+- floor:     reading the file (pyogrio Arrow stream), a binary COPY of the same rows (buffer
+             built in memory beforehand) into a bare table, then the GiST index and ANALYZE:
+             what reading and PostgreSQL need at the least
 
-Peak memory is the loader process's maximum resident set size (wait4 rusage).
+then the incremental reload: a copy of the file with 1 % of the features changed (their name;
+same file name, so the same dataset and source keys) loaded again by `cim load buildings`
+into the loaded layer (only the changed features may get new versions: checked), and by
+ogr2ogr (`-overwrite`, its only way to take a new delivery) beside it.
+
+Peak memory is the loader's maximum resident set size (wait4 rusage: the largest of the
+process and its converter process).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -94,26 +104,46 @@ def timed_process(argv: list[str], env: dict | None = None) -> tuple[float, int,
     return secs, ru.ru_maxrss // 1024, out + err
 
 
-def run_loader(path: Path, url: str, profile_path: Path) -> tuple[float, int]:
+def changed_copy(path: Path, every: int = 100) -> tuple[Path, int]:
+    """The delivery again with every ``every``-th feature's name changed (1 %), under the same
+    file name (same dataset): (path, number changed). Cached beside the original."""
+    out = path.parent / "changed" / path.name
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, out)
+        # through GDAL: the GeoPackage's triggers call its SQL functions (ST_IsEmpty …)
+        subprocess.run(["ogrinfo", "-q", str(out), "-sql",
+                        'UPDATE buildings SET "建筑名称" = coalesce("建筑名称", \'\') '
+                        f"|| '(改)' WHERE fid % {int(every)} = 0"], check=True,
+                       capture_output=True)
+    with sqlite3.connect(out) as db:
+        n = db.execute('SELECT count(*) FROM buildings WHERE "建筑名称" LIKE \'%(改)\'').fetchone()[0]
+    return out, n
+
+
+def prepare_loader_db(url: str, profile_path: Path) -> None:
     from cim.profile import load_profile
     from loaders.divisions import load_districts
 
     load_districts(psycopg_conninfo(url), load_profile(profile_path), mode="replace")
+
+
+def run_loader(path: Path, url: str, profile_path: Path) -> tuple[float, int, dict]:
     env = dict(os.environ, CIM_DATABASE_URL=url, CIM_PROFILE=str(profile_path))
     secs, rss, out = timed_process([sys.executable, "-m", "cim.cli", "load", "buildings",
                                     str(path), "--quiet", "--json"], env)
-    import json
-
     rep = json.loads(out[out.index("{"):])
     assert rep["loaded"] + rep["rejected"] == rep["read"], rep
-    print(f"  loader: read {rep['read']:,}, loaded {rep['loaded']:,}, "
-          f"rejected {rep['rejected']:,}", flush=True)
-    return secs, rss
+    print(f"  loader: read {rep['read']:,}, loaded {rep['loaded']:,} (new {rep['inserted']:,}, "
+          f"changed {rep['updated']:,}, unchanged {rep['unchanged']:,}), "
+          f"rejected {rep['rejected']:,}: {secs:.1f} s, {rss} MB", flush=True)
+    return secs, rss, rep
 
 
-def run_ogr2ogr(path: Path, conninfo: str) -> tuple[float, int]:
+def run_ogr2ogr(path: Path, conninfo: str, *extra: str) -> tuple[float, int]:
     secs, rss, _ = timed_process(["ogr2ogr", "-f", "PostgreSQL", f"PG:{conninfo}", str(path),
-                                  "-nln", "bench_ogr2ogr"])
+                                  "-nln", "bench_ogr2ogr", *extra])
+    print(f"  ogr2ogr {' '.join(extra)}: {secs:.1f} s, {rss} MB", flush=True)
     return secs, rss
 
 
@@ -132,81 +162,133 @@ def run_geopandas(path: Path, url: str) -> tuple[float, int]:
     return secs, rss
 
 
-def run_floor(path: Path, conninfo: str) -> tuple[float, float]:
-    """(COPY + index + analyze seconds, read seconds) with the rows already in memory."""
-    from loaders.engine.bulk import EWKB, _register_geometry
+def run_floor(path: Path, conninfo: str) -> dict[str, float]:
+    """Seconds of the floor's parts: read (Arrow stream, WKB → EWKB), COPY, GiST, ANALYZE.
+    The COPY buffer is built between read and COPY, untimed."""
+    import numpy as np
+    import pyarrow as pa
+
+    from loaders.engine import copybuf
 
     t = time.monotonic()
-    df = pyogrio.read_dataframe(path, encoding="UTF-8")
-    wkb = shapely.to_wkb(shapely.set_srid(shapely.multipolygons(shapely.get_parts(
-        df.geometry.values), indices=shapely.get_parts(df.geometry.values,
-                                                       return_index=True)[1]), 4527),
-        include_srid=True)
-    attrs = [c for c in df.columns if c != "geometry"]
-    rows = list(zip(*(df[c].astype(object).where(df[c].notna(), None).tolist()
-                      for c in attrs), (EWKB(w) for w in wkb)))
+    table = pyogrio.read_arrow(path)[1]
+    geoms = shapely.from_wkb(table.column("geom").to_numpy(zero_copy_only=False))
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    wkb = shapely.to_wkb(shapely.set_srid(shapely.multipolygons(parts, indices=idx), 4527),
+                         include_srid=True)
     read_secs = time.monotonic() - t
     types = {"编号": "text", "建筑名称": "text", "建筑用途": "text", "结构": "text",
              "地上层数": "int4", "地下层数": "int4", "建筑高度": "float8", "建成年代": "int4"}
+    attrs = [c for c in table.column_names if c != "geom"]
+    enc = {"text": lambda a: copybuf.text(a), "int4": lambda a: copybuf.int4(
+        np.asarray(a.to_pandas(), dtype=object)), "float8": lambda a: copybuf.float8(
+        np.asarray(a.to_pandas(), dtype=object))}
+    chunks = []
+    for start in range(0, table.num_rows, 100_000):
+        part = table.slice(start, 100_000)
+        fields = [enc[types.get(c, "text")](part.column(c).combine_chunks()
+                                              if isinstance(part.column(c), pa.ChunkedArray)
+                                              else part.column(c)) for c in attrs]
+        fields.append(copybuf.binary(wkb[start:start + 100_000]))
+        chunks.append(copybuf.rows(fields, part.num_rows)[0])
     with psycopg.connect(conninfo) as conn:
-        oid = _register_geometry(conn)
         cols = ", ".join(f'"{c}" {types.get(c, "text")}' for c in attrs)
         conn.execute(f"DROP TABLE IF EXISTS bench_floor; CREATE TABLE bench_floor ({cols}, "
                      "geom geometry(MultiPolygon, 4527))")
         conn.commit()
-        t = time.monotonic()
         names = ", ".join(f'"{c}"' for c in attrs)
+        t = time.monotonic()
         with conn.cursor().copy(f"COPY bench_floor ({names}, geom) FROM STDIN (FORMAT BINARY)"
                                 ) as cp:
-            cp.set_types([types.get(c, "text") for c in attrs] + [oid])
-            for r in rows:
-                cp.write_row(r)
+            cp.write(copybuf.HEADER)
+            for c in chunks:
+                cp.write(c)
+            cp.write(copybuf.TRAILER)
+        conn.commit()
+        t1 = time.monotonic()
         conn.execute("CREATE INDEX ON bench_floor USING gist (geom)")
+        conn.commit()
+        t2 = time.monotonic()
         conn.execute("ANALYZE bench_floor")
         conn.commit()
-        return time.monotonic() - t, read_secs
+        t3 = time.monotonic()
+    out = {"read": read_secs, "copy": t1 - t, "gist": t2 - t1, "analyze": t3 - t2}
+    print("  floor: " + ", ".join(f"{k} {v:.1f} s" for k, v in out.items()), flush=True)
+    return out
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["loader", "ogr2ogr", "geopandas", "floor"])
+    ap.add_argument("--skip", nargs="*", default=[],
+                    choices=["loader", "ogr2ogr", "geopandas", "floor", "reload"])
     args = ap.parse_args()
     path = dataset(args.count, args.seed)
     work = ROOT / "bench" / ".cache"
     profile = bench_profile(path, work)
     results: dict[str, tuple[float, int | None]] = {}
+    loads = [f"start {load_average()}"]
 
     url, conninfo = fresh_db(profile)
     if "loader" not in args.skip:
-        print("timing the loader …", flush=True)
-        results["cim load buildings"] = run_loader(path, url, profile.path)
+        print(f"timing the loader … (load average {load_average()})", flush=True)
+        prepare_loader_db(url, profile.path)
+        secs, rss, _ = run_loader(path, url, profile.path)
+        results["cim load buildings"] = (secs, rss)
     if "ogr2ogr" not in args.skip:
-        print("timing ogr2ogr …", flush=True)
+        print(f"timing ogr2ogr … (load average {load_average()})", flush=True)
         results["ogr2ogr (defaults)"] = run_ogr2ogr(path, conninfo)
+    changed_n = 0
+    if "reload" not in args.skip and "loader" not in args.skip:
+        changed, changed_n = changed_copy(path)
+        print(f"timing the reload, {changed_n:,} features changed … (load average "
+              f"{load_average()})", flush=True)
+        secs, rss, rep = run_loader(changed, url, profile.path)
+        assert (rep["updated"], rep["inserted"]) == (changed_n, 0), rep
+        with psycopg.connect(conninfo) as conn:
+            total, current = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE valid_to IS NULL) FROM buildings"
+            ).fetchone()
+        assert current == rep["loaded"] and total == rep["loaded"] + changed_n, (total, current)
+        results["cim load buildings, reload 1 % changed"] = (secs, rss)
+        if "ogr2ogr" not in args.skip:
+            print(f"timing ogr2ogr -overwrite of the changed file … (load average "
+                  f"{load_average()})", flush=True)
+            results["ogr2ogr -overwrite, changed file"] = run_ogr2ogr(changed, conninfo,
+                                                                      "-overwrite")
     if "geopandas" not in args.skip:
-        print("timing geopandas …", flush=True)
+        print(f"timing geopandas … (load average {load_average()})", flush=True)
         results["geopandas to_postgis"] = run_geopandas(path, url)
+    # last: the floor holds the whole file in this process (a child forked after it would
+    # report its size as peak memory)
     if "floor" not in args.skip:
-        print("timing the floor …", flush=True)
-        secs, read_secs = run_floor(path, conninfo)
-        results["floor: binary COPY + GiST"] = (secs, None)
+        print(f"timing the floor … (load average {load_average()})", flush=True)
+        floor = run_floor(path, conninfo)
+        results["floor: read + COPY + GiST + ANALYZE"] = (sum(floor.values()), None)
+    loads.append(f"end {load_average()}")
     drop_database(server_url(), DB)
 
     n = args.count
     loader = results.get("cim load buildings", (float("nan"),))[0]
     print()
     print(f"{n:,} footprints, {platform.node()}, {os.cpu_count()} CPUs, "
-          f"{time.strftime('%Y-%m-%d')}")
-    print(f"| {'method':<28} | {'seconds':>8} | {'rows/s':>9} | {'loader ×':>8} | "
+          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load average "
+          + ", ".join(loads))
+    print(f"| {'method':<40} | {'seconds':>8} | {'rows/s':>9} | {'× loader':>8} | "
           f"{'peak RSS MB':>11} |")
-    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 11}|{'-' * 10}|{'-' * 13}|")
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 11}|{'-' * 10}|{'-' * 13}|")
     for name, (secs, rss) in results.items():
-        print(f"| {name:<28} | {secs:>8.1f} | {n / secs:>9,.0f} | {secs / loader:>8.2f} | "
+        print(f"| {name:<40} | {secs:>8.1f} | {n / secs:>9,.0f} | {secs / loader:>8.2f} | "
               f"{(str(rss) if rss else '-'):>11} |")
     if "floor" not in args.skip:
-        print(f"(floor excludes reading the file into memory: {read_secs:.1f} s)")
+        print("(floor: " + ", ".join(f"{k} {v:.1f} s" for k, v in floor.items()) + ")")
+    if changed_n:
+        print(f"(reload: {changed_n:,} features changed)")
 
 
 if __name__ == "__main__":
