@@ -367,6 +367,16 @@ def test_evaluation_hand_built(conn):
     assert (early["due"], early["on_time"]) == (3, 2)
     late = [r["code"] for r in dispatch.overdue(conn, now)]
     assert c in late and a not in late and g not in late
+    # the stored flag follows: set on C, dropped as soon as C is handled
+    dispatch.flag_overdue(conn, now)
+
+    def flags(code):
+        return conn.execute("SELECT flags FROM cases WHERE code = %s AND valid_to IS NULL",
+                            (code,)).fetchone()[0]
+
+    assert "overdue" in flags(c) and "overdue" not in flags(a)
+    workflow.act(conn, c, "handle", p["处置单位"], at=now, note="迟办")
+    assert "overdue" not in flags(c)
     with pytest.raises(InputError):
         evaluate.evaluate(conn, end, start)
 

@@ -169,6 +169,25 @@ def list_cmd(c: Ctx, state, grid, unit, overdue, limit, as_json) -> None:
                    f"deadline {r['deadline']}")
 
 
+@case.command("flag-overdue")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def flag_overdue_cmd(c: Ctx, as_json) -> None:
+    """Keep the flag 'overdue' on the cases past their deadline and not handled yet (run it
+    periodically; the map and the OGC API show the flag)."""
+    import psycopg
+
+    from layers.cases.dispatch import flag_overdue
+
+    with psycopg.connect(c.conninfo()) as conn:
+        out = flag_overdue(conn)
+    if as_json:
+        echo_json(out)
+    else:
+        click.echo(f"overdue {out['overdue']} (newly flagged {out['flagged']}, "
+                   f"cleared {out['cleared']})")
+
+
 @case.command("show")
 @click.argument("code")
 @click.option("--json", "as_json", is_flag=True)

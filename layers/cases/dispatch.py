@@ -9,7 +9,10 @@ takes the unit named in the asset's 主管 (dept_name) / 权属 (owner_name, own
 
 Overdue: a registered case is overdue at ``now`` when its deadline (立案 + the category's time
 limit) has passed and it has not been handled yet (state 立案 or 派遣, i.e. no 处置 recorded
-since its last dispatch). Handling is what the time limit measures (GB/T 30428 按期处置), so a
+since its last dispatch). The list is computed at the time asked (:func:`overdue`); for the
+map and the OGC API, :func:`flag_overdue` (``cim case flag-overdue``, run periodically like the
+gap detector) keeps the flag ``overdue`` in the cases' ``flags`` in step, and an action that
+moves a case out of 立案/派遣 drops the flag at once (:mod:`layers.cases.workflow`). Handling is what the time limit measures (GB/T 30428 按期处置), so a
 case handled in time is not overdue while it waits for 核查 or 结案; a case 退回 from 核查 to
 派遣 is handled again against the same deadline, so it can become overdue again.
 """
@@ -79,3 +82,23 @@ def overdue(conn: psycopg.Connection, now: dt.datetime | None = None) -> list[di
         "2)::float AS overdue_h FROM cases WHERE valid_to IS NULL AND state = ANY(%(states)s) "
         "AND deadline < %(now)s ORDER BY deadline, code",
         {"now": now, "states": list(WAITING_FOR_HANDLING)}).fetchall()
+
+
+OVERDUE_FLAG = "overdue"
+
+
+def flag_overdue(conn: psycopg.Connection, now: dt.datetime | None = None) -> dict[str, int]:
+    """Set the flag ``overdue`` on the cases overdue at ``now`` and drop it from the others;
+    counts flagged, cleared and overdue."""
+    now = now or dt.datetime.now(dt.UTC)
+    p = {"now": now, "states": list(WAITING_FOR_HANDLING), "flag": OVERDUE_FLAG}
+    late = "state = ANY(%(states)s) AND deadline < %(now)s"
+    flagged = conn.execute(
+        f"UPDATE cases SET flags = array_append(flags, %(flag)s) WHERE valid_to IS NULL "  # noqa: S608
+        f"AND {late} AND NOT %(flag)s = ANY(flags)", p).rowcount
+    cleared = conn.execute(
+        f"UPDATE cases SET flags = array_remove(flags, %(flag)s) WHERE valid_to IS NULL "  # noqa: S608
+        f"AND %(flag)s = ANY(flags) AND NOT ({late} AND deadline IS NOT NULL)", p).rowcount
+    total = conn.execute(f"SELECT count(*) FROM cases WHERE valid_to IS NULL AND {late}",  # noqa: S608
+                         p).fetchone()[0]
+    return {"flagged": flagged, "cleared": cleared, "overdue": total}

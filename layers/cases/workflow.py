@@ -24,7 +24,7 @@ from cim.errors import CimError, ConfigError, InputError
 from cim.profile import DICTIONARY_DIR
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import category
-from layers.cases.dispatch import propose
+from layers.cases.dispatch import OVERDUE_FLAG, WAITING_FOR_HANDLING, propose
 from layers.cases.store import CaseNotFound, get_case, record_event, utc
 
 WORKFLOW_FILE = DICTIONARY_DIR / "case_workflow.yaml"
@@ -195,7 +195,10 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     if values.get("result"):
         detail["result"] = values["result"]
     cols = list(sets)
-    conn.execute(f"UPDATE cases SET {', '.join(f'{c} = %s' for c in cols)} "  # noqa: S608
+    # a case no longer waiting to be handled is not overdue (dispatch.flag_overdue)
+    unflag = ("" if tr.to in WAITING_FOR_HANDLING
+              else f", flags = array_remove(flags, '{OVERDUE_FLAG}')")
+    conn.execute(f"UPDATE cases SET {', '.join(f'{c} = %s' for c in cols)}{unflag} "  # noqa: S608
                  "WHERE id = %s", [*(sets[c] for c in cols), case_id])
     record_event(conn, case_id, at=at, actor=user.name, role=user.role, action=action,
                  from_state=state, to_state=tr.to, note=values.get("note"), detail=detail)
