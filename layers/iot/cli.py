@@ -15,11 +15,16 @@ from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import InputError
 from cim.text import norm_name
 
-# the columns of a readings CSV and the header names each is recognised by (cim.text)
-HEADERS = {"sensor": ("sensor", "sensor_code", "device_id", "device", "code", "设备编号",
-                      "设备编码", "传感器编号", "监测设备"),
-           "time": ("time", "ts", "timestamp", "监测时间", "采集时间", "时间"),
-           "value": ("value", "监测值", "数值", "读数")}
+COLUMNS = ("sensor", "time", "value")  # the header names of each: field_aliases.yaml readings
+
+
+def _aliases() -> dict[str, list[str]]:
+    import yaml
+
+    from cim.profile import DICTIONARY_DIR
+
+    with open(DICTIONARY_DIR / "field_aliases.yaml", encoding="utf-8") as fh:
+        return (yaml.safe_load(fh) or {}).get("readings") or {}
 
 
 def _time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
@@ -34,10 +39,13 @@ def _time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
     return t
 
 
-def read_csv(path: Path, tz: dt.tzinfo | None = None) -> list[tuple[str, dt.datetime, float]]:
+def read_csv(path: Path, tz: dt.tzinfo | None = None,
+             aliases: dict[str, list[str]] | None = None) -> list[tuple[str, dt.datetime, float]]:
     """The readings of a CSV file (UTF-8, header sensor/device_id, time, value or 设备编号,
-    监测时间, 监测值); the first bad row is an InputError naming the file, row and field
-    (rows counted as a spreadsheet does: the header is row 1)."""
+    监测时间, 监测值: ``aliases``, default the ``readings`` entry of field_aliases.yaml,
+    compared through cim.text); the first bad row is an InputError naming the file, row and
+    field (rows counted as a spreadsheet does: the header is row 1)."""
+    aliases = aliases or _aliases()
     try:
         fh = open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -52,11 +60,12 @@ def read_csv(path: Path, tz: dt.tzinfo | None = None) -> list[tuple[str, dt.date
             raise InputError(f"not a UTF-8 CSV: {exc}", path=str(path), row=1) from None
         names = [norm_name(h) for h in header]
         idx = {}
-        for col, aliases in HEADERS.items():
-            keys = {norm_name(a) for a in aliases}
+        for col in COLUMNS:
+            names_of = [col, *(aliases.get(col) or [])]
+            keys = {norm_name(a) for a in names_of}
             hit = next((i for i, n in enumerate(names) if n in keys), None)
             if hit is None:
-                raise InputError(f"no {col} column (one of {', '.join(aliases)})",
+                raise InputError(f"no {col} column (one of {', '.join(names_of)})",
                                  path=str(path), row=1, field=col)
             idx[col] = hit
         out = []
@@ -127,7 +136,7 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, as_json: bool) -> None:
     from layers.iot.partitions import ensure_months, month_of
     from layers.iot.thresholds import load_config
 
-    rows = read_csv(path, _tz(tz))
+    rows = read_csv(path, _tz(tz), c.profile.field_aliases.get("readings"))
     cfg = load_config(c.profile)
     with psycopg.connect(c.conninfo()) as conn:
         ensure_months(conn, {month_of(t) for _, t, _ in rows})
