@@ -5,9 +5,10 @@ The gazetteer holds the names of the current features of the layers listed under
 normalised by the one text normaliser (:func:`cim.text.norm_key`: NFKC, no spaces,
 case-folded). An address is normalised the same way and placed at the LONGEST gazetteer name
 it contains ("崇文路创业大厦B座东侧" → 创业大厦B座, not 崇文路): the longer the name, the
-more precise the place. A name carried by several features (a road in several segments) is
-placed at the point of those features nearest their common centroid, so the place lies on
-the feature; its grid cell is the current cell holding that point. Ties in length go to the
+more precise the place. A name of one feature is placed at a point on it (point on surface);
+a name carried by several features (a road in several segments) at the point of those
+features nearest their common centroid, so the place lies on the feature; its grid cell is
+the current cell holding that point (a grid cell's own name: that cell). Ties in length go to the
 name found first in the address, then to the layer listed first.
 
 The gazetteer is cached per database for ``CACHE_SECONDS`` (names change with loads, not per
@@ -59,17 +60,21 @@ def build(conn: psycopg.Connection, layers: list[str]) -> list[Entry]:
     parts = []
     for layer in layers:
         t = _table(layer)
+        own = "code" if t == "grid_cells" else "NULL::text"
         if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (t,)).fetchone()[0]:
-            parts.append(f"SELECT '{layer}' AS layer, name, geom FROM {t} "  # noqa: S608
+            parts.append(f"SELECT '{layer}' AS layer, name, geom, {own} AS cell FROM {t} "  # noqa: S608
                          "WHERE valid_to IS NULL AND name IS NOT NULL AND btrim(name) <> ''")
     if not parts:
         return []
+    # one feature: a point surely on it; several: the point of them nearest their centroid.
+    # A grid cell's name places the address in that very cell.
     rows = conn.execute(
         "WITH f AS (" + " UNION ALL ".join(parts) + "), "
-        "n AS (SELECT layer, name, ST_ClosestPoint(ST_Collect(geom), "
-        "      ST_Centroid(ST_Collect(geom))) AS p FROM f GROUP BY layer, name) "
-        "SELECT layer, name, ST_X(p), ST_Y(p), (SELECT g.code FROM grid_cells g "
-        "WHERE g.valid_to IS NULL AND ST_Intersects(g.geom, n.p) ORDER BY g.code LIMIT 1) "
+        "n AS (SELECT layer, name, CASE WHEN count(*) = 1 THEN ST_PointOnSurface(min(geom)) "
+        "      ELSE ST_ClosestPoint(ST_Collect(geom), ST_Centroid(ST_Collect(geom))) END AS p, "
+        "      CASE WHEN count(*) = 1 THEN min(cell) END AS cell FROM f GROUP BY layer, name) "
+        "SELECT layer, name, ST_X(p), ST_Y(p), coalesce(cell, (SELECT g.code FROM grid_cells g "
+        "WHERE g.valid_to IS NULL AND ST_Intersects(g.geom, n.p) ORDER BY g.code LIMIT 1)) "
         "FROM n").fetchall()
     rank = {layer: i for i, layer in enumerate(layers)}
     out = [Entry(norm_key(name), name, layer, x, y, cell) for layer, name, x, y, cell in rows]
