@@ -286,3 +286,42 @@ def test_concurrent_batches_of_one_sensor_open_one_alarm(d):
     assert sum(r["inserted"] for r in results) == 10
     assert sum(r["alarms_opened"] for r in results) == 1
     assert counts(d, s) == {"readings": 10, "alarms": 1, "active": 1, "cases": 1}
+
+
+def test_cim_serve_creates_the_partitions_ahead(fresh_db, tmp_path):
+    """`cim serve` creates last month … three months ahead (iot.yaml) as the owner before
+    gunicorn starts; the served role could not."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from cim.config import PROJECT_ROOT
+    from layers.iot.partitions import add_months, existing, month_of
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = dict(fresh_db.env(), CIM_HOME=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "cim", "serve", "--port", str(port),
+                             "--workers", "1", "--no-access-log"], env=env, cwd=PROJECT_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert proc.poll() is None, "cim serve exited"
+            time.sleep(0.2)
+        with psycopg.connect(fresh_db.conninfo) as conn:
+            months = existing(conn)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    this = month_of(dt.datetime.now(dt.UTC))
+    assert {add_months(this, k) for k in range(-1, 4)} <= months
