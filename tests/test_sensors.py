@@ -247,3 +247,32 @@ def test_tiles_carry_active_alarms_and_open_cases_and_change_with_them(sdb, serv
     finally:
         sdb.rows("UPDATE alarms SET status = 'active', cleared_at = NULL WHERE code = %s "
                  "RETURNING id", (alarm,))
+
+
+def test_excel_registry_with_a_title_row_is_the_same_registry(sdb, tmp_path):
+    """The registry as a workbook (a title row above the header, type codes typed as numbers,
+    dates as dates): the same sensors, nothing changed, no code issued."""
+    import datetime as dt
+
+    import openpyxl
+
+    from loaders.sensors import load_sensors
+
+    rows = registry_rows()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["监测设备台账（示例）"])
+    ws.append(list(rows[0]))
+    for r in rows:
+        vals = dict(r)
+        if vals["监测类型"].isdigit():
+            vals["监测类型"] = int(vals["监测类型"])  # Excel keeps 01 as the number 1
+        vals["安装日期"] = dt.date.fromisoformat(vals["安装日期"])
+        for k in ("上报周期(秒)", "X", "Y"):
+            vals[k] = float(vals[k]) if vals[k] else None
+        ws.append([vals[k] for k in rows[0]])
+    path = tmp_path / "监测设备台账.xlsx"
+    wb.save(path)
+    rep = load_sensors(sdb.conninfo, sdb.profile, path)
+    assert (rep.read, rep.unchanged, rep.inserted, rep.updated, rep.codes_issued) == \
+        (len(rows), len(rows), 0, 0, 0)
