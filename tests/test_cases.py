@@ -129,6 +129,11 @@ def test_return_and_void(conn):
     # void: from 上报 yes, from 派遣 no
     with pytest.raises(TransitionError, match="派遣"):
         workflow.act(conn, c["code"], "void", p["受理员"], note="重复")
+    # the 受理员 sends a registered report back to 上报: no deadline until registered again
+    r = new_case(conn, g, "0501")
+    assert workflow.act(conn, r["code"], "register", p["受理员"])["deadline"] is not None
+    out = workflow.act(conn, r["code"], "return", p["受理员"], note="请补充位置")
+    assert out["state"] == "上报" and out["deadline"] is None and out["registered_at"] is None
     v = new_case(conn, g, "0501")
     out = workflow.act(conn, v["code"], "void", p["受理员"], note="重复上报")
     assert out["state"] == "作废" and out["events"][-1]["to_state"] == "作废"

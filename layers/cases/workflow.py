@@ -68,6 +68,7 @@ class Workflow:
     timestamps: dict[str, str]
     unit_roles: tuple[str, ...]
     actions: dict[str, Action]
+    deadline_from: str
 
     def allowed(self, state: str) -> list[Action]:
         """The actions that leave ``state``."""
@@ -115,8 +116,12 @@ def load_workflow(path: Path = WORKFLOW_FILE) -> Workflow:
                               field=f"actions.{code}")
         actions[code] = Action(code, spec.get("name") or code, tuple(trs),
                                {k: dict(v or {}) for k, v in (spec.get("fields") or {}).items()})
+    deadline_from = state(raw.get("deadline_from"), "deadline_from")
+    if deadline_from not in ts:
+        raise ConfigError(f"deadline_from {deadline_from} has no timestamp", path=str(path),
+                          field="deadline_from")
     return Workflow(states, tuple(state(s, "final") for s in raw.get("final") or ()), ts,
-                    tuple(raw.get("unit_roles") or ()), actions)
+                    tuple(raw.get("unit_roles") or ()), actions, deadline_from)
 
 
 def _fields(wf: Workflow, action: Action, values: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +144,15 @@ def _fields(wf: Workflow, action: Action, values: dict[str, Any]) -> dict[str, A
     return out
 
 
+def _allowed_text(wf: Workflow, state: str) -> str:
+    """The actions allowed in ``state`` and who makes them, for a refusal's message."""
+    parts = []
+    for a in wf.allowed(state):
+        roles = sorted({r for t in a.transitions if state in t.from_states for r in t.roles})
+        parts.append(f"{a.label()} by {'/'.join(roles)}")
+    return ", ".join(parts) or "nothing (the case is final)"
+
+
 def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         at: dt.datetime | None = None, note: str | None = None, unit: str | None = None,
         result: str | None = None) -> dict:
@@ -159,11 +173,8 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     candidates = [t for t in act_.transitions if state in t.from_states
                   and all(values.get(k) == v for k, v in t.when.items())]
     if not candidates:
-        allowed = wf.allowed(state)
-        raise TransitionError(
-            f"case {code} is in state {state}: {act_.label()} is not allowed; allowed there: "
-            + (", ".join(f"{a.label()} by {'/'.join(sorted({r for t in a.transitions if state in t.from_states for r in t.roles}))}"  # noqa: E501
-                         for a in allowed) or "nothing (the case is final)"))
+        raise TransitionError(f"case {code} is in state {state}: {act_.label()} is not "
+                              f"allowed; allowed there: {_allowed_text(wf, state)}")
     tr = next((t for t in candidates if user.role in t.roles), None)
     if tr is None:
         raise RoleError(f"case {code}: {act_.label()} from {state} is for "
@@ -182,9 +193,9 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         for later in order[order.index(tr.to) + 1:]:
             sets[wf.timestamps[later]] = None
     cat = category(cat_code)
-    if tr.to == "立案":
+    if tr.to == wf.deadline_from:
         sets["deadline"] = at + dt.timedelta(hours=cat.time_limit_h)
-    elif tr.to == "上报":
+    elif tr.to in order and order.index(tr.to) < order.index(wf.deadline_from):
         sets["deadline"] = None
     detail: dict[str, Any] = {}
     if "unit" in act_.fields:
