@@ -77,11 +77,12 @@ def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = 
     # a second pipe delivery, an old water main under block RC-0324 (issue 11 item 5), draws
     # from a seventh stream: the files above keep their bytes
     rng_om = np.random.default_rng(np.random.SeedSequence(seed).spawn(7)[6])
-    write_old_main(make_old_main(planning["parcels"], rng_om), out)
+    old_main = make_old_main(planning["parcels"], rng_om)
+    write_old_main(old_main, out)
     # the sensor registry and a day of readings (issue 14) draw from an eighth stream: the
     # files above keep their bytes
     rng_s = np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[7])
-    sensors = make_sensors(tables, seeded, cpts, cnotes, rng_s)
+    sensors = make_sensors(tables, seeded, cpts, cnotes, rng_s, old_main)
     readings = make_readings(sensors, rng_s)
     write_sensors(sensors, readings, out)
 

@@ -15,9 +15,10 @@ survey's seeded errors or the census's imperfections are never chosen (they are 
 
 ``sensors/readings_day.csv`` (设备编号, 监测时间, 监测值) is 2026-06-15 in Beijing time, each
 sensor at its interval, with three events the thresholds (``cim/dictionaries/
-sensor_thresholds.csv``) catch: GAS-001 rises from ~1 %LEL through every level to 一级 (peak
+sensor_thresholds.csv``) catch: GAS-001 (in a valve well of the oldest gas main, which the
+risk list grades) rises from ~1 %LEL through every level to 一级 (peak
 above 50) between 09:30 and 10:30 and falls back below every ``off`` bound by 12:00; the water
-pressure at WP-001 drops from ~0.35 MPa to 0.12 (二级, below 0.14) from 14:00 and recovers by
+pressure at WP-001 (on the old cast-iron main of ``pipes_gis/``, graded too) drops from ~0.35 MPa to 0.12 (二级, below 0.14) from 14:00 and recovers by
 16:00; LV-003 goes silent after 13:00 (a gap). The 停用 sensor sends nothing.
 """
 
@@ -88,8 +89,21 @@ def _install(rng) -> str:
     return d.isoformat()
 
 
-def make_sensors(tables, seeded, cpts, cnotes, rng) -> list[dict]:
-    """The registry rows (dicts keyed by :data:`REGISTRY_HEADER`)."""
+def _oldest_gas_well(tables, excluded) -> dict:
+    """A gas valve well (阀门, 凝水缸) at an end of one of the oldest gas segments: the mains
+    the risk list grades (risk_rules.yaml: PE/steel gas pipes from 20 years), so the leak the
+    sample day plays raises a risk point."""
+    segs = tables["RQ"][1]
+    oldest = segs[segs["建设年代"] == segs["建设年代"].min()]
+    ends = set(oldest["起始点号"]) | set(oldest["终止点号"])
+    wells = [r for r in _points(tables, "RQ", excluded, {"阀门", "凝水缸"}) if r["物探点号"] in ends]
+    return wells[0]
+
+
+def make_sensors(tables, seeded, cpts, cnotes, rng, old_main=None) -> list[dict]:
+    """The registry rows (dicts keyed by :data:`REGISTRY_HEADER`). ``old_main``: the second
+    water delivery (``old_main.make_old_main``), an old cast-iron main the risk list grades,
+    which WP-001 watches."""
     excluded = _excluded_points(seeded)
     bad_components = {c for v in cnotes.values() for c in
                       ([x[0] for x in v] if v and isinstance(v[0], tuple) else v)}
@@ -105,8 +119,10 @@ def make_sensors(tables, seeded, cpts, cnotes, rng) -> list[dict]:
                      "监测对象编码": ref, "安装日期": _install(rng), "状态": status,
                      "上报周期(秒)": interval, "数据来源": source, "X": x, "Y": y})
 
-    gas_wells = _points(tables, "RQ", excluded, {"阀门", "凝水缸"})
-    for i, rec in enumerate(_pick(rng, gas_wells, 4), start=1):
+    first = _oldest_gas_well(tables, excluded)
+    gas_wells = [r for r in _points(tables, "RQ", excluded, {"阀门", "凝水缸"})
+                 if r["物探点号"] != first["物探点号"]]
+    for i, rec in enumerate([first] + _pick(rng, gas_wells, 3), start=1):
         x = y = ""
         if i == 2:  # one detector surveyed on site: X/Y given, half a metre off the well
             x, y = f"{rec['X'] + 0.5:.3f}", f"{rec['Y'] + 0.3:.3f}"
@@ -121,9 +137,13 @@ def make_sensors(tables, seeded, cpts, cnotes, rng) -> list[dict]:
             "燃气物联网平台")
     water_mains = _segments(tables, "JS", excluded)
     chosen = _pick(rng, water_mains, 6)
-    for i, rec in enumerate(chosen[:4], start=1):
+    refs = [_seg_ref("JS", rec) for rec in chosen[:4]]
+    if old_main is not None:  # the old cast-iron main (1985) under block RC-0324
+        ids = sorted(old_main["pipes"]["管段编号"])
+        refs[0] = f"old_water_main:JS:{ids[len(ids) // 2]}"
+    for i, ref in enumerate(refs, start=1):
         add(f"WP-{i:03d}", f"供水管网压力监测点{i}", "02" if i == 4 else "管网压力", "MPa",
-            _seg_ref("JS", rec), 300, "供水SCADA")
+            ref, 300, "供水SCADA")
     for i, rec in enumerate(chosen[4:], start=1):
         add(f"WF-{i:03d}", f"供水管道流量计{i}", "流量", "m3/h", _seg_ref("JS", rec), 300,
             "供水SCADA", status="维修" if i == 2 else "运行")
