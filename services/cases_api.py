@@ -8,6 +8,7 @@
 - ``GET /cases/<code>`` — the case with its audit trail; the reporter's contact, the
   attachments and the free-text description only for an authenticated person of the loop
   (a token is optional on reads; a bad one is a 401).
+- ``GET /cases/<code>/attachments/<id>`` — a photo, for a person of the loop only.
 - ``GET /cases?state=&grid=&unit=&overdue=&limit=`` and
   ``GET /cases/evaluation?from=&to=&by=``.
 
@@ -43,6 +44,7 @@ PARAMS = {
     f"{BP}.report": set(),
     f"{BP}.action": set(),
     f"{BP}.show": set(),
+    f"{BP}.attachment": set(),
     f"{BP}.list_cases": {"state", "grid", "unit", "overdue", "limit"},
     f"{BP}.evaluation": {"from", "to", "by"},
 }
@@ -190,6 +192,22 @@ class CasesService:
             return _json(case if staff else _public(case))
         return self.run(go, write=False)
 
+    def attachment(self, code: str, attachment_id: int) -> Response:
+        """A photo of a case, for a person of the loop only (401 otherwise)."""
+        def go(conn):
+            from layers.cases.store import case_id
+
+            self.user(conn)
+            row = conn.execute("SELECT media_type, content, sha256 FROM case_attachments "
+                               "WHERE id = %s AND case_id = %s",
+                               (attachment_id, case_id(conn, code))).fetchone()
+            if row is None:
+                return _error(404, "NotFound", f"case {code} has no attachment "
+                                               f"{attachment_id}")
+            return Response(bytes(row[1]), content_type=row[0],
+                            headers={"ETag": f'"{row[2]}"', "Cache-Control": "private"})
+        return self.run(go, write=False)
+
     def list_cases(self) -> Response:
         def go(conn):
             from layers.cases.listing import list_cases
@@ -244,6 +262,8 @@ def register(app: Flask, *, conninfo: str, pool_size: int) -> CasesService:
     bp.add_url_rule("/cases/<code>", "show", service.show, methods=["GET"])
     bp.add_url_rule("/cases/<code>/actions/<action>", "action", service.action,
                     methods=["POST"])
+    bp.add_url_rule("/cases/<code>/attachments/<int:attachment_id>", "attachment",
+                    service.attachment, methods=["GET"])
     app.register_blueprint(bp)
     guard.STRICT_PARAMS.update(PARAMS)
     app.extensions["cim_cases"] = service
@@ -320,6 +340,13 @@ def _doc() -> dict[str, dict]:
             "get": {"summary": "A case with its audit trail (contact and photos for staff)",
                     "tags": tags, "parameters": [p("code", "case code")],
                     "responses": {**ok("the case"), **errors("401", "404")}}},
+        "/cases/{code}/attachments/{attachmentId}": {
+            "get": {"summary": "A photo of a case" + auth, "tags": tags,
+                    "parameters": [p("code", "case code"),
+                                   p("attachmentId", "attachment id", {"type": "integer"})],
+                    "responses": {"200": {"description": "the photo", "content": {
+                        "image/*": {"schema": {"type": "string", "format": "binary"}}}},
+                        **errors("401", "404")}}},
         "/cases/{code}/actions/{action}": {
             "post": {"summary": "Move a case through the loop (case_workflow.yaml)" + auth,
                      "tags": tags, "requestBody": act_body,

@@ -118,6 +118,13 @@ def test_whole_loop_over_http(api, db, tokens):
     listed = requests.get(f"{api}/cases", params={"state": "结案"}, timeout=30)
     assert code in [c["code"] for c in listed.json()["cases"]] and "三袋垃圾" not in listed.text
     assert staff.json()["attachments"][0]["media_type"] == "image/png"
+    photo = f"{api}/cases/{code}/attachments/{staff.json()['attachments'][0]['id']}"
+    assert requests.get(photo, timeout=30).status_code == 401
+    got = requests.get(photo, headers=bearer(tokens["处置单位"]), timeout=30)
+    assert got.status_code == 200 and got.content == PNG
+    assert got.headers["Content-Type"] == "image/png"
+    assert requests.get(f"{photo}9", headers=bearer(tokens["处置单位"]),
+                        timeout=30).status_code == 404
     assert requests.get(f"{api}/cases/{code}", headers=bearer("bad"),
                         timeout=30).status_code == 401
 
