@@ -140,6 +140,14 @@ def test_return_void_and_list(api, db, tokens):
     assert r.status_code == 400 and "colour" in r.json()["description"]
     r = requests.get(f"{api}/cases", params={"overdue": "maybe"}, timeout=30)
     assert r.status_code == 400
+    r = requests.get(f"{api}/cases/{code}", params={"f": "html"}, timeout=30)
+    assert r.status_code == 400 and "f" in r.json()["description"]
+    r = requests.post(f"{api}/cases/{code}/actions/register", data=b"\xff{not json",
+                      headers={**bearer(tokens["受理员"]), "Content-Type": "application/json"},
+                      timeout=30)
+    assert r.status_code == 400 and "JSON" in r.json()["description"]
+    r = action(api, code, "register", tokens["受理员"], note=42)
+    assert r.status_code == 400 and "note" in r.json()["description"]
     r = requests.get(f"{api}/cases/evaluation",
                      params={"from": "2000-01-01", "to": "2100-01-01", "by": "grid"}, timeout=30)
     assert r.status_code == 200 and r.json()["total"]["reported"] >= 1
