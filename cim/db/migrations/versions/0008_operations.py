@@ -210,6 +210,7 @@ def upgrade() -> None:
     op.create_index(f"{t}_state_idx", t, ["state"])
     op.create_index(f"{t}_grid_idx", t, ["grid_code", "reported_at"])
     op.create_index(f"{t}_alarm_idx", t, ["alarm_code"])
+    op.create_index(f"{t}_reported_idx", t, ["reported_at"])  # evaluation of a period
 
     op.create_table(
         "case_events",
