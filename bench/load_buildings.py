@@ -163,8 +163,8 @@ def run_geopandas(path: Path, url: str) -> tuple[float, int]:
 
 
 def run_floor(path: Path, conninfo: str) -> dict[str, float]:
-    """Seconds of the floor's parts: read (Arrow stream, WKB → EWKB), COPY, GiST, ANALYZE.
-    The COPY buffer is built between read and COPY, untimed."""
+    """Seconds of the floor's parts: read (the Arrow stream), COPY, GiST, ANALYZE. The
+    COPY buffer (footprints as MultiPolygon EWKB) is built between read and COPY, untimed."""
     import numpy as np
     import pyarrow as pa
 
@@ -172,11 +172,11 @@ def run_floor(path: Path, conninfo: str) -> dict[str, float]:
 
     t = time.monotonic()
     table = pyogrio.read_arrow(path)[1]
+    read_secs = time.monotonic() - t
     geoms = shapely.from_wkb(table.column("geom").to_numpy(zero_copy_only=False))
     parts, idx = shapely.get_parts(geoms, return_index=True)
     wkb = shapely.to_wkb(shapely.set_srid(shapely.multipolygons(parts, indices=idx), 4527),
                          include_srid=True)
-    read_secs = time.monotonic() - t
     types = {"编号": "text", "建筑名称": "text", "建筑用途": "text", "结构": "text",
              "地上层数": "int4", "地下层数": "int4", "建筑高度": "float8", "建成年代": "int4"}
     attrs = [c for c in table.column_names if c != "geom"]

@@ -127,7 +127,11 @@ def _text_array(items: list[str]) -> bytes:
 
 def text_array(values: Sequence[list[str]]) -> Field:
     """A text[] field from lists of str (an empty list is '{}', never NULL)."""
-    return binary([_text_array(v) for v in values])
+    out = np.full(len(values), _EMPTY_TEXT_ARRAY, dtype=object)
+    for i, v in enumerate(values):
+        if v:
+            out[i] = _text_array(v)
+    return binary(out)
 
 
 def rows(fields: list[Field], n: int) -> tuple[bytes, np.ndarray]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,10 +69,17 @@ class Converted:
 
 @dataclass
 class Known:
-    """What the layer holds for the delivery's dataset when the load starts."""
+    """What the layer holds for the delivery's dataset when the load starts, compactly (a
+    million features: the keys in one dict, hashes and codes in fixed-width arrays)."""
 
-    current: dict[str, tuple[str, str]]  # source key → (row hash, code) of current versions
-    registered: dict[str, str]  # source key → code of keys coded before, not current
+    index: dict[str, int]  # source key → row of the arrays below
+    row_hash: np.ndarray  # "S64": hash of the current version; b"" for a key coded before
+    code: np.ndarray  # "S24": its code
+    current: int  # how many keys have a current version
+
+    @classmethod
+    def empty(cls) -> Known:
+        return cls({}, np.zeros(0, "S64"), np.zeros(0, "S24"), 0)
 
 
 @dataclass
@@ -101,7 +109,10 @@ class DirectBatch:
     layer_code_pos: np.ndarray  # where its serial digits go in layer_data
     registry_data: bytes
     registry_code_pos: np.ndarray
+    registry_order: np.ndarray  # registry row i is new row registry_order[i]
     seen_keys: list[str] | None = None  # replace mode: every accepted source key
+    known_current: int = 0  # current features of the dataset when the load started
+    accepted: list[str] | None = None  # keys first seen in this batch (for the other workers)
 
 
 def serial_width(layer: LayerDef) -> int:
@@ -126,30 +137,45 @@ def _like_prefix(dataset: str) -> str:
     return dataset.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + ":%"
 
 
+def _copy_lines(conn: psycopg.Connection, query: sql.Composable) -> Iterator[list[str]]:
+    """The rows of a text COPY TO, split into fields, chunk by chunk (never all at once)."""
+    rest = b""
+    with conn.cursor().copy(query) as cp:
+        for data in cp:
+            lines = (rest + bytes(data)).split(b"\n")
+            rest = lines.pop()
+            yield [line.decode("utf-8").split("\t") for line in lines]
+    if rest:
+        yield [rest.decode("utf-8").split("\t")]
+
+
 def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Known:
     """Current versions and registered codes of the dataset's source keys (call it with the
     merge lock held, so that nothing commits in between)."""
     tbl = sql.Identifier(layer.table)
-    like = _like_prefix(dataset)
-    current: dict[str, tuple[str, str]] = {}
-    with conn.cursor().copy(sql.SQL(
+    like = sql.Literal(_like_prefix(dataset))
+    index: dict[str, int] = {}
+    hashes: list[bytes] = []
+    codes: list[bytes] = []
+    for rows in _copy_lines(conn, sql.SQL(
             "COPY (SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
-            "AND source_key LIKE {}) TO STDOUT").format(tbl, sql.Literal(like))) as cp:
-        data = b"".join(bytes(b) for b in cp)
-    for line in data.decode("utf-8").splitlines():
-        k, h, c = line.split("\t")
-        current[_unescape(k)] = (h, c)
-    registered: dict[str, str] = {}
-    with conn.cursor().copy(sql.SQL(
+            "AND source_key LIKE {}) TO STDOUT").format(tbl, like)):
+        for k, h, c in rows:
+            index[_unescape(k)] = len(hashes)
+            hashes.append(h.encode())
+            codes.append(c.encode())
+    current = len(hashes)
+    for rows in _copy_lines(conn, sql.SQL(
             "COPY (SELECT r.source_key, r.code FROM code_registry r WHERE r.layer = {} "
             "AND r.source_key LIKE {} AND NOT EXISTS (SELECT 1 FROM {} l WHERE "
             "l.valid_to IS NULL AND l.source_key = r.source_key)) TO STDOUT").format(
-                sql.Literal(layer.name), sql.Literal(like), tbl)) as cp:
-        data = b"".join(bytes(b) for b in cp)
-    for line in data.decode("utf-8").splitlines():
-        k, c = line.split("\t")
-        registered[_unescape(k)] = c
-    return Known(current=current, registered=registered)
+                sql.Literal(layer.name), like, tbl)):
+        for k, c in rows:
+            index[_unescape(k)] = len(hashes)
+            hashes.append(b"")
+            codes.append(c.encode())
+    return Known(index=index, row_hash=np.array(hashes, dtype="S64"),
+                 code=np.array(codes, dtype="S24"), current=current)
 
 
 def _unescape(s: str) -> str:
@@ -236,6 +262,11 @@ class DirectConverter:
         return idx
 
     def __call__(self, batch) -> DirectBatch:
+        return self.finish(batch, self.prepare(batch))
+
+    def prepare(self, batch) -> tuple:
+        """The part of a batch that needs nothing of the other batches (most of the work):
+        conversion, district and grid cell."""
         conv = self.convert(batch)
         rejects = list(conv.rejects)
         n = len(conv.index)
@@ -265,34 +296,47 @@ class DirectConverter:
                     keep[j] = False
                     rejects.append(self._reject(batch, conv.index[j], "no_grid_cell",
                                                 "feature lies in no unit grid cell", keys[j]))
+        return conv, rejects, keep, dist, grid
+
+    def finish(self, batch, prepared: tuple) -> DirectBatch:
+        """The rest, in row order: duplicates (against every earlier batch's keys, see
+        :meth:`saw`), unchanged and changed features, codes, COPY buffers."""
+        conv, rejects, keep, dist, grid = prepared
+        n = len(conv.index)
+        keys = conv.source_key
+        layer = self.layer
         # duplicates: the first row of a source key wins, in row order
         dup = []
+        accepted = []
         seen = self.seen
         for j, k in zip(np.flatnonzero(keep).tolist(), keys[keep].tolist()):
             if k in seen:
                 dup.append(j)
             else:
                 seen.add(k)
+                accepted.append(k)
         for j in dup:
             keep[j] = False
             rejects.append(self._reject(batch, conv.index[j], "duplicate_source_id",
                                         f"duplicate source id {keys[j]} (an earlier row has "
                                         "it)", keys[j]))
         # unchanged, changed, new
-        current = self.known.current
         live = np.flatnonzero(keep)
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged
         code = np.full(n, None, dtype=object)
-        if current or self.known.registered:
-            registered = self.known.registered
-            hashes = conv.row_hash
-            for j, k in zip(live.tolist(), keys[live].tolist()):
-                cur = current.get(k)
-                if cur is not None:
-                    state[j] = 2 if cur[0] == hashes[j] else 1
-                    code[j] = cur[1]
-                else:
-                    code[j] = registered.get(k)
+        known = self.known
+        if known.index:
+            get = known.index.get
+            at = np.array([get(k, -1) for k in keys[live].tolist()], dtype=np.int64)
+            hit = at >= 0
+            cur = hit & (at < known.current)
+            same = np.zeros(len(live), dtype=bool)
+            if cur.any():
+                mine = np.array(conv.row_hash[live[cur]].tolist(), dtype="S64")
+                same[cur] = known.row_hash[at[cur]] == mine
+            state[live[cur]] = np.where(same[cur], 2, 1)
+            if hit.any():
+                code[live[hit]] = np.char.decode(known.code[at[hit]], "ascii").astype(object)
         seen_keys = keys[live].tolist() if self.mode == "replace" else None
         if self.mode == "append":
             for j in live[state[live] == 1]:
@@ -305,7 +349,7 @@ class DirectConverter:
         write = keep & (state != 2)
         changed = [keys[j] for j in np.flatnonzero(write & (state == 1))]
         w = np.flatnonzero(write)
-        need = write & np.array([c is None for c in code], dtype=bool)
+        need = write & pd.isna(code)
         reused = int(len(w) - need.sum())
         prefix = np.full(n, None, dtype=object)
         if need.any():
@@ -333,28 +377,36 @@ class DirectConverter:
         plen = np.array([len(p) for p in new_prefixes], dtype=np.int64)
         layer_pos = starts[in_w] + 6 + plen
         rank = _ranks(new_prefixes)
-        # the registry's rows of the new codes
-        jn = w[in_w]
+        # the registry's rows of the new codes, in code order (its unique indexes take
+        # ordered keys faster)
+        order = np.lexsort((rank, pd.factorize(np.asarray(new_prefixes, dtype=object),
+                                               sort=True)[0])) if new_prefixes else \
+            np.zeros(0, dtype=np.int64)
+        jn = w[in_w][order]
+        reg_prefix = np.asarray(new_prefixes, dtype=object)[order]
         reg_fields = [copybuf.text(code[jn]),
                       copybuf.text(np.full(len(jn), layer.name, dtype=object)),
                       copybuf.text(keys[jn]),
-                      copybuf.text(np.array([p[:6] for p in new_prefixes], dtype=object)),
-                      copybuf.text(np.array([p[6:] for p in new_prefixes], dtype=object)),
+                      copybuf.text(np.array([p[:6] for p in reg_prefix], dtype=object)),
+                      copybuf.text(np.array([p[6:] for p in reg_prefix], dtype=object)),
                       copybuf.int8(np.full(len(jn), self.batch_id, dtype=np.int64))]
         reg_data, reg_starts = copybuf.rows(reg_fields, len(jn))
         flags: dict[str, int] = {}
-        for j in w:
-            for f in conv.flags[j]:
-                flags[f] = flags.get(f, 0) + 1
-        for j in np.flatnonzero(keep & (state == 2)):
+        flagged = np.fromiter(map(len, conv.flags), dtype=np.int64, count=n) > 0
+        for j in np.flatnonzero(keep & flagged):  # loaded with a flag (written or unchanged)
             for f in conv.flags[j]:
                 flags[f] = flags.get(f, 0) + 1
         return DirectBatch(
             read=len(batch.geometries), rejects=rejects, flags=flags, unchanged=unchanged,
             changed_keys=changed, reused=reused, layer_rows=len(w), layer_data=layer_data,
             new_prefixes=new_prefixes, new_rank=rank, layer_code_pos=layer_pos,
-            registry_data=reg_data, registry_code_pos=reg_starts + 6 + plen,
-            seen_keys=seen_keys)
+            registry_data=reg_data, registry_code_pos=reg_starts + 6 + plen[order],
+            registry_order=order,
+            seen_keys=seen_keys, known_current=self.known.current, accepted=accepted)
+
+    def saw(self, keys: list[str]) -> None:
+        """Source keys accepted by a batch another converter process finished."""
+        self.seen.update(keys)
 
     def _prefixes(self, district: np.ndarray, class_code: np.ndarray) -> list[str]:
         scheme = self.layer.code_scheme
@@ -387,14 +439,52 @@ def _ranks(prefixes: list[str]) -> np.ndarray:
     """1-based rank of each row among the rows of its prefix, in row order."""
     if not prefixes:
         return np.zeros(0, dtype=np.int64)
-    return pd.Series(prefixes).groupby(pd.Series(prefixes)).cumcount().to_numpy() + 1
+    codes, _ = pd.factorize(np.asarray(prefixes, dtype=object))
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    first = np.r_[0, np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1]
+    starts = np.repeat(first, np.diff(np.r_[first, len(codes)]))
+    rank = np.empty(len(codes), dtype=np.int64)
+    rank[order] = np.arange(len(codes)) - starts + 1
+    return rank
 
 
-# -- the converter process --------------------------------------------------------------------
-def _worker(out, make: Callable[[], Iterator]) -> None:
+# -- the converter processes ------------------------------------------------------------------
+def _worker(rank: int, workers: int, out, keys_in, make: Callable[[], tuple]) -> None:
+    """Converter process ``rank`` of ``workers``: converts batches rank, rank + workers, …
+    of the source. Duplicates are judged in row order: before finishing batch j it takes in
+    the keys accepted by every earlier batch of the other processes (forwarded by the writer
+    as it receives them, drained by a thread so that the writer never waits)."""
+    import queue
+    import threading
+
+    inbox: queue.Queue = queue.Queue()
+
+    def drain() -> None:
+        try:
+            while True:
+                inbox.put(keys_in.recv())
+        except (EOFError, OSError):
+            inbox.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
     try:
-        for item in make():
-            out.send(("batch", item))
+        conv, batches = make()
+        known_upto = -1  # keys of every batch up to this one are in conv.seen
+        for j, batch in enumerate(batches):
+            if j % workers != rank:
+                continue
+            prepared = conv.prepare(batch)
+            while known_upto < j - 1:
+                nxt = known_upto + 1
+                if nxt % workers != rank:
+                    keys = inbox.get()
+                    if keys is None:
+                        return  # the writer is gone
+                    conv.saw(keys)
+                known_upto = nxt
+            out.send(("batch", conv.finish(batch, prepared)))
+            known_upto = j
         out.send(("end", None))
     except BaseException as exc:  # noqa: BLE001 - handed to the writer, raised there
         try:
@@ -405,35 +495,59 @@ def _worker(out, make: Callable[[], Iterator]) -> None:
         out.close()
 
 
-def converted_batches(make: Callable[[], Iterator], use_process: bool) -> Iterator:
-    """The converter's batches: from a forked process (Python and PostgreSQL then work at
-    the same time), or in this process for small inputs or where fork is missing."""
-    if not use_process or "fork" not in mp.get_all_start_methods():
-        yield from make()
+def converted_batches(make: Callable[[], tuple], workers: int) -> Iterator[DirectBatch]:
+    """The converted batches, in row order. ``make()`` gives the converter and the source's
+    batches; ``workers`` 0 converts here (small inputs, or no fork), else in that many forked
+    processes, so that Python and PostgreSQL work at the same time."""
+    if workers <= 0 or "fork" not in mp.get_all_start_methods():
+        conv, batches = make()
+        for b in batches:
+            yield conv(b)
         return
     ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(send, make), daemon=True)
-    proc.start()
-    send.close()
+    procs, results, forwards = [], [], []
     try:
+        for rank in range(workers):
+            res_recv, res_send = ctx.Pipe(duplex=False)
+            keys_recv, keys_send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, args=(rank, workers, res_send, keys_recv, make),
+                               daemon=True)
+            proc.start()
+            res_send.close()
+            keys_recv.close()
+            procs.append(proc)
+            results.append(res_recv)
+            forwards.append(keys_send)
+        j = 0
         while True:
+            rank = j % workers
             try:
-                kind, item = recv.recv()
+                kind, item = results[rank].recv()
             except EOFError:
-                proc.join(5)
-                raise CimError(f"the converter process ended unexpectedly (exit code "
-                               f"{proc.exitcode})") from None
+                procs[rank].join(5)
+                raise CimError(f"a converter process ended unexpectedly (exit code "
+                               f"{procs[rank].exitcode})") from None
             if kind == "end":
                 break
             if kind == "error":
                 raise item
+            if workers > 1:
+                for other in range(workers):
+                    if other != rank and procs[other].is_alive():
+                        try:
+                            forwards[other].send(item.accepted)
+                        except (BrokenPipeError, ConnectionResetError):
+                            pass  # that process has converted its last batch and ended
+            item.accepted = None
             yield item
+            j += 1
     finally:
-        recv.close()
-        if proc.is_alive():
-            proc.terminate()
-        proc.join(5)
+        for c in results + forwards:
+            c.close()
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(5)
 
 
 # -- the writer ------------------------------------------------------------------------------
@@ -447,6 +561,9 @@ class DirectWriter:
         self.width = serial_width(self.layer)
         self.result = MergeResult()
         self.seen_table = None
+        self.known_current = 0
+        self.seconds: dict[str, float] = {}  # where the writer's time went, by phase
+        self._t = 0.0
         names = sql.SQL(", ").join(map(sql.Identifier, layer_copy_columns(self.layer)))
         self.copy_layer = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.Identifier(self.layer.table), names)
@@ -461,12 +578,22 @@ class DirectWriter:
         self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                           (MERGE_LOCK_SPACE, self.layer.table))
 
+    def _tick(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._t
+        self._t = now
+
     def write(self, b: DirectBatch) -> None:
         conn, r = self.conn, self.result
-        self.w.copy_rejects(b.rejects)
+        self._t = time.perf_counter()
+        self.known_current = b.known_current
+        if b.rejects:
+            self.w.copy_rejects(b.rejects)
+            self._tick("rejects")
         r.unchanged += b.unchanged
         if b.changed_keys:
             r.updated += conn.execute(self.retire, (b.changed_keys,)).rowcount
+            self._tick("retire changed")
         if b.layer_rows:
             data = bytearray(copybuf.HEADER + b.layer_data + copybuf.TRAILER)
             reg = bytearray(copybuf.HEADER + b.registry_data + copybuf.TRAILER)
@@ -479,13 +606,16 @@ class DirectWriter:
                 digits = np.char.zfill(serial.astype(str), self.width).astype(object)
                 h = len(copybuf.HEADER)
                 copybuf.patch(data, b.layer_code_pos + h, digits)
-                copybuf.patch(reg, b.registry_code_pos + h, digits)
+                copybuf.patch(reg, b.registry_code_pos + h, digits[b.registry_order])
                 r.issued += len(b.new_prefixes)
+                self._tick("serials")
             with conn.cursor().copy(self.copy_layer) as cp:
                 cp.write(data)
+            self._tick("COPY layer")
             if b.new_prefixes:
                 with conn.cursor().copy(self.copy_registry) as cp:
                     cp.write(reg)
+                self._tick("COPY registry")
             r.inserted += b.layer_rows
             r.reused += b.reused
         if b.seen_keys is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -391,12 +392,12 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
                     encoding: str | None = None, mapping: dict[str, str] | None = None,
                     aliases: dict[str, list[str]] | None = None,
                     options: dict[str, Any] | None = None, quiet: bool = True,
-                    batch_size: int = 50_000, processes: bool | None = None) -> LoadReport:
+                    batch_size: int = 50_000, processes: int | None = None) -> LoadReport:
     """Load one GDAL vector source into one layer, written directly
     (:mod:`loaders.engine.direct`): same guarantees and report as :func:`run_load`.
 
-    ``processes``: convert in a forked process (default: when the input has more than one
-    batch)."""
+    ``processes``: how many forked converter processes (0: convert in this process; default:
+    0 for one batch, else one per core beside the server's, one or two)."""
     from loaders.common import reject_record, row_attrs
     from loaders.engine import direct
 
@@ -414,30 +415,46 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
         writer = direct.DirectWriter(session.writer(layer, srid, layer_code, epsg))
         writer.lock()
         skip_fk_checks(conn, layer.table, session.report.batch_id)
-        known = direct.fetch_known(conn, layer, dataset)
         areas = direct.fetch_areas(conn, layer)
         if processes is None:
-            processes = src.feature_count is None or src.feature_count < 0 or \
-                src.feature_count > batch_size
+            # none for one batch; else one per core the server leaves (the server works
+            # all along on one), at most two
+            count = src.feature_count if src.feature_count and src.feature_count > 0 else None
+            processes = 0 if count is not None and count <= batch_size else \
+                max(1, min(2, (os.cpu_count() or 2) - 1))
+        processes = int(processes)
+        # what the layer holds: read by the converter process itself when there is one (a
+        # million keys are then held once), on a connection of its own (the merge lock held
+        # here keeps other loads from committing in between)
+        known_here = None if processes else direct.fetch_known(conn, layer, dataset)
         head = [first] if first is not None else []
 
-        def make() -> Iterator:
-            """The converted batches. In the converter process the source is read again
-            after the first batch (read here, for the CRS): the reader is not shared."""
+        def make() -> tuple:
+            """The converter and the batches it converts. In a converter process the source
+            is read again after the first batch (read here, for the CRS): readers are not
+            shared."""
+            known = known_here
+            if known is None:
+                with psycopg.connect(conninfo, application_name=APPLICATION_NAME) as c:
+                    known = direct.fetch_known(c, layer, dataset)
             conv = direct.DirectConverter(
                 layer, layer_code, lambda b: convert(b, ctx), known, areas,
                 session.report.batch_id, srid, mode, district, row_attrs, reject_record)
             rest = itertools.islice(iter_batches(src, batch_size), 1, None) if processes \
                 else batches
-            for b in itertools.chain(head, rest):
-                yield conv(b)
+            return conv, itertools.chain(head, rest)
 
-        for b in direct.converted_batches(make, use_process=processes):
+        phases = {"open, CRS, area check, lock": time.monotonic() - session.t0}
+        t = time.monotonic()
+        for b in direct.converted_batches(make, processes):
+            phases["wait for the converter"] = phases.get("wait for the converter", 0.0) + \
+                time.monotonic() - t
             report.read += b.read
             writer.write(b)
             for f, k in b.flags.items():
                 report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + k
             progress(report.read, src.feature_count)
+            t = time.monotonic()
         if not quiet and sys.stderr.isatty():
             sys.stderr.write("\n")
         if report.read == 0:
@@ -446,11 +463,19 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
         result.apply_to(report, writer.w)
         _check_outcome(report, path)
         session.succeed()
-        current = len(known.current) + result.inserted
+        current = writer.known_current + result.inserted
+        t = time.monotonic()
+    phases.update(writer.seconds)
+    phases["finish, commit"] = time.monotonic() - t
     if result.inserted + result.updated >= 0.1 * max(current, 1):
         # statistics after a large change; a small one is left to autovacuum
+        t = time.monotonic()
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(sql_analyze(layer.table))
+        phases["ANALYZE"] = time.monotonic() - t
+    if os.environ.get("CIM_LOAD_PHASES"):  # for bench/load_buildings.py: where time goes
+        sys.stderr.write("phases: " + json.dumps({k: round(v, 2) for k, v in phases.items()})
+                         + "\n")
     return report
 
 
