@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from cim.errors import ConfigError
 from cim.profile import CityProfile
 from loaders.common import jsonable
-from loaders.fields import ValueProblem, as_float, as_int, as_text, as_year, is_blank
+from loaders.fields import (
+    ValueProblem,
+    as_float,
+    as_int,
+    as_text,
+    as_year,
+    distinct,
+    is_blank,
+    mapped,
+    numbers,
+    texts,
+    years,
+)
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries, parse_size
 from loaders.pipes.records import FIELD_ZH, PointRec, SegRec
 from loaders.sources.tables import Mapping, Table
@@ -91,38 +106,149 @@ def resolve_features(p: PointRec, dicts: PipeDictionaries) -> None:
     p.appurtenance = dicts.feature(p.cls, "附属物", p.appurtenance_raw)
 
 
+def _depth(x: Any) -> float | None:
+    return as_float(x, 0, 100)
+
+
+def _elevation(x: Any) -> float | None:
+    return as_float(x, -500, 9000)
+
+
+def _text50(x: Any) -> str | None:
+    return as_text(x, 50)
+
+
+def _text200(x: Any) -> str | None:
+    return as_text(x, 200)
+
+
+def _text1000(x: Any) -> str | None:
+    return as_text(x, 1000)
+
+
+def _count(x: Any) -> int | None:
+    return as_int(x, 0, 100000)
+
+
+# (source attribute, record attribute, column named in problems, parser) of a segment, in the
+# order its problems are listed; the ends' ids come first (a missing one is named after them)
+SEGMENT_IDS = (("source_id", "source_id", "管段编号", text_id),
+               ("start_no", "start_no", FIELD_ZH["start_no"], text_id),
+               ("end_no", "end_no", FIELD_ZH["end_no"], text_id))
+SEGMENT_VALUES = (("start_depth", "start_depth", "起点埋深", _depth),
+                  ("end_depth", "end_depth", "终点埋深", _depth),
+                  ("start_elevation", "start_elevation", "起点高程", _elevation),
+                  ("end_elevation", "end_elevation", "终点高程", _elevation),
+                  ("material", "material_raw", "材质", _text50),
+                  ("burial", "burial_raw", "埋设方式", _text50),
+                  ("size", None, "管径", parse_size),  # → diameter, width, height, size_text
+                  ("pressure", "pressure", "压力", text_id),
+                  ("voltage", "voltage", "电压", text_id),
+                  ("cable_count", "cable_count", "电缆条数", _count),
+                  ("owner", "owner", "权属单位", _text200),
+                  ("year", "year", "建设年代", as_year),
+                  ("road", "road", "道路名称", _text200),
+                  ("status", "status_raw", "状态", text_id),
+                  ("note", "note", "备注", _text1000))
+# (source attribute, record attribute, column named in problems, parser) of a survey point
+POINT_VALUES = (("point_no", "point_no", FIELD_ZH["point_no"], text_id),
+                ("map_no", "map_no", "图上点号", text_id),
+                ("x", "x", "X", as_float),
+                ("y", "y", "Y", as_float),
+                ("ground_elevation", "ground", "地面高程", _elevation),
+                ("feature", "feature_raw", "特征", _text50),
+                ("appurtenance", "appurtenance_raw", "附属物", _text50),
+                ("survey_code", "survey_code", "点编码", text_id),
+                ("road", "road", "道路名称", _text200),
+                ("note", "note", "备注", _text1000))
+
+
+def _set_size(s: SegRec, size) -> None:
+    if size:
+        s.diameter, s.width, s.height, s.size_text = size
+
+
+def _lookups(s: SegRec, dicts: PipeDictionaries) -> None:
+    s.material = dicts.materials.find(s.material_raw)
+    s.burial = dicts.burial.find(s.burial_raw)
+    s.status = dicts.status.find(s.status_raw)
+
+
 def segment_values(s: SegRec, v, tclass, resolver, dicts) -> None:
+    """Parse one segment's values (``v(attribute)`` gives the raw value) into ``s``."""
     pr = s.problems
     s.cls, problem = resolver.for_row(tclass, v("class"), v("subclass"))
     if problem:
         pr.append(problem)
     elif s.cls is None:
         pr.append(("missing_value", FIELD_ZH["class"], None, "empty"))
-    s.source_id = parse_value(s, pr, "管段编号", text_id, v("source_id"))
-    s.start_no = parse_value(s, pr, FIELD_ZH["start_no"], text_id, v("start_no"))
-    s.end_no = parse_value(s, pr, FIELD_ZH["end_no"], text_id, v("end_no"))
+    for src, attr, fname, parse in SEGMENT_IDS:
+        setattr(s, attr, parse_value(s, pr, fname, parse, v(src)))
     for a in ("start_no", "end_no"):
         if getattr(s, a) is None and not any(f == FIELD_ZH[a] for _, f, _, _ in pr):
             pr.append(("missing_value", FIELD_ZH[a], None, "empty"))
-    depth = lambda x: as_float(x, 0, 100)  # noqa: E731
-    elev = lambda x: as_float(x, -500, 9000)  # noqa: E731
-    s.start_depth = parse_value(s, pr, "起点埋深", depth, v("start_depth"))
-    s.end_depth = parse_value(s, pr, "终点埋深", depth, v("end_depth"))
-    s.start_elevation = parse_value(s, pr, "起点高程", elev, v("start_elevation"))
-    s.end_elevation = parse_value(s, pr, "终点高程", elev, v("end_elevation"))
-    s.material_raw = parse_value(s, pr, "材质", lambda x: as_text(x, 50), v("material"))
-    s.material = dicts.materials.find(s.material_raw)
-    s.burial_raw = parse_value(s, pr, "埋设方式", lambda x: as_text(x, 50), v("burial"))
-    s.burial = dicts.burial.find(s.burial_raw)
-    size = parse_value(s, pr, "管径", parse_size, v("size"))
-    if size:
-        s.diameter, s.width, s.height, s.size_text = size
-    s.pressure = parse_value(s, pr, "压力", lambda x: text_id(x), v("pressure"))
-    s.voltage = parse_value(s, pr, "电压", lambda x: text_id(x), v("voltage"))
-    s.cable_count = parse_value(s, pr, "电缆条数", lambda x: as_int(x, 0, 100000), v("cable_count"))
-    s.owner = parse_value(s, pr, "权属单位", lambda x: as_text(x, 200), v("owner"))
-    s.year = parse_value(s, pr, "建设年代", as_year, v("year"))
-    s.road = parse_value(s, pr, "道路名称", lambda x: as_text(x, 200), v("road"))
-    s.status_raw = parse_value(s, pr, "状态", lambda x: text_id(x), v("status"))
-    s.status = dicts.status.find(s.status_raw)
-    s.note = parse_value(s, pr, "备注", lambda x: as_text(x, 1000), v("note"))
+    for src, attr, fname, parse in SEGMENT_VALUES:
+        value = parse_value(s, pr, fname, parse, v(src))
+        if attr is None:
+            _set_size(s, value)
+        else:
+            setattr(s, attr, value)
+    _lookups(s, dicts)
+
+
+# -- whole columns (survey tables): the same parsers, applied per column ------------------------
+def _ids(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
+        return texts(col, 100)  # text_id of a text is as_text(v, 100)
+    return mapped(col, text_id)
+
+
+# column versions of the scalar parsers above (same values and problems); any other parser
+# runs once per distinct value
+_COLUMN_PARSERS = {
+    text_id: _ids,
+    as_float: numbers,
+    _depth: lambda c: numbers(c, 0, 100),
+    _elevation: lambda c: numbers(c, -500, 9000),
+    _count: lambda c: numbers(c, 0, 100000, integer=True),
+    _text50: lambda c: texts(c, 50),
+    _text200: lambda c: texts(c, 200),
+    _text1000: lambda c: texts(c, 1000),
+    as_year: years,
+}
+
+
+def parse_column(col: np.ndarray, parse) -> tuple[np.ndarray, dict[int, str]]:
+    """(values, {row index: problem message}) of a column parsed with ``parse``."""
+    fn = _COLUMN_PARSERS.get(parse)
+    return fn(col) if fn is not None else mapped(col, parse)
+
+
+def parse_columns(spec, columns: dict[str, np.ndarray], problems: list[list]
+                  ) -> dict[str, np.ndarray]:
+    """Parse ``columns`` (raw values by source attribute) field by field in ``spec`` order,
+    appending each row's bad values to ``problems[row]`` as :func:`parse_value` does."""
+    out = {}
+    for src, _attr, fname, parse in spec:
+        col = columns[src]
+        out[src], bad = parse_column(col, parse)
+        for i, msg in bad.items():
+            problems[i].append(("bad_value", fname, jsonable(col[i]), msg))
+    return out
+
+
+def class_column(resolver: ClassResolver, tclass: PipeClass | None, classes: np.ndarray,
+                 subclasses: np.ndarray) -> tuple[list[PipeClass | None], list[Any]]:
+    """:meth:`ClassResolver.for_row` of every row, once per distinct (class, subclass)."""
+    cc, cu = distinct(classes)
+    sc, su = distinct(subclasses)
+    width = len(su) + 1
+    codes, pairs = pd.factorize((cc.astype(np.int64) + 1) * width + (sc + 1))
+    cls_u, prob_u = [], []
+    for p in pairs:
+        c, s_ = divmod(int(p), width)  # shifted by one: 0 is a missing value
+        pc, problem = resolver.for_row(tclass, cu[c - 1] if c else None,
+                                       su[s_ - 1] if s_ else None)
+        cls_u.append(pc)
+        prob_u.append(problem)
+    return [cls_u[k] for k in codes], [prob_u[k] for k in codes]

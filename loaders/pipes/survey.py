@@ -19,15 +19,19 @@ from cim import crs as cimcrs
 from cim.errors import InputError
 from cim.profile import CityProfile
 from loaders.common import jsonable
-from loaders.fields import as_float, as_text, is_blank
+from loaders.fields import distinct, is_blank
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.fields import (
+    POINT_VALUES,
+    SEGMENT_IDS,
+    SEGMENT_VALUES,
     ClassResolver,
+    _lookups,
+    _set_size,
+    class_column,
     field_aliases,
-    parse_value,
+    parse_columns,
     resolve_features,
-    segment_values,
-    text_id,
 )
 from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, SegRec
 from loaders.sources.tables import (
@@ -41,15 +45,6 @@ from loaders.sources.tables import (
 )
 
 POINT_REQUIRED = ("point_no", "x", "y", "ground_elevation")
-
-
-def _attrs(table: Table, values: list[Any], row: int) -> dict[str, Any]:
-    out = {h: jsonable(values[j]) if j < len(values) else None
-           for j, h in enumerate(table.headers)}
-    # where the row came from, unless the delivery has such a column (never overwritten)
-    out.setdefault("_table", table.name)
-    out.setdefault("_row", row)
-    return out
 
 
 def _table_kind(table: Table, aliases, mapping: Mapping) -> tuple[str | None, dict[str, str]]:
@@ -77,11 +72,6 @@ def _table_kind(table: Table, aliases, mapping: Mapping) -> tuple[str | None, di
         if strict and len(found) >= 2:
             match_headers(table.headers, aliases[kind], override, table=table.name, strict=True)
     return None, {}
-
-
-def _value(row: list[Any], m: dict[str, int], attr: str, mapping: Mapping, kind: str) -> Any:
-    j = m.get(attr)
-    return mapping.value(kind, attr, row[j] if j is not None and j < len(row) else None)
 
 
 def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str | None = None,
@@ -119,21 +109,10 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
                     "name the sheet or file after the class (e.g. 给水管线点.csv) or pass "
                     "--class", path=t.name)
             names.append(t.name)
-            keys = ("point_no", "x", "y") if kind == "points" else ("start_no", "end_no")
-            skipped = 0
-            for row, values in zip(t.row_numbers, t.rows):
-                if sum(not is_blank(c) for c in values) < 2 or all(
-                        is_blank(values[idx[k]]) if idx[k] < len(values) else True
-                        for k in keys):
-                    skipped += 1  # a title, subtotal or signature line (制表/审核)
-                    continue
-                seq += 1
-                if kind == "points":
-                    points.append(_point_record(t, row, values, idx, seq, tclass, resolver,
-                                                dicts, mapping))
-                else:
-                    segments.append(_segment_record(t, row, values, idx, seq, tclass,
-                                                    resolver, dicts, mapping))
+            recs, skipped = _table_records(t, kind, idx, seq, tclass, resolver, dicts,
+                                           mapping)
+            seq += len(recs)
+            (points if kind == "points" else segments).extend(recs)
             if skipped:
                 notes.append(f"{t.name}: {skipped} rows that are no survey record skipped "
                              "(titles, signatures)")
@@ -148,40 +127,111 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
     return d
 
 
-def _point_record(t: Table, row: int, values, idx, seq, tclass, resolver, dicts, mapping
-                  ) -> PointRec:
-    attrs = _attrs(t, values, row)
-    p = PointRec(seq=seq, table=t.name, row=row, attrs=attrs)
-    pr = p.problems
-    v = lambda a: _value(values, idx, a, mapping, "points")  # noqa: E731
-    p.cls, problem = resolver.for_row(tclass, v("class"), v("subclass"))
-    if problem:
-        pr.append(problem)
-    p.point_no = parse_value(p, pr, FIELD_ZH["point_no"], text_id, v("point_no"))
-    p.map_no = parse_value(p, pr, "图上点号", text_id, v("map_no"))
-    p.x = parse_value(p, pr, "X", as_float, v("x"))
-    p.y = parse_value(p, pr, "Y", as_float, v("y"))
-    p.ground = parse_value(p, pr, "地面高程", lambda x: as_float(x, -500, 9000),
-                      v("ground_elevation"))
-    p.feature_raw = parse_value(p, pr, "特征", lambda x: as_text(x, 50), v("feature"))
-    p.appurtenance_raw = parse_value(p, pr, "附属物", lambda x: as_text(x, 50), v("appurtenance"))
-    p.survey_code = parse_value(p, pr, "点编码", text_id, v("survey_code"))
-    p.road = parse_value(p, pr, "道路名称", lambda x: as_text(x, 200), v("road"))
-    p.note = parse_value(p, pr, "备注", lambda x: as_text(x, 1000), v("note"))
-    for a in POINT_REQUIRED:
-        if getattr(p, {"ground_elevation": "ground"}.get(a, a)) is None and \
-                not any(f == FIELD_ZH[a] for _, f, _, _ in pr):
-            pr.append(("missing_value", FIELD_ZH[a], None, "empty"))
-    resolve_features(p, dicts)
-    return p
+def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
+                   tclass: PipeClass | None, resolver: ClassResolver, dicts: PipeDictionaries,
+                   mapping: Mapping) -> tuple[list[PointRec] | list[SegRec], int]:
+    """The records of one table (numbered from ``seq`` + 1) and the rows skipped as no survey
+    record. Columns are translated (mapping file) and parsed whole, each distinct value once;
+    the records' problems are listed in the order the fields are parsed."""
+    width = len(t.headers)
+    rows = t.rows
+    grid = np.empty((len(rows), width), dtype=object)
+    grid[:] = [r if len(r) == width else (list(r[:width]) + [None] * (width - len(r)))
+               for r in rows] if rows else grid
+    columns = [distinct(grid[:, j]) for j in range(width)]
+    blank = np.zeros((len(rows), width), dtype=bool)
+    for j, (codes, uniques) in enumerate(columns):
+        blank[:, j] = np.array([is_blank(u) for u in uniques] + [True], dtype=bool)[codes]
+    filled = (~blank).sum(axis=1)
+    for i in np.flatnonzero([len(r) > width for r in rows]):  # cells beyond the header
+        filled[i] += sum(not is_blank(c) for c in rows[i][width:])
+    keys = ("point_no", "x", "y") if kind == "points" else ("start_no", "end_no")
+    key_blank = np.ones(len(rows), dtype=bool)
+    for k in keys:
+        if k in idx:
+            key_blank &= blank[:, idx[k]]
+    # a title, subtotal or signature line (制表/审核)
+    keep = np.flatnonzero(~((filled < 2) | key_blank))
+    skipped = len(rows) - len(keep)
+    n = len(keep)
 
+    def raw(attr: str) -> np.ndarray:
+        """The attribute's values after the mapping file (values, defaults), kept rows."""
+        j = idx.get(attr)
+        if j is None:
+            return np.full(n, mapping.value(kind, attr, None), dtype=object)
+        codes, uniques = columns[j]
+        table = np.empty(len(uniques) + 1, dtype=object)
+        table[:] = [mapping.value(kind, attr, u) for u in uniques] + \
+            [mapping.value(kind, attr, None)]
+        return table[codes[keep]]
 
-def _segment_record(t: Table, row: int, values, idx, seq, tclass, resolver, dicts, mapping
-                    ) -> SegRec:
-    s = SegRec(seq=seq, table=t.name, row=row, attrs=_attrs(t, values, row))
-    segment_values(s, lambda a: _value(values, idx, a, mapping, "segments"), tclass, resolver,
-                    dicts)
-    return s
+    # the delivered attributes, and where the row came from unless the delivery has such a
+    # column (never overwritten)
+    js = np.empty((n, width), dtype=object)
+    for j, (codes, uniques) in enumerate(columns):
+        table = np.empty(len(uniques) + 1, dtype=object)
+        table[:] = [jsonable(u) for u in uniques] + [None]
+        js[:, j] = table[codes[keep]]
+    row_numbers = [t.row_numbers[i] for i in keep]
+    attrs = [dict(zip(t.headers, r)) for r in js.tolist()]
+    for a, row in zip(attrs, row_numbers):
+        a.setdefault("_table", t.name)
+        a.setdefault("_row", row)
+    problems: list[list] = [[] for _ in range(n)]
+    classes, class_problems = class_column(resolver, tclass, raw("class"), raw("subclass"))
+    for i, problem in enumerate(class_problems):
+        if problem:
+            problems[i].append(problem)
+    seqs = range(seq + 1, seq + 1 + n)
+    if kind == "points":
+        spec = POINT_VALUES
+        v = parse_columns(spec, {src: raw(src) for src, *_ in spec}, problems)
+        for a in POINT_REQUIRED:
+            zh = FIELD_ZH[a]
+            for i in np.flatnonzero(v[a] == None):  # noqa: E711
+                if not any(f == zh for _, f, _, _ in problems[i]):
+                    problems[i].append(("missing_value", zh, None, "empty"))
+        recs = [PointRec(seq=q, table=t.name, row=row, attrs=at, cls=c, problems=pr,
+                         **{attr: val for (_, attr, _, _), val in zip(spec, vals)})
+                for q, row, at, c, pr, *vals in zip(
+                    seqs, row_numbers, attrs, classes, problems,
+                    *(v[src].tolist() for src, *_ in spec))]
+        features: dict[tuple, Any] = {}
+        for p in recs:
+            if p.cls is None:
+                continue
+            k = (p.cls, p.feature_raw, p.appurtenance_raw)
+            if k not in features:
+                resolve_features(p, dicts)
+                features[k] = (p.feature, p.appurtenance)
+            p.feature, p.appurtenance = features[k]
+        return recs, skipped
+    for i, c in enumerate(classes):
+        if c is None and not problems[i]:
+            problems[i].append(("missing_value", FIELD_ZH["class"], None, "empty"))
+    ids = parse_columns(SEGMENT_IDS, {src: raw(src) for src, *_ in SEGMENT_IDS}, problems)
+    for a in ("start_no", "end_no"):
+        zh = FIELD_ZH[a]
+        for i in np.flatnonzero(ids[a] == None):  # noqa: E711
+            if not any(f == zh for _, f, _, _ in problems[i]):
+                problems[i].append(("missing_value", zh, None, "empty"))
+    v = parse_columns(SEGMENT_VALUES, {src: raw(src) for src, *_ in SEGMENT_VALUES}, problems)
+    v.update(ids)
+    spec = [x for x in SEGMENT_IDS + SEGMENT_VALUES if x[1] is not None]
+    recs = [SegRec(seq=q, table=t.name, row=row, attrs=at, cls=c, problems=pr,
+                   **{attr: val for (_, attr, _, _), val in zip(spec, vals)})
+            for q, row, at, c, pr, *vals in zip(seqs, row_numbers, attrs, classes, problems,
+                                                *(v[src].tolist() for src, *_ in spec))]
+    looked: dict[tuple, tuple] = {}
+    for s_, size in zip(recs, v["size"].tolist()):
+        _set_size(s_, size)
+        k = (s_.material_raw, s_.burial_raw, s_.status_raw)
+        if k not in looked:
+            _lookups(s_, dicts)
+            looked[k] = (s_.material, s_.burial, s_.status)
+        s_.material, s_.burial, s_.status = looked[k]
+    return recs, skipped
 
 
 def _inherit_point_classes(points: list[PointRec], segments: list[SegRec],
