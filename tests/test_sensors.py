@@ -276,3 +276,20 @@ def test_excel_registry_with_a_title_row_is_the_same_registry(sdb, tmp_path):
     rep = load_sensors(sdb.conninfo, sdb.profile, path)
     assert (rep.read, rep.unchanged, rep.inserted, rep.updated, rep.codes_issued) == \
         (len(rows), len(rows), 0, 0, 0)
+
+
+def test_cli_load_sensors(sdb, tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    env = sdb.env()
+    out = run_cli(["load", "sensors", str(REGISTRY), "--json"], env, check=True)
+    rep = json.loads(out.stdout)
+    assert rep["layer"] == "sensors" and rep["read"] == len(registry_rows()) == rep["unchanged"]
+    gone = run_cli(["load", "sensors", str(tmp_path / "missing.csv")], env)
+    assert gone.returncode == 3 and "missing.csv" in gone.stderr and "Traceback" not in gone.stderr
+    noreg = write(tmp_path, "x.csv", [])
+    noreg.write_text("名称,备注\n甲,乙\n", encoding="utf-8")
+    bad = run_cli(["load", "sensors", str(noreg)], env)
+    assert bad.returncode == 3 and "设备编号" in bad.stderr
