@@ -293,3 +293,33 @@ def test_cli_load_sensors(sdb, tmp_path):
     noreg.write_text("名称,备注\n甲,乙\n", encoding="utf-8")
     bad = run_cli(["load", "sensors", str(noreg)], env)
     assert bad.returncode == 3 and "设备编号" in bad.stderr
+
+
+def test_position_on_a_polygon_and_a_line_component(sdb, tmp_path):
+    """A sensor on an area (a car park) sits on its point on surface, on a line component (a
+    guard rail) at its midpoint — shapely's, on the stored geometry."""
+    from loaders.sensors import load_sensors
+
+    found = {}
+    for kind in ("ST_Polygon', 'ST_MultiPolygon", "ST_LineString', 'ST_MultiLineString"):
+        found[kind[3:7]] = sdb.rows(
+            "SELECT code, ST_AsBinary(ST_Force2D(geom)) FROM components WHERE valid_to IS NULL "
+            f"AND ST_GeometryType(geom) IN ('{kind}') ORDER BY code LIMIT 1")[0]
+    p = write(tmp_path, "areas.csv", [f"AREA-1,停车场积水,积水深度,m,{found['Poly'][0]},,,,,,",
+                                      f"LINE-1,护栏倾斜,06,°,{found['Line'][0]},,,,,,"])
+    rep = load_sensors(sdb.conninfo, sdb.profile, p)
+    assert rep.loaded == 2
+    for device, (_code, wkb) in (("AREA-1", found["Poly"]), ("LINE-1", found["Line"])):
+        asset = shapely.from_wkb(bytes(wkb))
+        if asset.geom_type.endswith("Polygon"):
+            want = asset.point_on_surface()
+        else:
+            merged = shapely.line_merge(asset) if asset.geom_type.startswith("Multi") else asset
+            want = merged.interpolate(0.5, normalized=True) \
+                if merged.geom_type == "LineString" else asset.point_on_surface()
+        got = shapely.from_wkb(bytes(sdb.scalar(
+            "SELECT ST_AsBinary(geom) FROM sensors WHERE device_id = %s AND valid_to IS NULL",
+            (device,))))
+        assert got.distance(want) < 1e-6, (device, got, want)
+    sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id IN ('AREA-1', 'LINE-1') "
+             "AND valid_to IS NULL RETURNING id")
