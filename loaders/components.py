@@ -25,13 +25,15 @@ from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
 from cim.text import norm_key
-from loaders.common import attrs_json, content_hashes, reject_record, row_attrs, source_keys
+from loaders.common import attrs_json, reject_record, row_attrs, source_keys
 from loaders.engine.bulk import JsonText
+from loaders.engine.direct import Converted
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.fields import ValueProblem, all_matches, distinct, is_blank, mapped, texts
 from loaders.geometry import ewkb, prepare
+from loaders.hashing import content_hashes_wkb
 from loaders.sources.read import Batch
 
 FAMILY_OF_TYPE = {0: "point", 4: "point", 1: "line", 5: "line", 3: "polygon", 6: "polygon"}
@@ -171,8 +173,9 @@ def _subclass_columns(subs: list[dict[str, str] | None], codes: np.ndarray
             "geometry": column(lambda s: s.get("geometry"))}
 
 
-def make_converter(profile: CityProfile):
-    """The batch converter, column by column.
+def make_columns(profile: CityProfile):
+    """The batch converter, column by column: source batch →
+    :class:`loaders.engine.direct.Converted`.
 
     A row is rejected for the first problem found, in this order: its geometry, its class
     (missing or not in the dictionary), then the first field that cannot be read in the order
@@ -184,7 +187,7 @@ def make_converter(profile: CityProfile):
     comp_columns = COMPONENTS.column_names()
     derived = COMPONENTS.derived_columns()
 
-    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
+    def convert(batch: Batch, ctx: LoadContext) -> Converted:
         cols, m = batch.columns, ctx.mapping
         if "class" not in m:
             raise ConfigError(
@@ -258,22 +261,39 @@ def make_converter(profile: CityProfile):
         idx = np.flatnonzero(keep)
         kept = {c: (np.full(len(idx), None, dtype=object) if c in derived else vals[c][idx])
                 for c in comp_columns}
-        hashes = content_hashes(kept, geoms[idx])  # the layer's columns in declared order
-        attrs = attrs_json({k: v[idx] for k, v in cols.items()}, len(idx))
+        iso = shapely.to_wkb(geoms[idx], byte_order=1, flavor="iso", include_srid=False,
+                             output_dimension=3)
+        return Converted(
+            index=idx, source_key=np.asarray(keys, dtype=object)[idx],
+            row_hash=content_hashes_wkb(kept, iso),  # the layer's columns in declared order
+            attrs=attrs_json({k: v[idx] for k, v in cols.items()}, len(idx)),
+            flags=[flags[i] for i in idx], geoms=geoms[idx], ewkb=ewkb(geoms[idx], ctx.srid),
+            class_code=vals["subclass_code"][idx],
+            columns={c: v for c, v in kept.items() if c not in derived}, rejects=rejects)
+
+    return convert
+
+
+def make_converter(profile: CityProfile):
+    """The staged converter (:func:`loaders.engine.pipeline.run_load`): the same rows as
+    :func:`make_columns`, as :class:`StagedRows`."""
+    columns = make_columns(profile)
+
+    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
+        c = columns(batch, ctx)
         rows = StagedRows.from_columns(COMPONENTS, {
-            "row_no": (batch.first_row + idx).tolist(),
-            "source_key": np.asarray(keys, dtype=object)[idx],
-            "row_hash": hashes.tolist(),
-            "attrs": [JsonText(a) for a in attrs],
-            "flags": [flags[i] for i in idx],
-            "geom": ewkb(geoms[idx], ctx.srid),  # bytes: COPY uses the geometry dumper by oid
-            "class_code": vals["subclass_code"][idx],
-            **{c: v for c, v in kept.items() if c not in derived}})
-        return rows, rejects
+            "row_no": (batch.first_row + c.index).tolist(),
+            "source_key": c.source_key, "row_hash": c.row_hash.tolist(),
+            "attrs": [JsonText(a) for a in c.attrs], "flags": c.flags,
+            "geom": c.ewkb, "class_code": c.class_code, **c.columns})
+        return rows, c.rejects
 
     return convert
 
 
 def load_components(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:
+    """Load a component census through the staged writer. (The direct write of
+    :mod:`loaders.engine.direct` takes :func:`make_columns` as it is once it writes ``date``
+    columns: the census has two.)"""
     return run_load(conninfo, profile, COMPONENTS, None, make_converter(profile), path,
                     aliases=profile.field_aliases.get("components", {}), **kw)
