@@ -205,6 +205,13 @@ def test_collections_sensors_alarms_cases_served_without_personal_data(sdb, serv
     assert not set(q["properties"]) & {"description", "detail"}
     alarm = requests.get(f"{base}/collections/alarms/items?f=json&limit=1", timeout=30).json()
     assert {"level", "last_value", "case_code"} <= set(alarm["features"][0]["properties"])
+    active = requests.get(f"{base}/collections/alarms/items", timeout=30, params={
+        "f": "json", "filter": "status='active'"}).json()
+    assert active["numberMatched"] == sdb.scalar(
+        "SELECT count(*) FROM alarms WHERE valid_to IS NULL AND status = 'active'") > 0
+    for name in ("sensors", "alarms", "cases"):  # pygeoapi's pages of them
+        page = requests.get(f"{base}/collections/{name}/items?f=html", timeout=30)
+        assert page.status_code == 200 and "<html" in page.text.lower(), name
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
