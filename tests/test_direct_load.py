@@ -3,6 +3,7 @@ built from whole columns, the converter process, decisions taken beside the data
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -23,18 +24,21 @@ def test_copy_buffers_hold_what_was_given(fresh_db):
     arrays = [[], ["x", "y"], [], ["geometry_repaired"], []]
     geoms = [shapely.MultiPolygon([shapely.box(0, 0, i + 1, 1)]) for i in range(5)]
     wkb = shapely.to_wkb(shapely.set_srid(np.array(geoms), 4527), include_srid=True)
+    dates = [dt.date(2000, 1, 1), None, dt.date(1969, 12, 31), dt.date(2026, 12, 2),
+             dt.date(1, 1, 1)]
     data, starts = copybuf.rows([copybuf.text(texts), copybuf.int4(np.array(ints, dtype=object)),
                                  copybuf.float8(np.array(floats, dtype=object)),
                                  copybuf.int8([7] * 5), copybuf.jsonb(jsons),
-                                 copybuf.text_array(arrays), copybuf.binary(list(wkb))], 5)
+                                 copybuf.text_array(arrays), copybuf.binary(list(wkb)),
+                                 copybuf.date(dates), copybuf.int2([1, None, -2, 3, 4])], 5)
     assert starts[0] == 0 and len(starts) == 5
     with psycopg.connect(fresh_db.conninfo) as conn:
         conn.execute("CREATE TEMP TABLE t (n serial, a text, b int4, f float8, i int8, "
-                     "j jsonb, fl text[], geom geometry(MultiPolygon, 4527))")
-        with conn.cursor().copy("COPY t (a, b, f, i, j, fl, geom) FROM STDIN (FORMAT BINARY)"
-                                ) as cp:
+                     "j jsonb, fl text[], geom geometry(MultiPolygon, 4527), d date, s int2)")
+        with conn.cursor().copy("COPY t (a, b, f, i, j, fl, geom, d, s) FROM STDIN "
+                                "(FORMAT BINARY)") as cp:
             cp.write(copybuf.HEADER + data + copybuf.TRAILER)
-        got = conn.execute("SELECT a, b, f, i, j, fl, ST_AsBinary(geom) FROM t ORDER BY n"
+        got = conn.execute("SELECT a, b, f, i, j, fl, ST_AsBinary(geom), d, s FROM t ORDER BY n"
                            ).fetchall()
     assert [r[0] for r in got] == texts
     assert [r[1] for r in got] == ints
@@ -45,6 +49,7 @@ def test_copy_buffers_hold_what_was_given(fresh_db):
     assert [r[4] for r in got] == [{"a": 1}, {}, None, {"名": "x"}, []]
     assert [r[5] for r in got] == arrays
     assert [shapely.from_wkb(bytes(r[6])) for r in got] == geoms
+    assert [r[7] for r in got] == dates and [r[8] for r in got] == [1, None, -2, 3, 4]
 
 
 def test_patch_writes_serials_where_the_placeholders_are():

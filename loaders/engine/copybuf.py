@@ -8,8 +8,8 @@ row in C: a 50,000-row batch of buildings takes tens of milliseconds.
 
 Fields: :func:`text` (text, varchar), :func:`binary` (bytea-like payloads: EWKB for geometry,
 whose binary input accepts (E)WKB), :func:`jsonb` (jsonb binary format: version 1, then the
-JSON text), :func:`int4` / :func:`int8` / :func:`float8` (big-endian), :func:`text_array`
-(text[] binary array format). :func:`rows` joins them into one buffer and gives where each
+JSON text), :func:`int2` / :func:`int4` / :func:`int8` / :func:`float8` (big-endian),
+:func:`date` (days since 2000-01-01), :func:`text_array` (text[] binary array format). :func:`rows` joins them into one buffer and gives where each
 row starts, so that a fixed-width field may be patched in place later (codes allocated after
 the buffer was built).
 """
@@ -98,6 +98,27 @@ def _numbers(values: Sequence | np.ndarray, dtype: str) -> Field:
     if null.any():
         payload = pc.if_else(pa.array(~null), payload, b"")
     return [_headers(lens), payload]
+
+
+def int2(values) -> Field:
+    return _numbers(values, ">i2")
+
+
+_DAYS_1970_TO_2000 = 10957
+
+
+def date(values) -> Field:
+    """A date field from datetime.date/Timestamp/None values: days since 2000-01-01."""
+    arr = _objects(values)
+    null = pd.isna(arr)
+    days = np.zeros(len(arr), dtype=">i4")
+    if (~null).any():
+        days[~null] = np.array(arr[~null].tolist(), dtype="datetime64[D]").astype(np.int64) \
+            - _DAYS_1970_TO_2000
+    payload = _fixed_binary(days.tobytes(), 4, len(arr))
+    if null.any():
+        payload = pc.if_else(pa.array(~null), payload, b"")
+    return [_headers(np.where(null, -1, 4)), payload]
 
 
 def int4(values) -> Field:

@@ -415,24 +415,21 @@ class DirectConverter:
         return [f"{d}{c}" for d, c in zip(district, class_code)]
 
 
+_FIELDS = {"int2": copybuf.int2, "int4": copybuf.int4, "int8": copybuf.int8,
+           "float8": copybuf.float8, "text": copybuf.text, "date": copybuf.date}
+
+
 def _field(pgtype: str, v: np.ndarray) -> copybuf.Field:
-    if pgtype in ("int4", "int2"):
-        if pgtype == "int2":
-            raise ValueError("int2 columns are not written by the direct path")
-        return copybuf.int4(v)
-    if pgtype == "int8":
-        return copybuf.int8(v)
-    if pgtype == "float8":
-        return copybuf.float8(v)
-    if pgtype == "text":
-        return copybuf.text(v)
-    raise ValueError(f"column type {pgtype} is not written by the direct path")
+    try:
+        return _FIELDS[pgtype](v)
+    except KeyError:
+        raise ValueError(f"column type {pgtype} is not written by the direct path") from None
 
 
 def supports(layer: LayerDef) -> bool:
     """Can the direct path write this layer (column types, code scheme)?"""
     return layer.code_scheme in ("feature", "component") and all(
-        c.pgtype in ("int4", "int8", "float8", "text") for c in layer.columns)
+        c.pgtype in _FIELDS for c in layer.columns)
 
 
 def _ranks(prefixes: list[str]) -> np.ndarray:
