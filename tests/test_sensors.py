@@ -330,3 +330,40 @@ def test_position_on_a_polygon_and_a_line_component(sdb, tmp_path):
         assert got.distance(want) < 1e-6, (device, got, want)
     sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id IN ('AREA-1', 'LINE-1') "
              "AND valid_to IS NULL RETURNING id")
+
+
+def test_sample_day_crosses_the_thresholds_it_was_made_for(sdb, served):
+    """The sample day (data_samples/jining/sensors/readings_day.csv) against the thresholds
+    file, both read with csv: each sensor's most severe level reached is its alarm's level;
+    the silent sensor has a gap alarm; every threshold alarm is cleared by the day's end."""
+    with open(DICTIONARY_DIR / "sensor_thresholds.csv", encoding="utf-8") as fh:
+        all_rules = list(csv.DictReader(fh))
+    # the most specific row set: the asset's class (checked against the asset's own table in
+    # test_position_from_the_asset…) where the file has rows for it, else the type's
+    classes = dict(sdb.rows("SELECT device_id, coalesce(asset_class, '') FROM sensors "
+                            "WHERE valid_to IS NULL"))
+    with open(SAMPLES / "sensors" / "readings_day.csv", encoding="utf-8") as fh:
+        series: dict[str, list[float]] = {}
+        for r in csv.DictReader(fh):
+            series.setdefault(r["设备编号"], []).append(float(r["监测值"]))
+    types = {r["设备编号"]: r["监测类型"] for r in registry_rows()}
+    with open(DICTIONARY_DIR / "sensor_types.csv", encoding="utf-8") as fh:
+        by_name = {r["name"]: r["code"] for r in csv.DictReader(fh)}
+    expected = {}
+    for device, values in series.items():
+        t = by_name.get(types[device], types[device])
+        own = [r for r in all_rules if r["type_code"] == t and r["asset_class"] == classes[device]]
+        rules = own or [r for r in all_rules if r["type_code"] == t and not r["asset_class"]]
+        hit = [int(r["level"]) for r in rules if (
+            max(values) >= float(r["on"]) if r["direction"] == "above"
+            else min(values) <= float(r["on"]))]
+        if hit:
+            expected[device] = min(hit)
+    assert expected == {"GAS-001": 1, "WP-001": 2}
+    got = dict(sdb.rows("SELECT device_id, min(level) FROM alarms WHERE kind = 'threshold' "
+                        "GROUP BY device_id"))
+    assert got == expected
+    assert sdb.rows("SELECT DISTINCT status FROM alarms WHERE kind = 'threshold'") == \
+        [("cleared",)]
+    assert sdb.rows("SELECT device_id, status FROM alarms WHERE kind = 'gap'") == \
+        [("LV-003", "active")]
