@@ -39,3 +39,45 @@ def test_column_parsers_agree_with_scalar_parsers(column, scalar, data):
         got = values[i]
         assert (got, problems.get(i)) == (want, why), (i, v)
         assert type(got) is type(want), (i, v)
+
+
+def test_column_parsers_agree_with_the_scalar_ones_on_what_bulk_parsing_misses():
+    """Column versions must give the scalar parser's value or problem for every value."""
+    from loaders.fields import distinct, mapped
+
+    values = np.array(["a\x00b", " x ", "", None, "y" * 11], dtype=object)
+    out, problems = texts(values, 10)
+    assert out.tolist() == [None, "x", None, None, None]
+    assert problems == {0: "text contains a NUL character",
+                        4: "text of 11 characters is longer than 10"}
+    for i, v in enumerate(values):  # the scalar parser says the same
+        if i in problems:
+            with pytest.raises(ValueProblem, match=problems[i][:10]):
+                as_text(v, 10)
+        else:
+            assert as_text(v, 10) == out[i]
+    # equal in Python, not the same value: each parsed as itself
+    mixed = np.array([1, 1.0, True, "1", None, float("nan"), 1], dtype=object)
+    codes, uniques = distinct(mixed)
+    assert [type(u) for u in uniques] == [int, float, bool, str]
+    assert codes.tolist() == [0, 1, 2, 3, -1, -1, 0]
+    kinds, bad = mapped(mixed, lambda v: type(v).__name__)
+    assert kinds.tolist() == ["int", "float", "bool", "str", "NoneType", "NoneType", "int"]
+    assert bad == {}
+
+
+def test_attrs_json_is_the_json_of_row_attrs():
+    import json
+
+    from loaders.common import attrs_json
+
+    cols = {"h": np.array([1e-11, 0.1 + 0.2, 123456789012345678.0, float("nan"),
+                           float("inf")], dtype=object),
+            "t": np.array(["x", " ", 'é"\\', None, "a\x00b"], dtype=object),
+            "n": np.array([1, True, 2, None, 3], dtype=object)}
+    got = [json.loads(a) for a in attrs_json(cols, 5)]
+    assert got == [{"h": 1e-11, "t": "x", "n": 1},
+                   {"h": 0.30000000000000004, "t": None, "n": True},
+                   {"h": 123456789012345678.0, "t": 'é"\\', "n": 2},
+                   {"h": None, "t": None, "n": None},
+                   {"h": "inf", "t": "ab", "n": 3}]
