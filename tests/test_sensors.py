@@ -367,3 +367,19 @@ def test_sample_day_crosses_the_thresholds_it_was_made_for(sdb, served):
         [("cleared",)]
     assert sdb.rows("SELECT device_id, status FROM alarms WHERE kind = 'gap'") == \
         [("LV-003", "active")]
+
+
+def test_geopackage_registry_table_is_the_same_registry(sdb, tmp_path):
+    """The registry as a GeoPackage attribute table (numbers typed as numbers)."""
+    import pandas as pd
+    import pyogrio
+
+    from loaders.sensors import load_sensors
+
+    df = pd.DataFrame(registry_rows())
+    for k in ("上报周期(秒)", "X", "Y"):
+        df[k] = pd.to_numeric(df[k].replace("", None))
+    path = tmp_path / "sensors.gpkg"
+    pyogrio.write_dataframe(df, path, layer="监测设备", driver="GPKG")
+    rep = load_sensors(sdb.conninfo, sdb.profile, path)
+    assert (rep.read, rep.unchanged, rep.inserted, rep.updated) == (len(df), len(df), 0, 0)
