@@ -130,9 +130,14 @@ def prepare_loader_db(url: str, profile_path: Path) -> None:
 
 def run_loader(path: Path, url: str, profile_path: Path) -> tuple[float, int, dict]:
     env = dict(os.environ, CIM_DATABASE_URL=url, CIM_PROFILE=str(profile_path))
+    env["CIM_LOAD_PHASES"] = "1"  # the loader prints where its time went (stderr)
     secs, rss, out = timed_process([sys.executable, "-m", "cim.cli", "load", "buildings",
                                     str(path), "--quiet", "--json"], env)
+    phases = [line for line in out.splitlines() if line.startswith("phases: ")]
+    out = "\n".join(line for line in out.splitlines() if not line.startswith("phases: "))
     rep = json.loads(out[out.index("{"):])
+    for line in phases:
+        print("  " + line, flush=True)
     assert rep["loaded"] + rep["rejected"] == rep["read"], rep
     print(f"  loader: read {rep['read']:,}, loaded {rep['loaded']:,} (new {rep['inserted']:,}, "
           f"changed {rep['updated']:,}, unchanged {rep['unchanged']:,}), "

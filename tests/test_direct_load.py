@@ -56,7 +56,8 @@ def test_patch_writes_serials_where_the_placeholders_are():
     data, starts = copybuf.rows([copybuf.text(["AB0000", "CD0000"]), copybuf.text(["x", "y"])],
                                 2)
     buf = bytearray(data)
-    copybuf.patch(buf, starts + 6 + 2, np.array(["0042", "0107"], dtype=object))
+    assert copybuf.digits(np.array([42, 107]), 4).tobytes() == b"00420107"
+    copybuf.patch(buf, starts + 6 + 2, copybuf.digits(np.array([42, 107]), 4))
     assert b"AB0042" in buf and b"CD0107" in buf and b"0000" not in buf
 
 

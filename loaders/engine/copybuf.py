@@ -169,11 +169,17 @@ def rows(fields: list[Field], n: int) -> tuple[bytes, np.ndarray]:
     return data, (offsets[:-1] - offsets[0]).astype(np.int64)
 
 
+def digits(values: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative integers: a (n, width) array of ASCII."""
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return ((np.asarray(values, dtype=np.int64)[:, None] // powers) % 10 + 48).astype(np.uint8)
+
+
 def patch(buf: bytearray | np.ndarray, positions: np.ndarray, values: np.ndarray) -> None:
-    """Write fixed-width ASCII ``values`` (an array of equal-length str) at ``positions``."""
+    """Write fixed-width ASCII ``values`` (a (n, width) uint8 array, as :func:`digits` gives)
+    at ``positions`` of ``buf``."""
     if not len(positions):
         return
-    width = len(values[0])
-    raw = np.frombuffer("".join(values.tolist()).encode("ascii"), dtype=np.uint8)
+    width = values.shape[1]
     target = np.frombuffer(buf, dtype=np.uint8) if not isinstance(buf, np.ndarray) else buf
-    target[(positions[:, None] + np.arange(width)).ravel()] = raw
+    target[(positions[:, None] + np.arange(width)).ravel()] = values.ravel()

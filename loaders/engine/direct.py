@@ -598,9 +598,9 @@ class DirectWriter:
                 counts = pd.Series(b.new_prefixes).value_counts().to_dict()
                 base = reserve_serials(conn, {str(k): int(v) for k, v in counts.items()},
                                        self.width)
-                serial = np.array([base[p] for p in b.new_prefixes], dtype=np.int64) + \
-                    b.new_rank
-                digits = np.char.zfill(serial.astype(str), self.width).astype(object)
+                bases = pd.Series(base)
+                serial = bases.reindex(b.new_prefixes).to_numpy(dtype=np.int64) + b.new_rank
+                digits = copybuf.digits(serial, self.width)
                 h = len(copybuf.HEADER)
                 copybuf.patch(data, b.layer_code_pos + h, digits)
                 copybuf.patch(reg, b.registry_code_pos + h, digits[b.registry_order])
