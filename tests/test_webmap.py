@@ -196,6 +196,8 @@ def test_live_layers_refresh_offline_and_identify_an_alarm(browser, api, db):
         "return CIM_MAP.map.querySourceFeatures('live', {sourceLayer: 'sensors'})"
         ".map(f => f.properties.code)")
     assert sensor in got
+    time.sleep(4.5)  # two refreshes with nothing changed: the live tiles are not reloaded
+    assert driver.execute_script("return CIM_STATE.live.reloads") == 0
     code, case = "370811940199999901", "370811930199999901"
     db.rows("INSERT INTO alarms (code, geom, sensor_code, device_id, type_code, type_name, "
             "kind, level, level_name, color, status, threshold, last_value, peak_value, unit, "
