@@ -28,7 +28,7 @@ from cim.text import norm_key
 from loaders.common import attrs_json, reject_record, row_attrs, source_keys
 from loaders.engine.bulk import JsonText
 from loaders.engine.direct import Converted
-from loaders.engine.pipeline import LoadContext, run_load
+from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.fields import ValueProblem, all_matches, distinct, is_blank, mapped, texts
@@ -292,8 +292,8 @@ def make_converter(profile: CityProfile):
 
 
 def load_components(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:
-    """Load a component census through the staged writer. (The direct write of
-    :mod:`loaders.engine.direct` takes :func:`make_columns` as it is once it writes ``date``
-    columns: the census has two.)"""
-    return run_load(conninfo, profile, COMPONENTS, None, make_converter(profile), path,
-                    aliases=profile.field_aliases.get("components", {}), **kw)
+    """Load a component census: written directly into the layer (see
+    :mod:`loaders.engine.direct`: district and grid cell, duplicates and codes decided beside
+    the data, in a converter process for a large census)."""
+    return run_direct_load(conninfo, profile, COMPONENTS, None, make_columns(profile), path,
+                           aliases=profile.field_aliases.get("components", {}), **kw)
