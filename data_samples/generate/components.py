@@ -3,7 +3,10 @@
 Manhole covers, inlets and hydrants stand on a share of the surveyed pipe points; street
 furniture stands along the streets; a few guard rails and car parks are lines and polygons.
 The deliberate imperfections (classes not in the dictionary, points on grid-cell boundaries,
-a point outside the area) are what the component loader must reject or resolve.
+a point outside the area) are what the component loader must reject or resolve. One bridge
+(跨河桥 0208, issue 14: the bridge sensors watch it) stands where a street crosses the lake by
+the shortest span; it is drawn last and numbered after the lines and polygons, so every other
+record keeps its number and its attributes.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ COMPONENT_CODES = {  # subclass name -> (code, aliases the census may use)
     "健身设施": ("0126", []), "变压器(箱)": ("0134", ["箱变"]), "监控电子眼": ("0136", ["电子眼"]),
     "治安岗亭": ("0138", []), "停车场": ("0201", []), "停车咪表": ("0202", []),
     "公交站亭": ("0203", ["公交站"]), "交通标志牌": ("0209", []), "交通信号灯": ("0210", ["红绿灯"]),
-    "交通护栏": ("0211", []), "路名牌": ("0213", []), "公共厕所": ("0301", ["公厕"]),
+    "跨河桥": ("0208", []), "交通护栏": ("0211", []), "路名牌": ("0213", []), "公共厕所": ("0301", ["公厕"]),
     "化粪池": ("0302", []), "垃圾箱": ("0305", ["垃圾桶", "果皮箱"]), "古树名木": ("0401", []),
     "绿地": ("0405", []), "雕塑": ("0406", []), "街头坐椅": ("0407", ["街头座椅"]),
     "绿地护栏": ("0408", []), "宣传栏": ("0501", []), "人防工事": ("0502", []),
@@ -95,6 +98,21 @@ def _census_record(rng, name, where, class_value=None):
             "权属代码": "QS" + code, "权属单位": owner, "养护代码": "YH" + code[:2],
             "养护单位": owner if code in OWNERS else "太白湖市政养护公司（示例）",
             "数据来源": source, "位置描述": where, "备注": None}
+
+
+def _bridge_point(streets, world) -> tuple[shapely.Point, str]:
+    """Where a street centreline crosses the lake's water (the building-free zone less its 80 m
+    shore) by the shortest chord: the middle of that chord, and the street's direction."""
+    water = streets["lake"].buffer(-80.0)
+    best = None
+    for key, road, span in (("ul", "南北向道路", 5300.0), ("vl", "东西向道路", 4900.0)):
+        for p, _w in streets[key]:
+            ends = [(p, -span), (p, span)] if key == "ul" else [(-span, p), (span, p)]
+            chord = shapely.LineString([world(*e) for e in ends]).intersection(water)
+            if not chord.is_empty and (best is None or chord.length < best[0].length):
+                best = (chord, road)
+    mid = best[0].interpolate(0.5, normalized=True)
+    return shapely.Point(round(mid.x, 3), round(mid.y, 3)), best[1]
 
 
 def make_component_census(frame, districts, streets, pipe_points, rng):
@@ -166,8 +184,6 @@ def make_component_census(frame, districts, streets, pipe_points, rng):
     notes["outside"].append(len(recs))
     for i, r in enumerate(recs, start=1):
         r["编号"] = f"BJ{i:06d}"
-    points = gpd.GeoDataFrame(pd.DataFrame(recs, columns=COMPONENT_FIELDS), geometry=geoms,
-                              crs=STORAGE_CRS)
     notes = {k: [f"BJ{i:06d}" if isinstance(i, int) else (f"BJ{i[0]:06d}", i[1]) for i in v]
              for k, v in notes.items()}
     # lines: guard rails along street medians, fences, lake railings
@@ -204,6 +220,14 @@ def make_component_census(frame, districts, streets, pipe_points, rng):
     n0 = len(recs)
     for i, r in enumerate(lrecs + precs, start=n0 + 1):
         r["编号"] = f"BJ{i:06d}"
+    # the bridge, last: its draws and its number come after every other record's
+    bridge, road = _bridge_point(streets, world)
+    rec = _census_record(rng, "跨河桥", f"{road}跨太白湖水面", class_value="跨河桥")
+    rec.update({"状态": "完好", "编号": f"BJ{n0 + len(lrecs) + len(precs) + 1:06d}"})
+    recs.append(rec)
+    geoms.append(bridge)
+    points = gpd.GeoDataFrame(pd.DataFrame(recs, columns=COMPONENT_FIELDS), geometry=geoms,
+                              crs=STORAGE_CRS)
     lines = gpd.GeoDataFrame(pd.DataFrame(lrecs, columns=COMPONENT_FIELDS), geometry=lgeoms,
                              crs=STORAGE_CRS)
     polys = gpd.GeoDataFrame(pd.DataFrame(precs, columns=COMPONENT_FIELDS), geometry=pgeoms,

@@ -21,7 +21,12 @@ from data_samples.generate.frame import DISTRICTS, SAMPLE_SEED, STORAGE_CRS, are
 from data_samples.generate.old_main import make_old_main, write_old_main
 from data_samples.generate.pipes import PIPE_CLASSES, make_pipe_survey, write_pipe_survey
 from data_samples.generate.planning import make_planning, write_planning
-from data_samples.generate.sensors import make_readings, make_sensors, write_sensors
+from data_samples.generate.sensors import (
+    make_bridge_sensors,
+    make_readings,
+    make_sensors,
+    write_sensors,
+)
 
 
 def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = True) -> dict:
@@ -83,6 +88,10 @@ def generate_sample_set(out_dir: Path, seed: int = SAMPLE_SEED, verbose: bool = 
     # files above keep their bytes
     rng_s = np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[7])
     sensors = make_sensors(tables, seeded, cpts, cnotes, rng_s, old_main)
+    # the bridge's sensors come last, installed on dates of a ninth stream: the rows and
+    # readings of the sensors above keep their bytes
+    rng_br = np.random.default_rng(np.random.SeedSequence(seed).spawn(9)[8])
+    sensors += make_bridge_sensors(cpts, rng_br)
     readings = make_readings(sensors, rng_s)
     write_sensors(sensors, readings, out)
 

@@ -6,8 +6,9 @@ of readings.
 valve wells and under gas manhole covers, pressure transmitters on gas and water mains, flow
 meters on water mains, level meters in drainage wells, smart manhole covers, temperature
 sensors on heating mains, and three waterlogging gauges at road low points that watch no
-asset (X/Y only, X = northing as surveyors write it). The sample has no bridges (no component
-0207/0208), so no bridge sensors. The watched asset is named by the identifier the sample
+asset (X/Y only, X = northing as surveyors write it), and last a deflection gauge, a strain
+gauge and an accelerometer on the sample's one bridge (跨河桥 0208, the census's last record;
+their install dates draw from a stream of their own, :func:`make_bridge_sensors`). The watched asset is named by the identifier the sample
 delivery gives it, as the code registry records it (``pipes:RQ:RQ0123``, ``pipes:JS:JS0010-
 JS0011``, ``components_points:BJ000123``): the registry is drawn up before the platform coded
 the survey, and ``cim load sensors`` resolves it to the platform code. Assets touched by the
@@ -19,7 +20,9 @@ sensor_thresholds.csv``) catch: GAS-001 (in a valve well of the oldest gas main,
 risk list grades) rises from ~1 %LEL through every level to 一级 (peak
 above 50) between 09:30 and 10:30 and falls back below every ``off`` bound by 12:00; the water
 pressure at WP-001 (on the old cast-iron main of ``pipes_gis/``, graded too) drops from ~0.35 MPa to 0.12 (二级, below 0.14) from 14:00 and recovers by
-16:00; LV-003 goes silent after 13:00 (a gap). The 停用 sensor sends nothing.
+16:00; LV-003 goes silent after 13:00 (a gap); a heavy load on the bridge at 16:40 bends it
+to 33.6 mm at BD-001 (三级, above 30; its strain and vibration stay below their thresholds) and
+it is back under 18 mm (every ``off`` bound) at 17:00. The 停用 sensor sends nothing.
 """
 
 from __future__ import annotations
@@ -166,6 +169,27 @@ def make_sensors(tables, seeded, cpts, cnotes, rng, old_main=None) -> list[dict]
     return rows
 
 
+def make_bridge_sensors(cpts, rng) -> list[dict]:
+    """Registry rows of the bridge's three sensors (deflection, strain, vibration), after every
+    other row: the readings of the earlier sensors keep their draws."""
+    bridge = [r for r in cpts.drop(columns="geometry").to_dict("records")
+              if r["部件名称"] == "跨河桥"]
+    ref = f"components_points:{bridge[0]['编号']}"
+    rows = []
+    for device, name, typ, unit in (("BD-001", "桥梁跨中挠度计1", "桥梁挠度", "mm"),
+                                    ("BS-001", "桥梁跨中应变计1", "桥梁应变", "με"),
+                                    ("BA-001", "桥面振动加速度计1", "09", "m/s2")):
+        rows.append({"设备编号": device, "设备名称": name, "监测类型": typ, "计量单位": unit,
+                     "监测对象编码": ref, "安装日期": _install(rng), "状态": "运行",
+                     "上报周期(秒)": 600, "数据来源": "桥梁健康监测平台", "X": "", "Y": ""})
+    return rows
+
+
+# the heavy load on the bridge (16:40, 16:50 and back at 17:00): deflection mm, strain με,
+# vibration m/s2 of the readings at those times
+HEAVY_LOAD = {"BD-001": (33.6, 24.8), "BS-001": (268.0, 214.0), "BA-001": (0.42, 0.31)}
+
+
 def _series(device: str, typ: str, n: int, step_min: int, rng) -> np.ndarray:
     """A day of values for one sensor (``n`` readings, ``step_min`` apart from 00:00)."""
     t = np.arange(n) * step_min / 60.0  # hours
@@ -201,7 +225,18 @@ def _series(device: str, typ: str, n: int, step_min: int, rng) -> np.ndarray:
         return 28 + 3 * np.sin((t - 9) / 24 * 2 * np.pi) + rng.normal(0, 0.3, n)
     if typ == "积水深度":
         return np.abs(rng.normal(0.0, 0.004, n))
+    if typ in ("桥梁挠度", "07", "桥梁应变", "08", "桥梁振动", "09"):
+        traffic = np.clip(np.sin((t - 5) / 16 * np.pi), 0.0, None)  # 05:00-21:00
+        base, load, noise = {"07": (6.0, 4.0, 0.8), "08": (120.0, 60.0, 8.0),
+                             "09": (0.12, 0.1, 0.03)}[_BRIDGE_TYPE.get(typ, typ)]
+        v = base + load * traffic + np.abs(rng.normal(0, noise, n))
+        k = (16 * 60 + 40) // step_min  # 16:40
+        v[k:k + 2] = HEAVY_LOAD[device]
+        return v
     raise ValueError(f"no sample series for type {typ!r}")
+
+
+_BRIDGE_TYPE = {"桥梁挠度": "07", "桥梁应变": "08", "桥梁振动": "09"}
 
 
 def make_readings(sensors: list[dict], rng) -> list[tuple[str, str, str]]:
