@@ -6,9 +6,11 @@
 - ``POST /cases/<code>/actions/<action>`` — register, dispatch, handle, verify, close,
   return, void; JSON ``{note, unit, result}``.
 - ``GET /cases/<code>`` — the case with its audit trail; the reporter's contact, the
-  attachments and the free-text description only for an authenticated person of the loop
-  (a token is optional on reads; a bad one is a 401).
-- ``GET /cases/<code>/attachments/<id>`` — a photo, for a person of the loop only.
+  attachments, the free-text description and the trail's names and notes only for an
+  authenticated person of the loop — a 处置单位 user on its own unit's cases only (a token is
+  optional on reads; a bad one is a 401). The public trail keeps when, role, action, from, to.
+- ``GET /cases/<code>/attachments/<id>`` — a photo, for a person of the loop only (403 for
+  a 处置单位 user of another unit).
 - ``GET /cases?state=&grid=&unit=&overdue=&limit=`` and
   ``GET /cases/evaluation?from=&to=&by=``.
 
@@ -175,32 +177,38 @@ class CasesService:
         return self.run(go, write=True)
 
     # -- reads ----------------------------------------------------------------------------
-    def staff(self, conn: psycopg.Connection) -> bool:
-        """Whether the request comes from a person of the loop (a token is optional on reads;
-        a bad one is a 401)."""
+    def viewer(self, conn: psycopg.Connection):
+        """The person of the loop making a read, else None (a token is optional on reads; a
+        bad one is a 401)."""
         if _token() is None:
-            return False
-        self.user(conn)
-        return True
+            return None
+        return self.user(conn)
 
     def show(self, code: str) -> Response:
         def go(conn):
             from layers.cases.store import get_case
 
-            staff = self.staff(conn)
-            case = get_case(conn, code, events=True, contacts=staff)
-            return _json(case if staff else _public(case))
+            case = get_case(conn, code, events=True, contacts=True)
+            return _json(case if _may_see(self.viewer(conn), case.get("unit"))
+                         else _public(case))
         return self.run(go, write=False)
 
     def attachment(self, code: str, attachment_id: int) -> Response:
-        """A photo of a case, for a person of the loop only (401 otherwise)."""
+        """A photo of a case, for a person of the loop only (401 otherwise; 403 for a
+        处置单位 user of another unit)."""
         def go(conn):
             from layers.cases.store import case_id
+            from layers.cases.workflow import RoleError
 
-            self.user(conn)
+            user = self.user(conn)
+            cid = case_id(conn, code)
+            unit = conn.execute("SELECT unit FROM cases WHERE id = %s", (cid,)).fetchone()[0]
+            if not _may_see(user, unit):
+                raise RoleError(f"case {code} is dispatched to {unit}, not to {user.unit} "
+                                f"({user.name})")
             row = conn.execute("SELECT media_type, content, sha256 FROM case_attachments "
                                "WHERE id = %s AND case_id = %s",
-                               (attachment_id, case_id(conn, code))).fetchone()
+                               (attachment_id, cid)).fetchone()
             if row is None:
                 return _error(404, "NotFound", f"case {code} has no attachment "
                                                f"{attachment_id}")
@@ -223,8 +231,8 @@ class CasesService:
             rows = list_cases(conn, state=a.get("state"), grid=a.get("grid"),
                               unit=a.get("unit"), overdue=overdue in ("true", "1"),
                               limit=limit)
-            if not self.staff(conn):
-                rows = [_public(r) for r in rows]
+            user = self.viewer(conn)
+            rows = [r if _may_see(user, r.get("unit")) else _public(r) for r in rows]
             return _json({"cases": rows, "numberReturned": len(rows)})
         return self.run(go, write=False)
 
@@ -242,12 +250,32 @@ class _Unauthorized(Exception):
     pass
 
 
+def _may_see(user: Any, unit: str | None) -> bool:
+    """Whether ``user`` (None: no token) sees a case's private parts (contact, photos, free
+    text, the trail's names and notes): any person of the loop, but a user of a unit role
+    (case_workflow.yaml ``unit_roles``, 处置单位) only on the cases of its own unit."""
+    from layers.cases.workflow import load_workflow
+
+    if user is None:
+        return False
+    return user.role not in load_workflow().unit_roles or (user.unit or "") == (unit or "")
+
+
+# what the public trail keeps of each event: no person (actor), no free text (note, detail)
+PUBLIC_EVENT = ("at", "role", "action", "from_state", "to_state")
+
+
 def _public(case: dict[str, Any]) -> dict[str, Any]:
     """A case as anyone may see it: without the columns the published layer leaves out (free
-    text, detail: layers.cases.layer.UNPUBLISHED)."""
+    text, detail: layers.cases.layer.UNPUBLISHED), the contact and the photos, and with a
+    trail that names no person."""
     from layers.cases.layer import UNPUBLISHED
 
-    return {k: v for k, v in case.items() if k not in UNPUBLISHED}
+    out = {k: v for k, v in case.items()
+           if k not in UNPUBLISHED and k not in ("contact", "attachments")}
+    if "events" in out:
+        out["events"] = [{k: e.get(k) for k in PUBLIC_EVENT} for e in out["events"]]
+    return out
 
 
 def register(app: Flask, *, conninfo: str, pool_size: int) -> CasesService:
@@ -346,7 +374,7 @@ def _doc() -> dict[str, dict]:
                                    p("attachmentId", "attachment id", {"type": "integer"})],
                     "responses": {"200": {"description": "the photo", "content": {
                         "image/*": {"schema": {"type": "string", "format": "binary"}}}},
-                        **errors("401", "404")}}},
+                        **errors("401", "403", "404")}}},
         "/cases/{code}/actions/{action}": {
             "post": {"summary": "Move a case through the loop (case_workflow.yaml)" + auth,
                      "tags": tags, "requestBody": act_body,

@@ -208,3 +208,35 @@ def test_point_in_lonlat(api, db, tokens):
                                             "point": [lon]}, headers=bearer(tokens["监督员"]),
                       timeout=30)
     assert r.status_code == 400 and "point" in r.json()["description"]
+
+
+def test_private_parts_for_the_loop_and_the_case_unit_only(api, db, tokens):
+    """The reporter's contact, the free text and the photos are for people of the loop — a
+    处置单位 user sees them on its own unit's cases only (another unit's user gets the public
+    view and a 403 on the photo); the public trail names no person and carries no note."""
+    r = report(api, db, tokens)
+    assert r.status_code == 201, r.text
+    code, photo_id = r.json()["code"], r.json()["attached"][0]["id"]
+    assert action(api, code, "register", tokens["受理员"], note="联系人电话见联系表").status_code == 200
+    assert action(api, code, "dispatch", tokens["派遣员"]).status_code == 200  # 环卫处
+    names = [n for (n,) in db.rows("SELECT name FROM ops_users WHERE name LIKE 'api-%%'")]
+    assert names
+    photo = f"{api}/cases/{code}/attachments/{photo_id}"
+
+    own = requests.get(f"{api}/cases/{code}", headers=bearer(tokens["处置单位"]), timeout=30)
+    assert own.json()["contact"]["phone"] == PHONE
+    assert requests.get(photo, headers=bearer(tokens["处置单位"]), timeout=30).status_code == 200
+
+    other = requests.get(f"{api}/cases/{code}", headers=bearer(tokens["other"]), timeout=30)
+    assert other.status_code == 200
+    assert "contact" not in other.json() and PHONE not in other.text
+    assert "description" not in other.json() and "三袋垃圾" not in other.text
+    assert requests.get(photo, headers=bearer(tokens["other"]), timeout=30).status_code == 403
+    listed = requests.get(f"{api}/cases", params={"state": "派遣"},
+                          headers=bearer(tokens["other"]), timeout=30)
+    assert code in [c["code"] for c in listed.json()["cases"]] and "三袋垃圾" not in listed.text
+
+    public = requests.get(f"{api}/cases/{code}", timeout=30)
+    assert [e["role"] for e in public.json()["events"]] == ["监督员", "受理员", "派遣员"]
+    assert not any(n in public.text for n in names)
+    assert "联系人电话见联系表" not in public.text
