@@ -512,3 +512,32 @@ def test_concurrent_actions_on_one_case(db):
     assert isinstance(outcome["r"], TransitionError) and "立案" in str(outcome["r"])
     assert db.scalar("SELECT count(*) FROM case_events e JOIN cases c ON c.id = e.case_id "
                      "WHERE c.code = %s AND e.action = 'register'", (code,)) == 1
+
+
+def test_return_does_not_restart_the_clock(conn):
+    """0501 has 4 h (case_categories.csv). 立案 at +1 h → deadline +5 h. The unit returns
+    the case to 立案 at +3 h: 立案 time and deadline stay (+1 h, +5 h), so at +6 h it is
+    overdue; a failed 核查 back to 派遣 keeps the re-dispatch time."""
+    t0 = dt.datetime(2001, 8, 1, 8, tzinfo=UTC)
+    h = dt.timedelta(hours=1)
+    c = new_case(conn, grids(conn, 1)[0], "0501", at=t0)
+    p = people(c["unit"])
+    workflow.act(conn, c["code"], "register", p["受理员"], at=t0 + h)
+    workflow.act(conn, c["code"], "dispatch", p["派遣员"], at=t0 + 2 * h)
+    out = workflow.act(conn, c["code"], "return", p["处置单位"], at=t0 + 3 * h, note="非本单位")
+    assert (out["state"], out["registered_at"], out["deadline"], out["dispatched_at"]) == \
+        ("立案", t0 + h, t0 + 5 * h, None)
+    out = workflow.act(conn, c["code"], "dispatch", p["派遣员"], at=t0 + 4 * h)
+    assert (out["dispatched_at"], out["deadline"]) == (t0 + 4 * h, t0 + 5 * h)
+    assert c["code"] in [r["code"] for r in dispatch.overdue(conn, t0 + 6 * h)]
+    workflow.act(conn, c["code"], "handle", p["处置单位"], at=t0 + 4.5 * h, note="ok")
+    out = workflow.act(conn, c["code"], "verify", p["核查员"], at=t0 + 5.5 * h,
+                       result="fail")
+    assert (out["state"], out["dispatched_at"], out["handled_at"], out["deadline"]) == \
+        ("派遣", t0 + 4 * h, None, t0 + 5 * h)
+    # sent back to 上报 it loses its 立案; registered again it gets a new deadline
+    r = new_case(conn, grids(conn, 1)[0], "0501", at=t0)
+    workflow.act(conn, r["code"], "register", p["受理员"], at=t0 + h)
+    workflow.act(conn, r["code"], "return", p["受理员"], at=t0 + 2 * h, note="补充")
+    out = workflow.act(conn, r["code"], "register", p["受理员"], at=t0 + 3 * h)
+    assert (out["registered_at"], out["deadline"]) == (t0 + 3 * h, t0 + 7 * h)

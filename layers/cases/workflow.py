@@ -4,7 +4,8 @@
 finds the transition the action makes from the case's state (refused with a
 :class:`TransitionError` naming the case, its state and the actions allowed there), checks
 the user's role (:class:`RoleError`; a 处置单位 user acts only on cases of its unit) and the
-action's required fields, then sets the state and its timestamp, clears the timestamps of the
+action's required fields, then sets the state and its timestamp (moving forward; back to a
+state reached before, the first time and the deadline stay), clears the timestamps of the
 later states, and writes the audit row (who, role, when, from, to, note). It runs in the
 caller's transaction.
 """
@@ -188,12 +189,16 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
                          f"({last_at.isoformat()})", field="at")
     sets: dict[str, Any] = {"state": tr.to}
     order = list(wf.timestamps)
+    # back to a state the case has reached before (a return, a failed 核查): it keeps the
+    # time it first reached it and its deadline, so a return does not restart the clock
+    back = state in order and tr.to in order and order.index(tr.to) < order.index(state)
     if tr.to in wf.timestamps:
-        sets[wf.timestamps[tr.to]] = at
+        if not back:
+            sets[wf.timestamps[tr.to]] = at
         for later in order[order.index(tr.to) + 1:]:
             sets[wf.timestamps[later]] = None
     cat = category(cat_code)
-    if tr.to == wf.deadline_from:
+    if tr.to == wf.deadline_from and not back:
         sets["deadline"] = at + dt.timedelta(hours=cat.time_limit_h)
     elif tr.to in order and order.index(tr.to) < order.index(wf.deadline_from):
         sets["deadline"] = None
