@@ -160,6 +160,18 @@ def test_gap_alarm_opens_and_clears(d):
                   (s,)) == [("cleared", t(21))]
 
 
+def test_gap_alarm_cleared_by_buffered_readings_ends_after_it_began(d):
+    """A sensor silent from t(0) gets a gap alarm at t(60); it then sends its buffer (t(30),
+    t(65)): the alarm clears, not before it was opened (cleared_at = opened_at = t(60))."""
+    s = add_sensor(d, 14, "04", None, None, interval_s=300)
+    send(d, [(s, t(0), 0.5)])
+    with psycopg.connect(d.conninfo) as conn:
+        assert s in [o["sensor"] for o in detect(conn, t(60))["opened"]]
+    assert send(d, [(s, t(30), 0.5), (s, t(65), 0.5)])["gaps_cleared"] == 1
+    assert d.rows("SELECT status, opened_at, cleared_at FROM alarms WHERE sensor_code = %s",
+                  (s,)) == [("cleared", t(60), t(60))]
+
+
 def test_thresholds_file_errors_name_row_and_field(tmp_path):
     src = (DICTIONARY_DIR / "sensor_thresholds.csv").read_text(encoding="utf-8").splitlines()
     bad = tmp_path / "th.csv"

@@ -162,11 +162,14 @@ def touch(conn: psycopg.Connection, rows: list[tuple[int, dt.datetime, float, fl
 
 def clear(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, at: dt.datetime,
           value: float | None) -> str | None:
-    """Clear the alarm at ``at`` (its risk point regraded); the alarm's code."""
+    """Clear the alarm at ``at`` (its risk point regraded); the alarm's code. An episode
+    never ends before it began: a gap alarm cleared by buffered readings older than the alarm
+    is cleared at its opening time."""
     from layers.risk.alarm import restore_for_alarm
 
     row = conn.execute(
-        "UPDATE alarms SET status = 'cleared', cleared_at = %s, last_value = coalesce(%s, "
+        "UPDATE alarms SET status = 'cleared', cleared_at = greatest(opened_at, %s), "
+        "last_value = coalesce(%s, "
         "last_value), last_at = CASE WHEN %s::float8 IS NULL THEN last_at ELSE %s END "
         "WHERE id = %s AND status = 'active' RETURNING code, risk_code",
         (at, value, value, at, alarm_id)).fetchone()
