@@ -133,7 +133,8 @@ REGISTRY_COLUMNS = ["code", "layer", "source_key", "district_code", "class_code"
 
 
 # -- what the converter is told before it starts ---------------------------------------------
-def _like_prefix(dataset: str) -> str:
+def like_prefix(dataset: str) -> str:
+    """The LIKE pattern of the dataset's source keys (``dataset:…``)."""
     return dataset.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + ":%"
 
 
@@ -153,7 +154,7 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Know
     """Current versions and registered codes of the dataset's source keys (call it with the
     merge lock held, so that nothing commits in between)."""
     tbl = sql.Identifier(layer.table)
-    like = sql.Literal(_like_prefix(dataset))
+    like = sql.Literal(like_prefix(dataset))
     index: dict[str, int] = {}
     hashes: list[bytes] = []
     codes: list[bytes] = []
