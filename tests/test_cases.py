@@ -465,6 +465,13 @@ def test_bad_workflow_and_categories_named(tmp_path):
                   "      - {from: [上报], to: 已办, roles: [受理员]}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="已办"):
         workflow.load_workflow(wf)
+    # a state's time column goes into an UPDATE: only the time columns of cases are accepted
+    wf.write_text("states: [上报]\ntimestamps: {上报: 'reported_at = now(), state'}\n"
+                  "deadline_from: 上报\nactions:\n  register:\n    transitions:\n"
+                  "      - {from: [上报], to: 上报, roles: [受理员]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="time column") as exc:
+        workflow.load_workflow(wf)
+    assert exc.value.field == "timestamps.上报"
     cats = tmp_path / "cats.csv"
     cats.write_text("code,kind,major_code,major_name,name,time_limit_h,default_unit,"
                     "unit_fields,note\n0101,部件,01,公用设施,井盖,-1,市政,养护,\n",

@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import yaml
+from psycopg import sql
 
 from cim.errors import CimError, ConfigError, InputError
 from cim.profile import DICTIONARY_DIR
@@ -29,6 +30,10 @@ from layers.cases.dispatch import OVERDUE_FLAG, WAITING_FOR_HANDLING, propose
 from layers.cases.store import CaseNotFound, get_case, record_event, utc
 
 WORKFLOW_FILE = DICTIONARY_DIR / "case_workflow.yaml"
+# the columns of ``cases`` (migration 0008) a state's time may be kept in: the workflow file
+# names them, and a name goes into an UPDATE, so only these are accepted
+TIME_COLUMNS = ("reported_at", "registered_at", "dispatched_at", "handled_at", "verified_at",
+                "closed_at")
 
 
 class TransitionError(CimError):
@@ -97,8 +102,12 @@ def load_workflow(path: Path = WORKFLOW_FILE) -> Workflow:
                               path=str(path), field=where)
         return s
 
-    for s in ts:
+    for s, col in ts.items():
         state(s, "timestamps")
+        if col not in TIME_COLUMNS:
+            raise ConfigError(f"timestamps.{s}: {col!r} is not a time column of cases "
+                              f"({', '.join(TIME_COLUMNS)})", path=str(path),
+                              field=f"timestamps.{s}")
     actions: dict[str, Action] = {}
     for code, spec in (raw.get("actions") or {}).items():
         trs = []
@@ -212,10 +221,12 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         detail["result"] = values["result"]
     cols = list(sets)
     # a case no longer waiting to be handled is not overdue (dispatch.flag_overdue)
-    unflag = ("" if tr.to in WAITING_FOR_HANDLING
-              else f", flags = array_remove(flags, '{OVERDUE_FLAG}')")
-    conn.execute(f"UPDATE cases SET {', '.join(f'{c} = %s' for c in cols)}{unflag} "  # noqa: S608
-                 "WHERE id = %s", [*(sets[c] for c in cols), case_id])
+    unflag = (sql.SQL("") if tr.to in WAITING_FOR_HANDLING
+              else sql.SQL(", flags = array_remove(flags, {})").format(
+                  sql.Literal(OVERDUE_FLAG)))
+    conn.execute(sql.SQL("UPDATE cases SET {}{} WHERE id = %s").format(
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in cols),
+        unflag), [*(sets[c] for c in cols), case_id])
     record_event(conn, case_id, at=at, actor=user.name, role=user.role, action=action,
                  from_state=state, to_state=tr.to, note=values.get("note"), detail=detail)
     return get_case(conn, code, events=True)
