@@ -5,6 +5,7 @@
 #   燃气设施异常 (the gas leak of GAS-001)   派遣 → 处置 → 核查 (pass) → 结案
 #   供水设施异常 (the pressure drop at WP-001) 派遣 → 处置
 #   监测设备离线 (LV-003 went silent)          派遣
+#   桥梁结构异常 (the heavy load on the bridge) 立案 (left for the 派遣员)
 #   a 12345 call (市民热线) about a road       上报 (waits for the 受理员)
 # Times are the sample day's (2026-06-15, +08:00). Safe to run again: a case already past a
 # step is left where it is, existing users are kept, the hotline case is reported once.
