@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
@@ -60,22 +61,25 @@ def build(conn: psycopg.Connection, layers: list[str]) -> list[Entry]:
     parts = []
     for layer in layers:
         t = _table(layer)
-        own = "code" if t == "grid_cells" else "NULL::text"
+        own = sql.SQL("code" if t == "grid_cells" else "NULL::text")
+        # names from case_workflow.yaml: quoted as a literal and an identifier, never spliced
         if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (t,)).fetchone()[0]:
-            parts.append(f"SELECT '{layer}' AS layer, name, geom, {own} AS cell FROM {t} "  # noqa: S608
-                         "WHERE valid_to IS NULL AND name IS NOT NULL AND btrim(name) <> ''")
+            parts.append(sql.SQL(
+                "SELECT {} AS layer, name, geom, {} AS cell FROM {} WHERE valid_to IS NULL "
+                "AND name IS NOT NULL AND btrim(name) <> ''").format(
+                sql.Literal(layer), own, sql.Identifier(t)))
     if not parts:
         return []
     # one feature: a point surely on it; several: the point of them nearest their centroid.
     # A grid cell's name places the address in that very cell.
-    rows = conn.execute(
-        "WITH f AS (" + " UNION ALL ".join(parts) + "), "
+    rows = conn.execute(sql.SQL(
+        "WITH f AS ({}), "
         "n AS (SELECT layer, name, CASE WHEN count(*) = 1 THEN ST_PointOnSurface(min(geom)) "
         "      ELSE ST_ClosestPoint(ST_Collect(geom), ST_Centroid(ST_Collect(geom))) END AS p, "
         "      CASE WHEN count(*) = 1 THEN min(cell) END AS cell FROM f GROUP BY layer, name) "
         "SELECT layer, name, ST_X(p), ST_Y(p), coalesce(cell, (SELECT g.code FROM grid_cells g "
         "WHERE g.valid_to IS NULL AND ST_Intersects(g.geom, n.p) ORDER BY g.code LIMIT 1)) "
-        "FROM n").fetchall()
+        "FROM n").format(sql.SQL(" UNION ALL ").join(parts))).fetchall()
     rank = {layer: i for i, layer in enumerate(layers)}
     out = [Entry(norm_key(name), name, layer, x, y, cell) for layer, name, x, y, cell in rows]
     out = [e for e in out if e.key]
