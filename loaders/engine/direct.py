@@ -3,9 +3,9 @@
 The staged path (:mod:`loaders.engine.bulk`) COPYs every row into a staging table and decides
 in SQL (district and grid joins, duplicates, unchanged features, codes), then copies the
 survivors into the layer: each row crosses the server two or three times. Here a converter
-(:class:`DirectConverter`, in a process of its own when the input is large, so that Python and
-PostgreSQL work at the same time on two cores) decides everything per batch and hands over
-ready binary COPY buffers:
+(:class:`DirectConverter`, in processes of its own when the input is large, so that Python and
+PostgreSQL work at the same time on two cores; :mod:`loaders.engine.workers`) decides
+everything per batch and hands over ready binary COPY buffers:
 
 - district and grid cell from an STRtree of the current boundaries (the same rule as the SQL
   join: the feature's point on surface, the lowest code when several hold it; else the
@@ -26,16 +26,13 @@ so readers never wait. Everything is one transaction: a killed load leaves nothi
 
 from __future__ import annotations
 
-import itertools
-import multiprocessing as mp
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
@@ -44,11 +41,12 @@ from psycopg import sql
 from cim.coding.allocator import reserve_serials
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.db.locks import MERGE_LOCK_SPACE
-from cim.errors import CimError, DatabaseError
 from cim.layerdefs import LayerDef
 from loaders.engine import copybuf
 from loaders.engine.bulk import BulkWriter, MergeResult
+from loaders.engine.known import Areas, Known, fetch_areas, fetch_known, like_prefix  # noqa: F401
 from loaders.engine.report import Reject
+from loaders.engine.workers import converted_batches  # noqa: F401
 
 
 @dataclass
@@ -65,31 +63,6 @@ class Converted:
     class_code: np.ndarray
     columns: dict[str, np.ndarray]  # the layer's own columns, derived ones left out
     rejects: list[Reject] = field(default_factory=list)
-
-
-@dataclass
-class Known:
-    """What the layer holds for the delivery's dataset when the load starts, compactly (a
-    million features: the keys in one dict, hashes and codes in fixed-width arrays)."""
-
-    index: dict[str, int]  # source key → row of the arrays below
-    row_hash: np.ndarray  # "S64": hash of the current version; b"" for a key coded before
-    code: np.ndarray  # "S24": its code
-    current: int  # how many keys have a current version
-
-    @classmethod
-    def empty(cls) -> Known:
-        return cls({}, np.zeros(0, "S64"), np.zeros(0, "S24"), 0)
-
-
-@dataclass
-class Areas:
-    """Current districts and grid cells (storage CRS), sorted by code."""
-
-    district_codes: list[str]
-    districts: np.ndarray
-    grid_codes: list[str]
-    grid: np.ndarray
 
 
 @dataclass
@@ -130,91 +103,6 @@ def layer_copy_columns(layer: LayerDef) -> list[str]:
 
 
 REGISTRY_COLUMNS = ["code", "layer", "source_key", "district_code", "class_code", "batch_id"]
-
-
-# -- what the converter is told before it starts ---------------------------------------------
-def like_prefix(dataset: str) -> str:
-    """The LIKE pattern of the dataset's source keys (``dataset:…``)."""
-    return dataset.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + ":%"
-
-
-def _copy_lines(conn: psycopg.Connection, query: sql.Composable) -> Iterator[list[str]]:
-    """The rows of a text COPY TO, split into fields, chunk by chunk (never all at once)."""
-    rest = b""
-    with conn.cursor().copy(query) as cp:
-        for data in cp:
-            lines = (rest + bytes(data)).split(b"\n")
-            rest = lines.pop()
-            yield [line.decode("utf-8").split("\t") for line in lines]
-    if rest:
-        yield [rest.decode("utf-8").split("\t")]
-
-
-def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Known:
-    """Current versions and registered codes of the dataset's source keys (call it with the
-    merge lock held, so that nothing commits in between)."""
-    tbl = sql.Identifier(layer.table)
-    like = sql.Literal(like_prefix(dataset))
-    index: dict[str, int] = {}
-    hashes: list[bytes] = []
-    codes: list[bytes] = []
-    for rows in _copy_lines(conn, sql.SQL(
-            "COPY (SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
-            "AND source_key LIKE {}) TO STDOUT").format(tbl, like)):
-        for k, h, c in rows:
-            index[_unescape(k)] = len(hashes)
-            hashes.append(h.encode())
-            codes.append(c.encode())
-    current = len(hashes)
-    for rows in _copy_lines(conn, sql.SQL(
-            "COPY (SELECT r.source_key, r.code FROM code_registry r WHERE r.layer = {} "
-            "AND r.source_key LIKE {} AND NOT EXISTS (SELECT 1 FROM {} l WHERE "
-            "l.valid_to IS NULL AND l.source_key = r.source_key)) TO STDOUT").format(
-                sql.Literal(layer.name), like, tbl)):
-        for k, c in rows:
-            index[_unescape(k)] = len(hashes)
-            hashes.append(b"")
-            codes.append(c.encode())
-    return Known(index=index, row_hash=np.array(hashes, dtype="S64"),
-                 code=np.array(codes, dtype="S24"), current=current)
-
-
-def _unescape(s: str) -> str:
-    """A text COPY value back as it was (keys rarely hold a backslash or a tab)."""
-    if "\\" not in s:
-        return s
-    out, i = [], 0
-    esc = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\", "b": "\b", "f": "\f", "v": "\v"}
-    while i < len(s):
-        ch = s[i]
-        if ch == "\\" and i + 1 < len(s):
-            out.append(esc.get(s[i + 1], s[i + 1]))
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-def fetch_areas(conn: psycopg.Connection, layer: LayerDef) -> Areas:
-    if layer.assign_district and not conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM admin_divisions WHERE valid_to IS NULL "
-            "AND level = 3)").fetchone()[0]:
-        raise DatabaseError("no district boundaries in the database: run "
-                            "`cim profile apply` to load the profile's boundaries first")
-
-    def read(query: str) -> tuple[list[str], np.ndarray]:
-        rows = conn.execute(query).fetchall()
-        return [r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows]) \
-            if rows else np.array([], dtype=object)
-
-    dc, dg = read("SELECT code, ST_AsBinary(geom) FROM admin_divisions WHERE valid_to IS NULL "
-                  "AND level = 3 ORDER BY code COLLATE \"C\"") if layer.assign_district \
-        else ([], np.array([], dtype=object))
-    gc, gg = read("SELECT code, ST_AsBinary(geom) FROM grid_cells WHERE valid_to IS NULL "
-                  "ORDER BY code COLLATE \"C\"") if layer.assign_grid \
-        else ([], np.array([], dtype=object))
-    return Areas(district_codes=dc, districts=dg, grid_codes=gc, grid=gg)
 
 
 # -- the converter ---------------------------------------------------------------------------
@@ -447,107 +335,6 @@ def _ranks(prefixes: list[str]) -> np.ndarray:
     return rank
 
 
-# -- the converter processes ------------------------------------------------------------------
-def _worker(rank: int, workers: int, out, keys_in, make: Callable[[], tuple]) -> None:
-    """Converter process ``rank`` of ``workers``: converts batches rank, rank + workers, …
-    of the source. Duplicates are judged in row order: before finishing batch j it takes in
-    the keys accepted by every earlier batch of the other processes (forwarded by the writer
-    as it receives them, drained by a thread so that the writer never waits)."""
-    import queue
-    import threading
-
-    inbox: queue.Queue = queue.Queue()
-
-    def drain() -> None:
-        try:
-            while True:
-                inbox.put(keys_in.recv())
-        except (EOFError, OSError):
-            inbox.put(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        conv, batches = make()
-        known_upto = -1  # keys of every batch up to this one are in conv.seen
-        for j, batch in enumerate(batches):
-            if j % workers != rank:
-                continue
-            prepared = conv.prepare(batch)
-            while known_upto < j - 1:
-                nxt = known_upto + 1
-                if nxt % workers != rank:
-                    keys = inbox.get()
-                    if keys is None:
-                        return  # the writer is gone
-                    conv.saw(keys)
-                known_upto = nxt
-            out.send(("batch", conv.finish(batch, prepared)))
-            known_upto = j
-        out.send(("end", None))
-    except BaseException as exc:  # noqa: BLE001 - handed to the writer, raised there
-        try:
-            out.send(("error", exc))
-        except Exception:  # an exception that does not pickle: its text
-            out.send(("error", CimError(f"{type(exc).__name__}: {exc}")))
-    finally:
-        out.close()
-
-
-def converted_batches(make: Callable[[], tuple], workers: int) -> Iterator[DirectBatch]:
-    """The converted batches, in row order. ``make()`` gives the converter and the source's
-    batches; ``workers`` 0 converts here (small inputs, or no fork), else in that many forked
-    processes, so that Python and PostgreSQL work at the same time."""
-    if workers <= 0 or "fork" not in mp.get_all_start_methods():
-        conv, batches = make()
-        for b in batches:
-            yield conv(b)
-        return
-    ctx = mp.get_context("fork")
-    procs, results, forwards = [], [], []
-    try:
-        for rank in range(workers):
-            res_recv, res_send = ctx.Pipe(duplex=False)
-            keys_recv, keys_send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker, args=(rank, workers, res_send, keys_recv, make),
-                               daemon=True)
-            proc.start()
-            res_send.close()
-            keys_recv.close()
-            procs.append(proc)
-            results.append(res_recv)
-            forwards.append(keys_send)
-        j = 0
-        while True:
-            rank = j % workers
-            try:
-                kind, item = results[rank].recv()
-            except EOFError:
-                procs[rank].join(5)
-                raise CimError(f"a converter process ended unexpectedly (exit code "
-                               f"{procs[rank].exitcode})") from None
-            if kind == "end":
-                break
-            if kind == "error":
-                raise item
-            if workers > 1:
-                for other in range(workers):
-                    if other != rank and procs[other].is_alive():
-                        try:
-                            forwards[other].send(item.accepted)
-                        except (BrokenPipeError, ConnectionResetError):
-                            pass  # that process has converted its last batch and ended
-            item.accepted = None
-            yield item
-            j += 1
-    finally:
-        for c in results + forwards:
-            c.close()
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-            proc.join(5)
-
-
 # -- the writer ------------------------------------------------------------------------------
 class DirectWriter:
     """Writes :class:`DirectBatch` es into the layer inside the load's transaction."""
@@ -636,10 +423,6 @@ class DirectWriter:
                 self._seen([])
             self.w.scope.add(self.layer, self.seen_table, dataset)
         return r
-
-
-def first_and_rest(first, rest: Iterator) -> Iterator:
-    return itertools.chain([first] if first is not None else [], rest)
 
 
 def ewkb_from_iso(iso: np.ndarray, srid: int) -> np.ndarray | None:

@@ -1,0 +1,110 @@
+"""The converter processes of a direct write (:mod:`loaders.engine.direct`): forked, so that
+Python converts while PostgreSQL writes, each taking batches in turn; batches come back in row
+order, and duplicates are still judged in row order across processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Iterator
+
+from cim.errors import CimError
+
+
+def _worker(rank: int, workers: int, out, keys_in, make: Callable[[], tuple]) -> None:
+    """Converter process ``rank`` of ``workers``: converts batches rank, rank + workers, …
+    of the source. Duplicates are judged in row order: before finishing batch j it takes in
+    the keys accepted by every earlier batch of the other processes (forwarded by the writer
+    as it receives them, drained by a thread so that the writer never waits)."""
+    import queue
+    import threading
+
+    inbox: queue.Queue = queue.Queue()
+
+    def drain() -> None:
+        try:
+            while True:
+                inbox.put(keys_in.recv())
+        except (EOFError, OSError):
+            inbox.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        conv, batches = make()
+        known_upto = -1  # keys of every batch up to this one are in conv.seen
+        for j, batch in enumerate(batches):
+            if j % workers != rank:
+                continue
+            prepared = conv.prepare(batch)
+            while known_upto < j - 1:
+                nxt = known_upto + 1
+                if nxt % workers != rank:
+                    keys = inbox.get()
+                    if keys is None:
+                        return  # the writer is gone
+                    conv.saw(keys)
+                known_upto = nxt
+            out.send(("batch", conv.finish(batch, prepared)))
+            known_upto = j
+        out.send(("end", None))
+    except BaseException as exc:  # noqa: BLE001 - handed to the writer, raised there
+        try:
+            out.send(("error", exc))
+        except Exception:  # an exception that does not pickle: its text
+            out.send(("error", CimError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        out.close()
+
+
+def converted_batches(make: Callable[[], tuple], workers: int) -> Iterator:
+    """The converted batches, in row order. ``make()`` gives the converter and the source's
+    batches; ``workers`` 0 converts here (small inputs, or no fork), else in that many forked
+    processes, so that Python and PostgreSQL work at the same time."""
+    if workers <= 0 or "fork" not in mp.get_all_start_methods():
+        conv, batches = make()
+        for b in batches:
+            yield conv(b)
+        return
+    ctx = mp.get_context("fork")
+    procs, results, forwards = [], [], []
+    try:
+        for rank in range(workers):
+            res_recv, res_send = ctx.Pipe(duplex=False)
+            keys_recv, keys_send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, args=(rank, workers, res_send, keys_recv, make),
+                               daemon=True)
+            proc.start()
+            res_send.close()
+            keys_recv.close()
+            procs.append(proc)
+            results.append(res_recv)
+            forwards.append(keys_send)
+        j = 0
+        while True:
+            rank = j % workers
+            try:
+                kind, item = results[rank].recv()
+            except EOFError:
+                procs[rank].join(5)
+                raise CimError(f"a converter process ended unexpectedly (exit code "
+                               f"{procs[rank].exitcode})") from None
+            if kind == "end":
+                break
+            if kind == "error":
+                raise item
+            if workers > 1:
+                for other in range(workers):
+                    if other != rank and procs[other].is_alive():
+                        try:
+                            forwards[other].send(item.accepted)
+                        except (BrokenPipeError, ConnectionResetError):
+                            pass  # that process has converted its last batch and ended
+            item.accepted = None
+            yield item
+            j += 1
+    finally:
+        for c in results + forwards:
+            c.close()
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(5)
