@@ -140,6 +140,31 @@ def test_no_partition_refuses_the_batch(d):
     assert counts(d, s)["readings"] == 0
 
 
+def test_partitions_are_utc_months(d):
+    """Partitions hold UTC months [1st 00:00Z, next 1st): a batch straddling November and
+    December lands in both; 00:00Z on the 1st is the new month; 00:00 Beijing time on
+    1 December is still November (16:00Z on the 30th). The fixture has Nov 2026 – Jan 2027:
+    07:59:59+08:00 on 1 February 2027 is January, 08:00+08:00 is February (no partition:
+    the whole batch refused)."""
+    from layers.iot.partitions import month_of
+
+    bj = dt.timezone(dt.timedelta(hours=8))
+    s = add_sensor(d, 15, "04", None, None)
+    batch = [(s, dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=dt.UTC), 0.5),
+             (s, dt.datetime(2026, 12, 1, 0, 0, tzinfo=dt.UTC), 0.5),
+             (s, dt.datetime(2026, 12, 1, 0, 0, tzinfo=bj), 0.5),
+             (s, dt.datetime(2027, 2, 1, 7, 59, 59, tzinfo=bj), 0.5)]
+    assert send(d, batch)["inserted"] == 4
+    assert d.rows("SELECT tableoid::regclass::text FROM readings WHERE sensor_code = %s "
+                  "ORDER BY ts", (s,)) == [("readings_y2026m11",), ("readings_y2026m11",),
+                                           ("readings_y2026m12",), ("readings_y2027m01",)]
+    assert month_of(dt.datetime(2026, 12, 1, 0, 0, tzinfo=bj)) == dt.date(2026, 11, 1)
+    with pytest.raises(NoPartition, match="2027-02"):
+        send(d, [(s, dt.datetime(2027, 1, 15, tzinfo=dt.UTC), 0.5),
+                 (s, dt.datetime(2027, 2, 1, 8, 0, tzinfo=bj), 0.5)])
+    assert counts(d, s)["readings"] == 4
+
+
 def test_gap_alarm_opens_and_clears(d):
     s = add_sensor(d, 7, "04", None, None, interval_s=300)
     send(d, [(s, t(0), 0.5)])
