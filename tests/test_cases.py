@@ -384,6 +384,12 @@ def test_evaluation_hand_built(conn):
     assert "overdue" not in flags(c)
     with pytest.raises(InputError):
         evaluate.evaluate(conn, end, start)
+    # a period without cases: every rate's denominator is 0 → None (not 0, not an error)
+    empty = evaluate.evaluate(conn, dt.datetime(1990, 1, 1, tzinfo=UTC),
+                              dt.datetime(1990, 2, 1, tzinfo=UTC), "grid", now)
+    assert empty["rows"] == [] and empty["total"]["reported"] == 0
+    assert [empty["total"][k] for k in ("registration_rate", "on_time_rate", "closing_rate",
+                                        "mean_handling_h")] == [None] * 4
 
 
 def test_report_html_self_contained(conn):
