@@ -4,6 +4,7 @@ dictionaries, reject records."""
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from typing import Any
 
 import numpy as np
@@ -63,24 +64,41 @@ def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray]],
 
     ``dataset:id`` from the first id field; where it is blank, ``dataset:field=id`` from a
     further id field (OSM extracts fill osm_id or osm_way_id); else ``dataset:g<hash>`` of the
-    geometry rounded to 1 mm.
+    geometry rounded to 1 mm. Built column by column.
     """
-    gk = None
-    out = []
-    for i in range(len(geoms)):
-        key = None
-        for j, (name, col) in enumerate(id_columns):
-            v = col[i]
-            if not is_blank(v):
-                if isinstance(v, float) and v.is_integer():
-                    v = int(v)
-                key = f"{dataset}:{v}" if j == 0 else f"{dataset}:{name}={v}"
-                break
-        if key is None:
-            if gk is None:
-                gk = geometry_keys(np.where(shapely.is_missing(geoms), shapely.Point(), geoms))
-            key = f"{dataset}:{gk[i]}"
-        out.append(key)
+    n = len(geoms)
+    out = np.full(n, None, dtype=object)
+    todo = np.ones(n, dtype=bool)
+    for j, (name, col) in enumerate(id_columns):
+        idx = np.flatnonzero(todo)
+        if not len(idx):
+            break
+        ids = _id_texts(np.asarray(col, dtype=object)[idx])
+        hit = ids != None  # noqa: E711  (object array comparison)
+        head = f"{dataset}:" if j == 0 else f"{dataset}:{name}="
+        out[idx[hit]] = head + ids[hit]
+        todo[idx[hit]] = False
+    rest = np.flatnonzero(todo)
+    if len(rest):
+        g = np.asarray(geoms, dtype=object)[rest]
+        gk = geometry_keys(np.where(shapely.is_missing(g), shapely.Point(), g))
+        out[rest] = [f"{dataset}:{k}" for k in gk]
+    return out.tolist()
+
+
+def _id_texts(values: np.ndarray) -> np.ndarray:
+    """An id's text (a whole float without its .0), None where blank."""
+    out = np.full(len(values), None, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        s = pd.Series(values, dtype=object)
+        ok = (s.notna() & (s.str.strip() != "")).to_numpy(dtype=bool)
+        out[ok] = values[ok]
+        return out
+    for i, v in enumerate(values):
+        if not is_blank(v):
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            out[i] = f"{v}"
     return out
 
 
@@ -129,7 +147,10 @@ _DISTINCT_JSON = ("string", "empty", "integer", "boolean")
 def _json_fragments(prefix: str, col: np.ndarray) -> np.ndarray:
     """``prefix`` + the JSON of each value as :func:`row_attrs` keeps it, one per row."""
     def enc(v: Any) -> str:
-        return prefix + json.dumps(jsonable(v), ensure_ascii=False)
+        j = jsonable(v)
+        # a text as json.dumps(…, ensure_ascii=False) writes it, without its overhead
+        return prefix + (encode_basestring(j) if isinstance(j, str)
+                         else json.dumps(j, ensure_ascii=False))
 
     if pd.api.types.infer_dtype(col, skipna=True) in _DISTINCT_JSON:
         codes, uniques = pd.factorize(pd.Series(col, dtype=object))

@@ -39,6 +39,8 @@ from loaders.sources.read import Batch
 FAMILY_OF_TYPE = {0: "point", 4: "point", 1: "line", 5: "line", 3: "polygon", 6: "polygon"}
 TEXT_FIELDS = ("name", "dept_code", "dept_name", "owner_code", "owner_name", "maint_code",
                "maint_name", "material", "location", "note")
+# the census fields a component keeps in columns (not repeated in its attrs)
+COLUMN_FIELDS = (*TEXT_FIELDS, "initial_date", "change_date", "state", "currency", "data_source")
 
 
 def as_date(v: Any) -> dt.date | None:
@@ -259,6 +261,9 @@ def make_columns(profile: CityProfile):
             rejects.append(reject_record(batch.first_row + i, reason, msg, row_attrs(cols, i),
                                          batch.geometries[i], keys[i], field=field))
         idx = np.flatnonzero(keep)
+        # attrs keep what has no column: the delivered class (a code, name or alias) and id
+        # stay, the fields parsed into columns go (rejects keep every field as delivered)
+        columned = {m[f] for f in COLUMN_FIELDS if f in m} - {m["class"], m.get("source_id")}
         kept = {c: (np.full(len(idx), None, dtype=object) if c in derived else vals[c][idx])
                 for c in comp_columns}
         iso = shapely.to_wkb(geoms[idx], byte_order=1, flavor="iso", include_srid=False,
@@ -266,7 +271,8 @@ def make_columns(profile: CityProfile):
         return Converted(
             index=idx, source_key=np.asarray(keys, dtype=object)[idx],
             row_hash=content_hashes_wkb(kept, iso),  # the layer's columns in declared order
-            attrs=attrs_json({k: v[idx] for k, v in cols.items()}, len(idx)),
+            attrs=attrs_json({k: v[idx] for k, v in cols.items() if k not in columned},
+                             len(idx)),
             flags=[flags[i] for i in idx], geoms=geoms[idx], ewkb=ewkb(geoms[idx], ctx.srid),
             class_code=vals["subclass_code"][idx],
             columns={c: v for c, v in kept.items() if c not in derived}, rejects=rejects)

@@ -145,24 +145,14 @@ def _fallback(values: np.ndarray, out: np.ndarray, suspects: np.ndarray, parse,
 
 
 def texts(values: np.ndarray, max_len: int = 1000) -> tuple[np.ndarray, dict[int, str]]:
-    """Column version of :func:`as_text`: (values, {row index: problem})."""
-    s = pd.Series(values, dtype=object)
-    out = np.full(len(s), None, dtype=object)
-    present = s.notna().to_numpy()
-    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-        problems: dict[int, str] = {}
-        _fallback(values, out, np.arange(len(s)), lambda v: as_text(v, max_len), problems)
-        return out, problems
-    if present.any():
-        t = s[present].astype(str).str.strip().to_numpy(dtype=object)
-        t[t == ""] = None
-        out[present] = t
-    t = pd.Series(out, dtype=object)
-    lengths = t.str.len().to_numpy(dtype=float, na_value=0)
-    nul = t.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
+    """Column version of :func:`as_text`: (values, {row index: problem}). A column of texts is
+    parsed once per distinct text (survey columns repeat their values); any other column
+    value by value (5 and 5.0 are different texts)."""
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return mapped(values, lambda v: as_text(v, max_len))
+    out = np.full(len(values), None, dtype=object)
     problems: dict[int, str] = {}
-    _fallback(values, out, np.flatnonzero((lengths > max_len) | nul),
-              lambda v: as_text(v, max_len), problems)
+    _fallback(values, out, np.arange(len(values)), lambda v: as_text(v, max_len), problems)
     return out, problems
 
 
