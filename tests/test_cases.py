@@ -478,6 +478,18 @@ def test_bad_workflow_and_categories_named(tmp_path):
     with pytest.raises(ConfigError, match="time column") as exc:
         workflow.load_workflow(wf)
     assert exc.value.field == "timestamps.上报"
+    # the states the code relies on are data too: where a report opens, who waits
+    wf.write_text("states: [上报, 立案]\ntimestamps: {上报: reported_at, 立案: registered_at}\n"
+                  "deadline_from: 立案\ninitial: 新建\nactions:\n  register:\n"
+                  "    transitions:\n      - {from: [上报], to: 立案, roles: [受理员]}\n",
+                  encoding="utf-8")
+    with pytest.raises(ConfigError, match="新建") as exc:
+        workflow.load_workflow(wf)
+    assert exc.value.field == "initial"
+    wf.write_text(wf.read_text(encoding="utf-8").replace("新建", "上报")
+                  + "waiting_for_handling: [立案]\n", encoding="utf-8")
+    loaded = workflow.load_workflow(wf)
+    assert (loaded.initial, loaded.registered, loaded.waiting) == ("上报", "立案", ("立案",))
     cats = tmp_path / "cats.csv"
     cats.write_text("code,kind,major_code,major_name,name,time_limit_h,default_unit,"
                     "unit_fields,note\n0101,部件,01,公用设施,井盖,-1,市政,养护,\n",

@@ -29,8 +29,13 @@ from cim.errors import InputError
 from cim.layerdefs import LAYERS
 from layers.cases.categories import UNIT_BASES, Category
 
-# the states in which a case still waits to be handled (see the module docstring)
-WAITING_FOR_HANDLING = ("立案", "派遣")
+
+def waiting_states() -> list[str]:
+    """The states in which a case still waits to be handled (case_workflow.yaml
+    ``waiting_for_handling``: 立案, 派遣; see the module docstring)."""
+    from layers.cases.workflow import load_workflow
+
+    return list(load_workflow().waiting)
 
 
 def _table_exists(conn: psycopg.Connection, table: str) -> bool:
@@ -81,7 +86,7 @@ def overdue(conn: psycopg.Connection, now: dt.datetime | None = None) -> list[di
         "dispatched_at, deadline, round(extract(epoch FROM %(now)s - deadline)::numeric / 3600, "
         "2)::float AS overdue_h FROM cases WHERE valid_to IS NULL AND state = ANY(%(states)s) "
         "AND deadline < %(now)s ORDER BY deadline, code",
-        {"now": now, "states": list(WAITING_FOR_HANDLING)}).fetchall()
+        {"now": now, "states": waiting_states()}).fetchall()
 
 
 OVERDUE_FLAG = "overdue"
@@ -91,7 +96,7 @@ def flag_overdue(conn: psycopg.Connection, now: dt.datetime | None = None) -> di
     """Set the flag ``overdue`` on the cases overdue at ``now`` and drop it from the others;
     counts flagged, cleared and overdue."""
     now = now or dt.datetime.now(dt.UTC)
-    p = {"now": now, "states": list(WAITING_FOR_HANDLING), "flag": OVERDUE_FLAG}
+    p = {"now": now, "states": waiting_states(), "flag": OVERDUE_FLAG}
     late = "state = ANY(%(states)s) AND deadline < %(now)s"
     flagged = conn.execute(
         f"UPDATE cases SET flags = array_append(flags, %(flag)s) WHERE valid_to IS NULL "  # noqa: S608

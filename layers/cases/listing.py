@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
-from layers.cases.dispatch import WAITING_FOR_HANDLING
+from layers.cases.dispatch import waiting_states
 from layers.cases.store import CASE_COLUMNS, utc
 from layers.query.sqlparts import storage_srid
 
@@ -53,7 +53,7 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
         params["unit"] = unit
     if overdue:
         where.append("state = ANY(%(waiting)s) AND deadline < %(now)s")
-        params["waiting"] = list(WAITING_FOR_HANDLING)
+        params["waiting"] = waiting_states()
         params["now"] = utc(now) or dt.datetime.now(dt.UTC)
     params["limit"] = limit
     cur = conn.cursor(row_factory=dict_row)

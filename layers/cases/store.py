@@ -35,7 +35,6 @@ from layers.query.sqlparts import storage_srid
 
 SOURCES = ("巡查上报", "传感告警", "市民热线")
 LAYER = "cases"
-REPORTED, REGISTERED = "上报", "立案"
 CONTACT_FIELDS = ("reporter_name", "phone", "reporter_user")
 # the columns a case is shown with (geometry as x/y in the storage CRS)
 CASE_COLUMNS = ("code, source, kind, category_code, category_name, state, description, "
@@ -140,6 +139,10 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
               register: bool = False, contact: dict | None = None) -> dict:
     """Open a case (state 上报, or 立案 at once with ``register``: a sensor alarm); the case row
     as a dict. ``point`` is x, y in the storage CRS. Runs in the caller's transaction."""
+    from layers.cases.workflow import load_workflow
+
+    wf = load_workflow()
+    reported, registered = wf.initial, wf.registered  # 上报, 立案 (case_workflow.yaml)
     if source not in SOURCES:
         raise InputError(f"unknown source {source!r}; sources: {', '.join(SOURCES)}",
                          field="source")
@@ -161,15 +164,15 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
         "(%s, %s::geometry, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
         "%s, %s) RETURNING id",
         (code, geom, source, cat.kind, cat.code, cat.name,
-         REGISTERED if register else REPORTED, description, address, district, cell, layer,
+         registered if register else reported, description, address, district, cell, layer,
          asset_code, alarm_code, unit, basis, reported_at, registered_at, deadline,
          cat.time_limit_h)).fetchone()[0]
     # the description stays on the case (not published: a citizen's words may name people)
     record_event(conn, case_id, at=reported_at, actor=actor, role=role, action="report",
-                 from_state=None, to_state=REPORTED, detail={"source": source})
+                 from_state=None, to_state=reported, detail={"source": source})
     if register:
         record_event(conn, case_id, at=reported_at, actor=actor, role=role, action="register",
-                     from_state=REPORTED, to_state=REGISTERED, note=None)
+                     from_state=reported, to_state=registered, note=None)
     if contact:
         unknown = set(contact) - set(CONTACT_FIELDS)
         if unknown:

@@ -26,7 +26,7 @@ from cim.errors import CimError, ConfigError, InputError
 from cim.profile import DICTIONARY_DIR
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import category
-from layers.cases.dispatch import OVERDUE_FLAG, WAITING_FOR_HANDLING, propose
+from layers.cases.dispatch import OVERDUE_FLAG, propose
 from layers.cases.store import CaseNotFound, get_case, record_event, utc
 
 WORKFLOW_FILE = DICTIONARY_DIR / "case_workflow.yaml"
@@ -75,6 +75,20 @@ class Workflow:
     unit_roles: tuple[str, ...]
     actions: dict[str, Action]
     deadline_from: str
+    initial: str  # the state a report opens in (上报)
+    waiting: tuple[str, ...]  # the states in which a case waits to be handled (立案, 派遣)
+
+    @property
+    def registered(self) -> str:
+        """The state a report is registered into (the ``register`` action from
+        ``initial``): where a sensor alarm's case is opened."""
+        act = self.actions.get("register")
+        to = next((t.to for t in act.transitions if self.initial in t.from_states),
+                  None) if act else None
+        if to is None:
+            raise ConfigError(f"case_workflow.yaml: no register action from {self.initial}",
+                              field="actions.register")
+        return to
 
     def allowed(self, state: str) -> list[Action]:
         """The actions that leave ``state``."""
@@ -130,8 +144,12 @@ def load_workflow(path: Path = WORKFLOW_FILE) -> Workflow:
     if deadline_from not in ts:
         raise ConfigError(f"deadline_from {deadline_from} has no timestamp", path=str(path),
                           field="deadline_from")
+    initial = state(raw.get("initial"), "initial")
+    waiting = tuple(state(s, "waiting_for_handling")
+                    for s in raw.get("waiting_for_handling") or ())
     return Workflow(states, tuple(state(s, "final") for s in raw.get("final") or ()), ts,
-                    tuple(raw.get("unit_roles") or ()), actions, deadline_from)
+                    tuple(raw.get("unit_roles") or ()), actions, deadline_from, initial,
+                    waiting)
 
 
 def _fields(wf: Workflow, action: Action, values: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +239,7 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         detail["result"] = values["result"]
     cols = list(sets)
     # a case no longer waiting to be handled is not overdue (dispatch.flag_overdue)
-    unflag = (sql.SQL("") if tr.to in WAITING_FOR_HANDLING
+    unflag = (sql.SQL("") if tr.to in wf.waiting
               else sql.SQL(", flags = array_remove(flags, {})").format(
                   sql.Literal(OVERDUE_FLAG)))
     conn.execute(sql.SQL("UPDATE cases SET {}{} WHERE id = %s").format(
