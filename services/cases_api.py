@@ -117,8 +117,11 @@ class CasesService:
             return _error(409, "Conflict", exc.message)
         except CaseNotFound as exc:
             return _error(404, "NotFound", exc.message)
-        except CimError as exc:
+        except InputError as exc:
             return _error(400, "InvalidParameterValue", str(exc))
+        except CimError:  # a broken file or registry row: the server's problem, not the input's
+            LOG.exception("%s failed", request.path)
+            return _error(500, "NoApplicableCode", "internal error (logged by the server)")
         except psycopg.errors.QueryCanceled:
             return _error(503, "ServiceUnavailable", "the query ran longer than allowed")
 

@@ -123,8 +123,11 @@ class IotService:
             return _error(403, "Forbidden", exc.message)
         except NoPartition as exc:
             return _error(409, "Conflict", exc.message)
-        except CimError as exc:
+        except InputError as exc:
             return _error(400, "InvalidParameterValue", str(exc))
+        except CimError:  # a broken file or registry row: the server's problem, not the input's
+            LOG.exception("%s failed", request.path)
+            return _error(500, "NoApplicableCode", "internal error (logged by the server)")
         except psycopg.errors.QueryCanceled:
             return _error(503, "ServiceUnavailable", "the query ran longer than allowed")
 

@@ -109,3 +109,15 @@ def test_month_without_partition_is_409(env):
     r = post(env, {"readings": [{"sensor": "API-GAS", "time": "2031-05-01T00:00:00+00:00",
                                  "value": 1.0}]}, env.key)
     assert r.status_code == 409 and "cim iot partitions" in r.json()["description"]
+
+
+def test_a_broken_registry_row_is_a_server_error_not_bad_input(env):
+    """A sensor lying in no district and naming none cannot get an alarm coded: that is the
+    platform's fault (500, logged), not the sender's (400), and nothing is written."""
+    s = add_sensor(env, 16, "01", None, None, device_id="API-NOWHERE")
+    with psycopg.connect(env.conninfo) as conn:
+        conn.execute("UPDATE sensors SET district_code = NULL, geom = ST_Translate(geom, 1e7, "
+                     "1e7) WHERE code = %s", (s,))
+    r = post(env, items(("API-NOWHERE", t(0), 60.0)), env.key)
+    assert r.status_code == 500 and "internal error" in r.json()["description"]
+    assert counts(env, s) == {"readings": 0, "alarms": 0, "active": 0, "cases": 0}
