@@ -87,6 +87,17 @@ def test_gas_alarm_opens_once_escalates_clears_and_restores_risk(d):
     assert state == (10, t(45), 11.0, 4)
 
 
+def test_back_up_after_de_escalation_is_not_a_new_escalation(d):
+    """Gas: 30 opens 二级; 18 falls back to 三级 (below 二级 off 20, above 三级 off 16); 26
+    is 二级 again — a level the episode had reached, not an escalation; 55 escalates to 一级.
+    One alarm, one escalation, its level 一级."""
+    s = add_sensor(d, 17, "01", None, None)
+    out = send(d, [(s, t(0), 30.0), (s, t(5), 18.0), (s, t(10), 26.0), (s, t(15), 55.0)])
+    assert (out["alarms_opened"], out["alarms_escalated"], out["alarms_cleared"]) == (1, 1, 0)
+    assert d.rows("SELECT level, peak_value, clear_at FROM alarms WHERE sensor_code = %s",
+                  (s,)) == [(1, 55.0, 40.0)]
+
+
 def test_ingest_is_idempotent(d):
     s = add_sensor(d, 2, "01", None, None, device_id="GAS-IDEMP")
     batch = [("GAS-IDEMP", t(0), 3.0), ("GAS-IDEMP", t(5), 60.0), (s, t(10), 61.0)]

@@ -128,9 +128,10 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
 
 
 def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int,
-             at: dt.datetime, threshold: float) -> None:
+             at: dt.datetime, threshold: float) -> bool:
     """The episode reached a more severe ``level``: the alarm says so and its risk point goes
-    up with it."""
+    up with it. False when the episode had reached that level before (back up after a
+    de-escalation): nothing changes."""
     from layers.risk.alarm import raise_for_alarm
 
     lv = cfg.levels[level]
@@ -139,11 +140,13 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
         "detail = detail || jsonb_build_object('escalated_at', %s::timestamptz::text) "
         "WHERE id = %s AND level > %s RETURNING code, asset_code, type_code, risk_code",
         (level, lv.name, lv.color, threshold, at, alarm_id, level)).fetchone()
-    if row is None or row[3] is None:
-        return
-    raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
-                    alarm_code=row[0], level=lv.risk_level,
-                    risk_type=_risk_types().get(row[2]), at=at)
+    if row is None:
+        return False
+    if row[3] is not None:
+        raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
+                        alarm_code=row[0], level=lv.risk_level,
+                        risk_type=_risk_types().get(row[2]), at=at)
+    return True
 
 
 def touch(conn: psycopg.Connection, rows: list[tuple[int, dt.datetime, float, float,

@@ -237,8 +237,8 @@ def _walk(conn: psycopg.Connection, cfg: IotConfig, walk: list, state: dict,
                     counts["alarms_opened"] += 1
                     counts["cases_opened"] += 1
                 else:
-                    alarm_ops.escalate(conn, cfg, alarm_id, new, ts, band.on)
-                    counts["alarms_escalated"] += 1
+                    if alarm_ops.escalate(conn, cfg, alarm_id, new, ts, band.on):
+                        counts["alarms_escalated"] += 1
                 clear_at = band.off
             elif new is None and level is not None:  # cleared
                 if peak is not None:  # the episode's peak before its clearing reading
