@@ -359,7 +359,7 @@ def test_sample_day_crosses_the_thresholds_it_was_made_for(sdb, served):
             else min(values) <= float(r["on"]))]
         if hit:
             expected[device] = min(hit)
-    assert expected == {"GAS-001": 1, "WP-001": 2}
+    assert expected == {"GAS-001": 1, "WP-001": 2, "BD-001": 3}
     got = dict(sdb.rows("SELECT device_id, min(level) FROM alarms WHERE kind = 'threshold' "
                         "GROUP BY device_id"))
     assert got == expected
@@ -383,3 +383,64 @@ def test_geopackage_registry_table_is_the_same_registry(sdb, tmp_path):
     pyogrio.write_dataframe(df, path, layer="监测设备", driver="GPKG")
     rep = load_sensors(sdb.conninfo, sdb.profile, path)
     assert (rep.read, rep.unchanged, rep.inserted, rep.updated) == (len(df), len(df), 0, 0)
+
+
+def test_sample_day_bridge_alarm_raises_and_restores_the_bridges_risk_point(db):
+    """The sample's bridge (跨河桥 0208) under a heavy load: BD-001's readings against the
+    type 07 thresholds (both read with csv; the file has no 0208 rows, so the type's rows
+    apply) give the alarm's level, its opening (the first reading at or above the lowest
+    ``on``) and its clearing (the first later reading below the lowest level's ``off``). The
+    bridge's risk point (rule bridges) went up to the alarm's risk level (iot.yaml) at the
+    opening and back to its own likelihood × consequence (risk_matrix.yaml) at the clearing,
+    each a risk_assessments row of source 'alarm'; the day ends with it restored."""
+    import datetime as dt
+
+    import yaml
+
+    with open(DICTIONARY_DIR / "sensor_thresholds.csv", encoding="utf-8") as fh:
+        rules = [r for r in csv.DictReader(fh) if r["type_code"] == "07"]
+    assert rules and not [r for r in rules if r["asset_class"] == "0208"]
+    rules = [r for r in rules if not r["asset_class"]]
+    with open(SAMPLES / "sensors" / "readings_day.csv", encoding="utf-8") as fh:
+        day = [(dt.datetime.fromisoformat(r["监测时间"]), float(r["监测值"]))
+               for r in csv.DictReader(fh) if r["设备编号"] == "BD-001"]
+    lowest = max(rules, key=lambda r: int(r["level"]))  # 四级: the lowest on, and its off
+    above = [k for k, (_t, v) in enumerate(day) if v >= float(lowest["on"])]
+    assert above == list(range(above[0], above[-1] + 1)), "one excursion in the day"
+    level = min(int(r["level"]) for r in rules
+                if max(v for _t, v in day) >= float(r["on"]))
+    opened = day[above[0]][0]
+    cleared = next(t for t, v in day[above[-1] + 1:] if v < float(lowest["off"]))
+    assert level == 3
+
+    bridge = db.scalar("SELECT asset_code FROM sensors WHERE device_id = 'BD-001' AND "
+                       "valid_to IS NULL")
+    assert db.scalar("SELECT subclass_code FROM components WHERE code = %s AND valid_to IS NULL",
+                     (bridge,)) == "0208"
+    alarms = db.rows("SELECT code, level, status, opened_at, cleared_at, case_code, risk_code "
+                     "FROM alarms WHERE device_id = 'BD-001' AND valid_to IS NULL")
+    assert len(alarms) == 1
+    code, got_level, status, got_opened, got_cleared, case_code, risk_code = alarms[0]
+    assert (got_level, status, got_opened, got_cleared) == (level, "cleared", opened, cleared)
+    assert db.scalar("SELECT source FROM cases WHERE code = %s AND valid_to IS NULL",
+                     (case_code,)) == "传感告警"
+
+    point = db.rows("SELECT code, risk_type_code, likelihood, consequence, level, color, flags "
+                    "FROM risk_points WHERE asset_code = %s AND valid_to IS NULL", (bridge,))
+    assert len(point) == 1
+    pcode, rtype, likelihood, consequence, plevel, pcolor, flags = point[0]
+    assert (pcode, rtype) == (risk_code, "0201")
+    with open(DICTIONARY_DIR / "risk_matrix.yaml", encoding="utf-8") as fh:
+        matrix = yaml.safe_load(fh)
+    with open(DICTIONARY_DIR / "iot.yaml", encoding="utf-8") as fh:
+        raised_to = yaml.safe_load(fh)["levels"][level]["risk_level"]
+    own = matrix["matrix"][likelihood][consequence - 1]
+    order = list(matrix["levels"])  # most severe first
+    assert order.index(raised_to) < order.index(own), "the alarm must show on the point"
+    # the day ends with the alarm cleared: the point is back at its own grade, flag gone
+    assert (plevel, pcolor) == (own, matrix["levels"][own]["color"])
+    assert not [f for f in flags if f.startswith("alarm:")]
+    changes = db.rows("SELECT assessed_at, level, factors->>'action', factors->>'alarm' "
+                      "FROM risk_assessments WHERE code = %s AND source = 'alarm' "
+                      "ORDER BY assessed_at, id", (pcode,))
+    assert changes == [(opened, raised_to, "raise", code), (cleared, own, "restore", code)]
