@@ -146,17 +146,17 @@ def test_unknown_sensors_are_counted_and_named(d):
 def test_no_partition_refuses_the_batch(d):
     s = add_sensor(d, 6, "04", None, None)
     with pytest.raises(NoPartition, match="cim iot partitions") as exc:
-        send(d, [(s, t(0), 0.5), (s, dt.datetime(2031, 3, 1, tzinfo=dt.UTC), 0.5)])
-    assert "2031-03" in str(exc.value)
+        send(d, [(s, t(0), 0.5), (s, dt.datetime(2020, 3, 1, tzinfo=dt.UTC), 0.5)])
+    assert "2020-03" in str(exc.value)
     assert counts(d, s)["readings"] == 0
 
 
 def test_partitions_are_utc_months(d):
     """Partitions hold UTC months [1st 00:00Z, next 1st): a batch straddling November and
     December lands in both; 00:00Z on the 1st is the new month; 00:00 Beijing time on
-    1 December is still November (16:00Z on the 30th). The fixture has Nov 2026 – Jan 2027:
-    07:59:59+08:00 on 1 February 2027 is January, 08:00+08:00 is February (no partition:
-    the whole batch refused)."""
+    1 December is still November (16:00Z on the 30th). The fixture has Nov 2026 – Jan 2027,
+    no October: 08:00+08:00 on 1 November is November, 07:59:59+08:00 is October (no
+    partition: the whole batch refused)."""
     from layers.iot.partitions import month_of
 
     bj = dt.timezone(dt.timedelta(hours=8))
@@ -164,16 +164,29 @@ def test_partitions_are_utc_months(d):
     batch = [(s, dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=dt.UTC), 0.5),
              (s, dt.datetime(2026, 12, 1, 0, 0, tzinfo=dt.UTC), 0.5),
              (s, dt.datetime(2026, 12, 1, 0, 0, tzinfo=bj), 0.5),
-             (s, dt.datetime(2027, 2, 1, 7, 59, 59, tzinfo=bj), 0.5)]
+             (s, dt.datetime(2026, 11, 1, 8, 0, tzinfo=bj), 0.5)]
     assert send(d, batch)["inserted"] == 4
     assert d.rows("SELECT tableoid::regclass::text FROM readings WHERE sensor_code = %s "
-                  "ORDER BY ts", (s,)) == [("readings_y2026m11",), ("readings_y2026m11",),
-                                           ("readings_y2026m12",), ("readings_y2027m01",)]
+                  "ORDER BY ts", (s,)) == [("readings_y2026m11",)] * 3 + [("readings_y2026m12",)]
     assert month_of(dt.datetime(2026, 12, 1, 0, 0, tzinfo=bj)) == dt.date(2026, 11, 1)
-    with pytest.raises(NoPartition, match="2027-02"):
-        send(d, [(s, dt.datetime(2027, 1, 15, tzinfo=dt.UTC), 0.5),
-                 (s, dt.datetime(2027, 2, 1, 8, 0, tzinfo=bj), 0.5)])
+    with pytest.raises(NoPartition, match="2026-10"):
+        send(d, [(s, dt.datetime(2026, 11, 15, tzinfo=dt.UTC), 0.5),
+                 (s, dt.datetime(2026, 11, 1, 7, 59, 59, tzinfo=bj), 0.5)])
     assert counts(d, s)["readings"] == 4
+
+
+def test_reading_from_the_future_refused(d):
+    """A reading more than readings.max_ahead_s (iot.yaml: 300 s) ahead of the database's
+    clock refuses the batch, naming its index: stored, it would make every later reading of
+    the sensor late (never evaluated) and its alarm's case could not be acted on."""
+    s = add_sensor(d, 18, "01", None, None)
+    now = d.scalar("SELECT now()")
+    with pytest.raises(InputError, match="ahead") as exc:
+        send(d, [(s, now - dt.timedelta(minutes=5), 3.0), (s, now + dt.timedelta(days=1), 60.0)])
+    assert (exc.value.row, exc.value.field) == (1, "time")
+    assert counts(d, s) == {"readings": 0, "alarms": 0, "active": 0, "cases": 0}
+    # within the tolerance (a minute ahead: clocks differ a little) it is taken
+    assert send(d, [(s, now + dt.timedelta(minutes=1), 3.0)])["inserted"] == 1
 
 
 def test_gap_alarm_opens_and_clears(d):

@@ -8,6 +8,8 @@ partition → 409 naming `cim iot partitions`; latest, series and alarms read ba
 
 from __future__ import annotations
 
+import datetime as dt
+
 import psycopg
 import pytest
 import requests
@@ -71,6 +73,10 @@ def test_bad_items_name_index_and_field(env):
     r = post(env, {"readings": [{"sensor": "API-GAS", "time": t(0).isoformat(),
                                  "value": "high"}]}, env.key)
     assert r.status_code == 400 and "readings[0].value" in r.json()["description"]
+    r = post(env, items(("API-GAS", t(0), 1.0), ("API-GAS", dt.datetime(2100, 1, 1,
+                                                                       tzinfo=dt.UTC), 1.0)),
+             env.key)
+    assert r.status_code == 400 and "ahead" in r.json()["description"]
     assert counts(env, env.gas)["readings"] == 0
 
 
@@ -106,7 +112,7 @@ def test_batch_alarm_case_idempotent_and_reads(env):
 
 
 def test_month_without_partition_is_409(env):
-    r = post(env, {"readings": [{"sensor": "API-GAS", "time": "2031-05-01T00:00:00+00:00",
+    r = post(env, {"readings": [{"sensor": "API-GAS", "time": "2020-05-01T00:00:00+00:00",
                                  "value": 1.0}]}, env.key)
     assert r.status_code == 409 and "cim iot partitions" in r.json()["description"]
 

@@ -5,9 +5,12 @@ A batch goes through the database set-wise, a few statements whatever its size:
 1. binary ``COPY`` into a session temp table; each reading's sensor is resolved by its platform
    code, else by its device id; readings of unknown sensors are counted and named, not
    stored (never silently dropped);
-2. with a ``source`` (an HTTP API key), a reading for a sensor whose ``reading_source`` names
-   another source refuses the whole batch (:class:`Forbidden`); a month without a partition
-   refuses it too (:class:`NoPartition`, naming ``cim iot partitions``);
+2. a reading more than ``readings.max_ahead_s`` (iot.yaml) ahead of the platform's clock
+   refuses the batch (an InputError naming its index): stored, it would make every later
+   reading of its sensor "late" (step 5), never evaluated; with a ``source`` (an HTTP API
+   key), a reading for a sensor whose ``reading_source`` names another source refuses the
+   whole batch (:class:`Forbidden`); a month without a partition refuses it too
+   (:class:`NoPartition`, naming ``cim iot partitions``);
 3. ``INSERT … ON CONFLICT DO NOTHING RETURNING`` into ``readings``: re-sending a batch inserts
    nothing and changes nothing (idempotent on sensor + time);
 4. ``sensor_state`` rows are locked (in code order, so concurrent batches cannot deadlock) and
@@ -111,6 +114,15 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         return counts
     nested = conn.info.transaction_status != TransactionStatus.IDLE
     with conn.transaction():
+        ahead = conn.execute("SELECT now()").fetchone()[0] + dt.timedelta(
+            seconds=cfg.max_ahead_s)
+        bad = next((i for i, r in enumerate(rows) if r[1] > ahead), None)
+        if bad is not None:
+            ref, ts, _ = rows[bad]
+            raise InputError(f"sensor {ref}: time {ts.isoformat()} is more than "
+                             f"{cfg.max_ahead_s:g} s ahead of the platform's clock (a device "
+                             "clock gone wrong? iot.yaml readings.max_ahead_s)", row=bad,
+                             field="time")
         _tables(conn)
         if nested:  # an earlier ingest of the caller's transaction left rows
             conn.execute("DELETE FROM _iot_in")

@@ -102,6 +102,10 @@ class IotConfig:
     matrix_path: Path
     type_names: dict[str, str] = field(default_factory=dict)
     type_intervals: dict[str, int] = field(default_factory=dict)  # sensor_types interval_s
+    # a reading later than the platform's clock + this many seconds is refused (iot.yaml
+    # readings.max_ahead_s): a device clock gone wrong would otherwise make every later
+    # reading of the sensor "late" (never evaluated) and its case unworkable
+    max_ahead_s: float = 300.0
 
     def rowset(self, type_code: str, asset_class: str | None) -> RowSet | None:
         """The most specific row set of a sensor (None: no thresholds, no alarms)."""
@@ -239,9 +243,13 @@ def load_config(profile: CityProfile | None = None,
     part = raw.get("partitions") or {}
     ahead = int(_num(part.get("ahead", 3), yp, "partitions.ahead"))
     behind = int(_num(part.get("behind", 1), yp, "partitions.behind"))
+    rd = raw.get("readings") or {}
+    if not isinstance(rd, dict):
+        raise ConfigError("readings: a mapping", path=str(yp), field="readings")
+    max_ahead = _num(rd.get("max_ahead_s", 300), yp, "readings.max_ahead_s")
     return IotConfig(sets, levels, factor, int(glevel), gcat, bool(gap.get("raise_risk")),
                      tuple(str(s) for s in gap.get("statuses") or ("运行",)), ahead, behind,
-                     _path(profile, "risk_matrix", ".yaml"), types, intervals)
+                     _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead)
 
 
 @lru_cache(maxsize=8)
