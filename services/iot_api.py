@@ -135,21 +135,19 @@ class IotService:
         key = request.headers.get("X-API-Key", "").strip()
         if not key:
             return _error(401, "Unauthorized", "this request needs the header X-API-Key")
-        try:
-            rows = parse_readings(request.get_data(cache=False))
-        except InputError as exc:
-            return _error(400, "InvalidParameterValue", str(exc))
 
         def go(conn):
             from layers.iot.ingest import ingest
             from layers.iot.sources import source_of_key
 
+            # who is asking first: an unknown or revoked key learns nothing about its body
             src = source_of_key(conn, key)
             if src is None:
                 raise _Status(401, "Unauthorized", "the API key is unknown")
             if src.revoked:
                 raise _Status(403, "Forbidden", f"the API key of source {src.name!r} is "
                                                 "revoked")
+            rows = parse_readings(request.get_data(cache=False))
             from layers.iot.thresholds import cached_config
 
             return _json(ingest(conn, rows, source=src.name,

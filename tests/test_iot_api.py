@@ -52,6 +52,10 @@ def test_keys(env):
     r = post(env, body)
     assert r.status_code == 401 and "X-API-Key" in r.json()["description"]
     assert post(env, body, "not-a-key").status_code == 401
+    # the key is judged before the body: a bad key with a bad body is a 401, not a 400
+    r = requests.post(env.base + "/iot/readings", data=b"not json",
+                      headers={"X-API-Key": "not-a-key"}, timeout=30)
+    assert r.status_code == 401
     r = post(env, body, env.revoked_key)
     assert r.status_code == 403 and "revoked" in r.json()["description"]
     # a sensor bound to vendor-b refuses vendor-a's readings, and nothing is written
