@@ -221,6 +221,22 @@ def test_gap_alarm_cleared_by_buffered_readings_ends_after_it_began(d):
                   (s,)) == [("cleared", t(60), t(60))]
 
 
+def test_gap_alarm_of_a_sensor_taken_out_of_service_is_cleared(d):
+    """A silent sensor gets a gap alarm; once it is 停用 (not a watched status) the next
+    run clears the alarm at its time and opens no new one."""
+    s = add_sensor(d, 19, "04", None, None, interval_s=300)
+    send(d, [(s, t(0), 0.5)])
+    with psycopg.connect(d.conninfo) as conn:
+        assert s in [o["sensor"] for o in detect(conn, t(60))["opened"]]
+        conn.execute("UPDATE sensors SET status = '停用' WHERE code = %s", (s,))
+        conn.commit()
+        out = detect(conn, t(90))
+    code = d.scalar("SELECT code FROM alarms WHERE sensor_code = %s", (s,))
+    assert code in out["cleared"] and s not in [o["sensor"] for o in out["opened"]]
+    assert d.rows("SELECT status, cleared_at FROM alarms WHERE sensor_code = %s",
+                  (s,)) == [("cleared", t(90))]
+
+
 def test_thresholds_file_errors_name_row_and_field(tmp_path):
     src = (DICTIONARY_DIR / "sensor_thresholds.csv").read_text(encoding="utf-8").splitlines()
     bad = tmp_path / "th.csv"

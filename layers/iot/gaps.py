@@ -4,7 +4,8 @@
 again (on ingest) or when a later run finds it reporting.
 
 A sensor that never reported is measured from its registration (``valid_from``). Only sensors
-in a watched status (gap.statuses, 运行) are checked. Run it from cron: ``cim iot gaps``.
+in a watched status (gap.statuses, 运行) are checked; the gap alarm of a sensor no longer
+watched (停用, 维修, retired) is cleared by the next run. Run it from cron: ``cim iot gaps``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
                              (code,))
                 if c:
                     cleared.append(c)
+        # a sensor no longer watched (停用, 维修, retired) is not offline: its gap alarm ends
+        for code, gap_id in conn.execute(
+                "SELECT st.sensor_code, st.gap_alarm_id FROM sensor_state st LEFT JOIN sensors s "
+                "ON s.code = st.sensor_code AND s.valid_to IS NULL WHERE st.gap_alarm_id IS NOT "
+                "NULL AND (s.code IS NULL OR NOT s.status = ANY(%s)) ORDER BY 1 FOR UPDATE OF st",
+                (list(cfg.gap_statuses),)).fetchall():
+            c = alarm_ops.clear(conn, cfg, gap_id, now, None)
+            conn.execute("UPDATE sensor_state SET gap_alarm_id = NULL WHERE sensor_code = %s",
+                         (code,))
+            if c:
+                cleared.append(c)
         if silent:
             sensors = alarm_ops.sensors(conn, [c for c, _ in silent])
             for code, since in silent:
