@@ -79,7 +79,7 @@ def _stored(db, dataset: str) -> dict[str, tuple]:
 
 
 def test_the_converter_process_decides_as_the_load_in_one_process(fresh_db, tmp_path):
-    path, _ = _delivery(tmp_path, "d")
+    path, gdf = _delivery(tmp_path, "d")
     # two converter processes take batches in turn: rows 1-300 and 601-900 in one, the
     # duplicate (row 401) in the other, which never saw row 11
     a = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset="proc",
@@ -104,6 +104,14 @@ def test_the_converter_process_decides_as_the_load_in_one_process(fresh_db, tmp_
         "OR b.grid_code IS DISTINCT FROM (SELECT g.code FROM grid_cells g WHERE "
         " g.valid_to IS NULL AND ST_Intersects(g.geom, ST_PointOnSurface(b.geom)) "
         " ORDER BY g.code LIMIT 1)") == 0
+    # serials follow the delivery's row order within each prefix
+    row = {f"proc:{k}": i for i, k in reversed(list(enumerate(gdf["编号"])))}
+    by_prefix: dict[str, list[str]] = {}
+    for key, code in fresh_db.rows("SELECT source_key, code FROM buildings WHERE source_key "
+                                   "LIKE 'proc:%%' ORDER BY code"):
+        by_prefix.setdefault(code[:10], []).append(key)
+    for keys in by_prefix.values():
+        assert [row[k] for k in keys] == sorted(row[k] for k in keys)
     # serials dense per prefix, registry and counters agree
     for prefix, n, top in fresh_db.rows(
             "SELECT left(code, 10), count(*), max(right(code, 8)::int) FROM code_registry "
