@@ -175,8 +175,9 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
         js[:, j] = table[codes[keep]]
     row_numbers = [t.row_numbers[i] for i in keep]
     attrs = [dict(zip(t.headers, r)) for r in js.tolist()]
+    name = t.name
     for a, row in zip(attrs, row_numbers):
-        a.setdefault("_table", t.name)
+        a.setdefault("_table", name)
         a.setdefault("_row", row)
     problems: list[list] = [[] for _ in range(n)]
     classes, class_problems = class_column(resolver, tclass, raw("class"), raw("subclass"))
@@ -192,11 +193,9 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             for i in np.flatnonzero(v[a] == None):  # noqa: E711
                 if not any(f == zh for _, f, _, _ in problems[i]):
                     problems[i].append(("missing_value", zh, None, "empty"))
-        recs = [PointRec(seq=q, table=t.name, row=row, attrs=at, cls=c, problems=pr,
-                         **{attr: val for (_, attr, _, _), val in zip(spec, vals)})
-                for q, row, at, c, pr, *vals in zip(
-                    seqs, row_numbers, attrs, classes, problems,
-                    *(v[src].tolist() for src, *_ in spec))]
+        recs = [PointRec(seq=q, table=name, row=row, attrs=at, cls=c, problems=pr)
+                for q, row, at, c, pr in zip(seqs, row_numbers, attrs, classes, problems)]
+        _fill(recs, {attr: v[src] for src, attr, _, _ in spec})
         features: dict[tuple, Any] = {}
         for p in recs:
             if p.cls is None:
@@ -219,10 +218,9 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     v = parse_columns(SEGMENT_VALUES, {src: raw(src) for src, *_ in SEGMENT_VALUES}, problems)
     v.update(ids)
     spec = [x for x in SEGMENT_IDS + SEGMENT_VALUES if x[1] is not None]
-    recs = [SegRec(seq=q, table=t.name, row=row, attrs=at, cls=c, problems=pr,
-                   **{attr: val for (_, attr, _, _), val in zip(spec, vals)})
-            for q, row, at, c, pr, *vals in zip(seqs, row_numbers, attrs, classes, problems,
-                                                *(v[src].tolist() for src, *_ in spec))]
+    recs = [SegRec(seq=q, table=name, row=row, attrs=at, cls=c, problems=pr)
+            for q, row, at, c, pr in zip(seqs, row_numbers, attrs, classes, problems)]
+    _fill(recs, {attr: v[src] for src, attr, _, _ in spec})
     looked: dict[tuple, tuple] = {}
     for s_, size in zip(recs, v["size"].tolist()):
         _set_size(s_, size)
@@ -232,6 +230,13 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             looked[k] = (s_.material, s_.burial, s_.status)
         s_.material, s_.burial, s_.status = looked[k]
     return recs, skipped
+
+
+def _fill(recs: list, columns: dict[str, np.ndarray]) -> None:
+    """Set each record's attributes from whole columns (record attribute → values)."""
+    for attr, values in columns.items():
+        for rec, value in zip(recs, values.tolist()):
+            setattr(rec, attr, value)
 
 
 def _inherit_point_classes(points: list[PointRec], segments: list[SegRec],
