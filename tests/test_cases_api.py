@@ -156,6 +156,8 @@ def test_return_void_and_list(api, db, tokens):
     r = requests.post(f"{api}/cases", json={"source": "巡查上报", "secret": 1},
                       headers=bearer(tokens["监督员"]), timeout=30)
     assert r.status_code == 400 and "secret" in r.json()["description"]
+    r = report(api, db, tokens, contact={"reporter_name": "李", "phone": {"mobile": PHONE}})
+    assert r.status_code == 400 and "contact.phone" in r.json()["description"]
 
 
 def test_hotline_over_http(api, db, tokens):

@@ -178,6 +178,11 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
         if unknown:
             raise InputError(f"unknown contact fields {sorted(unknown)}; fields: "
                              f"{', '.join(CONTACT_FIELDS)}", field="contact")
+        bad = next((k for k, v in contact.items() if v is not None and not isinstance(v, str)),
+                   None)
+        if bad is not None:
+            raise InputError(f"contact {bad} is text, not {type(contact[bad]).__name__}",
+                             field=f"contact.{bad}")
         conn.execute("INSERT INTO case_contacts (case_id, reporter_name, phone, reporter_user) "
                      "VALUES (%s, %s, %s, %s)",
                      (case_id, *(contact.get(f) for f in CONTACT_FIELDS)))
