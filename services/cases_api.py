@@ -53,6 +53,7 @@ PARAMS = {
 REPORT_FIELDS = {"source", "category", "point", "crs", "grid", "asset", "address",
                  "description", "contact", "photos"}
 ACTION_FIELDS = {"note", "unit", "result"}
+TEXT_FIELDS = REPORT_FIELDS - {"point", "contact", "photos"}  # the report's fields given as text
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -144,6 +145,10 @@ class CasesService:
 
             user = self.user(conn)
             b = _body(REPORT_FIELDS)
+            bad = next((k for k in sorted(TEXT_FIELDS)
+                        if b.get(k) is not None and not isinstance(b[k], str)), None)
+            if bad is not None:
+                raise InputError(f"{bad} is text, not {type(b[bad]).__name__}", field=bad)
             point = b.get("point")
             if point is not None:
                 if not (isinstance(point, list) and len(point) == 2

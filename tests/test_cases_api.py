@@ -158,6 +158,8 @@ def test_return_void_and_list(api, db, tokens):
     assert r.status_code == 400 and "secret" in r.json()["description"]
     r = report(api, db, tokens, contact={"reporter_name": "李", "phone": {"mobile": PHONE}})
     assert r.status_code == 400 and "contact.phone" in r.json()["description"]
+    r = report(api, db, tokens, grid=int(grid(db)))
+    assert r.status_code == 400 and "'grid'" in r.json()["description"]
 
 
 def test_hotline_over_http(api, db, tokens):
