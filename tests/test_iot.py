@@ -98,6 +98,21 @@ def test_back_up_after_de_escalation_is_not_a_new_escalation(d):
                   (s,)) == [(1, 55.0, 40.0)]
 
 
+def test_bounds_are_inclusive_clearing_only_past_off(d):
+    """Exactly on a bound: gas 10 (四级 on) opens, 8 (its off) keeps it, 7.99 clears; a
+    pressure (below) 0.22 (四级 on) opens, 0.24 (off) keeps it, 0.2401 clears."""
+    g = add_sensor(d, 20, "01", None, None)
+    out = send(d, [(g, t(0), 9.99), (g, t(5), 10.0), (g, t(10), 8.0)])
+    assert (out["alarms_opened"], out["alarms_cleared"]) == (1, 0)
+    assert send(d, [(g, t(15), 7.99)])["alarms_cleared"] == 1
+    w = add_sensor(d, 21, "02", None, None)
+    out = send(d, [(w, t(0), 0.2201), (w, t(5), 0.22), (w, t(10), 0.24)])
+    assert (out["alarms_opened"], out["alarms_cleared"]) == (1, 0)
+    assert send(d, [(w, t(15), 0.2401)])["alarms_cleared"] == 1
+    assert d.rows("SELECT first_value, cleared_at FROM alarms WHERE sensor_code IN (%s, %s) "
+                  "ORDER BY sensor_code", (g, w)) == [(10.0, t(15)), (0.22, t(15))]
+
+
 def test_ingest_is_idempotent(d):
     s = add_sensor(d, 2, "01", None, None, device_id="GAS-IDEMP")
     batch = [("GAS-IDEMP", t(0), 3.0), ("GAS-IDEMP", t(5), 60.0), (s, t(10), 61.0)]
