@@ -141,3 +141,28 @@ def test_a_reload_versions_only_the_changed_features(fresh_db, tmp_path):
     for key, code, name, current, batch in rows:
         assert code == before[key]
         assert (batch == r.batch_id) == current and ((name or "").startswith("改") == current)
+
+
+def test_a_bug_in_a_converter_process_fails_the_load_as_itself(fresh_db, tmp_path, monkeypatch):
+    from loaders.engine import direct
+
+    path, _ = _delivery(tmp_path, "bug")
+    prepare = direct.DirectConverter.prepare
+
+    def buggy(self, batch):
+        if batch.first_row > 300:  # the second batch: the other converter process
+            raise KeyError("injected in a converter")
+        return prepare(self, batch)
+
+    monkeypatch.setattr(direct.DirectConverter, "prepare", buggy)  # forked: the children see it
+    try:
+        load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=2)
+    except KeyError as exc:
+        assert "injected in a converter" in str(exc)
+        assert any("in converter process 1" in n for n in exc.__notes__)
+    else:
+        raise AssertionError("the load did not fail")
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
+    assert fresh_db.scalar("SELECT count(*) FROM code_registry WHERE layer = 'buildings'") == 0
+    assert fresh_db.rows("SELECT status FROM load_batches WHERE layer = 'buildings'") == \
+        [("failed",)]

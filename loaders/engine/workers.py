@@ -5,6 +5,7 @@ order, and duplicates are still judged in row order across processes."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import traceback
 from collections.abc import Callable, Iterator
 
 from cim.errors import CimError
@@ -47,6 +48,9 @@ def _worker(rank: int, workers: int, out, keys_in, make: Callable[[], tuple]) ->
             known_upto = j
         out.send(("end", None))
     except BaseException as exc:  # noqa: BLE001 - handed to the writer, raised there
+        if not isinstance(exc, CimError):  # a bug: its traceback goes with it (internal log)
+            exc.add_note("in converter process " + str(rank) + ":\n"
+                         + "".join(traceback.format_exception(exc)))
         try:
             out.send(("error", exc))
         except Exception:  # an exception that does not pickle: its text
