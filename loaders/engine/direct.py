@@ -315,12 +315,6 @@ def _field(pgtype: str, v: np.ndarray) -> copybuf.Field:
         raise ValueError(f"column type {pgtype} is not written by the direct path") from None
 
 
-def supports(layer: LayerDef) -> bool:
-    """Can the direct path write this layer (column types, code scheme)?"""
-    return layer.code_scheme in ("feature", "component") and all(
-        c.pgtype in _FIELDS for c in layer.columns)
-
-
 def _ranks(prefixes: list[str]) -> np.ndarray:
     """1-based rank of each row among the rows of its prefix, in row order."""
     if not prefixes:
