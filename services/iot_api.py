@@ -41,6 +41,7 @@ PARAMS = {
 }
 ITEM_FIELDS = {"sensor", "time", "value"}
 MAX_READINGS = 50_000  # per request
+WRITE_ATTEMPTS = 3  # a write aborted by a deadlock runs again (IotService.run)
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -110,6 +111,20 @@ class IotService:
         self.profile_path = profile_path
 
     def run(self, fn: Callable[[psycopg.Connection], Response], write: bool) -> Response:
+        """``fn`` in one transaction; a write the database aborted in a deadlock (two batches
+        opening alarms lock code counters and risk points in different orders) is run again
+        (the ingest is idempotent), at most ``WRITE_ATTEMPTS`` times, then a 503."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return self._run_once(fn, write)
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if not write or attempt == WRITE_ATTEMPTS:
+                    LOG.warning("%s: deadlock, %d attempt(s)", request.path, attempt)
+                    return _error(503, "ServiceUnavailable", "the database was busy with a "
+                                  "conflicting batch; send it again (nothing was written)")
+        raise AssertionError("unreachable")
+
+    def _run_once(self, fn: Callable[[psycopg.Connection], Response], write: bool) -> Response:
         from layers.iot.ingest import Forbidden, NoPartition
 
         try:
@@ -147,7 +162,7 @@ class IotService:
             if src.revoked:
                 raise _Status(403, "Forbidden", f"the API key of source {src.name!r} is "
                                                 "revoked")
-            rows = parse_readings(request.get_data(cache=False))
+            rows = parse_readings(request.get_data())  # kept: a deadlocked batch runs again
             from layers.iot.thresholds import cached_config
 
             return _json(ingest(conn, rows, source=src.name,

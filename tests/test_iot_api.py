@@ -131,3 +131,39 @@ def test_a_broken_registry_row_is_a_server_error_not_bad_input(env):
     r = post(env, items(("API-NOWHERE", t(0), 60.0)), env.key)
     assert r.status_code == 500 and "internal error" in r.json()["description"]
     assert counts(env, s) == {"readings": 0, "alarms": 0, "active": 0, "cases": 0}
+
+
+def test_a_batch_aborted_in_a_deadlock_runs_again(env):
+    """Another transaction holds the alarm code counter this batch needs and then waits for
+    the sensor's state row the batch holds: PostgreSQL aborts the batch (its deadlock check
+    fires first: the other one's deadlock_timeout is 10 s). The app runs it again once the
+    other has finished — one alarm, one case, a 200 — instead of a 500."""
+    import threading
+    import time
+
+    s = add_sensor(env, 22, "01", None, None, device_id="API-DEADLOCK")
+    assert post(env, items(("API-DEADLOCK", t(0), 1.0)), env.key).status_code == 200
+    prefix = s[:6] + "94" + "01"  # district + alarms layer + sensor type (the alarm's code)
+    out: dict[str, requests.Response] = {}
+    with psycopg.connect(env.conninfo) as x, psycopg.connect(env.conninfo,
+                                                             autocommit=True) as watch:
+        x.execute("SET deadlock_timeout = '10s'")
+        x.execute("INSERT INTO code_counters (prefix, last_serial) VALUES (%s, 0) ON CONFLICT "
+                  "(prefix) DO UPDATE SET last_serial = code_counters.last_serial", (prefix,))
+        th = threading.Thread(target=lambda: out.setdefault(
+            "r", post(env, items(("API-DEADLOCK", t(5), 60.0)), env.key)))
+        th.start()
+        for _ in range(200):  # until the batch waits for the counter row
+            if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                             "'Lock' AND datname = current_database()").fetchone()[0]:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the batch never waited for the counter")
+        x.execute("UPDATE sensor_state SET updated_at = now() WHERE sensor_code = %s", (s,))
+        x.rollback()
+        th.join(60)
+    r = out["r"]
+    assert r.status_code == 200, r.text
+    assert r.json()["alarms_opened"] == 1
+    assert counts(env, s) == {"readings": 2, "alarms": 1, "active": 1, "cases": 1}
