@@ -30,6 +30,7 @@ import binascii
 import datetime as dt
 import json
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -152,8 +153,9 @@ class CasesService:
             point = b.get("point")
             if point is not None:
                 if not (isinstance(point, list) and len(point) == 2
-                        and all(isinstance(v, (int, float)) for v in point)):
-                    raise InputError("point is [x, y]", field="point")
+                        and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                and math.isfinite(v) for v in point)):
+                    raise InputError("point is [x, y], two finite numbers", field="point")
                 point = to_storage(conn, tuple(point), b.get("crs"))
             photos = []
             for i, p in enumerate(b.get("photos") or []):

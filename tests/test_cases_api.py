@@ -212,6 +212,11 @@ def test_point_in_lonlat(api, db, tokens):
                                             "point": [lon]}, headers=bearer(tokens["监督员"]),
                       timeout=30)
     assert r.status_code == 400 and "point" in r.json()["description"]
+    for bad in ("[NaN, 1]", "[true, 1]", "[1e999, 1]"):  # Python's json reads NaN, 1e999
+        body = '{"source": "巡查上报", "category": "0501", "crs": "CRS84", "point": ' + bad + "}"
+        r = requests.post(f"{api}/cases", data=body.encode(), timeout=30, headers={
+            **bearer(tokens["监督员"]), "Content-Type": "application/json"})
+        assert r.status_code == 400 and "point" in r.json()["description"], (bad, r.text)
 
 
 def test_private_parts_for_the_loop_and_the_case_unit_only(api, db, tokens):
