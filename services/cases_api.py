@@ -32,13 +32,16 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from flask import Blueprint, Flask, Response, request
 
 from cim.errors import CimError, InputError
 from services.pool import Pool
+
+if TYPE_CHECKING:
+    from layers.cases.auth import User
 
 LOG = logging.getLogger("cim.services.cases")
 BP = "cases_api"
@@ -127,7 +130,7 @@ class CasesService:
         except psycopg.errors.QueryCanceled:
             return _error(503, "ServiceUnavailable", "the query ran longer than allowed")
 
-    def user(self, conn: psycopg.Connection):
+    def user(self, conn: psycopg.Connection) -> User:
         from layers.cases.auth import authenticate
 
         token = _token()
@@ -187,7 +190,7 @@ class CasesService:
         return self.run(go, write=True)
 
     # -- reads ----------------------------------------------------------------------------
-    def viewer(self, conn: psycopg.Connection):
+    def viewer(self, conn: psycopg.Connection) -> User | None:
         """The person of the loop making a read, else None (a token is optional on reads; a
         bad one is a 401)."""
         if _token() is None:
@@ -260,7 +263,7 @@ class _Unauthorized(Exception):
     pass
 
 
-def _may_see(user: Any, unit: str | None) -> bool:
+def _may_see(user: User | None, unit: str | None) -> bool:
     """Whether ``user`` (None: no token) sees a case's private parts (contact, photos, free
     text, the trail's names and notes): any person of the loop, but a user of a unit role
     (case_workflow.yaml ``unit_roles``, 处置单位) only on the cases of its own unit."""

@@ -23,13 +23,16 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from flask import Blueprint, Flask, Response, request
 
 from cim.errors import CimError, InputError
 from services.pool import Pool
+
+if TYPE_CHECKING:
+    from cim.profile import CityProfile
 
 LOG = logging.getLogger("cim.services.iot")
 BP = "iot_api"
@@ -229,7 +232,8 @@ def _when(value: str | None, name: str) -> dt.datetime | None:
     return t
 
 
-def register(app: Flask, *, conninfo: str, pool_size: int, profile=None) -> IotService:
+def register(app: Flask, *, conninfo: str, pool_size: int,
+             profile: CityProfile | None = None) -> IotService:
     """Serve the readings API on ``app`` (see the module docstring); thresholds and levels
     from ``profile``'s dictionaries (a CityProfile; None: the platform's)."""
     from services import guard
