@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,38 +150,47 @@ def _count_flags(report: LoadReport, rows: StagedRows) -> None:
             report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
 
 
-def _bulk_write(session, layer: LayerDef, srid, layer_code, src_srid, rows, rejects, report,
-                mode, district, dataset):
+def _bulk_write(session, layer: LayerDef, srid, layer_code, src_srid,
+                rows: Iterable[StagedRows], rejects, report, mode, district, dataset):
     w = session.writer(layer, srid, layer_code, src_srid)
     w.create_staging()
-    w.copy_rows(rows)
+    for chunk in rows:
+        w.copy_rows(chunk)
+        _count_flags(report, chunk)
     w.copy_rejects(rejects)
-    _count_flags(report, rows)
     w.finalize(mode, district=district, dataset=dataset).apply_to(report, w)
     return w
 
 
+CHUNK = 50_000  # rows hashed, encoded and COPYed at a time (bounded memory)
+
+
 def _staged(layer: LayerDef, srid: int, values: dict[str, list[Any]], geoms: list[Any],
-            base: dict[str, list[Any]], attrs: list[dict[str, Any]]) -> StagedRows:
-    """Rows of ``layer`` from whole columns: ``values`` the layer's own columns (the derived
-    district and grid cell left out), ``geoms`` shapely geometries (3D), ``base`` row_no,
-    source_key, flags and class_code. Geometries are written, and rows hashed, per batch."""
+            base: dict[str, list[Any]], attrs: list[dict[str, Any]]) -> Iterator[StagedRows]:
+    """Rows of ``layer`` from whole columns, ``CHUNK`` rows at a time: ``values`` the layer's
+    own columns (the derived district and grid cell left out), ``geoms`` shapely geometries
+    (3D), ``base`` row_no, source_key, flags and class_code. Geometries are written, and rows
+    hashed, per chunk."""
     derived = layer.derived_columns()
-    garr = np.array(geoms, dtype=object)
-    n = len(garr)
-    ordered = {c: values[c] if c not in derived else [None] * n for c in layer.column_names()}
-    hashes = content_hashes(ordered, garr)  # the layer's columns in declared order
-    return StagedRows.from_columns(layer, {
-        **base, "row_hash": hashes.tolist(),
-        "attrs": [JsonText(_dumps(a)) for a in attrs],
-        "geom": ewkb(garr, srid, with_z=True) if n else [],
-        **{c: v for c, v in values.items()}})
+    total = len(geoms)
+    for a in range(0, max(total, 1), CHUNK):
+        part = slice(a, a + CHUNK)
+        garr = np.array(geoms[part], dtype=object)
+        n = len(garr)
+        ordered = {c: values[c][part] if c not in derived else [None] * n
+                   for c in layer.column_names()}
+        hashes = content_hashes(ordered, garr)  # the layer's columns in declared order
+        yield StagedRows.from_columns(layer, {
+            **{k: v[part] for k, v in base.items()}, "row_hash": hashes.tolist(),
+            "attrs": [JsonText(_dumps(x)) for x in attrs[part]],
+            "geom": ewkb(garr, srid, with_z=True) if n else [],
+            **{c: v[part] for c, v in values.items()}})
 
 
 def _points_staged(srid: int, pts: list[PointRec], classes: list[PipeClass],
                    features: list[Any], feature_codes: list[str], appurtenances: list[Any],
                    segment_codes: list[str | None], keys: list[str], flags: list[list[str]]
-                   ) -> StagedRows:
+                   ) -> Iterator[StagedRows]:
     """Pipe points (nodes or appurtenances) as staged rows: PointZ at ground elevation."""
     ground = [p.ground for p in pts]
     geoms = shapely.points(np.array([[p.e, p.n, g if g is not None else 0.0]
@@ -227,7 +237,7 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
         [None] * len(pts), keys, flags)
     w = _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
                     mode, district, dataset)
-    if rows and w.reject_reasons.get("outside_area", 0) == len(rows):
+    if pts and w.reject_reasons.get("outside_area", 0) == len(pts):
         raise OutOfAreaError("no pipe point lies inside the city profile's districts; check "
                              "--crs and the X/Y columns (X is the northing, Y the easting)",
                              path=", ".join(sorted({p.table for _, p in nodes})))
