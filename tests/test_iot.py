@@ -418,3 +418,39 @@ def test_cim_serve_creates_the_partitions_ahead(fresh_db, tmp_path):
         proc.wait(30)
     this = month_of(dt.datetime.now(dt.UTC))
     assert {add_months(this, k) for k in range(-1, 4)} <= months
+
+
+def test_escalation_raises_the_point_the_alarm_raised(d):
+    """The water main has point A (2 × 2 → 低) when a pressure alarm opens on it (四级);
+    point B (一般) is added to the same main afterwards. The escalation to 二级 raises A to
+    较大 — the point the alarm holds and its clearing restores — and leaves B alone."""
+    pa, pb = "370811910200009101", "370811910200009102"
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute(
+            "INSERT INTO risk_points (code, source_key, geom, risk_type_code, risk_type, "
+            "domain_code, domain, asset_layer, asset_code, responsible_unit, likelihood, "
+            "consequence, level, color, source, district_code) SELECT %s, 'manual:test-a', "
+            "ST_PointOnSurface(ST_Force2D(geom)), '0102', '供水管网爆管', '01', '城市生命线', "
+            "'pipe_segments', code, '供水公司', 2, 2, '低', '蓝', 'manual', '370811' "
+            "FROM pipe_segments WHERE code = %s AND valid_to IS NULL", (pa, d.water_pipe))
+    w = add_sensor(d, 23, "02", d.water_pipe, "01")
+    assert send(d, [(w, t(200), 0.21)])["alarms_opened"] == 1  # 四级 (on 0.22)
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute(
+            "INSERT INTO risk_points (code, source_key, geom, risk_type_code, risk_type, "
+            "domain_code, domain, asset_layer, asset_code, responsible_unit, likelihood, "
+            "consequence, level, color, source, district_code) SELECT %s, 'manual:test-b', "
+            "geom, risk_type_code, risk_type, domain_code, domain, asset_layer, asset_code, "
+            "responsible_unit, 3, 3, '一般', '黄', 'manual', district_code FROM risk_points "
+            "WHERE code = %s AND valid_to IS NULL", (pb, pa))
+    assert send(d, [(w, t(205), 0.13)])["alarms_escalated"] == 1  # 二级 (on 0.14) → 较大
+    code = d.scalar("SELECT code FROM alarms WHERE sensor_code = %s", (w,))
+    assert d.scalar("SELECT risk_code FROM alarms WHERE code = %s", (code,)) == pa
+
+    def point(c):
+        return d.rows("SELECT level, flags FROM risk_points WHERE code = %s AND "
+                      "valid_to IS NULL", (c,))[0]
+
+    assert point(pa) == ("较大", [f"alarm:{code}"]) and point(pb) == ("一般", [])
+    assert send(d, [(w, t(210), 0.25)])["alarms_cleared"] == 1
+    assert point(pa) == ("低", []) and point(pb) == ("一般", [])

@@ -145,7 +145,7 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
     if row[3] is not None:
         raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
                         alarm_code=row[0], level=lv.risk_level,
-                        risk_type=_risk_types().get(row[2]), at=at)
+                        risk_type=_risk_types().get(row[2]), at=at, risk_code=row[3])
     return True
 
 

@@ -47,20 +47,26 @@ def _record(conn: psycopg.Connection, code: str, level: str, color: str, at: dt.
 
 def raise_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, asset_code: str | None,
                     alarm_code: str, level: str, risk_type: str | None = None,
-                    at: dt.datetime | None = None) -> str | None:
+                    at: dt.datetime | None = None, risk_code: str | None = None) -> str | None:
     """Raise the asset's risk point to ``level`` (重大 … 低) for ``alarm_code``; the point's
-    code, or None when the asset has no current risk point."""
-    if not asset_code:
+    code, or None when the asset has no current risk point. ``risk_code``: the point the
+    alarm raised already (an escalation raises that one again, the one its clearing
+    restores, even if another point of the asset would be chosen now)."""
+    if risk_code:
+        row = conn.execute("SELECT code, level FROM risk_points WHERE code = %s AND "
+                           "valid_to IS NULL FOR UPDATE", (risk_code,)).fetchone()
+    elif not asset_code:
         return None
-    # the asset's own point first; a pipe point (a valve well, a manhole) stands for the pipe
-    # segments that start or end at it
-    row = conn.execute(
-        "SELECT code, level FROM risk_points WHERE valid_to IS NULL AND (asset_code = %(a)s "
-        "OR asset_code IN (SELECT code FROM pipe_segments WHERE valid_to IS NULL AND "
-        "(start_point_code = %(a)s OR end_point_code = %(a)s))) "
-        "ORDER BY (asset_code = %(a)s) DESC, (risk_type_code = %(t)s) DESC NULLS LAST, "
-        "array_position(%(lv)s::text[], level), code LIMIT 1 FOR UPDATE",
-        {"a": asset_code, "t": risk_type, "lv": list(LEVELS)}).fetchone()
+    else:
+        # the asset's own point first; a pipe point (a valve well, a manhole) stands for the
+        # pipe segments that start or end at it
+        row = conn.execute(
+            "SELECT code, level FROM risk_points WHERE valid_to IS NULL AND (asset_code = %(a)s "
+            "OR asset_code IN (SELECT code FROM pipe_segments WHERE valid_to IS NULL AND "
+            "(start_point_code = %(a)s OR end_point_code = %(a)s))) "
+            "ORDER BY (asset_code = %(a)s) DESC, (risk_type_code = %(t)s) DESC NULLS LAST, "
+            "array_position(%(lv)s::text[], level), code LIMIT 1 FOR UPDATE",
+            {"a": asset_code, "t": risk_type, "lv": list(LEVELS)}).fetchone()
     if row is None:
         return None
     code, old = row
