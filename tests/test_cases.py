@@ -321,9 +321,18 @@ def test_cli_loop_users_and_report(db, tmp_path):
     assert bad.returncode == 6 and code in bad.stderr and "register" in bad.stderr
     wrong = run_cli(["case", "register", code, "--user", f"cli-派遣员-{s}"], env)
     assert wrong.returncode == 7 and "受理员" in wrong.stderr
+    # the token from the environment (kept off the command line): the trail names its user
+    acc = run_cli(["ops", "user", "add", f"cli-acc2-{s}", "--role", "受理员"], env,
+                  check=True).stdout.strip().splitlines()[-1]
+    run_cli(["case", "register", code], {**env, "CIM_OPS_TOKEN": acc}, check=True)
+    shown = json.loads(run_cli(["case", "show", code, "--json"], env, check=True).stdout)
+    assert shown["events"][-1]["actor"] == f"cli-acc2-{s}"
+    run_cli(["case", "return", code, "--user", f"cli-受理员-{s}", "--note", "x"], env,
+            check=True)
     run_cli(["case", "register", code, "--user", f"cli-受理员-{s}"], env, check=True)
     shown = json.loads(run_cli(["case", "show", code, "--json"], env, check=True).stdout)
-    assert [e["action"] for e in shown["events"]] == ["report", "register"]
+    assert [e["action"] for e in shown["events"]] == ["report", "register", "return",
+                                                      "register"]
     assert shown["attachments"][0]["sha256"] == hashlib.sha256(PNG).hexdigest()
     listed = json.loads(run_cli(["case", "list", "--state", "立案", "--grid", g, "--json"],
                                 env, check=True).stdout)

@@ -8,6 +8,7 @@ so the audit trail and the role checks are the same as over HTTP.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import click
@@ -38,11 +39,17 @@ def _point(value: str | None) -> tuple[float, float] | None:
     return x, y
 
 
+TOKEN_ENV = "CIM_OPS_TOKEN"  # a token from the environment: not on the command line (ps)
+
+
 def _user(conn, token: str | None, name: str | None):
     from layers.cases.auth import authenticate, user_by_name
 
+    if token is None and name is None:
+        token = os.environ.get(TOKEN_ENV) or None
     if (token is None) == (name is None):
-        raise InputError("act as a user: --as TOKEN or --user NAME (one of them)",
+        raise InputError(f"act as a user: --as TOKEN (or ${TOKEN_ENV}) or --user NAME (one "
+                         "of them)",
                          field="--as")
     user = authenticate(conn, token) if token else user_by_name(conn, name)
     if user is None:
@@ -55,7 +62,9 @@ def _user(conn, token: str | None, name: str | None):
 def _as_options(f):
     f = click.option("--user", "user_name", default=None,
                      help="Act as this user (the owner's CLI)")(f)
-    return click.option("--as", "token", default=None, help="Act as the user of this token")(f)
+    return click.option("--as", "token", default=None,
+                        help=f"Act as the user of this token (else ${TOKEN_ENV}, which "
+                             "keeps it off the command line)")(f)
 
 
 def _show(case: dict, as_json: bool) -> None:
