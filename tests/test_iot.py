@@ -252,6 +252,24 @@ def test_gap_alarm_of_a_sensor_taken_out_of_service_is_cleared(d):
                   (s,)) == [("cleared", t(90))]
 
 
+def test_alarm_cleared_when_its_thresholds_leave_the_file(d, tmp_path):
+    """A well-level alarm (1.6 ≥ 四级 on 1.5) is active; the city takes the type-04 rows out
+    of sensor_thresholds.csv: the sensor's next reading clears the alarm (no thresholds, no
+    alarm) instead of leaving it active for ever."""
+    from layers.iot.thresholds import load_config
+
+    s = add_sensor(d, 24, "04", None, None)
+    assert send(d, [(s, t(0), 1.6)])["alarms_opened"] == 1
+    src = (DICTIONARY_DIR / "sensor_thresholds.csv").read_text(encoding="utf-8").splitlines()
+    th = tmp_path / "th.csv"
+    th.write_text("\n".join(r for r in src if not r.startswith("04,")), encoding="utf-8")
+    out = send(d, [(s, t(5), 1.7)], config=load_config(thresholds=th))
+    assert (out["alarms_cleared"], out["alarms_opened"]) == (1, 0)
+    assert d.rows("SELECT status, cleared_at FROM alarms WHERE sensor_code = %s",
+                  (s,)) == [("cleared", t(5))]
+    assert d.scalar("SELECT alarm_level FROM sensor_state WHERE sensor_code = %s", (s,)) is None
+
+
 def test_thresholds_file_errors_name_row_and_field(tmp_path):
     src = (DICTIONARY_DIR / "sensor_thresholds.csv").read_text(encoding="utf-8").splitlines()
     bad = tmp_path / "th.csv"

@@ -193,7 +193,7 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
         "  FROM a WHERE st.sensor_code = a.sensor_code) "
         "SELECT a.sensor_code, s.type_code, s.asset_class, a.vmin, a.vmax, a.first_ts, a.late "
         "FROM a JOIN sensors s ON s.code = a.sensor_code AND s.valid_to IS NULL").fetchall()
-    walk, gaps = [], []
+    walk, gaps, orphans = [], [], []
     for code, type_code, asset_class, vmin, vmax, first_ts, late in agg:
         counts["late"] += late
         last_ts, level, alarm_id, gap_id = state[code]
@@ -203,6 +203,8 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
             continue
         rs = cfg.rowset(type_code, asset_class)
         if rs is None:
+            if level is not None:  # its thresholds were taken out of the file: no alarm now
+                orphans.append((code, alarm_id, first_ts))
             continue
         if level is not None or rs.beyond(vmax if rs.direction == "above" else vmin,
                                           rs.least.on):
@@ -213,6 +215,12 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
     if gaps:
         conn.execute("UPDATE sensor_state SET gap_alarm_id = NULL WHERE sensor_code = ANY(%s)",
                      ([g[0] for g in gaps],))
+    for _code, alarm_id, first_ts in orphans:
+        alarm_ops.clear(conn, cfg, alarm_id, first_ts, None)
+        counts["alarms_cleared"] += 1
+    if orphans:
+        conn.execute("UPDATE sensor_state SET alarm_level = NULL, alarm_id = NULL "
+                     "WHERE sensor_code = ANY(%s)", ([o[0] for o in orphans],))
     if walk:
         _walk(conn, cfg, walk, state, counts)
 
