@@ -163,12 +163,12 @@ POINT_VALUES = (("point_no", "point_no", FIELD_ZH["point_no"], text_id),
                 ("note", "note", "备注", _text1000))
 
 
-def _set_size(s: SegRec, size) -> None:
+def set_size(s: SegRec, size) -> None:
     if size:
         s.diameter, s.width, s.height, s.size_text = size
 
 
-def _lookups(s: SegRec, dicts: PipeDictionaries) -> None:
+def segment_lookups(s: SegRec, dicts: PipeDictionaries) -> None:
     s.material = dicts.materials.find(s.material_raw)
     s.burial = dicts.burial.find(s.burial_raw)
     s.status = dicts.status.find(s.status_raw)
@@ -190,10 +190,10 @@ def segment_values(s: SegRec, v, tclass, resolver, dicts) -> None:
     for src, attr, fname, parse in SEGMENT_VALUES:
         value = parse_value(s, pr, fname, parse, v(src))
         if attr is None:
-            _set_size(s, value)
+            set_size(s, value)
         else:
             setattr(s, attr, value)
-    _lookups(s, dicts)
+    segment_lookups(s, dicts)
 
 
 # -- whole columns (survey tables): the same parsers, applied per column ------------------------

@@ -26,12 +26,12 @@ from loaders.pipes.fields import (
     SEGMENT_IDS,
     SEGMENT_VALUES,
     ClassResolver,
-    _lookups,
-    _set_size,
     class_column,
     field_aliases,
     parse_columns,
     resolve_features,
+    segment_lookups,
+    set_size,
 )
 from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, SegRec
 from loaders.sources.tables import (
@@ -223,10 +223,10 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     _fill(recs, {attr: v[src] for src, attr, _, _ in spec})
     looked: dict[tuple, tuple] = {}
     for s_, size in zip(recs, v["size"].tolist()):
-        _set_size(s_, size)
+        set_size(s_, size)
         k = (s_.material_raw, s_.burial_raw, s_.status_raw)
         if k not in looked:
-            _lookups(s_, dicts)
+            segment_lookups(s_, dicts)
             looked[k] = (s_.material, s_.burial, s_.status)
         s_.material, s_.burial, s_.status = looked[k]
     return recs, skipped
