@@ -171,6 +171,17 @@ def test_hotline_over_http(api, db, tokens):
         headers=bearer(tokens["受理员"]), timeout=30)
     assert r.status_code == 201, r.text
     assert r.json()["grid_code"] == g
+    # the caller's address is staff-only: not in the public case, the collection or a filter
+    code = r.json()["code"]
+    assert f"{name}路口有垃圾" not in requests.get(f"{api}/cases/{code}", timeout=30).text
+    items = requests.get(f"{api}/collections/cases/items",
+                         params={"f": "json", "limit": 10000}, timeout=30)
+    assert items.status_code == 200 and code in items.text
+    assert f"{name}路口有垃圾" not in items.text
+    probe = requests.get(f"{api}/collections/cases/items",
+                         params={"f": "json", "filter": f"address = '{name}路口有垃圾'"},
+                         timeout=30)
+    assert probe.status_code == 400
     r = requests.post(f"{api}/cases", json={
         "source": "市民热线", "category": "0501", "address": "不存在的地方"},
         headers=bearer(tokens["受理员"]), timeout=30)

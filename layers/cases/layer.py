@@ -5,7 +5,8 @@ of :func:`layers.catalog.result_layers`, listed while still empty (a live layer 
 map). Personal data never reaches a published column: the reporter's name and phone live in
 ``case_contacts``, photos in ``case_attachments``, people in ``ops_users`` — none of them a
 layer — and the case's free text (a citizen's own words may carry a name or a number) and its
-JSON detail are not published either (:data:`UNPUBLISHED`). The one map shows the open cases
+JSON detail are not published either (:data:`UNPUBLISHED`), nor the address (a citizen's
+12345 address is often their home; the point and the grid cell locate the case). The one map shows the open cases
 (:data:`MAP_WHERE`); the OGC API every case.
 """
 
@@ -24,7 +25,6 @@ CASES = LayerDef(
         Column("category_code", "text", "类别代码 category code (case_categories.csv)"),
         Column("category_name", "text", "类别 category"),
         Column("state", "text", "状态 state (上报 立案 派遣 处置 核查 结案 退回 作废)"),
-        Column("address", "text", "地址 address"),
         Column("district_code", "text", "行政区代码 district"),
         Column("grid_code", "text", "单元网格 grid cell"),
         Column("asset_layer", "text", "涉及要素图层 asset layer"),
@@ -43,8 +43,9 @@ CASES = LayerDef(
     ),
 )
 
-# columns of the table the services never publish (free text, JSON detail)
-UNPUBLISHED = frozenset({"description", "detail"})
+# columns of the table the services never publish: free text, JSON detail, and the address —
+# a 12345 caller's address is often their home; the point and grid cell say where the case is
+UNPUBLISHED = frozenset({"description", "detail", "address"})
 
 # the open cases (not closed, not void)
 MAP_WHERE = "state NOT IN ('结案', '作废')"
