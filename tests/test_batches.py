@@ -152,8 +152,15 @@ GIST = ("SELECT c.oid, i.indexname FROM pg_indexes i JOIN pg_class c ON c.relnam
         "WHERE i.tablename = 'buildings' AND i.indexdef ILIKE '%%USING gist%%' ORDER BY 2")
 
 
-def test_d_readers_never_wait_for_a_load_into_an_empty_layer(fresh_db, tmp_path):
+@pytest.mark.parametrize("index_after", [None, 1000], ids=["indexes kept", "indexes after"])
+def test_d_readers_never_wait_for_a_load_into_an_empty_layer(fresh_db, tmp_path, index_after):
+    """Below ``CIM_LOAD_INDEX_AFTER`` features the load maintains the layer's indexes; above
+    it an initial load drops them concurrently and builds them before its commit
+    (loaders/engine/indexes.py): in both, a reader never waits."""
     path = _buildings(tmp_path / "big.gpkg", 6000)
+    env = fresh_db.env()
+    if index_after:
+        env["CIM_LOAD_INDEX_AFTER"] = str(index_after)
     assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
     gist = fresh_db.rows(GIST)
     assert gist  # the layer is declared with a spatial index
@@ -161,7 +168,7 @@ def test_d_readers_never_wait_for_a_load_into_an_empty_layer(fresh_db, tmp_path)
     reader = psycopg.connect(fresh_db.conninfo, autocommit=True)
     reader.execute("SET lock_timeout = '200ms'")
     proc = subprocess.Popen([sys.executable, "-m", "cim", "load", "buildings", str(path),
-                             "--json", "--quiet"], env=fresh_db.env(), cwd=PROJECT_ROOT,
+                             "--json", "--quiet"], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     modes: set[str] = set()
     merging = reads = 0
@@ -175,7 +182,9 @@ def test_d_readers_never_wait_for_a_load_into_an_empty_layer(fresh_db, tmp_path)
                 "current_database()) AND (l.relation = 'buildings'::regclass OR l.relation IN "
                 "(SELECT indexrelid FROM pg_index WHERE indrelid = 'buildings'::regclass))")]
             modes.update(held)
-            if "RowExclusiveLock" in held:
+            # the merge, and in the deferred case every moment of the load (the concurrent
+            # drop and the index builds too)
+            if "RowExclusiveLock" in held or (index_after and held):
                 merging += 1  # the loader is inside its merge: a reader now is the real test
                 try:
                     reader.execute("SELECT count(*) FROM buildings").fetchone()
@@ -193,5 +202,12 @@ def test_d_readers_never_wait_for_a_load_into_an_empty_layer(fresh_db, tmp_path)
     assert json.loads(out)["inserted"] == 6000
     assert merging > 0, "the load's merge was never observed"
     assert waited == [], f"a reader waited for the load ({len(waited)} of {merging} reads)"
-    assert modes <= WEAK_LOCKS, modes
-    assert fresh_db.rows(GIST) == gist  # the spatial index was kept, not dropped and rebuilt
+    if index_after is None:
+        assert modes <= WEAK_LOCKS, modes
+        assert fresh_db.rows(GIST) == gist  # the spatial index was kept, not dropped and rebuilt
+    else:
+        # CREATE INDEX's ShareLock keeps writers out, never a SELECT
+        assert modes <= WEAK_LOCKS | {"ShareLock"}, modes
+        after = fresh_db.rows(GIST)
+        assert [n for _, n in after] == [n for _, n in gist]
+        assert after != gist  # built by the load after its rows: a new index of the same name

@@ -27,9 +27,9 @@ import shapely
 
 from cim import crs as cimcrs
 from cim.errors import CimError, InputError, OutOfAreaError
-from cim.layerdefs import LayerDef
+from cim.layerdefs import LAYERS, LayerDef
 from cim.profile import CityProfile
-from loaders.engine import batch, bulk
+from loaders.engine import batch, bulk, indexes
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.sources.read import Batch, Source, iter_batches, open_source
@@ -220,6 +220,7 @@ class LoadSession:
     def begin(self) -> psycopg.Connection:
         # named, so that a DBA (and the kill -9 test) can tell a load in pg_stat_activity
         self.conn = psycopg.connect(self.conninfo, application_name=APPLICATION_NAME)
+        indexes.restore_before_load(self.conn, LAYERS.get(self.layer_name))
         self.scope = bulk.RetireScope(self.conn, self.report.batch_id)
         return self.conn
 
@@ -398,71 +399,30 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
 
     ``processes``: how many forked converter processes (0: convert in this process; default:
     see :func:`_converters`)."""
-    from loaders.common import reject_record, row_attrs
-    from loaders.engine import direct
-
     path = Path(path)
     src, report, opts, dataset = _open(path, profile, layer, crs, district, mode, dataset,
                                        source_layer, encoding, options)
     srid = profile.srid
     progress = _progress(quiet)
-    with LoadSession(conninfo, layer.name, path, mode, opts, report) as session:
-        batches: Iterator[Batch] = iter_batches(src, batch_size)
-        first = next(batches, None)
-        ctx, epsg = _context(conninfo, profile, src, report, first, crs, dataset, mapping,
-                             aliases, options)
-        conn = session.begin()
-        writer = direct.DirectWriter(session.writer(layer, srid, layer_code, epsg))
-        writer.lock()
-        skip_fk_checks(conn, layer.table, session.report.batch_id)
-        areas = direct.fetch_areas(conn, layer)
-        if processes is None:
-            processes = _converters(conn, layer, dataset, src.feature_count, batch_size)
-        processes = int(processes)
-        # what the layer holds: read by the converter process itself when there is one (a
-        # million keys are then held once), on a connection of its own (the merge lock held
-        # here keeps other loads from committing in between)
-        known_here = None if processes else direct.fetch_known(conn, layer, dataset)
-        head = [first] if first is not None else []
-
-        def make() -> tuple:
-            """The converter and the batches it converts. In a converter process the source
-            is read again after the first batch (read here, for the CRS): readers are not
-            shared."""
-            known = known_here
-            if known is None:
-                with psycopg.connect(conninfo, application_name=APPLICATION_NAME) as c:
-                    known = direct.fetch_known(c, layer, dataset)
-            conv = direct.DirectConverter(
-                layer, layer_code, lambda b: convert(b, ctx), known, areas,
-                session.report.batch_id, srid, mode, district, row_attrs, reject_record)
-            rest = itertools.islice(iter_batches(src, batch_size), 1, None) if processes \
-                else batches
-            return conv, itertools.chain(head, rest)
-
-        phases = {"open, CRS, area check, lock": time.monotonic() - session.t0}
-        t = time.monotonic()
-        for b in direct.converted_batches(make, processes):
-            phases["wait for the converter"] = phases.get("wait for the converter", 0.0) + \
-                time.monotonic() - t
-            report.read += b.read
-            writer.write(b)
-            for f, k in b.flags.items():
-                report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + k
-            progress(report.read, src.feature_count)
-            t = time.monotonic()
-        if not quiet and sys.stderr.isatty():
-            sys.stderr.write("\n")
-        if report.read == 0:
-            raise InputError("the input has no features", path=str(path))
-        result = writer.finish(mode, dataset)
-        result.apply_to(report, writer.w)
-        _check_outcome(report, path)
-        session.succeed()
-        current = writer.known_current + result.inserted
-        t = time.monotonic()
-    phases.update(writer.seconds)
-    phases["finish, commit"] = time.monotonic() - t
+    dropped: list = []
+    try:
+        with LoadSession(conninfo, layer.name, path, mode, opts, report) as session:
+            batches: Iterator[Batch] = iter_batches(src, batch_size)
+            first = next(batches, None)
+            ctx, epsg = _context(conninfo, profile, src, report, first, crs, dataset,
+                                 mapping, aliases, options)
+            conn = session.begin()
+            dropped = indexes.drop_for_initial_load(conn, layer, src.feature_count)
+            phases, result, current = _direct_write(
+                session, conn, layer, layer_code, convert, ctx, epsg, src, path, report,
+                srid, mode, district, dataset, batch_size, processes, quiet, progress,
+                first, batches, dropped)
+    except BaseException:
+        if dropped:  # rolled back to the empty table: its indexes again (instant)
+            with psycopg.connect(conninfo, autocommit=True) as c:
+                indexes.restore(c, layer)
+        raise
+    phases["finish, commit"] = time.monotonic() - phases.pop("_t")
     if result.inserted + result.updated >= 0.1 * max(current, 1):
         # statistics after a large change; a small one is left to autovacuum
         t = time.monotonic()
@@ -473,6 +433,74 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
         sys.stderr.write("phases: " + json.dumps({k: round(v, 2) for k, v in phases.items()})
                          + "\n")
     return report
+
+
+def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDef,
+                  layer_code: str | None, convert: DirectConvert, ctx: Any, epsg: int | None,
+                  src: Source, path: Path, report: LoadReport, srid: int, mode: str,
+                  district: str | None, dataset: str, batch_size: int,
+                  processes: int | None, quiet: bool, progress: Callable,
+                  first: Batch | None, batches: Iterator[Batch],
+                  dropped: list) -> tuple[dict[str, float], Any, int]:
+    """The body of :func:`run_direct_load` inside its session: convert, write, index."""
+    from loaders.common import reject_record, row_attrs
+    from loaders.engine import direct
+
+    writer = direct.DirectWriter(session.writer(layer, srid, layer_code, epsg))
+    writer.lock()
+    skip_fk_checks(conn, layer.table, session.report.batch_id)
+    areas = direct.fetch_areas(conn, layer)
+    if processes is None:
+        processes = _converters(conn, layer, dataset, src.feature_count, batch_size)
+    processes = int(processes)
+    # what the layer holds: read by the converter process itself when there is one (a
+    # million keys are then held once), on a connection of its own (the merge lock held
+    # here keeps other loads from committing in between)
+    known_here = None if processes else direct.fetch_known(conn, layer, dataset)
+    head = [first] if first is not None else []
+
+    def make() -> tuple:
+        """The converter and the batches it converts. In a converter process the source
+        is read again after the first batch (read here, for the CRS): readers are not
+        shared."""
+        known = known_here
+        if known is None:
+            with psycopg.connect(session.conninfo, application_name=APPLICATION_NAME) as c:
+                known = direct.fetch_known(c, layer, dataset)
+        conv = direct.DirectConverter(
+            layer, layer_code, lambda b: convert(b, ctx), known, areas,
+            session.report.batch_id, srid, mode, district, row_attrs, reject_record)
+        rest = itertools.islice(iter_batches(src, batch_size), 1, None) if processes \
+            else batches
+        return conv, itertools.chain(head, rest)
+
+    phases = {"open, CRS, area check, lock": time.monotonic() - session.t0}
+    t = time.monotonic()
+    for b in direct.converted_batches(make, processes):
+        phases["wait for the converter"] = phases.get("wait for the converter", 0.0) + \
+            time.monotonic() - t
+        report.read += b.read
+        writer.write(b)
+        for f, k in b.flags.items():
+            report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + k
+        progress(report.read, src.feature_count)
+        t = time.monotonic()
+    if not quiet and sys.stderr.isatty():
+        sys.stderr.write("\n")
+    if report.read == 0:
+        raise InputError("the input has no features", path=str(path))
+    result = writer.finish(mode, dataset)
+    result.apply_to(report, writer.w)
+    _check_outcome(report, path)
+    if dropped:
+        t = time.monotonic()
+        indexes.build(conn, layer, dropped)
+        phases["build indexes"] = time.monotonic() - t
+    session.succeed()
+    current = writer.known_current + result.inserted
+    phases.update(writer.seconds)
+    phases["_t"] = time.monotonic()
+    return phases, result, current
 
 
 def _converters(conn: psycopg.Connection, layer: LayerDef, dataset: str,

@@ -1,0 +1,132 @@
+"""A layer's indexes built after its initial load instead of maintained row by row.
+
+Maintaining a GiST index and two btrees while a million rows are COPYed costs the server about
+five times the COPY itself (docs/benchmarks.md: 1M footprints 2.8 s bare, 28 s with the
+layer's three indexes); building them once the rows are in costs a few seconds (the GiST index
+by sorting). That is what ogr2ogr does. A plain ``DROP INDEX`` in the load's transaction would
+lock readers out until the commit, so the indexes go only when it costs nobody anything:
+
+- the layer's table holds no row at all (no current feature, no history) and the input is large
+  (:data:`DEFAULT_MIN_ROWS` features, ``CIM_LOAD_INDEX_AFTER``);
+- the load's connection takes the layer's merge lock for its session first (the same key its
+  transaction takes: no other load can write the layer until this one's connection closes),
+  checks that the table is empty, and drops the indexes with ``DROP INDEX CONCURRENTLY``
+  (which waits for readers instead of blocking them) before its transaction begins;
+- the transaction COPYs the rows and ``CREATE INDEX`` es them before it commits: the SHARE lock
+  that takes blocks writers, never a ``SELECT``; readers see the empty layer until the commit,
+  then the loaded layer with its indexes;
+- a load that fails rolls back to the empty table, and :func:`restore` creates the indexes
+  again (instant on an empty table). A killed load cannot, so every load (and ``cim db
+  upgrade``) first restores whatever declared index a layer lacks (:func:`restore`).
+
+A role that may not drop the indexes (not the table's owner) loads with them, as before.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+from psycopg import sql
+
+from cim.db.locks import MERGE_LOCK_SPACE
+from cim.layerdefs import Index, LayerDef
+
+DEFAULT_MIN_ROWS = 100_000
+
+
+def min_rows() -> int:
+    """From how many input features an initial load builds the indexes after its rows."""
+    return int(os.environ.get("CIM_LOAD_INDEX_AFTER") or DEFAULT_MIN_ROWS)
+
+
+def create_statement(layer: LayerDef, ix: Index, *, if_not_exists: bool = False) -> sql.Composed:
+    """The declared index as DDL (the migrations' definition, checked by cim.db.schema)."""
+    return sql.SQL("CREATE {unique}INDEX {ine}{name} ON {table} USING {method} ({cols}){where}"
+                   ).format(unique=sql.SQL("UNIQUE " if ix.unique else ""),
+                            ine=sql.SQL("IF NOT EXISTS " if if_not_exists else ""),
+                            name=sql.Identifier(ix.name(layer.table)),
+                            table=sql.Identifier(layer.table), method=sql.SQL(ix.method),
+                            cols=sql.SQL(", ").join(map(sql.Identifier, ix.columns)),
+                            where=sql.SQL(" WHERE valid_to IS NULL" if ix.current_only else ""))
+
+
+def missing(conn: psycopg.Connection, layer: LayerDef) -> list[Index]:
+    """The declared indexes of ``layer`` its table lacks (a killed initial load)."""
+    have = {r[0] for r in conn.execute(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = to_regclass(%s)", (layer.table,))}
+    return [ix for ix in layer.indexes if ix.name(layer.table) not in have]
+
+
+def restore(conn: psycopg.Connection, layer: LayerDef) -> list[str]:
+    """Create the declared indexes ``layer``'s table lacks; their names. On an autocommit
+    connection (it takes the layer's merge lock for the session while it creates any) or
+    inside a load's transaction that holds the merge lock."""
+    lost = missing(conn, layer)
+    if lost and conn.autocommit:
+        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
+                     (MERGE_LOCK_SPACE, layer.table))
+        try:
+            lost = missing(conn, layer)  # another load may have restored them meanwhile
+            for ix in lost:
+                conn.execute(create_statement(layer, ix, if_not_exists=True))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                          (MERGE_LOCK_SPACE, layer.table))
+    else:
+        for ix in lost:
+            conn.execute(create_statement(layer, ix, if_not_exists=True))
+    return [ix.name(layer.table) for ix in lost]
+
+
+def restore_before_load(conn: psycopg.Connection, layer: LayerDef | None) -> list[str]:
+    """On a load's fresh connection, before its transaction: what a killed initial load of
+    the layer left without its indexes gets them back (one catalog query otherwise)."""
+    if layer is None:
+        return []
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    conn.autocommit = True
+    try:
+        return restore(conn, layer)
+    finally:
+        conn.autocommit = False
+
+
+def drop_for_initial_load(conn: psycopg.Connection, layer: LayerDef,
+                          feature_count: int | None) -> list[Index]:
+    """Before the load's transaction, on its own connection (autocommit, no transaction
+    open): drop the layer's indexes if the table is empty and the input large; the indexes
+    dropped (to build with :func:`build`). Holds the merge lock for the connection's session."""
+    if feature_count is None or feature_count < min_rows():
+        return []
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    conn.autocommit = True
+    dropped: list[Index] = []
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
+                     (MERGE_LOCK_SPACE, layer.table))
+        empty = conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(
+            sql.Identifier(layer.table))).fetchone()[0]
+        if not empty:
+            return []
+        for ix in layer.indexes:
+            try:
+                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                    sql.Identifier(ix.name(layer.table))))
+            except psycopg.errors.InsufficientPrivilege:
+                break  # not the owner: load with the indexes (those dropped are built after)
+            dropped.append(ix)
+        return dropped
+    finally:
+        conn.autocommit = False
+
+
+def build(conn: psycopg.Connection, layer: LayerDef, dropped: list[Index]) -> None:
+    """Inside the load's transaction, once every row is in: create the dropped indexes."""
+    if not dropped:
+        return
+    conn.execute("SELECT set_config('maintenance_work_mem', '512MB', true) WHERE "
+                 "pg_size_bytes(current_setting('maintenance_work_mem')) < 512 * 1024 * 1024")
+    for ix in dropped:
+        conn.execute(create_statement(layer, ix))

@@ -1,0 +1,115 @@
+"""An initial load builds the layer's indexes after its rows (loaders/engine/indexes.py):
+the same rows as a load that maintains them, every declared index there afterwards — after a
+failed load and after a killed one too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from cim.config import PROJECT_ROOT
+from cim.db.schema import schema_drift
+from loaders.buildings import load_buildings
+from loaders.engine import direct
+from tests.test_batches import _buildings
+from tests.test_direct_load import _delivery, _stored
+
+INDEXES = ("SELECT c.relname, c.oid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+           "WHERE i.indrelid = 'buildings'::regclass AND NOT i.indisprimary ORDER BY 1")
+DECLARED = {"buildings_code_current_uq", "buildings_source_key_current_idx",
+            "buildings_geom_gist"}
+
+
+def _drift(db) -> list[str]:
+    return [d for d in schema_drift(db.conninfo, db.profile.srid) if "buildings" in d]
+
+
+def test_an_initial_load_builds_the_indexes_after_its_rows(fresh_db, tmp_path, monkeypatch):
+    path, _ = _delivery(tmp_path, "ix")
+    before = dict(fresh_db.rows(INDEXES))
+    assert set(before) == DECLARED
+    monkeypatch.setenv("CIM_LOAD_INDEX_AFTER", "500")
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset="after",
+                       batch_size=300, processes=1)
+    assert (r.read, r.loaded, r.rejected) == (900, 899, 1)
+    after = dict(fresh_db.rows(INDEXES))
+    assert set(after) == DECLARED and not set(after.values()) & set(before.values())
+    assert _drift(fresh_db) == []  # the same definitions as the migrations'
+    # the layer is now not empty: the next load keeps the indexes as they are
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset="kept",
+                       batch_size=300, processes=1)
+    assert r.loaded == 899 and dict(fresh_db.rows(INDEXES)) == after
+    assert _stored(fresh_db, "after") == _stored(fresh_db, "kept")
+    # the rebuilt unique index holds: a second current version of a code is refused
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        fresh_db.scalar("INSERT INTO buildings (code, source_key, valid_from, flags, attrs, geom,"
+                        " row_hash) SELECT code, 'x:1', now(), flags, attrs, geom, row_hash "
+                        "FROM buildings WHERE valid_to IS NULL LIMIT 1 RETURNING id")
+    plan = "\n".join(r[0] for r in fresh_db.rows(
+        "EXPLAIN SELECT 1 FROM buildings WHERE valid_to IS NULL AND source_key = 'after:1'"))
+    assert "buildings_source_key_current_idx" in plan
+
+
+def test_a_small_or_second_load_keeps_the_indexes(fresh_db, tmp_path):
+    path, _ = _delivery(tmp_path, "small", n=400)
+    before = dict(fresh_db.rows(INDEXES))
+    load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=1)
+    assert dict(fresh_db.rows(INDEXES)) == before  # 400 < CIM_LOAD_INDEX_AFTER (100,000)
+
+
+def test_a_failed_initial_load_leaves_the_empty_layer_with_its_indexes(fresh_db, tmp_path,
+                                                                       monkeypatch):
+    path, _ = _delivery(tmp_path, "fail")
+    monkeypatch.setenv("CIM_LOAD_INDEX_AFTER", "500")
+    prepare = direct.DirectConverter.prepare
+
+    def buggy(self, batch):
+        if batch.first_row > 600:  # the third batch: two are written already
+            raise KeyError("injected")
+        return prepare(self, batch)
+
+    monkeypatch.setattr(direct.DirectConverter, "prepare", buggy)
+    with pytest.raises(KeyError, match="injected"):
+        load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=0)
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
+    assert fresh_db.scalar("SELECT count(*) FROM code_registry WHERE layer = 'buildings'") == 0
+    assert set(dict(fresh_db.rows(INDEXES))) == DECLARED and _drift(fresh_db) == []
+
+
+def test_a_killed_initial_load_gets_its_indexes_back_at_the_next_load(fresh_db, tmp_path):
+    big = _buildings(tmp_path / "big.gpkg", 30000)
+    env = fresh_db.env()
+    env["CIM_LOAD_INDEX_AFTER"] = "1000"
+    proc = subprocess.Popen([sys.executable, "-m", "cim", "load", "buildings", str(big),
+                             "--json", "--quiet"], env=env, cwd=PROJECT_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen_without = False
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if len(fresh_db.rows(INDEXES)) < len(DECLARED):
+                seen_without = True
+                proc.kill()  # SIGKILL: no clean-up runs
+                break
+            time.sleep(0.005)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert seen_without, "the load never ran without its indexes"
+    # its connection gone, the server rolled its transaction back: empty, indexes missing
+    for _ in range(200):
+        if not fresh_db.rows("SELECT 1 FROM pg_stat_activity WHERE application_name = "
+                             "'cim-load' AND datname = current_database()"):
+            break
+        time.sleep(0.05)
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
+    assert len(fresh_db.rows(INDEXES)) < len(DECLARED)
+    small = _buildings(tmp_path / "small.gpkg", 50)
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, small)
+    assert r.loaded == 50
+    assert set(dict(fresh_db.rows(INDEXES))) == DECLARED and _drift(fresh_db) == []
