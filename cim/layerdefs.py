@@ -48,6 +48,7 @@ BASE_COLUMNS: tuple[Column, ...] = (
     Column("valid_from", "timestamptz", "valid from", required=True),
     Column("valid_to", "timestamptz", "valid to (NULL: current)"),
     Column("row_hash", "text", "content hash"),
+    Column("source_hash", "int8", "fingerprint of the source row (migration 0009)"),
     Column("flags", "text[]", "flags", required=True),
     Column("attrs", "jsonb", "source attributes", required=True),
 )

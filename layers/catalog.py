@@ -17,7 +17,8 @@ from cim.profile import CityProfile
 
 LonLatBox = tuple[float, float, float, float]
 # bookkeeping columns that are not feature attributes: never published
-HIDDEN_COLUMNS = frozenset({"geom", "attrs", "row_hash", "source_key", "id", "batch_id"})
+HIDDEN_COLUMNS = frozenset({"geom", "attrs", "row_hash", "source_hash", "source_key", "id",
+                            "batch_id"})
 _JSON_TYPES = {"boolean": "boolean", "smallint": "integer", "integer": "integer",
                "bigint": "integer", "real": "number", "double precision": "number",
                "numeric": "number", "ARRAY": "array"}

@@ -41,7 +41,8 @@ def history(conninfo: str, code: str) -> list[dict[str, Any]]:
         table = reg["layer"]
         cols = [r["column_name"] for r in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
-            "AND column_name NOT IN ('geom', 'attrs', 'row_hash', 'id') ORDER BY ordinal_position",
+            "AND column_name NOT IN ('geom', 'attrs', 'row_hash', 'source_hash', 'id') "
+            "ORDER BY ordinal_position",
             (table,))]
         q = sql.SQL("SELECT {cols}, ST_Area(geom) AS area_m2, ST_Length(geom) AS length_m, "
                     "ST_AsText(ST_PointOnSurface(geom)) AS position FROM {t} WHERE code = %s "

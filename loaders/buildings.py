@@ -24,6 +24,7 @@ from loaders.common import (
 )
 from loaders.engine.bulk import JsonText
 from loaders.engine.direct import Converted, ewkb_from_iso
+from loaders.engine.fingerprint import make_fingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
@@ -31,6 +32,10 @@ from loaders.fields import all_matches, is_blank, numbers, texts, years
 from loaders.geometry import ewkb, prepare
 from loaders.hashing import content_hashes_wkb
 from loaders.sources.read import Batch
+
+# what make_columns produces from a source row: change it when the conversion changes, so that
+# reloads convert every row again (loaders/engine/fingerprint.py)
+CONVERTER_VERSION = "buildings-1"
 
 PARSERS = {
     "name": lambda c: texts(c, 200),
@@ -126,7 +131,7 @@ def make_columns(profile: CityProfile):
         for i, (reason, msg, field) in sorted(problem.items()):
             keep[i] = False
             rejects.append(reject_record(
-                batch.first_row + i, reason, msg, row_attrs(cols, i), batch.geometries[i],
+                batch.row(i), reason, msg, row_attrs(cols, i), batch.geometries[i],
                 keys[i] if prep.geoms[i] is not None else None, field=field))
         idx = np.flatnonzero(keep)
         columned = {m[a] for a in (*PARSERS, "use", "source_id") if a in m}
@@ -166,7 +171,11 @@ def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) 
     try:
         report = run_direct_load(conninfo, profile, BUILDINGS,
                                  layer_code_of(profile, "buildings"), make_columns(profile),
-                                 path, aliases=profile.field_aliases.get("buildings", {}), **kw)
+                                 path, aliases=profile.field_aliases.get("buildings", {}),
+                                 fingerprint=make_fingerprint(
+                                     "buildings", CONVERTER_VERSION, id_fields,
+                                     lambda ctx: ClassLookup(ctx.profile, "building_use").rows),
+                                 **kw)
     except InputError as exc:
         if exc.path is not None:
             raise

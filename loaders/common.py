@@ -59,14 +59,15 @@ def row_attrs(columns: dict[str, np.ndarray], i: int) -> dict[str, Any]:
 
 
 def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray]],
-                geoms: np.ndarray) -> list[str]:
+                geoms: np.ndarray | None, n: int | None = None) -> list[str | None]:
     """What keeps a feature's code across reloads.
 
     ``dataset:id`` from the first id field; where it is blank, ``dataset:field=id`` from a
     further id field (OSM extracts fill osm_id or osm_way_id); else ``dataset:g<hash>`` of the
-    geometry rounded to 1 mm. Built column by column.
+    geometry rounded to 1 mm. Built column by column. Without ``geoms`` (``n`` rows), a row
+    without an id has no key (None): the keys a reload can tell before converting.
     """
-    n = len(geoms)
+    n = len(geoms) if geoms is not None else int(n or 0)
     out = np.full(n, None, dtype=object)
     todo = np.ones(n, dtype=bool)
     for j, (name, col) in enumerate(id_columns):
@@ -79,7 +80,7 @@ def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray]],
         out[idx[hit]] = head + ids[hit]
         todo[idx[hit]] = False
     rest = np.flatnonzero(todo)
-    if len(rest):
+    if len(rest) and geoms is not None:
         g = np.asarray(geoms, dtype=object)[rest]
         gk = geometry_keys(np.where(shapely.is_missing(g), shapely.Point(), g))
         out[rest] = [f"{dataset}:{k}" for k in gk]

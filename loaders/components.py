@@ -28,6 +28,7 @@ from cim.text import norm_key
 from loaders.common import attrs_json, reject_record, row_attrs, source_keys
 from loaders.engine.bulk import JsonText
 from loaders.engine.direct import Converted
+from loaders.engine.fingerprint import make_fingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
@@ -35,6 +36,10 @@ from loaders.fields import ValueProblem, all_matches, distinct, is_blank, mapped
 from loaders.geometry import ewkb, prepare
 from loaders.hashing import content_hashes_wkb
 from loaders.sources.read import Batch
+
+# what make_columns produces from a source row: change it when the conversion changes, so that
+# reloads convert every row again (loaders/engine/fingerprint.py)
+CONVERTER_VERSION = "components-1"
 
 FAMILY_OF_TYPE = {0: "point", 4: "point", 1: "line", 5: "line", 3: "polygon", 6: "polygon"}
 TEXT_FIELDS = ("name", "dept_code", "dept_name", "owner_code", "owner_name", "maint_code",
@@ -258,7 +263,7 @@ def make_columns(profile: CityProfile):
         rejects: list[Reject] = []
         for i, (reason, msg, field) in sorted(problem.items()):
             keep[i] = False
-            rejects.append(reject_record(batch.first_row + i, reason, msg, row_attrs(cols, i),
+            rejects.append(reject_record(batch.row(i), reason, msg, row_attrs(cols, i),
                                          batch.geometries[i], keys[i], field=field))
         idx = np.flatnonzero(keep)
         # attrs keep what has no column: the delivered class (a code, name or alias) and id
@@ -302,4 +307,12 @@ def load_components(conninfo: str, profile: CityProfile, path: str | Path, **kw)
     :mod:`loaders.engine.direct`: district and grid cell, duplicates and codes decided beside
     the data, in a converter process for a large census)."""
     return run_direct_load(conninfo, profile, COMPONENTS, None, make_columns(profile), path,
-                           aliases=profile.field_aliases.get("components", {}), **kw)
+                           aliases=profile.field_aliases.get("components", {}),
+                           fingerprint=make_fingerprint("components", CONVERTER_VERSION,
+                                                        id_fields, _dictionaries), **kw)
+
+
+def _dictionaries(ctx: LoadContext) -> list:
+    """What of the city's dictionaries the conversion reads (the fingerprint's context)."""
+    d = ComponentDictionary(ctx.profile)
+    return [d.rows, d.values]

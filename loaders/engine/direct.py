@@ -63,6 +63,23 @@ class Converted:
     class_code: np.ndarray
     columns: dict[str, np.ndarray]  # the layer's own columns, derived ones left out
     rejects: list[Reject] = field(default_factory=list)
+    # set by the engine: the rows' source fingerprints, and the batch's rows left unconverted
+    source_hash: np.ndarray | None = None
+    skipped: Skipped | None = None
+
+
+@dataclass
+class Skipped:
+    """Rows of a batch a reload found unchanged by their source fingerprint, unconverted:
+    positions in the batch, source keys, rows of :class:`Known`."""
+
+    pos: np.ndarray
+    keys: list[str]
+    at: np.ndarray
+
+    @classmethod
+    def none(cls) -> Skipped:
+        return cls(np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64))
 
 
 @dataclass
@@ -98,8 +115,8 @@ def serial_width(layer: LayerDef) -> int:
 
 
 def layer_copy_columns(layer: LayerDef) -> list[str]:
-    return ["code", "source_key", "batch_id", "row_hash", "flags", "attrs", "geom"] + \
-        layer.column_names()
+    return ["code", "source_key", "batch_id", "row_hash", "source_hash", "flags", "attrs",
+            "geom"] + layer.column_names()
 
 
 REGISTRY_COLUMNS = ["code", "layer", "source_key", "district_code", "class_code", "batch_id"]
@@ -112,8 +129,10 @@ class DirectConverter:
     def __init__(self, layer: LayerDef, layer_code: str | None,
                  convert: Callable[[Any], Converted], known: Known, areas: Areas,
                  batch_id: int, srid: int, mode: str, district: str | None,
-                 row_attrs: Callable[[Any, int], dict], reject_record: Callable[..., Reject]):
+                 row_attrs: Callable[[Any, int], dict], reject_record: Callable[..., Reject],
+                 fingerprint: Callable[[Any], tuple[list, np.ndarray]] | None = None):
         self.layer, self.layer_code, self.convert = layer, layer_code or "", convert
+        self.fingerprint = fingerprint
         self.known, self.areas = known, areas
         self.batch_id, self.srid, self.mode, self.district = batch_id, srid, mode, district
         self.row_attrs, self.reject_record = row_attrs, reject_record
@@ -123,7 +142,7 @@ class DirectConverter:
         self.gtree = shapely.STRtree(areas.grid) if len(areas.grid) else None
 
     def _reject(self, batch, i: int, reason: str, message: str, key: str | None) -> Reject:
-        return self.reject_record(batch.first_row + int(i), reason, message,
+        return self.reject_record(batch.row(i), reason, message,
                                   self.row_attrs(batch.columns, int(i)), batch.geometries[i],
                                   key)
 
@@ -153,10 +172,53 @@ class DirectConverter:
     def __call__(self, batch) -> DirectBatch:
         return self.finish(batch, self.prepare(batch))
 
+    def unconverted(self, batch) -> tuple[np.ndarray | None, Skipped]:
+        """The batch's source fingerprints (None if the loader keeps none) and the rows a
+        reload can call unchanged before converting them: their key (known before converting:
+        an id) has a current version with the same fingerprint, and no other row of the batch
+        has that key (duplicates are decided in row order, converted)."""
+        if self.fingerprint is None:
+            return None, Skipped.none()
+        raw_keys, fps = self.fingerprint(batch)
+        known = self.known
+        if not known.current or not len(fps):
+            return fps, Skipped.none()
+        keys = np.asarray(raw_keys, dtype=object)
+        get = known.index.get
+        at = np.fromiter((get(k, -1) if k is not None else -1 for k in keys.tolist()),
+                         dtype=np.int64, count=len(keys))
+        ok = (at >= 0) & (at < known.current)
+        ok[ok] = known.source_hash[at[ok]] == fps[ok]
+        if ok.any():
+            ok &= ~pd.Series(keys, dtype=object).duplicated(keep=False).to_numpy()
+        pos = np.flatnonzero(ok)
+        return fps, Skipped(pos, keys[pos].tolist(), at[pos])
+
+    def _nothing(self) -> Converted:
+        """What converting no row gives (a reload's batch found unchanged whole)."""
+        none = np.zeros(0, dtype=object)
+        return Converted(index=np.zeros(0, dtype=np.int64), source_key=none, row_hash=none,
+                         attrs=[], flags=[], geoms=none, ewkb=none, class_code=none,
+                         columns={c: none for c in self.layer.column_names()})
+
     def prepare(self, batch) -> tuple:
         """The part of a batch that needs nothing of the other batches (most of the work):
-        conversion, district and grid cell."""
-        conv = self.convert(batch)
+        conversion, district and grid cell. A reload converts only the rows whose source
+        changed (:meth:`unconverted`)."""
+        fps, skipped = self.unconverted(batch)
+        if len(skipped.pos):
+            todo = np.setdiff1d(np.arange(len(batch.geometries)), skipped.pos,
+                                assume_unique=True)
+            if len(todo):
+                conv = self.convert(batch.take(todo))
+                conv.index = todo[conv.index]  # positions in the whole batch again
+            else:
+                conv = self._nothing()
+        else:
+            conv = self.convert(batch)
+        conv.source_hash = fps[conv.index] if fps is not None else \
+            np.full(len(conv.index), None, dtype=object)
+        conv.skipped = skipped
         rejects = list(conv.rejects)
         n = len(conv.index)
         keep = np.ones(n, dtype=bool)
@@ -194,13 +256,28 @@ class DirectConverter:
         n = len(conv.index)
         keys = conv.source_key
         layer = self.layer
-        # duplicates: the first row of a source key wins, in row order
+        # duplicates: the first row of a source key wins, in row order (the converted rows
+        # and those a reload left unconverted, together)
+        sk = conv.skipped
+        kept = np.flatnonzero(keep)
+        pos = np.concatenate([conv.index[kept], sk.pos]).astype(np.int64)
+        who = np.concatenate([kept, -1 - np.arange(len(sk.pos))]).astype(np.int64)
+        all_keys = keys[kept].tolist() + sk.keys
         dup = []
         accepted = []
+        skipped_ok = np.ones(len(sk.pos), dtype=bool)
         seen = self.seen
-        for j, k in zip(np.flatnonzero(keep).tolist(), keys[keep].tolist()):
+        for o in np.argsort(pos, kind="stable").tolist():
+            k = all_keys[o]
             if k in seen:
-                dup.append(j)
+                j = int(who[o])
+                if j >= 0:
+                    dup.append(j)
+                else:
+                    skipped_ok[-1 - j] = False
+                    rejects.append(self._reject(
+                        batch, sk.pos[-1 - j], "duplicate_source_id",
+                        f"duplicate source id {k} (an earlier row has it)", k))
             else:
                 seen.add(k)
                 accepted.append(k)
@@ -226,7 +303,8 @@ class DirectConverter:
             state[live[cur]] = np.where(same[cur], 2, 1)
             if hit.any():
                 code[live[hit]] = np.char.decode(known.code[at[hit]], "ascii").astype(object)
-        seen_keys = keys[live].tolist() if self.mode == "replace" else None
+        skipped_keys = [k for k, ok in zip(sk.keys, skipped_ok.tolist()) if ok]
+        seen_keys = keys[live].tolist() + skipped_keys if self.mode == "replace" else None
         if self.mode == "append":
             for j in live[state[live] == 1]:
                 keep[j] = False
@@ -234,7 +312,7 @@ class DirectConverter:
                     batch, conv.index[j], "already_loaded",
                     f"feature {keys[j]} is already loaded with other values; use --mode "
                     "update", keys[j]))
-        unchanged = int((keep & (state == 2)).sum())
+        unchanged = int((keep & (state == 2)).sum()) + len(skipped_keys)
         write = keep & (state != 2)
         changed = [keys[j] for j in np.flatnonzero(write & (state == 1))]
         w = np.flatnonzero(write)
@@ -252,7 +330,7 @@ class DirectConverter:
                       else conv.columns[c]) for c in cols}
         fields = [copybuf.text(code[w]), copybuf.text(keys[w]),
                   copybuf.int8(np.full(len(w), self.batch_id, dtype=np.int64)),
-                  copybuf.text(conv.row_hash[w]),
+                  copybuf.text(conv.row_hash[w]), copybuf.int8(conv.source_hash[w]),
                   copybuf.text_array([conv.flags[j] for j in w]),
                   copybuf.jsonb([conv.attrs[j] for j in w]), copybuf.binary(conv.ewkb[w])]
         types = {c.name: c.pgtype for c in layer.columns}
@@ -284,6 +362,9 @@ class DirectConverter:
         flagged = np.fromiter(map(len, conv.flags), dtype=np.int64, count=n) > 0
         for j in np.flatnonzero(keep & flagged):  # loaded with a flag (written or unchanged)
             for f in conv.flags[j]:
+                flags[f] = flags.get(f, 0) + 1
+        for a in sk.at[skipped_ok].tolist():  # unchanged unconverted: the current version's
+            for f in self.known.flags.get(a, ()):
                 flags[f] = flags.get(f, 0) + 1
         return DirectBatch(
             read=len(batch.geometries), rejects=rejects, flags=flags, unchanged=unchanged,

@@ -5,7 +5,7 @@ cells (:class:`Areas`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import psycopg
@@ -25,6 +25,10 @@ class Known:
     row_hash: np.ndarray  # "S64": hash of the current version; b"" for a key coded before
     code: np.ndarray  # "S24": its code
     current: int  # how many keys have a current version
+    # the current version's source fingerprint (int64; 0: none kept) and its flags where it has
+    # any: what a reload reports for a row it skips unconverted (migration 0009)
+    source_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    flags: dict[int, list[str]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Known:
@@ -66,13 +70,20 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Know
     index: dict[str, int] = {}
     hashes: list[bytes] = []
     codes: list[bytes] = []
+    fps: list[int] = []
+    flags: dict[int, list[str]] = {}
     for rows in _copy_lines(conn, sql.SQL(
-            "COPY (SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
-            "AND source_key LIKE {}) TO STDOUT").format(tbl, like)):
-        for k, h, c in rows:
+            "COPY (SELECT source_key, row_hash, code, coalesce(source_hash, 0), "
+            "CASE WHEN cardinality(flags) > 0 THEN array_to_string(flags, chr(31)) END "
+            "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}) TO STDOUT").format(
+                tbl, like)):
+        for k, h, c, fp, fl in rows:
+            if fl != "\\N":
+                flags[len(hashes)] = _unescape(fl).split("\x1f")
             index[_unescape(k)] = len(hashes)
             hashes.append(h.encode())
             codes.append(c.encode())
+            fps.append(int(fp))
     current = len(hashes)
     for rows in _copy_lines(conn, sql.SQL(
             "COPY (SELECT r.source_key, r.code FROM code_registry r WHERE r.layer = {} "
@@ -83,8 +94,10 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Know
             index[_unescape(k)] = len(hashes)
             hashes.append(b"")
             codes.append(c.encode())
+            fps.append(0)
     return Known(index=index, row_hash=np.array(hashes, dtype="S64"),
-                 code=np.array(codes, dtype="S24"), current=current)
+                 code=np.array(codes, dtype="S24"), current=current,
+                 source_hash=np.array(fps, dtype=np.int64), flags=flags)
 
 
 def _unescape(s: str) -> str:

@@ -393,12 +393,16 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
                     encoding: str | None = None, mapping: dict[str, str] | None = None,
                     aliases: dict[str, list[str]] | None = None,
                     options: dict[str, Any] | None = None, quiet: bool = True,
-                    batch_size: int = 50_000, processes: int | None = None) -> LoadReport:
+                    batch_size: int = 50_000, processes: int | None = None,
+                    fingerprint: Callable[[Batch, LoadContext], tuple] | None = None
+                    ) -> LoadReport:
     """Load one GDAL vector source into one layer, written directly
     (:mod:`loaders.engine.direct`): same guarantees and report as :func:`run_load`.
 
     ``processes``: how many forked converter processes (0: convert in this process; default:
-    see :func:`_converters`)."""
+    see :func:`_converters`). ``fingerprint``: the loader's source fingerprint
+    (:mod:`loaders.engine.fingerprint`), kept with each row so that a reload converts only
+    the rows whose source changed."""
     path = Path(path)
     src, report, opts, dataset = _open(path, profile, layer, crs, district, mode, dataset,
                                        source_layer, encoding, options)
@@ -416,7 +420,7 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
             phases, result, current = _direct_write(
                 session, conn, layer, layer_code, convert, ctx, epsg, src, path, report,
                 srid, mode, district, dataset, batch_size, processes, quiet, progress,
-                first, batches, dropped)
+                first, batches, dropped, fingerprint)
     except BaseException:
         if dropped:  # rolled back to the empty table: its indexes again (instant)
             with psycopg.connect(conninfo, autocommit=True) as c:
@@ -440,8 +444,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   src: Source, path: Path, report: LoadReport, srid: int, mode: str,
                   district: str | None, dataset: str, batch_size: int,
                   processes: int | None, quiet: bool, progress: Callable,
-                  first: Batch | None, batches: Iterator[Batch],
-                  dropped: list) -> tuple[dict[str, float], Any, int]:
+                  first: Batch | None, batches: Iterator[Batch], dropped: list,
+                  fingerprint: Callable | None) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
     from loaders.common import reject_record, row_attrs
     from loaders.engine import direct
@@ -451,7 +455,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     skip_fk_checks(conn, layer.table, session.report.batch_id)
     areas = direct.fetch_areas(conn, layer)
     if processes is None:
-        processes = _converters(conn, layer, dataset, src.feature_count, batch_size)
+        processes = _converters(conn, layer, dataset, src.feature_count, batch_size,
+                                bool(dropped))
     processes = int(processes)
     # what the layer holds: read by the converter process itself when there is one (a
     # million keys are then held once), on a connection of its own (the merge lock held
@@ -469,7 +474,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                 known = direct.fetch_known(c, layer, dataset)
         conv = direct.DirectConverter(
             layer, layer_code, lambda b: convert(b, ctx), known, areas,
-            session.report.batch_id, srid, mode, district, row_attrs, reject_record)
+            session.report.batch_id, srid, mode, district, row_attrs, reject_record,
+            fingerprint=(lambda b: fingerprint(b, ctx)) if fingerprint else None)
         rest = itertools.islice(iter_batches(src, batch_size), 1, None) if processes \
             else batches
         return conv, itertools.chain(head, rest)
@@ -504,12 +510,13 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
 
 
 def _converters(conn: psycopg.Connection, layer: LayerDef, dataset: str,
-                feature_count: int | None, batch_size: int) -> int:
+                feature_count: int | None, batch_size: int, indexes_after: bool) -> int:
     """How many converter processes: none for one batch; else one per core the server
     leaves free (it works all along on one), at most two — and two on two cores when the
-    dataset is loaded already: a reload writes few rows, the server then mostly waits (on a
-    2-core machine a first load with two converters starves the server: 1M footprints took
-    70 s instead of 30 s, a reload 33 s instead of 46 s)."""
+    dataset is loaded already (a reload writes few rows, the server then mostly waits) or when
+    the layer's indexes are built after the rows (the server's share is then small: 1M
+    footprints 29.0 s with one, 25.9 s with two). With the indexes maintained row by row, two
+    converters on 2 cores starve the server (1M footprints took 70 s instead of 30 s)."""
     from loaders.engine.direct import like_prefix
 
     if feature_count is not None and 0 < feature_count <= batch_size:
@@ -520,7 +527,7 @@ def _converters(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     reload = conn.execute(psycopg.sql.SQL(
         "SELECT EXISTS (SELECT 1 FROM {} WHERE valid_to IS NULL AND source_key LIKE %s)"
     ).format(psycopg.sql.Identifier(layer.table)), (like_prefix(dataset),)).fetchone()[0]
-    return 2 if reload else 1
+    return 2 if reload or indexes_after else 1
 
 
 def skip_fk_checks(conn: psycopg.Connection, table: str, batch_id: int | None) -> bool:

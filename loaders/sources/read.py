@@ -85,6 +85,19 @@ class Batch:
     first_row: int  # 1-based row number of the first feature in the file
     columns: dict[str, np.ndarray]
     geometries: np.ndarray  # shapely geometries (None where missing)
+    rows: np.ndarray | None = None  # 1-based row numbers when not consecutive (a subset)
+
+    def row(self, i: int) -> int:
+        """The file's row number of the batch's ``i``-th feature."""
+        return int(self.rows[i]) if self.rows is not None else self.first_row + int(i)
+
+    def take(self, idx: np.ndarray) -> Batch:
+        """The features at positions ``idx``, keeping their row numbers."""
+        rows = (self.rows if self.rows is not None
+                else self.first_row + np.arange(len(self.geometries)))[idx]
+        return Batch(first_row=int(rows[0]) if len(rows) else self.first_row,
+                     columns={k: v[idx] for k, v in self.columns.items()},
+                     geometries=self.geometries[idx], rows=rows)
 
 
 def _dbf_path(path: Path) -> Path | None:
