@@ -218,10 +218,10 @@ def _encode_column(col: Iterable[Any], n: int) -> list[bytes]:
 _FP_KEY = "cim-source-fp-v1"  # 16 bytes: pandas' hash key
 
 
-def source_fingerprints(columns: dict[str, np.ndarray], geometries: np.ndarray,
+def source_fingerprints(columns: dict[str, np.ndarray], wkb: np.ndarray,
                         context: str) -> np.ndarray:
     """A 64-bit fingerprint of each raw source row as read (int64): every attribute and the
-    geometry's WKB, mixed with ``context`` (what else decides the conversion: mapping, source
+    geometry's WKB as read (``wkb``, None where missing), mixed with ``context`` (what else decides the conversion: mapping, source
     CRS, dictionaries, converter version).
 
     Unlike :func:`content_hash` it may depend on a library's internals (pandas' vectorised
@@ -229,14 +229,12 @@ def source_fingerprints(columns: dict[str, np.ndarray], geometries: np.ndarray,
     content. If pandas changed its hash, every row would be converted once — never versioned,
     the content hash decides for converted rows. A row is compared with its own key's stored
     fingerprint only, so 64 bits leave a chance of 2⁻⁶⁴ per changed row of missing a change."""
-    import shapely
     from pandas.util import hash_array
 
-    n = len(geometries)
+    n = len(wkb)
     ctx = int.from_bytes(hashlib.blake2b(context.encode(), digest_size=8).digest(), "little")
     h = np.full(n, ctx, dtype=np.uint64)
     mult = np.uint64(0x100000001B3)
-    wkb = shapely.to_wkb(np.asarray(geometries, dtype=object), byte_order=1)
     cols = [np.asarray(wkb, dtype=object)] + [np.asarray(v) for _, v in sorted(columns.items())]
     with np.errstate(over="ignore"):
         for c in cols:

@@ -207,7 +207,7 @@ class DirectConverter:
         changed (:meth:`unconverted`)."""
         fps, skipped = self.unconverted(batch)
         if len(skipped.pos):
-            todo = np.setdiff1d(np.arange(len(batch.geometries)), skipped.pos,
+            todo = np.setdiff1d(np.arange(len(batch)), skipped.pos,
                                 assume_unique=True)
             if len(todo):
                 conv = self.convert(batch.take(todo))
@@ -367,7 +367,7 @@ class DirectConverter:
             for f in self.known.flags.get(a, ()):
                 flags[f] = flags.get(f, 0) + 1
         return DirectBatch(
-            read=len(batch.geometries), rejects=rejects, flags=flags, unchanged=unchanged,
+            read=len(batch), rejects=rejects, flags=flags, unchanged=unchanged,
             changed_keys=changed, reused=reused, layer_rows=len(w), layer_data=layer_data,
             new_prefixes=new_prefixes, new_rank=rank, layer_code_pos=layer_pos,
             registry_data=reg_data, registry_code_pos=reg_starts + 6 + plen[order],

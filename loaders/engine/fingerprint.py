@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import shapely
 
 from loaders.common import source_keys
 from loaders.hashing import source_fingerprints
@@ -38,9 +39,10 @@ def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[s
                 [layer, version, ctx.mapping, ctx.source_crs.to_wkt(), ctx.srid,
                  ctx.options, dictionaries(ctx)],
                 ensure_ascii=False, sort_keys=True, default=str)
-        n = len(batch.geometries)
+        n = len(batch)
         keys = source_keys(ctx.dataset, [(f, batch.columns[f]) for f in id_fields(ctx)], None,
                            n=n)
-        return keys, source_fingerprints(batch.columns, batch.geometries, context)
+        wkb = batch.wkb if batch.wkb is not None else shapely.to_wkb(batch.geometries)
+        return keys, source_fingerprints(batch.columns, wkb, context)
 
     return fingerprint

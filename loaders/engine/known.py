@@ -4,7 +4,6 @@ cells (:class:`Areas`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,71 +49,62 @@ def like_prefix(dataset: str) -> str:
     return dataset.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + ":%"
 
 
-def _copy_lines(conn: psycopg.Connection, query: sql.Composable) -> Iterator[list[str]]:
-    """The rows of a text COPY TO, split into fields, chunk by chunk (never all at once)."""
-    rest = b""
-    with conn.cursor().copy(query) as cp:
-        for data in cp:
-            lines = (rest + bytes(data)).split(b"\n")
-            rest = lines.pop()
-            yield [line.decode("utf-8").split("\t") for line in lines]
-    if rest:
-        yield [rest.decode("utf-8").split("\t")]
-
-
 def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Known:
     """Current versions and registered codes of the dataset's source keys (call it with the
-    merge lock held, so that nothing commits in between)."""
+    merge lock held, so that nothing commits in between).
+
+    Each column comes as one aggregated value (the keys and codes newline-joined, the hashes
+    concatenated, the fingerprints one bigint array), split in C: a million keys in ~1.7 s,
+    where a row per key cost a Python call each (8 s as a text COPY, 4.9 s fetched). Keys
+    and codes hold no newline (a key is ``dataset:id``; an id with one is refused)."""
     tbl = sql.Identifier(layer.table)
     like = sql.Literal(like_prefix(dataset))
-    index: dict[str, int] = {}
-    hashes: list[bytes] = []
-    codes: list[bytes] = []
-    fps: list[int] = []
+    parallel = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')"
+                            ).fetchone()[0]
+    # one Agg node feeds every row to all the aggregates in turn, so they list the rows in one
+    # order; parallel partial aggregates would not
+    conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', false)")
+    try:
+        with conn.cursor(binary=True) as cur:
+            keys, hashes, codes, fps, flagged = cur.execute(sql.SQL(
+                "SELECT string_agg(source_key, chr(10)), "
+                "string_agg(coalesce(row_hash, repeat('-', 64)), ''), "
+                "string_agg(code, chr(10)), array_agg(coalesce(source_hash, 0)), "
+                "string_agg(array_to_string(flags, chr(31)), chr(10)) "
+                "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}"
+            ).format(tbl, like)).fetchone()
+            old_keys, old_codes = cur.execute(sql.SQL(
+                "SELECT string_agg(source_key, chr(10)), string_agg(code, chr(10)) "
+                "FROM (SELECT r.source_key, r.code FROM code_registry r WHERE r.layer = {} "
+                "      AND r.source_key LIKE {} AND NOT EXISTS (SELECT 1 FROM {} l WHERE "
+                "      l.valid_to IS NULL AND l.source_key = r.source_key) ORDER BY r.code) k"
+            ).format(sql.Literal(layer.name), like, tbl)).fetchone()
+    finally:
+        conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, false)",
+                     (parallel,))
+    key_list = keys.split("\n") if keys is not None else []
+    current = len(key_list)
+    if old_keys is not None:
+        old = old_keys.split("\n")
+        key_list += old
+        codes = (codes + "\n" + old_codes) if codes is not None else old_codes
+    n = len(key_list)
+    if current and (hashes is None or len(hashes) != 64 * current):
+        raise ValueError("a current version without a 64-character row hash")
+    row_hash = np.zeros(n, dtype="S64")
+    if current:
+        row_hash[:current] = np.frombuffer(hashes.encode("ascii"), dtype="S64")
     flags: dict[int, list[str]] = {}
-    for rows in _copy_lines(conn, sql.SQL(
-            "COPY (SELECT source_key, row_hash, code, coalesce(source_hash, 0), "
-            "CASE WHEN cardinality(flags) > 0 THEN array_to_string(flags, chr(31)) END "
-            "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}) TO STDOUT").format(
-                tbl, like)):
-        for k, h, c, fp, fl in rows:
-            if fl != "\\N":
-                flags[len(hashes)] = _unescape(fl).split("\x1f")
-            index[_unescape(k)] = len(hashes)
-            hashes.append(h.encode())
-            codes.append(c.encode())
-            fps.append(int(fp))
-    current = len(hashes)
-    for rows in _copy_lines(conn, sql.SQL(
-            "COPY (SELECT r.source_key, r.code FROM code_registry r WHERE r.layer = {} "
-            "AND r.source_key LIKE {} AND NOT EXISTS (SELECT 1 FROM {} l WHERE "
-            "l.valid_to IS NULL AND l.source_key = r.source_key)) TO STDOUT").format(
-                sql.Literal(layer.name), like, tbl)):
-        for k, c in rows:
-            index[_unescape(k)] = len(hashes)
-            hashes.append(b"")
-            codes.append(c.encode())
-            fps.append(0)
-    return Known(index=index, row_hash=np.array(hashes, dtype="S64"),
-                 code=np.array(codes, dtype="S24"), current=current,
-                 source_hash=np.array(fps, dtype=np.int64), flags=flags)
-
-
-def _unescape(s: str) -> str:
-    """A text COPY value back as it was (keys rarely hold a backslash or a tab)."""
-    if "\\" not in s:
-        return s
-    out, i = [], 0
-    esc = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\", "b": "\b", "f": "\f", "v": "\v"}
-    while i < len(s):
-        ch = s[i]
-        if ch == "\\" and i + 1 < len(s):
-            out.append(esc.get(s[i + 1], s[i + 1]))
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    if flagged and len(flagged) >= current:  # one line a row, mostly empty
+        lines = flagged.split("\n")
+        flags = {i: lines[i].split("\x1f") for i in np.flatnonzero(
+            np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))).tolist()}
+    source_hash = np.zeros(n, dtype=np.int64)
+    if current:
+        source_hash[:current] = np.array(fps, dtype=np.int64)
+    return Known(index=dict(zip(key_list, range(n))), row_hash=row_hash,
+                 code=np.array(codes.split("\n") if n else [], dtype="S24"), current=current,
+                 source_hash=source_hash, flags=flags)
 
 
 def fetch_areas(conn: psycopg.Connection, layer: LayerDef) -> Areas:

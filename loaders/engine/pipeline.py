@@ -464,10 +464,10 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     known_here = None if processes else direct.fetch_known(conn, layer, dataset)
     head = [first] if first is not None else []
 
-    def make() -> tuple:
+    def make(keep: Callable[[int], bool] | None = None) -> tuple:
         """The converter and the batches it converts. In a converter process the source
         is read again after the first batch (read here, for the CRS): readers are not
-        shared."""
+        shared; ``keep`` tells the batches it converts (the others come as None)."""
         known = known_here
         if known is None:
             with psycopg.connect(session.conninfo, application_name=APPLICATION_NAME) as c:
@@ -476,8 +476,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
             layer, layer_code, lambda b: convert(b, ctx), known, areas,
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
             fingerprint=(lambda b: fingerprint(b, ctx)) if fingerprint else None)
-        rest = itertools.islice(iter_batches(src, batch_size), 1, None) if processes \
-            else batches
+        rest = itertools.islice(iter_batches(src, batch_size, keep=keep), 1, None) \
+            if processes else batches
         return conv, itertools.chain(head, rest)
 
     phases = {"open, CRS, area check, lock": time.monotonic() - session.t0}

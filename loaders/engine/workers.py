@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from cim.errors import CimError
 
 
-def _worker(rank: int, workers: int, out, keys_in, make: Callable[[], tuple]) -> None:
+def _worker(rank: int, workers: int, out, keys_in, make: Callable[..., tuple]) -> None:
     """Converter process ``rank`` of ``workers``: converts batches rank, rank + workers, …
     of the source. Duplicates are judged in row order: before finishing batch j it takes in
     the keys accepted by every earlier batch of the other processes (forwarded by the writer
@@ -30,7 +30,7 @@ def _worker(rank: int, workers: int, out, keys_in, make: Callable[[], tuple]) ->
 
     threading.Thread(target=drain, daemon=True).start()
     try:
-        conv, batches = make()
+        conv, batches = make(lambda j: j % workers == rank)  # another's batches: None
         known_upto = -1  # keys of every batch up to this one are in conv.seen
         for j, batch in enumerate(batches):
             if j % workers != rank:
@@ -59,9 +59,9 @@ def _worker(rank: int, workers: int, out, keys_in, make: Callable[[], tuple]) ->
         out.close()
 
 
-def converted_batches(make: Callable[[], tuple], workers: int) -> Iterator:
-    """The converted batches, in row order. ``make()`` gives the converter and the source's
-    batches; ``workers`` 0 converts here (small inputs, or no fork), else in that many forked
+def converted_batches(make: Callable[..., tuple], workers: int) -> Iterator:
+    """The converted batches, in row order. ``make(keep)`` gives the converter and the
+    source's batches (those ``keep(j)`` rejects may come as None); ``workers`` 0 converts here (small inputs, or no fork), else in that many forked
     processes, so that Python and PostgreSQL work at the same time."""
     if workers <= 0 or "fork" not in mp.get_all_start_methods():
         conv, batches = make()

@@ -17,7 +17,7 @@ other exception is a bug and is left to propagate with its traceback.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,12 +80,33 @@ class Source:
     read_path: Path | None = None  # what GDAL actually reads, when not ``path`` (see _solids)
 
 
-@dataclass
 class Batch:
-    first_row: int  # 1-based row number of the first feature in the file
-    columns: dict[str, np.ndarray]
-    geometries: np.ndarray  # shapely geometries (None where missing)
-    rows: np.ndarray | None = None  # 1-based row numbers when not consecutive (a subset)
+    """One batch of a source: columns, geometries and row numbers.
+
+    The geometries are decoded from the source's WKB when first asked for: a reload that
+    finds most rows unchanged by their fingerprint (which reads the WKB as it came) never
+    decodes them, and a converter process never decodes another process's batches."""
+
+    def __init__(self, first_row: int, columns: dict[str, np.ndarray],
+                 geometries: np.ndarray | None = None, rows: np.ndarray | None = None,
+                 wkb: np.ndarray | None = None) -> None:
+        self.first_row = first_row  # 1-based row number of the first feature in the file
+        self.columns = columns
+        self._geometries = geometries  # shapely geometries (None where missing)
+        self.rows = rows  # 1-based row numbers when not consecutive (a subset)
+        self.wkb = wkb  # the WKB as read (surfaces renamed: see faces_wkb), when known
+        if geometries is None and wkb is None:
+            raise ValueError("a batch needs its geometries or their WKB")
+
+    @property
+    def geometries(self) -> np.ndarray:
+        if self._geometries is None:
+            with np.errstate(invalid="ignore"):  # NaN coordinates are checked later
+                self._geometries = shapely.from_wkb(faces_wkb(self.wkb), on_invalid="ignore")
+        return self._geometries
+
+    def __len__(self) -> int:
+        return len(self.wkb) if self._geometries is None else len(self._geometries)
 
     def row(self, i: int) -> int:
         """The file's row number of the batch's ``i``-th feature."""
@@ -94,10 +115,11 @@ class Batch:
     def take(self, idx: np.ndarray) -> Batch:
         """The features at positions ``idx``, keeping their row numbers."""
         rows = (self.rows if self.rows is not None
-                else self.first_row + np.arange(len(self.geometries)))[idx]
+                else self.first_row + np.arange(len(self)))[idx]
         return Batch(first_row=int(rows[0]) if len(rows) else self.first_row,
                      columns={k: v[idx] for k, v in self.columns.items()},
-                     geometries=self.geometries[idx], rows=rows)
+                     geometries=None if self._geometries is None else self._geometries[idx],
+                     rows=rows, wkb=None if self.wkb is None else self.wkb[idx])
 
 
 def _dbf_path(path: Path) -> Path | None:
@@ -266,14 +288,16 @@ def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str 
                   f"(x up to {max(abs(b[0]), abs(b[2])):,.0f}); CRS ignored")
 
 
-def iter_batches(src: Source, batch_size: int = 50_000, *,
-                 python_values: bool = False) -> Iterator[Batch]:
-    """Stream the source as batches of columns and shapely geometries.
+def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool = False,
+                 keep: Callable[[int], bool] | None = None) -> Iterator[Batch | None]:
+    """Stream the source as batches of columns and geometries (decoded when first used).
 
     Columns are object arrays of pandas' values (NaN for a missing number, Timestamps), which
     the loaders' converters expect; ``python_values`` gives Arrow's plain Python values instead
     (None for any missing value, int, float, str, date), without importing pandas: the approval
-    check reads one small project file in a short process (``loaders.project``)."""
+    check reads one small project file in a short process (``loaders.project``). With
+    ``keep``, the batches ``j`` (0-based) for which ``keep(j)`` is false come as None,
+    unconverted (a converter process takes every other batch)."""
     row = 1
     try:
         with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer,
@@ -281,24 +305,28 @@ def iter_batches(src: Source, batch_size: int = 50_000, *,
                                     batch_size=batch_size, use_pyarrow=True,
                                     **src.open_options) as (meta, reader):
             geom_col = meta.get("geometry_name") or "wkb_geometry"
-            for rb in reader:
+            for j, rb in enumerate(reader):
+                if keep is not None and not keep(j):
+                    yield None
+                    row += rb.num_rows
+                    continue
                 cols: dict[str, np.ndarray] = {}
-                geoms = None
+                wkb = None
                 for name in rb.schema.names:
                     arr = rb.column(name)
                     if name == geom_col:
                         # Arrow's to_numpy of a binary column goes through pandas
                         wkb = _objects(arr) if python_values else \
                             arr.to_numpy(zero_copy_only=False)
-                        with np.errstate(invalid="ignore"):  # NaN coordinates are checked later
-                            geoms = shapely.from_wkb(faces_wkb(wkb), on_invalid="ignore")
                     elif python_values:
                         cols[name] = _objects(arr)
                     else:
                         cols[name] = np.asarray(arr.to_pandas(), dtype=object)
-                if geoms is None:
-                    geoms = np.full(rb.num_rows, None, dtype=object)
-                yield Batch(first_row=row, columns=cols, geometries=geoms)
+                if wkb is None:
+                    yield Batch(first_row=row, columns=cols,
+                                geometries=np.full(rb.num_rows, None, dtype=object))
+                else:
+                    yield Batch(first_row=row, columns=cols, wkb=wkb)
                 row += rb.num_rows
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
