@@ -295,6 +295,7 @@ class DirectConverter:
             get = known.index.get
             at = np.array([get(k, -1) for k in keys[live].tolist()], dtype=np.int64)
             hit = at >= 0
+            known.fill(at[hit])  # the current versions' hashes and codes of these keys
             cur = hit & (at < known.current)
             same = np.zeros(len(live), dtype=bool)
             if cur.any():

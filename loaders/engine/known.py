@@ -4,6 +4,7 @@ cells (:class:`Areas`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,20 +19,40 @@ from cim.layerdefs import LayerDef
 @dataclass
 class Known:
     """What the layer holds for the delivery's dataset when the load starts, compactly (a
-    million features: the keys in one dict, hashes and codes in fixed-width arrays)."""
+    million features: the keys in one dict, fingerprints in an array).
+
+    The current versions' content hashes and codes are read for the keys a load converts
+    only (:meth:`fill`): a reload that leaves 99 % of its rows unconverted by their
+    fingerprint never needs theirs. Keys coded before but without a current version (retired,
+    rejected later) come with their codes at once (rows from ``current`` on)."""
 
     index: dict[str, int]  # source key → row of the arrays below
-    row_hash: np.ndarray  # "S64": hash of the current version; b"" for a key coded before
-    code: np.ndarray  # "S24": its code
-    current: int  # how many keys have a current version
+    row_hash: np.ndarray  # "S64": hash of the current version once filled; b"" otherwise
+    code: np.ndarray  # "S24": its code once filled
+    current: int  # how many keys have a current version (the first rows)
     # the current version's source fingerprint (int64; 0: none kept) and its flags where it has
     # any: what a reload reports for a row it skips unconverted (migration 0009)
     source_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     flags: dict[int, list[str]] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)  # row → source key
+    filled: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    details: Callable[[list[str]], list[tuple[str, str, str]]] | None = None
 
     @classmethod
     def empty(cls) -> Known:
         return cls({}, np.zeros(0, "S64"), np.zeros(0, "S24"), 0)
+
+    def fill(self, rows: np.ndarray) -> None:
+        """Make ``row_hash`` and ``code`` hold the current versions of these rows."""
+        need = rows[~self.filled[rows]] if len(rows) else rows
+        if not len(need):
+            return
+        need = np.unique(need)
+        assert self.details is not None and (need < self.current).all()
+        for key, h, c in self.details([self.keys[i] for i in need.tolist()]):
+            i = self.index[key]
+            self.row_hash[i], self.code[i] = (h or "").encode("ascii"), c.encode("ascii")
+        self.filled[need] = True
 
 
 @dataclass
@@ -50,13 +71,15 @@ def like_prefix(dataset: str) -> str:
 
 
 def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Known:
-    """Current versions and registered codes of the dataset's source keys (call it with the
-    merge lock held, so that nothing commits in between).
+    """The dataset's source keys with their current versions' fingerprints and flags, and
+    the codes of keys coded before (call it with the merge lock held, so that nothing commits
+    in between; the hashes and codes of current versions are read later on the same
+    connection, for the keys a load converts: :meth:`Known.fill`).
 
-    Each column comes as one aggregated value (the keys and codes newline-joined, the hashes
-    concatenated, the fingerprints one bigint array), split in C: a million keys in ~1.7 s,
-    where a row per key cost a Python call each (8 s as a text COPY, 4.9 s fetched). Keys
-    and codes hold no newline (a key is ``dataset:id``; an id with one is refused)."""
+    Each column comes as one aggregated value (keys newline-joined, fingerprints one bigint
+    array), split in C: a row per key cost a Python call each (a million keys took 8 s as a
+    text COPY, 4.9 s fetched; 1.3 s so). A key holds no newline (``dataset:id``; such an id
+    is refused)."""
     tbl = sql.Identifier(layer.table)
     like = sql.Literal(like_prefix(dataset))
     parallel = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')"
@@ -66,45 +89,45 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Know
     conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', false)")
     try:
         with conn.cursor(binary=True) as cur:
-            keys, hashes, codes, fps, flagged = cur.execute(sql.SQL(
-                "SELECT string_agg(source_key, chr(10)), "
-                "string_agg(coalesce(row_hash, repeat('-', 64)), ''), "
-                "string_agg(code, chr(10)), array_agg(coalesce(source_hash, 0)), "
-                "string_agg(array_to_string(flags, chr(31)), chr(10)) "
-                "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}"
-            ).format(tbl, like)).fetchone()
+            keys, fps = cur.execute(sql.SQL(
+                "SELECT string_agg(source_key, chr(10)), array_agg(coalesce(source_hash, 0)) "
+                "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}").format(tbl, like)
+            ).fetchone()
+            flagged = cur.execute(sql.SQL(
+                "SELECT source_key, flags FROM {} WHERE valid_to IS NULL AND source_key "
+                "LIKE {} AND cardinality(flags) > 0").format(tbl, like)).fetchall()
             old_keys, old_codes = cur.execute(sql.SQL(
                 "SELECT string_agg(source_key, chr(10)), string_agg(code, chr(10)) "
                 "FROM (SELECT r.source_key, r.code FROM code_registry r WHERE r.layer = {} "
                 "      AND r.source_key LIKE {} AND NOT EXISTS (SELECT 1 FROM {} l WHERE "
-                "      l.valid_to IS NULL AND l.source_key = r.source_key) ORDER BY r.code) k"
+                "      l.valid_to IS NULL AND l.source_key = r.source_key)) k"
             ).format(sql.Literal(layer.name), like, tbl)).fetchone()
     finally:
         conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, false)",
                      (parallel,))
     key_list = keys.split("\n") if keys is not None else []
     current = len(key_list)
-    if old_keys is not None:
-        old = old_keys.split("\n")
-        key_list += old
-        codes = (codes + "\n" + old_codes) if codes is not None else old_codes
+    old = old_keys.split("\n") if old_keys is not None else []
+    key_list += old
     n = len(key_list)
-    if current and (hashes is None or len(hashes) != 64 * current):
-        raise ValueError("a current version without a 64-character row hash")
-    row_hash = np.zeros(n, dtype="S64")
-    if current:
-        row_hash[:current] = np.frombuffer(hashes.encode("ascii"), dtype="S64")
-    flags: dict[int, list[str]] = {}
-    if flagged and len(flagged) >= current:  # one line a row, mostly empty
-        lines = flagged.split("\n")
-        flags = {i: lines[i].split("\x1f") for i in np.flatnonzero(
-            np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))).tolist()}
+    index = dict(zip(key_list, range(n)))
+    code = np.zeros(n, dtype="S24")
+    if old:
+        code[current:] = np.array(old_codes.split("\n"), dtype="S24")
     source_hash = np.zeros(n, dtype=np.int64)
     if current:
         source_hash[:current] = np.array(fps, dtype=np.int64)
-    return Known(index=dict(zip(key_list, range(n))), row_hash=row_hash,
-                 code=np.array(codes.split("\n") if n else [], dtype="S24"), current=current,
-                 source_hash=source_hash, flags=flags)
+    filled = np.zeros(n, dtype=bool)
+    filled[current:] = True  # coded before, no current version: no hash, the code is known
+    query = sql.SQL("SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
+                    "AND source_key = ANY(%s)").format(tbl)
+
+    def details(wanted: list[str]) -> list[tuple[str, str, str]]:
+        return conn.execute(query, (wanted,)).fetchall()
+
+    return Known(index=index, row_hash=np.zeros(n, dtype="S64"), code=code, current=current,
+                 source_hash=source_hash, flags={index[k]: f for k, f in flagged},
+                 keys=key_list, filled=filled, details=details)
 
 
 def fetch_areas(conn: psycopg.Connection, layer: LayerDef) -> Areas:

@@ -470,8 +470,12 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         shared; ``keep`` tells the batches it converts (the others come as None)."""
         known = known_here
         if known is None:
-            with psycopg.connect(session.conninfo, application_name=APPLICATION_NAME) as c:
-                known = direct.fetch_known(c, layer, dataset)
+            # the converter process's own connection, open while it converts (Known.fill
+            # reads on it; closed with the process); autocommit: it holds no lock between
+            # reads, and the load's uncommitted rows are not what it reads
+            c = psycopg.connect(session.conninfo, application_name=APPLICATION_NAME,
+                                autocommit=True)
+            known = direct.fetch_known(c, layer, dataset)
         conv = direct.DirectConverter(
             layer, layer_code, lambda b: convert(b, ctx), known, areas,
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
