@@ -4,6 +4,7 @@ cells (:class:`Areas`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,11 @@ class Known:
     def empty(cls) -> Known:
         return cls({}, np.zeros(0, "S64"), np.zeros(0, "S24"), 0)
 
+    def close(self) -> None:
+        """Close the connection :meth:`fill` opened in this process, if any."""
+        if self.details is not None and hasattr(self.details, "close"):
+            self.details.close()
+
     def fill(self, rows: np.ndarray) -> None:
         """Make ``row_hash`` and ``code`` hold the current versions of these rows."""
         need = rows[~self.filled[rows]] if len(rows) else rows
@@ -70,11 +76,35 @@ def like_prefix(dataset: str) -> str:
     return dataset.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + ":%"
 
 
-def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Known:
+class _Details:
+    """Reads current versions' hashes and codes by key on a connection of the calling
+    process's own (a forked converter process must not use its parent's), opened when first
+    needed, in autocommit: it sees what was committed — the layer as the load found it, the
+    merge lock keeping other loads out — and holds no lock between reads."""
+
+    def __init__(self, conninfo: str, query: sql.Composable) -> None:
+        self.conninfo, self.query = conninfo, query
+        self.conns: dict[int, psycopg.Connection] = {}
+
+    def __call__(self, wanted: list[str]) -> list[tuple[str, str, str]]:
+        conn = self.conns.get(os.getpid())
+        if conn is None:
+            conn = self.conns[os.getpid()] = psycopg.connect(
+                self.conninfo, autocommit=True, application_name="cim-load-known")
+        return conn.execute(self.query, (wanted,)).fetchall()
+
+    def close(self) -> None:
+        conn = self.conns.pop(os.getpid(), None)
+        if conn is not None:
+            conn.close()
+
+
+def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
+                conninfo: str) -> Known:
     """The dataset's source keys with their current versions' fingerprints and flags, and
     the codes of keys coded before (call it with the merge lock held, so that nothing commits
-    in between; the hashes and codes of current versions are read later on the same
-    connection, for the keys a load converts: :meth:`Known.fill`).
+    in between; the hashes and codes of current versions are read later, for the keys a load
+    converts, on connections to ``conninfo``: :meth:`Known.fill`).
 
     Each column comes as one aggregated value (keys newline-joined, fingerprints one bigint
     array), split in C: a row per key cost a Python call each (a million keys took 8 s as a
@@ -119,12 +149,9 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> Know
         source_hash[:current] = np.array(fps, dtype=np.int64)
     filled = np.zeros(n, dtype=bool)
     filled[current:] = True  # coded before, no current version: no hash, the code is known
-    query = sql.SQL("SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
-                    "AND source_key = ANY(%s)").format(tbl)
-
-    def details(wanted: list[str]) -> list[tuple[str, str, str]]:
-        return conn.execute(query, (wanted,)).fetchall()
-
+    details = _Details(conninfo, sql.SQL(
+        "SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
+        "AND source_key = ANY(%s)").format(tbl))
     return Known(index=index, row_hash=np.zeros(n, dtype="S64"), code=code, current=current,
                  source_hash=source_hash, flags={index[k]: f for k, f in flagged},
                  keys=key_list, filled=filled, details=details)

@@ -458,24 +458,17 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         processes = _converters(conn, layer, dataset, src.feature_count, batch_size,
                                 bool(dropped))
     processes = int(processes)
-    # what the layer holds: read by the converter process itself when there is one (a
-    # million keys are then held once), on a connection of its own (the merge lock held
-    # here keeps other loads from committing in between)
-    known_here = None if processes else direct.fetch_known(conn, layer, dataset)
+    # what the layer holds, read once here (the merge lock held keeps other loads from
+    # committing in between); converter processes inherit it when forked
+    t = time.monotonic()
+    known = direct.fetch_known(conn, layer, dataset, session.conninfo)
+    known_s = time.monotonic() - t
     head = [first] if first is not None else []
 
     def make(keep: Callable[[int], bool] | None = None) -> tuple:
         """The converter and the batches it converts. In a converter process the source
         is read again after the first batch (read here, for the CRS): readers are not
         shared; ``keep`` tells the batches it converts (the others come as None)."""
-        known = known_here
-        if known is None:
-            # the converter process's own connection, open while it converts (Known.fill
-            # reads on it; closed with the process); autocommit: it holds no lock between
-            # reads, and the load's uncommitted rows are not what it reads
-            c = psycopg.connect(session.conninfo, application_name=APPLICATION_NAME,
-                                autocommit=True)
-            known = direct.fetch_known(c, layer, dataset)
         conv = direct.DirectConverter(
             layer, layer_code, lambda b: convert(b, ctx), known, areas,
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
@@ -484,17 +477,21 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
             if processes else batches
         return conv, itertools.chain(head, rest)
 
-    phases = {"open, CRS, area check, lock": time.monotonic() - session.t0}
+    phases = {"open, CRS, area check, lock": time.monotonic() - session.t0 - known_s,
+              "read the dataset's keys": known_s}
     t = time.monotonic()
-    for b in direct.converted_batches(make, processes):
-        phases["wait for the converter"] = phases.get("wait for the converter", 0.0) + \
-            time.monotonic() - t
-        report.read += b.read
-        writer.write(b)
-        for f, k in b.flags.items():
-            report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + k
-        progress(report.read, src.feature_count)
-        t = time.monotonic()
+    try:
+        for b in direct.converted_batches(make, processes):
+            phases["wait for the converter"] = phases.get("wait for the converter", 0.0) + \
+                time.monotonic() - t
+            report.read += b.read
+            writer.write(b)
+            for f, k in b.flags.items():
+                report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + k
+            progress(report.read, src.feature_count)
+            t = time.monotonic()
+    finally:
+        known.close()
     if not quiet and sys.stderr.isatty():
         sys.stderr.write("\n")
     if report.read == 0:
