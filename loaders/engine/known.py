@@ -119,13 +119,12 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', false)")
     try:
         with conn.cursor(binary=True) as cur:
-            keys, fps = cur.execute(sql.SQL(
-                "SELECT string_agg(source_key, chr(10)), array_agg(coalesce(source_hash, 0)) "
+            keys, fps, flagged = cur.execute(sql.SQL(
+                "SELECT string_agg(source_key, chr(10)), array_agg(coalesce(source_hash, 0)), "
+                "string_agg(CASE WHEN cardinality(flags) > 0 THEN source_key || chr(9) || "
+                "array_to_string(flags, chr(31)) END, chr(10)) "
                 "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}").format(tbl, like)
             ).fetchone()
-            flagged = cur.execute(sql.SQL(
-                "SELECT source_key, flags FROM {} WHERE valid_to IS NULL AND source_key "
-                "LIKE {} AND cardinality(flags) > 0").format(tbl, like)).fetchall()
             old_keys, old_codes = cur.execute(sql.SQL(
                 "SELECT string_agg(source_key, chr(10)), string_agg(code, chr(10)) "
                 "FROM (SELECT r.source_key, r.code FROM code_registry r WHERE r.layer = {} "
@@ -153,8 +152,17 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
         "SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
         "AND source_key = ANY(%s)").format(tbl))
     return Known(index=index, row_hash=np.zeros(n, dtype="S64"), code=code, current=current,
-                 source_hash=source_hash, flags={index[k]: f for k, f in flagged},
+                 source_hash=source_hash, flags=_flags(flagged, index),
                  keys=key_list, filled=filled, details=details)
+
+
+def _flags(flagged: str | None, index: dict[str, int]) -> dict[int, list[str]]:
+    """``key TAB flag US flag …`` lines → row → flags."""
+    out: dict[int, list[str]] = {}
+    for line in flagged.split("\n") if flagged else ():
+        key, _, fl = line.partition("\t")
+        out[index[key]] = fl.split("\x1f")
+    return out
 
 
 def fetch_areas(conn: psycopg.Connection, layer: LayerDef) -> Areas:
