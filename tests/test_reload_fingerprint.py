@@ -119,3 +119,17 @@ def test_a_component_reload_converts_only_the_changed_rows(fresh_db, tmp_path, c
     assert (r.updated, r.unchanged, r.rejected) == (2, first.loaded - 2, first.rejected)
     assert r.rejected_by_reason == first.rejected_by_reason
     assert r.flagged_by_reason == first.flagged_by_reason
+
+
+def test_retired_features_come_back_with_their_codes(fresh_db, tmp_path, converted):
+    path, gdf = _delivery(tmp_path, "back", n=300)  # 301 rows: the last repeats row 11's id
+    _load(fresh_db, path)
+    codes = dict(fresh_db.rows("SELECT source_key, code FROM buildings WHERE valid_to IS NULL"))
+    # every feature retired (as a replace by another delivery would): none current, all coded
+    fresh_db.scalar("UPDATE buildings SET valid_to = now() WHERE valid_to IS NULL RETURNING 1")
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert sum(converted) == 301  # no current version, no fingerprint to match
+    assert (r.inserted, r.rejected, r.codes_issued, r.codes_reused) == (300, 1, 0, 300)
+    assert dict(fresh_db.rows("SELECT source_key, code FROM buildings WHERE valid_to IS NULL")) \
+        == codes

@@ -291,7 +291,7 @@ class DirectConverter:
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged
         code = np.full(n, None, dtype=object)
         known = self.known
-        if known.index:
+        if known.index or known.returning is not None:
             get = known.index.get
             at = np.array([get(k, -1) for k in keys[live].tolist()], dtype=np.int64)
             hit = at >= 0
@@ -304,6 +304,11 @@ class DirectConverter:
             state[live[cur]] = np.where(same[cur], 2, 1)
             if hit.any():
                 code[live[hit]] = np.char.decode(known.code[at[hit]], "ascii").astype(object)
+            if known.returning is not None and (~hit).any():
+                # keys coded before without a current version (retired, returning now)
+                back = known.returning(keys[live[~hit]].tolist())
+                for j in live[~hit].tolist():
+                    code[j] = back.get(keys[j], code[j])
         skipped_keys = [k for k, ok in zip(sk.keys, skipped_ok.tolist()) if ok]
         seen_keys = keys[live].tolist() + skipped_keys if self.mode == "replace" else None
         if self.mode == "append":

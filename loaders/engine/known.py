@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -24,13 +25,14 @@ class Known:
 
     The current versions' content hashes and codes are read for the keys a load converts
     only (:meth:`fill`): a reload that leaves 99 % of its rows unconverted by their
-    fingerprint never needs theirs. Keys coded before but without a current version (retired,
-    rejected later) come with their codes at once (rows from ``current`` on)."""
+    fingerprint never needs theirs. Keys coded before but without a current version (a
+    retired feature returning) are looked up in the registry for the keys a batch does not
+    find here (``returning``), only when the registry holds any key of the dataset."""
 
-    index: dict[str, int]  # source key → row of the arrays below
+    index: dict[str, int]  # source key → row of the arrays below (current versions)
     row_hash: np.ndarray  # "S64": hash of the current version once filled; b"" otherwise
     code: np.ndarray  # "S24": its code once filled
-    current: int  # how many keys have a current version (the first rows)
+    current: int  # how many keys have a current version
     # the current version's source fingerprint (int64; 0: none kept) and its flags where it has
     # any: what a reload reports for a row it skips unconverted (migration 0009)
     source_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -38,15 +40,19 @@ class Known:
     keys: list[str] = field(default_factory=list)  # row → source key
     filled: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     details: Callable[[list[str]], list[tuple[str, str, str]]] | None = None
+    # key → registered code of the keys given that were coded before (None: the registry holds
+    # no key of the dataset, so no key can return)
+    returning: Callable[[list[str]], dict[str, str]] | None = None
 
     @classmethod
     def empty(cls) -> Known:
         return cls({}, np.zeros(0, "S64"), np.zeros(0, "S24"), 0)
 
     def close(self) -> None:
-        """Close the connection :meth:`fill` opened in this process, if any."""
-        if self.details is not None and hasattr(self.details, "close"):
-            self.details.close()
+        """Close the connections :meth:`fill` and ``returning`` opened in this process."""
+        for reader in (self.details, self.returning):
+            if reader is not None and hasattr(reader, "close"):
+                reader.close()
 
     def fill(self, rows: np.ndarray) -> None:
         """Make ``row_hash`` and ``code`` hold the current versions of these rows."""
@@ -54,7 +60,7 @@ class Known:
         if not len(need):
             return
         need = np.unique(need)
-        assert self.details is not None and (need < self.current).all()
+        assert self.details is not None
         for key, h, c in self.details([self.keys[i] for i in need.tolist()]):
             i = self.index[key]
             self.row_hash[i], self.code[i] = (h or "").encode("ascii"), c.encode("ascii")
@@ -77,21 +83,22 @@ def like_prefix(dataset: str) -> str:
 
 
 class _Details:
-    """Reads current versions' hashes and codes by key on a connection of the calling
-    process's own (a forked converter process must not use its parent's), opened when first
-    needed, in autocommit: it sees what was committed — the layer as the load found it, the
-    merge lock keeping other loads out — and holds no lock between reads."""
+    """Reads by key on a connection of the calling process's own (a forked converter process
+    must not use its parent's), opened when first needed, in autocommit: it sees what was
+    committed — the layer and registry as the load found them, the merge lock keeping other
+    loads out — and holds no lock between reads."""
 
-    def __init__(self, conninfo: str, query: sql.Composable) -> None:
-        self.conninfo, self.query = conninfo, query
+    def __init__(self, conninfo: str, query: sql.Composable, as_dict: bool = False) -> None:
+        self.conninfo, self.query, self.as_dict = conninfo, query, as_dict
         self.conns: dict[int, psycopg.Connection] = {}
 
-    def __call__(self, wanted: list[str]) -> list[tuple[str, str, str]]:
+    def __call__(self, wanted: list[str]) -> Any:
         conn = self.conns.get(os.getpid())
         if conn is None:
             conn = self.conns[os.getpid()] = psycopg.connect(
                 self.conninfo, autocommit=True, application_name="cim-load-known")
-        return conn.execute(self.query, (wanted,)).fetchall()
+        rows = conn.execute(self.query, (wanted,)).fetchall()
+        return dict(rows) if self.as_dict else rows
 
     def close(self) -> None:
         conn = self.conns.pop(os.getpid(), None)
@@ -125,35 +132,26 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                 "array_to_string(flags, chr(31)) END, chr(10)) "
                 "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}").format(tbl, like)
             ).fetchone()
-            old_keys, old_codes = cur.execute(sql.SQL(
-                "SELECT string_agg(source_key, chr(10)), string_agg(code, chr(10)) "
-                "FROM (SELECT r.source_key, r.code FROM code_registry r WHERE r.layer = {} "
-                "      AND r.source_key LIKE {} AND NOT EXISTS (SELECT 1 FROM {} l WHERE "
-                "      l.valid_to IS NULL AND l.source_key = r.source_key)) k"
-            ).format(sql.Literal(layer.name), like, tbl)).fetchone()
+            coded = cur.execute(sql.SQL(
+                "SELECT EXISTS (SELECT 1 FROM code_registry WHERE layer = {} "
+                "AND source_key LIKE {})").format(sql.Literal(layer.name), like)).fetchone()[0]
     finally:
         conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, false)",
                      (parallel,))
     key_list = keys.split("\n") if keys is not None else []
-    current = len(key_list)
-    old = old_keys.split("\n") if old_keys is not None else []
-    key_list += old
-    n = len(key_list)
+    n = current = len(key_list)
     index = dict(zip(key_list, range(n)))
-    code = np.zeros(n, dtype="S24")
-    if old:
-        code[current:] = np.array(old_codes.split("\n"), dtype="S24")
-    source_hash = np.zeros(n, dtype=np.int64)
-    if current:
-        source_hash[:current] = np.array(fps, dtype=np.int64)
-    filled = np.zeros(n, dtype=bool)
-    filled[current:] = True  # coded before, no current version: no hash, the code is known
     details = _Details(conninfo, sql.SQL(
         "SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
         "AND source_key = ANY(%s)").format(tbl))
-    return Known(index=index, row_hash=np.zeros(n, dtype="S64"), code=code, current=current,
-                 source_hash=source_hash, flags=_flags(flagged, index),
-                 keys=key_list, filled=filled, details=details)
+    returning = _Details(conninfo, sql.SQL(
+        "SELECT source_key, code FROM code_registry WHERE layer = {} AND source_key = ANY(%s)"
+    ).format(sql.Literal(layer.name)), as_dict=True) if coded else None
+    return Known(index=index, row_hash=np.zeros(n, dtype="S64"), code=np.zeros(n, dtype="S24"),
+                 current=current,
+                 source_hash=np.array(fps, dtype=np.int64) if current else np.zeros(0, np.int64),
+                 flags=_flags(flagged, index), keys=key_list, filled=np.zeros(n, dtype=bool),
+                 details=details, returning=returning)
 
 
 def _flags(flagged: str | None, index: dict[str, int]) -> dict[int, list[str]]:
