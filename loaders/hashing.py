@@ -218,11 +218,11 @@ def _encode_column(col: Iterable[Any], n: int) -> list[bytes]:
 _FP_KEY = "cim-source-fp-v1"  # 16 bytes: pandas' hash key
 
 
-def source_fingerprints(columns: dict[str, np.ndarray], wkb: np.ndarray,
-                        context: str) -> np.ndarray:
+def source_fingerprints(columns: Any, wkb: np.ndarray | None, context: str) -> np.ndarray:
     """A 64-bit fingerprint of each raw source row as read (int64): every attribute and the
-    geometry's WKB as read (``wkb``, None where missing), mixed with ``context`` (what else decides the conversion: mapping, source
-    CRS, dictionaries, converter version).
+    geometry's WKB as read, mixed with ``context`` (what else decides the conversion: mapping,
+    source CRS, dictionaries, converter version). ``columns``: the Arrow record batch as read
+    (its geometry column included; ``wkb`` None), or the batch's column arrays with ``wkb``.
 
     Unlike :func:`content_hash` it may depend on a library's internals (pandas' vectorised
     ``hash_array``): a fingerprint only lets a reload skip rows it would convert to the same
@@ -231,17 +231,49 @@ def source_fingerprints(columns: dict[str, np.ndarray], wkb: np.ndarray,
     fingerprint only, so 64 bits leave a chance of 2⁻⁶⁴ per changed row of missing a change."""
     from pandas.util import hash_array
 
-    n = len(wkb)
+    if wkb is None:
+        arrays = [_fingerprint_array(columns.column(name))
+                  for name in sorted(columns.schema.names)]
+        n = columns.num_rows
+    else:
+        arrays = [np.asarray(wkb, dtype=object)]
+        for _, v in sorted(columns.items()):
+            v = np.asarray(v)
+            arrays.append(np.where(pd_isna(v), None, v) if v.dtype == object else v)
+        n = len(wkb)
     ctx = int.from_bytes(hashlib.blake2b(context.encode(), digest_size=8).digest(), "little")
     h = np.full(n, ctx, dtype=np.uint64)
     mult = np.uint64(0x100000001B3)
-    cols = [np.asarray(wkb, dtype=object)] + [np.asarray(v) for _, v in sorted(columns.items())]
     with np.errstate(over="ignore"):
-        for c in cols:
-            if c.dtype == object:
-                c = np.where(pd_isna(c), None, c)
+        for c in arrays:
             h = (h * mult) ^ hash_array(c, hash_key=_FP_KEY, categorize=False)
     return h.view(np.int64)
+
+
+def _fingerprint_array(arr: Any) -> np.ndarray:
+    """An Arrow column as a NumPy array ``hash_array`` takes on its fast path: numbers and
+    times as int64/float64 with nulls marked apart, text and bytes as objects (None: null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = arr.type
+    if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_temporal(t):
+        values = pc.fill_null(arr.cast(pa.int64()) if not pa.types.is_temporal(t)
+                              else arr.view(pa.int64()) if t.bit_width == 64
+                              else arr.cast(pa.int32()).cast(pa.int64()), 0)
+        out = values.to_numpy(zero_copy_only=False).astype(np.int64)
+        if arr.null_count:  # a null and a 0 differ
+            out = out ^ np.where(arr.is_null().to_numpy(zero_copy_only=False),
+                                 np.int64(0x5BD1E995), np.int64(0))
+        return out
+    if pa.types.is_floating(t):
+        return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)  # null: NaN
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) \
+            or pa.types.is_large_binary(t):
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    if isinstance(t, pa.ExtensionType):
+        return _fingerprint_array(arr.storage)
+    return np.asarray([None if v is None else repr(v) for v in arr.to_pylist()], dtype=object)
 
 
 def pd_isna(values: np.ndarray) -> np.ndarray:

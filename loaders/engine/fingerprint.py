@@ -42,6 +42,8 @@ def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[s
         n = len(batch)
         keys = source_keys(ctx.dataset, [(f, batch.columns[f]) for f in id_fields(ctx)], None,
                            n=n)
+        if batch.arrow is not None:  # as read: the Arrow arrays themselves
+            return keys, source_fingerprints(batch.arrow, None, context)
         wkb = batch.wkb if batch.wkb is not None else shapely.to_wkb(batch.geometries)
         return keys, source_fingerprints(batch.columns, wkb, context)
 

@@ -89,12 +89,14 @@ class Batch:
 
     def __init__(self, first_row: int, columns: dict[str, np.ndarray],
                  geometries: np.ndarray | None = None, rows: np.ndarray | None = None,
-                 wkb: np.ndarray | None = None) -> None:
+                 wkb: np.ndarray | None = None, arrow: pyarrow.RecordBatch | None = None
+                 ) -> None:
         self.first_row = first_row  # 1-based row number of the first feature in the file
         self.columns = columns
         self._geometries = geometries  # shapely geometries (None where missing)
         self.rows = rows  # 1-based row numbers when not consecutive (a subset)
         self.wkb = wkb  # the WKB as read (surfaces renamed: see faces_wkb), when known
+        self.arrow = arrow  # the record batch as read, when this is one whole
         if geometries is None and wkb is None:
             raise ValueError("a batch needs its geometries or their WKB")
 
@@ -326,7 +328,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                     yield Batch(first_row=row, columns=cols,
                                 geometries=np.full(rb.num_rows, None, dtype=object))
                 else:
-                    yield Batch(first_row=row, columns=cols, wkb=wkb)
+                    yield Batch(first_row=row, columns=cols, wkb=wkb, arrow=rb)
                 row += rb.num_rows
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
