@@ -184,9 +184,7 @@ class DirectConverter:
         if not known.current or not len(fps):
             return fps, Skipped.none()
         keys = np.asarray(raw_keys, dtype=object)
-        get = known.index.get
-        at = np.fromiter((get(k, -1) if k is not None else -1 for k in keys.tolist()),
-                         dtype=np.int64, count=len(keys))
+        at = known.positions(keys)
         ok = (at >= 0) & (at < known.current)
         ok[ok] = known.source_hash[at[ok]] == fps[ok]
         if ok.any():
@@ -256,28 +254,27 @@ class DirectConverter:
         n = len(conv.index)
         keys = conv.source_key
         layer = self.layer
-        # duplicates: the first row of a source key wins, in row order (the converted rows
-        # and those a reload left unconverted, together)
+        # duplicates: the first row of a source key wins, in row order (the converted rows,
+        # and those a reload left unconverted: their keys are unique in the batch, so they
+        # can only repeat a key of an earlier batch, and never decide a converted row's fate)
         sk = conv.skipped
-        kept = np.flatnonzero(keep)
-        pos = np.concatenate([conv.index[kept], sk.pos]).astype(np.int64)
-        who = np.concatenate([kept, -1 - np.arange(len(sk.pos))]).astype(np.int64)
-        all_keys = keys[kept].tolist() + sk.keys
-        dup = []
-        accepted = []
-        skipped_ok = np.ones(len(sk.pos), dtype=bool)
         seen = self.seen
-        for o in np.argsort(pos, kind="stable").tolist():
-            k = all_keys[o]
-            if k in seen:
-                j = int(who[o])
-                if j >= 0:
-                    dup.append(j)
-                else:
-                    skipped_ok[-1 - j] = False
+        skipped_ok = np.ones(len(sk.pos), dtype=bool)
+        again = seen.intersection(sk.keys)  # C-level: usually empty
+        if again:
+            for i, k in enumerate(sk.keys):
+                if k in again:
+                    skipped_ok[i] = False
                     rejects.append(self._reject(
-                        batch, sk.pos[-1 - j], "duplicate_source_id",
+                        batch, sk.pos[i], "duplicate_source_id",
                         f"duplicate source id {k} (an earlier row has it)", k))
+        fresh = [k for k in sk.keys if k not in again] if again else sk.keys
+        seen.update(fresh)
+        accepted = list(fresh)
+        dup = []
+        for j, k in zip(np.flatnonzero(keep).tolist(), keys[keep].tolist()):
+            if k in seen:
+                dup.append(j)
             else:
                 seen.add(k)
                 accepted.append(k)
@@ -291,9 +288,8 @@ class DirectConverter:
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged
         code = np.full(n, None, dtype=object)
         known = self.known
-        if known.index or known.returning is not None:
-            get = known.index.get
-            at = np.array([get(k, -1) for k in keys[live].tolist()], dtype=np.int64)
+        if known.current or known.returning is not None:
+            at = known.positions(keys[live])
             hit = at >= 0
             known.fill(at[hit])  # the current versions' hashes and codes of these keys
             cur = hit & (at < known.current)

@@ -21,7 +21,7 @@ from cim.layerdefs import LayerDef
 @dataclass
 class Known:
     """What the layer holds for the delivery's dataset when the load starts, compactly (a
-    million features: the keys in one dict, fingerprints in an array).
+    million features: the keys in a pandas index, fingerprints in an array).
 
     The current versions' content hashes and codes are read for the keys a load converts
     only (:meth:`fill`): a reload that leaves 99 % of its rows unconverted by their
@@ -29,30 +29,37 @@ class Known:
     retired feature returning) are looked up in the registry for the keys a batch does not
     find here (``returning``), only when the registry holds any key of the dataset."""
 
-    index: dict[str, int]  # source key → row of the arrays below (current versions)
+    keys: list[str]  # the current versions' source keys: row → key
     row_hash: np.ndarray  # "S64": hash of the current version once filled; b"" otherwise
     code: np.ndarray  # "S24": its code once filled
-    current: int  # how many keys have a current version
     # the current version's source fingerprint (int64; 0: none kept) and its flags where it has
     # any: what a reload reports for a row it skips unconverted (migration 0009)
     source_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     flags: dict[int, list[str]] = field(default_factory=dict)
-    keys: list[str] = field(default_factory=list)  # row → source key
     filled: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     details: Callable[[list[str]], list[tuple[str, str, str]]] | None = None
     # key → registered code of the keys given that were coded before (None: the registry holds
     # no key of the dataset, so no key can return)
     returning: Callable[[list[str]], dict[str, str]] | None = None
+    lookup: Any = None  # pandas.Index of ``keys``, its hash table built (see positions)
+
+    @property
+    def current(self) -> int:
+        """How many keys have a current version."""
+        return len(self.keys)
 
     @classmethod
     def empty(cls) -> Known:
-        return cls({}, np.zeros(0, "S64"), np.zeros(0, "S24"), 0)
+        return cls([], np.zeros(0, "S64"), np.zeros(0, "S24"))
 
-    def close(self) -> None:
-        """Close the connections :meth:`fill` and ``returning`` opened in this process."""
-        for reader in (self.details, self.returning):
-            if reader is not None and hasattr(reader, "close"):
-                reader.close()
+    def positions(self, keys: np.ndarray | list) -> np.ndarray:
+        """Row of each key (None: no key) in the arrays, -1 where unknown: one vectorised
+        hash look-up (a pandas index built once, before the converter processes fork)."""
+        if not self.keys:
+            return np.full(len(keys), -1, dtype=np.int64)
+        if self.lookup is None:
+            self.lookup = _lookup(self.keys)
+        return self.lookup.get_indexer(np.asarray(keys, dtype=object)).astype(np.int64)
 
     def fill(self, rows: np.ndarray) -> None:
         """Make ``row_hash`` and ``code`` hold the current versions of these rows."""
@@ -61,10 +68,17 @@ class Known:
             return
         need = np.unique(need)
         assert self.details is not None
-        for key, h, c in self.details([self.keys[i] for i in need.tolist()]):
-            i = self.index[key]
+        found = self.details([self.keys[i] for i in need.tolist()])
+        at = self.positions([k for k, _, _ in found])
+        for i, (_, h, c) in zip(at.tolist(), found):
             self.row_hash[i], self.code[i] = (h or "").encode("ascii"), c.encode("ascii")
         self.filled[need] = True
+
+    def close(self) -> None:
+        """Close the connections :meth:`fill` and ``returning`` opened in this process."""
+        for reader in (self.details, self.returning):
+            if reader is not None and hasattr(reader, "close"):
+                reader.close()
 
 
 @dataclass
@@ -99,6 +113,15 @@ class _Details:
                 self.conninfo, autocommit=True, application_name="cim-load-known")
         rows = conn.execute(self.query, (wanted,)).fetchall()
         return dict(rows) if self.as_dict else rows
+
+    def positions(self, keys: np.ndarray) -> np.ndarray:
+        """Row of each key (None: no key) in the arrays, -1 where unknown: one vectorised
+        hash look-up (a pandas index built once, before the converter processes fork)."""
+        if not self.index:
+            return np.full(len(keys), -1, dtype=np.int64)
+        if self.lookup is None:
+            self.lookup = _lookup(self.keys)
+        return self.lookup.get_indexer(keys).astype(np.int64)
 
     def close(self) -> None:
         conn = self.conns.pop(os.getpid(), None)
@@ -139,28 +162,36 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
         conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, false)",
                      (parallel,))
     key_list = keys.split("\n") if keys is not None else []
-    n = current = len(key_list)
-    index = dict(zip(key_list, range(n)))
+    n = len(key_list)
+    lookup = _lookup(key_list) if n else None
     details = _Details(conninfo, sql.SQL(
         "SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
         "AND source_key = ANY(%s)").format(tbl))
     returning = _Details(conninfo, sql.SQL(
         "SELECT source_key, code FROM code_registry WHERE layer = {} AND source_key = ANY(%s)"
     ).format(sql.Literal(layer.name)), as_dict=True) if coded else None
-    return Known(index=index, row_hash=np.zeros(n, dtype="S64"), code=np.zeros(n, dtype="S24"),
-                 current=current,
-                 source_hash=np.array(fps, dtype=np.int64) if current else np.zeros(0, np.int64),
-                 flags=_flags(flagged, index), keys=key_list, filled=np.zeros(n, dtype=bool),
-                 details=details, returning=returning)
+    return Known(keys=key_list, row_hash=np.zeros(n, dtype="S64"),
+                 code=np.zeros(n, dtype="S24"),
+                 source_hash=np.array(fps, dtype=np.int64) if n else np.zeros(0, np.int64),
+                 flags=_flags(flagged, lookup), filled=np.zeros(n, dtype=bool),
+                 details=details, returning=returning, lookup=lookup)
 
 
-def _flags(flagged: str | None, index: dict[str, int]) -> dict[int, list[str]]:
+def _lookup(keys: list[str]) -> Any:
+    import pandas as pd
+
+    idx = pd.Index(np.asarray(keys, dtype=object), dtype=object)
+    idx.get_indexer(idx[:1])  # builds the hash table now (shared by forked processes)
+    return idx
+
+
+def _flags(flagged: str | None, lookup: Any) -> dict[int, list[str]]:
     """``key TAB flag US flag …`` lines → row → flags."""
-    out: dict[int, list[str]] = {}
-    for line in flagged.split("\n") if flagged else ():
-        key, _, fl = line.partition("\t")
-        out[index[key]] = fl.split("\x1f")
-    return out
+    if not flagged:
+        return {}
+    pairs = [line.partition("\t") for line in flagged.split("\n")]
+    rows = lookup.get_indexer(np.asarray([k for k, _, _ in pairs], dtype=object))
+    return {int(i): fl.split("\x1f") for i, (_, _, fl) in zip(rows, pairs)}
 
 
 def fetch_areas(conn: psycopg.Connection, layer: LayerDef) -> Areas:
