@@ -133,3 +133,21 @@ def test_retired_features_come_back_with_their_codes(fresh_db, tmp_path, convert
     assert (r.inserted, r.rejected, r.codes_issued, r.codes_reused) == (300, 1, 0, 300)
     assert dict(fresh_db.rows("SELECT source_key, code FROM buildings WHERE valid_to IS NULL")) \
         == codes
+
+
+def test_ids_with_newlines_tabs_and_backslashes_reload_unchanged(fresh_db, tmp_path,
+                                                                  converted):
+    path, gdf = _delivery(tmp_path, "odd", n=300)
+    odd = ["A\n1", "B\t2", "C\\3", "D\\n4", "E\\\\t5"]
+    for i, v in enumerate(odd):
+        gdf.loc[20 + i, "编号"] = v
+    gdf.loc[20:24, "建筑用途"] = None  # flagged: their flags come back by key too
+    pyogrio.write_dataframe(gdf, path)
+    first = _load(fresh_db, path)
+    keys = {k for (k,) in fresh_db.rows("SELECT source_key FROM buildings")}
+    assert {f"odd:{v}" for v in odd} <= keys
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert sum(converted) == 1  # the duplicate only: every odd key found with its fingerprint
+    assert (r.updated, r.unchanged) == (0, first.loaded)
+    assert r.flagged_by_reason == first.flagged_by_reason

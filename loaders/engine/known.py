@@ -5,6 +5,7 @@ cells (:class:`Areas`)."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,10 +137,9 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     in between; the hashes and codes of current versions are read later, for the keys a load
     converts, on connections to ``conninfo``: :meth:`Known.fill`).
 
-    Each column comes as one aggregated value (keys newline-joined, fingerprints one bigint
-    array), split in C: a row per key cost a Python call each (a million keys took 8 s as a
-    text COPY, 4.9 s fetched; 1.3 s so). A key holds no newline (``dataset:id``; such an id
-    is refused)."""
+    Each column comes as one aggregated value (keys newline-joined, escaped: an id may hold a
+    newline; fingerprints one bigint array), split in C: a row per key cost a Python call each
+    (a million keys took 8 s as a text COPY, 4.9 s fetched as rows; 0.9 s so)."""
     tbl = sql.Identifier(layer.table)
     like = sql.Literal(like_prefix(dataset))
     parallel = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')"
@@ -150,8 +150,9 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     try:
         with conn.cursor(binary=True) as cur:
             keys, fps, flagged = cur.execute(sql.SQL(
-                "SELECT string_agg(source_key, chr(10)), array_agg(coalesce(source_hash, 0)), "
-                "string_agg(CASE WHEN cardinality(flags) > 0 THEN source_key || chr(9) || "
+                "SELECT string_agg(" + _ESCAPED + ", chr(10)), "
+                "array_agg(coalesce(source_hash, 0)), "
+                "string_agg(CASE WHEN cardinality(flags) > 0 THEN " + _ESCAPED + " || chr(9) || "
                 "array_to_string(flags, chr(31)) END, chr(10)) "
                 "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}").format(tbl, like)
             ).fetchone()
@@ -161,7 +162,7 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     finally:
         conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, false)",
                      (parallel,))
-    key_list = keys.split("\n") if keys is not None else []
+    key_list = _unescape(keys.split("\n")) if keys is not None else []
     n = len(key_list)
     lookup = _lookup(key_list) if n else None
     details = _Details(conninfo, sql.SQL(
@@ -177,6 +178,21 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                  details=details, returning=returning, lookup=lookup)
 
 
+# a source key with its backslashes, newlines and tabs escaped (an id may hold any of them), so
+# that keys can be joined by newlines and followed by a tab
+_ESCAPED = ("replace(replace(replace(source_key, '\\', '\\\\'), chr(10), '\\n'), "
+            "chr(9), '\\t')")
+_UNESCAPED = {"n": "\n", "t": "\t", "\\": "\\"}
+
+
+def _unescape(keys: list[str]) -> list[str]:
+    """The keys as stored, from their :data:`_ESCAPED` text (only keys with a backslash)."""
+    for i, k in enumerate(keys):
+        if "\\" in k:
+            keys[i] = re.sub(r"\\(.)", lambda m: _UNESCAPED.get(m.group(1), m.group(1)), k)
+    return keys
+
+
 def _lookup(keys: list[str]) -> Any:
     import pandas as pd
 
@@ -190,7 +206,7 @@ def _flags(flagged: str | None, lookup: Any) -> dict[int, list[str]]:
     if not flagged:
         return {}
     pairs = [line.partition("\t") for line in flagged.split("\n")]
-    rows = lookup.get_indexer(np.asarray([k for k, _, _ in pairs], dtype=object))
+    rows = lookup.get_indexer(np.asarray(_unescape([k for k, _, _ in pairs]), dtype=object))
     return {int(i): fl.split("\x1f") for i, (_, _, fl) in zip(rows, pairs)}
 
 
