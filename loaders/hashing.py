@@ -246,8 +246,15 @@ def source_fingerprints(columns: Any, wkb: np.ndarray | None, context: str) -> n
     mult = np.uint64(0x100000001B3)
     with np.errstate(over="ignore"):
         for c in arrays:
-            h = (h * mult) ^ hash_array(c, hash_key=_FP_KEY, categorize=False)
+            hc = hash_array(c, hash_key=_FP_KEY, categorize=False)
+            if c.dtype == object:  # pandas hashes None as the text "None": a null apart
+                hc ^= np.where(pd_isna(c), _FP_NULL, np.uint64(0))
+            h = (h * mult) ^ hc
     return h.view(np.int64)
+
+
+# what a null's hash is marked with in a text or bytes column (see source_fingerprints)
+_FP_NULL = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _fingerprint_array(arr: Any) -> np.ndarray:

@@ -151,3 +151,23 @@ def test_ids_with_newlines_tabs_and_backslashes_reload_unchanged(fresh_db, tmp_p
     assert sum(converted) == 1  # the duplicate only: every odd key found with its fingerprint
     assert (r.updated, r.unchanged) == (0, first.loaded)
     assert r.flagged_by_reason == first.flagged_by_reason
+
+
+def test_a_value_changed_from_null_to_the_text_none_is_converted(fresh_db, tmp_path,
+                                                                  converted):
+    # pandas hashes a missing value as the text of None/NaN: a null name and the name
+    # "None" (or "nan") must not share a fingerprint, or the change is never loaded
+    path, gdf = _delivery(tmp_path, "nul", n=300)
+    gdf.loc[5, "建筑名称"] = None
+    gdf.loc[6, "建筑名称"] = None
+    pyogrio.write_dataframe(gdf, path)
+    _load(fresh_db, path)
+    gdf.loc[5, "建筑名称"] = "None"
+    gdf.loc[6, "建筑名称"] = "nan"
+    pyogrio.write_dataframe(gdf, path)
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert r.updated == 2
+    names = dict(fresh_db.rows("SELECT source_key, name FROM buildings WHERE valid_to IS NULL"))
+    assert names[f"nul:{gdf.loc[5, '编号']}"] == "None"
+    assert names[f"nul:{gdf.loc[6, '编号']}"] == "nan"
