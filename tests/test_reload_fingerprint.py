@@ -171,3 +171,22 @@ def test_a_value_changed_from_null_to_the_text_none_is_converted(fresh_db, tmp_p
     names = dict(fresh_db.rows("SELECT source_key, name FROM buildings WHERE valid_to IS NULL"))
     assert names[f"nul:{gdf.loc[5, '编号']}"] == "None"
     assert names[f"nul:{gdf.loc[6, '编号']}"] == "nan"
+
+
+def test_a_reload_after_a_district_is_retired_rejects_as_a_full_conversion(fresh_db, tmp_path,
+                                                                            converted):
+    # a feature's district (or its rejection outside every district) is decided beside its
+    # conversion, from the current boundaries: a reload must not keep, unconverted, a feature
+    # that now lies outside them
+    path, _ = _delivery(tmp_path, "ar", n=300)
+    _load(fresh_db, path)
+    district = fresh_db.scalar("SELECT district_code FROM buildings WHERE valid_to IS NULL "
+                               "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+    fresh_db.scalar("UPDATE admin_divisions SET valid_to = now() WHERE valid_to IS NULL "
+                    "AND level = 3 AND code = %s RETURNING 1", (district,))
+    # the same file as a new dataset: every row converted (nothing known to skip)
+    whole = _load(fresh_db, path, dataset="whole")
+    assert whole.rejected_by_reason.get("outside_area", 0) > 0
+    r = _load(fresh_db, path)
+    assert r.rejected_by_reason == whole.rejected_by_reason
+    assert r.loaded == whole.loaded

@@ -44,7 +44,14 @@ from cim.db.locks import MERGE_LOCK_SPACE
 from cim.layerdefs import LayerDef
 from loaders.engine import copybuf
 from loaders.engine.bulk import BulkWriter, MergeResult
-from loaders.engine.known import Areas, Known, fetch_areas, fetch_known, like_prefix  # noqa: F401
+from loaders.engine.known import (  # noqa: F401
+    Areas,
+    Known,
+    areas_digest,
+    fetch_areas,
+    fetch_known,
+    like_prefix,
+)
 from loaders.engine.report import Reject
 from loaders.engine.workers import converted_batches  # noqa: F401
 

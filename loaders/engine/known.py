@@ -92,6 +92,23 @@ class Areas:
     grid: np.ndarray
 
 
+def areas_digest(layer: LayerDef, areas: Areas) -> str | None:
+    """A digest of the districts and grid cells a layer's rows are placed in (None if it
+    places none): part of a reload's fingerprint context, since a feature now outside every
+    district (or grid cell) is rejected, which a row skipped unconverted would not be."""
+    if not (layer.assign_district or layer.assign_grid):
+        return None
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for codes, geoms in ((areas.district_codes, areas.districts),
+                         (areas.grid_codes, areas.grid)):
+        h.update(("\x1f".join(codes) + "\x1e").encode())
+        for w in shapely.to_wkb(geoms) if len(geoms) else ():
+            h.update(len(w).to_bytes(8, "little") + w)
+    return h.hexdigest()
+
+
 def like_prefix(dataset: str) -> str:
     """The LIKE pattern of the dataset's source keys (``dataset:…``)."""
     return dataset.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + ":%"

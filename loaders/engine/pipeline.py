@@ -7,6 +7,7 @@ read = loaded + rejected, atomic commit, a batch record with its report.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -469,6 +470,9 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     known = direct.fetch_known(conn, layer, dataset, session.conninfo)
     known_s = time.monotonic() - t
     head = [first] if first is not None else []
+    if fingerprint:  # the current boundaries decide too (outside_area): in the context
+        fp_ctx = dataclasses.replace(ctx, options={**ctx.options,
+                                                   "_areas": direct.areas_digest(layer, areas)})
 
     def make(keep: Callable[[int], bool] | None = None) -> tuple:
         """The converter and the batches it converts. In a converter process the source
@@ -477,7 +481,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         conv = direct.DirectConverter(
             layer, layer_code, lambda b: convert(b, ctx), known, areas,
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
-            fingerprint=(lambda b: fingerprint(b, ctx)) if fingerprint else None)
+            fingerprint=(lambda b: fingerprint(b, fp_ctx)) if fingerprint else None)
         rest = itertools.islice(iter_batches(src, batch_size, keep=keep), 1, None) \
             if processes else batches
         return conv, itertools.chain(head, rest)
