@@ -113,3 +113,43 @@ def test_a_killed_initial_load_gets_its_indexes_back_at_the_next_load(fresh_db, 
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, small)
     assert r.loaded == 50
     assert set(dict(fresh_db.rows(INDEXES))) == DECLARED and _drift(fresh_db) == []
+
+
+def test_a_load_waiting_on_a_killed_initial_load_restores_the_indexes(fresh_db, tmp_path):
+    # a load that had checked the indexes before a deferred initial load dropped them waits
+    # for the merge lock; the initial load is then killed (its drop stays, its rows go): the
+    # waiting load must not commit its rows into a layer without its indexes
+    import threading
+
+    from cim.db.locks import MERGE_LOCK_SPACE
+
+    path, _ = _delivery(tmp_path, "wait", n=400)
+    killed = psycopg.connect(fresh_db.conninfo, autocommit=True)  # the initial load's session
+    killed.execute("SELECT pg_advisory_lock(%s, hashtext('buildings'))", (MERGE_LOCK_SPACE,))
+    out: dict = {}
+
+    def load() -> None:
+        try:
+            out["r"] = load_buildings(fresh_db.conninfo, fresh_db.profile, path,
+                                      batch_size=300, processes=0)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            out["error"] = exc
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        for _ in range(300):  # until the load waits for the merge lock
+            if fresh_db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                               "AND NOT granted"):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the load never waited for the merge lock")
+        for name in DECLARED:
+            killed.execute(f"DROP INDEX CONCURRENTLY {name}")
+    finally:
+        killed.close()  # killed: its session lock goes with it
+        t.join(120)
+    assert "error" not in out, out.get("error")
+    assert out["r"].loaded == 400
+    assert set(dict(fresh_db.rows(INDEXES))) == DECLARED

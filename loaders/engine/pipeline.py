@@ -458,6 +458,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
 
     writer = direct.DirectWriter(session.writer(layer, srid, layer_code, epsg))
     writer.lock()
+    if not dropped:  # an initial load killed while this one waited for the lock dropped them
+        indexes.restore(conn, layer)
     skip_fk_checks(conn, layer.table, session.report.batch_id)
     areas = direct.fetch_areas(conn, layer)
     if processes is None:
