@@ -190,3 +190,30 @@ def test_a_reload_after_a_district_is_retired_rejects_as_a_full_conversion(fresh
     r = _load(fresh_db, path)
     assert r.rejected_by_reason == whole.rejected_by_reason
     assert r.loaded == whole.loaded
+
+
+def test_a_new_context_keeps_its_fingerprints_for_the_next_reload(fresh_db, tmp_path,
+                                                                  converted, monkeypatch):
+    path, _ = _delivery(tmp_path, "refp")
+    _load(fresh_db, path)
+    before = fresh_db.rows("SELECT id, source_key, batch_id, valid_from FROM buildings "
+                           "ORDER BY id")
+    fresh_db.scalar("UPDATE buildings SET source_hash = NULL RETURNING 1")  # as before 0009
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert sum(converted) == 900 and (r.updated, r.unchanged) == (0, 899)
+    # the same versions (no new one, same batch and time), now with fingerprints
+    assert fresh_db.rows("SELECT id, source_key, batch_id, valid_from FROM buildings "
+                         "ORDER BY id") == before
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE source_hash IS NULL") == 0
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert sum(converted) == 1 and r.unchanged == 899  # the duplicate row only
+    # a new converter version: converted once, then skipped again
+    monkeypatch.setattr(buildings, "CONVERTER_VERSION", "buildings-next")
+    converted.clear()
+    _load(fresh_db, path)
+    assert sum(converted) == 900
+    converted.clear()
+    _load(fresh_db, path)
+    assert sum(converted) == 1

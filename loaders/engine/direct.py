@@ -110,6 +110,8 @@ class DirectBatch:
     seen_keys: list[str] | None = None  # replace mode: every accepted source key
     known_current: int = 0  # current features of the dataset when the load started
     accepted: list[str] | None = None  # keys first seen in this batch (for the other workers)
+    # unchanged features whose current version keeps another fingerprint: (keys, fingerprints)
+    refresh: tuple[list[str], list[int]] = ([], [])
 
 
 def serial_width(layer: LayerDef) -> int:
@@ -295,6 +297,7 @@ class DirectConverter:
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged
         code = np.full(n, None, dtype=object)
         known = self.known
+        refresh: tuple[list[str], list[int]] = ([], [])
         if known.current or known.returning is not None:
             at = known.positions(keys[live])
             hit = at >= 0
@@ -305,6 +308,14 @@ class DirectConverter:
                 mine = np.array(conv.row_hash[live[cur]].tolist(), dtype="S64")
                 same[cur] = known.row_hash[at[cur]] == mine
             state[live[cur]] = np.where(same[cur], 2, 1)
+            if self.fingerprint is not None and cur.any():
+                # unchanged content under a fingerprint of another context (a new converter
+                # version, mapping or boundaries; rows loaded before migration 0009): keep the
+                # new fingerprint on the current version, or every later reload converts them
+                unch = live[cur][same[cur]]
+                stale = known.source_hash[at[cur][same[cur]]] != conv.source_hash[unch]
+                refresh = (keys[unch[stale]].tolist(),
+                           conv.source_hash[unch[stale]].astype(np.int64).tolist())
             if hit.any():
                 code[live[hit]] = np.char.decode(known.code[at[hit]], "ascii").astype(object)
             if known.returning is not None and (~hit).any():
@@ -381,7 +392,8 @@ class DirectConverter:
             new_prefixes=new_prefixes, new_rank=rank, layer_code_pos=layer_pos,
             registry_data=reg_data, registry_code_pos=reg_starts + 6 + plen[order],
             registry_order=order,
-            seen_keys=seen_keys, known_current=self.known.current, accepted=accepted)
+            seen_keys=seen_keys, known_current=self.known.current, accepted=accepted,
+            refresh=refresh)
 
     def saw(self, keys: list[str]) -> None:
         """Source keys accepted by a batch another converter process finished."""
@@ -441,6 +453,11 @@ class DirectWriter:
         self.retire = sql.SQL(
             "UPDATE {} SET valid_to = now() WHERE valid_to IS NULL AND source_key = ANY(%s)"
         ).format(sql.Identifier(self.layer.table))
+        # a fingerprint is no content: kept in place, no new version
+        self.refresh = sql.SQL(
+            "UPDATE {} t SET source_hash = v.fp FROM unnest(%s::text[], %s::int8[]) "
+            "AS v(key, fp) WHERE t.valid_to IS NULL AND t.source_key = v.key"
+        ).format(sql.Identifier(self.layer.table))
 
     def lock(self) -> None:
         """The layer's merge lock, for the whole load (see the module docstring)."""
@@ -460,6 +477,9 @@ class DirectWriter:
             self.w.copy_rejects(b.rejects)
             self._tick("rejects")
         r.unchanged += b.unchanged
+        if b.refresh[0]:
+            conn.execute(self.refresh, b.refresh)
+            self._tick("refresh fingerprints")
         if b.changed_keys:
             r.updated += conn.execute(self.retire, (b.changed_keys,)).rowcount
             self._tick("retire changed")
