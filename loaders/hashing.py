@@ -236,51 +236,55 @@ def source_fingerprints(columns: Any, wkb: np.ndarray | None, context: str) -> n
                   for name in sorted(columns.schema.names)]
         n = columns.num_rows
     else:
-        arrays = [np.asarray(wkb, dtype=object)]
+        arrays = [_with_nulls(np.asarray(wkb, dtype=object))]
         for _, v in sorted(columns.items()):
             v = np.asarray(v)
-            arrays.append(np.where(pd_isna(v), None, v) if v.dtype == object else v)
+            arrays.append(_with_nulls(np.where(pd_isna(v), None, v) if v.dtype == object
+                                      else v))
         n = len(wkb)
     ctx = int.from_bytes(hashlib.blake2b(context.encode(), digest_size=8).digest(), "little")
     h = np.full(n, ctx, dtype=np.uint64)
     mult = np.uint64(0x100000001B3)
     with np.errstate(over="ignore"):
-        for c in arrays:
+        for c, nulls in arrays:
             hc = hash_array(c, hash_key=_FP_KEY, categorize=False)
-            if c.dtype == object:  # pandas hashes None as the text "None": a null apart
-                hc ^= np.where(pd_isna(c), _FP_NULL, np.uint64(0))
+            if nulls is not None:  # a null apart from any value (pandas hashes None as
+                hc ^= np.where(nulls, _FP_NULL, np.uint64(0))  # "None", a null int as 0)
             h = (h * mult) ^ hc
     return h.view(np.int64)
 
 
-# what a null's hash is marked with in a text or bytes column (see source_fingerprints)
+# what a null's hash is marked with (see source_fingerprints)
 _FP_NULL = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _fingerprint_array(arr: Any) -> np.ndarray:
-    """An Arrow column as a NumPy array ``hash_array`` takes on its fast path: numbers and
-    times as int64/float64 with nulls marked apart, text and bytes as objects (None: null)."""
+def _with_nulls(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    return values, (pd_isna(values) if values.dtype == object else None)
+
+
+def _fingerprint_array(arr: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """An Arrow column as a NumPy array ``hash_array`` takes on its fast path — numbers and
+    times as int64/float64, text and bytes as objects — and where its nulls are (None: none
+    to mark; a float null is NaN)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     t = arr.type
+    nulls = arr.is_null().to_numpy(zero_copy_only=False) if arr.null_count else None
     if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_temporal(t):
         values = pc.fill_null(arr.cast(pa.int64()) if not pa.types.is_temporal(t)
                               else arr.view(pa.int64()) if t.bit_width == 64
                               else arr.cast(pa.int32()).cast(pa.int64()), 0)
-        out = values.to_numpy(zero_copy_only=False).astype(np.int64)
-        if arr.null_count:  # a null and a 0 differ
-            out = out ^ np.where(arr.is_null().to_numpy(zero_copy_only=False),
-                                 np.int64(0x5BD1E995), np.int64(0))
-        return out
+        return values.to_numpy(zero_copy_only=False).astype(np.int64), nulls
     if pa.types.is_floating(t):
-        return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)  # null: NaN
+        return arr.cast(pa.float64()).to_numpy(zero_copy_only=False), None  # null: NaN
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) \
             or pa.types.is_large_binary(t):
-        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object), nulls
     if isinstance(t, pa.ExtensionType):
         return _fingerprint_array(arr.storage)
-    return np.asarray([None if v is None else repr(v) for v in arr.to_pylist()], dtype=object)
+    return np.asarray([None if v is None else repr(v) for v in arr.to_pylist()],
+                      dtype=object), nulls
 
 
 def pd_isna(values: np.ndarray) -> np.ndarray:

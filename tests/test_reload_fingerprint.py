@@ -217,3 +217,18 @@ def test_a_new_context_keeps_its_fingerprints_for_the_next_reload(fresh_db, tmp_
     converted.clear()
     _load(fresh_db, path)
     assert sum(converted) == 1
+
+
+def test_an_integer_changed_from_null_to_any_value_is_converted(fresh_db, tmp_path,
+                                                                converted):
+    path, gdf = _delivery(tmp_path, "inul", n=300)
+    gdf["地下层数"] = gdf["地下层数"].astype("Int64")
+    gdf.loc[5, "地下层数"] = None
+    pyogrio.write_dataframe(gdf, path)
+    _load(fresh_db, path)
+    # the value a null integer was once fingerprinted as (0 marked with a constant)
+    gdf.loc[5, "地下层数"] = 0x5BD1E995
+    pyogrio.write_dataframe(gdf, path)
+    converted.clear()
+    _load(fresh_db, path)
+    assert sum(converted) == 2  # row 6 and the duplicate of row 11
