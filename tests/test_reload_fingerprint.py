@@ -232,3 +232,19 @@ def test_an_integer_changed_from_null_to_any_value_is_converted(fresh_db, tmp_pa
     converted.clear()
     _load(fresh_db, path)
     assert sum(converted) == 2  # row 6 and the duplicate of row 11
+
+
+def test_two_current_versions_with_one_key_do_not_stop_a_reload(fresh_db, tmp_path,
+                                                                converted):
+    # the layer's source-key index is not unique: a second current row with a key (another
+    # code) can exist — a reload must still run (it did with a dict, a pandas index refused)
+    path, _ = _delivery(tmp_path, "twin", n=300)
+    _load(fresh_db, path)
+    fresh_db.scalar(
+        "INSERT INTO buildings (code, source_key, valid_from, flags, attrs, geom, row_hash, "
+        "source_hash) SELECT left(code, 12) || '999999', source_key, now(), flags, attrs, "
+        "geom, row_hash, source_hash FROM buildings WHERE valid_to IS NULL "
+        "ORDER BY id LIMIT 1 RETURNING 1")
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert r.read == 301 and r.loaded + r.rejected == 301

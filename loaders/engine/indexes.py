@@ -16,8 +16,9 @@ lock readers out until the commit, so the indexes go only when it costs nobody a
   that takes blocks writers, never a ``SELECT``; readers see the empty layer until the commit,
   then the loaded layer with its indexes;
 - a load that fails rolls back to the empty table, and :func:`restore` creates the indexes
-  again (instant on an empty table). A killed load cannot, so every load (and ``cim db
-  upgrade``) first restores whatever declared index a layer lacks (:func:`restore`).
+  again (instant on an empty table). A killed load cannot, so every load first restores
+  whatever declared index its layer lacks (:func:`restore`, before its transaction and again
+  once it holds the merge lock).
 
 A role that may not drop the indexes (not the table's owner) loads with them, as before.
 """
@@ -30,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from cim.db.locks import MERGE_LOCK_SPACE
+from cim.errors import ConfigError
 from cim.layerdefs import Index, LayerDef
 
 DEFAULT_MIN_ROWS = 100_000
@@ -37,7 +39,12 @@ DEFAULT_MIN_ROWS = 100_000
 
 def min_rows() -> int:
     """From how many input features an initial load builds the indexes after its rows."""
-    return int(os.environ.get("CIM_LOAD_INDEX_AFTER") or DEFAULT_MIN_ROWS)
+    value = os.environ.get("CIM_LOAD_INDEX_AFTER") or str(DEFAULT_MIN_ROWS)
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"CIM_LOAD_INDEX_AFTER must be a number of features, not "
+                          f"{value!r}") from None
 
 
 def create_statement(layer: LayerDef, ix: Index, *, if_not_exists: bool = False) -> sql.Composed:

@@ -42,7 +42,7 @@ class Known:
     # key → registered code of the keys given that were coded before (None: the registry holds
     # no key of the dataset, so no key can return)
     returning: Callable[[list[str]], dict[str, str]] | None = None
-    lookup: Any = None  # pandas.Index of ``keys``, its hash table built (see positions)
+    lookup: Any = None  # _Lookup of ``keys`` (see positions)
 
     @property
     def current(self) -> int:
@@ -132,15 +132,6 @@ class _Details:
         rows = conn.execute(self.query, (wanted,)).fetchall()
         return dict(rows) if self.as_dict else rows
 
-    def positions(self, keys: np.ndarray) -> np.ndarray:
-        """Row of each key (None: no key) in the arrays, -1 where unknown: one vectorised
-        hash look-up (a pandas index built once, before the converter processes fork)."""
-        if not self.index:
-            return np.full(len(keys), -1, dtype=np.int64)
-        if self.lookup is None:
-            self.lookup = _lookup(self.keys)
-        return self.lookup.get_indexer(keys).astype(np.int64)
-
     def close(self) -> None:
         conn = self.conns.pop(os.getpid(), None)
         if conn is not None:
@@ -210,12 +201,31 @@ def _unescape(keys: list[str]) -> list[str]:
     return keys
 
 
-def _lookup(keys: list[str]) -> Any:
-    import pandas as pd
+class _Lookup:
+    """Key → row: a pandas index of the keys, its hash table built at once (so that forked
+    converter processes share it). Two current versions with one key (the layer's source-key
+    index is not unique: a dataset ``a`` matches ``a:b``'s keys too) map to the last."""
 
-    idx = pd.Index(np.asarray(keys, dtype=object), dtype=object)
-    idx.get_indexer(idx[:1])  # builds the hash table now (shared by forked processes)
-    return idx
+    def __init__(self, keys: list[str]) -> None:
+        import pandas as pd
+
+        idx = pd.Index(np.asarray(keys, dtype=object), dtype=object)
+        self.rows = None
+        if not idx.is_unique:
+            self.rows = np.flatnonzero(~idx.duplicated(keep="last"))
+            idx = idx[self.rows]
+        idx.get_indexer(idx[:1])  # builds the hash table now
+        self.idx = idx
+
+    def get_indexer(self, keys: np.ndarray) -> np.ndarray:
+        at = self.idx.get_indexer(keys)
+        if self.rows is not None:
+            at = np.where(at >= 0, self.rows[np.maximum(at, 0)], -1)
+        return at
+
+
+def _lookup(keys: list[str]) -> _Lookup:
+    return _Lookup(keys)
 
 
 def _flags(flagged: str | None, lookup: Any) -> dict[int, list[str]]:
