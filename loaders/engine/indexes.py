@@ -11,7 +11,8 @@ lock readers out until the commit, so the indexes go only when it costs nobody a
 - the load's connection takes the layer's merge lock for its session first (the same key its
   transaction takes: no other load can write the layer until this one's connection closes),
   checks that the table is empty, and drops the indexes with ``DROP INDEX CONCURRENTLY``
-  (which waits for readers instead of blocking them) before its transaction begins;
+  (which waits for readers instead of blocking them; only the removal of the empty index
+  itself locks it, for an instant) before its transaction begins;
 - the transaction COPYs the rows and ``CREATE INDEX`` es them before it commits: the SHARE lock
   that takes blocks writers, never a ``SELECT``; readers see the empty layer until the commit,
   then the loaded layer with its indexes;
