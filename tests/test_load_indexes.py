@@ -153,3 +153,15 @@ def test_a_load_waiting_on_a_killed_initial_load_restores_the_indexes(fresh_db, 
     assert "error" not in out, out.get("error")
     assert out["r"].loaded == 400
     assert set(dict(fresh_db.rows(INDEXES))) == DECLARED
+
+
+def test_a_bad_index_threshold_is_a_configuration_error_and_loads_nothing(fresh_db, tmp_path,
+                                                                         monkeypatch):
+    from cim.errors import ConfigError
+
+    path, _ = _delivery(tmp_path, "cfg")
+    monkeypatch.setenv("CIM_LOAD_INDEX_AFTER", "many")
+    with pytest.raises(ConfigError, match="CIM_LOAD_INDEX_AFTER.*'many'"):
+        load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=0)
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
+    assert set(dict(fresh_db.rows(INDEXES))) == DECLARED

@@ -72,19 +72,18 @@ def restore(conn: psycopg.Connection, layer: LayerDef) -> list[str]:
     connection (it takes the layer's merge lock for the session while it creates any) or
     inside a load's transaction that holds the merge lock."""
     lost = missing(conn, layer)
-    if lost and conn.autocommit:
+    locked = bool(lost) and conn.autocommit
+    if locked:
         conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
                      (MERGE_LOCK_SPACE, layer.table))
-        try:
-            lost = missing(conn, layer)  # another load may have restored them meanwhile
-            for ix in lost:
-                conn.execute(create_statement(layer, ix, if_not_exists=True))
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
-                          (MERGE_LOCK_SPACE, layer.table))
-    else:
+        lost = missing(conn, layer)  # another load may have restored them meanwhile
+    try:
         for ix in lost:
             conn.execute(create_statement(layer, ix, if_not_exists=True))
+    finally:
+        if locked:
+            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                         (MERGE_LOCK_SPACE, layer.table))
     return [ix.name(layer.table) for ix in lost]
 
 

@@ -4,6 +4,7 @@ cells (:class:`Areas`)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -59,7 +60,7 @@ class Known:
         if not self.keys:
             return np.full(len(keys), -1, dtype=np.int64)
         if self.lookup is None:
-            self.lookup = _lookup(self.keys)
+            self.lookup = _Lookup(self.keys)
         return self.lookup.get_indexer(np.asarray(keys, dtype=object)).astype(np.int64)
 
     def fill(self, rows: np.ndarray) -> None:
@@ -98,8 +99,6 @@ def areas_digest(layer: LayerDef, areas: Areas) -> str | None:
     district (or grid cell) is rejected, which a row skipped unconverted would not be."""
     if not (layer.assign_district or layer.assign_grid):
         return None
-    import hashlib
-
     h = hashlib.blake2b(digest_size=16)
     for codes, geoms in ((areas.district_codes, areas.districts),
                          (areas.grid_codes, areas.grid)):
@@ -172,7 +171,7 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                      (parallel,))
     key_list = _unescape(keys.split("\n")) if keys is not None else []
     n = len(key_list)
-    lookup = _lookup(key_list) if n else None
+    lookup = _Lookup(key_list) if n else None
     details = _Details(conninfo, sql.SQL(
         "SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
         "AND source_key = ANY(%s)").format(tbl))
@@ -222,10 +221,6 @@ class _Lookup:
         if self.rows is not None:
             at = np.where(at >= 0, self.rows[np.maximum(at, 0)], -1)
         return at
-
-
-def _lookup(keys: list[str]) -> _Lookup:
-    return _Lookup(keys)
 
 
 def _flags(flagged: str | None, lookup: Any) -> dict[int, list[str]]:

@@ -422,10 +422,13 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
                 session, conn, layer, layer_code, convert, ctx, epsg, src, path, report,
                 srid, mode, district, dataset, batch_size, processes, quiet, progress,
                 first, batches, dropped, fingerprint)
-    except BaseException:
+    except BaseException as exc:
         if dropped:  # rolled back to the empty table: its indexes again (instant)
-            with psycopg.connect(conninfo, autocommit=True) as c:
-                indexes.restore(c, layer)
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as c:
+                    indexes.restore(c, layer)
+            except psycopg.Error as e:  # the load's own error stays what is reported
+                exc.add_note(f"the layer's indexes are restored by its next load ({e})")
         raise
     phases["finish, commit"] = time.monotonic() - phases.pop("_t")
     if result.inserted + result.updated >= 0.1 * max(current, 1):
