@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
@@ -29,7 +28,7 @@ from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.fields import all_matches, is_blank, numbers, texts, years
-from loaders.geometry import ewkb, prepare
+from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import content_hashes_wkb
 from loaders.sources.read import Batch
 
@@ -68,6 +67,19 @@ def _attrs(cols: dict[str, np.ndarray], n: int, columned: set[str],
     return out
 
 
+def _keys(ctx: LoadContext, cols: dict[str, np.ndarray], geoms: np.ndarray) -> np.ndarray:
+    """Source keys: the id fields', else the key of the stored (multi) geometry — built only
+    for the rows without an id, so that a key never depends on the polygon being promoted
+    here or in :func:`loaders.geometry.prepare`."""
+    id_cols = [(f, cols[f]) for f in id_fields(ctx)]
+    keys = np.asarray(source_keys(ctx.dataset, id_cols, None, n=len(geoms)), dtype=object)
+    rest = np.flatnonzero(pd.isna(keys))
+    if len(rest):
+        keys[rest] = source_keys(ctx.dataset, [(f, c[rest]) for f, c in id_cols],
+                                 as_multi(geoms[rest], "polygon"))
+    return keys
+
+
 def make_columns(profile: CityProfile):
     """The batch converter: source batch → :class:`loaders.engine.direct.Converted`.
 
@@ -82,10 +94,11 @@ def make_columns(profile: CityProfile):
     def convert(batch: Batch, ctx: LoadContext) -> Converted:
         cols, m = batch.columns, ctx.mapping
         n = len(batch.geometries)
-        prep = prepare(batch.geometries, ctx.transformer, "polygon")
-        keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(ctx)], prep.geoms)
-        iso = shapely.to_wkb(prep.geoms, byte_order=1, flavor="iso", include_srid=False,
-                             output_dimension=3)
+        # polygons stay polygons here (building one-part MultiPolygons costs more than the
+        # rest of the checks); the stored MultiPolygon's WKB is written around their WKB
+        prep = prepare(batch.geometries, ctx.transformer, "polygon", make_multi=False)
+        keys = _keys(ctx, cols, prep.geoms)
+        iso = multi_iso_wkb(prep.geoms, "polygon")
         # problems per row, the first one found wins: geometry, then attributes in order
         problem: dict[int, tuple[str, str, str | None]] = {
             i: (r[0], r[1], None) for i, r in enumerate(prep.reject) if r is not None}
@@ -107,7 +120,7 @@ def make_columns(profile: CityProfile):
         if "height" in m:
             for i in solid:
                 extra.setdefault(int(i), []).append(m["height"])
-        for i, (f, msg) in check_attrs_batch(cols).items():
+        for i, (f, msg) in check_attrs_batch(cols, arrow=batch.arrow).items():
             problem.setdefault(i, ("bad_value", f"field {f!r}: {msg}", f))
         raw_use = cols[m["use"]] if "use" in m else np.full(n, None, dtype=object)
         found = {v: uses.find(v) for v in pd.unique(pd.Series(raw_use, dtype=object))}
@@ -138,9 +151,9 @@ def make_columns(profile: CityProfile):
         attrs = _attrs(cols, n, columned, extra)
         wkb = ewkb_from_iso(iso[idx], ctx.srid)
         if wkb is None:
-            wkb = ewkb(prep.geoms[idx], ctx.srid)
+            wkb = ewkb(as_multi(prep.geoms[idx], "polygon"), ctx.srid)
         return Converted(
-            index=idx, source_key=np.asarray(keys, dtype=object)[idx], row_hash=hashes[idx],
+            index=idx, source_key=keys[idx], row_hash=hashes[idx],
             attrs=[attrs[i] for i in idx], flags=[flags[i] for i in idx],
             geoms=prep.geoms[idx], ewkb=wkb, class_code=use_code[idx],
             columns={c: v[idx] for c, v in parsed.items()}, rejects=rejects)

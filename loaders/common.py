@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from cim.profile import CityProfile
@@ -171,11 +173,25 @@ def attrs_json(columns: dict[str, np.ndarray], n: int) -> list[str]:
     return ["{" + ", ".join(t) + "}" for t in zip(*frags)]
 
 
-def check_attrs_batch(columns: dict[str, np.ndarray],
-                      max_chars: int = MAX_ATTR_CHARS) -> dict[int, tuple[str, str]]:
-    """{row index: (field, problem)} for rows with a value that cannot be stored."""
+def check_attrs_batch(columns: dict[str, np.ndarray], max_chars: int = MAX_ATTR_CHARS,
+                      arrow: pa.RecordBatch | None = None) -> dict[int, tuple[str, str]]:
+    """{row index: (field, problem)} for rows with a value that cannot be stored.
+
+    ``arrow``: the batch as read, when ``columns`` are its columns: text and number columns
+    are then tested in Arrow, without building pandas strings."""
     suspects: set[int] = set()
-    for col in columns.values():
+    for name, col in columns.items():
+        arr = arrow.column(name) if arrow is not None and name in arrow.schema.names \
+            else None
+        if arr is not None and (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)
+                                or pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type)):
+            continue
+        if arr is not None and pa.types.is_string(arr.type):
+            bad = pc.or_(pc.greater(pc.utf8_length(arr), max_chars),
+                         pc.match_substring(arr, "\x00"))
+            suspects.update(np.flatnonzero(
+                pc.fill_null(bad, False).to_numpy(zero_copy_only=False)).tolist())
+            continue
         kind = pd.api.types.infer_dtype(col, skipna=True)
         if kind in ("integer", "floating", "mixed-integer-float", "boolean", "empty"):
             continue

@@ -26,11 +26,24 @@ class Prepared:
     solid_height: np.ndarray | None = None  # z extent of 3D solids (LOD1 blocks), else NaN
 
 
+class _Rejects(list):
+    """The rows' reasons (None: kept) that also keep a mask of the rows given one, so that
+    each step tests a NumPy mask instead of a Python pass over every row."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__([None] * n)
+        self.marked = np.zeros(n, dtype=bool)
+
+    def __setitem__(self, i, value) -> None:
+        super().__setitem__(i, value)
+        self.marked[i] = value is not None
+
+
 def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: str,
             keep_z: bool = False, make_multi: bool = True) -> Prepared:
     """Reject empty/non-finite/wrong-type geometries, transform, repair invalid ones."""
     n = len(geoms)
-    reject: list[tuple[str, str] | None] = [None] * n
+    reject = _Rejects(n)
     flags: list[list[str]] = [[] for _ in range(n)]
     geoms = np.array(geoms, dtype=object, copy=True)  # the caller keeps the input as read
     missing = shapely.is_missing(geoms)
@@ -48,10 +61,10 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
             continue  # collections are filtered to their polygons below
         reject[i] = ("wrong_geometry_type",
                      f"{TYPE_NAMES.get(int(types[i]), types[i])} where a {family} is expected")
-    ok &= np.array([r is None for r in reject])
+    ok &= ~reject.marked
     _reject_nonfinite(geoms, ok, reject, "invalid_coordinates",
                       "coordinates are not finite numbers (NaN or infinity)")
-    ok &= np.array([r is None for r in reject])
+    ok &= ~reject.marked
     has_z = np.zeros(n, dtype=bool)
     has_z[ok] = shapely.has_z(geoms[ok])
     solid_height = np.full(n, np.nan)
@@ -70,7 +83,7 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         geoms[ok] = transform_xy(geoms[ok], transformer)
         _reject_nonfinite(geoms, ok, reject, "transform_failed",
                           "coordinates cannot be transformed to the storage CRS (wrong --crs?)")
-        ok &= np.array([r is None for r in reject])
+        ok &= ~reject.marked
     if family in ("polygon", "line") and ok.any():
         idx = np.flatnonzero(ok)
         invalid = idx[~shapely.is_valid(geoms[idx])]
@@ -91,7 +104,7 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
                     reject[i] = ("wrong_geometry_type", f"collection without a {family}")
                 else:
                     geoms[i] = g
-    ok &= np.array([r is None for r in reject])
+    ok &= ~reject.marked
     if family == "polygon":
         # storage CRSs are metric: a polygon under 1 dm² is a sliver or a collapsed ring
         idx = np.flatnonzero(ok)
@@ -99,7 +112,7 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         for i in tiny:
             reject[i] = ("invalid_geometry",
                          f"the polygon has (almost) no area ({shapely.area(geoms[i]):.2g} m²)")
-        ok &= np.array([r is None for r in reject])
+        ok &= ~reject.marked
     if make_multi and ok.any() and family != "point":
         idx = np.flatnonzero(ok)
         parts, pidx = shapely.get_parts(geoms[idx], return_index=True)
@@ -107,7 +120,8 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         geoms[idx] = builder(parts, indices=pidx)
     for i in np.flatnonzero(~ok):
         geoms[i] = None
-    return Prepared(geoms=geoms, reject=reject, flags=flags, solid_height=solid_height)
+    return Prepared(geoms=geoms, reject=list(reject), flags=flags,
+                    solid_height=solid_height)
 
 
 def _footprint_of_solid(g) -> tuple[object | None, float]:
@@ -179,6 +193,49 @@ def geometry_keys(geoms: np.ndarray) -> list[str]:
     g = shapely.normalize(shapely.set_precision(geoms, 0.001))
     return ["g" + hashlib.sha1(w).hexdigest()[:20] if w is not None else ""
             for w in shapely.to_wkb(g)]
+
+
+_MULTI_OF = {"polygon": (3, 6), "line": (1, 5)}
+
+
+def multi_iso_wkb(geoms: np.ndarray, family: str) -> np.ndarray:
+    """ISO WKB (little-endian, Z kept, no SRID; None where missing) of ``geoms`` with each
+    single Polygon (LineString) written as a MultiPolygon (MultiLineString) of one part:
+    byte for byte what ``shapely.to_wkb`` gives of :func:`as_multi`'s geometries, without
+    building them (a one-part multi's WKB is its header, then the part's own WKB)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wkb = shapely.to_wkb(geoms, byte_order=1, flavor="iso", include_srid=False,
+                         output_dimension=3)
+    one, many = _MULTI_OF[family]
+    types = shapely.get_type_id(geoms)
+    idx = np.flatnonzero(types == one)
+    if not len(idx):
+        return wkb
+    code = np.where(shapely.has_z(geoms[idx]), 1000 + many, many).astype("<u4")
+    head = np.empty((len(idx), 9), dtype=np.uint8)
+    head[:, 0] = 1
+    head[:, 1:5] = code.view(np.uint8).reshape(-1, 4)
+    head[:, 5:9] = np.frombuffer(np.uint32(1).astype("<u4").tobytes(), dtype=np.uint8)
+    heads = pa.FixedSizeBinaryArray.from_buffers(pa.binary(9), len(idx), [
+        None, pa.py_buffer(head.tobytes())]).cast(pa.binary())
+    joined = pc.binary_join_element_wise(heads, pa.array(wkb[idx], pa.binary()), b"")
+    out = wkb.copy()
+    out[idx] = joined.to_numpy(zero_copy_only=False)
+    return out
+
+
+def as_multi(geoms: np.ndarray, family: str) -> np.ndarray:
+    """Polygons (lines) as one-part multis, as :func:`prepare` stores them by default; other
+    geometries and None unchanged."""
+    out = np.array(geoms, dtype=object, copy=True)
+    one = _MULTI_OF[family][0]
+    idx = np.flatnonzero(shapely.get_type_id(out) == one)
+    if len(idx):
+        builder = shapely.multipolygons if family == "polygon" else shapely.multilinestrings
+        out[idx] = builder(out[idx], indices=np.arange(len(idx)))
+    return out
 
 
 def ewkb(geoms: np.ndarray, srid: int, with_z: bool = False) -> np.ndarray:
