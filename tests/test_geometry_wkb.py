@@ -1,0 +1,88 @@
+"""The stored multi geometry's WKB written around a single part's (loaders.geometry), and the
+batch check of attribute values done in Arrow (loaders.common.check_attrs_batch): both must
+give exactly what the plain way gives — shapely building the MultiPolygon, the row-by-row
+check — or a reload would see every feature as changed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from loaders.common import check_attrs, check_attrs_batch
+from loaders.geometry import as_multi, multi_iso_wkb, prepare
+
+
+def _shapely_multi_wkb(geoms: np.ndarray, family: str) -> list[bytes | None]:
+    """The reference: shapely's own one-part multis, written by shapely."""
+    out: list[bytes | None] = []
+    for g in geoms:
+        if g is None:
+            out.append(None)
+            continue
+        if family == "polygon" and g.geom_type == "Polygon":
+            g = shapely.MultiPolygon([g])
+        if family == "line" and g.geom_type == "LineString":
+            g = shapely.MultiLineString([g])
+        out.append(shapely.to_wkb(g, byte_order=1, flavor="iso", output_dimension=3))
+    return out
+
+
+def test_polygons_are_written_as_their_one_part_multipolygons():
+    box = shapely.box(500_000, 3_900_000, 500_010, 3_900_020)
+    geoms = np.array([
+        box,
+        None,
+        shapely.Polygon(box.exterior, [shapely.box(500_002, 3_900_002, 500_004,
+                                                   3_900_004).exterior.coords]),
+        shapely.MultiPolygon([box, shapely.box(500_100, 3_900_000, 500_110, 3_900_010)]),
+        shapely.Polygon([(0, 0, 5.5), (1, 0, 6), (1, 1, 7), (0, 0, 5.5)]),
+        shapely.MultiPolygon([shapely.Polygon([(0, 0, 1), (1, 0, 1), (1, 1, 1)])]),
+    ], dtype=object)
+    got = multi_iso_wkb(geoms, "polygon")
+    want = _shapely_multi_wkb(geoms, "polygon")
+    assert [None if w is None else bytes(w) for w in got] == want
+    # a Z polygon becomes a MultiPolygon Z (ISO type 1006)
+    assert int.from_bytes(got[4][1:5], "little") == 1006
+    # and the geometries as_multi builds are those shapely builds
+    built = shapely.to_wkb(as_multi(geoms, "polygon"), byte_order=1, flavor="iso",
+                           output_dimension=3)
+    assert [None if w is None else bytes(w) for w in built] == want
+
+
+def test_lines_are_written_as_their_one_part_multilines():
+    geoms = np.array([shapely.LineString([(0, 0), (3, 4)]),
+                      shapely.LineString([(0, 0, 1), (3, 4, 2)]),
+                      shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3)]]), None],
+                     dtype=object)
+    got = multi_iso_wkb(geoms, "line")
+    assert [None if w is None else bytes(w) for w in got] == _shapely_multi_wkb(geoms, "line")
+
+
+def test_prepare_without_multis_keeps_the_same_rejects_and_repairs():
+    bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
+    geoms = np.array([shapely.box(0, 0, 5, 5), None, shapely.Polygon(), bowtie,
+                      shapely.LineString([(0, 0), (1, 1)]), shapely.box(0, 0, 0.01, 0.01)],
+                     dtype=object)
+    multi = prepare(geoms, None, "polygon")
+    single = prepare(geoms, None, "polygon", make_multi=False)
+    assert single.reject == multi.reject
+    assert [r[0] if r else None for r in single.reject] == [
+        None, "empty_geometry", "empty_geometry", None, "wrong_geometry_type",
+        "invalid_geometry"]
+    assert single.flags[3] == ["geometry_repaired"]
+    assert [None if w is None else bytes(w) for w in multi_iso_wkb(single.geoms, "polygon")] \
+        == [None if g is None else shapely.to_wkb(g, byte_order=1, flavor="iso",
+                                                   output_dimension=3) for g in multi.geoms]
+
+
+def test_the_arrow_check_finds_what_the_row_check_finds():
+    names = np.array(["甲", "x" * 10_001, "a\x00b", None, "乙" * 10_000], dtype=object)
+    floors = np.array([1, 2, 3, 4, 5], dtype=object)
+    cols = {"名称": names, "层数": floors}
+    batch = pa.record_batch([pa.array(names.tolist(), pa.string()),
+                             pa.array(floors.tolist(), pa.int32())], names=["名称", "层数"])
+    want = {i: check_attrs(cols, i) for i in range(5) if check_attrs(cols, i)}
+    assert set(want) == {1, 2}  # by construction: too long, NUL; 10,000 characters is allowed
+    assert check_attrs_batch(cols, arrow=batch) == want
+    assert check_attrs_batch(cols) == want
