@@ -55,7 +55,7 @@ def _variable(arr: pa.Array, prefix: bytes = b"") -> Field:
     payload = pc.fill_null(arr.cast(pa.binary()), b"")
     if prefix:
         payload = pc.binary_join_element_wise(
-            pa.array(np.full(len(arr), prefix, dtype=object), pa.binary()), payload, b"")
+            _fixed_binary(prefix * len(arr), len(prefix), len(arr)), payload, b"")
         payload = pc.if_else(pc.is_valid(arr), payload, b"")
     return [_headers(lens), payload]
 
@@ -65,6 +65,13 @@ def text(values: Sequence | np.ndarray | pa.Array) -> Field:
     arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else \
         pa.array(_objects(values), pa.string(), from_pandas=True)
     return _variable(arr)
+
+
+def text_take(uniques: Sequence, index: np.ndarray) -> Field:
+    """A text field of ``uniques[index]``: a column of few distinct values (a prefix, a layer
+    name) built from its distinct values, without a Python string per row."""
+    return text(pa.array(_objects(uniques), pa.string(), from_pandas=True).take(
+        pa.array(np.asarray(index, dtype=np.int64))))
 
 
 def binary(values: Sequence | np.ndarray) -> Field:
@@ -147,25 +154,28 @@ def _text_array(items: list[str]) -> bytes:
 
 
 def text_array(values: Sequence[list[str]]) -> Field:
-    """A text[] field from lists of str (an empty list is '{}', never NULL)."""
-    out = np.full(len(values), _EMPTY_TEXT_ARRAY, dtype=object)
-    for i, v in enumerate(values):
-        if v:
-            out[i] = _text_array(v)
+    """A text[] field from lists of str (an empty list is '{}', never NULL): a Python call
+    for the non-empty lists only (most rows have none)."""
+    n = len(values)
+    out = np.full(n, _EMPTY_TEXT_ARRAY, dtype=object)
+    full = np.flatnonzero(np.fromiter(map(len, values), dtype=np.int64, count=n))
+    for i in full.tolist():
+        out[i] = _text_array(values[i])
     return binary(out)
 
 
-def rows(fields: list[Field], n: int) -> tuple[bytes, np.ndarray]:
-    """(COPY data without header and trailer, start offset of each row)."""
+def rows(fields: list[Field], n: int) -> tuple[bytearray, np.ndarray]:
+    """(COPY data without header and trailer, start offset of each row). The data is a
+    bytearray copied once out of Arrow's buffer, so that the writer patches it in place."""
     if n == 0:
-        return b"", np.zeros(0, dtype=np.int64)
-    count = pa.array(np.full(n, struct.pack(">h", len(fields)), dtype=object), pa.binary())
+        return bytearray(), np.zeros(0, dtype=np.int64)
+    count = _fixed_binary(struct.pack(">h", len(fields)) * n, 2, n)
     joined = pc.binary_join_element_wise(count, *[p for f in fields for p in f], b"")
     if isinstance(joined, pa.ChunkedArray):
         joined = joined.combine_chunks()
     bufs = joined.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=joined.offset * 4)
-    data = bufs[2].to_pybytes()[offsets[0]:offsets[-1]]
+    data = bytearray(memoryview(bufs[2])[offsets[0]:offsets[-1]])
     return data, (offsets[:-1] - offsets[0]).astype(np.int64)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ from cim.coding.allocator import reserve_serials
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.db.locks import MERGE_LOCK_SPACE
 from cim.layerdefs import LayerDef
-from loaders.engine import copybuf
+from loaders.engine import copybuf, rowsbuf
 from loaders.engine.bulk import BulkWriter, MergeResult
 from loaders.engine.known import (  # noqa: F401
     Areas,
@@ -100,11 +101,15 @@ class DirectBatch:
     changed_keys: list[str]
     reused: int
     layer_rows: int
-    layer_data: bytes
-    new_prefixes: list[str]  # per row needing a new code, its prefix (row order)
+    layer_data: bytearray  # patched in place by the writer (no copy on its critical path)
+    # the rows needing a new code, factorized: the batch's distinct prefixes (sorted) and, per
+    # such row (row order), the index of its prefix, so that the writer counts and looks up
+    # bases with NumPy alone
+    prefixes: list[str]
+    new_prefix: np.ndarray
     new_rank: np.ndarray  # its 1-based rank among the batch's new rows of that prefix
     layer_code_pos: np.ndarray  # where its serial digits go in layer_data
-    registry_data: bytes
+    registry_data: bytearray
     registry_code_pos: np.ndarray
     registry_order: np.ndarray  # registry row i is new row registry_order[i]
     seen_keys: list[str] | None = None  # replace mode: every accepted source key
@@ -281,12 +286,18 @@ class DirectConverter:
         seen.update(fresh)
         accepted = list(fresh)
         dup = []
-        for j, k in zip(np.flatnonzero(keep).tolist(), keys[keep].tolist()):
-            if k in seen:
-                dup.append(j)
-            else:
-                seen.add(k)
-                accepted.append(k)
+        kept = keys[keep].tolist()
+        batch_keys = set(kept)
+        if len(batch_keys) == len(kept) and seen.isdisjoint(batch_keys):
+            seen |= batch_keys  # the usual case, decided in C: no key repeats
+            accepted += kept
+        else:
+            for j, k in zip(np.flatnonzero(keep).tolist(), kept):
+                if k in seen:
+                    dup.append(j)
+                else:
+                    seen.add(k)
+                    accepted.append(k)
         for j in dup:
             keep[j] = False
             rejects.append(self._reject(batch, conv.index[j], "duplicate_source_id",
@@ -320,10 +331,12 @@ class DirectConverter:
                 code[live[hit]] = np.char.decode(known.code[at[hit]], "ascii").astype(object)
             if known.returning is not None and (~hit).any():
                 # keys coded before without a current version (retired, returning now)
-                back = known.returning(keys[live[~hit]].tolist())
-                for j in live[~hit].tolist():
-                    code[j] = back.get(keys[j], code[j])
-        skipped_keys = [k for k, ok in zip(sk.keys, skipped_ok.tolist()) if ok]
+                gone = live[~hit]
+                back = known.returning(keys[gone].tolist())
+                if back:
+                    got = pd.Series(keys[gone], dtype=object).map(back).to_numpy(dtype=object)
+                    code[gone] = np.where(pd.notna(got), got, None)
+        skipped_keys = list(compress(sk.keys, skipped_ok.tolist()))
         seen_keys = keys[live].tolist() + skipped_keys if self.mode == "replace" else None
         if self.mode == "append":
             for j in live[state[live] == 1]:
@@ -334,50 +347,28 @@ class DirectConverter:
                     "update", keys[j]))
         unchanged = int((keep & (state == 2)).sum()) + len(skipped_keys)
         write = keep & (state != 2)
-        changed = [keys[j] for j in np.flatnonzero(write & (state == 1))]
+        changed = keys[write & (state == 1)].tolist()
         w = np.flatnonzero(write)
         need = write & pd.isna(code)
         reused = int(len(w) - need.sum())
-        prefix = np.full(n, None, dtype=object)
-        if need.any():
-            jn = np.flatnonzero(need)
-            prefix[jn] = self._prefixes(dist[jn], conv.class_code[jn])
-            code[jn] = [p + "0" * self.width for p in prefix[jn]]
-        # the layer's rows
-        cols = layer.column_names()
-        derived = {"district_code": dist, "grid_code": grid}
-        values = {c: (derived[c] if c in derived and c in layer.derived_columns()
-                      else conv.columns[c]) for c in cols}
-        fields = [copybuf.text(code[w]), copybuf.text(keys[w]),
-                  copybuf.int8(np.full(len(w), self.batch_id, dtype=np.int64)),
-                  copybuf.text(conv.row_hash[w]), copybuf.int8(conv.source_hash[w]),
-                  copybuf.text_array([conv.flags[j] for j in w]),
-                  copybuf.jsonb([conv.attrs[j] for j in w]), copybuf.binary(conv.ewkb[w])]
-        types = {c.name: c.pgtype for c in layer.columns}
-        for c in cols:
-            v = np.asarray(values[c], dtype=object)[w]
-            fields.append(_field(types[c], v))
-        layer_data, starts = copybuf.rows(fields, len(w))
+        jn = np.flatnonzero(need)
+        pcode, prefixes = self._prefixes(dist[jn], conv.class_code[jn])
+        # placeholders: the prefix then zeros, one string per distinct prefix
+        code[jn] = np.array([p + "0" * self.width for p in prefixes], dtype=object)[pcode]
+        layer_data, starts = rowsbuf.layer_rows(layer, self.batch_id, conv, w, code, keys,
+                                                 dist, grid)
         # where the serials of new codes go: code is the first field (2 + 4 bytes in)
         in_w = need[w]
-        new_prefixes = prefix[w][in_w].tolist()
-        plen = np.array([len(p) for p in new_prefixes], dtype=np.int64)
+        new_prefix = pcode  # jn and w are in row order: so are the new rows
+        plen = np.array([len(p) for p in prefixes], dtype=np.int64)[new_prefix]
         layer_pos = starts[in_w] + 6 + plen
-        rank = _ranks(new_prefixes)
-        # the registry's rows of the new codes, in code order (its unique indexes take
-        # ordered keys faster)
-        order = np.lexsort((rank, pd.factorize(np.asarray(new_prefixes, dtype=object),
-                                               sort=True)[0])) if new_prefixes else \
-            np.zeros(0, dtype=np.int64)
+        # the registry's rows of the new codes, in code order (prefixes sorted, then rank: its
+        # unique indexes take ordered keys faster)
+        order = np.argsort(new_prefix, kind="stable")
+        rank = _ranks(new_prefix, order)
         jn = w[in_w][order]
-        reg_prefix = np.asarray(new_prefixes, dtype=object)[order]
-        reg_fields = [copybuf.text(code[jn]),
-                      copybuf.text(np.full(len(jn), layer.name, dtype=object)),
-                      copybuf.text(keys[jn]),
-                      copybuf.text(np.array([p[:6] for p in reg_prefix], dtype=object)),
-                      copybuf.text(np.array([p[6:] for p in reg_prefix], dtype=object)),
-                      copybuf.int8(np.full(len(jn), self.batch_id, dtype=np.int64))]
-        reg_data, reg_starts = copybuf.rows(reg_fields, len(jn))
+        reg_data, reg_starts = rowsbuf.registry_rows(layer, self.batch_id, code[jn], keys[jn],
+                                                      prefixes, new_prefix[order])
         flags: dict[str, int] = {}
         flagged = np.fromiter(map(len, conv.flags), dtype=np.int64, count=n) > 0
         for j in np.flatnonzero(keep & flagged):  # loaded with a flag (written or unchanged)
@@ -389,7 +380,7 @@ class DirectConverter:
         return DirectBatch(
             read=len(batch), rejects=rejects, flags=flags, unchanged=unchanged,
             changed_keys=changed, reused=reused, layer_rows=len(w), layer_data=layer_data,
-            new_prefixes=new_prefixes, new_rank=rank, layer_code_pos=layer_pos,
+            prefixes=prefixes, new_prefix=new_prefix, new_rank=rank, layer_code_pos=layer_pos,
             registry_data=reg_data, registry_code_pos=reg_starts + 6 + plen[order],
             registry_order=order,
             seen_keys=seen_keys, known_current=self.known.current, accepted=accepted,
@@ -399,30 +390,35 @@ class DirectConverter:
         """Source keys accepted by a batch another converter process finished."""
         self.seen.update(keys)
 
-    def _prefixes(self, district: np.ndarray, class_code: np.ndarray) -> list[str]:
-        scheme = self.layer.code_scheme
-        if scheme == "feature":
-            return [f"{d}{self.layer_code}{c}" for d, c in zip(district, class_code)]
-        return [f"{d}{c}" for d, c in zip(district, class_code)]
+    def _prefixes(self, district: np.ndarray, class_code: np.ndarray
+                  ) -> tuple[np.ndarray, list[str]]:
+        """The new codes' prefixes (district, the feature layer's code, class), factorized:
+        per row the index of its prefix among the distinct prefixes, sorted. A prefix is
+        formatted once per distinct (district, class) pair, not once per row; values other
+        than str (None, numbers: never in a well-formed delivery) are formatted row by row,
+        as equal numbers of other types (1, 1.0) would be one pair but two prefixes."""
+        mid = self.layer_code if self.layer.code_scheme == "feature" else ""
+        if not len(district):
+            return np.zeros(0, dtype=np.int64), []
+        dc, du = pd.factorize(np.asarray(district, dtype=object))
+        cc, cu = pd.factorize(np.asarray(class_code, dtype=object))
+        if (dc < 0).any() or (cc < 0).any() or not all(
+                isinstance(x, str) for x in (*du, *cu)):
+            pair, names = np.arange(len(district)), [
+                f"{d}{mid}{c}" for d, c in zip(district, class_code)]
+        else:
+            ends, pair = np.unique(dc * len(cu) + cc, return_inverse=True)
+            names = [f"{du[e // len(cu)]}{mid}{cu[e % len(cu)]}" for e in ends.tolist()]
+        # two pairs may spell one prefix ("3708"+"11", "37081"+"1"): factorize the names
+        ids, uniq = pd.factorize(np.asarray(names, dtype=object), sort=True)
+        return ids[pair.ravel()].astype(np.int64), [str(p) for p in uniq]
 
 
-_FIELDS = {"int2": copybuf.int2, "int4": copybuf.int4, "int8": copybuf.int8,
-           "float8": copybuf.float8, "text": copybuf.text, "date": copybuf.date}
-
-
-def _field(pgtype: str, v: np.ndarray) -> copybuf.Field:
-    try:
-        return _FIELDS[pgtype](v)
-    except KeyError:
-        raise ValueError(f"column type {pgtype} is not written by the direct path") from None
-
-
-def _ranks(prefixes: list[str]) -> np.ndarray:
-    """1-based rank of each row among the rows of its prefix, in row order."""
-    if not prefixes:
+def _ranks(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """1-based rank of each row among the rows of its prefix, in row order (``order``: the
+    stable argsort of ``codes``)."""
+    if not len(codes):
         return np.zeros(0, dtype=np.int64)
-    codes, _ = pd.factorize(np.asarray(prefixes, dtype=object))
-    order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     first = np.r_[0, np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1]
     starts = np.repeat(first, np.diff(np.r_[first, len(codes)]))
@@ -483,27 +479,31 @@ class DirectWriter:
         if b.changed_keys:
             r.updated += conn.execute(self.retire, (b.changed_keys,)).rowcount
             self._tick("retire changed")
+        new = len(b.new_prefix)
         if b.layer_rows:
-            data = bytearray(copybuf.HEADER + b.layer_data + copybuf.TRAILER)
-            reg = bytearray(copybuf.HEADER + b.registry_data + copybuf.TRAILER)
-            if b.new_prefixes:
-                counts = pd.Series(b.new_prefixes).value_counts().to_dict()
-                base = reserve_serials(conn, {str(k): int(v) for k, v in counts.items()},
+            if new:
+                # the batch's prefixes come factorized (the converter's work): counts, bases
+                # and digits are NumPy work, the buffers patched in place (this process owns
+                # the batch), never copied
+                counts = np.bincount(b.new_prefix, minlength=len(b.prefixes))
+                base = reserve_serials(conn, dict(zip(b.prefixes, counts.tolist())),
                                        self.width)
-                bases = pd.Series(base)
-                serial = bases.reindex(b.new_prefixes).to_numpy(dtype=np.int64) + b.new_rank
-                digits = copybuf.digits(serial, self.width)
-                h = len(copybuf.HEADER)
-                copybuf.patch(data, b.layer_code_pos + h, digits)
-                copybuf.patch(reg, b.registry_code_pos + h, digits[b.registry_order])
-                r.issued += len(b.new_prefixes)
+                bases = np.array([base[p] for p in b.prefixes], dtype=np.int64)
+                digits = copybuf.digits(bases[b.new_prefix] + b.new_rank, self.width)
+                copybuf.patch(b.layer_data, b.layer_code_pos, digits)
+                copybuf.patch(b.registry_data, b.registry_code_pos, digits[b.registry_order])
+                r.issued += new
                 self._tick("serials")
             with conn.cursor().copy(self.copy_layer) as cp:
-                cp.write(data)
+                cp.write(copybuf.HEADER)
+                cp.write(b.layer_data)
+                cp.write(copybuf.TRAILER)
             self._tick("COPY layer")
-            if b.new_prefixes:
+            if new:
                 with conn.cursor().copy(self.copy_registry) as cp:
-                    cp.write(reg)
+                    cp.write(copybuf.HEADER)
+                    cp.write(b.registry_data)
+                    cp.write(copybuf.TRAILER)
                 self._tick("COPY registry")
             r.inserted += b.layer_rows
             r.reused += b.reused
