@@ -90,3 +90,41 @@ def test_cli_db_status_and_url(db):
     assert '"running": true' in out
     url = run_cli(["db", "url"], env, check=True).stdout.strip()
     assert url.startswith("postgresql+psycopg://") and "127.0.0.1" in url
+
+
+def _collations(url: str) -> dict[tuple[str, str], str | None]:
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
+        return {(t, c): coll for t, c, coll in conn.execute(
+            "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND column_name IN ('code', 'source_key', 'layer', "
+            "'prefix') AND table_name = ANY(%s)", (list(TABLES),))}
+
+
+def test_codes_and_keys_compare_byte_by_byte(scratch):
+    """Migration 0010: codes and source keys are identifiers ordered by their bytes, and a
+    dataset's keys (LIKE 'dataset:%') are found through the key index."""
+    upgrade(scratch, 4527)
+    got = _collations(scratch)
+    want = {(t, c) for t in LAYER_TABLES for c in ("code", "source_key")} | {
+        ("code_registry", "code"), ("code_registry", "layer"), ("code_registry", "source_key"),
+        ("code_counters", "prefix")}
+    assert {k for k, v in got.items() if v == "C"} == want
+    with psycopg.connect(psycopg_conninfo(scratch)) as conn:
+        # types kept: only the collation changed
+        assert conn.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                            "WHERE attrelid = 'code_registry'::regclass AND attname = 'code'"
+                            ).fetchone()[0] == "character varying(24)"
+        # byte order: 'Z' (0x5A) < 'a' (0x61) < 'é' (0xC3 0xA9), whatever the locale says
+        rows = conn.execute("SELECT k FROM unnest(ARRAY['é', 'a', 'Z']::text[]) k "
+                            "ORDER BY k COLLATE \"C\"").fetchall()
+        assert [r[0] for r in rows] == sorted(["é", "a", "Z"])
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN SELECT code FROM code_registry WHERE layer = 'buildings' "
+            "AND source_key LIKE 'survey:%'"))
+        # the prefix became a range of the index (under a linguistic collation: a filter)
+        assert "Index Cond: ((layer = 'buildings'::text) AND (source_key >= 'survey:'::text)" \
+            in plan, plan
+    downgrade(scratch, 4527, "0009_source_hash")
+    assert not {k for k, v in _collations(scratch).items() if v == "C"}
+    upgrade(scratch, 4527)
