@@ -16,9 +16,13 @@ def _worker(rank: int, workers: int, out, keys_in, make: Callable[..., tuple]) -
     of the source. Duplicates are judged in row order: before finishing batch j it takes in
     the keys accepted by every earlier batch of the other processes (forwarded by the writer
     as it receives them, drained by a thread so that the writer never waits)."""
+    import gc
     import queue
     import threading
 
+    # what the process inherits (the dataset's keys, the writer's modules) is never garbage:
+    # out of the collector's passes, which would also touch and so copy its pages
+    gc.freeze()
     inbox: queue.Queue = queue.Queue()
 
     def drain() -> None:
