@@ -28,16 +28,30 @@ HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 TEXT_OID = 25
 
-Field = list[pa.Array]  # the pieces of one field: length headers, then payloads
+# The pieces of one field: length headers, then payloads. A piece of the same width on every
+# row is an (n, width) uint8 array: :func:`rows` merges neighbouring ones (a header, a number,
+# the next header) into one before the join, whose cost is mostly per row and piece.
+Piece = pa.Array | np.ndarray
+Field = list[Piece]
 
 
-def _fixed_binary(raw: bytes, width: int, n: int) -> pa.Array:
+def _fixed_binary(raw, width: int, n: int) -> pa.Array:
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n,
                                                 [None, pa.py_buffer(raw)]).cast(pa.binary())
 
 
-def _headers(lengths: np.ndarray) -> pa.Array:
-    return _fixed_binary(np.asarray(lengths, ">i4").tobytes(), 4, len(lengths))
+def _fixed(values: np.ndarray, width: int) -> np.ndarray:
+    """A fixed-width piece: the bytes of each value (big-endian numbers) as (n, width)."""
+    return np.ascontiguousarray(values).view(np.uint8).reshape(len(values), width)
+
+
+def _repeat(raw: bytes, n: int) -> np.ndarray:
+    """A fixed-width piece holding the same bytes on every row."""
+    return np.frombuffer(raw * n, np.uint8).reshape(n, len(raw))
+
+
+def _headers(lengths: np.ndarray) -> np.ndarray:
+    return _fixed(np.asarray(lengths, ">i4"), 4)
 
 
 def _objects(values) -> np.ndarray:
@@ -53,6 +67,9 @@ def _variable(arr: pa.Array, prefix: bytes = b"") -> Field:
     lens = pc.fill_null(pc.binary_length(arr), -1).to_numpy(zero_copy_only=False)
     lens = np.where(lens >= 0, lens + len(prefix), -1)
     payload = pc.fill_null(arr.cast(pa.binary()), b"")
+    if prefix and not arr.null_count:  # the prefix on every row: a fixed piece
+        n = len(arr)
+        return [_headers(lens), _repeat(prefix, n), payload]
     if prefix:
         payload = pc.binary_join_element_wise(
             _fixed_binary(prefix * len(arr), len(prefix), len(arr)), payload, b"")
@@ -100,11 +117,10 @@ def _numbers(values: Sequence | np.ndarray, dtype: str) -> Field:
         null = np.isnan(arr) if arr.dtype.kind == "f" else np.zeros(n, dtype=bool)
         num = np.where(null, 0, arr).astype(dtype)
     width = np.dtype(dtype).itemsize
-    lens = np.where(null, -1, width)
-    payload = _fixed_binary(num.tobytes(), width, n)
-    if null.any():
-        payload = pc.if_else(pa.array(~null), payload, b"")
-    return [_headers(lens), payload]
+    if not null.any():
+        return [_headers(np.full(n, width)), _fixed(num, width)]
+    payload = pc.if_else(pa.array(~null), _fixed_binary(num.tobytes(), width, n), b"")
+    return [_headers(np.where(null, -1, width)), payload]
 
 
 def int2(values) -> Field:
@@ -122,9 +138,9 @@ def date(values) -> Field:
     if (~null).any():
         days[~null] = np.array(arr[~null].tolist(), dtype="datetime64[D]").astype(np.int64) \
             - _DAYS_1970_TO_2000
-    payload = _fixed_binary(days.tobytes(), 4, len(arr))
-    if null.any():
-        payload = pc.if_else(pa.array(~null), payload, b"")
+    if not null.any():
+        return [_headers(np.full(len(arr), 4)), _fixed(days, 4)]
+    payload = pc.if_else(pa.array(~null), _fixed_binary(days.tobytes(), 4, len(arr)), b"")
     return [_headers(np.where(null, -1, 4)), payload]
 
 
@@ -157,8 +173,10 @@ def text_array(values: Sequence[list[str]]) -> Field:
     """A text[] field from lists of str (an empty list is '{}', never NULL): a Python call
     for the non-empty lists only (most rows have none)."""
     n = len(values)
-    out = np.full(n, _EMPTY_TEXT_ARRAY, dtype=object)
     full = np.flatnonzero(np.fromiter(map(len, values), dtype=np.int64, count=n))
+    if not len(full):  # no list: every row the same 12 bytes, a fixed piece
+        return [_headers(np.full(n, len(_EMPTY_TEXT_ARRAY))), _repeat(_EMPTY_TEXT_ARRAY, n)]
+    out = np.full(n, _EMPTY_TEXT_ARRAY, dtype=object)
     for i in full.tolist():
         out[i] = _text_array(values[i])
     return binary(out)
@@ -169,14 +187,32 @@ def rows(fields: list[Field], n: int) -> tuple[bytearray, np.ndarray]:
     bytearray copied once out of Arrow's buffer, so that the writer patches it in place."""
     if n == 0:
         return bytearray(), np.zeros(0, dtype=np.int64)
-    count = _fixed_binary(struct.pack(">h", len(fields)) * n, 2, n)
-    joined = pc.binary_join_element_wise(count, *[p for f in fields for p in f], b"")
+    count = _repeat(struct.pack(">h", len(fields)), n)
+    pieces: list[Piece] = []
+    run: list[np.ndarray] = []
+    for p in [count, *[p for f in fields for p in f]]:
+        if isinstance(p, np.ndarray):
+            run.append(p)
+            continue
+        if run:
+            pieces.append(_run(run))
+            run = []
+        pieces.append(p)
+    if run:
+        pieces.append(_run(run))
+    joined = pc.binary_join_element_wise(*pieces, b"") if len(pieces) > 1 else pieces[0]
     if isinstance(joined, pa.ChunkedArray):
         joined = joined.combine_chunks()
     bufs = joined.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=joined.offset * 4)
     data = bytearray(memoryview(bufs[2])[offsets[0]:offsets[-1]])
     return data, (offsets[:-1] - offsets[0]).astype(np.int64)
+
+
+def _run(run: list[np.ndarray]) -> pa.Array:
+    """Neighbouring fixed-width pieces as one binary piece."""
+    joined = np.concatenate(run, axis=1) if len(run) > 1 else np.ascontiguousarray(run[0])
+    return _fixed_binary(joined, joined.shape[1], len(joined))
 
 
 def digits(values: np.ndarray, width: int) -> np.ndarray:
