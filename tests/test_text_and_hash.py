@@ -146,3 +146,35 @@ def test_a_loaded_building_carries_the_hash_of_its_stored_row(fresh_db, tmp_path
     assert [r_[2] for r_ in rows] == ["03", "03", "07"]
     for row in rows:
         assert row[1] == _recipe(tuple(row[3:11]), bytes(row[11])), row[0]
+
+
+def test_source_fingerprints_hash_each_value_as_the_plain_recipe():
+    """Text and bytes are hashed once per distinct value (loaders.hashing._arrow_hashes): the
+    fingerprint must be the documented one — per row, pandas' hash_array of each column's
+    values (nulls marked apart), mixed column after column in name order."""
+    import pyarrow as pa
+    from pandas.util import hash_array
+
+    from loaders.hashing import _FP_KEY, _FP_NULL, source_fingerprints
+
+    names = ["甲", None, "", "甲", "é", "甲"]
+    blobs = [b"\x01\x03", None, b"", b"\x01\x03", b"\x00", b"z"]
+    floors = [1, None, 3, 1, 5, 6]
+    batch = pa.record_batch([pa.array(names, pa.string()), pa.array(blobs, pa.binary()),
+                             pa.array(floors, pa.int32())], names=["名称", "geom", "层数"])
+    context = "ctx"
+    h = np.full(6, int.from_bytes(hashlib.blake2b(context.encode(), digest_size=8).digest(),
+                                  "little"), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in (blobs, names, floors):  # name order: geom, 名称, 层数
+            if col is floors:
+                values = np.array([0 if v is None else v for v in col], dtype=np.int64)
+            else:
+                values = np.array(col, dtype=object)
+            hc = hash_array(values, hash_key=_FP_KEY, categorize=False)
+            hc ^= np.array([_FP_NULL if v is None else 0 for v in col], dtype=np.uint64)
+            h = (h * np.uint64(0x100000001B3)) ^ hc
+    got = source_fingerprints(batch, None, context)
+    assert got.tolist() == h.view(np.int64).tolist()
+    # equal rows, equal fingerprints; a null is not an empty text
+    assert got[0] == got[3] and got[1] != got[2]
