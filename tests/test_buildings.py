@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import geopandas as gpd
@@ -23,6 +24,9 @@ def test_sample_load_accounts_for_every_feature(db):
     batch = db.rows("SELECT status, read, loaded, rejected FROM load_batches WHERE id = %s",
                     (r.batch_id,))[0]
     assert batch == ("succeeded", r.read, r.loaded, r.rejected)
+    # the delivery's checksum (read beside the load, recorded with its outcome)
+    assert db.scalar("SELECT source_sha256 FROM load_batches WHERE id = %s", (r.batch_id,)) \
+        == hashlib.sha256(SAMPLE_BUILDINGS.read_bytes()).hexdigest()
 
 
 def test_gbk_attributes_are_decoded_and_mapped(db):
@@ -112,6 +116,9 @@ def test_outside_the_profile_area_fails_and_loads_nothing(fresh_db, tmp_path):
         load_buildings(fresh_db.conninfo, fresh_db.profile, p)
     assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
     assert fresh_db.scalar("SELECT status FROM load_batches ORDER BY id DESC LIMIT 1") == "failed"
+    # a failed batch still says which file it was
+    assert fresh_db.scalar("SELECT source_sha256 FROM load_batches ORDER BY id DESC LIMIT 1") \
+        == hashlib.sha256(p.read_bytes()).hexdigest()
 
 
 def test_swapped_xy_is_diagnosed(fresh_db, tmp_path):

@@ -71,7 +71,8 @@ def mark_dead_batches(conn: psycopg.Connection) -> int:
     return dead
 
 
-def finish_batch(conninfo: str, report: LoadReport, error: str | None = None) -> None:
+def finish_batch(conninfo: str, report: LoadReport, error: str | None = None,
+                 sha256: str | None = None) -> None:
     """Record the end of a batch outside the load's transaction, then release the batch.
 
     Written on the batch's own connection while it is alive (so the status is written
@@ -82,10 +83,11 @@ def finish_batch(conninfo: str, report: LoadReport, error: str | None = None) ->
     report.status = status
     params = (status, error, report.read, report.loaded if not error else 0,
               report.rejected if not error else 0,
-              json.dumps(report.to_dict(), ensure_ascii=False), report.source_crs,
+              json.dumps(report.to_dict(), ensure_ascii=False), report.source_crs, sha256,
               report.batch_id)
     query = ("UPDATE load_batches SET status = %s, error = %s, finished_at = now(), read = %s, "
-             "loaded = %s, rejected = %s, report = %s, source_crs = %s WHERE id = %s")
+             "loaded = %s, rejected = %s, report = %s, source_crs = %s, "
+             "source_sha256 = coalesce(%s, source_sha256) WHERE id = %s")
     try:
         lock_conn = _BATCH_LOCK_CONNS.get(report.batch_id)
         if lock_conn is not None and not lock_conn.closed and not lock_conn.broken:
