@@ -36,8 +36,11 @@ Field = list[Piece]
 
 
 def _fixed_binary(raw, width: int, n: int) -> pa.Array:
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n,
-                                                [None, pa.py_buffer(raw)]).cast(pa.binary())
+    """A binary array of ``n`` values of ``width`` bytes each from their contiguous bytes
+    (no copy: only the offsets are made)."""
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets),
+                                                        pa.py_buffer(raw)])
 
 
 def _fixed(values: np.ndarray, width: int) -> np.ndarray:
@@ -77,18 +80,23 @@ def _variable(arr: pa.Array, prefix: bytes = b"") -> Field:
     return [_headers(lens), payload]
 
 
+def strings(values: Sequence | np.ndarray | pa.Array) -> pa.Array:
+    """An Arrow string array of str/None values (an Arrow array as it is)."""
+    return values if isinstance(values, (pa.Array, pa.ChunkedArray)) else \
+        pa.array(_objects(values), pa.string(), from_pandas=True)
+
+
 def text(values: Sequence | np.ndarray | pa.Array) -> Field:
     """A text field from str/None values (or an Arrow string array)."""
-    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else \
-        pa.array(_objects(values), pa.string(), from_pandas=True)
-    return _variable(arr)
+    return _variable(strings(values))
 
 
 def text_take(uniques: Sequence, index: np.ndarray) -> Field:
-    """A text field of ``uniques[index]``: a column of few distinct values (a prefix, a layer
-    name) built from its distinct values, without a Python string per row."""
-    return text(pa.array(_objects(uniques), pa.string(), from_pandas=True).take(
-        pa.array(np.asarray(index, dtype=np.int64))))
+    """A text field of ``uniques[index]`` (index -1: NULL): a column of few distinct values (a
+    prefix, a layer name, a district) built from its distinct values, without a Python string
+    per row."""
+    index = np.asarray(index, dtype=np.int64)
+    return text(strings(uniques).take(pa.array(index, mask=index < 0)))
 
 
 def binary(values: Sequence | np.ndarray) -> Field:
@@ -173,9 +181,9 @@ def text_array(values: Sequence[list[str]]) -> Field:
     """A text[] field from lists of str (an empty list is '{}', never NULL): a Python call
     for the non-empty lists only (most rows have none)."""
     n = len(values)
-    full = np.flatnonzero(np.fromiter(map(len, values), dtype=np.int64, count=n))
-    if not len(full):  # no list: every row the same 12 bytes, a fixed piece
+    if not any(values):  # no list (C-level): every row the same 12 bytes, a fixed piece
         return [_headers(np.full(n, len(_EMPTY_TEXT_ARRAY))), _repeat(_EMPTY_TEXT_ARRAY, n)]
+    full = np.flatnonzero(np.fromiter(map(len, values), dtype=np.int64, count=n))
     out = np.full(n, _EMPTY_TEXT_ARRAY, dtype=object)
     for i in full.tolist():
         out[i] = _text_array(values[i])

@@ -307,6 +307,7 @@ class DirectConverter:
         live = np.flatnonzero(keep)
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged
         code = np.full(n, None, dtype=object)
+        coded = np.zeros(n, dtype=bool)  # where code holds one (kept, or given back)
         known = self.known
         refresh: tuple[list[str], list[int]] = ([], [])
         if known.current or known.returning is not None:
@@ -329,6 +330,7 @@ class DirectConverter:
                            conv.source_hash[unch[stale]].astype(np.int64).tolist())
             if hit.any():
                 code[live[hit]] = np.char.decode(known.code[at[hit]], "ascii").astype(object)
+                coded[live[hit]] = True
             if known.returning is not None and (~hit).any():
                 # keys coded before without a current version (retired, returning now)
                 gone = live[~hit]
@@ -336,6 +338,7 @@ class DirectConverter:
                 if back:
                     got = pd.Series(keys[gone], dtype=object).map(back).to_numpy(dtype=object)
                     code[gone] = np.where(pd.notna(got), got, None)
+                    coded[gone] = pd.notna(got)
         skipped_keys = list(compress(sk.keys, skipped_ok.tolist()))
         seen_keys = keys[live].tolist() + skipped_keys if self.mode == "replace" else None
         if self.mode == "append":
@@ -349,31 +352,30 @@ class DirectConverter:
         write = keep & (state != 2)
         changed = keys[write & (state == 1)].tolist()
         w = np.flatnonzero(write)
-        need = write & pd.isna(code)
+        need = write & ~coded
         reused = int(len(w) - need.sum())
         jn = np.flatnonzero(need)
         pcode, prefixes = self._prefixes(dist[jn], conv.class_code[jn])
         # placeholders: the prefix then zeros, one string per distinct prefix
         code[jn] = np.array([p + "0" * self.width for p in prefixes], dtype=object)[pcode]
-        layer_data, starts = rowsbuf.layer_rows(layer, self.batch_id, conv, w, code, keys,
-                                                 dist, grid)
-        # where the serials of new codes go: code is the first field (2 + 4 bytes in)
+        # where the serials of new codes go: code is the first field (2 + 4 bytes in); the
+        # registry's rows of the new codes in code order (prefixes sorted, then rank: its
+        # unique indexes take ordered keys faster)
         in_w = need[w]
         new_prefix = pcode  # jn and w are in row order: so are the new rows
+        order = _stable_order(new_prefix, len(prefixes))
+        rank = _ranks(new_prefix, order)
+        bufs = rowsbuf.batch_rows(layer, self.batch_id, conv, w, code, keys, dist, grid,
+                                  np.flatnonzero(in_w)[order], prefixes, new_prefix[order])
+        (layer_data, starts), (reg_data, reg_starts) = bufs
         plen = np.array([len(p) for p in prefixes], dtype=np.int64)[new_prefix]
         layer_pos = starts[in_w] + 6 + plen
-        # the registry's rows of the new codes, in code order (prefixes sorted, then rank: its
-        # unique indexes take ordered keys faster)
-        order = np.argsort(new_prefix, kind="stable")
-        rank = _ranks(new_prefix, order)
-        jn = w[in_w][order]
-        reg_data, reg_starts = rowsbuf.registry_rows(layer, self.batch_id, code[jn], keys[jn],
-                                                      prefixes, new_prefix[order])
         flags: dict[str, int] = {}
-        flagged = np.fromiter(map(len, conv.flags), dtype=np.int64, count=n) > 0
-        for j in np.flatnonzero(keep & flagged):  # loaded with a flag (written or unchanged)
-            for f in conv.flags[j]:
-                flags[f] = flags.get(f, 0) + 1
+        if any(conv.flags):  # (C-level: most batches have no flag)
+            flagged = np.fromiter(map(len, conv.flags), dtype=np.int64, count=n) > 0
+            for j in np.flatnonzero(keep & flagged):  # loaded with a flag (written, unchanged)
+                for f in conv.flags[j]:
+                    flags[f] = flags.get(f, 0) + 1
         for a in sk.at[skipped_ok].tolist():  # unchanged unconverted: the current version's
             for f in self.known.flags.get(a, ()):
                 flags[f] = flags.get(f, 0) + 1
@@ -407,11 +409,23 @@ class DirectConverter:
             pair, names = np.arange(len(district)), [
                 f"{d}{mid}{c}" for d, c in zip(district, class_code)]
         else:
-            ends, pair = np.unique(dc * len(cu) + cc, return_inverse=True)
+            # the pairs present, numbered without a sort (few districts times few classes)
+            pair = dc * len(cu) + cc
+            present = np.zeros(len(du) * len(cu), dtype=bool)
+            present[pair] = True
+            ends = np.flatnonzero(present)
+            pair = (np.cumsum(present) - 1)[pair]
             names = [f"{du[e // len(cu)]}{mid}{cu[e % len(cu)]}" for e in ends.tolist()]
         # two pairs may spell one prefix ("3708"+"11", "37081"+"1"): factorize the names
         ids, uniq = pd.factorize(np.asarray(names, dtype=object), sort=True)
-        return ids[pair.ravel()].astype(np.int64), [str(p) for p in uniq]
+        return ids[pair].astype(np.int64), [str(p) for p in uniq]
+
+
+def _stable_order(codes: np.ndarray, distinct: int) -> np.ndarray:
+    """The stable argsort of ``codes`` (0 ≤ code < distinct): NumPy sorts 16-bit integers
+    stably by radix, in linear time."""
+    small = codes.astype(np.int16) if distinct <= np.iinfo(np.int16).max else codes
+    return np.argsort(small, kind="stable")
 
 
 def _ranks(codes: np.ndarray, order: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from cim.layerdefs import LayerDef
 from loaders.engine import copybuf
@@ -37,18 +39,31 @@ def _take(items: list, idx: np.ndarray, whole: bool) -> list:
     return [got] if len(idx) == 1 else list(got)
 
 
-def layer_rows(layer: LayerDef, batch_id: int, conv: Any, w: np.ndarray, code: np.ndarray,
-               keys: np.ndarray, dist: np.ndarray, grid: np.ndarray
-               ) -> tuple[bytearray, np.ndarray]:
-    """The layer's rows ``w`` of a converted batch (:class:`loaders.engine.direct.Converted`),
-    in :func:`loaders.engine.direct.layer_copy_columns` order: (data, start of each row)."""
+def batch_rows(layer: LayerDef, batch_id: int, conv: Any, w: np.ndarray, code: np.ndarray,
+               keys: np.ndarray, dist: np.ndarray, grid: np.ndarray, new: np.ndarray,
+               prefixes: list[str], pidx: np.ndarray
+               ) -> tuple[tuple[bytearray, np.ndarray], tuple[bytearray, np.ndarray]]:
+    """The COPY data of a converted batch (:class:`loaders.engine.direct.Converted`), each as
+    (data, start of each row):
+
+    - the layer's rows ``w``, in :func:`loaders.engine.direct.layer_copy_columns` order;
+    - the registry's rows (``REGISTRY_COLUMNS`` order) of the new codes: the layer's rows
+      ``new`` (positions among ``w``), whose prefix is ``prefixes[pidx]``; code and key are
+      taken from the layer's Arrow columns, district and class (the prefix's first six
+      characters and the rest) built once per distinct prefix.
+
+    District and grid cell (derived from the areas: a few distinct codes) are built once per
+    distinct value too."""
     n = len(conv.index)
     whole = len(w) == n  # every row written: no row to leave out of any column
 
-    def sel(v: np.ndarray) -> np.ndarray:
-        return v if whole else v[w]
+    def sel(v: Any) -> Any:
+        if whole:
+            return v
+        return v.take(pa.array(w)) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v[w]
 
-    fields = [copybuf.text(sel(code)), copybuf.text(sel(keys)),
+    code_a, key_a = copybuf.strings(sel(code)), copybuf.strings(sel(keys))
+    fields = [copybuf.text(code_a), copybuf.text(key_a),
               copybuf.int8(np.full(len(w), batch_id, dtype=np.int64)),
               copybuf.text(sel(conv.row_hash)), copybuf.int8(sel(conv.source_hash)),
               copybuf.text_array(_take(conv.flags, w, whole)),
@@ -56,20 +71,24 @@ def layer_rows(layer: LayerDef, batch_id: int, conv: Any, w: np.ndarray, code: n
     derived = {"district_code": dist, "grid_code": grid}
     types = {c.name: c.pgtype for c in layer.columns}
     for c in layer.column_names():
-        v = derived[c] if c in derived and c in layer.derived_columns() else conv.columns[c]
-        fields.append(_field(types[c], sel(np.asarray(v, dtype=object))))
-    return copybuf.rows(fields, len(w))
+        if c in derived and c in layer.derived_columns():
+            fields.append(_few(sel(derived[c])))
+            continue
+        v = conv.columns[c]
+        fields.append(_field(types[c], sel(v if isinstance(v, (pa.Array, pa.ChunkedArray))
+                                           else np.asarray(v, dtype=object))))
+    m = len(new)
+    at = pa.array(new)
+    reg = [copybuf.text(code_a.take(at)),
+           copybuf.text_take([layer.name], np.zeros(m, dtype=np.int64)),
+           copybuf.text(key_a.take(at)),
+           copybuf.text_take([p[:6] for p in prefixes], pidx),
+           copybuf.text_take([p[6:] for p in prefixes], pidx),
+           copybuf.int8(np.full(m, batch_id, dtype=np.int64))]
+    return copybuf.rows(fields, len(w)), copybuf.rows(reg, m)
 
 
-def registry_rows(layer: LayerDef, batch_id: int, codes: np.ndarray, keys: np.ndarray,
-                  prefixes: list[str], pidx: np.ndarray) -> tuple[bytearray, np.ndarray]:
-    """The registry's rows of new codes (``REGISTRY_COLUMNS`` order): a code's district and
-    class are its prefix's first six characters and the rest, one string per distinct
-    prefix (``prefixes[pidx]``)."""
-    n = len(codes)
-    return copybuf.rows([copybuf.text(codes),
-                         copybuf.text_take([layer.name], np.zeros(n, dtype=np.int64)),
-                         copybuf.text(keys),
-                         copybuf.text_take([p[:6] for p in prefixes], pidx),
-                         copybuf.text_take([p[6:] for p in prefixes], pidx),
-                         copybuf.int8(np.full(n, batch_id, dtype=np.int64))], n)
+def _few(values: np.ndarray) -> copybuf.Field:
+    """A text field of str/None values of few distinct ones, built from the distinct ones."""
+    idx, uniq = pd.factorize(values)
+    return copybuf.text_take(list(uniq), idx)
