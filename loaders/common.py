@@ -66,8 +66,9 @@ def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray]],
 
     ``dataset:id`` from the first id field; where it is blank, ``dataset:field=id`` from a
     further id field (OSM extracts fill osm_id or osm_way_id); else ``dataset:g<hash>`` of the
-    geometry rounded to 1 mm. Built column by column. Without ``geoms`` (``n`` rows), a row
-    without an id has no key (None): the keys a reload can tell before converting.
+    geometry rounded to 1 mm. Built column by column (NumPy object arrays, or Arrow text
+    arrays as read). Without ``geoms`` (``n`` rows), a row without an id has no key (None):
+    the keys a reload can tell before converting.
     """
     n = len(geoms) if geoms is not None else int(n or 0)
     out = np.full(n, None, dtype=object)
@@ -76,7 +77,10 @@ def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray]],
         idx = np.flatnonzero(todo)
         if not len(idx):
             break
-        ids = _id_texts(np.asarray(col, dtype=object)[idx])
+        if isinstance(col, pa.Array):
+            ids = _id_texts(col if len(idx) == len(col) else col.take(pa.array(idx)))
+        else:
+            ids = _id_texts(np.asarray(col, dtype=object)[idx])
         hit = ids != None  # noqa: E711  (object array comparison)
         head = f"{dataset}:" if j == 0 else f"{dataset}:{name}="
         out[idx[hit]] = head + ids[hit]
@@ -89,8 +93,22 @@ def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray]],
     return out.tolist()
 
 
-def _id_texts(values: np.ndarray) -> np.ndarray:
-    """An id's text (a whole float without its .0), None where blank."""
+# what Python's str.strip() strips: an id of these characters only is blank
+_PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+                  "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def _id_texts(values: np.ndarray | pa.Array) -> np.ndarray:
+    """An id's text (a whole float without its .0), None where blank. ``values`` may be a
+    text column as Arrow read it: tested there, without building pandas strings."""
+    if isinstance(values, pa.Array):
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            return _id_texts(np.asarray(values.to_pandas(), dtype=object))
+        blank = pc.fill_null(pc.equal(pc.utf8_length(
+            pc.utf8_trim(values, characters=_PY_WHITESPACE)), 0), True)
+        out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+        out[blank.to_numpy(zero_copy_only=False)] = None
+        return out
     out = np.full(len(values), None, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         s = pd.Series(values, dtype=object)

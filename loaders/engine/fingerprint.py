@@ -40,8 +40,9 @@ def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[s
                  ctx.options, dictionaries(ctx)],
                 ensure_ascii=False, sort_keys=True, default=str)
         n = len(batch)
-        keys = source_keys(ctx.dataset, [(f, batch.columns[f]) for f in id_fields(ctx)], None,
-                           n=n)
+        ids = [(f, batch.attribute(f)) for f in id_fields(ctx)]
+        keys = source_keys(ctx.dataset, [(f, c if c is not None else batch.columns[f])
+                                         for f, c in ids], None, n=n)
         if batch.arrow is not None:  # as read: the Arrow arrays themselves
             return keys, source_fingerprints(batch.arrow, None, context)
         wkb = batch.wkb if batch.wkb is not None else shapely.to_wkb(batch.geometries)

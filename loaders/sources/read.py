@@ -87,18 +87,40 @@ class Batch:
     finds most rows unchanged by their fingerprint (which reads the WKB as it came) never
     decodes them, and a converter process never decodes another process's batches."""
 
-    def __init__(self, first_row: int, columns: dict[str, np.ndarray],
+    def __init__(self, first_row: int, columns: dict[str, np.ndarray] | None,
                  geometries: np.ndarray | None = None, rows: np.ndarray | None = None,
-                 wkb: np.ndarray | None = None, arrow: pyarrow.RecordBatch | None = None
-                 ) -> None:
+                 wkb: np.ndarray | None = None, arrow: pyarrow.RecordBatch | None = None,
+                 attributes: pyarrow.RecordBatch | None = None) -> None:
         self.first_row = first_row  # 1-based row number of the first feature in the file
-        self.columns = columns
+        # the attribute columns, converted from ``attributes`` (Arrow, geometry left out)
+        # when first asked for: a reload that skips a batch's rows by their fingerprint
+        # never converts them, and converts only the rows it takes
+        self._columns = columns
+        self._attributes = attributes
         self._geometries = geometries  # shapely geometries (None where missing)
         self.rows = rows  # 1-based row numbers when not consecutive (a subset)
         self.wkb = wkb  # the WKB as read (surfaces renamed: see faces_wkb), when known
         self.arrow = arrow  # the record batch as read, when this is one whole
         if geometries is None and wkb is None:
             raise ValueError("a batch needs its geometries or their WKB")
+        if columns is None and attributes is None:
+            raise ValueError("a batch needs its columns or their Arrow record batch")
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """Attribute columns as object arrays of pandas' values (NaN for a missing number,
+        Timestamps), which the converters expect."""
+        if self._columns is None:
+            self._columns = {name: np.asarray(self._attributes.column(name).to_pandas(),
+                                              dtype=object)
+                             for name in self._attributes.schema.names}
+        return self._columns
+
+    def attribute(self, name: str) -> pyarrow.Array | None:
+        """One attribute as Arrow read it, when the batch holds it so (None otherwise)."""
+        if self._attributes is None or name not in self._attributes.schema.names:
+            return None
+        return self._attributes.column(name)
 
     @property
     def geometries(self) -> np.ndarray:
@@ -118,8 +140,11 @@ class Batch:
         """The features at positions ``idx``, keeping their row numbers."""
         rows = (self.rows if self.rows is not None
                 else self.first_row + np.arange(len(self)))[idx]
+        lazy = self._columns is None
         return Batch(first_row=int(rows[0]) if len(rows) else self.first_row,
-                     columns={k: v[idx] for k, v in self.columns.items()},
+                     columns=None if lazy else {k: v[idx] for k, v in self._columns.items()},
+                     attributes=self._attributes.take(pyarrow.array(idx, pyarrow.int64()))
+                     if lazy else None,
                      geometries=None if self._geometries is None else self._geometries[idx],
                      rows=rows, wkb=None if self.wkb is None else self.wkb[idx])
 
@@ -312,23 +337,19 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                     yield None
                     row += rb.num_rows
                     continue
-                cols: dict[str, np.ndarray] = {}
-                wkb = None
-                for name in rb.schema.names:
-                    arr = rb.column(name)
-                    if name == geom_col:
-                        # Arrow's to_numpy of a binary column goes through pandas
-                        wkb = _objects(arr) if python_values else \
-                            arr.to_numpy(zero_copy_only=False)
-                    elif python_values:
-                        cols[name] = _objects(arr)
-                    else:
-                        cols[name] = np.asarray(arr.to_pandas(), dtype=object)
-                if wkb is None:
-                    yield Batch(first_row=row, columns=cols,
+                names = [n for n in rb.schema.names if n != geom_col]
+                cols = {n: _objects(rb.column(n)) for n in names} if python_values else None
+                attributes = None if python_values else rb.select(names)
+                if geom_col not in rb.schema.names:
+                    yield Batch(first_row=row, columns=cols, attributes=attributes,
                                 geometries=np.full(rb.num_rows, None, dtype=object))
-                else:
-                    yield Batch(first_row=row, columns=cols, wkb=wkb, arrow=rb)
+                    row += rb.num_rows
+                    continue
+                arr = rb.column(geom_col)
+                # Arrow's to_numpy of a binary column goes through pandas
+                wkb = _objects(arr) if python_values else arr.to_numpy(zero_copy_only=False)
+                yield Batch(first_row=row, columns=cols, attributes=attributes, wkb=wkb,
+                            arrow=rb)
                 row += rb.num_rows
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
