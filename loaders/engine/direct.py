@@ -14,9 +14,14 @@ everything per batch and hands over ready binary COPY buffers:
 - unchanged features (same source key and content hash as the current version) left out,
   changed ones keep their code, returning ones (retired, coded before) get their old code
   back from the registry, new ones a code of their prefix;
-- the layer's rows and the registry's rows as binary COPY data (:mod:`loaders.engine.copybuf`),
-  new codes left as placeholders that the writer fills once it has bumped the counters
-  (:func:`cim.coding.allocator.reserve_serials`, in the load's transaction).
+- the layer's rows and the registry's rows as binary COPY data (:mod:`loaders.engine.rowsbuf`
+  with :mod:`loaders.engine.copybuf`), new codes left as placeholders that the writer fills
+  once it has bumped the counters (:func:`cim.coding.allocator.reserve_serials`, in the load's
+  transaction): the converter hands their prefixes over factorized, so that the writer, on
+  the load's critical path, does NumPy work only and patches the buffers without copying.
+
+The converter's CPU bounds the load (two processes on two cores), so its per-batch work is
+done on whole columns: a Python call per row costs as much as the rest of a batch.
 
 The writer (:func:`write_direct`) holds the layer's merge lock from the start (what is current
 cannot change under the load), retires the changed features' current versions and COPYs
