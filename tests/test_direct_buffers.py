@@ -172,3 +172,11 @@ def test_ranks_and_registry_order_are_row_order_within_each_prefix():
     assert _ranks(codes, order).tolist() == want
     big = rng.integers(0, 40_000, 3000)  # more prefixes than 16 bits hold: a plain sort
     assert _stable_order(big, 40_000).tolist() == sorted(range(3000), key=lambda i: (big[i], i))
+
+
+def test_digits_are_the_zero_padded_decimals():
+    values = [0, 7, 42, 999_999, 123_456, 2**32 - 1, 2**32, 10**11 - 1]
+    for width in (6, 8, 11):
+        got = copybuf.digits(np.array(values), width)
+        assert [bytes(r).decode() for r in got] == [str(v).zfill(width)[-width:] for v in values]
+    assert copybuf.digits(np.array([], dtype=np.int64), 6).shape == (0, 6)
