@@ -198,8 +198,9 @@ class DirectConverter:
         has that key (duplicates are decided in row order, converted)."""
         if self.fingerprint is None:
             return None, Skipped.none()
-        raw_keys, fps = self.fingerprint(batch)
         known = self.known
+        # the keys serve only a reload (a first load has no current version to compare)
+        raw_keys, fps = self.fingerprint(batch, with_keys=bool(known.current))
         if not known.current or not len(fps):
             return fps, Skipped.none()
         keys = np.asarray(raw_keys, dtype=object)
@@ -207,7 +208,12 @@ class DirectConverter:
         ok = (at >= 0) & (at < known.current)
         ok[ok] = known.source_hash[at[ok]] == fps[ok]
         if ok.any():
-            ok &= ~pd.Series(keys, dtype=object).duplicated(keep=False).to_numpy()
+            # a key the batch holds twice: both rows are converted. Only a known key can be
+            # skipped, and known keys are equal exactly when their rows are: integers compared
+            rows, counts = np.unique(at[at >= 0], return_counts=True)
+            twice = rows[counts > 1]
+            if len(twice):
+                ok &= ~np.isin(at, twice)
         pos = np.flatnonzero(ok)
         return fps, Skipped(pos, keys[pos].tolist(), at[pos])
 

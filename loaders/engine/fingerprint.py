@@ -29,10 +29,12 @@ Fingerprint = Callable[[Batch, Any], tuple[list[str | None], np.ndarray]]
 def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[str]],
                      dictionaries: Callable[[Any], Any]) -> Fingerprint:
     """A loader's fingerprint function ``(batch, ctx) → (keys, fingerprints)``: the keys of
-    the rows with an id (None for a row keyed by its geometry: never skipped)."""
+    the rows with an id (None for a row keyed by its geometry: never skipped); no keys at all
+    (None) with ``with_keys=False``."""
     contexts: dict[int, str] = {}
 
-    def fingerprint(batch: Batch, ctx: Any) -> tuple[list[str | None], np.ndarray]:
+    def fingerprint(batch: Batch, ctx: Any, with_keys: bool = True
+                    ) -> tuple[list[str | None] | None, np.ndarray]:
         context = contexts.get(id(ctx))
         if context is None:
             context = contexts[id(ctx)] = json.dumps(
@@ -40,9 +42,11 @@ def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[s
                  ctx.options, dictionaries(ctx)],
                 ensure_ascii=False, sort_keys=True, default=str)
         n = len(batch)
-        ids = [(f, batch.attribute(f)) for f in id_fields(ctx)]
-        keys = source_keys(ctx.dataset, [(f, c if c is not None else batch.columns[f])
-                                         for f, c in ids], None, n=n)
+        keys = None
+        if with_keys:
+            ids = [(f, batch.attribute(f)) for f in id_fields(ctx)]
+            keys = source_keys(ctx.dataset, [(f, c if c is not None else batch.columns[f])
+                                             for f, c in ids], None, n=n)
         if batch.arrow is not None:  # as read: the Arrow arrays themselves
             return keys, source_fingerprints(batch.arrow, None, context)
         wkb = batch.wkb if batch.wkb is not None else shapely.to_wkb(batch.geometries)

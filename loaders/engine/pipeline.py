@@ -502,7 +502,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         conv = direct.DirectConverter(
             layer, layer_code, lambda b: convert(b, ctx), known, areas,
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
-            fingerprint=(lambda b: fingerprint(b, fp_ctx)) if fingerprint else None)
+            fingerprint=(lambda b, **kw: fingerprint(b, fp_ctx, **kw)) if fingerprint
+            else None)
         rest = itertools.islice(iter_batches(src, batch_size, keep=keep), 1, None) \
             if processes else batches
         return conv, itertools.chain(head, rest)
