@@ -46,9 +46,10 @@ from cim.text import norm_key
 from loaders.common import ClassLookup, content_hash, jsonable
 from loaders.components import as_date
 from loaders.engine.bulk import EWKB
-from loaders.engine.pipeline import LoadSession, sql_analyze
+from loaders.engine.pipeline import sql_analyze
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
+from loaders.engine.session import LoadSession
 from loaders.fields import ValueProblem, as_float, as_int, as_text, is_blank
 from loaders.geometry import ewkb
 from loaders.sources.tables import Table, known_header_names, match_headers, read_tables

@@ -7,9 +7,7 @@ read = loaded + rejected, atomic commit, a batch record with its report.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import hashlib
 import itertools
 import json
 import os
@@ -28,12 +26,13 @@ import pyproj
 import shapely
 
 from cim import crs as cimcrs
-from cim.errors import CimError, InputError, OutOfAreaError
-from cim.layerdefs import LAYERS, LayerDef
+from cim.errors import InputError, OutOfAreaError
+from cim.layerdefs import LayerDef
 from cim.profile import CityProfile
-from loaders.engine import batch, bulk, indexes
+from loaders.engine import indexes
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
+from loaders.engine.session import LoadSession
 from loaders.sources.read import Batch, Source, iter_batches, open_source
 
 
@@ -53,27 +52,6 @@ class LoadContext:
 
 # a converter turns one source batch into rows by column name and rejects
 Converter = Callable[[Batch, LoadContext], tuple[StagedRows, list[Reject]]]
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def files_sha256(files: list[Path]) -> str | None:
-    """Checksum of a delivery: of its file, or of its files' names and checksums in order."""
-    files = list(dict.fromkeys(files))
-    if not files:
-        return None
-    if len(files) == 1:
-        return file_sha256(files[0])
-    h = hashlib.sha256()
-    for f in sorted(files):
-        h.update(f"{f.name}\0{file_sha256(f)}\n".encode())
-    return h.hexdigest()
 
 
 def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
@@ -184,126 +162,6 @@ def _progress(quiet: bool) -> Callable[[int, int], None]:
         else:
             sys.stderr.write(msg + "\n")
     return show
-
-
-APPLICATION_NAME = "cim-load"
-
-
-class LoadSession:
-    """The lifecycle of one load batch, for loaders that write one layer or several.
-
-    On enter: the batch is recorded as running with its advisory lock held
-    (:mod:`loaders.engine.batch`); :meth:`begin` opens the load's transaction on
-    ``self.conn``. On a clean exit the caller's writers' work and the batch's 'succeeded'
-    record commit together; on any exception — the COMMIT's included — everything rolls back
-    and the batch is marked failed with the error.
-    """
-
-    def __init__(self, conninfo: str, layer_name: str, path: Path, mode: str,
-                 options: dict[str, Any], report: LoadReport,
-                 files: list[Path] | None = None) -> None:
-        self.conninfo = conninfo
-        self.layer_name = layer_name
-        self.path = path
-        self.files = files or ([path] if path.is_file() else [])
-        self.mode = mode
-        self.options = options
-        self.report = report
-        self.conn: psycopg.Connection | None = None
-        self.scope: bulk.RetireScope | None = None
-        self.t0 = time.monotonic()
-        self._sha: concurrent.futures.Future | None = None
-
-    def __enter__(self) -> LoadSession:
-        # the delivery's checksum is for the batch's record only: read beside the load (the
-        # hash runs without the GIL) instead of before it (0.4 s for a 280 MB GeoPackage),
-        # written with the batch's outcome
-        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cim-sha256")
-        self._sha = pool.submit(files_sha256, self.files)
-        pool.shutdown(wait=False)
-        self.report.batch_id = batch.start_batch(
-            self.conninfo, self.layer_name, str(self.path.resolve()), None, self.mode,
-            self.options)
-        return self
-
-    def sha256(self) -> str | None:
-        """The delivery's checksum (None if its files could not be read again)."""
-        try:
-            return self._sha.result() if self._sha is not None else None
-        except OSError:
-            return None
-
-    def begin(self) -> psycopg.Connection:
-        # named, so that a DBA (and the kill -9 test) can tell a load in pg_stat_activity
-        self.conn = psycopg.connect(self.conninfo, application_name=APPLICATION_NAME)
-        indexes.restore_before_load(self.conn, LAYERS.get(self.layer_name))
-        self.scope = bulk.RetireScope(self.conn, self.report.batch_id)
-        return self.conn
-
-    def writer(self, layer: LayerDef, srid: int, layer_code: str | None,
-               source_srid: int | None = None) -> bulk.BulkWriter:
-        assert self.conn is not None and self.scope is not None, "call begin() first"
-        return bulk.BulkWriter(self.conn, layer, srid, self.report.batch_id, layer_code,
-                               source_srid, scope=self.scope,
-                               source_crs=self.report.source_crs)
-
-    def retire(self, layer: LayerDef | None = None) -> int:
-        """Replace mode: retire what the whole delivery left out of ``layer`` (of every layer
-        written so far if None). Call it once a layer's last write is done; :meth:`succeed`
-        retires whatever is left."""
-        assert self.scope is not None, "call begin() first"
-        n = self.scope.retire(layer)
-        self.report.retired += n
-        return n
-
-    def succeed(self) -> None:
-        """Record success inside the load's transaction (commits with the data)."""
-        r = self.report
-        assert self.conn is not None
-        self.retire()
-        r.rejected = self.conn.execute("SELECT count(*) FROM load_rejects WHERE batch_id = %s",
-                                       (r.batch_id,)).fetchone()[0]
-        if r.loaded + r.rejected != r.read:
-            raise CimError(f"internal accounting error: read {r.read} ≠ loaded {r.loaded} + "
-                           f"rejected {r.rejected}; nothing loaded")
-        r.seconds = time.monotonic() - self.t0
-        r.status = "succeeded"
-        self.conn.execute(
-            "UPDATE load_batches SET status = 'succeeded', finished_at = now(), read = %s, "
-            "loaded = %s, rejected = %s, report = %s, source_crs = %s, source_sha256 = %s "
-            "WHERE id = %s",
-            (r.read, r.loaded, r.rejected, json.dumps(r.to_dict(), ensure_ascii=False),
-             r.source_crs, self.sha256(), r.batch_id))
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        """Commit or roll back, close the load's connection and end the batch — on every
-        path: the COMMIT itself may fail (a deferred constraint, a serialization failure,
-        the connection lost), and then the batch is recorded failed with that error."""
-        failure, commit_error = exc, None
-        if self.conn is not None:
-            try:
-                if exc is None:
-                    self.conn.commit()
-                else:
-                    self.conn.rollback()
-            except BaseException as e:  # noqa: BLE001 - recorded below, then re-raised
-                if exc is None:
-                    failure = commit_error = e
-            finally:
-                self.conn.close()  # a broken transaction is discarded with the connection
-        if failure is None:
-            batch.release_batch(self.report.batch_id)
-            return
-        self.report.seconds = time.monotonic() - self.t0
-        msg = str(failure) if isinstance(failure, CimError) \
-            else f"{type(failure).__name__}: {failure}"
-        try:
-            batch.finish_batch(self.conninfo, self.report, error=msg, sha256=self.sha256())
-        except psycopg.Error as e:  # the database is gone: the next load marks it failed
-            failure.add_note(f"batch {self.report.batch_id} could not be recorded as failed "
-                             f"({e}); the next load records it")
-        if commit_error is not None:
-            raise commit_error
 
 
 def _open(path: Path, profile: CityProfile, layer: LayerDef, crs: str | None,

@@ -25,9 +25,10 @@ from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS, LayerDef
 from cim.profile import CityProfile
 from loaders.common import content_hashes
 from loaders.engine.bulk import JsonText
-from loaders.engine.pipeline import LoadSession, sql_analyze
+from loaders.engine.pipeline import sql_analyze
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
+from loaders.engine.session import LoadSession
 from loaders.geometry import ewkb
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.qa import QAResult
