@@ -23,7 +23,7 @@ everything per batch and hands over ready binary COPY buffers:
 The converter's CPU bounds the load (two processes on two cores), so its per-batch work is
 done on whole columns: a Python call per row costs as much as the rest of a batch.
 
-The writer (:func:`write_direct`) holds the layer's merge lock from the start (what is current
+The writer (:class:`loaders.engine.direct_writer.DirectWriter`) holds the layer's merge lock from the start (what is current
 cannot change under the load), retires the changed features' current versions and COPYs
 straight into the layer and the registry; the layer's indexes are maintained as rows go in,
 so readers never wait. Everything is one transaction: a killed load leaves nothing.
@@ -31,7 +31,6 @@ so readers never wait. Everything is one transaction: a killed load leaves nothi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress
@@ -42,14 +41,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
-from psycopg import sql
 
-from cim.coding.allocator import reserve_serials
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
-from cim.db.locks import MERGE_LOCK_SPACE
 from cim.layerdefs import LayerDef
-from loaders.engine import copybuf, rowsbuf
-from loaders.engine.bulk import BulkWriter, MergeResult
+from loaders.engine import rowsbuf
 from loaders.engine.known import (  # noqa: F401
     Areas,
     Known,
@@ -450,108 +445,6 @@ def _ranks(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
     rank = np.empty(len(codes), dtype=np.int64)
     rank[order] = np.arange(len(codes)) - starts + 1
     return rank
-
-
-# -- the writer ------------------------------------------------------------------------------
-class DirectWriter:
-    """Writes :class:`DirectBatch` es into the layer inside the load's transaction."""
-
-    def __init__(self, writer: BulkWriter) -> None:
-        self.w = writer
-        self.conn = writer.conn
-        self.layer = writer.layer
-        self.width = serial_width(self.layer)
-        self.result = MergeResult()
-        self.seen_table = None
-        self.known_current = 0
-        self.seconds: dict[str, float] = {}  # where the writer's time went, by phase
-        self._t = 0.0
-        names = sql.SQL(", ").join(map(sql.Identifier, layer_copy_columns(self.layer)))
-        self.copy_layer = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(self.layer.table), names)
-        self.copy_registry = sql.SQL("COPY code_registry ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.SQL(", ").join(map(sql.Identifier, REGISTRY_COLUMNS)))
-        self.retire = sql.SQL(
-            "UPDATE {} SET valid_to = now() WHERE valid_to IS NULL AND source_key = ANY(%s)"
-        ).format(sql.Identifier(self.layer.table))
-        # a fingerprint is no content: kept in place, no new version
-        self.refresh = sql.SQL(
-            "UPDATE {} t SET source_hash = v.fp FROM unnest(%s::text[], %s::int8[]) "
-            "AS v(key, fp) WHERE t.valid_to IS NULL AND t.source_key = v.key"
-        ).format(sql.Identifier(self.layer.table))
-
-    def lock(self) -> None:
-        """The layer's merge lock, for the whole load (see the module docstring)."""
-        self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                          (MERGE_LOCK_SPACE, self.layer.table))
-
-    def _tick(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._t
-        self._t = now
-
-    def write(self, b: DirectBatch) -> None:
-        conn, r = self.conn, self.result
-        self._t = time.perf_counter()
-        self.known_current = b.known_current
-        if b.rejects:
-            self.w.copy_rejects(b.rejects)
-            self._tick("rejects")
-        r.unchanged += b.unchanged
-        if b.refresh[0]:
-            conn.execute(self.refresh, b.refresh)
-            self._tick("refresh fingerprints")
-        if b.changed_keys:
-            r.updated += conn.execute(self.retire, (b.changed_keys,)).rowcount
-            self._tick("retire changed")
-        new = len(b.new_prefix)
-        if b.layer_rows:
-            if new:
-                # the batch's prefixes come factorized (the converter's work): counts, bases
-                # and digits are NumPy work, the buffers patched in place (this process owns
-                # the batch), never copied
-                counts = np.bincount(b.new_prefix, minlength=len(b.prefixes))
-                base = reserve_serials(conn, dict(zip(b.prefixes, counts.tolist())),
-                                       self.width)
-                bases = np.array([base[p] for p in b.prefixes], dtype=np.int64)
-                digits = copybuf.digits(bases[b.new_prefix] + b.new_rank, self.width)
-                copybuf.patch(b.layer_data, b.layer_code_pos, digits)
-                copybuf.patch(b.registry_data, b.registry_code_pos, digits[b.registry_order])
-                r.issued += new
-                self._tick("serials")
-            with conn.cursor().copy(self.copy_layer) as cp:
-                cp.write(copybuf.HEADER)
-                cp.write(b.layer_data)
-                cp.write(copybuf.TRAILER)
-            self._tick("COPY layer")
-            if new:
-                with conn.cursor().copy(self.copy_registry) as cp:
-                    cp.write(copybuf.HEADER)
-                    cp.write(b.registry_data)
-                    cp.write(copybuf.TRAILER)
-                self._tick("COPY registry")
-            r.inserted += b.layer_rows
-            r.reused += b.reused
-        if b.seen_keys is not None:
-            self._seen(b.seen_keys)
-
-    def _seen(self, keys: list[str]) -> None:
-        if self.seen_table is None:
-            self.seen_table = "_cim_direct_seen"
-            self.conn.execute("CREATE TEMP TABLE _cim_direct_seen (source_key text) "
-                              "ON COMMIT DROP")
-        with self.conn.cursor().copy("COPY _cim_direct_seen FROM STDIN (FORMAT BINARY)") as cp:
-            cp.write(copybuf.HEADER + copybuf.rows([copybuf.text(np.asarray(
-                keys, dtype=object))], len(keys))[0] + copybuf.TRAILER)
-
-    def finish(self, mode: str, dataset: str | None) -> MergeResult:
-        r = self.result
-        r.inserted -= r.updated  # a changed feature's new version is counted as updated
-        if mode == "replace" and dataset is not None:
-            if self.seen_table is None:
-                self._seen([])
-            self.w.scope.add(self.layer, self.seen_table, dataset)
-        return r
 
 
 def ewkb_from_iso(iso: np.ndarray, srid: int) -> np.ndarray | None:

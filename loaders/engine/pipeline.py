@@ -331,9 +331,9 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   fingerprint: Callable | None) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
     from loaders.common import reject_record, row_attrs
-    from loaders.engine import direct
+    from loaders.engine import direct, direct_writer
 
-    writer = direct.DirectWriter(session.writer(layer, srid, layer_code, epsg))
+    writer = direct_writer.DirectWriter(session.writer(layer, srid, layer_code, epsg))
     writer.lock()
     if not dropped:  # an initial load killed while this one waited for the lock dropped them
         indexes.restore(conn, layer)

@@ -1,0 +1,127 @@
+"""The direct write's writer: :class:`DirectWriter` takes the converters' ready batches
+(:class:`loaders.engine.direct.DirectBatch`) into the layer and the code registry, inside the
+load's transaction, under the layer's merge lock.
+
+It runs in the load's own process, on the critical path (the server waits while it works), so
+it does NumPy work only: serials reserved for a batch's prefixes at once, their digits patched
+into the buffers in place, the buffers sent as they came.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from psycopg import sql
+
+from cim.coding.allocator import reserve_serials
+from cim.db.locks import MERGE_LOCK_SPACE
+from loaders.engine import copybuf
+from loaders.engine.bulk import BulkWriter, MergeResult
+from loaders.engine.direct import (
+    REGISTRY_COLUMNS,
+    DirectBatch,
+    layer_copy_columns,
+    serial_width,
+)
+
+
+class DirectWriter:
+    """Writes :class:`DirectBatch` es into the layer inside the load's transaction."""
+
+    def __init__(self, writer: BulkWriter) -> None:
+        self.w = writer
+        self.conn = writer.conn
+        self.layer = writer.layer
+        self.width = serial_width(self.layer)
+        self.result = MergeResult()
+        self.seen_table = None
+        self.known_current = 0
+        self.seconds: dict[str, float] = {}  # where the writer's time went, by phase
+        self._t = 0.0
+        names = sql.SQL(", ").join(map(sql.Identifier, layer_copy_columns(self.layer)))
+        self.copy_layer = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(self.layer.table), names)
+        self.copy_registry = sql.SQL("COPY code_registry ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.SQL(", ").join(map(sql.Identifier, REGISTRY_COLUMNS)))
+        self.retire = sql.SQL(
+            "UPDATE {} SET valid_to = now() WHERE valid_to IS NULL AND source_key = ANY(%s)"
+        ).format(sql.Identifier(self.layer.table))
+        # a fingerprint is no content: kept in place, no new version
+        self.refresh = sql.SQL(
+            "UPDATE {} t SET source_hash = v.fp FROM unnest(%s::text[], %s::int8[]) "
+            "AS v(key, fp) WHERE t.valid_to IS NULL AND t.source_key = v.key"
+        ).format(sql.Identifier(self.layer.table))
+
+    def lock(self) -> None:
+        """The layer's merge lock, for the whole load (see the module docstring)."""
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                          (MERGE_LOCK_SPACE, self.layer.table))
+
+    def _tick(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._t
+        self._t = now
+
+    def write(self, b: DirectBatch) -> None:
+        conn, r = self.conn, self.result
+        self._t = time.perf_counter()
+        self.known_current = b.known_current
+        if b.rejects:
+            self.w.copy_rejects(b.rejects)
+            self._tick("rejects")
+        r.unchanged += b.unchanged
+        if b.refresh[0]:
+            conn.execute(self.refresh, b.refresh)
+            self._tick("refresh fingerprints")
+        if b.changed_keys:
+            r.updated += conn.execute(self.retire, (b.changed_keys,)).rowcount
+            self._tick("retire changed")
+        new = len(b.new_prefix)
+        if b.layer_rows:
+            if new:
+                # the batch's prefixes come factorized (the converter's work): counts, bases
+                # and digits are NumPy work, the buffers patched in place (this process owns
+                # the batch), never copied
+                counts = np.bincount(b.new_prefix, minlength=len(b.prefixes))
+                base = reserve_serials(conn, dict(zip(b.prefixes, counts.tolist())),
+                                       self.width)
+                bases = np.array([base[p] for p in b.prefixes], dtype=np.int64)
+                digits = copybuf.digits(bases[b.new_prefix] + b.new_rank, self.width)
+                copybuf.patch(b.layer_data, b.layer_code_pos, digits)
+                copybuf.patch(b.registry_data, b.registry_code_pos, digits[b.registry_order])
+                r.issued += new
+                self._tick("serials")
+            with conn.cursor().copy(self.copy_layer) as cp:
+                cp.write(copybuf.HEADER)
+                cp.write(b.layer_data)
+                cp.write(copybuf.TRAILER)
+            self._tick("COPY layer")
+            if new:
+                with conn.cursor().copy(self.copy_registry) as cp:
+                    cp.write(copybuf.HEADER)
+                    cp.write(b.registry_data)
+                    cp.write(copybuf.TRAILER)
+                self._tick("COPY registry")
+            r.inserted += b.layer_rows
+            r.reused += b.reused
+        if b.seen_keys is not None:
+            self._seen(b.seen_keys)
+
+    def _seen(self, keys: list[str]) -> None:
+        if self.seen_table is None:
+            self.seen_table = "_cim_direct_seen"
+            self.conn.execute("CREATE TEMP TABLE _cim_direct_seen (source_key text) "
+                              "ON COMMIT DROP")
+        with self.conn.cursor().copy("COPY _cim_direct_seen FROM STDIN (FORMAT BINARY)") as cp:
+            cp.write(copybuf.HEADER + copybuf.rows([copybuf.text(np.asarray(
+                keys, dtype=object))], len(keys))[0] + copybuf.TRAILER)
+
+    def finish(self, mode: str, dataset: str | None) -> MergeResult:
+        r = self.result
+        r.inserted -= r.updated  # a changed feature's new version is counted as updated
+        if mode == "replace" and dataset is not None:
+            if self.seen_table is None:
+                self._seen([])
+            self.w.scope.add(self.layer, self.seen_table, dataset)
+        return r
