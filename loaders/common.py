@@ -60,7 +60,7 @@ def row_attrs(columns: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     return {k: jsonable(v[i]) for k, v in columns.items()}
 
 
-def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray]],
+def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray | pa.Array]],
                 geoms: np.ndarray | None, n: int | None = None) -> list[str | None]:
     """What keeps a feature's code across reloads.
 

@@ -11,7 +11,6 @@ is the entity's DXF layer name (its ``Layer`` field), which names its role by co
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pyproj
 
 from cim.crs import parse_crs
 from cim.errors import InputError
+from loaders.hashing import file_sha256
 from loaders.sources.read import (
     GDAL_INPUT_ERRORS,
     gdal_source,
@@ -39,14 +39,6 @@ class ProjectFile:
     records: list[dict]
     crs: pyproj.CRS | None
     notes: list[str] = field(default_factory=list)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _value(v):
@@ -89,10 +81,10 @@ def read_project(path: str | Path, crs: str | None = None) -> ProjectFile:
     if not records:
         raise InputError("the project file has no features", path=str(path))
     if crs is not None:
-        return ProjectFile(path, sha256_of(path), records, parse_crs(crs), notes)
+        return ProjectFile(path, file_sha256(path), records, parse_crs(crs), notes)
     distinct = {c.to_wkt() for c in crss.values()}
     if len(distinct) > 1:
         raise InputError("its layers are in different CRSs ("
                          + ", ".join(f"{n}: {c.name}" for n, c in crss.items())
                          + "); give --crs or one CRS for all", path=str(path))
-    return ProjectFile(path, sha256_of(path), records, next(iter(crss.values()), None), notes)
+    return ProjectFile(path, file_sha256(path), records, next(iter(crss.values()), None), notes)

@@ -92,7 +92,10 @@ def test_ids_read_by_arrow_are_blank_exactly_where_python_says():
     """Source keys of a reload come from the id column as Arrow read it: an id is blank
     where ``str.strip()`` leaves nothing (also \\x1f and the ideographic space), kept as
     delivered otherwise (not stripped)."""
-    from loaders.common import source_keys
+    from loaders.common import _PY_WHITESPACE, source_keys
+
+    # the characters Arrow trims are exactly those str.strip() strips
+    assert set(_PY_WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
 
     ids = [" ", "\x1f", "\u3000", "", None, " JZ1 ", "JZ2\t", "a\\b", "x\ny", "甲"]
     want = [None if v is None or v.strip() == "" else f"d:{v}" for v in ids]

@@ -23,10 +23,12 @@ everything per batch and hands over ready binary COPY buffers:
 The converter's CPU bounds the load (two processes on two cores), so its per-batch work is
 done on whole columns: a Python call per row costs as much as the rest of a batch.
 
-The writer (:class:`loaders.engine.direct_writer.DirectWriter`) holds the layer's merge lock from the start (what is current
-cannot change under the load), retires the changed features' current versions and COPYs
-straight into the layer and the registry; the layer's indexes are maintained as rows go in,
-so readers never wait. Everything is one transaction: a killed load leaves nothing.
+The writer (:class:`loaders.engine.direct_writer.DirectWriter`) holds the layer's merge lock
+from the start (what is current cannot change under the load), retires the changed features'
+current versions and COPYs straight into the layer and the registry; the layer's indexes are
+maintained as rows go in, except on an initial load, which builds them after its rows
+(:mod:`loaders.engine.indexes`) — readers never wait either way. Everything is one
+transaction: a killed load leaves nothing.
 """
 
 from __future__ import annotations

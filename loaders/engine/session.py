@@ -8,7 +8,6 @@ session: one batch, one transaction, the batch's outcome recorded on every path.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -20,28 +19,7 @@ from cim.errors import CimError
 from cim.layerdefs import LAYERS, LayerDef
 from loaders.engine import batch, bulk, indexes
 from loaders.engine.report import LoadReport
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def files_sha256(files: list[Path]) -> str | None:
-    """Checksum of a delivery: of its file, or of its files' names and checksums in order."""
-    files = list(dict.fromkeys(files))
-    if not files:
-        return None
-    if len(files) == 1:
-        return file_sha256(files[0])
-    h = hashlib.sha256()
-    for f in sorted(files):
-        h.update(f"{f.name}\0{file_sha256(f)}\n".encode())
-    return h.hexdigest()
-
+from loaders.hashing import files_sha256
 
 APPLICATION_NAME = "cim-load"
 
