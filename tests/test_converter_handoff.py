@@ -1,0 +1,75 @@
+"""The converter processes hand their COPY buffers over as raw bytes (loaders.engine.workers):
+what the writer receives is byte for byte what the converter built, whatever the size."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+
+import numpy as np
+import pytest
+
+from loaders.engine import workers
+from loaders.engine.direct import DirectBatch
+
+SIZES = [0, 1, 4, 65_535, 65_536, 65_537, 3_000_001]  # around the pipe's default buffer
+
+
+def _batch(size: int, seed: int) -> DirectBatch:
+    rng = np.random.default_rng(seed)
+    return DirectBatch(
+        read=size, rejects=[], flags={"x": seed}, unchanged=0, changed_keys=[], reused=0,
+        layer_rows=size, layer_data=bytearray(rng.bytes(size)), prefixes=["p"],
+        new_prefix=np.arange(3), new_rank=np.arange(3), layer_code_pos=np.arange(3),
+        registry_data=bytearray(rng.bytes(size // 2 + 7)), registry_code_pos=np.arange(2),
+        registry_order=np.arange(2), accepted=[f"k{seed}"])
+
+
+def _send_all(out) -> None:
+    for i, size in enumerate(SIZES):
+        workers.send_batch(out, _batch(size, i))
+    out.send(("end", None))
+    out.close()
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_buffers_arrive_byte_for_byte_after_their_batch():
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    workers._widen(send)
+    proc = ctx.Process(target=_send_all, args=(send,))
+    proc.start()
+    send.close()
+    got = []
+    while True:
+        kind, item = recv.recv()
+        if kind == "end":
+            break
+        assert kind == "batch" and item.layer_data is None and item.registry_data is None
+        for f in workers.RAW_FIELDS:
+            setattr(item, f, workers.recv_raw(recv))
+        got.append(item)
+    proc.join(10)
+    assert proc.exitcode == 0
+    assert len(got) == len(SIZES)
+    for i, (size, item) in enumerate(zip(SIZES, got)):
+        want = _batch(size, i)  # rebuilt from its seed: independent of the pipe
+        assert isinstance(item.layer_data, bytearray)  # the writer patches it in place
+        assert bytes(item.layer_data) == bytes(want.layer_data)
+        assert bytes(item.registry_data) == bytes(want.registry_data)
+        assert item.flags == {"x": i} and item.accepted == [f"k{i}"]
+        np.testing.assert_array_equal(item.layer_code_pos, want.layer_code_pos)
+
+
+def test_a_writer_gone_mid_buffer_is_an_end_of_file():
+    r, w = os.pipe()
+    os.write(w, (10).to_bytes(4, "big") + b"abc")  # 10 bytes announced, 3 sent
+    os.close(w)
+
+    class _Conn:
+        def fileno(self) -> int:
+            return r
+
+    with pytest.raises(EOFError):
+        workers.recv_raw(_Conn())
+    os.close(r)
