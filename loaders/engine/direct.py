@@ -48,6 +48,7 @@ from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.layerdefs import LayerDef
 from loaders.engine import rowsbuf
 from loaders.engine.known import (  # noqa: F401
+    AreaIndex,
     Areas,
     Known,
     areas_digest,
@@ -154,36 +155,12 @@ class DirectConverter:
         self.row_attrs, self.reject_record = row_attrs, reject_record
         self.width = serial_width(layer)
         self.seen: set[str] = set()
-        self.dtree = shapely.STRtree(areas.districts) if len(areas.districts) else None
-        self.gtree = shapely.STRtree(areas.grid) if len(areas.grid) else None
+        self.places = AreaIndex(areas)
 
     def _reject(self, batch, i: int, reason: str, message: str, key: str | None) -> Reject:
         return self.reject_record(batch.row(i), reason, message,
                                   self.row_attrs(batch.columns, int(i)), batch.geometries[i],
                                   key)
-
-    def _first_hit(self, tree, pos: np.ndarray) -> np.ndarray:
-        """Per point, the lowest index (= lowest code) of the areas holding it, else -1."""
-        best = np.full(len(pos), np.iinfo(np.int64).max, dtype=np.int64)
-        if tree is not None and len(pos):
-            pi, ai = tree.query(pos, predicate="intersects")
-            np.minimum.at(best, pi, ai)
-        return np.where(best == np.iinfo(np.int64).max, -1, best)
-
-    def districts(self, geoms: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        idx = self._first_hit(self.dtree, pos)
-        miss = np.flatnonzero(idx < 0)
-        if len(miss) and self.dtree is not None:
-            # the district holding the larger share of the feature (then the lower code)
-            gi, di = self.dtree.query(geoms[miss], predicate="intersects")
-            if len(gi):
-                area = shapely.area(shapely.intersection(geoms[miss][gi],
-                                                         self.areas.districts[di]))
-                order = np.lexsort((di, -area, gi))
-                gi, di = gi[order], di[order]
-                first = np.r_[True, gi[1:] != gi[:-1]]
-                idx[miss[gi[first]]] = di[first]
-        return idx
 
     def __call__(self, batch) -> DirectBatch:
         return self.finish(batch, self.prepare(batch))
@@ -248,7 +225,7 @@ class DirectConverter:
             pos = shapely.point_on_surface(conv.geoms)
         dist = np.full(n, None, dtype=object)
         if layer.assign_district and n:
-            di = self.districts(conv.geoms, pos)
+            di = self.places.districts(conv.geoms, pos)
             codes = np.array(self.areas.district_codes + [None], dtype=object)
             dist = codes[di]  # -1: None
             for j in np.flatnonzero(di < 0):
@@ -260,7 +237,7 @@ class DirectConverter:
                 dist[:] = self.district
         grid = np.full(n, None, dtype=object)
         if layer.assign_grid and n:
-            gi = self._first_hit(self.gtree, pos)
+            gi = self.places.grid_cells(pos)
             grid = np.array(self.areas.grid_codes + [None], dtype=object)[gi]
             if layer.require_grid:
                 for j in np.flatnonzero(keep & (gi < 0)):

@@ -93,6 +93,67 @@ class Areas:
     grid: np.ndarray
 
 
+class AreaIndex:
+    """Where features lie: the district and grid cell of each, decided beside the data with
+    STRtrees of :class:`Areas` by the rule of the staged writer's SQL join
+    (:meth:`loaders.engine.bulk.BulkWriter._build_keys`): the area holding the feature's point
+    on surface (its boundary counts), the lowest code when several hold it; a feature whose
+    point misses every district goes to the district holding the larger share of it, then the
+    lower code (for lines and points every share is 0: the lowest code touching it); none:
+    outside. One rule for the direct write and the pipe writer."""
+
+    def __init__(self, areas: Areas) -> None:
+        self.areas = areas
+        self.dtree = shapely.STRtree(areas.districts) if len(areas.districts) else None
+        self.gtree = shapely.STRtree(areas.grid) if len(areas.grid) else None
+
+    @staticmethod
+    def first_hit(tree: shapely.STRtree | None, pos: np.ndarray) -> np.ndarray:
+        """Per point, the lowest index (= lowest code) of the areas holding it, else -1."""
+        best = np.full(len(pos), np.iinfo(np.int64).max, dtype=np.int64)
+        if tree is not None and len(pos):
+            pi, ai = tree.query(pos, predicate="intersects")
+            np.minimum.at(best, pi, ai)
+        return np.where(best == np.iinfo(np.int64).max, -1, best)
+
+    def districts(self, geoms: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Index of each feature's district (-1: outside every district); ``pos`` their
+        points on surface."""
+        idx = self.first_hit(self.dtree, pos)
+        miss = np.flatnonzero(idx < 0)
+        if len(miss) and self.dtree is not None:
+            # the district holding the larger share of the feature (then the lower code)
+            gi, di = self.dtree.query(geoms[miss], predicate="intersects")
+            if len(gi):
+                area = shapely.area(shapely.intersection(geoms[miss][gi],
+                                                         self.areas.districts[di]))
+                order = np.lexsort((di, -area, gi))
+                gi, di = gi[order], di[order]
+                first = np.r_[True, gi[1:] != gi[:-1]]
+                idx[miss[gi[first]]] = di[first]
+        return idx
+
+    def grid_cells(self, pos: np.ndarray) -> np.ndarray:
+        """Index of the grid cell holding each point on surface (-1: none)."""
+        return self.first_hit(self.gtree, pos)
+
+    def codes(self, layer: LayerDef, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(district codes, grid codes) of ``geoms`` (storage CRS) as object arrays, None
+        where the feature lies in none (or the layer assigns none)."""
+        n = len(geoms)
+        dist = np.full(n, None, dtype=object)
+        grid = np.full(n, None, dtype=object)
+        if not n or not (layer.assign_district or layer.assign_grid):
+            return dist, grid
+        pos = shapely.point_on_surface(geoms)
+        if layer.assign_district:
+            dist = np.array(self.areas.district_codes + [None],
+                            dtype=object)[self.districts(geoms, pos)]  # -1: None
+        if layer.assign_grid:
+            grid = np.array(self.areas.grid_codes + [None], dtype=object)[self.grid_cells(pos)]
+        return dist, grid
+
+
 def areas_digest(layer: LayerDef, areas: Areas) -> str | None:
     """A digest of the districts and grid cells a layer's rows are placed in (None if it
     places none): part of a reload's fingerprint context, since a feature now outside every

@@ -42,9 +42,11 @@ def left_out(layer: LayerDef) -> set[str]:
     return layer.derived_columns() | ({"class_code"} if official else {"code"})
 
 
-def given_columns(layer: LayerDef) -> list[str]:
-    """The staging columns a converter must give, exactly, in COPY order."""
-    out = left_out(layer)
+def given_columns(layer: LayerDef, placed: bool = False) -> list[str]:
+    """The staging columns a converter must give, exactly, in COPY order; ``placed``: with
+    the district and grid cell it decided itself (:class:`loaders.engine.known.AreaIndex`),
+    which the writer then takes instead of joining them."""
+    out = left_out(layer) - (layer.derived_columns() if placed else set())
     return [n for n, _ in staging_columns(layer) if n not in out]
 
 
@@ -77,17 +79,20 @@ def layer_values(layer: LayerDef, values: Mapping[str, Any]) -> tuple:
 class StagedRows:
     """Rows for one layer's staging table, held as named columns."""
 
-    def __init__(self, layer: LayerDef) -> None:
+    def __init__(self, layer: LayerDef, placed: bool = False) -> None:
         self.layer = layer
-        self.names = given_columns(layer)
+        self.placed = placed  # the rows carry their district and grid cell
+        self.names = given_columns(layer, placed)
         self._expected = set(self.names)
         self.columns: dict[str, Sequence[Any]] = {n: [] for n in self.names}
         self._n = 0
 
     @classmethod
-    def from_columns(cls, layer: LayerDef, columns: Mapping[str, Sequence[Any]]) -> StagedRows:
-        """Rows from whole columns (arrays or lists of one length), checked by name."""
-        rows = cls(layer)
+    def from_columns(cls, layer: LayerDef, columns: Mapping[str, Sequence[Any]],
+                     placed: bool = False) -> StagedRows:
+        """Rows from whole columns (arrays or lists of one length), checked by name;
+        ``placed``: see :func:`given_columns`."""
+        rows = cls(layer, placed)
         if columns.keys() != rows._expected:
             raise _mismatch(layer, rows.names, columns)
         lengths = {n: len(c) for n, c in columns.items()}

@@ -25,6 +25,7 @@ from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS, LayerDef
 from cim.profile import CityProfile
 from loaders.common import content_hashes
 from loaders.engine.bulk import JsonText
+from loaders.engine.known import AreaIndex, fetch_areas
 from loaders.engine.pipeline import sql_analyze
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
@@ -112,6 +113,10 @@ def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: 
     with LoadSession(conninfo, "pipes", first, mode, opts, report,
                      files=delivery.files) as session:
         conn = session.begin()
+        # districts and grid cells decided beside the data (the staged writer's rule), not
+        # joined in SQL; both pipe layers place features in both
+        assert PIPE_SEGMENTS.derived_columns() == PIPE_POINTS.derived_columns()
+        places = AreaIndex(fetch_areas(conn, PIPE_POINTS))
         report.read = len(delivery.points) + len(delivery.segments)
         if delivery.derived_nodes:
             report.notes.append(f"read includes {delivery.derived_nodes} topology nodes made "
@@ -119,15 +124,16 @@ def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: 
         codes_pt = layer_code_of(profile, "pipe_points")
         codes_seg = layer_code_of(profile, "pipe_segments")
         point_codes = _write_points(session, conn, nodes, pf, dataset, srid, codes_pt, mode,
-                                    district, src_srid, report)
+                                    district, src_srid, report, places)
         seg_codes = _write_segments(session, conn, delivery, sf, point_codes, dataset, srid,
-                                    codes_seg, mode, district, src_srid, report)
+                                    codes_seg, mode, district, src_srid, report, places)
         # segments are complete: valves attach only to segments that stay current
         session.retire(PIPE_SEGMENTS)
         if valves:
             report.appurtenances = _write_valves(session, conn, valves, pf, seg_codes, dataset,
                                                  srid, codes_pt, mode, district, src_srid,
-                                                 report, attach, PipeDictionaries(profile))
+                                                 report, attach, PipeDictionaries(profile),
+                                                 places)
         session.retire()  # the nodes and valves together: one delivery, one retire scope
         report.topology = topology(conn, dataset)
         session.succeed()
@@ -167,11 +173,13 @@ CHUNK = 50_000  # rows hashed, encoded and COPYed at a time (bounded memory)
 
 
 def _staged(layer: LayerDef, srid: int, values: dict[str, list[Any]], geoms: list[Any],
-            base: dict[str, list[Any]], attrs: list[dict[str, Any]]) -> Iterator[StagedRows]:
+            base: dict[str, list[Any]], attrs: list[dict[str, Any]],
+            places: AreaIndex) -> Iterator[StagedRows]:
     """Rows of ``layer`` from whole columns, ``CHUNK`` rows at a time: ``values`` the layer's
     own columns (the derived district and grid cell left out), ``geoms`` shapely geometries
-    (3D), ``base`` row_no, source_key, flags and class_code. Geometries are written, and rows
-    hashed, per chunk."""
+    (3D, storage CRS), ``base`` row_no, source_key, flags and class_code. Geometries are
+    written, rows hashed and placed in their district and grid cell (``places``; None where
+    a row lies in none: the writer rejects it as the SQL join would) per chunk."""
     derived = layer.derived_columns()
     total = len(geoms)
     for a in range(0, max(total, 1), CHUNK):
@@ -181,17 +189,20 @@ def _staged(layer: LayerDef, srid: int, values: dict[str, list[Any]], geoms: lis
         ordered = {c: values[c][part] if c not in derived else [None] * n
                    for c in layer.column_names()}
         hashes = content_hashes(ordered, garr)  # the layer's columns in declared order
+        dist, grid = places.codes(layer, garr)
+        placed = {k: v for k, v in (("district_code", dist), ("grid_code", grid))
+                  if k in derived}
         yield StagedRows.from_columns(layer, {
             **{k: v[part] for k, v in base.items()}, "row_hash": hashes.tolist(),
             "attrs": [JsonText(_dumps(x)) for x in attrs[part]],
             "geom": ewkb(garr, srid, with_z=True) if n else [],
-            **{c: v[part] for c, v in values.items()}})
+            **{c: v[part] for c, v in values.items()}, **placed}, placed=True)
 
 
 def _points_staged(srid: int, pts: list[PointRec], classes: list[PipeClass],
                    features: list[Any], feature_codes: list[str], appurtenances: list[Any],
-                   segment_codes: list[str | None], keys: list[str], flags: list[list[str]]
-                   ) -> Iterator[StagedRows]:
+                   segment_codes: list[str | None], keys: list[str], flags: list[list[str]],
+                   places: AreaIndex) -> Iterator[StagedRows]:
     """Pipe points (nodes or appurtenances) as staged rows: PointZ at ground elevation."""
     ground = [p.ground for p in pts]
     geoms = shapely.points(np.array([[p.e, p.n, g if g is not None else 0.0]
@@ -206,11 +217,12 @@ def _points_staged(srid: int, pts: list[PointRec], classes: list[PipeClass],
               "segment_code": segment_codes, "note": [p.note for p in pts]}
     base = {"row_no": [p.seq for p in pts], "source_key": keys, "flags": flags,
             "class_code": [c.code for c in classes]}
-    return _staged(PIPE_POINTS, srid, values, list(geoms), base, [p.attrs for p in pts])
+    return _staged(PIPE_POINTS, srid, values, list(geoms), base, [p.attrs for p in pts],
+                   places)
 
 
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
-                  src_srid, report) -> dict[str, str]:
+                  src_srid, report, places: AreaIndex) -> dict[str, str]:
     rejects, keys, ok = [], [], []
     for i, p in nodes:
         key = _point_key(dataset, p)
@@ -235,7 +247,7 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
         [PipeDictionaries.point_code(p.cls, p.appurtenance if k == "附属物" else p.feature, k)
          for p, k in zip(pts, kinds)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
-        [None] * len(pts), keys, flags)
+        [None] * len(pts), keys, flags, places)
     w = _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
                     mode, district, dataset)
     if pts and w.reject_reasons.get("outside_area", 0) == len(pts):
@@ -253,7 +265,7 @@ def _dumps(v) -> str:
 
 
 def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, layer_code,
-                    mode, district, src_srid, report) -> dict[str, str]:
+                    mode, district, src_srid, report, places: AreaIndex) -> dict[str, str]:
     node_by_key = {}
     for p in d.points:
         if p.role == "node" and p.point_no and p.key not in node_by_key:
@@ -332,7 +344,8 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         "length_m": lengths}
     base = {"row_no": [s.seq for s in segs], "source_key": [t[6] for t in ok], "flags": flags,
             "class_code": [s.cls.code for s in segs]}
-    rows = _staged(PIPE_SEGMENTS, srid, values, list(lines), base, [s.attrs for s in segs])
+    rows = _staged(PIPE_SEGMENTS, srid, values, list(lines), base, [s.attrs for s in segs],
+                   places)
     _bulk_write(session, PIPE_SEGMENTS, srid, layer_code, src_srid, rows, rejects, report,
                 mode, district, dataset)
     codes = dict(conn.execute("SELECT source_key, code FROM pipe_segments WHERE valid_to IS NULL "
@@ -353,7 +366,7 @@ def _seg_wkt(s: SegRec, node_by_key) -> str | None:
 
 def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_code, mode,
                   district, src_srid, report, attach: float,
-                  dicts: PipeDictionaries) -> dict[str, Any]:
+                  dicts: PipeDictionaries, places: AreaIndex) -> dict[str, Any]:
     """Appurtenances (valves …) as pipe points attached to the segment they are on."""
     lines = conn.execute(  # the dataset's current segments (new or unchanged by this load)
         "SELECT code, ST_AsBinary(ST_Force2D(geom)), pipe_class FROM pipe_segments "
@@ -404,7 +417,7 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         srid, pts, classes, [None] * len(pts),
         [PipeDictionaries.point_code(c, p.appurtenance, "附属物") for p, c in zip(pts, classes)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
-        seg_of, keys, flag_lists)
+        seg_of, keys, flag_lists, places)
     _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
                 mode, district, dataset)
     return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
