@@ -1,0 +1,169 @@
+"""Every pipe point and segment lands in the right district and unit grid cell.
+
+The pipe writer decides them beside the data (:class:`loaders.engine.known.AreaIndex`) by the
+rule the staged writer's SQL join applied: the area holding the feature's point on surface,
+its boundary included, the lowest code when several hold it; a feature whose point misses
+every district goes to the district holding the larger share of it, else it is rejected
+(``outside_area``). Expected values come from the fixture's own polygons (shapely, one point
+at a time) and from that rule run by PostGIS on the loaded geometries — never from the code
+under test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from cim.layerdefs import PIPE_POINTS
+from loaders.engine.known import AreaIndex, Areas
+from loaders.pipes.load import load_pipes_files
+
+OUTSIDE = "feature lies outside every district of the city profile"
+
+
+def _areas(db) -> tuple[dict[str, shapely.Geometry], dict[str, shapely.Geometry]]:
+    read = ("SELECT code, ST_AsText(geom) FROM admin_divisions WHERE valid_to IS NULL AND "
+            "level = 3", "SELECT code, ST_AsText(geom) FROM grid_cells WHERE valid_to IS NULL")
+    return tuple({c: shapely.from_wkt(w) for c, w in db.rows(q)} for q in read)
+
+
+def _holding(areas: dict[str, shapely.Geometry], pt: shapely.Point) -> list[str]:
+    """Codes of the areas holding ``pt`` (boundary included), lowest first: one by one."""
+    return sorted(c for c, g in areas.items() if g.intersects(pt))
+
+
+def _shared_vertex(districts) -> tuple[float, float]:
+    """A vertex of the border between the fixture's two districts, away from the box edge."""
+    (a, ga), (b, gb) = sorted(districts.items())
+    for x, y in shapely.get_coordinates(ga.boundary):
+        if 39_460_100 < x < 39_467_900 and gb.intersects(shapely.Point(x, y)):
+            return float(x), float(y)
+    raise AssertionError("the fixture's districts share no vertex")
+
+
+def _survey(districts) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    vx, vy = _shared_vertex(districts)
+    corner = (39_461_000.0, 3_918_000.0)  # a corner of four 500 m cells, inside 任城区
+    where = {  # point number -> (easting, northing)
+        "JS001": (vx, vy + 30.0), "JS002": (vx, vy), "JS003": (vx, vy - 30.0),
+        "JS004": corner, "JS005": (corner[0], corner[1] - 30.0),  # on an edge of two cells
+        "JS006": (corner[0] - 20.0, corner[1] - 30.0),
+        "JS009": (39_468_000.0, 3_916_000.0),  # on the city's east edge, at a row of cells
+        "JS010": (39_467_970.0, 3_916_000.0),
+        "JS007": (39_469_000.0, 3_915_000.0), "JS008": (39_469_030.0, 3_915_000.0),  # outside
+    }
+    nos = list(where)
+    pts = pd.DataFrame({
+        "物探点号": nos, "特征": ["预留口"] * len(nos), "附属物": [None] * len(nos),
+        "X": [where[n][1] for n in nos], "Y": [where[n][0] for n in nos],  # X is the northing
+        "地面高程": [36.0] * len(nos)})
+    pairs = [("JS001", "JS002"), ("JS002", "JS003"), ("JS004", "JS005"), ("JS005", "JS006"),
+             ("JS009", "JS010"), ("JS007", "JS008")]
+    segs = pd.DataFrame({"起始点号": [a for a, _ in pairs], "终止点号": [b for _, b in pairs],
+                         "起点埋深": [1.2] * len(pairs), "终点埋深": [1.2] * len(pairs),
+                         "材质": ["PE"] * len(pairs), "管径": ["DN160"] * len(pairs)})
+    return pts, segs, where
+
+
+def _load(db, tmp_path, district=None):
+    districts, grid = _areas(db)
+    pts, segs, where = _survey(districts)
+    pts.to_csv(tmp_path / "给水管线点.csv", index=False)
+    segs.to_csv(tmp_path / "给水管线段.csv", index=False)
+    r, _qa = load_pipes_files(db.conninfo, db.profile, [tmp_path], district=district)
+    return r, districts, grid, where
+
+
+def _sql_rule(db, table: str, batch: int) -> dict[str, tuple[str | None, str | None, str]]:
+    """point number or segment ends -> (district, grid cell) by the SQL join's rule, run by
+    PostGIS on the loaded geometry, and the row's own (district, grid cell)."""
+    ident = "point_no" if table == "pipe_points" else "start_point_no || '-' || end_point_no"
+    return {r[0]: ((r[1], r[2]), (r[3], r[4])) for r in db.rows(
+        f"SELECT {ident}, (SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL "
+        "AND d.level = 3 AND ST_Intersects(d.geom, ST_PointOnSurface(t.geom)) ORDER BY d.code "
+        "LIMIT 1), (SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL AND "
+        "ST_Intersects(g.geom, ST_PointOnSurface(t.geom)) ORDER BY g.code LIMIT 1), "
+        f"district_code, grid_code FROM {table} t WHERE batch_id = %s", (batch,))}
+
+
+def test_points_and_segments_land_in_their_district_and_grid_cell(fresh_db, tmp_path):
+    r, districts, grid, where = _load(fresh_db, tmp_path)
+    got = {no: (d, g) for no, d, g, e, n in fresh_db.rows(
+        "SELECT point_no, district_code, grid_code, ST_X(geom), ST_Y(geom) FROM pipe_points "
+        "WHERE batch_id = %s", (r.batch_id,))}
+    assert set(got) == set(where) - {"JS007", "JS008"}
+    for no, (e, n) in where.items():
+        pt = shapely.Point(e, n)
+        held = _holding(districts, pt)
+        cells = _holding(grid, pt)
+        if no in ("JS007", "JS008"):
+            assert held == [] and no not in got
+            continue
+        assert got[no] == (held[0], cells[0]), no
+    # the ties are real: the border vertex lies in both districts, the corner in four cells,
+    # the edge point in two; the lowest code wins
+    assert _holding(districts, shapely.Point(*where["JS002"])) == sorted(districts)
+    assert got["JS002"][0] == min(districts) == "370811"
+    assert len(_holding(grid, shapely.Point(*where["JS004"]))) == 4
+    assert len(_holding(grid, shapely.Point(*where["JS005"]))) == 2
+    assert got["JS003"][0] == "370826" and got["JS001"][0] == "370811"
+    # every loaded row agrees with the SQL join run by PostGIS on what was loaded
+    for table, n in (("pipe_points", 8), ("pipe_segments", 5)):
+        rule = _sql_rule(fresh_db, table, r.batch_id)
+        assert len(rule) == n and all(v[0] == v[1] and v[0][0] for v in rule.values()), rule
+    # the points outside every district are rejected with the SQL path's reason and message,
+    # their geometry as delivered; the segment between them loses its end point
+    rej = fresh_db.rows("SELECT source_key, reason, field, message, geom_wkt FROM load_rejects "
+                        "WHERE batch_id = %s ORDER BY source_key", (r.batch_id,))
+    outside = [x for x in rej if x[1] == "outside_area"]
+    assert [(k.rsplit(":", 1)[1], f, m) for k, _, f, m, _ in outside] == \
+        [("JS007", None, OUTSIDE), ("JS008", None, OUTSIDE)]
+    for (_k, _r, _f, _m, wkt), no in zip(outside, ("JS007", "JS008")):
+        assert shapely.get_coordinates(shapely.from_wkt(wkt)).tolist() == [list(where[no])]
+    assert [x[1] for x in rej if x[1] != "outside_area"] == ["end_point_rejected"]
+    assert r.rejected_by_reason["outside_area"] == 2
+
+
+def test_a_forced_district_still_rejects_what_lies_outside(fresh_db, tmp_path):
+    r, districts, grid, where = _load(fresh_db, tmp_path, district="370826")
+    rows = fresh_db.rows("SELECT point_no, district_code, grid_code FROM pipe_points "
+                         "WHERE batch_id = %s", (r.batch_id,))
+    assert {d for _, d, _ in rows} == {"370826"} and len(rows) == 8
+    # the grid cell is still where the point lies
+    assert {no: g for no, _, g in rows} == {
+        no: _holding(grid, shapely.Point(*where[no]))[0] for no, _, _ in rows}
+    assert fresh_db.scalar("SELECT count(*) FROM load_rejects WHERE batch_id = %s AND reason "
+                           "= 'outside_area'", (r.batch_id,)) == 2
+
+
+def _squares() -> AreaIndex:
+    """Districts A (0–10) and B (10–20) side by side; grid cells g1..g4 of 5 × 10 in A only."""
+    d = [shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)]
+    g = [shapely.box(x, 0, x + 5, 10) for x in (0, 5)] + [shapely.box(x, 10, x + 5, 20)
+                                                         for x in (0, 5)]
+    return AreaIndex(Areas(["370801", "370802"], np.array(d), ["g1", "g2", "g3", "g4"],
+                           np.array(g)))
+
+
+@pytest.mark.parametrize("geom, district, cell, pos_outside", [
+    (shapely.Point(10, 5, 1), "370801", "g2", False),  # on the shared edge: the lower code
+    (shapely.Point(5, 10), "370801", "g1", False),  # a corner of four cells: the lowest code
+    (shapely.Point(15, 5), "370802", None, False),
+    (shapely.Point(30, 5), None, None, True),  # outside
+    (shapely.from_wkt("POINT EMPTY"), None, None, True),
+    # a line whose interior point (the vertex nearest its centroid, (5, 15)) lies outside:
+    # the district with the larger share of it, all shares 0 for a line: the lower code
+    (shapely.LineString([(5, 5), (5, 15), (15, 15), (15, 5)]), "370801", "g3", True),
+    # an L whose point on surface, (7.5, 17), lies outside: the district holding the larger
+    # share of it (B: 8 × 1 against A: 4 × 1), not the lower code
+    (shapely.Polygon([(6, 9), (18, 9), (18, 10.5), (9, 10.5), (9, 25), (6, 25)]), "370802",
+     "g4", True),
+])
+def test_area_index_follows_the_sql_rule(geom, district, cell, pos_outside):
+    idx = _squares()
+    pos = shapely.point_on_surface(geom)
+    assert (not any(shapely.intersects(idx.areas.districts, pos))) == pos_outside  # premise
+    dist, grid = idx.codes(PIPE_POINTS, np.array([geom], dtype=object))
+    assert (dist[0], grid[0]) == (district, cell)
