@@ -39,6 +39,10 @@ def test_an_initial_load_builds_the_indexes_after_its_rows(fresh_db, tmp_path, m
     after = dict(fresh_db.rows(INDEXES))
     assert set(after) == DECLARED and not set(after.values()) & set(before.values())
     assert _drift(fresh_db) == []  # the same definitions as the migrations'
+    # vacuumed after the bulk load: every page all-visible (autovacuum has nothing left)
+    pages, visible = fresh_db.rows("SELECT relpages, relallvisible FROM pg_class "
+                                   "WHERE oid = 'buildings'::regclass")[0]
+    assert pages > 0 and visible == pages
     # the layer is now not empty: the next load keeps the indexes as they are
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset="kept",
                        batch_size=300, processes=1)
@@ -59,6 +63,9 @@ def test_a_small_or_second_load_keeps_the_indexes(fresh_db, tmp_path):
     before = dict(fresh_db.rows(INDEXES))
     load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=1)
     assert dict(fresh_db.rows(INDEXES)) == before  # 400 < CIM_LOAD_INDEX_AFTER (100,000)
+    # analysed, not vacuumed: that is left to autovacuum for loads that keep the indexes
+    assert fresh_db.scalar("SELECT relallvisible FROM pg_class "
+                           "WHERE oid = 'buildings'::regclass") == 0
 
 
 def test_a_failed_initial_load_leaves_the_empty_layer_with_its_indexes(fresh_db, tmp_path,
