@@ -8,9 +8,11 @@ Rows with an error finding are rejected with the rule id as reason; warnings bec
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -137,10 +139,16 @@ def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: 
         session.retire()  # the nodes and valves together: one delivery, one retire scope
         report.topology = topology(conn, dataset)
         session.succeed()
-    with psycopg.connect(conninfo, autocommit=True) as c:
-        for layer in (PIPE_POINTS, PIPE_SEGMENTS):
-            c.execute(sql_analyze(layer.table))
+    # the two tables' statistics at once, on two connections (the load is over: its own
+    # process waits, and ANALYZE of a wide 3D layer takes a core for a second)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda t: _analyze(conninfo, t), (PIPE_POINTS.table, PIPE_SEGMENTS.table)))
     return report
+
+
+def _analyze(conninfo: str, table: str) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        c.execute(sql_analyze(table))
 
 
 def _flags(findings) -> list[str]:
@@ -258,10 +266,12 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
                              "AND source_key = ANY(%s)", (keys,)).fetchall())
 
 
-def _dumps(v) -> str:
-    import json
+# json.dumps(v, ensure_ascii=False, default=str) builds this encoder on every call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
-    return json.dumps(v, ensure_ascii=False, default=str)
+
+def _dumps(v) -> str:
+    return _ENCODER.encode(v)
 
 
 def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, layer_code,
