@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import psycopg
 import shapely
 
@@ -152,7 +153,8 @@ def nodes_by_snapping(segs: list[SegRec], pts: list[PointRec], dicts, snap: floa
 
 # -- the stored network -------------------------------------------------------------------
 def topology(conn: psycopg.Connection, dataset: str) -> dict[str, Any]:
-    """Connected components and dangling ends of the dataset's current network."""
+    """Connected components and dangling ends of the dataset's current network (with NumPy on
+    whole columns: a survey of 100,000 segments took a second in a Python union-find)."""
     prefix = dataset + ":"
     segs = conn.execute(
         "SELECT pipe_class, start_point_code, end_point_code FROM pipe_segments "
@@ -161,37 +163,50 @@ def topology(conn: psycopg.Connection, dataset: str) -> dict[str, Any]:
     pts = conn.execute(
         "SELECT code FROM pipe_points WHERE valid_to IS NULL AND segment_code IS NULL "
         "AND left(source_key, %s) = %s", (len(prefix), prefix)).fetchall()
-    out = _components([(a, b) for _, a, b in segs])
-    used = {c for _, a, b in segs for c in (a, b)}
-    out["isolated_points"] = sum(1 for (c,) in pts if c not in used)
-    by_class: dict[str, list] = defaultdict(list)
-    for cls, a, b in segs:
-        by_class[cls].append((a, b))
-    out["by_class"] = {c: _components(e) for c, e in sorted(by_class.items())}
+    ends = np.empty(2 * len(segs), dtype=object)
+    ends[:] = [c for _, a, b in segs for c in (a, b)]
+    node, names = pd.factorize(ends, use_na_sentinel=False)  # node numbers of the codes
+    a, b = node[0::2], node[1::2]
+    out = _components(a, b, len(names))
+    isolated = np.empty(len(pts), dtype=object)
+    isolated[:] = [c for (c,) in pts]
+    out["isolated_points"] = int((~pd.Index(isolated).isin(names)).sum())
+    cls = np.empty(len(segs), dtype=object)
+    cls[:] = [c for c, _, _ in segs]
+    out["by_class"] = {c: _components(a[cls == c], b[cls == c], len(names))
+                       for c in sorted(set(cls.tolist()))}
     return out
 
 
-def _components(edges: list[tuple[str, str]]) -> dict[str, Any]:
-    parent: dict[str, str] = {}
+def _components(a: np.ndarray, b: np.ndarray, n: int) -> dict[str, Any]:
+    """Segments, nodes, connected components, the largest one's segments and dangling ends
+    (nodes of degree 1) of the edges ``a[i]``–``b[i]`` between nodes numbered below ``n``."""
+    degree = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
+    present = degree > 0
+    label = _component_labels(a, b, n)
+    size = np.bincount(label[a], minlength=n) if len(a) else np.zeros(1, dtype=np.int64)
+    return {"segments": int(len(a)), "nodes": int(present.sum()),
+            "connected_components": int(len(np.unique(label[present]))),
+            "largest_component_segments": int(size.max()),
+            "dangling_ends": int((degree == 1).sum())}
 
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
 
-    degree: dict[str, int] = defaultdict(int)
-    for a, b in edges:
-        degree[a] += 1
-        degree[b] += 1
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    size: dict[str, int] = defaultdict(int)
-    for a, _ in edges:
-        size[find(a)] += 1
-    return {"segments": len(edges), "nodes": len(degree),
-            "connected_components": len({find(n) for n in degree}),
-            "largest_component_segments": max(size.values(), default=0),
-            "dangling_ends": sum(1 for v in degree.values() if v == 1)}
+def _component_labels(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Per node, the lowest node number of its connected component: every root hooks under
+    the lowest root across its edges, then the forest is flattened (pointer jumping) until
+    no edge joins two roots. Parents are never above their children, so there is no cycle."""
+    label = np.arange(n)
+    while True:
+        la, lb = label[a], label[b]
+        low = np.minimum(la, lb)
+        new = label.copy()
+        np.minimum.at(new, la, low)
+        np.minimum.at(new, lb, low)
+        while True:
+            up = new[new]
+            if np.array_equal(up, new):
+                break
+            new = up
+        if np.array_equal(new, label):
+            return label
+        label = new
