@@ -168,9 +168,8 @@ def topology(conn: psycopg.Connection, dataset: str) -> dict[str, Any]:
     node, names = pd.factorize(ends, use_na_sentinel=False)  # node numbers of the codes
     a, b = node[0::2], node[1::2]
     out = _components(a, b, len(names))
-    isolated = np.empty(len(pts), dtype=object)
-    isolated[:] = [c for (c,) in pts]
-    out["isolated_points"] = int((~pd.Index(isolated).isin(names)).sum())
+    used = set(ends.tolist())
+    out["isolated_points"] = sum(1 for (c,) in pts if c not in used)
     cls = np.empty(len(segs), dtype=object)
     cls[:] = [c for c, _, _ in segs]
     out["by_class"] = {c: _components(a[cls == c], b[cls == c], len(names))
