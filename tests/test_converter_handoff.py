@@ -73,3 +73,24 @@ def test_a_writer_gone_mid_buffer_is_an_end_of_file():
     with pytest.raises(EOFError):
         workers.recv_raw(_Conn())
     os.close(r)
+
+
+def _report_niceness(out) -> None:
+    before = os.nice(0)
+    workers._yield_cpu()
+    out.send((before, os.nice(0)))
+    out.close()
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_converter_processes_yield_the_cores_to_the_server():
+    """Converters run niced (CIM_CONVERTER_NICE, default 10), the writer and PostgreSQL not."""
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_report_niceness, args=(send,))
+    proc.start()
+    send.close()
+    before, after = recv.recv()
+    proc.join(10)
+    assert after == min(before + 10, 19)
+    assert os.nice(0) == before  # this process (the writer) keeps its priority

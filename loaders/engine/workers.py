@@ -30,6 +30,22 @@ def _widen(conn) -> None:
         pass
 
 
+NICE = int(os.environ.get("CIM_CONVERTER_NICE", "10"))
+
+
+def _yield_cpu() -> None:
+    """Converters run at a lower priority (``CIM_CONVERTER_NICE``, default 10): the load's
+    critical path is PostgreSQL's one backend, which COPYs, builds indexes and commits one
+    statement after another; when the cores are short, it should get them and the converters
+    (which only need to stay a batch ahead) the rest — and interactive queries of the
+    platform keep their share during a bulk load."""
+    if NICE > 0:
+        try:
+            os.nice(NICE)
+        except OSError:
+            pass
+
+
 def send_batch(out, batch) -> None:
     """``batch`` without its raw buffers (pickled), then each buffer as it is."""
     raw = [getattr(batch, f) for f in RAW_FIELDS]
@@ -81,6 +97,7 @@ def _worker(rank: int, workers: int, out, keys_in, make: Callable[..., tuple]) -
     # what the process inherits (the dataset's keys, the writer's modules) is never garbage:
     # out of the collector's passes, which would also touch and so copy its pages
     gc.freeze()
+    _yield_cpu()
     inbox: queue.Queue = queue.Queue()
 
     def drain() -> None:
