@@ -75,22 +75,25 @@ def test_a_writer_gone_mid_buffer_is_an_end_of_file():
     os.close(r)
 
 
-def _report_niceness(out) -> None:
+def _report_niceness(out, nice: int) -> None:
     before = os.nice(0)
-    workers._yield_cpu()
+    workers._yield_cpu(nice)
     out.send((before, os.nice(0)))
     out.close()
 
 
 @pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
-def test_converter_processes_yield_the_cores_to_the_server():
-    """Converters run niced (CIM_CONVERTER_NICE, default 10), the writer and PostgreSQL not."""
+@pytest.mark.parametrize("nice", [workers.NICE, 0])
+def test_converter_processes_yield_the_cores_to_the_server(nice):
+    """Converters of a bulk load run niced (CIM_CONVERTER_NICE, default 10), a reload's not;
+    the writer never."""
+    assert workers.NICE == 10  # the default (the environment of the tests sets none)
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_report_niceness, args=(send,))
+    proc = ctx.Process(target=_report_niceness, args=(send, nice))
     proc.start()
     send.close()
     before, after = recv.recv()
     proc.join(10)
-    assert after == min(before + 10, 19)
+    assert after == min(before + nice, 19)
     assert os.nice(0) == before  # this process (the writer) keeps its priority

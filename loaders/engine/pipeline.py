@@ -336,7 +336,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   fingerprint: Callable | None) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
     from loaders.common import reject_record, row_attrs
-    from loaders.engine import direct, direct_writer
+    from loaders.engine import direct, direct_writer, workers
 
     writer = direct_writer.DirectWriter(session.writer(layer, srid, layer_code, epsg))
     writer.lock()
@@ -375,7 +375,9 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
               "read the dataset's keys": known_s}
     t = time.monotonic()
     try:
-        for b in direct.converted_batches(make, processes):
+        # a load that writes most of its rows waits on the server: converters yield to it
+        nice = 0 if known.current else workers.NICE
+        for b in direct.converted_batches(make, processes, nice):
             phases["wait for the converter"] = phases.get("wait for the converter", 0.0) + \
                 time.monotonic() - t
             report.read += b.read

@@ -33,15 +33,16 @@ def _widen(conn) -> None:
 NICE = int(os.environ.get("CIM_CONVERTER_NICE", "10"))
 
 
-def _yield_cpu() -> None:
-    """Converters run at a lower priority (``CIM_CONVERTER_NICE``, default 10): the load's
-    critical path is PostgreSQL's one backend, which COPYs, builds indexes and commits one
-    statement after another; when the cores are short, it should get them and the converters
-    (which only need to stay a batch ahead) the rest — and interactive queries of the
-    platform keep their share during a bulk load."""
-    if NICE > 0:
+def _yield_cpu(nice: int) -> None:
+    """Converters of a load that writes most of its rows run at a lower priority
+    (``CIM_CONVERTER_NICE``, default 10): its critical path is PostgreSQL's one backend,
+    which COPYs, builds indexes and commits one statement after another; when the cores are
+    short, it should get them and the converters (which only need to stay a batch ahead) the
+    rest — and interactive queries of the platform keep their share during a bulk load. (A
+    reload's converters are its critical path: they keep their priority.)"""
+    if nice > 0:
         try:
-            os.nice(NICE)
+            os.nice(nice)
         except OSError:
             pass
 
@@ -85,7 +86,8 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _worker(rank: int, workers: int, out, keys_in, make: Callable[..., tuple]) -> None:
+def _worker(rank: int, workers: int, out, keys_in, make: Callable[..., tuple],
+            nice: int = 0) -> None:
     """Converter process ``rank`` of ``workers``: converts batches rank, rank + workers, …
     of the source. Duplicates are judged in row order: before finishing batch j it takes in
     the keys accepted by every earlier batch of the other processes (forwarded by the writer
@@ -97,7 +99,7 @@ def _worker(rank: int, workers: int, out, keys_in, make: Callable[..., tuple]) -
     # what the process inherits (the dataset's keys, the writer's modules) is never garbage:
     # out of the collector's passes, which would also touch and so copy its pages
     gc.freeze()
-    _yield_cpu()
+    _yield_cpu(nice)
     inbox: queue.Queue = queue.Queue()
 
     def drain() -> None:
@@ -138,10 +140,12 @@ def _worker(rank: int, workers: int, out, keys_in, make: Callable[..., tuple]) -
         out.close()
 
 
-def converted_batches(make: Callable[..., tuple], workers: int) -> Iterator:
+def converted_batches(make: Callable[..., tuple], workers: int, nice: int = 0
+                      ) -> Iterator:
     """The converted batches, in row order. ``make(keep)`` gives the converter and the
-    source's batches (those ``keep(j)`` rejects may come as None); ``workers`` 0 converts here (small inputs, or no fork), else in that many forked
-    processes, so that Python and PostgreSQL work at the same time."""
+    source's batches (those ``keep(j)`` rejects may come as None); ``workers`` 0 converts
+    here (small inputs, or no fork), else in that many forked processes, so that Python and
+    PostgreSQL work at the same time, niced by ``nice`` (see :func:`_yield_cpu`)."""
     if workers <= 0 or "fork" not in mp.get_all_start_methods():
         conv, batches = make()
         for b in batches:
@@ -154,7 +158,7 @@ def converted_batches(make: Callable[..., tuple], workers: int) -> Iterator:
             res_recv, res_send = ctx.Pipe(duplex=False)
             _widen(res_send)
             keys_recv, keys_send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker, args=(rank, workers, res_send, keys_recv, make),
+            proc = ctx.Process(target=_worker, args=(rank, workers, res_send, keys_recv, make, nice),
                                daemon=True)
             proc.start()
             res_send.close()
