@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from cim.graphs import components  # noqa: F401 - layers.query.network imports it here
 from cim.text import norm_key
 
 # appurtenances that isolate (the class dictionaries' 阀门 and 阀门井; not air, drain or check
@@ -99,31 +100,6 @@ def valve_state(note: str | None, attrs: dict[str, Any] | None) -> int:
         elif any(w in t for w in _CLOSED_WORDS):
             closed = True
     return CLOSED if closed else BROKEN if broken else OPEN
-
-
-def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected-component labels of ``n`` vertices joined by the edges ``a[i]``–``b[i]``.
-
-    Min-label hooking with pointer jumping in numpy (no Python loop per edge): each round
-    hooks the larger root of every edge that still joins two labels under the smaller, then
-    compresses the labels to roots; the labels only decrease, so it ends, in a few rounds.
-    ``components(4, np.array([0, 2]), np.array([1, 3]))`` → ``[0, 0, 2, 2]``.
-    """
-    labels = np.arange(n)
-    if not len(a):
-        return labels
-    while True:
-        la, lb = labels[a], labels[b]
-        if np.array_equal(la, lb):
-            return labels
-        m = np.minimum(la, lb)
-        np.minimum.at(labels, la, m)
-        np.minimum.at(labels, lb, m)
-        while True:
-            nxt = labels[labels]
-            if np.array_equal(nxt, labels):
-                break
-            labels = nxt
 
 
 def csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

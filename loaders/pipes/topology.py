@@ -16,6 +16,7 @@ import pandas as pd
 import psycopg
 import shapely
 
+from cim.graphs import components
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.fields import resolve_features
 from loaders.pipes.records import FIELD_ZH, PointRec, SegRec
@@ -182,30 +183,9 @@ def _components(a: np.ndarray, b: np.ndarray, n: int) -> dict[str, Any]:
     (nodes of degree 1) of the edges ``a[i]``–``b[i]`` between nodes numbered below ``n``."""
     degree = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
     present = degree > 0
-    label = _component_labels(a, b, n)
+    label = components(n, a, b)
     size = np.bincount(label[a], minlength=n) if len(a) else np.zeros(1, dtype=np.int64)
     return {"segments": int(len(a)), "nodes": int(present.sum()),
             "connected_components": int(len(np.unique(label[present]))),
             "largest_component_segments": int(size.max()),
             "dangling_ends": int((degree == 1).sum())}
-
-
-def _component_labels(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """Per node, the lowest node number of its connected component: every root hooks under
-    the lowest root across its edges, then the forest is flattened (pointer jumping) until
-    no edge joins two roots. Parents are never above their children, so there is no cycle."""
-    label = np.arange(n)
-    while True:
-        la, lb = label[a], label[b]
-        low = np.minimum(la, lb)
-        new = label.copy()
-        np.minimum.at(new, la, low)
-        np.minimum.at(new, lb, low)
-        while True:
-            up = new[new]
-            if np.array_equal(up, new):
-                break
-            new = up
-        if np.array_equal(new, label):
-            return label
-        label = new
