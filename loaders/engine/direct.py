@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+from cim.coding import registry
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.layerdefs import LayerDef
 from loaders.engine import rowsbuf
@@ -117,7 +118,8 @@ class DirectBatch:
     registry_order: np.ndarray  # registry row i is new row registry_order[i]
     seen_keys: list[str] | None = None  # replace mode: every accepted source key
     known_current: int = 0  # current features of the dataset when the load started
-    accepted: list[str] | None = None  # keys first seen in this batch (for the other workers)
+    # keys first seen in this batch (for the other workers): rows of Known, other keys
+    accepted: tuple[np.ndarray, list[str]] | None = None
     # unchanged features whose current version keeps another fingerprint: (keys, fingerprints)
     refresh: tuple[list[str], list[int]] = ([], [])
 
@@ -136,7 +138,7 @@ def layer_copy_columns(layer: LayerDef) -> list[str]:
             "geom"] + layer.column_names()
 
 
-REGISTRY_COLUMNS = ["code", "layer", "source_key", "district_code", "class_code", "batch_id"]
+REGISTRY_COLUMNS = registry.COLUMNS  # the order of a batch's registry buffer
 
 
 # -- the converter ---------------------------------------------------------------------------
@@ -154,7 +156,8 @@ class DirectConverter:
         self.batch_id, self.srid, self.mode, self.district = batch_id, srid, mode, district
         self.row_attrs, self.reject_record = row_attrs, reject_record
         self.width = serial_width(layer)
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()  # accepted keys that are no current key of Known
+        self._seen_rows: np.ndarray | None = None  # accepted keys that are: by row (_seen_at)
         self.places = AreaIndex(areas)
 
     def _reject(self, batch, i: int, reason: str, message: str, key: str | None) -> Reject:
@@ -255,34 +258,51 @@ class DirectConverter:
         layer = self.layer
         # duplicates: the first row of a source key wins, in row order (the converted rows,
         # and those a reload left unconverted: their keys are unique in the batch, so they
-        # can only repeat a key of an earlier batch, and never decide a converted row's fate)
+        # can only repeat a key of an earlier batch, and never decide a converted row's fate).
+        # A key the layer holds is told by its row in Known (an integer: a reload's 99 %
+        # unconverted rows never meet a set of strings), any other by its text (see saw)
         sk = conv.skipped
-        seen = self.seen
-        skipped_ok = np.ones(len(sk.pos), dtype=bool)
-        again = seen.intersection(sk.keys)  # C-level: usually empty
-        if again:
-            for i, k in enumerate(sk.keys):
-                if k in again:
-                    skipped_ok[i] = False
-                    rejects.append(self._reject(
-                        batch, sk.pos[i], "duplicate_source_id",
-                        f"duplicate source id {k} (an earlier row has it)", k))
-        fresh = [k for k in sk.keys if k not in again] if again else sk.keys
-        seen.update(fresh)
-        accepted = list(fresh)
+        known = self.known
+        seen, seen_at = self.seen, self._seen_at()
+        skipped_ok = ~seen_at[sk.at] if len(sk.at) else np.ones(0, dtype=bool)
+        for i in np.flatnonzero(~skipped_ok).tolist():  # usually none
+            k = sk.keys[i]
+            rejects.append(self._reject(batch, sk.pos[i], "duplicate_source_id",
+                                        f"duplicate source id {k} (an earlier row has it)", k))
+        fresh_at = sk.at[skipped_ok]
+        seen_at[fresh_at] = True
+        kept_j = np.flatnonzero(keep)
+        # each kept row's row in Known (-1: not a current key), reused below
+        kat = np.full(n, -1, dtype=np.int64)
+        if known.current and len(kept_j):
+            kat[kept_j] = known.positions(keys[kept_j])
+        kk = kat[kept_j]
+        is_known = kk >= 0
+        other = keys[kept_j[~is_known]].tolist()
+        other_set = set(other)
         dup = []
-        kept = keys[keep].tolist()
-        batch_keys = set(kept)
-        if len(batch_keys) == len(kept) and seen.isdisjoint(batch_keys):
-            seen |= batch_keys  # the usual case, decided in C: no key repeats
-            accepted += kept
+        if (not seen_at[kk[is_known]].any() and len(np.unique(kk[is_known])) == is_known.sum()
+                and len(other_set) == len(other) and seen.isdisjoint(other_set)):
+            # the usual case, decided in C: no key repeats
+            seen_at[kk[is_known]] = True
+            seen |= other_set
+            acc_at, acc_keys = np.concatenate([fresh_at, kk[is_known]]), other
         else:
-            for j, k in zip(np.flatnonzero(keep).tolist(), kept):
-                if k in seen:
+            acc_at_l, acc_keys = fresh_at.tolist(), []
+            for j, a in zip(kept_j.tolist(), kk.tolist()):
+                if a >= 0:
+                    if seen_at[a]:
+                        dup.append(j)
+                    else:
+                        seen_at[a] = True
+                        acc_at_l.append(a)
+                elif keys[j] in seen:
                     dup.append(j)
                 else:
-                    seen.add(k)
-                    accepted.append(k)
+                    seen.add(keys[j])
+                    acc_keys.append(keys[j])
+            acc_at = np.asarray(acc_at_l, dtype=np.int64)
+        accepted = (acc_at, acc_keys)
         for j in dup:
             keep[j] = False
             rejects.append(self._reject(batch, conv.index[j], "duplicate_source_id",
@@ -293,10 +313,9 @@ class DirectConverter:
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged
         code = np.full(n, None, dtype=object)
         coded = np.zeros(n, dtype=bool)  # where code holds one (kept, or given back)
-        known = self.known
         refresh: tuple[list[str], list[int]] = ([], [])
         if known.current or known.returning is not None:
-            at = known.positions(keys[live])
+            at = kat[live]
             hit = at >= 0
             known.fill(at[hit])  # the current versions' hashes and codes of these keys
             cur = hit & (at < known.current)
@@ -324,8 +343,8 @@ class DirectConverter:
                     got = pd.Series(keys[gone], dtype=object).map(back).to_numpy(dtype=object)
                     code[gone] = np.where(pd.notna(got), got, None)
                     coded[gone] = pd.notna(got)
-        skipped_keys = list(compress(sk.keys, skipped_ok.tolist()))
-        seen_keys = keys[live].tolist() + skipped_keys if self.mode == "replace" else None
+        seen_keys = keys[live].tolist() + list(compress(sk.keys, skipped_ok.tolist())) \
+            if self.mode == "replace" else None
         if self.mode == "append":
             for j in live[state[live] == 1]:
                 keep[j] = False
@@ -333,7 +352,7 @@ class DirectConverter:
                     batch, conv.index[j], "already_loaded",
                     f"feature {keys[j]} is already loaded with other values; use --mode "
                     "update", keys[j]))
-        unchanged = int((keep & (state == 2)).sum()) + len(skipped_keys)
+        unchanged = int((keep & (state == 2)).sum()) + len(fresh_at)
         write = keep & (state != 2)
         changed = keys[write & (state == 1)].tolist()
         w = np.flatnonzero(write)
@@ -361,9 +380,10 @@ class DirectConverter:
             for j in np.flatnonzero(keep & flagged):  # loaded with a flag (written, unchanged)
                 for f in conv.flags[j]:
                     flags[f] = flags.get(f, 0) + 1
-        for a in sk.at[skipped_ok].tolist():  # unchanged unconverted: the current version's
-            for f in self.known.flags.get(a, ()):
-                flags[f] = flags.get(f, 0) + 1
+        if known.flags and len(fresh_at):  # unchanged unconverted: the current version's
+            for a in fresh_at[known.flagged(fresh_at)].tolist():
+                for f in known.flags[a]:
+                    flags[f] = flags.get(f, 0) + 1
         return DirectBatch(
             read=len(batch), rejects=rejects, flags=flags, unchanged=unchanged,
             changed_keys=changed, reused=reused, layer_rows=len(w), layer_data=layer_data,
@@ -373,8 +393,17 @@ class DirectConverter:
             seen_keys=seen_keys, known_current=self.known.current, accepted=accepted,
             refresh=refresh)
 
-    def saw(self, keys: list[str]) -> None:
-        """Source keys accepted by a batch another converter process finished."""
+    def _seen_at(self) -> np.ndarray:
+        """Which of :class:`Known`'s rows' keys were accepted already (by row)."""
+        if self._seen_rows is None:
+            self._seen_rows = np.zeros(self.known.current, dtype=bool)
+        return self._seen_rows
+
+    def saw(self, accepted: tuple[np.ndarray, list[str]]) -> None:
+        """Source keys accepted by a batch another converter process finished
+        (:attr:`DirectBatch.accepted`): rows of :class:`Known`, and the other keys."""
+        rows, keys = accepted
+        self._seen_at()[rows] = True
         self.seen.update(keys)
 
     def _prefixes(self, district: np.ndarray, class_code: np.ndarray

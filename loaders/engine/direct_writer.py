@@ -15,6 +15,7 @@ import numpy as np
 from psycopg import sql
 
 from cim.coding.allocator import reserve_serials
+from cim.coding.registry import NewPartition
 from cim.db.locks import MERGE_LOCK_SPACE
 from loaders.engine import copybuf
 from loaders.engine.bulk import BulkWriter, MergeResult
@@ -44,6 +45,7 @@ class DirectWriter:
             sql.Identifier(self.layer.table), names)
         self.copy_registry = sql.SQL("COPY code_registry ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.SQL(", ").join(map(sql.Identifier, REGISTRY_COLUMNS)))
+        self.partition: NewPartition | None = None
         self.retire = sql.SQL(
             "UPDATE {} SET valid_to = now() WHERE valid_to IS NULL AND source_key = ANY(%s)"
         ).format(sql.Identifier(self.layer.table))
@@ -57,6 +59,21 @@ class DirectWriter:
         """The layer's merge lock, for the whole load (see the module docstring)."""
         self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                           (MERGE_LOCK_SPACE, self.layer.table))
+
+    def own_registry_partition(self) -> bool:
+        """For a layer's initial load: its codes into a registry partition of its own, its
+        indexes built after the rows (:mod:`cim.coding.registry`), if the layer has no code
+        yet; whether it will."""
+        self.partition = NewPartition.start(self.conn, self.layer.name)
+        if self.partition is not None:
+            self.copy_registry = self.partition.copy_statement()
+        return self.partition is not None
+
+    def attach_registry_partition(self) -> None:
+        """Index and attach the layer's new registry partition: the load's last statements
+        before its commit (the attach locks the default partition until then)."""
+        if self.partition is not None:
+            self.partition.attach()
 
     def _tick(self, phase: str) -> None:
         now = time.perf_counter()

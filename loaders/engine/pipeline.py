@@ -26,6 +26,7 @@ import pyproj
 import shapely
 
 from cim import crs as cimcrs
+from cim.coding import registry
 from cim.errors import InputError, OutOfAreaError
 from cim.layerdefs import LayerDef
 from cim.profile import CityProfile
@@ -319,7 +320,9 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(sql_analyze(layer.table, vacuum=vacuum))
             if result.issued >= 0.1 * max(current, 1):
-                conn.execute(sql_analyze("code_registry", vacuum=vacuum))
+                # the partition that took the codes; a layer's own was written frozen
+                part = registry.partition_of(conn, layer.name)
+                conn.execute(sql_analyze(part, vacuum=vacuum and part == registry.DEFAULT))
         phases["VACUUM ANALYZE" if vacuum else "ANALYZE"] = time.monotonic() - t
     if os.environ.get("CIM_LOAD_PHASES"):  # for bench/load_buildings.py: where time goes
         sys.stderr.write("phases: " + json.dumps({k: round(v, 2) for k, v in phases.items()})
@@ -337,11 +340,14 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
     from loaders.common import reject_record, row_attrs
     from loaders.engine import direct, direct_writer, workers
+    from loaders.engine import fingerprint as fpmod
 
     writer = direct_writer.DirectWriter(session.writer(layer, srid, layer_code, epsg))
     writer.lock()
     if not dropped:  # an initial load killed while this one waited for the lock dropped them
         indexes.restore(conn, layer)
+    else:  # an initial load: the layer's first codes get a registry partition of their own
+        writer.own_registry_partition()
     skip_fk_checks(conn, layer.table, session.report.batch_id)
     areas = direct.fetch_areas(conn, layer)
     if processes is None:
@@ -351,12 +357,19 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     # what the layer holds, read once here (the merge lock held keeps other loads from
     # committing in between); converter processes inherit it when forked
     t = time.monotonic()
-    known = direct.fetch_known(conn, layer, dataset, session.conninfo)
-    known_s = time.monotonic() - t
     head = [first] if first is not None else []
     if fingerprint:  # the current boundaries decide too (outside_area): in the context
         fp_ctx = dataclasses.replace(ctx, options={**ctx.options,
                                                    "_areas": direct.areas_digest(layer, areas)})
+    ahead: dict[int, tuple] = {}
+    if fingerprint and processes and _holds_dataset(conn, layer, dataset):
+        # a reload: its first batches fingerprinted while the server reads the keys
+        known, ahead = fpmod.read_while_fingerprinting(
+            lambda: direct.fetch_known(conn, layer, dataset, session.conninfo),
+            itertools.chain(head, batches), lambda b: fingerprint(b, fp_ctx))
+    else:
+        known = direct.fetch_known(conn, layer, dataset, session.conninfo)
+    known_s = time.monotonic() - t
 
     def make(keep: Callable[[int], bool] | None = None) -> tuple:
         """The converter and the batches it converts. In a converter process the source
@@ -365,8 +378,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         conv = direct.DirectConverter(
             layer, layer_code, lambda b: convert(b, ctx), known, areas,
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
-            fingerprint=(lambda b, **kw: fingerprint(b, fp_ctx, **kw)) if fingerprint
-            else None)
+            fingerprint=fpmod.ahead(lambda b, **kw: fingerprint(b, fp_ctx, **kw), ahead)
+            if fingerprint else None)
         rest = itertools.islice(iter_batches(src, batch_size, keep=keep), 1, None) \
             if processes else batches
         return conv, itertools.chain(head, rest)
@@ -399,6 +412,10 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         t = time.monotonic()
         indexes.build(conn, layer, dropped)
         phases["build indexes"] = time.monotonic() - t
+    if writer.partition is not None:
+        t = time.monotonic()
+        writer.attach_registry_partition()
+        phases["registry partition: indexes, attach"] = time.monotonic() - t
     session.succeed()
     current = writer.known_current + result.inserted
     phases.update(writer.seconds)
@@ -414,17 +431,21 @@ def _converters(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     the layer's indexes are built after the rows (the server's share is then small: 1M
     footprints 29.0 s with one, 25.9 s with two). With the indexes maintained row by row, two
     converters on 2 cores starve the server (1M footprints took 70 s instead of 30 s)."""
-    from loaders.engine.direct import like_prefix
-
     if feature_count is not None and 0 < feature_count <= batch_size:
         return 0
     cores = os.cpu_count() or 2
     if cores >= 3:
         return 2
-    reload = conn.execute(psycopg.sql.SQL(
+    return 2 if _holds_dataset(conn, layer, dataset) or indexes_after else 1
+
+
+def _holds_dataset(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> bool:
+    """Whether the layer holds current features of the dataset (a reload)."""
+    from loaders.engine.direct import like_prefix
+
+    return conn.execute(psycopg.sql.SQL(
         "SELECT EXISTS (SELECT 1 FROM {} WHERE valid_to IS NULL AND source_key LIKE %s)"
     ).format(psycopg.sql.Identifier(layer.table)), (like_prefix(dataset),)).fetchone()[0]
-    return 2 if reload or indexes_after else 1
 
 
 def skip_fk_checks(conn: psycopg.Connection, table: str, batch_id: int | None) -> bool:

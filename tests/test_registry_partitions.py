@@ -1,0 +1,159 @@
+"""The code registry by layer (migration 0011, cim/coding/registry.py): a layer's large first
+load writes its codes into a partition of its own, frozen, indexed after its rows and attached
+before its commit; every other code goes into the default partition; nothing is lost when the
+attach cannot happen, and the migration keeps every code both ways."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from cim.coding import registry
+from cim.db.engine import psycopg_conninfo
+from cim.db.migrate import downgrade, upgrade
+from loaders.buildings import load_buildings
+from loaders.engine import direct
+from tests.test_db import scratch  # noqa: F401  (fixture)
+from tests.test_direct_load import _delivery
+
+PARTS = ("SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+         "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'code_registry'::regclass "
+         "ORDER BY 1")
+
+
+def _codes(db, table: str = "code_registry") -> set[tuple]:
+    """The buildings' codes in ``table`` (the districts and grid cells of the fixture are in
+    the default partition)."""
+    return set(db.rows(f"SELECT code, layer, source_key FROM {table} "
+                       "WHERE layer = 'buildings'"))
+
+
+def _layer_codes(db) -> set[tuple]:
+    """What the registry must hold for the buildings: every version's code and key (one per
+    key: a code is issued once), read from the layer itself."""
+    return set(db.rows("SELECT DISTINCT code, 'buildings', source_key FROM buildings"))
+
+
+def test_a_large_first_load_gets_a_frozen_indexed_partition(fresh_db, tmp_path, monkeypatch):
+    assert fresh_db.rows(PARTS) == [("code_registry_default", "DEFAULT")]
+    path, _ = _delivery(tmp_path, "p")
+    monkeypatch.setenv("CIM_LOAD_INDEX_AFTER", "500")
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset="first",
+                       batch_size=300, processes=1)
+    assert (r.loaded, r.codes_issued) == (899, 899)
+    assert fresh_db.rows(PARTS) == [("code_registry_buildings", "FOR VALUES IN ('buildings')"),
+                                    ("code_registry_default", "DEFAULT")]
+    assert _codes(fresh_db, "code_registry_buildings") == _layer_codes(fresh_db)
+    assert len(_layer_codes(fresh_db)) == 899
+    assert _codes(fresh_db, "ONLY code_registry_default") == set()
+    # written frozen: all pages all-visible without a vacuum
+    pages, visible = fresh_db.rows("SELECT relpages, relallvisible FROM pg_class "
+                                   "WHERE relname = 'code_registry_buildings'")[0]
+    assert pages > 0 and visible == pages
+    # its two unique indexes, the (layer, key) one attached to the parent's constraint, and
+    # no third one built by the attach
+    ixs = dict(fresh_db.rows(
+        "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index i JOIN pg_class c "
+        "ON c.oid = i.indexrelid WHERE i.indrelid = 'code_registry_buildings'::regclass"))
+    assert sorted(ixs) == ["code_registry_buildings_code_uq",
+                           "code_registry_buildings_layer_source_uq"]
+    assert fresh_db.scalar(
+        "SELECT inhparent::regclass::text FROM pg_inherits "
+        "WHERE inhrelid = 'code_registry_buildings_layer_source_uq'::regclass"
+    ) == "code_registry_layer_source_uq"
+    one = fresh_db.rows("SELECT code, source_key FROM code_registry_buildings LIMIT 1")[0]
+    # found through the parent by code alone, and both uniqueness rules hold
+    assert fresh_db.scalar("SELECT layer FROM code_registry WHERE code = %s",
+                           (one[0],)) == "buildings"
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        fresh_db.scalar("INSERT INTO code_registry (code, layer, source_key) "
+                        "VALUES (%s, 'buildings', 'x:1') RETURNING 1", (one[0],))
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        fresh_db.scalar("INSERT INTO code_registry (code, layer, source_key) "
+                        "VALUES ('X1', 'buildings', %s) RETURNING 1", (one[1],))
+    # the layer's next load (another dataset, its partition there): through the parent
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset="second",
+                       batch_size=300, processes=1)
+    assert r.codes_issued == 899
+    assert _codes(fresh_db, "code_registry_buildings") == _layer_codes(fresh_db)
+    assert len(_layer_codes(fresh_db)) == 2 * 899
+
+
+def test_a_small_load_stays_in_the_default_partition(fresh_db, tmp_path):
+    path, _ = _delivery(tmp_path, "s", n=400)
+    load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=1)
+    assert fresh_db.rows(PARTS) == [("code_registry_default", "DEFAULT")]
+    assert _codes(fresh_db, "ONLY code_registry_default") == _layer_codes(fresh_db)
+    assert len(_layer_codes(fresh_db)) == 400  # the first 400 rows: no duplicate among them
+
+
+def test_a_failed_first_load_leaves_no_partition(fresh_db, tmp_path, monkeypatch):
+    path, _ = _delivery(tmp_path, "f")
+    monkeypatch.setenv("CIM_LOAD_INDEX_AFTER", "500")
+    prepare = direct.DirectConverter.prepare
+
+    def buggy(self, batch):
+        if batch.first_row > 600:  # the third batch: two are written (codes too)
+            raise KeyError("injected")
+        return prepare(self, batch)
+
+    monkeypatch.setattr(direct.DirectConverter, "prepare", buggy)
+    with pytest.raises(KeyError, match="injected"):
+        load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=0)
+    assert fresh_db.rows(PARTS) == [("code_registry_default", "DEFAULT")]
+    assert fresh_db.scalar("SELECT to_regclass('code_registry_buildings')") is None
+    assert _codes(fresh_db) == set()
+    monkeypatch.undo()
+    monkeypatch.setenv("CIM_LOAD_INDEX_AFTER", "500")
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=0)
+    assert r.loaded == 899
+    assert [p for p, _ in fresh_db.rows(PARTS)] == ["code_registry_buildings",
+                                                    "code_registry_default"]
+
+
+def test_an_attach_that_would_wait_writes_the_codes_the_ordinary_way(fresh_db, tmp_path,
+                                                                      monkeypatch):
+    """A transaction that holds the default partition (a service drawing a case code, left
+    open) would make the attach wait: the load gives up waiting and registers its codes
+    through the registry's indexes, in the default partition."""
+    path, _ = _delivery(tmp_path, "w")
+    monkeypatch.setenv("CIM_LOAD_INDEX_AFTER", "500")
+    monkeypatch.setattr(registry, "ATTACH_LOCK_TIMEOUT", "300ms")
+    with psycopg.connect(fresh_db.conninfo) as other:
+        other.execute("INSERT INTO code_registry (code, layer, source_key) "
+                      "VALUES ('C1', 'cases', 'case:1')")
+        r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300,
+                           processes=1)
+        other.rollback()
+    assert (r.loaded, r.codes_issued) == (899, 899)
+    assert fresh_db.rows(PARTS) == [("code_registry_default", "DEFAULT")]
+    assert fresh_db.scalar("SELECT to_regclass('code_registry_buildings')") is None
+    assert _codes(fresh_db, "ONLY code_registry_default") == _layer_codes(fresh_db)
+    assert len(_layer_codes(fresh_db)) == 899
+
+
+def test_the_migration_keeps_every_code_both_ways(scratch):  # noqa: F811
+    upgrade(scratch, 4527, "0010_byte_order_keys")
+    rows = {(f"37081181010000{i:04d}", "buildings" if i % 2 else "cases", f"k:{i}")
+            for i in range(50)}
+    with psycopg.connect(psycopg_conninfo(scratch)) as conn:
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO code_registry (code, layer, source_key) "
+                            "VALUES (%s, %s, %s)", sorted(rows))
+    upgrade(scratch, 4527)
+    with psycopg.connect(psycopg_conninfo(scratch)) as conn:
+        assert conn.execute("SELECT relkind FROM pg_class WHERE relname = 'code_registry'"
+                            ).fetchone()[0] == "p"
+        got = set(conn.execute("SELECT code, layer, source_key FROM ONLY code_registry_default"
+                               ).fetchall())
+        assert got == rows
+    downgrade(scratch, 4527, "0010_byte_order_keys")
+    with psycopg.connect(psycopg_conninfo(scratch)) as conn:
+        assert conn.execute("SELECT relkind FROM pg_class WHERE relname = 'code_registry'"
+                            ).fetchone()[0] == "r"
+        assert set(conn.execute("SELECT code, layer, source_key FROM code_registry")
+                   .fetchall()) == rows
+        # a code is unique again across layers (the primary key of before)
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO code_registry (code, layer, source_key) "
+                         "VALUES ('370811810100000001', 'roads', 'k:x')")
