@@ -4,6 +4,8 @@ duplicates, replace mode — with the unchanged rows never converted."""
 
 from __future__ import annotations
 
+import time
+
 import pyogrio
 import pytest
 
@@ -248,3 +250,52 @@ def test_two_current_versions_with_one_key_do_not_stop_a_reload(fresh_db, tmp_pa
     converted.clear()
     r = _load(fresh_db, path)
     assert r.read == 301 and r.loaded + r.rejected == 301
+
+
+@pytest.mark.parametrize("how", ["in process", "two processes", "fingerprinted ahead"])
+def test_repeated_ids_on_a_reload_are_decided_in_row_order_across_processes(
+        fresh_db, tmp_path, monkeypatch, how):
+    # read 300 rows at a time, two converter processes take batches 1 and 3, and 2: every
+    # repeat below is of a row the other process handled. A repeated key the layer holds is
+    # told by its row in Known, a new one by its text (DirectConverter.saw)
+    path, gdf = _delivery(tmp_path, "dup")
+    gdf.iloc[400] = gdf.iloc[10]  # row 401 a copy of row 11: its fingerprint is row 11's
+    pyogrio.write_dataframe(gdf, path)
+    processes = 0 if how == "in process" else 2
+    first = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300,
+                           processes=processes)
+    assert (first.loaded, first.rejected) == (899, 1)
+    gdf.loc[500, "编号"] = gdf.loc[30, "编号"]  # row 501: row 31's id with other values
+    gdf.loc[[350, 650], "编号"] = "NEW-1"  # rows 351 and 651: a new id, twice
+    pyogrio.write_dataframe(gdf, path)
+    if how == "fingerprinted ahead":  # the keys read slowly: the load fingerprints every batch
+        from loaders.engine import direct, fingerprint
+
+        ahead: list[int] = []
+        slow = direct.fetch_known
+
+        def read_slowly(*a, **kw):
+            time.sleep(3)
+            return slow(*a, **kw)
+
+        def counted(read, batches, fp):
+            known, done = read_while(read, batches, fp)
+            ahead.append(len(done))
+            return known, done
+
+        read_while = fingerprint.read_while_fingerprinting
+        monkeypatch.setattr(direct, "fetch_known", read_slowly)
+        monkeypatch.setattr(fingerprint, "read_while_fingerprinting", counted)
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300,
+                       processes=processes)
+    if how == "fingerprinted ahead":
+        assert ahead == [3]
+    # 401 repeats row 11 unconverted, 501 row 31 converted, 651 row 351's new id
+    assert (r.read, r.inserted, r.updated, r.unchanged, r.rejected) == (900, 1, 0, 896, 3)
+    assert r.rejected_by_reason == {"duplicate_source_id": 3}
+    rej = fresh_db.rows("SELECT row_number FROM load_rejects WHERE batch_id = %s "
+                        "ORDER BY row_number", (r.batch_id,))
+    assert rej == [(401,), (501,), (651,)]
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL "
+                           "AND source_key = 'dup:NEW-1'") == 1
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 900

@@ -12,8 +12,9 @@ keep rows the new converter would write differently.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -53,3 +54,36 @@ def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[s
         return keys, source_fingerprints(batch.columns, wkb, context)
 
     return fingerprint
+
+
+def read_while_fingerprinting(read: Callable[[], Any], batches: Iterable[Batch],
+                              fingerprint: Callable[[Batch], tuple]
+                              ) -> tuple[Any, dict[int, tuple]]:
+    """``read()`` (the dataset's keys: the server scans the layer, ~1 s for a million rows)
+    on a thread, while this one fingerprints the first batches (the converter processes'
+    first work, which needs no key): ``(what read gave, {batch's first row: (keys,
+    fingerprints)})``, the batches fingerprinted until ``read`` was done. The converter
+    processes, forked afterwards, take those as theirs (:func:`ahead`).
+
+    A reload waited for the keys with one core idle (PostgreSQL scanned, the load waited),
+    then converted on two; fingerprints are the larger part of a reload's conversion."""
+    done: dict[int, tuple] = {}
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cim-keys") as pool:
+        fut = pool.submit(read)
+        it = iter(batches)
+        while not fut.done():
+            b = next(it, None)
+            if b is None:
+                break
+            done[b.first_row] = fingerprint(b)
+        got = fut.result()
+    return got, done
+
+
+def ahead(fingerprint: Callable[..., tuple], done: dict[int, tuple]) -> Callable[..., tuple]:
+    """``fingerprint``, but a batch fingerprinted ahead (:func:`read_while_fingerprinting`,
+    with its keys) is not fingerprinted again."""
+    def fp(batch: Batch, with_keys: bool = True) -> tuple:
+        got = done.pop(batch.first_row, None)
+        return got if got is not None else fingerprint(batch, with_keys=with_keys)
+    return fp

@@ -44,6 +44,7 @@ class Known:
     # no key of the dataset, so no key can return)
     returning: Callable[[list[str]], dict[str, str]] | None = None
     lookup: Any = None  # _Lookup of ``keys`` (see positions)
+    _flagged: np.ndarray | None = None  # the rows of ``flags``, sorted (see flagged)
 
     @property
     def current(self) -> int:
@@ -62,6 +63,14 @@ class Known:
         if self.lookup is None:
             self.lookup = _Lookup(self.keys)
         return self.lookup.get_indexer(np.asarray(keys, dtype=object)).astype(np.int64)
+
+    def flagged(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each of ``rows`` has flags (vectorised: a batch's rows skipped unconverted
+        are mostly unflagged)."""
+        if self._flagged is None:
+            self._flagged = np.sort(np.fromiter(self.flags, dtype=np.int64,
+                                                count=len(self.flags)))
+        return np.isin(rows, self._flagged)
 
     def fill(self, rows: np.ndarray) -> None:
         """Make ``row_hash`` and ``code`` hold the current versions of these rows."""
@@ -281,7 +290,11 @@ class _Lookup:
         self.idx = idx
 
     def get_indexer(self, keys: np.ndarray) -> np.ndarray:
-        at = self.idx.get_indexer(keys)
+        import pandas as pd
+
+        # as an object Index: an array would be inferred as text and converted to Arrow
+        # strings and back (half the time of a look-up)
+        at = self.idx.get_indexer(pd.Index(keys, dtype=object, copy=False))
         if self.rows is not None:
             at = np.where(at >= 0, self.rows[np.maximum(at, 0)], -1)
         return at
