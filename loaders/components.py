@@ -27,7 +27,7 @@ from cim.profile import CityProfile
 from cim.text import norm_key
 from loaders.common import attrs_json, reject_record, row_attrs, source_keys
 from loaders.engine.bulk import JsonText
-from loaders.engine.direct import Converted
+from loaders.engine.direct import Converted, ewkb_from_iso
 from loaders.engine.fingerprint import make_fingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
@@ -142,9 +142,9 @@ def _prepare_any(geoms: np.ndarray, transformer) -> tuple[np.ndarray, list, list
             continue
         p = prepare(geoms[idx].copy(), transformer, fam, make_multi=False)
         out[idx] = p.geoms
-        for j in np.flatnonzero([r is not None for r in p.reject]):
+        for j in np.flatnonzero(p.reject.marked).tolist():
             reject[idx[j]] = p.reject[j]
-        for j in np.flatnonzero([bool(f) for f in p.flags]):
+        for j in np.flatnonzero(np.fromiter(map(bool, p.flags), bool, len(p.flags))).tolist():
             flags[idx[j]] = p.flags[j]
     rest = np.flatnonzero(fams == None)  # noqa: E711  (object array comparison)
     if rest.size:
@@ -278,7 +278,10 @@ def make_columns(profile: CityProfile):
             row_hash=content_hashes_wkb(kept, iso),  # the layer's columns in declared order
             attrs=attrs_json({k: v[idx] for k, v in cols.items() if k not in columned},
                              len(idx)),
-            flags=[flags[i] for i in idx], geoms=geoms[idx], ewkb=ewkb(geoms[idx], ctx.srid),
+            flags=[flags[i] for i in idx], geoms=geoms[idx],
+            # the stored EWKB from the hashed ISO WKB's header (2D), else from shapely
+            ewkb=_ewkb if (_ewkb := ewkb_from_iso(iso, ctx.srid)) is not None
+            else ewkb(geoms[idx], ctx.srid),
             class_code=vals["subclass_code"][idx],
             columns={c: v for c, v in kept.items() if c not in derived}, rejects=rejects)
 

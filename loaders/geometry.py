@@ -18,14 +18,6 @@ TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "Mu
               5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
 
 
-@dataclass
-class Prepared:
-    geoms: np.ndarray  # storage-CRS geometries (None where rejected)
-    reject: list[tuple[str, str] | None]  # (reason, message) per row
-    flags: list[list[str]]
-    solid_height: np.ndarray | None = None  # z extent of 3D solids (LOD1 blocks), else NaN
-
-
 class _Rejects(list):
     """The rows' reasons (None: kept) that also keep a mask of the rows given one, so that
     each step tests a NumPy mask instead of a Python pass over every row."""
@@ -37,6 +29,14 @@ class _Rejects(list):
     def __setitem__(self, i, value) -> None:
         super().__setitem__(i, value)
         self.marked[i] = value is not None
+
+
+@dataclass
+class Prepared:
+    geoms: np.ndarray  # storage-CRS geometries (None where rejected)
+    reject: _Rejects  # (reason, message) per row, None where kept; .marked: the rejected
+    flags: list[list[str]]
+    solid_height: np.ndarray | None = None  # z extent of 3D solids (LOD1 blocks), else NaN
 
 
 def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: str,
@@ -120,8 +120,7 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         geoms[idx] = builder(parts, indices=pidx)
     for i in np.flatnonzero(~ok):
         geoms[i] = None
-    return Prepared(geoms=geoms, reject=list(reject), flags=flags,
-                    solid_height=solid_height)
+    return Prepared(geoms=geoms, reject=reject, flags=flags, solid_height=solid_height)
 
 
 def _footprint_of_solid(g) -> tuple[object | None, float]:

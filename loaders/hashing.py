@@ -187,7 +187,8 @@ def _encoded_column(col: Iterable[Any], n: int):
     arr = _objects(col if hasattr(col, "__len__") else list(col))
     if len(arr) != n:
         raise ValueError(f"a column has {len(arr)} values for {n} geometries")
-    if pd.api.types.infer_dtype(arr, skipna=True) in _FACTORIZABLE:
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind in _FACTORIZABLE or (kind == "date" and _plain_dates(arr)):
         codes, uniques = pd.factorize(arr)
         enc = np.empty(len(uniques) + 1, dtype=object)
         enc[:-1] = [encode_value(u) for u in uniques]
@@ -196,12 +197,20 @@ def _encoded_column(col: Iterable[Any], n: int):
     return pa.array(_objects(_encode_column(arr, n)), pa.binary())
 
 
+def _plain_dates(arr: np.ndarray) -> bool:
+    """Whether every value is a ``datetime.date`` (no datetime: an aware one can equal another
+    of another zone and encode otherwise) or missing: equal dates encode equal."""
+    import pandas as pd
+
+    return all(type(v) is dt.date for v in arr[pd.notna(arr)].tolist())
+
+
 def _encode_column(col: Iterable[Any], n: int) -> list[bytes]:
     out: list[bytes] = []
     cache: dict[tuple[type, Any], bytes] = {}
     for v in col:
         try:
-            key = (type(v), v)
+            key = (type(v), v, getattr(v, "tzinfo", None))  # 00:00Z == 08:00+08
             hit = cache.get(key)
         except TypeError:  # unhashable: encode without the cache
             key, hit = None, None

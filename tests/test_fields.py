@@ -81,3 +81,22 @@ def test_attrs_json_is_the_json_of_row_attrs():
                    {"h": 123456789012345678.0, "t": 'é"\\', "n": 2},
                    {"h": None, "t": None, "n": None},
                    {"h": "inf", "t": "ab", "n": 3}]
+
+
+def test_attrs_json_texts_quoted_in_arrow_are_what_json_writes():
+    """A column of distinct texts (ids) is quoted in Arrow when it is plain: blank texts
+    (Unicode spaces, control characters counted as spaces by str.strip), quotes, backslashes,
+    control characters and NULs still come out as json.dumps writes them."""
+    import json
+
+    from loaders.common import attrs_json
+
+    texts = ["JZ001", "  ", "", 'a"b', "x\\y", "制图", " 中 ", "\t", "\x1c", "\xa0", "\u3000",
+             "\u3000a", "a\x00b", "é", "ab\ncd", "A\u2028B", "\x7f1", "ok ok", "𠀀1"]
+    col = np.array(texts + [None, float("nan")], dtype=object)
+    expected = []
+    for v in col:  # json.dumps of the value as row_attrs keeps it, written independently
+        blank = v is None or (isinstance(v, float)) or v.strip() == ""
+        expected.append("{" + json.dumps("编号", ensure_ascii=False) + ": " + (
+            "null" if blank else json.dumps(v.replace("\x00", ""), ensure_ascii=False)) + "}")
+    assert attrs_json({"编号": col}, len(col)) == expected

@@ -107,6 +107,27 @@ def test_three_d_points_nulls_and_other_types():
     assert content_hash((None,), None) == hashlib.sha256(_field(b"N") * 2).hexdigest()
 
 
+
+def test_batch_hashes_of_dates_and_zoned_times_follow_the_recipe():
+    """A column of dates is encoded once per distinct date; two aware times that are equal
+    (the same instant in two zones) are different text, so different content."""
+    import datetime as dt
+
+    utc, cst = dt.UTC, dt.timezone(dt.timedelta(hours=8))
+    dates = [dt.date(2021, 5, 12), None, dt.date(2021, 5, 12), dt.date(1999, 1, 2)]
+    zoned = [dt.datetime(2021, 5, 12, 0, 0, tzinfo=utc), dt.date(2021, 5, 12),
+             dt.datetime(2021, 5, 12, 8, 0, tzinfo=cst), None]
+    text = {None: b"N", dt.date(2021, 5, 12): b"D2021-05-12", dt.date(1999, 1, 2):
+            b"D1999-01-02"}
+    want_dates = [hashlib.sha256(_field(text[d]) + _field(b"N")).hexdigest() for d in dates]
+    assert content_hashes({"d": np.array(dates, dtype=object)}, [None] * 4).tolist() == \
+        want_dates
+    zoned_text = [b"D2021-05-12T00:00:00+00:00", b"D2021-05-12", b"D2021-05-12T08:00:00+08:00",
+                  b"N"]
+    assert content_hashes({"d": np.array(zoned, dtype=object)}, [None] * 4).tolist() == \
+        [hashlib.sha256(_field(t) + _field(b"N")).hexdigest() for t in zoned_text]
+
+
 def _recipe(values: tuple, wkb: bytes) -> str:
     """The documented recipe, written again here for values as PostgreSQL returns them."""
     out = b""
