@@ -137,10 +137,12 @@ def test_retired_features_come_back_with_their_codes(fresh_db, tmp_path, convert
         == codes
 
 
+@pytest.mark.parametrize("odd", [["A\n1", "B\t2", "C\\3", "D\\n4", "E\\\\t5"],
+                                 # no newline: the keys are read as stored, not escaped
+                                 ["B\t2", "C\\3", "D\\n4", "E\\\\t5", "F\\"]])
 def test_ids_with_newlines_tabs_and_backslashes_reload_unchanged(fresh_db, tmp_path,
-                                                                  converted):
+                                                                  converted, odd):
     path, gdf = _delivery(tmp_path, "odd", n=300)
-    odd = ["A\n1", "B\t2", "C\\3", "D\\n4", "E\\\\t5"]
     for i, v in enumerate(odd):
         gdf.loc[20 + i, "编号"] = v
     gdf.loc[20:24, "建筑用途"] = None  # flagged: their flags come back by key too
