@@ -193,6 +193,9 @@ def test_d_readers_never_wait_for_a_load_into_an_empty_layer(fresh_db, tmp_path,
                 merging += 1  # the loader is inside its merge: a reader now is the real test
                 try:
                     reader.execute("SELECT count(*) FROM buildings").fetchone()
+                    # the code registry too: an initial load fills a partition of its own and
+                    # attaches it just before its commit (cim/coding/registry.py)
+                    reader.execute("SELECT count(*) FROM code_registry").fetchone()
                     reads += 1
                 except psycopg.errors.LockNotAvailable as e:
                     waited.append(str(e))
@@ -205,6 +208,8 @@ def test_d_readers_never_wait_for_a_load_into_an_empty_layer(fresh_db, tmp_path,
         reader.close()
     assert proc.returncode == 0, err
     assert json.loads(out)["inserted"] == 6000
+    assert fresh_db.scalar("SELECT to_regclass('code_registry_buildings') IS NOT NULL") == \
+        bool(index_after)  # the initial load's own registry partition, attached
     assert merging > 0, "the load's merge was never observed"
     assert waited == [], f"a reader waited for the load ({len(waited)} of {merging} reads)"
     if index_after is None:
