@@ -1,7 +1,8 @@
 """The code registry by layer (migration 0011, cim/coding/registry.py): a layer's large first
-load writes its codes into a partition of its own, frozen, indexed after its rows and attached
-before its commit; every other code goes into the default partition; nothing is lost when the
-attach cannot happen, and the migration keeps every code both ways."""
+load writes its codes into a partition of its own (on a second connection), frozen, indexed
+after its rows and attached before its commit; every other code goes into the default
+partition; nothing is lost when the attach cannot happen, a failed load leaves no table and
+one left by a dead load goes at the layer's next; the migration keeps every code both ways."""
 
 from __future__ import annotations
 
@@ -157,3 +158,21 @@ def test_the_migration_keeps_every_code_both_ways(scratch):  # noqa: F811
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute("INSERT INTO code_registry (code, layer, source_key) "
                          "VALUES ('370811810100000001', 'roads', 'k:x')")
+
+
+def test_a_table_left_by_a_dead_load_goes_at_the_next_initial_load(fresh_db, tmp_path,
+                                                                   monkeypatch):
+    """A load killed after its second connection committed the new table (unattached) leaves
+    it behind: not part of the registry, dropped by the layer's next initial load."""
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        conn.execute("CREATE TABLE code_registry_buildings (LIKE code_registry)")
+        conn.execute("INSERT INTO code_registry_buildings (code, layer, source_key) "
+                     "VALUES ('370811810100999999', 'buildings', 'dead:1')")
+    assert fresh_db.scalar("SELECT count(*) FROM code_registry WHERE layer = 'buildings'") == 0
+    path, _ = _delivery(tmp_path, "o")
+    monkeypatch.setenv("CIM_LOAD_INDEX_AFTER", "500")
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=1)
+    assert r.loaded == 899
+    assert fresh_db.rows(PARTS)[0] == ("code_registry_buildings", "FOR VALUES IN ('buildings')")
+    assert _codes(fresh_db, "code_registry_buildings") == _layer_codes(fresh_db)
+    assert ("370811810100999999", "buildings", "dead:1") not in _codes(fresh_db)

@@ -60,20 +60,18 @@ class DirectWriter:
         self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                           (MERGE_LOCK_SPACE, self.layer.table))
 
-    def own_registry_partition(self) -> bool:
-        """For a layer's initial load: its codes into a registry partition of its own, its
-        indexes built after the rows (:mod:`cim.coding.registry`), if the layer has no code
-        yet; whether it will."""
-        self.partition = NewPartition.start(self.conn, self.layer.name)
-        if self.partition is not None:
-            self.copy_registry = self.partition.copy_statement()
-        return self.partition is not None
+    def own_registry_partition(self, conninfo: str) -> NewPartition | None:
+        """For a layer's initial load: its codes into a registry partition of its own, filled
+        and indexed on a connection of its own (:mod:`cim.coding.registry`), if the layer has
+        no code yet; the partition (None: the codes go into the registry)."""
+        self.partition = NewPartition.start(self.conn, conninfo, self.layer.name)
+        return self.partition
 
     def attach_registry_partition(self) -> None:
-        """Index and attach the layer's new registry partition: the load's last statements
-        before its commit (the attach locks the default partition until then)."""
+        """Attach the layer's new registry partition: the load's last statement before its
+        commit (the attach locks the default partition until then)."""
         if self.partition is not None:
-            self.partition.attach()
+            self.partition.attach(self.conn)
 
     def _tick(self, phase: str) -> None:
         now = time.perf_counter()
@@ -114,7 +112,10 @@ class DirectWriter:
                 cp.write(b.layer_data)
                 cp.write(copybuf.TRAILER)
             self._tick("COPY layer")
-            if new:
+            if new and self.partition is not None:  # COPYed by the partition's connection
+                self.partition.write(copybuf.HEADER, b.registry_data, copybuf.TRAILER)
+                self._tick("COPY registry")
+            elif new:
                 with conn.cursor().copy(self.copy_registry) as cp:
                     cp.write(copybuf.HEADER)
                     cp.write(b.registry_data)

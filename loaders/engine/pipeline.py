@@ -285,6 +285,7 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
     srid = profile.srid
     progress = _progress(quiet)
     dropped: list = []
+    own_partition: list = []  # the layer's new code registry partition, if any
     try:
         with LoadSession(conninfo, layer.name, path, mode, opts, report) as session:
             batches: Iterator[Batch] = iter_batches(src, batch_size)
@@ -296,8 +297,10 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
             phases, result, current = _direct_write(
                 session, conn, layer, layer_code, convert, ctx, epsg, src, path, report,
                 srid, mode, district, dataset, batch_size, processes, quiet, progress,
-                first, batches, dropped, fingerprint)
+                first, batches, dropped, own_partition, fingerprint)
     except BaseException as exc:
+        for part in own_partition:  # rolled back: the new partition's table goes too
+            part.abandon()
         if dropped:  # rolled back to the empty table: its indexes again (instant)
             try:
                 with psycopg.connect(conninfo, autocommit=True) as c:
@@ -336,6 +339,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   district: str | None, dataset: str, batch_size: int,
                   processes: int | None, quiet: bool, progress: Callable,
                   first: Batch | None, batches: Iterator[Batch], dropped: list,
+                  own_partition: list,
                   fingerprint: Callable | None) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
     from loaders.common import reject_record, row_attrs
@@ -346,8 +350,9 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     writer.lock()
     if not dropped:  # an initial load killed while this one waited for the lock dropped them
         indexes.restore(conn, layer)
-    else:  # an initial load: the layer's first codes get a registry partition of their own
-        writer.own_registry_partition()
+    elif (part := writer.own_registry_partition(session.conninfo)) is not None:
+        # an initial load: the layer's first codes get a registry partition of their own
+        own_partition.append(part)
     skip_fk_checks(conn, layer.table, session.report.batch_id)
     areas = direct.fetch_areas(conn, layer)
     if processes is None:
@@ -408,6 +413,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     result = writer.finish(mode, dataset)
     result.apply_to(report, writer.w)
     _check_outcome(report, path)
+    if writer.partition is not None:
+        writer.partition.finish()  # its indexes are built beside the layer's
     if dropped:
         t = time.monotonic()
         indexes.build(conn, layer, dropped)
@@ -415,7 +422,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     if writer.partition is not None:
         t = time.monotonic()
         writer.attach_registry_partition()
-        phases["registry partition: indexes, attach"] = time.monotonic() - t
+        phases["registry partition: wait, attach"] = time.monotonic() - t
     session.succeed()
     current = writer.known_current + result.inserted
     phases.update(writer.seconds)
