@@ -176,3 +176,35 @@ def test_a_table_left_by_a_dead_load_goes_at_the_next_initial_load(fresh_db, tmp
     assert fresh_db.rows(PARTS)[0] == ("code_registry_buildings", "FOR VALUES IN ('buildings')")
     assert _codes(fresh_db, "code_registry_buildings") == _layer_codes(fresh_db)
     assert ("370811810100999999", "buildings", "dead:1") not in _codes(fresh_db)
+
+
+def test_two_first_loads_of_two_layers_at_once_keep_every_code_once(fresh_db):
+    """Both initial loads run at once (two processes): each may attach its partition, or —
+    if the other still uses the default partition when it attaches — write its codes the
+    ordinary way; either way every code is registered once, for its layer, and both end."""
+    import subprocess
+    import sys
+
+    from cim.config import PROJECT_ROOT
+    from tests.conftest import SAMPLES
+
+    env = fresh_db.env()
+    env["CIM_LOAD_INDEX_AFTER"] = "500"
+    procs = [subprocess.Popen([sys.executable, "-m", "cim", "load", layer, str(path),
+                               "--json", "--quiet"], env=env, cwd=PROJECT_ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for layer, path in (("buildings", SAMPLES / "buildings" / "buildings_survey.shp"),
+                                 ("components",
+                                  SAMPLES / "components" / "components_points.shp"))]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    for layer in ("buildings", "components"):
+        want = set(fresh_db.rows(f"SELECT DISTINCT code, source_key FROM {layer}"))
+        got = fresh_db.rows("SELECT code, source_key FROM code_registry WHERE layer = %s",
+                            (layer,))
+        assert len(got) == len(set(got)) and set(got) == want and len(want) > 400
+    assert fresh_db.scalar("SELECT count(*) = count(DISTINCT code) FROM code_registry")
+    # no table is left behind unattached
+    assert fresh_db.scalar(
+        "SELECT count(*) FROM pg_class c WHERE c.relname IN ('code_registry_buildings', "
+        "'code_registry_components') AND c.relkind = 'r' AND NOT c.relispartition") == 0
