@@ -71,6 +71,31 @@ def test_replace_only_touches_its_own_dataset(fresh_db, tmp_path):
     assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL") == 4
 
 
+def test_replace_scopes_datasets_whose_names_hold_like_wildcards(fresh_db, tmp_path):
+    """A dataset's keys are found by LIKE 'dataset:%': its name's backslash, _ and % are
+    literal. Dataset x\\y_% and dataset xy_% are apart (a backslash escaping y made the
+    pattern of the first match the keys of the second)."""
+    gdf = _sample(6)
+    for name in ("xy_%", "x\\y_%"):
+        load_buildings(fresh_db.conninfo, fresh_db.profile, _write(tmp_path / "d.gpkg", gdf),
+                       dataset=name)
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile,
+                       _write(tmp_path / "d.gpkg", gdf.iloc[:2]), mode="replace",
+                       dataset="x\\y_%")
+    assert r.retired == 4
+    current = [k.rsplit(":", 1)[0] for k in _current(fresh_db)]
+    assert sorted(current) == sorted(["xy_%"] * 6 + ["x\\y_%"] * 2)
+
+
+def test_a_dataset_name_with_the_key_separator_is_refused(fresh_db, tmp_path):
+    """Source keys are dataset:id: dataset "a" would own the keys of dataset "a:b"."""
+    from cim.errors import InputError
+
+    p = _write(tmp_path / "d.gpkg", _sample(3))
+    with pytest.raises(InputError, match="without ':'"):
+        load_buildings(fresh_db.conninfo, fresh_db.profile, p, dataset="a:b")
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
+
 def test_cli_history_shows_versions(fresh_db, tmp_path):
     gdf = _sample(3)
     p = _write(tmp_path / "h.gpkg", gdf)

@@ -29,6 +29,7 @@ from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.db.locks import MERGE_LOCK_SPACE
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
+from loaders.engine.known import like_prefix
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import BASE_COLUMNS, StagedRows, staging_columns  # noqa: F401
 
@@ -148,7 +149,7 @@ class RetireScope:
                 "WHERE s.source_key = l.source_key) AND NOT EXISTS (SELECT 1 FROM load_rejects r "
                 "WHERE r.batch_id = %s AND r.source_key = l.source_key)"
             ).format(tbl=sql.Identifier(table), seen=seen),
-                (dataset.replace("%", r"\%").replace("_", r"\_") + ":%", self.batch_id)
+                (like_prefix(dataset), self.batch_id)
             ).rowcount
             self.conn.execute(sql.SQL("DROP TABLE {}").format(seen))
             self._closed.add(table)

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from cim.errors import CimError
+from cim.errors import CimError, InputError
 from cim.layerdefs import LAYERS, LayerDef
 from loaders.engine import batch, bulk, indexes
 from loaders.engine.report import LoadReport
@@ -37,6 +37,12 @@ class LoadSession:
     def __init__(self, conninfo: str, layer_name: str, path: Path, mode: str,
                  options: dict[str, Any], report: LoadReport,
                  files: list[Path] | None = None) -> None:
+        dataset = options.get("dataset")
+        if isinstance(dataset, str) and (":" in dataset or not dataset.strip()):
+            # a source key is dataset:id: with a colon, dataset "a" would own the keys of
+            # dataset "a:b" (a replace of "a" would retire them)
+            raise InputError(f"dataset name {dataset!r}: give a non-empty name without ':' "
+                             "(--dataset; the default is the file name)", path=str(path))
         self.conninfo = conninfo
         self.layer_name = layer_name
         self.path = path
