@@ -36,7 +36,7 @@ from cim.errors import ConfigError
 from cim.profile import CityProfile
 from loaders.pipes.gis import read_gis, split_layer
 from loaders.pipes.qa import QAResult, Rules, run_checks
-from loaders.pipes.records import Delivery, PipeLoadReport
+from loaders.pipes.records import Delivery, PipeLoadReport, collector_paused
 from loaders.pipes.survey import read_survey
 from loaders.pipes.topology import topology
 from loaders.pipes.write import default_dataset, write_delivery
@@ -59,8 +59,9 @@ __all__ = [
 
 
 def run_qa(profile: CityProfile, delivery: Delivery, rules: Rules | None = None) -> QAResult:
-    return run_checks(delivery.points, delivery.segments, rules or Rules.load(profile),
-                      survey=delivery.survey, tables=delivery.tables)
+    with collector_paused():
+        return run_checks(delivery.points, delivery.segments, rules or Rules.load(profile),
+                          survey=delivery.survey, tables=delivery.tables)
 
 
 def load_pipes(conninfo: str, profile: CityProfile, delivery: Delivery, *,
@@ -79,6 +80,14 @@ def read_delivery(profile: CityProfile, tables: list[str | Path] | None = None, 
                   valves: str | Path | None = None, class_opt: str | None = None,
                   crs: str | None = None, mapping: str | Path | Mapping | None = None,
                   encoding: str | None = None, snap: float = 0.01) -> Delivery:
+    with collector_paused():
+        return _read_delivery(profile, tables, lines=lines, points=points, valves=valves,
+                              class_opt=class_opt, crs=crs, mapping=mapping,
+                              encoding=encoding, snap=snap)
+
+
+def _read_delivery(profile: CityProfile, tables, *, lines, points, valves, class_opt, crs,
+                   mapping, encoding, snap) -> Delivery:
     m = mapping if isinstance(mapping, Mapping) else read_mapping(mapping)
     if lines is not None:
         if tables:

@@ -222,36 +222,39 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             add(rule, "segments", s, i, s.ids, fname, value=value, problem=problem)
 
     # duplicate point numbers: the first row keeps the number
+    # each record's keys once (the checks below look them up several times a record)
+    pkeys = [p.key for p in points]
+    skeys = [(s.key("start"), s.key("end")) for s in segments]
     first: dict[tuple[str, str], int] = {}
     rows_of: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for p in points:
+    for p, k in zip(points, pkeys):
         if p.point_no:
-            rows_of[p.key].append(p.row)
-    for i, p in enumerate(points):
+            rows_of[k].append(p.row)
+    for i, (p, k) in enumerate(zip(points, pkeys)):
         if not p.point_no:
             continue
-        if p.key in first:
+        if k in first:
             add("duplicate_point", "points", p, i, [p.point_no], point=p.point_no,
-                rows=rows_of[p.key])
+                rows=rows_of[k])
         else:
-            first[p.key] = i
+            first[k] = i
     node_of = {k: i for k, i in first.items() if points[i].role == "node"}
     good_point = {k: i for k, i in node_of.items() if not points[i].problems}
 
     seg_error: set[int] = set()
     seen_pair: dict[tuple, int] = {}
     used: set[tuple[str, str]] = set()
-    for i, s in enumerate(segments):
-        for which in ("start", "end"):
-            if s.key(which)[1]:
-                used.add(s.key(which))
+    for i, (s, (a, b)) in enumerate(zip(segments, skeys)):
+        for k in (a, b):
+            if k[1]:
+                used.add(k)
         if s.problems:
             seg_error.add(i)
             continue
-        for which, zh in (("start", "起"), ("end", "终")):
-            if s.key(which) not in node_of:
+        for which, zh, k in (("start", "起", a), ("end", "终", b)):
+            if k not in node_of:
                 add("missing_point", "segments", s, i, s.ids, segment=s.label, end=zh,
-                    end_en=which, point=s.key(which)[1])
+                    end_en=which, point=k[1])
                 seg_error.add(i)
         if i in seg_error:
             continue
@@ -259,7 +262,6 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             add("self_loop", "segments", s, i, s.ids, segment=s.label)
             seg_error.add(i)
             continue
-        a, b = s.key("start"), s.key("end")
         geo = _line_key(s.line) if not survey else None
         pair = (a, b, geo)
         if pair in seen_pair:
@@ -277,12 +279,16 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             continue
         seen_pair[pair] = i
 
-    # heights, lengths and slopes
-    for i, s in enumerate(segments):
+    # heights, lengths and slopes (the limits read once)
+    max_depth = R.get("depth_over_max", "max_depth")
+    min_len = R.get("length_under_min", "min_length")
+    max_len = R.get("length_over_max", "max_length")
+    max_slope = R.get("steep_slope", "max_slope")
+    for i, (s, (a, b)) in enumerate(zip(segments, skeys)):
         if i in seg_error:
             continue
-        ps = points[good_point[s.key("start")]] if s.key("start") in good_point else None
-        pe = points[good_point[s.key("end")]] if s.key("end") in good_point else None
+        ps = points[good_point[a]] if a in good_point else None
+        pe = points[good_point[b]] if b in good_point else None
         if ps is None or pe is None:
             continue  # an end point is rejected: the segment goes with it (end_point_rejected)
         if not survey:
@@ -322,13 +328,10 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             continue
         depths = [d for d in (_depth(s.start_depth, ps.ground, s.z_start),
                               _depth(s.end_depth, pe.ground, s.z_end)) if d is not None]
-        max_depth = R.get("depth_over_max", "max_depth")
         if depths and max_depth is not None and max(depths) > max_depth + 1e-9:
             add("depth_over_max", "segments", s, i, s.ids, segment=s.label, value=max(depths),
                 limit=max_depth)
         s.length = math.hypot(pe.e - ps.e, pe.n - ps.n)
-        min_len = R.get("length_under_min", "min_length")
-        max_len = R.get("length_over_max", "max_length")
         if min_len is not None and s.length < min_len:
             add("length_under_min", "segments", s, i, s.ids, segment=s.label, value=s.length,
                 limit=min_len)
@@ -338,7 +341,6 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             add("length_over_max", "segments", s, i, s.ids, segment=s.label, value=s.length,
                 limit=max_len)
         slope = (s.z_start - s.z_end) / s.length if s.length > 0 else 0.0
-        max_slope = R.get("steep_slope", "max_slope")
         if max_slope is not None and abs(slope) > max_slope + 1e-12:
             add("steep_slope", "segments", s, i, s.ids, segment=s.label, value=round(slope, 4),
                 limit=max_slope)
@@ -349,8 +351,7 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
     # point checks
     at_point: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     neighbours: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-    for i, s in enumerate(segments):
-        a, b = s.key("start"), s.key("end")
+    for i, (s, (a, b)) in enumerate(zip(segments, skeys)):
         if a[1] and b[1] and a != b and not s.problems:
             neighbours[a].add(b)
             neighbours[b].add(a)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from cim import crs as cimcrs
 from cim.errors import InputError
@@ -139,9 +140,11 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     grid[:] = [r if len(r) == width else (list(r[:width]) + [None] * (width - len(r)))
                for r in rows] if rows else grid
     columns = [distinct(grid[:, j]) for j in range(width)]
+    texts = [_all_text(uniques) for _, uniques in columns]
+    ublank = [_blank_uniques(uniques, text) for (_, uniques), text in zip(columns, texts)]
     blank = np.zeros((len(rows), width), dtype=bool)
-    for j, (codes, uniques) in enumerate(columns):
-        blank[:, j] = np.array([is_blank(u) for u in uniques] + [True], dtype=bool)[codes]
+    for j, (codes, _) in enumerate(columns):
+        blank[:, j] = np.append(ublank[j], True)[codes]
     filled = (~blank).sum(axis=1)
     for i in np.flatnonzero([len(r) > width for r in rows]):  # cells beyond the header
         filled[i] += sum(not is_blank(c) for c in rows[i][width:])
@@ -162,8 +165,13 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             return np.full(n, mapping.value(kind, attr, None), dtype=object)
         codes, uniques = columns[j]
         table = np.empty(len(uniques) + 1, dtype=object)
-        table[:] = [mapping.value(kind, attr, u) for u in uniques] + \
-            [mapping.value(kind, attr, None)]
+        if mapping.values.get(attr):  # values translated one by one
+            table[:] = [mapping.value(kind, attr, u) for u in uniques] + \
+                [mapping.value(kind, attr, None)]
+        else:  # untranslated: the default where blank (Mapping.value)
+            table[:-1] = uniques
+            table[-1] = mapping.value(kind, attr, None)
+            table[:-1][ublank[j]] = table[-1]
         return table[codes[keep]]
 
     # the delivered attributes, and where the row came from unless the delivery has such a
@@ -171,7 +179,14 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     js = np.empty((n, width), dtype=object)
     for j, (codes, uniques) in enumerate(columns):
         table = np.empty(len(uniques) + 1, dtype=object)
-        table[:] = [jsonable(u) for u in uniques] + [None]
+        if texts[j]:  # jsonable of a text: None where blank, without NUL characters
+            table[:-1] = uniques
+            table[:-1][ublank[j]] = None
+            for i in np.flatnonzero(_has_nul(uniques)).tolist():
+                table[i] = jsonable(uniques[i])
+            table[-1] = None
+        else:
+            table[:] = [jsonable(u) for u in uniques] + [None]
         js[:, j] = table[codes[keep]]
     row_numbers = [t.row_numbers[i] for i in keep]
     attrs = [dict(zip(t.headers, r)) for r in js.tolist()]
@@ -233,10 +248,29 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
 
 
 def _fill(recs: list, columns: dict[str, np.ndarray]) -> None:
-    """Set each record's attributes from whole columns (record attribute → values)."""
-    for attr, values in columns.items():
-        for rec, value in zip(recs, values.tolist()):
-            setattr(rec, attr, value)
+    """Set each record's attributes from whole columns (record attribute → values): one
+    update of each record's ``__dict__`` (plain dataclass fields) instead of a setattr a
+    cell."""
+    names = list(columns)
+    for rec, row in zip(recs, zip(*(columns[a].tolist() for a in names))):
+        rec.__dict__.update(zip(names, row))
+
+
+def _all_text(uniques: list[Any]) -> bool:
+    """Whether a column's distinct values are all of type ``str`` (none of a subclass)."""
+    return bool(uniques) and set(map(type, uniques)) == {str}
+
+
+def _blank_uniques(uniques: list[Any], text: bool) -> np.ndarray:
+    """:func:`is_blank` of each distinct value; of texts (``text``) in one pandas pass."""
+    if text:
+        return (pd.Series(uniques, dtype=object).str.strip() == "").to_numpy(dtype=bool)
+    return np.array([is_blank(u) for u in uniques], dtype=bool).reshape(-1)
+
+
+def _has_nul(texts: list[str]) -> np.ndarray:
+    return pd.Series(texts, dtype=object).str.contains("\x00", regex=False).to_numpy(
+        dtype=bool)
 
 
 def _inherit_point_classes(points: list[PointRec], segments: list[SegRec],

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from json.encoder import encode_basestring  # what _ENCODER writes a text with
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,14 @@ from loaders.engine.session import LoadSession
 from loaders.geometry import ewkb
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.qa import QAResult
-from loaders.pipes.records import FIELD_ZH, Delivery, PipeLoadReport, PointRec, SegRec
+from loaders.pipes.records import (
+    FIELD_ZH,
+    Delivery,
+    PipeLoadReport,
+    PointRec,
+    SegRec,
+    collector_paused,
+)
 from loaders.pipes.topology import topology
 
 
@@ -97,6 +105,14 @@ def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: 
                    district: str | None = None, attach: float = 5.0,
                    options: dict[str, Any] | None = None) -> PipeLoadReport:
     """The QA is given, not run, so that the caller reports the same findings it loads by."""
+    with collector_paused():
+        return _write_delivery(conninfo, profile, delivery, qa, mode=mode, dataset=dataset,
+                               district=district, attach=attach, options=options)
+
+
+def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: QAResult, *,
+                    mode: str, dataset: str | None, district: str | None, attach: float,
+                    options: dict[str, Any] | None) -> PipeLoadReport:
     srid = profile.srid
     dataset = dataset or default_dataset(delivery.inputs or delivery.files)
     first = delivery.files[0] if delivery.files else Path(".")
@@ -152,10 +168,14 @@ def _analyze(conninfo: str, table: str) -> None:
 
 
 def _flags(findings) -> list[str]:
+    if not findings:  # most rows
+        return []
     return sorted({f.rule for f in findings if f.severity == "warning"})
 
 
 def _errors(findings):
+    if not findings:
+        return []
     return [f for f in findings if f.severity == "error"]
 
 
@@ -202,7 +222,7 @@ def _staged(layer: LayerDef, srid: int, values: dict[str, list[Any]], geoms: lis
                   if k in derived}
         yield StagedRows.from_columns(layer, {
             **{k: v[part] for k, v in base.items()}, "row_hash": hashes.tolist(),
-            "attrs": [JsonText(_dumps(x)) for x in attrs[part]],
+            "attrs": list(map(JsonText, _attrs_texts(attrs[part]))),
             "geom": ewkb(garr, srid, with_z=True) if n else [],
             **{c: v[part] for c, v in values.items()}, **placed}, placed=True)
 
@@ -272,6 +292,50 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 def _dumps(v) -> str:
     return _ENCODER.encode(v)
+
+
+# JSON of a value by its repr: numbers (finite floats, ints), None, booleans
+_REPR_JSON = {"None": "null", "True": "true", "False": "false", "nan": "NaN",
+              "inf": "Infinity", "-inf": "-Infinity"}
+_NUMBERS = {int, float, bool, type(None)}
+_TEXTS = {str, type(None)}
+
+
+def _json_column(prefix: str, col: tuple) -> list[str]:
+    """``prefix`` + the JSON text of each value, as :data:`_ENCODER` writes it inside an
+    object: texts encoded once per distinct value, numbers by their repr (what the encoder
+    writes), anything else value by value."""
+    types = set(map(type, col))
+    if types <= _TEXTS:  # equal texts are one JSON text (no 1 == 1.0 == True to merge)
+        distinct = set(col)
+        distinct.discard(None)
+        texts = list(distinct)
+        enc = dict(zip(texts, [prefix + t for t in map(encode_basestring, texts)]))
+        enc[None] = prefix + "null"
+        return list(map(enc.__getitem__, col))
+    if types <= _NUMBERS:
+        fix = _REPR_JSON.get
+        return [prefix + fix(r, r) for r in map(repr, col)]
+    return [prefix + _ENCODER.encode(v) for v in col]
+
+
+def _attrs_texts(attrs: list[dict[str, Any]]) -> list[str]:
+    """``_dumps(a)`` of each row's attributes, built column by column: the rows that share
+    their keys (in order; one table's rows) are encoded as columns."""
+    out: list[str | None] = [None] * len(attrs)
+    groups: dict[tuple, list[int]] = {}
+    for i, keys in enumerate(map(tuple, attrs)):
+        groups.setdefault(keys, []).append(i)
+    for keys, rows in groups.items():
+        if not keys or len(rows) < 16 or not all(isinstance(k, str) for k in keys):
+            for i in rows:
+                out[i] = _dumps(attrs[i])
+            continue
+        values = zip(*[tuple(attrs[i].values()) for i in rows])
+        frags = [_json_column(_ENCODER.encode(k) + ": ", col) for k, col in zip(keys, values)]
+        for i, text in zip(rows, ("{" + ", ".join(t) + "}" for t in zip(*frags))):
+            out[i] = text
+    return out  # type: ignore[return-value]
 
 
 def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, layer_code,

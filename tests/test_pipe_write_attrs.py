@@ -1,0 +1,46 @@
+"""The pipe writer's attrs column (loaders.pipes.write._attrs_texts) is built column by column;
+each row's text must be what json.dumps(attrs, ensure_ascii=False, default=str) writes for it,
+whatever the values: numbers that compare equal but print differently, non-finite floats,
+texts that need escapes, nested values, numpy and date values, rows of other keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+
+import numpy as np
+
+from loaders.pipes.write import _attrs_texts
+
+TRICKY = [None, -0.0, 0.0, float("nan"), float("inf"), -float("inf"), 1, 1.0, True, False, 0,
+          10 ** 20, 1e20, "a", "", " ", 'q"\\', "中文\x00\n\t", "True", "None", "null", [1, "x"],
+          {"k": 1.5}, np.float64(1.5), np.int64(3), dt.date(2020, 1, 2), 0.1 + 0.2]
+
+
+def _dumps(a: dict) -> str:
+    return json.dumps(a, ensure_ascii=False, default=str)
+
+
+def test_attrs_texts_are_json_dumps_of_each_row():
+    rng = random.Random(7)
+    kinds = [list(range(len(TRICKY))), [13, 17, 18, 0], [1, 2, 6, 7, 0], [6, 8, 10, 11],
+             [3, 4, 5, 1, 2]]
+    for _ in range(100):
+        keys = rng.sample(["x", "管线类别", 'k"', "_row", "_table", "z"], rng.randint(0, 5))
+        pick = {k: rng.choice(kinds) for k in keys}
+        rows = [{k: TRICKY[rng.choice(pick[k])] for k in keys} for _ in range(rng.randint(0, 80))]
+        rows += [{"other": TRICKY[rng.randrange(len(TRICKY))]} for _ in range(rng.randint(0, 30))]
+        rng.shuffle(rows)
+        assert _attrs_texts(rows) == [_dumps(r) for r in rows]
+
+
+def test_a_survey_table_of_plain_columns():
+    rows = [{"物探点号": f"JS{i:04d}", "X": 3915200.0 + i / 8, "Y": 39464200.5, "埋深": None,
+             "_table": "点.csv", "_row": i + 2} for i in range(50)]
+    rows[7]["X"] = -0.0
+    texts = _attrs_texts(rows)
+    assert texts[0] == ('{"物探点号": "JS0000", "X": 3915200.0, "Y": 39464200.5, "埋深": null, '
+                        '"_table": "点.csv", "_row": 2}')
+    assert '"X": -0.0' in texts[7]
+    assert texts == [_dumps(r) for r in rows]
