@@ -188,13 +188,55 @@ def _encoded_column(col: Iterable[Any], n: int):
     if len(arr) != n:
         raise ValueError(f"a column has {len(arr)} values for {n} geometries")
     kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind == "string":
+        texts = _encoded_texts(arr)
+        if texts is not None:
+            return texts
     if kind in _FACTORIZABLE or (kind == "date" and _plain_dates(arr)):
         codes, uniques = pd.factorize(arr)
         enc = np.empty(len(uniques) + 1, dtype=object)
-        enc[:-1] = [encode_value(u) for u in uniques]
+        enc[:-1] = _encoded_floats(uniques) if kind == "floating" else \
+            [encode_value(u) for u in uniques]
         enc[-1] = NULL  # code -1: None, NaN
         return pa.array(enc[codes], pa.binary())
     return pa.array(_objects(_encode_column(arr, n)), pa.binary())
+
+
+def _encoded_texts(arr: np.ndarray):
+    """:func:`encode_value` of a column of texts (None where missing) as an Arrow binary
+    array, each distinct text tagged in Arrow (``S`` and its UTF-8); None if a text cannot be
+    written as UTF-8 (the row by row path then says so as it always did)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codes, uniques = pd.factorize(arr)
+    try:
+        utf8 = pa.array(uniques, pa.string()).cast(pa.binary())
+    except (pa.ArrowException, UnicodeError):
+        return None
+    fields = _tagged(utf8, b"S").take(pa.array(codes, mask=codes < 0))
+    return pc.fill_null(fields, NULL)
+
+
+_FLOATS = {float, np.float64, np.float32, np.float16}
+
+
+def _encoded_floats(uniques: Any) -> list[bytes]:
+    """:func:`encode_value` of distinct values; for floats (not NaN: the factorised values of
+    a floating column) its number text made for the whole column at once: a whole value as its
+    integer, else ``float.__repr__``."""
+    if not (isinstance(uniques, np.ndarray) and uniques.dtype.kind == "f") and \
+            not set(map(type, uniques)) <= _FLOATS:
+        return [encode_value(u) for u in uniques]
+    f = np.asarray(uniques, dtype=np.float64)  # encode_value writes float(v) of any float
+    whole = np.isfinite(f) & (f == np.floor(f))
+    small = whole & (np.abs(f) < 2.0 ** 62)  # exact in int64
+    texts = np.empty(len(f), dtype=object)
+    texts[small] = list(map(str, f[small].astype(np.int64).tolist()))
+    texts[whole & ~small] = [str(int(v)) for v in f[whole & ~small].tolist()]
+    texts[~whole] = list(map(float.__repr__, f[~whole].tolist()))
+    return [(len(t) + 1).to_bytes(4, "big") + b"#" + t.encode() for t in texts.tolist()]
 
 
 def _plain_dates(arr: np.ndarray) -> bool:

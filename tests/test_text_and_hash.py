@@ -128,6 +128,28 @@ def test_batch_hashes_of_dates_and_zoned_times_follow_the_recipe():
         [hashlib.sha256(_field(t) + _field(b"N")).hexdigest() for t in zoned_text]
 
 
+def test_batch_hashes_of_a_float_column_follow_the_recipe():
+    """A column of floats (encoded for the whole column at once): a whole value is written
+    as its integer however large, -0.0 as 0, others as Python writes them, NaN as NULL."""
+    values = [2.5, -0.0, 1e20, -(2.0 ** 70), 4_611_686_018_427_387_904.0, 1e-7, float("inf"),
+              float("nan"), 39_464_200.125, 2.5, None, 18.0]
+    text = [b"#2.5", b"#0", b"#100000000000000000000", b"#-1180591620717411303424",
+            b"#4611686018427387904", b"#1e-07", b"#inf", b"N", b"#39464200.125", b"#2.5", b"N",
+            b"#18"]
+    want = [hashlib.sha256(_field(t) + _field(b"N")).hexdigest() for t in text]
+    got = content_hashes({"f": np.array(values, dtype=object)}, [None] * len(values))
+    assert got.tolist() == want
+
+
+def test_batch_hashes_of_a_text_column_follow_the_recipe():
+    """A column of texts (tagged in Arrow): S and the UTF-8 bytes, empty text kept, None NULL."""
+    values = ["JS0001", None, "中文 管线", "", "JS0001", "a\nb"]
+    text = [b"SJS0001", b"N", "S中文 管线".encode(), b"S", b"SJS0001", b"Sa\nb"]
+    want = [hashlib.sha256(_field(t) + _field(b"N")).hexdigest() for t in text]
+    got = content_hashes({"s": np.array(values, dtype=object)}, [None] * len(values))
+    assert got.tolist() == want
+
+
 def _recipe(values: tuple, wkb: bytes) -> str:
     """The documented recipe, written again here for values as PostgreSQL returns them."""
     out = b""

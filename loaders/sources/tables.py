@@ -259,16 +259,24 @@ def _clean(v: Any) -> Any:
 
 def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
                    merged: list[tuple[int, int, int, int]], known: set[str],
-                   first_row_number: int = 1, encoding: str | None = None) -> Table | None:
+                   first_row_number: int = 1, encoding: str | None = None, *,
+                   clean: bool = False) -> Table | None:
     """Find the header in a grid of cell values (rows of a sheet/CSV) and build a table.
 
     ``merged`` are merged ranges (row0, col0, row1, col1), 0-based inclusive; their value sits
-    in the top-left cell and is spread over the range for the header.
+    in the top-left cell and is spread over the range for the header. ``clean``: every cell
+    is already a stripped, non-empty text or None (a CSV), and the rows are the caller's to
+    keep: they are padded in place and kept as the table's rows, not cleaned cell by cell.
     """
     if not any(any(not _blank(c) for c in r) for r in grid):
         return None
     width = max(len(r) for r in grid)
-    grid = [list(r) + [None] * (width - len(r)) for r in grid]
+    if clean:
+        for r in grid:
+            if len(r) < width:
+                r.extend([None] * (width - len(r)))
+    else:
+        grid = [list(r) + [None] * (width - len(r)) for r in grid]
     head = [list(r) for r in grid[:HEADER_SCAN_ROWS + 1]]
     for r0, c0, r1, c1 in merged:
         if r0 >= len(head):
@@ -321,12 +329,18 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
             seen[h] = 1
         final.append(h)
     rows, numbers = [], []
-    for i in range(skip, len(grid)):
-        r = [_clean(c) for c in grid[i]]
-        if all(_blank(c) for c in r):
-            continue
-        rows.append(r)
-        numbers.append(first_row_number + i)
+    if clean:  # a row of None only is blank (any text cell is non-empty)
+        for i in range(skip, len(grid)):
+            if any(grid[i]):
+                rows.append(grid[i])
+                numbers.append(first_row_number + i)
+    else:
+        for i in range(skip, len(grid)):
+            r = [_clean(c) for c in grid[i]]
+            if all(_blank(c) for c in r):
+                continue
+            rows.append(r)
+            numbers.append(first_row_number + i)
     return Table(path=path, sheet=sheet, headers=final, rows=rows, row_numbers=numbers,
                  encoding=encoding)
 
@@ -445,11 +459,11 @@ def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
     grid, lines = [], []
     try:
         for rec in reader:
-            grid.append([None if c.strip() == "" else c.strip() for c in rec])
+            grid.append([c.strip() or None for c in rec])
             lines.append(reader.line_num)
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}", path=str(path), row=reader.line_num) from exc
-    t = _grid_to_table(path, None, grid, [], known, encoding=enc)
+    t = _grid_to_table(path, None, grid, [], known, encoding=enc, clean=True)
     if t is None:
         raise InputError("the CSV file has no rows", path=str(path))
     # CSV row numbers are the line where the record ends (records may span lines)
