@@ -13,8 +13,9 @@ Readers are never blocked by it: until the load's commit the registry serves as 
 new table is no partition of it). ``ATTACH PARTITION`` takes the parent's SHARE UPDATE EXCLUSIVE lock (readers
 and writers of other layers go on) and the default partition's ACCESS EXCLUSIVE lock while it
 checks that the default holds no code of the layer, from the attach to the commit — the last
-statements of the load. If that lock is not granted soon (a long transaction uses the default
-partition: another load) or the default gained a code of the layer meanwhile, the codes go
+statements of the load. If that lock is not granted within half a second (a long transaction uses the default
+partition: another load; two first loads attaching at once, which the server reports as a
+deadlock) or the default gained a code of the layer meanwhile, the codes go
 into the registry the ordinary way instead (``INSERT … SELECT``, as fast as a COPY through the
 indexes), so a first load never waits on a stranger and never fails for this.
 """
@@ -34,8 +35,10 @@ PARENT = "code_registry"
 DEFAULT = "code_registry_default"
 COLUMNS = ["code", "layer", "source_key", "district_code", "class_code", "batch_id"]
 #: how long a first load waits for the locks of attaching its partition before it writes its
-#: codes through the registry's indexes instead
-ATTACH_LOCK_TIMEOUT = "2s"
+#: codes through the registry's indexes instead: under the server's deadlock_timeout (1 s),
+#: so that a transaction queued behind the attach (and holding what it waits for) is let go
+#: by the attach giving up, not by the deadlock detector aborting one of them
+ATTACH_LOCK_TIMEOUT = "500ms"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,44}$")
 
 
@@ -169,7 +172,10 @@ class NewPartition:
                 conn.execute(sql.SQL("ALTER TABLE code_registry ATTACH PARTITION {} "
                                      "FOR VALUES IN ({})").format(t, sql.Literal(self.layer)))
             self.attached = True
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.CheckViolation):
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected,
+                psycopg.errors.CheckViolation):
+            # another first load attaching at the same moment: each holds the default
+            # partition the other's attach waits for, and the server breaks the cycle
             conn.execute(sql.SQL("INSERT INTO code_registry SELECT * FROM {}").format(t))
             conn.execute(sql.SQL("DROP TABLE {}").format(t))
             self.attached = False
