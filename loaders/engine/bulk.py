@@ -29,6 +29,7 @@ from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.db.locks import MERGE_LOCK_SPACE
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
+from loaders.engine.copycols import copy_data
 from loaders.engine.known import like_prefix
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import BASE_COLUMNS, StagedRows, staging_columns  # noqa: F401
@@ -227,7 +228,11 @@ class BulkWriter:
         n = 0
         stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.Identifier(self.staging), sql.SQL(", ").join(map(sql.Identifier, names)))
+        data = copy_data(rows.columns, self.columns, len(rows), JsonText)
         with self.conn.cursor().copy(stmt) as copy:
+            if data is not None:  # plain columns: the same bytes, built column by column
+                copy.write(data)
+                return len(rows)
             copy.set_types(types)
             for row in rows.tuples():
                 copy.write_row(row)
