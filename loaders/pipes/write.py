@@ -342,8 +342,10 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
                     mode, district, src_srid, report, places: AreaIndex) -> dict[str, str]:
     node_by_key = {}
     for p in d.points:
-        if p.role == "node" and p.point_no and p.key not in node_by_key:
-            node_by_key[p.key] = p
+        if p.role == "node" and p.point_no:
+            node_by_key.setdefault(p.key, p)
+    # each end point's source key once (not once a segment end)
+    key_of = {k: _point_key(dataset, p) for k, p in node_by_key.items()}
     rejects, keys = [], {}
     why = dict(conn.execute("SELECT source_key, reason FROM load_rejects WHERE batch_id = %s "
                             "AND source_key IS NOT NULL", (session.report.batch_id,)).fetchall())
@@ -355,9 +357,9 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
             f = errs[0]
             rejects.append(_reject(s, f.rule, _msg(f), key, f.field, _seg_wkt(s, node_by_key)))
             continue
-        ps, pe = node_by_key.get(s.key("start")), node_by_key.get(s.key("end"))
-        ks = _point_key(dataset, ps) if ps else None
-        ke = _point_key(dataset, pe) if pe else None
+        a, b = s.key("start"), s.key("end")
+        ps, pe = node_by_key.get(a), node_by_key.get(b)
+        ks, ke = key_of.get(a), key_of.get(b)
         if ks not in point_codes or ke not in point_codes:
             bad = ps if ks not in point_codes else pe
             bk = ks if ks not in point_codes else ke
