@@ -32,8 +32,10 @@ from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import content_hashes_wkb
 from loaders.sources.read import Batch
 
-# what make_columns produces from a source row: change it when the conversion changes, so that
-# reloads convert every row again (loaders/engine/fingerprint.py)
+# what make_columns produces from a source row, beyond its code (a change of this module or of
+# the shared conversion modules is seen by the fingerprint's code digest): change it when the
+# conversion changes otherwise, so that reloads convert every row again
+# (loaders/engine/fingerprint.py)
 CONVERTER_VERSION = "buildings-1"
 
 PARSERS = {
@@ -187,7 +189,8 @@ def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) 
                                  path, aliases=profile.field_aliases.get("buildings", {}),
                                  fingerprint=make_fingerprint(
                                      "buildings", CONVERTER_VERSION, id_fields,
-                                     lambda ctx: ClassLookup(ctx.profile, "building_use").rows),
+                                     lambda ctx: ClassLookup(ctx.profile, "building_use").rows,
+                                     __name__),
                                  **kw)
     except InputError as exc:
         if exc.path is not None:

@@ -37,8 +37,10 @@ from loaders.geometry import ewkb, prepare
 from loaders.hashing import content_hashes_wkb
 from loaders.sources.read import Batch
 
-# what make_columns produces from a source row: change it when the conversion changes, so that
-# reloads convert every row again (loaders/engine/fingerprint.py)
+# what make_columns produces from a source row, beyond its code (a change of this module or of
+# the shared conversion modules is seen by the fingerprint's code digest): change it when the
+# conversion changes otherwise, so that reloads convert every row again
+# (loaders/engine/fingerprint.py)
 CONVERTER_VERSION = "components-1"
 
 FAMILY_OF_TYPE = {0: "point", 4: "point", 1: "line", 5: "line", 3: "polygon", 6: "polygon"}
@@ -312,7 +314,8 @@ def load_components(conninfo: str, profile: CityProfile, path: str | Path, **kw)
     return run_direct_load(conninfo, profile, COMPONENTS, None, make_columns(profile), path,
                            aliases=profile.field_aliases.get("components", {}),
                            fingerprint=make_fingerprint("components", CONVERTER_VERSION,
-                                                        id_fields, _dictionaries), **kw)
+                                                        id_fields, _dictionaries, __name__),
+                           **kw)
 
 
 def _dictionaries(ctx: LoadContext) -> list:

@@ -301,3 +301,33 @@ def test_repeated_ids_on_a_reload_are_decided_in_row_order_across_processes(
     assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL "
                            "AND source_key = 'dup:NEW-1'") == 1
     assert fresh_db.scalar("SELECT count(*) FROM buildings") == 900
+
+
+
+def test_new_conversion_code_converts_every_row_and_versions_none(fresh_db, tmp_path,
+                                                                  converted, monkeypatch):
+    """A release whose conversion code differs in any byte (here: a module of the shared
+    conversion code, written again) converts every row once on its first reload — nobody
+    has to remember to bump a version — and the content hash still decides the versions."""
+    from loaders.engine import fingerprint as fp
+
+    mod = tmp_path / "cim_fake_conversion.py"
+    mod.write_text("RULE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(fp, "CONVERSION_MODULES", (*fp.CONVERSION_MODULES,
+                                                   "cim_fake_conversion"))
+    fp.code_digest.cache_clear()
+    path, _ = _delivery(tmp_path, "code")
+    _load(fresh_db, path)
+    converted.clear()
+    fp.code_digest.cache_clear()
+    _load(fresh_db, path)
+    assert sum(converted) == 1  # the same code: only the duplicate row again
+    mod.write_text("RULE = 2\n")  # the next release
+    fp.code_digest.cache_clear()
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert sum(converted) == 900
+    assert (r.updated, r.unchanged) == (0, 899)
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 899
+    fp.code_digest.cache_clear()

@@ -5,16 +5,22 @@ A reload of a million features with 1 % changed spent nearly all its time conver
 fingerprint (``loaders.hashing.source_fingerprints``, stored in ``source_hash``) is taken of
 the raw row as read, mixed with everything else the conversion depends on — the converter's
 version, the field mapping, the source CRS, the storage SRID, the load options and the
-dictionaries the converter reads — so that equal fingerprints mean an equal conversion. A
-converter that changes what it produces must change its ``version``: otherwise a reload would
-keep rows the new converter would write differently.
+dictionaries the converter reads, and the code that converts (:func:`code_digest` of the
+loader's module and :data:`CONVERSION_MODULES`) — so that equal fingerprints mean an equal
+conversion. A new release whose conversion code differs in any byte converts every row once
+on its first reload (the content hash then decides: only rows it writes otherwise get a new
+version); a loader's ``version`` is for what the code digest cannot see.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
+import hashlib
+import importlib
 import json
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,12 +32,28 @@ from loaders.sources.read import Batch
 
 Fingerprint = Callable[[Batch, Any], tuple[list[str | None], np.ndarray]]
 
+# the modules whose code decides what a direct load writes for a source row, besides the
+# loader's own (a version bumped by hand was forgotten once too often)
+CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.geometry", "loaders.hashing",
+                      "loaders.sources.read", "loaders.engine.direct", "loaders.engine.known",
+                      "loaders.engine.rowsbuf", "loaders.engine.copybuf", "cim.crs", "cim.text")
+
+
+@functools.cache
+def code_digest(modules: tuple[str, ...]) -> str:
+    """A digest of the code of ``modules`` (their files' bytes, in order)."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in modules:
+        h.update(name.encode() + b"\0" + Path(importlib.import_module(name).__file__)
+                 .read_bytes())
+    return h.hexdigest()
+
 
 def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[str]],
-                     dictionaries: Callable[[Any], Any]) -> Fingerprint:
+                     dictionaries: Callable[[Any], Any], module: str) -> Fingerprint:
     """A loader's fingerprint function ``(batch, ctx) → (keys, fingerprints)``: the keys of
     the rows with an id (None for a row keyed by its geometry: never skipped); no keys at all
-    (None) with ``with_keys=False``."""
+    (None) with ``with_keys=False``. ``module``: the loader's module (its converter's code)."""
     contexts: dict[int, str] = {}
 
     def fingerprint(batch: Batch, ctx: Any, with_keys: bool = True
@@ -39,8 +61,8 @@ def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[s
         context = contexts.get(id(ctx))
         if context is None:
             context = contexts[id(ctx)] = json.dumps(
-                [layer, version, ctx.mapping, ctx.source_crs.to_wkt(), ctx.srid,
-                 ctx.options, dictionaries(ctx)],
+                [layer, version, code_digest((module, *CONVERSION_MODULES)), ctx.mapping,
+                 ctx.source_crs.to_wkt(), ctx.srid, ctx.options, dictionaries(ctx)],
                 ensure_ascii=False, sort_keys=True, default=str)
         n = len(batch)
         keys = None
