@@ -8,6 +8,7 @@ import numpy as np
 import psycopg
 import shapely
 
+from loaders.engine import copycols
 from loaders.engine.bulk import JsonText, _register_geometry, _register_json
 from loaders.engine.copycols import copy_data
 from loaders.geometry import ewkb
@@ -31,7 +32,8 @@ def _stored(conn, table: str) -> list[tuple]:
                         "ORDER BY b DESC NULLS LAST").fetchall()
 
 
-def test_columns_copied_at_once_store_what_write_row_stores(fresh_db):
+def test_columns_copied_at_once_store_what_write_row_stores(fresh_db, monkeypatch):
+    monkeypatch.setattr(copycols, "SLICE", 2)  # the 3 rows in two slices
     values = _values()
     with psycopg.connect(fresh_db.conninfo) as conn:
         geometry = _register_geometry(conn)
@@ -47,7 +49,8 @@ def test_columns_copied_at_once_store_what_write_row_stores(fresh_db):
         data = copy_data(values, COLUMNS, 3, JsonText)
         assert data is not None
         with conn.cursor().copy(f"COPY by_columns ({names}) FROM STDIN (FORMAT BINARY)") as cp:
-            cp.write(data)
+            for part in data:
+                cp.write(part)
         by_rows, by_columns = _stored(conn, "by_rows"), _stored(conn, "by_columns")
     assert by_columns == by_rows
     # what went in, by construction

@@ -231,7 +231,8 @@ class BulkWriter:
         data = copy_data(rows.columns, self.columns, len(rows), JsonText)
         with self.conn.cursor().copy(stmt) as copy:
             if data is not None:  # plain columns: the same bytes, built column by column
-                copy.write(data)
+                for part in data:
+                    copy.write(part)
                 return len(rows)
             copy.set_types(types)
             for row in rows.tuples():

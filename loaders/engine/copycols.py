@@ -12,7 +12,7 @@ non-text item — and :func:`copy_data` returns None: the caller writes row by r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,71 +21,74 @@ from loaders.engine import copybuf
 
 _NONE = type(None)
 _INT_RANGE = {"int2": 2 ** 15, "int4": 2 ** 31, "int8": 2 ** 63}
+SLICE = 10_000  # rows assembled at a time: the buffers of a slice, not of a whole chunk
 
 
-def _ints(pgtype: str, col: Sequence[Any], types: set) -> copybuf.Field | None:
-    if not types <= {int}:
-        return None
-    values = [v for v in col if v is not None]
-    lim = _INT_RANGE[pgtype]
-    if values and (min(values) < -lim or max(values) >= lim):
-        return None
-    return getattr(copybuf, pgtype)(np.asarray(col, dtype=object))
-
-
-def _floats(col: Sequence[Any], types: set) -> copybuf.Field | None:
-    if not types <= {float}:
-        return None
-    arr = np.asarray(col, dtype=object)
-    nums = arr[arr != None].astype(np.float64)  # noqa: E711
-    if np.isnan(nums).any():  # psycopg sends NaN, copybuf NULL
-        return None
-    return copybuf.float8(arr)
-
-
-def _text_arrays(col: Sequence[Any], types: set) -> copybuf.Field | None:
-    if types != {list} or not all(type(x) is str for items in col for x in items):
-        return None
-    return copybuf.text_array(col)
-
-
-def _field(pgtype: str, col: Sequence[Any], json_type: type, geometry: bool
-           ) -> copybuf.Field | None:
+def _plain(pgtype: str, col: Sequence[Any], json_type: type, geometry: bool) -> bool:
+    """Whether every value of ``col`` is one this path writes exactly as psycopg would."""
     types = set(map(type, col)) - {_NONE}
     if pgtype in _INT_RANGE:
-        return _ints(pgtype, col, types)
+        if not types <= {int}:
+            return False
+        values = [v for v in col if v is not None]
+        lim = _INT_RANGE[pgtype]
+        return not values or (min(values) >= -lim and max(values) < lim)
     if pgtype == "float8":
-        return _floats(col, types)
+        if not types <= {float}:
+            return False
+        arr = np.asarray(col, dtype=object)
+        return not np.isnan(arr[arr != None].astype(np.float64)).any()  # noqa: E711
     if pgtype == "text":
-        return copybuf.text(np.asarray(col, dtype=object)) if types <= {str} else None
+        return types <= {str}
     if pgtype == "jsonb":
-        return copybuf.jsonb(col) if types <= {json_type} else None
+        return types <= {json_type}
     if pgtype == "text[]":
-        return _text_arrays(col, types)
+        return types <= {list} and all(type(x) is str for items in col for x in items)
     if geometry:
-        return copybuf.binary(col) if all(issubclass(t, bytes) for t in types) else None
-    return None
+        return all(issubclass(t, bytes) for t in types)
+    return False
+
+
+def _build(pgtype: str, col: Sequence[Any], geometry: bool) -> copybuf.Field:
+    if pgtype in _INT_RANGE or pgtype == "float8":
+        return getattr(copybuf, pgtype)(np.asarray(col, dtype=object))
+    if pgtype == "text":
+        return copybuf.text(np.asarray(col, dtype=object))
+    if pgtype == "jsonb":
+        return copybuf.jsonb(col)
+    if pgtype == "text[]":
+        return copybuf.text_array(col)
+    return copybuf.binary(col)
 
 
 def copy_data(columns: dict[str, Sequence[Any]], staging: list[tuple[str, str]], n: int,
-              json_type: type, geometry_type: str = "geometry") -> bytes | None:
-    """The whole binary COPY stream (header, rows, trailer) of ``n`` rows for the staging
-    columns ``staging`` ((name, type), in COPY order; a column missing from ``columns`` is
-    NULL), or None if a column holds a value this path does not write exactly as psycopg.
-    ``json_type``: the class of pre-serialised JSON texts (bulk.JsonText)."""
+              json_type: type, geometry_type: str = "geometry"
+              ) -> Iterator[bytes | bytearray] | None:
+    """The binary COPY stream of ``n`` rows in parts (header, the rows :data:`SLICE` at a
+    time, trailer; written one after the other) for the staging columns ``staging`` ((name,
+    type), in COPY order; a column missing from ``columns`` is NULL), or None if a column
+    holds a value this path does not write exactly as psycopg (decided for every column
+    before any part is made). ``json_type``: the class of pre-serialised JSON texts
+    (bulk.JsonText)."""
     if n == 0:
         return None
-    fields = []
     for name, pgtype in staging:
         col = columns.get(name)
-        if col is None:
-            fields.append(copybuf.text(np.full(n, None, dtype=object)))
-            continue
-        if len(col) != n:
+        if col is not None and (len(col) != n or not _plain(pgtype, col, json_type,
+                                                              pgtype == geometry_type)):
             return None
-        f = _field(pgtype, col, json_type, pgtype == geometry_type)
-        if f is None:
-            return None
-        fields.append(f)
-    data, _ = copybuf.rows(fields, n)
-    return copybuf.HEADER + bytes(data) + copybuf.TRAILER
+    return _parts(columns, staging, n, geometry_type)
+
+
+def _parts(columns: dict[str, Sequence[Any]], staging: list[tuple[str, str]], n: int,
+           geometry_type: str) -> Iterator[bytes | bytearray]:
+    yield copybuf.HEADER
+    for a in range(0, n, SLICE):
+        m = min(n, a + SLICE) - a
+        fields = []
+        for name, pgtype in staging:
+            col = columns.get(name)
+            fields.append(copybuf.text(np.full(m, None, dtype=object)) if col is None else
+                          _build(pgtype, col[a:a + m], pgtype == geometry_type))
+        yield copybuf.rows(fields, m)[0]
+    yield copybuf.TRAILER
