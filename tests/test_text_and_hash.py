@@ -192,7 +192,7 @@ def test_a_loaded_building_carries_the_hash_of_its_stored_row(fresh_db, tmp_path
 
 
 def test_source_fingerprints_hash_each_value_as_the_plain_recipe():
-    """Text and bytes are hashed once per distinct value (loaders.hashing._arrow_hashes): the
+    """Text is hashed once per distinct value, bytes row by row (loaders.hashing._arrow_hashes): the
     fingerprint must be the documented one — per row, pandas' hash_array of each column's
     values (nulls marked apart), mixed column after column in name order."""
     import pyarrow as pa
