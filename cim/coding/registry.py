@@ -10,14 +10,15 @@ rows costs a third of maintaining them row by row (1M codes: ~2.7 s of the serve
 ~5–6 s), what :mod:`loaders.engine.indexes` does for the layer itself.
 
 Readers are never blocked by it: until the load's commit the registry serves as before (the
-new table is no partition of it). ``ATTACH PARTITION`` takes the parent's SHARE UPDATE EXCLUSIVE lock (readers
-and writers of other layers go on) and the default partition's ACCESS EXCLUSIVE lock while it
-checks that the default holds no code of the layer, from the attach to the commit — the last
-statements of the load. If that lock is not granted within half a second (a long transaction uses the default
-partition: another load; two first loads attaching at once, which the server reports as a
-deadlock) or the default gained a code of the layer meanwhile, the codes go
-into the registry the ordinary way instead (``INSERT … SELECT``, as fast as a COPY through the
-indexes), so a first load never waits on a stranger and never fails for this.
+new table is no partition of it). ``ATTACH PARTITION`` takes the parent's SHARE UPDATE
+EXCLUSIVE lock (readers and writers of other layers go on) and the default partition's ACCESS
+EXCLUSIVE lock while it checks that the default holds no code of the layer, from the attach to
+the commit — the last statements of the load. If that lock is not granted within half a
+second (a long transaction uses the default partition: another load; two first loads
+attaching at once, which the server may report as a deadlock) or the default gained a code of
+the layer meanwhile, the codes go into the registry the ordinary way instead (``INSERT …
+SELECT``, as fast as a COPY through the indexes), so a first load never waits on a stranger
+and never fails for this.
 """
 
 from __future__ import annotations
