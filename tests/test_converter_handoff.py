@@ -144,3 +144,68 @@ def test_converters_collect_garbage_once_a_batch():
     assert [f["freed"] for f in got] == [0, 100, 200, 300]
     import gc
     assert gc.isenabled()  # the writer's process keeps its collector
+
+
+
+def numpy_advice() -> bool:
+    """Whether NumPy asks for huge pages for its large arrays in this process now (its
+    switch, read by setting it and putting it back)."""
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    now = _set_madvise_hugepage(False)
+    _set_madvise_hugepage(now)
+    return bool(now)
+
+
+_PAGES_SCRIPT = """
+import numpy as np
+from loaders.engine.workers import small_pages
+
+def advised(a):  # VmFlags hg of the mappings the array overlaps
+    start = a.__array_interface__["data"][0]
+    end = start + a.nbytes
+    text = open("/proc/self/smaps").read().splitlines()
+    out = False
+    for i, line in enumerate(text):
+        head = line.split()[0]
+        if "-" in head and all(c in "0123456789abcdef-" for c in head):
+            lo, hi = (int(x, 16) for x in head.split("-"))
+            if lo < end and start < hi:
+                out |= "hg" in next(t for t in text[i + 1:] if t.startswith("VmFlags:"))
+    return out
+
+seen = []
+
+@small_pages
+def load(fail):
+    a = np.ones(16 << 20, dtype=np.uint8)
+    seen.append(advised(a))
+    if fail:
+        raise ValueError("a failed load")
+
+before = advised(np.ones(16 << 20, dtype=np.uint8))
+load(False)
+try:
+    load(True)
+except ValueError:
+    pass
+print(before, seen, advised(np.ones(16 << 20, dtype=np.uint8)))
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="not Linux")
+def test_a_load_asks_for_no_huge_pages_and_gives_the_advice_back():
+    """Arrays a load allocates batch after batch are not advised for huge pages (each first
+    write would have the kernel find and zero 2 MB); once it returns, NumPy's default is
+    back — after a load that fails too. In a fresh interpreter, whose memory no earlier
+    array was advised on."""
+    import subprocess
+    import sys
+
+    from cim.config import PROJECT_ROOT
+
+    out = subprocess.run([sys.executable, "-c", _PAGES_SCRIPT], cwd=PROJECT_ROOT, check=True,
+                         capture_output=True, text=True, timeout=60).stdout.split(maxsplit=1)
+    if out[0] == "False":
+        pytest.skip("NumPy asks for no huge pages here (old kernel, NUMPY_MADVISE_HUGEPAGE=0)")
+    assert out[1].strip() == "[False, False] True"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 
 import numpy as np
 import psycopg
@@ -166,3 +167,28 @@ def test_a_bug_in_a_converter_process_fails_the_load_as_itself(fresh_db, tmp_pat
     assert fresh_db.scalar("SELECT count(*) FROM code_registry WHERE layer = 'buildings'") == 0
     assert fresh_db.rows("SELECT status FROM load_batches WHERE layer = 'buildings'") == \
         [("failed",)]
+
+
+
+def test_converter_processes_ask_for_no_huge_pages(fresh_db, tmp_path, monkeypatch):
+    """The forked converters inherit the load's advice: their big per-batch arrays in pages of
+    the ordinary size (loaders.engine.workers.small_pages); the loading process gets NumPy's
+    default back."""
+    from loaders.engine import direct
+    from tests.test_converter_handoff import numpy_advice
+
+    path, _ = _delivery(tmp_path, "pages")
+    prepare = direct.DirectConverter.prepare
+    before = numpy_advice()
+
+    def checked(self, batch):
+        if numpy_advice():
+            raise AssertionError(f"huge pages advised in converter process {os.getpid()}")
+        return prepare(self, batch)
+
+    monkeypatch.setattr(direct.DirectConverter, "prepare", checked)  # forked: children see it
+    for processes in (2, 0):
+        r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300,
+                           processes=processes, dataset=f"p{processes}")
+        assert (r.read, r.loaded) == (900, 899)
+        assert numpy_advice() == before

@@ -331,3 +331,35 @@ def test_new_conversion_code_converts_every_row_and_versions_none(fresh_db, tmp_
     assert (r.updated, r.unchanged) == (0, 899)
     assert fresh_db.scalar("SELECT count(*) FROM buildings") == 899
     fp.code_digest.cache_clear()
+
+
+def test_the_known_hashes_and_codes_never_ask_for_huge_pages():
+    """A reload writes the hashes and codes of the few rows it converts into arrays sized for
+    every key: their mapping must be advised against huge pages (Linux's VmFlags ``nh``), or
+    each first write zeroes (and may compact memory for) 2 MB."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from loaders.engine.known import sparse_zeros
+
+    smaps = Path("/proc/self/smaps")
+    if not smaps.exists():
+        pytest.skip("no /proc/self/smaps: not Linux")
+    a = sparse_zeros(1_000_000, "S64")
+    assert a.shape == (1_000_000,) and a.dtype == np.dtype("S64") and not a.any()
+    a[123_456] = b"f" * 64
+    assert a[123_456] == b"f" * 64 and a[:123_456].tobytes().count(0) == 123_456 * 64
+    start = a.__array_interface__["data"][0]
+    end = start + a.nbytes
+    flags = []  # of every mapping the array overlaps (an advice can split its mapping)
+    text = smaps.read_text().splitlines()
+    for i, line in enumerate(text):
+        head = line.split()[0]
+        if "-" in head and all(c in "0123456789abcdef-" for c in head):
+            lo, hi = (int(x, 16) for x in head.split("-"))
+            if lo < end and start < hi:
+                flags.append(next(t for t in text[i + 1:] if t.startswith("VmFlags:"))
+                             .split()[1:])
+    assert flags, "the array's memory is not in /proc/self/smaps"
+    assert all("nh" in f and "hg" not in f for f in flags), flags

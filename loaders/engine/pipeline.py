@@ -34,6 +34,7 @@ from loaders.engine import indexes
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.engine.session import LoadSession
+from loaders.engine.workers import small_pages
 from loaders.sources.read import Batch, Source, iter_batches, open_source
 
 
@@ -215,6 +216,7 @@ def _check_outcome(report: LoadReport, path: Path) -> None:
                              "check --crs and the X/Y order", path=str(path))
 
 
+@small_pages
 def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: str | None,
              converter: Converter, path: str | Path, *, crs: str | None = None,
              district: str | None = None, mode: str = "update", dataset: str | None = None,
@@ -262,6 +264,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
 DirectConvert = Callable[[Batch, LoadContext], Any]
 
 
+@small_pages
 def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
                     layer_code: str | None, convert: DirectConvert, path: str | Path, *,
                     crs: str | None = None, district: str | None = None, mode: str = "update",
