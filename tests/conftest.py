@@ -57,7 +57,46 @@ def server_url() -> str:
     return engine_server_url(Settings())
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def drop_stale_test_databases(server: str) -> list[str]:
+    """Drop the databases of earlier test sessions on this machine whose process is gone: a
+    killed run never reaches its fixtures' cleanup, and each left 100 MB–1 GB on the cluster.
+    Only on the embedded cluster (an external server's databases may belong to sessions of
+    other machines, whose process ids mean nothing here). The names dropped."""
+    import psycopg
+
+    from cim.db.engine import psycopg_conninfo
+
+    if Settings().database_url:
+        return []
+    with psycopg.connect(psycopg_conninfo(server), autocommit=True) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'cim\\_test\\_%'")]
+    dropped = []
+    for name in names:
+        pid = name.rsplit("_", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            drop_database(server, name)
+            dropped.append(name)
+    return dropped
+
+
+_STALE_CHECKED: list[bool] = []
+
+
 def make_db(suffix: str, profile: CityProfile, apply_profile: bool = True) -> TestDB:
+    if not _STALE_CHECKED:  # once a session, before its first database
+        _STALE_CHECKED.append(True)
+        drop_stale_test_databases(server_url())
     name = f"cim_test_{suffix}_{os.getpid()}"
     url = fresh_database(server_url(), name, profile.srid)
     db = TestDB(url=url, conninfo=psycopg_conninfo(url), profile=profile, name=name)

@@ -128,3 +128,37 @@ def test_codes_and_keys_compare_byte_by_byte(scratch):
     downgrade(scratch, 4527, "0009_source_hash")
     assert not {k for k, v in _collations(scratch).items() if v == "C"}
     upgrade(scratch, 4527)
+
+
+def test_databases_of_killed_test_sessions_are_dropped():
+    """A killed test run leaves its databases behind: the next session drops those whose
+    process is gone, never its own nor a live session's."""
+    import os
+    import subprocess
+    import sys
+
+    from cim.config import Settings
+    from tests.conftest import drop_stale_test_databases
+
+    if Settings().database_url:
+        pytest.skip("an external server: other machines' sessions are not judged from here")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its process id names a session that is over
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    names = {"stale": f"cim_test_stale_{gone.pid}", "live": f"cim_test_live_{live.pid}",
+             "mine": f"cim_test_mine_{os.getpid()}"}
+    try:
+        for name in names.values():
+            ensure_database(server_url(), name)
+        dropped = drop_stale_test_databases(server_url())
+        assert names["stale"] in dropped
+        assert names["live"] not in dropped and names["mine"] not in dropped
+        with psycopg.connect(psycopg_conninfo(server_url()), autocommit=True) as conn:
+            left = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+        assert names["stale"] not in left
+        assert {names["live"], names["mine"]} <= left
+    finally:
+        live.kill()
+        live.wait()
+        for name in names.values():
+            drop_database(server_url(), name)
