@@ -209,3 +209,38 @@ def test_a_load_asks_for_no_huge_pages_and_gives_the_advice_back():
     if out[0] == "False":
         pytest.skip("NumPy asks for no huge pages here (old kernel, NUMPY_MADVISE_HUGEPAGE=0)")
     assert out[1].strip() == "[False, False] True"
+
+
+def test_loads_in_threads_give_the_advice_back_when_the_last_ends():
+    """Two loads of one process at once (a server's threads): the advice stays off until the
+    last of them ends, then NumPy's own setting is back."""
+    import threading
+
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    own = _set_madvise_hugepage(True)  # a known setting to come back to
+    try:
+        a_in, b_in, a_go, b_go = (threading.Event() for _ in range(4))
+        seen: dict[str, bool] = {}
+
+        @workers.small_pages
+        def load(name: str, inside: threading.Event, go: threading.Event) -> None:
+            inside.set()
+            go.wait(10)
+            seen[name] = numpy_advice()
+
+        a = threading.Thread(target=load, args=("a", a_in, a_go))
+        b = threading.Thread(target=load, args=("b", b_in, b_go))
+        a.start()
+        a_in.wait(10)
+        b.start()
+        b_in.wait(10)
+        a_go.set()  # a ends first, b still runs
+        a.join(10)
+        seen["between"] = numpy_advice()
+        b_go.set()
+        b.join(10)
+        assert seen == {"a": False, "between": False, "b": False}
+        assert numpy_advice() is True
+    finally:
+        _set_madvise_hugepage(own)

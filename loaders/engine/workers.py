@@ -13,6 +13,7 @@ import functools
 import multiprocessing as mp
 import os
 import struct
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -62,17 +63,32 @@ def small_pages(load: Callable[..., T]) -> Callable[..., T]:
     0.85–3.2 s (mean 1.6 s of 17–20 s)."""
     @functools.wraps(load)
     def run(*args: Any, **kwargs: Any) -> T:
-        try:
-            from numpy._core.multiarray import _set_madvise_hugepage
-        except ImportError:  # another NumPy: its default stays
-            return load(*args, **kwargs)
-        before = _set_madvise_hugepage(False)
+        _advice(+1)
         try:
             return load(*args, **kwargs)
         finally:
-            _set_madvise_hugepage(before)
+            _advice(-1)
 
     return run
+
+
+_ADVICE = threading.Lock()
+_loads_running = [0, True]  # loads of this process under small_pages; NumPy's advice before
+
+
+def _advice(step: int) -> None:
+    """NumPy's huge-page advice off while any load of the process runs (loads may run at
+    once in the threads of a server), its own setting back when the last one ends."""
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # another NumPy: its default stays
+        return
+    with _ADVICE:
+        if step > 0 and _loads_running[0] == 0:
+            _loads_running[1] = _set_madvise_hugepage(False)
+        _loads_running[0] += step
+        if step < 0 and _loads_running[0] == 0:
+            _set_madvise_hugepage(_loads_running[1])
 
 
 def send_batch(out, batch) -> None:
