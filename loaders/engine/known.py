@@ -279,8 +279,10 @@ def sparse_zeros(n: int, dtype: str) -> np.ndarray:
     # anonymous and private (forked converters write their own copies): zeros, its pages made
     # on first write
     buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+    try:
         buf.madvise(mmap.MADV_NOHUGEPAGE)
+    except (AttributeError, OSError):  # no such advice here (another OS, a kernel without THP)
+        pass
     return np.frombuffer(buf, dtype=dtype, count=n)
 
 
