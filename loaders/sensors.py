@@ -46,6 +46,7 @@ from cim.text import norm_key
 from loaders.common import ClassLookup, content_hash, jsonable
 from loaders.components import as_date
 from loaders.engine.bulk import EWKB
+from loaders.engine.pages import small_pages
 from loaders.engine.pipeline import sql_analyze
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
@@ -245,6 +246,7 @@ def _position(row, t, m, coords: _Coordinates, asset: Asset | None,
     return bytes(ewkb(np.array([pt], dtype=object), coords.srid)[0])
 
 
+@small_pages
 def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
                  crs: str | None = None, mode: str = "update",
                  mapping: dict[str, str] | None = None, encoding: str | None = None,

@@ -71,7 +71,8 @@ def drop_stale_test_databases(server: str) -> list[str]:
     """Drop the databases of earlier test sessions on this machine whose process is gone: a
     killed run never reaches its fixtures' cleanup, and each left 100 MB–1 GB on the cluster.
     Only on the embedded cluster (an external server's databases may belong to sessions of
-    other machines, whose process ids mean nothing here). The names dropped."""
+    other machines, whose process ids mean nothing here; the embedded cluster lives in the
+    checkout, and its sessions share this machine's process ids). The names dropped."""
     import psycopg
 
     from cim.db.engine import psycopg_conninfo

@@ -151,7 +151,7 @@ def test_databases_of_killed_test_sessions_are_dropped():
         for name in names.values():
             ensure_database(server_url(), name)
         dropped = drop_stale_test_databases(server_url())
-        assert names["stale"] in dropped
+        # (another session starting at this moment may have dropped the stale one first)
         assert names["live"] not in dropped and names["mine"] not in dropped
         with psycopg.connect(psycopg_conninfo(server_url()), autocommit=True) as conn:
             left = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}

@@ -171,19 +171,19 @@ def test_a_bug_in_a_converter_process_fails_the_load_as_itself(fresh_db, tmp_pat
 
 
 def test_converter_processes_ask_for_no_huge_pages(fresh_db, tmp_path, monkeypatch):
-    """The forked converters inherit the load's advice: their big per-batch arrays in pages of
-    the ordinary size (loaders.engine.workers.small_pages); the loading process gets NumPy's
-    default back."""
+    """The forked converters inherit the load's small pages: no huge-page advice from NumPy,
+    transparent huge pages off (loaders.engine.pages); the loading process gets its settings
+    back."""
     from loaders.engine import direct
-    from tests.test_converter_handoff import numpy_advice
+    from tests.test_pages import numpy_advice, thp_enabled
 
     path, _ = _delivery(tmp_path, "pages")
     prepare = direct.DirectConverter.prepare
-    before = numpy_advice()
+    before = (numpy_advice(), thp_enabled())
 
     def checked(self, batch):
-        if numpy_advice():
-            raise AssertionError(f"huge pages advised in converter process {os.getpid()}")
+        if numpy_advice() or thp_enabled():
+            raise AssertionError(f"huge pages in converter process {os.getpid()}")
         return prepare(self, batch)
 
     monkeypatch.setattr(direct.DirectConverter, "prepare", checked)  # forked: children see it
@@ -191,4 +191,4 @@ def test_converter_processes_ask_for_no_huge_pages(fresh_db, tmp_path, monkeypat
         r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300,
                            processes=processes, dataset=f"p{processes}")
         assert (r.read, r.loaded) == (900, 899)
-        assert numpy_advice() == before
+        assert (numpy_advice(), thp_enabled()) == before

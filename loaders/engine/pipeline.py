@@ -31,10 +31,10 @@ from cim.errors import InputError, OutOfAreaError
 from cim.layerdefs import LayerDef
 from cim.profile import CityProfile
 from loaders.engine import indexes
+from loaders.engine.pages import small_pages
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.engine.session import LoadSession
-from loaders.engine.workers import small_pages
 from loaders.sources.read import Batch, Source, iter_batches, open_source
 
 

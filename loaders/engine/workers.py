@@ -9,14 +9,11 @@ the pipe's chunks, cost ~1 s of the two cores per million rows."""
 from __future__ import annotations
 
 import fcntl
-import functools
 import multiprocessing as mp
 import os
 import struct
-import threading
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
 
 from cim.errors import CimError
 
@@ -34,7 +31,6 @@ def _widen(conn) -> None:
 
 
 NICE = int(os.environ.get("CIM_CONVERTER_NICE", "10"))
-T = TypeVar("T")
 
 
 def _yield_cpu(nice: int) -> None:
@@ -49,46 +45,6 @@ def _yield_cpu(nice: int) -> None:
             os.nice(nice)
         except OSError:
             pass
-
-
-def small_pages(load: Callable[..., T]) -> Callable[..., T]:
-    """``load`` run with no huge-page advice for its NumPy arrays (in its process and the
-    converter processes it forks), then the advice as it was.
-
-    NumPy asks Linux for huge pages for every array over 4 MB. A load allocates and frees such
-    arrays batch after batch, and each new one's first writes had the kernel find 2 MB pages —
-    compacting memory when none was free — and zero them whole (a reload writing 500 rows
-    here and there into a million's hashes touched 88 MB: 0.2–0.75 s instead of 3 ms).
-    1M footprints, nine alternating pairs of first loads: every pair faster without, by
-    0.85–3.2 s (mean 1.6 s of 17–20 s)."""
-    @functools.wraps(load)
-    def run(*args: Any, **kwargs: Any) -> T:
-        _advice(+1)
-        try:
-            return load(*args, **kwargs)
-        finally:
-            _advice(-1)
-
-    return run
-
-
-_ADVICE = threading.Lock()
-_loads_running = [0, True]  # loads of this process under small_pages; NumPy's advice before
-
-
-def _advice(step: int) -> None:
-    """NumPy's huge-page advice off while any load of the process runs (loads may run at
-    once in the threads of a server), its own setting back when the last one ends."""
-    try:
-        from numpy._core.multiarray import _set_madvise_hugepage
-    except ImportError:  # another NumPy: its default stays
-        return
-    with _ADVICE:
-        if step > 0 and _loads_running[0] == 0:
-            _loads_running[1] = _set_madvise_hugepage(False)
-        _loads_running[0] += step
-        if step < 0 and _loads_running[0] == 0:
-            _set_madvise_hugepage(_loads_running[1])
 
 
 def send_batch(out, batch) -> None:

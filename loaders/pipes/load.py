@@ -34,6 +34,7 @@ from typing import Any
 
 from cim.errors import ConfigError
 from cim.profile import CityProfile
+from loaders.engine.pages import small_pages
 from loaders.pipes.gis import read_gis, split_layer
 from loaders.pipes.qa import QAResult, Rules, run_checks
 from loaders.pipes.records import Delivery, PipeLoadReport, collector_paused
@@ -64,6 +65,7 @@ def run_qa(profile: CityProfile, delivery: Delivery, rules: Rules | None = None)
                           survey=delivery.survey, tables=delivery.tables)
 
 
+@small_pages
 def load_pipes(conninfo: str, profile: CityProfile, delivery: Delivery, *,
                mode: str = "update", dataset: str | None = None, district: str | None = None,
                attach: float = 5.0, rules: Rules | None = None, qa: QAResult | None = None,
@@ -108,6 +110,7 @@ def qa_pipes(profile: CityProfile, tables=None, **kw) -> QAResult:
     return run_qa(profile, d)
 
 
+@small_pages
 def load_pipes_files(conninfo: str, profile: CityProfile, tables=None, *, mode="update",
                      dataset=None, district=None, attach: float = 5.0, report_path=None,
                      **kw) -> tuple[PipeLoadReport, QAResult]:
