@@ -39,26 +39,36 @@ def thp_enabled() -> bool | None:
     return None
 
 
+def mappings_of(a) -> list[dict[str, str]]:
+    """The /proc/self/smaps entries (field → value; ``VmFlags``, ``AnonHugePages`` …) of the
+    mappings the memory of array ``a`` overlaps (an advice can split a mapping in two)."""
+    start = a.__array_interface__["data"][0]
+    end = start + a.nbytes
+    out: list[dict[str, str]] = []
+    entry: dict[str, str] | None = None
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split(maxsplit=1)[0]
+            if "-" in head and all(c in "0123456789abcdef-" for c in head):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                entry = {} if lo < end and start < hi else None
+                if entry is not None:
+                    out.append(entry)
+            elif entry is not None and ":" in head:
+                entry[head.rstrip(":")] = line.split(":", 1)[1].strip()
+    return out
+
+
 # in a fresh interpreter, whose memory no earlier array was advised on, with the allocator's
 # defaults (64 MB arrays: each a mapping of its own): how much of a written array is backed by
 # huge pages before a load, in one, in one that fails, and after
 _SCRIPT = """
 import numpy as np
 from loaders.engine.pages import small_pages
+from tests.test_pages import mappings_of
 
 def huge_kb(a):  # AnonHugePages of the mappings the array overlaps
-    start = a.__array_interface__["data"][0]
-    end = start + a.nbytes
-    text = open("/proc/self/smaps").read().splitlines()
-    kb, inside = 0, False
-    for line in text:
-        head = line.split()[0]
-        if "-" in head and all(c in "0123456789abcdef-" for c in head):
-            lo, hi = (int(x, 16) for x in head.split("-"))
-            inside = lo < end and start < hi
-        elif inside and line.startswith("AnonHugePages:"):
-            kb += int(line.split()[1])
-    return kb
+    return sum(int(m["AnonHugePages"].split()[0]) for m in mappings_of(a))
 
 def written():
     a = np.empty(64 << 20, dtype=np.uint8)

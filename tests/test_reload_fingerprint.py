@@ -342,24 +342,14 @@ def test_the_known_hashes_and_codes_never_ask_for_huge_pages():
     import numpy as np
 
     from loaders.engine.known import sparse_zeros
+    from tests.test_pages import mappings_of
 
-    smaps = Path("/proc/self/smaps")
-    if not smaps.exists() or not Path("/sys/kernel/mm/transparent_hugepage").exists():
+    if not Path("/proc/self/smaps").exists() or not Path("/sys/kernel/mm/transparent_hugepage").exists():
         pytest.skip("not Linux, or a kernel without transparent huge pages")
     a = sparse_zeros(1_000_000, "S64")
     assert a.shape == (1_000_000,) and a.dtype == np.dtype("S64") and not a.any()
     a[123_456] = b"f" * 64
     assert a[123_456] == b"f" * 64 and a[:123_456].tobytes().count(0) == 123_456 * 64
-    start = a.__array_interface__["data"][0]
-    end = start + a.nbytes
-    flags = []  # of every mapping the array overlaps (an advice can split its mapping)
-    text = smaps.read_text().splitlines()
-    for i, line in enumerate(text):
-        head = line.split()[0]
-        if "-" in head and all(c in "0123456789abcdef-" for c in head):
-            lo, hi = (int(x, 16) for x in head.split("-"))
-            if lo < end and start < hi:
-                flags.append(next(t for t in text[i + 1:] if t.startswith("VmFlags:"))
-                             .split()[1:])
+    flags = [m["VmFlags"].split() for m in mappings_of(a)]
     assert flags, "the array's memory is not in /proc/self/smaps"
     assert all("nh" in f and "hg" not in f for f in flags), flags
