@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+import psycopg
 import pyogrio
 import pytest
 
+from cim.layerdefs import BUILDINGS
 from loaders import buildings
 from loaders.buildings import load_buildings
-from loaders.engine import direct
+from loaders.engine import direct, known
 from tests.test_direct_load import _delivery
 
 
@@ -155,6 +158,77 @@ def test_ids_with_newlines_tabs_and_backslashes_reload_unchanged(fresh_db, tmp_p
     assert sum(converted) == 1  # the duplicate only: every odd key found with its fingerprint
     assert (r.updated, r.unchanged) == (0, first.loaded)
     assert r.flagged_by_reason == first.flagged_by_reason
+
+
+def test_ids_in_any_script_are_found_by_fingerprint_and_by_text(fresh_db, tmp_path,
+                                                                converted):
+    # the known keys come in byte order and are searched so: ids whose byte order differs
+    # from a linguistic one (case, accents, CJK, a 4-byte character)
+    ids = ["建筑7", "b-1", "B-1", "Ä1", "é2", "\U00020000-3", "z9", "Z9", "ß", "a b"]
+    path, gdf = _delivery(tmp_path, "script", n=300)
+    for i, v in enumerate(ids):
+        gdf.loc[20 + i, "编号"] = v
+    pyogrio.write_dataframe(gdf, path)
+    first = _load(fresh_db, path)
+    codes = dict(fresh_db.rows("SELECT source_key, code FROM buildings WHERE valid_to IS NULL"))
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert sum(converted) == 1  # the duplicate only: every id found by its fingerprint
+    assert (r.updated, r.unchanged) == (0, first.loaded)
+    # changed rows are found by their text: new versions under their codes, nothing new
+    for i in (20, 23, 25):
+        gdf.loc[i, "建筑名称"] = f"改{i}"
+    pyogrio.write_dataframe(gdf, path)
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert sum(converted) == 4 and (r.inserted, r.updated) == (0, 3)
+    assert dict(fresh_db.rows("SELECT source_key, code FROM buildings WHERE valid_to IS NULL")) \
+        == codes
+    names = dict(fresh_db.rows("SELECT source_key, name FROM buildings WHERE valid_to IS NULL"))
+    assert [names[f"script:{ids[i - 20]}"] for i in (20, 23, 25)] == ["改20", "改23", "改25"]
+
+
+def test_known_rows_are_found_by_fingerprint_then_by_text(fresh_db, tmp_path):
+    path, _ = _delivery(tmp_path, "lk", n=300)
+    _load(fresh_db, path)
+    stored = fresh_db.rows("SELECT source_key, source_hash FROM buildings "
+                           "WHERE valid_to IS NULL ORDER BY id")
+    (k0, _), (k1, f1), (k2, f2), (k3, _) = stored[:4]
+    # k0 keeps no fingerprint; k2 and k3 hold one fingerprint: none of them by fingerprint
+    fresh_db.scalar("UPDATE buildings SET source_hash = CASE source_key WHEN %s THEN 0 "
+                    "ELSE %s END WHERE source_key IN (%s, %s, %s) RETURNING 1",
+                    (k0, f2, k0, k2, k3))
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        kn = known.fetch_known(conn, BUILDINGS, "lk", fresh_db.conninfo)
+    try:
+        assert kn.current == len(stored)
+        rows = {k: i for i, k in enumerate(kn.keys.to_pylist())}
+        others = [(k, f) for k, f in stored[4:]]
+        keys = np.array([k for k, _ in others], dtype=object)
+        fps = np.array([f for _, f in others], dtype=np.int64)
+        at = kn.positions(keys, fps)
+        assert at.tolist() == [rows[k] for k in keys]
+        assert kn._text_rows == {}  # every one by its fingerprint: the server not asked
+        # another row's fingerprint, none, one two rows hold, an unknown key, no key
+        keys = np.array([k1, k0, k2, k3, "lk:nosuch", None], dtype=object)
+        at = kn.positions(keys, np.array([fps[0], 0, f2, f2, f1, f1], dtype=np.int64))
+        assert at.tolist() == [rows[k1], rows[k0], rows[k2], rows[k3], -1, -1]
+        assert set(kn._text_rows) == {k1, k0, k2, k3, "lk:nosuch"}
+        # found by text: hashes and codes filled from the server
+        code = fresh_db.scalar("SELECT code FROM buildings WHERE source_key = %s AND "
+                               "valid_to IS NULL", (k1,))
+        assert kn.filled[rows[k1]] and kn.code[rows[k1]].decode() == code
+    finally:
+        kn.close()
+
+
+def test_the_known_keys_are_one_arrow_array_over_the_servers_bytes():
+    keys = ["a:建筑7", "a:x", "a:\U00020000", "a:"]
+    got = known._key_array("\n".join(keys).encode(), len(keys))
+    assert got.to_pylist() == keys
+    assert known._key_array(b"a:1", 1).to_pylist() == ["a:1"]
+    assert len(known._key_array(None, 0)) == 0
+    assert known._key_array(b"a:1\n2\na:3", 2) is None  # a key holds a newline
 
 
 def test_a_value_changed_from_null_to_the_text_none_is_converted(fresh_db, tmp_path,

@@ -181,7 +181,7 @@ class DirectConverter:
         if not known.current or not len(fps):
             return fps, Skipped.none()
         keys = np.asarray(raw_keys, dtype=object)
-        at = known.positions(keys)
+        at = known.positions(keys, fps)
         ok = (at >= 0) & (at < known.current)
         ok[ok] = known.source_hash[at[ok]] == fps[ok]
         if ok.any():

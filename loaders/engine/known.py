@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from psycopg import sql
 
@@ -24,7 +26,17 @@ from cim.layerdefs import LayerDef
 @dataclass
 class Known:
     """What the layer holds for the delivery's dataset when the load starts, compactly (a
-    million features: the keys in a pandas index, fingerprints in an array).
+    million features: the keys in one Arrow array, ids and fingerprints in NumPy arrays, the
+    fingerprints and ids hashed).
+
+    A key is found by its source fingerprint where the caller has one and a single current
+    version holds it (a reload's unchanged rows: integers hashed, the key compared), else by
+    its text on the server (the layer's source-key index; a reload's changed and new rows).
+    No hash table of a million texts is built (a pandas index of the keys took 0.2–0.4 s to
+    build, on a reload's critical path, and ~0.5 µs a look-up) and no Python object made of
+    each key: the converter processes share the keys' memory with the load's process, and
+    comparing Python objects writes their reference counts, copying every page they lie in
+    (90 MB more in each process).
 
     The current versions' content hashes and codes are read for the keys a load converts
     only (:meth:`fill`): a reload that leaves 99 % of its rows unconverted by their
@@ -32,7 +44,7 @@ class Known:
     retired feature returning) are looked up in the registry for the keys a batch does not
     find here (``returning``), only when the registry holds any key of the dataset."""
 
-    keys: list[str]  # the current versions' source keys: row → key
+    keys: pa.Array | list  # the current versions' source keys (Arrow text): row → key
     row_hash: np.ndarray  # "S64": hash of the current version once filled; b"" otherwise
     code: np.ndarray  # "S24": its code once filled
     # the current version's source fingerprint (int64; 0: none kept) and its flags where it has
@@ -44,8 +56,10 @@ class Known:
     # key → registered code of the keys given that were coded before (None: the registry holds
     # no key of the dataset, so no key can return)
     returning: Callable[[list[str]], dict[str, str]] | None = None
-    lookup: Any = None  # _Lookup of ``keys`` (see positions)
+    lookup: Any = None  # _Lookup: fingerprints and ids → rows (see positions)
     _flagged: np.ndarray | None = None  # the rows of ``flags``, sorted (see flagged)
+    # key → row (-1: none) of the keys this process looked up by text (see _by_text)
+    _text_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def current(self) -> int:
@@ -56,14 +70,29 @@ class Known:
     def empty(cls) -> Known:
         return cls([], np.zeros(0, "S64"), np.zeros(0, "S24"))
 
-    def positions(self, keys: np.ndarray | list) -> np.ndarray:
-        """Row of each key (None: no key) in the arrays, -1 where unknown: one vectorised
-        hash look-up (a pandas index built once, before the converter processes fork)."""
-        if not self.keys:
-            return np.full(len(keys), -1, dtype=np.int64)
-        if self.lookup is None:
-            self.lookup = _Lookup(self.keys)
-        return self.lookup.get_indexer(np.asarray(keys, dtype=object)).astype(np.int64)
+    def positions(self, keys: np.ndarray | list, fps: np.ndarray | None = None
+                  ) -> np.ndarray:
+        """Row of each key (None: no key) in the arrays, -1 where unknown. With the keys'
+        source fingerprints (``fps``), a key whose fingerprint one current version holds is
+        that row if its key is the same; the others are looked up by text."""
+        keys = np.asarray(keys, dtype=object)
+        at = np.full(len(keys), -1, dtype=np.int64)
+        if not self.current or not len(keys):
+            return at
+        todo = np.arange(len(keys))
+        if fps is not None:
+            i = self.lookup.fp.get_indexer(np.asarray(fps, dtype=np.int64))
+            hit = np.flatnonzero(i >= 0)
+            rows = self.lookup.fp_rows[i[hit]]
+            # compared in Arrow: no known key made a Python object
+            same = pc.fill_null(pc.equal(pa.array(keys[hit], self.keys.type, from_pandas=True),
+                                         self.keys.take(rows)), False)
+            same = same.to_numpy(zero_copy_only=False)
+            at[hit[same]] = rows[same]
+            todo = np.flatnonzero(at < 0)
+        if len(todo):
+            at[todo] = self._by_text(keys[todo])
+        return at
 
     def flagged(self, rows: np.ndarray) -> np.ndarray:
         """Whether each of ``rows`` has flags (vectorised: a batch's rows skipped unconverted
@@ -76,15 +105,39 @@ class Known:
     def fill(self, rows: np.ndarray) -> None:
         """Make ``row_hash`` and ``code`` hold the current versions of these rows."""
         need = rows[~self.filled[rows]] if len(rows) else rows
-        if not len(need):
-            return
-        need = np.unique(need)
+        if len(need):
+            self._read(self.keys.take(np.unique(need)).to_pylist())
+
+    def _by_text(self, keys: np.ndarray) -> np.ndarray:
+        """Rows of keys by their text: asked of the server once per key and process (the
+        batch's converted rows are looked up again when it is finished)."""
+        cache = self._text_rows
+        if len(cache) > 200_000:
+            cache.clear()
+        want = [k for k in dict.fromkeys(keys.tolist()) if isinstance(k, str) and k not in cache]
+        if want:
+            cache.update(dict.fromkeys(want, -1))
+            for k, i in self._read(want):
+                cache[k] = max(cache[k], i)  # two current versions with one key: the last
+        return np.fromiter((cache.get(k, -1) if isinstance(k, str) else -1
+                            for k in keys.tolist()), dtype=np.int64, count=len(keys))
+
+    def _read(self, keys: list[str]) -> list[tuple[str, int]]:
+        """The current versions of ``keys`` from the server: their hashes and codes filled
+        in; (key, row) of each."""
         assert self.details is not None
-        found = self.details([self.keys[i] for i in need.tolist()])
-        at = self.positions([k for k, _, _ in found])
-        for i, (_, h, c) in zip(at.tolist(), found):
-            self.row_hash[i], self.code[i] = (h or "").encode("ascii"), c.encode("ascii")
-        self.filled[need] = True
+        found = self.details(keys)
+        if not found:
+            return []
+        rows = self.lookup.ids.get_indexer(np.fromiter((r[3] for r in found), dtype=np.int64,
+                                                       count=len(found)))
+        out = []
+        for (k, h, c, _), i in zip(found, rows.tolist()):
+            if i >= 0:  # (a version committed since the keys were read: none, merge lock)
+                self.row_hash[i], self.code[i] = (h or "").encode("ascii"), c.encode("ascii")
+                self.filled[i] = True
+                out.append((k, i))
+        return out
 
     def close(self) -> None:
         """Close the connections :meth:`fill` and ``returning`` opened in this process."""
@@ -216,9 +269,10 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     converts, on connections to ``conninfo``: :meth:`Known.fill`).
 
     Each column comes as one aggregated value (keys newline-joined — escaped only when one
-    holds a newline, which the count of rows tells; fingerprints one bytea of 8 bytes each),
-    split in C: a row per key cost a Python call each (a million keys took 8 s as a text COPY,
-    4.9 s fetched as rows; 0.9 s so)."""
+    holds a newline, which the count of rows tells; fingerprints and ids one bytea of 8 bytes
+    each; flags a line a row), taken apart in C: a row per key cost a Python call each (a
+    million keys took 8 s as a text COPY, 4.9 s fetched as rows; 0.9 s split into Python
+    texts). The keys stay one UTF-8 buffer, an Arrow array over it."""
     tbl = sql.Identifier(layer.table)
     like = sql.Literal(like_prefix(dataset))
     parallel = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')"
@@ -230,43 +284,64 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
         with conn.cursor(binary=True) as cur:
             def read(escaped: bool) -> tuple:
                 key = _ESCAPED if escaped else "source_key"
+                # flags: a line a row (flag codes have no newline), blank without any
                 return cur.execute(sql.SQL(
-                    "SELECT string_agg(" + key + ", chr(10)), count(*), "
+                    "SELECT convert_to(string_agg(" + key + ", chr(10)), 'UTF8'), count(*), "
                     "string_agg(int8send(coalesce(source_hash, 0)), ''), "
-                    "string_agg(CASE WHEN cardinality(flags) > 0 THEN " + _ESCAPED + " || "
-                    "chr(9) || array_to_string(flags, chr(31)) END, chr(10)) "
+                    "string_agg(int8send(id), ''), "
+                    "string_agg(array_to_string(flags, chr(31)), chr(10)), "
+                    "bool_or(cardinality(flags) > 0) "
                     "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}").format(tbl, like)
                 ).fetchone()
 
             # the keys as stored (escaping every key cost the server ~0.2 s a million); read
             # again escaped, all columns in one scan's order, only if one held a newline
-            keys, count, fps, flagged = read(escaped=False)
-            key_list = [] if keys is None else keys.split("\n")
-            if len(key_list) != count:
-                keys, count, fps, flagged = read(escaped=True)
-                key_list = [] if keys is None else keys.split("\n") if "\\" not in keys \
-                    else _unescape(keys.split("\n"))  # only an escaped key holds a backslash
+            keys, count, fps, ids, flags, flagged = read(escaped=False)
+            key_array = _key_array(keys, count)
+            if key_array is None:
+                keys, count, fps, ids, flags, flagged = read(escaped=True)
+                text = bytes(keys).decode("utf-8")
+                key_array = pa.array(  # only an escaped key holds a backslash
+                    text.split("\n") if "\\" not in text else _unescape(text.split("\n")),
+                    pa.large_string())
             coded = cur.execute(sql.SQL(
                 "SELECT EXISTS (SELECT 1 FROM code_registry WHERE layer = {} "
                 "AND source_key LIKE {})").format(sql.Literal(layer.name), like)).fetchone()[0]
     finally:
         conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, false)",
                      (parallel,))
-    n = len(key_list)
-    lookup = _Lookup(key_list) if n else None
+    n = len(key_array)
+    # 8 big-endian bytes a row (int8send), in the keys' order
+    source_hash = np.frombuffer(fps, dtype=">i8").astype(np.int64) if n \
+        else np.zeros(0, np.int64)
+    lookup = _Lookup(source_hash, np.frombuffer(ids, dtype=">i8").astype(np.int64)) if n \
+        else None
     details = _Details(conninfo, sql.SQL(
-        "SELECT source_key, row_hash, code FROM {} WHERE valid_to IS NULL "
+        "SELECT source_key, row_hash, code, id FROM {} WHERE valid_to IS NULL "
         "AND source_key = ANY(%s)").format(tbl))
     returning = _Details(conninfo, sql.SQL(
         "SELECT source_key, code FROM code_registry WHERE layer = {} AND source_key = ANY(%s)"
     ).format(sql.Literal(layer.name)), as_dict=True) if coded else None
-    return Known(keys=key_list, row_hash=sparse_zeros(n, "S64"),
-                 code=sparse_zeros(n, "S24"),
-                 # 8 big-endian bytes a key (int8send), in the keys' order
-                 source_hash=np.frombuffer(fps, dtype=">i8").astype(np.int64) if n
-                 else np.zeros(0, np.int64),
-                 flags=_flags(flagged, lookup), filled=np.zeros(n, dtype=bool),
+    return Known(keys=key_array, row_hash=sparse_zeros(n, "S64"),
+                 code=sparse_zeros(n, "S24"), source_hash=source_hash,
+                 flags=_flags(flags, n) if flagged else {}, filled=np.zeros(n, dtype=bool),
                  details=details, returning=returning, lookup=lookup)
+
+
+def _key_array(data: bytes | None, count: int) -> pa.Array | None:
+    """``count`` keys joined by newlines (UTF-8) → an Arrow text array over the same bytes
+    less the newlines; None if a key holds a newline (there are more of them)."""
+    if count == 0:
+        return pa.array([], pa.large_string())
+    raw = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(raw == 10)
+    if len(nl) != count - 1:
+        return None
+    offsets = np.empty(count + 1, dtype=np.int64)
+    offsets[0], offsets[-1] = 0, len(raw) - len(nl)
+    offsets[1:-1] = nl - np.arange(len(nl))  # each key's end, the newlines before it gone
+    body = np.delete(raw, nl) if len(nl) else raw
+    return pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(body))
 
 
 def sparse_zeros(n: int, dtype: str) -> np.ndarray:
@@ -302,39 +377,29 @@ def _unescape(keys: list[str]) -> list[str]:
 
 
 class _Lookup:
-    """Key → row: a pandas index of the keys, its hash table built at once (so that forked
-    converter processes share it). Two current versions with one key (the layer's source-key
-    index is not unique: a dataset ``a`` matches ``a:b``'s keys too) map to the last."""
+    """Fingerprint → row and id → row of the known rows (pandas' integer hash tables, built
+    at once so that the converter processes forked after share them). Only fingerprints a
+    single row holds are in (0, none kept, is not)."""
 
-    def __init__(self, keys: list[str]) -> None:
+    def __init__(self, fps: np.ndarray, ids: np.ndarray) -> None:
         import pandas as pd
 
-        idx = pd.Index(np.asarray(keys, dtype=object), dtype=object)
-        self.rows = None
-        if not idx.is_unique:
-            self.rows = np.flatnonzero(~idx.duplicated(keep="last"))
-            idx = idx[self.rows]
-        idx.get_indexer(idx[:1])  # builds the hash table now
-        self.idx = idx
-
-    def get_indexer(self, keys: np.ndarray) -> np.ndarray:
-        import pandas as pd
-
-        # as an object Index: an array would be inferred as text and converted to Arrow
-        # strings and back (half the time of a look-up)
-        at = self.idx.get_indexer(pd.Index(keys, dtype=object, copy=False))
-        if self.rows is not None:
-            at = np.where(at >= 0, self.rows[np.maximum(at, 0)], -1)
-        return at
+        fp = pd.Index(fps)
+        one = (fps != 0) & ~fp.duplicated(keep=False)
+        self.fp_rows = np.flatnonzero(one)
+        self.fp = fp if one.all() else pd.Index(fps[one])
+        self.ids = pd.Index(ids)  # the primary key's: unique
+        for ix in (self.fp, self.ids):
+            ix.get_indexer(ix[:1])  # builds the hash table now
 
 
-def _flags(flagged: str | None, lookup: Any) -> dict[int, list[str]]:
-    """``key TAB flag US flag …`` lines → row → flags."""
-    if not flagged:
-        return {}
-    pairs = [line.partition("\t") for line in flagged.split("\n")]
-    rows = lookup.get_indexer(np.asarray(_unescape([k for k, _, _ in pairs]), dtype=object))
-    return {int(i): fl.split("\x1f") for i, (_, _, fl) in zip(rows, pairs)}
+def _flags(lines: str, n: int) -> dict[int, list[str]]:
+    """A row's flags a line (``flag US flag …``; blank: none) → row → flags."""
+    parts = np.asarray(lines.split("\n"), dtype=object)
+    if len(parts) != n:  # a flag is a reason code (loaders.common): never a newline in it
+        raise DatabaseError(f"the stored flags of {n} rows came as {len(parts)} lines")
+    rows = np.flatnonzero(parts != "")
+    return dict(zip(rows.tolist(), (f.split("\x1f") for f in parts[rows].tolist())))
 
 
 def fetch_areas(conn: psycopg.Connection, layer: LayerDef) -> Areas:
