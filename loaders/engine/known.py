@@ -129,8 +129,8 @@ class Known:
         found = self.details(keys)
         if not found:
             return []
-        rows = self.lookup.ids.get_indexer(np.fromiter((r[3] for r in found), dtype=np.int64,
-                                                       count=len(found)))
+        rows = self.lookup.rows_of_ids(np.fromiter((r[3] for r in found), dtype=np.int64,
+                                                   count=len(found)))
         out = []
         for (k, h, c, _), i in zip(found, rows.tolist()):
             if i >= 0:  # (a version committed since the keys were read: none, merge lock)
@@ -377,9 +377,10 @@ def _unescape(keys: list[str]) -> list[str]:
 
 
 class _Lookup:
-    """Fingerprint → row and id → row of the known rows (pandas' integer hash tables, built
-    at once so that the converter processes forked after share them). Only fingerprints a
-    single row holds are in (0, none kept, is not)."""
+    """Fingerprint → row (pandas' integer hash table: a reload looks up every row's) and id
+    → row (the ids sorted: only the rows looked up by text), built at once so that the
+    converter processes forked after share them. Only fingerprints a single row holds are in
+    (0, none kept, is not)."""
 
     def __init__(self, fps: np.ndarray, ids: np.ndarray) -> None:
         import pandas as pd
@@ -388,9 +389,16 @@ class _Lookup:
         one = (fps != 0) & ~fp.duplicated(keep=False)
         self.fp_rows = np.flatnonzero(one)
         self.fp = fp if one.all() else pd.Index(fps[one])
-        self.ids = pd.Index(ids)  # the primary key's: unique
-        for ix in (self.fp, self.ids):
-            ix.get_indexer(ix[:1])  # builds the hash table now
+        self.fp.get_indexer(fps[:1])  # builds the hash table now
+        # (scan order is mostly id order: a stable sort of it is quick)
+        self.id_order = np.argsort(ids, kind="stable")
+        self.ids = ids[self.id_order]  # the primary key's: unique
+
+    def rows_of_ids(self, ids: np.ndarray) -> np.ndarray:
+        """The row of each id, -1 where none."""
+        i = np.minimum(np.searchsorted(self.ids, ids), max(len(self.ids) - 1, 0))
+        found = self.ids[i] == ids if len(self.ids) else np.zeros(len(ids), dtype=bool)
+        return np.where(found, self.id_order[i], -1)
 
 
 def _flags(lines: str, n: int) -> dict[int, list[str]]:
