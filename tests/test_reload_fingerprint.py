@@ -161,10 +161,18 @@ def test_ids_with_newlines_tabs_and_backslashes_reload_unchanged(fresh_db, tmp_p
 
 
 def test_ids_in_any_script_are_found_by_fingerprint_and_by_text(fresh_db, tmp_path,
-                                                                converted):
-    # the known keys come in byte order and are searched so: ids whose byte order differs
-    # from a linguistic one (case, accents, CJK, a 4-byte character)
+                                                                converted, monkeypatch):
+    # the known keys come as one UTF-8 buffer cut at its newlines (known._key_array): ids of
+    # one to four bytes a character, case and accents that a linguistic order would mix
     ids = ["建筑7", "b-1", "B-1", "Ä1", "é2", "\U00020000-3", "z9", "Z9", "ß", "a b"]
+    by_text: list[str] = []  # the keys a load looked up by text (a spy: the reads run)
+    read = known.Known._read
+
+    def spying_read(self, keys):
+        by_text.extend(keys)
+        return read(self, keys)
+
+    monkeypatch.setattr(known.Known, "_read", spying_read)
     path, gdf = _delivery(tmp_path, "script", n=300)
     for i, v in enumerate(ids):
         gdf.loc[20 + i, "编号"] = v
@@ -175,6 +183,8 @@ def test_ids_in_any_script_are_found_by_fingerprint_and_by_text(fresh_db, tmp_pa
     r = _load(fresh_db, path)
     assert sum(converted) == 1  # the duplicate only: every id found by its fingerprint
     assert (r.updated, r.unchanged) == (0, first.loaded)
+    dup = f"script:{gdf.loc[400, '编号']}"  # row 401 repeats row 11's id
+    assert by_text == [dup]  # by text: only the key whose fingerprint is not the stored one
     # changed rows are found by their text: new versions under their codes, nothing new
     for i in (20, 23, 25):
         gdf.loc[i, "建筑名称"] = f"改{i}"
@@ -198,11 +208,22 @@ def test_known_rows_are_found_by_fingerprint_then_by_text(fresh_db, tmp_path):
     fresh_db.scalar("UPDATE buildings SET source_hash = CASE source_key WHEN %s THEN 0 "
                     "ELSE %s END WHERE source_key IN (%s, %s, %s) RETURNING 1",
                     (k0, f2, k0, k2, k3))
+    # stored flags, a line a row: one flag, two, none
+    fresh_db.scalar("UPDATE buildings SET flags = CASE WHEN id %% 7 = 0 THEN '{a_flag}'::text[] "
+                    "WHEN id %% 11 = 0 THEN '{one,two}' ELSE '{}' END RETURNING 1", ())
+    flags = dict(fresh_db.rows("SELECT source_key, flags FROM buildings WHERE valid_to IS NULL "
+                               "AND cardinality(flags) > 0"))
+    hashes = dict(fresh_db.rows("SELECT source_key, source_hash FROM buildings "
+                                "WHERE valid_to IS NULL"))
     with psycopg.connect(fresh_db.conninfo) as conn:
         kn = known.fetch_known(conn, BUILDINGS, "lk", fresh_db.conninfo)
     try:
         assert kn.current == len(stored)
         rows = {k: i for i, k in enumerate(kn.keys.to_pylist())}
+        assert len(rows) == kn.current
+        # every column read in the keys' order
+        assert {kn.keys[i].as_py(): f for i, f in kn.flags.items()} == flags
+        assert {k: int(kn.source_hash[i]) for k, i in rows.items()} == hashes
         others = [(k, f) for k, f in stored[4:]]
         keys = np.array([k for k, _ in others], dtype=object)
         fps = np.array([f for _, f in others], dtype=np.int64)

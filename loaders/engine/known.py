@@ -26,8 +26,7 @@ from cim.layerdefs import LayerDef
 @dataclass
 class Known:
     """What the layer holds for the delivery's dataset when the load starts, compactly (a
-    million features: the keys in one Arrow array, ids and fingerprints in NumPy arrays, the
-    fingerprints and ids hashed).
+    million features: the keys in one Arrow array, ids and fingerprints in NumPy arrays).
 
     A key is found by its source fingerprint where the caller has one and a single current
     version holds it (a reload's unchanged rows: integers hashed, the key compared), else by
@@ -52,13 +51,14 @@ class Known:
     source_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     flags: dict[int, list[str]] = field(default_factory=dict)
     filled: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    details: Callable[[list[str]], list[tuple[str, str, str]]] | None = None
+    # (key, row hash, code, id) of the current versions of the keys given
+    details: Callable[[list[str]], list[tuple[str, str, str, int]]] | None = None
     # key → registered code of the keys given that were coded before (None: the registry holds
     # no key of the dataset, so no key can return)
     returning: Callable[[list[str]], dict[str, str]] | None = None
     lookup: Any = None  # _Lookup: fingerprints and ids → rows (see positions)
     _flagged: np.ndarray | None = None  # the rows of ``flags``, sorted (see flagged)
-    # key → row (-1: none) of the keys this process looked up by text (see _by_text)
+    # key → row (-1: none) of the batch's keys this process looked up by text (see _by_text)
     _text_rows: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -72,18 +72,25 @@ class Known:
 
     def positions(self, keys: np.ndarray | list, fps: np.ndarray | None = None
                   ) -> np.ndarray:
-        """Row of each key (None: no key) in the arrays, -1 where unknown. With the keys'
-        source fingerprints (``fps``), a key whose fingerprint one current version holds is
-        that row if its key is the same; the others are looked up by text."""
+        """Row of each key (None: no key) in the arrays, -1 where unknown.
+
+        With the keys' source fingerprints (``fps``: a batch's rows, before converting them), a
+        key whose fingerprint one current version holds is that row if its key is the same;
+        the others are looked up by text on the server (:meth:`_by_text`), which fills their
+        hashes and codes too — those a batch converts, looked up again when it is finished.
+        Two current versions with one key (made by hand: a load never writes them) are told
+        apart by fingerprint where one matches, else the last is taken."""
         keys = np.asarray(keys, dtype=object)
         at = np.full(len(keys), -1, dtype=np.int64)
+        if fps is not None:
+            self._text_rows.clear()  # a new batch: the keys of the last one are done
         if not self.current or not len(keys):
             return at
         todo = np.arange(len(keys))
         if fps is not None:
             i = self.lookup.fp.get_indexer(np.asarray(fps, dtype=np.int64))
             hit = np.flatnonzero(i >= 0)
-            rows = self.lookup.fp_rows[i[hit]]
+            rows = i[hit] if self.lookup.fp_rows is None else self.lookup.fp_rows[i[hit]]
             # compared in Arrow: no known key made a Python object
             same = pc.fill_null(pc.equal(pa.array(keys[hit], self.keys.type, from_pandas=True),
                                          self.keys.take(rows)), False)
@@ -109,11 +116,9 @@ class Known:
             self._read(self.keys.take(np.unique(need)).to_pylist())
 
     def _by_text(self, keys: np.ndarray) -> np.ndarray:
-        """Rows of keys by their text: asked of the server once per key and process (the
-        batch's converted rows are looked up again when it is finished)."""
+        """Rows of keys by their text: asked of the server once per key and batch (its
+        converted rows are looked up again when it is finished)."""
         cache = self._text_rows
-        if len(cache) > 200_000:
-            cache.clear()
         want = [k for k in dict.fromkeys(keys.tolist()) if isinstance(k, str) and k not in cache]
         if want:
             cache.update(dict.fromkeys(want, -1))
@@ -272,7 +277,8 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     holds a newline, which the count of rows tells; fingerprints and ids one bytea of 8 bytes
     each; flags a line a row), taken apart in C: a row per key cost a Python call each (a
     million keys took 8 s as a text COPY, 4.9 s fetched as rows; 0.9 s split into Python
-    texts). The keys stay one UTF-8 buffer, an Arrow array over it."""
+    texts). The keys stay one UTF-8 buffer, an Arrow array over it. The ids map the rows the
+    server gives for keys looked up by text (:meth:`Known._read`) back to rows of Known."""
     tbl = sql.Identifier(layer.table)
     like = sql.Literal(like_prefix(dataset))
     parallel = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')"
@@ -362,7 +368,7 @@ def sparse_zeros(n: int, dtype: str) -> np.ndarray:
 
 
 # a source key with its backslashes, newlines and tabs escaped (an id may hold any of them), so
-# that keys can be joined by newlines and followed by a tab
+# that keys can be joined by newlines
 _ESCAPED = ("replace(replace(replace(source_key, '\\', '\\\\'), chr(10), '\\n'), "
             "chr(9), '\\t')")
 _UNESCAPED = {"n": "\n", "t": "\t", "\\": "\\"}
@@ -387,7 +393,8 @@ class _Lookup:
 
         fp = pd.Index(fps)
         one = (fps != 0) & ~fp.duplicated(keep=False)
-        self.fp_rows = np.flatnonzero(one)
+        # the index's position → row (None: each row is its own, every fingerprint in)
+        self.fp_rows = None if one.all() else np.flatnonzero(one)
         self.fp = fp if one.all() else pd.Index(fps[one])
         self.fp.get_indexer(fps[:1])  # builds the hash table now
         # (scan order is mostly id order: a stable sort of it is quick)
