@@ -37,7 +37,9 @@ def collector_paused() -> Iterator[None]:
 
 
 # -- records of one delivery -------------------------------------------------------------------------------
-@dataclass
+# slots: a delivery holds hundreds of thousands of records until the load ends; a record's
+# __dict__ took 0.3 KB (points) to 1.6 KB (segments) of memory
+@dataclass(slots=True)
 class PointRec:
     seq: int  # running number of the row in the delivery (unique per load)
     table: str
@@ -74,7 +76,7 @@ class PointRec:
         return self.point_no or f"row {self.row}"
 
 
-@dataclass
+@dataclass(slots=True)
 class SegRec:
     seq: int
     table: str

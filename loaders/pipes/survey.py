@@ -208,9 +208,8 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             for i in np.flatnonzero(v[a] == None):  # noqa: E711
                 if not any(f == zh for _, f, _, _ in problems[i]):
                     problems[i].append(("missing_value", zh, None, "empty"))
-        recs = [PointRec(seq=q, table=name, row=row, attrs=at, cls=c, problems=pr)
-                for q, row, at, c, pr in zip(seqs, row_numbers, attrs, classes, problems)]
-        _fill(recs, {attr: v[src] for src, attr, _, _ in spec})
+        recs = _records(PointRec, name, seqs, row_numbers, attrs, classes, problems,
+                        {attr: v[src] for src, attr, _, _ in spec})
         features: dict[tuple, Any] = {}
         for p in recs:
             if p.cls is None:
@@ -233,9 +232,8 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     v = parse_columns(SEGMENT_VALUES, {src: raw(src) for src, *_ in SEGMENT_VALUES}, problems)
     v.update(ids)
     spec = [x for x in SEGMENT_IDS + SEGMENT_VALUES if x[1] is not None]
-    recs = [SegRec(seq=q, table=name, row=row, attrs=at, cls=c, problems=pr)
-            for q, row, at, c, pr in zip(seqs, row_numbers, attrs, classes, problems)]
-    _fill(recs, {attr: v[src] for src, attr, _, _ in spec})
+    recs = _records(SegRec, name, seqs, row_numbers, attrs, classes, problems,
+                    {attr: v[src] for src, attr, _, _ in spec})
     looked: dict[tuple, tuple] = {}
     for s_, size in zip(recs, v["size"].tolist()):
         set_size(s_, size)
@@ -247,13 +245,14 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     return recs, skipped
 
 
-def _fill(recs: list, columns: dict[str, np.ndarray]) -> None:
-    """Set each record's attributes from whole columns (record attribute → values): one
-    update of each record's ``__dict__`` (plain dataclass fields) instead of a setattr a
-    cell."""
-    names = list(columns)
-    for rec, row in zip(recs, zip(*(columns[a].tolist() for a in names))):
-        rec.__dict__.update(zip(names, row))
+def _records(cls: type, table: str, seqs, row_numbers: list[int], attrs: list[dict],
+             classes: list, problems: list[list], columns: dict[str, np.ndarray]) -> list:
+    """A table's records, their parsed values given as whole columns (record attribute →
+    values), each record made at once with them (no setattr a cell afterwards)."""
+    names = ("seq", "row", "attrs", "cls", "problems", *columns)
+    rows = zip(seqs, row_numbers, attrs, classes, problems,
+               *(columns[a].tolist() for a in columns))
+    return [cls(table=table, **dict(zip(names, r))) for r in rows]
 
 
 def _all_text(uniques: list[Any]) -> bool:
