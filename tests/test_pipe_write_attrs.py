@@ -10,7 +10,9 @@ import json
 import random
 
 import numpy as np
+import pytest
 
+from loaders.pipes.records import RowAttrs
 from loaders.pipes.write import _attrs_texts
 
 TRICKY = [None, -0.0, 0.0, float("nan"), float("inf"), -float("inf"), 1, 1.0, True, False, 0,
@@ -33,6 +35,19 @@ def test_attrs_texts_are_json_dumps_of_each_row():
         rows += [{"other": TRICKY[rng.randrange(len(TRICKY))]} for _ in range(rng.randint(0, 30))]
         rng.shuffle(rows)
         assert _attrs_texts(rows) == [_dumps(r) for r in rows]
+        # as the survey reader gives them: most rows as names and values
+        mixed = [RowAttrs(tuple(r), tuple(r.values())) if rng.random() < 0.7 else r
+                 for r in rows]
+        assert _attrs_texts(mixed) == [_dumps(r) for r in rows]
+
+
+def test_row_attrs_read_as_the_dict_of_their_names_and_values():
+    a = RowAttrs(("物探点号", "X", "_row"), ("JS1", 1.5, 2))
+    assert a == {"物探点号": "JS1", "X": 1.5, "_row": 2} and dict(a) == a
+    assert list(a) == ["物探点号", "X", "_row"] and len(a) == 3 and a["X"] == 1.5
+    assert a.get("Y") is None and "Y" not in a and "X" in a
+    with pytest.raises(KeyError):
+        a["Y"]
 
 
 def test_a_survey_table_of_plain_columns():

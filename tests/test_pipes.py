@@ -282,6 +282,24 @@ def test_csv_gbk_utf8_and_bom_with_class_from_name_option_or_column(fresh_db, tm
                            (r3.batch_id,)) == "热力"
 
 
+def test_a_delivered_row_column_is_kept_and_the_table_added(fresh_db, tmp_path):
+    # where a row came from (_table, _row) is added to its attributes unless the delivery
+    # has such a column, which is never overwritten
+    pts, segs = _survey()
+    pts["_row"] = [f"r{i}" for i in range(len(pts))]
+    pts.to_csv(tmp_path / "给水管线点.csv", index=False, encoding="utf-8")
+    segs.to_csv(tmp_path / "给水管线段.csv", index=False, encoding="utf-8")
+    d = read_delivery(fresh_db.profile, [tmp_path / "给水管线点.csv", tmp_path / "给水管线段.csv"])
+    p = {x.point_no: x for x in d.points}["JS002"]
+    assert dict(p.attrs) == {"物探点号": "JS002", "特征": "直线点", "附属物": None,
+                             "X": str(N0 + 30.0), "Y": str(E0 + 5.0),  # as delivered
+                             "地面高程": str(36.0 - 0.01),
+                             "_row": "r1", "_table": "给水管线点.csv"}
+    s = d.segments[0]
+    assert (s.attrs["_table"], s.attrs["_row"], s.attrs["起始点号"]) == \
+        ("给水管线段.csv", 2, "JS001")
+
+
 def test_excel_xls_dbf_and_geopackage_tables(fresh_db, tmp_path):
     pts, segs = _survey("W")
     # one workbook, a sheet pair per class (雨水 and a second class)

@@ -34,7 +34,7 @@ from loaders.pipes.fields import (
     segment_lookups,
     set_size,
 )
-from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, SegRec
+from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, RowAttrs, SegRec
 from loaders.sources.tables import (
     Mapping,
     Table,
@@ -189,11 +189,18 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             table[:] = [jsonable(u) for u in uniques] + [None]
         js[:, j] = table[codes[keep]]
     row_numbers = [t.row_numbers[i] for i in keep]
-    attrs = [dict(zip(t.headers, r)) for r in js.tolist()]
     name = t.name
-    for a, row in zip(attrs, row_numbers):
-        a.setdefault("_table", name)
-        a.setdefault("_row", row)
+    headers = tuple(t.headers)
+    if len(set(headers)) == len(headers):  # one names tuple for the table's rows
+        extra = tuple(k for k in ("_table", "_row") if k not in headers)
+        names = headers + extra
+        attrs = [RowAttrs(names, r + tuple({"_table": name, "_row": row}[k] for k in extra))
+                 for r, row in zip(map(tuple, js.tolist()), row_numbers)]
+    else:  # a name twice: the last of its values, as a dict keeps it
+        attrs = [dict(zip(headers, r)) for r in js.tolist()]
+        for a, row in zip(attrs, row_numbers):
+            a.setdefault("_table", name)
+            a.setdefault("_row", row)
     problems: list[list] = [[] for _ in range(n)]
     classes, class_problems = class_column(resolver, tclass, raw("class"), raw("subclass"))
     for i, problem in enumerate(class_problems):

@@ -41,6 +41,7 @@ from loaders.pipes.records import (
     Delivery,
     PipeLoadReport,
     PointRec,
+    RowAttrs,
     SegRec,
     collector_paused,
 )
@@ -74,7 +75,7 @@ def _reject(rec, reason: str, message: str, key: str | None, fieldname=None, wkt
     if wkt is None:
         wkt = _point_wkt(rec) if isinstance(rec, PointRec) else _delivered_wkt(rec)
     return Reject(row_number=rec.seq, reason=reason, message=message, field=fieldname,
-                  source_key=key, attrs=rec.attrs, geom_wkt=wkt)
+                  source_key=key, attrs=dict(rec.attrs), geom_wkt=wkt)
 
 
 def _delivered_wkt(rec: PointRec | SegRec) -> str | None:
@@ -201,7 +202,7 @@ CHUNK = 50_000  # rows hashed, encoded and COPYed at a time (bounded memory)
 
 
 def _staged(layer: LayerDef, srid: int, values: dict[str, list[Any]], geoms: list[Any],
-            base: dict[str, list[Any]], attrs: list[dict[str, Any]],
+            base: dict[str, list[Any]], attrs: list[dict[str, Any] | RowAttrs],
             places: AreaIndex) -> Iterator[StagedRows]:
     """Rows of ``layer`` from whole columns, ``CHUNK`` rows at a time: ``values`` the layer's
     own columns (the derived district and grid cell left out), ``geoms`` shapely geometries
@@ -319,19 +320,21 @@ def _json_column(prefix: str, col: tuple) -> list[str]:
     return [prefix + _ENCODER.encode(v) for v in col]
 
 
-def _attrs_texts(attrs: list[dict[str, Any]]) -> list[str]:
+def _attrs_texts(attrs: list[dict[str, Any] | RowAttrs]) -> list[str]:
     """``_dumps(a)`` of each row's attributes, built column by column: the rows that share
     their keys (in order; one table's rows) are encoded as columns."""
     out: list[str | None] = [None] * len(attrs)
     groups: dict[tuple, list[int]] = {}
-    for i, keys in enumerate(map(tuple, attrs)):
+    for i, keys in enumerate(a.names() if isinstance(a, RowAttrs) else tuple(a)
+                             for a in attrs):
         groups.setdefault(keys, []).append(i)
     for keys, rows in groups.items():
         if not keys or len(rows) < 16 or not all(isinstance(k, str) for k in keys):
             for i in rows:
-                out[i] = _dumps(attrs[i])
+                out[i] = _dumps(dict(attrs[i]))
             continue
-        values = zip(*[tuple(attrs[i].values()) for i in rows])
+        values = zip(*[attrs[i].row() if isinstance(attrs[i], RowAttrs)
+                       else tuple(attrs[i].values()) for i in rows])
         frags = [_json_column(_ENCODER.encode(k) + ": ", col) for k, col in zip(keys, values)]
         for i, text in zip(rows, ("{" + ", ".join(t) + "}" for t in zip(*frags))):
             out[i] = text
