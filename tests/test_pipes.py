@@ -18,6 +18,7 @@ import requests
 from cim.coding.scheme import decode
 from cim.errors import ConfigError, InputError
 from loaders.pipes.load import load_pipes_files, qa_pipes, read_delivery
+from loaders.pipes.write import _attrs_texts
 from loaders.sources.tables import read_tables
 from tests.conftest import SAMPLES, run_cli
 
@@ -282,15 +283,18 @@ def test_csv_gbk_utf8_and_bom_with_class_from_name_option_or_column(fresh_db, tm
                            (r3.batch_id,)) == "热力"
 
 
-def test_a_delivered_row_column_is_kept_and_the_table_added(fresh_db, tmp_path):
+def test_a_delivered_row_column_is_kept_and_the_table_added(jining_profile, tmp_path):
     # where a row came from (_table, _row) is added to its attributes unless the delivery
     # has such a column, which is never overwritten
     pts, segs = _survey()
     pts["_row"] = [f"r{i}" for i in range(len(pts))]
     pts.to_csv(tmp_path / "给水管线点.csv", index=False, encoding="utf-8")
     segs.to_csv(tmp_path / "给水管线段.csv", index=False, encoding="utf-8")
-    d = read_delivery(fresh_db.profile, [tmp_path / "给水管线点.csv", tmp_path / "给水管线段.csv"])
+    d = read_delivery(jining_profile, [tmp_path / "给水管线点.csv", tmp_path / "给水管线段.csv"])
     p = {x.point_no: x for x in d.points}["JS002"]
+    # each name once, in order: the JSON written (its last "_row" would win) keeps the delivered
+    assert list(p.attrs) == ["物探点号", "特征", "附属物", "X", "Y", "地面高程", "_row", "_table"]
+    assert json.loads(_attrs_texts([p.attrs] * 20)[0])["_row"] == "r1"
     assert dict(p.attrs) == {"物探点号": "JS002", "特征": "直线点", "附属物": None,
                              "X": str(N0 + 30.0), "Y": str(E0 + 5.0),  # as delivered
                              "地面高程": str(36.0 - 0.01),

@@ -41,7 +41,8 @@ class RowAttrs(Mapping):
     """A delivered row's attributes as read, read-only: the names of its table's columns
     (one tuple shared by the table's rows) and the row's values. A dict a row took 0.8 KB
     for a survey table's ~20 columns, a delivery's rows all held until the load ends; this
-    takes the values' tuple. ``dict(attrs)`` where a dict is needed (JSON of a reject)."""
+    takes the values' tuple. ``dict(attrs)`` where a dict is needed (JSON of a reject). The
+    names are unique (a table whose headers repeat one keeps its rows' attributes as dicts)."""
 
     __slots__ = ("_names", "_values")
 

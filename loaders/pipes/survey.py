@@ -252,7 +252,7 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     return recs, skipped
 
 
-def _records(cls: type, table: str, seqs, row_numbers: list[int], attrs: list[dict],
+def _records(cls: type, table: str, seqs, row_numbers: list[int], attrs: list,
              classes: list, problems: list[list], columns: dict[str, np.ndarray]) -> list:
     """A table's records, their parsed values given as whole columns (record attribute →
     values), each record made at once with them (no setattr a cell afterwards)."""
