@@ -304,6 +304,18 @@ def test_a_delivered_row_column_is_kept_and_the_table_added(jining_profile, tmp_
         ("给水管线段.csv", 2, "JS001")
 
 
+def test_repeated_and_blank_headers_keep_every_column(tmp_path):
+    # a repeated header is renamed, never onto a header the table already has: every cell of
+    # the row stays in its attributes
+    f = tmp_path / "给水管线点.csv"
+    f.write_text("物探点号,X,Y,X,X_2,,column_1\nJS1,1,2,3,4,5,6\n", encoding="utf-8")
+    (t,) = read_tables(f, {"物探点号", "x", "y"})
+    assert t.headers == ["物探点号", "X", "Y", "X_3", "X_2", "column_6", "column_1"]
+    assert dict(zip(t.headers, t.rows[0])) == {
+        "物探点号": "JS1", "X": "1", "Y": "2", "X_3": "3", "X_2": "4", "column_6": "5",
+        "column_1": "6"}
+
+
 def test_excel_xls_dbf_and_geopackage_tables(fresh_db, tmp_path):
     pts, segs = _survey("W")
     # one workbook, a sheet pair per class (雨水 and a second class)

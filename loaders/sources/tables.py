@@ -219,6 +219,25 @@ def table_files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def _unique_names(headers: list[str | None]) -> list[str]:
+    """One name a column: a repeated header gets ``_2``, ``_3`` …, a blank one ``column_N``,
+    never a name another column of the table is delivered with (``X, X, X_2`` gave two
+    ``X_2`` once, and a row's attributes kept one of their values only)."""
+    delivered = {h for h in headers if h}
+    used: set[str] = set()
+    final = []
+    for j, h in enumerate(headers):
+        name = base = h or f"column_{j + 1}"
+        if name in used or (not h and name in delivered):
+            k = 2
+            while f"{base}_{k}" in used or f"{base}_{k}" in delivered:
+                k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        final.append(name)
+    return final
+
+
 def read_tables(path: str | Path, known: set[str] | None = None,
                 encoding: str | None = None) -> list[Table]:
     """Every table of a file; ``known`` are normalised header names that find the header row."""
@@ -318,16 +337,7 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
         best = next(i for i, r in enumerate(grid) if any(not _blank(c) for c in r))
         headers = [None if _blank(c) else str(c).strip() for c in grid[best]]
         skip = best + 1
-    seen: dict[str, int] = {}
-    final = []
-    for j, h in enumerate(headers):
-        h = h if h else f"column_{j + 1}"
-        if h in seen:
-            seen[h] += 1
-            h = f"{h}_{seen[h]}"
-        else:
-            seen[h] = 1
-        final.append(h)
+    final = _unique_names(headers)
     rows, numbers = [], []
     if clean:  # a row of None only is blank (any text cell is non-empty)
         for i in range(skip, len(grid)):
