@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 import shapely
 
-from cim.layerdefs import PIPE_POINTS
-from loaders.engine import bulk
 from loaders.engine.known import AreaIndex, Areas
-from loaders.engine.rows import RowShapeError, StagedRows, given_columns
 from loaders.pipes.load import load_pipes_files
 
 OUTSIDE = "feature lies outside every district of the city profile"
@@ -168,33 +164,7 @@ def test_area_index_follows_the_sql_rule(geom, district, cell, pos_outside):
     idx = _squares()
     pos = shapely.point_on_surface(geom)
     assert (not any(shapely.intersects(idx.areas.districts, pos))) == pos_outside  # premise
-    dist, grid = idx.codes(PIPE_POINTS, np.array([geom], dtype=object))
-    assert (dist[0], grid[0]) == (district, cell)
-
-
-def _point_columns(n: int, **over) -> dict:
-    cols = {c: [None] * n for c in given_columns(PIPE_POINTS, placed=True)}
-    cols.update(row_no=list(range(1, n + 1)), flags=[[]] * n, **over)
-    return cols
-
-
-def test_placed_rows_carry_their_district_and_grid_cell_and_never_mix(fresh_db):
-    assert {"district_code", "grid_code"} <= set(given_columns(PIPE_POINTS, placed=True))
-    assert {"district_code", "grid_code"}.isdisjoint(given_columns(PIPE_POINTS))
-    cols = _point_columns(1)
-    del cols["grid_code"]
-    with pytest.raises(RowShapeError, match="missing grid_code"):
-        StagedRows.from_columns(PIPE_POINTS, cols, placed=True)
-    with psycopg.connect(fresh_db.conninfo) as conn:
-        w = bulk.BulkWriter(conn, PIPE_POINTS, 4527, batch_id=0,
-                            scope=bulk.RetireScope(conn, 0))
-        w.create_staging()
-        w.copy_rows(StagedRows.from_columns(PIPE_POINTS, _point_columns(
-            1, district_code=["370811"], grid_code=["370811001001001"]), placed=True))
-        assert conn.execute("SELECT district_code, grid_code FROM stg_pipe_points"
-                            ).fetchone() == ("370811", "370811001001001")
-        unplaced = {k: v for k, v in _point_columns(1).items()
-                    if k not in ("district_code", "grid_code")}
-        with pytest.raises(TypeError, match="all carry their district"):
-            w.copy_rows(StagedRows.from_columns(PIPE_POINTS, unplaced))
-        conn.rollback()
+    geoms = np.array([geom], dtype=object)
+    di, gi = idx.districts(geoms, np.array([pos])), idx.grid_cells(np.array([pos]))
+    codes = idx.areas.district_codes + [None], idx.areas.grid_codes + [None]
+    assert (codes[0][di[0]], codes[1][gi[0]]) == (district, cell)

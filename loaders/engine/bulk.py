@@ -201,9 +201,6 @@ class BulkWriter:
         self.geometry_oid = _register_geometry(conn)
         _register_json(conn)
         self.reject_reasons: dict[str, int] = {}
-        # whether the staged rows carry their district and grid cell (StagedRows.placed):
-        # then the writer takes them as staged instead of joining them (None: no rows yet)
-        self.placed: bool | None = None
 
     # -- staging ---------------------------------------------------------------------------
     def create_staging(self) -> None:
@@ -218,11 +215,6 @@ class BulkWriter:
         if not isinstance(rows, StagedRows) or rows.layer.name != self.layer.name:
             got = rows.layer.name if isinstance(rows, StagedRows) else type(rows).__name__
             raise TypeError(f"copy_rows takes StagedRows of layer {self.layer.name}, not {got}")
-        if self.placed is None:
-            self.placed = rows.placed
-        elif self.placed != rows.placed:
-            raise TypeError("the staged rows of one write all carry their district and grid "
-                            "cell, or none does")
         names = [n for n, _ in self.columns]
         types = [self.geometry_oid if t == "geometry" else t for _, t in self.columns]
         n = 0
@@ -291,22 +283,15 @@ class BulkWriter:
                 "AND level = 3)").fetchone()[0]:
             raise DatabaseError("no district boundaries in the database: run "
                                 "`cim profile apply` to load the profile's boundaries first")
-        placed = bool(self.placed)
-        # the district / grid cell holding the feature's point on surface: staged with the
-        # rows when the loader decided them (AreaIndex: the same rule, beside the data), else
-        # joined here
-        if placed:
-            district_sql = "s.district_code" if layer.assign_district else "NULL::text"
-            grid_sql = "s.grid_code" if layer.assign_grid else "NULL::text"
-            from_cols = ", ".join(sorted(layer.derived_columns())) or "NULL AS pos"
-        else:
-            district_sql = ("(SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL "
-                            "AND d.level = 3 AND ST_Intersects(d.geom, s.pos) ORDER BY d.code "
-                            "LIMIT 1)") if layer.assign_district else "NULL::text"
-            grid_sql = ("(SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL "
-                        "AND ST_Intersects(g.geom, s.pos) ORDER BY g.code LIMIT 1)"
-                        ) if layer.assign_grid else "NULL::text"
-            from_cols = "ST_PointOnSurface(geom) AS pos"
+        # the district / grid cell holding the feature's point on surface (the rule of
+        # loaders.engine.known.AreaIndex, which the direct write applies beside the data)
+        district_sql = ("(SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL "
+                        "AND d.level = 3 AND ST_Intersects(d.geom, s.pos) ORDER BY d.code "
+                        "LIMIT 1)") if layer.assign_district else "NULL::text"
+        grid_sql = ("(SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL "
+                    "AND ST_Intersects(g.geom, s.pos) ORDER BY g.code LIMIT 1)"
+                    ) if layer.assign_grid else "NULL::text"
+        from_cols = "ST_PointOnSurface(geom) AS pos"
         conn.execute("DROP TABLE IF EXISTS _k")
         conn.execute(sql.SQL(
             "CREATE TEMP TABLE _k WITH (fillfactor = 50) AS SELECT q.*, " + self._prefix_sql("q.district") + " AS prefix "
@@ -318,7 +303,7 @@ class BulkWriter:
         conn.execute("CREATE UNIQUE INDEX ON _k (row_no)")
         conn.execute("CREATE INDEX ON _k (source_key)")
         conn.execute("ANALYZE _k")
-        if layer.assign_district and not placed:
+        if layer.assign_district:
             # a feature whose point on surface misses every district but that overlaps one
             # goes to the district holding the larger share of it
             conn.execute(sql.SQL(

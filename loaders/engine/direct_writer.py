@@ -128,10 +128,13 @@ class DirectWriter:
 
     def _seen(self, keys: list[str]) -> None:
         if self.seen_table is None:
-            self.seen_table = "_cim_direct_seen"
-            self.conn.execute("CREATE TEMP TABLE _cim_direct_seen (source_key text) "
-                              "ON COMMIT DROP")
-        with self.conn.cursor().copy("COPY _cim_direct_seen FROM STDIN (FORMAT BINARY)") as cp:
+            # one a layer: a delivery may write a layer twice (pipe nodes, then valves); the
+            # retire scope takes what both brought
+            self.seen_table = f"_cim_direct_seen_{self.layer.table}"
+            self.conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (source_key text) "
+                                      "ON COMMIT DROP").format(sql.Identifier(self.seen_table)))
+        with self.conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(
+                sql.Identifier(self.seen_table))) as cp:
             cp.write(copybuf.HEADER + copybuf.rows([copybuf.text(np.asarray(
                 keys, dtype=object))], len(keys))[0] + copybuf.TRAILER)
 

@@ -168,7 +168,7 @@ class AreaIndex:
     on surface (its boundary counts), the lowest code when several hold it; a feature whose
     point misses every district goes to the district holding the larger share of it, then the
     lower code (for lines and points every share is 0: the lowest code touching it); none:
-    outside. One rule for the direct write and the pipe writer."""
+    outside. One rule for every direct write (buildings, components, pipes)."""
 
     def __init__(self, areas: Areas) -> None:
         self.areas = areas
@@ -204,22 +204,6 @@ class AreaIndex:
     def grid_cells(self, pos: np.ndarray) -> np.ndarray:
         """Index of the grid cell holding each point on surface (-1: none)."""
         return self.first_hit(self.gtree, pos)
-
-    def codes(self, layer: LayerDef, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(district codes, grid codes) of ``geoms`` (storage CRS) as object arrays, None
-        where the feature lies in none (or the layer assigns none)."""
-        n = len(geoms)
-        dist = np.full(n, None, dtype=object)
-        grid = np.full(n, None, dtype=object)
-        if not n or not (layer.assign_district or layer.assign_grid):
-            return dist, grid
-        pos = shapely.point_on_surface(geoms)
-        if layer.assign_district:
-            dist = np.array(self.areas.district_codes + [None],
-                            dtype=object)[self.districts(geoms, pos)]  # -1: None
-        if layer.assign_grid:
-            grid = np.array(self.areas.grid_codes + [None], dtype=object)[self.grid_cells(pos)]
-        return dist, grid
 
 
 def areas_digest(layer: LayerDef, areas: Areas) -> str | None:

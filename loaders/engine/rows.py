@@ -42,11 +42,9 @@ def left_out(layer: LayerDef) -> set[str]:
     return layer.derived_columns() | ({"class_code"} if official else {"code"})
 
 
-def given_columns(layer: LayerDef, placed: bool = False) -> list[str]:
-    """The staging columns a converter must give, exactly, in COPY order; ``placed``: with
-    the district and grid cell it decided itself (:class:`loaders.engine.known.AreaIndex`),
-    which the writer then takes instead of joining them."""
-    out = left_out(layer) - (layer.derived_columns() if placed else set())
+def given_columns(layer: LayerDef) -> list[str]:
+    """The staging columns a converter must give, exactly, in COPY order."""
+    out = left_out(layer)
     return [n for n, _ in staging_columns(layer) if n not in out]
 
 
@@ -79,20 +77,18 @@ def layer_values(layer: LayerDef, values: Mapping[str, Any]) -> tuple:
 class StagedRows:
     """Rows for one layer's staging table, held as named columns."""
 
-    def __init__(self, layer: LayerDef, placed: bool = False) -> None:
+    def __init__(self, layer: LayerDef) -> None:
         self.layer = layer
-        self.placed = placed  # the rows carry their district and grid cell
-        self.names = given_columns(layer, placed)
+        self.names = given_columns(layer)
         self._expected = set(self.names)
         self.columns: dict[str, Sequence[Any]] = {n: [] for n in self.names}
         self._n = 0
 
     @classmethod
-    def from_columns(cls, layer: LayerDef, columns: Mapping[str, Sequence[Any]],
-                     placed: bool = False) -> StagedRows:
-        """Rows from whole columns (arrays or lists of one length), checked by name;
-        ``placed``: see :func:`given_columns`."""
-        rows = cls(layer, placed)
+    def from_columns(cls, layer: LayerDef, columns: Mapping[str, Sequence[Any]]
+                     ) -> StagedRows:
+        """Rows from whole columns (arrays or lists of one length), checked by name."""
+        rows = cls(layer)
         if columns.keys() != rows._expected:
             raise _mismatch(layer, rows.names, columns)
         lengths = {n: len(c) for n, c in columns.items()}

@@ -1,9 +1,11 @@
 """Writing a QA'd :class:`Delivery`: points, segments and appurtenances in ONE LoadSession.
 
 One batch and one transaction, so a delivery is loaded whole or not at all. Points go first
-(one :class:`~loaders.engine.bulk.BulkWriter`) because segments reference their end points by the
-codes just allocated; appurtenances (valves …) go last because they attach to the segments.
-Rows with an error finding are rejected with the rule id as reason; warnings become flags.
+because segments reference their end points by the codes just allocated; appurtenances (valves
+…) go last because they attach to the segments. Each is written directly
+(:mod:`loaders.engine.direct`: decided beside the data, COPYed once into the layer and the code
+registry), as buildings are. Rows with an error finding are rejected with the rule id as
+reason; warnings become flags.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from json.encoder import encode_basestring  # what _ENCODER writes a text with
 from pathlib import Path
@@ -23,15 +25,18 @@ import shapely
 
 from cim import crs as cimcrs
 from cim.coding.scheme import layer_code_of
+from cim.db.locks import MERGE_LOCK_SPACE
 from cim.errors import OutOfAreaError
 from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS, LayerDef
 from cim.profile import CityProfile
 from loaders.common import content_hashes
+from loaders.engine import indexes
 from loaders.engine.bulk import JsonText
-from loaders.engine.known import AreaIndex, fetch_areas
-from loaders.engine.pipeline import sql_analyze
-from loaders.engine.report import LoadReport, Reject
-from loaders.engine.rows import StagedRows
+from loaders.engine.direct import Converted, DirectConverter
+from loaders.engine.direct_writer import DirectWriter
+from loaders.engine.known import Areas, fetch_areas, fetch_known
+from loaders.engine.pipeline import skip_fk_checks, sql_analyze
+from loaders.engine.report import Reject
 from loaders.engine.session import LoadSession
 from loaders.geometry import ewkb
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
@@ -129,43 +134,69 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
     src_srid = delivery.source_srid if delivery.source_srid not in (None, srid) else None
     nodes = [(i, p) for i, p in enumerate(delivery.points) if p.role == "node"]
     valves = [(i, p) for i, p in enumerate(delivery.points) if p.role != "node"]
-    with LoadSession(conninfo, "pipes", first, mode, opts, report,
-                     files=delivery.files) as session:
-        conn = session.begin()
-        # districts and grid cells decided beside the data (the staged writer's rule), not
-        # joined in SQL; both pipe layers place features in both
-        assert PIPE_SEGMENTS.derived_columns() == PIPE_POINTS.derived_columns()
-        places = AreaIndex(fetch_areas(conn, PIPE_POINTS))
-        report.read = len(delivery.points) + len(delivery.segments)
-        if delivery.derived_nodes:
-            report.notes.append(f"read includes {delivery.derived_nodes} topology nodes made "
-                                "from line ends")
-        codes_pt = layer_code_of(profile, "pipe_points")
-        codes_seg = layer_code_of(profile, "pipe_segments")
-        point_codes = _write_points(session, conn, nodes, pf, dataset, srid, codes_pt, mode,
-                                    district, src_srid, report, places)
-        seg_codes = _write_segments(session, conn, delivery, sf, point_codes, dataset, srid,
-                                    codes_seg, mode, district, src_srid, report, places)
-        # segments are complete: valves attach only to segments that stay current
-        session.retire(PIPE_SEGMENTS)
-        if valves:
-            report.appurtenances = _write_valves(session, conn, valves, pf, seg_codes, dataset,
-                                                 srid, codes_pt, mode, district, src_srid,
-                                                 report, attach, PipeDictionaries(profile),
-                                                 places)
-        session.retire()  # the nodes and valves together: one delivery, one retire scope
-        report.topology = topology(conn, dataset)
-        session.succeed()
+    report.read = len(delivery.points) + len(delivery.segments)
+    layers = (PIPE_POINTS, PIPE_SEGMENTS)  # locked in this order by every pipe load
+    dropped: dict[str, list] = {}
+    try:
+        with LoadSession(conninfo, "pipes", first, mode, opts, report,
+                         files=delivery.files) as session:
+            conn = session.begin()
+            # an initial load of a large delivery builds the layers' indexes after its rows
+            # (loaders.engine.indexes), before its transaction begins
+            for layer in layers:
+                dropped[layer.table] = indexes.drop_for_initial_load(conn, layer, report.read)
+            for layer in layers:
+                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                             (MERGE_LOCK_SPACE, layer.table))
+                if not dropped[layer.table]:  # what a killed initial load dropped: back
+                    indexes.restore(conn, layer)
+            skip_fk_checks(conn, [layer.table for layer in layers], report.batch_id)
+            # districts and grid cells decided beside the data; both pipe layers place
+            # features in both
+            assert PIPE_SEGMENTS.derived_columns() == PIPE_POINTS.derived_columns()
+            areas = fetch_areas(conn, PIPE_POINTS)
+            if delivery.derived_nodes:
+                report.notes.append(f"read includes {delivery.derived_nodes} topology nodes "
+                                    "made from line ends")
+            codes_pt = layer_code_of(profile, "pipe_points")
+            codes_seg = layer_code_of(profile, "pipe_segments")
+            point_codes = _write_points(session, conn, nodes, pf, dataset, srid, codes_pt,
+                                        mode, district, src_srid, report, areas)
+            seg_codes = _write_segments(session, conn, delivery, sf, point_codes, dataset,
+                                        srid, codes_seg, mode, district, src_srid, report,
+                                        areas)
+            # segments are complete: valves attach only to segments that stay current
+            session.retire(PIPE_SEGMENTS)
+            if valves:
+                report.appurtenances = _write_valves(
+                    session, conn, valves, pf, seg_codes, dataset, srid, codes_pt, mode,
+                    district, src_srid, report, attach, PipeDictionaries(profile), areas)
+            session.retire()  # the nodes and valves together: one delivery, one retire scope
+            for layer in layers:
+                indexes.build(conn, layer, dropped[layer.table])
+            report.topology = topology(conn, dataset)
+            session.succeed()
+    except BaseException as exc:
+        if any(dropped.values()):  # rolled back to empty tables: their indexes again
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as c:
+                    for layer in layers:
+                        indexes.restore(c, layer)
+            except psycopg.Error as e:  # the load's own error stays what is reported
+                exc.add_note(f"the pipe layers' indexes are restored by their next load ({e})")
+        raise
     # the two tables' statistics at once, on two connections (the load is over: its own
-    # process waits, and ANALYZE of a wide 3D layer takes a core for a second)
+    # process waits, and ANALYZE of a wide 3D layer takes a core for a second); after an
+    # initial bulk load VACUUM too (all-visible pages, hint bits set), as buildings
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda t: _analyze(conninfo, t), (PIPE_POINTS.table, PIPE_SEGMENTS.table)))
+        list(pool.map(lambda t: _analyze(conninfo, t, bool(dropped.get(t))),
+                      (PIPE_POINTS.table, PIPE_SEGMENTS.table)))
     return report
 
 
-def _analyze(conninfo: str, table: str) -> None:
+def _analyze(conninfo: str, table: str, vacuum: bool) -> None:
     with psycopg.connect(conninfo, autocommit=True) as c:
-        c.execute(sql_analyze(table))
+        c.execute(sql_analyze(table, vacuum=vacuum))
 
 
 def _flags(findings) -> list[str]:
@@ -180,59 +211,85 @@ def _errors(findings):
     return [f for f in findings if f.severity == "error"]
 
 
-def _count_flags(report: LoadReport, rows: StagedRows) -> None:
-    for flags in rows.column("flags"):
-        for f in flags:
-            report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
+class _Chunk:
+    """A chunk of pipe records as the direct converter's batch (:mod:`loaders.engine.direct`)."""
+
+    columns = None
+
+    def __init__(self, recs: list, converted: Converted):
+        self.recs, self.converted = recs, converted
+        self.geometries = converted.geoms
+
+    def __len__(self) -> int:
+        return len(self.recs)
+
+    def row(self, i: int):
+        return self.recs[i]
 
 
-def _bulk_write(session, layer: LayerDef, srid, layer_code, src_srid,
-                rows: Iterable[StagedRows], rejects, report, mode, district, dataset):
-    w = session.writer(layer, srid, layer_code, src_srid)
-    w.create_staging()
-    for chunk in rows:
-        w.copy_rows(chunk)
-        _count_flags(report, chunk)
-    w.copy_rejects(rejects)
-    w.finalize(mode, district=district, dataset=dataset).apply_to(report, w)
+def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_srid,
+                  chunks: Iterable[_Chunk], rejects: list[Reject], report, mode, district,
+                  dataset, areas, wkt: Callable[[Any], str | None]) -> DirectWriter:
+    """The delivery's rows of ``layer`` written directly (:mod:`loaders.engine.direct`): the
+    converter's decisions (district and grid cell, duplicates, unchanged and changed features,
+    codes) taken here on whole columns, the rows COPYed once into the layer and the registry
+    under the layer's merge lock, in the delivery's transaction. Its own rejects (outside
+    every district, a repeated source key) name the record and keep its geometry as
+    delivered (``wkt``), like the QA's."""
+    w = DirectWriter(session.writer(layer, srid, layer_code, src_srid))
+    w.lock()  # what is current cannot change under the load: read once
+    known = fetch_known(conn, layer, dataset, session.conninfo)
+    try:
+        conv = DirectConverter(
+            layer, layer_code, lambda c: c.converted, known, areas, session.report.batch_id,
+            srid, mode, district, row_attrs=lambda _columns, _i: None,
+            reject_record=lambda rec, reason, message, _attrs, _geom, key: _reject(
+                rec, reason, message, key, None, wkt(rec)))
+        if rejects:
+            w.w.copy_rejects(rejects)
+        for chunk in chunks:
+            b = conv(chunk)
+            w.write(b)
+            for f, k in b.flags.items():
+                report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + k
+    finally:
+        known.close()
+    w.finish(mode, dataset).apply_to(report, w.w)
     return w
 
 
 CHUNK = 50_000  # rows hashed, encoded and COPYed at a time (bounded memory)
 
 
-def _staged(layer: LayerDef, srid: int, values: dict[str, list[Any]], geoms: list[Any],
-            base: dict[str, list[Any]], attrs: list[dict[str, Any] | RowAttrs],
-            places: AreaIndex) -> Iterator[StagedRows]:
-    """Rows of ``layer`` from whole columns, ``CHUNK`` rows at a time: ``values`` the layer's
-    own columns (the derived district and grid cell left out), ``geoms`` shapely geometries
-    (3D, storage CRS), ``base`` row_no, source_key, flags and class_code. Geometries are
-    written, rows hashed and placed in their district and grid cell (``places``; None where
-    a row lies in none: the writer rejects it as the SQL join would) per chunk."""
+def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]],
+            geoms: list[Any], keys: list[str], flags: list[list[str]], class_code: list[str],
+            attrs: list[dict[str, Any] | RowAttrs]) -> Iterator[_Chunk]:
+    """The records ``recs`` converted, ``CHUNK`` rows at a time: ``values`` the layer's own
+    columns (the derived district and grid cell left out: the converter places the rows),
+    ``geoms`` shapely geometries (3D, storage CRS). The content hash takes the layer's
+    columns in declared order, the derived ones as None (as every pipe row was hashed)."""
     derived = layer.derived_columns()
     total = len(geoms)
-    for a in range(0, max(total, 1), CHUNK):
+    for a in range(0, total, CHUNK):
         part = slice(a, a + CHUNK)
         garr = np.array(geoms[part], dtype=object)
         n = len(garr)
         ordered = {c: values[c][part] if c not in derived else [None] * n
                    for c in layer.column_names()}
-        hashes = content_hashes(ordered, garr)  # the layer's columns in declared order
-        dist, grid = places.codes(layer, garr)
-        placed = {k: v for k, v in (("district_code", dist), ("grid_code", grid))
-                  if k in derived}
-        yield StagedRows.from_columns(layer, {
-            **{k: v[part] for k, v in base.items()}, "row_hash": hashes.tolist(),
-            "attrs": list(map(JsonText, _attrs_texts(attrs[part]))),
-            "geom": ewkb(garr, srid, with_z=True) if n else [],
-            **{c: v[part] for c, v in values.items()}, **placed}, placed=True)
+        yield _Chunk(recs[part], Converted(
+            index=np.arange(n), source_key=np.array(keys[part], dtype=object),
+            row_hash=content_hashes(ordered, garr),
+            attrs=list(map(JsonText, _attrs_texts(attrs[part]))), flags=flags[part],
+            geoms=garr, ewkb=ewkb(garr, srid, with_z=True),
+            class_code=np.array(class_code[part], dtype=object),
+            columns={c: np.array(v[part], dtype=object) for c, v in values.items()}))
 
 
-def _points_staged(srid: int, pts: list[PointRec], classes: list[PipeClass],
+def _points_chunks(srid: int, pts: list[PointRec], classes: list[PipeClass],
                    features: list[Any], feature_codes: list[str], appurtenances: list[Any],
-                   segment_codes: list[str | None], keys: list[str], flags: list[list[str]],
-                   places: AreaIndex) -> Iterator[StagedRows]:
-    """Pipe points (nodes or appurtenances) as staged rows: PointZ at ground elevation."""
+                   segment_codes: list[str | None], keys: list[str], flags: list[list[str]]
+                   ) -> Iterator[_Chunk]:
+    """Pipe points (nodes or appurtenances): PointZ at ground elevation."""
     ground = [p.ground for p in pts]
     geoms = shapely.points(np.array([[p.e, p.n, g if g is not None else 0.0]
                                      for p, g in zip(pts, ground)], dtype=float).reshape(-1, 3))
@@ -244,14 +301,12 @@ def _points_staged(srid: int, pts: list[PointRec], classes: list[PipeClass],
               "appurtenance": appurtenances, "ground_elevation": ground,
               "survey_code": [p.survey_code for p in pts], "road": [p.road for p in pts],
               "segment_code": segment_codes, "note": [p.note for p in pts]}
-    base = {"row_no": [p.seq for p in pts], "source_key": keys, "flags": flags,
-            "class_code": [c.code for c in classes]}
-    return _staged(PIPE_POINTS, srid, values, list(geoms), base, [p.attrs for p in pts],
-                   places)
+    return _chunks(PIPE_POINTS, srid, pts, values, list(geoms), keys, flags,
+                   [c.code for c in classes], [p.attrs for p in pts])
 
 
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
-                  src_srid, report, places: AreaIndex) -> dict[str, str]:
+                  src_srid, report, areas: Areas) -> dict[str, str]:
     rejects, keys, ok = [], [], []
     for i, p in nodes:
         key = _point_key(dataset, p)
@@ -270,16 +325,16 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
     kinds = ["附属物" if p.appurtenance is not None or (p.appurtenance_raw and not p.feature)
              else "特征" for p in pts]
     flags = [_flags(pf.get(i, [])) + (["no_z"] if p.ground is None else []) for i, p in ok]
-    rows = _points_staged(
+    chunks = _points_chunks(
         srid, pts, [p.cls for p in pts],
         [p.feature.name if p.feature else p.feature_raw for p in pts],
         [PipeDictionaries.point_code(p.cls, p.appurtenance if k == "附属物" else p.feature, k)
          for p, k in zip(pts, kinds)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
-        [None] * len(pts), keys, flags, places)
-    w = _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
-                    mode, district, dataset)
-    if pts and w.reject_reasons.get("outside_area", 0) == len(pts):
+        [None] * len(pts), keys, flags)
+    w = _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
+                      report, mode, district, dataset, areas, _point_wkt)
+    if pts and w.w.reject_reasons.get("outside_area", 0) == len(pts):
         raise OutOfAreaError("no pipe point lies inside the city profile's districts; check "
                              "--crs and the X/Y columns (X is the northing, Y the easting)",
                              path=", ".join(sorted({p.table for _, p in nodes})))
@@ -342,7 +397,7 @@ def _attrs_texts(attrs: list[dict[str, Any] | RowAttrs]) -> list[str]:
 
 
 def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, layer_code,
-                    mode, district, src_srid, report, places: AreaIndex) -> dict[str, str]:
+                    mode, district, src_srid, report, areas: Areas) -> dict[str, str]:
     node_by_key = {}
     for p in d.points:
         if p.role == "node" and p.point_no:
@@ -421,12 +476,10 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         "status_code": [s.status[0] if s.status else None for s in segs],
         "status": [s.status[1] if s.status else s.status_raw for s in segs],
         "length_m": lengths}
-    base = {"row_no": [s.seq for s in segs], "source_key": [t[6] for t in ok], "flags": flags,
-            "class_code": [s.cls.code for s in segs]}
-    rows = _staged(PIPE_SEGMENTS, srid, values, list(lines), base, [s.attrs for s in segs],
-                   places)
-    _bulk_write(session, PIPE_SEGMENTS, srid, layer_code, src_srid, rows, rejects, report,
-                mode, district, dataset)
+    chunks = _chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), [t[6] for t in ok],
+                     flags, [s.cls.code for s in segs], [s.attrs for s in segs])
+    _direct_write(session, conn, PIPE_SEGMENTS, srid, layer_code, src_srid, chunks, rejects,
+                  report, mode, district, dataset, areas, lambda s: _seg_wkt(s, node_by_key))
     codes = dict(conn.execute("SELECT source_key, code FROM pipe_segments WHERE valid_to IS NULL "
                               "AND source_key = ANY(%s)", (list(keys.values()),)).fetchall())
     return {sid: codes[k] for sid, k in keys.items() if k in codes}
@@ -445,7 +498,7 @@ def _seg_wkt(s: SegRec, node_by_key) -> str | None:
 
 def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_code, mode,
                   district, src_srid, report, attach: float,
-                  dicts: PipeDictionaries, places: AreaIndex) -> dict[str, Any]:
+                  dicts: PipeDictionaries, areas: Areas) -> dict[str, Any]:
     """Appurtenances (valves …) as pipe points attached to the segment they are on."""
     lines = conn.execute(  # the dataset's current segments (new or unchanged by this load)
         "SELECT code, ST_AsBinary(ST_Force2D(geom)), pipe_class FROM pipe_segments "
@@ -492,12 +545,12 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         seg_of.append(seg)
         keys.append(key)
         flag_lists.append(sorted(set(flags)))
-    rows = _points_staged(
+    chunks = _points_chunks(
         srid, pts, classes, [None] * len(pts),
         [PipeDictionaries.point_code(c, p.appurtenance, "附属物") for p, c in zip(pts, classes)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
-        seg_of, keys, flag_lists, places)
-    _bulk_write(session, PIPE_POINTS, srid, layer_code, src_srid, rows, rejects, report,
-                mode, district, dataset)
+        seg_of, keys, flag_lists)
+    _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
+                  report, mode, district, dataset, areas, _point_wkt)
     return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
             "unattached": unattached, "max_distance_m": attach}
