@@ -8,9 +8,10 @@ segment records are what the readers produce and the checks and the writer consu
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,48 @@ def collector_paused() -> Iterator[None]:
 
 
 # -- records of one delivery -------------------------------------------------------------------------------
+# which of a table's columns a loaded row keeps in its attrs: their names, and a function
+# taking their values out of a row's values (one for all the table's rows)
+StoredView = tuple[tuple[str, ...], Callable[[tuple], tuple]]
+
+
+def stored_view(names: tuple[str, ...], keep: list[int]) -> StoredView:
+    """The view of ``names`` at the positions ``keep`` (in order)."""
+    if len(keep) == 1:
+        j = keep[0]
+        return (names[j],), lambda v: (v[j],)
+    if not keep:
+        return (), lambda v: ()
+    return tuple(names[j] for j in keep), itemgetter(*keep)
+
+
 class RowAttrs(Mapping):
     """A delivered row's attributes as read, read-only: the names of its table's columns
     (one tuple shared by the table's rows) and the row's values. A dict a row took 0.8 KB
     for a survey table's ~20 columns, a delivery's rows all held until the load ends; this
     takes the values' tuple. ``dict(attrs)`` where a dict is needed (JSON of a reject). The
-    names are unique (a table whose headers repeat one keeps its rows' attributes as dicts)."""
+    names are unique (a table whose headers repeat one keeps its rows' attributes as dicts).
 
-    __slots__ = ("_names", "_values")
+    ``stored``: which of them the loaded row keeps in its ``attrs`` column (:meth:`stored`)
+    — those whose value no column of the layer holds; None: all of them."""
 
-    def __init__(self, names: tuple[str, ...], values: tuple[Any, ...]) -> None:
-        self._names, self._values = names, values
+    __slots__ = ("_names", "_values", "_stored")
+
+    def __init__(self, names: tuple[str, ...], values: tuple[Any, ...],
+                 stored: StoredView | None = None) -> None:
+        self._names, self._values, self._stored = names, values, stored
+
+    def stored(self) -> RowAttrs:
+        """The attributes the loaded row keeps in its ``attrs`` column (a reject keeps them
+        all)."""
+        if self._stored is None:
+            return self
+        names, take = self._stored
+        return RowAttrs(names, take(self._values))
+
+    def storing(self, stored: StoredView | None) -> RowAttrs:
+        """The same attributes, the loaded row keeping ``stored`` of them."""
+        return RowAttrs(self._names, self._values, stored)
 
     def __getitem__(self, key: str) -> Any:
         try:

@@ -34,7 +34,15 @@ from loaders.pipes.fields import (
     segment_lookups,
     set_size,
 )
-from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, RowAttrs, SegRec
+from loaders.pipes.records import (
+    FIELD_ZH,
+    Delivery,
+    PointRec,
+    RowAttrs,
+    SegRec,
+    StoredView,
+    stored_view,
+)
 from loaders.sources.tables import (
     Mapping,
     Table,
@@ -191,11 +199,16 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     row_numbers = [t.row_numbers[i] for i in keep]
     name = t.name
     headers = tuple(t.headers)
+    stored = None
     if len(set(headers)) == len(headers):  # one names tuple for the table's rows
         extra = tuple(k for k in ("_table", "_row") if k not in headers)
         names = headers + extra
         attrs = [RowAttrs(names, r + tuple({"_table": name, "_row": row}[k] for k in extra))
                  for r, row in zip(map(tuple, js.tolist()), row_numbers)]
+        # a loaded row keeps in attrs what no column holds (its table and row too); a value
+        # the mapping file translates is kept as delivered
+        held = {j for a, j in idx.items() if a in COLUMNED and not mapping.values.get(a)}
+        stored = stored_view(names, [j for j in range(len(names)) if j not in held])
     else:  # a name twice: the last of its values, as a dict keeps it
         attrs = [dict(zip(headers, r)) for r in js.tolist()]
         for a, row in zip(attrs, row_numbers):
@@ -215,8 +228,8 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             for i in np.flatnonzero(v[a] == None):  # noqa: E711
                 if not any(f == zh for _, f, _, _ in problems[i]):
                     problems[i].append(("missing_value", zh, None, "empty"))
-        recs = _records(PointRec, name, seqs, row_numbers, attrs, classes, problems,
-                        {attr: v[src] for src, attr, _, _ in spec})
+        recs = _records(PointRec, name, seqs, row_numbers, _storing(attrs, stored, problems),
+                        classes, problems, {attr: v[src] for src, attr, _, _ in spec})
         features: dict[tuple, Any] = {}
         for p in recs:
             if p.cls is None:
@@ -239,8 +252,8 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     v = parse_columns(SEGMENT_VALUES, {src: raw(src) for src, *_ in SEGMENT_VALUES}, problems)
     v.update(ids)
     spec = [x for x in SEGMENT_IDS + SEGMENT_VALUES if x[1] is not None]
-    recs = _records(SegRec, name, seqs, row_numbers, attrs, classes, problems,
-                    {attr: v[src] for src, attr, _, _ in spec})
+    recs = _records(SegRec, name, seqs, row_numbers, _storing(attrs, stored, problems),
+                    classes, problems, {attr: v[src] for src, attr, _, _ in spec})
     looked: dict[tuple, tuple] = {}
     for s_, size in zip(recs, v["size"].tolist()):
         set_size(s_, size)
@@ -250,6 +263,22 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             looked[k] = (s_.material, s_.burial, s_.status)
         s_.material, s_.burial, s_.status = looked[k]
     return recs, skipped
+
+
+# the attributes whose parsed value the layer holds — in a column (class, numbers, texts,
+# dictionary entries or the text delivered when the dictionary has none), in the geometry
+# (X, Y) or in the source key (ids) — left out of a loaded row's attrs, as buildings do
+COLUMNED = frozenset({src for src, *_ in POINT_VALUES + SEGMENT_IDS + SEGMENT_VALUES}
+                     | {"class", "subclass"})
+
+
+def _storing(attrs: list, stored: StoredView | None, problems: list[list]) -> list:
+    """The rows' attributes, each loaded row keeping ``stored`` of them in attrs — but a row
+    with a problem (a value that did not parse, a class not found): its every value, which
+    its columns may not hold."""
+    if stored is None:
+        return attrs
+    return [a if p else a.storing(stored) for a, p in zip(attrs, problems)]
 
 
 def _records(cls: type, table: str, seqs, row_numbers: list[int], attrs: list,

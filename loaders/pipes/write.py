@@ -266,8 +266,10 @@ def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]]
             attrs: list[dict[str, Any] | RowAttrs]) -> Iterator[_Chunk]:
     """The records ``recs`` converted, ``CHUNK`` rows at a time: ``values`` the layer's own
     columns (the derived district and grid cell left out: the converter places the rows),
-    ``geoms`` shapely geometries (3D, storage CRS). The content hash takes the layer's
-    columns in declared order, the derived ones as None (as every pipe row was hashed)."""
+    ``geoms`` shapely geometries (3D, storage CRS), ``attrs`` the delivered attributes (a
+    survey row's attrs keep what no column holds: :meth:`RowAttrs.stored`). The content hash
+    takes the layer's columns in declared order, the derived ones as None (as every pipe row
+    was hashed)."""
     derived = layer.derived_columns()
     total = len(geoms)
     for a in range(0, total, CHUNK):
@@ -279,7 +281,9 @@ def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]]
         yield _Chunk(recs[part], Converted(
             index=np.arange(n), source_key=np.array(keys[part], dtype=object),
             row_hash=content_hashes(ordered, garr),
-            attrs=list(map(JsonText, _attrs_texts(attrs[part]))), flags=flags[part],
+            attrs=list(map(JsonText, _attrs_texts([a.stored() if isinstance(a, RowAttrs)
+                                                   else a for a in attrs[part]]))),
+            flags=flags[part],
             geoms=garr, ewkb=ewkb(garr, srid, with_z=True),
             class_code=np.array(class_code[part], dtype=object),
             columns={c: np.array(v[part], dtype=object) for c, v in values.items()}))
