@@ -2,8 +2,8 @@
 
 Two kinds of delivery become the same records (:class:`PointRec`, :class:`SegRec`), go through
 the same survey QA (:mod:`loaders.pipes.qa`) and are written the same way: in ONE
-:class:`~loaders.engine.session.LoadSession` (one batch, one transaction), points first with one
-:class:`~loaders.engine.bulk.BulkWriter`, then segments with a second one that references the points
+:class:`~loaders.engine.session.LoadSession` (one batch, one transaction), each layer written
+directly (:mod:`loaders.engine.direct`), points first, then segments that reference the points
 by their freshly allocated codes (node–edge topology), then — for GIS layers — appurtenances
 such as valves, attached to the segment they lie on.
 
