@@ -1,4 +1,4 @@
-"""The pipe writer's attrs column (loaders.pipes.write._attrs_texts) is built column by column;
+"""The pipe writer's attrs column (loaders.pipes.attrs_json.attrs_texts) is built column by column;
 each row's text must be what json.dumps(attrs, ensure_ascii=False, default=str) writes for it,
 whatever the values: numbers that compare equal but print differently, non-finite floats,
 texts that need escapes, nested values, numpy and date values, rows of other keys."""
@@ -12,8 +12,8 @@ import random
 import numpy as np
 import pytest
 
+from loaders.pipes.attrs_json import attrs_texts as _attrs_texts
 from loaders.pipes.records import RowAttrs
-from loaders.pipes.write import _attrs_texts
 
 TRICKY = [None, -0.0, 0.0, float("nan"), float("inf"), -float("inf"), 1, 1.0, True, False, 0,
           10 ** 20, 1e20, "a", "", " ", 'q"\\', "中文\x00\n\t", "True", "None", "null", [1, "x"],

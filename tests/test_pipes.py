@@ -17,8 +17,8 @@ import requests
 
 from cim.coding.scheme import decode
 from cim.errors import ConfigError, InputError
+from loaders.pipes.attrs_json import attrs_texts as _attrs_texts
 from loaders.pipes.load import load_pipes_files, qa_pipes, read_delivery
-from loaders.pipes.write import _attrs_texts
 from loaders.sources.tables import read_tables
 from tests.conftest import SAMPLES, run_cli
 

@@ -120,7 +120,8 @@ def test_qwat_isolation_matches_an_independent_search(qwat_net):
 
     db = qwat_net
     seg = {int(k): c for k, c in db.rows(
-        "SELECT (attrs->>'id')::int, code FROM pipe_segments WHERE valid_to IS NULL")}
+        "SELECT split_part(source_key, ':', 3)::int, code FROM pipe_segments "  # its id
+        "WHERE valid_to IS NULL")}
     node = {int(k): c for k, c in db.rows(
         "SELECT point_no, code FROM pipe_points WHERE valid_to IS NULL AND segment_code IS NULL")}
     valve = {c: int(k) for k, c in db.rows(

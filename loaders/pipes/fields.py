@@ -162,6 +162,16 @@ POINT_VALUES = (("point_no", "point_no", FIELD_ZH["point_no"], text_id),
                 ("road", "road", "道路名称", _text200),
                 ("note", "note", "备注", _text1000))
 
+# the source attributes whose value as delivered the layer holds — a text as delivered less
+# its outer blanks, a number, a size's text, in a column; a survey point's X, Y in the geometry;
+# an id in the source key: a loaded row's attrs leave them out, as buildings' do
+# (RowAttrs.stored). Not those a dictionary or parse may turn into another value (aliases of a
+# class, feature, material, burial or status; a year read off a date): kept as delivered
+NORMALISED = frozenset({"class", "subclass", "feature", "appurtenance", "material", "burial",
+                        "status", "year"})
+POINT_COLUMNED = frozenset({src for src, *_ in POINT_VALUES}) - NORMALISED
+SEGMENT_COLUMNED = frozenset({src for src, *_ in SEGMENT_IDS + SEGMENT_VALUES}) - NORMALISED
+
 
 def set_size(s: SegRec, size) -> None:
     if size:

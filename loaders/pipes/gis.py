@@ -25,6 +25,8 @@ from loaders.fields import as_float, as_text
 from loaders.geometry import transform_xy
 from loaders.pipes.dictionaries import PipeDictionaries
 from loaders.pipes.fields import (
+    POINT_COLUMNED,
+    SEGMENT_COLUMNED,
     ClassResolver,
     field_aliases,
     parse_value,
@@ -32,7 +34,7 @@ from loaders.pipes.fields import (
     segment_values,
     text_id,
 )
-from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, SegRec
+from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, RowAttrs, SegRec, held_out
 from loaders.pipes.topology import nodes_by_snapping, nodes_from_ids
 from loaders.sources.tables import Mapping, Table, match_headers
 
@@ -72,12 +74,22 @@ def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer 
     return crs, t
 
 
-def _gis_attrs(cols: dict[str, list], i: int, table: str, row: int) -> dict[str, Any]:
-    out = {k: jsonable(v[i]) for k, v in cols.items()}
-    # where the row came from, unless the delivery has such a column (never overwritten)
-    out.setdefault("_table", table)
-    out.setdefault("_row", row)
-    return out
+# the attributes a GIS point layer's fields give that a column holds (its X, Y and map number
+# are not read: the geometry is the layer's, and the pipe id names no platform code)
+GIS_POINT_COLUMNED = POINT_COLUMNED - {"x", "y", "map_no"}
+
+
+def _gis_names(cols: dict[str, list]) -> tuple[str, ...]:
+    """A layer's field names, and where a row came from unless the layer has such a field
+    (never overwritten)."""
+    return tuple(cols) + tuple(k for k in ("_table", "_row") if k not in cols)
+
+
+def _gis_attrs(cols: dict[str, list], names: tuple[str, ...], i: int, table: str,
+               row: int) -> RowAttrs:
+    where = {"_table": table, "_row": row}
+    return RowAttrs(names, tuple(jsonable(cols[k][i]) if k in cols else where[k]
+                                 for k in names))
 
 
 def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | None = None,
@@ -108,8 +120,11 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     lgeoms = transform_xy(geoms, t)
     tname = lines.name if not src.layer or src.layer == lines.stem else f"{lines.name}:{src.layer}"
     segs: list[SegRec] = []
+    names = _gis_names(cols)
+    stored = held_out(names, m, SEGMENT_COLUMNED, mapping)
     for i in range(len(geoms)):
-        s = SegRec(seq=i + 1, table=tname, row=i + 1, attrs=_gis_attrs(cols, i, tname, i + 1))
+        s = SegRec(seq=i + 1, table=tname, row=i + 1,
+                   attrs=_gis_attrs(cols, names, i, tname, i + 1))
 
         def v(a, i=i):
             return mapping.value("lines", a, cols[m[a]][i] if a in m else None)
@@ -125,6 +140,8 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
             s.problems.append(problem)
         else:
             s.line = shapely.line_merge(g) if g.geom_type == "MultiLineString" else g
+        if not s.problems:  # a row with a problem keeps every value (see survey._storing)
+            s.attrs = s.attrs.storing(stored)
         segs.append(s)
     seq = len(segs)
     pts: list[PointRec] = []
@@ -206,9 +223,11 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
     g2 = transform_xy(geoms, t)
     tname = path.name if not src.layer or src.layer == path.stem else f"{path.name}:{src.layer}"
     out = []
+    names = _gis_names(cols)
+    stored = held_out(names, m, GIS_POINT_COLUMNED, mapping)
     for i in range(len(geoms)):
         p = PointRec(seq=seq0 + i + 1, table=tname, row=i + 1,
-                     attrs=_gis_attrs(cols, i, tname, i + 1), delivered=delivered[i])
+                     attrs=_gis_attrs(cols, names, i, tname, i + 1), delivered=delivered[i])
         pr = p.problems
 
         def v(a, i=i):
@@ -240,5 +259,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
             p.e, p.n = float(g.x), float(g.y)
             p.ground = ground if ground is not None else (float(g.z) if g.has_z else None)
         resolve_features(p, dicts)
+        if not pr:
+            p.attrs = p.attrs.storing(stored)
         out.append(p)
     return out, tname

@@ -17,6 +17,7 @@ from typing import Any
 
 from loaders.engine.report import LoadReport
 from loaders.pipes.dictionaries import Feature, PipeClass
+from loaders.sources.tables import Mapping as TableMapping
 
 
 @contextmanager
@@ -51,6 +52,15 @@ def stored_view(names: tuple[str, ...], keep: list[int]) -> StoredView:
     if not keep:
         return (), lambda v: ()
     return tuple(names[j] for j in keep), itemgetter(*keep)
+
+
+def held_out(names: tuple[str, ...], fields: dict[str, str], columned: frozenset[str],
+             mapping: TableMapping) -> StoredView:
+    """Which of a table's ``names`` a loaded row keeps in attrs: all but the fields
+    (attribute → name) of ``columned`` attributes — a value the mapping file translates is
+    kept as delivered."""
+    held = {fields[a] for a in fields if a in columned and not mapping.values.get(a)}
+    return stored_view(names, [j for j, n in enumerate(names) if n not in held])
 
 
 class RowAttrs(Mapping):

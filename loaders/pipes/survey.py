@@ -23,7 +23,9 @@ from loaders.common import jsonable
 from loaders.fields import distinct, is_blank
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.fields import (
+    POINT_COLUMNED,
     POINT_VALUES,
+    SEGMENT_COLUMNED,
     SEGMENT_IDS,
     SEGMENT_VALUES,
     ClassResolver,
@@ -41,7 +43,7 @@ from loaders.pipes.records import (
     RowAttrs,
     SegRec,
     StoredView,
-    stored_view,
+    held_out,
 )
 from loaders.sources.tables import (
     Mapping,
@@ -207,8 +209,8 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
                  for r, row in zip(map(tuple, js.tolist()), row_numbers)]
         # a loaded row keeps in attrs what no column holds (its table and row too); a value
         # the mapping file translates is kept as delivered
-        held = {j for a, j in idx.items() if a in COLUMNED and not mapping.values.get(a)}
-        stored = stored_view(names, [j for j in range(len(names)) if j not in held])
+        stored = held_out(names, {a: headers[j] for a, j in idx.items()},
+                          POINT_COLUMNED if kind == "points" else SEGMENT_COLUMNED, mapping)
     else:  # a name twice: the last of its values, as a dict keeps it
         attrs = [dict(zip(headers, r)) for r in js.tolist()]
         for a, row in zip(attrs, row_numbers):
@@ -263,13 +265,6 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             looked[k] = (s_.material, s_.burial, s_.status)
         s_.material, s_.burial, s_.status = looked[k]
     return recs, skipped
-
-
-# the attributes whose parsed value the layer holds — in a column (class, numbers, texts,
-# dictionary entries or the text delivered when the dictionary has none), in the geometry
-# (X, Y) or in the source key (ids) — left out of a loaded row's attrs, as buildings do
-COLUMNED = frozenset({src for src, *_ in POINT_VALUES + SEGMENT_IDS + SEGMENT_VALUES}
-                     | {"class", "subclass"})
 
 
 def _storing(attrs: list, stored: StoredView | None, problems: list[list]) -> list:

@@ -10,12 +10,10 @@ reason; warnings become flags.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from json.encoder import encode_basestring  # what _ENCODER writes a text with
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +37,7 @@ from loaders.engine.pipeline import skip_fk_checks, sql_analyze
 from loaders.engine.report import Reject
 from loaders.engine.session import LoadSession
 from loaders.geometry import ewkb
+from loaders.pipes.attrs_json import attrs_texts
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.qa import QAResult
 from loaders.pipes.records import (
@@ -137,12 +136,14 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
     report.read = len(delivery.points) + len(delivery.segments)
     layers = (PIPE_POINTS, PIPE_SEGMENTS)  # locked in this order by every pipe load
     dropped: dict[str, list] = {}
+    dropping = False  # whether this load may have dropped an index (even if it then failed)
     try:
         with LoadSession(conninfo, "pipes", first, mode, opts, report,
                          files=delivery.files) as session:
             conn = session.begin()
             # an initial load of a large delivery builds the layers' indexes after its rows
             # (loaders.engine.indexes), before its transaction begins
+            dropping = True
             for layer in layers:
                 dropped[layer.table] = indexes.drop_for_initial_load(conn, layer, report.read)
             for layer in layers:
@@ -177,7 +178,8 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             report.topology = topology(conn, dataset)
             session.succeed()
     except BaseException as exc:
-        if any(dropped.values()):  # rolled back to empty tables: their indexes again
+        if dropping and (any(dropped.values()) or len(dropped) < len(layers)):
+            # rolled back to empty tables (or a drop failed half-way): their indexes again
             try:
                 with psycopg.connect(conninfo, autocommit=True) as c:
                     for layer in layers:
@@ -281,7 +283,7 @@ def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]]
         yield _Chunk(recs[part], Converted(
             index=np.arange(n), source_key=np.array(keys[part], dtype=object),
             row_hash=content_hashes(ordered, garr),
-            attrs=list(map(JsonText, _attrs_texts([a.stored() if isinstance(a, RowAttrs)
+            attrs=list(map(JsonText, attrs_texts([a.stored() if isinstance(a, RowAttrs)
                                                    else a for a in attrs[part]]))),
             flags=flags[part],
             geoms=garr, ewkb=ewkb(garr, srid, with_z=True),
@@ -344,60 +346,6 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
                              path=", ".join(sorted({p.table for _, p in nodes})))
     return dict(conn.execute("SELECT source_key, code FROM pipe_points WHERE valid_to IS NULL "
                              "AND source_key = ANY(%s)", (keys,)).fetchall())
-
-
-# json.dumps(v, ensure_ascii=False, default=str) builds this encoder on every call
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
-
-
-def _dumps(v) -> str:
-    return _ENCODER.encode(v)
-
-
-# JSON of a value by its repr: numbers (finite floats, ints), None, booleans
-_REPR_JSON = {"None": "null", "True": "true", "False": "false", "nan": "NaN",
-              "inf": "Infinity", "-inf": "-Infinity"}
-_NUMBERS = {int, float, bool, type(None)}
-_TEXTS = {str, type(None)}
-
-
-def _json_column(prefix: str, col: tuple) -> list[str]:
-    """``prefix`` + the JSON text of each value, as :data:`_ENCODER` writes it inside an
-    object: texts encoded once per distinct value, numbers by their repr (what the encoder
-    writes), anything else value by value."""
-    types = set(map(type, col))
-    if types <= _TEXTS:  # equal texts are one JSON text (no 1 == 1.0 == True to merge)
-        distinct = set(col)
-        distinct.discard(None)
-        texts = list(distinct)
-        enc = dict(zip(texts, [prefix + t for t in map(encode_basestring, texts)]))
-        enc[None] = prefix + "null"
-        return list(map(enc.__getitem__, col))
-    if types <= _NUMBERS:
-        fix = _REPR_JSON.get
-        return [prefix + fix(r, r) for r in map(repr, col)]
-    return [prefix + _ENCODER.encode(v) for v in col]
-
-
-def _attrs_texts(attrs: list[dict[str, Any] | RowAttrs]) -> list[str]:
-    """``_dumps(a)`` of each row's attributes, built column by column: the rows that share
-    their keys (in order; one table's rows) are encoded as columns."""
-    out: list[str | None] = [None] * len(attrs)
-    groups: dict[tuple, list[int]] = {}
-    for i, keys in enumerate(a.names() if isinstance(a, RowAttrs) else tuple(a)
-                             for a in attrs):
-        groups.setdefault(keys, []).append(i)
-    for keys, rows in groups.items():
-        if not keys or len(rows) < 16 or not all(isinstance(k, str) for k in keys):
-            for i in rows:
-                out[i] = _dumps(dict(attrs[i]))
-            continue
-        values = zip(*[attrs[i].row() if isinstance(attrs[i], RowAttrs)
-                       else tuple(attrs[i].values()) for i in rows])
-        frags = [_json_column(_ENCODER.encode(k) + ": ", col) for k, col in zip(keys, values)]
-        for i, text in zip(rows, ("{" + ", ".join(t) + "}" for t in zip(*frags))):
-            out[i] = text
-    return out  # type: ignore[return-value]
 
 
 def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, layer_code,
