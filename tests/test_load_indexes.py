@@ -172,3 +172,19 @@ def test_a_bad_index_threshold_is_a_configuration_error_and_loads_nothing(fresh_
         load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=0)
     assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
     assert set(dict(fresh_db.rows(INDEXES))) == DECLARED
+
+
+def test_an_invalid_index_is_built_again_at_the_next_load(fresh_db, tmp_path):
+    # what a DROP INDEX CONCURRENTLY cancelled half-way leaves: the index in the catalog, no
+    # longer valid (no query uses it); the catalog flag set by hand to the same state
+    with psycopg.connect(fresh_db.conninfo, autocommit=True) as conn:
+        conn.execute("UPDATE pg_index SET indisvalid = false "
+                     "WHERE indexrelid = 'buildings_geom_gist'::regclass")
+    valid = ("SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
+             "ON c.oid = i.indexrelid WHERE i.indrelid = 'buildings'::regclass "
+             "AND NOT i.indisprimary ORDER BY 1")
+    assert dict(fresh_db.rows(valid))["buildings_geom_gist"] is False  # premise
+    small = _buildings(tmp_path / "small.gpkg", 50)
+    assert load_buildings(fresh_db.conninfo, fresh_db.profile, small).loaded == 50
+    assert dict(fresh_db.rows(valid)) == {n: True for n in DECLARED}
+    assert _drift(fresh_db) == []

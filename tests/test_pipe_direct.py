@@ -114,3 +114,17 @@ def test_a_pipe_layer_without_an_index_gets_it_back_at_the_next_pipe_load(fresh_
     assert r.loaded > 0
     assert {t: set(v) for t, v in _indexes(fresh_db).items()} == DECLARED
     assert _drift(fresh_db) == []
+
+
+def test_an_invalid_pipe_index_is_built_again_at_the_next_pipe_load(fresh_db):
+    # what a DROP INDEX CONCURRENTLY cancelled half-way leaves (the catalog flag set by hand)
+    with psycopg.connect(fresh_db.conninfo, autocommit=True) as conn:
+        conn.execute("UPDATE pg_index SET indisvalid = false "
+                     "WHERE indexrelid = 'pipe_segments_geom_gist'::regclass")
+    valid = ("SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
+             "ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass AND NOT i.indisprimary")
+    assert dict(fresh_db.rows(valid, ("pipe_segments",)))["pipe_segments_geom_gist"] is False
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [PIPES])
+    assert r.loaded > 0
+    for t in TABLES:
+        assert dict(fresh_db.rows(valid, (t,))) == {n: True for n in DECLARED[t]}, t

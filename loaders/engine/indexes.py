@@ -60,15 +60,19 @@ def create_statement(layer: LayerDef, ix: Index, *, if_not_exists: bool = False)
 
 
 def missing(conn: psycopg.Connection, layer: LayerDef) -> list[Index]:
-    """The declared indexes of ``layer`` its table lacks (a killed initial load)."""
+    """The declared indexes of ``layer`` its table lacks (a killed initial load), or holds
+    invalid: a ``DROP INDEX CONCURRENTLY`` cancelled half-way leaves the index in the catalog,
+    no longer used by any query (``indisvalid`` false)."""
     have = {r[0] for r in conn.execute(
         "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "WHERE i.indrelid = to_regclass(%s)", (layer.table,))}
+        "WHERE i.indrelid = to_regclass(%s) AND i.indisvalid AND i.indisready",
+        (layer.table,))}
     return [ix for ix in layer.indexes if ix.name(layer.table) not in have]
 
 
 def restore(conn: psycopg.Connection, layer: LayerDef) -> list[str]:
-    """Create the declared indexes ``layer``'s table lacks; their names. On an autocommit
+    """Create the declared indexes ``layer``'s table lacks (see :func:`missing`); their
+    names. On an autocommit
     connection (it takes the layer's merge lock for the session while it creates any) or
     inside a load's transaction that holds the merge lock."""
     lost = missing(conn, layer)
@@ -79,6 +83,11 @@ def restore(conn: psycopg.Connection, layer: LayerDef) -> list[str]:
         lost = missing(conn, layer)  # another load may have restored them meanwhile
     try:
         for ix in lost:
+            if conn.autocommit:  # an invalid one goes first, without locking readers out
+                # (inside a transaction it would lock them out until the commit: it stays
+                # for the next load's restore before its transaction)
+                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                    sql.Identifier(ix.name(layer.table))))
             conn.execute(create_statement(layer, ix, if_not_exists=True))
     finally:
         if locked:

@@ -141,6 +141,8 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
         with LoadSession(conninfo, "pipes", first, mode, opts, report,
                          files=delivery.files) as session:
             conn = session.begin()
+            for layer in layers:  # what a killed or cancelled initial load left: back
+                indexes.restore_before_load(conn, layer)
             # an initial load of a large delivery builds the layers' indexes after its rows
             # (loaders.engine.indexes), before its transaction begins
             dropping = True
