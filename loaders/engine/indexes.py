@@ -59,41 +59,49 @@ def create_statement(layer: LayerDef, ix: Index, *, if_not_exists: bool = False)
                             where=sql.SQL(" WHERE valid_to IS NULL" if ix.current_only else ""))
 
 
-def missing(conn: psycopg.Connection, layer: LayerDef) -> list[Index]:
+def missing(conn: psycopg.Connection, layer: LayerDef, *, invalid: bool = True
+            ) -> list[Index]:
     """The declared indexes of ``layer`` its table lacks (a killed initial load), or holds
-    invalid: a ``DROP INDEX CONCURRENTLY`` cancelled half-way leaves the index in the catalog,
-    no longer used by any query (``indisvalid`` false)."""
+    invalid (``invalid``): a ``DROP INDEX CONCURRENTLY`` cancelled half-way leaves the index
+    in the catalog, no longer used by any query (``indisvalid`` false)."""
     have = {r[0] for r in conn.execute(
         "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "WHERE i.indrelid = to_regclass(%s) AND i.indisvalid AND i.indisready",
-        (layer.table,))}
+        "WHERE i.indrelid = to_regclass(%s) AND (NOT %s OR i.indisvalid AND i.indisready)",
+        (layer.table, invalid))}
     return [ix for ix in layer.indexes if ix.name(layer.table) not in have]
 
 
 def restore(conn: psycopg.Connection, layer: LayerDef) -> list[str]:
-    """Create the declared indexes ``layer``'s table lacks (see :func:`missing`); their
-    names. On an autocommit
-    connection (it takes the layer's merge lock for the session while it creates any) or
-    inside a load's transaction that holds the merge lock."""
-    lost = missing(conn, layer)
+    """Create the declared indexes ``layer``'s table lacks; the names of those created.
+
+    On an autocommit connection (it takes the layer's merge lock for the session while it
+    creates any) an invalid index (see :func:`missing`) is dropped concurrently and built
+    again; inside a load's transaction, which holds the merge lock, only the absent ones are
+    created (dropping an invalid one there would lock readers out until the commit: it is left
+    for the next load's restore before its transaction). A role that may not drop an invalid
+    index (not the table's owner) leaves it, as it loads with the indexes."""
+    lost = missing(conn, layer, invalid=conn.autocommit)
     locked = bool(lost) and conn.autocommit
     if locked:
         conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
                      (MERGE_LOCK_SPACE, layer.table))
         lost = missing(conn, layer)  # another load may have restored them meanwhile
+    made = []
     try:
         for ix in lost:
-            if conn.autocommit:  # an invalid one goes first, without locking readers out
-                # (inside a transaction it would lock them out until the commit: it stays
-                # for the next load's restore before its transaction)
-                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-                    sql.Identifier(ix.name(layer.table))))
+            if conn.autocommit:
+                try:
+                    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                        sql.Identifier(ix.name(layer.table))))
+                except psycopg.errors.InsufficientPrivilege:
+                    continue  # an invalid index this role cannot replace: queries go without
             conn.execute(create_statement(layer, ix, if_not_exists=True))
+            made.append(ix.name(layer.table))
     finally:
         if locked:
             conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
                          (MERGE_LOCK_SPACE, layer.table))
-    return [ix.name(layer.table) for ix in lost]
+    return made
 
 
 def restore_before_load(conn: psycopg.Connection, layer: LayerDef | None) -> list[str]:
@@ -134,6 +142,13 @@ def drop_for_initial_load(conn: psycopg.Connection, layer: LayerDef,
                 break  # not the owner: load with the indexes (those dropped are built after)
             dropped.append(ix)
         return dropped
+    except BaseException as exc:
+        if dropped:  # a drop failed half-way (cancelled): those dropped back (an empty table)
+            try:
+                restore(conn, layer)
+            except psycopg.Error as e:  # the drop's own error stays what is reported
+                exc.add_note(f"the layer's indexes are restored by its next load ({e})")
+        raise
     finally:
         conn.autocommit = False
 

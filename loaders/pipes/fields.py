@@ -162,15 +162,21 @@ POINT_VALUES = (("point_no", "point_no", FIELD_ZH["point_no"], text_id),
                 ("road", "road", "道路名称", _text200),
                 ("note", "note", "备注", _text1000))
 
-# the source attributes whose value as delivered the layer holds — a text as delivered less
-# its outer blanks, a number, a size's text, in a column; a survey point's X, Y in the geometry;
-# an id in the source key: a loaded row's attrs leave them out, as buildings' do
-# (RowAttrs.stored). Not those a dictionary or parse may turn into another value (aliases of a
-# class, feature, material, burial or status; a year read off a date): kept as delivered
-NORMALISED = frozenset({"class", "subclass", "feature", "appurtenance", "material", "burial",
-                        "status", "year"})
-POINT_COLUMNED = frozenset({src for src, *_ in POINT_VALUES}) - NORMALISED
-SEGMENT_COLUMNED = frozenset({src for src, *_ in SEGMENT_IDS + SEGMENT_VALUES}) - NORMALISED
+# source attribute → the layer column that holds its value as delivered (a text less its
+# outer blanks, a number, a size's text; None: the source key holds the id): a loaded row's
+# attrs leave these out, as buildings' do (RowAttrs.stored). Not listed, so kept as delivered:
+# what a dictionary or parse may turn into another value (class, feature, appurtenance,
+# material, burial, status; a year read off a date), what the loader computes where the cell
+# is blank (depths and pipe elevations), a survey point's X and Y (the geometry holds them
+# transformed when the delivery's CRS is not the storage CRS), and what no column holds (a
+# segment's note)
+POINT_HELD = {"point_no": "point_no", "map_no": "map_no", "ground_elevation": "ground_elevation",
+              "survey_code": "survey_code", "road": "road", "note": "note"}
+SEGMENT_HELD = {"source_id": None, "start_no": "start_point_no", "end_no": "end_point_no",
+                "size": "size_text", "pressure": "pressure", "voltage": "voltage",
+                "cable_count": "cable_count", "owner": "owner", "road": "road"}
+POINT_COLUMNED = frozenset(POINT_HELD)
+SEGMENT_COLUMNED = frozenset(SEGMENT_HELD)
 
 
 def set_size(s: SegRec, size) -> None:

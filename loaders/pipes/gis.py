@@ -74,9 +74,10 @@ def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer 
     return crs, t
 
 
-# the attributes a GIS point layer's fields give that a column holds (its X, Y and map number
-# are not read: the geometry is the layer's, and the pipe id names no platform code)
-GIS_POINT_COLUMNED = POINT_COLUMNED - {"x", "y", "map_no"}
+# the attributes a GIS point layer's fields give that a column holds as delivered (its map
+# number is not read; a blank ground elevation is taken from the point's Z; the pipe id names
+# no platform code and is not listed)
+GIS_POINT_COLUMNED = POINT_COLUMNED - {"map_no", "ground_elevation"}
 
 
 def _gis_names(cols: dict[str, list]) -> tuple[str, ...]:
@@ -121,7 +122,9 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     tname = lines.name if not src.layer or src.layer == lines.stem else f"{lines.name}:{src.layer}"
     segs: list[SegRec] = []
     names = _gis_names(cols)
-    stored = held_out(names, m, SEGMENT_COLUMNED, mapping)
+    # without node ids on both ends the ends come from snapping: a delivered one stays
+    stored = held_out(names, m, SEGMENT_COLUMNED if has_nodes
+                      else SEGMENT_COLUMNED - {"start_no", "end_no"}, mapping, "lines")
     for i in range(len(geoms)):
         s = SegRec(seq=i + 1, table=tname, row=i + 1,
                    attrs=_gis_attrs(cols, names, i, tname, i + 1))
@@ -224,7 +227,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
     tname = path.name if not src.layer or src.layer == path.stem else f"{path.name}:{src.layer}"
     out = []
     names = _gis_names(cols)
-    stored = held_out(names, m, GIS_POINT_COLUMNED, mapping)
+    stored = held_out(names, m, GIS_POINT_COLUMNED, mapping, section)
     for i in range(len(geoms)):
         p = PointRec(seq=seq0 + i + 1, table=tname, row=i + 1,
                      attrs=_gis_attrs(cols, names, i, tname, i + 1), delivered=delivered[i])

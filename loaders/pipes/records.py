@@ -55,11 +55,13 @@ def stored_view(names: tuple[str, ...], keep: list[int]) -> StoredView:
 
 
 def held_out(names: tuple[str, ...], fields: dict[str, str], columned: frozenset[str],
-             mapping: TableMapping) -> StoredView:
+             mapping: TableMapping, section: str) -> StoredView:
     """Which of a table's ``names`` a loaded row keeps in attrs: all but the fields
-    (attribute → name) of ``columned`` attributes — a value the mapping file translates is
-    kept as delivered."""
-    held = {fields[a] for a in fields if a in columned and not mapping.values.get(a)}
+    (attribute → name) of ``columned`` attributes — kept as delivered where the mapping file
+    translates the attribute's values or gives it a default (the column may then hold a
+    value nobody delivered: the blank cell stays)."""
+    held = {fields[a] for a in fields if a in columned and not mapping.values.get(a)
+            and mapping.value(section, a, None) is None}
     return stored_view(names, [j for j, n in enumerate(names) if n not in held])
 
 

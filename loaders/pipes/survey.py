@@ -210,7 +210,8 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
         # a loaded row keeps in attrs what no column holds (its table and row too); a value
         # the mapping file translates is kept as delivered
         stored = held_out(names, {a: headers[j] for a, j in idx.items()},
-                          POINT_COLUMNED if kind == "points" else SEGMENT_COLUMNED, mapping)
+                          POINT_COLUMNED if kind == "points" else SEGMENT_COLUMNED, mapping,
+                          kind)
     else:  # a name twice: the last of its values, as a dict keeps it
         attrs = [dict(zip(headers, r)) for r in js.tolist()]
         for a, row in zip(attrs, row_numbers):
