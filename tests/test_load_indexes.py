@@ -185,6 +185,8 @@ def test_an_invalid_index_is_built_again_at_the_next_load(fresh_db, tmp_path):
              "ON c.oid = i.indexrelid WHERE i.indrelid = 'buildings'::regclass "
              "AND NOT i.indisprimary ORDER BY 1")
     assert dict(fresh_db.rows(valid))["buildings_geom_gist"] is False  # premise
+    assert _drift(fresh_db) == ["buildings: index buildings_geom_gist is invalid (a build or "
+                                "drop stopped half-way; a load of the layer builds it again)"]
     # inside a load's transaction it is left (dropping it there would lock readers out until
     # the commit), and not reported as restored
     with psycopg.connect(fresh_db.conninfo) as conn:

@@ -42,23 +42,27 @@ def _db_columns(conn: psycopg.Connection, table: str) -> dict[str, tuple[str, bo
     return {name: (typ, notnull) for name, typ, notnull in rows}
 
 
-def _db_indexes(conn: psycopg.Connection, table: str) -> dict[str, tuple]:
-    """name → (unique, method, columns, predicate) of the table's indexes but the primary key."""
+def _db_indexes(conn: psycopg.Connection, table: str) -> tuple[dict[str, tuple], set[str]]:
+    """name → (unique, method, columns, predicate) of the table's indexes but the primary key,
+    and the names of those that are invalid (a build or a concurrent drop stopped half-way:
+    no query uses them)."""
     rows = conn.execute(
         "SELECT c.relname, i.indisunique, am.amname, "
         " ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) "
         "       FROM generate_series(1, i.indnkeyatts) k), "
-        " pg_get_expr(i.indpred, i.indrelid) "
+        " pg_get_expr(i.indpred, i.indrelid), i.indisvalid AND i.indisready "
         "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "JOIN pg_am am ON am.oid = c.relam "
         "WHERE i.indrelid = to_regclass(%s) AND NOT i.indisprimary", (table,)).fetchall()
-    out = {}
-    for name, unique, method, cols, pred in rows:
+    out, invalid = {}, set()
+    for name, unique, method, cols, pred, valid in rows:
         pred = (pred or "").strip()
         while pred.startswith("(") and pred.endswith(")"):
             pred = pred[1:-1].strip()
         out[name] = (unique, method, tuple(cols), pred or None)
-    return out
+        if not valid:
+            invalid.add(name)
+    return out, invalid
 
 
 def layer_drift(conn: psycopg.Connection, layer: LayerDef, srid: int) -> list[str]:
@@ -97,12 +101,15 @@ def layer_drift(conn: psycopg.Connection, layer: LayerDef, srid: int) -> list[st
             out.append(f"{t}.{GEOMETRY_COLUMN}: SRID {gsrid}, the storage CRS is EPSG:{srid}")
         if not notnull:
             out.append(f"{t}.{GEOMETRY_COLUMN}: the table allows NULL geometries")
-    found = _db_indexes(conn, t)
+    found, invalid = _db_indexes(conn, t)
     for ix in layer.indexes:
         name = ix.name(t)
         want = (ix.unique, ix.method, ix.columns, _CURRENT if ix.current_only else None)
         if name not in found:
             out.append(f"{t}: index {name} is missing")
+        elif name in invalid:
+            out.append(f"{t}: index {name} is invalid (a build or drop stopped half-way; "
+                       "a load of the layer builds it again)")
         elif found[name] != want:
             out.append(f"{t}: index {name} is {_describe(found[name])}, the declaration "
                        f"{_describe(want)}")
