@@ -21,7 +21,6 @@ import numpy as np
 import psycopg
 import shapely
 
-from cim import crs as cimcrs
 from cim.coding.scheme import layer_code_of
 from cim.db.locks import MERGE_LOCK_SPACE
 from cim.errors import OutOfAreaError
@@ -49,6 +48,12 @@ from loaders.pipes.records import (
     SegRec,
     collector_paused,
 )
+from loaders.pipes.rejects import (
+    finding_message,
+    point_wkt,
+    reject,
+    seg_wkt,
+)
 from loaders.pipes.topology import topology
 
 
@@ -73,37 +78,6 @@ def _seg_key(dataset: str, s: SegRec) -> str:
     ident = s.source_id or f"{s.start_no}-{s.end_no}"
     return _source_key(dataset, s.cls, ident)
 
-
-def _reject(rec, reason: str, message: str, key: str | None, fieldname=None, wkt=None) -> Reject:
-    """A reject keeps its geometry as delivered (the delivery's CRS and axis order)."""
-    if wkt is None:
-        wkt = _point_wkt(rec) if isinstance(rec, PointRec) else _delivered_wkt(rec)
-    return Reject(row_number=rec.seq, reason=reason, message=message, field=fieldname,
-                  source_key=key, attrs=dict(rec.attrs), geom_wkt=wkt)
-
-
-def _delivered_wkt(rec: PointRec | SegRec) -> str | None:
-    """WKT of a GIS record's geometry as delivered (never the storage-CRS copy)."""
-    g = rec.delivered
-    if g is None or shapely.is_missing(g):
-        return None
-    return shapely.to_wkt(g, rounding_precision=-1)
-
-
-def _point_wkt(p: PointRec) -> str | None:
-    """GIS: the delivered geometry; survey: the point at X (northing), Y (easting) as typed,
-    easting first as GIS files hold it, in the delivery's CRS."""
-    if p.delivered is not None:
-        return _delivered_wkt(p)
-    if p.x is None or p.y is None:
-        return None
-    e, n = cimcrs.swap_survey_xy(np.array([p.x]), np.array([p.y]))
-    xyz = (e[0], n[0]) if p.ground is None else (e[0], n[0], p.ground)
-    return shapely.to_wkt(shapely.Point(xyz), rounding_precision=-1)
-
-
-def _msg(f) -> str:
-    return f"{f.table} row {f.row}: {f.message_zh} / {f.message_en}"
 
 def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: QAResult, *,
                    mode: str = "update", dataset: str | None = None,
@@ -247,7 +221,7 @@ def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_sri
         conv = DirectConverter(
             layer, layer_code, lambda c: c.converted, known, areas, session.report.batch_id,
             srid, mode, district, row_attrs=lambda _columns, _i: None,
-            reject_record=lambda rec, reason, message, _attrs, _geom, key: _reject(
+            reject_record=lambda rec, reason, message, _attrs, _geom, key: reject(
                 rec, reason, message, key, None, wkt(rec)))
         if rejects:
             w.w.copy_rejects(rejects)
@@ -321,10 +295,10 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
         errs = _errors(pf.get(i, []))
         if errs:
             f = errs[0]
-            rejects.append(_reject(p, f.rule, _msg(f), key, f.field, _point_wkt(p)))
+            rejects.append(reject(p, f.rule, finding_message(f), key, f.field, point_wkt(p)))
             continue
         if p.cls is None or p.e is None:
-            rejects.append(_reject(p, "missing_value", "the point has no class or position",
+            rejects.append(reject(p, "missing_value", "the point has no class or position",
                                    key))
             continue
         ok.append((i, p))
@@ -341,7 +315,7 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
         [None] * len(pts), keys, flags)
     w = _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
-                      report, mode, district, dataset, areas, _point_wkt)
+                      report, mode, district, dataset, areas, point_wkt)
     if pts and w.w.reject_reasons.get("outside_area", 0) == len(pts):
         raise OutOfAreaError("no pipe point lies inside the city profile's districts; check "
                              "--crs and the X/Y columns (X is the northing, Y the easting)",
@@ -367,7 +341,8 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         errs = _errors(sf.get(i, []))
         if errs:
             f = errs[0]
-            rejects.append(_reject(s, f.rule, _msg(f), key, f.field, _seg_wkt(s, node_by_key)))
+            rejects.append(reject(s, f.rule, finding_message(f), key, f.field,
+                                  seg_wkt(s, node_by_key)))
             continue
         a, b = s.key("start"), s.key("end")
         ps, pe = node_by_key.get(a), node_by_key.get(b)
@@ -376,11 +351,11 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
             bad = ps if ks not in point_codes else pe
             bk = ks if ks not in point_codes else ke
             reason = why.get(bk, "not loaded")
-            rejects.append(_reject(s, "end_point_rejected",
+            rejects.append(reject(s, "end_point_rejected",
                                    f"{s.table} row {s.row}: segment {s.label}: its end point "
                                    f"{bad.point_no if bad else '?'} was rejected ({reason}) / "
                                    f"端点 {bad.point_no if bad else '?'} 未入库（{reason}）",
-                                   key, None, _seg_wkt(s, node_by_key)))
+                                   key, None, seg_wkt(s, node_by_key)))
             continue
         ok.append((i, s, ps, pe, ks, ke, key))
         if s.source_id:
@@ -433,21 +408,10 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
     chunks = _chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), [t[6] for t in ok],
                      flags, [s.cls.code for s in segs], [s.attrs for s in segs])
     _direct_write(session, conn, PIPE_SEGMENTS, srid, layer_code, src_srid, chunks, rejects,
-                  report, mode, district, dataset, areas, lambda s: _seg_wkt(s, node_by_key))
+                  report, mode, district, dataset, areas, lambda s: seg_wkt(s, node_by_key))
     codes = dict(conn.execute("SELECT source_key, code FROM pipe_segments WHERE valid_to IS NULL "
                               "AND source_key = ANY(%s)", (list(keys.values()),)).fetchall())
     return {sid: codes[k] for sid, k in keys.items() if k in codes}
-
-
-def _seg_wkt(s: SegRec, node_by_key) -> str | None:
-    """GIS: the delivered line; survey: from the end points' X/Y as typed (easting first)."""
-    if s.delivered is not None:
-        return _delivered_wkt(s)
-    ps, pe = node_by_key.get(s.key("start")), node_by_key.get(s.key("end"))
-    if ps is None or pe is None or ps.x is None or pe.x is None:
-        return None
-    return shapely.to_wkt(shapely.LineString([(ps.y, ps.x), (pe.y, pe.x)]),
-                          rounding_precision=-1)
 
 
 def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_code, mode,
@@ -468,7 +432,7 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         errs = _errors(pf.get(i, []))
         if errs:
             f = errs[0]
-            rejects.append(_reject(p, f.rule, _msg(f), key, f.field))
+            rejects.append(reject(p, f.rule, finding_message(f), key, f.field))
             continue
         flags = _flags(pf.get(i, []))
         seg = seg_codes.get(p.segment_id) if p.segment_id else None
@@ -489,7 +453,7 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         if cls is None and seg is not None:
             cls = dicts.by_code.get(next(r[2] for r in lines if r[0] == seg))
         if cls is None:
-            rejects.append(_reject(p, "missing_value", "the appurtenance has no class: pass "
+            rejects.append(reject(p, "missing_value", "the appurtenance has no class: pass "
                                    "--class or attach it to a pipe", key, FIELD_ZH["class"]))
             continue
         if p.appurtenance is None:
@@ -505,6 +469,6 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
         seg_of, keys, flag_lists)
     _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
-                  report, mode, district, dataset, areas, _point_wkt)
+                  report, mode, district, dataset, areas, point_wkt)
     return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
             "unattached": unattached, "max_distance_m": attach}
