@@ -41,6 +41,12 @@ def _dumps(v) -> str:
 
 MODES = ("append", "update", "replace")
 
+
+def merge_lock(conn: psycopg.Connection, table: str) -> None:
+    """The layer's merge lock for the rest of the transaction: loads of one layer decide and
+    write one at a time, against committed data (readers never take it)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (MERGE_LOCK_SPACE, table))
+
 class EWKB(bytes):
     """Geometry as EWKB bytes, sent to PostGIS in binary COPY without conversion."""
 
@@ -334,8 +340,7 @@ class BulkWriter:
         tbl = sql.Identifier(self.layer.table)
         # loads of the same layer merge one at a time (COPY still runs in parallel), so that
         # 'unchanged' and 'already loaded' are judged against committed data
-        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                     (MERGE_LOCK_SPACE, self.layer.table))
+        merge_lock(conn, self.layer.table)
         conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (row_no)").format(stg))
         if mode == "replace" and dataset is not None:
             self.scope.add(self.layer, self.staging, dataset)

@@ -16,9 +16,8 @@ from psycopg import sql
 
 from cim.coding.allocator import reserve_serials
 from cim.coding.registry import NewPartition
-from cim.db.locks import MERGE_LOCK_SPACE
 from loaders.engine import copybuf
-from loaders.engine.bulk import BulkWriter, MergeResult
+from loaders.engine.bulk import BulkWriter, MergeResult, merge_lock
 from loaders.engine.direct import (
     REGISTRY_COLUMNS,
     DirectBatch,
@@ -57,8 +56,7 @@ class DirectWriter:
 
     def lock(self) -> None:
         """The layer's merge lock, for the whole load (see the module docstring)."""
-        self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                          (MERGE_LOCK_SPACE, self.layer.table))
+        merge_lock(self.conn, self.layer.table)
 
     def own_registry_partition(self, conninfo: str) -> NewPartition | None:
         """For a layer's initial load: its codes into a registry partition of its own, filled

@@ -22,13 +22,12 @@ import psycopg
 import shapely
 
 from cim.coding.scheme import layer_code_of
-from cim.db.locks import MERGE_LOCK_SPACE
 from cim.errors import OutOfAreaError
 from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS, LayerDef
 from cim.profile import CityProfile
 from loaders.common import content_hashes
 from loaders.engine import indexes
-from loaders.engine.bulk import JsonText
+from loaders.engine.bulk import JsonText, merge_lock
 from loaders.engine.direct import Converted, DirectConverter
 from loaders.engine.direct_writer import DirectWriter
 from loaders.engine.known import Areas, fetch_areas, fetch_known
@@ -123,8 +122,7 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             for layer in layers:
                 dropped[layer.table] = indexes.drop_for_initial_load(conn, layer, report.read)
             for layer in layers:
-                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                             (MERGE_LOCK_SPACE, layer.table))
+                merge_lock(conn, layer.table)
                 if not dropped[layer.table]:  # what a killed initial load dropped: back
                     indexes.restore(conn, layer)
             skip_fk_checks(conn, [layer.table for layer in layers], report.batch_id)
