@@ -60,6 +60,13 @@ def row_attrs(columns: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     return {k: jsonable(v[i]) for k, v in columns.items()}
 
 
+def id_column(batch, name: str) -> np.ndarray | pa.Array:
+    """An id field's values for :func:`source_keys`: as Arrow read them where the batch holds
+    them so (its blank ids told in Arrow, no pandas strings), else the batch's column."""
+    col = batch.attribute(name)
+    return col if col is not None else batch.columns[name]
+
+
 def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray | pa.Array]],
                 geoms: np.ndarray | None, n: int | None = None) -> list[str | None]:
     """What keeps a feature's code across reloads.

@@ -25,7 +25,7 @@ from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
 from cim.text import norm_key
-from loaders.common import attrs_json, reject_record, row_attrs, source_keys
+from loaders.common import attrs_json, id_column, reject_record, row_attrs, source_keys
 from loaders.engine.bulk import JsonText
 from loaders.engine.direct import Converted, ewkb_from_iso
 from loaders.engine.fingerprint import make_fingerprint
@@ -207,7 +207,8 @@ def make_columns(profile: CityProfile):
         geoms, reject, gflags = _prepare_any(batch.geometries, ctx.transformer)
         filled = geoms.copy()
         filled[shapely.is_missing(filled)] = shapely.Point()
-        keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(ctx)], filled)
+        keys = source_keys(ctx.dataset, [(f, id_column(batch, f)) for f in id_fields(ctx)],
+                           filled)
         # the first problem of each row: (reason, message, field)
         problem: dict[int, tuple[str, str, str | None]] = {
             i: (r[0], r[1], None) for i, r in enumerate(reject) if r is not None}

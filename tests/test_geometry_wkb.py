@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import shapely
+import shapely.affinity
 
 from loaders.common import check_attrs, check_attrs_batch
-from loaders.geometry import as_multi, multi_iso_wkb, prepare
+from loaders.geometry import as_multi, as_read_wkb, multi_iso_wkb, prepare
 
 
 def _shapely_multi_wkb(geoms: np.ndarray, family: str) -> list[bytes | None]:
@@ -109,3 +110,59 @@ def test_ids_read_by_arrow_are_blank_exactly_where_python_says():
                       n=len(ids))
     assert got[:5] == ["d:osm_id=1", "d:osm_id=2.5", None, "d:osm_id=4", "d:osm_id=5"]
     assert got[5:] == want[5:]
+
+
+def test_a_polygon_as_read_is_reused_only_where_shapely_would_write_the_same_bytes():
+    """The WKB as read stands for the stored geometry's only where GEOS writes those bytes:
+    the expected bytes are shapely's own, written from the stored geometries."""
+    box = shapely.box(500_000, 3_900_000, 500_010, 3_900_020)
+    holed = shapely.Polygon(box.exterior, [shapely.box(500_002, 3_900_002, 500_004,
+                                                       3_900_004).exterior.coords])
+    le = shapely.to_wkb(box, byte_order=1, flavor="iso")
+    wkbs = np.array([
+        le,                                                      # 0 reused
+        shapely.to_wkb(holed, byte_order=1, flavor="iso"),       # 1 reused (two rings)
+        shapely.to_wkb(box, byte_order=0, flavor="iso"),         # 2 big-endian: written
+        le + b"\x00\x01",                                        # 3 trailing bytes: written
+        shapely.to_wkb(shapely.MultiPolygon([box, shapely.box(0, 0, 1, 1)]), byte_order=1,
+                       flavor="iso"),                            # 4 two parts: written
+        shapely.to_wkb(shapely.Polygon([(0, 0, 1), (1, 0, 1), (1, 1, 1)]), byte_order=1,
+                       flavor="iso", output_dimension=3),        # 5 Z: written
+        le,                                                      # 6 replaced below: written
+        None,                                                    # 7 missing
+        shapely.to_wkb(shapely.MultiPolygon([holed]), byte_order=1,
+                       flavor="iso"),                            # 8 one part: reused
+        bytes(shapely.to_wkb(shapely.MultiPolygon([box]), byte_order=1, flavor="iso")[:9])
+        + shapely.to_wkb(box, byte_order=0, flavor="iso"),       # 9 part big-endian: written
+    ], dtype=object)
+    read = shapely.from_wkb(wkbs)
+    stored = read.copy()
+    stored[6] = shapely.affinity.translate(read[6], 1.0)  # e.g. transformed
+    got = as_read_wkb(wkbs, read, stored)
+    assert [i for i, w in enumerate(got) if w is not None] == [0, 1, 8]
+    reused = multi_iso_wkb(stored, "polygon", got)
+    want = _shapely_multi_wkb(stored, "polygon")
+    assert [None if w is None else bytes(w) for w in reused] == want
+    assert as_read_wkb(None, read, stored).tolist() == [None] * len(wkbs)
+
+
+def test_real_footprints_as_read_give_what_shapely_writes():
+    """Real OSM footprints from a GeoPackage written by GDAL, read as the loader reads them:
+    every reused row's bytes equal shapely's."""
+    import pathlib
+
+    import pyogrio
+    import pytest
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "shared/data/real/li_buildings.gpkg"
+    if not path.exists():
+        pytest.skip(f"real data not found: {path}")
+    table = pyogrio.read_arrow(path, max_features=20_000)[1]
+    wkbs = np.asarray(table.column(table.schema.names[-1]).to_numpy(zero_copy_only=False),
+                      dtype=object)
+    read = shapely.from_wkb(wkbs)
+    got = as_read_wkb(wkbs, read, read)
+    hit = np.flatnonzero(got != None)  # noqa: E711
+    assert len(hit) > 0
+    want = shapely.to_wkb(read[hit], byte_order=1, flavor="iso", output_dimension=3)
+    assert [bytes(w) for w in got[hit]] == [bytes(w) for w in want]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from loaders.common import source_keys
+from loaders.common import id_column, source_keys
 from loaders.hashing import source_fingerprints
 from loaders.sources.read import Batch
 
@@ -67,9 +67,8 @@ def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[s
         n = len(batch)
         keys = None
         if with_keys:
-            ids = [(f, batch.attribute(f)) for f in id_fields(ctx)]
-            keys = source_keys(ctx.dataset, [(f, c if c is not None else batch.columns[f])
-                                             for f, c in ids], None, n=n)
+            keys = source_keys(ctx.dataset, [(f, id_column(batch, f)) for f in id_fields(ctx)],
+                               None, n=n)
         if batch.arrow is not None:  # as read: the Arrow arrays themselves
             return keys, source_fingerprints(batch.arrow, None, context)
         wkb = batch.wkb if batch.wkb is not None else shapely.to_wkb(batch.geometries)
