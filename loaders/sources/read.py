@@ -90,7 +90,8 @@ class Batch:
     def __init__(self, first_row: int, columns: dict[str, np.ndarray] | None,
                  geometries: np.ndarray | None = None, rows: np.ndarray | None = None,
                  wkb: np.ndarray | None = None, arrow: pyarrow.RecordBatch | None = None,
-                 attributes: pyarrow.RecordBatch | None = None) -> None:
+                 attributes: pyarrow.RecordBatch | None = None,
+                 wkb_arrow: pyarrow.Array | None = None) -> None:
         self.first_row = first_row  # 1-based row number of the first feature in the file
         # the attribute columns, converted from ``attributes`` (Arrow, geometry left out)
         # when first asked for: a reload that skips a batch's rows by their fingerprint
@@ -101,6 +102,7 @@ class Batch:
         self.rows = rows  # 1-based row numbers when not consecutive (a subset)
         self.wkb = wkb  # the WKB as read (surfaces renamed: see faces_wkb), when known
         self.arrow = arrow  # the record batch as read, when this is one whole
+        self._wkb_arrow = wkb_arrow  # the Arrow column ``wkb`` was converted from, if any
         if geometries is None and wkb is None:
             raise ValueError("a batch needs its geometries or their WKB")
         if columns is None and attributes is None:
@@ -126,7 +128,8 @@ class Batch:
     def geometries(self) -> np.ndarray:
         if self._geometries is None:
             with np.errstate(invalid="ignore"):  # NaN coordinates are checked later
-                self._geometries = shapely.from_wkb(faces_wkb(self.wkb), on_invalid="ignore")
+                self._geometries = shapely.from_wkb(faces_wkb(self.wkb, self._wkb_arrow),
+                                                    on_invalid="ignore")
         return self._geometries
 
     def __len__(self) -> int:
@@ -349,7 +352,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 # Arrow's to_numpy of a binary column goes through pandas
                 wkb = _objects(arr) if python_values else arr.to_numpy(zero_copy_only=False)
                 yield Batch(first_row=row, columns=cols, attributes=attributes, wkb=wkb,
-                            arrow=rb)
+                            arrow=rb, wkb_arrow=arr)
                 row += rb.num_rows
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
@@ -374,9 +377,11 @@ def finite_bounds(src: Source, batch_size: int = 100_000) -> tuple[float, ...] |
             for rb in reader:
                 if geom_col not in rb.schema.names:
                     return None
-                wkb = rb.column(geom_col).to_numpy(zero_copy_only=False)
+                arr = rb.column(geom_col)
+                wkb = arr.to_numpy(zero_copy_only=False)
                 with np.errstate(invalid="ignore"):
-                    b = shapely.bounds(shapely.from_wkb(faces_wkb(wkb), on_invalid="ignore"))
+                    b = shapely.bounds(shapely.from_wkb(faces_wkb(wkb, arr),
+                                                        on_invalid="ignore"))
                 b = b[np.all(np.isfinite(b), axis=1)]
                 if len(b):
                     lo = np.minimum(lo, b[:, :2].min(axis=0))
@@ -397,18 +402,60 @@ _SURFACE_TO_MULTIPOLYGON = {15: 6, 16: 6, 1015: 1006, 1016: 1006, 2015: 2006, 20
 _TRIANGLE_TO_POLYGON = {17: 3, 1017: 1003, 2017: 2003, 3017: 3003}
 
 
-def faces_wkb(wkbs: np.ndarray) -> np.ndarray:
-    """WKB with PolyhedralSurface/TIN geometries rewritten as MultiPolygons of their faces."""
-    out = wkbs
-    for i, w in enumerate(wkbs):
-        if w is None or len(w) < 9:
-            continue
-        order = "little" if w[0] == 1 else "big"
-        if int.from_bytes(w[1:5], order) in _SURFACE_TO_MULTIPOLYGON:
-            if out is wkbs:
-                out = wkbs.copy()
-            out[i] = _rename_surface(bytes(w))
+_SURFACE_CODES = np.array(sorted(_SURFACE_TO_MULTIPOLYGON), dtype=np.uint16)
+
+
+def faces_wkb(wkbs: np.ndarray, arrow: pyarrow.Array | None = None) -> np.ndarray:
+    """WKB with PolyhedralSurface/TIN geometries rewritten as MultiPolygons of their faces:
+    ``wkbs`` itself when there is none, else a copy with those rows renamed.
+
+    The surfaces are found among the type codes with NumPy, read from the buffers of
+    ``arrow`` (the Arrow binary column ``wkbs`` was converted from) when given; only they
+    are visited in Python. None and WKB shorter than 9 bytes are left as they are."""
+    if isinstance(arrow, pyarrow.ExtensionArray):
+        arrow = arrow.storage
+    if (arrow is None or len(arrow) != len(wkbs)
+            or not (pyarrow.types.is_binary(arrow.type)
+                    or pyarrow.types.is_large_binary(arrow.type))):
+        # an object array of bytes (None where missing): Arrow copies it in one C++ pass;
+        # a ChunkedArray when it overflows 2 GiB
+        arrow = pyarrow.array(wkbs, type=pyarrow.binary(), from_pandas=False)
+    chunks = arrow.chunks if isinstance(arrow, pyarrow.ChunkedArray) else [arrow]
+    rows, start = [], 0
+    for chunk in chunks:
+        rows.extend((_surface_rows(chunk) + start).tolist())
+        start += len(chunk)
+    if not rows:
+        return wkbs
+    out = wkbs.copy()
+    for i in rows:
+        out[i] = _rename_surface(bytes(wkbs[i]))
     return out
+
+
+def _surface_rows(arr: pyarrow.Array) -> np.ndarray:
+    """Positions in a binary array of the WKB of at least 9 bytes whose type code (bytes
+    1..4, in the byte order byte 0 gives: 1 little-endian, anything else big) is a
+    surface's, from its offsets and data buffers."""
+    n = len(arr)
+    _validity, offsets_buf, data_buf = arr.buffers()[:3]
+    if n == 0 or data_buf is None:
+        return np.zeros(0, dtype=np.int64)
+    large = pyarrow.types.is_large_binary(arr.type)
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if large else np.int32,
+                            count=arr.offset + n + 1)[arr.offset:]
+    long_enough = np.diff(offsets) >= 9
+    if arr.null_count:
+        long_enough &= ~arr.is_null().to_numpy(zero_copy_only=False)
+    cand = np.flatnonzero(long_enough)
+    data, start = np.frombuffer(data_buf, dtype=np.uint8), offsets[cand]
+    b0, b1, b2, b3, b4 = (data[start + k] for k in range(5))
+    # every surface code is below 2**16: its two high bytes are zero, its low two tell
+    little = b0 == 1
+    low = np.where(little, b1, b4).astype(np.uint16)
+    high = np.where(little, b2, b3).astype(np.uint16)
+    zero = np.where(little, b3 | b4, b1 | b2) == 0
+    return cand[zero & np.isin(low | high << 8, _SURFACE_CODES)]
 
 
 def _rename_surface(w: bytes) -> bytes:
