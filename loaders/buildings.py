@@ -29,9 +29,10 @@ from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.fields import all_matches, is_blank, numbers, texts, years
-from loaders.geometry import as_multi, as_read_wkb, ewkb, multi_iso_wkb, prepare
+from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import content_hashes_wkb
 from loaders.sources.read import Batch
+from loaders.sources.wkb import as_read_wkb
 
 # what make_columns produces from a source row, beyond its code (a change of this module or of
 # the shared conversion modules is seen by the fingerprint's code digest): change it when the
@@ -104,7 +105,8 @@ def make_columns(profile: CityProfile):
         prep = prepare(batch.geometries, ctx.transformer, "polygon", make_multi=False)
         keys = _keys(ctx, batch, prep.geoms)
         iso = multi_iso_wkb(prep.geoms, "polygon",
-                            as_read_wkb(batch.wkb, batch.geometries, prep.geoms))
+                            as_read_wkb(batch.wkb, batch.geometries, prep.geoms,
+                                        batch.wkb_arrow))
         # problems per row, the first one found wins: geometry, then attributes in order
         problem: dict[int, tuple[str, str, str | None]] = {
             i: (r[0], r[1], None) for i, r in enumerate(prep.reject) if r is not None}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,53 +195,6 @@ def geometry_keys(geoms: np.ndarray) -> list[str]:
 
 
 _MULTI_OF = {"polygon": (3, 6), "line": (1, 5)}
-
-
-def as_read_wkb(wkbs: np.ndarray | None, read: np.ndarray, geoms: np.ndarray) -> np.ndarray:
-    """Per row, the WKB as read (``wkbs``, parsed into ``read``) where it is byte for byte what
-    GEOS writes of the row's geometry ``geoms[i]`` (``shapely.to_wkb``, little-endian, ISO, Z
-    kept): the row still holds the geometry parsed from it (the same object: not transformed,
-    flattened or repaired), and it is a little-endian 2D Polygon, or MultiPolygon of one
-    little-endian part, of exactly its rings' length (no trailing bytes; a multi of several
-    parts is written again: each part may have its own byte order).
-    None elsewhere. Writing a million footprints' WKB again cost ~0.85 s of CPU."""
-    import pyarrow as pa
-
-    n = len(geoms)
-    out = np.full(n, None, dtype=object)
-    if wkbs is None or not n:
-        return out
-    same = np.fromiter(map(operator.is_, geoms, read), dtype=bool, count=n)
-    same &= ~shapely.is_missing(geoms)
-    if not same.any():
-        return out
-    idx = np.flatnonzero(same)
-    arr = pa.array(np.asarray(wkbs, dtype=object)[idx], pa.binary(), from_pandas=True)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(idx) + 1,
-                            offset=arr.offset * 4).astype(np.int64)
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] else \
-        np.zeros(0, dtype=np.uint8)
-    size = np.diff(offsets)
-    ok = size >= 18
-    # byte order, type, then a polygon's rings, or a multi's parts, its first part's order,
-    # type and rings (all little-endian where used)
-    head = data[offsets[:-1][ok][:, None] + np.arange(18)]
-
-    def u4(at: int) -> np.ndarray:
-        return head[:, at:at + 4].copy().view("<u4")[:, 0].astype(np.int64)
-
-    one = (head[:, 0] == 1) & (u4(1) == 3)
-    multi = (head[:, 0] == 1) & (u4(1) == 6) & (u4(5) == 1) & (head[:, 9] == 1) & \
-        (u4(10) == 3)
-    rings = np.where(multi, u4(14), u4(5))
-    ok[ok] = one | multi
-    keep = one | multi
-    multi, rings = multi[keep], rings[keep]
-    # GEOS read it: its coordinates fill exactly the rings the header gives, no byte after
-    ok[ok] = size[ok] == 9 + 9 * multi + 4 * rings + 16 * shapely.get_num_coordinates(
-        geoms[idx[ok]])
-    out[idx[ok]] = np.asarray(wkbs, dtype=object)[idx[ok]]
-    return out
 
 
 def multi_iso_wkb(geoms: np.ndarray, family: str, as_read: np.ndarray | None = None

@@ -1,5 +1,5 @@
 """PolyhedralSurface/TIN WKB (CityGML solids read through ogr2ogr) renamed to the MultiPolygon
-of their faces (loaders.sources.read.faces_wkb), the surfaces being found among a batch's
+of their faces (loaders.sources.wkb.faces_wkb), the surfaces being found among a batch's
 WKB with NumPy. The inputs are written by hand (GEOS cannot write these types); what they
 must become is what shapely makes of the faces as polygons."""
 

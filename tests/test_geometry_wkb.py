@@ -11,7 +11,8 @@ import shapely
 import shapely.affinity
 
 from loaders.common import check_attrs, check_attrs_batch
-from loaders.geometry import as_multi, as_read_wkb, multi_iso_wkb, prepare
+from loaders.geometry import as_multi, multi_iso_wkb, prepare
+from loaders.sources.wkb import as_read_wkb
 
 
 def _shapely_multi_wkb(geoms: np.ndarray, family: str) -> list[bytes | None]:
@@ -144,6 +145,9 @@ def test_a_polygon_as_read_is_reused_only_where_shapely_would_write_the_same_byt
     want = _shapely_multi_wkb(stored, "polygon")
     assert [None if w is None else bytes(w) for w in reused] == want
     assert as_read_wkb(None, read, stored).tolist() == [None] * len(wkbs)
+    # read from the Arrow column the WKB came from (here a slice of a longer one): the same
+    column = pa.array([b"\x01"] + list(wkbs), pa.binary()).slice(1)
+    assert as_read_wkb(wkbs, read, stored, column).tolist() == got.tolist()
 
 
 def test_real_footprints_as_read_give_what_shapely_writes():

@@ -31,6 +31,7 @@ import shapely
 
 from cim.errors import InputError
 from loaders.sources.precheck import precheck
+from loaders.sources.wkb import faces_wkb
 
 # .dbf language driver ids (byte 29) that mean a Chinese code page
 _LDID_CHINESE = {0x4D: "GB18030", 0x7A: "GB18030"}
@@ -117,6 +118,11 @@ class Batch:
                                               dtype=object)
                              for name in self._attributes.schema.names}
         return self._columns
+
+    @property
+    def wkb_arrow(self) -> pyarrow.Array | None:
+        """The Arrow column :attr:`wkb` was converted from, when the batch holds it."""
+        return self._wkb_arrow
 
     def attribute(self, name: str) -> pyarrow.Array | None:
         """One attribute as Arrow read it, when the batch holds it so (None otherwise)."""
@@ -392,91 +398,6 @@ def finite_bounds(src: Source, batch_size: int = 100_000) -> tuple[float, ...] |
     if not np.all(np.isfinite(lo)):
         return None
     return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
-
-
-# ISO WKB type codes of surfaces GEOS cannot hold, and what their bytes are once renamed:
-# a PolyhedralSurface/TIN is laid out exactly like a MultiPolygon of its faces (triangles are
-# polygons), so renaming the type codes is a lossless conversion.
-_SURFACE_TO_MULTIPOLYGON = {15: 6, 16: 6, 1015: 1006, 1016: 1006, 2015: 2006, 2016: 2006,
-                            3015: 3006, 3016: 3006}
-_TRIANGLE_TO_POLYGON = {17: 3, 1017: 1003, 2017: 2003, 3017: 3003}
-
-
-_SURFACE_CODES = np.array(sorted(_SURFACE_TO_MULTIPOLYGON), dtype=np.uint16)
-
-
-def faces_wkb(wkbs: np.ndarray, arrow: pyarrow.Array | None = None) -> np.ndarray:
-    """WKB with PolyhedralSurface/TIN geometries rewritten as MultiPolygons of their faces:
-    ``wkbs`` itself when there is none, else a copy with those rows renamed.
-
-    The surfaces are found among the type codes with NumPy, read from the buffers of
-    ``arrow`` (the Arrow binary column ``wkbs`` was converted from) when given; only they
-    are visited in Python. None and WKB shorter than 9 bytes are left as they are."""
-    if isinstance(arrow, pyarrow.ExtensionArray):
-        arrow = arrow.storage
-    if (arrow is None or len(arrow) != len(wkbs)
-            or not (pyarrow.types.is_binary(arrow.type)
-                    or pyarrow.types.is_large_binary(arrow.type))):
-        # an object array of bytes (None where missing): Arrow copies it in one C++ pass;
-        # a ChunkedArray when it overflows 2 GiB
-        arrow = pyarrow.array(wkbs, type=pyarrow.binary(), from_pandas=False)
-    chunks = arrow.chunks if isinstance(arrow, pyarrow.ChunkedArray) else [arrow]
-    rows, start = [], 0
-    for chunk in chunks:
-        rows.extend((_surface_rows(chunk) + start).tolist())
-        start += len(chunk)
-    if not rows:
-        return wkbs
-    out = wkbs.copy()
-    for i in rows:
-        out[i] = _rename_surface(bytes(wkbs[i]))
-    return out
-
-
-def _surface_rows(arr: pyarrow.Array) -> np.ndarray:
-    """Positions in a binary array of the WKB of at least 9 bytes whose type code (bytes
-    1..4, in the byte order byte 0 gives: 1 little-endian, anything else big) is a
-    surface's, from its offsets and data buffers."""
-    n = len(arr)
-    _validity, offsets_buf, data_buf = arr.buffers()[:3]
-    if n == 0 or data_buf is None:
-        return np.zeros(0, dtype=np.int64)
-    large = pyarrow.types.is_large_binary(arr.type)
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if large else np.int32,
-                            count=arr.offset + n + 1)[arr.offset:]
-    long_enough = np.diff(offsets) >= 9
-    if arr.null_count:
-        long_enough &= ~arr.is_null().to_numpy(zero_copy_only=False)
-    cand = np.flatnonzero(long_enough)
-    data, start = np.frombuffer(data_buf, dtype=np.uint8), offsets[cand]
-    b0, b1, b2, b3, b4 = (data[start + k] for k in range(5))
-    # every surface code is below 2**16: its two high bytes are zero, its low two tell
-    little = b0 == 1
-    low = np.where(little, b1, b4).astype(np.uint16)
-    high = np.where(little, b2, b3).astype(np.uint16)
-    zero = np.where(little, b3 | b4, b1 | b2) == 0
-    return cand[zero & np.isin(low | high << 8, _SURFACE_CODES)]
-
-
-def _rename_surface(w: bytes) -> bytes:
-    buf = bytearray(w)
-    order = "little" if buf[0] == 1 else "big"
-    code = int.from_bytes(buf[1:5], order)
-    buf[1:5] = _SURFACE_TO_MULTIPOLYGON[code].to_bytes(4, order)
-    n = int.from_bytes(buf[5:9], order)
-    pos = 9
-    dims = 3 if code // 1000 in (1, 2) else 4 if code // 1000 == 3 else 2
-    for _ in range(n):  # each face: byte order, type, rings, points
-        o = "little" if buf[pos] == 1 else "big"
-        t = int.from_bytes(buf[pos + 1:pos + 5], o)
-        if t in _TRIANGLE_TO_POLYGON:
-            buf[pos + 1:pos + 5] = _TRIANGLE_TO_POLYGON[t].to_bytes(4, o)
-        rings = int.from_bytes(buf[pos + 5:pos + 9], o)
-        pos += 9
-        for _ in range(rings):
-            pts = int.from_bytes(buf[pos:pos + 4], o)
-            pos += 4 + pts * dims * 8
-    return bytes(buf)
 
 
 def _solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
