@@ -168,3 +168,5 @@ def test_area_index_follows_the_sql_rule(geom, district, cell, pos_outside):
     di, gi = idx.districts(geoms, np.array([pos])), idx.grid_cells(np.array([pos]))
     codes = idx.areas.district_codes + [None], idx.areas.grid_codes + [None]
     assert (codes[0][di[0]], codes[1][gi[0]]) == (district, cell)
+    # the same without the point on surface where the areas answer for the whole feature
+    assert [x.tolist() for x in idx.place(geoms)] == [di.tolist(), gi.tolist()]

@@ -9,7 +9,8 @@ everything per batch and hands over ready binary COPY buffers:
 
 - district and grid cell from an STRtree of the current boundaries (the same rule as the SQL
   join: the feature's point on surface, the lowest code when several hold it; else the
-  district with the larger share of the feature; none: ``outside_area``);
+  district with the larger share of the feature; none: ``outside_area``), the point computed
+  only for the features the areas do not answer for whole (:meth:`AreaIndex.place`);
 - duplicates (a source key seen on an earlier row of the delivery) rejected in row order;
 - unchanged features (same source key and content hash as the current version) left out,
   changed ones keep their code, returning ones (retired, coded before) get their old code
@@ -42,7 +43,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import shapely
 
 from cim.coding import registry
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
@@ -225,10 +225,9 @@ class DirectConverter:
         keys = conv.source_key
         layer = self.layer
         if n and (layer.assign_district or layer.assign_grid):
-            pos = shapely.point_on_surface(conv.geoms)
+            di, gi = self.places.place(conv.geoms, layer.assign_district, layer.assign_grid)
         dist = np.full(n, None, dtype=object)
         if layer.assign_district and n:
-            di = self.places.districts(conv.geoms, pos)
             codes = np.array(self.areas.district_codes + [None], dtype=object)
             dist = codes[di]  # -1: None
             for j in np.flatnonzero(di < 0):
@@ -240,7 +239,6 @@ class DirectConverter:
                 dist[:] = self.district
         grid = np.full(n, None, dtype=object)
         if layer.assign_grid and n:
-            gi = self.places.grid_cells(pos)
             grid = np.array(self.areas.grid_codes + [None], dtype=object)[gi]
             if layer.require_grid:
                 for j in np.flatnonzero(keep & (gi < 0)):
