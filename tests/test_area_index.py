@@ -1,6 +1,6 @@
 """The district and grid cell of a feature, placed mostly without its point on surface.
 
-:meth:`loaders.engine.known.AreaIndex.place` decides a feature that one area alone meets by
+:meth:`loaders.engine.places.AreaIndex.place` decides a feature that one area alone meets by
 bounding box and that this area covers without computing the feature's point on surface (an
 axis-aligned box by bounds, a district by a raster of the cells it covers, the rest by GEOS).
 Whatever the path, the answer is the rule's: the area holding the point on surface (boundary
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import shapely
 
-from loaders.engine import known
-from loaders.engine.known import AreaIndex, Areas
+from loaders.engine import places
+from loaders.engine.places import AreaIndex, Areas
 
 
 def _districts() -> list[shapely.Geometry]:
@@ -139,8 +139,8 @@ def test_place_gives_the_rule_s_answers(scene, monkeypatch, raster, after):
     features' lattice — GEOS covers, point on surface) against the rule, in batches (a
     raster appears once an area has been asked enough)."""
     districts, grid, feats, (dist, cell) = scene
-    monkeypatch.setattr(known._Covers, "RASTER", raster)
-    monkeypatch.setattr(known._Covers, "RASTER_AFTER", after)
+    monkeypatch.setattr(places._Covers, "RASTER", raster)
+    monkeypatch.setattr(places._Covers, "RASTER_AFTER", after)
     idx = _index(districts, grid)
     geoms = np.array(feats, dtype=object)
     got = [idx.place(geoms[a:a + 700]) for a in range(0, len(geoms), 700)]
@@ -168,7 +168,7 @@ def test_place_asks_the_point_on_surface_of_few(monkeypatch):
     districts, grid = _districts(), _grid()
     feats = _small(np.random.default_rng(7), 3000)
     dist, cell = _expected(feats, districts, grid)
-    monkeypatch.setattr(known._Covers, "RASTER_AFTER", 0)
+    monkeypatch.setattr(places._Covers, "RASTER_AFTER", 0)
     idx = _index(districts, grid)
     geoms = np.array(feats, dtype=object)
     asked = []
@@ -178,7 +178,7 @@ def test_place_asks_the_point_on_surface_of_few(monkeypatch):
         asked.append(len(g))
         return pos(g)
 
-    monkeypatch.setattr(known.shapely, "point_on_surface", counted)
+    monkeypatch.setattr(places.shapely, "point_on_surface", counted)
     d, g = idx.place(geoms, districts=True, grid=False)
     assert g is None and np.array_equal(d, dist) and sum(asked) < 0.15 * len(geoms)
     asked.clear()

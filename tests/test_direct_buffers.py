@@ -13,7 +13,8 @@ import pytest
 from cim.layerdefs import BUILDINGS
 from loaders.engine import copybuf
 from loaders.engine.direct import DirectConverter, _ranks, _stable_order
-from loaders.engine.known import Areas, Known
+from loaders.engine.known import Known
+from loaders.engine.places import Areas
 
 # -- the plain recipe: one row at a time, one value at a time ----------------------------------
 

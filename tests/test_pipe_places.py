@@ -1,6 +1,6 @@
 """Every pipe point and segment lands in the right district and unit grid cell.
 
-The pipe writer decides them beside the data (:class:`loaders.engine.known.AreaIndex`) by the
+The pipe writer decides them beside the data (:class:`loaders.engine.places.AreaIndex`) by the
 rule the staged writer's SQL join applied: the area holding the feature's point on surface,
 its boundary included, the lowest code when several hold it; a feature whose point misses
 every district goes to the district holding the larger share of it, else it is rejected
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from loaders.engine.known import AreaIndex, Areas
+from loaders.engine.places import AreaIndex, Areas
 from loaders.pipes.load import load_pipes_files
 
 OUTSIDE = "feature lies outside every district of the city profile"

@@ -290,7 +290,7 @@ class BulkWriter:
             raise DatabaseError("no district boundaries in the database: run "
                                 "`cim profile apply` to load the profile's boundaries first")
         # the district / grid cell holding the feature's point on surface (the rule of
-        # loaders.engine.known.AreaIndex, which the direct write applies beside the data)
+        # loaders.engine.places.AreaIndex, which the direct write applies beside the data)
         district_sql = ("(SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL "
                         "AND d.level = 3 AND ST_Intersects(d.geom, s.pos) ORDER BY d.code "
                         "LIMIT 1)") if layer.assign_district else "NULL::text"

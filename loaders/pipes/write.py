@@ -30,8 +30,9 @@ from loaders.engine import indexes
 from loaders.engine.bulk import JsonText, merge_lock
 from loaders.engine.direct import Converted, DirectConverter
 from loaders.engine.direct_writer import DirectWriter
-from loaders.engine.known import Areas, fetch_areas, fetch_known
+from loaders.engine.known import fetch_known
 from loaders.engine.pipeline import skip_fk_checks, sql_analyze
+from loaders.engine.places import Areas, fetch_areas
 from loaders.engine.report import Reject
 from loaders.engine.session import LoadSession
 from loaders.geometry import ewkb
