@@ -144,3 +144,21 @@ def test_a_batch_without_surfaces_is_given_back_as_it_is():
                  np.array([None, None], dtype=object), np.array([], dtype=object)):
         assert faces_wkb(wkbs) is wkbs
         assert faces_wkb(wkbs, pa.array(wkbs, type=pa.binary())) is wkbs
+
+
+def test_a_surface_whose_counts_run_past_its_end_is_left_for_geos_to_refuse():
+    """A TIN claiming 2³¹ rings in 18 bytes was walked ring by ring (a hang); one claiming a
+    few more faces than it holds raised IndexError. Both are left as read, and GEOS refuses
+    them (the row is then rejected)."""
+    import subprocess
+    import sys
+
+    huge = bytes([1, 15, 0, 0, 0, 1, 0, 0, 0, 1, 17, 0, 0, 0]) + b"\xff\xff\xff\x7f"
+    short = bytes([1, 16, 0, 0, 0, 3, 0, 0, 0, 1, 17, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0])
+    code = ("import numpy as np, shapely\n"
+            "from loaders.sources.wkb import faces_wkb\n"
+            f"w = np.array([{huge!r}, {short!r}], dtype=object)\n"
+            "out = faces_wkb(w)\n"
+            "assert [bytes(x) for x in out] == list(w), out\n"
+            "assert shapely.from_wkb(out, on_invalid='ignore').tolist() == [None, None]\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

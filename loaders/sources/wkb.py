@@ -91,6 +91,9 @@ def _surface_rows(arr: pyarrow.Array) -> np.ndarray:
 
 
 def _rename_surface(w: bytes) -> bytes:
+    """The surface's WKB with its type codes renamed; ``w`` itself when its counts run past
+    its end (GEOS then refuses it, and the row is rejected, instead of a count of 2³¹ rings
+    being walked)."""
     buf = bytearray(w)
     order = "little" if buf[0] == 1 else "big"
     code = int.from_bytes(buf[1:5], order)
@@ -99,6 +102,8 @@ def _rename_surface(w: bytes) -> bytes:
     pos = 9
     dims = 3 if code // 1000 in (1, 2) else 4 if code // 1000 == 3 else 2
     for _ in range(n):  # each face: byte order, type, rings, points
+        if pos + 9 > len(buf):
+            return w
         o = "little" if buf[pos] == 1 else "big"
         t = int.from_bytes(buf[pos + 1:pos + 5], o)
         if t in _TRIANGLE_TO_POLYGON:
@@ -106,9 +111,11 @@ def _rename_surface(w: bytes) -> bytes:
         rings = int.from_bytes(buf[pos + 5:pos + 9], o)
         pos += 9
         for _ in range(rings):
+            if pos + 4 > len(buf):
+                return w
             pts = int.from_bytes(buf[pos:pos + 4], o)
             pos += 4 + pts * dims * 8
-    return bytes(buf)
+    return bytes(buf) if pos <= len(buf) else w
 
 
 def as_read_wkb(wkbs: np.ndarray | None, read: np.ndarray, geoms: np.ndarray,
