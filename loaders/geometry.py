@@ -203,7 +203,8 @@ def multi_iso_wkb(geoms: np.ndarray, family: str, as_read: np.ndarray | None = N
     single Polygon (LineString) written as a MultiPolygon (MultiLineString) of one part:
     byte for byte what ``shapely.to_wkb`` gives of :func:`as_multi`'s geometries, without
     building them (a one-part multi's WKB is its header, then the part's own WKB).
-    ``as_read``: the rows' own WKB where it is what shapely would write (:func:`as_read_wkb`),
+    ``as_read``: the rows' own WKB where it is what shapely would write
+    (:func:`loaders.sources.wkb.as_read_wkb`),
     not written again."""
     import pyarrow as pa
     import pyarrow.compute as pc
