@@ -87,11 +87,27 @@ def as_text(v: Any, max_len: int = 1000) -> str | None:
     return s
 
 
+# a number as surveyors type it: thousands grouped by commas (1,200.5), a metre sign after it
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+_METRES = re.compile(r"(.*?[\d.])\s*(?:m|M|米)")
+
+
 def as_float(v: Any, lo: float | None = None, hi: float | None = None) -> float | None:
+    """A number; a text may group thousands with commas and end in a metre sign.
+
+    A comma anywhere else is refused, not dropped: ``1,5`` (a decimal comma) read as 15 and
+    ``12mm`` read as 12 metres were silent errors of ten and a thousand times."""
     if is_blank(v):
         return None
     if isinstance(v, str):
-        s = v.strip().replace(",", "").rstrip("mM米").strip()
+        s = v.strip()
+        if (m := _METRES.fullmatch(s)) is not None:
+            s = m.group(1)
+        if "," in s:
+            if not _GROUPED.fullmatch(s):
+                raise ValueProblem(f"{v!r} is not a number (a comma may only group "
+                                   "thousands, as in 1,200.5)")
+            s = s.replace(",", "")
         try:
             f = float(s)
         except ValueError:

@@ -9,7 +9,7 @@ from loaders.fields import ValueProblem, as_float, as_int, as_text, as_year, num
 
 TRICKY = np.array([None, "", "  ", " 12 ", "12米", "十二层", 7, 7.0, 7.5, float("nan"),
                    float("inf"), -3, "1,200", "2001-05", b"x", "x" * 300, 12.000000001, "1e3", "1995",
-                   1995, "1995年"],
+                   1995, "1995年", "1,5", "12mm", "1,200.5", "2.5 m"],
                   dtype=object)
 
 
@@ -39,6 +39,28 @@ def test_column_parsers_agree_with_scalar_parsers(column, scalar, data):
         got = values[i]
         assert (got, problems.get(i)) == (want, why), (i, v)
         assert type(got) is type(want), (i, v)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1,200", 1200.0), ("-12,345,678.25", -12345678.25), ("1,200.", 1200.0),
+    ("12米", 12.0), ("12.5 m", 12.5), ("3M", 3.0), (" 7 ", 7.0),
+])
+def test_numbers_group_thousands_and_carry_a_metre_sign(text, value):
+    assert as_float(text) == value
+    values, problems = numbers(np.array([text], dtype=object))
+    assert (values.tolist(), problems) == ([value], {})
+
+
+@pytest.mark.parametrize("text", ["1,5", "12,34", "1,2345", ",5", "1,,200", "12mm", "5 cm",
+                                  "米", "3mM"])
+def test_numbers_refuse_a_comma_or_unit_they_cannot_read(text):
+    """A decimal comma or a unit other than metres is a problem, not a number ten or a
+    thousand times off (``1,5`` was 15, ``12mm`` 12)."""
+    with pytest.raises(ValueProblem):
+        as_float(text)
+    values, problems = numbers(np.array([text, "2"], dtype=object))
+    assert values.tolist() == [None, 2.0]
+    assert list(problems) == [0]
 
 
 def test_column_parsers_agree_with_the_scalar_ones_on_what_bulk_parsing_misses():
