@@ -44,6 +44,12 @@ def test_an_initial_load_builds_the_indexes_after_its_rows(fresh_db, tmp_path, m
     pages, visible = fresh_db.rows("SELECT relpages, relallvisible FROM pg_class "
                                    "WHERE oid = 'buildings'::regclass")[0]
     assert pages > 0 and visible == pages
+    # and analysed (in the load's transaction, its own rows counted): every column's statistics
+    # (geom is PostGIS's own: pg_stats lists it without a histogram)
+    assert fresh_db.scalar("SELECT count(DISTINCT attname) FROM pg_stats WHERE tablename = "
+                           "'buildings' AND attname IN ('code', 'source_key', 'geom')") == 3
+    assert fresh_db.scalar("SELECT n_distinct FROM pg_stats WHERE tablename = 'buildings' "
+                           "AND attname = 'code'") == -1  # all distinct
     # the layer is now not empty: the next load keeps the indexes as they are
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset="kept",
                        batch_size=300, processes=1)

@@ -51,6 +51,9 @@ def test_a_large_first_load_gets_a_frozen_indexed_partition(fresh_db, tmp_path, 
     pages, visible = fresh_db.rows("SELECT relpages, relallvisible FROM pg_class "
                                    "WHERE relname = 'code_registry_buildings'")[0]
     assert pages > 0 and visible == pages
+    # with its statistics (gathered before its commit): the next load's anti-join plans on them
+    assert fresh_db.scalar("SELECT count(*) FROM pg_stats WHERE tablename = "
+                           "'code_registry_buildings' AND attname IN ('code', 'source_key')") == 2
     # its two unique indexes, the (layer, key) one attached to the parent's constraint, and
     # no third one built by the attach
     ixs = dict(fresh_db.rows(

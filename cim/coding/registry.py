@@ -82,6 +82,7 @@ class NewPartition:
         self.table = partition_name(layer)
         self.conninfo = conninfo
         self.attached: bool | None = None  # None: not yet; False: written the ordinary way
+        self.analyzed = False  # its statistics gathered (before its commit)
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -137,12 +138,20 @@ class NewPartition:
                 return
             t = sql.Identifier(self.table)
             conn.execute("SET maintenance_work_mem = '512MB'")
+            # one process: the load's connection builds the layer's GiST index meanwhile (one
+            # process too); parallel workers here took its core
+            conn.execute("SET max_parallel_maintenance_workers = 0")
             conn.execute(sql.SQL("CREATE UNIQUE INDEX {} ON {} (code)").format(
                 sql.Identifier(f"{self.table}_code_uq"), t))
             # a constraint, as the parent's: a plain unique index would not match it and the
             # attach would build another
             conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE (layer, source_key)"
                                  ).format(t, sql.Identifier(f"{self.table}_layer_source_uq")))
+            # its statistics here too, while the load's connection still builds the layer's
+            # indexes (the next load's anti-join of registry and layer needs them); the
+            # table is written frozen, so it needs no VACUUM
+            conn.execute(sql.SQL("ANALYZE {}").format(t))
+            self.analyzed = True
             conn.commit()
         except BaseException as exc:  # noqa: BLE001 - raised in the load's thread
             self._error = exc
