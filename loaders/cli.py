@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cim.cli import Ctx, echo_json, pass_ctx, print_reports
+from cim.cli import Ctx, echo_json, imports_settled, pass_ctx, print_reports
 from cim.errors import CimError
 
 
@@ -69,6 +69,8 @@ def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_
     from loaders.buildings import load_buildings
     from loaders.fields import read_mapping_file
 
+    imports_settled()
+
     if district and district not in {d.code for d in c.profile.districts}:
         raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
     report = load_buildings(c.conninfo(), c.profile, path, crs=crs, district=district, mode=mode,
@@ -128,6 +130,8 @@ def load_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, 
     or a GIS network (--lines [--points] [--valves]); survey QA runs first."""
     from loaders.pipes.load import load_pipes_files
 
+    imports_settled()
+
     if district and district not in {d.code for d in c.profile.districts}:
         raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
     kw = _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap)
@@ -173,6 +177,8 @@ def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
     from loaders.components import load_components
     from loaders.fields import read_mapping_file
 
+    imports_settled()
+
     if district and district not in {d.code for d in c.profile.districts}:
         raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
     report = load_components(c.conninfo(), c.profile, path, crs=crs, district=district,
@@ -197,6 +203,8 @@ def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_l
     from loaders.fields import read_mapping_file
     from loaders.planning import load_planning
 
+    imports_settled()
+
     if district and district not in {d.code for d in c.profile.districts}:
         raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
     report = load_planning(c.conninfo(), c.profile, path, kind=kind, crs=crs, district=district,
@@ -212,6 +220,8 @@ def _load_base(c: Ctx, kind: str, path: Path, crs, district, mode, dataset, sour
                encoding, mapping, as_json, quiet) -> None:
     from loaders.city_base import load_base
     from loaders.fields import read_mapping_file
+
+    imports_settled()
 
     if district and district not in {d.code for d in c.profile.districts}:
         raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
@@ -261,6 +271,8 @@ def load_population_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
     from loaders.fields import read_mapping_file
     from loaders.population import load_population
 
+    imports_settled()
+
     if district and district not in {d.code for d in c.profile.districts}:
         raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
     report = load_population(c.conninfo(), c.profile, path, year=year, crs=crs,
@@ -288,6 +300,8 @@ def load_sensors_cmd(c: Ctx, path: Path, crs, mode, encoding, mapping, as_json, 
     the watched assets must be loaded first."""
     from loaders.fields import read_mapping_file
     from loaders.sensors import load_sensors
+
+    imports_settled()
 
     report = load_sensors(c.conninfo(), c.profile, path, crs=crs, mode=mode,
                           encoding=encoding,
