@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.load_buildings import timed_process
+from bench.load_buildings import settle, timed_process
 from cim.config import Settings
 from cim.db.engine import drop_database, psycopg_conninfo
 from cim.db.engine import server_url as engine_server_url
@@ -115,6 +115,7 @@ def bench_database(tag: str, bounds, db: str):
 
 def run_cli_load(argv: list[str], url: str, profile_path: Path) -> tuple[float, int, dict]:
     """Wall seconds, peak RSS (MB) and the JSON report of ``cim load …`` in a child process."""
+    settle(psycopg_conninfo(url))  # nothing left to write of the step before
     env = dict(os.environ, CIM_DATABASE_URL=url, CIM_PROFILE=str(profile_path),
                CIM_LOAD_PHASES="1")  # the direct write says where its time went
     secs, rss, out = timed_process([sys.executable, "-m", "cim.cli", "load", *argv, "--quiet",
