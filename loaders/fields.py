@@ -87,31 +87,38 @@ def as_text(v: Any, max_len: int = 1000) -> str | None:
     return s
 
 
-# a number as surveyors type it: thousands grouped by commas (1,200.5), a metre sign after it
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+# a number as surveyors type it: thousands grouped by commas (1,200.5; a first group of 1–3
+# digits not starting with 0: 0,500 is a decimal comma), a metre sign after it
+_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")
 _METRES = re.compile(r"(.*?[\d.])\s*(?:m|M|米)")
 
 
 def as_float(v: Any, lo: float | None = None, hi: float | None = None) -> float | None:
     """A number; a text may group thousands with commas and end in a metre sign.
 
-    A comma anywhere else is refused, not dropped: ``1,5`` (a decimal comma) read as 15 and
-    ``12mm`` read as 12 metres were silent errors of ten and a thousand times."""
+    A comma anywhere else is refused, not dropped: ``1,5`` and ``0,500`` (decimal commas)
+    read as 15 and 500, ``12mm`` as 12 metres and ``1_5`` (Python's digit separator) as 15
+    were silent errors of ten and a thousand times."""
     if is_blank(v):
         return None
     if isinstance(v, str):
         s = v.strip()
-        if (m := _METRES.fullmatch(s)) is not None:
-            s = m.group(1)
-        if "," in s:
-            if not _GROUPED.fullmatch(s):
-                raise ValueProblem(f"{v!r} is not a number (a comma may only group "
-                                   "thousands, as in 1,200.5)")
-            s = s.replace(",", "")
+        if "_" in s:
+            raise ValueProblem(f"{v!r} is not a number")
         try:
-            f = float(s)
+            f = float(s)  # most values: a plain number
         except ValueError:
-            raise ValueProblem(f"{v!r} is not a number") from None
+            if (m := _METRES.fullmatch(s)) is not None:
+                s = m.group(1)
+            if "," in s:
+                if not _GROUPED.fullmatch(s):
+                    raise ValueProblem(f"{v!r} is not a number (a comma may only group "
+                                       "thousands, as in 1,200.5)") from None
+                s = s.replace(",", "")
+            try:
+                f = float(s)
+            except ValueError:
+                raise ValueProblem(f"{v!r} is not a number") from None
     else:
         try:
             f = float(v)
@@ -175,10 +182,20 @@ def texts(values: np.ndarray, max_len: int = 1000) -> tuple[np.ndarray, dict[int
 def numbers(values: np.ndarray, lo: float | None = None, hi: float | None = None,
             integer: bool = False) -> tuple[np.ndarray, dict[int, str]]:
     """Column version of :func:`as_float` / :func:`as_int`: (values, {row index: problem})."""
+    parse = (lambda v: as_int(v, lo, hi)) if integer else (lambda v: as_float(v, lo, hi))
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("string", "empty"):
+        # texts (a CSV or Excel column): each distinct one by the scalar parser itself —
+        # pandas reads some texts Python does not ('+1e 3' as 1000) and rounds some
+        # exponents otherwise
+        return mapped(values, parse)
     s = pd.Series(values, dtype=object)
     blank = s.isna().to_numpy()
     num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     ok = np.isfinite(num)
+    if kind not in ("integer", "floating", "mixed-integer-float"):  # texts among numbers
+        ok &= ~np.fromiter((isinstance(v, str) for v in values), dtype=bool,
+                           count=len(values))
     if lo is not None:
         ok &= num >= lo
     if hi is not None:
@@ -191,7 +208,6 @@ def numbers(values: np.ndarray, lo: float | None = None, hi: float | None = None
     else:
         out[ok] = num[ok].astype(object)
     problems: dict[int, str] = {}
-    parse = (lambda v: as_int(v, lo, hi)) if integer else (lambda v: as_float(v, lo, hi))
     _fallback(values, out, np.flatnonzero(~ok & ~blank), parse, problems)
     return out, problems
 

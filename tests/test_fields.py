@@ -9,7 +9,8 @@ from loaders.fields import ValueProblem, as_float, as_int, as_text, as_year, num
 
 TRICKY = np.array([None, "", "  ", " 12 ", "12米", "十二层", 7, 7.0, 7.5, float("nan"),
                    float("inf"), -3, "1,200", "2001-05", b"x", "x" * 300, 12.000000001, "1e3", "1995",
-                   1995, "1995年", "1,5", "12mm", "1,200.5", "2.5 m"],
+                   1995, "1995年", "1,5", "12mm", "1,200.5", "2.5 m", "0,500",
+                   "1_5", "+1e 3", "+43e\t1", "+5e48", "+1,200"],
                   dtype=object)
 
 
@@ -43,7 +44,8 @@ def test_column_parsers_agree_with_scalar_parsers(column, scalar, data):
 
 @pytest.mark.parametrize("text, value", [
     ("1,200", 1200.0), ("-12,345,678.25", -12345678.25), ("1,200.", 1200.0),
-    ("12米", 12.0), ("12.5 m", 12.5), ("3M", 3.0), (" 7 ", 7.0),
+    ("12米", 12.0), ("12.5 m", 12.5), ("3M", 3.0), (" 7 ", 7.0), ("+1,200", 1200.0),
+    ("+5e48", 5e48), ("1e3", 1000.0),
 ])
 def test_numbers_group_thousands_and_carry_a_metre_sign(text, value):
     assert as_float(text) == value
@@ -52,7 +54,8 @@ def test_numbers_group_thousands_and_carry_a_metre_sign(text, value):
 
 
 @pytest.mark.parametrize("text", ["1,5", "12,34", "1,2345", ",5", "1,,200", "12mm", "5 cm",
-                                  "米", "3mM"])
+                                  "米", "3mM", "0,500", "-0,500", "00,123", "1_5", "12_5m",
+                                  "+1e 3", "1,200,"])
 def test_numbers_refuse_a_comma_or_unit_they_cannot_read(text):
     """A decimal comma or a unit other than metres is a problem, not a number ten or a
     thousand times off (``1,5`` was 15, ``12mm`` 12)."""

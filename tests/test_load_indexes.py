@@ -18,6 +18,7 @@ from loaders.buildings import load_buildings
 from loaders.engine import direct, indexes
 from tests.test_batches import _buildings
 from tests.test_direct_load import _delivery, _stored
+from tests.test_registry_partitions import _changed_since_analyze
 
 INDEXES = ("SELECT c.relname, c.oid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
            "WHERE i.indrelid = 'buildings'::regclass AND NOT i.indisprimary ORDER BY 1")
@@ -44,12 +45,14 @@ def test_an_initial_load_builds_the_indexes_after_its_rows(fresh_db, tmp_path, m
     pages, visible = fresh_db.rows("SELECT relpages, relallvisible FROM pg_class "
                                    "WHERE oid = 'buildings'::regclass")[0]
     assert pages > 0 and visible == pages
-    # and analysed (in the load's transaction, its own rows counted): every column's statistics
-    # (geom is PostGIS's own: pg_stats lists it without a histogram)
+    # and analysed after the commit: its columns' statistics, and nothing left for autovacuum
+    # to analyse (an ANALYZE inside the load's transaction left its rows counted as changed
+    # since; geom's statistics are PostGIS's own, listed without a histogram)
     assert fresh_db.scalar("SELECT count(DISTINCT attname) FROM pg_stats WHERE tablename = "
                            "'buildings' AND attname IN ('code', 'source_key', 'geom')") == 3
     assert fresh_db.scalar("SELECT n_distinct FROM pg_stats WHERE tablename = 'buildings' "
                            "AND attname = 'code'") == -1  # all distinct
+    assert _changed_since_analyze(fresh_db, "buildings", 899) == 0
     # the layer is now not empty: the next load keeps the indexes as they are
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset="kept",
                        batch_size=300, processes=1)

@@ -29,6 +29,24 @@ def _codes(db, table: str = "code_registry") -> set[tuple]:
                        "WHERE layer = 'buildings'"))
 
 
+def _changed_since_analyze(db, table: str, rows: int) -> int:
+    """``n_mod_since_analyze`` of ``table`` once the server counts its ``rows`` inserts (the
+    loader's backends report them as they exit)."""
+    import time
+
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        deadline = time.monotonic() + 30
+        while True:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            ins, mod = conn.execute("SELECT n_tup_ins, n_mod_since_analyze FROM "
+                                    "pg_stat_user_tables WHERE relname = %s", (table,)
+                                    ).fetchone()
+            if ins >= rows or time.monotonic() > deadline:
+                assert ins >= rows, (table, ins)
+                return mod
+            time.sleep(0.1)
+
+
 def _layer_codes(db) -> set[tuple]:
     """What the registry must hold for the buildings: every version's code and key (one per
     key: a code is issued once), read from the layer itself."""
@@ -51,9 +69,12 @@ def test_a_large_first_load_gets_a_frozen_indexed_partition(fresh_db, tmp_path, 
     pages, visible = fresh_db.rows("SELECT relpages, relallvisible FROM pg_class "
                                    "WHERE relname = 'code_registry_buildings'")[0]
     assert pages > 0 and visible == pages
-    # with its statistics (gathered before its commit): the next load's anti-join plans on them
+    # with its statistics (the next load's anti-join plans on them), gathered after its rows
+    # were committed: autovacuum has nothing left to analyse (an ANALYZE before the commit
+    # left its rows counted as changed since)
     assert fresh_db.scalar("SELECT count(*) FROM pg_stats WHERE tablename = "
                            "'code_registry_buildings' AND attname IN ('code', 'source_key')") == 2
+    assert _changed_since_analyze(fresh_db, "code_registry_buildings", 899) == 0
     # its two unique indexes, the (layer, key) one attached to the parent's constraint, and
     # no third one built by the attach
     ixs = dict(fresh_db.rows(
@@ -211,3 +232,38 @@ def test_two_first_loads_of_two_layers_at_once_keep_every_code_once(fresh_db):
     assert fresh_db.scalar(
         "SELECT count(*) FROM pg_class c WHERE c.relname IN ('code_registry_buildings', "
         "'code_registry_components') AND c.relkind = 'r' AND NOT c.relispartition") == 0
+
+
+def test_a_partition_that_cannot_be_indexed_fails_the_load_instead_of_hanging(fresh_db):
+    """Two codes alike in the partition's rows: its unique index fails in its thread, after
+    the end of the codes was queued; the attach reports the error (it waited for ever)."""
+    import threading
+
+    from loaders.engine import copybuf
+
+    rows = copybuf.rows([copybuf.text(["370811810100000001"] * 2),
+                         copybuf.text(["buildings"] * 2), copybuf.text(["d:1", "d:2"]),
+                         copybuf.text(["370811"] * 2), copybuf.text(["8101"] * 2),
+                         copybuf.int8([None, None])], 2)[0]
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        part = registry.NewPartition.start(conn, fresh_db.conninfo, "buildings")
+        assert part is not None
+        part.write(copybuf.HEADER, rows, copybuf.TRAILER)
+        part.finish()
+        got: list = []
+        t = threading.Thread(target=lambda: got.append(_raised(part.attach, conn)), daemon=True)
+        t.start()
+        t.join(60)
+        assert not t.is_alive(), "the attach still waits for the partition's thread"
+        assert isinstance(got[0], psycopg.errors.UniqueViolation), got
+        conn.rollback()
+        part.abandon()
+    assert fresh_db.scalar("SELECT to_regclass('code_registry_buildings') IS NULL")
+
+
+def _raised(fn, *args):
+    try:
+        fn(*args)
+    except BaseException as exc:  # noqa: BLE001 - what the test inspects
+        return exc
+    return None

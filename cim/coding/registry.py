@@ -128,11 +128,13 @@ class NewPartition:
         assert conn is not None
         copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY, FREEZE)").format(
             sql.Identifier(self.table), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+        ended = False  # the end of the codes (None) taken from the queue
         try:
             while (data := self._queue.get()) is not None:
                 with conn.cursor().copy(copy) as cp:
                     for part in data:
                         cp.write(part)
+            ended = True
             if self._abort:
                 conn.rollback()
                 return
@@ -147,15 +149,24 @@ class NewPartition:
             # attach would build another
             conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE (layer, source_key)"
                                  ).format(t, sql.Identifier(f"{self.table}_layer_source_uq")))
-            # its statistics here too, while the load's connection still builds the layer's
-            # indexes (the next load's anti-join of registry and layer needs them); the
-            # table is written frozen, so it needs no VACUUM
-            conn.execute(sql.SQL("ANALYZE {}").format(t))
-            self.analyzed = True
             conn.commit()
+            # its statistics here too, while the load's connection still builds the layer's
+            # indexes (the next load's anti-join of registry and layer needs them). After the
+            # commit, and after this backend has reported its inserts (PostgreSQL 15 reports
+            # them once a second, or when asked): counted after the ANALYZE, they would stand
+            # as changed since, and autovacuum would analyse the table again. Written frozen,
+            # it needs no VACUUM.
+            if conn.info.server_version >= 150000:
+                conn.execute("SELECT pg_stat_force_next_flush()")
+                conn.commit()  # reported as the backend goes idle, before the ANALYZE
+            conn.execute(sql.SQL("ANALYZE {}").format(t))
+            conn.commit()
+            self.analyzed = True
         except BaseException as exc:  # noqa: BLE001 - raised in the load's thread
             self._error = exc
-            while self._queue.get() is not None:  # let a waiting write() go on to its error
+            # let a waiting write() go on to its error; once the end was taken, nothing more
+            # comes (waiting for it hung the load's attach)
+            while not ended and self._queue.get() is not None:
                 pass
 
     def write(self, *parts: bytes | bytearray | memoryview) -> None:

@@ -153,26 +153,21 @@ def drop_for_initial_load(conn: psycopg.Connection, layer: LayerDef,
         conn.autocommit = False
 
 
-def build(conn: psycopg.Connection, layer: LayerDef, dropped: list[Index], *,
-          analyze: bool = False) -> None:
-    """Inside the load's transaction, once every row is in: create the dropped indexes (and
-    with ``analyze`` gather the table's statistics, which count the transaction's own rows).
+def build(conn: psycopg.Connection, layer: LayerDef, dropped: list[Index]) -> None:
+    """Inside the load's transaction, once every row is in: create the dropped indexes.
 
-    The spatial ones first, then the statistics, then the btrees: PostgreSQL builds a GiST
-    index and samples a table in one process, a btree with parallel workers. Meanwhile a
-    first load's registry partition builds its own btrees on its own connection
-    (``cim.coding.registry.NewPartition``); the layer's btrees come last, when their workers
-    have the cores to themselves. Btrees first left one core idle through most of the GiST
-    build, and the statistics gathered after the commit another (1M footprints, 2 cores:
-    docs/benchmarks.md)."""
+    The spatial ones first: PostgreSQL builds a GiST index in one process, a btree with
+    parallel workers. Meanwhile a first load's registry partition builds its own btrees on
+    its own connection (``cim.coding.registry.NewPartition``); the layer's btrees come after,
+    when their workers have the cores to themselves. Btrees first left one core idle through
+    most of the GiST build (1M footprints, 2 cores: docs/benchmarks.md).
+
+    (The table's statistics are gathered after the commit: an ``ANALYZE`` inside the
+    transaction is right, but the commit then counts the transaction's rows as modified since
+    it, and autovacuum analyses the table again a minute later.)"""
     if not dropped:
         return
     conn.execute("SELECT set_config('maintenance_work_mem', '512MB', true) WHERE "
                  "pg_size_bytes(current_setting('maintenance_work_mem')) < 512 * 1024 * 1024")
     for ix in sorted(dropped, key=lambda ix: ix.method == "btree"):
-        if analyze and ix.method == "btree":
-            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(layer.table)))
-            analyze = False
         conn.execute(create_statement(layer, ix))
-    if analyze:
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(layer.table)))

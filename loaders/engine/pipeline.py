@@ -321,18 +321,17 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
         # pages become all-visible (index-only scans) with their hint bits set, instead of
         # autovacuum doing it a minute later beside the users' queries (and the next
         # reload's key scan: 0.95 s alone, 1.94 s beside it, 1M footprints)
-        # (an initial load gathered the layer's statistics in its transaction: indexes.build)
         vacuum = bool(dropped)
         t = time.monotonic()
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(sql_analyze(layer.table, vacuum=vacuum, analyze=not vacuum))
+            conn.execute(sql_analyze(layer.table, vacuum=vacuum))
             if result.issued >= 0.1 * max(current, 1) and not any(
                     p.attached and p.analyzed for p in own_partition):
                 # the partition that took the codes (a layer's own was written frozen and
-                # analysed before its commit: cim.coding.registry.NewPartition)
+                # analysed on its connection, after its commit: cim.coding.registry)
                 part = registry.partition_of(conn, layer.name)
                 conn.execute(sql_analyze(part, vacuum=vacuum and part == registry.DEFAULT))
-        phases["VACUUM" if vacuum else "ANALYZE"] = time.monotonic() - t
+        phases["VACUUM ANALYZE" if vacuum else "ANALYZE"] = time.monotonic() - t
     if os.environ.get("CIM_LOAD_PHASES"):  # for bench/load_buildings.py: where time goes
         sys.stderr.write("phases: " + json.dumps({k: round(v, 2) for k, v in phases.items()})
                          + "\n")
@@ -423,7 +422,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         writer.partition.finish()  # its indexes are built beside the layer's
     if dropped:
         t = time.monotonic()
-        indexes.build(conn, layer, dropped, analyze=True)  # VACUUM after the commit
+        indexes.build(conn, layer, dropped)
         phases["build indexes"] = time.monotonic() - t
     if writer.partition is not None:
         t = time.monotonic()
@@ -492,9 +491,7 @@ def skip_fk_checks(conn: psycopg.Connection, table: str | Sequence[str],
     return True
 
 
-def sql_analyze(table: str, vacuum: bool = False, analyze: bool = True
-                ) -> psycopg.sql.Composed:
-    """``ANALYZE`` of ``table``; ``VACUUM (ANALYZE)`` with ``vacuum`` (autocommit only), a
-    plain ``VACUUM`` without ``analyze``."""
-    statement = ("VACUUM (ANALYZE) {}" if analyze else "VACUUM {}") if vacuum else "ANALYZE {}"
-    return psycopg.sql.SQL(statement).format(psycopg.sql.Identifier(table))
+def sql_analyze(table: str, vacuum: bool = False) -> psycopg.sql.Composed:
+    """``ANALYZE`` of ``table``; ``VACUUM (ANALYZE)`` with ``vacuum`` (autocommit only)."""
+    return psycopg.sql.SQL("VACUUM (ANALYZE) {}" if vacuum else "ANALYZE {}").format(
+        psycopg.sql.Identifier(table))
