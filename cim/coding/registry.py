@@ -82,7 +82,7 @@ class NewPartition:
         self.table = partition_name(layer)
         self.conninfo = conninfo
         self.attached: bool | None = None  # None: not yet; False: written the ordinary way
-        self.analyzed = False  # its statistics gathered (before its commit)
+        self.analyzed = False  # its statistics gathered (after its commit, before the attach)
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
