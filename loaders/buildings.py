@@ -30,7 +30,7 @@ from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.fields import all_matches, is_blank, numbers, texts, years
 from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
-from loaders.hashing import content_hashes_wkb
+from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch
 from loaders.sources.wkb import as_read_wkb
 
@@ -48,6 +48,11 @@ PARSERS = {
     "height": lambda c: numbers(c, 0, 1000),
     "year_built": years,
 }
+
+
+# the columns the content hash takes, in its order (district and grid cell: not at all)
+HASHED = StoredRecipe(("name", "use_code", "use_name", "structure", "floors_above",
+                       "floors_below", "height", "year_built"))
 
 
 def id_fields(ctx: LoadContext) -> list[str]:
@@ -146,7 +151,10 @@ def make_columns(profile: CityProfile):
                   "structure": values["structure"], "floors_above": values["floors_above"],
                   "floors_below": values["floors_below"], "height": values["height"],
                   "year_built": values["year_built"]}
-        hashes = content_hashes_wkb(parsed, iso)
+        assert tuple(parsed) == HASHED.columns
+        # unset on a first load: taken from the stored row when a reload compares it
+        hashes = content_hashes_wkb(parsed, iso) if ctx.hash_rows else \
+            np.full(n, None, dtype=object)
         keep = np.ones(n, dtype=bool)
         rejects: list[Reject] = []
         for i, (reason, msg, field) in sorted(problem.items()):
@@ -197,7 +205,7 @@ def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) 
                                      "buildings", CONVERTER_VERSION, id_fields,
                                      lambda ctx: ClassLookup(ctx.profile, "building_use").rows,
                                      __name__),
-                                 **kw)
+                                 recipe=HASHED, **kw)
     except InputError as exc:
         if exc.path is not None:
             raise

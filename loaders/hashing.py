@@ -29,6 +29,14 @@ Recipe (version 1), reproducible with nothing but ``hashlib`` and ``struct``::
 The values are the layer's own columns in their declared order (``cim/layerdefs.py``) as the
 loader stores them; the geometry is the stored one (storage CRS). Changing the recipe
 changes every hash: each feature is then versioned once on its next reload.
+
+Because the hash is the recipe over stored values, it can be taken from the stored row as well
+as from the loader's (:func:`stored_hashes`; tests/test_text_and_hash.py and
+tests/test_components.py check that the two agree). A first load of a dataset into a layer
+that declares its :class:`StoredRecipe` leaves ``row_hash`` NULL: none of its rows is compared
+with anything until a reload converts it again, and most never are — hashing them all cost a
+million footprints' first load ~2–3 s of CPU (docs/benchmarks.md). A reload that converts
+such a row takes its hash from the stored row then.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import datetime as dt
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -150,6 +159,36 @@ def content_hashes_wkb(values: dict[str, Iterable[Any]], wkbs: Sequence[bytes | 
     sha = hashlib.sha256
     return np.array([sha(data[a:b]).hexdigest() for a, b in
                      zip(offsets[:-1].tolist(), offsets[1:].tolist())], dtype=object)
+
+
+@dataclass(frozen=True)
+class StoredRecipe:
+    """Which stored columns a layer's loader hashes, in the recipe's order: ``columns``;
+    ``nulled`` of them hashed as None (the derived district and grid cell, which the writer
+    fills after the hash is taken)."""
+
+    columns: tuple[str, ...]
+    nulled: frozenset[str] = frozenset()
+
+
+def stored_hashes(conn: Any, table: str, recipe: StoredRecipe, ids: Sequence[int]
+                  ) -> dict[int, str]:
+    """The row hash of stored rows (``ids`` of ``table``), by the recipe over their stored
+    values and geometry (ISO WKB, little-endian): what the loader gives the same content."""
+    from psycopg import sql
+
+    if not len(ids):
+        return {}
+    rows = conn.execute(sql.SQL(
+        "SELECT id, ST_AsBinary(geom, 'NDR'), {} FROM {} WHERE id = ANY(%s)").format(
+        sql.SQL(", ").join(map(sql.Identifier, recipe.columns)), sql.Identifier(table)),
+        (list(ids),)).fetchall()
+    if not rows:
+        return {}
+    values = {c: [None] * len(rows) if c in recipe.nulled else [r[2 + k] for r in rows]
+              for k, c in enumerate(recipe.columns)}
+    hashes = content_hashes_wkb(values, [bytes(r[1]) for r in rows])
+    return dict(zip((r[0] for r in rows), hashes.tolist()))
 
 
 def _objects(values: Any) -> np.ndarray:

@@ -295,6 +295,8 @@ def test_a_new_context_keeps_its_fingerprints_for_the_next_reload(fresh_db, tmp_
                                                                   converted, monkeypatch):
     path, _ = _delivery(tmp_path, "refp")
     _load(fresh_db, path)
+    # a first load takes no content hash (loaders.hashing): the reload below takes them
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == 899
     before = fresh_db.rows("SELECT id, source_key, batch_id, valid_from FROM buildings "
                            "ORDER BY id")
     fresh_db.scalar("UPDATE buildings SET source_hash = NULL RETURNING 1")  # as before 0009
@@ -305,6 +307,8 @@ def test_a_new_context_keeps_its_fingerprints_for_the_next_reload(fresh_db, tmp_
     assert fresh_db.rows("SELECT id, source_key, batch_id, valid_from FROM buildings "
                          "ORDER BY id") == before
     assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE source_hash IS NULL") == 0
+    # and with the content hashes taken from the stored rows, kept for the next comparison
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == 0
     converted.clear()
     r = _load(fresh_db, path)
     assert sum(converted) == 1 and r.unchanged == 899  # the duplicate row only

@@ -168,27 +168,46 @@ def _recipe(values: tuple, wkb: bytes) -> str:
 
 def test_a_loaded_building_carries_the_hash_of_its_stored_row(fresh_db, tmp_path):
     """End to end: the row hash of each stored building is the recipe applied to its stored
-    columns (declared order) and its stored geometry as PostGIS writes it (ST_AsBinary NDR);
-    odd spellings of the use resolve as the dictionary's name does."""
-    from loaders.buildings import load_buildings
+    columns (declared order) and its stored geometry as PostGIS writes it (ST_AsBinary NDR),
+    whether the loader took it (a reload's rows) or it is taken from the stored row later
+    (a first load leaves it unset: loaders.hashing.stored_hashes); odd spellings of the use
+    resolve as the dictionary's name does."""
+    import psycopg
 
-    polys = [shapely.Polygon([(x + 30 * i, y) for x, y in RING]) for i in range(3)]
+    from loaders.buildings import HASHED, load_buildings
+    from loaders.hashing import stored_hashes
+
+    polys = [shapely.Polygon([(x + 30 * i, y) for x, y in RING]) for i in range(4)]
+    src = tmp_path / "b.gpkg"
+    # a first load of the dataset (one feature) takes no hash
+    gpd.GeoDataFrame({"编号": ["B0"], "名称": ["门卫室"], "用途": ["其他"], "结构": ["砖木"],
+                      "层数": [1], "建筑高度": [3.25], "建成年代": [2001]},
+                     geometry=polys[3:], crs="EPSG:4527").to_file(src, driver="GPKG")
+    assert load_buildings(fresh_db.conninfo, fresh_db.profile, src).loaded == 1
+    assert fresh_db.rows("SELECT row_hash FROM buildings") == [(None,)]
+    # the next load of the dataset (the features it converts may be compared): hashed
     gdf = gpd.GeoDataFrame({"编号": ["B1", "B2", "B3"], "名称": ["综合楼", None, "仓库"],
                             "用途": ["办 公", "ＯＦＦＩＣＥ", "仓储\u3000"],
                             "结构": ["砖混", "框架", None], "层数": [5, 12, 1],
                             "建筑高度": [18.5, 40.0, None], "建成年代": [1998, 2010, None]},
-                           geometry=polys, crs="EPSG:4527")
-    src = tmp_path / "b.gpkg"
+                           geometry=polys[:3], crs="EPSG:4527")
     gdf.to_file(src, driver="GPKG")
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, src)
     assert r.loaded == 3, r.text()
     rows = fresh_db.rows(
         "SELECT source_key, row_hash, use_code, name, use_code, use_name, structure, "
-        "floors_above, floors_below, height, year_built, ST_AsBinary(geom, 'NDR') "
+        "floors_above, floors_below, height, year_built, ST_AsBinary(geom, 'NDR'), id "
         "FROM buildings WHERE valid_to IS NULL ORDER BY source_key")
-    assert [r_[2] for r_ in rows] == ["03", "03", "07"]
+    assert [r_[0] for r_ in rows] == ["b:B0", "b:B1", "b:B2", "b:B3"]
+    assert [r_[2] for r_ in rows] == ["99", "03", "03", "07"]
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        taken = stored_hashes(conn, "buildings", HASHED, [r_[12] for r_ in rows])
+    assert [r_[1] is None for r_ in rows] == [True, False, False, False]
     for row in rows:
-        assert row[1] == _recipe(tuple(row[3:11]), bytes(row[11])), row[0]
+        expected = _recipe(tuple(row[3:11]), bytes(row[11]))
+        assert taken[row[12]] == expected, row[0]
+        if row[1] is not None:
+            assert row[1] == expected, row[0]
 
 
 def test_source_fingerprints_hash_each_value_as_the_plain_recipe():

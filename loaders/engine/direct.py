@@ -113,8 +113,9 @@ class DirectBatch:
     known_current: int = 0  # current features of the dataset when the load started
     # keys first seen in this batch (for the other workers): rows of Known, other keys
     accepted: tuple[np.ndarray, list[str]] | None = None
-    # unchanged features whose current version keeps another fingerprint: (keys, fingerprints)
-    refresh: tuple[list[str], list[int]] = ([], [])
+    # unchanged features whose current version keeps another fingerprint: (keys, fingerprints,
+    # content hashes)
+    refresh: tuple[list[str], list[int], list[str]] = ([], [], [])
 
 
 def serial_width(layer: LayerDef) -> int:
@@ -304,7 +305,7 @@ class DirectConverter:
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged
         code = np.full(n, None, dtype=object)
         coded = np.zeros(n, dtype=bool)  # where code holds one (kept, or given back)
-        refresh: tuple[list[str], list[int]] = ([], [])
+        refresh: tuple[list[str], list[int], list[str]] = ([], [], [])
         if known.current or known.returning is not None:
             at = kat[live]
             hit = at >= 0
@@ -321,8 +322,10 @@ class DirectConverter:
                 # new fingerprint on the current version, or every later reload converts them
                 unch = live[cur][same[cur]]
                 stale = known.source_hash[at[cur][same[cur]]] != conv.source_hash[unch]
+                # (with the content hash: one a first load left unset is kept from now on)
                 refresh = (keys[unch[stale]].tolist(),
-                           conv.source_hash[unch[stale]].astype(np.int64).tolist())
+                           conv.source_hash[unch[stale]].astype(np.int64).tolist(),
+                           conv.row_hash[unch[stale]].tolist())
             if hit.any():
                 code[live[hit]] = np.char.decode(known.code[at[hit]], "ascii").astype(object)
                 coded[live[hit]] = True

@@ -50,8 +50,9 @@ class DirectWriter:
         ).format(sql.Identifier(self.layer.table))
         # a fingerprint is no content: kept in place, no new version
         self.refresh = sql.SQL(
-            "UPDATE {} t SET source_hash = v.fp FROM unnest(%s::text[], %s::int8[]) "
-            "AS v(key, fp) WHERE t.valid_to IS NULL AND t.source_key = v.key"
+            "UPDATE {} t SET source_hash = v.fp, row_hash = v.h "
+            "FROM unnest(%s::text[], %s::int8[], %s::text[]) AS v(key, fp, h) "
+            "WHERE t.valid_to IS NULL AND t.source_key = v.key"
         ).format(sql.Identifier(self.layer.table))
 
     def lock(self) -> None:

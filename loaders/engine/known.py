@@ -19,6 +19,7 @@ from psycopg import sql
 
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
+from loaders.hashing import StoredRecipe, stored_hashes
 
 
 @dataclass
@@ -55,6 +56,9 @@ class Known:
     # no key of the dataset, so no key can return)
     returning: Callable[[list[str]], dict[str, str]] | None = None
     lookup: Any = None  # _Lookup: fingerprints and ids → rows (see positions)
+    # id → row hash taken from the stored rows of ids given: for current versions a first load
+    # left unhashed (loaders.hashing.stored_hashes); None: the layer's rows are always hashed
+    rehash: Callable[[list[int]], dict[int, str]] | None = None
     _flagged: np.ndarray | None = None  # the rows of ``flags``, sorted (see flagged)
     # key → row (-1: none) of the batch's keys this process looked up by text (see _by_text)
     _text_rows: dict[str, int] = field(default_factory=dict)
@@ -134,9 +138,12 @@ class Known:
             return []
         rows = self.lookup.rows_of_ids(np.fromiter((r[3] for r in found), dtype=np.int64,
                                                    count=len(found)))
+        unhashed = [r[3] for r, i in zip(found, rows.tolist()) if r[1] is None and i >= 0]
+        stored = self.rehash(unhashed) if unhashed and self.rehash is not None else {}
         out = []
-        for (k, h, c, _), i in zip(found, rows.tolist()):
+        for (k, h, c, id_), i in zip(found, rows.tolist()):
             if i >= 0:  # (a version committed since the keys were read: none, merge lock)
+                h = stored.get(id_) if h is None else h
                 self.row_hash[i], self.code[i] = (h or "").encode("ascii"), c.encode("ascii")
                 self.filled[i] = True
                 out.append((k, i))
@@ -164,12 +171,16 @@ class _Details:
         self.conninfo, self.query, self.as_dict = conninfo, query, as_dict
         self.conns: dict[int, psycopg.Connection] = {}
 
-    def __call__(self, wanted: list[str]) -> Any:
+    def connection(self) -> psycopg.Connection:
+        """This process's connection."""
         conn = self.conns.get(os.getpid())
         if conn is None:
             conn = self.conns[os.getpid()] = psycopg.connect(
                 self.conninfo, autocommit=True, application_name="cim-load-known")
-        rows = conn.execute(self.query, (wanted,)).fetchall()
+        return conn
+
+    def __call__(self, wanted: list[str]) -> Any:
+        rows = self.connection().execute(self.query, (wanted,)).fetchall()
         return dict(rows) if self.as_dict else rows
 
     def close(self) -> None:
@@ -179,11 +190,13 @@ class _Details:
 
 
 def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
-                conninfo: str) -> Known:
+                conninfo: str, recipe: StoredRecipe | None = None) -> Known:
     """The dataset's source keys with their current versions' fingerprints and flags, and
     the codes of keys coded before (call it with the merge lock held, so that nothing commits
     in between; the hashes and codes of current versions are read later, for the keys a load
-    converts, on connections to ``conninfo``: :meth:`Known.fill`).
+    converts, on connections to ``conninfo``: :meth:`Known.fill`). ``recipe``: the layer's
+    hashed columns, for the hash of a current version a first load left unset (taken from the
+    stored row).
 
     Each column comes as one aggregated value (keys newline-joined — escaped only when one
     holds a newline, which the count of rows tells; fingerprints and ids one bytea of 8 bytes
@@ -237,13 +250,15 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     details = _Details(conninfo, sql.SQL(
         "SELECT source_key, row_hash, code, id FROM {} WHERE valid_to IS NULL "
         "AND source_key = ANY(%s)").format(tbl))
+    rehash = (lambda ids: stored_hashes(details.connection(), layer.table, recipe, ids)
+              ) if recipe is not None else None
     returning = _Details(conninfo, sql.SQL(
         "SELECT source_key, code FROM code_registry WHERE layer = {} AND source_key = ANY(%s)"
     ).format(sql.Literal(layer.name)), as_dict=True) if coded else None
     return Known(keys=key_array, row_hash=sparse_zeros(n, "S64"),
                  code=sparse_zeros(n, "S24"), source_hash=source_hash,
                  flags=_flags(flags, n) if flagged else {}, filled=np.zeros(n, dtype=bool),
-                 details=details, returning=returning, lookup=lookup)
+                 details=details, returning=returning, lookup=lookup, rehash=rehash)
 
 
 def _key_array(data: bytes | None, count: int) -> pa.Array | None:

@@ -35,6 +35,7 @@ from loaders.engine.pages import small_pages
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.engine.session import LoadSession
+from loaders.hashing import StoredRecipe
 from loaders.sources.read import Batch, Source, iter_batches, open_source
 
 
@@ -50,6 +51,9 @@ class LoadContext:
     dataset: str
     mapping: dict[str, str]
     options: dict[str, Any] = field(default_factory=dict)
+    # whether the rows' content hashes are taken now (a direct converter's layer that declares
+    # its StoredRecipe leaves them unset on a first load: loaders.hashing)
+    hash_rows: bool = True
 
 
 # a converter turns one source batch into rows by column name and rejects
@@ -273,15 +277,18 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
                     aliases: dict[str, list[str]] | None = None,
                     options: dict[str, Any] | None = None, quiet: bool = True,
                     batch_size: int = 50_000, processes: int | None = None,
-                    fingerprint: Callable[[Batch, LoadContext], tuple] | None = None
-                    ) -> LoadReport:
+                    fingerprint: Callable[[Batch, LoadContext], tuple] | None = None,
+                    recipe: StoredRecipe | None = None) -> LoadReport:
     """Load one GDAL vector source into one layer, written directly
     (:mod:`loaders.engine.direct`): same guarantees and report as :func:`run_load`.
 
     ``processes``: how many forked converter processes (0: convert in this process; default:
     see :func:`_converters`). ``fingerprint``: the loader's source fingerprint
     (:mod:`loaders.engine.fingerprint`), kept with each row so that a reload converts only
-    the rows whose source changed."""
+    the rows whose source changed. ``recipe``: the layer's hashed columns
+    (:class:`loaders.hashing.StoredRecipe`): a first load of the dataset then leaves the
+    rows' content hashes unset (``ctx.hash_rows`` false), a reload takes those it compares
+    from the stored rows."""
     path = Path(path)
     src, report, opts, dataset = _open(path, profile, layer, crs, district, mode, dataset,
                                        source_layer, encoding, options)
@@ -300,7 +307,7 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
             phases, result, current = _direct_write(
                 session, conn, layer, layer_code, convert, ctx, epsg, src, path, report,
                 srid, mode, district, dataset, batch_size, processes, quiet, progress,
-                first, batches, dropped, own_partition, fingerprint)
+                first, batches, dropped, own_partition, fingerprint, recipe)
     except BaseException as exc:
         for part in own_partition:  # rolled back: the new partition's table goes too
             part.abandon()
@@ -344,8 +351,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   district: str | None, dataset: str, batch_size: int,
                   processes: int | None, quiet: bool, progress: Callable,
                   first: Batch | None, batches: Iterator[Batch], dropped: list,
-                  own_partition: list,
-                  fingerprint: Callable | None) -> tuple[dict[str, float], Any, int]:
+                  own_partition: list, fingerprint: Callable | None,
+                  recipe: StoredRecipe | None) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
     from loaders.common import reject_record, row_attrs
     from loaders.engine import direct, direct_writer, workers
@@ -375,11 +382,14 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     if fingerprint and processes and _holds_dataset(conn, layer, dataset):
         # a reload: its first batches fingerprinted while the server reads the keys
         known, ahead = fpmod.read_while_fingerprinting(
-            lambda: direct.fetch_known(conn, layer, dataset, session.conninfo),
+            lambda: direct.fetch_known(conn, layer, dataset, session.conninfo, recipe),
             itertools.chain(head, batches), lambda b: fingerprint(b, fp_ctx))
     else:
-        known = direct.fetch_known(conn, layer, dataset, session.conninfo)
+        known = direct.fetch_known(conn, layer, dataset, session.conninfo, recipe)
     known_s = time.monotonic() - t
+    if recipe is not None and not known.current:
+        # a first load of the dataset compares no row: hashes are taken when a reload does
+        ctx = dataclasses.replace(ctx, hash_rows=False)
 
     def make(keep: Callable[[int], bool] | None = None) -> tuple:
         """The converter and the batches it converts. In a converter process the source
