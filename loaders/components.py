@@ -34,7 +34,7 @@ from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.fields import ValueProblem, all_matches, distinct, is_blank, mapped, texts
 from loaders.geometry import ewkb, prepare
-from loaders.hashing import content_hashes_wkb
+from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch
 
 # what make_columns produces from a source row, beyond its code (a change of this module or of
@@ -42,6 +42,10 @@ from loaders.sources.read import Batch
 # conversion changes otherwise, so that reloads convert every row again
 # (loaders/engine/fingerprint.py)
 CONVERTER_VERSION = "components-1"
+
+# the content hash: the layer's columns in declared order, district and grid cell as None
+HASHED = StoredRecipe(tuple(COMPONENTS.column_names()),
+                      frozenset(COMPONENTS.derived_columns()))
 
 FAMILY_OF_TYPE = {0: "point", 4: "point", 1: "line", 5: "line", 3: "polygon", 6: "polygon"}
 TEXT_FIELDS = ("name", "dept_code", "dept_name", "owner_code", "owner_name", "maint_code",
@@ -278,7 +282,10 @@ def make_columns(profile: CityProfile):
                              output_dimension=3)
         return Converted(
             index=idx, source_key=np.asarray(keys, dtype=object)[idx],
-            row_hash=content_hashes_wkb(kept, iso),  # the layer's columns in declared order
+            # the layer's columns in declared order (HASHED); unset on a first load: taken
+            # from the stored row when a reload compares it
+            row_hash=content_hashes_wkb(kept, iso) if ctx.hash_rows
+            else np.full(len(idx), None, dtype=object),
             attrs=attrs_json({k: v[idx] for k, v in cols.items() if k not in columned},
                              len(idx)),
             flags=[flags[i] for i in idx], geoms=geoms[idx],
@@ -316,7 +323,7 @@ def load_components(conninfo: str, profile: CityProfile, path: str | Path, **kw)
                            aliases=profile.field_aliases.get("components", {}),
                            fingerprint=make_fingerprint("components", CONVERTER_VERSION,
                                                         id_fields, _dictionaries, __name__),
-                           **kw)
+                           recipe=HASHED, **kw)
 
 
 def _dictionaries(ctx: LoadContext) -> list:

@@ -144,6 +144,25 @@ def test_a_reload_versions_only_the_changed_features(fresh_db, tmp_path):
         assert (batch == r.batch_id) == current and ((name or "").startswith("改") == current)
 
 
+def test_forked_converters_take_unset_hashes_from_the_stored_rows(fresh_db, tmp_path,
+                                                                  monkeypatch):
+    """A first load leaves the content hashes unset; a reload whose converter processes
+    convert every row (a new converter version) takes each one's from its stored row, on the
+    process's own connection, and versions none."""
+    from loaders import buildings
+
+    path, _ = _delivery(tmp_path, "fh")
+    first = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300,
+                           processes=2)
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == \
+        first.loaded == 899
+    monkeypatch.setattr(buildings, "CONVERTER_VERSION", "buildings-next")
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=250, processes=2)
+    assert (r.inserted, r.updated, r.unchanged, r.rejected) == (0, 0, 899, 1)
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 899
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == 0
+
+
 def test_a_bug_in_a_converter_process_fails_the_load_as_itself(fresh_db, tmp_path, monkeypatch):
     from loaders.engine import direct
 

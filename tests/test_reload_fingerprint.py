@@ -126,6 +126,29 @@ def test_a_component_reload_converts_only_the_changed_rows(fresh_db, tmp_path, c
     assert r.flagged_by_reason == first.flagged_by_reason
 
 
+def test_a_new_component_converter_converts_every_row_and_versions_none(
+        fresh_db, tmp_path, converted, monkeypatch):
+    """The first load left the content hashes unset: the reload compares each converted row
+    with the hash of its stored row (district and grid cell hashed as None), and finds every
+    one unchanged."""
+    from cim.config import PROJECT_ROOT
+    from loaders import components
+    from loaders.components import load_components
+
+    src = PROJECT_ROOT / "data_samples" / "jining" / "components" / "components_points.shp"
+    path = tmp_path / "census.gpkg"
+    pyogrio.write_dataframe(pyogrio.read_dataframe(src, encoding="GBK"), path)
+    first = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert fresh_db.scalar("SELECT count(*) FROM components WHERE row_hash IS NULL") == \
+        first.loaded > 100
+    monkeypatch.setattr(components, "CONVERTER_VERSION", "components-next")
+    converted.clear()
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert sum(converted) == first.read
+    assert (r.updated, r.unchanged, r.inserted) == (0, first.loaded, 0)
+    assert fresh_db.scalar("SELECT count(*) FROM components") == first.loaded
+
+
 def test_retired_features_come_back_with_their_codes(fresh_db, tmp_path, converted):
     path, gdf = _delivery(tmp_path, "back", n=300)  # 301 rows: the last repeats row 11's id
     _load(fresh_db, path)
