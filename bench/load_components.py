@@ -141,7 +141,8 @@ def convert_only(path: Path, profile) -> dict[str, float]:
     src = open_source(path, None, None)
     ctx = LoadContext(profile=profile, source=src, source_crs=cimcrs.parse_crs("EPSG:4527"),
                       transformer=None, srid=profile.srid, dataset=path.stem,
-                      mapping=map_fields(src.fields, profile.field_aliases["components"]))
+                      mapping=map_fields(src.fields, profile.field_aliases["components"]),
+                      hash_rows=False)  # as a first load converts (no content hash)
     convert = make_converter(profile)
     t_read = t_conv = 0.0
     n = loaded = 0

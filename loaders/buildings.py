@@ -179,7 +179,9 @@ def make_columns(profile: CityProfile):
 
 def make_converter(profile: CityProfile):
     """The staged converter (:func:`loaders.engine.pipeline.run_load`): the same rows as
-    :func:`make_columns`, as :class:`StagedRows`."""
+    :func:`make_columns`, as :class:`StagedRows`. Not for merging into the layer: the staged
+    merge compares content hashes in SQL, and a direct first load leaves them unset
+    (``loaders.hashing``); the loads of this layer are direct."""
     columns = make_columns(profile)
 
     def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:

@@ -179,7 +179,8 @@ def stored_hashes(conn: Any, table: str, recipe: StoredRecipe, ids: Sequence[int
 
     if not len(ids):
         return {}
-    rows = conn.execute(sql.SQL(
+    # binary: each float8 as its double, whatever the server's extra_float_digits
+    rows = conn.cursor(binary=True).execute(sql.SQL(
         "SELECT id, ST_AsBinary(geom, 'NDR'), {} FROM {} WHERE id = ANY(%s)").format(
         sql.SQL(", ").join(map(sql.Identifier, recipe.columns)), sql.Identifier(table)),
         (list(ids),)).fetchall()

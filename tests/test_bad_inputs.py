@@ -88,7 +88,9 @@ def test_the_committed_corpus_matches_the_generator(corpus):
 
 def _state(db) -> tuple:
     return db.rows("SELECT count(*), count(*) FILTER (WHERE valid_to IS NULL), "
-                   "coalesce(sum(hashtext(code || source_key || row_hash)), 0), "
+                   # (a first load leaves row_hash NULL: concat_ws skips it, keeps the rest)
+                   "coalesce(sum(hashtext(concat_ws('|', code, source_key, row_hash, "
+                   "valid_to))), 0), "
                    "(SELECT count(*) FROM load_rejects), (SELECT count(*) FROM code_registry) "
                    "FROM buildings")[0]
 

@@ -126,6 +126,35 @@ def test_a_component_reload_converts_only_the_changed_rows(fresh_db, tmp_path, c
     assert r.flagged_by_reason == first.flagged_by_reason
 
 
+def test_rows_keyed_by_geometry_keep_the_hash_taken_from_their_stored_row(
+        fresh_db, tmp_path, converted, monkeypatch):
+    """A row without an id is converted by every reload (its key is its geometry's): the
+    first reload takes its hash from the stored row and writes it, later ones find it."""
+    path, gdf = _delivery(tmp_path, "noid", n=300)
+    pyogrio.write_dataframe(gdf.drop(columns=["编号"]), path)
+    first = _load(fresh_db, path)
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == \
+        first.loaded == 300
+    taken: list[int] = []
+    rehash = known.Known._read
+
+    def spying_read(self, keys):
+        if self.rehash is not None and not hasattr(self.rehash, "spied"):
+            inner = self.rehash
+            self.rehash = lambda ids: taken.append(len(ids)) or inner(ids)
+            self.rehash.spied = True
+        return rehash(self, keys)
+
+    monkeypatch.setattr(known.Known, "_read", spying_read)
+    for _ in range(2):
+        converted.clear()
+        r = _load(fresh_db, path)
+        assert sum(converted) == first.read and (r.updated, r.unchanged) == (0, 300)
+        assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == 0
+    assert sum(taken) == 300  # all by the first reload, none by the second
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 300
+
+
 def test_a_new_component_converter_converts_every_row_and_versions_none(
         fresh_db, tmp_path, converted, monkeypatch):
     """The first load left the content hashes unset: the reload compares each converted row

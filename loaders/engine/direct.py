@@ -320,9 +320,12 @@ class DirectConverter:
                 # unchanged content under a fingerprint of another context (a new converter
                 # version, mapping or boundaries; rows loaded before migration 0009): keep the
                 # new fingerprint on the current version, or every later reload converts them
+                # — and where its content hash was taken from the stored row (a first load
+                # left it unset), that hash, so that no later reload takes it again (a row
+                # keyed by its geometry is converted by every reload)
                 unch = live[cur][same[cur]]
-                stale = known.source_hash[at[cur][same[cur]]] != conv.source_hash[unch]
-                # (with the content hash: one a first load left unset is kept from now on)
+                stale = (known.source_hash[at[cur][same[cur]]] != conv.source_hash[unch]) | \
+                    known.rehashed[at[cur][same[cur]]]
                 refresh = (keys[unch[stale]].tolist(),
                            conv.source_hash[unch[stale]].astype(np.int64).tolist(),
                            conv.row_hash[unch[stale]].tolist())

@@ -59,6 +59,8 @@ class Known:
     # id → row hash taken from the stored rows of ids given: for current versions a first load
     # left unhashed (loaders.hashing.stored_hashes); None: the layer's rows are always hashed
     rehash: Callable[[list[int]], dict[int, str]] | None = None
+    # the rows whose hash was taken so (the load writes it: see DirectConverter's refresh)
+    rehashed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     _flagged: np.ndarray | None = None  # the rows of ``flags``, sorted (see flagged)
     # key → row (-1: none) of the batch's keys this process looked up by text (see _by_text)
     _text_rows: dict[str, int] = field(default_factory=dict)
@@ -143,7 +145,9 @@ class Known:
         out = []
         for (k, h, c, id_), i in zip(found, rows.tolist()):
             if i >= 0:  # (a version committed since the keys were read: none, merge lock)
-                h = stored.get(id_) if h is None else h
+                if h is None:
+                    h = stored.get(id_)
+                    self.rehashed[i] = h is not None
                 self.row_hash[i], self.code[i] = (h or "").encode("ascii"), c.encode("ascii")
                 self.filled[i] = True
                 out.append((k, i))
@@ -258,7 +262,8 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     return Known(keys=key_array, row_hash=sparse_zeros(n, "S64"),
                  code=sparse_zeros(n, "S24"), source_hash=source_hash,
                  flags=_flags(flags, n) if flagged else {}, filled=np.zeros(n, dtype=bool),
-                 details=details, returning=returning, lookup=lookup, rehash=rehash)
+                 details=details, returning=returning, lookup=lookup, rehash=rehash,
+                 rehashed=np.zeros(n, dtype=bool))
 
 
 def _key_array(data: bytes | None, count: int) -> pa.Array | None:
