@@ -69,10 +69,14 @@ class ValueProblem(ValueError):
 
 
 def is_blank(v: Any) -> bool:
-    if v is None:
+    """No value: None, NaN, a blank text, or pandas' missing markers (a DateTime field's
+    blank is read as NaT, which is a datetime: its ``date()`` is NaT again)."""
+    if v is None or v is pd.NaT or v is pd.NA:
         return True
     if isinstance(v, float) and math.isnan(v):
         return True
+    if isinstance(v, np.datetime64):
+        return bool(np.isnat(v))
     return isinstance(v, str) and v.strip() == ""
 
 

@@ -126,6 +126,29 @@ def test_classes_by_code_name_alias_and_number_dates_states(fresh_db, tmp_path):
         as_date("2021-13-01")
 
 
+def test_datetime_fields_with_blanks_load(fresh_db, tmp_path):
+    """A GeoPackage whose date fields are DateTime with blank cells (read as NaT): the blanks
+    are no date, the others their day; a change before the initial date is flagged."""
+    import pandas as pd
+
+    pts = [shapely.Point(39464200 + 10 * i, 3915200) for i in range(3)]
+    gdf = gpd.GeoDataFrame({
+        "部件编码": ["D0", "D1", "D2"], "小类代码": ["0101", "0101", "0101"],
+        "设置日期": pd.to_datetime(["2021-05-03 08:30", None, "2022-01-01 00:00"]),
+        "变更日期": pd.to_datetime([None, "2020-02-02", "2021-12-31"]),
+    }, geometry=pts, crs="EPSG:4527")
+    path = tmp_path / "dated.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    assert pyogrio.read_info(path)["dtypes"][2].startswith("datetime64")
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path)
+    assert (r.read, r.loaded, r.rejected) == (3, 3, 0), r.text()
+    got = {k: (a, b, f) for k, a, b, f in fresh_db.rows(
+        "SELECT attrs->>'部件编码', initial_date::text, change_date::text, flags "
+        "FROM components")}
+    assert got == {"D0": ("2021-05-03", None, []), "D1": (None, "2020-02-02", []),
+                   "D2": ("2022-01-01", "2021-12-31", ["change_before_initial"])}
+
+
 def test_components_outside_every_grid_cell_are_rejected(tmp_path):
     """A city profile without a unit grid: nothing can get a cell, so nothing loads."""
     from cim.db.engine import drop_database
