@@ -36,7 +36,7 @@ tests/test_components.py check that the two agree). A first load of a dataset in
 that declares its :class:`StoredRecipe` leaves ``row_hash`` NULL: none of its rows is compared
 with anything until a reload converts it again, and most never are — hashing them all cost a
 million footprints' first load ~2–3 s of CPU (docs/benchmarks.md). A reload that converts
-such a row takes its hash from the stored row then.
+such a row takes its hash from the stored row then, and writes it there.
 """
 
 from __future__ import annotations
