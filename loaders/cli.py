@@ -66,6 +66,7 @@ def load_options(f):
 def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer, encoding,
                        mapping, as_json, quiet) -> None:
     """Load building footprints (any GDAL vector format)."""
+    early = _early_keys(c, "buildings", path, dataset)
     from loaders.buildings import load_buildings
     from loaders.fields import read_mapping_file
 
@@ -76,8 +77,17 @@ def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_
     report = load_buildings(c.conninfo(), c.profile, path, crs=crs, district=district, mode=mode,
                             dataset=dataset, source_layer=source_layer, encoding=encoding,
                             mapping=read_mapping_file(mapping) if mapping else None,
-                            quiet=quiet or as_json)
+                            quiet=quiet or as_json, early=early)
     print_reports([report], as_json)
+
+
+def _early_keys(c: Ctx, layer: str, path: Path, dataset: str | None):
+    """The layer's keys of the delivery's dataset (the file name unless --dataset), read
+    beside the command's imports (:mod:`loaders.engine.keyread`)."""
+    from cim.layerdefs import LAYERS
+    from loaders.engine.keyread import EarlyKeys
+
+    return EarlyKeys(c.conninfo(), LAYERS[layer].table, layer, dataset or Path(path).stem)
 
 
 # -- pipes and components (issue 3) ------------------------------------------------------
@@ -174,6 +184,7 @@ def qa_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, en
 def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer,
                         encoding, mapping, as_json, quiet) -> None:
     """Load a city-management component census (城市部件普查; points, lines, polygons)."""
+    early = _early_keys(c, "components", path, dataset)
     from loaders.components import load_components
     from loaders.fields import read_mapping_file
 
@@ -185,7 +196,7 @@ def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
                              mode=mode, dataset=dataset, source_layer=source_layer,
                              encoding=encoding,
                              mapping=read_mapping_file(mapping) if mapping else None,
-                             quiet=quiet or as_json)
+                             quiet=quiet or as_json, early=early)
     print_reports([report], as_json)
 
 

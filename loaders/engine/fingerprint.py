@@ -36,7 +36,8 @@ Fingerprint = Callable[[Batch, Any], tuple[list[str | None], np.ndarray]]
 # loader's own (a version bumped by hand was forgotten once too often)
 CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.geometry", "loaders.hashing",
                       "loaders.sources.read", "loaders.sources.wkb", "loaders.engine.direct",
-                      "loaders.engine.known", "loaders.engine.places", "loaders.engine.rowsbuf",
+                      "loaders.engine.known", "loaders.engine.keyread", "loaders.engine.places",
+                      "loaders.engine.rowsbuf",
                       "loaders.engine.copybuf", "cim.crs", "cim.text")
 
 

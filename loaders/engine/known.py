@@ -19,6 +19,7 @@ from psycopg import sql
 
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
+from loaders.engine.keyread import EarlyKeys, like_prefix, read_keys  # noqa: F401
 from loaders.hashing import StoredRecipe, stored_hashes
 
 
@@ -160,11 +161,6 @@ class Known:
                 reader.close()
 
 
-def like_prefix(dataset: str) -> str:
-    """The LIKE pattern of the dataset's source keys (``dataset:…``)."""
-    return dataset.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + ":%"
-
-
 class _Details:
     """Reads by key on a connection of the calling process's own (a forked converter process
     must not use its parent's), opened when first needed, in autocommit: it sees what was
@@ -194,63 +190,36 @@ class _Details:
 
 
 def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
-                conninfo: str, recipe: StoredRecipe | None = None) -> Known:
+                conninfo: str, recipe: StoredRecipe | None = None,
+                early: EarlyKeys | None = None) -> Known:
     """The dataset's source keys with their current versions' fingerprints and flags, and
     the codes of keys coded before (call it with the merge lock held, so that nothing commits
     in between; the hashes and codes of current versions are read later, for the keys a load
     converts, on connections to ``conninfo``: :meth:`Known.fill`). ``recipe``: the layer's
     hashed columns, for the hash of a current version a first load left unset (taken from the
-    stored row).
+    stored row). ``early``: the keys read while the command imported its modules, taken if
+    no load has committed since (:mod:`loaders.engine.keyread`).
 
-    Each column comes as one aggregated value (keys newline-joined — escaped only when one
-    holds a newline, which the count of rows tells; fingerprints and ids one bytea of 8 bytes
-    each; flags a line a row), taken apart in C: a row per key cost a Python call each (a
-    million keys took 8 s as a text COPY, 4.9 s fetched as rows; 0.9 s split into Python
-    texts). The keys stay one UTF-8 buffer, an Arrow array over it. The ids map the rows the
-    server gives for keys looked up by text (:meth:`Known._read`) back to rows of Known."""
-    tbl = sql.Identifier(layer.table)
-    like = sql.Literal(like_prefix(dataset))
-    parallel = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')"
-                            ).fetchone()[0]
-    # one Agg node feeds every row to all the aggregates in turn, so they list the rows in one
-    # order; parallel partial aggregates would not
-    conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', false)")
-    try:
-        with conn.cursor(binary=True) as cur:
-            def read(escaped: bool) -> tuple:
-                key = _ESCAPED if escaped else "source_key"
-                # flags: a line a row (flag codes have no newline), blank without any
-                return cur.execute(sql.SQL(
-                    "SELECT convert_to(string_agg(" + key + ", chr(10)), 'UTF8'), count(*), "
-                    "string_agg(int8send(coalesce(source_hash, 0)), ''), "
-                    "string_agg(int8send(id), ''), "
-                    "string_agg(array_to_string(flags, chr(31)), chr(10)), "
-                    "bool_or(cardinality(flags) > 0) "
-                    "FROM {} WHERE valid_to IS NULL AND source_key LIKE {}").format(tbl, like)
-                ).fetchone()
-
-            # the keys as stored (escaping every key cost the server ~0.2 s a million); read
-            # again escaped, all columns in one scan's order, only if one held a newline
-            keys, count, fps, ids, flags, flagged = read(escaped=False)
-            key_array = _key_array(keys, count)
-            if key_array is None:
-                keys, count, fps, ids, flags, flagged = read(escaped=True)
-                text = bytes(keys).decode("utf-8")
-                key_array = pa.array(  # only an escaped key holds a backslash
-                    text.split("\n") if "\\" not in text else _unescape(text.split("\n")),
-                    pa.large_string())
-            coded = cur.execute(sql.SQL(
-                "SELECT EXISTS (SELECT 1 FROM code_registry WHERE layer = {} "
-                "AND source_key LIKE {})").format(sql.Literal(layer.name), like)).fetchone()[0]
-    finally:
-        conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, false)",
-                     (parallel,))
+    The keys stay one UTF-8 buffer, an Arrow array over it (:func:`read_keys` reads each
+    column as one aggregated value). The ids map the rows the server gives for keys looked up
+    by text (:meth:`Known._read`) back to rows of Known."""
+    raw = early.take(conn, layer.table, dataset) if early is not None else None
+    if raw is None:
+        raw = read_keys(conn, layer.table, layer.name, dataset)
+    if raw.escaped:
+        text = raw.keys.decode("utf-8")
+        key_array = pa.array(  # only an escaped key holds a backslash
+            text.split("\n") if "\\" not in text else _unescape(text.split("\n")),
+            pa.large_string())
+    else:
+        key_array = _key_array(raw.keys, raw.count)
     n = len(key_array)
     # 8 big-endian bytes a row (int8send), in the keys' order
-    source_hash = np.frombuffer(fps, dtype=">i8").astype(np.int64) if n \
+    source_hash = np.frombuffer(raw.fps, dtype=">i8").astype(np.int64) if n \
         else np.zeros(0, np.int64)
-    lookup = _Lookup(source_hash, np.frombuffer(ids, dtype=">i8").astype(np.int64)) if n \
+    lookup = _Lookup(source_hash, np.frombuffer(raw.ids, dtype=">i8").astype(np.int64)) if n \
         else None
+    tbl = sql.Identifier(layer.table)
     details = _Details(conninfo, sql.SQL(
         "SELECT source_key, row_hash, code, id FROM {} WHERE valid_to IS NULL "
         "AND source_key = ANY(%s)").format(tbl))
@@ -258,12 +227,12 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
               ) if recipe is not None else None
     returning = _Details(conninfo, sql.SQL(
         "SELECT source_key, code FROM code_registry WHERE layer = {} AND source_key = ANY(%s)"
-    ).format(sql.Literal(layer.name)), as_dict=True) if coded else None
+    ).format(sql.Literal(layer.name)), as_dict=True) if raw.coded else None
     return Known(keys=key_array, row_hash=sparse_zeros(n, "S64"),
                  code=sparse_zeros(n, "S24"), source_hash=source_hash,
-                 flags=_flags(flags, n) if flagged else {}, filled=np.zeros(n, dtype=bool),
-                 details=details, returning=returning, lookup=lookup, rehash=rehash,
-                 rehashed=np.zeros(n, dtype=bool))
+                 flags=_flags(raw.flags, n) if raw.flagged else {},
+                 filled=np.zeros(n, dtype=bool), details=details, returning=returning,
+                 lookup=lookup, rehash=rehash, rehashed=np.zeros(n, dtype=bool))
 
 
 def _key_array(data: bytes | None, count: int) -> pa.Array | None:
@@ -299,15 +268,12 @@ def sparse_zeros(n: int, dtype: str) -> np.ndarray:
     return np.frombuffer(buf, dtype=dtype, count=n)
 
 
-# a source key with its backslashes, newlines and tabs escaped (an id may hold any of them), so
-# that keys can be joined by newlines
-_ESCAPED = ("replace(replace(replace(source_key, '\\', '\\\\'), chr(10), '\\n'), "
-            "chr(9), '\\t')")
 _UNESCAPED = {"n": "\n", "t": "\t", "\\": "\\"}
 
 
 def _unescape(keys: list[str]) -> list[str]:
-    """The keys as stored, from their :data:`_ESCAPED` text (only keys with a backslash)."""
+    """The keys as stored, from their escaped text (:data:`loaders.engine.keyread.ESCAPED`;
+    only keys with a backslash)."""
     for i, k in enumerate(keys):
         if "\\" in k:
             keys[i] = re.sub(r"\\(.)", lambda m: _UNESCAPED.get(m.group(1), m.group(1)), k)

@@ -31,6 +31,7 @@ from cim.errors import InputError, OutOfAreaError
 from cim.layerdefs import LayerDef
 from cim.profile import CityProfile
 from loaders.engine import indexes
+from loaders.engine.keyread import EarlyKeys
 from loaders.engine.pages import small_pages
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
@@ -278,7 +279,8 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
                     options: dict[str, Any] | None = None, quiet: bool = True,
                     batch_size: int = 50_000, processes: int | None = None,
                     fingerprint: Callable[[Batch, LoadContext], tuple] | None = None,
-                    recipe: StoredRecipe | None = None) -> LoadReport:
+                    recipe: StoredRecipe | None = None,
+                    early: EarlyKeys | None = None) -> LoadReport:
     """Load one GDAL vector source into one layer, written directly
     (:mod:`loaders.engine.direct`): same guarantees and report as :func:`run_load`.
 
@@ -288,7 +290,8 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
     the rows whose source changed. ``recipe``: the layer's hashed columns
     (:class:`loaders.hashing.StoredRecipe`): a first load of the dataset then leaves the
     rows' content hashes unset (``ctx.hash_rows`` false), a reload takes those it compares
-    from the stored rows."""
+    from the stored rows. ``early``: the dataset's keys read while the command imported its
+    modules (:class:`loaders.engine.keyread.EarlyKeys`), taken if no load committed since."""
     path = Path(path)
     src, report, opts, dataset = _open(path, profile, layer, crs, district, mode, dataset,
                                        source_layer, encoding, options)
@@ -307,7 +310,7 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
             phases, result, current = _direct_write(
                 session, conn, layer, layer_code, convert, ctx, epsg, src, path, report,
                 srid, mode, district, dataset, batch_size, processes, quiet, progress,
-                first, batches, dropped, own_partition, fingerprint, recipe)
+                first, batches, dropped, own_partition, fingerprint, recipe, early)
     except BaseException as exc:
         for part in own_partition:  # rolled back: the new partition's table goes too
             part.abandon()
@@ -352,7 +355,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   processes: int | None, quiet: bool, progress: Callable,
                   first: Batch | None, batches: Iterator[Batch], dropped: list,
                   own_partition: list, fingerprint: Callable | None,
-                  recipe: StoredRecipe | None) -> tuple[dict[str, float], Any, int]:
+                  recipe: StoredRecipe | None, early: EarlyKeys | None
+                  ) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
     from loaders.common import reject_record, row_attrs
     from loaders.engine import direct, direct_writer, workers
@@ -382,10 +386,10 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     if fingerprint and processes and _holds_dataset(conn, layer, dataset):
         # a reload: its first batches fingerprinted while the server reads the keys
         known, ahead = fpmod.read_while_fingerprinting(
-            lambda: direct.fetch_known(conn, layer, dataset, session.conninfo, recipe),
+            lambda: direct.fetch_known(conn, layer, dataset, session.conninfo, recipe, early),
             itertools.chain(head, batches), lambda b: fingerprint(b, fp_ctx))
     else:
-        known = direct.fetch_known(conn, layer, dataset, session.conninfo, recipe)
+        known = direct.fetch_known(conn, layer, dataset, session.conninfo, recipe, early)
     known_s = time.monotonic() - t
     if recipe is not None and not known.current:
         # a first load of the dataset compares no row: hashes are taken when a reload does
