@@ -66,28 +66,29 @@ def load_options(f):
 def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer, encoding,
                        mapping, as_json, quiet) -> None:
     """Load building footprints (any GDAL vector format)."""
-    early = _early_keys(c, "buildings", path, dataset)
+    if district and district not in {d.code for d in c.profile.districts}:
+        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    conninfo = c.conninfo()
+    early = _early_keys(conninfo, "buildings", path, dataset)
     from loaders.buildings import load_buildings
     from loaders.fields import read_mapping_file
 
     imports_settled()
 
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
-    report = load_buildings(c.conninfo(), c.profile, path, crs=crs, district=district, mode=mode,
+    report = load_buildings(conninfo, c.profile, path, crs=crs, district=district, mode=mode,
                             dataset=dataset, source_layer=source_layer, encoding=encoding,
                             mapping=read_mapping_file(mapping) if mapping else None,
                             quiet=quiet or as_json, early=early)
     print_reports([report], as_json)
 
 
-def _early_keys(c: Ctx, layer: str, path: Path, dataset: str | None):
+def _early_keys(conninfo: str, layer: str, path: Path, dataset: str | None):
     """The layer's keys of the delivery's dataset (the file name unless --dataset), read
     beside the command's imports (:mod:`loaders.engine.keyread`)."""
     from cim.layerdefs import LAYERS
     from loaders.engine.keyread import EarlyKeys
 
-    return EarlyKeys(c.conninfo(), LAYERS[layer].table, layer, dataset or Path(path).stem)
+    return EarlyKeys(conninfo, LAYERS[layer].table, layer, dataset or Path(path).stem)
 
 
 # -- pipes and components (issue 3) ------------------------------------------------------
@@ -184,15 +185,16 @@ def qa_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, en
 def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer,
                         encoding, mapping, as_json, quiet) -> None:
     """Load a city-management component census (城市部件普查; points, lines, polygons)."""
-    early = _early_keys(c, "components", path, dataset)
+    if district and district not in {d.code for d in c.profile.districts}:
+        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    conninfo = c.conninfo()
+    early = _early_keys(conninfo, "components", path, dataset)
     from loaders.components import load_components
     from loaders.fields import read_mapping_file
 
     imports_settled()
 
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
-    report = load_components(c.conninfo(), c.profile, path, crs=crs, district=district,
+    report = load_components(conninfo, c.profile, path, crs=crs, district=district,
                              mode=mode, dataset=dataset, source_layer=source_layer,
                              encoding=encoding,
                              mapping=read_mapping_file(mapping) if mapping else None,

@@ -87,7 +87,11 @@ def finish_batch(conninfo: str, report: LoadReport, error: str | None = None,
               report.batch_id)
     query = ("UPDATE load_batches SET status = %s, error = %s, finished_at = now(), read = %s, "
              "loaded = %s, rejected = %s, report = %s, source_crs = %s, "
-             "source_sha256 = coalesce(%s, source_sha256) WHERE id = %s")
+             "source_sha256 = coalesce(%s, source_sha256) WHERE id = %s "
+             # a batch recorded already (its COMMIT went through though its reply was lost,
+             # the session then reporting a failure) keeps its record: a succeeded batch is
+             # never counted out again (loaders.engine.keyread counts them)
+             "AND status = 'running'")
     try:
         lock_conn = _BATCH_LOCK_CONNS.get(report.batch_id)
         if lock_conn is not None and not lock_conn.closed and not lock_conn.broken:

@@ -5,10 +5,12 @@ idle otherwise).
 
 A scan read early is taken only if no load has committed since: the load reads the count of
 succeeded load batches again once it holds the layer's merge lock, and reads the keys anew if
-it changed. Every write of a layer is a load, and a load's batch turns 'succeeded' in the
-transaction that writes its rows (:mod:`loaders.engine.session`), so an unchanged count means
-unchanged layers. This module imports nothing heavy: it runs before the loaders' modules are
-imported.
+it changed. For the layers it is used for (buildings, components: ``cim load`` commands) every
+write is a load, whose batch turns 'succeeded' in the transaction that writes its rows
+(:mod:`loaders.engine.session`), and a succeeded batch is never recorded otherwise afterwards
+(:func:`loaders.engine.batch.finish_batch`): an unchanged count means an unchanged layer. Not
+for layers written otherwise (risk points are written by the risk rules, without a batch).
+This module imports nothing heavy: it runs before the loaders' modules are imported.
 """
 
 from __future__ import annotations
@@ -102,7 +104,10 @@ class EarlyKeys:
 
     def __init__(self, conninfo: str, table: str, layer_name: str, dataset: str) -> None:
         self.table, self.layer_name, self.dataset = table, layer_name, dataset
-        self._got: tuple[int, RawKeys] | None = None
+        self._done: int | None = None  # the count of succeeded batches in the snapshot
+        self._counted = threading.Event()  # set once _done is known (or the read failed)
+        self._conn: psycopg.Connection | None = None
+        self._raw: RawKeys | None = None
         self._thread = threading.Thread(target=self._run, args=(conninfo,),
                                         name="cim-early-keys", daemon=True)
         self._thread.start()
@@ -110,18 +115,35 @@ class EarlyKeys:
     def _run(self, conninfo: str) -> None:
         try:
             with psycopg.connect(conninfo, application_name="cim-load-keys") as conn:
+                self._conn = conn
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                done = conn.execute(SUCCEEDED).fetchone()[0]
-                self._got = (done, read_keys(conn, self.table, self.layer_name, self.dataset))
+                self._done = conn.execute(SUCCEEDED).fetchone()[0]
+                self._counted.set()
+                self._raw = read_keys(conn, self.table, self.layer_name, self.dataset)
         except Exception:  # noqa: BLE001 - only an early start: the load reads them itself
-            self._got = None
+            self._raw = None
+        finally:
+            self._conn = None
+            self._counted.set()
 
-    def take(self, conn: psycopg.Connection, table: str, dataset: str) -> RawKeys | None:
-        """The keys read early, if they are of ``table`` and ``dataset`` and no load has
-        committed since (``conn``: the load's, holding the layer's merge lock)."""
-        self._thread.join()
-        if self._got is None or (table, dataset) != (self.table, self.dataset):
+    def take(self, conn: psycopg.Connection, table: str, layer_name: str, dataset: str
+             ) -> RawKeys | None:
+        """The keys read early, if they are of this layer and dataset and no load has
+        committed since (``conn``: the load's, holding the layer's merge lock); else None,
+        the early scan cancelled if it still runs."""
+        self._counted.wait()
+        if self._done is None or (table, layer_name, dataset) != (
+                self.table, self.layer_name, self.dataset) or \
+                conn.execute(SUCCEEDED).fetchone()[0] != self._done:
+            early = self._conn
+            if early is not None:
+                try:
+                    early.cancel()  # a scan no one will take
+                except Exception:  # noqa: BLE001 - it ends by itself all the same
+                    pass
+            self._done = None  # taken once
             return None
-        done, raw = self._got
-        self._got = None  # taken once
-        return raw if conn.execute(SUCCEEDED).fetchone()[0] == done else None
+        self._done = None
+        self._thread.join()
+        raw, self._raw = self._raw, None
+        return raw

@@ -203,7 +203,7 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     The keys stay one UTF-8 buffer, an Arrow array over it (:func:`read_keys` reads each
     column as one aggregated value). The ids map the rows the server gives for keys looked up
     by text (:meth:`Known._read`) back to rows of Known."""
-    raw = early.take(conn, layer.table, dataset) if early is not None else None
+    raw = early.take(conn, layer.table, layer.name, dataset) if early is not None else None
     if raw is None:
         raw = read_keys(conn, layer.table, layer.name, dataset)
     if raw.escaped:

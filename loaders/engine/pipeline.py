@@ -376,7 +376,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                                 bool(dropped))
     processes = int(processes)
     # what the layer holds, read once here (the merge lock held keeps other loads from
-    # committing in between); converter processes inherit it when forked
+    # committing in between; keys read early are taken only if none committed since they
+    # were: loaders.engine.keyread); converter processes inherit it when forked
     t = time.monotonic()
     head = [first] if first is not None else []
     if fingerprint:  # the current boundaries decide too (outside_area): in the context
