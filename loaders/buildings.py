@@ -151,7 +151,6 @@ def make_columns(profile: CityProfile):
                   "structure": values["structure"], "floors_above": values["floors_above"],
                   "floors_below": values["floors_below"], "height": values["height"],
                   "year_built": values["year_built"]}
-        assert tuple(parsed) == HASHED.columns
         # unset on a first load: taken from the stored row when a reload compares it
         hashes = content_hashes_wkb(parsed, iso) if ctx.hash_rows else \
             np.full(n, None, dtype=object)

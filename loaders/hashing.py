@@ -180,10 +180,11 @@ def stored_hashes(conn: Any, table: str, recipe: StoredRecipe, ids: Sequence[int
     if not len(ids):
         return {}
     # binary: each float8 as its double, whatever the server's extra_float_digits
-    rows = conn.cursor(binary=True).execute(sql.SQL(
-        "SELECT id, ST_AsBinary(geom, 'NDR'), {} FROM {} WHERE id = ANY(%s)").format(
-        sql.SQL(", ").join(map(sql.Identifier, recipe.columns)), sql.Identifier(table)),
-        (list(ids),)).fetchall()
+    with conn.cursor(binary=True) as cur:
+        rows = cur.execute(sql.SQL(
+            "SELECT id, ST_AsBinary(geom, 'NDR'), {} FROM {} WHERE id = ANY(%s)").format(
+            sql.SQL(", ").join(map(sql.Identifier, recipe.columns)), sql.Identifier(table)),
+            (list(ids),)).fetchall()
     if not rows:
         return {}
     values = {c: [None] * len(rows) if c in recipe.nulled else [r[2 + k] for r in rows]

@@ -30,7 +30,7 @@ from cim.db.locks import MERGE_LOCK_SPACE
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
 from loaders.engine.copycols import copy_data
-from loaders.engine.known import like_prefix
+from loaders.engine.keyread import like_prefix
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import BASE_COLUMNS, StagedRows, staging_columns  # noqa: F401
 

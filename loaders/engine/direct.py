@@ -48,7 +48,7 @@ from cim.coding import registry
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.layerdefs import LayerDef
 from loaders.engine import rowsbuf
-from loaders.engine.known import Known, fetch_known, like_prefix  # noqa: F401
+from loaders.engine.known import Known, fetch_known  # noqa: F401
 from loaders.engine.places import AreaIndex, Areas, areas_digest, fetch_areas  # noqa: F401
 from loaders.engine.report import Reject
 from loaders.engine.workers import converted_batches  # noqa: F401

@@ -19,7 +19,7 @@ from psycopg import sql
 
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
-from loaders.engine.keyread import EarlyKeys, like_prefix, read_keys  # noqa: F401
+from loaders.engine.keyread import EarlyKeys, read_keys
 from loaders.hashing import StoredRecipe, stored_hashes
 
 

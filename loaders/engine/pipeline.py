@@ -31,7 +31,7 @@ from cim.errors import InputError, OutOfAreaError
 from cim.layerdefs import LayerDef
 from cim.profile import CityProfile
 from loaders.engine import indexes
-from loaders.engine.keyread import EarlyKeys
+from loaders.engine.keyread import EarlyKeys, like_prefix
 from loaders.engine.pages import small_pages
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
@@ -468,7 +468,6 @@ def _converters(conn: psycopg.Connection, layer: LayerDef, dataset: str,
 
 def _holds_dataset(conn: psycopg.Connection, layer: LayerDef, dataset: str) -> bool:
     """Whether the layer holds current features of the dataset (a reload)."""
-    from loaders.engine.direct import like_prefix
 
     return conn.execute(psycopg.sql.SQL(
         "SELECT EXISTS (SELECT 1 FROM {} WHERE valid_to IS NULL AND source_key LIKE %s)"
