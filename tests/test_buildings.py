@@ -209,18 +209,21 @@ def test_rejects_keep_the_delivered_geometry_in_the_input_crs(fresh_db, tmp_path
 def test_heights_typed_as_surveyors_write_them_and_those_that_cannot_be_read(fresh_db, tmp_path):
     """A text height column (a CSV turned GeoPackage): grouped thousands and a metre sign read;
     a decimal comma, another unit or a digit separator is never a number ten or a thousand
-    times off — the row is rejected naming its field, nothing else lost."""
-    gdf = _sample(6)
-    gdf["建筑高度"] = ["12 m", "1,5", "0,500", "24米", "12mm", "1_5"]
+    times off — the row is rejected naming its field, nothing else lost. Full-width forms (an
+    IME's full-width mode) read as their ASCII twins, a full-width decimal comma is refused."""
+    gdf = _sample(9)
+    gdf["建筑高度"] = ["12 m", "1,5", "0,500", "24米", "12mm", "1_5", "１８．５ｍ", "1，200",
+                     "０，５"]
     p = _write(tmp_path, "typed.gpkg", gdf)
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, p)
-    assert (r.read, r.loaded + r.rejected) == (6, 6)
+    assert (r.read, r.loaded + r.rejected) == (9, 9)
     heights = dict(fresh_db.rows("SELECT source_key, height FROM buildings "
                                  "WHERE valid_to IS NULL"))
-    assert heights == {"typed:JZ000001": 12.0, "typed:JZ000004": 24.0}
+    assert heights == {"typed:JZ000001": 12.0, "typed:JZ000004": 24.0, "typed:JZ000007": 18.5}
     rejects = fresh_db.rows("SELECT source_key, field, message, attrs->>'建筑高度' "
                             "FROM load_rejects ORDER BY row_number")
     assert [(k, f, a) for k, f, _, a in rejects] == [
         ("typed:JZ000002", "建筑高度", "1,5"), ("typed:JZ000003", "建筑高度", "0,500"),
-        ("typed:JZ000005", "建筑高度", "12mm"), ("typed:JZ000006", "建筑高度", "1_5")]
+        ("typed:JZ000005", "建筑高度", "12mm"), ("typed:JZ000006", "建筑高度", "1_5"),
+        ("typed:JZ000008", "建筑高度", "1，200"), ("typed:JZ000009", "建筑高度", "０，５")]
     assert "'1,5'" in rejects[0][2] and "comma" in rejects[0][2]

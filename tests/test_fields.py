@@ -46,6 +46,9 @@ def test_column_parsers_agree_with_scalar_parsers(column, scalar, data):
     ("1,200", 1200.0), ("-12,345,678.25", -12345678.25), ("1,200.", 1200.0),
     ("12米", 12.0), ("12.5 m", 12.5), ("3M", 3.0), (" 7 ", 7.0), ("+1,200", 1200.0),
     ("+5e48", 5e48), ("1e3", 1000.0),
+    # typed in an IME's full-width mode
+    ("１２．５", 12.5), ("－3.2", -3.2), ("12ｍ", 12.0), ("１２ Ｍ", 12.0), ("1，200.5", 1200.5),
+    ("\u3000７\u3000", 7.0), ("１２米", 12.0),
 ])
 def test_numbers_group_thousands_and_carry_a_metre_sign(text, value):
     assert as_float(text) == value
@@ -55,7 +58,8 @@ def test_numbers_group_thousands_and_carry_a_metre_sign(text, value):
 
 @pytest.mark.parametrize("text", ["1,5", "12,34", "1,2345", ",5", "1,,200", "12mm", "5 cm",
                                   "米", "3mM", "0,500", "-0,500", "00,123", "1_5", "12_5m",
-                                  "+1e 3", "1,200,"])
+                                  "+1e 3", "1,200,", "０，５", "１２ｍｍ", "10⁵", "½",
+                                  "１＿５"])
 def test_numbers_refuse_a_comma_or_unit_they_cannot_read(text):
     """A decimal comma or a unit other than metres is a problem, not a number ten or a
     thousand times off (``1,5`` was 15, ``12mm`` 12)."""
