@@ -133,7 +133,7 @@ def convert_only(path: Path, profile) -> dict[str, float]:
     import numpy as np
 
     from cim import crs as cimcrs
-    from loaders.components import make_converter
+    from loaders.components import make_columns
     from loaders.engine.pipeline import LoadContext
     from loaders.fields import map_fields
     from loaders.sources.read import iter_batches, open_source
@@ -143,7 +143,7 @@ def convert_only(path: Path, profile) -> dict[str, float]:
                       transformer=None, srid=profile.srid, dataset=path.stem,
                       mapping=map_fields(src.fields, profile.field_aliases["components"]),
                       hash_rows=False)  # as a first load converts (no content hash)
-    convert = make_converter(profile)
+    convert = make_columns(profile)  # the converter of the direct load
     t_read = t_conv = 0.0
     n = loaded = 0
     it = iter_batches(src, 50_000)
@@ -154,12 +154,12 @@ def convert_only(path: Path, profile) -> dict[str, float]:
         if b is None:
             break
         t = time.perf_counter()
-        rows, rejects = convert(b, ctx)
+        converted = convert(b, ctx)
         t_conv += time.perf_counter() - t
         n += len(b.geometries)
-        loaded += len(rows)
+        loaded += len(converted.index)
     assert n and isinstance(loaded, (int, np.integer))
-    return {"rows": n, "staged": loaded, "read_s": t_read, "convert_s": t_conv}
+    return {"rows": n, "converted": loaded, "read_s": t_read, "convert_s": t_conv}
 
 
 def main() -> None:
@@ -185,7 +185,7 @@ def main() -> None:
         profile = load_profile(profile_path) if profile_path.exists() else \
             bench_database("components", bounds, DB)[0]
         r = convert_only(path, profile)
-        print(f"{r['rows']:,} rows ({r['staged']:,} staged): read {r['read_s']:.1f} s, "
+        print(f"{r['rows']:,} rows ({r['converted']:,} converted): read {r['read_s']:.1f} s, "
               f"convert {r['convert_s']:.1f} s ({r['rows'] / r['convert_s']:,.0f} rows/s); "
               f"load average {os.getloadavg()[0]:.2f}")
         return

@@ -22,12 +22,10 @@ from loaders.common import (
     row_attrs,
     source_keys,
 )
-from loaders.engine.bulk import JsonText
 from loaders.engine.direct import Converted, ewkb_from_iso
 from loaders.engine.fingerprint import make_fingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
-from loaders.engine.rows import StagedRows
 from loaders.fields import all_matches, is_blank, numbers, texts, years
 from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
@@ -172,25 +170,6 @@ def make_columns(profile: CityProfile):
             attrs=[attrs[i] for i in idx], flags=[flags[i] for i in idx],
             geoms=prep.geoms[idx], ewkb=wkb, class_code=use_code[idx],
             columns={c: v[idx] for c, v in parsed.items()}, rejects=rejects)
-
-    return convert
-
-
-def make_converter(profile: CityProfile):
-    """The staged converter (:func:`loaders.engine.pipeline.run_load`): the same rows as
-    :func:`make_columns`, as :class:`StagedRows`. Not for merging into the layer: the staged
-    merge compares content hashes in SQL, and a direct first load leaves them unset
-    (``loaders.hashing``); the loads of this layer are direct."""
-    columns = make_columns(profile)
-
-    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
-        c = columns(batch, ctx)
-        rows = StagedRows.from_columns(BUILDINGS, {
-            "row_no": (batch.first_row + c.index).tolist(),
-            "source_key": c.source_key, "row_hash": c.row_hash.tolist(),
-            "attrs": [JsonText(a) for a in c.attrs], "flags": c.flags,
-            "geom": c.ewkb, "class_code": c.class_code, **c.columns})
-        return rows, c.rejects
 
     return convert
 
