@@ -20,6 +20,9 @@ through these two functions:
 
 Both sides of a look-up go through the same function: the dictionary's names and aliases
 when it is built, the delivered value when it is looked up.
+
+Numbers are not looked up but read: :func:`half_width` gives their full-width forms the
+meaning of their ASCII twins ("１８．５ｍ", "ＤＮ３００", "－3") and nothing else.
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 _SPACE = re.compile(r"\s+")
 _UNIT = re.compile(r"[(\[【][^)\]】]*[)\]】]$")
 _SEPARATORS = re.compile(r"[_:\-/\\.·]")
+
+
+# the full-width forms of ASCII (U+FF01–U+FF5E) and the ideographic space; not NFKC, which
+# would also read "10⁵" as 105 and "½" as 1⁄2 in a number
+_HALF_WIDTH = {0x3000: 0x20, **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}}
+
+
+def half_width(text: str) -> str:
+    """``text`` with full-width ASCII forms (an IME's full-width mode) as ASCII."""
+    return text.translate(_HALF_WIDTH)
 
 
 def norm_key(value: Any) -> str:

@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from cim.errors import ConfigError
-from cim.text import norm_name
+from cim.text import half_width, norm_name
 
 _norm = norm_name  # field names compare as column headers do (cim/text.py)
 
@@ -95,10 +95,6 @@ def as_text(v: Any, max_len: int = 1000) -> str | None:
 # digits not starting with 0: 0,500 is a decimal comma), a metre sign after it
 _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")
 _METRES = re.compile(r"(.*?[\d.])\s*(?:m|M|米)")
-# an IME's full-width mode ("１２．５", "－3", "12ｍ", "1，200"): the full-width forms of ASCII
-# (U+FF01–U+FF5E) and the ideographic space read as what they stand for. Not NFKC, which
-# would also read "10⁵" as 105 and "½" as 1⁄2
-_HALF_WIDTH = {0x3000: 0x20, **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}}
 
 
 def as_float(v: Any, lo: float | None = None, hi: float | None = None) -> float | None:
@@ -111,7 +107,7 @@ def as_float(v: Any, lo: float | None = None, hi: float | None = None) -> float 
     if is_blank(v):
         return None
     if isinstance(v, str):
-        s = v.translate(_HALF_WIDTH).strip()
+        s = half_width(v).strip()  # an IME's full-width mode: "１２．５", "1，200"
         if "_" in s:
             raise ValueProblem(f"{v!r} is not a number")
         try:

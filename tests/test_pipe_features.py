@@ -138,6 +138,27 @@ def test_a_clean_survey_of_every_class_raises_no_finding(jining_profile, tmp_pat
     assert (data["points"], data["segments"]) == (expected_points, expected_segments)
 
 
+def test_sizes_and_depths_typed_full_width_read_as_their_ascii_twins(jining_profile, tmp_path):
+    """A survey typed partly in an IME's full-width mode (ＤＮ３００, １．５, as Excel keeps what
+    was typed): the same network as its ASCII twin, no size change found where none is."""
+    pts, segs = _network("给水", 0)
+    wide = str.maketrans("0123456789.DN", "０１２３４５６７８９．ＤＮ")
+    odd = segs.index % 2 == 1
+    segs["管径"] = segs["管径"].astype(object)
+    segs.loc[odd, "管径"] = [v.translate(wide) for v in segs.loc[odd, "管径"]]
+    segs["起点埋深"] = segs["起点埋深"].astype(object)
+    segs.loc[odd, "起点埋深"] = [f"{v:.2f}".translate(wide) for v in segs.loc[odd, "起点埋深"]]
+    pts.to_csv(tmp_path / "给水_管线点成果表.csv", index=False, encoding="utf-8")
+    segs.to_csv(tmp_path / "给水_管线段成果表.csv", index=False, encoding="utf-8")
+    assert "ＤＮ" in (tmp_path / "给水_管线段成果表.csv").read_text(encoding="utf-8")
+    env = {**os.environ, "CIM_PROFILE": str(jining_profile.path)}
+    out = run_cli(["qa", "pipes", str(tmp_path), "--json"], env)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["findings"] == []
+    assert (data["points"], data["segments"]) == (len(pts), len(segs))
+
+
 def _feature_rows() -> list[dict[str, str]]:
     with open(FEATURES_CSV, encoding="utf-8") as fh:
         return list(csv.DictReader(fh))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cim.profile import CityProfile
-from cim.text import norm_key
+from cim.text import half_width, norm_key
 from loaders.fields import ValueProblem, is_blank
 
 NAME_SUFFIXES = ("管线点成果表", "管线段成果表", "管线点", "管线段", "成果表", "管线", "管道",
@@ -186,7 +186,7 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
             raise ValueProblem(f"size {value!r} is not positive")
         return v, None, None, f"{v:g}"
     text = str(value).strip()
-    s = re.sub(r"(?i)\s*mm$", "", text)
+    s = re.sub(r"(?i)\s*mm$", "", half_width(text))  # "ＤＮ３００", "３００ｍｍ" typed full-width
     s = _SIZE_PREFIX.sub("", s)
     parts = _SIZE_SPLIT.split(s)
     try:
