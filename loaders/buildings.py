@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,14 @@ from loaders.engine.direct import Converted, ewkb_from_iso
 from loaders.engine.fingerprint import make_fingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
-from loaders.fields import all_matches, is_blank, numbers, texts, years
+from loaders.fields import (
+    all_matches,
+    distinct,
+    is_blank,
+    numbers,
+    texts,
+    years,
+)
 from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch
@@ -38,6 +46,7 @@ from loaders.sources.wkb import as_read_wkb
 # (loaders/engine/fingerprint.py)
 CONVERTER_VERSION = "buildings-1"
 
+TEXT_ATTRS = {"name", "structure"}  # parsed from the column as read (Batch.for_parser)
 PARSERS = {
     "name": lambda c: texts(c, 200),
     "structure": lambda c: texts(c, 50),
@@ -60,13 +69,13 @@ def id_fields(ctx: LoadContext) -> list[str]:
     return first + [f for f in all_matches(ctx.source.fields, aliases) if f not in first]
 
 
-def _attrs(cols: dict[str, np.ndarray], n: int, columned: set[str],
+def _attrs(cols: Mapping[str, np.ndarray], n: int, columned: set[str],
            extra: dict[int, list[str]]) -> list[str]:
     """JSON of the source attributes that have no column (their values are stored in the
     columns: repeating them in attrs would only widen every row); ``extra`` names, per row,
     column fields kept all the same because the column does not hold their value (a height
     replaced by the solid's, a use the dictionary does not know)."""
-    kept = {f: c for f, c in cols.items() if f not in columned}
+    kept = {f: cols[f] for f in cols if f not in columned}  # columned ones: never converted
     out = attrs_json(kept, n)
     for i, names in extra.items():
         a = {f: jsonable(cols[f][i]) for f in cols if f not in columned or f in names}
@@ -119,7 +128,8 @@ def make_columns(profile: CityProfile):
             if src is None:
                 values[attr] = np.full(n, None, dtype=object)
                 continue
-            values[attr], bad = parse(cols[src])
+            values[attr], bad = parse(batch.for_parser(src) if attr in TEXT_ATTRS
+                                      else cols[src])
             for i, msg in bad.items():
                 if attr == "height" and np.isfinite(prep.solid_height[i]):
                     continue  # a 3D solid carries its height (below)
@@ -133,14 +143,18 @@ def make_columns(profile: CityProfile):
                 extra.setdefault(int(i), []).append(m["height"])
         for i, (f, msg) in check_attrs_batch(cols, arrow=batch.arrow).items():
             problem.setdefault(i, ("bad_value", f"field {f!r}: {msg}", f))
-        raw_use = cols[m["use"]] if "use" in m else np.full(n, None, dtype=object)
-        found = {v: uses.find(v) for v in pd.unique(pd.Series(raw_use, dtype=object))}
-        use = [found[v] for v in raw_use]
-        use_code = np.array([u["code"] if u else other["code"] for u in use], dtype=object)
-        use_name = np.array([u["name"] if u else other["name"] for u in use], dtype=object)
+        # each distinct use looked up once, given to its rows by index
+        at, distinct_uses = distinct(batch.for_parser(m["use"]) if "use" in m
+                                     else np.full(n, None, dtype=object))
+        distinct_uses.append(None)  # at -1: a missing use
+        found = [uses.find(v) for v in distinct_uses]
+        use_code = np.array([u["code"] if u else other["code"] for u in found],
+                            dtype=object)[at]
+        use_name = np.array([u["name"] if u else other["name"] for u in found],
+                            dtype=object)[at]
         flags = prep.flags
-        for i in np.flatnonzero([u is None for u in use]):
-            v = raw_use[i]
+        for i in np.flatnonzero(np.array([u is None for u in found], dtype=bool)[at]):
+            v = distinct_uses[at[i]]
             blank = is_blank(v) or str(v).strip() == ""
             flags[i] = flags[i] + ["use_missing" if blank else "use_unmapped"]
             if not blank:

@@ -4,6 +4,7 @@ dictionaries, reject records."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -219,14 +220,14 @@ def attrs_json(columns: dict[str, np.ndarray], n: int) -> list[str]:
     return ["{" + ", ".join(t) + "}" for t in zip(*frags)]
 
 
-def check_attrs_batch(columns: dict[str, np.ndarray], max_chars: int = MAX_ATTR_CHARS,
+def check_attrs_batch(columns: Mapping[str, np.ndarray], max_chars: int = MAX_ATTR_CHARS,
                       arrow: pa.RecordBatch | None = None) -> dict[int, tuple[str, str]]:
     """{row index: (field, problem)} for rows with a value that cannot be stored.
 
     ``arrow``: the batch as read, when ``columns`` are its columns: text and number columns
     are then tested in Arrow, without building pandas strings."""
     suspects: set[int] = set()
-    for name, col in columns.items():
+    for name in columns:  # a column tested in Arrow is never converted (Batch.columns)
         arr = arrow.column(name) if arrow is not None and name in arrow.schema.names \
             else None
         if arr is not None and (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)
@@ -238,6 +239,7 @@ def check_attrs_batch(columns: dict[str, np.ndarray], max_chars: int = MAX_ATTR_
             suspects.update(np.flatnonzero(
                 pc.fill_null(bad, False).to_numpy(zero_copy_only=False)).tolist())
             continue
+        col = columns[name]
         kind = pd.api.types.infer_dtype(col, skipna=True)
         if kind in ("integer", "floating", "mixed-integer-float", "boolean", "empty"):
             continue

@@ -214,14 +214,13 @@ def make_columns(profile: CityProfile):
         # the first problem of each row: (reason, message, field)
         problem: dict[int, tuple[str, str, str | None]] = {
             i: (r[0], r[1], None) for i, r in enumerate(reject) if r is not None}
-        raw_class = cols[m["class"]]
-        codes, distinct_classes = distinct(raw_class)
+        codes, distinct_classes = distinct(batch.for_parser(m["class"]))
         subs = [dictionary.find(v) for v in distinct_classes]
         sub = _subclass_columns(subs, codes)
         for i in np.flatnonzero(sub["subclass_code"] == None):  # noqa: E711
             if i in problem:
                 continue
-            v = raw_class[i]
+            v = distinct_classes[codes[i]] if codes[i] >= 0 else None
             if is_blank(v):
                 problem[i] = ("missing_class", "the component has no class (部件小类 is empty)",
                               m["class"])
@@ -240,7 +239,7 @@ def make_columns(profile: CityProfile):
             if src is None:
                 vals[f] = np.full(n, None, dtype=object)
                 continue
-            vals[f], bad = parse(cols[src])
+            vals[f], bad = parse(batch.for_parser(src))  # text as read: no string a row
             for i, msg in bad.items():
                 problem.setdefault(i, ("bad_value", f"field {src!r}: {msg}", src))
         flags = gflags
@@ -284,7 +283,7 @@ def make_columns(profile: CityProfile):
             # from the stored row when a reload compares it
             row_hash=content_hashes_wkb(kept, iso) if ctx.hash_rows
             else np.full(len(idx), None, dtype=object),
-            attrs=attrs_json({k: v[idx] for k, v in cols.items() if k not in columned},
+            attrs=attrs_json({k: cols[k][idx] for k in cols if k not in columned},
                              len(idx)),
             flags=[flags[i] for i in idx], geoms=geoms[idx],
             # the stored EWKB from the hashed ISO WKB's header (2D), else from shapely

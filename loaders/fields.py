@@ -172,10 +172,14 @@ def _fallback(values: np.ndarray, out: np.ndarray, suspects: np.ndarray, parse,
             problems[int(i)] = str(exc)
 
 
-def texts(values: np.ndarray, max_len: int = 1000) -> tuple[np.ndarray, dict[int, str]]:
+def texts(values: np.ndarray | Any, max_len: int = 1000) -> tuple[np.ndarray, dict[int, str]]:
     """Column version of :func:`as_text`: (values, {row index: problem}). A column of texts is
     parsed once per distinct text (survey columns repeat their values); any other column
-    value by value (5 and 5.0 are different texts)."""
+    value by value (5 and 5.0 are different texts). ``values`` may be an Arrow string array
+    as read (:meth:`loaders.sources.read.Batch.for_parser`): its distinct texts are found in
+    Arrow, and no Python string is made per row."""
+    if not isinstance(values, np.ndarray) and is_arrow_text(values):
+        return mapped(values, lambda v: as_text(v, max_len))
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         return mapped(values, lambda v: as_text(v, max_len))
     out = np.full(len(values), None, dtype=object)
@@ -239,9 +243,12 @@ def years(values: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
 _ONE_KIND = ("string", "empty", "integer", "boolean")
 
 
-def distinct(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+def distinct(values: np.ndarray | Any) -> tuple[np.ndarray, list[Any]]:
     """(codes, uniques): each row's index into the distinct values of the column, -1 where the
-    value is missing (None, NaN). Values of different types stay apart (1, 1.0, '1')."""
+    value is missing (None, NaN). Values of different types stay apart (1, 1.0, '1'). An
+    Arrow string array (a text column as read) is encoded in Arrow."""
+    if not isinstance(values, np.ndarray) and is_arrow_text(values):
+        return arrow_distinct(values)
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in _ONE_KIND:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object))
@@ -267,11 +274,29 @@ def distinct(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     return codes, uniques
 
 
-def mapped(values: np.ndarray, parse) -> tuple[np.ndarray, dict[int, str]]:
+def is_arrow_text(values: Any) -> bool:
+    """Whether ``values`` is an Arrow string array (a text column as read)."""
+    import pyarrow as pa
+
+    return isinstance(values, pa.Array) and (pa.types.is_string(values.type)
+                                             or pa.types.is_large_string(values.type))
+
+
+def arrow_distinct(values: Any) -> tuple[np.ndarray, list[Any]]:
+    """:func:`distinct` of an Arrow string array: (codes, uniques), -1 where null."""
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(values)
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+    return codes, enc.dictionary.to_pylist()
+
+
+def mapped(values: np.ndarray | Any, parse) -> tuple[np.ndarray, dict[int, str]]:
     """Column version of any scalar parser: (values, {row index: problem}).
 
     ``parse`` runs once per distinct value (:func:`distinct`; a missing value is parsed as
     None) and its result, or its :class:`ValueProblem`, is given to every row holding it.
+    ``values`` may be an Arrow string array (see :func:`texts`).
     """
     codes, uniques = distinct(values)
     table = np.empty(len(uniques) + 1, dtype=object)

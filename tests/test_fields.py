@@ -129,3 +129,21 @@ def test_attrs_json_texts_quoted_in_arrow_are_what_json_writes():
         expected.append("{" + json.dumps("编号", ensure_ascii=False) + ": " + (
             "null" if blank else json.dumps(v.replace("\x00", ""), ensure_ascii=False)) + "}")
     assert attrs_json({"编号": col}, len(col)) == expected
+
+
+def test_texts_of_an_arrow_column_as_read_are_those_of_its_python_values():
+    """A text column parsed in Arrow (no Python string a row) gives each row the value and
+    the problem the object column gives: stripped, blank as None, too long and NUL refused."""
+    import pyarrow as pa
+
+    raw = ["办公", " 办公 ", None, "", "x" * 60, "a\x00b", "住宅", "办公", "\u3000"]
+    want = (["办公", "办公", None, None, None, None, "住宅", "办公", None], {4, 5})
+    for column in (pa.array(raw, pa.string()), np.array(raw, dtype=object)):
+        values, problems = texts(column, 50)
+        assert (values.tolist(), set(problems)) == want, type(column)
+        assert "60" in problems[4] and "NUL" in problems[5]
+    from loaders.fields import distinct
+
+    codes, uniques = distinct(pa.array(raw, pa.string()))  # a use or class column as read
+    assert [uniques[c] if c >= 0 else None for c in codes] == raw
+    assert len(uniques) == len({v for v in raw if v is not None})
