@@ -46,7 +46,6 @@ from loaders.sources.wkb import as_read_wkb
 # (loaders/engine/fingerprint.py)
 CONVERTER_VERSION = "buildings-1"
 
-TEXT_ATTRS = {"name", "structure"}  # parsed from the column as read (Batch.for_parser)
 PARSERS = {
     "name": lambda c: texts(c, 200),
     "structure": lambda c: texts(c, 50),
@@ -128,8 +127,7 @@ def make_columns(profile: CityProfile):
             if src is None:
                 values[attr] = np.full(n, None, dtype=object)
                 continue
-            values[attr], bad = parse(batch.for_parser(src) if attr in TEXT_ATTRS
-                                      else cols[src])
+            values[attr], bad = parse(batch.for_parser(src))  # as read: no object a row
             for i, msg in bad.items():
                 if attr == "height" and np.isfinite(prep.solid_height[i]):
                     continue  # a 3D solid carries its height (below)

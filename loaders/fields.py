@@ -148,7 +148,8 @@ def as_int(v: Any, lo: int | None = None, hi: int | None = None) -> int | None:
 def as_year(v: Any) -> int | None:
     if is_blank(v):
         return None
-    m = re.match(r"^\s*(\d{4})", str(v))
+    # four digits, or eight (19950601); not the first four of 12345
+    m = re.match(r"^\s*(\d{4})(?:\d{4})?(?!\d)", str(v))
     if not m:
         raise ValueProblem(f"{v!r} is not a year")
     y = int(m.group(1))
@@ -162,11 +163,12 @@ def as_year(v: Any) -> int | None:
 # clean values are converted in bulk by pandas, and only the values bulk conversion cannot
 # vouch for go through the scalar parser (which converts them or says what is wrong).
 
-def _fallback(values: np.ndarray, out: np.ndarray, suspects: np.ndarray, parse,
+def _fallback(values: Any, out: np.ndarray, suspects: np.ndarray, parse,
               problems: dict[int, str]) -> None:
+    arrow = not isinstance(values, np.ndarray)  # an Arrow column: its Python values
     for i in suspects:
         try:
-            out[i] = parse(values[i])
+            out[i] = parse(values[int(i)].as_py() if arrow else values[i])
         except ValueProblem as exc:
             out[i] = None
             problems[int(i)] = str(exc)
@@ -178,8 +180,10 @@ def texts(values: np.ndarray | Any, max_len: int = 1000) -> tuple[np.ndarray, di
     value by value (5 and 5.0 are different texts). ``values`` may be an Arrow string array
     as read (:meth:`loaders.sources.read.Batch.for_parser`): its distinct texts are found in
     Arrow, and no Python string is made per row."""
-    if not isinstance(values, np.ndarray) and is_arrow_text(values):
-        return mapped(values, lambda v: as_text(v, max_len))
+    if not isinstance(values, np.ndarray):
+        if is_arrow_text(values):
+            return mapped(values, lambda v: as_text(v, max_len))
+        values = as_objects(values)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         return mapped(values, lambda v: as_text(v, max_len))
     out = np.full(len(values), None, dtype=object)
@@ -188,10 +192,26 @@ def texts(values: np.ndarray | Any, max_len: int = 1000) -> tuple[np.ndarray, di
     return out, problems
 
 
-def numbers(values: np.ndarray, lo: float | None = None, hi: float | None = None,
+def numbers(values: np.ndarray | Any, lo: float | None = None, hi: float | None = None,
             integer: bool = False) -> tuple[np.ndarray, dict[int, str]]:
-    """Column version of :func:`as_float` / :func:`as_int`: (values, {row index: problem})."""
+    """Column version of :func:`as_float` / :func:`as_int`: (values, {row index: problem}).
+    ``values`` may be an Arrow column as read (:meth:`loaders.sources.read.Batch.for_parser`):
+    numbers are then checked in NumPy straight from it."""
     parse = (lambda v: as_int(v, lo, hi)) if integer else (lambda v: as_float(v, lo, hi))
+    if not isinstance(values, np.ndarray):
+        if is_arrow_text(values):
+            return mapped(values, parse)
+        if is_arrow_number(values):
+            num = _arrow_floats(values)
+            ok = np.isfinite(num)
+            if lo is not None:
+                ok &= num >= lo
+            if hi is not None:
+                ok &= num <= hi
+            if integer:
+                ok &= np.floor(num) == num
+            return _bulk(values, num, ok, np.isnan(num), integer, parse)
+        values = as_objects(values)
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("string", "empty"):
         # texts (a CSV or Excel column): each distinct one by the scalar parser itself —
@@ -211,7 +231,13 @@ def numbers(values: np.ndarray, lo: float | None = None, hi: float | None = None
         ok &= num <= hi
     if integer:
         ok &= np.floor(num) == num
-    out = np.full(len(s), None, dtype=object)
+    return _bulk(values, num, ok, blank, integer, parse)
+
+
+def _bulk(values: Any, num: np.ndarray, ok: np.ndarray, blank: np.ndarray, integer: bool,
+          parse) -> tuple[np.ndarray, dict[int, str]]:
+    """The numbers ``num`` where ``ok``, the rest neither ok nor blank by ``parse``."""
+    out = np.full(len(num), None, dtype=object)
     if integer:
         out[ok] = num[ok].astype(np.int64).astype(object)
     else:
@@ -221,9 +247,15 @@ def numbers(values: np.ndarray, lo: float | None = None, hi: float | None = None
     return out, problems
 
 
-def years(values: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+def years(values: np.ndarray | Any) -> tuple[np.ndarray, dict[int, str]]:
     """Column version of :func:`as_year`: whole numbers 1000–2100 in bulk, the rest (dates as
-    text, '1995年' …) through the scalar parser."""
+    text, '1995年' …) through the scalar parser. ``values`` may be an Arrow column as read."""
+    if not isinstance(values, np.ndarray):
+        if is_arrow_number(values):
+            num = _arrow_floats(values)
+            ok = np.isfinite(num) & (num >= 1000) & (num <= 2100) & (np.floor(num) == num)
+            return _bulk(values, num, ok, np.isnan(num), True, as_year)
+        values = as_objects(values)
     s = pd.Series(values, dtype=object)
     blank = s.isna().to_numpy()
     num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -247,8 +279,10 @@ def distinct(values: np.ndarray | Any) -> tuple[np.ndarray, list[Any]]:
     """(codes, uniques): each row's index into the distinct values of the column, -1 where the
     value is missing (None, NaN). Values of different types stay apart (1, 1.0, '1'). An
     Arrow string array (a text column as read) is encoded in Arrow."""
-    if not isinstance(values, np.ndarray) and is_arrow_text(values):
-        return arrow_distinct(values)
+    if not isinstance(values, np.ndarray):
+        if is_arrow_text(values):
+            return arrow_distinct(values)
+        values = as_objects(values)
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in _ONE_KIND:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object))
@@ -280,6 +314,29 @@ def is_arrow_text(values: Any) -> bool:
 
     return isinstance(values, pa.Array) and (pa.types.is_string(values.type)
                                              or pa.types.is_large_string(values.type))
+
+
+def is_arrow_number(values: Any) -> bool:
+    """Whether ``values`` is an Arrow integer or floating-point array."""
+    import pyarrow as pa
+
+    return isinstance(values, pa.Array) and (pa.types.is_integer(values.type)
+                                             or pa.types.is_floating(values.type))
+
+
+def as_objects(values: Any) -> np.ndarray:
+    """An Arrow column as an object array of its values as read: an integer column with
+    nulls stays integers (pandas would make them floats: 1995 read as the text '1995.0')."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values.to_pylist()
+    return out
+
+
+def _arrow_floats(values: Any) -> np.ndarray:
+    """An Arrow number column as float64, NaN where null."""
+    import pyarrow as pa
+
+    return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
 def arrow_distinct(values: Any) -> tuple[np.ndarray, list[Any]]:

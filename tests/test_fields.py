@@ -147,3 +147,41 @@ def test_texts_of_an_arrow_column_as_read_are_those_of_its_python_values():
     codes, uniques = distinct(pa.array(raw, pa.string()))  # a use or class column as read
     assert [uniques[c] if c >= 0 else None for c in codes] == raw
     assert len(uniques) == len({v for v in raw if v is not None})
+
+
+@pytest.mark.parametrize("column, scalar", [
+    (lambda c: texts(c, 200), lambda v: as_text(v, 200)),
+    (lambda c: numbers(c, 0, 300, integer=True), lambda v: as_int(v, 0, 300)),
+    (lambda c: numbers(c, 0, 1000), lambda v: as_float(v, 0, 1000)),
+    (years, as_year),
+])
+@pytest.mark.parametrize("arrow", [
+    ("int32", [1995, None, 12, 301, 2200, 12345, 0]),
+    ("int64", [1995, 2001, -3, 300]),
+    ("float64", [3.0, 4.5, float("nan"), None, 1e9, float("inf"), 1995.0, 300.5]),
+    ("string", ["1995", " 12 ", None, "1,200", "１８．５ｍ", "12345", "1995年", "x"]),
+])
+def test_column_parsers_of_an_arrow_column_agree_with_scalar_parsers(column, scalar, arrow):
+    """A column as read (Batch.for_parser: Arrow, no Python object a row) gives each row
+    what the scalar parser gives its value as read."""
+    import pyarrow as pa
+
+    kind, raw = arrow
+    values, problems = column(pa.array(raw, getattr(pa, kind)()))
+    for i, v in enumerate(raw):
+        want, why = _scalar(scalar, v)
+        assert (values[i], problems.get(i)) == (want, why), (i, v)
+        assert type(values[i]) is type(want), (i, v)
+
+
+@pytest.mark.parametrize("text, year", [("1995", 1995), ("1995年", 1995), ("19950601", 1995),
+                                        ("1995-06-01", 1995), (1995.0, 1995)])
+def test_years_as_surveyors_write_them(text, year):
+    assert as_year(text) == year
+
+
+@pytest.mark.parametrize("text", ["12345", 12345, "123456789", "95"])
+def test_a_number_of_other_than_four_or_eight_digits_is_no_year(text):
+    """12345 was read as the year 1234, silently."""
+    with pytest.raises(ValueProblem):
+        as_year(text)
