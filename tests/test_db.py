@@ -123,8 +123,8 @@ def test_codes_and_keys_compare_byte_by_byte(scratch):
             "EXPLAIN SELECT code FROM code_registry WHERE layer = 'buildings' "
             "AND source_key LIKE 'survey:%'"))
         # the prefix became a range of the index (under a linguistic collation: a filter)
-        assert "Index Cond: ((layer = 'buildings'::text) AND (source_key >= 'survey:'::text)" \
-            in plan, plan
+        assert "source_key >= 'survey:'::text) AND (source_key < 'survey;'::text)" in \
+            "\n".join(line for line in plan.splitlines() if "Index Cond" in line), plan
     downgrade(scratch, 4527, "0009_source_hash")
     assert not {k for k, v in _collations(scratch).items() if v == "C"}
     upgrade(scratch, 4527)

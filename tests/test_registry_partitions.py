@@ -86,6 +86,8 @@ def test_a_large_first_load_gets_a_frozen_indexed_partition(fresh_db, tmp_path, 
         "SELECT inhparent::regclass::text FROM pg_inherits "
         "WHERE inhrelid = 'code_registry_buildings_layer_source_uq'::regclass"
     ) == "code_registry_layer_source_uq"
+    # the key first (migration 0012): led by its one layer, the build compared equal names
+    assert ixs["code_registry_buildings_layer_source_uq"].endswith("(source_key, layer)")
     one = fresh_db.rows("SELECT code, source_key FROM code_registry_buildings LIMIT 1")[0]
     # found through the parent by code alone, and both uniqueness rules hold
     assert fresh_db.scalar("SELECT layer FROM code_registry WHERE code = %s",
@@ -96,6 +98,11 @@ def test_a_large_first_load_gets_a_frozen_indexed_partition(fresh_db, tmp_path, 
     with pytest.raises(psycopg.errors.UniqueViolation):
         fresh_db.scalar("INSERT INTO code_registry (code, layer, source_key) "
                         "VALUES ('X1', 'buildings', %s) RETURNING 1", (one[1],))
+    # the allocator's arbiter names the columns in the other order: the same constraint
+    assert fresh_db.scalar(
+        "WITH i AS (INSERT INTO code_registry (code, layer, source_key) VALUES ('X2', "
+        "'buildings', %s) ON CONFLICT (layer, source_key) DO NOTHING RETURNING 1) "
+        "SELECT count(*) FROM i", (one[1],)) == 0
     # the layer's next load (another dataset, its partition there): through the parent
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset="second",
                        batch_size=300, processes=1)
