@@ -47,6 +47,16 @@ def _changed_since_analyze(db, table: str, rows: int) -> int:
             time.sleep(0.1)
 
 
+def vacuums(db, table: str) -> int:
+    """How many times ``table`` was vacuumed by a command (not by autovacuum). Whether the
+    pages became all-visible depends on every other snapshot open at that moment (an
+    autovacuum ANALYZE of another table holds one); that the load vacuumed does not."""
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return conn.execute("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = %s",
+                            (table,)).fetchone()[0]
+
+
 def _layer_codes(db) -> set[tuple]:
     """What the registry must hold for the buildings: every version's code and key (one per
     key: a code is issued once), read from the layer itself."""
