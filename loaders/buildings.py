@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
@@ -115,9 +116,10 @@ def make_columns(profile: CityProfile):
         # rest of the checks); the stored MultiPolygon's WKB is written around their WKB
         prep = prepare(batch.geometries, ctx.transformer, "polygon", make_multi=False)
         keys = _keys(ctx, batch, prep.geoms)
+        # in Arrow from the column as read (no Python bytes a row), when the batch holds it
         iso = multi_iso_wkb(prep.geoms, "polygon",
                             as_read_wkb(batch.wkb, batch.geometries, prep.geoms,
-                                        batch.wkb_arrow))
+                                        batch.wkb_arrow), arrow=batch.wkb_arrow)
         # problems per row, the first one found wins: geometry, then attributes in order
         problem: dict[int, tuple[str, str, str | None]] = {
             i: (r[0], r[1], None) for i, r in enumerate(prep.reject) if r is not None}
@@ -174,7 +176,9 @@ def make_columns(profile: CityProfile):
         idx = np.flatnonzero(keep)
         columned = {m[a] for a in (*PARSERS, "use", "source_id") if a in m}
         attrs = _attrs(cols, n, columned, extra)
-        wkb = ewkb_from_iso(iso[idx], ctx.srid)
+        wkb = ewkb_from_iso(iso if len(idx) == n else
+                            iso.take(pa.array(idx)) if isinstance(iso, pa.Array) else iso[idx],
+                            ctx.srid)
         if wkb is None:
             wkb = ewkb(as_multi(prep.geoms[idx], "polygon"), ctx.srid)
         return Converted(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -197,18 +198,26 @@ def geometry_keys(geoms: np.ndarray) -> list[str]:
 _MULTI_OF = {"polygon": (3, 6), "line": (1, 5)}
 
 
-def multi_iso_wkb(geoms: np.ndarray, family: str, as_read: np.ndarray | None = None
-                  ) -> np.ndarray:
+def multi_iso_wkb(geoms: np.ndarray, family: str, as_read: np.ndarray | None = None,
+                  arrow: Any = None) -> np.ndarray | Any:
     """ISO WKB (little-endian, Z kept, no SRID; None where missing) of ``geoms`` with each
     single Polygon (LineString) written as a MultiPolygon (MultiLineString) of one part:
     byte for byte what ``shapely.to_wkb`` gives of :func:`as_multi`'s geometries, without
     building them (a one-part multi's WKB is its header, then the part's own WKB).
     ``as_read``: the rows' own WKB where it is what shapely would write
-    (:func:`loaders.sources.wkb.as_read_wkb`),
-    not written again."""
+    (:func:`loaders.sources.wkb.as_read_wkb`), not written again. ``arrow``: the Arrow
+    binary column ``as_read``'s bytes were read from, row for row: the result is then an
+    Arrow binary array built from it, with no Python bytes a row (a batch's 50,000 WKB turned
+    into Arrow from Python bytes: 11 ms, three times on the way to the COPY buffer)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if arrow is not None and as_read is not None:
+        if isinstance(arrow, pa.ExtensionArray):
+            arrow = arrow.storage
+        if isinstance(arrow, pa.Array) and pa.types.is_binary(arrow.type) \
+                and len(arrow) == len(geoms):
+            return _multi_iso_arrow(geoms, family, as_read, arrow)
     if as_read is not None and (given := np.asarray(as_read != None)).any():  # noqa: E711
         wkb = np.asarray(as_read, dtype=object).copy()
         rest = np.flatnonzero(~given)
@@ -234,6 +243,39 @@ def multi_iso_wkb(geoms: np.ndarray, family: str, as_read: np.ndarray | None = N
     out = wkb.copy()
     out[idx] = joined.to_numpy(zero_copy_only=False)
     return out
+
+
+def _multi_iso_arrow(geoms: np.ndarray, family: str, as_read: np.ndarray, arrow: Any) -> Any:
+    """:func:`multi_iso_wkb` in Arrow: the rows as read are ``arrow``'s own, the others
+    written by shapely, the single parts given their one-part multi's header."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(geoms)
+    given = np.asarray(as_read != None)  # noqa: E711
+    out = arrow
+    if not given.all():
+        rest = shapely.to_wkb(geoms[~given], byte_order=1, flavor="iso", include_srid=False,
+                              output_dimension=3)
+        out = pc.replace_with_mask(out, pa.array(~given), pa.array(rest, pa.binary()))
+    one, many = _MULTI_OF[family]
+    idx = np.flatnonzero(shapely.get_type_id(geoms) == one)
+    if not len(idx):
+        return out
+    code = np.where(shapely.has_z(geoms[idx]), 1000 + many, many).astype("<u4")
+    head = np.empty((len(idx), 9), dtype=np.uint8)
+    head[:, 0] = 1
+    head[:, 1:5] = code.view(np.uint8).reshape(-1, 4)
+    head[:, 5:9] = np.frombuffer(np.uint32(1).astype("<u4").tobytes(), dtype=np.uint8)
+    heads = pa.FixedSizeBinaryArray.from_buffers(pa.binary(9), len(idx), [
+        None, pa.py_buffer(head.tobytes())]).cast(pa.binary())
+    parts = out if len(idx) == n else out.take(pa.array(idx))
+    joined = pc.binary_join_element_wise(heads, parts, b"")
+    if len(idx) == n:
+        return joined
+    mask = np.zeros(n, dtype=bool)
+    mask[idx] = True
+    return pc.replace_with_mask(out, pa.array(mask), joined)
 
 
 def as_multi(geoms: np.ndarray, family: str) -> np.ndarray:

@@ -137,10 +137,11 @@ def content_hashes(values: dict[str, Iterable[Any]], geoms: Any) -> np.ndarray:
     return content_hashes_wkb(values, geometry_wkb(geoms))
 
 
-def content_hashes_wkb(values: dict[str, Iterable[Any]], wkbs: Sequence[bytes | None]
+def content_hashes_wkb(values: dict[str, Iterable[Any]], wkbs: Sequence[bytes | None] | Any
                        ) -> np.ndarray:
     """:func:`content_hashes` with the geometries given as their canonical WKB already (ISO,
-    little-endian, no SRID, as :func:`geometry_wkb` gives it; None for no geometry).
+    little-endian, no SRID, as :func:`geometry_wkb` gives it; None for no geometry), bytes or
+    an Arrow binary array.
 
     Each column is encoded once per distinct value (repeated class codes, names and numbers
     cost one encoding); the fields of a row are concatenated by Arrow, so that Python only
@@ -148,7 +149,8 @@ def content_hashes_wkb(values: dict[str, Iterable[Any]], wkbs: Sequence[bytes | 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    wkb_arr = pa.array(_objects(wkbs), pa.binary(), from_pandas=True)
+    wkb_arr = wkbs if isinstance(wkbs, pa.Array) else \
+        pa.array(_objects(wkbs), pa.binary(), from_pandas=True)
     n = len(wkb_arr)
     columns = [_encoded_column(col, n) for col in values.values()]
     columns.append(_tagged(wkb_arr, b"G"))

@@ -61,6 +61,37 @@ def test_lines_are_written_as_their_one_part_multilines():
     assert [None if w is None else bytes(w) for w in got] == _shapely_multi_wkb(geoms, "line")
 
 
+def test_written_in_arrow_from_the_column_as_read_gives_the_same_bytes():
+    """The converter's path (``arrow``: the column as read; rows as read kept, the others
+    written by shapely — repaired, transformed, surfaces, missing): the same bytes as
+    shapely's one-part multis of the stored geometries, as an Arrow array."""
+    box = shapely.box(500_000, 3_900_000, 500_010, 3_900_020)
+    bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
+    read = np.array([box, shapely.MultiPolygon([box]), bowtie, None,
+                     shapely.Polygon([(0, 0, 5.5), (1, 0, 6), (1, 1, 7), (0, 0, 5.5)]),
+                     shapely.MultiPolygon([box, shapely.box(0, 0, 1, 1)]),
+                     shapely.affinity.translate(box, 1.0)], dtype=object)
+    wkbs = np.array([None if g is None else shapely.to_wkb(g, byte_order=1, flavor="iso")
+                     for g in read], dtype=object)
+    column = pa.array(wkbs.tolist(), pa.binary())
+    stored = read.copy()  # the rows the converter left as they were read: the same objects
+    stored[2] = shapely.make_valid(bowtie)  # repaired: a MultiPolygon of two parts
+    stored[6] = shapely.affinity.translate(read[6], 2.0)  # as if transformed: not as read
+    as_read = as_read_wkb(wkbs, read, stored, column)
+    # as read: a polygon and a one-part multi; the Z polygon, the multi of two parts
+    # and the rows changed are written by shapely
+    assert [w is not None for w in as_read] == [True, True, False, False, False, False, False]
+    got = multi_iso_wkb(stored, "polygon", as_read, arrow=column)
+    assert isinstance(got, pa.Array)
+    assert got.to_pylist() == _shapely_multi_wkb(stored, "polygon")
+    # every row as read and a single part (the usual batch): the column's own bytes, headed
+    singles = np.array([box, shapely.box(0, 0, 1, 1)], dtype=object)
+    col = pa.array([shapely.to_wkb(g, byte_order=1, flavor="iso") for g in singles])
+    got = multi_iso_wkb(singles, "polygon", as_read_wkb(
+        np.array(col.to_pylist(), dtype=object), singles, singles, col), arrow=col)
+    assert got.to_pylist() == _shapely_multi_wkb(singles, "polygon")
+
+
 def test_prepare_without_multis_keeps_the_same_rejects_and_repairs():
     bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
     geoms = np.array([shapely.box(0, 0, 5, 5), None, shapely.Polygon(), bowtie,

@@ -64,7 +64,7 @@ class Converted:
     attrs: list[str]  # JSON text of the attributes kept beside the columns
     flags: list[list[str]]
     geoms: np.ndarray  # stored geometries (storage CRS), shapely
-    ewkb: np.ndarray  # the same as EWKB bytes with the storage SRID
+    ewkb: np.ndarray | pa.Array  # the same as EWKB with the storage SRID (bytes or Arrow)
     class_code: np.ndarray
     columns: dict[str, np.ndarray]  # the layer's own columns, derived ones left out
     rejects: list[Reject] = field(default_factory=list)
@@ -452,13 +452,15 @@ def _ranks(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
     return rank
 
 
-def ewkb_from_iso(iso: np.ndarray, srid: int) -> np.ndarray | None:
-    """EWKB (SRID set) of 2D little-endian ISO WKB, by rewriting the 5-byte header; None if a
-    geometry is not 2D little-endian (the caller then asks shapely)."""
-    arr = pa.array(iso, pa.binary())
+def ewkb_from_iso(iso: np.ndarray | pa.Array, srid: int) -> pa.Array | None:
+    """EWKB (SRID set) of 2D little-endian ISO WKB (bytes, or an Arrow binary array), by
+    rewriting the 5-byte header, as an Arrow binary array (what the COPY buffer is built from:
+    no Python bytes a row); None if a geometry is not 2D little-endian (the caller then asks
+    shapely)."""
+    arr = iso if isinstance(iso, pa.Array) else pa.array(iso, pa.binary())
     n = len(arr)
     if n == 0:
-        return np.array([], dtype=object)
+        return pa.array([], pa.binary())
     if arr.null_count:
         return None
     head = pc.binary_slice(arr, 0, 5)
@@ -475,5 +477,4 @@ def ewkb_from_iso(iso: np.ndarray, srid: int) -> np.ndarray | None:
     hdr[:, 5:9] = np.frombuffer(np.uint32(srid).astype("<u4").tobytes(), dtype=np.uint8)
     heads = pa.FixedSizeBinaryArray.from_buffers(pa.binary(9), n, [None, pa.py_buffer(
         hdr.tobytes())]).cast(pa.binary())
-    out = pc.binary_join_element_wise(heads, pc.binary_slice(arr, 5, 2**31 - 1), b"")
-    return np.asarray(out.to_numpy(zero_copy_only=False), dtype=object)
+    return pc.binary_join_element_wise(heads, pc.binary_slice(arr, 5, 2**31 - 1), b"")
