@@ -30,10 +30,10 @@ from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.fields import (
     all_matches,
+    arrow_texts,
     distinct,
     is_blank,
     numbers,
-    texts,
     years,
 )
 from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
@@ -48,8 +48,9 @@ from loaders.sources.wkb import as_read_wkb
 CONVERTER_VERSION = "buildings-1"
 
 PARSERS = {
-    "name": lambda c: texts(c, 200),
-    "structure": lambda c: texts(c, 50),
+    # texts as Arrow arrays from their distinct values: the COPY buffer takes them so
+    "name": lambda c: arrow_texts(c, 200),
+    "structure": lambda c: arrow_texts(c, 50),
     "floors_above": lambda c: numbers(c, 0, 300, integer=True),
     "floors_below": lambda c: numbers(c, 0, 30, integer=True),
     "height": lambda c: numbers(c, 0, 1000),
@@ -148,10 +149,13 @@ def make_columns(profile: CityProfile):
                                      else np.full(n, None, dtype=object))
         distinct_uses.append(None)  # at -1: a missing use
         found = [uses.find(v) for v in distinct_uses]
-        use_code = np.array([u["code"] if u else other["code"] for u in found],
-                            dtype=object)[at]
-        use_name = np.array([u["name"] if u else other["name"] for u in found],
-                            dtype=object)[at]
+        codes_of = [u["code"] if u else other["code"] for u in found]
+        use_code = np.array(codes_of, dtype=object)[at]  # the class of the new codes
+        # the columns in Arrow, taken from the distinct uses (the COPY buffer's form)
+        at_use = pa.array(np.where(at < 0, len(found) - 1, at))
+        use_code_column = pa.array(codes_of, pa.string()).take(at_use)
+        use_name = pa.array([u["name"] if u else other["name"] for u in found],
+                            pa.string()).take(at_use)
         flags = prep.flags
         for i in np.flatnonzero(np.array([u is None for u in found], dtype=bool)[at]):
             v = distinct_uses[at[i]]
@@ -159,7 +163,7 @@ def make_columns(profile: CityProfile):
             flags[i] = flags[i] + ["use_missing" if blank else "use_unmapped"]
             if not blank:
                 extra.setdefault(int(i), []).append(m["use"])
-        parsed = {"name": values["name"], "use_code": use_code, "use_name": use_name,
+        parsed = {"name": values["name"], "use_code": use_code_column, "use_name": use_name,
                   "structure": values["structure"], "floors_above": values["floors_above"],
                   "floors_below": values["floors_below"], "height": values["height"],
                   "year_built": values["year_built"]}
@@ -185,7 +189,9 @@ def make_columns(profile: CityProfile):
             index=idx, source_key=keys[idx], row_hash=hashes[idx],
             attrs=[attrs[i] for i in idx], flags=[flags[i] for i in idx],
             geoms=prep.geoms[idx], ewkb=wkb, class_code=use_code[idx],
-            columns={c: v[idx] for c, v in parsed.items()}, rejects=rejects)
+            columns={c: v if len(idx) == n else v.take(pa.array(idx))
+                     if isinstance(v, pa.Array) else v[idx] for c, v in parsed.items()},
+            rejects=rejects)
 
     return convert
 

@@ -174,6 +174,21 @@ def _fallback(values: Any, out: np.ndarray, suspects: np.ndarray, parse,
             problems[int(i)] = str(exc)
 
 
+def arrow_texts(values: np.ndarray | Any, max_len: int = 1000) -> tuple[Any, dict[int, str]]:
+    """:func:`texts` as an Arrow string array, built from the distinct texts (a COPY buffer is
+    built from it without a Python string a row: ~4 ms a text column of a 50,000-row batch)."""
+    import pyarrow as pa
+
+    if not isinstance(values, np.ndarray):
+        if is_arrow_text(values):
+            return mapped(values, lambda v: as_text(v, max_len), arrow=True)
+        values = as_objects(values)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return mapped(values, lambda v: as_text(v, max_len), arrow=True)
+    out, problems = texts(values, max_len)
+    return pa.array(out, pa.string()), problems
+
+
 def texts(values: np.ndarray | Any, max_len: int = 1000) -> tuple[np.ndarray, dict[int, str]]:
     """Column version of :func:`as_text`: (values, {row index: problem}). A column of texts is
     parsed once per distinct text (survey columns repeat their values); any other column
@@ -348,12 +363,14 @@ def arrow_distinct(values: Any) -> tuple[np.ndarray, list[Any]]:
     return codes, enc.dictionary.to_pylist()
 
 
-def mapped(values: np.ndarray | Any, parse) -> tuple[np.ndarray, dict[int, str]]:
+def mapped(values: np.ndarray | Any, parse, arrow: bool = False
+           ) -> tuple[np.ndarray | Any, dict[int, str]]:
     """Column version of any scalar parser: (values, {row index: problem}).
 
     ``parse`` runs once per distinct value (:func:`distinct`; a missing value is parsed as
     None) and its result, or its :class:`ValueProblem`, is given to every row holding it.
-    ``values`` may be an Arrow string array (see :func:`texts`).
+    ``values`` may be an Arrow string array (see :func:`texts`); with ``arrow`` the values
+    come as an Arrow string array (``parse`` gives texts), taken from the distinct ones.
     """
     codes, uniques = distinct(values)
     table = np.empty(len(uniques) + 1, dtype=object)
@@ -368,4 +385,9 @@ def mapped(values: np.ndarray | Any, parse) -> tuple[np.ndarray, dict[int, str]]
     if bad:
         for i in np.flatnonzero(np.isin(codes, list(bad))):
             problems[int(i)] = bad[int(codes[i])]
+    if arrow:
+        import pyarrow as pa
+
+        at = np.where(codes < 0, len(uniques), codes)  # -1: the missing value's slot
+        return pa.array(table.tolist(), pa.string()).take(pa.array(at)), problems
     return table[codes], problems

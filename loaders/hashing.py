@@ -227,6 +227,8 @@ def _encoded_column(col: Iterable[Any], n: int):
     import pandas as pd
     import pyarrow as pa
 
+    if isinstance(col, pa.Array):  # a text column kept in Arrow for the COPY buffer
+        col = col.to_numpy(zero_copy_only=False)
     arr = _objects(col if hasattr(col, "__len__") else list(col))
     if len(arr) != n:
         raise ValueError(f"a column has {len(arr)} values for {n} geometries")

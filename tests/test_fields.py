@@ -138,10 +138,18 @@ def test_texts_of_an_arrow_column_as_read_are_those_of_its_python_values():
 
     raw = ["办公", " 办公 ", None, "", "x" * 60, "a\x00b", "住宅", "办公", "\u3000"]
     want = (["办公", "办公", None, None, None, None, "住宅", "办公", None], {4, 5})
+    from loaders.fields import arrow_texts
+
     for column in (pa.array(raw, pa.string()), np.array(raw, dtype=object)):
         values, problems = texts(column, 50)
         assert (values.tolist(), set(problems)) == want, type(column)
         assert "60" in problems[4] and "NUL" in problems[5]
+        # the same as an Arrow array for the COPY buffer
+        values, again = arrow_texts(column, 50)
+        assert isinstance(values, pa.Array) and values.type == pa.string()
+        assert (values.to_pylist(), again) == (want[0], problems)
+    values, problems = arrow_texts(np.array([12, None, 3.5], dtype=object), 50)  # not texts
+    assert (values.to_pylist(), problems) == (["12", None, "3.5"], {})
     from loaders.fields import distinct
 
     codes, uniques = distinct(pa.array(raw, pa.string()))  # a use or class column as read
