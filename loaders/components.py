@@ -31,7 +31,7 @@ from loaders.engine.fingerprint import make_fingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.fields import ValueProblem, all_matches, distinct, is_blank, mapped, texts
-from loaders.geometry import ewkb, prepare
+from loaders.geometry import ewkb, points_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch
 
@@ -275,8 +275,10 @@ def make_columns(profile: CityProfile):
         columned = {m[f] for f in COLUMN_FIELDS if f in m} - {m["class"], m.get("source_id")}
         kept = {c: (np.full(len(idx), None, dtype=object) if c in derived else vals[c][idx])
                 for c in comp_columns}
-        iso = shapely.to_wkb(geoms[idx], byte_order=1, flavor="iso", include_srid=False,
-                             output_dimension=3)
+        iso = points_iso_wkb(geoms[idx])  # a census of 2D points: from their coordinates
+        if iso is None:
+            iso = shapely.to_wkb(geoms[idx], byte_order=1, flavor="iso", include_srid=False,
+                                 output_dimension=3)
         return Converted(
             index=idx, source_key=np.asarray(keys, dtype=object)[idx],
             # the layer's columns in declared order (HASHED); unset on a first load: taken

@@ -278,6 +278,25 @@ def _multi_iso_arrow(geoms: np.ndarray, family: str, as_read: np.ndarray, arrow:
     return pc.replace_with_mask(out, pa.array(mask), joined)
 
 
+def points_iso_wkb(geoms: np.ndarray) -> Any:
+    """ISO WKB (little-endian, no SRID) of 2D points as an Arrow binary array, written from
+    their coordinates with NumPy — byte for byte what ``shapely.to_wkb`` writes (byte order,
+    type 1, x, y); None unless every geometry is a non-empty 2D point (the caller then asks
+    shapely). A component census is mostly points: 50,000 of them written by shapely and
+    turned into Arrow cost ~20 ms a batch."""
+    import pyarrow as pa
+
+    n = len(geoms)
+    if not n or (shapely.get_type_id(geoms) != 0).any() or shapely.has_z(geoms).any() \
+            or shapely.is_empty(geoms).any():
+        return None
+    rec = np.empty(n, dtype=[("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    xy = shapely.get_coordinates(geoms)
+    rec["order"], rec["type"], rec["x"], rec["y"] = 1, 1, xy[:, 0], xy[:, 1]
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(21), n, [
+        None, pa.py_buffer(rec.tobytes())]).cast(pa.binary())
+
+
 def as_multi(geoms: np.ndarray, family: str) -> np.ndarray:
     """Polygons (lines) as one-part multis, as :func:`prepare` stores them by default; other
     geometries and None unchanged."""

@@ -92,6 +92,23 @@ def test_written_in_arrow_from_the_column_as_read_gives_the_same_bytes():
     assert got.to_pylist() == _shapely_multi_wkb(singles, "polygon")
 
 
+def test_points_written_from_their_coordinates_are_what_shapely_writes():
+    from loaders.geometry import points_iso_wkb
+
+    rng = np.random.default_rng(7)
+    xy = np.c_[rng.uniform(-1e8, 1e8, 500), rng.uniform(-1e3, 4e6, 500)]
+    xy[0] = (-0.0, 0.0)
+    xy[1] = (39_470_123.456789, 3_914_000.000001)
+    pts = shapely.points(xy)
+    got = points_iso_wkb(pts)
+    assert got.to_pylist() == [shapely.to_wkb(p, byte_order=1, flavor="iso",
+                                              output_dimension=3) for p in pts]
+    # anything but non-empty 2D points: left to shapely
+    for other in ([shapely.Point(1, 2, 3)], [shapely.Point()], [None],
+                  [shapely.LineString([(0, 0), (1, 1)])]):
+        assert points_iso_wkb(np.array([pts[0], *other], dtype=object)) is None
+
+
 def test_prepare_without_multis_keeps_the_same_rejects_and_repairs():
     bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
     geoms = np.array([shapely.box(0, 0, 5, 5), None, shapely.Polygon(), bowtie,
