@@ -148,8 +148,9 @@ def as_int(v: Any, lo: int | None = None, hi: int | None = None) -> int | None:
 def as_year(v: Any) -> int | None:
     if is_blank(v):
         return None
-    # four digits, or eight (19950601); not the first four of 12345
-    m = re.match(r"^\s*(\d{4})(?:\d{4})?(?!\d)", str(v))
+    # four digits, or a year-month's six (199506) or a date's eight (19950601); not the first
+    # four of 12345
+    m = re.match(r"^\s*(\d{4})(?:\d{2}|\d{4})?(?!\d)", str(v))
     if not m:
         raise ValueProblem(f"{v!r} is not a year")
     y = int(m.group(1))
@@ -348,10 +349,12 @@ def as_objects(values: Any) -> np.ndarray:
 
 
 def _arrow_floats(values: Any) -> np.ndarray:
-    """An Arrow number column as float64, NaN where null."""
+    """An Arrow number column as float64, NaN where null. Unchecked: an integer past 2⁵³ (a
+    sentinel 9999999999999999) is rounded as pandas rounds it, then refused by its range —
+    a checked cast raised, and the whole load failed for one value."""
     import pyarrow as pa
 
-    return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return values.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
 
 
 def arrow_distinct(values: Any) -> tuple[np.ndarray, list[Any]]:

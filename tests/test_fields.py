@@ -165,7 +165,7 @@ def test_texts_of_an_arrow_column_as_read_are_those_of_its_python_values():
 ])
 @pytest.mark.parametrize("arrow", [
     ("int32", [1995, None, 12, 301, 2200, 12345, 0]),
-    ("int64", [1995, 2001, -3, 300]),
+    ("int64", [1995, 2001, -3, 300, 9_999_999_999_999_999, -2**63]),  # sentinels: problems
     ("float64", [3.0, 4.5, float("nan"), None, 1e9, float("inf"), 1995.0, 300.5]),
     ("string", ["1995", " 12 ", None, "1,200", "１８．５ｍ", "12345", "1995年", "x"]),
 ])
@@ -183,12 +183,13 @@ def test_column_parsers_of_an_arrow_column_agree_with_scalar_parsers(column, sca
 
 
 @pytest.mark.parametrize("text, year", [("1995", 1995), ("1995年", 1995), ("19950601", 1995),
+                                        ("199506", 1995), (199506, 1995),
                                         ("1995-06-01", 1995), (1995.0, 1995)])
 def test_years_as_surveyors_write_them(text, year):
     assert as_year(text) == year
 
 
-@pytest.mark.parametrize("text", ["12345", 12345, "123456789", "95"])
+@pytest.mark.parametrize("text", ["12345", 12345, "1234567", "123456789", "95"])
 def test_a_number_of_other_than_four_or_eight_digits_is_no_year(text):
     """12345 was read as the year 1234, silently."""
     with pytest.raises(ValueProblem):
