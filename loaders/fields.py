@@ -219,14 +219,8 @@ def numbers(values: np.ndarray | Any, lo: float | None = None, hi: float | None 
             return mapped(values, parse)
         if is_arrow_number(values):
             num = _arrow_floats(values)
-            ok = np.isfinite(num)
-            if lo is not None:
-                ok &= num >= lo
-            if hi is not None:
-                ok &= num <= hi
-            if integer:
-                ok &= np.floor(num) == num
-            return _bulk(values, num, ok, np.isnan(num), integer, parse)
+            return _bulk(values, num, _in_range(num, np.isfinite(num), lo, hi, integer),
+                         np.isnan(num), integer, parse)
         values = as_objects(values)
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("string", "empty"):
@@ -241,13 +235,19 @@ def numbers(values: np.ndarray | Any, lo: float | None = None, hi: float | None 
     if kind not in ("integer", "floating", "mixed-integer-float"):  # texts among numbers
         ok &= ~np.fromiter((isinstance(v, str) for v in values), dtype=bool,
                            count=len(values))
+    return _bulk(values, num, _in_range(num, ok, lo, hi, integer), blank, integer, parse)
+
+
+def _in_range(num: np.ndarray, ok: np.ndarray, lo: float | None, hi: float | None,
+              integer: bool) -> np.ndarray:
+    """``ok`` where ``num`` is within lo–hi (and whole, with ``integer``)."""
     if lo is not None:
         ok &= num >= lo
     if hi is not None:
         ok &= num <= hi
     if integer:
         ok &= np.floor(num) == num
-    return _bulk(values, num, ok, blank, integer, parse)
+    return ok
 
 
 def _bulk(values: Any, num: np.ndarray, ok: np.ndarray, blank: np.ndarray, integer: bool,

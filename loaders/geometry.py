@@ -232,17 +232,25 @@ def multi_iso_wkb(geoms: np.ndarray, family: str, as_read: np.ndarray | None = N
     idx = np.flatnonzero(types == one)
     if not len(idx):
         return wkb
-    code = np.where(shapely.has_z(geoms[idx]), 1000 + many, many).astype("<u4")
-    head = np.empty((len(idx), 9), dtype=np.uint8)
-    head[:, 0] = 1
-    head[:, 1:5] = code.view(np.uint8).reshape(-1, 4)
-    head[:, 5:9] = np.frombuffer(np.uint32(1).astype("<u4").tobytes(), dtype=np.uint8)
-    heads = pa.FixedSizeBinaryArray.from_buffers(pa.binary(9), len(idx), [
-        None, pa.py_buffer(head.tobytes())]).cast(pa.binary())
+    heads = _one_part_heads(geoms[idx], many)
     joined = pc.binary_join_element_wise(heads, pa.array(wkb[idx], pa.binary()), b"")
     out = wkb.copy()
     out[idx] = joined.to_numpy(zero_copy_only=False)
     return out
+
+
+def _one_part_heads(singles: np.ndarray, many: int) -> Any:
+    """The header of a one-part multi (type ``many``, Z where the part has it) for each of
+    ``singles``, as an Arrow binary array to join before each part's own WKB."""
+    import pyarrow as pa
+
+    code = np.where(shapely.has_z(singles), 1000 + many, many).astype("<u4")
+    head = np.empty((len(singles), 9), dtype=np.uint8)
+    head[:, 0] = 1
+    head[:, 1:5] = code.view(np.uint8).reshape(-1, 4)
+    head[:, 5:9] = np.frombuffer(np.uint32(1).astype("<u4").tobytes(), dtype=np.uint8)
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(9), len(singles), [
+        None, pa.py_buffer(head.tobytes())]).cast(pa.binary())
 
 
 def _multi_iso_arrow(geoms: np.ndarray, family: str, as_read: np.ndarray, arrow: Any) -> Any:
@@ -262,13 +270,7 @@ def _multi_iso_arrow(geoms: np.ndarray, family: str, as_read: np.ndarray, arrow:
     idx = np.flatnonzero(shapely.get_type_id(geoms) == one)
     if not len(idx):
         return out
-    code = np.where(shapely.has_z(geoms[idx]), 1000 + many, many).astype("<u4")
-    head = np.empty((len(idx), 9), dtype=np.uint8)
-    head[:, 0] = 1
-    head[:, 1:5] = code.view(np.uint8).reshape(-1, 4)
-    head[:, 5:9] = np.frombuffer(np.uint32(1).astype("<u4").tobytes(), dtype=np.uint8)
-    heads = pa.FixedSizeBinaryArray.from_buffers(pa.binary(9), len(idx), [
-        None, pa.py_buffer(head.tobytes())]).cast(pa.binary())
+    heads = _one_part_heads(geoms[idx], many)
     parts = out if len(idx) == n else out.take(pa.array(idx))
     joined = pc.binary_join_element_wise(heads, parts, b"")
     if len(idx) == n:
