@@ -10,6 +10,8 @@ import numpy as np
 import pyproj
 import shapely
 
+from loaders.convexity import convex_rings
+
 MIN_AREA_M2 = 0.01
 POLYGONAL = {3, 6}  # Polygon, MultiPolygon
 LINEAR = {1, 5}  # LineString, MultiLineString
@@ -63,8 +65,8 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         reject[i] = ("wrong_geometry_type",
                      f"{TYPE_NAMES.get(int(types[i]), types[i])} where a {family} is expected")
     ok &= ~reject.marked
-    _reject_nonfinite(geoms, ok, reject, "invalid_coordinates",
-                      "coordinates are not finite numbers (NaN or infinity)")
+    xy = _reject_nonfinite(geoms, ok, reject, "invalid_coordinates",
+                           "coordinates are not finite numbers (NaN or infinity)")
     ok &= ~reject.marked
     has_z = np.zeros(n, dtype=bool)
     has_z[ok] = shapely.has_z(geoms[ok])
@@ -75,6 +77,7 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
             if fp is not None:
                 geoms[i], solid_height[i] = fp, h
                 flags[i].append("footprint_of_solid")
+                xy = None  # coordinates no longer those of every row
     if not keep_z and has_z.any():
         geoms[ok] = shapely.force_2d(geoms[ok])
     if keep_z:
@@ -82,11 +85,18 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
             flags[i].append("no_z")
     if transformer is not None and ok.any():
         geoms[ok] = transform_xy(geoms[ok], transformer)
-        _reject_nonfinite(geoms, ok, reject, "transform_failed",
-                          "coordinates cannot be transformed to the storage CRS (wrong --crs?)")
+        xy = _reject_nonfinite(geoms, ok, reject, "transform_failed",
+                               "coordinates cannot be transformed to the storage CRS (wrong "
+                               "--crs?)")
         ok &= ~reject.marked
     if family in ("polygon", "line") and ok.any():
         idx = np.flatnonzero(ok)
+        if family == "polygon" and xy is not None:
+            # one convex ring is valid without GEOS's noding (loaders.convexity)
+            at, coords, group = xy
+            convex = np.zeros(n, dtype=bool)
+            convex[at] = convex_rings(coords, group, len(at))
+            idx = idx[~convex[idx] | (types[idx] == 7)]
         invalid = idx[~shapely.is_valid(geoms[idx])]
         for i in invalid:
             why = shapely.is_valid_reason(geoms[i])
@@ -163,14 +173,19 @@ def transform_xy(geoms: np.ndarray, t: pyproj.Transformer | None) -> np.ndarray:
     return out
 
 
-def _reject_nonfinite(geoms, ok, reject, reason, message) -> None:
+def _reject_nonfinite(geoms, ok, reject, reason, message
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Reject the rows ``ok`` whose coordinates are not all finite; the XY coordinates
+    read for it, (rows, coordinates, index of each coordinate's row among them), kept for
+    the validity check."""
     idx = np.flatnonzero(ok)
     if idx.size == 0:
-        return
+        return None
     coords, cidx = shapely.get_coordinates(geoms[idx], include_z=False, return_index=True)
     bad = np.unique(cidx[~np.isfinite(coords).all(axis=1)])
     for j in bad:
         reject[idx[j]] = (reason, message)
+    return idx, coords, cidx
 
 
 def _only_family(g, family: str):
