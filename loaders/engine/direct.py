@@ -98,7 +98,9 @@ class DirectBatch:
     changed_keys: list[str]
     reused: int
     layer_rows: int
-    layer_data: bytearray  # patched in place by the writer (no copy on its critical path)
+    # patched in place by the writer (no copy on its critical path when it comes through a
+    # converter's pipe: a bytearray; a read-only view of Arrow's buffer where converted)
+    layer_data: bytearray | memoryview
     # the rows needing a new code, factorized: the batch's distinct prefixes (sorted) and, per
     # such row (row order), the index of its prefix, so that the writer counts and looks up
     # bases with NumPy alone
@@ -106,7 +108,7 @@ class DirectBatch:
     new_prefix: np.ndarray
     new_rank: np.ndarray  # its 1-based rank among the batch's new rows of that prefix
     layer_code_pos: np.ndarray  # where its serial digits go in layer_data
-    registry_data: bytearray
+    registry_data: bytearray | memoryview
     registry_code_pos: np.ndarray
     registry_order: np.ndarray  # registry row i is new row registry_order[i]
     seen_keys: list[str] | None = None  # replace mode: every accepted source key

@@ -102,6 +102,9 @@ class DirectWriter:
                                        self.width)
                 bases = np.array([base[p] for p in b.prefixes], dtype=np.int64)
                 digits = copybuf.digits(bases[b.new_prefix] + b.new_rank, self.width)
+                # a converter process's buffers arrive as this process's own bytearrays; a
+                # batch converted here holds read-only views of Arrow's buffers
+                b.layer_data, b.registry_data = map(_writable, (b.layer_data, b.registry_data))
                 copybuf.patch(b.layer_data, b.layer_code_pos, digits)
                 copybuf.patch(b.registry_data, b.registry_code_pos, digits[b.registry_order])
                 r.issued += new
@@ -134,8 +137,10 @@ class DirectWriter:
                                       "ON COMMIT DROP").format(sql.Identifier(self.seen_table)))
         with self.conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(
                 sql.Identifier(self.seen_table))) as cp:
-            cp.write(copybuf.HEADER + copybuf.rows([copybuf.text(np.asarray(
-                keys, dtype=object))], len(keys))[0] + copybuf.TRAILER)
+            cp.write(copybuf.HEADER)
+            cp.write(copybuf.rows([copybuf.text(np.asarray(keys, dtype=object))], len(keys),
+                                  copy=False)[0])
+            cp.write(copybuf.TRAILER)
 
     def finish(self, mode: str, dataset: str | None) -> MergeResult:
         r = self.result
@@ -145,3 +150,7 @@ class DirectWriter:
                 self._seen([])
             self.w.scope.add(self.layer, self.seen_table, dataset)
         return r
+
+
+def _writable(data: bytearray | memoryview) -> bytearray | memoryview:
+    return bytearray(data) if isinstance(data, memoryview) and data.readonly else data

@@ -42,9 +42,9 @@ def _take(items: list, idx: np.ndarray, whole: bool) -> list:
 def batch_rows(layer: LayerDef, batch_id: int, conv: Any, w: np.ndarray, code: np.ndarray,
                keys: np.ndarray, dist: np.ndarray, grid: np.ndarray, new: np.ndarray,
                prefixes: list[str], pidx: np.ndarray
-               ) -> tuple[tuple[bytearray, np.ndarray], tuple[bytearray, np.ndarray]]:
+               ) -> tuple[tuple[memoryview, np.ndarray], tuple[memoryview, np.ndarray]]:
     """The COPY data of a converted batch (:class:`loaders.engine.direct.Converted`), each as
-    (data, start of each row):
+    (data: a read-only view of Arrow's buffer, start of each row):
 
     - the layer's rows ``w``, in :func:`loaders.engine.direct.layer_copy_columns` order;
     - the registry's rows (``REGISTRY_COLUMNS`` order) of the new codes: the layer's rows
@@ -85,7 +85,7 @@ def batch_rows(layer: LayerDef, batch_id: int, conv: Any, w: np.ndarray, code: n
            copybuf.text_take([p[:6] for p in prefixes], pidx),
            copybuf.text_take([p[6:] for p in prefixes], pidx),
            copybuf.int8(np.full(m, batch_id, dtype=np.int64))]
-    return copybuf.rows(fields, len(w)), copybuf.rows(reg, m)
+    return copybuf.rows(fields, len(w), copy=False), copybuf.rows(reg, m, copy=False)
 
 
 def _few(values: np.ndarray) -> copybuf.Field:
