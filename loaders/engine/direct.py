@@ -51,6 +51,7 @@ from loaders.engine import rowsbuf
 from loaders.engine.known import Known, fetch_known  # noqa: F401
 from loaders.engine.places import AreaIndex, Areas, areas_digest, fetch_areas  # noqa: F401
 from loaders.engine.report import Reject
+from loaders.engine.seenkeys import Part, SeenKeys
 from loaders.engine.workers import converted_batches  # noqa: F401
 
 
@@ -114,7 +115,7 @@ class DirectBatch:
     seen_keys: list[str] | None = None  # replace mode: every accepted source key
     known_current: int = 0  # current features of the dataset when the load started
     # keys first seen in this batch (for the other workers): rows of Known, other keys
-    accepted: tuple[np.ndarray, list[str]] | None = None
+    accepted: tuple[np.ndarray, Part] | None = None
     # unchanged features whose current version keeps another fingerprint: (keys, fingerprints,
     # content hashes)
     refresh: tuple[list[str], list[int], list[str]] = ([], [], [])
@@ -152,7 +153,7 @@ class DirectConverter:
         self.batch_id, self.srid, self.mode, self.district = batch_id, srid, mode, district
         self.row_attrs, self.reject_record = row_attrs, reject_record
         self.width = serial_width(layer)
-        self.seen: set[str] = set()  # accepted keys that are no current key of Known
+        self.seen = SeenKeys()  # accepted keys that are no current key of Known
         self._seen_rows: np.ndarray | None = None  # accepted keys that are: by row (_seen_at)
         self.places = AreaIndex(areas)
 
@@ -273,16 +274,16 @@ class DirectConverter:
         kk = kat[kept_j]
         is_known = kk >= 0
         other = keys[kept_j[~is_known]].tolist()
-        other_set = set(other)
+        new_other = seen.fresh(other)
         dup = []
         if (not seen_at[kk[is_known]].any() and len(np.unique(kk[is_known])) == is_known.sum()
-                and len(other_set) == len(other) and seen.isdisjoint(other_set)):
+                and new_other.all()):
             # the usual case, decided in C: no key repeats
             seen_at[kk[is_known]] = True
-            seen |= other_set
             acc_at, acc_keys = np.concatenate([fresh_at, kk[is_known]]), other
         else:
             acc_at_l, acc_keys = fresh_at.tolist(), []
+            o = 0  # the row's place among `other`
             for j, a in zip(kept_j.tolist(), kk.tolist()):
                 if a >= 0:
                     if seen_at[a]:
@@ -290,13 +291,14 @@ class DirectConverter:
                     else:
                         seen_at[a] = True
                         acc_at_l.append(a)
-                elif keys[j] in seen:
-                    dup.append(j)
-                else:
-                    seen.add(keys[j])
+                    continue
+                if new_other[o]:
                     acc_keys.append(keys[j])
+                else:
+                    dup.append(j)
+                o += 1
             acc_at = np.asarray(acc_at_l, dtype=np.int64)
-        accepted = (acc_at, acc_keys)
+        accepted = (acc_at, seen.take(acc_keys))
         for j in dup:
             keep[j] = False
             rejects.append(self._reject(batch, conv.index[j], "duplicate_source_id",
@@ -398,12 +400,12 @@ class DirectConverter:
             self._seen_rows = np.zeros(self.known.current, dtype=bool)
         return self._seen_rows
 
-    def saw(self, accepted: tuple[np.ndarray, list[str]]) -> None:
+    def saw(self, accepted: tuple[np.ndarray, Part]) -> None:
         """Source keys accepted by a batch another converter process finished
         (:attr:`DirectBatch.accepted`): rows of :class:`Known`, and the other keys."""
         rows, keys = accepted
         self._seen_at()[rows] = True
-        self.seen.update(keys)
+        self.seen.add(keys)
 
     def _prefixes(self, district: np.ndarray, class_code: np.ndarray
                   ) -> tuple[np.ndarray, list[str]]:

@@ -35,10 +35,11 @@ Fingerprint = Callable[[Batch, Any], tuple[list[str | None], np.ndarray]]
 # the modules whose code decides what a direct load writes for a source row, besides the
 # loader's own (a version bumped by hand was forgotten once too often)
 CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.geometry", "loaders.hashing",
-                      "loaders.sources.read", "loaders.sources.wkb", "loaders.engine.direct",
-                      "loaders.engine.known", "loaders.engine.keyread", "loaders.engine.places",
-                      "loaders.engine.rowsbuf",
-                      "loaders.engine.copybuf", "cim.crs", "cim.text")
+                      "loaders.convexity",
+                      "loaders.sources.read", "loaders.sources.wkb",
+                      "loaders.engine.direct", "loaders.engine.known", "loaders.engine.keyread",
+                      "loaders.engine.places", "loaders.engine.rowsbuf",
+                      "loaders.engine.seenkeys", "loaders.engine.copybuf", "cim.crs", "cim.text")
 
 
 @functools.cache
