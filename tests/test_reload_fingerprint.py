@@ -535,3 +535,58 @@ def test_the_conversion_digest_covers_the_modules_a_converted_row_depends_on():
     used |= {m for m in loaded
              if m.startswith(("loaders.engine.", "loaders.sources.")) and m not in plumbing}
     assert used - set(fp.CONVERSION_MODULES) == set()
+
+
+def test_the_writers_reader_is_closed_before_the_converters_fork(fresh_db, tmp_path,
+                                                                   monkeypatch):
+    """GDAL reads a GeoPackage's next batch on a thread of its own: a converter forked while
+    that thread held SQLite's allocator mutex waited for it forever (a reload of 1M footprints
+    hung in the bench). Every reader the writer's process opened is closed when a converter
+    process starts — on a first load and on a reload that fingerprints batches ahead."""
+    import multiprocessing.context as mpc
+    import os
+
+    from loaders.engine import fingerprint, pipeline
+
+    parent = os.getpid()
+    readers: list = []
+    at_fork: list[list[bool]] = []
+    iter_batches, start = pipeline.iter_batches, mpc.ForkProcess.start
+
+    def spied_iter_batches(*a, **kw):
+        gen = iter_batches(*a, **kw)
+        if os.getpid() == parent:
+            readers.append(gen)
+        return gen
+
+    def spied_start(self):
+        at_fork.append([g.gi_frame is None for g in readers])
+        return start(self)
+
+    def read_slowly(*a, _slow=direct.fetch_known, **kw):
+        time.sleep(2)  # the keys read slowly: the writer reads and fingerprints ahead
+        return _slow(*a, **kw)
+
+    monkeypatch.setattr(pipeline, "iter_batches", spied_iter_batches)
+    monkeypatch.setattr(mpc.ForkProcess, "start", spied_start)
+    path, gdf = _delivery(tmp_path, "fork")
+    first = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300,
+                           processes=2)
+    assert first.read == 900
+    gdf.loc[5, "建筑名称"] = "改"
+    pyogrio.write_dataframe(gdf, path)
+    ahead: list[int] = []
+    read_while = fingerprint.read_while_fingerprinting
+
+    def counted(read, batches, fp):
+        known_, done = read_while(read, batches, fp)
+        ahead.append(len(done))
+        return known_, done
+
+    monkeypatch.setattr(direct, "fetch_known", read_slowly)
+    monkeypatch.setattr(fingerprint, "read_while_fingerprinting", counted)
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300,
+                       processes=2)
+    assert (r.updated, r.unchanged) == (1, first.loaded - 1)
+    assert ahead and ahead[0] >= 1  # batches were read ahead in the writer's process
+    assert len(at_fork) == 4 and all(at_fork) and all(all(f) for f in at_fork), at_fork

@@ -409,6 +409,12 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
             if processes else batches
         return conv, itertools.chain(head, rest)
 
+    if processes:
+        # the converters read the source again: this process's reader is closed before they
+        # are forked. GDAL reads a GeoPackage's next batch on a thread of its own; a fork while
+        # it held SQLite's allocator mutex left a converter waiting for it forever (a reload,
+        # whose first batches are read here ahead, hung so once in the bench)
+        getattr(batches, "close", lambda: None)()
     phases = {"open, CRS, area check, lock": time.monotonic() - session.t0 - known_s,
               "read the dataset's keys": known_s}
     t = time.monotonic()
