@@ -96,6 +96,8 @@ COLUMNS = [
     ("date", [None, dt.date(2001, 1, 1), None, dt.date(1999, 12, 31)]),
     ("int2", [1, 2, 3, 4]),
     ("text", ["370811", "370811", "370812", "370813"]),       # a district: one length
+    # repeated dates: each distinct one turned into days once (copybuf._days)
+    ("date", [dt.date(2021, 5, 12), None, dt.date(1969, 12, 31), dt.date(1969, 12, 31)]),
 ]
 
 

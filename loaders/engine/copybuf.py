@@ -20,6 +20,7 @@ patched in place later (codes allocated after the buffer was built, :func:`patch
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from collections.abc import Sequence
 
@@ -159,14 +160,24 @@ def int2(values) -> Field:
 _DAYS_1970_TO_2000 = 10957
 
 
+def _days(values: np.ndarray) -> np.ndarray:
+    """Days since 1970 of date values. NumPy turns a Python date into datetime64 in ~0.6 µs:
+    a census's two date columns cost 1.2 s a million rows. Its dates repeat (a survey's few
+    hundred days): each distinct ``datetime.date`` is turned once (pandas' hash table tells
+    them apart in C); other values (Timestamps, datetimes) one by one as before."""
+    codes, uniq = pd.factorize(values)
+    if len(uniq) < len(values) and all(type(u) is dt.date for u in uniq):
+        return np.array(list(uniq), dtype="datetime64[D]").astype(np.int64)[codes]
+    return np.array(values.tolist(), dtype="datetime64[D]").astype(np.int64)
+
+
 def date(values) -> Field:
     """A date field from datetime.date/Timestamp/None values: days since 2000-01-01."""
     arr = _objects(values)
     null = pd.isna(arr)
     days = np.zeros(len(arr), dtype=">i4")
     if (~null).any():
-        days[~null] = np.array(arr[~null].tolist(), dtype="datetime64[D]").astype(np.int64) \
-            - _DAYS_1970_TO_2000
+        days[~null] = _days(arr[~null]) - _DAYS_1970_TO_2000
     if not null.any():
         return [_headers(np.full(len(arr), 4)), _fixed(days, 4)]
     payload = pc.if_else(pa.array(~null), _fixed_binary(days.tobytes(), 4, len(arr)), b"")
