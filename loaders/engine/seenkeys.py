@@ -49,6 +49,7 @@ class SeenKeys:
         self._bases: list[int] = []  # the first key number of each part
         self._texts: list[bytes] = []
         self._decoded: dict[int, list[str]] = {}
+        self._last: tuple[list[str], np.ndarray] | None = None
         self.count = 0
 
     def __len__(self) -> int:
@@ -62,6 +63,7 @@ class SeenKeys:
         if n == 0:
             return out
         h = _hashes(keys)
+        self._last = (keys, h)  # take() of the same list (the usual case) reuses them
         hs = np.sort(h)
         shared = np.zeros(n, dtype=bool)
         shared[1:] = hs[1:] == hs[:-1]
@@ -85,7 +87,11 @@ class SeenKeys:
 
     def take(self, keys: list[str]) -> Part:
         """Take ``keys`` (new ones, see :meth:`fresh`); the part to send the others."""
-        p = part(keys)
+        last, self._last = self._last, None
+        if last is not None and last[0] is keys:
+            p = Part(last[1], _SEP.join(keys).encode("utf-8", "surrogatepass"), len(keys))
+        else:
+            p = part(keys)
         self.add(p)
         return p
 
