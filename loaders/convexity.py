@@ -18,7 +18,8 @@ Each turn's sign is the sign of a 2×2 determinant of two edges. An edge, the di
 two doubles, is exact to one rounding of itself; the determinant's computed value then lies
 within a few roundings of ``|ex1·ey2| + |ey1·ex2|`` of the true one. A turn counts only when
 the computed value exceeds ``1e-14`` times that sum (some 45 times the bound): its sign is
-then the one GEOS's exact orientation test gives.
+then the one GEOS's exact orientation test gives — while the products are normal numbers; a
+sum under ``1e-290`` (coordinates near 1e-154, where products underflow) decides nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 _TOL = 1e-14
+_TINY = 1e-290
 
 
 def convex_rings(coords: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
@@ -45,6 +47,12 @@ def convex_rings(coords: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     cand[cand] = (coords[starts[cand]] == coords[last[cand]]).all(axis=1)
     if not cand.any():
         return cand
+    with np.errstate(all="ignore"):  # rows of non-finite coordinates: NaN, never accepted
+        return _convex(coords, counts, starts, last, cand, k, n)
+
+
+def _convex(coords: np.ndarray, counts: np.ndarray, starts: np.ndarray, last: np.ndarray,
+            cand: np.ndarray, k: int, n: int) -> np.ndarray:
     x, y = coords[:, 0], coords[:, 1]
     ex, ey = np.empty(k), np.empty(k)  # edge j: coordinate j to j + 1
     np.subtract(x[1:], x[:-1], out=ex[:-1])
@@ -60,7 +68,10 @@ def convex_rings(coords: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     b[t] = ey[t] * ex[s]
     dot[t] = ex[t] * ex[s] + ey[t] * ey[s]
     turn = a - b
-    tol = _TOL * (np.abs(a) + np.abs(b))
+    size = np.abs(a) + np.abs(b)
+    # products below the normal range (coordinates ~1e-154) lost their relative precision:
+    # undecided, for GEOS
+    tol = np.where(size < _TINY, np.inf, _TOL * size)
     left = turn > tol
     right = turn < -tol
     ang = np.arctan2(turn, dot)

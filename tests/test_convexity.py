@@ -102,3 +102,30 @@ def test_real_footprints() -> None:
     quads = shapely.get_num_coordinates(geoms) == 5
     # most quadrilateral footprints are convex: taken without GEOS
     assert got[quads].mean() > 0.9
+
+
+def test_underflowing_and_non_finite_rings() -> None:
+    """Coordinates near 1e-155 make the turn's products underflow: undecided, left to GEOS
+    (a thin crossed quadrilateral there was called convex); non-finite coordinates (rejected
+    before the check, still in its input) are never taken and raise no warning."""
+    import warnings
+
+    crossed = shapely.from_wkt(
+        "POLYGON ((1.94029512395183e-156 2.829894555317309e-156, "
+        "3.7951604320148897e-156 5.53519086378876e-156, "
+        "4.0986184327638986e-156 5.977780309845842e-156, "
+        "3.2844398268466325e-156 4.790311674011491e-156, "
+        "1.94029512395183e-156 2.829894555317309e-156))")
+    rng = np.random.default_rng(11)
+    pts = rng.uniform(0, 1e-155, (20000, 4, 2))
+    tiny = shapely.polygons(np.concatenate([pts, pts[:, :1]], axis=1))
+    with warnings.catch_warnings():  # shapely's own warning of building them
+        warnings.simplefilter("ignore")
+        inf = shapely.Polygon([(0, 0), (np.inf, 0), (1, 1), (0, 1)])
+        nan = shapely.Polygon([(0, 0), (1, 0), (np.nan, 1), (0, 1)])
+    huge = affinity.scale(SQUARE, 1e300, 1e300, origin=(0, 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = fast([crossed, inf, nan, huge, *tiny])
+    assert not got[:3].any()
+    assert not got[4:].any()  # every tiny ring goes to GEOS

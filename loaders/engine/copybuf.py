@@ -226,9 +226,9 @@ def rows(fields: list[Field], n: int, *, copy: bool = True
          ) -> tuple[bytearray | memoryview, np.ndarray]:
     """(COPY data without header and trailer, start offset of each row). The data is a
     bytearray copied once out of Arrow's buffer, so that the writer patches it in place; with
-    ``copy`` false, a read-only view of Arrow's buffer (a converter process sends it through
-    its pipe as it is: the writer receives its own bytearray; the copy cost a converter
-    ~0.5 GB of fresh pages a million footprints)."""
+    ``copy`` false, a view of Arrow's buffer — the join's own output, fresh for each call and
+    writable (a converter process sends it through its pipe as it is: the writer receives its
+    own bytearray; the copy cost a converter ~0.5 GB of fresh pages a million footprints)."""
     if n == 0:
         return bytearray(), np.zeros(0, dtype=np.int64)
     count = _repeat(struct.pack(">h", len(fields)), n)

@@ -99,8 +99,8 @@ class DirectBatch:
     changed_keys: list[str]
     reused: int
     layer_rows: int
-    # patched in place by the writer (no copy on its critical path when it comes through a
-    # converter's pipe: a bytearray; a read-only view of Arrow's buffer where converted)
+    # patched in place by the writer (no copy on its critical path): a bytearray when it
+    # comes through a converter's pipe, else a view of the batch's own Arrow buffer
     layer_data: bytearray | memoryview
     # the rows needing a new code, factorized: the batch's distinct prefixes (sorted) and, per
     # such row (row order), the index of its prefix, so that the writer counts and looks up

@@ -103,7 +103,8 @@ class DirectWriter:
                 bases = np.array([base[p] for p in b.prefixes], dtype=np.int64)
                 digits = copybuf.digits(bases[b.new_prefix] + b.new_rank, self.width)
                 # a converter process's buffers arrive as this process's own bytearrays; a
-                # batch converted here holds read-only views of Arrow's buffers
+                # batch converted here holds views of Arrow's buffers of its own (writable:
+                # copied only if a view ever came read-only)
                 b.layer_data, b.registry_data = map(_writable, (b.layer_data, b.registry_data))
                 copybuf.patch(b.layer_data, b.layer_code_pos, digits)
                 copybuf.patch(b.registry_data, b.registry_code_pos, digits[b.registry_order])

@@ -397,17 +397,19 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         ctx = dataclasses.replace(ctx, hash_rows=False)
 
     def make(keep: Callable[[int], bool] | None = None) -> tuple:
-        """The converter and the batches it converts. In a converter process the source
-        is read again after the first batch (read here, for the CRS): readers are not
-        shared; ``keep`` tells the batches it converts (the others come as None)."""
+        """The converter and the batches it converts. A converter process reads the source
+        again from its first batch (readers are not shared, and this process's reader — the
+        first batch's memory included — is closed before the fork: GDAL's arrays are not to
+        be used once their dataset is closed); ``keep`` tells the batches it converts (the
+        others come as None)."""
         conv = direct.DirectConverter(
             layer, layer_code, lambda b: convert(b, ctx), known, areas,
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
             fingerprint=fpmod.ahead(lambda b, **kw: fingerprint(b, fp_ctx, **kw), ahead)
             if fingerprint else None)
-        rest = itertools.islice(iter_batches(src, batch_size, keep=keep), 1, None) \
-            if processes else batches
-        return conv, itertools.chain(head, rest)
+        if processes:
+            return conv, iter_batches(src, batch_size, keep=keep)
+        return conv, itertools.chain(head, batches)
 
     if processes:
         # the converters read the source again: this process's reader is closed before they

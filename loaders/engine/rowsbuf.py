@@ -44,7 +44,7 @@ def batch_rows(layer: LayerDef, batch_id: int, conv: Any, w: np.ndarray, code: n
                prefixes: list[str], pidx: np.ndarray
                ) -> tuple[tuple[memoryview, np.ndarray], tuple[memoryview, np.ndarray]]:
     """The COPY data of a converted batch (:class:`loaders.engine.direct.Converted`), each as
-    (data: a read-only view of Arrow's buffer, start of each row):
+    (data: a view of the batch's own Arrow buffer, start of each row):
 
     - the layer's rows ``w``, in :func:`loaders.engine.direct.layer_copy_columns` order;
     - the registry's rows (``REGISTRY_COLUMNS`` order) of the new codes: the layer's rows
