@@ -102,10 +102,9 @@ class DirectWriter:
                                        self.width)
                 bases = np.array([base[p] for p in b.prefixes], dtype=np.int64)
                 digits = copybuf.digits(bases[b.new_prefix] + b.new_rank, self.width)
-                # a converter process's buffers arrive as this process's own bytearrays; a
-                # batch converted here holds views of Arrow's buffers of its own (writable:
-                # copied only if a view ever came read-only)
-                b.layer_data, b.registry_data = map(_writable, (b.layer_data, b.registry_data))
+                # patched where they are: a converter process's buffers arrive as this
+                # process's own bytearrays, a batch converted here holds writable views of
+                # its own fresh Arrow buffers (copybuf.rows)
                 copybuf.patch(b.layer_data, b.layer_code_pos, digits)
                 copybuf.patch(b.registry_data, b.registry_code_pos, digits[b.registry_order])
                 r.issued += new
@@ -151,7 +150,3 @@ class DirectWriter:
                 self._seen([])
             self.w.scope.add(self.layer, self.seen_table, dataset)
         return r
-
-
-def _writable(data: bytearray | memoryview) -> bytearray | memoryview:
-    return bytearray(data) if isinstance(data, memoryview) and data.readonly else data
