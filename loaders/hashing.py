@@ -47,7 +47,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -412,25 +411,3 @@ def pd_isna(values: np.ndarray) -> np.ndarray:
     import pandas as pd
 
     return pd.isna(values)
-
-
-# -- the checksum of a delivery (``load_batches.source_sha256``, ``approval_checks.file_sha256``)
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def files_sha256(files: list[Path]) -> str | None:
-    """Checksum of a delivery: of its file, or of its files' names and checksums in order."""
-    files = list(dict.fromkeys(files))
-    if not files:
-        return None
-    if len(files) == 1:
-        return file_sha256(files[0])
-    h = hashlib.sha256()
-    for f in sorted(files):
-        h.update(f"{f.name}\0{file_sha256(f)}\n".encode())
-    return h.hexdigest()

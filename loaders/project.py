@@ -20,7 +20,7 @@ import pyproj
 
 from cim.crs import parse_crs
 from cim.errors import InputError
-from loaders.hashing import file_sha256
+from loaders.engine.checksum import file_sha256
 from loaders.sources.read import (
     GDAL_INPUT_ERRORS,
     gdal_source,

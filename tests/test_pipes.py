@@ -109,7 +109,7 @@ def test_sample_load_accounts_for_every_row(db):
         (r.batch_id, r.batch_id)))
     assert flagged == {rule: 1 for rule, _ in SEEDED if rule not in ERROR_RULES}
     # the batch's checksum covers every file of the delivery, not only the first
-    from loaders.hashing import files_sha256
+    from loaders.engine.checksum import files_sha256
 
     files = sorted((SAMPLES / "pipes").iterdir())
     assert len(files) > 1

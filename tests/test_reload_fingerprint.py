@@ -522,7 +522,8 @@ def test_the_conversion_digest_covers_the_modules_a_converted_row_depends_on():
                 "loaders.engine.workers", "loaders.engine.direct_writer",
                 "loaders.engine.indexes", "loaders.engine.report", "loaders.engine.rows",
                 "loaders.engine.batch", "loaders.engine.pages", "loaders.engine.fingerprint",
-                "loaders.engine.copycols", "loaders.sources.precheck"}
+                "loaders.engine.copycols", "loaders.engine.checksum",
+                "loaders.sources.precheck"}
     # what the two loaders import, in an interpreter of their own (this one holds whatever
     # other tests imported)
     code = ("import json, sys, loaders.buildings, loaders.components\n"

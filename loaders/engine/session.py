@@ -18,8 +18,8 @@ import psycopg
 from cim.errors import CimError, InputError
 from cim.layerdefs import LAYERS, LayerDef
 from loaders.engine import batch, bulk, indexes
+from loaders.engine.checksum import files_sha256_job
 from loaders.engine.report import LoadReport
-from loaders.hashing import files_sha256
 
 APPLICATION_NAME = "cim-load"
 
@@ -58,9 +58,10 @@ class LoadSession:
     def __enter__(self) -> LoadSession:
         # the delivery's checksum is for the batch's record only: read beside the load (the
         # hash runs without the GIL) instead of before it (0.4 s for a 280 MB GeoPackage),
-        # written with the batch's outcome
+        # written with the batch's outcome. Its hash objects are made here: the thread may
+        # still run when the converters fork, and only feeds them (loaders.engine.checksum)
         pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cim-sha256")
-        self._sha = pool.submit(files_sha256, self.files)
+        self._sha = pool.submit(files_sha256_job(self.files))
         pool.shutdown(wait=False)
         self.report.batch_id = batch.start_batch(
             self.conninfo, self.layer_name, str(self.path.resolve()), None, self.mode,

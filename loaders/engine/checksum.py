@@ -1,0 +1,50 @@
+"""The checksum of a delivery (``load_batches.source_sha256``, ``approval_checks.file_sha256``):
+what identifies the files a batch or an approval check read. It decides no row, so it lives
+apart from the rows' content hashes (:mod:`loaders.hashing`), whose code a reload digests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def file_sha256(path: Path) -> str:
+    return _file_sha256(path, hashlib.sha256())
+
+
+def _file_sha256(path: Path, h: Any) -> str:
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def files_sha256(files: list[Path]) -> str | None:
+    """Checksum of a delivery: of its file, or of its files' names and checksums in order."""
+    return files_sha256_job(files)()
+
+
+def files_sha256_job(files: list[Path]) -> Callable[[], str | None]:
+    """:func:`files_sha256` as a job for another thread, its hash objects made here, in the
+    caller's thread. A load hashes its delivery on a thread while it forks its converter
+    processes; OpenSSL takes locks of its own while it makes a hash object (it fetches the
+    digest), and a process forked while another thread held one would wait for it forever
+    (a GeoPackage reader's thread once left a converter so: docs/benchmarks.md). Feeding and
+    finishing the hashes takes none."""
+    files = list(dict.fromkeys(files))
+    inner = [hashlib.sha256() for _ in files]
+    outer = hashlib.sha256() if len(files) > 1 else None
+
+    def run() -> str | None:
+        if not files:
+            return None
+        if outer is None:
+            return _file_sha256(files[0], inner[0])
+        sums = {f: _file_sha256(f, h) for f, h in zip(files, inner)}
+        for f in sorted(files):
+            outer.update(f"{f.name}\0{sums[f]}\n".encode())
+        return outer.hexdigest()
+
+    return run

@@ -1,0 +1,66 @@
+"""The checksum of a delivery (loaders/engine/checksum.py): its value, and that a load's
+checksum thread never makes a hash object while converter processes may be forked."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from loaders.buildings import load_buildings
+from loaders.engine.checksum import file_sha256, files_sha256, files_sha256_job
+from tests.test_direct_load import _delivery
+
+
+def test_the_checksum_of_one_file_and_of_several(tmp_path):
+    a, b = tmp_path / "b.csv", tmp_path / "a.csv"
+    a.write_bytes(b"x" * 3_000_000)  # more than one read of 1 MiB
+    b.write_bytes("编号,名称\n1,甲\n".encode())
+    assert file_sha256(a) == files_sha256([a]) == hashlib.sha256(a.read_bytes()).hexdigest()
+    # several: each file's name and checksum, in path order (a.csv first), a file named twice
+    # counted once
+    lines = "".join(f"{p.name}\0{hashlib.sha256(p.read_bytes()).hexdigest()}\n"
+                    for p in (b, a))
+    assert files_sha256([a, b, a]) == hashlib.sha256(lines.encode()).hexdigest()
+    assert files_sha256([]) is None
+
+
+def _constructors(monkeypatch) -> list[str]:
+    """The names of the threads that made a SHA-256 object (OpenSSL's own one, called)."""
+    made: list[str] = []
+    real = hashlib.sha256
+
+    def sha256(*a, **kw):
+        made.append(threading.current_thread().name)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(hashlib, "sha256", sha256)
+    return made
+
+
+def test_the_job_makes_its_hash_objects_in_the_callers_thread(tmp_path, monkeypatch):
+    """OpenSSL locks while it makes a hash object (it fetches the digest): a process forked
+    then by another thread would wait for that lock forever. The job's thread only feeds."""
+    files = [tmp_path / "a.gpkg", tmp_path / "b.gpkg"]
+    for i, f in enumerate(files):
+        f.write_bytes(bytes([i]) * 100_000)
+    made = _constructors(monkeypatch)
+    job = files_sha256_job(files)
+    assert made == ["MainThread"] * 3  # one a file and the delivery's
+    got: list = []
+    t = threading.Thread(target=lambda: got.append(job()), name="cim-sha256")
+    t.start()
+    t.join()
+    assert made == ["MainThread"] * 3
+    lines = "".join(f"{f.name}\0{hashlib.sha256(f.read_bytes()).hexdigest()}\n" for f in files)
+    assert got == [hashlib.sha256(lines.encode()).hexdigest()]
+
+
+def test_a_load_makes_no_hash_object_on_its_checksum_thread(fresh_db, tmp_path, monkeypatch):
+    path, _ = _delivery(tmp_path, "checksummed", n=600)
+    made = _constructors(monkeypatch)
+    report = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=200,
+                            processes=2)
+    assert report.loaded > 0
+    assert made and not [name for name in made if name.startswith("cim-sha256")], made
+    assert fresh_db.rows("SELECT source_sha256 FROM load_batches WHERE id = %s",
+                         (report.batch_id,)) == [(hashlib.sha256(path.read_bytes()).hexdigest(),)]
