@@ -97,14 +97,19 @@ def test_the_converter_process_decides_as_the_load_in_one_process(fresh_db, tmp_
         assert r.rejected_by_reason == {"duplicate_source_id": 1}
     assert _stored(fresh_db, "proc") == _stored(fresh_db, "inline") == _stored(fresh_db, "one")
     # first loads take no content hash; a new converter version converts every row again,
-    # each way, and keeps the hashes the converters took: the same every way too
+    # each way, finds them unchanged and writes none again (their ids are recorded as
+    # verified under it, migration 0013): the same every way too
     monkeypatch.setattr(buildings, "CONVERTER_VERSION", "buildings-next")
     for dataset, size, procs in (("proc", 300, 2), ("inline", 300, 0), ("one", 200, 1)):
         r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset=dataset,
                            batch_size=size, processes=procs)
         assert (r.updated, r.unchanged) == (0, 899)
     assert _stored(fresh_db, "proc") == _stored(fresh_db, "inline") == _stored(fresh_db, "one")
-    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == 0
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == \
+        fresh_db.scalar("SELECT count(*) FROM buildings") == 3 * 899
+    # each dataset's rows all found unchanged: recorded at once, up to the reload's batch
+    assert fresh_db.scalar("SELECT count(*) FROM load_verified WHERE upto_batch = batch_id") \
+        == 3
     rej = fresh_db.rows("SELECT row_number, message, attrs->>'编号' FROM load_rejects "
                         "WHERE batch_id = %s", (a.batch_id,))
     assert rej[0][0] == 401 and "an earlier row has it" in rej[0][1]
@@ -172,7 +177,9 @@ def test_forked_converters_take_unset_hashes_from_the_stored_rows(fresh_db, tmp_
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=250, processes=2)
     assert (r.inserted, r.updated, r.unchanged, r.rejected) == (0, 0, 899, 1)
     assert fresh_db.scalar("SELECT count(*) FROM buildings") == 899
-    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == 0
+    # found unchanged, none written again (their ids recorded as verified, migration 0013)
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE row_hash IS NULL") == 899
+    assert fresh_db.rows("SELECT upto_batch, ids FROM load_verified") == [(r.batch_id, None)]
 
 
 def test_a_bug_in_a_converter_process_fails_the_load_as_itself(fresh_db, tmp_path, monkeypatch):

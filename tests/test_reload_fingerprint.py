@@ -484,6 +484,115 @@ def test_new_conversion_code_converts_every_row_and_versions_none(fresh_db, tmp_
     fp.code_digest.cache_clear()
 
 
+def _new_release(monkeypatch, tmp_path):
+    """A module of the shared conversion code that the test rewrites: each write a release."""
+    from loaders.engine import fingerprint as fp
+
+    name = f"cim_fake_release_{tmp_path.name}"  # a module of its own: imported ones stay
+    mod = tmp_path / f"{name}.py"
+    mod.write_text("RULE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(fp, "CONVERSION_MODULES", (*fp.CONVERSION_MODULES, name))
+    fp.code_digest.cache_clear()
+
+    def release(rule: int) -> None:
+        mod.write_text(f"RULE = {rule}\n")
+        fp.code_digest.cache_clear()
+
+    return release
+
+
+def _versions(db) -> dict[int, str]:
+    """Each row's id and tuple version (xmin): an UPDATE of a row makes a new one."""
+    return dict(db.rows("SELECT id, xmin::text FROM buildings"))
+
+
+def test_a_new_release_rewrites_no_unchanged_row_and_the_next_reload_skips_them(
+        fresh_db, tmp_path, converted, monkeypatch):
+    """Rows found unchanged under a new conversion are recorded once, by id, for their
+    dataset (load_verified), not rewritten one by one (1M rows: 29 s and a new version of
+    every tuple, docs/benchmarks.md); the reload after skips them by their fingerprints."""
+    release = _new_release(monkeypatch, tmp_path)
+    path, _ = _delivery(tmp_path, "rel")
+    first = _load(fresh_db, path)
+    before = _versions(fresh_db)
+    release(2)
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert sum(converted) == 900 and (r.updated, r.unchanged) == (0, 899)
+    assert _versions(fresh_db) == before  # no row written again
+    # every current row found unchanged: one record, up to the reload's batch
+    assert fresh_db.rows("SELECT upto_batch, ids FROM load_verified WHERE layer = 'buildings' "
+                         "AND dataset = 'rel'") == [(r.batch_id, None)]
+    converted.clear()
+    again = _load(fresh_db, path)
+    assert sum(converted) == 1  # only the row repeating another's id
+    assert (again.updated, again.unchanged) == (0, 899)
+    assert fresh_db.rows("SELECT id, conversion IS NOT NULL FROM load_batches WHERE id IN "
+                         "(%s, %s, %s) ORDER BY id",
+                         (first.batch_id, r.batch_id, again.batch_id)) == [
+        (first.batch_id, True), (r.batch_id, True), (again.batch_id, True)]
+    # the release after: the older arrays go, the rows are found unchanged once more
+    release(3)
+    converted.clear()
+    third = _load(fresh_db, path)
+    assert sum(converted) == 900 and (third.updated, third.unchanged) == (0, 899)
+    assert fresh_db.rows("SELECT batch_id FROM load_verified WHERE dataset = 'rel'") == [
+        (third.batch_id,)]
+    assert _versions(fresh_db) == before
+
+
+def test_a_feature_changed_in_a_new_release_gets_its_version_and_the_rest_are_verified(
+        fresh_db, tmp_path, converted, monkeypatch):
+    release = _new_release(monkeypatch, tmp_path)
+    path, gdf = _delivery(tmp_path, "chg")
+    _load(fresh_db, path)
+    release(2)
+    gdf.loc[5, "建筑名称"] = "改过的名称"
+    pyogrio.write_dataframe(gdf, path)
+    converted.clear()
+    r = _load(fresh_db, path)
+    assert sum(converted) == 900 and (r.updated, r.unchanged) == (1, 898)
+    # the changed one retired, the others found unchanged: all of them covered at once
+    assert fresh_db.rows("SELECT upto_batch, ids FROM load_verified WHERE dataset = 'chg'") \
+        == [(r.batch_id, None)]
+    converted.clear()
+    again = _load(fresh_db, path)
+    assert sum(converted) == 1 and (again.updated, again.unchanged) == (0, 899)
+
+
+def test_a_partial_delivery_verifies_only_its_rows(fresh_db, tmp_path, converted,
+                                                   monkeypatch):
+    """After a new release, a delivery holding a third of the dataset's features (same file
+    name: same dataset, update mode) finds those unchanged; the whole delivery after it
+    converts the other two thirds, not the third verified already."""
+    release = _new_release(monkeypatch, tmp_path)
+    path, gdf = _delivery(tmp_path, "part")
+    _load(fresh_db, path)
+    release(2)
+    part_dir = tmp_path / "part_only"
+    part_dir.mkdir()
+    part = part_dir / "part.gpkg"
+    pyogrio.write_dataframe(gdf.iloc[:300], part)
+    converted.clear()
+    r = _load(fresh_db, part)
+    assert sum(converted) == 300 and (r.updated, r.unchanged, r.retired) == (0, 300, 0)
+    (ids,) = fresh_db.rows("SELECT ids FROM load_verified WHERE dataset = 'part'")[0]
+    assert sorted(np.frombuffer(bytes(ids), dtype=">i8").tolist()) == sorted(
+        i for i, in fresh_db.rows("SELECT id FROM buildings WHERE source_key = ANY(%s)",
+                                  ([f"part:{k}" for k in gdf["编号"].iloc[:300]],)))
+    converted.clear()
+    whole = _load(fresh_db, path)
+    assert sum(converted) == 600  # rows 301–900 (the repeated id among them)
+    assert (whole.updated, whole.unchanged) == (0, 899)
+    # the rest found unchanged too: all of them now, one record
+    assert fresh_db.rows("SELECT upto_batch, ids FROM load_verified WHERE dataset = 'part'") \
+        == [(whole.batch_id, None)]
+    converted.clear()
+    _load(fresh_db, path)
+    assert sum(converted) == 1
+
+
 def test_the_known_hashes_and_codes_never_ask_for_huge_pages():
     """A reload writes the hashes and codes of the few rows it converts into arrays sized for
     every key: their mapping must be advised against huge pages (Linux's VmFlags ``nh``), or

@@ -72,6 +72,8 @@ class Converted:
     # set by the engine: the rows' source fingerprints, and the batch's rows left unconverted
     source_hash: np.ndarray | None = None
     skipped: Skipped | None = None
+    # whether each row has a key its fingerprint could find again (an id; None: all have)
+    keyed: np.ndarray | None = None
 
 
 @dataclass
@@ -119,6 +121,10 @@ class DirectBatch:
     # unchanged features whose current version keeps another fingerprint: (keys, fingerprints,
     # content hashes)
     refresh: tuple[list[str], list[int], list[str]] = ([], [], [])
+    # rows of Known of an older conversion found unchanged, and those changed (retired):
+    # what the load records as verified (DirectWriter, load_verified)
+    verified: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    stale_changed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def serial_width(layer: LayerDef) -> int:
@@ -165,22 +171,23 @@ class DirectConverter:
     def __call__(self, batch) -> DirectBatch:
         return self.finish(batch, self.prepare(batch))
 
-    def unconverted(self, batch) -> tuple[np.ndarray | None, Skipped]:
-        """The batch's source fingerprints (None if the loader keeps none) and the rows a
-        reload can call unchanged before converting them: their key (known before converting:
-        an id) has a current version with the same fingerprint, and no other row of the batch
-        has that key (duplicates are decided in row order, converted)."""
+    def unconverted(self, batch) -> tuple[np.ndarray | None, Skipped, np.ndarray | None]:
+        """The batch's source fingerprints (None if the loader keeps none), the rows a
+        reload can call unchanged before converting them — their key (known before
+        converting: an id) has a current version with the same fingerprint, whose content is
+        of this load's conversion, and no other row of the batch has that key (duplicates are
+        decided in row order, converted) — and which rows have such a key (None: all)."""
         if self.fingerprint is None:
-            return None, Skipped.none()
+            return None, Skipped.none(), None
         known = self.known
         # the keys serve only a reload (a first load has no current version to compare)
         raw_keys, fps = self.fingerprint(batch, with_keys=bool(known.current))
         if not known.current or not len(fps):
-            return fps, Skipped.none()
+            return fps, Skipped.none(), None
         keys = np.asarray(raw_keys, dtype=object)
         at = known.positions(keys, fps)
         ok = (at >= 0) & (at < known.current)
-        ok[ok] = known.source_hash[at[ok]] == fps[ok]
+        ok[ok] = (known.source_hash[at[ok]] == fps[ok]) & known.of_this_conversion(at[ok])
         if ok.any():
             # a key the batch holds twice: both rows are converted. Only a known key can be
             # skipped, and known keys are equal exactly when their rows are: integers compared
@@ -189,7 +196,9 @@ class DirectConverter:
             if len(twice):
                 ok &= ~np.isin(at, twice)
         pos = np.flatnonzero(ok)
-        return fps, Skipped(pos, keys[pos].tolist(), at[pos])
+        keyed = None if None not in raw_keys else \
+            np.fromiter((k is not None for k in raw_keys), dtype=bool, count=len(raw_keys))
+        return fps, Skipped(pos, keys[pos].tolist(), at[pos]), keyed
 
     def _nothing(self) -> Converted:
         """What converting no row gives (a reload's batch found unchanged whole)."""
@@ -202,7 +211,7 @@ class DirectConverter:
         """The part of a batch that needs nothing of the other batches (most of the work):
         conversion, district and grid cell. A reload converts only the rows whose source
         changed (:meth:`unconverted`)."""
-        fps, skipped = self.unconverted(batch)
+        fps, skipped, keyed = self.unconverted(batch)
         if len(skipped.pos):
             todo = np.setdiff1d(np.arange(len(batch)), skipped.pos,
                                 assume_unique=True)
@@ -216,6 +225,7 @@ class DirectConverter:
         conv.source_hash = fps[conv.index] if fps is not None else \
             np.full(len(conv.index), None, dtype=object)
         conv.skipped = skipped
+        conv.keyed = keyed[conv.index] if keyed is not None else None
         rejects = list(conv.rejects)
         n = len(conv.index)
         keep = np.ones(n, dtype=bool)
@@ -310,6 +320,7 @@ class DirectConverter:
         code = np.full(n, None, dtype=object)
         coded = np.zeros(n, dtype=bool)  # where code holds one (kept, or given back)
         refresh: tuple[list[str], list[int], list[str]] = ([], [], [])
+        verified = stale_changed = np.zeros(0, dtype=np.int64)
         if known.current or known.returning is not None:
             at = kat[live]
             hit = at >= 0
@@ -321,15 +332,24 @@ class DirectConverter:
                 same[cur] = known.row_hash[at[cur]] == mine
             state[live[cur]] = np.where(same[cur], 2, 1)
             if self.fingerprint is not None and cur.any():
-                # unchanged content under a fingerprint of another context (a new converter
-                # version, mapping or boundaries; rows loaded before migration 0009): keep the
-                # new fingerprint on the current version, or every later reload converts them
-                # — and where its content hash was taken from the stored row (a first load
-                # left it unset), that hash, so that no later reload takes it again (a row
-                # keyed by its geometry is converted by every reload)
+                # unchanged content. Of an older conversion (a new converter version, code,
+                # mapping or boundaries): its id is recorded as verified under this one
+                # (load_verified), the row left as it is. Under another fingerprint (its source
+                # row changed, converting to the same content; rows loaded before migration
+                # 0013): the new fingerprint kept on the current version, or every later
+                # reload converts it — and, for a row keyed by its geometry (converted by every
+                # reload), the content hash taken from its stored row where a first load left
+                # it unset, so that no later reload takes it again
                 unch = live[cur][same[cur]]
-                stale = (known.source_hash[at[cur][same[cur]]] != conv.source_hash[unch]) | \
-                    known.rehashed[at[cur][same[cur]]]
+                ua = at[cur][same[cur]]
+                verified = ua[~known.of_this_conversion(ua)]
+                ca = at[cur][~same[cur]]
+                if self.mode != "append":  # (append rejects them: nothing retired)
+                    stale_changed = ca[~known.of_this_conversion(ca)]
+                unkeyed = ~conv.keyed[unch] if conv.keyed is not None else \
+                    np.zeros(len(unch), dtype=bool)
+                stale = (known.source_hash[ua] != conv.source_hash[unch]) | \
+                    (known.rehashed[ua] & unkeyed)
                 refresh = (keys[unch[stale]].tolist(),
                            conv.source_hash[unch[stale]].astype(np.int64).tolist(),
                            conv.row_hash[unch[stale]].tolist())
@@ -392,7 +412,7 @@ class DirectConverter:
             registry_data=reg_data, registry_code_pos=reg_starts + 6 + plen[order],
             registry_order=order,
             seen_keys=seen_keys, known_current=self.known.current, accepted=accepted,
-            refresh=refresh)
+            refresh=refresh, verified=verified, stale_changed=stale_changed)
 
     def _seen_at(self) -> np.ndarray:
         """Which of :class:`Known`'s rows' keys were accepted already (by row)."""

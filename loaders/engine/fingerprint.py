@@ -3,12 +3,16 @@
 A reload of a million features with 1 % changed spent nearly all its time converting the
 990,000 unchanged ones only to find their content hash equal (docs/benchmarks.md). The
 fingerprint (``loaders.hashing.source_fingerprints``, stored in ``source_hash``) is taken of
-the raw row as read, mixed with everything else the conversion depends on — the converter's
-version, the field mapping, the source CRS, the storage SRID, the load options and the
-dictionaries the converter reads, and the code that converts (:func:`code_digest` of the
-loader's module and :data:`CONVERSION_MODULES`) — so that equal fingerprints mean an equal
-conversion. A new release whose conversion code differs in any byte converts every row once
-on its first reload (the content hash then decides: only rows it writes otherwise get a new
+the raw row as read. A row is skipped when its fingerprint is the stored one *and* its stored
+content came from the conversion the load runs now: the conversion's digest
+(:meth:`SourceFingerprint.conversion`) covers everything else the conversion depends on — the
+converter's version, the field mapping, the source CRS, the storage SRID, the load options and
+the dictionaries the converter reads, and the code that converts (:func:`code_digest` of the
+loader's module and :data:`CONVERSION_MODULES`). The batch that writes a row records the
+digest (``load_batches.conversion``), and a reload under another digest that finds rows
+unchanged records their ids (``load_verified``, migration 0013) rather than rewriting each
+row. A new release whose conversion code differs in any byte converts every row once on its
+first reload (the content hash then decides: only rows it writes otherwise get a new
 version); a loader's ``version`` is for what the code digest cannot see.
 """
 
@@ -30,8 +34,6 @@ from loaders.common import id_column, source_keys
 from loaders.hashing import source_fingerprints
 from loaders.sources.read import Batch
 
-Fingerprint = Callable[[Batch, Any], tuple[list[str | None], np.ndarray]]
-
 # the modules whose code decides what a direct load writes for a source row, besides the
 # loader's own (a version bumped by hand was forgotten once too often)
 CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.geometry", "loaders.hashing",
@@ -52,32 +54,58 @@ def code_digest(modules: tuple[str, ...]) -> str:
     return h.hexdigest()
 
 
-def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[str]],
-                     dictionaries: Callable[[Any], Any], module: str) -> Fingerprint:
-    """A loader's fingerprint function ``(batch, ctx) → (keys, fingerprints)``: the keys of
-    the rows with an id (None for a row keyed by its geometry: never skipped); no keys at all
-    (None) with ``with_keys=False``. ``module``: the loader's module (its converter's code)."""
-    contexts: dict[int, str] = {}
+# what each row's fingerprint is mixed with: the raw row alone decides it (the conversion is
+# told apart by its digest, recorded with the batch)
+RAW_ROW = "cim-raw-source-row-v1"
 
-    def fingerprint(batch: Batch, ctx: Any, with_keys: bool = True
-                    ) -> tuple[list[str | None] | None, np.ndarray]:
-        context = contexts.get(id(ctx))
-        if context is None:
-            context = contexts[id(ctx)] = json.dumps(
-                [layer, version, code_digest((module, *CONVERSION_MODULES)), ctx.mapping,
-                 ctx.source_crs.to_wkt(), ctx.srid, ctx.options, dictionaries(ctx)],
-                ensure_ascii=False, sort_keys=True, default=str)
+
+class SourceFingerprint:
+    """A loader's fingerprints ``(batch, ctx) → (keys, fingerprints)`` — the keys of the rows
+    with an id (None for a row keyed by its geometry: never skipped); no keys at all (None)
+    with ``with_keys=False`` — and the digest of its conversion under a context
+    (:meth:`conversion`)."""
+
+    def __init__(self, layer: str, version: str, id_fields: Callable[[Any], list[str]],
+                 dictionaries: Callable[[Any], Any], module: str) -> None:
+        self.layer, self.version, self.module = layer, version, module
+        self.id_fields, self.dictionaries = id_fields, dictionaries
+        # id of a context → (the context, its digest): the context held, so that no other
+        # one takes its id while it is cached
+        self._digests: dict[int, tuple[Any, str]] = {}
+
+    def conversion(self, ctx: Any) -> str:
+        """The digest of what the conversion of a row depends on besides the row (see the
+        module): equal digests convert equal rows to equal content."""
+        held = self._digests.get(id(ctx))
+        if held is not None and held[0] is ctx:
+            return held[1]
+        context = json.dumps(
+            [self.layer, self.version, code_digest((self.module, *CONVERSION_MODULES)),
+             ctx.mapping, ctx.source_crs.to_wkt(), ctx.srid, ctx.options, self.dictionaries(ctx)],
+            ensure_ascii=False, sort_keys=True, default=str)
+        digest = hashlib.blake2b(context.encode(), digest_size=16).hexdigest()
+        self._digests[id(ctx)] = (ctx, digest)
+        return digest
+
+    def __call__(self, batch: Batch, ctx: Any, with_keys: bool = True
+                 ) -> tuple[list[str | None] | None, np.ndarray]:
         n = len(batch)
         keys = None
         if with_keys:
-            keys = source_keys(ctx.dataset, [(f, id_column(batch, f)) for f in id_fields(ctx)],
-                               None, n=n)
+            keys = source_keys(ctx.dataset, [(f, id_column(batch, f))
+                                             for f in self.id_fields(ctx)], None, n=n)
         if batch.arrow is not None:  # as read: the Arrow arrays themselves
-            return keys, source_fingerprints(batch.arrow, None, context)
+            return keys, source_fingerprints(batch.arrow, None, RAW_ROW)
         wkb = batch.wkb if batch.wkb is not None else shapely.to_wkb(batch.geometries)
-        return keys, source_fingerprints(batch.columns, wkb, context)
+        return keys, source_fingerprints(batch.columns, wkb, RAW_ROW)
 
-    return fingerprint
+
+
+def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[str]],
+                     dictionaries: Callable[[Any], Any], module: str) -> SourceFingerprint:
+    """A loader's fingerprint (:class:`SourceFingerprint`). ``module``: the loader's module
+    (its converter's code)."""
+    return SourceFingerprint(layer, version, id_fields, dictionaries, module)
 
 
 def read_while_fingerprinting(read: Callable[[], Any], batches: Iterable[Batch],

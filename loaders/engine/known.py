@@ -19,7 +19,7 @@ from psycopg import sql
 
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
-from loaders.engine.keyread import EarlyKeys, read_keys
+from loaders.engine.keyread import EarlyKeys, like_prefix, read_keys
 from loaders.hashing import StoredRecipe, stored_hashes
 
 
@@ -65,6 +65,17 @@ class Known:
     _flagged: np.ndarray | None = None  # the rows of ``flags``, sorted (see flagged)
     # key → row (-1: none) of the batch's keys this process looked up by text (see _by_text)
     _text_rows: dict[str, int] = field(default_factory=dict)
+    # each row's id, and whether its content is that of the load's conversion (written or
+    # verified under its digest: loaders.engine.fingerprint); None: every row's is
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    converted_now: np.ndarray | None = None
+
+    def of_this_conversion(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each of ``rows`` holds the content the load's conversion would write for
+        an unchanged source row (a row may be skipped only then)."""
+        if self.converted_now is None:
+            return np.ones(len(rows), dtype=bool)
+        return self.converted_now[rows]
 
     @property
     def current(self) -> int:
@@ -191,7 +202,7 @@ class _Details:
 
 def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                 conninfo: str, recipe: StoredRecipe | None = None,
-                early: EarlyKeys | None = None) -> Known:
+                early: EarlyKeys | None = None, conversion: str | None = None) -> Known:
     """The dataset's source keys with their current versions' fingerprints and flags, and
     the codes of keys coded before (call it with the merge lock held, so that nothing commits
     in between; the hashes and codes of current versions are read later, for the keys a load
@@ -202,7 +213,8 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
 
     The keys stay one UTF-8 buffer, an Arrow array over it (:func:`read_keys` reads each
     column as one aggregated value). The ids map the rows the server gives for keys looked up
-    by text (:meth:`Known._read`) back to rows of Known."""
+    by text (:meth:`Known._read`) back to rows of Known. ``conversion``: the digest of the
+    load's conversion, to tell the rows whose content is of it (:attr:`Known.converted_now`)."""
     raw = early.take(conn, layer.table, layer.name, dataset) if early is not None else None
     if raw is None:
         raw = read_keys(conn, layer.table, layer.name, dataset)
@@ -217,8 +229,10 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     # 8 big-endian bytes a row (int8send), in the keys' order
     source_hash = np.frombuffer(raw.fps, dtype=">i8").astype(np.int64) if n \
         else np.zeros(0, np.int64)
-    lookup = _Lookup(source_hash, np.frombuffer(raw.ids, dtype=">i8").astype(np.int64)) if n \
-        else None
+    ids = np.frombuffer(raw.ids, dtype=">i8").astype(np.int64) if n else np.zeros(0, np.int64)
+    lookup = _Lookup(source_hash, ids) if n else None
+    converted_now = _converted_now(conn, layer, dataset, conversion, raw, ids) \
+        if conversion is not None else None
     tbl = sql.Identifier(layer.table)
     details = _Details(conninfo, sql.SQL(
         "SELECT source_key, row_hash, code, id FROM {} WHERE valid_to IS NULL "
@@ -232,7 +246,53 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                  code=sparse_zeros(n, "S24"), source_hash=source_hash,
                  flags=_flags(raw.flags, n) if raw.flagged else {},
                  filled=np.zeros(n, dtype=bool), details=details, returning=returning,
-                 lookup=lookup, rehash=rehash, rehashed=np.zeros(n, dtype=bool))
+                 lookup=lookup, rehash=rehash, rehashed=np.zeros(n, dtype=bool), ids=ids,
+                 converted_now=converted_now)
+
+
+def _converted_now(conn: psycopg.Connection, layer: LayerDef, dataset: str, conversion: str,
+                   raw: Any, ids: np.ndarray) -> np.ndarray | None:
+    """Per row: whether its content is of this conversion — written by a batch of it, or found
+    unchanged under it since (``load_verified``: every current row up to a batch, or the ids
+    of some); None: every row's is (a reload under the conversion of the loads before, which
+    asks one question, not one a row).
+
+    Rows up to the dataset's last batch that verified them all are; rows of later batches
+    are if their batch's conversion is this one; the others (a new release's first reload,
+    or after a partial delivery) are read by id, and found among the ids verified."""
+    if not len(ids):
+        return None
+    first, last = raw.batches
+    upto = conn.execute(
+        "SELECT coalesce(max(upto_batch), 0) FROM load_verified WHERE layer = %s "
+        "AND dataset = %s AND conversion = %s", (layer.name, dataset, conversion)).fetchone()[0]
+    other = """SELECT id FROM load_batches WHERE layer = %(layer)s AND status = 'succeeded'
+        AND id > %(upto)s AND conversion IS DISTINCT FROM %(conversion)s"""
+    args = {"layer": layer.name, "upto": upto, "conversion": conversion}
+    if first is not None and not conn.execute(
+            f"SELECT EXISTS ({other} AND id BETWEEN %(first)s AND %(last)s)",
+            {**args, "first": first, "last": last}).fetchone()[0] \
+            and first > 0:
+        return None
+    # the current rows of other conversions' batches, or of none (written before 0013), by id
+    (stale,) = conn.execute(sql.SQL(
+        "SELECT string_agg(int8send(id), '') FROM {} WHERE valid_to IS NULL "
+        "AND source_key LIKE %(like)s AND (batch_id IS NULL OR batch_id IN (" + other + "))"
+    ).format(sql.Identifier(layer.table)), {**args, "like": like_prefix(dataset)},
+        binary=True).fetchone()
+    now = np.ones(len(ids), dtype=bool)
+    if stale is None:
+        return now
+    stale_ids = np.sort(np.frombuffer(bytes(stale), dtype=">i8").astype(np.int64))
+    verified = [np.frombuffer(r[0], dtype=">i8").astype(np.int64) for r in conn.execute(
+        "SELECT ids FROM load_verified WHERE layer = %s AND dataset = %s AND conversion = %s "
+        "AND ids IS NOT NULL", (layer.name, dataset, conversion), binary=True)]
+    if verified:
+        stale_ids = stale_ids[~np.isin(stale_ids, np.concatenate(verified))]
+    i = np.minimum(np.searchsorted(stale_ids, ids), max(len(stale_ids) - 1, 0))
+    if len(stale_ids):
+        now &= stale_ids[i] != ids
+    return now
 
 
 def _key_array(data: bytes | None, count: int) -> pa.Array | None:

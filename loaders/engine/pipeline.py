@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psycopg
@@ -38,6 +38,9 @@ from loaders.engine.rows import StagedRows
 from loaders.engine.session import LoadSession
 from loaders.hashing import StoredRecipe
 from loaders.sources.read import Batch, Source, iter_batches, open_source
+
+if TYPE_CHECKING:
+    from loaders.engine.fingerprint import SourceFingerprint
 
 
 @dataclass
@@ -278,7 +281,7 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
                     aliases: dict[str, list[str]] | None = None,
                     options: dict[str, Any] | None = None, quiet: bool = True,
                     batch_size: int = 50_000, processes: int | None = None,
-                    fingerprint: Callable[[Batch, LoadContext], tuple] | None = None,
+                    fingerprint: SourceFingerprint | None = None,
                     recipe: StoredRecipe | None = None,
                     early: EarlyKeys | None = None) -> LoadReport:
     """Load one GDAL vector source into one layer, written directly
@@ -380,18 +383,24 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     # were: loaders.engine.keyread); converter processes inherit it when forked
     t = time.monotonic()
     head = [first] if first is not None else []
+    conversion = None
     if fingerprint:  # the current boundaries decide too (outside_area): in the context
         fp_ctx = dataclasses.replace(ctx, options={**ctx.options,
                                                    "_areas": direct.areas_digest(layer, areas)})
+        conversion = fingerprint.conversion(fp_ctx)
+        writer.convert_as(conversion)
     ahead: dict[int, tuple] = {}
     if fingerprint and processes and _holds_dataset(conn, layer, dataset):
         # a reload: its first batches fingerprinted while the server reads the keys
         known, ahead = fpmod.read_while_fingerprinting(
-            lambda: direct.fetch_known(conn, layer, dataset, session.conninfo, recipe, early),
+            lambda: direct.fetch_known(conn, layer, dataset, session.conninfo, recipe, early,
+                                       conversion),
             itertools.chain(head, batches), lambda b: fingerprint(b, fp_ctx))
     else:
-        known = direct.fetch_known(conn, layer, dataset, session.conninfo, recipe, early)
+        known = direct.fetch_known(conn, layer, dataset, session.conninfo, recipe, early,
+                                   conversion)
     known_s = time.monotonic() - t
+    writer.known = known
     if recipe is not None and not known.current:
         # a first load of the dataset compares no row: hashes are taken when a reload does
         ctx = dataclasses.replace(ctx, hash_rows=False)
