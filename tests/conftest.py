@@ -302,3 +302,22 @@ def profile_around(src: Path, layer: str, workdir: Path, *, name: str, admin_cod
         .to_file(workdir / "districts.gpkg")
     return create_profile(workdir / "profile.yaml", name=name, admin_code=admin_code,
                           storage_crs=crs, boundary=workdir / "districts.gpkg")
+
+
+@pytest.fixture
+def converted(monkeypatch):
+    """How many rows each load handed to the building converter (a spy: the converter runs
+    as it is; in process, processes=0)."""
+    from loaders.engine import direct
+
+    seen: list[int] = []
+    init = direct.DirectConverter.__init__
+
+    def spying_init(self, layer, layer_code, convert, *a, **kw):
+        def counted(batch):
+            seen.append(len(batch.geometries))
+            return convert(batch)
+        init(self, layer, layer_code, counted, *a, **kw)
+
+    monkeypatch.setattr(direct.DirectConverter, "__init__", spying_init)
+    return seen

@@ -18,23 +18,6 @@ from loaders.engine import direct, known
 from tests.test_direct_load import _delivery
 
 
-@pytest.fixture
-def converted(monkeypatch):
-    """How many rows each load handed to the building converter (a spy: the converter runs
-    as it is; in process, processes=0)."""
-    seen: list[int] = []
-    init = direct.DirectConverter.__init__
-
-    def spying_init(self, layer, layer_code, convert, *a, **kw):
-        def counted(batch):
-            seen.append(len(batch.geometries))
-            return convert(batch)
-        init(self, layer, layer_code, counted, *a, **kw)
-
-    monkeypatch.setattr(direct.DirectConverter, "__init__", spying_init)
-    return seen
-
-
 def _load(db, path, **kw):
     return load_buildings(db.conninfo, db.profile, path, batch_size=300, processes=0, **kw)
 

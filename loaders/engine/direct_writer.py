@@ -177,6 +177,13 @@ class DirectWriter:
         batch_id = self.w.batch_id
         self.conn.execute("UPDATE load_batches SET conversion = %s WHERE id = %s",
                           (self.conversion, batch_id))
+        if dataset is not None:
+            # a record of another conversion "up to" a later batch cannot cover this batch's
+            # rows: batch ids are taken before the merge lock, so a lower id may commit later
+            self.conn.execute(
+                "DELETE FROM load_verified WHERE layer = %s AND dataset = %s "
+                "AND conversion <> %s AND upto_batch > %s",
+                (self.layer.name, dataset, self.conversion, batch_id))
         known = self.known
         if dataset is None or known is None or known.converted_now is None:
             return

@@ -272,12 +272,13 @@ def _converted_now(conn: psycopg.Connection, layer: LayerDef, dataset: str, conv
     if first is not None and not conn.execute(
             f"SELECT EXISTS ({other} AND id BETWEEN %(first)s AND %(last)s)",
             {**args, "first": first, "last": last}).fetchone()[0] \
-            and first > 0:
+            and (first > 0 or upto > 0):  # (a NULL batch counts as 0: up to any upto)
         return None
     # the current rows of other conversions' batches, or of none (written before 0013), by id
     (stale,) = conn.execute(sql.SQL(
         "SELECT string_agg(int8send(id), '') FROM {} WHERE valid_to IS NULL "
-        "AND source_key LIKE %(like)s AND (batch_id IS NULL OR batch_id IN (" + other + "))"
+        "AND source_key LIKE %(like)s AND ((batch_id IS NULL AND %(upto)s = 0) "
+        "OR batch_id IN (" + other + "))"
     ).format(sql.Identifier(layer.table)), {**args, "like": like_prefix(dataset)},
         binary=True).fetchone()
     now = np.ones(len(ids), dtype=bool)
