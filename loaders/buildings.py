@@ -25,7 +25,7 @@ from loaders.common import (
     source_keys,
 )
 from loaders.engine.direct import Converted, ewkb_from_iso
-from loaders.engine.fingerprint import make_fingerprint
+from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.fields import (
@@ -203,7 +203,7 @@ def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) 
         report = run_direct_load(conninfo, profile, BUILDINGS,
                                  layer_code_of(profile, "buildings"), make_columns(profile),
                                  path, aliases=profile.field_aliases.get("buildings", {}),
-                                 fingerprint=make_fingerprint(
+                                 fingerprint=SourceFingerprint(
                                      "buildings", CONVERTER_VERSION, id_fields,
                                      lambda ctx: ClassLookup(ctx.profile, "building_use").rows,
                                      __name__),

@@ -27,7 +27,7 @@ from cim.profile import CityProfile
 from cim.text import norm_key
 from loaders.common import attrs_json, id_column, reject_record, row_attrs, source_keys
 from loaders.engine.direct import Converted, ewkb_from_iso
-from loaders.engine.fingerprint import make_fingerprint
+from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.fields import ValueProblem, all_matches, distinct, is_blank, mapped, texts
@@ -303,7 +303,7 @@ def load_components(conninfo: str, profile: CityProfile, path: str | Path, **kw)
     the data, in a converter process for a large census)."""
     return run_direct_load(conninfo, profile, COMPONENTS, None, make_columns(profile), path,
                            aliases=profile.field_aliases.get("components", {}),
-                           fingerprint=make_fingerprint("components", CONVERTER_VERSION,
+                           fingerprint=SourceFingerprint("components", CONVERTER_VERSION,
                                                         id_fields, _dictionaries, __name__),
                            recipe=HASHED, **kw)
 

@@ -35,9 +35,21 @@ def _tables(url: str) -> set[str]:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
 
 
+def _columns(url: str, table: str) -> set[str]:
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s",
+            (table,))}
+
+
 def test_upgrade_downgrade_upgrade(scratch):
     upgrade(scratch, 4527)
     assert "approval_checks" in _tables(scratch)
+    assert "load_verified" in _tables(scratch) and "conversion" in _columns(scratch,
+                                                                            "load_batches")
+    downgrade(scratch, 4527, "0012_registry_key_order")  # the conversion records go (0013)
+    assert "load_verified" not in _tables(scratch)
+    assert "conversion" not in _columns(scratch, "load_batches")
     downgrade(scratch, 4527, "0003_planning")  # the record of approval checks goes (0004)
     assert current(scratch) == "0003_planning"
     assert "approval_checks" not in _tables(scratch)

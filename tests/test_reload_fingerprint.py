@@ -615,6 +615,7 @@ def test_the_conversion_digest_covers_the_modules_a_converted_row_depends_on():
                 "loaders.engine.indexes", "loaders.engine.report", "loaders.engine.rows",
                 "loaders.engine.batch", "loaders.engine.pages", "loaders.engine.fingerprint",
                 "loaders.engine.copycols", "loaders.engine.checksum",
+                "loaders.engine.conversions",
                 "loaders.sources.precheck"}
     # what the two loaders import, in an interpreter of their own (this one holds whatever
     # other tests imported)

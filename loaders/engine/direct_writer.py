@@ -16,7 +16,7 @@ from psycopg import sql
 
 from cim.coding.allocator import reserve_serials
 from cim.coding.registry import NewPartition
-from loaders.engine import copybuf
+from loaders.engine import conversions, copybuf
 from loaders.engine.bulk import BulkWriter, MergeResult, merge_lock
 from loaders.engine.direct import (
     REGISTRY_COLUMNS,
@@ -24,6 +24,7 @@ from loaders.engine.direct import (
     layer_copy_columns,
     serial_width,
 )
+from loaders.engine.known import Known
 
 
 class DirectWriter:
@@ -45,9 +46,10 @@ class DirectWriter:
         self.copy_registry = sql.SQL("COPY code_registry ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.SQL(", ").join(map(sql.Identifier, REGISTRY_COLUMNS)))
         self.partition: NewPartition | None = None
-        self.conversion: str | None = None  # the digest of the load's conversion
-        self.known = None  # what the layer held (loaders.engine.known.Known)
-        # rows of Known of older conversions found unchanged, or changed
+        # the digest of the load's conversion and what the layer held (Known); rows of Known
+        # of older conversions found unchanged, or changed (loaders.engine.conversions)
+        self.conversion: str | None = None
+        self.known: Known | None = None
         self.verified: list[np.ndarray] = []
         self.stale_changed: list[np.ndarray] = []
         self.retire = sql.SQL(
@@ -60,10 +62,11 @@ class DirectWriter:
             "WHERE t.valid_to IS NULL AND t.source_key = v.key"
         ).format(sql.Identifier(self.layer.table))
 
-    def convert_as(self, conversion: str) -> None:
+    def convert_as(self, conversion: str, known: Known) -> None:
         """The digest of the conversion the load's rows are written (or found unchanged)
-        under (:mod:`loaders.engine.fingerprint`), recorded with its batch."""
-        self.conversion = conversion
+        under (:mod:`loaders.engine.fingerprint`), and what the layer held when the load began:
+        recorded when it finishes (:func:`loaders.engine.conversions.record`)."""
+        self.conversion, self.known = conversion, known
 
     def lock(self) -> None:
         """The layer's merge lock, for the whole load (see the module docstring)."""
@@ -158,48 +161,12 @@ class DirectWriter:
 
     def finish(self, mode: str, dataset: str | None) -> MergeResult:
         r = self.result
-        if self.conversion is not None:
-            self._record_conversion(dataset)
+        if self.conversion is not None and self.known is not None:
+            conversions.record(self.conn, self.layer, dataset, self.w.batch_id,
+                               self.conversion, self.known, self.verified, self.stale_changed)
         r.inserted -= r.updated  # a changed feature's new version is counted as updated
         if mode == "replace" and dataset is not None:
             if self.seen_table is None:
                 self._seen([])
             self.w.scope.add(self.layer, self.seen_table, dataset)
         return r
-
-    def _record_conversion(self, dataset: str | None) -> None:
-        """In the load's transaction: the conversion its rows were written under, on its
-        batch; and, if it found current rows of older conversions (a new release's first
-        reload), what it verified of them (``load_verified``, migration 0013) instead of
-        rewriting each: all of them, up to this batch, when each was found unchanged or
-        changed; else the ids of those found unchanged. The dataset's records of other
-        conversions go (of no use to the next load)."""
-        batch_id = self.w.batch_id
-        self.conn.execute("UPDATE load_batches SET conversion = %s WHERE id = %s",
-                          (self.conversion, batch_id))
-        if dataset is not None:
-            # a record of another conversion "up to" a later batch cannot cover this batch's
-            # rows: batch ids are taken before the merge lock, so a lower id may commit later
-            self.conn.execute(
-                "DELETE FROM load_verified WHERE layer = %s AND dataset = %s "
-                "AND conversion <> %s AND upto_batch > %s",
-                (self.layer.name, dataset, self.conversion, batch_id))
-        known = self.known
-        if dataset is None or known is None or known.converted_now is None:
-            return
-        covered = known.converted_now.copy()
-        for rows in (*self.verified, *self.stale_changed):
-            covered[rows] = True
-        complete = bool(covered.all())
-        if not complete and not self.verified:
-            return
-        self.conn.execute(
-            "DELETE FROM load_verified WHERE layer = %s AND dataset = %s AND "
-            "(conversion <> %s OR %s)", (self.layer.name, dataset, self.conversion, complete))
-        ids = None if complete else \
-            np.sort(known.ids[np.concatenate(self.verified)]).astype(">i8").tobytes()
-        self.conn.execute(
-            "INSERT INTO load_verified (batch_id, layer, dataset, conversion, upto_batch, ids) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            (batch_id, self.layer.name, dataset, self.conversion,
-             batch_id if complete else None, ids))

@@ -63,7 +63,7 @@ class SourceFingerprint:
     """A loader's fingerprints ``(batch, ctx) → (keys, fingerprints)`` — the keys of the rows
     with an id (None for a row keyed by its geometry: never skipped); no keys at all (None)
     with ``with_keys=False`` — and the digest of its conversion under a context
-    (:meth:`conversion`)."""
+    (:meth:`conversion`). ``module``: the loader's module (its converter's code)."""
 
     def __init__(self, layer: str, version: str, id_fields: Callable[[Any], list[str]],
                  dictionaries: Callable[[Any], Any], module: str) -> None:
@@ -99,13 +99,6 @@ class SourceFingerprint:
         wkb = batch.wkb if batch.wkb is not None else shapely.to_wkb(batch.geometries)
         return keys, source_fingerprints(batch.columns, wkb, RAW_ROW)
 
-
-
-def make_fingerprint(layer: str, version: str, id_fields: Callable[[Any], list[str]],
-                     dictionaries: Callable[[Any], Any], module: str) -> SourceFingerprint:
-    """A loader's fingerprint (:class:`SourceFingerprint`). ``module``: the loader's module
-    (its converter's code)."""
-    return SourceFingerprint(layer, version, id_fields, dictionaries, module)
 
 
 def read_while_fingerprinting(read: Callable[[], Any], batches: Iterable[Batch],

@@ -19,7 +19,8 @@ from psycopg import sql
 
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
-from loaders.engine.keyread import EarlyKeys, like_prefix, read_keys
+from loaders.engine import conversions
+from loaders.engine.keyread import EarlyKeys, read_keys
 from loaders.hashing import StoredRecipe, stored_hashes
 
 
@@ -231,7 +232,8 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
         else np.zeros(0, np.int64)
     ids = np.frombuffer(raw.ids, dtype=">i8").astype(np.int64) if n else np.zeros(0, np.int64)
     lookup = _Lookup(source_hash, ids) if n else None
-    converted_now = _converted_now(conn, layer, dataset, conversion, raw, ids) \
+    converted_now = conversions.of_this_conversion(conn, layer, dataset, conversion,
+                                                   raw.batches, ids) \
         if conversion is not None else None
     tbl = sql.Identifier(layer.table)
     details = _Details(conninfo, sql.SQL(
@@ -248,52 +250,6 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                  filled=np.zeros(n, dtype=bool), details=details, returning=returning,
                  lookup=lookup, rehash=rehash, rehashed=np.zeros(n, dtype=bool), ids=ids,
                  converted_now=converted_now)
-
-
-def _converted_now(conn: psycopg.Connection, layer: LayerDef, dataset: str, conversion: str,
-                   raw: Any, ids: np.ndarray) -> np.ndarray | None:
-    """Per row: whether its content is of this conversion — written by a batch of it, or found
-    unchanged under it since (``load_verified``: every current row up to a batch, or the ids
-    of some); None: every row's is (a reload under the conversion of the loads before, which
-    asks one question, not one a row).
-
-    Rows up to the dataset's last batch that verified them all are; rows of later batches
-    are if their batch's conversion is this one; the others (a new release's first reload,
-    or after a partial delivery) are read by id, and found among the ids verified."""
-    if not len(ids):
-        return None
-    first, last = raw.batches
-    upto = conn.execute(
-        "SELECT coalesce(max(upto_batch), 0) FROM load_verified WHERE layer = %s "
-        "AND dataset = %s AND conversion = %s", (layer.name, dataset, conversion)).fetchone()[0]
-    other = """SELECT id FROM load_batches WHERE layer = %(layer)s AND status = 'succeeded'
-        AND id > %(upto)s AND conversion IS DISTINCT FROM %(conversion)s"""
-    args = {"layer": layer.name, "upto": upto, "conversion": conversion}
-    if first is not None and not conn.execute(
-            f"SELECT EXISTS ({other} AND id BETWEEN %(first)s AND %(last)s)",
-            {**args, "first": first, "last": last}).fetchone()[0] \
-            and (first > 0 or upto > 0):  # (a NULL batch counts as 0: up to any upto)
-        return None
-    # the current rows of other conversions' batches, or of none (written before 0013), by id
-    (stale,) = conn.execute(sql.SQL(
-        "SELECT string_agg(int8send(id), '') FROM {} WHERE valid_to IS NULL "
-        "AND source_key LIKE %(like)s AND ((batch_id IS NULL AND %(upto)s = 0) "
-        "OR batch_id IN (" + other + "))"
-    ).format(sql.Identifier(layer.table)), {**args, "like": like_prefix(dataset)},
-        binary=True).fetchone()
-    now = np.ones(len(ids), dtype=bool)
-    if stale is None:
-        return now
-    stale_ids = np.sort(np.frombuffer(bytes(stale), dtype=">i8").astype(np.int64))
-    verified = [np.frombuffer(r[0], dtype=">i8").astype(np.int64) for r in conn.execute(
-        "SELECT ids FROM load_verified WHERE layer = %s AND dataset = %s AND conversion = %s "
-        "AND ids IS NOT NULL", (layer.name, dataset, conversion), binary=True)]
-    if verified:
-        stale_ids = stale_ids[~np.isin(stale_ids, np.concatenate(verified))]
-    i = np.minimum(np.searchsorted(stale_ids, ids), max(len(stale_ids) - 1, 0))
-    if len(stale_ids):
-        now &= stale_ids[i] != ids
-    return now
 
 
 def _key_array(data: bytes | None, count: int) -> pa.Array | None:

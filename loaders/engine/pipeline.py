@@ -388,7 +388,6 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         fp_ctx = dataclasses.replace(ctx, options={**ctx.options,
                                                    "_areas": direct.areas_digest(layer, areas)})
         conversion = fingerprint.conversion(fp_ctx)
-        writer.convert_as(conversion)
     ahead: dict[int, tuple] = {}
     if fingerprint and processes and _holds_dataset(conn, layer, dataset):
         # a reload: its first batches fingerprinted while the server reads the keys
@@ -400,7 +399,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         known = direct.fetch_known(conn, layer, dataset, session.conninfo, recipe, early,
                                    conversion)
     known_s = time.monotonic() - t
-    writer.known = known
+    if conversion is not None:
+        writer.convert_as(conversion, known)
     if recipe is not None and not known.current:
         # a first load of the dataset compares no row: hashes are taken when a reload does
         ctx = dataclasses.replace(ctx, hash_rows=False)
