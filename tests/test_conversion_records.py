@@ -1,5 +1,4 @@
-"""The conversion records of a layer's rows (migration 0013, loaders/engine/known.py and
-direct_writer.py): whatever order loads of different conversions run and commit in, a reload
+"""The conversion records of a layer's rows (migration 0013, loaders/engine/conversions.py): whatever order loads of different conversions run and commit in, a reload
 skips a row only if its stored content is what its conversion writes — the layer ends as a
 fresh load of the delivery would leave it."""
 from __future__ import annotations

@@ -10,8 +10,8 @@ converter's version, the field mapping, the source CRS, the storage SRID, the lo
 the dictionaries the converter reads, and the code that converts (:func:`code_digest` of the
 loader's module and :data:`CONVERSION_MODULES`). The batch that writes a row records the
 digest (``load_batches.conversion``), and a reload under another digest that finds rows
-unchanged records their ids (``load_verified``, migration 0013) rather than rewriting each
-row. A new release whose conversion code differs in any byte converts every row once on its
+unchanged records so for the dataset rather than rewriting each row
+(:mod:`loaders.engine.conversions`, migration 0013). A new release whose conversion code differs in any byte converts every row once on its
 first reload (the content hash then decides: only rows it writes otherwise get a new
 version); a loader's ``version`` is for what the code digest cannot see.
 """
