@@ -38,6 +38,7 @@ from loaders.fields import (
 )
 from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
+from loaders.jsonb import ordered
 from loaders.sources.read import Batch
 from loaders.sources.wkb import as_read_wkb
 
@@ -80,7 +81,7 @@ def _attrs(cols: Mapping[str, np.ndarray], n: int, columned: set[str],
     out = attrs_json(kept, n)
     for i, names in extra.items():
         a = {f: jsonable(cols[f][i]) for f in cols if f not in columned or f in names}
-        out[i] = json.dumps(a, ensure_ascii=False)
+        out[i] = json.dumps(ordered(a), ensure_ascii=False)  # jsonb's key order, as above
     return out
 
 

@@ -20,6 +20,7 @@ from loaders.engine.report import Reject
 from loaders.fields import is_blank
 from loaders.geometry import geometry_keys
 from loaders.hashing import content_hash, content_hashes  # noqa: F401 (the one recipe)
+from loaders.jsonb import ordered_keys
 
 # an attribute value longer than this is refused (whatever the field): it is no survey value
 MAX_ATTR_CHARS = 10_000
@@ -211,12 +212,13 @@ def _json_texts(prefix: str, texts: np.ndarray, enc) -> list[str]:
 
 def attrs_json(columns: dict[str, np.ndarray], n: int) -> list[str]:
     """One JSON object text per row (``n`` rows) with the source attributes: the text of
-    ``json.dumps(row_attrs(columns, i), ensure_ascii=False)``, built column by column (each
+    ``json.dumps(row_attrs(columns, i), ensure_ascii=False)`` with its keys in jsonb's order
+    (:mod:`loaders.jsonb`: the text the server gives back), built column by column (each
     distinct text or integer of a column is encoded once)."""
     if not columns:
         return ["{}"] * n
-    frags = [_json_fragments(json.dumps(k, ensure_ascii=False) + ": ", col)
-             for k, col in columns.items()]
+    frags = [_json_fragments(json.dumps(k, ensure_ascii=False) + ": ", columns[k])
+             for k in ordered_keys(columns)]
     return ["{" + ", ".join(t) + "}" for t in zip(*frags)]
 
 

@@ -28,7 +28,11 @@ Recipe (version 1), reproducible with nothing but ``hashlib`` and ``struct``::
 
 The values are the layer's own columns in their declared order (``cim/layerdefs.py``) as the
 loader stores them; the geometry is the stored one (storage CRS). Changing the recipe
-changes every hash: each feature is then versioned once on its next reload.
+changes every hash: each feature is then versioned once on its next reload. A feature's
+``attrs`` and ``flags`` are not in it — a hash of them would change every stored one that has
+any, and parsing each row's JSON to hash it canonically cost a pipe load ~1 s — they are
+compared beside it (:meth:`loaders.engine.known.Known.same_extras` and the staging writer's
+merge, :mod:`loaders.engine.bulk`): a feature is unchanged only when all three are.
 
 Because the hash is the recipe over stored values, it can be taken from the stored row as well
 as from the loader's (:func:`stored_hashes`; tests/test_text_and_hash.py and

@@ -21,7 +21,10 @@ TRICKY = [None, -0.0, 0.0, float("nan"), float("inf"), -float("inf"), 1, 1.0, Tr
 
 
 def _dumps(a: dict) -> str:
-    return json.dumps(a, ensure_ascii=False, default=str)
+    """json.dumps of the row, its keys in jsonb's order (shorter first, then by their UTF-8
+    bytes: PostgreSQL's), sorted here independently of loaders.jsonb."""
+    keys = sorted(a, key=lambda k: (len(k.encode()), k.encode()))
+    return json.dumps({k: a[k] for k in keys}, ensure_ascii=False, default=str)
 
 
 def test_attrs_texts_are_json_dumps_of_each_row():
@@ -55,7 +58,9 @@ def test_a_survey_table_of_plain_columns():
              "_table": "点.csv", "_row": i + 2} for i in range(50)]
     rows[7]["X"] = -0.0
     texts = _attrs_texts(rows)
-    assert texts[0] == ('{"物探点号": "JS0000", "X": 3915200.0, "Y": 39464200.5, "埋深": null, '
-                        '"_table": "点.csv", "_row": 2}')
+    # keys in jsonb's order: by UTF-8 length ("埋深" and "_table" six bytes, "物探点号"
+    # twelve), then bytes
+    assert texts[0] == ('{"X": 3915200.0, "Y": 39464200.5, "_row": 2, "_table": "点.csv", '
+                        '"埋深": null, "物探点号": "JS0000"}')
     assert '"X": -0.0' in texts[7]
     assert texts == [_dumps(r) for r in rows]

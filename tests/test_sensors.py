@@ -172,6 +172,34 @@ def test_bad_rows_rejected_naming_row_and_field(sdb, tmp_path):
              "RETURNING id")
 
 
+def test_attrs_keep_what_no_column_holds_and_a_remark_changed_alone_is_a_version(sdb,
+                                                                                tmp_path):
+    from loaders.sensors import load_sensors
+
+    pipe = sdb.scalar("SELECT code FROM pipe_segments WHERE valid_to IS NULL ORDER BY code "
+                      "LIMIT 1")
+    p = tmp_path / "remarks.csv"
+
+    def deliver(remark: str):
+        p.write_text(HEADER.rstrip("\n") + ",维护备注\n"
+                     + f"RM-1,备注一,管网压力,MPa,{pipe},2024-05-01,运行,60,平台,,,{remark}\n"
+                     + f"RM-2,备注二,管网压力,MPa,{pipe},2024-05-01,运行,60,平台,,,正常\n",
+                     encoding="utf-8")
+        return load_sensors(sdb.conninfo, sdb.profile, p)
+
+    first = deliver("正常")
+    assert (first.loaded, first.inserted) == (2, 2)
+    # the delivered asset reference (its code is in asset_code) and the remark: no column's
+    assert sdb.scalar("SELECT attrs FROM sensors WHERE device_id = 'RM-1' "
+                      "AND valid_to IS NULL") == {"监测对象编码": pipe, "维护备注": "正常"}
+    again = deliver("阀门更换")
+    assert (again.updated, again.unchanged) == (1, 1)
+    assert sdb.rows("SELECT attrs->>'维护备注', valid_to IS NULL FROM sensors "
+                    "WHERE device_id = 'RM-1' ORDER BY id") == [("正常", False), ("阀门更换", True)]
+    sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id LIKE 'RM-%%' "
+             "AND valid_to IS NULL RETURNING id")
+
+
 @pytest.fixture(scope="module")
 def served(sdb, tmp_path_factory):
     """The sample day replayed (alarms and cases opened), then the platform's app."""

@@ -350,11 +350,13 @@ class BulkWriter:
             "AND o.row_no < k.row_no)", "duplicate_source_id",
             "'duplicate source id ' || coalesce(s.source_key, '') || ' (an earlier row has it)'")
         result = MergeResult()
-        # unchanged features: same source key and same content hash as the current version
+        # unchanged features: same source key and same content hash as the current version,
+        # and the same attrs and flags (which the hash leaves out: loaders.hashing)
         result.unchanged = conn.execute(sql.SQL(
-            "DELETE FROM _k k USING {tbl} l WHERE l.valid_to IS NULL "
-            "AND l.source_key = k.source_key AND l.row_hash = k.row_hash").format(tbl=tbl)
-        ).rowcount
+            "DELETE FROM _k k USING {tbl} l, {stg} s WHERE l.valid_to IS NULL "
+            "AND l.source_key = k.source_key AND l.row_hash = k.row_hash "
+            "AND s.row_no = k.row_no AND l.attrs = s.attrs AND l.flags = s.flags"
+        ).format(tbl=tbl, stg=stg)).rowcount
         if mode == "append":
             self._reject_where(
                 "EXISTS (SELECT 1 FROM " + f'"{self.layer.table}"' + " l WHERE l.valid_to IS NULL "

@@ -330,6 +330,10 @@ class DirectConverter:
             if cur.any():
                 mine = np.array(conv.row_hash[live[cur]].tolist(), dtype="S64")
                 same[cur] = known.row_hash[at[cur]] == mine
+                eq = np.flatnonzero(same)  # the content hash aside, attrs and flags
+                if len(eq):
+                    same[eq] = known.same_extras(at[eq], [conv.attrs[j] for j in live[eq]],
+                                                 [conv.flags[j] for j in live[eq]])
             state[live[cur]] = np.where(same[cur], 2, 1)
             if self.fingerprint is not None and cur.any():
                 # unchanged content. Of an older conversion (a new converter version, code,

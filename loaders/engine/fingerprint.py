@@ -37,6 +37,7 @@ from loaders.sources.read import Batch
 # the modules whose code decides what a direct load writes for a source row, besides the
 # loader's own (a version bumped by hand was forgotten once too often)
 CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.geometry", "loaders.hashing",
+                      "loaders.jsonb",
                       "loaders.convexity",
                       "loaders.sources.read", "loaders.sources.wkb",
                       "loaders.engine.direct", "loaders.engine.known", "loaders.engine.keyread",

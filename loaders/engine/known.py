@@ -4,6 +4,8 @@ cells it places rows in are :mod:`loaders.engine.places`'."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import mmap
 import os
 import re
@@ -22,6 +24,7 @@ from cim.layerdefs import LayerDef
 from loaders.engine import conversions
 from loaders.engine.keyread import EarlyKeys, read_keys
 from loaders.hashing import StoredRecipe, stored_hashes
+from loaders.jsonb import same_json
 
 
 @dataclass
@@ -52,8 +55,9 @@ class Known:
     source_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     flags: dict[int, list[str]] = field(default_factory=dict)
     filled: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    # (key, row hash, code, id) of the current versions of the keys given
-    details: Callable[[list[str]], list[tuple[str, str, str, int]]] | None = None
+    # (key, row hash, code, id, SHA-256 of attrs::text or None where {}) of the current
+    # versions of the keys given
+    details: Callable[[list[str]], list[tuple[str, str, str, int, Any]]] | None = None
     # key → registered code of the keys given that were coded before (None: the registry holds
     # no key of the dataset, so no key can return)
     returning: Callable[[list[str]], dict[str, str]] | None = None
@@ -63,6 +67,10 @@ class Known:
     rehash: Callable[[list[int]], dict[int, str]] | None = None
     # the rows whose hash was taken so (the load writes it: see DirectConverter's refresh)
     rehashed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # the SHA-256 of the current version's ``attrs::text`` (b"": {}) once filled, and the
+    # stored attrs of ids given (see same_extras)
+    attrs_digest: np.ndarray = field(default_factory=lambda: np.zeros(0, "S32"))
+    stored_attrs: Callable[[list[int]], dict[int, Any]] | None = None
     _flagged: np.ndarray | None = None  # the rows of ``flags``, sorted (see flagged)
     # key → row (-1: none) of the batch's keys this process looked up by text (see _by_text)
     _text_rows: dict[str, int] = field(default_factory=dict)
@@ -126,8 +134,48 @@ class Known:
                                                 count=len(self.flags)))
         return np.isin(rows, self._flagged)
 
+    def same_extras(self, rows: np.ndarray, attrs: list[str], flags: list[list[str]]
+                    ) -> np.ndarray:
+        """Whether the current versions of ``rows`` (filled) hold these attrs (JSON texts)
+        and flags — what the content hash leaves out (:mod:`loaders.hashing`): a source
+        attribute no column holds, changed alone, changes the feature all the same.
+
+        Attrs compare by the SHA-256 of their text against the stored ``attrs::text``'s
+        (texts built in jsonb's key order are that text: :mod:`loaders.jsonb`); where the two
+        differ, as JSON values (:func:`loaders.jsonb.same_json`: key order and ``5``/``5.0``
+        aside, as jsonb compares them) read from the stored rows. Flags compare as the list
+        stored."""
+        rows = np.asarray(rows, dtype=np.int64)
+        n = len(rows)
+        if not n:
+            return np.ones(0, dtype=bool)
+        texts = np.asarray(attrs, dtype=object)
+        mine = np.zeros(n, dtype="S32")  # b"": {}
+        full = np.flatnonzero(texts != "{}")
+        if len(full):
+            sha = hashlib.sha256
+            mine[full] = [sha(t.encode("utf-8", "surrogatepass")).digest()
+                          for t in texts[full].tolist()]
+        out = self.attrs_digest[rows] == mine
+        differ = np.flatnonzero(~out)
+        if len(differ):
+            stored = self.stored_attrs(self.ids[rows[differ]].tolist()) \
+                if self.stored_attrs is not None else {}
+            for j in differ.tolist():
+                text = texts[j]
+                out[j] = same_json(json.loads(text) if isinstance(text, str) else text or {},
+                                   stored.get(int(self.ids[rows[j]]), {}))
+        has = np.fromiter(map(bool, flags), dtype=bool, count=n)
+        if self.flags:
+            has |= self.flagged(rows)
+        for j in np.flatnonzero(has).tolist():
+            if list(flags[j]) != self.flags.get(int(rows[j]), []):
+                out[j] = False
+        return out
+
     def fill(self, rows: np.ndarray) -> None:
-        """Make ``row_hash`` and ``code`` hold the current versions of these rows."""
+        """Make ``row_hash`` and ``code`` hold the current versions of these rows (and
+        ``attrs`` their attributes)."""
         need = rows[~self.filled[rows]] if len(rows) else rows
         if len(need):
             self._read(self.keys.take(np.unique(need)).to_pylist())
@@ -156,8 +204,10 @@ class Known:
         unhashed = [r[3] for r, i in zip(found, rows.tolist()) if r[1] is None and i >= 0]
         stored = self.rehash(unhashed) if unhashed and self.rehash is not None else {}
         out = []
-        for (k, h, c, id_), i in zip(found, rows.tolist()):
+        for (k, h, c, id_, a), i in zip(found, rows.tolist()):
             if i >= 0:  # (a version committed since the keys were read: none, merge lock)
+                if a is not None:
+                    self.attrs_digest[i] = a
                 if h is None:
                     h = stored.get(id_)
                     self.rehashed[i] = h is not None
@@ -168,7 +218,7 @@ class Known:
 
     def close(self) -> None:
         """Close the connections :meth:`fill` and ``returning`` opened in this process."""
-        for reader in (self.details, self.returning):
+        for reader in (self.details, self.returning, self.stored_attrs):
             if reader is not None and hasattr(reader, "close"):
                 reader.close()
 
@@ -237,8 +287,11 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
         if conversion is not None else None
     tbl = sql.Identifier(layer.table)
     details = _Details(conninfo, sql.SQL(
-        "SELECT source_key, row_hash, code, id FROM {} WHERE valid_to IS NULL "
-        "AND source_key = ANY(%s)").format(tbl))
+        "SELECT source_key, row_hash, code, id, "
+        "sha256(convert_to(NULLIF(attrs, '{{}}'::jsonb)::text, 'UTF8')) FROM {} "
+        "WHERE valid_to IS NULL AND source_key = ANY(%s)").format(tbl))
+    stored_attrs = _Details(conninfo, sql.SQL(
+        "SELECT id, attrs FROM {} WHERE id = ANY(%s)").format(tbl), as_dict=True)
     rehash = (lambda ids: stored_hashes(details.connection(), layer.table, recipe, ids)
               ) if recipe is not None else None
     returning = _Details(conninfo, sql.SQL(
@@ -248,6 +301,7 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                  code=sparse_zeros(n, "S24"), source_hash=source_hash,
                  flags=_flags(raw.flags, n) if raw.flagged else {},
                  filled=np.zeros(n, dtype=bool), details=details, returning=returning,
+                 attrs_digest=sparse_zeros(n, "S32"), stored_attrs=stored_attrs,
                  lookup=lookup, rehash=rehash, rehashed=np.zeros(n, dtype=bool), ids=ids,
                  converted_now=converted_now)
 

@@ -3,7 +3,8 @@
 A delivery's rows share their keys a table at a time; encoding each row's dict with
 ``json.dumps`` cost a Python call per value. Here a table's rows are encoded as columns — a
 text once per distinct value, a number by its repr — and each row's text is exactly what
-``json.dumps(attrs, ensure_ascii=False, default=str)`` writes for it (tests/test_pipe_write_attrs.py).
+``json.dumps(attrs, ensure_ascii=False, default=str)`` writes for it, its keys in jsonb's order
+(:mod:`loaders.jsonb`; tests/test_pipe_write_attrs.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from json.encoder import encode_basestring  # what _ENCODER writes a text with
 from typing import Any
 
+from loaders.jsonb import ordered, ordered_keys
 from loaders.pipes.records import RowAttrs
 
 # json.dumps(v, ensure_ascii=False, default=str) builds this encoder on every call
@@ -48,7 +50,8 @@ def _json_column(prefix: str, col: tuple) -> list[str]:
 
 
 def attrs_texts(attrs: list[dict[str, Any] | RowAttrs]) -> list[str]:
-    """``_dumps(a)`` of each row's attributes, built column by column: the rows that share
+    """``_dumps(a)`` of each row's attributes with its keys in jsonb's order (the text the
+    server gives back: :mod:`loaders.jsonb`), built column by column: the rows that share
     their keys (in order; one table's rows) are encoded as columns."""
     out: list[str | None] = [None] * len(attrs)
     groups: dict[tuple, list[int]] = {}
@@ -56,13 +59,15 @@ def attrs_texts(attrs: list[dict[str, Any] | RowAttrs]) -> list[str]:
                              for a in attrs):
         groups.setdefault(keys, []).append(i)
     for keys, rows in groups.items():
-        if not keys or len(rows) < 16 or not all(isinstance(k, str) for k in keys):
+        if not keys or len(rows) < 16 or not all(isinstance(k, str) for k in keys) \
+                or len(set(keys)) < len(keys):
             for i in rows:
-                out[i] = _dumps(dict(attrs[i]))
+                a = dict(attrs[i])
+                out[i] = _dumps(ordered(a) if all(isinstance(k, str) for k in a) else a)
             continue
-        values = zip(*[attrs[i].row() if isinstance(attrs[i], RowAttrs)
-                       else tuple(attrs[i].values()) for i in rows])
-        frags = [_json_column(_ENCODER.encode(k) + ": ", col) for k, col in zip(keys, values)]
+        values = dict(zip(keys, zip(*[attrs[i].row() if isinstance(attrs[i], RowAttrs)
+                                      else tuple(attrs[i].values()) for i in rows])))
+        frags = [_json_column(_ENCODER.encode(k) + ": ", values[k]) for k in ordered_keys(keys)]
         for i, text in zip(rows, ("{" + ", ".join(t) + "}" for t in zip(*frags))):
             out[i] = text
     return out  # type: ignore[return-value]

@@ -1,0 +1,215 @@
+"""A reload compares what the content hash leaves out — the attributes kept in ``attrs`` (a
+source field no column holds) and the row's flags — so that a change to them alone gives the
+feature its new version instead of being dropped as "unchanged" (loaders/engine/known.py
+``Known.same_extras``; the staging writer's merge in loaders/engine/bulk.py). Equal attrs
+stay equal whatever their key order or a whole number's spelling, as jsonb compares them."""
+
+from __future__ import annotations
+
+import pyogrio
+import pytest
+
+from loaders import buildings
+from loaders.buildings import load_buildings
+from loaders.jsonb import same_json
+from tests.test_direct_load import _delivery
+from tests.test_reload_fingerprint import _new_release
+
+
+def _load(db, path, processes=0, **kw):
+    return load_buildings(db.conninfo, db.profile, path, batch_size=300, processes=processes,
+                          **kw)
+
+
+def _current(db, key: str) -> list[tuple]:
+    return db.rows("SELECT attrs, flags FROM buildings WHERE source_key = %s "
+                   "AND valid_to IS NULL", (key,))
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_an_attribute_without_a_column_changed_alone_gets_a_new_version(fresh_db, tmp_path,
+                                                                          processes):
+    path, gdf = _delivery(tmp_path, f"at{processes}")
+    gdf["备注X"] = "原"
+    pyogrio.write_dataframe(gdf, path)
+    _load(fresh_db, path, processes)  # a first load: no content hash stored
+    key = f"at{processes}:{gdf.loc[5, '编号']}"
+    assert _current(fresh_db, key) == [({"备注X": "原"}, [])]
+    for value in ("改一", "改二"):  # against the hash taken from the stored row, then its own
+        gdf.loc[5, "备注X"] = value
+        pyogrio.write_dataframe(gdf, path)
+        r = _load(fresh_db, path, processes)
+        assert (r.updated, r.unchanged, r.rejected) == (1, 898, 1)
+        assert _current(fresh_db, key) == [({"备注X": value}, [])]
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE source_key = %s", (key,)) == 3
+    # a field dropped from the delivery: every row's attrs change
+    pyogrio.write_dataframe(gdf.drop(columns=["备注X"]), path)
+    r = _load(fresh_db, path, processes)
+    assert (r.updated, r.unchanged) == (899, 0)
+    assert _current(fresh_db, key) == [({}, [])]
+    r = _load(fresh_db, path, processes)
+    assert (r.updated, r.unchanged) == (0, 899)
+
+
+def test_equal_attrs_in_another_key_order_and_spelling_stay_unchanged(fresh_db, tmp_path,
+                                                                      monkeypatch):
+    """Every row converted again (a new release) with its attributes delivered in another
+    column order, a whole number as float, a float whose stored text differs: no row is
+    versioned."""
+    release = _new_release(monkeypatch, tmp_path)
+    path, gdf = _delivery(tmp_path, "ord")
+    # a float PostgreSQL writes without its exponent: another text, an equal value
+    gdf["甲X"], gdf["乙X"], gdf["丙X"], gdf["丁X"] = "a", 5.0, 7, 1e-7
+    pyogrio.write_dataframe(gdf, path)
+    _load(fresh_db, path)
+    key = f"ord:{gdf.loc[0, '编号']}"
+    assert _current(fresh_db, key) == [({"甲X": "a", "乙X": 5.0, "丙X": 7, "丁X": 1e-7}, [])]
+    release(2)
+    cols = [c for c in gdf.columns if c not in ("甲X", "乙X", "丙X", "丁X", "geometry")]
+    pyogrio.write_dataframe(gdf[["丁X", "丙X", "乙X", "甲X", *cols, "geometry"]], path)
+    r = _load(fresh_db, path)
+    assert (r.updated, r.unchanged) == (0, 899)
+
+
+def test_a_release_that_flags_a_row_gives_it_a_new_version(fresh_db, tmp_path, monkeypatch):
+    """The same source under a conversion that flags one more row: that row's stored flags
+    are not what the load would write, so it is versioned; the others are found unchanged."""
+    release = _new_release(monkeypatch, tmp_path)
+    path, gdf = _delivery(tmp_path, "flg")
+    _load(fresh_db, path)
+    key = f"flg:{gdf.loc[7, '编号']}"
+    assert _current(fresh_db, key) == [({}, [])]
+    prepare = buildings.prepare
+
+    def flagging(geoms, *a, **kw):
+        prep = prepare(geoms, *a, **kw)
+        for i, g in enumerate(geoms):
+            if g is not None and g.equals(gdf.geometry.iloc[7]):
+                prep.flags[i] = prep.flags[i] + ["new_rule"]
+        return prep
+
+    monkeypatch.setattr(buildings, "prepare", flagging)
+    release(2)
+    r = _load(fresh_db, path)
+    assert (r.updated, r.unchanged) == (1, 898)
+    assert _current(fresh_db, key) == [({}, ["new_rule"])]
+    monkeypatch.setattr(buildings, "prepare", prepare)
+    release(3)  # the rule withdrawn: the flag goes, in a version of its own
+    r = _load(fresh_db, path)
+    assert (r.updated, r.unchanged) == (1, 898)
+    assert _current(fresh_db, key) == [({}, [])]
+
+
+def test_a_component_attribute_changed_alone_gets_a_new_version(fresh_db, tmp_path):
+    from cim.config import PROJECT_ROOT
+    from loaders.components import load_components
+
+    src = PROJECT_ROOT / "data_samples" / "jining" / "components" / "components_points.shp"
+    gdf = pyogrio.read_dataframe(src, encoding="GBK")
+    gdf["巡查备注X"] = "无"
+    path = tmp_path / "census.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    first = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    row = next(i for i in range(len(gdf)) if fresh_db.scalar(
+        "SELECT count(*) FROM components WHERE valid_to IS NULL AND ST_Equals(geom, "
+        "ST_Transform(ST_GeomFromText(%s, %s), ST_SRID(geom)))",
+        (gdf.geometry.iloc[i].wkt, gdf.crs.to_epsg())) == 1)
+    gdf.loc[row, "巡查备注X"] = "井盖破损"
+    pyogrio.write_dataframe(gdf, path)
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert (r.updated, r.unchanged) == (1, first.loaded - 1)
+    assert fresh_db.scalar("SELECT count(*) FROM components WHERE valid_to IS NULL "
+                           "AND attrs->>'巡查备注X' = '井盖破损'") == 1
+
+
+def test_a_pipe_remark_changed_alone_gets_a_new_version(fresh_db, tmp_path):
+    from loaders.pipes.load import load_pipes_files
+    from tests.test_pipes import _survey
+
+    pts, segs = _survey()
+    segs["备注"] = "正常"
+    files = [tmp_path / "给水管线点.csv", tmp_path / "给水管线段.csv"]
+    pts.to_csv(files[0], index=False, encoding="utf-8")
+    segs.to_csv(files[1], index=False, encoding="utf-8")
+    first, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files)
+    assert first.loaded == 9
+    segs.loc[2, "备注"] = "渗漏"
+    segs.to_csv(files[1], index=False, encoding="utf-8")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files)
+    assert (r.updated, r.unchanged) == (1, 8)
+    assert fresh_db.rows("SELECT attrs->>'备注', count(*) FROM pipe_segments "
+                         "WHERE valid_to IS NULL GROUP BY 1 ORDER BY 1") == [("正常", 3),
+                                                                              ("渗漏", 1)]
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files)
+    assert (r.updated, r.unchanged) == (0, 9)
+
+
+def test_a_staged_layers_attribute_changed_alone_gets_a_new_version(fresh_db, tmp_path):
+    """The staging writer (every layer without a direct converter) compares attrs and flags
+    in its merge: roads here."""
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from loaders.city_base import load_base
+
+    x, y = fresh_db.rows("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM "
+                         "grid_cells WHERE valid_to IS NULL AND ST_Area(geom) > 240000 "
+                         "ORDER BY code LIMIT 1")[0]
+    recs = [{"编号": f"R{k}", "道路名称": "太白湖路", "道路等级": "主干路", "红线宽度": "40",
+             "车道数": 6, "养护单位X": "市政一处"} for k in range(3)]
+    geoms = [LineString([(x - 200, y + 10 * k), (x + 200, y + 10 * k)]) for k in range(3)]
+    path = tmp_path / "roads.gpkg"
+
+    def write():
+        gpd.GeoDataFrame(recs, geometry=geoms, crs="EPSG:4527").to_file(path, driver="GPKG")
+
+    write()
+    first = load_base(fresh_db.conninfo, fresh_db.profile, "roads", path)
+    assert first.loaded == 3
+    recs[1]["养护单位X"] = "市政二处"
+    write()
+    r = load_base(fresh_db.conninfo, fresh_db.profile, "roads", path)
+    assert (r.inserted, r.updated, r.unchanged) == (0, 1, 2)
+    assert fresh_db.rows("SELECT source_key, attrs->>'养护单位X' FROM roads "
+                         "WHERE valid_to IS NULL ORDER BY source_key") == [
+        ("roads:R0", "市政一处"), ("roads:R1", "市政二处"), ("roads:R2", "市政一处")]
+    r = load_base(fresh_db.conninfo, fresh_db.profile, "roads", path)
+    assert (r.inserted, r.updated, r.unchanged) == (0, 0, 3)
+
+
+def test_json_values_compare_as_jsonb_does():
+    assert same_json({"a": 1, "b": [1, "x"]}, {"b": [1.0, "x"], "a": 1.0})
+    assert not same_json({"a": True}, {"a": 1})
+    assert not same_json({"a": "1"}, {"a": 1})
+    assert not same_json({"a": None}, {})
+    assert not same_json({"a": [1, 2]}, {"a": [2, 1]})
+    assert same_json([{"k": "v"}, None], [{"k": "v"}, None])
+
+
+def test_attrs_texts_are_the_text_postgresql_gives_back(db):
+    """Built in jsonb's key order, an attrs text is ``attrs::text`` itself for the values a
+    survey holds — escapes, control characters, CJK and longer keys, whole and fixed-point
+    numbers — so its digest finds it equal; a float that PostgreSQL writes without the
+    exponent is another text of an equal value (the reload then compares values)."""
+    import json
+
+    import numpy as np
+
+    from loaders.common import attrs_json
+    from loaders.pipes.attrs_json import attrs_texts
+
+    cols = {"编号": np.array(["JZ1", 'a"b\\c', "\t\x01\u2028", None] * 5, dtype=object),
+            "z": np.array([1, -7, 2**53 + 1, True] * 5, dtype=object),
+            "aa": np.array([0.1 + 0.2, 1.5, -0.25, 12345.0] * 5, dtype=object),
+            "Ω": np.array(["é", "𠀀", "", False] * 5, dtype=object),
+            "_row": np.array([3, 4, None, 6] * 5, dtype=object)}
+    texts = attrs_json(cols, 20)
+    rows = [json.loads(t) for t in texts]
+    texts += attrs_texts(rows)
+    stored = [r[0] for r in db.rows("SELECT t::jsonb::text FROM unnest(%s::text[]) t",
+                                    (texts,))]
+    assert stored == texts
+    odd = attrs_json({"v": np.array([1e-7, 1e20], dtype=object)}, 2)
+    back = [r[0] for r in db.rows("SELECT t::jsonb::text FROM unnest(%s::text[]) t", (odd,))]
+    assert back != odd and all(same_json(json.loads(a), json.loads(b))
+                               for a, b in zip(odd, back))
