@@ -24,7 +24,7 @@ from loaders.common import (
     row_attrs,
     source_keys,
 )
-from loaders.engine.direct import Converted, ewkb_from_iso
+from loaders.engine.direct import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
@@ -40,7 +40,7 @@ from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.jsonb import ordered
 from loaders.sources.read import Batch
-from loaders.sources.wkb import as_read_wkb
+from loaders.sources.wkb import as_read_wkb, ewkb_from_iso
 
 # what make_columns produces from a source row, beyond its code (a change of this module or of
 # the shared conversion modules is seen by the fingerprint's code digest): change it when the

@@ -26,7 +26,7 @@ from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
 from cim.text import norm_key
 from loaders.common import attrs_json, id_column, reject_record, row_attrs, source_keys
-from loaders.engine.direct import Converted, ewkb_from_iso
+from loaders.engine.direct import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
@@ -34,6 +34,7 @@ from loaders.fields import ValueProblem, all_matches, distinct, is_blank, mapped
 from loaders.geometry import ewkb, points_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch
+from loaders.sources.wkb import ewkb_from_iso
 
 # what make_columns produces from a source row, beyond its code (a change of this module or of
 # the shared conversion modules is seen by the fingerprint's code digest): change it when the

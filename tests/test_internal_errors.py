@@ -161,7 +161,7 @@ FAR_AREA = (38_400_000.0, 2_500_000.0, 38_410_000.0, 2_510_000.0)  # same CRS, 1
 
 def test_area_check_runs_on_a_source_with_non_finite_coordinates():
     """Its GDAL extent is inf; the finite features still place it (they lie in Jining)."""
-    from loaders.engine.pipeline import check_area
+    from loaders.engine.area import check_area
     from loaders.sources.read import open_source
 
     src = open_source(BAD / "nan_inf_coords.gpkg")
@@ -173,7 +173,7 @@ def test_area_check_runs_on_a_source_with_non_finite_coordinates():
 
 def test_area_check_runs_on_citygml_solids(tmp_path):
     """CityGML LOD1 is read through a converted copy; the check reads that same copy."""
-    from loaders.engine.pipeline import check_area
+    from loaders.engine.area import check_area
     from loaders.sources.read import open_source
 
     real = REAL / "potsdam_lod1.gml"
@@ -190,7 +190,7 @@ def test_area_check_runs_on_citygml_solids(tmp_path):
 
 
 def test_area_check_fails_loudly_when_gdal_cannot_give_the_extent(tmp_path):
-    from loaders.engine.pipeline import check_area
+    from loaders.engine.area import check_area
     from loaders.sources.read import open_source
 
     f = tmp_path / "b.gml"

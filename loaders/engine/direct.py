@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from cim.coding import registry
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
@@ -478,31 +477,3 @@ def _ranks(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
     rank = np.empty(len(codes), dtype=np.int64)
     rank[order] = np.arange(len(codes)) - starts + 1
     return rank
-
-
-def ewkb_from_iso(iso: np.ndarray | pa.Array, srid: int) -> pa.Array | None:
-    """EWKB (SRID set) of 2D little-endian ISO WKB (bytes, or an Arrow binary array), by
-    rewriting the 5-byte header, as an Arrow binary array (what the COPY buffer is built from:
-    no Python bytes a row); None if a geometry is not 2D little-endian (the caller then asks
-    shapely)."""
-    arr = iso if isinstance(iso, pa.Array) else pa.array(iso, pa.binary())
-    n = len(arr)
-    if n == 0:
-        return pa.array([], pa.binary())
-    if arr.null_count:
-        return None
-    head = pc.binary_slice(arr, 0, 5)
-    raw = np.frombuffer(head.buffers()[2], dtype=np.uint8)
-    if len(raw) != 5 * n:
-        return None
-    raw = raw.reshape(n, 5)
-    types = raw[:, 1:5].copy().view("<u4").ravel()
-    if (raw[:, 0] != 1).any() or (types >= 1000).any():
-        return None
-    hdr = np.empty((n, 9), dtype=np.uint8)
-    hdr[:, 0] = 1
-    hdr[:, 1:5] = (types | 0x20000000).astype("<u4").view(np.uint8).reshape(n, 4)
-    hdr[:, 5:9] = np.frombuffer(np.uint32(srid).astype("<u4").tobytes(), dtype=np.uint8)
-    heads = pa.FixedSizeBinaryArray.from_buffers(pa.binary(9), n, [None, pa.py_buffer(
-        hdr.tobytes())]).cast(pa.binary())
-    return pc.binary_join_element_wise(heads, pc.binary_slice(arr, 5, 2**31 - 1), b"")

@@ -18,12 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import psycopg
 import psycopg.sql
-import pyogrio
 import pyproj
-import shapely
 
 from cim import crs as cimcrs
 from cim.coding import registry
@@ -31,6 +28,7 @@ from cim.errors import InputError, OutOfAreaError
 from cim.layerdefs import LayerDef
 from cim.profile import CityProfile
 from loaders.engine import indexes
+from loaders.engine.area import area_bounds, check_area, resolve_source_crs
 from loaders.engine.keyread import EarlyKeys, like_prefix
 from loaders.engine.pages import small_pages
 from loaders.engine.report import LoadReport, Reject
@@ -62,95 +60,6 @@ class LoadContext:
 
 # a converter turns one source batch into rows by column name and rejects
 Converter = Callable[[Batch, LoadContext], tuple[StagedRows, list[Reject]]]
-
-
-def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
-                       storage_srid: int) -> tuple[pyproj.CRS, list[str]]:
-    """The CRS of the input: --crs, else the file's, else detected from GK easting magnitudes."""
-    notes: list[str] = []
-    eastings = np.array([])
-    if first is not None and len(first.geometries):
-        ok = ~shapely.is_missing(first.geometries)
-        coords = shapely.get_coordinates(first.geometries[ok][:2000])
-        eastings = coords[:, 0] if len(coords) else eastings
-    if crs_opt:
-        crs = cimcrs.parse_crs(crs_opt)
-        if src.crs is not None and not src.crs.equals(crs, ignore_axis_order=True):
-            notes.append(f"--crs {crs_opt} overrides the file's CRS ({src.crs.name})")
-    elif src.crs is not None:
-        crs = src.crs
-    else:
-        code = cimcrs.detect_gk_from_eastings(eastings, storage_srid)
-        if code is None:
-            raise InputError("the input has no CRS (missing .prj?) and it cannot be told from "
-                             "the coordinates; pass --crs EPSG:n", path=str(src.path))
-        crs = cimcrs.parse_crs(f"EPSG:{code}")
-        notes.append(f"no CRS in the file: EPSG:{code} detected from the easting magnitudes")
-    problem = cimcrs.check_gk_consistency(crs, eastings) if eastings.size else None
-    if problem:
-        raise InputError(problem, path=str(src.path))
-    return crs, notes
-
-
-def _area_bounds(conn: psycopg.Connection) -> tuple[float, ...] | None:
-    row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                       "(SELECT ST_Extent(geom) AS e FROM admin_divisions "
-                       " WHERE valid_to IS NULL AND level = 3) q").fetchone()
-    return tuple(row) if row and row[0] is not None else None
-
-
-def _source_bounds(src: Source) -> tuple[float, ...] | None:
-    """(xmin, ymin, xmax, ymax) of the features with finite coordinates; None if there are none.
-
-    Read as GDAL reads the features (the same path and open options: nothing is written beside
-    the delivery); a source whose extent GDAL cannot give is an input error.
-    """
-    from loaders.sources.read import GDAL_INPUT_ERRORS, finite_bounds
-
-    try:
-        b = pyogrio.read_info(src.read_path or src.path, layer=src.layer, encoding=src.encoding,
-                              force_total_bounds=True, **src.open_options).get("total_bounds")
-    except GDAL_INPUT_ERRORS as exc:
-        raise InputError(f"GDAL cannot give the extent of the input: {exc}",
-                         path=str(src.path)) from exc
-    if b is not None and np.all(np.isfinite(b)):
-        return tuple(b)
-    # NaN/inf coordinates (rejected row by row later) or no layer extent: the finite ones
-    return finite_bounds(src)
-
-
-def check_area(src: Source, crs: pyproj.CRS, srid: int, area: tuple[float, ...] | None) -> None:
-    """Fail before loading anything when the whole input lies outside the city's area.
-
-    The check runs or fails loudly; it is never skipped because something went wrong. It has
-    nothing to check only when the profile's districts are not loaded (``area`` None: every
-    row is then refused by the per-row district join) or when no feature has a finite
-    coordinate (every row is then rejected as invalid).
-    """
-    if area is None:
-        return
-    b = _source_bounds(src)
-    if b is None:
-        return
-    t = cimcrs.transformer(crs.to_wkt(), srid)
-    try:
-        tb = t.transform_bounds(*b, densify_pts=5)
-    except pyproj.exceptions.ProjError:  # beyond the CRS's domain: certainly not in the city
-        tb = (np.inf,) * 4
-    inter = not (tb[2] < area[0] or tb[0] > area[2] or tb[3] < area[1] or tb[1] > area[3])
-    if inter and np.all(np.isfinite(tb)):
-        return
-    hint = ""
-    try:
-        sw = t.transform_bounds(b[1], b[0], b[3], b[2])
-        if not (sw[2] < area[0] or sw[0] > area[2] or sw[3] < area[1] or sw[1] > area[3]) \
-                and np.all(np.isfinite(sw)):
-            hint = "; with X and Y swapped it would fit: the columns are probably exchanged"
-    except pyproj.exceptions.ProjError:
-        pass  # swapped, the bounds leave the CRS's domain: no hint
-    raise OutOfAreaError(
-        f"the input (bounds {b[0]:.3f}, {b[1]:.3f}, {b[2]:.3f}, {b[3]:.3f} in {crs.name}) lies "
-        f"outside the city profile's area; check --crs{hint}", path=str(src.path))
 
 
 def _progress(quiet: bool) -> Callable[[int, int], None]:
@@ -209,7 +118,7 @@ def _context(conninfo: str, profile: CityProfile, src: Source, report: LoadRepor
             f"{', '.join(src.fields) or 'none'}); features are keyed by their geometry and "
             "the attributes kept in attrs — use --mapping to name the fields")
     with psycopg.connect(conninfo) as probe:
-        check_area(src, source_crs, srid, _area_bounds(probe))
+        check_area(src, source_crs, srid, area_bounds(probe))
     transformer = None if epsg == srid else cimcrs.transformer(source_crs.to_wkt(), srid)
     ctx = LoadContext(profile=profile, source=src, source_crs=source_crs,
                       transformer=transformer, srid=srid, dataset=dataset, mapping=fields,

@@ -64,7 +64,7 @@ def _read_layer(path: Path, encoding: str | None, source_layer: str | None = Non
 
 
 def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer | None]:
-    from loaders.engine.pipeline import resolve_source_crs
+    from loaders.engine.area import resolve_source_crs
     from loaders.sources.read import Batch
 
     first = Batch(first_row=1, columns={}, geometries=geoms[:2000])

@@ -9,6 +9,7 @@ import operator
 
 import numpy as np
 import pyarrow
+import pyarrow.compute
 import shapely
 
 # ISO WKB type codes of surfaces GEOS cannot hold, and what their bytes are once renamed:
@@ -162,3 +163,31 @@ def as_read_wkb(wkbs: np.ndarray | None, read: np.ndarray, geoms: np.ndarray,
     cand = cand[fits]
     out[cand] = np.asarray(wkbs, dtype=object)[cand]
     return out
+
+
+def ewkb_from_iso(iso: np.ndarray | pyarrow.Array, srid: int) -> pyarrow.Array | None:
+    """EWKB (SRID set) of 2D little-endian ISO WKB (bytes, or an Arrow binary array), by
+    rewriting the 5-byte header, as an Arrow binary array (what the COPY buffer is built from:
+    no Python bytes a row); None if a geometry is not 2D little-endian (the caller then asks
+    shapely)."""
+    arr = iso if isinstance(iso, pyarrow.Array) else pyarrow.array(iso, pyarrow.binary())
+    n = len(arr)
+    if n == 0:
+        return pyarrow.array([], pyarrow.binary())
+    if arr.null_count:
+        return None
+    head = pyarrow.compute.binary_slice(arr, 0, 5)
+    raw = np.frombuffer(head.buffers()[2], dtype=np.uint8)
+    if len(raw) != 5 * n:
+        return None
+    raw = raw.reshape(n, 5)
+    types = raw[:, 1:5].copy().view("<u4").ravel()
+    if (raw[:, 0] != 1).any() or (types >= 1000).any():
+        return None
+    hdr = np.empty((n, 9), dtype=np.uint8)
+    hdr[:, 0] = 1
+    hdr[:, 1:5] = (types | 0x20000000).astype("<u4").view(np.uint8).reshape(n, 4)
+    hdr[:, 5:9] = np.frombuffer(np.uint32(srid).astype("<u4").tobytes(), dtype=np.uint8)
+    heads = pyarrow.FixedSizeBinaryArray.from_buffers(pyarrow.binary(9), n, [None, pyarrow.py_buffer(
+        hdr.tobytes())]).cast(pyarrow.binary())
+    return pyarrow.compute.binary_join_element_wise(heads, pyarrow.compute.binary_slice(arr, 5, 2**31 - 1), b"")
