@@ -8,8 +8,8 @@ that order (:func:`loaders.common.attrs_json`, :func:`loaders.pipes.attrs_json.a
 are therefore, for the texts and numbers a survey holds, the very text the server gives back
 (``attrs::text``): a reload compares a digest of each instead of parsing a million JSON
 documents twice (docs/benchmarks.md). Where the texts differ all the same (a float PostgreSQL
-writes without an exponent), the values are compared as jsonb compares them
-(:func:`same_json`)."""
+writes without its exponent, keys a reload leaves out), the server compares the values, as
+jsonb's ``=`` does (:meth:`loaders.engine.known.Known.same_extras`)."""
 
 from __future__ import annotations
 
@@ -31,17 +31,3 @@ def ordered_keys(keys: Iterable[str]) -> list[str]:
 def ordered(obj: Mapping[str, Any]) -> dict[str, Any]:
     """``obj`` as a dict whose keys run in jsonb's order (what ``json.dumps`` then writes)."""
     return {k: obj[k] for k in ordered_keys(obj)}
-
-
-def same_json(a: Any, b: Any) -> bool:
-    """JSON values equal as jsonb's ``=`` tells them: objects by their keys, numbers by value
-    (``5`` and ``5.0`` alike), but — unlike Python's ``==`` — ``true`` never a ``1``."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(map(same_json, a, b))
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if a != b:
-        return False
-    return type(a) is type(b) or (isinstance(a, (int, float)) and isinstance(b, (int, float)))

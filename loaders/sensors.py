@@ -303,6 +303,7 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
         report.read = len(t.rows)
         w = session.writer(SENSORS, profile.srid, layer_code_of(profile, SENSORS.name),
                            coords.epsg)
+        w.attrs_skip = tuple(columned)  # rows loaded before kept every field in attrs
         w.create_staging()
         w.copy_rows(rows)
         w.copy_rejects(rejects)

@@ -192,6 +192,12 @@ def test_attrs_keep_what_no_column_holds_and_a_remark_changed_alone_is_a_version
     # the delivered asset reference (its code is in asset_code) and the remark: no column's
     assert sdb.scalar("SELECT attrs FROM sensors WHERE device_id = 'RM-1' "
                       "AND valid_to IS NULL") == {"监测对象编码": pipe, "维护备注": "正常"}
+    # rows loaded before kept every field in attrs: the same registry is unchanged
+    sdb.rows("UPDATE sensors SET attrs = attrs || jsonb_build_object('设备编号', device_id, "
+             "'设备名称', name, '状态', '运行') WHERE device_id LIKE 'RM-%%' AND valid_to IS NULL "
+             "RETURNING id")
+    same = deliver("正常")
+    assert (same.updated, same.unchanged) == (0, 2)
     again = deliver("阀门更换")
     assert (again.updated, again.unchanged) == (1, 1)
     assert sdb.rows("SELECT attrs->>'维护备注', valid_to IS NULL FROM sensors "

@@ -203,6 +203,10 @@ class BulkWriter:
         self.batch_id = batch_id
         self.layer_code = layer_code
         self.staging = f"stg_{layer.name}"
+        # the source fields a row's attrs repeat from its columns (every field is kept there):
+        # compared as the columns' values, not as delivered — the same table re-exported with
+        # numbers as numbers is the same rows (set by the caller)
+        self.attrs_skip: tuple[str, ...] = ()
         self.columns = staging_columns(layer)
         self.geometry_oid = _register_geometry(conn)
         _register_json(conn)
@@ -351,12 +355,14 @@ class BulkWriter:
             "'duplicate source id ' || coalesce(s.source_key, '') || ' (an earlier row has it)'")
         result = MergeResult()
         # unchanged features: same source key and same content hash as the current version,
-        # and the same attrs and flags (which the hash leaves out: loaders.hashing)
+        # and the same attrs (but the fields columns hold) and flags, which the hash leaves
+        # out (loaders.hashing)
         result.unchanged = conn.execute(sql.SQL(
             "DELETE FROM _k k USING {tbl} l, {stg} s WHERE l.valid_to IS NULL "
             "AND l.source_key = k.source_key AND l.row_hash = k.row_hash "
-            "AND s.row_no = k.row_no AND l.attrs = s.attrs AND l.flags = s.flags"
-        ).format(tbl=tbl, stg=stg)).rowcount
+            "AND s.row_no = k.row_no AND l.flags = s.flags "
+            "AND l.attrs - %(skip)s::text[] = s.attrs - %(skip)s::text[]"
+        ).format(tbl=tbl, stg=stg), {"skip": list(self.attrs_skip)}).rowcount
         if mode == "append":
             self._reject_where(
                 "EXISTS (SELECT 1 FROM " + f'"{self.layer.table}"' + " l WHERE l.valid_to IS NULL "

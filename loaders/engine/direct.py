@@ -73,6 +73,9 @@ class Converted:
     skipped: Skipped | None = None
     # whether each row has a key its fingerprint could find again (an id; None: all have)
     keyed: np.ndarray | None = None
+    # the attrs texts a reload compares, without the keys that are no content (Known's
+    # attrs_skip); None: ``attrs``
+    compared_attrs: list[str] | None = None
 
 
 @dataclass
@@ -331,7 +334,8 @@ class DirectConverter:
                 same[cur] = known.row_hash[at[cur]] == mine
                 eq = np.flatnonzero(same)  # the content hash aside, attrs and flags
                 if len(eq):
-                    same[eq] = known.same_extras(at[eq], [conv.attrs[j] for j in live[eq]],
+                    texts = conv.attrs if conv.compared_attrs is None else conv.compared_attrs
+                    same[eq] = known.same_extras(at[eq], [texts[j] for j in live[eq]],
                                                  [conv.flags[j] for j in live[eq]])
             state[live[cur]] = np.where(same[cur], 2, 1)
             if self.fingerprint is not None and cur.any():

@@ -5,7 +5,6 @@ cells it places rows in are :mod:`loaders.engine.places`'."""
 from __future__ import annotations
 
 import hashlib
-import json
 import mmap
 import os
 import re
@@ -24,7 +23,6 @@ from cim.layerdefs import LayerDef
 from loaders.engine import conversions
 from loaders.engine.keyread import EarlyKeys, read_keys
 from loaders.hashing import StoredRecipe, stored_hashes
-from loaders.jsonb import same_json
 
 
 @dataclass
@@ -67,10 +65,12 @@ class Known:
     rehash: Callable[[list[int]], dict[int, str]] | None = None
     # the rows whose hash was taken so (the load writes it: see DirectConverter's refresh)
     rehashed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    # the SHA-256 of the current version's ``attrs::text`` (b"": {}) once filled, and the
-    # stored attrs of ids given (see same_extras)
+    # the SHA-256 of the current version's ``attrs::text`` (b"": {}) once filled, its
+    # ``attrs_skip`` keys left out; and the ids, of those given with their attrs texts, whose
+    # current version holds other attrs (see same_extras)
     attrs_digest: np.ndarray = field(default_factory=lambda: np.zeros(0, "S32"))
-    stored_attrs: Callable[[list[int]], dict[int, Any]] | None = None
+    attrs_differ: Callable[[list[int], list[str]], set[int]] | None = None
+    attrs_skip: tuple[str, ...] = ()
     _flagged: np.ndarray | None = None  # the rows of ``flags``, sorted (see flagged)
     # key → row (-1: none) of the batch's keys this process looked up by text (see _by_text)
     _text_rows: dict[str, int] = field(default_factory=dict)
@@ -136,15 +136,16 @@ class Known:
 
     def same_extras(self, rows: np.ndarray, attrs: list[str], flags: list[list[str]]
                     ) -> np.ndarray:
-        """Whether the current versions of ``rows`` (filled) hold these attrs (JSON texts)
-        and flags — what the content hash leaves out (:mod:`loaders.hashing`): a source
-        attribute no column holds, changed alone, changes the feature all the same.
+        """Whether the current versions of ``rows`` (filled) hold these attrs (JSON texts,
+        without the keys :attr:`attrs_skip`) and flags — what the content hash leaves out
+        (:mod:`loaders.hashing`): a source attribute no column holds, changed alone, changes
+        the feature all the same.
 
         Attrs compare by the SHA-256 of their text against the stored ``attrs::text``'s
         (texts built in jsonb's key order are that text: :mod:`loaders.jsonb`); where the two
-        differ, as JSON values (:func:`loaders.jsonb.same_json`: key order and ``5``/``5.0``
-        aside, as jsonb compares them) read from the stored rows. Flags compare as the list
-        stored."""
+        differ, the server compares them as jsonb values (``=``: key order and ``5``/``5.0``
+        aside, a float written with an exponent equal to its digits; :attr:`attrs_differ`).
+        Flags compare as the list stored."""
         rows = np.asarray(rows, dtype=np.int64)
         n = len(rows)
         if not n:
@@ -159,12 +160,10 @@ class Known:
         out = self.attrs_digest[rows] == mine
         differ = np.flatnonzero(~out)
         if len(differ):
-            stored = self.stored_attrs(self.ids[rows[differ]].tolist()) \
-                if self.stored_attrs is not None else {}
-            for j in differ.tolist():
-                text = texts[j]
-                out[j] = same_json(json.loads(text) if isinstance(text, str) else text or {},
-                                   stored.get(int(self.ids[rows[j]]), {}))
+            assert self.attrs_differ is not None
+            ids = self.ids[rows[differ]]
+            other = self.attrs_differ(ids.tolist(), [str(t) for t in texts[differ].tolist()])
+            out[differ] = ~np.isin(ids, np.fromiter(other, np.int64, len(other)))
         has = np.fromiter(map(bool, flags), dtype=bool, count=n)
         if self.flags:
             has |= self.flagged(rows)
@@ -218,7 +217,7 @@ class Known:
 
     def close(self) -> None:
         """Close the connections :meth:`fill` and ``returning`` opened in this process."""
-        for reader in (self.details, self.returning, self.stored_attrs):
+        for reader in (self.details, self.returning, self.attrs_differ):
             if reader is not None and hasattr(reader, "close"):
                 reader.close()
 
@@ -229,8 +228,9 @@ class _Details:
     committed — the layer and registry as the load found them, the merge lock keeping other
     loads out — and holds no lock between reads."""
 
-    def __init__(self, conninfo: str, query: sql.Composable, as_dict: bool = False) -> None:
-        self.conninfo, self.query, self.as_dict = conninfo, query, as_dict
+    def __init__(self, conninfo: str, query: sql.Composable, as_dict: bool = False,
+                 as_set: bool = False) -> None:
+        self.conninfo, self.query, self.as_dict, self.as_set = conninfo, query, as_dict, as_set
         self.conns: dict[int, psycopg.Connection] = {}
 
     def connection(self) -> psycopg.Connection:
@@ -241,9 +241,9 @@ class _Details:
                 self.conninfo, autocommit=True, application_name="cim-load-known")
         return conn
 
-    def __call__(self, wanted: list[str]) -> Any:
-        rows = self.connection().execute(self.query, (wanted,)).fetchall()
-        return dict(rows) if self.as_dict else rows
+    def __call__(self, *wanted: list) -> Any:
+        rows = self.connection().execute(self.query, wanted).fetchall()
+        return dict(rows) if self.as_dict else {r[0] for r in rows} if self.as_set else rows
 
     def close(self) -> None:
         conn = self.conns.pop(os.getpid(), None)
@@ -253,7 +253,8 @@ class _Details:
 
 def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                 conninfo: str, recipe: StoredRecipe | None = None,
-                early: EarlyKeys | None = None, conversion: str | None = None) -> Known:
+                early: EarlyKeys | None = None, conversion: str | None = None,
+                attrs_skip: tuple[str, ...] = ()) -> Known:
     """The dataset's source keys with their current versions' fingerprints and flags, and
     the codes of keys coded before (call it with the merge lock held, so that nothing commits
     in between; the hashes and codes of current versions are read later, for the keys a load
@@ -265,7 +266,8 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
     The keys stay one UTF-8 buffer, an Arrow array over it (:func:`read_keys` reads each
     column as one aggregated value). The ids map the rows the server gives for keys looked up
     by text (:meth:`Known._read`) back to rows of Known. ``conversion``: the digest of the
-    load's conversion, to tell the rows whose content is of it (:attr:`Known.converted_now`)."""
+    load's conversion, to tell the rows whose content is of it (:attr:`Known.converted_now`).
+    ``attrs_skip``: keys of the rows' attrs that are no content (:attr:`Known.attrs_skip`)."""
     raw = early.take(conn, layer.table, layer.name, dataset) if early is not None else None
     if raw is None:
         raw = read_keys(conn, layer.table, layer.name, dataset)
@@ -286,12 +288,19 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                                                    raw.batches, ids) \
         if conversion is not None else None
     tbl = sql.Identifier(layer.table)
+    # the attrs compared: without the keys that are no content (a pipe row's table and row
+    # number in its delivery; a staged row's fields that columns hold)
+    skip = sql.SQL("{}::text[]").format(sql.Literal(list(attrs_skip)))
+    attrs = sql.SQL("(attrs - {})").format(skip) if attrs_skip else sql.SQL("attrs")
     details = _Details(conninfo, sql.SQL(
         "SELECT source_key, row_hash, code, id, "
-        "sha256(convert_to(NULLIF(attrs, '{{}}'::jsonb)::text, 'UTF8')) FROM {} "
-        "WHERE valid_to IS NULL AND source_key = ANY(%s)").format(tbl))
-    stored_attrs = _Details(conninfo, sql.SQL(
-        "SELECT id, attrs FROM {} WHERE id = ANY(%s)").format(tbl), as_dict=True)
+        "sha256(convert_to(NULLIF({}, '{{}}'::jsonb)::text, 'UTF8')) FROM {} "
+        "WHERE valid_to IS NULL AND source_key = ANY(%s)").format(attrs, tbl))
+    attrs_differ = _Details(conninfo, sql.SQL(
+        "SELECT l.id FROM unnest(%s::int8[], %s::text[]) AS t(id, a) JOIN {} l ON l.id = t.id "
+        "WHERE {} IS DISTINCT FROM t.a::jsonb{}").format(
+            tbl, attrs, sql.SQL(" - {}").format(skip) if attrs_skip else sql.SQL("")),
+        as_set=True)
     rehash = (lambda ids: stored_hashes(details.connection(), layer.table, recipe, ids)
               ) if recipe is not None else None
     returning = _Details(conninfo, sql.SQL(
@@ -301,7 +310,8 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                  code=sparse_zeros(n, "S24"), source_hash=source_hash,
                  flags=_flags(raw.flags, n) if raw.flagged else {},
                  filled=np.zeros(n, dtype=bool), details=details, returning=returning,
-                 attrs_digest=sparse_zeros(n, "S32"), stored_attrs=stored_attrs,
+                 attrs_digest=sparse_zeros(n, "S32"), attrs_differ=attrs_differ,
+                 attrs_skip=tuple(attrs_skip),
                  lookup=lookup, rehash=rehash, rehashed=np.zeros(n, dtype=bool), ids=ids,
                  converted_now=converted_now)
 

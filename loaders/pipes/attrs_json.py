@@ -53,7 +53,15 @@ def attrs_texts(attrs: list[dict[str, Any] | RowAttrs]) -> list[str]:
     """``_dumps(a)`` of each row's attributes with its keys in jsonb's order (the text the
     server gives back: :mod:`loaders.jsonb`), built column by column: the rows that share
     their keys (in order; one table's rows) are encoded as columns."""
+    return attrs_texts_and_compared(attrs, ())[0]
+
+
+def attrs_texts_and_compared(attrs: list[dict[str, Any] | RowAttrs], leave_out: tuple[str, ...]
+                             ) -> tuple[list[str], list[str]]:
+    """:func:`attrs_texts`, and the same texts without the keys ``leave_out`` (what a reload
+    compares: :attr:`loaders.engine.known.Known.attrs_skip`), from the same encoded values."""
     out: list[str | None] = [None] * len(attrs)
+    cmp: list[str | None] = out if not leave_out else [None] * len(attrs)
     groups: dict[tuple, list[int]] = {}
     for i, keys in enumerate(a.names() if isinstance(a, RowAttrs) else tuple(a)
                              for a in attrs):
@@ -63,11 +71,20 @@ def attrs_texts(attrs: list[dict[str, Any] | RowAttrs]) -> list[str]:
                 or len(set(keys)) < len(keys):
             for i in rows:
                 a = dict(attrs[i])
-                out[i] = _dumps(ordered(a) if all(isinstance(k, str) for k in a) else a)
+                a = ordered(a) if all(isinstance(k, str) for k in a) else a
+                out[i] = _dumps(a)
+                if leave_out:
+                    cmp[i] = _dumps({k: v for k, v in a.items() if k not in leave_out})
             continue
         values = dict(zip(keys, zip(*[attrs[i].row() if isinstance(attrs[i], RowAttrs)
                                       else tuple(attrs[i].values()) for i in rows])))
-        frags = [_json_column(_ENCODER.encode(k) + ": ", values[k]) for k in ordered_keys(keys)]
+        order = ordered_keys(keys)
+        frags = [_json_column(_ENCODER.encode(k) + ": ", values[k]) for k in order]
         for i, text in zip(rows, ("{" + ", ".join(t) + "}" for t in zip(*frags))):
             out[i] = text
-    return out  # type: ignore[return-value]
+        if leave_out:
+            kept = [f for k, f in zip(order, frags) if k not in leave_out]
+            for i, text in zip(rows, ("{" + ", ".join(t) + "}" for t in zip(*kept))
+                               if kept else ["{}"] * len(rows)):
+                cmp[i] = text
+    return out, cmp  # type: ignore[return-value]

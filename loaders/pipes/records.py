@@ -65,6 +65,12 @@ def held_out(names: tuple[str, ...], fields: dict[str, str], columned: frozenset
     return stored_view(names, [j for j, n in enumerate(names) if n not in held])
 
 
+# what the loader adds to a row's attrs — where it came from: its table (file) and row in the
+# delivery, the segment a line end was derived from — unless the delivery has such columns:
+# no content, left out when a reload compares the attrs (a delivery re-sorted is the same)
+PROVENANCE = ("_table", "_row", "_derived_from")
+
+
 class RowAttrs(Mapping):
     """A delivered row's attributes as read, read-only: the names of its table's columns
     (one tuple shared by the table's rows) and the row's values. A dict a row took 0.8 KB

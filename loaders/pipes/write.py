@@ -36,11 +36,12 @@ from loaders.engine.places import Areas, fetch_areas
 from loaders.engine.report import Reject
 from loaders.engine.session import LoadSession
 from loaders.geometry import ewkb
-from loaders.pipes.attrs_json import attrs_texts
+from loaders.pipes.attrs_json import attrs_texts_and_compared
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.qa import QAResult
 from loaders.pipes.records import (
     FIELD_ZH,
+    PROVENANCE,
     Delivery,
     PipeLoadReport,
     PointRec,
@@ -215,7 +216,7 @@ def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_sri
     delivered (``wkt``), like the QA's."""
     w = DirectWriter(session.writer(layer, srid, layer_code, src_srid))
     w.lock()  # what is current cannot change under the load: read once
-    known = fetch_known(conn, layer, dataset, session.conninfo)
+    known = fetch_known(conn, layer, dataset, session.conninfo, attrs_skip=PROVENANCE)
     try:
         conv = DirectConverter(
             layer, layer_code, lambda c: c.converted, known, areas, session.report.batch_id,
@@ -255,11 +256,12 @@ def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]]
         n = len(garr)
         ordered = {c: values[c][part] if c not in derived else [None] * n
                    for c in layer.column_names()}
+        texts, compared = attrs_texts_and_compared(
+            [a.stored() if isinstance(a, RowAttrs) else a for a in attrs[part]], PROVENANCE)
         yield _Chunk(recs[part], Converted(
             index=np.arange(n), source_key=np.array(keys[part], dtype=object),
             row_hash=content_hashes(ordered, garr),
-            attrs=list(map(JsonText, attrs_texts([a.stored() if isinstance(a, RowAttrs)
-                                                   else a for a in attrs[part]]))),
+            attrs=list(map(JsonText, texts)), compared_attrs=compared,
             flags=flags[part],
             geoms=garr, ewkb=ewkb(garr, srid, with_z=True),
             class_code=np.array(class_code[part], dtype=object),
