@@ -130,7 +130,9 @@ def test_a_component_attribute_changed_alone_gets_a_new_version(fresh_db, tmp_pa
 
 
 def test_a_pipe_remark_changed_alone_gets_a_new_version(fresh_db, tmp_path):
-    from loaders.pipes.load import load_pipes_files
+    from loaders.pipes.load import load_pipes_files, read_delivery
+    from loaders.pipes.records import PROVENANCE
+    from loaders.pipes.write import no_content
     from tests.test_pipes import _survey
 
     pts, segs = _survey()
@@ -149,6 +151,7 @@ def test_a_pipe_remark_changed_alone_gets_a_new_version(fresh_db, tmp_path):
                                                                               ("渗漏", 1)]
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files)
     assert (r.updated, r.unchanged) == (0, 9)
+    assert no_content(read_delivery(fresh_db.profile, files)) == PROVENANCE
     # the same survey with its rows in another order: where a row came from (its table and
     # row number, kept in attrs) is no content
     pts.iloc[::-1].to_csv(files[0], index=False, encoding="utf-8")
@@ -188,13 +191,6 @@ def test_a_staged_layers_attribute_changed_alone_gets_a_new_version(fresh_db, tm
         ("roads:R0", "市政一处"), ("roads:R1", "市政二处"), ("roads:R2", "市政一处")]
     r = load_base(fresh_db.conninfo, fresh_db.profile, "roads", path)
     assert (r.inserted, r.updated, r.unchanged) == (0, 0, 3)
-    # the same roads with a column's value spelled otherwise (a number for its text): the
-    # column holds the same value, attrs repeat every field as delivered — unchanged
-    for rec in recs:
-        rec["红线宽度"] = 40.0
-    write()
-    r = load_base(fresh_db.conninfo, fresh_db.profile, "roads", path)
-    assert (r.inserted, r.updated, r.unchanged) == (0, 0, 3)
 
 
 def test_attrs_texts_are_the_text_postgresql_gives_back(db):
@@ -225,3 +221,56 @@ def test_attrs_texts_are_the_text_postgresql_gives_back(db):
     back = db.rows("SELECT t::jsonb::text, t::jsonb = (t::jsonb::text)::jsonb "
                    "FROM unnest(%s::text[]) t", (odd,))
     assert all(text != mine and same for (text, same), mine in zip(back, odd))
+
+
+def test_a_delivered_row_column_of_the_loaders_name_is_compared(fresh_db, tmp_path):
+    """A survey table with a column named ``_row`` of its own: kept as delivered (the loader
+    adds none), so a change to it alone is a new version."""
+    from loaders.pipes.load import load_pipes_files, read_delivery
+    from loaders.pipes.write import no_content
+    from tests.test_pipes import _survey
+
+    pts, segs = _survey()
+    segs["_row"] = ["甲"] * len(segs)
+    files = [tmp_path / "给水管线点.csv", tmp_path / "给水管线段.csv"]
+    pts.to_csv(files[0], index=False, encoding="utf-8")
+    segs.to_csv(files[1], index=False, encoding="utf-8")
+    load_pipes_files(fresh_db.conninfo, fresh_db.profile, files)
+    segs.loc[1, "_row"] = "乙"
+    segs.to_csv(files[1], index=False, encoding="utf-8")
+    assert no_content(read_delivery(fresh_db.profile, files)) == ("_table", "_derived_from")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files)
+    assert (r.updated, r.unchanged) == (1, 8)
+    assert fresh_db.rows("SELECT attrs->>'_row', count(*) FROM pipe_segments "
+                         "WHERE valid_to IS NULL GROUP BY 1 ORDER BY 1") == [("乙", 1), ("甲", 3)]
+
+
+def test_a_staged_field_that_only_flags_is_compared(fresh_db, tmp_path):
+    """A green space's declared area is held by no column (it only flags a difference from the
+    measured one): a change within the tolerance alone is a new version, its attrs the new."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from loaders.city_base import load_base
+
+    x, y = fresh_db.rows("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM "
+                         "grid_cells WHERE valid_to IS NULL AND ST_Area(geom) > 240000 "
+                         "ORDER BY code LIMIT 1")[0]
+    recs = [{"编号": f"G{k}", "名称": f"公园{k}", "绿地类型": "社区公园", "面积": 900.0}
+            for k in range(3)]
+    geoms = [box(x + 40 * k, y, x + 40 * k + 30, y + 30) for k in range(3)]
+    path = tmp_path / "green.gpkg"
+
+    def write():
+        gpd.GeoDataFrame(recs, geometry=geoms, crs="EPSG:4527").to_file(path, driver="GPKG")
+
+    write()
+    first = load_base(fresh_db.conninfo, fresh_db.profile, "green", path)
+    assert first.loaded == 3, first.text()
+    recs[1]["面积"] = 920.0
+    write()
+    r = load_base(fresh_db.conninfo, fresh_db.profile, "green", path)
+    assert (r.updated, r.unchanged) == (1, 2)
+    assert fresh_db.rows("SELECT source_key, (attrs->>'面积')::float FROM green_spaces "
+                         "WHERE valid_to IS NULL ORDER BY 1") == [
+        ("green:G0", 900.0), ("green:G1", 920.0), ("green:G2", 900.0)]

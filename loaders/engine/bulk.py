@@ -203,9 +203,10 @@ class BulkWriter:
         self.batch_id = batch_id
         self.layer_code = layer_code
         self.staging = f"stg_{layer.name}"
-        # the source fields a row's attrs repeat from its columns (every field is kept there):
-        # compared as the columns' values, not as delivered — the same table re-exported with
-        # numbers as numbers is the same rows (set by the caller)
+        # source fields a row's attrs repeat that its columns hold whole (set by a loader that
+        # knows them: sensors): compared as the columns' values, not as delivered — the same
+        # table re-exported with numbers as numbers is the same rows. A field a column holds
+        # only in part (a declared area that only flags, a width an area ignores) stays in.
         self.attrs_skip: tuple[str, ...] = ()
         self.columns = staging_columns(layer)
         self.geometry_oid = _register_geometry(conn)

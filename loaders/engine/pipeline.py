@@ -154,7 +154,6 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
                              aliases, options)
         session.begin()
         writer = session.writer(layer, srid, layer_code, epsg)
-        writer.attrs_skip = tuple(ctx.mapping.values())  # row_attrs keeps every field
         writer.create_staging()
         for b in itertools.chain([first] if first is not None else [], batches):
             rows, rejects = converter(b, ctx)

@@ -10,6 +10,7 @@ reason; warnings become flags.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -137,17 +138,18 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
                                     "made from line ends")
             codes_pt = layer_code_of(profile, "pipe_points")
             codes_seg = layer_code_of(profile, "pipe_segments")
+            skip = no_content(delivery)
             point_codes = _write_points(session, conn, nodes, pf, dataset, srid, codes_pt,
-                                        mode, district, src_srid, report, areas)
+                                        mode, district, src_srid, report, areas, skip)
             seg_codes = _write_segments(session, conn, delivery, sf, point_codes, dataset,
                                         srid, codes_seg, mode, district, src_srid, report,
-                                        areas)
+                                        areas, skip)
             # segments are complete: valves attach only to segments that stay current
             session.retire(PIPE_SEGMENTS)
             if valves:
                 report.appurtenances = _write_valves(
                     session, conn, valves, pf, seg_codes, dataset, srid, codes_pt, mode,
-                    district, src_srid, report, attach, PipeDictionaries(profile), areas)
+                    district, src_srid, report, attach, PipeDictionaries(profile), areas, skip)
             session.retire()  # the nodes and valves together: one delivery, one retire scope
             for layer in layers:
                 indexes.build(conn, layer, dropped[layer.table])
@@ -207,7 +209,8 @@ class _Chunk:
 
 def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_srid,
                   chunks: Iterable[_Chunk], rejects: list[Reject], report, mode, district,
-                  dataset, areas, wkt: Callable[[Any], str | None]) -> DirectWriter:
+                  dataset, areas, wkt: Callable[[Any], str | None],
+                  skip: tuple[str, ...]) -> DirectWriter:
     """The delivery's rows of ``layer`` written directly (:mod:`loaders.engine.direct`): the
     converter's decisions (district and grid cell, duplicates, unchanged and changed features,
     codes) taken here on whole columns, the rows COPYed once into the layer and the registry
@@ -216,7 +219,7 @@ def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_sri
     delivered (``wkt``), like the QA's."""
     w = DirectWriter(session.writer(layer, srid, layer_code, src_srid))
     w.lock()  # what is current cannot change under the load: read once
-    known = fetch_known(conn, layer, dataset, session.conninfo, attrs_skip=PROVENANCE)
+    known = fetch_known(conn, layer, dataset, session.conninfo, attrs_skip=skip)
     try:
         conv = DirectConverter(
             layer, layer_code, lambda c: c.converted, known, areas, session.report.batch_id,
@@ -236,12 +239,43 @@ def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_sri
     return w
 
 
+def no_content(d: Delivery) -> tuple[str, ...]:
+    """The keys of :data:`PROVENANCE` that hold, in every record of the delivery, only where
+    it came from (its table and row; a line end's segment): a reload leaves them out when it
+    compares attrs. A delivery with a column of such a name of its own (its values are not the
+    record's table or row) has that key compared."""
+    own: set[str] = set()
+    at: dict[tuple, tuple[int, int]] = {}  # a table's names → where _table and _row are
+    for r in itertools.chain(d.points, d.segments):
+        if r.table.startswith("("):  # made by the loader (line ends): attrs all provenance
+            continue
+        a = r.attrs
+        if isinstance(a, RowAttrs):
+            names = a.names()
+            if names not in at:
+                at[names] = tuple(names.index(k) if k in names else -1
+                                  for k in ("_table", "_row"))  # type: ignore[assignment]
+                if "_derived_from" in names:
+                    own.add("_derived_from")
+            t, w = at[names]
+            values = a.row()
+            if (t >= 0 and values[t] != r.table) or (w >= 0 and values[w] != r.row):
+                own.update(k for k, i, v in (("_table", t, r.table), ("_row", w, r.row))
+                           if i >= 0 and values[i] != v)
+        else:
+            own.update(k for k, v in (("_table", r.table), ("_row", r.row))
+                       if k in a and a[k] != v)
+            if "_derived_from" in a:
+                own.add("_derived_from")
+    return tuple(k for k in PROVENANCE if k not in own)
+
+
 CHUNK = 50_000  # rows hashed, encoded and COPYed at a time (bounded memory)
 
 
 def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]],
             geoms: list[Any], keys: list[str], flags: list[list[str]], class_code: list[str],
-            attrs: list[dict[str, Any] | RowAttrs]) -> Iterator[_Chunk]:
+            attrs: list[dict[str, Any] | RowAttrs], skip: tuple[str, ...]) -> Iterator[_Chunk]:
     """The records ``recs`` converted, ``CHUNK`` rows at a time: ``values`` the layer's own
     columns (the derived district and grid cell left out: the converter places the rows),
     ``geoms`` shapely geometries (3D, storage CRS), ``attrs`` the delivered attributes (a
@@ -257,7 +291,7 @@ def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]]
         ordered = {c: values[c][part] if c not in derived else [None] * n
                    for c in layer.column_names()}
         texts, compared = attrs_texts_and_compared(
-            [a.stored() if isinstance(a, RowAttrs) else a for a in attrs[part]], PROVENANCE)
+            [a.stored() if isinstance(a, RowAttrs) else a for a in attrs[part]], skip)
         yield _Chunk(recs[part], Converted(
             index=np.arange(n), source_key=np.array(keys[part], dtype=object),
             row_hash=content_hashes(ordered, garr),
@@ -270,8 +304,8 @@ def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]]
 
 def _points_chunks(srid: int, pts: list[PointRec], classes: list[PipeClass],
                    features: list[Any], feature_codes: list[str], appurtenances: list[Any],
-                   segment_codes: list[str | None], keys: list[str], flags: list[list[str]]
-                   ) -> Iterator[_Chunk]:
+                   segment_codes: list[str | None], keys: list[str], flags: list[list[str]],
+                   skip: tuple[str, ...]) -> Iterator[_Chunk]:
     """Pipe points (nodes or appurtenances): PointZ at ground elevation."""
     ground = [p.ground for p in pts]
     geoms = shapely.points(np.array([[p.e, p.n, g if g is not None else 0.0]
@@ -285,11 +319,11 @@ def _points_chunks(srid: int, pts: list[PointRec], classes: list[PipeClass],
               "survey_code": [p.survey_code for p in pts], "road": [p.road for p in pts],
               "segment_code": segment_codes, "note": [p.note for p in pts]}
     return _chunks(PIPE_POINTS, srid, pts, values, list(geoms), keys, flags,
-                   [c.code for c in classes], [p.attrs for p in pts])
+                   [c.code for c in classes], [p.attrs for p in pts], skip)
 
 
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
-                  src_srid, report, areas: Areas) -> dict[str, str]:
+                  src_srid, report, areas: Areas, skip: tuple[str, ...]) -> dict[str, str]:
     rejects, keys, ok = [], [], []
     for i, p in nodes:
         key = _point_key(dataset, p)
@@ -314,9 +348,9 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
         [PipeDictionaries.point_code(p.cls, p.appurtenance if k == "附属物" else p.feature, k)
          for p, k in zip(pts, kinds)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
-        [None] * len(pts), keys, flags)
+        [None] * len(pts), keys, flags, skip)
     w = _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
-                      report, mode, district, dataset, areas, point_wkt)
+                      report, mode, district, dataset, areas, point_wkt, skip)
     if pts and w.w.reject_reasons.get("outside_area", 0) == len(pts):
         raise OutOfAreaError("no pipe point lies inside the city profile's districts; check "
                              "--crs and the X/Y columns (X is the northing, Y the easting)",
@@ -326,7 +360,8 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
 
 
 def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, layer_code,
-                    mode, district, src_srid, report, areas: Areas) -> dict[str, str]:
+                    mode, district, src_srid, report, areas: Areas,
+                    skip: tuple[str, ...]) -> dict[str, str]:
     node_by_key = {}
     for p in d.points:
         if p.role == "node" and p.point_no:
@@ -407,9 +442,10 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         "status": [s.status[1] if s.status else s.status_raw for s in segs],
         "length_m": lengths}
     chunks = _chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), [t[6] for t in ok],
-                     flags, [s.cls.code for s in segs], [s.attrs for s in segs])
+                     flags, [s.cls.code for s in segs], [s.attrs for s in segs], skip)
     _direct_write(session, conn, PIPE_SEGMENTS, srid, layer_code, src_srid, chunks, rejects,
-                  report, mode, district, dataset, areas, lambda s: seg_wkt(s, node_by_key))
+                  report, mode, district, dataset, areas, lambda s: seg_wkt(s, node_by_key),
+                  skip)
     codes = dict(conn.execute("SELECT source_key, code FROM pipe_segments WHERE valid_to IS NULL "
                               "AND source_key = ANY(%s)", (list(keys.values()),)).fetchall())
     return {sid: codes[k] for sid, k in keys.items() if k in codes}
@@ -417,7 +453,8 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
 
 def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_code, mode,
                   district, src_srid, report, attach: float,
-                  dicts: PipeDictionaries, areas: Areas) -> dict[str, Any]:
+                  dicts: PipeDictionaries, areas: Areas,
+                  skip: tuple[str, ...]) -> dict[str, Any]:
     """Appurtenances (valves …) as pipe points attached to the segment they are on."""
     lines = conn.execute(  # the dataset's current segments (new or unchanged by this load)
         "SELECT code, ST_AsBinary(ST_Force2D(geom)), pipe_class FROM pipe_segments "
@@ -468,8 +505,8 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         srid, pts, classes, [None] * len(pts),
         [PipeDictionaries.point_code(c, p.appurtenance, "附属物") for p, c in zip(pts, classes)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
-        seg_of, keys, flag_lists)
+        seg_of, keys, flag_lists, skip)
     _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
-                  report, mode, district, dataset, areas, point_wkt)
+                  report, mode, district, dataset, areas, point_wkt, skip)
     return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
             "unattached": unattached, "max_distance_m": attach}
