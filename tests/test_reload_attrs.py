@@ -131,8 +131,7 @@ def test_a_component_attribute_changed_alone_gets_a_new_version(fresh_db, tmp_pa
 
 def test_a_pipe_remark_changed_alone_gets_a_new_version(fresh_db, tmp_path):
     from loaders.pipes.load import load_pipes_files, read_delivery
-    from loaders.pipes.records import PROVENANCE
-    from loaders.pipes.write import no_content
+    from loaders.pipes.write import own_provenance
     from tests.test_pipes import _survey
 
     pts, segs = _survey()
@@ -151,7 +150,7 @@ def test_a_pipe_remark_changed_alone_gets_a_new_version(fresh_db, tmp_path):
                                                                               ("渗漏", 1)]
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files)
     assert (r.updated, r.unchanged) == (0, 9)
-    assert no_content(read_delivery(fresh_db.profile, files)) == PROVENANCE
+    assert own_provenance(read_delivery(fresh_db.profile, files)) == {}
     # the same survey with its rows in another order: where a row came from (its table and
     # row number, kept in attrs) is no content
     pts.iloc[::-1].to_csv(files[0], index=False, encoding="utf-8")
@@ -223,26 +222,52 @@ def test_attrs_texts_are_the_text_postgresql_gives_back(db):
     assert all(text != mine and same for (text, same), mine in zip(back, odd))
 
 
-def test_a_delivered_row_column_of_the_loaders_name_is_compared(fresh_db, tmp_path):
+@pytest.mark.parametrize("prefix", ["", "(2024)"])
+def test_a_delivered_row_column_of_the_loaders_name_is_compared(fresh_db, tmp_path, prefix):
     """A survey table with a column named ``_row`` of its own: kept as delivered (the loader
-    adds none), so a change to it alone is a new version."""
+    adds none), so a change to it alone is a new version; the other table's rows, whose
+    ``_row`` the loader added, stay the same when re-sorted. A table named in parentheses is
+    a source table all the same (only the loader's line ends are no source's)."""
     from loaders.pipes.load import load_pipes_files, read_delivery
-    from loaders.pipes.write import no_content
+    from loaders.pipes.write import own_provenance
     from tests.test_pipes import _survey
 
     pts, segs = _survey()
     segs["_row"] = ["甲"] * len(segs)
-    files = [tmp_path / "给水管线点.csv", tmp_path / "给水管线段.csv"]
+    files = [tmp_path / f"{prefix}给水管线点.csv", tmp_path / f"{prefix}给水管线段.csv"]
     pts.to_csv(files[0], index=False, encoding="utf-8")
     segs.to_csv(files[1], index=False, encoding="utf-8")
-    load_pipes_files(fresh_db.conninfo, fresh_db.profile, files)
+    load_pipes_files(fresh_db.conninfo, fresh_db.profile, files, dataset="own")
     segs.loc[1, "_row"] = "乙"
     segs.to_csv(files[1], index=False, encoding="utf-8")
-    assert no_content(read_delivery(fresh_db.profile, files)) == ("_table", "_derived_from")
-    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files)
+    pts.iloc[::-1].to_csv(files[0], index=False, encoding="utf-8")  # its _row: the loader's
+    assert own_provenance(read_delivery(fresh_db.profile, files)) == {files[1].name: "_row"}
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files, dataset="own")
     assert (r.updated, r.unchanged) == (1, 8)
     assert fresh_db.rows("SELECT attrs->>'_row', count(*) FROM pipe_segments "
                          "WHERE valid_to IS NULL GROUP BY 1 ORDER BY 1") == [("乙", 1), ("甲", 3)]
+
+
+def test_line_ends_made_by_the_loader_stay_when_the_lines_are_resorted(fresh_db, tmp_path):
+    """A GIS network whose lines have a ``_row`` column of their own and whose nodes the
+    loader makes at the line ends (named by the lines' node ids): the lines re-sorted, every
+    line and node is the same (a made node's attrs say which line's row it came from)."""
+    from cim.config import PROJECT_ROOT
+    from loaders.pipes.load import load_pipes_files
+
+    src = PROJECT_ROOT / "data_samples" / "jining" / "pipes_gis" / "old_water_main.gpkg"
+    lines = pyogrio.read_dataframe(src, layer="pipes")
+    lines["_row"] = [f"r{i}" for i in range(len(lines))]
+    gpkg = tmp_path / "main.gpkg"
+    pyogrio.write_dataframe(lines, gpkg, layer="pipes")
+    first, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, None,
+                                lines=f"{gpkg}:pipes", class_opt="给水", dataset="ends")
+    assert fresh_db.scalar("SELECT count(*) FROM pipe_points WHERE valid_to IS NULL "
+                           "AND attrs->>'_table' = '(line ends)'") > 0
+    pyogrio.write_dataframe(lines.iloc[::-1], gpkg, layer="pipes")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, None,
+                            lines=f"{gpkg}:pipes", class_opt="给水", dataset="ends")
+    assert (r.inserted, r.updated, r.unchanged) == (0, 0, first.loaded)
 
 
 def test_a_staged_field_that_only_flags_is_compared(fresh_db, tmp_path):

@@ -74,8 +74,10 @@ class Converted:
     # whether each row has a key its fingerprint could find again (an id; None: all have)
     keyed: np.ndarray | None = None
     # the attrs texts a reload compares, without the keys that are no content (Known's
-    # attrs_skip); None: ``attrs``
+    # attrs_skip); None: ``attrs``. ``own_keys``: per row, those keys its delivery holds as
+    # columns of its own (joined by known.SEP, "" none): compared after all; None: no row's
     compared_attrs: list[str] | None = None
+    own_keys: np.ndarray | None = None
 
 
 @dataclass
@@ -335,8 +337,12 @@ class DirectConverter:
                 eq = np.flatnonzero(same)  # the content hash aside, attrs and flags
                 if len(eq):
                     texts = conv.attrs if conv.compared_attrs is None else conv.compared_attrs
-                    same[eq] = known.same_extras(at[eq], [texts[j] for j in live[eq]],
-                                                 [conv.flags[j] for j in live[eq]])
+                    rows_eq = live[eq].tolist()
+                    own = conv.own_keys
+                    same[eq] = known.same_extras(
+                        at[eq], [texts[j] for j in rows_eq], [conv.flags[j] for j in rows_eq],
+                        None if own is None else own[live[eq]],
+                        None if own is None else [conv.attrs[j] for j in rows_eq])
             state[live[cur]] = np.where(same[cur], 2, 1)
             if self.fingerprint is not None and cur.any():
                 # unchanged content. Of an older conversion (a new converter version, code,

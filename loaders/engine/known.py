@@ -24,6 +24,9 @@ from loaders.engine import conversions
 from loaders.engine.keyread import EarlyKeys, read_keys
 from loaders.hashing import StoredRecipe, stored_hashes
 
+# what joins a row's keys left out of the attrs comparison (see Known.same_extras)
+SEP = "\x1f"
+
 
 @dataclass
 class Known:
@@ -134,7 +137,8 @@ class Known:
                                                 count=len(self.flags)))
         return np.isin(rows, self._flagged)
 
-    def same_extras(self, rows: np.ndarray, attrs: list[str], flags: list[list[str]]
+    def same_extras(self, rows: np.ndarray, attrs: list[str], flags: list[list[str]],
+                    own: np.ndarray | None = None, full: list[str] | None = None
                     ) -> np.ndarray:
         """Whether the current versions of ``rows`` (filled) hold these attrs (JSON texts,
         without the keys :attr:`attrs_skip`) and flags — what the content hash leaves out
@@ -145,24 +149,39 @@ class Known:
         (texts built in jsonb's key order are that text: :mod:`loaders.jsonb`); where the two
         differ, the server compares them as jsonb values (``=``: key order and ``5``/``5.0``
         aside, a float written with an exponent equal to its digits; :attr:`attrs_differ`).
-        Flags compare as the list stored."""
+        ``own``: per row, those of :attr:`attrs_skip` its delivery holds as columns of its own
+        (joined by :data:`SEP`; "" none): those rows are compared on the server, their texts
+        ``full`` (every key) without only the other keys. Flags compare as the list stored."""
         rows = np.asarray(rows, dtype=np.int64)
         n = len(rows)
         if not n:
             return np.ones(0, dtype=bool)
         texts = np.asarray(attrs, dtype=object)
         mine = np.zeros(n, dtype="S32")  # b"": {}
-        full = np.flatnonzero(texts != "{}")
-        if len(full):
+        full_ = np.flatnonzero(texts != "{}")
+        if len(full_):
             sha = hashlib.sha256
-            mine[full] = [sha(t.encode("utf-8", "surrogatepass")).digest()
-                          for t in texts[full].tolist()]
+            mine[full_] = [sha(t.encode("utf-8", "surrogatepass")).digest()
+                           for t in texts[full_].tolist()]
         out = self.attrs_digest[rows] == mine
-        differ = np.flatnonzero(~out)
+        ask = ~out
+        owned = np.zeros(n, dtype=bool) if own is None else np.asarray(own) != ""
+        ask |= owned
+        differ = np.flatnonzero(ask)
         if len(differ):
             assert self.attrs_differ is not None
+            every = SEP.join(self.attrs_skip)
+            sent, skips = [], []
+            for j in differ.tolist():
+                if owned[j]:
+                    mine_keys = set(own[j].split(SEP))  # type: ignore[index]
+                    sent.append(str(full[j]))  # type: ignore[index]
+                    skips.append(SEP.join(k for k in self.attrs_skip if k not in mine_keys))
+                else:
+                    sent.append(str(texts[j]))
+                    skips.append(every)
             ids = self.ids[rows[differ]]
-            other = self.attrs_differ(ids.tolist(), [str(t) for t in texts[differ].tolist()])
+            other = self.attrs_differ(ids.tolist(), sent, skips)
             out[differ] = ~np.isin(ids, np.fromiter(other, np.int64, len(other)))
         has = np.fromiter(map(bool, flags), dtype=bool, count=n)
         if self.flags:
@@ -297,10 +316,10 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
         "sha256(convert_to(NULLIF({}, '{{}}'::jsonb)::text, 'UTF8')) FROM {} "
         "WHERE valid_to IS NULL AND source_key = ANY(%s)").format(attrs, tbl))
     attrs_differ = _Details(conninfo, sql.SQL(
-        "SELECT l.id FROM unnest(%s::int8[], %s::text[]) AS t(id, a) JOIN {} l ON l.id = t.id "
-        "WHERE {} IS DISTINCT FROM t.a::jsonb{}").format(
-            tbl, attrs, sql.SQL(" - {}").format(skip) if attrs_skip else sql.SQL("")),
-        as_set=True)
+        "SELECT l.id FROM unnest(%s::int8[], %s::text[], %s::text[]) AS t(id, a, s) "
+        "JOIN {} l ON l.id = t.id, LATERAL string_to_array(t.s, {}) AS k(skip) "
+        "WHERE l.attrs - k.skip IS DISTINCT FROM t.a::jsonb - k.skip").format(
+            tbl, sql.Literal(SEP)), as_set=True)
     rehash = (lambda ids: stored_hashes(details.connection(), layer.table, recipe, ids)
               ) if recipe is not None else None
     returning = _Details(conninfo, sql.SQL(

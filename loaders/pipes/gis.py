@@ -34,7 +34,15 @@ from loaders.pipes.fields import (
     segment_values,
     text_id,
 )
-from loaders.pipes.records import FIELD_ZH, Delivery, PointRec, RowAttrs, SegRec, held_out
+from loaders.pipes.records import (
+    FIELD_ZH,
+    LINE_ENDS,
+    Delivery,
+    PointRec,
+    RowAttrs,
+    SegRec,
+    held_out,
+)
 from loaders.pipes.topology import nodes_by_snapping, nodes_from_ids
 from loaders.sources.tables import Mapping, Table, match_headers
 
@@ -172,7 +180,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
         for p in vpts:
             p.role = "valve"
         pts += vpts
-    tables = [tname] + sorted({p.table for p in pts if not p.table.startswith("(")})
+    tables = [tname] + sorted({p.table for p in pts if p.table != LINE_ENDS})
     return Delivery(points=pts, segments=segs, tables=tables, survey=False,
                     source_crs=cimcrs.crs_text(source_crs), source_srid=epsg,
                     notes=notes, derived_nodes=derived,

@@ -69,6 +69,8 @@ def held_out(names: tuple[str, ...], fields: dict[str, str], columned: frozenset
 # delivery, the segment a line end was derived from — unless the delivery has such columns:
 # no content, left out when a reload compares the attrs (a delivery re-sorted is the same)
 PROVENANCE = ("_table", "_row", "_derived_from")
+# the table of the nodes the loader makes at line ends (loaders.pipes.topology): no source's
+LINE_ENDS = "(line ends)"
 
 
 class RowAttrs(Mapping):

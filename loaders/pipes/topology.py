@@ -19,7 +19,7 @@ import shapely
 from cim.graphs import components
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.fields import resolve_features
-from loaders.pipes.records import FIELD_ZH, PointRec, SegRec
+from loaders.pipes.records import FIELD_ZH, LINE_ENDS, PointRec, SegRec
 
 
 # -- nodes of GIS layers ---------------------------------------------------------------------
@@ -79,8 +79,8 @@ def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int) ->
 
 def _derived_node(no: str, s: SegRec, x, y, z, degree, dicts, seq) -> PointRec:
     name, feat = _derived_feature(dicts, s.cls, degree) if s.cls else (None, None)
-    p = PointRec(seq=seq, table="(line ends)", row=0,
-                 attrs={"_table": "(line ends)", "_derived_from": s.table, "_row": s.row},
+    p = PointRec(seq=seq, table=LINE_ENDS, row=0,
+                 attrs={"_table": LINE_ENDS, "_derived_from": s.table, "_row": s.row},
                  cls=s.cls, point_no=no, feature_raw=name, feature=feat, e=x, n=y, ground=z)
     return p
 

@@ -31,7 +31,7 @@ from loaders.engine import indexes
 from loaders.engine.bulk import JsonText, merge_lock
 from loaders.engine.direct import Converted, DirectConverter
 from loaders.engine.direct_writer import DirectWriter
-from loaders.engine.known import fetch_known
+from loaders.engine.known import SEP, fetch_known
 from loaders.engine.pipeline import skip_fk_checks, sql_analyze
 from loaders.engine.places import Areas, fetch_areas
 from loaders.engine.report import Reject
@@ -42,6 +42,7 @@ from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.qa import QAResult
 from loaders.pipes.records import (
     FIELD_ZH,
+    LINE_ENDS,
     PROVENANCE,
     Delivery,
     PipeLoadReport,
@@ -138,18 +139,18 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
                                     "made from line ends")
             codes_pt = layer_code_of(profile, "pipe_points")
             codes_seg = layer_code_of(profile, "pipe_segments")
-            skip = no_content(delivery)
+            own = own_provenance(delivery)
             point_codes = _write_points(session, conn, nodes, pf, dataset, srid, codes_pt,
-                                        mode, district, src_srid, report, areas, skip)
+                                        mode, district, src_srid, report, areas, own)
             seg_codes = _write_segments(session, conn, delivery, sf, point_codes, dataset,
                                         srid, codes_seg, mode, district, src_srid, report,
-                                        areas, skip)
+                                        areas, own)
             # segments are complete: valves attach only to segments that stay current
             session.retire(PIPE_SEGMENTS)
             if valves:
                 report.appurtenances = _write_valves(
                     session, conn, valves, pf, seg_codes, dataset, srid, codes_pt, mode,
-                    district, src_srid, report, attach, PipeDictionaries(profile), areas, skip)
+                    district, src_srid, report, attach, PipeDictionaries(profile), areas, own)
             session.retire()  # the nodes and valves together: one delivery, one retire scope
             for layer in layers:
                 indexes.build(conn, layer, dropped[layer.table])
@@ -209,8 +210,7 @@ class _Chunk:
 
 def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_srid,
                   chunks: Iterable[_Chunk], rejects: list[Reject], report, mode, district,
-                  dataset, areas, wkt: Callable[[Any], str | None],
-                  skip: tuple[str, ...]) -> DirectWriter:
+                  dataset, areas, wkt: Callable[[Any], str | None]) -> DirectWriter:
     """The delivery's rows of ``layer`` written directly (:mod:`loaders.engine.direct`): the
     converter's decisions (district and grid cell, duplicates, unchanged and changed features,
     codes) taken here on whole columns, the rows COPYed once into the layer and the registry
@@ -219,7 +219,7 @@ def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_sri
     delivered (``wkt``), like the QA's."""
     w = DirectWriter(session.writer(layer, srid, layer_code, src_srid))
     w.lock()  # what is current cannot change under the load: read once
-    known = fetch_known(conn, layer, dataset, session.conninfo, attrs_skip=skip)
+    known = fetch_known(conn, layer, dataset, session.conninfo, attrs_skip=PROVENANCE)
     try:
         conv = DirectConverter(
             layer, layer_code, lambda c: c.converted, known, areas, session.report.batch_id,
@@ -239,15 +239,16 @@ def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_sri
     return w
 
 
-def no_content(d: Delivery) -> tuple[str, ...]:
-    """The keys of :data:`PROVENANCE` that hold, in every record of the delivery, only where
-    it came from (its table and row; a line end's segment): a reload leaves them out when it
-    compares attrs. A delivery with a column of such a name of its own (its values are not the
-    record's table or row) has that key compared."""
-    own: set[str] = set()
+def own_provenance(d: Delivery) -> dict[str, str]:
+    """Table → those keys of :data:`PROVENANCE` the table holds as columns of its own (joined
+    by :data:`loaders.engine.known.SEP`), for the tables that have any: a reload compares them
+    in those tables' rows; everywhere else they hold only where a row came from (its table
+    and row, a line end's segment) and are left out. A key is the table's own where its value
+    is not the record's table or row (the loader adds none then: loaders.pipes.survey, gis)."""
+    own: dict[str, set[str]] = {}
     at: dict[tuple, tuple[int, int]] = {}  # a table's names → where _table and _row are
     for r in itertools.chain(d.points, d.segments):
-        if r.table.startswith("("):  # made by the loader (line ends): attrs all provenance
+        if r.table == LINE_ENDS and r.row == 0:  # made by the loader: attrs all provenance
             continue
         a = r.attrs
         if isinstance(a, RowAttrs):
@@ -256,18 +257,19 @@ def no_content(d: Delivery) -> tuple[str, ...]:
                 at[names] = tuple(names.index(k) if k in names else -1
                                   for k in ("_table", "_row"))  # type: ignore[assignment]
                 if "_derived_from" in names:
-                    own.add("_derived_from")
+                    own.setdefault(r.table, set()).add("_derived_from")
             t, w = at[names]
             values = a.row()
             if (t >= 0 and values[t] != r.table) or (w >= 0 and values[w] != r.row):
-                own.update(k for k, i, v in (("_table", t, r.table), ("_row", w, r.row))
-                           if i >= 0 and values[i] != v)
+                own.setdefault(r.table, set()).update(
+                    k for k, i, v in (("_table", t, r.table), ("_row", w, r.row))
+                    if i >= 0 and values[i] != v)
         else:
-            own.update(k for k, v in (("_table", r.table), ("_row", r.row))
-                       if k in a and a[k] != v)
-            if "_derived_from" in a:
-                own.add("_derived_from")
-    return tuple(k for k in PROVENANCE if k not in own)
+            keys = {k for k, v in (("_table", r.table), ("_row", r.row))
+                    if k in a and a[k] != v} | ({"_derived_from"} & set(a))
+            if keys:
+                own.setdefault(r.table, set()).update(keys)
+    return {t: SEP.join(k for k in PROVENANCE if k in ks) for t, ks in own.items()}
 
 
 CHUNK = 50_000  # rows hashed, encoded and COPYed at a time (bounded memory)
@@ -275,7 +277,7 @@ CHUNK = 50_000  # rows hashed, encoded and COPYed at a time (bounded memory)
 
 def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]],
             geoms: list[Any], keys: list[str], flags: list[list[str]], class_code: list[str],
-            attrs: list[dict[str, Any] | RowAttrs], skip: tuple[str, ...]) -> Iterator[_Chunk]:
+            attrs: list[dict[str, Any] | RowAttrs], own: dict[str, str]) -> Iterator[_Chunk]:
     """The records ``recs`` converted, ``CHUNK`` rows at a time: ``values`` the layer's own
     columns (the derived district and grid cell left out: the converter places the rows),
     ``geoms`` shapely geometries (3D, storage CRS), ``attrs`` the delivered attributes (a
@@ -291,11 +293,13 @@ def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]]
         ordered = {c: values[c][part] if c not in derived else [None] * n
                    for c in layer.column_names()}
         texts, compared = attrs_texts_and_compared(
-            [a.stored() if isinstance(a, RowAttrs) else a for a in attrs[part]], skip)
+            [a.stored() if isinstance(a, RowAttrs) else a for a in attrs[part]], PROVENANCE)
         yield _Chunk(recs[part], Converted(
             index=np.arange(n), source_key=np.array(keys[part], dtype=object),
             row_hash=content_hashes(ordered, garr),
             attrs=list(map(JsonText, texts)), compared_attrs=compared,
+            own_keys=np.array([own.get(r.table, "") for r in recs[part]], dtype=object)
+            if own else None,
             flags=flags[part],
             geoms=garr, ewkb=ewkb(garr, srid, with_z=True),
             class_code=np.array(class_code[part], dtype=object),
@@ -305,7 +309,7 @@ def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]]
 def _points_chunks(srid: int, pts: list[PointRec], classes: list[PipeClass],
                    features: list[Any], feature_codes: list[str], appurtenances: list[Any],
                    segment_codes: list[str | None], keys: list[str], flags: list[list[str]],
-                   skip: tuple[str, ...]) -> Iterator[_Chunk]:
+                   own: dict[str, str]) -> Iterator[_Chunk]:
     """Pipe points (nodes or appurtenances): PointZ at ground elevation."""
     ground = [p.ground for p in pts]
     geoms = shapely.points(np.array([[p.e, p.n, g if g is not None else 0.0]
@@ -319,11 +323,11 @@ def _points_chunks(srid: int, pts: list[PointRec], classes: list[PipeClass],
               "survey_code": [p.survey_code for p in pts], "road": [p.road for p in pts],
               "segment_code": segment_codes, "note": [p.note for p in pts]}
     return _chunks(PIPE_POINTS, srid, pts, values, list(geoms), keys, flags,
-                   [c.code for c in classes], [p.attrs for p in pts], skip)
+                   [c.code for c in classes], [p.attrs for p in pts], own)
 
 
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
-                  src_srid, report, areas: Areas, skip: tuple[str, ...]) -> dict[str, str]:
+                  src_srid, report, areas: Areas, own: dict[str, str]) -> dict[str, str]:
     rejects, keys, ok = [], [], []
     for i, p in nodes:
         key = _point_key(dataset, p)
@@ -348,9 +352,9 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
         [PipeDictionaries.point_code(p.cls, p.appurtenance if k == "附属物" else p.feature, k)
          for p, k in zip(pts, kinds)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
-        [None] * len(pts), keys, flags, skip)
+        [None] * len(pts), keys, flags, own)
     w = _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
-                      report, mode, district, dataset, areas, point_wkt, skip)
+                      report, mode, district, dataset, areas, point_wkt)
     if pts and w.w.reject_reasons.get("outside_area", 0) == len(pts):
         raise OutOfAreaError("no pipe point lies inside the city profile's districts; check "
                              "--crs and the X/Y columns (X is the northing, Y the easting)",
@@ -361,7 +365,7 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
 
 def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, layer_code,
                     mode, district, src_srid, report, areas: Areas,
-                    skip: tuple[str, ...]) -> dict[str, str]:
+                    own: dict[str, str]) -> dict[str, str]:
     node_by_key = {}
     for p in d.points:
         if p.role == "node" and p.point_no:
@@ -442,10 +446,9 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         "status": [s.status[1] if s.status else s.status_raw for s in segs],
         "length_m": lengths}
     chunks = _chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), [t[6] for t in ok],
-                     flags, [s.cls.code for s in segs], [s.attrs for s in segs], skip)
+                     flags, [s.cls.code for s in segs], [s.attrs for s in segs], own)
     _direct_write(session, conn, PIPE_SEGMENTS, srid, layer_code, src_srid, chunks, rejects,
-                  report, mode, district, dataset, areas, lambda s: seg_wkt(s, node_by_key),
-                  skip)
+                  report, mode, district, dataset, areas, lambda s: seg_wkt(s, node_by_key))
     codes = dict(conn.execute("SELECT source_key, code FROM pipe_segments WHERE valid_to IS NULL "
                               "AND source_key = ANY(%s)", (list(keys.values()),)).fetchall())
     return {sid: codes[k] for sid, k in keys.items() if k in codes}
@@ -454,7 +457,7 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
 def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_code, mode,
                   district, src_srid, report, attach: float,
                   dicts: PipeDictionaries, areas: Areas,
-                  skip: tuple[str, ...]) -> dict[str, Any]:
+                  own: dict[str, str]) -> dict[str, Any]:
     """Appurtenances (valves …) as pipe points attached to the segment they are on."""
     lines = conn.execute(  # the dataset's current segments (new or unchanged by this load)
         "SELECT code, ST_AsBinary(ST_Force2D(geom)), pipe_class FROM pipe_segments "
@@ -505,8 +508,8 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         srid, pts, classes, [None] * len(pts),
         [PipeDictionaries.point_code(c, p.appurtenance, "附属物") for p, c in zip(pts, classes)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
-        seg_of, keys, flag_lists, skip)
+        seg_of, keys, flag_lists, own)
     _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
-                  report, mode, district, dataset, areas, point_wkt, skip)
+                  report, mode, district, dataset, areas, point_wkt)
     return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
             "unattached": unattached, "max_distance_m": attach}
