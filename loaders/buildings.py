@@ -17,6 +17,7 @@ from cim.profile import CityProfile
 from loaders.common import (
     ClassLookup,
     attrs_json,
+    attrs_json_arrow,
     check_attrs_batch,
     id_column,
     jsonable,
@@ -72,12 +73,14 @@ def id_fields(ctx: LoadContext) -> list[str]:
 
 
 def _attrs(cols: Mapping[str, np.ndarray], n: int, columned: set[str],
-           extra: dict[int, list[str]]) -> list[str]:
+           extra: dict[int, list[str]]) -> list[str] | pa.Array:
     """JSON of the source attributes that have no column (their values are stored in the
     columns: repeating them in attrs would only widen every row); ``extra`` names, per row,
     column fields kept all the same because the column does not hold their value (a height
     replaced by the solid's, a use the dictionary does not know)."""
     kept = {f: cols[f] for f in cols if f not in columned}  # columned ones: never converted
+    if not extra:  # no row of its own: Arrow's texts, no Python text a row
+        return attrs_json_arrow(kept, n)
     out = attrs_json(kept, n)
     for i, names in extra.items():
         a = {f: jsonable(cols[f][i]) for f in cols if f not in columned or f in names}
@@ -188,7 +191,8 @@ def make_columns(profile: CityProfile):
             wkb = ewkb(as_multi(prep.geoms[idx], "polygon"), ctx.srid)
         return Converted(
             index=idx, source_key=keys[idx], row_hash=hashes[idx],
-            attrs=[attrs[i] for i in idx], flags=[flags[i] for i in idx],
+            attrs=attrs.take(pa.array(idx)) if isinstance(attrs, pa.Array)
+            else [attrs[i] for i in idx], flags=[flags[i] for i in idx],
             geoms=prep.geoms[idx], ewkb=wkb, class_code=use_code[idx],
             columns={c: v if len(idx) == n else v.take(pa.array(idx))
                      if isinstance(v, pa.Array) else v[idx] for c, v in parsed.items()},

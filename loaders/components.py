@@ -25,7 +25,7 @@ from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
 from cim.text import norm_key
-from loaders.common import attrs_json, id_column, reject_record, row_attrs, source_keys
+from loaders.common import attrs_json_arrow, id_column, reject_record, row_attrs, source_keys
 from loaders.engine.direct import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
@@ -286,8 +286,8 @@ def make_columns(profile: CityProfile):
             # from the stored row when a reload compares it
             row_hash=content_hashes_wkb(kept, iso) if ctx.hash_rows
             else np.full(len(idx), None, dtype=object),
-            attrs=attrs_json({k: cols[k][idx] for k in cols if k not in columned},
-                             len(idx)),
+            attrs=attrs_json_arrow({k: cols[k][idx] for k in cols if k not in columned},
+                                   len(idx)),
             flags=[flags[i] for i in idx], geoms=geoms[idx],
             # the stored EWKB from the hashed ISO WKB's header (2D), else from shapely
             ewkb=_ewkb if (_ewkb := ewkb_from_iso(iso, ctx.srid)) is not None

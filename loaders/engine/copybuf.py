@@ -128,10 +128,12 @@ def binary(values: Sequence | np.ndarray) -> Field:
     return _variable(arr)
 
 
-def jsonb(values: Sequence | np.ndarray) -> Field:
-    """A jsonb field from JSON texts (None = NULL): jsonb's binary format is 1, then the text."""
-    return _variable(pa.array(_objects(values), pa.string(), from_pandas=True),
-                     prefix=b"\x01")
+def jsonb(values: Sequence | np.ndarray | pa.Array) -> Field:
+    """A jsonb field from JSON texts (None = NULL; or an Arrow string array): jsonb's binary
+    format is 1, then the text."""
+    arr = values if isinstance(values, pa.Array) else \
+        pa.array(_objects(values), pa.string(), from_pandas=True)
+    return _variable(arr, prefix=b"\x01")
 
 
 def _numbers(values: Sequence | np.ndarray, dtype: str) -> Field:

@@ -61,7 +61,7 @@ class Converted:
     index: np.ndarray  # position in the batch of each row (the rest were rejected)
     source_key: np.ndarray
     row_hash: np.ndarray
-    attrs: list[str]  # JSON text of the attributes kept beside the columns
+    attrs: list[str] | pa.Array  # JSON texts of the attributes kept beside the columns
     flags: list[list[str]]
     geoms: np.ndarray  # stored geometries (storage CRS), shapely
     ewkb: np.ndarray | pa.Array  # the same as EWKB with the storage SRID (bytes or Arrow)
@@ -340,9 +340,9 @@ class DirectConverter:
                     rows_eq = live[eq].tolist()
                     own = conv.own_keys
                     same[eq] = known.same_extras(
-                        at[eq], [texts[j] for j in rows_eq], [conv.flags[j] for j in rows_eq],
+                        at[eq], _texts(texts, rows_eq), [conv.flags[j] for j in rows_eq],
                         None if own is None else own[live[eq]],
-                        None if own is None else [conv.attrs[j] for j in rows_eq])
+                        None if own is None else _texts(conv.attrs, rows_eq))
             state[live[cur]] = np.where(same[cur], 2, 1)
             if self.fingerprint is not None and cur.any():
                 # unchanged content. Of an older conversion (a new converter version, code,
@@ -467,6 +467,13 @@ class DirectConverter:
         # two pairs may spell one prefix ("3708"+"11", "37081"+"1"): factorize the names
         ids, uniq = pd.factorize(np.asarray(names, dtype=object), sort=True)
         return ids[pair].astype(np.int64), [str(p) for p in uniq]
+
+
+def _texts(values: list[str] | pa.Array, rows: list[int]) -> list[str]:
+    """``values`` (a list, or an Arrow string array) at ``rows``, as Python texts."""
+    if isinstance(values, pa.Array):
+        return values.take(pa.array(rows, pa.int64())).to_pylist()
+    return [values[j] for j in rows]
 
 
 def _stable_order(codes: np.ndarray, distinct: int) -> np.ndarray:

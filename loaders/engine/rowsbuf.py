@@ -29,10 +29,13 @@ def _field(pgtype: str, v: np.ndarray) -> copybuf.Field:
         raise ValueError(f"column type {pgtype} is not written by the direct path") from None
 
 
-def _take(items: list, idx: np.ndarray, whole: bool) -> list:
-    """``[items[i] for i in idx]`` in C (the whole list when every row is taken)."""
+def _take(items: list | pa.Array, idx: np.ndarray, whole: bool) -> list | pa.Array:
+    """``[items[i] for i in idx]`` in C (the whole list when every row is taken; an Arrow
+    array's take)."""
     if whole:
         return items
+    if isinstance(items, pa.Array):
+        return items.take(pa.array(idx, pa.int64()))
     if len(idx) == 0:
         return []
     got = itemgetter(*idx.tolist())(items)
