@@ -274,9 +274,10 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
         refs = {r for r in (_asset_ref_or_none(row, t, m) for row in t.rows) if r}
         assets = resolve_assets(conn, sorted(refs))
         rows, rejects = StagedRows(SENSORS), []
-        # a row's attrs keep what no column holds (as every loader's): the delivered asset
-        # reference stays (the column holds the code it resolves to), the rest is in columns
-        # — and the same registry as Excel (numbers as numbers) is then the same row
+        # a row's attrs keep what no column holds (as buildings', components' and pipes'):
+        # the delivered asset reference stays (the column holds the code it resolves to), the
+        # rest is in columns — and the same registry as Excel (numbers as numbers) is then
+        # the same row
         columned = {h for a, h in m.items() if a != "asset_code"}
         for row_no, row in zip(t.row_numbers, t.rows):
             attrs = {h: jsonable(row[j]) if j < len(row) else None

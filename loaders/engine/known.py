@@ -69,10 +69,10 @@ class Known:
     # the rows whose hash was taken so (the load writes it: see DirectConverter's refresh)
     rehashed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     # the SHA-256 of the current version's ``attrs::text`` (b"": {}) once filled, its
-    # ``attrs_skip`` keys left out; and the ids, of those given with their attrs texts, whose
-    # current version holds other attrs (see same_extras)
+    # ``attrs_skip`` keys left out; and the ids, of those given with their attrs texts and the
+    # keys to leave out of each, whose current version holds other attrs (see same_extras)
     attrs_digest: np.ndarray = field(default_factory=lambda: np.zeros(0, "S32"))
-    attrs_differ: Callable[[list[int], list[str]], set[int]] | None = None
+    attrs_differ: Callable[[list[int], list[str], list[str]], set[int]] | None = None
     attrs_skip: tuple[str, ...] = ()
     _flagged: np.ndarray | None = None  # the rows of ``flags``, sorted (see flagged)
     # key → row (-1: none) of the batch's keys this process looked up by text (see _by_text)
@@ -158,11 +158,11 @@ class Known:
             return np.ones(0, dtype=bool)
         texts = np.asarray(attrs, dtype=object)
         mine = np.zeros(n, dtype="S32")  # b"": {}
-        full_ = np.flatnonzero(texts != "{}")
-        if len(full_):
+        some = np.flatnonzero(texts != "{}")
+        if len(some):
             sha = hashlib.sha256
-            mine[full_] = [sha(t.encode("utf-8", "surrogatepass")).digest()
-                           for t in texts[full_].tolist()]
+            mine[some] = [sha(t.encode("utf-8", "surrogatepass")).digest()
+                          for t in texts[some].tolist()]
         out = self.attrs_digest[rows] == mine
         ask = ~out
         owned = np.zeros(n, dtype=bool) if own is None else np.asarray(own) != ""
@@ -192,8 +192,8 @@ class Known:
         return out
 
     def fill(self, rows: np.ndarray) -> None:
-        """Make ``row_hash`` and ``code`` hold the current versions of these rows (and
-        ``attrs`` their attributes)."""
+        """Make ``row_hash``, ``code`` and ``attrs_digest`` hold the current versions of these
+        rows."""
         need = rows[~self.filled[rows]] if len(rows) else rows
         if len(need):
             self._read(self.keys.take(np.unique(need)).to_pylist())
@@ -236,7 +236,7 @@ class Known:
 
     def close(self) -> None:
         """Close the connections :meth:`fill` and ``returning`` opened in this process."""
-        for reader in (self.details, self.returning, self.attrs_differ):
+        for reader in (self.details, self.returning):
             if reader is not None and hasattr(reader, "close"):
                 reader.close()
 
@@ -247,9 +247,8 @@ class _Details:
     committed — the layer and registry as the load found them, the merge lock keeping other
     loads out — and holds no lock between reads."""
 
-    def __init__(self, conninfo: str, query: sql.Composable, as_dict: bool = False,
-                 as_set: bool = False) -> None:
-        self.conninfo, self.query, self.as_dict, self.as_set = conninfo, query, as_dict, as_set
+    def __init__(self, conninfo: str, query: sql.Composable, as_dict: bool = False) -> None:
+        self.conninfo, self.query, self.as_dict = conninfo, query, as_dict
         self.conns: dict[int, psycopg.Connection] = {}
 
     def connection(self) -> psycopg.Connection:
@@ -260,9 +259,9 @@ class _Details:
                 self.conninfo, autocommit=True, application_name="cim-load-known")
         return conn
 
-    def __call__(self, *wanted: list) -> Any:
-        rows = self.connection().execute(self.query, wanted).fetchall()
-        return dict(rows) if self.as_dict else {r[0] for r in rows} if self.as_set else rows
+    def __call__(self, wanted: list[str]) -> Any:
+        rows = self.connection().execute(self.query, (wanted,)).fetchall()
+        return dict(rows) if self.as_dict else rows
 
     def close(self) -> None:
         conn = self.conns.pop(os.getpid(), None)
@@ -308,18 +307,23 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
         if conversion is not None else None
     tbl = sql.Identifier(layer.table)
     # the attrs compared: without the keys that are no content (a pipe row's table and row
-    # number in its delivery; a staged row's fields that columns hold)
+    # number in its delivery: loaders.pipes.write)
     skip = sql.SQL("{}::text[]").format(sql.Literal(list(attrs_skip)))
     attrs = sql.SQL("(attrs - {})").format(skip) if attrs_skip else sql.SQL("attrs")
     details = _Details(conninfo, sql.SQL(
         "SELECT source_key, row_hash, code, id, "
         "sha256(convert_to(NULLIF({}, '{{}}'::jsonb)::text, 'UTF8')) FROM {} "
         "WHERE valid_to IS NULL AND source_key = ANY(%s)").format(attrs, tbl))
-    attrs_differ = _Details(conninfo, sql.SQL(
+    differ = sql.SQL(
         "SELECT l.id FROM unnest(%s::int8[], %s::text[], %s::text[]) AS t(id, a, s) "
         "JOIN {} l ON l.id = t.id, LATERAL string_to_array(t.s, {}) AS k(skip) "
         "WHERE l.attrs - k.skip IS DISTINCT FROM t.a::jsonb - k.skip").format(
-            tbl, sql.Literal(SEP)), as_set=True)
+            tbl, sql.Literal(SEP))
+
+    def attrs_differ(ids: list[int], texts: list[str], skips: list[str]) -> set[int]:
+        # on the process's connection of the details (no second one a converter)
+        return {r[0] for r in details.connection().execute(differ, (ids, texts, skips))}
+
     rehash = (lambda ids: stored_hashes(details.connection(), layer.table, recipe, ids)
               ) if recipe is not None else None
     returning = _Details(conninfo, sql.SQL(
