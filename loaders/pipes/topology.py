@@ -51,20 +51,22 @@ def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int) ->
             resolve_features(p, dicts)
         have.add(p.point_no)
     degree: dict[str, int] = defaultdict(int)
-    where: dict[str, tuple[float, float, float | None, SegRec]] = {}
+    where: dict[str, tuple[tuple, SegRec]] = {}
     for s in segs:
         if s.line is None or s.problems:
             continue
         c = shapely.get_coordinates(s.line, include_z=True)
         for no, xyz in ((s.start_no, c[0]), (s.end_no, c[-1])):
             degree[no] += 1
-            where.setdefault(no, (float(xyz[0]), float(xyz[1]),
-                                  float(xyz[2]) if np.isfinite(xyz[2]) else None, s))
+            rank = _end_rank(xyz, s)
+            if no not in where or rank < where[no][0]:
+                where[no] = (rank, s)
     made = 0
-    for no in sorted(where, key=lambda k: where[k][3].seq):
+    for no in sorted(where, key=lambda k: where[k][0]):
         if no in have:
             continue
-        x, y, z, s = where[no]
+        (x, y, z, *_), s = where[no]
+        z = None if z == np.inf else z
         made += 1
         p = _derived_node(no, s, x, y, z, degree[no], dicts, seq0 + made)
         pts.append(p)
@@ -75,6 +77,29 @@ def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int) ->
             p.problems.append(("missing_value", FIELD_ZH["class"], None,
                                "the point is on no line and no --class is given"))
     return made
+
+
+def _end_rank(xyz, s: SegRec) -> tuple:
+    """The order of line ends that picks a made node's place and line: by coordinates, then by
+    the line's table and row, never by the order of the lines in the delivery (a re-sorted
+    delivery makes the same nodes; docs: README, GIS networks)."""
+    z = float(xyz[2]) if np.isfinite(xyz[2]) else np.inf
+    return (float(xyz[0]), float(xyz[1]), z, s.table, s.source_id or "", s.row)
+
+
+def _place_name(xyz, taken: set[str]) -> str:
+    """A made node's number: where it is (``N@easting,northing`` in the storage CRS, to the
+    millimetre), so that it stays the node's when lines are added, removed or re-sorted. Two
+    nodes within a millimetre (a snap under it) are told apart by a suffix, in the order of
+    their places."""
+    name = f"N@{xyz[0]:.3f},{xyz[1]:.3f}"
+    k = 1
+    out = name
+    while out in taken:
+        k += 1
+        out = f"{name}#{k}"
+    taken.add(out)
+    return out
 
 
 def _derived_node(no: str, s: SegRec, x, y, z, degree, dicts, seq) -> PointRec:
@@ -110,30 +135,38 @@ def nodes_by_snapping(segs: list[SegRec], pts: list[PointRec], dicts, snap: floa
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
     roots = np.array([find(i) for i in range(len(ends))])
+    # each cluster's place: its least end by (x, y, z, line), whatever the lines' order
+    rank = [_end_rank(ends[i], ok[i // 2]) for i in range(len(ends))]
+    rep: dict[int, int] = {}
+    for i, r in enumerate(roots.tolist()):
+        if r not in rep or rank[i] < rank[rep[r]]:
+            rep[r] = i
     named: dict[int, PointRec] = {}
     if pts:
         ptree_geoms = shapely.points([[p.e, p.n] if p.e is not None else [np.nan, np.nan]
                                       for p in pts])
         ptree = shapely.STRtree(ptree_geoms)
-        for r in np.unique(roots):
-            qi, dist = ptree.query_nearest(pgeom[r], max_distance=snap, return_distance=True)
-            if len(qi):
-                named[int(r)] = pts[int(qi[np.argmin(dist)])]
+        for r, i in rep.items():
+            qi, dist = ptree.query_nearest(pgeom[i], max_distance=snap, return_distance=True)
+            if len(qi):  # the nearest point; of equally near ones the first in the delivery
+                named[r] = pts[int(min(qi[dist == dist.min()]))]
     made = 0
     node_no: dict[int, str] = {}
     degree = np.bincount(roots, minlength=len(ends))
-    for r in sorted(set(roots.tolist())):
+    taken: set[str] = {p.point_no for p in pts if p.point_no}
+    for r in sorted(rep, key=lambda r: rank[rep[r]]):
         if r in named and named[r].point_no:
             node_no[r] = named[r].point_no
             continue
         made += 1
-        node_no[r] = f"N{made:06d}"
-        s = ok[r // 2]
-        x, y, z = ends[r]
+        i = rep[r]
+        node_no[r] = _place_name(ends[i], taken)
+        s = ok[i // 2]
+        x, y, z = ends[i]
         p = _derived_node(node_no[r], s, x, y, z if np.isfinite(z) else None, int(degree[r]),
                           dicts, seq0 + made)
         pts.append(p)
-    node_pos = {r: (ends[r, 0], ends[r, 1]) for r in node_no}
+    node_pos = {r: (ends[rep[r], 0], ends[rep[r], 1]) for r in node_no}
     for r, p in named.items():
         if p.e is not None:
             node_pos[r] = (p.e, p.n)
