@@ -354,3 +354,18 @@ def test_a_line_added_leaves_the_other_snapped_nodes_alone(fresh_db, tmp_path):
     after = set(fresh_db.rows("SELECT code, ST_AsEWKB(geom) FROM pipe_points "
                               "WHERE valid_to IS NULL"))
     assert before < after and len(after - before) == 2
+
+
+def test_an_unmapped_field_renamed_gives_every_row_its_new_attrs(fresh_db, tmp_path):
+    """A row's fingerprint hashes its values, not the fields' names: with a field renamed and
+    every value the same, the rows are converted all the same (the source's field names are
+    part of the conversion's digest) and each gets its new version with the renamed key."""
+    path, gdf = _delivery(tmp_path, "nm")
+    gdf["备注X"] = "原"
+    pyogrio.write_dataframe(gdf, path)
+    first = _load(fresh_db, path)
+    pyogrio.write_dataframe(gdf.rename(columns={"备注X": "备注Y"}), path)
+    r = _load(fresh_db, path)
+    assert (r.updated, r.unchanged) == (first.loaded, 0)
+    assert fresh_db.rows("SELECT DISTINCT attrs FROM buildings WHERE valid_to IS NULL "
+                         "AND source_key LIKE 'nm:%%'") == [({"备注Y": "原"},)]

@@ -6,8 +6,8 @@ fingerprint (``loaders.hashing.source_fingerprints``, stored in ``source_hash``)
 the raw row as read. A row is skipped when its fingerprint is the stored one *and* its stored
 content came from the conversion the load runs now: the conversion's digest
 (:meth:`SourceFingerprint.conversion`) covers everything else the conversion depends on — the
-converter's version, the field mapping, the source CRS, the storage SRID, the load options and
-the dictionaries the converter reads, and the code that converts (:func:`code_digest` of the
+converter's version, the field mapping, the source's field names, the source CRS, the storage
+SRID, the load options and the dictionaries the converter reads, and the code that converts (:func:`code_digest` of the
 loader's module and :data:`CONVERSION_MODULES`). The batch that writes a row records the
 digest (``load_batches.conversion``), and a reload under another digest that finds rows
 unchanged records so for the dataset rather than rewriting each row
@@ -80,9 +80,13 @@ class SourceFingerprint:
         held = self._digests.get(id(ctx))
         if held is not None and held[0] is ctx:
             return held[1]
+        # the source's field names: a row's fingerprint hashes its values in the order of
+        # the names but not the names, and an unmapped field renamed (备注X → 备注Y) changes
+        # the row's attrs only
         context = json.dumps(
             [self.layer, self.version, code_digest((self.module, *CONVERSION_MODULES)),
-             ctx.mapping, ctx.source_crs.to_wkt(), ctx.srid, ctx.options, self.dictionaries(ctx)],
+             ctx.mapping, ctx.source_crs.to_wkt(), ctx.srid, ctx.options, self.dictionaries(ctx),
+             sorted(ctx.source.fields)],
             ensure_ascii=False, sort_keys=True, default=str)
         digest = hashlib.blake2b(context.encode(), digest_size=16).hexdigest()
         self._digests[id(ctx)] = (ctx, digest)
