@@ -8,13 +8,20 @@ that order (:func:`loaders.common.attrs_json`, :func:`loaders.pipes.attrs_json.a
 are therefore, for the texts and numbers a survey holds, the very text the server gives back
 (``attrs::text``): a reload compares a digest of each instead of parsing a million JSON
 documents twice (docs/benchmarks.md). Where the texts differ all the same (a float PostgreSQL
-writes without its exponent, keys a reload leaves out), the server compares the values, as
-jsonb's ``=`` does (:meth:`loaders.engine.known.Known.same_extras`)."""
+writes without its exponent, keys a reload leaves out), the server compares the values
+(:func:`same_sql`; :meth:`loaders.engine.known.Known.same_extras` and the staging writer's
+merge)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from psycopg import sql
+
+#: a text that is a number as JSON writes one (no sign "+", leading zero or space): the same
+#: value as a JSON number when the two are equal numbers
+NUMBER_TEXT = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 
 
 def key_order(key: str) -> tuple[int, bytes]:
@@ -31,3 +38,28 @@ def ordered_keys(keys: Iterable[str]) -> list[str]:
 def ordered(obj: Mapping[str, Any]) -> dict[str, Any]:
     """``obj`` as a dict whose keys run in jsonb's order (what ``json.dumps`` then writes)."""
     return {k: obj[k] for k in ordered_keys(obj)}
+
+
+def _number(v: str) -> str:
+    """SQL (a template for :class:`psycopg.sql.SQL`, its braces doubled): the number the
+    JSON value ``v`` is or reads as, else NULL."""
+    text = f"({v} #>> '{{{{}}}}')"
+    return (f"CASE jsonb_typeof({v}) WHEN 'number' THEN {text}::numeric "
+            f"WHEN 'string' THEN CASE WHEN {text} ~ '{NUMBER_TEXT}' "
+            f"THEN {text}::numeric END END")
+
+
+def same_sql(a: sql.Composable, b: sql.Composable) -> sql.Composed:
+    """SQL: whether the attrs objects ``a`` and ``b`` hold the same values — jsonb's ``=``,
+    and besides a number and a text that reads as the same number (``1`` and ``"1"``,
+    ``3915200`` and ``"3915200.0"``): one delivery re-saved in another format (a GeoPackage's
+    integer field written to CSV, a survey's CSV saved from Excel) spells its values by the
+    format's types, and every row would get a new version for it. Two texts compare as texts
+    (``"1.20"`` and ``"1.2"`` differ, as ``"007"`` and ``7`` do)."""
+    return sql.SQL(
+        "({a} = {b} OR ((SELECT count(*) FROM jsonb_object_keys({a})) = "
+        "(SELECT count(*) FROM jsonb_object_keys({b})) AND NOT EXISTS ("
+        "SELECT FROM jsonb_each({a}) x LEFT JOIN jsonb_each({b}) y USING (key) "
+        "WHERE y.value IS NULL OR (x.value <> y.value AND jsonb_typeof(x.value) = "
+        "jsonb_typeof(y.value)) OR NOT coalesce(" + _number("x.value") + " = "
+        + _number("y.value") + ", x.value = y.value))))").format(a=a, b=b)

@@ -20,6 +20,7 @@ from psycopg import sql
 
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
+from loaders import jsonb
 from loaders.engine import conversions
 from loaders.engine.keyread import EarlyKeys, read_keys
 from loaders.hashing import StoredRecipe, stored_hashes
@@ -147,8 +148,9 @@ class Known:
 
         Attrs compare by the SHA-256 of their text against the stored ``attrs::text``'s
         (texts built in jsonb's key order are that text: :mod:`loaders.jsonb`); where the two
-        differ, the server compares them as jsonb values (``=``: key order and ``5``/``5.0``
-        aside, a float written with an exponent equal to its digits; :attr:`attrs_differ`).
+        differ, the server compares the values (:func:`loaders.jsonb.same_sql`: key order,
+        ``5``/``5.0``, a float written with an exponent and a number re-spelled as text by
+        another format aside; :attr:`attrs_differ`).
         ``own``: per row, those of :attr:`attrs_skip` its delivery holds as columns of its own
         (joined by :data:`SEP`; "" none): those rows are compared on the server, their texts
         ``full`` (every key) without only the other keys. Flags compare as the list stored."""
@@ -316,9 +318,10 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
         "WHERE valid_to IS NULL AND source_key = ANY(%s)").format(attrs, tbl))
     differ = sql.SQL(
         "SELECT l.id FROM unnest(%s::int8[], %s::text[], %s::text[]) AS t(id, a, s) "
-        "JOIN {} l ON l.id = t.id, LATERAL string_to_array(t.s, {}) AS k(skip) "
-        "WHERE l.attrs - k.skip IS DISTINCT FROM t.a::jsonb - k.skip").format(
-            tbl, sql.Literal(SEP))
+        "JOIN {} l ON l.id = t.id, LATERAL string_to_array(t.s, {}) AS k(skip), "
+        "LATERAL (SELECT l.attrs - k.skip AS stored, t.a::jsonb - k.skip AS loaded) d "
+        "WHERE NOT {}").format(tbl, sql.Literal(SEP),
+                               jsonb.same_sql(sql.SQL("d.stored"), sql.SQL("d.loaded")))
 
     def attrs_differ(ids: list[int], texts: list[str], skips: list[str]) -> set[int]:
         # on the process's connection of the details (no second one a converter)
