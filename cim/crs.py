@@ -52,6 +52,16 @@ def crs_text(crs: pyproj.CRS) -> str:
     return f"EPSG:{code}" if code else crs.to_wkt()
 
 
+def metres_in_units(crs: pyproj.CRS | str | int, metres: float) -> float:
+    """``metres`` as a length in the CRS's coordinate units: itself for a CRS in metres, in
+    degrees for a geographic one (at the equator's scale: for small tolerances)."""
+    c = crs if isinstance(crs, pyproj.CRS) else parse_crs(crs)
+    if c.is_geographic:
+        return metres / 111_320.0
+    factor = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0
+    return metres / (factor or 1.0)
+
+
 def srid_of(crs: pyproj.CRS | str | int) -> int:
     """EPSG code of a storage CRS; storage CRSs must have one (PostGIS SRID)."""
     code = epsg_of(crs)

@@ -176,26 +176,48 @@ class StoredRecipe:
     nulled: frozenset[str] = frozenset()
 
 
+@dataclass
+class StoredRows:
+    """Stored rows as the recipe reads them: their ids, hashed values by column, geometries
+    (ISO WKB, little-endian; None: none) and SRIDs."""
+
+    ids: list[int]
+    values: dict[str, list[Any]]
+    wkb: list[bytes | None]
+    srid: list[int | None]
+
+    def hashes(self, wkb: Sequence[bytes | None] | None = None) -> np.ndarray:
+        """Their row hashes; with ``wkb``, of their values with those geometries instead."""
+        return content_hashes_wkb(self.values, self.wkb if wkb is None else wkb)
+
+
+def stored_rows(conn: Any, table: str, recipe: StoredRecipe, ids: Sequence[int]
+                ) -> StoredRows:
+    """The rows ``ids`` of ``table`` with what the recipe hashes of them."""
+    from psycopg import sql
+
+    rows: list[tuple] = []
+    if len(ids):
+        # binary: each float8 as its double, whatever the server's extra_float_digits
+        with conn.cursor(binary=True) as cur:
+            rows = cur.execute(sql.SQL(
+                "SELECT id, ST_AsBinary(geom, 'NDR'), ST_SRID(geom), {} FROM {} "
+                "WHERE id = ANY(%s)").format(
+                sql.SQL(", ").join(map(sql.Identifier, recipe.columns)),
+                sql.Identifier(table)), (list(ids),)).fetchall()
+    values = {c: [None] * len(rows) if c in recipe.nulled else [r[3 + k] for r in rows]
+              for k, c in enumerate(recipe.columns)}
+    return StoredRows([r[0] for r in rows], values,
+                      [bytes(r[1]) if r[1] is not None else None for r in rows],
+                      [r[2] for r in rows])
+
+
 def stored_hashes(conn: Any, table: str, recipe: StoredRecipe, ids: Sequence[int]
                   ) -> dict[int, str]:
     """The row hash of stored rows (``ids`` of ``table``), by the recipe over their stored
     values and geometry (ISO WKB, little-endian): what the loader gives the same content."""
-    from psycopg import sql
-
-    if not len(ids):
-        return {}
-    # binary: each float8 as its double, whatever the server's extra_float_digits
-    with conn.cursor(binary=True) as cur:
-        rows = cur.execute(sql.SQL(
-            "SELECT id, ST_AsBinary(geom, 'NDR'), {} FROM {} WHERE id = ANY(%s)").format(
-            sql.SQL(", ").join(map(sql.Identifier, recipe.columns)), sql.Identifier(table)),
-            (list(ids),)).fetchall()
-    if not rows:
-        return {}
-    values = {c: [None] * len(rows) if c in recipe.nulled else [r[2 + k] for r in rows]
-              for k, c in enumerate(recipe.columns)}
-    hashes = content_hashes_wkb(values, [bytes(r[1]) for r in rows])
-    return dict(zip((r[0] for r in rows), hashes.tolist()))
+    got = stored_rows(conn, table, recipe, ids)
+    return dict(zip(got.ids, got.hashes().tolist())) if got.ids else {}
 
 
 def _objects(values: Any) -> np.ndarray:

@@ -46,7 +46,7 @@ import pyarrow as pa
 from cim.coding import registry
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.layerdefs import LayerDef
-from loaders.engine import rowsbuf
+from loaders.engine import rowsbuf, samegeom
 from loaders.engine.known import Known, fetch_known  # noqa: F401
 from loaders.engine.places import AreaIndex, Areas, areas_digest, fetch_areas  # noqa: F401
 from loaders.engine.report import Reject
@@ -334,6 +334,9 @@ class DirectConverter:
             if cur.any():
                 mine = np.array(conv.row_hash[live[cur]].tolist(), dtype="S64")
                 same[cur] = known.row_hash[at[cur]] == mine
+                if known.same_but_written is not None:  # the geometry only written otherwise
+                    k = np.flatnonzero(cur & ~same)
+                    same[k] = samegeom.settle(known, conv.ewkb, conv.row_hash, live[k], at[k])
                 eq = np.flatnonzero(same)  # the content hash aside, attrs and flags
                 if len(eq):
                     texts = conv.attrs if conv.compared_attrs is None else conv.compared_attrs

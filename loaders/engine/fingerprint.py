@@ -41,6 +41,7 @@ CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.geometry", "l
                       "loaders.convexity",
                       "loaders.sources.read", "loaders.sources.wkb",
                       "loaders.engine.direct", "loaders.engine.known", "loaders.engine.keyread",
+                      "loaders.engine.samegeom",
                       "loaders.engine.places", "loaders.engine.rowsbuf",
                       "loaders.engine.seenkeys", "loaders.engine.copybuf", "cim.crs", "cim.text")
 

@@ -21,7 +21,7 @@ from psycopg import sql
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
 from loaders import jsonb
-from loaders.engine import conversions
+from loaders.engine import conversions, samegeom
 from loaders.engine.keyread import EarlyKeys, read_keys
 from loaders.hashing import StoredRecipe, stored_hashes
 
@@ -69,6 +69,10 @@ class Known:
     rehash: Callable[[list[int]], dict[int, str]] | None = None
     # the rows whose hash was taken so (the load writes it: see DirectConverter's refresh)
     rehashed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # (ids, converted geometries as ISO WKB, content hashes) → id → stored hash of the rows
+    # that differ from their current versions only in how the geometry is written
+    # (loaders.engine.samegeom); None: the layer's hash decides alone
+    same_but_written: Callable[[list[int], list, list[str]], dict[int, str]] | None = None
     # the SHA-256 of the current version's ``attrs::text`` (b"": {}) once filled, its
     # ``attrs_skip`` keys left out; and the ids, of those given with their attrs texts and the
     # keys to leave out of each, whose current version holds other attrs (see same_extras)
@@ -329,6 +333,9 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
 
     rehash = (lambda ids: stored_hashes(details.connection(), layer.table, recipe, ids)
               ) if recipe is not None else None
+    written = (lambda ids, wkb, hashes: samegeom.same_but_written(
+        details.connection(), layer.table, recipe, ids, wkb, hashes)
+    ) if recipe is not None else None
     returning = _Details(conninfo, sql.SQL(
         "SELECT source_key, code FROM code_registry WHERE layer = {} AND source_key = ANY(%s)"
     ).format(sql.Literal(layer.name)), as_dict=True) if raw.coded else None
@@ -339,6 +346,7 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                  attrs_digest=sparse_zeros(n, "S32"), attrs_differ=attrs_differ,
                  attrs_skip=tuple(attrs_skip),
                  lookup=lookup, rehash=rehash, rehashed=np.zeros(n, dtype=bool), ids=ids,
+                 same_but_written=written,
                  converted_now=converted_now)
 
 
