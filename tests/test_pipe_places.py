@@ -117,8 +117,10 @@ def test_points_and_segments_land_in_their_district_and_grid_cell(fresh_db, tmp_
     rej = fresh_db.rows("SELECT source_key, reason, field, message, geom_wkt FROM load_rejects "
                         "WHERE batch_id = %s ORDER BY source_key", (r.batch_id,))
     outside = [x for x in rej if x[1] == "outside_area"]
-    assert [(k.rsplit(":", 1)[1], f, m) for k, _, f, m, _ in outside] == \
-        [("JS007", None, OUTSIDE), ("JS008", None, OUTSIDE)]
+    # (led by the reject's table and row, naming the columns at fault: README, Survey QA)
+    assert [(k.rsplit(":", 1)[1], f, m.split(": ", 1)[1]) for k, _, f, m, _ in outside] == \
+        [("JS007", "X/Y", OUTSIDE), ("JS008", "X/Y", OUTSIDE)]
+    assert all(m.startswith("给水管线点.csv row ") for _k, _r, _f, m, _g in outside), outside
     for (_k, _r, _f, _m, wkt), no in zip(outside, ("JS007", "JS008")):
         assert shapely.get_coordinates(shapely.from_wkt(wkt)).tolist() == [list(where[no])]
     assert [x[1] for x in rej if x[1] != "outside_area"] == ["end_point_rejected"]

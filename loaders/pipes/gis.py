@@ -129,6 +129,9 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     lgeoms = transform_xy(geoms, t)
     tname = lines.name if not src.layer or src.layer == lines.stem else f"{lines.name}:{src.layer}"
     segs: list[SegRec] = []
+    # the ends' columns only where the ends are read from them (else from the geometry)
+    columns = {tname: {a: f for a, f in m.items()
+                       if has_nodes or a not in ("start_no", "end_no")}}
     names = _gis_names(cols)
     # without node ids on both ends the ends come from snapping: a delivered one stays
     stored = held_out(names, m, SEGMENT_COLUMNED if has_nodes
@@ -159,9 +162,10 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     derived = 0
     node_table = None
     if points is not None:
-        pts, node_table = _read_gis_points(profile, Path(points), "nodes", aliases, mapping,
-                                           resolver, dicts, crs, encoding, seq,
-                                           layers.get("points"), source_crs)
+        pts, node_table, ncolumns = _read_gis_points(
+            profile, Path(points), "nodes", aliases, mapping, resolver, dicts, crs, encoding,
+            seq, layers.get("points"), source_crs)
+        columns[node_table] = ncolumns
         seq += len(pts)
     if has_nodes:
         derived = nodes_from_ids(segs, pts, dicts, seq)
@@ -175,15 +179,17 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     seq += derived
     _derived_as_delivered(pts, t)
     if valves is not None:
-        vpts, _ = _read_gis_points(profile, Path(valves), "valves", aliases, mapping, resolver,
-                                   dicts, crs, encoding, seq, layers.get("valves"), source_crs)
+        vpts, vtable, vcolumns = _read_gis_points(
+            profile, Path(valves), "valves", aliases, mapping, resolver, dicts, crs, encoding,
+            seq, layers.get("valves"), source_crs)
+        columns[vtable] = vcolumns
         for p in vpts:
             p.role = "valve"
         pts += vpts
     tables = [tname] + sorted({p.table for p in pts if p.table != LINE_ENDS})
     return Delivery(points=pts, segments=segs, tables=tables, survey=False,
                     source_crs=cimcrs.crs_text(source_crs), source_srid=epsg,
-                    notes=notes, derived_nodes=derived,
+                    notes=notes, derived_nodes=derived, columns=columns,
                     files=[split_layer(x)[0] for x in (lines, points, valves) if x is not None],
                     inputs=[split_layer(lines)[0]])
 
@@ -220,7 +226,7 @@ def _line_problem(g) -> tuple[str, str, Any, str] | None:
 
 def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mapping, resolver,
                      dicts, crs_opt, encoding, seq0: int, source_layer: str | None,
-                     delivery_crs: pyproj.CRS) -> tuple[list[PointRec], str]:
+                     delivery_crs: pyproj.CRS) -> tuple[list[PointRec], str, dict[str, str]]:
     srid = profile.srid
     src, cols, geoms = _read_layer(path, encoding, source_layer)
     path = src.path
@@ -273,4 +279,4 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
         if not pr:
             p.attrs = p.attrs.storing(stored)
         out.append(p)
-    return out, tname
+    return out, tname, dict(m)

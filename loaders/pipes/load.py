@@ -62,7 +62,8 @@ __all__ = [
 def run_qa(profile: CityProfile, delivery: Delivery, rules: Rules | None = None) -> QAResult:
     with collector_paused():
         return run_checks(delivery.points, delivery.segments, rules or Rules.load(profile),
-                          survey=delivery.survey, tables=delivery.tables)
+                          survey=delivery.survey, tables=delivery.tables,
+                          columns=delivery.columns)
 
 
 @small_pages

@@ -27,7 +27,8 @@ import yaml
 from cim.errors import ConfigError
 from cim.profile import CityProfile
 from loaders.pipes.dictionaries import size_key
-from loaders.pipes.records import PointRec, SegRec
+from loaders.pipes.records import PointRec, SegRec, column_name
+from loaders.pipes.rejects import end_field, ends_field
 
 SEVERITIES = ("error", "warning")
 
@@ -199,11 +200,15 @@ class QAResult:
 
 
 def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
-               survey: bool = True, tables: list[str] | None = None) -> QAResult:
+               survey: bool = True, tables: list[str] | None = None,
+               columns: dict[str, dict[str, str]] | None = None) -> QAResult:
     """All checks over a delivery. ``survey`` False = a GIS network layer: the survey-only
     checks (heights, segment length limits, slopes) do not apply, and duplicate segments are
-    the same node pair with the same geometry (parallel pipes between two nodes are real)."""
+    the same node pair with the same geometry (parallel pipes between two nodes are real).
+    ``columns``: the delivered column of each table's attributes (:attr:`Delivery.columns`),
+    which a finding names as its field."""
     out: list[Finding] = []
+    columns = columns or {}
     R = rules
     tol_el = R.tolerances.get("elevation", 0.05)
     tol_pt = R.tolerances.get("point_height", 0.05)
@@ -234,8 +239,8 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
         if not p.point_no:
             continue
         if k in first:
-            add("duplicate_point", "points", p, i, [p.point_no], point=p.point_no,
-                rows=rows_of[k])
+            add("duplicate_point", "points", p, i, [p.point_no],
+                column_name(columns, p, "point_no"), point=p.point_no, rows=rows_of[k])
         else:
             first[k] = i
     node_of = {k: i for k, i in first.items() if points[i].role == "node"}
@@ -253,28 +258,30 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             continue
         for which, zh, k in (("start", "起", a), ("end", "终", b)):
             if k not in node_of:
-                add("missing_point", "segments", s, i, s.ids, segment=s.label, end=zh,
-                    end_en=which, point=k[1])
+                add("missing_point", "segments", s, i, s.ids,
+                    end_field(s, which, columns), segment=s.label, end=zh, end_en=which,
+                    point=k[1])
                 seg_error.add(i)
         if i in seg_error:
             continue
         if s.start_no == s.end_no:
-            add("self_loop", "segments", s, i, s.ids, segment=s.label)
+            add("self_loop", "segments", s, i, s.ids, ends_field(s, columns),
+                segment=s.label)
             seg_error.add(i)
             continue
         geo = _line_key(s.line) if not survey else None
         pair = (a, b, geo)
         if pair in seen_pair:
             j = seen_pair[pair]
-            add("duplicate_segment", "segments", s, i, s.ids, segment=s.label,
-                rows=[segments[j].row, s.row])
+            add("duplicate_segment", "segments", s, i, s.ids, ends_field(s, columns),
+                segment=s.label, rows=[segments[j].row, s.row])
             seg_error.add(i)
             continue
         rev = (b, a, _line_key(_reverse(s.line)) if not survey else None)
         if rev in seen_pair:
             j = seen_pair[rev]
-            add("reversed_segment", "segments", s, i, s.ids, segment=s.label,
-                rows=[segments[j].row])
+            add("reversed_segment", "segments", s, i, s.ids, ends_field(s, columns),
+                segment=s.label, rows=[segments[j].row])
             seg_error.add(i)
             continue
         seen_pair[pair] = i

@@ -226,6 +226,15 @@ FIELD_ZH = {"point_no": "物探点号", "x": "X", "y": "Y", "ground_elevation": 
             "geometry": "geometry"}
 
 
+def column_name(columns: Mapping[str, Mapping[str, str]], rec: PointRec | SegRec,
+                *attrs: str) -> str:
+    """The delivered column(s) of ``attrs`` in the record's table, as the surveyor finds them
+    there (``columns``: :attr:`Delivery.columns`), joined by ``/``; an attribute the table has
+    no column for is named as :data:`FIELD_ZH` names it."""
+    cols = columns.get(rec.table) or {}
+    return "/".join(cols.get(a) or FIELD_ZH.get(a, a) for a in attrs)
+
+
 @dataclass
 class Delivery:
     """A parsed delivery: records, where they came from and how coordinates were read."""
@@ -238,6 +247,9 @@ class Delivery:
     source_srid: int | None = None
     notes: list[str] = field(default_factory=list)
     derived_nodes: int = 0  # GIS: topology nodes made from line ends (not read from a file)
+    # table → attribute → the delivered column it was read from (rejects and findings name
+    # the column as the table has it: 点号, 起点号 …)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)  # every file read
     inputs: list[Path] = field(default_factory=list)  # the paths given (files or folders)
 

@@ -13,15 +13,86 @@ import shapely
 
 from cim import crs as cimcrs
 from loaders.engine.report import Reject
-from loaders.pipes.records import PointRec, SegRec
+from loaders.pipes.records import LINE_ENDS, PointRec, SegRec, column_name
 
 
 def reject(rec, reason: str, message: str, key: str | None, fieldname=None, wkt=None) -> Reject:
-    """A reject keeps its geometry as delivered (the delivery's CRS and axis order)."""
+    """A reject keeps its geometry as delivered (the delivery's CRS and axis order) and its row
+    as its own table numbers it (a survey table's row as a person finds it in the file, a GIS
+    layer's feature number: the row of QA findings too; attrs ``_table`` names the table); a
+    node the loader made at a line end has no row of its own (None: its attrs name the line)."""
     if wkt is None:
         wkt = point_wkt(rec) if isinstance(rec, PointRec) else delivered_wkt(rec)
-    return Reject(row_number=rec.seq, reason=reason, message=message, field=fieldname,
-                  source_key=key, attrs=dict(rec.attrs), geom_wkt=wkt)
+    return Reject(row_number=None if made_node(rec) else rec.row, reason=reason,
+                  message=message, field=fieldname, source_key=key, attrs=dict(rec.attrs),
+                  geom_wkt=wkt)
+
+
+def made_node(rec) -> bool:
+    """Whether the record is a node the loader made at a line end (no delivered row)."""
+    return rec.table == LINE_ENDS and not rec.row
+
+
+def where(rec) -> str:
+    """Where a record came from, as a person finds it: its table and row (a node made at a line
+    end: the line's)."""
+    if made_node(rec):
+        a = rec.attrs
+        return f"{LINE_ENDS} of {a.get('_derived_from')} row {a.get('_row')}"
+    return f"{rec.table} row {rec.row}"
+
+
+def located(rec, message: str) -> str:
+    """The message, led by where the record came from (unless it is already)."""
+    w = where(rec)
+    return message if message.startswith(w) else f"{w}: {message}"
+
+
+# -- the field a reject names: the delivered column at fault -------------------------------
+def ends_field(s: SegRec, columns) -> str:
+    """A segment's two ends: their columns (起点号/终点号), or the geometry where the ends come
+    from it (a GIS layer without node ids: snapping)."""
+    cols = columns.get(s.table) or {}
+    if ("start_no" in cols and "end_no" in cols) or s.delivered is None:
+        return column_name(columns, s, "start_no", "end_no")
+    return "geometry"
+
+
+def end_field(s: SegRec, which: str, columns) -> str:
+    """One end's column (``which``: start or end), or the geometry (see :func:`ends_field`)."""
+    attr = f"{which}_no"
+    if attr in (columns.get(s.table) or {}) or s.delivered is None:
+        return column_name(columns, s, attr)
+    return "geometry"
+
+
+def key_field(rec, columns) -> str:
+    """The columns a record's source key is made of: a point's number, a segment's id, else
+    its ends."""
+    if isinstance(rec, PointRec):
+        return "geometry" if made_node(rec) else column_name(columns, rec, "point_no")
+    if rec.source_id:
+        return column_name(columns, rec, "source_id")
+    return ends_field(rec, columns)
+
+
+def place_field(rec, columns) -> str:
+    """What places a record: a survey point's X/Y, a survey segment's end points, a GIS
+    feature's (or a made node's) geometry."""
+    if isinstance(rec, PointRec):
+        if rec.delivered is not None or made_node(rec):
+            return "geometry"
+        return column_name(columns, rec, "x", "y")
+    return ends_field(rec, columns) if rec.delivered is None else "geometry"
+
+
+def writer_field(rec, reason: str, columns) -> str | None:
+    """The field a reject of the direct writer names (:mod:`loaders.engine.direct`)."""
+    if reason in ("outside_area", "no_grid_cell"):
+        return place_field(rec, columns)
+    if reason == "duplicate_source_id":
+        return key_field(rec, columns)
+    return None
 
 
 def delivered_wkt(rec: PointRec | SegRec) -> str | None:

@@ -102,6 +102,7 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
     segments: list[SegRec] = []
     names: list[str] = []
     notes: list[str] = []
+    columns: dict[str, dict[str, str]] = {}
     seq = 0
     for path in files:
         tables = read_tables(path, known, encoding)
@@ -120,6 +121,7 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
                     "name the sheet or file after the class (e.g. 给水管线点.csv) or pass "
                     "--class", path=t.name)
             names.append(t.name)
+            columns[t.name] = dict(m)
             recs, skipped = _table_records(t, kind, idx, seq, tclass, resolver, dicts,
                                            mapping)
             seq += len(recs)
@@ -133,7 +135,7 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
                          path=", ".join(map(str, paths)))
     _inherit_point_classes(points, segments, dicts)
     d = Delivery(points=points, segments=segments, tables=names, survey=True, notes=notes,
-                 files=files, inputs=[Path(p) for p in paths])
+                 files=files, inputs=[Path(p) for p in paths], columns=columns)
     _survey_coordinates(d, profile, crs)
     return d
 

@@ -31,7 +31,7 @@ from loaders.engine import indexes
 from loaders.engine.bulk import JsonText, merge_lock
 from loaders.engine.direct import Converted, DirectConverter
 from loaders.engine.direct_writer import DirectWriter
-from loaders.engine.known import SEP, fetch_known
+from loaders.engine.known import SEP, Known, fetch_known
 from loaders.engine.pipeline import skip_fk_checks, sql_analyze
 from loaders.engine.places import Areas, fetch_areas
 from loaders.engine.report import Reject
@@ -52,10 +52,15 @@ from loaders.pipes.records import (
     collector_paused,
 )
 from loaders.pipes.rejects import (
+    end_field,
     finding_message,
+    key_field,
+    located,
+    made_node,
     point_wkt,
     reject,
     seg_wkt,
+    writer_field,
 )
 from loaders.pipes.topology import topology
 
@@ -80,6 +85,74 @@ def _point_key(dataset: str, p: PointRec) -> str:
 def _seg_key(dataset: str, s: SegRec) -> str:
     ident = s.source_id or f"{s.start_no}-{s.end_no}"
     return _source_key(dataset, s.cls, ident)
+
+
+def _segments_to_write(d: Delivery, pf, sf, dataset: str
+                       ) -> tuple[set[int], set[tuple[str, str]]]:
+    """What is known of the segments a delivery writes before anything is written: the
+    segments (indexes) that repeat the source key of an earlier one that may be written —
+    rejected as ``duplicate_source_id``, as the direct writer would (the first row of a key
+    wins) — and the node keys the segments that may be written use. A segment may be written
+    unless QA found an error in it or in one of its end points (it goes as
+    ``end_point_rejected``); the writer's own rejects (outside every district) are known only
+    as it writes."""
+    first: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(d.points):
+        if p.role == "node" and p.point_no:
+            first.setdefault(p.key, i)
+
+    def loadable(k: tuple[str, str]) -> bool:
+        i = first.get(k)
+        if i is None:
+            return False
+        p = d.points[i]
+        return not _errors(pf.get(i)) and p.cls is not None and p.e is not None
+
+    seen: set[str] = set()
+    dup: set[int] = set()
+    used: set[tuple[str, str]] = set()
+    for i, s in enumerate(d.segments):
+        a, b = s.key("start"), s.key("end")
+        if _errors(sf.get(i)) or not (loadable(a) and loadable(b)):
+            continue
+        key = _seg_key(dataset, s)
+        if key in seen:
+            dup.add(i)
+            continue
+        seen.add(key)
+        used.update((a, b))
+    return dup, used
+
+
+def _keep_stored_orientation(known: Known, keys: list[str], segs: list[SegRec],
+                             dataset: str) -> int:
+    """A segment without an id is keyed by its ends (``start-end``): one delivered the other
+    way round (the same pipe surveyed from its other end) keeps the key — and code — it is
+    stored under, ``end-start``, where its own key is no current key of the dataset, the
+    reversed one is, and no other segment of the delivery has it (``keys`` changed in place;
+    how many). No stored segment is keyed anew. QA rejects a reversed duplicate within one
+    delivery (``reversed_segment``)."""
+    if not known.current:
+        return 0
+    idless = [j for j, s in enumerate(segs) if not s.source_id]
+    if not idless:
+        return 0
+    # the converter looks the same keys up again: answered from Known's cache of the load
+    at = known.positions(np.array([keys[j] for j in idless], dtype=object))
+    unknown = [j for j, a in zip(idless, at.tolist()) if a < 0]
+    if not unknown:
+        return 0
+    turned = [_source_key(dataset, segs[j].cls, f"{segs[j].end_no}-{segs[j].start_no}")
+              for j in unknown]
+    delivered = set(keys)
+    n = 0
+    for j, k, a in zip(unknown, turned,
+                       known.positions(np.array(turned, dtype=object)).tolist()):
+        if a >= 0 and k not in delivered:
+            keys[j] = k
+            delivered.add(k)
+            n += 1
+    return n
 
 
 def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: QAResult, *,
@@ -108,9 +181,16 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
     pf = qa.by_target("points")
     sf = qa.by_target("segments")
     src_srid = delivery.source_srid if delivery.source_srid not in (None, srid) else None
-    nodes = [(i, p) for i, p in enumerate(delivery.points) if p.role == "node"]
+    # the later segments of a source key, and the nodes the others may use: a node the loader
+    # made at a line end that no segment written uses is no delivered row (not read, not
+    # loaded: a rejected line leaves no "point on no segment" behind)
+    dup, used = _segments_to_write(delivery, pf, sf, dataset)
+    nodes = [(i, p) for i, p in enumerate(delivery.points)
+             if p.role == "node" and (p.key in used or not made_node(p))]
     valves = [(i, p) for i, p in enumerate(delivery.points) if p.role != "node"]
-    report.read = len(delivery.points) + len(delivery.segments)
+    made = sum(1 for _, p in nodes if made_node(p))
+    unused = sum(1 for p in delivery.points if made_node(p)) - made
+    report.read = len(delivery.points) - unused + len(delivery.segments)
     layers = (PIPE_POINTS, PIPE_SEGMENTS)  # locked in this order by every pipe load
     dropped: dict[str, list] = {}
     dropping = False  # whether this load may have dropped an index (even if it then failed)
@@ -134,23 +214,27 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             # features in both
             assert PIPE_SEGMENTS.derived_columns() == PIPE_POINTS.derived_columns()
             areas = fetch_areas(conn, PIPE_POINTS)
-            if delivery.derived_nodes:
-                report.notes.append(f"read includes {delivery.derived_nodes} topology nodes "
-                                    "made from line ends")
+            if made:
+                report.notes.append(f"read includes {made} topology nodes made from line ends")
+            if unused:
+                report.notes.append(f"{unused} nodes made at the ends of rejected lines not "
+                                    "loaded")
             codes_pt = layer_code_of(profile, "pipe_points")
             codes_seg = layer_code_of(profile, "pipe_segments")
             own = own_provenance(delivery)
             point_codes = _write_points(session, conn, nodes, pf, dataset, srid, codes_pt,
-                                        mode, district, src_srid, report, areas, own)
+                                        mode, district, src_srid, report, areas, own,
+                                        delivery.columns)
             seg_codes = _write_segments(session, conn, delivery, sf, point_codes, dataset,
                                         srid, codes_seg, mode, district, src_srid, report,
-                                        areas, own)
+                                        areas, own, dup)
             # segments are complete: valves attach only to segments that stay current
             session.retire(PIPE_SEGMENTS)
             if valves:
                 report.appurtenances = _write_valves(
                     session, conn, valves, pf, seg_codes, dataset, srid, codes_pt, mode,
-                    district, src_srid, report, attach, PipeDictionaries(profile), areas, own)
+                    district, src_srid, report, attach, PipeDictionaries(profile), areas, own,
+                    delivery.columns)
             session.retire()  # the nodes and valves together: one delivery, one retire scope
             for layer in layers:
                 indexes.build(conn, layer, dropped[layer.table])
@@ -209,14 +293,17 @@ class _Chunk:
 
 
 def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_srid,
-                  chunks: Iterable[_Chunk], rejects: list[Reject], report, mode, district,
-                  dataset, areas, wkt: Callable[[Any], str | None]) -> DirectWriter:
+                  chunks: Iterable[_Chunk] | Callable[[Known], Iterable[_Chunk]],
+                  rejects: list[Reject], report, mode, district, dataset, areas,
+                  wkt: Callable[[Any], str | None],
+                  columns: dict[str, dict[str, str]]) -> DirectWriter:
     """The delivery's rows of ``layer`` written directly (:mod:`loaders.engine.direct`): the
     converter's decisions (district and grid cell, duplicates, unchanged and changed features,
     codes) taken here on whole columns, the rows COPYed once into the layer and the registry
     under the layer's merge lock, in the delivery's transaction. Its own rejects (outside
-    every district, a repeated source key) name the record and keep its geometry as
-    delivered (``wkt``), like the QA's."""
+    every district, a repeated source key) name the record's table, row and field
+    (``columns``: the delivery's) and keep its geometry as delivered (``wkt``), like the
+    QA's. ``chunks`` may be made from the dataset's known keys (a callable taking them)."""
     w = DirectWriter(session.writer(layer, srid, layer_code, src_srid))
     w.lock()  # what is current cannot change under the load: read once
     known = fetch_known(conn, layer, dataset, session.conninfo, attrs_skip=PROVENANCE)
@@ -225,9 +312,12 @@ def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_sri
             layer, layer_code, lambda c: c.converted, known, areas, session.report.batch_id,
             srid, mode, district, row_attrs=lambda _columns, _i: None,
             reject_record=lambda rec, reason, message, _attrs, _geom, key: reject(
-                rec, reason, message, key, None, wkt(rec)))
+                rec, reason, located(rec, message), key, writer_field(rec, reason, columns),
+                wkt(rec)))
         if rejects:
             w.w.copy_rejects(rejects)
+        if callable(chunks):
+            chunks = chunks(known)
         for chunk in chunks:
             b = conv(chunk)
             w.write(b)
@@ -327,7 +417,8 @@ def _points_chunks(srid: int, pts: list[PointRec], classes: list[PipeClass],
 
 
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
-                  src_srid, report, areas: Areas, own: dict[str, str]) -> dict[str, str]:
+                  src_srid, report, areas: Areas, own: dict[str, str],
+                  columns: dict[str, dict[str, str]]) -> dict[str, str]:
     rejects, keys, ok = [], [], []
     for i, p in nodes:
         key = _point_key(dataset, p)
@@ -337,8 +428,8 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
             rejects.append(reject(p, f.rule, finding_message(f), key, f.field, point_wkt(p)))
             continue
         if p.cls is None or p.e is None:
-            rejects.append(reject(p, "missing_value", "the point has no class or position",
-                                   key))
+            rejects.append(reject(p, "missing_value",
+                                  located(p, "the point has no class or position"), key))
             continue
         ok.append((i, p))
         keys.append(key)
@@ -354,7 +445,7 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
         [None] * len(pts), keys, flags, own)
     w = _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
-                      report, mode, district, dataset, areas, point_wkt)
+                      report, mode, district, dataset, areas, point_wkt, columns)
     if pts and w.w.reject_reasons.get("outside_area", 0) == len(pts):
         raise OutOfAreaError("no pipe point lies inside the city profile's districts; check "
                              "--crs and the X/Y columns (X is the northing, Y the easting)",
@@ -365,7 +456,9 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
 
 def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, layer_code,
                     mode, district, src_srid, report, areas: Areas,
-                    own: dict[str, str]) -> dict[str, str]:
+                    own: dict[str, str], dup: set[int]) -> dict[str, str]:
+    """``dup``: the segments that repeat an earlier one's source key (see
+    :func:`_segments_to_write`), rejected as ``duplicate_source_id``."""
     node_by_key = {}
     for p in d.points:
         if p.role == "node" and p.point_no:
@@ -384,6 +477,12 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
             rejects.append(reject(s, f.rule, finding_message(f), key, f.field,
                                   seg_wkt(s, node_by_key)))
             continue
+        if i in dup:  # as the direct writer would reject it, decided before the points
+            # (the nodes made at its line ends only for it are not loaded)
+            rejects.append(reject(s, "duplicate_source_id", located(
+                s, f"duplicate source id {key} (an earlier row has it)"), key,
+                key_field(s, d.columns), seg_wkt(s, node_by_key)))
+            continue
         a, b = s.key("start"), s.key("end")
         ps, pe = node_by_key.get(a), node_by_key.get(b)
         ks, ke = key_of.get(a), key_of.get(b)
@@ -395,7 +494,9 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
                                    f"{s.table} row {s.row}: segment {s.label}: its end point "
                                    f"{bad.point_no if bad else '?'} was rejected ({reason}) / "
                                    f"端点 {bad.point_no if bad else '?'} 未入库（{reason}）",
-                                   key, None, seg_wkt(s, node_by_key)))
+                                   key, end_field(s, "start" if ks not in point_codes
+                                                  else "end", d.columns),
+                                   seg_wkt(s, node_by_key)))
             continue
         ok.append((i, s, ps, pe, ks, ke, key))
         if s.source_id:
@@ -445,10 +546,19 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         "status_code": [s.status[0] if s.status else None for s in segs],
         "status": [s.status[1] if s.status else s.status_raw for s in segs],
         "length_m": lengths}
-    chunks = _chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), [t[6] for t in ok],
-                     flags, [s.cls.code for s in segs], [s.attrs for s in segs], own)
+    seg_keys = [t[6] for t in ok]
+
+    def chunks(known: Known) -> Iterator[_Chunk]:
+        turned = _keep_stored_orientation(known, seg_keys, segs, dataset)
+        if turned:
+            report.notes.append(f"{turned} segments delivered with their ends exchanged keep "
+                                "the key and code they are stored under")
+        return _chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), seg_keys, flags,
+                       [s.cls.code for s in segs], [s.attrs for s in segs], own)
+
     _direct_write(session, conn, PIPE_SEGMENTS, srid, layer_code, src_srid, chunks, rejects,
-                  report, mode, district, dataset, areas, lambda s: seg_wkt(s, node_by_key))
+                  report, mode, district, dataset, areas, lambda s: seg_wkt(s, node_by_key),
+                  d.columns)
     codes = dict(conn.execute("SELECT source_key, code FROM pipe_segments WHERE valid_to IS NULL "
                               "AND source_key = ANY(%s)", (list(keys.values()),)).fetchall())
     return {sid: codes[k] for sid, k in keys.items() if k in codes}
@@ -457,7 +567,7 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
 def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_code, mode,
                   district, src_srid, report, attach: float,
                   dicts: PipeDictionaries, areas: Areas,
-                  own: dict[str, str]) -> dict[str, Any]:
+                  own: dict[str, str], columns: dict[str, dict[str, str]]) -> dict[str, Any]:
     """Appurtenances (valves …) as pipe points attached to the segment they are on."""
     lines = conn.execute(  # the dataset's current segments (new or unchanged by this load)
         "SELECT code, ST_AsBinary(ST_Force2D(geom)), pipe_class FROM pipe_segments "
@@ -494,8 +604,9 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         if cls is None and seg is not None:
             cls = dicts.by_code.get(next(r[2] for r in lines if r[0] == seg))
         if cls is None:
-            rejects.append(reject(p, "missing_value", "the appurtenance has no class: pass "
-                                   "--class or attach it to a pipe", key, FIELD_ZH["class"]))
+            rejects.append(reject(p, "missing_value", located(
+                p, "the appurtenance has no class: pass --class or attach it to a pipe"), key,
+                FIELD_ZH["class"]))
             continue
         if p.appurtenance is None:
             p.appurtenance = dicts.feature(cls, "附属物", p.appurtenance_raw)
@@ -510,6 +621,6 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
         seg_of, keys, flag_lists, own)
     _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
-                  report, mode, district, dataset, areas, point_wkt)
+                  report, mode, district, dataset, areas, point_wkt, columns)
     return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
             "unattached": unattached, "max_distance_m": attach}

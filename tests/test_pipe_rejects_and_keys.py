@@ -1,0 +1,203 @@
+"""Pipe rejects name their own table's row and the field at fault; nodes the loader made at the
+ends of rejected GIS lines are not loaded; a survey segment delivered with its ends exchanged
+keeps its key and code. Expected values by construction (the files written here)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+from loaders.pipes.load import load_pipes_files
+from tests.conftest import run_cli
+from tests.test_pipes import E0, N0, _survey
+
+PTS = "给水_管线点成果表.csv"
+SEGS = "给水_管线段成果表.csv"
+
+
+def _write(p: Path, rows) -> None:
+    with open(p, "w", encoding="gbk", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def _rejects(db, batch_id) -> dict[str, tuple]:
+    return {r[1]: r for r in db.rows(
+        "SELECT row_number, reason, field, message, attrs->>'_table', (attrs->>'_row')::int "
+        "FROM load_rejects WHERE batch_id = %s", (batch_id,))}
+
+
+# -- fault 1: a reject's row, table and field ---------------------------------------------------
+def test_survey_rejects_name_their_tables_row_and_field(fresh_db, tmp_path):
+    # the header is each file's row 1: data rows are 2, 3, 4 …
+    _write(tmp_path / SEGS, [
+        ["起点号", "终点号", "起点埋深(m)", "终点埋深(m)", "材质", "管径(mm)"],
+        ["JS1", "JS2", "1.5", "1.5", "钢", "DN300"],     # row 2: loaded
+        ["JS2", "JS3", "1.5", "1.5", "钢", "DN300"],     # row 3: JS3 outside → its 终点号
+        ["JS1", "JS2", "1.5", "1.5", "钢", "DN300"]])    # row 4: duplicate_segment
+    _write(tmp_path / PTS, [
+        ["点号", "特征", "X坐标", "Y坐标", "地面高程(m)"],
+        ["JS1", "直线点", f"{N0:.3f}", f"{E0:.3f}", "36.3"],          # row 2
+        ["JS2", "直线点", f"{N0 + 20:.3f}", f"{E0:.3f}", "36.3"],     # row 3
+        ["JS2", "直线点", f"{N0 + 40:.3f}", f"{E0:.3f}", "36.3"],     # row 4: duplicate
+        ["JS3", "直线点", f"{N0:.3f}", f"{E0 - 100_000:.3f}", "36.3"]])  # row 5: 100 km west
+    r, qa = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path])
+    # read: the delivered rows (4 points, 3 segments); loaded JS1, JS2 and JS1-JS2
+    assert (r.read, r.loaded, r.rejected) == (7, 3, 4)
+    rej = _rejects(fresh_db, r.batch_id)
+    assert {k: v[:3] for k, v in rej.items()} == {
+        "duplicate_point": (4, "duplicate_point", "点号"),
+        "outside_area": (5, "outside_area", "X坐标/Y坐标"),
+        "end_point_rejected": (3, "end_point_rejected", "终点号"),
+        "duplicate_segment": (4, "duplicate_segment", "起点号/终点号")}
+    for reason, (row, _r, _f, message, table, attrs_row) in rej.items():
+        table_of = SEGS if reason in ("end_point_rejected", "duplicate_segment") else PTS
+        assert (table, attrs_row) == (table_of, row), reason  # the row its attrs record
+        assert message.startswith(f"{table_of} row {row}: "), (reason, message)
+    # QA's findings name the same rows and fields
+    found = {(f.rule, f.table, f.row, f.field) for f in qa.findings if f.severity == "error"}
+    assert found == {("duplicate_point", PTS, 4, "点号"),
+                     ("duplicate_segment", SEGS, 4, "起点号/终点号")}
+    # the listing: each reject with its table's row, its field and its table (in the message)
+    proc = run_cli(["rejects", str(r.batch_id)], fresh_db.env(), check=True)
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "4 rejected"
+    assert any("row 4" in x and "duplicate_point" in x and "[点号]" in x and f"{PTS} row 4" in x
+               for x in lines), lines
+    assert any("row 3" in x and "end_point_rejected" in x and "[终点号]" in x
+               and f"{SEGS} row 3" in x for x in lines), lines
+    # the export: cim_row is the row of the reject's own table
+    out = tmp_path / "rej.csv"
+    run_cli(["rejects", str(r.batch_id), "--export", str(out)], fresh_db.env(), check=True)
+    with open(out, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((x["_table"], x["cim_row"], x["cim_reason"], x["cim_field"]) for x in rows) == [
+        (SEGS, "3", "end_point_rejected", "终点号"), (SEGS, "4", "duplicate_segment", "起点号/终点号"),
+        (PTS, "4", "duplicate_point", "点号"), (PTS, "5", "outside_area", "X坐标/Y坐标")]
+
+
+# -- fault 2: nodes made at the ends of rejected lines ----------------------------------------
+def _network(path: Path) -> Path:
+    """Lines named by node ids (rows 1–4) and a node layer (rows 1–2), EPSG:4527."""
+    e, n = 39_460_300.0, 3_917_200.0
+
+    def line(*xy):
+        return shapely.LineString([(e + x, n + y, 34.0) for x, y in xy])
+
+    lines = gpd.GeoDataFrame({
+        "管段编号": ["P1", "P2", "P1", "P4"],
+        "起点号": ["N1", "N2", "N3", "N9"],
+        "终点号": ["N2", "N3", "N7", "N9"]},
+        geometry=[line((0, 0), (0, 50)),        # row 1: loaded
+                  line((0, 50), (0, 100)),      # row 2: loaded
+                  line((0, 100), (0, 150)),     # row 3: P1 again (duplicate_source_id)
+                  line((200, 0), (200, 50))],   # row 4: N9 to N9 (self_loop)
+        crs="EPSG:4527")
+    nodes = gpd.GeoDataFrame({"点号": ["N1", "N5"]},
+                             geometry=[shapely.Point(e, n, 34.0),          # row 1: P1's start
+                                       shapely.Point(e + 400, n, 34.0)],   # row 2: on no line
+                             crs="EPSG:4527")
+    lines.to_file(path, layer="pipes", engine="pyogrio")
+    nodes.to_file(path, layer="nodes", engine="pyogrio")
+    return path
+
+
+def test_nodes_made_for_rejected_lines_are_not_loaded(fresh_db, tmp_path):
+    net = _network(tmp_path / "net.gpkg")
+    kw = dict(lines=f"{net}:pipes", points=f"{net}:nodes", class_opt="给水", dataset="net")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, **kw)
+    # made at line ends: N2, N3 (used by P1 and P2), N7 (the duplicate's), N9 (the loop's)
+    # read: 4 lines + 2 delivered nodes + the 2 made nodes a loaded line uses
+    assert (r.read, r.loaded, r.rejected) == (8, 6, 2), r.text()
+    assert r.rejected_by_reason == {"duplicate_source_id": 1, "self_loop": 1}
+    pts = sorted(k.rsplit(":", 1)[1] for (k,) in fresh_db.rows(
+        "SELECT source_key FROM pipe_points WHERE valid_to IS NULL"))
+    assert pts == ["N1", "N2", "N3", "N5"]  # the delivered N5 stays, on no segment
+    assert r.topology["isolated_points"] == 1 and r.topology["segments"] == 2
+    rej = _rejects(fresh_db, r.batch_id)
+    table = "net.gpkg:pipes"
+    assert rej["duplicate_source_id"][:3] == (3, "duplicate_source_id", "管段编号")
+    assert rej["self_loop"][:3] == (4, "self_loop", "起点号/终点号")
+    for row, _r, _f, message, t, attrs_row in rej.values():
+        assert (t, attrs_row) == (table, row) and message.startswith(f"{table} row {row}: ")
+    # a reload of the same delivery changes nothing and reads the same
+    r2, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, **kw)
+    assert (r2.read, r2.inserted, r2.updated, r2.unchanged, r2.rejected) == (8, 0, 0, 6, 2)
+
+
+def test_made_node_outside_the_city_is_a_reject_without_a_row(fresh_db, tmp_path):
+    """A node made at a line end has no row of its own: its reject names the line's."""
+    e, n = 39_460_300.0, 3_917_200.0
+    path = tmp_path / "far.gpkg"
+    gpd.GeoDataFrame({"管段编号": ["P1"], "起点号": ["A"], "终点号": ["B"]},
+                     geometry=[shapely.LineString([(e, n), (e - 100_000, n)])],
+                     crs="EPSG:4527").to_file(path, layer="pipes", engine="pyogrio")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
+                            class_opt="给水", dataset="far")
+    assert r.read == r.loaded + r.rejected == 3
+    out = [x for x in fresh_db.rows(
+        "SELECT row_number, field, message FROM load_rejects WHERE batch_id = %s AND "
+        "reason = 'outside_area'", (r.batch_id,))]
+    assert len(out) == 1 and out[0][:2] == (None, "geometry"), out
+    assert out[0][2].startswith("(line ends) of far.gpkg:pipes row 1: "), out
+
+
+# -- fault 3: a segment surveyed the other way round ---------------------------------------
+def _files(tmp_path: Path, pts, segs) -> list[Path]:
+    files = [tmp_path / "给水管线点.csv", tmp_path / "给水管线段.csv"]
+    pts.to_csv(files[0], index=False, encoding="utf-8")
+    segs.to_csv(files[1], index=False, encoding="utf-8")
+    return files
+
+
+def _current_segments(db) -> list[tuple]:
+    return db.rows("SELECT source_key, code, start_point_no, end_point_no FROM pipe_segments "
+                   "WHERE valid_to IS NULL ORDER BY source_key")
+
+
+def test_a_segment_with_its_ends_exchanged_keeps_its_key_and_code(fresh_db, tmp_path):
+    pts, segs = _survey()  # 5 points, 4 segments JS001-JS002 … JS004-JS005, no segment id
+
+    def load(mode="update"):
+        return load_pipes_files(fresh_db.conninfo, fresh_db.profile,
+                                _files(tmp_path, pts, segs), dataset="s", mode=mode)[0]
+
+    assert load().loaded == 9
+    before = _current_segments(fresh_db)
+    key, code = next((k, c) for k, c, a, _ in before if a == "JS002")
+    segs.loc[1, ["起始点号", "终止点号"]] = ["JS003", "JS002"]  # surveyed from its other end
+    r = load()
+    assert (r.read, r.inserted, r.updated, r.unchanged, r.rejected) == (9, 0, 1, 8, 0)
+    after = _current_segments(fresh_db)
+    # no key and no code changed; the turned one is current once, with its new ends
+    assert [x[:2] for x in after] == [x[:2] for x in before]
+    assert (key, code, "JS003", "JS002") in after
+    assert fresh_db.scalar("SELECT count(*) FROM pipe_segments WHERE code = %s", (code,)) == 2
+    # the same delivery again: nothing changes; replace retires nothing
+    r = load()
+    assert (r.inserted, r.updated, r.unchanged) == (0, 0, 9)
+    r = load("replace")
+    assert (r.inserted, r.updated, r.unchanged, r.retired) == (0, 0, 9, 0)
+    assert _current_segments(fresh_db) == [x if x[0] != key else (key, code, "JS003", "JS002")
+                                           for x in before]
+    # turned back: the stored key again, one more version
+    segs.loc[1, ["起始点号", "终止点号"]] = ["JS002", "JS003"]
+    r = load()
+    assert (r.inserted, r.updated, r.unchanged) == (0, 1, 8)
+    assert _current_segments(fresh_db) == before
+
+
+def test_report_json_of_a_turned_segment_says_so(fresh_db, tmp_path):
+    """The load report notes a segment that kept its stored key (the CLI's --json)."""
+    pts, segs = _survey()
+    files = _files(tmp_path, pts, segs)
+    args = ["load", "pipes", *map(str, files), "--dataset", "s", "--json"]
+    run_cli(args, fresh_db.env(), check=True)
+    segs.loc[0, ["起始点号", "终止点号"]] = ["JS002", "JS001"]
+    _files(tmp_path, pts, segs)
+    rep = json.loads(run_cli(args, fresh_db.env(), check=True).stdout)
+    assert (rep["inserted"], rep["updated"]) == (0, 1)
+    assert any("ends exchanged" in x for x in rep["notes"]), rep["notes"]
