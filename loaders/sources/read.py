@@ -32,7 +32,7 @@ import shapely
 
 from cim.errors import InputError
 from loaders.sources.precheck import precheck
-from loaders.sources.wkb import faces_wkb
+from loaders.sources.wkb import faces_wkb, remember_straightened, straightened_rows
 
 # .dbf language driver ids (byte 29) that mean a Chinese code page
 _LDID_CHINESE = {0x4D: "GB18030", 0x7A: "GB18030"}
@@ -129,7 +129,7 @@ class Batch:
         self._attributes = attributes
         self._geometries = geometries  # shapely geometries (None where missing)
         self.rows = rows  # 1-based row numbers when not consecutive (a subset)
-        self.wkb = wkb  # the WKB as read (surfaces renamed: see faces_wkb), when known
+        self.wkb = wkb  # the WKB as read (before faces_wkb), when known
         self.arrow = arrow  # the record batch as read, when this is one whole
         self._wkb_arrow = wkb_arrow  # the Arrow column ``wkb`` was converted from, if any
         if geometries is None and wkb is None:
@@ -172,11 +172,22 @@ class Batch:
 
     @property
     def geometries(self) -> np.ndarray:
+        """The features' shapely geometries: 3D solids as their faces, curves straightened by
+        GDAL (:func:`loaders.sources.wkb.faces_wkb`; such a geometry is flagged by
+        :func:`loaders.geometry.prepare`, see :attr:`straightened`)."""
         if self._geometries is None:
+            wkb, straightened = faces_wkb(self.wkb, self._wkb_arrow, return_straightened=True)
             with np.errstate(invalid="ignore"):  # NaN coordinates are checked later
-                self._geometries = shapely.from_wkb(faces_wkb(self.wkb, self._wkb_arrow),
-                                                    on_invalid="ignore")
+                self._geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+            if len(straightened):
+                remember_straightened(self._geometries, straightened)
         return self._geometries
+
+    @property
+    def straightened(self) -> np.ndarray:
+        """Positions of the features read from curved geometries that GDAL straightened
+        (``CURVE_FLAG``), for a reader that does not go through ``prepare``."""
+        return straightened_rows(self.geometries)
 
     def __len__(self) -> int:
         return len(self.wkb) if self._geometries is None else len(self._geometries)

@@ -1,11 +1,15 @@
 """What a batch's WKB holds, read from its bytes with NumPy (the Arrow column's offsets and
-data): the surfaces GEOS cannot hold, renamed to MultiPolygons of their faces as read; and
-the footprints whose WKB as read is what GEOS would write of them, so that a converter does
-not write it again. A Python pass over every row costs as much as the rest of a batch."""
+data): the surfaces GEOS cannot hold, renamed to MultiPolygons of their faces as read; the
+curves GEOS cannot hold either, straightened by GDAL; and the footprints whose WKB as read
+is what GEOS would write of them, so that a converter does not write it again. A Python pass
+over every row costs as much as the rest of a batch."""
 
 from __future__ import annotations
 
+import ctypes
 import operator
+import weakref
+from typing import Any
 
 import numpy as np
 import pyarrow
@@ -21,6 +25,19 @@ _TRIANGLE_TO_POLYGON = {17: 3, 1017: 1003, 2017: 2003, 3017: 3003}
 
 
 _SURFACE_CODES = np.array(sorted(_SURFACE_TO_MULTIPOLYGON), dtype=np.uint16)
+# ISO WKB type codes of curved geometries (CircularString, CompoundCurve, CurvePolygon,
+# MultiCurve, MultiSurface, and the abstract Curve and Surface; Z, M, ZM), which GDAL reads
+# (GML arcs, GeoPackage/PostGIS curves, Esri curves) and GEOS cannot hold; and of the
+# collections, which may hold them. GDAL straightens them as ``ogr2ogr -nlt
+# CONVERT_TO_LINEAR`` does (OGR_G_GetLinearGeometry, its default arc step: 4°, or the
+# OGR_ARC_STEPSIZE option; Z kept, M dropped)
+_CURVE_CODES = np.array(sorted(k + c for k in (0, 1000, 2000, 3000) for c in range(8, 15)),
+                        dtype=np.uint16)
+_COLLECTIONS = {7, 1007, 2007, 3007}
+_SPECIAL_CODES = np.union1d(np.union1d(_SURFACE_CODES, _CURVE_CODES),
+                            np.array(sorted(_COLLECTIONS), dtype=np.uint16))
+# the flag of a row whose curves GDAL straightened
+CURVE_FLAG = "curve_linearized"
 
 
 def binary_column(wkbs: np.ndarray, arrow: pyarrow.Array | None = None
@@ -51,31 +68,48 @@ def buffers(arr: pyarrow.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def faces_wkb(wkbs: np.ndarray, arrow: pyarrow.Array | None = None) -> np.ndarray:
-    """WKB with PolyhedralSurface/TIN geometries rewritten as MultiPolygons of their faces:
-    ``wkbs`` itself when there is none, else a copy with those rows renamed.
+def faces_wkb(wkbs: np.ndarray, arrow: pyarrow.Array | None = None, *,
+              return_straightened: bool = False) -> Any:
+    """WKB GEOS can read: ``wkbs`` with PolyhedralSurface/TIN geometries rewritten as
+    MultiPolygons of their faces and curved geometries (a collection holding one among them)
+    straightened by GDAL — ``wkbs`` itself when there is none, else a copy with those rows
+    rewritten; with ``return_straightened``, (that, the positions of the rows straightened
+    as an int64 array).
 
-    The surfaces are found among the type codes with NumPy, read from the buffers of
-    ``arrow`` (the Arrow binary column ``wkbs`` was converted from) when given; only they
-    are visited in Python. None and WKB shorter than 9 bytes are left as they are."""
+    Both are found among the type codes with NumPy, read from the buffers of ``arrow`` (the
+    Arrow binary column ``wkbs`` was converted from) when given; only they are visited in
+    Python. None and WKB shorter than 9 bytes are left as they are."""
     arrow = binary_column(wkbs, arrow)
     chunks = arrow.chunks if isinstance(arrow, pyarrow.ChunkedArray) else [arrow]
-    rows, start = [], 0
+    rows, codes, start = [], [], 0
     for chunk in chunks:
-        rows.extend((_surface_rows(chunk) + start).tolist())
+        at, code = _special_rows(chunk)
+        rows.extend((at + start).tolist())
+        codes.extend(code.tolist())
         start += len(chunk)
-    if not rows:
-        return wkbs
-    out = wkbs.copy()
-    for i in rows:
-        out[i] = _rename_surface(bytes(wkbs[i]))
-    return out
+    straightened: list[int] = []
+    out = wkbs
+    for i, code in zip(rows, codes):
+        if code in _SURFACE_TO_MULTIPOLYGON:
+            new = _rename_surface(bytes(wkbs[i]))
+        else:
+            new = _straightened(bytes(wkbs[i]), code in _COLLECTIONS)
+            if new is None:  # a collection without a curve
+                continue
+            if new:
+                straightened.append(i)
+            else:  # GDAL cannot parse it: missing
+                new = None
+        if out is wkbs:
+            out = wkbs.copy()
+        out[i] = new
+    return (out, np.array(straightened, dtype=np.int64)) if return_straightened else out
 
 
-def _surface_rows(arr: pyarrow.Array) -> np.ndarray:
-    """Positions in a binary array of the WKB of at least 9 bytes whose type code (bytes
-    1..4, in the byte order byte 0 gives: 1 little-endian, anything else big) is a
-    surface's, from its offsets and data buffers."""
+def _special_rows(arr: pyarrow.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, type codes) in a binary array of the WKB of at least 9 bytes whose type
+    code (bytes 1..4, in the byte order byte 0 gives: 1 little-endian, anything else big) is
+    a surface's, a curve's or a collection's, from its offsets and data buffers."""
     offsets, data = buffers(arr)
     long_enough = np.diff(offsets) >= 9
     if arr.null_count:
@@ -83,12 +117,14 @@ def _surface_rows(arr: pyarrow.Array) -> np.ndarray:
     cand = np.flatnonzero(long_enough)
     start = offsets[cand]
     b0, b1, b2, b3, b4 = (data[start + k] for k in range(5))
-    # every surface code is below 2**16: its two high bytes are zero, its low two tell
+    # every such code is below 2**16: its two high bytes are zero, its low two tell
     little = b0 == 1
     low = np.where(little, b1, b4).astype(np.uint16)
     high = np.where(little, b2, b3).astype(np.uint16)
     zero = np.where(little, b3 | b4, b1 | b2) == 0
-    return cand[zero & np.isin(low | high << 8, _SURFACE_CODES)]
+    code = low | high << 8
+    hit = np.flatnonzero(zero & np.isin(code, _SPECIAL_CODES))
+    return cand[hit], code[hit]
 
 
 def _rename_surface(w: bytes) -> bytes:
@@ -117,6 +153,115 @@ def _rename_surface(w: bytes) -> bytes:
             pts = int.from_bytes(buf[pos:pos + 4], o)
             pos += 4 + pts * dims * 8
     return bytes(buf) if pos <= len(buf) else w
+
+
+class _Gdal:
+    """The few OGR C functions that straighten a geometry, called through ctypes in the GDAL
+    library pyogrio reads with (the one already loaded into the process): GDAL's own
+    approximation, with nothing else to install. Loaded when a curve is first met."""
+
+    lib: ctypes.CDLL | None = None
+
+    @classmethod
+    def get(cls) -> ctypes.CDLL:
+        if cls.lib is None:
+            lib = ctypes.CDLL(_gdal_library())
+            vp, sz = ctypes.c_void_p, ctypes.c_size_t
+            for name, res, args in (
+                    ("OGR_G_CreateFromWkbEx", ctypes.c_int,
+                     [ctypes.c_char_p, vp, ctypes.POINTER(vp), sz]),
+                    ("OGR_G_HasCurveGeometry", ctypes.c_int, [vp, ctypes.c_int]),
+                    ("OGR_G_GetLinearGeometry", vp, [vp, ctypes.c_double, vp]),
+                    ("OGR_G_WkbSizeEx", sz, [vp]),
+                    ("OGR_G_ExportToIsoWkb", ctypes.c_int, [vp, ctypes.c_int, ctypes.c_char_p]),
+                    ("OGR_G_DestroyGeometry", None, [vp])):
+                fn = getattr(lib, name)
+                fn.restype, fn.argtypes = res, args
+            cls.lib = lib
+        return cls.lib
+
+
+def _gdal_library() -> str:
+    """The path of the GDAL library pyogrio uses: as mapped into the process (Linux), else
+    beside pyogrio (its wheels' bundled copy), else the system's."""
+    import ctypes.util
+    import glob
+    import os
+
+    import pyogrio  # loads its GDAL
+
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                parts = line.split(maxsplit=5)
+                if len(parts) == 6 and os.path.basename(parts[5]).startswith("libgdal"):
+                    return parts[5].strip()
+    except OSError:
+        pass
+    here = os.path.dirname(pyogrio.__file__)
+    for pattern in ("../pyogrio.libs/*gdal*", ".dylibs/libgdal*", "../pyogrio.libs/libgdal*"):
+        found = sorted(glob.glob(os.path.join(here, pattern)))
+        if found:
+            return found[0]
+    name = ctypes.util.find_library("gdal")
+    if name is None:
+        raise RuntimeError("the GDAL library pyogrio uses cannot be found (to straighten "
+                           "curved geometries)")
+    return name
+
+
+def _straightened(w: bytes, collection: bool) -> bytes | None:
+    """The little-endian ISO WKB GDAL makes of the curved geometry ``w`` straightened
+    (``OGR_G_GetLinearGeometry``, as ``ogr2ogr -nlt CONVERT_TO_LINEAR``); for a
+    ``collection``, None where it holds no curve (left as it is); b"" where GDAL cannot parse
+    ``w`` (counts past its end: the row then reads as missing, and is rejected so)."""
+    gdal = _Gdal.get()
+    h = ctypes.c_void_p()
+    if gdal.OGR_G_CreateFromWkbEx(w, None, ctypes.byref(h), len(w)) != 0 or not h.value:
+        return None if collection else b""
+    try:
+        if collection and not gdal.OGR_G_HasCurveGeometry(h, 0):
+            return None
+        lin = gdal.OGR_G_GetLinearGeometry(h, 0.0, None)
+        if not lin:
+            return b""
+        try:
+            buf = ctypes.create_string_buffer(gdal.OGR_G_WkbSizeEx(lin))
+            if gdal.OGR_G_ExportToIsoWkb(lin, 1, buf) != 0:
+                return b""
+            return buf.raw
+        finally:
+            gdal.OGR_G_DestroyGeometry(lin)
+    finally:
+        gdal.OGR_G_DestroyGeometry(h)
+
+
+# the geometries read from WKB GDAL straightened, by identity (weakly: an entry goes with its
+# geometry), so that :func:`loaders.geometry.prepare` flags them whichever loader reads them
+# and whatever subset of a batch it takes; empty — and so not looked at — unless the process
+# holds one
+_STRAIGHTENED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def remember_straightened(geoms: np.ndarray, rows: np.ndarray) -> None:
+    """Note ``geoms[rows]`` as straightened curves (see :func:`straightened_rows`)."""
+    for i in rows.tolist():
+        g = geoms[i]
+        if g is not None:
+            _STRAIGHTENED[id(g)] = g
+
+
+def straightened_rows(geoms: np.ndarray) -> np.ndarray:
+    """Positions in ``geoms`` of the geometries read from curves GDAL straightened (the same
+    objects, as :attr:`loaders.sources.read.Batch.geometries` gave them); none, at once,
+    unless the process holds such a geometry."""
+    if not _STRAIGHTENED or not len(geoms):
+        return np.zeros(0, dtype=np.int64)
+    known = np.fromiter(list(_STRAIGHTENED.keys()), dtype=np.uint64)
+    ids = np.fromiter(map(id, geoms), dtype=np.uint64, count=len(geoms))
+    cand = np.flatnonzero(np.isin(ids, known))
+    return np.array([i for i in cand.tolist() if _STRAIGHTENED.get(id(geoms[i])) is geoms[i]],
+                    dtype=np.int64)
 
 
 def as_read_wkb(wkbs: np.ndarray | None, read: np.ndarray, geoms: np.ndarray,
