@@ -37,6 +37,7 @@ from loaders.common import (
     ClassLookup,
     check_attrs,
     content_hash,
+    delivered_wkts,
     reject_record,
     row_attrs,
     source_keys,
@@ -179,7 +180,8 @@ def make_converter(profile: CityProfile, kind_name: str):
         keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(kind_name, ctx)],
                            keyed)
         wkbs = ewkb(keyed, ctx.srid)
-        rows, rejects = StagedRows(kind.layer), []
+        delivered = delivered_wkts(batch.geometries)  # what a reject of the merge keeps
+        rows, rejects = StagedRows(kind.layer, delivered=True), []
         type_field = m.get(kind.type_attr)
         for i in range(len(batch.geometries)):
             row_no, attrs = batch.first_row + i, row_attrs(cols, i)
@@ -207,7 +209,7 @@ def make_converter(profile: CityProfile, kind_name: str):
             rows.append(row_no=row_no, source_key=keys[i],
                         row_hash=content_hash(layer_values(kind.layer, vals), wkbs[i]),
                         attrs=Jsonb(attrs), flags=flags, geom=EWKB(wkbs[i]),
-                        class_code=row["code"], **vals)
+                        class_code=row["code"], delivered_wkt=delivered[i], **vals)
         return rows, rejects
 
     return convert

@@ -132,16 +132,31 @@ def _id_texts(values: np.ndarray | pa.Array) -> np.ndarray:
     return out
 
 
+def delivered_wkt(geom) -> str | None:
+    """A delivered geometry as a reject keeps it: WKT at full precision, in the delivery's
+    CRS and axis order as read (None without one)."""
+    if geom is None:
+        return None
+    try:
+        return shapely.to_wkt(geom, rounding_precision=-1)
+    except shapely.errors.GEOSException:  # a geometry GEOS cannot write: kept without it
+        return None
+
+
+def delivered_wkts(geoms: np.ndarray) -> list[str | None]:
+    """:func:`delivered_wkt` of a batch's geometries as read, in one call (staged rows carry
+    them, for the rejects the SQL merge decides: ``loaders.engine.rows.DELIVERED``)."""
+    geoms = np.asarray(geoms, dtype=object)
+    try:
+        return shapely.to_wkt(geoms, rounding_precision=-1).tolist()
+    except shapely.errors.GEOSException:
+        return [delivered_wkt(g) for g in geoms]
+
+
 def reject_record(row_no: int, reason: str, message: str, attrs: dict, geom,
                   source_key: str | None = None, field: str | None = None) -> Reject:
-    wkt = None
-    if geom is not None:
-        try:
-            wkt = shapely.to_wkt(geom, rounding_precision=-1)
-        except shapely.errors.GEOSException:  # a geometry GEOS cannot write: kept without it
-            wkt = None
     return Reject(row_number=row_no, reason=reason, message=message, field=field,
-                  source_key=source_key, attrs=attrs, geom_wkt=wkt)
+                  source_key=source_key, attrs=attrs, geom_wkt=delivered_wkt(geom))
 
 
 class ClassLookup:

@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 from cim.errors import ConfigError
 from cim.layerdefs import ADMIN_DIVISIONS, GRID_CELLS, LayerDef
 from cim.profile import CityProfile
-from loaders.common import content_hash, reject_record, row_attrs
+from loaders.common import content_hash, delivered_wkts, reject_record, row_attrs
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
@@ -34,7 +34,8 @@ def _coded_converter(layer: LayerDef, length: int, profile: CityProfile):
                               f"{', '.join(ctx.source.fields)})")
         prep = prepare(batch.geometries, ctx.transformer, "polygon")
         wkbs = ewkb(prep.geoms, ctx.srid)
-        rows, rejects = StagedRows(layer), []
+        delivered = delivered_wkts(batch.geometries)  # what a reject of the merge keeps
+        rows, rejects = StagedRows(layer, delivered=True), []
         for i in range(len(batch.geometries)):
             row_no = batch.first_row + i
             attrs = row_attrs(cols, i)
@@ -62,7 +63,7 @@ def _coded_converter(layer: LayerDef, length: int, profile: CityProfile):
             values = layer_values(layer, vals)
             rows.append(row_no=row_no, source_key=key, row_hash=content_hash(values, wkbs[i]),
                         attrs=Jsonb(attrs), flags=prep.flags[i], geom=EWKB(wkbs[i]), code=code,
-                        **vals)
+                        delivered_wkt=delivered[i], **vals)
         return rows, rejects
 
     return convert

@@ -97,15 +97,23 @@ _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")
 _METRES = re.compile(r"(.*?[\d.])\s*(?:m|M|米)")
 
 
+def _no_bool(v: Any, what: str) -> None:
+    """A true/false value (Excel's TRUE, a GDAL boolean field) is refused where a number or a
+    year is expected: Python takes True for 1, and an elevation of TRUE was loaded as 1 m."""
+    if isinstance(v, (bool, np.bool_)):
+        raise ValueProblem(f'"{bool(v)}" is not {what} (a true/false value)')
+
+
 def as_float(v: Any, lo: float | None = None, hi: float | None = None) -> float | None:
     """A number; a text may group thousands with commas and end in a metre sign, and may be
     typed in full-width forms.
 
     A comma anywhere else is refused, not dropped: ``1,5`` and ``0,500`` (decimal commas)
     read as 15 and 500, ``12mm`` as 12 metres and ``1_5`` (Python's digit separator) as 15
-    were silent errors of ten and a thousand times."""
+    were silent errors of ten and a thousand times. A true/false value is no number."""
     if is_blank(v):
         return None
+    _no_bool(v, "a number")
     if isinstance(v, str):
         s = half_width(v).strip()  # an IME's full-width mode: "１２．５", "1，200"
         if "_" in s:
@@ -148,6 +156,7 @@ def as_int(v: Any, lo: int | None = None, hi: int | None = None) -> int | None:
 def as_year(v: Any) -> int | None:
     if is_blank(v):
         return None
+    _no_bool(v, "a year")
     # four digits, or a year-month's six (199506) or a date's eight (19950601); not the first
     # four of 12345
     m = re.match(r"^\s*(\d{4})(?:\d{2}|\d{4})?(?!\d)", str(v))
@@ -208,6 +217,10 @@ def texts(values: np.ndarray | Any, max_len: int = 1000) -> tuple[np.ndarray, di
     return out, problems
 
 
+# what the bulk path of :func:`numbers` takes as a number (bool, an int, is not one)
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+
+
 def numbers(values: np.ndarray | Any, lo: float | None = None, hi: float | None = None,
             integer: bool = False) -> tuple[np.ndarray, dict[int, str]]:
     """Column version of :func:`as_float` / :func:`as_int`: (values, {row index: problem}).
@@ -232,9 +245,11 @@ def numbers(values: np.ndarray | Any, lo: float | None = None, hi: float | None 
     blank = s.isna().to_numpy()
     num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     ok = np.isfinite(num)
-    if kind not in ("integer", "floating", "mixed-integer-float"):  # texts among numbers
-        ok &= ~np.fromiter((isinstance(v, str) for v in values), dtype=bool,
-                           count=len(values))
+    if kind not in ("integer", "floating", "mixed-integer-float"):
+        # texts, true/false values (pandas reads True as 1), dates … among numbers: only
+        # numbers are vouched for in bulk, the rest goes to the scalar parser
+        ok &= np.fromiter((isinstance(v, _NUMBER_TYPES) and not isinstance(v, bool)
+                           for v in values), dtype=bool, count=len(values))
     return _bulk(values, num, _in_range(num, ok, lo, hi, integer), blank, integer, parse)
 
 
@@ -276,9 +291,11 @@ def years(values: np.ndarray | Any) -> tuple[np.ndarray, dict[int, str]]:
     blank = s.isna().to_numpy()
     num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     ok = np.isfinite(num) & (num >= 1000) & (num <= 2100) & (np.floor(num) == num)
-    if pd.api.types.infer_dtype(values, skipna=True) not in ("integer", "floating",
-                                                             "mixed-integer-float", "empty"):
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("string", "mixed", "mixed-integer"):
         ok &= s.str.match(r"^\s*\d{4}\s*$", na=True).to_numpy(dtype=bool)  # '1e3': no year
+    elif kind not in ("integer", "floating", "mixed-integer-float", "empty"):
+        ok[:] = False  # true/false values, dates …: each by the scalar parser
     out = np.full(len(s), None, dtype=object)
     out[ok] = num[ok].astype(np.int64).astype(object)
     problems: dict[int, str] = {}

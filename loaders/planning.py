@@ -31,6 +31,7 @@ from loaders.common import (
     ClassLookup,
     check_attrs,
     content_hash,
+    delivered_wkts,
     reject_record,
     row_attrs,
     source_keys,
@@ -288,7 +289,8 @@ def make_converter(profile: CityProfile, kind: str):
         keyed = np.array([g if g is not None else shapely.Point() for g in geoms], dtype=object)
         keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(kind, ctx)], keyed)
         wkbs = ewkb(keyed, ctx.srid)
-        rows, rejects = StagedRows(layer), []
+        delivered = delivered_wkts(batch.geometries)  # what a reject of the merge keeps
+        rows, rejects = StagedRows(layer, delivered=True), []
         for i in range(len(batch.geometries)):
             row_no, attrs = batch.first_row + i, row_attrs(cols, i)
             try:
@@ -306,7 +308,7 @@ def make_converter(profile: CityProfile, kind: str):
             rows.append(row_no=row_no, source_key=keys[i],
                         row_hash=content_hash(layer_values(layer, vals), wkbs[i]),
                         attrs=Jsonb(attrs), flags=flags, geom=EWKB(wkbs[i]),
-                        class_code=class_code, **vals)
+                        class_code=class_code, delivered_wkt=delivered[i], **vals)
         return rows, rejects
 
     return convert

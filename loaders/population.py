@@ -27,7 +27,7 @@ from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import POPULATION
 from cim.profile import CityProfile
-from loaders.common import check_attrs, content_hash, reject_record, row_attrs
+from loaders.common import check_attrs, content_hash, delivered_wkt, reject_record, row_attrs
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
@@ -111,7 +111,7 @@ def make_converter(units: Units, default_year: int | None):
         present[present] &= ~shapely.is_empty(src_geoms[present])
         if ctx.transformer is not None and present.any():
             src_geoms[present] = transform_xy(src_geoms[present], ctx.transformer)
-        rows, rejects = StagedRows(POPULATION), []
+        rows, rejects = StagedRows(POPULATION, delivered=True), []
         for i in range(len(src_geoms)):
             row_no, attrs = batch.first_row + i, row_attrs(cols, i)
             key = None
@@ -153,7 +153,9 @@ def make_converter(units: Units, default_year: int | None):
             rows.append(row_no=row_no, source_key=key,
                         row_hash=content_hash(layer_values(POPULATION, vals), wkb),
                         attrs=Jsonb(attrs), flags=flags, geom=EWKB(wkb),
-                        class_code=UNIT_CLASS[kind], **vals)
+                        class_code=UNIT_CLASS[kind], **vals,
+                        # the file's own geometry, not the unit's it is stored with
+                        delivered_wkt=delivered_wkt(batch.geometries[i]))
         return rows, rejects
 
     return convert

@@ -273,7 +273,7 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
         conn = session.begin()
         refs = {r for r in (_asset_ref_or_none(row, t, m) for row in t.rows) if r}
         assets = resolve_assets(conn, sorted(refs))
-        rows, rejects = StagedRows(SENSORS), []
+        rows, rejects = StagedRows(SENSORS, delivered=True), []
         # a row's attrs keep what no column holds (as buildings', components' and pipes'):
         # the delivered asset reference stays (the column holds the code it resolves to), the
         # rest is in columns — and the same registry as Excel (numbers as numbers) is then
@@ -300,7 +300,9 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
                         row_hash=content_hash(layer_values(SENSORS, vals), geom),
                         attrs=Jsonb({h: v for h, v in attrs.items() if h not in columned}),
                         flags=flags, geom=EWKB(geom), class_code=cls,
-                        **vals)
+                        # the X/Y as typed (None for a sensor placed at its asset), which a
+                        # reject of the merge keeps, as a reject of the converter does
+                        delivered_wkt=_delivered_wkt(row, t, m), **vals)
         report.read = len(t.rows)
         w = session.writer(SENSORS, profile.srid, layer_code_of(profile, SENSORS.name),
                            coords.epsg)

@@ -3,9 +3,10 @@
 Lifecycle of a load (osm2pgsql-style): the batch row is committed as ``running`` with its
 lock held (:mod:`loaders.engine.batch`); then, in ONE transaction on another connection, rows
 are binary-COPYed into a temporary (unlogged) staging table, districts and grid cells are
-joined, duplicates and out-of-area rows are moved to ``load_rejects``, codes are allocated and
-the staging rows are merged into the layer. Either all of it commits, or the layer is exactly
-as it was and the batch is marked ``failed``.
+joined, duplicates and out-of-area rows are moved to ``load_rejects`` (with the geometry as
+delivered, which each staged row carries beside the converted one: ``rows.DELIVERED``), codes
+are allocated and the staging rows are merged into the layer. Either all of it commits, or the
+layer is exactly as it was and the batch is marked ``failed``.
 
 Readers of a layer never wait for a load: the merge takes only row-level locks on the layer
 (ROW EXCLUSIVE), and its indexes are maintained as rows go in, never dropped and rebuilt.
@@ -32,7 +33,13 @@ from cim.layerdefs import LayerDef
 from loaders.engine.copycols import copy_data
 from loaders.engine.keyread import like_prefix
 from loaders.engine.report import LoadReport, Reject
-from loaders.engine.rows import BASE_COLUMNS, StagedRows, staging_columns  # noqa: F401
+from loaders.engine.rows import (  # noqa: F401
+    BASE_COLUMNS,
+    DELIVERED,
+    RowShapeError,
+    StagedRows,
+    staging_columns,
+)
 
 
 def _dumps(v) -> str:
@@ -163,28 +170,6 @@ class RetireScope:
         return retired
 
 
-def rejects_to_crs(conn: psycopg.Connection, found: list[tuple[int, str | None]], srid: int,
-                   crs: str) -> None:
-    """Rewrite the storage-CRS WKT of the rejects ``found`` (id, wkt) in the delivery's ``crs``
-    (easting / longitude first, as GIS files hold it; heights unchanged)."""
-    import numpy as np
-    import shapely
-
-    from cim import crs as cimcrs
-    from loaders.geometry import transform_xy
-
-    if cimcrs.parse_crs(crs).equals(cimcrs.parse_crs(f"EPSG:{srid}")):
-        return
-    have = [(i, w) for i, w in found if w]
-    if not have:
-        return
-    t = cimcrs.transformer(f"EPSG:{srid}", crs)
-    geoms = transform_xy(shapely.from_wkt(np.array([w for _, w in have], dtype=object)), t)
-    conn.execute("UPDATE load_rejects r SET geom_wkt = v.wkt FROM unnest(%s::int8[], "
-                 "%s::text[]) AS v(id, wkt) WHERE r.id = v.id",
-                 ([i for i, _ in have], shapely.to_wkt(geoms, rounding_precision=-1).tolist()))
-
-
 class BulkWriter:
     """Stages one load of one layer and merges it; used inside the caller's transaction."""
 
@@ -195,7 +180,8 @@ class BulkWriter:
         # replace mode: what this write brought joins the delivery's scope, retired at its end
         self.scope = scope
         # rejects keep their geometry in the delivery's CRS (``source_crs`` as recorded in
-        # load_batches, else EPSG:``source_srid``), so they can be fixed and reloaded
+        # load_batches, else EPSG:``source_srid``), so they can be fixed and reloaded: the
+        # converters give it as delivered (their rejects; the staged rows' DELIVERED column)
         self.source_srid = source_srid
         self.reject_crs = source_crs or (f"EPSG:{source_srid}" if source_srid else None)
         self.layer = layer
@@ -208,7 +194,9 @@ class BulkWriter:
         # table re-exported with numbers as numbers is the same rows. A field a column holds
         # only in part (a declared area that only flags, a width an area ignores) stays in.
         self.attrs_skip: tuple[str, ...] = ()
-        self.columns = staging_columns(layer)
+        # the staging table: the layer's staging columns and the geometry as delivered
+        self.columns = staging_columns(layer) + [DELIVERED]
+        self.undelivered = 0  # rows copied without their delivered geometry (a bug: finalize)
         self.geometry_oid = _register_geometry(conn)
         _register_json(conn)
         self.reject_reasons: dict[str, int] = {}
@@ -226,6 +214,8 @@ class BulkWriter:
         if not isinstance(rows, StagedRows) or rows.layer.name != self.layer.name:
             got = rows.layer.name if isinstance(rows, StagedRows) else type(rows).__name__
             raise TypeError(f"copy_rows takes StagedRows of layer {self.layer.name}, not {got}")
+        if not rows.delivered:
+            self.undelivered += len(rows)
         names = [n for n, _ in self.columns]
         types = [self.geometry_oid if t == "geometry" else t for _, t in self.columns]
         n = 0
@@ -238,7 +228,7 @@ class BulkWriter:
                     copy.write(part)
                 return len(rows)
             copy.set_types(types)
-            for row in rows.tuples():
+            for row in rows.tuples(self.columns):
                 copy.write_row(row)
                 n += 1
         return n
@@ -266,22 +256,19 @@ class BulkWriter:
                       params: dict | None = None) -> int:
         """Move the _k rows matching ``where`` (SQL over k.*) to load_rejects.
 
-        Their geometry goes back to the delivery's CRS in Python (:func:`rejects_to_crs`): with
-        the same PROJ as the forward transformation, and for CRSs PostGIS has no SRID for.
+        Their geometry is the one delivered (the staged row's DELIVERED text, in the
+        delivery's CRS as the converter read it), whichever geometry the row was converted to
+        (storage CRS, repaired, a facility area's point, a population unit's shape).
         """
         stg = sql.Identifier(self.staging)
-        cur = self.conn.execute(sql.SQL(
+        rows = self.conn.execute(sql.SQL(
             "WITH gone AS (DELETE FROM _k k WHERE " + where + " RETURNING k.*) "
             "INSERT INTO load_rejects (batch_id, row_number, source_key, reason, field, message, "
             "attrs, geom_wkt) SELECT %(batch)s, s.row_no, s.source_key, %(reason)s, %(field)s, "
-            + message_sql + ", s.attrs, ST_AsText(s.geom) FROM gone k JOIN {stg} s "
-            "USING (row_no) RETURNING id, geom_wkt"
-        ).format(stg=stg), {"batch": self.batch_id, "reason": reason, "field": field,
-                            **(params or {})})
-        found = cur.fetchall()
-        rows = len(found)
-        if rows and self.reject_crs:
-            rejects_to_crs(self.conn, found, self.srid, self.reject_crs)
+            + message_sql + ", s.attrs, s.{dw} FROM gone k JOIN {stg} s USING (row_no)"
+        ).format(stg=stg, dw=sql.Identifier(DELIVERED[0])),
+            {"batch": self.batch_id, "reason": reason, "field": field,
+             **(params or {})}).rowcount
         if rows:
             self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + rows
         return rows
@@ -341,6 +328,11 @@ class BulkWriter:
                  dataset: str | None = None) -> MergeResult:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
+        if self.undelivered:
+            raise RowShapeError(
+                f"rows for layer {self.layer.name}: {self.undelivered:,} staged without "
+                f"{DELIVERED[0]} (the geometry as delivered, which a reject of the merge "
+                "keeps): build them as StagedRows(layer, delivered=True)")
         conn, stg = self.conn, sql.Identifier(self.staging)
         tbl = sql.Identifier(self.layer.table)
         # loads of the same layer merge one at a time (COPY still runs in parallel), so that

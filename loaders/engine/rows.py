@@ -22,6 +22,16 @@ BASE_COLUMNS = [("row_no", "int4"), ("source_key", "text"), ("row_hash", "text")
                 ("class_code", "text"), ("code", "text")]
 
 
+# The geometry as delivered: WKT in the delivery's CRS and axis order, as a converter's own
+# rejects keep it (loaders.common.delivered_wkt), None where the row has no geometry of its
+# own (a population row of a statistics table, a sensor placed at its asset). A column of the
+# staging table, not of the layer: the rejects the SQL merge decides (duplicate_source_id,
+# outside_area, no_grid_cell, already_loaded) record it, never the converted geometry. Rows
+# of a staged load carry it (StagedRows(layer, delivered=True)); the writer refuses to merge
+# rows without it.
+DELIVERED = ("delivered_wkt", "text")
+
+
 class RowShapeError(TypeError):
     """A converter built rows whose columns do not match the layer's staging table."""
 
@@ -75,20 +85,22 @@ def layer_values(layer: LayerDef, values: Mapping[str, Any]) -> tuple:
 
 
 class StagedRows:
-    """Rows for one layer's staging table, held as named columns."""
+    """Rows for one layer's staging table, held as named columns. With ``delivered`` every
+    row also gives :data:`DELIVERED` (its geometry as delivered, for the merge's rejects)."""
 
-    def __init__(self, layer: LayerDef) -> None:
+    def __init__(self, layer: LayerDef, delivered: bool = False) -> None:
         self.layer = layer
-        self.names = given_columns(layer)
+        self.delivered = delivered
+        self.names = given_columns(layer) + ([DELIVERED[0]] if delivered else [])
         self._expected = set(self.names)
         self.columns: dict[str, Sequence[Any]] = {n: [] for n in self.names}
         self._n = 0
 
     @classmethod
-    def from_columns(cls, layer: LayerDef, columns: Mapping[str, Sequence[Any]]
-                     ) -> StagedRows:
+    def from_columns(cls, layer: LayerDef, columns: Mapping[str, Sequence[Any]],
+                     delivered: bool = False) -> StagedRows:
         """Rows from whole columns (arrays or lists of one length), checked by name."""
-        rows = cls(layer)
+        rows = cls(layer, delivered)
         if columns.keys() != rows._expected:
             raise _mismatch(layer, rows.names, columns)
         lengths = {n: len(c) for n, c in columns.items()}
@@ -113,8 +125,10 @@ class StagedRows:
     def column(self, name: str) -> Sequence[Any]:
         return self.columns[name]
 
-    def tuples(self) -> Iterator[tuple]:
-        """The rows in staging (COPY) order; columns a converter leaves out are NULL."""
+    def tuples(self, columns: Sequence[tuple[str, str]] | None = None) -> Iterator[tuple]:
+        """The rows in staging (COPY) order — of ``columns`` ((name, type) in COPY order; by
+        default the layer's :func:`staging_columns`); columns a converter leaves out are
+        NULL."""
         cols = [self.columns[n] if n in self.columns else itertools.repeat(None, self._n)
-                for n, _ in staging_columns(self.layer)]
+                for n, _ in (columns if columns is not None else staging_columns(self.layer))]
         return zip(*cols)
