@@ -6,13 +6,16 @@ A vertex moved by more than the tolerance (0.1 mm) is a change."""
 
 from __future__ import annotations
 
+import numpy as np
 import psycopg
 import pyogrio
 import pytest
 import shapely
+from psycopg import sql
 
 from loaders import buildings
 from loaders.buildings import load_buildings
+from loaders.engine import samegeom
 from loaders.engine.samegeom import TOLERANCE_M, same_geometries
 from loaders.hashing import stored_hashes
 from tests.conftest import SAMPLE_BUILDINGS
@@ -133,7 +136,48 @@ def _wkb(g):
      "POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0))", False),  # a hole gone
     ("POINT (1 2)", "POINT (1.00001 2)", True), ("POINT (1 2)", "POINT (1.001 2)", False),
     ("LINESTRING (0 0, 1 1)", "LINESTRING (1 1, 0 0)", True)])
-def test_same_geometries(a, b, same):
+def test_same_geometries(db, a, b, same):
+    """The rule in Python (the direct writer) and in SQL (the staging writer's merge)."""
     ga, gb = shapely.from_wkt(a), shapely.from_wkt(b)
     got = same_geometries([_wkb(ga), _wkb(gb)], [_wkb(gb), _wkb(ga)], [TOLERANCE_M] * 2)
     assert got.tolist() == [same, same]
+    q = sql.SQL("SELECT {}").format(samegeom.same_sql(
+        sql.SQL("ST_GeomFromText(%(a)s)"), sql.SQL("ST_GeomFromText(%(b)s)"),
+        sql.Placeholder("tol")))
+    for x, y in ((a, b), (b, a)):
+        assert db.scalar(q, {"a": x, "b": y, "tol": TOLERANCE_M}) is same
+
+
+def test_staged_layers_reexported_to_shapefile_stay_unchanged(fresh_db, tmp_path):
+    """Green spaces (the staging writer): counter-clockwise rings re-exported to Shapefile,
+    and a declared area written as text, are the same; a space moved 1 mm is changed."""
+    import geopandas as gpd
+
+    from loaders.city_base import load_base
+
+    x, y = fresh_db.rows("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM "
+                         "grid_cells WHERE valid_to IS NULL AND ST_Area(geom) > 240000 "
+                         "ORDER BY code LIMIT 1")[0]
+    recs = [{"编号": f"G{k}", "名称": f"公园{k}", "绿地类型": "社区公园", "面积": 900}
+            for k in range(4)]
+    geoms = shapely.orient_polygons(np.array(
+        [shapely.box(x + 40 * k + 0.000123456789, y, x + 40 * k + 30, y + 30)
+         for k in range(4)]))
+    gpkg, shp = tmp_path / "green.gpkg", tmp_path / "green.shp"
+    gpd.GeoDataFrame(recs, geometry=geoms, crs="EPSG:4527").to_file(gpkg, driver="GPKG")
+    first = load_base(fresh_db.conninfo, fresh_db.profile, "green", gpkg, dataset="g")
+    assert first.loaded == 4, first.text()
+    before = fresh_db.rows("SELECT code, ST_AsEWKB(geom) FROM green_spaces "
+                           "WHERE valid_to IS NULL ORDER BY code")
+    frame = gpd.GeoDataFrame(recs, geometry=geoms, crs="EPSG:4527")
+    frame["面积"] = frame["面积"].astype(str)  # the attrs' number as text
+    frame.to_file(shp, encoding="GBK")
+    assert not shapely.is_ccw(pyogrio.read_dataframe(shp).geometry[0].exterior)  # premise
+    r = load_base(fresh_db.conninfo, fresh_db.profile, "green", shp, dataset="g")
+    assert (r.inserted, r.updated, r.unchanged) == (0, 0, 4), r.text()
+    assert fresh_db.rows("SELECT code, ST_AsEWKB(geom) FROM green_spaces "
+                         "WHERE valid_to IS NULL ORDER BY code") == before
+    frame.loc[2, "geometry"] = shapely.affinity.translate(frame.geometry[2], 0.001, 0)
+    frame.to_file(shp, encoding="GBK")
+    r = load_base(fresh_db.conninfo, fresh_db.profile, "green", shp, dataset="g")
+    assert (r.inserted, r.updated, r.unchanged) == (0, 1, 3), r.text()

@@ -30,6 +30,8 @@ from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.db.locks import MERGE_LOCK_SPACE
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
+from loaders import jsonb
+from loaders.engine import samegeom
 from loaders.engine.copycols import copy_data
 from loaders.engine.keyread import like_prefix
 from loaders.engine.report import LoadReport, Reject
@@ -350,12 +352,21 @@ class BulkWriter:
         # unchanged features: same source key and same content hash as the current version,
         # and the same attrs (but the fields columns hold) and flags, which the hash leaves
         # out (loaders.hashing)
+        # (attrs compared as loaders.jsonb.same_sql does; a hash that differs while every
+        # column is the same and the geometry only written otherwise is the same content:
+        # loaders.engine.samegeom)
+        columns = [c for c in self.layer.column_names() if c not in self.layer.derived_columns()]
+        written = sql.SQL(" AND ").join(
+            [sql.SQL("l.{c} IS NOT DISTINCT FROM s.{c}").format(c=sql.Identifier(c))
+             for c in columns] + [samegeom.same_sql(sql.SQL("l.geom"), sql.SQL("s.geom"),
+                                                    sql.Placeholder("tol"))])
         result.unchanged = conn.execute(sql.SQL(
             "DELETE FROM _k k USING {tbl} l, {stg} s WHERE l.valid_to IS NULL "
-            "AND l.source_key = k.source_key AND l.row_hash = k.row_hash "
-            "AND s.row_no = k.row_no AND l.flags = s.flags "
-            "AND l.attrs - %(skip)s::text[] = s.attrs - %(skip)s::text[]"
-        ).format(tbl=tbl, stg=stg), {"skip": list(self.attrs_skip)}).rowcount
+            "AND l.source_key = k.source_key AND s.row_no = k.row_no AND l.flags = s.flags "
+            "AND (l.row_hash = k.row_hash OR ({written})) AND {attrs}"
+        ).format(tbl=tbl, stg=stg, written=written, attrs=jsonb.same_sql(
+            sql.SQL("(l.attrs - %(skip)s::text[])"), sql.SQL("(s.attrs - %(skip)s::text[])"))),
+            {"skip": list(self.attrs_skip), "tol": samegeom.tolerance(self.srid)}).rowcount
         if mode == "append":
             self._reject_where(
                 "EXISTS (SELECT 1 FROM " + f'"{self.layer.table}"' + " l WHERE l.valid_to IS NULL "

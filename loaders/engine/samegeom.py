@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import shapely
+from psycopg import sql
 
 from cim.crs import metres_in_units
 from loaders.hashing import StoredRecipe, geometry_wkb, stored_rows
@@ -34,8 +35,23 @@ TOLERANCE_M = 1e-4
 
 
 @cache
-def _tolerance(srid: int) -> float:
+def tolerance(srid: int) -> float:
+    """:data:`TOLERANCE_M` in the units of the CRS ``srid``."""
     return metres_in_units(f"EPSG:{srid}", TOLERANCE_M)
+
+
+def same_sql(a: sql.Composable, b: sql.Composable, tol: sql.Composable) -> sql.Composed:
+    """SQL: :func:`same_geometries` of the geometries ``a`` and ``b`` on the server (the
+    staging writer's merge, whose rows are there): the same type and coordinate dimension, and
+    normalised, the same vertices (by their path: part, ring, index) within ``tol``."""
+    return sql.SQL(
+        "(GeometryType({a}) = GeometryType({b}) AND ST_CoordDim({a}) = ST_CoordDim({b}) "
+        "AND NOT EXISTS (SELECT FROM ST_DumpPoints(ST_Normalize({a})) p "
+        "FULL JOIN ST_DumpPoints(ST_Normalize({b})) q USING (path) "
+        "WHERE p.geom IS NULL OR q.geom IS NULL "
+        "OR abs(ST_X(p.geom) - ST_X(q.geom)) > {tol} OR abs(ST_Y(p.geom) - ST_Y(q.geom)) > {tol} "
+        "OR abs(coalesce(ST_Z(p.geom), 0) - coalesce(ST_Z(q.geom), 0)) > {tol}))"
+    ).format(a=a, b=b, tol=tol)
 
 
 def same_geometries(a: Sequence[bytes], b: Sequence[bytes], tolerance: Sequence[float]
@@ -92,7 +108,7 @@ def same_but_written(conn: Any, table: str, recipe: StoredRecipe, ids: Sequence[
     if not len(both):
         return {}
     same = same_geometries([stored.wkb[k] for k in both], [sent[k] for k in both],
-                           [_tolerance(stored.srid[k]) for k in both])
+                           [tolerance(stored.srid[k]) for k in both])
     hit = both[same]
     if not len(hit):
         return {}
