@@ -156,10 +156,12 @@ def test_gis_pipes_with_circular_strings_and_compound_curves(fresh_db, tmp_path)
         return r
 
     r = load()
-    segs = fresh_db.rows("SELECT attrs, ST_Length(geom), ST_HasArc(geom) FROM pipe_segments "
-                         "WHERE valid_to IS NULL")
+    segs = fresh_db.rows("SELECT attrs, ST_Length(geom), ST_HasArc(geom), flags "
+                         "FROM pipe_segments WHERE valid_to IS NULL")
     assert r.rejected == 0 and len(segs) == 3, r.text()
-    by_row = {int(a["_row"]): (length, arc) for a, length, arc in segs}
+    by_row = {int(a["_row"]): (length, arc) for a, length, arc, _ in segs}
+    assert {int(a["_row"]): "curve_linearized" in f for a, *_, f in segs} == {
+        1: False, 2: True, 3: True}
     for row, key in enumerate(PIPE_LENGTHS, start=1):
         straight, arc = PIPE_LENGTHS[key]
         length, has_arc = by_row[row]

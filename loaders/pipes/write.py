@@ -63,6 +63,7 @@ from loaders.pipes.rejects import (
     writer_field,
 )
 from loaders.pipes.topology import topology
+from loaders.sources.wkb import CURVE_FLAG, straightened_rows
 
 
 def default_dataset(paths: list[Path]) -> str:
@@ -512,8 +513,12 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         for s, line in zip(segs, lines):
             s.z_start, s.z_end = (float(c) for c in shapely.get_coordinates(
                 line, include_z=True)[[0, -1], 2])
+    # a GIS line read from a curve GDAL straightened: flagged as every loader's is
+    delivered = np.empty(len(segs), dtype=object)
+    delivered[:] = [s.delivered for s in segs]
+    curved = set() if d.survey else set(straightened_rows(delivered).tolist())
     flags = [_flags(sf.get(i, [])) + (["no_z"] if not d.survey and not s.line.has_z else [])
-             for i, s, *_ in ok]
+             + ([CURVE_FLAG] if k in curved else []) for k, (i, s, *_) in enumerate(ok)]
     survey = d.survey
     lengths = shapely.length(shapely.force_2d(lines)).tolist() if len(lines) else []
     values = {
