@@ -23,7 +23,7 @@ from cim.layerdefs import LayerDef
 from loaders import jsonb
 from loaders.engine import conversions, samegeom
 from loaders.engine.keyread import EarlyKeys, read_keys
-from loaders.hashing import StoredRecipe, stored_hashes
+from loaders.hashing import StoredRecipe
 
 # what joins a row's keys left out of the attrs comparison (see Known.same_extras)
 SEP = "\x1f"
@@ -73,6 +73,8 @@ class Known:
     # that differ from their current versions only in how the geometry is written
     # (loaders.engine.samegeom); None: the layer's hash decides alone
     same_but_written: Callable[[list[int], list, list[str]], dict[int, str]] | None = None
+    # what reads the stored rows for both (its reads kept for one batch); None: no recipe
+    stored: samegeom.StoredReader | None = None
     # the SHA-256 of the current version's ``attrs::text`` (b"": {}) once filled, its
     # ``attrs_skip`` keys left out; and the ids, of those given with their attrs texts and the
     # keys to leave out of each, whose current version holds other attrs (see same_extras)
@@ -117,6 +119,8 @@ class Known:
         at = np.full(len(keys), -1, dtype=np.int64)
         if fps is not None:
             self._text_rows.clear()  # a new batch: the keys of the last one are done
+            if self.stored is not None:
+                self.stored.forget()
         if not self.current or not len(keys):
             return at
         todo = np.arange(len(keys))
@@ -331,11 +335,8 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
         # on the process's connection of the details (no second one a converter)
         return {r[0] for r in details.connection().execute(differ, (ids, texts, skips))}
 
-    rehash = (lambda ids: stored_hashes(details.connection(), layer.table, recipe, ids)
-              ) if recipe is not None else None
-    written = (lambda ids, wkb, hashes: samegeom.same_but_written(
-        details.connection(), layer.table, recipe, ids, wkb, hashes)
-    ) if recipe is not None else None
+    stored = samegeom.StoredReader(details.connection, layer.table, recipe) \
+        if recipe is not None else None
     returning = _Details(conninfo, sql.SQL(
         "SELECT source_key, code FROM code_registry WHERE layer = {} AND source_key = ANY(%s)"
     ).format(sql.Literal(layer.name)), as_dict=True) if raw.coded else None
@@ -345,8 +346,9 @@ def fetch_known(conn: psycopg.Connection, layer: LayerDef, dataset: str,
                  filled=np.zeros(n, dtype=bool), details=details, returning=returning,
                  attrs_digest=sparse_zeros(n, "S32"), attrs_differ=attrs_differ,
                  attrs_skip=tuple(attrs_skip),
-                 lookup=lookup, rehash=rehash, rehashed=np.zeros(n, dtype=bool), ids=ids,
-                 same_but_written=written,
+                 lookup=lookup, rehash=stored and stored.hashes,
+                 rehashed=np.zeros(n, dtype=bool), ids=ids,
+                 same_but_written=stored and stored.same_but_written, stored=stored,
                  converted_now=converted_now)
 
 

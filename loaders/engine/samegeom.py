@@ -17,7 +17,7 @@ was."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -27,7 +27,7 @@ import shapely
 from psycopg import sql
 
 from cim.crs import metres_in_units
-from loaders.hashing import StoredRecipe, geometry_wkb, stored_rows
+from loaders.hashing import StoredRecipe, StoredRows, geometry_wkb, stored_rows
 
 #: how far a vertex may move (metres on the ground) and the geometry stay the same: well
 #: under a survey's millimetre, well over the 1e-7 m that 15 significant digits lose
@@ -91,12 +91,53 @@ def _rings(g: Any) -> list[int]:
     return shapely.get_num_interior_rings(shapely.get_parts(g)).tolist()
 
 
-def same_but_written(conn: Any, table: str, recipe: StoredRecipe, ids: Sequence[int],
-                     wkb: Sequence[bytes | None], hashes: Sequence[str]) -> dict[int, str]:
-    """Of the stored rows ``ids``, those whose converted row (its geometry as ISO WKB
+class StoredReader:
+    """A layer's stored rows read by id, as the recipe hashes them, each once a batch: a
+    reload reads those a first load left unhashed for their hash (:meth:`hashes`), then —
+    the same rows, mostly — those whose hash differs (:meth:`same_but_written`)."""
+
+    def __init__(self, connection: Callable[[], Any], table: str, recipe: StoredRecipe
+                 ) -> None:
+        self.connection, self.table, self.recipe = connection, table, recipe
+        self._rows: dict[int, tuple[tuple, bytes | None, int | None]] = {}
+
+    def read(self, ids: Sequence[int]) -> StoredRows:
+        """The rows ``ids`` (those found), from this batch's reads where it has them."""
+        want = [i for i in ids if i not in self._rows]
+        if want:
+            got = stored_rows(self.connection(), self.table, self.recipe, want)
+            cols = list(got.values.values())
+            for k, i in enumerate(got.ids):
+                self._rows[i] = (tuple(c[k] for c in cols), got.wkb[k], got.srid[k])
+        have = [i for i in ids if i in self._rows]
+        rows = [self._rows[i] for i in have]
+        return StoredRows(have, {c: [r[0][k] for r in rows]
+                                 for k, c in enumerate(self.recipe.columns)},
+                          [r[1] for r in rows], [r[2] for r in rows])
+
+    def forget(self) -> None:
+        """A new batch: the rows read for the last one are done."""
+        self._rows.clear()
+
+    def hashes(self, ids: list[int]) -> dict[int, str]:
+        """id → the row hash of the stored rows ``ids`` (:func:`loaders.hashing.stored_hashes`)."""
+        got = self.read(ids)
+        return dict(zip(got.ids, got.hashes().tolist())) if got.ids else {}
+
+    def same_but_written(self, ids: list[int], wkb: list, hashes: list[str]
+                         ) -> dict[int, str]:
+        """:func:`same_but_written` of these rows."""
+        try:
+            return same_but_written(self.read(ids), ids, wkb, hashes)
+        finally:
+            self.forget()
+
+
+def same_but_written(stored: StoredRows, ids: Sequence[int], wkb: Sequence[bytes | None],
+                     hashes: Sequence[str]) -> dict[int, str]:
+    """Of the ``stored`` rows ``ids``, those whose converted row (its geometry as ISO WKB
     ``wkb``, its content hash ``hashes``) differs from them only in how the geometry is
     written (see the module): id → the stored row's own hash."""
-    stored = stored_rows(conn, table, recipe, ids)
     if not stored.ids:
         return {}
     mine = dict(zip(ids, zip(wkb, hashes)))
