@@ -21,7 +21,8 @@ from psycopg import sql
 
 #: a text that is a number as JSON writes one (no sign "+", leading zero or space): the same
 #: value as a JSON number when the two are equal numbers
-NUMBER_TEXT = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+#: (its digits and exponent bounded: within what ``numeric`` holds)
+NUMBER_TEXT = r"^-?(0|[1-9][0-9]{0,99})(\.[0-9]{1,100})?([eE][-+]?[0-9]{1,3})?$"
 
 
 def key_order(key: str) -> tuple[int, bytes]:
@@ -44,8 +45,9 @@ def _number(v: str) -> str:
     """SQL (a template for :class:`psycopg.sql.SQL`, its braces doubled): the number the
     JSON value ``v`` is or reads as, else NULL."""
     text = f"({v} #>> '{{{{}}}}')"
+    pattern = NUMBER_TEXT.replace("{", "{{").replace("}", "}}")
     return (f"CASE jsonb_typeof({v}) WHEN 'number' THEN {text}::numeric "
-            f"WHEN 'string' THEN CASE WHEN {text} ~ '{NUMBER_TEXT}' "
+            f"WHEN 'string' THEN CASE WHEN {text} ~ '{pattern}' "
             f"THEN {text}::numeric END END")
 
 
@@ -56,10 +58,14 @@ def same_sql(a: sql.Composable, b: sql.Composable) -> sql.Composed:
     integer field written to CSV, a survey's CSV saved from Excel) spells its values by the
     format's types, and every row would get a new version for it. Two texts compare as texts
     (``"1.20"`` and ``"1.2"`` differ, as ``"007"`` and ``7`` do)."""
+    # a key's values differ: missing on one side, else (CASE: in this order, so that only a
+    # number and a text are ever read as numbers) unequal values of one type, or a number and
+    # a text that is not the same number
     return sql.SQL(
         "({a} = {b} OR ((SELECT count(*) FROM jsonb_object_keys({a})) = "
         "(SELECT count(*) FROM jsonb_object_keys({b})) AND NOT EXISTS ("
         "SELECT FROM jsonb_each({a}) x LEFT JOIN jsonb_each({b}) y USING (key) "
-        "WHERE y.value IS NULL OR (x.value <> y.value AND jsonb_typeof(x.value) = "
-        "jsonb_typeof(y.value)) OR NOT coalesce(" + _number("x.value") + " = "
-        + _number("y.value") + ", x.value = y.value))))").format(a=a, b=b)
+        "WHERE CASE WHEN y.value IS NULL THEN true WHEN x.value = y.value THEN false "
+        "WHEN jsonb_typeof(x.value) = jsonb_typeof(y.value) THEN true "
+        "ELSE NOT coalesce(" + _number("x.value") + " = " + _number("y.value")
+        + ", false) END)))").format(a=a, b=b)

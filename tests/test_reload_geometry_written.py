@@ -181,3 +181,24 @@ def test_staged_layers_reexported_to_shapefile_stay_unchanged(fresh_db, tmp_path
     frame.to_file(shp, encoding="GBK")
     r = load_base(fresh_db.conninfo, fresh_db.profile, "green", shp, dataset="g")
     assert (r.inserted, r.updated, r.unchanged) == (0, 1, 3), r.text()
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_rings_reversed_and_a_remark_changed_is_a_version_with_its_own_hash(
+        fresh_db, tmp_path, processes):
+    """The geometry only written otherwise but an attribute without a column changed: a new
+    version, whose hash is the recipe over the new stored row (not the old row's)."""
+    gdf = _sample(50)
+    gdf["备注X"] = "原"
+    gdf["geometry"] = shapely.orient_polygons(gdf.geometry.values)
+    gpkg = tmp_path / "b.gpkg"
+    pyogrio.write_dataframe(gdf, gpkg)
+    assert _load(fresh_db, gpkg).loaded == 50
+    gdf["geometry"] = shapely.orient_polygons(gdf.geometry.values, exterior_cw=True)
+    gdf.loc[3, "备注X"] = "改"
+    pyogrio.write_dataframe(gdf, gpkg)
+    r = _load(fresh_db, gpkg, processes)
+    assert (r.updated, r.unchanged) == (1, 49), r.text()
+    assert _hash_is_the_stored_rows(fresh_db)
+    r = _load(fresh_db, gpkg, processes)
+    assert (r.updated, r.unchanged) == (0, 50), r.text()

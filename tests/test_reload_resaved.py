@@ -24,7 +24,11 @@ from tests.conftest import SAMPLE_BUILDINGS
     ({"a": "007"}, {"a": 7}, False), ({"a": "+1"}, {"a": 1}, False),
     ({"a": " 1"}, {"a": 1}, False), ({"a": 2}, {"a": "1"}, False),
     ({"a": True}, {"a": "true"}, False), ({"a": 1}, {"a": 1, "b": 2}, False),
-    ({"a": 1, "b": None}, {"a": 1}, False), ({"a": "x"}, {"a": "y"}, False)])
+    ({"a": 1, "b": None}, {"a": 1}, False), ({"a": "x"}, {"a": "y"}, False),
+    # texts beyond what numeric holds: equal ones are equal, the others are no numbers
+    ({"a": "1e200000", "b": 1}, {"a": "1e200000", "b": "1"}, True),
+    ({"a": "1e-200000"}, {"a": 5}, False), ({"a": "1" * 300}, {"a": 1}, False),
+    ({"a": {"x": 1}}, {"a": {"x": "1"}}, False)])  # inside an object: as jsonb compares
 def test_attrs_equal_as_the_same_values(db, a, b, same):
     q = sql.SQL("SELECT {}").format(same_sql(sql.SQL("%(a)s::jsonb"), sql.SQL("%(b)s::jsonb")))
     for x, y in ((a, b), (b, a)):

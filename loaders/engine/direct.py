@@ -334,9 +334,11 @@ class DirectConverter:
             if cur.any():
                 mine = np.array(conv.row_hash[live[cur]].tolist(), dtype="S64")
                 same[cur] = known.row_hash[at[cur]] == mine
-                if known.same_but_written is not None:  # the geometry only written otherwise
+                written: dict[int, str] = {}  # row → stored hash: only written otherwise
+                if known.same_but_written is not None:
                     k = np.flatnonzero(cur & ~same)
-                    same[k] = samegeom.settle(known, conv.ewkb, conv.row_hash, live[k], at[k])
+                    written = samegeom.settle(known, conv.ewkb, conv.row_hash, live[k], at[k])
+                    same[k] = np.isin(live[k], np.fromiter(written, np.int64, len(written)))
                 eq = np.flatnonzero(same)  # the content hash aside, attrs and flags
                 if len(eq):
                     texts = conv.attrs if conv.compared_attrs is None else conv.compared_attrs
@@ -346,6 +348,9 @@ class DirectConverter:
                         at[eq], _texts(texts, rows_eq), [conv.flags[j] for j in rows_eq],
                         None if own is None else own[live[eq]],
                         None if own is None else _texts(conv.attrs, rows_eq))
+                for j in live[same].tolist():  # unchanged: the hash of the row as stored
+                    if j in written:
+                        conv.row_hash[j] = written[j]
             state[live[cur]] = np.where(same[cur], 2, 1)
             if self.fingerprint is not None and cur.any():
                 # unchanged content. Of an older conversion (a new converter version, code,

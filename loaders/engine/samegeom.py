@@ -158,20 +158,17 @@ def same_but_written(stored: StoredRows, ids: Sequence[int], wkb: Sequence[bytes
 
 
 def settle(known: Any, ewkb: Any, row_hash: np.ndarray, rows: np.ndarray, at: np.ndarray
-           ) -> np.ndarray:
+           ) -> dict[int, str]:
     """Of a batch's converted ``rows`` (their current versions the rows ``at`` of
-    :class:`~loaders.engine.known.Known`), whose content hash differs: whether each differs
-    only in how its geometry is written. Those take the stored row's hash in ``row_hash``
-    (what a refresh keeps on the row: the recipe over the stored row)."""
+    :class:`~loaders.engine.known.Known`), whose content hash ``row_hash`` differs: those
+    that differ only in how their geometry is written, each with the stored row's hash (what
+    a row found unchanged keeps: the recipe over the row as stored; a row its attrs or flags
+    change after all is written with its own)."""
     if not len(rows):
-        return np.zeros(0, dtype=bool)
+        return {}
     ids = known.ids[at]
     sel = ewkb.take(pa.array(rows)).to_pylist() if isinstance(ewkb, pa.Array) \
         else [ewkb[j] for j in rows.tolist()]
     got = known.same_but_written(ids.tolist(), geometry_wkb(sel).tolist(),
                                  [row_hash[j] for j in rows.tolist()])
-    hit = np.isin(ids, np.fromiter(got, np.int64, len(got))) if got else \
-        np.zeros(len(rows), dtype=bool)
-    for j, i in zip(rows[hit].tolist(), ids[hit].tolist()):
-        row_hash[j] = got[i]
-    return hit
+    return {j: got[i] for j, i in zip(rows.tolist(), ids.tolist()) if i in got}
