@@ -38,7 +38,9 @@ def rejects(conninfo: str, batch_id: int) -> list[dict[str, Any]]:
             raise CimError(f"no load batch {batch_id}")
         return conn.execute(
             "SELECT row_number, reason, field, message, source_key, attrs, geom_wkt "
-            "FROM load_rejects WHERE batch_id = %s ORDER BY row_number NULLS LAST, id",
+            # a pipe delivery's rows are numbered per table: listed table by table
+            "FROM load_rejects WHERE batch_id = %s "
+            "ORDER BY attrs->>'" + TABLE_KEY + "' NULLS FIRST, row_number NULLS LAST, id",
             (batch_id,)).fetchall()
 
 

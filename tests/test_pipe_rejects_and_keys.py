@@ -69,6 +69,13 @@ def test_survey_rejects_name_their_tables_row_and_field(fresh_db, tmp_path):
                for x in lines), lines
     assert any("row 3" in x and "end_point_rejected" in x and "[终点号]" in x
                and f"{SEGS} row 3" in x for x in lines), lines
+    # table by table, each in its rows' order (rows are numbered per table)
+    listed = [(PTS if PTS in x else SEGS, int(x.split()[1])) for x in lines[:-1]]
+    tables = [t for k, (t, _) in enumerate(listed) if k == 0 or listed[k - 1][0] != t]
+    assert sorted(tables) == [PTS, SEGS], lines  # each table's rejects together
+    for t in tables:
+        rows = [n for tt, n in listed if tt == t]
+        assert rows == sorted(rows), lines
     # the export: cim_row is the row of the reject's own table
     out = tmp_path / "rej.csv"
     run_cli(["rejects", str(r.batch_id), "--export", str(out)], fresh_db.env(), check=True)
