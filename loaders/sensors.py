@@ -277,7 +277,8 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
         # a row's attrs keep what no column holds (as buildings', components' and pipes'):
         # the delivered asset reference stays (the column holds the code it resolves to), the
         # rest is in columns — and the same registry as Excel (numbers as numbers) is then
-        # the same row
+        # the same row. Staged with every field (a reject of the merge keeps them all); the
+        # writer leaves the columned ones out of the layer's rows (attrs_skip)
         columned = {h for a, h in m.items() if a != "asset_code"}
         for row_no, row in zip(t.row_numbers, t.rows):
             attrs = {h: jsonable(row[j]) if j < len(row) else None
@@ -298,7 +299,7 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
                 continue
             rows.append(row_no=row_no, source_key=key,
                         row_hash=content_hash(layer_values(SENSORS, vals), geom),
-                        attrs=Jsonb({h: v for h, v in attrs.items() if h not in columned}),
+                        attrs=Jsonb(attrs),
                         flags=flags, geom=EWKB(geom), class_code=cls,
                         # the X/Y as typed (None for a sensor placed at its asset), which a
                         # reject of the merge keeps, as a reject of the converter does
@@ -306,7 +307,7 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
         report.read = len(t.rows)
         w = session.writer(SENSORS, profile.srid, layer_code_of(profile, SENSORS.name),
                            coords.epsg)
-        w.attrs_skip = tuple(columned)  # rows loaded before kept every field in attrs
+        w.attrs_skip = tuple(columned)  # (rows loaded before kept every field in attrs)
         w.create_staging()
         w.copy_rows(rows)
         w.copy_rejects(rejects)

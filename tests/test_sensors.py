@@ -478,3 +478,30 @@ def test_sample_day_bridge_alarm_raises_and_restores_the_bridges_risk_point(db):
                       "FROM risk_assessments WHERE code = %s AND source = 'alarm' "
                       "ORDER BY assessed_at, id", (pcode,))
     assert changes == [(opened, raised_to, "raise", code), (cleared, own, "restore", code)]
+
+
+def test_a_sensor_rejected_by_the_merge_keeps_every_field_as_delivered(sdb, tmp_path):
+    """A device id delivered twice: the second row is rejected by the staging merge
+    (duplicate_source_id) with all its fields, those the columns hold included; the loaded
+    row's attrs hold only what no column holds."""
+    from loaders.sensors import load_sensors
+
+    pipe = sdb.scalar("SELECT code FROM pipe_segments WHERE valid_to IS NULL ORDER BY code "
+                      "LIMIT 1")
+    p = write(tmp_path, "twice.csv", [
+        f"DUP-1,第一,管网压力,MPa,{pipe},2024-05-01,运行,60,平台,,",   # line 2
+        f"DUP-1,第二,管网压力,MPa,{pipe},2024-05-01,运行,60,平台,,",   # line 3
+    ])
+    rep = load_sensors(sdb.conninfo, sdb.profile, p)
+    assert (rep.read, rep.loaded, rep.rejected) == (2, 1, 1)
+    with open(p, encoding="utf-8") as fh:
+        delivered = list(csv.DictReader(fh))[1]  # the second row, as the file has it
+    row, reason, attrs = sdb.rows("SELECT row_number, reason, attrs FROM load_rejects "
+                                  "WHERE batch_id = %s", (rep.batch_id,))[0]
+    assert (row, reason) == (3, "duplicate_source_id")
+    assert {k: v for k, v in attrs.items() if v not in (None, "")} == \
+        {k: v for k, v in delivered.items() if v not in (None, "")}
+    assert sdb.scalar("SELECT attrs FROM sensors WHERE device_id = 'DUP-1' "
+                      "AND valid_to IS NULL") == {"监测对象编码": pipe}
+    sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id = 'DUP-1' "
+             "AND valid_to IS NULL RETURNING id")

@@ -195,6 +195,8 @@ class BulkWriter:
         # knows them: sensors): compared as the columns' values, not as delivered — the same
         # table re-exported with numbers as numbers is the same rows. A field a column holds
         # only in part (a declared area that only flags, a width an area ignores) stays in.
+        # Staged rows hold them (a reject of the merge keeps every field as delivered); the
+        # layer's rows are stored without them.
         self.attrs_skip: tuple[str, ...] = ()
         # the staging table: the layer's staging columns and the geometry as delivered
         self.columns = staging_columns(layer) + [DELIVERED]
@@ -381,6 +383,9 @@ class BulkWriter:
                    "grid_code": sql.SQL("k.grid") if self.layer.assign_grid else None}
         cols = ["code", "source_key", "row_hash", "flags", "attrs", "geom"] + \
             self.layer.column_names()
+        if self.attrs_skip:  # staged with them (a reject keeps them), stored without
+            derived["attrs"] = sql.SQL("s.attrs - {}::text[]").format(
+                sql.Literal(list(self.attrs_skip)))
         exprs = [sql.SQL("k.code") if c == "code" else
                  (derived.get(c) or sql.SQL("s.{}").format(sql.Identifier(c))) for c in cols]
         total = conn.execute(sql.SQL(
