@@ -369,3 +369,40 @@ def test_an_unmapped_field_renamed_gives_every_row_its_new_attrs(fresh_db, tmp_p
     assert (r.updated, r.unchanged) == (first.loaded, 0)
     assert fresh_db.rows("SELECT DISTINCT attrs FROM buildings WHERE valid_to IS NULL "
                          "AND source_key LIKE 'nm:%%'") == [({"备注Y": "原"},)]
+
+
+def test_snapped_nodes_stored_under_their_old_names_keep_them(fresh_db, tmp_path, monkeypatch):
+    """A dataset loaded when made nodes were numbered N000001… in line order: reloaded now,
+    every node keeps its stored name and code (nothing new, nothing changed), and so do the
+    lines keyed by their ends."""
+    from loaders.pipes import topology
+
+    lines, gpkg = _snapped_lines(tmp_path)
+    lines = lines.drop(columns=["管段编号"])  # no ids: the lines are keyed by their ends
+    pyogrio.write_dataframe(lines, gpkg, layer="pipes")
+    numbered = iter(range(1, 1000))
+    monkeypatch.setattr(topology, "_place_name", lambda xyz, taken: f"N{next(numbered):06d}")
+    first = _load_snapped(fresh_db, gpkg)
+    monkeypatch.undo()
+    codes = fresh_db.rows("SELECT source_key, code FROM pipe_points WHERE valid_to IS NULL "
+                          "UNION ALL SELECT source_key, code FROM pipe_segments "
+                          "WHERE valid_to IS NULL ORDER BY 1")
+    assert any(k.endswith(":N000001") for k, _ in codes)  # premise: the old names
+    assert any("N000001-" in k or "-N000001" in k for k, _ in codes)
+    r = _load_snapped(fresh_db, gpkg)
+    assert (r.inserted, r.updated, r.unchanged) == (0, 0, first.loaded), r.text()
+    assert fresh_db.rows("SELECT source_key, code FROM pipe_points WHERE valid_to IS NULL "
+                         "UNION ALL SELECT source_key, code FROM pipe_segments "
+                         "WHERE valid_to IS NULL ORDER BY 1") == codes
+    # a line added elsewhere: its two nodes are named by their place
+    import pandas as pd
+    import shapely
+
+    extra = lines.iloc[[0]].copy()
+    extra["geometry"] = [shapely.affinity.translate(extra.geometry.iloc[0], 500, 500)]
+    pyogrio.write_dataframe(lines.__class__(pd.concat([extra, lines], ignore_index=True),
+                                            crs=lines.crs), gpkg, layer="pipes")
+    r = _load_snapped(fresh_db, gpkg)
+    assert (r.inserted, r.updated) == (3, 0), r.text()
+    assert fresh_db.scalar("SELECT count(*) FROM pipe_points WHERE valid_to IS NULL "
+                           "AND point_no LIKE 'N@%%'") == 2

@@ -185,6 +185,48 @@ def nodes_by_snapping(segs: list[SegRec], pts: list[PointRec], dicts, snap: floa
     return made
 
 
+OLD_MADE_NAME = r"^N[0-9]{6}$"  # made nodes' names before they were named by place
+
+
+def keep_stored_names(conn: psycopg.Connection, points: list[PointRec], segs: list[SegRec],
+                      dataset: str, snap: float | None) -> int:
+    """A dataset loaded before made nodes were named by place has them named N000001… (in
+    line order). A node made now where such a stored one of its class is (within the snap
+    tolerance, at least 1 cm) takes the stored name, and the lines' ends with it: it keeps its
+    key and code, and so do the segments without ids keyed by their ends. Renamed in
+    ``points`` and ``segs``; how many."""
+    made = [p for p in points if p.table == LINE_ENDS and not p.row and p.e is not None
+            and (p.point_no or "").startswith("N@")]
+    if not made:
+        return 0
+    prefix = dataset + ":"
+    stored = conn.execute(
+        "SELECT source_key, point_no, ST_X(geom), ST_Y(geom) FROM pipe_points "
+        "WHERE valid_to IS NULL AND left(source_key, %s) = %s AND attrs->>'_table' = %s "
+        "AND point_no ~ %s", (len(prefix), prefix, LINE_ENDS, OLD_MADE_NAME)).fetchall()
+    if not stored:
+        return 0
+    taken = {p.point_no for p in points if p.point_no}
+    tree = shapely.STRtree(shapely.points([(x, y) for *_, x, y in stored]))
+    cls_of = [key[len(prefix):].rsplit(":", 1)[0] for key, *_ in stored]
+    names: dict[str, str] = {}
+    for p in sorted(made, key=lambda p: (p.e, p.n)):
+        here = shapely.Point(p.e, p.n)
+        near = tree.query(here, predicate="dwithin", distance=max(snap or 0.0, 0.01))
+        dist = shapely.distance(tree.geometries[near], here)
+        for k in near[np.lexsort((near, dist))].tolist():
+            old = stored[k][1]
+            if cls_of[k] == (p.cls.key if p.cls else "XX") and old not in taken:
+                names[p.point_no] = old
+                taken.add(old)
+                break
+    for p in made:
+        p.point_no = names.get(p.point_no, p.point_no)
+    for s in segs:
+        s.start_no, s.end_no = names.get(s.start_no, s.start_no), names.get(s.end_no, s.end_no)
+    return len(names)
+
+
 # -- the stored network -------------------------------------------------------------------
 def topology(conn: psycopg.Connection, dataset: str) -> dict[str, Any]:
     """Connected components and dangling ends of the dataset's current network (with NumPy on

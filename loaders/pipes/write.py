@@ -62,7 +62,7 @@ from loaders.pipes.rejects import (
     seg_wkt,
     writer_field,
 )
-from loaders.pipes.topology import topology
+from loaders.pipes.topology import keep_stored_names, topology
 from loaders.sources.wkb import CURVE_FLAG, straightened_rows
 
 
@@ -185,6 +185,13 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
     # the later segments of a source key, and the nodes the others may use: a node the loader
     # made at a line end that no segment written uses is no delivered row (not read, not
     # loaded: a rejected line leaves no "point on no segment" behind)
+    if not delivery.survey:  # made nodes stored under their names of an older release
+        with psycopg.connect(conninfo) as c:
+            kept = keep_stored_names(c, delivery.points, delivery.segments, dataset,
+                                     (options or {}).get("snap"))
+        if kept:
+            report.notes.append(f"{kept} nodes made at line ends keep the names N000001… "
+                                "they are stored under")
     dup, used = _segments_to_write(delivery, pf, sf, dataset)
     nodes = [(i, p) for i, p in enumerate(delivery.points)
              if p.role == "node" and (p.key in used or not made_node(p))]
