@@ -147,6 +147,8 @@ def _lookup_land_use(classes: _Classes, cols, m, i) -> tuple[dict | None, str | 
 
 
 def _land_use_key(v: Any) -> Any:
+    if isinstance(v, (bool, np.bool_)):  # Excel's TRUE is no land use (not 01 耕地)
+        return str(v)
     if isinstance(v, (int, np.integer)) or (isinstance(v, float) and float(v).is_integer()):
         s = str(int(v))
         return s.zfill(4) if len(s) in (3, 4) else s.zfill(2)

@@ -75,7 +75,9 @@ def _code(v, field: str) -> str | None:
         raise RowProblem("bad_value", f"field {field!r}: the code {v!r} is stored as a "
                          "floating-point number and may have lost digits; store codes as text",
                          field)
-    s = str(int(v)) if isinstance(v, (int, np.integer)) else str(v).strip()
+    # (a true/false value is no code: "True" is refused below, not read as 1)
+    s = str(int(v)) if isinstance(v, (int, np.integer)) and not isinstance(
+        v, (bool, np.bool_)) else str(v).strip()
     if not s.isdigit():
         raise RowProblem("bad_value", f"field {field!r}: {s!r} is not a platform code", field)
     return s

@@ -152,6 +152,8 @@ def _code_text(v: Any) -> str | None:
     """A code as typed: Excel's 1.0 or 1 for '01' becomes '01'; text stays text."""
     if is_blank(v):
         return None
+    if isinstance(v, (bool, np.bool_)):  # Excel's TRUE is no code (not "01")
+        return str(v)
     if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer()):
         return str(int(v)).zfill(2)
     return str(v).strip()

@@ -165,3 +165,29 @@ def test_gpkg_boolean_field_in_number_columns_is_rejected(bdb, tmp_path):
     rej = _rejects(bdb, r.batch_id)
     assert [x[:2] for x in rej] == [(1, "bad_value"), (2, "bad_value"), (3, "bad_value")]
     assert {f for _n, _r, f, _m in rej} <= {"建筑高度", "建成年代"}, rej
+
+
+def test_true_false_in_a_code_field_is_no_code(bdb, tmp_path):
+    """A GeoPackage BOOLEAN as a parcel's land-use code is no code: rejected as unknown, not
+    read as 1 → 01 (耕地); a sensor type code typed TRUE is no type "01"; a unit code TRUE is
+    no platform code."""
+    import numpy as np
+
+    from loaders.planning import load_planning
+    from loaders.population import RowProblem, _code
+    from loaders.sensors import _code_text
+
+    x, y = bdb.x0, bdb.y0
+    path = tmp_path / "parcels.gpkg"
+    gpd.GeoDataFrame({"地块编码": ["A1", "A2"], "用地代码": [True, False], "容积率": [2.0, 2.0]},
+                     geometry=[box(x + 40 * k, y, x + 40 * k + 30, y + 30) for k in range(2)],
+                     crs=CRS).to_file(path, driver="GPKG")
+    info = pyogrio.read_info(path)
+    assert info["ogr_subtypes"][list(info["fields"]).index("用地代码")] == "OFSTBoolean"
+    r = load_planning(bdb.conninfo, bdb.profile, path, kind="parcels")
+    assert (r.read, r.loaded, r.rejected) == (2, 0, 2)
+    assert {x[1:3] for x in _rejects(bdb, r.batch_id)} == {("unknown_class", "用地代码")}
+    assert _code_text(True) == "True" and _code_text(np.bool_(False)) == "False"
+    assert _code_text(1) == "01"  # an integer still is the code it was typed as
+    with pytest.raises(RowProblem, match="not a platform code"):
+        _code(True, "单元编码")
