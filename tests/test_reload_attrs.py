@@ -406,3 +406,40 @@ def test_snapped_nodes_stored_under_their_old_names_keep_them(fresh_db, tmp_path
     assert (r.inserted, r.updated) == (3, 0), r.text()
     assert fresh_db.scalar("SELECT count(*) FROM pipe_points WHERE valid_to IS NULL "
                            "AND point_no LIKE 'N@%%'") == 2
+
+
+def test_a_new_node_beside_an_old_named_one_does_not_take_its_name(fresh_db, tmp_path,
+                                                                   monkeypatch):
+    """Snapped at 1 mm, a new line ending 5 mm west of a stored N000001… node (a node of its
+    own at that snap): the stored node keeps its name at its place, the new end is named by
+    its place — one new line, two new nodes, nothing changed."""
+    import pandas as pd
+    import shapely
+
+    from loaders.pipes import topology
+    from loaders.pipes.load import load_pipes_files
+
+    def load():
+        r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, None,
+                                lines=f"{gpkg}:pipes", class_opt="给水", dataset="snapped",
+                                snap=0.001)
+        return r
+
+    lines, gpkg = _snapped_lines(tmp_path)
+    lines = lines.drop(columns=["管段编号"])
+    pyogrio.write_dataframe(lines, gpkg, layer="pipes")
+    numbered = iter(range(1, 1000))
+    monkeypatch.setattr(topology, "_place_name", lambda xyz, taken: f"N{next(numbered):06d}")
+    load()
+    monkeypatch.undo()
+    nodes = "SELECT point_no, ST_X(geom), ST_Y(geom) FROM pipe_points WHERE valid_to IS NULL"
+    before = {n: (x, y) for n, x, y in fresh_db.rows(nodes)}
+    x0, y0 = shapely.get_coordinates(lines.geometry.iloc[0])[0]
+    extra = lines.iloc[[0]].copy()
+    extra["geometry"] = [shapely.LineString([(x0 - 30.0, y0, 34.0), (x0 - 0.005, y0, 34.0)])]
+    pyogrio.write_dataframe(lines.__class__(pd.concat([extra, lines], ignore_index=True),
+                                            crs=lines.crs), gpkg, layer="pipes")
+    r = load()
+    assert (r.inserted, r.updated) == (3, 0), r.text()
+    after = {n: (x, y) for n, x, y in fresh_db.rows(nodes)}
+    assert {n: after[n] for n in before} == before  # every old name where it was

@@ -192,8 +192,9 @@ def keep_stored_names(conn: psycopg.Connection, points: list[PointRec], segs: li
                       dataset: str, snap: float | None) -> int:
     """A dataset loaded before made nodes were named by place has them named N000001… (in
     line order). A node made now where such a stored one of its class is (within the snap
-    tolerance, at least 1 cm) takes the stored name, and the lines' ends with it: it keeps its
-    key and code, and so do the segments without ids keyed by their ends. Renamed in
+    tolerance; 1 cm if not known) takes the stored name, and the lines' ends with it: it keeps its
+    key and code, and so do the segments without ids keyed by their ends — the nearest pairs
+    first, so that a new node beside a stored one never takes its name. Renamed in
     ``points`` and ``segs``; how many."""
     made = [p for p in points if p.table == LINE_ENDS and not p.row and p.e is not None
             and (p.point_no or "").startswith("N@")]
@@ -209,17 +210,18 @@ def keep_stored_names(conn: psycopg.Connection, points: list[PointRec], segs: li
     taken = {p.point_no for p in points if p.point_no}
     tree = shapely.STRtree(shapely.points([(x, y) for *_, x, y in stored]))
     cls_of = [key[len(prefix):].rsplit(":", 1)[0] for key, *_ in stored]
+    # every (made, stored) pair of one class within the tolerance, nearest first: a node
+    # takes the name of the stored one it is nearest to, which no nearer node took
+    here = shapely.points([(p.e, p.n) for p in made])
+    mi, si = tree.query(here, predicate="dwithin", distance=snap or 0.01)
+    pairs = sorted((float(shapely.distance(here[a], tree.geometries[b])), made[a].e,
+                    made[a].n, stored[b][1], a) for a, b in zip(mi.tolist(), si.tolist())
+                   if cls_of[b] == (made[a].cls.key if made[a].cls else "XX"))
     names: dict[str, str] = {}
-    for p in sorted(made, key=lambda p: (p.e, p.n)):
-        here = shapely.Point(p.e, p.n)
-        near = tree.query(here, predicate="dwithin", distance=max(snap or 0.0, 0.01))
-        dist = shapely.distance(tree.geometries[near], here)
-        for k in near[np.lexsort((near, dist))].tolist():
-            old = stored[k][1]
-            if cls_of[k] == (p.cls.key if p.cls else "XX") and old not in taken:
-                names[p.point_no] = old
-                taken.add(old)
-                break
+    for _d, _e, _n, old, a in pairs:
+        if made[a].point_no not in names and old not in taken:
+            names[made[a].point_no] = old
+            taken.add(old)
     for p in made:
         p.point_no = names.get(p.point_no, p.point_no)
     for s in segs:
