@@ -36,11 +36,12 @@ from cim.errors import ConfigError
 from cim.profile import CityProfile
 from loaders.engine.pages import small_pages
 from loaders.pipes.gis import read_gis, split_layer
+from loaders.pipes.keys import default_dataset
 from loaders.pipes.qa import QAResult, Rules, run_checks
 from loaders.pipes.records import Delivery, PipeLoadReport, collector_paused
 from loaders.pipes.survey import read_survey
 from loaders.pipes.topology import topology
-from loaders.pipes.write import default_dataset, write_delivery
+from loaders.pipes.write import write_delivery
 from loaders.sources.tables import Mapping, read_mapping
 
 __all__ = [

@@ -11,8 +11,6 @@ reason; warnings become flags.
 from __future__ import annotations
 
 import itertools
-import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +37,14 @@ from loaders.engine.session import LoadSession
 from loaders.geometry import ewkb
 from loaders.pipes.attrs_json import attrs_texts_and_compared
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
+from loaders.pipes.keys import (
+    default_dataset,
+    errors,
+    keep_stored_orientation,
+    point_key,
+    seg_key,
+    segments_to_write,
+)
 from loaders.pipes.qa import QAResult
 from loaders.pipes.records import (
     FIELD_ZH,
@@ -64,96 +70,6 @@ from loaders.pipes.rejects import (
 )
 from loaders.pipes.topology import keep_stored_names, topology
 from loaders.sources.wkb import CURVE_FLAG, straightened_rows
-
-
-def default_dataset(paths: list[Path]) -> str:
-    if len(paths) == 1:
-        return paths[0].stem if paths[0].is_file() else paths[0].name
-    stems = [p.stem for p in paths]
-    common = re.sub(r"[_\-. 点段线成果表管]+$", "", os.path.commonprefix(stems))
-    return common or stems[0]
-
-
-def _source_key(dataset: str, pc: PipeClass | None, ident: str) -> str:
-    return f"{dataset}:{pc.key if pc else 'XX'}:{ident}"
-
-
-def _point_key(dataset: str, p: PointRec) -> str:
-    ident = p.point_no if p.role == "node" else f"{p.role}/{p.point_no}"
-    return _source_key(dataset, p.cls, ident or f"row{p.seq}")
-
-
-def _seg_key(dataset: str, s: SegRec) -> str:
-    ident = s.source_id or f"{s.start_no}-{s.end_no}"
-    return _source_key(dataset, s.cls, ident)
-
-
-def _segments_to_write(d: Delivery, pf, sf, dataset: str
-                       ) -> tuple[set[int], set[tuple[str, str]]]:
-    """What is known of the segments a delivery writes before anything is written: the
-    segments (indexes) that repeat the source key of an earlier one that may be written —
-    rejected as ``duplicate_source_id``, as the direct writer would (the first row of a key
-    wins) — and the node keys the segments that may be written use. A segment may be written
-    unless QA found an error in it or in one of its end points (it goes as
-    ``end_point_rejected``); the writer's own rejects (outside every district) are known only
-    as it writes."""
-    first: dict[tuple[str, str], int] = {}
-    for i, p in enumerate(d.points):
-        if p.role == "node" and p.point_no:
-            first.setdefault(p.key, i)
-
-    def loadable(k: tuple[str, str]) -> bool:
-        i = first.get(k)
-        if i is None:
-            return False
-        p = d.points[i]
-        return not _errors(pf.get(i)) and p.cls is not None and p.e is not None
-
-    seen: set[str] = set()
-    dup: set[int] = set()
-    used: set[tuple[str, str]] = set()
-    for i, s in enumerate(d.segments):
-        a, b = s.key("start"), s.key("end")
-        if _errors(sf.get(i)) or not (loadable(a) and loadable(b)):
-            continue
-        key = _seg_key(dataset, s)
-        if key in seen:
-            dup.add(i)
-            continue
-        seen.add(key)
-        used.update((a, b))
-    return dup, used
-
-
-def _keep_stored_orientation(known: Known, keys: list[str], segs: list[SegRec],
-                             dataset: str) -> int:
-    """A segment without an id is keyed by its ends (``start-end``): one delivered the other
-    way round (the same pipe surveyed from its other end) keeps the key — and code — it is
-    stored under, ``end-start``, where its own key is no current key of the dataset, the
-    reversed one is, and no other segment of the delivery has it (``keys`` changed in place;
-    how many). No stored segment is keyed anew. QA rejects a reversed duplicate within one
-    delivery (``reversed_segment``)."""
-    if not known.current:
-        return 0
-    idless = [j for j, s in enumerate(segs) if not s.source_id]
-    if not idless:
-        return 0
-    # the converter looks the same keys up again: answered from Known's cache of the load
-    at = known.positions(np.array([keys[j] for j in idless], dtype=object))
-    unknown = [j for j, a in zip(idless, at.tolist()) if a < 0]
-    if not unknown:
-        return 0
-    turned = [_source_key(dataset, segs[j].cls, f"{segs[j].end_no}-{segs[j].start_no}")
-              for j in unknown]
-    delivered = set(keys)
-    n = 0
-    for j, k, a in zip(unknown, turned,
-                       known.positions(np.array(turned, dtype=object)).tolist()):
-        if a >= 0 and k not in delivered:
-            keys[j] = k
-            delivered.add(k)
-            n += 1
-    return n
 
 
 def write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa: QAResult, *,
@@ -192,7 +108,7 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
         if kept:
             report.notes.append(f"{kept} nodes made at line ends keep the names N000001… "
                                 "they are stored under")
-    dup, used = _segments_to_write(delivery, pf, sf, dataset)
+    dup, used = segments_to_write(delivery, pf, sf, dataset)
     nodes = [(i, p) for i, p in enumerate(delivery.points)
              if p.role == "node" and (p.key in used or not made_node(p))]
     valves = [(i, p) for i, p in enumerate(delivery.points) if p.role != "node"]
@@ -276,12 +192,6 @@ def _flags(findings) -> list[str]:
     if not findings:  # most rows
         return []
     return sorted({f.rule for f in findings if f.severity == "warning"})
-
-
-def _errors(findings):
-    if not findings:
-        return []
-    return [f for f in findings if f.severity == "error"]
 
 
 class _Chunk:
@@ -429,8 +339,8 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
                   columns: dict[str, dict[str, str]]) -> dict[str, str]:
     rejects, keys, ok = [], [], []
     for i, p in nodes:
-        key = _point_key(dataset, p)
-        errs = _errors(pf.get(i, []))
+        key = point_key(dataset, p)
+        errs = errors(pf.get(i, []))
         if errs:
             f = errs[0]
             rejects.append(reject(p, f.rule, finding_message(f), key, f.field, point_wkt(p)))
@@ -472,14 +382,14 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         if p.role == "node" and p.point_no:
             node_by_key.setdefault(p.key, p)
     # each end point's source key once (not once a segment end)
-    key_of = {k: _point_key(dataset, p) for k, p in node_by_key.items()}
+    key_of = {k: point_key(dataset, p) for k, p in node_by_key.items()}
     rejects, keys = [], {}
     why = dict(conn.execute("SELECT source_key, reason FROM load_rejects WHERE batch_id = %s "
                             "AND source_key IS NOT NULL", (session.report.batch_id,)).fetchall())
     ok: list[tuple[int, SegRec, PointRec, PointRec, str, str, str]] = []
     for i, s in enumerate(d.segments):
-        key = _seg_key(dataset, s)
-        errs = _errors(sf.get(i, []))
+        key = seg_key(dataset, s)
+        errs = errors(sf.get(i, []))
         if errs:
             f = errs[0]
             rejects.append(reject(s, f.rule, finding_message(f), key, f.field,
@@ -561,7 +471,7 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
     seg_keys = [t[6] for t in ok]
 
     def chunks(known: Known) -> Iterator[_Chunk]:
-        turned = _keep_stored_orientation(known, seg_keys, segs, dataset)
+        turned = keep_stored_orientation(known, seg_keys, segs, dataset)
         if turned:
             report.notes.append(f"{turned} segments delivered with their ends exchanged keep "
                                 "the key and code they are stored under")
@@ -591,8 +501,8 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
     rejects: list[Reject] = []
     pts, classes, seg_of, keys, flag_lists = [], [], [], [], []
     for i, p in valves:
-        key = _point_key(dataset, p)
-        errs = _errors(pf.get(i, []))
+        key = point_key(dataset, p)
+        errs = errors(pf.get(i, []))
         if errs:
             f = errs[0]
             rejects.append(reject(p, f.rule, finding_message(f), key, f.field))

@@ -1,0 +1,116 @@
+"""A pipe delivery's source keys, decided before anything is written.
+
+A point is keyed by its class and number, a segment by its class and id, or by its ends
+(``start-end``) where it has none; the dataset's name prefixes both. What a delivery writes is
+known in part before the write — segments that repeat an earlier one's key, the nodes the
+segments that may be written use — and a segment delivered with its ends exchanged keeps the
+key it is stored under (:func:`keep_stored_orientation`)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from loaders.engine.known import Known
+from loaders.pipes.dictionaries import PipeClass
+from loaders.pipes.records import Delivery, PointRec, SegRec
+
+
+def errors(findings) -> list:
+    """The errors among a record's QA findings (warnings only flag)."""
+    if not findings:
+        return []
+    return [f for f in findings if f.severity == "error"]
+
+
+def default_dataset(paths: list[Path]) -> str:
+    if len(paths) == 1:
+        return paths[0].stem if paths[0].is_file() else paths[0].name
+    stems = [p.stem for p in paths]
+    common = re.sub(r"[_\-. 点段线成果表管]+$", "", os.path.commonprefix(stems))
+    return common or stems[0]
+
+
+def source_key(dataset: str, pc: PipeClass | None, ident: str) -> str:
+    return f"{dataset}:{pc.key if pc else 'XX'}:{ident}"
+
+
+def point_key(dataset: str, p: PointRec) -> str:
+    ident = p.point_no if p.role == "node" else f"{p.role}/{p.point_no}"
+    return source_key(dataset, p.cls, ident or f"row{p.seq}")
+
+
+def seg_key(dataset: str, s: SegRec) -> str:
+    ident = s.source_id or f"{s.start_no}-{s.end_no}"
+    return source_key(dataset, s.cls, ident)
+
+
+def segments_to_write(d: Delivery, pf, sf, dataset: str
+                       ) -> tuple[set[int], set[tuple[str, str]]]:
+    """What is known of the segments a delivery writes before anything is written: the
+    segments (indexes) that repeat the source key of an earlier one that may be written —
+    rejected as ``duplicate_source_id``, as the direct writer would (the first row of a key
+    wins) — and the node keys the segments that may be written use. A segment may be written
+    unless QA found an error in it or in one of its end points (it goes as
+    ``end_point_rejected``); the writer's own rejects (outside every district) are known only
+    as it writes."""
+    first: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(d.points):
+        if p.role == "node" and p.point_no:
+            first.setdefault(p.key, i)
+
+    def loadable(k: tuple[str, str]) -> bool:
+        i = first.get(k)
+        if i is None:
+            return False
+        p = d.points[i]
+        return not errors(pf.get(i)) and p.cls is not None and p.e is not None
+
+    seen: set[str] = set()
+    dup: set[int] = set()
+    used: set[tuple[str, str]] = set()
+    for i, s in enumerate(d.segments):
+        a, b = s.key("start"), s.key("end")
+        if errors(sf.get(i)) or not (loadable(a) and loadable(b)):
+            continue
+        key = seg_key(dataset, s)
+        if key in seen:
+            dup.add(i)
+            continue
+        seen.add(key)
+        used.update((a, b))
+    return dup, used
+
+
+def keep_stored_orientation(known: Known, keys: list[str], segs: list[SegRec],
+                             dataset: str) -> int:
+    """A segment without an id is keyed by its ends (``start-end``): one delivered the other
+    way round (the same pipe surveyed from its other end) keeps the key — and code — it is
+    stored under, ``end-start``, where its own key is no current key of the dataset, the
+    reversed one is, and no other segment of the delivery has it (``keys`` changed in place;
+    how many). No stored segment is keyed anew. QA rejects a reversed duplicate within one
+    delivery (``reversed_segment``)."""
+    if not known.current:
+        return 0
+    idless = [j for j, s in enumerate(segs) if not s.source_id]
+    if not idless:
+        return 0
+    # the converter looks the same keys up again: answered from Known's cache of the load
+    at = known.positions(np.array([keys[j] for j in idless], dtype=object))
+    unknown = [j for j, a in zip(idless, at.tolist()) if a < 0]
+    if not unknown:
+        return 0
+    turned = [source_key(dataset, segs[j].cls, f"{segs[j].end_no}-{segs[j].start_no}")
+              for j in unknown]
+    delivered = set(keys)
+    n = 0
+    for j, k, a in zip(unknown, turned,
+                       known.positions(np.array(turned, dtype=object)).tolist()):
+        if a >= 0 and k not in delivered:
+            keys[j] = k
+            delivered.add(k)
+            n += 1
+    return n
