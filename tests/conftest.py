@@ -51,6 +51,13 @@ class TestDB:
         with psycopg.connect(self.conninfo) as conn:
             return conn.execute(query, params).fetchall()
 
+    def big_cell(self) -> tuple[str, float, float]:
+        """(code, x, y of the centroid) of the first unit grid cell of 任城区 larger than
+        240,000 m²: room for a few test features well inside the city and one cell."""
+        return self.rows("SELECT code, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) "
+                         "FROM grid_cells WHERE valid_to IS NULL AND district_code = '370811' "
+                         "AND ST_Area(geom) > 240000 ORDER BY code LIMIT 1")[0]
+
 
 def server_url() -> str:
     """URL of any database on the server the tests use."""

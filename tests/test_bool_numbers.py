@@ -91,9 +91,7 @@ def bdb(jining_profile):
     from cim.db.engine import drop_database
 
     d = make_db("boolnum", jining_profile)
-    d.x0, d.y0 = d.rows("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM "
-                        "grid_cells WHERE valid_to IS NULL AND district_code = '370811' "
-                        "AND ST_Area(geom) > 240000 ORDER BY code LIMIT 1")[0]
+    _cell, d.x0, d.y0 = d.big_cell()
     yield d
     drop_database(server_url(), d.name)
 

@@ -26,10 +26,7 @@ def bdb(jining_profile):
     from cim.db.engine import drop_database
 
     d = make_db("base", jining_profile)
-    cell = d.rows("SELECT code, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM grid_cells "
-                  "WHERE valid_to IS NULL AND district_code = '370811' "
-                  "AND ST_Area(geom) > 240000 ORDER BY code LIMIT 1")[0]
-    d.cell, d.x0, d.y0 = cell
+    d.cell, d.x0, d.y0 = d.big_cell()
     yield d
     drop_database(server_url(), d.name)
 

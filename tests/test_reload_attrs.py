@@ -167,9 +167,7 @@ def test_a_staged_layers_attribute_changed_alone_gets_a_new_version(fresh_db, tm
 
     from loaders.city_base import load_base
 
-    x, y = fresh_db.rows("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM "
-                         "grid_cells WHERE valid_to IS NULL AND ST_Area(geom) > 240000 "
-                         "ORDER BY code LIMIT 1")[0]
+    _cell, x, y = fresh_db.big_cell()
     recs = [{"编号": f"R{k}", "道路名称": "太白湖路", "道路等级": "主干路", "红线宽度": "40",
              "车道数": 6, "养护单位X": "市政一处"} for k in range(3)]
     geoms = [LineString([(x - 200, y + 10 * k), (x + 200, y + 10 * k)]) for k in range(3)]
@@ -278,9 +276,7 @@ def test_a_staged_field_that_only_flags_is_compared(fresh_db, tmp_path):
 
     from loaders.city_base import load_base
 
-    x, y = fresh_db.rows("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM "
-                         "grid_cells WHERE valid_to IS NULL AND ST_Area(geom) > 240000 "
-                         "ORDER BY code LIMIT 1")[0]
+    _cell, x, y = fresh_db.big_cell()
     recs = [{"编号": f"G{k}", "名称": f"公园{k}", "绿地类型": "社区公园", "面积": 900.0}
             for k in range(3)]
     geoms = [box(x + 40 * k, y, x + 40 * k + 30, y + 30) for k in range(3)]

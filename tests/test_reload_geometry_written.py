@@ -155,9 +155,7 @@ def test_staged_layers_reexported_to_shapefile_stay_unchanged(fresh_db, tmp_path
 
     from loaders.city_base import load_base
 
-    x, y = fresh_db.rows("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM "
-                         "grid_cells WHERE valid_to IS NULL AND ST_Area(geom) > 240000 "
-                         "ORDER BY code LIMIT 1")[0]
+    _cell, x, y = fresh_db.big_cell()
     recs = [{"编号": f"G{k}", "名称": f"公园{k}", "绿地类型": "社区公园", "面积": 900}
             for k in range(4)]
     geoms = shapely.orient_polygons(np.array(

@@ -32,9 +32,7 @@ def sdb(jining_profile):
     from cim.db.engine import drop_database
 
     d = make_db("stgrej", jining_profile)
-    d.x0, d.y0 = d.rows("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM "
-                        "grid_cells WHERE valid_to IS NULL AND district_code = '370811' "
-                        "AND ST_Area(geom) > 240000 ORDER BY code LIMIT 1")[0]
+    _cell, d.x0, d.y0 = d.big_cell()
     d.xmax = d.scalar("SELECT ST_XMax(ST_Extent(geom)) FROM admin_divisions "
                       "WHERE valid_to IS NULL AND level = 3")
     yield d
