@@ -307,8 +307,7 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
                         # reject of the merge keeps, as a reject of the converter does
                         delivered_wkt=_delivered_wkt(row, t, m), **vals)
         report.read = len(t.rows)
-        w = session.writer(SENSORS, profile.srid, layer_code_of(profile, SENSORS.name),
-                           coords.epsg)
+        w = session.writer(SENSORS, profile.srid, layer_code_of(profile, SENSORS.name))
         w.attrs_skip = tuple(columned)  # (rows loaded before kept every field in attrs)
         w.create_staging()
         w.copy_rows(rows)

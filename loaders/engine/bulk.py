@@ -176,16 +176,13 @@ class BulkWriter:
     """Stages one load of one layer and merges it; used inside the caller's transaction."""
 
     def __init__(self, conn: psycopg.Connection, layer: LayerDef, srid: int, batch_id: int,
-                 layer_code: str | None = None, source_srid: int | None = None, *,
-                 scope: RetireScope, source_crs: str | None = None) -> None:
+                 layer_code: str | None = None, *, scope: RetireScope) -> None:
         self.conn = conn
         # replace mode: what this write brought joins the delivery's scope, retired at its end
         self.scope = scope
-        # rejects keep their geometry in the delivery's CRS (``source_crs`` as recorded in
-        # load_batches, else EPSG:``source_srid``), so they can be fixed and reloaded: the
-        # converters give it as delivered (their rejects; the staged rows' DELIVERED column)
-        self.source_srid = source_srid
-        self.reject_crs = source_crs or (f"EPSG:{source_srid}" if source_srid else None)
+        # rejects keep their geometry in the delivery's CRS, so they can be fixed and
+        # reloaded: the converters give it as delivered (their rejects; the staged rows'
+        # DELIVERED column)
         self.layer = layer
         self.srid = srid
         self.batch_id = batch_id

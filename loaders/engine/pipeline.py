@@ -153,7 +153,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
         ctx, epsg = _context(conninfo, profile, src, report, first, crs, dataset, mapping,
                              aliases, options)
         session.begin()
-        writer = session.writer(layer, srid, layer_code, epsg)
+        writer = session.writer(layer, srid, layer_code)
         writer.create_staging()
         for b in itertools.chain([first] if first is not None else [], batches):
             rows, rejects = converter(b, ctx)
@@ -274,7 +274,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     from loaders.engine import direct, direct_writer, workers
     from loaders.engine import fingerprint as fpmod
 
-    writer = direct_writer.DirectWriter(session.writer(layer, srid, layer_code, epsg))
+    writer = direct_writer.DirectWriter(session.writer(layer, srid, layer_code))
     writer.lock()
     if not dropped:  # an initial load killed while this one waited for the lock dropped them
         indexes.restore(conn, layer)

@@ -82,12 +82,10 @@ class LoadSession:
         self.scope = bulk.RetireScope(self.conn, self.report.batch_id)
         return self.conn
 
-    def writer(self, layer: LayerDef, srid: int, layer_code: str | None,
-               source_srid: int | None = None) -> bulk.BulkWriter:
+    def writer(self, layer: LayerDef, srid: int, layer_code: str | None) -> bulk.BulkWriter:
         assert self.conn is not None and self.scope is not None, "call begin() first"
         return bulk.BulkWriter(self.conn, layer, srid, self.report.batch_id, layer_code,
-                               source_srid, scope=self.scope,
-                               source_crs=self.report.source_crs)
+                               scope=self.scope)
 
     def retire(self, layer: LayerDef | None = None) -> int:
         """Replace mode: retire what the whole delivery left out of ``layer`` (of every layer

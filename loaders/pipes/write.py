@@ -222,7 +222,7 @@ def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_sri
     every district, a repeated source key) name the record's table, row and field
     (``columns``: the delivery's) and keep its geometry as delivered (``wkt``), like the
     QA's. ``chunks`` may be made from the dataset's known keys (a callable taking them)."""
-    w = DirectWriter(session.writer(layer, srid, layer_code, src_srid))
+    w = DirectWriter(session.writer(layer, srid, layer_code))
     w.lock()  # what is current cannot change under the load: read once
     known = fetch_known(conn, layer, dataset, session.conninfo, attrs_skip=PROVENANCE)
     try:
