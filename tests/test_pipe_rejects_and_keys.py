@@ -136,20 +136,36 @@ def test_nodes_made_for_rejected_lines_are_not_loaded(fresh_db, tmp_path):
 
 
 def test_made_node_outside_the_city_is_a_reject_without_a_row(fresh_db, tmp_path):
-    """A node made at a line end has no row of its own: its reject names the line's."""
+    """A node made at a line end has no row of its own: its reject names the line's. The
+    line goes with it (end_point_rejected), and the node made at its other end, inside the
+    city, is neither loaded nor read: it would be a point on no segment."""
     e, n = 39_460_300.0, 3_917_200.0
     path = tmp_path / "far.gpkg"
-    gpd.GeoDataFrame({"管段编号": ["P1"], "起点号": ["A"], "终点号": ["B"]},
-                     geometry=[shapely.LineString([(e, n), (e - 100_000, n)])],
+    gpd.GeoDataFrame({"管段编号": ["P1", "P2"], "起点号": ["A", "C"], "终点号": ["B", "D"]},
+                     geometry=[shapely.LineString([(e, n), (e - 100_000, n)]),  # B far west
+                               shapely.LineString([(e, n + 50), (e, n + 100)])],  # inside
                      crs="EPSG:4527").to_file(path, layer="pipes", engine="pyogrio")
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
                             class_opt="给水", dataset="far")
-    assert r.read == r.loaded + r.rejected == 3
+    # read: the two lines, B (rejected: the reason P1 goes) and C, D (P2's ends); not A
+    assert (r.read, r.loaded, r.rejected) == (5, 3, 2), r.text()
+    assert r.rejected_by_reason == {"outside_area": 1, "end_point_rejected": 1}
+    pts = sorted(k for (k,) in fresh_db.rows(
+        "SELECT point_no FROM pipe_points WHERE valid_to IS NULL"))
+    assert pts == ["C", "D"]
+    assert any("1 nodes made at the ends of rejected lines not loaded" in x for x in r.notes)
     out = [x for x in fresh_db.rows(
         "SELECT row_number, field, message FROM load_rejects WHERE batch_id = %s AND "
         "reason = 'outside_area'", (r.batch_id,))]
     assert len(out) == 1 and out[0][:2] == (None, "geometry"), out
     assert out[0][2].startswith("(line ends) of far.gpkg:pipes row 1: "), out
+    msg, field = fresh_db.rows("SELECT message, field FROM load_rejects WHERE batch_id = %s "
+                               "AND reason = 'end_point_rejected'", (r.batch_id,))[0]
+    assert "end point B" in msg and "outside_area" in msg and field == "终点号", (msg, field)
+    # a reload of the same delivery reads and rejects the same, changes nothing
+    r2, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
+                             class_opt="给水", dataset="far")
+    assert (r2.read, r2.unchanged, r2.inserted, r2.rejected) == (5, 3, 0, 2), r2.text()
 
 
 # -- fault 3: a segment surveyed the other way round ---------------------------------------

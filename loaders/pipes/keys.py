@@ -13,8 +13,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+import shapely
 
 from loaders.engine.known import Known
+from loaders.engine.places import AreaIndex
 from loaders.pipes.dictionaries import PipeClass
 from loaders.pipes.records import Delivery, PointRec, SegRec
 
@@ -48,15 +50,19 @@ def seg_key(dataset: str, s: SegRec) -> str:
     return source_key(dataset, s.cls, ident)
 
 
-def segments_to_write(d: Delivery, pf, sf, dataset: str
-                       ) -> tuple[set[int], set[tuple[str, str]]]:
+def segments_to_write(d: Delivery, pf, sf, dataset: str, areas: AreaIndex | None = None
+                      ) -> tuple[set[int], set[tuple[str, str]]]:
     """What is known of the segments a delivery writes before anything is written: the
     segments (indexes) that repeat the source key of an earlier one that may be written —
     rejected as ``duplicate_source_id``, as the direct writer would (the first row of a key
-    wins) — and the node keys the segments that may be written use. A segment may be written
-    unless QA found an error in it or in one of its end points (it goes as
-    ``end_point_rejected``); the writer's own rejects (outside every district) are known only
-    as it writes."""
+    wins) — and the node keys the segments that may be written use.
+
+    A segment may be written unless QA found an error in it or in one of its end points, or
+    the writer rejects an end point as lying outside every district (``areas``, the rule the
+    writer places by): it then goes as ``end_point_rejected``. Such an end stays among the
+    nodes used (its own reject tells why the segment went); the segment's other ends do not:
+    a node the loader made there only for it is neither loaded nor read. (A segment between
+    two placed nodes touches their districts: it is never outside itself.)"""
     first: dict[tuple[str, str], int] = {}
     for i, p in enumerate(d.points):
         if p.role == "node" and p.point_no:
@@ -69,6 +75,7 @@ def segments_to_write(d: Delivery, pf, sf, dataset: str
         p = d.points[i]
         return not errors(pf.get(i)) and p.cls is not None and p.e is not None
 
+    outside = _outside(d, first, areas) if areas is not None else set()
     seen: set[str] = set()
     dup: set[int] = set()
     used: set[tuple[str, str]] = set()
@@ -81,8 +88,19 @@ def segments_to_write(d: Delivery, pf, sf, dataset: str
             dup.add(i)
             continue
         seen.add(key)
-        used.update((a, b))
+        used.update(k for k in (a, b) if k in outside or not outside & {a, b})
     return dup, used
+
+
+def _outside(d: Delivery, first: dict[tuple[str, str], int], areas: AreaIndex
+             ) -> set[tuple[str, str]]:
+    """The keys of the nodes (each key's first) that lie outside every district."""
+    keys = [k for k, i in first.items() if d.points[i].e is not None]
+    if not keys:
+        return set()
+    pts = [d.points[first[k]] for k in keys]
+    dist, _ = areas.place(shapely.points([(p.e, p.n) for p in pts]), True, False)
+    return {k for k, di in zip(keys, dist.tolist()) if di < 0}
 
 
 def keep_stored_orientation(known: Known, keys: list[str], segs: list[SegRec],

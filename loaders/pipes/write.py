@@ -31,7 +31,7 @@ from loaders.engine.direct import Converted, DirectConverter
 from loaders.engine.direct_writer import DirectWriter
 from loaders.engine.known import SEP, Known, fetch_known
 from loaders.engine.pipeline import skip_fk_checks, sql_analyze
-from loaders.engine.places import Areas, fetch_areas
+from loaders.engine.places import AreaIndex, Areas, fetch_areas
 from loaders.engine.report import Reject
 from loaders.engine.session import LoadSession
 from loaders.geometry import ewkb
@@ -98,9 +98,6 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
     pf = qa.by_target("points")
     sf = qa.by_target("segments")
     src_srid = delivery.source_srid if delivery.source_srid not in (None, srid) else None
-    # the later segments of a source key, and the nodes the others may use: a node the loader
-    # made at a line end that no segment written uses is no delivered row (not read, not
-    # loaded: a rejected line leaves no "point on no segment" behind)
     if not delivery.survey:  # made nodes stored under their names of an older release
         with psycopg.connect(conninfo) as c:
             kept = keep_stored_names(c, delivery.points, delivery.segments, dataset,
@@ -108,13 +105,7 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
         if kept:
             report.notes.append(f"{kept} nodes made at line ends keep the names N000001… "
                                 "they are stored under")
-    dup, used = segments_to_write(delivery, pf, sf, dataset)
-    nodes = [(i, p) for i, p in enumerate(delivery.points)
-             if p.role == "node" and (p.key in used or not made_node(p))]
     valves = [(i, p) for i, p in enumerate(delivery.points) if p.role != "node"]
-    made = sum(1 for _, p in nodes if made_node(p))
-    unused = sum(1 for p in delivery.points if made_node(p)) - made
-    report.read = len(delivery.points) - unused + len(delivery.segments)
     layers = (PIPE_POINTS, PIPE_SEGMENTS)  # locked in this order by every pipe load
     dropped: dict[str, list] = {}
     dropping = False  # whether this load may have dropped an index (even if it then failed)
@@ -128,7 +119,8 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             # (loaders.engine.indexes), before its transaction begins
             dropping = True
             for layer in layers:
-                dropped[layer.table] = indexes.drop_for_initial_load(conn, layer, report.read)
+                dropped[layer.table] = indexes.drop_for_initial_load(
+                    conn, layer, len(delivery.points) + len(delivery.segments))
             for layer in layers:
                 merge_lock(conn, layer.table)
                 if not dropped[layer.table]:  # what a killed initial load dropped: back
@@ -138,6 +130,15 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             # features in both
             assert PIPE_SEGMENTS.derived_columns() == PIPE_POINTS.derived_columns()
             areas = fetch_areas(conn, PIPE_POINTS)
+            # the later segments of a source key, and the nodes the others may use: a node
+            # the loader made at a line end that no segment written uses is no delivered row
+            # (not read, not loaded: a rejected line leaves no "point on no segment" behind)
+            dup, used = segments_to_write(delivery, pf, sf, dataset, AreaIndex(areas))
+            nodes = [(i, p) for i, p in enumerate(delivery.points)
+                     if p.role == "node" and (p.key in used or not made_node(p))]
+            made = sum(1 for _, p in nodes if made_node(p))
+            unused = sum(1 for p in delivery.points if made_node(p)) - made
+            report.read = len(delivery.points) - unused + len(delivery.segments)
             if made:
                 report.notes.append(f"read includes {made} topology nodes made from line ends")
             if unused:
@@ -405,15 +406,17 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         ps, pe = node_by_key.get(a), node_by_key.get(b)
         ks, ke = key_of.get(a), key_of.get(b)
         if ks not in point_codes or ke not in point_codes:
-            bad = ps if ks not in point_codes else pe
-            bk = ks if ks not in point_codes else ke
+            # the end with a reject of its own names why (the other may be a node made only
+            # for this segment, not loaded: segments_to_write)
+            missing = [(k, p, end) for k, p, end in ((ks, ps, "start"), (ke, pe, "end"))
+                       if k not in point_codes]
+            bk, bad, end = next((m for m in missing if m[0] in why), missing[0])
             reason = why.get(bk, "not loaded")
             rejects.append(reject(s, "end_point_rejected",
                                    f"{s.table} row {s.row}: segment {s.label}: its end point "
                                    f"{bad.point_no if bad else '?'} was rejected ({reason}) / "
                                    f"端点 {bad.point_no if bad else '?'} 未入库（{reason}）",
-                                   key, end_field(s, "start" if ks not in point_codes
-                                                  else "end", d.columns),
+                                   key, end_field(s, end, d.columns),
                                    seg_wkt(s, node_by_key)))
             continue
         ok.append((i, s, ps, pe, ks, ke, key))
