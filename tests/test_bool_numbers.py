@@ -116,8 +116,9 @@ def test_excel_true_in_ground_elevation_is_rejected(bdb, tmp_path):
     wb.save(src)
     r, _ = load_pipes_files(bdb.conninfo, bdb.profile, [src])
     rej = _rejects(bdb, r.batch_id)
-    # a pipe reject names the field by its Chinese name (loaders.pipes.records.FIELD_ZH)
-    assert [x[:3] for x in rej] == [(2, "bad_value", "终点埋深"), (3, "bad_value", "地面高程")]
+    # a pipe reject names the field as the sheet has it
+    assert [x[:3] for x in rej] == [(2, "bad_value", "终点埋深(m)"),
+                                    (3, "bad_value", "地面高程(m)")]
     assert all('"True"' in m or '"False"' in m for _n, reason, _f, m in rej
                if reason == "bad_value")
     assert r.read == r.loaded + r.rejected

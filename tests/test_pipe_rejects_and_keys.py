@@ -86,6 +86,33 @@ def test_survey_rejects_name_their_tables_row_and_field(fresh_db, tmp_path):
         (PTS, "4", "duplicate_point", "点号"), (PTS, "5", "outside_area", "X坐标/Y坐标")]
 
 
+def test_survey_value_rejects_name_the_delivered_column(fresh_db, tmp_path):
+    """A value that is missing or does not parse is named by the column as the table has it
+    (点号, X坐标, 起点号, 起点埋深(m)), not by the standard's name (物探点号, X, 起始点号, 起点埋深),
+    as the writer's rejects and QA's findings name theirs."""
+    _write(tmp_path / SEGS, [
+        ["起点号", "终点号", "起点埋深(m)", "终点埋深(m)", "材质", "管径(mm)"],
+        ["JS1", "JS2", "1.5", "1.5", "钢", "DN300"],     # row 2: loaded
+        ["", "JS2", "1.5", "1.5", "钢", "DN300"],        # row 3: no start point
+        ["JS2", "JS1", "深", "1.5", "钢", "DN300"]])      # row 4: a depth that is no number
+    _write(tmp_path / PTS, [
+        ["点号", "特征", "X坐标", "Y坐标", "地面高程(m)"],
+        ["JS1", "直线点", f"{N0:.3f}", f"{E0:.3f}", "36.3"],          # row 2
+        ["JS2", "直线点", f"{N0 + 20:.3f}", f"{E0:.3f}", "36.3"],     # row 3
+        ["", "直线点", f"{N0 + 40:.3f}", f"{E0:.3f}", "36.3"],        # row 4: no number
+        ["JS4", "直线点", "北", f"{E0:.3f}", "36.3"]])                # row 5: X no number
+    r, qa = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path])
+    got = {(t, row, reason, field) for row, reason, field, _m, t, _r in (
+        (x[0], x[1], x[2], x[3], x[4], x[5]) for x in fresh_db.rows(
+            "SELECT row_number, reason, field, message, attrs->>'_table', "
+            "(attrs->>'_row')::int FROM load_rejects WHERE batch_id = %s", (r.batch_id,)))}
+    assert got == {(PTS, 4, "missing_value", "点号"), (PTS, 5, "bad_value", "X坐标"),
+                   (SEGS, 3, "missing_value", "起点号"),
+                   (SEGS, 4, "bad_value", "起点埋深(m)")}, got
+    found = {(f.table, f.row, f.rule, f.field) for f in qa.findings if f.severity == "error"}
+    assert got <= found, found
+
+
 # -- fault 2: nodes made at the ends of rejected lines ----------------------------------------
 def _network(path: Path) -> Path:
     """Lines named by node ids (rows 1–4) and a node layer (rows 1–2), EPSG:4527."""

@@ -83,7 +83,7 @@ class ClassResolver:
         if not is_blank(sub_value) and pc is not None:
             sub = self.dicts.find_class(self.mapping.translate("subclass", sub_value))
             if sub is None or sub.code != pc.code or not sub.subclass_name:
-                return None, ("bad_value", "管线小类", sub_value,
+                return None, ("bad_value", SUBCLASS_ZH, sub_value,
                               f"not a subclass of {pc.name} (pipe_subclasses.csv)")
             pc = sub
         return pc, None
@@ -132,6 +132,7 @@ def _count(x: Any) -> int | None:
 
 # (source attribute, record attribute, column named in problems, parser) of a segment, in the
 # order its problems are listed; the ends' ids come first (a missing one is named after them)
+SUBCLASS_ZH = "管线小类"  # the subclass column named in problems
 SEGMENT_IDS = (("source_id", "source_id", "管段编号", text_id),
                ("start_no", "start_no", FIELD_ZH["start_no"], text_id),
                ("end_no", "end_no", FIELD_ZH["end_no"], text_id))

@@ -28,6 +28,7 @@ from loaders.pipes.fields import (
     SEGMENT_COLUMNED,
     SEGMENT_IDS,
     SEGMENT_VALUES,
+    SUBCLASS_ZH,
     ClassResolver,
     class_column,
     field_aliases,
@@ -133,7 +134,7 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
         raise InputError("no pipe point or segment table found (expected columns such as "
                          "物探点号, X, Y, 地面高程 or 起始点号, 终止点号)",
                          path=", ".join(map(str, paths)))
-    _inherit_point_classes(points, segments, dicts)
+    _inherit_point_classes(points, segments, dicts, columns)
     d = Delivery(points=points, segments=segments, tables=names, survey=True, notes=notes,
                  files=files, inputs=[Path(p) for p in paths], columns=columns)
     _survey_coordinates(d, profile, crs)
@@ -233,6 +234,7 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             for i in np.flatnonzero(v[a] == None):  # noqa: E711
                 if not any(f == zh for _, f, _, _ in problems[i]):
                     problems[i].append(("missing_value", zh, None, "empty"))
+        _as_delivered(problems, spec, headers, idx)
         recs = _records(PointRec, name, seqs, row_numbers, _storing(attrs, stored, problems),
                         classes, problems, {attr: v[src] for src, attr, _, _ in spec})
         features: dict[tuple, Any] = {}
@@ -257,6 +259,7 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     v = parse_columns(SEGMENT_VALUES, {src: raw(src) for src, *_ in SEGMENT_VALUES}, problems)
     v.update(ids)
     spec = [x for x in SEGMENT_IDS + SEGMENT_VALUES if x[1] is not None]
+    _as_delivered(problems, SEGMENT_IDS + SEGMENT_VALUES, headers, idx)
     recs = _records(SegRec, name, seqs, row_numbers, _storing(attrs, stored, problems),
                     classes, problems, {attr: v[src] for src, attr, _, _ in spec})
     looked: dict[tuple, tuple] = {}
@@ -268,6 +271,22 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             looked[k] = (s_.material, s_.burial, s_.status)
         s_.material, s_.burial, s_.status = looked[k]
     return recs, skipped
+
+
+def _as_delivered(problems: list[list], spec, headers: tuple, idx: dict[str, int]) -> None:
+    """The rows' problems name the column as the table has it (点号, not the standard's
+    物探点号), as the writer's rejects and QA's findings do (records.column_name); a field the
+    table has no column for keeps the standard's name."""
+    named = {FIELD_ZH[a]: headers[j] for a, j in idx.items() if a in FIELD_ZH}
+    named.update({fname: headers[idx[src]] for src, _attr, fname, _parse in spec
+                  if src in idx})
+    if "subclass" in idx:
+        named[SUBCLASS_ZH] = headers[idx["subclass"]]
+    named = {k: v for k, v in named.items() if k != v}
+    if named:
+        for pr in problems:
+            if pr:
+                pr[:] = [(rule, named.get(f, f), value, msg) for rule, f, value, msg in pr]
 
 
 def _storing(attrs: list, stored: StoredView | None, problems: list[list]) -> list:
@@ -307,8 +326,9 @@ def _has_nul(texts: list[str]) -> np.ndarray:
 
 
 def _inherit_point_classes(points: list[PointRec], segments: list[SegRec],
-                           dicts: PipeDictionaries) -> None:
-    """Points of a table without a class take the class of the segments that use them."""
+                           dicts: PipeDictionaries, columns: dict[str, dict[str, str]]) -> None:
+    """Points of a table without a class take the class of the segments that use them
+    (``columns``: each table's delivered columns, as its problems name them)."""
     classes: dict[str, set[PipeClass]] = defaultdict(set)
     for s in segments:
         if s.cls is not None:
@@ -322,7 +342,8 @@ def _inherit_point_classes(points: list[PointRec], segments: list[SegRec],
         if len(found) == 1:
             p.cls = next(iter(found))
             resolve_features(p, dicts)
-        elif not any(r[1] == FIELD_ZH["class"] for r in p.problems):
+        elif not any(r[1] in (FIELD_ZH["class"], columns.get(p.table, {}).get("class"))
+                     for r in p.problems):
             p.problems.append(("missing_value", FIELD_ZH["class"], None,
                                "no class column and no segment of one class uses the point"))
 
