@@ -150,6 +150,11 @@ def test_nodes_made_for_rejected_lines_are_not_loaded(fresh_db, tmp_path):
     pts = sorted(k.rsplit(":", 1)[1] for (k,) in fresh_db.rows(
         "SELECT source_key FROM pipe_points WHERE valid_to IS NULL"))
     assert pts == ["N1", "N2", "N3", "N5"]  # the delivered N5 stays, on no segment
+    # a made node is a 直线点, 起讫点 … by the lines loaded: N3 ends P2 (the duplicate that
+    # starts there is not loaded)
+    feature = dict(fresh_db.rows("SELECT point_no, feature FROM pipe_points "
+                                 "WHERE valid_to IS NULL AND point_no IN ('N2', 'N3')"))
+    assert feature == {"N2": "直线点", "N3": "起讫点"}, feature
     assert r.topology["isolated_points"] == 1 and r.topology["segments"] == 2
     rej = _rejects(fresh_db, r.batch_id)
     table = "net.gpkg:pipes"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +52,13 @@ def seg_key(dataset: str, s: SegRec) -> str:
 
 
 def segments_to_write(d: Delivery, pf, sf, dataset: str, areas: AreaIndex | None = None
-                      ) -> tuple[set[int], set[tuple[str, str]]]:
+                      ) -> tuple[set[int], Counter[tuple[str, str]]]:
     """What is known of the segments a delivery writes before anything is written: the
     segments (indexes) that repeat the source key of an earlier one that may be written —
     rejected as ``duplicate_source_id``, as the direct writer would (the first row of a key
-    wins) — and the node keys the segments that may be written use.
+    wins) — and the node keys the segments that may be written use, each with how many of
+    their ends it is (a node the loader made is a 直线点, 三通 … by that count, not by the
+    lines delivered: :func:`loaders.pipes.topology.derived_feature`).
 
     A segment may be written unless QA found an error in it or in one of its end points, or
     the writer rejects an end point as lying outside every district (``areas``, the rule the
@@ -78,7 +81,7 @@ def segments_to_write(d: Delivery, pf, sf, dataset: str, areas: AreaIndex | None
     outside = _outside(d, first, areas) if areas is not None else set()
     seen: set[str] = set()
     dup: set[int] = set()
-    used: set[tuple[str, str]] = set()
+    used: Counter[tuple[str, str]] = Counter()
     for i, s in enumerate(d.segments):
         a, b = s.key("start"), s.key("end")
         if errors(sf.get(i)) or not (loadable(a) and loadable(b)):

@@ -34,7 +34,8 @@ def _class_of_nodes(segs: list[SegRec]) -> dict[str, PipeClass]:
     return out
 
 
-def _derived_feature(dicts: PipeDictionaries, pc: PipeClass, degree: int):
+def derived_feature(dicts: PipeDictionaries, pc: PipeClass, degree: int) -> tuple[str, Any]:
+    """A made node's feature by how many line ends meet there (起讫点, 直线点, 三通 …)."""
     name = {1: "起讫点", 2: "直线点", 3: "三通", 4: "四通"}.get(degree, "多通")
     return name, dicts.feature(pc, "特征", name)
 
@@ -103,7 +104,7 @@ def _place_name(xyz, taken: set[str]) -> str:
 
 
 def _derived_node(no: str, s: SegRec, x, y, z, degree, dicts, seq) -> PointRec:
-    name, feat = _derived_feature(dicts, s.cls, degree) if s.cls else (None, None)
+    name, feat = derived_feature(dicts, s.cls, degree) if s.cls else (None, None)
     p = PointRec(seq=seq, table=LINE_ENDS, row=0,
                  attrs={"_table": LINE_ENDS, "_derived_from": s.table, "_row": s.row},
                  cls=s.cls, point_no=no, feature_raw=name, feature=feat, e=x, n=y, ground=z)

@@ -68,7 +68,7 @@ from loaders.pipes.rejects import (
     seg_wkt,
     writer_field,
 )
-from loaders.pipes.topology import keep_stored_names, topology
+from loaders.pipes.topology import derived_feature, keep_stored_names, topology
 from loaders.sources.wkb import CURVE_FLAG, straightened_rows
 
 
@@ -136,6 +136,10 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             dup, used = segments_to_write(delivery, pf, sf, dataset, AreaIndex(areas))
             nodes = [(i, p) for i, p in enumerate(delivery.points)
                      if p.role == "node" and (p.key in used or not made_node(p))]
+            dicts = PipeDictionaries(profile)
+            for _, p in nodes:  # a made node's feature by the lines that may be written
+                if made_node(p) and p.cls is not None:
+                    p.feature_raw, p.feature = derived_feature(dicts, p.cls, used[p.key])
             made = sum(1 for _, p in nodes if made_node(p))
             unused = sum(1 for p in delivery.points if made_node(p)) - made
             report.read = len(delivery.points) - unused + len(delivery.segments)
@@ -158,7 +162,7 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             if valves:
                 report.appurtenances = _write_valves(
                     session, conn, valves, pf, seg_codes, dataset, srid, codes_pt, mode,
-                    district, src_srid, report, attach, PipeDictionaries(profile), areas, own,
+                    district, src_srid, report, attach, dicts, areas, own,
                     delivery.columns)
             session.retire()  # the nodes and valves together: one delivery, one retire scope
             for layer in layers:
