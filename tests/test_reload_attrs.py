@@ -130,8 +130,8 @@ def test_a_component_attribute_changed_alone_gets_a_new_version(fresh_db, tmp_pa
 
 
 def test_a_pipe_remark_changed_alone_gets_a_new_version(fresh_db, tmp_path):
+    from loaders.pipes.direct import own_provenance
     from loaders.pipes.load import load_pipes_files, read_delivery
-    from loaders.pipes.write import own_provenance
     from tests.test_pipes import _survey
 
     pts, segs = _survey()
@@ -226,8 +226,8 @@ def test_a_delivered_row_column_of_the_loaders_name_is_compared(fresh_db, tmp_pa
     adds none), so a change to it alone is a new version; the other table's rows, whose
     ``_row`` the loader added, stay the same when re-sorted. A table named in parentheses is
     a source table all the same (only the loader's line ends are no source's)."""
+    from loaders.pipes.direct import own_provenance
     from loaders.pipes.load import load_pipes_files, read_delivery
-    from loaders.pipes.write import own_provenance
     from tests.test_pipes import _survey
 
     pts, segs = _survey()

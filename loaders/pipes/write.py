@@ -3,15 +3,14 @@
 One batch and one transaction, so a delivery is loaded whole or not at all. Points go first
 because segments reference their end points by the codes just allocated; appurtenances (valves
 …) go last because they attach to the segments. Each is written directly
-(:mod:`loaders.engine.direct`: decided beside the data, COPYed once into the layer and the code
-registry), as buildings are. Rows with an error finding are rejected with the rule id as
+(:mod:`loaders.engine.direct`, by way of :mod:`loaders.pipes.direct`: decided beside the
+data, COPYed once into the layer and the code registry), as buildings are. Rows with an error finding are rejected with the rule id as
 reason; warnings become flags.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,24 @@ import shapely
 
 from cim.coding.scheme import layer_code_of
 from cim.errors import OutOfAreaError
-from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS, LayerDef
+from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS
 from cim.profile import CityProfile
-from loaders.common import content_hashes
 from loaders.engine import indexes
-from loaders.engine.bulk import JsonText, merge_lock
-from loaders.engine.direct import Converted, DirectConverter
-from loaders.engine.direct_writer import DirectWriter
-from loaders.engine.known import SEP, Known, fetch_known
+from loaders.engine.bulk import merge_lock
+from loaders.engine.known import Known
 from loaders.engine.pipeline import skip_fk_checks, sql_analyze
 from loaders.engine.places import AreaIndex, Areas, fetch_areas
 from loaders.engine.report import Reject
 from loaders.engine.session import LoadSession
-from loaders.geometry import ewkb
-from loaders.pipes.attrs_json import attrs_texts_and_compared
-from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
+from loaders.pipes.dictionaries import PipeDictionaries
+from loaders.pipes.direct import (
+    Chunk,
+    layer_chunks,
+    own_provenance,
+    points_chunks,
+    warning_flags,
+    write_layer,
+)
 from loaders.pipes.keys import (
     default_dataset,
     errors,
@@ -48,12 +50,9 @@ from loaders.pipes.keys import (
 from loaders.pipes.qa import QAResult
 from loaders.pipes.records import (
     FIELD_ZH,
-    LINE_ENDS,
-    PROVENANCE,
     Delivery,
     PipeLoadReport,
     PointRec,
-    RowAttrs,
     SegRec,
     collector_paused,
 )
@@ -66,7 +65,6 @@ from loaders.pipes.rejects import (
     point_wkt,
     reject,
     seg_wkt,
-    writer_field,
 )
 from loaders.pipes.topology import derived_feature, keep_stored_names, topology
 from loaders.sources.wkb import CURVE_FLAG, straightened_rows
@@ -193,152 +191,6 @@ def _analyze(conninfo: str, table: str, vacuum: bool) -> None:
         c.execute(sql_analyze(table, vacuum=vacuum))
 
 
-def _flags(findings) -> list[str]:
-    if not findings:  # most rows
-        return []
-    return sorted({f.rule for f in findings if f.severity == "warning"})
-
-
-class _Chunk:
-    """A chunk of pipe records as the direct converter's batch (:mod:`loaders.engine.direct`)."""
-
-    columns = None
-
-    def __init__(self, recs: list, converted: Converted):
-        self.recs, self.converted = recs, converted
-        self.geometries = converted.geoms
-
-    def __len__(self) -> int:
-        return len(self.recs)
-
-    def row(self, i: int):
-        return self.recs[i]
-
-
-def _direct_write(session, conn, layer: LayerDef, srid: int, layer_code, src_srid,
-                  chunks: Iterable[_Chunk] | Callable[[Known], Iterable[_Chunk]],
-                  rejects: list[Reject], report, mode, district, dataset, areas,
-                  wkt: Callable[[Any], str | None],
-                  columns: dict[str, dict[str, str]]) -> DirectWriter:
-    """The delivery's rows of ``layer`` written directly (:mod:`loaders.engine.direct`): the
-    converter's decisions (district and grid cell, duplicates, unchanged and changed features,
-    codes) taken here on whole columns, the rows COPYed once into the layer and the registry
-    under the layer's merge lock, in the delivery's transaction. Its own rejects (outside
-    every district, a repeated source key) name the record's table, row and field
-    (``columns``: the delivery's) and keep its geometry as delivered (``wkt``), like the
-    QA's. ``chunks`` may be made from the dataset's known keys (a callable taking them)."""
-    w = DirectWriter(session.writer(layer, srid, layer_code))
-    w.lock()  # what is current cannot change under the load: read once
-    known = fetch_known(conn, layer, dataset, session.conninfo, attrs_skip=PROVENANCE)
-    try:
-        conv = DirectConverter(
-            layer, layer_code, lambda c: c.converted, known, areas, session.report.batch_id,
-            srid, mode, district, row_attrs=lambda _columns, _i: None,
-            reject_record=lambda rec, reason, message, _attrs, _geom, key: reject(
-                rec, reason, located(rec, message), key, writer_field(rec, reason, columns),
-                wkt(rec)))
-        if rejects:
-            w.w.copy_rejects(rejects)
-        if callable(chunks):
-            chunks = chunks(known)
-        for chunk in chunks:
-            b = conv(chunk)
-            w.write(b)
-            for f, k in b.flags.items():
-                report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + k
-    finally:
-        known.close()
-    w.finish(mode, dataset).apply_to(report, w.w)
-    return w
-
-
-def own_provenance(d: Delivery) -> dict[str, str]:
-    """Table → those keys of :data:`PROVENANCE` the table holds as columns of its own (joined
-    by :data:`loaders.engine.known.SEP`), for the tables that have any: a reload compares them
-    in those tables' rows; everywhere else they hold only where a row came from (its table
-    and row, a line end's segment) and are left out. A key is the table's own where its value
-    is not the record's table or row (the loader adds none then: loaders.pipes.survey, gis)."""
-    own: dict[str, set[str]] = {}
-    at: dict[tuple, tuple[int, int]] = {}  # a table's names → where _table and _row are
-    for r in itertools.chain(d.points, d.segments):
-        if r.table == LINE_ENDS and r.row == 0:  # made by the loader: attrs all provenance
-            continue
-        a = r.attrs
-        if isinstance(a, RowAttrs):
-            names = a.names()
-            if names not in at:
-                at[names] = tuple(names.index(k) if k in names else -1
-                                  for k in ("_table", "_row"))  # type: ignore[assignment]
-                if "_derived_from" in names:
-                    own.setdefault(r.table, set()).add("_derived_from")
-            t, w = at[names]
-            values = a.row()
-            if (t >= 0 and values[t] != r.table) or (w >= 0 and values[w] != r.row):
-                own.setdefault(r.table, set()).update(
-                    k for k, i, v in (("_table", t, r.table), ("_row", w, r.row))
-                    if i >= 0 and values[i] != v)
-        else:
-            keys = {k for k, v in (("_table", r.table), ("_row", r.row))
-                    if k in a and a[k] != v} | ({"_derived_from"} & set(a))
-            if keys:
-                own.setdefault(r.table, set()).update(keys)
-    return {t: SEP.join(k for k in PROVENANCE if k in ks) for t, ks in own.items()}
-
-
-CHUNK = 50_000  # rows hashed, encoded and COPYed at a time (bounded memory)
-
-
-def _chunks(layer: LayerDef, srid: int, recs: list, values: dict[str, list[Any]],
-            geoms: list[Any], keys: list[str], flags: list[list[str]], class_code: list[str],
-            attrs: list[dict[str, Any] | RowAttrs], own: dict[str, str]) -> Iterator[_Chunk]:
-    """The records ``recs`` converted, ``CHUNK`` rows at a time: ``values`` the layer's own
-    columns (the derived district and grid cell left out: the converter places the rows),
-    ``geoms`` shapely geometries (3D, storage CRS), ``attrs`` the delivered attributes (a
-    survey row's attrs keep what no column holds: :meth:`RowAttrs.stored`). The content hash
-    takes the layer's columns in declared order, the derived ones as None (as every pipe row
-    was hashed)."""
-    derived = layer.derived_columns()
-    total = len(geoms)
-    for a in range(0, total, CHUNK):
-        part = slice(a, a + CHUNK)
-        garr = np.array(geoms[part], dtype=object)
-        n = len(garr)
-        ordered = {c: values[c][part] if c not in derived else [None] * n
-                   for c in layer.column_names()}
-        texts, compared = attrs_texts_and_compared(
-            [a.stored() if isinstance(a, RowAttrs) else a for a in attrs[part]], PROVENANCE)
-        yield _Chunk(recs[part], Converted(
-            index=np.arange(n), source_key=np.array(keys[part], dtype=object),
-            row_hash=content_hashes(ordered, garr),
-            attrs=list(map(JsonText, texts)), compared_attrs=compared,
-            own_keys=np.array([own.get(r.table, "") for r in recs[part]], dtype=object)
-            if own else None,
-            flags=flags[part],
-            geoms=garr, ewkb=ewkb(garr, srid, with_z=True),
-            class_code=np.array(class_code[part], dtype=object),
-            columns={c: np.array(v[part], dtype=object) for c, v in values.items()}))
-
-
-def _points_chunks(srid: int, pts: list[PointRec], classes: list[PipeClass],
-                   features: list[Any], feature_codes: list[str], appurtenances: list[Any],
-                   segment_codes: list[str | None], keys: list[str], flags: list[list[str]],
-                   own: dict[str, str]) -> Iterator[_Chunk]:
-    """Pipe points (nodes or appurtenances): PointZ at ground elevation."""
-    ground = [p.ground for p in pts]
-    geoms = shapely.points(np.array([[p.e, p.n, g if g is not None else 0.0]
-                                     for p, g in zip(pts, ground)], dtype=float).reshape(-1, 3))
-    values = {"point_no": [p.point_no for p in pts], "map_no": [p.map_no for p in pts],
-              "pipe_class": [c.code for c in classes], "class_name": [c.name for c in classes],
-              "subclass_code": [c.subclass_code for c in classes],
-              "subclass_name": [c.subclass_name for c in classes],
-              "feature_code": feature_codes, "feature": features,
-              "appurtenance": appurtenances, "ground_elevation": ground,
-              "survey_code": [p.survey_code for p in pts], "road": [p.road for p in pts],
-              "segment_code": segment_codes, "note": [p.note for p in pts]}
-    return _chunks(PIPE_POINTS, srid, pts, values, list(geoms), keys, flags,
-                   [c.code for c in classes], [p.attrs for p in pts], own)
-
-
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
                   src_srid, report, areas: Areas, own: dict[str, str],
                   columns: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -359,15 +211,16 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
     pts = [p for _, p in ok]
     kinds = ["附属物" if p.appurtenance is not None or (p.appurtenance_raw and not p.feature)
              else "特征" for p in pts]
-    flags = [_flags(pf.get(i, [])) + (["no_z"] if p.ground is None else []) for i, p in ok]
-    chunks = _points_chunks(
+    flags = [warning_flags(pf.get(i, [])) + (["no_z"] if p.ground is None else [])
+             for i, p in ok]
+    chunks = points_chunks(
         srid, pts, [p.cls for p in pts],
         [p.feature.name if p.feature else p.feature_raw for p in pts],
         [PipeDictionaries.point_code(p.cls, p.appurtenance if k == "附属物" else p.feature, k)
          for p, k in zip(pts, kinds)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
         [None] * len(pts), keys, flags, own)
-    w = _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
+    w = write_layer(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
                       report, mode, district, dataset, areas, point_wkt, columns)
     if pts and w.w.reject_reasons.get("outside_area", 0) == len(pts):
         raise OutOfAreaError("no pipe point lies inside the city profile's districts; check "
@@ -441,7 +294,8 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
     delivered = np.empty(len(segs), dtype=object)
     delivered[:] = [s.delivered for s in segs]
     curved = set() if d.survey else set(straightened_rows(delivered).tolist())
-    flags = [_flags(sf.get(i, [])) + (["no_z"] if not d.survey and not s.line.has_z else [])
+    flags = [warning_flags(sf.get(i, []))
+             + (["no_z"] if not d.survey and not s.line.has_z else [])
              + ([CURVE_FLAG] if k in curved else []) for k, (i, s, *_) in enumerate(ok)]
     survey = d.survey
     lengths = shapely.length(shapely.force_2d(lines)).tolist() if len(lines) else []
@@ -477,15 +331,15 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         "length_m": lengths}
     seg_keys = [t[6] for t in ok]
 
-    def chunks(known: Known) -> Iterator[_Chunk]:
+    def chunks(known: Known) -> Iterator[Chunk]:
         turned = keep_stored_orientation(known, seg_keys, segs, dataset)
         if turned:
             report.notes.append(f"{turned} segments delivered with their ends exchanged keep "
                                 "the key and code they are stored under")
-        return _chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), seg_keys, flags,
+        return layer_chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), seg_keys, flags,
                        [s.cls.code for s in segs], [s.attrs for s in segs], own)
 
-    _direct_write(session, conn, PIPE_SEGMENTS, srid, layer_code, src_srid, chunks, rejects,
+    write_layer(session, conn, PIPE_SEGMENTS, srid, layer_code, src_srid, chunks, rejects,
                   report, mode, district, dataset, areas, lambda s: seg_wkt(s, node_by_key),
                   d.columns)
     codes = dict(conn.execute("SELECT source_key, code FROM pipe_segments WHERE valid_to IS NULL "
@@ -514,7 +368,7 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
             f = errs[0]
             rejects.append(reject(p, f.rule, finding_message(f), key, f.field))
             continue
-        flags = _flags(pf.get(i, []))
+        flags = warning_flags(pf.get(i, []))
         seg = seg_codes.get(p.segment_id) if p.segment_id else None
         cls = p.cls
         if seg is not None:
@@ -544,12 +398,12 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         seg_of.append(seg)
         keys.append(key)
         flag_lists.append(sorted(set(flags)))
-    chunks = _points_chunks(
+    chunks = points_chunks(
         srid, pts, classes, [None] * len(pts),
         [PipeDictionaries.point_code(c, p.appurtenance, "附属物") for p, c in zip(pts, classes)],
         [p.appurtenance.name if p.appurtenance else p.appurtenance_raw for p in pts],
         seg_of, keys, flag_lists, own)
-    _direct_write(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
+    write_layer(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
                   report, mode, district, dataset, areas, point_wkt, columns)
     return {"read": len(valves), "attached_by_id": by_id, "attached_nearest": nearest,
             "unattached": unattached, "max_distance_m": attach}
