@@ -9,8 +9,10 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import pytest
 import shapely
 
+from cim.errors import OutOfAreaError
 from loaders.pipes.load import load_pipes_files
 from tests.conftest import run_cli
 from tests.test_pipes import E0, N0, _survey
@@ -113,6 +115,47 @@ def test_survey_value_rejects_name_the_delivered_column(fresh_db, tmp_path):
     assert got <= found, found
 
 
+def test_survey_point_with_a_blank_class_cell_is_named_by_its_class_column(fresh_db, tmp_path):
+    """A point table with a class column (管线类型) and a blank cell on a point no segment uses:
+    its reject names 管线类型, the table's column (not the standard's 管线类别)."""
+    _write(tmp_path / "管线段成果表.csv", [
+        ["起点号", "终点号", "管线类型", "起点埋深(m)", "终点埋深(m)", "材质", "管径(mm)"],
+        ["JS1", "JS2", "给水", "1.5", "1.5", "钢", "DN300"]])
+    _write(tmp_path / "管线点成果表.csv", [
+        ["点号", "管线类型", "特征", "X坐标", "Y坐标", "地面高程(m)"],
+        ["JS1", "给水", "直线点", f"{N0:.3f}", f"{E0:.3f}", "36.3"],
+        ["JS2", "给水", "直线点", f"{N0 + 20:.3f}", f"{E0:.3f}", "36.3"],
+        ["JS9", "", "直线点", f"{N0 + 40:.3f}", f"{E0:.3f}", "36.3"]])   # row 4
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path])
+    ((row, reason, field, message),) = fresh_db.rows(
+        "SELECT row_number, reason, field, message FROM load_rejects WHERE batch_id = %s",
+        (r.batch_id,))
+    assert (row, reason, field) == (4, "missing_value", "管线类型"), (row, reason, field)
+    assert "管线类型" in message, message
+
+
+def test_gis_value_rejects_name_the_layers_field(fresh_db, tmp_path):
+    """A GIS layer's bad value is named by the layer's field (起点埋深(m), 点号 …), as a survey
+    table's is, not by the standard's name (起点埋深, 物探点号)."""
+    e, n = 39_460_300.0, 3_917_200.0
+    path = tmp_path / "v.gpkg"
+    gpd.GeoDataFrame({"管段编号": ["P1", "P2"], "起点号": ["A", "B"], "终点号": ["B", "C"],
+                      "起点埋深(m)": ["1.5", "深"]},                      # row 2: not a depth
+                     geometry=[shapely.LineString([(e, n), (e, n + 50)]),
+                               shapely.LineString([(e, n + 50), (e, n + 100)])],
+                     crs="EPSG:4527").to_file(path, layer="pipes", engine="pyogrio")
+    gpd.GeoDataFrame({"测点号": ["A", None], "地面高程(m)": ["36.1", "36.2"]},  # row 2: no id
+                     geometry=[shapely.Point(e, n), shapely.Point(e + 300, n)],
+                     crs="EPSG:4527").to_file(path, layer="nodes", engine="pyogrio")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
+                            points=f"{path}:nodes", class_opt="给水", dataset="v")
+    got = sorted(fresh_db.rows(
+        "SELECT attrs->>'_table', row_number, reason, field FROM load_rejects "
+        "WHERE batch_id = %s AND reason IN ('bad_value', 'missing_value')", (r.batch_id,)))
+    assert got == [("v.gpkg:nodes", 2, "missing_value", "测点号"),
+                   ("v.gpkg:pipes", 2, "bad_value", "起点埋深(m)")], got
+
+
 # -- fault 2: nodes made at the ends of rejected lines ----------------------------------------
 def _network(path: Path) -> Path:
     """Lines named by node ids (rows 1–4) and a node layer (rows 1–2), EPSG:4527."""
@@ -198,6 +241,48 @@ def test_made_node_outside_the_city_is_a_reject_without_a_row(fresh_db, tmp_path
     r2, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
                              class_opt="给水", dataset="far")
     assert (r2.read, r2.unchanged, r2.inserted, r2.rejected) == (5, 3, 0, 2), r2.text()
+
+
+def _lines_crossing(path: Path, ids, starts, ends, xys) -> str:
+    e, n = 39_460_300.0, 3_917_200.0
+    gpd.GeoDataFrame({"管段编号": ids, "起点号": starts, "终点号": ends},
+                     geometry=[shapely.LineString([(e + x, n + y) for x, y in xy])
+                               for xy in xys],
+                     crs="EPSG:4527").to_file(path, layer="pipes", engine="pyogrio")
+    return f"{path}:pipes"
+
+
+FAR = 100_000.0  # 100 km west: outside every district
+
+
+def test_a_line_crossing_the_city_boundary_alone_is_no_wrong_crs(fresh_db, tmp_path):
+    """The delivery's one line has its end B outside: nothing loads, and the load says why
+    line by line (B outside_area, the line end_point_rejected) — its inside end A lies in the
+    city, so it is no CRS or X/Y mistake (OutOfAreaError is for a delivery wholly outside)."""
+    lines = _lines_crossing(tmp_path / "x.gpkg", ["P1"], ["A"], ["B"], [[(0, 0), (-FAR, 0)]])
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=lines,
+                            class_opt="给水", dataset="x")
+    assert (r.read, r.loaded, r.rejected) == (2, 0, 2), r.text()
+    assert r.rejected_by_reason == {"outside_area": 1, "end_point_rejected": 1}
+    # wholly outside: that is the CRS's or the X/Y's mistake, and the load says so
+    lines = _lines_crossing(tmp_path / "y.gpkg", ["P1"], ["A"], ["B"],
+                            [[(-FAR, 0), (-FAR, 50)]])
+    with pytest.raises(OutOfAreaError):
+        load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=lines, class_opt="给水",
+                         dataset="y")
+
+
+def test_a_line_with_an_outside_end_takes_no_id_from_a_later_line(fresh_db, tmp_path):
+    """P1 A→B (B outside) goes as end_point_rejected, like a line QA rejects: the later P1
+    C→D is the first of its id that may be written, and is loaded (not duplicate_source_id)."""
+    lines = _lines_crossing(tmp_path / "d.gpkg", ["P1", "P1"], ["A", "C"], ["B", "D"],
+                            [[(0, 0), (-FAR, 0)], [(0, 50), (0, 100)]])
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=lines,
+                            class_opt="给水", dataset="d")
+    assert (r.read, r.loaded, r.rejected) == (5, 3, 2), r.text()
+    assert r.rejected_by_reason == {"outside_area": 1, "end_point_rejected": 1}
+    assert fresh_db.rows("SELECT start_point_no, end_point_no FROM pipe_segments "
+                         "WHERE valid_to IS NULL") == [("C", "D")]
 
 
 # -- fault 3: a segment surveyed the other way round ---------------------------------------

@@ -7,6 +7,7 @@ Chinese column) identical whichever way the delivery came.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -162,6 +163,30 @@ POINT_VALUES = (("point_no", "point_no", FIELD_ZH["point_no"], text_id),
                 ("survey_code", "survey_code", "点编码", text_id),
                 ("road", "road", "道路名称", _text200),
                 ("note", "note", "备注", _text1000))
+
+# the name a problem is raised under (the standard's: loaders.pipes.records.FIELD_ZH, the
+# specs above, a GIS point's own) → the source attribute it belongs to
+_PROBLEM_ATTR: dict[str, str] = {
+    **{name: attr for attr, name in FIELD_ZH.items()},
+    **{fname: src for spec in (SEGMENT_IDS, SEGMENT_VALUES, POINT_VALUES)
+       for src, _attr, fname, _parse in spec},
+    SUBCLASS_ZH: "subclass", "点号": "point_no", "所在管段": "segment_id"}
+
+
+def as_delivered(recs_problems: Iterable[list], columns: dict[str, str]) -> None:
+    """Problems named by the table's own columns (``columns``: source attribute → the column
+    it was read from) — 点号, X坐标, 起点埋深(m) as the surveyor finds them, not the standard's
+    物探点号, X, 起点埋深 — as the writer's rejects and QA's findings name theirs
+    (:func:`loaders.pipes.records.column_name`); a field the table has no column for keeps
+    the standard's name. In place, each list of ``(rule, field, value, message)``."""
+    named = {name: columns[attr] for name, attr in _PROBLEM_ATTR.items()
+             if attr in columns and columns[attr] != name}
+    if not named:
+        return
+    for pr in recs_problems:
+        if pr:
+            pr[:] = [(rule, named.get(f, f), value, msg) for rule, f, value, msg in pr]
+
 
 # source attribute → the layer column that holds its value as delivered (a text less its
 # outer blanks, a number, a size's text; None: the source key holds the id): a loaded row's

@@ -28,6 +28,7 @@ from loaders.pipes.fields import (
     POINT_COLUMNED,
     SEGMENT_COLUMNED,
     ClassResolver,
+    as_delivered,
     field_aliases,
     parse_value,
     resolve_features,
@@ -187,6 +188,11 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
             p.role = "valve"
         pts += vpts
     tables = [tname] + sorted({p.table for p in pts if p.table != LINE_ENDS})
+    # problems named by each layer's own fields, once the topology has read them
+    as_delivered((s.problems for s in segs), columns[tname])
+    for table, cols_of in columns.items():
+        if table != tname:
+            as_delivered((p.problems for p in pts if p.table == table), cols_of)
     return Delivery(points=pts, segments=segs, tables=tables, survey=False,
                     source_crs=cimcrs.crs_text(source_crs), source_srid=epsg,
                     notes=notes, derived_nodes=derived, columns=columns,

@@ -51,7 +51,8 @@ def seg_key(dataset: str, s: SegRec) -> str:
     return source_key(dataset, s.cls, ident)
 
 
-def segments_to_write(d: Delivery, pf, sf, dataset: str, areas: AreaIndex | None = None
+def segments_to_write(d: Delivery, pf, sf, dataset: str,
+                      outside: set[tuple[str, str]] | frozenset = frozenset()
                       ) -> tuple[set[int], Counter[tuple[str, str]]]:
     """What is known of the segments a delivery writes before anything is written: the
     segments (indexes) that repeat the source key of an earlier one that may be written —
@@ -61,15 +62,13 @@ def segments_to_write(d: Delivery, pf, sf, dataset: str, areas: AreaIndex | None
     lines delivered: :func:`loaders.pipes.topology.derived_feature`).
 
     A segment may be written unless QA found an error in it or in one of its end points, or
-    the writer rejects an end point as lying outside every district (``areas``, the rule the
-    writer places by): it then goes as ``end_point_rejected``. Such an end stays among the
+    one of its end points lies ``outside`` every district (:func:`outside_nodes`: the writer
+    rejects it, and the segment goes as ``end_point_rejected``). Such an end stays among the
     nodes used (its own reject tells why the segment went); the segment's other ends do not:
-    a node the loader made there only for it is neither loaded nor read. (A segment between
-    two placed nodes touches their districts: it is never outside itself.)"""
-    first: dict[tuple[str, str], int] = {}
-    for i, p in enumerate(d.points):
-        if p.role == "node" and p.point_no:
-            first.setdefault(p.key, i)
+    a node the loader made there only for it is neither loaded nor read. Like a segment QA
+    rejects, it takes no source key from a later one. (A segment between two placed nodes
+    touches their districts: it is never outside itself.)"""
+    first = _first_nodes(d)
 
     def loadable(k: tuple[str, str]) -> bool:
         i = first.get(k)
@@ -78,7 +77,6 @@ def segments_to_write(d: Delivery, pf, sf, dataset: str, areas: AreaIndex | None
         p = d.points[i]
         return not errors(pf.get(i)) and p.cls is not None and p.e is not None
 
-    outside = _outside(d, first, areas) if areas is not None else set()
     seen: set[str] = set()
     dup: set[int] = set()
     used: Counter[tuple[str, str]] = Counter()
@@ -86,24 +84,37 @@ def segments_to_write(d: Delivery, pf, sf, dataset: str, areas: AreaIndex | None
         a, b = s.key("start"), s.key("end")
         if errors(sf.get(i)) or not (loadable(a) and loadable(b)):
             continue
+        if outside and (a in outside or b in outside):
+            used.update(k for k in (a, b) if k in outside)
+            continue
         key = seg_key(dataset, s)
         if key in seen:
             dup.add(i)
             continue
         seen.add(key)
-        used.update(k for k in (a, b) if k in outside or not outside & {a, b})
+        used.update((a, b))
     return dup, used
 
 
-def _outside(d: Delivery, first: dict[tuple[str, str], int], areas: AreaIndex
-             ) -> set[tuple[str, str]]:
-    """The keys of the nodes (each key's first) that lie outside every district."""
+def _first_nodes(d: Delivery) -> dict[tuple[str, str], int]:
+    """Each node key's first point (the one a segment's end names; QA rejects the others)."""
+    first: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(d.points):
+        if p.role == "node" and p.point_no:
+            first.setdefault(p.key, i)
+    return first
+
+
+def outside_nodes(d: Delivery, areas: AreaIndex) -> tuple[set[tuple[str, str]], int]:
+    """The keys of the nodes (each key's first) that lie outside every district, by the rule
+    the writer places them by, and how many nodes have a place at all."""
+    first = _first_nodes(d)
     keys = [k for k, i in first.items() if d.points[i].e is not None]
     if not keys:
-        return set()
+        return set(), 0
     pts = [d.points[first[k]] for k in keys]
     dist, _ = areas.place(shapely.points([(p.e, p.n) for p in pts]), True, False)
-    return {k for k, di in zip(keys, dist.tolist()) if di < 0}
+    return {k for k, di in zip(keys, dist.tolist()) if di < 0}, len(keys)
 
 
 def keep_stored_orientation(known: Known, keys: list[str], segs: list[SegRec],

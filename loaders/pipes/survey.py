@@ -28,8 +28,8 @@ from loaders.pipes.fields import (
     SEGMENT_COLUMNED,
     SEGMENT_IDS,
     SEGMENT_VALUES,
-    SUBCLASS_ZH,
     ClassResolver,
+    as_delivered,
     class_column,
     field_aliases,
     parse_columns,
@@ -234,7 +234,7 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             for i in np.flatnonzero(v[a] == None):  # noqa: E711
                 if not any(f == zh for _, f, _, _ in problems[i]):
                     problems[i].append(("missing_value", zh, None, "empty"))
-        _as_delivered(problems, spec, headers, idx)
+        as_delivered(problems, {a: headers[j] for a, j in idx.items()})
         recs = _records(PointRec, name, seqs, row_numbers, _storing(attrs, stored, problems),
                         classes, problems, {attr: v[src] for src, attr, _, _ in spec})
         features: dict[tuple, Any] = {}
@@ -259,7 +259,7 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     v = parse_columns(SEGMENT_VALUES, {src: raw(src) for src, *_ in SEGMENT_VALUES}, problems)
     v.update(ids)
     spec = [x for x in SEGMENT_IDS + SEGMENT_VALUES if x[1] is not None]
-    _as_delivered(problems, SEGMENT_IDS + SEGMENT_VALUES, headers, idx)
+    as_delivered(problems, {a: headers[j] for a, j in idx.items()})
     recs = _records(SegRec, name, seqs, row_numbers, _storing(attrs, stored, problems),
                     classes, problems, {attr: v[src] for src, attr, _, _ in spec})
     looked: dict[tuple, tuple] = {}
@@ -271,22 +271,6 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
             looked[k] = (s_.material, s_.burial, s_.status)
         s_.material, s_.burial, s_.status = looked[k]
     return recs, skipped
-
-
-def _as_delivered(problems: list[list], spec, headers: tuple, idx: dict[str, int]) -> None:
-    """The rows' problems name the column as the table has it (点号, not the standard's
-    物探点号), as the writer's rejects and QA's findings do (records.column_name); a field the
-    table has no column for keeps the standard's name."""
-    named = {FIELD_ZH[a]: headers[j] for a, j in idx.items() if a in FIELD_ZH}
-    named.update({fname: headers[idx[src]] for src, _attr, fname, _parse in spec
-                  if src in idx})
-    if "subclass" in idx:
-        named[SUBCLASS_ZH] = headers[idx["subclass"]]
-    named = {k: v for k, v in named.items() if k != v}
-    if named:
-        for pr in problems:
-            if pr:
-                pr[:] = [(rule, named.get(f, f), value, msg) for rule, f, value, msg in pr]
 
 
 def _storing(attrs: list, stored: StoredView | None, problems: list[list]) -> list:
@@ -342,10 +326,13 @@ def _inherit_point_classes(points: list[PointRec], segments: list[SegRec],
         if len(found) == 1:
             p.cls = next(iter(found))
             resolve_features(p, dicts)
-        elif not any(r[1] in (FIELD_ZH["class"], columns.get(p.table, {}).get("class"))
-                     for r in p.problems):
-            p.problems.append(("missing_value", FIELD_ZH["class"], None,
-                               "no class column and no segment of one class uses the point"))
+        else:
+            col = columns.get(p.table, {}).get("class")  # the table's class column, if any
+            if not any(r[1] in (FIELD_ZH["class"], col) for r in p.problems):
+                p.problems.append((
+                    "missing_value", col or FIELD_ZH["class"], None,
+                    ("the class is blank" if col else "no class column")
+                    + " and no segment of one class uses the point"))
 
 
 def _survey_coordinates(d: Delivery, profile: CityProfile, crs_opt: str | None) -> None:

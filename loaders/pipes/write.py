@@ -43,6 +43,7 @@ from loaders.pipes.keys import (
     default_dataset,
     errors,
     keep_stored_orientation,
+    outside_nodes,
     point_key,
     seg_key,
     segments_to_write,
@@ -131,7 +132,8 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             # the later segments of a source key, and the nodes the others may use: a node
             # the loader made at a line end that no segment written uses is no delivered row
             # (not read, not loaded: a rejected line leaves no "point on no segment" behind)
-            dup, used = segments_to_write(delivery, pf, sf, dataset, AreaIndex(areas))
+            outside, placed = outside_nodes(delivery, AreaIndex(areas))
+            dup, used = segments_to_write(delivery, pf, sf, dataset, outside)
             nodes = [(i, p) for i, p in enumerate(delivery.points)
                      if p.role == "node" and (p.key in used or not made_node(p))]
             dicts = PipeDictionaries(profile)
@@ -151,7 +153,7 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             own = own_provenance(delivery)
             point_codes = _write_points(session, conn, nodes, pf, dataset, srid, codes_pt,
                                         mode, district, src_srid, report, areas, own,
-                                        delivery.columns)
+                                        delivery.columns, placed > len(outside))
             seg_codes = _write_segments(session, conn, delivery, sf, point_codes, dataset,
                                         srid, codes_seg, mode, district, src_srid, report,
                                         areas, own, dup)
@@ -193,7 +195,9 @@ def _analyze(conninfo: str, table: str, vacuum: bool) -> None:
 
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
                   src_srid, report, areas: Areas, own: dict[str, str],
-                  columns: dict[str, dict[str, str]]) -> dict[str, str]:
+                  columns: dict[str, dict[str, str]], any_inside: bool) -> dict[str, str]:
+    """``any_inside``: whether any node of the delivery lies inside a district (written or
+    not: a node made at the inside end of a line that crosses the boundary is not)."""
     rejects, keys, ok = [], [], []
     for i, p in nodes:
         key = point_key(dataset, p)
@@ -222,7 +226,7 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
         [None] * len(pts), keys, flags, own)
     w = write_layer(session, conn, PIPE_POINTS, srid, layer_code, src_srid, chunks, rejects,
                       report, mode, district, dataset, areas, point_wkt, columns)
-    if pts and w.w.reject_reasons.get("outside_area", 0) == len(pts):
+    if pts and not any_inside and w.w.reject_reasons.get("outside_area", 0) == len(pts):
         raise OutOfAreaError("no pipe point lies inside the city profile's districts; check "
                              "--crs and the X/Y columns (X is the northing, Y the easting)",
                              path=", ".join(sorted({p.table for _, p in nodes})))
@@ -234,7 +238,7 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
                     mode, district, src_srid, report, areas: Areas,
                     own: dict[str, str], dup: set[int]) -> dict[str, str]:
     """``dup``: the segments that repeat an earlier one's source key (see
-    :func:`_segments_to_write`), rejected as ``duplicate_source_id``."""
+    :func:`loaders.pipes.keys.segments_to_write`), rejected as ``duplicate_source_id``."""
     node_by_key = {}
     for p in d.points:
         if p.role == "node" and p.point_no:
