@@ -37,6 +37,7 @@ from loaders.pipes.fields import (
     segment_lookups,
     set_size,
 )
+from loaders.pipes.norecord import no_record_rows, rows_named
 from loaders.pipes.records import (
     FIELD_ZH,
     Delivery,
@@ -128,8 +129,9 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
             seq += len(recs)
             (points if kind == "points" else segments).extend(recs)
             if skipped:
-                notes.append(f"{t.name}: {skipped} rows that are no survey record skipped "
-                             "(titles, signatures)")
+                notes.append(f"{t.name}: {len(skipped)} rows that are no survey record "
+                             f"skipped (titles, totals, signatures, a page's header or units): "
+                             f"{rows_named(skipped)}")
     if not points and not segments:
         raise InputError("no pipe point or segment table found (expected columns such as "
                          "物探点号, X, Y, 地面高程 or 起始点号, 终止点号)",
@@ -143,9 +145,9 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
 
 def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
                    tclass: PipeClass | None, resolver: ClassResolver, dicts: PipeDictionaries,
-                   mapping: Mapping) -> tuple[list[PointRec] | list[SegRec], int]:
-    """The records of one table (numbered from ``seq`` + 1) and the rows skipped as no survey
-    record. Columns are translated (mapping file) and parsed whole, each distinct value once;
+                   mapping: Mapping) -> tuple[list[PointRec] | list[SegRec], list[int]]:
+    """The records of one table (numbered from ``seq`` + 1) and the numbers of the rows
+    skipped as no survey record. Columns are translated (mapping file) and parsed whole, each distinct value once;
     the records' problems are listed in the order the fields are parsed."""
     width = len(t.headers)
     rows = t.rows
@@ -162,13 +164,12 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     for i in np.flatnonzero([len(r) > width for r in rows]):  # cells beyond the header
         filled[i] += sum(not is_blank(c) for c in rows[i][width:])
     keys = ("point_no", "x", "y") if kind == "points" else ("start_no", "end_no")
-    key_blank = np.ones(len(rows), dtype=bool)
-    for k in keys:
-        if k in idx:
-            key_blank &= blank[:, idx[k]]
-    # a title, subtotal or signature line (制表/审核)
-    keep = np.flatnonzero(~((filled < 2) | key_blank))
-    skipped = len(rows) - len(keep)
+    # a title, total, signature line (制表/审核), a page's header again, a row of units:
+    # skipped, and named (loaders.pipes.norecord); a row of data without its key is a record
+    no_record = no_record_rows(t.headers, columns, blank, [idx[k] for k in keys if k in idx])
+    no_record |= filled < 2
+    keep = np.flatnonzero(~no_record)
+    skipped = [t.row_numbers[i] for i in np.flatnonzero(no_record).tolist()]
     n = len(keep)
 
     def raw(attr: str) -> np.ndarray:

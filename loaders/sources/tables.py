@@ -338,6 +338,7 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
         headers = [None if _blank(c) else str(c).strip() for c in grid[best]]
         skip = best + 1
     final = _unique_names(headers)
+    notes = _spread_down(grid, merged, skip, first_row_number)
     rows, numbers = [], []
     if clean:  # a row of None only is blank (any text cell is non-empty)
         for i in range(skip, len(grid)):
@@ -352,7 +353,40 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
             rows.append(r)
             numbers.append(first_row_number + i)
     return Table(path=path, sheet=sheet, headers=final, rows=rows, row_numbers=numbers,
-                 encoding=encoding)
+                 encoding=encoding, notes=notes)
+
+
+def _spread_down(grid: list[list[Any]], merged: list[tuple[int, int, int, int]], skip: int,
+                 first_row_number: int) -> list[str]:
+    """A cell merged down over data rows (材质 PE over four segments) holds the value of each
+    row it covers, as the surveyor who merged it meant: a workbook keeps it in the top cell
+    only, and the rows below would load without it. Spread down its first column (a merge
+    across columns keeps its value in the first: the others are not that field). Notes for
+    the report, naming the cells."""
+    spread = []
+    for r0, c0, r1, _c1 in merged:
+        if r0 < skip or r1 <= r0 or r0 >= len(grid):
+            continue  # a header's merge, or a merge within one row
+        v = grid[r0][c0]
+        if _blank(v):
+            continue
+        for r in range(r0 + 1, min(r1, len(grid) - 1) + 1):
+            grid[r][c0] = v
+        spread.append(f"{_cell_name(c0)}{first_row_number + r0}:{_cell_name(c0)}"
+                      f"{first_row_number + min(r1, len(grid) - 1)}")
+    if not spread:
+        return []
+    return [f"merged cells spread over the rows they cover: {', '.join(spread)}"]
+
+
+def _cell_name(col: int) -> str:
+    """A 0-based column as a spreadsheet names it (0 → A, 26 → AA)."""
+    name = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        name = chr(65 + rem) + name
+    return name
 
 
 def _numberlike(s: str) -> bool:

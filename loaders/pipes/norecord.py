@@ -1,0 +1,63 @@
+"""Which rows of a survey table are no survey record: a title, a signature or date line
+(制表：, 审核：, 日期：), a total (合计, 小计), a printed page's number or its header repeated
+(第2页; 物探点号, X, Y … again), a row of units below the header (m, mm).
+
+Such rows are skipped, and the load's notes name them. Every other row is a record, even
+with its key cells blank: a row that carries a valve's 特征 and 地面高程 but no 物探点号 is a
+delivered point that cannot be loaded — a reject naming the blank field, never a row dropped
+because it looked like a signature (nothing silently lost). Decided on each column's distinct
+values, so a 100,000-row table costs a few pandas passes, not a Python call a cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# a cell that makes its row an annotation: a total's label at the start, a signature's or a
+# note's label with its colon, a page number
+ANNOTATION = (r"^\s*(?:合\s*计|小\s*计|总\s*计|共\s*计)"
+              r"|(?:制\s*表|审\s*核|校\s*核|检\s*查|日\s*期|负\s*责|签\s*字|签\s*名|说\s*明|注)\s*[:：]"
+              r"|第\s*\d+\s*页|共\s*\d+\s*页")
+# a cell that is a unit (the row below a header that gives the columns' units)
+UNITS = frozenset({"m", "mm", "cm", "km", "米", "毫米", "厘米", "(m)", "(mm)", "（m）", "（mm）",
+                   "[m]", "[mm]", "m²", "mpa", "kpa", "kv", "根", "孔", "个"})
+
+
+def no_record_rows(headers: list[str], columns: list[tuple[np.ndarray, list[Any]]],
+                   blank: np.ndarray, keys: list[int]) -> np.ndarray:
+    """Whether each row is no record (see the module). ``columns``: each column's (codes,
+    distinct values) (:func:`loaders.fields.distinct`, -1 where missing); ``blank``: rows ×
+    columns, whether the cell is blank; ``keys``: the columns of the record's key (物探点号,
+    X, Y; 起始点号, 终止点号). An annotation's label counts in a key column (日期： under X),
+    or anywhere in a row whose key cells are all blank: a record's 备注 may well read
+    "说明：…"."""
+    n = blank.shape[0]
+    filled = (~blank).sum(axis=1)
+    key_blank = blank[:, keys].all(axis=1) if keys else np.ones(n, dtype=bool)
+    annotation = np.zeros(n, dtype=bool)
+    header_cells = np.zeros(n, dtype=np.int64)
+    unit_cells = np.zeros(n, dtype=np.int64)
+    for j, (codes, uniques) in enumerate(columns):
+        if not uniques:
+            continue
+        text = pd.Series([u if isinstance(u, str) else None for u in uniques], dtype=object)
+        stripped = text.str.strip()
+        ann = text.str.contains(ANNOTATION, regex=True).fillna(False).to_numpy(dtype=bool)
+        head = (stripped == str(headers[j]).strip()).fillna(False).to_numpy(dtype=bool)
+        unit = stripped.str.lower().isin(UNITS).to_numpy(dtype=bool)
+        at = np.append(ann, False)[codes]
+        annotation |= at if j in keys else at & key_blank
+        header_cells += np.append(head, False)[codes]
+        unit_cells += np.append(unit, False)[codes]
+    return (filled < 2) | annotation | (header_cells >= 2) | \
+        ((unit_cells > 0) & (unit_cells == filled))
+
+
+def rows_named(numbers: list[int], most: int = 10) -> str:
+    """Row numbers for a note: ``rows 3, 17, 40`` (the first ``most``, then how many more)."""
+    shown = ", ".join(map(str, numbers[:most]))
+    more = f" and {len(numbers) - most} more" if len(numbers) > most else ""
+    return f"row{'s' if len(numbers) > 1 else ''} {shown}{more}"

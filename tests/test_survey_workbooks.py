@@ -1,0 +1,84 @@
+"""Pipe survey workbooks as surveyors hand them over: cells merged over data rows, sizes in
+their usual spellings, rows that carry data without their keys, rows that are no record.
+Expected values by construction (the workbooks and tables written here)."""
+
+from __future__ import annotations
+
+import openpyxl
+
+from loaders.pipes.load import load_pipes_files
+from tests.test_pipes import E0, N0
+
+POINTS = ["物探点号", "特征", "X", "Y", "地面高程"]
+SEGMENTS = ["起始点号", "终止点号", "起点埋深", "终点埋深", "材质", "管径", "道路名称"]
+
+
+def _workbook(path, segment_rows, *, merge: str | None = None, point_rows=None):
+    """A 给水 point sheet of JS1…JS5 (20 m apart) and a segment sheet of ``segment_rows``."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "给水管线点"
+    ws.append(POINTS)
+    for row in point_rows if point_rows is not None else [
+            [f"JS{i + 1}", "直线点", N0 + 20 * i, E0, 36.0] for i in range(5)]:
+        ws.append(row)
+    ws2 = wb.create_sheet("给水管线段")
+    ws2.append(SEGMENTS)
+    for row in segment_rows:
+        ws2.append(row)
+    if merge:
+        ws2.merge_cells(merge)
+    wb.save(path)
+    return path
+
+
+def _segments(db) -> dict[str, tuple]:
+    return {f"{r[0]}-{r[1]}": r[2:] for r in db.rows(
+        "SELECT start_point_no, end_point_no, material, diameter_mm, width_mm, height_mm, "
+        "size_text FROM pipe_segments WHERE valid_to IS NULL")}
+
+
+def test_a_cell_merged_over_data_rows_gives_each_row_its_value(fresh_db, tmp_path):
+    """材质 PE merged over the four segments (E2:E5): Excel shows PE on each, the workbook
+    keeps it in E2 only. Each segment loads with PE, and the report says which cells were
+    spread."""
+    rows = [[f"JS{i + 1}", f"JS{i + 2}", 1.2, 1.2, "PE" if i == 0 else None, "DN300",
+             "建设路" if i == 0 else None] for i in range(4)]
+    path = _workbook(tmp_path / "普查.xlsx", rows, merge="E2:E5")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [path])
+    assert (r.read, r.loaded, r.rejected) == (9, 9, 0), r.text()
+    assert {k: v[0] for k, v in _segments(fresh_db).items()} == {
+        f"JS{i + 1}-JS{i + 2}": "PE" for i in range(4)}
+    assert any("merged cells spread over the rows they cover: E2:E5" in n for n in r.notes), \
+        r.notes
+
+
+def test_rows_that_are_no_record_are_skipped_and_named_rows_of_data_are_not(fresh_db, tmp_path):
+    """Skipped, and named in the notes with their rows: a unit row below the header, a page's
+    title and header repeated, a total (合计), a signature line whose date falls under X.
+    Rows that carry data without their key are delivered records: rejected naming the blank
+    field, counted in read (they were dropped as "titles" before)."""
+    units = ["", "", "m", "m", "m"]
+    pts = [units]                                                      # row 2: units
+    pts += [[f"JS{i + 1}", "直线点", N0 + 20 * i, E0, 36.0] for i in range(3)]  # rows 3–5
+    pts += [["给水管线点成果表"], POINTS]                                # rows 6, 7: page 2
+    pts += [[f"JS{i + 1}", "直线点", N0 + 20 * i, E0, 36.0] for i in range(3, 5)]  # rows 8, 9
+    pts += [[None, "阀门", None, None, 36.2]]                           # row 10: no number/X/Y
+    pts += [["制表：张三", None, "审核：李四", "日期：2024-05-01"]]       # row 11: X 日期
+    segs = [[f"JS{i + 1}", f"JS{i + 2}", 1.2, 1.2, "PE", "DN300", "建设路"] for i in range(4)]
+    segs += [[None, None, 1.3, 1.3, "PE", "DN200", "建设路"]]            # row 6: no ends
+    segs += [["合计", None, None, None, None, None, "总长 80m"]]         # row 7: a total
+    path = _workbook(tmp_path / "普查.xlsx", segs, point_rows=pts)
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [path])
+    # read: 5 + 1 points, 4 + 1 segments; the two rows without keys rejected
+    assert (r.read, r.loaded, r.rejected) == (11, 9, 2), r.text()
+    got = sorted(fresh_db.rows(
+        "SELECT attrs->>'_table', row_number, reason, field FROM load_rejects "
+        "WHERE batch_id = %s", (r.batch_id,)))
+    assert got == [("普查.xlsx:给水管线段", 6, "missing_value", "起始点号"),
+                   ("普查.xlsx:给水管线点", 10, "missing_value", "物探点号")], got
+    notes = " | ".join(r.notes)
+    assert "普查.xlsx:给水管线点: 4 rows that are no survey record skipped" in notes, notes
+    assert "rows 2, 6, 7, 11" in notes, notes
+    assert "普查.xlsx:给水管线段: 1 rows that are no survey record skipped" in notes
+    assert "row 7" in notes.split("给水管线段: 1 rows")[1], notes
