@@ -219,12 +219,29 @@ def _dbf_path(path: Path) -> Path | None:
     return None
 
 
+# a .cpg's name of an encoding (upper case, no blanks) → the family its bytes are checked in
+_CPG_UTF8 = {"UTF-8", "UTF8", "65001"}
+_CPG_GBK = {"GBK", "936", "CP936", "ANSI936", "GB2312", "GB18030", "EUC-CN", "CP54936", "54936"}
+
+
 def detect_dbf_encoding(dbf: Path) -> tuple[str | None, str]:
-    """(encoding, how it was decided) for a .dbf; None means 'let GDAL decide' (a .cpg)."""
+    """(encoding, how it was decided) for a .dbf; None means 'let GDAL decide' (a .cpg it is
+    left to).
+
+    A .cpg is checked against the bytes where it names UTF-8 or a Chinese code page: tools
+    write GB2312 for files that hold GBK characters (堃, 昇, traditional 國 — GDAL would read
+    them as other characters, silently), GBK for a file saved as UTF-8, UTF-8 for GBK bytes.
+    The GBK family is read as GB18030, its superset; bytes that are not what the .cpg says but
+    are the other are read as they are, and the note says so."""
+    claim = None
     for ext in (".cpg", ".CPG"):
         cpg = dbf.with_suffix(ext)
         if cpg.exists():
-            return None, f".cpg says {cpg.read_text(errors='replace').strip()}"
+            claim = cpg.read_text(errors="replace").strip()
+            break
+    family = None if claim is None else "".join(claim.upper().split())
+    if claim is not None and family not in _CPG_UTF8 | _CPG_GBK:
+        return None, f".cpg says {claim}"
     with open(dbf, "rb") as fh:
         head = fh.read(32)
         if len(head) < 32:
@@ -239,22 +256,50 @@ def detect_dbf_encoding(dbf: Path) -> tuple[str | None, str]:
             break
         names.append(descriptors[i:i + 11].split(b"\0", 1)[0])
     body = b" ".join(names) + b" " + body
+    utf8, gbk = _decodes(body, "utf-8"), _decodes(body, "gb18030")
+    if claim is not None:
+        said = f".cpg says {claim}"
+        if body.isascii():
+            return None, said
+        if family in _CPG_UTF8:
+            if utf8:
+                return None, said
+            if gbk:
+                return "GB18030", f"{said}, but the bytes are GBK, not UTF-8"
+            raise InputError(f"the .dbf's text is not UTF-8 as its .cpg says ({claim}), nor "
+                             "GBK: give its encoding with --encoding", path=str(dbf))
+        if utf8:  # a Chinese code page said, UTF-8 bytes (GBK text is never valid UTF-8)
+            return "UTF-8", f"{said}, but the bytes are UTF-8"
+        if gbk:
+            return "GB18030", said + ("" if family in ("GB18030", "CP54936", "54936")
+                                      else " (read as GB18030, its superset)")
+        raise InputError(f"the .dbf's text is not {claim} as its .cpg says, nor UTF-8: give "
+                         "its encoding with --encoding", path=str(dbf))
     ldid = head[29]
     if ldid in _LDID_CHINESE:
         return _LDID_CHINESE[ldid], f".dbf language driver 0x{ldid:02X} (GBK)"
     if body.isascii():
         return "UTF-8", "ASCII only"
-    try:
-        body.decode("utf-8")
+    if utf8:
         return "UTF-8", "bytes decode as UTF-8"
-    except UnicodeDecodeError as exc:
-        if exc.start > len(body) - 4:  # cut in the middle of a character by the sample
-            return "UTF-8", "bytes decode as UTF-8"
-    try:
-        body.decode("gb18030")
+    if gbk:
         return "GB18030", "bytes decode as GBK/GB18030, not UTF-8"
+    return "ISO-8859-1", "bytes are neither UTF-8 nor GBK; read as Latin-1"
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    """Whether the sample decodes, but for a few characters: a DBF field cut at its width may
+    end in half a character, and the sample is cut at its end. Text in the other encoding
+    fails on most of its characters (GBK read as UTF-8, UTF-8 read as GBK's pairs)."""
+    try:
+        body.decode(encoding)
+        return True
     except UnicodeDecodeError:
-        return "ISO-8859-1", "bytes are neither UTF-8 nor GBK; read as Latin-1"
+        pass
+    text = body.decode(encoding, errors="replace")
+    bad = text.count("\ufffd") - body.decode("utf-8", errors="ignore").count("\ufffd")
+    wide = len(body.translate(None, bytes(range(0x80))))  # its bytes beyond ASCII
+    return bad <= max(2, wide // 500)
 
 
 def _check_path(path: Path) -> None:
