@@ -97,6 +97,21 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
                                "--crs?)")
         ok &= ~reject.marked
     if family in ("polygon", "line") and ok.any():
+        # a collection: its polygons (lines) alone, then judged as any other geometry — GEOS
+        # holds a collection of overlapping squares valid, the MultiPolygon of them is not
+        for i in np.flatnonzero(ok & (types == 7)):
+            g = _only_family(geoms[i], family)
+            if g is None or g.is_empty:
+                reject[i] = ("wrong_geometry_type", f"collection without a {family}")
+                continue
+            if _dropped_parts(geoms[i], family):
+                flags[i].append(PARTS_DROPPED)  # a line or point beside the polygons
+            if family == "polygon" and not shapely.is_valid(g):
+                # the collection's polygons overlap: the footprint they cover together
+                g = shapely.union_all(shapely.get_parts(g))
+                flags[i].append("geometry_repaired")
+            geoms[i] = g
+        ok &= ~reject.marked
         idx = np.flatnonzero(ok)
         if family == "polygon" and xy is not None:
             # one convex ring is valid without GEOS's noding (loaders.convexity)
@@ -114,14 +129,6 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
             else:
                 geoms[i] = fixed
                 flags[i].append("geometry_repaired")
-        idx = np.flatnonzero(ok & (types == 7))
-        for i in idx:
-            if reject[i] is None:
-                g = _only_family(geoms[i], family)
-                if g is None or g.is_empty:
-                    reject[i] = ("wrong_geometry_type", f"collection without a {family}")
-                else:
-                    geoms[i] = g
     ok &= ~reject.marked
     if family == "polygon":
         # storage CRSs are metric: a polygon under 1 dm² is a sliver or a collapsed ring
@@ -193,6 +200,18 @@ def _reject_nonfinite(geoms, ok, reject, reason, message
     for j in bad:
         reject[idx[j]] = (reason, message)
     return idx, coords, cidx
+
+
+# a collection's parts of another family (a line beside its polygons) left out of the feature
+PARTS_DROPPED = "collection_parts_dropped"
+
+
+def _dropped_parts(g, family: str) -> int:
+    """How many parts of collection ``g`` are of another family (as :func:`_only_family`
+    flattens it)."""
+    leaves = [q for p in shapely.get_parts(g) for q in shapely.get_parts(p)]
+    allowed = FAMILIES[family]
+    return sum(1 for q in leaves if shapely.get_type_id(q) not in allowed)
 
 
 def _only_family(g, family: str):
