@@ -170,11 +170,14 @@ class _Lookup:
 
 
 _SIZE_SPLIT = re.compile(r"\s*[×xX*＊]\s*")
-_SIZE_PREFIX = re.compile(r"^(?:dn|de|d|φ|Φ|ф|Ф|ϕ|⌀|ø|Ø)\s*", re.IGNORECASE)
+_SIZE_PREFIX = re.compile(r"^(?:dn|de|d|φ|Φ|ф|Ф|ϕ|⌀|∅|ø|Ø)\s*", re.IGNORECASE)
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def parse_size(value: Any) -> tuple[float | None, float | None, float | None, str | None]:
-    """(diameter_mm, width_mm, height_mm, text) of a 管径 value: 300, DN300, Φ300, 400×300.
+    """(diameter_mm, width_mm, height_mm, text) of a 管径 value: 300, DN300, Φ300, 1,200,
+    400×300 (a section's width × height), Φ219×6 (a steel pipe's outer diameter × its wall:
+    a diameter sign before two numbers makes the first the diameter).
 
     A value that is neither a diameter nor width × height (e.g. 4孔) keeps only its text.
     """
@@ -187,8 +190,10 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
         return v, None, None, f"{v:g}"
     text = str(value).strip()
     s = re.sub(r"(?i)\s*mm$", "", half_width(text))  # "ＤＮ３００", "３００ｍｍ" typed full-width
-    s = _SIZE_PREFIX.sub("", s)
-    parts = _SIZE_SPLIT.split(s)
+    s = _THOUSANDS.sub("", s)
+    bare = _SIZE_PREFIX.sub("", s)
+    diameter_sign = bare != s
+    parts = _SIZE_SPLIT.split(bare)
     try:
         nums = [float(p) for p in parts]
     except ValueError:
@@ -198,6 +203,8 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
     if len(nums) == 1:
         return nums[0], None, None, text
     if len(nums) == 2:
+        if diameter_sign:  # Φ219×6: the diameter and the wall's thickness
+            return nums[0], None, None, text
         return None, nums[0], nums[1], text
     return None, None, None, text
 
