@@ -82,3 +82,34 @@ def test_rows_that_are_no_record_are_skipped_and_named_rows_of_data_are_not(fres
     assert "rows 2, 6, 7, 11" in notes, notes
     assert "普查.xlsx:给水管线段: 1 rows that are no survey record skipped" in notes
     assert "row 7" in notes.split("给水管线段: 1 rows")[1], notes
+
+
+def test_a_segment_is_not_joined_to_a_point_of_another_subclass(fresh_db, tmp_path):
+    """雨水 and 污水 sheets numbered alike (1, 2 …): their points share the 排水 class's key,
+    so the 污水 points 1 and 2 repeat the 雨水 ones (duplicate_point) — and the 污水 segment
+    2–3 found the 雨水 point 2, 10 m away, and was loaded across the two networks. It is
+    rejected now, naming its start point's column."""
+    wb = openpyxl.Workbook()
+    sheets = {"雨水管线点": [["1", "雨水井", N0, E0, 36.0], ["2", "雨水井", N0 + 30, E0, 36.0]],
+              "污水管线点": [["1", "污水井", N0, E0 + 10, 36.0],
+                         ["2", "污水井", N0 + 30, E0 + 10, 36.0],
+                         ["3", "污水井", N0 + 60, E0 + 10, 36.0]]}
+    wb.active.title = "雨水管线点"
+    for k, (name, rows) in enumerate(sheets.items()):
+        ws = wb.active if k == 0 else wb.create_sheet(name)
+        ws.append(["物探点号", "附属物", "X", "Y", "地面高程"])
+        for row in rows:
+            ws.append(row)
+    for name, row in (("雨水管线段", ["1", "2", 1.5, 1.6, 400]),
+                      ("污水管线段", ["2", "3", 2.6, 2.7, 300])):
+        ws = wb.create_sheet(name)
+        ws.append(["起始点号", "终止点号", "起点埋深", "终点埋深", "管径"])
+        ws.append(row)
+    wb.save(tmp_path / "排水.xlsx")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "排水.xlsx"])
+    assert fresh_db.rows("SELECT subclass_name, start_point_no, end_point_no FROM "
+                         "pipe_segments WHERE valid_to IS NULL") == [("雨水", "1", "2")]
+    got = sorted(fresh_db.rows("SELECT attrs->>'_table', row_number, reason, field FROM "
+                               "load_rejects WHERE batch_id = %s", (r.batch_id,)))
+    assert ("排水.xlsx:污水管线段", 2, "point_of_other_subclass", "起始点号") in got, got
+    assert r.read == r.loaded + r.rejected, r.text()

@@ -264,6 +264,18 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
                 seg_error.add(i)
         if i in seg_error:
             continue
+        # 雨水 and 污水 share their class's letters (PS): a point number used in both joins a
+        # 污水 segment to the 雨水 point (the first of the number) — two networks crossed
+        for which, zh, k in (("start", "起", a), ("end", "终", b)):
+            pc = points[node_of[k]].cls
+            if _other_subclass(s.cls, pc):
+                add("point_of_other_subclass", "segments", s, i, s.ids,
+                    end_field(s, which, columns), segment=s.label, end=zh, end_en=which,
+                    point=k[1], other=pc.label(), other_en=pc.label(), mine=s.cls.label(),
+                    mine_en=s.cls.label())
+                seg_error.add(i)
+        if i in seg_error:
+            continue
         if s.start_no == s.end_no:
             add("self_loop", "segments", s, i, s.ids, ends_field(s, columns),
                 segment=s.label)
@@ -460,3 +472,11 @@ def _reverse(line):
     import shapely
 
     return shapely.reverse(line)
+
+
+def _other_subclass(mine, other) -> bool:
+    """Whether a segment's class and its end point's are subclasses of one class that differ
+    (雨水 and 污水 of 排水); a class without subclasses, or one not told, is no conflict."""
+    return (mine is not None and other is not None and mine.code == other.code
+            and mine.subclass_code != "00" and other.subclass_code != "00"
+            and mine.subclass_code != other.subclass_code)
