@@ -32,6 +32,7 @@ from loaders.engine.report import LoadReport, Reject
 from loaders.fields import (
     all_matches,
     arrow_texts,
+    beyond_year,
     distinct,
     is_blank,
     numbers,
@@ -146,6 +147,10 @@ def make_columns(profile: CityProfile):
         if "height" in m:
             for i in solid:
                 extra.setdefault(int(i), []).append(m["height"])
+        if "year_built" in m:  # a date (2005-06-01) is more than its year: kept as typed
+            typed = beyond_year(batch.for_parser(m["year_built"]))
+            for i in np.flatnonzero(typed & (values["year_built"] != None)):  # noqa: E711
+                extra.setdefault(int(i), []).append(m["year_built"])
         for i, (f, msg) in check_attrs_batch(cols, arrow=batch.arrow).items():
             problem.setdefault(i, ("bad_value", f"field {f!r}: {msg}", f))
         # each distinct use looked up once, given to its rows by index

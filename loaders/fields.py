@@ -303,6 +303,24 @@ def years(values: np.ndarray | Any) -> tuple[np.ndarray, dict[int, str]]:
     return out, problems
 
 
+def beyond_year(values: np.ndarray | Any) -> np.ndarray:
+    """Whether each value says more than the year :func:`years` reads off it — a date
+    (2005-06-01, 20050601), a year-month, '2005年' — so that a loader keeps it as typed beside
+    its year column (a bare year, 2005 or '2005', is the column's value itself)."""
+    if not isinstance(values, np.ndarray):
+        if is_arrow_number(values):
+            num = _arrow_floats(values)
+            whole = (num >= 1000) & (num <= 2100) & (np.floor(num) == num)
+            return np.isfinite(num) & ~whole
+        values = as_objects(values)
+    s = pd.Series(values, dtype=object)
+    bare = s.isna() | s.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                            and 1000 <= v <= 2100 and float(v).is_integer())
+    text = s.map(lambda v: isinstance(v, str))
+    bare |= text & s.astype(str).str.match(r"^\s*\d{4}\s*$")
+    return ~bare.to_numpy(dtype=bool)
+
+
 # kinds whose values pandas may group by equality without merging values that read differently
 # (1, 1.0 and True are equal in Python; a column of one kind never mixes them)
 _ONE_KIND = ("string", "empty", "integer", "boolean")
