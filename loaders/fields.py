@@ -314,10 +314,11 @@ def beyond_year(values: np.ndarray | Any) -> np.ndarray:
             return np.isfinite(num) & ~whole
         values = as_objects(values)
     s = pd.Series(values, dtype=object)
-    bare = s.isna() | s.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-                            and 1000 <= v <= 2100 and float(v).is_integer())
+    bare = s.isna() | s.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
+                            and not isinstance(v, (bool, np.bool_)) and 1000 <= v <= 2100
+                            and float(v).is_integer())
     text = s.map(lambda v: isinstance(v, str))
-    bare |= text & s.astype(str).str.match(r"^\s*\d{4}\s*$")
+    bare |= text & s.astype(str).str.match(r"^\s*\d{4}(?:\.0*)?\s*$")
     return ~bare.to_numpy(dtype=bool)
 
 

@@ -107,8 +107,14 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
             if _dropped_parts(geoms[i], family):
                 flags[i].append(PARTS_DROPPED)  # a line or point beside the polygons
             if family == "polygon" and not shapely.is_valid(g):
-                # the collection's polygons overlap: the footprint they cover together
-                g = shapely.union_all(shapely.get_parts(g))
+                # the collection's polygons overlap, or one is invalid itself: the footprint
+                # they cover together, each part made valid first (a bowtie's union fails)
+                g = _only_family(shapely.union_all(shapely.make_valid(shapely.get_parts(g))),
+                                 family)
+                if g is None or g.is_empty or g.area <= 0:
+                    reject[i] = ("invalid_geometry", "invalid collection that cannot be "
+                                 "repaired: " + str(shapely.is_valid_reason(geoms[i])))
+                    continue
                 flags[i].append("geometry_repaired")
             geoms[i] = g
         ok &= ~reject.marked

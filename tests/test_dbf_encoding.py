@@ -10,6 +10,7 @@ from shapely.geometry import box
 
 from cim.errors import InputError
 from loaders.buildings import load_buildings
+from loaders.sources.read import detect_dbf_encoding
 
 # 堃 and 昇 are GBK but not GB2312, 國 and 華 traditional (GBK only)
 NAMES = ["王堃住宅楼", "昇平街國華大廈", "建设银行"]
@@ -66,3 +67,38 @@ def test_bytes_that_are_neither_are_refused_naming_the_file(fresh_db, tmp_path):
         load_buildings(fresh_db.conninfo, fresh_db.profile, p, processes=0)
     assert "x.dbf" in str(err.value) and "--encoding" in str(err.value), str(err.value)
     assert fresh_db.rows("SELECT count(*) FROM buildings")[0][0] == 0
+
+
+# a mostly-ASCII .dbf with one short Chinese name: decided by the share of its characters
+# that fail, not by a count (GBK 中山路 read as UTF-8 fails on two of its three)
+SHORT = ["Block A", "Block B", "中山路", "Block D"]
+
+
+def _short_shp(tmp_path, db, cpg):
+    _code, x, y = db.big_cell()
+    g = gpd.GeoDataFrame({"BH": [f"B{i}" for i in range(len(SHORT))], "NAME": SHORT},
+                         geometry=[box(x + 12 * i, y, x + 12 * i + 10, y + 10)
+                                   for i in range(len(SHORT))], crs="EPSG:4527")
+    p = tmp_path / "b.shp"
+    g.to_file(p, encoding="GBK", engine="pyogrio")
+    cp = p.with_suffix(".cpg")
+    if cpg is None:
+        cp.unlink(missing_ok=True)
+        d = p.with_suffix(".dbf")
+        b = bytearray(d.read_bytes())
+        b[29] = 0  # no language driver: detected from the bytes
+        d.write_bytes(bytes(b))
+    else:
+        cp.write_text(cpg)
+    return p
+
+
+@pytest.mark.parametrize("cpg", ["GBK", "GB2312", None])
+def test_one_short_gbk_name_is_read_as_gbk(fresh_db, tmp_path, cpg):
+    p = _short_shp(tmp_path, fresh_db, cpg)
+    enc, why = detect_dbf_encoding(p.with_suffix(".dbf"))
+    assert enc == "GB18030", (enc, why)  # 路's GBK bytes (C2 B7) are valid UTF-8
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, p, processes=0)
+    names = sorted(n for (n,) in fresh_db.rows("SELECT name FROM buildings WHERE batch_id = %s",
+                                                (r.batch_id,)))
+    assert "中山路" in names, (names, detect_dbf_encoding(p.with_suffix(".dbf")))

@@ -6,7 +6,7 @@ construction: the squares written here."""
 from __future__ import annotations
 
 import geopandas as gpd
-from shapely.geometry import GeometryCollection, LineString, box
+from shapely.geometry import GeometryCollection, LineString, Polygon, box
 
 from loaders.buildings import load_buildings
 
@@ -20,17 +20,24 @@ def test_a_collection_loads_as_its_polygons(fresh_db, tmp_path):
     geoms = [GeometryCollection([sq(0), LineString([(x, y - 20), (x + 20, y - 20)])]),
              GeometryCollection([sq(1), sq(1, 5)]),        # two 10 m squares overlapping 5 × 5
              GeometryCollection([sq(2), sq(3)]),           # two apart: a MultiPolygon as it is
-             GeometryCollection([LineString([(x, y - 40), (x + 20, y - 40)])])]
+             GeometryCollection([LineString([(x, y - 40), (x + 20, y - 40)])]),
+             # a bowtie (two triangles of 25 m², apex at x + 125) and a square over its right
+             # one: 25 + 100 m² (the union failed on the bowtie: the load crashed)
+             GeometryCollection([Polygon([(x + 120, y), (x + 130, y + 10), (x + 130, y),
+                                          (x + 120, y + 10)]),
+                                 box(x + 125, y, x + 135, y + 10)])]
     path = tmp_path / "gc.gpkg"
-    gpd.GeoDataFrame({"编号": ["B1", "B2", "B3", "B4"], "建筑用途": ["住宅"] * 4}, geometry=geoms,
+    gpd.GeoDataFrame({"编号": ["B1", "B2", "B3", "B4", "B5"], "建筑用途": ["住宅"] * 5},
+                     geometry=geoms,
                      crs="EPSG:4527").to_file(path, engine="pyogrio")
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, processes=0)
-    assert (r.read, r.loaded, r.rejected) == (4, 3, 1), r.text()
+    assert (r.read, r.loaded, r.rejected) == (5, 4, 1), r.text()
     got = {k.rsplit(":", 1)[1]: (round(a, 6), v, sorted(f)) for k, a, v, f in fresh_db.rows(
         "SELECT source_key, ST_Area(geom), ST_IsValid(geom), flags FROM buildings "
         "WHERE valid_to IS NULL")}
     assert got == {"B1": (100.0, True, ["collection_parts_dropped"]),
                    "B2": (175.0, True, ["geometry_repaired"]),
-                   "B3": (200.0, True, [])}, got
+                   "B3": (200.0, True, []),
+                   "B5": (125.0, True, ["geometry_repaired"])}, got
     assert fresh_db.rows("SELECT reason FROM load_rejects WHERE batch_id = %s",
                          (r.batch_id,)) == [("wrong_geometry_type",)]

@@ -341,3 +341,27 @@ def test_report_json_of_a_turned_segment_says_so(fresh_db, tmp_path):
     rep = json.loads(run_cli(args, fresh_db.env(), check=True).stdout)
     assert (rep["inserted"], rep["updated"]) == (0, 1)
     assert any("ends exchanged" in x for x in rep["notes"]), rep["notes"]
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_a_storm_line_into_a_combined_node_is_no_error(fresh_db, tmp_path, order):
+    """A node layer without classes takes the class of the first line naming it: a 雨水 line
+    into a 合流 node is a real joint, in either order of the lines (no point_of_other_subclass)."""
+    e, n = 39_460_300.0, 3_917_200.0
+    rows = [("P1", "A", "B", "雨水", shapely.LineString([(e, n), (e, n + 50)])),
+            ("P2", "B", "C", "合流", shapely.LineString([(e, n + 50), (e, n + 100)]))]
+    rows = [rows[i] for i in order]
+    path = tmp_path / "v.gpkg"
+    gpd.GeoDataFrame({"管段编号": [r[0] for r in rows], "起点号": [r[1] for r in rows],
+                      "终点号": [r[2] for r in rows], "管线类别": [r[3] for r in rows]},
+                     geometry=[r[4] for r in rows], crs="EPSG:4527").to_file(
+        path, layer="pipes", engine="pyogrio")
+    gpd.GeoDataFrame({"点号": ["A", "B", "C"]},
+                     geometry=[shapely.Point(e, n), shapely.Point(e, n + 50),
+                               shapely.Point(e, n + 100)],
+                     crs="EPSG:4527").to_file(path, layer="nodes", engine="pyogrio")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
+                            points=f"{path}:nodes", dataset="v")
+    got = fresh_db.rows("SELECT attrs->>'管段编号', reason FROM load_rejects "
+                        "WHERE batch_id = %s", (r.batch_id,))
+    assert got == [], got

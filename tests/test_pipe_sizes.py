@@ -18,7 +18,9 @@ from tests.test_pipes import E0, N0
     ("1,200", 1200, None, None), ("DN1,000", 1000, None, None),
     ("400×300", None, 400, 300), ("400X300", None, 400, 300), ("2,000×1,500", None, 2000, 1500),
     ("Φ219×6", 219, None, None), ("D219×6", 219, None, None), ("φ108 × 4.5", 108, None, None),
-    ("4孔", None, None, None), ("1,5", None, None, None)])
+    ("4孔", None, None, None), ("1,5", None, None, None),
+    # two sizes with a comma, not one grouped number: no diameter of a kilometre
+    ("1200,800", None, None, None), ("100,150", None, None, None)])
 def test_a_size_as_typed(typed, diameter, width, height):
     assert parse_size(typed) == (diameter, width, height, typed)
 

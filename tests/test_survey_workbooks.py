@@ -5,6 +5,7 @@ Expected values by construction (the workbooks and tables written here)."""
 from __future__ import annotations
 
 import openpyxl
+import pytest
 
 from loaders.pipes.load import load_pipes_files
 from tests.test_pipes import E0, N0
@@ -113,3 +114,59 @@ def test_a_segment_is_not_joined_to_a_point_of_another_subclass(fresh_db, tmp_pa
                                "load_rejects WHERE batch_id = %s", (r.batch_id,)))
     assert ("排水.xlsx:污水管线段", 2, "point_of_other_subclass", "起始点号") in got, got
     assert r.read == r.loaded + r.rejected, r.text()
+
+
+SEG = [[f"JS{i + 1}", f"JS{i + 2}", 1.2, 1.2, "PE", "DN300", "建设路"] for i in range(4)]
+
+
+def _rejects(db, batch_id):
+    return sorted(db.rows("SELECT attrs->>'_table', row_number, reason, field FROM load_rejects "
+                          "WHERE batch_id = %s", (batch_id,)))
+
+
+@pytest.mark.parametrize("footer", [
+    ["制表人：张三", None, None, None, "审核人：李四", None, None],   # under 起始点号: rejected
+    [None, None, "制表人：张三", None, "审核人：李四", None, None]])  # keys blank: was skipped
+def test_a_signature_line_of_two_cells_without_a_bare_label_is_no_record(fresh_db, tmp_path,
+                                                                           footer):
+    """制表人：张三, 审核人：李四 — the usual forms of a signature line — under 起始点号 or with
+    the keys blank: no record, skipped (it was rejected as missing_value)."""
+    path = _workbook(tmp_path / "普查.xlsx",
+                     SEG + [footer])
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [path])
+    assert _rejects(fresh_db, r.batch_id) == [], _rejects(fresh_db, r.batch_id)
+    assert (r.read, r.loaded, r.rejected) == (9, 9, 0), r.text()
+
+
+def test_a_keyless_row_of_data_with_a_note_is_rejected_not_skipped(fresh_db, tmp_path):
+    """A segment delivered without its ends but with depths, material, size is a record
+    (missing_value), also when its 道路名称/备注 reads 注：待补测 (it was skipped)."""
+    path = _workbook(tmp_path / "普查.xlsx",
+                     SEG + [[None, None, 1.3, 1.3, "PE", "DN200", "注：待补测"]])
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [path])
+    assert ("普查.xlsx:给水管线段", 6, "missing_value", "起始点号") in \
+        _rejects(fresh_db, r.batch_id), r.notes
+
+
+def test_a_storm_segment_into_a_combined_manhole_is_loaded(fresh_db, tmp_path):
+    """雨水 YS2 → 合流 HS1: a storm sewer discharging into a combined sewer's manhole is a
+    real connection (both 排水), numbered apart: no point_of_other_subclass (it was)."""
+    wb = openpyxl.Workbook()
+    sheets = {"雨水管线点": [["YS1", "雨水井", N0, E0, 36.0], ["YS2", "雨水井", N0 + 30, E0, 36.0]],
+              "合流管线点": [["HS1", "检修井", N0 + 60, E0, 36.0],
+                          ["HS2", "检修井", N0 + 90, E0, 36.0]]}
+    wb.active.title = "雨水管线点"
+    for k, (name, rows) in enumerate(sheets.items()):
+        ws = wb.active if k == 0 else wb.create_sheet(name)
+        ws.append(["物探点号", "附属物", "X", "Y", "地面高程"])
+        for row in rows:
+            ws.append(row)
+    for name, rows in (("雨水管线段", [["YS1", "YS2", 1.5, 1.6, 400], ["YS2", "HS1", 1.6, 1.8, 400]]),
+                       ("合流管线段", [["HS1", "HS2", 1.8, 1.9, 600]])):
+        ws = wb.create_sheet(name)
+        ws.append(["起始点号", "终止点号", "起点埋深", "终点埋深", "管径"])
+        for row in rows:
+            ws.append(row)
+    wb.save(tmp_path / "排水.xlsx")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "排水.xlsx"])
+    assert _rejects(fresh_db, r.batch_id) == [], _rejects(fresh_db, r.batch_id)

@@ -171,7 +171,9 @@ class _Lookup:
 
 _SIZE_SPLIT = re.compile(r"\s*[×xX*＊]\s*")
 _SIZE_PREFIX = re.compile(r"^(?:dn|de|d|φ|Φ|ф|Ф|ϕ|⌀|∅|ø|Ø)\s*", re.IGNORECASE)
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# a size of thousands written grouped (1,200; DN1,000): one comma after the first digit —
+# "1200,800" or "100,150" are two sizes, not a diameter of a kilometre
+_THOUSANDS = re.compile(r"(?<![\d,])(\d),(\d{3})(?![\d,])")
 
 
 def parse_size(value: Any) -> tuple[float | None, float | None, float | None, str | None]:
@@ -190,7 +192,7 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
         return v, None, None, f"{v:g}"
     text = str(value).strip()
     s = re.sub(r"(?i)\s*mm$", "", half_width(text))  # "ＤＮ３００", "３００ｍｍ" typed full-width
-    s = _THOUSANDS.sub("", s)
+    s = _THOUSANDS.sub(r"\1\2", s)
     bare = _SIZE_PREFIX.sub("", s)
     diameter_sign = bare != s
     parts = _SIZE_SPLIT.split(bare)

@@ -16,10 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# a cell that makes its row an annotation: a total's label at the start, a signature's or a
-# note's label with its colon, a page number
+# a cell that makes its row an annotation: a total's label at its start; a signature's,
+# a date's or a note's label at its start (制表：, 制表人：, 审核人 李四, 作业员 王五, 测量单位
+# XX院, 坐标系：CGCS2000), or one with its colon anywhere (…日期：2024-05-01); a page number
+_LABELS = (r"制\s*表|审\s*核|校\s*核|检\s*查|复\s*核|编\s*制|填\s*表|绘\s*图|负\s*责|签\s*字"
+           r"|签\s*名|日\s*期|说\s*明|注|作\s*业|测\s*量|技\s*术\s*负\s*责|项\s*目\s*负\s*责"
+           r"|坐\s*标\s*系|高\s*程\s*系|单\s*位")
 ANNOTATION = (r"^\s*(?:合\s*计|小\s*计|总\s*计|共\s*计)"
-              r"|(?:制\s*表|审\s*核|校\s*核|检\s*查|日\s*期|负\s*责|签\s*字|签\s*名|说\s*明|注)\s*[:：]"
+              rf"|^\s*(?:{_LABELS})\s*(?:人|员|者|单\s*位|系统)?\s*(?:[:：]|\s+\S)"
+              rf"|(?:{_LABELS})\s*(?:人|员)?\s*[:：]"
               r"|第\s*\d+\s*页|共\s*\d+\s*页")
 # a cell that is a unit (the row below a header that gives the columns' units)
 UNITS = frozenset({"m", "mm", "cm", "km", "米", "毫米", "厘米", "(m)", "(mm)", "（m）", "（mm）",
@@ -31,13 +36,14 @@ def no_record_rows(headers: list[str], columns: list[tuple[np.ndarray, list[Any]
     """Whether each row is no record (see the module). ``columns``: each column's (codes,
     distinct values) (:func:`loaders.fields.distinct`, -1 where missing); ``blank``: rows ×
     columns, whether the cell is blank; ``keys``: the columns of the record's key (物探点号,
-    X, Y; 起始点号, 终止点号). An annotation's label counts in a key column (日期： under X),
-    or anywhere in a row whose key cells are all blank: a record's 备注 may well read
-    "说明：…"."""
+    X, Y; 起始点号, 终止点号). An annotation's label in a key column (日期： under X) makes
+    its row no record; elsewhere only in a row whose key cells are all blank and whose every
+    cell but one is labelled: a record's 备注 may well read "说明：…"."""
     n = blank.shape[0]
     filled = (~blank).sum(axis=1)
     key_blank = blank[:, keys].all(axis=1) if keys else np.ones(n, dtype=bool)
-    annotation = np.zeros(n, dtype=bool)
+    annotation = np.zeros(n, dtype=bool)  # a label in a key column
+    labels = np.zeros(n, dtype=np.int64)  # labelled cells elsewhere
     header_cells = np.zeros(n, dtype=np.int64)
     unit_cells = np.zeros(n, dtype=np.int64)
     for j, (codes, uniques) in enumerate(columns):
@@ -49,10 +55,16 @@ def no_record_rows(headers: list[str], columns: list[tuple[np.ndarray, list[Any]
         head = (stripped == str(headers[j]).strip()).fillna(False).to_numpy(dtype=bool)
         unit = stripped.str.lower().isin(UNITS).to_numpy(dtype=bool)
         at = np.append(ann, False)[codes]
-        annotation |= at if j in keys else at & key_blank
+        if j in keys:
+            annotation |= at
+        else:
+            labels += at
         header_cells += np.append(head, False)[codes]
         unit_cells += np.append(unit, False)[codes]
-    return (filled < 2) | annotation | (header_cells >= 2) | \
+    # keys blank and every cell but one a label (制表：张三, 审核：李四; 测量单位 XX院): a
+    # signature line; a row of data whose 备注 reads 注：待补测 is a record without its key
+    signed = key_blank & (labels > 0) & (labels >= filled - 1)
+    return (filled < 2) | annotation | signed | (header_cells >= 2) | \
         ((unit_cells > 0) & (unit_cells == filled))
 
 

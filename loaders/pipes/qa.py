@@ -232,9 +232,12 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
     skeys = [(s.key("start"), s.key("end")) for s in segments]
     first: dict[tuple[str, str], int] = {}
     rows_of: dict[tuple[str, str], list[int]] = defaultdict(list)
+    subclasses_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     for p, k in zip(points, pkeys):
         if p.point_no:
             rows_of[k].append(p.row)
+            if p.cls is not None:
+                subclasses_of[k].add(p.cls.subclass_code)
     for i, (p, k) in enumerate(zip(points, pkeys)):
         if not p.point_no:
             continue
@@ -265,10 +268,12 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
         if i in seg_error:
             continue
         # 雨水 and 污水 share their class's letters (PS): a point number used in both joins a
-        # 污水 segment to the 雨水 point (the first of the number) — two networks crossed
+        # 污水 segment to the 雨水 point (the first of the number) — two networks crossed. Only
+        # where its own subclass has a point of that number (a 雨水 pipe into a 合流 manhole,
+        # a 消防 branch off a 配水 main are real joints)
         for which, zh, k in (("start", "起", a), ("end", "终", b)):
             pc = points[node_of[k]].cls
-            if _other_subclass(s.cls, pc):
+            if _other_subclass(s.cls, pc) and s.cls.subclass_code in subclasses_of[k]:
                 add("point_of_other_subclass", "segments", s, i, s.ids,
                     end_field(s, which, columns), segment=s.label, end=zh, end_en=which,
                     point=k[1], other=pc.label(), other_en=pc.label(), mine=s.cls.label(),

@@ -237,7 +237,7 @@ def detect_dbf_encoding(dbf: Path) -> tuple[str | None, str]:
     for ext in (".cpg", ".CPG"):
         cpg = dbf.with_suffix(ext)
         if cpg.exists():
-            claim = cpg.read_text(errors="replace").strip()
+            claim = cpg.read_text(errors="replace").lstrip("\ufeff").strip()
             break
     family = None if claim is None else "".join(claim.upper().split())
     if claim is not None and family not in _CPG_UTF8 | _CPG_GBK:
@@ -288,18 +288,29 @@ def detect_dbf_encoding(dbf: Path) -> tuple[str | None, str]:
 
 
 def _decodes(body: bytes, encoding: str) -> bool:
-    """Whether the sample decodes, but for a few characters: a DBF field cut at its width may
-    end in half a character, and the sample is cut at its end. Text in the other encoding
-    fails on most of its characters (GBK read as UTF-8, UTF-8 read as GBK's pairs)."""
+    """Whether the sample is text in ``encoding``, but for a few characters: a DBF field cut
+    at its width may end in half a character, and the sample is cut at its end. Text in the
+    other encoding fails on a good part of its characters — GBK read as UTF-8 fails on most,
+    though a pair such as 路's (C2 B7) is valid UTF-8, so a short name decides by the share of
+    its characters that fail, never by a count alone."""
+    try:
+        body.decode(encoding)
+        return True
+    except UnicodeDecodeError as exc:
+        if exc.start > len(body) - 4 and _decodes_strict(body[:exc.start], encoding):
+            return True
+    text = body.decode(encoding, errors="replace")
+    bad = text.count("\ufffd") - body.decode("utf-8", errors="ignore").count("\ufffd")
+    wide = len(text) - len(text.encode("ascii", "ignore")) - bad  # those it did decode
+    return bad * 50 <= wide
+
+
+def _decodes_strict(body: bytes, encoding: str) -> bool:
     try:
         body.decode(encoding)
         return True
     except UnicodeDecodeError:
-        pass
-    text = body.decode(encoding, errors="replace")
-    bad = text.count("\ufffd") - body.decode("utf-8", errors="ignore").count("\ufffd")
-    wide = len(body.translate(None, bytes(range(0x80))))  # its bytes beyond ASCII
-    return bad <= max(2, wide // 500)
+        return False
 
 
 def _check_path(path: Path) -> None:

@@ -409,8 +409,10 @@ def _selfx(out: Path) -> None:
 
 @case("mixed_types_geojson", "mixed_types_geojson.geojson",
       "GeoJSON mixing a point (row 2) and a line (row 4) among polygons, a multipolygon "
-      "(row 5) and a collection of a polygon and a point (row 6)",
+      "(row 5) and a collection of a polygon and a point (row 6: the polygon loads, the point is "
+      "left out and flagged)",
       "loads", read=6, loaded=4, rejected=2, rejected_by_reason={"wrong_geometry_type": 2},
+      flagged_by_reason={"collection_parts_dropped": 1},
       rejects=[{"row": 2, "reason": "wrong_geometry_type", "message": "Point"},
                {"row": 4, "reason": "wrong_geometry_type", "message": "LineString"}])
 def _mixed_geojson(out: Path) -> None:
