@@ -170,3 +170,26 @@ def test_a_storm_segment_into_a_combined_manhole_is_loaded(fresh_db, tmp_path):
     wb.save(tmp_path / "排水.xlsx")
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "排水.xlsx"])
     assert _rejects(fresh_db, r.batch_id) == [], _rejects(fresh_db, r.batch_id)
+
+
+def test_a_ground_elevation_typed_with_its_unit_is_kept_as_typed(fresh_db, tmp_path):
+    """地面高程 "36.30 米" loads as 36.3 and the point keeps "36.30 米" in attrs, as a depth
+    typed "1.5m" is kept; a table of plain numbers keeps 地面高程 out of attrs (the column
+    holds it)."""
+    pts = [[f"JS{i + 1}", "直线点", N0 + 20 * i, E0, "36.30 米" if i == 0 else "36.3"]
+           for i in range(5)]
+    segs = [[f"JS{i + 1}", f"JS{i + 2}", 1.2, 1.2, "PE", "DN300", "建设路"] for i in range(4)]
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile,
+                            [_workbook(tmp_path / "普查.xlsx", segs, point_rows=pts)])
+    assert r.loaded == 9, r.text()
+    got = dict(fresh_db.rows("SELECT point_no, attrs->>'地面高程' FROM pipe_points "
+                             "WHERE valid_to IS NULL AND point_no IN ('JS1', 'JS2')"))
+    assert got == {"JS1": "36.30 米", "JS2": "36.3"}, got
+    assert fresh_db.rows("SELECT ground_elevation FROM pipe_points WHERE point_no = 'JS1'") \
+        == [(36.3,)]
+    plain = [[f"JS{i + 1}", "直线点", N0 + 20 * i, E0, 36.3] for i in range(5)]
+    r2, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile,
+                             [_workbook(tmp_path / "普查2.xlsx", segs, point_rows=plain)],
+                             dataset="plain")
+    assert fresh_db.rows("SELECT count(*) FROM pipe_points WHERE batch_id = %s AND "
+                         "attrs ? '地面高程'", (r2.batch_id,)) == [(0,)]

@@ -213,8 +213,12 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
                  for r, row in zip(map(tuple, js.tolist()), row_numbers)]
         # a loaded row keeps in attrs what no column holds (its table and row too); a value
         # the mapping file translates is kept as delivered
-        stored = held_out(names, {a: headers[j] for a, j in idx.items()},
-                          POINT_COLUMNED if kind == "points" else SEGMENT_COLUMNED, mapping,
+        columned = POINT_COLUMNED if kind == "points" else SEGMENT_COLUMNED
+        # a number typed with its unit ("36.30 米", "4根"): the column holds the number only,
+        # the table's rows keep the field as typed
+        columned = columned - {a for a in NUMBERS_HELD & set(idx)
+                               if not _plain_numbers(columns[idx[a]][1])}
+        stored = held_out(names, {a: headers[j] for a, j in idx.items()}, columned, mapping,
                           kind)
     else:  # a name twice: the last of its values, as a dict keeps it
         attrs = [dict(zip(headers, r)) for r in js.tolist()]
@@ -291,6 +295,18 @@ def _records(cls: type, table: str, seqs, row_numbers: list[int], attrs: list,
     rows = zip(seqs, row_numbers, attrs, classes, problems,
                *(columns[a].tolist() for a in columns))
     return [cls(table=table, **dict(zip(names, r))) for r in rows]
+
+
+# the held attributes whose column holds a number parsed from the cell (loaders.pipes.fields)
+NUMBERS_HELD = frozenset({"ground_elevation", "cable_count"})
+_PLAIN_NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
+
+
+def _plain_numbers(uniques: list[Any]) -> bool:
+    """Whether a column's distinct values are numbers as the column stores them: numbers, or
+    texts of plain digits (not "36.30 米", "３６．３", "1,234")."""
+    texts = [u for u in uniques if isinstance(u, str) and u.strip()]
+    return not texts or bool(pd.Series(texts, dtype=object).str.match(_PLAIN_NUMBER).all())
 
 
 def _all_text(uniques: list[Any]) -> bool:
