@@ -174,8 +174,8 @@ def test_a_storm_segment_into_a_combined_manhole_is_loaded(fresh_db, tmp_path):
 
 def test_a_ground_elevation_typed_with_its_unit_is_kept_as_typed(fresh_db, tmp_path):
     """地面高程 "36.30 米" loads as 36.3 and the point keeps "36.30 米" in attrs, as a depth
-    typed "1.5m" is kept; a table of plain numbers keeps 地面高程 out of attrs (the column
-    holds it)."""
+    typed "1.5m" is kept; a point whose cell is a plain number keeps 地面高程 out of attrs (the
+    column holds it), in that table too."""
     pts = [[f"JS{i + 1}", "直线点", N0 + 20 * i, E0, "36.30 米" if i == 0 else "36.3"]
            for i in range(5)]
     segs = [[f"JS{i + 1}", f"JS{i + 2}", 1.2, 1.2, "PE", "DN300", "建设路"] for i in range(4)]
@@ -184,7 +184,7 @@ def test_a_ground_elevation_typed_with_its_unit_is_kept_as_typed(fresh_db, tmp_p
     assert r.loaded == 9, r.text()
     got = dict(fresh_db.rows("SELECT point_no, attrs->>'地面高程' FROM pipe_points "
                              "WHERE valid_to IS NULL AND point_no IN ('JS1', 'JS2')"))
-    assert got == {"JS1": "36.30 米", "JS2": "36.3"}, got
+    assert got == {"JS1": "36.30 米", "JS2": None}, got
     assert fresh_db.rows("SELECT ground_elevation FROM pipe_points WHERE point_no = 'JS1'") \
         == [(36.3,)]
     plain = [[f"JS{i + 1}", "直线点", N0 + 20 * i, E0, 36.3] for i in range(5)]
@@ -193,3 +193,30 @@ def test_a_ground_elevation_typed_with_its_unit_is_kept_as_typed(fresh_db, tmp_p
                              dataset="plain")
     assert fresh_db.rows("SELECT count(*) FROM pipe_points WHERE batch_id = %s AND "
                          "attrs ? '地面高程'", (r2.batch_id,)) == [(0,)]
+
+
+def test_a_units_row_does_not_put_plain_elevations_in_attrs(fresh_db, tmp_path):
+    """The row of units below the header is no record: its "(m)" keeps no point's 地面高程
+    in attrs."""
+    pts = [[None, None, None, None, "(m)"]] + \
+        [[f"JS{i + 1}", "直线点", N0 + 20 * i, E0, 36.3] for i in range(5)]
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile,
+                            [_workbook(tmp_path / "普查.xlsx", SEG, point_rows=pts)])
+    assert r.loaded == 9, r.text()
+    assert fresh_db.rows("SELECT count(*) FROM pipe_points WHERE batch_id = %s AND "
+                         "attrs ? '地面高程'", (r.batch_id,)) == [(0,)]
+
+
+def test_correcting_one_cell_versions_only_that_point(fresh_db, tmp_path):
+    """v1: JS1's 地面高程 typed "36.30 米"; v2: the same delivery, JS1 typed 36.3: only JS1
+    gets a new version (the typed form is its row's, not its table's)."""
+    v1 = [[f"JS{i + 1}", "直线点", N0 + 20 * i, E0, "36.30 米" if i == 0 else 36.3]
+          for i in range(5)]
+    v2 = [[f"JS{i + 1}", "直线点", N0 + 20 * i, E0, 36.3] for i in range(5)]
+    load_pipes_files(fresh_db.conninfo, fresh_db.profile,
+                     [_workbook(tmp_path / "v1" / "普查.xlsx", SEG, point_rows=v1)
+                      if (tmp_path / "v1").mkdir() is None else None])
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile,
+                            [_workbook(tmp_path / "v2" / "普查.xlsx", SEG, point_rows=v2)
+                             if (tmp_path / "v2").mkdir() is None else None])
+    assert r.updated <= 1, r.text()

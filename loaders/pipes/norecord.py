@@ -16,16 +16,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# a cell that makes its row an annotation: a total's label at its start; a signature's,
-# a date's or a note's label at its start (制表：, 制表人：, 审核人 李四, 作业员 王五, 测量单位
-# XX院, 坐标系：CGCS2000), or one with its colon anywhere (…日期：2024-05-01); a page number
-_LABELS = (r"制\s*表|审\s*核|校\s*核|检\s*查|复\s*核|编\s*制|填\s*表|绘\s*图|负\s*责|签\s*字"
-           r"|签\s*名|日\s*期|说\s*明|注|作\s*业|测\s*量|技\s*术\s*负\s*责|项\s*目\s*负\s*责"
+# a cell that makes its row an annotation: a total's label at its start; a signature's or a
+# date's label at its start (制表：, 制表人：, 审核人 李四, 作业员 王五, 测量单位 XX院,
+# 坐标系：CGCS2000), or one with its colon anywhere (…日期：2024-05-01); a page number. A
+# note's label (注：, 说明：) is one only where a record's key would be: a record's 备注 may
+# read 注：待补测
+_SIGNED = (r"制\s*表|审\s*核|校\s*核|检\s*查|复\s*核|编\s*制|填\s*表|绘\s*图|负\s*责|签\s*字"
+           r"|签\s*名|日\s*期|作\s*业|测\s*量|技\s*术\s*负\s*责|项\s*目\s*负\s*责"
            r"|坐\s*标\s*系|高\s*程\s*系|单\s*位")
-ANNOTATION = (r"^\s*(?:合\s*计|小\s*计|总\s*计|共\s*计)"
-              rf"|^\s*(?:{_LABELS})\s*(?:人|员|者|单\s*位|系统)?\s*(?:[:：]|\s+\S)"
-              rf"|(?:{_LABELS})\s*(?:人|员)?\s*[:：]"
-              r"|第\s*\d+\s*页|共\s*\d+\s*页")
+_NOTED = r"说\s*明|注"
+_TOTAL_OR_PAGE = r"^\s*(?:合\s*计|小\s*计|总\s*计|共\s*计)|第\s*\d+\s*页|共\s*\d+\s*页"
+# elsewhere in a row whose keys are blank: a signature's label, with its colon or its name
+SIGNATURE = (_TOTAL_OR_PAGE
+             + rf"|^\s*(?:{_SIGNED})\s*(?:人|员|者|单\s*位|系统)?\s*(?:[:：]|\s+\S)"
+             + rf"|(?:{_SIGNED})\s*(?:人|员)?\s*[:：]")
+# in a key column: any label with its colon (a point numbered "检查 1" is a number)
+ANNOTATION = (_TOTAL_OR_PAGE
+              + rf"|^\s*(?:{_SIGNED}|{_NOTED})\s*(?:人|员|者|单\s*位|系统)?\s*[:：]"
+              + rf"|(?:{_SIGNED})\s*(?:人|员)?\s*[:：]")
 # a cell that is a unit (the row below a header that gives the columns' units)
 UNITS = frozenset({"m", "mm", "cm", "km", "米", "毫米", "厘米", "(m)", "(mm)", "（m）", "（mm）",
                    "[m]", "[mm]", "m²", "mpa", "kpa", "kv", "根", "孔", "个"})
@@ -51,7 +59,8 @@ def no_record_rows(headers: list[str], columns: list[tuple[np.ndarray, list[Any]
             continue
         text = pd.Series([u if isinstance(u, str) else None for u in uniques], dtype=object)
         stripped = text.str.strip()
-        ann = text.str.contains(ANNOTATION, regex=True).fillna(False).to_numpy(dtype=bool)
+        pattern = ANNOTATION if j in keys else SIGNATURE
+        ann = text.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
         head = (stripped == str(headers[j]).strip()).fillna(False).to_numpy(dtype=bool)
         unit = stripped.str.lower().isin(UNITS).to_numpy(dtype=bool)
         at = np.append(ann, False)[codes]

@@ -214,12 +214,21 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
         # a loaded row keeps in attrs what no column holds (its table and row too); a value
         # the mapping file translates is kept as delivered
         columned = POINT_COLUMNED if kind == "points" else SEGMENT_COLUMNED
+        fields = {a: headers[j] for a, j in idx.items()}
+        stored = held_out(names, fields, columned, mapping, kind)
         # a number typed with its unit ("36.30 米", "4根"): the column holds the number only,
-        # the table's rows keep the field as typed
-        columned = columned - {a for a in NUMBERS_HELD & set(idx)
-                               if not _plain_numbers(columns[idx[a]][1])}
-        stored = held_out(names, {a: headers[j] for a, j in idx.items()}, columned, mapping,
-                          kind)
+        # the row keeps the field as typed (that row alone: a cell corrected to a plain
+        # number changes its own row's attrs, no other's)
+        typed_rows, typed = np.zeros(n, dtype=bool), set()
+        for a in NUMBERS_HELD & set(idx):
+            codes, uniques = columns[idx[a]]
+            rows_typed = np.append(_typed_numbers(uniques), False)[codes[keep]]
+            if rows_typed.any():
+                typed_rows |= rows_typed
+                typed.add(a)
+        if typed:
+            as_typed = held_out(names, fields, columned - typed, mapping, kind)
+            stored = [as_typed if t else stored for t in typed_rows.tolist()]
     else:  # a name twice: the last of its values, as a dict keeps it
         attrs = [dict(zip(headers, r)) for r in js.tolist()]
         for a, row in zip(attrs, row_numbers):
@@ -278,12 +287,15 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     return recs, skipped
 
 
-def _storing(attrs: list, stored: StoredView | None, problems: list[list]) -> list:
-    """The rows' attributes, each loaded row keeping ``stored`` of them in attrs — but a row
-    with a problem (a value that did not parse, a class not found): its every value, which
-    its columns may not hold."""
+def _storing(attrs: list, stored: StoredView | list[StoredView] | None,
+             problems: list[list]) -> list:
+    """The rows' attributes, each loaded row keeping ``stored`` of them in attrs (one view for
+    the table, or one a row) — but a row with a problem (a value that did not parse, a class
+    not found): its every value, which its columns may not hold."""
     if stored is None:
         return attrs
+    if isinstance(stored, list):
+        return [a if p else a.storing(v) for a, p, v in zip(attrs, problems, stored)]
     return [a if p else a.storing(stored) for a, p in zip(attrs, problems)]
 
 
@@ -299,14 +311,18 @@ def _records(cls: type, table: str, seqs, row_numbers: list[int], attrs: list,
 
 # the held attributes whose column holds a number parsed from the cell (loaders.pipes.fields)
 NUMBERS_HELD = frozenset({"ground_elevation", "cable_count"})
-_PLAIN_NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
+_PLAIN_NUMBER = r"^\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*$"  # ASCII digits only
 
 
-def _plain_numbers(uniques: list[Any]) -> bool:
-    """Whether a column's distinct values are numbers as the column stores them: numbers, or
-    texts of plain digits (not "36.30 米", "３６．３", "1,234")."""
-    texts = [u for u in uniques if isinstance(u, str) and u.strip()]
-    return not texts or bool(pd.Series(texts, dtype=object).str.match(_PLAIN_NUMBER).all())
+def _typed_numbers(uniques: list[Any]) -> np.ndarray:
+    """Whether each of a column's distinct values is a text that says more than the number
+    the column stores ("36.30 米", "３６．３", "1,234"); numbers and plain digits do not."""
+    out = np.zeros(len(uniques), dtype=bool)
+    at = [i for i, u in enumerate(uniques) if isinstance(u, str) and u.strip()]
+    if at:
+        texts = pd.Series([uniques[i] for i in at], dtype=object)
+        out[at] = ~texts.str.match(_PLAIN_NUMBER).to_numpy(dtype=bool)
+    return out
 
 
 def _all_text(uniques: list[Any]) -> bool:

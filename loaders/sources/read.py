@@ -247,16 +247,12 @@ def detect_dbf_encoding(dbf: Path) -> tuple[str | None, str]:
         if len(head) < 32:
             raise InputError("the .dbf file is truncated", path=str(dbf))
         header_len = int.from_bytes(head[8:10], "little")
+        record_len = int.from_bytes(head[10:12], "little")
         descriptors = fh.read(max(0, header_len - 32))
-        body = fh.read(4 * 1024 * 1024)
-    # field names are encoded like the values (a file without records has only its names)
-    names = []
-    for i in range(0, len(descriptors) - 31, 32):
-        if descriptors[i] == 0x0D:  # end of the field descriptors
-            break
-        names.append(descriptors[i:i + 11].split(b"\0", 1)[0])
-    body = b" ".join(names) + b" " + body
-    utf8, gbk = _decodes(body, "utf-8"), _decodes(body, "gb18030")
+        body = fh.read(1024 * 1024)
+    values = _dbf_texts(descriptors, body, record_len)
+    body = b" ".join(v for v, _ in values)
+    utf8, gbk = _decodes(values, "utf-8"), _decodes(values, "gb18030")
     if claim is not None:
         said = f".cpg says {claim}"
         if body.isascii():
@@ -287,22 +283,49 @@ def detect_dbf_encoding(dbf: Path) -> tuple[str | None, str]:
     return "ISO-8859-1", "bytes are neither UTF-8 nor GBK; read as Latin-1"
 
 
-def _decodes(body: bytes, encoding: str) -> bool:
-    """Whether the sample is text in ``encoding``, but for a few characters: a DBF field cut
-    at its width may end in half a character, and the sample is cut at its end. Text in the
-    other encoding fails on a good part of its characters — GBK read as UTF-8 fails on most,
-    though a pair such as 路's (C2 B7) is valid UTF-8, so a short name decides by the share of
-    its characters that fail, never by a count alone."""
-    try:
-        body.decode(encoding)
-        return True
-    except UnicodeDecodeError as exc:
-        if exc.start > len(body) - 4 and _decodes_strict(body[:exc.start], encoding):
-            return True
-    text = body.decode(encoding, errors="replace")
-    bad = text.count("\ufffd") - body.decode("utf-8", errors="ignore").count("\ufffd")
-    wide = len(text) - len(text.encode("ascii", "ignore")) - bad  # those it did decode
-    return bad * 50 <= wide
+def _dbf_texts(descriptors: bytes, body: bytes, record_len: int
+               ) -> list[tuple[bytes, bool]]:
+    """The field names and the character fields' values of a .dbf sample that are not ASCII,
+    each as its own bytes (padding stripped), with whether it fills its field: a full field
+    may have been cut at its width in the middle of a character, so an encoding is judged
+    value by value (:func:`_decodes`)."""
+    names, fields, at = [], [], 1  # a record opens with its deletion flag
+    for i in range(0, len(descriptors) - 31, 32):
+        if descriptors[i] == 0x0D:  # end of the field descriptors
+            break
+        d = descriptors[i:i + 32]
+        name = d[:11].split(b"\0", 1)[0]
+        names.append((name, len(name) >= 10))  # 10 bytes: a name's most
+        if d[11:12] in (b"C", b"V"):
+            fields.append((at, at + d[16]))
+        at += d[16]
+    out = [(n, full) for n, full in names if not n.isascii()]
+    if record_len <= 0:
+        return out
+    for r in range(0, len(body) - record_len + 1, record_len):
+        rec = body[r:r + record_len]
+        for a, b in fields:
+            v = rec[a:b]
+            if not v.isascii():
+                t = v.rstrip(b" \0")
+                out.append((t, len(t) == b - a))
+    return out
+
+
+def _decodes(values: list[tuple[bytes, bool]], encoding: str) -> bool:
+    """Whether every value is text in ``encoding`` — but for the last character of a value
+    that fills its field, which the field's width may have cut short. GBK read as UTF-8 fails
+    on most values; Latin-1 read as GBK on those whose accented letter does not pair with the
+    next byte (one ending a word, not cut: the field is not full)."""
+    for v, full in values:
+        try:
+            v.decode(encoding)
+        except UnicodeDecodeError as exc:
+            # only a character its field's end cut short: the data ends inside it
+            if not full or exc.end != len(v) or exc.start < len(v) - 3 \
+                    or not _decodes_strict(v[:exc.start], encoding):
+                return False
+    return True
 
 
 def _decodes_strict(body: bytes, encoding: str) -> bool:
