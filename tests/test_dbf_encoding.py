@@ -10,7 +10,7 @@ from shapely.geometry import box
 
 from cim.errors import InputError
 from loaders.buildings import load_buildings
-from loaders.sources.read import detect_dbf_encoding
+from loaders.sources.dbf import detect_dbf_encoding
 
 # 堃 and 昇 are GBK but not GB2312, 國 and 華 traditional (GBK only)
 NAMES = ["王堃住宅楼", "昇平街國華大廈", "建设银行"]

@@ -1,4 +1,4 @@
-"""A .dbf's encoding judged value by value (loaders.sources.read.detect_dbf_encoding): a
+"""A .dbf's encoding judged value by value (loaders.sources.dbf.detect_dbf_encoding): a
 value that fills its field may end in a character its width cut; one that does not fill it
 may not. .dbf files written byte by byte here (no database)."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from loaders.sources.read import detect_dbf_encoding
+from loaders.sources.dbf import detect_dbf_encoding
 
 
 def _dbf(path: Path, names: list[bytes], widths: list[int], records: list[list[bytes]],

@@ -39,7 +39,7 @@ from loaders.sources.read import Batch
 CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.geometry", "loaders.hashing",
                       "loaders.jsonb",
                       "loaders.convexity",
-                      "loaders.sources.read", "loaders.sources.wkb",
+                      "loaders.sources.read", "loaders.sources.dbf", "loaders.sources.wkb",
                       "loaders.engine.direct", "loaders.engine.known", "loaders.engine.keyread",
                       "loaders.engine.samegeom",
                       "loaders.engine.places", "loaders.engine.rowsbuf",

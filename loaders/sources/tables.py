@@ -520,12 +520,8 @@ def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
 def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
     import pyogrio
 
-    from loaders.sources.read import (
-        GDAL_INPUT_ERRORS,
-        detect_dbf_encoding,
-        gdal_source,
-        list_layers,
-    )
+    from loaders.sources.dbf import detect_dbf_encoding
+    from loaders.sources.read import GDAL_INPUT_ERRORS, gdal_source, list_layers
 
     notes = []
     if encoding is None and path.suffix.lower() in (".dbf", ".shp"):
