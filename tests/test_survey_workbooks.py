@@ -33,6 +33,24 @@ def _workbook(path, segment_rows, *, merge: str | None = None, point_rows=None):
     return path
 
 
+def _class_sheets(path, points: dict[str, list], segments: dict[str, list]):
+    """A workbook of a point sheet and a segment sheet per class (sheet name → rows)."""
+    wb = openpyxl.Workbook()
+    for k, (name, rows) in enumerate(points.items()):
+        ws = wb.active if k == 0 else wb.create_sheet(name)
+        ws.title = name
+        ws.append(["物探点号", "附属物", "X", "Y", "地面高程"])
+        for row in rows:
+            ws.append(row)
+    for name, rows in segments.items():
+        ws = wb.create_sheet(name)
+        ws.append(["起始点号", "终止点号", "起点埋深", "终点埋深", "管径"])
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
 def _segments(db) -> dict[str, tuple]:
     return {f"{r[0]}-{r[1]}": r[2:] for r in db.rows(
         "SELECT start_point_no, end_point_no, material, diameter_mm, width_mm, height_mm, "
@@ -90,23 +108,13 @@ def test_a_segment_is_not_joined_to_a_point_of_another_subclass(fresh_db, tmp_pa
     so the 污水 points 1 and 2 repeat the 雨水 ones (duplicate_point) — and the 污水 segment
     2–3 found the 雨水 point 2, 10 m away, and was loaded across the two networks. It is
     rejected now, naming its start point's column."""
-    wb = openpyxl.Workbook()
-    sheets = {"雨水管线点": [["1", "雨水井", N0, E0, 36.0], ["2", "雨水井", N0 + 30, E0, 36.0]],
-              "污水管线点": [["1", "污水井", N0, E0 + 10, 36.0],
-                         ["2", "污水井", N0 + 30, E0 + 10, 36.0],
-                         ["3", "污水井", N0 + 60, E0 + 10, 36.0]]}
-    wb.active.title = "雨水管线点"
-    for k, (name, rows) in enumerate(sheets.items()):
-        ws = wb.active if k == 0 else wb.create_sheet(name)
-        ws.append(["物探点号", "附属物", "X", "Y", "地面高程"])
-        for row in rows:
-            ws.append(row)
-    for name, row in (("雨水管线段", ["1", "2", 1.5, 1.6, 400]),
-                      ("污水管线段", ["2", "3", 2.6, 2.7, 300])):
-        ws = wb.create_sheet(name)
-        ws.append(["起始点号", "终止点号", "起点埋深", "终点埋深", "管径"])
-        ws.append(row)
-    wb.save(tmp_path / "排水.xlsx")
+    _class_sheets(tmp_path / "排水.xlsx",
+                  {"雨水管线点": [["1", "雨水井", N0, E0, 36.0], ["2", "雨水井", N0 + 30, E0, 36.0]],
+                   "污水管线点": [["1", "污水井", N0, E0 + 10, 36.0],
+                              ["2", "污水井", N0 + 30, E0 + 10, 36.0],
+                              ["3", "污水井", N0 + 60, E0 + 10, 36.0]]},
+                  {"雨水管线段": [["1", "2", 1.5, 1.6, 400]],
+                   "污水管线段": [["2", "3", 2.6, 2.7, 300]]})
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "排水.xlsx"])
     assert fresh_db.rows("SELECT subclass_name, start_point_no, end_point_no FROM "
                          "pipe_segments WHERE valid_to IS NULL") == [("雨水", "1", "2")]
@@ -151,23 +159,12 @@ def test_a_keyless_row_of_data_with_a_note_is_rejected_not_skipped(fresh_db, tmp
 def test_a_storm_segment_into_a_combined_manhole_is_loaded(fresh_db, tmp_path):
     """雨水 YS2 → 合流 HS1: a storm sewer discharging into a combined sewer's manhole is a
     real connection (both 排水), numbered apart: no point_of_other_subclass (it was)."""
-    wb = openpyxl.Workbook()
-    sheets = {"雨水管线点": [["YS1", "雨水井", N0, E0, 36.0], ["YS2", "雨水井", N0 + 30, E0, 36.0]],
-              "合流管线点": [["HS1", "检修井", N0 + 60, E0, 36.0],
-                          ["HS2", "检修井", N0 + 90, E0, 36.0]]}
-    wb.active.title = "雨水管线点"
-    for k, (name, rows) in enumerate(sheets.items()):
-        ws = wb.active if k == 0 else wb.create_sheet(name)
-        ws.append(["物探点号", "附属物", "X", "Y", "地面高程"])
-        for row in rows:
-            ws.append(row)
-    for name, rows in (("雨水管线段", [["YS1", "YS2", 1.5, 1.6, 400], ["YS2", "HS1", 1.6, 1.8, 400]]),
-                       ("合流管线段", [["HS1", "HS2", 1.8, 1.9, 600]])):
-        ws = wb.create_sheet(name)
-        ws.append(["起始点号", "终止点号", "起点埋深", "终点埋深", "管径"])
-        for row in rows:
-            ws.append(row)
-    wb.save(tmp_path / "排水.xlsx")
+    _class_sheets(tmp_path / "排水.xlsx",
+                  {"雨水管线点": [["YS1", "雨水井", N0, E0, 36.0], ["YS2", "雨水井", N0 + 30, E0, 36.0]],
+                   "合流管线点": [["HS1", "检修井", N0 + 60, E0, 36.0],
+                               ["HS2", "检修井", N0 + 90, E0, 36.0]]},
+                  {"雨水管线段": [["YS1", "YS2", 1.5, 1.6, 400], ["YS2", "HS1", 1.6, 1.8, 400]],
+                   "合流管线段": [["HS1", "HS2", 1.8, 1.9, 600]]})
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "排水.xlsx"])
     assert _rejects(fresh_db, r.batch_id) == [], _rejects(fresh_db, r.batch_id)
 

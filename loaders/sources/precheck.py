@@ -289,7 +289,8 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _col(j: int) -> str:
+def column_letters(j: int) -> str:
+    """A 0-based column as a spreadsheet names it (0 → A, 26 → AA)."""
     s = ""
     j += 1
     while j:
@@ -366,7 +367,7 @@ def check_excel_header(path: Path, sheet: str | None = None) -> None:
         if over_blank or numeric_below:
             above = f" below {header[j]!r}" if text(header[j]) else " under an empty cell of row 1"
             raise InputError(
-                f"row 2 looks like a second header row (column {_col(j)}: {second[j]!r}{above}"
+                f"row 2 looks like a second header row (column {column_letters(j)}: {second[j]!r}{above}"
                 f"{', with numbers below' if numeric_below else ''}); give the sheet one "
                 "header row with one name per column", path=str(path), row=2,
                 field=str(second[j]))

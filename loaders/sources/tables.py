@@ -22,7 +22,7 @@ from typing import Any
 from cim.errors import ConfigError, InputError
 from cim.text import norm_key, norm_name
 from loaders.fields import load_mapping_yaml
-from loaders.sources.precheck import check_xml_safety, workbook_errors
+from loaders.sources.precheck import check_xml_safety, column_letters, workbook_errors
 
 EXCEL = {".xlsx", ".xlsm"}
 OLD_EXCEL = {".xls"}
@@ -372,21 +372,11 @@ def _spread_down(grid: list[list[Any]], merged: list[tuple[int, int, int, int]],
             continue
         for r in range(r0 + 1, min(r1, len(grid) - 1) + 1):
             grid[r][c0] = v
-        spread.append(f"{_cell_name(c0)}{first_row_number + r0}:{_cell_name(c0)}"
+        spread.append(f"{column_letters(c0)}{first_row_number + r0}:{column_letters(c0)}"
                       f"{first_row_number + min(r1, len(grid) - 1)}")
     if not spread:
         return []
     return [f"merged cells spread over the rows they cover: {', '.join(spread)}"]
-
-
-def _cell_name(col: int) -> str:
-    """A 0-based column as a spreadsheet names it (0 → A, 26 → AA)."""
-    name = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        name = chr(65 + rem) + name
-    return name
 
 
 def _numberlike(s: str) -> bool:
