@@ -86,6 +86,9 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
                 flags[i].append("footprint_of_solid")
                 xy = None  # coordinates no longer those of every row
     if not keep_z and has_z.any():
+        solid = np.isfinite(solid_height)
+        for i in _elevated(geoms, np.flatnonzero(ok & has_z & ~solid)):
+            flags[i].append("z_dropped")  # a layer in 2D: the elevations are not kept
         geoms[ok] = shapely.force_2d(geoms[ok])
     if keep_z:
         for i in np.flatnonzero(ok & ~has_z):
@@ -154,6 +157,16 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
     return Prepared(geoms=geoms, reject=reject, flags=flags, solid_height=solid_height)
 
 
+def _elevated(geoms: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Those of rows ``idx`` whose Z carries elevations: a finite Z other than 0 (a PolygonZ
+    Shapefile with every Z 0, as many exports write, loses nothing in 2D)."""
+    if not len(idx):
+        return idx
+    coords, at = shapely.get_coordinates(geoms[idx], include_z=True, return_index=True)
+    z = coords[:, 2]
+    return np.unique(idx[at[np.isfinite(z) & (z != 0)]])
+
+
 def _footprint_of_solid(g) -> tuple[object | None, float]:
     """(2D footprint, height) of a 3D solid given as its faces (a LOD1 block), or (None, nan)
     for a surface without walls (a 2.5D polygon: its own projection is the footprint)."""
@@ -212,20 +225,30 @@ def _reject_nonfinite(geoms, ok, reject, reason, message
 PARTS_DROPPED = "collection_parts_dropped"
 
 
+def _leaves(g) -> list:
+    """The single geometries of ``g``, collections inside collections flattened (a CAD
+    export nests them)."""
+    out: list = []
+    for p in shapely.get_parts(g):
+        if shapely.get_type_id(p) in (4, 5, 6, 7):
+            out.extend(_leaves(p))
+        elif not p.is_empty:
+            out.append(p)
+    return out
+
+
 def _dropped_parts(g, family: str) -> int:
     """How many parts of collection ``g`` are of another family (as :func:`_only_family`
     flattens it)."""
-    leaves = [q for p in shapely.get_parts(g) for q in shapely.get_parts(p)]
     allowed = FAMILIES[family]
-    return sum(1 for q in leaves if shapely.get_type_id(q) not in allowed)
+    return sum(1 for q in _leaves(g) if shapely.get_type_id(q) not in allowed)
 
 
 def _only_family(g, family: str):
     if g is None:
         return None
     allowed = FAMILIES[family]
-    parts = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in allowed]
-    parts = [q for p in parts for q in shapely.get_parts(p)]
+    parts = [p for p in _leaves(g) if shapely.get_type_id(p) in allowed]
     if not parts:
         return None
     if family == "polygon":

@@ -25,19 +25,23 @@ def test_a_collection_loads_as_its_polygons(fresh_db, tmp_path):
              # one: 25 + 100 m² (the union failed on the bowtie: the load crashed)
              GeometryCollection([Polygon([(x + 120, y), (x + 130, y + 10), (x + 130, y),
                                           (x + 120, y + 10)]),
-                                 box(x + 125, y, x + 135, y + 10)])]
+                                 box(x + 125, y, x + 135, y + 10)]),
+             # nested, as a CAD export writes them: a square inside a collection inside one
+             GeometryCollection([GeometryCollection([sq(6)]),
+                                 LineString([(x, y - 60), (x + 20, y - 60)])])]
     path = tmp_path / "gc.gpkg"
-    gpd.GeoDataFrame({"编号": ["B1", "B2", "B3", "B4", "B5"], "建筑用途": ["住宅"] * 5},
+    gpd.GeoDataFrame({"编号": ["B1", "B2", "B3", "B4", "B5", "B6"], "建筑用途": ["住宅"] * 6},
                      geometry=geoms,
                      crs="EPSG:4527").to_file(path, engine="pyogrio")
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, processes=0)
-    assert (r.read, r.loaded, r.rejected) == (5, 4, 1), r.text()
+    assert (r.read, r.loaded, r.rejected) == (6, 5, 1), r.text()
     got = {k.rsplit(":", 1)[1]: (round(a, 6), v, sorted(f)) for k, a, v, f in fresh_db.rows(
         "SELECT source_key, ST_Area(geom), ST_IsValid(geom), flags FROM buildings "
         "WHERE valid_to IS NULL")}
     assert got == {"B1": (100.0, True, ["collection_parts_dropped"]),
                    "B2": (175.0, True, ["geometry_repaired"]),
                    "B3": (200.0, True, []),
-                   "B5": (125.0, True, ["geometry_repaired"])}, got
+                   "B5": (125.0, True, ["geometry_repaired"]),
+                   "B6": (100.0, True, ["collection_parts_dropped"])}, got
     assert fresh_db.rows("SELECT reason FROM load_rejects WHERE batch_id = %s",
                          (r.batch_id,)) == [("wrong_geometry_type",)]

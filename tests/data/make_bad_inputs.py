@@ -439,8 +439,10 @@ def _mixed_gpkg(out: Path) -> None:
     write_gpkg(g, out / "mixed_types_gpkg.gpkg", geometry_type="Unknown")
 
 
-@case("mixed_2d_3d", "mixed_2d_3d.geojson", "rows 2 and 4 carry Z values, the others not",
-      "loads", read=4, loaded=4, rejected=0, stored_2d=True, same_place=ids(4))
+@case("mixed_2d_3d", "mixed_2d_3d.geojson",
+      "rows 2 and 4 carry Z values (35.2 m), the others not: stored in 2D, the two flagged",
+      "loads", read=4, loaded=4, rejected=0, flagged_by_reason={"z_dropped": 2},
+      stored_2d=True, same_place=ids(4))
 def _mixed_z(out: Path) -> None:
     g = sample(4)
     geoms = g.geometry.values.copy()
