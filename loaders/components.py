@@ -11,8 +11,6 @@ rejected with ``no_grid_cell``). Unknown classes are rejected with the unknown v
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from loaders.engine.direct import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
-from loaders.fields import ValueProblem, all_matches, distinct, is_blank, mapped, texts
+from loaders.fields import all_matches, as_date, distinct, is_blank, mapped, texts
 from loaders.geometry import ewkb, points_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch
@@ -51,30 +49,6 @@ TEXT_FIELDS = ("name", "dept_code", "dept_name", "owner_code", "owner_name", "ma
                "maint_name", "material", "location", "note")
 # the census fields a component keeps in columns (not repeated in its attrs)
 COLUMN_FIELDS = (*TEXT_FIELDS, "initial_date", "change_date", "state", "currency", "data_source")
-
-
-def as_date(v: Any) -> dt.date | None:
-    """A census date: a date, 2021-05-12, 2021/5/12, 2021.05.12, 20210512, 2021年5月12日."""
-    if is_blank(v):
-        return None
-    if isinstance(v, dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        v = int(v)
-    s = str(v).strip()
-    m = re.match(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", s) or \
-        re.match(r"^(\d{4})(\d{2})(\d{2})$", s)
-    if not m:
-        raise ValueProblem(f"{s!r} is not a date (expected e.g. 2021-05-12)")
-    try:
-        d = dt.date(*(int(g) for g in m.groups()))
-    except ValueError:
-        raise ValueProblem(f"{s!r} is not a valid date") from None
-    if not 1900 <= d.year <= 2100:
-        raise ValueProblem(f"date {s!r} is implausible")
-    return d
 
 
 class ComponentDictionary:

@@ -6,6 +6,7 @@ Surveyors name the same attribute many ways (建筑高度, 高度, HEIGHT …); 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from pathlib import Path
@@ -91,6 +92,21 @@ def as_text(v: Any, max_len: int = 1000) -> str | None:
     return s
 
 
+def as_id(v: Any, max_len: int = 200) -> str | None:
+    """An identifier's text: a whole number stored as a float is its integer (Excel's 987.0
+    and a GeoPackage REAL 987 are the id 987); a float that cannot hold the id's digits (past
+    2^53, or with a fraction) is refused — 1.234567890123457e+17 is no device's id, and two
+    18-digit ids round to one float."""
+    if isinstance(v, (float, np.floating)) and not is_blank(v):
+        f = float(v)
+        if not f.is_integer() or abs(f) >= 2 ** 53:
+            raise ValueProblem(f"the id {v!r} is stored as a floating-point number and has "
+                               "lost digits; store ids as text")
+        v = int(f)
+    _no_bool(v, "an id")
+    return as_text(v, max_len)
+
+
 # a number as surveyors type it: thousands grouped by commas (1,200.5; a first group of 1–3
 # digits not starting with 0: 0,500 is a decimal comma), a metre sign after it
 _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")
@@ -104,9 +120,11 @@ def _no_bool(v: Any, what: str) -> None:
         raise ValueProblem(f'"{bool(v)}" is not {what} (a true/false value)')
 
 
-def as_float(v: Any, lo: float | None = None, hi: float | None = None) -> float | None:
-    """A number; a text may group thousands with commas and end in a metre sign, and may be
-    typed in full-width forms.
+def as_float(v: Any, lo: float | None = None, hi: float | None = None, *,
+             metres: bool = True) -> float | None:
+    """A number; a text may group thousands with commas and end in a metre sign (unless
+    ``metres`` is false: a count or a duration, where ``5m`` is no number of seconds), and may
+    be typed in full-width forms.
 
     A comma anywhere else is refused, not dropped: ``1,5`` and ``0,500`` (decimal commas)
     read as 15 and 500, ``12mm`` as 12 metres and ``1_5`` (Python's digit separator) as 15
@@ -122,6 +140,9 @@ def as_float(v: Any, lo: float | None = None, hi: float | None = None) -> float 
             f = float(s)  # most values: a plain number
         except ValueError:
             if (m := _METRES.fullmatch(s)) is not None:
+                if not metres:
+                    raise ValueProblem(f"{v!r} is not a whole number (m or 米 is a length's "
+                                       "unit)") from None
                 s = m.group(1)
             if "," in s:
                 if not _GROUPED.fullmatch(s):
@@ -145,7 +166,9 @@ def as_float(v: Any, lo: float | None = None, hi: float | None = None) -> float 
 
 
 def as_int(v: Any, lo: int | None = None, hi: int | None = None) -> int | None:
-    f = as_float(v, lo, hi)
+    """A whole number: a count or a duration, so no metre sign after it (``5m`` for a
+    reporting interval in seconds was read as 5, ``300m`` residents as 300)."""
+    f = as_float(v, lo, hi, metres=False)
     if f is None:
         return None
     if abs(f - round(f)) > 1e-9:
@@ -166,6 +189,38 @@ def as_year(v: Any) -> int | None:
     if not 1000 <= y <= 2100:
         raise ValueProblem(f"year {y} is implausible")
     return y
+
+
+# a date as typed, with a time after it at most (a date column keeps the day of a date-time);
+# anything else after the day is not read away: 2021-05-123, 2021-05-12至2022-01-01
+_DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
+                   r"(?:(?:\s+|T)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+
+
+def as_date(v: Any) -> dt.date | None:
+    """A date: a date value, 2021-05-12, 2021/5/12, 2021.05.12, 20210512, 2021年5月12日, each
+    with a time after it at most (full-width digits read as theirs)."""
+    if is_blank(v):
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    _no_bool(v, "a date")
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        v = int(v)
+    s = half_width(str(v)).strip()
+    m = _DATE.fullmatch(s) or _DATE_COMPACT.fullmatch(s)
+    if not m:
+        raise ValueProblem(f"{str(v).strip()!r} is not a date (expected e.g. 2021-05-12)")
+    try:
+        d = dt.date(*(int(g) for g in m.groups()))
+    except ValueError:
+        raise ValueProblem(f"{s!r} is not a valid date") from None
+    if not 1900 <= d.year <= 2100:
+        raise ValueProblem(f"date {s!r} is implausible")
+    return d
 
 
 # -- whole columns -------------------------------------------------------------------------

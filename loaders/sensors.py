@@ -44,14 +44,13 @@ from cim.layerdefs import LAYERS, SENSORS
 from cim.profile import CityProfile
 from cim.text import norm_key
 from loaders.common import ClassLookup, content_hash, jsonable
-from loaders.components import as_date
 from loaders.engine.bulk import EWKB
 from loaders.engine.pages import small_pages
 from loaders.engine.pipeline import sql_analyze
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.engine.session import LoadSession
-from loaders.fields import ValueProblem, as_float, as_int, as_text, is_blank
+from loaders.fields import ValueProblem, as_date, as_float, as_id, as_int, as_text, is_blank
 from loaders.geometry import ewkb
 from loaders.sources.tables import Table, known_header_names, match_headers, read_tables
 
@@ -287,7 +286,11 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
                      for j, h in enumerate(t.headers)}
             key = None
             try:
-                device = _text(row, t, m, "device_id", 64)
+                try:
+                    device = as_id(_value(row, t, m, "device_id"), 64)
+                except ValueProblem as exc:
+                    raise RowProblem("bad_value", f"field {m['device_id']!r}: {exc}",
+                                     m["device_id"]) from None
                 if device is None:
                     raise RowProblem("missing_value", f"field {m['device_id']!r}: no device id",
                                      m["device_id"])

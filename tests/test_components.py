@@ -12,8 +12,8 @@ import shapely
 
 from cim.coding.scheme import decode
 from cim.profile import create_profile, read_csv_dictionary
-from loaders.components import as_date, load_components
-from loaders.fields import ValueProblem
+from loaders.components import load_components
+from loaders.fields import ValueProblem, as_date
 from tests.conftest import SAMPLES, make_db, run_cli, server_url
 
 CENSUS = SAMPLES / "components"

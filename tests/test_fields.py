@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
-from loaders.fields import ValueProblem, as_float, as_int, as_text, as_year, numbers, texts, years
+from loaders.fields import (
+    ValueProblem,
+    as_date,
+    as_float,
+    as_id,
+    as_int,
+    as_text,
+    as_year,
+    numbers,
+    texts,
+    years,
+)
 
 TRICKY = np.array([None, "", "  ", " 12 ", "12米", "十二层", 7, 7.0, 7.5, float("nan"),
                    float("inf"), -3, "1,200", "2001-05", b"x", "x" * 300, 12.000000001, "1e3", "1995",
@@ -194,3 +207,40 @@ def test_a_number_of_other_than_four_or_eight_digits_is_no_year(text):
     """12345 was read as the year 1234, silently."""
     with pytest.raises(ValueProblem):
         as_year(text)
+
+
+@pytest.mark.parametrize("typed, day", [
+    ("2021-05-12", (2021, 5, 12)), ("2021/5/1", (2021, 5, 1)), ("2021.05.12", (2021, 5, 12)),
+    ("2021年5月12日", (2021, 5, 12)), ("20210512", (2021, 5, 12)), (20210512, (2021, 5, 12)),
+    ("２０２１－０５－１２", (2021, 5, 12)), ("2021-05-12 08:30:00", (2021, 5, 12)),
+    ("2021-05-12T08:30", (2021, 5, 12)), (" 2021-05-12 ", (2021, 5, 12))])
+def test_dates_as_typed(typed, day):
+    assert as_date(typed) == dt.date(*day)
+
+
+@pytest.mark.parametrize("typed", [
+    "2021-05-123", "2021/5/1 2", "2021-05-12至2022-01-01", "2021年5月12日前后", "2021-05-12x",
+    "2021-13-01", "2021年5月", "12/05/2021", True])
+def test_dates_with_more_after_the_day_are_refused(typed):
+    with pytest.raises(ValueProblem):
+        as_date(typed)
+
+
+@pytest.mark.parametrize("typed", ["5m", "300m", "4 米", "12M"])
+def test_a_count_has_no_metre_sign(typed):
+    with pytest.raises(ValueProblem, match="length"):
+        as_int(typed)
+    assert as_float(typed) == float(typed.rstrip("mM米 "))  # a length may have one
+    _, bad = numbers(np.array([typed, "3"], dtype=object), integer=True)
+    assert list(bad) == [0]
+
+
+def test_ids_stored_as_numbers():
+    assert as_id(987) == "987" and as_id(987.0) == "987" and as_id(np.float64(12.0)) == "12"
+    assert as_id(" A-01 ") == "A-01" and as_id(None) is None and as_id("") is None
+    assert as_id(2.0 ** 53 - 1) == str(2 ** 53 - 1)
+    for lost in (1.234567890123457e+17, 2.0 ** 53, 12.5):
+        with pytest.raises(ValueProblem, match="lost digits"):
+            as_id(lost)
+    with pytest.raises(ValueProblem):
+        as_id(True)

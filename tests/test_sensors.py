@@ -505,3 +505,41 @@ def test_a_sensor_rejected_by_the_merge_keeps_every_field_as_delivered(sdb, tmp_
                       "AND valid_to IS NULL") == {"监测对象编码": pipe}
     sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id = 'DUP-1' "
              "AND valid_to IS NULL RETURNING id")
+
+
+def test_ids_as_numbers_intervals_and_dates_read_strictly(sdb, tmp_path):
+    """A device id typed as a number is the same id as a REAL (987.0) and as an integer (987);
+    an 18-digit id rounded by a float is refused, not loaded as another device's; an interval
+    of "5m" is no 5 seconds; a date with more typed after it is no date."""
+    import pandas as pd
+    import pyogrio
+
+    from loaders.sensors import load_sensors
+
+    pipe = sdb.scalar("SELECT code FROM pipe_segments WHERE valid_to IS NULL ORDER BY code "
+                      "LIMIT 1")
+    df = pd.DataFrame({"设备编号": [987.0, 1.234567890123457e+17],
+                       "设备名称": ["实数编号", "十八位编号"], "监测类型": ["管网压力"] * 2,
+                       "计量单位": ["MPa"] * 2, "监测对象编码": [pipe] * 2,
+                       "安装日期": ["2024-03-05", None], "上报周期(秒)": [300, 300]})
+    path = tmp_path / "numbers.gpkg"
+    pyogrio.write_dataframe(df, path, layer="设备", driver="GPKG")
+    assert pyogrio.read_info(path, layer="设备")["dtypes"][0] == "float64"
+    rep = load_sensors(sdb.conninfo, sdb.profile, path)
+    assert (rep.read, rep.loaded, rep.rejected) == (2, 1, 1), rep.text()
+    assert sdb.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s",
+                    (rep.batch_id,)) == [(2, "bad_value", "设备编号")]  # the 2nd feature
+    assert sdb.rows("SELECT device_id, install_date::text FROM sensors "
+                    "WHERE batch_id = %s", (rep.batch_id,)) == [("987", "2024-03-05")]
+    # the same device typed as an integer in a CSV: the same sensor, unchanged
+    p = write(tmp_path, "int.csv", [f"987,实数编号,管网压力,MPa,{pipe},2024-03-05,,300,,,",
+                                    f"NUM-5M,五分钟,管网压力,MPa,{pipe},,,5m,,,",
+                                    f"NUM-DATE,日期,管网压力,MPa,{pipe},2024-03-051,,300,,,"])
+    again = load_sensors(sdb.conninfo, sdb.profile, p, mode="append")
+    assert (again.inserted, again.updated, again.unchanged, again.rejected) == (0, 0, 1, 2), \
+        again.text()
+    assert sdb.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s "
+                    "ORDER BY row_number", (again.batch_id,)) == [
+        (3, "bad_value", "上报周期(秒)"), (4, "bad_value", "安装日期")]
+    sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id = '987' AND valid_to IS NULL "
+             "RETURNING id")
