@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from cim.errors import ConfigError
+from cim.numbers import ValueProblem, parse_number
 from cim.text import half_width, norm_name
 
 _norm = norm_name  # field names compare as column headers do (cim/text.py)
@@ -65,10 +66,6 @@ def read_mapping_file(path: str | Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-class ValueProblem(ValueError):
-    """A value that cannot be used; the message says why (for the reject record)."""
-
-
 def is_blank(v: Any) -> bool:
     """No value: None, NaN, a blank text, or pandas' missing markers (a DateTime field's
     blank is read as NaT, which is a datetime: its ``date()`` is NaT again)."""
@@ -107,12 +104,6 @@ def as_id(v: Any, max_len: int = 200) -> str | None:
     return as_text(v, max_len)
 
 
-# a number as surveyors type it: thousands grouped by commas (1,200.5; a first group of 1–3
-# digits not starting with 0: 0,500 is a decimal comma), a metre sign after it
-_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")
-_METRES = re.compile(r"(.*?[\d.])\s*(?:m|M|米)")
-
-
 def _no_bool(v: Any, what: str) -> None:
     """A true/false value (Excel's TRUE, a GDAL boolean field) is refused where a number or a
     year is expected: Python takes True for 1, and an elevation of TRUE was loaded as 1 m."""
@@ -128,31 +119,13 @@ def as_float(v: Any, lo: float | None = None, hi: float | None = None, *,
 
     A comma anywhere else is refused, not dropped: ``1,5`` and ``0,500`` (decimal commas)
     read as 15 and 500, ``12mm`` as 12 metres and ``1_5`` (Python's digit separator) as 15
-    were silent errors of ten and a thousand times. A true/false value is no number."""
+    were silent errors of ten and a thousand times. A true/false value is no number. A text
+    is read by :func:`cim.numbers.parse_number` (the layers read their texts with it too)."""
     if is_blank(v):
         return None
     _no_bool(v, "a number")
     if isinstance(v, str):
-        s = half_width(v).strip()  # an IME's full-width mode: "１２．５", "1，200"
-        if "_" in s:
-            raise ValueProblem(f"{v!r} is not a number")
-        try:
-            f = float(s)  # most values: a plain number
-        except ValueError:
-            if (m := _METRES.fullmatch(s)) is not None:
-                if not metres:
-                    raise ValueProblem(f"{v!r} is not a whole number (m or 米 is a length's "
-                                       "unit)") from None
-                s = m.group(1)
-            if "," in s:
-                if not _GROUPED.fullmatch(s):
-                    raise ValueProblem(f"{v!r} is not a number (a comma may only group "
-                                       "thousands, as in 1,200.5)") from None
-                s = s.replace(",", "")
-            try:
-                f = float(s)
-            except ValueError:
-                raise ValueProblem(f"{v!r} is not a number") from None
+        f = parse_number(v, metres=metres)
     else:
         try:
             f = float(v)

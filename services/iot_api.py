@@ -2,11 +2,13 @@
 
 - ``POST /iot/readings`` — header ``X-API-Key`` of a reading source (``cim iot source add``);
   JSON ``{"readings": [{"sensor": code or device id, "time": ISO 8601 with offset,
-  "value": number}, …]}``; answers the ingest's counts (:func:`layers.iot.ingest.ingest`,
-  the path ``cim iot import`` takes too). 401 without or with an unknown key, 403 for a revoked
-  key or a sensor bound to another source, 400 naming the item (``readings[3].time``) and what
-  is wrong, 409 when a month has no readings partition (the owner runs
-  ``cim iot partitions``; the served role cannot create one).
+  "value": number}, …]}`` (a value is a JSON number, never a text); answers the ingest's
+  counts (:func:`layers.iot.ingest.ingest`, the path ``cim iot import`` takes too: readings
+  of one sensor and time with different values, or with another value than the stored one,
+  are not stored and listed in ``conflicts`` by their item ``index``). 401 without or with
+  an unknown key, 403 for a revoked key or a sensor bound to another source, 400 naming the
+  item (``readings[3].time``) and what is wrong, 409 when a month has no readings partition
+  (the owner runs ``cim iot partitions``; the served role cannot create one).
 - ``GET /iot/sensors/<code>/latest`` — the sensor's latest reading and alarm state.
 - ``GET /iot/sensors/<code>/readings?start=&end=&limit=`` — its series (default: the last 24 h).
 - ``GET /iot/alarms?status=active|cleared&sensor=&limit=`` — alarms, latest first.
@@ -101,9 +103,17 @@ def parse_readings(raw: bytes) -> list[tuple[str, dt.datetime, float]]:
         if ts is None or ts.tzinfo is None:
             raise InputError(f"{t!r} is not ISO 8601 with a UTC offset",
                              field=f"readings[{i}].time")
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise InputError(f"{v!r} is not a finite number", field=f"readings[{i}].value")
-        out.append((s, ts, float(v)))
+        # a JSON number only (a text such as "1_5" or "1,5" is refused, never read); an integer
+        # beyond a double's range is no finite number (float() raised OverflowError: a 500)
+        try:
+            f = None if isinstance(v, bool) or not isinstance(v, int | float) else float(v)
+        except OverflowError:
+            f = None
+        if f is None or not math.isfinite(f):
+            huge = f is None and isinstance(v, int) and not isinstance(v, bool)
+            shown = f"an integer of {len(str(abs(v)))} digits" if huge else repr(v)
+            raise InputError(f"{shown} is not a finite number", field=f"readings[{i}].value")
+        out.append((s, ts, f))
     return out
 
 
@@ -292,9 +302,11 @@ def _doc() -> dict[str, dict]:
             "parameters": [{"name": "X-API-Key", "in": "header", "required": True,
                             "description": "the reading source's API key",
                             "schema": {"type": "string"}}],
-            "responses": {**ok("received, inserted, duplicates, unknown_sensor, late, "
-                               "alarms_opened, alarms_escalated, alarms_cleared, "
-                               "gaps_cleared, cases_opened, unknown"),
+            "responses": {**ok("received, inserted, duplicates, conflicting, unknown_sensor, "
+                               "late, alarms_opened, alarms_escalated, alarms_cleared, "
+                               "gaps_cleared, cases_opened, unknown, conflicts (a sensor and "
+                               "time sent with different values, or with another value than "
+                               "stored: not stored, listed by item index)"),
                           **errors("400", "401", "403", "409")}}},
         "/iot/sensors/{code}/latest": {"get": {
             "summary": "A sensor's latest reading and alarm state", "tags": tags,

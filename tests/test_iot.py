@@ -472,3 +472,141 @@ def test_escalation_raises_the_point_the_alarm_raised(d):
     assert point(pa) == ("较大", [f"alarm:{code}"]) and point(pb) == ("一般", [])
     assert send(d, [(w, t(210), 0.25)])["alarms_cleared"] == 1
     assert point(pa) == ("低", []) and point(pb) == ("一般", [])
+
+
+def stored(d, sensor):
+    return d.rows("SELECT ts, value FROM readings WHERE sensor_code = %s ORDER BY ts", (sensor,))
+
+
+def test_conflicting_readings_in_a_batch_store_none_and_are_listed(d):
+    """0.30 and 0.05 for one water-pressure sensor at one time: neither is stored (0.05 had
+    been kept and opened a 一级 alarm and a case, 0.30 lost, both counted "already stored");
+    each is listed by its index; the rest of the batch goes in; the same value twice is one
+    reading. A code and the device id of one sensor, or one instant at two offsets, are one
+    sensor and one time."""
+    w = add_sensor(d, 40, "02", d.water_pipe, "01", device_id="WP-CONFLICT")
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    batch = [("WP-CONFLICT", t(0), 0.30), ("WP-CONFLICT", t(0), 0.05), (w, t(5), 0.31),
+             (w, t(10), 0.32), ("WP-CONFLICT", t(10), 0.32), ("NOBODY", t(0), 1.0),
+             (w, t(15), 0.33), ("WP-CONFLICT", t(15).astimezone(beijing), 0.34),
+             (w, t(0), 0.30)]
+    out = send(d, batch)
+    assert (out["received"], out["inserted"], out["duplicates"], out["conflicting"],
+            out["unknown_sensor"], out["alarms_opened"], out["cases_opened"]) == \
+        (9, 2, 1, 5, 1, 0, 0)
+    assert [(x["index"], x["sensor"], x["value"], x["with"], x["stored"])
+            for x in out["conflicts"]] == [
+        (0, "WP-CONFLICT", 0.30, [1], None), (1, "WP-CONFLICT", 0.05, [0, 8], None),
+        (6, w, 0.33, [7], None), (7, "WP-CONFLICT", 0.34, [6], None), (8, w, 0.30, [1], None)]
+    assert out["conflicts"][0]["time"] == t(0).isoformat()
+    assert stored(d, w) == [(t(5), 0.31), (t(10), 0.32)]
+    assert counts(d, w) == {"readings": 2, "alarms": 0, "active": 0, "cases": 0}
+    assert d.scalar("SELECT readings FROM sensor_state WHERE sensor_code = %s", (w,)) == 2
+    # the listing is capped (all are counted)
+    out = send(d, [(w, t(20), 0.3), (w, t(20), 0.4), (w, t(20), 0.5)], listed=2)
+    assert (out["conflicting"], [x["index"] for x in out["conflicts"]]) == (3, [0, 1])
+    assert out["conflicts"][0]["with"] == [1, 2]
+
+
+def test_a_value_other_than_the_stored_one_is_a_conflict_the_stored_one_stays(d):
+    """Readings are append-only: another value for a stored sensor and time is listed with the
+    stored value and not counted as a duplicate; the same value is a duplicate."""
+    w = add_sensor(d, 41, "02", d.water_pipe, "01", device_id="WP-STORED")
+    assert send(d, [(w, t(0), 0.30), (w, t(5), 0.31)])["inserted"] == 2
+    out = send(d, [("WP-STORED", t(0), 0.05), (w, t(5), 0.31), (w, t(10), 0.32)])
+    assert (out["received"], out["inserted"], out["duplicates"], out["conflicting"],
+            out["alarms_opened"]) == (3, 1, 1, 1, 0)
+    assert [(x["index"], x["sensor"], x["value"], x["with"], x["stored"])
+            for x in out["conflicts"]] == [(0, "WP-STORED", 0.05, [], 0.30)]
+    # a batch repeating the stored value beside another one: both conflict, nothing changes
+    out = send(d, [(w, t(5), 0.31), (w, t(5), 0.01)])
+    assert (out["inserted"], out["duplicates"], out["conflicting"]) == (0, 0, 2)
+    assert [(x["with"], x["stored"]) for x in out["conflicts"]] == [([1], 0.31), ([0], 0.31)]
+    assert stored(d, w) == [(t(0), 0.30), (t(5), 0.31), (t(10), 0.32)]
+    assert counts(d, w)["alarms"] == 0
+
+
+def test_csv_import_reports_conflicting_rows_by_row_and_field(d, tmp_path):
+    """`cim iot import` lists each conflicting reading with the file, its row (the header is
+    row 1, a blank line counts) and the value's column, and imports the rest."""
+    import json
+
+    w = add_sensor(d, 42, "02", d.water_pipe, "01", device_id="WP-CSV-CONFLICT")
+    f = tmp_path / "conflict.csv"
+    f.write_text("设备编号,监测时间,监测值\n"
+                 "WP-CSV-CONFLICT,2026-12-01T16:00:00+08:00,0.30\n"
+                 "\n"
+                 "WP-CSV-CONFLICT,2026-12-01T16:00:00+08:00,0.05\n"
+                 "WP-CSV-CONFLICT,2026-12-01T16:05:00+08:00,0.31\n"
+                 "WP-CSV-CONFLICT,2026-12-01T16:05:00+08:00,0.31\n", encoding="utf-8")
+    p = run_cli(["iot", "import", str(f)], d.env(), check=True)
+    lines = p.stdout.splitlines()
+    assert "1 inserted, 1 already stored, 2 conflicting, 0 of unknown sensors" in lines[0]
+    assert lines[1:] == [
+        f"{f}, row 2, field '监测值': conflicting reading: 0.3 of WP-CSV-CONFLICT at "
+        "2026-12-01T16:00:00+08:00 differs from row 4 of this file; not stored",
+        f"{f}, row 4, field '监测值': conflicting reading: 0.05 of WP-CSV-CONFLICT at "
+        "2026-12-01T16:00:00+08:00 differs from row 2 of this file; not stored"]
+    assert stored(d, w) == [(t(5), 0.31)]
+    assert counts(d, w)["alarms"] == 0
+    f.write_text("设备编号,监测时间,监测值\n"
+                 "WP-CSV-CONFLICT,2026-12-01T16:05:00+08:00,0.02\n", encoding="utf-8")
+    p = run_cli(["iot", "import", str(f)], d.env(), check=True)
+    assert p.stdout.splitlines()[1] == (
+        f"{f}, row 2, field '监测值': conflicting reading: 0.02 of WP-CSV-CONFLICT at "
+        "2026-12-01T16:05:00+08:00 differs from the stored 0.31 (kept); not stored")
+    out = json.loads(run_cli(["iot", "import", str(f), "--json"], d.env(),
+                             check=True).stdout)
+    assert (out["duplicates"], out["conflicting"], out["conflicts"]) == (0, 1, [
+        {"sensor": "WP-CSV-CONFLICT", "time": "2026-12-01T16:05:00+08:00", "value": 0.02,
+         "with": [], "stored": 0.31, "row": 2}])
+    assert stored(d, w) == [(t(5), 0.31)]
+    assert counts(d, w)["alarms"] == 0
+
+
+@pytest.fixture(scope="module")
+def gas_strict(d):
+    return add_sensor(d, 43, "01", None, None, device_id="GAS-STRICT")
+
+
+@pytest.mark.parametrize("typed", ["1_5", "1,5", "0,500", "12mm", "12m", "0x10", "nan", ""])
+def test_csv_import_refuses_a_value_python_would_misread(d, gas_strict, tmp_path, typed):
+    """The CSV's values are read strictly (cim.numbers): 1_5 was stored as 15 (Python's digit
+    separator) and opened an alarm, 1,5 was refused for a reason Python's, not the file's; a
+    reading's unit is its sensor's, so 12m is no number either. The row and the value's column
+    are named, nothing is written."""
+    s = gas_strict
+    f = tmp_path / "strict.csv"
+    f.write_text("设备编号,监测时间,监测值\n"
+                 "GAS-STRICT,2026-12-01T08:00:00+08:00,3\n"
+                 f'GAS-STRICT,2026-12-01T08:05:00+08:00,"{typed}"\n', encoding="utf-8")
+    p = run_cli(["iot", "import", str(f)], d.env())
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert f"{f}, row 3, field '监测值': value {typed!r} is not" in p.stderr
+    assert counts(d, s)["readings"] == 0
+
+
+def test_csv_import_refuses_cells_beyond_the_header(d, gas_strict, tmp_path):
+    """An unquoted 1,5 is two cells: the value 1 was stored and the 5 beyond the header
+    ignored."""
+    f = tmp_path / "unquoted.csv"
+    f.write_text("设备编号,监测时间,监测值\n"
+                 "GAS-STRICT,2026-12-01T08:00:00+08:00,3,\n"
+                 "GAS-STRICT,2026-12-01T08:05:00+08:00,1,5\n", encoding="utf-8")
+    p = run_cli(["iot", "import", str(f)], d.env())
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert f"{f}, row 3: a cell beyond the header's 3 columns ('5' in column 4" in p.stderr
+    assert counts(d, gas_strict)["readings"] == 0
+
+
+def test_csv_import_reads_numbers_as_typed(d, tmp_path):
+    """What is a number stays one: signs, exponents, thousands grouped by commas, full-width
+    digits, blanks around it."""
+    s = add_sensor(d, 44, "04", None, None, device_id="LEVEL-TYPED")
+    typed = ["1.5", "-0.3", "1e-1", "+2", "1,200.5", "１．２５", " 0.7 "]
+    f = tmp_path / "typed.csv"
+    f.write_text("sensor,time,value\n" + "".join(
+        f'LEVEL-TYPED,{t(5 * k).isoformat()},"{v}"\n' for k, v in enumerate(typed)),
+        encoding="utf-8")
+    run_cli(["iot", "import", str(f)], d.env(), check=True)
+    assert [v for _, v in stored(d, s)] == [1.5, -0.3, 0.1, 2.0, 1200.5, 1.25, 0.7]

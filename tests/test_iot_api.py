@@ -167,3 +167,37 @@ def test_a_batch_aborted_in_a_deadlock_runs_again(env):
     assert r.status_code == 200, r.text
     assert r.json()["alarms_opened"] == 1
     assert counts(env, s) == {"readings": 2, "alarms": 1, "active": 1, "cases": 1}
+
+
+def test_conflicting_items_are_listed_by_index_and_not_stored(env):
+    """5 and 60 %LEL for one sensor and time: neither is stored (60 had opened a 一级 alarm and
+    a case, or been dropped, at random by the batch's order) and both are listed by their item
+    index; another value than the stored one is listed with it and changes nothing."""
+    s = add_sensor(env, 30, "01", None, None, device_id="API-CONFLICT")
+    r = post(env, items(("API-CONFLICT", t(0), 5.0), ("API-CONFLICT", t(0), 60.0),
+                        ("API-CONFLICT", t(5), 4.0), (s, t(5), 4.0)), env.key)
+    assert r.status_code == 200, r.text
+    c = r.json()
+    assert (c["received"], c["inserted"], c["duplicates"], c["conflicting"],
+            c["alarms_opened"], c["cases_opened"]) == (4, 1, 1, 2, 0, 0)
+    assert c["conflicts"] == [
+        {"index": 0, "sensor": "API-CONFLICT", "time": t(0).isoformat(), "value": 5.0,
+         "with": [1], "stored": None},
+        {"index": 1, "sensor": "API-CONFLICT", "time": t(0).isoformat(), "value": 60.0,
+         "with": [0], "stored": None}]
+    c = post(env, items(("API-CONFLICT", t(5), 61.0)), env.key).json()
+    assert (c["inserted"], c["duplicates"], c["conflicting"]) == (0, 0, 1)
+    assert [(x["index"], x["stored"]) for x in c["conflicts"]] == [(0, 4.0)]
+    assert env.rows("SELECT ts, value FROM readings WHERE sensor_code = %s", (s,)) == \
+        [(t(5), 4.0)]
+    assert counts(env, s) == {"readings": 1, "alarms": 0, "active": 0, "cases": 0}
+
+
+@pytest.mark.parametrize("value", ["1_5", "1.5", 10 ** 400, True])
+def test_a_value_is_a_finite_json_number(env, value):
+    """A text is never read as a number (1_5 would be 15 through float()); an integer beyond
+    a double's range is a 400 naming the item, not a server error."""
+    r = post(env, {"readings": [{"sensor": "API-GAS", "time": t(0).isoformat(),
+                                 "value": value}]}, env.key)
+    assert r.status_code == 400, r.text
+    assert "readings[0].value" in r.json()["description"]

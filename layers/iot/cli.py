@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
-from cim.errors import InputError
+from cim.errors import CimError, InputError
+from cim.numbers import parse_number
 from cim.text import norm_name
 
 COLUMNS = ("sensor", "time", "value")  # the header names of each: field_aliases.yaml readings
@@ -39,12 +40,30 @@ def _time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
     return t
 
 
+@dataclass
+class CsvReadings:
+    """A CSV file's readings, each one's row in the file (the header is row 1) and the file's
+    header of each column (sensor, time, value)."""
+
+    readings: list[tuple[str, dt.datetime, float]]
+    rows: list[int]
+    fields: dict[str, str]
+
+
 def read_csv(path: Path, tz: dt.tzinfo | None = None,
              aliases: dict[str, list[str]] | None = None) -> list[tuple[str, dt.datetime, float]]:
+    """The readings of a CSV file (:func:`read_csv_rows`)."""
+    return read_csv_rows(path, tz, aliases).readings
+
+
+def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
+                  aliases: dict[str, list[str]] | None = None) -> CsvReadings:
     """The readings of a CSV file (UTF-8, header sensor/device_id, time, value or 设备编号,
     监测时间, 监测值: ``aliases``, default the ``readings`` entry of field_aliases.yaml,
-    compared through cim.text); the first bad row is an InputError naming the file, row and
-    field (rows counted as a spreadsheet does: the header is row 1)."""
+    compared through cim.text) with their rows; a value is read strictly
+    (:func:`cim.numbers.parse_number`: ``1_5``, ``1,5`` or ``12mm`` is no number); the first
+    bad row is an InputError naming the file, row and field (rows counted as a spreadsheet
+    does: the header is row 1)."""
     aliases = aliases or _aliases()
     try:
         fh = open(path, encoding="utf-8-sig", newline="")
@@ -68,12 +87,17 @@ def read_csv(path: Path, tz: dt.tzinfo | None = None,
                 raise InputError(f"no {col} column (one of {', '.join(names_of)})",
                                  path=str(path), row=1, field=col)
             idx[col] = hit
-        out = []
+        out, rows = [], []
         row_no = 1
         try:
             for row_no, row in enumerate(reader, start=2):
                 if not any(c.strip() for c in row):
                     continue
+                extra = next((i for i in range(len(header), len(row)) if row[i].strip()), None)
+                if extra is not None:  # "1,5" unquoted: a value 1 and a cell 5 beyond
+                    raise InputError(f"a cell beyond the header's {len(header)} columns "
+                                     f"({row[extra].strip()!r} in column {extra + 1}; a value "
+                                     "with an unquoted comma?)", path=str(path), row=row_no)
                 cells = {c: (row[i] if i < len(row) else "") for c, i in idx.items()}
                 ref = cells["sensor"].strip()
                 if not ref:
@@ -85,17 +109,15 @@ def read_csv(path: Path, tz: dt.tzinfo | None = None,
                                      "(or give --tz)", path=str(path), row=row_no,
                                      field=header[idx["time"]])
                 try:
-                    v = float(cells["value"])
-                    if not math.isfinite(v):
-                        raise ValueError
-                except ValueError:
-                    raise InputError(f"value {cells['value']!r} is not a number",
-                                     path=str(path), row=row_no,
+                    v = parse_number(cells["value"], metres=False)
+                except ValueError as exc:
+                    raise InputError(f"value {exc}", path=str(path), row=row_no,
                                      field=header[idx["value"]]) from None
                 out.append((ref, t, v))
+                rows.append(row_no)
         except (csv.Error, UnicodeDecodeError) as exc:
             raise InputError(f"not a UTF-8 CSV: {exc}", path=str(path), row=row_no + 1) from None
-    return out
+    return CsvReadings(out, rows, {c: header[i] for c, i in idx.items()})
 
 
 def _tz(text: str | None) -> dt.tzinfo | None:
@@ -129,28 +151,49 @@ def iot() -> None:
 @pass_ctx
 def import_cmd(c: Ctx, path: Path, tz: str | None, as_json: bool) -> None:
     """Import readings from a CSV file (sensor or device_id, time, value; 设备编号, 监测时间,
-    监测值) through the one ingest path; a bad row stops it with nothing written."""
+    监测值) through the one ingest path; a bad row stops it with nothing written; readings
+    conflicting with another of the file or a stored one are printed by row, not stored."""
     import psycopg
 
     from layers.iot.ingest import ingest
     from layers.iot.partitions import ensure_months, month_of
     from layers.iot.thresholds import load_config
 
-    rows = read_csv(path, _tz(tz), c.profile.field_aliases.get("readings"))
+    got = read_csv_rows(path, _tz(tz), c.profile.field_aliases.get("readings"))
     cfg = load_config(c.profile)
     with psycopg.connect(c.conninfo()) as conn:
-        ensure_months(conn, {month_of(t) for _, t, _ in rows})
+        ensure_months(conn, {month_of(t) for _, t, _ in got.readings})
         conn.commit()
-        counts = ingest(conn, rows, source=None, config=cfg)
+        counts = ingest(conn, got.readings, source=None, config=cfg, listed=None)
+    for x in counts["conflicts"]:  # a file's conflicts by row: all of them
+        x["row"] = got.rows[x.pop("index")]
+        x["with"] = [got.rows[j] for j in x["with"]]
     if as_json:
         echo_json(counts)
         return
     click.echo(f"{path}: {counts['received']} readings, {counts['inserted']} inserted, "
-               f"{counts['duplicates']} already stored, {counts['unknown_sensor']} of unknown "
-               f"sensors, {counts['alarms_opened']} alarms opened, {counts['alarms_cleared']} "
-               f"cleared, {counts['cases_opened']} cases opened")
+               f"{counts['duplicates']} already stored, {counts['conflicting']} conflicting, "
+               f"{counts['unknown_sensor']} of unknown sensors, {counts['alarms_opened']} alarms "
+               f"opened, {counts['alarms_cleared']} cleared, {counts['cases_opened']} cases "
+               "opened")
     if counts["unknown"]:
         click.echo(f"unknown sensors: {', '.join(counts['unknown'])}")
+    for x in counts["conflicts"]:
+        click.echo(str(CimError(conflict_text(x), path=str(path), row=x["row"],
+                                field=got.fields["value"])))
+
+
+def conflict_text(x: dict) -> str:
+    """What a conflicting reading of the ingest's ``conflicts`` (its ``with`` as row numbers)
+    conflicts with."""
+    what = []
+    if x["with"]:
+        what.append(f"row{'s' if len(x['with']) > 1 else ''} "
+                    f"{', '.join(str(r) for r in x['with'])} of this file")
+    if x["stored"] is not None:
+        what.append(f"the stored {x['stored']:g} (kept)")
+    return (f"conflicting reading: {x['value']:g} of {x['sensor']} at {x['time']} differs from "
+            f"{' and '.join(what)}; not stored")
 
 
 @iot.command("latest")

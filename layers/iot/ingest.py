@@ -12,7 +12,11 @@ A batch goes through the database set-wise, a few statements whatever its size:
    whole batch (:class:`Forbidden`); a month without a partition refuses it too
    (:class:`NoPartition`, naming ``cim iot partitions``);
 3. ``INSERT … ON CONFLICT DO NOTHING RETURNING`` into ``readings``: re-sending a batch inserts
-   nothing and changes nothing (idempotent on sensor + time);
+   nothing and changes nothing (idempotent on sensor + time). A reading repeated with the same
+   value (in the batch or stored) is a duplicate; readings of one sensor and time with
+   different values conflict: within the batch none of them is stored, against a stored
+   reading the stored value stays (readings are append-only history), and each conflicting
+   reading is counted and listed by its index (``conflicts``), never silently dropped;
 4. ``sensor_state`` rows are locked (in code order, so concurrent batches cannot deadlock) and
    updated: count, latest time and value;
 5. thresholds with hysteresis (:mod:`layers.iot.thresholds`), per sensor in time order over
@@ -42,6 +46,7 @@ from layers.iot.partitions import missing_months, partition_name
 from layers.iot.thresholds import IotConfig, cached_config
 
 UNKNOWN_LISTED = 20  # unknown sensor references named in the answer
+CONFLICTS_LISTED = 100  # conflicting readings listed in the answer (all are counted)
 
 
 class Forbidden(CimError):
@@ -83,33 +88,45 @@ def _checked(readings: Any) -> list[tuple[str, dt.datetime, float]]:
         if not isinstance(ts, dt.datetime) or ts.tzinfo is None:
             raise InputError(f"time {ts!r} is not a time with a UTC offset", row=i,
                              field="time")
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value):
+        if not isinstance(value, bool) and isinstance(value, int | float):
+            try:
+                value = float(value)  # an int beyond a double's range: OverflowError
+            except OverflowError:
+                pass
+        if not isinstance(value, float) or not math.isfinite(value):
             raise InputError(f"value {value!r} is not a finite number", row=i, field="value")
-        out.append((ref.strip(), ts, float(value)))
+        out.append((ref.strip(), ts, value))
     return out
 
 
 def _tables(conn: psycopg.Connection) -> None:
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _iot_in (ref text, ts timestamptz, "
-                 "value float8, code text, rs text) ON COMMIT DELETE ROWS")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _iot_in (i int4, ref text, ts timestamptz, "
+                 "value float8, code text, rs text, clash bool NOT NULL DEFAULT false) "
+                 "ON COMMIT DELETE ROWS")
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _iot_new (sensor_code text, ts timestamptz, "
                  "value float8) ON COMMIT DELETE ROWS")
 
 
 def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None,
-           config: IotConfig | None = None) -> dict[str, Any]:
+           config: IotConfig | None = None,
+           listed: int | None = CONFLICTS_LISTED) -> dict[str, Any]:
     """Store a batch of readings (sensor code or device id, aware time, value) and evaluate
-    them; the counts (received, inserted, duplicates, unknown_sensor, late, alarms_opened,
-    alarms_escalated, alarms_cleared, gaps_cleared, cases_opened) and ``unknown`` (the first
-    unknown sensor references)."""
+    them; the counts (received, inserted, duplicates, conflicting, unknown_sensor, late,
+    alarms_opened, alarms_escalated, alarms_cleared, gaps_cleared, cases_opened), ``unknown``
+    (the first unknown sensor references) and ``conflicts`` (the first ``listed`` conflicting
+    readings, None: all, in batch order: ``index`` in the batch, ``sensor`` as sent, ``time``,
+    ``value``, ``with`` the indexes of the batch's other readings of that sensor and time with
+    another value, ``stored`` the stored value, or None). received = inserted + duplicates +
+    conflicting + unknown_sensor."""
     rows = _checked(readings)
     cfg = config or cached_config()
     counts: dict[str, Any] = dict.fromkeys(
-        ("received", "inserted", "duplicates", "unknown_sensor", "late", "alarms_opened",
-         "alarms_escalated", "alarms_cleared", "gaps_cleared", "cases_opened"), 0)
+        ("received", "inserted", "duplicates", "conflicting", "unknown_sensor", "late",
+         "alarms_opened", "alarms_escalated", "alarms_cleared", "gaps_cleared", "cases_opened"),
+        0)
     counts["received"] = len(rows)
     counts["unknown"] = []
+    counts["conflicts"] = []
     if not rows:
         return counts
     nested = conn.info.transaction_status != TransactionStatus.IDLE
@@ -127,11 +144,11 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         if nested:  # an earlier ingest of the caller's transaction left rows
             conn.execute("DELETE FROM _iot_in")
             conn.execute("DELETE FROM _iot_new")
-        with conn.cursor().copy("COPY _iot_in (ref, ts, value) FROM STDIN (FORMAT BINARY)") \
+        with conn.cursor().copy("COPY _iot_in (i, ref, ts, value) FROM STDIN (FORMAT BINARY)") \
                 as cp:
-            cp.set_types(["text", "timestamptz", "float8"])
-            for r in rows:
-                cp.write_row(r)
+            cp.set_types(["int4", "text", "timestamptz", "float8"])
+            for i, r in enumerate(rows):
+                cp.write_row((i, *r))
         _resolve(conn, len(rows))
         unknown, n_unknown, foreign, months = conn.execute(
             "SELECT array_agg(DISTINCT ref) FILTER (WHERE code IS NULL), "
@@ -151,16 +168,47 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
                 f"no partition of readings for {', '.join(m.strftime('%Y-%m') for m in lacking)}"
                 f" ({', '.join(partition_name(m) for m in lacking)}): the owner runs "
                 f"`cim iot partitions` (or `cim iot import`, which creates them)")
+        # one sensor and time with different values in the batch: none of them is stored
+        conn.execute("UPDATE _iot_in i SET clash = true FROM (SELECT code, ts FROM _iot_in "
+                     "WHERE code IS NOT NULL GROUP BY code, ts HAVING min(value) <> max(value)) c "
+                     "WHERE i.code = c.code AND i.ts = c.ts")
         inserted = conn.execute(
             "WITH ins AS (INSERT INTO readings (sensor_code, ts, value, source) "
-            "SELECT code, ts, value, %s FROM _iot_in WHERE code IS NOT NULL "
+            "SELECT code, ts, value, %s FROM _iot_in WHERE code IS NOT NULL AND NOT clash "
             "ON CONFLICT DO NOTHING RETURNING sensor_code, ts, value) "
             "INSERT INTO _iot_new SELECT * FROM ins", (source,)).rowcount
+        conflicting = _conflicts(conn, rows, counts, listed)
         counts["inserted"] = inserted
-        counts["duplicates"] = len(rows) - n_unknown - inserted
+        counts["conflicting"] = conflicting
+        counts["duplicates"] = len(rows) - n_unknown - conflicting - inserted
         if inserted:
             _evaluate(conn, cfg, counts)
     return counts
+
+
+def _conflicts(conn: psycopg.Connection, rows: list[tuple[str, dt.datetime, float]],
+               counts: dict[str, Any], listed: int | None) -> int:
+    """The batch's conflicting readings into ``counts["conflicts"]``; their number. Only the
+    readings not inserted just now are compared with the stored ones (a fresh batch compares
+    next to nothing; an inserted reading is its key's stored value)."""
+    found = conn.execute(
+        "SELECT c.i, c.code, c.clash, r.value FROM (SELECT i.i, i.code, i.ts, i.value, i.clash "
+        "  FROM _iot_in i WHERE i.code IS NOT NULL AND (i.clash OR NOT EXISTS (SELECT 1 FROM "
+        "  _iot_new n WHERE n.sensor_code = i.code AND n.ts = i.ts))) c "
+        "LEFT JOIN readings r ON r.sensor_code = c.code AND r.ts = c.ts "
+        "WHERE c.clash OR r.value <> c.value ORDER BY c.i").fetchall()
+    groups: dict[tuple[str, dt.datetime], list[int]] = {}
+    for i, code, clash, _ in found:
+        if clash:
+            groups.setdefault((code, rows[i][1]), []).append(i)
+    out = []
+    for i, code, clash, stored in found[:listed]:
+        ref, ts, value = rows[i]
+        others = [j for j in groups[(code, ts)] if rows[j][2] != value] if clash else []
+        out.append({"index": i, "sensor": ref, "time": ts.isoformat(), "value": value,
+                    "with": others, "stored": stored})
+    counts["conflicts"] = out
+    return len(found)
 
 
 def _resolve(conn: psycopg.Connection, n: int) -> None:
