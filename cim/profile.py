@@ -16,7 +16,7 @@ import yaml
 
 from cim.crs import parse_crs, srid_of
 from cim.errors import ConfigError
-from cim.text import norm_name
+from cim.text import norm_key, norm_name
 
 DICTIONARY_DIR = Path(__file__).resolve().parent / "dictionaries"
 
@@ -56,15 +56,42 @@ class CityProfile:
         return read_csv_dictionary(self.dictionary_path(name))
 
     @cached_property
-    def field_aliases(self) -> dict[str, dict[str, list[str]]]:
+    def field_aliases(self) -> dict[str, FieldAliases]:
+        """Per layer section: {attribute: source field names}, with the units its attributes
+        are read in (``field_units.yaml``) riding along as ``.units`` / ``.spellings``."""
         path = self.dictionary_path("field_aliases", ".yaml")
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh) or {}
+            data = yaml.safe_load(fh) or {}
+        upath = self.dictionary_path("field_units", ".yaml")
+        try:
+            with open(upath, encoding="utf-8") as fh:
+                units = yaml.safe_load(fh) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read the field units: {exc}", path=str(upath)) from exc
+        spellings = {norm_key(s): str(unit) for unit, names in
+                     (units.get("spellings") or {}).items() for s in [unit, *(names or [])]}
+        by_layer = units.get("attributes") or {}
+        return {section: FieldAliases(names or {}, units=dict(by_layer.get(section) or {}),
+                                      spellings=spellings)
+                for section, names in data.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {"city": {"name": self.city_name, "admin_code": self.city_code},
                 "storage_crs": self.storage_crs,
                 "districts": [{"code": d.code, "name": d.name} for d in self.districts]}
+
+
+class FieldAliases(dict):
+    """{attribute: source field names} of one layer section, and the unit each attribute is
+    read in (``units``: attribute → unit; ``spellings``: a unit's spelling, as
+    :func:`cim.text.norm_key` gives it → unit), so that a header naming another unit is
+    refused where the fields are matched (:func:`loaders.fields.match_fields`)."""
+
+    def __init__(self, names: dict[str, list[str]], *, units: dict[str, str] | None = None,
+                 spellings: dict[str, str] | None = None) -> None:
+        super().__init__(names)
+        self.units = units or {}
+        self.spellings = spellings or {}
 
 
 def read_csv_dictionary(path: Path) -> list[dict[str, str]]:

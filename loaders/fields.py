@@ -16,30 +16,115 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cim.errors import ConfigError
+from cim.errors import ConfigError, InputError
 from cim.numbers import ValueProblem, parse_number
-from cim.text import half_width, norm_name
+from cim.text import half_width, norm_key, norm_name
 
 _norm = norm_name  # field names compare as column headers do (cim/text.py)
+_BRACKETS = re.compile(r"[(\[【]([^)\]】]*)[)\]】]$")  # a name's trailing brackets, norm_key'd
+_BRACKET_CHARS = re.compile(r"[()\[\]【】]")
+
+
+def match_fields(fields: list[str], aliases: dict[str, list[str]],
+                 override: dict[str, str] | None = None, *, strict: bool = True,
+                 exclusive: bool = False, where: str | None = None) -> dict[str, str]:
+    """{attribute: source field} for the attributes found among ``fields`` — the one matcher
+    of delivered field names and table headers.
+
+    A field's name matches an alias as written first (its brackets' words kept: 容积率(上限)
+    is 容积率上限, an alias of the upper bound), then without its trailing brackets
+    (起点埋深(m), X(北坐标) → 起点埋深, X). Two fields that only the second way match one alias
+    are refused as ambiguous: 容积率(上限) and 容积率(下限) both read as 容积率 — taking the
+    last one silently stored the lower bound as the upper. A header whose brackets name a unit
+    other than its attribute's (``aliases.units``, ``field_units.yaml``) is refused: 起点埋深(cm)
+    is no depth in metres. An override (a mapping file) wins over the aliases; a value of
+    ``None`` drops the attribute; with ``strict`` an override naming no field is an error.
+    With ``exclusive`` a field serves one attribute at most (a survey table's headers); else
+    one field may serve several (a parcel's 地块编码 is its key and its code). Errors name
+    ``where`` (the file or table)."""
+    full: dict[str, list[str]] = {}
+    bare: dict[str, list[str]] = {}
+    for f in fields:
+        full.setdefault(_norm_full(f), []).append(f)
+        bare.setdefault(_norm(f), []).append(f)
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for by, norm in ((full, _norm_full), (bare, _norm)):
+        for attr, names in aliases.items():
+            if attr in out or attr in (override or {}):  # the mapping file decides it
+                continue
+            for n in names:
+                hits = [f for f in by.get(norm(n), []) if not (exclusive and f in taken)]
+                if len(hits) > 1 and by is bare:
+                    hits = _in_unit(hits, attr, aliases)  # 限高(m) beside 限高(层)
+                if len(hits) > 1 and by is bare:
+                    raise InputError(
+                        f"fields {' and '.join(map(repr, hits))} both read as {n!r} "
+                        f"({attr}): name the one to use in a mapping file (--mapping)",
+                        path=where)
+                if hits:
+                    out[attr] = hits[0]
+                    taken.add(hits[0])
+                    break
+    for attr, src in (override or {}).items():
+        if src in ("", "None", "null", "~"):  # the mapping says: do not use this attribute
+            out.pop(attr, None)
+            continue
+        hit = src if src in fields else next(iter(bare.get(_norm(src), [])), None)
+        if hit is None:
+            if strict:
+                raise ConfigError(f"the mapping names field {src!r} for {attr!r}, which is not "
+                                  f"in the source (fields: {', '.join(map(str, fields))})",
+                                  path=where)
+            continue
+        for a, h in list(out.items()):
+            if h == hit and a != attr:
+                del out[a]
+        out[attr] = hit
+    _check_units(out, aliases, where)
+    return out
 
 
 def map_fields(source_fields: list[str], aliases: dict[str, list[str]],
-               override: dict[str, str] | None = None) -> dict[str, str]:
-    """{attribute: source field} for every attribute found in the source."""
-    by_norm = {_norm(f): f for f in source_fields}
-    out: dict[str, str] = {}
-    for attr, names in aliases.items():
-        for n in names:
-            hit = by_norm.get(_norm(n))
-            if hit is not None:
-                out[attr] = hit
-                break
-    for attr, src in (override or {}).items():
-        if src not in source_fields:
-            raise ConfigError(f"mapping names field {src!r} for {attr!r}, which is not in the "
-                              f"source (fields: {', '.join(source_fields)})")
-        out[attr] = src
-    return out
+               override: dict[str, str] | None = None, where: str | None = None
+               ) -> dict[str, str]:
+    """{attribute: source field} for every attribute found in the source
+    (:func:`match_fields`, an override naming no field an error)."""
+    return match_fields(source_fields, aliases, override, strict=True, where=where)
+
+
+def header_unit(name: Any, spellings: dict[str, str]) -> str | None:
+    """The unit a field name's trailing brackets name (管径(mm) → mm, 限高（层） → storeys), by
+    ``spellings``; None when they name none (X(北坐标)) or there are none."""
+    m = _BRACKETS.search(norm_key(name))
+    return spellings.get(m.group(1)) if m else None
+
+
+def _in_unit(hits: list[str], attr: str, aliases: Any) -> list[str]:
+    """Those of ``hits`` whose header names the attribute's unit, if that tells one."""
+    want = getattr(aliases, "units", {}).get(attr)
+    spellings = getattr(aliases, "spellings", None)
+    if want is None or not spellings:
+        return hits
+    same = [f for f in hits if header_unit(f, spellings) == want]
+    return same if len(same) == 1 else hits
+
+
+def _check_units(mapped: dict[str, str], aliases: Any, where: str | None) -> None:
+    units, spellings = getattr(aliases, "units", None), getattr(aliases, "spellings", None)
+    if not units or not spellings:
+        return
+    for attr, f in mapped.items():
+        want, got = units.get(attr), header_unit(f, spellings)
+        if want is not None and got is not None and got != want:
+            raise InputError(f"the field is in {got} (its header says so), {attr} is read in "
+                             f"{want}: convert the values to {want} and name the header so, "
+                             "or map another field (--mapping)", path=where, field=str(f))
+
+
+def _norm_full(name: Any) -> str:
+    """A field name as :func:`cim.text.norm_name` gives it, its brackets' words kept."""
+    return _norm(_BRACKET_CHARS.sub("", norm_key(name)))
 
 
 def all_matches(source_fields: list[str], names: list[str]) -> list[str]:

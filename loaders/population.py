@@ -169,7 +169,7 @@ def load_population(conninfo: str, profile: CityProfile, path: str | Path,
     path = Path(path)
     aliases = profile.field_aliases.get("population", {})
     src = open_source(path, kw.get("source_layer"), kw.get("encoding"))
-    mapped = map_fields(src.fields, aliases, kw.get("mapping"))
+    mapped = map_fields(src.fields, aliases, kw.get("mapping"), where=str(path))
     if not {"building_code", "grid_code"} & mapped.keys():
         raise InputError("no unit field: population rows name a building (建筑编码) or a grid "
                          f"cell (网格编码); fields: {', '.join(src.fields) or 'none'}",

@@ -109,7 +109,7 @@ def _context(conninfo: str, profile: CityProfile, src: Source, report: LoadRepor
     epsg = cimcrs.epsg_of(source_crs)
     report.source_crs = cimcrs.crs_text(source_crs)  # the CRS its rejects are kept in
     report.notes += notes
-    fields = map_fields(src.fields, aliases or {}, mapping)
+    fields = map_fields(src.fields, aliases or {}, mapping, where=str(src.path))
     if fields:
         report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in fields.items()))
     else:

@@ -21,7 +21,7 @@ from typing import Any
 
 from cim.errors import ConfigError, InputError
 from cim.text import norm_key, norm_name
-from loaders.fields import load_mapping_yaml
+from loaders.fields import load_mapping_yaml, match_fields
 from loaders.sources.precheck import check_xml_safety, column_letters, workbook_errors
 
 EXCEL = {".xlsx", ".xlsm"}
@@ -67,39 +67,11 @@ class Table:
 def match_headers(headers: list[str], aliases: dict[str, list[str]],
                   override: dict[str, str] | None = None, *, table: str = "",
                   strict: bool = False) -> dict[str, str]:
-    """{attribute: header} for the attributes found in ``headers``.
-
-    An override (from a mapping file) wins over the aliases; with ``strict`` an override
-    naming a header that the table lacks is an error naming the table and the header.
-    """
-    by_norm: dict[str, str] = {}
-    for h in headers:
-        by_norm.setdefault(norm_header(h), h)
-    out: dict[str, str] = {}
-    taken: set[str] = set()
-    for attr, names in aliases.items():
-        for n in names:
-            hit = by_norm.get(norm_header(n))
-            if hit is not None and hit not in taken:
-                out[attr] = hit
-                taken.add(hit)
-                break
-    for attr, src in (override or {}).items():
-        if src in ("", "None", "null", "~"):  # the mapping says: do not use this attribute
-            out.pop(attr, None)
-            continue
-        hit = src if src in headers else by_norm.get(norm_header(src))
-        if hit is None:
-            if strict:
-                raise ConfigError(f"the mapping names column {src!r} for {attr!r}, which is not "
-                                  f"in the table (columns: {', '.join(map(str, headers))})",
-                                  path=table or None)
-            continue
-        for a, h in list(out.items()):
-            if h == hit and a != attr:
-                del out[a]
-        out[attr] = hit
-    return out
+    """{attribute: header} for the attributes found in ``headers``: the loaders' one matcher
+    (:func:`loaders.fields.match_fields`; with ``strict`` an override naming a header that the
+    table lacks is an error naming the table and the header)."""
+    return match_fields(headers, aliases, override, strict=strict, exclusive=True,
+                        where=table or None)
 
 
 def known_header_names(aliases: dict[str, dict[str, list[str]]], sections: Iterable[str]
