@@ -166,8 +166,8 @@ def _limits(kind: str, cols, m, i, flags: list[str]) -> dict[str, float | None]:
             out[attr], assumed = pv.parse_limit(cols[f][i], spec)
         except ValueProblem as exc:
             raise RowProblem("bad_value", f"field {f!r}: {exc}", f) from None
-        if assumed:
-            flags.append("percent_assumed")
+        if assumed and assumed not in flags:
+            flags.append(assumed)
     return out
 
 

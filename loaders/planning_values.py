@@ -1,36 +1,67 @@
 """Planning indices as regulatory plans write them, parsed strictly.
 
-A 控规 table writes a limit many ways: ``2.5``, ``≤2.5``, ``不大于2.5``, ``1.5-2.5`` (a range:
-its upper end is the maximum, its lower end the minimum), ``35%``, ``≥30%``, ``H≤24m``. The
-parser keeps the number the approval check needs and refuses everything it cannot read
-without guessing — a lower bound where the column is an upper limit (``≥2.5`` for 容积率上限),
-a percent sign on a height, two numbers that are no range, text — with a message that says
-what was expected, so the reject names the row, the field and the reason.
+A 控规 table writes a limit many ways: ``2.5``, ``≤2.5``, ``不大于2.5``, ``不小于35%``,
+``1.5-2.5`` (a range: its upper end is the maximum, its lower end the minimum), ``35%``,
+``≥30%``, ``H≤24m``, ``80m以下``. The parser reads one form: an optional label (``H``, ``容积率``
+…) once at the start, an optional bound word, the number, at most one unit sign right after it
+(``%`` or ``m``/``米``; a range may carry it after each end or after its last), an optional
+bound word after. It keeps the number the approval check needs and refuses everything it cannot
+read without guessing — a lower bound where the column is an upper limit (``≥2.5`` for
+容积率上限), a percent sign on a height, two numbers that are no range, a unit twice
+(``80mm``, ``80米米``), a footnote mark (``45①``, ``2.5²``: no digit of the number; the text
+is made half-width as :func:`cim.text.half_width` does, not NFKC, which reads ``①`` as 1),
+text — with a message that says what was expected, so the reject names the row, the field
+and the reason. A text reads as the number it writes: ``-5`` is −5, as a number −5.0 is.
 
-Fractions (building density, green ratio) are stored 0–1: ``35%`` and ``0.35`` are both 0.35;
-a bare number above 1 (``35``) is read as a percentage, as such tables mean it, and the row is
-flagged ``percent_assumed``.
+Fractions (building density, green ratio) are stored 0–1: ``35%`` and ``0.35`` are both 0.35.
+A bare number above 1 (``35``) is read as a percentage, as such tables mean it, and the row is
+flagged ``percent_assumed``; a bare ``1`` could be 100 % or 1 %: it is read as the fraction 1
+(100 %), the reading of every bare number up to 1, and flagged ``fraction_assumed``. A bare
+range is read on one scale, decided by its upper end (``30-40`` is 30 %–40 %).
+
+A width (a road red line's) is one measured number, not a limit: a range (``30-40``) or a bound
+word (``≥40``) is refused.
+
+Declared areas (a green space's 面积) are read with their unit by :func:`parse_area`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from loaders.fields import ValueProblem, is_blank
+from cim.text import half_width
+from loaders.fields import ValueProblem, as_float, is_blank
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
-_UPPER = ("小于等于", "不大于", "不超过", "不高于", "不多于", "以下", "以内", "小于", "最大", "max",
-          "<=", "≤", "≦", "<")
-_LOWER = ("大于等于", "不小于", "不低于", "不少于", "以上", "大于", "最小", "min", ">=", "≥",
-          "≧", ">")
-_RANGE = ("~", "～", "-", "—", "–", "至", "到")
-# labels a table may repeat inside the value (H≤24, FAR≤2.5, 容积率≤2.5)
+PERCENT_ASSUMED = "percent_assumed"  # a bare number above 1 read as a percentage
+FRACTION_ASSUMED = "fraction_assumed"  # a bare 1 read as the fraction 1 (100 %), not 1 %
+
+_UPPER = ("小于等于", "不大于", "不超过", "不高于", "不多于", "小于", "最大", "max", "<=", "≤",
+          "≦", "<")
+_LOWER = ("大于等于", "不小于", "不低于", "不少于", "大于", "最小", "min", ">=", "≥", "≧",
+          ">")
+_UPPER_AFTER = ("以下", "以内", "max")  # written after the number: 80m以下
+_LOWER_AFTER = ("以上", "min")
+_RANGE = ("~", "〜", "-", "—", "–", "至", "到")
+# labels a table may repeat at the start of the value (H≤24, FAR≤2.5, 容积率≤2.5)
 _LABELS = ("容积率", "建筑密度", "密度", "绿地率", "建筑限高", "限高", "高度", "退线", "far", "h")
-_LENGTH_UNITS = ("米", "m")
+_UNIT_SIGNS = ("%", "m", "米")
+
+
+def _alt(words: tuple[str, ...]) -> str:
+    """A regex alternation of ``words``, the longest first (不小于 before 小于)."""
+    return "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+
+
+_NUM = r"-?(?:\d+(?:\.\d+)?|\.\d+)"
+_LIMIT = re.compile(
+    rf"(?P<label>{_alt(_LABELS)})?(?P<op>{_alt(_UPPER + _LOWER + ('=',))})?"
+    rf"(?P<a>{_NUM})(?P<ua>{_alt(_UNIT_SIGNS)})?"
+    rf"(?:(?P<sep>{_alt(_RANGE)})(?P<b>{_NUM})(?P<ub>{_alt(_UNIT_SIGNS)})?)?"
+    rf"(?P<post>{_alt(_UPPER_AFTER + _LOWER_AFTER)})?")
+_SPACED_NUMBERS = re.compile(r"[\d.]\s+[\d.]")  # "2.5 3": two numbers, no range
 
 
 @dataclass(frozen=True)
@@ -42,6 +73,7 @@ class LimitSpec:
     hi: float
     fraction: bool = False  # stored 0–1; % allowed
     length: bool = False  # metres; m / 米 allowed
+    measure: bool = False  # one measured number (a width): no range, no bound word
 
 
 FAR = LimitSpec("max", 0.0, 30.0)
@@ -50,21 +82,24 @@ GREEN = LimitSpec("min", 0.0, 1.0, fraction=True)
 HEIGHT = LimitSpec("max", 0.0, 1000.0, length=True)
 SETBACK = LimitSpec("min", 0.0, 200.0, length=True)
 ELEVATION = LimitSpec("max", -200.0, 9000.0, length=True)
-WIDTH = LimitSpec("max", 0.0, 300.0, length=True)
+WIDTH = LimitSpec("max", 0.0, 300.0, length=True, measure=True)
+
+_EXPECTED = "expected a number such as 2.5, ≤2.5, 35%, 1.5-2.5"
 
 
-def _strip_all(s: str, tokens: tuple[str, ...]) -> tuple[str, bool]:
-    found = False
-    for t in tokens:
-        if t in s:
-            s, found = s.replace(t, ""), True
-    return s, found
+def _direction(word: str | None) -> str | None:
+    if word in _UPPER or word in _UPPER_AFTER:
+        return "max"
+    if word in _LOWER or word in _LOWER_AFTER:
+        return "min"
+    return None  # none, or "="
 
 
-def parse_limit(value: Any, spec: LimitSpec) -> tuple[float | None, bool]:
-    """(the limit, percent assumed?) of one cell; ValueProblem says why a value is refused."""
+def parse_limit(value: Any, spec: LimitSpec) -> tuple[float | None, str | None]:
+    """(the limit, the flag of an assumed reading or None) of one cell; ValueProblem says why
+    a value is refused."""
     if is_blank(value):
-        return None, False
+        return None, None
     if isinstance(value, bool):
         raise ValueProblem(f"{value!r} is not a number")
     if isinstance(value, (int, float)) or type(value).__module__ == "numpy":
@@ -72,58 +107,138 @@ def parse_limit(value: Any, spec: LimitSpec) -> tuple[float | None, bool]:
             f = float(value)
         except (TypeError, ValueError):
             raise ValueProblem(f"{value!r} is not a number") from None
-        return _finish(f, False, value, spec)
+        if not math.isfinite(f):
+            raise ValueProblem(f"{value!r} is not a finite number")
+        f, flag = _scale((f,), spec)
+        return _finish(f[0], flag, value, spec)
     raw = str(value)
-    s = unicodedata.normalize("NFKC", raw).strip().casefold()
-    if s.startswith("-") and _NUMBER.match(s[1:].lstrip()):
-        raise ValueProblem(f"{raw!r} is negative")
-    nums = [float(n) for n in _NUMBER.findall(s)]  # before the spaces go: "2.5 3" is two
-    rest = re.sub(r"\s+", "", _NUMBER.sub("#", s))
-    rest, percent = _strip_all(rest, ("%",))
-    rest, upper = _strip_all(rest, _UPPER)
-    rest, lower = _strip_all(rest, _LOWER)
-    rest = rest.replace("=", "")
-    rest, metres = _strip_all(rest, _LENGTH_UNITS)
-    rest, _ = _strip_all(rest, _LABELS)
-    is_range = False
-    if len(nums) == 2:
-        between = rest.strip("#")
-        if between in _RANGE:
-            rest, is_range = "##", True
-    if not nums or rest not in ("#", "##") or (len(nums) == 2 and not is_range) or len(nums) > 2:
-        raise ValueProblem(f"{raw!r} is not a limit (expected a number such as 2.5, ≤2.5, "
-                           "35%, 1.5-2.5)")
-    if upper and lower:
+    s = half_width(raw).strip().casefold()  # not NFKC: 45① is no 451
+    if _SPACED_NUMBERS.search(s):
+        raise ValueProblem(f"{raw!r} is not a limit ({_EXPECTED})")
+    m = _LIMIT.fullmatch(re.sub(r"\s+", "", s))
+    if m is None:
+        raise ValueProblem(f"{raw!r} is not a limit ({_EXPECTED})")
+    ua, ub = m["ua"], m["ub"]
+    if m["b"] is not None and ua is not None and ub is None:
+        raise ValueProblem(f"{raw!r}: a unit after the range's first end only (write 30-40% "
+                           "or 30%-40%)")
+    units = {u.replace("米", "m") for u in (ua, ub) if u}
+    if len(units) > 1:
+        raise ValueProblem(f"{raw!r}: two different units")
+    unit = units.pop() if units else None
+    directions = {d for d in (_direction(m["op"]), _direction(m["post"])) if d}
+    if len(directions) > 1:
         raise ValueProblem(f"{raw!r} says both at most and at least")
-    if percent and not spec.fraction:
+    direction = directions.pop() if directions else None
+    if unit == "%" and not spec.fraction:
         raise ValueProblem(f"{raw!r}: a percentage where a number is expected")
-    if metres and not spec.length:
+    if unit == "m" and not spec.length:
         raise ValueProblem(f"{raw!r}: metres where a ratio is expected")
-    if is_range:
-        a, b = nums
-        if a > b:
+    nums = (float(m["a"]),) if m["b"] is None else (float(m["a"]), float(m["b"]))
+    if spec.measure and (len(nums) > 1 or direction):
+        raise ValueProblem(f"{raw!r}: a width is one number, not a "
+                           + ("range" if len(nums) > 1 else "limit"))
+    if len(nums) == 2:
+        if direction:
+            raise ValueProblem(f"{raw!r}: a range with a bound word (write 1.5-2.5 or ≤2.5)")
+        if nums[0] > nums[1]:
             raise ValueProblem(f"{raw!r}: the range runs backwards")
-        f = b if spec.bound == "max" else a
+    elif spec.bound == "max" and direction == "min":
+        raise ValueProblem(f"{raw!r} is a lower bound where an upper limit (上限) is expected")
+    elif spec.bound == "min" and direction == "max":
+        raise ValueProblem(f"{raw!r} is an upper bound where a lower limit (下限) is expected")
+    if unit == "%":
+        scaled, flag = tuple(n / 100.0 for n in nums), None
     else:
-        if spec.bound == "max" and lower:
-            raise ValueProblem(f"{raw!r} is a lower bound where an upper limit (上限) is "
-                               "expected")
-        if spec.bound == "min" and upper:
-            raise ValueProblem(f"{raw!r} is an upper bound where a lower limit (下限) is "
-                               "expected")
-        f = nums[0]
-    if percent:
-        return _finish(f / 100.0, False, raw, spec, percent=True)
-    return _finish(f, False, raw, spec)
+        scaled, flag = _scale(nums, spec)
+    f = scaled[-1] if spec.bound == "max" else scaled[0]
+    return _finish(f, flag, raw, spec)
 
 
-def _finish(f: float, assumed: bool, raw: Any, spec: LimitSpec,
-            percent: bool = False) -> tuple[float, bool]:
+def _scale(nums: tuple[float, ...], spec: LimitSpec) -> tuple[tuple[float, ...], str | None]:
+    """Bare numbers of a fraction column on one scale: a percentage when the largest is above
+    1 (flagged), a fraction otherwise (flagged where the value kept is exactly 1)."""
+    if not spec.fraction:
+        return nums, None
+    top = max(nums)
+    if 1.0 < top <= 100.0:
+        return tuple(n / 100.0 for n in nums), PERCENT_ASSUMED  # 35 means 35 % in 绿地率
+    kept = nums[-1] if spec.bound == "max" else nums[0]
+    return nums, (FRACTION_ASSUMED if kept == 1.0 else None)
+
+
+def _finish(f: float, flag: str | None, raw: Any, spec: LimitSpec
+            ) -> tuple[float, str | None]:
     if not math.isfinite(f):
         raise ValueProblem(f"{raw!r} is not a finite number")
-    if spec.fraction and not percent and 1.0 < f <= 100.0:
-        f, assumed = f / 100.0, True  # 35 means 35 % in a 绿地率 column
+    if f < 0 and spec.lo >= 0:
+        raise ValueProblem(f"{raw!r} is negative (expected {spec.lo:g}–{spec.hi:g})")
     if f < spec.lo or f > spec.hi:
         unit = " (a fraction 0–1 or a percentage)" if spec.fraction else ""
         raise ValueProblem(f"{raw!r} is outside {spec.lo:g}–{spec.hi:g}{unit}")
-    return round(f, 6), assumed
+    return round(f, 6), flag
+
+
+# -- units: of a declared area, and of a column as its header names it ---------------------
+MU_M2 = 10000.0 / 15.0  # 1 亩
+MAX_AREA_M2 = 1e9
+_AREA_UNITS = {"㎡": 1.0, "m²": 1.0, "m2": 1.0, "平方米": 1.0, "平米": 1.0, "sqm": 1.0,
+               "亩": MU_M2, "公顷": 1e4, "ha": 1e4, "hm²": 1e4, "hm2": 1e4,
+               "km²": 1e6, "km2": 1e6, "平方公里": 1e6, "平方千米": 1e6}
+_LENGTH_UNITS = ("m", "米", "km", "公里", "千米", "cm", "厘米", "mm", "毫米")
+_OTHER_UNITS = ("%", "层", "个", "人", "辆")
+_HEADER_UNIT = re.compile(r"[(\[【]\s*([^()\[\]【】]*?)\s*[)\]】]\s*$")
+_VALUE_UNIT = re.compile(
+    rf"(?P<num>[-+]?[\d.,]+)\s*(?P<unit>{_alt((*_AREA_UNITS, *_LENGTH_UNITS))})?")
+
+
+def header_unit(field: str | None) -> str | None:
+    """The unit a column's header names in brackets at its end (面积(公顷) → 公顷, 限高（m）→ m,
+    限高(层) → 层), lower case; None without one, or where the brackets hold no unit
+    (容积率(上限))."""
+    if not field:
+        return None
+    m = _HEADER_UNIT.search(half_width(str(field)))
+    if m is None:
+        return None
+    unit = m.group(1).casefold()
+    return unit if unit in (*_AREA_UNITS, *_LENGTH_UNITS, *_OTHER_UNITS) else None
+
+
+def parse_area(value: Any, header: str | None = None) -> float | None:
+    """A declared area in m²: a number with its unit (``15亩``, ``1公顷``, ``10000㎡``,
+    ``10000m2``; 1 亩 = 10000/15 m², 1 公顷 = 1 ha = 10000 m²), or bare under a header naming
+    its unit (:func:`header_unit`; none: m²). A length unit (``9999m``) or any other is
+    refused."""
+    if is_blank(value):
+        return None
+    factor = 1.0
+    if header is not None:
+        if header not in _AREA_UNITS:
+            raise ValueProblem(f"the header's unit {header!r} is no unit of area "
+                               "(㎡, 亩, 公顷)")
+        factor = _AREA_UNITS[header]
+    if isinstance(value, str):
+        s = half_width(value).strip().casefold()
+        m = _VALUE_UNIT.fullmatch(s)
+        if m is None:
+            raise ValueProblem(f"{value!r} is not an area (expected a number, with ㎡, 亩 or "
+                               "公顷 if not m²)")
+        unit = m["unit"]
+        if unit in _LENGTH_UNITS:
+            raise ValueProblem(f"{value!r}: a length ({unit}) where an area is expected")
+        if unit is not None:
+            factor = _AREA_UNITS[unit]
+        number: Any = m["num"]
+    else:
+        number = value
+    try:
+        f = as_float(number)
+    except ValueProblem:
+        raise ValueProblem(f"{value!r} is not an area (expected a number, with ㎡, 亩 or 公顷 "
+                           "if not m²)") from None
+    if f is None:
+        return None
+    if f < 0 or f * factor > MAX_AREA_M2:
+        raise ValueProblem(f"{value!r} is outside 0–{MAX_AREA_M2:g} m²")
+    return f * factor

@@ -88,17 +88,17 @@ def pdb(jining_profile, tmp_path_factory):
 
 
 def test_limits_are_parsed_strictly():
-    assert pv.parse_limit("≤2.5", pv.FAR) == (2.5, False)
-    assert pv.parse_limit("不大于2.5", pv.FAR) == (2.5, False)
-    assert pv.parse_limit("1.5-2.5", pv.FAR) == (2.5, False)
-    assert pv.parse_limit("1.5~2.5", pv.FAR) == (2.5, False)
-    assert pv.parse_limit("30%~35%", pv.GREEN) == (0.3, False)  # a minimum: the lower end
-    assert pv.parse_limit("35%", pv.DENSITY) == (0.35, False)
-    assert pv.parse_limit("0.35", pv.DENSITY) == (0.35, False)
-    assert pv.parse_limit(35, pv.DENSITY) == (0.35, True)  # percent assumed, flagged
-    assert pv.parse_limit("H≤24m", pv.HEIGHT) == (24.0, False)
-    assert pv.parse_limit("２．５", pv.FAR) == (2.5, False)  # full-width digits
-    assert pv.parse_limit(None, pv.FAR) == (None, False)
+    assert pv.parse_limit("≤2.5", pv.FAR) == (2.5, None)
+    assert pv.parse_limit("不大于2.5", pv.FAR) == (2.5, None)
+    assert pv.parse_limit("1.5-2.5", pv.FAR) == (2.5, None)
+    assert pv.parse_limit("1.5~2.5", pv.FAR) == (2.5, None)
+    assert pv.parse_limit("30%~35%", pv.GREEN) == (0.3, None)  # a minimum: the lower end
+    assert pv.parse_limit("35%", pv.DENSITY) == (0.35, None)
+    assert pv.parse_limit("0.35", pv.DENSITY) == (0.35, None)
+    assert pv.parse_limit(35, pv.DENSITY) == (0.35, "percent_assumed")  # flagged
+    assert pv.parse_limit("H≤24m", pv.HEIGHT) == (24.0, None)
+    assert pv.parse_limit("２．５", pv.FAR) == (2.5, None)  # full-width digits
+    assert pv.parse_limit(None, pv.FAR) == (None, None)
     for bad, spec, why in [("≥2.5", pv.FAR, "lower bound"), ("≤30%", pv.GREEN, "upper bound"),
                            ("abc", pv.FAR, "not a limit"), ("2.5 3", pv.FAR, "not a limit"),
                            ("3-1", pv.FAR, "backwards"), ("35%", pv.HEIGHT, "percentage"),
