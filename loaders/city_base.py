@@ -3,12 +3,14 @@
 What the city health check (城市体检) and the risk list are computed from, each loaded into its
 layer through the common pipeline (codes, batches, rejects, history) like buildings:
 
-- ``roads`` → ``roads``: centre lines with their class (快速路 主干路 次干路 支路; OSM highway
+- ``roads`` → ``roads``: centre lines (a collection of lines, as CAD exports them, loads as its
+  lines, other parts dropped and flagged) with their class (快速路 主干路 次干路 支路; OSM highway
   values as aliases, ``road_classes.csv``), red-line width and lanes;
 - ``green`` → ``green_spaces``: areas typed by CJJ/T 85-2017 (综合公园 G11 … ``green_types.csv``);
   the area is computed from the geometry in the storage CRS, never taken from the file (a
-  declared 面积 more than 5 % off is flagged ``area_differs``); ``is_park`` (公园绿地 G1) comes
-  from the dictionary;
+  declared 面积 — ``10000``, ``10000㎡``, ``15亩``, ``1公顷``, or bare under a header naming its
+  unit, 面积(公顷) — read in m² and more than 5 % off is flagged ``area_differs``; a length
+  such as ``9999m`` is refused); ``is_park`` (公园绿地 G1) comes from the dictionary;
 - ``facilities`` → ``facilities``: points typed by ``facility_types.csv`` (幼儿园, 小学 … with
   their GB 50180-2018 life circle); a site given as an area loads as a point inside it (flag
   ``point_from_area``).
@@ -47,8 +49,10 @@ from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.fields import ValueProblem, all_matches, as_float, as_int, as_text, is_blank
-from loaders.geometry import ewkb, prepare
+from loaders.geometry import PARTS_DROPPED, _dropped_parts, _only_family, ewkb, prepare
+from loaders.planning_values import header_unit, parse_area
 from loaders.sources.read import Batch
+from loaders.sources.wkb import CURVE_FLAG, straightened_rows
 
 AREA_TOLERANCE = 0.05  # a declared area further off than this from the geometry's is flagged
 
@@ -103,7 +107,13 @@ def _road(row, cols, m, i, geom, flags) -> dict[str, Any]:
 
 def _green(row, cols, m, i, geom, flags) -> dict[str, Any]:
     area = float(shapely.area(geom))
-    declared = _number(cols, m, "area_declared", i, 0, 1e9)
+    f = m.get("area_declared")
+    declared = None
+    if f is not None:  # read with its unit, or its header's (面积(公顷)), into m²
+        try:
+            declared = parse_area(cols[f][i], header_unit(f))
+        except ValueProblem as exc:
+            raise RowProblem("bad_value", f"field {f!r}: {exc}", f) from None
     if declared is not None and abs(declared - area) > AREA_TOLERANCE * area:
         flags.append("area_differs")
     return {"name": _text(cols, m, "name", i), "green_type": row["name"],
@@ -155,7 +165,48 @@ def _points(geoms: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
     return out, flags
 
 
+def collection_family(g) -> str | None:
+    """The family a GeometryCollection loads as: its polygons' where it has any (as
+    :func:`loaders.geometry.prepare` filters it for a polygon layer), else its lines'; None
+    for one of points only."""
+    for family in ("polygon", "line"):
+        if _only_family(g, family) is not None:
+            return family
+    return None
+
+
+def lines_of_collections(geoms: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
+    """``geoms`` with each GeometryCollection that holds lines (a CAD export's) as its lines,
+    a LineString or MultiLineString, its other parts left out and flagged
+    ``collection_parts_dropped`` — what :func:`loaders.geometry.prepare` does to a collection
+    for a polygon layer, and refuses for a line layer at its type check. A collection without
+    a line is left as it is, for ``prepare`` to reject."""
+    out = np.array(geoms, dtype=object, copy=True)
+    flags: list[list[str]] = [[] for _ in range(len(out))]
+    present = ~shapely.is_missing(out)
+    types = np.full(len(out), -1)
+    types[present] = shapely.get_type_id(out[present])
+    coll = np.flatnonzero(types == 7)
+    if not coll.size:
+        return out, flags
+    curved = set(straightened_rows(geoms).tolist())  # prepare no longer knows the new object
+    for i in coll.tolist():
+        lines = _only_family(out[i], "line")
+        if lines is None:
+            continue
+        if i in curved:
+            flags[i].append(CURVE_FLAG)
+        if _dropped_parts(out[i], "line"):
+            flags[i].append(PARTS_DROPPED)
+        out[i] = lines
+    return out, flags
+
+
 def _prepare(kind: Kind, geoms: np.ndarray, transformer):
+    if kind.family == "line":
+        lines, cflags = lines_of_collections(geoms)
+        p = prepare(lines, transformer, "line")
+        return list(p.geoms), p.reject, [a + b for a, b in zip(cflags, p.flags)]
     if kind.family != "point":
         p = prepare(geoms, transformer, kind.family)
         return list(p.geoms), p.reject, p.flags

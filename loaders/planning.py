@@ -9,11 +9,14 @@ fields (and, for lines, its geometry) when not given. Classes come from the dict
 ``land_use.csv`` (用地用海分类 codes; GB 50137 codes and names as aliases),
 ``control_lines.csv`` and ``height_zone_types.csv``; indices are parsed strictly
 (:mod:`loaders.planning_values`), and a value that cannot be read rejects its row naming the
-field.
+field. A parcel's land use is its code's class (else its name's); a composite use, a code and
+a name that disagree, an unknown code or name beside a known one are flagged (see
+:func:`_land_use`), the delivered values kept in attrs.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,9 @@ from cim.coding.scheme import layer_code_of
 from cim.errors import ConfigError, InputError
 from cim.layerdefs import CONTROL_LINES, HEIGHT_ZONES, PLANNING_PARCELS, LayerDef
 from cim.profile import CityProfile
+from cim.text import half_width, norm_key
 from loaders import planning_values as pv
+from loaders.city_base import collection_family, lines_of_collections
 from loaders.common import (
     ClassLookup,
     check_attrs,
@@ -127,23 +132,99 @@ class _Classes:
     zones: ClassLookup
 
 
-def _lookup_land_use(classes: _Classes, cols, m, i) -> tuple[dict | None, str | None, Any]:
-    """(dictionary row, field, raw value) of the parcel's land use: the code field first."""
-    raw_seen: tuple[str | None, Any] = (None, None)
+# a land use as a code (R2, A33, 0701, 070102), told from a name (二类居住用地)
+_CODE_LIKE = re.compile(r"[a-z]{1,2}\d{0,3}|\d{2,6}")
+# what separates the uses of a composite value: R2(B1), R2 B1, R2/B1, R2+B1, R2、B1
+_USE_SEPARATORS = re.compile(r"[\s()（）\[\]【】/／、+＋,，;；]+")
+_GB_RUN = re.compile(r"(?:[a-z]\d{1,2}){2,}")  # B1B2: GB 50137 codes run together
+
+
+@dataclass
+class _Uses:
+    """The land-use classes one field delivers: the primary first."""
+
+    classes: list[dict]
+    conflict: bool  # a code and a name in the field that disagree (商业用地(R2))
+
+
+def _related(a: dict, b: dict) -> bool:
+    """One class, or one within the other (07 居住用地 and 0701 城镇住宅用地)."""
+    return a["code"].startswith(b["code"]) or b["code"].startswith(a["code"])
+
+
+def _covered(these: list[dict], by: list[dict]) -> bool:
+    return all(any(_related(t, b) for b in by) for t in these)
+
+
+def _distinct(rows: list[dict]) -> list[dict]:
+    out: list[dict] = []
+    for r in rows:
+        if not any(_related(r, o) for o in out):
+            out.append(r)
+    return out
+
+
+def _uses_of(lookup: ClassLookup, v: Any) -> _Uses | None:
+    """The classes of one delivered land-use value; None where any part of it is not in the
+    dictionary. A composite value (R2(B1), R2 B1, R2/B1, B1B2) names several uses, the
+    first the primary; a code and a name in one value (R2 二类居住用地, 商业用地(R2)): the
+    code decides, the name is compared with it."""
+    row = lookup.find(_land_use_key(v))
+    if row is not None:
+        return _Uses([row], False)
+    if not isinstance(v, str):
+        return None
+    parts: list[str] = []
+    for p in _USE_SEPARATORS.split(half_width(v).strip()):
+        if p and lookup.find(p) is None and _GB_RUN.fullmatch(p.casefold()):
+            parts += re.findall(r"[a-z]\d{1,2}", p.casefold())
+        elif p:
+            parts.append(p)
+    rows = [lookup.find(p) for p in parts]
+    if not parts or any(r is None for r in rows):
+        return None
+    codes = [r for p, r in zip(parts, rows) if _CODE_LIKE.fullmatch(norm_key(p))]
+    names = [r for p, r in zip(parts, rows) if not _CODE_LIKE.fullmatch(norm_key(p))]
+    if not codes:
+        return _Uses(_distinct(names), False)
+    codes = _distinct(codes)
+    return _Uses(codes, not (_covered(names, codes) or _covered(codes, names)))
+
+
+def _land_use(classes: _Classes, cols, m, i, flags: list[str]) -> dict | None:
+    """The parcel's land use (its primary class) from the code field, else the name field;
+    flags what the choice assumed: ``land_use_mixed`` (a composite use: the first is kept),
+    ``land_use_conflict`` (the code and the name disagree: the code is kept),
+    ``land_use_code_unknown`` (a code not in the dictionary, the name's class kept),
+    ``land_use_name_unknown`` (a name not in the dictionary beside a known code). Both
+    values stay in attrs as delivered. Neither readable: RowProblem naming the field."""
+    got: list[tuple[str, Any, _Uses | None]] = []
     for attr in ("land_use_code", "land_use"):
         f = m.get(attr)
-        if f is None or is_blank(cols[f][i]):
-            continue
-        v = cols[f][i]
-        row = classes.land_use.find(_land_use_key(v))
-        if row is None:  # "R2 二类居住用地", "二类居住用地(R2)": try each part
-            parts = [p for p in str(v).replace("(", " ").replace(")", " ").replace("（", " ")
-                     .replace("）", " ").split() if p]
-            row = next((r for r in map(classes.land_use.find, parts) if r), None)
-        if row is not None:
-            return row, f, v
-        raw_seen = raw_seen if raw_seen[0] else (f, v)
-    return None, raw_seen[0], raw_seen[1]
+        if f is not None and not is_blank(cols[f][i]):
+            got.append((attr, cols[f][i], _uses_of(classes.land_use, cols[f][i])))
+    if not got:
+        flags.append("land_use_missing")
+        return None
+    readable = [u for _a, _v, u in got if u is not None]
+    if not readable:
+        attr, raw, _ = got[0]
+        f = m[attr]
+        raise RowProblem("unknown_class", f"field {f!r}: 用地性质 {str(raw).strip()!r} is "
+                         "not in the land-use dictionary (land_use.csv: 用地用海分类 code, "
+                         "GB 50137 code such as R2 or B1, or name)", f)
+    uses = readable[0]
+    if any(len(u.classes) > 1 for u in readable):
+        flags.append("land_use_mixed")
+    if any(u.conflict for u in readable) or (
+            len(readable) == 2 and not (_covered(readable[1].classes, uses.classes)
+                                        or _covered(uses.classes, readable[1].classes))):
+        flags.append("land_use_conflict")
+    if got[0][2] is None:  # the code field unreadable: the name decided
+        flags.append("land_use_code_unknown")
+    elif len(got) == 2 and got[1][2] is None:
+        flags.append("land_use_name_unknown")
+    return uses.classes[0]
 
 
 def _land_use_key(v: Any) -> Any:
@@ -183,13 +264,7 @@ def _text(cols, m, attr, i, max_len=200) -> str | None:
 
 def _parcel(classes: _Classes, ctx: LoadContext, cols, i, geom, flags):
     m = ctx.mapping
-    row, field, raw = _lookup_land_use(classes, cols, m, i)
-    if row is None and field is not None:
-        raise RowProblem("unknown_class", f"field {field!r}: 用地性质 {str(raw).strip()!r} is "
-                         "not in the land-use dictionary (land_use.csv: 用地用海分类 code, "
-                         "GB 50137 code such as R2 or B1, or name)", field)
-    if row is None:
-        flags.append("land_use_missing")
+    row = _land_use(classes, cols, m, i, flags)
     vals = {"parcel_code": _text(cols, m, "parcel_code", i, 50),
             "land_use_code": row["code"] if row else None,
             "land_use_name": row["name"] if row else None,
@@ -247,7 +322,8 @@ ROW_PARSERS = {"parcels": _parcel, "control_lines": _control_line,
 
 def _prepare(kind: str, geoms: np.ndarray, transformer) -> tuple[list, list, list]:
     """Geometries in the storage CRS, rejects and flags: parcels and zones are polygons;
-    control lines are lines or polygons (points rejected)."""
+    control lines are lines or polygons (points rejected); a GeometryCollection is loaded as
+    its polygons where it has any, else as its lines (the other parts dropped, flagged)."""
     if kind != "control_lines":
         p = prepare(geoms, transformer, "polygon")
         return list(p.geoms), p.reject, p.flags
@@ -257,13 +333,18 @@ def _prepare(kind: str, geoms: np.ndarray, transformer) -> tuple[list, list, lis
     missing = shapely.is_missing(geoms)
     types = np.full(n, -1)
     types[~missing] = shapely.get_type_id(geoms[~missing])
-    fams = np.array([_FAMILY.get(int(t)) for t in types], dtype=object)
+    fams = np.array([_FAMILY.get(int(t)) if t != 7 else collection_family(g)
+                     for t, g in zip(types, geoms)], dtype=object)
     for fam in ("line", "polygon"):
         idx = np.flatnonzero(fams == fam)
         if idx.size:
-            p = prepare(geoms[idx].copy(), transformer, fam, make_multi=False)
+            part = geoms[idx].copy()
+            cflags: list[list[str]] = [[] for _ in idx]
+            if fam == "line":
+                part, cflags = lines_of_collections(part)
+            p = prepare(part, transformer, fam, make_multi=False)
             for j, i in enumerate(idx):
-                out[i], reject[i], flags[i] = p.geoms[j], p.reject[j], p.flags[j]
+                out[i], reject[i], flags[i] = p.geoms[j], p.reject[j], cflags[j] + p.flags[j]
     rest = np.flatnonzero((fams != "line") & (fams != "polygon"))
     if rest.size:
         p = prepare(geoms[rest].copy(), transformer, "line")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import geopandas as gpd
 import pyogrio
 import pytest
-from shapely.geometry import box
+from shapely.geometry import GeometryCollection, LineString, Point, box
 
 from loaders import planning_values as pv
+from loaders.city_base import load_base
 from loaders.fields import ValueProblem
 from loaders.planning import load_planning
 from tests.conftest import make_db, server_url
@@ -173,6 +174,69 @@ def test_parcel_limits_as_written(rdb, tmp_path):
                    "K08": (2.5, 0.3, 0.3, 80.0, 5.0, [])}
 
 
+def test_land_use_composite_conflicting_and_unknown_are_flagged(rdb, tmp_path):
+    rows = [("L01", "R2(B1)", None, "0701", ["land_use_mixed"]),
+            ("L02", "R2 B1", None, "0701", ["land_use_mixed"]),
+            ("L03", "B1B2", None, "0901", ["land_use_mixed"]),
+            ("L04", "R2/B1", None, "0701", ["land_use_mixed"]),
+            ("L05", "0701", "商业用地", "0701", ["land_use_conflict"]),
+            ("L06", None, "商业用地(R2)", "0701", ["land_use_conflict"]),
+            ("L07", "R2", "商业用地", "0701", ["land_use_conflict"]),
+            ("L08", "M1", "二类居住用地", "1001", ["land_use_conflict"]),
+            ("L09", "B11", "商业用地", "0901", ["land_use_code_unknown"]),
+            ("L10", "R2", "奇怪用地", "0701", ["land_use_name_unknown"]),
+            ("L11", "R2(B1)", "商业用地", "0701", ["land_use_mixed"]),  # the name: its B1
+            ("L12", "R2", "二类居住用地", "0701", []),
+            ("L13", None, "二类居住用地(R2)", "0701", []),
+            ("L14", "07", "城镇住宅用地", "07", []),  # the name within the code's class
+            ("L15", None, None, None, ["land_use_missing"]),
+            ("L16", "X9", "奇怪用地", None, None)]
+    recs = {"地块编码": [r[0] for r in rows], "用地代码": [r[1] for r in rows],
+            "用地性质": [r[2] for r in rows], "容积率": ["2.0"] * len(rows)}
+    path = _write(tmp_path / "uses.gpkg", "parcels", recs, _squares(rdb, len(rows), 15, 120))
+    r = load_planning(rdb.conninfo, rdb.profile, path, kind="parcels")
+    assert (r.read, r.loaded, r.rejected) == (16, 15, 1)
+    assert [(n, reason, f) for n, reason, f, _m in _rejects(rdb, r.batch_id)] == [
+        (16, "unknown_class", "用地代码")]
+    got = {row[0]: row[1:] for row in rdb.rows(
+        "SELECT parcel_code, land_use_code, flags, attrs->'用地代码', attrs->'用地性质' "
+        "FROM planning_parcels WHERE valid_to IS NULL AND parcel_code LIKE 'L%%'")}
+    for code, lu_code, lu_name, expected, flags in rows[:-1]:
+        # the column: the primary (or the code's) class; attrs: both as delivered
+        assert got[code] == (expected, flags, lu_code, lu_name), code
+
+
+def test_a_red_line_width_range_is_rejected_and_collections_of_lines_load(rdb, tmp_path):
+    x, y = rdb.x0 - 200, rdb.y0 - 200
+
+    def line(k):
+        return LineString([(x, y + 8 * k), (x + 300, y + 8 * k)])
+
+    area = box(x, y + 100, x + 100, y + 150)
+    recs = {"编号": ["W1", "W2", "W3", "W4", "W5", "W6", "W7"],
+            "控制线类型": ["道路红线", "道路红线", "蓝线", "道路红线", "绿线", "紫线", "道路红线"],
+            "红线宽度": ["30-40", "40", None, "40", None, None, "≤40"]}
+    geoms = [line(0), line(1), GeometryCollection([line(2), line(3)]),
+             GeometryCollection([line(4), Point(x, y)]),
+             GeometryCollection([area, line(5)]), GeometryCollection([Point(x, y)]), line(6)]
+    path = _write(tmp_path / "lines.gpkg", "lines", recs, geoms, geometry_type="Unknown")
+    r = load_planning(rdb.conninfo, rdb.profile, path, kind="control_lines")
+    assert (r.read, r.loaded, r.rejected) == (7, 4, 3)
+    rej = _rejects(rdb, r.batch_id)
+    assert [(n, reason, f) for n, reason, f, _m in rej] == [
+        (1, "bad_value", "红线宽度"), (6, "wrong_geometry_type", None),
+        (7, "bad_value", "红线宽度")]
+    assert "range" in rej[0][3] and "'30-40'" in rej[0][3]
+    got = {row[0]: row[1:] for row in rdb.rows(
+        "SELECT attrs->>'编号', width_m, flags, GeometryType(geom), "
+        "round(ST_Length(geom)::numeric, 3)::float, round(ST_Area(geom)::numeric, 3)::float "
+        "FROM control_lines WHERE valid_to IS NULL")}
+    assert got == {"W2": (40.0, [], "LINESTRING", 300.0, 0.0),
+                   "W3": (None, [], "MULTILINESTRING", 600.0, 0.0),
+                   "W4": (40.0, ["collection_parts_dropped"], "LINESTRING", 300.0, 0.0),
+                   "W5": (None, ["collection_parts_dropped"], "POLYGON", 0.0, 5000.0)}
+
+
 def test_height_zone_elevation_as_text_and_as_number(rdb, tmp_path):
     x, y = rdb.x0 + 100, rdb.y0 - 200
     for name, value in (("ztext", "-5"), ("znum", -5.0)):
@@ -183,3 +247,56 @@ def test_height_zone_elevation_as_text_and_as_number(rdb, tmp_path):
         assert (r.loaded, r.rejected) == (1, 0), _rejects(rdb, r.batch_id)
     assert sorted(rdb.rows("SELECT attrs->>'编号', max_elevation FROM height_zones WHERE "
                            "valid_to IS NULL")) == [("znum", -5.0), ("ztext", -5.0)]
+
+
+def test_roads_from_collections_of_lines(rdb, tmp_path):
+    x, y = rdb.x0 - 200, rdb.y0 + 200
+
+    def line(k):
+        return LineString([(x, y + 10 * k), (x + 400, y + 10 * k)])
+
+    recs = {"编号": ["R1", "R2", "R3"], "道路等级": ["主干路"] * 3, "红线宽度": ["30"] * 3}
+    geoms = [GeometryCollection([line(0), line(1)]), GeometryCollection([line(2), Point(x, y)]),
+             GeometryCollection([Point(x, y)])]
+    path = _write(tmp_path / "roads.gpkg", "roads", recs, geoms, geometry_type="Unknown")
+    r = load_base(rdb.conninfo, rdb.profile, "roads", path)
+    assert (r.read, r.loaded, r.rejected) == (3, 2, 1)
+    assert [(n, reason) for n, reason, _f, _m in _rejects(rdb, r.batch_id)] == [
+        (3, "wrong_geometry_type")]
+    assert sorted(rdb.rows(
+        "SELECT attrs->>'编号', flags, GeometryType(geom), ST_NumGeometries(geom), "
+        "round(ST_Length(geom)::numeric, 3)::float FROM roads WHERE valid_to IS NULL")) == [
+        ("R1", [], "MULTILINESTRING", 2, 800.0),
+        ("R2", ["collection_parts_dropped"], "MULTILINESTRING", 1, 400.0)]
+
+
+def test_green_declared_areas_with_their_units(rdb, tmp_path):
+    """40 × 40 m = 1600 m² = 2.4 亩 = 0.16 公顷: each written so agrees with the geometry."""
+    x, y = rdb.x0 + 20, rdb.y0 - 100
+
+    def sq(k):
+        return box(x + 45 * (k % 4), y + 45 * (k // 4), x + 45 * (k % 4) + 40,
+                   y + 45 * (k // 4) + 40)
+
+    values = ["1600", "1600㎡", "1600m2", "2.4亩", "0.16公顷", "1,600", "10000", "1600m"]
+    recs = {"编号": [f"A{k}" for k in range(len(values))], "绿地类型": ["游园"] * len(values),
+            "面积": values}
+    r = load_base(rdb.conninfo, rdb.profile, "green",
+                  _write(tmp_path / "green.gpkg", "green", recs, [sq(k) for k in range(8)]))
+    assert (r.read, r.loaded, r.rejected) == (8, 7, 1)
+    (n, reason, field, msg), = _rejects(rdb, r.batch_id)
+    assert (n, reason, field) == (8, "bad_value", "面积") and "length" in msg
+    got = dict(rdb.rows("SELECT attrs->>'编号', flags FROM green_spaces WHERE valid_to IS "
+                        "NULL AND source_key LIKE 'green:%%'"))
+    assert got == {**{f"A{k}": [] for k in range(6)}, "A6": ["area_differs"]}
+    # a header naming the unit: bare values are in it
+    for name, header, values in (("ha", "面积(公顷)", [0.16, 1.0]),
+                                 ("mu", "面积（亩）", ["2.4", "15"])):
+        path = _write(tmp_path / f"{name}.gpkg", "green",
+                      {"编号": ["H1", "H2"], "绿地类型": ["游园"] * 2, header: values},
+                      [sq(8), sq(9)])
+        r = load_base(rdb.conninfo, rdb.profile, "green", path)
+        assert (r.loaded, r.rejected) == (2, 0), _rejects(rdb, r.batch_id)
+        assert sorted(rdb.rows("SELECT attrs->>'编号', flags FROM green_spaces WHERE "
+                               "valid_to IS NULL AND source_key LIKE %s", (f"{name}:%",))) == [
+            ("H1", []), ("H2", ["area_differs"])]
