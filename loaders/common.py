@@ -108,27 +108,28 @@ _PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u20
 
 
 def _id_texts(values: np.ndarray | pa.Array) -> np.ndarray:
-    """An id's text (a whole float without its .0), None where blank. ``values`` may be a
+    """An id's text (a whole float without its .0), without the blanks around it (``Q-01 ``
+    is Q-01: two keys for one parcel got two codes), None where blank. ``values`` may be a
     text column as Arrow read it: tested there, without building pandas strings."""
     if isinstance(values, pa.Array):
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             return _id_texts(np.asarray(values.to_pandas(), dtype=object))
-        blank = pc.fill_null(pc.equal(pc.utf8_length(
-            pc.utf8_trim(values, characters=_PY_WHITESPACE)), 0), True)
-        out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+        trimmed = pc.utf8_trim(values, characters=_PY_WHITESPACE)
+        blank = pc.fill_null(pc.equal(pc.utf8_length(trimmed), 0), True)
+        out = np.asarray(trimmed.to_numpy(zero_copy_only=False), dtype=object)
         out[blank.to_numpy(zero_copy_only=False)] = None
         return out
     out = np.full(len(values), None, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        s = pd.Series(values, dtype=object)
-        ok = (s.notna() & (s.str.strip() != "")).to_numpy(dtype=bool)
-        out[ok] = values[ok]
+        s = pd.Series(values, dtype=object).str.strip()
+        ok = (s.notna() & (s != "")).to_numpy(dtype=bool)
+        out[ok] = s.to_numpy(dtype=object)[ok]
         return out
     for i, v in enumerate(values):
         if not is_blank(v):
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
-            out[i] = f"{v}"
+            out[i] = f"{v}".strip()
     return out
 
 

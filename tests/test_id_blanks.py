@@ -1,0 +1,34 @@
+"""An id's blanks are no part of it: ``B-01 `` (a CSV or GeoPackage text padded by its
+writer) and ``B-01`` are one feature — in one file a duplicate, across reloads the same code.
+Expected values by construction: the ids written here."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+from shapely.geometry import box
+
+from loaders.buildings import load_buildings
+
+
+def _write(path, ids, x, y):
+    gpd.GeoDataFrame({"编号": ids, "建筑用途": ["住宅"] * len(ids)},
+                     geometry=[box(x + 20 * i, y, x + 20 * i + 10, y + 10) for i in range(len(ids))],
+                     crs="EPSG:4527").to_file(path, engine="pyogrio")
+
+
+def test_an_id_padded_with_blanks_is_the_same_id(fresh_db, tmp_path):
+    _code, x, y = fresh_db.big_cell()
+    first = tmp_path / "a.gpkg"
+    _write(first, ["B-01 ", "B-02", "\u3000B-02"], x, y)
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, first, processes=0, dataset="ids")
+    assert (r.read, r.loaded, r.rejected) == (3, 2, 1), r.text()
+    assert r.rejected_by_reason == {"duplicate_source_id": 1}
+    codes = dict(fresh_db.rows("SELECT source_key, code FROM buildings WHERE valid_to IS NULL"))
+    assert set(codes) == {"ids:B-01", "ids:B-02"}
+    # the same delivery with its ids trimmed: the same features, codes kept, nothing versioned
+    again = tmp_path / "b.gpkg"
+    _write(again, ["B-01", "B-02"], x, y)
+    r2 = load_buildings(fresh_db.conninfo, fresh_db.profile, again, processes=0, dataset="ids")
+    assert (r2.inserted, r2.updated, r2.unchanged) == (0, 0, 2), r2.text()
+    assert dict(fresh_db.rows("SELECT source_key, code FROM buildings WHERE valid_to IS NULL")) \
+        == codes
