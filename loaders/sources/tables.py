@@ -486,9 +486,12 @@ def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
     from loaders.sources.read import GDAL_INPUT_ERRORS, gdal_source, list_layers
 
     notes = []
-    if encoding is None and path.suffix.lower() in (".dbf", ".shp"):
-        dbf = path.with_suffix(".dbf") if path.suffix.lower() == ".shp" else path
-        encoding, why = detect_dbf_encoding(dbf)
+    dbf = path
+    if path.suffix.lower() == ".shp":
+        dbf = next((q for q in (path.with_suffix(".dbf"), path.with_suffix(".DBF"))
+                    if q.exists()), path.with_suffix(".dbf"))
+    if dbf.suffix.lower() == ".dbf" and dbf.exists():  # --encoding checked against the bytes
+        encoding, why = detect_dbf_encoding(dbf, encoding)
         if encoding:
             notes.append(f"{path.name}: attribute encoding {encoding} ({why})")
     read_path, opts = gdal_source(path)  # nothing is written beside the delivery
@@ -497,6 +500,9 @@ def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
         frames = [(layer, pyogrio.read_dataframe(read_path, layer=layer, read_geometry=False,
                                                  encoding=encoding, **opts))
                   for layer in layers]
+    except UnicodeDecodeError as exc:  # pyogrio decodes names and values in Python
+        raise InputError(f"its text is not {encoding or 'UTF-8'} ({exc}): give its encoding "
+                         "with --encoding", path=str(path)) from exc
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL cannot read it: {exc}", path=str(path)) from exc
     out = []
