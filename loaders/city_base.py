@@ -49,10 +49,9 @@ from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.fields import ValueProblem, all_matches, as_float, as_int, as_text, is_blank
-from loaders.geometry import PARTS_DROPPED, _dropped_parts, _only_family, ewkb, prepare
+from loaders.geometry import ewkb, prepare
 from loaders.planning_values import header_unit, parse_area
 from loaders.sources.read import Batch
-from loaders.sources.wkb import CURVE_FLAG, straightened_rows
 
 AREA_TOLERANCE = 0.05  # a declared area further off than this from the geometry's is flagged
 
@@ -165,48 +164,7 @@ def _points(geoms: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
     return out, flags
 
 
-def collection_family(g) -> str | None:
-    """The family a GeometryCollection loads as: its polygons' where it has any (as
-    :func:`loaders.geometry.prepare` filters it for a polygon layer), else its lines'; None
-    for one of points only."""
-    for family in ("polygon", "line"):
-        if _only_family(g, family) is not None:
-            return family
-    return None
-
-
-def lines_of_collections(geoms: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
-    """``geoms`` with each GeometryCollection that holds lines (a CAD export's) as its lines,
-    a LineString or MultiLineString, its other parts left out and flagged
-    ``collection_parts_dropped`` — what :func:`loaders.geometry.prepare` does to a collection
-    for a polygon layer, and refuses for a line layer at its type check. A collection without
-    a line is left as it is, for ``prepare`` to reject."""
-    out = np.array(geoms, dtype=object, copy=True)
-    flags: list[list[str]] = [[] for _ in range(len(out))]
-    present = ~shapely.is_missing(out)
-    types = np.full(len(out), -1)
-    types[present] = shapely.get_type_id(out[present])
-    coll = np.flatnonzero(types == 7)
-    if not coll.size:
-        return out, flags
-    curved = set(straightened_rows(geoms).tolist())  # prepare no longer knows the new object
-    for i in coll.tolist():
-        lines = _only_family(out[i], "line")
-        if lines is None:
-            continue
-        if i in curved:
-            flags[i].append(CURVE_FLAG)
-        if _dropped_parts(out[i], "line"):
-            flags[i].append(PARTS_DROPPED)
-        out[i] = lines
-    return out, flags
-
-
 def _prepare(kind: Kind, geoms: np.ndarray, transformer):
-    if kind.family == "line":
-        lines, cflags = lines_of_collections(geoms)
-        p = prepare(lines, transformer, "line")
-        return list(p.geoms), p.reject, [a + b for a, b in zip(cflags, p.flags)]
     if kind.family != "point":
         p = prepare(geoms, transformer, kind.family)
         return list(p.geoms), p.reject, p.flags

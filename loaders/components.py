@@ -29,7 +29,7 @@ from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.fields import all_matches, as_date, distinct, is_blank, mapped, texts
-from loaders.geometry import ewkb, points_iso_wkb, prepare
+from loaders.geometry import collection_family, ewkb, points_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch
 from loaders.sources.wkb import ewkb_from_iso
@@ -115,6 +115,8 @@ def _prepare_any(geoms: np.ndarray, transformer) -> tuple[np.ndarray, list, list
     reject: list = [None] * n
     flags: list[list[str]] = [[] for _ in range(n)]
     fams = _families(geoms)
+    for i in np.flatnonzero(shapely.get_type_id(geoms) == 7).tolist():
+        fams[i] = collection_family(geoms[i])  # its polygons, else its lines (a CAD export)
     for fam in ("point", "line", "polygon"):
         idx = np.flatnonzero(fams == fam)
         if not idx.size:

@@ -67,8 +67,8 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
     types[ok] = shapely.get_type_id(geoms[ok])
     allowed = FAMILIES[family]
     for i in np.flatnonzero(ok & ~np.isin(types, list(allowed))):
-        if types[i] == 7 and family == "polygon":
-            continue  # collections are filtered to their polygons below
+        if types[i] == 7 and family in ("polygon", "line"):
+            continue  # collections are filtered to their polygons (lines) below
         reject[i] = ("wrong_geometry_type",
                      f"{TYPE_NAMES.get(int(types[i]), types[i])} where a {family} is expected")
     ok &= ~reject.marked
@@ -223,6 +223,15 @@ def _reject_nonfinite(geoms, ok, reject, reason, message
 
 # a collection's parts of another family (a line beside its polygons) left out of the feature
 PARTS_DROPPED = "collection_parts_dropped"
+
+
+def collection_family(g) -> str | None:
+    """The family a GeometryCollection loads as: its polygons' where it has any, else its
+    lines'; None for one of points only."""
+    for family in ("polygon", "line"):
+        if _only_family(g, family) is not None:
+            return family
+    return None
 
 
 def _leaves(g) -> list:

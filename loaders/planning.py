@@ -31,7 +31,6 @@ from cim.layerdefs import CONTROL_LINES, HEIGHT_ZONES, PLANNING_PARCELS, LayerDe
 from cim.profile import CityProfile
 from cim.text import half_width, norm_key
 from loaders import planning_values as pv
-from loaders.city_base import collection_family, lines_of_collections
 from loaders.common import (
     ClassLookup,
     check_attrs,
@@ -46,7 +45,7 @@ from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.fields import ValueProblem, all_matches, as_text, is_blank, map_fields
-from loaders.geometry import ewkb, prepare
+from loaders.geometry import collection_family, ewkb, prepare
 from loaders.sources.read import Batch, iter_batches, open_source
 
 KINDS: dict[str, LayerDef] = {"parcels": PLANNING_PARCELS, "control_lines": CONTROL_LINES,
@@ -338,13 +337,9 @@ def _prepare(kind: str, geoms: np.ndarray, transformer) -> tuple[list, list, lis
     for fam in ("line", "polygon"):
         idx = np.flatnonzero(fams == fam)
         if idx.size:
-            part = geoms[idx].copy()
-            cflags: list[list[str]] = [[] for _ in idx]
-            if fam == "line":
-                part, cflags = lines_of_collections(part)
-            p = prepare(part, transformer, fam, make_multi=False)
+            p = prepare(geoms[idx].copy(), transformer, fam, make_multi=False)
             for j, i in enumerate(idx):
-                out[i], reject[i], flags[i] = p.geoms[j], p.reject[j], cflags[j] + p.flags[j]
+                out[i], reject[i], flags[i] = p.geoms[j], p.reject[j], p.flags[j]
     rest = np.flatnonzero((fams != "line") & (fams != "polygon"))
     if rest.size:
         p = prepare(geoms[rest].copy(), transformer, "line")

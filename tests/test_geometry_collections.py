@@ -45,3 +45,29 @@ def test_a_collection_loads_as_its_polygons(fresh_db, tmp_path):
                    "B6": (100.0, True, ["collection_parts_dropped"])}, got
     assert fresh_db.rows("SELECT reason FROM load_rejects WHERE batch_id = %s",
                          (r.batch_id,)) == [("wrong_geometry_type",)]
+
+
+def test_components_collections_load_as_their_family(fresh_db, tmp_path):
+    """A census from CAD: a 停车场 (a polygon subclass) as a collection of its area and a
+    label point, a 交通护栏 (a line subclass) as a collection of two lines — they load as the
+    polygon and the lines, the point flagged as left out (both were rejected as "where a point
+    is expected")."""
+    from shapely.geometry import MultiLineString, Point
+
+    from loaders.components import load_components
+
+    _code, x, y = fresh_db.big_cell()
+    lines = [LineString([(x, y + 50), (x + 20, y + 50)]),
+             LineString([(x + 30, y + 50), (x + 50, y + 50)])]
+    geoms = [GeometryCollection([box(x, y, x + 20, y + 20), Point(x + 10, y + 10)]),
+             GeometryCollection(lines)]
+    path = tmp_path / "gc_components.gpkg"
+    gpd.GeoDataFrame({"部件编码": ["P1", "G1"], "部件小类": ["停车场", "交通护栏"]},
+                     geometry=geoms, crs="EPSG:4527").to_file(path, engine="pyogrio")
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert (r.read, r.loaded, r.rejected) == (2, 2, 0), r.text()
+    got = {k.rsplit(":", 1)[1]: (t, round(a, 6), round(n, 6), f) for k, t, a, n, f in fresh_db.rows(
+        "SELECT source_key, GeometryType(geom), ST_Area(geom), ST_Length(geom), flags "
+        "FROM components WHERE valid_to IS NULL")}
+    assert got == {"P1": ("POLYGON", 400.0, 0.0, ["collection_parts_dropped"]),
+                   "G1": ("MULTILINESTRING", 0.0, MultiLineString(lines).length, [])}, got
