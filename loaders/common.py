@@ -170,7 +170,9 @@ class ClassLookup:
         for row in self.rows:
             keys = [row["code"], row.get("name") or row.get("name_zh", ""), row.get("name_en", ""),
                     row.get("type_code", "")]
-            keys += [a for a in (row.get("aliases") or "").split("|")]
+            # a dictionary's other code systems are aliases too (land_use.csv's GB 50137
+            # codes: R12, R22, RB are 0702 though its aliases did not repeat them)
+            keys += [a for c in ("aliases", "gb50137") for a in (row.get(c) or "").split("|")]
             for k in keys:
                 if k:
                     self.by_key.setdefault(norm_key(k), row)
