@@ -66,6 +66,7 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
                     out[attr] = hits[0]
                     taken.add(hits[0])
                     break
+    _match_cut_names(fields, aliases, out, taken, override)
     for attr, src in (override or {}).items():
         if src in ("", "None", "null", "~"):  # the mapping says: do not use this attribute
             out.pop(attr, None)
@@ -83,6 +84,24 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
         out[attr] = hit
     _check_units(out, aliases, where)
     return out
+
+
+def _match_cut_names(fields: list[str], aliases: dict[str, list[str]], out: dict[str, str],
+                     taken: set[str], override: dict[str, str] | None) -> None:
+    """A Shapefile's field name cut at its 10 bytes (GDAL and QGIS cut 设备编号 to 设备编 in
+    UTF-8, 权属单位名称 to 权属单位名 in GBK) is the one alias it begins, when it begins one
+    attribute's aliases only."""
+    for f in fields:
+        if f in taken or f in out.values() or f.isascii() or not any(
+                len(f.encode(e, "replace")) in (9, 10) for e in ("utf-8", "gb18030")):
+            continue
+        cut = _norm(f)
+        attrs = {a for a, names in aliases.items()
+                 for n in names if _norm(n).startswith(cut) and _norm(n) != cut}
+        attr = attrs.pop() if len(attrs) == 1 else None  # 建筑物: 建筑物编号 or 建筑物名称?
+        if attr is not None and attr not in out and attr not in (override or {}):
+            out[attr] = f
+            taken.add(f)
 
 
 def map_fields(source_fields: list[str], aliases: dict[str, list[str]],

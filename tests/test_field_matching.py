@@ -84,3 +84,14 @@ def test_a_survey_depth_in_centimetres_is_refused_whole(fresh_db, tmp_path):
     assert e.value.field in ("起点埋深(cm)", "终点埋深(cm)"), e.value
     assert "管线段成果表" in str(e.value) and "read in m" in e.value.message
     assert fresh_db.scalar("SELECT count(*) FROM pipe_segments") == 0
+
+
+def test_a_name_cut_at_ten_bytes_is_the_alias_it_begins():
+    sensors = FieldAliases({"device_id": ["设备编号", "设备ID"], "name": ["设备名称", "名称"],
+                            "owner": ["权属单位名称", "权属单位"], "code": ["建筑物编号"],
+                            "title": ["建筑物名称"]})
+    # UTF-8 cut (9 bytes), GBK cut (10 bytes); 建筑物 begins two attributes' aliases: neither
+    got = map_fields(["设备编", "设备名", "权属单位名", "建筑物"], sensors)
+    assert got == {"device_id": "设备编", "name": "设备名", "owner": "权属单位名"}, got
+    # a whole name is matched as itself first; a short name is no cut one
+    assert map_fields(["设备编号", "设备"], sensors) == {"device_id": "设备编号"}
