@@ -183,8 +183,16 @@ def is_blank(v: Any) -> bool:
 
 
 def as_text(v: Any, max_len: int = 1000) -> str | None:
+    """A text as delivered, trimmed; a whole number stored as a float (a GeoPackage REAL or a
+    .dbf N field holding 370811) is its integer's text, not 370811.0 — and refused where the
+    float has lost the number's digits (past 2^53)."""
     if is_blank(v):
         return None
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        if abs(float(v)) >= 2 ** 53:
+            raise ValueProblem(f"the number {v!r} is stored as a floating-point number and has "
+                               "lost digits; store it as text")
+        v = int(v)
     s = str(v).strip()
     if len(s) > max_len:
         raise ValueProblem(f"text of {len(s):,} characters is longer than {max_len:,}")
@@ -198,14 +206,14 @@ def as_id(v: Any, max_len: int = 200) -> str | None:
     and a GeoPackage REAL 987 are the id 987); a float that cannot hold the id's digits (past
     2^53, or with a fraction) is refused — 1.234567890123457e+17 is no device's id, and two
     18-digit ids round to one float."""
-    if isinstance(v, (float, np.floating)) and not is_blank(v):
-        f = float(v)
-        if not f.is_integer() or abs(f) >= 2 ** 53:
-            raise ValueProblem(f"the id {v!r} is stored as a floating-point number and has "
-                               "lost digits; store ids as text")
-        v = int(f)
+    if isinstance(v, (float, np.floating)) and not is_blank(v) and not float(v).is_integer():
+        raise ValueProblem(f"the id {v!r} is stored as a floating-point number and has "
+                           "lost digits; store ids as text")
     _no_bool(v, "an id")
-    return as_text(v, max_len)
+    try:
+        return as_text(v, max_len)
+    except ValueProblem as exc:  # a whole float past 2^53
+        raise ValueProblem(str(exc).replace("the number", "the id")) from None
 
 
 def _no_bool(v: Any, what: str) -> None:
@@ -334,7 +342,7 @@ def arrow_texts(values: np.ndarray | Any, max_len: int = 1000) -> tuple[Any, dic
 def texts(values: np.ndarray | Any, max_len: int = 1000) -> tuple[np.ndarray, dict[int, str]]:
     """Column version of :func:`as_text`: (values, {row index: problem}). A column of texts is
     parsed once per distinct text (survey columns repeat their values); any other column
-    value by value (5 and 5.0 are different texts). ``values`` may be an Arrow string array
+    value by value (a whole float is its integer's text: :func:`as_text`). ``values`` may be an Arrow string array
     as read (:meth:`loaders.sources.read.Batch.for_parser`): its distinct texts are found in
     Arrow, and no Python string is made per row."""
     if not isinstance(values, np.ndarray):

@@ -254,3 +254,21 @@ def test_row_hashes_follow_the_recipe_of_the_stored_values(fresh_db, tmp_path):
         if h is not None:
             assert h == expected, values
 
+
+
+def test_codes_delivered_as_real_numbers_are_their_integers(fresh_db, tmp_path):
+    """A GeoPackage census whose 主管部门代码 is a REAL column: 370811 is stored as the code
+    370811, not "370811.0"; an 18-digit code a float cannot hold is rejected naming the field."""
+    _code, x, y = fresh_db.big_cell()
+    gdf = gpd.GeoDataFrame({"部件编码": ["R1", "R2"], "部件小类": ["上水井盖"] * 2,
+                            "主管部门代码": [370811.0, 1.234567890123457e+17]},
+                           geometry=[shapely.Point(x + 5, y + 5), shapely.Point(x + 9, y + 5)],
+                           crs="EPSG:4527")
+    path = tmp_path / "real_codes.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert (r.read, r.loaded, r.rejected) == (2, 1, 1), r.text()
+    assert fresh_db.rows("SELECT dept_code FROM components WHERE batch_id = %s",
+                         (r.batch_id,)) == [("370811",)]
+    assert fresh_db.rows("SELECT row_number, field FROM load_rejects WHERE batch_id = %s",
+                         (r.batch_id,)) == [(2, "主管部门代码")]

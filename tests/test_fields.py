@@ -244,3 +244,12 @@ def test_ids_stored_as_numbers():
             as_id(lost)
     with pytest.raises(ValueProblem):
         as_id(True)
+
+
+def test_a_whole_float_is_its_integers_text():
+    assert as_text(370811.0) == "370811" and as_text(np.float64(12.0)) == "12"
+    assert as_text(12.5) == "12.5" and as_text(" 0101 ") == "0101" and as_text(7) == "7"
+    with pytest.raises(ValueProblem, match="lost digits"):
+        as_text(1.234567890123457e+17)
+    out, bad = texts(np.array([370811.0, 12.5, None, "A"], dtype=object))
+    assert list(out) == ["370811", "12.5", None, "A"] and not bad
