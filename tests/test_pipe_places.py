@@ -1,9 +1,9 @@
 """Every pipe point and segment lands in the right district and unit grid cell.
 
 The pipe writer decides them beside the data (:class:`loaders.engine.places.AreaIndex`) by the
-rule the staged writer's SQL join applied: the area holding the feature's point on surface,
-its boundary included, the lowest code when several hold it; a feature whose point misses
-every district goes to the district holding the larger share of it, else it is rejected
+rule the staged writer's SQL join applies: an area covering the feature, its boundary
+included, the lowest code when several do; else the area holding the larger share of it (a
+segment's length; a grid cell of its own district first), then the lower code; none: rejected
 (``outside_area``). Expected values come from the fixture's own polygons (shapely, one point
 at a time) and from that rule run by PostGIS on the loaded geometries — never from the code
 under test.
@@ -76,15 +76,24 @@ def _load(db, tmp_path, district=None):
 
 
 def _sql_rule(db, table: str, batch: int) -> dict[str, tuple[str | None, str | None, str]]:
-    """point number or segment ends -> (district, grid cell) by the SQL join's rule, run by
-    PostGIS on the loaded geometry, and the row's own (district, grid cell)."""
+    """point number or segment ends -> (district, grid cell) by the rule, run by PostGIS on
+    the loaded geometry (covering, else the larger share of length, rounded to 1e-9 of it, a
+    cell of its district first, then the code), and the row's own (district, grid cell)."""
     ident = "point_no" if table == "pipe_points" else "start_point_no || '-' || end_point_no"
+    share = ("floor(ST_Length(ST_Intersection(ST_Normalize(t.geom), {a}.geom)) / "
+             "nullif(ST_Length(t.geom), 0) * 1e9 + 0.5)")
+    district = ("coalesce((SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL AND "
+                "d.level = 3 AND ST_Covers(d.geom, t.geom) ORDER BY d.code LIMIT 1), "
+                "(SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL AND d.level = 3 "
+                f"AND ST_Intersects(d.geom, t.geom) ORDER BY {share.format(a='d')} DESC "
+                "NULLS LAST, d.code LIMIT 1))")
     return {r[0]: ((r[1], r[2]), (r[3], r[4])) for r in db.rows(
-        f"SELECT {ident}, (SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL "
-        "AND d.level = 3 AND ST_Intersects(d.geom, ST_PointOnSurface(t.geom)) ORDER BY d.code "
-        "LIMIT 1), (SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL AND "
-        "ST_Intersects(g.geom, ST_PointOnSurface(t.geom)) ORDER BY g.code LIMIT 1), "
-        f"district_code, grid_code FROM {table} t WHERE batch_id = %s", (batch,))}
+        f"SELECT {ident}, dd, (SELECT coalesce((SELECT g.code FROM grid_cells g WHERE "
+        "g.valid_to IS NULL AND ST_Covers(g.geom, t.geom) ORDER BY g.code LIMIT 1), "
+        "(SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL AND ST_Intersects(g.geom, "
+        f"t.geom) ORDER BY g.district_code = dd AND {share.format(a='g')} > 0 DESC, "
+        f"{share.format(a='g')} DESC NULLS LAST, g.code LIMIT 1))), district_code, grid_code "
+        f"FROM (SELECT t.*, {district} AS dd FROM {table} t WHERE batch_id = %s) t", (batch,))}
 
 
 def test_points_and_segments_land_in_their_district_and_grid_cell(fresh_db, tmp_path):
@@ -140,35 +149,46 @@ def test_a_forced_district_still_rejects_what_lies_outside(fresh_db, tmp_path):
 
 
 def _squares() -> AreaIndex:
-    """Districts A (0–10) and B (10–20) side by side; grid cells g1..g4 of 5 × 10 in A only."""
+    """Districts A (0–10) and B (10–20) side by side; grid cells g1..g4 of 5 × 10 (g1, g2 in
+    A; g3, g4 above A, in no district) and g5 of 5 × 10 in B."""
     d = [shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)]
     g = [shapely.box(x, 0, x + 5, 10) for x in (0, 5)] + [shapely.box(x, 10, x + 5, 20)
-                                                         for x in (0, 5)]
-    return AreaIndex(Areas(["370801", "370802"], np.array(d), ["g1", "g2", "g3", "g4"],
-                           np.array(g)))
+                                                         for x in (0, 5)] + \
+        [shapely.box(10, 0, 15, 10)]
+    return AreaIndex(Areas(["370801", "370802"], np.array(d), ["g1", "g2", "g3", "g4", "g5"],
+                           np.array(g), ["370801", "370801", "", "", "370802"]))
 
 
-@pytest.mark.parametrize("geom, district, cell, pos_outside", [
-    (shapely.Point(10, 5, 1), "370801", "g2", False),  # on the shared edge: the lower code
-    (shapely.Point(5, 10), "370801", "g1", False),  # a corner of four cells: the lowest code
-    (shapely.Point(15, 5), "370802", None, False),
-    (shapely.Point(30, 5), None, None, True),  # outside
-    (shapely.from_wkt("POINT EMPTY"), None, None, True),
-    # a line whose interior point (the vertex nearest its centroid, (5, 15)) lies outside:
-    # the district with the larger share of it, all shares 0 for a line: the lower code
-    (shapely.LineString([(5, 5), (5, 15), (15, 15), (15, 5)]), "370801", "g3", True),
+@pytest.mark.parametrize("geom, district, cell", [
+    (shapely.Point(10, 5, 1), "370801", "g2"),  # on the shared edge: the lower code
+    (shapely.Point(5, 10), "370801", "g1"),  # a corner of four cells: the lowest code
+    (shapely.Point(17, 5), "370802", None),
+    (shapely.Point(30, 5), None, None),  # outside
+    (shapely.from_wkt("POINT EMPTY"), None, None),
+    # wholly in g2, one end on g1's edge (the point on surface of a 2-vertex line is an end)
+    (shapely.LineString([(5, 3), (9, 3)]), "370801", "g2"),
+    # along the edge of g1 and g2: both cover it, the lower code
+    (shapely.LineString([(5, 2), (5, 8)]), "370801", "g1"),
+    # 8 in A, 4 in B: A; in A's cells 3 in g1, 5 in g2: g2
+    (shapely.LineString([(2, 5), (14, 5)]), "370801", "g2"),
+    # 1 in A, 3 in B (its 2 vertices: its point on surface, an end, in A): B, g5
+    (shapely.LineString([(9, 5), (13, 5)]), "370802", "g5"),
+    # 2 and 2: a tie, the lower code, and in A's cells, g2
+    (shapely.LineString([(8, 5), (12, 5)]), "370801", "g2"),
+    # 5 in A, 5 in B, 20 in neither: A (tie); cells: g4 holds 10, g5 5, g2 and g1 2.5 on
+    # their shared edge and g3 5 on its edge with g4 — A's cells first: g1 (tie with g2)
+    (shapely.LineString([(5, 5), (5, 15), (15, 15), (15, 5)]), "370801", "g1"),
+    # outside A, touching it at one end only: a share of 0, the only district met
+    (shapely.LineString([(-5, 5), (0, 5)]), "370801", "g1"),
     # an L whose point on surface, (7.5, 17), lies outside: the district holding the larger
-    # share of it (B: 8 × 1 against A: 4 × 1), not the lower code
+    # share of it (B: 8 × 1 against A: 4 × 1), not the lower code; g4 holds most of it, but
+    # B's cell g5 holds a share (5 × 1): B's cell first
     (shapely.Polygon([(6, 9), (18, 9), (18, 10.5), (9, 10.5), (9, 25), (6, 25)]), "370802",
-     "g4", True),
+     "g5"),
 ])
-def test_area_index_follows_the_sql_rule(geom, district, cell, pos_outside):
+def test_area_index_follows_the_rule(geom, district, cell):
     idx = _squares()
-    pos = shapely.point_on_surface(geom)
-    assert (not any(shapely.intersects(idx.areas.districts, pos))) == pos_outside  # premise
-    geoms = np.array([geom], dtype=object)
-    di, gi = idx.districts(geoms, np.array([pos])), idx.grid_cells(np.array([pos]))
     codes = idx.areas.district_codes + [None], idx.areas.grid_codes + [None]
-    assert (codes[0][di[0]], codes[1][gi[0]]) == (district, cell)
-    # the same without the point on surface where the areas answer for the whole feature
-    assert [x.tolist() for x in idx.place(geoms)] == [di.tolist(), gi.tolist()]
+    for g in (geom, shapely.reverse(geom)):  # digitised either way
+        di, gi = idx.place(np.array([g], dtype=object))
+        assert (codes[0][di[0]], codes[1][gi[0]]) == (district, cell)

@@ -34,6 +34,7 @@ from loaders import jsonb
 from loaders.engine import samegeom
 from loaders.engine.copycols import copy_data
 from loaders.engine.keyread import like_prefix
+from loaders.engine.places import share_geometry_sql, share_sql
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import (  # noqa: F401
     BASE_COLUMNS,
@@ -282,36 +283,44 @@ class BulkWriter:
                 "AND level = 3)").fetchone()[0]:
             raise DatabaseError("no district boundaries in the database: run "
                                 "`cim profile apply` to load the profile's boundaries first")
-        # the district / grid cell holding the feature's point on surface (the rule of
+        # the district / grid cell covering the feature, the lowest code (the rule of
         # loaders.engine.places.AreaIndex, which the direct write applies beside the data)
         district_sql = ("(SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL "
-                        "AND d.level = 3 AND ST_Intersects(d.geom, s.pos) ORDER BY d.code "
+                        "AND d.level = 3 AND ST_Covers(d.geom, s.geom) ORDER BY d.code "
                         "LIMIT 1)") if layer.assign_district else "NULL::text"
         grid_sql = ("(SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL "
-                    "AND ST_Intersects(g.geom, s.pos) ORDER BY g.code LIMIT 1)"
+                    "AND ST_Covers(g.geom, s.geom) ORDER BY g.code LIMIT 1)"
                     ) if layer.assign_grid else "NULL::text"
-        from_cols = "ST_PointOnSurface(geom) AS pos"
         conn.execute("DROP TABLE IF EXISTS _k")
         conn.execute(sql.SQL(
             "CREATE TEMP TABLE _k WITH (fillfactor = 50) AS SELECT q.*, " + self._prefix_sql("q.district") + " AS prefix "
             "FROM (SELECT s.row_no, s.source_key, s.row_hash, s.class_code, s.code, "
             + district_sql + " AS district, " + grid_sql + " AS grid "
-            "FROM (SELECT row_no, source_key, row_hash, class_code, code, "
-            + from_cols + " FROM {stg}) s) q").format(stg=stg),
+            "FROM {stg} s) q").format(stg=stg),
             {"layer_code": self.layer_code})
         conn.execute("CREATE UNIQUE INDEX ON _k (row_no)")
         conn.execute("CREATE INDEX ON _k (source_key)")
         conn.execute("ANALYZE _k")
+        # a feature no area covers goes to the area holding the larger share of it (then the
+        # lower code; a grid cell of its own district first): places.share_sql
+        shared = (
+            "UPDATE _k k SET {col} = q.code FROM ("
+            " SELECT DISTINCT ON (f.row_no) f.row_no, a.code FROM ("
+            "  SELECT s.row_no, s.geom, k2.district, " + share_geometry_sql("s.geom") + " AS g "
+            "  FROM _k k2 JOIN {stg} s USING (row_no) WHERE k2.{col} IS NULL) f "
+            " JOIN {areas} a ON a.valid_to IS NULL AND {level} ST_Intersects(a.geom, f.geom) "
+            " CROSS JOIN LATERAL (SELECT " + share_sql("a.geom", "f.g") + " AS q) sh "
+            " ORDER BY f.row_no, {own} sh.q DESC, a.code) q "
+            "WHERE k.row_no = q.row_no")
         if layer.assign_district:
-            # a feature whose point on surface misses every district but that overlaps one
-            # goes to the district holding the larger share of it
-            conn.execute(sql.SQL(
-                "UPDATE _k k SET district = q.code FROM ("
-                " SELECT DISTINCT ON (s.row_no) s.row_no, d.code FROM _k k2 "
-                " JOIN {stg} s USING (row_no) JOIN admin_divisions d ON d.valid_to IS NULL "
-                "  AND d.level = 3 AND ST_Intersects(d.geom, s.geom) WHERE k2.district IS NULL "
-                " ORDER BY s.row_no, ST_Area(ST_Intersection(d.geom, s.geom)) DESC, d.code) q "
-                "WHERE k.row_no = q.row_no").format(stg=stg))
+            conn.execute(sql.SQL(shared).format(
+                col=sql.Identifier("district"), stg=stg, areas=sql.Identifier("admin_divisions"),
+                level=sql.SQL("a.level = 3 AND"), own=sql.SQL("")))
+        if layer.assign_grid:
+            conn.execute(sql.SQL(shared).format(
+                col=sql.Identifier("grid"), stg=stg, areas=sql.Identifier("grid_cells"),
+                level=sql.SQL(""),
+                own=sql.SQL("coalesce(a.district_code = f.district AND sh.q > 0, false) DESC,")))
         if layer.assign_district:
             self._reject_where("k.district IS NULL", "outside_area",
                                "'feature lies outside every district of the city profile'")

@@ -1,6 +1,7 @@
 """Where a direct write places its rows: the current districts and grid cells (:class:`Areas`,
 read once before the converters fork) and the rule that picks a feature's district and grid
-cell beside the data (:class:`AreaIndex`), the staged writer's SQL join's rule."""
+cell beside the data (:class:`AreaIndex`), the staged writer's SQL join's rule
+(:func:`share_sql` is that rule's share, in SQL)."""
 
 from __future__ import annotations
 
@@ -14,25 +15,52 @@ import shapely
 from cim.errors import DatabaseError
 from cim.layerdefs import LayerDef
 
+# a share is compared as a fraction of the feature rounded to this many parts: shares within
+# one part of each other tie (the lowest code wins), so that PostGIS's and shapely's GEOS,
+# which may differ in the last bits of an intersection, decide alike
+SHARE_PARTS = 1e9
+
 
 @dataclass
 class Areas:
-    """Current districts and grid cells (storage CRS), sorted by code."""
+    """Current districts and grid cells (storage CRS), sorted by code; ``grid_districts``: the
+    district code of each grid cell (None: unknown, no cell is preferred by district)."""
 
     district_codes: list[str]
     districts: np.ndarray
     grid_codes: list[str]
     grid: np.ndarray
+    grid_districts: list[str] | None = None
+
+
+def share_sql(area: str, geom: str) -> str:
+    """SQL of the share of the feature ``geom`` (an expression of its normalized, valid
+    geometry: :func:`share_geometry_sql`) that area ``area`` holds, as
+    :meth:`AreaIndex.shares` takes it: its area, length or number of points (by the feature's
+    dimension) in the area, in :data:`SHARE_PARTS` of the feature's, rounded."""
+    def size(g: str) -> str:
+        return (f"(CASE ST_Dimension({geom}) WHEN 2 THEN ST_Area({g}) WHEN 1 THEN "
+                f"ST_Length({g}) ELSE ST_NPoints({g}) END)::float8")
+    return (f"(SELECT CASE WHEN t > 0 THEN floor(p / t * {SHARE_PARTS:.0f} + 0.5) ELSE 0 END "
+            f"FROM (SELECT {size(f'ST_Intersection({geom}, {area})')} AS p, {size(geom)} AS t"
+            ") z)")
+
+
+def share_geometry_sql(geom: str) -> str:
+    """SQL of the geometry a share is taken of: made valid where it is not, normalized (a
+    line digitised either way is the same line)."""
+    return (f"ST_Normalize(CASE WHEN ST_IsValid({geom}) THEN {geom} "
+            f"ELSE ST_MakeValid({geom}) END)")
 
 
 class _Covers:
-    """Which areas of one tree hold a feature's point on surface, decided where possible
-    without it: each area meeting the feature's bounding box (a candidate) is asked whether it
-    covers the feature — then it holds the point — or is disjoint from its bounding box — then
-    it does not; a feature whose every candidate answers is decided. An axis-aligned box (most
-    grid cells) answers by the feature's bounds; an area met by many features (a district) by
-    a raster of the cells it covers and of those it does not meet, looked up with the
-    feature's bounds; the rest by a prepared ``covers``. Each answer is exact."""
+    """Which areas of one tree cover a feature, decided mostly without GEOS: each area meeting
+    the feature's bounding box (a candidate) covers the feature or not. An axis-aligned box
+    (most grid cells) answers by the feature's bounds; an area met by many features (a
+    district) by a raster of the cells it covers and of those it does not meet, looked up
+    with the feature's bounds (all covered: it covers the feature; all clear: it does not); the
+    rest by a prepared ``covers``, asked only where no lower area is already known to cover
+    the feature. Each answer is exact."""
 
     RASTER = 256  # cells a side of an area's raster (a 30 km district: 117 m; a power of 2)
     RASTER_AFTER = 4096  # features that met a non-box area (all calls) before its raster
@@ -48,40 +76,41 @@ class _Covers:
 
     def decide(self, geoms: np.ndarray, bounds: tuple[np.ndarray, ...]) -> np.ndarray:
         """Per feature (``bounds`` theirs: xmin, ymin, xmax, ymax columns), the lowest index
-        of the areas holding its point on surface, -1 if none does, or -2 where that is
-        undecided. Decided: every area meeting the feature's bounding box covers the feature
-        (it holds the point, which lies in the feature) or is disjoint from that box (it does
-        not); an area whose box does not meet the feature's cannot hold the point. -1: no
-        area meets the feature, so none has a share of it either."""
+        of the areas covering it; -2 where none covers it but some meet its bounding box (its
+        shares decide: :meth:`AreaIndex.shares`); -1 where no area's bounding box meets the
+        feature's (no area has a share of it)."""
         n = len(geoms)
         fi, ai = self.tree.query(geoms)  # bounding boxes only
         if not len(fi):
             return np.full(n, -1, dtype=np.int64)
-        cov, away = np.zeros(len(fi), dtype=bool), np.zeros(len(fi), dtype=bool)
+        cov, known = np.zeros(len(fi), dtype=bool), np.zeros(len(fi), dtype=bool)
         box = self.box[ai]
         on = np.flatnonzero(box)
-        if len(on):
+        if len(on):  # a box covers the feature if and only if it holds its bounds
             f, a = fi[on], ai[on]
             ab = self.bounds
             cov[on] = (bounds[0][f] >= ab[0][a]) & (bounds[1][f] >= ab[1][a]) & \
                 (bounds[2][f] <= ab[2][a]) & (bounds[3][f] <= ab[3][a])
+            known[on] = True
         other = np.flatnonzero(~box)
         if len(other):
             self.met += np.bincount(ai[other], minlength=len(self.met))
             for a in np.unique(ai[other][self.met[ai[other]] >= self.RASTER_AFTER]).tolist():
                 at = other[ai[other] == a]
-                cov[at], away[at] = self._in_raster(a, [b[fi[at]] for b in bounds])
-            # GEOS for the rest, unless another candidate of the feature already failed
-            open_ = ~(cov | away)
-            failed = np.zeros(n, dtype=bool)
-            failed[fi[open_ & box]] = True
-            ask = other[open_[other] & ~failed[fi[other]]]
+                c, away = self._in_raster(a, [b[fi[at]] for b in bounds])
+                cov[at], known[at] = c, c | away
+            # GEOS for the rest, unless a lower area of the feature already covers it
+            low = np.full(n, len(self.areas), dtype=np.int64)
+            np.minimum.at(low, fi[cov], ai[cov])
+            ask = other[~known[other] & (ai[other] < low[fi[other]])]
             cov[ask] = shapely.covers(self.areas[ai[ask]], geoms[fi[ask]])
         none = np.iinfo(np.int64).max
         best = np.full(n, none, dtype=np.int64)
         np.minimum.at(best, fi[cov], ai[cov])
-        best[best == none] = -1
-        best[fi[~(cov | away)]] = -2
+        best[best == none] = -2
+        met = np.zeros(n, dtype=bool)
+        met[fi] = True
+        best[~met] = -1
         return best
 
     def intersecting(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,31 +167,45 @@ class _Covers:
         return xe, ye, sums
 
 
+def _size(geoms: np.ndarray, dim: np.ndarray) -> np.ndarray:
+    """What a share measures, by the feature's dimension ``dim``: area (polygons), length
+    (lines), number of points (points; none: 0)."""
+    return np.where(dim == 2, shapely.area(geoms),
+                    np.where(dim == 1, shapely.length(geoms),
+                             shapely.get_num_coordinates(geoms).astype(float)))
+
+
 class AreaIndex:
     """Where features lie: the district and grid cell of each, decided beside the data with
     STRtrees of :class:`Areas` by the rule of the staged writer's SQL join
-    (:meth:`loaders.engine.bulk.BulkWriter._build_keys`): the area holding the feature's point
-    on surface (its boundary counts), the lowest code when several hold it; a feature whose
-    point misses every district goes to the district holding the larger share of it, then the
-    lower code (for lines and points every share is 0: the lowest code touching it); none:
-    outside. One rule for every direct write (buildings, components, pipes).
+    (:meth:`loaders.engine.bulk.BulkWriter._build_keys`): an area covering the feature (its
+    boundary counts), the lowest code when several do; else the area holding the larger share
+    of it — of its area (polygons), length (lines) or points (multipoints), measured on its
+    normalized geometry, so a line digitised either way is placed alike — then the lower code;
+    a grid cell of the feature's own district before any other (a feature crossing a district
+    boundary keeps its cell in its district); an area that only touches the feature has a
+    share of 0; none intersecting: outside (-1). One rule for every direct write (buildings,
+    components, pipes).
 
-    :meth:`place` applies it mostly without the point on surface (a new geometry per feature,
-    most of the cost): the point lies in the feature, so an area covering the feature holds
-    it and one clear of the feature's bounding box does not (:meth:`_Covers.decide`). The
-    areas are prepared once here (the index is built before converter processes fork)."""
+    :meth:`place` applies it mostly without GEOS (:meth:`_Covers.decide`): the few features
+    that no area covers are measured (:meth:`shares`). The areas are prepared once here (the
+    index is built before converter processes fork)."""
 
     def __init__(self, areas: Areas) -> None:
         self.areas = areas
         self.dcov = _Covers(areas.districts) if len(areas.districts) else None
         self.gcov = _Covers(areas.grid) if len(areas.grid) else None
+        # per grid cell, the index of its district (-1: unknown)
+        at = {c: i for i, c in enumerate(areas.district_codes)}
+        self.grid_district = np.array(
+            [at.get(c, -1) for c in areas.grid_districts] if areas.grid_districts is not None
+            else [-1] * len(areas.grid_codes), dtype=np.int64)
 
     def place(self, geoms: np.ndarray, districts: bool = True, grid: bool = True
               ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Index of each feature's district and grid cell (-1: none; None: not asked), as
-        :meth:`districts` and :meth:`grid_cells` decide them from the points on surface
-        (a None or empty geometry: -1). The point on surface is computed once, only for the
-        features undecided in a tree asked (:meth:`_Covers.decide`)."""
+        """Index of each feature's district and grid cell (-1: none; None: not asked) by the
+        rule (a None or empty geometry: -1). Shares are measured only for the features no
+        area covers, in a tree asked (:meth:`_Covers.decide`)."""
         n = len(geoms)
         dcov, gcov = self.dcov if districts else None, self.gcov if grid else None
         bounds = tuple(np.ascontiguousarray(shapely.bounds(geoms).T)) \
@@ -171,50 +214,54 @@ class AreaIndex:
             np.full(n, -1, dtype=np.int64) if districts else None
         cell = gcov.decide(geoms, bounds) if gcov else \
             np.full(n, -1, dtype=np.int64) if grid else None
-        none = np.zeros(0, dtype=np.int64)
-        rest_d = np.flatnonzero(dist == -2) if dcov else none
-        rest_g = np.flatnonzero(cell == -2) if gcov else none
-        rest = np.union1d(rest_d, rest_g)  # sorted: holds both
-        if len(rest):
-            pos = shapely.point_on_surface(geoms[rest])
-            if len(rest_d):
-                dist[rest_d] = self.districts(geoms[rest_d],
-                                              pos[np.searchsorted(rest, rest_d)])
-            if len(rest_g):
-                cell[rest_g] = self.grid_cells(pos[np.searchsorted(rest, rest_g)])
+        if dcov and (dist == -2).any():
+            rest = np.flatnonzero(dist == -2)
+            dist[rest] = self.shares(dcov, geoms[rest])
+        if gcov and (cell == -2).any():
+            rest = np.flatnonzero(cell == -2)
+            cell[rest] = self.shares(gcov, geoms[rest], self.grid_district,
+                                     dist[rest] if dist is not None else None)
         return dist, cell
 
     @staticmethod
-    def first_hit(cov: _Covers | None, pos: np.ndarray) -> np.ndarray:
-        """Per point, the lowest index (= lowest code) of the areas holding it, else -1 (the
-        prepared area asked, not the point: a district of many vertices is not walked edge
-        by edge for each point)."""
-        best = np.full(len(pos), np.iinfo(np.int64).max, dtype=np.int64)
-        if cov is not None and len(pos):
-            pi, ai = cov.intersecting(pos)
-            np.minimum.at(best, pi, ai)
-        return np.where(best == np.iinfo(np.int64).max, -1, best)
-
-    def districts(self, geoms: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Index of each feature's district (-1: outside every district); ``pos`` their
-        points on surface."""
-        idx = self.first_hit(self.dcov, pos)
-        miss = np.flatnonzero(idx < 0)
-        if len(miss) and self.dcov is not None:
-            # the district holding the larger share of the feature (then the lower code)
-            gi, di = self.dcov.intersecting(geoms[miss])
-            if len(gi):
-                area = shapely.area(shapely.intersection(geoms[miss][gi],
-                                                         self.areas.districts[di]))
-                order = np.lexsort((di, -area, gi))
-                gi, di = gi[order], di[order]
-                first = np.r_[True, gi[1:] != gi[:-1]]
-                idx[miss[gi[first]]] = di[first]
-        return idx
-
-    def grid_cells(self, pos: np.ndarray) -> np.ndarray:
-        """Index of the grid cell holding each point on surface (-1: none)."""
-        return self.first_hit(self.gcov, pos)
+    def shares(cov: _Covers, geoms: np.ndarray, area_group: np.ndarray | None = None,
+               group: np.ndarray | None = None) -> np.ndarray:
+        """Per feature, the index of the area intersecting it that holds the larger share of
+        it (:func:`share_sql`'s), then the lowest index; -1 if none intersects it. With
+        ``area_group`` (per area) and ``group`` (per feature: a district index, -1 none), an
+        area of the feature's own group holding a share of it comes first."""
+        out = np.full(len(geoms), -1, dtype=np.int64)
+        fi, ai = cov.intersecting(geoms)
+        if not len(fi):
+            return out
+        g = geoms.copy()
+        bad = ~shapely.is_valid(g)
+        if bad.any():
+            g[bad] = shapely.make_valid(g[bad])
+        g = shapely.normalize(g)
+        dim = shapely.get_dimensions(g)
+        total = _size(g, dim)
+        part = np.zeros(len(fi))
+        # a polygon's area in a box: clipped by the box (ten times faster than an overlay;
+        # the same area: a line's length along the box's edge, which clipping drops, would
+        # not be, so lines and other areas take the overlay)
+        clip = (dim[fi] == 2) & cov.box[ai]
+        for a in np.unique(ai[clip]).tolist():
+            k = np.flatnonzero(clip & (ai == a))
+            part[k] = shapely.area(shapely.clip_by_rect(g[fi[k]], *(b[a] for b in cov.bounds)))
+        k = np.flatnonzero(~clip)
+        part[k] = _size(shapely.intersection(g[fi[k]], cov.areas[ai[k]]), dim[fi[k]])
+        t = total[fi]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.where(t > 0, np.floor(part / np.where(t > 0, t, 1) * SHARE_PARTS + 0.5), 0)
+        own = np.zeros(len(fi), dtype=bool)
+        if area_group is not None and group is not None:
+            own = (area_group[ai] == group[fi]) & (group[fi] >= 0) & (q > 0)
+        order = np.lexsort((ai, -q, ~own, fi))
+        fi, ai = fi[order], ai[order]
+        first = np.r_[True, fi[1:] != fi[:-1]]
+        out[fi[first]] = ai[first]
+        return out
 
 
 def areas_digest(layer: LayerDef, areas: Areas) -> str | None:
@@ -239,15 +286,15 @@ def fetch_areas(conn: psycopg.Connection, layer: LayerDef) -> Areas:
         raise DatabaseError("no district boundaries in the database: run "
                             "`cim profile apply` to load the profile's boundaries first")
 
-    def read(query: str) -> tuple[list[str], np.ndarray]:
+    def read(query: str) -> tuple[list[str], np.ndarray, list[str]]:
         rows = conn.execute(query).fetchall()
         return [r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows]) \
-            if rows else np.array([], dtype=object)
+            if rows else np.array([], dtype=object), [r[2] for r in rows]
 
-    dc, dg = read("SELECT code, ST_AsBinary(geom) FROM admin_divisions WHERE valid_to IS NULL "
-                  "AND level = 3 ORDER BY code COLLATE \"C\"") if layer.assign_district \
-        else ([], np.array([], dtype=object))
-    gc, gg = read("SELECT code, ST_AsBinary(geom) FROM grid_cells WHERE valid_to IS NULL "
-                  "ORDER BY code COLLATE \"C\"") if layer.assign_grid \
-        else ([], np.array([], dtype=object))
-    return Areas(district_codes=dc, districts=dg, grid_codes=gc, grid=gg)
+    dc, dg, _ = read("SELECT code, ST_AsBinary(geom), code FROM admin_divisions WHERE valid_to "
+                     "IS NULL AND level = 3 ORDER BY code COLLATE \"C\"") \
+        if layer.assign_district else ([], np.array([], dtype=object), [])
+    gc, gg, gd = read("SELECT code, ST_AsBinary(geom), district_code FROM grid_cells WHERE "
+                      "valid_to IS NULL ORDER BY code COLLATE \"C\"") if layer.assign_grid \
+        else ([], np.array([], dtype=object), [])
+    return Areas(district_codes=dc, districts=dg, grid_codes=gc, grid=gg, grid_districts=gd)
