@@ -114,9 +114,16 @@ def detect_gk_from_eastings(eastings: Sequence[float] | np.ndarray,
         return None
     med = float(np.median(e))
     if 25_000_000 <= med < 46_000_000:
-        zones = np.unique(np.floor(e / 1_000_000).astype(int))
+        # the zones of the prefixed eastings; a value of no zone at all (a row typed in
+        # degrees, a digit missing) is left to be rejected as its row, not the whole file
+        gk = e[(e >= 25_000_000) & (e < 46_000_000)]
+        zones, counts = np.unique(np.floor(gk / 1_000_000).astype(int), return_counts=True)
         if len(zones) != 1:
-            raise InputError(f"eastings span several Gauss-Krüger zones {zones.tolist()}")
+            spread = ", ".join(f"zone {z} ({c:,} rows)" for z, c in zip(zones.tolist(),
+                                                                       counts.tolist()))
+            raise InputError(f"the eastings' zone prefixes span several Gauss-Krüger zones "
+                             f"({spread}): one file holds one zone — split it by zone, or "
+                             "correct the rows of the other zone")
         return cgcs2000_gk_epsg(int(zones[0]), prefixed=True)
     if 100_000 <= med < 900_000 and storage_epsg is not None:
         cm = gk_central_meridian_of(storage_epsg)
@@ -134,6 +141,9 @@ def check_gk_consistency(crs: pyproj.CRS, eastings: np.ndarray) -> str | None:
     if e.size == 0:
         return None
     med = float(np.median(e))
+    if gk_central_meridian_of(code) and abs(med) <= 180:
+        return (f"the coordinates (~{med:g}) look like degrees of longitude and latitude, not "
+                f"the metres of EPSG:{code}; use --crs EPSG:4490 (CGCS2000 geographic)")
     if gk_zone_of_prefixed(code) and med < 1_000_000:
         return (f"eastings (~{med:,.0f}) have no zone prefix but the CRS EPSG:{code} expects "
                 f"zone-prefixed eastings (~{gk_zone_of_prefixed(code)},5xx,xxx); use "

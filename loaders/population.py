@@ -27,6 +27,7 @@ from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import POPULATION
 from cim.profile import CityProfile
+from cim.text import half_width
 from loaders.common import check_attrs, content_hash, delivered_wkt, reject_record, row_attrs
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
@@ -76,9 +77,10 @@ def _code(v, field: str) -> str | None:
                          "floating-point number and may have lost digits; store codes as text",
                          field)
     # (a true/false value is no code: "True" is refused below, not read as 1)
+    # full-width digits (an IME's) are the code's digits; no other character is
     s = str(int(v)) if isinstance(v, (int, np.integer)) and not isinstance(
-        v, (bool, np.bool_)) else str(v).strip()
-    if not s.isdigit():
+        v, (bool, np.bool_)) else half_width(str(v)).strip()
+    if not (s.isascii() and s.isdigit()):
         raise RowProblem("bad_value", f"field {field!r}: {s!r} is not a platform code", field)
     return s
 

@@ -42,7 +42,7 @@ from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import LAYERS, SENSORS
 from cim.profile import CityProfile
-from cim.text import norm_key
+from cim.text import half_width, norm_key
 from loaders.common import ClassLookup, content_hash, jsonable
 from loaders.engine.bulk import EWKB
 from loaders.engine.pages import small_pages
@@ -155,7 +155,9 @@ def _code_text(v: Any) -> str | None:
         return str(v)
     if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer()):
         return str(int(v)).zfill(2)
-    return str(v).strip()
+    s = half_width(str(v)).strip()
+    # a CSV's 4 is the code 04, as an Excel cell's number 4 is
+    return s.zfill(2) if s.isascii() and s.isdigit() else s
 
 
 def _asset_ref(v: Any, field: str) -> str | None:
@@ -165,7 +167,7 @@ def _asset_ref(v: Any, field: str) -> str | None:
         raise RowProblem("bad_value", f"field {field!r}: the code {v!r} is stored as a "
                          "floating-point number and may have lost digits; store codes as text",
                          field)
-    return str(v).strip()
+    return half_width(str(v)).strip()  # full-width digits (an IME's) are the code's
 
 
 class _Coordinates:

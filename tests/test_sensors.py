@@ -543,3 +543,40 @@ def test_ids_as_numbers_intervals_and_dates_read_strictly(sdb, tmp_path):
         (3, "bad_value", "上报周期(秒)"), (4, "bad_value", "安装日期")]
     sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id = '987' AND valid_to IS NULL "
              "RETURNING id")
+
+
+def test_one_row_in_degrees_is_rejected_alone(sdb, tmp_path):
+    """A registry in zone-prefixed metres with one row typed in degrees: that row is rejected
+    as outside the city, naming it; the file was refused whole ("eastings span several
+    Gauss-Krüger zones [0, 39]", naming no row)."""
+    from loaders.sensors import load_sensors
+
+    p = write(tmp_path, "deg.csv", [
+        "DEG-1,积水1,积水深度,m,,2025-06-26,运行,,排水监测平台,3913350.130,39463983.615",
+        "DEG-2,积水2,积水深度,m,,2025-06-26,运行,,排水监测平台,35.3501,116.5874",
+        "DEG-3,积水3,积水深度,m,,2025-06-26,运行,,排水监测平台,3913110.641,39464541.133"])
+    rep = load_sensors(sdb.conninfo, sdb.profile, p)
+    assert (rep.read, rep.loaded, rep.rejected) == (3, 2, 1), rep.text()
+    assert sdb.rows("SELECT row_number, reason FROM load_rejects WHERE batch_id = %s",
+                    (rep.batch_id,)) == [(3, "outside_area")]
+    sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id LIKE 'DEG-%%' "
+             "AND valid_to IS NULL RETURNING id")
+
+
+def test_codes_in_full_width_digits_and_a_type_typed_as_text(sdb, tmp_path):
+    """An asset code typed in an IME's full-width digits is the code; a type 2 typed in a CSV
+    is the type 02, as the number 2 of an Excel cell is (both were rejected)."""
+    from cim.text import half_width
+    from loaders.sensors import load_sensors
+
+    pipe = sdb.scalar("SELECT code FROM pipe_segments WHERE valid_to IS NULL ORDER BY code "
+                      "LIMIT 1")
+    wide = pipe.translate({c: c + 0xFEE0 for c in range(0x30, 0x3A)})
+    assert wide != pipe and half_width(wide) == pipe
+    p = write(tmp_path, "wide.csv", [f"FW-1,全角编码,2,MPa,{wide},,,,,,"])
+    rep = load_sensors(sdb.conninfo, sdb.profile, p, mode="append")
+    assert (rep.read, rep.loaded, rep.rejected) == (1, 1, 0), rep.text()
+    assert sdb.rows("SELECT type_code, asset_code FROM sensors WHERE device_id = 'FW-1' "
+                    "AND valid_to IS NULL") == [("02", pipe)]
+    sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id = 'FW-1' AND valid_to IS NULL "
+             "RETURNING id")
