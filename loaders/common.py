@@ -102,6 +102,19 @@ def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray | pa.Array]
     return out.tolist()
 
 
+def describe_key(dataset: str, key: str, id_field: str | None) -> tuple[str | None, str]:
+    """(field, words) of a source key of :func:`source_keys`, for a duplicate's reject: the id
+    field and its value, another id field's, or the geometry a row without an id is keyed by."""
+    rest = key[len(dataset) + 1:] if key.startswith(dataset + ":") else key
+    if len(rest) == 21 and rest[0] == "g" and all(c in "0123456789abcdef" for c in rest[1:]):
+        return None, ("the same geometry as an earlier row (a row without an id is keyed by "
+                      "its geometry)")
+    name, eq, value = rest.partition("=")
+    if eq and name and "=" not in value:
+        return name, f"duplicate {name} {value!r} (an earlier row has it)"
+    return id_field, f"duplicate source id {rest!r} (an earlier row has it)"
+
+
 # what Python's str.strip() strips: an id of these characters only is blank
 _PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
                   "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")

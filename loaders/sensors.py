@@ -314,6 +314,7 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
         report.read = len(t.rows)
         w = session.writer(SENSORS, profile.srid, layer_code_of(profile, SENSORS.name))
         w.attrs_skip = tuple(columned)  # (rows loaded before kept every field in attrs)
+        w.id_field = m["device_id"]
         w.create_staging()
         w.copy_rows(rows)
         w.copy_rejects(rejects)

@@ -32,3 +32,19 @@ def test_an_id_padded_with_blanks_is_the_same_id(fresh_db, tmp_path):
     assert (r2.inserted, r2.updated, r2.unchanged) == (0, 0, 2), r2.text()
     assert dict(fresh_db.rows("SELECT source_key, code FROM buildings WHERE valid_to IS NULL")) \
         == codes
+
+
+def test_a_duplicates_reject_names_its_field_and_what_repeats(fresh_db, tmp_path):
+    """The id field, or — for rows without an id, keyed by their geometry — the geometry."""
+    _code, x, y = fresh_db.big_cell()
+    path = tmp_path / "dups.gpkg"
+    sq = [box(x, y, x + 10, y + 10), box(x + 20, y, x + 30, y + 10)]
+    gpd.GeoDataFrame({"编号": ["D-1", "D-1", None, None], "建筑用途": ["住宅"] * 4},
+                     geometry=[sq[0], sq[1], sq[1], sq[1]], crs="EPSG:4527"
+                     ).to_file(path, engine="pyogrio")
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert (r.read, r.loaded, r.rejected) == (4, 2, 2), r.text()
+    got = fresh_db.rows("SELECT row_number, field, message FROM load_rejects "
+                        "WHERE batch_id = %s ORDER BY row_number", (r.batch_id,))
+    assert [(n, f) for n, f, _m in got] == [(2, "编号"), (4, None)], got
+    assert "'D-1'" in got[0][2] and "keyed by its geometry" in got[1][2], got

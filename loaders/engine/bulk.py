@@ -196,6 +196,7 @@ class BulkWriter:
         # Staged rows hold them (a reject of the merge keeps every field as delivered); the
         # layer's rows are stored without them.
         self.attrs_skip: tuple[str, ...] = ()
+        self.id_field: str | None = None  # the field a duplicate's reject names
         # the staging table: the layer's staging columns and the geometry as delivered
         self.columns = staging_columns(layer) + [DELIVERED]
         self.undelivered = 0  # rows copied without their delivered geometry (a bug: finalize)
@@ -355,7 +356,9 @@ class BulkWriter:
         self._reject_where(
             "EXISTS (SELECT 1 FROM _k o WHERE o.source_key = k.source_key "
             "AND o.row_no < k.row_no)", "duplicate_source_id",
-            "'duplicate source id ' || coalesce(s.source_key, '') || ' (an earlier row has it)'")
+            "'duplicate source id ' || coalesce(s.source_key, '') || ' (row ' || (SELECT "
+            "min(o.row_no) FROM _k o WHERE o.source_key = k.source_key) || ' has it)'",
+            field=self.id_field)
         result = MergeResult()
         # unchanged features: same source key and same content hash as the current version,
         # and the same attrs (but the fields columns hold) and flags, which the hash leaves

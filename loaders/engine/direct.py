@@ -156,8 +156,12 @@ class DirectConverter:
                  convert: Callable[[Any], Converted], known: Known, areas: Areas,
                  batch_id: int, srid: int, mode: str, district: str | None,
                  row_attrs: Callable[[Any, int], dict], reject_record: Callable[..., Reject],
-                 fingerprint: Callable[[Any], tuple[list, np.ndarray]] | None = None):
+                 fingerprint: Callable[[Any], tuple[list, np.ndarray]] | None = None,
+                 describe_key: Callable[[str], tuple[str | None, str]] | None = None):
         self.layer, self.layer_code, self.convert = layer, layer_code or "", convert
+        # (field, words) of a duplicate's key (loaders.common.describe_key)
+        self.describe_key = describe_key or (
+            lambda k: (None, f"duplicate source id {k} (an earlier row has it)"))
         self.fingerprint = fingerprint
         self.known, self.areas = known, areas
         self.batch_id, self.srid, self.mode, self.district = batch_id, srid, mode, district
@@ -167,10 +171,15 @@ class DirectConverter:
         self._seen_rows: np.ndarray | None = None  # accepted keys that are: by row (_seen_at)
         self.places = AreaIndex(areas)
 
-    def _reject(self, batch, i: int, reason: str, message: str, key: str | None) -> Reject:
+    def _reject(self, batch, i: int, reason: str, message: str, key: str | None,
+                field: str | None = None) -> Reject:
         return self.reject_record(batch.row(i), reason, message,
                                   self.row_attrs(batch.columns, int(i)), batch.geometries[i],
-                                  key)
+                                  key, **({"field": field} if field is not None else {}))
+
+    def _duplicate(self, batch, i: int, key: str) -> Reject:
+        field, words = self.describe_key(key)
+        return self._reject(batch, i, "duplicate_source_id", words, key, field)
 
     def __call__(self, batch) -> DirectBatch:
         return self.finish(batch, self.prepare(batch))
@@ -276,8 +285,7 @@ class DirectConverter:
         skipped_ok = ~seen_at[sk.at] if len(sk.at) else np.ones(0, dtype=bool)
         for i in np.flatnonzero(~skipped_ok).tolist():  # usually none
             k = sk.keys[i]
-            rejects.append(self._reject(batch, sk.pos[i], "duplicate_source_id",
-                                        f"duplicate source id {k} (an earlier row has it)", k))
+            rejects.append(self._duplicate(batch, sk.pos[i], k))
         fresh_at = sk.at[skipped_ok]
         seen_at[fresh_at] = True
         kept_j = np.flatnonzero(keep)
@@ -315,9 +323,7 @@ class DirectConverter:
         accepted = (acc_at, seen.take(acc_keys))
         for j in dup:
             keep[j] = False
-            rejects.append(self._reject(batch, conv.index[j], "duplicate_source_id",
-                                        f"duplicate source id {keys[j]} (an earlier row has "
-                                        "it)", keys[j]))
+            rejects.append(self._duplicate(batch, conv.index[j], keys[j]))
         # unchanged, changed, new
         live = np.flatnonzero(keep)
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged

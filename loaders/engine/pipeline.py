@@ -154,6 +154,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
                              aliases, options)
         session.begin()
         writer = session.writer(layer, srid, layer_code)
+        writer.id_field = ctx.mapping.get("source_id")
         writer.create_staging()
         for b in itertools.chain([first] if first is not None else [], batches):
             rows, rejects = converter(b, ctx)
@@ -270,7 +271,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   recipe: StoredRecipe | None, early: EarlyKeys | None
                   ) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
-    from loaders.common import reject_record, row_attrs
+    from loaders.common import describe_key, reject_record, row_attrs
     from loaders.engine import direct, direct_writer, workers
     from loaders.engine import fingerprint as fpmod
 
@@ -324,7 +325,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
             layer, layer_code, lambda b: convert(b, ctx), known, areas,
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
             fingerprint=fpmod.ahead(lambda b, **kw: fingerprint(b, fp_ctx, **kw), ahead)
-            if fingerprint else None)
+            if fingerprint else None,
+            describe_key=lambda k: describe_key(dataset, k, ctx.mapping.get("source_id")))
         if processes:
             return conv, iter_batches(src, batch_size, keep=keep)
         return conv, itertools.chain(head, batches)
