@@ -1,6 +1,7 @@
 """Pipe rejects name their own table's row and the field at fault; nodes the loader made at the
 ends of rejected GIS lines are not loaded; a survey segment delivered with its ends exchanged
-keeps its key and code. Expected values by construction (the files written here)."""
+keeps its key and code; a valve on a rejected pipe goes with it. Expected values by
+construction (the files written here)."""
 
 from __future__ import annotations
 
@@ -365,3 +366,41 @@ def test_a_storm_line_into_a_combined_node_is_no_error(fresh_db, tmp_path, order
     got = fresh_db.rows("SELECT attrs->>'管段编号', reason FROM load_rejects "
                         "WHERE batch_id = %s", (r.batch_id,))
     assert got == [], got
+
+
+def test_a_valve_on_a_rejected_pipe_goes_with_it(fresh_db, tmp_path):
+    """A valve whose pipe id names a pipe that was rejected is rejected with it
+    (named_pipe_rejected, naming its pipe-id field, the pipe and why), not attached to the
+    nearest other pipe; valves on loaded pipes attach by id, one without a pipe id to the
+    nearest pipe (attached_nearest)."""
+    e, n = 39_460_300.0, 3_917_200.0
+    path = tmp_path / "v.gpkg"
+    gpd.GeoDataFrame({"管段编号": ["G1", "G2"], "起点号": ["A", "C"], "终点号": ["B", "D"]},
+                     geometry=[shapely.LineString([(e, n, 38), (e + 30, n, 38)]),
+                               shapely.MultiLineString([[(e, n + 3, 38), (e + 10, n + 3, 38)],
+                                                        [(e + 20, n + 3, 38),
+                                                         (e + 30, n + 3, 38)]])],
+                     crs="EPSG:4527").to_file(path, layer="pipes", engine="pyogrio")
+    gpd.GeoDataFrame({"编号": ["V1", "V2", "V3"], "所在管段": ["G1", "G2", None],
+                      "附属物": ["阀门"] * 3},
+                     geometry=[shapely.Point(e + 5, n, 40), shapely.Point(e + 5, n + 3, 40),
+                               shapely.Point(e + 25, n + 1, 40)],
+                     crs="EPSG:4527").to_file(path, layer="valves", engine="pyogrio")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("valves: {point_no: 编号, segment_id: 所在管段, appurtenance: 附属物}\n",
+                       encoding="utf-8")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
+                            valves=f"{path}:valves", mapping=mapping, class_opt="给水",
+                            dataset="v")
+    assert r.rejected_by_reason == {"bad_value": 1, "named_pipe_rejected": 1}, r.text()
+    ((row, field, message, attrs),) = fresh_db.rows(
+        "SELECT row_number, field, message, attrs FROM load_rejects WHERE batch_id = %s AND "
+        "reason = 'named_pipe_rejected'", (r.batch_id,))
+    assert (row, field, attrs["所在管段"]) == (2, "所在管段", "G2")
+    assert message.startswith("v.gpkg:valves row 2: ") and "G2" in message
+    assert "bad_value" in message, message
+    got = dict(fresh_db.rows("SELECT v.point_no, s.source_key || ' ' || array_to_string("
+                             "v.flags, ',') FROM pipe_points v JOIN pipe_segments s ON "
+                             "s.code = v.segment_code WHERE v.valid_to IS NULL"))
+    assert got == {"V1": "v:JS:G1 ", "V3": "v:JS:G1 attached_nearest"}, got
+    assert r.appurtenances["attached_by_id"] == 1 and r.appurtenances["attached_nearest"] == 1

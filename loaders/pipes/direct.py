@@ -128,6 +128,18 @@ def own_provenance(d: Delivery) -> dict[str, str]:
     return {t: SEP.join(k for k in PROVENANCE if k in ks) for t, ks in own.items()}
 
 
+def loaded_attrs(rec) -> dict[str, Any] | RowAttrs:
+    """The attributes a record's loaded row keeps: its delivered ones, and what the loader
+    adds (:attr:`PointRec.extra`: a point's Z beside its 地面高程, a line end's distance
+    from its node …) under names no delivered column has."""
+    a = rec.attrs
+    if not rec.extra:
+        return a
+    out = dict(a.stored() if isinstance(a, RowAttrs) else a)
+    out.update((k, v) for k, v in rec.extra.items() if k not in a)
+    return out
+
+
 CHUNK = 50_000  # rows hashed, encoded and COPYed at a time (bounded memory)
 
 
@@ -179,4 +191,4 @@ def points_chunks(srid: int, pts: list[PointRec], classes: list[PipeClass],
               "survey_code": [p.survey_code for p in pts], "road": [p.road for p in pts],
               "segment_code": segment_codes, "note": [p.note for p in pts]}
     return layer_chunks(PIPE_POINTS, srid, pts, values, list(geoms), keys, flags,
-                   [c.code for c in classes], [p.attrs for p in pts], own)
+                   [c.code for c in classes], [loaded_attrs(p) for p in pts], own)

@@ -83,6 +83,8 @@ def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer 
     return crs, t
 
 
+Z_SAME = 0.0005  # m: a point's Z and its 地面高程 the same (to the millimetre they are stored)
+
 # the attributes a GIS point layer's fields give that a column holds as delivered (its map
 # number is not read; a blank ground elevation is taken from the point's Z; the pipe id names
 # no platform code and is not listed)
@@ -149,12 +151,9 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
         if not has_nodes:  # ends come from snapping, not from the attributes
             s.problems = [p for p in s.problems if p[1] not in (FIELD_ZH["start_no"],
                                                                 FIELD_ZH["end_no"])]
-        g = lgeoms[i]
-        problem = _line_problem(g)
+        s.line, problem = _one_line(lgeoms[i])
         if problem:
             s.problems.append(problem)
-        else:
-            s.line = shapely.line_merge(g) if g.geom_type == "MultiLineString" else g
         if not s.problems:  # a row with a problem keeps every value (see survey._storing)
             s.attrs = s.attrs.storing(stored)
         segs.append(s)
@@ -165,11 +164,15 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     if points is not None:
         pts, node_table, ncolumns = _read_gis_points(
             profile, Path(points), "nodes", aliases, mapping, resolver, dicts, crs, encoding,
-            seq, layers.get("points"), source_crs)
+            seq, layers.get("points"), source_crs, notes)
         columns[node_table] = ncolumns
         seq += len(pts)
     if has_nodes:
-        derived = nodes_from_ids(segs, pts, dicts, seq)
+        derived = nodes_from_ids(segs, pts, dicts, seq, snap)
+        turned = sum(s.drawn_reversed for s in segs)
+        if turned:
+            notes.append(f"{turned} lines drawn from their end node to their start node are "
+                         "stored from start to end (flagged drawn_reversed)")
         if derived:
             notes.append(f"{derived} topology nodes made at line ends named by node ids "
                          f"({'absent from ' + node_table if node_table else 'no point layer'})")
@@ -182,7 +185,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     if valves is not None:
         vpts, vtable, vcolumns = _read_gis_points(
             profile, Path(valves), "valves", aliases, mapping, resolver, dicts, crs, encoding,
-            seq, layers.get("valves"), source_crs)
+            seq, layers.get("valves"), source_crs, notes)
         columns[vtable] = vcolumns
         for p in vpts:
             p.role = "valve"
@@ -195,7 +198,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
             as_delivered((p.problems for p in pts if p.table == table), cols_of)
     return Delivery(points=pts, segments=segs, tables=tables, survey=False,
                     source_crs=cimcrs.crs_text(source_crs), source_srid=epsg,
-                    notes=notes, derived_nodes=derived, columns=columns,
+                    notes=notes, derived_nodes=derived, columns=columns, snap=snap,
                     files=[split_layer(x)[0] for x in (lines, points, valves) if x is not None],
                     inputs=[split_layer(lines)[0]])
 
@@ -213,26 +216,114 @@ def _derived_as_delivered(pts: list[PointRec], t: pyproj.Transformer | None) -> 
         p.delivered = shapely.Point(x, y) if p.ground is None else shapely.Point(x, y, p.ground)
 
 
-def _line_problem(g) -> tuple[str, str, Any, str] | None:
+def _one_line(g) -> tuple[Any, tuple[str, str, Any, str] | None]:
+    """A feature's geometry as one LineString, or the problem it has."""
     if g is None or shapely.is_missing(g):
-        return ("missing_value", "geometry", None, "the feature has no geometry")
+        return None, ("missing_value", "geometry", None, "the feature has no geometry")
     if g.is_empty:
-        return ("missing_value", "geometry", None, "the geometry is empty")
+        return None, ("missing_value", "geometry", None, "the geometry is empty")
     if g.geom_type not in ("LineString", "MultiLineString"):
-        return ("bad_value", "geometry", g.geom_type, "a line is expected")
+        return None, ("bad_value", "geometry", g.geom_type, "a line is expected")
     if not np.isfinite(shapely.get_coordinates(g, include_z=False)).all():
-        return ("bad_value", "geometry", None, "coordinates are not finite")
-    if g.geom_type == "MultiLineString":
-        merged = shapely.line_merge(g)
-        if merged.geom_type != "LineString":
-            return ("bad_value", "geometry", "MultiLineString",
-                    f"{len(merged.geoms)} separate parts: a pipe segment must be one line")
-    return None
+        return None, ("bad_value", "geometry", None, "coordinates are not finite")
+    if g.geom_type == "LineString":
+        return g, None
+    line, why = merge_parts(g)
+    if why:
+        return None, ("bad_value", "geometry", "MultiLineString",
+                      f"{why}: a pipe segment must be one line")
+    return line, None
+
+
+def merge_parts(g) -> tuple[Any, str | None]:
+    """A MultiLineString's parts as one LineString, every vertex kept (or why they are not one
+    line: separate parts, a branch).
+
+    Parts join where one ends at the place (easting, northing) another starts or ends at,
+    exactly, as GEOS's line merge joins them; the line runs the way its first part is drawn.
+    Two parts meeting at one place at different heights keep both vertices — a drop (跌水) is
+    a line with two vertices at one place, the upper and the lower — and the same vertex is
+    kept once. A part with no length in plan (a vertical part, a point repeated) joins where
+    the line passes its place; a line whose parts all have none is a line of no length (QA:
+    length_under_min), as a LineString of one point repeated is."""
+    parts = [shapely.get_coordinates(p, include_z=g.has_z) for p in g.geoms if not p.is_empty]
+    if len(parts) == 1:
+        return _linestring(parts[0]), None
+    flat = [c for c in parts if (c[:, :2] == c[0, :2]).all()]
+    runs = [c for c in parts if not (c[:, :2] == c[0, :2]).all()]
+    if not runs:
+        places = {tuple(c[0, :2]) for c in flat}
+        return (_linestring(_joined(flat)), None) if len(places) == 1 else (
+            None, f"{len(places)} separate parts")
+    ends: dict[tuple, list[int]] = {}
+    for k, c in enumerate(runs):
+        ends.setdefault(tuple(c[0, :2]), []).append(k)
+        ends.setdefault(tuple(c[-1, :2]), []).append(k)
+    if any(len(v) > 2 for v in ends.values()):
+        return None, "the parts branch"
+    # walk from a free end (or the first part's start where the parts close a ring)
+    at = next((p for p, v in ends.items() if len(v) == 1), tuple(runs[0][0, :2]))
+    used: set[int] = set()
+    chain: list[np.ndarray] = []
+    while (k := next((k for k in ends[at] if k not in used), None)) is not None:
+        used.add(k)
+        c = runs[k] if tuple(runs[k][0, :2]) == at else runs[k][::-1]
+        chain.append(c)
+        at = tuple(c[-1, :2])
+    if not any(c is runs[0] for c in chain):  # the way the first part is drawn
+        chain = [c[::-1] for c in reversed(chain)]
+    left = flat
+
+    def at_place(xy) -> list[np.ndarray]:
+        nonlocal left
+        here = [f for f in left if (f[0, :2] == xy).all()]
+        left = [f for f in left if not (f[0, :2] == xy).all()]
+        return here
+
+    out = at_place(chain[0][0, :2])
+    for c in chain:
+        out += [c, *at_place(c[-1, :2])]
+    if len(used) < len(runs) or left:
+        return None, f"{_pieces(runs, ends) + len(left)} separate parts"
+    return _linestring(_joined(out)), None
+
+
+def _pieces(runs: list[np.ndarray], ends: dict[tuple, list[int]]) -> int:
+    """How many separate lines the parts make."""
+    parent = list(range(len(runs)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for ks in ends.values():
+        for k in ks[1:]:
+            parent[root(k)] = root(ks[0])
+    return len({root(k) for k in range(len(runs))})
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Parts end to end: a vertex one part ends and the next begins with is kept once (the
+    same place and height), two at one place and different heights both; a part of no length
+    turned to begin at the height the line is at."""
+    out = [parts[0]]
+    for c in parts[1:]:
+        last = out[-1][-1]
+        if (c[:, :2] == c[0, :2]).all() and (c[-1] == last).all() and not (c[0] == last).all():
+            c = c[::-1]
+        out.append(c[1:] if (c[0] == last).all() else c)
+    return np.concatenate(out)
+
+
+def _linestring(c: np.ndarray):
+    return shapely.linestrings(c if len(c) > 1 else np.repeat(c, 2, axis=0))
 
 
 def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mapping, resolver,
                      dicts, crs_opt, encoding, seq0: int, source_layer: str | None,
-                     delivery_crs: pyproj.CRS) -> tuple[list[PointRec], str, dict[str, str]]:
+                     delivery_crs: pyproj.CRS, notes: list[str]
+                     ) -> tuple[list[PointRec], str, dict[str, str]]:
     srid = profile.srid
     src, cols, geoms = _read_layer(path, encoding, source_layer)
     path = src.path
@@ -280,9 +371,17 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
             pr.append(("bad_value", "geometry", None, "coordinates are not finite"))
         else:
             p.e, p.n = float(g.x), float(g.y)
-            p.ground = ground if ground is not None else (float(g.z) if g.has_z else None)
+            p.z = float(g.z) if g.has_z and np.isfinite(g.z) else None
+            p.ground = ground if ground is not None else p.z
+            if p.z is not None and p.ground is not None and abs(p.z - p.ground) > Z_SAME:
+                # stored at its 地面高程: the Z it was delivered at is kept beside it (QA
+                # flags it beyond its tolerance: z_differs_from_ground)
+                p.extra = {"_geometry_z": p.z}
         resolve_features(p, dicts)
         if not pr:
             p.attrs = p.attrs.storing(stored)
         out.append(p)
+    if "ground_elevation" not in m and any(p.z is not None for p in out):
+        notes.append(f"{tname}: no ground elevation field (地面高程): the points' Z is taken "
+                     "as their ground elevation")
     return out, tname, dict(m)

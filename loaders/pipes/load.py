@@ -64,7 +64,7 @@ def run_qa(profile: CityProfile, delivery: Delivery, rules: Rules | None = None)
     with collector_paused():
         return run_checks(delivery.points, delivery.segments, rules or Rules.load(profile),
                           survey=delivery.survey, tables=delivery.tables,
-                          columns=delivery.columns)
+                          columns=delivery.columns, snap=delivery.snap)
 
 
 @small_pages

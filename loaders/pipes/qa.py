@@ -27,6 +27,7 @@ import yaml
 from cim.errors import ConfigError
 from cim.profile import CityProfile
 from loaders.pipes.dictionaries import size_key
+from loaders.pipes.gis_checks import GIS_RULES, line_ends, point_z, too_short
 from loaders.pipes.records import PointRec, SegRec, column_name
 from loaders.pipes.rejects import end_field, ends_field
 
@@ -83,6 +84,8 @@ class Rules:
                 raise ConfigError(f"rule {rid!r} needs an id and a severity of "
                                   f"{' or '.join(SEVERITIES)}", path=str(path))
             rules[rid] = r
+        for r in GIS_RULES:  # a file made before a GIS check was added: its default
+            rules.setdefault(r["id"], r)
         tol = {k: float(v) for k, v in (data.get("tolerances") or {}).items()}
         return cls(rules=rules, tolerances=tol, path=str(path))
 
@@ -201,12 +204,13 @@ class QAResult:
 
 def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
                survey: bool = True, tables: list[str] | None = None,
-               columns: dict[str, dict[str, str]] | None = None) -> QAResult:
+               columns: dict[str, dict[str, str]] | None = None,
+               snap: float | None = None) -> QAResult:
     """All checks over a delivery. ``survey`` False = a GIS network layer: the survey-only
     checks (heights, segment length limits, slopes) do not apply, and duplicate segments are
     the same node pair with the same geometry (parallel pipes between two nodes are real).
     ``columns``: the delivered column of each table's attributes (:attr:`Delivery.columns`),
-    which a finding names as its field."""
+    which a finding names as its field; ``snap``: a GIS delivery's snapping tolerance."""
     out: list[Finding] = []
     columns = columns or {}
     R = rules
@@ -282,8 +286,12 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
         if i in seg_error:
             continue
         if s.start_no == s.end_no:
-            add("self_loop", "segments", s, i, s.ids, ends_field(s, columns),
-                segment=s.label)
+            if survey or not too_short(s, i, R, add, columns):
+                add("self_loop", "segments", s, i, s.ids, ends_field(s, columns),
+                    segment=s.label)
+            seg_error.add(i)
+            continue
+        if not survey and line_ends(s, i, snap, R, add, columns):
             seg_error.add(i)
             continue
         geo = _line_key(s.line) if not survey else None
@@ -318,7 +326,7 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
         if not survey:
             s.length = float(s.line.length) if s.line is not None else None
             if s.length is not None and s.length < R.get("length_under_min", "min_length", 0):
-                add("length_under_min", "segments", s, i, s.ids, segment=s.label,
+                add("length_under_min", "segments", s, i, s.ids, "geometry", segment=s.label,
                     value=s.length, limit=R.get("length_under_min", "min_length"))
                 seg_error.add(i)
             continue
@@ -404,6 +412,8 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             if n != int(expected[p.feature.name]):
                 add("junction_degree", "points", p, i, [p.point_no], point=p.point_no,
                     feature=p.feature.name, value=n, limit=int(expected[p.feature.name]))
+        if not survey:
+            point_z(p, i, R, add, columns)
         if survey and p.role == "node":
             _point_consistency(p, i, at_point.get(k, []), len(neighbours.get(k, ())),
                                segments, tol_pt, add)

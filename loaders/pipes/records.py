@@ -150,8 +150,12 @@ class PointRec:
     role: str = "node"  # node (topology) | valve (appurtenance attached to a segment)
     e: float | None = None  # storage CRS easting / northing, set by the loader
     n: float | None = None
+    z: float | None = None  # GIS layers: the point's Z as delivered (ground is 地面高程 if given)
     delivered: Any = None  # GIS layers: the geometry as delivered (delivery CRS), for rejects
     problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    # what the loader adds to the loaded row's attrs (``_geometry_z`` …): none of the
+    # delivered columns', never a reject's
+    extra: dict[str, Any] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -198,6 +202,12 @@ class SegRec:
     line: Any = None  # storage-CRS shapely LineString of a GIS layer (None for survey tables)
     delivered: Any = None  # GIS layers: the geometry as delivered (delivery CRS), for rejects
     problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    # GIS layers with node ids (loaders.pipes.topology._orient, _off_node): whether the line was
+    # drawn from its end node to its start node (and is stored turned), how far each end lies
+    # from its node where that is more than the snapping tolerance (None: within it)
+    drawn_reversed: bool = False
+    off_node: tuple[float | None, float | None] = (None, None)
+    extra: dict[str, Any] | None = None  # as PointRec.extra
     # resolved by the checks
     z_start: float | None = None
     z_end: float | None = None
@@ -252,6 +262,7 @@ class Delivery:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)  # every file read
     inputs: list[Path] = field(default_factory=list)  # the paths given (files or folders)
+    snap: float | None = None  # GIS: the snapping tolerance (m) the topology was read with
 
 
 @dataclass

@@ -40,9 +40,11 @@ def derived_feature(dicts: PipeDictionaries, pc: PipeClass, degree: int) -> tupl
     return name, dicts.feature(pc, "特征", name)
 
 
-def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int) -> int:
-    """Nodes named by the lines' node ids: classes for the point layer's nodes, and a node at
-    the line end for every id the point layer lacks."""
+def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int,
+                   snap: float) -> int:
+    """Nodes named by the lines' node ids: classes for the point layer's nodes, the lines
+    drawn from their end node turned (:func:`_orient`), a node at the line end for every id
+    the point layer lacks, and how far each line end lies from its node (:func:`_off_node`)."""
     cls_of = _class_of_nodes(segs)
     have = set()
     for p in pts:
@@ -51,26 +53,31 @@ def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int) ->
         if p.cls is not None:
             resolve_features(p, dicts)
         have.add(p.point_no)
+    _orient(segs, _node_places(pts))
     degree: dict[str, int] = defaultdict(int)
     where: dict[str, tuple[tuple, SegRec]] = {}
+    grounds: dict[str, tuple[tuple, float]] = {}  # the least end giving the node's ground
     for s in segs:
         if s.line is None or s.problems:
             continue
         c = shapely.get_coordinates(s.line, include_z=True)
-        for no, xyz in ((s.start_no, c[0]), (s.end_no, c[-1])):
+        for no, xyz, ground in zip((s.start_no, s.end_no), c[[0, -1]], end_grounds(s, c)):
             degree[no] += 1
             rank = _end_rank(xyz, s)
             if no not in where or rank < where[no][0]:
                 where[no] = (rank, s)
+            if ground is not None and (no not in grounds or rank < grounds[no][0]):
+                grounds[no] = (rank, ground)
     made = 0
     for no in sorted(where, key=lambda k: where[k][0]):
         if no in have:
             continue
-        (x, y, z, *_), s = where[no]
-        z = None if z == np.inf else z
+        (x, y, *_), s = where[no]
         made += 1
-        p = _derived_node(no, s, x, y, z, degree[no], dicts, seq0 + made)
+        p = _derived_node(no, s, x, y, grounds[no][1] if no in grounds else None, degree[no],
+                          dicts, seq0 + made)
         pts.append(p)
+    _off_node(segs, _node_places(pts), snap)
     if not pts:
         return made
     for p in pts:  # points of no line keep a class only when one is given
@@ -78,6 +85,76 @@ def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int) ->
             p.problems.append(("missing_value", FIELD_ZH["class"], None,
                                "the point is on no line and no --class is given"))
     return made
+
+
+def end_grounds(s: SegRec, c: np.ndarray) -> tuple[float | None, float | None]:
+    """The ground elevation a line gives at its ends (``c``: its coordinates with Z): the
+    pipe's elevation there (起点高程 / 终点高程, else the line's Z) + its depth (起点埋深 /
+    终点埋深), as a cross-section reads it (layers/query/section.py); None where either is
+    unknown. A line's Z is never a ground elevation itself; a line whose Z are all 0 has none
+    (a 2D line written in 3D)."""
+    zs = c[:, 2]
+    has_z = bool(s.line.has_z and np.isfinite(zs).all() and (zs != 0).any())
+    out = []
+    for k, el, d in ((0, s.start_elevation, s.start_depth), (-1, s.end_elevation, s.end_depth)):
+        z = el if el is not None else (float(zs[k]) if has_z else None)
+        out.append(z + d if z is not None and d is not None else None)
+    return out[0], out[1]
+
+
+def _node_places(pts: list[PointRec]) -> dict[tuple[str, str], tuple[float, float]]:
+    """Where each node is: the first point of its key (QA keeps the first of a number)."""
+    out: dict[tuple[str, str], tuple[float, float] | None] = {}
+    for p in pts:
+        if p.role == "node" and p.point_no and p.cls is not None:
+            out.setdefault(p.key, (p.e, p.n) if p.e is not None else None)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _ends_and_nodes(segs: list[SegRec], place: dict) -> tuple[list[SegRec], np.ndarray,
+                                                                np.ndarray]:
+    """The lines to check, their ends' places (n × 2 × 2: first, last) and their nodes'
+    (start, end; NaN where the node is not known), as whole columns."""
+    ok = [s for s in segs if s.line is not None and not s.problems]
+    if not ok:
+        return ok, np.empty((0, 2, 2)), np.empty((0, 2, 2))
+    lines = np.array([s.line for s in ok], dtype=object)
+    ends = np.stack([shapely.get_coordinates(shapely.get_point(lines, k)) for k in (0, -1)], 1)
+    nan = (np.nan, np.nan)
+    nodes = np.array([(place.get(s.key("start"), nan), place.get(s.key("end"), nan))
+                      for s in ok], dtype=float)
+    return ok, ends, nodes
+
+
+def _orient(segs: list[SegRec], place: dict) -> None:
+    """A line drawn from its end node to its start node — each of its delivered nodes nearer
+    the line's other end than its own — is turned to run from start to end, as its node ids
+    and its depths (起点埋深 is its start's) say, and flagged (QA: drawn_reversed)."""
+    ok, ends, nodes = _ends_and_nodes(segs, place)
+    own = np.hypot(*(ends - nodes).transpose(2, 0, 1))  # start node–first end, end–last
+    other = np.hypot(*(ends[:, ::-1] - nodes).transpose(2, 0, 1))
+    known = np.isfinite(nodes[:, :, 0])
+    turned = known.any(1) & ((other < own) | ~known).all(1)
+    for k in np.flatnonzero(turned).tolist():
+        s = ok[k]
+        if s.start_no != s.end_no:
+            s.line = shapely.reverse(s.line)
+            s.drawn_reversed = True
+
+
+def _off_node(segs: list[SegRec], place: dict, snap: float) -> None:
+    """How far each line end lies from the node its id names, where more than ``snap``
+    (``SegRec.off_node``; QA: end_off_node, end_not_at_point), kept in the loaded row's attrs
+    (``_start_off_node_m``, ``_end_off_node_m``, to the millimetre)."""
+    ok, ends, nodes = _ends_and_nodes(segs, place)
+    d = np.hypot(*(ends - nodes).transpose(2, 0, 1))
+    off = np.isfinite(d) & (d > snap + 1e-9)
+    for k in np.flatnonzero(off.any(1)).tolist():
+        s = ok[k]
+        s.off_node = tuple(float(x) if o else None for x, o in zip(d[k], off[k]))
+        s.extra = {**(s.extra or {}), **{f"_{w}_off_node_m": round(float(x), 3)
+                                         for w, x, o in zip(("start", "end"), d[k], off[k])
+                                         if o}}
 
 
 def _end_rank(xyz, s: SegRec) -> tuple:
@@ -103,11 +180,14 @@ def _place_name(xyz, taken: set[str]) -> str:
     return out
 
 
-def _derived_node(no: str, s: SegRec, x, y, z, degree, dicts, seq) -> PointRec:
+def _derived_node(no: str, s: SegRec, x, y, ground, degree, dicts, seq) -> PointRec:
+    """A node made at a line end; its ground elevation what a line ending there gives
+    (:func:`end_grounds`; flagged ground_derived when loaded), else unknown (no_z)."""
     name, feat = derived_feature(dicts, s.cls, degree) if s.cls else (None, None)
     p = PointRec(seq=seq, table=LINE_ENDS, row=0,
                  attrs={"_table": LINE_ENDS, "_derived_from": s.table, "_row": s.row},
-                 cls=s.cls, point_no=no, feature_raw=name, feature=feat, e=x, n=y, ground=z)
+                 cls=s.cls, point_no=no, feature_raw=name, feature=feat, e=x, n=y,
+                 ground=ground)
     return p
 
 
@@ -138,10 +218,15 @@ def nodes_by_snapping(segs: list[SegRec], pts: list[PointRec], dicts, snap: floa
     roots = np.array([find(i) for i in range(len(ends))])
     # each cluster's place: its least end by (x, y, z, line), whatever the lines' order
     rank = [_end_rank(ends[i], ok[i // 2]) for i in range(len(ends))]
+    ground = [g for s in ok for g in end_grounds(s, shapely.get_coordinates(s.line,
+                                                                              include_z=True))]
     rep: dict[int, int] = {}
+    grounded: dict[int, int] = {}  # the least end of the cluster that gives a ground
     for i, r in enumerate(roots.tolist()):
         if r not in rep or rank[i] < rank[rep[r]]:
             rep[r] = i
+        if ground[i] is not None and (r not in grounded or rank[i] < rank[grounded[r]]):
+            grounded[r] = i
     named: dict[int, PointRec] = {}
     if pts:
         ptree_geoms = shapely.points([[p.e, p.n] if p.e is not None else [np.nan, np.nan]
@@ -163,9 +248,9 @@ def nodes_by_snapping(segs: list[SegRec], pts: list[PointRec], dicts, snap: floa
         i = rep[r]
         node_no[r] = _place_name(ends[i], taken)
         s = ok[i // 2]
-        x, y, z = ends[i]
-        p = _derived_node(node_no[r], s, x, y, z if np.isfinite(z) else None, int(degree[r]),
-                          dicts, seq0 + made)
+        x, y, _z = ends[i]
+        p = _derived_node(node_no[r], s, x, y, ground[grounded[r]] if r in grounded else None,
+                          int(degree[r]), dicts, seq0 + made)
         pts.append(p)
     node_pos = {r: (ends[rep[r], 0], ends[rep[r], 1]) for r in node_no}
     for r, p in named.items():
@@ -175,7 +260,11 @@ def nodes_by_snapping(segs: list[SegRec], pts: list[PointRec], dicts, snap: floa
         ra, rb = roots[2 * k], roots[2 * k + 1]
         s.start_no, s.end_no = node_no[ra], node_no[rb]
         c = shapely.get_coordinates(s.line, include_z=True)
-        c[0, :2] = node_pos[ra]
+        # an end's vertices at its place (a drop there: two heights) move together
+        first = np.cumprod((c[:, :2] == c[0, :2]).all(1)).astype(bool)
+        last = np.cumprod((c[::-1, :2] == c[-1, :2]).all(1))[::-1].astype(bool)
+        c[first, :2] = node_pos[ra]
+        c[last & ~first, :2] = node_pos[rb]
         c[-1, :2] = node_pos[rb]
         s.line = shapely.linestrings(c) if s.line.has_z else shapely.linestrings(c[:, :2])
     cls_of = _class_of_nodes(ok)

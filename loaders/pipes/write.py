@@ -34,6 +34,7 @@ from loaders.pipes.dictionaries import PipeDictionaries
 from loaders.pipes.direct import (
     Chunk,
     layer_chunks,
+    loaded_attrs,
     own_provenance,
     points_chunks,
     warning_flags,
@@ -56,6 +57,7 @@ from loaders.pipes.records import (
     PointRec,
     SegRec,
     collector_paused,
+    column_name,
 )
 from loaders.pipes.rejects import (
     end_field,
@@ -163,7 +165,8 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
                 report.appurtenances = _write_valves(
                     session, conn, valves, pf, seg_codes, dataset, srid, codes_pt, mode,
                     district, src_srid, report, attach, dicts, areas, own,
-                    delivery.columns)
+                    delivery.columns, _rejected_pipes(conn, report.batch_id, delivery,
+                                                      seg_codes, dataset))
             session.retire()  # the nodes and valves together: one delivery, one retire scope
             for layer in layers:
                 indexes.build(conn, layer, dropped[layer.table])
@@ -215,7 +218,10 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
     pts = [p for _, p in ok]
     kinds = ["附属物" if p.appurtenance is not None or (p.appurtenance_raw and not p.feature)
              else "特征" for p in pts]
-    flags = [warning_flags(pf.get(i, [])) + (["no_z"] if p.ground is None else [])
+    # a node made at a line end has the ground its line gives there (pipe elevation + depth:
+    # topology.end_grounds), else none
+    flags = [warning_flags(pf.get(i, [])) + (["no_z"] if p.ground is None else
+                                             ["ground_derived"] if made_node(p) else [])
              for i, p in ok]
     chunks = points_chunks(
         srid, pts, [p.cls for p in pts],
@@ -341,7 +347,7 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
             report.notes.append(f"{turned} segments delivered with their ends exchanged keep "
                                 "the key and code they are stored under")
         return layer_chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), seg_keys, flags,
-                       [s.cls.code for s in segs], [s.attrs for s in segs], own)
+                       [s.cls.code for s in segs], [loaded_attrs(s) for s in segs], own)
 
     write_layer(session, conn, PIPE_SEGMENTS, srid, layer_code, src_srid, chunks, rejects,
                   report, mode, district, dataset, areas, lambda s: seg_wkt(s, node_by_key),
@@ -351,11 +357,31 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
     return {sid: codes[k] for sid, k in keys.items() if k in codes}
 
 
+def _rejected_pipes(conn, batch_id: int, d: Delivery, seg_codes: dict[str, str],
+                    dataset: str) -> dict[str, str]:
+    """The pipe ids of the delivery that no loaded line has, with why: the reason of the
+    reject of the id's first line."""
+    keys: dict[str, str] = {}
+    for s in d.segments:
+        if s.source_id and s.source_id not in seg_codes:
+            keys.setdefault(s.source_id, seg_key(dataset, s))
+    if not keys:
+        return {}
+    why = dict(conn.execute("SELECT source_key, reason FROM load_rejects WHERE batch_id = %s "
+                            "AND source_key = ANY(%s) ORDER BY id DESC",
+                            (batch_id, list(keys.values()))).fetchall())
+    return {sid: why.get(k, "not loaded") for sid, k in keys.items()}
+
+
 def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_code, mode,
                   district, src_srid, report, attach: float,
                   dicts: PipeDictionaries, areas: Areas,
-                  own: dict[str, str], columns: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """Appurtenances (valves …) as pipe points attached to the segment they are on."""
+                  own: dict[str, str], columns: dict[str, dict[str, str]],
+                  rejected_pipes: dict[str, str]) -> dict[str, Any]:
+    """Appurtenances (valves …) as pipe points attached to the segment they are on. One
+    whose pipe id names a pipe that was rejected goes with it (``named_pipe_rejected``, as a
+    segment goes with its end point): it is on that pipe, and attached to another — the
+    nearest, perhaps a parallel main — it would close the wrong pipe in a valve isolation."""
     lines = conn.execute(  # the dataset's current segments (new or unchanged by this load)
         "SELECT code, ST_AsBinary(ST_Force2D(geom)), pipe_class FROM pipe_segments "
         "WHERE valid_to IS NULL AND starts_with(source_key, %s) ORDER BY code",
@@ -374,6 +400,13 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
             continue
         flags = warning_flags(pf.get(i, []))
         seg = seg_codes.get(p.segment_id) if p.segment_id else None
+        if seg is None and p.segment_id in rejected_pipes:
+            why = rejected_pipes[p.segment_id]
+            rejects.append(reject(p, "named_pipe_rejected", located(
+                p, f"appurtenance {p.label}: its pipe {p.segment_id} was rejected ({why}) / "
+                   f"所在管段 {p.segment_id} 未入库（{why}）"), key,
+                column_name(columns, p, "segment_id")))
+            continue
         cls = p.cls
         if seg is not None:
             by_id += 1
