@@ -15,6 +15,7 @@ import shapely
 from loaders.buildings import load_buildings
 from loaders.engine import copybuf
 from tests.conftest import SAMPLE_BUILDINGS
+from tests.placement_oracle import district_sql, grid_sql
 
 
 def test_copy_buffers_hold_what_was_given(fresh_db):
@@ -114,14 +115,11 @@ def test_the_converter_process_decides_as_the_load_in_one_process(fresh_db, tmp_
                         "WHERE batch_id = %s", (a.batch_id,))
     assert rej[0][0] == 401 and "an earlier row has it" in rej[0][1]
     assert rej[0][2] == pyogrio.read_dataframe(path, max_features=11)["编号"].iloc[10]
-    # the district and grid cell hold the feature's point on surface, as PostGIS finds them
+    # the district and grid cell by the placement rule, as PostGIS finds them
     assert fresh_db.scalar(
-        "SELECT count(*) FROM buildings b WHERE b.district_code IS DISTINCT FROM ("
-        " SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL AND d.level = 3 "
-        " AND ST_Intersects(d.geom, ST_PointOnSurface(b.geom)) ORDER BY d.code LIMIT 1) "
-        "OR b.grid_code IS DISTINCT FROM (SELECT g.code FROM grid_cells g WHERE "
-        " g.valid_to IS NULL AND ST_Intersects(g.geom, ST_PointOnSurface(b.geom)) "
-        " ORDER BY g.code LIMIT 1)") == 0
+        "SELECT count(*) FROM buildings b WHERE b.district_code IS DISTINCT FROM "
+        + district_sql("b.geom") + " OR b.grid_code IS DISTINCT FROM "
+        + grid_sql("b.geom", "b.district_code")) == 0
     # serials follow the delivery's row order within each prefix
     row = {f"proc:{k}": i for i, k in reversed(list(enumerate(gdf["编号"])))}
     by_prefix: dict[str, list[str]] = {}

@@ -8,9 +8,10 @@ PostgreSQL work at the same time on two cores; :mod:`loaders.engine.workers`) de
 everything per batch and hands over ready binary COPY buffers:
 
 - district and grid cell from an STRtree of the current boundaries (the same rule as the SQL
-  join: the feature's point on surface, the lowest code when several hold it; else the
-  district with the larger share of the feature; none: ``outside_area``), the point computed
-  only for the features the areas do not answer for whole (:meth:`AreaIndex.place`);
+  join: an area covering the feature, the lowest code when several do; else the area with
+  the larger share of it — a grid cell of its own district first; none: ``outside_area``),
+  the shares measured only for the features the areas do not answer for whole
+  (:meth:`AreaIndex.place`);
 - duplicates (a source key seen on an earlier row of the delivery) rejected in row order;
 - unchanged features (same source key and content hash as the current version) left out,
   changed ones keep their code, returning ones (retired, coded before) get their old code
