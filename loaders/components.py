@@ -108,6 +108,12 @@ def id_fields(ctx: LoadContext) -> list[str]:
     return first + [f for f in all_matches(ctx.source.fields, aliases) if f not in first]
 
 
+def class_fields(ctx: LoadContext) -> list[str]:
+    """Every source field naming a component's class (部件小类, 小类代码, XLMC …)."""
+    aliases = ctx.profile.field_aliases.get("components", {}).get("class", [])
+    return all_matches(ctx.source.fields, aliases)
+
+
 def _prepare_any(geoms: np.ndarray, transformer) -> tuple[np.ndarray, list, list]:
     """Points, lines and polygons in one batch: each family checked and repaired its way."""
     n = len(geoms)
@@ -233,6 +239,17 @@ def make_columns(profile: CityProfile):
         both = np.flatnonzero((init != None) & (change != None))  # noqa: E711
         for i in both[change[both] < init[both]]:
             flags[i] = flags[i] + ["change_before_initial"]
+        for f in class_fields(ctx):
+            if f == m["class"]:
+                continue
+            # a second class field (小类代码 beside 小类名称): a row whose two disagree keeps
+            # the first's class, flagged; the other stays in attrs as delivered
+            ocodes, others = distinct(batch.for_parser(f))
+            osub = np.array([(o or {}).get("code") for o in map(dictionary.find, others)]
+                            + [None], dtype=object)[ocodes]
+            for i in np.flatnonzero((osub != None) & (sub["subclass_code"] != None)  # noqa: E711
+                                    & (osub != sub["subclass_code"])):
+                flags[i] = flags[i] + ["class_conflict"]
         expected = sub["geometry"]
         fams = _families(geoms)
         for i in np.flatnonzero((expected != None) & (expected != "") & (fams != expected)):  # noqa: E711

@@ -271,3 +271,20 @@ def test_codes_delivered_as_real_numbers_are_their_integers(fresh_db, tmp_path):
                          (r.batch_id,)) == [("370811",)]
     assert fresh_db.rows("SELECT row_number, field FROM load_rejects WHERE batch_id = %s",
                          (r.batch_id,)) == [(2, "主管部门代码")]
+
+
+def test_two_class_fields_that_disagree_are_flagged(fresh_db, tmp_path):
+    """XLDM 0101 (上水井盖) beside XLMC 路灯: the code's class is kept, the row flagged
+    class_conflict, the name kept in attrs as delivered; where they agree, no flag."""
+    _code, x, y = fresh_db.big_cell()
+    gdf = gpd.GeoDataFrame({"BSM": ["K1", "K2"], "XLDM": ["0101", "0101"],
+                            "XLMC": ["路灯", "上水井盖"]},
+                           geometry=[shapely.Point(x + 5, y + 5), shapely.Point(x + 9, y + 5)],
+                           crs="EPSG:4527")
+    path = tmp_path / "two_classes.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert (r.read, r.loaded) == (2, 2), r.text()
+    got = fresh_db.rows("SELECT source_key, subclass_code, flags, attrs->>'XLMC' FROM components "
+                        "WHERE batch_id = %s ORDER BY source_key", (r.batch_id,))
+    assert [g[1:] for g in got] == [("0101", ["class_conflict"], "路灯"), ("0101", [], "上水井盖")]
