@@ -23,6 +23,9 @@ from psycopg import sql
 #: value as a JSON number when the two are equal numbers
 #: (its digits and exponent bounded: within what ``numeric`` holds)
 NUMBER_TEXT = r"^-?(0|[1-9][0-9]{0,99})(\.[0-9]{1,100})?([eE][-+]?[0-9]{1,3})?$"
+#: a number with its thousands grouped by commas, as the loaders read one (1,234 is 1234:
+#: :func:`loaders.fields.as_float`), bounded as above
+GROUPED_TEXT = r"^-?[1-9][0-9]{0,2}(,[0-9]{3}){1,33}(\.[0-9]{1,100})?$"
 
 
 def key_order(key: str) -> tuple[int, bytes]:
@@ -46,15 +49,16 @@ def _number(v: str) -> str:
     JSON value ``v`` is or reads as, else NULL."""
     text = f"({v} #>> '{{{{}}}}')"
     pattern = NUMBER_TEXT.replace("{", "{{").replace("}", "}}")
+    grouped = GROUPED_TEXT.replace("{", "{{").replace("}", "}}")
     return (f"CASE jsonb_typeof({v}) WHEN 'number' THEN {text}::numeric "
-            f"WHEN 'string' THEN CASE WHEN {text} ~ '{pattern}' "
-            f"THEN {text}::numeric END END")
+            f"WHEN 'string' THEN CASE WHEN {text} ~ '{pattern}' THEN {text}::numeric "
+            f"WHEN {text} ~ '{grouped}' THEN replace({text}, ',', '')::numeric END END")
 
 
 def same_sql(a: sql.Composable, b: sql.Composable) -> sql.Composed:
     """SQL: whether the attrs objects ``a`` and ``b`` hold the same values — jsonb's ``=``,
     and besides a number and a text that reads as the same number (``1`` and ``"1"``,
-    ``3915200`` and ``"3915200.0"``): one delivery re-saved in another format (a GeoPackage's
+    ``3915200`` and ``"3915200.0"``, ``1234`` and ``"1,234"``): one delivery re-saved in another format (a GeoPackage's
     integer field written to CSV, a survey's CSV saved from Excel) spells its values by the
     format's types, and every row would get a new version for it. Two texts compare as texts
     (``"1.20"`` and ``"1.2"`` differ, as ``"007"`` and ``7`` do)."""

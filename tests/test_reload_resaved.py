@@ -28,7 +28,11 @@ from tests.conftest import SAMPLE_BUILDINGS
     # texts beyond what numeric holds: equal ones are equal, the others are no numbers
     ({"a": "1e200000", "b": 1}, {"a": "1e200000", "b": "1"}, True),
     ({"a": "1e-200000"}, {"a": 5}, False), ({"a": "1" * 300}, {"a": 1}, False),
-    ({"a": {"x": 1}}, {"a": {"x": "1"}}, False)])  # inside an object: as jsonb compares
+    ({"a": {"x": 1}}, {"a": {"x": "1"}}, False),  # inside an object: as jsonb compares
+    # thousands grouped as the loaders read them (1,234 is 1234); not a decimal comma
+    ({"a": 1234}, {"a": "1,234"}, True), ({"a": "-1,234.5"}, {"a": -1234.5}, True),
+    ({"a": "1,23"}, {"a": 123}, False), ({"a": "0,500"}, {"a": 500}, False),
+    ({"a": "1,234"}, {"a": "1234"}, False)])  # two texts compare as texts
 def test_attrs_equal_as_the_same_values(db, a, b, same):
     q = sql.SQL("SELECT {}").format(same_sql(sql.SQL("%(a)s::jsonb"), sql.SQL("%(b)s::jsonb")))
     for x, y in ((a, b), (b, a)):
