@@ -18,6 +18,7 @@ other exception is a bug and is left to propagate with its traceback.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow
+import pyarrow.compute
 import pyogrio
 import pyogrio._err
 import pyogrio.errors
@@ -36,16 +38,12 @@ from loaders.sources.dbf import detect_dbf_encoding
 from loaders.sources.precheck import precheck
 from loaders.sources.wkb import faces_wkb, remember_straightened, straightened_rows
 
-# GDAL open options by file suffix: CSV footprints as WKT in a column of one of these names
-# (the raw WKT text is not kept as an attribute); GML never fetches schemas from the network
-# nor writes a .gfs beside the delivery; a GeoPackage is opened immutable (SQLite would create
-# -wal/-shm files beside a WAL-mode one, even for reading)
-_CSV_OPEN_OPTIONS = {"GEOM_POSSIBLE_NAMES": "WKT,geometry,geom,the_geom,wkt_geom,shape",
-                     "KEEP_GEOM_COLUMNS": "NO"}
+# GDAL open options by file suffix: GML never fetches schemas from the network nor writes a
+# .gfs beside the delivery; a GeoPackage is opened immutable (SQLite would create -wal/-shm
+# files beside a WAL-mode one, even for reading). A CSV's are its geometry column's
+# (:func:`csv_geometry_options`)
 GML_OPEN_OPTIONS = {"DOWNLOAD_SCHEMA": "NO", "WRITE_GFS": "NO"}
 DEFAULT_OPEN_OPTIONS = {
-    ".csv": _CSV_OPEN_OPTIONS,
-    ".tsv": _CSV_OPEN_OPTIONS,
     ".gml": GML_OPEN_OPTIONS,
     ".citygml": GML_OPEN_OPTIONS,
     ".gpkg": {"IMMUTABLE": "YES"},
@@ -78,13 +76,39 @@ class Source:
     notes: list[str] = field(default_factory=list)
     open_options: dict[str, str] = field(default_factory=dict)  # GDAL dataset open options
     read_path: Path | None = None  # what GDAL actually reads, when not ``path`` (see _solids)
+    # the column a CSV's geometry is read from as WKT (csv_geometry_options): not among the
+    # fields, its text kept for the rows GDAL reads no geometry from (Batch.unread_geometries)
+    geometry_field: str | None = None
+
+
+def object_column(arr: pyarrow.Array) -> np.ndarray:
+    """An Arrow column as the object array of pandas' values the converters take (NaN for a
+    missing float, NaT, Timestamps) — except that an integer column with nulls keeps its
+    integers, None where missing: pandas makes it float64, which rounded 18-digit Integer64
+    ids (370811000000000001–004 all became 370811000000000000) and kept 7040 in attrs as
+    7040.0."""
+    return np.asarray(arr.to_pandas(integer_object_nulls=True), dtype=object)
+
+
+# the largest integer every smaller one of which a float64 holds exactly
+_FLOAT_EXACT = 2 ** 53
+
+
+def _rounded_as_float(arr: pyarrow.Array) -> bool:
+    """Whether pandas (``to_pandas``) would round a value of the integer column ``arr``:
+    it has nulls (a column without is read as integers) and a value past 2^53."""
+    if not pyarrow.types.is_integer(arr.type) or not arr.null_count \
+            or arr.type.bit_width < 64 or arr.null_count == len(arr):
+        return False
+    lo, hi = pyarrow.compute.min_max(arr).values()
+    return hi.as_py() > _FLOAT_EXACT or lo.as_py() < -_FLOAT_EXACT
 
 
 class _ArrowColumns(Mapping):
-    """A record batch's attribute columns as object arrays, each converted when first asked
-    for: a converter that reads a text column in Arrow (``Batch.attribute``) never builds its
-    50,000 Python strings (pyarrow's ``to_pandas`` of a use or structure column: ~7 ms a
-    batch, 0.14 s a million footprints, each)."""
+    """A record batch's attribute columns as object arrays (:func:`object_column`), each
+    converted when first asked for: a converter that reads a text column in Arrow
+    (``Batch.attribute``) never builds its 50,000 Python strings (pyarrow's ``to_pandas`` of
+    a use or structure column: ~7 ms a batch, 0.14 s a million footprints, each)."""
 
     def __init__(self, attributes: pyarrow.RecordBatch) -> None:
         self._attributes = attributes
@@ -96,8 +120,7 @@ class _ArrowColumns(Mapping):
         if col is None:
             if name not in self._names:
                 raise KeyError(name)
-            col = self._done[name] = np.asarray(self._attributes.column(name).to_pandas(),
-                                                dtype=object)
+            col = self._done[name] = object_column(self._attributes.column(name))
         return col
 
     def __iter__(self) -> Iterator[str]:
@@ -118,7 +141,9 @@ class Batch:
                  geometries: np.ndarray | None = None, rows: np.ndarray | None = None,
                  wkb: np.ndarray | None = None, arrow: pyarrow.RecordBatch | None = None,
                  attributes: pyarrow.RecordBatch | None = None,
-                 wkb_arrow: pyarrow.Array | None = None) -> None:
+                 wkb_arrow: pyarrow.Array | None = None,
+                 geometry_text: pyarrow.Array | None = None,
+                 geometry_field: str | None = None) -> None:
         self.first_row = first_row  # 1-based row number of the first feature in the file
         # the attribute columns, converted from ``attributes`` (Arrow, geometry left out)
         # when first asked for: a reload that skips a batch's rows by their fingerprint
@@ -130,6 +155,9 @@ class Batch:
         self.wkb = wkb  # the WKB as read (before faces_wkb), when known
         self.arrow = arrow  # the record batch as read, when this is one whole
         self._wkb_arrow = wkb_arrow  # the Arrow column ``wkb`` was converted from, if any
+        # a CSV's geometry column (Source.geometry_field) and its text as delivered
+        self.geometry_field = geometry_field
+        self._geometry_text = geometry_text
         if geometries is None and wkb is None:
             raise ValueError("a batch needs its geometries or their WKB")
         if columns is None and attributes is None:
@@ -137,8 +165,10 @@ class Batch:
 
     @property
     def columns(self) -> Mapping[str, np.ndarray]:
-        """Attribute columns as object arrays of pandas' values (NaN for a missing number,
-        Timestamps), which the converters expect; each converted when first used."""
+        """Attribute columns as object arrays of pandas' values (NaN for a missing float,
+        Timestamps; an integer column's exact integers, None where missing:
+        :func:`object_column`), which the converters expect; each converted when first
+        used."""
         if self._columns is None:
             self._columns = _ArrowColumns(self._attributes)
         return self._columns
@@ -149,10 +179,14 @@ class Batch:
         return self._wkb_arrow
 
     def attribute(self, name: str) -> pyarrow.Array | None:
-        """One attribute as Arrow read it, when the batch holds it so (None otherwise)."""
+        """One attribute as Arrow read it, when the batch holds it so (None otherwise). Not
+        an integer column with nulls and a value past 2^53 (an 18-digit id): read through
+        pandas (``to_pandas``, as an id's text is) it would be rounded to a float; its
+        exact :attr:`columns` serve instead."""
         if self._attributes is None or name not in self._attributes.schema.names:
             return None
-        return self._attributes.column(name)
+        col = self._attributes.column(name)
+        return None if _rounded_as_float(col) else col
 
     def for_parser(self, name: str) -> Any:
         """Column ``name`` for a column parser of ``loaders.fields`` (``texts``, ``numbers``,
@@ -204,7 +238,32 @@ class Batch:
                      attributes=self._attributes.take(pyarrow.array(idx, pyarrow.int64()))
                      if lazy else None,
                      geometries=None if self._geometries is None else self._geometries[idx],
-                     rows=rows, wkb=None if self.wkb is None else self.wkb[idx])
+                     rows=rows, wkb=None if self.wkb is None else self.wkb[idx],
+                     geometry_text=None if self._geometry_text is None
+                     else self._geometry_text.take(pyarrow.array(idx, pyarrow.int64())),
+                     geometry_field=self.geometry_field)
+
+    def unread_geometries(self) -> dict[int, str]:
+        """{position: the text as delivered} of the features whose geometry column
+        (:attr:`geometry_field`, a CSV's WKT) holds text GDAL read no geometry from —
+        ``POINT (1 2`` without its bracket, ``POINT (1, 2)``, a bare ``1 2``. They read as a
+        missing geometry; this tells them from a blank cell, for a rejection as
+        ``invalid_geometry`` naming the field and keeping the text. Empty for any other
+        source."""
+        if self._geometry_text is None:
+            return {}
+        if self._wkb_arrow is not None:
+            missing = self._wkb_arrow.is_null().to_numpy(zero_copy_only=False)
+        elif self.wkb is not None:
+            missing = np.fromiter((w is None for w in self.wkb), dtype=bool, count=len(self))
+        else:
+            missing = shapely.is_missing(self.geometries)
+        at = np.flatnonzero(missing)
+        if not len(at):
+            return {}
+        texts = self._geometry_text.take(pyarrow.array(at, pyarrow.int64())).to_pylist()
+        return {int(i): t for i, t in zip(at.tolist(), texts)
+                if isinstance(t, str) and t.strip()}
 
 
 def _dbf_path(path: Path) -> Path | None:
@@ -315,11 +374,23 @@ def open_source(path: str | Path, layer: str | None = None,
         crs, note = _geojson_projected_without_crs(path, layer, encoding, crs)
         if note:
             notes.append(note)
+    fields = [str(f) for f in info.get("fields", [])]
+    geometry_field = _geometry_text_field(fields, opts) if driver == "CSV" else None
     return Source(path=path, layer=layer, driver=driver, crs=crs,
-                  encoding=encoding, fields=[str(f) for f in info.get("fields", [])],
+                  encoding=encoding, fields=[f for f in fields if f != geometry_field],
                   feature_count=feature_count,
                   geometry_type=info.get("geometry_type"), notes=notes, open_options=opts,
-                  read_path=read_path if read_path != path else None)
+                  read_path=read_path if read_path != path else None,
+                  geometry_field=geometry_field)
+
+
+def _geometry_text_field(fields: list[str], opts: dict[str, str]) -> str | None:
+    """The field a CSV's geometry is read from, kept as text (``KEEP_GEOM_COLUMNS=YES``):
+    the first whose name is one of ``GEOM_POSSIBLE_NAMES`` (case aside)."""
+    if opts.get("KEEP_GEOM_COLUMNS", "YES").upper() != "YES":
+        return None
+    names = {n.strip().lower() for n in opts.get("GEOM_POSSIBLE_NAMES", "WKT").split(",")}
+    return next((f for f in fields if f.lower() in names), None)
 
 
 def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str | None,
@@ -345,8 +416,10 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                  keep: Callable[[int], bool] | None = None) -> Iterator[Batch | None]:
     """Stream the source as batches of columns and geometries (decoded when first used).
 
-    Columns are object arrays of pandas' values (NaN for a missing number, Timestamps), which
-    the loaders' converters expect; ``python_values`` gives Arrow's plain Python values instead
+    Columns are object arrays of pandas' values (NaN for a missing float, Timestamps; an
+    integer column's exact integers: :func:`object_column`), which the loaders' converters
+    expect; a CSV's geometry text is none of them (:meth:`Batch.unread_geometries`);
+    ``python_values`` gives Arrow's plain Python values instead
     (None for any missing value, int, float, str, date), without importing pandas: the approval
     check reads one small project file in a short process (``loaders.project``). With
     ``keep``, the batches ``j`` (0-based) for which ``keep(j)`` is false come as None,
@@ -363,7 +436,9 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                     yield None
                     row += rb.num_rows
                     continue
-                names = [n for n in rb.schema.names if n != geom_col]
+                rb, text_col = _geometry_text_apart(rb, src.geometry_field, geom_col)
+                names = [n for n in rb.schema.names if n != geom_col and n != text_col]
+                text = rb.column(text_col) if text_col is not None else None
                 if src.driver == "ESRI Shapefile":
                     _check_text(rb, names, src, row)
                 cols = {n: _objects(rb.column(n)) for n in names} if python_values else None
@@ -377,7 +452,8 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 # Arrow's to_numpy of a binary column goes through pandas
                 wkb = _objects(arr) if python_values else arr.to_numpy(zero_copy_only=False)
                 yield Batch(first_row=row, columns=cols, attributes=attributes, wkb=wkb,
-                            arrow=rb, wkb_arrow=arr)
+                            arrow=rb, wkb_arrow=arr, geometry_text=text,
+                            geometry_field=src.geometry_field if text is not None else None)
                 row += rb.num_rows
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
         raise InputError(f"its field names are not {src.encoding or 'UTF-8'} text ({exc}): "
@@ -385,6 +461,27 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
                          path=str(src.path), row=row) from exc
+
+
+# what a CSV's geometry text is called in a batch where GDAL gave the geometry its column's
+# name (a column named geometry: two fields of one name, which Arrow cannot tell apart)
+GEOMETRY_TEXT = "cim:geometry_text"
+
+
+def _geometry_text_apart(rb: pyarrow.RecordBatch, field: str | None, geom_col: str
+                         ) -> tuple[pyarrow.RecordBatch, str | None]:
+    """(the batch, the name of the CSV geometry column's text in it; None: no such text)."""
+    if field is None or field not in rb.schema.names:
+        return rb, None
+    if field != geom_col:
+        return rb, field
+    at = next((i for i, f in enumerate(rb.schema)
+               if f.name == field and (pyarrow.types.is_string(f.type)
+                                       or pyarrow.types.is_large_string(f.type))), None)
+    if at is None:
+        return rb, None
+    return pyarrow.RecordBatch.from_arrays(rb.columns, schema=rb.schema.set(
+        at, rb.schema.field(at).with_name(GEOMETRY_TEXT))), GEOMETRY_TEXT
 
 
 def _check_text(rb: pyarrow.RecordBatch, names: list[str], src: Source, row: int) -> None:
@@ -496,9 +593,12 @@ def gdal_source(path: Path, open_options: dict[str, str] | None = None
     GML gets WRITE_GFS=NO (and no schema download); a GeoPackage is opened IMMUTABLE so that
     SQLite creates no -wal/-shm beside it — unless a -wal file was delivered with it: its
     content is part of the data, which an immutable open would ignore, so the pair is read
-    from a temporary copy instead.
+    from a temporary copy instead. A CSV names its geometry column
+    (:func:`csv_geometry_options`).
     """
     suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return path, csv_geometry_options(path, open_options)
     defaults = DEFAULT_OPEN_OPTIONS.get(suffix, GML_OPEN_OPTIONS if _is_gml(path) else {})
     opts = {**defaults, **(open_options or {})}
     wal = path.with_name(path.name + "-wal")
@@ -511,6 +611,65 @@ def gdal_source(path: Path, open_options: dict[str, str] | None = None
         opts.pop("IMMUTABLE", None)
         return tmp / path.name, opts
     return path, opts
+
+
+CSV_SUFFIXES = (".csv", ".tsv")
+# a CSV's footprint as WKT in a column of one of these names (case aside), in this order
+CSV_GEOMETRY_NAMES = ("WKT", "geometry", "geom", "the_geom", "wkt_geom", "shape")
+# names that say the column is the geometry whatever its first values hold; a geom or shape
+# column is one only when its values are WKT (a cover's shape 圆形, a material 铸铁 are not)
+_GEOMETRY_BY_NAME = ("wkt", "wkt_geom", "geometry", "the_geom")
+CSV_SAMPLE_ROWS = 1000  # the first rows whose values tell a geometry column
+# the start of a WKT (or EWKT) geometry: its type, then its coordinates' bracket or EMPTY —
+# also where the rest is malformed (POINT (1 2 is a geometry GDAL cannot read, not a shape)
+_WKT_START = re.compile(
+    r"\s*(?:SRID=\d+\s*;\s*)?(?:POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|"
+    r"MULTIPOLYGON|GEOMETRYCOLLECTION|CIRCULARSTRING|COMPOUNDCURVE|CURVEPOLYGON|MULTICURVE|"
+    r"MULTISURFACE|TRIANGLE|TIN|POLYHEDRALSURFACE)\s*(?:ZM|Z|M)?\s*(?:\(|EMPTY\b)",
+    re.IGNORECASE)
+
+
+def csv_geometry_options(path: Path, open_options: dict[str, str] | None = None
+                         ) -> dict[str, str]:
+    """GDAL open options for a CSV: its geometry is the WKT in the one column
+    :func:`csv_geometry_column` chooses (``GEOM_POSSIBLE_NAMES``), read with its text kept
+    (``KEEP_GEOM_COLUMNS=YES``): the reader leaves the text out of the attributes but keeps
+    it for the rows GDAL reads no geometry from (:meth:`Batch.unread_geometries`). Any other
+    column keeps its text, whatever its name: given a list of names and
+    ``KEEP_GEOM_COLUMNS=NO``, GDAL took a column named shape or geom (a cover's 圆形, 铸铁)
+    as a second geometry, failed to parse it and dropped its values. ``open_options`` naming
+    ``GEOM_POSSIBLE_NAMES`` (the caller names the column) are taken as they are."""
+    given = dict(open_options or {})
+    if "GEOM_POSSIBLE_NAMES" in given:
+        return {"KEEP_GEOM_COLUMNS": "YES", **given}
+    given.pop("KEEP_GEOM_COLUMNS", None)
+    column = csv_geometry_column(path, given)
+    if column is None:
+        return given
+    return {**given, "GEOM_POSSIBLE_NAMES": column, "KEEP_GEOM_COLUMNS": "YES"}
+
+
+def csv_geometry_column(path: Path, open_options: dict[str, str]) -> str | None:
+    """The column of a CSV that holds its geometry as WKT: of the columns named as in
+    :data:`CSV_GEOMETRY_NAMES`, the first (in that order) with a value among the first
+    :data:`CSV_SAMPLE_ROWS` rows that begins as WKT does, else the first whose name says it
+    is a geometry (WKT, wkt_geom, geometry, the_geom: its blanks and malformed values are the
+    rows' missing and unreadable geometries); None if there is none — every column then
+    keeps its text. A CSV GDAL cannot read gives None (its read then says why)."""
+    try:  # the first rows only (a feature count would read the whole file)
+        with pyogrio.raw.open_arrow(path, read_geometry=False, batch_size=CSV_SAMPLE_ROWS,
+                                    use_pyarrow=True, **open_options) as (meta, reader):
+            fields = [str(f) for f in meta.get("fields", [])]
+            named = {f.lower(): f for f in reversed(fields)}  # the first of a name, case aside
+            candidates = [named[n.lower()] for n in CSV_GEOMETRY_NAMES if n.lower() in named]
+            rb = next(iter(reader), None) if candidates else None
+    except (*GDAL_INPUT_ERRORS, UnicodeDecodeError):
+        return None
+    for c in candidates:
+        values = [] if rb is None or c not in rb.schema.names else rb.column(c).to_pylist()
+        if any(isinstance(v, str) and _WKT_START.match(v) for v in values):
+            return c
+    return next((c for c in candidates if c.lower() in _GEOMETRY_BY_NAME), None)
 
 
 def list_layers(path: Path, open_options: dict[str, str]) -> list[tuple[str, str | None]]:
