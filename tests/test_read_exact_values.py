@@ -217,6 +217,28 @@ def test_gis_pipes_with_18_digit_integer64_ids_and_nulls(fresh_db, tmp_path):
         "SELECT string_agg(attrs::text, ' ') FROM pipe_segments")
 
 
+def test_gis_pipe_ids_stored_as_floats_past_2_53_are_refused(fresh_db, tmp_path):
+    """A REAL column of ids: a whole float is its integer's id (7040.0 is 7040); one past 2^53
+    has lost the id's digits — the row is rejected naming the field, never keyed by an id
+    nobody delivered."""
+    from loaders.pipes.load import load_pipes_files
+
+    x, y = _cell_xy(fresh_db)
+    path = _gpkg(tmp_path / "real.gpkg", {"管段编号": [float(BASE + 100), 7040.0]},
+                 [shapely.LineString([(x, y + 40 * i), (x + 30, y + 40 * i)]) for i in range(2)],
+                 layer="pipes")
+    assert pyogrio.read_info(path, layer="pipes")["ogr_types"] == ["OFTReal"]
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, None, lines=f"{path}:pipes",
+                            class_opt="给水", dataset="real")
+    rejects = fresh_db.rows("SELECT row_number, reason, field, message FROM load_rejects "
+                            "WHERE batch_id = %s AND attrs->>'_table' = 'real.gpkg:pipes'",
+                            (r.batch_id,))
+    assert [x[:3] for x in rejects] == [(1, "bad_value", "管段编号")], rejects
+    assert "lost digits" in rejects[0][3]
+    assert [k for (k,) in fresh_db.rows("SELECT source_key FROM pipe_segments "
+                                        "WHERE valid_to IS NULL")] == ["real:JS:7040"]
+
+
 def _pre_fix_reader(monkeypatch) -> None:
     """The reader before the fix: an integer column with nulls read through pandas (float64),
     in Arrow wherever asked for."""

@@ -40,10 +40,9 @@ def field_aliases(profile: CityProfile) -> dict[str, dict[str, list[str]]]:
 
 
 def text_id(v: Any) -> str | None:
-    if is_blank(v):
-        return None
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
+    """An id's text (:func:`loaders.fields.as_text`): a whole number stored as a float is its
+    integer's (7040.0 is 7040), refused past 2^53, where the float has lost the id's digits
+    (a REAL column of 18-digit ids holds every 64th of them only)."""
     return as_text(v, 100)
 
 
