@@ -167,6 +167,25 @@ def delivered_wkts(geoms: np.ndarray) -> list[str | None]:
         return [delivered_wkt(g) for g in geoms]
 
 
+def name_unread_geometries(batch: Any, rejects: list) -> list:
+    """``rejects`` with each row whose geometry text GDAL could not read (a CSV's malformed
+    WKT, :meth:`loaders.sources.read.Batch.unread_geometries`) rejected as what it is: an
+    ``invalid_geometry`` naming the field, its text kept in the reject's attrs — not a
+    feature "with no geometry" whose text is gone."""
+    unread = batch.unread_geometries() if hasattr(batch, "unread_geometries") else {}
+    if not unread:
+        return rejects
+    by_row = {batch.row(p): t for p, t in unread.items()}
+    f = batch.geometry_field
+    for r in rejects:
+        t = by_row.get(r.row_number)
+        if t is not None and r.reason == "empty_geometry":
+            r.reason, r.field = "invalid_geometry", f
+            r.message = f"field {f!r}: {t[:200]!r} is no geometry GDAL can read (WKT expected)"
+            r.attrs = {**r.attrs, f: t}
+    return rejects
+
+
 def reject_record(row_no: int, reason: str, message: str, attrs: dict, geom,
                   source_key: str | None = None, field: str | None = None) -> Reject:
     return Reject(row_number=row_no, reason=reason, message=message, field=field,

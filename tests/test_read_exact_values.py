@@ -303,3 +303,35 @@ def test_a_component_csv_keeps_its_shape_and_geom_columns_in_attrs(fresh_db, tmp
                              "FROM components WHERE valid_to IS NULL"))
     assert got == {"p14:S1": "圆形/铸铁", "p14:S2": "方形/复合"}
     assert fresh_db.scalar("SELECT count(*) FROM components WHERE attrs ? 'WKT'") == 0
+
+
+def test_malformed_wkt_is_rejected_as_invalid_naming_the_field(fresh_db, tmp_path):
+    """A census row whose WKT GDAL cannot read is an invalid geometry of the WKT field, its
+    text kept in the reject (it was "the feature has no geometry (null)", the text gone); a
+    blank cell is still no geometry. The same through the staged path (roads)."""
+    from loaders.city_base import load_base
+    from loaders.components import load_components
+
+    _code, x, y = fresh_db.big_cell()
+    bad = f"POINT ({x + 10} {y + 10}"
+    path = tmp_path / "census.csv"
+    path.write_text("部件编码,部件小类,WKT\n"
+                    f"W1,上水井盖,POINT ({x + 5} {y + 5})\n"
+                    f"W2,上水井盖,{bad}\n"
+                    "W3,上水井盖,\n", encoding="utf-8")
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, crs="EPSG:4527",
+                        processes=0)
+    assert (r.read, r.loaded, r.rejected) == (3, 1, 2), r.text()
+    got = fresh_db.rows("SELECT row_number, reason, field, attrs->>'WKT' FROM load_rejects "
+                        "WHERE batch_id = %s ORDER BY row_number", (r.batch_id,))
+    assert got == [(2, "invalid_geometry", "WKT", bad), (3, "empty_geometry", None, None)], got
+    roads = tmp_path / "roads.csv"
+    line = f"LINESTRING ({x} {y + 50}, {x + 100} {y + 50})"
+    roads.write_text("编号,道路名称,道路等级,WKT\n"
+                     f"R1,甲路,主干路,\"{line}\"\n"
+                     f"R2,乙路,主干路,\"LINESTRING ({x} {y + 60}, {x + 100} {y + 60}\"\n",
+                     encoding="utf-8")
+    r2 = load_base(fresh_db.conninfo, fresh_db.profile, "roads", roads, crs="EPSG:4527")
+    assert (r2.read, r2.loaded, r2.rejected) == (2, 1, 1), r2.text()
+    assert fresh_db.rows("SELECT row_number, reason, field FROM load_rejects "
+                         "WHERE batch_id = %s", (r2.batch_id,)) == [(2, "invalid_geometry", "WKT")]

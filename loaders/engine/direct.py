@@ -47,6 +47,7 @@ import pyarrow as pa
 from cim.coding import registry
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.layerdefs import LayerDef
+from loaders.common import name_unread_geometries
 from loaders.engine import rowsbuf, samegeom
 from loaders.engine.known import Known, fetch_known  # noqa: F401
 from loaders.engine.places import AreaIndex, Areas, areas_digest, fetch_areas  # noqa: F401
@@ -240,7 +241,7 @@ class DirectConverter:
             np.full(len(conv.index), None, dtype=object)
         conv.skipped = skipped
         conv.keyed = keyed[conv.index] if keyed is not None else None
-        rejects = list(conv.rejects)
+        rejects = name_unread_geometries(batch, list(conv.rejects))
         n = len(conv.index)
         keep = np.ones(n, dtype=bool)
         keys = conv.source_key

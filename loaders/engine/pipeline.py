@@ -142,6 +142,8 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
              options: dict[str, Any] | None = None, quiet: bool = True,
              batch_size: int = 50_000) -> LoadReport:
     """Load one GDAL vector source into one layer (staged: see :mod:`loaders.engine.bulk`)."""
+    from loaders.common import name_unread_geometries
+
     path = Path(path)
     src, report, opts, dataset = _open(path, profile, layer, crs, district, mode, dataset,
                                        source_layer, encoding, options)
@@ -158,6 +160,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
         writer.create_staging()
         for b in itertools.chain([first] if first is not None else [], batches):
             rows, rejects = converter(b, ctx)
+            rejects = name_unread_geometries(b, rejects)
             report.read += len(b.geometries)
             writer.copy_rows(rows)
             writer.copy_rejects(rejects)
