@@ -144,6 +144,7 @@ class _Uses:
 
     classes: list[dict]
     conflict: bool  # a code and a name in the field that disagree (商业用地(R2))
+    unknown_words: bool = False  # words beside a known code the dictionary has not (现状)
 
 
 def _related(a: dict, b: dict) -> bool:
@@ -180,14 +181,20 @@ def _uses_of(lookup: ClassLookup, v: Any) -> _Uses | None:
         elif p:
             parts.append(p)
     rows = [lookup.find(p) for p in parts]
-    if not parts or any(r is None for r in rows):
+    is_code = [bool(_CODE_LIKE.fullmatch(norm_key(p))) for p in parts]
+    # a word the dictionary has not beside a known code (R2(二类居住), B1(现状), M1(保留)):
+    # the code decides, the word is flagged; an unknown code, or words alone, are unreadable
+    unknown_words = any(r is None and not c for r, c in zip(rows, is_code))
+    if not parts or any(r is None and c for r, c in zip(rows, is_code)) or (
+            unknown_words and not any(r is not None and c for r, c in zip(rows, is_code))):
         return None
-    codes = [r for p, r in zip(parts, rows) if _CODE_LIKE.fullmatch(norm_key(p))]
-    names = [r for p, r in zip(parts, rows) if not _CODE_LIKE.fullmatch(norm_key(p))]
+    codes = [r for r, c in zip(rows, is_code) if c and r is not None]
+    names = [r for r, c in zip(rows, is_code) if not c and r is not None]
     if not codes:
         return _Uses(_distinct(names), False)
     codes = _distinct(codes)
-    return _Uses(codes, not (_covered(names, codes) or _covered(codes, names)))
+    return _Uses(codes, bool(names) and not (_covered(names, codes) or _covered(codes, names)),
+                 unknown_words)
 
 
 def _land_use(classes: _Classes, cols, m, i, flags: list[str]) -> dict | None:
@@ -221,7 +228,7 @@ def _land_use(classes: _Classes, cols, m, i, flags: list[str]) -> dict | None:
         flags.append("land_use_conflict")
     if got[0][2] is None:  # the code field unreadable: the name decided
         flags.append("land_use_code_unknown")
-    elif len(got) == 2 and got[1][2] is None:
+    elif (len(got) == 2 and got[1][2] is None) or any(u.unknown_words for u in readable):
         flags.append("land_use_name_unknown")
     return uses.classes[0]
 

@@ -192,14 +192,18 @@ def test_land_use_composite_conflicting_and_unknown_are_flagged(rdb, tmp_path):
             ("L15", None, None, None, ["land_use_missing"]),
             ("L17", "R22", None, "0702", []),  # GB 50137 codes of land_use.csv's gb50137 column
             ("L18", "RB", "城镇社区服务设施用地", "0702", []),
+            # a known code with a word the dictionary has not: the code, flagged (rejected)
+            ("L19", "R2(二类居住)", None, "0701", ["land_use_name_unknown"]),
+            ("L20", "B1(现状)", None, "0901", ["land_use_name_unknown"]),
+            ("L21", "M1(保留)", None, "1001", ["land_use_name_unknown"]),
             ("L16", "X9", "奇怪用地", None, None)]
     recs = {"地块编码": [r[0] for r in rows], "用地代码": [r[1] for r in rows],
             "用地性质": [r[2] for r in rows], "容积率": ["2.0"] * len(rows)}
     path = _write(tmp_path / "uses.gpkg", "parcels", recs, _squares(rdb, len(rows), 15, 120))
     r = load_planning(rdb.conninfo, rdb.profile, path, kind="parcels")
-    assert (r.read, r.loaded, r.rejected) == (18, 17, 1)
+    assert (r.read, r.loaded, r.rejected) == (21, 20, 1)
     assert [(n, reason, f) for n, reason, f, _m in _rejects(rdb, r.batch_id)] == [
-        (18, "unknown_class", "用地代码")]
+        (21, "unknown_class", "用地代码")]
     got = {row[0]: row[1:] for row in rdb.rows(
         "SELECT parcel_code, land_use_code, flags, attrs->'用地代码', attrs->'用地性质' "
         "FROM planning_parcels WHERE valid_to IS NULL AND parcel_code LIKE 'L%%'")}
