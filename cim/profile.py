@@ -69,7 +69,7 @@ class CityProfile:
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read the field units: {exc}", path=str(upath)) from exc
         spellings = {norm_key(s): str(unit) for unit, names in
-                     (units.get("spellings") or {}).items() for s in [unit, *(names or [])]}
+                     (units.get("spellings") or {}).items() for s in names or []}
         by_layer = units.get("attributes") or {}
         return {section: FieldAliases(names or {}, units=dict(by_layer.get(section) or {}),
                                       spellings=spellings)

@@ -4,7 +4,7 @@ dictionaries, reject records."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -102,15 +102,18 @@ def source_keys(dataset: str, id_columns: list[tuple[str, np.ndarray | pa.Array]
     return out.tolist()
 
 
-def describe_key(dataset: str, key: str, id_field: str | None) -> tuple[str | None, str]:
+def describe_key(dataset: str, key: str, id_field: str | None,
+                 fields: Iterable[str] = ()) -> tuple[str | None, str]:
     """(field, words) of a source key of :func:`source_keys`, for a duplicate's reject: the id
-    field and its value, another id field's, or the geometry a row without an id is keyed by."""
+    field and its value, another id field's (``field=value``, ``field`` one of the delivery's
+    ``fields``: an id 井=7 is no field 井's), or the geometry a row without an id is keyed
+    by."""
     rest = key[len(dataset) + 1:] if key.startswith(dataset + ":") else key
     if len(rest) == 21 and rest[0] == "g" and all(c in "0123456789abcdef" for c in rest[1:]):
         return None, ("the same geometry as an earlier row (a row without an id is keyed by "
                       "its geometry)")
     name, eq, value = rest.partition("=")
-    if eq and name and "=" not in value:
+    if eq and name and name != id_field and name in set(fields):
         return name, f"duplicate {name} {value!r} (an earlier row has it)"
     return id_field, f"duplicate source id {rest!r} (an earlier row has it)"
 

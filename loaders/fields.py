@@ -49,12 +49,16 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
         bare.setdefault(_norm(f), []).append(f)
     out: dict[str, str] = {}
     taken: set[str] = set()
-    for by, norm in ((full, _norm_full), (bare, _norm)):
+    # as written; then bare, a field whose header names another unit than the attribute's
+    # left for last (建筑限高(米) is the height beside 限高(层)); then bare, any
+    for by, norm, any_unit in ((full, _norm_full, True), (bare, _norm, False),
+                               (bare, _norm, True)):
         for attr, names in aliases.items():
             if attr in out or attr in (override or {}):  # the mapping file decides it
                 continue
             for n in names:
-                hits = [f for f in by.get(norm(n), []) if not (exclusive and f in taken)]
+                hits = [f for f in by.get(norm(n), []) if not (exclusive and f in taken)
+                        and (any_unit or not _other_unit(f, attr, aliases))]
                 if len(hits) > 1 and by is bare:
                     hits = _in_unit(hits, attr, aliases)  # 限高(m) beside 限高(层)
                 if len(hits) > 1 and by is bare:
@@ -66,7 +70,6 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
                     out[attr] = hits[0]
                     taken.add(hits[0])
                     break
-    _match_cut_names(fields, aliases, out, taken, override)
     for attr, src in (override or {}).items():
         if src in ("", "None", "null", "~"):  # the mapping says: do not use this attribute
             out.pop(attr, None)
@@ -82,26 +85,9 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
             if h == hit and a != attr:
                 del out[a]
         out[attr] = hit
-    _check_units(out, aliases, where)
+    # a field the mapping file names is taken as it is (建筑高度(H): H is no hours)
+    _check_units({a: f for a, f in out.items() if a not in (override or {})}, aliases, where)
     return out
-
-
-def _match_cut_names(fields: list[str], aliases: dict[str, list[str]], out: dict[str, str],
-                     taken: set[str], override: dict[str, str] | None) -> None:
-    """A Shapefile's field name cut at its 10 bytes (GDAL and QGIS cut 设备编号 to 设备编 in
-    UTF-8, 权属单位名称 to 权属单位名 in GBK) is the one alias it begins, when it begins one
-    attribute's aliases only."""
-    for f in fields:
-        if f in taken or f in out.values() or f.isascii() or not any(
-                len(f.encode(e, "replace")) in (9, 10) for e in ("utf-8", "gb18030")):
-            continue
-        cut = _norm(f)
-        attrs = {a for a, names in aliases.items()
-                 for n in names if _norm(n).startswith(cut) and _norm(n) != cut}
-        attr = attrs.pop() if len(attrs) == 1 else None  # 建筑物: 建筑物编号 or 建筑物名称?
-        if attr is not None and attr not in out and attr not in (override or {}):
-            out[attr] = f
-            taken.add(f)
 
 
 def map_fields(source_fields: list[str], aliases: dict[str, list[str]],
@@ -117,6 +103,16 @@ def header_unit(name: Any, spellings: dict[str, str]) -> str | None:
     ``spellings``; None when they name none (X(北坐标)) or there are none."""
     m = _BRACKETS.search(norm_key(name))
     return spellings.get(m.group(1)) if m else None
+
+
+def _other_unit(f: str, attr: str, aliases: Any) -> bool:
+    """Whether field ``f``'s header names another unit than attribute ``attr``'s."""
+    want = getattr(aliases, "units", {}).get(attr)
+    spellings = getattr(aliases, "spellings", None)
+    if want is None or not spellings:
+        return False
+    got = header_unit(f, spellings)
+    return got is not None and got != want
 
 
 def _in_unit(hits: list[str], attr: str, aliases: Any) -> list[str]:

@@ -86,12 +86,33 @@ def test_a_survey_depth_in_centimetres_is_refused_whole(fresh_db, tmp_path):
     assert fresh_db.scalar("SELECT count(*) FROM pipe_segments") == 0
 
 
-def test_a_name_cut_at_ten_bytes_is_the_alias_it_begins():
-    sensors = FieldAliases({"device_id": ["设备编号", "设备ID"], "name": ["设备名称", "名称"],
-                            "owner": ["权属单位名称", "权属单位"], "code": ["建筑物编号"],
-                            "title": ["建筑物名称"]})
-    # UTF-8 cut (9 bytes), GBK cut (10 bytes); 建筑物 begins two attributes' aliases: neither
-    got = map_fields(["设备编", "设备名", "权属单位名", "建筑物"], sensors)
-    assert got == {"device_id": "设备编", "name": "设备名", "owner": "权属单位名"}, got
-    # a whole name is matched as itself first; a short name is no cut one
-    assert map_fields(["设备编号", "设备"], sensors) == {"device_id": "设备编号"}
+def test_letters_are_quantities_and_the_right_unit_wins_and_a_mapping_is_taken():
+    heights = FieldAliases({"height": ["建筑高度", "高度"], "max_height": ["限高", "建筑限高"],
+                            "start_depth": ["起点埋深"], "size": ["管径"]},
+                           units={"height": "m", "max_height": "m", "start_depth": "m",
+                                  "size": "mm"}, spellings=SPELL)
+    # H, h, D: the quantity's letter, no unit
+    assert map_fields(["建筑高度(H)", "起点埋深(h)", "管径(D)"], heights) == {
+        "height": "建筑高度(H)", "start_depth": "起点埋深(h)", "size": "管径(D)"}
+    # a field in the attribute's unit is taken before an alias's field in another unit
+    assert map_fields(["限高(层)", "建筑限高(米)"], heights)["max_height"] == "建筑限高(米)"
+    # what the mapping file names is taken as it is
+    assert map_fields(["起点埋深(cm)"], heights, {"start_depth": "起点埋深(cm)"}) == {
+        "start_depth": "起点埋深(cm)"}
+
+
+
+def test_the_platforms_units_take_letters_as_quantities(jining_profile):
+    """With field_units.yaml as shipped: 建筑高度(H), 起点埋深(h), 管径(D), 地面高程(H),
+    限高(H) load as before; 起点埋深(cm), 管径(m) and 限高(层) are refused."""
+    fa = jining_profile.field_aliases
+    assert map_fields(["建筑高度(H)"], fa["buildings"]) == {"height": "建筑高度(H)"}
+    segs = map_fields(["起点埋深(h)", "管径(D)"], fa["pipe_segments"])
+    assert (segs["start_depth"], segs["size"]) == ("起点埋深(h)", "管径(D)")
+    assert map_fields(["地面高程(H)"], fa["pipe_points"]) == {"ground_elevation": "地面高程(H)"}
+    assert map_fields(["限高(H)"], fa["planning_parcels"])["max_height"] == "限高(H)"
+    assert map_fields(["X(度)", "Y(度)"], fa["sensors"]) == {"x": "X(度)", "y": "Y(度)"}
+    for fields, section in ((["起点埋深(cm)"], "pipe_segments"), (["管径(m)"], "pipe_segments"),
+                            (["限高(层)"], "planning_parcels")):
+        with pytest.raises(InputError):
+            map_fields(fields, fa[section])

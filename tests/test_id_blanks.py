@@ -48,3 +48,13 @@ def test_a_duplicates_reject_names_its_field_and_what_repeats(fresh_db, tmp_path
                         "WHERE batch_id = %s ORDER BY row_number", (r.batch_id,))
     assert [(n, f) for n, f, _m in got] == [(2, "编号"), (4, None)], got
     assert "'D-1'" in got[0][2] and "keyed by its geometry" in got[1][2], got
+
+
+def test_a_keys_words_tell_an_id_holding_an_equals_sign_from_another_fields_id():
+    from loaders.common import describe_key
+
+    assert describe_key("d", "d:井=7", "编号", ["编号", "名称"]) == (
+        "编号", "duplicate source id '井=7' (an earlier row has it)")
+    assert describe_key("d", "d:osm_way_id=7", "osm_id", ["osm_id", "osm_way_id"]) == (
+        "osm_way_id", "duplicate osm_way_id '7' (an earlier row has it)")
+    assert describe_key("d", "d:g" + "0123456789abcdef0123", "编号")[0] is None

@@ -329,7 +329,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
             fingerprint=fpmod.ahead(lambda b, **kw: fingerprint(b, fp_ctx, **kw), ahead)
             if fingerprint else None,
-            describe_key=lambda k: describe_key(dataset, k, ctx.mapping.get("source_id")))
+            describe_key=lambda k: describe_key(dataset, k, ctx.mapping.get("source_id"),
+                                                src.fields))
         if processes:
             return conv, iter_batches(src, batch_size, keep=keep)
         return conv, itertools.chain(head, batches)
