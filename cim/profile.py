@@ -68,12 +68,17 @@ class CityProfile:
                 units = yaml.safe_load(fh) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read the field units: {exc}", path=str(upath)) from exc
-        spellings = {norm_key(s): str(unit) for unit, names in
-                     (units.get("spellings") or {}).items() for s in names or []}
+        def spelled(key: str) -> dict[str, str]:
+            return {norm_key(s): str(unit) for unit, names in (units.get(key) or {}).items()
+                    for s in names or []}
+
+        spellings, letters = spelled("spellings"), spelled("duration_letters")
+        durations = {str(u) for u in units.get("durations") or []}
         by_layer = units.get("attributes") or {}
-        return {section: FieldAliases(names or {}, units=dict(by_layer.get(section) or {}),
-                                      spellings=spellings)
-                for section, names in data.items()}
+        return {section: FieldAliases(
+            names or {}, units=dict(by_layer.get(section) or {}),
+            spellings=spellings, duration_spellings={**spellings, **letters},
+            durations=durations) for section, names in data.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {"city": {"name": self.city_name, "admin_code": self.city_code},
@@ -88,10 +93,20 @@ class FieldAliases(dict):
     refused where the fields are matched (:func:`loaders.fields.match_fields`)."""
 
     def __init__(self, names: dict[str, list[str]], *, units: dict[str, str] | None = None,
-                 spellings: dict[str, str] | None = None) -> None:
+                 spellings: dict[str, str] | None = None,
+                 duration_spellings: dict[str, str] | None = None,
+                 durations: set[str] | None = None) -> None:
         super().__init__(names)
         self.units = units or {}
         self.spellings = spellings or {}
+        # for an attribute read in a unit of time: h and d are hours and days too
+        self.duration_spellings = duration_spellings or self.spellings
+        self.durations = durations or set()
+
+    def spellings_for(self, attr: str) -> dict[str, str]:
+        """The unit spellings a header of ``attr`` is read with."""
+        return self.duration_spellings if self.units.get(attr) in self.durations \
+            else self.spellings
 
 
 def read_csv_dictionary(path: Path) -> list[dict[str, str]]:

@@ -70,6 +70,7 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
                     out[attr] = hits[0]
                     taken.add(hits[0])
                     break
+    _match_cut_names(fields, aliases, out, taken, override)
     for attr, src in (override or {}).items():
         if src in ("", "None", "null", "~"):  # the mapping says: do not use this attribute
             out.pop(attr, None)
@@ -90,6 +91,25 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
     return out
 
 
+def _match_cut_names(fields: list[str], aliases: dict[str, list[str]], out: dict[str, str],
+                     taken: set[str], override: dict[str, str] | None) -> None:
+    """A GBK Shapefile's field name cut at its 10 bytes — five characters: 主管部门代码 is
+    written 主管部门代, 权属单位名称 权属单位名 — is the alias it begins, when it begins one
+    attribute's aliases only. (A UTF-8 name is cut to three characters, too short to tell:
+    最大建 could be 最大建筑高度 or 最大建筑密度; the reader notes those cut names.)"""
+    for f in fields:
+        if f in taken or f in out.values() or f.isascii() or len(f) < 5 \
+                or len(f.encode("gb18030", "replace")) != 10:
+            continue
+        cut = _norm(f)
+        attrs = {a for a, names in aliases.items()
+                 for n in names if _norm(n).startswith(cut) and _norm(n) != cut}
+        attr = attrs.pop() if len(attrs) == 1 else None
+        if attr is not None and attr not in out and attr not in (override or {}):
+            out[attr] = f
+            taken.add(f)
+
+
 def map_fields(source_fields: list[str], aliases: dict[str, list[str]],
                override: dict[str, str] | None = None, where: str | None = None
                ) -> dict[str, str]:
@@ -105,36 +125,39 @@ def header_unit(name: Any, spellings: dict[str, str]) -> str | None:
     return spellings.get(m.group(1)) if m else None
 
 
+def _unit_of(aliases: Any, attr: str) -> tuple[str | None, dict[str, str]]:
+    """(the unit ``attr`` is read in, the spellings its headers are read with)."""
+    want = getattr(aliases, "units", {}).get(attr)
+    if want is None or not hasattr(aliases, "spellings_for"):
+        return None, {}
+    return want, aliases.spellings_for(attr)
+
+
 def _other_unit(f: str, attr: str, aliases: Any) -> bool:
     """Whether field ``f``'s header names another unit than attribute ``attr``'s."""
-    want = getattr(aliases, "units", {}).get(attr)
-    spellings = getattr(aliases, "spellings", None)
-    if want is None or not spellings:
-        return False
-    got = header_unit(f, spellings)
+    want, spellings = _unit_of(aliases, attr)
+    got = header_unit(f, spellings) if want else None
     return got is not None and got != want
 
 
 def _in_unit(hits: list[str], attr: str, aliases: Any) -> list[str]:
     """Those of ``hits`` whose header names the attribute's unit, if that tells one."""
-    want = getattr(aliases, "units", {}).get(attr)
-    spellings = getattr(aliases, "spellings", None)
-    if want is None or not spellings:
+    want, spellings = _unit_of(aliases, attr)
+    if want is None:
         return hits
     same = [f for f in hits if header_unit(f, spellings) == want]
     return same if len(same) == 1 else hits
 
 
 def _check_units(mapped: dict[str, str], aliases: Any, where: str | None) -> None:
-    units, spellings = getattr(aliases, "units", None), getattr(aliases, "spellings", None)
-    if not units or not spellings:
-        return
     for attr, f in mapped.items():
-        want, got = units.get(attr), header_unit(f, spellings)
+        want, spellings = _unit_of(aliases, attr)
+        got = header_unit(f, spellings) if want else None
         if want is not None and got is not None and got != want:
             raise InputError(f"the field is in {got} (its header says so), {attr} is read in "
-                             f"{want}: convert the values to {want} and name the header so, "
-                             "or map another field (--mapping)", path=where, field=str(f))
+                             f"{want}: convert the values to {want} and name the header so "
+                             "(a mapping file naming this field takes it as it is)",
+                             path=where, field=str(f))
 
 
 def _norm_full(name: Any) -> str:

@@ -112,7 +112,26 @@ def test_the_platforms_units_take_letters_as_quantities(jining_profile):
     assert map_fields(["地面高程(H)"], fa["pipe_points"]) == {"ground_elevation": "地面高程(H)"}
     assert map_fields(["限高(H)"], fa["planning_parcels"])["max_height"] == "限高(H)"
     assert map_fields(["X(度)", "Y(度)"], fa["sensors"]) == {"x": "X(度)", "y": "Y(度)"}
+    assert map_fields(["上报周期(s)"], fa["sensors"]) == {"interval_s": "上报周期(s)"}
+    # h and d are hours and days where the attribute is a duration; F storeys, 分 minutes
     for fields, section in ((["起点埋深(cm)"], "pipe_segments"), (["管径(m)"], "pipe_segments"),
-                            (["限高(层)"], "planning_parcels")):
+                            (["限高(层)"], "planning_parcels"), (["限高(F)"], "height_zones"),
+                            (["上报周期(h)"], "sensors"), (["上报周期(d)"], "sensors"),
+                            (["上报周期(分)"], "sensors")):
         with pytest.raises(InputError):
             map_fields(fields, fa[section])
+
+
+def test_a_gbk_name_cut_at_ten_bytes_is_the_alias_it_begins(jining_profile):
+    """GDAL cuts a GBK .dbf's field names at 10 bytes: 主管部门代码 → 主管部门代 (five
+    characters, a whole one each two bytes: the reader cannot tell it was cut). It is the
+    alias it begins when it begins one attribute's; three characters (a UTF-8 cut) are too
+    few to tell (最大建: 最大建筑高度 or 最大建筑密度?), and so is a name beginning two
+    attributes' aliases."""
+    comps = jining_profile.field_aliases["components"]
+    got = map_fields(["主管部门代", "权属单位名", "养护单位代"], comps)
+    assert got == {"dept_code": "主管部门代", "owner_name": "权属单位名",
+                   "maint_code": "养护单位代"}, got
+    parcels = jining_profile.field_aliases["planning_parcels"]
+    assert "max_density" not in map_fields(["最大建"], parcels)
+    assert map_fields(["最大建筑高"], parcels) == {}  # begins no alias

@@ -84,6 +84,22 @@ def test_a_points_z_beside_its_ground_elevation_is_kept_and_flagged(fresh_db, tm
     assert (r2.inserted, r2.updated, r2.unchanged) == (0, 0, r.loaded), r2.text()
 
 
+def test_points_written_in_3d_with_every_z_0_have_no_z(fresh_db, tmp_path):
+    """A PointZ export with every Z 0 (ArcGIS, Shapefile) is a 2D layer: no point flagged
+    z_differs_from_ground, no Z kept in attrs (each node was, as noise)."""
+    path = tmp_path / "z0.gpkg"
+    lines = _lines(path, [{"管段编号": "P1", "起点号": "K1", "终点号": "K2"}],
+                   [shapely.LineString([(E, N, 0.0), (E + 30, N, 0.0)])])
+    nodes = _nodes(path, ["K1", "K2"], [(E, N, 0.0), (E + 30, N, 0.0)], [40.0, 39.9])
+    r, qa = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=lines, points=nodes,
+                             class_opt="给水", dataset="z0")
+    assert r.rejected == 0, r.text()
+    pts = _points(fresh_db, "z0")
+    assert {k: (g, f, "_geometry_z" in a) for k, (g, f, a, _z) in pts.items()} == {
+        "K1": (40.0, [], False), "K2": (39.9, [], False)}
+    assert not [f for f in qa.findings if f.rule == "z_differs_from_ground"]
+
+
 # -- the ground of a node made at a line end -----------------------------------------------
 def test_a_made_nodes_ground_is_the_pipes_elevation_plus_its_depth(fresh_db, tmp_path):
     """Nodes made at the ends of 3D lines named by node ids: ground = the line's Z + its

@@ -335,6 +335,11 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
     override, strict = mapping.for_kind(section)
     m = match_headers(list(cols), aliases["points"], override, table=path.name, strict=strict)
     g2 = transform_xy(geoms, t)
+    # a 2D layer written in 3D (every Z 0, as ArcGIS and Shapefile exports write PointZ):
+    # no Z, as a line's Z of 0 everywhere is none (topology.end_grounds)
+    present = ~shapely.is_missing(g2)
+    zs = shapely.get_coordinates(g2[present], include_z=True)[:, 2] if present.any() else []
+    flat = len(zs) > 0 and not np.any(np.isfinite(zs) & (zs != 0))
     tname = path.name if not src.layer or src.layer == path.stem else f"{path.name}:{src.layer}"
     out = []
     names = _gis_names(cols)
@@ -371,7 +376,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
             pr.append(("bad_value", "geometry", None, "coordinates are not finite"))
         else:
             p.e, p.n = float(g.x), float(g.y)
-            p.z = float(g.z) if g.has_z and np.isfinite(g.z) else None
+            p.z = float(g.z) if g.has_z and np.isfinite(g.z) and not flat else None
             p.ground = ground if ground is not None else p.z
             if p.z is not None and p.ground is not None and abs(p.z - p.ground) > Z_SAME:
                 # stored at its 地面高程: the Z it was delivered at is kept beside it (QA
