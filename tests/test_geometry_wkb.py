@@ -140,16 +140,16 @@ def test_the_arrow_check_finds_what_the_row_check_finds():
 
 def test_ids_read_by_arrow_are_blank_exactly_where_python_says():
     """Source keys of a reload come from the id column as Arrow read it: an id is blank
-    where ``str.strip()`` leaves nothing (also \\x1f and the ideographic space), kept as
-    delivered otherwise (not stripped)."""
+    where ``str.strip()`` leaves nothing (also \\x1f and the ideographic space), else it is
+    what ``str.strip()`` leaves (" JZ1 " is JZ1: migration 0014)."""
     from loaders.common import _PY_WHITESPACE, source_keys
 
     # the characters Arrow trims are exactly those str.strip() strips
     assert set(_PY_WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
 
     ids = [" ", "\x1f", "\u3000", "", None, " JZ1 ", "JZ2\t", "a\\b", "x\ny", "甲"]
-    want = [None if v is None or v.strip() == "" else f"d:{v}" for v in ids]
-    assert want[:5] == [None] * 5 and want[5] == "d: JZ1 "  # by construction
+    want = [None if v is None or v.strip() == "" else f"d:{v.strip()}" for v in ids]
+    assert want[:5] == [None] * 5 and want[5] == "d:JZ1"  # by construction
     got = source_keys("d", [("编号", pa.array(ids, pa.string()))], None, n=len(ids))
     assert got == want
     assert source_keys("d", [("编号", np.array(ids, dtype=object))], None, n=len(ids)) == want
