@@ -98,6 +98,10 @@ def test_points_written_in_3d_with_every_z_0_have_no_z(fresh_db, tmp_path):
     assert {k: (g, f, "_geometry_z" in a) for k, (g, f, a, _z) in pts.items()} == {
         "K1": (40.0, [], False), "K2": (39.9, [], False)}
     assert not [f for f in qa.findings if f.rule == "z_differs_from_ground"]
+    # its lines too: no Z — flagged no_z (the layer's placeholder Z 0, which a cross-section
+    # interpolates over; unflagged, it read the 0 as the pipe's elevation)
+    (flags, _a, _line), = _segments(fresh_db, "z0").values()
+    assert flags == ["no_z"], flags
 
 
 # -- the ground of a node made at a line end -----------------------------------------------

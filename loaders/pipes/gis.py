@@ -129,7 +129,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
         raise InputError("cannot tell the pipe class of the line layer: pass --class, give "
                          "'class:' in the mapping file or map a class field", path=str(lines))
     has_nodes = "start_no" in m and "end_no" in m
-    lgeoms = transform_xy(geoms, t)
+    lgeoms = _flat_as_2d(transform_xy(geoms, t))
     tname = lines.name if not src.layer or src.layer == lines.stem else f"{lines.name}:{src.layer}"
     segs: list[SegRec] = []
     # the ends' columns only where the ends are read from them (else from the geometry)
@@ -235,6 +235,26 @@ def _one_line(g) -> tuple[Any, tuple[str, str, Any, str] | None]:
     return line, None
 
 
+def _is_flat(geoms: np.ndarray) -> bool:
+    """Whether a layer is 2D written in 3D: Z values, every one 0 (ArcGIS and Shapefile
+    exports write PointZ and PolylineZ so) — no Z, as ``topology.end_grounds`` takes a line's."""
+    present = ~shapely.is_missing(geoms)
+    if not present.any() or not shapely.has_z(geoms[present]).any():
+        return False
+    zs = shapely.get_coordinates(geoms[present], include_z=True)[:, 2]
+    return not np.any(np.isfinite(zs) & (zs != 0))
+
+
+def _flat_as_2d(geoms: np.ndarray) -> np.ndarray:
+    """A line layer 2D written in 3D as 2D: its lines stored without Z and flagged ``no_z``
+    (their Z of 0 read as elevations put every pipe at sea level in a cross-section)."""
+    if _is_flat(geoms):
+        present = ~shapely.is_missing(geoms)
+        geoms = geoms.copy()
+        geoms[present] = shapely.force_2d(geoms[present])
+    return geoms
+
+
 def merge_parts(g) -> tuple[Any, str | None]:
     """A MultiLineString's parts as one LineString, every vertex kept (or why they are not one
     line: separate parts, a branch).
@@ -335,11 +355,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
     override, strict = mapping.for_kind(section)
     m = match_headers(list(cols), aliases["points"], override, table=path.name, strict=strict)
     g2 = transform_xy(geoms, t)
-    # a 2D layer written in 3D (every Z 0, as ArcGIS and Shapefile exports write PointZ):
-    # no Z, as a line's Z of 0 everywhere is none (topology.end_grounds)
-    present = ~shapely.is_missing(g2)
-    zs = shapely.get_coordinates(g2[present], include_z=True)[:, 2] if present.any() else []
-    flat = len(zs) > 0 and not np.any(np.isfinite(zs) & (zs != 0))
+    flat = _is_flat(g2)
     tname = path.name if not src.layer or src.layer == path.stem else f"{path.name}:{src.layer}"
     out = []
     names = _gis_names(cols)
