@@ -104,6 +104,21 @@ def test_points_written_in_3d_with_every_z_0_have_no_z(fresh_db, tmp_path):
     assert flags == ["no_z"], flags
 
 
+def test_a_blank_ground_elevation_takes_the_z_flagged(fresh_db, tmp_path):
+    """A node whose 地面高程 cell is blank in a layer that has the column takes its Z as its
+    ground, flagged ground_from_z (it was taken silently)."""
+    path = tmp_path / "zb.gpkg"
+    lines = _lines(path, [{"管段编号": "P1", "起点号": "K1", "终点号": "K2"}],
+                   [shapely.LineString([(E, N, 38.5), (E + 30, N, 38.4)])])
+    nodes = _nodes(path, ["K1", "K2"], [(E, N, 40.1), (E + 30, N, 40.0)], [None, 40.0])
+    r, _qa = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=lines, points=nodes,
+                              class_opt="给水", dataset="zb")
+    assert r.rejected == 0, r.text()
+    pts = _points(fresh_db, "zb")
+    assert {k: (g, f) for k, (g, f, _a, _z) in pts.items()} == {
+        "K1": (40.1, ["ground_from_z"]), "K2": (40.0, [])}
+
+
 # -- the ground of a node made at a line end -----------------------------------------------
 def test_a_made_nodes_ground_is_the_pipes_elevation_plus_its_depth(fresh_db, tmp_path):
     """Nodes made at the ends of 3D lines named by node ids: ground = the line's Z + its

@@ -394,6 +394,8 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
             p.e, p.n = float(g.x), float(g.y)
             p.z = float(g.z) if g.has_z and np.isfinite(g.z) and not flat else None
             p.ground = ground if ground is not None else p.z
+            # a blank 地面高程 in its column: the Z stands in for it, said so (flagged)
+            p.ground_from_z = ground is None and p.z is not None and "ground_elevation" in m
             if p.z is not None and p.ground is not None and abs(p.z - p.ground) > Z_SAME:
                 # stored at its 地面高程: the Z it was delivered at is kept beside it (QA
                 # flags it beyond its tolerance: z_differs_from_ground)

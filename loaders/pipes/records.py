@@ -151,6 +151,7 @@ class PointRec:
     e: float | None = None  # storage CRS easting / northing, set by the loader
     n: float | None = None
     z: float | None = None  # GIS layers: the point's Z as delivered (ground is 地面高程 if given)
+    ground_from_z: bool = False  # GIS layers: 地面高程 blank in its column, its Z taken instead
     delivered: Any = None  # GIS layers: the geometry as delivered (delivery CRS), for rejects
     problems: list[tuple[str, str, Any, str]] = field(default_factory=list)
     # what the loader adds to the loaded row's attrs (``_geometry_z`` …): none of the

@@ -221,7 +221,8 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
     # a node made at a line end has the ground its line gives there (pipe elevation + depth:
     # topology.end_grounds), else none
     flags = [warning_flags(pf.get(i, [])) + (["no_z"] if p.ground is None else
-                                             ["ground_derived"] if made_node(p) else [])
+                                             ["ground_derived"] if made_node(p) else
+                                             ["ground_from_z"] if p.ground_from_z else [])
              for i, p in ok]
     chunks = points_chunks(
         srid, pts, [p.cls for p in pts],
