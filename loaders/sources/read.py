@@ -439,8 +439,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 rb, text_col = _geometry_text_apart(rb, src.geometry_field, geom_col)
                 names = [n for n in rb.schema.names if n != geom_col and n != text_col]
                 text = rb.column(text_col) if text_col is not None else None
-                if src.driver == "ESRI Shapefile":
-                    _check_text(rb, names, src, row)
+                _check_text(rb, names, src, row)
                 cols = {n: _objects(rb.column(n)) for n in names} if python_values else None
                 attributes = None if python_values else rb.select(names)
                 if geom_col not in rb.schema.names:
@@ -486,8 +485,9 @@ def _geometry_text_apart(rb: pyarrow.RecordBatch, field: str | None, geom_col: s
 
 def _check_text(rb: pyarrow.RecordBatch, names: list[str], src: Source, row: int) -> None:
     """Refuse a batch whose text GDAL passed on as it was but is not UTF-8 — a .dbf read as
-    UTF-8 (``--encoding UTF-8`` over other bytes): Arrow would fail on it wherever it is first
-    converted. Arrow checks a column at ~3 GB/s (~1 ms a 50,000-row name column)."""
+    UTF-8 (``--encoding UTF-8`` over other bytes), a GeoPackage or SQLite file a writer filled
+    with GBK bytes: Arrow would fail on it wherever it is first converted (an internal error).
+    Arrow checks a column at ~3 GB/s (~1 ms a 50,000-row name column)."""
     for name in names:
         col = rb.column(name)
         if not (pyarrow.types.is_string(col.type) or pyarrow.types.is_large_string(col.type)):
@@ -497,9 +497,10 @@ def _check_text(rb: pyarrow.RecordBatch, names: list[str], src: Source, row: int
         except pyarrow.ArrowInvalid:
             values = col.cast(pyarrow.binary()).to_pylist()
             at = next((i for i, v in enumerate(values) if v is not None and not _utf8(v)), 0)
-            raise InputError(f"the text is not {src.encoding or 'UTF-8'}: give the .dbf's "
-                             "encoding with --encoding", path=str(src.path), row=row + at,
-                             field=name) from None
+            hint = "give the .dbf's encoding with --encoding" if src.driver == \
+                "ESRI Shapefile" else "the file's writer stored text in another encoding"
+            raise InputError(f"the text is not {src.encoding or 'UTF-8'}: {hint}",
+                             path=str(src.path), row=row + at, field=name) from None
 
 
 def _utf8(v: bytes) -> bool:
