@@ -145,6 +145,7 @@ class _Uses:
     classes: list[dict]
     conflict: bool  # a code and a name in the field that disagree (商业用地(R2))
     unknown_words: bool = False  # words beside a known code the dictionary has not (现状)
+    generalised: bool = False  # a third-level code read as its parent (070102, R21)
 
 
 def _related(a: dict, b: dict) -> bool:
@@ -169,18 +170,22 @@ def _uses_of(lookup: ClassLookup, v: Any) -> _Uses | None:
     dictionary. A composite value (R2(B1), R2 B1, R2/B1, B1B2) names several uses, the
     first the primary; a code and a name in one value (R2 二类居住用地, 商业用地(R2)): the
     code decides, the name is compared with it."""
-    row = lookup.find(_land_use_key(v))
+    key = _land_use_key(v)
+    row, general = _find_use(lookup, key)
     if row is not None:
-        return _Uses([row], False)
-    if not isinstance(v, str):
+        return _Uses([row], False, generalised=general)
+    if not isinstance(key, str):
         return None
+    v = key
     parts: list[str] = []
     for p in _USE_SEPARATORS.split(half_width(v).strip()):
         if p and lookup.find(p) is None and _GB_RUN.fullmatch(p.casefold()):
             parts += re.findall(r"[a-z]\d{1,2}", p.casefold())
         elif p:
             parts.append(p)
-    rows = [lookup.find(p) for p in parts]
+    found = [_find_use(lookup, p) for p in parts]
+    rows = [r for r, _g in found]
+    generalised = any(g for _r, g in found)
     is_code = [bool(_CODE_LIKE.fullmatch(norm_key(p))) for p in parts]
     # a word the dictionary has not beside a known code (R2(二类居住), B1(现状), M1(保留)):
     # the code decides, the word is flagged; an unknown code, or words alone, are unreadable
@@ -194,7 +199,21 @@ def _uses_of(lookup: ClassLookup, v: Any) -> _Uses | None:
         return _Uses(_distinct(names), False)
     codes = _distinct(codes)
     return _Uses(codes, bool(names) and not (_covered(names, codes) or _covered(codes, names)),
-                 unknown_words)
+                 unknown_words, generalised)
+
+
+def _find_use(lookup: ClassLookup, value: Any) -> tuple[dict | None, bool]:
+    """(the class of a land-use code or name, whether it is a code's parent): a third-level
+    code the dictionary does not list is its parent's class — 070102 (二类城镇住宅用地) is
+    0701, GB 50137's R21 is R2's — flagged ``land_use_code_generalised`` by the caller."""
+    row = lookup.find(value)
+    if row is not None or not isinstance(value, str):
+        return row, False
+    k = norm_key(value)
+    parent = k[:4] if k.isdigit() and len(k) == 6 else \
+        k[:2] if re.fullmatch(r"[a-z]\d\d", k) else None
+    row = lookup.find(parent) if parent else None
+    return row, row is not None
 
 
 def _land_use(classes: _Classes, cols, m, i, flags: list[str]) -> dict | None:
@@ -230,6 +249,8 @@ def _land_use(classes: _Classes, cols, m, i, flags: list[str]) -> dict | None:
         flags.append("land_use_code_unknown")
     elif (len(got) == 2 and got[1][2] is None) or any(u.unknown_words for u in readable):
         flags.append("land_use_name_unknown")
+    if any(u.generalised for u in readable):
+        flags.append("land_use_code_generalised")
     return uses.classes[0]
 
 
@@ -238,7 +259,8 @@ def _land_use_key(v: Any) -> Any:
         return str(v)
     if isinstance(v, (int, np.integer)) or (isinstance(v, float) and float(v).is_integer()):
         s = str(int(v))
-        return s.zfill(4) if len(s) in (3, 4) else s.zfill(2)
+        return s.zfill(6) if len(s) in (5, 6) else s.zfill(4) if len(s) in (3, 4) else \
+            s.zfill(2)
     return v
 
 

@@ -183,7 +183,8 @@ def test_land_use_composite_conflicting_and_unknown_are_flagged(rdb, tmp_path):
             ("L06", None, "商业用地(R2)", "0701", ["land_use_conflict"]),
             ("L07", "R2", "商业用地", "0701", ["land_use_conflict"]),
             ("L08", "M1", "二类居住用地", "1001", ["land_use_conflict"]),
-            ("L09", "B11", "商业用地", "0901", ["land_use_code_unknown"]),
+            ("L09", "B11", "商业用地", "0901", ["land_use_code_generalised"]),  # B11 is B1's
+            ("L24", "Z9", "商业用地", "0901", ["land_use_code_unknown"]),
             ("L10", "R2", "奇怪用地", "0701", ["land_use_name_unknown"]),
             ("L11", "R2(B1)", "商业用地", "0701", ["land_use_mixed"]),  # the name: its B1
             ("L12", "R2", "二类居住用地", "0701", []),
@@ -196,14 +197,17 @@ def test_land_use_composite_conflicting_and_unknown_are_flagged(rdb, tmp_path):
             ("L19", "R2(二类居住)", None, "0701", ["land_use_name_unknown"]),
             ("L20", "B1(现状)", None, "0901", ["land_use_name_unknown"]),
             ("L21", "M1(保留)", None, "1001", ["land_use_name_unknown"]),
+            # a third-level code the dictionary does not list: its parent's class, flagged
+            ("L22", "070102", None, "0701", ["land_use_code_generalised"]),
+            ("L23", "R21", None, "0701", ["land_use_code_generalised"]),
             ("L16", "X9", "奇怪用地", None, None)]
     recs = {"地块编码": [r[0] for r in rows], "用地代码": [r[1] for r in rows],
             "用地性质": [r[2] for r in rows], "容积率": ["2.0"] * len(rows)}
     path = _write(tmp_path / "uses.gpkg", "parcels", recs, _squares(rdb, len(rows), 15, 120))
     r = load_planning(rdb.conninfo, rdb.profile, path, kind="parcels")
-    assert (r.read, r.loaded, r.rejected) == (21, 20, 1)
+    assert (r.read, r.loaded, r.rejected) == (24, 23, 1)
     assert [(n, reason, f) for n, reason, f, _m in _rejects(rdb, r.batch_id)] == [
-        (21, "unknown_class", "用地代码")]
+        (24, "unknown_class", "用地代码")]
     got = {row[0]: row[1:] for row in rdb.rows(
         "SELECT parcel_code, land_use_code, flags, attrs->'用地代码', attrs->'用地性质' "
         "FROM planning_parcels WHERE valid_to IS NULL AND parcel_code LIKE 'L%%'")}
