@@ -254,6 +254,9 @@ def make_columns(profile: CityProfile):
         fams = _families(geoms)
         for i in np.flatnonzero((expected != None) & (expected != "") & (fams != expected)):  # noqa: E711
             flags[i] = flags[i] + ["geometry_unexpected"]
+        if "name" in m:  # a blank 部件名称 shows its subclass's name: said so
+            for i in np.flatnonzero((vals["name"] == None) & (sub["subclass_name"] != None)):  # noqa: E711
+                flags[i] = flags[i] + ["name_from_class"]
         vals["name"] = np.where(vals["name"] == None, sub["subclass_name"], vals["name"])  # noqa: E711
         for c in ("subclass_code", "subclass_name", "major_code", "major_name"):
             vals[c] = sub[c]

@@ -288,3 +288,24 @@ def test_two_class_fields_that_disagree_are_flagged(fresh_db, tmp_path):
     got = fresh_db.rows("SELECT source_key, subclass_code, flags, attrs->>'XLMC' FROM components "
                         "WHERE batch_id = %s ORDER BY source_key", (r.batch_id,))
     assert [g[1:] for g in got] == [("0101", ["class_conflict"], "路灯"), ("0101", [], "上水井盖")]
+
+
+def test_a_blank_name_shows_its_subclass_flagged(fresh_db, tmp_path):
+    """A blank 部件名称 stores the subclass's name (the map shows it), flagged name_from_class;
+    a census without the field gets no flag a row."""
+    _code, x, y = fresh_db.big_cell()
+    pts = [shapely.Point(x + 5, y + 5), shapely.Point(x + 9, y + 5)]
+    gdf = gpd.GeoDataFrame({"BSM": ["N1", "N2"], "部件小类": ["上水井盖"] * 2,
+                            "部件名称": ["一号井盖", None]}, geometry=pts, crs="EPSG:4527")
+    path = tmp_path / "names.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert fresh_db.rows("SELECT name, flags FROM components WHERE batch_id = %s "
+                         "ORDER BY source_key", (r.batch_id,)) == [
+        ("一号井盖", []), ("上水井盖", ["name_from_class"])]
+    path2 = tmp_path / "no_names.gpkg"
+    pyogrio.write_dataframe(gdf.drop(columns=["部件名称"]), path2)
+    r2 = load_components(fresh_db.conninfo, fresh_db.profile, path2, processes=0,
+                         dataset="no_names")
+    assert fresh_db.rows("SELECT DISTINCT name, flags FROM components WHERE batch_id = %s",
+                         (r2.batch_id,)) == [("上水井盖", [])]
