@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
+import shapely
 from psycopg.types.json import Jsonb
 
 from cim.errors import ConfigError
@@ -18,12 +20,18 @@ from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
-from loaders.fields import as_text
+from loaders.fields import ValueProblem, as_text
 from loaders.geometry import ewkb, prepare
 from loaders.sources.read import Batch
 
+# a grid cell less than this share of whose area lies in the district its code names is
+# flagged outside_coded_district (cells are drawn within their districts; an edge's
+# digitising differences stay under it)
+CODED_DISTRICT_SHARE = 0.9
 
-def _coded_converter(layer: LayerDef, length: int, profile: CityProfile):
+
+def _coded_converter(layer: LayerDef, length: int, profile: CityProfile,
+                     district_areas: dict[str, object] | None = None):
     districts = {d.code for d in profile.districts}
     layer_name = layer.name
 
@@ -39,11 +47,21 @@ def _coded_converter(layer: LayerDef, length: int, profile: CityProfile):
         for i in range(len(batch.geometries)):
             row_no = batch.first_row + i
             attrs = row_attrs(cols, i)
-            code = as_text(cols[m["code"]][i]) or ""
+            try:
+                code = as_text(cols[m["code"]][i]) or ""
+            except ValueProblem as exc:
+                rejects.append(reject_record(row_no, "bad_code", str(exc), attrs,
+                                             batch.geometries[i], None, field=m["code"]))
+                continue
             if code.endswith(".0"):
                 code = code[:-2]
-            name = as_text(cols[m["name"]][i]) if "name" in m else None
             key = f"{layer_name}:{code}"
+            try:
+                name = as_text(cols[m["name"]][i]) if "name" in m else None
+            except ValueProblem as exc:
+                rejects.append(reject_record(row_no, "bad_value", f"field {m['name']!r}: {exc}",
+                                             attrs, batch.geometries[i], key, field=m["name"]))
+                continue
             problem = prep.reject[i]
             if problem is None and not (code.isdigit() and len(code) == length):
                 problem = ("bad_code", f"code {code!r} is not {length} digits")
@@ -60,9 +78,17 @@ def _coded_converter(layer: LayerDef, length: int, profile: CityProfile):
             else:
                 vals = {"name": name, "district_code": code[:6], "street_code": code[:9],
                         "community_code": code[:12]}
+            flags = prep.flags[i]
+            area = (district_areas or {}).get(code[:6])
+            if area is not None and prep.geoms[i] is not None:
+                cell = prep.geoms[i]
+                share = shapely.area(shapely.intersection(cell, area)) / max(cell.area, 1e-9)
+                if share < CODED_DISTRICT_SHARE:  # a cell of 370811 drawn in 370826
+                    flags = flags + ["outside_coded_district"]
+                    attrs = {**attrs, "_share_in_coded_district": round(float(share), 4)}
             values = layer_values(layer, vals)
             rows.append(row_no=row_no, source_key=key, row_hash=content_hash(values, wkbs[i]),
-                        attrs=Jsonb(attrs), flags=prep.flags[i], geom=EWKB(wkbs[i]), code=code,
+                        attrs=Jsonb(attrs), flags=flags, geom=EWKB(wkbs[i]), code=code,
                         delivered_wkt=delivered[i], **vals)
         return rows, rejects
 
@@ -86,6 +112,18 @@ def load_grid(conninfo: str, profile: CityProfile, path: str | Path | None = Non
     if path is None:
         raise ConfigError("the profile names no grid file", path=str(profile.path))
     return run_load(conninfo, profile, GRID_CELLS, None,
-                    _coded_converter(GRID_CELLS, 15, profile), path,
+                    _coded_converter(GRID_CELLS, 15, profile, _district_areas(conninfo)), path,
                     aliases=profile.field_aliases.get("grid_cells", {}), dataset="grid_cells",
                     **kw)
+
+
+def _district_areas(conninfo: str) -> dict[str, object]:
+    """The current districts' areas by code (storage CRS), prepared: a grid cell is checked
+    against the district its code names."""
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute("SELECT code, ST_AsBinary(geom) FROM admin_divisions "
+                            "WHERE valid_to IS NULL AND level = 3").fetchall()
+    out = {code: shapely.from_wkb(bytes(w)) for code, w in rows}
+    for g in out.values():
+        shapely.prepare(g)
+    return out

@@ -1,0 +1,58 @@
+"""A grid cell's code names its district (its first six digits); a cell drawn mostly outside
+that district — 370811… lying in 370826, or across the two — is flagged
+outside_coded_district with its share kept in attrs (it loaded without a word). A name too
+long for a text is a reject naming the row and field (an internal error). The cells are
+squares placed by construction against the profile's own district boundaries."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import shapely
+from shapely.geometry import box
+
+from cim.db.engine import drop_database
+from loaders.divisions import load_grid
+from tests.conftest import make_db, server_url
+
+
+def test_cells_outside_their_coded_district_are_flagged(jining_profile, tmp_path):
+    d = make_db("gridcheck", jining_profile, apply_profile=False)
+    try:
+        from loaders.divisions import load_districts
+
+        load_districts(d.conninfo, d.profile, mode="replace")
+        # a point inside each district, well away from its boundary
+        inner = dict(d.rows(
+            "SELECT code, ST_AsText(ST_PointOnSurface(ST_Buffer(geom, -300))) "
+            "FROM admin_divisions WHERE valid_to IS NULL AND level = 3 ORDER BY code"))
+        (a, pa), (b, pb) = list(inner.items())[:2]
+        pa, pb = shapely.from_wkt(pa), shapely.from_wkt(pb)
+
+        def cell(p):
+            return box(p.x - 50, p.y - 50, p.x + 50, p.y + 50)
+
+        cells = {f"{a}001001001": cell(pa),          # in its district
+                 f"{a}001001002": cell(pb),          # coded a, drawn in b
+                 f"{b}001001003": cell(pb)}          # in its district
+        path = tmp_path / "grid.gpkg"
+        gpd.GeoDataFrame({"网格编码": list(cells), "网格名称": ["甲", "乙", "丙"]},
+                         geometry=list(cells.values()),
+                         crs=f"EPSG:{d.profile.srid}").to_file(path, engine="pyogrio")
+        r = load_grid(d.conninfo, d.profile, path, mode="replace")
+        assert (r.read, r.loaded, r.rejected) == (3, 3, 0), r.text()
+        got = {c: (f, s) for c, f, s in d.rows(
+            "SELECT code, flags, (attrs->>'_share_in_coded_district')::float FROM grid_cells "
+            "WHERE valid_to IS NULL")}
+        assert got == {f"{a}001001001": ([], None),
+                       f"{a}001001002": (["outside_coded_district"], 0.0),
+                       f"{b}001001003": ([], None)}, got
+        long = tmp_path / "long.gpkg"
+        gpd.GeoDataFrame({"网格编码": [f"{a}001001009"], "网格名称": ["名" * 1200]},
+                         geometry=[cell(pa)], crs=f"EPSG:{d.profile.srid}").to_file(
+            long, engine="pyogrio")
+        r2 = load_grid(d.conninfo, d.profile, long, mode="append")
+        assert (r2.loaded, r2.rejected) == (0, 1), r2.text()
+        assert d.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s",
+                      (r2.batch_id,)) == [(1, "bad_value", "网格名称")]
+    finally:
+        drop_database(server_url(), d.name)
