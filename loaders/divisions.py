@@ -100,10 +100,18 @@ def load_districts(conninfo: str, profile: CityProfile, path: str | Path | None 
     path = path or profile.boundaries
     if path is None:
         raise ConfigError("the profile names no boundaries file", path=str(profile.path))
-    return run_load(conninfo, profile, ADMIN_DIVISIONS, None,
-                    _coded_converter(ADMIN_DIVISIONS, 6, profile), path,
-                    aliases=profile.field_aliases.get("admin_divisions", {}),
-                    dataset="admin_divisions", **kw)
+    report = run_load(conninfo, profile, ADMIN_DIVISIONS, None,
+                      _coded_converter(ADMIN_DIVISIONS, 6, profile), path,
+                      aliases=profile.field_aliases.get("admin_divisions", {}),
+                      dataset="admin_divisions", **kw)
+    with psycopg.connect(conninfo) as conn:
+        held = {c for c, in conn.execute("SELECT code FROM admin_divisions "
+                                         "WHERE valid_to IS NULL AND level = 3")}
+    missing = sorted(d.code for d in profile.districts if d.code not in held)
+    if missing:  # features there will be outside every district
+        report.notes.append("districts of the profile with no boundary: " + ", ".join(
+            f"{c} {profile.district_name(c)}" for c in missing))
+    return report
 
 
 def load_grid(conninfo: str, profile: CityProfile, path: str | Path | None = None,

@@ -56,3 +56,25 @@ def test_cells_outside_their_coded_district_are_flagged(jining_profile, tmp_path
                       (r2.batch_id,)) == [(1, "bad_value", "网格名称")]
     finally:
         drop_database(server_url(), d.name)
+
+
+def test_a_district_of_the_profile_missing_from_the_boundaries_is_noted(jining_profile,
+                                                                       tmp_path):
+    import pyogrio
+
+    from loaders.divisions import load_districts
+
+    d = make_db("distmissing", jining_profile, apply_profile=False)
+    try:
+        gdf = pyogrio.read_dataframe(jining_profile.boundaries)
+        code_col = next(c for c in gdf.columns if gdf[c].astype(str).str.len().eq(6).all()
+                        and c != "geometry")
+        dropped = str(gdf[code_col].iloc[0])
+        path = tmp_path / "part.gpkg"
+        pyogrio.write_dataframe(gdf.iloc[1:], path)
+        r = load_districts(d.conninfo, d.profile, path, mode="replace")
+        assert any(n.startswith("districts of the profile with no boundary: " + dropped)
+                   for n in r.notes), r.notes
+    finally:
+        drop_database(server_url(), d.name)
+
