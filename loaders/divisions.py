@@ -107,6 +107,16 @@ def load_districts(conninfo: str, profile: CityProfile, path: str | Path | None 
     with psycopg.connect(conninfo) as conn:
         held = {c for c, in conn.execute("SELECT code FROM admin_divisions "
                                          "WHERE valid_to IS NULL AND level = 3")}
+        overlaps = conn.execute(
+            "SELECT a.code, b.code, ST_Area(ST_Intersection(a.geom, b.geom)) FROM "
+            "admin_divisions a JOIN admin_divisions b ON a.code < b.code "
+            "AND ST_Intersects(a.geom, b.geom) WHERE a.valid_to IS NULL AND a.level = 3 "
+            "AND b.valid_to IS NULL AND b.level = 3 "
+            "AND ST_Area(ST_Intersection(a.geom, b.geom)) > 1").fetchall()
+    if overlaps:  # a feature there goes to the lower code
+        report.notes.append("districts overlap (a feature in both goes to the lower code): "
+                            + ", ".join(f"{a} and {b} ({area:,.0f} m²)"
+                                        for a, b, area in overlaps))
     missing = sorted(d.code for d in profile.districts if d.code not in held)
     if missing:  # features there will be outside every district
         report.notes.append("districts of the profile with no boundary: " + ", ".join(

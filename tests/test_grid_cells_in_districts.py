@@ -75,6 +75,15 @@ def test_a_district_of_the_profile_missing_from_the_boundaries_is_noted(jining_p
         r = load_districts(d.conninfo, d.profile, path, mode="replace")
         assert any(n.startswith("districts of the profile with no boundary: " + dropped)
                    for n in r.notes), r.notes
+        assert not any("overlap" in n for n in r.notes), r.notes
+        # the first district grown by 1 km over its neighbours: its overlap is noted
+        grown = gdf.copy()
+        grown.loc[grown.index[0], "geometry"] = grown.geometry.iloc[0].buffer(1000)
+        path2 = tmp_path / "grown.gpkg"
+        pyogrio.write_dataframe(grown, path2)
+        r2 = load_districts(d.conninfo, d.profile, path2, mode="replace")
+        assert any(n.startswith("districts overlap") and dropped in n for n in r2.notes), \
+            r2.notes
     finally:
         drop_database(server_url(), d.name)
 
