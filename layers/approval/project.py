@@ -7,7 +7,15 @@ or from the GeoJSON of the ``approval-check`` process; each is ``{"layer", "row"
 convention (:data:`ROLE_NAMES`; a DXF layer is the entity's ``Layer``). Attributes are read
 by Chinese or English names (:data:`FIELDS`). In a DXF, a building's attributes are a TEXT on
 the building layer inside its outline, ``key=value`` pairs joined by ``;`` (``名称=1号楼;
-地上层数=18;地下层数=2;建筑高度=54;用途=住宅``); a closed polyline is a polygon.
+地上层数=18;地下层数=2;建筑高度=54;用途=住宅``), by an MTEXT's line breaks or by several texts;
+a closed polyline is a polygon. A label ``18F`` or ``18层`` is the floors above ground; ``H=54``
+is the height (``H`` an alias). Numbers are read by :func:`cim.numbers.parse_number`: a height
+or elevation may end in one metre sign (``54m``, ``54 米``), a floor count in one ``F``/``层``;
+any other unit — ``54000mm`` too — is an input problem naming the label, never converted.
+Two labels of one building that disagree (``地上层数=2`` and ``地上层数=30``) are an input
+problem naming both (the same value twice is fine); a label inside a building that is none of
+these (a block ATTRIB's bare ``18``, an unknown key) is named in the project's notes as not
+understood.
 
 Every problem is collected before anything is checked (nothing half-checked): one
 :class:`InputError` lists them all, each naming the file, layer, feature (row) and field.
@@ -17,6 +25,7 @@ Counted floor area (计容建筑面积) is the given one, else floors above grou
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +36,7 @@ from shapely.geometry import Polygon
 
 from cim.crs import CGCS2000_GEOG, detect_gk_from_eastings, epsg_of, parse_crs, transformer
 from cim.errors import InputError
+from cim.numbers import ValueProblem, parse_number
 from cim.text import norm_name
 
 ROLES = ("site", "building", "demolish", "green")
@@ -41,7 +51,7 @@ FIELDS = {
     "name": ("name", "名称", "建筑名称", "楼号", "编号", "id"),
     "floors_above": ("floors_above", "floors", "地上层数", "层数", "地上"),
     "floors_below": ("floors_below", "地下层数", "地下"),
-    "height": ("height", "height_m", "建筑高度", "高度"),
+    "height": ("height", "height_m", "建筑高度", "高度", "H"),
     "use": ("use", "用途", "建筑用途", "使用性质"),
     "counted_area": ("counted_area", "far_area", "计容建筑面积", "计容面积"),
     "ground_elevation": ("ground_elevation", "室外地坪标高", "地面高程"),
@@ -136,32 +146,60 @@ def _attrs(props: dict[str, Any]) -> tuple[dict[str, tuple[str, Any]], str | Non
     return out, text if isinstance(text, str) and text.strip() else None
 
 
-def _text_attrs(text: str) -> dict[str, tuple[str, Any]]:
-    out: dict[str, tuple[str, Any]] = {}
-    for part in text.replace("；", ";").replace("\\P", ";").split(";"):
+_LABEL_SPLIT = re.compile(r"[;；\r\n]|\\P")  # an MTEXT's \\P reaches us as a newline from GDAL
+_FLOORS_LABEL = re.compile(r"\s*[0-9０-９]+\s*(?:[Ff]|层)\s*")  # 18F, 18层: floors above ground
+_FLOOR_SIGN = re.compile(r"(.*?)\s*(?:[Ff]|层)")  # one floor sign after a count
+
+
+def _text_attrs(text: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """A label's attributes as (field, delivered key, value) in order — a key given twice is
+    there twice — and the parts that are not understood (see the module doc)."""
+    out: list[tuple[str, str, str]] = []
+    unread: list[str] = []
+    for part in _LABEL_SPLIT.split(text):
+        part = part.strip()
+        if not part:
+            continue
         if "=" in part or "＝" in part:
             k, _, v = part.replace("＝", "=").partition("=")
             f = _FIELD_OF.get(norm_name(k))
             if f and v.strip():
-                out[f] = (k.strip(), v.strip())
-    return out
+                out.append((f, k.strip(), v.strip()))
+                continue
+        elif _FLOORS_LABEL.fullmatch(part):
+            out.append(("floors_above", part, part))
+            continue
+        unread.append(part)
+    return out, unread
 
 
 def _num(value: Any, name: str, rec: dict, probs: _Problems, integer: bool = False,
-         positive: bool = False) -> float | None:
+         positive: bool = False, metres: bool = False) -> float | None:
+    """``value`` as a number (None and the problem recorded): a text is read by
+    :func:`parse_number` — a metre sign allowed where ``metres``, one floor sign (F, 层) on a
+    whole number, any other unit (``mm``) refused."""
+    kind = "a whole number >= 0" if integer else "a number > 0" if positive else \
+        "a number >= 0"
     try:
         if isinstance(value, bool):
-            raise ValueError
-        v = float(str(value).strip().rstrip("mM米层F").strip()) if isinstance(value, str) \
-            else float(value)
-        if not math.isfinite(v) or v < 0 or (positive and v <= 0):
-            raise ValueError
-        if integer and v != int(v):
-            raise ValueError
+            raise ValueProblem(f"{value!r} is not {kind}")
+        if isinstance(value, str):
+            s = value
+            if integer and (m := _FLOOR_SIGN.fullmatch(value.strip())) is not None:
+                s = m.group(1)
+            v = parse_number(s, metres=metres)
+        else:
+            v = float(value)
+        if not math.isfinite(v) or v < 0 or (positive and v <= 0) or \
+                (integer and v != int(v)):
+            raise ValueProblem(f"{value!r} is not {kind}")
     except (TypeError, ValueError):
-        kind = "a whole number >= 0" if integer else "a number > 0" if positive else \
-            "a number >= 0"
-        probs.add(f"{value!r} is not {kind}", rec["layer"], rec["row"], name)
+        unit = " ending in at most one m or 米" if metres else \
+            " ending in at most one F or 层" if integer else ""
+        why = f"{value!r} is not {kind}{unit}"
+        if isinstance(value, str) and any(u in value for u in ("mm", "cm", "毫米", "厘米")):
+            why += " (a length is read in metres; mm or cm is not converted)"
+        probs.add(why, rec["layer"], rec["row"], name)
         return None
     return int(v) if integer else v
 
@@ -252,7 +290,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
                           rec["row"], "geometry")
                 continue
         if role == "building" and text and g is not None and g.geom_type == "Point":
-            texts.append((g, _text_attrs(text), rec))
+            texts.append((g, text, rec))
             continue
         poly = _polygonal(g)
         if poly is None or poly.is_empty:
@@ -274,15 +312,23 @@ def build_project(records: list[dict], *, source: str, name: str | None,
                                      str(code[1]).strip() if code else None))
         else:
             buildings.append((poly, attrs, rec))
-    for pt, tattrs, rec in texts:
-        hits = [b for b in buildings if b[0].contains(pt)]
+    labels: dict[int, list[tuple[str, str, str, dict, str]]] = {}  # building → its labels' values
+    unread: list[tuple[int, dict, str]] = []
+    for pt, text, rec in texts:
+        hits = [i for i, b in enumerate(buildings) if b[0].contains(pt)]
         if len(hits) != 1:
             probs.add(f"the text lies in {len(hits)} building outlines (needs exactly one)",
                       rec["layer"], rec["row"], "Text")
             continue
-        for k, v in tattrs.items():
-            hits[0][1].setdefault(k, v)
+        tattrs, parts = _text_attrs(text)
+        labels.setdefault(hits[0], []).extend((f, k, v, rec, text) for f, k, v in tattrs)
+        unread.extend((hits[0], rec, p) for p in parts)
+    for i, found in labels.items():
+        _merge_labels(buildings[i], found, probs)
     out_buildings = [_building(poly, attrs, rec, probs) for poly, attrs, rec in buildings]
+    notes = [f"{rec['layer']} feature {rec['row']}: the label {part!r} inside building "
+             f"{_label(buildings[i][1], buildings[i][2])} is not understood (neither key=value "
+             f"with a known key nor 18F/18层), so it was not read" for i, rec, part in unread]
     if not sites:
         probs.add("no site boundary (用地红线): a polygon with role 'site'")
     if not buildings:
@@ -290,7 +336,47 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     probs.raise_if_any()
     return Project(name or source, source, f"EPSG:{src_epsg}" if src_epsg else src_crs.to_wkt(),
                    shapely.union_all(sites),
-                   [b for b in out_buildings if b is not None], demolish, green)
+                   [b for b in out_buildings if b is not None], demolish, green, notes)
+
+
+_NUMERIC = {"floors_above": {"integer": True}, "floors_below": {"integer": True},
+            "height": {"positive": True, "metres": True}, "counted_area": {},
+            "ground_elevation": {"metres": True}}
+
+
+def _comparable(f: str, value: Any) -> Any:
+    """What two labels' values are compared by: the number they are (None: not a number,
+    reported on its own when the building is read), else the stripped text."""
+    if f not in _NUMERIC:
+        return str(value).strip()
+    if f == "ground_elevation":  # may be below 0
+        try:
+            return parse_number(value) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            return None
+    return _num(value, f, {"layer": None, "row": None}, _Problems(""), **_NUMERIC[f])
+
+
+def _merge_labels(building: tuple, found: list[tuple[str, str, str, dict, str]],
+                  probs: _Problems) -> None:
+    """Add the labels' values to a building's attributes; two values of one field that
+    disagree (among the labels, or with the outline's own attribute) are a problem naming
+    both, the same value given twice is fine."""
+    _, attrs, brec = building
+    first: dict[str, tuple[Any, str]] = {}  # field → (comparable value, where it was given)
+    for f, (k, v) in attrs.items():
+        first[f] = (_comparable(f, v), f"the outline's {k}={v}")
+    for f, k, v, rec, text in found:
+        where = f"the text {text!r} (layer {rec['layer']!r}, feature {rec['row']})"
+        if f not in first:
+            first[f] = (_comparable(f, v), where)
+            attrs[f] = (k, v)
+            continue
+        known, known_where = first[f]
+        now = _comparable(f, v)
+        if known is not None and now is not None and known != now:
+            probs.add(f"its labels disagree on {f}: {known_where} and {where} "
+                      "(give one value)", brec["layer"], brec["row"], k)
 
 
 def _label(attrs: dict, rec: dict) -> str:
@@ -306,13 +392,16 @@ def _building(poly, attrs: dict, rec: dict, probs: _Problems) -> Building | None
     b = Building(_label(attrs, rec), rec["layer"], rec["row"], poly,
                  floors_above=get("floors_above", integer=True),
                  floors_below=get("floors_below", integer=True),
-                 height=get("height", positive=True),
+                 height=get("height", positive=True, metres=True),
                  use=str(attrs["use"][1]).strip() if "use" in attrs else None,
                  counted_area_given=get("counted_area"),
                  ground_elevation=None)
     if "ground_elevation" in attrs:
+        v = attrs["ground_elevation"][1]
         try:
-            b.ground_elevation = float(attrs["ground_elevation"][1])
+            b.ground_elevation = parse_number(v) if isinstance(v, str) else float(v)
+            if not math.isfinite(b.ground_elevation):
+                raise ValueError
         except (TypeError, ValueError):
             probs.add(f"{attrs['ground_elevation'][1]!r} is not a number", rec["layer"],
                       rec["row"], attrs["ground_elevation"][0])
