@@ -150,6 +150,11 @@ def test_labels_not_understood_are_named_in_the_notes(adb, tmp_path):
     assert notes.count("not understood") == 3 and "3号楼" in notes
     res = check(adb.conninfo, p, adb.profile)[0]
     assert res["project"]["notes"] == p.notes
+    # and the report staff file says so too
+    from layers.approval.report import render_html
+
+    page = render_html(res, None)
+    assert "Reading notes" in page and "&#x27;备注=示意&#x27;" in page
 
 
 @pytest.mark.parametrize("label, field, value", [

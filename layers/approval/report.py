@@ -71,6 +71,9 @@ def render_html(result: dict[str, Any], png: bytes | None) -> str:
                    f"<td>{_v(b['height'])}</td><td>{_v(b['use'])}</td>"
                    f"<td>{_v(b['counted_area_m2'])} ({_v(b['counted_area_from'])})</td></tr>")
     out.append("</table>")
+    if p.get("notes"):  # what the project file held that the check read otherwise or not at all
+        out.append("<h2>读取说明 Reading notes</h2><ul>"
+                   + "".join(f"<li>{escape(str(n))}</li>" for n in p["notes"]) + "</ul>")
     if png:
         out.append("<h2>位置图 Map</h2><img class='map' alt='map' src='data:image/png;base64,"
                    + base64.b64encode(png).decode() + "'>")
