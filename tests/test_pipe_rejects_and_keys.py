@@ -381,10 +381,10 @@ def test_a_valve_on_a_rejected_pipe_goes_with_it(fresh_db, tmp_path):
                                                         [(e + 20, n + 3, 38),
                                                          (e + 30, n + 3, 38)]])],
                      crs="EPSG:4527").to_file(path, layer="pipes", engine="pyogrio")
-    gpd.GeoDataFrame({"编号": ["V1", "V2", "V3"], "所在管段": ["G1", "G2", None],
-                      "附属物": ["阀门"] * 3},
+    gpd.GeoDataFrame({"编号": ["V1", "V2", "V3", "V4"], "所在管段": ["G1", "G2", None, "G9"],
+                      "附属物": ["阀门"] * 4},
                      geometry=[shapely.Point(e + 5, n, 40), shapely.Point(e + 5, n + 3, 40),
-                               shapely.Point(e + 25, n + 1, 40)],
+                               shapely.Point(e + 25, n + 1, 40), shapely.Point(e + 15, n, 40)],
                      crs="EPSG:4527").to_file(path, layer="valves", engine="pyogrio")
     mapping = tmp_path / "m.yaml"
     mapping.write_text("valves: {point_no: 编号, segment_id: 所在管段, appurtenance: 附属物}\n",
@@ -402,5 +402,7 @@ def test_a_valve_on_a_rejected_pipe_goes_with_it(fresh_db, tmp_path):
     got = dict(fresh_db.rows("SELECT v.point_no, s.source_key || ' ' || array_to_string("
                              "v.flags, ',') FROM pipe_points v JOIN pipe_segments s ON "
                              "s.code = v.segment_code WHERE v.valid_to IS NULL"))
-    assert got == {"V1": "v:JS:G1 ", "V3": "v:JS:G1 attached_nearest"}, got
-    assert r.appurtenances["attached_by_id"] == 1 and r.appurtenances["attached_nearest"] == 1
+    # V4 names a pipe no line has (G9): attached to the nearest, and said so
+    assert got == {"V1": "v:JS:G1 ", "V3": "v:JS:G1 attached_nearest",
+                   "V4": "v:JS:G1 attached_nearest,named_pipe_unknown"}, got
+    assert r.appurtenances["attached_by_id"] == 1 and r.appurtenances["attached_nearest"] == 2

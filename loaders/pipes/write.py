@@ -409,6 +409,8 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
                 column_name(columns, p, "segment_id")))
             continue
         cls = p.cls
+        if seg is None and p.segment_id:  # a pipe id no line of the delivery has (a typo?)
+            flags.append("named_pipe_unknown")
         if seg is not None:
             by_id += 1
         elif tree is not None:
