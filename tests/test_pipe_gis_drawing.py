@@ -285,3 +285,21 @@ def test_a_line_of_no_length_is_too_short_however_it_is_written(fresh_db, tmp_pa
                                                   "P3": ("length_under_min", "geometry")}
     assert all("0 m long" in v[2] for v in rej.values())
     assert r.loaded == 3  # P1 and its two ends
+
+
+def test_gis_heights_that_disagree_with_the_ground_are_told(fresh_db, tmp_path):
+    """起点埋深 2.0 + 起点高程 38.0 = 40.0 at a node whose 地面高程 is 40.0: nothing; at the
+    other end 1.0 + 38.0 against 40.0 (1 m off): the segment loads, flagged heights_disagree
+    (the survey tables' elevation_mismatch rejects; a GIS layer's heights are told)."""
+    path = tmp_path / "h.gpkg"
+    lines = _lines(path, [{"管段编号": "P1", "起点号": "K1", "终点号": "K2", "起点埋深": 2.0,
+                           "终点埋深": 1.0, "起点高程": 38.0, "终点高程": 38.0}],
+                   [shapely.LineString([(E, N, 38.0), (E + 30, N, 38.0)])])
+    nodes = _nodes(path, ["K1", "K2"], [(E, N, 40.0), (E + 30, N, 40.0)], [40.0, 40.0])
+    r, qa = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=lines, points=nodes,
+                             class_opt="给水", dataset="h")
+    assert r.rejected == 0, r.text()
+    (flags, _a, _l), = _segments(fresh_db, "h").values()
+    assert flags == ["heights_disagree"], flags
+    (f,) = [f for f in qa.findings if f.rule == "heights_disagree"]
+    assert f.severity == "warning" and "K2" in f.message_en and "1" in f.message_en

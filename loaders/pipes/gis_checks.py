@@ -22,6 +22,12 @@ from loaders.pipes.records import PointRec, SegRec, column_name
 from loaders.pipes.rejects import end_field, ends_field
 
 GIS_RULES: list[dict[str, Any]] = [
+    {"id": "heights_disagree", "severity": "warning", "applies_to": ["segments"],
+     "message_zh": "管段 {segment} {end}点 {point}：地面高程 {ground} ≠ 埋深 {depth} + 管线高程 "
+                   "{elevation}（差 {value} m，限差 {limit} m）",
+     "message_en": "segment {segment}, {end_en} point {point}: ground elevation {ground} ≠ "
+                   "depth {depth} + pipe elevation {elevation} (off by {value} m, tolerance "
+                   "{limit} m)"},
     {"id": "drawn_reversed", "severity": "warning", "applies_to": ["segments"],
      "message_zh": "管段 {segment} 自终点 {end_point} 画向起点 {start_point}（与其起止点号相反），"
                    "已按起点→终点存储",

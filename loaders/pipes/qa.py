@@ -329,6 +329,17 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
                 add("length_under_min", "segments", s, i, s.ids, "geometry", segment=s.label,
                     value=s.length, limit=R.get("length_under_min", "min_length"))
                 seg_error.add(i)
+                continue
+            # a GIS network's depths and pipe elevations against its nodes' 地面高程: told,
+            # not rejected (a GIS layer's heights are often maintained apart from its nodes)
+            for which, zh, p in (("start", "起", ps), ("end", "终", pe)):
+                d = s.start_depth if which == "start" else s.end_depth
+                el = s.start_elevation if which == "start" else s.end_elevation
+                if d is not None and el is not None and p.ground is not None and \
+                        abs(p.ground - d - el) > tol_el + 1e-9:
+                    add("heights_disagree", "segments", s, i, s.ids, segment=s.label, end=zh,
+                        end_en=which, point=p.point_no, ground=p.ground, depth=d,
+                        elevation=el, value=abs(p.ground - d - el), limit=tol_el)
             continue
         height_error = False
         for which, zh, p in (("start", "起", ps), ("end", "终", pe)):
