@@ -222,7 +222,10 @@ class SegRec:
     def label(self) -> str:
         if self.source_id and not (self.start_no and self.end_no):
             return self.source_id
-        return f"{self.start_no or '?'}-{self.end_no or '?'}"
+        ends = f"{self.start_no or '?'}-{self.end_no or '?'}"
+        if self.source_id and (self.start_no or "").startswith("N@"):
+            return f"{self.source_id} ({ends})"  # ends made by snapping: the delivered id first
+        return ends
 
     @property
     def ids(self) -> list[str]:
