@@ -55,19 +55,25 @@ class CityProfile:
         """Rows of a CSV dictionary (the city's override, else the platform default)."""
         return read_csv_dictionary(self.dictionary_path(name))
 
+    def yaml_dictionary(self, name: str, what: str) -> dict[str, Any]:
+        """A YAML dictionary's top-level mapping (the city's override, else the platform
+        default); ConfigError naming the file and ``what`` it holds otherwise."""
+        path = self.dictionary_path(name, ".yaml")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read {what}: {exc}", path=str(path)) from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{what} must be a mapping", path=str(path))
+        return data
+
     @cached_property
     def field_aliases(self) -> dict[str, FieldAliases]:
         """Per layer section: {attribute: source field names}, with the units its attributes
         are read in (``field_units.yaml``) riding along as ``.units`` / ``.spellings``."""
-        path = self.dictionary_path("field_aliases", ".yaml")
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-        upath = self.dictionary_path("field_units", ".yaml")
-        try:
-            with open(upath, encoding="utf-8") as fh:
-                units = yaml.safe_load(fh) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read the field units: {exc}", path=str(upath)) from exc
+        data = self.yaml_dictionary("field_aliases", "the field aliases")
+        units = self.yaml_dictionary("field_units", "the field units")
         def spelled(key: str) -> dict[str, str]:
             return {norm_key(s): str(unit) for unit, names in (units.get(key) or {}).items()
                     for s in names or []}

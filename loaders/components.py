@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-import yaml
 
 from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
@@ -61,12 +60,7 @@ class ComponentDictionary:
             for k in [row["code"], row["name"], *(row.get("aliases") or "").split("|")]:
                 if k:
                     self.by_key.setdefault(_norm(k), row)
-        path = profile.dictionary_path("component_values", ".yaml")
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read the component values: {exc}", path=str(path)) from exc
+        data = profile.yaml_dictionary("component_values", "the component values")
         self.values: dict[str, dict[str, str]] = {}
         for field, table in data.items():
             lookup = {}

@@ -18,6 +18,7 @@ from cim.profile import CityProfile
 from loaders.common import content_hash, delivered_wkts, reject_record, row_attrs
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
+from loaders.engine.places import current_districts
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.fields import ValueProblem, as_text
@@ -136,12 +137,9 @@ def load_grid(conninfo: str, profile: CityProfile, path: str | Path | None = Non
 
 
 def _district_areas(conninfo: str) -> dict[str, object]:
-    """The current districts' areas by code (storage CRS), prepared: a grid cell is checked
-    against the district its code names."""
+    """The current districts' areas by code, prepared: a grid cell is checked against the
+    district its code names."""
     with psycopg.connect(conninfo) as conn:
-        rows = conn.execute("SELECT code, ST_AsBinary(geom) FROM admin_divisions "
-                            "WHERE valid_to IS NULL AND level = 3").fetchall()
-    out = {code: shapely.from_wkb(bytes(w)) for code, w in rows}
-    for g in out.values():
-        shapely.prepare(g)
-    return out
+        codes, geoms = current_districts(conn)
+    shapely.prepare(geoms)
+    return dict(zip(codes, geoms))

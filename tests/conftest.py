@@ -7,6 +7,8 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +117,20 @@ def make_db(suffix: str, profile: CityProfile, apply_profile: bool = True) -> Te
         if profile.grid:
             load_grid(db.conninfo, profile, mode="replace")
     return db
+
+
+@contextmanager
+def scratch_db(suffix: str, profile: CityProfile, apply_profile: bool = True
+               ) -> Iterator[TestDB]:
+    """A database of a test's own (:func:`make_db`), dropped when the block ends; the big grid
+    cell's code and corner as ``cell``, ``x0``, ``y0`` where the profile was applied."""
+    d = make_db(suffix, profile, apply_profile)
+    try:
+        if apply_profile:
+            d.cell, d.x0, d.y0 = d.big_cell()
+        yield d
+    finally:
+        drop_database(server_url(), d.name)
 
 
 @pytest.fixture(scope="session")

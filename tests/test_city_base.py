@@ -16,19 +16,15 @@ from cim.coding.scheme import decode
 from loaders.buildings import load_buildings
 from loaders.city_base import load_base
 from loaders.population import load_population
-from tests.conftest import make_db, run_cli, server_url
+from tests.conftest import run_cli, scratch_db
 
 CRS = "EPSG:4527"
 
 
 @pytest.fixture(scope="module")
 def bdb(jining_profile):
-    from cim.db.engine import drop_database
-
-    d = make_db("base", jining_profile)
-    d.cell, d.x0, d.y0 = d.big_cell()
-    yield d
-    drop_database(server_url(), d.name)
+    with scratch_db("base", jining_profile) as d:
+        yield d
 
 
 def write(tmp_path, name, recs, geoms, crs=CRS):

@@ -10,14 +10,12 @@ import geopandas as gpd
 import shapely
 from shapely.geometry import box
 
-from cim.db.engine import drop_database
 from loaders.divisions import load_grid
-from tests.conftest import make_db, server_url
+from tests.conftest import scratch_db
 
 
 def test_cells_outside_their_coded_district_are_flagged(jining_profile, tmp_path):
-    d = make_db("gridcheck", jining_profile, apply_profile=False)
-    try:
+    with scratch_db("gridcheck", jining_profile, apply_profile=False) as d:
         from loaders.divisions import load_districts
 
         load_districts(d.conninfo, d.profile, mode="replace")
@@ -54,8 +52,6 @@ def test_cells_outside_their_coded_district_are_flagged(jining_profile, tmp_path
         assert (r2.loaded, r2.rejected) == (0, 1), r2.text()
         assert d.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s",
                       (r2.batch_id,)) == [(1, "bad_value", "网格名称")]
-    finally:
-        drop_database(server_url(), d.name)
 
 
 def test_a_district_of_the_profile_missing_from_the_boundaries_is_noted(jining_profile,
@@ -64,8 +60,7 @@ def test_a_district_of_the_profile_missing_from_the_boundaries_is_noted(jining_p
 
     from loaders.divisions import load_districts
 
-    d = make_db("distmissing", jining_profile, apply_profile=False)
-    try:
+    with scratch_db("distmissing", jining_profile, apply_profile=False) as d:
         gdf = pyogrio.read_dataframe(jining_profile.boundaries)
         code_col = next(c for c in gdf.columns if gdf[c].astype(str).str.len().eq(6).all()
                         and c != "geometry")
@@ -84,6 +79,4 @@ def test_a_district_of_the_profile_missing_from_the_boundaries_is_noted(jining_p
         r2 = load_districts(d.conninfo, d.profile, path2, mode="replace")
         assert any(n.startswith("districts overlap") and dropped in n for n in r2.notes), \
             r2.notes
-    finally:
-        drop_database(server_url(), d.name)
 

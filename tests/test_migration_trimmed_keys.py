@@ -8,15 +8,13 @@ from __future__ import annotations
 import geopandas as gpd
 from shapely.geometry import box
 
-from cim.db.engine import drop_database
 from cim.db.migrate import downgrade, upgrade
 from loaders.buildings import load_buildings
-from tests.conftest import make_db, server_url
+from tests.conftest import scratch_db
 
 
 def test_padded_keys_are_trimmed_and_the_next_load_finds_them(jining_profile, tmp_path):
-    d = make_db("trimkeys", jining_profile)
-    try:
+    with scratch_db("trimkeys", jining_profile) as d:
         _code, x, y = d.big_cell()
         path = tmp_path / "pd.gpkg"
         ids = ["PD-01", "PD-02", "C1", "C1x"]
@@ -43,5 +41,3 @@ def test_padded_keys_are_trimmed_and_the_next_load_finds_them(jining_profile, tm
                           "AND source_key IN ('pd:PD-01', 'pd:PD-02')"))
         assert got == {"pd:PD-01": codes["pd:PD-01"], "pd:PD-02": codes["pd:PD-02"]}
         assert r2.unchanged >= 3, r2.text()
-    finally:
-        drop_database(server_url(), d.name)

@@ -16,7 +16,7 @@ from loaders import planning_values as pv
 from loaders.city_base import load_base
 from loaders.fields import ValueProblem
 from loaders.planning import load_planning
-from tests.conftest import make_db, server_url
+from tests.conftest import scratch_db
 
 CRS = "EPSG:4527"
 
@@ -126,12 +126,8 @@ def test_declared_areas_with_their_units():
 
 @pytest.fixture(scope="module")
 def rdb(jining_profile):
-    from cim.db.engine import drop_database
-
-    d = make_db("planread", jining_profile)
-    d.cell, d.x0, d.y0 = d.big_cell()
-    yield d
-    drop_database(server_url(), d.name)
+    with scratch_db("planread", jining_profile) as d:
+        yield d
 
 
 def _write(path, layer, recs, geoms, **kw):

@@ -286,15 +286,22 @@ def fetch_areas(conn: psycopg.Connection, layer: LayerDef) -> Areas:
         raise DatabaseError("no district boundaries in the database: run "
                             "`cim profile apply` to load the profile's boundaries first")
 
-    def read(query: str) -> tuple[list[str], np.ndarray, list[str]]:
-        rows = conn.execute(query).fetchall()
-        return [r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows]) \
-            if rows else np.array([], dtype=object), [r[2] for r in rows]
-
-    dc, dg, _ = read("SELECT code, ST_AsBinary(geom), code FROM admin_divisions WHERE valid_to "
-                     "IS NULL AND level = 3 ORDER BY code COLLATE \"C\"") \
-        if layer.assign_district else ([], np.array([], dtype=object), [])
-    gc, gg, gd = read("SELECT code, ST_AsBinary(geom), district_code FROM grid_cells WHERE "
-                      "valid_to IS NULL ORDER BY code COLLATE \"C\"") if layer.assign_grid \
-        else ([], np.array([], dtype=object), [])
+    dc, dg = current_districts(conn) if layer.assign_district \
+        else ([], np.array([], dtype=object))
+    gc, gg, gd = _read(conn, "SELECT code, ST_AsBinary(geom), district_code FROM grid_cells "
+                       "WHERE valid_to IS NULL ORDER BY code COLLATE \"C\"") \
+        if layer.assign_grid else ([], np.array([], dtype=object), [])
     return Areas(district_codes=dc, districts=dg, grid_codes=gc, grid=gg, grid_districts=gd)
+
+
+def current_districts(conn: psycopg.Connection) -> tuple[list[str], np.ndarray]:
+    """The current districts' codes and areas (storage CRS), sorted by code."""
+    codes, geoms, _ = _read(conn, "SELECT code, ST_AsBinary(geom), code FROM admin_divisions "
+                            "WHERE valid_to IS NULL AND level = 3 ORDER BY code COLLATE \"C\"")
+    return codes, geoms
+
+
+def _read(conn: psycopg.Connection, query: str) -> tuple[list[str], np.ndarray, list[str]]:
+    rows = conn.execute(query).fetchall()
+    return [r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows]) \
+        if rows else np.array([], dtype=object), [r[2] for r in rows]
