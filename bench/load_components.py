@@ -136,7 +136,7 @@ def convert_only(path: Path, profile) -> dict[str, float]:
     from cim import crs as cimcrs
     from loaders.components import make_columns
     from loaders.engine.pipeline import LoadContext
-    from loaders.fields import map_fields
+    from loaders.field_names import map_fields
     from loaders.sources.read import iter_batches, open_source
 
     src = open_source(path, None, None)

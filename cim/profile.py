@@ -96,7 +96,7 @@ class FieldAliases(dict):
     """{attribute: source field names} of one layer section, and the unit each attribute is
     read in (``units``: attribute → unit; ``spellings``: a unit's spelling, as
     :func:`cim.text.norm_key` gives it → unit), so that a header naming another unit is
-    refused where the fields are matched (:func:`loaders.fields.match_fields`)."""
+    refused where the fields are matched (:func:`loaders.field_names.match_fields`)."""
 
     def __init__(self, names: dict[str, list[str]], *, units: dict[str, str] | None = None,
                  spellings: dict[str, str] | None = None,

@@ -29,8 +29,8 @@ from loaders.engine.direct import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
+from loaders.field_names import all_matches
 from loaders.fields import (
-    all_matches,
     arrow_texts,
     beyond_year,
     distinct,

@@ -48,7 +48,8 @@ from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
-from loaders.fields import ValueProblem, all_matches, as_float, as_int, as_text, is_blank
+from loaders.field_names import all_matches
+from loaders.fields import ValueProblem, as_float, as_int, as_text, is_blank
 from loaders.geometry import ewkb, prepare
 from loaders.planning_values import header_unit, parse_area
 from loaders.sources.read import Batch
@@ -237,7 +238,7 @@ def _type_from_name(profile: CityProfile, kind: Kind, path: Path,
 def load_base(conninfo: str, profile: CityProfile, kind_name: str, path: str | Path,
               **kw) -> LoadReport:
     """Load one source of roads, green spaces or facilities (``kind_name``)."""
-    from loaders.fields import map_fields
+    from loaders.field_names import map_fields
     from loaders.sources.read import open_source
 
     path = Path(path)

@@ -71,7 +71,7 @@ def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_
     conninfo = c.conninfo()
     early = _early_keys(conninfo, "buildings", path, dataset)
     from loaders.buildings import load_buildings
-    from loaders.fields import read_mapping_file
+    from loaders.field_names import read_mapping_file
 
     imports_settled()
 
@@ -190,7 +190,7 @@ def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
     conninfo = c.conninfo()
     early = _early_keys(conninfo, "components", path, dataset)
     from loaders.components import load_components
-    from loaders.fields import read_mapping_file
+    from loaders.field_names import read_mapping_file
 
     imports_settled()
 
@@ -213,7 +213,7 @@ def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_l
                       mapping, as_json, quiet, kind) -> None:
     """Load planning controls: 控规地块 (parcels), 控制线 (control_lines: 道路红线 绿线 蓝线 紫线
     黄线, areas or lines) or 限高区 (height_zones)."""
-    from loaders.fields import read_mapping_file
+    from loaders.field_names import read_mapping_file
     from loaders.planning import load_planning
 
     imports_settled()
@@ -232,7 +232,7 @@ def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_l
 def _load_base(c: Ctx, kind: str, path: Path, crs, district, mode, dataset, source_layer,
                encoding, mapping, as_json, quiet) -> None:
     from loaders.city_base import load_base
-    from loaders.fields import read_mapping_file
+    from loaders.field_names import read_mapping_file
 
     imports_settled()
 
@@ -281,7 +281,7 @@ def load_population_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
                         encoding, mapping, as_json, quiet, year) -> None:
     """Load residents (常住人口) per residential building (建筑编码) or per grid cell (网格编码);
     the buildings or grid cells must be loaded first."""
-    from loaders.fields import read_mapping_file
+    from loaders.field_names import read_mapping_file
     from loaders.population import load_population
 
     imports_settled()
@@ -311,7 +311,7 @@ def load_population_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
 def load_sensors_cmd(c: Ctx, path: Path, crs, mode, encoding, mapping, as_json, quiet) -> None:
     """Load the sensor registry (设备编号 监测类型 监测对象编码 X Y …, CSV/Excel/GeoPackage);
     the watched assets must be loaded first."""
-    from loaders.fields import read_mapping_file
+    from loaders.field_names import read_mapping_file
     from loaders.sensors import load_sensors
 
     imports_settled()

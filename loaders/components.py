@@ -27,7 +27,8 @@ from loaders.engine.direct import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
-from loaders.fields import all_matches, as_date, distinct, is_blank, mapped, texts
+from loaders.field_names import all_matches
+from loaders.fields import as_date, distinct, is_blank, mapped, texts
 from loaders.geometry import collection_family, ewkb, points_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch

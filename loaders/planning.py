@@ -44,7 +44,8 @@ from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
-from loaders.fields import ValueProblem, all_matches, as_text, is_blank, map_fields
+from loaders.field_names import all_matches, map_fields
+from loaders.fields import ValueProblem, as_text, is_blank
 from loaders.geometry import collection_family, ewkb, prepare
 from loaders.sources.read import Batch, iter_batches, open_source
 

@@ -33,7 +33,8 @@ from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
-from loaders.fields import ValueProblem, as_int, as_year, is_blank, map_fields
+from loaders.field_names import map_fields
+from loaders.fields import ValueProblem, as_int, as_year, is_blank
 from loaders.geometry import transform_xy
 from loaders.sources.read import Batch, open_source
 

@@ -11,7 +11,7 @@ from shapely.geometry import box
 from cim.errors import InputError
 from cim.profile import FieldAliases
 from loaders.buildings import load_buildings
-from loaders.fields import header_unit, map_fields, match_fields
+from loaders.field_names import header_unit, map_fields, match_fields
 
 SPELL = {"m": "m", "米": "m", "cm": "cm", "mm": "mm", "层": "storeys"}
 PARCELS = FieldAliases({"max_far": ["容积率", "容积率上限"], "max_height": ["限高"],

@@ -102,7 +102,7 @@ def _context(conninfo: str, profile: CityProfile, src: Source, report: LoadRepor
              options: dict[str, Any] | None) -> tuple[LoadContext, int | None]:
     """CRS (given, the file's or detected), field mapping and the area check: the load's
     context, and the EPSG code of the source CRS (None if it has none)."""
-    from loaders.fields import map_fields
+    from loaders.field_names import map_fields
 
     srid = profile.srid
     source_crs, notes = resolve_source_crs(src, crs, first, srid)

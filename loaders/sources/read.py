@@ -18,7 +18,6 @@ other exception is a bug and is left to propagate with its traceback.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,12 @@ import pyproj
 import shapely
 
 from cim.errors import InputError
+from loaders.sources.csv_geometry import (
+    CSV_SUFFIXES,
+    csv_geometry_options,
+    geometry_text_apart,
+    geometry_text_field,
+)
 from loaders.sources.dbf import detect_dbf_encoding
 from loaders.sources.precheck import precheck
 from loaders.sources.wkb import faces_wkb, remember_straightened, straightened_rows
@@ -375,22 +380,13 @@ def open_source(path: str | Path, layer: str | None = None,
         if note:
             notes.append(note)
     fields = [str(f) for f in info.get("fields", [])]
-    geometry_field = _geometry_text_field(fields, opts) if driver == "CSV" else None
+    geometry_field = geometry_text_field(fields, opts) if driver == "CSV" else None
     return Source(path=path, layer=layer, driver=driver, crs=crs,
                   encoding=encoding, fields=[f for f in fields if f != geometry_field],
                   feature_count=feature_count,
                   geometry_type=info.get("geometry_type"), notes=notes, open_options=opts,
                   read_path=read_path if read_path != path else None,
                   geometry_field=geometry_field)
-
-
-def _geometry_text_field(fields: list[str], opts: dict[str, str]) -> str | None:
-    """The field a CSV's geometry is read from, kept as text (``KEEP_GEOM_COLUMNS=YES``):
-    the first whose name is one of ``GEOM_POSSIBLE_NAMES`` (case aside)."""
-    if opts.get("KEEP_GEOM_COLUMNS", "YES").upper() != "YES":
-        return None
-    names = {n.strip().lower() for n in opts.get("GEOM_POSSIBLE_NAMES", "WKT").split(",")}
-    return next((f for f in fields if f.lower() in names), None)
 
 
 def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str | None,
@@ -436,7 +432,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                     yield None
                     row += rb.num_rows
                     continue
-                rb, text_col = _geometry_text_apart(rb, src.geometry_field, geom_col)
+                rb, text_col = geometry_text_apart(rb, src.geometry_field, geom_col)
                 names = [n for n in rb.schema.names if n != geom_col and n != text_col]
                 text = rb.column(text_col) if text_col is not None else None
                 _check_text(rb, names, src, row)
@@ -460,27 +456,6 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
                          path=str(src.path), row=row) from exc
-
-
-# what a CSV's geometry text is called in a batch where GDAL gave the geometry its column's
-# name (a column named geometry: two fields of one name, which Arrow cannot tell apart)
-GEOMETRY_TEXT = "cim:geometry_text"
-
-
-def _geometry_text_apart(rb: pyarrow.RecordBatch, field: str | None, geom_col: str
-                         ) -> tuple[pyarrow.RecordBatch, str | None]:
-    """(the batch, the name of the CSV geometry column's text in it; None: no such text)."""
-    if field is None or field not in rb.schema.names:
-        return rb, None
-    if field != geom_col:
-        return rb, field
-    at = next((i for i, f in enumerate(rb.schema)
-               if f.name == field and (pyarrow.types.is_string(f.type)
-                                       or pyarrow.types.is_large_string(f.type))), None)
-    if at is None:
-        return rb, None
-    return pyarrow.RecordBatch.from_arrays(rb.columns, schema=rb.schema.set(
-        at, rb.schema.field(at).with_name(GEOMETRY_TEXT))), GEOMETRY_TEXT
 
 
 def _check_text(rb: pyarrow.RecordBatch, names: list[str], src: Source, row: int) -> None:
@@ -612,65 +587,6 @@ def gdal_source(path: Path, open_options: dict[str, str] | None = None
         opts.pop("IMMUTABLE", None)
         return tmp / path.name, opts
     return path, opts
-
-
-CSV_SUFFIXES = (".csv", ".tsv")
-# a CSV's footprint as WKT in a column of one of these names (case aside), in this order
-CSV_GEOMETRY_NAMES = ("WKT", "geometry", "geom", "the_geom", "wkt_geom", "shape")
-# names that say the column is the geometry whatever its first values hold; a geom or shape
-# column is one only when its values are WKT (a cover's shape 圆形, a material 铸铁 are not)
-_GEOMETRY_BY_NAME = ("wkt", "wkt_geom", "geometry", "the_geom")
-CSV_SAMPLE_ROWS = 1000  # the first rows whose values tell a geometry column
-# the start of a WKT (or EWKT) geometry: its type, then its coordinates' bracket or EMPTY —
-# also where the rest is malformed (POINT (1 2 is a geometry GDAL cannot read, not a shape)
-_WKT_START = re.compile(
-    r"\s*(?:SRID=\d+\s*;\s*)?(?:POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|"
-    r"MULTIPOLYGON|GEOMETRYCOLLECTION|CIRCULARSTRING|COMPOUNDCURVE|CURVEPOLYGON|MULTICURVE|"
-    r"MULTISURFACE|TRIANGLE|TIN|POLYHEDRALSURFACE)\s*(?:ZM|Z|M)?\s*(?:\(|EMPTY\b)",
-    re.IGNORECASE)
-
-
-def csv_geometry_options(path: Path, open_options: dict[str, str] | None = None
-                         ) -> dict[str, str]:
-    """GDAL open options for a CSV: its geometry is the WKT in the one column
-    :func:`csv_geometry_column` chooses (``GEOM_POSSIBLE_NAMES``), read with its text kept
-    (``KEEP_GEOM_COLUMNS=YES``): the reader leaves the text out of the attributes but keeps
-    it for the rows GDAL reads no geometry from (:meth:`Batch.unread_geometries`). Any other
-    column keeps its text, whatever its name: given a list of names and
-    ``KEEP_GEOM_COLUMNS=NO``, GDAL took a column named shape or geom (a cover's 圆形, 铸铁)
-    as a second geometry, failed to parse it and dropped its values. ``open_options`` naming
-    ``GEOM_POSSIBLE_NAMES`` (the caller names the column) are taken as they are."""
-    given = dict(open_options or {})
-    if "GEOM_POSSIBLE_NAMES" in given:
-        return {"KEEP_GEOM_COLUMNS": "YES", **given}
-    given.pop("KEEP_GEOM_COLUMNS", None)
-    column = csv_geometry_column(path, given)
-    if column is None:
-        return given
-    return {**given, "GEOM_POSSIBLE_NAMES": column, "KEEP_GEOM_COLUMNS": "YES"}
-
-
-def csv_geometry_column(path: Path, open_options: dict[str, str]) -> str | None:
-    """The column of a CSV that holds its geometry as WKT: of the columns named as in
-    :data:`CSV_GEOMETRY_NAMES`, the first (in that order) with a value among the first
-    :data:`CSV_SAMPLE_ROWS` rows that begins as WKT does, else the first whose name says it
-    is a geometry (WKT, wkt_geom, geometry, the_geom: its blanks and malformed values are the
-    rows' missing and unreadable geometries); None if there is none — every column then
-    keeps its text. A CSV GDAL cannot read gives None (its read then says why)."""
-    try:  # the first rows only (a feature count would read the whole file)
-        with pyogrio.raw.open_arrow(path, read_geometry=False, batch_size=CSV_SAMPLE_ROWS,
-                                    use_pyarrow=True, **open_options) as (meta, reader):
-            fields = [str(f) for f in meta.get("fields", [])]
-            named = {f.lower(): f for f in reversed(fields)}  # the first of a name, case aside
-            candidates = [named[n.lower()] for n in CSV_GEOMETRY_NAMES if n.lower() in named]
-            rb = next(iter(reader), None) if candidates else None
-    except (*GDAL_INPUT_ERRORS, UnicodeDecodeError):
-        return None
-    for c in candidates:
-        values = [] if rb is None or c not in rb.schema.names else rb.column(c).to_pylist()
-        if any(isinstance(v, str) and _WKT_START.match(v) for v in values):
-            return c
-    return next((c for c in candidates if c.lower() in _GEOMETRY_BY_NAME), None)
 
 
 def list_layers(path: Path, open_options: dict[str, str]) -> list[tuple[str, str | None]]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from cim.errors import ConfigError, InputError
 from cim.text import norm_key, norm_name
-from loaders.fields import load_mapping_yaml, match_fields
+from loaders.field_names import load_mapping_yaml, match_fields
 from loaders.sources.precheck import check_xml_safety, column_letters, workbook_errors
 
 EXCEL = {".xlsx", ".xlsm"}
@@ -68,7 +68,7 @@ def match_headers(headers: list[str], aliases: dict[str, list[str]],
                   override: dict[str, str] | None = None, *, table: str = "",
                   strict: bool = False) -> dict[str, str]:
     """{attribute: header} for the attributes found in ``headers``: the loaders' one matcher
-    (:func:`loaders.fields.match_fields`; with ``strict`` an override naming a header that the
+    (:func:`loaders.field_names.match_fields`; with ``strict`` an override naming a header that the
     table lacks is an error naming the table and the header)."""
     return match_fields(headers, aliases, override, strict=strict, exclusive=True,
                         where=table or None)
