@@ -631,6 +631,8 @@ def test_the_conversion_digest_covers_the_modules_a_converted_row_depends_on():
     used |= {m for m in loaded
              if m.startswith(("loaders.engine.", "loaders.sources.")) and m not in plumbing}
     assert used - set(fp.CONVERSION_MODULES) == set()
+    # the core's readers of values and names: numbers (as_float's), texts, CRSs
+    assert {"cim.numbers", "cim.text", "cim.crs"} <= set(fp.CONVERSION_MODULES)
 
 
 def test_the_writers_reader_is_closed_before_the_converters_fork(fresh_db, tmp_path,

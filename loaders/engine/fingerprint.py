@@ -36,10 +36,11 @@ from loaders.sources.read import Batch
 
 # the modules whose code decides what a direct load writes for a source row, besides the
 # loader's own (a version bumped by hand was forgotten once too often)
-CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.geometry", "loaders.hashing",
-                      "loaders.jsonb",
-                      "loaders.convexity",
+CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.field_names",
+                      "loaders.geometry", "loaders.hashing", "loaders.jsonb",
+                      "loaders.convexity", "cim.numbers",
                       "loaders.sources.read", "loaders.sources.dbf", "loaders.sources.wkb",
+                      "loaders.sources.csv_geometry",
                       "loaders.engine.direct", "loaders.engine.known", "loaders.engine.keyread",
                       "loaders.engine.samegeom",
                       "loaders.engine.places", "loaders.engine.rowsbuf",
