@@ -61,6 +61,43 @@ def test_buffers_arrive_byte_for_byte_after_their_batch():
         np.testing.assert_array_equal(item.layer_code_pos, want.layer_code_pos)
 
 
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_pooled_buffers_are_taken_again_only_once_free():
+    """The writer's buffers are used again (no fresh pages a batch), never while a batch,
+    a view of it or a queued COPY still holds one: each batch kept reads as it was sent."""
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    workers._widen(send)
+    proc = ctx.Process(target=_send_all, args=(send,))
+    proc.start()
+    send.close()
+    pools = {f: workers.Buffers() for f in workers.RAW_FIELDS}
+    kept, seen = [], set()
+    while True:
+        kind, item = recv.recv()
+        if kind == "end":
+            break
+        for f in workers.RAW_FIELDS:
+            setattr(item, f, workers.recv_raw(recv, pools[f]))
+        seen.add(id(item.layer_data.obj))
+        if len(kept) % 2 == 0:
+            kept.append(item)  # held on to, as a batch in flight is
+        else:
+            kept.append(None)  # dropped: its buffers free for the next batches
+            want = _batch(SIZES[len(kept) - 1], len(kept) - 1)
+            assert bytes(item.layer_data) == bytes(want.layer_data)
+            del item
+    proc.join(10)
+    assert proc.exitcode == 0
+    for i, item in enumerate(kept):
+        if item is not None:  # not overwritten by the batches received after it
+            want = _batch(SIZES[i], i)
+            assert bytes(item.layer_data) == bytes(want.layer_data)
+            assert bytes(item.registry_data) == bytes(want.registry_data)
+    # four batches held, three dropped: fewer buffers than batches
+    assert len(seen) < len(SIZES)
+
+
 def test_a_writer_gone_mid_buffer_is_an_end_of_file():
     r, w = os.pipe()
     os.write(w, (10).to_bytes(4, "big") + b"abc")  # 10 bytes announced, 3 sent
