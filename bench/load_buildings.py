@@ -49,8 +49,8 @@ from cim.config import Settings
 from cim.db.engine import drop_database, psycopg_conninfo
 from cim.db.engine import server_url as engine_server_url
 from cim.db.migrate import fresh_database
-from cim.profile import create_profile
 from data_samples.generate import write_buildings_gpkg
+from loaders.divisions import create_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -99,8 +99,7 @@ def district_and_grid(work: Path, bounds: tuple[float, float, float, float], tag
 
 def bench_database(tag: str, bounds, db: str):
     """(profile, url) of a fresh database with one district box and its grid loaded."""
-    from cim.profile import create_profile
-    from loaders.divisions import load_districts, load_grid
+    from loaders.divisions import create_profile, load_districts, load_grid
 
     district, grid = district_and_grid(WORK, bounds, tag)
     profile = create_profile(WORK / f"{tag}_profile.yaml", name="济宁市(bench)",

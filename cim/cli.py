@@ -1,6 +1,7 @@
 """The ``cim`` command line. Settings are built here, at the entry, never at import time.
 
-The core defines the group, the context and the core's own commands (database, profile). The
+The core defines the group, the context and the core's own commands (database, `profile show`;
+the loaders add `profile create` and `apply`, which read delivered files). The
 rooms above it (loaders, layers, services) register their commands through the ``cim.commands``
 entry-point group, so the core imports none of them: a room is found by its registration.
 """
@@ -166,25 +167,6 @@ def profile_show(c: Ctx) -> None:
     p = c.profile
     echo_json({**p.to_dict(), "path": str(p.path), "boundaries": str(p.boundaries),
                 "grid": str(p.grid)})
-
-
-@profile.command("create")
-@click.option("--name", required=True, help="City name, e.g. 济宁市")
-@click.option("--admin-code", required=True, help="GB/T 2260 city code, e.g. 370800")
-@click.option("--crs", "crs", required=True, help="Projected storage CRS, e.g. EPSG:4527")
-@click.option("--boundary", type=click.Path(exists=True, path_type=Path), required=True,
-              help="District boundaries (any GDAL format) with code and name fields")
-@click.option("--grid", type=click.Path(exists=True, path_type=Path), default=None)
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="profile.yaml to write")
-def profile_create(name: str, admin_code: str, crs: str, boundary: Path, grid: Path | None,
-                   out: Path) -> None:
-    """Create a profile for another city from its name, code, CRS and boundary file."""
-    from cim.profile import create_profile
-
-    p = create_profile(out, name=name, admin_code=admin_code, storage_crs=crs,
-                       boundary=boundary, grid=grid)
-    click.echo(f"wrote {out}: {p.city_name} ({p.city_code}), EPSG:{p.srid}, "
-               f"{len(p.districts)} districts")
 
 
 COMMAND_GROUP = "cim.commands"

@@ -16,7 +16,7 @@ import yaml
 
 from cim.crs import parse_crs, srid_of
 from cim.errors import ConfigError
-from cim.text import norm_key, norm_name
+from cim.text import norm_key
 
 DICTIONARY_DIR = Path(__file__).resolve().parent / "dictionaries"
 
@@ -176,44 +176,27 @@ def write_profile(path: Path, *, name: str, admin_code: str, storage_crs: str,
         yaml.safe_dump(data, fh, allow_unicode=True, sort_keys=False)
 
 
-def create_profile(out: Path, *, name: str, admin_code: str, storage_crs: str,
-                   boundary: Path, grid: Path | None = None) -> CityProfile:
-    """Write a profile for a new city; districts are read from the boundary file."""
-    import os
-
-    import pyogrio
-
+def check_new_city(admin_code: str, storage_crs: str) -> None:
+    """A new city's code and storage CRS, checked before anything is read for it."""
     crs = parse_crs(storage_crs)
     if not crs.is_projected:
         raise ConfigError(f"storage CRS {storage_crs} must be projected (metres)")
     if not (admin_code.isdigit() and len(admin_code) == 6):
         raise ConfigError(f"admin code {admin_code!r} is not a 6-digit GB/T 2260 code")
-    with open(DICTIONARY_DIR / "field_aliases.yaml", encoding="utf-8") as fh:
-        aliases = (yaml.safe_load(fh) or {}).get("admin_divisions", {})
-    # as the loaders open it (loaders.sources.read.gdal_source): nothing written beside it
-    suffix = boundary.suffix.lower()
-    opts = {"DOWNLOAD_SCHEMA": "NO", "WRITE_GFS": "NO"} if suffix == ".gml" else \
-        {"IMMUTABLE": "YES"} if suffix == ".gpkg" and not \
-        boundary.with_name(boundary.name + "-wal").exists() else {}
-    try:
-        df = pyogrio.read_dataframe(boundary, read_geometry=False, **opts)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
-        raise ConfigError(f"cannot read boundary file: {exc}", path=str(boundary)) from exc
-    by_name = {norm_name(c): c for c in df.columns}
-    code_col = next((by_name[norm_name(a)] for a in aliases.get("code", [])
-                     if norm_name(a) in by_name), None)
-    name_col = next((by_name[norm_name(a)] for a in aliases.get("name", [])
-                     if norm_name(a) in by_name), None)
-    if code_col is None:
-        raise ConfigError(f"no district code field (one of {aliases.get('code')})",
-                          path=str(boundary))
-    districts = []
-    for i, row in df.iterrows():
-        code = str(row[code_col]).removesuffix(".0")
-        if not (code.isdigit() and len(code) == 6):
-            raise ConfigError(f"district code {code!r} is not 6 digits", path=str(boundary),
-                              row=int(i) + 1, field=code_col)
-        districts.append(District(code, str(row[name_col]) if name_col else code))
+
+
+def create_profile(out: Path, *, name: str, admin_code: str, storage_crs: str,
+                   boundary: Path, districts: list[District], grid: Path | None = None
+                   ) -> CityProfile:
+    """Write a profile for a new city. Its ``districts`` are read from the ``boundary`` file
+    by the loaders (``loaders.divisions.boundary_districts``: the core reads no delivery, and a
+    boundary Shapefile needs the loaders' encoding detection — a GBK .dbf without a .cpg read
+    as Latin-1 lost its field names)."""
+    import os
+
+    check_new_city(admin_code, storage_crs)
+    if not districts:
+        raise ConfigError("the boundary file holds no district", path=str(boundary))
     out = Path(out)
     rel = os.path.relpath(Path(boundary).resolve(), out.resolve().parent)
     grel = os.path.relpath(Path(grid).resolve(), out.resolve().parent) if grid else None

@@ -12,9 +12,34 @@ from cim.errors import CimError
 
 def register(cli: click.Group) -> None:
     """Add the loaders' commands to ``cli``."""
+    cli.commands["profile"].add_command(profile_create)
     cli.commands["profile"].add_command(profile_apply)
     cli.add_command(load)
     cli.add_command(qa)
+
+
+@click.command("create")
+@click.option("--name", required=True, help="City name, e.g. 济宁市")
+@click.option("--admin-code", required=True, help="GB/T 2260 city code, e.g. 370800")
+@click.option("--crs", "crs", required=True, help="Projected storage CRS, e.g. EPSG:4527")
+@click.option("--boundary", type=click.Path(exists=True, path_type=Path), required=True,
+              help="District boundaries (any GDAL format) with code and name fields")
+@click.option("--grid", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option("--encoding", help="Attribute encoding of a Shapefile boundary (default: "
+                                 "detected)")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="profile.yaml to write")
+def profile_create(name: str, admin_code: str, crs: str, boundary: Path, grid: Path | None,
+                   encoding: str | None, out: Path) -> None:
+    """Create a profile for another city from its name, code, CRS and boundary file."""
+    from loaders.divisions import create_profile
+
+    notes: list[str] = []
+    p = create_profile(out, name=name, admin_code=admin_code, storage_crs=crs,
+                       boundary=boundary, grid=grid, encoding=encoding, notes=notes)
+    for note in notes:
+        click.echo(f"note: {note}")
+    click.echo(f"wrote {out}: {p.city_name} ({p.city_code}), EPSG:{p.srid}, "
+               f"{len(p.districts)} districts")
 
 
 @click.command("apply")

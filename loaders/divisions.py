@@ -10,20 +10,23 @@ from pathlib import Path
 
 import psycopg
 import shapely
+import yaml
 from psycopg.types.json import Jsonb
 
-from cim.errors import ConfigError
+from cim.errors import ConfigError, InputError
 from cim.layerdefs import ADMIN_DIVISIONS, GRID_CELLS, LayerDef
-from cim.profile import CityProfile
+from cim.profile import DICTIONARY_DIR, CityProfile, District, check_new_city
+from cim.profile import create_profile as write_new_profile
 from loaders.common import content_hash, delivered_wkts, reject_record, row_attrs
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.places import current_districts
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
-from loaders.fields import ValueProblem, as_text
+from loaders.field_names import map_fields
+from loaders.fields import ValueProblem, as_id, as_text
 from loaders.geometry import ewkb, prepare
-from loaders.sources.read import Batch
+from loaders.sources.read import Batch, iter_batches, open_source
 
 # a grid cell less than this share of whose area lies in the district its code names is
 # flagged outside_coded_district (cells are drawn within their districts; an edge's
@@ -143,3 +146,79 @@ def _district_areas(conninfo: str) -> dict[str, object]:
         codes, geoms = current_districts(conn)
     shapely.prepare(geoms)
     return dict(zip(codes, geoms))
+
+
+def boundary_districts(path: str | Path, *, city_code: str | None = None,
+                       encoding: str | None = None) -> tuple[list[District], list[str]]:
+    """The districts (code, name) a boundary file holds, for a new city's profile, read as
+    the loaders read any delivery: a Shapefile's encoding detected (a GBK .dbf without .cpg
+    read as Latin-1 had no field of the aliases left), the fields by their aliases, codes as
+    ids (370811.0 is 370811). Returns the districts in file order and notes for the user.
+
+    A code in two rows is one district (a district delivered in parts) when the names agree;
+    a row without a name is named by its code, noted; codes outside ``city_code``'s first
+    four digits are noted (a county-level city under the province is coded so)."""
+    path = Path(path)
+    src = open_source(path, encoding=encoding)
+    with open(DICTIONARY_DIR / "field_aliases.yaml", encoding="utf-8") as fh:
+        aliases = (yaml.safe_load(fh) or {}).get("admin_divisions", {})
+    m = map_fields(src.fields, aliases, where=str(path))
+    if "code" not in m:
+        raise InputError(f"no district code field (one of {', '.join(aliases.get('code', []))}"
+                         f"); its fields: {', '.join(src.fields) or 'none'}", path=str(path))
+    notes = list(src.notes)
+    found: dict[str, tuple[str | None, int]] = {}  # code: (name, first row)
+    for batch in iter_batches(src, python_values=True):
+        cols = batch.columns
+        for i in range(len(batch)):
+            row = batch.first_row + i
+            try:
+                code = as_id(cols[m["code"]][i]) or ""
+            except ValueProblem as exc:
+                raise InputError(str(exc), path=str(path), row=row, field=m["code"]) from None
+            if not (code.isdigit() and len(code) == 6):
+                raise InputError(f"district code {code!r} is not 6 digits", path=str(path),
+                                 row=row, field=m["code"])
+            try:
+                name = as_text(cols[m["name"]][i]) if "name" in m else None
+            except ValueProblem as exc:
+                raise InputError(str(exc), path=str(path), row=row, field=m["name"]) from None
+            if code not in found:
+                found[code] = (name, row)
+                continue
+            first_name, first_row = found[code]
+            if name and first_name and name != first_name:
+                raise InputError(f"district {code} is named {first_name!r} in row {first_row} "
+                                 f"and {name!r} here", path=str(path), row=row,
+                                 field=m.get("name"))
+            if first_name is None and name:
+                found[code] = (name, first_row)
+    if not found:
+        raise InputError("the boundary file holds no district", path=str(path))
+    if "name" not in m:
+        notes.append("no district name field (one of "
+                     f"{', '.join(aliases.get('name', []))}): districts named by their codes")
+    unnamed = [c for c, (n, _r) in found.items() if not n]
+    if unnamed and "name" in m:
+        notes.append(f"districts without a name, named by their codes: {', '.join(unnamed)}")
+    if city_code:
+        foreign = [c for c in found if c[:4] != city_code[:4]]
+        if foreign:
+            notes.append(f"district codes outside the city's {city_code[:4]}xx: "
+                         + ", ".join(foreign))
+    return [District(c, n or c) for c, (n, _r) in found.items()], notes
+
+
+def create_profile(out: str | Path, *, name: str, admin_code: str, storage_crs: str,
+                   boundary: str | Path, grid: str | Path | None = None,
+                   encoding: str | None = None, notes: list[str] | None = None
+                   ) -> CityProfile:
+    """A new city's profile written to ``out``, its districts read from ``boundary``
+    (:func:`boundary_districts`); what the reading noted is appended to ``notes``."""
+    check_new_city(admin_code, storage_crs)
+    districts, said = boundary_districts(boundary, city_code=admin_code, encoding=encoding)
+    if notes is not None:
+        notes.extend(said)
+    return write_new_profile(Path(out), name=name, admin_code=admin_code,
+                             storage_crs=storage_crs, boundary=Path(boundary),
+                             districts=districts, grid=Path(grid) if grid else None)

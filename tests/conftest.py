@@ -309,7 +309,7 @@ def profile_around(src: Path, layer: str, workdir: Path, *, name: str, admin_cod
     import geopandas as gpd
     import shapely
 
-    from cim.profile import create_profile
+    from loaders.divisions import create_profile
     from loaders.sources.read import iter_batches, open_source
 
     source = open_source(src, layer)  # the platform's reader: it also reads CityGML solids

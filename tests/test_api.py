@@ -274,8 +274,7 @@ def test_bbox_in_lonlat_is_that_exact_rectangle(edge_api, crs):
 
 def test_empty_layers_advertise_the_active_citys_area(tmp_path):
     """A city other than Jining: its empty layers cover its own districts, never Jining's."""
-    from cim.profile import create_profile
-    from loaders.divisions import load_districts
+    from loaders.divisions import create_profile, load_districts
     from services.config import pygeoapi_config
 
     # 泰安市 泰山区/岱岳区 in CGCS2000 3° GK by central meridian 117° E (EPSG:4548)

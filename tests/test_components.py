@@ -11,8 +11,9 @@ import requests
 import shapely
 
 from cim.coding.scheme import decode
-from cim.profile import create_profile, read_csv_dictionary
+from cim.profile import read_csv_dictionary
 from loaders.components import load_components
+from loaders.divisions import create_profile
 from loaders.fields import ValueProblem, as_date
 from tests.conftest import SAMPLES, make_db, run_cli, server_url
 from tests.placement_oracle import district_sql, grid_sql

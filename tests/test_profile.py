@@ -54,3 +54,64 @@ def test_bad_profile_errors_name_the_file(tmp_path, db):
     env["CIM_PROFILE"] = str(f)
     p = run_cli(["profile", "show"], env)
     assert p.returncode == 2 and "broken.yaml" in p.stderr and "Traceback" not in p.stderr
+
+
+def _gbk_boundary_without_code_page(tmp_path, codes, names, name="d.shp"):
+    """A GBK Shapefile with neither .cpg nor language byte, as many desktop tools leave one."""
+    gdf = gpd.GeoDataFrame({"行政区代码": codes, "行政区名称": names},
+                           geometry=[shapely.box(10 * i, 0, 10 * i + 10, 10)
+                                     for i in range(len(codes))], crs="EPSG:4527")
+    p = tmp_path / name
+    gdf.to_file(p, encoding="GBK", engine="pyogrio")
+    p.with_suffix(".cpg").unlink()
+    dbf = p.with_suffix(".dbf")
+    b = bytearray(dbf.read_bytes())
+    b[29] = 0  # no language driver
+    dbf.write_bytes(bytes(b))
+    return p
+
+
+def test_cli_reads_a_gbk_boundary_without_code_page(tmp_path, db):
+    """Read as Latin-1 (GDAL's guess), its Chinese field names matched no alias and the
+    command failed; the loaders' detection reads them. Codes stored as numbers are ids, a
+    district in two parts is one district."""
+    p = _gbk_boundary_without_code_page(tmp_path, [370811.0, 370812.0, 370811.0],
+                                        ["任城区", "兖州区", "任城区"])
+    out = tmp_path / "profile.yaml"
+    r = run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
+                 "EPSG:4527", "--boundary", str(p), "--out", str(out)], db.env(), check=True)
+    assert "GB18030" in r.stdout and "2 districts" in r.stdout, r.stdout
+    prof = load_profile(out)
+    assert [(d.code, d.name) for d in prof.districts] == [("370811", "任城区"),
+                                                          ("370812", "兖州区")]
+
+
+def test_one_code_with_two_names_is_refused_naming_both_rows(tmp_path, db):
+    p = _gbk_boundary_without_code_page(tmp_path, ["370811", "370812", "370811"],
+                                        ["任城区", "兖州区", "高新区"])
+    out = tmp_path / "profile.yaml"
+    r = run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
+                 "EPSG:4527", "--boundary", str(p), "--out", str(out)], db.env())
+    assert r.returncode != 0 and not out.exists()
+    assert "'任城区' in row 1" in r.stderr and "'高新区'" in r.stderr and "row 3" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_bad_code_names_its_row_and_field_and_writes_nothing(tmp_path, db):
+    p = _gbk_boundary_without_code_page(tmp_path, ["370811", "37081"], ["任城区", "兖州区"])
+    out = tmp_path / "profile.yaml"
+    r = run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
+                 "EPSG:4527", "--boundary", str(p), "--out", str(out)], db.env())
+    assert r.returncode != 0 and not out.exists()
+    assert "row 2" in r.stderr and "行政区代码" in r.stderr and "'37081'" in r.stderr, r.stderr
+
+
+def test_unnamed_and_foreign_districts_are_noted(tmp_path):
+    from loaders.divisions import boundary_districts
+
+    p = _gbk_boundary_without_code_page(tmp_path, ["370811", "370902"], ["", "泰山区"])
+    districts, notes = boundary_districts(p, city_code="370800")
+    assert [(d.code, d.name) for d in districts] == [("370811", "370811"),
+                                                     ("370902", "泰山区")]
+    assert any("without a name" in n and "370811" in n for n in notes), notes
+    assert any("outside the city's 3708xx: 370902" in n for n in notes), notes
