@@ -99,7 +99,7 @@ def detect_dbf_encoding(dbf: Path, override: str | None = None) -> tuple[str | N
             break
     family = None if claim is None else _family(claim)
     if from_cpg and family is None:
-        return None, f".cpg says {claim}"
+        return _other(dbf, h, claim, f".cpg says {claim}")
     if not from_cpg and h.ldid in _LDID_CHINESE:
         claim, family = f"0x{h.ldid:02X} (code page 936, GBK)", "GBK"
     said = None if claim is None else (f".cpg says {claim}" if from_cpg
@@ -149,7 +149,10 @@ def _given(dbf: Path, h: _Header, given: str) -> tuple[str, str]:
     family = _family(given)
     said = f"--encoding {given}"
     if family is None:
-        return given, said
+        if python_codec(given) is None:
+            raise InputError(f"--encoding {given} names no encoding known here (UTF-8, GBK, "
+                             "Big5, CP1252, ISO-8859-1 … are)", path=str(dbf))
+        return _other(dbf, h, given, said)
     check = _check(dbf, h, "utf-8" if family == "UTF-8" else "gb18030")
     if not check.ok:
         row, name = check.bad
@@ -160,6 +163,38 @@ def _given(dbf: Path, h: _Header, given: str) -> tuple[str, str]:
     if "".join(given.upper().split()) not in ("GB18030", "CP54936", "54936"):
         said += " (read as GB18030, its superset)"
     return "GB18030", said + _cut_note(check)
+
+
+def python_codec(name: str) -> str | None:
+    """Python's codec for an encoding as a .cpg or ``--encoding`` names it — as GDAL reads a
+    .cpg: a code page number is CP<n> (1252, ANSI 1252), 8859<n> is ISO-8859-<n> — or None if
+    Python knows none by that name."""
+    key = " ".join(name.split()).upper()
+    key = key.removeprefix("ANSI ").strip()
+    if key.isdigit():
+        key = f"ISO-8859-{key[4:]}" if key.startswith("8859") and len(key) > 4 else f"CP{key}"
+    try:
+        return codecs.lookup(key).name
+    except LookupError:
+        return None
+
+
+def _other(dbf: Path, h: _Header, name: str, said: str) -> tuple[str | None, str]:
+    """An encoding other than UTF-8 or GBK that a .cpg or ``--encoding`` names: its bytes
+    checked as the others' are — GDAL's iconv skips a byte it cannot read without a word, so a
+    Big5 name read as CP1252 came out garbled or shortened with no error. A .cpg naming an
+    encoding Python does not know is left to GDAL, unchecked (the note says so)."""
+    codec = python_codec(name)
+    from_cpg = said.startswith(".cpg")
+    if codec is None:
+        return None, said + " (an encoding not checked against the bytes)"
+    check = _check(dbf, h, codec)
+    if not check.ok:
+        row, field_name = check.bad
+        what = "its .cpg says" if from_cpg else "--encoding says"
+        raise InputError(f"the .dbf's text is not {name} as {what}: give the encoding it is "
+                         "in with --encoding", path=str(dbf), row=row, field=field_name)
+    return (None if from_cpg else name), said + _cut_note(check)
 
 
 def _family(name: str) -> str | None:
@@ -279,7 +314,10 @@ def _check_block(block: np.ndarray, encoding: str) -> tuple[int | None, int]:
     on its own (:func:`_cut`, :func:`_on_error`): the decoding goes on after it if it is a cut
     one, stops if not."""
     k, w = block.shape
-    tail = _utf8_cut(block) if encoding == "utf-8" else _gbk_cut(block)
+    # a character cut at a value's end, told in NumPy for the two families met most; for
+    # another encoding each value the decoder stops at is judged on its own (_on_error)
+    tail = _utf8_cut(block) if encoding == "utf-8" else _gbk_cut(block) \
+        if encoding == "gb18030" else np.zeros(len(block), dtype=np.int8)
     cut = tail > 0
     lines = np.full((k, w + 1), 0x0A, dtype=np.uint8)
     lines[:, :w] = block
