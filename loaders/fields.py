@@ -106,6 +106,9 @@ def as_int(v: Any, lo: int | None = None, hi: int | None = None) -> int | None:
     return int(round(f))
 
 
+_YEAR_RANGE = re.compile(r"\s*[-/.~～至到—–]\s*\d{3,}")
+
+
 def as_year(v: Any) -> int | None:
     if is_blank(v):
         return None
@@ -115,6 +118,10 @@ def as_year(v: Any) -> int | None:
     m = re.match(r"^\s*(\d{4})(?:\d{2}|\d{4})?(?!\d)", str(v))
     if not m:
         raise ValueProblem(f"{v!r} is not a year")
+    # a year and its month or day (2023.5, 2021-05-12, 2023年5月) is that year; a range of
+    # years (2023-2024, 1990～1995, 2019至2020) is none of them
+    if _YEAR_RANGE.match(str(v), m.end()):
+        raise ValueProblem(f"{v!r} is a range of years, not a year")
     y = int(m.group(1))
     if not 1000 <= y <= 2100:
         raise ValueProblem(f"year {y} is implausible")

@@ -253,3 +253,23 @@ def test_a_whole_float_is_its_integers_text():
         as_text(1.234567890123457e+17)
     out, bad = texts(np.array([370811.0, 12.5, None, "A"], dtype=object))
     assert list(out) == ["370811", "12.5", None, "A"] and not bad
+
+
+@pytest.mark.parametrize("value, year", [
+    ("2023.5", 2023), (2023.5, 2023), ("2023年5月", 2023), ("2021-05-12", 2021),
+    ("2021/5/3", 2021), ("199506", 1995), (2023.0, 2023),
+])
+def test_a_year_with_its_month_or_day_is_that_year(value, year):
+    # 2023.5 is how a Chinese table writes May 2023
+    assert as_year(value) == year
+    assert years(np.array([value], dtype=object))[0].tolist() == [year]
+
+
+@pytest.mark.parametrize("value", ["2023-2024", "1990～1995", "2019至2020", "2023 - 2024",
+                                   "2018/2019"])
+def test_a_range_of_years_is_no_year(value):
+    # it was read as its first year (a population of 2023-2024 stored as 2023's)
+    with pytest.raises(ValueProblem, match="range of years"):
+        as_year(value)
+    out, problems = years(np.array([value, "2020"], dtype=object))
+    assert out.tolist() == [None, 2020] and "range of years" in problems[0]
