@@ -55,7 +55,8 @@ def _alt(words: tuple[str, ...]) -> str:
     return "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
 
 
-_NUM = r"-?(?:\d+(?:\.\d+)?|\.\d+)"
+# grouped thousands as the fields read them (1,200: a 控制标高 in metres); 1,5 stays no number
+_NUM = r"-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
 _LIMIT = re.compile(
     rf"(?P<label>{_alt(_LABELS)})?(?P<op>{_alt(_UPPER + _LOWER + ('=',))})?"
     rf"(?P<a>{_NUM})(?P<ua>{_alt(_UNIT_SIGNS)})?"
@@ -134,7 +135,8 @@ def parse_limit(value: Any, spec: LimitSpec) -> tuple[float | None, str | None]:
         raise ValueProblem(f"{raw!r}: a percentage where a number is expected")
     if unit == "m" and not spec.length:
         raise ValueProblem(f"{raw!r}: metres where a ratio is expected")
-    nums = (float(m["a"]),) if m["b"] is None else (float(m["a"]), float(m["b"]))
+    a = float(m["a"].replace(",", ""))
+    nums = (a,) if m["b"] is None else (a, float(m["b"].replace(",", "")))
     if spec.measure and (len(nums) > 1 or direction):
         raise ValueProblem(f"{raw!r}: a width is one number, not a "
                            + ("range" if len(nums) > 1 else "limit"))

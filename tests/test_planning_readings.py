@@ -306,3 +306,14 @@ def test_green_declared_areas_with_their_units(rdb, tmp_path):
         assert sorted(rdb.rows("SELECT attrs->>'编号', flags FROM green_spaces WHERE "
                                "valid_to IS NULL AND source_key LIKE %s", (f"{name}:%",))) == [
             ("H1", []), ("H2", ["area_differs"])]
+
+
+def test_grouped_thousands_read_as_the_fields_read_them():
+    # refused before, while every other number field of a delivery read 1,200 as 1200
+    assert pv.parse_limit("1,200", pv.ELEVATION) == (1200.0, None)
+    assert pv.parse_limit("≤1,200.5m", pv.ELEVATION) == (1200.5, None)
+    assert pv.parse_limit("１，２００", pv.ELEVATION) == (1200.0, None)  # full-width
+    assert pv.parse_limit("1,000-1,200", pv.ELEVATION) == (1200.0, None)
+    for v in ("1,5", "1,20", "12,34"):  # a decimal comma or a list: no number
+        with pytest.raises(ValueProblem):
+            pv.parse_limit(v, pv.FAR if v == "1,5" else pv.ELEVATION)
