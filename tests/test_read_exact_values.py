@@ -21,7 +21,7 @@ import pytest
 import shapely
 
 from loaders.common import id_column, source_keys
-from loaders.sources import read
+from loaders.sources import batch, read
 from loaders.sources.read import iter_batches, open_source
 
 BASE = 370811000000000001  # past 2^53: a float64 holds only every 64th such integer
@@ -242,9 +242,9 @@ def test_gis_pipe_ids_stored_as_floats_past_2_53_are_refused(fresh_db, tmp_path)
 def _pre_fix_reader(monkeypatch) -> None:
     """The reader before the fix: an integer column with nulls read through pandas (float64),
     in Arrow wherever asked for."""
-    monkeypatch.setattr(read, "object_column",
+    monkeypatch.setattr(batch, "object_column",
                         lambda arr: np.asarray(arr.to_pandas(), dtype=object))
-    monkeypatch.setattr(read, "_rounded_as_float", lambda arr: False)
+    monkeypatch.setattr(batch, "_rounded_as_float", lambda arr: False)
 
 
 @pytest.mark.parametrize("processes", [0, 2])

@@ -39,7 +39,7 @@ from loaders.sources.read import Batch
 CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.field_names",
                       "loaders.geometry", "loaders.hashing", "loaders.jsonb",
                       "loaders.convexity", "cim.numbers",
-                      "loaders.sources.read", "loaders.sources.dbf", "loaders.sources.wkb",
+                      "loaders.sources.read", "loaders.sources.batch", "loaders.sources.dbf", "loaders.sources.wkb",
                       "loaders.sources.csv_geometry",
                       "loaders.engine.direct", "loaders.engine.known", "loaders.engine.keyread",
                       "loaders.engine.samegeom",
