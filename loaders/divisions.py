@@ -104,6 +104,7 @@ def load_districts(conninfo: str, profile: CityProfile, path: str | Path | None 
     path = path or profile.boundaries
     if path is None:
         raise ConfigError("the profile names no boundaries file", path=str(profile.path))
+    kw.setdefault("encoding", profile.encodings.get("boundaries"))
     report = run_load(conninfo, profile, ADMIN_DIVISIONS, None,
                       _coded_converter(ADMIN_DIVISIONS, 6, profile), path,
                       aliases=profile.field_aliases.get("admin_divisions", {}),
@@ -133,6 +134,7 @@ def load_grid(conninfo: str, profile: CityProfile, path: str | Path | None = Non
     path = path or profile.grid
     if path is None:
         raise ConfigError("the profile names no grid file", path=str(profile.path))
+    kw.setdefault("encoding", profile.encodings.get("grid"))
     return run_load(conninfo, profile, GRID_CELLS, None,
                     _coded_converter(GRID_CELLS, 15, profile, _district_areas(conninfo)), path,
                     aliases=profile.field_aliases.get("grid_cells", {}), dataset="grid_cells",
@@ -155,9 +157,10 @@ def boundary_districts(path: str | Path, *, city_code: str | None = None,
     read as Latin-1 had no field of the aliases left), the fields by their aliases, codes as
     ids (370811.0 is 370811). Returns the districts in file order and notes for the user.
 
-    A code in two rows is one district (a district delivered in parts) when the names agree;
-    a row without a name is named by its code, noted; codes outside ``city_code``'s first
-    four digits are noted (a county-level city under the province is coded so)."""
+    A code in two rows is refused (a district in parts: `profile apply` loads one feature a
+    district), naming both rows; a row without a name is named by its code, noted; codes
+    outside ``city_code``'s first four digits are noted (a county-level city under the
+    province is coded so)."""
     path = Path(path)
     src = open_source(path, encoding=encoding)
     with open(DICTIONARY_DIR / "field_aliases.yaml", encoding="utf-8") as fh:
@@ -191,8 +194,13 @@ def boundary_districts(path: str | Path, *, city_code: str | None = None,
                 raise InputError(f"district {code} is named {first_name!r} in row {first_row} "
                                  f"and {name!r} here", path=str(path), row=row,
                                  field=m.get("name"))
-            if first_name is None and name:
-                found[code] = (name, first_row)
+            # `profile apply` loads one feature a district (a second is a duplicate of its
+            # code, rejected, its area outside every district): refused here, before a
+            # profile is written over a file that cannot be applied whole
+            raise InputError(f"district {code} is delivered in several features (rows "
+                             f"{first_row} and {row}): dissolve its parts into one multipolygon "
+                             "(QGIS: Vector ▸ Geoprocessing Tools ▸ Dissolve, by the code field)",
+                             path=str(path), row=row, field=m["code"])
     if not found:
         raise InputError("the boundary file holds no district", path=str(path))
     if "name" not in m:
@@ -221,4 +229,5 @@ def create_profile(out: str | Path, *, name: str, admin_code: str, storage_crs: 
         notes.extend(said)
     return write_new_profile(Path(out), name=name, admin_code=admin_code,
                              storage_crs=storage_crs, boundary=Path(boundary),
-                             districts=districts, grid=Path(grid) if grid else None)
+                             districts=districts, grid=Path(grid) if grid else None,
+                             encoding=encoding)

@@ -10,7 +10,7 @@ import yaml
 
 from cim.errors import ConfigError
 from cim.profile import load_profile
-from tests.conftest import run_cli
+from tests.conftest import run_cli, scratch_db
 
 
 def test_sample_profile_is_jining(jining_profile):
@@ -73,10 +73,9 @@ def _gbk_boundary_without_code_page(tmp_path, codes, names, name="d.shp"):
 
 def test_cli_reads_a_gbk_boundary_without_code_page(tmp_path, db):
     """Read as Latin-1 (GDAL's guess), its Chinese field names matched no alias and the
-    command failed; the loaders' detection reads them. Codes stored as numbers are ids, a
-    district in two parts is one district."""
-    p = _gbk_boundary_without_code_page(tmp_path, [370811.0, 370812.0, 370811.0],
-                                        ["任城区", "兖州区", "任城区"])
+    command failed; the loaders' detection reads them. Codes stored as numbers are ids."""
+    p = _gbk_boundary_without_code_page(tmp_path, [370811.0, 370812.0],
+                                        ["任城区", "兖州区"])
     out = tmp_path / "profile.yaml"
     r = run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
                  "EPSG:4527", "--boundary", str(p), "--out", str(out)], db.env(), check=True)
@@ -115,3 +114,42 @@ def test_unnamed_and_foreign_districts_are_noted(tmp_path):
                                                      ("370902", "泰山区")]
     assert any("without a name" in n and "370811" in n for n in notes), notes
     assert any("outside the city's 3708xx: 370902" in n for n in notes), notes
+
+
+def test_a_district_in_parts_is_refused_naming_both_rows(tmp_path, db):
+    # `profile apply` loads one feature a district: the second part was rejected there and
+    # its area left outside every district, while `create` had taken the file
+    p = _gbk_boundary_without_code_page(tmp_path, ["370811", "370812", "370811"],
+                                        ["任城区", "兖州区", "任城区"])
+    out = tmp_path / "profile.yaml"
+    r = run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
+                 "EPSG:4527", "--boundary", str(p), "--out", str(out)], db.env())
+    assert r.returncode != 0 and not out.exists()
+    assert "rows 1 and 3" in r.stderr and "dissolve" in r.stderr.lower(), r.stderr
+
+
+def test_the_encoding_given_to_create_is_the_one_apply_reads_with(tmp_path, db):
+    """A Big5 boundary without .cpg: `create --encoding Big5` read its names right, then
+    `apply` detected GB18030 and stored garbage without an error."""
+    _cell, x, y = db.big_cell()  # where the sample districts are
+    gdf = gpd.GeoDataFrame({"code": ["370811", "370812"], "name": ["任城區", "兗州區"]},
+                           geometry=[shapely.box(x + 10 * i, y, x + 10 * i + 10, y + 10)
+                                     for i in range(2)], crs="EPSG:4527")
+    p = tmp_path / "big5.shp"
+    gdf.to_file(p, encoding="Big5", engine="pyogrio")
+    p.with_suffix(".cpg").unlink()
+    out = tmp_path / "profile.yaml"
+    run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
+             "EPSG:4527", "--boundary", str(p), "--encoding", "Big5", "--out", str(out)],
+            db.env(), check=True)
+    prof = load_profile(out)
+    assert [d.name for d in prof.districts] == ["任城區", "兗州區"]
+    assert prof.encodings == {"boundaries": "Big5"}
+    from loaders.divisions import load_districts
+
+    with scratch_db("big5", prof, apply_profile=False) as own:  # not the session's districts
+        r = load_districts(own.conninfo, prof, mode="replace")
+        assert (r.read, r.loaded) == (2, 2), r.text()
+        got = own.rows("SELECT code, name FROM admin_divisions WHERE valid_to IS NULL "
+                       "ORDER BY code")
+    assert [tuple(g) for g in got] == [("370811", "任城區"), ("370812", "兗州區")]

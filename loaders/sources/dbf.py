@@ -90,7 +90,7 @@ def detect_dbf_encoding(dbf: Path, override: str | None = None) -> tuple[str | N
     h = _header(dbf)
     if override is not None:
         return _given(dbf, h, override)
-    claim, from_cpg = None, False
+    claim, from_cpg, ignored = None, False, ""
     for ext in (".cpg", ".CPG"):
         cpg = dbf.with_suffix(ext)
         if cpg.exists():
@@ -99,7 +99,11 @@ def detect_dbf_encoding(dbf: Path, override: str | None = None) -> tuple[str | N
             break
     family = None if claim is None else _family(claim)
     if from_cpg and family is None:
-        return _other(dbf, h, claim, f".cpg says {claim}")
+        if claim and python_codec(claim) is not None:
+            return _other(dbf, h, claim, f".cpg says {claim}", from_cpg=True)
+        # an empty .cpg, or one naming no encoding (System, ANSI): as if there were none
+        ignored = f"; its .cpg ({claim or 'empty'}) names no encoding"
+        claim, from_cpg = None, False
     if not from_cpg and h.ldid in _LDID_CHINESE:
         claim, family = f"0x{h.ldid:02X} (code page 936, GBK)", "GBK"
     said = None if claim is None else (f".cpg says {claim}" if from_cpg
@@ -110,10 +114,10 @@ def detect_dbf_encoding(dbf: Path, override: str | None = None) -> tuple[str | N
             return None, said
         if claim is not None:
             return _LDID_CHINESE[h.ldid], said
-        return "UTF-8", "ASCII only"
+        return "UTF-8", "ASCII only" + ignored
     if utf8.ok:
         if said is None:
-            why = "bytes decode as UTF-8"
+            why = "bytes decode as UTF-8" + ignored
         else:
             why = said if family == "UTF-8" else f"{said}, but the bytes are UTF-8"
         if utf8.cut:
@@ -122,7 +126,7 @@ def detect_dbf_encoding(dbf: Path, override: str | None = None) -> tuple[str | N
     gbk = _check(dbf, h, "gb18030")
     if gbk.ok:
         if said is None:
-            why = "bytes decode as GBK/GB18030, not UTF-8"
+            why = "bytes decode as GBK/GB18030, not UTF-8" + ignored
         elif family == "UTF-8":
             why = f"{said}, but the bytes are GBK, not UTF-8"
         elif from_cpg and "".join(claim.upper().split()) not in ("GB18030", "CP54936", "54936"):
@@ -131,7 +135,7 @@ def detect_dbf_encoding(dbf: Path, override: str | None = None) -> tuple[str | N
             why = said
         return "GB18030", why + _cut_note(gbk)
     if claim is None:
-        return "ISO-8859-1", "bytes are neither UTF-8 nor GBK; read as Latin-1"
+        return "ISO-8859-1", "bytes are neither UTF-8 nor GBK; read as Latin-1" + ignored
     what = "its .cpg" if from_cpg else "its language byte"
     if family == "UTF-8":
         row, name = utf8.bad
@@ -152,7 +156,7 @@ def _given(dbf: Path, h: _Header, given: str) -> tuple[str, str]:
         if python_codec(given) is None:
             raise InputError(f"--encoding {given} names no encoding known here (UTF-8, GBK, "
                              "Big5, CP1252, ISO-8859-1 … are)", path=str(dbf))
-        return _other(dbf, h, given, said)
+        return _other(dbf, h, given, said, from_cpg=False)
     check = _check(dbf, h, "utf-8" if family == "UTF-8" else "gb18030")
     if not check.ok:
         row, name = check.bad
@@ -179,22 +183,61 @@ def python_codec(name: str) -> str | None:
         return None
 
 
-def _other(dbf: Path, h: _Header, name: str, said: str) -> tuple[str | None, str]:
-    """An encoding other than UTF-8 or GBK that a .cpg or ``--encoding`` names: its bytes
-    checked as the others' are — GDAL's iconv skips a byte it cannot read without a word, so a
-    Big5 name read as CP1252 came out garbled or shortened with no error. A .cpg naming an
-    encoding Python does not know is left to GDAL, unchecked (the note says so)."""
+def _other(dbf: Path, h: _Header, name: str, said: str, *, from_cpg: bool
+           ) -> tuple[str, str]:
+    """An encoding other than UTF-8 or GBK that a .cpg or ``--encoding`` names (Python knows
+    it: :func:`python_codec`), checked against the bytes as those two are — GDAL's iconv skips
+    a byte it cannot read without a word: GBK read as Big5 lost characters. GDAL is given the
+    encoding by iconv's name of it (it knows no ``1252`` nor ``ANSI 1252``: it read such a
+    .cpg's bytes as UTF-8 and refused them).
+
+    A .cpg is also checked against the other families, as the GBK and UTF-8 labels are: bytes
+    that are not its encoding but UTF-8 are read as UTF-8, noted; and a single-byte code page
+    (1252, 8859-1), whose check almost any bytes pass, over bytes that are UTF-8 is read as
+    UTF-8, over bytes that read as GBK is refused — Chinese names came out as ÈÎ³ÇÇø with
+    neither error nor note. ``--encoding`` is the user's word: checked, never second-guessed."""
     codec = python_codec(name)
-    from_cpg = said.startswith(".cpg")
-    if codec is None:
-        return None, said + " (an encoding not checked against the bytes)"
+    assert codec is not None
     check = _check(dbf, h, codec)
+    if from_cpg and (not check.ok or _single_byte(codec)):
+        utf8 = _check(dbf, h, "utf-8")
+        if utf8.non_ascii and utf8.ok:
+            return (UTF8_RECODED if utf8.cut else "UTF-8"), \
+                f"{said}, but the bytes are UTF-8" + _cut_note(utf8)
+        if check.ok and check.non_ascii and _check(dbf, h, "gb18030").ok:
+            raise InputError(f"the .dbf's .cpg says {name}, but its text reads as GBK too "
+                             f"(Chinese written in GBK?): give --encoding GBK, or --encoding "
+                             f"{name} if it is {name}", path=str(dbf))
     if not check.ok:
         row, field_name = check.bad
         what = "its .cpg says" if from_cpg else "--encoding says"
         raise InputError(f"the .dbf's text is not {name} as {what}: give the encoding it is "
                          "in with --encoding", path=str(dbf), row=row, field=field_name)
-    return (None if from_cpg else name), said + _cut_note(check)
+    return iconv_name(codec), said + _cut_note(check)
+
+
+def _single_byte(codec: str) -> bool:
+    """Whether ``codec`` reads most single high bytes alone (a Latin code page: its check
+    tells little)."""
+    return sum(1 for b in range(0x80, 0x100)
+               if _decodes(bytes([b]), codec)) >= 100
+
+
+def _decodes(b: bytes, codec: str) -> bool:
+    try:
+        b.decode(codec)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def iconv_name(codec: str) -> str:
+    """GDAL's (iconv's) name of a Python codec: cp1252 → CP1252, iso8859-1 → ISO-8859-1,
+    euc_kr → EUC-KR, big5 → BIG5."""
+    name = codec.upper().replace("_", "-")
+    if name.startswith("ISO8859-"):
+        name = "ISO-8859-" + name[len("ISO8859-"):]
+    return name
 
 
 def _family(name: str) -> str | None:

@@ -139,6 +139,8 @@ def open_source(path: str | Path, layer: str | None = None,
         encoding, why = detect_dbf_encoding(dbf, encoding)
         if encoding:
             notes.append(f"attribute encoding {encoding} ({why})")
+        elif "cut inside a character" in why:  # its .cpg's, left to GDAL: the cuts noted
+            notes.append(f"attribute encoding as its .cpg says ({why})")
     try:
         try:
             layers = list_layers(read_path, opts)
