@@ -181,3 +181,13 @@ def test_converters_collect_garbage_once_a_batch():
     assert [f["freed"] for f in got] == [0, 100, 200, 300]
     import gc
     assert gc.isenabled()  # the writer's process keeps its collector
+
+
+def test_a_full_pool_lets_a_free_buffer_go_not_one_in_use():
+    pool = workers.Buffers()
+    held = [pool.take(10 + i) for i in range(workers.Buffers.KEEP)]
+    in_use = {id(v.obj) for v in held[1:]}
+    del held[0]  # the first batch is done: its buffer is free
+    extra = pool.take(1000)  # larger than any: a new buffer, one of the pool's let go
+    kept = {id(b) for b in pool._pool}
+    assert in_use <= kept and id(extra.obj) in kept and len(kept) == workers.Buffers.KEEP

@@ -77,7 +77,8 @@ class Buffers:
             if len(buf) >= size and sys.getrefcount(buf) == 3:
                 return memoryview(buf)[:size]
         if len(self._pool) >= self.KEEP:  # one less: a free one (too small), else the oldest
-            free = [i for i, b in enumerate(self._pool) if sys.getrefcount(b) == 3]
+            # (the list's reference and getrefcount's own: enumerate's tuple would hold one)
+            free = [i for i in range(len(self._pool)) if sys.getrefcount(self._pool[i]) == 2]
             del self._pool[free[0] if free else 0]  # (a batch still using it keeps it alive)
         buf = bytearray(size + (size >> 3))  # room for a larger batch to come
         self._pool.append(buf)
