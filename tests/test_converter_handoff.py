@@ -186,8 +186,8 @@ def test_converters_collect_garbage_once_a_batch():
 def test_a_full_pool_lets_a_free_buffer_go_not_one_in_use():
     pool = workers.Buffers()
     held = [pool.take(10 + i) for i in range(workers.Buffers.KEEP)]
-    in_use = {id(v.obj) for v in held[1:]}
-    del held[0]  # the first batch is done: its buffer is free
+    in_use = {id(v.obj) for i, v in enumerate(held) if i != 1}
+    del held[1]  # the second batch is done, the first (the oldest) still in flight
     extra = pool.take(1000)  # larger than any: a new buffer, one of the pool's let go
     kept = {id(b) for b in pool._pool}
     assert in_use <= kept and id(extra.obj) in kept and len(kept) == workers.Buffers.KEEP
