@@ -131,7 +131,13 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         invalid = idx[~shapely.is_valid(geoms[idx])]
         for i in invalid:
             why = shapely.is_valid_reason(geoms[i])
-            fixed = shapely.make_valid(geoms[i])
+            if family == "polygon" and types[i] == 6:
+                # parts that overlap (a footprint drawn as two overlapping rectangles): the
+                # area they cover together, as for a collection's — make_valid's linework
+                # cut the overlap out (two 20 m squares overlapping by 10 m: 600 m², not 700)
+                fixed = shapely.union_all(shapely.make_valid(shapely.get_parts(geoms[i])))
+            else:
+                fixed = shapely.make_valid(geoms[i])
             fixed = _only_family(fixed, family)
             if fixed is None or fixed.is_empty or (family == "polygon" and fixed.area <= 0):
                 reject[i] = ("invalid_geometry", f"invalid geometry that cannot be repaired: {why}")
