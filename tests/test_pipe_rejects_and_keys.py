@@ -406,3 +406,36 @@ def test_a_valve_on_a_rejected_pipe_goes_with_it(fresh_db, tmp_path):
     assert got == {"V1": "v:JS:G1 ", "V3": "v:JS:G1 attached_nearest",
                    "V4": "v:JS:G1 attached_nearest,named_pipe_unknown"}, got
     assert r.appurtenances["attached_by_id"] == 1 and r.appurtenances["attached_nearest"] == 2
+
+
+def test_a_valve_far_from_the_pipe_its_id_names_is_rejected(fresh_db, tmp_path):
+    """A valve whose pipe id names a loaded pipe but which lies farther from it than the
+    attach tolerance is rejected (named_pipe_far, naming the pipe-id field and the distance):
+    it was attached to that pipe and listed in its isolation however far it was (983 m in a
+    real network whose id was wrong)."""
+    e, n = 39_460_300.0, 3_917_200.0
+    path = tmp_path / "f.gpkg"
+    pipe = shapely.LineString([(e, n), (e + 30, n)])
+    gpd.GeoDataFrame({"管段编号": ["G1"], "起点号": ["A"], "终点号": ["B"]},
+                     geometry=[pipe], crs="EPSG:4527").to_file(path, layer="pipes",
+                                                              engine="pyogrio")
+    where = [shapely.Point(e + 5, n + 0.3), shapely.Point(e + 5, n + 4.9),
+             shapely.Point(e + 5, n + 120)]
+    gpd.GeoDataFrame({"编号": ["V1", "V2", "V3"], "所在管段": ["G1"] * 3,
+                      "附属物": ["阀门"] * 3}, geometry=where,
+                     crs="EPSG:4527").to_file(path, layer="valves", engine="pyogrio")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("valves: {point_no: 编号, segment_id: 所在管段, appurtenance: 附属物}\n",
+                       encoding="utf-8")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
+                            valves=f"{path}:valves", mapping=mapping, class_opt="给水",
+                            dataset="f", attach=5.0)
+    assert r.rejected_by_reason == {"named_pipe_far": 1}, r.text()
+    ((row, field, message),) = fresh_db.rows(
+        "SELECT row_number, field, message FROM load_rejects WHERE batch_id = %s",
+        (r.batch_id,))
+    far = where[2].distance(pipe)  # independent: shapely on the delivered geometry
+    assert (row, field) == (3, "所在管段") and f"{far:.1f} m" in message, message
+    got = {p for p, in fresh_db.rows("SELECT point_no FROM pipe_points WHERE valid_to IS NULL "
+                                     "AND segment_code IS NOT NULL")}
+    assert got == {"V1", "V2"}

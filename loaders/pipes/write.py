@@ -389,6 +389,7 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         (dataset + ":",)).fetchall()
     seg_geoms = shapely.from_wkb([bytes(r[1]) for r in lines]) if lines else np.array([])
     tree = shapely.STRtree(seg_geoms) if len(seg_geoms) else None
+    seg_at = {r[0]: k for k, r in enumerate(lines)}
     by_id = nearest = unattached = 0
     rejects: list[Reject] = []
     pts, classes, seg_of, keys, flag_lists = [], [], [], [], []
@@ -411,6 +412,18 @@ def _write_valves(session, conn, valves, pf, seg_codes, dataset, srid, layer_cod
         cls = p.cls
         if seg is None and p.segment_id:  # a pipe id no line of the delivery has (a typo?)
             flags.append("named_pipe_unknown")
+        if seg is not None and seg in seg_at:
+            # on the pipe its id names: within the attach tolerance of it, as one attached by
+            # position is (a valve 983 m from its pipe was attached and closed it in an
+            # isolation: the id or the position is wrong)
+            off = float(shapely.distance(shapely.points(p.e, p.n), seg_geoms[seg_at[seg]]))
+            if off > attach:
+                rejects.append(reject(p, "named_pipe_far", located(
+                    p, f"appurtenance {p.label}: its pipe {p.segment_id} is {off:.1f} m away, "
+                       f"over the attach tolerance {attach:g} m / 附属物 {p.label} 距其所在管段 "
+                       f"{p.segment_id} {off:.1f} m，超过吸附限差 {attach:g} m"), key,
+                    column_name(columns, p, "segment_id")))
+                continue
         if seg is not None:
             by_id += 1
         elif tree is not None:
