@@ -32,7 +32,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cim.errors import ConfigError
+from cim.errors import ConfigError, InputError
 from cim.profile import CityProfile
 from loaders.engine.pages import small_pages
 from loaders.pipes.gis import read_gis, split_layer
@@ -73,6 +73,13 @@ def load_pipes(conninfo: str, profile: CityProfile, delivery: Delivery, *,
                attach: float = 5.0, rules: Rules | None = None, qa: QAResult | None = None,
                options: dict[str, Any] | None = None) -> PipeLoadReport:
     """QA, then points, segments and appurtenances in one LoadSession (one transaction)."""
+    if mode == "replace" and delivery.skipped_tables:
+        # replace retires what the delivery no longer holds: a table not read may hold it
+        raise InputError("--mode replace would retire what these tables hold, which were not "
+                         "read as point or segment tables: " + ", ".join(
+                             delivery.skipped_tables) + " (name their columns with --mapping, "
+                         "leave them out of the delivery, or load with --mode update)",
+                         path=", ".join(map(str, delivery.inputs)))
     qa = qa or run_qa(profile, delivery, rules)
     return write_delivery(conninfo, profile, delivery, qa, mode=mode, dataset=dataset,
                           district=district, attach=attach, options=options)

@@ -266,6 +266,9 @@ class Delivery:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)  # every file read
     inputs: list[Path] = field(default_factory=list)  # the paths given (files or folders)
+    # tables with rows that were read as no point or segment table (a folder's other files,
+    # a workbook's other sheets): a replace load refuses to retire what they may hold
+    skipped_tables: list[str] = field(default_factory=list)
     snap: float | None = None  # GIS: the snapping tolerance (m) the topology was read with
 
 

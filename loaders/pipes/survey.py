@@ -100,6 +100,8 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
     known |= {norm_header(h) for h in mapping.flat.values()}
     resolver = ClassResolver(dicts, class_opt, mapping)
     files = table_files(paths)
+    named = {Path(p) for p in paths if not Path(p).is_dir()}  # files given one by one
+    skipped_tables: list[str] = []  # tables with rows that were not read
     points: list[PointRec] = []
     segments: list[SegRec] = []
     names: list[str] = []
@@ -108,12 +110,21 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
     seq = 0
     for path in files:
         tables = read_tables(path, known, encoding)
-        for t in tables:
+        kinds = [_table_kind(t, aliases, mapping) for t in tables]
+        if path in named and tables and all(k is None for k, _m in kinds):
+            # a file named on the command line is part of the delivery: skipped, a replace
+            # load retired every feature it holds (a renamed 物探点号 header did so)
+            t = tables[0]
+            raise InputError("not a point or segment table: no 物探点号/X/Y nor 起始点号/终止点号 "
+                             f"columns among {', '.join(map(str, t.headers)) or 'none'} (a "
+                             "renamed header? name it with --mapping)", path=t.name)
+        for t, (kind, m) in zip(tables, kinds):
             notes += t.notes
-            kind, m = _table_kind(t, aliases, mapping)
             if kind is None:
                 notes.append(f"{t.name}: not a point or segment table (no 物探点号/X/Y nor "
                              "起始点号/终止点号 columns); skipped")
+                if t.rows:
+                    skipped_tables.append(t.name)
                 continue
             idx = {a: t.headers.index(h) for a, h in m.items()}
             tclass = resolver.for_table(t)
@@ -138,7 +149,8 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
                          path=", ".join(map(str, paths)))
     _inherit_point_classes(points, segments, dicts, columns)
     d = Delivery(points=points, segments=segments, tables=names, survey=True, notes=notes,
-                 files=files, inputs=[Path(p) for p in paths], columns=columns)
+                 files=files, inputs=[Path(p) for p in paths], columns=columns,
+                 skipped_tables=skipped_tables)
     _survey_coordinates(d, profile, crs)
     return d
 

@@ -1,0 +1,55 @@
+"""A survey table that is not read is never taken for an absent one: a file named on the
+command line that holds no point or segment table is refused, and a replace load refuses to
+run while a table with rows was skipped (a folder's other file, a workbook's other sheet) —
+a renamed 物探点号 header had the file skipped with a note, and replace mode retired every
+point it held while the segments stayed current, naming retired points."""
+
+from __future__ import annotations
+
+import pytest
+
+from cim.errors import InputError
+from loaders.pipes.load import load_pipes_files
+from tests.test_pipes import _survey
+
+
+def _write(folder, rename: bool = False):
+    folder.mkdir(exist_ok=True)
+    pts, segs = _survey("AT")
+    if rename:
+        pts = pts.rename(columns={"物探点号": "测点编码"})
+    pts.to_csv(folder / "给水管线点.csv", index=False)
+    segs.to_csv(folder / "给水管线段.csv", index=False)
+    return [folder / "给水管线点.csv", folder / "给水管线段.csv"], len(pts), len(segs)
+
+
+def _current(db) -> tuple[int, int]:
+    return (db.scalar("SELECT count(*) FROM pipe_points WHERE valid_to IS NULL"),
+            db.scalar("SELECT count(*) FROM pipe_segments WHERE valid_to IS NULL"))
+
+
+def test_a_named_file_of_no_survey_table_is_refused_and_nothing_retired(fresh_db, tmp_path):
+    files, n_pts, n_segs = _write(tmp_path / "a")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files, mode="replace",
+                            dataset="s")
+    assert r.loaded == n_pts + n_segs, r.text()
+    files, _, _ = _write(tmp_path / "b", rename=True)
+    for mode in ("replace", "update"):
+        with pytest.raises(InputError, match="not a point or segment table") as e:
+            load_pipes_files(fresh_db.conninfo, fresh_db.profile, files, mode=mode,
+                             dataset="s")
+        assert "测点编码" in str(e.value) and "给水管线点.csv" in str(e.value)
+    assert _current(fresh_db) == (n_pts, n_segs)
+
+
+def test_replace_refuses_while_a_folder_table_was_skipped(fresh_db, tmp_path):
+    files, n_pts, n_segs = _write(tmp_path / "d")
+    (tmp_path / "d" / "说明.csv").write_text("项目,内容\n测区,任城区\n", encoding="utf-8")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "d"],
+                            dataset="f")  # update: the other file is noted, not read
+    assert r.loaded == n_pts + n_segs and any("说明.csv" in n for n in r.notes), r.notes
+    with pytest.raises(InputError, match="--mode replace would retire") as e:
+        load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "d"],
+                         mode="replace", dataset="f")
+    assert "说明.csv" in str(e.value)
+    assert _current(fresh_db) == (n_pts, n_segs)
