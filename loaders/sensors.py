@@ -78,10 +78,19 @@ class Asset:
 
 def _pick_table(tables: list[Table], aliases: dict[str, list[str]],
                 override: dict[str, str] | None) -> tuple[Table, dict[str, str]]:
+    found = []
     for t in tables:
         m = match_headers(t.headers, aliases, override, table=t.name, strict=bool(override))
         if "device_id" in m and "type" in m:
-            return t, m
+            found.append((t, m))
+    if len([t for t, _m in found if t.rows]) > 1:
+        # the first alone was read: its devices loaded, the others' not, and a replace load
+        # retired them though the workbook holds them
+        raise InputError("several sensor registries in one file (" + ", ".join(
+            t.name for t, _m in found if t.rows) + "): put the devices in one table, or "
+            "load each from a file of its own", path=str(found[0][0].path))
+    if found:
+        return found[0]
     heads = "; ".join(f"{t.name}: {', '.join(t.headers)}" for t in tables) or "no table"
     raise InputError("no sensor registry found: a table needs 设备编号 (device id) and 监测类型 "
                      f"(type) columns ({heads}); name them with --mapping", path=str(

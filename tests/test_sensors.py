@@ -580,3 +580,28 @@ def test_codes_in_full_width_digits_and_a_type_typed_as_text(sdb, tmp_path):
                     "AND valid_to IS NULL") == [("02", pipe)]
     sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id = 'FW-1' AND valid_to IS NULL "
              "RETURNING id")
+
+
+def test_a_workbook_of_two_registry_sheets_is_refused_naming_them(sdb, tmp_path):
+    """Two registry sheets (一期, 二期): the first alone was read, the second's devices not
+    loaded, and a replace load retired them though the workbook holds them."""
+    import openpyxl
+
+    from loaders.sensors import load_sensors
+
+    rows = registry_rows()
+    wb = openpyxl.Workbook()
+    for title, part in (("一期", rows[: len(rows) // 2]), ("二期", rows[len(rows) // 2:])):
+        ws = wb.create_sheet(title)
+        ws.append(list(rows[0]))
+        for r in part:
+            ws.append([r[k] for k in rows[0]])
+    del wb[wb.sheetnames[0]]  # the default empty sheet
+    path = tmp_path / "台账.xlsx"
+    wb.save(path)
+    before = sdb.scalar("SELECT count(*) FROM sensors WHERE valid_to IS NULL")
+    for mode in ("update", "replace"):
+        with pytest.raises(InputError, match="several sensor registries") as e:
+            load_sensors(sdb.conninfo, sdb.profile, path, mode=mode)
+        assert "一期" in str(e.value) and "二期" in str(e.value)
+    assert sdb.scalar("SELECT count(*) FROM sensors WHERE valid_to IS NULL") == before
