@@ -53,3 +53,21 @@ def test_replace_refuses_while_a_folder_table_was_skipped(fresh_db, tmp_path):
                          mode="replace", dataset="f")
     assert "说明.csv" in str(e.value)
     assert _current(fresh_db) == (n_pts, n_segs)
+
+
+def test_a_csv_line_with_cells_past_the_header_is_refused_naming_it(fresh_db, tmp_path):
+    """An unquoted comma in 权属单位 (济宁水务集团,二分公司) shifted 二分公司 into 备注 and 备注
+    into a column of its own: loaded without a flag. Refused, naming the line."""
+    files, _, _ = _write(tmp_path / "c")
+    lines = files[1].read_text(encoding="utf-8").splitlines()
+    head = lines[0].split(",")
+    i = head.index("材质")
+    cells = lines[2].split(",")
+    cells[i] = "PE,二分公司"  # a value with the separator, unquoted
+    lines[2] = ",".join(cells)
+    files[1].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_pipes_files(fresh_db.conninfo, fresh_db.profile, files, dataset="c")
+    assert e.value.row == 3 and f"{len(head) + 1} cells where the header has {len(head)}" \
+        in str(e.value), str(e.value)
+    assert _current(fresh_db) == (0, 0)

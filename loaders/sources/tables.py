@@ -262,6 +262,7 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
     if not any(any(not _blank(c) for c in r) for r in grid):
         return None
     width = max(len(r) for r in grid)
+    lengths = [len(r) for r in grid] if clean else None  # a CSV's cells a line, as delivered
     if clean:
         for r in grid:
             if len(r) < width:
@@ -310,6 +311,8 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
         headers = [None if _blank(c) else str(c).strip() for c in grid[best]]
         skip = best + 1
     final = _unique_names(headers)
+    if lengths is not None:
+        _no_cells_past_the_header(path, grid, lengths, best, skip, first_row_number)
     notes = _spread_down(grid, merged, skip, first_row_number)
     rows, numbers = [], []
     if clean:  # a row of None only is blank (any text cell is non-empty)
@@ -326,6 +329,23 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
             numbers.append(first_row_number + i)
     return Table(path=path, sheet=sheet, headers=final, rows=rows, row_numbers=numbers,
                  encoding=encoding, notes=notes)
+
+
+def _no_cells_past_the_header(path: Path, grid: list[list[Any]], lengths: list[int],
+                              best: int, skip: int, first_row_number: int) -> None:
+    """A CSV line with a value past the header's last column is refused, naming it: its
+    cells are shifted (an unquoted comma in 权属单位 "济宁水务集团,二分公司" put 二分公司 into 备注
+    and 备注 into a column of its own, loaded without a word)."""
+    head = max(lengths[best:skip])
+    bad = [i for i in range(skip, len(grid)) if lengths[i] > head
+           and any(c is not None for c in grid[i][head:lengths[i]])]
+    if bad:
+        i = bad[0]
+        more = f" ({len(bad)} lines so)" if len(bad) > 1 else ""
+        raise InputError(f"{lengths[i]} cells where the header has {head}{more}: a value "
+                         "holding the separator without quotes shifts the cells after it — "
+                         "quote it, or save the table from Excel again",
+                         path=str(path), row=first_row_number + i)
 
 
 def _spread_down(grid: list[list[Any]], merged: list[tuple[int, int, int, int]], skip: int,
