@@ -46,6 +46,17 @@ def as_text(v: Any, max_len: int = 1000) -> str | None:
     return s
 
 
+# a long number as Excel shows it (General format) and saves it in a CSV: 1.23457E+17 is what
+# is left of an 18-digit id, two devices' ids alike
+EXCEL_ROUNDED = re.compile(r"^\s*[+-]?\d(?:\.\d+)?[eE]\+\d+\s*$")
+
+
+def excel_rounded(text: str) -> str:
+    """The problem of an id typed as Excel shows a long number."""
+    return (f"the id {text!r} is a long number as Excel shows it, its digits lost; format "
+            "the column as text in Excel before saving")
+
+
 def as_id(v: Any, max_len: int = 200) -> str | None:
     """An identifier's text: a whole number stored as a float is its integer (Excel's 987.0
     and a GeoPackage REAL 987 are the id 987); a float that cannot hold the id's digits (past
@@ -55,6 +66,8 @@ def as_id(v: Any, max_len: int = 200) -> str | None:
         raise ValueProblem(f"the id {v!r} is stored as a floating-point number and has "
                            "lost digits; store ids as text")
     _no_bool(v, "an id")
+    if isinstance(v, str) and EXCEL_ROUNDED.match(v):
+        raise ValueProblem(excel_rounded(v.strip()))
     try:
         return as_text(v, max_len)
     except ValueProblem as exc:  # a whole float past 2^53

@@ -71,3 +71,19 @@ def test_a_csv_line_with_cells_past_the_header_is_refused_naming_it(fresh_db, tm
     assert e.value.row == 3 and f"{len(head) + 1} cells where the header has {len(head)}" \
         in str(e.value), str(e.value)
     assert _current(fresh_db) == (0, 0)
+
+
+def test_point_numbers_excel_rounded_are_refused_naming_the_field(fresh_db, tmp_path):
+    """物探点号 1.23457E+17 (Excel's display of a long number, saved so in a CSV) was read as
+    a point number: two such points were one."""
+    files, n_pts, _ = _write(tmp_path / "e")
+    import pandas as pd
+
+    pts = pd.read_csv(files[0], dtype=str, keep_default_na=False)
+    pts.loc[0, "物探点号"] = "1.23457E+17"
+    pts.to_csv(files[0], index=False)
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files[:1], dataset="e")
+    got = fresh_db.rows("SELECT field, message FROM load_rejects WHERE batch_id = %s",
+                        (r.batch_id,))
+    assert len(got) == 1 and got[0][0] == "物探点号" and "Excel" in got[0][1], got
+    assert r.loaded == n_pts - 1, r.text()

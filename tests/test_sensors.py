@@ -605,3 +605,25 @@ def test_a_workbook_of_two_registry_sheets_is_refused_naming_them(sdb, tmp_path)
             load_sensors(sdb.conninfo, sdb.profile, path, mode=mode)
         assert "一期" in str(e.value) and "二期" in str(e.value)
     assert sdb.scalar("SELECT count(*) FROM sensors WHERE valid_to IS NULL") == before
+
+
+def test_ids_excel_rounded_in_a_csv_are_refused_naming_the_field(sdb, tmp_path):
+    """Excel shows an 18-digit id as 1.23457E+17 and saves it so in a CSV: two devices with
+    such ids were stored as one (the second a duplicate). Each is rejected naming 设备编号."""
+    from loaders.sensors import load_sensors
+
+    pipe = sdb.scalar("SELECT code FROM pipe_segments WHERE valid_to IS NULL ORDER BY code "
+                      "LIMIT 1")
+    p = write(tmp_path, "sci.csv", [
+        f"1.23457E+17,甲,管网压力,MPa,{pipe},,,,,,",
+        f"1.23457E+17,乙,管网压力,MPa,{pipe},,,,,,",
+        f"123456789012345678,丙,管网压力,MPa,{pipe},,,,,,",
+    ])
+    rep = load_sensors(sdb.conninfo, sdb.profile, p)
+    assert (rep.read, rep.loaded, rep.rejected) == (3, 1, 2), rep.text()
+    got = sdb.rows("SELECT row_number, field, message FROM load_rejects WHERE batch_id = %s "
+                   "ORDER BY row_number", (rep.batch_id,))
+    assert [(r, f) for r, f, _m in got] == [(2, "设备编号"), (3, "设备编号")]
+    assert all("Excel" in m for _r, _f, m in got)
+    sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id = '123456789012345678' "
+             "AND valid_to IS NULL RETURNING id")

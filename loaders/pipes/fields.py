@@ -17,12 +17,14 @@ from cim.errors import ConfigError
 from cim.profile import CityProfile
 from loaders.common import jsonable
 from loaders.fields import (
+    EXCEL_ROUNDED,
     ValueProblem,
     as_float,
     as_int,
     as_text,
     as_year,
     distinct,
+    excel_rounded,
     is_blank,
     mapped,
     numbers,
@@ -44,6 +46,15 @@ def text_id(v: Any) -> str | None:
     integer's (7040.0 is 7040), refused past 2^53, where the float has lost the id's digits
     (a REAL column of 18-digit ids holds every 64th of them only)."""
     return as_text(v, 100)
+
+
+def id_text(v: Any) -> str | None:
+    """A point number or pipe id (:func:`text_id`), refused where it is a long number as
+    Excel shows it (1.23457E+17: the digits are lost, two points alike)."""
+    t = text_id(v)
+    if t is not None and EXCEL_ROUNDED.match(t):
+        raise ValueProblem(excel_rounded(t))
+    return t
 
 
 class ClassResolver:
@@ -133,9 +144,9 @@ def _count(x: Any) -> int | None:
 # (source attribute, record attribute, column named in problems, parser) of a segment, in the
 # order its problems are listed; the ends' ids come first (a missing one is named after them)
 SUBCLASS_ZH = "管线小类"  # the subclass column named in problems
-SEGMENT_IDS = (("source_id", "source_id", "管段编号", text_id),
-               ("start_no", "start_no", FIELD_ZH["start_no"], text_id),
-               ("end_no", "end_no", FIELD_ZH["end_no"], text_id))
+SEGMENT_IDS = (("source_id", "source_id", "管段编号", id_text),
+               ("start_no", "start_no", FIELD_ZH["start_no"], id_text),
+               ("end_no", "end_no", FIELD_ZH["end_no"], id_text))
 SEGMENT_VALUES = (("start_depth", "start_depth", "起点埋深", _depth),
                   ("end_depth", "end_depth", "终点埋深", _depth),
                   ("start_elevation", "start_elevation", "起点高程", _elevation),
@@ -152,7 +163,7 @@ SEGMENT_VALUES = (("start_depth", "start_depth", "起点埋深", _depth),
                   ("status", "status_raw", "状态", text_id),
                   ("note", "note", "备注", _text1000))
 # (source attribute, record attribute, column named in problems, parser) of a survey point
-POINT_VALUES = (("point_no", "point_no", FIELD_ZH["point_no"], text_id),
+POINT_VALUES = (("point_no", "point_no", FIELD_ZH["point_no"], id_text),
                 ("map_no", "map_no", "图上点号", text_id),
                 ("x", "x", "X", as_float),
                 ("y", "y", "Y", as_float),
@@ -244,10 +255,20 @@ def _ids(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
     return mapped(col, text_id)
 
 
+def _id_texts(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    out, problems = _ids(col)
+    for i in np.flatnonzero([isinstance(t, str) and EXCEL_ROUNDED.match(t) is not None
+                             for t in out]):
+        problems[int(i)] = excel_rounded(out[i])
+        out[i] = None
+    return out, problems
+
+
 # column versions of the scalar parsers above (same values and problems); any other parser
 # runs once per distinct value
 _COLUMN_PARSERS = {
     text_id: _ids,
+    id_text: _id_texts,
     as_float: numbers,
     _depth: lambda c: numbers(c, 0, 100),
     _elevation: lambda c: numbers(c, -500, 9000),

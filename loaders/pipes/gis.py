@@ -30,6 +30,7 @@ from loaders.pipes.fields import (
     ClassResolver,
     as_delivered,
     field_aliases,
+    id_text,
     parse_value,
     resolve_features,
     segment_values,
@@ -371,13 +372,13 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
         p.cls, problem = resolver.for_row(resolver.given, v("class"), v("subclass"))
         if problem:
             pr.append(problem)
-        p.point_no = parse_value(p, pr, "点号", text_id, v("point_no"))
+        p.point_no = parse_value(p, pr, "点号", id_text, v("point_no"))
         if p.point_no is None and not pr:
             pr.append(("missing_value", FIELD_ZH["point_no"], None, "empty"))
         p.feature_raw = parse_value(p, pr, "特征", lambda x: as_text(x, 50), v("feature"))
         p.appurtenance_raw = parse_value(p, pr, "附属物", lambda x: as_text(x, 50),
                                     v("appurtenance"))
-        p.segment_id = parse_value(p, pr, "所在管段", text_id, v("segment_id"))
+        p.segment_id = parse_value(p, pr, "所在管段", id_text, v("segment_id"))
         p.road = parse_value(p, pr, "道路名称", lambda x: as_text(x, 200), v("road"))
         p.note = parse_value(p, pr, "备注", lambda x: as_text(x, 1000), v("note"))
         p.survey_code = parse_value(p, pr, "点编码", text_id, v("survey_code"))
