@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -390,6 +391,62 @@ def _combine(top: Any, bottom: Any, known: set[str]) -> str | None:
     return b or t
 
 
+# Excel's built-in number formats whose text depends on the locale: in Chinese Excel 27–31,
+# 36 and 50–58 are dates (yyyy年m月d日 …), 32–35 times. openpyxl knows them not, and gave a
+# date cell as its serial number (44319 for 2021-05-03); xlrd reads them as dates
+_LOCALE_DATE_FORMATS = frozenset((*range(27, 32), 36, *range(50, 59)))
+_ZERO_PADDED = re.compile(r"0+")  # a number format of zeros only: 7 shown as 007
+
+
+def _xlsx_value(cell, wb) -> Any:
+    """A cell's value as the sheet shows it, where openpyxl's value is not: a number in a
+    zero-padded format (000: the point number 007 was read as 7, and matched no segment's
+    007), a number in a locale date format (its date)."""
+    v = cell.value
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return v
+    fmt = cell.number_format
+    if _ZERO_PADDED.fullmatch(fmt or "") and float(v).is_integer() and 0 <= v \
+            and len(str(int(v))) < len(fmt):  # shown with leading zeros: its text
+        return str(int(v)).zfill(len(fmt))
+    if wb._cell_styles[cell.style_id].numFmtId in _LOCALE_DATE_FORMATS:
+        from openpyxl.utils.datetime import from_excel
+
+        try:
+            return from_excel(v, wb.epoch)
+        except (ValueError, OverflowError):
+            return v
+    return v
+
+
+def _uncached_formulas(path: Path, wb) -> None:
+    """A formula whose value the workbook does not hold (written by a program that computes
+    no formulas) is refused, naming its cell: openpyxl gives such a cell as empty, and its
+    value was lost without a word (管径 ="DN"&300 loaded as no size)."""
+    import zipfile
+
+    import openpyxl
+
+    with zipfile.ZipFile(path) as z:
+        if not any(n.startswith("xl/worksheets/") and b"<f" in z.read(n)
+                   for n in z.namelist()):
+            return  # no formula at all: the common case, one read
+    formulas = openpyxl.load_workbook(path, data_only=False)
+    try:
+        for ws, fs in zip(wb.worksheets, formulas.worksheets):
+            for row in fs.iter_rows():
+                for c in row:
+                    if c.data_type == "f" and ws[c.coordinate].value is None:
+                        raise InputError(
+                            f"sheet {ws.title!r}: cell {c.coordinate} holds the formula "
+                            f"{c.value} without its value (the program that wrote the "
+                            "workbook computes no formulas): open and save it in Excel or "
+                            "WPS, or paste the values", path=str(path), row=c.row,
+                            field=c.column_letter)
+    finally:
+        formulas.close()
+
+
 def _read_xlsx(path: Path, known: set[str]) -> list[Table]:
     import openpyxl
 
@@ -399,8 +456,9 @@ def _read_xlsx(path: Path, known: set[str]) -> list[Table]:
         raise InputError(f"not a readable Excel workbook: {exc}", path=str(path)) from exc
     out = []
     try:
+        _uncached_formulas(path, wb)
         for ws in wb.worksheets:
-            grid = [list(r) for r in ws.iter_rows(values_only=True)]
+            grid = [[_xlsx_value(c, wb) for c in r] for r in ws.iter_rows()]
             merged = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
                       for m in ws.merged_cells.ranges]
             t = _grid_to_table(path, ws.title, grid, merged, known)
@@ -436,8 +494,12 @@ def _read_xls(path: Path, known: set[str]) -> list[Table]:
                         raise InputError(f"sheet {sh.name!r}: the date {cell.value!r} cannot "
                                          f"be read ({exc})", path=str(path), row=r + 1,
                                          field=xlrd.colname(c)) from exc
-                elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+                elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
                     row.append(None)
+                elif cell.ctype == xlrd.XL_CELL_ERROR:
+                    # as the sheet shows it (#N/A), as a .xlsx's is read: a blank instead
+                    # lost it (a #N/A 管径 loaded as no size, one in 地面高程 was "empty")
+                    row.append(xlrd.error_text_from_code.get(cell.value, "#ERROR"))
                 elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
                     row.append(bool(cell.value))
                 else:
