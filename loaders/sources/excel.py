@@ -1,0 +1,133 @@
+"""Excel workbooks (.xlsx, old .xls) as grids of cell values, each cell as its sheet shows it
+(:func:`_xlsx_value`): what :func:`loaders.sources.tables.read_tables` finds tables in."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from cim.errors import InputError
+from loaders.sources.precheck import workbook_errors
+
+# (sheet title, rows of cell values, merged ranges (row0, col0, row1, col1), 0-based inclusive)
+Sheet = tuple[str, list[list[Any]], list[tuple[int, int, int, int]]]
+
+# Excel's built-in number formats whose text depends on the locale: in Chinese Excel 27–31,
+# 36 and 50–58 are dates (yyyy年m月d日 …), 32–35 times. openpyxl knows them not, and gave a
+# date cell as its serial number (44319 for 2021-05-03); xlrd reads them as dates
+_LOCALE_DATE_FORMATS = frozenset((*range(27, 32), 36, *range(50, 59)))
+_ZERO_PADDED = re.compile(r"0+")  # a number format of zeros only: 7 shown as 007
+
+
+def _xlsx_value(cell, wb) -> Any:
+    """A cell's value as the sheet shows it, where openpyxl's value is not: a number in a
+    zero-padded format (000: the point number 007 was read as 7, and matched no segment's
+    007), a number in a locale date format (its date)."""
+    v = cell.value
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return v
+    fmt = cell.number_format
+    if _ZERO_PADDED.fullmatch(fmt or "") and float(v).is_integer() and 0 <= v \
+            and len(str(int(v))) < len(fmt):  # shown with leading zeros: its text
+        return str(int(v)).zfill(len(fmt))
+    if wb._cell_styles[cell.style_id].numFmtId in _LOCALE_DATE_FORMATS:
+        from openpyxl.utils.datetime import from_excel
+
+        try:
+            return from_excel(v, wb.epoch)
+        except (ValueError, OverflowError):
+            return v
+    return v
+
+
+def _uncached_formulas(path: Path, wb) -> None:
+    """A formula whose value the workbook does not hold (written by a program that computes
+    no formulas) is refused, naming its cell: openpyxl gives such a cell as empty, and its
+    value was lost without a word (管径 ="DN"&300 loaded as no size)."""
+    import zipfile
+
+    import openpyxl
+
+    with zipfile.ZipFile(path) as z:
+        if not any(n.startswith("xl/worksheets/") and b"<f" in z.read(n)
+                   for n in z.namelist()):
+            return  # no formula at all: the common case, one read
+    formulas = openpyxl.load_workbook(path, data_only=False)
+    try:
+        for ws, fs in zip(wb.worksheets, formulas.worksheets):
+            for row in fs.iter_rows():
+                for c in row:
+                    if c.data_type == "f" and ws[c.coordinate].value is None:
+                        raise InputError(
+                            f"sheet {ws.title!r}: cell {c.coordinate} holds the formula "
+                            f"{c.value} without its value (the program that wrote the "
+                            "workbook computes no formulas): open and save it in Excel or "
+                            "WPS, or paste the values", path=str(path), row=c.row,
+                            field=c.column_letter)
+    finally:
+        formulas.close()
+
+
+def xlsx_grids(path: Path) -> list[Sheet]:
+    """Each sheet of a workbook as (title, rows of cell values, merged ranges (row0, col0,
+    row1, col1), 0-based inclusive)."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, data_only=True)
+    except workbook_errors() as exc:
+        raise InputError(f"not a readable Excel workbook: {exc}", path=str(path)) from exc
+    out = []
+    try:
+        _uncached_formulas(path, wb)
+        for ws in wb.worksheets:
+            grid = [[_xlsx_value(c, wb) for c in r] for r in ws.iter_rows()]
+            merged = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
+                      for m in ws.merged_cells.ranges]
+            out.append((ws.title, grid, merged))
+    finally:
+        wb.close()
+    return out
+
+
+def xls_grids(path: Path) -> list[Sheet]:
+    """Each sheet of an old .xls workbook, as :func:`xlsx_grids` gives them."""
+    import struct
+
+    import xlrd
+    import xlrd.compdoc
+
+    try:
+        book = xlrd.open_workbook(path, formatting_info=True)
+    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, struct.error, ValueError, IndexError,
+            AssertionError, OSError) as exc:  # xlrd's ways of failing on a damaged BIFF file
+        raise InputError(f"not a readable .xls workbook: {exc}", path=str(path)) from exc
+    out = []
+    for sh in book.sheets():
+        grid = []
+        for r in range(sh.nrows):
+            row = []
+            for c in range(sh.ncols):
+                cell = sh.cell(r, c)
+                if cell.ctype == xlrd.XL_CELL_DATE:
+                    try:
+                        row.append(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
+                    except (xlrd.xldate.XLDateError, ValueError, OverflowError) as exc:
+                        raise InputError(f"sheet {sh.name!r}: the date {cell.value!r} cannot "
+                                         f"be read ({exc})", path=str(path), row=r + 1,
+                                         field=xlrd.colname(c)) from exc
+                elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                    row.append(None)
+                elif cell.ctype == xlrd.XL_CELL_ERROR:
+                    # as the sheet shows it (#N/A), as a .xlsx's is read: a blank instead
+                    # lost it (a #N/A 管径 loaded as no size, one in 地面高程 was "empty")
+                    row.append(xlrd.error_text_from_code.get(cell.value, "#ERROR"))
+                elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                    row.append(bool(cell.value))
+                else:
+                    row.append(cell.value)
+            grid.append(row)
+        merged = [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in sh.merged_cells]
+        out.append((sh.name, grid, merged))
+    return out
