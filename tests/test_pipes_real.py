@@ -110,6 +110,21 @@ def test_qwat_network_loads_with_topology_and_valves(qwat):
     status = dict(qwat.rows("SELECT status, count(*) FROM pipe_segments WHERE "
                             "starts_with(source_key, 'qwat:') GROUP BY 1"))
     assert status.get("在用", 0) > 3000 and status.get("废弃", 0) > 0
+    # a node's Z of 0 among elevations of 400–1,050 m is no elevation: no ground, flagged
+    # no_z, the 0 kept in attrs (it was a ground of 0 m, a cross-section sloping to sea
+    # level); the others keep their Z as ground. Counted independently on the delivery
+    nodes = pyogrio.read_dataframe(src, layer="nodes")
+    nz = shapely.get_coordinates(nodes.geometry.values, include_z=True)[:, 2]
+    zero_ids = {str(i) for i, z in zip(nodes["id"], nz) if z == 0}
+    got = qwat.rows("SELECT point_no, ground_elevation, 'no_z' = ANY(flags), "
+                    "attrs->>'_geometry_z' FROM pipe_points WHERE valid_to IS NULL AND "
+                    "starts_with(source_key, 'qwat:') AND appurtenance IS NULL")
+    zero = {p for p, g, nozf, gz in got if p in zero_ids}
+    assert zero and all(g is None and nozf and gz == "0.0"
+                        for p, g, nozf, gz in got if p in zero_ids)
+    assert all(g is not None and g > 300 for p, g, _f, _z in got
+               if p not in zero_ids and not p.startswith("N"))
+    assert any("points with Z 0" in n for n in r.notes), r.notes
     # reloading changes nothing and keeps every code
     r2, _ = load_pipes_files(qwat.conninfo, qwat.profile, None, lines=f"{src}:pipes",
                              points=f"{src}:nodes", valves=f"{src}:valves",

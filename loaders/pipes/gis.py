@@ -246,6 +246,23 @@ def _is_flat(geoms: np.ndarray) -> bool:
     return not np.any(np.isfinite(zs) & (zs != 0))
 
 
+# a point layer whose every other Z lies farther than this from 0 holds no real elevation 0
+ZERO_Z_AWAY = 10.0  # m
+
+
+def _zero_is_no_z(geoms: np.ndarray) -> bool:
+    """Whether a Z of exactly 0 in this point layer means "no elevation": the layer has
+    elevations, and none of them within :data:`ZERO_Z_AWAY` of 0 (a terrain at 400–1,050 m
+    has no point at 0; a coastal city's, at −1 to 5 m, may)."""
+    present = ~shapely.is_missing(geoms)
+    if not present.any() or not shapely.has_z(geoms[present]).any():
+        return False
+    zs = shapely.get_coordinates(geoms[present], include_z=True)[:, 2]
+    real = zs[np.isfinite(zs) & (zs != 0)]
+    return bool(len(real)) and bool(np.all(np.abs(real) > ZERO_Z_AWAY)) and bool(
+        np.any(zs == 0))
+
+
 def _flat_as_2d(geoms: np.ndarray) -> np.ndarray:
     """A line layer 2D written in 3D as 2D: its lines stored without Z and flagged ``no_z``
     (their Z of 0 read as elevations put every pipe at sea level in a cross-section)."""
@@ -357,8 +374,10 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
     m = match_headers(list(cols), aliases["points"], override, table=path.name, strict=strict)
     g2 = transform_xy(geoms, t)
     flat = _is_flat(g2)
+    zero_unknown = _zero_is_no_z(g2)
     tname = path.name if not src.layer or src.layer == path.stem else f"{path.name}:{src.layer}"
     out = []
+    zeros = 0
     names = _gis_names(cols)
     stored = held_out(names, m, GIS_POINT_COLUMNED, mapping, section)
     for i in range(len(geoms)):
@@ -394,6 +413,11 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
         else:
             p.e, p.n = float(g.x), float(g.y)
             p.z = float(g.z) if g.has_z and np.isfinite(g.z) and not flat else None
+            if p.z == 0.0 and zero_unknown:
+                # 0 beside elevations of 400–1,050 m is no elevation (QWAT's unknown): read
+                # as one, a cross-section sloped from 485 m to 0 at its end; kept in attrs
+                p.z, p.extra = None, {"_geometry_z": 0.0}
+                zeros += 1
             p.ground = ground if ground is not None else p.z
             # a blank 地面高程 in its column: the Z stands in for it, said so (flagged)
             p.ground_from_z = ground is None and p.z is not None and "ground_elevation" in m
@@ -405,6 +429,10 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
         if not pr:
             p.attrs = p.attrs.storing(stored)
         out.append(p)
+    if zeros:
+        notes.append(f"{tname}: {zeros} points with Z 0 among elevations all farther than "
+                     f"{ZERO_Z_AWAY:g} m from 0: taken as no elevation (flagged no_z where no "
+                     "地面高程 gives one; the Z kept in attrs as _geometry_z)")
     if "ground_elevation" not in m and any(p.z is not None for p in out):
         notes.append(f"{tname}: no ground elevation field (地面高程): the points' Z is taken "
                      "as their ground elevation")
