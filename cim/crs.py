@@ -25,6 +25,20 @@ CGCS2000_GEOG = 4490
 ZONE_PREFIXED_FIRST = 4513  # zone 25
 CM_FIRST = 4534  # 75°E
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+WGS84_GEOG = 4326
+
+
+@lru_cache(maxsize=32)
+def lonlat_srid(storage_srid: int) -> int:
+    """The geographic CRS in which lon/lat (CRS84) coordinates of data stored in
+    ``storage_srid`` are computed: CGCS2000 (4490) for a storage CRS on CGCS2000 — PROJ's only
+    operation from it to WGS 84 is a no-op (a ballpark), so the numbers are the same, and its
+    search costs each process or backend 25–40 ms — else WGS 84 (4326), through the datum
+    transformation PROJ knows (CH1903+ data served through 4490 was 176 m off: no operation
+    from CH1903+ to CGCS2000 exists, and PROJ's ballpark ignored the datum)."""
+    geod = pyproj.CRS.from_epsg(int(storage_srid)).geodetic_crs
+    return CGCS2000_GEOG if geod is not None and geod.to_epsg() == CGCS2000_GEOG \
+        else WGS84_GEOG
 
 
 @lru_cache(maxsize=64)

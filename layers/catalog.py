@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from cim.crs import CGCS2000_GEOG, parse_crs, transformer
+from cim.crs import CGCS2000_GEOG, lonlat_srid, parse_crs, transformer
 from cim.layerdefs import LAYERS, LayerDef
 from cim.profile import CityProfile
 
@@ -22,7 +22,7 @@ HIDDEN_COLUMNS = frozenset({"geom", "attrs", "row_hash", "source_hash", "source_
 _JSON_TYPES = {"boolean": "boolean", "smallint": "integer", "integer": "integer",
                "bigint": "integer", "real": "number", "double precision": "number",
                "numeric": "number", "ARRAY": "array"}
-# the extent of current features in lon/lat (CGCS2000); the storage extent is densified
+# the extent of current features in lon/lat (cim.crs.lonlat_srid); the storage extent is densified
 # first, so the lon/lat box covers the curved edges of the projected one
 _EXTENT_SQL = (
     "SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
@@ -124,10 +124,12 @@ def _exists(conn: psycopg.Connection, table: str) -> bool:
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
 
 
-def _extent(conn: psycopg.Connection, table: str, extra: sql.Composable | None = None,
+def _extent(conn: psycopg.Connection, table: str, storage: int,
+            extra: sql.Composable | None = None,
             params: dict | None = None) -> tuple[int, LonLatBox | None]:
+    """(current features, their lon/lat box) of ``table`` (stored in ``storage``)."""
     row = conn.execute(sql.SQL(_EXTENT_SQL).format(
-        srid=sql.Literal(CGCS2000_GEOG), table=sql.Identifier(table),
+        srid=sql.Literal(lonlat_srid(storage)), table=sql.Identifier(table),
         extra=extra or sql.SQL("")),
         {"t": table, **(params or {})}).fetchone()
     return row[0], (tuple(row[1:5]) if row[1] is not None else None)
@@ -142,12 +144,12 @@ def catalog(conninfo: str) -> list[CatalogEntry]:
         for layer in [*LAYERS.values(), *result_layers()]:
             if not _exists(conn, layer.table):
                 continue
-            n, bbox = _extent(conn, layer.table)
-            if layer.name in results and n == 0 and layer.name not in live_layers():
-                continue  # nothing computed yet: no empty collection
             gc = conn.execute("SELECT srid, coord_dimension FROM geometry_columns WHERE "
                               "f_table_schema = current_schema() AND f_table_name = %s "
                               "AND f_geometry_column = 'geom'", (layer.table,)).fetchone()
+            n, bbox = _extent(conn, layer.table, gc[0] if gc else CGCS2000_GEOG)
+            if layer.name in results and n == 0 and layer.name not in live_layers():
+                continue  # nothing computed yet: no empty collection
             row = conn.execute(sql.SQL(
                 _RESULT_DETAIL_SQL if layer.name in results else _DETAIL_SQL).format(
                 table=sql.Identifier(layer.table))).fetchone()
@@ -170,7 +172,8 @@ def city_extent_lonlat(conninfo: str, profile: CityProfile) -> LonLatBox:
         if _exists(conn, "admin_divisions"):
             codes = [d.code for d in profile.districts]
             extra = sql.SQL("AND code = ANY(%(codes)s)") if codes else None
-            _, bbox = _extent(conn, "admin_divisions", extra, {"codes": codes})
+            _, bbox = _extent(conn, "admin_divisions", profile.srid, extra,
+                              {"codes": codes})
             if bbox is not None:
                 return bbox
     if profile.boundaries is not None and profile.boundaries.exists():
@@ -178,7 +181,7 @@ def city_extent_lonlat(conninfo: str, profile: CityProfile) -> LonLatBox:
 
         info = pyogrio.read_info(profile.boundaries, force_total_bounds=True)
         if info["crs"] and info["features"]:
-            return transformer(info["crs"], CGCS2000_GEOG).transform_bounds(
+            return transformer(info["crs"], lonlat_srid(profile.srid)).transform_bounds(
                 *info["total_bounds"], densify_pts=50)
     area = parse_crs(profile.storage_crs).area_of_use
     return (area.west, area.south, area.east, area.north)

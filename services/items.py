@@ -88,7 +88,7 @@ class ItemsService:
                          for c in published_columns(self.conninfo, prov["table"]))
             layer = Layer(name, prov["table"], int(prov["srid"]), prov.get("id_field", "code"),
                           cols)
-            crs = {uri: crs_info(uri) for uri in prov.get("crs", [])}
+            crs = {uri: crs_info(uri, layer.srid) for uri in prov.get("crs", [])}
             got = (layer, {c.name: c for c in cols}, crs)
             with self._lock:
                 self._layers[name] = got

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from cim.crs import CRS84_URI, parse_crs
+from cim.crs import CRS84_URI, lonlat_srid, parse_crs
 from cim.errors import InputError
 
-GEOGRAPHIC_OUT_SRID = 4490  # CRS84 and EPSG:4490 both come from CGCS2000 lon/lat
 # parameters of OGC API Features Part 1-3 (and pygeoapi) that the items path knows
 KNOWN = frozenset({"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "cursor",
                    "resulttype", "properties", "skipGeometry", "sortby", "datetime", "q",
@@ -51,10 +50,12 @@ class CrsInfo:
 
 
 @lru_cache(maxsize=64)
-def crs_info(uri: str) -> CrsInfo:
-    """The CRS behind ``uri``, parsed once per process. CRS84 is CGCS2000 lon/lat, as served."""
+def crs_info(uri: str, storage_srid: int) -> CrsInfo:
+    """The CRS behind ``uri`` for data stored in ``storage_srid``, parsed once per process.
+    CRS84 is lon/lat as :func:`cim.crs.lonlat_srid` computes it (CGCS2000's for CGCS2000
+    data)."""
     if uri == CRS84_URI or uri.endswith("/CRS84"):
-        return CrsInfo(uri, GEOGRAPHIC_OUT_SRID, False, True)
+        return CrsInfo(uri, lonlat_srid(storage_srid), False, True)
     try:
         crs = parse_crs(uri)
     except InputError as exc:

@@ -46,7 +46,7 @@ from pygeoapi.provider.base import (
 from sqlalchemy import MetaData, Table, and_, create_engine, func, select, true
 from sqlalchemy.engine import Engine
 
-from cim.crs import CRS84_URI, axis_is_northing_first, crs_uri, transformer
+from cim.crs import CRS84_URI, axis_is_northing_first, crs_uri, lonlat_srid, transformer
 from cim.db.engine import psycopg_conninfo
 from layers.catalog import PublishedColumn, published_columns
 from services.config import connection_url
@@ -55,7 +55,6 @@ _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
 _COLUMNS: dict[tuple[str, str], list[PublishedColumn]] = {}
 _LOCK = threading.RLock()
-GEOGRAPHIC_OUT_SRID = 4490  # CRS84 and EPSG:4490 output both come from CGCS2000 lon/lat
 DENSIFY_DEGREES = 0.0005  # ~50 m: a densified lon/lat edge is within 0.1 mm of its curve
 DENSIFY_METRES = 50.0
 APPLICATION_NAME = "cim-serve-pygeoapi"  # in pg_stat_activity, beside the items pool's
@@ -144,7 +143,7 @@ class CimProvider(BaseProvider):
         target = pyproj.CRS.from_wkt(spec.target_crs_wkt)
         uri = spec.target_crs_uri or ""
         if "CRS84" in uri:
-            return GEOGRAPHIC_OUT_SRID, False, 9
+            return lonlat_srid(self.srid), False, 9
         epsg = target.to_epsg()
         if epsg is None:
             raise ProviderInvalidQueryError(user_msg=f"output CRS {uri} has no EPSG code")
@@ -164,7 +163,7 @@ class CimProvider(BaseProvider):
         if len(values) == 6:
             values = [values[0], values[1], values[3], values[4]]
         a0, a1, a2, a3 = (float(v) for v in values)
-        srid, north_first, geographic = _crs_of(crs)
+        srid, north_first, geographic = _crs_of(crs, self.srid)
         # the CRS's axis order -> PostGIS order (x = easting / longitude)
         x0, y0, x1, y1 = (a1, a0, a3, a2) if north_first else (a0, a1, a2, a3)
         env = func.ST_MakeEnvelope(x0, y0, x1, y1, srid)
@@ -279,12 +278,12 @@ def _requested_bbox(bbox: list[float], storage_uri: str) -> tuple[list[float], s
     return list(bbox), storage_uri
 
 
-def _crs_of(uri: str) -> tuple[int, bool, bool]:
+def _crs_of(uri: str, storage_srid: int) -> tuple[int, bool, bool]:
     """(PostGIS SRID, first axis is northing/latitude, geographic) of a CRS URI.
 
-    CRS84 is taken as CGCS2000 longitude/latitude, as the output is."""
+    CRS84 is lon/lat as the output is (:func:`cim.crs.lonlat_srid` of the storage CRS)."""
     if "CRS84" in uri:
-        return GEOGRAPHIC_OUT_SRID, False, True
+        return lonlat_srid(storage_srid), False, True
     try:
         crs = pyproj.CRS.from_user_input(uri)
     except pyproj.exceptions.CRSError as exc:

@@ -39,10 +39,9 @@ from cim.cql2.nodes import (
     Prop,
     Spatial,
 )
-from cim.crs import CRS84_URI, parse_crs
+from cim.crs import CRS84_URI, lonlat_srid, parse_crs
 from cim.errors import InputError
 
-GEOGRAPHIC_SRID = 4490  # CRS84 is taken as CGCS2000 lon/lat, as the provider's output is
 DENSIFY_DEGREES = 0.0005
 DENSIFY_METRES = 50.0
 _OPS = {op: sql.SQL(op) for op in ("=", "<>", "<", "<=", ">", ">=")}
@@ -51,11 +50,12 @@ _TEMPORAL = ("date", "date-time")
 
 
 @lru_cache(maxsize=64)
-def filter_crs_of(uri: str | None) -> tuple[int, bool, bool]:
-    """(SRID, first axis is northing/latitude, geographic) of a ``filter-crs`` value."""
+def filter_crs_of(uri: str | None, storage_srid: int) -> tuple[int, bool, bool]:
+    """(SRID, first axis is northing/latitude, geographic) of a ``filter-crs`` value; CRS84 is
+    lon/lat as the provider's output is (:func:`cim.crs.lonlat_srid` of the storage CRS)."""
     if not uri or uri in (CRS84_URI, "OGC:CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84") \
             or uri.rstrip("/").endswith("/OGC/1.3/CRS84"):
-        return GEOGRAPHIC_SRID, False, True
+        return lonlat_srid(storage_srid), False, True
     try:
         crs: pyproj.CRS = parse_crs(uri)
     except InputError:
@@ -108,7 +108,7 @@ class FilterCompiler:
 
     def compile(self, tree: Node, filter_crs: str | None = None) -> tuple[sql.Composed, list]:
         """(SQL fragment with ``%s`` placeholders, its values in order)."""
-        crs = filter_crs_of(filter_crs)
+        crs = filter_crs_of(filter_crs, self.srid)
         params: list = []
         frag = _Emitter(self, crs, params).bool(tree)
         return sql.Composed([frag]), params

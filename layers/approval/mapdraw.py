@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from cim.crs import CGCS2000_GEOG, transformer
+from cim.crs import lonlat_srid, transformer
 from cim.profile import CityProfile
 from layers.approval.data import Context
 from layers.approval.project import Project
@@ -76,7 +76,7 @@ def _paths(ax, g: shapely.Geometry, **kw: Any) -> None:
 
 def violations(result: dict[str, Any], srid: int) -> list[shapely.Geometry]:
     """The offending geometries of every failed rule, back in the storage CRS."""
-    t = transformer(CGCS2000_GEOG, srid)  # as result.crs84 wrote them
+    t = transformer(lonlat_srid(srid), srid)  # as result.crs84 wrote them
     out = []
     for r in result["results"]:
         if r["status"] != "fail":

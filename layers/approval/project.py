@@ -34,7 +34,7 @@ import pyproj
 import shapely
 from shapely.geometry import Polygon
 
-from cim.crs import CGCS2000_GEOG, detect_gk_from_eastings, epsg_of, parse_crs, transformer
+from cim.crs import detect_gk_from_eastings, epsg_of, lonlat_srid, parse_crs, transformer
 from cim.errors import InputError
 from cim.numbers import ValueProblem, parse_number
 from cim.text import norm_name
@@ -255,7 +255,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     # an EPSG code, not WKT: PROJ finds the operation for a code much faster
     tx = None if same else transformer(f"EPSG:{src_epsg}" if src_epsg else src_crs.to_wkt(),
                                        f"EPSG:{storage_srid}")
-    to_lonlat = transformer(storage_srid, CGCS2000_GEOG)  # no datum search (see result.crs84)
+    to_lonlat = transformer(storage_srid, lonlat_srid(storage_srid))  # see result.crs84
     area_of_use = parse_crs(storage_srid).area_of_use
     sites, buildings, demolish, green, texts = [], [], [], [], []
     for rec in records:

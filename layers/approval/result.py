@@ -13,18 +13,18 @@ import numpy as np
 import shapely
 import shapely.geometry
 
-from cim.crs import CGCS2000_GEOG, transformer
+from cim.crs import lonlat_srid, transformer
 from layers.approval.config import RuleConf
 
 STATUSES = ("pass", "fail", "not_applicable", "needs_review")
 
 
 def crs84(g: shapely.Geometry, srid: int) -> dict[str, Any]:
-    """``g`` (storage CRS) as a GeoJSON geometry in lon/lat, 8 decimals (~1 mm): CGCS2000
-    lon/lat as the query library writes its GeoJSON (``layers.query.sqlparts``). Not PROJ's
-    OGC:CRS84: finding the CGCS2000 → WGS 84 operation (a ballpark no-op, so the same numbers)
-    costs 0.25-0.6 s per process, a third of a check's time budget."""
-    t = transformer(srid, CGCS2000_GEOG)
+    """``g`` (storage CRS) as a GeoJSON geometry in lon/lat, 8 decimals (~1 mm), as the query
+    library writes its GeoJSON (``layers.query.sqlparts``): :func:`cim.crs.lonlat_srid` —
+    CGCS2000 lon/lat for CGCS2000 data, not PROJ's OGC:CRS84, whose CGCS2000 → WGS 84
+    operation (a ballpark no-op, so the same numbers) costs each process its search."""
+    t = transformer(srid, lonlat_srid(srid))
     out = shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
     return shapely.geometry.mapping(shapely.set_precision(out, 1e-8))
 

@@ -67,7 +67,8 @@ def aoi(conninfo: ConnOrInfo, area: Area | None = None, layers: str | list[str] 
         for n in names:
             out[n] = {"count": counts[n]}
             if features:
-                out[n]["features"] = _features(conn, n, cte, aparams, wheres.get(n), out_crs)
+                out[n]["features"] = _features(conn, n, cte, aparams, wheres.get(n), out_crs,
+                                               srid)
     return {"layers": out}
 
 
@@ -90,11 +91,12 @@ def _counts(conn, names, cte, aparams, wheres) -> dict[str, int]:
     return {n: row[f"c{i}"] for i, n in enumerate(names)}
 
 
-def _features(conn, name, cte, aparams, where, out_crs) -> list[dict[str, Any]]:
+def _features(conn, name, cte, aparams, where, out_crs, srid: int) -> list[dict[str, Any]]:
     cond, p = current("t", cte is not None, where)
     q = sql.SQL("{}SELECT t.code, {} AS props, {} AS geom FROM {} t{} WHERE {} "
                 "ORDER BY t.code").format(
-        _with(cte), properties_sql("t"), geojson_sql(sql.SQL("t.geom"), out_crs), ident(name),
+        _with(cte), properties_sql("t"), geojson_sql(sql.SQL("t.geom"), out_crs, srid),
+        ident(name),
         sql.SQL(", area") if cte is not None else sql.SQL(""), cond)
     rows = conn.cursor(row_factory=dict_row).execute(q, [*aparams, *p])
     return [{"type": "Feature", "id": r["code"], "properties": r["props"],

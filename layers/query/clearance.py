@@ -104,7 +104,7 @@ CROSS JOIN LATERAL (SELECT ST_LineLocatePoint(ST_Force2D(a.geom), y.p) AS fa,
         head=sql.SQL("WITH {},").format(cte) if has_area else sql.SQL("WITH"),
         join=join, cond=cond, acols=_cols("a", "a"), bcols=_cols("b", "b"),
         ea=elevation_sql("a", sql.SQL("f.fa")), eb=elevation_sql("b", sql.SQL("f.fb")),
-        geo=geojson_sql(sql.SQL("y.p"), geo[1]) if geo[0] else sql.SQL("NULL"),
+        geo=geojson_sql(sql.SQL("y.p"), geo[1], geo[2]) if geo[0] else sql.SQL("NULL"),
         where=sql.SQL("WHERE ST_Intersects(y.p, area.g)") if has_area else sql.SQL(""))
     rows, unchecked = [], 0
     for r in cur.execute(q, [*aparams, classes, classes]):
@@ -133,7 +133,7 @@ def _horizontal(cur, cte, aparams, rules, geo, reach_extra: float) -> list:
     join, cond = _area_join("a", has_area)
     head = sql.SQL("WITH {} ").format(cte) if has_area else sql.SQL("")
     geo_sql = (geojson_sql(sql.SQL("ST_ShortestLine(ST_Force2D(a.geom), ST_Force2D(b.geom))"),
-                           geo[1]) if geo[0] else sql.SQL("NULL"))
+                           geo[1], geo[2]) if geo[0] else sql.SQL("NULL"))
     pipe_classes = classes_in(rules, "horizontal", building=False)
     if pipe_classes:
         other = (sql.SQL("(a.code < b.code OR NOT ST_Intersects(b.geom, area.g))") if has_area
@@ -158,7 +158,8 @@ WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}""").format(
                                  r["geometry"]))
     bclasses = classes_in(rules, "horizontal", building=True)
     if bclasses:
-        geo_sql = (geojson_sql(sql.SQL("ST_ShortestLine(ST_Force2D(a.geom), bl.geom)"), geo[1])
+        geo_sql = (geojson_sql(sql.SQL("ST_ShortestLine(ST_Force2D(a.geom), bl.geom)"), geo[1],
+                               geo[2])
                    if geo[0] else sql.SQL("NULL"))
         q = sql.SQL("""{head}
 SELECT {acols}, bl.code AS b_code, ST_Distance(bl.geom, a.geom) AS dist, {geo} AS geometry
@@ -205,12 +206,13 @@ def clearance(conninfo: ConnOrInfo, area: Area | None = None, kind: str | None =
         rows: list = []
         unchecked = 0
         if kind in (None, "vertical"):
-            rows, unchecked = _vertical(cur, cte, aparams, rules, facts, (geometry, out_crs))
+            rows, unchecked = _vertical(cur, cte, aparams, rules, facts,
+                                        (geometry, out_crs, srid))
         if kind in (None, "horizontal"):
             widest = cur.execute(
                 "SELECT coalesce(max(greatest(coalesce(diameter_mm, 0), coalesce(width_mm, 0))),"
                 " 0) / 1000.0 AS w FROM pipe_segments WHERE valid_to IS NULL").fetchone()["w"]
-            rows += _horizontal(cur, cte, aparams, rules, (geometry, out_crs),
+            rows += _horizontal(cur, cte, aparams, rules, (geometry, out_crs, srid),
                                 2 * float(widest))
     rows.sort(key=lambda r: (r["clearance_m"] - r["required_m"], r["kind"], r["a_code"],
                              r["b_code"]))

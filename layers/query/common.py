@@ -26,7 +26,14 @@ import shapely.geometry
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from cim.crs import CGCS2000_GEOG, axis_is_northing_first, parse_crs, srid_of
+from cim.crs import (
+    CGCS2000_GEOG,
+    WGS84_GEOG,
+    axis_is_northing_first,
+    lonlat_srid,
+    parse_crs,
+    srid_of,
+)
 from cim.errors import InputError
 from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
 
@@ -89,7 +96,8 @@ def column(layer: str, name: str, alias: str | None = None) -> sql.Composable:
 
 @dataclass(frozen=True)
 class QueryGeometry:
-    """A user geometry as WKB in CGCS2000 lon/lat (SRID 4490) or in the storage CRS."""
+    """A user geometry as WKB in lon/lat (CGCS2000's 4490 or WGS 84's 4326:
+    :func:`cim.crs.lonlat_srid`) or in the storage CRS."""
 
     wkb: bytes
     srid: int
@@ -140,18 +148,19 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
         geom = shapely.make_valid(geom)
     if crs is None or str(crs).upper() in (CRS84, "CRS84", "OGC:CRS84",
                                            "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84"):
-        srid = CGCS2000_GEOG
+        srid = lonlat_srid(storage_srid)
     else:
         c = parse_crs(str(crs).rsplit("/", 1)[-1] if str(crs).startswith("http") else crs)
         if axis_is_northing_first(c):
             geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
         srid = srid_of(c)
-        if srid != storage_srid and srid != CGCS2000_GEOG:
+        if srid not in (storage_srid, CGCS2000_GEOG, WGS84_GEOG):
             from cim.crs import transformer
 
-            t = transformer(srid, CGCS2000_GEOG)
+            lonlat = lonlat_srid(storage_srid)
+            t = transformer(srid, lonlat)
             geom = shapely.transform(geom, lambda xy: _tx(t, xy))
-            srid = CGCS2000_GEOG
+            srid = lonlat
     return QueryGeometry(shapely.to_wkb(geom), srid)
 
 

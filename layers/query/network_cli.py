@@ -21,14 +21,15 @@ def _write_features(c: Ctx, path: Path, groups: dict[str, list[str]], out_crs: s
     import psycopg
     from psycopg import sql
 
-    from layers.query.sqlparts import geojson_sql, write_geojson
+    from layers.query.sqlparts import geojson_sql, storage_srid, write_geojson
 
     feats: list[dict[str, Any]] = []
     with psycopg.connect(c.conninfo()) as conn:
+        srid = storage_srid(conn)
         for role, codes in groups.items():
             for table in ("pipe_segments", "pipe_points"):
                 q = sql.SQL("SELECT code, {} FROM {} WHERE valid_to IS NULL AND code = ANY(%s) "
-                            "ORDER BY code").format(geojson_sql(sql.SQL("geom"), out_crs),
+                            "ORDER BY code").format(geojson_sql(sql.SQL("geom"), out_crs, srid),
                                                     sql.Identifier(table))
                 for code, geom in conn.execute(q, (codes,)):
                     feats.append({"type": "Feature", "id": code, "geometry": geom,

@@ -77,7 +77,7 @@ def overlay(conninfo: ConnOrInfo, a: str, b: str, area: Area | None = None, feat
                           "ST_Length(g) AS length_m, a_props, {} FROM "
                           "(SELECT *, {} AS g FROM ({}) s0) s WHERE {} "
                           "ORDER BY a_code, b_code").format(
-            sql.SQL("b_props, {} AS geojson").format(geojson_sql(sql.SQL("g"), out_crs))
+            sql.SQL("b_props, {} AS geojson").format(geojson_sql(sql.SQL("g"), out_crs, srid))
             if features else sql.SQL("NULL AS b_props"), piece, q, keep)
         rows = conn.cursor(row_factory=dict_row).execute(measure, [*params, *p]).fetchall()
     out_rows, feats = [], []

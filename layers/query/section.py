@@ -106,7 +106,7 @@ def section(conninfo: ConnOrInfo, line: str | shapely.Geometry, crs: str | int |
         cur = conn.cursor(row_factory=dict_row)
         g_sql, params = _line(line, crs, srid).storage_sql(srid)
         q = sql.SQL(_SQL).format(line=g_sql, elev=elevation_sql("z", sql.SQL("z.f")),
-                                 point=geojson_sql(sql.SQL("z.p"), out_crs)
+                                 point=geojson_sql(sql.SQL("z.p"), out_crs, srid)
                                  if geometry else sql.SQL("NULL"))
         length = cur.execute(sql.SQL("SELECT ST_Length({})").format(g_sql),
                              params).fetchone()["st_length"]

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from cim.crs import CGCS2000_GEOG, parse_crs, srid_of
+from cim.crs import lonlat_srid, parse_crs, srid_of
 from cim.errors import InputError
 from layers.catalog import HIDDEN_COLUMNS
 from layers.query.common import Area, check_area_found, ident, layer_def
@@ -73,17 +73,19 @@ def table(layer: str, alias: str) -> sql.Composable:
     return sql.SQL("{} {}").format(ident(layer), sql.Identifier(alias))
 
 
-def out_srid(out_crs: str | None) -> int:
-    """SRID of the requested output CRS: CRS84 (CGCS2000 lon/lat) by default. GeoJSON is
+def out_srid(out_crs: str | None, storage: int) -> int:
+    """SRID of the requested output CRS for data stored in ``storage``: CRS84 by default, lon/lat
+    as :func:`cim.crs.lonlat_srid` computes it (CGCS2000's for CGCS2000 data). GeoJSON is
     written in GIS x/y order (easting/longitude first) whatever the CRS's axis order."""
     if out_crs is None or str(out_crs).upper() in ("CRS84", "OGC:CRS84"):
-        return CGCS2000_GEOG
+        return lonlat_srid(storage)
     return srid_of(parse_crs(out_crs))
 
 
-def geojson_sql(expr: sql.Composable, out_crs: str | None) -> sql.Composable:
-    """``ST_AsGeoJSON`` of ``expr`` (storage CRS) in the output CRS (GIS x/y order)."""
-    srid = out_srid(out_crs)
+def geojson_sql(expr: sql.Composable, out_crs: str | None, storage: int) -> sql.Composable:
+    """``ST_AsGeoJSON`` of ``expr`` (stored in ``storage``) in the output CRS (GIS x/y
+    order)."""
+    srid = out_srid(out_crs, storage)
     return sql.SQL("ST_AsGeoJSON(ST_Transform({}, {}), 9)::jsonb").format(
         expr, sql.Literal(srid))
 
@@ -92,7 +94,8 @@ def feature_collection(features: list[dict[str, Any]], out_crs: str | None) -> d
     fc: dict[str, Any] = {"type": "FeatureCollection", "features": features}
     if out_crs is not None and str(out_crs).upper() not in ("CRS84", "OGC:CRS84"):
         fc["crs"] = {"type": "name",
-                     "properties": {"name": f"urn:ogc:def:crs:EPSG::{out_srid(out_crs)}"}}
+                     "properties": {"name": f"urn:ogc:def:crs:EPSG::"
+                                             f"{srid_of(parse_crs(out_crs))}"}}
     return fc
 
 
