@@ -95,9 +95,9 @@ def test_a_bug_while_opening_a_source_is_an_internal_error(monkeypatch, capsys, 
 
 def test_a_bug_while_reading_features_is_an_internal_error(monkeypatch, capsys, log_dir,
                                                            fresh_db):
-    from loaders.sources import read
+    from loaders.sources import batch
 
-    monkeypatch.setattr(read, "faces_wkb", _bug(KeyError("injected")))
+    monkeypatch.setattr(batch, "faces_wkb", _bug(KeyError("injected")))
     code, out, err = _run_main(monkeypatch, capsys,
                                ["load", "buildings", str(SAMPLE_BUILDINGS)], fresh_db.env())
     _assert_internal_error(code, err, log_dir, "KeyError", "injected")

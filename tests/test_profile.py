@@ -132,12 +132,21 @@ def test_the_encoding_given_to_create_is_the_one_apply_reads_with(tmp_path, db):
     """A Big5 boundary without .cpg: `create --encoding Big5` read its names right, then
     `apply` detected GB18030 and stored garbage without an error."""
     _cell, x, y = db.big_cell()  # where the sample districts are
-    gdf = gpd.GeoDataFrame({"code": ["370811", "370812"], "name": ["任城區", "兗州區"]},
+    names = ["任城區", "兗州區"]
+    # ASCII stand-ins of the Big5 names' length, replaced by their Big5 bytes in the .dbf:
+    # the bytes by construction, not by GDAL's recoding
+    stand_in = [f"N{i}".ljust(len(n.encode("big5")), "x") for i, n in enumerate(names)]
+    gdf = gpd.GeoDataFrame({"code": ["370811", "370812"], "name": stand_in},
                            geometry=[shapely.box(x + 10 * i, y, x + 10 * i + 10, y + 10)
                                      for i in range(2)], crs="EPSG:4527")
     p = tmp_path / "big5.shp"
-    gdf.to_file(p, encoding="Big5", engine="pyogrio")
-    p.with_suffix(".cpg").unlink()
+    gdf.to_file(p, engine="pyogrio")
+    dbf = p.with_suffix(".dbf")
+    raw = dbf.read_bytes()
+    for a, n in zip(stand_in, names):
+        raw = raw.replace(a.encode(), n.encode("big5"), 1)
+    dbf.write_bytes(raw)
+    p.with_suffix(".cpg").unlink(missing_ok=True)
     out = tmp_path / "profile.yaml"
     run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
              "EPSG:4527", "--boundary", str(p), "--encoding", "Big5", "--out", str(out)],
