@@ -132,10 +132,7 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         for i in invalid:
             why = shapely.is_valid_reason(geoms[i])
             if family == "polygon" and types[i] == 6:
-                # parts that overlap (a footprint drawn as two overlapping rectangles): the
-                # area they cover together, as for a collection's — make_valid's linework
-                # cut the overlap out (two 20 m squares overlapping by 10 m: 600 m², not 700)
-                fixed = shapely.union_all(shapely.make_valid(shapely.get_parts(geoms[i])))
+                fixed = _parts_together(geoms[i])
             else:
                 fixed = shapely.make_valid(geoms[i])
             fixed = _only_family(fixed, family)
@@ -161,6 +158,27 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
     for i in np.flatnonzero(~ok):
         geoms[i] = None
     return Prepared(geoms=geoms, reject=reject, flags=flags, solid_height=solid_height)
+
+
+def _parts_together(g):
+    """An invalid MultiPolygon's area: parts that overlap (a footprint drawn as two
+    overlapping rectangles) cover it together — make_valid's linework cut the overlap out (two
+    20 m squares overlapping by 10 m: 600 m², not 700) — and a part lying wholly inside
+    another is its hole (a courtyard: a Shapefile's inner ring drawn clockwise reads as such a
+    part), as the linework had it. Largest parts first."""
+    parts = sorted(shapely.get_parts(shapely.make_valid(shapely.get_parts(g))),
+                   key=lambda p: -p.area)
+    acc = None
+    for part in parts:
+        if part.is_empty or part.area <= 0:
+            continue
+        if acc is None:
+            acc = part
+        elif acc.covers(part):
+            acc = acc.difference(part)
+        else:
+            acc = acc.union(part)
+    return acc if acc is not None else shapely.make_valid(g)
 
 
 def _elevated(geoms: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -89,6 +89,7 @@ def _pick_table(tables: list[Table], aliases: dict[str, list[str]],
         raise InputError("several sensor registries in one file (" + ", ".join(
             t.name for t, _m in found if t.rows) + "): put the devices in one table, or "
             "load each from a file of its own", path=str(found[0][0].path))
+    found = [f for f in found if f[0].rows] or found  # an empty template sheet first
     if found:
         return found[0]
     heads = "; ".join(f"{t.name}: {', '.join(t.headers)}" for t in tables) or "no table"

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from cim.crs import CRS84_URI, crs_uri
+from cim.crs import CRS84_URI, crs_uri, lonlat_srid
 from cim.profile import CityProfile
 from layers.catalog import catalog, city_extent_lonlat
 
@@ -70,7 +70,9 @@ def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str
 
     srid = profile.srid
     city_bbox: list[float] | None = None
-    crs_list = [CRS84_URI, crs_uri(4490), crs_uri(srid)]
+    # lon/lat of the storage datum: EPSG:4490 for CGCS2000 data; for data on another datum
+    # EPSG:4326 (through CGCS2000, for which PROJ has no operation, 4490 was 176 m off)
+    crs_list = [CRS84_URI, crs_uri(lonlat_srid(srid)), crs_uri(srid)]
     collections: dict[str, Any] = {}
     for entry in catalog(conninfo):
         layer = entry.layer

@@ -1,7 +1,7 @@
-"""Excel cells read as the sheet shows them: a number in a zero-padded format is its text
-(007), a number in Chinese Excel's built-in date formats its date, an error cell of an old
-.xls its error text as a .xlsx's is, and a formula whose value the workbook does not hold is
-refused naming its cell. Expected values by construction (the workbooks written here)."""
+"""Excel cells read as the sheet shows them: a number in Chinese Excel's built-in date formats
+is its date, an error cell of an old .xls its error text as a .xlsx's is, and a formula
+whose value the workbook does not hold is refused naming its cell — one whose value is the
+empty text is blank. Expected values by construction (the workbooks written here)."""
 
 from __future__ import annotations
 
@@ -28,14 +28,6 @@ def _sheet(path, rows, formats=None):
         ws[cell].number_format = fmt
     wb.save(path)
     return path
-
-
-def test_a_zero_padded_number_is_its_text(tmp_path):
-    # 7 shown as 007 was read as '7': a segment naming 007 found no point
-    p = _sheet(tmp_path / "z.xlsx", [["物探点号", "X", "管径"], [7, 12.5, 300], [1234, 1.0, 20]],
-               {"A2": "000", "A3": "000", "C2": "0"})
-    (t,) = read_tables(p, KNOWN, None)
-    assert t.rows == [["007", 12.5, 300], [1234, 1.0, 20]]
 
 
 def _with_builtin_format(path, cell_format_id: int):
@@ -70,6 +62,7 @@ def test_a_formula_without_its_value_is_refused_naming_the_cell(tmp_path):
     with pytest.raises(InputError) as e:
         read_tables(p, KNOWN, None)
     assert (e.value.row, e.value.field) == (2, "B") and "without its value" in str(e.value)
+    assert "sheet '给水管线点'" in str(e.value)
 
 
 def test_an_xls_error_cell_is_its_error_text(tmp_path):
@@ -90,3 +83,22 @@ def test_an_xls_error_cell_is_its_error_text(tmp_path):
     # the same cells in a .xlsx: what openpyxl gives
     x = _sheet(tmp_path / "e.xlsx", [["物探点号", "地面高程", "备注"], ["J1", "#N/A", "#DIV/0!"]])
     assert read_tables(x, KNOWN, None)[0].rows == t.rows
+
+
+def test_a_formula_whose_value_is_empty_text_is_blank(tmp_path):
+    """=IF(A2="","",…) as Excel saves it (t="str", an empty <v/>): a value, blank — the whole
+    workbook was refused as holding a formula without its value."""
+    p = _sheet(tmp_path / "s.xlsx", [["物探点号", "备注"], ["J1", '=IF(1,"","x")'],
+                                     ["J2", "检修井"]])
+    raw = zipfile.ZipFile(p)
+    files = {n: raw.read(n) for n in raw.namelist()}
+    raw.close()
+    sheet = files["xl/worksheets/sheet1.xml"].decode()
+    sheet = sheet.replace('<c r="B2">', '<c r="B2" t="str">')  # as Excel writes it
+    assert '<c r="B2" t="str">' in sheet
+    files["xl/worksheets/sheet1.xml"] = sheet.encode()
+    with zipfile.ZipFile(p, "w") as z:
+        for n, b in files.items():
+            z.writestr(n, b)
+    (t,) = read_tables(p, KNOWN, None)
+    assert t.rows == [["J1", None], ["J2", "检修井"]]

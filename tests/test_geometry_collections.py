@@ -81,16 +81,21 @@ def test_a_multipolygon_of_overlapping_parts_is_the_area_they_cover(fresh_db, tm
     _code, x, y = fresh_db.big_cell()
     a, b = box(x, y, x + 10, y + 10), box(x + 5, y + 5, x + 15, y + 15)
     far = box(x + 40, y, x + 50, y + 10)
-    geoms = [MultiPolygon([a, b]), MultiPolygon([a.buffer(-1), far])]
+    # a courtyard drawn as a part inside the building (a Shapefile's inner ring drawn
+    # clockwise reads so): its hole, as the linework had it — the union filled it
+    court_out, court_in = box(x + 60, y, x + 90, y + 30), box(x + 70, y + 10, x + 80, y + 20)
+    geoms = [MultiPolygon([a, b]), MultiPolygon([a.buffer(-1), far]),
+             MultiPolygon([court_out, court_in])]
     path = tmp_path / "mp.gpkg"
-    gpd.GeoDataFrame({"编号": ["M1", "M2"]}, geometry=geoms,
+    gpd.GeoDataFrame({"编号": ["M1", "M2", "M3"]}, geometry=geoms,
                      crs="EPSG:4527").to_file(path, engine="pyogrio")
     for processes in (0, 2):  # in process, and through the converter processes
         r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, processes=processes,
                            mode="replace", dataset=f"mp{processes}")
-        assert (r.read, r.loaded) == (2, 2), r.text()
+        assert (r.read, r.loaded) == (3, 3), r.text()
         got = dict(fresh_db.rows(
             "SELECT split_part(source_key, ':', 2), round(ST_Area(geom)::numeric, 6) "
             "FROM buildings WHERE batch_id = %s", (r.batch_id,)))
-        want = {"M1": round(a.union(b).area, 6), "M2": round(a.buffer(-1).area + far.area, 6)}
+        want = {"M1": round(a.union(b).area, 6), "M2": round(a.buffer(-1).area + far.area, 6),
+                "M3": round(court_out.difference(court_in).area, 6)}
         assert {k: float(v) for k, v in got.items()} == want

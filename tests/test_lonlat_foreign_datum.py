@@ -105,3 +105,11 @@ def test_items_api_serves_wgs84_lonlat(swiss, tmp_path, monkeypatch):
     for f in fc["features"]:
         first = np.array(f["geometry"]["coordinates"][0][0][0])
         assert np.hypot(*(first - np.array(src[keys[f["id"]]]))) < 1e-7, f["id"]
+
+
+def test_the_collections_offer_wgs84_not_cgcs2000_lonlat(swiss):
+    from services.config import pygeoapi_config
+
+    cfg = pygeoapi_config(swiss.url, swiss.conninfo, swiss.profile, "http://127.0.0.1:1")
+    crs = cfg["resources"]["buildings"]["providers"][0]["crs"]
+    assert crs[1].endswith("/EPSG/0/4326") and not any(c.endswith("/4490") for c in crs)

@@ -43,15 +43,23 @@ def test_a_named_file_of_no_survey_table_is_refused_and_nothing_retired(fresh_db
 
 
 def test_replace_refuses_while_a_folder_table_was_skipped(fresh_db, tmp_path):
+    """A folder's table of survey columns that was not read (排水管线点 with its 物探点号
+    renamed) blocks a replace load; a note or cover table (说明: no survey column) does not."""
     files, n_pts, n_segs = _write(tmp_path / "d")
     (tmp_path / "d" / "说明.csv").write_text("项目,内容\n测区,任城区\n", encoding="utf-8")
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "d"],
-                            dataset="f")  # update: the other file is noted, not read
+                            mode="replace", dataset="f")
     assert r.loaded == n_pts + n_segs and any("说明.csv" in n for n in r.notes), r.notes
+    pts, _segs = _survey("PS")
+    pts.rename(columns={"物探点号": "测点编码"}).to_csv(tmp_path / "d" / "排水管线点.csv",
+                                                   index=False)
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "d"],
+                            dataset="f")  # update: the other file is noted, not read
+    assert r.unchanged == n_pts + n_segs and any("排水管线点.csv" in n for n in r.notes)
     with pytest.raises(InputError, match="--mode replace would retire") as e:
         load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "d"],
                          mode="replace", dataset="f")
-    assert "说明.csv" in str(e.value)
+    assert "排水管线点.csv" in str(e.value) and "说明.csv" not in str(e.value)
     assert _current(fresh_db) == (n_pts, n_segs)
 
 
@@ -87,3 +95,22 @@ def test_point_numbers_excel_rounded_are_refused_naming_the_field(fresh_db, tmp_
                         (r.batch_id,))
     assert len(got) == 1 and got[0][0] == "物探点号" and "Excel" in got[0][1], got
     assert r.loaded == n_pts - 1, r.text()
+
+
+def test_a_shifted_line_after_a_multiline_value_is_named_by_its_own_line(fresh_db, tmp_path):
+    """A quoted 备注 over two lines above it: the shifted record was named by its record
+    number (row 4 for line 6)."""
+    folder = tmp_path / "m"
+    files, _, _ = _write(folder)
+    lines = files[1].read_text(encoding="utf-8").splitlines()
+    head = lines[0].split(",")
+    i = head.index("材质")
+    first = lines[1].split(",")
+    first[-1] = '"一行\n两行"'  # record 1 spans lines 2–3
+    cells = lines[3].split(",")  # record 3, on line 5 once record 1 spans two lines
+    cells[i] = "PE,二分公司"
+    lines[1], lines[3] = ",".join(first), ",".join(cells)
+    files[1].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_pipes_files(fresh_db.conninfo, fresh_db.profile, files, dataset="m")
+    assert e.value.row == 5, str(e.value)

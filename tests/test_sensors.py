@@ -627,3 +627,24 @@ def test_ids_excel_rounded_in_a_csv_are_refused_naming_the_field(sdb, tmp_path):
     assert all("Excel" in m for _r, _f, m in got)
     sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id = '123456789012345678' "
              "AND valid_to IS NULL RETURNING id")
+
+
+def test_an_empty_template_sheet_before_the_registry_is_passed_over(sdb, tmp_path):
+    """Sheets 模板 (the headers alone) and 设备台账: the registry is the sheet with rows (the
+    empty template was taken: "the registry has no rows")."""
+    import openpyxl
+
+    from loaders.sensors import load_sensors
+
+    rows = registry_rows()
+    wb = openpyxl.Workbook()
+    wb.active.title = "模板"
+    wb.active.append(list(rows[0]))
+    ws = wb.create_sheet("设备台账")
+    ws.append(list(rows[0]))
+    for r in rows:
+        ws.append([r[k] for k in rows[0]])
+    path = tmp_path / "台账.xlsx"
+    wb.save(path)
+    rep = load_sensors(sdb.conninfo, sdb.profile, path)
+    assert rep.read == len(rows) and rep.inserted == 0, rep.text()

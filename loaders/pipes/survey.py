@@ -123,7 +123,9 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
             if kind is None:
                 notes.append(f"{t.name}: not a point or segment table (no 物探点号/X/Y nor "
                              "起始点号/终止点号 columns); skipped")
-                if t.rows:
+                if t.rows and any(norm_header(h) in known for h in t.headers if h):
+                    # a table of survey columns that was not read (a renamed 物探点号): not a
+                    # cover sheet or a note (说明), which holds no survey column
                     skipped_tables.append(t.name)
                 continue
             idx = {a: t.headers.index(h) for a, h in m.items()}

@@ -17,20 +17,20 @@ Sheet = tuple[str, list[list[Any]], list[tuple[int, int, int, int]]]
 # 36 and 50–58 are dates (yyyy年m月d日 …), 32–35 times. openpyxl knows them not, and gave a
 # date cell as its serial number (44319 for 2021-05-03); xlrd reads them as dates
 _LOCALE_DATE_FORMATS = frozenset((*range(27, 32), 36, *range(50, 59)))
-_ZERO_PADDED = re.compile(r"0+")  # a number format of zeros only: 7 shown as 007
+# a worksheet cell: its attributes and content (a self-closing <c …/> holds nothing)
+_CELL = re.compile(rb"<c\b([^>/]*)>(.*?)</c>", re.S)
+_REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+_EMPTY_V = re.compile(rb"<v\s*/>|<v>\s*</v>")
 
 
 def _xlsx_value(cell, wb) -> Any:
     """A cell's value as the sheet shows it, where openpyxl's value is not: a number in a
-    zero-padded format (000: the point number 007 was read as 7, and matched no segment's
-    007), a number in a locale date format (its date)."""
+    locale date format is its date. (A number in a zero-padded format, 7 shown as 007, stays
+    the number: read as its text, the points a workbook loaded before would be new points
+    on its next reload.)"""
     v = cell.value
     if not isinstance(v, (int, float)) or isinstance(v, bool):
         return v
-    fmt = cell.number_format
-    if _ZERO_PADDED.fullmatch(fmt or "") and float(v).is_integer() and 0 <= v \
-            and len(str(int(v))) < len(fmt):  # shown with leading zeros: its text
-        return str(int(v)).zfill(len(fmt))
     if wb._cell_styles[cell.style_id].numFmtId in _LOCALE_DATE_FORMATS:
         from openpyxl.utils.datetime import from_excel
 
@@ -41,32 +41,51 @@ def _xlsx_value(cell, wb) -> Any:
     return v
 
 
-def _uncached_formulas(path: Path, wb) -> None:
+def _uncached_formulas(path: Path) -> None:
     """A formula whose value the workbook does not hold (written by a program that computes
-    no formulas) is refused, naming its cell: openpyxl gives such a cell as empty, and its
-    value was lost without a word (管径 ="DN"&300 loaded as no size)."""
+    no formulas: no <v>, or an empty one as openpyxl writes it) is refused, naming its cell —
+    openpyxl gives such a cell as empty, and its value was lost without a word (管径
+    ="DN"&300 loaded as no size). A formula whose value is the empty text (=IF(A2="","",…):
+    Excel saves t="str" and an empty <v/>) is that value: blank."""
     import zipfile
 
-    import openpyxl
-
     with zipfile.ZipFile(path) as z:
-        if not any(n.startswith("xl/worksheets/") and b"<f" in z.read(n)
-                   for n in z.namelist()):
-            return  # no formula at all: the common case, one read
-    formulas = openpyxl.load_workbook(path, data_only=False)
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/")
+                  and n.endswith(".xml")]
+        for name in sheets:
+            xml = z.read(name)
+            if b"<f" not in xml:
+                continue  # the common case: no formula at all
+            for m in _CELL.finditer(xml):
+                inner = m.group(2)
+                if b"<f" in inner and (b"<v" not in inner or (
+                        _EMPTY_V.search(inner) and b't="str"' not in m.group(1))):
+                    ref = _REF.search(m.group(1))
+                    col, row = (ref.group(1).decode(), int(ref.group(2))) if ref else ("?", 0)
+                    raise InputError(
+                        f"sheet {_sheet_title(z, name)!r}: cell {col}{row} holds a formula "
+                        "without its value (the program that wrote the workbook computes no "
+                        "formulas): open and save it in Excel or WPS, or paste the values",
+                        path=str(path), row=row or None, field=col)
+
+
+def _sheet_title(z, part: str) -> str:
+    """The title of the sheet stored as ``part`` (xl/worksheets/sheetN.xml)."""
     try:
-        for ws, fs in zip(wb.worksheets, formulas.worksheets):
-            for row in fs.iter_rows():
-                for c in row:
-                    if c.data_type == "f" and ws[c.coordinate].value is None:
-                        raise InputError(
-                            f"sheet {ws.title!r}: cell {c.coordinate} holds the formula "
-                            f"{c.value} without its value (the program that wrote the "
-                            "workbook computes no formulas): open and save it in Excel or "
-                            "WPS, or paste the values", path=str(path), row=c.row,
-                            field=c.column_letter)
-    finally:
-        formulas.close()
+        rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+        book = z.read("xl/workbook.xml").decode("utf-8", "replace")
+    except KeyError:
+        return part
+    target = part.removeprefix("xl/")
+    rid = None
+    for rel in re.findall(r"<Relationship\b[^>]*>", rels):  # attributes in any order
+        t = re.search(r'\bTarget="/?(?:xl/)?([^"]+)"', rel)
+        i = re.search(r'\bId="([^"]+)"', rel)
+        if t and i and t.group(1) == target:
+            rid = i.group(1)
+    m = re.search(r'<sheet\b[^>]*\bname="([^"]*)"[^>]*\br:id="' + re.escape(rid or "?") + '"',
+                  book)
+    return m.group(1) if m else part
 
 
 def xlsx_grids(path: Path) -> list[Sheet]:
@@ -80,7 +99,7 @@ def xlsx_grids(path: Path) -> list[Sheet]:
         raise InputError(f"not a readable Excel workbook: {exc}", path=str(path)) from exc
     out = []
     try:
-        _uncached_formulas(path, wb)
+        _uncached_formulas(path)
         for ws in wb.worksheets:
             grid = [[_xlsx_value(c, wb) for c in r] for r in ws.iter_rows()]
             merged = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)

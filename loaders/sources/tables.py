@@ -436,11 +436,18 @@ def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
             lines.append(reader.line_num)
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}", path=str(path), row=reader.line_num) from exc
-    t = _grid_to_table(path, None, grid, [], known, encoding=enc, clean=True)
+    # a record's row number is the line it starts on (a quoted value may span lines: the
+    # reader counts where a record ends)
+    index = {1 + i: (lines[i - 1] + 1 if i else 1) for i in range(len(lines))}
+    try:
+        t = _grid_to_table(path, None, grid, [], known, encoding=enc, clean=True)
+    except InputError as exc:  # a record's problem: named by its line
+        if exc.row is None:
+            raise
+        raise InputError(exc.message, path=exc.path, row=index.get(exc.row, exc.row),
+                         field=exc.field) from None
     if t is None:
         raise InputError("the CSV file has no rows", path=str(path))
-    # CSV row numbers are the line where the record ends (records may span lines)
-    index = {1 + i: ln for i, ln in enumerate(lines)}
     t.row_numbers = [index.get(n, n) for n in t.row_numbers]
     t.notes.append(f"{path.name}: encoding {enc}, delimiter {delim!r}")
     return t
