@@ -164,20 +164,23 @@ def _parts_together(g):
     """An invalid MultiPolygon's area: parts that overlap (a footprint drawn as two
     overlapping rectangles) cover it together — make_valid's linework cut the overlap out (two
     20 m squares overlapping by 10 m: 600 m², not 700) — and a part lying wholly inside
-    another is its hole (a courtyard: a Shapefile's inner ring drawn clockwise reads as such a
-    part), as the linework had it. Largest parts first."""
-    parts = sorted(shapely.get_parts(shapely.make_valid(shapely.get_parts(g))),
-                   key=lambda p: -p.area)
+    another single part is its hole (a courtyard: a Shapefile's inner ring drawn clockwise
+    reads as such a part), an island in that courtyard land again: nested parts alternate, as
+    the linework had them. A part repeated (a ring written twice) counts once. Largest parts
+    first."""
+    parts = sorted((p for p in shapely.get_parts(shapely.make_valid(shapely.get_parts(g)))
+                    if not p.is_empty and p.area > 0), key=lambda p: -p.area)
+    seen: list = []
     acc = None
     for part in parts:
-        if part.is_empty or part.area <= 0:
+        if any(part.equals(k) for k in seen):
             continue
+        depth = sum(1 for k in seen if k.contains_properly(part))
+        seen.append(part)
         if acc is None:
             acc = part
-        elif acc.covers(part):
-            acc = acc.difference(part)
         else:
-            acc = acc.union(part)
+            acc = acc.difference(part) if depth % 2 else acc.union(part)
     return acc if acc is not None else shapely.make_valid(g)
 
 

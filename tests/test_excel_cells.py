@@ -102,3 +102,22 @@ def test_a_formula_whose_value_is_empty_text_is_blank(tmp_path):
             z.writestr(n, b)
     (t,) = read_tables(p, KNOWN, None)
     assert t.rows == [["J1", None], ["J2", "检修井"]]
+
+
+def test_rich_text_is_no_formula(tmp_path):
+    """A rich-text cell (<rPr><family …/>) was taken for a formula without its value: the
+    whole workbook refused."""
+    p = _sheet(tmp_path / "r.xlsx", [["物探点号", "备注"], ["J1", "P"]])
+    raw = zipfile.ZipFile(p)
+    files = {n: raw.read(n) for n in raw.namelist()}
+    raw.close()
+    sheet = files["xl/worksheets/sheet1.xml"].decode()
+    rich = '<is><r><rPr><family val="2"/></rPr><t>P</t></r></is>'
+    sheet = sheet.replace("<is><t>P</t></is>", rich)
+    assert rich in sheet
+    files["xl/worksheets/sheet1.xml"] = sheet.encode()
+    with zipfile.ZipFile(p, "w") as z:
+        for n, b in files.items():
+            z.writestr(n, b)
+    (t,) = read_tables(p, KNOWN, None)
+    assert t.rows == [["J1", "P"]]

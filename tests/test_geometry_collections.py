@@ -99,3 +99,23 @@ def test_a_multipolygon_of_overlapping_parts_is_the_area_they_cover(fresh_db, tm
         want = {"M1": round(a.union(b).area, 6), "M2": round(a.buffer(-1).area + far.area, 6),
                 "M3": round(court_out.difference(court_in).area, 6)}
         assert {k: float(v) for k, v in got.items()} == want
+
+
+def test_nested_repeated_and_overlapping_parts_by_their_own_containment():
+    """A part is a hole only inside another single part (odd depth); a repeated part counts
+    once; overlapping parts and a part sharing an edge add up. Areas by construction."""
+    import numpy as np
+    from shapely.geometry import MultiPolygon
+
+    from loaders.geometry import prepare
+
+    a = box(0, 0, 100, 100)
+    court, island = box(20, 20, 80, 80), box(40, 40, 60, 60)
+    three = [box(0, 0, 20, 20), box(10, 0, 30, 20), box(5, 5, 25, 15)]
+    cases = [(MultiPolygon([a, a]), a.area),                      # a ring written twice
+             (MultiPolygon(three), 600.0),                        # no part inside one part
+             (MultiPolygon([box(0, 0, 20, 20), box(0, 0, 10, 20)]), 400.0),  # edge shared
+             (MultiPolygon([a, court, island]), a.area - court.area + island.area)]
+    got = prepare(np.array([g for g, _ in cases], dtype=object), None, "polygon")
+    assert [None if g is None else round(g.area, 6) for g in got.geoms] == \
+        [round(w, 6) for _, w in cases], got.reject

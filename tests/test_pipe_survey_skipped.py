@@ -46,7 +46,8 @@ def test_replace_refuses_while_a_folder_table_was_skipped(fresh_db, tmp_path):
     """A folder's table of survey columns that was not read (排水管线点 with its 物探点号
     renamed) blocks a replace load; a note or cover table (说明: no survey column) does not."""
     files, n_pts, n_segs = _write(tmp_path / "d")
-    (tmp_path / "d" / "说明.csv").write_text("项目,内容\n测区,任城区\n", encoding="utf-8")
+    # a note whose columns are survey aliases too (序号, 说明), but no key column
+    (tmp_path / "d" / "说明.csv").write_text("序号,说明\n1,测区为任城区\n", encoding="utf-8")
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "d"],
                             mode="replace", dataset="f")
     assert r.loaded == n_pts + n_segs and any("说明.csv" in n for n in r.notes), r.notes

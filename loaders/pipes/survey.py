@@ -101,6 +101,9 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
     resolver = ClassResolver(dicts, class_opt, mapping)
     files = table_files(paths)
     named = {Path(p) for p in paths if not Path(p).is_dir()}  # files given one by one
+    key_names = {norm_header(n) for sec, attrs in (("points", ("point_no", "x", "y")),
+                                                   ("segments", ("start_no", "end_no")))
+                 for a in attrs for n in aliases[sec].get(a, [])}
     skipped_tables: list[str] = []  # tables with rows that were not read
     points: list[PointRec] = []
     segments: list[SegRec] = []
@@ -123,9 +126,9 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
             if kind is None:
                 notes.append(f"{t.name}: not a point or segment table (no 物探点号/X/Y nor "
                              "起始点号/终止点号 columns); skipped")
-                if t.rows and any(norm_header(h) in known for h in t.headers if h):
-                    # a table of survey columns that was not read (a renamed 物探点号): not a
-                    # cover sheet or a note (说明), which holds no survey column
+                if t.rows and any(norm_header(h) in key_names for h in t.headers if h):
+                    # a table with a survey table's key columns (X, Y, 起始点号 …) that was not
+                    # read (a renamed 物探点号): not a cover sheet or a note (序号, 说明)
                     skipped_tables.append(t.name)
                 continue
             idx = {a: t.headers.index(h) for a, h in m.items()}

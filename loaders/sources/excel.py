@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,12 @@ Sheet = tuple[str, list[list[Any]], list[tuple[int, int, int, int]]]
 # date cell as its serial number (44319 for 2021-05-03); xlrd reads them as dates
 _LOCALE_DATE_FORMATS = frozenset((*range(27, 32), 36, *range(50, 59)))
 # a worksheet cell: its attributes and content (a self-closing <c …/> holds nothing)
-_CELL = re.compile(rb"<c\b([^>/]*)>(.*?)</c>", re.S)
+# (tags with or without a namespace prefix, <x:c> as some writers give them)
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>/]*)>(.*?)</(?:\w+:)?c>", re.S)
 _REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
-_EMPTY_V = re.compile(rb"<v\s*/>|<v>\s*</v>")
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")  # not <family> of rich text
+_VALUE = re.compile(rb"<(?:\w+:)?v[\s/>]")
+_EMPTY_V = re.compile(rb"<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>")
 
 
 def _xlsx_value(cell, wb) -> Any:
@@ -54,19 +58,21 @@ def _uncached_formulas(path: Path) -> None:
                   and n.endswith(".xml")]
         for name in sheets:
             xml = z.read(name)
-            if b"<f" not in xml:
+            if not _FORMULA.search(xml):
                 continue  # the common case: no formula at all
             for m in _CELL.finditer(xml):
                 inner = m.group(2)
-                if b"<f" in inner and (b"<v" not in inner or (
+                if _FORMULA.search(inner) and (not _VALUE.search(inner) or (
                         _EMPTY_V.search(inner) and b't="str"' not in m.group(1))):
                     ref = _REF.search(m.group(1))
-                    col, row = (ref.group(1).decode(), int(ref.group(2))) if ref else ("?", 0)
+                    col, row = (ref.group(1).decode(), int(ref.group(2))) if ref else (None,
+                                                                                       None)
+                    cell = f"cell {col}{row}" if ref else "a cell"
                     raise InputError(
-                        f"sheet {_sheet_title(z, name)!r}: cell {col}{row} holds a formula "
-                        "without its value (the program that wrote the workbook computes no "
-                        "formulas): open and save it in Excel or WPS, or paste the values",
-                        path=str(path), row=row or None, field=col)
+                        f"sheet {_sheet_title(z, name)!r}: {cell} holds a formula without its "
+                        "value (the program that wrote the workbook computes no formulas): "
+                        "open and save it in Excel or WPS, or paste the values",
+                        path=str(path), row=row, field=col)
 
 
 def _sheet_title(z, part: str) -> str:
@@ -85,7 +91,7 @@ def _sheet_title(z, part: str) -> str:
             rid = i.group(1)
     m = re.search(r'<sheet\b[^>]*\bname="([^"]*)"[^>]*\br:id="' + re.escape(rid or "?") + '"',
                   book)
-    return m.group(1) if m else part
+    return html.unescape(m.group(1)) if m else part
 
 
 def xlsx_grids(path: Path) -> list[Sheet]:
