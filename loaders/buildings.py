@@ -19,6 +19,7 @@ from loaders.common import (
     attrs_json,
     attrs_json_arrow,
     check_attrs_batch,
+    geometry_field,
     id_column,
     jsonable,
     reject_record,
@@ -128,7 +129,8 @@ def make_columns(profile: CityProfile):
                                         batch.wkb_arrow), arrow=batch.wkb_arrow)
         # problems per row, the first one found wins: geometry, then attributes in order
         problem: dict[int, tuple[str, str, str | None]] = {
-            i: (r[0], r[1], None) for i, r in enumerate(prep.reject) if r is not None}
+            i: (r[0], r[1], geometry_field(ctx.source)) for i, r in enumerate(prep.reject)
+            if r is not None}
         values: dict[str, np.ndarray] = {}
         for attr, parse in PARSERS.items():
             src = m.get(attr)

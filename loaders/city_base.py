@@ -40,6 +40,7 @@ from loaders.common import (
     check_attrs,
     content_hash,
     delivered_wkts,
+    geometry_field,
     reject_record,
     row_attrs,
     source_keys,
@@ -197,7 +198,7 @@ def make_converter(profile: CityProfile, kind_name: str):
             row_no, attrs = batch.first_row + i, row_attrs(cols, i)
             try:
                 if greject[i] is not None:
-                    raise RowProblem(*greject[i])
+                    raise RowProblem(*greject[i], geometry_field(ctx.source))
                 bad = check_attrs(cols, i)
                 if bad:
                     raise RowProblem("bad_value", f"field {bad[0]!r}: {bad[1]}", bad[0])

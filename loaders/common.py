@@ -189,6 +189,12 @@ def name_unread_geometries(batch: Any, rejects: list) -> list:
     return rejects
 
 
+def geometry_field(source) -> str:
+    """The field a geometry problem names in a reject: a CSV's WKT column as delivered, else
+    "geometry" (as the pipe loaders name it; a reject named no field before)."""
+    return getattr(source, "geometry_field", None) or "geometry"
+
+
 def reject_record(row_no: int, reason: str, message: str, attrs: dict, geom,
                   source_key: str | None = None, field: str | None = None) -> Reject:
     return Reject(row_number=row_no, reason=reason, message=message, field=field,

@@ -22,7 +22,14 @@ from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
 from cim.text import norm_key
-from loaders.common import attrs_json_arrow, id_column, reject_record, row_attrs, source_keys
+from loaders.common import (
+    attrs_json_arrow,
+    geometry_field,
+    id_column,
+    reject_record,
+    row_attrs,
+    source_keys,
+)
 from loaders.engine.direct import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
@@ -191,7 +198,8 @@ def make_columns(profile: CityProfile):
                            filled)
         # the first problem of each row: (reason, message, field)
         problem: dict[int, tuple[str, str, str | None]] = {
-            i: (r[0], r[1], None) for i, r in enumerate(reject) if r is not None}
+            i: (r[0], r[1], geometry_field(ctx.source)) for i, r in enumerate(reject)
+            if r is not None}
         codes, distinct_classes = distinct(batch.for_parser(m["class"]))
         subs = [dictionary.find(v) for v in distinct_classes]
         sub = _subclass_columns(subs, codes)

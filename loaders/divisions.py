@@ -17,7 +17,13 @@ from cim.errors import ConfigError, InputError
 from cim.layerdefs import ADMIN_DIVISIONS, GRID_CELLS, LayerDef
 from cim.profile import DICTIONARY_DIR, CityProfile, District, check_new_city
 from cim.profile import create_profile as write_new_profile
-from loaders.common import content_hash, delivered_wkts, reject_record, row_attrs
+from loaders.common import (
+    content_hash,
+    delivered_wkts,
+    geometry_field,
+    reject_record,
+    row_attrs,
+)
 from loaders.engine.bulk import EWKB
 from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.places import current_districts
@@ -66,7 +72,9 @@ def _coded_converter(layer: LayerDef, length: int, profile: CityProfile,
                 rejects.append(reject_record(row_no, "bad_value", f"field {m['name']!r}: {exc}",
                                              attrs, batch.geometries[i], key, field=m["name"]))
                 continue
-            problem = prep.reject[i]
+            problem, at = prep.reject[i], geometry_field(ctx.source)  # a geometry's problem
+            if problem is None:
+                at = m["code"]
             if problem is None and not (code.isdigit() and len(code) == length):
                 problem = ("bad_code", f"code {code!r} is not {length} digits")
             if problem is None and code[:6] not in districts:
@@ -74,7 +82,7 @@ def _coded_converter(layer: LayerDef, length: int, profile: CityProfile,
                            f"district {code[:6]} is not among the profile's districts")
             if problem is not None:
                 rejects.append(reject_record(row_no, problem[0], problem[1], attrs,
-                                             batch.geometries[i], key, field=m["code"]))
+                                             batch.geometries[i], key, field=at))
                 continue
             if layer_name == "admin_divisions":
                 vals = {"name": name or profile.district_name(code), "level": 3,

@@ -139,7 +139,7 @@ def test_bad_values_are_rejected_naming_row_and_field(pdb):
     batch = pdb.reports["lines"]["batch_id"]
     assert pdb.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s "
                     "ORDER BY row_number", (batch,)) == [
-        (4, "unknown_class", "控制线类型"), (5, "wrong_geometry_type", None)]
+        (4, "unknown_class", "控制线类型"), (5, "wrong_geometry_type", "geometry")]
     batch = pdb.reports["zones"]["batch_id"]
     assert pdb.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s",
                     (batch,)) == [(3, "missing_value", "限高")]

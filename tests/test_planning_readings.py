@@ -230,7 +230,7 @@ def test_a_red_line_width_range_is_rejected_and_collections_of_lines_load(rdb, t
     assert (r.read, r.loaded, r.rejected) == (7, 4, 3)
     rej = _rejects(rdb, r.batch_id)
     assert [(n, reason, f) for n, reason, f, _m in rej] == [
-        (1, "bad_value", "红线宽度"), (6, "wrong_geometry_type", None),
+        (1, "bad_value", "红线宽度"), (6, "wrong_geometry_type", "geometry"),
         (7, "bad_value", "红线宽度")]
     assert "range" in rej[0][3] and "'30-40'" in rej[0][3]
     got = {row[0]: row[1:] for row in rdb.rows(
