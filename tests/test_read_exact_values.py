@@ -324,7 +324,8 @@ def test_malformed_wkt_is_rejected_as_invalid_naming_the_field(fresh_db, tmp_pat
     assert (r.read, r.loaded, r.rejected) == (3, 1, 2), r.text()
     got = fresh_db.rows("SELECT row_number, reason, field, attrs->>'WKT' FROM load_rejects "
                         "WHERE batch_id = %s ORDER BY row_number", (r.batch_id,))
-    assert got == [(2, "invalid_geometry", "WKT", bad), (3, "empty_geometry", None, None)], got
+    # a blank WKT names its field too
+    assert got == [(2, "invalid_geometry", "WKT", bad), (3, "empty_geometry", "WKT", None)], got
     roads = tmp_path / "roads.csv"
     line = f"LINESTRING ({x} {y + 50}, {x + 100} {y + 50})"
     roads.write_text("编号,道路名称,道路等级,WKT\n"
