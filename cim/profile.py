@@ -61,15 +61,7 @@ class CityProfile:
     def yaml_dictionary(self, name: str, what: str) -> dict[str, Any]:
         """A YAML dictionary's top-level mapping (the city's override, else the platform
         default); ConfigError naming the file and ``what`` it holds otherwise."""
-        path = self.dictionary_path(name, ".yaml")
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read {what}: {exc}", path=str(path)) from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{what} must be a mapping", path=str(path))
-        return data
+        return read_yaml_mapping(self.dictionary_path(name, ".yaml"), what)
 
     @cached_property
     def field_aliases(self) -> dict[str, FieldAliases]:
@@ -116,6 +108,20 @@ class FieldAliases(dict):
         """The unit spellings a header of ``attr`` is read with."""
         return self.duration_spellings if self.units.get(attr) in self.durations \
             else self.spellings
+
+
+def read_yaml_mapping(path: str | Path, what: str, shape: str | None = None) -> dict[Any, Any]:
+    """The top-level mapping of a YAML file (a dictionary, a mapping file); ConfigError naming
+    the file and ``what`` it holds otherwise (``shape``: what it must map, for the message)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {what}: {exc}", path=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} must map {shape}" if shape else f"{what} must be a mapping",
+                          path=str(path))
+    return data
 
 
 def read_csv_dictionary(path: Path) -> list[dict[str, str]]:

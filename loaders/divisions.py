@@ -10,12 +10,17 @@ from pathlib import Path
 
 import psycopg
 import shapely
-import yaml
 from psycopg.types.json import Jsonb
 
 from cim.errors import ConfigError, InputError
 from cim.layerdefs import ADMIN_DIVISIONS, GRID_CELLS, LayerDef
-from cim.profile import DICTIONARY_DIR, CityProfile, District, check_new_city
+from cim.profile import (
+    DICTIONARY_DIR,
+    CityProfile,
+    District,
+    check_new_city,
+    read_yaml_mapping,
+)
 from cim.profile import create_profile as write_new_profile
 from loaders.common import (
     content_hash,
@@ -171,8 +176,8 @@ def boundary_districts(path: str | Path, *, city_code: str | None = None,
     province is coded so)."""
     path = Path(path)
     src = open_source(path, encoding=encoding)
-    with open(DICTIONARY_DIR / "field_aliases.yaml", encoding="utf-8") as fh:
-        aliases = (yaml.safe_load(fh) or {}).get("admin_divisions", {})
+    aliases = read_yaml_mapping(DICTIONARY_DIR / "field_aliases.yaml",
+                                "the field aliases").get("admin_divisions", {})
     m = map_fields(src.fields, aliases, where=str(path))
     if "code" not in m:
         raise InputError(f"no district code field (one of {', '.join(aliases.get('code', []))}"

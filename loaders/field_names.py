@@ -12,9 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cim.errors import ConfigError, InputError
+from cim.profile import read_yaml_mapping
 from cim.text import norm_key, norm_name
 
 _norm = norm_name  # field names compare as column headers do (cim/text.py)
@@ -171,14 +170,7 @@ def all_matches(source_fields: list[str], names: list[str]) -> list[str]:
 def load_mapping_yaml(path: str | Path, shape: str) -> dict[Any, Any]:
     """The top-level mapping of a mapping file; ConfigError naming the file otherwise
     (``shape`` says what the file must map, for the message)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read mapping file: {exc}", path=str(path)) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"a mapping file maps {shape}", path=str(path))
-    return data
+    return read_yaml_mapping(path, "mapping file", shape)
 
 
 def read_mapping_file(path: str | Path) -> dict[str, str]:

@@ -32,14 +32,20 @@ def _send_all(out) -> None:
     out.close()
 
 
-@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
-def test_buffers_arrive_byte_for_byte_after_their_batch():
+def _sender():
+    """(the receiving end, the process) of a forked sender of every batch of SIZES."""
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     workers._widen(send)
     proc = ctx.Process(target=_send_all, args=(send,))
     proc.start()
     send.close()
+    return recv, proc
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_buffers_arrive_byte_for_byte_after_their_batch():
+    recv, proc = _sender()
     got = []
     while True:
         kind, item = recv.recv()
@@ -65,12 +71,7 @@ def test_buffers_arrive_byte_for_byte_after_their_batch():
 def test_pooled_buffers_are_taken_again_only_once_free():
     """The writer's buffers are used again (no fresh pages a batch), never while a batch,
     a view of it or a queued COPY still holds one: each batch kept reads as it was sent."""
-    ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    workers._widen(send)
-    proc = ctx.Process(target=_send_all, args=(send,))
-    proc.start()
-    send.close()
+    recv, proc = _sender()
     pools = {f: workers.Buffers() for f in workers.RAW_FIELDS}
     kept, seen = [], set()
     while True:

@@ -368,6 +368,17 @@ def test_a_storm_line_into_a_combined_node_is_no_error(fresh_db, tmp_path, order
     assert got == [], got
 
 
+def _load_valves(db, tmp_path, path, dataset: str):
+    """The GeoPackage's pipes and valves (编号, 所在管段, 附属物) as a 给水 network."""
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("valves: {point_no: 编号, segment_id: 所在管段, appurtenance: 附属物}\n",
+                       encoding="utf-8")
+    r, _ = load_pipes_files(db.conninfo, db.profile, lines=f"{path}:pipes",
+                            valves=f"{path}:valves", mapping=mapping, class_opt="给水",
+                            dataset=dataset)
+    return r
+
+
 def test_a_valve_on_a_rejected_pipe_goes_with_it(fresh_db, tmp_path):
     """A valve whose pipe id names a pipe that was rejected is rejected with it
     (named_pipe_rejected, naming its pipe-id field, the pipe and why), not attached to the
@@ -386,12 +397,7 @@ def test_a_valve_on_a_rejected_pipe_goes_with_it(fresh_db, tmp_path):
                      geometry=[shapely.Point(e + 5, n, 40), shapely.Point(e + 5, n + 3, 40),
                                shapely.Point(e + 25, n + 1, 40), shapely.Point(e + 15, n, 40)],
                      crs="EPSG:4527").to_file(path, layer="valves", engine="pyogrio")
-    mapping = tmp_path / "m.yaml"
-    mapping.write_text("valves: {point_no: 编号, segment_id: 所在管段, appurtenance: 附属物}\n",
-                       encoding="utf-8")
-    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
-                            valves=f"{path}:valves", mapping=mapping, class_opt="给水",
-                            dataset="v")
+    r = _load_valves(fresh_db, tmp_path, path, "v")
     assert r.rejected_by_reason == {"bad_value": 1, "named_pipe_rejected": 1}, r.text()
     ((row, field, message, attrs),) = fresh_db.rows(
         "SELECT row_number, field, message, attrs FROM load_rejects WHERE batch_id = %s AND "
@@ -424,12 +430,7 @@ def test_a_valve_far_from_the_pipe_its_id_names_is_rejected(fresh_db, tmp_path):
     gpd.GeoDataFrame({"编号": ["V1", "V2", "V3"], "所在管段": ["G1"] * 3,
                       "附属物": ["阀门"] * 3}, geometry=where,
                      crs="EPSG:4527").to_file(path, layer="valves", engine="pyogrio")
-    mapping = tmp_path / "m.yaml"
-    mapping.write_text("valves: {point_no: 编号, segment_id: 所在管段, appurtenance: 附属物}\n",
-                       encoding="utf-8")
-    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, lines=f"{path}:pipes",
-                            valves=f"{path}:valves", mapping=mapping, class_opt="给水",
-                            dataset="f", attach=5.0)
+    r = _load_valves(fresh_db, tmp_path, path, "f")  # --attach 5 m, the default
     assert r.rejected_by_reason == {"named_pipe_far": 1}, r.text()
     ((row, field, message),) = fresh_db.rows(
         "SELECT row_number, field, message FROM load_rejects WHERE batch_id = %s",

@@ -71,14 +71,20 @@ def _gbk_boundary_without_code_page(tmp_path, codes, names, name="d.shp"):
     return p
 
 
+def _create(db, boundary, out, *extra: str, check: bool = False):
+    """`cim profile create` for 济宁市 (EPSG:4527) from ``boundary``."""
+    return run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
+                    "EPSG:4527", "--boundary", str(boundary), "--out", str(out), *extra],
+                   db.env(), check=check)
+
+
 def test_cli_reads_a_gbk_boundary_without_code_page(tmp_path, db):
     """Read as Latin-1 (GDAL's guess), its Chinese field names matched no alias and the
     command failed; the loaders' detection reads them. Codes stored as numbers are ids."""
     p = _gbk_boundary_without_code_page(tmp_path, [370811.0, 370812.0],
                                         ["任城区", "兖州区"])
     out = tmp_path / "profile.yaml"
-    r = run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
-                 "EPSG:4527", "--boundary", str(p), "--out", str(out)], db.env(), check=True)
+    r = _create(db, p, out, check=True)
     assert "GB18030" in r.stdout and "2 districts" in r.stdout, r.stdout
     prof = load_profile(out)
     assert [(d.code, d.name) for d in prof.districts] == [("370811", "任城区"),
@@ -89,8 +95,7 @@ def test_one_code_with_two_names_is_refused_naming_both_rows(tmp_path, db):
     p = _gbk_boundary_without_code_page(tmp_path, ["370811", "370812", "370811"],
                                         ["任城区", "兖州区", "高新区"])
     out = tmp_path / "profile.yaml"
-    r = run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
-                 "EPSG:4527", "--boundary", str(p), "--out", str(out)], db.env())
+    r = _create(db, p, out)
     assert r.returncode != 0 and not out.exists()
     assert "'任城区' in row 1" in r.stderr and "'高新区'" in r.stderr and "row 3" in r.stderr
     assert "Traceback" not in r.stderr
@@ -99,8 +104,7 @@ def test_one_code_with_two_names_is_refused_naming_both_rows(tmp_path, db):
 def test_a_bad_code_names_its_row_and_field_and_writes_nothing(tmp_path, db):
     p = _gbk_boundary_without_code_page(tmp_path, ["370811", "37081"], ["任城区", "兖州区"])
     out = tmp_path / "profile.yaml"
-    r = run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
-                 "EPSG:4527", "--boundary", str(p), "--out", str(out)], db.env())
+    r = _create(db, p, out)
     assert r.returncode != 0 and not out.exists()
     assert "row 2" in r.stderr and "行政区代码" in r.stderr and "'37081'" in r.stderr, r.stderr
 
@@ -122,8 +126,7 @@ def test_a_district_in_parts_is_refused_naming_both_rows(tmp_path, db):
     p = _gbk_boundary_without_code_page(tmp_path, ["370811", "370812", "370811"],
                                         ["任城区", "兖州区", "任城区"])
     out = tmp_path / "profile.yaml"
-    r = run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
-                 "EPSG:4527", "--boundary", str(p), "--out", str(out)], db.env())
+    r = _create(db, p, out)
     assert r.returncode != 0 and not out.exists()
     assert "rows 1 and 3" in r.stderr and "dissolve" in r.stderr.lower(), r.stderr
 
@@ -148,9 +151,7 @@ def test_the_encoding_given_to_create_is_the_one_apply_reads_with(tmp_path, db):
     dbf.write_bytes(raw)
     p.with_suffix(".cpg").unlink(missing_ok=True)
     out = tmp_path / "profile.yaml"
-    run_cli(["profile", "create", "--name", "济宁市", "--admin-code", "370800", "--crs",
-             "EPSG:4527", "--boundary", str(p), "--encoding", "Big5", "--out", str(out)],
-            db.env(), check=True)
+    _create(db, p, out, "--encoding", "Big5", check=True)
     prof = load_profile(out)
     assert [d.name for d in prof.districts] == ["任城區", "兗州區"]
     assert prof.encodings == {"boundaries": "Big5"}
@@ -162,3 +163,17 @@ def test_the_encoding_given_to_create_is_the_one_apply_reads_with(tmp_path, db):
         got = own.rows("SELECT code, name FROM admin_divisions WHERE valid_to IS NULL "
                        "ORDER BY code")
     assert [tuple(g) for g in got] == [("370811", "任城區"), ("370812", "兗州區")]
+
+
+def test_one_yaml_reader_names_the_file_for_a_dictionary_and_a_mapping(tmp_path):
+    from loaders.field_names import read_mapping_file
+
+    bad = tmp_path / "map.yaml"
+    bad.write_text("- 编号\n- 名称\n", encoding="utf-8")  # a list, not attribute: field
+    with pytest.raises(ConfigError, match="must map attribute: source field") as e:
+        read_mapping_file(bad)
+    assert e.value.path == str(bad)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot read mapping file"):
+        read_mapping_file(broken)

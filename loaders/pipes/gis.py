@@ -239,11 +239,16 @@ def _one_line(g) -> tuple[Any, tuple[str, str, Any, str] | None]:
 def _is_flat(geoms: np.ndarray) -> bool:
     """Whether a layer is 2D written in 3D: Z values, every one 0 (ArcGIS and Shapefile
     exports write PointZ and PolylineZ so) — no Z, as ``topology.end_grounds`` takes a line's."""
+    zs = _layer_z(geoms)
+    return zs is not None and not np.any(np.isfinite(zs) & (zs != 0))
+
+
+def _layer_z(geoms: np.ndarray) -> np.ndarray | None:
+    """Every Z of a layer's geometries, None for a layer without Z."""
     present = ~shapely.is_missing(geoms)
     if not present.any() or not shapely.has_z(geoms[present]).any():
-        return False
-    zs = shapely.get_coordinates(geoms[present], include_z=True)[:, 2]
-    return not np.any(np.isfinite(zs) & (zs != 0))
+        return None
+    return shapely.get_coordinates(geoms[present], include_z=True)[:, 2]
 
 
 # a point layer whose every other Z lies farther than this from 0 holds no real elevation 0
@@ -254,10 +259,9 @@ def _zero_is_no_z(geoms: np.ndarray) -> bool:
     """Whether a Z of exactly 0 in this point layer means "no elevation": the layer has
     elevations, and none of them within :data:`ZERO_Z_AWAY` of 0 (a terrain at 400–1,050 m
     has no point at 0; a coastal city's, at −1 to 5 m, may)."""
-    present = ~shapely.is_missing(geoms)
-    if not present.any() or not shapely.has_z(geoms[present]).any():
+    zs = _layer_z(geoms)
+    if zs is None:
         return False
-    zs = shapely.get_coordinates(geoms[present], include_z=True)[:, 2]
     real = zs[np.isfinite(zs) & (zs != 0)]
     return bool(len(real)) and bool(np.all(np.abs(real) > ZERO_Z_AWAY)) and bool(
         np.any(zs == 0))
