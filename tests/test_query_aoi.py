@@ -86,6 +86,29 @@ def test_point_radius_in_crs84(qdb):
     assert got["layers"]["buildings"]["count"] == 0
 
 
+def test_point_radius_is_the_distance_not_a_polygon(qdb):
+    """A footprint 5 cm inside a 600 m radius is in it, 5 cm outside it is not. B1's
+    lower-left corner is seen from the centre at 1.40625° — between two vertices of a
+    32-segments-a-quarter circle (every 2.8125°), where such a polygon falls short of the
+    circle by 600 m × (1 − cos(π/128)) = 18 cm."""
+    import math
+
+    theta = math.radians(90 / 32 / 2)
+    cx, cy = 10 - 600 * math.cos(theta), 10 - 600 * math.sin(theta)
+    d = Point(cx, cy).distance(BUILDINGS["B1"][0])
+    assert abs(d - 600) < 1e-6  # the corner is B1's nearest point
+    centre = to_storage(Point(cx, cy))
+    counts = []
+    for radius in (d + 0.05, d - 0.05):
+        # the storage CRS in its authority order: northing, easting
+        got = aoi(qdb.conninfo, Area(point=(centre.y, centre.x), radius=radius,
+                                     crs="EPSG:4527"), "buildings")
+        want = sum(g.distance(Point(cx, cy)) <= radius for g, *_r in BUILDINGS.values())
+        assert got["layers"]["buildings"]["count"] == want
+        counts.append(want)
+    assert counts == [1, 0]  # B1 in, then out
+
+
 def test_where_filter_and_features(qdb, tmp_path):
     area = box(0, 0, 400, 100)
     got = cli_json(qdb, "aoi", "--polygon", to_storage(area).wkt, "--crs", "EPSG:4527",

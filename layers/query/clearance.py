@@ -42,7 +42,7 @@ from layers.query.pipes import (
     vertical_extent,
     width_m,
 )
-from layers.query.sqlparts import area_cte, geojson_sql, storage_srid
+from layers.query.sqlparts import area_cte, geojson_sql, in_area, storage_srid
 
 PIPE_COLS = ("code", "pipe_class", "subclass_code", "burial", "pressure", "diameter_mm",
              "width_mm", "height_mm")
@@ -65,7 +65,7 @@ def _area_join(alias: str, has_area: bool) -> tuple[sql.Composable, sql.Composab
     if not has_area:
         return sql.SQL(""), sql.SQL("")
     return (sql.SQL(" CROSS JOIN area"),
-            sql.SQL(" AND ST_Intersects({}.geom, area.g)").format(sql.Identifier(alias)))
+            sql.SQL(" AND {}").format(in_area(sql.SQL("{}.geom").format(sql.Identifier(alias)))))
 
 
 def _row(a: str, b: str, kind: str, gap: float, rule: Rule, geom: Any) -> dict[str, Any]:
@@ -105,7 +105,7 @@ CROSS JOIN LATERAL (SELECT ST_LineLocatePoint(ST_Force2D(a.geom), y.p) AS fa,
         join=join, cond=cond, acols=_cols("a", "a"), bcols=_cols("b", "b"),
         ea=elevation_sql("a", sql.SQL("f.fa")), eb=elevation_sql("b", sql.SQL("f.fb")),
         geo=geojson_sql(sql.SQL("y.p"), geo[1], geo[2]) if geo[0] else sql.SQL("NULL"),
-        where=sql.SQL("WHERE ST_Intersects(y.p, area.g)") if has_area else sql.SQL(""))
+        where=sql.SQL("WHERE {}").format(in_area(sql.SQL("y.p"))) if has_area else sql.SQL(""))
     rows, unchecked = [], 0
     for r in cur.execute(q, [*aparams, classes, classes]):
         if r["a_elev"] is None or r["b_elev"] is None:
@@ -136,7 +136,8 @@ def _horizontal(cur, cte, aparams, rules, geo, reach_extra: float) -> list:
                            geo[1], geo[2]) if geo[0] else sql.SQL("NULL"))
     pipe_classes = classes_in(rules, "horizontal", building=False)
     if pipe_classes:
-        other = (sql.SQL("(a.code < b.code OR NOT ST_Intersects(b.geom, area.g))") if has_area
+        other = (sql.SQL("(a.code < b.code OR NOT {})").format(in_area(sql.SQL("b.geom")))
+                 if has_area
                  else sql.SQL("a.code < b.code"))
         q = sql.SQL("""{head}
 SELECT {acols}, {bcols}, ST_Distance(a.geom, b.geom) AS dist, {geo} AS geometry

@@ -15,6 +15,7 @@ docs/benchmarks.md); :func:`connection` gives both the same shape.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -171,10 +172,18 @@ def _tx(t, xy):
     return np.column_stack([x, y])
 
 
+# segments a quarter of the polygon drawn around a point + radius area has
+BUFFER_QUARTER = 32
+
+
 @dataclass(frozen=True)
 class Area:
     """An area of interest: exactly one of bbox, polygon, point+radius, or a feature code
-    (of any layer), a district code or a grid-cell code. ``None`` everywhere = the whole city."""
+    (of any layer), a district code or a grid-cell code. ``None`` everywhere = the whole city.
+
+    A point + radius takes what lies within the radius of the point, exactly (a polygon drawn
+    for the circle missed a footprint 19 cm inside a 634 m radius); a clip to it (overlay) is
+    to a 128-sided polygon around the circle."""
 
     bbox: tuple[float, float, float, float] | None = None
     polygon: str | shapely.Geometry | None = None
@@ -207,9 +216,11 @@ class Area:
         if self.point is not None:
             if self.radius is None or self.radius <= 0:
                 raise InputError("--point needs --radius M (metres, > 0)")
-            g, params = query_geometry(shapely.Point(self.point), self.crs,
-                                       storage_srid).storage_sql(storage_srid)
-            return sql.SQL("ST_Buffer({}, %s, 32)").format(g), [*params, float(self.radius)]
+            # a polygon around the circle (its edges touch it from outside): what is
+            # selected is then told exactly by the distance (see layers.query.sqlparts.in_area)
+            g, params = self.centre_sql(storage_srid)
+            return (sql.SQL("ST_Buffer({}, %s, {})").format(g, sql.Literal(BUFFER_QUARTER)),
+                    [*params, float(self.radius) / math.cos(math.pi / (4 * BUFFER_QUARTER))])
         if self.district is not None:
             return (sql.SQL("(SELECT geom FROM admin_divisions WHERE code = %s "
                             "AND valid_to IS NULL)"), [self.district])
@@ -217,6 +228,11 @@ class Area:
             return (sql.SQL("(SELECT geom FROM grid_cells WHERE code = %s "
                             "AND valid_to IS NULL)"), [self.grid])
         return _code_area(self.code)
+
+    def centre_sql(self, storage_srid: int) -> tuple[sql.Composable, list]:
+        """SQL of the centre of a point + radius area in the storage CRS."""
+        return query_geometry(shapely.Point(self.point), self.crs,
+                              storage_srid).storage_sql(storage_srid)
 
 
 def _code_area(code: str) -> tuple[sql.Composable, list]:

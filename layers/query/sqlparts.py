@@ -51,18 +51,32 @@ def area_cte(conn: psycopg.Connection, area: Area | None, srid: int
         return None, []
     check_area_found(conn, area, a)
     g, params = a
-    return sql.SQL("area AS MATERIALIZED (SELECT {} AS g)").format(g), list(params)
+    if area.point is not None:  # the centre and radius beside the polygon (see in_area)
+        c, cparams = area.centre_sql(srid)
+        return (sql.SQL("area AS MATERIALIZED (SELECT {} AS g, {} AS c, %s::float8 AS r)")
+                .format(g, c), [*params, *cparams, float(area.radius)])
+    return (sql.SQL("area AS MATERIALIZED (SELECT {} AS g, NULL::geometry AS c, "
+                    "NULL::float8 AS r)").format(g), list(params))
 
 
-def current(alias: str, in_area: bool, where: tuple | None = None
+def in_area(geom: sql.Composable) -> sql.Composable:
+    """Whether ``geom`` lies in the area of :func:`area_cte`: intersects its geometry, and for
+    a point + radius lies within the radius of the centre — the polygon ``area.g`` drawn around
+    the circle picks the candidates by the GiST index, the distance decides."""
+    return sql.SQL("(ST_Intersects({g}, area.g) AND (area.r IS NULL "
+                   "OR ST_DWithin({g}, area.c, area.r)))").format(g=geom)
+
+
+def current(alias: str, within_area: bool, where: tuple | None = None
             ) -> tuple[sql.Composable, list]:
     """The WHERE condition (and its parameters) for current features of the table aliased
-    ``alias``, intersecting ``area.g`` when ``in_area``; ``where`` an extra (fragment, params)."""
+    ``alias``, in the area of :func:`area_cte` when ``within_area``; ``where`` an extra
+    (fragment, params)."""
     a = sql.Identifier(alias)
     conds = [sql.SQL("{}.valid_to IS NULL").format(a)]
     params: list = []
-    if in_area:
-        conds.append(sql.SQL("ST_Intersects({}.geom, area.g)").format(a))
+    if within_area:
+        conds.append(in_area(sql.SQL("{}.geom").format(a)))
     if where is not None:
         conds.append(sql.SQL("({})").format(where[0]))
         params += list(where[1])
