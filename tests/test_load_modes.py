@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyogrio
 import pytest
@@ -176,6 +177,60 @@ def test_kill_9_leaves_no_partial_rows_and_the_rerun_succeeds(fresh_db, tmp_path
     statuses = fresh_db.rows("SELECT status FROM load_batches WHERE layer = 'buildings' "
                              "ORDER BY id")
     assert [s[0] for s in statuses] == ["failed", "succeeded"]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_loads_converter_processes_exit(fresh_db, tmp_path):
+    """Only the load's own process killed (kill -9 PID, the OOM killer): its converter
+    processes notice and exit instead of waiting for ever with their memory."""
+    path = _big_file(tmp_path, 150_000)
+    proc = subprocess.Popen([sys.executable, "-m", "cim.cli", "load", "buildings", str(path)],
+                            env=fresh_db.env(), cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(1500):
+            converters = _children(proc.pid)
+            if len(converters) >= 1 and fresh_db.scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                    "'cim-load' AND backend_xid IS NOT NULL AND datname = current_database()"):
+                break
+            if proc.poll() is not None:
+                pytest.fail("the loader ended before it could be killed")
+            time.sleep(0.02)
+        else:
+            pytest.fail("the loader never started converting and writing")
+        os.kill(proc.pid, signal.SIGKILL)  # the load's process only
+        proc.wait(10)
+        deadline = time.monotonic() + 30
+        while any(map(_alive, converters)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [c for c in converters if _alive(c)], "converters outlived their load"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the process group
+        except ProcessLookupError:
+            pass
+    assert fresh_db.scalar("SELECT count(*) FROM buildings") == 0
 
 
 def test_two_concurrent_loads_never_share_a_code(fresh_db, tmp_path):

@@ -119,14 +119,23 @@ def _read_exact(fd: int, n: int) -> bytes:
 
 
 def _worker(rank: int, workers: int, out, keys_in, make: Callable[..., tuple],
-            nice: int = 0) -> None:
+            nice: int = 0, parent_ends: tuple = ()) -> None:
     """Converter process ``rank`` of ``workers``: converts batches rank, rank + workers, …
     of the source. Duplicates are judged in row order: before finishing batch j it takes in
     the keys accepted by every earlier batch of the other processes (forwarded by the writer
-    as it receives them, drained by a thread so that the writer never waits)."""
+    as it receives them, drained by a thread so that the writer never waits).
+
+    ``parent_ends``: the writer's ends of the pipes, which the fork copied here; closed at
+    once, so that when the writer dies (killed) no process holds them any more: the next
+    send fails and the keys' reader sees the end, and the converter exits. Kept open, they
+    left a killed load's converters waiting for ever on a full pipe or for keys, holding
+    their memory (~0.5 GB each) and the deleted delivery."""
     import gc
     import queue
     import threading
+
+    for end in parent_ends:
+        end.close()
 
     # what the process inherits (the dataset's keys, the writer's modules) is never garbage:
     # out of the collector's passes, which would also touch and so copy its pages
@@ -172,16 +181,35 @@ def _worker(rank: int, workers: int, out, keys_in, make: Callable[..., tuple],
             gc.freeze()
             known_upto = j
         out.send(("end", None))
+    except OSError as exc:
+        if _writer_gone(exc):
+            return  # the writer died (killed): nobody to tell
+        _hand_over(out, rank, exc)
     except BaseException as exc:  # noqa: BLE001 - handed to the writer, raised there
-        if not isinstance(exc, CimError):  # a bug: its traceback goes with it (internal log)
-            exc.add_note("in converter process " + str(rank) + ":\n"
-                         + "".join(traceback.format_exception(exc)))
-        try:
-            out.send(("error", exc))
-        except Exception:  # an exception that does not pickle: its text
-            out.send(("error", CimError(f"{type(exc).__name__}: {exc}")))
+        _hand_over(out, rank, exc)
     finally:
         out.close()
+
+
+def _writer_gone(exc: BaseException) -> bool:
+    return isinstance(exc, (BrokenPipeError, ConnectionResetError))
+
+
+def _hand_over(out, rank: int, exc: BaseException) -> None:
+    """Send a converter's exception to the writer, which raises it."""
+    if not isinstance(exc, CimError):  # a bug: its traceback goes with it (internal log)
+        exc.add_note("in converter process " + str(rank) + ":\n"
+                     + "".join(traceback.format_exception(exc)))
+    try:
+        try:
+            out.send(("error", exc))
+        except OSError:
+            raise
+        except Exception:  # an exception that does not pickle: its text
+            out.send(("error", CimError(f"{type(exc).__name__}: {exc}")))
+    except OSError as gone:
+        if not _writer_gone(gone):
+            raise
 
 
 def converted_batches(make: Callable[..., tuple], workers: int, nice: int = 0
@@ -203,8 +231,10 @@ def converted_batches(make: Callable[..., tuple], workers: int, nice: int = 0
             res_recv, res_send = ctx.Pipe(duplex=False)
             _widen(res_send)
             keys_recv, keys_send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker, args=(rank, workers, res_send, keys_recv, make, nice),
-                               daemon=True)
+            # the writer's ends, this worker's and the earlier workers': see _worker
+            parent_ends = (res_recv, keys_send, *results, *forwards)
+            proc = ctx.Process(target=_worker, args=(rank, workers, res_send, keys_recv, make,
+                                                     nice, parent_ends), daemon=True)
             proc.start()
             res_send.close()
             keys_recv.close()
