@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import shapely
 
 from cim.errors import ConfigError
@@ -35,7 +36,7 @@ from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.field_names import all_matches
-from loaders.fields import as_date, distinct, is_blank, mapped, texts
+from loaders.fields import arrow_texts, as_date, distinct, is_blank, mapped, texts
 from loaders.geometry import collection_family, ewkb, points_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch
@@ -153,20 +154,42 @@ def _families(geoms: np.ndarray) -> np.ndarray:
     return _FAMILY_BY_TYPE[shapely.get_type_id(geoms) + 1]
 
 
+# the subclass columns, each from a dictionary row
+_SUBCLASS = {"subclass_code": lambda s: s["code"], "subclass_name": lambda s: s["name"],
+             "major_code": lambda s: s.get("major") or s["code"][:2],
+             "major_name": lambda s: s.get("major_name"),
+             "geometry": lambda s: s.get("geometry")}
+
+
+def _subclass_values(subs: list[dict[str, str] | None]) -> dict[str, list]:
+    """Each subclass column's value for each distinct class value (``subs``)."""
+    return {c: [get(s) if s else None for s in subs] for c, get in _SUBCLASS.items()}
+
+
 def _subclass_columns(subs: list[dict[str, str] | None], codes: np.ndarray
                       ) -> dict[str, np.ndarray]:
     """The subclass columns of every row from the subclass of each distinct class value
     (``subs``; ``codes`` gives each row's distinct value, -1 for a missing one)."""
-    def column(get) -> np.ndarray:
+    out = {}
+    for c, values in _subclass_values(subs).items():
         table = np.empty(len(subs) + 1, dtype=object)
-        table[:] = [get(s) if s else None for s in subs] + [None]
-        return table[codes]
+        table[:] = values + [None]
+        out[c] = table[codes]
+    return out
 
-    return {"subclass_code": column(lambda s: s["code"]),
-            "subclass_name": column(lambda s: s["name"]),
-            "major_code": column(lambda s: s.get("major") or s["code"][:2]),
-            "major_name": column(lambda s: s.get("major_name")),
-            "geometry": column(lambda s: s.get("geometry"))}
+
+def _texts_of(values: list[str | None], codes: np.ndarray) -> pa.Array:
+    """``values[codes]`` (-1: NULL) as an Arrow string array taken from the distinct values:
+    the COPY buffer's form, without a Python string a row (as buildings' texts)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return pa.array(values, pa.string()).take(pa.array(codes, mask=codes < 0))
+
+
+def _rows_of(values: np.ndarray | pa.Array, idx: np.ndarray, n: int) -> np.ndarray | pa.Array:
+    """The rows ``idx`` of a column (NumPy or Arrow) of ``n`` rows."""
+    if isinstance(values, pa.Array):
+        return values if len(idx) == n else values.take(pa.array(idx))
+    return values[idx]
 
 
 def make_columns(profile: CityProfile):
@@ -217,7 +240,10 @@ def make_columns(profile: CityProfile):
                               f"{dictionary.names}) / 部件小类“{str(v).strip()}”不在部件字典中",
                               m["class"])
         vals: dict[str, np.ndarray] = {}
-        parsers = [(f, lambda c: texts(c, 500)) for f in TEXT_FIELDS] + \
+        # texts kept as the COPY buffer takes them (Arrow); the name as Python values: a
+        # blank one is its subclass's name, below
+        parsers = [(f, (lambda c: texts(c, 500)) if f == "name"
+                    else (lambda c: arrow_texts(c, 500))) for f in TEXT_FIELDS] + \
             [(f, lambda c: mapped(c, as_date)) for f in ("initial_date", "change_date")] + \
             [(f, lambda c: texts(c, 50)) for f in ("state", "currency", "data_source")]
         for f, parse in parsers:
@@ -232,9 +258,7 @@ def make_columns(profile: CityProfile):
         for f in ("state", "currency", "data_source"):
             vcodes, raws = distinct(vals[f])
             found = [dictionary.value(f, r) for r in raws]
-            table = np.empty(len(found) + 1, dtype=object)
-            table[:] = [v for v, _ in found] + [None]
-            vals[f] = table[vcodes]
+            vals[f] = _texts_of([v for v, _ in found], vcodes)
             unknown = np.array([not k for _, k in found] + [False], dtype=bool)[vcodes]
             for i in np.flatnonzero(unknown):
                 flags[i] = flags[i] + [f"{f}_unmapped"]
@@ -261,8 +285,9 @@ def make_columns(profile: CityProfile):
             for i in np.flatnonzero((vals["name"] == None) & (sub["subclass_name"] != None)):  # noqa: E711
                 flags[i] = flags[i] + ["name_from_class"]
         vals["name"] = np.where(vals["name"] == None, sub["subclass_name"], vals["name"])  # noqa: E711
+        distinct_subs = _subclass_values(subs)
         for c in ("subclass_code", "subclass_name", "major_code", "major_name"):
-            vals[c] = sub[c]
+            vals[c] = _texts_of(distinct_subs[c], codes)
         keep = np.ones(n, dtype=bool)
         rejects: list[Reject] = []
         for i, (reason, msg, field) in sorted(problem.items()):
@@ -273,8 +298,8 @@ def make_columns(profile: CityProfile):
         # attrs keep what has no column: the delivered class (a code, name or alias) and id
         # stay, the fields parsed into columns go (rejects keep every field as delivered)
         columned = {m[f] for f in COLUMN_FIELDS if f in m} - {m["class"], m.get("source_id")}
-        kept = {c: (np.full(len(idx), None, dtype=object) if c in derived else vals[c][idx])
-                for c in comp_columns}
+        kept = {c: (np.full(len(idx), None, dtype=object) if c in derived
+                    else _rows_of(vals[c], idx, n)) for c in comp_columns}
         iso = points_iso_wkb(geoms[idx])  # a census of 2D points: from their coordinates
         if iso is None:
             iso = shapely.to_wkb(geoms[idx], byte_order=1, flavor="iso", include_srid=False,
@@ -291,7 +316,7 @@ def make_columns(profile: CityProfile):
             # the stored EWKB from the hashed ISO WKB's header (2D), else from shapely
             ewkb=_ewkb if (_ewkb := ewkb_from_iso(iso, ctx.srid)) is not None
             else ewkb(geoms[idx], ctx.srid),
-            class_code=vals["subclass_code"][idx],
+            class_code=sub["subclass_code"][idx],
             columns={c: v for c, v in kept.items() if c not in derived}, rejects=rejects)
 
     return convert
