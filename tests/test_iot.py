@@ -610,3 +610,34 @@ def test_csv_import_reads_numbers_as_typed(d, tmp_path):
         encoding="utf-8")
     run_cli(["iot", "import", str(f)], d.env(), check=True)
     assert [v for _, v in stored(d, s)] == [1.5, -0.3, 0.1, 2.0, 1200.5, 1.25, 0.7]
+
+
+def test_silence_of_a_never_reporting_sensor_counts_from_its_registration(d, tmp_path):
+    """A registered sensor that never reported is silent since its registration; reloading the
+    registry with its name corrected (a new version of the sensor) is no new registration and
+    does not restart the clock. Last in the module: the run at the wall clock's time opens gap
+    alarms for the other tests' sensors too."""
+    import time
+
+    from loaders.sensors import load_sensors
+
+    reg = tmp_path / "registry.csv"
+    head = "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源,X,Y\n"
+    row = "GAP-REG-1,{},积水深度,m,,,运行,60,,3913640,39464240\n"
+    reg.write_text(head + row.format("积水监测"), encoding="utf-8")
+    assert load_sensors(d.conninfo, d.profile, reg).loaded == 1
+    time.sleep(2)
+    reg.write_text(head + row.format("积水监测（更正）"), encoding="utf-8")
+    assert load_sensors(d.conninfo, d.profile, reg).updated == 1
+    (code, registered), (code2, corrected) = d.rows(
+        "SELECT code, valid_from FROM sensors WHERE device_id = 'GAP-REG-1' ORDER BY id")
+    assert code == code2 and corrected - registered >= dt.timedelta(seconds=1.5)
+    # 3 × 60 s: silent at 181 s after its registration, though only ~179 s after the correction
+    with psycopg.connect(d.conninfo) as conn:
+        early = detect(conn, registered + dt.timedelta(seconds=179))["opened"]
+        assert code not in [o["sensor"] for o in early]
+        opened = [o for o in detect(conn, registered + dt.timedelta(seconds=181))["opened"]
+                  if o["sensor"] == code]
+    assert [o["silent_since"] for o in opened] == [registered]
+    assert d.rows("SELECT kind, status FROM alarms WHERE sensor_code = %s",
+                  (code,)) == [("gap", "active")]

@@ -3,9 +3,12 @@
 (kind ``gap``) with a case of the 监测设备离线 category; it clears when the sensor reports
 again (on ingest) or when a later run finds it reporting.
 
-A sensor that never reported is measured from its registration (``valid_from``). Only sensors
-in a watched status (gap.statuses, 运行) are checked; the gap alarm of a sensor no longer
-watched (停用, 维修, retired) is cleared by the next run. Run it from cron: ``cim iot gaps``.
+A sensor that never reported is measured from its registration: the issue of its code
+(``code_registry.issued_at``, by the layer's source key), not the ``valid_from`` of its current
+version — a registry reload correcting its name is no new registration (a sensor written
+without a registry row: its ``valid_from``). Only sensors in a watched status (gap.statuses,
+运行) are checked; the gap alarm of a sensor no longer watched (停用, 维修, retired) is cleared
+by the next run. Run it from cron: ``cim iot gaps``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
         conn.execute("INSERT INTO sensor_state (sensor_code) SELECT code FROM sensors WHERE "
                      "valid_to IS NULL ON CONFLICT DO NOTHING")
         rows = conn.execute(
-            "SELECT s.code, coalesce(st.last_ts, s.valid_from) AS since, st.gap_alarm_id, "
-            "coalesce(s.interval_s, d.interval_s) AS interval_s FROM sensors s "
+            "SELECT s.code, coalesce(st.last_ts, r.issued_at, s.valid_from) AS since, "
+            "st.gap_alarm_id, coalesce(s.interval_s, d.interval_s) AS interval_s FROM sensors s "
             "JOIN sensor_state st ON st.sensor_code = s.code "
+            "LEFT JOIN code_registry r ON r.layer = 'sensors' AND r.source_key = s.source_key "
+            "AND r.code = s.code "
             "LEFT JOIN unnest(%s::text[], %s::int[]) AS d(type_code, interval_s) "
             "ON d.type_code = s.type_code WHERE s.valid_to IS NULL AND s.status = ANY(%s) "
             "ORDER BY s.code FOR UPDATE OF st",
