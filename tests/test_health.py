@@ -311,3 +311,44 @@ def test_area_ratios_per_capita_and_high_rise(city):
     # H800 only: H850 was built before the year, OFFICE is not residential
     assert high[hf.D1]["value"] == 1 and high["city"]["value"] == 1
     assert high["city"]["status"] == "not_met"  # target 0, direction down
+
+
+def _insert(conninfo: str, table: str, rows: list[tuple]) -> None:
+    """Extra fixture features: roads (code, line) or parks (code, polygon, district)."""
+    with psycopg.connect(conninfo) as conn:
+        for code, g, *rest in rows:
+            if table == "roads":
+                conn.execute("INSERT INTO roads (code, road_class, road_class_code, geom) VALUES"
+                             " (%s, '支路', '04', ST_Multi(ST_GeomFromWKB(%s, 4527)))",
+                             (code, hf._wkb(g)))
+            else:
+                conn.execute("INSERT INTO green_spaces (code, green_type, green_type_code,"
+                             " area_m2, is_park, district_code, geom) VALUES (%s, '综合公园',"
+                             " 'G11', %s, true, %s, ST_Multi(ST_GeomFromWKB(%s, 4527)))",
+                             (code, g.area, rest[0], hf._wkb(g)))
+
+
+def test_a_road_on_the_shared_boundary_counts_half_in_each_district(city):
+    """Every metre of road counts once across the districts: a road along the D1/D2 boundary
+    (x = 2000) half in each, one on the city's outer edge (y = 0) wholly in its district; the
+    city value is all road length in the city over the city's area."""
+    from shapely.geometry import LineString
+
+    extra = {"RS": LineString([(2000, 200), (2000, 800), (2300, 800)]),  # 600 m on, 300 in D2
+             "RO": LineString([(2200, 0), (2500, 0)])}                   # outer edge of D2
+    _insert(city.conninfo, "roads", list(extra.items()))
+    d1, d2 = hf.DISTRICTS[hf.D1], hf.DISTRICTS[hf.D2]
+    shared = d1.boundary.intersection(d2.boundary)
+    lines = {**hf.ROADS, **extra}
+    km = {d: sum(r.intersection(p).length - 0.5 * r.intersection(shared).length
+                 for r in lines.values()) / 1000 for d, p in hf.DISTRICTS.items()}
+    assert (km[hf.D1], km[hf.D2]) == pytest.approx((1.5 + 0.3, 0.1 + 0.3 + 0.3 + 0.3))
+    total_km = sum(r.length for r in lines.values()) / 1000  # all of it inside the city
+    assert sum(km.values()) == pytest.approx(total_km)
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    roads = _by_unit(_ind(result, "road_network_density"))
+    for d, p in hf.DISTRICTS.items():
+        assert roads[d]["value"] == pytest.approx(km[d] / (p.area / 1e6), abs=1e-6), d
+    area_km2 = sum(p.area for p in hf.DISTRICTS.values()) / 1e6
+    assert roads["city"]["value"] == pytest.approx(total_km / area_km2, abs=1e-6)
+

@@ -100,11 +100,45 @@ def _clipped(ctx: Context, table: str, measure: str, where: str = "", params=Non
     return {r[0]: Part(float(r[1] or 0), float(r[2]) / den_scale) for r in rows}
 
 
+# km of road in each district, every metre counted once across the districts: clipped to
+# the district, less half of what lies in it and in a neighbour too (the shared boundary),
+# measured per pair as L(r ∩ a) + L(r ∩ b) − L(r ∩ (a ∪ b)) — polygon overlays only, no
+# line-on-line matching of the road with the boundary
+_ROAD_KM = """
+WITH d AS (SELECT code, geom FROM admin_divisions WHERE valid_to IS NULL),
+own AS (SELECT d.code, ST_Area(d.geom) AS area,
+               coalesce(sum(ST_Length(ST_Intersection(f.geom, d.geom))), 0) AS len
+        FROM d LEFT JOIN roads f ON f.valid_to IS NULL AND ST_Intersects(f.geom, d.geom)
+        GROUP BY d.code, d.geom),
+pair AS (SELECT a.code AS a, b.code AS b, a.geom AS ag, b.geom AS bg,
+                ST_Union(a.geom, b.geom) AS ug
+         FROM d a JOIN d b ON a.code < b.code AND ST_Intersects(a.geom, b.geom)),
+shared AS (SELECT p.a, p.b, greatest(0, sum(ST_Length(ST_Intersection(f.geom, p.ag))
+                   + ST_Length(ST_Intersection(f.geom, p.bg))
+                   - ST_Length(ST_Intersection(f.geom, p.ug)))) AS len
+           FROM pair p JOIN roads f ON f.valid_to IS NULL AND ST_Intersects(f.geom, p.ag)
+             AND ST_Intersects(f.geom, p.bg) GROUP BY p.a, p.b)
+SELECT o.code, (o.len - 0.5 * coalesce((SELECT sum(s.len) FROM shared s
+                                         WHERE o.code IN (s.a, s.b)), 0)) / 1000.0,
+       o.area, coalesce((SELECT sum(s.len) FROM shared s WHERE o.code IN (s.a, s.b)), 0)
+FROM own o"""
+
+
 @template("road_network_density")
 def road_network_density(ctx: Context, params: dict) -> Result:
-    """km of road centre line inside the district per km² of district."""
-    return _clipped(ctx, "roads", "coalesce(sum(ST_Length(ST_Intersection(f.geom, d.geom))),"
-                    " 0) / 1000.0", den_scale=1e6)
+    """km of road centre line inside the district per km² of district.
+
+    Every metre of road counts once across the districts: a stretch lying in two districts'
+    polygons — along their shared boundary (or in an overlap of the two) — counts half in
+    each; a road on the city's outer boundary counts wholly in its district. So the
+    districts' lengths add up to the road length inside the city, and the city value is that
+    length over the city's area. ``detail.shared_boundary_m``: the length shared with
+    neighbours (half of it counted here)."""
+    if _empty(ctx, "roads"):
+        return _no_data(ctx, "roads")
+    return {code: Part(float(km), float(area) / 1e6,
+                       detail={"shared_boundary_m": round(float(shared), 2)})
+            for code, km, area, shared in _rows(ctx, _ROAD_KM)}
 
 
 @template("green_space_ratio")
