@@ -165,7 +165,7 @@ class IotService:
             return _error(401, "Unauthorized", "this request needs the header X-API-Key")
 
         def go(conn):
-            from layers.iot.ingest import ingest
+            from layers.iot.ingest import BadReading, ingest
             from layers.iot.sources import source_of_key
 
             # who is asking first: an unknown or revoked key learns nothing about its body
@@ -178,8 +178,13 @@ class IotService:
             rows = parse_readings(request.get_data())  # kept: a deadlocked batch runs again
             from layers.iot.thresholds import cached_config
 
-            return _json(ingest(conn, rows, source=src.name,
-                                config=cached_config(self.profile_path)))
+            try:
+                return _json(ingest(conn, rows, source=src.name,
+                                    config=cached_config(self.profile_path)))
+            except BadReading as exc:  # by its index in the batch: the body's item
+                item = f"readings[{exc.row}]"
+                raise InputError(exc.message, field=f"{item}.{exc.field}" if exc.field
+                                 else item) from None
         return self.run(go, write=True)
 
     def latest(self, code: str) -> Response:

@@ -599,6 +599,23 @@ def test_csv_import_refuses_cells_beyond_the_header(d, gas_strict, tmp_path):
     assert counts(d, gas_strict)["readings"] == 0
 
 
+def test_csv_import_names_the_row_of_a_reading_from_the_future(d, gas_strict, tmp_path):
+    """A device clock gone wrong: the reading too far ahead is named as every other refused
+    value of a file is — the file, its row (header row 1, a blank line counts) and the time's
+    column as delivered — not by its index in the batch; nothing is written."""
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    f = tmp_path / "future.csv"
+    f.write_text("设备编号,监测时间,监测值\n"
+                 "GAS-STRICT,2026-12-01T08:00:00+08:00,3\n"
+                 "\n"
+                 f"GAS-STRICT,{future.isoformat()},4\n", encoding="utf-8")
+    p = run_cli(["iot", "import", str(f)], d.env())
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert p.stderr.startswith(f"error: {f}, row 4, field '监测时间': sensor GAS-STRICT: time "
+                               f"{future.isoformat()} is more than 300 s ahead"), p.stderr
+    assert counts(d, gas_strict)["readings"] == 0
+
+
 def test_csv_import_reads_numbers_as_typed(d, tmp_path):
     """What is a number stays one: signs, exponents, thousands grouped by commas, full-width
     digits, blanks around it."""

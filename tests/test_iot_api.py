@@ -84,6 +84,19 @@ def test_bad_items_name_index_and_field(env):
     assert counts(env, env.gas)["readings"] == 0
 
 
+def test_reading_from_the_future_names_its_item(env):
+    """A reading too far ahead of the platform's clock is a 400 naming its item and field,
+    as every other bad item is (readings[i].time), not a row of a batch."""
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    r = post(env, items(("API-GAS", t(0), 1.0), ("API-GAS", t(5), 1.0),
+                        ("API-GAS", future, 1.0)), env.key)
+    assert r.status_code == 400, r.text
+    assert r.json()["description"].startswith(
+        "field 'readings[2].time': sensor API-GAS: time "), r.text
+    assert "more than 300 s ahead" in r.json()["description"]
+    assert counts(env, env.gas)["readings"] == 0
+
+
 def test_batch_alarm_case_idempotent_and_reads(env):
     batch = items(("API-GAS", t(0), 4.0), ("API-GAS", t(5), 27.0), (env.gas, t(10), 28.0),
                   ("NOBODY", t(0), 1.0))

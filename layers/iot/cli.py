@@ -155,7 +155,7 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, as_json: bool) -> None:
     conflicting with another of the file or a stored one are printed by row, not stored."""
     import psycopg
 
-    from layers.iot.ingest import ingest
+    from layers.iot.ingest import BadReading, ingest
     from layers.iot.partitions import ensure_months, month_of
     from layers.iot.thresholds import load_config
 
@@ -164,7 +164,11 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, as_json: bool) -> None:
     with psycopg.connect(c.conninfo()) as conn:
         ensure_months(conn, {month_of(t) for _, t, _ in got.readings})
         conn.commit()
-        counts = ingest(conn, got.readings, source=None, config=cfg, listed=None)
+        try:
+            counts = ingest(conn, got.readings, source=None, config=cfg, listed=None)
+        except BadReading as exc:  # by its index in the batch: the file's row and column
+            raise InputError(exc.message, path=str(path), row=got.rows[exc.row],
+                             field=got.fields.get(exc.field)) from None
     for x in counts["conflicts"]:  # a file's conflicts by row: all of them
         x["row"] = got.rows[x.pop("index")]
         x["with"] = [got.rows[j] for j in x["with"]]

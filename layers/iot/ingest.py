@@ -6,7 +6,7 @@ A batch goes through the database set-wise, a few statements whatever its size:
    code, else by its device id; readings of unknown sensors are counted and named, not
    stored (never silently dropped);
 2. a reading more than ``readings.max_ahead_s`` (iot.yaml) ahead of the platform's clock
-   refuses the batch (an InputError naming its index): stored, it would make every later
+   refuses the batch (a :class:`BadReading` naming its index): stored, it would make every later
    reading of its sensor "late" (step 5), never evaluated; with a ``source`` (an HTTP API
    key), a reading for a sensor whose ``reading_source`` names another source refuses the
    whole batch (:class:`Forbidden`); a month without a partition refuses it too
@@ -55,6 +55,12 @@ class Forbidden(CimError):
     exit_code = 3
 
 
+class BadReading(InputError):
+    """A reading of the batch refused: ``row`` is its index in the batch (0-based), ``field``
+    ``sensor``, ``time``, ``value`` or None; a caller names it as its input does (``cim iot
+    import``: the file's row and column, HTTP: ``readings[i].time``)."""
+
+
 class NoPartition(CimError):
     """Readings for a month that has no partition (HTTP 409); run ``cim iot partitions``."""
 
@@ -79,14 +85,14 @@ def _checked(readings: Any) -> list[tuple[str, dt.datetime, float]]:
         try:
             ref, ts, value = r
         except (TypeError, ValueError):
-            raise InputError("a reading is (sensor, time, value)", row=i) from None
+            raise BadReading("a reading is (sensor, time, value)", row=i) from None
         if not isinstance(ref, str) or not ref.strip():
-            raise InputError(f"sensor {ref!r} is not a code or device id", row=i,
+            raise BadReading(f"sensor {ref!r} is not a code or device id", row=i,
                              field="sensor")
         if hasattr(ts, "to_pydatetime"):
             ts = ts.to_pydatetime()
         if not isinstance(ts, dt.datetime) or ts.tzinfo is None:
-            raise InputError(f"time {ts!r} is not a time with a UTC offset", row=i,
+            raise BadReading(f"time {ts!r} is not a time with a UTC offset", row=i,
                              field="time")
         if not isinstance(value, bool) and isinstance(value, int | float):
             try:
@@ -94,7 +100,7 @@ def _checked(readings: Any) -> list[tuple[str, dt.datetime, float]]:
             except OverflowError:
                 pass
         if not isinstance(value, float) or not math.isfinite(value):
-            raise InputError(f"value {value!r} is not a finite number", row=i, field="value")
+            raise BadReading(f"value {value!r} is not a finite number", row=i, field="value")
         out.append((ref.strip(), ts, value))
     return out
 
@@ -136,7 +142,7 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         bad = next((i for i, r in enumerate(rows) if r[1] > ahead), None)
         if bad is not None:
             ref, ts, _ = rows[bad]
-            raise InputError(f"sensor {ref}: time {ts.isoformat()} is more than "
+            raise BadReading(f"sensor {ref}: time {ts.isoformat()} is more than "
                              f"{cfg.max_ahead_s:g} s ahead of the platform's clock (a device "
                              "clock gone wrong? iot.yaml readings.max_ahead_s)", row=bad,
                              field="time")
