@@ -294,7 +294,10 @@ def test_area_ratios_per_capita_and_high_rise(city):
         conn.execute("UPDATE buildings SET height = 85, year_built = 2026, use_code = '02' "
                      "WHERE code = 'OFFICE'")
     result = compute(city.conninfo, 2026, city.profile, store=False)
-    parks = {d: sum(g.area for g, pd in hf.PARKS.values() if pd == d) for d in hf.DISTRICTS}
+    # clipped to the district: P1 lies 1,000 m² outside the city, counted nowhere
+    parks = {d: sum(g.intersection(poly).area for g, _ in hf.PARKS.values())
+             for d, poly in hf.DISTRICTS.items()}
+    assert parks[hf.D1] == 9000 + 2500
     per_capita = _by_unit(_ind(result, "park_area_per_capita"))
     assert per_capita[hf.D1]["value"] == pytest.approx(parks[hf.D1] / 1000)
     assert per_capita["city"]["value"] == pytest.approx(sum(parks.values()) / 1500)
@@ -352,3 +355,26 @@ def test_a_road_on_the_shared_boundary_counts_half_in_each_district(city):
     area_km2 = sum(p.area for p in hf.DISTRICTS.values()) / 1e6
     assert roads["city"]["value"] == pytest.approx(total_km / area_km2, abs=1e-6)
 
+
+def test_a_park_across_two_districts_counts_its_part_in_each(city):
+    """人均公园绿地面积: park area inside each district (clipped, like 建成区绿地率) per
+    resident; P4 lies 5,000 m² in D1, 15,000 m² in D2 although the loader gave it D1."""
+    from shapely.geometry import box
+
+    p4 = box(1950, 700, 2150, 800)
+    _insert(city.conninfo, "green_spaces", [("P4", p4, hf.D1)])
+    residents = {hf.D1: 1000, hf.D2: 500}
+    with psycopg.connect(city.conninfo) as conn:
+        for d, n in residents.items():
+            conn.execute("INSERT INTO population (code, unit_kind, unit_code, residents, year,"
+                         " district_code, geom) SELECT %s, 'grid', %s, %s, 2026, code, geom"
+                         " FROM admin_divisions WHERE code = %s", (f"POP{d}", d, n, d))
+    parks = [g for g, _ in hf.PARKS.values()] + [p4]
+    inside = {d: sum(g.intersection(poly).area for g in parks)
+              for d, poly in hf.DISTRICTS.items()}
+    assert (p4.intersection(hf.DISTRICTS[hf.D1]).area, inside[hf.D2]) == (5000, 17500)
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    per_capita = _by_unit(_ind(result, "park_area_per_capita"))
+    for d in hf.DISTRICTS:
+        assert per_capita[d]["value"] == pytest.approx(inside[d] / residents[d]), d
+    assert per_capita["city"]["value"] == pytest.approx(sum(inside.values()) / 1500)
