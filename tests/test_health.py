@@ -7,6 +7,7 @@ import json
 
 import psycopg
 import pytest
+import shapely
 
 from cim.db.engine import drop_database
 from layers.health.catalog import load_catalog
@@ -378,3 +379,49 @@ def test_a_park_across_two_districts_counts_its_part_in_each(city):
     for d in hf.DISTRICTS:
         assert per_capita[d]["value"] == pytest.approx(inside[d] / residents[d]), d
     assert per_capita["city"]["value"] == pytest.approx(sum(inside.values()) / 1500)
+
+
+def _kindergarten_m2(city, district: str) -> float:
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    walk = _by_unit(_ind(result, "community_facility_walk_coverage"))
+    kg = walk[district]["detail"]["types"]["kindergarten"]
+    assert kg["walk_distance_m"] == 300
+    return kg["covered_m2"], kg["method"]
+
+
+@pytest.mark.parametrize("ox, oy, over", [(300.3, 700.7, 0.0), (300.0, 700.0, 0.0005)])
+def test_a_home_at_the_walking_distance_by_road_is_covered(city, ox, oy, over):
+    """Within 1 mm of the limit counts as within. A road y = oy in D1 off the fixture's roads;
+    a kindergarten 20 m south of it at ox + 360; home A's centroid 20 m north at
+    ox + 100 − over: 20 + 260 + over + 20 = 300 m + over, covered (decimal coordinates gave
+    300.00000000047 m); home B at 300.002 m (east, ox + 620.002), not."""
+    from shapely.geometry import LineString
+
+    _insert(city.conninfo, "roads", [("RK", LineString([(ox, oy), (ox + 1000, oy)]))])
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("INSERT INTO facilities (code, facility_type, facility_type_code, geom)"
+                     " VALUES ('K2', '幼儿园', 'kindergarten', ST_GeomFromWKB(%s, 4527))",
+                     (hf._wkb(shapely.Point(ox + 360, oy - 20)),))
+    a, b = hf.block(ox + 100 - over, oy + 20), hf.block(ox + 620.002, oy + 20)
+    hf.add_building(city.conninfo, "HA", a, hf.D1)
+    hf.add_building(city.conninfo, "HB", b, hf.D1)
+    expected = sum(hf.BUILDINGS[c][0].area for c in hf.KINDERGARTEN_COVERED) + a.area
+    covered, method = _kindergarten_m2(city, hf.D1)
+    assert method == "network"
+    assert covered == pytest.approx(expected, abs=0.01)
+
+
+def test_a_home_at_the_walking_distance_in_a_straight_line_is_covered(city):
+    """D2 is off the roads: a kindergarten at (2600, 850); home A 300.0005 m east of it
+    (within 1 mm: covered), home B 300.002 m west (not)."""
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("INSERT INTO facilities (code, facility_type, facility_type_code, geom)"
+                     " VALUES ('K3', '幼儿园', 'kindergarten', ST_GeomFromWKB(%s, 4527))",
+                     (hf._wkb(shapely.Point(2600, 850)),))
+    a = shapely.box(2900.0005, 840, 2920, 860)
+    b = shapely.box(2280, 840, 2299.998, 860)
+    hf.add_building(city.conninfo, "HA", a, hf.D2)
+    hf.add_building(city.conninfo, "HB", b, hf.D2)
+    covered, method = _kindergarten_m2(city, hf.D2)
+    assert method == "straight_line"
+    assert covered == pytest.approx(a.area, abs=0.01)
