@@ -5,8 +5,12 @@ Exposure is measured around the asset's geometry (the whole pipe, the site polyg
 itself for a point placed by hand) within the matrix's ``radius_m``, planar in the storage CRS:
 
 - buildings: current buildings within the radius (count);
-- residents: the latest year of ``population``; a polygon unit (building footprint or grid
-  cell) counts with the share of its area inside the radius, a point unit wholly;
+- residents: the latest year of ``population``; a point unit within the radius counts
+  wholly, a polygon unit (building footprint or grid cell) within it (``ST_DWithin``) with the
+  share of its area inside the radius: inside the asset's buffer, drawn with enough segments
+  (``circle_segments``) that it lies at most ``CIRCLE_TOLERANCE_M`` (5 mm) inside the true
+  circle (PostGIS's default 8 a quarter cut 0.48 m inside a 100 m circle: 417 of the 548
+  residents of a home on the circle);
 - facilities: the types of the current facilities within the radius (schools, hospitals …);
 - roads: the classes of the roads within ``roads.radius_m``.
 
@@ -16,6 +20,7 @@ A base layer that does not exist (yet) adds nothing; the assessment names it in 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import psycopg
@@ -73,6 +78,17 @@ def score_likelihood(conn: psycopg.Connection, cfg: RiskConfig, year: int) -> di
     return kept
 
 
+CIRCLE_TOLERANCE_M = 0.005  # the buffer's chords lie at most this far inside the circle
+
+
+def circle_segments(radius: float, tolerance: float = CIRCLE_TOLERANCE_M) -> int:
+    """Segments a quarter circle (``quad_segs``) so that a chord of a circle of ``radius``
+    lies at most ``tolerance`` inside it (79 for 100 m); at least PostGIS's default 8."""
+    if radius <= tolerance:
+        return 8
+    return max(8, math.ceil(math.pi / (4 * math.acos(1 - tolerance / radius))))
+
+
 def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
     """Fill buildings / residents / facilities / road_classes of every candidate; the names of
     the base layers that are missing."""
@@ -85,12 +101,15 @@ def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
     else:
         missing.append("buildings")
     if table_exists(conn, "population"):
+        # the buffer drawn once a candidate (materialised), for the units within the radius
         conn.execute(
-            "UPDATE _risk_cand c SET residents = (SELECT sum(CASE WHEN ST_Dimension(p.geom) = 2 "
-            "THEN p.residents * ST_Area(ST_Intersection(p.geom, ST_Buffer(c.ageom, %(r)s))) "
-            "/ NULLIF(ST_Area(p.geom), 0) ELSE p.residents END) FROM population p "
+            "UPDATE _risk_cand c SET residents = (WITH z AS MATERIALIZED (SELECT "
+            "ST_Buffer(c.ageom, %(r)s, %(q)s) AS disk) SELECT sum(CASE WHEN "
+            "ST_Dimension(p.geom) = 2 THEN p.residents * ST_Area(ST_Intersection(p.geom, "
+            "z.disk)) / NULLIF(ST_Area(p.geom), 0) ELSE p.residents END) FROM z, population p "
             "WHERE p.valid_to IS NULL AND p.year = (SELECT max(year) FROM population "
-            "WHERE valid_to IS NULL) AND ST_DWithin(p.geom, c.ageom, %(r)s))", {"r": r})
+            "WHERE valid_to IS NULL) AND ST_DWithin(p.geom, c.ageom, %(r)s))",
+            {"r": r, "q": f"quad_segs={circle_segments(r)}"})
     else:
         missing.append("population")
     if table_exists(conn, "facilities"):
