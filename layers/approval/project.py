@@ -12,6 +12,12 @@ a closed polyline is a polygon. A label ``18F`` or ``18层`` is the floors above
 is the height (``H`` an alias). Numbers are read by :func:`cim.numbers.parse_number`: a height
 or elevation may end in one metre sign (``54m``, ``54 米``), a floor count in one ``F``/``层``;
 any other unit — ``54000mm`` too — is an input problem naming the label, never converted.
+A unit in a field's (or label key's) trailing brackets is read as the loaders read it
+(``cim/dictionaries/field_units.yaml``, :func:`loaders.field_names.header_unit`): the
+attribute's own unit (建筑高度(米), 计容建筑面积(㎡)) changes nothing, one the file's
+``conversions`` convert is converted (计容建筑面积(万㎡) 2.5 is 25,000 m², 建筑高度(mm) 85000 is
+85 m; the value is then a bare number), any other (建筑高度(层), 计容建筑面积(m)) is an input
+problem naming the field — never a value read as if in the attribute's unit.
 Two labels of one building that disagree (``地上层数=2`` and ``地上层数=30``) are an input
 problem naming both (the same value twice is fine); a label inside a building that is none of
 these (a block ATTRIB's bare ``18``, an unknown key) is named in the project's notes as not
@@ -27,6 +33,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -37,7 +44,9 @@ from shapely.geometry import Polygon
 from cim.crs import detect_gk_from_eastings, epsg_of, lonlat_srid, parse_crs, transformer
 from cim.errors import InputError
 from cim.numbers import ValueProblem, parse_number
-from cim.text import norm_name
+from cim.profile import DICTIONARY_DIR, CityProfile, read_yaml_mapping
+from cim.text import norm_key, norm_name
+from loaders.field_names import header_unit
 
 ROLES = ("site", "building", "demolish", "green")
 ROLE_NAMES = {
@@ -245,9 +254,54 @@ def resolve_crs(records: list[dict], crs: str | pyproj.CRS | None, storage_srid:
                      "detected from its coordinates; pass --crs EPSG:n", path=source)
 
 
+@dataclass
+class Units:
+    """The project attributes' units and the header units converted to them
+    (``field_units.yaml``: ``attributes.project``, ``spellings``, ``conversions``)."""
+    want: dict[str, str]  # attribute → its unit
+    spellings: dict[str, str]  # a spelling (norm_key) → unit
+    conversions: dict[str, dict[str, float]]  # attribute unit → {header unit: factor}
+
+    @classmethod
+    def of(cls, profile: CityProfile | None = None) -> Units:
+        """The city's ``field_units`` (its profile's, else the platform's), the platform's
+        project section and conversions where the city's file has none."""
+        what = "the field units"
+        base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", what)
+        city = profile.yaml_dictionary("field_units", what) if profile is not None else base
+        want = (city.get("attributes") or {}).get("project") or \
+            (base.get("attributes") or {}).get("project") or {}
+        conv = city.get("conversions") or base.get("conversions") or {}
+        spellings = {norm_key(s): str(u) for u, names in (city.get("spellings") or {}).items()
+                     for s in names or []}
+        return cls({str(k): str(v) for k, v in want.items()}, spellings,
+                   {str(u): {str(h): float(f) for h, f in (fs or {}).items()}
+                    for u, fs in conv.items()})
+
+    def factor(self, f: str, name: str) -> tuple[float | None, str | None]:
+        """(the factor converting field ``name``'s values to attribute ``f``'s unit, None:
+        refused — and why)."""
+        want = self.want.get(f)
+        got = header_unit(name, self.spellings) if want else None
+        if got is None or got == want:
+            return 1.0, None
+        fac = self.conversions.get(want, {}).get(got)
+        if fac is not None:
+            return fac, None
+        known = ", ".join([want, *self.conversions.get(want, {})])
+        return None, (f"the field is in {got} (its header says so); {f} is read in {want} "
+                      f"(a header may name {known}): give the values in one of those and "
+                      "name the header so")
+
+
 def build_project(records: list[dict], *, source: str, name: str | None,
-                  crs: str | pyproj.CRS | None, storage_srid: int) -> Project:
-    """Validate the features and return the project in the storage CRS (see module doc)."""
+                  crs: str | pyproj.CRS | None, storage_srid: int,
+                  profile: CityProfile | None = None) -> Project:
+    """Validate the features and return the project in the storage CRS (see module doc);
+    header units by ``profile``'s ``field_units`` (else the configured profile's)."""
+    from layers.query.pipes import resolve_profile
+
+    units = Units.of(resolve_profile(profile))
     probs = _Problems(source)
     src_crs = resolve_crs(records, crs, storage_srid, source)
     src_epsg = epsg_of(src_crs)
@@ -324,8 +378,9 @@ def build_project(records: list[dict], *, source: str, name: str | None,
         labels.setdefault(hits[0], []).extend((f, k, v, rec, text) for f, k, v in tattrs)
         unread.extend((hits[0], rec, p) for p in parts)
     for i, found in labels.items():
-        _merge_labels(buildings[i], found, probs)
-    out_buildings = [_building(poly, attrs, rec, probs) for poly, attrs, rec in buildings]
+        _merge_labels(buildings[i], found, probs, units)
+    out_buildings = [_building(poly, attrs, rec, probs, units)
+                     for poly, attrs, rec in buildings]
     notes = [f"{rec['layer']} feature {rec['row']}: the label {part!r} inside building "
              f"{_label(buildings[i][1], buildings[i][2])} is not understood (neither key=value "
              f"with a known key nor 18F/18层), so it was not read" for i, rec, part in unread]
@@ -344,36 +399,60 @@ _NUMERIC = {"floors_above": {"integer": True}, "floors_below": {"integer": True}
             "ground_elevation": {"metres": True}}
 
 
-def _comparable(f: str, value: Any) -> Any:
-    """What two labels' values are compared by: the number they are (None: not a number,
-    reported on its own when the building is read), else the stripped text."""
-    if f not in _NUMERIC:
-        return str(value).strip()
+def _read(f: str, name: str, value: Any, rec: dict, probs: _Problems, units: Units
+          ) -> Any:
+    """Field ``name``'s ``value`` as attribute ``f`` in its unit (None and the problem
+    recorded): its header's unit converted (:meth:`Units.factor`), then read by :func:`_num`
+    (a ground elevation may be below 0)."""
+    factor, why = units.factor(f, name)
+    if factor is None:
+        probs.add(why, rec["layer"], rec["row"], name)
+        return None
     if f == "ground_elevation":  # may be below 0
         try:
-            return parse_number(value) if isinstance(value, str) else float(value)
+            v = parse_number(value, metres=factor == 1.0) if isinstance(value, str) \
+                else float(value)
+            if isinstance(value, bool) or not math.isfinite(v):
+                raise ValueError
         except (TypeError, ValueError):
+            probs.add(f"{value!r} is not a number", rec["layer"], rec["row"], name)
             return None
-    return _num(value, f, {"layer": None, "row": None}, _Problems(""), **_NUMERIC[f])
+    else:
+        kw = dict(_NUMERIC[f])
+        if factor != 1.0:  # the header gives the unit: a bare number
+            kw["metres"] = False
+        v = _num(value, name, rec, probs, **kw)
+    if v is None or factor == 1.0:
+        return v
+    return float(Decimal(repr(float(v))) * Decimal(repr(factor)))  # 85000 mm: 85.0, not 85.00…1
+
+
+def _comparable(f: str, k: str, value: Any, units: Units) -> Any:
+    """What two labels' values are compared by: the number they are in the attribute's unit
+    (None: not a number, reported on its own when the building is read), else the stripped
+    text."""
+    if f not in _NUMERIC:
+        return str(value).strip()
+    return _read(f, k, value, {"layer": None, "row": None}, _Problems(""), units)
 
 
 def _merge_labels(building: tuple, found: list[tuple[str, str, str, dict, str]],
-                  probs: _Problems) -> None:
+                  probs: _Problems, units: Units) -> None:
     """Add the labels' values to a building's attributes; two values of one field that
     disagree (among the labels, or with the outline's own attribute) are a problem naming
     both, the same value given twice is fine."""
     _, attrs, brec = building
     first: dict[str, tuple[Any, str]] = {}  # field → (comparable value, where it was given)
     for f, (k, v) in attrs.items():
-        first[f] = (_comparable(f, v), f"the outline's {k}={v}")
+        first[f] = (_comparable(f, k, v, units), f"the outline's {k}={v}")
     for f, k, v, rec, text in found:
         where = f"the text {text!r} (layer {rec['layer']!r}, feature {rec['row']})"
         if f not in first:
-            first[f] = (_comparable(f, v), where)
+            first[f] = (_comparable(f, k, v, units), where)
             attrs[f] = (k, v)
             continue
         known, known_where = first[f]
-        now = _comparable(f, v)
+        now = _comparable(f, k, v, units)
         if known is not None and now is not None and known != now:
             probs.add(f"its labels disagree on {f}: {known_where} and {where} "
                       "(give one value)", brec["layer"], brec["row"], k)
@@ -383,29 +462,19 @@ def _label(attrs: dict, rec: dict) -> str:
     return str(attrs["name"][1]) if "name" in attrs else f"{rec['layer']} #{rec['row']}"
 
 
-def _building(poly, attrs: dict, rec: dict, probs: _Problems) -> Building | None:
-    def get(key: str, **kw) -> Any:
+def _building(poly, attrs: dict, rec: dict, probs: _Problems, units: Units
+              ) -> Building | None:
+    def get(key: str) -> Any:
         if key not in attrs:
             return None
-        return _num(attrs[key][1], attrs[key][0], rec, probs, **kw)
+        return _read(key, attrs[key][0], attrs[key][1], rec, probs, units)
 
-    b = Building(_label(attrs, rec), rec["layer"], rec["row"], poly,
-                 floors_above=get("floors_above", integer=True),
-                 floors_below=get("floors_below", integer=True),
-                 height=get("height", positive=True, metres=True),
-                 use=str(attrs["use"][1]).strip() if "use" in attrs else None,
-                 counted_area_given=get("counted_area"),
-                 ground_elevation=None)
-    if "ground_elevation" in attrs:
-        v = attrs["ground_elevation"][1]
-        try:
-            b.ground_elevation = parse_number(v) if isinstance(v, str) else float(v)
-            if not math.isfinite(b.ground_elevation):
-                raise ValueError
-        except (TypeError, ValueError):
-            probs.add(f"{attrs['ground_elevation'][1]!r} is not a number", rec["layer"],
-                      rec["row"], attrs["ground_elevation"][0])
-    return b
+    return Building(_label(attrs, rec), rec["layer"], rec["row"], poly,
+                    floors_above=get("floors_above"), floors_below=get("floors_below"),
+                    height=get("height"),
+                    use=str(attrs["use"][1]).strip() if "use" in attrs else None,
+                    counted_area_given=get("counted_area"),
+                    ground_elevation=get("ground_elevation"))
 
 
 def records_from_geojson(obj: Any, source: str = "project") -> list[dict]:

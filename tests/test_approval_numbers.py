@@ -1,0 +1,95 @@
+"""The approval check's numbers: units in a project attribute's header, an empty height-zone
+layer, green under a building, numbers shown beside their limit, a building partly on no
+parcel. On the hand-drawn situation of tests/approval_fixture.py (parcel PA box(0,0,100,100):
+FAR <= 2.0, density <= 0.40, green >= 0.30, height <= 80 m; zone x 0..50 机场净空 45 m);
+every expected number is computed here from the drawn geometry, never by the check."""
+
+
+import pytest
+from shapely.geometry import box
+
+from cim.errors import InputError
+from layers.approval.check import check
+from layers.approval.project import build_project, records_from_geojson
+from tests import approval_fixture
+from tests.approval_fixture import SRID, collection, feature
+
+adb = approval_fixture.adb  # the hand-drawn planning situation, a database per module
+
+SITE = box(0, 0, 100, 100)  # exactly parcel PA
+B = box(70, 10, 90, 40)  # 600 m², outside the 45 m zone
+
+
+def _run(db, fc):
+    p = build_project(records_from_geojson(fc), source="t", name="t", crs=f"EPSG:{SRID}",
+                      storage_srid=SRID)
+    return check(db.conninfo, p, db.profile)[0]
+
+
+def _rule(result, rid):
+    return next(r for r in result["results"] if r["id"] == rid)
+
+
+# --- 1. a unit in an attribute's header ---------------------------------------------------
+
+@pytest.mark.parametrize("header, value, rid, expected", [
+    ("计容建筑面积(万㎡)", 2.5, "far", 25_000 / SITE.area),   # 2.5 万㎡ = 25,000 m²: FAR 2.5
+    ("计容面积（万平方米）", "2.5", "far", 25_000 / SITE.area),
+    ("计容建筑面积(㎡)", 25_000, "far", 25_000 / SITE.area),
+    ("建筑高度(mm)", 85_000, "height_parcel", 85.0),          # 85,000 mm = 85 m
+    ("建筑高度(米)", 85, "height_parcel", 85.0),
+    ("建筑高度(cm)", "8500", "height_parcel", 85.0),
+])
+def test_a_header_unit_is_converted(adb, header, value, rid, expected):
+    props = {"name": "B", header: value}
+    if rid == "far":
+        props["height"] = 30
+    else:
+        props["floors_above"] = 25
+    r = _rule(_run(adb, collection(feature("site", SITE), feature("building", B, **props))),
+              rid)
+    assert r["measured"] == pytest.approx(expected, abs=1e-3)
+    assert r["status"] == "fail"  # 2.5 > 2.0; 85 m > 80 m
+
+
+@pytest.mark.parametrize("header, value", [
+    ("建筑高度(层)", 30),      # storeys are no height
+    ("建筑高度(F)", 30),
+    ("计容建筑面积(m)", 2.5),  # a length is no area
+    ("地上层数(m)", 30),       # a length is no floor count
+    ("室外地坪标高(㎡)", 40),
+])
+def test_a_header_unit_that_does_not_fit_is_refused_naming_the_field(adb, header, value):
+    props = {"name": "B", "height": 30, "floors_above": 10, header: value}
+    if "层数" in header:
+        props.pop("floors_above")
+    if "高度" in header:
+        props.pop("height")
+    fc = collection(feature("site", SITE), feature("building", B, **props))
+    with pytest.raises(InputError) as e:
+        _run(adb, fc)
+    msg = str(e.value)
+    assert f"field {header!r}" in msg and "feature 2" in msg and "t, " in msg, msg
+
+
+def test_a_header_unit_with_a_unit_in_the_value_is_refused(adb):
+    fc = collection(feature("site", SITE), feature("building", B, name="B", floors_above=25,
+                                                  **{"建筑高度(mm)": "85000mm"}))
+    with pytest.raises(InputError, match="建筑高度"):
+        _run(adb, fc)
+
+
+def test_a_dxf_label_key_with_a_unit_is_converted():
+    """A DXF label 建筑高度(mm)=85000 inside the outline is 85 m."""
+    from shapely.geometry import Point
+
+    from tests.approval_fixture import to_storage
+    recs = [{"layer": "用地红线", "row": 1, "properties": {}, "geometry": to_storage(SITE)},
+            {"layer": "建筑", "row": 2, "properties": {}, "geometry": to_storage(B)},
+            {"layer": "建筑", "row": 3, "properties": {"Text": "名称=1号楼;建筑高度(mm)=85000;18F"},
+             "geometry": to_storage(Point(80, 25))}]
+    p = build_project(recs, source="t.dxf", name="t", crs=f"EPSG:{SRID}", storage_srid=SRID)
+    assert (p.buildings[0].height, p.buildings[0].floors_above) == (85.0, 18)
+    recs[2]["properties"]["Text"] = "建筑高度(层)=30"
+    with pytest.raises(InputError, match="建筑高度"):
+        build_project(recs, source="t.dxf", name="t", crs=f"EPSG:{SRID}", storage_srid=SRID)
