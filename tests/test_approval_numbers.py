@@ -5,6 +5,7 @@ FAR <= 2.0, density <= 0.40, green >= 0.30, height <= 80 m; zone x 0..50 机场�
 every expected number is computed here from the drawn geometry, never by the check."""
 
 
+import psycopg
 import pytest
 from shapely.geometry import box
 
@@ -13,6 +14,7 @@ from layers.approval.check import check
 from layers.approval.project import build_project, records_from_geojson
 from tests import approval_fixture
 from tests.approval_fixture import SRID, collection, feature
+from tests.conftest import scratch_db
 
 adb = approval_fixture.adb  # the hand-drawn planning situation, a database per module
 
@@ -77,6 +79,28 @@ def test_a_header_unit_with_a_unit_in_the_value_is_refused(adb):
                                                   **{"建筑高度(mm)": "85000mm"}))
     with pytest.raises(InputError, match="建筑高度"):
         _run(adb, fc)
+
+
+# --- 2. an empty height-zone layer --------------------------------------------------------
+
+def test_an_empty_height_zone_layer_needs_review(jining_profile):
+    with scratch_db("apzones", jining_profile, apply_profile=False) as d:
+        approval_fixture.build(d.conninfo)
+        with psycopg.connect(d.conninfo) as conn:
+            conn.execute("DELETE FROM height_zones")
+        res = _run(d, collection(feature("site", SITE),
+                                 feature("building", B, floors_above=5, height=18),
+                                 feature("green", box(10, 50, 90, 90))))
+        r = _rule(res, "height_zones")
+        assert r["status"] == "needs_review"
+        assert any("no height-limit zones are loaded" in n for n in r["notes"]), r["notes"]
+        assert res["summary"]["status"] == "needs_review"
+
+
+def test_a_loaded_zone_layer_with_no_zone_over_the_buildings_is_not_applicable(adb):
+    res = _run(adb, collection(feature("site", SITE),
+                               feature("building", B, floors_above=5, height=18)))
+    assert _rule(res, "height_zones")["status"] == "not_applicable"
 
 
 def test_a_dxf_label_key_with_a_unit_is_converted():

@@ -28,7 +28,8 @@ from layers.query.common import ident
 from layers.query.pipes import resolve_profile
 
 PIPE_REACH_EXTRA_M = 2.5  # half the widest section the reach must allow for (DN5000)
-LOADED_LAYERS = ("planning_parcels", "control_lines", "buildings", "pipe_segments")
+LOADED_LAYERS = ("planning_parcels", "control_lines", "height_zones", "buildings",
+                 "pipe_segments")
 
 
 def _loaded(conninfo: str) -> dict[str, bool]:
@@ -61,7 +62,7 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
         rp.overlap_line(R[rid], project, ctx, cfg, cfg.rules[rid].params["line_type"],
                         loaded["control_lines"])
     ri.height_parcel(R["height_parcel"], project, ctx, cfg)
-    ri.height_zones(R["height_zones"], project, ctx, cfg)
+    ri.height_zones(R["height_zones"], project, ctx, cfg, loaded["height_zones"])
     ri.far(R["far"], project, ctx, cfg)
     ri.density(R["density"], project, ctx, cfg)
     ri.green_ratio(R["green_ratio"], project, ctx, cfg)

@@ -46,8 +46,14 @@ def height_parcel(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
         res.measured, res.required = w["measured"], w["required"]
 
 
-def height_zones(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
+def height_zones(res: Result, p: Project, ctx: Context, cfg: Config,
+                 layer_loaded: bool = True) -> None:
     res.unit = "m"
+    if not layer_loaded:  # an empty layer is missing data, not "no zone here"
+        res.status("needs_review")
+        res.notes.append("no height-limit zones are loaded (cim load planning): the "
+                         "airport clearance and view-corridor limits are unknown")
+        return
     hits = [(b, z) for b in p.buildings for z in ctx.zones
             if z["geom"].intersection(b.footprint).area > cfg.area_tolerance_m2]
     if not hits:
