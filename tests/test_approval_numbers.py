@@ -103,6 +103,19 @@ def test_a_loaded_zone_layer_with_no_zone_over_the_buildings_is_not_applicable(a
     assert _rule(res, "height_zones")["status"] == "not_applicable"
 
 
+# --- 3. green under a building ------------------------------------------------------------
+
+def test_green_under_a_building_is_not_green(adb):
+    green = box(0, 50, 100, 82)  # 3,200 m²
+    b = box(60, 55, 80, 75)  # 400 m² standing on it
+    expected = (green.area - b.area) / SITE.area
+    assert expected == pytest.approx(0.28)
+    r = _rule(_run(adb, collection(feature("site", SITE), feature("green", green),
+                                   feature("building", b, floors_above=5, height=18))),
+              "green_ratio")
+    assert (r["status"], r["measured"]) == ("fail", pytest.approx(expected, abs=1e-6))
+
+
 def test_a_dxf_label_key_with_a_unit_is_converted():
     """A DXF label 建筑高度(mm)=85000 inside the outline is 85 m."""
     from shapely.geometry import Point

@@ -152,9 +152,16 @@ def density(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
 
 
 def green_ratio(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
-    g = p.green_union.intersection(p.site).area
+    """Green area in the site less the ground the project's buildings cover (a green drawn
+    under a building is no green)."""
+    drawn = p.green_union.intersection(p.site)
+    foot = shapely.union_all([b.footprint for b in p.buildings])
+    g = drawn.difference(foot).area
     res.unit = "fraction"
-    res.notes.append(f"green area {g:,.1f} m² / site area {p.site.area:,.1f} m²")
+    under = drawn.area - g
+    res.notes.append(f"green area {g:,.1f} m² / site area {p.site.area:,.1f} m²"
+                     + (f" (green drawn {drawn.area:,.1f} m², less {under:,.1f} m² under the "
+                        "buildings)" if under > cfg.area_tolerance_m2 else ""))
     _index(res, p, ctx, cfg, "min_green_ratio", g / p.site.area, True)
 
 
