@@ -5,6 +5,11 @@ existing buildings unless demolished, spacing between the new buildings.
 Required setbacks come from the parcels a building stands on (the strictest, i.e. largest,
 when it stands on several); a building on no parcel, or on a parcel without the value, needs
 review. Distances are plan distances in the storage CRS (metres), compared at millimetres.
+
+A road red line (道路红线) drawn as a line is its centre line; with its width (红线宽度) it is
+the band around it, without (the loader's ``width_missing``) the road's edge is unknown: a
+setback from it is a fail when the centre line itself is closer than required (the edge is no
+farther), else it needs review.
 """
 
 from __future__ import annotations
@@ -25,12 +30,22 @@ def parcels_under(g: shapely.Geometry, ctx: Context, tol: float) -> list[dict[st
     return [p for p in ctx.parcels if p["geom"].intersection(g).area > tol]
 
 
+ROAD = "道路红线"
+LINEAL = ("LineString", "MultiLineString")
+
+
 def line_geometry(line: dict[str, Any]) -> shapely.Geometry:
     """A control line as drawn, a centre line with a width as its band (flat ends)."""
     g = line["geom"]
-    if line.get("width_m") and g.geom_type in ("LineString", "MultiLineString"):
+    if line.get("width_m") and g.geom_type in LINEAL:
         return g.buffer(float(line["width_m"]) / 2, cap_style="flat")
     return g
+
+
+def width_unknown(line: dict[str, Any]) -> bool:
+    """A road red line given as its centre line without width: where its edge is, is unknown."""
+    return (line["line_type"] == ROAD and not line.get("width_m")
+            and line["geom"].geom_type in LINEAL)
 
 
 def lines_of(ctx: Context, line_type: str) -> list[tuple[dict, shapely.Geometry]]:
@@ -103,9 +118,22 @@ def setback_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
         if req is None:
             res.item("needs_review", b.label, d, None, line=name, note=why)
             continue
+        if round(d, 3) >= req:
+            # every line is at least req away, as drawn; a centre line without width is
+            # nearer by half the road's unknown width
+            blind = [(x, b.footprint.distance(xg)) for x, xg in lines if width_unknown(x)]
+            if blind:
+                x, dc = min(blind, key=lambda xd: xd[1])
+                res.item("needs_review", b.label, None, req, line=x["name"] or x["code"],
+                         note=f"{x['line_type']} {x['name'] or x['code']} is a centre line "
+                              f"without width (红线宽度): the road's edge is unknown "
+                              f"({dc:.3f} m to the centre line)")
+                continue
+        extra = {"note": "a centre line without width (红线宽度): the road's edge is nearer "
+                         "still"} if width_unknown(ln) else {}
         res.item("fail" if round(d, 3) < req else "pass", b.label, d, req,
                  shapely.shortest_line(b.footprint, g) if d > 0 else b.footprint.intersection(g),
-                 line=name)
+                 line=name, **extra)
     _worst(res)
 
 

@@ -1,0 +1,104 @@
+"""The approval check's place rules against control lines as they are delivered: road red
+lines given as centre lines without width, area lines (绿线 蓝线 紫线 黄线) given as closed or
+open lines, and buildings only partly on a planning parcel. Every expected number is computed
+here with shapely from the geometry drawn here, never by the check.
+
+The hand-drawn situation of tests/approval_fixture.py (x 0..250) plus, 1 km apart along x
+(search_m is 100 m), one region per situation: a parcel box(x0, 0, x0 + 100, 100) with the
+fixture's setbacks (road 5, site 3, blue 10) and the lines of the situation.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from shapely.geometry import LineString, box
+
+from layers.approval.check import check
+from layers.approval.project import build_project, records_from_geojson
+from tests import approval_fixture
+from tests.approval_fixture import SETBACKS, SRID, collection, feature, wkb
+
+ROAD_REQ, SITE_REQ, BLUE_REQ = (SETBACKS["setback_road_m"], SETBACKS["setback_site_m"],
+                                SETBACKS["setback_blue_m"])
+
+# region x0 -> lines (code, geometry, line type, type code, width)
+REGIONS = {
+    # a road red line delivered as its centre line without 红线宽度 (width_missing), 10 m south
+    1000: [("R-NOWIDTH", LineString([(950, -10), (1150, -10)]), "道路红线", "HX", None)],
+    # the same 2 m south: the centre line itself is closer than the setback
+    2000: [("R-NOWIDTH-2", LineString([(1950, -2), (2150, -2)]), "道路红线", "HX", None)],
+    # closed rings (CAD polylines) of the area types around box(x0+40, 40, x0+90, 90)
+    3000: [("G-RING", box(3040, 40, 3090, 90).exterior, "绿线", "LVX", None)],
+    4000: [("B-RING", box(4040, 40, 4090, 90).exterior, "蓝线", "LX", None)],
+    5000: [("Z-RING", box(5040, 40, 5090, 90).exterior, "紫线", "ZX", None)],
+    6000: [("Y-RING", box(6040, 40, 6090, 90).exterior, "黄线", "HUX", None)],
+    # an open 绿线 (the edge of a green strip) along x = x0 + 60
+    7000: [("G-OPEN", LineString([(7060, -10), (7060, 110)]), "绿线", "LVX", None)],
+    # a road red line polygon (the fixture's kind) for the partly-covered building
+    8000: [("R-POLY", box(8000, -20, 8100, 0), "道路红线", "HX", None)],
+}
+# regions whose parcel covers only y 0..50 (the rest of the site is unplanned land)
+HALF_PARCEL = {8000}
+
+
+@pytest.fixture(scope="module")
+def ldb(adb):
+    with psycopg.connect(adb.conninfo) as conn:
+        for x0, lines in REGIONS.items():
+            g = box(x0, 0, x0 + 100, 50 if x0 in HALF_PARCEL else 100)
+            conn.execute(
+                "INSERT INTO planning_parcels (code, parcel_code, land_use_code, "
+                "land_use_name, max_far, max_density, min_green_ratio, max_height, "
+                "setback_road_m, setback_site_m, setback_blue_m, geom) VALUES (%s, %s, "
+                "'0701', '城镇住宅用地', 2.0, 0.4, 0.3, 80, %s, %s, %s, "
+                "ST_Multi(ST_GeomFromWKB(%s, 4527)))",
+                (f"P{x0}", f"P{x0}", ROAD_REQ, SITE_REQ, BLUE_REQ, wkb(g)))
+            for code, lg, lt, ltc, w in lines:
+                conn.execute("INSERT INTO control_lines (code, line_type, line_type_code, "
+                             "name, width_m, geom) VALUES (%s, %s, %s, %s, %s, "
+                             "ST_GeomFromWKB(%s, 4527))", (code, lt, ltc, code, w, wkb(lg)))
+        conn.execute("ANALYZE")
+    return adb
+
+
+adb = approval_fixture.adb  # the hand-drawn planning situation, a database per module
+
+
+def _run(db, x0, *buildings):
+    fc = collection(feature("site", box(x0, 0, x0 + 100, 100)),
+                    *[feature("building", b, name=n, floors_above=3, height=10)
+                      for n, b in buildings])
+    p = build_project(records_from_geojson(fc), source="t", name="t", crs=f"EPSG:{SRID}",
+                      storage_srid=SRID)
+    return check(db.conninfo, p, db.profile)[0]
+
+
+def _rule(result, rid):
+    return next(r for r in result["results"] if r["id"] == rid)
+
+
+def _item(r, what):
+    return next(i for i in r["items"] if i["what"] == what)
+
+
+# -- 1. a road red line given as a centre line without width ------------------------------
+
+def test_setback_from_a_centre_line_without_width_needs_review(ldb):
+    b = box(1020, 1, 1040, 20)
+    centre = REGIONS[1000][0][1]
+    assert centre.distance(b) == pytest.approx(11.0)  # > 5 m, but the road's edge is unknown
+    r = _rule(_run(ldb, 1000, ("B", b)), "setback_road")
+    assert r["status"] == "needs_review", (r["status"], r["measured"], r["items"])
+    it = _item(r, "B")
+    assert it["status"] == "needs_review" and it["required"] == ROAD_REQ
+    assert "width" in it["note"] and "R-NOWIDTH" in it["note"]
+
+
+def test_a_centre_line_already_closer_than_the_setback_fails(ldb):
+    # the edge of the road is no farther from the building than its centre line
+    b = box(2020, 1, 2040, 20)
+    d = REGIONS[2000][0][1].distance(b)
+    assert d == pytest.approx(3.0) and d < ROAD_REQ
+    r = _rule(_run(ldb, 2000, ("B", b)), "setback_road")
+    assert (r["status"], r["measured"], r["required"]) == ("fail", d, ROAD_REQ)
