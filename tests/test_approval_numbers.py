@@ -12,6 +12,7 @@ from shapely.geometry import box
 from cim.errors import InputError
 from layers.approval.check import check
 from layers.approval.project import build_project, records_from_geojson
+from layers.approval.report import render_html
 from tests import approval_fixture
 from tests.approval_fixture import SRID, collection, feature
 from tests.conftest import scratch_db
@@ -114,6 +115,53 @@ def test_green_under_a_building_is_not_green(adb):
                                    feature("building", b, floors_above=5, height=18))),
               "green_ratio")
     assert (r["status"], r["measured"]) == ("fail", pytest.approx(expected, abs=1e-6))
+
+
+# --- 4. a number shown beside its limit ---------------------------------------------------
+
+def _shown(v):
+    return f"{v:,.3f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v)
+
+
+@pytest.mark.parametrize("rid, building, expect", [
+    ("far", {"counted_area": 20_004.0, "height": 30}, "fail"),      # FAR 2.0004 > 2.0
+    ("far", {"counted_area": 20_000.0, "height": 30}, "pass"),      # 2.0 exactly
+    ("density", {"floors_above": 1, "height": 5}, "fail"),           # 0.40004 > 0.40
+])
+def test_a_failed_index_is_never_shown_at_its_limit(adb, rid, building, expect):
+    g = box(59.996, 0, 100, 100) if rid == "density" else B  # 4,000.4 m²: 0.40004
+    res = _run(adb, collection(feature("site", SITE), feature("building", g, **building)))
+    r = _rule(res, rid)
+    assert r["status"] == expect
+    if expect == "fail":
+        assert r["measured"] > r["required"], (r["measured"], r["required"])
+    else:
+        assert r["measured"] <= r["required"]
+    page = render_html(res, None)
+    row = page.split(f"<a href='#{rid}'>")[1].split("</tr>")[0]
+    cells = row.split("<td>")
+    shown_m, shown_r = cells[2].split("</td>")[0], cells[3].split("</td>")[0]
+    assert (float(shown_m) > float(shown_r)) if expect == "fail" else \
+        (float(shown_m) <= float(shown_r)), (shown_m, shown_r)
+
+
+def test_a_failed_item_is_never_shown_at_its_limit(adb):
+    """An item failed by 0.4 mm or 0.0004 of an index is not shown at its limit; a pass at
+    the limit (80.0004 m is 80.000 m to the mm the height rules count) is not shown past it."""
+    from layers.approval.config import load_config
+    from layers.approval.result import Result
+
+    res = Result(load_config(adb.profile).rules["far"])
+    res.item("fail", "a", 2.0004, 2.0)
+    res.item("fail", "b", 4.9996, 5.0)  # an at-least limit: a setback 0.4 mm short
+    res.item("pass", "c", 2.0000000001, 2.0)
+    (a, b, c) = res.items
+    assert a["measured"] > a["required"] and b["measured"] < b["required"]
+    assert c["measured"] <= c["required"]
+    r = _rule(_run(adb, collection(feature("site", SITE),
+                                   feature("building", B, floors_above=25, height=80.0004))),
+              "height_parcel")
+    assert (r["status"], r["measured"], r["required"]) == ("pass", 80.0, 80.0)
 
 
 def test_a_dxf_label_key_with_a_unit_is_converted():

@@ -48,6 +48,14 @@ def _v(v: Any) -> str:
     return escape(str(v))
 
 
+def _n(v: Any) -> str:
+    """A measured or required value as the result gives it (3 decimals, a failed one with as
+    many more as keep it off its limit: :func:`layers.approval.result.shown`)."""
+    if isinstance(v, float):
+        return f"{v:,.12f}".rstrip("0").rstrip(".")
+    return _v(v)
+
+
 def render_html(result: dict[str, Any], png: bytes | None) -> str:
     """The report as one HTML string."""
     p, s = result["project"], result["summary"]
@@ -83,8 +91,8 @@ def render_html(result: dict[str, Any], png: bytes | None) -> str:
     for r in result["results"]:
         out.append(f"<tr><td><a href='#{r['id']}'>{escape(r['title']['zh'])}</a><br>"
                    f"<span class='clause'>{escape(r['title']['en'])} ({r['id']})</span></td>"
-                   f"<td>{_st(r['status'])}</td><td>{_v(r['measured'])}</td>"
-                   f"<td>{_v(r['required'])}</td><td>{_v(r['unit'])}</td>"
+                   f"<td>{_st(r['status'])}</td><td>{_n(r['measured'])}</td>"
+                   f"<td>{_n(r['required'])}</td><td>{_v(r['unit'])}</td>"
                    f"<td class='clause'>{escape(r['clause'])}</td></tr>")
     out.append("</table><h2>逐条说明 Details</h2>")
     for r in result["results"]:
@@ -100,7 +108,7 @@ def render_html(result: dict[str, Any], png: bytes | None) -> str:
                 extra = "; ".join(f"{k}: {_v(v)}" for k, v in i.items()
                                   if k not in ("what", "status", "measured", "required"))
                 out.append(f"<tr><td>{escape(str(i['what']))}</td><td>{_st(i['status'])}</td>"
-                           f"<td>{_v(i['measured'])}</td><td>{_v(i['required'])}</td>"
+                           f"<td>{_n(i['measured'])}</td><td>{_n(i['required'])}</td>"
                            f"<td>{extra}</td></tr>")
             out.append("</table>")
         out.append("</div>")

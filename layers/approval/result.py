@@ -3,6 +3,8 @@
 Statuses: ``pass``, ``fail``, ``not_applicable`` (nothing the rule governs is there, e.g. no
 height zone over the site) and ``needs_review`` (data the rule needs is missing: never a pass).
 The overall status is fail if any rule fails, else needs_review if any needs review, else pass.
+Numbers are given to 3 decimals (mm, 0.001 of an index), a failed one with as many more as it
+takes not to read as its limit (FAR 2.0004 against 2.0 is 2.0004, never 2.0): :func:`shown`.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ class Result:
              geom: shapely.Geometry | None = None, **extra: Any) -> None:
         """One checked thing (a building, a pair, a line); failing ones carry their place."""
         assert status in STATUSES, status
-        self.items.append({"status": status, "what": what, "measured": _r(measured),
-                           "required": _r(required), **extra})
+        m, r = shown(measured, required, status == "fail")
+        self.items.append({"status": status, "what": what, "measured": m, "required": r,
+                           **extra})
         if status == "fail" and geom is not None and not geom.is_empty:
             self.offending.append((geom, what))
 
@@ -70,16 +73,40 @@ class Result:
         feats = [{"type": "Feature", "properties": {"what": w}, "geometry": crs84(g, srid)}
                  for g, w in self.offending]
         notes = self.notes if c.enabled else ["disabled by the rules file"]
+        status = self.final_status()
+        m, r = shown(self.measured, self.required, status == "fail")
         return {"id": c.id, "title": {"zh": c.title_zh, "en": c.title_en},
-                "status": self.final_status(), "measured": _r(self.measured),
-                "required": _r(self.required), "unit": self.unit, "clause": c.clause,
+                "status": status, "measured": m, "required": r, "unit": self.unit,
+                "clause": c.clause,
                 "notes": notes, "items": self.items if c.enabled else [],
                 "geometry": {"type": "FeatureCollection", "features": feats}
                 if c.enabled else {"type": "FeatureCollection", "features": []}}
 
 
-def _r(v: Any) -> Any:
-    return round(v, 3) if isinstance(v, float) else v
+DECIMALS = 3
+NOISE = 1e-9  # a difference no rule counts (rules_indices.EPS)
+
+
+def _r(v: Any, nd: int = DECIMALS) -> Any:
+    return round(v, nd) if isinstance(v, float) else v
+
+
+def shown(measured: Any, required: Any, failed: bool) -> tuple[Any, Any]:
+    """``measured`` and ``required`` as given: 3 decimals; a failed value with more (up to
+    12) where 3 would show it equal to its limit. Rounding both alike never turns an order
+    round, so a passing value is never shown past its limit and a failed one, thus, never
+    on its limit or the passing side."""
+    m, r = _r(measured), _r(required)
+    if not failed or isinstance(measured, bool) or isinstance(required, bool) or \
+            not isinstance(measured, int | float) or not isinstance(required, int | float) or \
+            abs(measured - required) <= NOISE:
+        return m, r
+    nd = DECIMALS
+    while m == r and nd < 12:
+        nd += 1
+        m, r = round(float(measured), nd), round(float(required), nd)
+    return (_r(measured, nd) if isinstance(measured, float) else measured,
+            _r(required, nd) if isinstance(required, float) else required)
 
 
 def summary(results: list[dict[str, Any]]) -> dict[str, Any]:

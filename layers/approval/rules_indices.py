@@ -18,7 +18,7 @@ import shapely
 from layers.approval.config import Config
 from layers.approval.data import Context
 from layers.approval.project import Project
-from layers.approval.result import Result
+from layers.approval.result import Result, shown
 from layers.approval.rules_place import _worst, parcels_under
 from layers.query.clearance_rules import Rule, pick
 from layers.query.pipes import size_text, width_m
@@ -131,7 +131,8 @@ def _index(res: Result, p: Project, ctx: Context, cfg: Config, field: str,
     ok = measured >= req - EPS if at_least else measured <= req + EPS
     res.status("pass" if ok else "fail")
     if not ok:
-        res.offending.append((p.site, f"site: {measured:.3f} vs {req:.3f}"))
+        m, r = shown(measured, req, True)
+        res.offending.append((p.site, f"site: {m} vs {r}"))
 
 
 def far(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
