@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from shapely.geometry import LineString, box
+from shapely.geometry import LineString, Polygon, box
 
 from layers.approval.check import check
 from layers.approval.project import build_project, records_from_geojson
@@ -102,3 +102,37 @@ def test_a_centre_line_already_closer_than_the_setback_fails(ldb):
     assert d == pytest.approx(3.0) and d < ROAD_REQ
     r = _rule(_run(ldb, 2000, ("B", b)), "setback_road")
     assert (r["status"], r["measured"], r["required"]) == ("fail", d, ROAD_REQ)
+
+
+# -- 2. a closed line of an area type is the area it encloses -----------------------------
+
+@pytest.mark.parametrize("x0, rid", [(3000, "overlap_green"), (4000, "overlap_blue"),
+                                     (5000, "overlap_purple"), (6000, "overlap_yellow")])
+def test_a_closed_area_line_encloses_its_area(ldb, x0, rid):
+    ring = REGIONS[x0][0][1]
+    area = Polygon(ring)
+    inside = box(x0 + 50, 50, x0 + 70, 70)   # wholly inside the ring, touching nothing
+    across = box(x0 + 80, 50, x0 + 100, 60)  # half inside
+    assert inside.intersection(ring).is_empty
+    r = _rule(_run(ldb, x0, ("in", inside), ("across", across)), rid)
+    want_in, want_across = inside.intersection(area).area, across.intersection(area).area
+    assert (want_in, want_across) == (400.0, 100.0)
+    assert r["status"] == "fail", (r["status"], r["items"])
+    assert r["measured"] == pytest.approx(want_in + want_across)
+    assert _item(r, "in")["measured"] == pytest.approx(want_in)
+    assert _item(r, "across")["measured"] == pytest.approx(want_across)
+
+
+def test_a_building_inside_a_closed_blue_line_fails_its_setback(ldb):
+    ring = REGIONS[4000][0][1]
+    inside = box(4055, 55, 4075, 75)  # 15 m from the ring (> 10), but in the water area
+    assert ring.distance(inside) == pytest.approx(15.0) and 15.0 > BLUE_REQ
+    r = _rule(_run(ldb, 4000, ("in", inside)), "setback_blue")
+    assert (r["status"], r["measured"]) == ("fail", Polygon(ring).distance(inside))
+    assert r["measured"] == 0.0
+
+
+def test_a_building_outside_a_closed_area_line_passes(ldb):
+    out = box(3010, 10, 3030, 30)
+    r = _rule(_run(ldb, 3000, ("out", out)), "overlap_green")
+    assert (r["status"], r["measured"]) == ("pass", 0.0)

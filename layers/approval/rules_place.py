@@ -9,7 +9,8 @@ review. Distances are plan distances in the storage CRS (metres), compared at mi
 A road red line (道路红线) drawn as a line is its centre line; with its width (红线宽度) it is
 the band around it, without (the loader's ``width_missing``) the road's edge is unknown: a
 setback from it is a fail when the centre line itself is closer than required (the edge is no
-farther), else it needs review.
+farther), else it needs review. A line of an area type (绿线 蓝线 紫线 黄线) drawn closed is the
+area it encloses: a building inside is within it, its setback 0.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def parcels_under(g: shapely.Geometry, ctx: Context, tol: float) -> list[dict[st
 
 
 ROAD = "道路红线"
+AREA_TYPES = ("绿线", "蓝线", "紫线", "黄线")  # lines bounding an area (a road's lines do not)
 LINEAL = ("LineString", "MultiLineString")
 
 
@@ -48,8 +50,28 @@ def width_unknown(line: dict[str, Any]) -> bool:
             and line["geom"].geom_type in LINEAL)
 
 
+def area_parts(line: dict[str, Any]) -> list[shapely.Geometry]:
+    """A line of an area type (绿线 蓝线 紫线 黄线) as the area it encloses where it is drawn
+    closed (a CAD polyline, loaded as a line): its closed parts become the polygons they bound
+    (a ring within a ring a hole), its open parts stay lines. Other lines: as drawn."""
+    g = line_geometry(line)
+    if line["line_type"] not in AREA_TYPES or g.geom_type not in LINEAL:
+        return [g]
+    parts = list(getattr(g, "geoms", [g]))
+    closed = [x for x in parts if x.is_closed]
+    area = shapely.build_area(shapely.union_all(closed)) if closed else None
+    if area is None or area.is_empty or area.area <= 0:
+        return [g]
+    out = [area]
+    open_ = [x for x in parts if not x.is_closed]
+    if open_:
+        out.append(shapely.union_all(open_))
+    return out
+
+
 def lines_of(ctx: Context, line_type: str) -> list[tuple[dict, shapely.Geometry]]:
-    return [(ln, line_geometry(ln)) for ln in ctx.lines if ln["line_type"] == line_type]
+    return [(ln, g) for ln in ctx.lines if ln["line_type"] == line_type
+            for g in area_parts(ln)]
 
 
 def inside_site(res: Result, p: Project, cfg: Config) -> None:
