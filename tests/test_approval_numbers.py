@@ -4,6 +4,7 @@ parcel. On the hand-drawn situation of tests/approval_fixture.py (parcel PA box(
 FAR <= 2.0, density <= 0.40, green >= 0.30, height <= 80 m; zone x 0..50 机场净空 45 m);
 every expected number is computed here from the drawn geometry, never by the check."""
 
+from __future__ import annotations
 
 import psycopg
 import pytest
@@ -14,7 +15,7 @@ from layers.approval.check import check
 from layers.approval.project import build_project, records_from_geojson
 from layers.approval.report import render_html
 from tests import approval_fixture
-from tests.approval_fixture import SRID, collection, feature
+from tests.approval_fixture import PARCELS, SRID, collection, feature
 from tests.conftest import scratch_db
 
 adb = approval_fixture.adb  # the hand-drawn planning situation, a database per module
@@ -162,6 +163,29 @@ def test_a_failed_item_is_never_shown_at_its_limit(adb):
                                    feature("building", B, floors_above=25, height=80.0004))),
               "height_parcel")
     assert (r["status"], r["measured"], r["required"]) == ("pass", 80.0, 80.0)
+
+
+# --- 5. a building partly on no parcel ----------------------------------------------------
+
+def test_height_of_a_building_partly_on_no_parcel_needs_review(adb):
+    """Parcels cover y 0..100; the building x 172..192, y 80..130 has 20 of its 50 m on PB
+    (60 m): 40 % covered, well under the 99 % the indices need."""
+    b = box(172, 80, 192, 130)
+    covered = b.intersection(PARCELS["PB"][0]).area / b.area
+    assert covered == pytest.approx(0.4)
+    res = _run(adb, collection(feature("site", box(150, 50, 220, 150)),
+                               feature("building", b, name="X", floors_above=10, height=50)))
+    hp = _rule(res, "height_parcel")
+    assert hp["status"] == "needs_review", (hp["status"], hp["items"])
+    assert "40.0%" in hp["items"][0]["note"], hp["items"]
+
+
+def test_height_of_a_building_wholly_on_parcels_is_checked(adb):
+    b = box(90, 10, 110, 40)  # across PA (80 m) and PB (60 m): the strictest, 60 m
+    r = _rule(_run(adb, collection(feature("site", box(0, 0, 200, 100)),
+                                   feature("building", b, floors_above=20, height=61))),
+              "height_parcel")
+    assert (r["status"], r["measured"], r["required"]) == ("fail", 61.0, 60.0)
 
 
 def test_a_dxf_label_key_with_a_unit_is_converted():

@@ -31,8 +31,13 @@ def height_parcel(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
     for b in p.buildings:
         ps = parcels_under(b.footprint, ctx, cfg.area_tolerance_m2)
         missing = [x["parcel_code"] or x["code"] for x in ps if x["max_height"] is None]
+        cover = shapely.union_all([x["geom"] for x in ps]).intersection(b.footprint).area \
+            / b.footprint.area if ps else 0.0
         why = ("stands on no planning parcel" if not ps else
                f"parcel {', '.join(missing)} has no max_height" if missing else
+               f"the parcels cover {cover:.1%} of the building (needs "
+               f"{cfg.parcel_cover_min:.0%}): the limit of the rest is unknown"
+               if cover < cfg.parcel_cover_min else
                "the building has no height" if b.height is None else None)
         if why:
             res.item("needs_review", b.label, b.height, None, note=why)
