@@ -264,8 +264,7 @@ class Units:
 
     @classmethod
     def of(cls, profile: CityProfile | None = None) -> Units:
-        """The city's ``field_units`` (its profile's, else the platform's), the platform's
-        project section and conversions where the city's file has none."""
+        """The city's ``field_units``, the platform's project units and conversions if none."""
         what = "the field units"
         base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", what)
         city = profile.yaml_dictionary("field_units", what) if profile is not None else base
@@ -279,8 +278,7 @@ class Units:
                     for u, fs in conv.items()})
 
     def factor(self, f: str, name: str) -> tuple[float | None, str | None]:
-        """(the factor converting field ``name``'s values to attribute ``f``'s unit, None:
-        refused — and why)."""
+        """(factor from field ``name``'s unit to attribute ``f``'s or None: refused, why)."""
         want = self.want.get(f)
         got = header_unit(name, self.spellings) if want else None
         if got is None or got == want:
@@ -428,9 +426,8 @@ def _read(f: str, name: str, value: Any, rec: dict, probs: _Problems, units: Uni
 
 
 def _comparable(f: str, k: str, value: Any, units: Units) -> Any:
-    """What two labels' values are compared by: the number they are in the attribute's unit
-    (None: not a number, reported on its own when the building is read), else the stripped
-    text."""
+    """What two labels' values are compared by: the number in the attribute's unit (None:
+    not a number, reported when the building is read), else the stripped text."""
     if f not in _NUMERIC:
         return str(value).strip()
     return _read(f, k, value, {"layer": None, "row": None}, _Problems(""), units)
