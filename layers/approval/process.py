@@ -41,7 +41,7 @@ def run(conninfo: str, inputs: dict[str, Any], profile: CityProfile | None = Non
     fc = inputs.get("project")
     project = build_project(records_from_geojson(fc, name), source=name, name=name,
                             crs=inputs.get("crs") or _legacy_crs(fc),
-                            storage_srid=db_srid(conninfo))
+                            storage_srid=db_srid(conninfo), profile=profile)
     result, _ = check(conninfo, project, profile)
     try:
         result["record_id"] = record_check(conninfo, result, None, None)
