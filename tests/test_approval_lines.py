@@ -136,3 +136,21 @@ def test_a_building_outside_a_closed_area_line_passes(ldb):
     out = box(3010, 10, 3030, 30)
     r = _rule(_run(ldb, 3000, ("out", out)), "overlap_green")
     assert (r["status"], r["measured"]) == ("pass", 0.0)
+
+
+# -- 3. an open line: crossing it is within, touching it is not ----------------------------
+
+@pytest.mark.parametrize("east, status", [
+    (7060.0, "pass"),     # the east wall on the line
+    (7060.0004, "pass"),  # 0.4 mm across: at millimetres, on the line
+    (7060.002, "fail"),   # 2 mm across
+    (7080.0, "fail"),     # 20 m across
+])
+def test_touching_an_open_green_line_is_no_intrusion(ldb, east, status):
+    line = REGIONS[7000][0][1]
+    b = box(7040, 20, east, 40)
+    r = _rule(_run(ldb, 7000, ("B", b)), "overlap_green")
+    assert r["status"] == status, (r["status"], r["measured"], r["items"])
+    want = line.intersection(b).length if status == "fail" else 0.0
+    assert (status == "pass") or want == pytest.approx(20.0)
+    assert r["measured"] == pytest.approx(want)

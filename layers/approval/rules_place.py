@@ -10,7 +10,9 @@ A road red line (道路红线) drawn as a line is its centre line; with its widt
 the band around it, without (the loader's ``width_missing``) the road's edge is unknown: a
 setback from it is a fail when the centre line itself is closer than required (the edge is no
 farther), else it needs review. A line of an area type (绿线 蓝线 紫线 黄线) drawn closed is the
-area it encloses: a building inside is within it, its setback 0.
+area it encloses: a building inside is within it, its setback 0. An open line of these is
+within a building when it runs through the building more than half a millimetre inside its
+outline (distances compared at millimetres); a wall along the line is contact, no intrusion.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ def parcels_under(g: shapely.Geometry, ctx: Context, tol: float) -> list[dict[st
 
 
 ROAD = "道路红线"
+# distances are compared at millimetres (round(d, 3)): a line less than half a millimetre inside
+# a building's outline is on it (contact), as a setback of 4.9996 m is 5.000 m
+ON_LINE_M = 0.0005
 AREA_TYPES = ("绿线", "蓝线", "紫线", "黄线")  # lines bounding an area (a road's lines do not)
 LINEAL = ("LineString", "MultiLineString")
 
@@ -161,7 +166,8 @@ def setback_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
 
 def overlap_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: str,
                  layer_loaded: bool) -> None:
-    """No building within a control line area (or crossing a line drawn without width)."""
+    """No building within a control line area (or crossing a line drawn without width; a
+    building touching the line, its wall along it, is not within)."""
     lines = lines_of(ctx, line_type)
     res.required, res.unit = 0.0, "m² (m for lines)"
     if not lines:
@@ -172,10 +178,15 @@ def overlap_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
         return
     total = 0.0
     for b in p.buildings:
+        core = b.footprint.buffer(-ON_LINE_M)  # the footprint less its outline's millimetre
         for ln, g in lines:
             inter = b.footprint.intersection(g)
             areal = g.geom_type in ("Polygon", "MultiPolygon")
-            v = inter.area if areal else inter.length
+            if areal:
+                v = inter.area
+            else:  # the line's length inside the building; along its outline is contact
+                v = (inter.length - inter.intersection(b.footprint.boundary).length
+                     if g.intersects(core) else 0.0)
             if (areal and v > cfg.area_tolerance_m2) or (not areal and v > 0):
                 total += v
                 res.item("fail", b.label, v, 0.0, inter, line=ln["name"] or ln["code"],
