@@ -238,3 +238,30 @@ def test_valve_state_from_attributes_and_notes():
     assert valve_state(None, {"status": "inaccessible"}) == BROKEN
     assert valve_state(None, {"operable": "否"}) == BROKEN
     assert valve_state(None, {"valve_type": "butterfly valve", "_table": "x"}) == OPEN
+
+
+@pytest.mark.parametrize("note", ["阀门开关正常", "未关闭", "valve close to hydrant", "无损坏",
+                                  "not closed", "关闭阀门后无水", "阀门井盖损坏已修复"])
+def test_valve_note_that_merely_mentions_closing_or_damage_leaves_it_open(note):
+    # 'opens and closes normally', 'not closed', 'no damage' …: no note names a state as a whole
+    from layers.query.graph import OPEN, valve_state
+
+    assert valve_state(note, {}) == OPEN
+    assert valve_state(None, {"状态": note}) == OPEN
+
+
+def test_valve_state_fields_first_then_a_whole_note_from_the_dictionary(tmp_path):
+    from layers.query.graph import BROKEN, CLOSED, OPEN, valve_state, valve_states
+
+    assert valve_state(" 关闭 ", {}) == CLOSED and valve_state("Closed", {}) == CLOSED
+    assert valve_state("锈死", {}) == BROKEN
+    assert valve_state("关闭", {"closed": False}) == OPEN  # the field says open
+    assert valve_state("关闭", {"状态": "开启"}) == OPEN
+    assert valve_state("损坏", {"closed": False}) == BROKEN  # closed says nothing of damage
+    assert valve_state(None, {"closed": True, "status": "broken"}) == CLOSED  # stuck shut
+    # a city's own list: its word for a valve under repair, and 关 no longer a state
+    path = tmp_path / "valve_states.csv"
+    path.write_text("state,name,aliases\nbroken,待修,维修中\nclosed,关闭,\n", encoding="utf-8")
+    states = valve_states(path)
+    assert valve_state("维修中", {}, states) == BROKEN
+    assert valve_state("关", {}, states) == OPEN and valve_state("关闭", {}, states) == CLOSED

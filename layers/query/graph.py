@@ -23,9 +23,12 @@ The graph:
   closing is a connected-components pass over the small zone graph (zones joined by the
   valves that stay open), vectorised in numpy.
 
-Valve state (:func:`valve_state`) comes from the data: a ``closed`` attribute (QWAT's
-``closed`` boolean), a status/state attribute or the note (备注) saying 关/关闭/closed (a
-boundary already) or 损坏/无法操作/broken/inaccessible… (passed through: it cannot be closed).
+Valve state (:func:`valve_state`) comes from the data, fields first: a ``closed`` attribute
+(QWAT's ``closed`` boolean), a broken/operable one, a status/state attribute whose whole value
+is a state of ``valve_states.csv`` (关闭/closed: a boundary already; 损坏/无法操作/broken/
+inaccessible…: passed through, it cannot be closed; 开启/open). The note (备注) decides only
+what the fields leave unsaid, and only when its whole text is such a value: 阀门开关正常, 未关闭,
+无损坏 or "valve close to hydrant" say nothing of the valve's state.
 """
 
 from __future__ import annotations
@@ -33,12 +36,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 
 from cim.graphs import components  # noqa: F401 - layers.query.network imports it here
+from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
 from cim.text import norm_key
 
 # appurtenances that isolate (the class dictionaries' 阀门 and 阀门井; not air, drain or check
@@ -55,12 +60,7 @@ _BROKEN_KEYS = {norm_key(k) for k in ("broken", "inaccessible", "inoperable", "d
 _OPERABLE_KEYS = {norm_key(k) for k in ("operable", "usable", "accessible", "可操作")}
 _STATE_KEYS = {norm_key(k) for k in ("status", "state", "condition", "valve_status",
                                      "状态", "阀门状态", "开关状态", "启闭状态", "现状")}
-_BROKEN_WORDS = tuple(norm_key(w) for w in (
-    "损坏", "坏", "故障", "失灵", "无法关闭", "关不严", "关不上", "无法操作", "不能操作",
-    "不可操作", "无法开启", "埋没", "被埋", "压占", "找不到", "无法找到", "锈死", "卡死",
-    "broken", "inoperable", "inaccessible", "defective", "faulty", "seized", "buried",
-    "notfound", "out of order", "not operable", "not accessible"))
-_CLOSED_WORDS = tuple(norm_key(w) for w in ("关闭", "常闭", "关", "closed", "shut", "close"))
+_STATE_OF = {"open": OPEN, "closed": CLOSED, "broken": BROKEN}
 _TRUE = {"true", "1", "yes", "y", "t", "是", "有"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "无"}
 
@@ -74,31 +74,62 @@ def _truth(value: Any) -> bool | None:
     return True if k in _TRUE else False if k in _FALSE else None
 
 
-def valve_state(note: str | None, attrs: dict[str, Any] | None) -> int:
-    """OPEN, CLOSED or BROKEN from a valve's note and source attributes.
+def valve_states(source: CityProfile | Path | None = None) -> dict[str, int]:
+    """Normalised value → OPEN / CLOSED / BROKEN from ``valve_states.csv`` (a city's override
+    in its ``profile``, a file, else the platform's): each row's ``name`` and ``aliases``."""
+    if isinstance(source, CityProfile):
+        rows = source.dictionary("valve_states")
+    else:
+        rows = read_csv_dictionary(Path(source) if source else DICTIONARY_DIR / "valve_states.csv")
+    out: dict[str, int] = {}
+    for row in rows:
+        state = _STATE_OF.get((row.get("state") or "").strip().lower())
+        if state is None:
+            continue
+        for k in [row.get("name") or "", *(row.get("aliases") or "").split("|")]:
+            if norm_key(k):
+                out.setdefault(norm_key(k), state)
+    return out
+
+
+def valve_state(note: str | None, attrs: dict[str, Any] | None,
+                states: dict[str, int] | None = None) -> int:
+    """OPEN, CLOSED or BROKEN from a valve's source attributes, then its note.
 
     ``valve_state(None, {"closed": True})`` → CLOSED; ``valve_state("阀门损坏", {})`` → BROKEN;
-    ``valve_state(None, {"status": "inaccessible"})`` → BROKEN; nothing said → OPEN. A valve
-    said to be both (stuck shut) is CLOSED: water does not pass it either way.
+    ``valve_state(None, {"status": "inaccessible"})`` → BROKEN; ``valve_state("阀门开关正常",
+    {})`` → OPEN (not a state of ``states``, :func:`valve_states`); nothing said → OPEN. The
+    note only answers what the fields leave open (closed? broken?). A valve said to be both
+    (stuck shut) is CLOSED: water does not pass it either way.
     """
-    closed = broken = False
-    texts = [note] if note else []
+    if states is None:
+        states = valve_states()
+    closed: bool | None = None
+    broken: bool | None = None
     for key, value in (attrs or {}).items():
         k = norm_key(key)
         if k in _CLOSED_KEYS:
-            closed = closed or _truth(value) is True
+            t = _truth(value)
+            closed = closed or t if t is not None else closed
         elif k in _BROKEN_KEYS:
-            broken = broken or _truth(value) is True
+            t = _truth(value)
+            broken = broken or t if t is not None else broken
         elif k in _OPERABLE_KEYS:
-            broken = broken or _truth(value) is False
-        elif k in _STATE_KEYS and value is not None:
-            texts.append(str(value))
-    for t in texts:
-        t = norm_key(t)
-        if any(w in t for w in _BROKEN_WORDS):
-            broken = True
-        elif any(w in t for w in _CLOSED_WORDS):
-            closed = True
+            t = _truth(value)
+            broken = broken or not t if t is not None else broken
+        elif k in _STATE_KEYS:
+            st = states.get(norm_key(value)) if value is not None else None
+            if st == CLOSED:
+                closed = True
+            elif st == BROKEN:
+                broken = True
+            elif st == OPEN:
+                closed = bool(closed)
+    st = states.get(norm_key(note)) if note else None
+    if st == CLOSED and closed is None:
+        closed = True
+    elif st == BROKEN and broken is None:
+        broken = True
     return CLOSED if closed else BROKEN if broken else OPEN
 
 
@@ -274,24 +305,31 @@ _CACHE: dict[tuple[str, str], Network] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def network(conn: psycopg.Connection, pipe_class: str) -> Network:
+def network(conn: psycopg.Connection, pipe_class: str,
+            profile: CityProfile | None = None) -> Network:
     """The network of ``pipe_class`` (e.g. "01" 给水), from the cache while it is current.
+    Valve states are read through ``profile``'s ``valve_states.csv`` (None: the platform's,
+    as :func:`layers.query.network.gravity_classes` reads its classes).
 
     ``network(conn, "01").seg_codes`` → the codes of the current water segments.
     """
-    version = tuple(conn.execute(_VERSION).fetchone())
+    states = valve_states(profile)
+    version = (*conn.execute(_VERSION).fetchone(), tuple(sorted(states.items())))
     key = (conn.info.dsn, pipe_class)
     net = _CACHE.get(key)
     if net is not None and net.version == version:
         return net
-    net = load_network(conn, pipe_class, version)
+    net = load_network(conn, pipe_class, version, states)
     with _CACHE_LOCK:
         _CACHE[key] = net
     return net
 
 
-def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = ()) -> Network:
-    """Read the current segments and valves of ``pipe_class`` into a :class:`Network`."""
+def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
+                 states: dict[str, int] | None = None) -> Network:
+    """Read the current segments and valves of ``pipe_class`` into a :class:`Network`
+    (``states``: :func:`valve_states`, the platform's if None)."""
+    states = valve_states() if states is None else states
     segs = conn.execute(_SEGMENTS, (pipe_class, ABANDONED_STATUS)).fetchall()
     codes = np.array([r[0] for r in segs], dtype=object)
     ends = np.array([r[1] for r in segs] + [r[2] for r in segs], dtype=object)
@@ -313,7 +351,7 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = ())
         if s < 0 and nd < 0:
             continue  # on no current segment of the network: it bounds nothing
         vcodes.append(code)
-        vstate.append(valve_state(note, attrs))
+        vstate.append(valve_state(note, attrs, states))
         vnode.append(nd)
         vseg.append(s)
         vat.append(float(at) if s >= 0 and at is not None else 0.0)

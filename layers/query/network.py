@@ -83,7 +83,7 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
         if cls not in gravity_classes(profile):
             raise InputError(f"{code} is of pipe class {cls}: traces follow gravity drainage "
                              f"(classes {', '.join(sorted(gravity_classes(profile)))})")
-        net = network(conn, cls)
+        net = network(conn, cls, profile)
         frm, to = net.flow
         seen_seg = np.zeros(len(net.seg_codes), dtype=bool)
         seen_node = np.zeros(len(net.node_codes), dtype=bool)
@@ -159,7 +159,7 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
         if cls in gravity_classes(profile) or cls in CABLE_CLASSES:
             raise InputError(f"{code} is of pipe class {cls}: valve isolation is for pressure "
                              "networks (给水, 燃气, 热力, 工业)")
-        net = network(conn, cls)
+        net = network(conn, cls, profile)
     pcs = net.pieces
     start = _burst_pieces(net, code, kind, at)
     in_z = np.zeros(pcs.n_zones, dtype=bool)
