@@ -71,6 +71,11 @@ def qdb(jining_profile):
              flags=["no_z"], se=35.0, ee=35.4, sd=0.8, ed=0.8)
         # S5 passes beside the line's end: not crossed
         _seg(conn, "S5", "01", [(E0 + 45, N0 - 10, 35.0), (E0 + 45, N0 + 10, 35.0)], d=200)
+        # along LINE_ALONG (east from (E0, N0 + 200) to (E0 + 40, N0 + 200)): SR lies on it
+        # from x=30 back to x=20 (digitised west-bound, z 31.0 → 30.0), SF from x=5 to x=12
+        # (east-bound, z 30.5 → 31.2): each met where its shared stretch begins along the line
+        _seg(conn, "SR", "01", [(E0 + 30, N0 + 200, 31.0), (E0 + 20, N0 + 200, 30.0)], d=200)
+        _seg(conn, "SF", "01", [(E0 + 5, N0 + 200, 30.5), (E0 + 12, N0 + 200, 31.2)], d=200)
         # -- vertical clearances (water–water 0.15, drain–water 0.40) ----------------------
         x, y = EC, NC
         # V1 DN200 top 35.0 (bottom 34.8) over V2 DN100 top 34.70: gap 0.10 → flagged
@@ -145,6 +150,17 @@ def test_section_known_offsets_and_elevations(qdb):
     s1 = res["rows"][1]
     assert (s1["class_name"], s1["size"], s1["material"]) == ("给水", "DN300", "PE")
     assert res["rows"][3]["elev_ref"] == "invert"
+
+
+def test_section_along_a_pipe_meets_it_where_the_shared_stretch_begins(qdb):
+    from layers.query.section import section
+
+    line = shapely.LineString([(E0, N0 + 200), (E0 + 40, N0 + 200)])
+    rows = section(qdb.conninfo, _storage_wkt(line), "EPSG:4527", qdb.profile)["rows"]
+    got = [(r["segment_code"], r["offset_m"], r["pipe_elev"]) for r in rows]
+    # SF from x=5 (its start, z 30.5); SR from x=20 (its end, z 30.0), not its start at x=30
+    assert got == [("SF", pytest.approx(5.0), pytest.approx(30.5, abs=1e-3)),
+                   ("SR", pytest.approx(20.0), pytest.approx(30.0, abs=1e-3))]
 
 
 def test_section_line_in_crs84(qdb):

@@ -9,7 +9,8 @@ survey's own identity, CJJ 61), else the ``ground_elevation`` of the end's pipe 
 segment lacks depth or elevation there; one known end is used alone. ``depth`` is then ground −
 pipe elevation at the crossing, measured to the same level as the survey's elevation (``elev_ref``
 of the class: top, invert or centre). A line that runs along a pipe for a stretch crosses it
-where the shared stretch begins.
+where the shared stretch begins along the line (the end of the stretch nearer the line's
+start, whichever way the pipe was digitised).
 
     >>> section(conninfo, "LINESTRING(116.600 35.400, 116.601 35.400)")
     {'length_m': 90.7, 'rows': [{'segment_code': '370811830101000012', 'offset_m': 12.5,
@@ -46,8 +47,10 @@ x AS (
   WHERE s.valid_to IS NULL AND ST_Intersects(s.geom, l.g)),
 y AS (
   SELECT x.*, CASE WHEN GeometryType(x.piece) = 'POINT' THEN x.piece
-                   ELSE ST_StartPoint(x.piece) END AS p
-  FROM x),
+                   WHEN ST_LineLocatePoint(l.g, ST_StartPoint(x.piece))
+                        <= ST_LineLocatePoint(l.g, ST_EndPoint(x.piece))
+                   THEN ST_StartPoint(x.piece) ELSE ST_EndPoint(x.piece) END AS p
+  FROM x CROSS JOIN l),
 z AS (
   SELECT y.*, ST_LineLocatePoint(ST_Force2D(y.geom), y.p) AS f,
          ST_LineLocatePoint(l.g, y.p) * ST_Length(l.g) AS offset_m
