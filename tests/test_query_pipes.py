@@ -109,6 +109,21 @@ def qdb(jining_profile):
         x += 100  # H6 / H7 the same at axes 1.95 m → wall 1.6 m: not flagged
         _seg(conn, "H6", "02", [(x, y, 33.0), (x, y + 20, 33.0)], d=400)
         _seg(conn, "H7", "01", [(x + 1.95, y, 35.0), (x + 1.95, y + 20, 35.0)], d=300)
+        # -- vertical along a shared stretch: pipes one above the other in plan --------------
+        x += 100  # O1 water DN200 top 35.45 → 34.90 (bottom 35.25 → 34.70) over O2 drain DN400
+        # invert 34.4 flat (top 34.8) for 20 m: gap 0.45 at the stretch's start, −0.10 (the
+        # sections collide) at its end
+        _seg(conn, "O1", "01", [(x, y, 35.45), (x + 20, y, 34.90)], d=200)
+        _seg(conn, "O2", "02", [(x - 5, y, 34.4), (x + 25, y, 34.4)], d=400)
+        x += 100  # O3 dips at its middle vertex: bottom 35.25, 34.75, 35.25 over O4 (as O2):
+        # gap 0.45 at both ends of the stretch, −0.05 at the vertex
+        _seg(conn, "O3", "01", [(x, y, 35.45), (x + 10, y, 34.95), (x + 20, y, 35.45)], d=200)
+        _seg(conn, "O4", "02", [(x - 5, y, 34.4), (x + 25, y, 34.4)], d=400)
+        x += 100  # O5 water DN200 top 35.6 → 34.0 passes down through O6 water DN100 top 34.8
+        # flat: 0.6 clear above it at the start, 0.7 below at the end; where their centres
+        # meet the sections overlap by (0.2 + 0.1) / 2: −0.15
+        _seg(conn, "O5", "01", [(x, y, 35.6), (x + 20, y, 34.0)], d=200)
+        _seg(conn, "O6", "01", [(x - 5, y, 34.8), (x + 25, y, 34.8)], d=100)
     yield d
     drop_database(server_url(), d.name)
 
@@ -215,13 +230,25 @@ def test_vertical_clearance(qdb):
     from layers.query.clearance import clearance
 
     res = clearance(qdb.conninfo, kind="vertical", profile=qdb.profile)
-    got = _pairs(res)
+    got = {k: r for k, r in _pairs(res).items() if k[0].startswith("V")}
     assert set(got) == {("V1", "V2", "vertical"), ("V5", "V6", "vertical")}
     assert got[("V1", "V2", "vertical")]["clearance_m"] == pytest.approx(0.10)
     assert got[("V1", "V2", "vertical")]["required_m"] == 0.15
     assert got[("V5", "V6", "vertical")]["clearance_m"] == pytest.approx(0.30)
     assert got[("V5", "V6", "vertical")]["required_m"] == 0.40
     assert res["unchecked"] == 1  # V9 × V10
+
+
+def test_vertical_clearance_along_a_shared_stretch_is_its_worst(qdb):
+    from layers.query.clearance import clearance
+
+    res = clearance(qdb.conninfo, kind="vertical", profile=qdb.profile)
+    got = {k[:2]: (r["clearance_m"], r["required_m"]) for k, r in _pairs(res).items()
+           if k[0].startswith("O")}
+    assert got == {("O1", "O2"): (pytest.approx(-0.10), 0.40),
+                   ("O3", "O4"): (pytest.approx(-0.05), 0.40),
+                   ("O5", "O6"): (pytest.approx(-0.15), 0.15)}
+    assert [r["a_code"] for r in res["rows"]].count("O1") == 1  # one row a stretch
 
 
 def test_horizontal_clearance(qdb):

@@ -5,7 +5,10 @@
   at the crossing (:func:`layers.query.pipes.elevation_sql`), each section's outer extent is
   placed from its class's ``elevation_ref`` (top, invert or centre) and its height (diameter,
   else box height), and the clear distance is outer wall to outer wall: bottom of the upper
-  pipe − top of the lower one (negative: the sections collide). Crossings whose elevation is
+  pipe − top of the lower one (negative: the sections collide). Two pipes sharing a stretch
+  in plan (one laid above the other) are one row: the least clear distance over the stretch,
+  read at its ends and at every vertex of either pipe on it (−half their heights' sum where
+  they pass through each other), placed where it is least. Crossings whose elevation is
   unknown are counted in ``unchecked``.
 - horizontal: pairs of current segments that do not meet in plan, and pipes and buildings,
   whose plan distance minus the pipes' half widths (outer wall to wall, or to the footprint)
@@ -23,6 +26,7 @@ section), then each pair gets its rule. Rows come worst first (most below the mi
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 from psycopg import sql
@@ -80,9 +84,14 @@ def _vertical(cur, cte, aparams, rules, facts: dict[str, ClassFacts], geo) -> tu
     classes = classes_in(rules, "vertical")
     has_area = cte is not None
     join, cond = _area_join("a", has_area)
+    # each piece of the plan intersection: a crossing point, or a stretch the pipes share in
+    # plan (one above the other), read at its ends and at every vertex of either pipe on it
+    # (the elevations are linear between vertices, so the gap's worst is at one of them, or
+    # where the two pass through each other: see _worst)
     q = sql.SQL("""{head}
 x AS (
-  SELECT a.id AS aid, b.id AS bid, d.geom AS piece
+  SELECT a.id AS aid, b.id AS bid, d.path AS part, d.geom AS piece,
+         ST_Force2D(a.geom) AS ag, ST_Force2D(b.geom) AS bg
   FROM pipe_segments a{join}
   JOIN pipe_segments b ON b.valid_to IS NULL AND a.code < b.code
    AND b.pipe_class = ANY(%s) AND ST_Intersects(a.geom, b.geom)
@@ -91,40 +100,70 @@ x AS (
   CROSS JOIN LATERAL ST_Dump(ST_Intersection(ST_Force2D(a.geom), ST_Force2D(b.geom))) d
   WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}),
 y AS (
-  SELECT aid, bid, CASE WHEN GeometryType(piece) = 'POINT' THEN piece
-                        ELSE ST_StartPoint(piece) END AS p
-  FROM x)
-SELECT {acols}, {bcols}, {ea} AS a_elev, {eb} AS b_elev, {geo} AS geometry
+  SELECT aid, bid, part, v.p, v.k
+  FROM x CROSS JOIN LATERAL (
+    SELECT piece AS p, 0.0::float8 AS k WHERE GeometryType(piece) = 'POINT'
+    UNION ALL
+    SELECT q.geom, ST_LineLocatePoint(piece, q.geom)
+    FROM ST_DumpPoints(CASE WHEN GeometryType(piece) = 'LINESTRING'
+                            THEN ST_Collect(ARRAY[piece, ag, bg]) END) q
+    WHERE ST_DWithin(q.geom, piece, 1e-6)) v)
+SELECT y.aid, y.bid, y.part, y.k, {acols}, {bcols}, {ea} AS a_elev, {eb} AS b_elev,
+       {geo} AS geometry
 FROM y{join}
 JOIN pipe_segments a ON a.id = y.aid
 JOIN pipe_segments b ON b.id = y.bid
 CROSS JOIN LATERAL (SELECT ST_LineLocatePoint(ST_Force2D(a.geom), y.p) AS fa,
                            ST_LineLocatePoint(ST_Force2D(b.geom), y.p) AS fb) f
-{where}""").format(
+{where}
+ORDER BY y.aid, y.bid, y.part, y.k""").format(
         head=sql.SQL("WITH {},").format(cte) if has_area else sql.SQL("WITH"),
         join=join, cond=cond, acols=_cols("a", "a"), bcols=_cols("b", "b"),
         ea=elevation_sql("a", sql.SQL("f.fa")), eb=elevation_sql("b", sql.SQL("f.fb")),
         geo=geojson_sql(sql.SQL("y.p"), geo[1], geo[2]) if geo[0] else sql.SQL("NULL"),
         where=sql.SQL("WHERE {}").format(in_area(sql.SQL("y.p"))) if has_area else sql.SQL(""))
     rows, unchecked = [], 0
-    for r in cur.execute(q, [*aparams, classes, classes]):
-        if r["a_elev"] is None or r["b_elev"] is None:
+    for _, group in groupby(cur.execute(q, [*aparams, classes, classes]),
+                            key=lambda r: (r["aid"], r["bid"], r["part"])):
+        pts = list(group)
+        r = pts[0]
+        if any(p["a_elev"] is None or p["b_elev"] is None for p in pts):
             unchecked += 1
             continue
-        pa, pb = _thing(r, "a"), _thing(r, "b")
-        rule = pick(rules, "vertical", pa, pb)
+        rule = pick(rules, "vertical", _thing(r, "a"), _thing(r, "b"))
         if rule is None:
             continue
-        ext = []
-        for p, e in (("a", r["a_elev"]), ("b", r["b_elev"])):
-            cf = facts.get(r[f"{p}_pipe_class"])
-            ext.append(vertical_extent(e, cf.elevation_ref if cf else "top",
-                                       height_m(r[f"{p}_diameter_mm"], r[f"{p}_height_mm"])))
-        (abot, atop), (bbot, btop) = ext
-        gap = abot - btop if abot + atop >= bbot + btop else bbot - atop
+        gap, geom = _worst(pts, facts)
         if round(gap, 3) < rule.required_m:
-            rows.append(_row(r["a_code"], r["b_code"], "vertical", gap, rule, r["geometry"]))
+            rows.append(_row(r["a_code"], r["b_code"], "vertical", gap, rule, geom))
     return rows, unchecked
+
+
+def _worst(pts: list[dict[str, Any]], facts: dict[str, ClassFacts]) -> tuple[float, Any]:
+    """(clear distance, place) of a crossing, or the least along a shared stretch whose
+    points ``pts`` come in order along it: outer wall to outer wall at each point, and where
+    the centres swap between two points (the pipes pass through each other) the sections
+    overlap by half their heights' sum there."""
+    heights, refs = [], []
+    for p in ("a", "b"):
+        cf = facts.get(pts[0][f"{p}_pipe_class"])
+        refs.append(cf.elevation_ref if cf else "top")
+        heights.append(height_m(pts[0][f"{p}_diameter_mm"], pts[0][f"{p}_height_mm"]))
+    half = (heights[0] + heights[1]) / 2
+    best: tuple[float, Any] | None = None
+    prev = None
+    for r in pts:
+        (abot, atop), (bbot, btop) = (vertical_extent(r[f"{p}_elev"], ref, h) for p, ref, h in
+                                      zip(("a", "b"), refs, heights, strict=True))
+        d = (abot + atop - bbot - btop) / 2  # centre of a above centre of b
+        gap = abs(d) - half  # = bottom of the upper − top of the lower
+        if prev is not None and (d > 0 > prev or d < 0 < prev):
+            gap = -half
+        if best is None or gap < best[0]:
+            best = (gap, r["geometry"])
+        prev = d
+    assert best is not None
+    return best
 
 
 def _horizontal(cur, cte, aparams, rules, geo, reach_extra: float) -> list:
