@@ -15,6 +15,7 @@ import pytest
 from shapely.geometry import LineString, Polygon, box
 
 from layers.approval.check import check
+from layers.approval.config import load_config
 from layers.approval.project import build_project, records_from_geojson
 from tests import approval_fixture
 from tests.approval_fixture import SETBACKS, SRID, collection, feature, wkb
@@ -154,3 +155,40 @@ def test_touching_an_open_green_line_is_no_intrusion(ldb, east, status):
     want = line.intersection(b).length if status == "fail" else 0.0
     assert (status == "pass") or want == pytest.approx(20.0)
     assert r["measured"] == pytest.approx(want)
+
+
+# -- 4. a building partly on land with no parcel ------------------------------------------
+
+def test_setbacks_of_a_building_partly_on_no_parcel_need_review(ldb):
+    cfg = load_config(ldb.profile)
+    parcel = box(8000, 0, 8100, 50)
+    b = box(8020, 30, 8040, 80)  # 40 % on the parcel
+    cover = b.intersection(parcel).area / b.area
+    assert cover == pytest.approx(0.4) and cover < cfg.parcel_cover_min
+    res = _run(ldb, 8000, ("B", b))
+    for rid in ("setback_road", "setback_site"):
+        r = _rule(res, rid)
+        assert r["status"] == "needs_review", (rid, r["status"], r["items"])
+        assert "40.0%" in _item(r, "B")["note"], _item(r, "B")["note"]
+
+
+def test_setbacks_of_a_building_covered_enough_are_checked(ldb):
+    cfg = load_config(ldb.profile)
+    parcel = box(8000, 0, 8100, 50)
+    b = box(8020, 30, 8040, 50.1)  # 99.5 % on the parcel
+    assert b.intersection(parcel).area / b.area >= cfg.parcel_cover_min
+    res = _run(ldb, 8000, ("B", b))
+    road = _rule(res, "setback_road")
+    assert (road["status"], road["measured"], road["required"]) == ("pass", 30.0, ROAD_REQ)
+
+
+def test_a_building_partly_on_no_parcel_already_short_of_its_parcels_setback_fails(ldb):
+    # the unplanned part can only add to the strictest setback: 2 m < 5 m fails whatever it is
+    parcel, road = box(8000, 0, 8100, 50), REGIONS[8000][0][1]
+    b = box(8020, 2, 8040, 80)
+    assert b.intersection(parcel).area / b.area == pytest.approx(48 / 78)
+    d = road.distance(b)
+    assert d == 2.0 and d < ROAD_REQ
+    r = _rule(_run(ldb, 8000, ("B", b)), "setback_road")
+    assert (r["status"], r["measured"], r["required"]) == ("fail", d, ROAD_REQ)
+    assert "61.5%" in _item(r, "B")["note"]

@@ -3,8 +3,10 @@ boundary, blue lines), no building within green/blue/purple/yellow lines, no ove
 existing buildings unless demolished, spacing between the new buildings.
 
 Required setbacks come from the parcels a building stands on (the strictest, i.e. largest,
-when it stands on several); a building on no parcel, or on a parcel without the value, needs
-review. Distances are plan distances in the storage CRS (metres), compared at millimetres.
+when it stands on several); a building on no parcel, on a parcel without the value, or partly
+on land no parcel covers (parcels under less than ``parcel_cover_min`` of its footprint, the
+share the parcel indices need of the site) needs review — unless it already fails the value of
+the parcels it stands on, which the rest can only raise. Distances are plan distances in the storage CRS (metres), compared at millimetres.
 
 A road red line (道路红线) drawn as a line is its centre line; with its width (红线宽度) it is
 the band around it, without (the loader's ``width_missing``) the road's edge is unknown: a
@@ -39,6 +41,13 @@ ROAD = "道路红线"
 ON_LINE_M = 0.0005
 AREA_TYPES = ("绿线", "蓝线", "紫线", "黄线")  # lines bounding an area (a road's lines do not)
 LINEAL = ("LineString", "MultiLineString")
+
+
+def parcel_cover(g: shapely.Geometry, ps: list[dict[str, Any]]) -> float:
+    """The share of ``g``'s area the parcels ``ps`` cover (overlapping parcels once)."""
+    if not ps or g.area <= 0:
+        return 0.0
+    return shapely.union_all([p["geom"] for p in ps]).intersection(g).area / g.area
 
 
 def line_geometry(line: dict[str, Any]) -> shapely.Geometry:
@@ -91,13 +100,20 @@ def inside_site(res: Result, p: Project, cfg: Config) -> None:
 
 def _required(b: Building, ctx: Context, cfg: Config, field: str
               ) -> tuple[float | None, str | None]:
-    """The strictest parcel value of ``field`` under ``b``, or why there is none."""
+    """The strictest parcel value of ``field`` under ``b``, or why there is none. Where the
+    parcels cover too little of ``b`` the value is theirs with the reason: the land no parcel
+    covers can only add to the strictest (a building already short of it fails)."""
     ps = parcels_under(b.footprint, ctx, cfg.area_tolerance_m2)
     if not ps:
         return None, "stands on no planning parcel"
     missing = [p["parcel_code"] or p["code"] for p in ps if p[field] is None]
     if missing:
         return None, f"parcel {', '.join(missing)} has no {field}"
+    cover = parcel_cover(b.footprint, ps)
+    if cover < cfg.parcel_cover_min:
+        return max(float(p[field]) for p in ps), (
+            f"the parcels cover {cover:.1%} of the building (needs "
+            f"{cfg.parcel_cover_min:.0%}): the {field} of the rest is unknown")
     return max(float(p[field]) for p in ps), None
 
 
@@ -115,12 +131,12 @@ def setback_site(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
         req, why = _required(b, ctx, cfg, "setback_site_m")
         inside = b.footprint.difference(p.site).area <= cfg.area_tolerance_m2
         d = b.footprint.distance(p.site.boundary) if inside else 0.0
-        if req is None:
+        if req is None or (why and round(d, 3) >= req):
             res.item("needs_review", b.label, d, None, note=why)
             continue
         line = shapely.shortest_line(b.footprint, p.site.boundary)
         res.item("fail" if round(d, 3) < req else "pass", b.label, d, req,
-                 line if inside else b.footprint)
+                 line if inside else b.footprint, **({"note": why} if why else {}))
     _worst(res)
 
 
@@ -142,7 +158,7 @@ def setback_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
         d = b.footprint.distance(g)
         req, why = _required(b, ctx, cfg, field)
         name = ln["name"] or ln["code"]
-        if req is None:
+        if req is None or (why and round(d, 3) >= req):
             res.item("needs_review", b.label, d, None, line=name, note=why)
             continue
         if round(d, 3) >= req:
@@ -156,8 +172,11 @@ def setback_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
                               f"without width (红线宽度): the road's edge is unknown "
                               f"({dc:.3f} m to the centre line)")
                 continue
-        extra = {"note": "a centre line without width (红线宽度): the road's edge is nearer "
-                         "still"} if width_unknown(ln) else {}
+        notes = [why] if why else []
+        if width_unknown(ln):
+            notes.append("a centre line without width (红线宽度): the road's edge is nearer "
+                         "still")
+        extra = {"note": "; ".join(notes)} if notes else {}
         res.item("fail" if round(d, 3) < req else "pass", b.label, d, req,
                  shapely.shortest_line(b.footprint, g) if d > 0 else b.footprint.intersection(g),
                  line=name, **extra)
