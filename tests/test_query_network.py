@@ -51,6 +51,11 @@ DRAINS = {"d1": ("a", "b", 10.0, 9.8), "d2": ("b", "c", 9.8, 9.6), "d3": ("c", "
           "d5": ("b", "f", 9.7, 9.9),  # drawn b → f, but f is higher: flows f → b
           "d6": ("c", "g", 9.6, 9.5)}
 
+# drainage from a GIS file whose LineStringZ carries the inverts (no elevation columns):
+# node → (x, y, z); z2 is digitised against the flow (k 9.6 → i 9.8 drawn, flows i → k)
+ZNODES = {"h": (0, 800, 10.0), "i": (50, 800, 9.8), "k": (100, 800, 9.6), "m": (150, 800, 9.4)}
+ZDRAINS = {"z1": "hi", "z2": "ki", "z3": "km"}
+
 MAPPING = """\
 lines: {source_id: id, start_no: node_a, end_no: node_b}
 nodes: {point_no: id, feature: node_type}
@@ -89,6 +94,22 @@ def _write(d, nodes, pipes, valves=None, elev=None):
     return path
 
 
+def _write_z(d, nodes, pipes):
+    ids = {n: i + 1 for i, n in enumerate(nodes)}
+    xyz = {n: (*_xy(x, y), z) for n, (x, y, z) in nodes.items()}
+    path = d / "net.gpkg"
+    gpd.GeoDataFrame({"id": [700 + i for i in range(len(pipes))], "name": list(pipes),
+                      "node_a": [ids[p[0]] for p in pipes.values()],
+                      "node_b": [ids[p[1]] for p in pipes.values()]},
+                     geometry=[shapely.LineString([xyz[p[0]], xyz[p[1]]])
+                               for p in pipes.values()], crs=CRS).to_file(path, layer="pipes")
+    gpd.GeoDataFrame({"id": list(ids.values()), "name": list(ids),
+                      "node_type": ["junction"] * len(ids)},
+                     geometry=[shapely.Point(xyz[n][:2]) for n in ids], crs=CRS
+                     ).to_file(path, layer="nodes")
+    return path
+
+
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     from cim.db.engine import drop_database
@@ -99,10 +120,13 @@ def net(tmp_path_factory):
     dd.mkdir()
     drain = _write(dd, DNODES, {k: v[:2] for k, v in DRAINS.items()},
                    elev={k: v[2:] for k, v in DRAINS.items()})
+    dz = d / "drain_z"
+    dz.mkdir()
+    drain_z = _write_z(dz, ZNODES, ZDRAINS)
     profile = profile_around(water, "pipes", d, name="network test", admin_code="990300")
     (d / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
     db = make_db("network", profile)
-    for path, cls, ds in ((water, "给水", "w"), (drain, "雨水", "r")):
+    for path, cls, ds in ((water, "给水", "w"), (drain, "雨水", "r"), (drain_z, "雨水", "z")):
         r, _ = load_pipes_files(db.conninfo, profile, None, lines=f"{path}:pipes",
                                 points=f"{path}:nodes",
                                 valves=f"{path}:valves" if cls == "给水" else None,
@@ -136,6 +160,16 @@ def test_trace_follows_flow(net, start, direction, segments, points, length):
     assert _names(net, res["segments"]) == segments
     assert _names(net, res["points"]) == points
     assert res["length_m"] == pytest.approx(length, abs=1e-3)
+
+
+@pytest.mark.parametrize("start,direction,segments", [
+    ("h", "down", ["z1", "z2", "z3"]), ("m", "up", ["z1", "z2", "z3"]), ("i", "up", ["z1"])])
+def test_trace_follows_the_z_of_a_gis_network_without_elevation_columns(net, start, direction,
+                                                                        segments):
+    from layers.query.network import trace
+
+    res = trace(net.conninfo, net.pt[start], direction)
+    assert _names(net, res["segments"]) == segments
 
 
 def test_trace_refuses_water_and_unknown_codes(net):

@@ -41,10 +41,12 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg import sql
 
 from cim.graphs import components  # noqa: F401 - layers.query.network imports it here
 from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
 from cim.text import norm_key
+from layers.query.pipes import elevation_sql
 
 # appurtenances that isolate (the class dictionaries' 阀门 and 阀门井; not air, drain or check
 # valves, which cannot shut a pipe off)
@@ -150,7 +152,7 @@ class Network:
     seg_start: np.ndarray  # node index of the start point
     seg_end: np.ndarray
     seg_len: np.ndarray  # horizontal length (m)
-    seg_down: np.ndarray  # bool: flows start → end (invert elevations, else digitised)
+    seg_down: np.ndarray  # bool: flows start → end (end elevations, else digitised)
     node_codes: np.ndarray
     valve_codes: np.ndarray
     valve_state: np.ndarray  # OPEN / CLOSED / BROKEN
@@ -278,12 +280,17 @@ def _build_pieces(net: Network) -> Pieces:
 
 
 # -- loading and the per-version cache ---------------------------------------------------
-_SEGMENTS = """
+# the ends' pipe elevations as the section and clearances read them
+# (layers.query.pipes.elevation_sql: the 3D line's Z, the columns for a no_z line), the
+# columns first (a survey's 起点/终点高程; a GIS line's Z where they are empty)
+_SEGMENTS = sql.SQL("""
 SELECT code, start_point_code, end_point_code,
-       coalesce(length_m, ST_Length(geom)) AS length_m, start_elevation, end_elevation
-FROM pipe_segments
+       coalesce(length_m, ST_Length(geom)) AS length_m,
+       coalesce(start_elevation, {z0}), coalesce(end_elevation, {z1})
+FROM pipe_segments s
 WHERE valid_to IS NULL AND pipe_class = %s AND status_code IS DISTINCT FROM %s
-ORDER BY code"""
+ORDER BY code""").format(z0=elevation_sql("s", sql.SQL("0")),
+                         z1=elevation_sql("s", sql.SQL("1")))
 
 _VALVES = """
 SELECT p.code, s.code AS seg,

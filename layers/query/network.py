@@ -5,8 +5,9 @@ network version, then numpy; why not pgRouting is measured there and in docs/ben
 
 **Trace** (排水 上下游追踪): everything downstream (or upstream) of a point or segment of a
 gravity class, following flow: a segment flows from its higher to its lower invert elevation
-(``start_elevation``/``end_elevation``), and in its digitised direction start → end where the
-two are equal or unknown.
+(``start_elevation``/``end_elevation``, else the Z of its 3D line at the ends, as the section
+and clearances read it: a GIS LineStringZ network), and in its digitised direction start → end
+where the two are equal or unknown.
 
     trace(conninfo, "370811830200000001", "down")
     → {"segments": ["3708…", …], "points": ["3708…", …], "length_m": 412.5}
