@@ -19,7 +19,7 @@ from layers.approval.config import Config
 from layers.approval.data import Context
 from layers.approval.project import Project
 from layers.approval.result import Result, shown
-from layers.approval.rules_place import _worst, parcels_under
+from layers.approval.rules_place import _worst, parcel_cover, parcels_under
 from layers.query.clearance_rules import Rule, pick
 from layers.query.pipes import size_text, width_m
 
@@ -31,8 +31,7 @@ def height_parcel(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
     for b in p.buildings:
         ps = parcels_under(b.footprint, ctx, cfg.area_tolerance_m2)
         missing = [x["parcel_code"] or x["code"] for x in ps if x["max_height"] is None]
-        cover = shapely.union_all([x["geom"] for x in ps]).intersection(b.footprint).area \
-            / b.footprint.area if ps else 0.0
+        cover = parcel_cover(b.footprint, ps)
         why = ("stands on no planning parcel" if not ps else
                f"parcel {', '.join(missing)} has no max_height" if missing else
                f"the parcels cover {cover:.1%} of the building (needs "
