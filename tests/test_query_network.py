@@ -289,6 +289,11 @@ def test_valve_state_fields_first_then_a_whole_note_from_the_dictionary(tmp_path
 
     assert valve_state(" 关闭 ", {}) == CLOSED and valve_state("Closed", {}) == CLOSED
     assert valve_state("锈死", {}) == BROKEN
+    # a note of several clauses: each said whole (a clause that merely mentions one says none)
+    assert valve_state("阀门损坏，无法关闭", {}) == BROKEN
+    assert valve_state("已关闭; 备用", {}) == CLOSED
+    assert valve_state("开关正常，无损坏。", {}) == OPEN
+    assert valve_state("已关闭，锈死", {}) == CLOSED  # stuck shut
     assert valve_state("关闭", {"closed": False}) == OPEN  # the field says open
     assert valve_state("关闭", {"状态": "开启"}) == OPEN
     assert valve_state("损坏", {"closed": False}) == BROKEN  # closed says nothing of damage

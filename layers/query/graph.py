@@ -27,12 +27,14 @@ Valve state (:func:`valve_state`) comes from the data, fields first: a ``closed`
 (QWAT's ``closed`` boolean), a broken/operable one, a status/state attribute whose whole value
 is a state of ``valve_states.csv`` (关闭/closed: a boundary already; 损坏/无法操作/broken/
 inaccessible…: passed through, it cannot be closed; 开启/open). The note (备注) decides only
-what the fields leave unsaid, and only when its whole text is such a value: 阀门开关正常, 未关闭,
+what the fields leave unsaid, and only where its whole text, or a whole clause of it
+(阀门损坏，无法关闭), is such a value: 阀门开关正常, 未关闭,
 无损坏 or "valve close to hydrant" say nothing of the valve's state.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,6 +65,8 @@ _OPERABLE_KEYS = {norm_key(k) for k in ("operable", "usable", "accessible", "可
 _STATE_KEYS = {norm_key(k) for k in ("status", "state", "condition", "valve_status",
                                      "状态", "阀门状态", "开关状态", "启闭状态", "现状")}
 _STATE_OF = {"open": OPEN, "closed": CLOSED, "broken": BROKEN}
+# what separates the clauses of a note (Chinese and Latin punctuation; not spaces: "shut off")
+_CLAUSE = re.compile(r"[，,；;。.、/|！!？?\n]+")
 _TRUE = {"true", "1", "yes", "y", "t", "是", "有"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "无"}
 
@@ -127,10 +131,11 @@ def valve_state(note: str | None, attrs: dict[str, Any] | None,
                 broken = True
             elif st == OPEN:
                 closed = bool(closed)
-    st = states.get(norm_key(note)) if note else None
-    if st == CLOSED and closed is None:
+    # each clause of the note on its own (阀门损坏，无法关闭: two states said whole)
+    said = {states.get(norm_key(c)) for c in _CLAUSE.split(note)} if note else set()
+    if CLOSED in said and closed is None:
         closed = True
-    elif st == BROKEN and broken is None:
+    if BROKEN in said and broken is None:
         broken = True
     return CLOSED if closed else BROKEN if broken else OPEN
 
