@@ -124,6 +124,15 @@ def qdb(jining_profile):
         # meet the sections overlap by (0.2 + 0.1) / 2: −0.15
         _seg(conn, "O5", "01", [(x, y, 35.6), (x + 20, y, 34.0)], d=200)
         _seg(conn, "O6", "01", [(x - 5, y, 34.8), (x + 25, y, 34.8)], d=100)
+        # -- horizontal, pipes that meet in plan ----------------------------------------------
+        x += 100  # P2 drain DN400 crosses P1 water DN300 (vertically 2.3 m apart: fine), then
+        # runs 0.8 m beside it, axis to axis, for 28 m: wall to wall 0.8 − 0.35 = 0.45 < 1.5
+        _seg(conn, "P1", "01", [(x, y, 35.0), (x + 40, y, 35.0)], d=300)
+        _seg(conn, "P2", "02", [(x + 5, y - 5, 32.0), (x + 12, y + 0.8, 32.0),
+                                (x + 40, y + 0.8, 32.0)], d=400)
+        x += 100  # P4 drain DN400 crosses P3 water DN300 at right angles: nothing beside it
+        _seg(conn, "P3", "01", [(x, y, 35.0), (x + 20, y, 35.0)], d=300)
+        _seg(conn, "P4", "02", [(x + 10, y - 10, 32.0), (x + 10, y + 10, 32.0)], d=400)
     yield d
     drop_database(server_url(), d.name)
 
@@ -257,7 +266,10 @@ def test_horizontal_clearance(qdb):
     res = clearance(qdb.conninfo, kind="horizontal", profile=qdb.profile)
     got = _pairs(res)
     assert set(got) == {("H1", "B1", "horizontal"), ("H3", "B3", "horizontal"),
-                        ("H4", "H5", "horizontal")}
+                        ("H4", "H5", "horizontal"), ("P1", "P2", "horizontal")}
+    # a pipe that crosses another and then runs beside it (P3 × P4, a plain crossing: no row)
+    assert got[("P1", "P2", "horizontal")]["clearance_m"] == pytest.approx(0.45)
+    assert got[("P1", "P2", "horizontal")]["required_m"] == 1.5
     assert got[("H1", "B1", "horizontal")]["clearance_m"] == pytest.approx(0.8)
     assert got[("H1", "B1", "horizontal")]["required_m"] == 1.0
     assert got[("H3", "B3", "horizontal")]["clearance_m"] == pytest.approx(2.0)
