@@ -275,7 +275,8 @@ def test_valve_state_from_attributes_and_notes():
 
 
 @pytest.mark.parametrize("note", ["阀门开关正常", "未关闭", "valve close to hydrant", "无损坏",
-                                  "not closed", "关闭阀门后无水", "阀门井盖损坏已修复"])
+                                  "not closed", "关闭阀门后无水", "阀门未损坏", "没有损坏",
+                                  "not broken"])
 def test_valve_note_that_merely_mentions_closing_or_damage_leaves_it_open(note):
     # 'opens and closes normally', 'not closed', 'no damage' …: no note names a state as a whole
     from layers.query.graph import OPEN, valve_state
@@ -294,6 +295,17 @@ def test_valve_state_fields_first_then_a_whole_note_from_the_dictionary(tmp_path
     assert valve_state("已关闭; 备用", {}) == CLOSED
     assert valve_state("开关正常，无损坏。", {}) == OPEN
     assert valve_state("已关闭，锈死", {}) == CLOSED  # stuck shut
+    # damage said inside a clause, not negated: broken (passed over: the isolation closes
+    # the next valve, the safe side — so is a repaired cover's note)
+    for note in ("阀门已损坏", "阀门故障", "阀门锈死", "损坏严重", "已损坏无法关闭", "井被压占",
+                 "阀门井被埋", "broken valve", "阀门井盖损坏已修复"):
+        assert valve_state(note, {}) == BROKEN, note
+    # closed only when a whole clause says it (read closed by mistake, an open valve would
+    # stay open behind the burst)
+    for note in ("阀门已关闭", "阀门处于关闭状态", "valve is closed"):
+        assert valve_state(note, {}) == CLOSED, note
+    assert valve_state(None, {"状态": "阀门已关闭"}) == CLOSED
+    assert valve_state(None, {"状态": "关闭(常闭)"}) == CLOSED
     assert valve_state("关闭", {"closed": False}) == OPEN  # the field says open
     assert valve_state("关闭", {"状态": "开启"}) == OPEN
     assert valve_state("损坏", {"closed": False}) == BROKEN  # closed says nothing of damage

@@ -27,9 +27,9 @@ Valve state (:func:`valve_state`) comes from the data, fields first: a ``closed`
 (QWAT's ``closed`` boolean), a broken/operable one, a status/state attribute whose whole value
 is a state of ``valve_states.csv`` (关闭/closed: a boundary already; 损坏/无法操作/broken/
 inaccessible…: passed through, it cannot be closed; 开启/open). The note (备注) decides only
-what the fields leave unsaid, and only where its whole text, or a whole clause of it
-(阀门损坏，无法关闭), is such a value: 阀门开关正常, 未关闭,
-无损坏 or "valve close to hydrant" say nothing of the valve's state.
+what the fields leave unsaid: a whole clause of it (阀门损坏，无法关闭) that is such a value,
+or damage said inside a clause and not negated (阀门已损坏, broken valve; not 无损坏): see
+:func:`_said`. 阀门开关正常, 未关闭, 无损坏 or "valve close to hydrant" say nothing.
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ _STATE_KEYS = {norm_key(k) for k in ("status", "state", "condition", "valve_stat
                                      "状态", "阀门状态", "开关状态", "启闭状态", "现状")}
 _STATE_OF = {"open": OPEN, "closed": CLOSED, "broken": BROKEN}
 # what separates the clauses of a note (Chinese and Latin punctuation; not spaces: "shut off")
-_CLAUSE = re.compile(r"[，,；;。.、/|！!？?\n]+")
+_CLAUSE = re.compile(r"[，,；;。.、/|！!？?()（）\n]+")
+# what, just before a term, says the opposite (spaces are gone: "not broken" → "notbroken")
+_NEGATIONS = ("没有", "未", "无", "不", "非", "没", "否", "not", "no", "non", "un", "never")
 _TRUE = {"true", "1", "yes", "y", "t", "是", "有"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "无"}
 
@@ -123,21 +125,49 @@ def valve_state(note: str | None, attrs: dict[str, Any] | None,
         elif k in _OPERABLE_KEYS:
             t = _truth(value)
             broken = broken or not t if t is not None else broken
-        elif k in _STATE_KEYS:
-            st = states.get(norm_key(value)) if value is not None else None
-            if st == CLOSED:
+        elif k in _STATE_KEYS and value is not None:
+            st = _said(str(value), states)
+            if CLOSED in st:
                 closed = True
-            elif st == BROKEN:
+            if BROKEN in st:
                 broken = True
-            elif st == OPEN:
+            if OPEN in st and not st & {CLOSED, BROKEN}:
                 closed = bool(closed)
-    # each clause of the note on its own (阀门损坏，无法关闭: two states said whole)
-    said = {states.get(norm_key(c)) for c in _CLAUSE.split(note)} if note else set()
+    said = _said(note, states) if note else set()
     if CLOSED in said and closed is None:
         closed = True
     if BROKEN in said and broken is None:
         broken = True
     return CLOSED if closed else BROKEN if broken else OPEN
+
+
+def _said(text: str, states: dict[str, int]) -> set[int]:
+    """The states a note or status text says, clause by clause (阀门损坏，无法关闭; 关闭(常闭)).
+
+    A clause that is a state of ``states`` whole says it. Damage may also be said inside a
+    clause (阀门已损坏, 井被压占, broken valve): a broken term of two characters or more, not
+    after a negation (无损坏, 未损坏, not broken) — read broken, a valve is passed over and the
+    isolation closes the next one, the safe side. Closed is said only by a whole clause: read
+    closed by mistake, a valve that is open would be left open with the burst behind it
+    (关闭阀门后无水, 阀门开关正常, 未关闭 say nothing)."""
+    out: set[int] = set()
+    broken_terms = [k for k, v in states.items() if v == BROKEN and len(k) >= 2]
+    for clause in _CLAUSE.split(text):
+        k = norm_key(clause)
+        if not k:
+            continue
+        st = states.get(k)
+        if st is not None:
+            out.add(st)
+            continue
+        for term in broken_terms:
+            i = k.find(term)
+            while i >= 0 and k[:i].endswith(_NEGATIONS):
+                i = k.find(term, i + 1)
+            if i >= 0:
+                out.add(BROKEN)
+                break
+    return out
 
 
 def csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
