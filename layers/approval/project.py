@@ -264,15 +264,15 @@ class Units:
 
     @classmethod
     def of(cls, profile: CityProfile | None = None) -> Units:
-        """The city's ``field_units``, the platform's project units and conversions if none."""
+        """The city's ``field_units``, else the platform's; its spellings under the city's too."""
         what = "the field units"
         base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", what)
         city = profile.yaml_dictionary("field_units", what) if profile is not None else base
         want = (city.get("attributes") or {}).get("project") or \
             (base.get("attributes") or {}).get("project") or {}
         conv = city.get("conversions") or base.get("conversions") or {}
-        spellings = {norm_key(s): str(u) for u, names in (city.get("spellings") or {}).items()
-                     for s in names or []}
+        spellings = {norm_key(s): str(u) for src in (base, city)  # the city's win
+                     for u, names in (src.get("spellings") or {}).items() for s in names or []}
         return cls({str(k): str(v) for k, v in want.items()}, spellings,
                    {str(u): {str(h): float(f) for h, f in (fs or {}).items()}
                     for u, fs in conv.items()})
