@@ -658,3 +658,35 @@ def test_silence_of_a_never_reporting_sensor_counts_from_its_registration(d, tmp
     assert [o["silent_since"] for o in opened] == [registered]
     assert d.rows("SELECT kind, status FROM alarms WHERE sensor_code = %s",
                   (code,)) == [("gap", "active")]
+
+
+def test_silence_of_a_sensor_switched_to_a_watched_status_counts_from_the_switch(d, tmp_path):
+    """A sensor registered 停用 and later reloaded as 运行 that never reported is silent since
+    the switch, not since its registration: no gap alarm until 3 intervals after it. (After the
+    test above: its runs open gap alarms for the other tests' sensors too.)"""
+    import time
+
+    from loaders.sensors import load_sensors
+
+    reg = tmp_path / "registry.csv"
+    head = "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源,X,Y\n"
+    row = "GAP-REG-2,积水监测,积水深度,m,,,{},60,,3913650,39464250\n"
+    reg.write_text(head + row.format("停用"), encoding="utf-8")
+    assert load_sensors(d.conninfo, d.profile, reg).loaded == 1
+    time.sleep(2)
+    reg.write_text(head + row.format("运行"), encoding="utf-8")
+    assert load_sensors(d.conninfo, d.profile, reg).updated == 1
+    (code, registered, switched, old), (code2, _, _, new) = d.rows(
+        "SELECT code, valid_from, valid_to, status FROM sensors WHERE device_id = 'GAP-REG-2' "
+        "ORDER BY id")
+    assert code == code2 and (old, new) == ("停用", "运行")
+    assert switched - registered >= dt.timedelta(seconds=1.5)
+    # 3 × 60 s: not silent 179 s after the switch (over 180 s after its registration), at 181
+    with psycopg.connect(d.conninfo) as conn:
+        early = detect(conn, switched + dt.timedelta(seconds=179))["opened"]
+        assert code not in [o["sensor"] for o in early]
+        opened = [o for o in detect(conn, switched + dt.timedelta(seconds=181))["opened"]
+                  if o["sensor"] == code]
+    assert [o["silent_since"] for o in opened] == [switched]
+    assert d.rows("SELECT kind, status FROM alarms WHERE sensor_code = %s",
+                  (code,)) == [("gap", "active")]

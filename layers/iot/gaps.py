@@ -6,9 +6,12 @@ again (on ingest) or when a later run finds it reporting.
 A sensor that never reported is measured from its registration: the issue of its code
 (``code_registry.issued_at``, by the layer's source key), not the ``valid_from`` of its current
 version — a registry reload correcting its name is no new registration (a sensor written
-without a registry row: its ``valid_from``). Only sensors in a watched status (gap.statuses,
-运行) are checked; the gap alarm of a sensor no longer watched (停用, 维修, retired) is cleared
-by the next run. Run it from cron: ``cim iot gaps``.
+without a registry row: its ``valid_from``) — or, if later, from when it last entered a watched
+status: the ``valid_to`` of its last earlier version (same code) in an unwatched one, so a
+sensor registered 停用 in January and switched to 运行 in June has its grace from June. Only
+sensors in a watched status (gap.statuses, 运行) are checked; the gap alarm of a sensor no
+longer watched (停用, 维修, retired) is cleared by the next run. Run it from cron:
+``cim iot gaps``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,13 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
         now = now or conn.execute("SELECT now()").fetchone()[0]
         conn.execute("INSERT INTO sensor_state (sensor_code) SELECT code FROM sensors WHERE "
                      "valid_to IS NULL ON CONFLICT DO NOTHING")
+        watched = list(cfg.gap_statuses)
+        # never reported: silent since its registration, or since it last entered a watched
+        # status (the end of its last earlier unwatched version), whichever is later
         rows = conn.execute(
-            "SELECT s.code, coalesce(st.last_ts, r.issued_at, s.valid_from) AS since, "
+            "SELECT s.code, coalesce(st.last_ts, greatest(coalesce(r.issued_at, s.valid_from), "
+            "(SELECT max(p.valid_to) FROM sensors p WHERE p.code = s.code AND p.valid_to IS NOT "
+            "NULL AND NOT p.status = ANY(%s)))) AS since, "
             "st.gap_alarm_id, coalesce(s.interval_s, d.interval_s) AS interval_s FROM sensors s "
             "JOIN sensor_state st ON st.sensor_code = s.code "
             "LEFT JOIN code_registry r ON r.layer = 'sensors' AND r.source_key = s.source_key "
@@ -40,7 +48,7 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
             "LEFT JOIN unnest(%s::text[], %s::int[]) AS d(type_code, interval_s) "
             "ON d.type_code = s.type_code WHERE s.valid_to IS NULL AND s.status = ANY(%s) "
             "ORDER BY s.code FOR UPDATE OF st",
-            (types, [cfg.type_intervals[t] for t in types], list(cfg.gap_statuses))).fetchall()
+            (watched, types, [cfg.type_intervals[t] for t in types], watched)).fetchall()
         opened, cleared = [], []
         silent = []
         for code, since, gap_id, interval in rows:
