@@ -180,6 +180,17 @@ def test_height_of_a_building_partly_on_no_parcel_needs_review(adb):
     assert "40.0%" in hp["items"][0]["note"], hp["items"]
 
 
+def test_height_of_a_building_partly_on_no_parcel_already_too_tall_fails(adb):
+    """The same building at 70 m: taller than PB's 60 m already, which the land without a
+    parcel can only lower — a fail, not a review."""
+    res = _run(adb, collection(feature("site", box(150, 50, 220, 150)),
+                               feature("building", box(172, 80, 192, 130), name="X",
+                                       floors_above=20, height=70)))
+    hp = _rule(res, "height_parcel")
+    assert (hp["status"], hp["measured"], hp["required"]) == ("fail", 70.0, 60.0), hp
+    assert "40.0%" in hp["items"][0]["note"], hp["items"]
+
+
 def test_height_of_a_building_wholly_on_parcels_is_checked(adb):
     b = box(90, 10, 110, 40)  # across PA (80 m) and PB (60 m): the strictest, 60 m
     r = _rule(_run(adb, collection(feature("site", box(0, 0, 200, 100)),

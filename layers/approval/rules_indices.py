@@ -32,16 +32,22 @@ def height_parcel(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
         ps = parcels_under(b.footprint, ctx, cfg.area_tolerance_m2)
         missing = [x["parcel_code"] or x["code"] for x in ps if x["max_height"] is None]
         cover = parcel_cover(b.footprint, ps)
+        part = ps and not missing and cover < cfg.parcel_cover_min
+        req = min(float(x["max_height"]) for x in ps) if ps and not missing else None
+        if part and b.height is not None and round(b.height, 3) > req:
+            # the land without a parcel can only lower the limit: a fail already
+            res.item("fail", b.label, b.height, req, b.footprint,
+                     note=f"the parcels cover {cover:.1%} of the building")
+            continue
         why = ("stands on no planning parcel" if not ps else
                f"parcel {', '.join(missing)} has no max_height" if missing else
                f"the parcels cover {cover:.1%} of the building (needs "
                f"{cfg.parcel_cover_min:.0%}): the limit of the rest is unknown"
-               if cover < cfg.parcel_cover_min else
+               if part else
                "the building has no height" if b.height is None else None)
         if why:
             res.item("needs_review", b.label, b.height, None, note=why)
             continue
-        req = min(float(x["max_height"]) for x in ps)
         res.item("fail" if round(b.height, 3) > req else "pass", b.label, b.height, req,
                  b.footprint)
     cand = [i for i in res.items if i["required"] is not None]
