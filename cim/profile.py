@@ -69,9 +69,13 @@ class CityProfile:
         are read in (``field_units.yaml``) riding along as ``.units`` / ``.spellings``."""
         data = self.yaml_dictionary("field_aliases", "the field aliases")
         units = self.yaml_dictionary("field_units", "the field units")
+        # the platform's spellings under the city's (a city's copy made before a spelling
+        # was added, 万㎡, would read 面积(万㎡) as m²); the city's win
+        base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", "the field units")
+
         def spelled(key: str) -> dict[str, str]:
-            return {norm_key(s): str(unit) for unit, names in (units.get(key) or {}).items()
-                    for s in names or []}
+            return {norm_key(s): str(unit) for src in (base, units)
+                    for unit, names in (src.get(key) or {}).items() for s in names or []}
 
         spellings, letters = spelled("spellings"), spelled("duration_letters")
         durations = {str(u) for u in units.get("durations") or []}

@@ -135,3 +135,24 @@ def test_a_gbk_name_cut_at_ten_bytes_is_the_alias_it_begins(jining_profile):
     parcels = jining_profile.field_aliases["planning_parcels"]
     assert "max_density" not in map_fields(["最大建"], parcels)
     assert map_fields(["最大建筑高"], parcels) == {}  # begins no alias
+
+
+def test_a_city_field_units_copy_keeps_the_platforms_newer_spellings(jining_profile, tmp_path):
+    """A city's field_units.yaml copied before 厘米 was spelled: the platform's spellings are
+    read under the city's, so 限高(厘米) is still a header in another unit, refused — never
+    a height read in m."""
+    from dataclasses import replace
+
+    import yaml
+
+    from cim.profile import DICTIONARY_DIR
+
+    units = yaml.safe_load((DICTIONARY_DIR / "field_units.yaml").read_text(encoding="utf-8"))
+    units["spellings"]["cm"] = ["cm"]  # no 厘米
+    old = tmp_path / "field_units.yaml"
+    old.write_text(yaml.safe_dump(units, allow_unicode=True), encoding="utf-8")
+    prof = replace(jining_profile, dictionaries={**jining_profile.dictionaries,
+                                                 "field_units": old})
+    with pytest.raises(InputError) as e:
+        map_fields(["限高(厘米)"], prof.field_aliases["planning_parcels"], where="p.shp")
+    assert e.value.field == "限高(厘米)" and "read in m" in e.value.message
