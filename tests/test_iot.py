@@ -690,3 +690,34 @@ def test_silence_of_a_sensor_switched_to_a_watched_status_counts_from_the_switch
     assert [o["silent_since"] for o in opened] == [switched]
     assert d.rows("SELECT kind, status FROM alarms WHERE sensor_code = %s",
                   (code,)) == [("gap", "active")]
+
+
+def test_silence_of_a_sensor_back_in_service_counts_from_its_return(d, tmp_path):
+    """A sensor that reported, was set to 停用 and back to 运行, is silent since its return,
+    not since its last report before: its grace of 3 intervals starts again. (Last in the
+    module, as the two tests above.)"""
+    import time
+
+    from loaders.sensors import load_sensors
+
+    reg = tmp_path / "registry.csv"
+    head = "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源,X,Y\n"
+    row = "GAP-REG-3,积水监测,积水深度,m,,,{},60,,3913650,39464250\n"
+    reg.write_text(head + row.format("运行"), encoding="utf-8")
+    assert load_sensors(d.conninfo, d.profile, reg).loaded == 1
+    code = d.rows("SELECT code FROM sensors WHERE device_id = 'GAP-REG-3'")[0][0]
+    reported = d.rows("SELECT now() - interval '5 seconds'")[0][0]
+    assert send(d, [(code, reported, 0.0)])["inserted"] == 1
+    for status in ("停用", "运行"):
+        time.sleep(1.1)
+        reg.write_text(head + row.format(status), encoding="utf-8")
+        assert load_sensors(d.conninfo, d.profile, reg).updated == 1
+    back = d.rows("SELECT max(valid_to) FROM sensors WHERE code = %s AND status = '停用'",
+                  (code,))[0][0]
+    assert back - reported >= dt.timedelta(seconds=2)
+    with psycopg.connect(d.conninfo) as conn:
+        early = detect(conn, back + dt.timedelta(seconds=179))["opened"]
+        assert code not in [o["sensor"] for o in early]  # 180 s after the report: silent
+        opened = [o for o in detect(conn, back + dt.timedelta(seconds=181))["opened"]
+                  if o["sensor"] == code]
+    assert [o["silent_since"] for o in opened] == [back]

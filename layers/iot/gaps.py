@@ -35,12 +35,13 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
         conn.execute("INSERT INTO sensor_state (sensor_code) SELECT code FROM sensors WHERE "
                      "valid_to IS NULL ON CONFLICT DO NOTHING")
         watched = list(cfg.gap_statuses)
-        # never reported: silent since its registration, or since it last entered a watched
-        # status (the end of its last earlier unwatched version), whichever is later
+        # silent since its last report, else its registration — or since it last entered a
+        # watched status (the end of its last earlier unwatched version), whichever is later:
+        # a sensor back from 停用/维修 gets its grace, whether or not it reported before
         rows = conn.execute(
-            "SELECT s.code, coalesce(st.last_ts, greatest(coalesce(r.issued_at, s.valid_from), "
+            "SELECT s.code, greatest(coalesce(st.last_ts, r.issued_at, s.valid_from), "
             "(SELECT max(p.valid_to) FROM sensors p WHERE p.code = s.code AND p.valid_to IS NOT "
-            "NULL AND NOT p.status = ANY(%s)))) AS since, "
+            "NULL AND NOT p.status = ANY(%s))) AS since, "
             "st.gap_alarm_id, coalesce(s.interval_s, d.interval_s) AS interval_s FROM sensors s "
             "JOIN sensor_state st ON st.sensor_code = s.code "
             "LEFT JOIN code_registry r ON r.layer = 'sensors' AND r.source_key = s.source_key "
