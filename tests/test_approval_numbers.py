@@ -119,6 +119,21 @@ def test_green_under_a_building_is_not_green(adb):
     assert (r["status"], r["measured"]) == ("fail", pytest.approx(expected, abs=1e-6))
 
 
+def test_the_project_summary_shows_the_green_the_ratio_counts(adb):
+    """The report's 绿地面积 is the green the ratio counts (2,800 m²), the green drawn in the
+    site (3,200 m²) beside it."""
+    from layers.approval.report import render_html
+
+    green, b = box(0, 50, 100, 82), box(60, 55, 80, 75)
+    res = _run(adb, collection(feature("site", SITE), feature("green", green),
+                               feature("building", b, floors_above=5, height=18)))
+    p = res["project"]
+    assert (p["green_area_m2"], p["green_drawn_m2"]) == (pytest.approx(2800),
+                                                         pytest.approx(3200))
+    html = render_html(res, None)
+    assert "2,800" in html and "3,200" in html
+
+
 # --- 4. a number shown beside its limit ---------------------------------------------------
 
 def _shown(v):

@@ -89,7 +89,9 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
                            else "floors × footprint" if b.floors_above is not None else None}
                           for b in project.buildings],
             "demolish": [d.label for d in project.demolish],
-            "green_area_m2": round(project.green_union.area, 2),
+            # the green the ratio counts (in the site, not under a building) and as drawn
+            "green_area_m2": round(ri.green_areas(project)[1], 2),
+            "green_drawn_m2": round(ri.green_areas(project)[0], 2),
             "site": crs84(project.site, ctx.srid),
             "notes": project.notes,
         },

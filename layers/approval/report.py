@@ -69,7 +69,10 @@ def render_html(result: dict[str, Any], png: bytes | None) -> str:
            f"规则 rules {escape(result['rules_file'])}</p>",
            "<h2>项目概况 Project</h2><table><tr><th>用地面积 site area</th>"
            f"<td>{_v(p['site_area_m2'])} m²</td></tr><tr><th>绿地面积 green area</th>"
-           f"<td>{_v(p['green_area_m2'])} m²</td></tr><tr><th>拆除 demolished</th>"
+           f"<td>{_v(p['green_area_m2'])} m²"
+           + (f" (绘制 drawn in the site {_v(p['green_drawn_m2'])} m²)"
+              if p.get("green_drawn_m2") not in (None, p["green_area_m2"]) else "")
+           + "</td></tr><tr><th>拆除 demolished</th>"
            f"<td>{escape(', '.join(p['demolish']) or '—')}</td></tr></table>",
            "<table><tr><th>建筑 building</th><th>基底面积 footprint m²</th><th>地上/地下层数 "
            "floors</th><th>高度 height m</th><th>用途 use</th><th>计容面积 counted m²</th></tr>"]

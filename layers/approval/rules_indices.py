@@ -162,16 +162,21 @@ def density(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
     _index(res, p, ctx, cfg, "max_density", foot / p.site.area, False)
 
 
-def green_ratio(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
-    """Green area in the site less the ground the project's buildings cover (a green drawn
-    under a building is no green)."""
+def green_areas(p: Project) -> tuple[float, float]:
+    """(green drawn in the site, green area: that less the ground the project's buildings
+    cover — a green drawn under a building is no green), m²."""
     drawn = p.green_union.intersection(p.site)
     foot = shapely.union_all([b.footprint for b in p.buildings])
-    g = drawn.difference(foot).area
+    return drawn.area, drawn.difference(foot).area
+
+
+def green_ratio(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
+    """Green area (:func:`green_areas`) over the site area."""
+    drawn, g = green_areas(p)
     res.unit = "fraction"
-    under = drawn.area - g
+    under = drawn - g
     res.notes.append(f"green area {g:,.1f} m² / site area {p.site.area:,.1f} m²"
-                     + (f" (green drawn {drawn.area:,.1f} m², less {under:,.1f} m² under the "
+                     + (f" (green drawn {drawn:,.1f} m², less {under:,.1f} m² under the "
                         "buildings)" if under > cfg.area_tolerance_m2 else ""))
     _index(res, p, ctx, cfg, "min_green_ratio", g / p.site.area, True)
 
