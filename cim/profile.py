@@ -69,15 +69,8 @@ class CityProfile:
         are read in (``field_units.yaml``) riding along as ``.units`` / ``.spellings``."""
         data = self.yaml_dictionary("field_aliases", "the field aliases")
         units = self.yaml_dictionary("field_units", "the field units")
-        # the platform's spellings under the city's (a city's copy made before a spelling
-        # was added, 万㎡, would read 面积(万㎡) as m²); the city's win
-        base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", "the field units")
-
-        def spelled(key: str) -> dict[str, str]:
-            return {norm_key(s): str(unit) for src in (base, units)
-                    for unit, names in (src.get(key) or {}).items() for s in names or []}
-
-        spellings, letters = spelled("spellings"), spelled("duration_letters")
+        spellings = merged_spellings(units)
+        letters = merged_spellings(units, "duration_letters")
         durations = {str(u) for u in units.get("durations") or []}
         by_layer = units.get("attributes") or {}
         return {section: FieldAliases(
@@ -126,6 +119,16 @@ def read_yaml_mapping(path: str | Path, what: str, shape: str | None = None) -> 
         raise ConfigError(f"{what} must map {shape}" if shape else f"{what} must be a mapping",
                           path=str(path))
     return data
+
+
+def merged_spellings(units: dict[str, Any], key: str = "spellings") -> dict[str, str]:
+    """A spelling (``norm_key``) → unit, from ``units`` (a city's field_units.yaml, or the
+    platform's) with the platform's spellings under it: a city's copy made before a spelling
+    was added (万㎡, 厘米) still knows it — else 面积(万㎡) would be read in m². The city's
+    entries win."""
+    base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", "the field units")
+    return {norm_key(s): str(unit) for src in (base, units)
+            for unit, names in (src.get(key) or {}).items() for s in names or []}
 
 
 def read_csv_dictionary(path: Path) -> list[dict[str, str]]:

@@ -44,9 +44,9 @@ from shapely.geometry import Polygon
 from cim.crs import detect_gk_from_eastings, epsg_of, lonlat_srid, parse_crs, transformer
 from cim.errors import InputError
 from cim.numbers import ValueProblem, parse_number
-from cim.profile import DICTIONARY_DIR, CityProfile, read_yaml_mapping
-from cim.text import norm_key, norm_name
-from loaders.field_names import header_unit
+from cim.profile import CityProfile
+from cim.text import norm_name
+from layers.approval.units import Units
 
 ROLES = ("site", "building", "demolish", "green")
 ROLE_NAMES = {
@@ -252,44 +252,6 @@ def resolve_crs(records: list[dict], crs: str | pyproj.CRS | None, storage_srid:
         return parse_crs("EPSG:4326")
     raise InputError("the project has no coordinate reference system and none can be "
                      "detected from its coordinates; pass --crs EPSG:n", path=source)
-
-
-@dataclass
-class Units:
-    """The project attributes' units and the header units converted to them
-    (``field_units.yaml``: ``attributes.project``, ``spellings``, ``conversions``)."""
-    want: dict[str, str]  # attribute → its unit
-    spellings: dict[str, str]  # a spelling (norm_key) → unit
-    conversions: dict[str, dict[str, float]]  # attribute unit → {header unit: factor}
-
-    @classmethod
-    def of(cls, profile: CityProfile | None = None) -> Units:
-        """The city's ``field_units``, else the platform's; its spellings under the city's too."""
-        what = "the field units"
-        base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", what)
-        city = profile.yaml_dictionary("field_units", what) if profile is not None else base
-        want = (city.get("attributes") or {}).get("project") or \
-            (base.get("attributes") or {}).get("project") or {}
-        conv = city.get("conversions") or base.get("conversions") or {}
-        spellings = {norm_key(s): str(u) for src in (base, city)  # the city's win
-                     for u, names in (src.get("spellings") or {}).items() for s in names or []}
-        return cls({str(k): str(v) for k, v in want.items()}, spellings,
-                   {str(u): {str(h): float(f) for h, f in (fs or {}).items()}
-                    for u, fs in conv.items()})
-
-    def factor(self, f: str, name: str) -> tuple[float | None, str | None]:
-        """(factor from field ``name``'s unit to attribute ``f``'s or None: refused, why)."""
-        want = self.want.get(f)
-        got = header_unit(name, self.spellings) if want else None
-        if got is None or got == want:
-            return 1.0, None
-        fac = self.conversions.get(want, {}).get(got)
-        if fac is not None:
-            return fac, None
-        known = ", ".join([want, *self.conversions.get(want, {})])
-        return None, (f"the field is in {got} (its header says so); {f} is read in {want} "
-                      f"(a header may name {known}): give the values in one of those and "
-                      "name the header so")
 
 
 def build_project(records: list[dict], *, source: str, name: str | None,

@@ -1,0 +1,49 @@
+"""The units of a proposed project's attributes and the header units converted to them
+(``cim/dictionaries/field_units.yaml``: ``attributes.project``, ``spellings``,
+``conversions``): 计容建筑面积(万㎡) 2.5 is 25,000 m², 建筑高度(mm) 85000 is 85 m, and a header
+in a unit that does not fit (建筑高度(层)) is refused. Read as the loaders read a header's unit
+(:func:`loaders.field_names.header_unit`, :func:`cim.profile.merged_spellings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cim.profile import DICTIONARY_DIR, CityProfile, merged_spellings, read_yaml_mapping
+from loaders.field_names import header_unit
+
+
+@dataclass
+class Units:
+    """The project attributes' units and the header units converted to them
+    (``field_units.yaml``: ``attributes.project``, ``spellings``, ``conversions``)."""
+    want: dict[str, str]  # attribute → its unit
+    spellings: dict[str, str]  # a spelling (norm_key) → unit
+    conversions: dict[str, dict[str, float]]  # attribute unit → {header unit: factor}
+
+    @classmethod
+    def of(cls, profile: CityProfile | None = None) -> Units:
+        """The city's ``field_units``, else the platform's; its spellings under the city's too."""
+        what = "the field units"
+        base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", what)
+        city = profile.yaml_dictionary("field_units", what) if profile is not None else base
+        want = (city.get("attributes") or {}).get("project") or \
+            (base.get("attributes") or {}).get("project") or {}
+        conv = city.get("conversions") or base.get("conversions") or {}
+        spellings = merged_spellings(city)  # the platform's under the city's
+        return cls({str(k): str(v) for k, v in want.items()}, spellings,
+                   {str(u): {str(h): float(f) for h, f in (fs or {}).items()}
+                    for u, fs in conv.items()})
+
+    def factor(self, f: str, name: str) -> tuple[float | None, str | None]:
+        """(factor from field ``name``'s unit to attribute ``f``'s or None: refused, why)."""
+        want = self.want.get(f)
+        got = header_unit(name, self.spellings) if want else None
+        if got is None or got == want:
+            return 1.0, None
+        fac = self.conversions.get(want, {}).get(got)
+        if fac is not None:
+            return fac, None
+        known = ", ".join([want, *self.conversions.get(want, {})])
+        return None, (f"the field is in {got} (its header says so); {f} is read in {want} "
+                      f"(a header may name {known}): give the values in one of those and "
+                      "name the header so")
