@@ -629,6 +629,32 @@ def test_csv_import_reads_numbers_as_typed(d, tmp_path):
     assert [v for _, v in stored(d, s)] == [1.5, -0.3, 0.1, 2.0, 1200.5, 1.25, 0.7]
 
 
+_REGISTRY_HEAD = "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源,X,Y\n"
+
+
+def _register(d, tmp_path, device: str, *, name: str = "积水监测", status: str = "运行"):
+    """Load a one-sensor registry (a water-level sensor reporting every 60 s): its report."""
+    from loaders.sensors import load_sensors
+
+    reg = tmp_path / "registry.csv"
+    reg.write_text(_REGISTRY_HEAD + f"{device},{name},积水深度,m,,,{status},60,,3913650,"
+                   "39464250\n", encoding="utf-8")
+    return load_sensors(d.conninfo, d.profile, reg)
+
+
+def _gap_opens_at(d, code: str, since: dt.datetime) -> None:
+    """3 × 60 s: no gap alarm for ``code`` 179 s after ``since``, one 181 s after it, silent
+    since ``since``."""
+    with psycopg.connect(d.conninfo) as conn:
+        early = detect(conn, since + dt.timedelta(seconds=179))["opened"]
+        assert code not in [o["sensor"] for o in early]
+        opened = [o for o in detect(conn, since + dt.timedelta(seconds=181))["opened"]
+                  if o["sensor"] == code]
+    assert [o["silent_since"] for o in opened] == [since]
+    assert d.rows("SELECT kind, status FROM alarms WHERE sensor_code = %s",
+                  (code,)) == [("gap", "active")]
+
+
 def test_silence_of_a_never_reporting_sensor_counts_from_its_registration(d, tmp_path):
     """A registered sensor that never reported is silent since its registration; reloading the
     registry with its name corrected (a new version of the sensor) is no new registration and
@@ -636,28 +662,14 @@ def test_silence_of_a_never_reporting_sensor_counts_from_its_registration(d, tmp
     alarms for the other tests' sensors too."""
     import time
 
-    from loaders.sensors import load_sensors
-
-    reg = tmp_path / "registry.csv"
-    head = "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源,X,Y\n"
-    row = "GAP-REG-1,{},积水深度,m,,,运行,60,,3913640,39464240\n"
-    reg.write_text(head + row.format("积水监测"), encoding="utf-8")
-    assert load_sensors(d.conninfo, d.profile, reg).loaded == 1
+    assert _register(d, tmp_path, "GAP-REG-1").loaded == 1
     time.sleep(2)
-    reg.write_text(head + row.format("积水监测（更正）"), encoding="utf-8")
-    assert load_sensors(d.conninfo, d.profile, reg).updated == 1
+    assert _register(d, tmp_path, "GAP-REG-1", name="积水监测（更正）").updated == 1
     (code, registered), (code2, corrected) = d.rows(
         "SELECT code, valid_from FROM sensors WHERE device_id = 'GAP-REG-1' ORDER BY id")
     assert code == code2 and corrected - registered >= dt.timedelta(seconds=1.5)
-    # 3 × 60 s: silent at 181 s after its registration, though only ~179 s after the correction
-    with psycopg.connect(d.conninfo) as conn:
-        early = detect(conn, registered + dt.timedelta(seconds=179))["opened"]
-        assert code not in [o["sensor"] for o in early]
-        opened = [o for o in detect(conn, registered + dt.timedelta(seconds=181))["opened"]
-                  if o["sensor"] == code]
-    assert [o["silent_since"] for o in opened] == [registered]
-    assert d.rows("SELECT kind, status FROM alarms WHERE sensor_code = %s",
-                  (code,)) == [("gap", "active")]
+    # silent at 181 s after its registration, though only ~179 s after the correction
+    _gap_opens_at(d, code, registered)
 
 
 def test_silence_of_a_sensor_switched_to_a_watched_status_counts_from_the_switch(d, tmp_path):
@@ -666,30 +678,15 @@ def test_silence_of_a_sensor_switched_to_a_watched_status_counts_from_the_switch
     test above: its runs open gap alarms for the other tests' sensors too.)"""
     import time
 
-    from loaders.sensors import load_sensors
-
-    reg = tmp_path / "registry.csv"
-    head = "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源,X,Y\n"
-    row = "GAP-REG-2,积水监测,积水深度,m,,,{},60,,3913650,39464250\n"
-    reg.write_text(head + row.format("停用"), encoding="utf-8")
-    assert load_sensors(d.conninfo, d.profile, reg).loaded == 1
+    assert _register(d, tmp_path, "GAP-REG-2", status="停用").loaded == 1
     time.sleep(2)
-    reg.write_text(head + row.format("运行"), encoding="utf-8")
-    assert load_sensors(d.conninfo, d.profile, reg).updated == 1
+    assert _register(d, tmp_path, "GAP-REG-2").updated == 1
     (code, registered, switched, old), (code2, _, _, new) = d.rows(
         "SELECT code, valid_from, valid_to, status FROM sensors WHERE device_id = 'GAP-REG-2' "
         "ORDER BY id")
     assert code == code2 and (old, new) == ("停用", "运行")
     assert switched - registered >= dt.timedelta(seconds=1.5)
-    # 3 × 60 s: not silent 179 s after the switch (over 180 s after its registration), at 181
-    with psycopg.connect(d.conninfo) as conn:
-        early = detect(conn, switched + dt.timedelta(seconds=179))["opened"]
-        assert code not in [o["sensor"] for o in early]
-        opened = [o for o in detect(conn, switched + dt.timedelta(seconds=181))["opened"]
-                  if o["sensor"] == code]
-    assert [o["silent_since"] for o in opened] == [switched]
-    assert d.rows("SELECT kind, status FROM alarms WHERE sensor_code = %s",
-                  (code,)) == [("gap", "active")]
+    _gap_opens_at(d, code, switched)  # over 180 s after its registration at 179 s
 
 
 def test_silence_of_a_sensor_back_in_service_counts_from_its_return(d, tmp_path):
@@ -698,26 +695,14 @@ def test_silence_of_a_sensor_back_in_service_counts_from_its_return(d, tmp_path)
     module, as the two tests above.)"""
     import time
 
-    from loaders.sensors import load_sensors
-
-    reg = tmp_path / "registry.csv"
-    head = "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源,X,Y\n"
-    row = "GAP-REG-3,积水监测,积水深度,m,,,{},60,,3913650,39464250\n"
-    reg.write_text(head + row.format("运行"), encoding="utf-8")
-    assert load_sensors(d.conninfo, d.profile, reg).loaded == 1
+    assert _register(d, tmp_path, "GAP-REG-3").loaded == 1
     code = d.rows("SELECT code FROM sensors WHERE device_id = 'GAP-REG-3'")[0][0]
     reported = d.rows("SELECT now() - interval '5 seconds'")[0][0]
     assert send(d, [(code, reported, 0.0)])["inserted"] == 1
     for status in ("停用", "运行"):
         time.sleep(1.1)
-        reg.write_text(head + row.format(status), encoding="utf-8")
-        assert load_sensors(d.conninfo, d.profile, reg).updated == 1
+        assert _register(d, tmp_path, "GAP-REG-3", status=status).updated == 1
     back = d.rows("SELECT max(valid_to) FROM sensors WHERE code = %s AND status = '停用'",
                   (code,))[0][0]
     assert back - reported >= dt.timedelta(seconds=2)
-    with psycopg.connect(d.conninfo) as conn:
-        early = detect(conn, back + dt.timedelta(seconds=179))["opened"]
-        assert code not in [o["sensor"] for o in early]  # 180 s after the report: silent
-        opened = [o for o in detect(conn, back + dt.timedelta(seconds=181))["opened"]
-                  if o["sensor"] == code]
-    assert [o["silent_since"] for o in opened] == [back]
+    _gap_opens_at(d, code, back)  # 180 s after the report it would be silent

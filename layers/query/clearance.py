@@ -188,15 +188,8 @@ WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}""").format(
             head=head, acols=_cols("a", "a"), bcols=_cols("b", "b"), geo=geo_sql, join=join,
             other=other, cond=cond)
         reach = max_required(rules, "horizontal", False) + reach_extra
-        for r in cur.execute(q, [*aparams, pipe_classes, reach, pipe_classes]):
-            rule = pick(rules, "horizontal", _thing(r, "a"), _thing(r, "b"))
-            if rule is None:
-                continue
-            gap = r["dist"] - (width_m(r["a_diameter_mm"], r["a_width_mm"])
-                               + width_m(r["b_diameter_mm"], r["b_width_mm"])) / 2
-            if round(gap, 3) < rule.required_m:
-                rows.append(_row(r["a_code"], r["b_code"], "horizontal", gap, rule,
-                                 r["geometry"]))
+        rows += _too_near(cur.execute(q, [*aparams, pipe_classes, reach, pipe_classes]),
+                          rules)
         rows += _beside_after_meeting(cur, head, join, cond, other, aparams, rules, geo,
                                       pipe_classes, reach)
     bclasses = classes_in(rules, "horizontal", building=True)
@@ -253,8 +246,15 @@ CROSS JOIN LATERAL (
 WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond} AND d.dist < %s""").format(
         head=head, acols=_cols("a", "a"), bcols=_cols("b", "b"), geo=geo_sql, join=join,
         other=other, cond=cond)
+    return _too_near(cur.execute(q, [*aparams, pipe_classes, 2 * reach, pipe_classes, reach]),
+                     rules)
+
+
+def _too_near(pairs, rules) -> list:
+    """The rows of pipe pairs (``dist``: plan distance of their centre lines) whose outer
+    walls are nearer than their horizontal rule asks."""
     rows = []
-    for r in cur.execute(q, [*aparams, pipe_classes, 2 * reach, pipe_classes, reach]):
+    for r in pairs:
         rule = pick(rules, "horizontal", _thing(r, "a"), _thing(r, "b"))
         if rule is None:
             continue
