@@ -34,6 +34,7 @@ from typing import Any
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _SPACE = re.compile(r"\s+")
 _UNIT = re.compile(r"[(\[【][^)\]】]*[)\]】]$")
+_BRACKETS = re.compile(r"[(\[【]([^)\]】]*)[)\]】]$")  # a name's trailing brackets, norm_key'd
 _SEPARATORS = re.compile(r"[_:\-/\\.·]")
 
 
@@ -62,3 +63,11 @@ def norm_name(name: Any) -> str:
     for _ in range(2):  # 埋深(m)(旧) → 埋深
         s = _UNIT.sub("", s)
     return _SEPARATORS.sub("", s.replace("×", "x"))
+
+
+def header_unit(name: Any, spellings: dict[str, str]) -> str | None:
+    """The unit a field name's trailing brackets name (管径(mm) → mm, 限高（层） → storeys), by
+    ``spellings``; None when they name none (X(北坐标)) or there are none. (The loaders' field
+    matching and the approval check's project reader both read a header's unit so.)"""
+    m = _BRACKETS.search(norm_key(name))
+    return spellings.get(m.group(1)) if m else None

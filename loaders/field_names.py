@@ -14,10 +14,9 @@ from typing import Any
 
 from cim.errors import ConfigError, InputError
 from cim.profile import read_yaml_mapping
-from cim.text import norm_key, norm_name
+from cim.text import header_unit, norm_key, norm_name
 
 _norm = norm_name  # field names compare as column headers do (cim/text.py)
-_BRACKETS = re.compile(r"[(\[【]([^)\]】]*)[)\]】]$")  # a name's trailing brackets, norm_key'd
 _BRACKET_CHARS = re.compile(r"[()\[\]【】]")
 
 
@@ -112,13 +111,6 @@ def map_fields(source_fields: list[str], aliases: dict[str, list[str]],
     """{attribute: source field} for every attribute found in the source
     (:func:`match_fields`, an override naming no field an error)."""
     return match_fields(source_fields, aliases, override, strict=True, where=where)
-
-
-def header_unit(name: Any, spellings: dict[str, str]) -> str | None:
-    """The unit a field name's trailing brackets name (管径(mm) → mm, 限高（层） → storeys), by
-    ``spellings``; None when they name none (X(北坐标)) or there are none."""
-    m = _BRACKETS.search(norm_key(name))
-    return spellings.get(m.group(1)) if m else None
 
 
 def _unit_of(aliases: Any, attr: str) -> tuple[str | None, dict[str, str]]:

@@ -13,7 +13,7 @@ is the height (``H`` an alias). Numbers are read by :func:`cim.numbers.parse_num
 or elevation may end in one metre sign (``54m``, ``54 米``), a floor count in one ``F``/``层``;
 any other unit — ``54000mm`` too — is an input problem naming the label, never converted.
 A unit in a field's (or label key's) trailing brackets is read as the loaders read it
-(``cim/dictionaries/field_units.yaml``, :func:`loaders.field_names.header_unit`): the
+(``cim/dictionaries/field_units.yaml``, :func:`cim.text.header_unit`): the
 attribute's own unit (建筑高度(米), 计容建筑面积(㎡)) changes nothing, one the file's
 ``conversions`` convert is converted (计容建筑面积(万㎡) 2.5 is 25,000 m², 建筑高度(mm) 85000 is
 85 m; the value is then a bare number), any other (建筑高度(层), 计容建筑面积(m)) is an input

@@ -2,14 +2,14 @@
 (``cim/dictionaries/field_units.yaml``: ``attributes.project``, ``spellings``,
 ``conversions``): 计容建筑面积(万㎡) 2.5 is 25,000 m², 建筑高度(mm) 85000 is 85 m, and a header
 in a unit that does not fit (建筑高度(层)) is refused. Read as the loaders read a header's unit
-(:func:`loaders.field_names.header_unit`, :func:`cim.profile.merged_spellings`)."""
+(:func:`cim.text.header_unit`, :func:`cim.profile.merged_spellings`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from cim.profile import DICTIONARY_DIR, CityProfile, merged_spellings, read_yaml_mapping
-from loaders.field_names import header_unit
+from cim.text import header_unit
 
 
 @dataclass
