@@ -316,3 +316,10 @@ def test_valve_state_fields_first_then_a_whole_note_from_the_dictionary(tmp_path
     states = valve_states(path)
     assert valve_state("维修中", {}, states) == BROKEN
     assert valve_state("关", {}, states) == OPEN and valve_state("关闭", {}, states) == CLOSED
+    # a mistyped state is refused naming the file, row and field (its valves read open else)
+    from cim.errors import ConfigError
+
+    path.write_text("state,name,aliases\nbroken,待修,\nclosd,关闭,\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        valve_states(path)
+    assert (e.value.path, e.value.row, e.value.field) == (str(path), 3, "state")

@@ -45,6 +45,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from cim.errors import ConfigError
 from cim.graphs import components  # noqa: F401 - layers.query.network imports it here
 from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
 from cim.text import norm_key
@@ -85,15 +86,15 @@ def _truth(value: Any) -> bool | None:
 def valve_states(source: CityProfile | Path | None = None) -> dict[str, int]:
     """Normalised value → OPEN / CLOSED / BROKEN from ``valve_states.csv`` (a city's override
     in its ``profile``, a file, else the platform's): each row's ``name`` and ``aliases``."""
-    if isinstance(source, CityProfile):
-        rows = source.dictionary("valve_states")
-    else:
-        rows = read_csv_dictionary(Path(source) if source else DICTIONARY_DIR / "valve_states.csv")
+    path = source.dictionary_path("valve_states", ".csv") if isinstance(source, CityProfile) \
+        else Path(source) if source else DICTIONARY_DIR / "valve_states.csv"
+    rows = read_csv_dictionary(path)
     out: dict[str, int] = {}
-    for row in rows:
+    for i, row in enumerate(rows, start=2):  # row 1: the header
         state = _STATE_OF.get((row.get("state") or "").strip().lower())
-        if state is None:
-            continue
+        if state is None:  # a mistyped state would leave its valves read as open
+            raise ConfigError(f"state {row.get('state')!r} is none of open, closed, broken",
+                              path=str(path), row=i, field="state")
         for k in [row.get("name") or "", *(row.get("aliases") or "").split("|")]:
             if norm_key(k):
                 out.setdefault(norm_key(k), state)
