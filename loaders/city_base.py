@@ -8,8 +8,9 @@ layer through the common pipeline (codes, batches, rejects, history) like buildi
   values as aliases, ``road_classes.csv``), red-line width and lanes;
 - ``green`` → ``green_spaces``: areas typed by CJJ/T 85-2017 (综合公园 G11 … ``green_types.csv``);
   the area is computed from the geometry in the storage CRS, never taken from the file (a
-  declared 面积 — ``10000``, ``10000㎡``, ``15亩``, ``1公顷``, or bare under a header naming its
-  unit, 面积(公顷) — read in m² and more than 5 % off is flagged ``area_differs``; a length
+  declared 面积 — ``10000``, ``10000㎡``, ``15亩``, ``1公顷``, ``1.5万㎡``, or bare under a header
+  naming its unit, 面积(公顷), 面积(万㎡): the units and factors of ``field_units.yaml`` — read
+  in m² and more than 5 % off is flagged ``area_differs``; a length
   such as ``9999m`` is refused); ``is_park`` (公园绿地 G1) comes from the dictionary;
 - ``facilities`` → ``facilities``: points typed by ``facility_types.csv`` (幼儿园, 小学 … with
   their GB 50180-2018 life circle); a site given as an area loads as a point inside it (flag
@@ -52,7 +53,7 @@ from loaders.engine.rows import StagedRows, layer_values
 from loaders.field_names import all_matches
 from loaders.fields import ValueProblem, as_float, as_int, as_text, is_blank
 from loaders.geometry import ewkb, prepare
-from loaders.planning_values import header_unit, parse_area
+from loaders.planning_values import AreaUnits, parse_area
 from loaders.sources.read import Batch
 
 AREA_TOLERANCE = 0.05  # a declared area further off than this from the geometry's is flagged
@@ -73,7 +74,7 @@ class Kind:
     dictionary: str
     type_attr: str  # the attribute holding the class (road_class, green_type …)
     type_label: str  # how the message names it
-    parse: Callable[[Any, Any, Any, int, Any, list[str]], dict[str, Any]]
+    parse: Callable[[Any, Any, Any, int, Any, list[str], AreaUnits], dict[str, Any]]
 
 
 def _text(cols, m, attr, i, max_len=200) -> str | None:
@@ -99,20 +100,20 @@ def _number(cols, m, attr, i, lo, hi, integer=False, positive=False):
     return v
 
 
-def _road(row, cols, m, i, geom, flags) -> dict[str, Any]:
+def _road(row, cols, m, i, geom, flags, units) -> dict[str, Any]:
     return {"name": _text(cols, m, "name", i), "road_class": row["name"],
             "road_class_code": row["code"],
             "red_line_width_m": _number(cols, m, "red_line_width_m", i, 0, 300, positive=True),
             "lanes": _number(cols, m, "lanes", i, 1, 20, integer=True)}
 
 
-def _green(row, cols, m, i, geom, flags) -> dict[str, Any]:
+def _green(row, cols, m, i, geom, flags, units) -> dict[str, Any]:
     area = float(shapely.area(geom))
     f = m.get("area_declared")
     declared = None
     if f is not None:  # read with its unit, or its header's (面积(公顷)), into m²
         try:
-            declared = parse_area(cols[f][i], header_unit(f))
+            declared = parse_area(cols[f][i], units.header(f), units)
         except ValueProblem as exc:
             raise RowProblem("bad_value", f"field {f!r}: {exc}", f) from None
     if declared is not None and abs(declared - area) > AREA_TOLERANCE * area:
@@ -122,7 +123,7 @@ def _green(row, cols, m, i, geom, flags) -> dict[str, Any]:
             "is_park": row.get("is_park", "").strip().lower() in ("true", "1", "yes")}
 
 
-def _facility(row, cols, m, i, geom, flags) -> dict[str, Any]:
+def _facility(row, cols, m, i, geom, flags, units) -> dict[str, Any]:
     return {"name": _text(cols, m, "name", i), "facility_type": row["name_zh"],
             "facility_type_code": row["type_code"],
             "capacity": _number(cols, m, "capacity", i, 0, 1_000_000, integer=True)}
@@ -183,6 +184,7 @@ def _prepare(kind: Kind, geoms: np.ndarray, transformer):
 def make_converter(profile: CityProfile, kind_name: str):
     kind = KINDS[kind_name]
     lookup = ClassLookup(profile, kind.dictionary)
+    units = AreaUnits.of(profile)  # a declared area's (field_units.yaml)
 
     def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
         cols, m = batch.columns, ctx.mapping
@@ -212,7 +214,7 @@ def make_converter(profile: CityProfile, kind_name: str):
                                      f"{str(raw).strip()!r} is not a {kind.type_label} "
                                      f"({kind.dictionary}.csv)", type_field)
                 flags = list(gflags[i])
-                vals = kind.parse(row, cols, m, i, geoms[i], flags)
+                vals = kind.parse(row, cols, m, i, geoms[i], flags, units)
             except RowProblem as p:
                 rejects.append(reject_record(row_no, p.reason, p.message, attrs,
                                              batch.geometries[i], keys[i], field=p.field))

@@ -22,7 +22,8 @@ range is read on one scale, decided by its upper end (``30-40`` is 30 %–40 %).
 A width (a road red line's) is one measured number, not a limit: a range (``30-40``) or a bound
 word (``≥40``) is refused.
 
-Declared areas (a green space's 面积) are read with their unit by :func:`parse_area`.
+Declared areas (a green space's 面积) are read with their unit by :func:`parse_area`, the
+units spelled and converted as ``field_units.yaml`` says (:class:`AreaUnits`).
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from cim.text import half_width
+from cim.errors import ConfigError
+from cim.profile import DICTIONARY_DIR, CityProfile, merged_spellings, read_yaml_mapping
+from cim.text import half_width, header_unit, norm_key
 from loaders.fields import ValueProblem, as_float, is_blank
 
 PERCENT_ASSUMED = "percent_assumed"  # a bare number above 1 read as a percentage
@@ -181,64 +185,93 @@ def _finish(f: float, flag: str | None, raw: Any, spec: LimitSpec
     return round(f, 6), flag
 
 
-# -- units: of a declared area, and of a column as its header names it ---------------------
-MU_M2 = 10000.0 / 15.0  # 1 亩
+# -- units: of a declared area, its value's and its header's --------------------------------
 MAX_AREA_M2 = 1e9
-_AREA_UNITS = {"㎡": 1.0, "m²": 1.0, "m2": 1.0, "平方米": 1.0, "平米": 1.0, "sqm": 1.0,
-               "亩": MU_M2, "公顷": 1e4, "ha": 1e4, "hm²": 1e4, "hm2": 1e4,
-               "km²": 1e6, "km2": 1e6, "平方公里": 1e6, "平方千米": 1e6}
-_LENGTH_UNITS = ("m", "米", "km", "公里", "千米", "cm", "厘米", "mm", "毫米")
-_OTHER_UNITS = ("%", "层", "个", "人", "辆")
-_HEADER_UNIT = re.compile(r"[(\[【]\s*([^()\[\]【】]*?)\s*[)\]】]\s*$")
-_VALUE_UNIT = re.compile(
-    rf"(?P<num>[-+]?[\d.,]+)\s*(?P<unit>{_alt((*_AREA_UNITS, *_LENGTH_UNITS))})?")
+AREA = "m2"  # the unit a declared area is read in (field_units.yaml's name for m²)
+LENGTH = "m"  # a length's: a value in it, or in a unit converted to it, is no area
+_VALUE_UNIT = re.compile(r"(?P<num>[-+]?[\d.,]+)\s*(?P<unit>.*)")
+_AREA_EXPECTED = "expected a number, with ㎡, 亩 or 公顷 if not m²"
 
 
-def header_unit(field: str | None) -> str | None:
-    """The unit a column's header names in brackets at its end (面积(公顷) → 公顷, 限高（m）→ m,
-    限高(层) → 层), lower case; None without one, or where the brackets hold no unit
-    (容积率(上限))."""
-    if not field:
-        return None
-    m = _HEADER_UNIT.search(half_width(str(field)))
-    if m is None:
-        return None
-    unit = m.group(1).casefold()
-    return unit if unit in (*_AREA_UNITS, *_LENGTH_UNITS, *_OTHER_UNITS) else None
+@dataclass(frozen=True)
+class AreaUnits:
+    """How a declared area's unit is spelled and converted to m², from the one data file of
+    units (``cim/dictionaries/field_units.yaml``, or the city's copy named in its profile):
+    its ``spellings`` (the platform's under the city's, :func:`cim.profile.merged_spellings`)
+    and its ``conversions`` to ``m2`` (亩, 公顷, 万㎡ …); a header's unit is read as the loaders'
+    field matching and the approval check read it (:func:`cim.text.header_unit`)."""
+
+    spellings: dict[str, str]  # a spelling (norm_key) → unit
+    factors: dict[str, float]  # an area unit → m² per unit
+    lengths: frozenset[str]  # the units of length (refused with their own message)
+
+    @classmethod
+    def of(cls, profile: CityProfile | None = None) -> AreaUnits:
+        """The city's field units (its profile's ``field_units``), else the platform's."""
+        what = "the field units"
+        base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", what)
+        units = profile.yaml_dictionary("field_units", what) if profile is not None else base
+        conv = units.get("conversions") or base.get("conversions") or {}
+        try:
+            factors = {AREA: 1.0, **{str(u): float(f)
+                                     for u, f in (conv.get(AREA) or {}).items()}}
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{what}: conversions.{AREA} must map a unit to a number "
+                              f"({exc})") from None
+        return cls(merged_spellings(units), factors,
+                   frozenset({LENGTH, *map(str, conv.get(LENGTH) or {})}))
+
+    def header(self, field: str | None) -> str | None:
+        """The unit a column's header names in its trailing brackets (面积(公顷) → ha,
+        面积（万㎡） → wan_m2, 限高(层) → storeys); None without one, or where the brackets
+        name no unit (面积(规划))."""
+        return header_unit(field, self.spellings) if field else None
 
 
-def parse_area(value: Any, header: str | None = None) -> float | None:
-    """A declared area in m²: a number with its unit (``15亩``, ``1公顷``, ``10000㎡``,
-    ``10000m2``; 1 亩 = 10000/15 m², 1 公顷 = 1 ha = 10000 m²), or bare under a header naming
-    its unit (:func:`header_unit`; none: m²). A length unit (``9999m``) or any other is
-    refused."""
+@lru_cache(maxsize=1)
+def platform_area_units() -> AreaUnits:
+    """The platform's :class:`AreaUnits` (no city profile)."""
+    return AreaUnits.of()
+
+
+def parse_area(value: Any, header: str | None = None, units: AreaUnits | None = None
+               ) -> float | None:
+    """A declared area in m²: a number with its unit (``15亩``, ``1公顷``, ``1.5万㎡``,
+    ``10000㎡``, ``10000m2``; 1 亩 = 10000/15 m², 1 公顷 = 1 ha = 10000 m²: the factors of
+    ``units``, the platform's by default), or bare in the unit its header names
+    (``header``: a unit as :meth:`AreaUnits.header` reads it; none: m²). A length unit
+    (``9999m``) or any other is refused."""
     if is_blank(value):
         return None
+    units = units or platform_area_units()
     factor = 1.0
     if header is not None:
-        if header not in _AREA_UNITS:
+        if header not in units.factors:
             raise ValueProblem(f"the header's unit {header!r} is no unit of area "
-                               "(㎡, 亩, 公顷)")
-        factor = _AREA_UNITS[header]
+                               f"({', '.join(units.factors)})")
+        factor = units.factors[header]
     if isinstance(value, str):
-        s = half_width(value).strip().casefold()
-        m = _VALUE_UNIT.fullmatch(s)
+        # the number read in its half-width form only (a footnote mark is no digit), the
+        # unit after it as the field units spell it
+        m = _VALUE_UNIT.fullmatch(half_width(value).strip())
         if m is None:
-            raise ValueProblem(f"{value!r} is not an area (expected a number, with ㎡, 亩 or "
-                               "公顷 if not m²)")
-        unit = m["unit"]
-        if unit in _LENGTH_UNITS:
-            raise ValueProblem(f"{value!r}: a length ({unit}) where an area is expected")
-        if unit is not None:
-            factor = _AREA_UNITS[unit]
+            raise ValueProblem(f"{value!r} is not an area ({_AREA_EXPECTED})")
+        unit = None
+        if m["unit"]:
+            unit = units.spellings.get(norm_key(m["unit"]))
+            if unit in units.lengths:
+                raise ValueProblem(f"{value!r}: a length ({m['unit']}) where an area is "
+                                   "expected")
+            if unit not in units.factors:
+                raise ValueProblem(f"{value!r} is not an area ({_AREA_EXPECTED})")
+            factor = units.factors[unit]
         number: Any = m["num"]
     else:
         number = value
     try:
         f = as_float(number)
     except ValueProblem:
-        raise ValueProblem(f"{value!r} is not an area (expected a number, with ㎡, 亩 or 公顷 "
-                           "if not m²)") from None
+        raise ValueProblem(f"{value!r} is not an area ({_AREA_EXPECTED})") from None
     if f is None:
         return None
     if f < 0 or f * factor > MAX_AREA_M2:

@@ -107,9 +107,9 @@ def test_declared_areas_with_their_units():
     for v in ("10000", 10000.0, "10,000", "10000㎡", "10000m2", "10000m²", "10000平方米",
               "15亩", "1公顷", "1ha", "１００００㎡"):
         assert pv.parse_area(v) == pytest.approx(10000.0), v
-    assert pv.parse_area("1.0", "公顷") == pv.parse_area(1.0, "公顷") == pytest.approx(10000.0)
-    assert pv.parse_area(15, "亩") == pytest.approx(10000.0)
-    assert pv.parse_area("15亩", "公顷") == pytest.approx(10000.0)  # the value's own unit
+    assert pv.parse_area("1.0", "ha") == pv.parse_area(1.0, "ha") == pytest.approx(10000.0)
+    assert pv.parse_area(15, "mu") == pytest.approx(10000.0)
+    assert pv.parse_area("15亩", "ha") == pytest.approx(10000.0)  # the value's own unit
     assert pv.parse_area(None) is None
     for v, header, why in (("9999m", None, "length"), ("10000mm", None, "length"),
                            ("10000", "m", "no unit of area"), ("-5", None, "outside"),
@@ -117,9 +117,12 @@ def test_declared_areas_with_their_units():
                            ("1,0", None, "not an area")):
         with pytest.raises(ValueProblem, match=why):
             pv.parse_area(v, header)
-    assert [pv.header_unit(h) for h in ("面积(公顷)", "面积（亩）", "面积【㎡】", "面积",
-                                        "限高(层)", "容积率(上限)", "限高(M)")] == [
-        "公顷", "亩", "㎡", None, "层", None, "m"]
+    units = pv.platform_area_units()  # the units of field_units.yaml, as the core reads them
+    assert [units.header(h) for h in ("面积(公顷)", "面积（亩）", "面积【㎡】", "面积",
+                                      "限高(层)", "容积率(上限)", "限高(M)", "面积(万㎡)")] == [
+        "ha", "mu", "m2", None, "storeys", None, "m", "wan_m2"]
+    with pytest.raises(ValueProblem, match="no unit of area"):
+        pv.parse_area("10", "storeys")
 
 
 # -- the loaders on a real PostGIS ----------------------------------------------------------
@@ -306,6 +309,58 @@ def test_green_declared_areas_with_their_units(rdb, tmp_path):
         assert sorted(rdb.rows("SELECT attrs->>'编号', flags FROM green_spaces WHERE "
                                "valid_to IS NULL AND source_key LIKE %s", (f"{name}:%",))) == [
             ("H1", []), ("H2", ["area_differs"])]
+
+
+def test_green_areas_in_units_the_field_units_file_names(rdb, tmp_path):
+    """The declared area's units are field_units.yaml's (one table for the loaders, the
+    approval check and this reader): 万㎡, which the planning reader's own table lacked, read
+    面积(万㎡) 0.16 as 0.16 m² (area_differs on a 1600 m² site) and refused 0.16万㎡. A city's
+    copy of the file adds a unit without a release (are, 100 m²), and keeps the platform's
+    newer spellings (a copy without 万㎡)."""
+    from dataclasses import replace
+
+    import yaml
+
+    from cim.profile import DICTIONARY_DIR
+
+    x, y = rdb.x0 + 20, rdb.y0 - 400
+
+    def sq(k):  # 40 × 40 m = 1600 m² = 0.16 万㎡ = 16 are
+        return box(x + 45 * k, y, x + 45 * k + 40, y + 40)
+
+    path = _write(tmp_path / "wan.gpkg", "green",
+                  {"编号": ["W1", "W2"], "绿地类型": ["游园"] * 2, "面积(万㎡)": [0.16, 1.6]},
+                  [sq(0), sq(1)])
+    r = load_base(rdb.conninfo, rdb.profile, "green", path)
+    assert (r.loaded, r.rejected) == (2, 0), _rejects(rdb, r.batch_id)
+    assert sorted(rdb.rows("SELECT attrs->>'编号', flags FROM green_spaces WHERE valid_to IS "
+                           "NULL AND source_key LIKE 'wan:%%'")) == [
+        ("W1", []), ("W2", ["area_differs"])]
+    path = _write(tmp_path / "wanv.gpkg", "green",
+                  {"编号": ["V1", "V2"], "绿地类型": ["游园"] * 2,
+                   "面积": ["0.16万㎡", "0.16万平方米"]}, [sq(2), sq(3)])
+    r = load_base(rdb.conninfo, rdb.profile, "green", path)
+    assert (r.loaded, r.rejected) == (2, 0), _rejects(rdb, r.batch_id)
+    assert rdb.scalar("SELECT count(*) FROM green_spaces WHERE valid_to IS NULL AND "
+                      "source_key LIKE 'wanv:%%' AND flags = '{}'") == 2
+
+    # a city's copy: 公亩 (are) added, spelled and converted there; 万㎡ not spelled in it
+    units = yaml.safe_load((DICTIONARY_DIR / "field_units.yaml").read_text(encoding="utf-8"))
+    units["spellings"]["are"] = ["公亩", "are"]
+    units["spellings"].pop("wan_m2")
+    units["conversions"]["m2"]["are"] = 100
+    own = tmp_path / "field_units.yaml"
+    own.write_text(yaml.safe_dump(units, allow_unicode=True), encoding="utf-8")
+    prof = replace(rdb.profile, dictionaries={**rdb.profile.dictionaries, "field_units": own})
+    prof.__dict__.pop("field_aliases", None)
+    path = _write(tmp_path / "are.gpkg", "green",
+                  {"编号": ["A1", "A2", "A3"], "绿地类型": ["游园"] * 3,
+                   "面积": ["16公亩", "0.16万㎡", "16亩"]}, [sq(4), sq(5), sq(6)])
+    r = load_base(rdb.conninfo, prof, "green", path)
+    assert (r.loaded, r.rejected) == (3, 0), _rejects(rdb, r.batch_id)
+    assert sorted(rdb.rows("SELECT attrs->>'编号', flags FROM green_spaces WHERE valid_to IS "
+                           "NULL AND source_key LIKE 'are:%%'")) == [
+        ("A1", []), ("A2", []), ("A3", ["area_differs"])]  # 16 亩 = 10,667 m²
 
 
 def test_grouped_thousands_read_as_the_fields_read_them():
