@@ -252,6 +252,67 @@ def test_gap_alarm_of_a_sensor_taken_out_of_service_is_cleared(d):
                   (s,)) == [("cleared", t(90))]
 
 
+def _new_version(d, code: str, status: str | None) -> None:
+    """The sensor's current version ends now; a copy in ``status`` follows (None: retired)."""
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute("UPDATE sensors SET valid_to = now() WHERE code = %s AND valid_to IS NULL",
+                     (code,))
+        if status is not None:
+            conn.execute(
+                "INSERT INTO sensors (code, source_key, geom, device_id, name, type_code, "
+                "type_name, unit, asset_layer, asset_code, asset_class, status, interval_s, "
+                "reading_source, district_code, grid_code) SELECT code, source_key, geom, "
+                "device_id, name, type_code, type_name, unit, asset_layer, asset_code, "
+                "asset_class, %s, interval_s, reading_source, district_code, grid_code "
+                "FROM sensors WHERE code = %s ORDER BY id DESC LIMIT 1", (status, code))
+
+
+def test_threshold_alarm_of_a_sensor_taken_out_of_service_or_retired_is_cleared(d):
+    """A well level of 1.6 (≥ 四级 on 1.5) opens an alarm; the sensor is then set to 停用 (a new
+    version), another one is retired (no current version): the next gap run clears both
+    threshold alarms at its time, each with its reason, and resets the sensors' state; a
+    停用 sensor's readings open no alarm (2.6 ≥ 二级 on 2.5)."""
+    from layers.iot.alarms import list_alarms
+
+    off = add_sensor(d, 45, "04", None, None, interval_s=None)
+    gone = add_sensor(d, 46, "04", None, None, interval_s=None)
+    for s in (off, gone):
+        out = send(d, [(s, t(0), 0.5), (s, t(5), 1.6)])
+        assert (out["alarms_opened"], out["cases_opened"]) == (1, 1)
+    _new_version(d, off, "停用")
+    _new_version(d, gone, None)
+    with psycopg.connect(d.conninfo) as conn:
+        out = detect(conn, t(30))
+    codes = {s: d.scalar("SELECT code FROM alarms WHERE sensor_code = %s", (s,))
+             for s in (off, gone)}
+    assert set(codes.values()) <= set(out["cleared"])
+    for s, why in ((off, "sensor status 停用 (not in service)"),
+                   (gone, "sensor retired (no current version in the sensor registry)")):
+        assert d.rows("SELECT kind, status, cleared_at, detail->>'cleared_reason' FROM alarms "
+                      "WHERE sensor_code = %s", (s,)) == [("threshold", "cleared", t(30), why)]
+        assert d.rows("SELECT alarm_level, alarm_id FROM sensor_state WHERE sensor_code = %s",
+                      (s,)) == [(None, None)]
+        with psycopg.connect(d.conninfo) as conn:
+            listed = list_alarms(conn, sensor=s)
+        assert [(a["status"], a["cleared_reason"]) for a in listed] == [("cleared", why)]
+    out = send(d, [(off, t(35), 2.6)])
+    assert (out["inserted"], out["alarms_opened"], out["cases_opened"]) == (1, 0, 0)
+    assert counts(d, off) == {"readings": 3, "alarms": 1, "active": 0, "cases": 1}
+
+
+def test_reading_of_a_sensor_out_of_service_clears_its_threshold_alarm(d):
+    """A sensor set to 停用 with its threshold alarm still active (no gap run since) sends a
+    reading of 2.6: the alarm clears at that reading with the reason, none opens."""
+    s = add_sensor(d, 47, "04", None, None, interval_s=None)
+    assert send(d, [(s, t(0), 1.6)])["alarms_opened"] == 1
+    _new_version(d, s, "停用")
+    out = send(d, [(s, t(5), 2.6)])
+    assert (out["alarms_opened"], out["alarms_cleared"], out["cases_opened"]) == (0, 1, 0)
+    assert d.rows("SELECT status, cleared_at, detail->>'cleared_reason' FROM alarms WHERE "
+                  "sensor_code = %s", (s,)) == [("cleared", t(5),
+                                                 "sensor status 停用 (not in service)")]
+
+
 def test_alarm_cleared_when_its_thresholds_leave_the_file(d, tmp_path):
     """A well-level alarm (1.6 ≥ 四级 on 1.5) is active; the city takes the type-04 rows out
     of sensor_thresholds.csv: the sensor's next reading clears the alarm (no thresholds, no

@@ -164,18 +164,22 @@ def touch(conn: psycopg.Connection, rows: list[tuple[int, dt.datetime, float, fl
 
 
 def clear(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, at: dt.datetime,
-          value: float | None) -> str | None:
+          value: float | None, reason: str | None = None) -> str | None:
     """Clear the alarm at ``at`` (its risk point regraded); the alarm's code. An episode
     never ends before it began: a gap alarm cleared by buffered readings older than the alarm
-    is cleared at its opening time."""
+    is cleared at its opening time. ``reason``: why it ended when no reading ended it (the
+    sensor taken out of service, retired, its thresholds gone), kept as the alarm's
+    ``detail.cleared_reason``."""
     from layers.risk.alarm import restore_for_alarm
 
     row = conn.execute(
         "UPDATE alarms SET status = 'cleared', cleared_at = greatest(opened_at, %s), "
         "last_value = coalesce(%s, "
-        "last_value), last_at = CASE WHEN %s::float8 IS NULL THEN last_at ELSE %s END "
+        "last_value), last_at = CASE WHEN %s::float8 IS NULL THEN last_at ELSE %s END, "
+        "detail = CASE WHEN %s::text IS NULL THEN detail "
+        "ELSE detail || jsonb_build_object('cleared_reason', %s::text) END "
         "WHERE id = %s AND status = 'active' RETURNING code, risk_code",
-        (at, value, value, at, alarm_id)).fetchone()
+        (at, value, value, at, reason, reason, alarm_id)).fetchone()
     if row is None:
         return None
     if row[1]:
@@ -189,7 +193,7 @@ def clear(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, at: dt.dateti
 def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str | None = None,
                 status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     """Alarms, latest first (``active``: only those still active; ``status`` active or
-    cleared)."""
+    cleared); ``cleared_reason`` says why an alarm no reading ended was cleared."""
     cond, params = ["valid_to IS NULL"], []
     if active:
         status = "active"
@@ -203,6 +207,7 @@ def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str |
     return cur.execute(
         "SELECT code, sensor_code, device_id, type_code, type_name, kind, level, level_name, "
         "color, status, threshold, clear_at, first_value, peak_value, last_value, unit, "
-        "opened_at, last_at, cleared_at, asset_layer, asset_code, district_code, grid_code, "
+        "opened_at, last_at, cleared_at, detail->>'cleared_reason' AS cleared_reason, "
+        "asset_layer, asset_code, district_code, grid_code, "
         f"case_code, risk_code FROM alarms WHERE {' AND '.join(cond)} "  # noqa: S608
         "ORDER BY opened_at DESC, id DESC LIMIT %s", (*params, limit)).fetchall()

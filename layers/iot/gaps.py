@@ -10,8 +10,9 @@ without a registry row: its ``valid_from``) — or, if later, from when it last 
 status: the ``valid_to`` of its last earlier version (same code) in an unwatched one, so a
 sensor registered 停用 in January and switched to 运行 in June has its grace from June. Only
 sensors in a watched status (gap.statuses, 运行) are checked; the gap alarm of a sensor no
-longer watched (停用, 维修, retired) is cleared by the next run. Run it from cron:
-``cim iot gaps``.
+longer watched (停用, 维修, retired) is cleared by the next run, and so is the threshold alarm
+of a sensor taken out of service (iot.yaml alarms.end_statuses, 停用) or retired, each with
+its ``cleared_reason``. Run it from cron: ``cim iot gaps``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ import psycopg
 
 from layers.iot import alarms as alarm_ops
 from layers.iot.thresholds import IotConfig, cached_config
+
+
+def out_of_service(status: str | None) -> str:
+    """Why the alarm of a sensor no longer in service ended (``status`` None: retired)."""
+    if status is None:
+        return "sensor retired (no current version in the sensor registry)"
+    return f"sensor status {status} (not in service)"
 
 
 def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
@@ -65,14 +73,26 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
                 if c:
                     cleared.append(c)
         # a sensor no longer watched (停用, 维修, retired) is not offline: its gap alarm ends
-        for code, gap_id in conn.execute(
-                "SELECT st.sensor_code, st.gap_alarm_id FROM sensor_state st LEFT JOIN sensors s "
-                "ON s.code = st.sensor_code AND s.valid_to IS NULL WHERE st.gap_alarm_id IS NOT "
-                "NULL AND (s.code IS NULL OR NOT s.status = ANY(%s)) ORDER BY 1 FOR UPDATE OF st",
-                (list(cfg.gap_statuses),)).fetchall():
-            c = alarm_ops.clear(conn, cfg, gap_id, now, None)
+        for code, gap_id, status in conn.execute(
+                "SELECT st.sensor_code, st.gap_alarm_id, s.status FROM sensor_state st LEFT JOIN "
+                "sensors s ON s.code = st.sensor_code AND s.valid_to IS NULL WHERE "
+                "st.gap_alarm_id IS NOT NULL AND (s.code IS NULL OR NOT s.status = ANY(%s)) "
+                "ORDER BY 1 FOR UPDATE OF st", (list(cfg.gap_statuses),)).fetchall():
+            c = alarm_ops.clear(conn, cfg, gap_id, now, None, reason=out_of_service(status))
             conn.execute("UPDATE sensor_state SET gap_alarm_id = NULL WHERE sensor_code = %s",
                          (code,))
+            if c:
+                cleared.append(c)
+        # a sensor taken out of service (iot.yaml alarms.end_statuses: 停用) or retired from
+        # the registry watches nothing: its threshold alarm ends too, with the reason
+        for code, alarm_id, status in conn.execute(
+                "SELECT st.sensor_code, st.alarm_id, s.status FROM sensor_state st LEFT JOIN "
+                "sensors s ON s.code = st.sensor_code AND s.valid_to IS NULL WHERE "
+                "st.alarm_id IS NOT NULL AND (s.code IS NULL OR s.status = ANY(%s)) "
+                "ORDER BY 1 FOR UPDATE OF st", (list(cfg.end_statuses),)).fetchall():
+            c = alarm_ops.clear(conn, cfg, alarm_id, now, None, reason=out_of_service(status))
+            conn.execute("UPDATE sensor_state SET alarm_level = NULL, alarm_id = NULL "
+                         "WHERE sensor_code = %s", (code,))
             if c:
                 cleared.append(c)
         if silent:

@@ -23,7 +23,8 @@ A batch goes through the database set-wise, a few statements whatever its size:
    the newly inserted readings later than the sensor's state: only sensors with an active
    alarm, or whose new values reach their least severe ``on`` bound, are walked reading by
    reading — in a quiet batch none are. Readings older than the state are stored, not
-   evaluated (``late``). Alarms open (with one case each and the risk point raised), escalate
+   evaluated (``late``); those of a sensor out of service (iot.yaml alarms.end_statuses, 停用)
+   open no alarm and end the one it has. Alarms open (with one case each and the risk point raised), escalate
    or clear (:mod:`layers.iot.alarms`); a gap alarm clears when its sensor reports again.
 
 It runs in a transaction of its own (a savepoint inside the caller's), so a refused batch
@@ -42,6 +43,7 @@ from psycopg.pq import TransactionStatus
 
 from cim.errors import CimError, InputError
 from layers.iot import alarms as alarm_ops
+from layers.iot.gaps import out_of_service
 from layers.iot.partitions import missing_months, partition_name
 from layers.iot.thresholds import IotConfig, cached_config
 
@@ -245,20 +247,26 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
         "  last_ts = greatest(st.last_ts, a.mts), last_value = CASE WHEN st.last_ts IS NULL "
         "  OR a.mts >= st.last_ts THEN a.lv ELSE st.last_value END, updated_at = now() "
         "  FROM a WHERE st.sensor_code = a.sensor_code) "
-        "SELECT a.sensor_code, s.type_code, s.asset_class, a.vmin, a.vmax, a.first_ts, a.late "
-        "FROM a JOIN sensors s ON s.code = a.sensor_code AND s.valid_to IS NULL").fetchall()
+        "SELECT a.sensor_code, s.type_code, s.asset_class, a.vmin, a.vmax, a.first_ts, a.late, "
+        "s.status FROM a JOIN sensors s ON s.code = a.sensor_code AND s.valid_to IS NULL"
+    ).fetchall()
     walk, gaps, orphans = [], [], []
-    for code, type_code, asset_class, vmin, vmax, first_ts, late in agg:
+    for code, type_code, asset_class, vmin, vmax, first_ts, late, status in agg:
         counts["late"] += late
         last_ts, level, alarm_id, gap_id = state[code]
         if gap_id is not None:
             gaps.append((code, gap_id, first_ts))
         if vmin is None:  # only late readings
             continue
+        if status in cfg.end_statuses:  # out of service (停用): its readings open no alarm
+            if level is not None:
+                orphans.append((code, alarm_id, first_ts, out_of_service(status)))
+            continue
         rs = cfg.rowset(type_code, asset_class)
         if rs is None:
             if level is not None:  # its thresholds were taken out of the file: no alarm now
-                orphans.append((code, alarm_id, first_ts))
+                orphans.append((code, alarm_id, first_ts, "no thresholds for the sensor's "
+                                "type in sensor_thresholds.csv"))
             continue
         if level is not None or rs.beyond(vmax if rs.direction == "above" else vmin,
                                           rs.least.on):
@@ -269,8 +277,8 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
     if gaps:
         conn.execute("UPDATE sensor_state SET gap_alarm_id = NULL WHERE sensor_code = ANY(%s)",
                      ([g[0] for g in gaps],))
-    for _code, alarm_id, first_ts in orphans:
-        alarm_ops.clear(conn, cfg, alarm_id, first_ts, None)
+    for _code, alarm_id, first_ts, reason in orphans:
+        alarm_ops.clear(conn, cfg, alarm_id, first_ts, None, reason=reason)
         counts["alarms_cleared"] += 1
     if orphans:
         conn.execute("UPDATE sensor_state SET alarm_level = NULL, alarm_id = NULL "

@@ -106,6 +106,9 @@ class IotConfig:
     # readings.max_ahead_s): a device clock gone wrong would otherwise make every later
     # reading of the sensor "late" (never evaluated) and its case unworkable
     max_ahead_s: float = 300.0
+    # a sensor in one of these states (iot.yaml alarms.end_statuses, 停用) or retired has no
+    # threshold alarm: its active one is cleared (reason named) and its readings open none
+    end_statuses: tuple[str, ...] = ("停用",)
 
     def rowset(self, type_code: str, asset_class: str | None) -> RowSet | None:
         """The most specific row set of a sensor (None: no thresholds, no alarms)."""
@@ -247,9 +250,15 @@ def load_config(profile: CityProfile | None = None,
     if not isinstance(rd, dict):
         raise ConfigError("readings: a mapping", path=str(yp), field="readings")
     max_ahead = _num(rd.get("max_ahead_s", 300), yp, "readings.max_ahead_s")
+    al = raw.get("alarms") or {}
+    if not isinstance(al, dict) or not isinstance(al.get("end_statuses", []), list):
+        raise ConfigError("alarms: a mapping, end_statuses a list of sensor states",
+                          path=str(yp), field="alarms.end_statuses")
+    ends = tuple(str(s) for s in al.get("end_statuses") or ("停用",))
     return IotConfig(sets, levels, factor, int(glevel), gcat, bool(gap.get("raise_risk")),
                      tuple(str(s) for s in gap.get("statuses") or ("运行",)), ahead, behind,
-                     _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead)
+                     _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead,
+                     ends)
 
 
 @lru_cache(maxsize=8)
