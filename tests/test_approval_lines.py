@@ -38,6 +38,10 @@ REGIONS = {
     7000: [("G-OPEN", LineString([(7060, -10), (7060, 110)]), "绿线", "LVX", None)],
     # a road red line polygon (the fixture's kind) for the partly-covered building
     8000: [("R-POLY", box(8000, -20, 8100, 0), "道路红线", "HX", None)],
+    # a road with its width south of the site, and a centre line without width 50 m north of
+    # it (within search_m of the site)
+    9000: [("R-POLY-9", box(9000, -20, 9100, 0), "道路红线", "HX", None),
+           ("R-FAR-NOWIDTH", LineString([(8950, 150), (9150, 150)]), "道路红线", "HX", None)],
 }
 # regions whose parcel covers only y 0..50 (the rest of the site is unplanned land)
 HALF_PARCEL = {8000}
@@ -103,6 +107,39 @@ def test_a_centre_line_already_closer_than_the_setback_fails(ldb):
     assert d == pytest.approx(3.0) and d < ROAD_REQ
     r = _rule(_run(ldb, 2000, ("B", b)), "setback_road")
     assert (r["status"], r["measured"], r["required"]) == ("fail", d, ROAD_REQ)
+
+
+def test_a_far_centre_line_without_width_does_not_decide(ldb):
+    """A centre line without width farther from a building than the setback plus half the
+    widest red line (the rules file's centre_line_max_width_m) leaves it to the other lines;
+    a nearer one still needs review."""
+    half = load_config(ldb.profile).rules["setback_road"].params["centre_line_max_width_m"] / 2
+    poly, centre = REGIONS[9000][0][1], REGIONS[9000][1][1]
+    south = box(9020, 10, 9040, 30)  # 10 m from the road's edge, 120 m from the centre line
+    north = box(9060, 60, 9080, 99)  # 51 m from the centre line, 60 m from the road's edge
+    assert (poly.distance(south), centre.distance(south)) == pytest.approx((10.0, 120.0))
+    assert (centre.distance(north), poly.distance(north)) == pytest.approx((51.0, 60.0))
+    assert centre.distance(south) >= ROAD_REQ + half > centre.distance(north) > ROAD_REQ
+    r = _rule(_run(ldb, 9000, ("south", south), ("north", north)), "setback_road")
+    s, n = _item(r, "south"), _item(r, "north")
+    assert (s["status"], s["required"]) == ("pass", ROAD_REQ), s
+    assert s["measured"] == pytest.approx(poly.distance(south))
+    assert n["status"] == "needs_review" and "R-FAR-NOWIDTH" in n["note"], n
+    assert r["status"] == "needs_review"
+
+
+def test_a_far_centre_line_without_width_nearest_as_drawn_passes(ldb):
+    # the nearest line as drawn is the centre line, 56 m away: beyond 5 m + half the widest
+    # red line, the road's edge is at least 6 m away whatever its width
+    half = load_config(ldb.profile).rules["setback_road"].params["centre_line_max_width_m"] / 2
+    b = box(9060, 80, 9080, 94)
+    d = REGIONS[9000][1][1].distance(b)
+    assert d == pytest.approx(56.0) and d >= ROAD_REQ + half
+    assert REGIONS[9000][0][1].distance(b) == 80.0
+    r = _rule(_run(ldb, 9000, ("B", b)), "setback_road")
+    assert (r["status"], r["required"]) == ("pass", ROAD_REQ), r["items"]
+    assert r["measured"] == pytest.approx(d)
+    assert "R-FAR-NOWIDTH" == _item(r, "B")["line"]
 
 
 # -- 2. a closed line of an area type is the area it encloses -----------------------------
@@ -192,3 +229,21 @@ def test_a_building_partly_on_no_parcel_already_short_of_its_parcels_setback_fai
     r = _rule(_run(ldb, 8000, ("B", b)), "setback_road")
     assert (r["status"], r["measured"], r["required"]) == ("fail", d, ROAD_REQ)
     assert "61.5%" in _item(r, "B")["note"]
+
+
+def test_a_city_rules_copy_without_the_widest_red_line_takes_the_platforms(tmp_path):
+    import yaml
+
+    from cim.profile import DICTIONARY_DIR
+
+    raw = yaml.safe_load((DICTIONARY_DIR / "approval_rules.yaml").read_text(encoding="utf-8"))
+    want = raw["rules"]["setback_road"].pop("centre_line_max_width_m")
+    old = tmp_path / "rules.yaml"
+    old.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert load_config(None, old).rules["setback_road"].params["centre_line_max_width_m"] == want
+    raw["rules"]["setback_road"]["centre_line_max_width_m"] = "wide"
+    old.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    from cim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="centre_line_max_width_m"):
+        load_config(None, old)

@@ -63,6 +63,15 @@ def _number(raw: dict, key: str, path: Path, lo: float = 0.0, hi: float | None =
     return float(v)
 
 
+def _platform_default(params: dict[str, Any], rid: str, key: str, path: Path) -> None:
+    """A city's copy made before ``rules.<rid>.<key>`` was added takes the platform file's
+    value (the number lives in the data file, not in code)."""
+    if key in params or path.resolve() == (DICTIONARY_DIR / FILE).resolve():
+        return
+    raw = yaml.safe_load((DICTIONARY_DIR / FILE).read_text(encoding="utf-8"))
+    params[key] = raw["rules"][rid][key]
+
+
 def load_config(profile: CityProfile | None, path: str | Path | None = None) -> Config:
     """Read and check the rules file (every rule of :data:`RULE_IDS` must be described)."""
     p = rules_path(profile, path)
@@ -94,6 +103,9 @@ def load_config(profile: CityProfile | None, path: str | Path | None = None) -> 
         if rid.startswith("overlap_") and params.get("line_type") not in LINE_TYPES:
             raise ConfigError(f"line_type must be one of {', '.join(LINE_TYPES)}", path=str(p),
                               field=f"{key}.line_type")
+        if rid == "setback_road":
+            _platform_default(params, rid, "centre_line_max_width_m", p)
+            _number(params, "centre_line_max_width_m", p)
         if rid == "building_spacing":
             _number(params, "factor", p)
             _number(params, "min_m", p)

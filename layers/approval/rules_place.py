@@ -8,13 +8,15 @@ on land no parcel covers (parcels under less than ``parcel_cover_min`` of its fo
 share the parcel indices need of the site) needs review — unless it already fails the value of
 the parcels it stands on, which the rest can only raise. Distances are plan distances in the storage CRS (metres), compared at millimetres.
 
-A road red line (道路红线) drawn as a line is its centre line; with its width (红线宽度) it is
-the band around it, without (the loader's ``width_missing``) the road's edge is unknown: a
-setback from it is a fail when the centre line itself is closer than required (the edge is no
-farther), else it needs review. A line of an area type (绿线 蓝线 紫线 黄线) drawn closed is the
-area it encloses: a building inside is within it, its setback 0. An open line of these is
-within a building when it runs through the building more than half a millimetre inside its
-outline (distances compared at millimetres); a wall along the line is contact, no intrusion.
+A road red line (道路红线) drawn as a line is its centre line; with its width (红线宽度) it is the band
+around it, without (the loader's ``width_missing``) the road's edge is unknown: a setback from
+it is a fail when the centre line itself is closer than required (the edge is no farther), a
+pass when the centre line is at least the setback plus half the widest red line (the rules
+file's ``centre_line_max_width_m``) away, else it needs review. A line of an area type (绿线 蓝线
+紫线 黄线) drawn closed is the area it encloses: a building inside is within it, its setback 0. An
+open line of these is within a building when it runs through the building more than half a
+millimetre inside its outline (distances compared at millimetres); a wall along the line is
+contact, no intrusion.
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ def setback_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
     """Setback from the nearest line of ``line_type`` (道路红线 or 蓝线) within the search."""
     res.unit = "m"
     lines = lines_of(ctx, line_type)
+    half_max = float(cfg.rules["setback_road"].params["centre_line_max_width_m"]) / 2
     if not lines:
         if layer_loaded:
             res.status("not_applicable")
@@ -163,8 +166,9 @@ def setback_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
             continue
         if round(d, 3) >= req:
             # every line is at least req away, as drawn; a centre line without width is
-            # nearer by half the road's unknown width
-            blind = [(x, b.footprint.distance(xg)) for x, xg in lines if width_unknown(x)]
+            # nearer by half the road's unknown width, at most half the widest red line
+            blind = [(x, dc) for x, xg in lines if width_unknown(x)
+                     for dc in [b.footprint.distance(xg)] if round(dc - half_max, 3) < req]
             if blind:
                 x, dc = min(blind, key=lambda xd: xd[1])
                 res.item("needs_review", b.label, None, req, line=x["name"] or x["code"],
@@ -175,7 +179,8 @@ def setback_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
         notes = [why] if why else []
         if width_unknown(ln):
             notes.append("a centre line without width (红线宽度): the road's edge is nearer "
-                         "still")
+                         "still" + ("" if round(d, 3) < req else
+                                    f", by at most {half_max:g} m (half the widest red line)"))
         extra = {"note": "; ".join(notes)} if notes else {}
         res.item("fail" if round(d, 3) < req else "pass", b.label, d, req,
                  shapely.shortest_line(b.footprint, g) if d > 0 else b.footprint.intersection(g),
