@@ -37,12 +37,19 @@ def to_storage(conn: psycopg.Connection, point: tuple[float, float],
 def list_cases(conn: psycopg.Connection, *, state: str | None = None,
                grid: str | None = None, unit: str | None = None, overdue: bool = False,
                now: dt.datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Current cases, newest report first, filtered by state, grid cell, unit and overdue
-    (past the deadline and not handled yet at ``now``)."""
+    """Current cases, newest report first, filtered by state (one of case_workflow.yaml's
+    states: any other is an InputError naming them, not an empty list), grid cell, unit and
+    overdue (past the deadline and not handled yet at ``now``)."""
+    from layers.cases.workflow import load_workflow
+
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit is 1..{MAX_LIMIT}", field="limit")
     where, params = ["valid_to IS NULL"], {}
     if state:
+        states = load_workflow().states
+        if state not in states:
+            raise InputError(f"state {state!r} is not a state of the case loop; states: "
+                             f"{', '.join(states)} (case_workflow.yaml)", field="state")
         where.append("state = %(state)s")
         params["state"] = state
     if grid:
