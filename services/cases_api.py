@@ -93,8 +93,10 @@ def _body(allowed: set[str]) -> dict[str, Any]:
 
 
 def _when(value: str | None, name: str) -> dt.datetime:
+    from services.iot_api import query_time
+
     try:
-        return dt.datetime.fromisoformat(value or "")
+        return dt.datetime.fromisoformat(query_time(value or ""))
     except ValueError:
         raise InputError(f"{value!r} is not an ISO date/time", field=name) from None
 

@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import logging
 import math
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,10 @@ PARAMS = {
     f"{BP}.alarms": {"status", "sensor", "limit"},
 }
 ITEM_FIELDS = {"sensor", "time", "value"}
+# a time of a URL's query whose UTC offset's '+' was typed unencoded in the address bar: form
+# decoding made it a space (2026-12-01T08:00:00 08:00)
+_SPACED_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) "
+                            r"(\d{2}(?::?\d{2})?)")
 MAX_READINGS = 50_000  # per request
 WRITE_ATTEMPTS = 3  # a write aborted by a deadlock runs again (IotService.run)
 
@@ -235,11 +240,19 @@ class IotService:
         return self.run(go, write=False)
 
 
+def query_time(value: str) -> str:
+    """A time of a URL's query as the user typed it: the '+' of an offset typed unencoded
+    (``?start=2026-12-01T08:00:00+08:00`` in the address bar) arrives as a space and is put
+    back; anything else is returned as it is."""
+    m = _SPACED_OFFSET.fullmatch(value)
+    return f"{m.group(1)}+{m.group(2)}" if m else value
+
+
 def _when(value: str | None, name: str) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        t = dt.datetime.fromisoformat(value)
+        t = dt.datetime.fromisoformat(query_time(value))
     except ValueError:
         t = None
     if t is None or t.tzinfo is None:

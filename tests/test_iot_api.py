@@ -128,6 +128,30 @@ def test_batch_alarm_case_idempotent_and_reads(env):
     assert r.status_code == 400 and "colour" in r.json()["description"]
 
 
+def test_times_typed_in_the_address_bar(env):
+    """Operations staff type a Beijing time into the browser's address bar: the '+' of
+    +08:00, unencoded, arrives as a space (form decoding). The readings between 16:00 and
+    16:10 +08:00 (08:00–08:10 Z: t(0) and t(5)) are listed, and the case evaluation of a
+    Beijing day takes the period as typed; both were 400s naming '… 08:00'."""
+    add_sensor(env, 13, "04", None, None, device_id="API-TYPED")
+    assert post(env, items(("API-TYPED", t(0), 0.4), ("API-TYPED", t(5), 0.5),
+                           ("API-TYPED", t(10), 0.6)), env.key).status_code == 200
+    r = requests.get(f"{env.base}/iot/sensors/API-TYPED/readings?"
+                     "start=2026-12-01T16:00:00+08:00&end=2026-12-01T16:10+08:00", timeout=10)
+    assert r.status_code == 200, r.text
+    assert [x["value"] for x in r.json()["readings"]] == [0.4, 0.5]
+    r = requests.get(f"{env.base}/cases/evaluation?"
+                     "from=2026-12-01T00:00:00+08:00&to=2026-12-02T00:00:00+08:00", timeout=10)
+    assert r.status_code == 200, r.text
+    assert (dt.datetime.fromisoformat(r.json()["from"]),
+            dt.datetime.fromisoformat(r.json()["to"])) == (
+        dt.datetime(2026, 11, 30, 16, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, 16, tzinfo=dt.UTC))
+    # a time without an offset is still refused, naming the field
+    r = requests.get(f"{env.base}/iot/sensors/API-TYPED/readings?start=2026-12-01T16:00:00",
+                     timeout=10)
+    assert r.status_code == 400 and "start" in r.json()["description"]
+
+
 def test_month_without_partition_is_409(env):
     r = post(env, {"readings": [{"sensor": "API-GAS", "time": "2020-05-01T00:00:00+00:00",
                                  "value": 1.0}]}, env.key)
