@@ -147,8 +147,10 @@ class TilesService:
             for name, res in self.resources.items():
                 d, prov = self.defs[name], res["providers"][0]
                 cols = [c.name for c in published_columns(self.conninfo, prov["table"])]
-                if name not in LAYERS:  # a result table: its declared columns (no JSON detail)
-                    cols = [c for c in cols if c == "code" or c in d.column_names()]
+                if name not in LAYERS:  # a result table: its declared columns and the fields
+                    # its tiles are declared to carry (the health selector colours by `score`)
+                    keep = {"code", *d.column_names(), *d.tile_fields}
+                    cols = [c for c in cols if c in keep]
                 cols = ["code"] + [c for c in cols if c != "code"]
                 low = {"code", d.class_column, *d.tile_fields}
                 if d.class_column and d.class_column.endswith("_code"):
