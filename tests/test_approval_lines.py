@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from shapely.geometry import LineString, Polygon, box
+import shapely
+from shapely.geometry import LineString, MultiLineString, Polygon, box
 
 from layers.approval.check import check
 from layers.approval.config import load_config
@@ -42,6 +43,25 @@ REGIONS = {
     # it (within search_m of the site)
     9000: [("R-POLY-9", box(9000, -20, 9100, 0), "道路红线", "HX", None),
            ("R-FAR-NOWIDTH", LineString([(8950, 150), (9150, 150)]), "道路红线", "HX", None)],
+    # the ring of box(x0+40, 40, x0+90, 90) exported in open pieces: four features (sides),
+    # one end 0.4 mm off its neighbour's (within line_join_tolerance_m)
+    10000: [("G-S", LineString([(10040, 40), (10090, 40)]), "绿线", "LVX", None),
+            ("G-E", LineString([(10090, 40), (10090, 90)]), "绿线", "LVX", None),
+            ("G-N", LineString([(10090, 90), (10040, 90.0004)]), "绿线", "LVX", None),
+            ("G-W", LineString([(10040, 90), (10040, 40)]), "绿线", "LVX", None)],
+    # one feature, a MultiLineString of two open halves
+    11000: [("B-HALVES", MultiLineString([[(11040, 40), (11090, 40), (11090, 90)],
+                                          [(11040, 40), (11040, 90), (11090, 90)]]),
+             "蓝线", "LX", None)],
+    # a ring whose northern piece lies beyond search_m (200 m from the site)
+    12000: [("Z-NEAR", LineString([(12040, 300), (12040, 40), (12090, 40), (12090, 300)]),
+             "紫线", "ZX", None),
+            ("Z-FAR", LineString([(12090, 300), (12090, 400), (12040, 400), (12040, 300)]),
+             "紫线", "ZX", None)],
+    # two halves 5 cm apart at one end: beyond the tolerance, they stay open lines
+    13000: [("Y-A", LineString([(13040, 40), (13090, 40), (13090, 90)]), "黄线", "HUX", None),
+            ("Y-B", LineString([(13040, 40), (13040, 90), (13089.95, 90)]), "黄线", "HUX",
+             None)],
 }
 # regions whose parcel covers only y 0..50 (the rest of the site is unplanned land)
 HALF_PARCEL = {8000}
@@ -174,6 +194,42 @@ def test_a_building_outside_a_closed_area_line_passes(ldb):
     out = box(3010, 10, 3030, 30)
     r = _rule(_run(ldb, 3000, ("out", out)), "overlap_green")
     assert (r["status"], r["measured"]) == ("pass", 0.0)
+
+
+@pytest.mark.parametrize("x0, rid", [(10000, "overlap_green"), (11000, "overlap_blue"),
+                                     (12000, "overlap_purple")])
+def test_open_pieces_that_close_a_ring_enclose_its_area(ldb, x0, rid):
+    """Pieces whose ends meet (within line_join_tolerance_m) closing a ring are its area:
+    several features, one feature's parts, a ring partly beyond search_m."""
+    tol = load_config(ldb.profile).line_join_tolerance_m
+    ps = [lg for _, lg, *_ in REGIONS[x0]]
+    ring = Polygon([(x0 + 40, 40), (x0 + 90, 40), (x0 + 90, 90 if x0 != 12000 else 400),
+                    (x0 + 40, 90 if x0 != 12000 else 400)])
+    assert not any(q.is_closed for p in ps for q in getattr(p, "geoms", [p]))  # all open
+    assert all(ring.exterior.buffer(tol).covers(p) for p in ps)  # together they draw it
+    inside, across = box(x0 + 50, 50, x0 + 70, 70), box(x0 + 80, 50, x0 + 100, 60)
+    assert all(inside.distance(p) > 1 for p in ps)  # no piece touches it: as lines, a pass
+    r = _rule(_run(ldb, x0, ("in", inside), ("across", across)), rid)
+    assert r["status"] == "fail", (r["status"], r["items"])
+    assert _item(r, "in")["measured"] == pytest.approx(inside.intersection(ring).area)
+    assert _item(r, "across")["measured"] == pytest.approx(across.intersection(ring).area,
+                                                           abs=0.01)
+
+
+def test_a_building_inside_a_blue_ring_of_pieces_fails_its_setback(ldb):
+    inside = box(11055, 55, 11075, 75)
+    assert REGIONS[11000][0][1].distance(inside) == 15.0 > BLUE_REQ
+    r = _rule(_run(ldb, 11000, ("in", inside)), "setback_blue")
+    assert (r["status"], r["measured"]) == ("fail", 0.0), r["items"]
+
+
+def test_pieces_farther_apart_than_the_tolerance_stay_lines(ldb):
+    tol = load_config(ldb.profile).line_join_tolerance_m
+    a, b = REGIONS[13000][0][1], REGIONS[13000][1][1]
+    assert shapely.Point(a.coords[-1]).distance(shapely.Point(b.coords[-1])) > tol
+    inside = box(13050, 50, 13070, 70)
+    r = _rule(_run(ldb, 13000, ("in", inside)), "overlap_yellow")
+    assert (r["status"], r["measured"]) == ("pass", 0.0), r["items"]
 
 
 # -- 3. an open line: crossing it is within, touching it is not ----------------------------

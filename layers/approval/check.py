@@ -49,7 +49,8 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     cfg = config or load_config(prof)
     clearance_rules = load_rules(prof)
     reach = max_required(clearance_rules, "horizontal", True) + PIPE_REACH_EXTRA_M
-    ctx = read_context(conninfo, project.site, cfg.search_m, reach)
+    ctx = read_context(conninfo, project.site, cfg.search_m, reach,
+                       cfg.line_join_tolerance_m)
     loaded = _loaded(conninfo)
     R = {rid: Result(conf) for rid, conf in cfg.rules.items()}
     rp.inside_site(R["inside_site"], project, cfg)

@@ -1,6 +1,6 @@
 """The approval rules file (``cim/dictionaries/approval_rules.yaml``) read and checked.
 
-The numbers a city may change (search radius, tolerances, the spacing factor) and each rule's
+The numbers a city may change (search radius, tolerances, the spacing factor, the widest red line) and each rule's
 titles and clause live in the file, never in code; a broken file is a configuration error
 naming the file and the key.
 """
@@ -42,6 +42,7 @@ class Config:
     parcel_cover_min: float
     demolish_match_share: float
     rules: dict[str, RuleConf]
+    line_join_tolerance_m: float = 0.0  # ends of area-line pieces this close meet
 
 
 def rules_path(profile: CityProfile | None, path: str | Path | None = None) -> Path:
@@ -63,13 +64,16 @@ def _number(raw: dict, key: str, path: Path, lo: float = 0.0, hi: float | None =
     return float(v)
 
 
-def _platform_default(params: dict[str, Any], rid: str, key: str, path: Path) -> None:
-    """A city's copy made before ``rules.<rid>.<key>`` was added takes the platform file's
-    value (the number lives in the data file, not in code)."""
+def _platform_default(params: dict[str, Any], rid: str | None, key: str, path: Path
+                      ) -> dict[str, Any]:
+    """``params`` (the file's top level, or rule ``rid``'s) with ``key`` from the platform's
+    file where a city's copy, made before the key was added, has none (the number lives in
+    the data file, not in code)."""
     if key in params or path.resolve() == (DICTIONARY_DIR / FILE).resolve():
-        return
+        return params
     raw = yaml.safe_load((DICTIONARY_DIR / FILE).read_text(encoding="utf-8"))
-    params[key] = raw["rules"][rid][key]
+    params[key] = (raw if rid is None else raw["rules"][rid])[key]
+    return params
 
 
 def load_config(profile: CityProfile | None, path: str | Path | None = None) -> Config:
@@ -117,4 +121,6 @@ def load_config(profile: CityProfile | None, path: str | Path | None = None) -> 
                               params)
     return Config(p, _number(raw, "search_m", p), _number(raw, "area_tolerance_m2", p),
                   _number(raw, "parcel_cover_min", p, 0.0, 1.0),
-                  _number(raw, "demolish_match_share", p, 0.0, 1.0), rules)
+                  _number(raw, "demolish_match_share", p, 0.0, 1.0), rules,
+                  _number(_platform_default(raw, None, "line_join_tolerance_m", p),
+                          "line_join_tolerance_m", p, 0.0, 1.0))

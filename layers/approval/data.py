@@ -17,6 +17,7 @@ import shapely
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from layers.approval.linework import AREA_TYPES, open_ends
 from layers.query.common import ident
 from layers.query.pipes import NO_JIT
 from layers.query.sqlparts import storage_srid
@@ -55,10 +56,37 @@ def _near(cur, layer: str, cols: tuple[str, ...], site_wkb: bytes, srid: int, re
     return rows
 
 
+def _joining_lines(cur, lines: list[dict[str, Any]], srid: int, tolerance: float
+                   ) -> list[dict[str, Any]]:
+    """The lines of an area type beyond the search that the pieces read continue into: a
+    ring exported in pieces is read whole, its far pieces too (:mod:`layers.approval.linework`),
+    following the loose ends until none is met by a line not read yet."""
+    known = {ln["code"] for ln in lines}
+    out: list[dict[str, Any]] = []
+    area = [ln["geom"] for ln in lines if ln["line_type"] in AREA_TYPES]
+    while ends := open_ends(area, tolerance):
+        q = sql.SQL("SELECT {cols}, ST_AsBinary(geom) AS wkb FROM control_lines "
+                    "WHERE valid_to IS NULL AND line_type = ANY(%s) AND NOT code = ANY(%s) "
+                    "AND ST_DWithin(geom, ST_GeomFromWKB(%s, {srid}), %s) ORDER BY code").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, LINE_COLS)), srid=sql.Literal(srid))
+        rows = cur.execute(q, [list(AREA_TYPES), sorted(known),
+                               shapely.to_wkb(shapely.multipoints(ends)), tolerance]).fetchall()
+        if not rows:
+            break
+        for r in rows:
+            r["geom"] = shapely.from_wkb(bytes(r.pop("wkb")))
+            known.add(r["code"])
+            area.append(r["geom"])
+        out.extend(rows)
+    return out
+
+
 def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
-                 pipe_reach_m: float) -> Context:
+                 pipe_reach_m: float, join_tolerance_m: float = 0.0) -> Context:
     """Parcels, control lines, height zones, existing buildings within ``search_m`` of the
-    site and pipe segments within ``pipe_reach_m`` (the largest clearance + widest section)."""
+    site and pipe segments within ``pipe_reach_m`` (the largest clearance + widest section);
+    the pieces of an area line read are followed beyond ``search_m`` where their ends meet
+    others within ``join_tolerance_m`` (:func:`_joining_lines`)."""
     with psycopg.connect(conninfo) as conn:
         conn.read_only = True
         conn.execute(NO_JIT)
@@ -68,6 +96,7 @@ def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
         ctx = Context(srid)
         ctx.parcels = _near(cur, "planning_parcels", PARCEL_COLS, wkb, srid, 0.0)
         ctx.lines = _near(cur, "control_lines", LINE_COLS, wkb, srid, search_m)
+        ctx.lines += _joining_lines(cur, ctx.lines, srid, join_tolerance_m)
         ctx.zones = _near(cur, "height_zones", ZONE_COLS, wkb, srid, 0.0)
         ctx.buildings = _near(cur, "buildings", BUILDING_COLS, wkb, srid, search_m)
         ctx.pipes = _near(cur, "pipe_segments", PIPE_COLS, wkb, srid, pipe_reach_m,

@@ -28,6 +28,7 @@ import shapely
 
 from layers.approval.config import Config
 from layers.approval.data import Context
+from layers.approval.linework import AREA_TYPES, LINEAL, areas, pieces
 from layers.approval.project import Building, Project
 from layers.approval.result import Result
 
@@ -41,8 +42,6 @@ ROAD = "道路红线"
 # distances are compared at millimetres (round(d, 3)): a line less than half a millimetre inside
 # a building's outline is on it (contact), as a setback of 4.9996 m is 5.000 m
 ON_LINE_M = 0.0005
-AREA_TYPES = ("绿线", "蓝线", "紫线", "黄线")  # lines bounding an area (a road's lines do not)
-LINEAL = ("LineString", "MultiLineString")
 
 
 def parcel_cover(g: shapely.Geometry, ps: list[dict[str, Any]]) -> float:
@@ -66,28 +65,28 @@ def width_unknown(line: dict[str, Any]) -> bool:
             and line["geom"].geom_type in LINEAL)
 
 
-def area_parts(line: dict[str, Any]) -> list[shapely.Geometry]:
-    """A line of an area type (绿线 蓝线 紫线 黄线) as the area it encloses where it is drawn
-    closed (a CAD polyline, loaded as a line): its closed parts become the polygons they bound
-    (a ring within a ring a hole), its open parts stay lines. Other lines: as drawn."""
-    g = line_geometry(line)
-    if line["line_type"] not in AREA_TYPES or g.geom_type not in LINEAL:
-        return [g]
-    parts = list(getattr(g, "geoms", [g]))
-    closed = [x for x in parts if x.is_closed]
-    area = shapely.build_area(shapely.union_all(closed)) if closed else None
-    if area is None or area.is_empty or area.area <= 0:
-        return [g]
-    out = [area]
-    open_ = [x for x in parts if not x.is_closed]
-    if open_:
-        out.append(shapely.union_all(open_))
+def lines_of(ctx: Context, line_type: str, cfg: Config) -> list[tuple[dict, shapely.Geometry]]:
+    """The lines of ``line_type`` near the site, each with its geometry as the rules take it:
+    a road red line as drawn (a centre line with a width its band); a line of an area type
+    (绿线 蓝线 紫线 黄线) as drawn where it is an area, else its pieces joined into the areas
+    they close (:func:`layers.approval.linework.areas`: one closed piece, or several whose
+    ends meet within ``line_join_tolerance_m``; a ring within a ring a hole), the pieces that
+    close none as drawn. An area several features close is named by all of them."""
+    mine = [ln for ln in ctx.lines if ln["line_type"] == line_type]
+    if line_type not in AREA_TYPES:
+        return [(ln, line_geometry(ln)) for ln in mine]
+    out = [(ln, g) for ln in mine for g in [line_geometry(ln)] if g.geom_type not in LINEAL]
+    rings, loose = areas([(ln, pieces(line_geometry(ln))) for ln in mine],
+                         cfg.line_join_tolerance_m)
+    for owners, area in rings:
+        ln = owners[0] if len(owners) == 1 else {
+            **owners[0], "name": " + ".join(str(o["name"] or o["code"]) for o in owners)}
+        out.append((ln, area))
+    by_line: dict[int, list[shapely.Geometry]] = {}
+    for ln, piece in loose:  # each feature's open pieces as one line, as before
+        by_line.setdefault(id(ln), [ln]).append(piece)
+    out.extend((v[0], shapely.union_all(v[1:])) for v in by_line.values())
     return out
-
-
-def lines_of(ctx: Context, line_type: str) -> list[tuple[dict, shapely.Geometry]]:
-    return [(ln, g) for ln in ctx.lines if ln["line_type"] == line_type
-            for g in area_parts(ln)]
 
 
 def inside_site(res: Result, p: Project, cfg: Config) -> None:
@@ -146,7 +145,7 @@ def setback_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
                  field: str, layer_loaded: bool) -> None:
     """Setback from the nearest line of ``line_type`` (道路红线 or 蓝线) within the search."""
     res.unit = "m"
-    lines = lines_of(ctx, line_type)
+    lines = lines_of(ctx, line_type, cfg)
     half_max = float(cfg.rules["setback_road"].params["centre_line_max_width_m"]) / 2
     if not lines:
         if layer_loaded:
@@ -192,7 +191,7 @@ def overlap_line(res: Result, p: Project, ctx: Context, cfg: Config, line_type: 
                  layer_loaded: bool) -> None:
     """No building within a control line area (or crossing a line drawn without width; a
     building touching the line, its wall along it, is not within)."""
-    lines = lines_of(ctx, line_type)
+    lines = lines_of(ctx, line_type, cfg)
     res.required, res.unit = 0.0, "m² (m for lines)"
     if not lines:
         res.status("not_applicable" if layer_loaded else "needs_review")
