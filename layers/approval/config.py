@@ -1,8 +1,9 @@
 """The approval rules file (``cim/dictionaries/approval_rules.yaml``) read and checked.
 
-The numbers a city may change (search radius, tolerances, the spacing factor, the widest red line) and each rule's
-titles and clause live in the file, never in code; a broken file is a configuration error
-naming the file and the key.
+The numbers a city may change (search radius, tolerances, the spacing factor, the widest
+road red line) and each rule's titles and clause live in the file, never in code; a broken
+file is a configuration error naming the file and the key; a key a city's older copy lacks is
+the platform file's.
 """
 
 from __future__ import annotations
