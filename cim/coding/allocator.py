@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.errors import CodeError
 
 
@@ -22,6 +23,29 @@ from cim.errors import CodeError
 class Allocation:
     reused: int
     issued: int
+
+
+#: the length of a prefix whose codes take serials of a width: district 6 + layer 2 + class 2
+#: (an 18-digit feature code) or district 6 + subclass 4 (a 16-digit component code)
+PREFIX_LENGTH = {FEATURE_SERIAL_WIDTH: 10, COMPONENT_SERIAL_WIDTH: 10}
+
+
+def check_prefixes(prefixes, serial_width: int, layer: str | None = None) -> None:
+    """Refuse a prefix that would make a code the scheme cannot read: every prefix is all
+    digits and as long as its codes' kind needs (:data:`PREFIX_LENGTH`). A class or layer code
+    of a city's dictionary that is not two digits (a CSV saved by Excel loses the leading
+    zero: 01 → 1) made 17-digit codes, issued and registered, that no reader decodes."""
+    want = PREFIX_LENGTH.get(serial_width)
+    for prefix in prefixes:
+        if prefix is None or not str(prefix).isdigit() or (
+                want is not None and len(str(prefix)) != want):
+            what = f" of layer {layer}" if layer else ""
+            raise CodeError(
+                f"code prefix {prefix!r}{what} is not {want} digits (district 6 + layer 2 + "
+                "class 2, or district 6 + component subclass 4): a code in the layers or "
+                "class dictionary (layers.csv, the layer's class dictionary) is not written "
+                "with its digits — a dictionary saved by Excel loses leading zeros (01 → 1); "
+                "no code was issued")
 
 
 def allocate_codes(conn: psycopg.Connection, staging: str, layer: str, serial_width: int,
@@ -47,6 +71,9 @@ def allocate_codes(conn: psycopg.Connection, staging: str, layer: str, serial_wi
         "INSERT INTO _cim_alloc SELECT b.prefix, b.last_serial - n.n, b.last_serial "
         "FROM bump b JOIN need n USING (prefix)"
     ).format(stg=stg, cond=cond))
+    # the prefixes checked once bumped (the few of the load; an error rolls the bump back)
+    check_prefixes([p for (p,) in conn.execute("SELECT prefix FROM _cim_alloc")],
+                   serial_width, layer)
     over = conn.execute("SELECT prefix, top FROM _cim_alloc WHERE top >= %s",
                         (10 ** serial_width,)).fetchone()
     if over:
@@ -88,6 +115,7 @@ def reserve_serials(conn: psycopg.Connection, counts: dict[str, int],
     prefixes = sorted(p for p, n in counts.items() if n > 0)
     if not prefixes:
         return {}
+    check_prefixes(prefixes, serial_width)
     rows = conn.execute(
         "INSERT INTO code_counters AS c (prefix, last_serial) "
         "SELECT p, n FROM unnest(%s::text[], %s::int8[]) AS u(p, n) ORDER BY p "
