@@ -313,6 +313,39 @@ def test_reading_of_a_sensor_out_of_service_clears_its_threshold_alarm(d):
                                                  "sensor status 停用 (not in service)")]
 
 
+def test_alarm_case_ends_only_once_its_alarm_has_cleared(d):
+    """Gas at 12 %LEL opens 四级 and its case; the loop runs to 核查, but the alarm is still
+    active: 结案 is refused (409) naming the alarm, and so is 作废 of another active alarm's
+    case — closed, the alarm escalating to 一级 (55) would have had no open case. Once 7.9
+    (< 四级 off 8) clears it, the case closes."""
+    from layers.cases import workflow
+    from layers.cases.auth import User
+    from layers.cases.workflow import TransitionError
+
+    s = add_sensor(d, 48, "01", None, None, interval_s=None)
+    v = add_sensor(d, 49, "01", None, None, interval_s=None)
+    assert send(d, [(s, t(0), 12.0), (v, t(0), 12.0)])["cases_opened"] == 2
+    (alarm, case), = d.rows("SELECT code, case_code FROM alarms WHERE sensor_code = %s", (s,))
+    (other,), = d.rows("SELECT case_code FROM alarms WHERE sensor_code = %s", (v,))
+    unit = d.scalar("SELECT unit FROM cases WHERE code = %s", (case,))
+    with psycopg.connect(d.conninfo) as conn:
+        workflow.act(conn, case, "dispatch", User("disp", "派遣员"), at=t(1))
+        workflow.act(conn, case, "handle", User("unit", "处置单位", unit), at=t(2), note="巡检")
+        workflow.act(conn, case, "verify", User("ver", "核查员"), at=t(3), result="pass")
+        with pytest.raises(TransitionError) as exc:
+            workflow.act(conn, case, "close", User("acc", "受理员"), at=t(4))
+        assert alarm in exc.value.message and "一级" not in exc.value.message
+        with pytest.raises(TransitionError):
+            workflow.act(conn, other, "void", User("acc", "受理员"), at=t(4), note="误报")
+        conn.commit()
+    assert d.scalar("SELECT state FROM cases WHERE code = %s", (case,)) == "核查"
+    out = send(d, [(s, t(5), 55.0)])  # escalates the episode whose case is still open
+    assert (out["alarms_escalated"], out["cases_opened"]) == (1, 0)
+    assert send(d, [(s, t(6), 7.9)])["alarms_cleared"] == 1
+    with psycopg.connect(d.conninfo) as conn:
+        assert workflow.act(conn, case, "close", User("acc", "受理员"), at=t(7))["state"] == "结案"
+
+
 def test_alarm_cleared_when_its_thresholds_leave_the_file(d, tmp_path):
     """A well-level alarm (1.6 ≥ 四级 on 1.5) is active; the city takes the type-04 rows out
     of sensor_thresholds.csv: the sensor's next reading clears the alarm (no thresholds, no

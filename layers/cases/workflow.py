@@ -4,7 +4,8 @@
 finds the transition the action makes from the case's state (refused with a
 :class:`TransitionError` naming the case, its state and the actions allowed there), checks
 the user's role (:class:`RoleError`; a 处置单位 user acts only on cases of its unit) and the
-action's required fields, then sets the state and its timestamp (moving forward; back to a
+action's required fields (a sensor alarm's case reaches a final state, 结案 or 作废, only once
+its alarm has cleared), then sets the state and its timestamp (moving forward; back to a
 state reached before, the first time and the deadline stay), clears the timestamps of the
 later states, and writes the audit row (who, role, when, from, to, note). It runs in the
 caller's transaction.
@@ -181,6 +182,24 @@ def _allowed_text(wf: Workflow, state: str) -> str:
     return ", ".join(parts) or "nothing (the case is final)"
 
 
+def _alarm_cleared(conn: psycopg.Connection, code: str, action: Action) -> None:
+    """A sensor alarm's case ends (结案, 作废) only once its alarm has cleared: closed while
+    the alarm is active, the danger would have no open case — the alarm escalating later (to
+    一级) opens none, being the same episode. A TransitionError naming the alarm otherwise
+    (a faulty sensor is taken out of service, 停用, which clears its alarm)."""
+    row = conn.execute(
+        "SELECT code, type_name, level_name, last_value, unit, opened_at FROM alarms "
+        "WHERE case_code = %s AND status = 'active' AND valid_to IS NULL "
+        "ORDER BY opened_at LIMIT 1", (code,)).fetchone()
+    if row is not None:
+        a_code, type_name, level, value, unit, opened = row
+        last = "" if value is None else f", last {value:g} {unit or ''}".rstrip()
+        raise TransitionError(
+            f"case {code}: its alarm {a_code} ({type_name or ''} {level}{last}, active since "
+            f"{opened.isoformat()}) has not cleared; {action.label()} only once it has (a "
+            "faulty sensor is set to 停用, which clears it)")
+
+
 def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         at: dt.datetime | None = None, note: str | None = None, unit: str | None = None,
         result: str | None = None) -> dict:
@@ -210,6 +229,8 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     if user.role in wf.unit_roles and (user.unit or "") != (case_unit or ""):
         raise RoleError(f"case {code} is dispatched to {case_unit}, not to {user.unit} "
                         f"({user.name})")
+    if tr.to in wf.final:
+        _alarm_cleared(conn, code, act_)
     at = utc(at) or conn.execute("SELECT now()").fetchone()[0]
     if last_at is not None and at < last_at:
         raise InputError(f"case {code}: time {at.isoformat()} is before its last event "

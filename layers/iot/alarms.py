@@ -7,7 +7,8 @@ type, ``layers.csv``), opens one case at once registered (立案) through
 ``system``) and raises the asset's risk point (:mod:`layers.risk.alarm`). ``alarms.level`` is
 the most severe level the episode reached (escalation raises the risk point again); the
 sensor's current hysteresis level lives in ``sensor_state``. Clearing restores the risk point;
-the case stays in the loop until people close it.
+the case stays in the loop until people close it (not before the alarm has cleared:
+:func:`layers.cases.workflow.act`).
 
 Everything runs in the caller's transaction.
 """
