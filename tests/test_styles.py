@@ -86,7 +86,8 @@ def test_qml_renderers_and_colours_from_the_data_files(applied):
     syms = symbols(seg)
     got = {c.get("value"): options(syms[c.get("symbol")])["line_color"]
            for c in r.find("categories")}
-    assert got == {k: v + ",255" for k, v in colours.items()}
+    # "" is QGIS's "all other values" (also NULL): grey, as the web map's match fallback
+    assert got == {**{k: v + ",255" for k, v in colours.items()}, "": "136,136,136,255"}
     assert seg.get("minScale") == str(data["pipe_segments"]["max_scale"])
 
     pts = qml_of(applied, "pipe_points", "Point")
@@ -106,7 +107,8 @@ def test_qml_renderers_and_colours_from_the_data_files(applied):
     assert (r.get("type"), r.get("attr")) == ("categorizedSymbol", "use_code")
     syms = symbols(b)
     got = {c.get("value"): options(syms[c.get("symbol")])["color"] for c in r.find("categories")}
-    assert got == {k: v + ",255" for k, v in data["buildings"]["colors"].items()}
+    assert got == {**{k: v + ",255" for k, v in data["buildings"]["colors"].items()},
+                   "": "136,136,136,255"}
 
     for gtype, symbol_type in (("Point", "marker"), ("Line", "line"), ("Polygon", "fill")):
         comp = qml_of(applied, "components", gtype)

@@ -13,6 +13,7 @@ from cim.profile import CityProfile
 from layers.styles.expr import ml_filter, ml_geometry
 from layers.styles.model import (
     GEOMETRY_KINDS,
+    OTHER_COLOR,
     Color,
     Filter,
     LayerStyle,
@@ -179,7 +180,7 @@ class _Builder:
         expr: list = ["match", ["to-string", ["get", st.field]]]
         for c in cats:
             expr += [c.value, c.color.hex]
-        return expr + ["#888888"], [(c.label, c.color) for c in cats]
+        return expr + [OTHER_COLOR.hex], [(c.label, c.color) for c in cats]
 
     def simple(self, st: LayerStyle, sid: str, kind: str, cat: Filter | None):
         s = st.symbol
@@ -237,7 +238,7 @@ class _Builder:
                 color = ["match", ["to-string", ["get", field]]]
                 for c in keep:
                     color += [c.value, c.color.hex]
-                color.append("#888888")
+                color.append(OTHER_COLOR.hex)
         made, legend = [], []
         others = [ml_filter(r.filter) for r in st.rules if r.filter]
         for i, r in enumerate(st.rules):

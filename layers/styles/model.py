@@ -50,6 +50,13 @@ class Color:
         return Color(self.r, self.g, self.b, a)
 
 
+# the colour of a categorized layer's values that are none of its categories (a NULL class,
+# a code a city's dictionary does not list): both maps draw such features in it (QGIS: the
+# renderer's "all other values" category, MapLibre: the match's fallback), none is hidden
+OTHER_COLOR = Color(136, 136, 136)
+OTHER_LABEL = "其他值 (未分类)"
+
+
 @dataclass(frozen=True)
 class Filter:
     """A condition on one field: a list of values, or a numeric range [min, max)."""

@@ -11,7 +11,15 @@ from typing import Any
 
 from cim.profile import CityProfile
 from layers.styles.expr import qgis_field, qgis_filter
-from layers.styles.model import Color, Filter, LayerStyle, Styles, load_styles
+from layers.styles.model import (
+    OTHER_COLOR,
+    OTHER_LABEL,
+    Color,
+    Filter,
+    LayerStyle,
+    Styles,
+    load_styles,
+)
 
 QGIS_VERSION = "3.22.16-Białowieża"
 GEOMETRY_TYPE = {"point": "0", "line": "1", "fill": "2"}  # QgsWkbTypes::GeometryType
@@ -101,6 +109,12 @@ def _categorized(root: ET.Element, st: LayerStyle, kind: str, only: str | None) 
         ET.SubElement(cats, "category", render="true", value=c.value, symbol=str(i),
                       label=c.label, type="string")
         _symbol(syms, str(i), kind, st.symbol, c.color, dd)
+    if only is None:  # QGIS's "all other values" (empty value, also NULL): drawn grey as on
+        # the web map (its match's fallback), never hidden
+        n = str(len(cats))
+        ET.SubElement(cats, "category", render="true", value="", symbol=n, label=OTHER_LABEL,
+                      type="string")
+        _symbol(syms, n, kind, st.symbol, OTHER_COLOR, dd)
 
 
 def _graduated(root: ET.Element, st: LayerStyle, kind: str) -> None:
