@@ -77,6 +77,25 @@ def test_a_header_unit_that_does_not_fit_is_refused_naming_the_field(adb, header
     assert f"field {header!r}" in msg and "feature 2" in msg and "t, " in msg, msg
 
 
+@pytest.mark.parametrize("header, value", [
+    ("计容建筑面积(hm²)", 2.5),    # 25,000 m² read as 2.5 m² (FAR ≈ 0: a pass) before
+    ("计容建筑面积(km²)", 0.1),
+    ("计容建筑面积(平方公里)", 0.1),
+    ("计容建筑面积(万)", 2.5),
+    ("建筑高度(ft)", 180),
+    ("建筑高度(dm)", 540),
+])
+def test_a_header_unit_the_reader_does_not_know_is_refused(header, value):
+    """Brackets naming no unit field_units.yaml spells are never read as the attribute's
+    own unit (the README: a header in any other unit is an input problem naming the field)."""
+    fc = collection(feature("site", SITE), feature("building", B, name="B", floors_above=10,
+                                                  **{header: value}))
+    with pytest.raises(InputError) as e:
+        build_project(records_from_geojson(fc), source="t", name="t", crs=f"EPSG:{SRID}",
+                      storage_srid=SRID)
+    assert f"field {header!r}" in str(e.value) and "feature 2" in str(e.value), str(e.value)
+
+
 def test_a_header_unit_with_a_unit_in_the_value_is_refused(adb):
     fc = collection(feature("site", SITE), feature("building", B, name="B", floors_above=25,
                                                   **{"建筑高度(mm)": "85000mm"}))

@@ -1,7 +1,8 @@
 """The units of a proposed project's attributes and the header units converted to them
 (``cim/dictionaries/field_units.yaml``: ``attributes.project``, ``spellings``,
 ``conversions``): 计容建筑面积(万㎡) 2.5 is 25,000 m², 建筑高度(mm) 85000 is 85 m, and a header
-in a unit that does not fit (建筑高度(层)) is refused. Read as the loaders read a header's unit
+in a unit that does not fit (建筑高度(层)) or in brackets naming no unit the spellings know
+(计容建筑面积(hm²), 建筑高度(ft)) is refused. Read as the loaders read a header's unit
 (:func:`cim.text.header_unit`, :func:`cim.profile.merged_spellings`)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cim.profile import DICTIONARY_DIR, CityProfile, merged_spellings, read_yaml_mapping
-from cim.text import header_unit
+from cim.text import header_unit, norm_key
 
 
 @dataclass
@@ -38,12 +39,17 @@ class Units:
         """(factor from field ``name``'s unit to attribute ``f``'s or None: refused, why)."""
         want = self.want.get(f)
         got = header_unit(name, self.spellings) if want else None
+        known = ", ".join([want or "", *self.conversions.get(want, {})])
+        if got is None and want and norm_key(name).endswith((")", "]", "】")):
+            # brackets naming no unit known (hm², km², 万, ft): never read as the attribute's
+            return None, (f"the unit in its header's brackets is none the reader knows; {f} "
+                          f"is read in {want} (a header may name {known}, or no unit): give "
+                          "the values in one of those and name the header so")
         if got is None or got == want:
             return 1.0, None
         fac = self.conversions.get(want, {}).get(got)
         if fac is not None:
             return fac, None
-        known = ", ".join([want, *self.conversions.get(want, {})])
         return None, (f"the field is in {got} (its header says so); {f} is read in {want} "
                       f"(a header may name {known}): give the values in one of those and "
                       "name the header so")
