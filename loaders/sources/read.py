@@ -130,6 +130,12 @@ def open_source(path: str | Path, layer: str | None = None,
     precheck(path, layer)
     notes: list[str] = []
     read_path, opts = gdal_source(path, open_options)
+    merged = _building_parts_merged(read_path) if (
+        path.suffix.lower() in (".gml", ".citygml") or _is_gml(path)) else None
+    if merged is not None:
+        read_path, n_merged = merged
+        notes.append(f"{n_merged} CityGML building(s) made of BuildingParts read as one solid "
+                     "of all their parts' faces (GDAL reads one part of each)")
     dbf = _dbf_path(path)
     if encoding is not None and dbf is None:
         # GeoPackage, GeoJSON, GML … declare their encoding (UTF-8); only .dbf needs telling
@@ -357,6 +363,82 @@ def _solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
         raise InputError(f"its 3D solids cannot be converted: {proc.stderr.strip()[-300:]}",
                          path=str(path)) from exc
     return out
+
+
+_PARTS = b"consistsOfBuildingPart"
+_LOD1 = ("lod1Solid", "lod1MultiSurface")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _has_building_parts(path: Path) -> bool:
+    """Whether a GML's bytes name a BuildingPart (read in 16 MiB chunks, none missed at their
+    seams)."""
+    tail = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(16 << 20):
+            if _PARTS in tail + chunk:
+                return True
+            tail = chunk[-len(_PARTS):]
+    return False
+
+
+def _building_parts_merged(path: Path) -> tuple[Path, int] | None:
+    """A CityGML building made of parts (``bldg:consistsOfBuildingPart``), each with its LOD1
+    solid: GDAL's GML reader gives a feature one geometry, the last it meets — one part's —
+    and the building was loaded as that part alone (the other parts' footprint and height
+    silently lost). A copy in a temporary folder (never beside the delivery) where each such
+    building holds one ``lod1Solid``: the faces of its own solid and of every part's (the
+    footprint is then their union, the height the whole building's z extent); (the copy, how
+    many buildings were merged), or None when no building has more than one LOD1 geometry.
+
+    Read with ElementTree after :func:`loaders.sources.precheck.check_xml_safety` (no DOCTYPE
+    reaches it); only files whose bytes name a BuildingPart are parsed here."""
+    import xml.etree.ElementTree as ET
+
+    if not _has_building_parts(path):
+        return None
+    namespaces: dict[str, str] = {}
+    try:  # one pass: the tree, and the prefixes its namespaces are written with
+        parsing = ET.iterparse(path, events=("start-ns",))
+        for _event, (prefix, uri) in parsing:
+            namespaces.setdefault(prefix, uri)
+    except ET.ParseError as exc:
+        raise InputError(f"its XML cannot be read: {exc}", path=str(path)) from exc
+    tree = ET.ElementTree(parsing.root)
+    parent = {c: p for p in tree.iter() for c in p}
+    merged = 0
+    for building in tree.iter():
+        if _local(building.tag) != "Building" or _local(parent.get(building, building).tag) \
+                == "consistsOfBuildingPart":
+            continue
+        lods = [e for e in building.iter() if _local(e.tag) in _LOD1]
+        if len(lods) < 2:
+            continue
+        polygons = [g for e in lods for g in e.iter() if _local(g.tag) == "Polygon"]
+        solid_tag = lods[0].tag.rsplit("}", 1)[0] + "}lod1Solid"
+        gml = polygons[0].tag.rsplit("}", 1)[0] + "}" if polygons else \
+            "{http://www.opengis.net/gml}"
+        srs = next((g.get("srsName") for e in lods for g in e.iter() if g.get("srsName")),
+                   None)
+        for e in lods:
+            parent[e].remove(e)
+        lod = ET.SubElement(building, solid_tag)
+        solid = ET.SubElement(lod, gml + "Solid", {"srsName": srs} if srs else {})
+        surface = ET.SubElement(ET.SubElement(solid, gml + "exterior"),
+                                gml + "CompositeSurface")
+        for g in polygons:
+            ET.SubElement(surface, gml + "surfaceMember").append(g)
+        merged += 1
+    if not merged:
+        return None
+    for prefix, uri in namespaces.items():
+        ET.register_namespace(prefix, uri)
+    out = _scratch_dir("cim-citygml-") / path.name
+    tree.write(out, encoding="utf-8", xml_declaration=True)
+    return out, merged
 
 
 def _scratch_dir(prefix: str) -> Path:
