@@ -7,6 +7,8 @@ exactly the style layers that draw it; each style layer carries ``metadata["cim:
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from cim.profile import CityProfile
@@ -93,6 +95,8 @@ class _Builder:
                  profile: CityProfile | None = None) -> None:
         self.styles, self.only = styles, set(only) if only else None
         self.profile = profile
+        # the scale ranges become zooms at the city's latitude (as QGIS measures scales)
+        self.latitude = city_latitude(profile) if profile is not None else 0.0
         self.body: list[dict] = []
         self.labels: list[dict] = []
 
@@ -144,9 +148,9 @@ class _Builder:
         flt = keep[0] if len(keep) == 1 else ["all", *keep] if keep else None
         zoom: dict[str, float] = {}
         if st.max_scale:
-            zoom["minzoom"] = scale_to_zoom(st.max_scale)
+            zoom["minzoom"] = scale_to_zoom(st.max_scale, self.latitude)
         if st.min_scale:
-            zoom["maxzoom"] = scale_to_zoom(st.min_scale)
+            zoom["maxzoom"] = scale_to_zoom(st.min_scale, self.latitude)
         kinds = GEOMETRY_KINDS[::-1] if st.kind == "mixed" else (st.kind,)
         out, legend = [], []
         for kind in kinds:  # fill under line under point
@@ -277,8 +281,31 @@ class _Builder:
             sl["filter"] = flt
         sl.update(zoom)
         if lab.max_scale:
-            sl["minzoom"] = max(zoom.get("minzoom", 0), scale_to_zoom(lab.max_scale))
+            sl["minzoom"] = max(zoom.get("minzoom", 0),
+                                scale_to_zoom(lab.max_scale, self.latitude))
         return sl
+
+
+def city_latitude(profile: CityProfile) -> float:
+    """The latitude of the city's centre (degrees): its boundary file's, else that of its
+    storage CRS's area of use."""
+    return _latitude(str(profile.boundaries) if profile.boundaries else "", profile.storage_crs)
+
+
+@lru_cache(maxsize=16)
+def _latitude(boundaries: str, storage_crs: str) -> float:
+    from cim.crs import parse_crs, transformer
+
+    if boundaries and Path(boundaries).exists():
+        import pyogrio
+
+        info = pyogrio.read_info(boundaries, force_total_bounds=True)
+        if info["crs"] and info["features"]:
+            _, south, _, north = transformer(info["crs"], 4326).transform_bounds(
+                *info["total_bounds"], densify_pts=21)
+            return (south + north) / 2
+    area = parse_crs(storage_crs).area_of_use
+    return (area.south + area.north) / 2 if area else 0.0
 
 
 def _build(profile: CityProfile, layers: list[str] | None) -> tuple[list[dict], list[dict],

@@ -18,8 +18,13 @@ import yaml
 from cim.errors import ConfigError
 from cim.profile import CityProfile
 
-# WebMercatorQuad's scale denominator at zoom 0 (OGC 2D TMS, 0.28 mm pixels)
-Z0_SCALE = 559082264.0287178
+# the web map's zoom of a scale (scale_to_zoom): MapLibre's zoom z draws the world 512 * 2**z
+# CSS pixels wide (512-pixel tiles, not WebMercatorQuad's 256), a CSS pixel is 1/96 inch (the
+# pixel QGIS measures its scale with on a 96-dpi screen), and Web Mercator stretches the ground
+# by 1 / cos(latitude)
+EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0  # EPSG:3857's world width, metres
+MAPLIBRE_WORLD_PX = 512  # at zoom 0
+CSS_PIXEL_M = 0.0254 / 96
 KINDS = ("fill", "line", "point", "mixed")
 RENDERERS = ("single", "categorized", "rule-based", "graduated")
 GEOMETRY_KINDS = ("point", "line", "fill")  # the symbol kinds of a mixed layer, in draw order
@@ -195,9 +200,13 @@ def style_fields(styles: Styles) -> dict[str, list[str]]:
     return {name: sorted(st.fields) for name, st in styles.layers.items()}
 
 
-def scale_to_zoom(scale: float) -> float:
-    """The WebMercatorQuad zoom level whose scale denominator is ``scale``."""
-    return round(math.log2(Z0_SCALE / scale), 2)
+def scale_to_zoom(scale: float, latitude: float = 0.0) -> float:
+    """The web map's (MapLibre's) zoom at which its ground scale at ``latitude`` (degrees) is
+    1:``scale``, as QGIS measures a scale: so a layer or label appears at the same scale in
+    both. (WebMercatorQuad's 1:559 082 264 at zoom 0 is for 256-pixel tiles of 0.28 mm: taken
+    as MapLibre's zoom it showed a 1:50 000 layer from 1:21 600 at 35° N.)"""
+    metres_per_px = EARTH_CIRCUMFERENCE * math.cos(math.radians(latitude)) / MAPLIBRE_WORLD_PX
+    return round(math.log2(metres_per_px / (scale * CSS_PIXEL_M)), 2)
 
 
 def load_styles(profile: CityProfile) -> Styles:
