@@ -102,13 +102,12 @@ def height_zones(res: Result, p: Project, ctx: Context, cfg: Config,
 def weighted_index(p: Project, ctx: Context, cfg: Config, field: str, res: Result
                    ) -> float | None:
     """The parcels' ``field`` weighted by the part of the site on each (None: review)."""
-    site_area = p.site.area
     parts = [(x, x["geom"].intersection(p.site).area) for x in ctx.parcels]
     parts = [(x, a) for x, a in parts if a > cfg.area_tolerance_m2]
     if not parts:
         res.notes.append("the site lies on no planning parcel")
         return None
-    cover = sum(a for _, a in parts) / site_area
+    cover = parcel_cover(p.site, [x for x, _ in parts])  # overlapping parcels once
     for x, a in parts:
         res.items.append({"status": "info", "what": f"parcel {x['parcel_code'] or x['code']}",
                           "measured": round(a, 1), "required": x[field], "unit": "m² of site",
