@@ -58,3 +58,31 @@ def test_overlapping_parcels_covering_half_the_site_leave_its_indices_to_review(
         assert r["status"] == "needs_review", (rid, r["status"], r["notes"])
         assert any("50.0%" in n for n in r["notes"]), r["notes"]
 
+
+@pytest.mark.parametrize("x0, counted, want_req, status", [
+    # the whole site under FAR 3.0 and 2.0: 2.0 (the mean, 2.5, passed 2.4)
+    (1000, 24_000.0, 2.0, "fail"),
+    (1000, 20_000.0, 2.0, "pass"),
+    # west half on P5 only (3.0), east half on P5 and P6 (2.0): (3.0 + 2.0) / 2 = 2.5
+    # (each parcel's whole share, 10,000 and 5,000 m², gave 2.667 and passed 2.6)
+    (2000, 26_000.0, 2.5, "fail"),
+    (2000, 25_000.0, 2.5, "pass"),
+])
+def test_far_on_overlapping_parcels_takes_the_strictest_where_they_overlap(odb, x0, counted,
+                                                                         want_req, status):
+    site = box(x0, 0, x0 + 100, 100)
+    west, east = box(x0, 0, x0 + 50, 100), box(x0 + 50, 0, x0 + 100, 100)
+    if x0 == 2000:
+        assert (west.area * 3.0 + east.area * 2.0) / site.area == want_req
+    r = _run(odb, site, counted)["far"]
+    assert (r["status"], r["measured"]) == (status, counted / site.area), r
+    assert r["required"] == pytest.approx(want_req)
+
+
+def test_green_ratio_on_overlapping_parcels_takes_the_larger_minimum(odb):
+    site = box(1000, 0, 1100, 100)
+    green = box(1040, 40, 1100, 100)  # 3,600 m²: 0.36 >= 0.35
+    r = _run(odb, site, 10_000.0, green)["green_ratio"]
+    assert (r["status"], r["required"]) == ("pass", 0.35), r
+    r = _run(odb, site, 10_000.0, box(1040, 40, 1100, 95))["green_ratio"]  # 0.33
+    assert (r["status"], r["required"]) == ("fail", 0.35), r

@@ -2,7 +2,8 @@
 (FAR 容积率, density 建筑密度, green ratio 绿地率) and the GB 50289 pipe clearances.
 
 A site spanning several parcels is held to the area-weighted index: Σ(index × the part of the
-site on the parcel) / Σ(those parts), and the result says so. The parcels must cover the site
+site on the parcel) / Σ(those parts), and the result says so; land under several parcels at
+once (overlapping current parcels) counts once, as the strictest's. The parcels must cover the site
 (``parcel_cover_min`` of the rules file), else the index of the rest is unknown: needs review.
 Pipe clearances use the rules of ``pipe_clearances.csv`` (:mod:`layers.query.clearance_rules`)
 exactly as ``cim query clearance`` does for existing buildings: plan distance from the
@@ -99,9 +100,11 @@ def height_zones(res: Result, p: Project, ctx: Context, cfg: Config,
         res.measured, res.required = w["measured"], w["required"]
 
 
-def weighted_index(p: Project, ctx: Context, cfg: Config, field: str, res: Result
-                   ) -> float | None:
-    """The parcels' ``field`` weighted by the part of the site on each (None: review)."""
+def weighted_index(p: Project, ctx: Context, cfg: Config, field: str, res: Result,
+                   at_least: bool = False) -> float | None:
+    """The parcels' ``field`` weighted by the part of the site on each, land under several
+    parcels at the strictest of them (the largest for a minimum, ``at_least``; None:
+    review)."""
     parts = [(x, x["geom"].intersection(p.site).area) for x in ctx.parcels]
     parts = [(x, a) for x, a in parts if a > cfg.area_tolerance_m2]
     if not parts:
@@ -120,18 +123,28 @@ def weighted_index(p: Project, ctx: Context, cfg: Config, field: str, res: Resul
         res.notes.append(f"the parcels cover {cover:.1%} of the site (needs "
                          f"{cfg.parcel_cover_min:.0%}): the index of the rest is unknown")
         return None
-    total = sum(a for _, a in parts)
-    value = sum(float(x[field]) * a for x, a in parts) / total
+    # land under several parcels (a plan and its revision both current) counts once, at the
+    # strictest of them: each parcel weighs the part of the site no stricter parcel covers
+    taken, own = shapely.Polygon(), []
+    for x, _ in sorted(parts, key=lambda xa: -float(xa[0][field]) if at_least
+                       else float(xa[0][field])):
+        piece = x["geom"].intersection(p.site)
+        own.append((x, piece.difference(taken).area))
+        taken = taken.union(piece)
+    total = sum(a for _, a in own)
+    value = sum(float(x[field]) * a for x, a in own) / total
     if len(parts) > 1:
         res.notes.append(f"the site spans {len(parts)} parcels: required value is the "
                          f"area-weighted {field} = Σ(index × area on the parcel) / Σ(area)"
-                         f" = {value:.4f}")
+                         f" = {value:.4f}" + ("" if total >= sum(a for _, a in parts) -
+                                               cfg.area_tolerance_m2 else
+                                               " (where parcels overlap, the strictest)"))
     return value
 
 
 def _index(res: Result, p: Project, ctx: Context, cfg: Config, field: str,
            measured: float | None, at_least: bool) -> None:
-    req = weighted_index(p, ctx, cfg, field, res)
+    req = weighted_index(p, ctx, cfg, field, res, at_least)
     res.measured, res.required = measured, req
     if req is None or measured is None:
         res.status("needs_review")
