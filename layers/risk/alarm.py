@@ -12,7 +12,9 @@ severe level of the alarms still active on it. Each change is a ``risk_assessmen
 source ``alarm`` (in the latest assessment run of the point, so ``cim risk history`` shows it
 after that run). Only ``level``, ``color`` and ``flags`` of the current version are updated —
 the columns the served role may write — and its ``row_hash`` is left alone, so a
-``cim risk assess`` during the alarm keeps the raised level.
+``cim risk assess`` during the alarm keeps the raised level: the grading compares the point's
+own level (likelihood × consequence), and a point given a new version keeps the raise of the
+alarms still active on it (:func:`layers.risk.assess.merge`).
 
 Runs in the caller's transaction.
 """

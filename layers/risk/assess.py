@@ -4,8 +4,8 @@ One transaction: the candidates (:mod:`layers.risk.generate`) are scored and gra
 (:mod:`layers.risk.grade`), coded by the one allocator (``cim.coding.allocator``: a rule point
 for the same type and asset gets its code back), then merged into ``risk_points`` as versions:
 an unchanged point stays as it is, a changed one is retired and its new version inserted under
-the same code, a rule point no rule finds any more is retired; manual points are never retired
-here. Every graded point gets a row in ``risk_assessments`` (its level history).
+the same code (keeping the raise of an alarm still active on it), a rule point no rule finds
+any more is retired; manual points are never retired here. Every graded point gets a row in ``risk_assessments`` (its level history).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cim.coding.scheme import FEATURE_SERIAL_WIDTH
 from cim.errors import DatabaseError
 from cim.layerdefs import LAYERS
 from layers.risk import generate, grade
+from layers.risk.alarm import FLAG as ALARM_FLAG
 from layers.risk.config import LEVELS, RiskConfig
 
 LAYER = LAYERS["risk_points"]
@@ -75,6 +76,12 @@ def merge(conn: psycopg.Connection, cfg: RiskConfig, retire_missing: bool) -> di
     t["unchanged"] = conn.execute(
         "SELECT count(*) FROM _risk_cand c JOIN risk_points r ON r.valid_to IS NULL AND "
         "r.code = c.code AND r.row_hash = c.row_hash").fetchone()[0]
+    # the alarms raising a point that gets a new version (layers.risk.alarm: flags alarm:<code>)
+    raised = conn.execute(
+        "SELECT r.code, array_agg(f ORDER BY f) FROM risk_points r JOIN _risk_cand c ON "
+        "c.code = r.code AND r.valid_to IS NULL AND r.row_hash IS DISTINCT FROM c.row_hash "
+        "CROSS JOIN unnest(r.flags) AS f WHERE f LIKE %s GROUP BY r.code",
+        (ALARM_FLAG + "%",)).fetchall()
     t["updated"] = conn.execute(
         "UPDATE risk_points r SET valid_to = now() FROM _risk_cand c WHERE r.valid_to IS NULL "
         "AND r.code = c.code AND r.row_hash IS DISTINCT FROM c.row_hash").rowcount
@@ -101,7 +108,36 @@ def merge(conn: psycopg.Connection, cfg: RiskConfig, retire_missing: bool) -> di
         (names, [cfg.types[n].name for n in names], [cfg.types[n].domain_code for n in names],
          [cfg.types[n].domain for n in names])).rowcount
     t["inserted"] = inserted - t["updated"]
+    _keep_alarms(conn, cfg, raised)
     return t
+
+
+def _keep_alarms(conn: psycopg.Connection, cfg: RiskConfig,
+                 raised: list[tuple[str, list[str]]]) -> None:
+    """A point's new version keeps the raise of the alarms still active on it: their flags,
+    and the most severe of its own new level and theirs (each alarm's level as its last
+    raise recorded it, ``risk_assessments`` source ``alarm``). The new version was written
+    from its likelihood × consequence alone: an assessment during an alarm left the point at
+    低 with no flag while a 一级 gas alarm was active."""
+    for code, flags in raised:
+        alarms = [f[len(ALARM_FLAG):] for f in flags]
+        active = conn.execute(
+            "SELECT DISTINCT ON (a.code) a.code, ra.factors->>'alarm_level' FROM alarms a "
+            "JOIN risk_assessments ra ON ra.code = %s AND ra.source = 'alarm' AND "
+            "ra.factors->>'alarm' = a.code AND ra.factors->>'action' = 'raise' "
+            "WHERE a.code = ANY(%s) AND a.status = 'active' AND a.valid_to IS NULL "
+            "ORDER BY a.code, ra.id DESC", (code, alarms)).fetchall()
+        if not active:
+            continue
+        level = conn.execute("SELECT level FROM risk_points WHERE code = %s AND valid_to IS NULL",
+                             (code,)).fetchone()[0]
+        for _, lv in active:
+            if lv in LEVELS and LEVELS.index(lv) < LEVELS.index(level):
+                level = lv
+        conn.execute("UPDATE risk_points SET level = %s, color = %s, flags = flags || %s::text[] "
+                     "WHERE code = %s AND valid_to IS NULL",
+                     (level, cfg.matrix.levels[level]["color"],
+                      [ALARM_FLAG + a for a, _ in active], code))
 
 
 def record(conn: psycopg.Connection, year: int) -> int:

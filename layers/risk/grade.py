@@ -130,16 +130,22 @@ def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
 
 def grade(conn: psycopg.Connection, cfg: RiskConfig, today: dt.date) -> None:
     """Consequence, level, colour; a point whose level is unchanged keeps its deadline and
-    measure status, a new or regraded one gets the level's deadline from ``today``."""
+    measure status, a new or regraded one gets the level's deadline from ``today``. The level
+    compared is the point's own (its stored likelihood × consequence by the matrix), not the
+    one an active alarm raised it to (:mod:`layers.risk.alarm`): an assessment during an alarm
+    is no regrade."""
     m = cfg.matrix
     rows = conn.cursor(row_factory=dict_row).execute(
         "SELECT c.source_key, c.source, c.likelihood, c.buildings, c.residents, c.facilities, "
         "c.road_classes, c.deadline, c.measure_status, c.code, r.level AS old_level, "
+        "r.likelihood AS old_likelihood, r.consequence AS old_consequence, "
         "r.deadline AS old_deadline, r.measure_status AS old_status FROM _risk_cand c "
         "LEFT JOIN risk_points r ON r.valid_to IS NULL AND r.source_key = c.source_key"
     ).fetchall()
     out = []
     for r in rows:
+        if r["old_level"] is not None and r["old_likelihood"] and r["old_consequence"]:
+            r["old_level"] = m.level(r["old_likelihood"], r["old_consequence"])[0]
         exposure = {"buildings": r["buildings"] or 0,
                     "residents": round(r["residents"] or 0.0, 1),
                     "facilities": r["facilities"] or [], "road_classes": r["road_classes"] or []}

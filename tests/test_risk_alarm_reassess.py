@@ -1,0 +1,86 @@
+"""`cim risk assess` while a sensor alarm raises a risk point (layers/risk/alarm.py): the
+point keeps the alarm's level and flag — through a run on a later day that changes nothing
+(the point's own level is what the deadline is kept by, not the raised one) and through a run
+that gives it a new version (30 buildings put beside its pipe). Cleared, the alarm leaves the
+point at its own likelihood × consequence by the matrix.
+
+Expected levels: iot.yaml's 一级 → 重大 (55 %LEL ≥ the gas 一级 on 50) and risk_matrix.yaml's
+table at the point's stored likelihood and consequence, both read here from the files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+import pytest
+import shapely
+import yaml
+from shapely.geometry import box
+
+from cim.profile import DICTIONARY_DIR
+from layers.iot.ingest import ingest
+from layers.risk.assess import assess
+from layers.risk.config import load_config
+from tests.conftest import drop_database, server_url
+from tests.iot_fixture import add_sensor, iot_db, t
+
+
+@pytest.fixture(scope="module")
+def d(jining_profile):
+    db = iot_db(jining_profile, "riskalarm")
+    yield db
+    drop_database(server_url(), db.name)
+
+
+def _yaml(name: str) -> dict:
+    return yaml.safe_load((DICTIONARY_DIR / name).read_text(encoding="utf-8"))
+
+
+def test_an_assessment_during_an_alarm_keeps_its_raise(d):
+    cfg = load_config(d.profile)
+    alarm_level = _yaml("iot.yaml")["levels"][1]["risk_level"]
+    table = _yaml("risk_matrix.yaml")["matrix"]
+    assess(d.conninfo, cfg, today=dt.date(2026, 12, 1))
+    # a gas pipe with a rule point (graded by the assessment, unlike the fixture's manual one)
+    pipe = d.scalar("SELECT r.asset_code FROM risk_points r JOIN pipe_segments p ON "
+                    "p.code = r.asset_code AND p.valid_to IS NULL AND p.pipe_class = '03' "
+                    "WHERE r.valid_to IS NULL AND r.source = 'rule' AND r.asset_code <> %s "
+                    "ORDER BY r.code LIMIT 1", (d.gas_pipe,))
+    s = add_sensor(d, 1, "01", pipe, "03")
+    with psycopg.connect(d.conninfo) as conn:
+        assert ingest(conn, [(s, t(0), 55.0)])["alarms_opened"] == 1
+    alarm, point = d.rows("SELECT code, risk_code FROM alarms WHERE sensor_code = %s", (s,))[0]
+    assert d.scalar("SELECT source FROM risk_points WHERE code = %s AND valid_to IS NULL",
+                    (point,)) == "rule"
+    flag = [f"alarm:{alarm}"]
+
+    def current():
+        return d.rows("SELECT level, flags, deadline FROM risk_points WHERE code = %s AND "
+                      "valid_to IS NULL", (point,))[0]
+
+    level, flags, deadline = current()
+    assert (level, flags) == (alarm_level, flag)
+    # a day later, nothing changed: no new version, the raise and the deadline stay
+    out = assess(d.conninfo, cfg, today=dt.date(2026, 12, 2))
+    assert current() == (alarm_level, flag, deadline), out["changes"]
+    # 30 buildings beside the watched pipe: a new consequence, a new version of the point
+    x, y = d.rows("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Force2D(geom)) p "
+                  "FROM pipe_segments WHERE code = %s AND valid_to IS NULL) q",
+                  (pipe,))[0]
+    with psycopg.connect(d.conninfo) as conn:
+        for i in range(30):
+            home = box(x + 5 + 6 * (i % 6), y + 5 + 6 * (i // 6), x + 9 + 6 * (i % 6),
+                       y + 9 + 6 * (i // 6))
+            conn.execute("INSERT INTO buildings (code, geom) VALUES (%s, "
+                         "ST_Multi(ST_GeomFromWKB(%s, 4527)))", (f"NEAR{i}", shapely.to_wkb(home)))
+    versions = d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (point,))
+    assess(d.conninfo, cfg, today=dt.date(2026, 12, 3))
+    assert d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (point,)) == versions + 1
+    assert current()[:2] == (alarm_level, flag)
+    # cleared (7.9 < the 四级 off 8): the point's own level, no flag
+    with psycopg.connect(d.conninfo) as conn:
+        assert ingest(conn, [(s, t(5), 7.9)])["alarms_cleared"] == 1
+    lk, cons = d.rows("SELECT likelihood, consequence FROM risk_points WHERE code = %s AND "
+                      "valid_to IS NULL", (point,))[0]
+    assert current()[:2] == (table[lk][cons - 1], [])
