@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
+from cim.cql2.compile import storage_domain
 from cim.crs import CRS84_URI, lonlat_srid, parse_crs
 from cim.errors import InputError
 
@@ -42,6 +43,9 @@ class CrsInfo:
     srid: int
     north_first: bool  # the CRS's first axis is northing/latitude (EPSG:4490, EPSG:4527)
     geographic: bool
+    # where the layer's data can lie, x/y in this CRS (cim.cql2.compile.storage_domain): a
+    # bbox is cut to it before it is projected; None for the storage CRS
+    domain: tuple[float, float, float, float] | None = None
 
     @property
     def digits(self) -> int:
@@ -55,7 +59,8 @@ def crs_info(uri: str, storage_srid: int) -> CrsInfo:
     CRS84 is lon/lat as :func:`cim.crs.lonlat_srid` computes it (CGCS2000's for CGCS2000
     data)."""
     if uri == CRS84_URI or uri.endswith("/CRS84"):
-        return CrsInfo(uri, lonlat_srid(storage_srid), False, True)
+        srid = lonlat_srid(storage_srid)
+        return CrsInfo(uri, srid, False, True, storage_domain(srid, storage_srid))
     try:
         crs = parse_crs(uri)
     except InputError as exc:
@@ -64,7 +69,7 @@ def crs_info(uri: str, storage_srid: int) -> CrsInfo:
     if epsg is None:
         raise ParamError(f"CRS {uri} has no EPSG code")
     north = bool(crs.axis_info) and crs.axis_info[0].direction.lower() in ("north", "south")
-    return CrsInfo(uri, epsg, north, crs.is_geographic)
+    return CrsInfo(uri, epsg, north, crs.is_geographic, storage_domain(epsg, storage_srid))
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class ItemsQuery:
     offset: int = 0
     cursor: int | None = None
     bbox: tuple[float, float, float, float] | None = None  # x/y in PostGIS order
+    bbox_empty: bool = False  # the bbox lies wholly where the layer can have no data
     bbox_crs: CrsInfo | None = None
     out_crs: CrsInfo | None = None
     props: list[tuple[Column, object]] = field(default_factory=list)
@@ -128,6 +134,8 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
     if (v := args.get("bbox")) is not None:
         q.bbox_crs = _crs(args.get("bbox-crs") or CRS84_URI, crs, "bbox-crs")
         q.bbox = _bbox(v, q.bbox_crs)
+        if q.bbox_crs.domain is not None:  # cut to where the data can lie, then projected
+            q.bbox, q.bbox_empty = clip_box(q.bbox, q.bbox_crs.domain)
     elif args.get("bbox-crs") is not None:
         raise ParamError("bbox-crs given without bbox")
     if (v := args.get("properties")) is not None:
@@ -207,6 +215,17 @@ def _bbox(v: str, crs: CrsInfo) -> tuple[float, float, float, float]:
     if crs.geographic and not (-180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):
         raise ParamError(f"bbox is outside longitude ±180°, latitude ±90° (in {crs.uri})")
     return x0, y0, x1, y1
+
+
+def clip_box(box: tuple[float, float, float, float],
+             domain: tuple[float, float, float, float]
+             ) -> tuple[tuple[float, float, float, float], bool]:
+    """``box`` cut to ``domain`` (both x/y in PostGIS order), and whether nothing is left."""
+    x0, y0 = max(box[0], domain[0]), max(box[1], domain[1])
+    x1, y1 = min(box[2], domain[2]), min(box[3], domain[3])
+    if x0 > x1 or y0 > y1:
+        return box, True
+    return (x0, y0, x1, y1), False
 
 
 def _known(names, columns: dict[str, Column], param: str) -> None:

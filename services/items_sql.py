@@ -8,7 +8,10 @@ request (collection, output CRS, bbox CRS, which properties are filtered, select
 never on its values, which are bound: so the texts are cached per process and psycopg
 prepares them on each pooled connection, and PostgreSQL plans them once. The bbox is four
 bound numbers: ``ST_MakeEnvelope`` in the bbox CRS, densified in that CRS and projected to the
-storage CRS once, in PostGIS (exact to well under a millimetre; the GiST index is used).
+storage CRS once, in PostGIS (exact to well under a millimetre; the GiST index is used);
+a lon/lat bbox is first cut to where the layer's data can lie
+(:func:`cim.cql2.compile.storage_domain`), since a box far larger than the storage CRS's area
+(a whole-world bbox) projects to no rectangle at all.
 
 Paging: the default order is by ``id``; a page after another one is ``id > cursor`` (keyset),
 so the last page of a million costs what the first does. ``numberMatched`` is counted exactly
@@ -62,7 +65,7 @@ def _cached(key: tuple, build: Callable[[], sql.Composable]) -> str:
 
 
 def _shape(layer: Layer, q: ItemsQuery) -> tuple:
-    return (layer.name, q.out_crs, q.bbox_crs if q.bbox else None,
+    return (layer.name, q.out_crs, q.bbox_crs if q.bbox else None, q.bbox_empty,
             tuple(c.name for c, _ in q.props), q.select, q.skip_geometry, q.sortby)
 
 
@@ -96,7 +99,9 @@ def feature_sql(layer: Layer, out: CrsInfo, select: tuple[str, ...] | None,
 def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
            extra: str | None) -> sql.Composable:
     conds: list[sql.Composable] = [sql.SQL("p.valid_to IS NULL")]
-    if q.bbox:
+    if q.bbox_empty:  # the bbox is where the layer has no data (ItemsQuery.bbox_empty)
+        conds.append(sql.SQL("FALSE"))
+    elif q.bbox:
         env = sql.SQL("ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {})").format(
             sql.Literal(q.bbox_crs.srid))
         if q.bbox_crs.srid != layer.srid:

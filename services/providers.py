@@ -14,7 +14,8 @@ meant. So the provider reads the bbox as the client sent it (``bbox``, ``bbox-cr
 request being served) and builds the rectangle in that CRS, in that CRS's axis order (OGC API
 Features Part 2: CRS84 lon/lat, EPSG:4490 lat/lon, EPSG:4527 northing/easting): in the
 storage CRS it is ``ST_MakeEnvelope`` in the storage SRID, exactly that rectangle; in any
-other CRS the envelope is densified and projected once, in PostGIS. Filter geometries come
+other CRS the envelope is cut to where the layer's data can lie
+(:func:`cim.cql2.compile.storage_domain`), densified and projected once, in PostGIS. Filter geometries come
 from pygeoapi in the storage CRS, authority axis order; the provider puts the axes back in
 PostGIS order.
 
@@ -43,13 +44,15 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
     ProviderQueryError,
 )
-from sqlalchemy import MetaData, Table, and_, create_engine, func, select, true
+from sqlalchemy import MetaData, Table, and_, create_engine, false, func, select, true
 from sqlalchemy.engine import Engine
 
+from cim.cql2.compile import storage_domain
 from cim.crs import CRS84_URI, axis_is_northing_first, crs_uri, lonlat_srid, transformer
 from cim.db.engine import psycopg_conninfo
 from layers.catalog import PublishedColumn, published_columns
 from services.config import connection_url
+from services.items_query import clip_box
 
 _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
@@ -166,6 +169,10 @@ class CimProvider(BaseProvider):
         srid, north_first, geographic = _crs_of(crs, self.srid)
         # the CRS's axis order -> PostGIS order (x = easting / longitude)
         x0, y0, x1, y1 = (a1, a0, a3, a2) if north_first else (a0, a1, a2, a3)
+        if (domain := storage_domain(srid, self.srid)) is not None:
+            (x0, y0, x1, y1), empty = clip_box((x0, y0, x1, y1), domain)
+            if empty:  # wholly where the layer can have no data
+                return false()
         env = func.ST_MakeEnvelope(x0, y0, x1, y1, srid)
         if srid != self.srid:
             step = DENSIFY_DEGREES if geographic else DENSIFY_METRES

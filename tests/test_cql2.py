@@ -364,3 +364,61 @@ def test_compiler_is_reusable():
     a = c.compile(parse_filter("name = 'a'"))
     b = c.compile(parse_filter("name = 'b'"))
     assert a[1] == ["a"] and b[1] == ["b"]
+
+
+# -- literals reaching far beyond the storage CRS's area ------------------------------------
+# A lon/lat literal reaching across the world, projected whole into the Gauss-Krüger zone, is
+# no polygon around the data any more (a whole-world BBOX selected nothing). Expected: the
+# predicate in lon/lat on the features projected with pyproj (straight lon/lat edges).
+WORLD = shapely.box(-180, -90, 180, 90)
+
+
+def _alpha_lonlat():
+    return TO_LONLAT.transform(E0 + 50, N0 + 25)
+
+
+@pytest.mark.parametrize("op,literal", [
+    ("S_INTERSECTS", "WORLD"), ("S_WITHIN", "WORLD"), ("S_CONTAINS", "WORLD"),
+    ("S_DISJOINT", "WORLD"), ("S_EQUALS", "WORLD"), ("S_OVERLAPS", "WORLD"),
+    ("S_INTERSECTS", "FAR"), ("S_DISJOINT", "FAR"), ("S_WITHIN", "FAR"),
+    ("S_OVERLAPS", "EAST_OF_ALPHA_MID"), ("S_WITHIN", "EAST_OF_ALPHA_MID"),
+    ("S_INTERSECTS", "EAST_OF_ALPHA_MID"), ("S_TOUCHES", "EAST_OF_ALPHA_MID"),
+    ("S_CROSSES", "LINE"), ("S_INTERSECTS", "LINE"), ("S_DISJOINT", "LINE"),
+    ("S_OVERLAPS", "LINE"), ("S_CROSSES", "WORLD"),
+])
+def test_world_spanning_literals(fx, op, literal):
+    lon, lat = _alpha_lonlat()
+    g = {"WORLD": WORLD, "FAR": shapely.box(-10, -10, 10, 10),
+         "EAST_OF_ALPHA_MID": shapely.box(lon, -80, 179, 80),
+         "LINE": shapely.LineString([(0, lat), (179, lat)])}[literal]
+    fn = getattr(shapely, op[2:].lower())
+    want = expect(lambda r: fn(_lonlat(r["geom"]), g))
+    got = select_ids(fx, f"{op}(geometry, {shapely.to_wkt(g)})")
+    assert got == want
+    mirrored = {"S_WITHIN": "S_CONTAINS", "S_CONTAINS": "S_WITHIN"}.get(op, op)
+    assert select_ids(fx, f"{mirrored}({shapely.to_wkt(g)}, geometry)") == want
+    assert select_ids(fx, {"op": op.lower(), "args": [{"property": "geometry"},
+                                                      shapely.geometry.mapping(g)]},
+                      "cql2-json") == want
+    if literal == "WORLD" and op in ("S_INTERSECTS", "S_WITHIN"):
+        assert want == {r["id"] for r in ROWS}
+    if literal == "EAST_OF_ALPHA_MID" and op == "S_OVERLAPS":
+        assert 1 in want
+    if literal == "LINE" and op == "S_CROSSES":
+        assert {1, 2} <= want
+
+
+def test_world_spanning_literal_in_epsg4490_and_dwithin(fx):
+    want = {r["id"] for r in ROWS}
+    assert select_ids(fx, "S_INTERSECTS(geometry, BBOX(-90, -180, 90, 180))",
+                      filter_crs=crs_uri(4490)) == want
+    lon, lat = _alpha_lonlat()
+    line = shapely.LineString([(-170, lat), (170, lat)])
+    p = shapely.Point(lon, lat)
+    want = expect(lambda r: shapely.dwithin(r["geom"], shapely.Point(E0 + 50, N0 + 25), 1))
+    assert want == {1}
+    assert select_ids(fx, f"S_DWITHIN(geometry, {shapely.to_wkt(line)}, 1, meters) AND "
+                          f"S_DWITHIN(geometry, {shapely.to_wkt(p)}, 1, meters)") == want
+    # the axes swapped are still refused, not cut away
+    with pytest.raises(FilterError, match="out of range for longitude, latitude"):
+        select_ids(fx, f"S_INTERSECTS(geometry, BBOX({lat}, {lon}, 100, 179))")

@@ -44,6 +44,10 @@ from cim.errors import InputError
 
 DENSIFY_DEGREES = 0.0005
 DENSIFY_METRES = 50.0
+# how far beyond its storage CRS's area of use a layer's data may lie (the loaders keep data in
+# the city, which lies in that area); a box or literal in another CRS is cut to the widened
+# area before it is projected
+DOMAIN_MARGIN_DEGREES = 5.0
 _OPS = {op: sql.SQL(op) for op in ("=", "<>", "<", "<=", ">", ">=")}
 _NUMERIC = ("number", "integer")
 _TEMPORAL = ("date", "date-time")
@@ -65,6 +69,31 @@ def filter_crs_of(uri: str | None, storage_srid: int) -> tuple[int, bool, bool]:
         raise FilterError(f"filter-crs {uri[:200]!r} has no EPSG code")
     north = bool(crs.axis_info) and crs.axis_info[0].direction.lower() in ("north", "south")
     return epsg, north, crs.is_geographic
+
+
+@lru_cache(maxsize=64)
+def storage_domain(srid: int, storage_srid: int) -> tuple[float, float, float, float] | None:
+    """Where data stored in ``storage_srid`` can lie, as (xmin, ymin, xmax, ymax) in PostGIS
+    x/y order of ``srid``: the storage CRS's area of use widened by DOMAIN_MARGIN_DEGREES
+    (latitudes within ±89°), for a geographic ``srid`` (CRS84, EPSG:4490, EPSG:4326: the
+    boxes clients send). None when ``srid`` is the storage CRS (nothing is projected), a
+    projected CRS, or the storage CRS has no area of use.
+
+    A box or geometry in another CRS is cut to this before PostGIS projects it: projected
+    whole, a box reaching far from the storage CRS's area (a whole-world bbox in CRS84 into a
+    Gauss-Krüger zone) is no longer a polygon around the data (it selected nothing), and its
+    densified edges cost seconds."""
+    if int(srid) == int(storage_srid) or not parse_crs(int(srid)).is_geographic:
+        return None
+    area = parse_crs(int(storage_srid)).area_of_use
+    if area is None:
+        return None
+    m = DOMAIN_MARGIN_DEGREES
+    w, e = max(-180.0, area.west - m), min(180.0, area.east + m)
+    s, n = max(-89.0, area.south - m), min(89.0, area.north + m)
+    if w > e:  # an area across the antimeridian: no cut in longitude
+        w, e = -180.0, 180.0
+    return (w, s, e, n)
 
 
 def _kind(v: object) -> str:
@@ -158,9 +187,20 @@ class _Emitter:
             return sql.SQL("({} {})").format(
                 target, sql.SQL("IS NOT NULL" if n.negated else "IS NULL"))
         if isinstance(n, Spatial):
+            if (cut := self._cut(n.lhs, n.rhs)) is not None:
+                mirrored, prop, lit, dim = cut
+                return self.spatial_cut(_MIRRORED.get(n.op, n.op) if mirrored else n.op,
+                                        prop, lit, dim)
             return sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL_OPS[n.op]),
                                                 self.geometry(n.lhs), self.geometry(n.rhs))
         if isinstance(n, DWithin):
+            if (cut := self._cut(n.lhs, n.rhs)) is not None:
+                # the literal's points beyond the domain lie farther from every feature than
+                # the largest distance a filter may give (DOMAIN_MARGIN_DEGREES ≫ 100 km)
+                _, prop, lit, _ = cut
+                if lit is None:
+                    return sql.SQL("FALSE")
+                n = DWithin(prop, lit, n.distance_m, pos=n.pos)
             a, b = self.geometry(n.lhs), self.geometry(n.rhs)
             if self.c.storage_geographic:  # metres on the ellipsoid
                 return sql.SQL("ST_DWithin({}::geography, {}::geography, {})").format(
@@ -221,6 +261,55 @@ class _Emitter:
             raise FilterError("a geometry literal can only be used in spatial functions", n.pos)
         raise FilterError("a value is expected here, not a condition", n.pos)
 
+    # -- a literal reaching beyond where the data can lie -----------------------------------
+    def _cut(self, a: Node, b: Node):
+        """For a spatial predicate between the geometry and a literal that reaches beyond
+        where the layer's data can lie (:func:`storage_domain`): (the literal came first, the
+        geometry property, the literal cut to that domain — None if nothing is left — and
+        the literal's dimension). None when no cut is needed."""
+        if isinstance(a, Geom) and isinstance(b, Prop):
+            mirrored, prop, lit = True, b, a
+        elif isinstance(a, Prop) and isinstance(b, Geom):
+            mirrored, prop, lit = False, a, b
+        else:
+            return None
+        srid, north_first, _ = self.crs
+        domain = storage_domain(srid, self.c.srid)
+        if domain is None:
+            return None
+        if north_first:  # the domain in the literal's axis order
+            domain = (domain[1], domain[0], domain[3], domain[2])
+        self.literal_xy(lit.geom, lit.pos)  # out of range (axes swapped?): refused, not cut
+        x0, y0, x1, y1 = lit.geom.bounds
+        if domain[0] <= x0 and domain[1] <= y0 and x1 <= domain[2] and y1 <= domain[3]:
+            return None
+        dim = shapely.get_dimensions(lit.geom)
+        part = shapely.intersection(lit.geom, shapely.box(*domain))
+        part = None if part.is_empty else Geom(part, pos=lit.pos)
+        return mirrored, prop, part, int(dim)
+
+    def spatial_cut(self, op: str, prop: Prop, lit: Geom | None, dim: int) -> sql.Composable:
+        """``op(feature, L)`` where L reaches beyond the domain every feature lies in, through
+        ``lit`` = L cut to that domain: the relations that hold near the features are the
+        same for both; L's points beyond the domain are outside every feature."""
+        g = self.geometry(prop)
+        if lit is None:  # L lies wholly where no feature can be
+            return sql.SQL("({} IS NOT NULL)").format(g) if op == "S_DISJOINT" \
+                else sql.SQL("FALSE")
+        if op in ("S_CONTAINS", "S_EQUALS"):  # a feature cannot hold L's far points
+            return sql.SQL("FALSE")
+        cut = self.geometry(lit)
+        if op == "S_OVERLAPS":  # L has interior outside the feature: drop that term
+            return sql.SQL("(ST_Dimension({}) = {} AND ST_Relate({}, {}, {}))").format(
+                g, sql.Literal(dim), g, cut, sql.Literal("1*T******" if dim == 1
+                                                         else "T*T******"))
+        if op == "S_CROSSES":  # the same term, where the feature has the higher dimension
+            return sql.SQL("(CASE WHEN ST_Dimension({}) > {} THEN ST_Relate({}, {}, {}) "
+                           "ELSE ST_Crosses({}, {}) END)").format(
+                g, sql.Literal(dim), g, cut, sql.Literal("T********"), g,
+                self.geometry(lit))  # bound twice: each placeholder takes a value
+        return sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL_OPS[op]), g, cut)
+
     # -- geometries --------------------------------------------------------------------------
     def geometry(self, n: Node) -> sql.Composable:
         if isinstance(n, Prop):
@@ -233,7 +322,8 @@ class _Emitter:
             return self.literal(n.geom, n.pos)
         raise FilterError("a geometry (property or literal) is expected here", n.pos)
 
-    def literal(self, g: shapely.Geometry, pos) -> sql.Composable:
+    def literal_xy(self, g: shapely.Geometry, pos) -> shapely.Geometry:
+        """A literal in PostGIS x/y order, 2D; FilterError if out of the CRS's range."""
         srid, north_first, geographic = self.crs
         g = shapely.force_2d(g)
         if north_first:  # the CRS's axis order -> PostGIS x/y
@@ -245,12 +335,20 @@ class _Emitter:
                 name = f"EPSG:{srid}" if north_first else "CRS84"
                 raise FilterError(f"coordinates out of range for {order} (filter-crs "
                                   f"{name})", pos)
+        return g
+
+    def literal(self, g: shapely.Geometry, pos) -> sql.Composable:
+        srid, _, geographic = self.crs
+        g = self.literal_xy(g, pos)
         wkb = self.bind(shapely.to_wkb(g))
         if srid == self.c.srid:
             return sql.SQL("ST_GeomFromWKB({}, {})").format(wkb, sql.Literal(srid))
         step = DENSIFY_DEGREES if geographic else DENSIFY_METRES
         return sql.SQL("ST_Transform(ST_Segmentize(ST_GeomFromWKB({}, {}), {}), {})").format(
             wkb, sql.Literal(srid), sql.Literal(step), sql.Literal(self.c.srid))
+
+
+_MIRRORED = {"S_WITHIN": "S_CONTAINS", "S_CONTAINS": "S_WITHIN"}  # the others are symmetric
 
 
 def _article(t: str | None) -> str:
