@@ -410,6 +410,26 @@ def test_csv_import_bad_row_writes_nothing_then_imports(d, tmp_path):
         read_csv(tmp_path / "missing.csv")
 
 
+def test_csv_import_says_why_a_time_is_refused(tmp_path):
+    """An Excel display time (2026/12/1 16:00) is refused as no ISO 8601 time, also with --tz
+    given (it said "… not ISO 8601 with a UTC offset (or give --tz)" to a user who had); a
+    time without an offset and no --tz is refused as that."""
+    from layers.iot.cli import read_csv_rows
+
+    f = tmp_path / "r.csv"
+    for cell, tz, words in (("2026/12/1 16:00", dt.timezone(dt.timedelta(hours=8)),
+                             "not an ISO 8601 time"),
+                            ("2026/12/1 16:00", None, "not an ISO 8601 time"),
+                            ("2026-12-01 16:00", None, "has no UTC offset")):
+        f.write_text(f"设备编号,监测时间,监测值\nD-1,{cell},0.5\n", encoding="utf-8")
+        with pytest.raises(InputError) as exc:
+            read_csv_rows(f, tz)
+        assert (exc.value.row, exc.value.field) == (2, "监测时间")
+        assert words in exc.value.message, exc.value.message
+        if tz is not None:  # the user gave --tz: not told to give it
+            assert "--tz" not in exc.value.message, exc.value.message
+
+
 def test_columns_input_and_cli_commands(d, tmp_path):
     import json
 

@@ -40,6 +40,15 @@ def _time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
     return t
 
 
+def _time_problem(text: str, tz: dt.tzinfo | None) -> str:
+    """Why a time cell was refused: not ISO 8601 at all (2026/12/1 16:00, an Excel display),
+    or without a UTC offset and no --tz given."""
+    if _time(text, dt.UTC) is None:
+        return (f"time {text!r} is not an ISO 8601 time (2026-12-01 16:00:00, "
+                "2026-12-01T16:00:00+08:00)")
+    return f"time {text!r} has no UTC offset (write one, or give --tz +08:00)"
+
+
 @dataclass
 class CsvReadings:
     """A CSV file's readings, each one's row in the file (the header is row 1) and the file's
@@ -105,9 +114,8 @@ def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
                                      field=header[idx["sensor"]])
                 t = _time(cells["time"], tz)
                 if t is None:
-                    raise InputError(f"time {cells['time']!r} is not ISO 8601 with a UTC offset "
-                                     "(or give --tz)", path=str(path), row=row_no,
-                                     field=header[idx["time"]])
+                    raise InputError(_time_problem(cells["time"], tz), path=str(path),
+                                     row=row_no, field=header[idx["time"]])
                 try:
                     v = parse_number(cells["value"], metres=False)
                 except ValueError as exc:
