@@ -13,6 +13,9 @@ is made half-width as :func:`cim.text.half_width` does, not NFKC, which reads ``
 text — with a message that says what was expected, so the reject names the row, the field
 and the reason. A text reads as the number it writes: ``-5`` is −5, as a number −5.0 is.
 
+A mark of no requirement (``/``, ``—``, ``-``, ``无``, ``不限``, ``不作要求``: a green parcel's 容积率)
+is no limit, flagged ``limit_not_required``: the parcel and its other indices load.
+
 Fractions (building density, green ratio) are stored 0–1: ``35%`` and ``0.35`` are both 0.35.
 A bare number above 1 (``35``) is read as a percentage, as such tables mean it, and the row is
 flagged ``percent_assumed``; a bare ``1`` could be 100 % or 1 %: it is read as the fraction 1
@@ -41,6 +44,7 @@ from loaders.fields import ValueProblem, as_float, is_blank
 
 PERCENT_ASSUMED = "percent_assumed"  # a bare number above 1 read as a percentage
 FRACTION_ASSUMED = "fraction_assumed"  # a bare 1 read as the fraction 1 (100 %), not 1 %
+NOT_REQUIRED = "limit_not_required"  # a table's mark of no requirement (/, —, 不限) read as none
 
 _UPPER = ("小于等于", "不大于", "不超过", "不高于", "不多于", "小于", "最大", "max", "<=", "≤",
           "≦", "<")
@@ -67,6 +71,10 @@ _LIMIT = re.compile(
     rf"(?:(?P<sep>{_alt(_RANGE)})(?P<b>{_NUM})(?P<ub>{_alt(_UNIT_SIGNS)})?)?"
     rf"(?P<post>{_alt(_UPPER_AFTER + _LOWER_AFTER)})?")
 _SPACED_NUMBERS = re.compile(r"[\d.]\s+[\d.]")  # "2.5 3": two numbers, no range
+# what a 控规 table writes where an index does not apply (a green parcel's 容积率: "/", "—",
+# "不限"): no requirement, read as no limit (the approval check then asks for a review) —
+# never a number, and never a reason to refuse the parcel with its other indices
+_NO_REQUIREMENT = re.compile(r"[/\\\-—–―‐]+|无|不限|无要求|不作要求|不要求|不控制|不作控制")
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,8 @@ def parse_limit(value: Any, spec: LimitSpec) -> tuple[float | None, str | None]:
         return _finish(f[0], flag, value, spec)
     raw = str(value)
     s = half_width(raw).strip().casefold()  # not NFKC: 45① is no 451
+    if _NO_REQUIREMENT.fullmatch(re.sub(r"\s+", "", s)):
+        return None, NOT_REQUIRED
     if _SPACED_NUMBERS.search(s):
         raise ValueProblem(f"{raw!r} is not a limit ({_EXPECTED})")
     m = _LIMIT.fullmatch(re.sub(r"\s+", "", s))

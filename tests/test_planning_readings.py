@@ -363,6 +363,34 @@ def test_green_areas_in_units_the_field_units_file_names(rdb, tmp_path):
         ("A1", []), ("A2", []), ("A3", ["area_differs"])]  # 16 亩 = 10,667 m²
 
 
+def test_a_mark_of_no_requirement_is_no_limit():
+    """控规 tables write /, —, 不限 where an index does not apply (a green parcel's 容积率)."""
+    for v in ("/", "／", " / ", "—", "——", "-", "－", "无", "不限", "不作要求"):
+        assert pv.parse_limit(v, pv.FAR) == (None, pv.NOT_REQUIRED), v
+    for v in ("—5", "/2.5", "N/A", "无2.5"):  # a mark with a number, or another word: no
+        with pytest.raises(ValueProblem, match="not a limit"):
+            pv.parse_limit(v, pv.FAR)
+
+
+def test_parcels_with_an_index_that_does_not_apply_load(rdb, tmp_path):
+    """A green parcel's 容积率 "/" rejected the parcel whole, its land use, height and green
+    ratio with it (the approval check then found no parcel there); it loads without that
+    limit, flagged, and its other indices are read."""
+    recs = {"地块编码": ["N1", "N2", "N3", "N4"], "用地代码": ["G1", "G1", "R2", "G1"],
+            "容积率": ["/", "—", "2.5", "不限"], "绿地率": ["70%", "/", "35%", "70%"],
+            "限高": ["12", "—", "60", "/"]}
+    path = _write(tmp_path / "notreq.gpkg", "parcels", recs, _squares(rdb, 4, 15, 170))
+    r = load_planning(rdb.conninfo, rdb.profile, path, kind="parcels")
+    assert (r.loaded, r.rejected) == (4, 0), _rejects(rdb, r.batch_id)
+    got = {k: (far, green, h, flags) for k, far, green, h, flags in rdb.rows(
+        "SELECT parcel_code, max_far, min_green_ratio, max_height, flags FROM "
+        "planning_parcels WHERE valid_to IS NULL AND source_key LIKE 'notreq:%%'")}
+    assert got == {"N1": (None, 0.7, 12.0, [pv.NOT_REQUIRED]),
+                   "N2": (None, None, None, [pv.NOT_REQUIRED]),
+                   "N3": (2.5, 0.35, 60.0, []),
+                   "N4": (None, 0.7, None, [pv.NOT_REQUIRED])}
+
+
 def test_grouped_thousands_read_as_the_fields_read_them():
     # refused before, while every other number field of a delivery read 1,200 as 1200
     assert pv.parse_limit("1,200", pv.ELEVATION) == (1200.0, None)
