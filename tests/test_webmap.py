@@ -264,8 +264,10 @@ def test_routes(api, db):
     g = requests.get(style["glyphs"].replace("{fontstack}", font).replace("{range}", "0-255"),
                      timeout=30)
     assert g.status_code == 200 and len(g.content) > 1000
+    # a range not vendored is a 404: MapLibre then draws its characters with the browser's
+    # fonts (CJK ideographs it draws so without asking)
     cjk = requests.get(f"{api}/map/fonts/{font}/19968-20223.pbf", timeout=30)
-    assert cjk.status_code == 200 and cjk.content == b""  # drawn by the browser
+    assert cjk.status_code == 404
     assert requests.get(f"{api}/map/fonts/x/../0-255.pbf", timeout=30).status_code == 404
     listed = requests.get(f"{api}/styles", timeout=30).json()["styles"]
     assert [x["id"] for x in listed] == ["onemap"]

@@ -96,8 +96,10 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
             if "/" not in font and ".." not in font and path.is_file():
                 return Response(path.read_bytes(), mimetype="application/x-protobuf",
                                 headers={"Cache-Control": "public, max-age=86400"})
-        # a range not vendored (CJK is drawn by the browser): no glyphs, not an error
-        return Response(b"", mimetype="application/x-protobuf")
+        # a range not vendored: 404, so MapLibre draws its characters with the browser's fonts
+        # (Φ of a pipe's Φ219×6, ①…); an empty PBF read as "no glyphs" left them out of the
+        # labels. CJK ideographs are drawn by the browser without asking (localIdeograph…).
+        return _error(404, f"no glyphs {glyph_range} in {fontstack}; the browser draws them")
 
     @bp.get("/codes/<code>")
     def code(code: str):
