@@ -106,7 +106,10 @@ def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
             sql.Literal(q.bbox_crs.srid))
         if q.bbox_crs.srid != layer.srid:
             step = DENSIFY_DEGREES if q.bbox_crs.geographic else DENSIFY_METRES
-            env = sql.SQL("ST_Transform(ST_Segmentize({}, {}), {})").format(
+            # a scalar subquery: projected once per statement, also in a generic plan
+            # (a prepared statement's, after a few executions), which otherwise projects
+            # the densified box again for every row it tests
+            env = sql.SQL("(SELECT ST_Transform(ST_Segmentize({}, {}), {}))").format(
                 env, sql.Literal(step), sql.Literal(layer.srid))
         conds.append(sql.SQL("ST_Intersects(p.geom, {})").format(env))
         params.update(zip(("x0", "y0", "x1", "y1"), q.bbox))

@@ -341,11 +341,14 @@ class _Emitter:
         srid, _, geographic = self.crs
         g = self.literal_xy(g, pos)
         wkb = self.bind(shapely.to_wkb(g))
+        # scalar subqueries: made once per statement, also in a prepared statement's generic
+        # plan, which otherwise parses (and projects) the literal again for every row
         if srid == self.c.srid:
-            return sql.SQL("ST_GeomFromWKB({}, {})").format(wkb, sql.Literal(srid))
+            return sql.SQL("(SELECT ST_GeomFromWKB({}, {}))").format(wkb, sql.Literal(srid))
         step = DENSIFY_DEGREES if geographic else DENSIFY_METRES
-        return sql.SQL("ST_Transform(ST_Segmentize(ST_GeomFromWKB({}, {}), {}), {})").format(
-            wkb, sql.Literal(srid), sql.Literal(step), sql.Literal(self.c.srid))
+        return sql.SQL("(SELECT ST_Transform(ST_Segmentize(ST_GeomFromWKB({}, {}), {}), {}))"
+                       ).format(wkb, sql.Literal(srid), sql.Literal(step),
+                                sql.Literal(self.c.srid))
 
 
 _MIRRORED = {"S_WITHIN": "S_CONTAINS", "S_CONTAINS": "S_WITHIN"}  # the others are symmetric
