@@ -174,3 +174,46 @@ def test_a_metre_sign_on_a_height_is_read(tmp_path):
     p = _project(_dxf(tmp_path, [_text("名称=3号楼;地上层数=18层;建筑高度=54.5m")]))
     (b,) = p.buildings
     assert (b.floors_above, b.height) == (18, 54.5)
+
+
+def _hatch(layer: str, g) -> list[str]:
+    """A solid HATCH over ``g`` (one closed polyline boundary), as CAD fills a building."""
+    pts = list(to_storage(g).exterior.coords)[:-1]
+    out = ["0", "HATCH", "8", layer, "10", "0.0", "20", "0.0", "30", "0.0", "210", "0.0",
+           "220", "0.0", "230", "1.0", "2", "SOLID", "70", "1", "71", "0", "91", "1", "92", "2",
+           "72", "0", "73", "1", "93", str(len(pts))]
+    for x, y in pts:
+        out += ["10", f"{x:.3f}", "20", f"{y:.3f}"]
+    return out + ["97", "0", "75", "0", "76", "1", "98", "0"]
+
+
+@pytest.mark.parametrize("label", [True, False])
+def test_a_hatched_building_is_one_building(adb, tmp_path, label):
+    """The outline hatched on the building layer is two polygons of one outline: read once
+    (it was two buildings, 0 m apart, their floor area counted twice; with a label, the label
+    'lay in 2 outlines')."""
+    path = _dxf(tmp_path, [_hatch("建筑", BUILDING)]
+                + ([_text("名称=1号楼;地上层数=2;建筑高度=8")] if label else []))
+    p = _project(path)
+    assert len(p.buildings) == 1 and p.buildings[0].footprint.area == pytest.approx(1200.0)
+    assert any("read once" in n for n in p.notes), p.notes
+    if label:
+        assert _far(adb, p) == ("pass", pytest.approx(2 * BUILDING.area / SITE.area))
+        res = check(adb.conninfo, p, adb.profile)[0]
+        sp = next(r for r in res["results"] if r["id"] == "building_spacing")
+        assert sp["status"] == "not_applicable", sp
+
+
+def test_one_outline_drawn_twice_with_other_attributes_is_a_problem_naming_both():
+    from layers.approval.project import records_from_geojson
+    from tests.approval_fixture import collection, feature
+
+    fc = collection(feature("site", SITE), feature("building", BUILDING, name="A", height=20),
+                    feature("building", BUILDING, name="A", height=90))
+    with pytest.raises(InputError, match="feature 3.*same outline as feature 2"):
+        build_project(records_from_geojson(fc), source="t", name="t", crs=f"EPSG:{SRID}",
+                      storage_srid=SRID)
+    fc["features"][2]["properties"]["height"] = 20  # the same copy twice: read once
+    p = build_project(records_from_geojson(fc), source="t", name="t", crs=f"EPSG:{SRID}",
+                      storage_srid=SRID)
+    assert [b.height for b in p.buildings] == [20.0]

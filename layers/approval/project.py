@@ -24,6 +24,9 @@ problem naming both (the same value twice is fine); a label inside a building th
 these (a block ATTRIB's bare ``18``, an unknown key) is named in the project's notes as not
 understood.
 
+A building outline drawn twice (a CAD hatch over the outline, a copy pasted in place) is read
+once, named in the notes; two copies whose attributes disagree are an input problem.
+
 Every problem is collected before anything is checked (nothing half-checked): one
 :class:`InputError` lists them all, each naming the file, layer, feature (row) and field.
 Counted floor area (计容建筑面积) is the given one, else floors above ground × footprint area.
@@ -327,6 +330,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
                                      str(code[1]).strip() if code else None))
         else:
             buildings.append((poly, attrs, rec))
+    buildings, twins = _one_outline_each(buildings, probs)
     labels: dict[int, list[tuple[str, str, str, dict, str]]] = {}  # building → its labels' values
     unread: list[tuple[int, dict, str]] = []
     for pt, text, rec in texts:
@@ -345,6 +349,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     notes = [f"{rec['layer']} feature {rec['row']}: the label {part!r} inside building "
              f"{_label(buildings[i][1], buildings[i][2])} is not understood (neither key=value "
              f"with a known key nor 18F/18层), so it was not read" for i, rec, part in unread]
+    notes.extend(twins)
     if not sites:
         probs.add("no site boundary (用地红线): a polygon with role 'site'")
     if not buildings:
@@ -353,6 +358,38 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     return Project(name or source, source, f"EPSG:{src_epsg}" if src_epsg else src_crs.to_wkt(),
                    shapely.union_all(sites),
                    [b for b in out_buildings if b is not None], demolish, green, notes)
+
+
+def _one_outline_each(buildings: list[tuple], probs: _Problems
+                      ) -> tuple[list[tuple], list[str]]:
+    """The buildings with an outline drawn twice read once — a CAD drawing hatches its
+    buildings (the HATCH is a second polygon of the outline), a copy pasted in place —, and
+    notes saying so: the copy without attributes goes, else the second (two copies whose
+    attributes disagree are a problem naming both). Two buildings never share an outline;
+    read twice, one is spaced 0 m from itself and counted twice in the floor area."""
+    keep: list[tuple] = []
+    notes: list[str] = []
+    for b in buildings:
+        poly, attrs, rec = b
+        k = next((i for i, (q, _, _) in enumerate(keep) if q.intersects(poly) and
+                  q.symmetric_difference(poly).area <= MIN_AREA_M2), None)
+        if k is None:
+            keep.append(b)
+            continue
+        first = keep[k]
+        mine = {f: str(v).strip() for f, (_, v) in attrs.items()}
+        theirs = {f: str(v).strip() for f, (_, v) in first[1].items()}
+        if mine and theirs and mine != theirs:
+            probs.add(f"the same outline as feature {first[2]['row']} of layer "
+                      f"{first[2]['layer']!r}, with other attributes ({theirs} and {mine}): "
+                      "draw a building once", rec["layer"], rec["row"], "geometry")
+            continue
+        if mine and not theirs:
+            keep[k], first, b = b, b, first
+        notes.append(f"{b[2]['layer']} feature {b[2]['row']}: the same outline as "
+                     f"{first[2]['layer']} feature {first[2]['row']} (a hatch or a copy "
+                     "drawn in place), read once")
+    return keep, notes
 
 
 _NUMERIC = {"floors_above": {"integer": True}, "floors_below": {"integer": True},
