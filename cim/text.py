@@ -65,9 +65,23 @@ def norm_name(name: Any) -> str:
     return _SEPARATORS.sub("", s.replace("×", "x"))
 
 
+# what a table writes before the unit inside the brackets: 面积（单位：公顷）, 限高(单位:m)
+_UNIT_LABEL = re.compile(r"^单位(?:为|是)?[:=]?")
+
+
 def header_unit(name: Any, spellings: dict[str, str]) -> str | None:
-    """The unit a field name's trailing brackets name (管径(mm) → mm, 限高（层） → storeys), by
-    ``spellings``; None when they name none (X(北坐标)) or there are none. (The loaders' field
-    matching and the approval check's project reader both read a header's unit so.)"""
-    m = _BRACKETS.search(norm_key(name))
-    return spellings.get(m.group(1)) if m else None
+    """The unit a field name's trailing brackets name (管径(mm) → mm, 限高（层） → storeys,
+    面积（单位：公顷） → ha), by ``spellings``; None when they name none (X(北坐标)) or there are
+    none. Of two trailing groups — the two :func:`norm_name` takes off the name it matches —
+    the one naming a unit: 起点埋深(cm)(实测) is in cm. (The loaders' field matching and the
+    approval check's project reader both read a header's unit so.)"""
+    s = norm_key(name)
+    for _ in range(2):
+        m = _BRACKETS.search(s)
+        if m is None:
+            return None
+        unit = spellings.get(_UNIT_LABEL.sub("", m.group(1)))
+        if unit is not None:
+            return unit
+        s = s[:m.start()]
+    return None

@@ -391,6 +391,38 @@ def test_parcels_with_an_index_that_does_not_apply_load(rdb, tmp_path):
                    "N4": (None, 0.7, None, [pv.NOT_REQUIRED])}
 
 
+def test_a_header_unit_after_a_label_or_before_a_qualifier():
+    """面积（单位：公顷） and 限高(厘米)(规划) name their unit: it was read from the last
+    brackets only, whole, so both were read as no unit — areas in ha as m², heights in cm as
+    m — while the field matched its alias (norm_name takes two groups off)."""
+    units = pv.platform_area_units()
+    assert [units.header(h) for h in (
+        "面积（单位：公顷）", "面积(单位:亩)", "面积(单位为万㎡)", "面积(㎡)(规划)",
+        "面积(规划)(公顷)", "面积(规划)", "面积(规划)(现状)")] == [
+        "ha", "mu", "wan_m2", "m2", "ha", None, None]
+
+
+def test_parcel_and_green_headers_with_a_unit_label_or_a_qualifier(rdb, tmp_path):
+    from cim.errors import InputError
+
+    # a height in cm under a qualifier: refused naming the field (800 was read as 800 m)
+    recs = {"地块编码": ["Q1"], "用地代码": ["R2"], "建筑限高(厘米)(规划)": ["800"]}
+    path = _write(tmp_path / "qcm.gpkg", "parcels", recs, _squares(rdb, 1, 15, 220))
+    with pytest.raises(InputError) as e:
+        load_planning(rdb.conninfo, rdb.profile, path, kind="parcels")
+    assert e.value.field == "建筑限高(厘米)(规划)" and "cm" in e.value.message
+    # 40 × 40 m = 0.16 公顷 under 面积（单位：公顷）: agrees with the geometry
+    x, y = rdb.x0 + 20, rdb.y0 - 500
+    path = _write(tmp_path / "hal.gpkg", "green",
+                  {"编号": ["U1", "U2"], "绿地类型": ["游园"] * 2, "面积（单位：公顷）": [0.16, 1600]},
+                  [box(x, y, x + 40, y + 40), box(x + 50, y, x + 90, y + 40)])
+    r = load_base(rdb.conninfo, rdb.profile, "green", path)
+    assert (r.loaded, r.rejected) == (2, 0), _rejects(rdb, r.batch_id)
+    assert sorted(rdb.rows("SELECT attrs->>'编号', flags FROM green_spaces WHERE valid_to IS "
+                           "NULL AND source_key LIKE 'hal:%%'")) == [
+        ("U1", []), ("U2", ["area_differs"])]
+
+
 def test_grouped_thousands_read_as_the_fields_read_them():
     # refused before, while every other number field of a delivery read 1,200 as 1200
     assert pv.parse_limit("1,200", pv.ELEVATION) == (1200.0, None)
