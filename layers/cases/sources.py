@@ -98,7 +98,7 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
     case = open_case(conn, source=source, category_code=category_code, actor=user.name,
                      role=user.role, point=point, grid_code=grid_code, address=address,
                      description=description, asset_code=asset_code,
-                     reported_at=reported_at, contact=contact)
+                     reported_at=reported_at, contact=contact, grid_hint=place is not None)
     files = [attach(conn, case["code"], name, content) for name, content in photos or []]
     out = get_case(conn, case["code"], events=True, contacts=True)
     out["geocoded"] = None if place is None else {"name": place.name, "layer": place.layer}

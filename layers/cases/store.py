@@ -75,8 +75,10 @@ def record_event(conn: psycopg.Connection, case_id: int, *, at: dt.datetime, act
 
 def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | None,
            grid_code: str | None, layer: str | None,
-           asset_code: str | None) -> tuple[str, str, str | None]:
-    """(geometry as hex EWKB, district code, grid code) of a new case."""
+           asset_code: str | None, strict: bool = True) -> tuple[str, str, str | None]:
+    """(geometry as hex EWKB, district code, grid code) of a new case. A grid cell given with
+    a point or an asset must contain it (``strict``, a person's report: an InputError naming
+    the cell it lies in), else the cell it lies in wins (a sensor's registered cell)."""
     from cim.layerdefs import LAYERS
 
     grid = None
@@ -107,6 +109,17 @@ def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | Non
         "       (SELECT code FROM grid_cells WHERE valid_to IS NULL "
         "        AND ST_Intersects(geom, %(g)s::geometry) ORDER BY code LIMIT 1)",
         {"g": geom}).fetchone()
+    if grid_code and cell and cell != grid_code and (point is not None or layer is not None) \
+            and not conn.execute("SELECT ST_Intersects(geom, %s::geometry) FROM grid_cells "
+                                 "WHERE code = %s AND valid_to IS NULL",
+                                 (geom, grid_code)).fetchone()[0]:
+        # the place and the cell given disagree: filed under the cell, the case would be
+        # counted (and listed) in a cell it is not in
+        if strict:
+            raise InputError(f"the case's {'point' if point is not None else 'asset'} lies in "
+                             f"grid cell {cell}, not in the grid cell given ({grid_code}); give "
+                             "one of them", field="grid_code")
+        grid_code = None  # the cell the place lies in
     cell = grid_code or cell
     if grid is not None and district is None:
         district = grid[0]
@@ -136,9 +149,13 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
               grid_code: str | None = None, address: str | None = None,
               description: str | None = None, asset_code: str | None = None,
               alarm_code: str | None = None, reported_at: dt.datetime | None = None,
-              register: bool = False, contact: dict | None = None) -> dict:
+              register: bool = False, contact: dict | None = None,
+              grid_hint: bool | None = None) -> dict:
     """Open a case (state 上报, or 立案 at once with ``register``: a sensor alarm); the case row
-    as a dict. ``point`` is x, y in the storage CRS. Runs in the caller's transaction."""
+    as a dict. ``point`` is x, y in the storage CRS. A ``grid_code`` given with a point or an
+    asset must contain it (else an InputError), unless it is a hint (``grid_hint``, default
+    for the ``system`` role: a sensor's registered cell; a geocoded place's): then the cell
+    the place lies in wins. Runs in the caller's transaction."""
     from layers.cases.workflow import load_workflow
 
     wf = load_workflow()
@@ -151,7 +168,9 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     cat = category(category_code)
     layer = asset_layer(conn, asset_code) if asset_code else None
     srid = storage_srid(conn)
-    geom, district, cell = _place(conn, srid, point, grid_code, layer, asset_code)
+    geom, district, cell = _place(conn, srid, point, grid_code, layer, asset_code,
+                                  strict=not (role == "system" if grid_hint is None
+                                              else grid_hint))
     code = _new_code(conn, f"{district}{layer_code()}{cat.major_code}")
     reported_at = utc(reported_at) or conn.execute("SELECT now()").fetchone()[0]
     unit, basis = propose(conn, cat, layer, asset_code)
