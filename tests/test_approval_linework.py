@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import LineString, box
 
-from layers.approval.linework import areas, open_ends
+from layers.approval.linework import areas
 
 OUTER = [LineString([(0, 0), (100, 0), (100, 100)]), LineString([(100, 100), (0, 100), (0, 0)])]
 INNER = [LineString([(40, 40), (60, 40), (60, 60)]), LineString([(60, 60), (40, 60), (40, 40)])]
@@ -34,7 +34,3 @@ def test_pieces_across_features_close_one_area_named_by_all():
     assert loose == [] and rings[0][0] == ["A", "B"]
     assert rings[0][1].equals(box(0, 0, 100, 100))
 
-
-def test_loose_ends():
-    assert sorted(open_ends([OUTER[0]], 0.001)) == [(0.0, 0.0), (100.0, 100.0)]
-    assert open_ends(OUTER, 0.001) == []

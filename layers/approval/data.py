@@ -17,7 +17,7 @@ import shapely
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from layers.approval.linework import AREA_TYPES, open_ends
+from layers.approval.linework import AREA_TYPES, LINEAL
 from layers.query.common import ident
 from layers.query.pipes import NO_JIT
 from layers.query.sqlparts import storage_srid
@@ -58,27 +58,27 @@ def _near(cur, layer: str, cols: tuple[str, ...], site_wkb: bytes, srid: int, re
 
 def _joining_lines(cur, lines: list[dict[str, Any]], srid: int, tolerance: float
                    ) -> list[dict[str, Any]]:
-    """The lines of an area type beyond the search that the pieces read continue into: a
-    ring exported in pieces is read whole, its far pieces too (:mod:`layers.approval.linework`),
-    following the loose ends until none is met by a line not read yet."""
-    known = {ln["code"] for ln in lines}
-    out: list[dict[str, Any]] = []
-    area = [ln["geom"] for ln in lines if ln["line_type"] in AREA_TYPES]
-    while ends := open_ends(area, tolerance):
-        q = sql.SQL("SELECT {cols}, ST_AsBinary(geom) AS wkb FROM control_lines "
-                    "WHERE valid_to IS NULL AND line_type = ANY(%s) AND NOT code = ANY(%s) "
-                    "AND ST_DWithin(geom, ST_GeomFromWKB(%s, {srid}), %s) ORDER BY code").format(
-            cols=sql.SQL(", ").join(map(sql.Identifier, LINE_COLS)), srid=sql.Literal(srid))
-        rows = cur.execute(q, [list(AREA_TYPES), sorted(known),
-                               shapely.to_wkb(shapely.multipoints(ends)), tolerance]).fetchall()
-        if not rows:
-            break
-        for r in rows:
-            r["geom"] = shapely.from_wkb(bytes(r.pop("wkb")))
-            known.add(r["code"])
-            area.append(r["geom"])
-        out.extend(rows)
-    return out
+    """The lines of an area type beyond the search that the lines read continue into, end to
+    end within ``tolerance``, and so on (one recursive query: a line's loose ends are its
+    ``ST_Boundary``, none for a closed one): a ring exported in pieces is read whole, its far
+    pieces too (:mod:`layers.approval.linework`)."""
+    start = [ln["code"] for ln in lines if ln["line_type"] in AREA_TYPES
+             and ln["geom"].geom_type in LINEAL and not ln["geom"].boundary.is_empty]
+    if not start:
+        return []
+    q = sql.SQL(
+        "WITH RECURSIVE walk(code) AS (SELECT unnest(%(start)s::text[]) COLLATE \"C\" UNION "
+        "SELECT c.code FROM walk w JOIN control_lines l ON l.code = w.code AND l.valid_to "
+        "IS NULL JOIN control_lines c ON c.valid_to IS NULL AND c.line_type = l.line_type "
+        "AND ST_DWithin(c.geom, ST_Boundary(l.geom), %(tol)s)) "
+        "SELECT {cols}, ST_AsBinary(c.geom) AS wkb FROM walk JOIN control_lines c USING (code) "
+        "WHERE c.valid_to IS NULL AND NOT c.code = ANY(%(known)s) ORDER BY c.code").format(
+        cols=sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(n)) for n in LINE_COLS))
+    rows = cur.execute(q, {"start": start, "tol": tolerance,
+                           "known": [ln["code"] for ln in lines]}).fetchall()
+    for r in rows:
+        r["geom"] = shapely.from_wkb(bytes(r.pop("wkb")))
+    return rows
 
 
 def read_context(conninfo: str, site: shapely.Geometry, search_m: float,

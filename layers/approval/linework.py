@@ -53,18 +53,6 @@ def _nodes(ends: np.ndarray, tolerance: float) -> np.ndarray:
     return np.array([find(i) for i in range(n)])
 
 
-def open_ends(geoms: list[shapely.Geometry], tolerance: float) -> list[tuple[float, float]]:
-    """The ends of the pieces of ``geoms`` that no other piece end meets (where a ring could
-    continue beyond what was read)."""
-    ps = [p for g in geoms for p in pieces(g)]
-    if not ps:
-        return []
-    ends = np.array([c for p in ps for c in (p.coords[0][:2], p.coords[-1][:2])], dtype=float)
-    node = _nodes(ends, tolerance)
-    count = np.bincount(node, minlength=len(ends))
-    return [tuple(ends[i]) for i in range(len(ends)) if count[node[i]] == 1]
-
-
 def _chain(edges: list[tuple[int, int, LineString]]) -> LineString:
     """The edges of a ring (every node met twice) in order, as one closed line."""
     by_node: dict[int, list[int]] = defaultdict(list)
