@@ -63,11 +63,18 @@ def layer_code_of(profile: CityProfile, layer: str) -> str:
 
 
 def _class_name(profile: CityProfile, dictionary: str | None, code: str) -> str | None:
+    """The name of class ``code`` in ``dictionary``: a row of that code, else — a dictionary
+    of finer codes whose class is their major one (case_categories: 0101 … under 01 公用设施)
+    — the major class of that code."""
     if not dictionary:
         return None
-    for row in profile.dictionary(dictionary):
+    rows = profile.dictionary(dictionary)
+    for row in rows:
         if row.get("code") == code:
             return row.get("name") or row.get("name_zh")
+    for row in rows:
+        if row.get("major_code") == code and row.get("major_name"):
+            return row["major_name"]
     return None
 
 
@@ -102,9 +109,12 @@ def decode(code: str, profile: CityProfile) -> DecodedCode:
         out.serial = int(code[10:])
     else:
         out.layer_code = code[6:8]
-        row = next((r for r in _layer_rows(profile) if r["layer_code"] == out.layer_code), None)
+        # a feature layer's code: 00 (districts, grid cells, components) makes no 18-digit code
+        row = next((r for r in _layer_rows(profile) if r["layer_code"] == out.layer_code
+                    and (r.get("scheme") or "feature") == "feature"), None)
         if row is None:
-            raise CodeError(f"code {code}: layer code {out.layer_code} is unknown")
+            raise CodeError(f"code {code}: layer code {out.layer_code} is no feature layer's "
+                            "(layers.csv)")
         out.layer, out.layer_name = row["layer"], row["name_zh"]
         out.class_code = code[8:10]
         out.class_name = _class_name(profile, row.get("class_dictionary") or None, out.class_code)
