@@ -271,3 +271,22 @@ def test_a_city_field_units_without_a_new_spelling_still_converts_it(jining_prof
     p = build_project(recs, source="t", name="t", crs=f"EPSG:{SRID}", storage_srid=SRID,
                       profile=prof)
     assert p.buildings[0].counted_area == pytest.approx(25_000)
+
+
+@pytest.mark.parametrize("props, ok", [
+    ({"层数": 20, "地上层数": 18}, False),  # the first one read before: 20 floors, silently
+    ({"建筑高度": 54, "高度": 3}, False),
+    ({"层数": 18, "地上层数": "18层"}, True),  # the same value twice is fine
+    ({"建筑高度(m)": 54, "高度(mm)": 54000}, True),  # the same height in two units
+])
+def test_two_fields_giving_one_attribute_must_agree(props, ok):
+    fc = collection(feature("site", SITE), feature("building", B, name="B", **props))
+    args = dict(source="t", name="t", crs=f"EPSG:{SRID}", storage_srid=SRID)
+    if ok:
+        b = build_project(records_from_geojson(fc), **args).buildings[0]
+        assert (b.floors_above, b.height) in ((18, None), (None, 54.0))
+        return
+    with pytest.raises(InputError) as e:
+        build_project(records_from_geojson(fc), **args)
+    first, second = list(props)
+    assert f"{first!r}" in str(e.value) and f"field {second!r}" in str(e.value), str(e.value)

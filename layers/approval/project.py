@@ -19,8 +19,8 @@ attribute's own unit (建筑高度(米), 计容建筑面积(㎡)) changes nothin
 85 m; the value is then a bare number), any other (建筑高度(层), 计容建筑面积(m)) or brackets
 naming no unit the file spells (计容建筑面积(hm²), 建筑高度(ft)) is an input problem naming the
 field — never a value read as if in the attribute's unit.
-Two labels of one building that disagree (``地上层数=2`` and ``地上层数=30``) are an input
-problem naming both (the same value twice is fine); a label inside a building that is none of
+Two labels of one building that disagree (``地上层数=2`` and ``地上层数=30``), or two fields of
+one feature giving one number (层数 20 and 地上层数 18), are an input problem naming both (the same value twice is fine); a label inside a building that is none of
 these (a block ATTRIB's bare ``18``, an unknown key) is named in the project's notes as not
 understood.
 
@@ -147,14 +147,20 @@ class _Problems:
             raise InputError(head)
 
 
-def _attrs(props: dict[str, Any]) -> tuple[dict[str, tuple[str, Any]], str | None]:
-    """Known attributes (canonical → (delivered name, value)) and a DXF TEXT's content."""
+def _attrs(props: dict[str, Any], also: list[tuple[str, str, Any]] | None = None
+           ) -> tuple[dict[str, tuple[str, Any]], str | None]:
+    """Known attributes (canonical → (delivered name, value): the first field of the
+    attribute's names given) and a DXF TEXT's content; the other fields giving an attribute
+    already given are added to ``also`` as (attribute, name, value)."""
     out: dict[str, tuple[str, Any]] = {}
     for k, v in props.items():
         f = _FIELD_OF.get(norm_name(k))
-        if f and f not in out and v is not None and not (isinstance(v, float) and math.isnan(v)):
+        if f and v is not None and not (isinstance(v, float) and math.isnan(v)):
             if not (isinstance(v, str) and not v.strip()):
-                out[f] = (str(k), v)
+                if f not in out:
+                    out[f] = (str(k), v)
+                elif also is not None:
+                    also.append((f, str(k), v))
     text = props.get("Text")
     return out, text if isinstance(text, str) and text.strip() else None
 
@@ -277,7 +283,13 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     area_of_use = parse_crs(storage_srid).area_of_use
     sites, buildings, demolish, green, texts = [], [], [], [], []
     for rec in records:
-        attrs, text = _attrs(rec["properties"])
+        again: list[tuple[str, str, Any]] = []
+        attrs, text = _attrs(rec["properties"], again)
+        for f, k, v in again:  # 层数 20 and 地上层数 18: which one holds is not ours to pick
+            if f in _NUMERIC and _comparable(f, k, v, units) != _comparable(
+                    f, attrs[f][0], attrs[f][1], units):
+                probs.add(f"fields {attrs[f][0]!r} ({attrs[f][1]!r}) and {k!r} ({v!r}) both "
+                          f"give {f} and disagree (give one)", rec["layer"], rec["row"], k)
         role_src = attrs.get("role")
         role = _ROLE_OF.get(norm_name(role_src[1])) if role_src else _ROLE_OF.get(
             norm_name(rec["layer"]))
