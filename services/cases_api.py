@@ -61,7 +61,9 @@ TEXT_FIELDS = REPORT_FIELDS - {"point", "contact", "photos"}  # the report's fie
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False, default=str), status=status,
+    from services.iot_api import json_value
+
+    return Response(json.dumps(data, ensure_ascii=False, default=json_value), status=status,
                     content_type="application/json", headers=headers)
 
 

@@ -152,6 +152,32 @@ def test_times_typed_in_the_address_bar(env):
     assert r.status_code == 400 and "start" in r.json()["description"]
 
 
+RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"
+
+
+def test_times_in_answers_are_rfc3339(env):
+    """Every time an operator's browser reads (a reading, an alarm, its case and trail) is
+    RFC 3339 text with its 'T' (str() wrote '2026-12-01 08:00:00+00:00', which a browser's
+    Date need not parse), and is the instant sent."""
+    import re
+
+    add_sensor(env, 14, "01", None, None, device_id="API-TIMES")
+    assert post(env, items(("API-TIMES", t(0), 12.0)), env.key).json()["alarms_opened"] == 1
+    latest = requests.get(f"{env.base}/iot/sensors/API-TIMES/latest", timeout=10).json()
+    series = requests.get(f"{env.base}/iot/sensors/API-TIMES/readings",
+                          params={"start": t(0).isoformat(), "end": t(1).isoformat()},
+                          timeout=10).json()
+    alarm, = requests.get(f"{env.base}/iot/alarms", params={"sensor": "API-TIMES"},
+                          timeout=10).json()["alarms"]
+    case = requests.get(f"{env.base}/cases/{alarm['case_code']}", timeout=10).json()
+    times = [latest["time"], series["start"], series["end"], series["readings"][0]["time"],
+             alarm["opened_at"], case["reported_at"], case["registered_at"], case["deadline"],
+             *(e["at"] for e in case["events"])]
+    for x in times:
+        assert re.fullmatch(RFC3339, x), x
+    assert {dt.datetime.fromisoformat(x) for x in times[3:7]} == {t(0)}
+
+
 def test_month_without_partition_is_409(env):
     r = post(env, {"readings": [{"sensor": "API-GAS", "time": "2020-05-01T00:00:00+00:00",
                                  "value": 1.0}]}, env.key)
