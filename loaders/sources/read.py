@@ -366,6 +366,8 @@ def _solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
 
 
 _PARTS = b"consistsOfBuildingPart"
+# (path, size, mtime) → what _building_parts_merged gave: its copy lives as long as the process
+_MERGED: dict[tuple[str, int, int], tuple[Path, int] | None] = {}
 _LOD1 = ("lod1Solid", "lod1MultiSurface")
 
 
@@ -398,7 +400,12 @@ def _building_parts_merged(path: Path) -> tuple[Path, int] | None:
     reaches it); only files whose bytes name a BuildingPart are parsed here."""
     import xml.etree.ElementTree as ET
 
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _MERGED:  # opened again by the same load (its kind told, then loaded)
+        return _MERGED[key]
     if not _has_building_parts(path):
+        _MERGED[key] = None
         return None
     namespaces: dict[str, str] = {}
     try:  # one pass: the tree, and the prefixes its namespaces are written with
@@ -433,11 +440,13 @@ def _building_parts_merged(path: Path) -> tuple[Path, int] | None:
             ET.SubElement(surface, gml + "surfaceMember").append(g)
         merged += 1
     if not merged:
+        _MERGED[key] = None
         return None
     for prefix, uri in namespaces.items():
         ET.register_namespace(prefix, uri)
     out = _scratch_dir("cim-citygml-") / path.name
     tree.write(out, encoding="utf-8", xml_declaration=True)
+    _MERGED[key] = (out, merged)
     return out, merged
 
 
