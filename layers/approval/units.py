@@ -7,10 +7,13 @@ in a unit that does not fit (建筑高度(层)) or in brackets naming no unit th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cim.profile import DICTIONARY_DIR, CityProfile, merged_spellings, read_yaml_mapping
 from cim.text import header_unit, norm_key
+
+_TAIL = re.compile(r"[(\[【]([^)\]】]*)[)\]】]$")  # a header's trailing brackets, norm_key'd
 
 
 @dataclass
@@ -40,11 +43,11 @@ class Units:
         want = self.want.get(f)
         got = header_unit(name, self.spellings) if want else None
         known = ", ".join([want or "", *self.conversions.get(want, {})])
-        if got is None and want and norm_key(name).endswith((")", "]", "】")):
-            # brackets naming no unit known (hm², km², 万, ft): never read as the attribute's
-            return None, (f"the unit in its header's brackets is none the reader knows; {f} "
-                          f"is read in {want} (a header may name {known}, or no unit): give "
-                          "the values in one of those and name the header so")
+        tail = _TAIL.search(norm_key(name)) if got is None and want else None
+        if tail:  # brackets naming no unit known (hm², km², 万, ft, 地下): never the attribute's
+            return None, (f"its header's brackets ({tail.group(1)}) name no unit the reader "
+                          f"knows; {f} is read in {want} (a header may name {known}, or no "
+                          "unit): give the values in one of those and name the header so")
         if got is None or got == want:
             return 1.0, None
         fac = self.conversions.get(want, {}).get(got)
