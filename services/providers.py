@@ -44,7 +44,17 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
     ProviderQueryError,
 )
-from sqlalchemy import MetaData, Table, and_, create_engine, false, func, select, true
+from sqlalchemy import (
+    MetaData,
+    Table,
+    and_,
+    create_engine,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.engine import Engine
 
 from cim.cql2.compile import storage_domain
@@ -154,9 +164,10 @@ class CimProvider(BaseProvider):
             target.axis_info[0].direction.lower() in ("north", "south")
         return epsg, north_first, (9 if target.is_geographic else 4)
 
-    def _geom_out(self, spec):
+    def _geom_out(self, spec, geom=None):
         srid, flip, digits = self._out_srid(spec)
-        g = self.geom if srid == self.srid else func.ST_Transform(self.geom, srid)
+        geom = self.geom if geom is None else geom
+        g = geom if srid == self.srid else func.ST_Transform(geom, srid)
         if flip:
             g = func.ST_FlipCoordinates(g)
         return func.ST_AsGeoJSON(g, digits, 0)
@@ -193,8 +204,9 @@ class CimProvider(BaseProvider):
             raise ProviderInvalidQueryError(user_msg=f"unsupported filter: {exc}") from exc
 
     # -- queries -----------------------------------------------------------------------------
-    def _where(self, bbox, properties, filterq):
-        conds = [self.table.c.valid_to.is_(None)]
+    def _where(self, bbox, properties, filterq, datetime_=None):
+        """The conditions on a version: current, or valid at ``datetime_``; and the rest."""
+        conds = [self._valid_at(datetime_)]
         if bbox:
             conds.append(self._bbox_filter(bbox))
         for name, value in properties or []:
@@ -204,38 +216,67 @@ class CimProvider(BaseProvider):
         conds.append(self._cql_filter(filterq))
         return and_(*conds)
 
-    def _columns(self, select_properties, skip_geometry, spec):
+    def _valid_at(self, datetime_: str | None):
+        """Versions valid at an instant or during an interval (``datetime``, RFC 3339; a date
+        is its whole day, in the database's time zone; ``..`` or nothing an open end); the
+        current versions without it."""
+        c = self.table.c
+        if not datetime_:
+            return c.valid_to.is_(None)
+        parts = datetime_.split("/")
+        if len(parts) == 1:
+            parts = parts * 2
+        if len(parts) != 2:
+            raise ProviderInvalidQueryError(user_msg=f"bad datetime {datetime_[:80]!r}")
+        start, end = (_instant(p) for p in parts)
+        conds = []
+        if end is not None:  # began by the interval's end (a date: by the end of that day)
+            conds.append(c.valid_from < end + dt.timedelta(days=1)
+                         if type(end) is dt.date else c.valid_from <= end)
+        if start is not None:  # not ended before it began
+            conds.append(or_(c.valid_to.is_(None), c.valid_to > start))
+        return and_(true(), *conds)
+
+    def _columns(self, select_properties, skip_geometry, spec, src=None):
+        src = self.table if src is None else src
         names = [n for n in self._fields if not select_properties or n in select_properties
                  or n == self.id_field]
-        cols = [self.table.c[n] for n in names]
+        cols = [src.c[n] for n in names]
         if not skip_geometry:
-            cols.append(self._geom_out(spec).label("_geojson"))
+            cols.append(self._geom_out(spec, src.c.geom).label("_geojson"))
         return names, cols
 
     def query(self, offset=0, limit=10, resulttype="results", bbox=None, datetime_=None,
               properties=None, sortby=None, select_properties=None, skip_geometry=False,
               q=None, filterq=None, crs_transform_spec=None, **kwargs) -> dict:
-        where = self._where(bbox or [], properties, filterq)
+        where = self._where(bbox or [], properties, filterq, datetime_)
+        src = self.table
+        if datetime_:  # one version a feature: its latest valid in the interval
+            src = select(self.table, func.row_number().over(
+                partition_by=self.table.c[self.id_field],
+                order_by=(self.table.c.valid_from.desc(), self.table.c.id.desc()))
+                .label("_version")).where(where).subquery("v")
+            where = src.c._version == 1
         try:
             with _engine(self.url).connect() as conn:
-                matched = conn.execute(select(func.count()).select_from(self.table)
+                matched = conn.execute(select(func.count()).select_from(src)
                                        .where(where)).scalar_one()
                 fc: dict[str, Any] = {"type": "FeatureCollection", "features": [],
                                       "numberMatched": matched, "numberReturned": 0}
                 if resulttype == "hits":
                     return fc
                 names, cols = self._columns(select_properties, skip_geometry,
-                                            crs_transform_spec)
+                                            crs_transform_spec, src)
                 stmt = select(*cols).where(where)
                 order = []
                 for s in sortby or []:
-                    if s["property"] not in self.table.c:
+                    if s["property"] not in self._fields:
                         raise ProviderInvalidQueryError(
                             user_msg=f"cannot sort by {s['property']}")
-                    c = self.table.c[s["property"]]
+                    c = src.c[s["property"]]
                     # features without a value come last in either direction
                     order.append((c.desc() if s.get("order") == "-" else c.asc()).nulls_last())
-                order.append(self.table.c.id)
+                order.append(src.c.id)
                 stmt = stmt.order_by(*order).offset(offset).limit(limit)
                 for row in conn.execute(stmt):
                     fc["features"].append(self._feature(row, names, skip_geometry))
@@ -301,6 +342,20 @@ def _crs_of(uri: str, storage_srid: int) -> tuple[int, bool, bool]:
     north_first = bool(crs.axis_info) and \
         crs.axis_info[0].direction.lower() in ("north", "south")
     return epsg, north_first, crs.is_geographic
+
+
+def _instant(text: str) -> dt.date | dt.datetime | None:
+    """One end of a ``datetime``: a date, a date-time (naive: the database's time zone), or
+    None for an open end (``..`` or empty)."""
+    text = text.strip()
+    if text in ("", ".."):
+        return None
+    try:
+        if len(text) == 10:
+            return dt.date.fromisoformat(text)
+        return dt.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise ProviderInvalidQueryError(user_msg=f"bad datetime value {text[:40]!r}") from None
 
 
 def _jsonable(v: Any) -> Any:
