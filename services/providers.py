@@ -46,6 +46,7 @@ from pygeoapi.provider.base import (
 )
 from sqlalchemy import (
     MetaData,
+    String,
     Table,
     and_,
     create_engine,
@@ -204,9 +205,11 @@ class CimProvider(BaseProvider):
             raise ProviderInvalidQueryError(user_msg=f"unsupported filter: {exc}") from exc
 
     # -- queries -----------------------------------------------------------------------------
-    def _where(self, bbox, properties, filterq, datetime_=None):
+    def _where(self, bbox, properties, filterq, datetime_=None, q=None):
         """The conditions on a version: current, or valid at ``datetime_``; and the rest."""
         conds = [self._valid_at(datetime_)]
+        if q:
+            conds.append(self._text_search(q))
         if bbox:
             conds.append(self._bbox_filter(bbox))
         for name, value in properties or []:
@@ -237,6 +240,18 @@ class CimProvider(BaseProvider):
             conds.append(or_(c.valid_to.is_(None), c.valid_to > start))
         return and_(true(), *conds)
 
+    def _text_search(self, q: str):
+        """``q``: comma-separated terms; a feature matches if one of them is found in one of
+        its text properties (case-insensitive, as written: no wildcards)."""
+        terms = [t.strip() for t in q.split(",") if t.strip()]
+        cols = [self.table.c[n] for n in self._fields
+                if isinstance(self.table.c[n].type, String)]
+        if not terms:
+            return true()
+        if not cols:
+            return false()
+        return or_(*(col.icontains(t, autoescape=True) for t in terms for col in cols))
+
     def _columns(self, select_properties, skip_geometry, spec, src=None):
         src = self.table if src is None else src
         names = [n for n in self._fields if not select_properties or n in select_properties
@@ -249,7 +264,7 @@ class CimProvider(BaseProvider):
     def query(self, offset=0, limit=10, resulttype="results", bbox=None, datetime_=None,
               properties=None, sortby=None, select_properties=None, skip_geometry=False,
               q=None, filterq=None, crs_transform_spec=None, **kwargs) -> dict:
-        where = self._where(bbox or [], properties, filterq, datetime_)
+        where = self._where(bbox or [], properties, filterq, datetime_, q)
         src = self.table
         if datetime_:  # one version a feature: its latest valid in the interval
             src = select(self.table, func.row_number().over(

@@ -1,10 +1,11 @@
-"""``datetime`` on the items (pygeoapi answers it through CimProvider): it was passed to the
-provider and ignored, so a request for the city as of 1990 got every current feature.
+"""``datetime`` and ``q`` on the items (pygeoapi answers both through CimProvider): both were
+passed to the provider and ignored, so a request for the city as of 1990 got every current
+feature, and a search for a name that nowhere occurs got the whole layer.
 
 By construction: the sample survey loaded, then loaded again (replace) with three heights
 changed and two buildings gone; the instants before, between and after the loads are taken
 here. ``datetime`` selects the versions valid then (an interval: each feature once, in its
-latest version valid in it)."""
+latest version valid in it); ``q`` the features one of whose text properties holds a term."""
 
 from __future__ import annotations
 
@@ -114,3 +115,18 @@ def test_datetime_with_a_filter_and_hits(history):
     r = requests.get(history["base"] + ITEMS, params={
         "f": "json", "resulttype": "hits", "datetime": history["t"]["between"]}, timeout=60)
     assert r.json()["numberMatched"] == history["n"]
+
+
+@pytest.mark.parametrize("q", ["住宅", "zzzz-nowhere", "住宅,商业", "JZ", "%"])
+def test_q_searches_the_text_properties(history, q):
+    cols = [c for c, t in history["db"].rows(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = "
+        "'buildings' AND data_type IN ('text', 'character varying') AND column_name NOT IN "
+        "('source_key', 'row_hash')")]
+    rows = history["db"].rows(f"SELECT code, {', '.join(cols)} FROM buildings "
+                              "WHERE valid_to IS NULL")
+    terms = [t.lower() for t in q.split(",")]
+    want = {r[0] for r in rows if any(t in (v or "").lower() for t in terms for v in r[1:])}
+    assert set(_all(history, q=q)) == want
+    if q == "住宅":
+        assert 0 < len(want) < len(rows)
