@@ -71,7 +71,7 @@ TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 TILEJSON_MAX_ZOOM = 18  # clients overzoom beyond (a z18 tile unit is ~4 cm)
 _INT = re.compile(r"\d{1,9}")
-RECIPE = "cim-mvt-1"  # change when the tile SQL changes, so that no client keeps old tiles
+RECIPE = "cim-mvt-2"  # change when the tile SQL changes, so that no client keeps old tiles
 
 
 class TileCache:
@@ -186,7 +186,7 @@ class TilesService:
         if got is not None:
             return got
         text = tile_statement(layer, detail=z >= layer.detail_zoom, simplify=z < SIMPLIFY_BELOW)
-        data, candidates = conn.get().execute(text, tile_params(z, x, y, limit)).fetchone()
+        data, candidates = conn.get().execute(text, tile_params(z, x, y, limit, layer.srid)).fetchone()
         got = (bytes(data or b""), candidates > limit)
         self.cache.put(key, got)
         return got

@@ -4,7 +4,10 @@ A tile of a layer is one statement (its text depends only on the layer and on tw
 detail and simplification, so psycopg prepares it on each pooled connection):
 
 1. the tile's envelope ``ST_TileEnvelope(z, x, y)`` (EPSG:3857) with the 64-unit buffer as
-   margin, densified and transformed ONCE to the storage CRS, so ``ST_Intersects(geom,
+   margin, cut to the storage CRS's area of use widened by :data:`AREA_MARGIN_DEG` (a z0–z2
+   tile spans half the world, which a Gauss-Krüger zone cannot project: PROJ refused the z1
+   tile holding China), densified and
+   transformed ONCE to the storage CRS, so ``ST_Intersects(geom,
    envelope)`` uses the layer's GiST index (no per-row transform in the filter) and keeps only
    features that really meet the tile (a feature whose box only grazes it would be clipped
    away and, among the first ``limit``, leave the tile short);
@@ -36,6 +39,7 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from psycopg import sql
 
@@ -44,6 +48,10 @@ BUFFER = 64
 MAX_ZOOM = 24  # WebMercatorQuad's deepest tile matrix served
 SIMPLIFY_BELOW = 16  # simplify lines and polygons at zooms below this one
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0  # EPSG:3857's world width, metres
+# how far beyond its storage CRS's area of use a layer's tiles look (degrees): its features lie
+# in the city, inside that area; the CRS projects well this far beyond it
+AREA_MARGIN_DEG = 5.0
+WEB_MERCATOR_MAX_LAT = 85.0511287798066
 # the `layer` of load_batches for loads that write a table under another name
 # (loaders/pipes/write.py records one batch "pipes" for points and segments)
 BATCH_LAYERS = {"pipe_points": ("pipe_points", "pipes"),
@@ -145,8 +153,9 @@ def tile_statement(layer: TileLayer, detail: bool, simplify: bool) -> str:
         out = sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in cols)
         return sql.SQL(
             "WITH t AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env, "
-            "ST_Transform(ST_Segmentize(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, "
-            "margin => %(margin)s), %(seg)s), {srid}) AS q), "
+            "ST_Transform(ST_Segmentize(ST_Intersection(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, "
+            "margin => %(margin)s), ST_MakeEnvelope(%(ax0)s, %(ay0)s, %(ax1)s, %(ay1)s, 3857)), "
+            "%(seg)s), {srid}) AS q), "
             "c AS MATERIALIZED (SELECT p.id, {imp} AS imp, {picked}, {mvt_geom} AS geom "
             "FROM {table} p, t WHERE ST_Intersects(p.geom, t.q) AND p.valid_to IS NULL {where}"
             "ORDER BY imp DESC, p.id LIMIT %(more)s) "
@@ -161,11 +170,37 @@ def tile_statement(layer: TileLayer, detail: bool, simplify: bool) -> str:
     return _cached(("tile", layer.name, detail, simplify), build)
 
 
-def tile_params(z: int, x: int, y: int, limit: int) -> dict:
-    """The bound values of :func:`tile_statement` for tile z/x/y (x column, y row)."""
+def tile_params(z: int, x: int, y: int, limit: int, srid: int) -> dict:
+    """The bound values of :func:`tile_statement` for tile z/x/y (x column, y row) of a layer
+    stored in ``srid``."""
     width = EARTH_CIRCUMFERENCE / 2 ** z
+    ax0, ay0, ax1, ay1 = storage_area(srid)
     return {"z": z, "x": x, "y": y, "margin": BUFFER / EXTENT, "seg": width / 16,
-            "tol": pixel_metres(z, y), "limit": limit, "more": limit + 1}
+            "tol": pixel_metres(z, y), "limit": limit, "more": limit + 1,
+            "ax0": ax0, "ay0": ay0, "ax1": ax1, "ay1": ay1}
+
+
+@lru_cache(maxsize=32)
+def storage_area(srid: int) -> tuple[float, float, float, float]:
+    """The EPSG:3857 box a layer stored in ``srid`` is looked for in: the CRS's area of use
+    widened by :data:`AREA_MARGIN_DEG` (the whole world for a CRS without one)."""
+    import pyproj
+
+    half = EARTH_CIRCUMFERENCE / 2
+    area = pyproj.CRS.from_epsg(srid).area_of_use
+    if area is None:
+        return -half, -half, half, half
+    m = AREA_MARGIN_DEG
+
+    def merc_y(lat: float) -> float:
+        lat = max(-WEB_MERCATOR_MAX_LAT, min(WEB_MERCATOR_MAX_LAT, lat))
+        return 6378137.0 * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    west, east = max(-180.0, area.west - m), min(180.0, area.east + m)
+    if area.west > area.east:  # an area across the antimeridian: the whole width
+        west, east = -180.0, 180.0
+    return (half * west / 180, merc_y(area.south - m), half * east / 180,
+            merc_y(area.north + m))
 
 
 def version_statement(layers: list[TileLayer]) -> str:
