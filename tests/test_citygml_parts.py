@@ -98,3 +98,43 @@ def test_a_building_of_parts_loads_with_every_part(tmp_path, version):
         drop_database(server_url(), db.name)
     # read-only delivery: nothing written beside it, the file untouched
     assert sorted(os.listdir(delivery)) == ["parts.gml"] and src.read_bytes() == before
+
+
+def test_a_city_model_with_a_road_first_loads_its_buildings(tmp_path):
+    """GDAL lists a city model's layers in the order of their first objects: with a road
+    first, the Road layer was the one read — a buildings load stored the road as a building
+    (a note said 'read layer Road of 2')."""
+    from loaders.buildings import load_buildings
+
+    road = ('<cityObjectMember><tran:Road gml:id="R1"><tran:lod1MultiSurface><gml:MultiSurface>'
+            '<gml:surfaceMember><gml:Polygon><gml:exterior><gml:LinearRing>'
+            '<gml:posList srsDimension="3">'
+            f"{X} {Y - 50} 40 {X + 200} {Y - 50} 40 {X + 200} {Y - 40} 40 {X} {Y - 40} 40 "
+            f"{X} {Y - 50} 40</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"
+            "</gml:surfaceMember></gml:MultiSurface></tran:lod1MultiSurface></tran:Road>"
+            "</cityObjectMember>\n")
+    buildings = "".join(
+        f'<cityObjectMember><bldg:Building gml:id="B{k}">'
+        f"{_solid(X + 30 * k, Y, X + 30 * k + 10, Y + 8, 40, 40 + 5 * k)}</bldg:Building>"
+        "</cityObjectMember>\n" for k in (1, 2))
+    src = tmp_path / "model.gml"
+    src.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<CityModel '
+                   'xmlns="http://www.opengis.net/citygml/2.0" '
+                   'xmlns:gml="http://www.opengis.net/gml" '
+                   'xmlns:bldg="http://www.opengis.net/citygml/building/2.0" '
+                   'xmlns:tran="http://www.opengis.net/citygml/transportation/2.0">\n'
+                   + road + buildings + "</CityModel>\n", encoding="utf-8")
+    work = tmp_path / "profile"
+    work.mkdir()
+    profile = profile_around(src, "Building", work, name="Model", admin_code="990500",
+                             crs="EPSG:25833", src_crs="EPSG:25833")
+    db = make_db("cgmodel", profile)
+    try:
+        r = load_buildings(db.conninfo, profile, src, crs="EPSG:25833", processes=0)
+        got = sorted((key.split(":", 1)[1], round(area, 6), h) for key, area, h in db.rows(
+            "SELECT source_key, ST_Area(geom), height FROM buildings WHERE valid_to IS NULL"))
+        assert got == [("B1", 80.0, 5.0), ("B2", 80.0, 10.0)]
+        assert (r.read, r.loaded, r.rejected) == (2, 2, 0)
+        assert any("not read: Road" in n for n in r.notes), r.notes
+    finally:
+        drop_database(server_url(), db.name)

@@ -161,7 +161,14 @@ def open_source(path: str | Path, layer: str | None = None,
                 raise InputError("no vector layer in file", path=str(path))
             spatial = [row[0] for row in layers if row[1] is not None]
             layer = (spatial or [layers[0][0]])[0]
-            if len(layers) > 1:
+            if len(spatial) > 1 and "Building" in spatial and _is_citygml(path):
+                # a city model's layers come in the order of their first object: a road
+                # before the first building made the roads the layer read (as buildings)
+                layer = "Building"
+                notes.append(f"read layer 'Building' of {len(layers)} (a CityGML city model: "
+                             "its buildings; not read: "
+                             + ", ".join(n for n, _t in layers if n != layer) + ")")
+            elif len(layers) > 1:
                 notes.append(f"read layer {layer!r} of {len(layers)}")
         info = pyogrio.read_info(read_path, layer=layer, encoding=encoding, **opts)
     except InputError:
@@ -459,6 +466,12 @@ def _scratch_dir(prefix: str) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     atexit.register(shutil.rmtree, tmp, True)
     return tmp
+
+
+def _is_citygml(path: Path) -> bool:
+    """A CityGML city model (its head names a CityGML namespace)."""
+    with open(path, "rb") as fh:
+        return b"opengis.net/citygml" in fh.read(16384)
 
 
 def _is_gml(path: Path) -> bool:
