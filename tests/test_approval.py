@@ -369,3 +369,21 @@ def test_process_answers_like_the_cli(adb, tmp_path):
     assert out["record_id"] is not None
     for k in ("summary", "results"):
         assert json.loads(json.dumps(out[k])) == cli[k]
+
+
+def test_a_tower_drawn_over_its_podium_is_no_spacing_fail(adb):
+    """Two outlines that overlap (a tower over its podium, or a drawing error) have no spacing
+    between them to measure: needs review, never a 0 m spacing fail; the other pairs are
+    checked as ever."""
+    podium, tower, other = box(10, 10, 60, 40), box(20, 15, 40, 35), box(10, 60, 30, 80)
+    assert podium.intersection(tower).area == tower.area == 400.0
+    res = _run(adb, collection(feature("site", SITE_A),
+                               feature("building", podium, name="裙房", height=15),
+                               feature("building", tower, name="塔楼", height=90),
+                               feature("building", other, name="3号楼", height=15)))
+    sp = {i["what"]: i for i in _rule(res, "building_spacing")["items"]}
+    assert sp["裙房 – 塔楼"]["status"] == "needs_review", sp
+    assert "overlap" in sp["裙房 – 塔楼"]["note"]
+    assert sp["裙房 – 3号楼"]["status"] == "pass"  # 20 m >= max(6, 15)
+    assert sp["塔楼 – 3号楼"]["status"] == "pass"
+    assert sp["裙房 – 3号楼"]["measured"] == podium.distance(other) == 20.0

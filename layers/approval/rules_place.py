@@ -279,6 +279,13 @@ def building_spacing(res: Result, p: Project, cfg: Config) -> None:
     for a, b in combinations(p.buildings, 2):
         d = a.footprint.distance(b.footprint)
         what = f"{a.label} – {b.label}"
+        shared = a.footprint.intersection(b.footprint).area
+        if shared > cfg.area_tolerance_m2:  # no spacing between them to measure
+            res.item("needs_review", what, 0.0, None, a.footprint.intersection(b.footprint),
+                     note=f"the outlines overlap ({shared:,.1f} m²): parts of one building "
+                          "(a tower over its podium: give it as one, its counted floor area "
+                          "given) or a drawing error")
+            continue
         if a.height is None or b.height is None:
             res.item("needs_review", what, d, None, note="a building of the pair has no height")
             continue
