@@ -387,3 +387,21 @@ def test_a_tower_drawn_over_its_podium_is_no_spacing_fail(adb):
     assert sp["裙房 – 3号楼"]["status"] == "pass"  # 20 m >= max(6, 15)
     assert sp["塔楼 – 3号楼"]["status"] == "pass"
     assert sp["裙房 – 3号楼"]["measured"] == podium.distance(other) == 20.0
+
+
+@pytest.mark.parametrize("east_x0", [100.0, 100.001, 99.999])
+def test_a_site_in_two_parts_with_a_cad_seam_is_one_site(adb, east_x0):
+    """The site given as two polygons (one per parcel) 1 mm apart or overlapping: the seam is
+    no boundary. A building across it stood 0.02 m² outside the site (a fail) before."""
+    west, east = box(60, 10, 100, 90), box(east_x0, 10, 160, 90)
+    b = box(90, 20, 110, 40)
+    whole = box(60, 10, 160, 90)
+    assert b.difference(west.union(east)).area == pytest.approx(abs(east_x0 - 100) * 20
+                                                                 if east_x0 > 100 else 0.0)
+    res = _run(adb, collection(feature("site", west), feature("site", east),
+                               feature("building", b, name="B", floors_above=3, height=10)))
+    assert (_rule(res, "inside_site")["status"], _rule(res, "inside_site")["measured"]) == \
+        ("pass", 0.0)
+    ss = _rule(res, "setback_site")
+    assert ss["status"] == "pass" and ss["measured"] == pytest.approx(b.distance(whole.boundary))
+    assert res["project"]["site_area_m2"] == pytest.approx(whole.area, abs=0.1)

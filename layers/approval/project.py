@@ -24,6 +24,7 @@ one feature giving one number (层数 20 and 地上层数 18), are an input prob
 these (a block ATTRIB's bare ``18``, an unknown key) is named in the project's notes as not
 understood.
 
+A site given in parts is one site, seams a CAD drawing left between them (up to 1 cm) closed.
 A building outline drawn twice (a CAD hatch over the outline, a copy pasted in place) is read
 once, named in the notes; two copies whose attributes disagree are an input problem.
 
@@ -73,6 +74,9 @@ FIELDS = {
 _ROLE_OF = {norm_name(n): r for r, names in ROLE_NAMES.items() for n in names}
 _FIELD_OF = {norm_name(a): f for f, aliases in FIELDS.items() for a in aliases}
 MIN_AREA_M2 = 0.01
+# a site given in parts (one per parcel, say) whose edges a CAD drawing left this far apart is
+# one site: the seam between them is no site boundary (a building across it stood outside)
+SITE_SEAM_M = 0.005
 
 
 @dataclass
@@ -368,8 +372,19 @@ def build_project(records: list[dict], *, source: str, name: str | None,
         probs.add("no proposed building (建筑): a polygon with role 'building'")
     probs.raise_if_any()
     return Project(name or source, source, f"EPSG:{src_epsg}" if src_epsg else src_crs.to_wkt(),
-                   shapely.union_all(sites),
+                   _one_site(sites),
                    [b for b in out_buildings if b is not None], demolish, green, notes)
+
+
+def _one_site(sites: list[shapely.Geometry]) -> shapely.Geometry:
+    """The site's parts as one, seams narrower than 2 × :data:`SITE_SEAM_M` closed (a
+    morphological closing, added to the parts: nothing of them is lost)."""
+    site = shapely.union_all(sites)
+    if len(sites) < 2:
+        return site
+    closed = site.buffer(SITE_SEAM_M, join_style="mitre").buffer(-SITE_SEAM_M,
+                                                                  join_style="mitre")
+    return shapely.union_all([site, closed])
 
 
 def _one_outline_each(buildings: list[tuple], probs: _Problems
