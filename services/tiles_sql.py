@@ -59,6 +59,11 @@ BATCH_LAYERS = {"pipe_points": ("pipe_points", "pipes"),
 # tables whose rows change in place (an alarm cleared, a case dispatched): their version also
 # carries the change counter the triggers of migration 0008 keep in ``layer_changes``
 COUNTED_CHANGES = frozenset({"alarms", "cases"})
+# tables whose versions are retired by commands that are not loads (`cim risk assess` retires
+# the points a rule no longer finds, `cim health compute` a year's rows): a run that only
+# retires adds no row and no batch, so their version also carries the latest retirement
+# (small tables: the max is a scan of a few thousand rows)
+RETIRED_BY_COMMANDS = frozenset({"risk_points", "health_indicators"})
 
 
 @dataclass(frozen=True)
@@ -205,14 +210,17 @@ def storage_area(srid: int) -> tuple[float, float, float, float]:
 
 def version_statement(layers: list[TileLayer]) -> str:
     """SQL of one row: for each layer (in order) its data version as text
-    ``<max row id>.<max succeeded batch that wrote it>`` (0 for none), and for the tables of
-    :data:`COUNTED_CHANGES` ``.<changes>`` (rows updated in place)."""
+    ``<max row id>.<max succeeded batch that wrote it>`` (0 for none), for the tables of
+    :data:`COUNTED_CHANGES` ``.<changes>`` (rows updated in place), for those of
+    :data:`RETIRED_BY_COMMANDS` ``.<latest valid_to>``."""
     def build() -> sql.Composable:
         parts = [sql.SQL(
             "coalesce((SELECT max(id) FROM {t}), 0)::text || '.' || coalesce((SELECT max(id) "
             "FROM load_batches WHERE status = 'succeeded' AND layer = ANY({names})), 0)::text"
             + (" || '.' || coalesce((SELECT changes FROM layer_changes WHERE layer = {name}), "
-               "0)::text" if lay.table in COUNTED_CHANGES else ""))
+               "0)::text" if lay.table in COUNTED_CHANGES else "")
+            + (" || '.' || coalesce((SELECT extract(epoch FROM max(valid_to)) FROM {t}), "
+               "0)::text" if lay.table in RETIRED_BY_COMMANDS else ""))
             .format(t=sql.Identifier(lay.table), name=sql.Literal(lay.table),
                     names=sql.Literal(list(BATCH_LAYERS.get(lay.table, (lay.table,)))))
             for lay in layers]

@@ -1,0 +1,84 @@
+"""A risk re-assessment that only retires points (a rule the city dropped from risk_rules.yaml)
+takes them off the map. It adds no row and no load batch, so the risk tiles' version (max row
+id, last load batch) stayed: the served tiles kept the retired point, their ETag unchanged
+(304s to every browser). Tiles decoded, the retirement read in SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+import requests
+
+from cim.db.engine import drop_database
+from loaders.buildings import load_buildings
+from tests.conftest import (
+    SAMPLE_BUILDINGS,
+    assess_risks,
+    load_network_samples,
+    make_db,
+    server_url,
+    start_api,
+)
+from tests.test_tiles import TO_LONLAT, decode, lonlat_to_tile
+
+Z = 14
+
+
+@pytest.fixture(scope="module")
+def served(jining_profile, tmp_path_factory):
+    d = make_db("mapsrisk", jining_profile)
+    load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
+    load_network_samples(d, jining_profile)
+    assess_risks(d, jining_profile)
+    proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("mapsrisk"),
+                           tiles_version_ttl=0)
+    try:
+        yield d, base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        drop_database(server_url(), d.name)
+
+
+def _tile(base: str, col: int, row: int) -> tuple[str, set[str]]:
+    r = requests.get(f"{base}/collections/risk_points/tiles/WebMercatorQuad/{Z}/{row}/{col}",
+                     timeout=60)
+    assert r.status_code in (200, 204), r.text
+    codes = set() if r.status_code == 204 else {
+        f["properties"]["code"] for f in decode(r.content)["risk_points"]["features"]}
+    return r.headers["ETag"], codes
+
+
+def test_a_retire_only_assessment_leaves_the_tiles(served):
+    from layers.risk.assess import assess
+    from layers.risk.config import load_config
+
+    d, base = served
+    rows = d.rows("SELECT rule_id, code, ST_X(geom), ST_Y(geom) FROM risk_points WHERE "
+                  "valid_to IS NULL AND source = 'rule' ORDER BY code")
+    by_rule: dict[str, list] = {}
+    for rule, code, x, y in rows:
+        by_rule.setdefault(rule, []).append((code, x, y))
+    rule, points = min(by_rule.items(), key=lambda kv: len(kv[1]))
+    code, x, y = points[0]
+    col, row = (int(v) for v in lonlat_to_tile(*TO_LONLAT.transform(x, y), Z))
+    tag, codes = _tile(base, col, row)
+    assert code in codes
+    ids = d.scalar("SELECT max(id) FROM risk_points")
+
+    cfg = load_config(d.profile)
+    out = assess(d.conninfo, dataclasses.replace(
+        cfg, rules=[r for r in cfg.rules if r.id != rule]), 2026)
+    assert out["changes"]["retired"] == len(points) and out["changes"]["inserted"] == 0
+    assert d.scalar("SELECT max(id) FROM risk_points") == ids  # nothing added
+    assert d.scalar("SELECT count(*) FROM risk_points WHERE valid_to IS NULL AND code = %s",
+                    (code,)) == 0
+    time.sleep(0.2)
+    tag2, codes2 = _tile(base, col, row)
+    assert code not in codes2 and codes2 == codes - {c for c, _, _ in points}
+    assert tag2 != tag
+    r = requests.get(f"{base}/collections/risk_points/tiles/WebMercatorQuad/{Z}/{row}/{col}",
+                     headers={"If-None-Match": tag}, timeout=60)
+    assert r.status_code != 304
