@@ -18,6 +18,7 @@ other exception is a bug and is left to propagate with its traceback.
 from __future__ import annotations
 
 import os
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -404,9 +405,8 @@ def _building_parts_merged(path: Path) -> tuple[Path, int] | None:
     many buildings were merged), or None when no building has more than one LOD1 geometry.
 
     Read with ElementTree after :func:`loaders.sources.precheck.check_xml_safety` (no DOCTYPE
-    reaches it); only files whose bytes name a BuildingPart are parsed here."""
-    import xml.etree.ElementTree as ET
-
+    reaches it), streamed one city object at a time (a city's model is not held whole); only
+    files whose bytes name a BuildingPart are parsed here."""
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key in _MERGED:  # opened again by the same load (its kind told, then loaded)
@@ -414,47 +414,69 @@ def _building_parts_merged(path: Path) -> tuple[Path, int] | None:
     if not _has_building_parts(path):
         _MERGED[key] = None
         return None
-    namespaces: dict[str, str] = {}
-    try:  # one pass: the tree, and the prefixes its namespaces are written with
-        parsing = ET.iterparse(path, events=("start-ns",))
-        for _event, (prefix, uri) in parsing:
-            namespaces.setdefault(prefix, uri)
+    out = _scratch_dir("cim-citygml-") / path.name
+    merged = depth = 0
+    root: ET.Element | None = None
+    close = b""
+    try:  # streamed: one city object at a time is held, merged and written
+        with open(out, "wb") as fh:
+            fh.write(b'<?xml version="1.0" encoding="utf-8"?>\n')
+            for event, item in ET.iterparse(path, events=("start-ns", "start", "end")):
+                if event == "start-ns":
+                    try:  # the file's own prefixes (gml:id is read by its name)
+                        ET.register_namespace(*item)
+                    except ValueError:  # a prefix ElementTree keeps for itself (ns0)
+                        pass
+                elif event == "start":
+                    depth += 1
+                    if depth == 1:  # the root: opened here, closed at the end
+                        root = item
+                        tag = ET.tostring(ET.Element(item.tag, item.attrib), encoding="unicode")
+                        tag = tag[:-2].rstrip() + ">"  # <CityModel xmlns="…" />
+                        close = f"</{tag[1:].split()[0].rstrip('>')}>\n".encode()
+                        fh.write(tag.encode() + b"\n")
+                else:
+                    depth -= 1
+                    if depth == 1:  # a city object member (or the model's envelope, name …)
+                        merged += _merge_parts(item)
+                        fh.write(ET.tostring(item, encoding="unicode").encode())
+                        if root is not None:
+                            root.remove(item)
+            fh.write(close)
     except ET.ParseError as exc:
         raise InputError(f"its XML cannot be read: {exc}", path=str(path)) from exc
-    tree = ET.ElementTree(parsing.root)
-    parent = {c: p for p in tree.iter() for c in p}
+    if not merged:
+        _MERGED[key] = None
+        return None
+    _MERGED[key] = (out, merged)
+    return out, merged
+
+
+def _merge_parts(member: ET.Element) -> int:
+    """In one city object: each building with more than one LOD1 geometry (its own, its
+    parts') given one ``lod1Solid`` of all their faces (see :func:`_building_parts_merged`);
+    how many buildings."""
+    parent = {c: p for p in member.iter() for c in p}
     merged = 0
-    for building in tree.iter():
-        if _local(building.tag) != "Building" or _local(parent.get(building, building).tag) \
-                == "consistsOfBuildingPart":
-            continue
+    for building in [e for e in member.iter() if _local(e.tag) == "Building"]:
         lods = [e for e in building.iter() if _local(e.tag) in _LOD1]
         if len(lods) < 2:
             continue
         polygons = [g for e in lods for g in e.iter() if _local(g.tag) == "Polygon"]
-        solid_tag = lods[0].tag.rsplit("}", 1)[0] + "}lod1Solid"
         gml = polygons[0].tag.rsplit("}", 1)[0] + "}" if polygons else \
             "{http://www.opengis.net/gml}"
         srs = next((g.get("srsName") for e in lods for g in e.iter() if g.get("srsName")),
                    None)
         for e in lods:
             parent[e].remove(e)
-        lod = ET.SubElement(building, solid_tag)
+        lod = ET.SubElement(building, lods[0].tag.rsplit("}", 1)[0] + "}lod1Solid")
         solid = ET.SubElement(lod, gml + "Solid", {"srsName": srs} if srs else {})
         surface = ET.SubElement(ET.SubElement(solid, gml + "exterior"),
                                 gml + "CompositeSurface")
         for g in polygons:
             ET.SubElement(surface, gml + "surfaceMember").append(g)
         merged += 1
-    if not merged:
-        _MERGED[key] = None
-        return None
-    for prefix, uri in namespaces.items():
-        ET.register_namespace(prefix, uri)
-    out = _scratch_dir("cim-citygml-") / path.name
-    tree.write(out, encoding="utf-8", xml_declaration=True)
-    _MERGED[key] = (out, merged)
-    return out, merged
+    return merged
 
 
 def _scratch_dir(prefix: str) -> Path:
