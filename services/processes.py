@@ -7,8 +7,9 @@ declares and executed synchronously: ``POST /processes/<id>/execution`` with
 These views replace pygeoapi's ``/processes`` and ``/jobs`` ones, which do not validate inputs.
 
 Answers: inputs that break the schema, and the library's :class:`~cim.errors.InputError`
-(bad geometry, unknown code …), are 400 with a message naming the input; an unknown process is
-404; a query cancelled by the read-only role's statement timeout, or a database that cannot be
+(bad geometry, unknown code …), and a value the database refuses (a number out of range, a
+point PROJ cannot project: lon/lat given as lat/lon), are 400 with a message naming the input
+or the value; an unknown process is 404; a query cancelled by the read-only role's statement timeout, or a database that cannot be
 reached, is 503; anything else is logged with its traceback and answered 500 with one line.
 
 Connections: a process runs with the app's read-only role. Only a process that declares
@@ -205,6 +206,8 @@ class ProcessesService:
             return _error(503, "ServiceUnavailable",
                           f"{process_id}: the database cannot be reached")
         except Exception as exc:  # a bug: logged with its traceback, one line to the client
+            if isinstance(exc, psycopg.Error) and (why := _bad_value(exc)) is not None:
+                return _error(400, "InvalidParameterValue", f"{process_id}: {why}")
             LOG.exception("process %s failed (inputs: %s)", process_id, sorted(inputs))
             return _error(500, "NoApplicableCode",
                           f"{process_id}: internal error ({type(exc).__name__}; logged by "
@@ -217,6 +220,22 @@ class ProcessesService:
                                                  "rel": "self", "type": JSON_TYPE}]})
         return _error(404, "NoSuchJob", f"no job {job_id[:80]!r}: processes run "
                                         "synchronously, no job is kept", "no-such-job")
+
+
+def _bad_value(exc: Exception) -> str | None:
+    """What is wrong with the inputs when the database refused a value of theirs: a number out
+    of range (DataError) or a point PROJ cannot project (a latitude of 116°: lon/lat given as
+    lat/lon); None for any other database error (a bug: 500)."""
+    import psycopg
+
+    first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    if isinstance(exc, psycopg.errors.DataError):
+        return f"bad input value: {first}"
+    if "transform" in first.lower() or "latitude" in first.lower() \
+            or "longitude" in first.lower():
+        return (f"coordinates that cannot be projected ({first}); lon/lat inputs are "
+                "longitude first")
+    return None
 
 
 def _one_line(exc: BaseException) -> str:
