@@ -346,6 +346,27 @@ def test_alarm_case_ends_only_once_its_alarm_has_cleared(d):
         assert workflow.act(conn, case, "close", User("acc", "受理员"), at=t(7))["state"] == "结案"
 
 
+def test_escalation_is_told_in_the_alarm_case(d):
+    """12 %LEL opens 四级 and its case (its words: 四级, 12); 30 escalates to 二级, 22 falls
+    back within the episode, 27 is back up to 二级 (no new escalation), 55 reaches 一级: the
+    case's detail says the alarm's level now and each escalation (time, level, value,
+    threshold) — the people handling the case learnt nothing of it before. Its trail keeps
+    only the loop's transitions."""
+    s = add_sensor(d, 50, "01", None, None, interval_s=None, device_id="GAS-ESC")
+    send(d, [(s, t(0), 12.0)])
+    case = d.scalar("SELECT case_code FROM alarms WHERE sensor_code = %s", (s,))
+    out = send(d, [(s, t(1), 30.0), (s, t(2), 22.0), (s, t(3), 27.0), (s, t(4), 55.0)])
+    assert out["alarms_escalated"] == 2
+    detail = d.scalar("SELECT detail FROM cases WHERE code = %s", (case,))
+    assert detail["alarm_level"] == "一级"
+    got = [(dt.datetime.fromisoformat(e["at"]), e["level"], e["level_name"], e["value"],
+            e["threshold"]) for e in detail["escalations"]]
+    assert got == [(t(1), 2, "二级", 30.0, 25.0), (t(4), 1, "一级", 55.0, 50.0)]
+    assert "一级" in detail["escalations"][1]["note"] and "55" in detail["escalations"][1]["note"]
+    assert d.scalar("SELECT count(*) FROM case_events e JOIN cases c ON c.id = e.case_id "
+                    "WHERE c.code = %s", (case,)) == 2  # 上报, 立案
+
+
 def test_alarm_cleared_when_its_thresholds_leave_the_file(d, tmp_path):
     """A well-level alarm (1.6 ≥ 四级 on 1.5) is active; the city takes the type-04 rows out
     of sensor_thresholds.csv: the sensor's next reading clears the alarm (no thresholds, no

@@ -129,20 +129,34 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
 
 
 def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int,
-             at: dt.datetime, threshold: float) -> bool:
-    """The episode reached a more severe ``level``: the alarm says so and its risk point goes
-    up with it. False when the episode had reached that level before (back up after a
-    de-escalation): nothing changes."""
+             at: dt.datetime, threshold: float, value: float | None = None) -> bool:
+    """The episode reached a more severe ``level``: the alarm says so, its risk point goes up
+    with it and its case tells the people handling it (the case's ``detail``: ``alarm_level``
+    and one ``escalations`` entry each — at, level, value, threshold, note; the case was
+    opened with the first level's words). False when the episode had reached that level
+    before (back up after a de-escalation): nothing changes."""
     from layers.risk.alarm import raise_for_alarm
 
     lv = cfg.levels[level]
     row = conn.execute(
         "UPDATE alarms SET level = %s, level_name = %s, color = %s, threshold = %s, "
         "detail = detail || jsonb_build_object('escalated_at', %s::timestamptz::text) "
-        "WHERE id = %s AND level > %s RETURNING code, asset_code, type_code, risk_code",
+        "WHERE id = %s AND level > %s RETURNING code, asset_code, type_code, risk_code, "
+        "case_code, device_id, type_name, unit",
         (level, lv.name, lv.color, threshold, at, alarm_id, level)).fetchone()
     if row is None:
         return False
+    if row[4]:  # the case was opened with the first level's words: it says the escalation
+        conn.execute(
+            "UPDATE cases SET detail = detail || jsonb_build_object('alarm_level', %(name)s::text, "
+            "'escalations', coalesce(detail->'escalations', '[]'::jsonb) || jsonb_build_array("
+            "jsonb_build_object('at', %(at)s::timestamptz, 'level', %(level)s::int, "
+            "'level_name', %(name)s::text, 'value', %(v)s::float8, 'threshold', %(thr)s::float8, "
+            "'note', %(note)s::text))) WHERE code = %(case)s AND valid_to IS NULL",
+            {"name": lv.name, "at": at, "level": level, "v": value, "thr": threshold,
+             "note": f"{row[6] or row[2]} 告警升级为{lv.name}（{lv.color}）：监测值 "
+                     f"{_fmt(value)} {row[7] or ''}（阈值 {_fmt(threshold)}）",
+             "case": row[4]})
     if row[3] is not None:
         raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
                         alarm_code=row[0], level=lv.risk_level,

@@ -319,7 +319,7 @@ def _walk(conn: psycopg.Connection, cfg: IotConfig, walk: list, state: dict,
                     counts["alarms_opened"] += 1
                     counts["cases_opened"] += 1
                 else:
-                    if alarm_ops.escalate(conn, cfg, alarm_id, new, ts, band.on):
+                    if alarm_ops.escalate(conn, cfg, alarm_id, new, ts, band.on, v):
                         counts["alarms_escalated"] += 1
                 clear_at = band.off
             elif new is None and level is not None:  # cleared
