@@ -63,6 +63,9 @@ REGIONS = {
             ("Y-B", LineString([(13040, 40), (13040, 90), (13089.95, 90)]), "黄线", "HUX",
              None)],
 }
+# existing buildings (region 14000 has no lines: a parcel only)
+NEIGHBOURS = {"E-14000": box(14000, 40, 14060, 90)}
+REGIONS[14000] = []
 # regions whose parcel covers only y 0..50 (the rest of the site is unplanned land)
 HALF_PARCEL = {8000}
 
@@ -83,6 +86,9 @@ def ldb(adb):
                 conn.execute("INSERT INTO control_lines (code, line_type, line_type_code, "
                              "name, width_m, geom) VALUES (%s, %s, %s, %s, %s, "
                              "ST_GeomFromWKB(%s, 4527))", (code, lt, ltc, code, w, wkb(lg)))
+        for code, g in NEIGHBOURS.items():
+            conn.execute("INSERT INTO buildings (code, height, geom) VALUES "
+                         "(%s, 20, ST_Multi(ST_GeomFromWKB(%s, 4527)))", (code, wkb(g)))
         conn.execute("ANALYZE")
     return adb
 
@@ -303,3 +309,25 @@ def test_a_city_rules_copy_without_the_widest_red_line_takes_the_platforms(tmp_p
 
     with pytest.raises(ConfigError, match="centre_line_max_width_m"):
         load_config(None, old)
+
+
+@pytest.mark.parametrize("into, status", [(0.0, "pass"), (0.0004, "pass"), (0.002, "fail")])
+def test_a_wall_against_an_area_line_or_a_building_is_no_overlap_at_millimetres(ldb, into,
+                                                                                status):
+    """A wall drawn 0.4 mm into a closed 绿线 area (along 40 m: 0.016 m²) or an existing
+    building (along 30 m: 0.012 m²) is on its edge at millimetres — above the 0.01 m² area
+    tolerance, a fail before; 2 mm in is an overlap."""
+    ring = Polygon(REGIONS[3000][0][1])
+    b = box(3010, 45, 3040 + into, 85)
+    want = b.intersection(ring).area
+    assert want == pytest.approx(40 * into)
+    r = _rule(_run(ldb, 3000, ("B", b)), "overlap_green")
+    assert (r["status"], r["measured"]) == (status, pytest.approx(want if status == "fail"
+                                                                  else 0.0))
+    e = NEIGHBOURS["E-14000"]
+    b = box(14060 - into, 50, 14080, 80)
+    want = b.intersection(e).area
+    assert want == pytest.approx(30 * into)
+    r = _rule(_run(ldb, 14000, ("B", b)), "existing_buildings")
+    assert (r["status"], r["measured"]) == (status, pytest.approx(want if status == "fail"
+                                                                  else 0.0))
