@@ -1,7 +1,8 @@
 """Listing cases by state (``GET /cases?state=``, ``cim case list --state``): a state the case
 loop does not have (a typo, 退回 which is an action, an English name) is refused naming the
 loop's states, where it listed no case — an empty list an operator reads as "nothing
-waiting". The states are case_workflow.yaml's, read here from the file."""
+waiting". The states are case_workflow.yaml's, read here from the file. So is a grid cell
+code the grid never had."""
 
 from __future__ import annotations
 
@@ -28,3 +29,8 @@ def test_unknown_state_refused_known_state_listed(jining_profile):
                 list_cases(conn, state=bad)
             assert exc.value.field == "state"
             assert all(s in exc.value.message for s in states), exc.value.message
+        # a grid cell: listed by its code; a code the grid never had is refused, not empty
+        assert [c["code"] for c in list_cases(conn, grid=d.cell)] == [case["code"]]
+        with pytest.raises(InputError) as exc:
+            list_cases(conn, grid=d.cell + "9")
+        assert exc.value.field == "grid"

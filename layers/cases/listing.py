@@ -38,8 +38,9 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
                grid: str | None = None, unit: str | None = None, overdue: bool = False,
                now: dt.datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Current cases, newest report first, filtered by state (one of case_workflow.yaml's
-    states: any other is an InputError naming them, not an empty list), grid cell, unit and
-    overdue (past the deadline and not handled yet at ``now``)."""
+    states: any other is an InputError naming them, not an empty list), grid cell (one the
+    grid has or had: a mistyped code is an InputError), unit and overdue (past the deadline
+    and not handled yet at ``now``)."""
     from layers.cases.workflow import load_workflow
 
     if not 1 <= limit <= MAX_LIMIT:
@@ -53,6 +54,9 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
         where.append("state = %(state)s")
         params["state"] = state
     if grid:
+        if not conn.execute("SELECT EXISTS (SELECT 1 FROM grid_cells WHERE code = %s)",
+                            (grid,)).fetchone()[0]:
+            raise InputError(f"no grid cell has code {grid!r}", field="grid")
         where.append("grid_code = %(grid)s")
         params["grid"] = grid
     if unit:
