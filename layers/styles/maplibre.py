@@ -191,15 +191,20 @@ class _Builder:
         color, items = self.color_expr(st, cat)
         legend_kind = LEGEND_KIND[kind]
         if kind == "fill":
-            fill = color or _color(s.get("fill"), Color(200, 200, 200)).hex
+            # as the QML: the symbol's own fill, else the class colour (a categorized layer
+            # with fill "0,0,0,0" is hollow, its outlines in the class colours), times
+            # fill_opacity; the outline the symbol's, else the class colour, else dark grey
+            own = _color(s.get("fill"))
+            fill = own.hex if own else color or Color(200, 200, 200).hex
             outline = _color(s.get("outline"))
             opacity: Any = float(s.get("fill_opacity", 1))
-            if color is None and _color(s.get("fill")).a == 0:
+            if own is not None and own.a == 0:
                 opacity, legend_kind = 0, "line"
             if st.height_classes:
                 opacity = self.height_opacity(st)
             line = {"id": sid + "-outline", "type": "line",
-                    "paint": {"line-color": outline.hex if outline else fill,
+                    "paint": {"line-color": outline.hex if outline else
+                              color or DEFAULT_OUTLINE.hex,
                               "line-width": px(s.get("outline_width"), 0.26)}}
             if s.get("outline_style") == "dash":
                 line["paint"]["line-dasharray"] = [4, 2]
@@ -208,7 +213,8 @@ class _Builder:
         elif kind == "line":
             made = [{"id": sid + "-line", "type": "line",
                      "layout": {"line-cap": "round", "line-join": "round"},
-                     "paint": {"line-color": color or _color(s.get("color"), DEFAULT_OUTLINE).hex,
+                     "paint": {"line-color": _color(s["color"]).hex if s.get("color")
+                               else color or DEFAULT_OUTLINE.hex,
                                "line-width": px(s.get("width"), 0.26)}}]
         else:
             made = [self.circle(sid + "-circle", s, color)]

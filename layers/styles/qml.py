@@ -60,8 +60,8 @@ def _symbol(parent: ET.Element, name: str, kind: str, s: dict, color: Color | No
     lyr = ET.SubElement(sym, "layer", {"enabled": "1", "locked": "0", "pass": "0"})
     if kind == "fill":
         fill = _color(s.get("fill"), color or Color(200, 200, 200))
-        if s.get("fill_opacity") is not None and s.get("fill") is None:
-            fill = fill.with_alpha(round(float(s["fill_opacity"]) * 255))
+        if s.get("fill_opacity") is not None:  # times the fill's own alpha, as on the web map
+            fill = fill.with_alpha(round(fill.a * float(s["fill_opacity"])))
         outline = _color(s.get("outline"), color or DEFAULT)
         lyr.set("class", "SimpleFill")
         _options(lyr, {"color": fill.qgis, "style": "no" if fill.a == 0 else "solid",
