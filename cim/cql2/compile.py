@@ -255,7 +255,8 @@ class _Emitter:
                 t = self.prop_type(against)
                 if not _compatible(t, _kind(n.value)):
                     raise FilterError(f"property {against.name!r} is {_article(t)}; "
-                                      f"{n.value!r} is {_article(_kind(n.value))}", n.pos)
+                                      f"{_shown(n.value)} is {_article(_kind(n.value))}",
+                                      n.pos)
             return self.bind(n.value)
         if isinstance(n, Geom):
             raise FilterError("a geometry literal can only be used in spatial functions", n.pos)
@@ -352,6 +353,15 @@ class _Emitter:
 
 
 _MIRRORED = {"S_WITHIN": "S_CONTAINS", "S_CONTAINS": "S_WITHIN"}  # the others are symmetric
+
+
+def _shown(v: object) -> str:
+    """A literal as the filter wrote it (DATE('…'), TIMESTAMP('…'), 'text', 12)."""
+    if isinstance(v, dt.datetime):
+        return f"TIMESTAMP('{v.isoformat()}')"
+    if isinstance(v, dt.date):
+        return f"DATE('{v.isoformat()}')"
+    return repr(v)
 
 
 def _article(t: str | None) -> str:

@@ -1,0 +1,61 @@
+"""CQL2 comparisons of date and timestamp properties with DATE('…') and TIMESTAMP('…')
+(Basic CQL2's temporal literals): the items path typed every date column a string, so
+``valid_from > TIMESTAMP('…')`` or ``initial_date >= DATE('…')`` was refused (with the
+literal shown as Python's ``datetime.date(…)``). Expected counts from SQL on the session
+database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+
+def _matched(api, coll, flt, lang="cql2-text"):
+    r = requests.get(f"{api}/collections/{coll}/items", params={
+        "f": "json", "filter": flt if isinstance(flt, str) else json.dumps(flt),
+        "filter-lang": lang, "limit": 1, "resulttype": "hits"}, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    return r.json()["numberMatched"]
+
+
+def _count(db, table, where):
+    return db.scalar(f"SELECT count(*) FROM {table} WHERE valid_to IS NULL AND {where}")
+
+
+@pytest.mark.parametrize("coll,flt,where", [
+    ("buildings", "valid_from > TIMESTAMP('2000-01-01T00:00:00Z')",
+     "valid_from > '2000-01-01T00:00:00Z'"),
+    ("buildings", "valid_from < TIMESTAMP('2000-01-01T00:00:00Z')",
+     "valid_from < '2000-01-01T00:00:00Z'"),
+    ("components", "initial_date >= DATE('2015-01-01')", "initial_date >= '2015-01-01'"),
+    ("components", "initial_date BETWEEN DATE('2019-01-01') AND DATE('2020-06-30')",
+     "initial_date BETWEEN '2019-01-01' AND '2020-06-30'"),
+    ("components", "initial_date IN (DATE('2018-08-21'), DATE('2020-11-05')) OR "
+     "initial_date IS NULL", "(initial_date IN ('2018-08-21', '2020-11-05') "
+     "OR initial_date IS NULL)"),
+])
+def test_temporal_literals(api, db, coll, flt, where):
+    want = _count(db, coll, where)
+    assert _matched(api, coll, flt) == want
+    if "BETWEEN" in flt:
+        assert 0 < want < _count(db, coll, "TRUE")
+
+
+def test_temporal_literal_in_cql2_json(api, db):
+    flt = {"op": ">", "args": [{"property": "valid_from"},
+                               {"timestamp": "2000-01-01T00:00:00Z"}]}
+    assert _matched(api, "buildings", flt, "cql2-json") == _count(db, "buildings", "TRUE")
+    flt = {"op": "<", "args": [{"property": "initial_date"}, {"date": "2015-01-01"}]}
+    assert _matched(api, "components", flt, "cql2-json") == \
+        _count(db, "components", "initial_date < '2015-01-01'")
+
+
+def test_a_date_against_a_text_property_is_400_in_cql2_words(api):
+    r = requests.get(f"{api}/collections/buildings/items", params={
+        "f": "json", "filter": "name > DATE('2020-01-01')", "filter-lang": "cql2-text"},
+        timeout=60)
+    assert r.status_code == 400
+    msg = r.json()["description"]
+    assert "DATE('2020-01-01')" in msg and "datetime" not in msg, msg
