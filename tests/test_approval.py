@@ -418,3 +418,23 @@ def test_a_wall_drawn_on_the_site_edge_is_inside_at_millimetres(adb, out, status
                                            height=10))), "inside_site")
     want = b.difference(SITE_A).area if status == "fail" else 0.0
     assert (r["status"], r["measured"]) == (status, pytest.approx(want, abs=1e-4))
+
+
+def test_an_underground_garage_covers_no_ground_and_keeps_no_spacing(adb):
+    """A 地下车库 outline (地上层数 0) under two towers: the density is the towers' ground,
+    1,200 m² of 10,000 (it was 8,100 with the garage: 0.81 > 0.40, a fail); its pairs keep
+    no spacing."""
+    garage = box(5, 5, 95, 95)
+    res = _run(adb, collection(feature("site", SITE_A),
+                               feature("building", B1, name="1号楼", floors_above=10, height=30),
+                               feature("building", B2, name="2号楼", floors_above=10, height=30),
+                               feature("building", garage, name="车库", floors_above=0,
+                                       floors_below=2)))
+    d = _rule(res, "density")
+    want = B1.union(B2).area / SITE_A.area
+    assert (d["status"], d["measured"]) == ("pass", pytest.approx(want)), d
+    assert want == 0.12 and garage.union(B1).union(B2).area / SITE_A.area == 0.81
+    sp = {i["what"]: i for i in _rule(res, "building_spacing")["items"]}
+    assert sp["1号楼 – 2号楼"]["status"] == "pass"
+    assert sp["1号楼 – 车库"]["status"] == sp["2号楼 – 车库"]["status"] == "not_applicable"
+    assert _rule(res, "building_spacing")["status"] == "pass"

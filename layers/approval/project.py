@@ -93,6 +93,12 @@ class Building:
     ground_elevation: float | None = None
 
     @property
+    def underground(self) -> bool:
+        """No floor above ground (地上层数 0: a 地下车库 outline): no ground covered, no
+        spacing to keep."""
+        return self.floors_above == 0
+
+    @property
     def counted_area(self) -> float | None:
         """计容建筑面积: as given, else floors above ground × footprint (None: unknown)."""
         if self.counted_area_given is not None:

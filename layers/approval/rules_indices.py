@@ -168,8 +168,15 @@ def far(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
 
 
 def density(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
-    foot = shapely.union_all([b.footprint for b in p.buildings]).intersection(p.site).area
+    """建筑基底面积 / 用地面积: the ground the buildings cover, a structure with no floor above
+    ground (地上层数 0) none."""
+    foot = shapely.union_all([b.footprint for b in p.buildings if not b.underground]
+                             ).intersection(p.site).area
     res.unit = "fraction"
+    under = [b.label for b in p.buildings if b.underground]
+    if under:
+        res.notes.append(f"no floor above ground (地上层数 0), no ground covered: "
+                         f"{', '.join(under)}")
     res.notes.append(f"footprint {foot:,.1f} m² / site area {p.site.area:,.1f} m²")
     _index(res, p, ctx, cfg, "max_density", foot / p.site.area, False)
 

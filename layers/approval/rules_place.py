@@ -287,6 +287,10 @@ def building_spacing(res: Result, p: Project, cfg: Config) -> None:
     for a, b in combinations(p.buildings, 2):
         d = a.footprint.distance(b.footprint)
         what = f"{a.label} – {b.label}"
+        if a.underground or b.underground:
+            res.item("not_applicable", what, d, None,
+                     note="a building of the pair has no floor above ground (地上层数 0)")
+            continue
         shared = a.footprint.intersection(b.footprint).area
         if shared > cfg.area_tolerance_m2:  # no spacing between them to measure
             res.item("needs_review", what, 0.0, None, a.footprint.intersection(b.footprint),
