@@ -53,10 +53,18 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
                    static_url_path="/map/static", template_folder=str(HERE / "templates"))
     base_url = base_url.rstrip("/")
 
+    centre: list[list[float]] = []  # the city's centre, read once
+
     @bp.get("/map")
     def page():
+        if not centre:
+            from layers.catalog import city_extent_lonlat
+
+            w, s, e, n = city_extent_lonlat(conninfo, profile)
+            centre.append([(w + e) / 2, (s + n) / 2])
         return render_template("map.html", base=base_url, city=profile.city_name,
-                               style_url=f"{base_url}/styles/{STYLE_ID}?f=mapbox")
+                               style_url=f"{base_url}/styles/{STYLE_ID}?f=mapbox",
+                               centre=centre[0])
 
     @bp.get("/map/tree.json")
     def tree():

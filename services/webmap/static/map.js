@@ -12,7 +12,7 @@
   const map = new maplibregl.Map({
     container: "map",
     style: window.CIM_MAP.style,
-    center: [116.59, 35.41], zoom: 10,
+    center: window.CIM_MAP.center, zoom: 10,  // the city's centre (the profile's area)
     // Chinese characters come from the browser's fonts; only Latin/symbol glyph PBFs are served
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif",
     attributionControl: {compact: true},
