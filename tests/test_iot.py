@@ -367,6 +367,29 @@ def test_escalation_is_told_in_the_alarm_case(d):
                     "WHERE c.code = %s", (case,)) == 2  # 上报, 立案
 
 
+def test_alarm_case_of_a_reading_ahead_of_the_clock_can_be_acted_on_at_once(d):
+    """A reading 60 s ahead of the platform's clock (a device clock a little fast; up to
+    readings.max_ahead_s is taken) opens an alarm at its time, but its case is reported at the
+    platform's time: the dispatcher acting at once was refused ("before its last event") for
+    that minute."""
+    from layers.cases import workflow
+    from layers.cases.auth import User
+    from layers.iot.partitions import ensure_months, month_of
+
+    s = add_sensor(d, 51, "04", None, None, interval_s=None)
+    with psycopg.connect(d.conninfo) as conn:
+        now = conn.execute("SELECT now()").fetchone()[0]
+        ensure_months(conn, [month_of(now), month_of(now + dt.timedelta(minutes=1))])
+        conn.commit()
+        assert ingest(conn, [(s, now + dt.timedelta(seconds=60), 1.6)])["cases_opened"] == 1
+    alarm_at, case, reported = d.rows(
+        "SELECT a.opened_at, c.code, c.reported_at FROM alarms a JOIN cases c ON "
+        "c.code = a.case_code WHERE a.sensor_code = %s", (s,))[0]
+    assert alarm_at == now + dt.timedelta(seconds=60) and reported <= alarm_at
+    with psycopg.connect(d.conninfo) as conn:
+        assert workflow.act(conn, case, "dispatch", User("disp", "派遣员"))["state"] == "派遣"
+
+
 def test_alarm_cleared_when_its_thresholds_leave_the_file(d, tmp_path):
     """A well-level alarm (1.6 ≥ 四级 on 1.5) is active; the city takes the type-04 rows out
     of sensor_thresholds.csv: the sensor's next reading clears the alarm (no thresholds, no

@@ -111,12 +111,16 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
             if kind == "threshold" else
             f"{sensor.get('type_name') or sensor['type_code']} 设备离线：最后上报后超过 "
             f"{cfg.gap_factor:g} 个上报周期未上报")
+    # the case's report is not after the platform's clock (a device clock may run up to
+    # readings.max_ahead_s ahead): people act on it at the platform's time, and an action
+    # before the case's last event is refused
+    reported = min(at, conn.execute("SELECT now()").fetchone()[0])
     case = open_case(conn, source="传感告警", category_code=category_code,
                      actor=f"sensor:{sensor['device_id']}", role="system",
                      point=(sensor["x"], sensor["y"]), grid_code=sensor.get("grid_code"),
                      description=f"{what}；设备 {sensor['device_id']}",
-                     asset_code=sensor.get("asset_code"), alarm_code=code, reported_at=at,
-                     register=True)
+                     asset_code=sensor.get("asset_code"), alarm_code=code,
+                     reported_at=reported, register=True)
     risk_code = None
     if raise_risk:
         risk_code = raise_for_alarm(conn, _matrix(str(cfg.matrix_path)),
