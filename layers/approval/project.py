@@ -402,11 +402,14 @@ def _one_outline_each(buildings: list[tuple], probs: _Problems
     read twice, one is spaced 0 m from itself and counted twice in the floor area."""
     keep: list[tuple] = []
     notes: list[str] = []
-    for b in buildings:
+    kept_at: dict[int, int] = {}  # index in buildings → index in keep
+    tree = shapely.STRtree([b[0] for b in buildings])
+    for n, b in enumerate(buildings):
         poly, attrs, rec = b
-        k = next((i for i, (q, _, _) in enumerate(keep) if q.intersects(poly) and
-                  q.symmetric_difference(poly).area <= MIN_AREA_M2), None)
+        k = next((kept_at[j] for j in sorted(tree.query(poly).tolist()) if j in kept_at and
+                  keep[kept_at[j]][0].symmetric_difference(poly).area <= MIN_AREA_M2), None)
         if k is None:
+            kept_at[n] = len(keep)
             keep.append(b)
             continue
         first = keep[k]
