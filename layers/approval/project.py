@@ -355,8 +355,9 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     buildings, twins = _one_outline_each(buildings, probs)
     labels: dict[int, list[tuple[str, str, str, dict, str]]] = {}  # building → its labels' values
     unread: list[tuple[int, dict, str]] = []
+    outlines = shapely.STRtree([b[0] for b in buildings])
     for pt, text, rec in texts:
-        hits = [i for i, b in enumerate(buildings) if b[0].contains(pt)]
+        hits = sorted(outlines.query(pt, predicate="within").tolist())  # outlines holding pt
         if len(hits) != 1:
             probs.add(f"the text lies in {len(hits)} building outlines (needs exactly one)",
                       rec["layer"], rec["row"], "Text")
