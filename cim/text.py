@@ -23,13 +23,20 @@ when it is built, the delivered value when it is looked up.
 
 Numbers are not looked up but read: :func:`half_width` gives their full-width forms the
 meaning of their ASCII twins ("１８．５ｍ", "ＤＮ３００", "－3") and nothing else.
+
+Delivered text files (a survey's CSV tables, a sensor readings CSV) are decoded by the one
+detection, :func:`decode_text`: UTF-8 with or without BOM, UTF-16 by its BOM, else GBK/GB18030
+(what a Chinese Excel or WPS saves "CSV" as), or the encoding the user gave.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 from typing import Any
+
+from cim.errors import InputError
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _SPACE = re.compile(r"\s+")
@@ -85,3 +92,28 @@ def header_unit(name: Any, spellings: dict[str, str]) -> str | None:
             return unit
         s = s[:m.start()]
     return None
+
+
+def decode_text(raw: bytes, path: Path | str, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding) of a delivered text file: UTF-8 with or without BOM, UTF-16 by its
+    BOM, else GBK/GB18030 — or ``encoding`` when one is given (``--encoding``)."""
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputError(f"cannot decode the file as {encoding}: {exc}",
+                             path=str(path)) from exc
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="strict"), "UTF-8 (BOM)"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), "UTF-16"
+    try:
+        return raw.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030"), "GB18030"
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError("the text is neither UTF-8 nor GBK/GB18030; pass --encoding",
+                         path=str(path), row=line) from exc

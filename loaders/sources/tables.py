@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cim.errors import ConfigError, InputError
-from cim.text import norm_key, norm_name
+from cim.text import decode_text, norm_key, norm_name
 from loaders.field_names import load_mapping_yaml, match_fields
 from loaders.sources.excel import xls_grids, xlsx_grids
 from loaders.sources.precheck import check_xml_safety, column_letters
@@ -395,30 +395,6 @@ def _tables_of(path: Path, sheets: list, known: set[str]) -> list[Table]:
     """The tables found in a workbook's sheets (a sheet of no table left out)."""
     tables = (_grid_to_table(path, title, grid, merged, known) for title, grid, merged in sheets)
     return [t for t in tables if t is not None]
-
-
-def decode_text(raw: bytes, path: Path, encoding: str | None = None) -> tuple[str, str]:
-    """(text, encoding): UTF-8 with or without BOM, else GBK/GB18030 — or the one given."""
-    if encoding:
-        try:
-            return raw.decode(encoding), encoding
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise InputError(f"cannot decode the file as {encoding}: {exc}",
-                             path=str(path)) from exc
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict"), "UTF-8 (BOM)"
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "UTF-16"
-    try:
-        return raw.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030"), "GB18030"
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise InputError("the text is neither UTF-8 nor GBK/GB18030; pass --encoding",
-                         path=str(path), row=line) from exc
 
 
 def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
