@@ -219,7 +219,7 @@ def project_xml(conninfo: str, profile: CityProfile, *, service: str = "cim",
         m = ET.SubElement(pl, "maplayer", {**style.attrib, "type": "vector",
                                            "geometry": GEOMETRY_NAME[ml.kind],
                                            "wkbType": ml.wkb, "autoRefreshEnabled": "0",
-                                           "readOnly": "0", "refreshOnNotifyEnabled": "0"})
+                                           "readOnly": "1", "refreshOnNotifyEnabled": "0"})
         m.attrib.pop("version", None)
         if box:
             _extent(m, "extent", box)

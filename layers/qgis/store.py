@@ -25,9 +25,16 @@ CREATE_QGIS_PROJECTS = ("CREATE TABLE IF NOT EXISTS public.qgis_projects("
 
 
 def service_entry(conninfo: str) -> dict[str, str]:
-    """The pg_service.conf keys for ``conninfo``: host, port, dbname, user; never a password."""
+    """The pg_service.conf keys of ``conninfo``'s server and database for the read-only role
+    (``cim.db.roles``: ``CIM_READER_ROLE``, default cim_reader): host, port, dbname, user;
+    never a password. Planners view the one map: the admin's user had QGIS edit the layers in
+    place, outside any load and its history."""
+    from cim.db.roles import ReaderRole
+
     d = conninfo_to_dict(conninfo)
-    return {k: str(d[k]) for k in ("host", "port", "dbname", "user") if d.get(k)}
+    entry = {k: str(d[k]) for k in ("host", "port", "dbname") if d.get(k)}
+    entry["user"] = ReaderRole.from_env().name
+    return entry
 
 
 def write_service_file(path: Path, service: str, conninfo: str) -> dict[str, str]:
