@@ -8,9 +8,11 @@ or an ``Accept`` preferring GeoJSON/JSON) itself: parameters validated
 PostGIS (:mod:`services.items_sql`) on pooled connections (:mod:`services.pool`), ``next``
 links that carry a keyset ``cursor``, ``numberMatched`` counted exactly up to a cap and
 omitted above it (OGC API Features allows it; ``resulttype=hits`` is always exact).
-HTML, JSON-LD and CSV, ``datetime``, ``q`` and ``filter`` (until a CQL2 translator is set with
-:meth:`ItemsService.set_filter_translator`) go to pygeoapi, so its pages and its filters stay
-available; unknown parameters are refused for every format.
+``datetime`` (the versions valid then) and ``q`` (a term in a text property) are answered here
+too, so they combine with CQL2 filters and cursors. HTML, JSON-LD and CSV, and ``filter``
+(until a CQL2 translator is set with :meth:`ItemsService.set_filter_translator`) go to
+pygeoapi, so its pages and its filters stay available; unknown parameters are refused for
+every format.
 """
 
 from __future__ import annotations

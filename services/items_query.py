@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from cim.cql2.compile import storage_domain
@@ -24,8 +24,9 @@ from cim.errors import InputError
 KNOWN = frozenset({"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "cursor",
                    "resulttype", "properties", "skipGeometry", "sortby", "datetime", "q",
                    "filter", "filter-lang", "filter-crs"})
-# answered by pygeoapi (the provider) unless a hook takes them over
-PYGEOAPI_ONLY = frozenset({"datetime", "q"})
+# answered by pygeoapi (the provider) unless a hook takes them over (none is left: the items
+# path answers datetime and q itself, so they combine with CQL2 filters and cursors)
+PYGEOAPI_ONLY: frozenset[str] = frozenset()
 FILTER_PARAMS = frozenset({"filter", "filter-lang", "filter-crs"})
 _INT = re.compile(r"\d{1,19}")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -97,6 +98,13 @@ class ItemsQuery:
     sortby: tuple[tuple[str, bool], ...] = ()  # (column, descending)
     hits: bool = False
     filter: tuple[str, str | None, str | None] | None = None  # text, filter-lang, filter-crs
+    # datetime: the versions valid then instead of the current ones: (start, end), each a
+    # datetime or None (open); a date as start is its first instant, as end the next day's
+    # (end_exclusive); one_version: each feature once, its latest version valid then
+    valid_at: tuple[datetime | date | None, datetime | date | None] | None = None
+    end_exclusive: bool = False
+    one_version: bool = False
+    terms: tuple[str, ...] = ()  # q: comma-separated search terms
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,17 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
         if name in columns:
             q.props.append((columns[name], _value(columns[name], value)))
     if (v := args.get("datetime")) is not None:
-        _datetime(v)  # checked here; pygeoapi answers it
+        _datetime(v)
+        parts = [_instant(p) for p in v.split("/")]
+        start, end = (parts[0], parts[0]) if len(parts) == 1 else parts
+        q.end_exclusive = type(end) is date
+        if q.end_exclusive:
+            end = end + timedelta(days=1)
+        q.valid_at = (start, end)
+        # an instant date-time is one version a feature; a day or an interval may hold more
+        q.one_version = not (len(parts) == 1 and isinstance(start, datetime))
+    if (v := args.get("q")) is not None:
+        q.terms = tuple(t.strip() for t in v.split(",") if t.strip())
     if (v := args.get("filter")) is not None:
         lang = args.get("filter-lang")
         if lang not in (None, "cql2-text", "cql2-json", "cql-text", "cql-json"):
@@ -189,6 +207,16 @@ def _datetime(v: str) -> None:
     if not ok:
         raise ParamError(f"datetime must be an RFC 3339 date or date-time, or an interval "
                          f"start/end (.. for an open end), not {v[:80]!r}")
+
+
+def _instant(part: str) -> datetime | date | None:
+    """One end of a checked ``datetime``: a date, a date-time, or None (open)."""
+    part = part.strip()
+    if part in ("", ".."):
+        return None
+    if len(part) == 10:
+        return date.fromisoformat(part)
+    return datetime.fromisoformat(part.replace("z", "Z").replace("Z", "+00:00"))
 
 
 def _crs(uri: str, allowed: dict[str, CrsInfo], name: str) -> CrsInfo:

@@ -65,7 +65,10 @@ def _cached(key: tuple, build: Callable[[], sql.Composable]) -> str:
 
 
 def _shape(layer: Layer, q: ItemsQuery) -> tuple:
-    return (layer.name, q.out_crs, q.bbox_crs if q.bbox else None, q.bbox_empty,
+    when = None if q.valid_at is None else (tuple(v is not None for v in q.valid_at),
+                                            q.end_exclusive, q.one_version)
+    return (layer.name, q.out_crs, q.bbox_crs if q.bbox else None, q.bbox_empty, when,
+            len(q.terms),
             tuple(c.name for c, _ in q.props), q.select, q.skip_geometry, q.sortby)
 
 
@@ -98,7 +101,27 @@ def feature_sql(layer: Layer, out: CrsInfo, select: tuple[str, ...] | None,
 
 def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
            extra: str | None) -> sql.Composable:
-    conds: list[sql.Composable] = [sql.SQL("p.valid_to IS NULL")]
+    conds: list[sql.Composable] = []
+    if q.valid_at is None:
+        conds.append(sql.SQL("p.valid_to IS NULL"))
+    else:  # the versions valid at the instant or during the interval
+        start, end = q.valid_at
+        if end is not None:  # began by its end
+            conds.append(sql.SQL("p.valid_from < %(t_end)s" if q.end_exclusive
+                                 else "p.valid_from <= %(t_end)s"))
+            params["t_end"] = end
+        if start is not None:  # not ended before its start
+            conds.append(sql.SQL("(p.valid_to IS NULL OR p.valid_to > %(t_start)s)"))
+            params["t_start"] = start
+        if not conds:
+            conds.append(sql.SQL("TRUE"))
+    if q.terms:  # q: a term in one of the text properties
+        texts = [c for c in layer.columns if c.json_type == "string"]
+        conds.append(sql.SQL("({})").format(sql.SQL(" OR ").join(
+            sql.SQL("p.{}::text ILIKE %({})s").format(sql.Identifier(c.name), sql.SQL(f"q{i}"))
+            for i in range(len(q.terms)) for c in texts) if texts else sql.SQL("FALSE")))
+        params.update({f"q{i}": "%" + t.replace("\\", "\\\\").replace("%", "\\%")
+                       .replace("_", "\\_") + "%" for i, t in enumerate(q.terms)})
     if q.bbox_empty:  # the bbox is where the layer has no data (ItemsQuery.bbox_empty)
         conds.append(sql.SQL("FALSE"))
     elif q.bbox:
@@ -125,6 +148,25 @@ def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
     return sql.SQL(" AND ").join(conds)
 
 
+def _from_where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
+                extra: str | None) -> tuple[sql.Composable, sql.Composable]:
+    """The rows a request reads, as alias ``p`` (FROM), and its condition (WHERE). With
+    ``datetime`` over a day or an interval, each feature once: its latest version that
+    matches (the cursor applies after that choice, so no page repeats a feature)."""
+    table = sql.SQL("{} p").format(sql.Identifier(layer.table))
+    if not q.one_version:
+        return table, _where(layer, q, params, with_cursor, extra)
+    inner = _where(layer, q, params, False, extra)
+    frm = sql.SQL("(SELECT p.*, row_number() OVER (PARTITION BY p.{} ORDER BY "
+                  "p.valid_from DESC, p.id DESC) AS _version FROM {} WHERE {}) p").format(
+        sql.Identifier(layer.id_field), table, inner)
+    where = [sql.SQL("p._version = 1")]
+    if with_cursor and q.cursor is not None:
+        where.append(sql.SQL("p.id > %(cursor)s"))
+        params["cursor"] = q.cursor
+    return frm, sql.SQL(" AND ").join(where)
+
+
 def page_statement(layer: Layer, q: ItemsQuery,
                    flt: tuple[str, dict] | None = None) -> tuple[str, dict]:
     """(SQL, parameters) of a page: rows of (id, feature GeoJSON text), in page order; one
@@ -138,13 +180,13 @@ def page_statement(layer: Layer, q: ItemsQuery,
         order = [sql.SQL("p.{} {} NULLS LAST").format(sql.Identifier(n),
                                                       sql.SQL("DESC" if d else "ASC"))
                  for n, d in q.sortby] + [sql.SQL("p.id")]
-        return sql.SQL("SELECT p.id, {} FROM {} p WHERE {} ORDER BY {} "
+        frm, where = _from_where(layer, q, {}, True, extra)
+        return sql.SQL("SELECT p.id, {} FROM {} WHERE {} ORDER BY {} "
                        "LIMIT %(limit)s OFFSET %(offset)s").format(
-            feature_sql(layer, q.out_crs, q.select, q.skip_geometry),
-            sql.Identifier(layer.table), _where(layer, q, {}, True, extra),
+            feature_sql(layer, q.out_crs, q.select, q.skip_geometry), frm, where,
             sql.SQL(", ").join(order))
 
-    _where(layer, q, params, True, None)  # the values, in the same names as the text
+    _from_where(layer, q, params, True, None)  # the values, in the same names as the text
     if extra:  # a filter's text varies with its values: not cached
         return build().as_string(None), params
     return _cached(("page", q.cursor is not None) + _shape(layer, q), build), params
@@ -158,14 +200,13 @@ def count_statement(layer: Layer, q: ItemsQuery, cap: int | None,
     params.update(fparams)
 
     def build() -> sql.Composable:
-        where = _where(layer, q, {}, False, extra)
+        frm, where = _from_where(layer, q, {}, False, extra)
         if cap is None:
-            return sql.SQL("SELECT count(*) FROM {} p WHERE {}").format(
-                sql.Identifier(layer.table), where)
-        return sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} p WHERE {} LIMIT %(cap)s) c") \
-            .format(sql.Identifier(layer.table), where)
+            return sql.SQL("SELECT count(*) FROM {} WHERE {}").format(frm, where)
+        return sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT %(cap)s) c") \
+            .format(frm, where)
 
-    _where(layer, q, params, False, None)
+    _from_where(layer, q, params, False, None)
     if cap is not None:
         params["cap"] = cap + 1
     if extra:

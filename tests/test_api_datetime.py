@@ -9,7 +9,9 @@ latest version valid in it); ``q`` the features one of whose text properties hol
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import shutil
 import time
 
@@ -65,10 +67,22 @@ def history(tmp_path_factory, jining_profile):
         drop_database(server_url(), d.name)
 
 
-def _all(h, **params):
-    r = requests.get(h["base"] + ITEMS, params={"f": "json", "limit": 5000, **params},
+@pytest.fixture(params=["json", "csv"])
+def fmt(request):
+    """GeoJSON (the platform's items path) and CSV (pygeoapi's, through CimProvider)."""
+    return request.param
+
+
+def _all(h, fmt="json", **params):
+    r = requests.get(h["base"] + ITEMS, params={"f": fmt, "limit": 5000, **params},
                      timeout=120)
     assert r.status_code == 200, r.text[:300]
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(r.text)))
+        feats = {row["code"]: {**row, "height": float(row["height"]) if row["height"] else None}
+                 for row in rows}
+        assert len(feats) == len(rows)  # each feature once
+        return feats
     fc = r.json()
     assert fc["numberMatched"] == fc["numberReturned"] == len(fc["features"])
     feats = {f["id"]: f["properties"] for f in fc["features"]}
@@ -76,38 +90,38 @@ def _all(h, **params):
     return feats
 
 
-def test_without_datetime_the_current_features(history):
-    feats = _all(history)
+def test_without_datetime_the_current_features(history, fmt):
+    feats = _all(history, fmt)
     assert len(feats) == history["n"] - 2 and not history["gone"] & set(feats)
     assert {c: feats[c]["height"] for c in history["new"]} == history["new"]
 
 
-def test_an_instant_between_the_loads_is_the_first_delivery(history):
-    feats = _all(history, datetime=history["t"]["between"])
+def test_an_instant_between_the_loads_is_the_first_delivery(history, fmt):
+    feats = _all(history, fmt, datetime=history["t"]["between"])
     assert len(feats) == history["n"] and history["gone"] <= set(feats)
     assert {c: feats[c]["height"] for c in history["old"]} == history["old"]
 
 
-def test_before_any_load_nothing(history):
-    assert _all(history, datetime=history["t"]["before"]) == {}
-    assert _all(history, datetime="1990-01-01T00:00:00Z/1990-12-31T00:00:00Z") == {}
-    assert _all(history, datetime="../" + history["t"]["before"]) == {}
+def test_before_any_load_nothing(history, fmt):
+    assert _all(history, fmt, datetime=history["t"]["before"]) == {}
+    assert _all(history, fmt, datetime="1990-01-01T00:00:00Z/1990-12-31T00:00:00Z") == {}
+    assert _all(history, fmt, datetime="../" + history["t"]["before"]) == {}
 
 
-def test_an_interval_gives_each_feature_once_in_its_latest_version(history):
+def test_an_interval_gives_each_feature_once_in_its_latest_version(history, fmt):
     for value in (history["t"]["between"] + "/..", history["t"]["before"] + "/"
                   + history["t"]["after"], dt.date.today().isoformat()):
-        feats = _all(history, datetime=value)
+        feats = _all(history, fmt, datetime=value)
         assert len(feats) == history["n"] and history["gone"] <= set(feats), value
         assert {c: feats[c]["height"] for c in history["new"]} == history["new"], value
-    feats = _all(history, datetime=history["t"]["after"] + "/..")
+    feats = _all(history, fmt, datetime=history["t"]["after"] + "/..")
     assert len(feats) == history["n"] - 2
 
 
 def test_datetime_with_a_filter_and_hits(history):
     code = next(iter(history["old"]))
     old = history["old"][code]
-    feats = _all(history, datetime=history["t"]["between"], filter=f"height = {old}")
+    feats = _all(history, "json", datetime=history["t"]["between"], filter=f"height = {old}")
     want = {c for c, h in history["db"].rows(
         "SELECT code, height FROM buildings WHERE valid_from <= %s "
         "AND (valid_to IS NULL OR valid_to > %s)", (history["t"]["between"],) * 2) if h == old}
@@ -118,7 +132,7 @@ def test_datetime_with_a_filter_and_hits(history):
 
 
 @pytest.mark.parametrize("q", ["住宅", "zzzz-nowhere", "住宅,商业", "JZ", "%"])
-def test_q_searches_the_text_properties(history, q):
+def test_q_searches_the_text_properties(history, q, fmt):
     cols = [c for c, t in history["db"].rows(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = "
         "'buildings' AND data_type IN ('text', 'character varying') AND column_name NOT IN "
@@ -127,6 +141,34 @@ def test_q_searches_the_text_properties(history, q):
                               "WHERE valid_to IS NULL")
     terms = [t.lower() for t in q.split(",")]
     want = {r[0] for r in rows if any(t in (v or "").lower() for t in terms for v in r[1:])}
-    assert set(_all(history, q=q)) == want
+    assert set(_all(history, fmt, q=q)) == want
     if q == "住宅":
         assert 0 < len(want) < len(rows)
+
+
+def test_datetime_and_q_with_cql2_and_cursor_pages(history):
+    """With a CQL2 filter pygeoapi cannot read (filter-lang=cql2-text, S_INTERSECTS) and
+    keyset pages: pygeoapi had answered such requests, and refused them (400)."""
+    flt = ("height > 10 AND S_INTERSECTS(geometry, BBOX(116.0, 35.0, 117.5, 36.0)) AND "
+           "use_name IS NOT NULL")
+    for params, where, args in [
+            ({"datetime": history["t"]["between"]},
+             "valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)",
+             (history["t"]["between"],) * 2),
+            ({"datetime": history["t"]["before"] + "/.."}, "TRUE", ()),
+            ({"q": "住宅"}, "valid_to IS NULL AND use_name LIKE '%%住宅%%'", ())]:
+        rows = history["db"].rows(
+            f"SELECT code, height, use_name FROM buildings WHERE {where} ORDER BY id", args)
+        want = {c for c, h, u in rows if h is not None and h > 10 and u is not None}
+        url = history["base"] + ITEMS
+        query = {"f": "json", "limit": 97, "filter": flt, "filter-lang": "cql2-text", **params}
+        got, pages = [], 0
+        while url:
+            r = requests.get(url, params=query, timeout=60)
+            assert r.status_code == 200, r.text[:300]
+            fc = r.json()
+            got += [f["id"] for f in fc["features"]]
+            nxt = [lk["href"] for lk in fc["links"] if lk["rel"] == "next"]
+            assert all("cursor=" in h for h in nxt)
+            url, query, pages = (nxt[0] if nxt else None), None, pages + 1
+        assert pages > 2 and len(got) == len(set(got)) and set(got) == want, params
