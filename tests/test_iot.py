@@ -864,3 +864,39 @@ def test_silence_of_a_sensor_back_in_service_counts_from_its_return(d, tmp_path)
                   (code,))[0][0]
     assert back - reported >= dt.timedelta(seconds=2)
     _gap_opens_at(d, code, back)  # 180 s after the report it would be silent
+
+
+_BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8-sig"])
+def test_csv_import_reads_gbk_and_utf8_with_bom(d, tmp_path, encoding):
+    """A readings file saved by a Chinese Excel/WPS is GBK: it was refused 'not a UTF-8 CSV'
+    while the loaders read the same file (cim.text.decode_text). GBK and UTF-8 with a BOM are
+    read, their Chinese headers and device ids too; the readings stored are those written."""
+    serial, device = {"gbk": (60, "积水-甲"), "utf-8-sig": (61, "积水-乙")}[encoding]
+    s = add_sensor(d, serial, "04", None, None, device_id=device)
+    f = tmp_path / "readings.csv"
+    f.write_bytes(("设备编号,监测时间,监测值\n"
+                   f"{device},2026-12-01T08:00:00+08:00,0.25\n"
+                   f"{device},2026-12-01 08:05:00,0.5\n").encode(encoding))
+    run_cli(["iot", "import", str(f), "--tz", "+08:00"], d.env(), check=True)
+    assert stored(d, s) == [(dt.datetime(2026, 12, 1, 8, 0, tzinfo=_BEIJING), 0.25),
+                            (dt.datetime(2026, 12, 1, 8, 5, tzinfo=_BEIJING), 0.5)]
+
+
+def test_csv_import_of_text_in_no_known_encoding_names_the_file(d, tmp_path):
+    """Bytes neither UTF-8 nor GBK/GB18030 (0xFF on the third line) are refused naming the
+    file and the line, nothing written; --encoding reads the file as the user says."""
+    s = add_sensor(d, 62, "04", None, None, device_id="LEVEL-ENC")
+    f = tmp_path / "latin.csv"
+    f.write_bytes(b"sensor,time,value\n"
+                  b"LEVEL-ENC,2026-12-01T08:00:00+08:00,0.25\n"
+                  b"LEVEL-ENC,2026-12-01T08:05:00+08:00,0.5 \xff\n")
+    p = run_cli(["iot", "import", str(f)], d.env())
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert f"{f}, row 3: the text is neither UTF-8 nor GBK/GB18030" in p.stderr, p.stderr
+    assert stored(d, s) == []
+    f.write_bytes(b"sensor,time,value\nLEVEL-ENC,2026-12-01T08:00:00+08:00,0.25\n")
+    run_cli(["iot", "import", str(f), "--encoding", "latin-1"], d.env(), check=True)
+    assert stored(d, s) == [(dt.datetime(2026, 12, 1, tzinfo=dt.UTC), 0.25)]

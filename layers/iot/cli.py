@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import click
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import CimError, InputError
 from cim.numbers import parse_number
-from cim.text import norm_name
+from cim.text import decode_text, norm_name
 
 COLUMNS = ("sensor", "time", "value")  # the header names of each: field_aliases.yaml readings
 
@@ -60,14 +61,18 @@ class CsvReadings:
 
 
 def read_csv(path: Path, tz: dt.tzinfo | None = None,
-             aliases: dict[str, list[str]] | None = None) -> list[tuple[str, dt.datetime, float]]:
+             aliases: dict[str, list[str]] | None = None,
+             encoding: str | None = None) -> list[tuple[str, dt.datetime, float]]:
     """The readings of a CSV file (:func:`read_csv_rows`)."""
-    return read_csv_rows(path, tz, aliases).readings
+    return read_csv_rows(path, tz, aliases, encoding).readings
 
 
 def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
-                  aliases: dict[str, list[str]] | None = None) -> CsvReadings:
-    """The readings of a CSV file (UTF-8, header sensor/device_id, time, value or 设备编号,
+                  aliases: dict[str, list[str]] | None = None,
+                  encoding: str | None = None) -> CsvReadings:
+    """The readings of a CSV file (decoded as the loaders decode a table,
+    :func:`cim.text.decode_text`: UTF-8 with or without BOM, else GBK/GB18030, or
+    ``encoding``; header sensor/device_id, time, value or 设备编号,
     监测时间, 监测值: ``aliases``, default the ``readings`` entry of field_aliases.yaml,
     compared through cim.text) with their rows; a value is read strictly
     (:func:`cim.numbers.parse_number`: ``1_5``, ``1,5`` or ``12mm`` is no number); the first
@@ -75,17 +80,18 @@ def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
     does: the header is row 1)."""
     aliases = aliases or _aliases()
     try:
-        fh = open(path, encoding="utf-8-sig", newline="")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc}", path=str(path)) from exc
-    with fh:
+    text, _ = decode_text(raw, path, encoding)
+    with io.StringIO(text, newline="") as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)
         except StopIteration:
             raise InputError("empty file (no header)", path=str(path), row=1) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"not a UTF-8 CSV: {exc}", path=str(path), row=1) from None
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV: {exc}", path=str(path), row=1) from None
         names = [norm_name(h) for h in header]
         idx = {}
         for col in COLUMNS:
@@ -123,8 +129,8 @@ def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
                                      field=header[idx["value"]]) from None
                 out.append((ref, t, v))
                 rows.append(row_no)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"not a UTF-8 CSV: {exc}", path=str(path), row=row_no + 1) from None
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV: {exc}", path=str(path), row=row_no + 1) from None
     return CsvReadings(out, rows, {c: header[i] for c, i in idx.items()})
 
 
@@ -155,11 +161,14 @@ def iot() -> None:
 @iot.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--tz", default=None, help="UTC offset of times written without one (+08:00)")
+@click.option("--encoding", default=None,
+              help="the file's encoding (default: UTF-8 with or without BOM, else GBK/GB18030)")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def import_cmd(c: Ctx, path: Path, tz: str | None, as_json: bool) -> None:
+def import_cmd(c: Ctx, path: Path, tz: str | None, encoding: str | None,
+               as_json: bool) -> None:
     """Import readings from a CSV file (sensor or device_id, time, value; 设备编号, 监测时间,
-    监测值) through the one ingest path; a bad row stops it with nothing written; readings
+    监测值; UTF-8 or GBK as the loaders read a table) through the one ingest path; a bad row stops it with nothing written; readings
     conflicting with another of the file or a stored one are printed by row, not stored."""
     import psycopg
 
@@ -167,7 +176,7 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, as_json: bool) -> None:
     from layers.iot.partitions import ensure_months, month_of
     from layers.iot.thresholds import load_config
 
-    got = read_csv_rows(path, _tz(tz), c.profile.field_aliases.get("readings"))
+    got = read_csv_rows(path, _tz(tz), c.profile.field_aliases.get("readings"), encoding)
     cfg = load_config(c.profile)
     with psycopg.connect(c.conninfo()) as conn:
         ensure_months(conn, {month_of(t) for _, t, _ in got.readings})
