@@ -41,6 +41,8 @@ def _rule(result, rid):
     ("计容面积（万平方米）", "2.5", "far", 25_000 / SITE.area),
     ("计容建筑面积(㎡)", 25_000, "far", 25_000 / SITE.area),
     ("计容建筑面积(亩)", 37.5, "far", 37.5 * 10_000 / 15 / SITE.area),  # 1 亩 = 10000/15 m²
+    ("计容建筑面积(hm²)", 2.5, "far", 25_000 / SITE.area),    # 1 hm² = 1 ha = 10,000 m²
+    ("计容建筑面积(平方公里)", 0.025, "far", 25_000 / SITE.area),  # 1 km² = 1,000,000 m²
     ("建筑高度(mm)", 85_000, "height_parcel", 85.0),          # 85,000 mm = 85 m
     ("建筑高度(米)", 85, "height_parcel", 85.0),
     ("建筑高度(cm)", "8500", "height_parcel", 85.0),
@@ -78,10 +80,8 @@ def test_a_header_unit_that_does_not_fit_is_refused_naming_the_field(adb, header
 
 
 @pytest.mark.parametrize("header, value", [
-    ("计容建筑面积(hm²)", 2.5),    # 25,000 m² read as 2.5 m² (FAR ≈ 0: a pass) before
-    ("计容建筑面积(km²)", 0.1),
-    ("计容建筑面积(平方公里)", 0.1),
-    ("计容建筑面积(万)", 2.5),
+    ("计容建筑面积(万)", 2.5),     # 2.5 万 m² read as 2.5 m² (FAR ≈ 0: a pass) before
+    ("计容建筑面积(dm²)", 2.5),
     ("建筑高度(ft)", 180),
     ("建筑高度(dm)", 540),
 ])

@@ -343,6 +343,14 @@ def test_green_areas_in_units_the_field_units_file_names(rdb, tmp_path):
     assert (r.loaded, r.rejected) == (2, 0), _rejects(rdb, r.batch_id)
     assert rdb.scalar("SELECT count(*) FROM green_spaces WHERE valid_to IS NULL AND "
                       "source_key LIKE 'wanv:%%' AND flags = '{}'") == 2
+    # hm² (= ha) and km² spelled in field_units.yaml: 0.16 hm² and 0.0016 km² are 1600 m²
+    path = _write(tmp_path / "hmv.gpkg", "green",
+                  {"编号": ["H1", "H2", "H3"], "绿地类型": ["游园"] * 3,
+                   "面积": ["0.16hm²", "0.0016平方公里", "0.0016km2"]}, [sq(7), sq(8), sq(9)])
+    r = load_base(rdb.conninfo, rdb.profile, "green", path)
+    assert (r.loaded, r.rejected) == (3, 0), _rejects(rdb, r.batch_id)
+    assert rdb.scalar("SELECT count(*) FROM green_spaces WHERE valid_to IS NULL AND "
+                      "source_key LIKE 'hmv:%%' AND flags = '{}'") == 3
 
     # a city's copy: 公亩 (are) added, spelled and converted there; 万㎡ not spelled in it
     units = yaml.safe_load((DICTIONARY_DIR / "field_units.yaml").read_text(encoding="utf-8"))
