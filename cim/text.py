@@ -94,19 +94,40 @@ def header_unit(name: Any, spellings: dict[str, str]) -> str | None:
     return None
 
 
+def _line_of(raw: bytes, end: int, encoding: str) -> int:
+    """The line (from 1) holding byte ``end`` of ``raw`` in ``encoding``."""
+    return raw[:end].decode(encoding, errors="replace").count("\n") + 1
+
+
 def decode_text(raw: bytes, path: Path | str, encoding: str | None = None) -> tuple[str, str]:
     """(text, encoding) of a delivered text file: UTF-8 with or without BOM, UTF-16 by its
-    BOM, else GBK/GB18030 — or ``encoding`` when one is given (``--encoding``)."""
+    BOM, else GBK/GB18030 — or ``encoding`` when one is given (``--encoding``). Bytes that are
+    none of them are an InputError naming the file and the line of the first such byte (a
+    UTF-8 file with a BOM and rows pasted in from a GBK one is not read as either)."""
     if encoding:
         try:
             return raw.decode(encoding), encoding
-        except (UnicodeDecodeError, LookupError) as exc:
+        except LookupError as exc:
             raise InputError(f"cannot decode the file as {encoding}: {exc}",
                              path=str(path)) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"cannot decode the file as {encoding}: {exc.reason} "
+                             f"(byte {raw[exc.start:exc.start + 1].hex()})", path=str(path),
+                             row=_line_of(raw, exc.start, encoding)) from exc
     if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict"), "UTF-8 (BOM)"
+        try:
+            return raw[3:].decode("utf-8"), "UTF-8 (BOM)"
+        except UnicodeDecodeError as exc:
+            raise InputError("the file begins as UTF-8 (its BOM) but this line is not UTF-8 "
+                             "(rows pasted in from a file in another encoding?)",
+                             path=str(path), row=_line_of(raw, exc.start + 3, "utf-8")) from exc
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "UTF-16"
+        try:
+            return raw.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError as exc:
+            raise InputError("the file begins as UTF-16 (its BOM) but this line is not UTF-16 "
+                             f"({exc.reason})", path=str(path),
+                             row=_line_of(raw, exc.start, "utf-16")) from exc
     try:
         return raw.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError:
@@ -114,6 +135,5 @@ def decode_text(raw: bytes, path: Path | str, encoding: str | None = None) -> tu
     try:
         return raw.decode("gb18030"), "GB18030"
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
         raise InputError("the text is neither UTF-8 nor GBK/GB18030; pass --encoding",
-                         path=str(path), row=line) from exc
+                         path=str(path), row=_line_of(raw, exc.start, "gb18030")) from exc
