@@ -45,6 +45,8 @@ from pygeoapi.provider.base import (
     ProviderQueryError,
 )
 from sqlalchemy import (
+    Date,
+    DateTime,
     MetaData,
     String,
     Table,
@@ -144,10 +146,21 @@ class CimProvider(BaseProvider):
 
     # -- schema --------------------------------------------------------------------------
     def get_fields(self) -> dict:
-        """The layer's published attributes, as the catalog lists them."""
-        return {c.name: {"type": "array", "items": {"type": "string"}}
-                if c.json_type == "array" else {"type": c.json_type}
-                for c in self._published}
+        """The layer's published attributes, as the catalog lists them; a date or timestamp
+        column with its JSON Schema format (``date``, ``date-time``: what CQL2's DATE('…')
+        and TIMESTAMP('…') compare with, as the queryables say)."""
+        fields = {}
+        for c in self._published:
+            if c.json_type == "array":
+                fields[c.name] = {"type": "array", "items": {"type": "string"}}
+                continue
+            fields[c.name] = {"type": c.json_type}
+            kind = self.table.c[c.name].type if c.name in self.table.c else None
+            if isinstance(kind, DateTime):
+                fields[c.name]["format"] = "date-time"
+            elif isinstance(kind, Date):
+                fields[c.name]["format"] = "date"
+        return fields
 
     # -- CRS ---------------------------------------------------------------------------------
     def _out_srid(self, spec) -> tuple[int, bool, int]:

@@ -59,3 +59,15 @@ def test_a_date_against_a_text_property_is_400_in_cql2_words(api):
     assert r.status_code == 400
     msg = r.json()["description"]
     assert "DATE('2020-01-01')" in msg and "datetime" not in msg, msg
+
+
+def test_queryables_give_the_temporal_formats(api):
+    """The queryables say which properties take DATE/TIMESTAMP literals (they said string)."""
+    for coll, name, fmt in [("buildings", "valid_from", "date-time"),
+                            ("components", "initial_date", "date")]:
+        r = requests.get(f"{api}/collections/{coll}/queryables", params={"f": "json"},
+                         timeout=60)
+        assert r.status_code == 200, r.text[:300]
+        prop = r.json()["properties"][name]
+        assert (prop["type"], prop.get("format")) == ("string", fmt)
+        assert "format" not in r.json()["properties"]["code"]
