@@ -131,6 +131,27 @@ def merged_spellings(units: dict[str, Any], key: str = "spellings") -> dict[str,
             for unit, names in (src.get(key) or {}).items() for s in names or []}
 
 
+def merged_conversions(units: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """An attribute's unit → {header unit: factor to it}, from ``units`` (a city's
+    field_units.yaml, or the platform's) with the platform's conversions under it, as
+    :func:`merged_spellings` does for the spellings: a city's copy made before km² was added
+    still converts 平方公里 (its spelling came from the platform's). The city's factors win."""
+    base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", "the field units")
+    out: dict[str, dict[str, float]] = {}
+    for src in (base, units):
+        for target, factors in (src.get("conversions") or {}).items():
+            if not isinstance(factors, dict):
+                raise ConfigError(f"the field units: conversions.{target} must map a unit to a "
+                                  f"number, not {factors!r}")
+            for unit, factor in factors.items():
+                try:
+                    out.setdefault(str(target), {})[str(unit)] = float(factor)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"the field units: conversions.{target}.{unit} must be a "
+                                      f"number, not {factor!r}") from None
+    return out
+
+
 def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:

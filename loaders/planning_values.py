@@ -37,8 +37,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from cim.errors import ConfigError
-from cim.profile import DICTIONARY_DIR, CityProfile, merged_spellings, read_yaml_mapping
+from cim.profile import (
+    DICTIONARY_DIR,
+    CityProfile,
+    merged_conversions,
+    merged_spellings,
+    read_yaml_mapping,
+)
 from cim.text import half_width, header_unit, norm_key
 from loaders.fields import ValueProblem, as_float, is_blank
 
@@ -217,19 +222,14 @@ class AreaUnits:
 
     @classmethod
     def of(cls, profile: CityProfile | None = None) -> AreaUnits:
-        """The city's field units (its profile's ``field_units``), else the platform's."""
+        """The city's field units (its profile's ``field_units``), else the platform's; the
+        platform's spellings and conversions under the city's."""
         what = "the field units"
         base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", what)
         units = profile.yaml_dictionary("field_units", what) if profile is not None else base
-        conv = units.get("conversions") or base.get("conversions") or {}
-        try:
-            factors = {AREA: 1.0, **{str(u): float(f)
-                                     for u, f in (conv.get(AREA) or {}).items()}}
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{what}: conversions.{AREA} must map a unit to a number "
-                              f"({exc})") from None
-        return cls(merged_spellings(units), factors,
-                   frozenset({LENGTH, *map(str, conv.get(LENGTH) or {})}))
+        conv = merged_conversions(units)  # the platform's under the city's
+        return cls(merged_spellings(units), {AREA: 1.0, **conv.get(AREA, {})},
+                   frozenset({LENGTH, *conv.get(LENGTH, {})}))
 
     def header(self, field: str | None) -> str | None:
         """The unit a column's header names in its trailing brackets (面积(公顷) → ha,

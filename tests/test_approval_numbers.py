@@ -251,8 +251,9 @@ def test_a_dxf_label_key_with_a_unit_is_converted():
 
 
 def test_a_city_field_units_without_a_new_spelling_still_converts_it(jining_profile, tmp_path):
-    """A city's field_units.yaml copied before 万㎡ was spelled: the platform's spellings are
-    read under the city's, so 计容建筑面积(万㎡) 2.5 is 25,000 m², never 2.5 m²."""
+    """A city's field_units.yaml copied before 万㎡ (or km²) was spelled and converted: the
+    platform's spellings and conversions are read under the city's, so 计容建筑面积(万㎡) 2.5
+    is 25,000 m², never 2.5 m², and 计容建筑面积(平方公里) 0.025 is 25,000 m², not refused."""
     from dataclasses import replace
 
     import yaml
@@ -261,6 +262,7 @@ def test_a_city_field_units_without_a_new_spelling_still_converts_it(jining_prof
     from tests.approval_fixture import to_storage
     units = yaml.safe_load((DICTIONARY_DIR / "field_units.yaml").read_text(encoding="utf-8"))
     del units["spellings"]["wan_m2"]
+    del units["spellings"]["km2"], units["conversions"]["m2"]["km2"]
     old = tmp_path / "field_units.yaml"
     old.write_text(yaml.safe_dump(units, allow_unicode=True), encoding="utf-8")
     prof = replace(jining_profile, dictionaries={**jining_profile.dictionaries,
@@ -268,6 +270,10 @@ def test_a_city_field_units_without_a_new_spelling_still_converts_it(jining_prof
     recs = [{"layer": "用地红线", "row": 1, "properties": {}, "geometry": to_storage(SITE)},
             {"layer": "建筑", "row": 2, "properties": {"计容建筑面积(万㎡)": 2.5, "height": 30},
              "geometry": to_storage(B)}]
+    p = build_project(recs, source="t", name="t", crs=f"EPSG:{SRID}", storage_srid=SRID,
+                      profile=prof)
+    assert p.buildings[0].counted_area == pytest.approx(25_000)
+    recs[1]["properties"] = {"计容建筑面积(平方公里)": 0.025, "height": 30}
     p = build_project(recs, source="t", name="t", crs=f"EPSG:{SRID}", storage_srid=SRID,
                       profile=prof)
     assert p.buildings[0].counted_area == pytest.approx(25_000)

@@ -356,19 +356,22 @@ def test_green_areas_in_units_the_field_units_file_names(rdb, tmp_path):
     units = yaml.safe_load((DICTIONARY_DIR / "field_units.yaml").read_text(encoding="utf-8"))
     units["spellings"]["are"] = ["公亩", "are"]
     units["spellings"].pop("wan_m2")
+    units["spellings"].pop("km2")  # a copy made before km² was spelled and converted
+    units["conversions"]["m2"].pop("km2")
     units["conversions"]["m2"]["are"] = 100
     own = tmp_path / "field_units.yaml"
     own.write_text(yaml.safe_dump(units, allow_unicode=True), encoding="utf-8")
     prof = replace(rdb.profile, dictionaries={**rdb.profile.dictionaries, "field_units": own})
     prof.__dict__.pop("field_aliases", None)
     path = _write(tmp_path / "are.gpkg", "green",
-                  {"编号": ["A1", "A2", "A3"], "绿地类型": ["游园"] * 3,
-                   "面积": ["16公亩", "0.16万㎡", "16亩"]}, [sq(4), sq(5), sq(6)])
+                  {"编号": ["A1", "A2", "A3", "A4"], "绿地类型": ["游园"] * 4,
+                   "面积": ["16公亩", "0.16万㎡", "16亩", "0.0016平方公里"]},
+                  [sq(4), sq(5), sq(6), sq(10)])
     r = load_base(rdb.conninfo, prof, "green", path)
-    assert (r.loaded, r.rejected) == (3, 0), _rejects(rdb, r.batch_id)
+    assert (r.loaded, r.rejected) == (4, 0), _rejects(rdb, r.batch_id)
     assert sorted(rdb.rows("SELECT attrs->>'编号', flags FROM green_spaces WHERE valid_to IS "
                            "NULL AND source_key LIKE 'are:%%'")) == [
-        ("A1", []), ("A2", []), ("A3", ["area_differs"])]  # 16 亩 = 10,667 m²
+        ("A1", []), ("A2", []), ("A3", ["area_differs"]), ("A4", [])]  # 16 亩 = 10,667 m²
 
 
 def test_a_mark_of_no_requirement_is_no_limit():

@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cim.profile import DICTIONARY_DIR, CityProfile, merged_spellings, read_yaml_mapping
+from cim.profile import (
+    DICTIONARY_DIR,
+    CityProfile,
+    merged_conversions,
+    merged_spellings,
+    read_yaml_mapping,
+)
 from cim.text import header_unit, norm_key
 
 _TAIL = re.compile(r"[(\[【]([^)\]】]*)[)\]】]$")  # a header's trailing brackets, norm_key'd
@@ -26,17 +32,16 @@ class Units:
 
     @classmethod
     def of(cls, profile: CityProfile | None = None) -> Units:
-        """The city's ``field_units``, else the platform's; its spellings under the city's too."""
+        """The city's ``field_units``, else the platform's; the platform's spellings and
+        conversions under the city's."""
         what = "the field units"
         base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", what)
         city = profile.yaml_dictionary("field_units", what) if profile is not None else base
         want = (city.get("attributes") or {}).get("project") or \
             (base.get("attributes") or {}).get("project") or {}
-        conv = city.get("conversions") or base.get("conversions") or {}
-        spellings = merged_spellings(city)  # the platform's under the city's
-        return cls({str(k): str(v) for k, v in want.items()}, spellings,
-                   {str(u): {str(h): float(f) for h, f in (fs or {}).items()}
-                    for u, fs in conv.items()})
+        # the platform's spellings and conversions under the city's
+        return cls({str(k): str(v) for k, v in want.items()}, merged_spellings(city),
+                   merged_conversions(city))
 
     def factor(self, f: str, name: str) -> tuple[float | None, str | None]:
         """(factor from field ``name``'s unit to attribute ``f``'s or None: refused, why)."""
