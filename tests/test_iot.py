@@ -900,3 +900,66 @@ def test_csv_import_of_text_in_no_known_encoding_names_the_file(d, tmp_path):
     f.write_bytes(b"sensor,time,value\nLEVEL-ENC,2026-12-01T08:00:00+08:00,0.25\n")
     run_cli(["iot", "import", str(f), "--encoding", "latin-1"], d.env(), check=True)
     assert stored(d, s) == [(dt.datetime(2026, 12, 1, tzinfo=dt.UTC), 0.25)]
+
+
+def _iot_copy(tmp_path, jining_profile, edit):
+    """A city's copy of iot.yaml, ``edit``ed, in its profile (dictionaries: {iot: FILE})."""
+    from dataclasses import replace
+
+    import yaml
+
+    raw = yaml.safe_load((DICTIONARY_DIR / "iot.yaml").read_text(encoding="utf-8"))
+    edit(raw)
+    f = tmp_path / "iot.yaml"
+    f.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return replace(jining_profile, dictionaries={**jining_profile.dictionaries, "iot": f})
+
+
+def test_end_statuses_are_the_city_files(d, tmp_path, jining_profile):
+    """alarms.end_statuses is written in the platform's iot.yaml ([停用], the default the code
+    had); a city's copy saying [维修] is what the ingest uses (a 维修 sensor's reading clears
+    its alarm, opens none); an older copy without it has [停用]; [] is none."""
+    import yaml
+
+    from layers.iot.thresholds import load_config
+
+    shipped = yaml.safe_load((DICTIONARY_DIR / "iot.yaml").read_text(encoding="utf-8"))
+    assert shipped["alarms"] == {"end_statuses": ["停用"]}
+    assert load_config(jining_profile).end_statuses == ("停用",)
+
+    def repair(raw):
+        raw["alarms"]["end_statuses"] = ["维修"]
+
+    cfg = load_config(_iot_copy(tmp_path, jining_profile, repair))
+    assert cfg.end_statuses == ("维修",)
+    s = add_sensor(d, 63, "04", None, None, interval_s=None)
+    assert send(d, [(s, t(0), 1.6)])["alarms_opened"] == 1
+    _new_version(d, s, "维修")
+    out = send(d, [(s, t(5), 2.6)], config=cfg)
+    assert (out["alarms_opened"], out["alarms_cleared"], out["cases_opened"]) == (0, 1, 0)
+
+    def older(raw):
+        del raw["alarms"]
+
+    assert load_config(_iot_copy(tmp_path, jining_profile, older)).end_statuses == ("停用",)
+
+    def none(raw):
+        raw["alarms"]["end_statuses"] = []
+
+    assert load_config(_iot_copy(tmp_path, jining_profile, none)).end_statuses == ()
+
+
+@pytest.mark.parametrize("key", ["alarms.end_statuses", "gap.statuses"])
+def test_a_state_no_sensor_is_in_is_refused(tmp_path, jining_profile, key):
+    """停止 (no state of sensor_status.csv: 运行 停用 维修) would match no sensor, silently: the
+    file is refused naming the key and the states."""
+    from layers.iot.thresholds import load_config
+
+    def typo(raw):
+        section, name = key.split(".")
+        raw[section][name] = ["停止"]
+
+    with pytest.raises(ConfigError) as exc:
+        load_config(_iot_copy(tmp_path, jining_profile, typo))
+    assert exc.value.field == key
+    assert "停止" in exc.value.message and "运行, 停用, 维修" in exc.value.message

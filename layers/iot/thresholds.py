@@ -254,9 +254,19 @@ def load_config(profile: CityProfile | None = None,
     if not isinstance(al, dict) or not isinstance(al.get("end_statuses", []), list):
         raise ConfigError("alarms: a mapping, end_statuses a list of sensor states",
                           path=str(yp), field="alarms.end_statuses")
-    ends = tuple(str(s) for s in al.get("end_statuses") or ("停用",))
+    # a copy written before alarms.end_statuses has its default; an empty list is none
+    ends = tuple(str(s) for s in al.get("end_statuses", ["停用"]))
+    watched = tuple(str(s) for s in gap.get("statuses") or ("运行",))
+    # the states as the sensors loader stores them (sensor_status.csv names): another word
+    # (停止, a typo) would match no sensor, silently
+    states = [r["name"] for r in read_csv_dictionary(_path(profile, "sensor_status", ".csv"))]
+    for key, given in (("alarms.end_statuses", ends), ("gap.statuses", watched)):
+        unknown = [s for s in given if s not in states]
+        if unknown:
+            raise ConfigError(f"{', '.join(unknown)}: no sensor state (sensor_status.csv: "
+                              f"{', '.join(states)})", path=str(yp), field=key)
     return IotConfig(sets, levels, factor, int(glevel), gcat, bool(gap.get("raise_risk")),
-                     tuple(str(s) for s in gap.get("statuses") or ("运行",)), ahead, behind,
+                     watched, ahead, behind,
                      _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead,
                      ends)
 
