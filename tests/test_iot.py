@@ -963,3 +963,15 @@ def test_a_state_no_sensor_is_in_is_refused(tmp_path, jining_profile, key):
         load_config(_iot_copy(tmp_path, jining_profile, typo))
     assert exc.value.field == key
     assert "停止" in exc.value.message and "运行, 停用, 维修" in exc.value.message
+
+
+def test_csv_import_reads_excels_unicode_text(d, tmp_path):
+    """Excel's 另存为 Unicode 文本 (*.txt) writes UTF-16 with a BOM, tab-separated, CRLF: it was
+    refused as having no sensor column (the header one cell); its readings are imported."""
+    s = add_sensor(d, 64, "04", None, None, device_id="积水-丙")
+    f = tmp_path / "readings.txt"
+    f.write_bytes("设备编号\t监测时间\t监测值\r\n积水-丙\t2026-12-01 08:00:00\t0.25\r\n"
+                  "积水-丙\t2026-12-01 08:05:00\t0.5\r\n".encode("utf-16"))
+    run_cli(["iot", "import", str(f), "--tz", "+08:00"], d.env(), check=True)
+    assert stored(d, s) == [(dt.datetime(2026, 12, 1, 8, 0, tzinfo=_BEIJING), 0.25),
+                            (dt.datetime(2026, 12, 1, 8, 5, tzinfo=_BEIJING), 0.5)]

@@ -60,6 +60,14 @@ class CsvReadings:
     fields: dict[str, str]
 
 
+def _delimiter(text: str) -> str:
+    """A comma, unless the header line has none and has a tab (Excel's 另存为 Unicode 文本:
+    UTF-16, tab-separated). Not a semicolon: its files write a decimal comma, and 12,500
+    (12.5) would be read as twelve thousand five hundred."""
+    head = text.split("\n", 1)[0]
+    return "\t" if "," not in head and "\t" in head else ","
+
+
 def read_csv(path: Path, tz: dt.tzinfo | None = None,
              aliases: dict[str, list[str]] | None = None,
              encoding: str | None = None) -> list[tuple[str, dt.datetime, float]]:
@@ -85,7 +93,7 @@ def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
         raise InputError(f"cannot read: {exc}", path=str(path)) from exc
     text, _ = decode_text(raw, path, encoding)
     with io.StringIO(text, newline="") as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, delimiter=_delimiter(text))
         try:
             header = next(reader)
         except StopIteration:
