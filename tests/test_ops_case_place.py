@@ -32,7 +32,7 @@ def test_a_grid_cell_not_containing_the_point_is_refused(jining_profile):
 
         with pytest.raises(InputError) as exc:
             report(inside, far)
-        assert exc.value.field == "grid_code" and a in exc.value.message \
+        assert exc.value.field == "grid" and a in exc.value.message \
             and far in exc.value.message
         assert report(inside, a)["grid_code"] == a
         assert report(edge, near)["grid_code"] == near  # on the edge: in both cells

@@ -86,7 +86,7 @@ def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | Non
         grid = conn.execute("SELECT district_code, ST_PointOnSurface(geom) FROM grid_cells "
                             "WHERE code = %s AND valid_to IS NULL", (grid_code,)).fetchone()
         if grid is None:
-            raise InputError(f"no current grid cell has code {grid_code}", field="grid_code")
+            raise InputError(f"no current grid cell has code {grid_code}", field="grid")
     if point is not None:
         try:
             x, y = (float(v) for v in point)
@@ -118,7 +118,7 @@ def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | Non
         if strict:
             raise InputError(f"the case's {'point' if point is not None else 'asset'} lies in "
                              f"grid cell {cell}, not in the grid cell given ({grid_code}); give "
-                             "one of them", field="grid_code")
+                             "one of them", field="grid")
         grid_code = None  # the cell the place lies in
     cell = grid_code or cell
     if grid is not None and district is None:
@@ -128,7 +128,7 @@ def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | Non
                                 "AND valid_to IS NULL", (cell,)).fetchone()[0]
     if district is None:
         raise InputError("the case's place lies in no district of the city",
-                         field="point" if point is not None else "asset_code")
+                         field="point" if point is not None else "asset")
     return geom, district, cell
 
 
