@@ -41,6 +41,13 @@ def _color(v: Any, default: Color | None = None) -> Color | None:
     return Color(*parts)
 
 
+# QGIS marker shapes other than the circle, drawn on the web map as glyphs of the label font
+# (geometric shapes U+25A0–25FF are among the served glyph ranges; ✚ is drawn by the browser):
+# the shape tells a valve (◆) from a hydrant (▲) on both maps. A glyph's shape fills about
+# GLYPH_FILL of its em square.
+SHAPE_GLYPHS = {"diamond": "◆", "triangle": "▲", "square": "■", "cross_fill": "✚",
+                "cross": "✚"}
+GLYPH_FILL = 0.62
 NO_COLOR = "rgba(0,0,0,0)"
 LIVE_SOURCE = "live"  # the live layers' own vector source, reloaded when their data changes
 
@@ -229,12 +236,28 @@ class _Builder:
         return made, legend
 
     def circle(self, sid: str, s: dict, color: Any) -> dict:
+        """A point symbol: a circle, or the QGIS marker's shape as a glyph (SHAPE_GLYPHS);
+        colours as the QML's (the symbol's fill and outline, else the class colour, else
+        dark grey)."""
         fill = _color(s.get("fill"))
         outline = _color(s.get("outline"))
+        fill_c = fill.hex if fill else color or DEFAULT_OUTLINE.hex
+        line_c = outline.hex if outline else color or DEFAULT_OUTLINE.hex
+        glyph = SHAPE_GLYPHS.get(str(s.get("shape", "circle")))
+        if glyph:
+            size = px(s.get("size"), 1.6)
+            return {"id": sid, "type": "symbol",
+                    "layout": {"text-field": glyph, "text-font": [self.styles.label_font],
+                               "text-size": round(size / GLYPH_FILL, 2),
+                               "text-allow-overlap": True, "text-ignore-placement": True,
+                               "text-padding": 0},
+                    "paint": {"text-color": fill_c, "text-halo-color": line_c,
+                              "text-halo-width": px(s.get("outline_width"), 0.2)},
+                    "metadata": {"cim:shape": s.get("shape")}}
         return {"id": sid, "type": "circle",
-                "paint": {"circle-color": fill.hex if fill else color or "#888888",
+                "paint": {"circle-color": fill_c,
                           "circle-radius": px(s.get("size"), 1.6) / 2,
-                          "circle-stroke-color": outline.hex if outline else color or "#333333",
+                          "circle-stroke-color": line_c,
                           "circle-stroke-width": px(s.get("outline_width"), 0.2)}}
 
     def rules(self, st: LayerStyle, sid: str, kind: str, cat: Filter | None):

@@ -219,7 +219,9 @@
     const p = e.point;
     const feats = map.queryRenderedFeatures([[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]])
       .filter((f) => (f.source === "cim" || f.source === "live") && f.properties.code !== undefined);
-    const pick = feats.find((f) => f.layer.type !== "symbol") || feats[0];
+    // labels last (a point drawn as a shape glyph is a symbol layer too, but no label)
+    const label = (f) => !!((map.getLayer(f.layer.id) || {}).metadata || {})["cim:label"];
+    const pick = feats.find((f) => !label(f)) || feats[0];
     if (!pick) return;
     try { await showItem(pick.sourceLayer, pick.properties.code, false); } catch (err) { fail("查询", err); }
   });
