@@ -186,3 +186,25 @@ def lonlat_bounds(crs: pyproj.CRS | str | int, bounds: Sequence[float]) -> tuple
 def axis_is_northing_first(crs: pyproj.CRS | str | int) -> bool:
     c = crs if isinstance(crs, pyproj.CRS) else parse_crs(crs)
     return bool(c.axis_info) and c.axis_info[0].direction.lower() in ("north", "south")
+
+
+def srs_name_crs(srs_name: str) -> tuple[pyproj.CRS, bool]:
+    """The horizontal CRS a GML ``srsName`` names, and whether the coordinates are written in
+    its authority's axis order (northing first where its axes are so).
+
+    A compound CRS (``urn:ogc:def:crs,crs:EPSG:6.12:25833,crs:EPSG:6.12:5783``, a 3D city
+    model's EPSG:25833 + DHHN92 height) gives its horizontal part: the platform stores 2D.
+    The URN and ``http://www.opengis.net/def/crs/…`` forms mean the authority's axis order
+    (``urn:ogc:def:crs:EPSG::4326`` is latitude first); ``EPSG:n`` is GIS order (easting or
+    longitude first), as GDAL reads them. InputError if PROJ knows no such CRS or it has no
+    projected or geographic part."""
+    crs = parse_crs(srs_name.strip())
+    parts = crs.sub_crs_list if crs.is_compound else [crs]
+    horizontal = next((c for c in parts if c.is_projected or c.is_geographic), None)
+    if horizontal is None:
+        raise InputError(f"the coordinate reference system {srs_name!r} has no horizontal "
+                         "(projected or geographic) part")
+    form = srs_name.strip().lower()
+    authority_order = form.startswith(("urn:", "http://www.opengis.net/def/crs",
+                                       "https://www.opengis.net/def/crs"))
+    return horizontal, authority_order and axis_is_northing_first(horizontal)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyogrio
 import pytest
@@ -72,13 +74,17 @@ def potsdam_db(tmp_path_factory):
 def test_citygml_lod1_solids_load_as_footprints_with_their_height(potsdam_db):
     src = real_file("potsdam_lod1.gml")
     db = potsdam_db
-    # its srsName (EPSG:25833 + height) is not resolved by GDAL: the loader says so
+    # its srsName (EPSG:25833 + DHHN92 height, a compound URN) is written on the Envelopes
+    # only, where GDAL does not look: the loader reads it (the horizontal part), no --crs
     p = run_cli(["load", "buildings", str(src), "--json"], db.env())
-    assert p.returncode == 3 and "--crs" in p.stderr and "potsdam_lod1.gml" in p.stderr
-    r = load_buildings(db.conninfo, db.profile, src, crs="EPSG:25833")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["source_crs"] == "EPSG:25833"
+    r = load_buildings(db.conninfo, db.profile, src)  # the same: unchanged
+    assert r.source_crs == "EPSG:25833" and r.unchanged == r.loaded
     assert r.read == 97 and r.read == r.loaded + r.rejected
     assert r.rejected <= 2, r.rejected_by_reason
     assert any("3D solids" in n for n in r.notes)
+    assert any("read from its srsName" in n for n in r.notes), r.notes
     rows = db.rows("SELECT ST_Area(geom), height, flags, attrs->>'measuredHeight' "
                    "FROM buildings WHERE valid_to IS NULL")
     assert db.scalar("SELECT count(*) FROM buildings WHERE NOT ST_IsValid(geom) "

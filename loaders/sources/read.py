@@ -18,6 +18,7 @@ other exception is a bug and is left to propagate with its traceback.
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ import pyogrio.errors
 import pyproj
 import shapely
 
+from cim.crs import crs_text, epsg_of, parse_crs, srs_name_crs
 from cim.errors import InputError
 from loaders.sources.batch import Batch  # the reader's batches (imported from here too)
 from loaders.sources.csv_geometry import (
@@ -131,8 +133,11 @@ def open_source(path: str | Path, layer: str | None = None,
     precheck(path, layer)
     notes: list[str] = []
     read_path, opts = gdal_source(path, open_options)
-    merged = _building_parts_merged(read_path) if (
-        path.suffix.lower() in (".gml", ".citygml") or _is_gml(path)) else None
+    gml = path.suffix.lower() in (".gml", ".citygml") or _is_gml(path)
+    # the CRS its srsName names, for when GDAL gives none: GDAL takes a CRS from the
+    # geometries' srsName only, and a city model names it once, on an Envelope (Potsdam's)
+    named, northing_first = _srs_name_crs(path, notes) if gml else (None, False)
+    merged = _building_parts_merged(read_path) if gml else None
     if merged is not None:
         read_path, n_merged = merged
         notes.append(f"{n_merged} CityGML building(s) made of BuildingParts read as one solid "
@@ -200,12 +205,28 @@ def open_source(path: str | Path, layer: str | None = None,
             notes.append(f"unrecognised CRS {info['crs']!r} ignored")
     if crs is not None and crs.is_geographic and crs.datum.name.lower() in ("unknown", ""):
         # GDAL's stand-in for an srsName it could not resolve (CityGML 'EPSG:25833+height'…)
-        notes.append(f"the file's CRS is undefined ({crs.name!r}); ignored")
+        if named is None:  # else read from its srsName, below
+            notes.append(f"the file's CRS is undefined ({crs.name!r}); ignored")
         crs = None
     if crs is not None and not (crs.is_projected or crs.is_geographic):
         notes.append(f"the file's CRS {crs.name!r} ({crs.type_name}) cannot be transformed to "
                      "a survey CRS; ignored")
         crs = None
+    if crs is None and named is not None:
+        crs, srs = named
+        if northing_first:
+            # GDAL swaps such coordinates only where it reads the srsName itself, on a
+            # geometry (not even with SWAP_COORDINATES=YES): read as written, x would be the
+            # northing (latitude)
+            raise InputError(
+                f"its srsName {srs!r} names {crs_text(crs)} ({crs.name}), whose coordinates "
+                "are written northing (latitude) first, and GDAL reads them here as written, "
+                "easting first: give the srsName on each geometry (GDAL then swaps them) or "
+                f"export in GIS axis order (srsName EPSG:{epsg_of(crs) or 'n'})",
+                path=str(path))
+        notes.append(f"CRS {crs_text(crs)} ({crs.name}) read from its srsName {srs!r}"
+                     + (" (the horizontal part of a compound CRS)"
+                        if parse_crs(srs).is_compound else ""))
     if crs is not None and driver == "GeoJSON" and crs.is_geographic:
         crs, note = _geojson_projected_without_crs(path, layer, encoding, crs)
         if note:
@@ -218,6 +239,39 @@ def open_source(path: str | Path, layer: str | None = None,
                   geometry_type=info.get("geometry_type"), notes=notes, open_options=opts,
                   read_path=read_path if read_path != path else None,
                   geometry_field=geometry_field)
+
+
+_SRS_NAME = re.compile(rb"""\bsrsName\s*=\s*["']([^"']*)["']""")
+
+
+def _first_srs_name(path: Path) -> str | None:
+    """The first ``srsName`` of a GML (its model's or first object's Envelope, else its first
+    geometry's: the CRS its coordinates are in), read in 1 MiB chunks up to the first one —
+    the file is never parsed nor held whole (none missed at the chunks' seams)."""
+    tail = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            found = _SRS_NAME.search(tail + chunk)
+            if found:
+                return found.group(1).decode("utf-8", "replace").strip() or None
+            tail = (tail + chunk)[-1024:]
+    return None
+
+
+def _srs_name_crs(path: Path, notes: list[str]
+                  ) -> tuple[tuple[pyproj.CRS, str] | None, bool]:
+    """((the horizontal CRS a GML's first srsName names, that srsName) or None, whether its
+    coordinates are written northing first): :func:`cim.crs.srs_name_crs`. A srsName PROJ
+    cannot resolve is noted and left: the CRS then comes from --crs (or the coordinates)."""
+    srs = _first_srs_name(path)
+    if srs is None:
+        return None, False
+    try:
+        crs, swap = srs_name_crs(srs)
+    except InputError as exc:
+        notes.append(f"its srsName {srs!r} cannot be resolved ({exc.message}); ignored")
+        return None, False
+    return (crs, srs), swap
 
 
 def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str | None,

@@ -1,0 +1,122 @@
+"""CityGML as a 3D city database exports it (Potsdam's LOD1 delivery is one such):
+
+- the srsName is written once, on the Envelope (``urn:ogc:def:crs,crs:EPSG:6.12:25833,
+  crs:EPSG:6.12:5783``, ETRS89 / UTM 33N + DHHN92 height), not on each geometry: GDAL took
+  no CRS from it and the load asked for --crs although the file names its CRS;
+- ``storeysAboveGround`` 0 is the exporter's "unknown" on a building metres tall: it was
+  stored as 0 storeys;
+- ``measuredHeight uom="mm"`` on a building that is no solid was read as metres.
+
+Buildings known by construction: boxes at known coordinates of EPSG:25833 (the storage CRS,
+so stored coordinates are the file's), heights and units written by the test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import shapely
+
+from cim.db.engine import drop_database
+from tests.conftest import make_db, profile_around, run_cli, server_url
+
+X, Y = 367100.0, 5808000.0  # EPSG:25833 (Potsdam)
+COMPOUND = "urn:ogc:def:crs,crs:EPSG:6.12:25833,crs:EPSG:6.12:5783"
+HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<CityModel '
+        'xmlns="http://www.opengis.net/citygml/1.0" xmlns:gml="http://www.opengis.net/gml" '
+        'xmlns:bldg="http://www.opengis.net/citygml/building/1.0">\n')
+
+
+def _ring(pts):
+    return ('<gml:Polygon><gml:exterior><gml:LinearRing><gml:posList srsDimension="3">'
+            + " ".join(f"{x} {y} {z}" for x, y, z in pts)
+            + "</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>")
+
+
+def _solid(x0, y0, x1, y1, z0, z1):
+    c = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    faces = [[(x, y, z0) for x, y in (c[0], c[3], c[2], c[1], c[0])],
+             [(x, y, z1) for x, y in (*c, c[0])]]
+    for i in range(4):
+        (ax, ay), (bx, by) = c[i], c[(i + 1) % 4]
+        faces.append([(ax, ay, z0), (bx, by, z0), (bx, by, z1), (ax, ay, z1), (ax, ay, z0)])
+    return ("<bldg:lod1Solid><gml:Solid><gml:exterior><gml:CompositeSurface>"
+            + "".join(f"<gml:surfaceMember>{_ring(f)}</gml:surfaceMember>" for f in faces)
+            + "</gml:CompositeSurface></gml:exterior></gml:Solid></bldg:lod1Solid>")
+
+
+def _flat(x0, y0, x1, y1, z=40.0):
+    """A footprint at ground level: no solid, its height is only its measuredHeight."""
+    pts = [(x0, y0, z), (x1, y0, z), (x1, y1, z), (x0, y1, z), (x0, y0, z)]
+    return ("<bldg:lod1MultiSurface><gml:MultiSurface><gml:surfaceMember>" + _ring(pts)
+            + "</gml:surfaceMember></gml:MultiSurface></bldg:lod1MultiSurface>")
+
+
+def _building(gid, geometry, x0, y0, x1, y1, srs=COMPOUND, height=None, uom="m",
+              storeys=None):
+    env = (f'<gml:boundedBy><gml:Envelope srsName="{srs}" srsDimension="3">'
+           f"<gml:lowerCorner>{x0} {y0} 40</gml:lowerCorner>"
+           f"<gml:upperCorner>{x1} {y1} 60</gml:upperCorner></gml:Envelope></gml:boundedBy>"
+           if srs else "")
+    h = (f'<bldg:measuredHeight uom="{uom}">{height}</bldg:measuredHeight>'
+         if height is not None else "")
+    s = f"<bldg:storeysAboveGround>{storeys}</bldg:storeysAboveGround>" \
+        if storeys is not None else ""
+    return (f'<cityObjectMember><bldg:Building gml:id="{gid}">{env}{h}{s}{geometry}'
+            "</bldg:Building></cityObjectMember>\n")
+
+
+def _write(path, *members):
+    path.write_text(HEAD + "".join(members) + "</CityModel>\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    work = tmp_path_factory.mktemp("cgsrs")
+    box = _write(work / "box.gml", _building("B", _solid(X, Y, X + 10, Y + 8, 40, 52),
+                                             X, Y, X + 10, Y + 8))
+    profile = profile_around(box, None, work, name="Potsdam (test)", admin_code="990600",
+                             crs="EPSG:25833", src_crs="EPSG:25833")
+    d = make_db("cgsrs", profile)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def test_a_compound_srsname_on_the_envelope_is_the_files_crs(db, tmp_path):
+    src = _write(tmp_path / "one.gml", _building(
+        "B1", _solid(X, Y, X + 10, Y + 8, 40, 52), X, Y, X + 10, Y + 8, height=12,
+        storeys=4))
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["source_crs"] == "EPSG:25833"
+    assert any("read from its srsName" in n and "compound" in n for n in report["notes"])
+    g, h = db.rows("SELECT ST_AsBinary(geom), height FROM buildings "
+                   "WHERE source_key = 'one:B1' AND valid_to IS NULL")[0]
+    # EPSG:25833 is the storage CRS: the footprint lies where the file's coordinates say
+    assert shapely.equals_exact(shapely.normalize(shapely.from_wkb(bytes(g))),
+                                shapely.normalize(shapely.MultiPolygon(
+                                    [shapely.box(X, Y, X + 10, Y + 8)])), 1e-6)
+    assert h == pytest.approx(12.0)
+
+
+@pytest.mark.parametrize("srs", [None, "urn:adv:crs:ETRS89_UTM33*DE_DHHN92_NH",
+                                 "urn:ogc:def:crs:EPSG::5783"])  # none, unknown, height only
+def test_a_missing_or_unresolvable_srsname_still_asks_for_crs(db, tmp_path, srs):
+    src = _write(tmp_path / "nocrs.gml", _building(
+        "B1", _solid(X, Y, X + 10, Y + 8, 40, 52), X, Y, X + 10, Y + 8, srs=srs))
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 3 and "--crs" in p.stderr and "nocrs.gml" in p.stderr, p.stderr
+
+
+def test_a_northing_first_srsname_on_the_envelope_is_refused_not_read_swapped(db, tmp_path):
+    """urn:ogc:def:crs:EPSG::4326 writes latitude first; GDAL swaps only where a geometry
+    names it: read as written the buildings would land at lon 52, lat 13."""
+    lat, lon = 52.40, 13.06
+    src = _write(tmp_path / "latlon.gml", _building(
+        "B1", _solid(lat, lon, lat + 0.0001, lon + 0.0001, 40, 52), lat, lon, lat + 0.0001,
+        lon + 0.0001, srs="urn:ogc:def:crs:EPSG::4326"))
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 3 and "latlon.gml" in p.stderr, p.stderr
+    assert "written northing (latitude) first" in p.stderr, p.stderr
