@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pyarrow as pa
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import BUILDINGS
-from cim.profile import CityProfile
+from cim.profile import CityProfile, merged_conversions
+from cim.text import norm_key
 from loaders.common import (
     ClassLookup,
     attrs_json,
@@ -62,6 +64,11 @@ PARSERS = {
 }
 
 
+# where a unit of measure names its unit after its authority's prefix:
+# urn:ogc:def:uom:UCUM::mm, #m, http://www.opengis.net/def/uom/UCUM/0/ft
+_UOM_TAIL = re.compile(r"^.*[:/#]")
+
+
 # the columns the content hash takes, in its order (district and grid cell: not at all)
 HASHED = StoredRecipe(("name", "use_code", "use_name", "structure", "floors_above",
                        "floors_below", "height", "year_built"))
@@ -105,6 +112,62 @@ def _keys(ctx: LoadContext, batch: Batch, geoms: np.ndarray) -> np.ndarray:
     return keys
 
 
+class HeightUnits:
+    """A GML height's unit of measure (``measuredHeight``'s ``uom``, read by GDAL as the field
+    ``measuredHeight_uom``) to metres, by ``field_units.yaml``'s spellings and conversions (the
+    city's over the platform's): ``urn:ogc:def:uom:UCUM::m``, ``#m``, ``m`` are metres, ``mm``
+    and ``cm`` convert, an EPSG unit code (``urn:ogc:def:uom:EPSG::9001``) goes by its name
+    (metre); any other unit is none the reader knows and its row is refused."""
+
+    def __init__(self, profile: CityProfile) -> None:
+        aliases = profile.field_aliases.get("buildings")
+        self.spellings = aliases.spellings if aliases is not None else {}
+        self.want = (aliases.units if aliases is not None else {}).get("height", "m")
+        self.conversions = merged_conversions(
+            profile.yaml_dictionary("field_units", "the field units")).get(self.want, {})
+        self._factors: dict[str, float | None] = {}
+
+    def factor(self, uom: object) -> float | None:
+        """The factor from ``uom`` to the height's unit (1.0 for none given), None if unknown."""
+        if is_blank(uom) or str(uom).strip() == "":
+            return 1.0
+        text = str(uom).strip()
+        if text not in self._factors:
+            self._factors[text] = self._factor(text)
+        return self._factors[text]
+
+    def _factor(self, text: str) -> float | None:
+        tail = _UOM_TAIL.sub("", text)
+        if tail.isdigit() and "epsg" in text.lower():  # an EPSG unit code: its name
+            import pyproj
+
+            tail = next((u.name for u in pyproj.get_units_map(auth_name="EPSG").values()
+                         if u.code == tail), tail)
+        unit = self.spellings.get(norm_key(tail))
+        if unit == self.want:
+            return 1.0
+        return self.conversions.get(unit) if unit is not None else None
+
+
+def _height_in_metres(raw, uoms: np.ndarray, units: HeightUnits
+                      ) -> tuple[np.ndarray, dict[int, str]]:
+    """A height column read with its unit of measure a row (``measuredHeight_uom``): (metres
+    in the height's range, {row index: problem}) — a number its parser refuses, a unit none
+    of ``field_units.yaml``'s (its row refused naming the field and the unit)."""
+    raw_values, bad = numbers(raw)
+    factor = np.array([units.factor(u) for u in uoms], dtype=object)
+    unknown = np.flatnonzero(np.array([f is None for f in factor], dtype=bool))
+    for i in unknown:
+        bad.setdefault(int(i), f"its unit of measure {uoms[i]!r} is none the reader knows "
+                               f"(field_units.yaml); the height is read in {units.want}")
+    scaled = np.array([None if v is None or f is None else float(v) * f
+                       for v, f in zip(raw_values, factor)], dtype=object)
+    out, out_of_range = PARSERS["height"](scaled)
+    for i, msg in out_of_range.items():
+        bad.setdefault(i, msg)
+    return out, bad
+
+
 def make_columns(profile: CityProfile):
     """The batch converter: source batch → :class:`loaders.engine.direct.Converted`.
 
@@ -114,6 +177,7 @@ def make_columns(profile: CityProfile):
     only to be rejected.
     """
     uses = ClassLookup(profile, "building_use")
+    height_units = HeightUnits(profile)
     other = next((r for r in uses.rows if r["code"] == "99"), uses.rows[-1])
 
     def convert(batch: Batch, ctx: LoadContext) -> Converted:
@@ -137,7 +201,12 @@ def make_columns(profile: CityProfile):
             if src is None:
                 values[attr] = np.full(n, None, dtype=object)
                 continue
-            values[attr], bad = parse(batch.for_parser(src))  # as read: no object a row
+            uom = f"{src}_uom"  # a GML measure's unit (CityGML measuredHeight uom="mm")
+            if attr == "height" and uom in cols and uom not in m.values():
+                values[attr], bad = _height_in_metres(batch.for_parser(src), cols[uom],
+                                                      height_units)
+            else:
+                values[attr], bad = parse(batch.for_parser(src))  # as read: no object a row
             for i, msg in bad.items():
                 if attr == "height" and np.isfinite(prep.solid_height[i]):
                     continue  # a 3D solid carries its height (below)

@@ -120,3 +120,28 @@ def test_a_northing_first_srsname_on_the_envelope_is_refused_not_read_swapped(db
     p = run_cli(["load", "buildings", str(src), "--json"], db.env())
     assert p.returncode == 3 and "latlon.gml" in p.stderr, p.stderr
     assert "written northing (latitude) first" in p.stderr, p.stderr
+
+
+# (gid, measuredHeight, its uom, the height in metres or None: refused)
+UNITS = [("mm", 12000, "mm", 12.0), ("ucum", 9, "urn:ogc:def:uom:UCUM::m", 9.0),
+         ("hash", 7.5, "#m", 7.5), ("cm", 850, "cm", 8.5),
+         ("epsg", 6, "urn:ogc:def:uom:EPSG::9001", 6.0), ("ucummm", 15000,
+                                                          "urn:ogc:def:uom:UCUM::mm", 15.0),
+         ("ft", 30, "ft", None), ("furlong", 1, "furlong", None)]
+
+
+def test_a_measured_height_is_read_in_its_unit(db, tmp_path):
+    members = [_building(gid, _flat(X + 20 * k, Y, X + 20 * k + 10, Y + 8),
+                         X + 20 * k, Y, X + 20 * k + 10, Y + 8, height=v, uom=uom)
+               for k, (gid, v, uom, _m) in enumerate(UNITS)]
+    src = _write(tmp_path / "units.gml", *members)
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr
+    batch = json.loads(p.stdout)["batch_id"]
+    got = dict(db.rows("SELECT split_part(source_key, ':', 2), height FROM buildings "
+                       "WHERE source_key LIKE 'units:%%' AND valid_to IS NULL"))
+    assert got == pytest.approx({gid: m for gid, _v, _u, m in UNITS if m is not None})
+    rejects = db.rows("SELECT field, message FROM load_rejects WHERE batch_id = %s "
+                      "ORDER BY row_number", (batch,))
+    assert [f for f, _ in rejects] == ["measuredHeight", "measuredHeight"]
+    assert "'ft'" in rejects[0][1] and "'furlong'" in rejects[1][1]
