@@ -64,6 +64,13 @@ PARSERS = {
 }
 
 
+# the height (m) above which a building has at least one storey above ground: the lowest
+# storey height of GB 50352 (2.2 m, a basement's or attic's clear height). A 0 storeys above
+# ground on a taller building is an exporter's "unknown" (3D City DB writes 0 when it has no
+# count, ArcGIS a Shapefile's missing number): stored NULL, flagged floors_above_unknown,
+# the 0 kept in attrs as delivered. A 0 on a lower structure (an underground garage's entry)
+# stays 0
+MIN_STOREY_HEIGHT_M = 2.2
 # where a unit of measure names its unit after its authority's prefix:
 # urn:ogc:def:uom:UCUM::mm, #m, http://www.opengis.net/def/uom/UCUM/0/ft
 _UOM_TAIL = re.compile(r"^.*[:/#]")
@@ -218,6 +225,15 @@ def make_columns(profile: CityProfile):
         if "height" in m:
             for i in solid:
                 extra.setdefault(int(i), []).append(m["height"])
+        flags = prep.flags
+        if "floors_above" in m:  # 0 storeys above ground on a building a storey tall: unknown
+            floors, height = values["floors_above"], values["height"]
+            for i in np.flatnonzero(np.array(
+                    [f == 0 and h is not None and h > MIN_STOREY_HEIGHT_M
+                     for f, h in zip(floors, height)], dtype=bool)):
+                floors[i] = None
+                flags[i] = flags[i] + ["floors_above_unknown"]
+                extra.setdefault(int(i), []).append(m["floors_above"])
         if "year_built" in m:  # a date (2005-06-01) is more than its year: kept as typed
             typed = beyond_year(batch.for_parser(m["year_built"]))
             for i in np.flatnonzero(typed & (values["year_built"] != None)):  # noqa: E711
@@ -236,7 +252,6 @@ def make_columns(profile: CityProfile):
         use_code_column = pa.array(codes_of, pa.string()).take(at_use)
         use_name = pa.array([u["name"] if u else other["name"] for u in found],
                             pa.string()).take(at_use)
-        flags = prep.flags
         for i in np.flatnonzero(np.array([u is None for u in found], dtype=bool)[at]):
             v = distinct_uses[at[i]]
             blank = is_blank(v) or str(v).strip() == ""

@@ -145,3 +145,42 @@ def test_a_measured_height_is_read_in_its_unit(db, tmp_path):
                       "ORDER BY row_number", (batch,))
     assert [f for f, _ in rejects] == ["measuredHeight", "measuredHeight"]
     assert "'ft'" in rejects[0][1] and "'furlong'" in rejects[1][1]
+
+
+def test_zero_storeys_above_ground_on_a_tall_building_is_unknown(db, tmp_path):
+    cases = [("tall0", 12, 0), ("low0", 1.5, 0), ("four", 12, 4), ("noheight", None, 0)]
+    members = [_building(gid, _flat(X + 20 * k, Y + 100, X + 20 * k + 10, Y + 108),
+                         X + 20 * k, Y + 100, X + 20 * k + 10, Y + 108, height=h, storeys=s)
+               for k, (gid, h, s) in enumerate(cases)]
+    members.append(_building("solid0", _solid(X, Y + 200, X + 10, Y + 208, 40, 58),
+                             X, Y + 200, X + 10, Y + 208, height=56890.0, storeys=0))
+    src = _write(tmp_path / "storeys.gml", *members)
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr
+    got = {k.split(":")[1]: (f, "floors_above_unknown" in flags, a)
+           for k, f, flags, a in db.rows(
+               "SELECT source_key, floors_above, flags, attrs->>'storeysAboveGround' "
+               "FROM buildings WHERE source_key LIKE 'storeys:%%' AND valid_to IS NULL")}
+    assert got == {"tall0": (None, True, "0"), "solid0": (None, True, "0"),
+                   "low0": (0, False, None), "four": (4, False, None),
+                   "noheight": (0, False, None)}
+
+
+def test_zero_floors_in_a_shapefile_is_read_as_in_citygml(db, tmp_path):
+    """地上层数 0 in a Shapefile (ArcGIS writes a missing number so) on a 15 m building is
+    unknown as well; 0 storeys above ground on a 0 m underground garage stays 0."""
+    import geopandas as gpd
+
+    src = tmp_path / "survey.shp"
+    gpd.GeoDataFrame({"编号": ["S1", "S2", "S3"], "地上层数": [0, 0, 5],
+                      "地下层数": [0, 2, 1], "高度": [15.0, 0.0, 18.0]},
+                     geometry=[shapely.box(X + 20 * k, Y + 300, X + 20 * k + 10, Y + 308)
+                               for k in range(3)], crs="EPSG:25833") \
+        .to_file(src, encoding="GBK")
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr
+    got = {k.split(":")[1]: (f, "floors_above_unknown" in flags)
+           for k, f, flags in db.rows(
+               "SELECT source_key, floors_above, flags FROM buildings "
+               "WHERE source_key LIKE 'survey:%%' AND valid_to IS NULL")}
+    assert got == {"S1": (None, True), "S2": (0, False), "S3": (5, False)}
