@@ -47,8 +47,9 @@ _RESULT_DETAIL_SQL = (
 def result_layers() -> list[LayerDef]:
     """Tables of computed results published like layers (current rows by ``code``) but not
     loaded, so not in ``cim.layerdefs.LAYERS``: the health check's ``health_indicators``
-    (listed once they hold a current row), the operations' ``alarms`` and ``cases`` (listed
-    always: :func:`live_layers`)."""
+    and the operations' ``alarms`` and ``cases``: listed always, empty until computed (the
+    server's collections are fixed when it starts: a health check computed after that was
+    served only after a restart), the latter refreshed by the web map (:func:`live_layers`)."""
     from layers.cases.layer import CASES
     from layers.health.layer import HEALTH_INDICATORS
     from layers.iot.layer import ALARMS
@@ -148,8 +149,6 @@ def catalog(conninfo: str) -> list[CatalogEntry]:
                               "f_table_schema = current_schema() AND f_table_name = %s "
                               "AND f_geometry_column = 'geom'", (layer.table,)).fetchone()
             n, bbox = _extent(conn, layer.table, gc[0] if gc else CGCS2000_GEOG)
-            if layer.name in results and n == 0 and layer.name not in live_layers():
-                continue  # nothing computed yet: no empty collection
             row = conn.execute(sql.SQL(
                 _RESULT_DETAIL_SQL if layer.name in results else _DETAIL_SQL).format(
                 table=sql.Identifier(layer.table))).fetchone()
