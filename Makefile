@@ -72,7 +72,17 @@ lint: venv
 serve: venv
 	$(BIN)/cim serve --port $(PORT)
 
+# stops the OGC API servers of this checkout (`make demo`/`make serve`, also one left running in
+# the background: their pid files under the CIM home) and then the embedded cluster; Ctrl-C
+# stops the foreground server only
 stop:
+	@for f in "$${CIM_HOME:-.cim}"/gunicorn-*.pid; do \
+		[ -f "$$f" ] || continue; pid=$$(cat "$$f"); \
+		if ps -o args= -p "$$pid" 2>/dev/null | grep -q gunicorn; then \
+			echo "stopping the OGC API server (pid $$pid)"; kill -TERM "$$pid"; \
+			for i in $$(seq 1 200); do [ -f "$$f" ] && kill -0 "$$pid" 2>/dev/null || break; \
+				sleep 0.2; done; \
+		fi; rm -f "$$f"; done
 	-$(BIN)/cim db stop
 
 clean: stop

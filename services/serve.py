@@ -54,16 +54,25 @@ def gunicorn_argv(settings: ServeSettings) -> list[str]:
 
     ``--preload``: the app (configuration, OpenAPI document, pygeoapi) is built once in the
     master and forked into the workers; database connections are opened in each worker, on
-    its first request (:mod:`services.pool`)."""
+    its first request (:mod:`services.pool`).
+
+    ``--pid``: the master's pid in ``home/gunicorn-PORT.pid`` (gunicorn removes it on exit),
+    so ``make stop`` can stop a server started in the background, not only the cluster."""
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}",
             "--workers", str(settings.workers), "--threads", str(settings.threads),
             "--worker-class", "gthread", "--timeout", str(settings.timeout),
             "--graceful-timeout", str(settings.graceful_timeout),
             "--keep-alive", str(settings.keepalive),
-            "--limit-request-line", str(settings.limit_request_line), "--preload"]
+            "--limit-request-line", str(settings.limit_request_line), "--preload",
+            "--pid", str(pid_file(settings))]
     if settings.access_log:
         argv += ["--access-logfile", "-"]
     return argv + [APP_FACTORY]
+
+
+def pid_file(settings: ServeSettings) -> Path:
+    """Where the server on ``settings.port`` keeps its master's pid (under the CIM home)."""
+    return Path(settings.home) / f"gunicorn-{settings.port}.pid"
 
 
 def server_env(settings: ServeSettings, url: str | None = None) -> dict[str, str]:

@@ -181,3 +181,40 @@ def _head_revision(versions: Path) -> str:
     heads = revs - downs
     assert len(heads) == 1, f"migrations must form one chain, heads: {heads}"
     return heads.pop()
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def test_make_stop_stops_a_server_left_in_the_background(fresh_db, tmp_path):
+    """`make demo` run in the background (or `make serve &`) and then `make stop`: the OGC
+    API's gunicorn (master and workers) stops too, not only the cluster — it was left serving
+    500s on the port with the database gone. Run in a folder with its own .cim and no .venv,
+    so the cluster step (`cim db stop`) has nothing to stop."""
+    import requests
+
+    from tests.conftest import start_api
+
+    home = tmp_path / ".cim"
+    home.mkdir()
+    proc, base = start_api(fresh_db.url, fresh_db.profile, home)
+    try:
+        workers = _children(proc.pid)
+        assert workers, "gunicorn has no workers"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CIM_")}
+        out = subprocess.run(["make", "-s", "-f", str(PROJECT_ROOT / "Makefile"), "-C",
+                              str(tmp_path), "stop"], capture_output=True, text=True,
+                             timeout=120, env=env)
+        assert out.returncode == 0, out.stderr
+        assert proc.wait(timeout=60) == 0, "the server's master is still running"
+        assert not any(Path(f"/proc/{w}").exists() for w in workers), workers
+        assert list(home.glob("gunicorn-*.pid")) == []
+        with pytest.raises(requests.ConnectionError):
+            requests.get(base + "/conformance", timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
