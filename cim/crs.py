@@ -41,6 +41,47 @@ def lonlat_srid(storage_srid: int) -> int:
         else WGS84_GEOG
 
 
+# how far beyond its storage CRS's area of use a layer's data may lie (degrees): the loaders
+# keep data in the city, which lies in that area, and the CRS projects well this far beyond it
+DOMAIN_MARGIN_DEGREES = 5.0
+DOMAIN_MAX_LATITUDE = 89.0
+
+
+@lru_cache(maxsize=64)
+def storage_lonlat_area(storage_srid: int) -> tuple[float, float, float, float] | None:
+    """Where data stored in ``storage_srid`` can lie, as lon/lat (west, south, east, north):
+    the CRS's area of use widened by :data:`DOMAIN_MARGIN_DEGREES`, latitudes within
+    ±:data:`DOMAIN_MAX_LATITUDE`, the whole width for an area across the antimeridian. None
+    when the CRS has no area of use.
+
+    The one rule for a lon/lat box or geometry that is projected into the storage CRS (an API
+    bbox, a CQL2 literal, a tile's envelope, a query's area): it is cut to this first.
+    Projected whole, a box reaching far from the CRS's area (a whole-world box into a
+    Gauss-Krüger zone) is no polygon around the data any more (it selected nothing) or cannot
+    be projected at all (PROJ: point outside of projection domain)."""
+    area = parse_crs(int(storage_srid)).area_of_use
+    if area is None:
+        return None
+    m = DOMAIN_MARGIN_DEGREES
+    w, e = max(-180.0, area.west - m), min(180.0, area.east + m)
+    s = max(-DOMAIN_MAX_LATITUDE, area.south - m)
+    n = min(DOMAIN_MAX_LATITUDE, area.north + m)
+    if w > e:  # an area across the antimeridian: no cut in longitude
+        w, e = -180.0, 180.0
+    return (w, s, e, n)
+
+
+@lru_cache(maxsize=64)
+def storage_domain(srid: int, storage_srid: int) -> tuple[float, float, float, float] | None:
+    """:func:`storage_lonlat_area` for boxes and geometries given in ``srid``, as (xmin,
+    ymin, xmax, ymax) in PostGIS x/y order (lon/lat) when ``srid`` is geographic (CRS84,
+    EPSG:4490, EPSG:4326: what clients send). None when ``srid`` is the storage CRS (nothing
+    is projected), a projected CRS, or the storage CRS has no area of use."""
+    if int(srid) == int(storage_srid) or not parse_crs(int(srid)).is_geographic:
+        return None
+    return storage_lonlat_area(int(storage_srid))
+
+
 @lru_cache(maxsize=64)
 def parse_crs(value: str | int) -> pyproj.CRS:
     """A CRS from 'EPSG:4527', 4527, a WKT or PROJ string; clear error if unknown."""

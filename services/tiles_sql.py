@@ -4,7 +4,8 @@ A tile of a layer is one statement (its text depends only on the layer and on tw
 detail and simplification, so psycopg prepares it on each pooled connection):
 
 1. the tile's envelope ``ST_TileEnvelope(z, x, y)`` (EPSG:3857) with the 64-unit buffer as
-   margin, cut to the storage CRS's area of use widened by :data:`AREA_MARGIN_DEG` (a z0–z2
+   margin, cut to where the layer's data can lie (:func:`cim.crs.storage_lonlat_area`: the
+   storage CRS's area of use widened by 5°; a z0–z2
    tile spans half the world, which a Gauss-Krüger zone cannot project: PROJ refused the z1
    tile holding China), densified and
    transformed ONCE to the storage CRS, so ``ST_Intersects(geom,
@@ -43,14 +44,13 @@ from functools import lru_cache
 
 from psycopg import sql
 
+from cim.crs import storage_lonlat_area
+
 EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 24  # WebMercatorQuad's deepest tile matrix served
 SIMPLIFY_BELOW = 16  # simplify lines and polygons at zooms below this one
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0  # EPSG:3857's world width, metres
-# how far beyond its storage CRS's area of use a layer's tiles look (degrees): its features lie
-# in the city, inside that area; the CRS projects well this far beyond it
-AREA_MARGIN_DEG = 5.0
 WEB_MERCATOR_MAX_LAT = 85.0511287798066
 # the `layer` of load_batches for loads that write a table under another name
 # (loaders/pipes/write.py records one batch "pipes" for points and segments)
@@ -187,25 +187,20 @@ def tile_params(z: int, x: int, y: int, limit: int, srid: int) -> dict:
 
 @lru_cache(maxsize=32)
 def storage_area(srid: int) -> tuple[float, float, float, float]:
-    """The EPSG:3857 box a layer stored in ``srid`` is looked for in: the CRS's area of use
-    widened by :data:`AREA_MARGIN_DEG` (the whole world for a CRS without one)."""
-    import pyproj
-
+    """The EPSG:3857 box a layer stored in ``srid`` is looked for in: where its data can lie
+    (:func:`cim.crs.storage_lonlat_area`, the CRS's area of use widened), the whole world for
+    a CRS without an area of use."""
     half = EARTH_CIRCUMFERENCE / 2
-    area = pyproj.CRS.from_epsg(srid).area_of_use
+    area = storage_lonlat_area(srid)
     if area is None:
         return -half, -half, half, half
-    m = AREA_MARGIN_DEG
+    west, south, east, north = area
 
     def merc_y(lat: float) -> float:
         lat = max(-WEB_MERCATOR_MAX_LAT, min(WEB_MERCATOR_MAX_LAT, lat))
         return 6378137.0 * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
 
-    west, east = max(-180.0, area.west - m), min(180.0, area.east + m)
-    if area.west > area.east:  # an area across the antimeridian: the whole width
-        west, east = -180.0, 180.0
-    return (half * west / 180, merc_y(area.south - m), half * east / 180,
-            merc_y(area.north + m))
+    return half * west / 180, merc_y(south), half * east / 180, merc_y(north)
 
 
 def version_statement(layers: list[TileLayer]) -> str:

@@ -39,15 +39,16 @@ from cim.cql2.nodes import (
     Prop,
     Spatial,
 )
-from cim.crs import CRS84_URI, lonlat_srid, parse_crs
+from cim.crs import (
+    CRS84_URI,
+    lonlat_srid,
+    parse_crs,
+    storage_domain,
+)
 from cim.errors import InputError
 
 DENSIFY_DEGREES = 0.0005
 DENSIFY_METRES = 50.0
-# how far beyond its storage CRS's area of use a layer's data may lie (the loaders keep data in
-# the city, which lies in that area); a box or literal in another CRS is cut to the widened
-# area before it is projected
-DOMAIN_MARGIN_DEGREES = 5.0
 _OPS = {op: sql.SQL(op) for op in ("=", "<>", "<", "<=", ">", ">=")}
 _NUMERIC = ("number", "integer")
 _TEMPORAL = ("date", "date-time")
@@ -69,31 +70,6 @@ def filter_crs_of(uri: str | None, storage_srid: int) -> tuple[int, bool, bool]:
         raise FilterError(f"filter-crs {uri[:200]!r} has no EPSG code")
     north = bool(crs.axis_info) and crs.axis_info[0].direction.lower() in ("north", "south")
     return epsg, north, crs.is_geographic
-
-
-@lru_cache(maxsize=64)
-def storage_domain(srid: int, storage_srid: int) -> tuple[float, float, float, float] | None:
-    """Where data stored in ``storage_srid`` can lie, as (xmin, ymin, xmax, ymax) in PostGIS
-    x/y order of ``srid``: the storage CRS's area of use widened by DOMAIN_MARGIN_DEGREES
-    (latitudes within ±89°), for a geographic ``srid`` (CRS84, EPSG:4490, EPSG:4326: the
-    boxes clients send). None when ``srid`` is the storage CRS (nothing is projected), a
-    projected CRS, or the storage CRS has no area of use.
-
-    A box or geometry in another CRS is cut to this before PostGIS projects it: projected
-    whole, a box reaching far from the storage CRS's area (a whole-world bbox in CRS84 into a
-    Gauss-Krüger zone) is no longer a polygon around the data (it selected nothing), and its
-    densified edges cost seconds."""
-    if int(srid) == int(storage_srid) or not parse_crs(int(srid)).is_geographic:
-        return None
-    area = parse_crs(int(storage_srid)).area_of_use
-    if area is None:
-        return None
-    m = DOMAIN_MARGIN_DEGREES
-    w, e = max(-180.0, area.west - m), min(180.0, area.east + m)
-    s, n = max(-89.0, area.south - m), min(89.0, area.north + m)
-    if w > e:  # an area across the antimeridian: no cut in longitude
-        w, e = -180.0, 180.0
-    return (w, s, e, n)
 
 
 def _kind(v: object) -> str:
@@ -196,7 +172,7 @@ class _Emitter:
         if isinstance(n, DWithin):
             if (cut := self._cut(n.lhs, n.rhs)) is not None:
                 # the literal's points beyond the domain lie farther from every feature than
-                # the largest distance a filter may give (DOMAIN_MARGIN_DEGREES ≫ 100 km)
+                # the largest distance a filter may give (cim.crs.DOMAIN_MARGIN_DEGREES ≫ 100 km)
                 _, prop, lit, _ = cut
                 if lit is None:
                     return sql.SQL("FALSE")
