@@ -10,11 +10,13 @@ SAMPLES := data_samples/jining
 
 .PHONY: demo test system system-test venv db lint serve clean stop assets
 
+# every load prints its batch's summary (read, loaded, rejected and flagged by reason); the pipe
+# loads go without --quiet, with which `cim load pipes` prints nothing, not even its survey QA
 demo: system venv db
 	$(BIN)/cim load buildings $(SAMPLES)/buildings/buildings_survey.shp --quiet
-	$(BIN)/cim load pipes $(SAMPLES)/pipes --quiet
+	$(BIN)/cim load pipes $(SAMPLES)/pipes
 	$(BIN)/cim load pipes --lines $(SAMPLES)/pipes_gis/old_water_main.gpkg:pipes \
-		--points $(SAMPLES)/pipes_gis/old_water_main.gpkg:nodes --class 给水 --dataset old_water_main --quiet
+		--points $(SAMPLES)/pipes_gis/old_water_main.gpkg:nodes --class 给水 --dataset old_water_main
 	for f in points lines polygons; do \
 		$(BIN)/cim load components $(SAMPLES)/components/components_$$f.shp --quiet || exit 1; done
 	$(BIN)/cim load planning $(SAMPLES)/planning/planning.gpkg --layer parcels --kind parcels --quiet

@@ -218,3 +218,27 @@ def test_make_stop_stops_a_server_left_in_the_background(fresh_db, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def _demo_commands(word: str) -> list[str]:
+    """The shell commands of `make demo`'s recipe containing ``word`` (as make runs them)."""
+    out = subprocess.run(["make", "-n", "-s", "-f", str(PROJECT_ROOT / "Makefile"), "demo"],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60).stdout
+    return [c for c in out.replace("\\\n", " ").splitlines() if word in c]
+
+
+def test_make_demo_loads_print_their_summaries(fresh_db, tmp_path):
+    """README: the demo's pipe survey is "loaded after survey QA rejected or flagged its seeded
+    errors" — `make demo` must show it. The pipe loads ran with --quiet and printed nothing
+    (the other loads print their batch summary under --quiet). Each `cim load` of the recipe,
+    run as make runs it, prints its batch with what was rejected."""
+    loads = _demo_commands(" load ")
+    assert any(" load pipes " in c for c in loads), loads
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIM_")}
+    env.update(CIM_DATABASE_URL=fresh_db.url, CIM_HOME=str(tmp_path / "home"))
+    for command in loads:
+        out = subprocess.run(["bash", "-c", command], cwd=PROJECT_ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, f"{command}:\n{out.stderr}"
+        assert "load batch" in out.stdout and "rejected" in out.stdout, \
+            f"{command} printed no summary:\n{out.stdout}"
