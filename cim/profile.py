@@ -152,6 +152,23 @@ def merged_conversions(units: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
+def merged_number(units: dict[str, Any], key: str) -> float:
+    """A number of ``units`` (a city's field_units.yaml, or the platform's) at top-level
+    ``key`` (``min_storey_height_m``), the platform's where the city's copy has none (made
+    before the key was added), as :func:`merged_spellings` does; ConfigError unless it is a
+    number > 0."""
+    base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", "the field units")
+    value = units.get(key, base.get(key))
+    try:
+        out = float(value)
+        if isinstance(value, bool) or not out > 0 or out == float("inf"):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"the field units: {key} must be a number > 0, not {value!r}"
+                          ) from None
+    return out
+
+
 def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:

@@ -14,7 +14,7 @@ import pyarrow as pa
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import BUILDINGS
-from cim.profile import CityProfile, merged_conversions
+from cim.profile import CityProfile, merged_conversions, merged_number
 from cim.text import norm_key
 from loaders.common import (
     ClassLookup,
@@ -64,13 +64,12 @@ PARSERS = {
 }
 
 
-# the height (m) above which a building has at least one storey above ground: the lowest
-# storey height of GB 50352 (2.2 m, a basement's or attic's clear height). A 0 storeys above
-# ground on a taller building is an exporter's "unknown" (3D City DB writes 0 when it has no
-# count, ArcGIS a Shapefile's missing number): stored NULL, flagged floors_above_unknown,
-# the 0 kept in attrs as delivered. A 0 on a lower structure (an underground garage's entry)
-# stays 0
-MIN_STOREY_HEIGHT_M = 2.2
+# field_units.yaml's key for the height (m) above which a building has a storey above ground
+# (2.2 m, the city's value over the platform's): a 0 storeys above ground on a taller building
+# is an exporter's "unknown" (3D City DB writes 0 when it has no count, ArcGIS a Shapefile's
+# missing number): stored NULL, flagged floors_above_unknown, the 0 kept in attrs as
+# delivered. A 0 on a lower structure (an underground garage's entry) stays 0
+MIN_STOREY_KEY = "min_storey_height_m"
 # where a unit of measure names its unit after its authority's prefix:
 # urn:ogc:def:uom:UCUM::mm, #m, http://www.opengis.net/def/uom/UCUM/0/ft
 _UOM_TAIL = re.compile(r"^.*[:/#]")
@@ -185,6 +184,8 @@ def make_columns(profile: CityProfile):
     """
     uses = ClassLookup(profile, "building_use")
     height_units = HeightUnits(profile)
+    min_storey = merged_number(profile.yaml_dictionary("field_units", "the field units"),
+                               MIN_STOREY_KEY)
     other = next((r for r in uses.rows if r["code"] == "99"), uses.rows[-1])
 
     def convert(batch: Batch, ctx: LoadContext) -> Converted:
@@ -229,7 +230,7 @@ def make_columns(profile: CityProfile):
         if "floors_above" in m:  # 0 storeys above ground on a building a storey tall: unknown
             floors, height = values["floors_above"], values["height"]
             for i in np.flatnonzero(np.array(
-                    [f == 0 and h is not None and h > MIN_STOREY_HEIGHT_M
+                    [f == 0 and h is not None and h > min_storey
                      for f, h in zip(floors, height)], dtype=bool)):
                 floors[i] = None
                 flags[i] = flags[i] + ["floors_above_unknown"]
@@ -292,6 +293,16 @@ def make_columns(profile: CityProfile):
     return convert
 
 
+def _dictionaries(ctx: LoadContext) -> list:
+    """What the conversion reads of the city's dictionaries (the reload's fingerprint: a city
+    that edits one converts its unchanged rows again): the uses, the lowest storey height and
+    the height's unit spellings and factors (field_units.yaml)."""
+    units = HeightUnits(ctx.profile)
+    return [ClassLookup(ctx.profile, "building_use").rows,
+            merged_number(ctx.profile.yaml_dictionary("field_units", "the field units"),
+                          MIN_STOREY_KEY), units.spellings, units.conversions]
+
+
 def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:
     """Load a building survey: written directly into the layer (see
     :mod:`loaders.engine.direct`)."""
@@ -301,7 +312,7 @@ def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) 
                                  path, aliases=profile.field_aliases.get("buildings", {}),
                                  fingerprint=SourceFingerprint(
                                      "buildings", CONVERTER_VERSION, id_fields,
-                                     lambda ctx: ClassLookup(ctx.profile, "building_use").rows,
+                                     _dictionaries,
                                      __name__),
                                  recipe=HASHED, **kw)
     except InputError as exc:
