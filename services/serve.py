@@ -57,7 +57,12 @@ def gunicorn_argv(settings: ServeSettings) -> list[str]:
     its first request (:mod:`services.pool`).
 
     ``--pid``: the master's pid in ``home/gunicorn-PORT.pid`` (gunicorn removes it on exit),
-    so ``make stop`` can stop a server started in the background, not only the cluster."""
+    so ``make stop`` can stop a server started in the background, not only the cluster.
+
+    ``--no-control-socket`` (gunicorn 27+): its control socket is one path per user,
+    ``~/.gunicorn/gunicorn.ctl``, which every server of the user (the demo, another checkout's,
+    the tests') took over from the one before and removed on exit; the platform does not use
+    it (it stops a server by its pid)."""
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}",
             "--workers", str(settings.workers), "--threads", str(settings.threads),
             "--worker-class", "gthread", "--timeout", str(settings.timeout),
@@ -65,9 +70,18 @@ def gunicorn_argv(settings: ServeSettings) -> list[str]:
             "--keep-alive", str(settings.keepalive),
             "--limit-request-line", str(settings.limit_request_line), "--preload",
             "--pid", str(pid_file(settings))]
+    if _has_control_socket():
+        argv.append("--no-control-socket")
     if settings.access_log:
         argv += ["--access-logfile", "-"]
     return argv + [APP_FACTORY]
+
+
+def _has_control_socket() -> bool:
+    """Whether this gunicorn has the control socket (27+; the requirement allows 22)."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS)
 
 
 def pid_file(settings: ServeSettings) -> Path:

@@ -242,3 +242,24 @@ def test_make_demo_loads_print_their_summaries(fresh_db, tmp_path):
         assert out.returncode == 0, f"{command}:\n{out.stderr}"
         assert "load batch" in out.stdout and "rejected" in out.stdout, \
             f"{command} printed no summary:\n{out.stdout}"
+
+
+def test_served_gunicorn_writes_nothing_in_the_users_home(fresh_db, tmp_path, monkeypatch):
+    """gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl, one path for every
+    server of the user: the demo's, another checkout's and the tests' servers took it over
+    from each other and removed it on exit. `cim serve`'s gunicorn opens none and leaves the
+    user's home alone."""
+    from tests.conftest import start_api
+
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    monkeypatch.setenv("HOME", str(user_home))
+    home = tmp_path / ".cim"
+    home.mkdir()
+    proc, _base = start_api(fresh_db.url, fresh_db.profile, home)
+    try:
+        assert list(user_home.iterdir()) == []
+        assert "Control socket" not in (home / "gunicorn.log").read_text()
+    finally:
+        proc.terminate()
+        proc.wait(30)
