@@ -46,6 +46,8 @@ def _rule(result, rid):
     ("建筑高度(mm)", 85_000, "height_parcel", 85.0),          # 85,000 mm = 85 m
     ("建筑高度(米)", 85, "height_parcel", 85.0),
     ("建筑高度(cm)", "8500", "height_parcel", 85.0),
+    ("建筑高度(ft)", 300, "height_parcel", 300 * 0.3048),     # 1 ft = 0.3048 m: 91.44 m
+    ("建筑高度（英尺）", "300", "height_parcel", 300 * 0.3048),
 ])
 def test_a_header_unit_is_converted(adb, header, value, rid, expected):
     props = {"name": "B", header: value}
@@ -82,8 +84,8 @@ def test_a_header_unit_that_does_not_fit_is_refused_naming_the_field(adb, header
 @pytest.mark.parametrize("header, value", [
     ("计容建筑面积(万)", 2.5),     # 2.5 万 m² read as 2.5 m² (FAR ≈ 0: a pass) before
     ("计容建筑面积(dm²)", 2.5),
-    ("建筑高度(ft)", 180),
     ("建筑高度(dm)", 540),
+    ("建筑高度(yd)", 60),
 ])
 def test_a_header_unit_the_reader_does_not_know_is_refused(header, value):
     """Brackets naming no unit field_units.yaml spells are never read as the attribute's

@@ -127,7 +127,12 @@ UNITS = [("mm", 12000, "mm", 12.0), ("ucum", 9, "urn:ogc:def:uom:UCUM::m", 9.0),
          ("hash", 7.5, "#m", 7.5), ("cm", 850, "cm", 8.5),
          ("epsg", 6, "urn:ogc:def:uom:EPSG::9001", 6.0), ("ucummm", 15000,
                                                           "urn:ogc:def:uom:UCUM::mm", 15.0),
-         ("ft", 30, "ft", None), ("furlong", 1, "furlong", None)]
+         # the international foot is 0.3048 m exactly (UCUM [ft_i], EPSG:9002 "foot"); the
+         # US survey foot (EPSG:9003, 1200/3937 m) is another unit no spelling names
+         ("ft", 30, "ft", 30 * 0.3048), ("ucumft", 40, "urn:ogc:def:uom:UCUM::[ft_i]",
+                                          40 * 0.3048),
+         ("epsgft", 50, "urn:ogc:def:uom:EPSG::9002", 50 * 0.3048),
+         ("usft", 10, "urn:ogc:def:uom:EPSG::9003", None), ("furlong", 1, "furlong", None)]
 
 
 def test_a_measured_height_is_read_in_its_unit(db, tmp_path):
@@ -144,7 +149,7 @@ def test_a_measured_height_is_read_in_its_unit(db, tmp_path):
     rejects = db.rows("SELECT field, message FROM load_rejects WHERE batch_id = %s "
                       "ORDER BY row_number", (batch,))
     assert [f for f, _ in rejects] == ["measuredHeight", "measuredHeight"]
-    assert "'ft'" in rejects[0][1] and "'furlong'" in rejects[1][1]
+    assert "EPSG::9003" in rejects[0][1] and "'furlong'" in rejects[1][1]
 
 
 def test_zero_storeys_above_ground_on_a_tall_building_is_unknown(db, tmp_path):
