@@ -31,6 +31,11 @@ once, named in the notes; two copies whose attributes disagree are an input prob
 Every problem is collected before anything is checked (nothing half-checked): one
 :class:`InputError` lists them all, each naming the file, layer, feature (row) and field.
 Counted floor area (计容建筑面积) is the given one, else floors above ground × footprint area.
+A building with no floor above ground (地上层数 0) is underground: it covers no ground and
+keeps no spacing. One so given that is taller than a storey (``field_units.yaml``
+``min_storey_height_m``, 2.2 m: 地上层数 0 and 建筑高度 54) is an input problem naming both
+fields — which of the two is wrong decides whether the spacing and density rules count it —,
+never skipped by them as underground.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from shapely.geometry import Polygon
 from cim.crs import detect_gk_from_eastings, epsg_of, lonlat_srid, parse_crs, transformer
 from cim.errors import InputError
 from cim.numbers import ValueProblem, parse_number
-from cim.profile import CityProfile
+from cim.profile import CityProfile, merged_number
 from cim.text import norm_name
 from layers.approval.units import Units
 
@@ -95,7 +100,8 @@ class Building:
     @property
     def underground(self) -> bool:
         """No floor above ground (地上层数 0: a 地下车库 outline): no ground covered, no
-        spacing to keep."""
+        spacing to keep. (地上层数 0 on a building taller than a storey is refused when the
+        project is read: :func:`_building`.)"""
         return self.floors_above == 0
 
     @property
@@ -281,7 +287,12 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     header units by ``profile``'s ``field_units`` (else the configured profile's)."""
     from layers.query.pipes import resolve_profile
 
-    units = Units.of(resolve_profile(profile))
+    prof = resolve_profile(profile)
+    units = Units.of(prof)
+    # a building taller than a storey has a floor above ground (field_units.yaml, the city's
+    # value over the platform's: the loaders read 地上层数 0 on one so as unknown)
+    min_storey = merged_number(prof.yaml_dictionary("field_units", "the field units")
+                               if prof is not None else {}, "min_storey_height_m")
     probs = _Problems(source)
     src_crs = resolve_crs(records, crs, storage_srid, source)
     src_epsg = epsg_of(src_crs)
@@ -367,7 +378,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
         unread.extend((hits[0], rec, p) for p in parts)
     for i, found in labels.items():
         _merge_labels(buildings[i], found, probs, units)
-    out_buildings = [_building(poly, attrs, rec, probs, units)
+    out_buildings = [_building(poly, attrs, rec, probs, units, min_storey)
                      for poly, attrs, rec in buildings]
     notes = [f"{rec['layer']} feature {rec['row']}: the label {part!r} inside building "
              f"{_label(buildings[i][1], buildings[i][2])} is not understood (neither key=value "
@@ -496,16 +507,32 @@ def _label(attrs: dict, rec: dict) -> str:
     return str(attrs["name"][1]) if "name" in attrs else f"{rec['layer']} #{rec['row']}"
 
 
-def _building(poly, attrs: dict, rec: dict, probs: _Problems, units: Units
-              ) -> Building | None:
+def _building(poly, attrs: dict, rec: dict, probs: _Problems, units: Units,
+              min_storey: float) -> Building | None:
     def get(key: str) -> Any:
         if key not in attrs:
             return None
         return _read(key, attrs[key][0], attrs[key][1], rec, probs, units)
 
+    floors, height = get("floors_above"), get("height")
+    if floors == 0 and height is not None and height > min_storey:
+        # no floor above ground on a building taller than a storey: one of the two is wrong,
+        # and which one decides the rules (an underground structure covers no ground and is
+        # spaced from none; a tower is) — not ours to pick
+        def given(f: str) -> str:  # a DXF label 0F is its own key
+            k, v = attrs[f]
+            return str(k) if str(k) == str(v) else f"{k}={v}"
+
+        probs.add(f"{given('floors_above')} (no floor above ground) and {given('height')} "
+                  f"({height:g} m, "
+                  f"taller than a storey: field_units.yaml min_storey_height_m "
+                  f"{min_storey:g} m) contradict each other: give its floors above ground if it "
+                  "stands above ground, or, if it is an underground structure, its height "
+                  f"above ground (at most {min_storey:g} m)", rec["layer"], rec["row"],
+                  attrs["floors_above"][0])
     return Building(_label(attrs, rec), rec["layer"], rec["row"], poly,
-                    floors_above=get("floors_above"), floors_below=get("floors_below"),
-                    height=get("height"),
+                    floors_above=floors, floors_below=get("floors_below"),
+                    height=height,
                     use=str(attrs["use"][1]).strip() if "use" in attrs else None,
                     counted_area_given=get("counted_area"),
                     ground_elevation=get("ground_elevation"))
