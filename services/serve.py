@@ -104,10 +104,12 @@ def server_env(settings: ServeSettings, url: str | None = None) -> dict[str, str
 
 def serve_foreground(url: str, settings: ServeSettings, city_name: str) -> None:
     """Replace this process with gunicorn serving the platform's app."""
-    host, port = settings.host, settings.port
-    print(f"OGC API for {city_name}: http://{host}:{port}/  "
-          f"(collections: http://{host}:{port}/collections; {settings.workers} workers × "
-          f"{settings.threads} threads) — Ctrl-C stops", flush=True)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"OGC API for {city_name}: {base}/  ({settings.workers} workers × "
+          f"{settings.threads} threads) — Ctrl-C stops\n"
+          f"  collections  {base}/collections\n"
+          f"  web map      {base}/map\n"
+          f"  API docs     {base}/openapi", flush=True)
     from cim.db.roles import serving_url
 
     argv = gunicorn_argv(settings)

@@ -263,3 +263,38 @@ def test_served_gunicorn_writes_nothing_in_the_users_home(fresh_db, tmp_path, mo
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_serve_prints_where_everything_is_and_each_address_answers(fresh_db, tmp_path,
+                                                                    monkeypatch, capsys):
+    """`make demo` ends with `cim serve`'s banner: it named the landing page and /collections
+    only, not the web map README's demo section leads to. Every address it prints answers, and
+    the web map and the API's documentation are among them."""
+    import re
+
+    import requests
+
+    from services import serve
+    from services.settings import ServeSettings
+    from tests.conftest import start_api
+
+    home = tmp_path / ".cim"
+    home.mkdir()
+    proc, base = start_api(fresh_db.url, fresh_db.profile, home)
+    try:
+        port = int(base.rsplit(":", 1)[1])
+        execs = []
+        monkeypatch.setattr(serve.os, "execve", lambda *a: execs.append(a))
+        serve.serve_foreground(fresh_db.url, ServeSettings(host="127.0.0.1", port=port,
+                                                          home=home), "济宁市")
+        assert execs and "gunicorn" in execs[0][1]
+        urls = re.findall(r"http://\S+", capsys.readouterr().out)
+        answers = {u: requests.get(u, timeout=60, headers={"Accept": "text/html"})
+                   for u in urls}
+        assert all(r.status_code == 200 for r in answers.values()), \
+            {u: r.status_code for u, r in answers.items()}
+        assert any("maplibre" in r.text for r in answers.values()), "no web map printed"
+        assert any("swagger" in r.text.lower() for r in answers.values()), "no API docs"
+    finally:
+        proc.terminate()
+        proc.wait(30)
