@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import shapely
 import shapely.geometry
@@ -29,11 +30,13 @@ from psycopg.pq import TransactionStatus
 
 from cim.crs import (
     CGCS2000_GEOG,
+    DOMAIN_MARGIN_DEGREES,
     WGS84_GEOG,
     axis_is_northing_first,
     lonlat_srid,
     parse_crs,
     srid_of,
+    storage_domain,
 )
 from cim.errors import InputError
 from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
@@ -135,25 +138,39 @@ def _parse(text: str) -> shapely.Geometry:
         raise InputError(f"cannot read the geometry (WKT or GeoJSON expected): {exc}") from exc
 
 
-def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage_srid: int
-                   ) -> QueryGeometry:
+def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage_srid: int,
+                   what: str = "the geometry", domain: str | None = None) -> QueryGeometry:
     """Parse a geometry argument (WKT, GeoJSON, or a file holding either) given in ``crs``.
 
     ``crs`` None or CRS84: lon/lat. EPSG:4490: lat/lon as EPSG defines it. The storage CRS (or
     any projected CGCS2000 CRS): its authority axis order, northing first for Gauss-Krüger.
+
+    Coordinates must be finite, and in a geographic CRS longitudes within -180..180 and
+    latitudes within -90..90: else an InputError naming ``what`` (the parameter: bbox,
+    polygon, point, line) and why (PostGIS/PROJ refused them with an internal error).
+    ``domain`` says what becomes of a lon/lat geometry reaching beyond where the data can lie
+    (:func:`cim.crs.storage_domain`: the storage CRS's area of use widened), which PostGIS
+    cannot always project: ``"clip"`` (an area: what of it lies there is what selects data, so
+    a whole-world bbox selects the city) cuts it to that; ``"refuse"`` (a section line, whose
+    offsets run from its first vertex) refuses it naming that area; None (a point: the
+    caller tells where it lies) projects it as it is.
     """
     geom = value if isinstance(value, shapely.Geometry) else _parse(_read_text(value))
     if geom is None or geom.is_empty:
-        raise InputError("the geometry is empty")
+        raise InputError(f"{what} is empty")
+    _check_finite(geom, what)
     if not shapely.is_valid(geom):
         geom = shapely.make_valid(geom)
     if crs is None or str(crs).upper() in (CRS84, "CRS84", "OGC:CRS84",
                                            "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84"):
         srid = lonlat_srid(storage_srid)
+        _check_lonlat(geom, what, "CRS84", lat_first=False)
     else:
         c = parse_crs(str(crs).rsplit("/", 1)[-1] if str(crs).startswith("http") else crs)
         if axis_is_northing_first(c):
             geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
+        if c.is_geographic:
+            _check_lonlat(geom, what, str(crs), lat_first=axis_is_northing_first(c))
         srid = srid_of(c)
         if srid not in (storage_srid, CGCS2000_GEOG, WGS84_GEOG):
             from cim.crs import transformer
@@ -162,12 +179,50 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
             t = transformer(srid, lonlat)
             geom = shapely.transform(geom, lambda xy: _tx(t, xy))
             srid = lonlat
+            _check_finite(geom, what, f"cannot be transformed from {crs} to longitude/latitude")
+    if domain is not None and srid != storage_srid \
+            and (area := storage_domain(srid, storage_srid)) is not None:
+        w, s, e, n = area
+        x0, y0, x1, y1 = geom.bounds
+        if not (w <= x0 and s <= y0 and x1 <= e and y1 <= n):
+            if domain == "refuse":
+                raise InputError(
+                    f"{what} reaches beyond where the data can lie (longitude {w:g}..{e:g}, "
+                    f"latitude {s:g}..{n:g}: the storage CRS EPSG:{storage_srid}'s area of "
+                    f"use widened by {DOMAIN_MARGIN_DEGREES:g}°); its bounds are "
+                    f"{', '.join(f'{v:g}' for v in (x0, y0, x1, y1))}")
+            # an empty geometry when none of it is there: it selects nothing
+            geom = shapely.intersection(geom, shapely.box(w, s, e, n))
     return QueryGeometry(shapely.to_wkb(geom), srid)
 
 
-def _tx(t, xy):
-    import numpy as np
+def _check_finite(geom: shapely.Geometry, what: str,
+                  why: str = "coordinates must be finite numbers (not NaN or infinity)"
+                  ) -> None:
+    xy = shapely.get_coordinates(geom)
+    if not np.isfinite(xy).all():
+        bad = xy[~np.isfinite(xy).all(axis=1)][0]
+        raise InputError(f"{what}: {why}; got ({bad[0]:g}, {bad[1]:g})")
 
+
+def _check_lonlat(geom: shapely.Geometry, what: str, crs_name: str, lat_first: bool) -> None:
+    """Longitudes (x, PostGIS order) within -180..180 and latitudes within -90..90; a
+    coordinate that fits the other axis order is said to be given in it."""
+    xy = shapely.get_coordinates(geom)
+    bad = (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
+    if not bad.any():
+        return
+    x, y = xy[bad][0]
+    first, second = ("latitude", "longitude") if lat_first else ("longitude", "latitude")
+    got = f"{y:g}, {x:g}" if lat_first else f"{x:g}, {y:g}"
+    hint = ""
+    if abs(x) <= 90 and abs(y) <= 180:  # fits the other order: swapped?
+        hint = f"; given {second}, {first}? {crs_name} is {first} first"
+    raise InputError(f"{what}: longitude must lie within -180..180 and latitude within "
+                     f"-90..90 ({crs_name}: {first}, {second}); got {got}{hint}")
+
+
+def _tx(t, xy):
     x, y = t.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([x, y])
 
@@ -207,12 +262,16 @@ class Area:
             return None
         if self.bbox is not None:
             x0, y0, x1, y1 = self.bbox
+            if not all(math.isfinite(v) for v in self.bbox):
+                raise InputError(f"bbox {self.bbox}: coordinates must be finite numbers "
+                                 "(not NaN or infinity)")
             if not (x0 < x1 and y0 < y1):
                 raise InputError(f"bbox {self.bbox}: need X0 < X1 and Y0 < Y1")
-            return query_geometry(shapely.box(x0, y0, x1, y1), self.crs,
-                                  storage_srid).storage_sql(storage_srid)
+            return query_geometry(shapely.box(x0, y0, x1, y1), self.crs, storage_srid,
+                                  "bbox", "clip").storage_sql(storage_srid)
         if self.polygon is not None:
-            return query_geometry(self.polygon, self.crs, storage_srid).storage_sql(storage_srid)
+            return query_geometry(self.polygon, self.crs, storage_srid, "polygon",
+                                  "clip").storage_sql(storage_srid)
         if self.point is not None:
             if self.radius is None or self.radius <= 0:
                 raise InputError("--point needs --radius M (metres, > 0)")
@@ -231,8 +290,8 @@ class Area:
 
     def centre_sql(self, storage_srid: int) -> tuple[sql.Composable, list]:
         """SQL of the centre of a point + radius area in the storage CRS."""
-        return query_geometry(shapely.Point(self.point), self.crs,
-                              storage_srid).storage_sql(storage_srid)
+        return query_geometry(shapely.Point(self.point), self.crs, storage_srid,
+                              "point").storage_sql(storage_srid)
 
 
 def _code_area(code: str) -> tuple[sql.Composable, list]:

@@ -71,7 +71,7 @@ ORDER BY z.offset_m, z.code
 
 
 def _line(value: str | shapely.Geometry, crs: str | int | None, srid: int):
-    g = query_geometry(value, crs, srid)
+    g = query_geometry(value, crs, srid, "the section line", "refuse")
     geom = shapely.from_wkb(g.wkb)
     if geom.geom_type != "LineString":
         raise InputError(f"the section line must be a LineString, not a {geom.geom_type}")
