@@ -229,9 +229,9 @@ def make_columns(profile: CityProfile):
         flags = prep.flags
         if "floors_above" in m:  # 0 storeys above ground on a building a storey tall: unknown
             floors, height = values["floors_above"], values["height"]
-            for i in np.flatnonzero(np.array(
-                    [f == 0 and h is not None and h > min_storey
-                     for f, h in zip(floors, height)], dtype=bool)):
+            zero = np.flatnonzero(floors == 0)  # NumPy's loop (None == 0 is False)
+            for i in zero[np.array([h is not None and h > min_storey for h in height[zero]],
+                                   dtype=bool)]:
                 floors[i] = None
                 flags[i] = flags[i] + ["floors_above_unknown"]
                 extra.setdefault(int(i), []).append(m["floors_above"])
