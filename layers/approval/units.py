@@ -2,7 +2,7 @@
 (``cim/dictionaries/field_units.yaml``: ``attributes.project``, ``spellings``,
 ``conversions``): 计容建筑面积(万㎡) 2.5 is 25,000 m², 建筑高度(mm) 85000 is 85 m, and a header
 in a unit that does not fit (建筑高度(层)) or in brackets naming no unit the spellings know
-(计容建筑面积(万), 建筑高度(ft)) is refused. Read as the loaders read a header's unit
+(计容建筑面积(万), 建筑高度(dm)) is refused. Read as the loaders read a header's unit
 (:func:`cim.text.header_unit`, :func:`cim.profile.merged_spellings`)."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Units:
         got = header_unit(name, self.spellings) if want else None
         known = ", ".join([want or "", *self.conversions.get(want, {})])
         tail = _TAIL.search(norm_key(name)) if got is None and want else None
-        if tail:  # brackets naming no unit known (万, ft, dm², 地下): never the attribute's
+        if tail:  # brackets naming no unit known (万, dm, yd, 地下): never the attribute's
             return None, (f"its header's brackets ({tail.group(1)}) name no unit the reader "
                           f"knows; {f} is read in {want} (a header may name {known}, or no "
                           "unit): give the values in one of those and name the header so")
