@@ -22,6 +22,10 @@ HIDDEN_COLUMNS = frozenset({"geom", "attrs", "row_hash", "source_hash", "source_
 _JSON_TYPES = {"boolean": "boolean", "smallint": "integer", "integer": "integer",
                "bigint": "integer", "real": "number", "double precision": "number",
                "numeric": "number", "ARRAY": "array"}
+# the JSON Schema format of a string column holding dates or times: what CQL2's DATE('…') and
+# TIMESTAMP('…') compare with (the queryables say it, the items path's CQL2 types by it)
+_JSON_FORMATS = {"date": "date", "timestamp with time zone": "date-time",
+                 "timestamp without time zone": "date-time"}
 # the extent of current features in lon/lat (cim.crs.lonlat_srid); the storage extent is densified
 # first, so the lon/lat box covers the curved edges of the projected one
 _EXTENT_SQL = (
@@ -115,10 +119,12 @@ class CatalogEntry:
 
 @dataclass(frozen=True)
 class PublishedColumn:
-    """A feature attribute as the services publish it (JSON Schema type)."""
+    """A feature attribute as the services publish it: JSON Schema type, and format for a
+    date (``date``) or timestamp (``date-time``) column, published as a string."""
 
     name: str
     json_type: str
+    json_format: str | None = None
 
 
 def _exists(conn: psycopg.Connection, table: str) -> bool:
@@ -187,12 +193,13 @@ def city_extent_lonlat(conninfo: str, profile: CityProfile) -> LonLatBox:
 
 
 def published_columns(conninfo: str, table: str) -> list[PublishedColumn]:
-    """The attributes of ``table`` the services publish, in table order, with JSON types."""
+    """The attributes of ``table`` the services publish, in table order, with JSON types
+    (and formats: ``date``, ``date-time``)."""
     with psycopg.connect(conninfo) as conn:
         rows = conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND table_name = %s "
             "ORDER BY ordinal_position", (table,)).fetchall()
     hidden = HIDDEN_COLUMNS | unpublished(table)
-    return [PublishedColumn(name, _JSON_TYPES.get(dtype, "string"))
+    return [PublishedColumn(name, _JSON_TYPES.get(dtype, "string"), _JSON_FORMATS.get(dtype))
             for name, dtype in rows if name not in hidden]

@@ -86,8 +86,9 @@ class ItemsService:
         got = self._layers.get(name)
         if got is None and name in self.resources:
             prov = self.resources[name]["providers"][0]
-            temporal = _temporal_columns(self.conninfo, prov["table"])
-            cols = tuple(Column(c.name, temporal.get(c.name, c.json_type))
+            # a date or timestamp column is typed by its format (the catalog's, as the
+            # queryables list it): CQL2 compares it with DATE('…')/TIMESTAMP('…')
+            cols = tuple(Column(c.name, c.json_format or c.json_type)
                          for c in published_columns(self.conninfo, prov["table"]))
             layer = Layer(name, prov["table"], int(prov["srid"]), prov.get("id_field", "code"),
                           cols)
@@ -220,18 +221,6 @@ class ItemsService:
         resp.headers["Content-Crs"] = f"<{out.uri}>"
         resp.headers["Content-Language"] = self.language
         return resp
-
-
-def _temporal_columns(conninfo: str, table: str) -> dict[str, str]:
-    """The date and timestamp columns of ``table`` as the JSON Schema formats CQL2 compares
-    them by (``date``, ``date-time``): the catalog's JSON types call them strings, and a CQL2
-    ``DATE('…')``/``TIMESTAMP('…')`` against a string is refused."""
-    with psycopg.connect(conninfo) as conn:
-        rows = conn.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = %s "
-            "AND (data_type = 'date' OR data_type LIKE 'timestamp%%')", (table,)).fetchall()
-    return {n: "date" if t == "date" else "date-time" for n, t in rows}
 
 
 def _wants_geojson() -> bool:
