@@ -36,7 +36,7 @@ demo: system venv db
 	$(BIN)/cim styles apply > /dev/null
 	$(BIN)/cim qgis-project .cim/onemap.qgs --service-file .cim/pg_service.conf
 	@echo
-	@echo "Loaded the Jining sample district. Serving the OGC API; open the URL below (Ctrl-C stops)."
+	@echo "Loaded the Jining sample district. Serving the OGC API and the web map at the addresses below (Ctrl-C stops the server, make stop also the cluster)."
 	$(BIN)/cim serve --port $(PORT)
 
 test: system-test venv
