@@ -58,7 +58,12 @@ def _free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
+    """Whether the server could listen on ``port``: bound as PostgreSQL binds it
+    (``SO_REUSEADDR``), so that connections of its last run left in TIME-WAIT do not count —
+    they had the cluster move to another port on each restart, leaving .cim/pg_service.conf
+    (the QGIS project's connection) on the old one. A listener on it still counts."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
