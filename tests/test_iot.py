@@ -10,6 +10,7 @@ likelihood 2 × consequence 2 → 低 (蓝) by the matrix.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import psycopg
 import pytest
@@ -787,6 +788,8 @@ def test_csv_import_reads_numbers_as_typed(d, tmp_path):
     assert [v for _, v in stored(d, s)] == [1.5, -0.3, 0.1, 2.0, 1200.5, 1.25, 0.7]
 
 
+RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"
+
 _REGISTRY_HEAD = "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源,X,Y\n"
 
 
@@ -811,6 +814,11 @@ def _gap_opens_at(d, code: str, since: dt.datetime) -> None:
     assert [o["silent_since"] for o in opened] == [since]
     assert d.rows("SELECT kind, status FROM alarms WHERE sensor_code = %s",
                   (code,)) == [("gap", "active")]
+    # the alarm's stored detail says so in RFC 3339 (the 'T', a ±hh:mm offset), the instant
+    stored = d.scalar("SELECT detail->>'silent_since' FROM alarms WHERE sensor_code = %s",
+                      (code,))
+    assert re.fullmatch(RFC3339, stored), stored
+    assert dt.datetime.fromisoformat(stored) == since
 
 
 def test_silence_of_a_never_reporting_sensor_counts_from_its_registration(d, tmp_path):
