@@ -84,3 +84,18 @@ def test_an_assessment_during_an_alarm_keeps_its_raise(d):
     lk, cons = d.rows("SELECT likelihood, consequence FROM risk_points WHERE code = %s AND "
                       "valid_to IS NULL", (point,))[0]
     assert current()[:2] == (table[lk][cons - 1], [])
+
+
+def test_history_is_in_time_order(d):
+    """The point's history is oldest first by time: the alarm of the test above (readings of
+    2026-12-01 08:00 and 08:05, sent after the first assessment ran at the wall clock's time)
+    raised and restored the point before any of the three assessments, though both steps were
+    recorded in the latest run (a run id is no time order)."""
+    from layers.risk.listing import history
+
+    point, = d.rows("SELECT DISTINCT risk_code FROM alarms")[0]
+    rows = history(d.conninfo, point)
+    times = [r["assessed_at"] for r in rows]
+    assert times == sorted(times)
+    assert times[:2] == [t(0), t(5)] and len(rows) == 5
+    assert all(x > t(5) for x in times[2:])
