@@ -175,10 +175,8 @@ def load_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, 
     report, _qa = load_pipes_files(c.conninfo(), c.profile, mode=mode, dataset=dataset,
                                    district=district, attach=attach, report_path=report_path,
                                    **kw)
-    if as_json:
-        echo_json(report.to_dict())
-    elif not quiet:
-        click.echo(report.text())
+    # --quiet as for every load command: no progress (a pipe load writes none), the report
+    print_reports([report], as_json)
 
 
 @click.group()
