@@ -324,3 +324,18 @@ def test_no_cdn_in_templates_and_basemap_setting(db):
     tdt = "http://t0.tianditu.gov.cn/vec_w/wmts?tk=KEY&x={x}&y={y}&l={z}"
     assert pygeoapi_config(db.url, db.conninfo, db.profile, "http://h",
                            basemap_url=tdt)["server"]["map"]["url"] == tdt
+
+
+def test_pygeoapi_pages_titled_by_their_collection(api):
+    """The collection page and its items page are titled by the collection's title (the
+    items page's <title> was empty: pygeoapi gives its template no data['title'])."""
+    import html
+    import re
+
+    title = requests.get(f"{api}/collections/buildings?f=json", timeout=30).json()["title"]
+    assert title
+    for path in ("/collections/buildings?f=html", "/collections/buildings/items?f=html&limit=5"):
+        r = requests.get(api + path, timeout=60)
+        assert r.status_code == 200, path
+        head = re.search(r"<title>(.*?)</title>", r.content.decode("utf-8"), re.S).group(1)
+        assert html.unescape(head).strip() == title, (path, head)
