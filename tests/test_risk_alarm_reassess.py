@@ -22,7 +22,7 @@ from cim.profile import DICTIONARY_DIR
 from layers.iot.ingest import ingest
 from layers.risk.assess import assess
 from layers.risk.config import load_config
-from tests.conftest import drop_database, server_url
+from tests.conftest import drop_database, run_cli, server_url
 from tests.iot_fixture import add_sensor, iot_db, t
 
 
@@ -99,3 +99,11 @@ def test_history_is_in_time_order(d):
     assert times == sorted(times)
     assert times[:2] == [t(0), t(5)] and len(rows) == 5
     assert all(x > t(5) for x in times[2:])
+
+
+def test_history_of_an_unknown_point_is_an_error(d):
+    """A mistyped code is said to be no risk point (it printed nothing and exited 0, as if the
+    point had no history)."""
+    proc = run_cli(["risk", "history", "370811910100000000"], d.env())
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "no risk point 370811910100000000" in proc.stderr

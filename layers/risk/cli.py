@@ -144,6 +144,8 @@ def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
     from layers.risk.listing import history
 
     rows = history(c.conninfo(), code)
+    if not rows:  # every point is graded when made (rule or by hand): no row, no such point
+        raise InputError(f"no risk point {code} (`cim risk list` lists the points)")
     if as_json:
         echo_json(rows)
         return
