@@ -148,6 +148,7 @@ def db(jining_profile) -> TestDB:
     load_network_samples(d, jining_profile)
     load_plan_and_base_samples(d, jining_profile)
     assess_risks(d, jining_profile)
+    compute_health(d, jining_profile)
     load_sensor_samples(d, jining_profile)
     d.sample_day = replay_sample_day(d, jining_profile)  # alarms and cases, as make demo
     yield d
@@ -161,6 +162,15 @@ def assess_risks(d: TestDB, profile: CityProfile) -> None:
     from layers.risk.config import load_config
 
     d.risk_result = assess(d.conninfo, load_config(profile), 2026)
+
+
+def compute_health(d: TestDB, profile: CityProfile) -> None:
+    """The sample city's health check for 2026, computed and stored as `make demo` does: the
+    health results are a served collection (empty until computed), and every served
+    collection has features (tests/test_ogc_conformance.py)."""
+    from layers.health.compute import compute
+
+    compute(d.conninfo, 2026, profile)
 
 
 def load_plan_and_base_samples(d: TestDB, profile: CityProfile) -> None:
