@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from cim.cql2.compile import storage_domain
-from cim.crs import CRS84_URI, lonlat_srid, parse_crs
+from cim.crs import CRS84_URI, lonlat_srid, parse_crs, storage_domain
 from cim.errors import InputError
 
 # parameters of OGC API Features Part 1-3 (and pygeoapi) that the items path knows
@@ -44,7 +43,7 @@ class CrsInfo:
     srid: int
     north_first: bool  # the CRS's first axis is northing/latitude (EPSG:4490, EPSG:4527)
     geographic: bool
-    # where the layer's data can lie, x/y in this CRS (cim.cql2.compile.storage_domain): a
+    # where the layer's data can lie, x/y in this CRS (cim.crs.storage_domain): a
     # bbox is cut to it before it is projected; None for the storage CRS
     domain: tuple[float, float, float, float] | None = None
 

@@ -10,7 +10,7 @@ prepares them on each pooled connection, and PostgreSQL plans them once. The bbo
 bound numbers: ``ST_MakeEnvelope`` in the bbox CRS, densified in that CRS and projected to the
 storage CRS once, in PostGIS (exact to well under a millimetre; the GiST index is used);
 a lon/lat bbox is first cut to where the layer's data can lie
-(:func:`cim.cql2.compile.storage_domain`), since a box far larger than the storage CRS's area
+(:func:`cim.crs.storage_domain`), since a box far larger than the storage CRS's area
 (a whole-world bbox) projects to no rectangle at all.
 
 Paging: the default order is by ``id``; a page after another one is ``id > cursor`` (keyset),
@@ -26,10 +26,9 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from cim.crs import AREA_SIMPLIFY_M, densify_step, metres_in_units
 from services.items_query import Column, CrsInfo, ItemsQuery
 
-DENSIFY_DEGREES = 0.0005  # ~50 m: a densified lon/lat edge is within 0.1 mm of its curve
-DENSIFY_METRES = 50.0
 _JSON_ARGS_MAX = 50  # json_build_object takes at most 100 arguments
 
 # The CQL2 hook: (filter text, filter-lang, filter-crs, collection) -> (SQL boolean expression
@@ -128,12 +127,14 @@ def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
         env = sql.SQL("ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {})").format(
             sql.Literal(q.bbox_crs.srid))
         if q.bbox_crs.srid != layer.srid:
-            step = DENSIFY_DEGREES if q.bbox_crs.geographic else DENSIFY_METRES
             # a scalar subquery: projected once per statement, also in a generic plan
             # (a prepared statement's, after a few executions), which otherwise projects
-            # the densified box again for every row it tests
-            env = sql.SQL("(SELECT ST_Transform(ST_Segmentize({}, {}), {}))").format(
-                env, sql.Literal(step), sql.Literal(layer.srid))
+            # the densified box again for every row it tests; its edges thinned within 1 mm
+            # once projected (cim.crs.AREA_SIMPLIFY_M)
+            env = sql.SQL("(SELECT ST_Simplify(ST_Transform(ST_Segmentize({}, {}), {}), {}, "
+                          "true))").format(
+                env, sql.Literal(densify_step(q.bbox_crs.geographic)), sql.Literal(layer.srid),
+                sql.Literal(metres_in_units(layer.srid, AREA_SIMPLIFY_M)))
         conds.append(sql.SQL("ST_Intersects(p.geom, {})").format(env))
         params.update(zip(("x0", "y0", "x1", "y1"), q.bbox))
     for i, (col, value) in enumerate(q.props):

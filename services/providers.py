@@ -15,7 +15,7 @@ request being served) and builds the rectangle in that CRS, in that CRS's axis o
 Features Part 2: CRS84 lon/lat, EPSG:4490 lat/lon, EPSG:4527 northing/easting): in the
 storage CRS it is ``ST_MakeEnvelope`` in the storage SRID, exactly that rectangle; in any
 other CRS the envelope is cut to where the layer's data can lie
-(:func:`cim.cql2.compile.storage_domain`), densified and projected once, in PostGIS. Filter geometries come
+(:func:`cim.crs.storage_domain`), densified and projected once, in PostGIS. Filter geometries come
 from pygeoapi in the storage CRS, authority axis order; the provider puts the axes back in
 PostGIS order.
 
@@ -45,8 +45,6 @@ from pygeoapi.provider.base import (
     ProviderQueryError,
 )
 from sqlalchemy import (
-    Date,
-    DateTime,
     MetaData,
     String,
     Table,
@@ -60,8 +58,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from cim.cql2.compile import storage_domain
-from cim.crs import CRS84_URI, axis_is_northing_first, crs_uri, lonlat_srid, transformer
+from cim.crs import (
+    AREA_SIMPLIFY_M,
+    CRS84_URI,
+    axis_is_northing_first,
+    crs_uri,
+    densify_step,
+    lonlat_srid,
+    metres_in_units,
+    storage_domain,
+    transformer,
+)
 from cim.db.engine import psycopg_conninfo
 from layers.catalog import PublishedColumn, published_columns
 from services.config import connection_url
@@ -71,8 +78,6 @@ _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
 _COLUMNS: dict[tuple[str, str], list[PublishedColumn]] = {}
 _LOCK = threading.RLock()
-DENSIFY_DEGREES = 0.0005  # ~50 m: a densified lon/lat edge is within 0.1 mm of its curve
-DENSIFY_METRES = 50.0
 APPLICATION_NAME = "cim-serve-pygeoapi"  # in pg_stat_activity, beside the items pool's
 
 
@@ -155,11 +160,8 @@ class CimProvider(BaseProvider):
                 fields[c.name] = {"type": "array", "items": {"type": "string"}}
                 continue
             fields[c.name] = {"type": c.json_type}
-            kind = self.table.c[c.name].type if c.name in self.table.c else None
-            if isinstance(kind, DateTime):
-                fields[c.name]["format"] = "date-time"
-            elif isinstance(kind, Date):
-                fields[c.name]["format"] = "date"
+            if c.json_format:  # the catalog's, as the items path reads it
+                fields[c.name]["format"] = c.json_format
         return fields
 
     # -- CRS ---------------------------------------------------------------------------------
@@ -200,8 +202,10 @@ class CimProvider(BaseProvider):
                 return false()
         env = func.ST_MakeEnvelope(x0, y0, x1, y1, srid)
         if srid != self.srid:
-            step = DENSIFY_DEGREES if geographic else DENSIFY_METRES
-            env = func.ST_Transform(func.ST_Segmentize(env, step), self.srid)
+            # densified, projected, its edges thinned within 1 mm (cim.crs.AREA_SIMPLIFY_M)
+            env = func.ST_Simplify(func.ST_Transform(func.ST_Segmentize(
+                env, densify_step(geographic)), self.srid),
+                metres_in_units(self.srid, AREA_SIMPLIFY_M), True)
         return func.ST_Intersects(self.geom, env)
 
     def _cql_filter(self, filterq):

@@ -41,14 +41,13 @@ from cim.cql2.nodes import (
 )
 from cim.crs import (
     CRS84_URI,
+    densify_step,
     lonlat_srid,
     parse_crs,
     storage_domain,
 )
 from cim.errors import InputError
 
-DENSIFY_DEGREES = 0.0005
-DENSIFY_METRES = 50.0
 _OPS = {op: sql.SQL(op) for op in ("=", "<>", "<", "<=", ">", ">=")}
 _NUMERIC = ("number", "integer")
 _TEMPORAL = ("date", "date-time")
@@ -322,7 +321,7 @@ class _Emitter:
         # plan, which otherwise parses (and projects) the literal again for every row
         if srid == self.c.srid:
             return sql.SQL("(SELECT ST_GeomFromWKB({}, {}))").format(wkb, sql.Literal(srid))
-        step = DENSIFY_DEGREES if geographic else DENSIFY_METRES
+        step = densify_step(geographic)
         return sql.SQL("(SELECT ST_Transform(ST_Segmentize(ST_GeomFromWKB({}, {}), {}), {}))"
                        ).format(wkb, sql.Literal(srid), sql.Literal(step),
                                 sql.Literal(self.c.srid))

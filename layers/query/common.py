@@ -29,6 +29,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from cim.crs import (
+    AREA_SIMPLIFY_M,
     CGCS2000_GEOG,
     DOMAIN_MARGIN_DEGREES,
     WGS84_GEOG,
@@ -45,8 +46,6 @@ from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
 CRS84 = "OGC:CRS84"
 # densify lon/lat edges to about 10 m before projecting them
 LONLAT_SEGMENT_DEG = 1e-4
-# how far an area's projected edge may move when its densified vertices are thinned (metres)
-AREA_SIMPLIFY_M = 0.001
 
 
 # a conninfo string, or an open connection the caller keeps (and closes)
