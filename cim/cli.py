@@ -61,8 +61,11 @@ def imports_settled() -> None:
 
 
 def echo_json(data) -> None:
-    """Print ``data`` as the JSON every ``--json`` option promises (UTF-8, dates as text)."""
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """Print ``data`` as the JSON every ``--json`` option promises (UTF-8, times in RFC 3339
+    as the HTTP answers give them)."""
+    from cim.text import json_value
+
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_value))
 
 
 def print_reports(reports, as_json: bool) -> None:

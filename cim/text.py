@@ -31,6 +31,7 @@ detection, :func:`decode_text`: UTF-8 with or without BOM, UTF-16 by its BOM, el
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from pathlib import Path
@@ -137,3 +138,13 @@ def decode_text(raw: bytes, path: Path | str, encoding: str | None = None) -> tu
     except UnicodeDecodeError as exc:
         raise InputError("the text is neither UTF-8 nor GBK/GB18030; pass --encoding",
                          path=str(path), row=_line_of(raw, exc.start, "gb18030")) from exc
+
+
+def json_value(v: Any) -> Any:
+    """A value JSON has no type for, as every JSON answer and ``--json`` output writes it: a
+    time or date as RFC 3339 / ISO 8601 text (``2026-12-01T08:00:00+00:00``: ``str()`` wrote a
+    space for the ``T``, which a browser's ``Date`` need not read — Safari's did not),
+    anything else as its text."""
+    if isinstance(v, dt.date):  # datetime too
+        return v.isoformat()
+    return str(v)

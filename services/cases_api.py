@@ -61,7 +61,7 @@ TEXT_FIELDS = REPORT_FIELDS - {"point", "contact", "photos"}  # the report's fie
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-    from services.iot_api import json_value
+    from cim.text import json_value
 
     return Response(json.dumps(data, ensure_ascii=False, default=json_value), status=status,
                     content_type="application/json", headers=headers)

@@ -32,6 +32,7 @@ import psycopg
 from flask import Blueprint, Flask, Response, request
 
 from cim.errors import CimError, InputError
+from cim.text import json_value
 from services.pool import Pool
 
 if TYPE_CHECKING:
@@ -52,15 +53,6 @@ _SPACED_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+
                             r"(\d{2}(?::?\d{2})?)")
 MAX_READINGS = 50_000  # per request
 WRITE_ATTEMPTS = 3  # a write aborted by a deadlock runs again (IotService.run)
-
-
-def json_value(v: Any) -> Any:
-    """A value JSON has no type for: a time or date as RFC 3339 / ISO 8601 text
-    (``2026-12-01T08:00:00+00:00``: ``str()`` wrote a space for the ``T``, which a browser's
-    ``Date`` need not read — Safari's did not), anything else as its text."""
-    if isinstance(v, dt.date):  # datetime too
-        return v.isoformat()
-    return str(v)
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
