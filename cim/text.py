@@ -77,21 +77,32 @@ def norm_name(name: Any) -> str:
 _UNIT_LABEL = re.compile(r"^单位(?:为|是)?[:=]?")
 
 
+def header_brackets(name: Any) -> list[str]:
+    """The texts of a field name's trailing brackets, the last first, as :func:`header_unit`
+    reads them: ``norm_key``'d, a 单位: label taken off, at most the two :func:`norm_name`
+    takes off the name it matches (起点埋深(cm)(实测) → ``["实测", "cm"]``, 面积（单位：公顷） →
+    ``["公顷"]``, 管径 → ``[]``). What is inside may name a unit or be a qualifier (X(北坐标))."""
+    s = norm_key(name)
+    out: list[str] = []
+    for _ in range(2):
+        m = _BRACKETS.search(s)
+        if m is None:
+            break
+        out.append(_UNIT_LABEL.sub("", m.group(1)))
+        s = s[:m.start()]
+    return out
+
+
 def header_unit(name: Any, spellings: dict[str, str]) -> str | None:
     """The unit a field name's trailing brackets name (管径(mm) → mm, 限高（层） → storeys,
     面积（单位：公顷） → ha), by ``spellings``; None when they name none (X(北坐标)) or there are
     none. Of two trailing groups — the two :func:`norm_name` takes off the name it matches —
     the one naming a unit: 起点埋深(cm)(实测) is in cm. (The loaders' field matching and the
     approval check's project reader both read a header's unit so.)"""
-    s = norm_key(name)
-    for _ in range(2):
-        m = _BRACKETS.search(s)
-        if m is None:
-            return None
-        unit = spellings.get(_UNIT_LABEL.sub("", m.group(1)))
+    for text in header_brackets(name):
+        unit = spellings.get(text)
         if unit is not None:
             return unit
-        s = s[:m.start()]
     return None
 
 

@@ -17,8 +17,9 @@ A unit in a field's (or label key's) trailing brackets is read as the loaders re
 attribute's own unit (建筑高度(米), 计容建筑面积(㎡)) changes nothing, one the file's
 ``conversions`` convert is converted (计容建筑面积(万㎡) 2.5 is 25,000 m², 建筑高度(mm) 85000 is
 85 m; the value is then a bare number), any other (建筑高度(层), 计容建筑面积(m)) or brackets
-naming no unit the file spells (计容建筑面积(万), 建筑高度(dm)) is an input problem naming the
-field — never a value read as if in the attribute's unit.
+that look like a unit the file does not spell (计容建筑面积(万), 建筑高度(dm)) is an input
+problem naming the field — never a value read as if in the attribute's unit; brackets naming
+no unit are a qualifier (地面高程(黄海), 建筑高度(规划)) and change nothing, as in the loaders.
 Two labels of one building that disagree (``地上层数=2`` and ``地上层数=30``), or two fields of
 one feature giving one number (层数 20 and 地上层数 18), are an input problem naming both (the same value twice is fine); a label inside a building that is none of
 these (a block ATTRIB's bare ``18``, an unknown key) is named in the project's notes as not

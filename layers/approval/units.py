@@ -1,8 +1,10 @@
 """The units of a proposed project's attributes and the header units converted to them
 (``cim/dictionaries/field_units.yaml``: ``attributes.project``, ``spellings``,
 ``conversions``): 计容建筑面积(万㎡) 2.5 is 25,000 m², 建筑高度(mm) 85000 is 85 m, and a header
-in a unit that does not fit (建筑高度(层)) or in brackets naming no unit the spellings know
-(计容建筑面积(万), 建筑高度(dm)) is refused. Read as the loaders read a header's unit
+in a unit that does not fit (建筑高度(层)) or in brackets that look like a unit the spellings
+do not know (计容建筑面积(万), 建筑高度(dm), (yd), (ft²)) is refused. Brackets naming no unit
+are qualifiers and change nothing (地面高程(黄海), 建筑高度(规划), 计容建筑面积(地上)), as the
+file's header says and the loaders read them. Read as the loaders read a header's unit
 (:func:`cim.text.header_unit`, :func:`cim.profile.merged_spellings`)."""
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from cim.profile import (
     merged_spellings,
     read_yaml_mapping,
 )
-from cim.text import header_unit, norm_key
+from cim.text import header_brackets, header_unit
 
-_TAIL = re.compile(r"[(\[【]([^)\]】]*)[)\]】]$")  # a header's trailing brackets, norm_key'd
+# what brackets naming a unit look like (norm_key'd: ² and ³ are 2 and 3): letters with a
+# power or a second letter (dm, yd, ft2, m3), a magnitude alone (万, 千) or before a unit
+# (万亩, 千m2, 100m2). A single letter is the quantity's symbol (高程(H), 面积(S)), Chinese
+# text a qualifier (黄海, 规划, 地上, 北坐标): neither names a unit.
+_LETTERS = re.compile(r"[a-z]+(?:[./][a-z]+)*\d*")
+_MAGNITUDE = re.compile(r"(?:[十百千万亿]+|\d+(?:\.\d+)?)")
 
 
 @dataclass
@@ -43,17 +50,36 @@ class Units:
         return cls({str(k): str(v) for k, v in want.items()}, merged_spellings(city),
                    merged_conversions(city))
 
+    def _unit_like(self, text: str) -> bool:
+        """Whether bracket ``text`` (norm_key'd) looks like a unit, not a qualifier."""
+        if _LETTERS.fullmatch(text):
+            return len(text) > 1  # 高程(H), 面积(S): the quantity's symbol
+        m = _MAGNITUDE.match(text)
+        if m is None:
+            return False
+        rest = text[m.end():]
+        if not rest:  # 万, 千: a magnitude of some unit; a number alone (2020) is no unit
+            return not text[0].isdigit()
+        return rest in self.spellings or bool(_LETTERS.fullmatch(rest))
+
     def factor(self, f: str, name: str) -> tuple[float | None, str | None]:
         """(factor from field ``name``'s unit to attribute ``f``'s or None: refused, why)."""
         want = self.want.get(f)
-        got = header_unit(name, self.spellings) if want else None
-        known = ", ".join([want or "", *self.conversions.get(want, {})])
-        tail = _TAIL.search(norm_key(name)) if got is None and want else None
-        if tail:  # brackets naming no unit known (万, dm, yd, 地下): never the attribute's
-            return None, (f"its header's brackets ({tail.group(1)}) name no unit the reader "
-                          f"knows; {f} is read in {want} (a header may name {known}, or no "
-                          "unit): give the values in one of those and name the header so")
-        if got is None or got == want:
+        if not want:
+            return 1.0, None
+        got = header_unit(name, self.spellings)
+        known = ", ".join([want, *self.conversions.get(want, {})])
+        if got is None:
+            # brackets that look like a unit the spellings do not know (万, dm, yd): never the
+            # attribute's; any other text in brackets is a qualifier (黄海, 规划, 地上)
+            tail = next((t for t in header_brackets(name) if self._unit_like(t)), None)
+            if tail is None:
+                return 1.0, None
+            return None, (f"its header's brackets ({tail}) name no unit the reader knows; "
+                          f"{f} is read in {want} (a header may name {known}, "
+                          "or no unit): give the values in one of those and name the header "
+                          "so")
+        if got == want:
             return 1.0, None
         fac = self.conversions.get(want, {}).get(got)
         if fac is not None:
