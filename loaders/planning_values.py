@@ -244,6 +244,17 @@ def platform_area_units() -> AreaUnits:
     return AreaUnits.of()
 
 
+def _spelled(unit: str, units: AreaUnits) -> str:
+    """How a header names ``unit`` (wan_m2 → 万㎡, mu → 亩), for a message: its first spelling
+    in the platform's field_units.yaml the reader knows it by, else the first of the city's
+    (norm_key'd); a unit's id is no spelling (面积(wan_m2) names no unit)."""
+    raw = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", "the field units")
+    for s in (raw.get("spellings") or {}).get(unit) or []:
+        if units.spellings.get(norm_key(s)) == unit:
+            return str(s)
+    return next((s for s, u in units.spellings.items() if u == unit), unit)
+
+
 def parse_area(value: Any, header: str | None = None, units: AreaUnits | None = None
                ) -> float | None:
     """A declared area in m²: a number with its unit (``15亩``, ``1公顷``, ``1.5万㎡``,
@@ -257,8 +268,8 @@ def parse_area(value: Any, header: str | None = None, units: AreaUnits | None = 
     factor = 1.0
     if header is not None:
         if header not in units.factors:
-            raise ValueProblem(f"the header's unit {header!r} is no unit of area "
-                               f"({', '.join(units.factors)})")
+            raise ValueProblem(f"the header's unit {_spelled(header, units)!r} is no unit of area "
+                               f"({', '.join(_spelled(u, units) for u in units.factors)})")
         factor = units.factors[header]
     if isinstance(value, str):
         # the number read in its half-width form only (a footnote mark is no digit), the

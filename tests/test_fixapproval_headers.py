@@ -6,6 +6,8 @@ names the units as a header spells them (万㎡, 亩), never by their ids (wan_m
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from shapely.geometry import box
@@ -13,6 +15,9 @@ from shapely.geometry import box
 from cim.errors import InputError
 from cim.profile import DICTIONARY_DIR
 from layers.approval.project import build_project
+from layers.approval.units import Units
+from loaders import planning_values as pv
+from loaders.fields import ValueProblem
 from tests.approval_fixture import SRID, to_storage
 
 SITE = box(0, 0, 100, 100)
@@ -52,3 +57,40 @@ def test_brackets_that_look_like_an_unknown_unit_are_refused(header):
                  {header: 10, "建筑高度": 9})
     assert f"field {header!r}" in str(e.value) and "feature 2" in str(e.value), str(e.value)
     assert "name no unit the reader knows" in str(e.value)
+
+
+def _named(msg: str) -> list[str]:
+    m = re.search(r"a header may name ([^)]*?)(?:, or no unit)?\)", msg)
+    assert m, msg
+    return m.group(1).split(", ")
+
+
+@pytest.mark.parametrize("f, header", [("counted_area", "计容建筑面积(m)"),
+                                       ("counted_area", "计容建筑面积(万)"),
+                                       ("height", "建筑高度(层)")])
+def test_the_approval_message_names_units_as_a_header_spells_them(f, header):
+    """Every unit the message offers, written in the header's brackets as told, is read."""
+    units = Units.of()
+    fac, why = units.factor(f, header)
+    assert fac is None and why
+    named = _named(why)
+    for unit_id in ("wan_m2", "mu", "storeys"):  # ids, no spellings
+        assert unit_id not in named, why
+    if f == "counted_area":  # the file's first spellings of 万㎡ and 亩
+        assert RAW["spellings"]["wan_m2"][0] in named and RAW["spellings"]["mu"][0] in named
+        assert len(named) == 1 + len(RAW["conversions"]["m2"])
+    for s in named:
+        renamed = f"计容建筑面积({s})" if f == "counted_area" else f"建筑高度({s})"
+        fac, why2 = units.factor(f, renamed)
+        assert fac is not None and why2 is None, (s, why2)
+
+
+def test_the_area_message_names_units_as_a_header_spells_them():
+    units = pv.platform_area_units()
+    with pytest.raises(ValueProblem) as e:
+        pv.parse_area("10", "m")
+    msg = str(e.value)
+    named = re.search(r"no unit of area \(([^)]*)\)", msg).group(1).split(", ")
+    assert "wan_m2" not in named and "mu" not in named, msg
+    assert RAW["spellings"]["wan_m2"][0] in named and RAW["spellings"]["mu"][0] in named, msg
+    assert sorted(units.header(f"面积({s})") for s in named) == sorted(units.factors), msg

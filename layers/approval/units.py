@@ -10,7 +10,7 @@ file's header says and the loaders read them. Read as the loaders read a header'
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cim.profile import (
     DICTIONARY_DIR,
@@ -19,7 +19,7 @@ from cim.profile import (
     merged_spellings,
     read_yaml_mapping,
 )
-from cim.text import header_brackets, header_unit
+from cim.text import header_brackets, header_unit, norm_key
 
 # what brackets naming a unit look like (norm_key'd: ² and ³ are 2 and 3): letters with a
 # power or a second letter (dm, yd, ft2, m3), a magnitude alone (万, 千) or before a unit
@@ -36,6 +36,7 @@ class Units:
     want: dict[str, str]  # attribute → its unit
     spellings: dict[str, str]  # a spelling (norm_key) → unit
     conversions: dict[str, dict[str, float]]  # attribute unit → {header unit: factor}
+    names: dict[str, str] = field(default_factory=dict)  # unit → its first spelling (万㎡)
 
     @classmethod
     def of(cls, profile: CityProfile | None = None) -> Units:
@@ -46,9 +47,22 @@ class Units:
         city = profile.yaml_dictionary("field_units", what) if profile is not None else base
         want = (city.get("attributes") or {}).get("project") or \
             (base.get("attributes") or {}).get("project") or {}
-        # the platform's spellings and conversions under the city's
-        return cls({str(k): str(v) for k, v in want.items()}, merged_spellings(city),
-                   merged_conversions(city))
+        spellings = merged_spellings(city)  # the platform's under the city's
+        # a unit's first spelling the reader knows it by (the city's, else the platform's)
+        names: dict[str, str] = {}
+        for src in (city, base):
+            for unit, spelt in (src.get("spellings") or {}).items():
+                for s in spelt or []:
+                    if str(unit) not in names and spellings.get(norm_key(s)) == str(unit):
+                        names[str(unit)] = str(s)
+        return cls({str(k): str(v) for k, v in want.items()}, spellings,
+                   merged_conversions(city), names)
+
+    def spelled(self, unit: str) -> str:
+        """How a header names ``unit`` (wan_m2 → 万㎡, mu → 亩): its first spelling; a unit's
+        id is no spelling (a header 计容建筑面积(wan_m2) names no unit)."""
+        return self.names.get(unit) or next(
+            (s for s, u in self.spellings.items() if u == unit), unit)
 
     def _unit_like(self, text: str) -> bool:
         """Whether bracket ``text`` (norm_key'd) looks like a unit, not a qualifier."""
@@ -68,7 +82,7 @@ class Units:
         if not want:
             return 1.0, None
         got = header_unit(name, self.spellings)
-        known = ", ".join([want, *self.conversions.get(want, {})])
+        known = ", ".join(self.spelled(u) for u in [want, *self.conversions.get(want, {})])
         if got is None:
             # brackets that look like a unit the spellings do not know (万, dm, yd): never the
             # attribute's; any other text in brackets is a qualifier (黄海, 规划, 地上)
@@ -76,7 +90,7 @@ class Units:
             if tail is None:
                 return 1.0, None
             return None, (f"its header's brackets ({tail}) name no unit the reader knows; "
-                          f"{f} is read in {want} (a header may name {known}, "
+                          f"{f} is read in {self.spelled(want)} (a header may name {known}, "
                           "or no unit): give the values in one of those and name the header "
                           "so")
         if got == want:
@@ -84,6 +98,6 @@ class Units:
         fac = self.conversions.get(want, {}).get(got)
         if fac is not None:
             return fac, None
-        return None, (f"the field is in {got} (its header says so); {f} is read in {want} "
-                      f"(a header may name {known}): give the values in one of those and "
-                      "name the header so")
+        return None, (f"the field is in {self.spelled(got)} (its header says so); {f} is read "
+                      f"in {self.spelled(want)} (a header may name {known}): give the values "
+                      "in one of those and name the header so")
