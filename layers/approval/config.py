@@ -44,6 +44,7 @@ class Config:
     demolish_match_share: float
     rules: dict[str, RuleConf]
     line_join_tolerance_m: float = 0.0  # ends of area-line pieces this close meet
+    site_seam_m: float = 0.0  # a site's parts this close (half the gap) are one site
 
 
 def rules_path(profile: CityProfile | None, path: str | Path | None = None) -> Path:
@@ -124,4 +125,6 @@ def load_config(profile: CityProfile | None, path: str | Path | None = None) -> 
                   _number(raw, "parcel_cover_min", p, 0.0, 1.0),
                   _number(raw, "demolish_match_share", p, 0.0, 1.0), rules,
                   _number(_platform_default(raw, None, "line_join_tolerance_m", p),
-                          "line_join_tolerance_m", p, 0.0, 1.0))
+                          "line_join_tolerance_m", p, 0.0, 1.0),
+                  _number(_platform_default(raw, None, "site_seam_m", p), "site_seam_m", p,
+                          0.0, 1.0))

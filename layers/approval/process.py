@@ -22,8 +22,10 @@ import psycopg
 
 from cim.profile import CityProfile
 from layers.approval.check import check
+from layers.approval.config import load_config
 from layers.approval.project import build_project, records_from_geojson
 from layers.approval.record import record_check
+from layers.query.pipes import resolve_profile
 from layers.query.sqlparts import storage_srid
 
 LOG = logging.getLogger("cim.approval")
@@ -39,10 +41,11 @@ def run(conninfo: str, inputs: dict[str, Any], profile: CityProfile | None = Non
     """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
     name = inputs.get("name") or "project"
     fc = inputs.get("project")
+    cfg = load_config(resolve_profile(profile))
     project = build_project(records_from_geojson(fc, name), source=name, name=name,
                             crs=inputs.get("crs") or _legacy_crs(fc),
-                            storage_srid=db_srid(conninfo), profile=profile)
-    result, _ = check(conninfo, project, profile)
+                            storage_srid=db_srid(conninfo), profile=profile, config=cfg)
+    result, _ = check(conninfo, project, profile, cfg)
     try:
         result["record_id"] = record_check(conninfo, result, None, None)
     except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege) as e:

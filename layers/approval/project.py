@@ -25,7 +25,8 @@ one feature giving one number (层数 20 and 地上层数 18), are an input prob
 these (a block ATTRIB's bare ``18``, an unknown key) is named in the project's notes as not
 understood.
 
-A site given in parts is one site, seams a CAD drawing left between them (up to 1 cm) closed.
+A site given in parts is one site, seams a CAD drawing left between them closed (up to twice
+the rules file's ``site_seam_m``: 1 cm).
 A building outline drawn twice (a CAD hatch over the outline, a copy pasted in place) is read
 once, named in the notes; two copies whose attributes disagree are an input problem.
 
@@ -57,6 +58,7 @@ from cim.errors import InputError
 from cim.numbers import ValueProblem, parse_number
 from cim.profile import CityProfile, merged_number
 from cim.text import norm_name
+from layers.approval.config import Config, load_config
 from layers.approval.units import Units
 
 ROLES = ("site", "building", "demolish", "green")
@@ -80,9 +82,6 @@ FIELDS = {
 _ROLE_OF = {norm_name(n): r for r, names in ROLE_NAMES.items() for n in names}
 _FIELD_OF = {norm_name(a): f for f, aliases in FIELDS.items() for a in aliases}
 MIN_AREA_M2 = 0.01
-# a site given in parts (one per parcel, say) whose edges a CAD drawing left this far apart is
-# one site: the seam between them is no site boundary (a building across it stood outside)
-SITE_SEAM_M = 0.005
 
 
 @dataclass
@@ -283,12 +282,15 @@ def resolve_crs(records: list[dict], crs: str | pyproj.CRS | None, storage_srid:
 
 def build_project(records: list[dict], *, source: str, name: str | None,
                   crs: str | pyproj.CRS | None, storage_srid: int,
-                  profile: CityProfile | None = None) -> Project:
+                  profile: CityProfile | None = None, config: Config | None = None
+                  ) -> Project:
     """Validate the features and return the project in the storage CRS (see module doc);
-    header units by ``profile``'s ``field_units`` (else the configured profile's)."""
+    header units by ``profile``'s ``field_units`` (else the configured profile's), the site's
+    seams by ``config`` (the rules file; else the profile's)."""
     from layers.query.pipes import resolve_profile
 
     prof = resolve_profile(profile)
+    cfg = config or load_config(prof)
     units = Units.of(prof)
     # a building taller than a storey has a floor above ground (field_units.yaml, the city's
     # value over the platform's: the loaders read 地上层数 0 on one so as unknown)
@@ -391,18 +393,18 @@ def build_project(records: list[dict], *, source: str, name: str | None,
         probs.add("no proposed building (建筑): a polygon with role 'building'")
     probs.raise_if_any()
     return Project(name or source, source, f"EPSG:{src_epsg}" if src_epsg else src_crs.to_wkt(),
-                   _one_site(sites),
+                   _one_site(sites, cfg.site_seam_m),
                    [b for b in out_buildings if b is not None], demolish, green, notes)
 
 
-def _one_site(sites: list[shapely.Geometry]) -> shapely.Geometry:
-    """The site's parts as one, seams narrower than 2 × :data:`SITE_SEAM_M` closed (a
-    morphological closing, added to the parts: nothing of them is lost)."""
+def _one_site(sites: list[shapely.Geometry], seam_m: float) -> shapely.Geometry:
+    """The site's parts as one, seams narrower than 2 × ``seam_m`` (the rules file's
+    ``site_seam_m``) closed (a morphological closing, added to the parts: nothing of them is
+    lost)."""
     site = shapely.union_all(sites)
-    if len(sites) < 2:
+    if len(sites) < 2 or seam_m <= 0:
         return site
-    closed = site.buffer(SITE_SEAM_M, join_style="mitre").buffer(-SITE_SEAM_M,
-                                                                  join_style="mitre")
+    closed = site.buffer(seam_m, join_style="mitre").buffer(-seam_m, join_style="mitre")
     return shapely.union_all([site, closed])
 
 
