@@ -7,6 +7,8 @@ hard-coding tables, so a layer added by a migration appears everywhere once it h
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -181,14 +183,29 @@ def city_extent_lonlat(conninfo: str, profile: CityProfile) -> LonLatBox:
                               {"codes": codes})
             if bbox is not None:
                 return bbox
-    if profile.boundaries is not None and profile.boundaries.exists():
+    return profile_extent_lonlat(profile)
+
+
+def profile_extent_lonlat(profile: CityProfile) -> LonLatBox:
+    """The city's area in lon/lat from its profile alone (no database): the extent of its
+    boundary file, else the area of use of its storage CRS — what an empty layer advertises
+    (:func:`city_extent_lonlat`) and the latitude the web map's scales are taken at."""
+    return _profile_extent(str(profile.boundaries) if profile.boundaries else "",
+                           profile.storage_crs, lonlat_srid(profile.srid))
+
+
+@lru_cache(maxsize=8)
+def _profile_extent(boundaries: str, storage_crs: str, lonlat: int) -> LonLatBox:
+    if boundaries and Path(boundaries).exists():
         import pyogrio
 
-        info = pyogrio.read_info(profile.boundaries, force_total_bounds=True)
+        info = pyogrio.read_info(boundaries, force_total_bounds=True)
         if info["crs"] and info["features"]:
-            return transformer(info["crs"], lonlat_srid(profile.srid)).transform_bounds(
+            return transformer(info["crs"], lonlat).transform_bounds(
                 *info["total_bounds"], densify_pts=50)
-    area = parse_crs(profile.storage_crs).area_of_use
+    area = parse_crs(storage_crs).area_of_use
+    if area is None:  # a CRS without one: the world
+        return (-180.0, -90.0, 180.0, 90.0)
     return (area.west, area.south, area.east, area.north)
 
 

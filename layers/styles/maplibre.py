@@ -7,8 +7,6 @@ exactly the style layers that draw it; each style layer carries ``metadata["cim:
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from cim.profile import CityProfile
@@ -317,24 +315,11 @@ class _Builder:
 
 def city_latitude(profile: CityProfile) -> float:
     """The latitude of the city's centre (degrees): its boundary file's, else that of its
-    storage CRS's area of use."""
-    return _latitude(str(profile.boundaries) if profile.boundaries else "", profile.storage_crs)
+    storage CRS's area of use (:func:`layers.catalog.profile_extent_lonlat`)."""
+    from layers.catalog import profile_extent_lonlat
 
-
-@lru_cache(maxsize=16)
-def _latitude(boundaries: str, storage_crs: str) -> float:
-    from cim.crs import parse_crs, transformer
-
-    if boundaries and Path(boundaries).exists():
-        import pyogrio
-
-        info = pyogrio.read_info(boundaries, force_total_bounds=True)
-        if info["crs"] and info["features"]:
-            _, south, _, north = transformer(info["crs"], 4326).transform_bounds(
-                *info["total_bounds"], densify_pts=21)
-            return (south + north) / 2
-    area = parse_crs(storage_crs).area_of_use
-    return (area.south + area.north) / 2 if area else 0.0
+    _, south, _, north = profile_extent_lonlat(profile)
+    return (south + north) / 2
 
 
 def _build(profile: CityProfile, layers: list[str] | None) -> tuple[list[dict], list[dict],
