@@ -222,19 +222,34 @@ class ProcessesService:
                                         "synchronously, no job is kept", "no-such-job")
 
 
+# PostGIS's ST_Transform failure, PROJ's reason and errno after it (PostGIS 3.3 / PROJ 9:
+# 'transform: Invalid coordinate (2049)' for a latitude of 116°, 'transform: Point outside of
+# projection domain (2050)'); XX000 like every PostGIS error, so the text tells it apart
+# ('ST_Transform: Input geometry has unknown (0) SRID' is a query's bug, not this)
+TRANSFORM_FAILED = "transform: "
+# the DataErrors a value given by the client causes: 22003 numeric value out of range,
+# 22P02 invalid text representation; any other (22012 division by zero …) is a bug.
+# PostGIS raises no 22023 for bad coordinates (it raises XX000: transform, above)
+VALUE_STATES = frozenset({"22003", "22P02"})
+
+
 def _bad_value(exc: Exception) -> str | None:
     """What is wrong with the inputs when the database refused a value of theirs: a number out
-    of range (DataError) or a point PROJ cannot project (a latitude of 116°: lon/lat given as
-    lat/lon); None for any other database error (a bug: 500)."""
+    of range or text that is not one (:data:`VALUE_STATES`), or a point PROJ cannot project
+    (PostGIS's :data:`TRANSFORM_FAILED`: a latitude of 116°, lon/lat given as lat/lon); None
+    for any other database error — a bug (an undefined function or column, a division by
+    zero …), answered 500 and logged, never reported as bad input."""
     import psycopg
 
-    first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-    if isinstance(exc, psycopg.errors.DataError):
-        return f"bad input value: {first}"
-    if "transform" in first.lower() or "latitude" in first.lower() \
-            or "longitude" in first.lower():
+    if not isinstance(exc, psycopg.Error):
+        return None
+    primary = exc.diag.message_primary or (str(exc).splitlines() or [""])[0]
+    first = " ".join(primary.split())[:200] or type(exc).__name__
+    if isinstance(exc, psycopg.errors.InternalError_) and primary.startswith(TRANSFORM_FAILED):
         return (f"coordinates that cannot be projected ({first}); lon/lat inputs are "
                 "longitude first")
+    if isinstance(exc, psycopg.errors.DataError) and exc.sqlstate in VALUE_STATES:
+        return f"bad input value: {first}"
     return None
 
 
