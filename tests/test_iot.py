@@ -983,3 +983,17 @@ def test_csv_import_reads_excels_unicode_text(d, tmp_path):
     run_cli(["iot", "import", str(f), "--tz", "+08:00"], d.env(), check=True)
     assert stored(d, s) == [(dt.datetime(2026, 12, 1, 8, 0, tzinfo=_BEIJING), 0.25),
                             (dt.datetime(2026, 12, 1, 8, 5, tzinfo=_BEIJING), 0.5)]
+
+
+def test_escalated_at_is_stored_in_rfc3339_utc_whatever_the_session_zone(d):
+    """12 %LEL opens 四级, 30 escalates to 二级 at t(1) (08:01 UTC), ingested on a session in
+    Asia/Shanghai: the alarm's detail.escalated_at was the timestamptz's ::text ('2026-12-01
+    16:01:00+08': no 'T', no ':00', the session's zone); it is RFC 3339 in UTC, the instant
+    t(1), as silent_since is."""
+    s = add_sensor(d, 90, "01", None, None, interval_s=None, device_id="GAS-ESC-TZ")
+    with psycopg.connect(d.conninfo, options="-c TimeZone=Asia/Shanghai") as conn:
+        ingest(conn, [(s, t(0), 12.0)])
+        assert ingest(conn, [(s, t(1), 30.0)])["alarms_escalated"] == 1
+    stored = d.scalar("SELECT detail->>'escalated_at' FROM alarms WHERE sensor_code = %s", (s,))
+    assert stored == "2026-12-01T08:01:00+00:00", stored
+    assert re.fullmatch(RFC3339, stored) and dt.datetime.fromisoformat(stored) == t(1)

@@ -144,10 +144,13 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
     lv = cfg.levels[level]
     row = conn.execute(
         "UPDATE alarms SET level = %s, level_name = %s, color = %s, threshold = %s, "
-        "detail = detail || jsonb_build_object('escalated_at', %s::timestamptz::text) "
+        "detail = detail || jsonb_build_object('escalated_at', %s::text) "
         "WHERE id = %s AND level > %s RETURNING code, asset_code, type_code, risk_code, "
         "case_code, device_id, type_name, unit",
-        (level, lv.name, lv.color, threshold, at, alarm_id, level)).fetchone()
+        # RFC 3339 in UTC, as gaps.py writes silent_since (a timestamptz's ::text is
+        # '2026-06-15 05:00:00+00', in the session's zone: no 'T', no ':00')
+        (level, lv.name, lv.color, threshold, at.astimezone(dt.UTC).isoformat(), alarm_id,
+         level)).fetchone()
     if row is None:
         return False
     if row[4]:  # the case was opened with the first level's words: it says the escalation
