@@ -36,6 +36,7 @@ from typing import Any
 from flask import Flask, Response, request
 
 from cim.errors import CodeError, InputError
+from cim.text import json_value
 from services.pool import Pool
 from services.process_inputs import first_error, validator
 
@@ -53,7 +54,7 @@ _BODY_KEYS = {"inputs", "outputs", "response", "subscriber"}
 
 
 def _json(doc: Any, status: int = 200) -> Response:
-    return Response(json.dumps(doc, ensure_ascii=False, default=str), status=status,
+    return Response(json.dumps(doc, ensure_ascii=False, default=json_value), status=status,
                     content_type=JSON_TYPE)
 
 

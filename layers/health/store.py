@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from cim.text import json_value
 from layers.health.compute import CITY, INDEX_ID
 
 _INSERT = (
@@ -56,7 +57,7 @@ def _rows(result: dict[str, Any], run_id: int) -> list[dict[str, Any]]:
                     "score", "previous_value", "change", "trend", "method", "flags")},
                 "previous_year": result["previous_year"] if e["previous_value"] is not None
                 else None,
-                "detail": json.dumps(e["detail"], ensure_ascii=False, default=str)})
+                "detail": json.dumps(e["detail"], ensure_ascii=False, default=json_value)})
     for code, u in result["index"]["units"].items():
         out.append({
             "code": f"{year}-{INDEX_ID}-{code}", "run": run_id, "year": year, "id": INDEX_ID,
