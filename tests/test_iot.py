@@ -997,3 +997,32 @@ def test_escalated_at_is_stored_in_rfc3339_utc_whatever_the_session_zone(d):
     stored = d.scalar("SELECT detail->>'escalated_at' FROM alarms WHERE sensor_code = %s", (s,))
     assert stored == "2026-12-01T08:01:00+00:00", stored
     assert re.fullmatch(RFC3339, stored) and dt.datetime.fromisoformat(stored) == t(1)
+
+
+def test_a_city_copy_without_end_statuses_has_the_platform_files(tmp_path, jining_profile,
+                                                                 monkeypatch):
+    """A city's iot.yaml written before alarms.end_statuses existed takes the platform's
+    iot.yaml value — not a second default kept in code (("停用",) beside the file): with a
+    platform file saying [维修], the older copy's end states are (维修,)."""
+    import yaml
+
+    from layers.iot import thresholds
+
+    platform = tmp_path / "platform"
+    platform.mkdir()
+    raw = yaml.safe_load((DICTIONARY_DIR / "iot.yaml").read_text(encoding="utf-8"))
+    raw["alarms"]["end_statuses"] = ["维修"]
+    (platform / "iot.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True),
+                                       encoding="utf-8")
+    city = tmp_path / "city"
+    city.mkdir()
+    profile = _iot_copy(city, jining_profile, lambda r: r.pop("alarms"))
+    monkeypatch.setattr(thresholds, "DICTIONARY_DIR", platform)
+    assert thresholds.load_config(profile).end_statuses == ("维修",)
+    # the platform's own file is read as it is: no end states there is a refusal naming it
+    raw.pop("alarms")
+    (platform / "iot.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True),
+                                       encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        thresholds.load_config(profile)
+    assert exc.value.field == "alarms.end_statuses" and str(platform) in str(exc.value.path)

@@ -107,8 +107,9 @@ class IotConfig:
     # reading of the sensor "late" (never evaluated) and its case unworkable
     max_ahead_s: float = 300.0
     # a sensor in one of these states (iot.yaml alarms.end_statuses, 停用) or retired has no
-    # threshold alarm: its active one is cleared (reason named) and its readings open none
-    end_statuses: tuple[str, ...] = ("停用",)
+    # threshold alarm: its active one is cleared (reason named) and its readings open none;
+    # no default here: the platform's iot.yaml holds it (:func:`_end_statuses`)
+    end_statuses: tuple[str, ...] = field(kw_only=True)
 
     def rowset(self, type_code: str, asset_class: str | None) -> RowSet | None:
         """The most specific row set of a sensor (None: no thresholds, no alarms)."""
@@ -254,8 +255,7 @@ def load_config(profile: CityProfile | None = None,
     if not isinstance(al, dict) or not isinstance(al.get("end_statuses", []), list):
         raise ConfigError("alarms: a mapping, end_statuses a list of sensor states",
                           path=str(yp), field="alarms.end_statuses")
-    # a copy written before alarms.end_statuses has its default; an empty list is none
-    ends = tuple(str(s) for s in al.get("end_statuses", ["停用"]))
+    ends = _end_statuses(al, yp)
     watched = tuple(str(s) for s in gap.get("statuses") or ("运行",))
     # the states as the sensors loader stores them (sensor_status.csv names): another word
     # (停止, a typo) would match no sensor, silently
@@ -268,7 +268,21 @@ def load_config(profile: CityProfile | None = None,
     return IotConfig(sets, levels, factor, int(glevel), gcat, bool(gap.get("raise_risk")),
                      watched, ahead, behind,
                      _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead,
-                     ends)
+                     end_statuses=ends)
+
+
+def _end_statuses(alarms: dict[str, Any], yp: Path) -> tuple[str, ...]:
+    """``alarms.end_statuses`` of the iot file ``yp`` (an empty list is none); a city's copy
+    written before the key was added has the platform's iot.yaml value (the states live in
+    the data file, not in code)."""
+    if "end_statuses" not in alarms:
+        platform = DICTIONARY_DIR / "iot.yaml"
+        al = (_yaml(platform).get("alarms") or {}) if yp.resolve() != platform.resolve() else {}
+        if not isinstance(al, dict) or not isinstance(al.get("end_statuses"), list):
+            raise ConfigError("alarms.end_statuses: a list of sensor states (the platform's "
+                              "file has none)", path=str(platform), field="alarms.end_statuses")
+        alarms = al
+    return tuple(str(s) for s in alarms["end_statuses"])
 
 
 @lru_cache(maxsize=8)
