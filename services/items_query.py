@@ -167,17 +167,11 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
         if name in columns:
             q.props.append((columns[name], _value(columns[name], value)))
     if (v := args.get("datetime")) is not None:
-        _datetime(v)
-        parts = [_instant(p) for p in v.split("/")]
-        start, end = (parts[0], parts[0]) if len(parts) == 1 else parts
-        q.end_exclusive = type(end) is date
-        if q.end_exclusive:
-            end = end + timedelta(days=1)
-        q.valid_at = (start, end)
-        # an instant date-time is one version a feature; a day or an interval may hold more
-        q.one_version = not (len(parts) == 1 and isinstance(start, datetime))
+        when = parse_datetime(v)
+        q.valid_at, q.end_exclusive, q.one_version = ((when.start, when.end),
+                                                     when.end_exclusive, when.one_version)
     if (v := args.get("q")) is not None:
-        q.terms = tuple(t.strip() for t in v.split(",") if t.strip())
+        q.terms = parse_terms(v)
     if (v := args.get("filter")) is not None:
         lang = args.get("filter-lang")
         if lang not in (None, "cql2-text", "cql2-json", "cql-text", "cql-json"):
@@ -206,6 +200,36 @@ def _datetime(v: str) -> None:
     if not ok:
         raise ParamError(f"datetime must be an RFC 3339 date or date-time, or an interval "
                          f"start/end (.. for an open end), not {v[:80]!r}")
+
+
+@dataclass(frozen=True)
+class ValidAt:
+    """A ``datetime`` parameter: the versions valid at an instant or during an interval —
+    begun by ``end`` (before it when ``end_exclusive``: a date's end is the next day's start),
+    not ended by ``start``; None an open end. ``one_version``: an instant date-time is one
+    version a feature, a day or an interval may hold several (the latest is served)."""
+    start: datetime | date | None
+    end: datetime | date | None
+    end_exclusive: bool
+    one_version: bool
+
+
+def parse_datetime(v: str) -> ValidAt:
+    """``datetime`` (an RFC 3339 date or date-time, or an interval start/end, ``..`` or
+    empty an open end) as :class:`ValidAt`, for the items path and the provider alike;
+    ParamError naming it otherwise."""
+    _datetime(v)
+    parts = [_instant(p) for p in v.split("/")]
+    start, end = (parts[0], parts[0]) if len(parts) == 1 else parts
+    exclusive = type(end) is date
+    if exclusive:
+        end = end + timedelta(days=1)
+    return ValidAt(start, end, exclusive, not (len(parts) == 1 and isinstance(start, datetime)))
+
+
+def parse_terms(v: str) -> tuple[str, ...]:
+    """``q``: its comma-separated search terms (blank ones dropped)."""
+    return tuple(t.strip() for t in v.split(",") if t.strip())
 
 
 def _instant(part: str) -> datetime | date | None:

@@ -72,7 +72,7 @@ from cim.crs import (
 from cim.db.engine import psycopg_conninfo
 from layers.catalog import PublishedColumn, published_columns
 from services.config import connection_url
-from services.items_query import clip_box
+from services.items_query import ParamError, clip_box, parse_datetime, parse_terms
 
 _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
@@ -243,24 +243,22 @@ class CimProvider(BaseProvider):
         c = self.table.c
         if not datetime_:
             return c.valid_to.is_(None)
-        parts = datetime_.split("/")
-        if len(parts) == 1:
-            parts = parts * 2
-        if len(parts) != 2:
-            raise ProviderInvalidQueryError(user_msg=f"bad datetime {datetime_[:80]!r}")
-        start, end = (_instant(p) for p in parts)
+        try:
+            when = parse_datetime(datetime_)  # the items path's reading of it
+        except ParamError as exc:
+            raise ProviderInvalidQueryError(user_msg=str(exc)) from None
         conds = []
-        if end is not None:  # began by the interval's end (a date: by the end of that day)
-            conds.append(c.valid_from < end + dt.timedelta(days=1)
-                         if type(end) is dt.date else c.valid_from <= end)
-        if start is not None:  # not ended before it began
-            conds.append(or_(c.valid_to.is_(None), c.valid_to > start))
+        if when.end is not None:  # began by the interval's end (a date: by the end of that day)
+            conds.append(c.valid_from < when.end if when.end_exclusive
+                         else c.valid_from <= when.end)
+        if when.start is not None:  # not ended before it began
+            conds.append(or_(c.valid_to.is_(None), c.valid_to > when.start))
         return and_(true(), *conds)
 
     def _text_search(self, q: str):
         """``q``: comma-separated terms; a feature matches if one of them is found in one of
         its text properties (case-insensitive, as written: no wildcards)."""
-        terms = [t.strip() for t in q.split(",") if t.strip()]
+        terms = parse_terms(q)
         cols = [self.table.c[n] for n in self._fields
                 if isinstance(self.table.c[n].type, String)]
         if not terms:
@@ -374,20 +372,6 @@ def _crs_of(uri: str, storage_srid: int) -> tuple[int, bool, bool]:
     north_first = bool(crs.axis_info) and \
         crs.axis_info[0].direction.lower() in ("north", "south")
     return epsg, north_first, crs.is_geographic
-
-
-def _instant(text: str) -> dt.date | dt.datetime | None:
-    """One end of a ``datetime``: a date, a date-time (naive: the database's time zone), or
-    None for an open end (``..`` or empty)."""
-    text = text.strip()
-    if text in ("", ".."):
-        return None
-    try:
-        if len(text) == 10:
-            return dt.date.fromisoformat(text)
-        return dt.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise ProviderInvalidQueryError(user_msg=f"bad datetime value {text[:40]!r}") from None
 
 
 def _jsonable(v: Any) -> Any:

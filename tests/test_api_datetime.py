@@ -172,3 +172,13 @@ def test_datetime_and_q_with_cql2_and_cursor_pages(history):
             assert all("cursor=" in h for h in nxt)
             url, query, pages = (nxt[0] if nxt else None), None, pages + 1
         assert pages > 2 and len(got) == len(set(got)) and set(got) == want, params
+
+
+@pytest.mark.parametrize("value", ["1990-13-01", "yesterday", "2020-01-01/2021-01-01/2022-01-01"])
+def test_a_bad_datetime_is_a_400_naming_it_on_every_format(history, value, fmt):
+    """The provider (CSV) reads ``datetime`` as the GeoJSON path does (one parser,
+    services.items_query.parse_datetime): a value that is no RFC 3339 date, date-time or
+    interval is a 400 naming it, on both."""
+    r = requests.get(history["base"] + ITEMS, params={"f": fmt, "datetime": value}, timeout=60)
+    assert r.status_code == 400, (r.status_code, r.text[:300])
+    assert "datetime" in r.text, r.text[:300]
