@@ -264,3 +264,39 @@ def srs_name_crs(srs_name: str) -> tuple[pyproj.CRS, bool]:
     authority_order = form.startswith(("urn:", "http://www.opengis.net/def/crs",
                                        "https://www.opengis.net/def/crs"))
     return horizontal, authority_order and axis_is_northing_first(horizontal)
+
+
+def written_axis_order(crs: pyproj.CRS, points: np.ndarray) -> str | None:
+    """How coordinates written for ``crs`` are ordered, told from where they lie: ``"xy"``
+    when, read easting (longitude) first, they lie in the CRS's area of use (widened by
+    :data:`DOMAIN_MARGIN_DEGREES`; Gauss-Krüger eastings also of the CRS's zone-prefix form:
+    :func:`check_gk_consistency`) and read northing first they do not; ``"yx"`` the other way
+    round; None when both or neither fit (Gauss-Krüger coordinates always settle it — a
+    seven- or eight-digit northing is no easting of the zone — degrees near the equator of a
+    world-wide CRS do not). ``points``: (n, 2) as written."""
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    area = crs.area_of_use
+    if not len(pts) or area is None:
+        return None
+    m = DOMAIN_MARGIN_DEGREES
+    to_lonlat = pyproj.Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
+
+    def fits(xy: np.ndarray) -> bool:
+        if check_gk_consistency(crs, xy[:, 0]) is not None:
+            return False
+        with np.errstate(all="ignore"):
+            lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1], errcheck=False)
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        west, east = area.west - m, area.east + m
+        if area.west > area.east:  # across the antimeridian: no cut in longitude
+            west, east = -180.0, 180.0
+        return bool(np.all(np.isfinite(lon) & np.isfinite(lat)
+                           & (lon >= west) & (lon <= east)
+                           & (lat >= area.south - m) & (lat <= area.north + m)))
+
+    as_written, swapped = fits(pts), fits(pts[:, ::-1])
+    if as_written != swapped:
+        return "xy" if as_written else "yx"
+    return None
+

@@ -33,7 +33,7 @@ import pyogrio.errors
 import pyproj
 import shapely
 
-from cim.crs import crs_text, epsg_of, parse_crs, srs_name_crs
+from cim.crs import crs_text, epsg_of, parse_crs, srs_name_crs, written_axis_order
 from cim.errors import InputError
 from loaders.sources.batch import Batch  # the reader's batches (imported from here too)
 from loaders.sources.csv_geometry import (
@@ -136,7 +136,7 @@ def open_source(path: str | Path, layer: str | None = None,
     gml = path.suffix.lower() in (".gml", ".citygml") or _is_gml(path)
     # the CRS its srsName names, for when GDAL gives none: GDAL takes a CRS from the
     # geometries' srsName only, and a city model names it once, on an Envelope (Potsdam's)
-    named, northing_first = _srs_name_crs(path, notes) if gml else (None, False)
+    named, order = _srs_name_crs(path, notes) if gml else (None, "xy")
     merged = _building_parts_merged(read_path) if gml else None
     if merged is not None:
         read_path, n_merged = merged
@@ -214,19 +214,29 @@ def open_source(path: str | Path, layer: str | None = None,
         crs = None
     if crs is None and named is not None:
         crs, srs = named
-        if northing_first:
-            # GDAL swaps such coordinates only where it reads the srsName itself, on a
-            # geometry (not even with SWAP_COORDINATES=YES): read as written, x would be the
-            # northing (latitude)
+        if order == "yx":
+            # written northing first, as the srsName's axis order says: GDAL swaps such
+            # coordinates only where it reads the srsName itself, on a geometry (a solid's
+            # not even with SWAP_COORDINATES=YES): read as written, x would be the northing
             raise InputError(
                 f"its srsName {srs!r} names {crs_text(crs)} ({crs.name}), whose coordinates "
-                "are written northing (latitude) first, and GDAL reads them here as written, "
-                "easting first: give the srsName on each geometry (GDAL then swaps them) or "
-                f"export in GIS axis order (srsName EPSG:{epsg_of(crs) or 'n'})",
-                path=str(path))
-        notes.append(f"CRS {crs_text(crs)} ({crs.name}) read from its srsName {srs!r}"
-                     + (" (the horizontal part of a compound CRS)"
-                        if parse_crs(srs).is_compound else ""))
+                "are written northing (latitude) first, and they are (they lie in its area "
+                "of use only so), but GDAL reads them here as written, easting first: give "
+                "the srsName on each geometry (GDAL then swaps them) or export in GIS axis "
+                f"order (srsName EPSG:{epsg_of(crs) or 'n'})", path=str(path))
+        if order is None:  # --crs (read easting first, as GDAL reads them), else detected
+            notes.append(f"its srsName {srs!r} names {crs_text(crs)} ({crs.name}), whose axis "
+                         "order is northing first, but its coordinates do not tell whether "
+                         "they are written so: the CRS is taken from --crs (coordinates read "
+                         "easting first) or detected from the coordinates")
+            crs = None
+        else:
+            notes.append(f"CRS {crs_text(crs)} ({crs.name}) read from its srsName {srs!r}"
+                         + (" (the horizontal part of a compound CRS)"
+                            if parse_crs(srs).is_compound else "")
+                         + (" — its coordinates written easting first all the same, as most "
+                            "exporters write them (they lie in its area of use only so)"
+                            if order == "xy*" else ""))
     if crs is not None and driver == "GeoJSON" and crs.is_geographic:
         crs, note = _geojson_projected_without_crs(path, layer, encoding, crs)
         if note:
@@ -244,34 +254,59 @@ def open_source(path: str | Path, layer: str | None = None,
 _SRS_NAME = re.compile(rb"""\bsrsName\s*=\s*["']([^"']*)["']""")
 
 
-def _first_srs_name(path: Path) -> str | None:
+_COORDS = re.compile(rb"<(?:[\w.-]+:)?(?:lowerCorner|upperCorner|pos|posList|coordinates)"
+                     rb"\b[^>]*>([^<]*)<")
+
+
+def _first_srs_name(path: Path) -> tuple[str | None, np.ndarray]:
     """The first ``srsName`` of a GML (its model's or first object's Envelope, else its first
-    geometry's: the CRS its coordinates are in), read in 1 MiB chunks up to the first one —
-    the file is never parsed nor held whole (none missed at the chunks' seams)."""
+    geometry's: the CRS its coordinates are in) and the first two positions written after it
+    (the Envelope's corners; (n, 2) as written, empty if none), read in 1 MiB chunks up to
+    the first one — the file is never parsed nor held whole (none missed at the chunks'
+    seams)."""
     tail = b""
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
-            found = _SRS_NAME.search(tail + chunk)
+            text = tail + chunk
+            found = _SRS_NAME.search(text)
             if found:
-                return found.group(1).decode("utf-8", "replace").strip() or None
-            tail = (tail + chunk)[-1024:]
-    return None
+                after = text[found.end():] + fh.read(8192)
+                pts = []
+                for c in _COORDS.finditer(after[:8192]):
+                    nums = re.split(rb"[\s,]+", c.group(1).strip())
+                    try:
+                        pts.append((float(nums[0]), float(nums[1])))
+                    except (ValueError, IndexError):
+                        break
+                    if len(pts) == 2:
+                        break
+                srs = found.group(1).decode("utf-8", "replace").strip() or None
+                return srs, np.array(pts, dtype=float).reshape(-1, 2)
+            tail = text[-1024:]
+    return None, np.empty((0, 2))
 
 
 def _srs_name_crs(path: Path, notes: list[str]
-                  ) -> tuple[tuple[pyproj.CRS, str] | None, bool]:
-    """((the horizontal CRS a GML's first srsName names, that srsName) or None, whether its
-    coordinates are written northing first): :func:`cim.crs.srs_name_crs`. A srsName PROJ
-    cannot resolve is noted and left: the CRS then comes from --crs (or the coordinates)."""
-    srs = _first_srs_name(path)
+                  ) -> tuple[tuple[pyproj.CRS, str] | None, str | None]:
+    """((the horizontal CRS a GML's first srsName names, that srsName) or None, the order its
+    coordinates are written in): ``"xy"`` easting first; for a srsName whose axis order is
+    northing first (:func:`cim.crs.srs_name_crs`: ``urn:ogc:def:crs:EPSG::4527``), told from
+    where its first positions lie (:func:`cim.crs.written_axis_order`: ``"xy*"`` easting
+    first all the same — most exporters write so —, ``"yx"`` northing first, None when they
+    do not tell). A srsName PROJ cannot resolve is noted and left: the CRS then comes from
+    --crs (or the coordinates)."""
+    srs, points = _first_srs_name(path)
     if srs is None:
-        return None, False
+        return None, "xy"
     try:
         crs, swap = srs_name_crs(srs)
     except InputError as exc:
         notes.append(f"its srsName {srs!r} cannot be resolved ({exc.message}); ignored")
-        return None, False
-    return (crs, srs), swap
+        return None, "xy"
+    if not swap:
+        return (crs, srs), "xy"
+    order = written_axis_order(crs, points)
+    return (crs, srs), ("xy*" if order == "xy" else order)
 
 
 def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str | None,
