@@ -533,8 +533,10 @@ def _building_parts_merged(path: Path) -> tuple[Path, int] | None:
                             root.remove(item)
             fh.write(close)
     except ET.ParseError as exc:
+        _remove_scratch(out.parent)
         raise InputError(f"its XML cannot be read: {exc}", path=str(path)) from exc
-    if not merged:
+    if not merged:  # parts of one LOD1 geometry each: the copy is no use, gone at once
+        _remove_scratch(out.parent)
         _MERGED[key] = None
         return None
     _MERGED[key] = (out, merged)
@@ -577,6 +579,14 @@ def _scratch_dir(prefix: str) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     atexit.register(shutil.rmtree, tmp, True)
     return tmp
+
+
+def _remove_scratch(folder: Path) -> None:
+    """A :func:`_scratch_dir` removed now (a city model's copy is as large as the model), not
+    only at exit."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _is_citygml(path: Path) -> bool:
