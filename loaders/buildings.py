@@ -123,7 +123,9 @@ class HeightUnits:
     ``measuredHeight_uom``) to metres, by ``field_units.yaml``'s spellings and conversions (the
     city's over the platform's): ``urn:ogc:def:uom:UCUM::m``, ``#m``, ``m`` are metres, ``mm``
     and ``cm`` convert, an EPSG unit code (``urn:ogc:def:uom:EPSG::9001``) goes by its name
-    (metre); any other unit is none the reader knows and its row is refused."""
+    (metre, foot), else by its size: the unit of ``field_units.yaml`` EPSG gives the same
+    factor to metres (1025 millimetre is mm, 9036 kilometre km; 9003, the US survey foot, is
+    none of them); any other unit is none the reader knows and its row is refused."""
 
     def __init__(self, profile: CityProfile) -> None:
         aliases = profile.field_aliases.get("buildings")
@@ -142,36 +144,57 @@ class HeightUnits:
             self._factors[text] = self._factor(text)
         return self._factors[text]
 
+    def factors(self, uoms) -> tuple[np.ndarray, np.ndarray, list]:
+        """A uom column (Arrow as read, or objects) as (the factor a row, NaN for a unit none
+        knows; each row's index into the distinct uoms, -1 for none given; those uoms): each
+        distinct unit looked up once."""
+        at, uniques = distinct(uoms)
+        table = np.array([np.nan if f is None else f for f in map(self.factor, uniques)]
+                         + [1.0], dtype=float)  # at -1: no unit given
+        return table[at], at, uniques
+
     def _factor(self, text: str) -> float | None:
         tail = _UOM_TAIL.sub("", text)
+        metres = None  # an EPSG unit's size in metres
         if tail.isdigit() and "epsg" in text.lower():  # an EPSG unit code: its name
             import pyproj
 
-            tail = next((u.name for u in pyproj.get_units_map(auth_name="EPSG").values()
-                         if u.code == tail), tail)
+            unit = next((u for u in pyproj.get_units_map(auth_name="EPSG").values()
+                         if u.code == tail), None)
+            if unit is not None:
+                tail, metres = unit.name, float(unit.conv_factor)
         unit = self.spellings.get(norm_key(tail))
+        if unit is None and metres is not None and self.want == "m":  # by its size
+            unit = next((u for u, f in {"m": 1.0, **self.conversions}.items()
+                         if np.isclose(f, metres, rtol=1e-12, atol=0.0)), None)
         if unit == self.want:
             return 1.0
         return self.conversions.get(unit) if unit is not None else None
 
 
-def _height_in_metres(raw, uoms: np.ndarray, units: HeightUnits
-                      ) -> tuple[np.ndarray, dict[int, str]]:
-    """A height column read with its unit of measure a row (``measuredHeight_uom``): (metres
-    in the height's range, {row index: problem}) — a number its parser refuses, a unit none
-    of ``field_units.yaml``'s (its row refused naming the field and the unit)."""
+def _height_in_metres(raw, uoms, units: HeightUnits) -> tuple[np.ndarray, dict[int, str]]:
+    """A height column read with its unit of measure a row (``measuredHeight_uom``, Arrow as
+    read or objects): (metres in the height's range, {row index: problem}) — a number its
+    parser refuses, a unit none of ``field_units.yaml``'s (its row refused naming the field
+    and the unit). In NumPy: a factor a distinct unit, one multiplication."""
     raw_values, bad = numbers(raw)
-    factor = np.array([units.factor(u) for u in uoms], dtype=object)
-    unknown = np.flatnonzero(np.array([f is None for f in factor], dtype=bool))
-    for i in unknown:
-        bad.setdefault(int(i), f"its unit of measure {uoms[i]!r} is none the reader knows "
-                               f"(field_units.yaml); the height is read in {units.want}")
-    scaled = np.array([None if v is None or f is None else float(v) * f
-                       for v, f in zip(raw_values, factor)], dtype=object)
-    out, out_of_range = PARSERS["height"](scaled)
+    factor, at, uniques = units.factors(uoms)
+    for i in np.flatnonzero(np.isnan(factor)):
+        bad.setdefault(int(i), f"its unit of measure {uniques[at[i]]!r} is none the reader "
+                               f"knows (field_units.yaml); the height is read in {units.want}")
+    out, out_of_range = PARSERS["height"](pa.array(_floats(raw_values) * factor,
+                                                   from_pandas=True))
     for i, msg in out_of_range.items():
         bad.setdefault(i, msg)
     return out, bad
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    """A parsed number column (objects, None where there is none) as floats, NaN for None."""
+    out = np.full(len(values), np.nan)
+    given = values != None  # noqa: E711 (NumPy's comparison a row)
+    out[given] = values[given].astype(float)
+    return out
 
 
 def make_columns(profile: CityProfile):
@@ -211,8 +234,8 @@ def make_columns(profile: CityProfile):
                 continue
             uom = f"{src}_uom"  # a GML measure's unit (CityGML measuredHeight uom="mm")
             if attr == "height" and uom in cols and uom not in m.values():
-                values[attr], bad = _height_in_metres(batch.for_parser(src), cols[uom],
-                                                      height_units)
+                values[attr], bad = _height_in_metres(batch.for_parser(src),
+                                                      batch.for_parser(uom), height_units)
             else:
                 values[attr], bad = parse(batch.for_parser(src))  # as read: no object a row
             for i, msg in bad.items():

@@ -134,7 +134,10 @@ UNITS = [("mm", 12000, "mm", 12.0), ("ucum", 9, "urn:ogc:def:uom:UCUM::m", 9.0),
          ("ft", 30, "ft", 30 * 0.3048), ("ucumft", 40, "urn:ogc:def:uom:UCUM::[ft_i]",
                                           40 * 0.3048),
          ("epsgft", 50, "urn:ogc:def:uom:EPSG::9002", 50 * 0.3048),
-         ("usft", 10, "urn:ogc:def:uom:EPSG::9003", None), ("furlong", 1, "furlong", None)]
+         ("usft", 10, "urn:ogc:def:uom:EPSG::9003", None), ("furlong", 1, "furlong", None),
+         # EPSG 1025 millimetre, 9036 kilometre: field_units.yaml's mm and km by their size
+         ("epsgmm", 12500, "urn:ogc:def:uom:EPSG::1025", 12.5),
+         ("epsgkm", 0.02, "urn:ogc:def:uom:EPSG::9036", 20.0)]
 
 
 def test_a_measured_height_is_read_in_its_unit(db, tmp_path):
