@@ -251,11 +251,15 @@ def make_columns(profile: CityProfile):
                 extra.setdefault(int(i), []).append(m["height"])
         flags = prep.flags
         if "floors_above" in m:  # 0 storeys above ground on a building a storey tall: unknown
-            floors, height = values["floors_above"], values["height"]
-            zero = np.flatnonzero(floors == 0)  # NumPy's loop (None == 0 is False)
-            for i in zero[np.array([h is not None and h > min_storey for h in height[zero]],
-                                   dtype=bool)]:
-                floors[i] = None
+            # — unless it has storeys below ground: a basement-only structure (an underground
+            # garage) whose height is its depth has 0 storeys above ground indeed
+            floors = values["floors_above"]
+            with np.errstate(invalid="ignore"):  # NaN: no value, compared False
+                unknown = np.flatnonzero((_floats(floors) == 0)
+                                         & (_floats(values["height"]) > min_storey)
+                                         & ~(_floats(values["floors_below"]) > 0))
+            floors[unknown] = None
+            for i in unknown:  # the rows found only
                 flags[i] = flags[i] + ["floors_above_unknown"]
                 extra.setdefault(int(i), []).append(m["floors_above"])
         if "year_built" in m:  # a date (2005-06-01) is more than its year: kept as typed

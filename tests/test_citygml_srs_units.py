@@ -194,3 +194,25 @@ def test_zero_floors_in_a_shapefile_is_read_as_in_citygml(db, tmp_path):
                "SELECT source_key, floors_above, flags FROM buildings "
                "WHERE source_key LIKE 'survey:%%' AND valid_to IS NULL")}
     assert got == {"S1": (None, True), "S2": (0, False), "S3": (5, False)}
+
+
+def test_zero_floors_above_with_storeys_below_ground_stays_zero(db, tmp_path):
+    """A basement-only structure (地上层数 0, 地下层数 2) whose height (7.5 m) is its depth has
+    0 storeys above ground indeed: kept 0, not flagged; the same 0 with no storey below on a
+    7.5 m building is the exporter's unknown (NULL, flagged)."""
+    import geopandas as gpd
+
+    src = tmp_path / "basement.shp"
+    gpd.GeoDataFrame({"编号": ["G1", "G2", "G3"], "地上层数": [0, 0, 0],
+                      "地下层数": [2, 0, None], "高度": [7.5, 7.5, 7.5]},
+                     geometry=[shapely.box(X + 20 * k, Y + 400, X + 20 * k + 10, Y + 408)
+                               for k in range(3)], crs="EPSG:25833") \
+        .to_file(src, encoding="GBK")
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr
+    got = {k.split(":")[1]: (f, "floors_above_unknown" in flags)
+           for k, f, flags in db.rows(
+               "SELECT source_key, floors_above, flags FROM buildings "
+               "WHERE source_key LIKE 'basement:%%' AND valid_to IS NULL")}
+    assert got == {"G1": (0, False), "G2": (None, True), "G3": (None, True)}
+
