@@ -131,6 +131,21 @@ def merged_spellings(units: dict[str, Any], key: str = "spellings") -> dict[str,
             for unit, names in (src.get(key) or {}).items() for s in names or []}
 
 
+def unit_names(units: dict[str, Any]) -> dict[str, str]:
+    """A unit → how a header names it, for messages (wan_m2 → 万㎡, mu → 亩: a unit's id is
+    no spelling): its first spelling in ``units`` (a city's field_units.yaml, or the
+    platform's), else in the platform's, that :func:`merged_spellings` reads as that unit."""
+    base = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", "the field units")
+    spellings = merged_spellings(units)
+    names: dict[str, str] = {}
+    for src in (units, base):
+        for unit, spelt in (src.get("spellings") or {}).items():
+            for s in spelt or []:
+                if str(unit) not in names and spellings.get(norm_key(s)) == str(unit):
+                    names[str(unit)] = str(s)
+    return names
+
+
 def merged_conversions(units: dict[str, Any]) -> dict[str, dict[str, float]]:
     """An attribute's unit → {header unit: factor to it}, from ``units`` (a city's
     field_units.yaml, or the platform's) with the platform's conversions under it, as

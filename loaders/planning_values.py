@@ -43,6 +43,7 @@ from cim.profile import (
     merged_conversions,
     merged_spellings,
     read_yaml_mapping,
+    unit_names,
 )
 from cim.text import half_width, header_unit, norm_key
 from loaders.fields import ValueProblem, as_float, is_blank
@@ -219,6 +220,7 @@ class AreaUnits:
     spellings: dict[str, str]  # a spelling (norm_key) → unit
     factors: dict[str, float]  # an area unit → m² per unit
     lengths: frozenset[str]  # the units of length (refused with their own message)
+    names: dict[str, str]  # a unit → its first spelling, for messages (wan_m2 → 万㎡)
 
     @classmethod
     def of(cls, profile: CityProfile | None = None) -> AreaUnits:
@@ -229,7 +231,7 @@ class AreaUnits:
         units = profile.yaml_dictionary("field_units", what) if profile is not None else base
         conv = merged_conversions(units)  # the platform's under the city's
         return cls(merged_spellings(units), {AREA: 1.0, **conv.get(AREA, {})},
-                   frozenset({LENGTH, *conv.get(LENGTH, {})}))
+                   frozenset({LENGTH, *conv.get(LENGTH, {})}), unit_names(units))
 
     def header(self, field: str | None) -> str | None:
         """The unit a column's header names in its trailing brackets (面积(公顷) → ha,
@@ -245,14 +247,10 @@ def platform_area_units() -> AreaUnits:
 
 
 def _spelled(unit: str, units: AreaUnits) -> str:
-    """How a header names ``unit`` (wan_m2 → 万㎡, mu → 亩), for a message: its first spelling
-    in the platform's field_units.yaml the reader knows it by, else the first of the city's
-    (norm_key'd); a unit's id is no spelling (面积(wan_m2) names no unit)."""
-    raw = read_yaml_mapping(DICTIONARY_DIR / "field_units.yaml", "the field units")
-    for s in (raw.get("spellings") or {}).get(unit) or []:
-        if units.spellings.get(norm_key(s)) == unit:
-            return str(s)
-    return next((s for s, u in units.spellings.items() if u == unit), unit)
+    """How a header names ``unit`` (wan_m2 → 万㎡, mu → 亩), for a message: a unit's id is no
+    spelling (面积(wan_m2) names no unit)."""
+    return units.names.get(unit) or next(
+        (s for s, u in units.spellings.items() if u == unit), unit)
 
 
 def parse_area(value: Any, header: str | None = None, units: AreaUnits | None = None

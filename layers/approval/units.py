@@ -18,8 +18,9 @@ from cim.profile import (
     merged_conversions,
     merged_spellings,
     read_yaml_mapping,
+    unit_names,
 )
-from cim.text import header_brackets, header_unit, norm_key
+from cim.text import header_brackets, header_unit
 
 # what brackets naming a unit look like (norm_key'd: ² and ³ are 2 and 3): letters with a
 # power or a second letter (dm, yd, ft2, m3), a magnitude alone (万, 千) or before a unit
@@ -47,16 +48,9 @@ class Units:
         city = profile.yaml_dictionary("field_units", what) if profile is not None else base
         want = (city.get("attributes") or {}).get("project") or \
             (base.get("attributes") or {}).get("project") or {}
-        spellings = merged_spellings(city)  # the platform's under the city's
-        # a unit's first spelling the reader knows it by (the city's, else the platform's)
-        names: dict[str, str] = {}
-        for src in (city, base):
-            for unit, spelt in (src.get("spellings") or {}).items():
-                for s in spelt or []:
-                    if str(unit) not in names and spellings.get(norm_key(s)) == str(unit):
-                        names[str(unit)] = str(s)
-        return cls({str(k): str(v) for k, v in want.items()}, spellings,
-                   merged_conversions(city), names)
+        # the platform's spellings and conversions under the city's; a unit's first spelling
+        return cls({str(k): str(v) for k, v in want.items()}, merged_spellings(city),
+                   merged_conversions(city), unit_names(city))
 
     def spelled(self, unit: str) -> str:
         """How a header names ``unit`` (wan_m2 → 万㎡, mu → 亩): its first spelling; a unit's
