@@ -49,7 +49,7 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: 
         pf = read_project(project, crs)
         proj = build_project(pf.records, source=str(project), name=name or project.stem,
                              crs=pf.crs, storage_srid=db_srid(c.conninfo()),
-                             profile=c.profile)
+                             profile=c.profile, config=cfg)
         proj.notes.extend(pf.notes)
     except (InputError, ConfigError) as exc:
         # bad input is exit 2 for this command (the CLI's InputError code is 3 elsewhere)
