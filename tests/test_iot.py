@@ -1026,3 +1026,40 @@ def test_a_city_copy_without_end_statuses_has_the_platform_files(tmp_path, jinin
     with pytest.raises(ConfigError) as exc:
         thresholds.load_config(profile)
     assert exc.value.field == "alarms.end_statuses" and str(platform) in str(exc.value.path)
+
+
+def test_a_city_copy_without_the_newer_keys_has_the_platform_files(tmp_path, jining_profile,
+                                                                    monkeypatch):
+    """gap.level, gap.statuses, partitions.ahead/behind and readings.max_ahead_s of a city's
+    iot.yaml written before they existed are the platform's iot.yaml values — code kept its
+    own defaults (4, (运行,), 3, 1, 300) beside the file; a copy saying gap.statuses: [] watches
+    no sensor, it is not given (运行,) back."""
+    import yaml
+
+    from layers.iot import thresholds
+
+    platform = tmp_path / "platform"
+    platform.mkdir()
+    raw = yaml.safe_load((DICTIONARY_DIR / "iot.yaml").read_text(encoding="utf-8"))
+    raw["gap"].update(level=2, statuses=["运行", "维修"])
+    raw["partitions"].update(ahead=5, behind=2)
+    raw["readings"]["max_ahead_s"] = 60
+    (platform / "iot.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True),
+                                       encoding="utf-8")
+
+    def older(r):
+        for section, key in (("gap", "level"), ("gap", "statuses"), ("partitions", "ahead"),
+                             ("partitions", "behind"), ("readings", "max_ahead_s")):
+            r[section].pop(key)
+
+    city = tmp_path / "city"
+    city.mkdir()
+    profile = _iot_copy(city, jining_profile, older)
+    monkeypatch.setattr(thresholds, "DICTIONARY_DIR", platform)
+    cfg = thresholds.load_config(profile)
+    assert (cfg.gap_level, cfg.gap_statuses, cfg.ahead, cfg.behind, cfg.max_ahead_s) == (
+        2, ("运行", "维修"), 5, 2, 60.0)
+    none = tmp_path / "none"
+    none.mkdir()
+    profile = _iot_copy(none, jining_profile, lambda r: r["gap"].update(statuses=[]))
+    assert thresholds.load_config(profile).gap_statuses == ()

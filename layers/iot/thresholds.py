@@ -237,7 +237,7 @@ def load_config(profile: CityProfile | None = None,
     if not isinstance(gap, dict):
         raise ConfigError("gap: a mapping", path=str(yp), field="gap")
     factor = _num(gap.get("factor"), yp, "gap.factor", 1)
-    glevel = gap.get("level", 4)
+    glevel = _setting(gap, "gap", "level", yp)
     if glevel not in levels:
         raise ConfigError("gap.level: 1..4", path=str(yp), field="gap.level")
     gcat = str(gap.get("case_category") or "")
@@ -245,18 +245,18 @@ def load_config(profile: CityProfile | None = None,
         raise ConfigError(f"unknown case category {gcat!r} (case_categories.csv)",
                           path=str(yp), field="gap.case_category")
     part = raw.get("partitions") or {}
-    ahead = int(_num(part.get("ahead", 3), yp, "partitions.ahead"))
-    behind = int(_num(part.get("behind", 1), yp, "partitions.behind"))
+    ahead = int(_num(_setting(part, "partitions", "ahead", yp), yp, "partitions.ahead"))
+    behind = int(_num(_setting(part, "partitions", "behind", yp), yp, "partitions.behind"))
     rd = raw.get("readings") or {}
     if not isinstance(rd, dict):
         raise ConfigError("readings: a mapping", path=str(yp), field="readings")
-    max_ahead = _num(rd.get("max_ahead_s", 300), yp, "readings.max_ahead_s")
+    max_ahead = _num(_setting(rd, "readings", "max_ahead_s", yp), yp, "readings.max_ahead_s")
     al = raw.get("alarms") or {}
     if not isinstance(al, dict) or not isinstance(al.get("end_statuses", []), list):
         raise ConfigError("alarms: a mapping, end_statuses a list of sensor states",
                           path=str(yp), field="alarms.end_statuses")
     ends = _end_statuses(al, yp)
-    watched = tuple(str(s) for s in gap.get("statuses") or ("运行",))
+    watched = tuple(str(s) for s in _setting(gap, "gap", "statuses", yp) or ())
     # the states as the sensors loader stores them (sensor_status.csv names): another word
     # (停止, a typo) would match no sensor, silently
     states = [r["name"] for r in read_csv_dictionary(_path(profile, "sensor_status", ".csv"))]
@@ -269,6 +269,19 @@ def load_config(profile: CityProfile | None = None,
                      watched, ahead, behind,
                      _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead,
                      end_statuses=ends)
+
+
+def _setting(section: dict[str, Any], name: str, key: str, yp: Path) -> Any:
+    """``name.key`` of the iot file ``yp``; a city's copy written before the key was added
+    has the platform's iot.yaml value (the values live in the data file, not in code)."""
+    if key in section:
+        return section[key]
+    platform = DICTIONARY_DIR / "iot.yaml"
+    base = (_yaml(platform).get(name) or {}) if yp.resolve() != platform.resolve() else {}
+    if not isinstance(base, dict) or key not in base:
+        raise ConfigError(f"{name}.{key} is missing (the platform's file has none either)",
+                          path=str(platform), field=f"{name}.{key}")
+    return base[key]
 
 
 def _end_statuses(alarms: dict[str, Any], yp: Path) -> tuple[str, ...]:
