@@ -177,3 +177,17 @@ def test_one_yaml_reader_names_the_file_for_a_dictionary_and_a_mapping(tmp_path)
     broken.write_text("a: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot read mapping file"):
         read_mapping_file(broken)
+
+
+def test_dictionaries_read_by_libyaml_are_what_the_python_parser_reads():
+    """read_yaml_mapping parses with libyaml where PyYAML has it (a load reads the
+    dictionaries a dozen times): every platform YAML dictionary gives what yaml.safe_load
+    gives."""
+    import yaml
+
+    from cim.profile import DICTIONARY_DIR, read_yaml_mapping
+
+    files = sorted(DICTIONARY_DIR.glob("*.yaml"))
+    assert files
+    for f in files:
+        assert read_yaml_mapping(f, f.name) == yaml.safe_load(f.read_text(encoding="utf-8")), f
