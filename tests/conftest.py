@@ -285,6 +285,21 @@ def start_api(url: str, profile: CityProfile, home: Path, **settings) -> tuple:
     raise RuntimeError("the OGC API did not start: " + (home / "gunicorn.log").read_text())
 
 
+@contextmanager
+def scratch_api(d: TestDB, home: Path, **settings):
+    """The app (:func:`start_api`) serving a test's own database ``d``: yields its base URL;
+    afterwards the server is stopped and ``d`` dropped (also when the server did not start)."""
+    try:
+        proc, base = start_api(d.url, d.profile, home, **settings)
+        try:
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    finally:
+        drop_database(server_url(), d.name)
+
+
 @pytest.fixture(scope="session")
 def api(db, tmp_path_factory) -> str:
     """The platform's app (pygeoapi inside) under gunicorn over HTTP, serving the session

@@ -10,21 +10,15 @@ import pytest
 import requests
 import shapely
 
-from cim.db.engine import drop_database
-from tests.conftest import make_db, server_url, start_api
+from tests.conftest import make_db, scratch_api
 from tests.test_tiles import EXTENT, TO_LONLAT, decode, lonlat_to_tile
 
 
 @pytest.fixture(scope="module")
 def served(jining_profile, tmp_path_factory):
     d = make_db("mapslow", jining_profile)
-    proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("mapslow"))
-    try:
+    with scratch_api(d, tmp_path_factory.mktemp("mapslow")) as base:
         yield d, base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        drop_database(server_url(), d.name)
 
 
 @pytest.mark.parametrize("z", range(0, 7))

@@ -11,9 +11,8 @@ import urllib.parse
 import pytest
 import requests
 
-from cim.db.engine import drop_database
 from tests.browser import RecordingProxy, chromium, quit_chromium
-from tests.conftest import load_network_samples, make_db, server_url, start_api
+from tests.conftest import load_network_samples, make_db, scratch_api
 from tests.test_webmap import go, lonlat_inside, open_map
 
 
@@ -21,13 +20,8 @@ from tests.test_webmap import go, lonlat_inside, open_map
 def served(jining_profile, tmp_path_factory):
     d = make_db("mapsshape", jining_profile)
     load_network_samples(d, jining_profile)
-    proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("mapsshape"))
-    try:
+    with scratch_api(d, tmp_path_factory.mktemp("mapsshape")) as base:
         yield d, base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        drop_database(server_url(), d.name)
 
 
 def test_style_keeps_the_marker_shapes(served):

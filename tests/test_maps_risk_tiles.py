@@ -11,15 +11,13 @@ import time
 import pytest
 import requests
 
-from cim.db.engine import drop_database
 from loaders.buildings import load_buildings
 from tests.conftest import (
     SAMPLE_BUILDINGS,
     assess_risks,
     load_network_samples,
     make_db,
-    server_url,
-    start_api,
+    scratch_api,
 )
 from tests.test_tiles import TO_LONLAT, decode, lonlat_to_tile
 
@@ -32,14 +30,8 @@ def served(jining_profile, tmp_path_factory):
     load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
     load_network_samples(d, jining_profile)
     assess_risks(d, jining_profile)
-    proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("mapsrisk"),
-                           tiles_version_ttl=0)
-    try:
+    with scratch_api(d, tmp_path_factory.mktemp("mapsrisk"), tiles_version_ttl=0) as base:
         yield d, base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        drop_database(server_url(), d.name)
 
 
 def _tile(base: str, col: int, row: int) -> tuple[str, set[str]]:

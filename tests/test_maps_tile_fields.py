@@ -9,11 +9,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from cim.db.engine import drop_database
 from layers.health.compute import compute
 from layers.styles import load_styles, style_fields
 from tests import health_fixture as hf
-from tests.conftest import make_db, server_url, start_api
+from tests.conftest import make_db, scratch_api
 from tests.test_tiles import TO_LONLAT, decode, lonlat_to_tile
 
 Z = 14
@@ -24,13 +23,8 @@ def served(jining_profile, tmp_path_factory):
     d = make_db("mapsf", jining_profile, apply_profile=False)
     hf.build(d.conninfo)
     compute(d.conninfo, 2026, d.profile)
-    proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("mapsf"))
-    try:
+    with scratch_api(d, tmp_path_factory.mktemp("mapsf")) as base:
         yield d, base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        drop_database(server_url(), d.name)
 
 
 def test_health_tiles_carry_each_indicators_score(served):

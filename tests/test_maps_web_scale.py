@@ -14,10 +14,9 @@ import pytest
 import requests
 import yaml
 
-from cim.db.engine import drop_database
 from cim.profile import DICTIONARY_DIR
 from tests.browser import RecordingProxy, chromium, quit_chromium
-from tests.conftest import make_db, server_url, start_api
+from tests.conftest import make_db, scratch_api
 from tests.test_webmap import go, open_map
 
 CSS_PX_M = 0.0254 / 96
@@ -26,13 +25,8 @@ CSS_PX_M = 0.0254 / 96
 @pytest.fixture(scope="module")
 def served(jining_profile, tmp_path_factory):
     d = make_db("mapsscale", jining_profile)
-    proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("mapsscale"))
-    try:
+    with scratch_api(d, tmp_path_factory.mktemp("mapsscale")) as base:
         yield d, base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        drop_database(server_url(), d.name)
 
 
 def test_layers_and_labels_start_at_their_scale(served):
