@@ -86,3 +86,17 @@ def test_gk_coordinates_written_northing_first_are_refused_clearly(db, tmp_path)
     assert p.returncode == 3 and "ne.gml" in p.stderr, p.stderr
     assert "written northing (latitude) first" in p.stderr, p.stderr
     assert db.scalar("SELECT count(*) FROM buildings WHERE source_key LIKE 'ne:%%'") == 0
+
+
+def test_an_undecidable_srsname_is_named_in_the_no_crs_error(db, tmp_path):
+    """A world-wide northing-first srsName (EPSG:4326 as a URN) over degrees that fit both
+    orders: the CRS is set aside, nothing else tells one, and the error says why — the
+    srsName — instead of guessing at a missing .prj."""
+    src = _write(tmp_path / "ww.gml", _building(
+        "B1", _flat(30.0, 40.0, 30.0001, 40.0001), 30.0, 40.0, 30.0001, 40.0001,
+        srs="urn:ogc:def:crs:EPSG::4326", height=9))
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 3 and "ww.gml" in p.stderr, p.stderr
+    assert "urn:ogc:def:crs:EPSG::4326" in p.stderr and "--crs" in p.stderr, p.stderr
+    assert "missing .prj" not in p.stderr, p.stderr
+    assert db.scalar("SELECT count(*) FROM buildings WHERE source_key LIKE 'ww:%%'") == 0

@@ -34,8 +34,10 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
     else:
         code = cimcrs.detect_gk_from_eastings(eastings, storage_srid)
         if code is None:
-            raise InputError("the input has no CRS (missing .prj?) and it cannot be told from "
-                             "the coordinates; pass --crs EPSG:n", path=str(src.path))
+            why = f"its own was set aside: {src.crs_set_aside}" if src.crs_set_aside else \
+                "missing .prj?"
+            raise InputError(f"the input has no CRS ({why}) and it cannot be told from the "
+                             "coordinates; pass --crs EPSG:n", path=str(src.path))
         crs = cimcrs.parse_crs(f"EPSG:{code}")
         notes.append(f"no CRS in the file: EPSG:{code} detected from the easting magnitudes")
     problem = cimcrs.check_gk_consistency(crs, eastings) if eastings.size else None

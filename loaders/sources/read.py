@@ -87,6 +87,9 @@ class Source:
     # the column a CSV's geometry is read from as WKT (csv_geometry_options): not among the
     # fields, its text kept for the rows GDAL reads no geometry from (Batch.unread_geometries)
     geometry_field: str | None = None
+    # why the file's own CRS (its .prj, srsName, "crs" member) was not taken, if it has one:
+    # the load's "no CRS" error says so (loaders.engine.area) instead of "missing .prj?"
+    crs_set_aside: str | None = None
 
 
 def _dbf_path(path: Path) -> Path | None:
@@ -137,6 +140,7 @@ def open_source(path: str | Path, layer: str | None = None,
     # the CRS its srsName names, for when GDAL gives none: GDAL takes a CRS from the
     # geometries' srsName only, and a city model names it once, on an Envelope (Potsdam's)
     named, order = _srs_name_crs(path, notes) if gml else (None, "xy")
+    aside = notes[-1] if gml and named is None and notes else None  # an unresolvable srsName
     merged = _building_parts_merged(read_path) if gml else None
     if merged is not None:
         read_path, n_merged = merged
@@ -202,15 +206,15 @@ def open_source(path: str | Path, layer: str | None = None,
         try:
             crs = pyproj.CRS.from_user_input(info["crs"])
         except pyproj.exceptions.CRSError:
-            notes.append(f"unrecognised CRS {info['crs']!r} ignored")
+            notes.append(aside := f"unrecognised CRS {info['crs']!r} ignored")
     if crs is not None and crs.is_geographic and crs.datum.name.lower() in ("unknown", ""):
         # GDAL's stand-in for an srsName it could not resolve (CityGML 'EPSG:25833+height'…)
         if named is None:  # else read from its srsName, below
-            notes.append(f"the file's CRS is undefined ({crs.name!r}); ignored")
+            notes.append(aside := f"the file's CRS is undefined ({crs.name!r}); ignored")
         crs = None
     if crs is not None and not (crs.is_projected or crs.is_geographic):
-        notes.append(f"the file's CRS {crs.name!r} ({crs.type_name}) cannot be transformed to "
-                     "a survey CRS; ignored")
+        notes.append(aside := f"the file's CRS {crs.name!r} ({crs.type_name}) cannot be "
+                     "transformed to a survey CRS; ignored")
         crs = None
     if crs is None and named is not None:
         crs, srs = named
@@ -225,10 +229,10 @@ def open_source(path: str | Path, layer: str | None = None,
                 "the srsName on each geometry (GDAL then swaps them) or export in GIS axis "
                 f"order (srsName EPSG:{epsg_of(crs) or 'n'})", path=str(path))
         if order is None:  # --crs (read easting first, as GDAL reads them), else detected
-            notes.append(f"its srsName {srs!r} names {crs_text(crs)} ({crs.name}), whose axis "
-                         "order is northing first, but its coordinates do not tell whether "
-                         "they are written so: the CRS is taken from --crs (coordinates read "
-                         "easting first) or detected from the coordinates")
+            notes.append(aside := f"its srsName {srs!r} names {crs_text(crs)} ({crs.name}), "
+                         "whose axis order is northing first, but its coordinates do not tell "
+                         "whether they are written so: the CRS is taken from --crs "
+                         "(coordinates read easting first) or detected from the coordinates")
             crs = None
         else:
             notes.append(f"CRS {crs_text(crs)} ({crs.name}) read from its srsName {srs!r}"
@@ -240,7 +244,7 @@ def open_source(path: str | Path, layer: str | None = None,
     if crs is not None and driver == "GeoJSON" and crs.is_geographic:
         crs, note = _geojson_projected_without_crs(path, layer, encoding, crs)
         if note:
-            notes.append(note)
+            notes.append(aside := note)
     fields = [str(f) for f in info.get("fields", [])]
     geometry_field = geometry_text_field(fields, opts) if driver == "CSV" else None
     return Source(path=path, layer=layer, driver=driver, crs=crs,
@@ -248,7 +252,8 @@ def open_source(path: str | Path, layer: str | None = None,
                   feature_count=feature_count,
                   geometry_type=info.get("geometry_type"), notes=notes, open_options=opts,
                   read_path=read_path if read_path != path else None,
-                  geometry_field=geometry_field)
+                  geometry_field=geometry_field,
+                  crs_set_aside=aside if crs is None else None)
 
 
 _SRS_NAME = re.compile(rb"""\bsrsName\s*=\s*["']([^"']*)["']""")
