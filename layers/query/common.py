@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,9 +130,27 @@ class QueryGeometry:
         return g, [self.wkb]
 
 
+# the start of WKT (or EWKT): such a text is a geometry, never a file name
+_WKT_START = re.compile(r"\s*(SRID=\d+;\s*)?(POINT|LINESTRING|POLYGON|MULTI|GEOMETRYCOLLECTION|"
+                        r"CIRCULARSTRING|COMPOUNDCURVE|CURVEPOLYGON|TRIANGLE|TIN|"
+                        r"POLYHEDRALSURFACE)\b", re.IGNORECASE)
+
+
 def _read_text(value: str) -> str:
+    """``value`` itself when it is WKT or GeoJSON, else the text of the file it names.
+
+    WKT and GeoJSON are told by their start, not by asking the file system: a WKT polygon of
+    a few dozen lon/lat vertices has a "suffix" (its first decimal point) and, longer than
+    255 bytes, made ``Path.exists`` raise ENAMETOOLONG (an internal error, a 500)."""
+    text = value.lstrip()
+    if text.startswith(("{", "[")) or _WKT_START.match(text):
+        return value
     p = Path(value)
-    if len(value) < 4096 and not value.lstrip().startswith(("{", "[")) and p.suffix and p.exists():
+    try:
+        is_file = bool(p.suffix) and p.is_file()
+    except OSError:  # not a name the file system takes: not a file
+        is_file = False
+    if is_file:
         return p.read_text(encoding="utf-8")
     return value
 

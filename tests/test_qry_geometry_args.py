@@ -1,0 +1,49 @@
+"""Geometry arguments of the query library as planners give them: long WKT, areas with holes
+and several parts, files (GeoJSON as saved by Chinese tools, Shapefiles), a named CRS — the
+expected answers from shapely on the hand-drawn city (tests/query_fixture.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+from shapely.geometry import MultiPolygon, Polygon, box
+
+from layers.query.aoi import aoi, run
+from layers.query.common import Area
+from tests import query_fixture
+from tests.query_fixture import BUILDINGS, PIPES, to_storage
+
+qdb = query_fixture.qdb  # the hand-drawn city, a database per module
+LAYERS = "buildings,pipe_segments"
+TO_LONLAT = Transformer.from_crs(4527, 4490, always_xy=True)
+
+
+def lonlat(g: shapely.Geometry) -> shapely.Geometry:
+    """A fixture geometry (metres from the fixture's origin) in CGCS2000 lon/lat."""
+    return shapely.transform(to_storage(g), lambda c: np.column_stack(
+        TO_LONLAT.transform(c[:, 0], c[:, 1])))
+
+
+def expected(area: shapely.Geometry) -> dict:
+    return {"layers": {
+        "buildings": {"count": sum(g.intersects(area) for g, *_r in BUILDINGS.values())},
+        "pipe_segments": {"count": sum(g.intersects(area) for g, *_r in PIPES.values())}}}
+
+
+# an area with a hole around B1, and a two-part area: B1 and B4's corner
+HOLED = Polygon(box(-50, -50, 450, 150).exterior.coords, [box(5, 5, 35, 35).exterior.coords])
+TWO_PARTS = MultiPolygon([box(5, 5, 35, 35), box(370, -5, 430, 15)])
+
+
+def test_long_wkt_with_a_hole_or_two_parts_is_a_geometry_not_a_file_name(qdb):
+    """A lon/lat WKT longer than 255 characters has a 'suffix' (its first decimal point):
+    it was asked of the file system, which raised ENAMETOOLONG — an internal error."""
+    for area in (HOLED, TWO_PARTS):
+        wkt = lonlat(area).wkt
+        assert len(wkt) > 255
+        assert aoi(qdb.conninfo, Area(polygon=wkt), LAYERS) == expected(area)
+        assert run(qdb.conninfo, {"polygon": wkt, "layers": LAYERS.split(",")}) == \
+            expected(area)
+    b1 = BUILDINGS["B1"][0]  # the fixture does what it says: B1 in the hole, in a part
+    assert not b1.intersects(HOLED) and b1.intersects(TWO_PARTS)
