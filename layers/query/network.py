@@ -95,8 +95,12 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
                 raise InputError(f"segment {seg} is abandoned (status 废弃): it carries nothing")
             seen_seg[s] = True
             start = int(to[s] if direction == "down" else frm[s])
-        else:
+        elif code in net.node_index:
             start = net.node_index[code]
+        else:  # a manhole no segment names as an end, or one only abandoned segments reach
+            raise InputError(f"point {code} is on no current segment of the {cls} network "
+                             "(abandoned segments, status 废弃, carry nothing): nothing to "
+                             "trace from it")
         _walk(net, start, direction, seen_seg, seen_node)
         segs = np.flatnonzero(seen_seg)
         nodes = np.zeros(len(net.node_codes), dtype=bool)
