@@ -16,6 +16,8 @@ V1's note is 待修 ("awaiting repair"): the platform's valve_states.csv does no
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 import shapely
@@ -78,3 +80,44 @@ def test_trace_from_a_manhole_on_no_live_segment_is_an_input_error(ring):
             trace(ring.conninfo, code, "up")
     assert trace(ring.conninfo, "m1", "down")["segments"] == ["d1"]
     assert trace(ring.conninfo, "m2", "up")["segments"] == ["d1"]
+
+
+def _city_profile(tmp_path, jining_profile):
+    """The sample profile with a valve_states.csv of the city's that says 待修 is broken."""
+    import yaml
+
+    from cim.profile import load_profile
+
+    raw = yaml.safe_load(jining_profile.path.read_text(encoding="utf-8"))
+    raw["boundaries"] = str(jining_profile.boundaries)
+    raw["grid"] = str(jining_profile.grid)
+    states = tmp_path / "valve_states.csv"
+    states.write_text("state,name,aliases\nopen,开启,\nclosed,关闭,\nbroken,损坏,待修\n",
+                      encoding="utf-8")
+    raw["dictionaries"] = {"valve_states": str(states)}
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path, load_profile(path)
+
+
+def test_isolation_processes_read_the_configured_city_profile(ring, tmp_path, jining_profile,
+                                                              monkeypatch):
+    from layers.query.network import ISOLATE_PROCESS, isolate
+
+    # the platform's states: V1 (待修) is open, B–C is bounded by V1, V2, V3
+    r = isolate(ring.conninfo, "r3")
+    assert r["valves"] == ["V1", "V2", "V3"]
+    assert r["isolated_segments"] == ["r2", "r3", "r4", "r7"]
+    # the city's: V1 is broken, so the zone runs on through A to V2's far side and the plant:
+    # V2 has the zone on both sides, only V3 bounds it
+    path, city = _city_profile(tmp_path, jining_profile)
+    want_valves, want_segs = ["V3"], ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"]
+    r = isolate(ring.conninfo, "r3", profile=city)
+    assert (r["valves"], r["isolated_segments"]) == (want_valves, want_segs)
+    # the OGC API process (what HTTP runs) has no profile argument: it must read the one the
+    # server is configured with, as the section and clearance processes do (it read the
+    # platform's dictionary and answered V1, V2, V3)
+    monkeypatch.setenv("CIM_PROFILE", str(path))
+    r = ISOLATE_PROCESS["run"](ring.conninfo, {"code": "r3"})
+    assert (r["valves"], r["isolated_segments"]) == (want_valves, want_segs)
+    json.dumps(r)

@@ -39,6 +39,7 @@ from cim.errors import InputError
 from cim.profile import CityProfile
 from layers.query.common import ConnOrInfo, connection
 from layers.query.graph import BROKEN, OPEN, Network, components, network
+from layers.query.pipes import resolve_profile
 
 CABLE_CLASSES = ("05", "06")  # 电力, 通信: no valves, nothing to isolate
 _LOCATE = """
@@ -79,6 +80,7 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
     """
     if direction not in ("up", "down"):
         raise InputError(f"direction {direction!r}: up or down")
+    profile = resolve_profile(profile)  # the configured city's (an OGC process passes none)
     with connection(conninfo) as conn:
         kind, cls, on_seg = _locate(conn, code)
         if cls not in gravity_classes(profile):
@@ -159,6 +161,7 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
     along the segment; without it the whole segment is burst.
     """
     source_codes = read_sources(sources)
+    profile = resolve_profile(profile)  # the configured city's (an OGC process passes none)
     with connection(conninfo) as conn:
         kind, cls, _ = _locate(conn, code)
         if cls in gravity_classes(profile) or cls in CABLE_CLASSES:
