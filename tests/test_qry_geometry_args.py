@@ -4,14 +4,19 @@ expected answers from shapely on the hand-drawn city (tests/query_fixture.py).""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 import shapely
 from pyproj import Transformer
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
+from cim.errors import InputError
 from layers.query.aoi import aoi, run
 from layers.query.common import Area
 from tests import query_fixture
+from tests.conftest import run_cli
 from tests.query_fixture import BUILDINGS, PIPES, to_storage
 
 qdb = query_fixture.qdb  # the hand-drawn city, a database per module
@@ -47,3 +52,26 @@ def test_long_wkt_with_a_hole_or_two_parts_is_a_geometry_not_a_file_name(qdb):
             expected(area)
     b1 = BUILDINGS["B1"][0]  # the fixture does what it says: B1 in the hole, in a part
     assert not b1.intersects(HOLED) and b1.intersects(TWO_PARTS)
+
+
+def test_a_served_query_reads_no_file_the_command_line_does(qdb, tmp_path):
+    """A path sent as a process's polygon was read on the server, and the WKT parser's error
+    echoed the file's first word (a password in a configuration file); on the command line
+    a file is the user's own and is read."""
+    secret = tmp_path / "server.conf"
+    secret.write_text("password=s3cret\n", encoding="utf-8")
+    area = box(5, 5, 95, 45)  # B1, B2 and P3
+    fc = tmp_path / "aoi.geojson"
+    fc.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": mapping(lonlat(area))}]}),
+        encoding="utf-8")
+    for path in (secret, fc):
+        with pytest.raises(InputError, match="reads no files") as err:
+            run(qdb.conninfo, {"polygon": str(path), "layers": ["buildings"]})
+        assert "s3cret" not in str(err.value).lower()
+    got = run_cli(["query", "aoi", "--polygon", str(fc), "--layers", LAYERS, "--json"],
+                  qdb.env(), check=True)
+    assert json.loads(got.stdout) == expected(area)
+    missing = run_cli(["query", "aoi", "--polygon", str(tmp_path / "nope.geojson"),
+                       "--json"], qdb.env())
+    assert missing.returncode != 0 and "no file" in missing.stderr

@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # the library (shapely, pyproj) is imported when a query runs
 @click.group("query")
 def query() -> None:
     """One-map queries across layers (一张图): aoi, overlay, near, stats."""
+    from layers.query.common import READ_FILES
+
+    READ_FILES.set(True)  # a geometry argument may name the user's file here (only here)
 
 
 def _floats(value: str | None, n: int, name: str) -> tuple[float, ...] | None:

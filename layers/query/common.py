@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,22 +137,39 @@ _WKT_START = re.compile(r"\s*(SRID=\d+;\s*)?(POINT|LINESTRING|POLYGON|MULTI|GEOM
                         r"POLYHEDRALSURFACE)\b", re.IGNORECASE)
 
 
-def _read_text(value: str) -> str:
-    """``value`` itself when it is WKT or GeoJSON, else the text of the file it names.
+# whether a geometry argument may name a file: on the command line, where the files are the
+# user's own (the ``cim query`` group turns it on), never in a served process, where they would
+# be the server's — a path sent as an HTTP process's polygon or line was read, and the
+# parser's error echoed the file's first word
+READ_FILES: ContextVar[bool] = ContextVar("cim_query_read_files", default=False)
+
+
+def _read_text(value: str, what: str = "the geometry") -> str:
+    """``value`` itself when it is WKT or GeoJSON, else the text of the file it names (only
+    where :data:`READ_FILES` is on).
 
     WKT and GeoJSON are told by their start, not by asking the file system: a WKT polygon of
     a few dozen lon/lat vertices has a "suffix" (its first decimal point) and, longer than
     255 bytes, made ``Path.exists`` raise ENAMETOOLONG (an internal error, a 500)."""
-    text = value.lstrip()
+    text = value.strip()
     if text.startswith(("{", "[")) or _WKT_START.match(text):
         return value
-    p = Path(value)
+    named = "(" not in text and len(text) < 4096 and (
+        bool(Path(text).suffix) or "/" in text or "\\" in text)
+    if not READ_FILES.get():
+        if named:
+            raise InputError(f"{what}: WKT or GeoJSON expected; a served query reads no "
+                             "files (send the geometry itself)")
+        return value
+    p = Path(text)
     try:
-        is_file = bool(p.suffix) and p.is_file()
+        is_file = p.is_file()
     except OSError:  # not a name the file system takes: not a file
         is_file = False
     if is_file:
         return p.read_text(encoding="utf-8")
+    if named:
+        raise InputError(f"{what}: no file {text} (and not WKT or GeoJSON)")
     return value
 
 
@@ -188,7 +206,7 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
     offsets run from its first vertex) refuses it naming that area; None (a point: the
     caller tells where it lies) projects it as it is.
     """
-    geom = value if isinstance(value, shapely.Geometry) else _parse(_read_text(value))
+    geom = value if isinstance(value, shapely.Geometry) else _parse(_read_text(value, what))
     if geom is None or geom.is_empty:
         raise InputError(f"{what} is empty")
     _check_finite(geom, what)
