@@ -11,9 +11,10 @@ dictionary), one rule a row::
 joined by ``;``, each ``FIELD OP VALUE`` with FIELD ``d`` (outer size in mm: diameter, else box
 width; compared as a number), ``subclass``, ``burial``, ``pressure`` (compared as normalised
 text) and OP one of ``= != < <= > >=``. An unknown value (no size, no burial method) meets every
-condition on its field, so the strictest rule that may apply is used. A rule applies to a pair
-in either order. When several apply, the most specific wins (most conditions), then the
-largest distance. A pair no rule covers is not checked.
+condition on its field, so the strictest rule that may apply is used; so does, where no rule
+would apply otherwise, a text value no rule names (a pressure written 0.4MPa: :func:`pick`).
+A rule applies to a pair in either order. When several apply, the most specific wins (most
+conditions), then the largest distance. A pair no rule covers is not checked.
 ``verified``: ``yes`` where the value is stated in the project's collected standards facts, ``no``
 where it is a third-party transcription or recalled: check it against the published table.
 """
@@ -137,11 +138,35 @@ def load_rules(profile: CityProfile | None) -> list[Rule]:
 
 
 def pick(rules: list[Rule], kind: str, p: dict[str, Any], q: dict[str, Any]) -> Rule | None:
-    """The rule for the pair (p, q): the most specific that applies, then the largest."""
+    """The rule for the pair (p, q): the most specific that applies, then the largest.
+
+    When none applies, a text value that no rule of the pair's classes names (a gas pipe's
+    pressure written ``0.4MPa`` where the rules say 低压 … 次高压A, a burial method spelt
+    otherwise) is as unknown to the rules as a blank one, and meets every condition on its
+    field: the strictest rule that may apply is used rather than none (the pair was not
+    checked at all)."""
     hits = [r for r in rules if r.kind == kind and r.applies(p, q)]
+    if not hits:
+        hits = [r for r in rules if r.kind == kind
+                and r.applies(_unnamed_blank(rules, kind, p), _unnamed_blank(rules, kind, q))]
     if not hits:
         return None
     return max(hits, key=lambda r: (r.specificity, r.required_m))
+
+
+def _unnamed_blank(rules: list[Rule], kind: str, thing: dict[str, Any]) -> dict[str, Any]:
+    """``thing`` with its text fields blanked where their value is none of the values the
+    rules of ``kind`` compare that field of its class to."""
+    out = dict(thing)
+    for f in FIELDS:
+        v = thing.get(f)
+        if f == "d" or v is None or v == "":
+            continue
+        named = {c.value for r in rules if r.kind == kind for side in (r.a, r.b)
+                 if side.what == thing["what"] for c in side.conds if c.field == f}
+        if named and norm_key(v) not in named:
+            out[f] = None
+    return out
 
 
 def classes_in(rules: list[Rule], kind: str, building: bool | None = None) -> list[str]:

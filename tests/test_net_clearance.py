@@ -1,0 +1,70 @@
+"""Clearances of pipes whose attributes the rules do not spell: answers by hand arithmetic.
+
+Pipes and buildings are inserted row by row (the helpers of tests/test_query_pipes.py) in the
+storage CRS EPSG:4527, easting first. A gas main's pressure written as delivered (``0.4MPa``)
+is none of the values the gas rules of pipe_clearances.csv name (低压, 中压B, 中压A, 中压,
+次高压B, 次高压A): it was matched by no rule and never checked, so a gas main 0.5 m from a
+house passed; like a blank pressure it must get the strictest rule that may apply.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import shapely
+
+from tests.conftest import drop_database, make_db, server_url
+from tests.test_query_pipes import _building, _seg
+
+E, N = 39_482_000.0, 3_921_000.0
+
+
+@pytest.fixture(scope="module")
+def cdb(jining_profile):
+    d = make_db("net_clear", jining_profile, apply_profile=False)
+    with psycopg.connect(d.conninfo) as conn:
+        # G1 gas DN100 along y = N, pressure "0.4MPa"; house from y = N + 0.55:
+        # plan gap 0.55 − 0.05 (half of DN100) = 0.50
+        _seg(conn, "G1", "03", [(E, N, 10.0), (E + 40, N, 10.0)], d=100)
+        _building(conn, "B1", shapely.box(E + 10, N + 0.55, E + 30, N + 20))
+        # G2 the same with pressure 中压B (a value the rules name: 1.0 m), 100 m north
+        _seg(conn, "G2", "03", [(E, N + 100, 10.0), (E + 40, N + 100, 10.0)], d=100)
+        _building(conn, "B2", shapely.box(E + 10, N + 100.55, E + 30, N + 120))
+        # G3 gas "0.4MPa" DN100 beside a drain DN400 1.0 m away (centre lines), 200 m north:
+        # gap 1.0 − 0.05 − 0.2 = 0.75
+        _seg(conn, "G3", "03", [(E, N + 200, 10.0), (E + 40, N + 200, 10.0)], d=100)
+        _seg(conn, "R3", "02", [(E, N + 201, 8.0), (E + 40, N + 201, 8.0)], d=400)
+        conn.execute("UPDATE pipe_segments SET pressure = CASE code WHEN 'G2' THEN '中压B' "
+                     "ELSE '0.4MPa' END WHERE code IN ('G1', 'G2', 'G3')")
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def test_unspelt_gas_pressure_gets_the_strictest_rule_not_none(cdb):
+    from layers.query.clearance import clearance
+
+    rows = {(r["a_code"], r["b_code"]): r
+            for r in clearance(cdb.conninfo, kind="horizontal")["rows"]}
+    # building–gas rules: 低压 0.7, 中压B 1.0, 中压A 1.5, 中压 1.5 → the strictest 1.5
+    assert rows[("G1", "B1")]["clearance_m"] == pytest.approx(0.50, abs=1e-3)
+    assert rows[("G1", "B1")]["required_m"] == 1.5
+    # a pressure the rules name keeps its own rule
+    assert rows[("G2", "B2")]["clearance_m"] == pytest.approx(0.50, abs=1e-3)
+    assert rows[("G2", "B2")]["required_m"] == 1.0
+    # drain–gas rules: 1.0 … 2.0 (次高压A) → 2.0
+    pair = rows.get(("G3", "R3")) or rows[("R3", "G3")]
+    assert pair["clearance_m"] == pytest.approx(0.75, abs=1e-3) and pair["required_m"] == 2.0
+
+
+def test_pick_blanks_only_values_no_rule_names():
+    from layers.query.clearance_rules import load_rules, pick
+
+    rules = load_rules(None)
+    building = {"what": "building"}
+    gas = {"what": "03", "d": 100, "subclass": None, "burial": None}
+    assert pick(rules, "horizontal", {**gas, "pressure": "低压"}, building).required_m == 0.7
+    assert pick(rules, "horizontal", {**gas, "pressure": "0.4MPa"}, building).required_m == 1.5
+    # a burial method the rules do not name still meets burial!=直埋 (no fallback needed)
+    cable = {"what": "05", "d": 100, "subclass": None, "pressure": None, "burial": "管块"}
+    drain = {"what": "02", "d": 400, "subclass": None, "pressure": None, "burial": None}
+    assert pick(rules, "vertical", cable, drain).required_m == 0.25
