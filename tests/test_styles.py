@@ -260,3 +260,23 @@ def test_health_selector_offers_the_index_and_every_catalog_indicator(jining_pro
                                                                {"value": 65})
     assert park["filter"] == ["in", ["coalesce", ["get", "indicator_id"], ""],
                               ["literal", ["park_service_coverage"]]]
+
+
+def test_web_legend_lists_the_other_values_as_qgis_does(jining_profile):
+    """A categorized layer draws a feature of no listed value (NULL use) grey on both maps;
+    the web legend lists that grey entry as the QGIS layer's "all other values" category
+    does. Expected: the building uses of the dictionary in their order, then 其他值 in
+    #888888 (the QML's grey), then the height classes."""
+    from layers.styles import layer_tree
+
+    with open(DICTIONARY_DIR / "building_use.csv", encoding="utf-8") as fh:
+        uses = [r["name"] for r in csv.DictReader(fh)]
+    child = next(c for g in layer_tree(jining_profile) for c in g["children"]
+                 if c["id"] == "buildings")
+    labels = [item["label"] for item in child["legend"]]
+    assert labels[:len(uses) + 1] == [*uses, "其他值 (未分类)"], labels
+    assert child["legend"][len(uses)]["color"] == "#888888"
+    roads = next(c for g in layer_tree(jining_profile) for c in g["children"]
+                 if c["id"] == "roads")
+    assert roads["legend"][-1] == {"label": "其他值 (未分类)", "color": "#888888",
+                                   "kind": "line"}

@@ -14,6 +14,7 @@ from layers.styles.expr import ml_filter, ml_geometry
 from layers.styles.model import (
     GEOMETRY_KINDS,
     OTHER_COLOR,
+    OTHER_LABEL,
     Color,
     Filter,
     LayerStyle,
@@ -184,12 +185,17 @@ class _Builder:
         if st.renderer == "graduated":
             return graduated_expr(st), [(c.label, c.color) for c in st.classes]
         cats = [c for c in st.categories if cat is None or c.value in (cat.values or ())]
-        if len(cats) == 1:
+        if cat is not None and len(cats) == 1:  # the child shows that value only
             return cats[0].color.hex, [(cats[0].label, cats[0].color)]
+        # the whole layer: any other value (also none) grey, listed as in the QML's "all
+        # other values" category
+        others = [(OTHER_LABEL, OTHER_COLOR)] if cat is None else []
+        if not cats:
+            return OTHER_COLOR.hex, others
         expr: list = ["match", ["to-string", ["get", st.field]]]
         for c in cats:
             expr += [c.value, c.color.hex]
-        return expr + [OTHER_COLOR.hex], [(c.label, c.color) for c in cats]
+        return expr + [OTHER_COLOR.hex], [(c.label, c.color) for c in cats] + others
 
     def simple(self, st: LayerStyle, sid: str, kind: str, cat: Filter | None):
         s = st.symbol
