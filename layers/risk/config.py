@@ -172,6 +172,14 @@ def _rule(spec: Any, i: int, p: Path, types: dict[str, RiskType]) -> Rule:
         _int(params.get("min_likelihood", 1), p, f"{key}.min_likelihood")
         for a in lk.get("age") or []:
             _num(a.get("min_years"), p, f"{key}.likelihood.age.min_years")
+        for j, pr in enumerate(lk.get("pressure") or []):
+            pk = f"{key}.likelihood.pressure[{j}]"
+            if not isinstance(pr, dict) or not isinstance(pr.get("add"), int):
+                raise ConfigError("each row: names and/or min_mpa / above_mpa, and add",
+                                  path=str(p), field=pk)
+            for b in ("min_mpa", "above_mpa"):
+                if pr.get(b) is not None:
+                    _num(pr[b], p, f"{pk}.{b}")
     else:
         _int(params.get("likelihood"), p, f"{key}.likelihood")
     if kind == "near":

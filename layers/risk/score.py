@@ -8,11 +8,12 @@ factors that made it (stored in ``risk_assessments.factors`` and the point's ``a
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from layers.risk.config import Matrix, Rule
 
-_MPA = re.compile(r"(\d+(?:\.\d+)?)\s*(mpa|kpa)", re.IGNORECASE)
+_MPA = re.compile(r"(\d+(?:\.\d+)?)\s*(mpa|kpa|兆帕|千帕)", re.IGNORECASE)
 
 
 def clamp(v: int, lo: int = 1, hi: int = 5) -> int:
@@ -20,12 +21,34 @@ def clamp(v: int, lo: int = 1, hi: int = 5) -> int:
 
 
 def pressure_mpa(text: str | None) -> float | None:
-    """The pressure in MPa written in a survey's text ("0.3MPa", "400 kPa"), if any."""
-    m = _MPA.search(text or "")
+    """The pressure in MPa written in a survey's text ("0.3MPa", "400 kPa", "0.4兆帕"), if
+    any."""
+    m = _MPA.search(unicodedata.normalize("NFKC", text or ""))
     if not m:
         return None
     v = float(m.group(1))
-    return v / 1000.0 if m.group(2).lower() == "kpa" else v
+    return v / 1000.0 if m.group(2).lower() in ("kpa", "千帕") else v
+
+
+def pressure_name(text: str | None) -> str:
+    """A survey's pressure class as written, for comparing with a rule's ``names``: full-width
+    forms folded (NFKC), blanks, brackets and a closing 级 dropped, grade letters upper-cased —
+    "次高压（A）级" and "次高压 a" are "次高压A"."""
+    t = unicodedata.normalize("NFKC", text or "")
+    t = re.sub(r"[\s()\[\]]", "", t)
+    return t.removesuffix("级").upper()
+
+
+def _pressure_hit(p: dict, name: str, mpa: float | None) -> bool:
+    """A rule's pressure row matches by name, or by the MPa in the text: ``min_mpa`` from that
+    pressure on, ``above_mpa`` above it (GB 50028's classes: 中压A is 0.2 < P ≤ 0.4 MPa)."""
+    if name and name in {pressure_name(n) for n in p.get("names") or []}:
+        return True
+    if mpa is None:
+        return False
+    if p.get("above_mpa") is not None and mpa > p["above_mpa"]:
+        return True
+    return p.get("min_mpa") is not None and mpa >= p["min_mpa"]
 
 
 def _first(rows: list[dict], test) -> dict | None:
@@ -55,9 +78,8 @@ def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int
     else:
         f["age"] = int(lk.get("age_unknown", 0))
     text = props.get("pressure")
-    mpa = pressure_mpa(text)
-    hit = _first(lk.get("pressure"), lambda p: (text and text.strip() in (p.get("names") or []))
-                 or (mpa is not None and p.get("min_mpa") is not None and mpa >= p["min_mpa"]))
+    mpa, name = pressure_mpa(text), pressure_name(text)
+    hit = _first(lk.get("pressure"), lambda p: _pressure_hit(p, name, mpa))
     f["pressure"] = int(hit["add"]) if hit else 0
     statuses = {str(k): v for k, v in (lk.get("status") or {}).items()}
     f["status"] = int(statuses.get(str(status), 0)) if status is not None else 0
