@@ -27,10 +27,14 @@ def run_list(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_assess(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The city's rules and matrix (its profile's overrides, as ``cim risk assess`` reads
+    them: CIM_PROFILE, else the sample profile), not the platform's defaults."""
+    from layers.query.pipes import resolve_profile
     from layers.risk.assess import assess
 
+    cfg = load_config(resolve_profile(None))
     try:
-        return assess(conninfo, load_config(None), inputs.get("year"))
+        return assess(conninfo, cfg, inputs.get("year"))
     except (psycopg.errors.ReadOnlySqlTransaction,
             psycopg.errors.InsufficientPrivilege) as exc:
         raise InputError("risk-assess writes the risk list: the server needs "
