@@ -14,7 +14,7 @@ from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
 from cim.errors import InputError
 from layers.query.aoi import aoi, run
-from layers.query.common import Area
+from layers.query.common import READ_FILES, Area
 from tests import query_fixture
 from tests.conftest import run_cli
 from tests.query_fixture import BUILDINGS, PIPES, to_storage
@@ -75,3 +75,61 @@ def test_a_served_query_reads_no_file_the_command_line_does(qdb, tmp_path):
     missing = run_cli(["query", "aoi", "--polygon", str(tmp_path / "nope.geojson"),
                        "--json"], qdb.env())
     assert missing.returncode != 0 and "no file" in missing.stderr
+
+
+@pytest.fixture()
+def files():
+    """Geometry arguments may name files, as on the command line."""
+    token = READ_FILES.set(True)
+    yield
+    READ_FILES.reset(token)
+
+
+AREA = box(5, 5, 95, 45)  # B1, B2 and P3
+
+
+def feature_collection(g: shapely.Geometry, **extra) -> dict:
+    return {"type": "FeatureCollection", **extra, "features": [
+        {"type": "Feature", "properties": {"名称": "老城片区"}, "geometry": mapping(g)}]}
+
+
+def test_geojson_files_as_windows_and_chinese_tools_save_them(qdb, tmp_path, files):
+    """A GeoJSON file with a BOM (Windows tools) was read as WKT and refused; one in GBK (a
+    Chinese name among its properties) crashed on UTF-8 decoding (an internal error)."""
+    text = json.dumps(feature_collection(lonlat(AREA)), ensure_ascii=False)
+    for name, data in (("bom.geojson", b"\xef\xbb\xbf" + text.encode("utf-8")),
+                       ("gbk.geojson", text.encode("gbk"))):
+        (tmp_path / name).write_bytes(data)
+        assert aoi(qdb.conninfo, Area(polygon=str(tmp_path / name)), LAYERS) == \
+            expected(AREA), name
+
+
+def test_a_file_declaring_its_crs_is_read_in_it(qdb, tmp_path, files):
+    """A Shapefile (GBK attributes, its .prj) crashed on UTF-8 decoding; a GeoJSON file with
+    the crs member QGIS writes for a projected CRS was taken for lon/lat and refused. Their
+    coordinates are easting first, as GDAL and QGIS write them, whatever the CRS's axis
+    order."""
+    import geopandas as gpd
+
+    shp = tmp_path / "aoi.shp"
+    gpd.GeoDataFrame({"名称": ["老城片区"]}, geometry=[lonlat(AREA)], crs="EPSG:4490") \
+        .to_file(shp, encoding="gbk")
+    assert aoi(qdb.conninfo, Area(polygon=str(shp)), LAYERS) == expected(AREA)
+    gpkg = tmp_path / "aoi.gpkg"
+    gpd.GeoDataFrame({"名称": ["老城片区"]}, geometry=[to_storage(AREA)], crs="EPSG:4527") \
+        .to_file(gpkg, layer="aoi")
+    assert aoi(qdb.conninfo, Area(polygon=str(gpkg)), LAYERS) == expected(AREA)
+    qgis = tmp_path / "qgis.geojson"
+    qgis.write_text(json.dumps(feature_collection(to_storage(AREA), crs={
+        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4527"}}),
+        ensure_ascii=False), encoding="utf-8")
+    assert aoi(qdb.conninfo, Area(polygon=str(qgis)), LAYERS) == expected(AREA)
+    # --crs naming the file's own CRS changes nothing; another one is a clear error
+    assert aoi(qdb.conninfo, Area(polygon=str(qgis), crs="EPSG:4527"), LAYERS) == \
+        expected(AREA)
+    with pytest.raises(InputError, match="declares its CRS"):
+        aoi(qdb.conninfo, Area(polygon=str(qgis), crs="EPSG:4490"), LAYERS)
+    # and on the command line
+    got = run_cli(["query", "aoi", "--polygon", str(shp), "--layers", LAYERS, "--json"],
+                  qdb.env(), check=True)
+    assert json.loads(got.stdout) == expected(AREA)

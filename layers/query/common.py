@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+import pyproj
 import shapely
 import shapely.geometry
 from psycopg import sql
@@ -36,6 +37,7 @@ from cim.crs import (
     DOMAIN_MARGIN_DEGREES,
     WGS84_GEOG,
     axis_is_northing_first,
+    epsg_of,
     lonlat_srid,
     metres_in_units,
     parse_crs,
@@ -144,49 +146,107 @@ _WKT_START = re.compile(r"\s*(SRID=\d+;\s*)?(POINT|LINESTRING|POLYGON|MULTI|GEOM
 READ_FILES: ContextVar[bool] = ContextVar("cim_query_read_files", default=False)
 
 
-def _read_text(value: str, what: str = "the geometry") -> str:
-    """``value`` itself when it is WKT or GeoJSON, else the text of the file it names (only
-    where :data:`READ_FILES` is on).
+# files read as text (WKT or GeoJSON); any other file is a vector file GDAL reads
+TEXT_SUFFIXES = (".geojson", ".json", ".wkt", ".txt")
+
+
+def _read_argument(value: str, what: str = "the geometry"
+                   ) -> tuple[shapely.Geometry, pyproj.CRS | None]:
+    """The geometry of an argument — WKT, GeoJSON, or (where :data:`READ_FILES` is on) a file
+    holding either or any vector file GDAL reads (Shapefile, GeoPackage …: its features'
+    union) — and the CRS the argument declares itself (a vector file's, a GeoJSON ``crs``
+    member), in which its coordinates are easting (longitude) first; None when it declares
+    none (then ``--crs`` says).
 
     WKT and GeoJSON are told by their start, not by asking the file system: a WKT polygon of
     a few dozen lon/lat vertices has a "suffix" (its first decimal point) and, longer than
-    255 bytes, made ``Path.exists`` raise ENAMETOOLONG (an internal error, a 500)."""
+    255 bytes, made ``Path.exists`` raise ENAMETOOLONG (an internal error, a 500). A text
+    file is decoded as delivered text is (:func:`cim.text.decode_text`: UTF-8 with or without
+    its BOM — what Windows tools save —, UTF-16, GBK)."""
     text = value.strip()
     if text.startswith(("{", "[")) or _WKT_START.match(text):
-        return value
+        return _parse(text)
     named = "(" not in text and len(text) < 4096 and (
         bool(Path(text).suffix) or "/" in text or "\\" in text)
     if not READ_FILES.get():
         if named:
             raise InputError(f"{what}: WKT or GeoJSON expected; a served query reads no "
                              "files (send the geometry itself)")
-        return value
+        return _parse(text)
     p = Path(text)
     try:
         is_file = p.is_file()
     except OSError:  # not a name the file system takes: not a file
         is_file = False
-    if is_file:
-        return p.read_text(encoding="utf-8")
-    if named:
-        raise InputError(f"{what}: no file {text} (and not WKT or GeoJSON)")
-    return value
+    if not is_file:
+        if named:
+            raise InputError(f"{what}: no file {text} (and not WKT or GeoJSON)")
+        return _parse(text)
+    if p.suffix.lower() in TEXT_SUFFIXES:
+        from cim.text import decode_text
+
+        return _parse(decode_text(p.read_bytes(), p)[0])
+    return _read_vector_file(p, what)
 
 
-def _parse(text: str) -> shapely.Geometry:
+def _read_vector_file(p: Path, what: str) -> tuple[shapely.Geometry, pyproj.CRS | None]:
+    """The union of a vector file's geometries (its only layer) and its CRS; attributes are
+    not read, so their encoding (a Shapefile's GBK) does not matter."""
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        layers = pyogrio.list_layers(p)
+        if len(layers) > 1:
+            raise InputError(f"{what}: {p} holds {len(layers)} layers "
+                             f"({', '.join(str(n) for n in layers[:, 0])}); give a file of one")
+        meta, _fids, wkb, _fields = pyogrio.raw.read(p, columns=[])
+    except (DataSourceError, DataLayerError) as exc:
+        raise InputError(f"{what}: cannot read {p} (WKT, GeoJSON or a vector file GDAL "
+                         f"reads expected): {exc}") from exc
+    geoms = [g for g in shapely.from_wkb(wkb) if g is not None and not g.is_empty] \
+        if wkb is not None else []
+    if not geoms:
+        raise InputError(f"{what}: {p} has no geometry")
+    return shapely.union_all(geoms), (parse_crs(meta["crs"]) if meta.get("crs") else None)
+
+
+def _parse(text: str) -> tuple[shapely.Geometry, pyproj.CRS | None]:
+    """WKT or GeoJSON text → its geometry (a FeatureCollection's union) and the CRS its
+    ``crs`` member names (GeoJSON of 2008, as QGIS and GDAL still write a projected CRS's)."""
     text = text.strip()
     try:
         if text.startswith("{"):
             obj = json.loads(text)
+            declared = _geojson_crs(obj)
             if obj.get("type") == "FeatureCollection":
-                geoms = [shapely.geometry.shape(f["geometry"]) for f in obj["features"]]
-                return shapely.union_all(geoms)
+                geoms = [shapely.geometry.shape(f["geometry"]) for f in obj["features"]
+                         if f.get("geometry")]
+                return shapely.union_all(geoms), declared
             if obj.get("type") == "Feature":
                 obj = obj["geometry"]
-            return shapely.geometry.shape(obj)
-        return shapely.from_wkt(text)
+            return shapely.geometry.shape(obj), declared
+        return shapely.from_wkt(text), None
     except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
         raise InputError(f"cannot read the geometry (WKT or GeoJSON expected): {exc}") from exc
+
+
+def _geojson_crs(obj: dict) -> pyproj.CRS | None:
+    crs = obj.get("crs")
+    if not isinstance(crs, dict):
+        return None
+    name = (crs.get("properties") or {}).get("name")
+    if not name:
+        return None
+    return parse_crs(str(name))
+
+
+def _is_lonlat(c: pyproj.CRS) -> bool:
+    """CRS84, EPSG:4326 or EPSG:4490 (lon/lat of WGS 84 or CGCS2000, one to PROJ)."""
+    if not c.is_geographic:
+        return False
+    return c.to_epsg(min_confidence=70) in (CGCS2000_GEOG, WGS84_GEOG) \
+        or c.equals(parse_crs(CRS84), ignore_axis_order=True)
 
 
 def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage_srid: int,
@@ -206,18 +266,33 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
     offsets run from its first vertex) refuses it naming that area; None (a point: the
     caller tells where it lies) projects it as it is.
     """
-    geom = value if isinstance(value, shapely.Geometry) else _parse(_read_text(value, what))
+    geom, declared = (value, None) if isinstance(value, shapely.Geometry) \
+        else _read_argument(value, what)
     if geom is None or geom.is_empty:
         raise InputError(f"{what} is empty")
     _check_finite(geom, what)
     if not shapely.is_valid(geom):
         geom = shapely.make_valid(geom)
-    if crs is None or str(crs).upper() in (CRS84, "CRS84", "OGC:CRS84",
-                                           "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84"):
+    if declared is not None:  # the file's own CRS, easting (longitude) first
+        if crs is not None and not _is_crs84(crs) \
+                and not parse_crs(_crs_arg(crs)).equals(declared, ignore_axis_order=True):
+            raise InputError(f"{what} declares its CRS ({declared.name}) and --crs says "
+                             f"{crs}: give --crs only for a geometry without one")
+        if epsg_of(declared) == storage_srid:
+            srid = storage_srid
+        else:
+            srid = lonlat_srid(storage_srid)
+            if not _is_lonlat(declared):
+                t = pyproj.Transformer.from_crs(declared, parse_crs(srid), always_xy=True)
+                geom = shapely.transform(geom, lambda xy: _tx(t, xy))
+                _check_finite(geom, what, f"cannot be transformed from {declared.name} to "
+                                          "longitude/latitude")
+            _check_lonlat(geom, what, declared.name, lat_first=False)
+    elif crs is None or _is_crs84(crs):
         srid = lonlat_srid(storage_srid)
         _check_lonlat(geom, what, "CRS84", lat_first=False)
     else:
-        c = parse_crs(str(crs).rsplit("/", 1)[-1] if str(crs).startswith("http") else crs)
+        c = parse_crs(_crs_arg(crs))
         if axis_is_northing_first(c):
             geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
         if c.is_geographic:
@@ -245,6 +320,16 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
             # an empty geometry when none of it is there: it selects nothing
             geom = shapely.intersection(geom, shapely.box(w, s, e, n))
     return QueryGeometry(shapely.to_wkb(geom), srid, area=domain == "clip")
+
+
+def _is_crs84(crs: str | int) -> bool:
+    return str(crs).upper() in (CRS84, "CRS84", "OGC:CRS84",
+                                "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84")
+
+
+def _crs_arg(crs: str | int) -> str | int:
+    """A ``--crs`` as :func:`cim.crs.parse_crs` takes it (an OGC URI by its last part)."""
+    return str(crs).rsplit("/", 1)[-1] if str(crs).startswith("http") else crs
 
 
 def _check_finite(geom: shapely.Geometry, what: str,
