@@ -62,6 +62,7 @@ SELECT z.code AS segment_code, z.offset_m, z.f, z.pipe_class, z.class_name, z.su
                 THEN ST_Z(ST_StartPoint(z.geom)) END) + z.start_depth, ps.ground_elevation) AS g0,
        COALESCE(COALESCE(z.end_elevation, CASE WHEN NOT 'no_z' = ANY(z.flags)
                 THEN ST_Z(ST_EndPoint(z.geom)) END) + z.end_depth, pe.ground_elevation) AS g1,
+       z.start_depth AS d0, z.end_depth AS d1,
        {point} AS point
 FROM z
 LEFT JOIN pipe_points ps ON ps.code = z.start_point_code AND ps.valid_to IS NULL
@@ -118,12 +119,16 @@ def section(conninfo: ConnOrInfo, line: str | shapely.Geometry, crs: str | int |
     for r in raw:
         ground = _ground(r["f"], r["g0"], r["g1"])
         elev = r["pipe_elev"]
+        # ground − pipe elevation; where either is unknown (a GIS delivery with 埋深 but no
+        # heights), the delivered depths at the ends, interpolated like the ground
+        depth = ground - elev if ground is not None and elev is not None else \
+            _ground(r["f"], r["d0"], r["d1"])
         cf = facts.get(r["pipe_class"])
         row = {"segment_code": r["segment_code"], "offset_m": _r(r["offset_m"]),
                "class_name": r["class_name"], "subclass_name": r["subclass_name"],
                "size": size_text(r), "material": r["material"], "ground_elev": _r(ground),
                "pipe_elev": _r(elev),
-               "depth": _r(ground - elev) if ground is not None and elev is not None else None,
+               "depth": _r(depth),
                "pipe_class": r["pipe_class"], "elev_ref": cf.elevation_ref if cf else "top",
                "diameter_mm": r["diameter_mm"], "width_mm": r["width_mm"],
                "height_mm": r["height_mm"]}
