@@ -5,9 +5,12 @@ Method (what ``method`` in an indicator's detail says):
 - **network**: the current road centre lines are noded (``ST_Node``: every crossing is a
   junction) into an in-memory graph, as the pipe network is in ``layers/query/graph.py`` (no
   pgRouting: one multi-source Dijkstra per tier over a city's roads is milliseconds).
-  A source (park polygon, facility point) enters the network at the nearest point of each road
-  edge within ``road_snap_m`` of it (an entrance per adjoining road), the straight gap added; a
-  residential building at the point of its nearest road edge to its centroid (within
+  A facility (a point) enters the network at the nearest point of each road edge within
+  ``road_snap_m`` of it (an entrance per adjoining road), the straight gap added. A park (a
+  polygon: a frontage, not a door) enters at every point of a road edge within ``road_snap_m``
+  of it, the straight gap from that point to the park added: a home across the road from the
+  middle of a long park is as near as the road's width, not as the park's nearest corner. A
+  residential building enters at the point of its nearest road edge to its centroid (within
   ``road_snap_m``), the gap from the centroid added. Its distance is gap + along-road path +
   gap, and it is covered when that is within the tier's distance.
 - **straight_line** (flagged): a building with no road within ``road_snap_m`` (no roads in its
@@ -86,15 +89,40 @@ class Access:
     points: list[tuple[int, float, float]] = field(default_factory=list)
 
 
-def source_access(g: RoadGraph, geom: Any, snap_m: float) -> list[tuple[int, float, float]]:
-    """An entrance on each road edge within ``snap_m`` of a source geometry."""
+def frontage(edge: Any, geom: Any, snap_m: float) -> list[tuple[float, float]]:
+    """The stretches of ``edge`` (from, to along it) within ``snap_m`` of a park polygon."""
+    piece = edge.intersection(geom.buffer(snap_m))
+    out = []
+    for part in getattr(piece, "geoms", [piece]):
+        if part.is_empty or part.geom_type != "LineString":
+            continue
+        a, b = (float(edge.project(shapely.Point(xy))) for xy in (part.coords[0],
+                                                                   part.coords[-1]))
+        out.append((min(a, b), max(a, b)))
+    return out
+
+
+def source_access(g: RoadGraph, geom: Any, snap_m: float,
+                  stretches: list[tuple[int, float, float, Any]] | None = None
+                  ) -> list[tuple[int, float, float]]:
+    """Where a source geometry enters each road edge within ``snap_m`` of it: a point, at the
+    edge's nearest point; a park (polygon), anywhere along the edge's stretches within
+    ``snap_m`` — an entrance at each stretch's ends (the best way in from either end of the
+    edge, since the gap changes by at most the distance moved along the road), the stretches
+    appended to ``stretches`` as (edge, from, to, geom) for homes on the same edge."""
     if g.empty or snap_m <= 0:
         return []
     out = []
+    extent = shapely.get_dimensions(geom) > 0
     for i in g.tree.query(geom, predicate="dwithin", distance=snap_m):
         e = g.edges[int(i)]
         p = nearest_points(e, geom)[0]
         out.append((int(i), float(e.project(p)), float(e.distance(geom))))
+        if extent:
+            for a, b in frontage(e, geom, snap_m):
+                out += [(int(i), pos, float(e.interpolate(pos).distance(geom))) for pos in (a, b)]
+                if stretches is not None:
+                    stretches.append((int(i), a, b, geom))
     return out
 
 
@@ -133,12 +161,16 @@ def dijkstra(g: RoadGraph, entrances: list[tuple[int, float, float]], cutoff: fl
 
 
 def network_distance(g: RoadGraph, dist: np.ndarray, on_edge: dict[int, list[tuple[float, float]]],
-                     at: tuple[int, float, float]) -> float:
+                     at: tuple[int, float, float],
+                     fronts: dict[int, list[tuple[float, float, Any]]] | None = None) -> float:
     """Distance from the nearest entrance to a building entering the network at ``at``."""
     e, t, gap = at
     best = min(dist[g.u[e]] + t, dist[g.v[e]] + g.length[e] - t)
     for pos, sgap in on_edge.get(e, ()):  # an entrance on the building's own edge
         best = min(best, sgap + abs(pos - t))
+    for a, b, geom in (fronts or {}).get(e, ()):  # on a park's stretch: straight across
+        if a <= t <= b:
+            best = min(best, float(g.edges[e].interpolate(t).distance(geom)))
     return gap + best
 
 
@@ -166,17 +198,20 @@ def coverage(g: RoadGraph, targets: list[Target], tiers: list[tuple[list[Any], f
     building is covered when any tier covers it."""
     prepared = []
     for sources, dmax in tiers:
-        entrances, off_net = [], []
+        entrances, off_net, stretches = [], [], []
         for s in sources:
-            acc = source_access(g, s, snap_m)
+            acc = source_access(g, s, snap_m, stretches)
             entrances += acc
             if not acc:
                 off_net.append(s)
         on_edge: dict[int, list[tuple[float, float]]] = defaultdict(list)
         for e, pos, gap in entrances:
             on_edge[e].append((pos, gap))
+        fronts: dict[int, list[tuple[float, float, Any]]] = defaultdict(list)
+        for e, a, b, s in stretches:
+            fronts[e].append((a, b, s))
         dist = dijkstra(g, entrances, dmax + TOLERANCE_M) if entrances else None
-        prepared.append((sources, off_net, dist, on_edge, dmax))
+        prepared.append((sources, off_net, dist, on_edge, fronts, dmax))
     out: dict[str | None, dict[str, float]] = defaultdict(
         lambda: {"covered": 0.0, "total": 0.0, "network": 0, "straight_line": 0})
     for t in targets:
@@ -185,10 +220,10 @@ def coverage(g: RoadGraph, targets: list[Target], tiers: list[tuple[list[Any], f
         row["total"] += t.area
         row["network" if acc else "straight_line"] += 1
         covered = False
-        for sources, off_net, dist, on_edge, dmax in prepared:
+        for sources, off_net, dist, on_edge, fronts, dmax in prepared:
             limit = dmax + TOLERANCE_M
             if acc is not None and dist is not None and \
-                    network_distance(g, dist, on_edge, acc) <= limit:
+                    network_distance(g, dist, on_edge, acc, fronts) <= limit:
                 covered = True
             else:  # straight-line: the building off the roads, or sources off the roads
                 pool = sources if acc is None else off_net
