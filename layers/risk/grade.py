@@ -152,12 +152,12 @@ def grade(conn: psycopg.Connection, cfg: RiskConfig, today: dt.date) -> None:
         cons, f = consequence(m, exposure)
         level, color = m.level(r["likelihood"], cons)
         due = today + dt.timedelta(days=int(m.levels[level]["deadline_days"]))
-        if r["source"] == "manual":
-            deadline = r["deadline"] or due
-            status = r["measure_status"] or m.initial_status
-        elif r["old_level"] is not None:
+        if r["old_level"] is not None:  # a point graded before, by a rule or by hand
             deadline = r["old_deadline"] if r["old_level"] == level else due
             status = r["old_status"] or m.initial_status
+        elif r["source"] == "manual":  # placed now: the deadline given, else the level's
+            deadline = r["deadline"] or due
+            status = r["measure_status"] or m.initial_status
         else:
             deadline, status = due, m.initial_status
         out.append({"source_key": r["source_key"], "consequence": cons, "cfactors": f,
