@@ -10,7 +10,7 @@ Water (metres from E0, N0; ● valves that are nodes; S the plant)::
                   |                             |
                D(100,-100) -r5- ●V2(150,-100) -r4- C(200,-100) -r7- ●V3(250,-100) -r8- K(300,-100)
 
-V1's note is 待修 ("awaiting repair"): the platform's valve_states.csv does not know the word
+T is a tank on r8, a point along the pipe (not a node). V1's note is 待修 ("awaiting repair"): the platform's valve_states.csv does not know the word
 (open), a city's list says it is broken.
 """
 
@@ -60,6 +60,8 @@ def ring(jining_profile):
         for code, ends in PIPES.items():
             a, b = ends.split()
             _seg(conn, code, "01", NODES[a], NODES[b], a, b)
+        # a tank snapped onto r8 (a GIS network's point along a pipe, no node of it)
+        _pt(conn, "T", "01", (275, -100), app="水池", on="r8")
         # drainage: a manhole no segment names; a chain m1 → m2 (d1), then m2 → m3 abandoned
         _pt(conn, "lone", "02", (0, 500))
         for k, x in (("m1", 0), ("m2", 50), ("m3", 100)):
@@ -121,3 +123,15 @@ def test_isolation_processes_read_the_configured_city_profile(ring, tmp_path, ji
     r = ISOLATE_PROCESS["run"](ring.conninfo, {"code": "r3"})
     assert (r["valves"], r["isolated_segments"]) == (want_valves, want_segs)
     json.dumps(r)
+
+
+def test_a_source_along_a_pipe_feeds_its_side(ring):
+    from layers.query.network import isolate
+
+    # B–C bursts with the tank T on r8 (beyond V3) the only source: V3 must close, V1 and V2
+    # need not (nothing flows in behind them), S–A–D loses supply. T was refused ("sources
+    # not in the network") for being no node.
+    r = isolate(ring.conninfo, "r3", sources=["T"])
+    assert r["valves"] == ["V3"] and r["valves_not_needed"] == ["V1", "V2"]
+    assert r["unsupplied_segments"] == ["r0", "r1", "r5", "r6"]
+    assert r["unsupplied_length_m"] == 100 + 50 + 50 + 100

@@ -20,6 +20,7 @@ burst side of the pipe is isolated (``length_m`` counts the pieces). With ``sour
 segment codes of water plants, tanks, gas stations), every zone that no longer reaches a source
 without passing a closed valve loses supply too (``unsupplied_segments``), as Giswater's mincut
 does; a valve whose outside is unsupplied anyway need not be closed (``valves_not_needed``).
+A source may be a node, a segment or a point along a segment (a GIS network's tank on a pipe).
 
     isolate(conninfo, "370811830100000042", sources=["370811820100000001"])
     → {"valves": […], "closed_already": […], "isolated_segments": […],
@@ -168,6 +169,8 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
             raise InputError(f"{code} is of pipe class {cls}: valve isolation is for pressure "
                              "networks (给水, 燃气, 热力, 工业)")
         net = network(conn, cls, profile)
+        along = _along(conn, cls, [c for c in source_codes if c not in net.node_index
+                                   and c not in net.seg_index])
     pcs = net.pieces
     start = _burst_pieces(net, code, kind, at)
     in_z = np.zeros(pcs.n_zones, dtype=bool)
@@ -190,7 +193,8 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
     if not source_codes:
         res["valves"] = _codes(net, close)
         return res
-    supplied = _supplied(net, _source_zones(net, source_codes), in_z, close)
+    of_source = _source_zones(net, source_codes, along)
+    supplied = _supplied(net, np.unique(np.concatenate(list(of_source.values()))), in_z, close)
     dry = ~supplied & ~in_z
     fed = np.zeros(len(net.valve_codes), dtype=bool)
     fed[pv[supplied[pz]]] = True  # valves with a supplied zone around them
@@ -232,23 +236,54 @@ def _burst_pieces(net: Network, code: str, kind: str, at: float | None) -> np.nd
     return vpieces[vptr[w]:vptr[w + 1]]
 
 
-def _source_zones(net: Network, codes: list[str]) -> np.ndarray:
+_ALONG = """
+SELECT p.code, s.code, ST_LineLocatePoint(ST_Force2D(s.geom), ST_Force2D(p.geom))
+FROM pipe_points p
+JOIN pipe_segments s ON s.code = p.segment_code AND s.valid_to IS NULL
+WHERE p.valid_to IS NULL AND p.pipe_class = %s AND p.code = ANY(%s)"""
+
+
+def _along(conn: psycopg.Connection, cls: str, codes: list[str]) -> dict[str, tuple[str, float]]:
+    """Points of class ``cls`` along a segment (not its ends: a GIS network's tank, plant or
+    station snapped onto a pipe): code → (segment code, position 0..1 on it)."""
+    if not codes:
+        return {}
+    return {c: (seg, float(at or 0.0)) for c, seg, at in conn.execute(_ALONG, (cls, codes))}
+
+
+def _source_zones(net: Network, codes: list[str], along: dict[str, tuple[str, float]]
+                  ) -> dict[str, np.ndarray]:
+    """The zones each source code is in: a node's (every zone around it), a segment's (all its
+    pieces'), a point along a segment's (the piece it lies on; a valve along one: both
+    sides)."""
     pcs = net.pieces
     vptr, vpieces = pcs.vertex_pieces
-    zones, unknown = [], []
+    out: dict[str, np.ndarray] = {}
+    unknown = []
     for c in codes:
         if c in net.node_index:
             w = net.node_index[c]
-            zones.append(pcs.zone[vpieces[vptr[w]:vptr[w + 1]]])
+            out[c] = pcs.zone[vpieces[vptr[w]:vptr[w + 1]]]
         elif c in net.seg_index:
             s = net.seg_index[c]
-            zones.append(pcs.zone[pcs.seg_ptr[s]:pcs.seg_ptr[s + 1]])
+            out[c] = pcs.zone[pcs.seg_ptr[s]:pcs.seg_ptr[s + 1]]
+        elif c in along and along[c][0] in net.seg_index:
+            k = np.flatnonzero(net.valve_codes == c)
+            if len(k):
+                w = int(pcs.valve_vertex[k[0]])
+                out[c] = pcs.zone[vpieces[vptr[w]:vptr[w + 1]]]
+            else:
+                s = net.seg_index[along[c][0]]
+                before = int(np.count_nonzero((net.valve_seg == s)
+                                              & (net.valve_at < along[c][1])))
+                out[c] = pcs.zone[[int(pcs.seg_ptr[s]) + before]]
         else:
             unknown.append(c)
     if unknown:
         raise InputError(f"sources not in the {net.pipe_class} network (no current pipe point "
-                         f"or segment of it has the code): {', '.join(unknown)}")
-    return np.unique(np.concatenate(zones))
+                         f"of it or on a current segment of it, and no current segment of it, "
+                         f"has the code): {', '.join(unknown)}")
+    return out
 
 
 def _supplied(net: Network, source_zones: np.ndarray, in_z: np.ndarray,
