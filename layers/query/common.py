@@ -306,6 +306,12 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
             geom = shapely.transform(geom, lambda xy: _tx(t, xy))
             srid = lonlat
             _check_finite(geom, what, f"cannot be transformed from {crs} to longitude/latitude")
+        elif srid != storage_srid:
+            # EPSG:4490 or 4326: one to PROJ (its only operation between them is a no-op), so
+            # the lon/lat the storage CRS's datum is reached from (cim.crs.lonlat_srid); data
+            # on another datum (CH1903+) has no operation from CGCS2000, and PostGIS's
+            # ballpark put an area given in EPSG:4490 176 m off
+            srid = lonlat_srid(storage_srid)
     if domain is not None and srid != storage_srid \
             and (area := storage_domain(srid, storage_srid)) is not None:
         w, s, e, n = area

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from cim.crs import lonlat_srid, parse_crs, srid_of
+from cim.crs import CGCS2000_GEOG, WGS84_GEOG, lonlat_srid, parse_crs, srid_of
 from cim.errors import InputError
 from layers.catalog import HIDDEN_COLUMNS
 from layers.query.common import Area, check_area_found, ident, layer_def
@@ -100,6 +100,10 @@ def geojson_sql(expr: sql.Composable, out_crs: str | None, storage: int) -> sql.
     """``ST_AsGeoJSON`` of ``expr`` (stored in ``storage``) in the output CRS (GIS x/y
     order)."""
     srid = out_srid(out_crs, storage)
+    if srid in (CGCS2000_GEOG, WGS84_GEOG):
+        # one to PROJ (a no-op between them): reached as cim.crs.lonlat_srid says, never by
+        # PostGIS's ballpark from a datum without an operation to CGCS2000 (CH1903+: 176 m)
+        srid = lonlat_srid(storage)
     return sql.SQL("ST_AsGeoJSON(ST_Transform({}, {}), 9)::jsonb").format(
         expr, sql.Literal(srid))
 
