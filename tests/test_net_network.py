@@ -135,3 +135,21 @@ def test_a_source_along_a_pipe_feeds_its_side(ring):
     assert r["valves"] == ["V3"] and r["valves_not_needed"] == ["V1", "V2"]
     assert r["unsupplied_segments"] == ["r0", "r1", "r5", "r6"]
     assert r["unsupplied_length_m"] == 100 + 50 + 50 + 100
+
+
+def test_a_source_inside_the_emptied_zone_is_named(ring, tmp_path):
+    from layers.query.network import isolate
+    from tests.conftest import run_cli
+
+    # B–C bursts with the plant at B, inside the zone V1, V2, V3 enclose: whatever closes,
+    # B feeds the burst; everything else is dry, no valve needs closing — the answer said
+    # "close 0 valves" and nothing of the source: it must name B to be shut off
+    r = isolate(ring.conninfo, "r3", sources=["B"])
+    assert r["sources_in_zone"] == ["B"]
+    assert r["valves"] == [] and r["valves_not_needed"] == ["V1", "V2", "V3"]
+    # r8 bursts with the tank T on it; S outside the zone
+    r = isolate(ring.conninfo, "r8", sources=["S", "T"])
+    assert r["sources_in_zone"] == ["T"] and r["valves"] == ["V3"]
+    assert isolate(ring.conninfo, "r3", sources=["S"])["sources_in_zone"] == []
+    out = run_cli(["query", "isolate", "r3", "--sources", "B"], ring.env(), check=True)
+    assert "shut them off): B" in out.stdout

@@ -20,7 +20,9 @@ burst side of the pipe is isolated (``length_m`` counts the pieces). With ``sour
 segment codes of water plants, tanks, gas stations), every zone that no longer reaches a source
 without passing a closed valve loses supply too (``unsupplied_segments``), as Giswater's mincut
 does; a valve whose outside is unsupplied anyway need not be closed (``valves_not_needed``).
-A source may be a node, a segment or a point along a segment (a GIS network's tank on a pipe).
+A source may be a node, a segment or a point along a segment (a GIS network's tank on a pipe);
+one inside the emptied zone feeds the burst whatever closes, and is listed in
+``sources_in_zone``: it must be shut off itself.
 
     isolate(conninfo, "370811830100000042", sources=["370811820100000001"])
     → {"valves": […], "closed_already": […], "isolated_segments": […],
@@ -203,7 +205,10 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
     res.update(valves=_codes(net, needed),
                unsupplied_segments=_seg_codes(net, pcs.seg[unsupplied]),
                unsupplied_length_m=_r(pcs.length[unsupplied].sum()),
-               valves_not_needed=_codes(net, [k for k in close if not fed[k]]))
+               valves_not_needed=_codes(net, [k for k in close if not fed[k]]),
+               # a source in the emptied zone feeds the burst whatever valves close: it must
+               # be shut off itself (its valves' outside is dry anyway: not needed)
+               sources_in_zone=sorted(c for c, z in of_source.items() if in_z[z].any()))
     return res
 
 

@@ -100,3 +100,6 @@ def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
     click.echo(f"isolated: {len(res['isolated_segments'])} segments, {res['length_m']:.3f} m")
     if sources:
         click.echo(f"without supply: {len(res['unsupplied_segments'])} segments")
+        if res["sources_in_zone"]:
+            click.echo("sources inside the isolated zone (they feed the burst: shut them off): "
+                       + " ".join(res["sources_in_zone"]))
