@@ -197,7 +197,10 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
 
 @template("new_high_rise_residential")
 def new_high_rise_residential(ctx: Context, params: dict) -> Result:
-    """Residential buildings over ``min_height_m`` built within ``window_years`` to the year."""
+    """Residential buildings over ``min_height_m`` built within ``window_years`` to the year.
+    No buildings loaded: no value (a count of 0 would read as met)."""
+    if _empty(ctx, "buildings"):
+        return _no_data(ctx, "buildings")
     rows = _rows(ctx, (
         "SELECT d.code, count(b.id) FROM admin_divisions d LEFT JOIN buildings b"
         " ON b.valid_to IS NULL AND b.district_code = d.code AND b.use_code = '01'"
@@ -220,6 +223,8 @@ def _by_district(ctx: Context, rows: list[tuple], build) -> Result:
 @template("pipe_aging_rate")
 def pipe_aging_rate(ctx: Context, params: dict) -> Result:
     """Length past its class's design life over the length with a known year, per class."""
+    if _empty(ctx, "pipe_segments"):
+        return _no_data(ctx, "pipe_segments")
     lives = {str(k): int(v) for k, v in (ctx.settings.get("pipe_design_life_years") or
                                          {}).items()}
     rows = _rows(ctx, (
@@ -244,6 +249,8 @@ def pipe_aging_rate(ctx: Context, params: dict) -> Result:
 @template("combined_sewer_share")
 def combined_sewer_share(ctx: Context, params: dict) -> Result:
     """Length of combined-sewer drainage over all drainage length."""
+    if _empty(ctx, "pipe_segments"):
+        return _no_data(ctx, "pipe_segments")
     rows = _rows(ctx, (
         "SELECT district_code,"
         " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE subclass_code = %(s)s),"
@@ -258,6 +265,8 @@ def combined_sewer_share(ctx: Context, params: dict) -> Result:
 @template("component_intact_rate")
 def component_intact_rate(ctx: Context, params: dict) -> Result:
     """Components in the intact state over components with a state."""
+    if _empty(ctx, "components"):
+        return _no_data(ctx, "components")
     rows = _rows(ctx, (
         "SELECT district_code, count(*) FILTER (WHERE state = %(s)s),"
         " count(*) FILTER (WHERE state IS NOT NULL), count(*) FILTER (WHERE state IS NULL)"
