@@ -145,3 +145,45 @@ def test_rounding_is_not_an_outside_remainder(qdb):
     circle = Point(x, y).buffer(r, 64)
     area = {code: pytest.approx(circle.intersection(g).area) for code, g in halves.items()}
     assert got == {("370812", "99"): (1, area["370812"]), ("370813", "99"): (0, area["370813"])}
+
+
+def test_what_two_units_share_is_counted_once(qdb):
+    """E1 runs along the edge of G1 and G2 for 40 m (x = 100): that stretch was counted in
+    both, and the unit-null row went to −40 m. Two districts digitised with a 10 m overlap:
+    a building across it gave both the overlap's area. What two units share now goes to the
+    unit the feature is assigned to, else to the lower code; totals add up, nothing is
+    negative."""
+    e1 = LineString([(50, 50, 1), (100, 50, 1), (100, 90, 1), (150, 90, 1)])
+    g1, g2 = sorted(GRID)[:2]
+    # districts beside the city: 370812 = x 2000..2110, 370813 = x 2100..2200 (overlap 10 m)
+    over = {"370812": box(2000, 0, 2110, 100), "370813": box(2100, 0, 2200, 100)}
+    wide = box(2050, 10, 2150, 20)  # assigned to 370813
+    with psycopg.connect(qdb.conninfo) as conn:  # added in a transaction rolled back below
+        conn.execute(
+            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
+            "feature_code, start_point_code, end_point_code, grid_code, district_code, geom) "
+            "VALUES ('E1', '07', '07', '00', '54000000', 'E1a', 'E1b', %s, %s, "
+            "ST_GeomFromWKB(%s, 4527))", (g1, D1, _wkb(e1)))
+        for code, g in over.items():
+            conn.execute("INSERT INTO admin_divisions (code, name, level, geom) VALUES "
+                         "(%s, %s, 3, ST_Multi(ST_GeomFromWKB(%s, 4527)))", (code, code, _wkb(g)))
+        conn.execute("INSERT INTO buildings (code, district_code, floors_above, geom) VALUES "
+                     "('W1', '370813', 77, ST_Multi(ST_GeomFromWKB(%s, 4527)))", (_wkb(wide),))
+        pipes = stats(conn, "pipe_segments", by="grid", class_field="pipe_class")["rows"]
+        buildings = stats(conn, "buildings", by="district", class_field="floors_above")["rows"]
+        conn.rollback()
+    got = {r["unit_code"]: r["length_m"] for r in pipes if r["class"] == "07"}
+    # by shapely: G1 (assigned) takes its own piece with the shared edge, G2 the rest of it
+    in_g1 = e1.intersection(GRID[g1])
+    assert in_g1.length == pytest.approx(90)  # 50 along y = 50, 40 along the edge
+    assert got == {g1: pytest.approx(in_g1.length),
+                   g2: pytest.approx(e1.intersection(GRID[g2]).difference(in_g1).length)}
+    assert sum(got.values()) == pytest.approx(e1.length)
+    got = {r["unit_code"]: r["area_m2"] for r in buildings if r["class"] == "77"}
+    own = wide.intersection(over["370813"])
+    assert got == {"370813": pytest.approx(own.area),
+                   "370812": pytest.approx(wide.intersection(over["370812"])
+                                           .difference(own).area)}
+    assert sum(got.values()) == pytest.approx(wide.area)
+    assert all((r["length_m"] or 0) >= 0 and (r["area_m2"] or 0) >= 0
+               for r in pipes + buildings)

@@ -9,9 +9,10 @@ How features are attributed to units (the totals always add up to the layer):
   current level-3 districts), so a pipe crossing two cells gives each its share; what lies
   outside every unit goes to the ``unit_code`` null row (total minus the shares, shown when
   more than rounding). Planar in the storage CRS, pipes in plan. A feature wholly inside the
-  unit it is assigned to gives that unit all of it; otherwise a piece on the shared edge of
-  two units is counted in both (units are a partition: a line along an edge has no area, but
-  may have length).
+  unit it is assigned to gives that unit all of it; otherwise what of it two units share —
+  a stretch of pipe along their common edge, or where two districts as digitised overlap —
+  is counted once, in the unit it is assigned to, else in the lowest code (it was counted in
+  both, and the unit-null row went negative by as much).
 
 Where the time goes (bench/query.py: 98,592 pipes × 10,404 grid cells, docs/benchmarks.md):
 a GiST probe of the units per feature cost ~60 µs, most of the statement. So a feature is
@@ -68,11 +69,18 @@ shares AS (
     CROSS JOIN LATERAL (
         SELECT t.unit, t.geom AS g WHERE w.inside
         UNION ALL
-        SELECT u.code, CASE WHEN ST_CoveredBy(t.geom, u.geom) THEN t.geom
-                       ELSE ST_Intersection(t.geom, u.geom) END
-        FROM {units} u
-        WHERE w.inside IS NOT TRUE AND u.valid_to IS NULL{level}
-          AND ST_Intersects(t.geom, u.geom)) p
+        SELECT x.code, CASE WHEN x.prior IS NOT NULL AND ST_Relate(x.piece, x.prior, 'T********')
+                            THEN ST_Difference(x.piece, x.prior) ELSE x.piece END
+        FROM (SELECT y.code, y.piece, ST_Union(y.piece) OVER (
+                         ORDER BY y.own DESC, y.code
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior
+              FROM (SELECT u.code, coalesce(u.code = t.unit, false) AS own,
+                           ST_CollectionExtract(CASE WHEN ST_CoveredBy(t.geom, u.geom)
+                               THEN t.geom ELSE ST_Intersection(t.geom, u.geom) END,
+                               ST_Dimension(t.geom) + 1) AS piece
+                    FROM {units} u
+                    WHERE w.inside IS NOT TRUE AND u.valid_to IS NULL{level}
+                      AND ST_Intersects(t.geom, u.geom)) y) x) p
     GROUP BY p.unit, t.cls),
 totals AS (SELECT cls, sum(len) AS len, sum(area) AS area FROM counts GROUP BY cls),
 outside AS (
