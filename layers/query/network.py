@@ -265,6 +265,7 @@ def _source_zones(net: Network, codes: list[str], along: dict[str, tuple[str, fl
     vptr, vpieces = pcs.vertex_pieces
     out: dict[str, np.ndarray] = {}
     unknown = []
+    valve_of = {c: k for k, c in enumerate(net.valve_codes.tolist()) if c in along}
     for c in codes:
         if c in net.node_index:
             w = net.node_index[c]
@@ -273,9 +274,8 @@ def _source_zones(net: Network, codes: list[str], along: dict[str, tuple[str, fl
             s = net.seg_index[c]
             out[c] = pcs.zone[pcs.seg_ptr[s]:pcs.seg_ptr[s + 1]]
         elif c in along and along[c][0] in net.seg_index:
-            k = np.flatnonzero(net.valve_codes == c)
-            if len(k):
-                w = int(pcs.valve_vertex[k[0]])
+            if c in valve_of:
+                w = int(pcs.valve_vertex[valve_of[c]])
                 out[c] = pcs.zone[vpieces[vptr[w]:vptr[w + 1]]]
             else:
                 s = net.seg_index[along[c][0]]
