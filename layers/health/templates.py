@@ -166,25 +166,30 @@ def development_intensity(ctx: Context, params: dict) -> Result:
 
 @template("park_area_per_capita")
 def park_area_per_capita(ctx: Context, params: dict) -> Result:
-    """Park area (green_spaces.is_park) per resident of the year's population.
+    """Park area (green_spaces.is_park) per resident of the year's population: each
+    district's residents of the year, else of its own latest earlier year (flagged
+    ``population_of_earlier_year``; ``detail.population_year``) — a delivery of the year for
+    some districts leaves the others their earlier figures, not without residents.
 
     The park area inside the district, clipped to its polygon as 建成区绿地率 is (overlaps
     counted once): a park across two districts gives each the part inside it, whichever
     district the loader assigned it; a part outside every district counts nowhere."""
     if _empty(ctx, "green_spaces"):
         return _no_data(ctx, "green_spaces")
-    pop_year = _rows(ctx, "SELECT max(year) FROM population WHERE valid_to IS NULL "
-                          "AND year <= %(year)s")[0][0]
     rows = _rows(ctx, (
         "SELECT d.code,"
         " (SELECT coalesce(ST_Area(ST_Intersection(ST_Union(g.geom), d.geom)), 0)"
         "   FROM green_spaces g WHERE g.valid_to IS NULL AND g.is_park"
         "   AND ST_Intersects(g.geom, d.geom)),"
+        " py.year,"
         " (SELECT sum(residents) FROM population p WHERE p.valid_to IS NULL"
-        "   AND p.year = %(py)s AND p.district_code = d.code)"
-        " FROM admin_divisions d WHERE d.valid_to IS NULL"), {"py": pop_year})
+        "   AND p.year = py.year AND p.district_code = d.code)"
+        " FROM admin_divisions d LEFT JOIN LATERAL (SELECT max(year) AS year FROM population p"
+        "   WHERE p.valid_to IS NULL AND p.year <= %(year)s AND p.district_code = d.code) py"
+        "   ON true"
+        " WHERE d.valid_to IS NULL"))
     out = {}
-    for code, area, residents in rows:
+    for code, area, pop_year, residents in rows:
         part = Part(float(area), float(residents) if residents else None,
                     detail={"population_year": pop_year})
         if pop_year is None or not residents:
