@@ -77,6 +77,11 @@ def test_bad_inputs(qdb):
         stats(qdb.conninfo, "buildings", class_field="nope")
     with pytest.raises(InputError, match="not assigned"):
         stats(qdb.conninfo, "grid_cells", by="grid")
+    # the geometry (a class per feature named by its WKB) and unpublished columns (attrs,
+    # source keys) were grouped by and shown, over HTTP too
+    for hidden in ("geom", "attrs", "source_key", "row_hash"):
+        with pytest.raises(InputError, match=f"--class {hidden}: not a published column"):
+            run(qdb.conninfo, {"layer": "buildings", "by": "district", "class": hidden})
 
 
 # Two more units beside the city: an L-shaped cell and the square in its notch. A pipe whose

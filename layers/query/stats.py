@@ -40,9 +40,11 @@ from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
+from layers.catalog import HIDDEN_COLUMNS
 from layers.query.common import ConnOrInfo, column, connection, ident, layer_def
 from layers.query.pipes import NO_JIT
 from layers.query.sqlparts import dims_of
+from layers.query.where import queryables
 
 UNITS = {"grid": ("grid_cells", "grid_code", sql.SQL("")),
          "district": ("admin_divisions", "district_code", sql.SQL(" AND u.level = 3"))}
@@ -115,6 +117,11 @@ def stats(conninfo: ConnOrInfo, layer: str, by: str = "grid", class_field: str |
     if unit_col not in d.column_names():
         raise InputError(f"layer {layer} is not assigned to {by} units (no {unit_col})")
     has_area, has_length = dims_of(layer)
+    if class_field and class_field in HIDDEN_COLUMNS:
+        # the geometry (a class per feature, its WKB as the name) or a column the catalog
+        # keeps unpublished (attrs, source keys, hashes) was grouped by and shown
+        raise InputError(f"--class {class_field}: not a published column of {layer}; "
+                         f"columns: {', '.join(queryables(layer))}")
     cls = sql.SQL("t.{}::text").format(column(layer, class_field)) if class_field \
         else sql.SQL("NULL::text")
     q = sql.SQL(_SQL).format(unit_col=sql.Identifier(unit_col), cls=cls, t=ident(layer),
