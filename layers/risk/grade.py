@@ -101,12 +101,15 @@ def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
     else:
         missing.append("buildings")
     if table_exists(conn, "population"):
-        # the buffer drawn once a candidate (materialised), for the units within the radius
+        # the buffer drawn once a candidate (materialised), for the units within the radius;
+        # a unit the buffer covers counts wholly without an intersection (most of them: the
+        # intersections took 14 of the 20 s of 18,600 pipes among 20,000 homes)
         conn.execute(
             "UPDATE _risk_cand c SET residents = (WITH z AS MATERIALIZED (SELECT "
             "ST_Buffer(c.ageom, %(r)s, %(q)s) AS disk) SELECT sum(CASE WHEN "
-            "ST_Dimension(p.geom) = 2 THEN p.residents * ST_Area(ST_Intersection(p.geom, "
-            "z.disk)) / NULLIF(ST_Area(p.geom), 0) ELSE p.residents END) FROM z, population p "
+            "ST_Dimension(p.geom) = 2 AND NOT ST_Covers(z.disk, p.geom) THEN p.residents * "
+            "ST_Area(ST_Intersection(p.geom, z.disk)) / NULLIF(ST_Area(p.geom), 0) "
+            "ELSE p.residents END) FROM z, population p "
             "WHERE p.valid_to IS NULL AND p.year = (SELECT max(year) FROM population "
             "WHERE valid_to IS NULL) AND ST_DWithin(p.geom, c.ageom, %(r)s))",
             {"r": r, "q": f"quad_segs={circle_segments(r)}"})
