@@ -34,6 +34,16 @@ def cdb(jining_profile):
         # gap 1.0 − 0.05 − 0.2 = 0.75
         _seg(conn, "G3", "03", [(E, N + 200, 10.0), (E + 40, N + 200, 10.0)], d=100)
         _seg(conn, "R3", "02", [(E, N + 201, 8.0), (E + 40, N + 201, 8.0)], d=400)
+        # W4 water main DN200, top 35.0, along y = N + 300; Q4 a water branch DN100 tapped into
+        # it (starts on W4's interior at x = E + 20, top 35.0; its own point codes, the main
+        # not split there) and Q5 the same without heights (no_z): joints, not crossings.
+        # R4 a drain DN300 whose end lies on W4 in plan at x = E + 30, invert 35.1: a
+        # different network, checked: bottom 35.1 − top 35.0 = 0.10 < 0.40
+        _seg(conn, "W4", "01", [(E, N + 300, 35.0), (E + 40, N + 300, 35.0)], d=200)
+        _seg(conn, "Q4", "01", [(E + 20, N + 300, 35.0), (E + 20, N + 320, 35.0)], d=100)
+        _seg(conn, "Q5", "01", [(E + 10, N + 300, 0.0), (E + 10, N + 280, 0.0)], d=100,
+             flags=["no_z"])
+        _seg(conn, "R4", "02", [(E + 30, N + 300, 35.1), (E + 30, N + 330, 34.9)], d=300)
         conn.execute("UPDATE pipe_segments SET pressure = CASE code WHEN 'G2' THEN '中压B' "
                      "ELSE '0.4MPa' END WHERE code IN ('G1', 'G2', 'G3')")
     yield d
@@ -68,3 +78,14 @@ def test_pick_blanks_only_values_no_rule_names():
     cable = {"what": "05", "d": 100, "subclass": None, "pressure": None, "burial": "管块"}
     drain = {"what": "02", "d": 400, "subclass": None, "pressure": None, "burial": None}
     assert pick(rules, "vertical", cable, drain).required_m == 0.25
+
+
+def test_a_branch_tapped_into_a_main_is_a_joint_not_a_crossing(cdb):
+    from layers.query.clearance import clearance
+
+    res = clearance(cdb.conninfo, kind="vertical")
+    rows = {(r["a_code"], r["b_code"]): r["clearance_m"] for r in res["rows"]}
+    # Q4 met W4 at its own end: read as a crossing of two sections at one height, a collision
+    # (−0.15); Q5 was counted as a crossing without heights
+    assert rows == {("R4", "W4"): pytest.approx(0.10, abs=1e-3)}
+    assert res["unchecked"] == 0

@@ -1,7 +1,8 @@
 """Clearances (GB 50289 as data): pipe crossings and neighbours closer than the minimum.
 
 - vertical: at every plan crossing of two current segments (segments sharing an end point are
-  one network's joint, not a crossing) the elevation of each pipe is read off its 3D segment
+  one network's joint, not a crossing; so is, in one class, a segment ending on another: a
+  branch tapped into a main a GIS network does not split at the tee) the elevation of each pipe is read off its 3D segment
   at the crossing (:func:`layers.query.pipes.elevation_sql`), each section's outer extent is
   placed from its class's ``elevation_ref`` (top, invert or centre) and its height (diameter,
   else box height), and the clear distance is outer wall to outer wall: bottom of the upper
@@ -49,6 +50,9 @@ from layers.query.pipes import (
 )
 from layers.query.sqlparts import area_cte, geojson_sql, in_area, storage_srid
 
+# a pipe whose end lies on another of its network (within this, metres) is tapped into it: a
+# branch of a GIS network whose main is not split at the tee, not a crossing
+TAP_TOLERANCE_M = 0.001
 PIPE_COLS = ("code", "pipe_class", "subclass_code", "burial", "pressure", "diameter_mm",
              "width_mm", "height_mm")
 
@@ -99,7 +103,10 @@ x AS (
    AND a.start_point_code NOT IN (b.start_point_code, b.end_point_code)
    AND a.end_point_code NOT IN (b.start_point_code, b.end_point_code)
   CROSS JOIN LATERAL ST_Dump(ST_Intersection(ST_Force2D(a.geom), ST_Force2D(b.geom))) d
-  WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}),
+  WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}
+    AND NOT (a.pipe_class = b.pipe_class AND GeometryType(d.geom) = 'POINT'
+             AND (ST_DWithin(d.geom, ST_Boundary(ST_Force2D(a.geom)), {tap})
+                  OR ST_DWithin(d.geom, ST_Boundary(ST_Force2D(b.geom)), {tap})))),
 y AS (
   SELECT aid, bid, part, v.p, v.k
   FROM x CROSS JOIN LATERAL (
@@ -119,7 +126,7 @@ CROSS JOIN LATERAL (SELECT ST_LineLocatePoint(ST_Force2D(a.geom), y.p) AS fa,
 {where}
 ORDER BY y.aid, y.bid, y.part, y.k""").format(
         head=sql.SQL("WITH {},").format(cte) if has_area else sql.SQL("WITH"),
-        join=join, cond=cond, acols=_cols("a", "a"), bcols=_cols("b", "b"),
+        join=join, cond=cond, tap=sql.Literal(TAP_TOLERANCE_M), acols=_cols("a", "a"), bcols=_cols("b", "b"),
         ea=elevation_sql("a", sql.SQL("f.fa")), eb=elevation_sql("b", sql.SQL("f.fb")),
         geo=geojson_sql(sql.SQL("y.p"), geo[1], geo[2]) if geo[0] else sql.SQL("NULL"),
         where=sql.SQL("WHERE {}").format(in_area(sql.SQL("y.p"))) if has_area else sql.SQL(""))
