@@ -112,5 +112,21 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
             raise CimError(f"{where}, field 'direction': {ind.direction!r} is not up or down")
         seen.add(ind.id)
         inds.append(ind)
-    settings = {k: v for k, v in raw.items() if k not in ("dimensions", "indicators")}
+    settings = {**_platform_settings(path), **_settings(raw)}
     return HealthCatalog(path=path, dimensions=dims, indicators=inds, settings=settings)
+
+
+def _settings(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k not in ("dimensions", "indicators")}
+
+
+def _platform_settings(path: Path) -> dict[str, Any]:
+    """The platform file's settings (residential_uses, pipe_design_life_years …): a city's
+    copy without one takes the platform's value, not nothing."""
+    platform = catalog_path(None)
+    if path.resolve() == platform.resolve():
+        return {}
+    try:
+        return _settings(yaml.safe_load(platform.read_text(encoding="utf-8")) or {})
+    except (OSError, yaml.YAMLError) as exc:
+        raise CimError(f"{platform}: cannot read the indicator catalog: {exc}") from exc

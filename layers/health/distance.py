@@ -182,11 +182,13 @@ class Target:
     centroid: Any
 
 
-def residential_targets(conn: psycopg.Connection) -> list[Target]:
-    """Current residential buildings (use 住宅, building_use 01): footprint, area, centroid."""
+def residential_targets(conn: psycopg.Connection, uses: list[str]) -> list[Target]:
+    """Current residential buildings (``uses``: the catalog's residential_uses, building_use
+    codes): footprint, area, centroid."""
     rows = conn.execute(
         "SELECT district_code, ST_Area(geom), ST_AsBinary(geom), ST_AsBinary(ST_Centroid(geom))"
-        " FROM buildings WHERE valid_to IS NULL AND use_code = '01' ORDER BY id").fetchall()
+        " FROM buildings WHERE valid_to IS NULL AND use_code = ANY(%s) ORDER BY id",
+        (list(uses),)).fetchall()
     return [Target(r[0], float(r[1]), shapely.from_wkb(bytes(r[2])),
                    shapely.from_wkb(bytes(r[3]))) for r in rows]
 

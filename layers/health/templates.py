@@ -52,8 +52,13 @@ class Context:
         from layers.health.distance import residential_targets
 
         if self._targets is None:
-            self._targets = residential_targets(self.conn)
+            self._targets = residential_targets(self.conn, self.residential_uses)
         return self._targets
+
+    @property
+    def residential_uses(self) -> list[str]:
+        """The catalog's residential_uses: building_use codes of homes (住宅, 商住混合)."""
+        return [str(u) for u in self.settings.get("residential_uses") or ()]
 
     @property
     def snap_m(self) -> float:
@@ -202,17 +207,19 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
 
 @template("new_high_rise_residential")
 def new_high_rise_residential(ctx: Context, params: dict) -> Result:
-    """Residential buildings over ``min_height_m`` built within ``window_years`` to the year.
+    """Residential buildings (the catalog's residential_uses) over ``min_height_m`` built
+    within ``window_years`` to the year.
     No buildings loaded: no value (a count of 0 would read as met)."""
     if _empty(ctx, "buildings"):
         return _no_data(ctx, "buildings")
     rows = _rows(ctx, (
         "SELECT d.code, count(b.id) FROM admin_divisions d LEFT JOIN buildings b"
-        " ON b.valid_to IS NULL AND b.district_code = d.code AND b.use_code = '01'"
+        " ON b.valid_to IS NULL AND b.district_code = d.code AND b.use_code = ANY(%(uses)s)"
         " AND b.height > %(h)s AND b.year_built <= %(year)s"
         " AND b.year_built > %(year)s - %(w)s"
         " WHERE d.valid_to IS NULL GROUP BY d.code"),
-        {"h": float(params.get("min_height_m", 80)), "w": int(params.get("window_years", 1))})
+        {"h": float(params.get("min_height_m", 80)), "w": int(params.get("window_years", 1)),
+         "uses": ctx.residential_uses})
     return {r[0]: Part(float(r[1]), is_count=True) for r in rows}
 
 
