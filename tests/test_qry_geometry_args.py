@@ -133,3 +133,21 @@ def test_a_file_declaring_its_crs_is_read_in_it(qdb, tmp_path, files):
     got = run_cli(["query", "aoi", "--polygon", str(shp), "--layers", LAYERS, "--json"],
                   qdb.env(), check=True)
     assert json.loads(got.stdout) == expected(AREA)
+
+
+def test_a_file_without_a_crs_is_read_as_drawn_in_the_crs_given(qdb, tmp_path, files):
+    """A Shapefile without .prj or a DXF red line (红线) in the storage CRS has its x/y as
+    drawn — easting first, as GDAL reads every file: --crs EPSG:4527 (northing first) swapped
+    them, and the area selected nothing."""
+    import geopandas as gpd
+
+    shp = tmp_path / "redline.shp"
+    with pytest.warns(UserWarning, match="'crs' was not provided"):  # the case in point
+        gpd.GeoDataFrame(geometry=[to_storage(AREA)]).to_file(shp)
+    assert not shp.with_suffix(".prj").exists()
+    dxf = tmp_path / "redline.dxf"
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        gpd.GeoDataFrame(geometry=[to_storage(AREA).exterior]).to_file(dxf, driver="DXF")
+    for path in (shp, dxf):
+        assert aoi(qdb.conninfo, Area(polygon=str(path), crs="EPSG:4527"), LAYERS) == \
+            expected(AREA if path is shp else AREA.exterior), path.name

@@ -151,12 +151,13 @@ TEXT_SUFFIXES = (".geojson", ".json", ".wkt", ".txt")
 
 
 def _read_argument(value: str, what: str = "the geometry"
-                   ) -> tuple[shapely.Geometry, pyproj.CRS | None]:
+                   ) -> tuple[shapely.Geometry, pyproj.CRS | None, bool]:
     """The geometry of an argument — WKT, GeoJSON, or (where :data:`READ_FILES` is on) a file
     holding either or any vector file GDAL reads (Shapefile, GeoPackage …: its features'
     union) — and the CRS the argument declares itself (a vector file's, a GeoJSON ``crs``
-    member), in which its coordinates are easting (longitude) first; None when it declares
-    none (then ``--crs`` says).
+    member), None when it declares none (then ``--crs`` says); and whether its coordinates
+    are easting (longitude) first whatever the CRS's axis order: where it declares one, and
+    in every file GDAL reads (a Shapefile without .prj, a DXF red line: x/y as drawn).
 
     WKT and GeoJSON are told by their start, not by asking the file system: a WKT polygon of
     a few dozen lon/lat vertices has a "suffix" (its first decimal point) and, longer than
@@ -189,7 +190,8 @@ def _read_argument(value: str, what: str = "the geometry"
     return _read_vector_file(p, what)
 
 
-def _read_vector_file(p: Path, what: str) -> tuple[shapely.Geometry, pyproj.CRS | None]:
+def _read_vector_file(p: Path, what: str
+                      ) -> tuple[shapely.Geometry, pyproj.CRS | None, bool]:
     """The union of a vector file's geometries (its only layer) and its CRS; attributes are
     not read, so their encoding (a Shapefile's GBK) does not matter."""
     import pyogrio
@@ -208,10 +210,11 @@ def _read_vector_file(p: Path, what: str) -> tuple[shapely.Geometry, pyproj.CRS 
         if wkb is not None else []
     if not geoms:
         raise InputError(f"{what}: {p} has no geometry")
-    return shapely.union_all(geoms), (parse_crs(meta["crs"]) if meta.get("crs") else None)
+    return (shapely.union_all(geoms), parse_crs(meta["crs"]) if meta.get("crs") else None,
+            True)
 
 
-def _parse(text: str) -> tuple[shapely.Geometry, pyproj.CRS | None]:
+def _parse(text: str) -> tuple[shapely.Geometry, pyproj.CRS | None, bool]:
     """WKT or GeoJSON text → its geometry (a FeatureCollection's union) and the CRS its
     ``crs`` member names (GeoJSON of 2008, as QGIS and GDAL still write a projected CRS's)."""
     text = text.strip()
@@ -222,11 +225,11 @@ def _parse(text: str) -> tuple[shapely.Geometry, pyproj.CRS | None]:
             if obj.get("type") == "FeatureCollection":
                 geoms = [shapely.geometry.shape(f["geometry"]) for f in obj["features"]
                          if f.get("geometry")]
-                return shapely.union_all(geoms), declared
+                return shapely.union_all(geoms), declared, declared is not None
             if obj.get("type") == "Feature":
                 obj = obj["geometry"]
-            return shapely.geometry.shape(obj), declared
-        return shapely.from_wkt(text), None
+            return shapely.geometry.shape(obj), declared, declared is not None
+        return shapely.from_wkt(text), None, False
     except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
         raise InputError(f"cannot read the geometry (WKT or GeoJSON expected): {exc}") from exc
 
@@ -266,14 +269,16 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
     offsets run from its first vertex) refuses it naming that area; None (a point: the
     caller tells where it lies) projects it as it is.
     """
-    geom, declared = (value, None) if isinstance(value, shapely.Geometry) \
+    geom, declared, xy = (value, None, False) if isinstance(value, shapely.Geometry) \
         else _read_argument(value, what)
+    if xy and declared is None and crs is not None and not _is_crs84(crs):
+        declared = parse_crs(_crs_arg(crs))  # a file without a CRS: --crs, as drawn (x/y)
     if geom is None or geom.is_empty:
         raise InputError(f"{what} is empty")
     _check_finite(geom, what)
     if not shapely.is_valid(geom):
         geom = shapely.make_valid(geom)
-    if declared is not None:  # the file's own CRS, easting (longitude) first
+    if declared is not None:  # the argument's own CRS, easting (longitude) first
         if crs is not None and not _is_crs84(crs) \
                 and not parse_crs(_crs_arg(crs)).equals(declared, ignore_axis_order=True):
             raise InputError(f"{what} declares its CRS ({declared.name}) and --crs says "
