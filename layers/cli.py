@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
-from cim.errors import CimError
+from cim.errors import InputError
 
 
 def register(cli: click.Group) -> None:
@@ -97,8 +97,16 @@ def batches(c: Ctx, as_json: bool) -> None:
 @pass_ctx
 def rejects_cmd(c: Ctx, batch_id: int, export: Path | None, as_json: bool) -> None:
     """Show (or export) the features a load batch rejected, with their reasons."""
+    import psycopg
+
     from layers.rejects import export_rejects, rejects
 
+    with psycopg.connect(c.conninfo()) as conn:
+        if not conn.execute("SELECT EXISTS (SELECT 1 FROM load_batches WHERE id = %s)",
+                            (batch_id,)).fetchone()[0]:
+            # an input error (exit 3), not exit 1, which the CLI keeps for bugs
+            raise InputError(f"no load batch {batch_id} (`cim batches` lists them)",
+                             field="BATCH")
     if export:
         n = export_rejects(c.conninfo(), batch_id, export)
         click.echo(f"wrote {n} rejects of batch {batch_id} to {export}")
@@ -124,7 +132,7 @@ def history_cmd(c: Ctx, code_value: str, as_json: bool) -> None:
 
     rows = history(c.conninfo(), code_value)
     if not rows:
-        raise CimError(f"no feature has code {code_value}")
+        raise InputError(f"no feature has code {code_value}", field="CODE")
     if as_json:
         echo_json(rows)
         return

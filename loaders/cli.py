@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cim.cli import Ctx, echo_json, imports_settled, pass_ctx, print_reports
-from cim.errors import CimError
+from cim.errors import InputError
 
 
 def register(cli: click.Group) -> None:
@@ -16,6 +16,15 @@ def register(cli: click.Group) -> None:
     cli.commands["profile"].add_command(profile_apply)
     cli.add_command(load)
     cli.add_command(qa)
+
+
+def _check_district(c: Ctx, district: str | None) -> None:
+    """``--district`` names a district of the profile: else an input error (exit 3), as
+    every other bad option value of a load is, not exit 1, which the CLI keeps for bugs."""
+    if district and district not in {d.code for d in c.profile.districts}:
+        known = ", ".join(f"{d.code} {d.name}" for d in c.profile.districts)
+        raise InputError(f"{district} is not a district of {c.profile.city_name} "
+                         f"(districts: {known})", field="--district")
 
 
 @click.command("create")
@@ -91,8 +100,7 @@ def load_options(f):
 def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer, encoding,
                        mapping, as_json, quiet) -> None:
     """Load building footprints (any GDAL vector format)."""
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    _check_district(c, district)
     conninfo = c.conninfo()
     early = _early_keys(conninfo, "buildings", path, dataset)
     from loaders.buildings import load_buildings
@@ -168,8 +176,7 @@ def load_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, 
 
     imports_settled()
 
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    _check_district(c, district)
     kw = _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap)
     kw["tables"] = kw["tables"] or None
     report, _qa = load_pipes_files(c.conninfo(), c.profile, mode=mode, dataset=dataset,
@@ -208,8 +215,7 @@ def qa_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, en
 def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_layer,
                         encoding, mapping, as_json, quiet) -> None:
     """Load a city-management component census (城市部件普查; points, lines, polygons)."""
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    _check_district(c, district)
     conninfo = c.conninfo()
     early = _early_keys(conninfo, "components", path, dataset)
     from loaders.components import load_components
@@ -241,8 +247,7 @@ def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_l
 
     imports_settled()
 
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    _check_district(c, district)
     report = load_planning(c.conninfo(), c.profile, path, kind=kind, crs=crs, district=district,
                            mode=mode, dataset=dataset, source_layer=source_layer,
                            encoding=encoding,
@@ -259,8 +264,7 @@ def _load_base(c: Ctx, kind: str, path: Path, crs, district, mode, dataset, sour
 
     imports_settled()
 
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    _check_district(c, district)
     report = load_base(c.conninfo(), c.profile, kind, path, crs=crs, district=district,
                        mode=mode, dataset=dataset, source_layer=source_layer, encoding=encoding,
                        mapping=read_mapping_file(mapping) if mapping else None,
@@ -309,8 +313,7 @@ def load_population_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
 
     imports_settled()
 
-    if district and district not in {d.code for d in c.profile.districts}:
-        raise CimError(f"--district {district} is not a district of {c.profile.city_name}")
+    _check_district(c, district)
     report = load_population(c.conninfo(), c.profile, path, year=year, crs=crs,
                              district=district, mode=mode, dataset=dataset,
                              source_layer=source_layer, encoding=encoding,

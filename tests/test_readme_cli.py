@@ -1,0 +1,64 @@
+"""The CLI as README.md's CLI reference promises it: a user's error prints one line
+`error: …` and exits with its category's code (3 input), never 1, which the CLI keeps for bugs
+of the platform; a case's point given as a GPS longitude, latitude or as a surveyor's X, Y
+without a CRS is refused saying which CRS the point was read in and what to give."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import SAMPLE_BUILDINGS, run_cli, scratch_db
+
+
+@pytest.fixture(scope="module")
+def sdb(jining_profile):
+    with scratch_db("readme", jining_profile) as d:
+        yield d
+
+
+def _one_error_line(proc) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    return lines[0]
+
+
+def test_unknown_batch_code_and_district_are_input_errors(sdb):
+    env = sdb.env()
+    p = run_cli(["rejects", "987654"], env)
+    assert p.returncode == 3 and "987654" in _one_error_line(p)
+    p = run_cli(["rejects", "987654", "--export", "/tmp/cim_readme_never.csv"], env)
+    assert p.returncode == 3 and "987654" in _one_error_line(p)
+    p = run_cli(["history", "370811810399999999"], env)
+    assert p.returncode == 3 and "370811810399999999" in _one_error_line(p)
+    p = run_cli(["load", "buildings", str(SAMPLE_BUILDINGS), "--district", "999999",
+                 "--quiet"], env)
+    line = _one_error_line(p)
+    assert p.returncode == 3 and "--district" in line and "370811" in line
+    assert sdb.scalar("SELECT count(*) FROM buildings") == 0
+
+
+def test_case_point_without_crs_names_the_crs_to_give(sdb):
+    env = sdb.env()
+    run_cli(["ops", "user", "add", "readme-insp", "--role", "监督员"], env, check=True)
+    base = ["case", "report-problem", "--source", "巡查上报", "--category", "0202",
+            "--user", "readme-insp"]
+    # the centre of a grid cell of 任城区 in the storage CRS: x easting, y northing
+    x, y = sdb.x0, sdb.y0
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(4527, "OGC:CRS84", always_xy=True).transform(x, y)
+    # a GPS longitude, latitude without --crs: read as metres of EPSG:4527, far outside
+    p = run_cli([*base, "--point", f"{lon},{lat}"], env)
+    line = _one_error_line(p)
+    assert p.returncode == 3 and "--crs CRS84" in line and "EPSG:4527" in line
+    # a surveyor's X (northing), Y (easting)
+    p = run_cli([*base, "--point", f"{y},{x}"], env)
+    line = _one_error_line(p)
+    assert p.returncode == 3 and "swapped" in line
+    # both as the hints say: the case lies in the cell
+    import json
+
+    for args in (["--point", f"{lon},{lat}", "--crs", "CRS84"], ["--point", f"{x},{y}"]):
+        out = json.loads(run_cli([*base, *args, "--json"], env, check=True).stdout)
+        assert out["grid_code"] == sdb.cell
