@@ -127,9 +127,26 @@ def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | Non
         district = conn.execute("SELECT district_code FROM grid_cells WHERE code = %s "
                                 "AND valid_to IS NULL", (cell,)).fetchone()[0]
     if district is None:
-        raise InputError("the case's place lies in no district of the city",
+        raise InputError("the case's place lies in no district of the city"
+                         + (_point_hint(conn, srid, x, y) if point is not None else ""),
                          field="point" if point is not None else "asset")
     return geom, district, cell
+
+
+def _point_hint(conn: psycopg.Connection, srid: int, x: float, y: float) -> str:
+    """Why a point given without a CRS (or placed from one) may lie outside: a point without
+    a CRS is x = easting, y = northing of the storage CRS, and a reporter's GPS longitude,
+    latitude, or a surveyor's X (northing), Y (easting), lands far outside the city."""
+    where = f" (point {x:.12g}, {y:.12g} in EPSG:{srid}: x the easting, y the northing)"
+    if -180 <= x <= 180 and -90 <= y <= 90:
+        return (where + "; a longitude, latitude needs its CRS: --crs CRS84 on the command "
+                "line, \"crs\": \"CRS84\" in the request")
+    swapped = conn.execute("SELECT EXISTS (SELECT 1 FROM admin_divisions WHERE valid_to IS NULL "
+                           "AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(%s, %s), %s)))",
+                           (y, x, srid)).fetchone()[0]
+    if swapped:
+        return where + "; x and y swapped? it lies in the city as y, x (a surveyor's X is the northing)"
+    return where
 
 
 def _new_code(conn: psycopg.Connection, prefix: str) -> str:
