@@ -17,7 +17,7 @@ from layers.query.aoi import aoi, run
 from layers.query.common import READ_FILES, Area
 from tests import query_fixture
 from tests.conftest import run_cli
-from tests.query_fixture import BUILDINGS, PIPES, to_storage
+from tests.query_fixture import BUILDINGS, PIPES, X0, Y0, to_storage
 
 qdb = query_fixture.qdb  # the hand-drawn city, a database per module
 LAYERS = "buildings,pipe_segments"
@@ -151,3 +151,16 @@ def test_a_file_without_a_crs_is_read_as_drawn_in_the_crs_given(qdb, tmp_path, f
     for path in (shp, dxf):
         assert aoi(qdb.conninfo, Area(polygon=str(path), crs="EPSG:4527"), LAYERS) == \
             expected(AREA if path is shp else AREA.exterior), path.name
+
+
+def test_projected_coordinates_in_the_other_axis_order_are_said_to_be(qdb):
+    """X/Y mixed up in a Gauss-Krüger CRS (X the northing) selected nothing, silently."""
+    for area in (Area(point=(X0 + 45, Y0 + 20), radius=12, crs="EPSG:4527"),
+                 Area(bbox=(X0 + 5, Y0 + 5, X0 + 95, Y0 + 45), crs="EPSG:4527"),
+                 Area(polygon=to_storage(AREA).wkt, crs="EPSG:4527")):
+        with pytest.raises(InputError, match="other axis order.*EPSG:4527 is northing"):
+            aoi(qdb.conninfo, area, LAYERS)
+    # in the order EPSG defines: B1, B2 and P3
+    swapped = shapely.transform(to_storage(AREA), lambda c: c[:, ::-1])
+    assert aoi(qdb.conninfo, Area(polygon=swapped.wkt, crs="EPSG:4527"), LAYERS) == \
+        expected(AREA)

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ from cim.crs import (
     parse_crs,
     srid_of,
     storage_domain,
+    storage_lonlat_area,
 )
 from cim.errors import InputError
 from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
@@ -300,6 +302,8 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
         c = parse_crs(_crs_arg(crs))
         if axis_is_northing_first(c):
             geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
+        if c.is_projected:
+            _check_axis_order(geom, c, what, str(crs))
         if c.is_geographic:
             _check_lonlat(geom, what, str(crs), lat_first=axis_is_northing_first(c))
         srid = srid_of(c)
@@ -341,6 +345,42 @@ def _is_crs84(crs: str | int) -> bool:
 def _crs_arg(crs: str | int) -> str | int:
     """A ``--crs`` as :func:`cim.crs.parse_crs` takes it (an OGC URI by its last part)."""
     return str(crs).rsplit("/", 1)[-1] if str(crs).startswith("http") else crs
+
+
+@lru_cache(maxsize=64)
+def _projected_domain(srid: int) -> tuple[float, float, float, float] | None:
+    """Where a projected CRS's coordinates can lie (x/y: easting, northing): its area of use
+    widened as :func:`cim.crs.storage_lonlat_area` widens it, projected."""
+    area = storage_lonlat_area(srid)
+    if area is None:
+        return None
+    t = pyproj.Transformer.from_crs(parse_crs(srid).geodetic_crs, parse_crs(srid),
+                                    always_xy=True)
+    return t.transform_bounds(*area, densify_pts=21)
+
+
+def _check_axis_order(geom: shapely.Geometry, c: pyproj.CRS, what: str, crs_name: str
+                      ) -> None:
+    """Coordinates in projected ``c`` that lie beyond where it is used, and would lie there
+    read the other way round, were typed in the other axis order: an error saying so (they
+    selected nothing, silently — X/Y mixed up is the commonest slip with Gauss-Krüger, whose
+    X is the northing)."""
+    srid = epsg_of(c)
+    dom = _projected_domain(srid) if srid else None
+    if dom is None:
+        return
+    x0, y0, x1, y1 = dom
+
+    def inside(g: shapely.Geometry) -> bool:
+        a, b, cc, d = g.bounds
+        return x0 <= a and y0 <= b and cc <= x1 and d <= y1
+
+    if inside(geom) or not inside(shapely.transform(geom, lambda xy: xy[:, ::-1])):
+        return
+    order = "northing (X), easting (Y)" if axis_is_northing_first(c) else "easting, northing"
+    raise InputError(f"{what}: the coordinates lie outside {crs_name} ({order}) and would "
+                     f"lie in it the other way round: given in the other axis order? "
+                     f"{crs_name} is {order.split(',')[0]} first")
 
 
 def _check_finite(geom: shapely.Geometry, what: str,
