@@ -183,7 +183,30 @@ def register_rooms() -> click.Group:
         _registered = True
         for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
             ep.load()(cli)
+        _profile_on_every_command(cli)
     return cli
+
+
+def _set_profile(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        c = ctx.find_object(Ctx)
+        c.settings = Settings(profile=value)
+        c._profile = None
+
+
+def _profile_on_every_command(group: click.Group) -> None:
+    """Every command takes ``--profile FILE`` (README's CLI reference) after its name too:
+    ``cim load buildings x.shp --profile city.yaml`` is ``cim --profile city.yaml load
+    buildings x.shp`` (the group's option, read first, runs before the command's)."""
+    for cmd in group.commands.values():
+        if isinstance(cmd, click.Group):
+            _profile_on_every_command(cmd)
+        elif not any(isinstance(p, click.Option) and "--profile" in p.opts for p in cmd.params):
+            cmd.params.append(click.Option(
+                ["--profile"], type=click.Path(path_type=Path), expose_value=False,
+                callback=_set_profile,
+                help="City profile YAML (as `cim --profile FILE …`; default: CIM_PROFILE, "
+                     "else the Jining sample profile)."))
 
 
 def main() -> None:

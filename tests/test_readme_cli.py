@@ -62,3 +62,28 @@ def test_case_point_without_crs_names_the_crs_to_give(sdb):
     for args in (["--point", f"{lon},{lat}", "--crs", "CRS84"], ["--point", f"{x},{y}"]):
         out = json.loads(run_cli([*base, *args, "--json"], env, check=True).stdout)
         assert out["grid_code"] == sdb.cell
+
+
+def test_profile_option_after_the_command(sdb, tmp_path):
+    """README: every command takes `--profile FILE`: after the command's name as before it."""
+    import json
+
+    import yaml
+
+    other = tmp_path / "other.yaml"
+    data = yaml.safe_load(sdb.profile.path.read_text(encoding="utf-8"))
+    data["city"]["name"] = "另一市"
+    for key in ("boundaries", "grid"):  # relative to the profile's folder
+        data[key] = str((sdb.profile.path.parent / data[key]).resolve())
+    other.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = sdb.env()
+    after = json.loads(run_cli(["profile", "show", "--profile", str(other)], env,
+                               check=True).stdout)
+    before = json.loads(run_cli(["--profile", str(other), "profile", "show"], env,
+                                check=True).stdout)
+    assert after["city"]["name"] == before["city"]["name"] == "另一市"
+    assert after["path"] == str(other)
+    # a load command: the district of the profile given after it is checked
+    p = run_cli(["load", "buildings", str(SAMPLE_BUILDINGS), "--district", "999999",
+                 "--profile", str(other)], env)
+    assert p.returncode == 3 and "另一市" in _one_error_line(p)
