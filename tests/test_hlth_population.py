@@ -48,3 +48,29 @@ def test_each_district_takes_its_latest_population_year(city):
     assert per_capita[hf.D2]["flags"] == ["population_of_earlier_year"]
     assert per_capita["city"]["value"] == pytest.approx((11_500 + 2_500) / 1100)
     assert per_capita["city"]["flags"] == ["population_of_earlier_year"]
+
+
+@pytest.mark.parametrize("d2_residents", [None, 0])
+def test_a_district_without_residents_loaded_is_left_out_of_the_citys_figure(city,
+                                                                             d2_residents):
+    """D1 has 1,000 residents; D2 none loaded: the city's figure is D1's parks over D1's
+    residents (D2's 2,500 m² over D1's residents made it 14.0 instead of 11.5: a helper's
+    probe), flagged no_population. D2 loaded with 0 residents: its parks are the city's for
+    the city's residents, (11,500 + 2,500) / 1,000; D2 itself has no value (no_residents)."""
+    with psycopg.connect(city.conninfo) as conn:
+        for d, n in ((hf.D1, 1000), (hf.D2, d2_residents)):
+            if n is not None:
+                conn.execute("INSERT INTO population (code, unit_kind, unit_code, residents,"
+                             " year, district_code, geom) SELECT %s, 'grid', %s, %s, 2026,"
+                             " code, geom FROM admin_divisions WHERE code = %s",
+                             (f"POP{d}", f"G{d}", n, d))
+    per_capita = _by_unit(_ind(compute(city.conninfo, 2026, city.profile, store=False),
+                               "park_area_per_capita"))
+    assert per_capita[hf.D1]["value"] == pytest.approx(11_500 / 1000)
+    assert per_capita[hf.D2]["value"] is None and per_capita[hf.D2]["status"] == "no_data"
+    if d2_residents is None:
+        assert per_capita["city"]["value"] == pytest.approx(11_500 / 1000)
+        assert per_capita[hf.D2]["flags"] == per_capita["city"]["flags"] == ["no_population"]
+    else:
+        assert per_capita["city"]["value"] == pytest.approx((11_500 + 2_500) / 1000)
+        assert per_capita[hf.D2]["flags"] == per_capita["city"]["flags"] == ["no_residents"]

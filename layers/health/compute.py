@@ -41,11 +41,15 @@ def part_value(p: Part, scale: float) -> float | None:
 
 
 def city_part(parts: list[Part]) -> Part:
-    """The city's part: numerators and denominators summed over the districts."""
-    nums = [p.num for p in parts if p.num is not None]
+    """The city's part: numerators and denominators summed over the districts. For a ratio,
+    a district without a denominator (its residents not loaded) gives neither: its park
+    area over the other districts' residents would raise the city's figure (flagged as the
+    district is); a denominator of 0 (no residents) counts with its numerator."""
+    is_count = any(p.is_count for p in parts)
+    summed = [p for p in parts if p.num is not None and (is_count or p.den is not None)]
+    nums = [p.num for p in summed]
     dens = [p.den for p in parts if p.den is not None]
-    out = Part(sum(nums) if nums else None, sum(dens) if dens else None,
-               is_count=any(p.is_count for p in parts))
+    out = Part(sum(nums) if nums else None, sum(dens) if dens else None, is_count=is_count)
     methods = {p.detail.get("method") for p in parts} - {None}
     if methods:  # the distance method of the city: one, or mixed
         out.detail["method"] = methods.pop() if len(methods) == 1 else "mixed"

@@ -195,11 +195,15 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
         " WHERE d.valid_to IS NULL"))
     out = {}
     for code, area, pop_year, residents in rows:
-        part = Part(float(area), float(residents) if residents else None,
+        # no population loaded for the district: no denominator (left out of the city's
+        # figure); residents of 0 loaded: 0 (its parks count for the city's residents)
+        part = Part(float(area), None if residents is None else float(residents),
                     detail={"population_year": pop_year})
-        if pop_year is None or not residents:
+        if residents is None:
             part.flags.add("no_population")
-        elif pop_year != ctx.year:
+        elif not residents:
+            part.flags.add("no_residents")
+        if residents is not None and pop_year != ctx.year:
             part.flags.add("population_of_earlier_year")
         out[code] = part
     return out
