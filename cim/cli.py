@@ -145,11 +145,12 @@ def db_upgrade(c: Ctx, revision: str) -> None:
     click.echo(f"database at revision {current(url)} (storage EPSG:{c.profile.srid})")
 
 
-@db.command("downgrade")
-@click.argument("revision", default="base")
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})
+@click.argument("revision")
 @pass_ctx
 def db_downgrade(c: Ctx, revision: str) -> None:
-    """Undo migrations down to REVISION (default base: drops every table)."""
+    """Undo migrations down to REVISION: a revision id, -1 for one step, base to drop every
+    table. No default: a slip of the keyboard must not drop the city's data."""
     from cim.db.migrate import current, downgrade
 
     url = c.url()

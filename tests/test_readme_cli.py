@@ -87,3 +87,19 @@ def test_profile_option_after_the_command(sdb, tmp_path):
     p = run_cli(["load", "buildings", str(SAMPLE_BUILDINGS), "--district", "999999",
                  "--profile", str(other)], env)
     assert p.returncode == 3 and "另一市" in _one_error_line(p)
+
+
+def test_db_downgrade_needs_a_revision(sdb):
+    """A bare `cim db downgrade` is a usage error (exit 2) that leaves every table: it used to
+    default to base, dropping the whole city without a word; `-1` goes one step down."""
+    env = sdb.env()
+    p = run_cli(["db", "downgrade"], env)
+    assert p.returncode == 2 and "REVISION" in p.stderr
+    assert sdb.scalar("SELECT to_regclass('public.buildings') IS NOT NULL")
+    assert sdb.scalar("SELECT count(*) FROM admin_divisions") == 2
+    before = sdb.scalar("SELECT version_num FROM alembic_version")
+    run_cli(["db", "downgrade", "-1"], env, check=True)
+    assert sdb.scalar("SELECT version_num FROM alembic_version") != before
+    run_cli(["db", "upgrade"], env, check=True)
+    assert sdb.scalar("SELECT version_num FROM alembic_version") == before
+    assert sdb.scalar("SELECT count(*) FROM admin_divisions") == 2
