@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import psycopg
 import pytest
 import shapely
 from pyproj import Transformer
@@ -164,3 +165,38 @@ def test_projected_coordinates_in_the_other_axis_order_are_said_to_be(qdb):
     swapped = shapely.transform(to_storage(AREA), lambda c: c[:, ::-1])
     assert aoi(qdb.conninfo, Area(polygon=swapped.wkt, crs="EPSG:4527"), LAYERS) == \
         expected(AREA)
+
+
+def test_an_area_in_another_projected_crs_keeps_its_straight_edges(qdb):
+    """An area given in the next Gauss-Krüger zone (EPSG:4547, CM 114°E; the data in zone 39)
+    had only its corners transformed, its edges then straight in lon/lat: the middle of a
+    10 km edge lay 1.6 m off. Two footprints 0.4 m either side of that middle: shapely on
+    the area as given says which is in."""
+    to_4547 = Transformer.from_crs(4527, 4547, always_xy=True)
+    to_4527 = Transformer.from_crs(4547, 4527, always_xy=True)
+    ox, oy = to_4547.transform(X0, Y0)
+    quad = Polygon([(ox - 3000, oy - 3000), (ox + 7000, oy + 1000), (ox + 5000, oy + 8000),
+                    (ox - 2000, oy + 6000)])  # easting, northing in EPSG:4547
+    (ax, ay), (bx, by) = quad.exterior.coords[:2]
+    mx, my = (ax + bx) / 2, (ay + by) / 2
+    nx, ny = -(by - ay), bx - ax  # left of A→B: inward, the ring being anticlockwise
+    nx, ny = nx / np.hypot(nx, ny), ny / np.hypot(nx, ny)
+    feet = {}
+    with psycopg.connect(qdb.conninfo) as conn:  # added in a transaction rolled back below
+        for code, side in (("IN", 0.4), ("OUT", -0.4)):
+            cx, cy = to_4527.transform(mx + side * nx, my + side * ny)
+            g = box(cx - 0.05, cy - 0.05, cx + 0.05, cy + 0.05)
+            feet[code] = shapely.transform(g, lambda c: np.column_stack(
+                to_4547.transform(c[:, 0], c[:, 1])))
+            conn.execute("INSERT INTO buildings (code, geom) VALUES "
+                         "(%s, ST_Multi(ST_GeomFromWKB(%s, 4527)))", (code, shapely.to_wkb(g)))
+        authority = shapely.transform(quad, lambda c: c[:, ::-1])  # northing first
+        got = aoi(conn, Area(polygon=authority.wkt, crs="EPSG:4547"), "buildings",
+                  features=True)
+        conn.rollback()
+    assert quad.exterior.is_ccw and quad.contains(feet["IN"]) \
+        and not quad.intersects(feet["OUT"])  # the fixture does what it says
+    fixture = [c for c, (g, *_r) in BUILDINGS.items() if quad.intersects(shapely.transform(
+        to_storage(g), lambda c: np.column_stack(to_4547.transform(c[:, 0], c[:, 1]))))]
+    assert sorted(f["id"] for f in got["layers"]["buildings"]["features"]) == \
+        sorted([*fixture, "IN"])
