@@ -146,6 +146,9 @@ def test_where_errors_and_process(qdb):
         aoi(qdb.conninfo, None, "buildings", ["pipe_segments:pipe_class = '01'"])
     with pytest.raises(InputError, match="unknown layer"):
         aoi(qdb.conninfo, None, "no_such_layer")
+    # a stray comma names no layer '' (it was refused as one)
+    assert aoi(qdb.conninfo, None, "buildings,,pipe_segments,") == aoi(qdb.conninfo, None,
+                                                                        LAYERS)
     got = run(qdb.conninfo, {"grid": G1, "layers": ["pipe_segments"],
                              "where": {"pipe_segments": "pipe_class = '01'"}})
     want = [c for c, (g, cls, *_r) in PIPES.items() if cls == "01" and g.intersects(GRID[G1])]

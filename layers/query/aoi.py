@@ -32,9 +32,10 @@ def layer_names(value: str | list[str] | None) -> list[str]:
     if value is None or value == "" or value == []:
         return list(LAYERS)
     names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
+    names = [n for n in names if n]  # "a,b," or "a,,b": a stray comma names no layer ''
     for n in names:
         layer_def(n)
-    return list(dict.fromkeys(n for n in names if n))
+    return list(dict.fromkeys(names))
 
 
 def aoi(conninfo: ConnOrInfo, area: Area | None = None, layers: str | list[str] | None = None,
