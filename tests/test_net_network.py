@@ -62,6 +62,15 @@ def ring(jining_profile):
             _seg(conn, code, "01", NODES[a], NODES[b], a, b)
         # a tank snapped onto r8 (a GIS network's point along a pipe, no node of it)
         _pt(conn, "T", "01", (275, -100), app="水池", on="r8")
+        # gas: a main g1–g2 (GV1 a valve node) and a branch g3 tapped into g2 at x = 100 (its
+        # start GT lies on g2's interior; g2 is not split there), GV2 a valve along g3 halfway
+        for k, xy in (("GS", (0, 1000)), ("GV1", (50, 1000)), ("GB", (150, 1000)),
+                      ("GT", (100, 1000)), ("GK", (100, 1050))):
+            _pt(conn, k, "03", xy, app="阀门" if k == "GV1" else None)
+        _seg(conn, "g1", "03", (0, 1000), (50, 1000), "GS", "GV1")
+        _seg(conn, "g2", "03", (50, 1000), (150, 1000), "GV1", "GB")
+        _seg(conn, "g3", "03", (100, 1000), (100, 1050), "GT", "GK")
+        _pt(conn, "GV2", "03", (100, 1025), app="阀门", on="g3")
         # drainage: a manhole no segment names; a chain m1 → m2 (d1), then m2 → m3 abandoned
         _pt(conn, "lone", "02", (0, 500))
         for k, x in (("m1", 0), ("m2", 50), ("m3", 100)):
@@ -153,3 +162,26 @@ def test_a_source_inside_the_emptied_zone_is_named(ring, tmp_path):
     assert isolate(ring.conninfo, "r3", sources=["S"])["sources_in_zone"] == []
     out = run_cli(["query", "isolate", "r3", "--sources", "B"], ring.env(), check=True)
     assert "shut them off): B" in out.stdout
+
+
+def test_a_branch_tapped_into_a_main_is_joined_to_it(ring):
+    from layers.query.network import isolate
+
+    # g2 bursts: the branch g3 up to GV2 is emptied with it (it was a separate network part:
+    # only GV1 closed, g3 left out, its supply never in question)
+    r = isolate(ring.conninfo, "g2")
+    assert r["valves"] == ["GV1", "GV2"] and r["isolated_segments"] == ["g2", "g3"]
+    assert r["length_m"] == 100 + 25
+    # with the station at GS: beyond GV2 goes dry, so GV2 need not close
+    r = isolate(ring.conninfo, "g2", sources=["GS"])
+    assert r["valves"] == ["GV1"] and r["valves_not_needed"] == ["GV2"]
+    assert r["unsupplied_segments"] == ["g3"] and r["unsupplied_length_m"] == 25
+    # the branch's far side bursts: GV2 alone; its near side: the main's zone
+    r = isolate(ring.conninfo, "g3", at=0.75)
+    assert (r["valves"], r["length_m"]) == (["GV2"], 25)
+    r = isolate(ring.conninfo, "g3", at=0.25, sources=["GS"])
+    assert r["valves"] == ["GV1"] and r["isolated_segments"] == ["g2", "g3"]
+    # the tee itself as the burst, and as the source
+    assert isolate(ring.conninfo, "GT")["valves"] == ["GV1", "GV2"]
+    r = isolate(ring.conninfo, "g1", sources=["GT"])
+    assert r["valves"] == ["GV1"] and r["unsupplied_segments"] == []

@@ -1,7 +1,8 @@
 """Valve isolation on the real QWAT water network (4,223 pipes, 2,312 valves), checked against
 an independent computation written here: a plain breadth-first search over the source file's
 own ids (pipes' node_a/node_b, valves' pipe_id, else the nearest pipe) and geometry (valve
-positions projected with shapely), not the library's zones.
+positions projected with shapely; a pipe end lying on another pipe's interior, 1,320 in the
+sample, joins it there), not the library's zones.
 
 QWAT's valves say ``closed`` (13 are); the flattened sample has no broken/inaccessible
 attribute, so none is passed through here (the hand-drawn network tests that)."""
@@ -64,14 +65,35 @@ class Reference:
             if closed:
                 self.closed.add(int(vid))
                 self.closed_on.add(pid)
+        # taps: a live pipe's end lying within 1 mm on another live pipe, not at one of that
+        # pipe's own nodes (a branch drawn onto a main that is not split there: 1,100-odd in
+        # the sample): the end's node cuts that pipe there
+        taps: dict[int, list[tuple[float, tuple]]] = defaultdict(list)
+        lids = list(live["id"])
+        llines = [shapely.force_2d(geom[i]) for i in lids]
+        ltree = shapely.STRtree(llines)
+        ends_of = dict(zip(live["id"], zip(live["node_a"], live["node_b"])))
+        for pid, a, b in zip(live["id"], live["node_a"], live["node_b"]):
+            line = shapely.force_2d(geom[pid])
+            for node, end in ((int(a), line.coords[0]), (int(b), line.coords[-1])):
+                pt = shapely.Point(end)
+                for j in ltree.query(pt, predicate="dwithin", distance=0.001):
+                    other = lids[j]
+                    if node in {int(n) for n in ends_of[other]}:
+                        continue
+                    taps[int(other)].append((llines[j].project(pt, normalized=True),
+                                             ("n", node)))
+        self.taps = sum(len(v) for v in taps.values())
         # pieces: (vertex, vertex, pipe, length); vertices ("n", node) and ("v", valve)
         self.pieces: list[tuple[tuple, tuple, int, float]] = []
         self.of_pipe: dict[int, list[int]] = defaultdict(list)
         self.at: dict[tuple, list[int]] = defaultdict(list)
         for pid, a, b in zip(live["id"], live["node_a"], live["node_b"]):
             length = shapely.force_2d(geom[pid]).length
-            chain = [(0.0, ("n", int(a)))] + [(t, ("v", int(v))) for t, v in sorted(on[pid])] \
-                + [(1.0, ("n", int(b)))]
+            # a valve and a tap at one place: the valve first along the pipe, as the library
+            cuts = sorted([(t, ("v", int(v))) for t, v in on[pid]] + taps[int(pid)],
+                          key=lambda c: (c[0], c[1][0] != "v"))
+            chain = [(0.0, ("n", int(a)))] + cuts + [(1.0, ("n", int(b)))]
             for (t0, u), (t1, w) in zip(chain, chain[1:]):
                 k = len(self.pieces)
                 self.pieces.append((u, w, int(pid), (t1 - t0) * length))

@@ -40,6 +40,7 @@ from layers.query.clearance_rules import Rule, classes_in, load_rules, max_requi
 from layers.query.common import Area, ConnOrInfo, connection
 from layers.query.pipes import (
     NO_JIT,
+    TAP_TOLERANCE_M,
     ClassFacts,
     class_facts,
     elevation_sql,
@@ -50,9 +51,6 @@ from layers.query.pipes import (
 )
 from layers.query.sqlparts import area_cte, geojson_sql, in_area, storage_srid
 
-# a pipe whose end lies on another of its network (within this, metres) is tapped into it: a
-# branch of a GIS network whose main is not split at the tee, not a crossing
-TAP_TOLERANCE_M = 0.001
 PIPE_COLS = ("code", "pipe_class", "subclass_code", "burial", "pressure", "diameter_mm",
              "width_mm", "height_mm")
 
@@ -126,7 +124,8 @@ CROSS JOIN LATERAL (SELECT ST_LineLocatePoint(ST_Force2D(a.geom), y.p) AS fa,
 {where}
 ORDER BY y.aid, y.bid, y.part, y.k""").format(
         head=sql.SQL("WITH {},").format(cte) if has_area else sql.SQL("WITH"),
-        join=join, cond=cond, tap=sql.Literal(TAP_TOLERANCE_M), acols=_cols("a", "a"), bcols=_cols("b", "b"),
+        join=join, cond=cond, tap=sql.Literal(TAP_TOLERANCE_M), acols=_cols("a", "a"),
+        bcols=_cols("b", "b"),
         ea=elevation_sql("a", sql.SQL("f.fa")), eb=elevation_sql("b", sql.SQL("f.fb")),
         geo=geojson_sql(sql.SQL("y.p"), geo[1], geo[2]) if geo[0] else sql.SQL("NULL"),
         where=sql.SQL("WHERE {}").format(in_area(sql.SQL("y.p"))) if has_area else sql.SQL(""))

@@ -17,6 +17,10 @@ The graph:
 - **valves** (附属物 阀门 / 阀门井 of the class) either are a node (survey networks: the valve is
   a pipe point between two segments) or lie along a segment (GIS networks: ``segment_code`` and
   their position on it), and then split the segment into **pieces** at their positions;
+- **taps**: a segment end lying on another segment of the class away from its ends (within
+  1 mm: a branch of a GIS network tapped into a main that is not split at the tee) cuts that
+  segment there too, and the branch's end node joins the pieces on either side (a valve
+  along the segment at the very same place comes first along it);
 - **zones**: the pieces joined through every vertex that is not a working valve. A zone is
   what one burst inside it empties when the valves around it are closed, so isolation is a
   look-up (the zones of the burst piece, the valves around them) and the supply check after
@@ -49,7 +53,7 @@ from cim.errors import ConfigError
 from cim.graphs import components  # noqa: F401 - layers.query.network imports it here
 from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
 from cim.text import norm_key
-from layers.query.pipes import elevation_sql
+from layers.query.pipes import TAP_TOLERANCE_M, elevation_sql
 
 # appurtenances that isolate (the class dictionaries' 阀门 and 阀门井; not air, drain or check
 # valves, which cannot shut a pipe off)
@@ -195,6 +199,11 @@ class Network:
     valve_node: np.ndarray  # node index of a valve that is a node, else -1
     valve_seg: np.ndarray  # segment of a valve along a pipe, else -1
     valve_at: np.ndarray  # its position on the segment (0..1)
+    # taps: a segment end (node tap_node) lying on another segment's interior (tap_seg, at
+    # tap_at): a branch a GIS network does not split its main for, joined to it there
+    tap_node: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    tap_seg: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    tap_at: np.ndarray = field(default_factory=lambda: np.empty(0))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
@@ -243,6 +252,14 @@ class Pieces:
     vertex_pieces: tuple[np.ndarray, np.ndarray]  # csr: pieces at vertex w
     valve_edges: tuple[np.ndarray, np.ndarray, np.ndarray]  # (valve, zone, zone) it joins
     valve_zone_pairs: tuple[np.ndarray, np.ndarray]  # (valve, zone) for each zone around it
+    cut_seg: np.ndarray  # where segments are cut (valves along them, taps), by segment
+    cut_at: np.ndarray  # … and position on it (sorted within a segment)
+
+    def piece_at(self, s: int, at: float) -> int:
+        """The piece of segment ``s`` at position ``at`` (0..1; a cut exactly there: the
+        piece before it)."""
+        lo, hi = np.searchsorted(self.cut_seg, [s, s + 1])
+        return int(self.seg_ptr[s]) + int(np.searchsorted(self.cut_at[lo:hi], at))
 
 
 def _build_pieces(net: Network) -> Pieces:
@@ -251,15 +268,20 @@ def _build_pieces(net: Network) -> Pieces:
     valve_vertex = net.valve_node.copy()
     valve_vertex[along] = n_nodes + np.arange(len(along))
     n_vertices = n_nodes + len(along)
-    # cut each segment at its valves, in order along it
-    order = along[np.lexsort((net.valve_at[along], net.valve_seg[along]))]
-    cuts = np.bincount(net.valve_seg[order], minlength=n_seg) if len(order) else \
+    # cut each segment at its valves and taps, in order along it: a tap's vertex is the
+    # branch's end node, so the branch joins the main's pieces on either side of it
+    c_seg = np.concatenate([net.valve_seg[along], net.tap_seg]).astype(np.int64)
+    c_at = np.concatenate([net.valve_at[along], net.tap_at]).astype(float)
+    c_vertex = np.concatenate([valve_vertex[along], net.tap_node]).astype(np.int64)
+    order = np.lexsort((c_at, c_seg))
+    c_seg, c_at, c_vertex = c_seg[order], c_at[order], c_vertex[order]
+    cuts = np.bincount(c_seg, minlength=n_seg) if len(c_seg) else \
         np.zeros(n_seg, dtype=np.int64)
     n_pieces = cuts + 1
     seg_ptr = np.concatenate([[0], np.cumsum(n_pieces)])
     seg = np.repeat(np.arange(n_seg), n_pieces)
     total = int(seg_ptr[-1])
-    # the vertex sequence of a segment: start, its valves in order, end
+    # the vertex sequence of a segment: start, its valves and taps in order, end
     first = seg_ptr[:-1]
     u = np.empty(total, dtype=np.int64)
     v = np.empty(total, dtype=np.int64)
@@ -267,15 +289,14 @@ def _build_pieces(net: Network) -> Pieces:
     hi = np.ones(total)
     u[first] = net.seg_start
     v[seg_ptr[1:] - 1] = net.seg_end
-    if len(order):
-        # rank of each valve among the valves of its segment
-        s = net.valve_seg[order]
-        rank = np.arange(len(order)) - np.searchsorted(s, s)
-        piece_before = seg_ptr[s] + rank
-        v[piece_before] = valve_vertex[order]
-        u[piece_before + 1] = valve_vertex[order]
-        hi[piece_before] = net.valve_at[order]
-        lo[piece_before + 1] = net.valve_at[order]
+    if len(c_seg):
+        # rank of each cut among the cuts of its segment
+        rank = np.arange(len(c_seg)) - np.searchsorted(c_seg, c_seg)
+        piece_before = seg_ptr[c_seg] + rank
+        v[piece_before] = c_vertex
+        u[piece_before + 1] = c_vertex
+        hi[piece_before] = c_at
+        lo[piece_before + 1] = c_at
     length = net.seg_len[seg] * np.clip(hi - lo, 0.0, 1.0)
     # zones: pieces joined through every vertex that is not a working (open or closed) valve
     cut = np.zeros(n_vertices, dtype=bool)
@@ -312,7 +333,7 @@ def _build_pieces(net: Network) -> Pieces:
     return Pieces(seg=seg, u=u, v=v, length=length, seg_ptr=seg_ptr, zone=zone,
                   n_zones=n_zones, valve_vertex=valve_vertex, valve_zones=valve_zones,
                   vertex_pieces=(vptr, ends_piece[vorder]), valve_edges=(ek, ea, eb),
-                  valve_zone_pairs=(vz_valve, vz_zone))
+                  valve_zone_pairs=(vz_valve, vz_zone), cut_seg=c_seg, cut_at=c_at)
 
 
 # -- loading and the per-version cache ---------------------------------------------------
@@ -338,6 +359,22 @@ LEFT JOIN pipe_segments s ON s.code = p.segment_code AND s.valid_to IS NULL
      AND s.status_code IS DISTINCT FROM %s
 WHERE p.valid_to IS NULL AND p.pipe_class = %s AND p.appurtenance = ANY(%s)
 ORDER BY p.code"""
+
+# segment ends lying on another segment of the class away from its end points (within
+# TAP_TOLERANCE_M): the branches of a GIS network tapped into mains it does not split
+_TAPS = """
+WITH live AS (
+  SELECT * FROM pipe_segments
+  WHERE valid_to IS NULL AND pipe_class = %(cls)s AND status_code IS DISTINCT FROM %(gone)s),
+e AS (SELECT start_point_code AS node, ST_StartPoint(geom) AS p FROM live
+      UNION SELECT end_point_code, ST_EndPoint(geom) FROM live)
+SELECT DISTINCT ON (e.node, m.code) e.node, m.code,
+       ST_LineLocatePoint(ST_Force2D(m.geom), ST_Force2D(e.p))
+FROM e
+JOIN pipe_segments m ON m.valid_to IS NULL AND m.pipe_class = %(cls)s
+ AND m.status_code IS DISTINCT FROM %(gone)s AND ST_DWithin(m.geom, e.p, %(tol)s)
+ AND e.node NOT IN (m.start_point_code, m.end_point_code)
+ORDER BY e.node, m.code"""
 
 # the network changes only with a load (a new succeeded batch) or new rows
 _VERSION = """
@@ -398,10 +435,18 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
         vnode.append(nd)
         vseg.append(s)
         vat.append(float(at) if s >= 0 and at is not None else 0.0)
+    tn, ts, ta = [], [], []
+    for node, seg, at in conn.execute(_TAPS, {"cls": pipe_class, "gone": ABANDONED_STATUS,
+                                              "tol": TAP_TOLERANCE_M}):
+        if node in node_of and seg in seg_of:
+            tn.append(node_of[node])
+            ts.append(seg_of[seg])
+            ta.append(float(at))
     return Network(
         pipe_class=pipe_class, version=version, seg_codes=codes,
         seg_start=inverse[:n].astype(np.int64), seg_end=inverse[n:].astype(np.int64),
         seg_len=length, seg_down=down, node_codes=node_codes,
         valve_codes=np.array(vcodes, dtype=object), valve_state=np.array(vstate, dtype=np.int8),
         valve_node=np.array(vnode, dtype=np.int64), valve_seg=np.array(vseg, dtype=np.int64),
-        valve_at=np.array(vat, dtype=float))
+        valve_at=np.array(vat, dtype=float), tap_node=np.array(tn, dtype=np.int64),
+        tap_seg=np.array(ts, dtype=np.int64), tap_at=np.array(ta, dtype=float))

@@ -231,8 +231,7 @@ def _burst_pieces(net: Network, code: str, kind: str, at: float | None) -> np.nd
             return np.arange(lo, hi)
         if not 0.0 <= at <= 1.0:
             raise InputError(f"at {at}: a position along the segment, 0 (start) to 1 (end)")
-        before = int(np.count_nonzero((net.valve_seg == s) & (net.valve_at < at)))
-        return np.array([lo + before])
+        return np.array([pcs.piece_at(s, at)])
     w = net.node_index.get(code)
     if w is None or (net.valve_node == w).any():
         raise InputError(f"{code} is not a pipe junction of the network: give the burst "
@@ -278,10 +277,7 @@ def _source_zones(net: Network, codes: list[str], along: dict[str, tuple[str, fl
                 w = int(pcs.valve_vertex[valve_of[c]])
                 out[c] = pcs.zone[vpieces[vptr[w]:vptr[w + 1]]]
             else:
-                s = net.seg_index[along[c][0]]
-                before = int(np.count_nonzero((net.valve_seg == s)
-                                              & (net.valve_at < along[c][1])))
-                out[c] = pcs.zone[[int(pcs.seg_ptr[s]) + before]]
+                out[c] = pcs.zone[[pcs.piece_at(net.seg_index[along[c][0]], along[c][1])]]
         else:
             unknown.append(c)
     if unknown:

@@ -26,6 +26,10 @@ ELEVATION_REFS = ("top", "invert", "centre")
 # the Jining sample's 2,453 segments): the pipe queries run with JIT off, for their
 # transaction only (LOCAL: a pooled connection goes back to the server's defaults).
 NO_JIT = "SET LOCAL jit = off"
+# a pipe end lying on another pipe of its class within this (metres), away from that pipe's
+# ends, is tapped into it: a branch of a GIS network whose main is not split at the tee
+# (the network graph joins them there; the clearances do not read it as a crossing)
+TAP_TOLERANCE_M = 0.001
 
 
 @dataclass(frozen=True)
