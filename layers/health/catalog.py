@@ -70,7 +70,7 @@ def catalog_path(profile: CityProfile | None) -> Path:
 
 def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -> HealthCatalog:
     """The checked catalog of ``path`` (default: the profile's, else the platform's)."""
-    from layers.health.templates import TEMPLATES
+    from layers.health.templates import TEMPLATES, check_params, check_settings, facility_types
 
     path = Path(path) if path else catalog_path(profile)
     try:
@@ -85,6 +85,7 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
         except (KeyError, TypeError, ValueError) as exc:
             raise CimError(f"{path}: dimension {i + 1}: {exc}") from exc
     dim_ids = {d.id for d in dims}
+    types = facility_types(profile)
     inds, seen = [], set()
     for i, r in enumerate(raw.get("indicators") or []):
         where = f"{path}: indicator {r.get('id') or i + 1}"
@@ -110,9 +111,17 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
                            f"{ind.template!r}; known: {', '.join(sorted(TEMPLATES))}")
         if ind.direction not in DIRECTIONS:
             raise CimError(f"{where}, field 'direction': {ind.direction!r} is not up or down")
+        try:
+            check_params(ind.template, ind.params, types)
+        except ValueError as exc:
+            raise CimError(f"{where}, field 'computation.params': {exc}") from exc
         seen.add(ind.id)
         inds.append(ind)
     settings = {**_platform_settings(path), **_settings(raw)}
+    try:
+        check_settings(settings)
+    except ValueError as exc:
+        raise CimError(f"{path}: {exc}") from exc
     return HealthCatalog(path=path, dimensions=dims, indicators=inds, settings=settings)
 
 

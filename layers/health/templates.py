@@ -300,19 +300,29 @@ def component_intact_rate(ctx: Context, params: dict) -> Result:
 
 
 # -- distances (layers/health/distance.py) -------------------------------------------------
-def _facility_types(ctx: Context) -> list[dict[str, str]]:
+def facility_types(profile: CityProfile | None) -> list[dict[str, str]]:
+    """The facility types (the profile's facility_types.csv, else the platform's)."""
     from cim.profile import DICTIONARY_DIR, read_csv_dictionary
 
-    if ctx.profile is not None:
-        return ctx.profile.dictionary("facility_types")
+    if profile is not None:
+        return profile.dictionary("facility_types")
     return read_csv_dictionary(DICTIONARY_DIR / "facility_types.csv")
 
 
+def _facility_types(ctx: Context) -> list[dict[str, str]]:
+    return facility_types(ctx.profile)
+
+
+def find_facility_type(types: list[dict[str, str]], key: str) -> dict[str, str] | None:
+    return next((t for t in types if key in (t.get("type_code"), t.get("code"),
+                                             t.get("name_zh"))), None)
+
+
 def _facility_type(ctx: Context, key: str) -> dict[str, str]:
-    for t in _facility_types(ctx):
-        if key in (t.get("type_code"), t.get("code"), t.get("name_zh")):
-            return t
-    raise KeyError(f"facility type {key!r} is not in facility_types.csv")
+    t = find_facility_type(_facility_types(ctx), key)
+    if t is None:  # the catalog is checked against the dictionary when it is read
+        raise KeyError(f"facility type {key!r} is not in facility_types.csv")
+    return t
 
 
 def _sources(ctx: Context, tier: dict) -> tuple[list, float]:
@@ -391,3 +401,114 @@ def facility_walk_coverage(ctx: Context, params: dict) -> Result:
             if c["straight_line"]:
                 part.flags.add("straight_line")
     return out
+
+
+# -- the parameters a catalog may give each computation, checked when it is read -----------
+def _num(params: dict, key: str, *, required: bool = False, minimum: float = 0.0,
+         above: bool = False, integer: bool = False) -> None:
+    if key not in params or params[key] is None:
+        if required:
+            raise ValueError(f"{key!r} is required")
+        return
+    v = params[key]
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and v == v and \
+        (v > minimum if above else v >= minimum) and (not integer or float(v).is_integer())
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        raise ValueError(f"{key!r} must be {kind} {'>' if above else '≥'} {minimum:g}, "
+                         f"not {v!r}")
+
+
+def _list(params: dict, key: str, item=str) -> list:
+    v = params.get(key)
+    if v is None:
+        return []
+    if not isinstance(v, list) or not all(isinstance(x, item) and not isinstance(x, bool)
+                                          for x in v):
+        raise ValueError(f"{key!r} must be a list of {'codes' if item is str else 'numbers'}, "
+                         f"not {v!r}")
+    return v
+
+
+def _scalar(params: dict, key: str) -> None:
+    v = params.get(key)
+    if v is not None and (not isinstance(v, str | int) or isinstance(v, bool)):
+        raise ValueError(f"{key!r} must be a code, not {v!r}")
+
+
+def check_params(name: str, params: dict[str, Any], types: list[dict[str, str]]) -> None:
+    """``params`` of the computation ``name`` as it reads them, else ValueError naming the
+    parameter (a catalog's mistake is refused before anything runs, not met mid-run)."""
+    if name == "residential_service_coverage":
+        tiers = params.get("tiers")
+        if not isinstance(tiers, list) or not tiers:
+            raise ValueError("'tiers' must be a list of one or more tiers")
+        for i, tier in enumerate(tiers, 1):
+            if not isinstance(tier, dict):
+                raise ValueError(f"tier {i} must be a mapping")
+            try:
+                if tier.get("source") == "parks":
+                    _num(tier, "distance_m", required=True, above=True)
+                    _num(tier, "min_area_m2")
+                    _num(tier, "max_area_m2", above=True)
+                elif tier.get("source") == "facilities":
+                    _scalar(tier, "facility_type")
+                    t = find_facility_type(types, str(tier.get("facility_type")))
+                    if t is None:
+                        raise ValueError(f"'facility_type' {tier.get('facility_type')!r} is "
+                                         "not in facility_types.csv")
+                    _num(tier, "distance_m", above=True)
+                    if tier.get("distance_m") is None:
+                        _num({"walk_distance_m": _float(t.get("walk_distance_m"))},
+                             "walk_distance_m", required=True, above=True)
+                else:
+                    raise ValueError(f"'source' must be parks or facilities, not "
+                                     f"{tier.get('source')!r}")
+            except ValueError as exc:
+                raise ValueError(f"tier {i}: {exc}") from exc
+    elif name == "new_high_rise_residential":
+        _num(params, "min_height_m")
+        _num(params, "window_years", minimum=1, integer=True)
+    elif name == "development_intensity":
+        if not _list(params, "construction_prefixes"):
+            raise ValueError("'construction_prefixes' must list land-use code prefixes")
+    elif name == "facility_walk_coverage":
+        circles = set(_list(params, "life_circles", int)) or {5, 10, 15}
+        exclude = set(_list(params, "exclude_types"))
+        for t in types:  # the types it measures: their walking distances are numbers
+            if (t.get("life_circle_minutes") or "").isdigit() and \
+                    int(t["life_circle_minutes"]) in circles and t.get("type_code") not in exclude:
+                try:
+                    _num({"walk_distance_m": _float(t.get("walk_distance_m"))},
+                         "walk_distance_m", required=True, above=True)
+                except ValueError as exc:
+                    raise ValueError(f"facility_types.csv {t.get('type_code')!r}: {exc}") \
+                        from exc
+    elif name == "combined_sewer_share":
+        _scalar(params, "drainage_class")
+        _scalar(params, "combined_subclass")
+    elif name == "component_intact_rate":
+        _scalar(params, "intact_state")
+
+
+def _float(v: Any) -> Any:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return v
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """The catalog's settings the computations read (pipe_design_life_years, residential_uses,
+    road_snap_m), else ValueError naming the key."""
+    lives = settings.get("pipe_design_life_years")
+    if lives is not None:
+        if not isinstance(lives, dict):
+            raise ValueError("'pipe_design_life_years' must map pipe class codes to years")
+        for cls, v in lives.items():
+            try:
+                _num({str(cls): v}, str(cls), integer=True)
+            except ValueError as exc:
+                raise ValueError(f"'pipe_design_life_years': {exc}") from exc
+    _list(settings, "residential_uses")
+    _num(settings, "road_snap_m")
