@@ -167,3 +167,20 @@ def test_catalog(qdb):
     lon0, lat0 = TO_LONLAT.transform(x0, y0)
     assert b["extent_crs84"][0] == pytest.approx(lon0, abs=1e-3)
     assert b["last_batch"] is None  # inserted without a load batch
+
+
+def test_filter_on_a_chinese_value_typed_with_a_chinese_colon(qdb):
+    """A filter on a Chinese value, its layer followed by the colon a Chinese input method
+    types (：): it was refused as not LAYER:CQL2."""
+    import psycopg
+
+    homes = {"B1", "B3"}
+    with psycopg.connect(qdb.conninfo) as conn:  # changed in a transaction rolled back below
+        conn.execute("UPDATE buildings SET use_name = '住宅' WHERE code = ANY(%s)",
+                     (sorted(homes),))
+        got = [aoi(conn, None, "buildings", [w], features=True)["layers"]["buildings"]
+               for w in ("buildings:use_name = '住宅'", "buildings：use_name = '住宅'",
+                         "buildings ： use_name LIKE '住%'")]
+        conn.rollback()
+    for g in got:
+        assert g["count"] == len(homes) and {f["id"] for f in g["features"]} == homes

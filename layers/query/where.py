@@ -11,6 +11,8 @@ published columns with JSON types from the layer declarations; values are bound.
 
 from __future__ import annotations
 
+import re
+
 from psycopg import sql
 
 from cim.errors import InputError
@@ -21,6 +23,9 @@ from layers.query.common import layer_def
 _JSON = {"int2": "integer", "int4": "integer", "int8": "integer", "float4": "number",
          "float8": "number", "numeric": "number", "bool": "boolean", "date": "date",
          "timestamptz": "date-time", "text[]": "array"}
+
+
+_LAYER_PREFIX = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*[:\uff1a](.*)", re.DOTALL)
 
 
 def queryables(layer: str) -> dict[str, str]:
@@ -38,7 +43,9 @@ def parse_where(values: list[str] | tuple[str, ...] | dict | None) -> dict[str, 
     else:
         items = []
         for v in values:
-            layer, sep, text = v.partition(":")
+            # the layer's name, then ':' — or '：', a Chinese input method's colon
+            m = _LAYER_PREFIX.match(v)
+            layer, sep, text = (m.group(1), ":", m.group(2)) if m else (v, "", "")
             if not sep or not text.strip():
                 raise InputError(f"--where {v!r}: expected LAYER:CQL2, e.g. "
                                  "buildings:floors_above >= 10")
