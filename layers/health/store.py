@@ -58,12 +58,16 @@ def _rows(result: dict[str, Any], run_id: int) -> list[dict[str, Any]]:
                 "previous_year": result["previous_year"] if e["previous_value"] is not None
                 else None,
                 "detail": json.dumps(e["detail"], ensure_ascii=False, default=json_value)})
+    # the index's units named as the indicators' are (the district's name, the city's)
+    names = {e["unit_code"]: e["unit_name"] for ind in result["indicators"]
+             for e in [ind["city"], *ind["districts"]]}
     for code, u in result["index"]["units"].items():
         out.append({
             "code": f"{year}-{INDEX_ID}-{code}", "run": run_id, "year": year, "id": INDEX_ID,
             "name": "城市体检指数", "name_en": "City health index", "dimension": "index",
             "unit": "分", "direction": "up", "unit_kind": "city" if code == CITY else "district",
-            "unit_code": code, "unit_name": None, "value": u["value"], "target": None,
+            "unit_code": code, "unit_name": names.get(code), "value": u["value"],
+            "target": None,
             "status": "no_data" if u["value"] is None else "no_target", "score": None,
             "previous_year": result["previous_year"] if u["previous_value"] is not None
             else None,
