@@ -185,3 +185,30 @@ def test_a_branch_tapped_into_a_main_is_joined_to_it(ring):
     assert isolate(ring.conninfo, "GT")["valves"] == ["GV1", "GV2"]
     r = isolate(ring.conninfo, "g1", sources=["GT"])
     assert r["valves"] == ["GV1"] and r["unsupplied_segments"] == []
+
+
+def test_the_configured_profile_is_read_once_until_its_file_changes(tmp_path, jining_profile,
+                                                                     monkeypatch):
+    import os
+
+    import cim.profile
+    import layers.query.pipes as pipes
+
+    path, _ = _city_profile(tmp_path, jining_profile)
+    monkeypatch.setenv("CIM_PROFILE", str(path))
+    reads = []
+    real = pipes.load_profile
+    monkeypatch.setattr(pipes, "load_profile", lambda p: reads.append(p) or real(p))
+    first = pipes.resolve_profile(None)
+    # every OGC process call resolves it: the settings and the YAML were read each time
+    assert all(pipes.resolve_profile(None) is first for _ in range(5)) and len(reads) == 1
+    # the file edited (its modification time moves): read again
+    raw = path.read_text(encoding="utf-8").replace("济宁市", "济宁")
+    path.write_text(raw, encoding="utf-8")
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert pipes.resolve_profile(None).city_name == "济宁" and len(reads) == 2
+    # another CIM_PROFILE: its own
+    monkeypatch.setenv("CIM_PROFILE", str(jining_profile.path))
+    assert pipes.resolve_profile(None).path == cim.profile.load_profile(jining_profile.path).path
+    assert len(reads) == 3
