@@ -200,3 +200,13 @@ def test_an_area_in_another_projected_crs_keeps_its_straight_edges(qdb):
         to_storage(g), lambda c: np.column_stack(to_4547.transform(c[:, 0], c[:, 1]))))]
     assert sorted(f["id"] for f in got["layers"]["buildings"]["features"]) == \
         sorted([*fixture, "IN"])
+
+
+def test_an_unreadable_geometry_is_named(qdb, tmp_path, files):
+    """'cannot read the geometry' did not say which argument (or file) it was."""
+    with pytest.raises(InputError, match=r"^polygon: cannot read it .*closed linestring"):
+        aoi(qdb.conninfo, Area(polygon="POLYGON((116 35, 117 35, 117 36))"), LAYERS)
+    bad = tmp_path / "片区.geojson"
+    bad.write_text('{"type": "Polygon"}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"^polygon \(片区.geojson\): cannot read it"):
+        aoi(qdb.conninfo, Area(polygon=str(bad)), LAYERS)

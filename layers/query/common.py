@@ -169,14 +169,14 @@ def _read_argument(value: str, what: str = "the geometry"
     its BOM — what Windows tools save —, UTF-16, GBK)."""
     text = value.strip()
     if text.startswith(("{", "[")) or _WKT_START.match(text):
-        return _parse(text)
+        return _parse(text, what)
     named = "(" not in text and len(text) < 4096 and (
         bool(Path(text).suffix) or "/" in text or "\\" in text)
     if not READ_FILES.get():
         if named:
             raise InputError(f"{what}: WKT or GeoJSON expected; a served query reads no "
                              "files (send the geometry itself)")
-        return _parse(text)
+        return _parse(text, what)
     p = Path(text)
     try:
         is_file = p.is_file()
@@ -185,11 +185,11 @@ def _read_argument(value: str, what: str = "the geometry"
     if not is_file:
         if named:
             raise InputError(f"{what}: no file {text} (and not WKT or GeoJSON)")
-        return _parse(text)
+        return _parse(text, what)
     if p.suffix.lower() in TEXT_SUFFIXES:
         from cim.text import decode_text
 
-        return _parse(decode_text(p.read_bytes(), p)[0])
+        return _parse(decode_text(p.read_bytes(), p)[0], f"{what} ({p.name})")
     return _read_vector_file(p, what)
 
 
@@ -217,7 +217,8 @@ def _read_vector_file(p: Path, what: str
             True)
 
 
-def _parse(text: str) -> tuple[shapely.Geometry, pyproj.CRS | None, bool]:
+def _parse(text: str, what: str = "the geometry"
+           ) -> tuple[shapely.Geometry, pyproj.CRS | None, bool]:
     """WKT or GeoJSON text → its geometry (a FeatureCollection's union) and the CRS its
     ``crs`` member names (GeoJSON of 2008, as QGIS and GDAL still write a projected CRS's)."""
     text = text.strip()
@@ -234,7 +235,7 @@ def _parse(text: str) -> tuple[shapely.Geometry, pyproj.CRS | None, bool]:
             return shapely.geometry.shape(obj), declared, declared is not None
         return shapely.from_wkt(text), None, False
     except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
-        raise InputError(f"cannot read the geometry (WKT or GeoJSON expected): {exc}") from exc
+        raise InputError(f"{what}: cannot read it (WKT or GeoJSON expected): {exc}") from exc
 
 
 def _geojson_crs(obj: dict) -> pyproj.CRS | None:
