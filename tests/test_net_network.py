@@ -77,6 +77,14 @@ def ring(jining_profile):
             _pt(conn, k, "02", (x, 600))
         _seg(conn, "d1", "02", (0, 600), (50, 600), "m1", "m2", se=10.0, ee=9.5)
         _seg(conn, "d2", "02", (50, 600), (100, 600), "m2", "m3", status="1", se=9.5, ee=9.0)
+        # a sewer d3 m4 → m5 (10.0 → 9.0), on to m8 by d5 (9.0 → 8.5); a lateral d4 from m6
+        # (10.5) drawn onto d3's interior at x = 50 (m7, 10.0; d3 not split there)
+        for k, xy in (("m4", (0, 700)), ("m5", (100, 700)), ("m6", (50, 750)),
+                      ("m7", (50, 700)), ("m8", (150, 700))):
+            _pt(conn, k, "02", xy)
+        _seg(conn, "d3", "02", (0, 700), (100, 700), "m4", "m5", se=10.0, ee=9.0)
+        _seg(conn, "d4", "02", (50, 750), (50, 700), "m6", "m7", se=10.5, ee=10.0)
+        _seg(conn, "d5", "02", (100, 700), (150, 700), "m5", "m8", se=9.0, ee=8.5)
     yield d
     drop_database(server_url(), d.name)
 
@@ -212,3 +220,18 @@ def test_the_configured_profile_is_read_once_until_its_file_changes(tmp_path, ji
     monkeypatch.setenv("CIM_PROFILE", str(jining_profile.path))
     assert pipes.resolve_profile(None).path == cim.profile.load_profile(jining_profile.path).path
     assert len(reads) == 3
+
+
+@pytest.mark.parametrize("start,direction,segments,points,length", [
+    # the lateral's water enters d3 halfway: the rest of d3 and d5 (it stopped at m7)
+    ("d4", "down", ["d3", "d4", "d5"], ["m5", "m6", "m7", "m8"], 50 + 50 + 50),
+    ("m5", "up", ["d3", "d4"], ["m4", "m5", "m6", "m7"], 100 + 50),
+    ("d3", "up", ["d3", "d4"], ["m4", "m5", "m6", "m7"], 100 + 50),
+    ("m4", "down", ["d3", "d5"], ["m4", "m5", "m7", "m8"], 100 + 50),  # d4 flows in, not out
+])
+def test_trace_follows_a_lateral_tapped_into_a_sewer(ring, start, direction, segments, points,
+                                                     length):
+    from layers.query.network import trace
+
+    r = trace(ring.conninfo, start, direction)
+    assert (r["segments"], r["points"], r["length_m"]) == (segments, points, length)

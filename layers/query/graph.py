@@ -217,17 +217,26 @@ class Network:
     # -- directed graph for traces ---------------------------------------------------------
     @cached_property
     def flow(self) -> tuple[np.ndarray, np.ndarray]:
-        """(from node, to node) of each segment in flow direction."""
-        return (np.where(self.seg_down, self.seg_start, self.seg_end),
-                np.where(self.seg_down, self.seg_end, self.seg_start))
+        """(from vertex, to vertex) of each piece (:attr:`pieces`: segments cut at their
+        valves and taps) in its segment's flow direction."""
+        pcs = self.pieces
+        down = self.seg_down[pcs.seg]
+        return np.where(down, pcs.u, pcs.v), np.where(down, pcs.v, pcs.u)
+
+    @property
+    def n_vertices(self) -> int:
+        """Nodes, then the valves along segments."""
+        return len(self.node_codes) + int(np.count_nonzero(self.valve_seg >= 0))
 
     @cached_property
     def out_edges(self) -> tuple[np.ndarray, np.ndarray]:
-        return csr(self.flow[0], len(self.node_codes))
+        """csr: the pieces flowing out of each vertex."""
+        return csr(self.flow[0], self.n_vertices)
 
     @cached_property
     def in_edges(self) -> tuple[np.ndarray, np.ndarray]:
-        return csr(self.flow[1], len(self.node_codes))
+        """csr: the pieces flowing into each vertex."""
+        return csr(self.flow[1], self.n_vertices)
 
     # -- pieces and zones for isolation ----------------------------------------------------
     @cached_property

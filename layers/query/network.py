@@ -7,7 +7,9 @@ network version, then numpy; why not pgRouting is measured there and in docs/ben
 gravity class, following flow: a segment flows from its higher to its lower invert elevation
 (``start_elevation``/``end_elevation``, else the Z of its 3D line at the ends, as the section
 and clearances read it: a GIS LineStringZ network), and in its digitised direction start → end
-where the two are equal or unknown.
+where the two are equal or unknown. A lateral drawn onto a sewer's interior (the sewer not
+split there: :mod:`layers.query.graph`'s taps) flows into it there: downstream of the lateral
+is the sewer's rest, not all of it (``length_m`` counts the pieces).
 
     trace(conninfo, "370811830200000001", "down")
     → {"segments": ["3708…", …], "points": ["3708…", …], "length_m": 412.5}
@@ -90,53 +92,60 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
             raise InputError(f"{code} is of pipe class {cls}: traces follow gravity drainage "
                              f"(classes {', '.join(sorted(gravity_classes(profile)))})")
         net = network(conn, cls, profile)
+        pcs = net.pieces
         frm, to = net.flow
-        seen_seg = np.zeros(len(net.seg_codes), dtype=bool)
-        seen_node = np.zeros(len(net.node_codes), dtype=bool)
+        seen_piece = np.zeros(len(pcs.seg), dtype=bool)
+        seen_vertex = np.zeros(net.n_vertices, dtype=bool)
         seg = code if kind == "segment" else on_seg if code not in net.node_index else None
         if seg is not None:
             s = net.seg_index.get(seg)
             if s is None:
                 raise InputError(f"segment {seg} is abandoned (status 废弃): it carries nothing")
-            seen_seg[s] = True
-            start = int(to[s] if direction == "down" else frm[s])
+            # the whole segment, and on from each of its pieces: a branch tapped into it
+            # flows in (up) or out (down) at its piece's end
+            own = np.arange(pcs.seg_ptr[s], pcs.seg_ptr[s + 1])
+            seen_piece[own] = True
+            starts = np.unique(to[own] if direction == "down" else frm[own]).tolist()
         elif code in net.node_index:
-            start = net.node_index[code]
+            starts = [net.node_index[code]]
         else:  # a manhole no segment names as an end, or one only abandoned segments reach
             raise InputError(f"point {code} is on no current segment of the {cls} network "
                              "(abandoned segments, status 废弃, carry nothing): nothing to "
                              "trace from it")
-        _walk(net, start, direction, seen_seg, seen_node)
-        segs = np.flatnonzero(seen_seg)
-        nodes = np.zeros(len(net.node_codes), dtype=bool)
-        nodes[net.seg_start[segs]] = True
-        nodes[net.seg_end[segs]] = True
-        nodes[start] = True
+        _walk(net, starts, direction, seen_piece, seen_vertex)
+        traced = np.flatnonzero(seen_piece)
+        ends = np.concatenate([pcs.u[traced], pcs.v[traced], starts]).astype(np.int64)
+        ends = ends[ends < len(net.node_codes)]  # nodes, not valves along a pipe
+        segs = np.unique(pcs.seg[traced])
         seg_codes = net.seg_codes[segs].tolist()
         attached = [r[0] for r in conn.execute(
             "SELECT code FROM pipe_points WHERE valid_to IS NULL AND segment_code = ANY(%s)",
             (seg_codes,))]
-    points = sorted(set(net.node_codes[nodes].tolist()) | set(attached))
+    points = sorted(set(net.node_codes[np.unique(ends)].tolist()) | set(attached))
     return {"segments": sorted(seg_codes), "points": points,
-            "length_m": _r(net.seg_len[segs].sum())}
+            "length_m": _r(pcs.length[traced].sum())}
 
 
-def _walk(net: Network, start: int, direction: str, seen_seg: np.ndarray,
-          seen_node: np.ndarray) -> None:
-    """Depth-first walk along flow (or against it) from node ``start``, marking in place."""
+def _walk(net: Network, starts: list[int], direction: str, seen_piece: np.ndarray,
+          seen_vertex: np.ndarray) -> None:
+    """Depth-first walk along flow (or against it) over the pieces from the vertices
+    ``starts``, marking in place."""
     indptr, order = net.out_edges if direction == "down" else net.in_edges
     nxt = net.flow[1] if direction == "down" else net.flow[0]
     indptr, order, nxt = indptr.tolist(), order.tolist(), nxt.tolist()
-    seen_node[start] = True
-    stack = [start]
+    stack = []
+    for w in starts:
+        if not seen_vertex[w]:
+            seen_vertex[w] = True
+            stack.append(w)
     while stack:
         w = stack.pop()
         for e in order[indptr[w]:indptr[w + 1]]:
-            if not seen_seg[e]:
-                seen_seg[e] = True
+            if not seen_piece[e]:
+                seen_piece[e] = True
                 x = nxt[e]
-                if not seen_node[x]:
-                    seen_node[x] = True
+                if not seen_vertex[x]:
+                    seen_vertex[x] = True
                     stack.append(x)
 
 
