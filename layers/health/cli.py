@@ -32,9 +32,10 @@ def compute_cmd(c: Ctx, year: int, as_json: bool, report: Path | None,
     cat = load_catalog(c.profile, catalog_file)
     result = compute(c.conninfo(), year, c.profile, cat)
     if report:
-        from layers.health.report import district_shapes, render_html
+        from layers.health.report import district_shapes, health_classes, render_html
 
-        report.write_text(render_html(result, district_shapes(c.conninfo())), encoding="utf-8")
+        report.write_text(render_html(result, district_shapes(c.conninfo()),
+                                      health_classes(c.profile)), encoding="utf-8")
         result["report"] = str(report)
     if as_json:
         echo_json(result)

@@ -2,9 +2,13 @@
 
 Sections: the city health index with its dimension scores and per district; then one table per
 dimension (each indicator for the city and every district: value, target, status, previous
-year, change, trend, flags) followed by a choropleth map per indicator (districts coloured by
-value, green = better by the indicator's direction; matplotlib, CJK labels with
-``fonts-noto-cjk``).
+year, change, trend, flags) followed by a choropleth map per indicator (matplotlib, CJK labels
+with ``fonts-noto-cjk``), each district labelled with its value. The maps colour as the web
+map does (the health_indicators style of styles.yaml, its classes and colours): the index by
+its value, an indicator by its score (the share of its target reached, 1 = met) on the same
+classes × 0.01 — so a district far from its target is red whatever its neighbours' values.
+An indicator without a target (no score) is coloured by value relative to the other
+districts, green = better by its direction.
 """
 
 from __future__ import annotations
@@ -48,10 +52,29 @@ def district_shapes(conninfo: str) -> dict[str, Any]:
     return {c: shapely.from_wkb(bytes(g)) for c, g in rows}
 
 
+def health_classes(profile: Any) -> list[Any]:
+    """The classes the web map colours the health layer by (styles.yaml health_indicators:
+    breaks, colours, labels on the 0–100 index)."""
+    from layers.styles.model import load_styles
+
+    return load_styles(profile).layer("health_indicators").classes
+
+
+def class_of(classes: list[Any], v: float) -> Any:
+    """The class of ``v`` as the maps take it: the first whose upper break is not below it
+    (a break value in the lower class); below the first class the first, above the last the
+    last."""
+    return next((c for c in classes if v <= c.upper), classes[-1])
+
+
 def choropleth(shapes: dict[str, Any], values: dict[str, float | None], title: str,
-               direction: str = "up", names: dict[str, str] | None = None) -> bytes:
-    """A PNG map of the districts coloured by value (grey: no value), each labelled with its
-    name and value, and a colour bar."""
+               direction: str = "up", names: dict[str, str] | None = None,
+               classed: dict[str, float | None] | None = None,
+               classes: list[Any] | None = None) -> bytes:
+    """A PNG map of the districts (grey: no value), each labelled with its name and value:
+    coloured by ``classed`` (0–100: the index, or a score × 100) on ``classes`` with their
+    legend when given; else by value relative to the other districts (green = better by
+    ``direction``, all alike: the middle colour) with a colour bar."""
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import Normalize
@@ -61,12 +84,19 @@ def choropleth(shapes: dict[str, Any], values: dict[str, float | None], title: s
     fig = Figure(figsize=(4, 3.2), dpi=80)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
+    use_classes = bool(classes) and classed is not None and \
+        any(v is not None for v in classed.values())
     known = [v for v in values.values() if v is not None]
-    norm = Normalize(min(known, default=0), max(known, default=1) or 1)
+    lo, hi = min(known, default=0), max(known, default=1)
+    norm = Normalize(lo, hi) if hi > lo else (lambda _v: 0.5)
     cmap = colormaps["RdYlGn" if direction == "up" else "RdYlGn_r"]
     for code, geom in shapes.items():
         v = values.get(code)
-        colour = "#cccccc" if v is None else cmap(norm(v))
+        if use_classes:
+            c = classed.get(code)
+            colour = "#cccccc" if c is None else class_of(classes, c).color.hex
+        else:
+            colour = "#cccccc" if v is None else cmap(norm(v))
         for poly in getattr(geom, "geoms", [geom]):
             x, y = poly.exterior.xy
             ax.fill(x, y, facecolor=colour, edgecolor="#333", linewidth=0.8)
@@ -74,7 +104,15 @@ def choropleth(shapes: dict[str, Any], values: dict[str, float | None], title: s
         label = (names or {}).get(code) if family else None
         ax.annotate(f"{label}\n{_v(v)}" if label else _v(v), (c.x, c.y), ha="center",
                     va="center", fontsize=8, fontfamily=family or "sans-serif")
-    if known:
+    if use_classes:
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(facecolor=c.color.hex, edgecolor="#333",
+                                 label=c.label if family else f"{c.lower:g}-{c.upper:g}")
+                           for c in reversed(classes)], loc="center left",
+                  bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False,
+                  prop={"family": family or "sans-serif", "size": 7})
+    elif known and hi > lo:
         from matplotlib.cm import ScalarMappable
 
         fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7)
@@ -100,8 +138,10 @@ def _row(label: str, e: dict[str, Any]) -> str:
             f"<td>{escape(', '.join(e['flags'])) or '—'}</td></tr>")
 
 
-def render_html(result: dict[str, Any], shapes: dict[str, Any]) -> str:
-    """The report as one HTML string."""
+def render_html(result: dict[str, Any], shapes: dict[str, Any],
+                classes: list[Any] | None = None) -> str:
+    """The report as one HTML string; ``classes``: the web map's (:func:`health_classes`),
+    the maps' colours."""
     year, idx = result["year"], result["index"]
     dims = {d["id"]: d for d in result["dimensions"]}
     names = {e["unit_code"]: e["unit_name"] or e["unit_code"]
@@ -114,6 +154,9 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any]) -> str:
            f" (上一年 previous {_v(result['previous_year'])}: {_v(city.get('previous_value'))},"
            f" {TREND_ZH.get(city.get('trend'), '—')})</p>",
            f"<p class='note'>{escape(idx['method'])}</p>",
+           "<p class='note'>地图颜色 map colours: 指数按其值, 各指标按目标达成度 (score × 100, "
+           "1 = 达标) — as on the web map; the index, by its value; an indicator, by the share "
+           "of its target reached</p>",
            "<table><tr><th>维度 dimension</th><th>权重 weight</th><th>全市 city</th>"
            + "".join(f"<th>{escape(names.get(c, c))}</th>" for c in idx["units"] if c != "city")
            + "</tr>"]
@@ -124,9 +167,10 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any]) -> str:
                        for u in idx["units"].values()) + "</tr>")
     out.append("<tr><th>指数 index</th><td></td>" + "".join(
         f"<th>{_v(u['value'])}</th>" for u in idx["units"].values()) + "</tr></table>")
+    index_values = {c: u["value"] for c, u in idx["units"].items() if c != "city"}
     out.append('<div class="maps">' + _img(choropleth(
-        shapes, {c: u["value"] for c, u in idx["units"].items() if c != "city"},
-        f"城市体检指数 {year}", names=names)) + "</div>")
+        shapes, index_values, f"城市体检指数 {year}", names=names, classed=index_values,
+        classes=classes)) + "</div>")
     for dim_id, dim in dims.items():
         inds = [i for i in result["indicators"] if i["dimension"] == dim_id]
         if not inds:
@@ -143,10 +187,12 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any]) -> str:
             out.append(_row("全市 city", ind["city"]))
             out += [_row(e["unit_name"] or e["unit_code"], e) for e in ind["districts"]]
             out.append("</table>")
+            scores = {e["unit_code"]: None if e["score"] is None else 100 * e["score"]
+                      for e in ind["districts"]}
             maps.append(_img(choropleth(shapes, {e["unit_code"]: e["value"]
                                                  for e in ind["districts"]},
                                         f"{ind['name_zh']} ({ind['unit']})", ind["direction"],
-                                        names)))
+                                        names, scores, classes)))
         out.append('<div class="maps">' + "".join(maps) + "</div>")
     out.append("</body></html>")
     return "\n".join(out)
