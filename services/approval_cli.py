@@ -128,3 +128,5 @@ def checks_cmd(c: Ctx, as_json: bool, limit: int) -> None:
         counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if v)
         click.echo(f"{r['id']:>5} {r['checked_at']:%Y-%m-%d %H:%M:%S} {r['status']:<13} "
                    f"{r['project']}  ({counts})")
+    if not rows:
+        click.echo("no approval check recorded (`cim check PROJECT` records one)")

@@ -89,6 +89,39 @@ def test_profile_option_after_the_command(sdb, tmp_path):
     assert p.returncode == 3 and "另一市" in _one_error_line(p)
 
 
+def test_text_output_says_none_and_times_as_json_does(sdb):
+    """`cim checks` and `cim case list` with nothing to list say so; a case without a deadline
+    (reported, not registered) shows '-', not Python's None; times are RFC 3339 as --json
+    writes them."""
+    import json
+
+    env = sdb.env()
+    p = run_cli(["checks"], env, check=True)
+    assert "no approval check" in p.stdout
+    p = run_cli(["case", "list", "--state", "核查"], env, check=True)
+    assert p.stdout.strip() == "no case"
+    run_cli(["ops", "user", "add", "readme-insp2", "--role", "监督员"], env, check=True)
+    out = json.loads(run_cli(["case", "report-problem", "--source", "巡查上报", "--category",
+                              "0202", "--grid", sdb.cell, "--user", "readme-insp2",
+                              "--at", "2026-06-15T09:20:00+08:00", "--json"], env,
+                             check=True).stdout)
+    assert out["deadline"] is None
+    shown = run_cli(["case", "show", out["code"]], env, check=True).stdout
+    listed = run_cli(["case", "list", "--state", "上报"], env, check=True).stdout
+    for text in (shown, listed):
+        assert "None" not in text and "deadline -" in text
+    assert "2026-06-15T01:20:00+00:00" in shown and "2026-06-15T01:20:00+00:00" in listed
+
+
+def test_evaluation_period_bound_missing_is_named():
+    from cim.errors import InputError
+    from services.cases_api import _when
+
+    for name in ("from", "to"):
+        with pytest.raises(InputError) as e:
+            _when(None, name)
+        assert f"{name} is required" in str(e.value) and "None" not in str(e.value)
+
 def test_db_downgrade_needs_a_revision(sdb):
     """A bare `cim db downgrade` is a usage error (exit 2) that leaves every table: it used to
     default to base, dropping the whole city without a word; `-1` goes one step down."""

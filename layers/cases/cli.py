@@ -67,15 +67,25 @@ def _as_options(f):
                              "keeps it off the command line)")(f)
 
 
+def _t(value) -> str:
+    """A time of the text output: RFC 3339 to the second as --json writes it, '-' for none
+    (a case reported and not registered has no deadline yet)."""
+    if value is None:
+        return "-"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
 def _show(case: dict, as_json: bool) -> None:
     if as_json:
         echo_json(case)
         return
     click.echo(f"{case['code']}  {case['state']}  {case['category_code']} "
                f"{case['category_name']}  grid {case['grid_code']}  unit {case['unit']} "
-               f"({case['unit_basis']})  deadline {case['deadline']}")
+               f"({case['unit_basis']})  deadline {_t(case['deadline'])}")
     for e in case.get("events") or []:
-        click.echo(f"  {e['at']}  {e['action']:<8} {e['from_state'] or '-'} → {e['to_state']}"
+        click.echo(f"  {_t(e['at'])}  {e['action']:<8} {e['from_state'] or '-'} → {e['to_state']}"
                    f"  {e['actor']} ({e['role']}){'  ' + e['note'] if e['note'] else ''}")
 
 
@@ -174,8 +184,10 @@ def list_cmd(c: Ctx, state, grid, unit, overdue, limit, as_json) -> None:
         return
     for r in rows:
         click.echo(f"{r['code']}  {r['state']:<3} {r['category_code']} {r['category_name']:<10}"
-                   f" grid {r['grid_code']}  {r['unit']}  reported {r['reported_at']}  "
-                   f"deadline {r['deadline']}")
+                   f" grid {r['grid_code']}  {r['unit'] or '-'}  reported {_t(r['reported_at'])}  "
+                   f"deadline {_t(r['deadline'])}")
+    if not rows:
+        click.echo("no case")
 
 
 @case.command("flag-overdue")
@@ -214,7 +226,8 @@ def show_cmd(c: Ctx, code, as_json) -> None:
         return
     _show(out, False)
     if out.get("contact"):
-        click.echo(f"  contact: {out['contact']}")
+        shown = ", ".join(f"{k} {v}" for k, v in out["contact"].items() if v is not None)
+        click.echo(f"  contact: {shown or '-'}")
     for a in out.get("attachments") or []:
         click.echo(f"  attachment {a['id']}: {a['name']} {a['media_type']} {a['sha256']}")
 
