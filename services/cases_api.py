@@ -97,8 +97,11 @@ def _body(allowed: set[str]) -> dict[str, Any]:
 def _when(value: str | None, name: str) -> dt.datetime:
     from services.iot_api import query_time
 
+    if not value:
+        raise InputError(f"{name} is required: an ISO date/time (2026-06-01, "
+                         "2026-06-01T00:00+08:00)", field=name)
     try:
-        return dt.datetime.fromisoformat(query_time(value or ""))
+        return dt.datetime.fromisoformat(query_time(value))
     except ValueError:
         raise InputError(f"{value!r} is not an ISO date/time", field=name) from None
 
