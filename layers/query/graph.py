@@ -53,7 +53,7 @@ from cim.errors import ConfigError
 from cim.graphs import components  # noqa: F401 - layers.query.network imports it here
 from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
 from cim.text import norm_key
-from layers.query.pipes import TAP_TOLERANCE_M, elevation_sql
+from layers.query.pipes import NO_JIT, TAP_TOLERANCE_M, elevation_sql
 
 # appurtenances that isolate (the class dictionaries' 阀门 and 阀门井; not air, drain or check
 # valves, which cannot shut a pipe off)
@@ -376,7 +376,7 @@ WITH live AS (
   SELECT * FROM pipe_segments
   WHERE valid_to IS NULL AND pipe_class = %(cls)s AND status_code IS DISTINCT FROM %(gone)s),
 e AS (SELECT start_point_code AS node, ST_StartPoint(geom) AS p FROM live
-      UNION SELECT end_point_code, ST_EndPoint(geom) FROM live)
+      UNION ALL SELECT end_point_code, ST_EndPoint(geom) FROM live)
 SELECT DISTINCT ON (e.node, m.code) e.node, m.code,
        ST_LineLocatePoint(ST_Force2D(m.geom), ST_Force2D(e.p))
 FROM e
@@ -419,6 +419,7 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
     """Read the current segments and valves of ``pipe_class`` into a :class:`Network`
     (``states``: :func:`valve_states`, the platform's if None)."""
     states = valve_states() if states is None else states
+    conn.execute(NO_JIT)  # the taps' probes pass the JIT threshold: compiling cost more
     segs = conn.execute(_SEGMENTS, (pipe_class, ABANDONED_STATUS)).fetchall()
     codes = np.array([r[0] for r in segs], dtype=object)
     ends = np.array([r[1] for r in segs] + [r[2] for r in segs], dtype=object)
