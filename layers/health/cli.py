@@ -15,7 +15,8 @@ def health() -> None:
 
 
 @health.command("compute")
-@click.option("--year", type=int, required=True, help="The check year")
+@click.option("--year", type=click.IntRange(1900, 2200), required=True,
+              help="The check year (1900–2200, as the health-compute process takes it)")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON result")
 @click.option("--report", type=click.Path(path_type=Path), default=None,
               help="Write the HTML report (tables per dimension, choropleth maps)")
