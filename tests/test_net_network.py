@@ -85,6 +85,10 @@ def ring(jining_profile):
         _seg(conn, "d3", "02", (0, 700), (100, 700), "m4", "m5", se=10.0, ee=9.0)
         _seg(conn, "d4", "02", (50, 750), (50, 700), "m6", "m7", se=10.5, ee=10.0)
         _seg(conn, "d5", "02", (100, 700), (150, 700), "m5", "m8", se=9.0, ee=8.5)
+        # a water segment a later load removed (its only version ended)
+        _seg(conn, "gone1", "01", (0, 0), (0, -50), "S", "X")
+        conn.execute("UPDATE pipe_segments SET valid_to = '2026-03-01 08:00+00' "
+                     "WHERE code = 'gone1'")
     yield d
     drop_database(server_url(), d.name)
 
@@ -235,3 +239,21 @@ def test_trace_follows_a_lateral_tapped_into_a_sewer(ring, start, direction, seg
 
     r = trace(ring.conninfo, start, direction)
     assert (r["segments"], r["points"], r["length_m"]) == (segments, points, length)
+
+
+def test_codes_pasted_with_spaces_old_codes_and_at_on_a_point(ring):
+    from cim.errors import InputError
+    from layers.query.network import isolate, trace
+
+    assert isolate(ring.conninfo, " r3\t")["valves"] == ["V1", "V2", "V3"]
+    assert trace(ring.conninfo, "m1 ", "down")["segments"] == ["d1"]
+    # a code of an earlier load: said so, not merely "no current … has code"
+    with pytest.raises(InputError, match=r"'gone1' is no longer current: its last version "
+                                         r"ended 2026-03-01"):
+        isolate(ring.conninfo, "gone1")
+    with pytest.raises(InputError, match="no current pipe segment or pipe point has code "
+                                         "'nope'"):
+        trace(ring.conninfo, "nope")
+    # --at places a burst along a segment: with a point it was ignored silently
+    with pytest.raises(InputError, match="at 0.5: a position along a segment"):
+        isolate(ring.conninfo, "B", at=0.5)

@@ -64,10 +64,21 @@ def gravity_classes(profile: CityProfile | None = None) -> set[str]:
     return {r["code"] for r in rows if r.get("gravity") == "1"}
 
 
+_ENDED = """
+SELECT max(valid_to) FROM (
+  SELECT valid_to FROM pipe_segments WHERE code = %s UNION ALL
+  SELECT valid_to FROM pipe_points WHERE code = %s) v"""
+
+
 def _locate(conn: psycopg.Connection, code: str) -> tuple[str, str, str | None]:
     row = conn.execute(_LOCATE, (code, code)).fetchone()
     if row is None:
-        raise InputError(f"no current pipe segment or pipe point has code {code}")
+        ended = conn.execute(_ENDED, (code, code)).fetchone()[0]
+        if ended is not None:  # a code from an older load: replaced or removed since
+            raise InputError(f"pipe code {code!r} is no longer current: its last version "
+                             f"ended {ended:%Y-%m-%d %H:%M} (removed or replaced by a later "
+                             "load)")
+        raise InputError(f"no current pipe segment or pipe point has code {code!r}")
     return row
 
 
@@ -85,6 +96,7 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
     """
     if direction not in ("up", "down"):
         raise InputError(f"direction {direction!r}: up or down")
+    code = code.strip()  # pasted from a table: " 3708…"
     profile = resolve_profile(profile)  # the configured city's (an OGC process passes none)
     with connection(conninfo) as conn:
         kind, cls, on_seg = _locate(conn, code)
@@ -173,9 +185,13 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
     along the segment; without it the whole segment is burst.
     """
     source_codes = read_sources(sources)
+    code = code.strip()  # pasted from a table: " 3708…"
     profile = resolve_profile(profile)  # the configured city's (an OGC process passes none)
     with connection(conninfo) as conn:
         kind, cls, _ = _locate(conn, code)
+        if at is not None and kind != "segment":
+            raise InputError(f"at {at}: a position along a segment, and {code} is a pipe "
+                             "point: give the burst segment's code with --at")
         if cls in gravity_classes(profile) or cls in CABLE_CLASSES:
             raise InputError(f"{code} is of pipe class {cls}: valve isolation is for pressure "
                              "networks (给水, 燃气, 热力, 工业)")
