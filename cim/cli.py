@@ -230,6 +230,10 @@ def main() -> None:
             err = DatabaseError(f"database unavailable: {str(exc).strip()}")
             click.echo(f"error: {err}", err=True)
             sys.exit(err.exit_code)
+        unmigrated = _unmigrated(exc)
+        if unmigrated is not None:
+            click.echo(f"error: {unmigrated}", err=True)
+            sys.exit(unmigrated.exit_code)
         if not _is_gdal_input_error(exc):
             # a bug: its traceback goes to a log file, one line points at it (exit 1)
             from cim.crashlog import report_internal_error
@@ -253,6 +257,39 @@ def _is_database_unavailable(exc: BaseException) -> bool:
     exception of psycopg means psycopg is imported already."""
     psycopg = sys.modules.get("psycopg")
     return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
+def _unmigrated(exc: BaseException) -> DatabaseError | None:
+    """A table missing because the database's schema is behind the platform's (a database made
+    with `createdb` and never upgraded, or one a release's migration has not reached yet) is
+    the operator's to fix with `cim db upgrade`, not a bug: a DatabaseError saying so (exit 4).
+    A table missing from a database at the head revision stays a bug (None)."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return None
+    seen, e = set(), exc
+    while e is not None and id(e) not in seen and not isinstance(e, psycopg.errors.UndefinedTable):
+        seen.add(id(e))
+        e = getattr(e, "orig", None) or e.__cause__ or e.__context__
+    if not isinstance(e, psycopg.errors.UndefinedTable):
+        return None
+    try:
+        from alembic.script import ScriptDirectory
+
+        from cim.config import Settings
+        from cim.db.engine import database_url
+        from cim.db.migrate import alembic_config, current
+
+        url = database_url(Settings())
+        head = ScriptDirectory.from_config(alembic_config(url, 0)).get_current_head()
+        at = current(url)
+    except Exception:  # noqa: BLE001 - the check must not hide the original error
+        return None
+    if at == head:
+        return None
+    where = f"is at revision {at}" if at else "has no CIM schema"
+    return DatabaseError(f"the database {where}, the platform needs {head}: run "
+                         f"`cim db upgrade` ({str(e).strip().splitlines()[0]})")
 
 
 def _is_gdal_input_error(exc: BaseException) -> bool:

@@ -41,6 +41,12 @@ def layers_cmd(c: Ctx, as_json: bool) -> None:
     from layers.catalog import catalog
 
     rows = [e.to_dict() for e in catalog(c.conninfo())]
+    if not rows:
+        from cim.db.migrate import current
+        from cim.errors import DatabaseError
+
+        if current(c.url()) is None:  # not an empty catalog: no catalog at all
+            raise DatabaseError("the database has no CIM schema: run `cim db upgrade`")
     if as_json:
         echo_json(rows)
         return

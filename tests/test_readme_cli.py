@@ -136,3 +136,31 @@ def test_db_downgrade_needs_a_revision(sdb):
     run_cli(["db", "upgrade"], env, check=True)
     assert sdb.scalar("SELECT version_num FROM alembic_version") == before
     assert sdb.scalar("SELECT count(*) FROM admin_divisions") == 2
+
+
+def test_database_without_schema_says_run_db_upgrade(jining_profile):
+    """Quick start: an external database is made with `createdb` and `cim db upgrade` creates
+    the schema. A command run before the upgrade is the operator's to fix, an error naming
+    `cim db upgrade` (exit 4, database), not an internal error (exit 1, a bug) with a log."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    from cim.db.engine import drop_database, ensure_database
+    from tests.conftest import server_url
+
+    name = f"cim_test_readme_empty_{os.getpid()}"
+    server = server_url()
+    drop_database(server, name)
+    ensure_database(server, name)
+    try:
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
+        env = {**os.environ, "CIM_DATABASE_URL": url,
+               "CIM_PROFILE": str(jining_profile.path)}
+        for args in (["batches"], ["layers"], ["query", "aoi"], ["case", "list"],
+                     ["load", "buildings", str(SAMPLE_BUILDINGS), "--quiet"]):
+            p = run_cli(args, env)
+            line = _one_error_line(p)
+            assert p.returncode == 4 and "cim db upgrade" in line, (args, p.stderr)
+    finally:
+        drop_database(server, name)
