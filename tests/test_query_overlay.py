@@ -85,3 +85,42 @@ def test_area_clips_the_pieces(qdb):
 def test_b_must_have_polygons(qdb):
     with pytest.raises(InputError, match="has no polygons"):
         overlay(qdb.conninfo, "buildings", "pipe_segments")
+
+
+def test_a_line_along_a_common_edge_is_one_piece(qdb):
+    """E1 runs 40 m along the edge of G1 and G2 (x = 100): both pieces held that stretch,
+    and the pieces summed to 40 m more than the pipe. It belongs to the lower code's piece.
+    Where two polygons of B overlap (two planning zones), what lies inside both stays in
+    both: X1 crosses a 10 m overlap of Z1 and Z2."""
+    import psycopg
+    from shapely.geometry import LineString, box
+
+    e1 = LineString([(50, 50, 1), (100, 50, 1), (100, 90, 1), (150, 90, 1)])
+    x1 = LineString([(2050, 50, 1), (2150, 50, 1)])
+    zones = {"Z1": box(2000, 0, 2110, 100), "Z2": box(2100, 0, 2200, 100)}
+    g1, g2 = sorted(GRID)[:2]
+    with psycopg.connect(qdb.conninfo) as conn:  # added in a transaction rolled back below
+        for code, g in (("E1", e1), ("X1", x1)):
+            conn.execute(
+                "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
+                "feature_code, start_point_code, end_point_code, geom) VALUES (%s, '07', "
+                "'07', '00', '54000000', %s, %s, ST_GeomFromWKB(%s, 4527))",
+                (code, code + "a", code + "b",
+                 shapely.to_wkb(shapely.affinity.translate(g, X0, Y0))))
+        for code, g in zones.items():
+            conn.execute("INSERT INTO planning_parcels (code, geom) VALUES "
+                         "(%s, ST_Multi(ST_GeomFromWKB(%s, 4527)))",
+                         (code, shapely.to_wkb(shapely.affinity.translate(g, X0, Y0))))
+        cells = overlay(conn, "pipe_segments", "grid_cells")
+        parcels = overlay(conn, "pipe_segments", "planning_parcels")
+        conn.rollback()
+    got = {r["b_code"]: r["length_m"] for r in cells["rows"] if r["a_code"] == "E1"}
+    in_g1 = e1.intersection(GRID[g1])  # shapely: the edge is in both closed cells
+    assert in_g1.length == pytest.approx(90) \
+        and e1.intersection(GRID[g2]).length == pytest.approx(90)
+    assert got == {g1: pytest.approx(90), g2: pytest.approx(
+        e1.intersection(GRID[g2]).difference(in_g1).length)}
+    assert sum(got.values()) == pytest.approx(e1.length)
+    got = {r["b_code"]: r["length_m"] for r in parcels["rows"] if r["a_code"] == "X1"}
+    assert got == {c: pytest.approx(x1.intersection(g).length) for c, g in zones.items()}
+    assert sum(got.values()) == pytest.approx(x1.length + 10)  # the overlap, in both

@@ -5,7 +5,10 @@ The join is the GiST index of B probed by each A (``ST_Intersects``); a feature 
 covered by a B polygon is its own piece (no ``ST_Intersection`` computed). With an area, A
 features that intersect it take part and pieces are clipped to it, so the areas of the pieces
 sum to the area of A inside both B and the area. Areas and lengths are planar in the storage
-CRS (3D pipes measured in plan).
+CRS (3D pipes measured in plan). A stretch of a line of A along the common edge of two polygons
+of B (held by both, as closed sets) is in one piece, the lower B code's, so a partition's
+pieces (grid cells, districts) sum to the line; where polygons of B overlap, what lies inside
+both is in both.
 
     overlay(conninfo, "buildings", "grid_cells")
     → {"pieces": 3, "total_area_m2": 1234.5, "total_length_m": 0.0,
@@ -72,13 +75,29 @@ def overlay(conninfo: ConnOrInfo, a: str, b: str, area: Area | None = None, feat
         dim = 2 if has_area and not has_length else 1 if has_length and not has_area else None
         piece = sql.SQL("ST_CollectionExtract(piece, {})").format(
             sql.Literal(dim + 1)) if dim else sql.SQL("piece")
-        keep = sql.SQL("NOT ST_IsEmpty(g)")
-        measure = sql.SQL("SELECT a_code, b_code, ST_Area(g) AS area_m2, "
-                          "ST_Length(g) AS length_m, a_props, {} FROM "
-                          "(SELECT *, {} AS g FROM ({}) s0) s WHERE {} "
-                          "ORDER BY a_code, b_code").format(
+        # a stretch of a line along the common edge of two polygons of B lies in both (closed
+        # sets): it was counted twice (a pipe along a district boundary, in both districts);
+        # it counts in the lower code's piece — only the edge is taken off, so where polygons
+        # of B overlap, what lies inside both stays in both
+        once = sql.SQL(
+            "CASE WHEN earlier IS NULL "
+            "OR GeometryType(g0) NOT IN ('LINESTRING', 'MULTILINESTRING') THEN g0 "
+            "ELSE (SELECT CASE WHEN GeometryType(u.prior) IN ('LINESTRING', "
+            "'MULTILINESTRING') AND ST_Relate(g0, u.prior, '1********') "
+            "THEN ST_Difference(g0, ST_Intersection(ST_Intersection(g0, u.prior), "
+            "(SELECT ST_Boundary(e.geom) FROM {} e WHERE e.code = s2.b_code "
+            "AND e.valid_to IS NULL))) ELSE g0 END "
+            "FROM (SELECT ST_Union(earlier) AS prior) u) END").format(ident(b))
+        measure = sql.SQL(
+            "SELECT a_code, b_code, ST_Area(g) AS area_m2, ST_Length(g) AS length_m, "
+            "a_props, {} FROM "
+            "(SELECT *, {} AS g FROM "
+            " (SELECT *, array_agg(g0) OVER (PARTITION BY a_code ORDER BY b_code "
+            "  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier FROM "
+            "  (SELECT *, {} AS g0 FROM ({}) s0) s1) s2) s "
+            "WHERE NOT ST_IsEmpty(g) ORDER BY a_code, b_code").format(
             sql.SQL("b_props, {} AS geojson").format(geojson_sql(sql.SQL("g"), out_crs, srid))
-            if features else sql.SQL("NULL AS b_props"), piece, q, keep)
+            if features else sql.SQL("NULL AS b_props"), once, piece, q)
         rows = conn.cursor(row_factory=dict_row).execute(measure, [*params, *p]).fetchall()
     out_rows, feats = [], []
     for r in rows:
