@@ -208,6 +208,7 @@ def test_the_configured_profile_is_read_once_until_its_file_changes(tmp_path, ji
 
     path, _ = _city_profile(tmp_path, jining_profile)
     monkeypatch.setenv("CIM_PROFILE", str(path))
+    monkeypatch.setattr(pipes, "_RESOLVED", {})  # nothing kept from earlier tests
     reads = []
     real = pipes.load_profile
     monkeypatch.setattr(pipes, "load_profile", lambda p: reads.append(p) or real(p))
