@@ -89,3 +89,24 @@ def test_a_branch_tapped_into_a_main_is_a_joint_not_a_crossing(cdb):
     # (−0.15); Q5 was counted as a crossing without heights
     assert rows == {("R4", "W4"): pytest.approx(0.10, abs=1e-3)}
     assert res["unchecked"] == 0
+
+
+def test_the_widest_section_is_read_again_after_new_pipes(jining_profile):
+    from layers.query.clearance import clearance
+
+    d = make_db("net_widest", jining_profile, apply_profile=False)
+    try:
+        x, y = E + 5000, N
+        with psycopg.connect(d.conninfo) as conn:
+            _building(conn, "B9", shapely.box(x, y, x + 10, y + 10))
+        assert clearance(d.conninfo, kind="horizontal")["rows"] == []  # widest known: 0
+        with psycopg.connect(d.conninfo) as conn:
+            # a 12 m wide box culvert (drain, 2.5 m rule) whose axis runs 8 m from B9: outer
+            # wall 8 − 6 = 2.0 m; found only with a reach that counts this width
+            _seg(conn, "K9", "02", [(x - 8, y - 10, 30.0), (x - 8, y + 20, 30.0)], w=12000,
+                 h=3000)
+        rows = clearance(d.conninfo, kind="horizontal")["rows"]
+        assert [(r["a_code"], r["b_code"], r["clearance_m"]) for r in rows] == [
+            ("K9", "B9", pytest.approx(2.0, abs=1e-3))]
+    finally:
+        drop_database(server_url(), d.name)

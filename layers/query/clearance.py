@@ -38,6 +38,7 @@ from cim.errors import InputError
 from cim.profile import CityProfile
 from layers.query.clearance_rules import Rule, classes_in, load_rules, max_required, pick
 from layers.query.common import Area, ConnOrInfo, connection
+from layers.query.graph import VERSION_SQL
 from layers.query.pipes import (
     NO_JIT,
     TAP_TOLERANCE_M,
@@ -271,6 +272,25 @@ def _too_near(pairs, rules) -> list:
     return rows
 
 
+# the widest current section (m), per database and network version (layers.query.graph's:
+# it changes only with a load or new rows): a scan of the whole layer, half of a small area's
+# query on 300,000 segments, for a number that changes with loads only
+_WIDEST_SQL = """
+SELECT coalesce(max(greatest(coalesce(diameter_mm, 0), coalesce(width_mm, 0))), 0) / 1000.0
+FROM pipe_segments WHERE valid_to IS NULL"""
+_WIDEST: dict[str, tuple[tuple, float]] = {}
+
+
+def _widest(conn) -> float:
+    version = tuple(conn.execute(VERSION_SQL).fetchone())
+    hit = _WIDEST.get(conn.info.dsn)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    w = float(conn.execute(_WIDEST_SQL).fetchone()[0])
+    _WIDEST[conn.info.dsn] = (version, w)
+    return w
+
+
 def clearance(conninfo: ConnOrInfo, area: Area | None = None, kind: str | None = None,
               profile: CityProfile | None = None, geometry: bool = False,
               out_crs: str | None = None) -> dict[str, Any]:
@@ -300,11 +320,8 @@ def clearance(conninfo: ConnOrInfo, area: Area | None = None, kind: str | None =
             rows, unchecked = _vertical(cur, cte, aparams, rules, facts,
                                         (geometry, out_crs, srid))
         if kind in (None, "horizontal"):
-            widest = cur.execute(
-                "SELECT coalesce(max(greatest(coalesce(diameter_mm, 0), coalesce(width_mm, 0))),"
-                " 0) / 1000.0 AS w FROM pipe_segments WHERE valid_to IS NULL").fetchone()["w"]
             rows += _horizontal(cur, cte, aparams, rules, (geometry, out_crs, srid),
-                                2 * float(widest))
+                                2 * _widest(conn))
     rows.sort(key=lambda r: (r["clearance_m"] - r["required_m"], r["kind"], r["a_code"],
                              r["b_code"]))
     return {"rows": rows, "unchecked": unchecked}

@@ -386,7 +386,7 @@ JOIN pipe_segments m ON m.valid_to IS NULL AND m.pipe_class = %(cls)s
 ORDER BY e.node, m.code"""
 
 # the network changes only with a load (a new succeeded batch) or new rows
-_VERSION = """
+VERSION_SQL = """
 SELECT (SELECT max(id) FROM load_batches WHERE status = 'succeeded'),
        (SELECT max(id) FROM pipe_segments), (SELECT max(id) FROM pipe_points)"""
 
@@ -403,7 +403,7 @@ def network(conn: psycopg.Connection, pipe_class: str,
     ``network(conn, "01").seg_codes`` → the codes of the current water segments.
     """
     states = valve_states(profile)
-    version = (*conn.execute(_VERSION).fetchone(), tuple(sorted(states.items())))
+    version = (*conn.execute(VERSION_SQL).fetchone(), tuple(sorted(states.items())))
     key = (conn.info.dsn, pipe_class)
     net = _CACHE.get(key)
     if net is not None and net.version == version:
