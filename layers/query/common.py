@@ -174,8 +174,9 @@ def _read_argument(value: str, what: str = "the geometry"
         bool(Path(text).suffix) or "/" in text or "\\" in text)
     if not READ_FILES.get():
         if named:
-            raise InputError(f"{what}: WKT or GeoJSON expected; a served query reads no "
-                             "files (send the geometry itself)")
+            raise InputError(f"{what}: WKT or GeoJSON expected, not a file name: files are "
+                             "read on the command line only (a served query reads no files "
+                             "of the server; in Python, READ_FILES of layers.query.common)")
         return _parse(text, what)
     p = Path(text)
     try:
