@@ -85,6 +85,9 @@ def ring(jining_profile):
         _seg(conn, "d3", "02", (0, 700), (100, 700), "m4", "m5", se=10.0, ee=9.0)
         _seg(conn, "d4", "02", (50, 750), (50, 700), "m6", "m7", se=10.5, ee=10.0)
         _seg(conn, "d5", "02", (100, 700), (150, 700), "m5", "m8", se=9.0, ee=8.5)
+        # gullies (雨水箅) along d3, above and below the lateral's tee
+        _pt(conn, "y1", "02", (25, 700), app="雨水箅", on="d3")
+        _pt(conn, "y2", "02", (75, 700), app="雨水箅", on="d3")
         # a water segment a later load removed (its only version ended)
         _seg(conn, "gone1", "01", (0, 0), (0, -50), "S", "X")
         conn.execute("UPDATE pipe_segments SET valid_to = '2026-03-01 08:00+00' "
@@ -229,10 +232,11 @@ def test_the_configured_profile_is_read_once_until_its_file_changes(tmp_path, ji
 
 @pytest.mark.parametrize("start,direction,segments,points,length", [
     # the lateral's water enters d3 halfway: the rest of d3 and d5 (it stopped at m7)
-    ("d4", "down", ["d3", "d4", "d5"], ["m5", "m6", "m7", "m8"], 50 + 50 + 50),
-    ("m5", "up", ["d3", "d4"], ["m4", "m5", "m6", "m7"], 100 + 50),
-    ("d3", "up", ["d3", "d4"], ["m4", "m5", "m6", "m7"], 100 + 50),
-    ("m4", "down", ["d3", "d5"], ["m4", "m5", "m7", "m8"], 100 + 50),  # d4 flows in, not out
+    # (and of d3's gullies only y2, below the tee: y1 was listed too)
+    ("d4", "down", ["d3", "d4", "d5"], ["m5", "m6", "m7", "m8", "y2"], 50 + 50 + 50),
+    ("m5", "up", ["d3", "d4"], ["m4", "m5", "m6", "m7", "y1", "y2"], 100 + 50),
+    ("d3", "up", ["d3", "d4"], ["m4", "m5", "m6", "m7", "y1", "y2"], 100 + 50),
+    ("m4", "down", ["d3", "d5"], ["m4", "m5", "m7", "m8", "y1", "y2"], 100 + 50),
 ])
 def test_trace_follows_a_lateral_tapped_into_a_sewer(ring, start, direction, segments, points,
                                                      length):

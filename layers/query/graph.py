@@ -261,6 +261,8 @@ class Pieces:
     vertex_pieces: tuple[np.ndarray, np.ndarray]  # csr: pieces at vertex w
     valve_edges: tuple[np.ndarray, np.ndarray, np.ndarray]  # (valve, zone, zone) it joins
     valve_zone_pairs: tuple[np.ndarray, np.ndarray]  # (valve, zone) for each zone around it
+    lo: np.ndarray  # piece p spans lo[p]..hi[p] of its segment (0..1)
+    hi: np.ndarray
     cut_seg: np.ndarray  # where segments are cut (valves along them, taps), by segment
     cut_at: np.ndarray  # … and position on it (sorted within a segment)
 
@@ -342,7 +344,8 @@ def _build_pieces(net: Network) -> Pieces:
     return Pieces(seg=seg, u=u, v=v, length=length, seg_ptr=seg_ptr, zone=zone,
                   n_zones=n_zones, valve_vertex=valve_vertex, valve_zones=valve_zones,
                   vertex_pieces=(vptr, ends_piece[vorder]), valve_edges=(ek, ea, eb),
-                  valve_zone_pairs=(vz_valve, vz_zone), cut_seg=c_seg, cut_at=c_at)
+                  valve_zone_pairs=(vz_valve, vz_zone), lo=lo, hi=hi, cut_seg=c_seg,
+                  cut_at=c_at)
 
 
 # -- loading and the per-version cache ---------------------------------------------------

@@ -130,12 +130,23 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
         ends = ends[ends < len(net.node_codes)]  # nodes, not valves along a pipe
         segs = np.unique(pcs.seg[traced])
         seg_codes = net.seg_codes[segs].tolist()
-        attached = [r[0] for r in conn.execute(
-            "SELECT code FROM pipe_points WHERE valid_to IS NULL AND segment_code = ANY(%s)",
-            (seg_codes,))]
+        # the appurtenances along the traced pieces (on a segment traced from a tap on: its
+        # rest only)
+        spans: dict[str, list[tuple[float, float]]] = {}
+        for p in traced.tolist():
+            spans.setdefault(str(net.seg_codes[pcs.seg[p]]), []).append((pcs.lo[p], pcs.hi[p]))
+        attached = [c for c, sc, at in conn.execute(_ALONG_TRACED, (cls, seg_codes))
+                    if at is None or any(a - 1e-9 <= at <= b + 1e-9 for a, b in spans[sc])]
     points = sorted(set(net.node_codes[np.unique(ends)].tolist()) | set(attached))
     return {"segments": sorted(seg_codes), "points": points,
             "length_m": _r(pcs.length[traced].sum())}
+
+
+_ALONG_TRACED = """
+SELECT p.code, s.code, ST_LineLocatePoint(ST_Force2D(s.geom), ST_Force2D(p.geom))
+FROM pipe_points p
+JOIN pipe_segments s ON s.code = p.segment_code AND s.valid_to IS NULL AND s.pipe_class = %s
+WHERE p.valid_to IS NULL AND p.segment_code = ANY(%s)"""
 
 
 def _walk(net: Network, starts: list[int], direction: str, seen_piece: np.ndarray,
