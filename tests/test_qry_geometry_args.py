@@ -210,3 +210,11 @@ def test_an_unreadable_geometry_is_named(qdb, tmp_path, files):
     bad.write_text('{"type": "Polygon"}', encoding="utf-8")
     with pytest.raises(InputError, match=r"^polygon \(片区.geojson\): cannot read it"):
         aoi(qdb.conninfo, Area(polygon=str(bad)), LAYERS)
+
+
+def test_ewkt_is_read_in_its_srid(qdb):
+    """EWKT as PostGIS writes it (ST_AsEWKT: SRID=4527;…, x/y) was refused as unreadable."""
+    for g in (to_storage(AREA), lonlat(AREA)):
+        srid = 4527 if g.bounds[0] > 1000 else 4490
+        assert aoi(qdb.conninfo, Area(polygon=f"SRID={srid};{g.wkt}"), LAYERS) == \
+            expected(AREA)

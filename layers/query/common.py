@@ -153,6 +153,9 @@ READ_FILES: ContextVar[bool] = ContextVar("cim_query_read_files", default=False)
 TEXT_SUFFIXES = (".geojson", ".json", ".wkt", ".txt")
 
 
+_EWKT_SRID = re.compile(r"SRID=(\d+);\s*(.*)", re.IGNORECASE | re.DOTALL)
+
+
 def _read_argument(value: str, what: str = "the geometry"
                    ) -> tuple[shapely.Geometry, pyproj.CRS | None, bool]:
     """The geometry of an argument — WKT, GeoJSON, or (where :data:`READ_FILES` is on) a file
@@ -220,8 +223,9 @@ def _read_vector_file(p: Path, what: str
 
 def _parse(text: str, what: str = "the geometry"
            ) -> tuple[shapely.Geometry, pyproj.CRS | None, bool]:
-    """WKT or GeoJSON text → its geometry (a FeatureCollection's union) and the CRS its
-    ``crs`` member names (GeoJSON of 2008, as QGIS and GDAL still write a projected CRS's)."""
+    """WKT or GeoJSON text → its geometry (a FeatureCollection's union), the CRS it declares
+    (a GeoJSON ``crs`` member, as QGIS and GDAL still write a projected CRS's; EWKT's SRID)
+    and whether its coordinates are then x/y (easting first: both are)."""
     text = text.strip()
     try:
         if text.startswith("{"):
@@ -234,6 +238,8 @@ def _parse(text: str, what: str = "the geometry"
             if obj.get("type") == "Feature":
                 obj = obj["geometry"]
             return shapely.geometry.shape(obj), declared, declared is not None
+        if m := _EWKT_SRID.match(text):  # PostGIS's EWKT (ST_AsEWKT): x/y in that SRID
+            return shapely.from_wkt(m.group(2)), parse_crs(int(m.group(1))), True
         return shapely.from_wkt(text), None, False
     except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
         raise InputError(f"{what}: cannot read it (WKT or GeoJSON expected): {exc}") from exc
