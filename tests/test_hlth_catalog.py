@@ -30,6 +30,11 @@ CASES = [
      ["park_service_coverage", "'source'", "'park'"]),
     ('pipe_design_life_years: {"01": 50,', 'pipe_design_life_years: {"01": fifty,',
      ["'pipe_design_life_years'", "'01'", "'fifty'"]),
+    # unquoted codes: YAML reads 01 as the number 1, which matches no class or use
+    ('pipe_design_life_years: {"01": 50, "02": 50,', 'pipe_design_life_years: {01: 50, 02: 50,',
+     ["'pipe_design_life_years'", "the class 1 ", '"01", not 01']),
+    ('residential_uses: ["01", "08"]', "residential_uses: [01, 08]",
+     ["'residential_uses'", "[1, '08']", '"01", not 01']),
 ]
 
 

@@ -506,9 +506,15 @@ def check_settings(settings: dict[str, Any]) -> None:
         if not isinstance(lives, dict):
             raise ValueError("'pipe_design_life_years' must map pipe class codes to years")
         for cls, v in lives.items():
+            if not isinstance(cls, str):  # YAML reads an unquoted 01 as the number 1
+                raise ValueError(f"'pipe_design_life_years': the class {cls!r} must be a "
+                                 "quoted code of pipe_classes.csv (\"01\", not 01)")
             try:
                 _num({str(cls): v}, str(cls), integer=True)
             except ValueError as exc:
                 raise ValueError(f"'pipe_design_life_years': {exc}") from exc
-    _list(settings, "residential_uses")
+    try:
+        _list(settings, "residential_uses")
+    except ValueError as exc:  # YAML reads an unquoted 01 as the number 1
+        raise ValueError(f"{exc} (quoted codes of building_use.csv: \"01\", not 01)") from exc
     _num(settings, "road_snap_m")
