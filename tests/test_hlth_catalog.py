@@ -33,6 +33,9 @@ CASES = [
     # unquoted codes: YAML reads 01 as the number 1, which matches no class or use
     ('pipe_design_life_years: {"01": 50, "02": 50,', 'pipe_design_life_years: {01: 50, 02: 50,',
      ["'pipe_design_life_years'", "the class 1 ", '"01", not 01']),
+    ('params: {drainage_class: "02", combined_subclass: "03"}',
+     "params: {drainage_class: 02, combined_subclass: \"03\"}",
+     ["combined_sewer_share", "'drainage_class'", '"02", not 02', "not 2"]),
     ('residential_uses: ["01", "08"]', "residential_uses: [01, 08]",
      ["'residential_uses'", "[1, '08']", '"01", not 01']),
 ]

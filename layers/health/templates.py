@@ -432,8 +432,8 @@ def _list(params: dict, key: str, item=str) -> list:
 
 def _scalar(params: dict, key: str) -> None:
     v = params.get(key)
-    if v is not None and (not isinstance(v, str | int) or isinstance(v, bool)):
-        raise ValueError(f"{key!r} must be a code, not {v!r}")
+    if v is not None and not isinstance(v, str):  # YAML reads an unquoted 02 as the number 2
+        raise ValueError(f"{key!r} must be a quoted code (\"02\", not 02), not {v!r}")
 
 
 def check_params(name: str, params: dict[str, Any], types: list[dict[str, str]]) -> None:
