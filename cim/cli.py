@@ -274,22 +274,29 @@ def _unmigrated(exc: BaseException) -> DatabaseError | None:
     if not isinstance(e, psycopg.errors.UndefinedTable):
         return None
     try:
-        from alembic.script import ScriptDirectory
-
-        from cim.config import Settings
         from cim.db.engine import database_url
-        from cim.db.migrate import alembic_config, current
 
-        url = database_url(Settings())
-        head = ScriptDirectory.from_config(alembic_config(url, 0)).get_current_head()
-        at = current(url)
+        behind = schema_behind(database_url(Settings()))
     except Exception:  # noqa: BLE001 - the check must not hide the original error
         return None
+    if behind is None:
+        return None
+    return DatabaseError(f"{behind} ({str(e).strip().splitlines()[0]})")
+
+
+def schema_behind(url: str) -> str | None:
+    """What is wrong when the database at ``url`` is not at the migrations' head ("the
+    database has no CIM schema, the platform needs … : run `cim db upgrade`"), else None."""
+    from alembic.script import ScriptDirectory
+
+    from cim.db.migrate import alembic_config, current
+
+    head = ScriptDirectory.from_config(alembic_config(url, 0)).get_current_head()
+    at = current(url)
     if at == head:
         return None
     where = f"is at revision {at}" if at else "has no CIM schema"
-    return DatabaseError(f"the database {where}, the platform needs {head}: run "
-                         f"`cim db upgrade` ({str(e).strip().splitlines()[0]})")
+    return f"the database {where}, the platform needs {head}: run `cim db upgrade`"
 
 
 def _is_gdal_input_error(exc: BaseException) -> bool:

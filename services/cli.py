@@ -44,6 +44,14 @@ def serve(c: Ctx, host: str | None, port: int | None, workers: int | None,
                                 **{k: v for k, v in given.items() if v is not None}})
     if settings.profile is None:
         settings.profile = c.profile.path
+    # a database not migrated to head (made with createdb, or before a release's migration)
+    # would be served with its collections missing and 500s on the rest: refused instead
+    from cim.cli import schema_behind
+    from cim.errors import DatabaseError
+
+    behind = schema_behind(c.url())
+    if behind:
+        raise DatabaseError(behind)
     # readings partitions ahead, as the owner: the served role cannot create them (issue 14)
     from layers.iot.partitions import ensure_partitions
     from layers.iot.thresholds import load_config

@@ -162,5 +162,21 @@ def test_database_without_schema_says_run_db_upgrade(jining_profile):
             p = run_cli(args, env)
             line = _one_error_line(p)
             assert p.returncode == 4 and "cim db upgrade" in line, (args, p.stderr)
+        # cim serve is refused before it binds (served, every request would be a 500)
+        import subprocess
+        import sys
+
+        from cim.config import PROJECT_ROOT
+
+        with subprocess.Popen([sys.executable, "-m", "cim", "serve", "--port", "59999"],
+                              env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) as proc:
+            try:
+                _, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.communicate(timeout=30)
+                pytest.fail("cim serve started on a database without the CIM schema")
+        assert proc.returncode == 4 and "cim db upgrade" in err, err
     finally:
         drop_database(server, name)
