@@ -272,6 +272,9 @@ def test_valve_state_from_attributes_and_notes():
     assert valve_state(None, {"status": "inaccessible"}) == BROKEN
     assert valve_state(None, {"operable": "否"}) == BROKEN
     assert valve_state(None, {"valve_type": "butterfly valve", "_table": "x"}) == OPEN
+    # a disused valve is not one a crew can count on: the isolation goes on to the next one
+    for disused in ("废弃", "停用", "已停用", "报废", "abandoned", "out of service"):
+        assert valve_state(None, {"状态": disused}) == BROKEN, disused
 
 
 @pytest.mark.parametrize("note", ["阀门开关正常", "未关闭", "valve close to hydrant", "无损坏",
