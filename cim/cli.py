@@ -221,7 +221,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except CimError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -257,6 +257,19 @@ def _is_database_unavailable(exc: BaseException) -> bool:
     exception of psycopg means psycopg is imported already."""
     psycopg = sys.modules.get("psycopg")
     return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
+def one_line(exc: CimError) -> str:
+    """The error's one line (README: `error: FILE …: what is wrong`). A YAML file's parse
+    error, which PyYAML writes over several lines with a caret drawing under the quoted line, is
+    folded into one; an error that lists several problems on purpose (a project's input
+    problems, one a line) is left as it is."""
+    text = str(exc)
+    yaml = sys.modules.get("yaml")
+    if yaml is not None and isinstance(exc.__cause__, yaml.YAMLError):
+        parts = (ln.strip() for ln in text.splitlines())
+        text = " ".join(p for p in parts if p and set(p) != {"^"})
+    return text
 
 
 def _unmigrated(exc: BaseException) -> DatabaseError | None:

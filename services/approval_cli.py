@@ -53,7 +53,9 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: 
         proj.notes.extend(pf.notes)
     except (InputError, ConfigError) as exc:
         # bad input is exit 2 for this command (the CLI's InputError code is 3 elsewhere)
-        click.echo(f"error: {exc}", err=True)
+        from cim.cli import one_line
+
+        click.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(2)
     result, ctx = check(c.conninfo(), proj, c.profile, cfg)
     html = None

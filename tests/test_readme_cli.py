@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import SAMPLE_BUILDINGS, run_cli, scratch_db
 
+PROJECTS = SAMPLE_BUILDINGS.parents[2] / "projects"
+
 
 @pytest.fixture(scope="module")
 def sdb(jining_profile):
@@ -180,3 +182,19 @@ def test_database_without_schema_says_run_db_upgrade(jining_profile):
         assert proc.returncode == 4 and "cim db upgrade" in err, err
     finally:
         drop_database(server, name)
+
+
+def test_broken_yaml_is_one_error_line(sdb, tmp_path):
+    """A YAML file that does not parse (a mapping file, a profile, approval rules) is one
+    `error:` line naming the file and the line, not PyYAML's lines with a caret drawing."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("points: {x: 北坐标\ny: [1\n", encoding="utf-8")
+    env = sdb.env()
+    for args in (["load", "buildings", str(SAMPLE_BUILDINGS), "--mapping", str(bad),
+                  "--quiet"],
+                 ["--profile", str(bad), "profile", "show"],
+                 ["check", str(PROJECTS / "passes.gpkg"), "--rules", str(bad),
+                  "--no-record"]):
+        p = run_cli(args, env)
+        line = _one_error_line(p)
+        assert p.returncode == 2 and str(bad) in line and "line 2" in line, (args, p.stderr)
