@@ -198,3 +198,30 @@ def test_broken_yaml_is_one_error_line(sdb, tmp_path):
         p = run_cli(args, env)
         line = _one_error_line(p)
         assert p.returncode == 2 and str(bad) in line and "line 2" in line, (args, p.stderr)
+
+
+def test_map_api_without_its_parameter_says_what_to_give(sdb):
+    """README's `/map/api/aoi?bbox=` and `/map/api/section?line=WKT`: asked without them (or
+    with a bbox that is no four numbers) the answer names the parameter and its form, not
+    Python's "could not convert string to float" or a WKT parser's end of stream."""
+    from flask import Flask
+
+    from services.webmap import register
+
+    app = Flask("readme")
+    register(app, conninfo=sdb.conninfo, profile=sdb.profile, base_url="http://x")
+    client = app.test_client()
+    for url in ("/map/api/aoi", "/map/api/aoi?bbox=", "/map/api/aoi?bbox=a,b,c,d",
+                "/map/api/aoi?bbox=1,2,3"):
+        r = client.get(url)
+        assert r.status_code == 400 and "minlon,minlat,maxlon,maxlat" in r.json["description"]
+    for url in ("/map/api/section", "/map/api/section?line=", "/map/api/section?line=%20"):
+        r = client.get(url)
+        assert r.status_code == 400 and "line: give" in r.json["description"], r.json
+    x0, y0 = sdb.x0, sdb.y0
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(4527, "OGC:CRS84", always_xy=True).transform(x0, y0)
+    r = client.get(f"/map/api/aoi?bbox={lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
+                   "&layers=grid_cells")
+    assert r.status_code == 200 and r.json["layers"]["grid_cells"]["count"] >= 1

@@ -129,9 +129,13 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
         from layers.query.common import Area
 
         try:
-            bbox = tuple(float(v) for v in request.args.get("bbox", "").split(","))
+            try:
+                bbox = tuple(float(v) for v in request.args.get("bbox", "").split(","))
+            except ValueError:
+                bbox = ()
             if len(bbox) != 4:
-                raise InputError("bbox: give minlon,minlat,maxlon,maxlat (CRS84)")
+                raise InputError("bbox: give minlon,minlat,maxlon,maxlat (CRS84), e.g. "
+                                 "bbox=116.60,35.34,116.62,35.36")
             return jsonify(aoi(conninfo, Area(bbox=bbox), layers=request.args.get("layers")))
         except (CimError, ValueError) as exc:
             return _error(400, str(exc))
@@ -140,7 +144,10 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
     def section_route():
         from layers.query.section import section, write_drawings
 
-        line = request.args.get("line", "")
+        line = request.args.get("line", "").strip()
+        if not line:
+            return _error(400, "line: give the section line as WKT or GeoJSON in CRS84, e.g. "
+                               "line=LINESTRING(116.605 35.35, 116.615 35.35)")
         try:
             result = section(conninfo, line, profile=profile)
         except (CimError, ValueError) as exc:
