@@ -233,3 +233,21 @@ def test_a_web_maps_whole_world_box_is_densified_within_bounds(qdb):
     assert len(shapely.get_coordinates(_densified(ten_km, parse_crs(3857)))) == 801
     assert aoi(qdb.conninfo, Area(bbox=world.bounds, crs="EPSG:3857"), LAYERS) == \
         aoi(qdb.conninfo, None, LAYERS)
+
+
+def test_features_asked_in_crs84_by_its_uri(qdb):
+    """out_crs as OGC API clients name CRS84 (its URI) was refused as 'the storage CRS …
+    has no EPSG code', a dozen lines of PROJ's description; a CRS without an EPSG code is
+    refused as an output CRS, in one line."""
+    want = aoi(qdb.conninfo, Area(code="B1"), "buildings", features=True)
+    for uri in ("http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+                "urn:ogc:def:crs:OGC:1.3:CRS84"):
+        assert run(qdb.conninfo, {"code": "B1", "layers": ["buildings"], "features": True,
+                                  "out_crs": uri}) == want
+    storage = run(qdb.conninfo, {"code": "B1", "layers": ["buildings"], "features": True,
+                                 "out_crs": "http://www.opengis.net/def/crs/EPSG/0/4527"})
+    g = shapely.geometry.shape(storage["layers"]["buildings"]["features"][0]["geometry"])
+    assert g.hausdorff_distance(to_storage(BUILDINGS["B1"][0])) < 1e-6  # x/y: easting first
+    with pytest.raises(InputError, match=r"out_crs .*needs an EPSG code"):
+        aoi(qdb.conninfo, Area(code="B1"), "buildings", features=True,
+            out_crs="+proj=tmerc +lon_0=117 +x_0=500000 +ellps=GRS80")

@@ -282,16 +282,16 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
     """
     geom, declared, xy = (value, None, False) if isinstance(value, shapely.Geometry) \
         else _read_argument(value, what)
-    if xy and declared is None and crs is not None and not _is_crs84(crs):
-        declared = parse_crs(_crs_arg(crs))  # a file without a CRS: --crs, as drawn (x/y)
+    if xy and declared is None and crs is not None and not is_crs84(crs):
+        declared = parse_crs(crs_arg(crs))  # a file without a CRS: --crs, as drawn (x/y)
     if geom is None or geom.is_empty:
         raise InputError(f"{what} is empty")
     _check_finite(geom, what)
     if not shapely.is_valid(geom):
         geom = shapely.make_valid(geom)
     if declared is not None:  # the argument's own CRS, easting (longitude) first
-        if crs is not None and not _is_crs84(crs) \
-                and not parse_crs(_crs_arg(crs)).equals(declared, ignore_axis_order=True):
+        if crs is not None and not is_crs84(crs) \
+                and not parse_crs(crs_arg(crs)).equals(declared, ignore_axis_order=True):
             raise InputError(f"{what} declares its CRS ({declared.name}) and --crs says "
                              f"{crs}: give --crs only for a geometry without one")
         if epsg_of(declared) == storage_srid:
@@ -304,11 +304,11 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
                 _check_finite(geom, what, f"cannot be transformed from {declared.name} to "
                                           "longitude/latitude")
             _check_lonlat(geom, what, declared.name, lat_first=False)
-    elif crs is None or _is_crs84(crs):
+    elif crs is None or is_crs84(crs):
         srid = lonlat_srid(storage_srid)
         _check_lonlat(geom, what, "CRS84", lat_first=False)
     else:
-        c = parse_crs(_crs_arg(crs))
+        c = parse_crs(crs_arg(crs))
         if axis_is_northing_first(c):
             geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
         if c.is_projected:
@@ -361,12 +361,15 @@ def _densified(geom: shapely.Geometry, c: pyproj.CRS) -> shapely.Geometry:
 DENSIFY_MAX_VERTICES = 20_000
 
 
-def _is_crs84(crs: str | int) -> bool:
-    return str(crs).upper() in (CRS84, "CRS84", "OGC:CRS84",
-                                "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84")
+def is_crs84(crs: str | int) -> bool:
+    """CRS84 by any of its names (OGC API clients send its URI)."""
+    return str(crs).strip().upper() in (
+        CRS84, "CRS84", "OGC:CRS84", "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
+        "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84",
+        "HTTPS://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84")
 
 
-def _crs_arg(crs: str | int) -> str | int:
+def crs_arg(crs: str | int) -> str | int:
     """A ``--crs`` as :func:`cim.crs.parse_crs` takes it (an OGC URI by its last part)."""
     return str(crs).rsplit("/", 1)[-1] if str(crs).startswith("http") else crs
 

@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from cim.crs import CGCS2000_GEOG, WGS84_GEOG, lonlat_srid, parse_crs, srid_of
+from cim.crs import CGCS2000_GEOG, WGS84_GEOG, epsg_of, lonlat_srid, parse_crs
 from cim.errors import InputError
 from layers.catalog import HIDDEN_COLUMNS
-from layers.query.common import Area, check_area_found, ident, layer_def
+from layers.query.common import Area, check_area_found, crs_arg, ident, is_crs84, layer_def
 
 _HIDDEN = sorted(HIDDEN_COLUMNS)
 # polygon / line / point layers by declared geometry type (GEOMETRY: any, per feature)
@@ -91,9 +91,18 @@ def out_srid(out_crs: str | None, storage: int) -> int:
     """SRID of the requested output CRS for data stored in ``storage``: CRS84 by default, lon/lat
     as :func:`cim.crs.lonlat_srid` computes it (CGCS2000's for CGCS2000 data). GeoJSON is
     written in GIS x/y order (easting/longitude first) whatever the CRS's axis order."""
-    if out_crs is None or str(out_crs).upper() in ("CRS84", "OGC:CRS84"):
+    if out_crs is None or is_crs84(out_crs):
         return lonlat_srid(storage)
-    return srid_of(parse_crs(out_crs))
+    return _out_epsg(out_crs)
+
+
+def _out_epsg(out_crs: str) -> int:
+    """The EPSG code of an output CRS (an OGC URI, a URN, EPSG:n): the OGC CRS84 URI, which
+    OGC API clients send, was refused as 'the storage CRS … has no EPSG code'."""
+    code = epsg_of(parse_crs(crs_arg(out_crs)))
+    if code is None:
+        raise InputError(f"out_crs {out_crs!r}: an output CRS needs an EPSG code (or CRS84)")
+    return code
 
 
 def geojson_sql(expr: sql.Composable, out_crs: str | None, storage: int) -> sql.Composable:
@@ -110,10 +119,9 @@ def geojson_sql(expr: sql.Composable, out_crs: str | None, storage: int) -> sql.
 
 def feature_collection(features: list[dict[str, Any]], out_crs: str | None) -> dict[str, Any]:
     fc: dict[str, Any] = {"type": "FeatureCollection", "features": features}
-    if out_crs is not None and str(out_crs).upper() not in ("CRS84", "OGC:CRS84"):
+    if out_crs is not None and not is_crs84(out_crs):
         fc["crs"] = {"type": "name",
-                     "properties": {"name": f"urn:ogc:def:crs:EPSG::"
-                                             f"{srid_of(parse_crs(out_crs))}"}}
+                     "properties": {"name": f"urn:ogc:def:crs:EPSG::{_out_epsg(out_crs)}"}}
     return fc
 
 
