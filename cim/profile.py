@@ -220,6 +220,16 @@ def load_profile(path: str | Path) -> CityProfile:
     if not crs.is_projected:
         raise ConfigError(f"storage CRS {storage_crs} must be projected (metres) so lengths and "
                           "areas are metric", path=str(path), field="storage_crs")
+    units = {a.unit_name for a in crs.axis_info[:2]}
+    if units - {"metre"}:  # a US-feet state plane: every radius, clearance and area off
+        raise ConfigError(f"storage CRS {storage_crs} is in {', '.join(sorted(units))}: it must "
+                          "be in metres so that radii, clearances, lengths and areas are "
+                          "metric", path=str(path), field="storage_crs")
+    method = crs.coordinate_operation.method_name if crs.coordinate_operation else ""
+    if "pseudo mercator" in method.lower():  # metres in name only: scale 1/cos(lat)
+        raise ConfigError(f"storage CRS {storage_crs} (Web Mercator) is no survey CRS: its "
+                          "metres grow with latitude (areas ×1.5 at 35°N); use the city's "
+                          "CGCS2000 Gauss-Krüger zone", path=str(path), field="storage_crs")
     for d in districts:
         if not (d.code.isdigit() and len(d.code) == 6):
             raise ConfigError(f"district code {d.code!r} is not a 6-digit GB/T 2260 code",

@@ -47,6 +47,19 @@ def test_profile_rejects_a_geographic_storage_crs(tmp_path):
         load_profile(f)
 
 
+@pytest.mark.parametrize("crs,words", [("EPSG:2249", "US survey foot"),
+                                       ("EPSG:3857", "Web Mercator")])
+def test_profile_rejects_a_storage_crs_not_in_true_metres(tmp_path, crs, words):
+    """Radii, clearances and areas are taken as metres of the storage CRS: a feet CRS
+    (Massachusetts state plane, US feet) or Web Mercator (1.22 m a metre at 35°N) would skew
+    every one of them."""
+    f = tmp_path / "p.yaml"
+    f.write_text(f"city: {{name: X, admin_code: '370800'}}\nstorage_crs: {crs}\n",
+                 encoding="utf-8")
+    with pytest.raises(ConfigError, match=words):
+        load_profile(f)
+
+
 def test_bad_profile_errors_name_the_file(tmp_path, db):
     f = tmp_path / "broken.yaml"
     f.write_text("city: [unclosed\n", encoding="utf-8")
