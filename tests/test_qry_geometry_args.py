@@ -251,3 +251,11 @@ def test_features_asked_in_crs84_by_its_uri(qdb):
     with pytest.raises(InputError, match=r"out_crs .*needs an EPSG code"):
         aoi(qdb.conninfo, Area(code="B1"), "buildings", features=True,
             out_crs="+proj=tmerc +lon_0=117 +x_0=500000 +ellps=GRS80")
+
+
+def test_an_area_in_a_citys_own_crs_without_an_epsg_code(qdb):
+    """A city's own CRS (独立坐标系), given as a PROJ string, was refused as 'the storage CRS …
+    has no EPSG code'. This one is EPSG:4527 by its definition, easting first."""
+    local = "+proj=tmerc +lat_0=0 +lon_0=117 +k=1 +x_0=39500000 +y_0=0 +ellps=GRS80 +units=m"
+    assert aoi(qdb.conninfo, Area(polygon=to_storage(AREA).wkt, crs=local), LAYERS) == \
+        expected(AREA)

@@ -43,9 +43,9 @@ from cim.crs import (
     lonlat_srid,
     metres_in_units,
     parse_crs,
-    srid_of,
     storage_domain,
     storage_lonlat_area,
+    transformer,
 )
 from cim.errors import InputError
 from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
@@ -315,12 +315,13 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
             _check_axis_order(geom, c, what, str(crs))
         if c.is_geographic:
             _check_lonlat(geom, what, str(crs), lat_first=axis_is_northing_first(c))
-        srid = srid_of(c)
+        # a city's own CRS (独立坐标系: a PROJ string or WKT without an EPSG code) is
+        # transformed here like any other: it was refused as 'the storage CRS … has no EPSG
+        # code'
+        srid = epsg_of(c)
         if srid not in (storage_srid, CGCS2000_GEOG, WGS84_GEOG):
-            from cim.crs import transformer
-
             lonlat = lonlat_srid(storage_srid)
-            t = transformer(srid, lonlat)
+            t = transformer(srid or str(crs_arg(crs)), lonlat)  # cached
             geom = shapely.transform(_densified(geom, c), lambda xy: _tx(t, xy))
             srid = lonlat
             _check_finite(geom, what, f"cannot be transformed from {crs} to longitude/latitude")
