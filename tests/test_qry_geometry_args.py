@@ -206,6 +206,9 @@ def test_an_unreadable_geometry_is_named(qdb, tmp_path, files):
     """'cannot read the geometry' did not say which argument (or file) it was."""
     with pytest.raises(InputError, match=r"^polygon: cannot read it .*closed linestring"):
         aoi(qdb.conninfo, Area(polygon="POLYGON((116 35, 117 35, 117 36))"), LAYERS)
+    # coordinates typed where a geometry belongs are no file name (their ".6,35.4")
+    with pytest.raises(InputError, match=r"^polygon: cannot read it"):
+        run(qdb.conninfo, {"polygon": "116.6,35.4", "layers": ["buildings"]})
     bad = tmp_path / "片区.geojson"
     bad.write_text('{"type": "Polygon"}', encoding="utf-8")
     with pytest.raises(InputError, match=r"^polygon \(片区.geojson\): cannot read it"):

@@ -153,6 +153,7 @@ READ_FILES: ContextVar[bool] = ContextVar("cim_query_read_files", default=False)
 TEXT_SUFFIXES = (".geojson", ".json", ".wkt", ".txt")
 
 
+_FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9_]{0,9}$")
 _EWKT_SRID = re.compile(r"SRID=(\d+);\s*(.*)", re.IGNORECASE | re.DOTALL)
 
 
@@ -173,8 +174,9 @@ def _read_argument(value: str, what: str = "the geometry"
     text = value.strip()
     if text.startswith(("{", "[")) or _WKT_START.match(text):
         return _parse(text, what)
+    # looks like a file's name: a path, or a name with an extension (not "116.6,35.4")
     named = "(" not in text and len(text) < 4096 and (
-        bool(Path(text).suffix) or "/" in text or "\\" in text)
+        _FILE_SUFFIX.search(text) is not None or "/" in text or "\\" in text)
     if not READ_FILES.get():
         if named:
             raise InputError(f"{what}: WKT or GeoJSON expected, not a file name: files are "
