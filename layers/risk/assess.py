@@ -193,7 +193,7 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
                "rules": {rid: {"candidates": n, "points": kept.get(rid, 0)}
                          for rid, n in found.items()},
                "changes": counts,
-               "notes": [f"layer {m} is missing: it adds nothing to the consequence"
+               "notes": [f"layer {m} is missing or empty: it adds nothing to the consequence"
                          for m in missing]
                + [f"rule {rid}: its layer is missing" for rid, n in found.items() if n < 0],
                "rules_file": str(cfg.rules_path), "matrix_file": str(cfg.matrix_path)}

@@ -14,7 +14,9 @@ itself for a point placed by hand) within the matrix's ``radius_m``, planar in t
 - facilities: the types of the current facilities within the radius (schools, hospitals …);
 - roads: the classes of the roads within ``roads.radius_m``.
 
-A base layer that does not exist (yet) adds nothing; the assessment names it in its notes.
+A base layer that does not exist or has no current feature (never loaded: the migrations make
+every layer's table) adds nothing; the assessment names it in its notes when the matrix counts
+it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import math
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from layers.risk.config import RiskConfig
@@ -89,18 +92,25 @@ def circle_segments(radius: float, tolerance: float = CIRCLE_TOLERANCE_M) -> int
     return max(8, math.ceil(math.pi / (4 * math.acos(1 - tolerance / radius))))
 
 
+def _has_rows(conn: psycopg.Connection, table: str) -> bool:
+    """The base layer exists and has current features: every layer's table is made by the
+    migrations, so one never loaded is there, empty — and it adds nothing just the same."""
+    return table_exists(conn, table) and conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE valid_to IS NULL)").format(
+            sql.Identifier(table))).fetchone()[0]
+
+
 def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
     """Fill buildings / residents / facilities / road_classes of every candidate; the names of
-    the base layers that are missing."""
+    the base layers the matrix counts that are missing or empty (no current feature)."""
     c = cfg.matrix.consequence
     r = float(c["radius_m"])
-    missing = []
-    if table_exists(conn, "buildings"):
+    have = {t: _has_rows(conn, t) for t in ("buildings", "population", "facilities", "roads")}
+    missing = [t for t, there in have.items() if c.get(t) and not there]
+    if have["buildings"]:
         conn.execute("UPDATE _risk_cand c SET buildings = (SELECT count(*) FROM buildings b "
                      "WHERE b.valid_to IS NULL AND ST_DWithin(b.geom, c.ageom, %s))", (r,))
-    else:
-        missing.append("buildings")
-    if table_exists(conn, "population"):
+    if have["population"]:
         # the buffer drawn once a candidate (materialised), for the units within the radius;
         # a unit the buffer covers counts wholly without an intersection (most of them: the
         # intersections took 14 of the 20 s of 18,600 pipes among 20,000 homes)
@@ -113,21 +123,15 @@ def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
             "WHERE p.valid_to IS NULL AND p.year = (SELECT max(year) FROM population "
             "WHERE valid_to IS NULL) AND ST_DWithin(p.geom, c.ageom, %(r)s))",
             {"r": r, "q": f"quad_segs={circle_segments(r)}"})
-    else:
-        missing.append("population")
-    if table_exists(conn, "facilities"):
+    if have["facilities"]:
         conn.execute("UPDATE _risk_cand c SET facilities = ARRAY(SELECT DISTINCT "
                      "f.facility_type FROM facilities f WHERE f.valid_to IS NULL AND "
                      "ST_DWithin(f.geom, c.ageom, %s) ORDER BY 1)", (r,))
-    else:
-        missing.append("facilities")
-    if table_exists(conn, "roads"):
+    if have["roads"]:
         rr = float((c.get("roads") or {}).get("radius_m", 0))
         conn.execute("UPDATE _risk_cand c SET road_classes = ARRAY(SELECT DISTINCT "
                      "t.road_class FROM roads t WHERE t.valid_to IS NULL AND "
                      "ST_DWithin(t.geom, c.ageom, %s) ORDER BY 1)", (rr,))
-    else:
-        missing.append("roads")
     return missing
 
 
