@@ -52,6 +52,13 @@ def serve(c: Ctx, host: str | None, port: int | None, workers: int | None,
     behind = schema_behind(c.url())
     if behind:
         raise DatabaseError(behind)
+    in_use = _port_in_use(settings.host, settings.port)
+    if in_use:
+        from cim.errors import ConfigError
+
+        raise ConfigError(f"cannot serve on {settings.host}:{settings.port}: {in_use} — another "
+                          "server listens there (`make stop` stops this checkout's); choose "
+                          "another port with --port or PORT=8080 make demo")
     # readings partitions ahead, as the owner: the served role cannot create them (issue 14)
     from layers.iot.partitions import ensure_partitions
     from layers.iot.thresholds import load_config
@@ -59,3 +66,23 @@ def serve(c: Ctx, host: str | None, port: int | None, workers: int | None,
     iot = load_config(c.profile)
     ensure_partitions(c.conninfo(), iot.ahead, iot.behind)
     serve_foreground(c.url(), settings, c.profile.city_name)
+
+
+def _port_in_use(host: str, port: int) -> str | None:
+    """Why gunicorn could not listen on host:port (its own bind, SO_REUSEADDR and all), or
+    None. Checked before the addresses are announced: gunicorn, told a port in use, logs five
+    retries a second apart and exits 1, after `cim serve` has printed them as served."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return str(exc)
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None

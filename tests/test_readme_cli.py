@@ -225,3 +225,34 @@ def test_map_api_without_its_parameter_says_what_to_give(sdb):
     r = client.get(f"/map/api/aoi?bbox={lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
                    "&layers=grid_cells")
     assert r.status_code == 200 and r.json["layers"]["grid_cells"]["count"] >= 1
+
+
+def test_serve_on_a_port_in_use_is_refused_before_announcing(sdb, tmp_path):
+    """`make demo`/`cim serve` on a port another server holds printed the addresses as served,
+    then gunicorn's retries, and exited 1 (README: a bug); it is a configuration error (exit 2)
+    naming the port, before any address is announced."""
+    import socket
+    import subprocess
+    import sys
+
+    from cim.config import PROJECT_ROOT
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        env = {**sdb.env(), "CIM_HOME": str(tmp_path)}
+        with subprocess.Popen([sys.executable, "-m", "cim", "serve", "--port", str(port)],
+                              env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) as proc:
+            try:
+                out, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.communicate(timeout=30)
+                pytest.fail("cim serve kept running on a port in use")
+    assert proc.returncode == 2, (out, err)
+    assert "OGC API for" not in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and f":{port}" in lines[0]
+    assert not any(p.name.startswith("gunicorn-") for p in tmp_path.iterdir())
