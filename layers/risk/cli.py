@@ -71,6 +71,7 @@ def assess_cmd(c: Ctx, year: int | None, as_json: bool, report: Path | None,
 def list_cmd(c: Ctx, level: str | None, risk_type: str | None, by: str | None,
              as_json: bool) -> None:
     """The current risk points (most severe first), or their counts per unit."""
+    from layers.risk.config import load_types
     from layers.risk.listing import counts_by, list_points
 
     if by:
@@ -82,7 +83,7 @@ def list_cmd(c: Ctx, level: str | None, risk_type: str | None, by: str | None,
             click.echo(f"{r['unit_code'] or '-':<16} 红 {r['重大']:>4} 橙 {r['较大']:>4} "
                        f"黄 {r['一般']:>4} 蓝 {r['低']:>4}  total {r['total']}")
         return
-    rows = list_points(c.conninfo(), level, risk_type)
+    rows = list_points(c.conninfo(), level, risk_type, load_types(c.profile))
     if as_json:
         echo_json(rows)
         return

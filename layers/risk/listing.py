@@ -3,6 +3,7 @@ level history (``risk_assessments``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -26,13 +27,17 @@ def level_of(value: str) -> str:
                      field="--level")
 
 
-def list_points(conninfo: str, level: str | None = None, risk_type: str | None = None
-                ) -> list[dict[str, Any]]:
-    """Current points, most severe first (storage-CRS x/y of each)."""
+def list_points(conninfo: str, level: str | None = None, risk_type: str | None = None,
+                types: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Current points, most severe first (storage-CRS x/y of each). ``types``: the risk-type
+    catalog's codes; a ``risk_type`` not among them is an error, not an empty list."""
     cond, params = ["valid_to IS NULL"], []
     if level:
         cond.append("level = %s")
         params.append(level_of(level))
+    if risk_type and types is not None and risk_type not in set(types):
+        raise InputError(f"unknown risk type {risk_type!r}; types: {', '.join(sorted(types))}",
+                         field="--type")
     if risk_type:
         cond.append("risk_type_code = %s")
         params.append(risk_type)

@@ -18,11 +18,14 @@ def _plain(v: Any) -> Any:
 
 
 def run_list(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    from layers.query.pipes import resolve_profile
+    from layers.risk.config import load_types
     from layers.risk.listing import counts_by, list_points
 
     if inputs.get("by"):
         return {"counts": counts_by(conninfo, inputs["by"])}
-    rows = list_points(conninfo, inputs.get("level"), inputs.get("type"))
+    rows = list_points(conninfo, inputs.get("level"), inputs.get("type"),
+                       load_types(resolve_profile(None)))
     return {"points": [{k: _plain(v) for k, v in r.items()} for r in rows]}
 
 
