@@ -61,3 +61,23 @@ def test_bad_pressure_row_names_the_key(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(None, rules=p)
     assert "gas_pipes.likelihood.pressure[1].above_mpa" in str(e.value)
+
+
+def test_year_built_after_the_assessment_is_an_unknown_age():
+    """A year built after the assessment year (2062 typed for 2026) is no age: the rule's
+    age_unknown adds, as for no year at all; it added 0 (a negative age matched no row)."""
+    import yaml
+
+    from layers.risk.score import pipe_likelihood
+
+    with open("cim/dictionaries/risk_rules.yaml", encoding="utf-8") as fh:
+        spec = next(r for r in yaml.safe_load(fh)["rules"] if r["id"] == "gas_pipes")
+    unknown = spec["likelihood"]["age_unknown"]
+    assert unknown != 0
+    props = {"material_code": "PE", "pressure": "低压", "status_code": "0"}
+    _, none = pipe_likelihood(_gas_rule(), {**props, "year_built": None}, 2026)
+    _, later = pipe_likelihood(_gas_rule(), {**props, "year_built": 2062}, 2026)
+    _, same = pipe_likelihood(_gas_rule(), {**props, "year_built": 2026}, 2026)
+    assert none["age"] == later["age"] == unknown
+    assert later["year_built_after_assessment"] == 2062
+    assert (same["age"], same["age_years"]) == (0, 0)

@@ -70,12 +70,14 @@ def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int
     f["material"] = int(materials.get(str(mat), lk.get("material_default", 0))) \
         if mat else int(lk.get("material_default", 0))
     built = props.get("year_built")
-    if built:
+    if built and int(built) <= year:
         age = year - int(built)
         hit = _first(lk.get("age"), lambda a: age >= a["min_years"])
         f["age_years"] = age
         f["age"] = int(hit["add"]) if hit else 0
-    else:
+    else:  # no year, or one after the assessment's (a typo, 2062): the age is not known
+        if built:
+            f["year_built_after_assessment"] = int(built)
         f["age"] = int(lk.get("age_unknown", 0))
     text = props.get("pressure")
     mpa, name = pressure_mpa(text), pressure_name(text)
