@@ -138,20 +138,29 @@ def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
 def grade(conn: psycopg.Connection, cfg: RiskConfig, today: dt.date) -> None:
     """Consequence, level, colour; a point whose level is unchanged keeps its deadline and
     measure status, a new or regraded one gets the level's deadline from ``today``. The level
-    compared is the point's own (its stored likelihood × consequence by the matrix), not the
-    one an active alarm raised it to (:mod:`layers.risk.alarm`): an assessment during an alarm
-    is no regrade."""
+    compared is the point's own — the one its last grading gave (``risk_assessments``, an
+    assessment or its placing by hand), not the one an active alarm raised it to
+    (:mod:`layers.risk.alarm`): an assessment during an alarm is no regrade; and not its
+    stored likelihood × consequence read through today's matrix, which a city that edits its
+    matrix changed too (一般 → 重大 kept the 180 days of 一般)."""
     m = cfg.matrix
     rows = conn.cursor(row_factory=dict_row).execute(
         "SELECT c.source_key, c.source, c.likelihood, c.buildings, c.residents, c.facilities, "
         "c.road_classes, c.deadline, c.measure_status, c.code, r.level AS old_level, "
-        "r.likelihood AS old_likelihood, r.consequence AS old_consequence, "
-        "r.deadline AS old_deadline, r.measure_status AS old_status FROM _risk_cand c "
-        "LEFT JOIN risk_points r ON r.valid_to IS NULL AND r.source_key = c.source_key"
+        "g.level AS graded_level, r.likelihood AS old_likelihood, "
+        "r.consequence AS old_consequence, r.deadline AS old_deadline, "
+        "r.measure_status AS old_status FROM _risk_cand c "
+        "LEFT JOIN risk_points r ON r.valid_to IS NULL AND r.source_key = c.source_key "
+        "LEFT JOIN LATERAL (SELECT a.level FROM risk_assessments a WHERE a.code = r.code "
+        "AND a.source <> 'alarm' ORDER BY a.run_id DESC, a.id DESC LIMIT 1) g ON true"
     ).fetchall()
     out = []
     for r in rows:
-        if r["old_level"] is not None and r["old_likelihood"] and r["old_consequence"]:
+        if r["old_level"] is None:
+            pass
+        elif r["graded_level"] is not None:
+            r["old_level"] = r["graded_level"]
+        elif r["old_likelihood"] and r["old_consequence"]:  # a point never recorded
             r["old_level"] = m.level(r["old_likelihood"], r["old_consequence"])[0]
         exposure = {"buildings": r["buildings"] or 0,
                     "residents": round(r["residents"] or 0.0, 1),
