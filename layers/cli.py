@@ -145,7 +145,10 @@ def history_cmd(c: Ctx, code_value: str, as_json: bool) -> None:
     skip = {"valid_from", "valid_to", "batch_id", "layer", "current", "code", "flags"}
     for r in rows:
         state = "current" if r["current"] else f"retired {r['valid_to']:%Y-%m-%d %H:%M:%S}"
-        click.echo(f"{r['valid_from']:%Y-%m-%d %H:%M:%S}  batch {r['batch_id']}  {state}")
+        # cases, alarms and risk points are written by the platform, not by a load: no batch
+        batch = r.get("batch_id")
+        click.echo(f"{r['valid_from']:%Y-%m-%d %H:%M:%S}  batch {'-' if batch is None else batch}"
+                   f"  {state}")
         attrs = ", ".join(f"{k}={v}" for k, v in r.items() if k not in skip and v is not None)
         click.echo(f"    {attrs}")
 

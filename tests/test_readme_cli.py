@@ -124,6 +124,27 @@ def test_evaluation_period_bound_missing_is_named():
             _when(None, name)
         assert f"{name} is required" in str(e.value) and "None" not in str(e.value)
 
+def test_history_of_a_case_code(sdb):
+    """README: `cim history CODE` shows every version of a feature; a case (like an alarm or a
+    risk point) is written by the platform, not by a load, and has no batch: its history was
+    an internal error (KeyError 'batch_id')."""
+    import json
+
+    env = sdb.env()
+    run_cli(["ops", "user", "add", "readme-insp3", "--role", "监督员"], env, check=True)
+    run_cli(["ops", "user", "add", "readme-acc3", "--role", "受理员"], env, check=True)
+    code = json.loads(run_cli(["case", "report-problem", "--source", "巡查上报", "--category",
+                               "0202", "--grid", sdb.cell, "--user", "readme-insp3", "--json"],
+                              env, check=True).stdout)["code"]
+    run_cli(["case", "register", code, "--user", "readme-acc3"], env, check=True)
+    p = run_cli(["history", code], env)
+    assert p.returncode == 0, p.stderr
+    # a case is updated in place by the loop (its trail is in case_events): one version
+    heads = [ln for ln in p.stdout.splitlines() if not ln.startswith(" ")]
+    assert len(heads) == 1 and heads[0].endswith("batch -  current"), p.stdout
+    rows = json.loads(run_cli(["history", code, "--json"], env, check=True).stdout)
+    assert [r["state"] for r in rows] == ["立案"]
+
 def test_db_downgrade_needs_a_revision(sdb):
     """A bare `cim db downgrade` is a usage error (exit 2) that leaves every table: it used to
     default to base, dropping the whole city without a word; `-1` goes one step down."""
