@@ -135,6 +135,21 @@ def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
     return missing
 
 
+# each candidate with its current point, if any, and the level of its last grading
+GRADED = (
+    "SELECT c.source_key, c.source, c.likelihood, c.buildings, c.residents, c.facilities, "
+    "c.road_classes, c.deadline, c.measure_status, c.code, r.level AS old_level, "
+    "g.level AS graded_level, r.likelihood AS old_likelihood, "
+    "r.consequence AS old_consequence, r.deadline AS old_deadline, "
+    "r.measure_status AS old_status FROM _risk_cand c "
+    "LEFT JOIN risk_points r ON r.valid_to IS NULL AND r.source_key = c.source_key "
+    # risk_assessments.code is in the default collation, risk_points.code in "C": compared
+    # in the index's (in "C" the look-up read the whole history once a point)
+    "LEFT JOIN LATERAL (SELECT a.level FROM risk_assessments a WHERE "
+    "a.code = r.code COLLATE \"default\" AND a.source <> 'alarm' "
+    "ORDER BY a.run_id DESC, a.id DESC LIMIT 1) g ON true")
+
+
 def grade(conn: psycopg.Connection, cfg: RiskConfig, today: dt.date) -> None:
     """Consequence, level, colour; a point whose level is unchanged keeps its deadline and
     measure status, a new or regraded one gets the level's deadline from ``today``. The level
@@ -144,16 +159,7 @@ def grade(conn: psycopg.Connection, cfg: RiskConfig, today: dt.date) -> None:
     stored likelihood × consequence read through today's matrix, which a city that edits its
     matrix changed too (一般 → 重大 kept the 180 days of 一般)."""
     m = cfg.matrix
-    rows = conn.cursor(row_factory=dict_row).execute(
-        "SELECT c.source_key, c.source, c.likelihood, c.buildings, c.residents, c.facilities, "
-        "c.road_classes, c.deadline, c.measure_status, c.code, r.level AS old_level, "
-        "g.level AS graded_level, r.likelihood AS old_likelihood, "
-        "r.consequence AS old_consequence, r.deadline AS old_deadline, "
-        "r.measure_status AS old_status FROM _risk_cand c "
-        "LEFT JOIN risk_points r ON r.valid_to IS NULL AND r.source_key = c.source_key "
-        "LEFT JOIN LATERAL (SELECT a.level FROM risk_assessments a WHERE a.code = r.code "
-        "AND a.source <> 'alarm' ORDER BY a.run_id DESC, a.id DESC LIMIT 1) g ON true"
-    ).fetchall()
+    rows = conn.cursor(row_factory=dict_row).execute(GRADED).fetchall()
     out = []
     for r in rows:
         if r["old_level"] is None:
