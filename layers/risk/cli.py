@@ -157,7 +157,8 @@ def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
 
 @risk.command("measure")
 @click.argument("code")
-@click.option("--status", default=None, help="e.g. 待落实 | 落实中 | 已落实")
+@click.option("--status", default=None, help="待落实 | 落实中 | 已落实 (risk_matrix.yaml "
+              "measure_statuses)")
 @click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None)
 @click.option("--measure", default=None, help="The control measure's text")
 @click.option("--unit", default=None, help="Unit responsible for the measure")
@@ -166,11 +167,13 @@ def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
 def measure_cmd(c: Ctx, code: str, status: str | None, deadline: dt.datetime | None,
                 measure: str | None, unit: str | None, as_json: bool) -> None:
     """Record progress on the control measure of the point CODE (a new version of it)."""
+    from layers.risk.config import load_matrix, matrix_path
     from layers.risk.manual import update_measure
 
+    statuses = load_matrix(matrix_path(c.profile)).measure_statuses
     r = update_measure(c.conninfo(), code, status=status,
                        deadline=deadline.date() if deadline else None, measure=measure,
-                       unit=unit)
+                       unit=unit, statuses=statuses)
     if as_json:
         echo_json(r)
     else:

@@ -57,6 +57,8 @@ class Matrix:
     levels: dict[str, dict[str, Any]]  # level → {color, rgb, deadline_days}
     table: dict[int, list[str]]  # likelihood → level per consequence 1..5
     initial_status: str
+    # the states of a measure (待落实 / 落实中 / 已落实); empty: any text (an older file)
+    measure_statuses: tuple[str, ...] = ()
 
     def level(self, likelihood: int, consequence: int) -> tuple[str, str]:
         """(level, colour) of a likelihood and a consequence, both 1-5."""
@@ -241,8 +243,22 @@ def load_matrix(p: Path) -> Matrix:
     _num(cons.get("radius_m"), p, "consequence.radius_m")
     _int(cons.get("base", 1), p, "consequence.base")
     _int(cons.get("max", 5), p, "consequence.max")
-    return Matrix(cons, levels, {int(k): list(v) for k, v in table.items()},
-                  str(raw.get("initial_status") or "待落实"))
+    initial = str(raw.get("initial_status") or "待落实")
+    statuses = raw.get("measure_statuses") or []
+    if not isinstance(statuses, list) or not all(isinstance(v, str) and v.strip()
+                                                 for v in statuses):
+        raise ConfigError("a list of the states of a measure", path=str(p),
+                          field="measure_statuses")
+    if statuses and initial not in statuses:
+        raise ConfigError(f"initial_status {initial!r} is not one of measure_statuses",
+                          path=str(p), field="initial_status")
+    return Matrix(cons, levels, {int(k): list(v) for k, v in table.items()}, initial,
+                  tuple(v.strip() for v in statuses))
+
+
+def matrix_path(profile: CityProfile | None) -> Path:
+    """The grading matrix: the city's override, else the platform's."""
+    return _path(profile, "risk_matrix", ".yaml", None)
 
 
 def load_config(profile: CityProfile | None, rules: str | Path | None = None,

@@ -115,13 +115,17 @@ _COPIED = "code, source_key, attrs, geom, risk_type, domain, domain_code"
 
 def update_measure(conninfo: str, code: str, *, status: str | None = None,
                    deadline: dt.date | None = None, measure: str | None = None,
-                   unit: str | None = None) -> dict[str, Any]:
+                   unit: str | None = None, statuses: tuple[str, ...] = ()
+                   ) -> dict[str, Any]:
     """Record progress on a point's control measure (一点一策) as a new version of the point;
-    reassessments keep the status, and the deadline while the level is unchanged."""
+    reassessments keep the status, and the deadline while the level is unchanged.
+    ``statuses``: the states a measure may be in (risk_matrix.yaml measure_statuses)."""
     from layers.risk.assess import _CONTENT
 
     if status is deadline is measure is unit is None:
         raise InputError("nothing to change: give --status, --deadline, --measure or --unit")
+    if status is not None and statuses and status not in statuses:
+        raise InputError(f"status {status!r}: one of {' '.join(statuses)}", field="--status")
     cols = [c.strip() for c in _CONTENT.split(",")]
     new = {"measure_status": status, "deadline": deadline, "measure": measure,
            "measure_unit": unit}
