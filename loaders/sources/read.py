@@ -90,6 +90,29 @@ class Source:
     # why the file's own CRS (its .prj, srsName, "crs" member) was not taken, if it has one:
     # the load's "no CRS" error says so (loaders.engine.area) instead of "missing .prj?"
     crs_set_aside: str | None = None
+    # a rejects export's own columns (cim_row, cim_reason, cim_field, cim_message:
+    # layers.rejects), in a fixed export loaded again: never read as the features' attributes
+    export_fields: tuple[str, ...] = ()
+
+
+# the columns `cim rejects --export` adds before the delivered ones (layers.rejects.PLATFORM,
+# under the first prefix no delivered name takes: cim_, _cim_, …)
+_EXPORT_FIELD = re.compile(r"^(_*cim_)(row|reason|field|message)$", re.IGNORECASE)
+
+
+def export_fields(fields: list[str]) -> tuple[str, ...]:
+    """The four columns of a rejects export among ``fields`` (all four under one prefix: a
+    delivery's own ``cim_row`` alone is its own attribute), else none."""
+    by_prefix: dict[str, list[str]] = {}
+    for f in fields:
+        m = _EXPORT_FIELD.match(f)
+        if m:
+            by_prefix.setdefault(m.group(1).lower(), []).append(f)
+    found = [names for names in by_prefix.values()
+             if {n.lower().rsplit("_", 1)[1] for n in names} == {"row", "reason", "field",
+                                                                 "message"}]
+    # a delivery of its own cim_ columns was exported under _cim_: the longest prefix
+    return tuple(max(found, key=lambda names: len(names[0]))) if found else ()
 
 
 def _dbf_path(path: Path) -> Path | None:
@@ -246,6 +269,11 @@ def open_source(path: str | Path, layer: str | None = None,
         if note:
             notes.append(aside := note)
     fields = [str(f) for f in info.get("fields", [])]
+    exported = export_fields(fields)
+    if exported:
+        notes.append("a rejects export loaded again: its columns " + ", ".join(exported)
+                     + " are not read as attributes")
+        fields = [f for f in fields if f not in exported]
     geometry_field = geometry_text_field(fields, opts) if driver == "CSV" else None
     return Source(path=path, layer=layer, driver=driver, crs=crs,
                   encoding=encoding, fields=[f for f in fields if f != geometry_field],
@@ -253,7 +281,7 @@ def open_source(path: str | Path, layer: str | None = None,
                   geometry_type=info.get("geometry_type"), notes=notes, open_options=opts,
                   read_path=read_path if read_path != path else None,
                   geometry_field=geometry_field,
-                  crs_set_aside=aside if crs is None else None)
+                  crs_set_aside=aside if crs is None else None, export_fields=exported)
 
 
 _SRS_NAME = re.compile(rb"""\bsrsName\s*=\s*["']([^"']*)["']""")
@@ -358,7 +386,8 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                     row += rb.num_rows
                     continue
                 rb, text_col = geometry_text_apart(rb, src.geometry_field, geom_col)
-                names = [n for n in rb.schema.names if n != geom_col and n != text_col]
+                names = [n for n in rb.schema.names
+                         if n != geom_col and n != text_col and n not in src.export_fields]
                 text = rb.column(text_col) if text_col is not None else None
                 _check_text(rb, names, src, row)
                 cols = {n: _objects(rb.column(n)) for n in names} if python_values else None
