@@ -11,7 +11,7 @@ import os
 import pytest
 
 from cim.config import DEFAULT_PROFILE
-from cim.errors import CimError
+from cim.errors import ConfigError
 from cim.profile import load_profile
 from layers.health.catalog import catalog_path, load_catalog
 from tests.conftest import run_cli
@@ -52,7 +52,7 @@ def _bad(tmp_path, old: str, new: str):
 @pytest.mark.parametrize("old, new, words", CASES)
 def test_a_bad_parameter_is_refused_when_the_catalog_is_read(tmp_path, old, new, words):
     bad = _bad(tmp_path, old, new)
-    with pytest.raises(CimError) as err:
+    with pytest.raises(ConfigError) as err:
         load_catalog(load_profile(DEFAULT_PROFILE), bad)
     msg = str(err.value)
     assert str(bad) in msg
@@ -69,6 +69,6 @@ def test_the_cli_names_it_as_an_error_not_an_internal_one(tmp_path):
     bad = _bad(tmp_path, old, new)
     env = {**os.environ, "CIM_PROFILE": str(DEFAULT_PROFILE)}
     r = run_cli(["health", "compute", "--year", "2026", "--indicators", str(bad)], env)
-    assert r.returncode != 0
+    assert r.returncode == 2  # a configuration error (README's exit codes), not 1: a bug
     assert r.stderr.startswith("error:") and "internal error" not in r.stderr, r.stderr
     assert str(bad) in r.stderr and "'distance_m' is required" in r.stderr

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from cim.errors import CimError
+from cim.errors import ConfigError
 from cim.profile import CityProfile
 
 DIRECTIONS = ("up", "down")
@@ -76,14 +76,14 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise CimError(f"{path}: cannot read the indicator catalog: {exc}") from exc
+        raise ConfigError(f"{path}: cannot read the indicator catalog: {exc}") from exc
     dims = []
     for i, d in enumerate(raw.get("dimensions") or []):
         try:
             dims.append(Dimension(str(d["id"]), str(d["name_zh"]), str(d.get("name_en", "")),
                                   float(d.get("weight", 1))))
         except (KeyError, TypeError, ValueError) as exc:
-            raise CimError(f"{path}: dimension {i + 1}: {exc}") from exc
+            raise ConfigError(f"{path}: dimension {i + 1}: {exc}") from exc
     dim_ids = {d.id for d in dims}
     types = facility_types(profile)
     inds, seen = [], set()
@@ -100,28 +100,28 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
                 target=None if r.get("target") is None else float(r["target"]),
                 source=str(r.get("source", "")), scale=float(r.get("scale", 1)))
         except (KeyError, TypeError, ValueError) as exc:
-            raise CimError(f"{where}: missing or bad field {exc}") from exc
+            raise ConfigError(f"{where}: missing or bad field {exc}") from exc
         if ind.id in seen:
-            raise CimError(f"{where}: id declared twice")
+            raise ConfigError(f"{where}: id declared twice")
         if ind.dimension not in dim_ids:
-            raise CimError(f"{where}, field 'dimension': {ind.dimension!r} is not one of "
+            raise ConfigError(f"{where}, field 'dimension': {ind.dimension!r} is not one of "
                            f"{', '.join(sorted(dim_ids))}")
         if ind.template not in TEMPLATES:
-            raise CimError(f"{where}, field 'computation': unknown template "
+            raise ConfigError(f"{where}, field 'computation': unknown template "
                            f"{ind.template!r}; known: {', '.join(sorted(TEMPLATES))}")
         if ind.direction not in DIRECTIONS:
-            raise CimError(f"{where}, field 'direction': {ind.direction!r} is not up or down")
+            raise ConfigError(f"{where}, field 'direction': {ind.direction!r} is not up or down")
         try:
             check_params(ind.template, ind.params, types)
         except ValueError as exc:
-            raise CimError(f"{where}, field 'computation.params': {exc}") from exc
+            raise ConfigError(f"{where}, field 'computation.params': {exc}") from exc
         seen.add(ind.id)
         inds.append(ind)
     settings = {**_platform_settings(path), **_settings(raw)}
     try:
         check_settings(settings)
     except ValueError as exc:
-        raise CimError(f"{path}: {exc}") from exc
+        raise ConfigError(f"{path}: {exc}") from exc
     return HealthCatalog(path=path, dimensions=dims, indicators=inds, settings=settings)
 
 
@@ -138,4 +138,4 @@ def _platform_settings(path: Path) -> dict[str, Any]:
     try:
         return _settings(yaml.safe_load(platform.read_text(encoding="utf-8")) or {})
     except (OSError, yaml.YAMLError) as exc:
-        raise CimError(f"{platform}: cannot read the indicator catalog: {exc}") from exc
+        raise ConfigError(f"{platform}: cannot read the indicator catalog: {exc}") from exc
