@@ -124,8 +124,6 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
 
     if status is deadline is measure is unit is None:
         raise InputError("nothing to change: give --status, --deadline, --measure or --unit")
-    if status is not None and statuses and status not in statuses:
-        raise InputError(f"status {status!r}: one of {' '.join(statuses)}", field="--status")
     cols = [c.strip() for c in _CONTENT.split(",")]
     new = {"measure_status": status, "deadline": deadline, "measure": measure,
            "measure_unit": unit}
@@ -135,6 +133,9 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
                            "valid_to IS NULL RETURNING id", (code,)).fetchone()
         if old is None:
             raise InputError(f"no current risk point has code {code}", field="CODE")
+        if status is not None and statuses and status not in statuses:  # rolled back
+            raise InputError(f"status {status!r}: one of {' '.join(statuses)}",
+                             field="--status")
         keep = [c for c in cols if c not in new]
         sel = [*keep, *(f"coalesce(%({c})s, {c})" for c in new)]
         names = [*keep, *new]
