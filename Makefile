@@ -11,7 +11,7 @@ SAMPLES := data_samples/jining
 .PHONY: demo test system system-test venv db lint serve clean stop assets
 
 # every load prints its batch's summary (read, loaded, rejected and flagged by reason); the pipe
-# loads go without --quiet, with which `cim load pipes` prints nothing, not even its survey QA
+# loads go without --quiet, so that their survey QA is printed in full
 demo: system venv db
 	$(BIN)/cim load buildings $(SAMPLES)/buildings/buildings_survey.shp --quiet
 	$(BIN)/cim load pipes $(SAMPLES)/pipes

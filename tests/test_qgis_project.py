@@ -235,3 +235,10 @@ def test_database_copy_and_default_styles(checked):
                                          "attr": "use_code"}
     assert q["by_hand"]["pipe_segments"]["attr"] == "pipe_class"
     assert q["by_hand"]["components"]["attr"] == "major_code"
+
+
+def test_an_output_qgis_cannot_open_is_refused_before_anything_is_written(db, tmp_path):
+    out = tmp_path / "onemap.txt"
+    proc = run_cli(["qgis-project", str(out), "--no-db"], db.env())
+    assert proc.returncode == 2 and ".qgs or .qgz" in proc.stderr, proc.stderr
+    assert not out.exists()

@@ -4,10 +4,11 @@ Least privilege for the serving side: the OGC API reads layers and nothing else,
 as a role that can SELECT the tables of schema ``public`` (now and, through ALTER DEFAULT
 PRIVILEGES, every table the migrating user creates later), cannot write or create anything,
 runs every transaction read-only and has a ``statement_timeout``, so one heavy request cannot
-hold a connection for ever and starve the others. One exception, so that the served approval
-check records itself without a writer's login: INSERT (only) on the record table
-``approval_checks``, used in a transaction the process opens READ WRITE explicitly; the layers
-stay out of its reach.
+hold a connection for ever and starve the others. The exceptions are the records the served
+platform keeps itself, without a writer's login (:data:`RECORD_GRANTS`): the approval checks it
+files, the sensor readings it ingests with the sensors' state, the alarms, cases and their
+trail, the code counters and the risk points' levels — each in a transaction the process opens
+READ WRITE explicitly; the survey layers stay out of its reach.
 
 No password is ever generated or written to a file. On the embedded cluster the role logs in
 through the cluster's local trust authentication; for an external database the operator gives

@@ -73,6 +73,9 @@ def qgis_project(c: Ctx, out: Path, service: str, service_file: Path | None, nam
     from layers.qgis.project import project_xml
     from layers.qgis.store import qgz_bytes, save_to_database, write_service_file
 
+    if out.suffix.lower() not in (".qgs", ".qgz"):  # QGIS opens no other (nothing written)
+        raise click.BadParameter(f"{out.name}: a QGIS project is a .qgs or .qgz file",
+                                 param_hint="OUT")
     conninfo = c.conninfo()
     text, layers = project_xml(conninfo, c.profile, service=service)
     out.parent.mkdir(parents=True, exist_ok=True)
