@@ -111,8 +111,10 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
     notes: list[str] = []
     columns: dict[str, dict[str, str]] = {}
     seq = 0
+    spatial: list[str] = []  # GIS layers read as tables (their geometries unread)
     for path in files:
         tables = read_tables(path, known, encoding)
+        spatial += [f"{t.name} ({t.geometry_type})" for t in tables if t.geometry_type]
         kinds = [_table_kind(t, aliases, mapping) for t in tables]
         if path in named and tables and all(k is None for k, _m in kinds):
             # a file named on the command line is part of the delivery: skipped, a replace
@@ -148,6 +150,14 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
                 notes.append(f"{t.name}: {len(skipped)} rows that are no survey record "
                              f"skipped (titles, totals, signatures, a page's header or units): "
                              f"{rows_named(skipped)}")
+    if segments and not points and spatial:
+        # a GIS network's lines read as a segment table, its nodes (no X/Y columns) skipped:
+        # every segment would be 'missing_point' twice
+        raise InputError("no point table with X/Y columns, and GIS layers were given: "
+                         + ", ".join(spatial) + ". A GIS network (lines with geometries) "
+                         "loads with --lines FILE[:LAYER] (its nodes with --points, valves "
+                         "with --valves); survey tables are 物探点号/X/Y and 起始点号/终止点号 "
+                         "tables", path=", ".join(map(str, paths)))
     if not points and not segments:
         raise InputError("no pipe point or segment table found (expected columns such as "
                          "物探点号, X, Y, 地面高程 or 起始点号, 终止点号)",

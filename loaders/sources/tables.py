@@ -51,6 +51,8 @@ class Table:
     row_numbers: list[int]  # the row as a person finds it in the file
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)
+    # a GIS layer's geometry type (its geometries are not read: survey tables carry X/Y)
+    geometry_type: str | None = None
 
     @property
     def name(self) -> str:
@@ -446,7 +448,9 @@ def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
             notes.append(f"{path.name}: attribute encoding {encoding} ({why})")
     read_path, opts = gdal_source(path)  # nothing is written beside the delivery
     try:
-        layers = [name for name, _ in list_layers(read_path, opts)]
+        listed = list_layers(read_path, opts)
+        layers = [name for name, _ in listed]
+        kinds = dict(listed)
         frames = [(layer, pyogrio.read_dataframe(read_path, layer=layer, read_geometry=False,
                                                  encoding=encoding, **opts))
                   for layer in layers]
@@ -461,7 +465,8 @@ def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
         sheet = layer if len(layers) > 1 or path.suffix.lower() in GDAL_TABLES else None
         out.append(Table(path=path, sheet=sheet, headers=[str(c) for c in df.columns],
                          rows=rows, row_numbers=list(range(1, len(rows) + 1)),
-                         encoding=encoding, notes=list(notes)))
+                         encoding=encoding, notes=list(notes),
+                         geometry_type=kinds.get(layer) or None))
     return out
 
 
