@@ -25,6 +25,25 @@ import psycopg
 from layers.iot import alarms as alarm_ops
 from layers.iot.thresholds import IotConfig, cached_config
 
+# each watched sensor: since when it is silent (its last report, else its registration, or
+# its return to a watched status if later), its open gap alarm, its interval. The returns
+# are read in one pass over the retired versions, grouped by code: a sub-query per sensor
+# had no index to use (the code's is of current versions only) and read the whole registry
+# once a sensor — 17 s a run of `cim iot gaps` for 12,000 sensors.
+SILENCE = (
+    "WITH back AS (SELECT p.code, max(p.valid_to) AS at FROM sensors p WHERE "
+    "p.valid_to IS NOT NULL AND NOT p.status = ANY(%s) GROUP BY p.code) "
+    "SELECT s.code, greatest(coalesce(st.last_ts, r.issued_at, s.valid_from), "
+    "back.at) AS since, "
+    "st.gap_alarm_id, coalesce(s.interval_s, d.interval_s) AS interval_s FROM sensors s "
+    "JOIN sensor_state st ON st.sensor_code = s.code "
+    "LEFT JOIN back ON back.code = s.code "
+    "LEFT JOIN code_registry r ON r.layer = 'sensors' AND r.source_key = s.source_key "
+    "AND r.code = s.code "
+    "LEFT JOIN unnest(%s::text[], %s::int[]) AS d(type_code, interval_s) "
+    "ON d.type_code = s.type_code WHERE s.valid_to IS NULL AND s.status = ANY(%s) "
+    "ORDER BY s.code FOR UPDATE OF st")
+
 
 def out_of_service(status: str | None) -> str:
     """Why the alarm of a sensor no longer in service ended (``status`` None: retired)."""
@@ -47,16 +66,7 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
         # watched status (the end of its last earlier unwatched version), whichever is later:
         # a sensor back from 停用/维修 gets its grace, whether or not it reported before
         rows = conn.execute(
-            "SELECT s.code, greatest(coalesce(st.last_ts, r.issued_at, s.valid_from), "
-            "(SELECT max(p.valid_to) FROM sensors p WHERE p.code = s.code AND p.valid_to IS NOT "
-            "NULL AND NOT p.status = ANY(%s))) AS since, "
-            "st.gap_alarm_id, coalesce(s.interval_s, d.interval_s) AS interval_s FROM sensors s "
-            "JOIN sensor_state st ON st.sensor_code = s.code "
-            "LEFT JOIN code_registry r ON r.layer = 'sensors' AND r.source_key = s.source_key "
-            "AND r.code = s.code "
-            "LEFT JOIN unnest(%s::text[], %s::int[]) AS d(type_code, interval_s) "
-            "ON d.type_code = s.type_code WHERE s.valid_to IS NULL AND s.status = ANY(%s) "
-            "ORDER BY s.code FOR UPDATE OF st",
+            SILENCE,
             (watched, types, [cfg.type_intervals[t] for t in types], watched)).fetchall()
         opened, cleared = [], []
         silent = []
