@@ -56,9 +56,10 @@ WEB_MERCATOR_MAX_LAT = 85.0511287798066
 # (loaders/pipes/write.py records one batch "pipes" for points and segments)
 BATCH_LAYERS = {"pipe_points": ("pipe_points", "pipes"),
                 "pipe_segments": ("pipe_segments", "pipes")}
-# tables whose rows change in place (an alarm cleared, a case dispatched): their version also
-# carries the change counter the triggers of migration 0008 keep in ``layer_changes``
-COUNTED_CHANGES = frozenset({"alarms", "cases"})
+# tables whose rows change in place (an alarm cleared, a case dispatched, a risk point raised
+# while an alarm on its asset is active): their version also carries the change counter the
+# triggers of migrations 0008 and 0015 keep in ``layer_changes``
+COUNTED_CHANGES = frozenset({"alarms", "cases", "risk_points"})
 # tables whose versions are retired by commands that are not loads (`cim risk assess` retires
 # the points a rule no longer finds, `cim health compute` a year's rows): a run that only
 # retires adds no row and no batch, so their version also carries the latest retirement

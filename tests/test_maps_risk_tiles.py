@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import psycopg
 import pytest
 import requests
 
@@ -74,3 +75,29 @@ def test_a_retire_only_assessment_leaves_the_tiles(served):
     r = requests.get(f"{base}/collections/risk_points/tiles/WebMercatorQuad/{Z}/{row}/{col}",
                      headers={"If-None-Match": tag}, timeout=60)
     assert r.status_code != 304
+
+
+def test_a_point_raised_in_place_changes_the_tiles(served):
+    """An alarm on its asset raises a risk point's level and colour in place (no new row, no
+    batch, no retirement: layers.risk.alarm); the tiles show the new level and their ETag
+    changes, so a browser's revalidation gets the new colour instead of a 304."""
+    d, base = served
+    code, x, y, level = d.rows(
+        "SELECT code, ST_X(geom), ST_Y(geom), level FROM risk_points WHERE valid_to IS NULL "
+        "AND level <> '重大' ORDER BY code LIMIT 1")[0]
+    col, row = (int(v) for v in lonlat_to_tile(*TO_LONLAT.transform(x, y), Z))
+    tag, codes = _tile(base, col, row)
+    assert code in codes
+    ids = d.scalar("SELECT max(id) FROM risk_points")
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute("UPDATE risk_points SET level = '重大', color = '红' WHERE code = %s AND "
+                     "valid_to IS NULL", (code,))
+    assert d.scalar("SELECT max(id) FROM risk_points") == ids  # in place
+    time.sleep(0.2)
+    r = requests.get(f"{base}/collections/risk_points/tiles/WebMercatorQuad/{Z}/{row}/{col}",
+                     headers={"If-None-Match": tag}, timeout=60)
+    assert r.status_code == 200, r.status_code
+    assert r.headers["ETag"] != tag
+    levels = {f["properties"]["code"]: f["properties"].get("level")
+              for f in decode(r.content)["risk_points"]["features"]}
+    assert levels[code] == "重大"
