@@ -69,3 +69,22 @@ def test_candidate_keys_compare_as_the_layers_do(fresh_db):
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + grade.GRADED))
         assert "using risk_assessments_code_idx on risk_assessments" in plan, plan
         conn.rollback()
+
+
+def test_an_alarms_raise_finds_the_points_history_by_its_index(fresh_db):
+    """An alarm raising a point records it in risk_assessments, numbered after the point's
+    last run: that look-up compared the history's code (default collation) with the point's
+    (COLLATE "C"), so the (code, run_id) index could not serve it and every raise read the
+    whole history."""
+    from psycopg.types.json import Jsonb
+
+    from layers.risk.alarm import RECORD
+
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        conn.execute("SET LOCAL enable_seqscan = off")
+        cur = psycopg.ClientCursor(conn)
+        plan = "\n".join(r[0] for r in cur.execute("EXPLAIN " + RECORD, {
+            "at": dt.datetime(2026, 12, 5, tzinfo=dt.UTC), "level": "重大", "color": "红",
+            "f": Jsonb({}), "code": "X"}).fetchall())
+        assert "risk_assessments_code_idx on risk_assessments" in plan, plan
+        conn.rollback()

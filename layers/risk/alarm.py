@@ -35,16 +35,23 @@ def _severer(a: str, b: str) -> str:
     return a if LEVELS.index(a) <= LEVELS.index(b) else b
 
 
+# the raise (or restore) recorded in the point's grading history. r.code is COLLATE "C"
+# (migration 0010), the history's (code, run_id) index in the default collation: compared in
+# the default one, or every raise read the whole history
+RECORD = (
+    "INSERT INTO risk_assessments (run_id, assessed_at, year, code, risk_type_code, "
+    "asset_code, source, likelihood, consequence, level, color, factors) "
+    "SELECT coalesce((SELECT max(run_id) FROM risk_assessments "
+    "WHERE code = r.code COLLATE \"default\"), 0), "
+    "%(at)s, extract(year FROM %(at)s::timestamptz AT TIME ZONE 'UTC')::int, r.code, "
+    "r.risk_type_code, r.asset_code, 'alarm', r.likelihood, r.consequence, %(level)s, "
+    "%(color)s, %(f)s FROM risk_points r WHERE r.code = %(code)s AND r.valid_to IS NULL")
+
+
 def _record(conn: psycopg.Connection, code: str, level: str, color: str, at: dt.datetime,
             factors: dict) -> None:
-    conn.execute(
-        "INSERT INTO risk_assessments (run_id, assessed_at, year, code, risk_type_code, "
-        "asset_code, source, likelihood, consequence, level, color, factors) "
-        "SELECT coalesce((SELECT max(run_id) FROM risk_assessments WHERE code = r.code), 0), "
-        "%(at)s, extract(year FROM %(at)s::timestamptz AT TIME ZONE 'UTC')::int, r.code, "
-        "r.risk_type_code, r.asset_code, 'alarm', r.likelihood, r.consequence, %(level)s, "
-        "%(color)s, %(f)s FROM risk_points r WHERE r.code = %(code)s AND r.valid_to IS NULL",
-        {"at": at, "level": level, "color": color, "f": Jsonb(factors), "code": code})
+    conn.execute(RECORD, {"at": at, "level": level, "color": color, "f": Jsonb(factors),
+                          "code": code})
 
 
 def raise_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, asset_code: str | None,
