@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +200,33 @@ def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
         raise ConfigError(f"cannot read dictionary: {exc}", path=str(path)) from exc
 
 
+# how far a storage CRS's scale may depart from 1 over its area of use: a Gauss-Krüger or UTM
+# zone stays within ~0.1 % (a 3° CGCS2000 zone 0.03 %), a national grid within ~0.3 %;
+# Mercator and continental conics are off by percents to a factor of several
+MAX_SCALE_ERROR = 0.01
+
+
+@lru_cache(maxsize=16)
+def _worst_scale_error(storage_crs: str) -> float:
+    """The largest |k − 1| of the CRS's meridional and parallel scales on a 5 × 5 grid of its
+    area of use (latitudes within ±80°); 0 when it has no area of use (a city's own CRS)."""
+    import numpy as np
+    import pyproj
+
+    crs = parse_crs(storage_crs)
+    area = crs.area_of_use
+    if area is None:
+        return 0.0
+    west, east = area.west, area.east + (360 if area.west > area.east else 0)
+    lon, lat = np.meshgrid(np.linspace(west, east, 5),
+                           np.linspace(max(area.south, -80), min(area.north, 80), 5))
+    f = pyproj.Proj(crs).get_factors(((lon.ravel() + 180) % 360) - 180, lat.ravel(),
+                                     errcheck=False)
+    k = np.concatenate([np.asarray(f.meridional_scale), np.asarray(f.parallel_scale)])
+    k = k[np.isfinite(k)]
+    return float(np.max(np.abs(k - 1))) if len(k) else 0.0
+
+
 def load_profile(path: str | Path) -> CityProfile:
     path = Path(path).resolve()
     try:
@@ -225,10 +252,11 @@ def load_profile(path: str | Path) -> CityProfile:
         raise ConfigError(f"storage CRS {storage_crs} is in {', '.join(sorted(units))}: it must "
                           "be in metres so that radii, clearances, lengths and areas are "
                           "metric", path=str(path), field="storage_crs")
-    method = crs.coordinate_operation.method_name if crs.coordinate_operation else ""
-    if "pseudo mercator" in method.lower():  # metres in name only: scale 1/cos(lat)
-        raise ConfigError(f"storage CRS {storage_crs} (Web Mercator) is no survey CRS: its "
-                          "metres grow with latitude (areas ×1.5 at 35°N); use the city's "
+    distortion = _worst_scale_error(storage_crs)
+    if distortion > MAX_SCALE_ERROR:  # Mercator, a continental conic: metres in name only
+        raise ConfigError(f"storage CRS {storage_crs} ({crs.name}) is no survey CRS: its "
+                          f"scale is off by up to {distortion:.1%} over its area of use, and "
+                          "radii, clearances, lengths and areas with it; use the city's "
                           "CGCS2000 Gauss-Krüger zone", path=str(path), field="storage_crs")
     for d in districts:
         if not (d.code.isdigit() and len(d.code) == 6):

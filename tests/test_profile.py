@@ -48,11 +48,13 @@ def test_profile_rejects_a_geographic_storage_crs(tmp_path):
 
 
 @pytest.mark.parametrize("crs,words", [("EPSG:2249", "US survey foot"),
-                                       ("EPSG:3857", "Web Mercator")])
+                                       ("EPSG:3857", "scale is off by up to"),
+                                       ("EPSG:3395", "scale is off by up to"),
+                                       ("ESRI:102025", "scale is off by up to")])
 def test_profile_rejects_a_storage_crs_not_in_true_metres(tmp_path, crs, words):
     """Radii, clearances and areas are taken as metres of the storage CRS: a feet CRS
-    (Massachusetts state plane, US feet) or Web Mercator (1.22 m a metre at 35°N) would skew
-    every one of them."""
+    (Massachusetts state plane, US feet), Web Mercator or world Mercator (a scale of 1/cos φ:
+    1.22 at 35°N) or a continental Albers (Asia North) would skew every one of them."""
     f = tmp_path / "p.yaml"
     f.write_text(f"city: {{name: X, admin_code: '370800'}}\nstorage_crs: {crs}\n",
                  encoding="utf-8")
@@ -204,3 +206,14 @@ def test_dictionaries_read_by_libyaml_are_what_the_python_parser_reads():
     assert files
     for f in files:
         assert read_yaml_mapping(f, f.name) == yaml.safe_load(f.read_text(encoding="utf-8")), f
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4527", "EPSG:4548", "EPSG:32650", "EPSG:2056",
+                                 "EPSG:27700"])
+def test_survey_crss_are_taken(tmp_path, crs):
+    """CGCS2000 Gauss-Krüger zones (zone-prefixed and by central meridian), UTM, the Swiss and
+    British national grids: scale within 0.3 % of 1 over their areas of use."""
+    f = tmp_path / "p.yaml"
+    f.write_text(f"city: {{name: X, admin_code: '370800'}}\nstorage_crs: {crs}\n",
+                 encoding="utf-8")
+    assert load_profile(f).storage_crs == crs
