@@ -154,6 +154,36 @@ def test_a_file_without_a_crs_is_read_as_drawn_in_the_crs_given(qdb, tmp_path, f
             expected(AREA if path is shp else AREA.exterior), path.name
 
 
+def test_geojson_without_a_crs_member_is_easting_first_in_the_crs_given(qdb, tmp_path,
+                                                                        files):
+    """GeoJSON is x/y (easting, longitude first) by definition (RFC 7946; QGIS writes a
+    projected CRS's easting first): without a ``crs`` member it was read in --crs EPSG:4527's
+    authority order (northing first), unlike a Shapefile of the same area, and refused as
+    'given in the other axis order'. Inline (a process's polygon) in EPSG:4490 likewise."""
+    import geopandas as gpd
+
+    fc = tmp_path / "qgis_no_crs.geojson"
+    fc.write_text(json.dumps(feature_collection(to_storage(AREA)), ensure_ascii=False),
+                  encoding="utf-8")
+    assert '"crs"' not in fc.read_text(encoding="utf-8")
+    shp = tmp_path / "same.shp"
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        gpd.GeoDataFrame(geometry=[to_storage(AREA)]).to_file(shp)
+    for path in (fc, shp):  # one reading for both
+        assert aoi(qdb.conninfo, Area(polygon=str(path), crs="EPSG:4527"), LAYERS) == \
+            expected(AREA), path.name
+    got = run_cli(["query", "aoi", "--polygon", str(fc), "--crs", "EPSG:4527", "--layers",
+                   LAYERS, "--json"], qdb.env(), check=True)
+    assert json.loads(got.stdout) == expected(AREA)
+    for g, crs in ((to_storage(AREA), "EPSG:4527"), (lonlat(AREA), "EPSG:4490")):
+        assert run(qdb.conninfo, {"polygon": mapping(g), "crs": crs,
+                                  "layers": LAYERS.split(",")}) == expected(AREA), crs
+    # typed WKT keeps the authority axis order (README): northing first in EPSG:4527
+    swapped = shapely.transform(to_storage(AREA), lambda c: c[:, ::-1])
+    assert aoi(qdb.conninfo, Area(polygon=swapped.wkt, crs="EPSG:4527"), LAYERS) == \
+        expected(AREA)
+
+
 def test_projected_coordinates_in_the_other_axis_order_are_said_to_be(qdb):
     """X/Y mixed up in a Gauss-Krüger CRS (X the northing) selected nothing, silently."""
     for area in (Area(point=(X0 + 45, Y0 + 20), radius=12, crs="EPSG:4527"),

@@ -3,7 +3,8 @@
 One helper quotes identifiers (:func:`ident`, :func:`column`), and only names the layer
 declarations know are accepted, so no query ever formats a user string into SQL; values are
 always bound. Geometry arguments (WKT, GeoJSON or a file) arrive in CRS84 by default, or in
-EPSG:4490 / the storage CRS in their authority axis order (lat/lon; northing/easting); they are
+EPSG:4490 / the storage CRS (typed WKT in their authority axis order, lat/lon and
+northing/easting; GeoJSON and files x/y, easting first, as RFC 7946 and GDAL have it); they are
 handed to PostGIS once, as WKB in CGCS2000 lon/lat or in the storage CRS, and transformed there
 (densified first, so a lon/lat edge stays the curve it is on the ground).
 
@@ -163,8 +164,9 @@ def _read_argument(value: str, what: str = "the geometry"
     holding either or any vector file GDAL reads (Shapefile, GeoPackage …: its features'
     union) — and the CRS the argument declares itself (a vector file's, a GeoJSON ``crs``
     member), None when it declares none (then ``--crs`` says); and whether its coordinates
-    are easting (longitude) first whatever the CRS's axis order: where it declares one, and
-    in every file GDAL reads (a Shapefile without .prj, a DXF red line: x/y as drawn).
+    are easting (longitude) first whatever the CRS's axis order: in GeoJSON and EWKT, and
+    in every file GDAL reads (a Shapefile without .prj, a DXF red line: x/y as drawn); only
+    plain WKT is in the authority axis order of ``--crs``.
 
     WKT and GeoJSON are told by their start, not by asking the file system: a WKT polygon of
     a few dozen lon/lat vertices has a "suffix" (its first decimal point) and, longer than
@@ -227,7 +229,11 @@ def _parse(text: str, what: str = "the geometry"
            ) -> tuple[shapely.Geometry, pyproj.CRS | None, bool]:
     """WKT or GeoJSON text → its geometry (a FeatureCollection's union), the CRS it declares
     (a GeoJSON ``crs`` member, as QGIS and GDAL still write a projected CRS's; EWKT's SRID)
-    and whether its coordinates are then x/y (easting first: both are)."""
+    and whether its coordinates are x/y (easting, longitude first) whatever the CRS's axis
+    order: GeoJSON always (RFC 7946; QGIS and GDAL write a projected CRS's easting first, with
+    or without a ``crs`` member — one without it was read northing first in ``--crs
+    EPSG:4527`` and refused as given in the other axis order), EWKT too; plain WKT typed by
+    hand is in the authority axis order of ``--crs``."""
     text = text.strip()
     try:
         if text.startswith("{"):
@@ -236,10 +242,10 @@ def _parse(text: str, what: str = "the geometry"
             if obj.get("type") == "FeatureCollection":
                 geoms = [shapely.geometry.shape(f["geometry"]) for f in obj["features"]
                          if f.get("geometry")]
-                return shapely.union_all(geoms), declared, declared is not None
+                return shapely.union_all(geoms), declared, True
             if obj.get("type") == "Feature":
                 obj = obj["geometry"]
-            return shapely.geometry.shape(obj), declared, declared is not None
+            return shapely.geometry.shape(obj), declared, True
         if m := _EWKT_SRID.match(text):  # PostGIS's EWKT (ST_AsEWKT): x/y in that SRID
             return shapely.from_wkt(m.group(2)), parse_crs(int(m.group(1))), True
         return shapely.from_wkt(text), None, False
@@ -269,8 +275,10 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
                    what: str = "the geometry", domain: str | None = None) -> QueryGeometry:
     """Parse a geometry argument (WKT, GeoJSON, or a file holding either) given in ``crs``.
 
-    ``crs`` None or CRS84: lon/lat. EPSG:4490: lat/lon as EPSG defines it. The storage CRS (or
-    any projected CGCS2000 CRS): its authority axis order, northing first for Gauss-Krüger.
+    ``crs`` None or CRS84: lon/lat. Plain WKT and shapely geometries (a bbox, a point) in
+    EPSG:4490: lat/lon as EPSG defines it; in the storage CRS (or any projected CGCS2000 CRS):
+    its authority axis order, northing first for Gauss-Krüger. GeoJSON, EWKT and vector files
+    are x/y (easting, longitude first) in every CRS.
 
     Coordinates must be finite, and in a geographic CRS longitudes within -180..180 and
     latitudes within -90..90: else an InputError naming ``what`` (the parameter: bbox,
@@ -285,7 +293,8 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
     geom, declared, xy = (value, None, False) if isinstance(value, shapely.Geometry) \
         else _read_argument(value, what)
     if xy and declared is None and crs is not None and not is_crs84(crs):
-        declared = parse_crs(crs_arg(crs))  # a file without a CRS: --crs, as drawn (x/y)
+        # a file or GeoJSON without a CRS: in --crs, as drawn (x/y)
+        declared = parse_crs(crs_arg(crs))
     if geom is None or geom.is_empty:
         raise InputError(f"{what} is empty")
     _check_finite(geom, what)
