@@ -89,9 +89,10 @@ class Access:
     points: list[tuple[int, float, float]] = field(default_factory=list)
 
 
-def frontage(edge: Any, geom: Any, snap_m: float) -> list[tuple[float, float]]:
-    """The stretches of ``edge`` (from, to along it) within ``snap_m`` of a park polygon."""
-    piece = edge.intersection(geom.buffer(snap_m))
+def frontage(edge: Any, zone: Any) -> list[tuple[float, float]]:
+    """The stretches of ``edge`` (from, to along it) inside ``zone``: a park polygon buffered
+    by the snap distance (once a park, by :func:`source_access`)."""
+    piece = edge.intersection(zone)
     out = []
     for part in getattr(piece, "geoms", [piece]):
         if part.is_empty or part.geom_type != "LineString":
@@ -113,13 +114,15 @@ def source_access(g: RoadGraph, geom: Any, snap_m: float,
     if g.empty or snap_m <= 0:
         return []
     out = []
-    extent = shapely.get_dimensions(geom) > 0
+    zone = geom.buffer(snap_m) if shapely.get_dimensions(geom) > 0 else None
+    if zone is not None:
+        shapely.prepare(zone)
     for i in g.tree.query(geom, predicate="dwithin", distance=snap_m):
         e = g.edges[int(i)]
         p = nearest_points(e, geom)[0]
         out.append((int(i), float(e.project(p)), float(e.distance(geom))))
-        if extent:
-            for a, b in frontage(e, geom, snap_m):
+        if zone is not None:
+            for a, b in frontage(e, zone):
                 out += [(int(i), pos, float(e.interpolate(pos).distance(geom))) for pos in (a, b)]
                 if stretches is not None:
                     stretches.append((int(i), a, b, geom))
