@@ -78,6 +78,30 @@ def test_a_served_query_reads_no_file_the_command_line_does(qdb, tmp_path):
     assert missing.returncode != 0 and "no file" in missing.stderr
 
 
+def test_the_command_line_reads_files_for_its_command_only(qdb, tmp_path):
+    """The ``cim query`` group turned file reading on and never off: after one in-process
+    command (click's CliRunner, a served process importing the CLI) every later query of the
+    process read the server's files."""
+    from click.testing import CliRunner
+
+    from cim.cli import register_rooms
+
+    area = box(5, 5, 95, 45)
+    fc = tmp_path / "aoi.geojson"
+    fc.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": mapping(lonlat(area))}]}),
+        encoding="utf-8")
+    assert READ_FILES.get() is False
+    got = CliRunner().invoke(register_rooms(), ["query", "aoi", "--polygon", str(fc),
+                                                "--layers", LAYERS, "--json"],
+                             env=qdb.env(), catch_exceptions=False)
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.output) == expected(area)  # the file was read on the command line
+    assert READ_FILES.get() is False
+    with pytest.raises(InputError, match="reads no files"):
+        run(qdb.conninfo, {"polygon": str(fc), "layers": ["buildings"]})
+
+
 @pytest.fixture()
 def files():
     """Geometry arguments may name files, as on the command line."""

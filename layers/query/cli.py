@@ -25,7 +25,18 @@ def query() -> None:
     """One-map queries across layers (一张图): aoi, overlay, near, stats."""
     from layers.query.common import READ_FILES
 
-    READ_FILES.set(True)  # a geometry argument may name the user's file here (only here)
+    # a geometry argument may name the user's file here (only here), for this command only:
+    # set and left on, an in-process call (click's CliRunner, a served process that imports
+    # the CLI) left every later query of the process reading the server's files
+    token = READ_FILES.set(True)
+
+    def reset() -> None:
+        try:
+            READ_FILES.reset(token)
+        except ValueError:  # closed in another contextvars context: turn it off there
+            READ_FILES.set(False)
+
+    click.get_current_context().call_on_close(reset)
 
 
 def _floats(value: str | None, n: int, name: str) -> tuple[float, ...] | None:
