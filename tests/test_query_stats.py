@@ -160,6 +160,9 @@ def test_what_two_units_share_is_counted_once(qdb):
     negative."""
     e1 = LineString([(50, 50, 1), (100, 50, 1), (100, 90, 1), (150, 90, 1)])
     g1, g2 = sorted(GRID)[:2]
+    # E2 along the same edge, assigned to G2, the higher code: its own unit takes the edge
+    # (with E1 alone, assigned to G1, 'own unit first' and 'lowest code first' agreed)
+    e2 = LineString([(60, 30, 1), (100, 30, 1), (100, 70, 1), (140, 70, 1)])
     # districts beside the city: 370812 = x 2000..2110, 370813 = x 2100..2200 (overlap 10 m)
     over = {"370812": box(2000, 0, 2110, 100), "370813": box(2100, 0, 2200, 100)}
     wide = box(2050, 10, 2150, 20)  # assigned to 370813
@@ -169,6 +172,11 @@ def test_what_two_units_share_is_counted_once(qdb):
             "feature_code, start_point_code, end_point_code, grid_code, district_code, geom) "
             "VALUES ('E1', '07', '07', '00', '54000000', 'E1a', 'E1b', %s, %s, "
             "ST_GeomFromWKB(%s, 4527))", (g1, D1, _wkb(e1)))
+        conn.execute(
+            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
+            "feature_code, start_point_code, end_point_code, grid_code, district_code, geom) "
+            "VALUES ('E2', '08', '08', '00', '54000000', 'E2a', 'E2b', %s, %s, "
+            "ST_GeomFromWKB(%s, 4527))", (g2, D1, _wkb(e2)))
         for code, g in over.items():
             conn.execute("INSERT INTO admin_divisions (code, name, level, geom) VALUES "
                          "(%s, %s, 3, ST_Multi(ST_GeomFromWKB(%s, 4527)))", (code, code, _wkb(g)))
@@ -184,6 +192,13 @@ def test_what_two_units_share_is_counted_once(qdb):
     assert got == {g1: pytest.approx(in_g1.length),
                    g2: pytest.approx(e1.intersection(GRID[g2]).difference(in_g1).length)}
     assert sum(got.values()) == pytest.approx(e1.length)
+    got = {r["unit_code"]: r["length_m"] for r in pipes if r["class"] == "08"}
+    in_g2 = e2.intersection(GRID[g2])  # G2 (assigned, the higher code) takes the edge
+    assert in_g2.length == pytest.approx(80)  # 40 along the edge, 40 along y = 70
+    assert got == {g2: pytest.approx(in_g2.length),
+                   g1: pytest.approx(e2.intersection(GRID[g1]).difference(in_g2).length)}
+    assert got[g1] == pytest.approx(40)
+    assert sum(got.values()) == pytest.approx(e2.length)
     got = {r["unit_code"]: r["area_m2"] for r in buildings if r["class"] == "77"}
     own = wide.intersection(over["370813"])
     assert got == {"370813": pytest.approx(own.area),
