@@ -20,6 +20,7 @@ and 350 m (not) east of it.
 from __future__ import annotations
 
 import psycopg
+import pytest
 import shapely
 import shapely.affinity
 from shapely.geometry import LineString, Point, box
@@ -125,3 +126,17 @@ def build(conninfo: str) -> None:
                 " district_code, geom) VALUES (%s, %s, %s, %s, '54000000', 'a', 'b', %s, %s,"
                 " %s, ST_Force3D(ST_GeomFromWKB(%s, 4527)))",
                 (code, cls, cls, sub, year, g.length, D1, _wkb(g)))
+
+
+@pytest.fixture(name="city")
+def city_db(jining_profile, request):
+    """``city``: a fresh database of the hand-built city (:func:`build`), dropped after the
+    test (a test module takes it with ``from tests.health_fixture import city_db``)."""
+    from cim.db.engine import drop_database
+    from tests.conftest import make_db, server_url
+
+    d = make_db("h" + request.module.__name__.rsplit("_", 1)[-1][:10], jining_profile,
+                apply_profile=False)
+    build(d.conninfo)
+    yield d
+    drop_database(server_url(), d.name)

@@ -4,20 +4,9 @@ check's comparison then took as its previous year (a helper's probe)."""
 
 from __future__ import annotations
 
-import pytest
-
-from cim.db.engine import drop_database
 from layers.health.process import PROCESS
-from tests import health_fixture as hf
-from tests.conftest import make_db, run_cli, server_url
-
-
-@pytest.fixture()
-def city(jining_profile):
-    d = make_db("hcli", jining_profile, apply_profile=False)
-    hf.build(d.conninfo)
-    yield d
-    drop_database(server_url(), d.name)
+from tests.conftest import run_cli
+from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 
 
 def test_a_year_the_process_refuses_is_refused_and_nothing_stored(city):

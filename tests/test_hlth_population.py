@@ -8,19 +8,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from cim.db.engine import drop_database
 from layers.health.compute import compute
 from tests import health_fixture as hf
-from tests.conftest import make_db, server_url
+from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 from tests.test_health import _by_unit, _ind
-
-
-@pytest.fixture()
-def city(jining_profile):
-    d = make_db("hpop", jining_profile, apply_profile=False)
-    hf.build(d.conninfo)
-    yield d
-    drop_database(server_url(), d.name)
 
 
 def test_each_district_takes_its_latest_population_year(city):

@@ -16,19 +16,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from cim.db.engine import drop_database
 from cim.profile import DICTIONARY_DIR
 from layers.health.catalog import load_catalog
-from tests import health_fixture as hf
-from tests.conftest import make_db, run_cli, server_url
-
-
-@pytest.fixture()
-def city(jining_profile):
-    d = make_db("hreport", jining_profile, apply_profile=False)
-    hf.build(d.conninfo)
-    yield d
-    drop_database(server_url(), d.name)
+from tests.conftest import run_cli
+from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 
 
 def _class_colour(score_100: float) -> tuple[int, int, int]:

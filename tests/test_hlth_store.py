@@ -5,20 +5,9 @@ probe). Expected: admin_divisions' names, the profile's city name."""
 
 from __future__ import annotations
 
-import pytest
-
-from cim.db.engine import drop_database
 from layers.health.compute import compute
 from tests import health_fixture as hf
-from tests.conftest import make_db, server_url
-
-
-@pytest.fixture()
-def city(jining_profile):
-    d = make_db("hstore", jining_profile, apply_profile=False)
-    hf.build(d.conninfo)
-    yield d
-    drop_database(server_url(), d.name)
+from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 
 
 def test_index_rows_carry_the_units_name(city):
