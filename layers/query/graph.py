@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+import shapely
 from psycopg import sql
 
 from cim.errors import ConfigError
@@ -355,7 +356,8 @@ def _build_pieces(net: Network) -> Pieces:
 _SEGMENTS = sql.SQL("""
 SELECT code, start_point_code, end_point_code,
        coalesce(length_m, ST_Length(geom)) AS length_m,
-       coalesce(start_elevation, {z0}), coalesce(end_elevation, {z1})
+       coalesce(start_elevation, {z0}), coalesce(end_elevation, {z1}),
+       ST_AsBinary(ST_Force2D(geom)), subclass_code
 FROM pipe_segments s
 WHERE valid_to IS NULL AND pipe_class = %s AND status_code IS DISTINCT FROM %s
 ORDER BY code""").format(z0=elevation_sql("s", sql.SQL("0")),
@@ -371,22 +373,6 @@ LEFT JOIN pipe_segments s ON s.code = p.segment_code AND s.valid_to IS NULL
      AND s.status_code IS DISTINCT FROM %s
 WHERE p.valid_to IS NULL AND p.pipe_class = %s AND p.appurtenance = ANY(%s)
 ORDER BY p.code"""
-
-# segment ends lying on another segment of the class away from its end points (within
-# TAP_TOLERANCE_M): the branches of a GIS network tapped into mains it does not split
-_TAPS = """
-WITH live AS (
-  SELECT * FROM pipe_segments
-  WHERE valid_to IS NULL AND pipe_class = %(cls)s AND status_code IS DISTINCT FROM %(gone)s),
-e AS (SELECT start_point_code AS node, ST_StartPoint(geom) AS p FROM live
-      UNION ALL SELECT end_point_code, ST_EndPoint(geom) FROM live)
-SELECT DISTINCT ON (e.node, m.code) e.node, m.code,
-       ST_LineLocatePoint(ST_Force2D(m.geom), ST_Force2D(e.p))
-FROM e
-JOIN pipe_segments m ON m.valid_to IS NULL AND m.pipe_class = %(cls)s
- AND m.status_code IS DISTINCT FROM %(gone)s AND ST_DWithin(m.geom, e.p, %(tol)s)
- AND e.node NOT IN (m.start_point_code, m.end_point_code)
-ORDER BY e.node, m.code"""
 
 # the network changes only with a load (a new succeeded batch) or new rows
 VERSION_SQL = """
@@ -422,7 +408,7 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
     """Read the current segments and valves of ``pipe_class`` into a :class:`Network`
     (``states``: :func:`valve_states`, the platform's if None)."""
     states = valve_states() if states is None else states
-    conn.execute(NO_JIT)  # the taps' probes pass the JIT threshold: compiling cost more
+    conn.execute(NO_JIT)  # the reads pass the JIT threshold: compiling costs more than it saves
     segs = conn.execute(_SEGMENTS, (pipe_class, ABANDONED_STATUS)).fetchall()
     codes = np.array([r[0] for r in segs], dtype=object)
     ends = np.array([r[1] for r in segs] + [r[2] for r in segs], dtype=object)
@@ -448,18 +434,57 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
         vnode.append(nd)
         vseg.append(s)
         vat.append(float(at) if s >= 0 and at is not None else 0.0)
-    tn, ts, ta = [], [], []
-    for node, seg, at in conn.execute(_TAPS, {"cls": pipe_class, "gone": ABANDONED_STATUS,
-                                              "tol": TAP_TOLERANCE_M}):
-        if node in node_of and seg in seg_of:
-            tn.append(node_of[node])
-            ts.append(seg_of[seg])
-            ta.append(float(at))
+    tn, ts, ta = _taps([r[6] for r in segs], inverse[:n], inverse[n:])
     return Network(
         pipe_class=pipe_class, version=version, seg_codes=codes,
         seg_start=inverse[:n].astype(np.int64), seg_end=inverse[n:].astype(np.int64),
         seg_len=length, seg_down=down, node_codes=node_codes,
         valve_codes=np.array(vcodes, dtype=object), valve_state=np.array(vstate, dtype=np.int8),
         valve_node=np.array(vnode, dtype=np.int64), valve_seg=np.array(vseg, dtype=np.int64),
-        valve_at=np.array(vat, dtype=float), tap_node=np.array(tn, dtype=np.int64),
-        tap_seg=np.array(ts, dtype=np.int64), tap_at=np.array(ta, dtype=float))
+        valve_at=np.array(vat, dtype=float), tap_node=tn, tap_seg=ts, tap_at=ta)
+
+
+def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(node, segment, position 0..1 on it) of each segment end lying within
+    TAP_TOLERANCE_M (2D) of another segment of the class away from that segment's end points:
+    the branches of a GIS network tapped into mains it does not split. ``wkb``: the segments'
+    2D lines; ``start``/``end``: their end nodes.
+
+    In memory (an STR tree over the lines, one vectorised query of all ends), not in SQL: one
+    GiST probe per segment end read ~8 wide rows each (the ends' own segments, the other
+    classes at the same place) — 6 s for the 201,600 ends of a 100,800-segment grid, where
+    this takes a small part of a second (docs/benchmarks.md, Network analysis)."""
+    empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+    if not wkb:
+        return empty
+    lines = shapely.from_wkb(wkb)
+    n = len(lines)
+    xy = shapely.get_coordinates(lines)
+    last = np.cumsum(shapely.get_num_coordinates(lines)) - 1
+    first = np.concatenate([[0], last[:-1] + 1])
+    # each node once at each place it is drawn (a node is the end of several segments)
+    exy = np.concatenate([xy[first], xy[last]])
+    enode = np.concatenate([start, end]).astype(np.int64)
+    o = np.lexsort((exy[:, 1], exy[:, 0], enode))
+    exy, enode = exy[o], enode[o]
+    new = np.ones(len(enode), dtype=bool)
+    new[1:] = (enode[1:] != enode[:-1]) | (exy[1:] != exy[:-1]).any(axis=1)
+    ends, end_node = shapely.points(exy[new]), enode[new]
+    # candidates: the ends inside a line's box grown by the tolerance; then not at one of the
+    # line's own end nodes (a shared node joins them already), then within the tolerance
+    x0, y0, x1, y1 = shapely.bounds(lines).T
+    boxes = shapely.box(x0 - TAP_TOLERANCE_M, y0 - TAP_TOLERANCE_M,
+                        x1 + TAP_TOLERANCE_M, y1 + TAP_TOLERANCE_M)
+    pi, si = shapely.STRtree(boxes).query(ends)
+    keep = (end_node[pi] != start[si]) & (end_node[pi] != end[si])
+    pi, si = pi[keep], si[keep]
+    keep = shapely.dwithin(lines[si], ends[pi], TAP_TOLERANCE_M)
+    pi, si = pi[keep], si[keep]
+    if not len(pi):
+        return empty
+    # one tap per (node, segment): a node's ends may lie at slightly different places
+    _, once = np.unique(end_node[pi] * n + si, return_index=True)
+    pi, si = pi[once], si[once]
+    at = shapely.line_locate_point(lines[si], ends[pi], normalized=True)
+    return end_node[pi], si.astype(np.int64), np.asarray(at, dtype=float)

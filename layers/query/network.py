@@ -130,18 +130,27 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
         ends = ends[ends < len(net.node_codes)]  # nodes, not valves along a pipe
         segs = np.unique(pcs.seg[traced])
         seg_codes = net.seg_codes[segs].tolist()
-        # the appurtenances along the traced pieces (on a segment traced from a tap on: its
-        # rest only)
-        spans: dict[str, list[tuple[float, float]]] = {}
-        for p in traced.tolist():
-            spans.setdefault(str(net.seg_codes[pcs.seg[p]]), []).append((pcs.lo[p], pcs.hi[p]))
-        attached = [c for c, sc, at in conn.execute(_ALONG_TRACED, (cls, seg_codes))
-                    if at is None or any(a - 1e-9 <= at <= b + 1e-9 for a, b in spans[sc])]
+        # the appurtenances along the traced pieces: all those of a segment traced whole; on
+        # one traced in part (from a tap on) only those on its traced pieces, located on it
+        part = np.bincount(pcs.seg[traced], minlength=len(net.seg_codes))[segs] \
+            < np.diff(pcs.seg_ptr)[segs]
+        attached = [c for (c,) in conn.execute(_ALONG_WHOLE,
+                                               (net.seg_codes[segs[~part]].tolist(),))]
+        if part.any():
+            spans: dict[str, list[tuple[float, float]]] = {}
+            for p in traced[np.isin(pcs.seg[traced], segs[part])].tolist():
+                spans.setdefault(str(net.seg_codes[pcs.seg[p]]), []).append(
+                    (pcs.lo[p], pcs.hi[p]))
+            attached += [c for c, sc, at in conn.execute(
+                _ALONG_TRACED, (cls, net.seg_codes[segs[part]].tolist()))
+                if at is None or any(a - 1e-9 <= at <= b + 1e-9 for a, b in spans[sc])]
     points = sorted(set(net.node_codes[np.unique(ends)].tolist()) | set(attached))
     return {"segments": sorted(seg_codes), "points": points,
             "length_m": _r(pcs.length[traced].sum())}
 
 
+_ALONG_WHOLE = """
+SELECT code FROM pipe_points WHERE valid_to IS NULL AND segment_code = ANY(%s)"""
 _ALONG_TRACED = """
 SELECT p.code, s.code, ST_LineLocatePoint(ST_Force2D(s.geom), ST_Force2D(p.geom))
 FROM pipe_points p
