@@ -171,7 +171,7 @@ def summary(conn: psycopg.Connection) -> dict[str, Any]:
 def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
            today: dt.date | None = None) -> dict[str, Any]:
     """Regenerate, regrade and record; the run's summary (``cim risk assess --json``)."""
-    today = today or dt.date.today()
+    today = today or cfg.today()
     year = year or today.year
     with psycopg.connect(conninfo) as conn:
         if not generate.table_exists(conn, "risk_points"):

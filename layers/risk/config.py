@@ -10,6 +10,7 @@ the key.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import yaml
 
 from cim.errors import ConfigError
 from cim.layerdefs import LAYERS
-from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
+from cim.profile import CHINA_TIME, DICTIONARY_DIR, CityProfile, city_today, read_csv_dictionary
 
 LEVELS = ("重大", "较大", "一般", "低")
 COLORS = ("红", "橙", "黄", "蓝")
@@ -73,6 +74,11 @@ class RiskConfig:
     matrix: Matrix
     rules_path: Path
     matrix_path: Path
+    timezone: str = CHINA_TIME  # the city's (its profile's): deadlines are the city's dates
+
+    def today(self) -> dt.date:
+        """The city's date now: the day deadlines count from."""
+        return city_today(self.timezone)
 
 
 def _path(profile: CityProfile | None, name: str, suffix: str, given: str | Path | None) -> Path:
@@ -267,4 +273,5 @@ def load_config(profile: CityProfile | None, rules: str | Path | None = None,
     types = load_types(profile)
     rp = _path(profile, "risk_rules", ".yaml", rules)
     mp = _path(profile, "risk_matrix", ".yaml", matrix)
-    return RiskConfig(types, load_rules(rp, types), load_matrix(mp), rp, mp)
+    return RiskConfig(types, load_rules(rp, types), load_matrix(mp), rp, mp,
+                      profile.timezone if profile is not None else CHINA_TIME)

@@ -97,11 +97,12 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
         generate.asset_geometries(conn)
         generate.place_candidates(conn)
         grade.measure_exposure(conn, cfg)
-        grade.grade(conn, cfg, today or dt.date.today())
+        today = today or cfg.today()
+        grade.grade(conn, cfg, today)
         if code_candidates(conn, cfg):
             raise InputError("the point lies outside every district of the city")
         merge(conn, cfg, retire_missing=False)
-        record(conn, (today or dt.date.today()).year)
+        record(conn, today.year)
         code, level, color, cons = conn.execute(
             "SELECT code, level, color, consequence FROM _risk_cand").fetchone()
     return {"code": code, "risk_type_code": risk_type, "asset_code": asset,
