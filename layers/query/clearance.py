@@ -1,8 +1,11 @@
 """Clearances (GB 50289 as data): pipe crossings and neighbours closer than the minimum.
 
 - vertical: at every plan crossing of two current segments (segments sharing an end point are
-  one network's joint, not a crossing; so is, in one class, a segment ending on another: a
-  branch tapped into a main a GIS network does not split at the tee) the elevation of each pipe is read off its 3D segment
+  one network's joint, not a crossing; so is a segment ending on another of the same class
+  and subclass — a branch tapped into a main a GIS network does not split at the tee — where
+  the elevations are unknown or the two sections meet there in height: storm on foul, or one
+  pipe passing above the other's end, is a crossing) the elevation of each pipe is read off
+  its 3D segment
   at the crossing (:func:`layers.query.pipes.elevation_sql`), each section's outer extent is
   placed from its class's ``elevation_ref`` (top, invert or centre) and its height (diameter,
   else box height), and the clear distance is outer wall to outer wall: bottom of the upper
@@ -95,19 +98,20 @@ def _vertical(cur, cte, aparams, rules, facts: dict[str, ClassFacts], geo) -> tu
     q = sql.SQL("""{head}
 x AS (
   SELECT a.id AS aid, b.id AS bid, d.path AS part, d.geom AS piece,
-         ST_Force2D(a.geom) AS ag, ST_Force2D(b.geom) AS bg
+         ST_Force2D(a.geom) AS ag, ST_Force2D(b.geom) AS bg,
+         (a.pipe_class = b.pipe_class AND a.subclass_code = b.subclass_code
+          AND GeometryType(d.geom) = 'POINT'
+          AND (ST_DWithin(d.geom, ST_Boundary(ST_Force2D(a.geom)), {tap})
+               OR ST_DWithin(d.geom, ST_Boundary(ST_Force2D(b.geom)), {tap}))) AS tee
   FROM pipe_segments a{join}
   JOIN pipe_segments b ON b.valid_to IS NULL AND a.code < b.code
    AND b.pipe_class = ANY(%s) AND ST_Intersects(a.geom, b.geom)
    AND a.start_point_code NOT IN (b.start_point_code, b.end_point_code)
    AND a.end_point_code NOT IN (b.start_point_code, b.end_point_code)
   CROSS JOIN LATERAL ST_Dump(ST_Intersection(ST_Force2D(a.geom), ST_Force2D(b.geom))) d
-  WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}
-    AND NOT (a.pipe_class = b.pipe_class AND GeometryType(d.geom) = 'POINT'
-             AND (ST_DWithin(d.geom, ST_Boundary(ST_Force2D(a.geom)), {tap})
-                  OR ST_DWithin(d.geom, ST_Boundary(ST_Force2D(b.geom)), {tap})))),
+  WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}),
 y AS (
-  SELECT aid, bid, part, v.p, v.k
+  SELECT aid, bid, part, tee, v.p, v.k
   FROM x CROSS JOIN LATERAL (
     SELECT piece AS p, 0.0::float8 AS k WHERE GeometryType(piece) = 'POINT'
     UNION ALL
@@ -115,7 +119,7 @@ y AS (
     FROM ST_DumpPoints(CASE WHEN GeometryType(piece) = 'LINESTRING'
                             THEN ST_Collect(ARRAY[piece, ag, bg]) END) q
     WHERE ST_DWithin(q.geom, piece, 1e-6)) v)
-SELECT y.aid, y.bid, y.part, y.k, {acols}, {bcols}, {ea} AS a_elev, {eb} AS b_elev,
+SELECT y.aid, y.bid, y.part, y.k, y.tee, {acols}, {bcols}, {ea} AS a_elev, {eb} AS b_elev,
        {geo} AS geometry
 FROM y{join}
 JOIN pipe_segments a ON a.id = y.aid
@@ -136,12 +140,15 @@ ORDER BY y.aid, y.bid, y.part, y.k""").format(
         pts = list(group)
         r = pts[0]
         if any(p["a_elev"] is None or p["b_elev"] is None for p in pts):
-            unchecked += 1
+            if not r["tee"]:
+                unchecked += 1
             continue
+        gap, geom = _worst(pts, facts)
+        if r["tee"] and gap <= TAP_TOLERANCE_M:
+            continue  # the sections meet at the tee: a joint
         rule = pick(rules, "vertical", _thing(r, "a"), _thing(r, "b"))
         if rule is None:
             continue
-        gap, geom = _worst(pts, facts)
         if round(gap, 3) < rule.required_m:
             rows.append(_row(r["a_code"], r["b_code"], "vertical", gap, rule, geom))
     return rows, unchecked

@@ -17,8 +17,9 @@ The graph:
 - **valves** (附属物 阀门 / 阀门井 of the class) either are a node (survey networks: the valve is
   a pipe point between two segments) or lie along a segment (GIS networks: ``segment_code`` and
   their position on it), and then split the segment into **pieces** at their positions;
-- **taps**: a segment end lying on another segment of the class away from its ends (within
-  1 mm: a branch of a GIS network tapped into a main that is not split at the tee) cuts that
+- **taps**: a segment end lying on another segment of the class and subclass away from its
+  ends (within 1 mm: a branch of a GIS network tapped into a main that is not split at the
+  tee; a storm pipe drawn onto a foul sewer is another network, not a tee) cuts that
   segment there too, and the branch's end node joins the pieces on either side (a valve
   along the segment at the very same place comes first along it);
 - **zones**: the pieces joined through every vertex that is not a working valve. A zone is
@@ -434,7 +435,8 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
         vnode.append(nd)
         vseg.append(s)
         vat.append(float(at) if s >= 0 and at is not None else 0.0)
-    tn, ts, ta = _taps([r[6] for r in segs], inverse[:n], inverse[n:])
+    tn, ts, ta = _taps([r[6] for r in segs], inverse[:n], inverse[n:],
+                       np.array([r[7] for r in segs], dtype=object))
     return Network(
         pipe_class=pipe_class, version=version, seg_codes=codes,
         seg_start=inverse[:n].astype(np.int64), seg_end=inverse[n:].astype(np.int64),
@@ -444,12 +446,16 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
         valve_at=np.array(vat, dtype=float), tap_node=tn, tap_seg=ts, tap_at=ta)
 
 
-def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray
+def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray, subclass: np.ndarray
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(node, segment, position 0..1 on it) of each segment end lying within
-    TAP_TOLERANCE_M (2D) of another segment of the class away from that segment's end points:
-    the branches of a GIS network tapped into mains it does not split. ``wkb``: the segments'
-    2D lines; ``start``/``end``: their end nodes.
+    TAP_TOLERANCE_M (2D) of another segment of the class and subclass away from that
+    segment's end points: the branches of a GIS network tapped into mains it does not split.
+    ``wkb``: the segments' 2D lines; ``start``/``end``: their end nodes; ``subclass``: their
+    subclass codes. A storm pipe ending on a foul sewer (class 02: 0201 on 0202), reclaimed
+    water on a drinking-water main (0103 on 0104) are other networks drawn across each other,
+    not a tee: joined, a trace would flow from one into the other and an isolation close the
+    other's valves (a cross-connection).
 
     In memory (an STR tree over the lines, one vectorised query of all ends), not in SQL: one
     GiST probe per segment end read ~8 wide rows each (the ends' own segments, the other
@@ -463,21 +469,25 @@ def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray
     xy = shapely.get_coordinates(lines)
     last = np.cumsum(shapely.get_num_coordinates(lines)) - 1
     first = np.concatenate([[0], last[:-1] + 1])
-    # each node once at each place it is drawn (a node is the end of several segments)
+    # each node once at each place it is drawn and subclass it ends (a node is the end of
+    # several segments)
     exy = np.concatenate([xy[first], xy[last]])
     enode = np.concatenate([start, end]).astype(np.int64)
-    o = np.lexsort((exy[:, 1], exy[:, 0], enode))
-    exy, enode = exy[o], enode[o]
+    _, sub = np.unique(subclass.astype(str), return_inverse=True)
+    esub = np.concatenate([sub, sub])
+    o = np.lexsort((exy[:, 1], exy[:, 0], esub, enode))
+    exy, enode, esub = exy[o], enode[o], esub[o]
     new = np.ones(len(enode), dtype=bool)
-    new[1:] = (enode[1:] != enode[:-1]) | (exy[1:] != exy[:-1]).any(axis=1)
-    ends, end_node = shapely.points(exy[new]), enode[new]
+    new[1:] = (enode[1:] != enode[:-1]) | (esub[1:] != esub[:-1]) | \
+        (exy[1:] != exy[:-1]).any(axis=1)
+    ends, end_node, end_sub = shapely.points(exy[new]), enode[new], esub[new]
     # candidates: the ends inside a line's box grown by the tolerance; then not at one of the
     # line's own end nodes (a shared node joins them already), then within the tolerance
     x0, y0, x1, y1 = shapely.bounds(lines).T
     boxes = shapely.box(x0 - TAP_TOLERANCE_M, y0 - TAP_TOLERANCE_M,
                         x1 + TAP_TOLERANCE_M, y1 + TAP_TOLERANCE_M)
     pi, si = shapely.STRtree(boxes).query(ends)
-    keep = (end_node[pi] != start[si]) & (end_node[pi] != end[si])
+    keep = (end_node[pi] != start[si]) & (end_node[pi] != end[si]) & (end_sub[pi] == sub[si])
     pi, si = pi[keep], si[keep]
     keep = shapely.dwithin(lines[si], ends[pi], TAP_TOLERANCE_M)
     pi, si = pi[keep], si[keep]
