@@ -78,26 +78,38 @@ def overlay(conninfo: ConnOrInfo, a: str, b: str, area: Area | None = None, feat
         # a stretch of a line along the common edge of two polygons of B lies in both (closed
         # sets): it was counted twice (a pipe along a district boundary, in both districts);
         # it counts in the lower code's piece — only the edge is taken off, so where polygons
-        # of B overlap, what lies inside both stays in both
+        # of B overlap, what lies inside both stays in both. Only line pieces need the earlier
+        # pieces of their feature (a window over the pieces): a layer without lines has no
+        # window (it copied every polygon piece into the arrays of the later ones), a layer of
+        # mixed geometry gathers its line pieces only (split off and materialised instead, its
+        # points and polygons took longer than the window over them)
+        pieces = sql.SQL("(SELECT *, {} AS g0 FROM ({}) s0) s1").format(piece, q)
+        line = sql.SQL("GeometryType(g0) IN ('LINESTRING', 'MULTILINESTRING')")
+        if not has_length:
+            src = sql.SQL("SELECT *, NULL::geometry[] AS earlier FROM {}").format(pieces)
+        else:
+            src = sql.SQL(
+                "SELECT *, array_agg(g0) {} OVER (PARTITION BY a_code ORDER BY b_code "
+                "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier FROM {}").format(
+                sql.SQL("FILTER (WHERE {})").format(line) if has_area else sql.SQL(""),
+                pieces)
         once = sql.SQL(
-            "CASE WHEN earlier IS NULL "
-            "OR GeometryType(g0) NOT IN ('LINESTRING', 'MULTILINESTRING') THEN g0 "
+            "CASE WHEN earlier IS NULL OR NOT {} THEN g0 "
             "ELSE (SELECT CASE WHEN GeometryType(u.prior) IN ('LINESTRING', "
             "'MULTILINESTRING') AND ST_Relate(g0, u.prior, '1********') "
             "THEN ST_Difference(g0, ST_Intersection(ST_Intersection(g0, u.prior), "
             "(SELECT ST_Boundary(e.geom) FROM {} e WHERE e.code = s2.b_code "
             "AND e.valid_to IS NULL))) ELSE g0 END "
-            "FROM (SELECT ST_Union(earlier) AS prior) u) END").format(ident(b))
+            "FROM (SELECT ST_Union(earlier) AS prior) u) END").format(line, ident(b))
+        # OFFSET 0: the piece is computed once a row (flattened into the outer query, its
+        # expression was computed again for its area, its length and the emptiness test)
         measure = sql.SQL(
             "SELECT a_code, b_code, ST_Area(g) AS area_m2, ST_Length(g) AS length_m, "
-            "a_props, {} FROM "
-            "(SELECT *, {} AS g FROM "
-            " (SELECT *, array_agg(g0) OVER (PARTITION BY a_code ORDER BY b_code "
-            "  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier FROM "
-            "  (SELECT *, {} AS g0 FROM ({}) s0) s1) s2) s "
+            "a_props, {} FROM (SELECT *, {} AS g FROM ({}) s2 OFFSET 0) s "
             "WHERE NOT ST_IsEmpty(g) ORDER BY a_code, b_code").format(
-            sql.SQL("b_props, {} AS geojson").format(geojson_sql(sql.SQL("g"), out_crs, srid))
-            if features else sql.SQL("NULL AS b_props"), once, piece, q)
+            sql.SQL("b_props, {} AS geojson").format(
+                geojson_sql(sql.SQL("g"), out_crs, srid))
+            if features else sql.SQL("NULL AS b_props"), once, src)
         rows = conn.cursor(row_factory=dict_row).execute(measure, [*params, *p]).fetchall()
     out_rows, feats = [], []
     for r in rows:
