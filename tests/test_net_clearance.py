@@ -4,7 +4,8 @@ Pipes and buildings are inserted row by row (the helpers of tests/test_query_pip
 storage CRS EPSG:4527, easting first. A gas main's pressure written as delivered (``0.4MPa``)
 is none of the values the gas rules of pipe_clearances.csv name (低压, 中压B, 中压A, 中压,
 次高压B, 次高压A): it was matched by no rule and never checked, so a gas main 0.5 m from a
-house passed; like a blank pressure it must get the strictest rule that may apply.
+house passed. It is read as its GB 50028 class (0.4 MPa: 中压A) and gets that class's rule; a
+class the rules do not grade (高压A) or an unreadable text is unchecked.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ def cdb(jining_profile):
         _seg(conn, "Q5", "01", [(E + 10, N + 300, 0.0), (E + 10, N + 280, 0.0)], d=100,
              flags=["no_z"])
         _seg(conn, "R4", "02", [(E + 30, N + 300, 35.1), (E + 30, N + 330, 34.9)], d=300)
+        # G6 gas "中压B级" and G7 "0.2MPa" (both 中压B: 1.0 m) 0.85 m from houses (gap 0.80);
+        # G8 "高压A" (GB 50028: far stricter than any building rule of the table) and G9
+        # "待查" (unreadable) 0.55 m from houses: not checked
+        for i, (code, text) in enumerate((("G6", "中压B级"), ("G7", "0.2MPa"), ("G8", "高压A"),
+                                          ("G9", "待查"))):
+            y = N + 400 + 100 * i
+            _seg(conn, code, "03", [(E, y, 10.0), (E + 40, y, 10.0)], d=100)
+            gap = 0.85 if code in ("G6", "G7") else 0.55
+            _building(conn, f"B{code}", shapely.box(E + 10, y + gap, E + 30, y + 20))
+            conn.execute("UPDATE pipe_segments SET pressure = %s WHERE code = %s", (text, code))
         conn.execute("UPDATE pipe_segments SET pressure = CASE code WHEN 'G2' THEN '中压B' "
                      "ELSE '0.4MPa' END WHERE code IN ('G1', 'G2', 'G3')")
     yield d
@@ -61,9 +72,44 @@ def test_unspelt_gas_pressure_gets_the_strictest_rule_not_none(cdb):
     # a pressure the rules name keeps its own rule
     assert rows[("G2", "B2")]["clearance_m"] == pytest.approx(0.50, abs=1e-3)
     assert rows[("G2", "B2")]["required_m"] == 1.0
-    # drain–gas rules: 1.0 … 2.0 (次高压A) → 2.0
+    # 0.4 MPa is 中压A (GB 50028: 0.2 < P ≤ 0.4): the drain–gas rule of 中压A, 1.2 (it got
+    # the strictest of the table, 次高压A's 2.0)
     pair = rows.get(("G3", "R3")) or rows[("R3", "G3")]
-    assert pair["clearance_m"] == pytest.approx(0.75, abs=1e-3) and pair["required_m"] == 2.0
+    assert pair["clearance_m"] == pytest.approx(0.75, abs=1e-3) and pair["required_m"] == 1.2
+
+
+def test_gas_pressure_is_read_as_its_class_or_left_unchecked(cdb):
+    from layers.query.clearance import clearance
+
+    res = clearance(cdb.conninfo, kind="horizontal")
+    rows = {(r["a_code"], r["b_code"]): r for r in res["rows"]}
+    # 中压B级 and 0.2MPa are 中压B: 1.0 m (they got the strictest, 1.5: false violations)
+    for code in ("G6", "G7"):
+        r = rows[(code, f"B{code}")]
+        assert (r["clearance_m"], r["required_m"]) == (pytest.approx(0.80, abs=1e-3), 1.0)
+    # 高压A and an unreadable text: no rule of the table grades them — unchecked, not passed
+    # under 中压A's 1.5 m
+    assert ("G8", "BG8") not in rows and ("G9", "BG9") not in rows
+    assert res["unchecked"] == 2
+
+
+@pytest.mark.parametrize(("text", "building_m", "drain_m"), [
+    # GB 50289 table 4.1.9 rows of pipe_clearances.csv: building 低压 0.7, 中压B 1.0, 中压A 1.5;
+    # drain 低压 1.0, 中压B/中压A 1.2, 次高压B 1.5, 次高压A 2.0; the classes by GB 50028
+    ("中压B级", 1.0, 1.2), ("0.2MPa", 1.0, 1.2), ("0.4MPa", 1.5, 1.2), ("0.41MPa", None, 1.5),
+    ("次高压B", None, 1.5), ("高压A", None, None), ("高压", None, None), ("5MPa", None, None),
+    ("待查", None, None), ("", 1.5, 2.0),
+])
+def test_pick_by_the_pressure_class(text, building_m, drain_m):
+    from cim.pressure import grade
+    from layers.query.clearance_rules import UNCHECKED, load_rules, pick
+
+    rules = load_rules(None)
+    gas = {"what": "03", "d": 100, "subclass": None, "burial": None, "pressure": grade(text)}
+    drain = {"what": "02", "d": 400, "subclass": None, "pressure": "", "burial": None}
+    for other, want in (({"what": "building"}, building_m), (drain, drain_m)):
+        got = pick(rules, "horizontal", gas, other)
+        assert (got is UNCHECKED if want is None else got.required_m == want), (text, other)
 
 
 def test_pick_blanks_only_values_no_rule_names():
@@ -73,7 +119,7 @@ def test_pick_blanks_only_values_no_rule_names():
     building = {"what": "building"}
     gas = {"what": "03", "d": 100, "subclass": None, "burial": None}
     assert pick(rules, "horizontal", {**gas, "pressure": "低压"}, building).required_m == 0.7
-    assert pick(rules, "horizontal", {**gas, "pressure": "0.4MPa"}, building).required_m == 1.5
+    assert pick(rules, "horizontal", {**gas, "pressure": ""}, building).required_m == 1.5
     # a burial method the rules do not name still meets burial!=直埋 (no fallback needed)
     cable = {"what": "05", "d": 100, "subclass": None, "pressure": None, "burial": "管块"}
     drain = {"what": "02", "d": 400, "subclass": None, "pressure": None, "burial": None}

@@ -28,6 +28,7 @@ def test_pressure_class_with_its_grade(text, add):
 
 
 @pytest.mark.parametrize(("text", "add"), [
+    ("6MPa", SUB_HIGH),  # above GB 50028's highest class (高压A ≤ 4.0): high, not unknown
     ("0.4MPa", MEDIUM_A), ("0.41MPa", SUB_HIGH), ("0.8 MPa", SUB_HIGH), ("400kPa", MEDIUM_A),
     ("0.2MPa", OTHER), ("0.21MPa", MEDIUM_A), ("0.4兆帕", MEDIUM_A), ("0.5ＭＰａ", SUB_HIGH),
 ])
@@ -56,8 +57,9 @@ def test_bad_pressure_row_names_the_key(tmp_path):
 
     text = open("cim/dictionaries/risk_rules.yaml", encoding="utf-8").read()
     p = tmp_path / "rules.yaml"
-    p.write_text(text.replace("above_mpa: 0.2, add: 1", "above_mpa: 中压, add: 1"),
-                 encoding="utf-8")
+    bad = text.replace("{names: [中压A], add: 1}", "{names: [中压A], above_mpa: 中压, add: 1}")
+    assert bad != text
+    p.write_text(bad, encoding="utf-8")
     with pytest.raises(ConfigError) as e:
         load_config(None, rules=p)
     assert "gas_pipes.likelihood.pressure[1].above_mpa" in str(e.value)
@@ -81,3 +83,36 @@ def test_year_built_after_the_assessment_is_an_unknown_age():
     assert none["age"] == later["age"] == unknown
     assert later["year_built_after_assessment"] == 2062
     assert (same["age"], same["age_years"]) == (0, 0)
+
+
+@pytest.mark.parametrize(("text", "grade"), [
+    # GB 50028-2006 table 6.1.6: 高压A 2.5 < P ≤ 4.0, 高压B 1.6 < P ≤ 2.5, 次高压A 0.8 < P ≤ 1.6,
+    # 次高压B 0.4 < P ≤ 0.8, 中压A 0.2 < P ≤ 0.4, 中压B 0.01 ≤ P ≤ 0.2, 低压 P < 0.01 MPa
+    ("中压B级", "中压B"), ("中压 B", "中压B"), ("（中压B）", "中压B"), ("0.2MPa", "中压B"),
+    ("0.4MPa", "中压A"), ("高压A", "高压A"), ("高压（A）级", "高压A"), ("次高压B", "次高压B"),
+    ("次高压b级", "次高压B"), ("1.0 MPa", "次高压A"), ("3MPa", "高压A"), ("5kPa", "低压"),
+    ("10kPa", "中压B"), ("中压", "中压"), ("高压", "高压"), ("", ""), (None, ""),
+    ("5MPa", None), ("待查", None), ("PE100", None),
+])
+def test_one_parser_reads_the_class(text, grade):
+    from cim.pressure import grade as read
+
+    assert read(text) == grade
+
+
+def test_pressure_classes_are_data(tmp_path):
+    """The bounds come from the file (a city's copy): moved, the class moves with them."""
+    from cim.errors import ConfigError
+    from cim.pressure import classes, grade
+
+    text = open("cim/dictionaries/risk_rules.yaml", encoding="utf-8").read()
+    p = tmp_path / "rules.yaml"
+    p.write_text(text.replace("{name: 中压A, above_mpa: 0.2, max_mpa: 0.4}",
+                              "{name: 中压A, above_mpa: 0.1, max_mpa: 0.4}")
+                 .replace("{name: 中压B, min_mpa: 0.01, max_mpa: 0.2}",
+                          "{name: 中压B, min_mpa: 0.01, max_mpa: 0.1}"), encoding="utf-8")
+    assert grade("0.15MPa", classes(p)) == "中压A"
+    p.write_text(text.replace("max_mpa: 0.4}", "max_mpa: 四}"), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        classes(p)
+    assert "pressure_classes[4].max_mpa" in str(e.value)

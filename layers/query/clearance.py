@@ -13,7 +13,9 @@
   in plan (one laid above the other) are one row: the least clear distance over the stretch,
   read at its ends and at every vertex of either pipe on it (−half their heights' sum where
   they pass through each other), placed where it is least. Crossings whose elevation is
-  unknown are counted in ``unchecked``.
+  unknown are counted in ``unchecked``, as are pairs whose rules grade a gas pressure the
+  pipe's text does not give as a class they name (高压A where the building rules stop at 中压A,
+  an unreadable text: :mod:`cim.pressure`, :func:`layers.query.clearance_rules.pick`).
 - horizontal: pairs of current segments that do not meet in plan (and those of two networks
   that do, away from where they meet: :func:`_beside_after_meeting`), and pipes and buildings,
   whose plan distance minus the pipes' half widths (outer wall to wall, or to the footprint)
@@ -37,9 +39,17 @@ from typing import Any
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from cim import pressure
 from cim.errors import InputError
 from cim.profile import CityProfile
-from layers.query.clearance_rules import Rule, classes_in, load_rules, max_required, pick
+from layers.query.clearance_rules import (
+    UNCHECKED,
+    Rule,
+    classes_in,
+    load_rules,
+    max_required,
+    pick,
+)
 from layers.query.common import Area, ConnOrInfo, connection
 from layers.query.graph import VERSION_SQL
 from layers.query.pipes import (
@@ -65,11 +75,13 @@ def _cols(alias: str, prefix: str) -> sql.Composable:
                               for c in PIPE_COLS)
 
 
-def _thing(r: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """A pipe of a result row as the rules see it."""
+def _thing(r: dict[str, Any], prefix: str, pcs: tuple) -> dict[str, Any]:
+    """A pipe of a result row as the rules see it (``pcs``: the pressure classes,
+    :func:`cim.pressure.classes`; its pressure the class read from the text)."""
     d = r[f"{prefix}_diameter_mm"] or r[f"{prefix}_width_mm"]
     return {"what": r[f"{prefix}_pipe_class"], "d": d, "subclass": r[f"{prefix}_subclass_code"],
-            "burial": r[f"{prefix}_burial"], "pressure": r[f"{prefix}_pressure"]}
+            "burial": r[f"{prefix}_burial"],
+            "pressure": pressure.grade(r[f"{prefix}_pressure"], pcs)}
 
 
 def _area_join(alias: str, has_area: bool) -> tuple[sql.Composable, sql.Composable]:
@@ -87,7 +99,8 @@ def _row(a: str, b: str, kind: str, gap: float, rule: Rule, geom: Any) -> dict[s
     return row
 
 
-def _vertical(cur, cte, aparams, rules, facts: dict[str, ClassFacts], geo) -> tuple[list, int]:
+def _vertical(cur, cte, aparams, rules, facts: dict[str, ClassFacts], geo, pcs
+              ) -> tuple[list, int]:
     classes = classes_in(rules, "vertical")
     has_area = cte is not None
     join, cond = _area_join("a", has_area)
@@ -146,7 +159,10 @@ ORDER BY y.aid, y.bid, y.part, y.k""").format(
         gap, geom = _worst(pts, facts)
         if r["tee"] and gap <= TAP_TOLERANCE_M:
             continue  # the sections meet at the tee: a joint
-        rule = pick(rules, "vertical", _thing(r, "a"), _thing(r, "b"))
+        rule = pick(rules, "vertical", _thing(r, "a", pcs), _thing(r, "b", pcs))
+        if rule is UNCHECKED:
+            unchecked += 1
+            continue
         if rule is None:
             continue
         if round(gap, 3) < rule.required_m:
@@ -181,8 +197,9 @@ def _worst(pts: list[dict[str, Any]], facts: dict[str, ClassFacts]) -> tuple[flo
     return best
 
 
-def _horizontal(cur, cte, aparams, rules, geo, reach_extra: float) -> list:
+def _horizontal(cur, cte, aparams, rules, geo, reach_extra: float, pcs) -> tuple[list, int]:
     rows: list = []
+    unchecked = 0
     has_area = cte is not None
     join, cond = _area_join("a", has_area)
     head = sql.SQL("WITH {} ").format(cte) if has_area else sql.SQL("")
@@ -202,10 +219,13 @@ WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}""").format(
             head=head, acols=_cols("a", "a"), bcols=_cols("b", "b"), geo=geo_sql, join=join,
             other=other, cond=cond)
         reach = max_required(rules, "horizontal", False) + reach_extra
-        rows += _too_near(cur.execute(q, [*aparams, pipe_classes, reach, pipe_classes]),
-                          rules)
-        rows += _beside_after_meeting(cur, head, join, cond, other, aparams, rules, geo,
-                                      pipe_classes, reach)
+        for found, n in (
+                _too_near(cur.execute(q, [*aparams, pipe_classes, reach, pipe_classes]), rules,
+                          pcs),
+                _beside_after_meeting(cur, head, join, cond, other, aparams, rules, geo,
+                                      pipe_classes, reach, pcs)):
+            rows += found
+            unchecked += n
     bclasses = classes_in(rules, "horizontal", building=True)
     if bclasses:
         geo_sql = (geojson_sql(sql.SQL("ST_ShortestLine(ST_Force2D(a.geom), bl.geom)"), geo[1],
@@ -220,18 +240,21 @@ WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond}""").format(
         reach = max_required(rules, "horizontal", True) + reach_extra / 2
         building = {"what": "building"}
         for r in cur.execute(q, [*aparams, reach, bclasses]):
-            rule = pick(rules, "horizontal", _thing(r, "a"), building)
+            rule = pick(rules, "horizontal", _thing(r, "a", pcs), building)
+            if rule is UNCHECKED:
+                unchecked += 1
+                continue
             if rule is None:
                 continue
             gap = r["dist"] - width_m(r["a_diameter_mm"], r["a_width_mm"]) / 2
             if round(gap, 3) < rule.required_m:
                 rows.append(_row(r["a_code"], r["b_code"], "horizontal", gap, rule,
                                  r["geometry"]))
-    return rows
+    return rows, unchecked
 
 
 def _beside_after_meeting(cur, head, join, cond, other, aparams, rules, geo,
-                          pipe_classes: list[str], reach: float) -> list:
+                          pipe_classes: list[str], reach: float, pcs) -> tuple[list, int]:
     """Pipes that meet in plan (a crossing, a shared stretch) of two networks (no end point
     in common), checked in plan away from where they meet: beyond twice the reach (the
     largest horizontal clearance plus the widest pipe) of each meeting piece, the least
@@ -261,22 +284,26 @@ WHERE a.valid_to IS NULL AND a.pipe_class = ANY(%s){cond} AND d.dist < %s""").fo
         head=head, acols=_cols("a", "a"), bcols=_cols("b", "b"), geo=geo_sql, join=join,
         other=other, cond=cond)
     return _too_near(cur.execute(q, [*aparams, pipe_classes, 2 * reach, pipe_classes, reach]),
-                     rules)
+                     rules, pcs)
 
 
-def _too_near(pairs, rules) -> list:
+def _too_near(pairs, rules, pcs) -> tuple[list, int]:
     """The rows of pipe pairs (``dist``: plan distance of their centre lines) whose outer
-    walls are nearer than their horizontal rule asks."""
-    rows = []
+    walls are nearer than their horizontal rule asks, and the number of pairs left
+    unchecked (a pressure the rules do not grade)."""
+    rows, unchecked = [], 0
     for r in pairs:
-        rule = pick(rules, "horizontal", _thing(r, "a"), _thing(r, "b"))
+        rule = pick(rules, "horizontal", _thing(r, "a", pcs), _thing(r, "b", pcs))
+        if rule is UNCHECKED:
+            unchecked += 1
+            continue
         if rule is None:
             continue
         gap = r["dist"] - (width_m(r["a_diameter_mm"], r["a_width_mm"])
                            + width_m(r["b_diameter_mm"], r["b_width_mm"])) / 2
         if round(gap, 3) < rule.required_m:
             rows.append(_row(r["a_code"], r["b_code"], "horizontal", gap, rule, r["geometry"]))
-    return rows
+    return rows, unchecked
 
 
 # the widest current section (m), per database and network version (layers.query.graph's:
@@ -316,6 +343,7 @@ def clearance(conninfo: ConnOrInfo, area: Area | None = None, kind: str | None =
     prof = resolve_profile(profile)
     rules = load_rules(prof)
     facts = class_facts(prof)
+    pcs = pressure.classes(prof)
     with connection(conninfo) as conn:
         conn.execute(NO_JIT)
         srid = storage_srid(conn)
@@ -325,10 +353,12 @@ def clearance(conninfo: ConnOrInfo, area: Area | None = None, kind: str | None =
         unchecked = 0
         if kind in (None, "vertical"):
             rows, unchecked = _vertical(cur, cte, aparams, rules, facts,
-                                        (geometry, out_crs, srid))
+                                        (geometry, out_crs, srid), pcs)
         if kind in (None, "horizontal"):
-            rows += _horizontal(cur, cte, aparams, rules, (geometry, out_crs, srid),
-                                2 * _widest(conn))
+            found, n = _horizontal(cur, cte, aparams, rules, (geometry, out_crs, srid),
+                                   2 * _widest(conn), pcs)
+            rows += found
+            unchecked += n
     rows.sort(key=lambda r: (r["clearance_m"] - r["required_m"], r["kind"], r["a_code"],
                              r["b_code"]))
     return {"rows": rows, "unchecked": unchecked}

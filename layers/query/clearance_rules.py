@@ -12,7 +12,10 @@ joined by ``;``, each ``FIELD OP VALUE`` with FIELD ``d`` (outer size in mm: dia
 width; compared as a number), ``subclass``, ``burial``, ``pressure`` (compared as normalised
 text) and OP one of ``= != < <= > >=``. An unknown value (no size, no burial method) meets every
 condition on its field, so the strictest rule that may apply is used; so does, where no rule
-would apply otherwise, a text value no rule names (a pressure written 0.4MPa: :func:`pick`).
+would apply otherwise, a text value no rule names (a burial method spelt otherwise). A
+``pressure`` is compared as the GB 50028 class :mod:`cim.pressure` reads from the text (中压B级,
+0.2MPa → 中压B); one the rules do not name, or cannot be read, leaves the pair unchecked
+(:func:`pick`), never under a weaker rule.
 A rule applies to a pair in either order. When several apply, the most specific wins (most
 conditions), then the largest distance. A pair no rule covers is not checked.
 ``verified``: ``yes`` where the value is stated in the project's collected standards facts, ``no``
@@ -137,14 +140,41 @@ def load_rules(profile: CityProfile | None) -> list[Rule]:
     return rules
 
 
-def pick(rules: list[Rule], kind: str, p: dict[str, Any], q: dict[str, Any]) -> Rule | None:
-    """The rule for the pair (p, q): the most specific that applies, then the largest.
+class _Unchecked:
+    """:func:`pick`'s answer for a pair whose rule depends on a value it cannot read."""
 
-    When none applies, a text value that no rule of the pair's classes names (a gas pipe's
-    pressure written ``0.4MPa`` where the rules say 低压 … 次高压A, a burial method spelt
-    otherwise) is as unknown to the rules as a blank one, and meets every condition on its
-    field: the strictest rule that may apply is used rather than none (the pair was not
-    checked at all)."""
+    def __repr__(self) -> str:
+        return "UNCHECKED"
+
+
+UNCHECKED = _Unchecked()
+
+
+def pick(rules: list[Rule], kind: str, p: dict[str, Any], q: dict[str, Any]
+         ) -> Rule | _Unchecked | None:
+    """The rule for the pair (p, q): the most specific that applies, then the largest; None
+    when no rule covers the pair; :data:`UNCHECKED` when the rules of the pair grade it by a
+    pressure class and the pipe's pressure is none they name.
+
+    ``pressure`` is the class :func:`cim.pressure.grade` reads ("" blank, None unreadable):
+    blank meets every pressure condition (the strictest rule that may apply); a class the
+    rules do not name (高压A where the building rules stop at 中压A), a family they do not name
+    (次高压 where they name 次高压A and 次高压B) or an unreadable text is not checked — read as
+    blank it would get a weaker rule than its own, or a stricter one than 中压B's (a false
+    violation). A text value of another field no rule names (a burial method spelt otherwise)
+    is, where no rule would apply otherwise, as unknown as a blank one."""
+    for t in (p, q):
+        v = t.get("pressure", "")
+        if v == "":
+            continue
+        blank = {**t, "pressure": ""}
+        pair = (blank, q) if t is p else (p, blank)
+        # the values the rules that may apply to the pair grade this pipe's pressure by
+        named = _named([r for r in rules if r.kind == kind and r.applies(*pair)], kind,
+                       t["what"], "pressure")
+        if named and (v is None or norm_key(v) not in named):
+            return UNCHECKED
+    p, q = ({**t, "pressure": t.get("pressure") or ""} for t in (p, q))
     hits = [r for r in rules if r.kind == kind and r.applies(p, q)]
     if not hits:
         hits = [r for r in rules if r.kind == kind
@@ -154,16 +184,22 @@ def pick(rules: list[Rule], kind: str, p: dict[str, Any], q: dict[str, Any]) -> 
     return max(hits, key=lambda r: (r.specificity, r.required_m))
 
 
+def _named(rules: list[Rule], kind: str, what: str, f: str) -> set[str]:
+    """The values the rules of ``kind`` compare field ``f`` of class ``what`` to."""
+    return {c.value for r in rules if r.kind == kind for side in (r.a, r.b)
+            if side.what == what for c in side.conds if c.field == f}
+
+
 def _unnamed_blank(rules: list[Rule], kind: str, thing: dict[str, Any]) -> dict[str, Any]:
-    """``thing`` with its text fields blanked where their value is none of the values the
-    rules of ``kind`` compare that field of its class to."""
+    """``thing`` with its text fields other than the pressure (:func:`pick`) blanked where
+    their value is none of the values the rules of ``kind`` compare that field of its class
+    to."""
     out = dict(thing)
     for f in FIELDS:
         v = thing.get(f)
-        if f == "d" or v is None or v == "":
+        if f in ("d", "pressure") or v is None or v == "":
             continue
-        named = {c.value for r in rules if r.kind == kind for side in (r.a, r.b)
-                 if side.what == thing["what"] for c in side.conds if c.field == f}
+        named = _named(rules, kind, thing["what"], f)
         if named and norm_key(v) not in named:
             out[f] = None
     return out

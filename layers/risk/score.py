@@ -7,13 +7,10 @@ factors that made it (stored in ``risk_assessments.factors`` and the point's ``a
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
+from cim import pressure
 from layers.risk.config import Matrix, Rule
-
-_MPA = re.compile(r"(\d+(?:\.\d+)?)\s*(mpa|kpa|兆帕|千帕)", re.IGNORECASE)
 
 
 def clamp(v: int, lo: int = 1, hi: int = 5) -> int:
@@ -21,28 +18,23 @@ def clamp(v: int, lo: int = 1, hi: int = 5) -> int:
 
 
 def pressure_mpa(text: str | None) -> float | None:
-    """The pressure in MPa written in a survey's text ("0.3MPa", "400 kPa", "0.4兆帕"), if
-    any."""
-    m = _MPA.search(unicodedata.normalize("NFKC", text or ""))
-    if not m:
-        return None
-    v = float(m.group(1))
-    return v / 1000.0 if m.group(2).lower() in ("kpa", "千帕") else v
+    """The pressure in MPa written in a survey's text (:func:`cim.pressure.mpa`)."""
+    return pressure.mpa(text)
 
 
 def pressure_name(text: str | None) -> str:
-    """A survey's pressure class as written, for comparing with a rule's ``names``: full-width
-    forms folded (NFKC), blanks, brackets and a closing 级 dropped, grade letters upper-cased —
-    "次高压（A）级" and "次高压 a" are "次高压A"."""
-    t = unicodedata.normalize("NFKC", text or "")
-    t = re.sub(r"[\s()\[\]]", "", t)
-    return t.removesuffix("级").upper()
+    """A survey's pressure as the class it names or whose bounds hold its MPa (GB 50028,
+    ``pressure_classes`` of risk_rules.yaml: :func:`cim.pressure.grade`) — a pressure above
+    every class scores as the highest, not as none — and "" if neither."""
+    if pressure.above_all(text):
+        return pressure.highest()
+    return pressure.grade(text) or ""
 
 
 def _pressure_hit(p: dict, name: str, mpa: float | None) -> bool:
-    """A rule's pressure row matches by name, or by the MPa in the text: ``min_mpa`` from that
-    pressure on, ``above_mpa`` above it (GB 50028's classes: 中压A is 0.2 < P ≤ 0.4 MPa)."""
-    if name and name in {pressure_name(n) for n in p.get("names") or []}:
+    """A rule's pressure row matches by the class ``name`` (of the text or of its MPa), or by
+    the MPa in the text: ``min_mpa`` from that pressure on, ``above_mpa`` above it."""
+    if name and name in {pressure.normalise(n) for n in p.get("names") or []}:
         return True
     if mpa is None:
         return False
