@@ -92,6 +92,9 @@ def ring(jining_profile):
         _seg(conn, "gone1", "01", (0, 0), (0, -50), "S", "X")
         conn.execute("UPDATE pipe_segments SET valid_to = '2026-03-01 08:00+00' "
                      "WHERE code = 'gone1'")
+        # … whose code a load registered, as every load does (cim.coding.registry)
+        conn.execute("INSERT INTO code_registry (code, layer, source_key) "
+                     "VALUES ('gone1', 'pipe_segments', 'gone1')")
     yield d
     drop_database(server_url(), d.name)
 
@@ -262,3 +265,19 @@ def test_codes_pasted_with_spaces_old_codes_and_at_on_a_point(ring):
     # --at places a burst along a segment: with a point it was ignored silently
     with pytest.raises(InputError, match="at 0.5: a position along a segment"):
         isolate(ring.conninfo, "B", at=0.5)
+
+
+def test_a_mistyped_code_reads_no_pipe_history(ring):
+    """The 'ended' look-up of a code no current pipe has goes through the code registry's
+    index; the pipe tables' history (no index on code over all versions) is not read for a
+    code the registry never issued (it was a sequential scan of both tables per request)."""
+    from layers.query.network import _ENDED
+
+    with psycopg.connect(ring.conninfo) as conn:
+        conn.execute("SET enable_seqscan = off")
+        plan = [r[0] for r in conn.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + _ENDED,
+                                           ("nope",) * _ENDED.count("%s"))]
+    text = "\n".join(plan)
+    on_history = [ln for ln in plan if " on pipe_segments" in ln or " on pipe_points" in ln]
+    assert on_history and all("never executed" in ln for ln in on_history), text
+    assert any("Index" in ln and "code_registry" in ln for ln in plan), text

@@ -64,16 +64,25 @@ def gravity_classes(profile: CityProfile | None = None) -> set[str]:
     return {r["code"] for r in rows if r.get("gravity") == "1"}
 
 
+# when a code that is no current pipe's was last current: looked up in the code registry
+# first (each partition's unique index on code), so a mistyped code — the usual case — reads
+# no pipe history: the tables' only code index is of current versions, and `code = …` over all
+# versions was a sequential scan of the whole history per request. Only a code the registry
+# issued to a pipe layer reads the history for its last version's end.
 _ENDED = """
-SELECT max(valid_to) FROM (
-  SELECT valid_to FROM pipe_segments WHERE code = %s UNION ALL
-  SELECT valid_to FROM pipe_points WHERE code = %s) v"""
+SELECT max(h.valid_to)
+FROM code_registry r
+CROSS JOIN LATERAL (
+  SELECT valid_to FROM pipe_segments WHERE r.layer = 'pipe_segments' AND code = r.code
+  UNION ALL
+  SELECT valid_to FROM pipe_points WHERE r.layer = 'pipe_points' AND code = r.code) h
+WHERE r.code = %s AND r.layer IN ('pipe_segments', 'pipe_points')"""
 
 
 def _locate(conn: psycopg.Connection, code: str) -> tuple[str, str, str | None]:
     row = conn.execute(_LOCATE, (code, code)).fetchone()
     if row is None:
-        ended = conn.execute(_ENDED, (code, code)).fetchone()[0]
+        ended = conn.execute(_ENDED, (code,)).fetchone()[0]
         if ended is not None:  # a code from an older load: replaced or removed since
             raise InputError(f"pipe code {code!r} is no longer current: its last version "
                              f"ended {ended:%Y-%m-%d %H:%M} (removed or replaced by a later "
