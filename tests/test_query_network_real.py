@@ -4,6 +4,14 @@ own ids (pipes' node_a/node_b, valves' pipe_id, else the nearest pipe) and geome
 positions projected with shapely; a pipe end lying on another pipe's interior, 1,320 in the
 sample, joins it there), not the library's zones.
 
+"Lying on" is the README's definition of a tap (within 1 mm in plan: the sample's coordinates
+are to the millimetre), computed here with shapely from the file's own node ids, not by the
+library's code. Where a valve and a tap lie at the same place along a main (549 times in the
+sample) the file cannot say on which side of the valve the branch joins; the library takes
+one side (the valve first along the pipe), a choice the data does not decide. So the
+reference is computed both ways, and a burst whose answer depends on that choice is left
+out: the bursts compared are those whose answer the data alone determines.
+
 QWAT's valves say ``closed`` (13 are); the flattened sample has no broken/inaccessible
 attribute, so none is passed through here (the hand-drawn network tests that)."""
 
@@ -41,7 +49,7 @@ def qwat_net(tmp_path_factory):
 class Reference:
     """The isolation answer computed from the source file alone."""
 
-    def __init__(self, src, loaded_ids: set[int]):
+    def __init__(self, src, loaded_ids: set[int], valve_first: bool = True):
         pipes = pyogrio.read_dataframe(src, layer="pipes")
         valves = pyogrio.read_dataframe(src, layer="valves")
         loaded = pipes[pipes["id"].isin(loaded_ids)]
@@ -90,9 +98,9 @@ class Reference:
         self.at: dict[tuple, list[int]] = defaultdict(list)
         for pid, a, b in zip(live["id"], live["node_a"], live["node_b"]):
             length = shapely.force_2d(geom[pid]).length
-            # a valve and a tap at one place: the valve first along the pipe, as the library
+            # a valve and a tap at one place: the data does not order them (both ways tried)
             cuts = sorted([(t, ("v", int(v))) for t, v in on[pid]] + taps[int(pid)],
-                          key=lambda c: (c[0], c[1][0] != "v"))
+                          key=lambda c: (c[0], (c[1][0] != "v") == valve_first))
             chain = [(0.0, ("n", int(a)))] + cuts + [(1.0, ("n", int(b)))]
             for (t0, u), (t1, w) in zip(chain, chain[1:]):
                 k = len(self.pieces)
@@ -151,6 +159,7 @@ def test_qwat_isolation_matches_an_independent_search(qwat_net):
         "AND segment_code IS NOT NULL")}
     pipe_of = {c: k for k, c in seg.items()}
     ref = Reference(db.src, set(seg))
+    other = Reference(db.src, set(seg), valve_first=False)  # the branch on the other side
     # the largest connected part of the network (valves open), where the bursts are placed
     parts = []
     left = set(range(len(ref.pieces)))
@@ -166,13 +175,17 @@ def test_qwat_isolation_matches_an_independent_search(qwat_net):
     big = pipes[pipes["id"].isin(live)].sort_values(["dn", "id"], ascending=[False, True])
     sources = [int(n) for n in big["node_a"].head(3)]
     baseline = ref.isolate(-1, sources)["unsupplied"]  # no pipe -1: nothing isolated
-    checked = with_valves = with_closed = cut_off = 0
+    checked = with_valves = with_closed = cut_off = undecided = 0
     # and next to closed valves: the pipes joining a pipe that carries one
     nextto = sorted({ref.pieces[j][2] for p in ref.closed_on & set(live)
                      for k in ref.of_pipe[p] for w in ref.pieces[k][:2] if w[0] == "n"
                      for j in ref.at[w]} - ref.closed_on)
     for pid in live[::100] + nextto[:4]:
         want = ref.isolate(pid)
+        if want != other.isolate(pid) or ref.isolate(pid, sources) != other.isolate(pid,
+                                                                                      sources):
+            undecided += 1  # the answer hangs on a valve and a tap at one place
+            continue
         got = isolate(db.conninfo, seg[pid])
         assert {valve[c] for c in got["valves"]} == want["valves"], pid
         assert {valve[c] for c in got["closed_already"]} == want["closed_already"], pid
@@ -187,6 +200,7 @@ def test_qwat_isolation_matches_an_independent_search(qwat_net):
         with_valves += bool(want["valves"])
         cut_off += bool(want["unsupplied"] - baseline)
     assert checked >= 15 and with_valves >= checked - 2  # real answers, not empty ones
+    assert undecided <= checked  # most bursts are decided by the data
     assert with_closed >= 1
     # the sample is in pieces: parts without a source are dry whatever bursts; bursts here
     # cut more off than that
