@@ -12,6 +12,7 @@ Chinese survey data breaks naive CRS handling in three ways, all handled here:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -25,7 +26,35 @@ CGCS2000_GEOG = 4490
 ZONE_PREFIXED_FIRST = 4513  # zone 25
 CM_FIRST = 4534  # 75°E
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84 = "OGC:CRS84"
 WGS84_GEOG = 4326
+
+# CRS84 (lon/lat) by every name clients send: CRS84, OGC:CRS84, its OGC URI (http or https,
+# version 1.3 or 0) and URN, and CRS84h (its 3D form: the platform's lon/lat are 2D)
+_CRS84_NAME = re.compile(r"(?:OGC:|URN:OGC:DEF:CRS:OGC:(?:1\.3|0)?:|"
+                         r"HTTPS?://(?:WWW\.)?OPENGIS\.NET/DEF/CRS/OGC/(?:1\.3|0)/)?CRS84H?",
+                         re.IGNORECASE)
+
+
+def is_crs84(crs: str | int | None) -> bool:
+    """Whether ``crs`` names CRS84 (lon/lat), in any of its forms. The one test: the query
+    library, CQL2's filter-crs and the OGC API's crs/bbox-crs each had their own list, and
+    they differed (one refused the URN, another took any name containing CRS84)."""
+    return crs is not None and _CRS84_NAME.fullmatch(str(crs).strip().rstrip("/")) is not None
+
+
+def crs_arg(crs: str | int) -> str | int:
+    """A ``--crs`` (or a process's ``crs``) as :func:`parse_crs` takes it: an OGC URI by its
+    last part."""
+    return str(crs).rsplit("/", 1)[-1] if str(crs).startswith("http") else crs
+
+
+def is_lonlat(c: pyproj.CRS) -> bool:
+    """CRS84, EPSG:4326 or EPSG:4490 (lon/lat of WGS 84 or CGCS2000, one to PROJ)."""
+    if not c.is_geographic:
+        return False
+    return c.to_epsg(min_confidence=70) in (CGCS2000_GEOG, WGS84_GEOG) \
+        or c.equals(parse_crs(CRS84), ignore_axis_order=True)
 
 
 @lru_cache(maxsize=32)
@@ -84,6 +113,36 @@ AREA_SIMPLIFY_M = 0.001
 def densify_step(geographic: bool) -> float:
     """The ``ST_Segmentize`` step for a geometry in a geographic (degrees) or projected CRS."""
     return DENSIFY_DEGREES if geographic else DENSIFY_METRES
+
+
+# at most about this many vertices in a geometry densified before its transformation
+DENSIFY_MAX_VERTICES = 20_000
+
+
+def densified(geom, c: pyproj.CRS):
+    """``geom`` (shapely) in ``c`` with vertices at most :func:`densify_step` apart, before
+    its vertices are transformed one by one: an edge straight in ``c`` is a curve in lon/lat,
+    and transformed by its ends alone (then straight in lon/lat) a 10 km edge of an area given
+    in the next Gauss-Krüger zone lay 1.6 m off at its middle (Web Mercator's: 1.3 m). At most
+    about :data:`DENSIFY_MAX_VERTICES` vertices: a web map's whole-world box in EPSG:3857
+    densified every 50 m took 4.6 s (its image is then cut to where the data lie)."""
+    import shapely
+
+    step = max(densify_step(c.is_geographic),
+               float(shapely.length(geom)) / DENSIFY_MAX_VERTICES)
+    return shapely.segmentize(geom, step)
+
+
+@lru_cache(maxsize=64)
+def projected_domain(srid: int) -> tuple[float, float, float, float] | None:
+    """Where a projected CRS's coordinates can lie (x/y: easting, northing): its area of use
+    widened as :func:`storage_lonlat_area` widens it, projected."""
+    area = storage_lonlat_area(srid)
+    if area is None:
+        return None
+    t = pyproj.Transformer.from_crs(parse_crs(srid).geodetic_crs, parse_crs(srid),
+                                    always_xy=True)
+    return t.transform_bounds(*area, densify_pts=21)
 
 
 @lru_cache(maxsize=64)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from cim.crs import CRS84_URI, lonlat_srid, parse_crs, storage_domain
+from cim.crs import CRS84_URI, is_crs84, lonlat_srid, parse_crs, storage_domain
 from cim.errors import InputError
 
 # parameters of OGC API Features Part 1-3 (and pygeoapi) that the items path knows
@@ -58,7 +58,7 @@ def crs_info(uri: str, storage_srid: int) -> CrsInfo:
     """The CRS behind ``uri`` for data stored in ``storage_srid``, parsed once per process.
     CRS84 is lon/lat as :func:`cim.crs.lonlat_srid` computes it (CGCS2000's for CGCS2000
     data)."""
-    if uri == CRS84_URI or uri.endswith("/CRS84"):
+    if is_crs84(uri):
         srid = lonlat_srid(storage_srid)
         return CrsInfo(uri, srid, False, True, storage_domain(srid, storage_srid))
     try:

@@ -64,6 +64,7 @@ from cim.crs import (
     axis_is_northing_first,
     crs_uri,
     densify_step,
+    is_crs84,
     lonlat_srid,
     metres_in_units,
     storage_domain,
@@ -171,7 +172,7 @@ class CimProvider(BaseProvider):
             return self.srid, self.north_first, 4
         target = pyproj.CRS.from_wkt(spec.target_crs_wkt)
         uri = spec.target_crs_uri or ""
-        if "CRS84" in uri:
+        if is_crs84(uri):
             return lonlat_srid(self.srid), False, 9
         epsg = target.to_epsg()
         if epsg is None:
@@ -360,7 +361,7 @@ def _crs_of(uri: str, storage_srid: int) -> tuple[int, bool, bool]:
     """(PostGIS SRID, first axis is northing/latitude, geographic) of a CRS URI.
 
     CRS84 is lon/lat as the output is (:func:`cim.crs.lonlat_srid` of the storage CRS)."""
-    if "CRS84" in uri:
+    if is_crs84(uri):
         return lonlat_srid(storage_srid), False, True
     try:
         crs = pyproj.CRS.from_user_input(uri)

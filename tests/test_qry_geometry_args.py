@@ -280,14 +280,13 @@ def test_ewkt_is_read_in_its_srid(qdb):
 def test_a_web_maps_whole_world_box_is_densified_within_bounds(qdb):
     """Densified every 50 m, a whole-world box in Web Mercator had 3.2 million vertices and
     took 4.6 s before it was cut to where the data lie; it selects the whole city."""
-    from cim.crs import parse_crs
-    from layers.query.common import DENSIFY_MAX_VERTICES, _densified
+    from cim.crs import DENSIFY_MAX_VERTICES, densified, parse_crs
 
     world = box(-20_000_000, -20_000_000, 20_000_000, 20_000_000)
-    assert len(shapely.get_coordinates(_densified(world, parse_crs(3857)))) \
+    assert len(shapely.get_coordinates(densified(world, parse_crs(3857)))) \
         <= DENSIFY_MAX_VERTICES + 5
     ten_km = box(0, 0, 10_000, 10_000)  # an ordinary area keeps its 50 m step
-    assert len(shapely.get_coordinates(_densified(ten_km, parse_crs(3857)))) == 801
+    assert len(shapely.get_coordinates(densified(ten_km, parse_crs(3857)))) == 801
     assert aoi(qdb.conninfo, Area(bbox=world.bounds, crs="EPSG:3857"), LAYERS) == \
         aoi(qdb.conninfo, None, LAYERS)
 

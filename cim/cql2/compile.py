@@ -40,8 +40,8 @@ from cim.cql2.nodes import (
     Spatial,
 )
 from cim.crs import (
-    CRS84_URI,
     densify_step,
+    is_crs84,
     lonlat_srid,
     parse_crs,
     storage_domain,
@@ -57,8 +57,7 @@ _TEMPORAL = ("date", "date-time")
 def filter_crs_of(uri: str | None, storage_srid: int) -> tuple[int, bool, bool]:
     """(SRID, first axis is northing/latitude, geographic) of a ``filter-crs`` value; CRS84 is
     lon/lat as the provider's output is (:func:`cim.crs.lonlat_srid` of the storage CRS)."""
-    if not uri or uri in (CRS84_URI, "OGC:CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84") \
-            or uri.rstrip("/").endswith("/OGC/1.3/CRS84"):
+    if not uri or is_crs84(uri):
         return lonlat_srid(storage_srid), False, True
     try:
         crs: pyproj.CRS = parse_crs(uri)

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -39,19 +38,21 @@ from cim.crs import (
     DOMAIN_MARGIN_DEGREES,
     WGS84_GEOG,
     axis_is_northing_first,
-    densify_step,
+    crs_arg,
+    densified,
     epsg_of,
+    is_crs84,
+    is_lonlat,
     lonlat_srid,
     metres_in_units,
     parse_crs,
+    projected_domain,
     storage_domain,
-    storage_lonlat_area,
     transformer,
 )
 from cim.errors import InputError
 from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
 
-CRS84 = "OGC:CRS84"
 # densify lon/lat edges to about 10 m before projecting them
 LONLAT_SEGMENT_DEG = 1e-4
 
@@ -263,14 +264,6 @@ def _geojson_crs(obj: dict) -> pyproj.CRS | None:
     return parse_crs(str(name))
 
 
-def _is_lonlat(c: pyproj.CRS) -> bool:
-    """CRS84, EPSG:4326 or EPSG:4490 (lon/lat of WGS 84 or CGCS2000, one to PROJ)."""
-    if not c.is_geographic:
-        return False
-    return c.to_epsg(min_confidence=70) in (CGCS2000_GEOG, WGS84_GEOG) \
-        or c.equals(parse_crs(CRS84), ignore_axis_order=True)
-
-
 def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage_srid: int,
                    what: str = "the geometry", domain: str | None = None) -> QueryGeometry:
     """Parse a geometry argument (WKT, GeoJSON, or a file holding either) given in ``crs``.
@@ -309,9 +302,9 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
             srid = storage_srid
         else:
             srid = lonlat_srid(storage_srid)
-            if not _is_lonlat(declared):
+            if not is_lonlat(declared):
                 t = pyproj.Transformer.from_crs(declared, parse_crs(srid), always_xy=True)
-                geom = shapely.transform(_densified(geom, declared), lambda xy: _tx(t, xy))
+                geom = shapely.transform(densified(geom, declared), lambda xy: _tx(t, xy))
                 _check_finite(geom, what, f"cannot be transformed from {declared.name} to "
                                           "longitude/latitude")
             _check_lonlat(geom, what, declared.name, lat_first=False)
@@ -333,7 +326,7 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
         if srid not in (storage_srid, CGCS2000_GEOG, WGS84_GEOG):
             lonlat = lonlat_srid(storage_srid)
             t = transformer(srid or str(crs_arg(crs)), lonlat)  # cached
-            geom = shapely.transform(_densified(geom, c), lambda xy: _tx(t, xy))
+            geom = shapely.transform(densified(geom, c), lambda xy: _tx(t, xy))
             srid = lonlat
             _check_finite(geom, what, f"cannot be transformed from {crs} to longitude/latitude")
         elif srid != storage_srid:
@@ -358,46 +351,6 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
     return QueryGeometry(shapely.to_wkb(geom), srid, area=domain == "clip")
 
 
-def _densified(geom: shapely.Geometry, c: pyproj.CRS) -> shapely.Geometry:
-    """``geom`` in ``c`` with vertices at most :func:`cim.crs.densify_step` apart, before its
-    vertices are transformed one by one: an edge straight in ``c`` is a curve in lon/lat, and
-    transformed by its ends alone (then straight in lon/lat) a 10 km edge of an area given in
-    the next Gauss-Krüger zone lay 1.6 m off at its middle (Web Mercator's: 1.3 m). At most
-    about :data:`DENSIFY_MAX_VERTICES` vertices: a web map's whole-world box in EPSG:3857
-    densified every 50 m took 4.6 s (its image is then cut to where the data lie)."""
-    step = max(densify_step(c.is_geographic),
-               float(shapely.length(geom)) / DENSIFY_MAX_VERTICES)
-    return shapely.segmentize(geom, step)
-
-
-DENSIFY_MAX_VERTICES = 20_000
-
-
-def is_crs84(crs: str | int) -> bool:
-    """CRS84 by any of its names (OGC API clients send its URI)."""
-    return str(crs).strip().upper() in (
-        CRS84, "CRS84", "OGC:CRS84", "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
-        "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84",
-        "HTTPS://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84")
-
-
-def crs_arg(crs: str | int) -> str | int:
-    """A ``--crs`` as :func:`cim.crs.parse_crs` takes it (an OGC URI by its last part)."""
-    return str(crs).rsplit("/", 1)[-1] if str(crs).startswith("http") else crs
-
-
-@lru_cache(maxsize=64)
-def _projected_domain(srid: int) -> tuple[float, float, float, float] | None:
-    """Where a projected CRS's coordinates can lie (x/y: easting, northing): its area of use
-    widened as :func:`cim.crs.storage_lonlat_area` widens it, projected."""
-    area = storage_lonlat_area(srid)
-    if area is None:
-        return None
-    t = pyproj.Transformer.from_crs(parse_crs(srid).geodetic_crs, parse_crs(srid),
-                                    always_xy=True)
-    return t.transform_bounds(*area, densify_pts=21)
-
-
 def _check_axis_order(geom: shapely.Geometry, c: pyproj.CRS, what: str, crs_name: str
                       ) -> None:
     """Coordinates in projected ``c`` that lie beyond where it is used, and would lie there
@@ -405,7 +358,7 @@ def _check_axis_order(geom: shapely.Geometry, c: pyproj.CRS, what: str, crs_name
     selected nothing, silently — X/Y mixed up is the commonest slip with Gauss-Krüger, whose
     X is the northing)."""
     srid = epsg_of(c)
-    dom = _projected_domain(srid) if srid else None
+    dom = projected_domain(srid) if srid else None
     if dom is None:
         return
     x0, y0, x1, y1 = dom

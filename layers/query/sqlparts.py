@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from cim.crs import CGCS2000_GEOG, WGS84_GEOG, epsg_of, lonlat_srid, parse_crs
+from cim.crs import CGCS2000_GEOG, WGS84_GEOG, crs_arg, epsg_of, is_crs84, lonlat_srid, parse_crs
 from cim.errors import InputError
 from layers.catalog import HIDDEN_COLUMNS
-from layers.query.common import Area, check_area_found, crs_arg, ident, is_crs84, layer_def
+from layers.query.common import Area, check_area_found, ident, layer_def
 
 _HIDDEN = sorted(HIDDEN_COLUMNS)
 # polygon / line / point layers by declared geometry type (GEOMETRY: any, per feature)
