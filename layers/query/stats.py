@@ -22,7 +22,11 @@ it — nearly always, 87 % of the pipes — it takes its own length/area, with n
 test is exact: a unit equal to its bounding box (a regular grid cell; ``ST_Equals`` with its
 envelope, once per unit) covers a feature whose exact extent (``ST_XMin`` … are computed from
 the coordinates, not the index's float boxes) lies inside it; any other unit asks
-``ST_CoveredBy``. Counts and totals come from one pass over the table (no materialised copy of
+``ST_CoveredBy``. What two units share is taken off a border feature's later pieces by a window
+over its pieces, run only for the features their own unit does not cover (set up for every
+feature, it doubled buildings per grid cell), and not at all for polygons cut by units that
+do not overlap (a grid, a district partition: they share no area; one query per call asks).
+Counts and totals come from one pass over the table (no materialised copy of
 the geometries), and JIT is off (it compiled for a second and more). Same rows as before, 2–3×
 faster (pipes per grid cell 6.7 → 2.6–3.2 s; buildings per grid cell 56 → 21 s).
 
@@ -71,18 +75,7 @@ shares AS (
     CROSS JOIN LATERAL (
         SELECT t.unit, t.geom AS g WHERE w.inside
         UNION ALL
-        SELECT x.code, CASE WHEN x.prior IS NOT NULL AND ST_Relate(x.piece, x.prior, 'T********')
-                            THEN ST_Difference(x.piece, x.prior) ELSE x.piece END
-        FROM (SELECT y.code, y.piece, ST_Union(y.piece) OVER (
-                         ORDER BY y.own DESC, y.code
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior
-              FROM (SELECT u.code, coalesce(u.code = t.unit, false) AS own,
-                           ST_CollectionExtract(CASE WHEN ST_CoveredBy(t.geom, u.geom)
-                               THEN t.geom ELSE ST_Intersection(t.geom, u.geom) END,
-                               ST_Dimension(t.geom) + 1) AS piece
-                    FROM {units} u
-                    WHERE w.inside IS NOT TRUE AND u.valid_to IS NULL{level}
-                      AND ST_Intersects(t.geom, u.geom)) y) x) p
+        {border}
     GROUP BY p.unit, t.cls),
 totals AS (SELECT cls, sum(len) AS len, sum(area) AS area FROM counts GROUP BY cls),
 outside AS (
@@ -97,6 +90,40 @@ FROM (SELECT unit, cls, n, 0::float8 AS len, 0::float8 AS area FROM counts
       UNION ALL SELECT unit, cls, 0, len, area FROM measures) x
 GROUP BY unit, cls
 ORDER BY unit_code NULLS LAST, class NULLS FIRST"""
+
+# the pieces of a feature its assigned unit does not cover: what two units share (a stretch
+# of line along their common edge; where they overlap, an area) goes to the first of them,
+# own unit first, then by code — the later ones less what the earlier took
+_BORDER_ONCE = """SELECT x.code, CASE WHEN x.prior IS NOT NULL AND ST_Relate(x.piece, x.prior, 'T********')
+                            THEN ST_Difference(x.piece, x.prior) ELSE x.piece END
+        FROM (SELECT y.code, y.piece, ST_Union(y.piece) OVER (
+                         ORDER BY y.own DESC, y.code
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior
+              FROM (SELECT u.code, coalesce(u.code = t.unit, false) AS own,
+                           ST_CollectionExtract(CASE WHEN ST_CoveredBy(t.geom, u.geom)
+                               THEN t.geom ELSE ST_Intersection(t.geom, u.geom) END,
+                               ST_Dimension(t.geom) + 1) AS piece
+                    FROM {units} u
+                    WHERE w.inside IS NOT TRUE AND u.valid_to IS NULL{level}
+                      AND ST_Intersects(t.geom, u.geom)) y OFFSET 0) x
+        WHERE w.inside IS NOT TRUE) p"""
+# the same when the pieces cannot share anything: polygons cut by units that do not overlap
+# (a grid, a district partition) share at most edges, of no area; the window above cost a
+# border building ~50 µs (buildings per grid cell, bench DB at scale 0.1: 0.6 -> 1.1 s)
+_BORDER_CUT = """SELECT u.code, ST_CollectionExtract(CASE WHEN ST_CoveredBy(t.geom, u.geom)
+                               THEN t.geom ELSE ST_Intersection(t.geom, u.geom) END,
+                               ST_Dimension(t.geom) + 1)
+        FROM {units} u
+        WHERE w.inside IS NOT TRUE AND u.valid_to IS NULL{level}
+          AND ST_Intersects(t.geom, u.geom)) p"""
+# whether two current units overlap (share an area): their boxes overlap strictly (cheap,
+# and never true for a regular grid's cells) and then their geometries
+_UNITS_OVERLAP = """SELECT EXISTS (
+    SELECT 1 FROM {units} a JOIN {units} u ON u.geom && a.geom AND u.code > a.code
+    WHERE a.valid_to IS NULL AND u.valid_to IS NULL{alevel}{level}
+      AND ST_XMin(u.geom) < ST_XMax(a.geom) AND ST_XMin(a.geom) < ST_XMax(u.geom)
+      AND ST_YMin(u.geom) < ST_YMax(a.geom) AND ST_YMin(a.geom) < ST_YMax(u.geom)
+      AND ST_Relate(a.geom, u.geom, '2********'))"""
 
 # the unit-null remainder (class total minus its shares) below EPSILON + REL_EPSILON × the
 # class total is rounding, not geometry outside every unit: summing a million areas of ~100 m²
@@ -124,10 +151,16 @@ def stats(conninfo: ConnOrInfo, layer: str, by: str = "grid", class_field: str |
                          f"columns: {', '.join(queryables(layer))}")
     cls = sql.SQL("t.{}::text").format(column(layer, class_field)) if class_field \
         else sql.SQL("NULL::text")
-    q = sql.SQL(_SQL).format(unit_col=sql.Identifier(unit_col), cls=cls, t=ident(layer),
-                             units=ident(units), level=level)
+    alevel = sql.SQL(" AND a.level = 3") if by == "district" else sql.SQL("")
     with connection(conninfo) as conn:
         conn.execute(NO_JIT)
+        # polygons cut by units that do not overlap share no area: no window needed
+        cut = has_area and not has_length and not conn.execute(sql.SQL(_UNITS_OVERLAP).format(
+            units=ident(units), level=level, alevel=alevel)).fetchone()[0]
+        border = sql.SQL(_BORDER_CUT if cut else _BORDER_ONCE).format(units=ident(units),
+                                                                      level=level)
+        q = sql.SQL(_SQL).format(unit_col=sql.Identifier(unit_col), cls=cls, t=ident(layer),
+                                 units=ident(units), level=level, border=border)
         rows = conn.cursor(row_factory=dict_row).execute(q).fetchall()
     total: dict[str | None, list[float]] = {}
     for r in rows:
