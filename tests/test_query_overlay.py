@@ -12,7 +12,7 @@ from layers.query.common import Area
 from layers.query.overlay import overlay, run
 from tests import query_fixture
 from tests.conftest import run_cli
-from tests.query_fixture import BUILDINGS, D2, DISTRICTS, GRID, PIPES, X0, Y0
+from tests.query_fixture import BUILDINGS, D1, D2, DISTRICTS, GRID, PIPES, X0, Y0
 
 qdb = query_fixture.qdb  # the hand-drawn city, a database per module
 
@@ -111,9 +111,27 @@ def test_a_line_along_a_common_edge_is_one_piece(qdb):
             conn.execute("INSERT INTO planning_parcels (code, geom) VALUES "
                          "(%s, ST_Multi(ST_GeomFromWKB(%s, 4527)))",
                          (code, shapely.to_wkb(shapely.affinity.translate(g, X0, Y0))))
+        # a layer of mixed geometry (components): a line along the same edge, a polygon
+        # across it — only the line's pieces are taken off what earlier pieces hold
+        c1 = LineString([(60, 20), (100, 20), (100, 80), (130, 80)])
+        c2 = box(80, 85, 120, 95)
+        for code, g in (("C1", c1), ("C2", c2)):
+            conn.execute(
+                "INSERT INTO components (code, subclass_code, subclass_name, major_code, "
+                "district_code, grid_code, geom) VALUES (%s, '0302', '化粪池', '03', %s, %s, "
+                "ST_GeomFromWKB(%s, 4527))",
+                (code, D1, g1, shapely.to_wkb(shapely.affinity.translate(g, X0, Y0))))
         cells = overlay(conn, "pipe_segments", "grid_cells")
         parcels = overlay(conn, "pipe_segments", "planning_parcels")
+        parts = overlay(conn, "components", "grid_cells")
         conn.rollback()
+    got = {r["b_code"]: r["length_m"] for r in parts["rows"] if r["a_code"] == "C1"}
+    c1_g1 = c1.intersection(GRID[g1])  # 40 m + the 60 m along the edge
+    assert got == {g1: pytest.approx(c1_g1.length),
+                   g2: pytest.approx(c1.intersection(GRID[g2]).difference(c1_g1).length)}
+    assert sum(got.values()) == pytest.approx(c1.length)
+    got = {r["b_code"]: r["area_m2"] for r in parts["rows"] if r["a_code"] == "C2"}
+    assert got == {g: pytest.approx(c2.intersection(GRID[g]).area) for g in (g1, g2)}
     got = {r["b_code"]: r["length_m"] for r in cells["rows"] if r["a_code"] == "E1"}
     in_g1 = e1.intersection(GRID[g1])  # shapely: the edge is in both closed cells
     assert in_g1.length == pytest.approx(90) \
