@@ -471,7 +471,7 @@ def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray, subclass: np.nda
     not a tee: joined, a trace would flow from one into the other and an isolation close the
     other's valves (a cross-connection).
 
-    In memory (an STR tree over the lines, one vectorised query of all ends), not in SQL: one
+    In memory (an STR tree over the lines, one vectorised query of the ends), not in SQL: one
     GiST probe per segment end read ~8 wide rows each (the ends' own segments, the other
     classes at the same place) — 6 s for the 201,600 ends of a 100,800-segment grid, where
     this takes a small part of a second (docs/benchmarks.md, Network analysis)."""
@@ -495,15 +495,10 @@ def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray, subclass: np.nda
     new[1:] = (enode[1:] != enode[:-1]) | (esub[1:] != esub[:-1]) | \
         (exy[1:] != exy[:-1]).any(axis=1)
     ends, end_node, end_sub = shapely.points(exy[new]), enode[new], esub[new]
-    # candidates: the ends inside a line's box grown by the tolerance; then not at one of the
-    # line's own end nodes (a shared node joins them already), then within the tolerance
-    x0, y0, x1, y1 = shapely.bounds(lines).T
-    boxes = shapely.box(x0 - TAP_TOLERANCE_M, y0 - TAP_TOLERANCE_M,
-                        x1 + TAP_TOLERANCE_M, y1 + TAP_TOLERANCE_M)
-    pi, si = shapely.STRtree(boxes).query(ends)
+    # the lines within the tolerance of each end, not at one of the line's own end nodes (a
+    # shared node joins them already) and of the end's subclass
+    pi, si = shapely.STRtree(lines).query(ends, predicate="dwithin", distance=TAP_TOLERANCE_M)
     keep = (end_node[pi] != start[si]) & (end_node[pi] != end[si]) & (end_sub[pi] == sub[si])
-    pi, si = pi[keep], si[keep]
-    keep = shapely.dwithin(lines[si], ends[pi], TAP_TOLERANCE_M)
     pi, si = pi[keep], si[keep]
     if not len(pi):
         return empty
