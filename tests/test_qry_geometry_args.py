@@ -202,6 +202,11 @@ def test_geojson_without_a_crs_member_is_easting_first_in_the_crs_given(qdb, tmp
     for g, crs in ((to_storage(AREA), "EPSG:4527"), (lonlat(AREA), "EPSG:4490")):
         assert run(qdb.conninfo, {"polygon": mapping(g), "crs": crs,
                                   "layers": LAYERS.split(",")}) == expected(AREA), crs
+    # GeoJSON written northing first lies nowhere: said, not an empty answer
+    with pytest.raises(InputError, match="written northing first\\? GeoJSON"):
+        run(qdb.conninfo, {"polygon": mapping(shapely.transform(to_storage(AREA),
+                                                                lambda c: c[:, ::-1])),
+                           "crs": "EPSG:4527", "layers": LAYERS.split(",")})
     # typed WKT keeps the authority axis order (README): northing first in EPSG:4527
     swapped = shapely.transform(to_storage(AREA), lambda c: c[:, ::-1])
     assert aoi(qdb.conninfo, Area(polygon=swapped.wkt, crs="EPSG:4527"), LAYERS) == \

@@ -298,6 +298,8 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
                 and not parse_crs(crs_arg(crs)).equals(declared, ignore_axis_order=True):
             raise InputError(f"{what} declares its CRS ({declared.name}) and --crs says "
                              f"{crs}: give --crs only for a geometry without one")
+        if declared.is_projected:
+            _check_axis_order(geom, declared, what, declared.name, xy=True)
         if epsg_of(declared) == storage_srid:
             srid = storage_srid
         else:
@@ -351,12 +353,13 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
     return QueryGeometry(shapely.to_wkb(geom), srid, area=domain == "clip")
 
 
-def _check_axis_order(geom: shapely.Geometry, c: pyproj.CRS, what: str, crs_name: str
-                      ) -> None:
+def _check_axis_order(geom: shapely.Geometry, c: pyproj.CRS, what: str, crs_name: str,
+                      xy: bool = False) -> None:
     """Coordinates in projected ``c`` that lie beyond where it is used, and would lie there
     read the other way round, were typed in the other axis order: an error saying so (they
     selected nothing, silently — X/Y mixed up is the commonest slip with Gauss-Krüger, whose
-    X is the northing)."""
+    X is the northing). ``xy``: the geometry is GeoJSON or a file, easting first whatever
+    ``c``'s axis order."""
     srid = epsg_of(c)
     dom = projected_domain(srid) if srid else None
     if dom is None:
@@ -369,6 +372,10 @@ def _check_axis_order(geom: shapely.Geometry, c: pyproj.CRS, what: str, crs_name
 
     if inside(geom) or not inside(shapely.transform(geom, lambda xy: xy[:, ::-1])):
         return
+    if xy:
+        raise InputError(f"{what}: the coordinates lie outside {crs_name} and would lie in it "
+                         "the other way round: written northing first? GeoJSON and vector "
+                         "files have the easting first, whatever the CRS's axis order")
     order = "northing (X), easting (Y)" if axis_is_northing_first(c) else "easting, northing"
     raise InputError(f"{what}: the coordinates lie outside {crs_name} ({order}) and would "
                      f"lie in it the other way round: given in the other axis order? "
