@@ -62,7 +62,8 @@ def area_options(f):
         click.option("--district", help="district code (level 3)"),
         click.option("--grid", help="grid cell code"),
         click.option("--crs", help="CRS of --bbox/--polygon/--point: CRS84 (default), "
-                                   "EPSG:4490 (lat/lon) or the storage CRS (northing first)"),
+                                   "EPSG:4490 (lat/lon) or the storage CRS (northing first); "
+                                   "GeoJSON and files are easting first in any CRS"),
     ]
 
     @functools.wraps(f)
