@@ -113,7 +113,9 @@ AOI_SCHEMA: dict[str, Any] = {
         "radius": {"type": "number", "exclusiveMinimum": 0},
         "code": {"type": "string"}, "district": {"type": "string"},
         "grid": {"type": "string"},
-        "crs": {"type": "string", "description": "CRS of bbox/polygon/point (CRS84)"},
+        "crs": {"type": "string", "description": "CRS of bbox/polygon/point (CRS84 by default); typed "
+                "WKT, bbox and point in its axis order (EPSG:4490 lat/lon, a Gauss-Krüger "
+                "CRS northing first), GeoJSON easting first in any CRS"},
     },
 }
 

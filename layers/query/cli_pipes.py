@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 @query.command("section")
 @click.option("--line", required=True, help="the section line: WKT, GeoJSON or a file")
 @click.option("--crs", help="CRS of --line: CRS84 (default), EPSG:4490 (lat/lon) or the "
-                            "storage CRS (northing first)")
+                            "storage CRS (northing first); GeoJSON and files are easting "
+                            "first in any CRS")
 @click.option("--svg", type=click.Path(path_type=Path), help="write the drawing to OUT.svg")
 @click.option("--png", type=click.Path(path_type=Path),
               help="write the drawing to OUT.png (matplotlib)")
