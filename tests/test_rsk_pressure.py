@@ -116,3 +116,26 @@ def test_pressure_classes_are_data(tmp_path):
     with pytest.raises(ConfigError) as e:
         classes(p)
     assert "pressure_classes[4].max_mpa" in str(e.value)
+
+
+def test_an_assessment_scores_by_the_citys_pressure_classes(tmp_path):
+    """The city's copy of risk_rules.yaml moves 中压A down to 0.1 MPa: a gas pipe written
+    0.15MPa scores the 中压A addition (1, the rule's pressure row) under it, nothing under
+    the platform's classes (0.15 MPa is 中压B there) — the assessment grades with the classes of
+    the rules file it reads, as the clearances do."""
+    from cim.pressure import classes
+    from layers.risk.config import load_config
+    from layers.risk.score import pipe_likelihood
+
+    text = open("cim/dictionaries/risk_rules.yaml", encoding="utf-8").read()
+    p = tmp_path / "rules.yaml"
+    p.write_text(text.replace("{name: 中压A, above_mpa: 0.2, max_mpa: 0.4}",
+                              "{name: 中压A, above_mpa: 0.1, max_mpa: 0.4}")
+                 .replace("{name: 中压B, min_mpa: 0.01, max_mpa: 0.2}",
+                          "{name: 中压B, min_mpa: 0.01, max_mpa: 0.1}"), encoding="utf-8")
+    cfg = load_config(None, rules=p)
+    gas = next(r for r in cfg.rules if r.kind == "pipe_condition" and r.id.startswith("gas"))
+    props = {"material_code": None, "year_built": None, "pressure": "0.15MPa",
+             "status_code": "0"}
+    assert pipe_likelihood(gas, props, 2026, classes(cfg.rules_path))[1]["pressure"] == 1
+    assert pipe_likelihood(gas, props, 2026)[1]["pressure"] == 0

@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from cim import pressure
 from layers.risk.config import RiskConfig
 from layers.risk.generate import table_exists, write_back
 from layers.risk.score import consequence, fixed_likelihood, pipe_likelihood
@@ -59,6 +60,7 @@ def score_likelihood(conn: psycopg.Connection, cfg: RiskConfig, year: int) -> di
     """Likelihood of the rule candidates; those that are no risk are dropped. Counts kept
     per rule id."""
     rules = {r.id: r for r in cfg.rules}
+    classes = pressure.classes(cfg.rules_path)  # the city's copy of the rules holds them too
     rows = conn.cursor(row_factory=dict_row).execute(
         "SELECT source_key, rule_id, asset_layer, props FROM _risk_cand "
         "WHERE source = 'rule'").fetchall()
@@ -66,7 +68,7 @@ def score_likelihood(conn: psycopg.Connection, cfg: RiskConfig, year: int) -> di
     for r in rows:
         rule = rules[r["rule_id"]]
         if rule.kind == "pipe_condition":
-            lk, f = pipe_likelihood(rule, r["props"], year)
+            lk, f = pipe_likelihood(rule, r["props"], year, classes)
         else:
             lk, f = fixed_likelihood(rule, r["props"])
         if lk is None:

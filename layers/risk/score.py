@@ -22,13 +22,15 @@ def pressure_mpa(text: str | None) -> float | None:
     return pressure.mpa(text)
 
 
-def pressure_name(text: str | None) -> str:
+def pressure_name(text: str | None, classes: tuple[pressure.PressureClass, ...] | None = None
+                  ) -> str:
     """A survey's pressure as the class it names or whose bounds hold its MPa (GB 50028,
-    ``pressure_classes`` of risk_rules.yaml: :func:`cim.pressure.grade`) — a pressure above
-    every class scores as the highest, not as none — and "" if neither."""
-    if pressure.above_all(text):
-        return pressure.highest()
-    return pressure.grade(text) or ""
+    ``pressure_classes`` of risk_rules.yaml — the city's copy's, ``classes`` —:
+    :func:`cim.pressure.grade`) — a pressure above every class scores as the highest, not as
+    none — and "" if neither."""
+    if pressure.above_all(text, classes):
+        return pressure.highest(classes)
+    return pressure.grade(text, classes) or ""
 
 
 def _pressure_hit(p: dict, name: str, mpa: float | None) -> bool:
@@ -47,10 +49,12 @@ def _first(rows: list[dict], test) -> dict | None:
     return next((r for r in rows or [] if test(r)), None)
 
 
-def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int
+def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int,
+                    classes: tuple[pressure.PressureClass, ...] | None = None
                     ) -> tuple[int | None, dict[str, Any]]:
     """Likelihood of a pipe segment by material × age × pressure × status; None when the
-    pipe is no risk point (excluded status, or under ``min_likelihood``)."""
+    pipe is no risk point (excluded status, or under ``min_likelihood``). ``classes``: the
+    pressure classes of the rules' file (default: the platform's)."""
     lk = rule.params["likelihood"]
     status = props.get("status_code")
     if status is not None and str(status) in [str(s) for s in rule.params.get(
@@ -72,7 +76,7 @@ def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int
             f["year_built_after_assessment"] = int(built)
         f["age"] = int(lk.get("age_unknown", 0))
     text = props.get("pressure")
-    mpa, name = pressure_mpa(text), pressure_name(text)
+    mpa, name = pressure_mpa(text), pressure_name(text, classes)
     hit = _first(lk.get("pressure"), lambda p: _pressure_hit(p, name, mpa))
     f["pressure"] = int(hit["add"]) if hit else 0
     statuses = {str(k): v for k, v in (lk.get("status") or {}).items()}
