@@ -10,24 +10,18 @@ import datetime as dt
 
 import psycopg
 import shapely
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 
-X0, Y0 = 39_462_000.0, 3_915_000.0  # in 任城区
+from tests.risk_fixture import X0, Y0, insert_gas_main
 
 
 def test_empty_base_layers_are_named_in_the_notes(fresh_db):
     from layers.risk.assess import assess
     from layers.risk.config import load_config
 
-    line = shapely.affinity.translate(LineString([(0, 0), (100, 0)]), X0, Y0)
     home = shapely.affinity.translate(Point(50, 20), X0, Y0).buffer(3, quad_segs=1)
     with psycopg.connect(fresh_db.conninfo) as conn:
-        conn.execute(
-            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
-            "feature_code, start_point_code, end_point_code, material_code, year_built, "
-            "status_code, geom) VALUES ('G1', '03', '燃气', '01', '53000000', 'a', 'b', 'ZT', "
-            "1980, '0', ST_GeomFromWKB(%s, 4527))",
-            (shapely.to_wkb(shapely.force_3d(line, 30.0)),))
+        insert_gas_main(conn)
         conn.execute("INSERT INTO buildings (code, geom) VALUES ('B1', ST_Multi("
                      "ST_GeomFromWKB(%s, 4527)))", (shapely.to_wkb(home),))
         conn.execute("INSERT INTO facilities (code, name, facility_type, facility_type_code, "

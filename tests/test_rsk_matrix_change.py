@@ -13,11 +13,9 @@ from __future__ import annotations
 import datetime as dt
 
 import psycopg
-import shapely
 import yaml
-from shapely.geometry import LineString
 
-X0, Y0 = 39_462_000.0, 3_915_000.0  # in 任城区
+from tests.risk_fixture import insert_gas_main
 
 
 def test_matrix_edit_that_changes_a_level_resets_its_deadline(fresh_db, tmp_path):
@@ -31,14 +29,8 @@ def test_matrix_edit_that_changes_a_level_resets_its_deadline(fresh_db, tmp_path
     edited = {**published, "matrix": {k: ["重大"] * 5 for k in range(1, 6)}}
     (tmp_path / "m.yaml").write_text(yaml.safe_dump(edited, allow_unicode=True, sort_keys=False),
                                      encoding="utf-8")
-    line = shapely.affinity.translate(LineString([(0, 0), (100, 0)]), X0, Y0)
     with psycopg.connect(fresh_db.conninfo) as conn:
-        conn.execute(
-            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
-            "feature_code, start_point_code, end_point_code, material_code, year_built, "
-            "status_code, geom) VALUES ('G1', '03', '燃气', '01', '53000000', 'a', 'b', 'ZT', "
-            "1980, '0', ST_GeomFromWKB(%s, 4527))",
-            (shapely.to_wkb(shapely.force_3d(line, 30.0)),))
+        insert_gas_main(conn)
     day1, day2, day3 = dt.date(2026, 1, 5), dt.date(2026, 2, 1), dt.date(2026, 3, 1)
     assess(fresh_db.conninfo, load_config(fresh_db.profile), 2026, day1)
 

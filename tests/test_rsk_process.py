@@ -5,13 +5,10 @@ the platform's defaults."""
 from __future__ import annotations
 
 import psycopg
-import shapely
 import yaml
-from shapely.geometry import LineString
 
 from tests.conftest import SAMPLES
-
-X0, Y0 = 39_462_000.0, 3_915_000.0  # in 任城区
+from tests.risk_fixture import insert_gas_main
 
 # the city's matrix: every cell 重大, so any point it grades is 红
 CITY_MATRIX = """
@@ -41,15 +38,9 @@ def test_risk_assess_process_reads_the_city_profile(fresh_db, tmp_path, monkeypa
     (tmp_path / "profile.yaml").write_text(yaml.safe_dump(prof, allow_unicode=True),
                                            encoding="utf-8")
     monkeypatch.setenv("CIM_PROFILE", str(tmp_path / "profile.yaml"))
-    line = shapely.affinity.translate(LineString([(0, 0), (100, 0)]), X0, Y0)
     with psycopg.connect(fresh_db.conninfo) as conn:
         # 灰口铸铁 1980 gas main: a risk point by the platform's rules (1 + 3 + 2 = 6 → 5)
-        conn.execute(
-            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
-            "feature_code, start_point_code, end_point_code, material_code, year_built, "
-            "status_code, geom) VALUES ('G1', '03', '燃气', '01', '53000000', 'a', 'b', 'ZT', "
-            "1980, '0', ST_GeomFromWKB(%s, 4527))",
-            (shapely.to_wkb(shapely.force_3d(line, 30.0)),))
+        insert_gas_main(conn)
     run = next(p["run"] for p in PROCESSES if p["id"] == "risk-assess")
     out = run(fresh_db.conninfo, {"year": 2026})
     assert out["matrix_file"] == str(tmp_path / "matrix.yaml")
