@@ -100,17 +100,24 @@ def test_one_parser_reads_the_class(text, grade):
     assert read(text) == grade
 
 
+def _medium_a_from(tmp_path, mpa: float):
+    """The platform's risk_rules.yaml (its text) and a copy whose 中压A starts above ``mpa``
+    (中压B ending there) instead of 0.2 MPa."""
+    text = open("cim/dictionaries/risk_rules.yaml", encoding="utf-8").read()
+    p = tmp_path / "rules.yaml"
+    p.write_text(text.replace("{name: 中压A, above_mpa: 0.2, max_mpa: 0.4}",
+                              f"{{name: 中压A, above_mpa: {mpa}, max_mpa: 0.4}}")
+                 .replace("{name: 中压B, min_mpa: 0.01, max_mpa: 0.2}",
+                          f"{{name: 中压B, min_mpa: 0.01, max_mpa: {mpa}}}"), encoding="utf-8")
+    return text, p
+
+
 def test_pressure_classes_are_data(tmp_path):
     """The bounds come from the file (a city's copy): moved, the class moves with them."""
     from cim.errors import ConfigError
     from cim.pressure import classes, grade
 
-    text = open("cim/dictionaries/risk_rules.yaml", encoding="utf-8").read()
-    p = tmp_path / "rules.yaml"
-    p.write_text(text.replace("{name: 中压A, above_mpa: 0.2, max_mpa: 0.4}",
-                              "{name: 中压A, above_mpa: 0.1, max_mpa: 0.4}")
-                 .replace("{name: 中压B, min_mpa: 0.01, max_mpa: 0.2}",
-                          "{name: 中压B, min_mpa: 0.01, max_mpa: 0.1}"), encoding="utf-8")
+    text, p = _medium_a_from(tmp_path, 0.1)
     assert grade("0.15MPa", classes(p)) == "中压A"
     p.write_text(text.replace("max_mpa: 0.4}", "max_mpa: 四}"), encoding="utf-8")
     with pytest.raises(ConfigError) as e:
@@ -127,12 +134,7 @@ def test_an_assessment_scores_by_the_citys_pressure_classes(tmp_path):
     from layers.risk.config import load_config
     from layers.risk.score import pipe_likelihood
 
-    text = open("cim/dictionaries/risk_rules.yaml", encoding="utf-8").read()
-    p = tmp_path / "rules.yaml"
-    p.write_text(text.replace("{name: 中压A, above_mpa: 0.2, max_mpa: 0.4}",
-                              "{name: 中压A, above_mpa: 0.1, max_mpa: 0.4}")
-                 .replace("{name: 中压B, min_mpa: 0.01, max_mpa: 0.2}",
-                          "{name: 中压B, min_mpa: 0.01, max_mpa: 0.1}"), encoding="utf-8")
+    _text, p = _medium_a_from(tmp_path, 0.1)
     cfg = load_config(None, rules=p)
     gas = next(r for r in cfg.rules if r.kind == "pipe_condition" and r.id.startswith("gas"))
     props = {"material_code": None, "year_built": None, "pressure": "0.15MPa",
