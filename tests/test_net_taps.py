@@ -95,7 +95,11 @@ def crossings(jining_profile):
     - Q DN100 配水 ending on W at x = 30, top 35.0 (34.9–35.0): the sections meet, a joint;
     - R DN100 中水 (03) ending on W at x = 40, top 35.0: another network, a collision:
       centres 34.9 and 34.95, half heights' sum 0.15 → 0.05 − 0.15 = −0.10 (rule 0.50);
-    - U DN100 中水 without heights ending on W at x = 50: a crossing whose height is unknown.
+    - U DN100 中水 without heights ending on W at x = 50: a crossing whose height is unknown;
+    - F DN100 消防 (06) ending on W at x = 60, top 35.0: a fire branch off the main (one
+      network: pipe_subclasses.csv keeps only 中水 apart), the sections meet — a joint;
+    - G DN100 配水 ending on W at x = 70, top 35.13 (35.03–35.13): its bottom 3 cm above W's
+      top, within a surveyed height's ±5 cm — a joint, not a 0.03 m crossing.
     """
     d = make_db("net_taps_x", jining_profile, apply_profile=False)
     y = 1000
@@ -106,6 +110,8 @@ def crossings(jining_profile):
         _seg(conn, "R", "01", "03", (40, y), (40, y + 20), "R-s", "R-e", 35.0, 35.0, d=100)
         _seg(conn, "U", "01", "03", (50, y), (50, y + 20), "U-s", "U-e", 0, 0, d=100,
              no_z=True)
+        _seg(conn, "F", "01", "06", (60, y), (60, y + 20), "F-s", "F-e", 35.0, 35.0, d=100)
+        _seg(conn, "G", "01", "04", (70, y), (70, y + 20), "G-s", "G-e", 35.13, 35.13, d=100)
     yield d
     drop_database(server_url(), d.name)
 
@@ -119,3 +125,41 @@ def test_a_crossing_within_a_class_at_another_depth_or_subclass_is_checked(cross
     assert rows == {("P", "W"): (pytest.approx(0.10, abs=1e-3), 0.15),
                     ("R", "W"): (pytest.approx(-0.10, abs=1e-3), 0.50)}
     assert res["unchecked"] == 1  # U: no height, and no joint of W's network
+
+
+@pytest.fixture(scope="module")
+def joins(jining_profile):
+    """Tees between subclasses that are one network (pipe_subclasses.csv names only 雨水/污水
+    and 中水/drinking water apart):
+
+    - combined sewer c1 (02/03) C1(0,1500) 10.0 → C2(100,1500) 9.0; a storm pipe s3 (02/01)
+      S3(50,1550) 10.5 → S4(50,1500) 10.0 ending on c1's interior: storm water into a 合流
+      sewer, downstream of s3 = s3 and c1 from x = 50 (50 + 50 m);
+    - a 配水 main (01/04) m0 (-50,1800) → ●V1(0,1800), m1 V1 → ●V2(100,1800), m2 V2 → (150,1800);
+      a 消防 branch h1 (01/06) (50,1850) → (50,1800) and one of unknown subclass u1 (01/00)
+      (70,1850) → (70,1800), both ending on m1's interior: a burst on m1 closes V1 and V2 and
+      empties m1, h1 and u1.
+    """
+    d = make_db("net_taps_j", jining_profile, apply_profile=False)
+    with psycopg.connect(d.conninfo) as conn:
+        _seg(conn, "c1", "02", "03", (0, 1500), (100, 1500), "C1", "C2", 10.0, 9.0)
+        _seg(conn, "s3", "02", "01", (50, 1550), (50, 1500), "S3", "S4", 10.5, 10.0)
+        _valve(conn, "V1", "01", "04", (0, 1800))
+        _valve(conn, "V2", "01", "04", (100, 1800))
+        _seg(conn, "m0", "01", "04", (-50, 1800), (0, 1800), "M0", "V1", 35.0, 35.0)
+        _seg(conn, "m1", "01", "04", (0, 1800), (100, 1800), "V1", "V2", 35.0, 35.0)
+        _seg(conn, "m2", "01", "04", (100, 1800), (150, 1800), "V2", "M3", 35.0, 35.0)
+        _seg(conn, "h1", "01", "06", (50, 1850), (50, 1800), "H1", "H2", 35.0, 35.0)
+        _seg(conn, "u1", "01", "00", (70, 1850), (70, 1800), "U1", "U2", 35.0, 35.0)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def test_tees_between_subclasses_of_one_network_are_joined(joins):
+    from layers.query.network import isolate, trace
+
+    r = trace(joins.conninfo, "s3", "down")
+    assert r["segments"] == ["c1", "s3"] and r["length_m"] == pytest.approx(50 + 50)
+    r = isolate(joins.conninfo, "m1")
+    assert r["valves"] == ["V1", "V2"]
+    assert r["isolated_segments"] == ["h1", "m1", "u1"]

@@ -55,7 +55,9 @@ from layers.query.graph import VERSION_SQL
 from layers.query.pipes import (
     NO_JIT,
     TAP_TOLERANCE_M,
+    TEE_HEIGHT_TOLERANCE_M,
     ClassFacts,
+    apart_subclasses,
     class_facts,
     elevation_sql,
     height_m,
@@ -99,8 +101,8 @@ def _row(a: str, b: str, kind: str, gap: float, rule: Rule, geom: Any) -> dict[s
     return row
 
 
-def _vertical(cur, cte, aparams, rules, facts: dict[str, ClassFacts], geo, pcs
-              ) -> tuple[list, int]:
+def _vertical(cur, cte, aparams, rules, facts: dict[str, ClassFacts], geo, pcs,
+              apart: frozenset[tuple[str, str, str]] = frozenset()) -> tuple[list, int]:
     classes = classes_in(rules, "vertical")
     has_area = cte is not None
     join, cond = _area_join("a", has_area)
@@ -112,7 +114,8 @@ def _vertical(cur, cte, aparams, rules, facts: dict[str, ClassFacts], geo, pcs
 x AS (
   SELECT a.id AS aid, b.id AS bid, d.path AS part, d.geom AS piece,
          ST_Force2D(a.geom) AS ag, ST_Force2D(b.geom) AS bg,
-         (a.pipe_class = b.pipe_class AND a.subclass_code = b.subclass_code
+         (a.pipe_class = b.pipe_class
+          AND a.pipe_class || ':' || a.subclass_code || ':' || b.subclass_code <> ALL({apart})
           AND GeometryType(d.geom) = 'POINT'
           AND (ST_DWithin(d.geom, ST_Boundary(ST_Force2D(a.geom)), {tap})
                OR ST_DWithin(d.geom, ST_Boundary(ST_Force2D(b.geom)), {tap}))) AS tee
@@ -143,6 +146,7 @@ CROSS JOIN LATERAL (SELECT ST_LineLocatePoint(ST_Force2D(a.geom), y.p) AS fa,
 ORDER BY y.aid, y.bid, y.part, y.k""").format(
         head=sql.SQL("WITH {},").format(cte) if has_area else sql.SQL("WITH"),
         join=join, cond=cond, tap=sql.Literal(TAP_TOLERANCE_M), acols=_cols("a", "a"),
+        apart=sql.Literal(sorted(":".join(t) for t in apart)),
         bcols=_cols("b", "b"),
         ea=elevation_sql("a", sql.SQL("f.fa")), eb=elevation_sql("b", sql.SQL("f.fb")),
         geo=geojson_sql(sql.SQL("y.p"), geo[1], geo[2]) if geo[0] else sql.SQL("NULL"),
@@ -157,8 +161,8 @@ ORDER BY y.aid, y.bid, y.part, y.k""").format(
                 unchecked += 1
             continue
         gap, geom = _worst(pts, facts)
-        if r["tee"] and gap <= TAP_TOLERANCE_M:
-            continue  # the sections meet at the tee: a joint
+        if r["tee"] and gap <= TEE_HEIGHT_TOLERANCE_M:
+            continue  # the sections meet at the tee (within the survey's height tolerance)
         rule = pick(rules, "vertical", _thing(r, "a", pcs), _thing(r, "b", pcs))
         if rule is UNCHECKED:
             unchecked += 1
@@ -353,7 +357,7 @@ def clearance(conninfo: ConnOrInfo, area: Area | None = None, kind: str | None =
         unchecked = 0
         if kind in (None, "vertical"):
             rows, unchecked = _vertical(cur, cte, aparams, rules, facts,
-                                        (geometry, out_crs, srid), pcs)
+                                        (geometry, out_crs, srid), pcs, apart_subclasses(prof))
         if kind in (None, "horizontal"):
             found, n = _horizontal(cur, cte, aparams, rules, (geometry, out_crs, srid),
                                    2 * _widest(conn), pcs)

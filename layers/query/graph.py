@@ -56,7 +56,7 @@ from cim.errors import ConfigError
 from cim.graphs import components  # noqa: F401 - layers.query.network imports it here
 from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
 from cim.text import norm_key
-from layers.query.pipes import NO_JIT, TAP_TOLERANCE_M, elevation_sql
+from layers.query.pipes import NO_JIT, TAP_TOLERANCE_M, apart_subclasses, elevation_sql
 
 # appurtenances that isolate (the class dictionaries' 阀门 and 阀门井; not air, drain or check
 # valves, which cannot shut a pipe off)
@@ -400,22 +400,27 @@ def network(conn: psycopg.Connection, pipe_class: str,
     ``network(conn, "01").seg_codes`` → the codes of the current water segments.
     """
     states = valve_states(profile)
-    version = (*conn.execute(VERSION_SQL).fetchone(), tuple(sorted(states.items())))
+    apart = apart_subclasses(profile)
+    version = (*conn.execute(VERSION_SQL).fetchone(), tuple(sorted(states.items())),
+               tuple(sorted(apart)))
     key = (conn.info.dsn, pipe_class)
     net = _CACHE.get(key)
     if net is not None and net.version == version:
         return net
-    net = load_network(conn, pipe_class, version, states)
+    net = load_network(conn, pipe_class, version, states, apart)
     with _CACHE_LOCK:
         _CACHE[key] = net
     return net
 
 
 def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
-                 states: dict[str, int] | None = None) -> Network:
+                 states: dict[str, int] | None = None,
+                 apart: frozenset[tuple[str, str, str]] | None = None) -> Network:
     """Read the current segments and valves of ``pipe_class`` into a :class:`Network`
-    (``states``: :func:`valve_states`, the platform's if None)."""
+    (``states``: :func:`valve_states`, ``apart``: :func:`apart_subclasses`, the platform's
+    if None)."""
     states = valve_states() if states is None else states
+    apart = apart_subclasses(None) if apart is None else apart
     conn.execute(NO_JIT)  # the reads pass the JIT threshold: compiling costs more than it saves
     # binary: the lines' WKB as bytes, not hex text to decode (a tenth of the read)
     segs = conn.cursor(binary=True).execute(_SEGMENTS, (pipe_class, ABANDONED_STATUS)
@@ -452,7 +457,8 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
         vseg.append(s)
         vat.append(float(at) if s >= 0 and at is not None else 0.0)
     tn, ts, ta = _taps([r[6] for r in segs], inverse[:n], inverse[n:],
-                       np.array([r[7] for r in segs], dtype=object))
+                       np.array([r[7] for r in segs], dtype=object),
+                       {(a, b) for c, a, b in apart if c == pipe_class})
     return Network(
         pipe_class=pipe_class, version=version, seg_codes=codes,
         seg_start=inverse[:n].astype(np.int64), seg_end=inverse[n:].astype(np.int64),
@@ -462,16 +468,18 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
         valve_at=np.array(vat, dtype=float), tap_node=tn, tap_seg=ts, tap_at=ta)
 
 
-def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray, subclass: np.ndarray
+def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray, subclass: np.ndarray,
+          apart: set[tuple[str, str]] = frozenset()
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(node, segment, position 0..1 on it) of each segment end lying within
-    TAP_TOLERANCE_M (2D) of another segment of the class and subclass away from that
-    segment's end points: the branches of a GIS network tapped into mains it does not split.
-    ``wkb``: the segments' 2D lines; ``start``/``end``: their end nodes; ``subclass``: their
-    subclass codes. A storm pipe ending on a foul sewer (class 02: 0201 on 0202), reclaimed
-    water on a drinking-water main (0103 on 0104) are other networks drawn across each other,
-    not a tee: joined, a trace would flow from one into the other and an isolation close the
-    other's valves (a cross-connection).
+    TAP_TOLERANCE_M (2D) of another segment of the class away from that segment's end
+    points: the branches of a GIS network tapped into mains it does not split (a 消防 branch
+    off a 配水 main, a 雨水 pipe into a 合流 sewer too). ``wkb``: the segments' 2D lines;
+    ``start``/``end``: their end nodes; ``subclass``: their subclass codes; ``apart``: the
+    pairs of subclasses that are other networks (:func:`apart_subclasses`): a storm pipe
+    ending on a foul sewer (class 02: 01 on 02), reclaimed water on a drinking-water main
+    (01: 03 on 04) are drawn across each other, not a tee — joined, a trace would flow from
+    one into the other and an isolation close the other's valves (a cross-connection).
 
     In memory (an STR tree over the lines, one vectorised query of the ends), not in SQL: one
     GiST probe per segment end read ~8 wide rows each (the ends' own segments, the other
@@ -489,7 +497,10 @@ def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray, subclass: np.nda
     # several segments)
     exy = np.concatenate([xy[first], xy[last]])
     enode = np.concatenate([start, end]).astype(np.int64)
-    _, sub = np.unique(subclass.astype(str), return_inverse=True)
+    names, sub = np.unique(subclass.astype(str), return_inverse=True)
+    # which subclass may be tapped into which (by index of ``names``)
+    joins = np.array([[(a, b) not in apart for b in names.tolist()] for a in names.tolist()],
+                     dtype=bool).reshape(len(names), len(names))
     esub = np.concatenate([sub, sub])
     o = np.lexsort((exy[:, 1], exy[:, 0], esub, enode))
     exy, enode, esub = exy[o], enode[o], esub[o]
@@ -498,9 +509,10 @@ def _taps(wkb: list[bytes], start: np.ndarray, end: np.ndarray, subclass: np.nda
         (exy[1:] != exy[:-1]).any(axis=1)
     ends, end_node, end_sub = shapely.points(exy[new]), enode[new], esub[new]
     # the lines within the tolerance of each end, not at one of the line's own end nodes (a
-    # shared node joins them already) and of the end's subclass
+    # shared node joins them already) and of a subclass the end's may join
     pi, si = shapely.STRtree(lines).query(ends, predicate="dwithin", distance=TAP_TOLERANCE_M)
-    keep = (end_node[pi] != start[si]) & (end_node[pi] != end[si]) & (end_sub[pi] == sub[si])
+    keep = (end_node[pi] != start[si]) & (end_node[pi] != end[si]) & \
+        joins[end_sub[pi], sub[si]]
     pi, si = pi[keep], si[keep]
     if not len(pi):
         return empty

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from cim.profile import CityProfile, load_profile
+from cim.profile import DICTIONARY_DIR, CityProfile, load_profile, read_csv_dictionary
 
 ELEVATION_REFS = ("top", "invert", "centre")
 # PostGIS declares its functions expensive, so a few thousand ST_Intersection calls pass
@@ -32,6 +32,27 @@ NO_JIT = "SET LOCAL jit = off"
 # ends, is tapped into it: a branch of a GIS network whose main is not split at the tee
 # (the network graph joins them there; the clearances do not read it as a crossing)
 TAP_TOLERANCE_M = 0.001
+# a tee's two sections meet when their surveyed heights are this close (CJJ 61's tolerance of a
+# pipe point's height, ±5 cm): a branch's end a few centimetres off the main is the joint
+TEE_HEIGHT_TOLERANCE_M = 0.05
+
+
+def apart_subclasses(profile: CityProfile | None) -> frozenset[tuple[str, str, str]]:
+    """(class, subclass, subclass) of one class that are other networks, never tapped into
+    each other — 雨水 and 污水 (a storm pipe drawn ending on a foul sewer), 中水 and the
+    drinking-water subclasses (a cross-connection) — from the ``apart`` column of
+    ``pipe_subclasses.csv`` (codes joined by ``|``; both orders). Any other pair of one class
+    joins at a tee (a 消防 branch off a 配水 main, a 雨水 pipe into a 合流 sewer), as does an
+    unknown subclass (00)."""
+    rows = profile.dictionary("pipe_subclasses") if profile is not None else \
+        read_csv_dictionary(DICTIONARY_DIR / "pipe_subclasses.csv")
+    out: set[tuple[str, str, str]] = set()
+    for r in rows:
+        for other in (r.get("apart") or "").split("|"):
+            if other.strip():
+                cls, sub, o = r["class_code"].strip(), r["code"].strip(), other.strip()
+                out |= {(cls, sub, o), (cls, o, sub)}
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
