@@ -232,9 +232,11 @@ def _wants_geojson() -> bool:
 
 
 def _out_crs(uri: str | None, crs: dict[str, CrsInfo]) -> CrsInfo:
-    from cim.crs import CRS84_URI
+    from cim.crs import CRS84_URI, is_crs84
 
     uri = uri or CRS84_URI
+    if uri not in crs and CRS84_URI in crs and is_crs84(uri):
+        uri = CRS84_URI  # any of its names (OGC:CRS84, its URN, the https form …)
     if uri not in crs:
         raise ParamError(f"crs {uri} is not supported here; one of: {', '.join(crs)}")
     return crs[uri]

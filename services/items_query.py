@@ -243,6 +243,8 @@ def _instant(part: str) -> datetime | date | None:
 
 
 def _crs(uri: str, allowed: dict[str, CrsInfo], name: str) -> CrsInfo:
+    if uri not in allowed and CRS84_URI in allowed and is_crs84(uri):
+        uri = CRS84_URI  # any of its names (OGC:CRS84, its URN, the https form …)
     if uri not in allowed:
         raise ParamError(f"{name} {uri} is not supported here; one of: {', '.join(allowed)}")
     return allowed[uri]

@@ -303,3 +303,19 @@ def test_empty_layers_advertise_the_active_citys_area(tmp_path):
                 assert not shapely.box(*bbox).intersects(shapely.box(*jining)), name
     finally:
         drop_database(server_url(), d.name)
+
+
+@pytest.mark.parametrize("name", ["OGC:CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84",
+                                  "https://www.opengis.net/def/crs/OGC/1.3/CRS84"])
+def test_crs84_by_any_of_its_names_in_crs_and_bbox_crs(api, name):
+    """A client may name CRS84 by its CURIE, URN or https URI (cim.crs.is_crs84): the items
+    answer as for the advertised http URI (the same features, longitude first) instead of a
+    400; the response names it by the advertised URI."""
+    box = "116.55,35.35,116.65,35.45"
+    want = _items(api, limit=1000, bbox=box).json()
+    r = _items(api, limit=1000, bbox=box, **{"bbox-crs": name, "crs": name})
+    assert r.status_code == 200, r.text
+    assert r.headers.get("Content-Crs", "").strip("<>") == CRS84
+    got = r.json()
+    assert got["numberMatched"] == want["numberMatched"] > 0
+    assert [f["id"] for f in got["features"]] == [f["id"] for f in want["features"]]
