@@ -156,3 +156,35 @@ def test_the_widest_section_is_read_again_after_new_pipes(jining_profile):
             ("K9", "B9", pytest.approx(2.0, abs=1e-3))]
     finally:
         drop_database(server_url(), d.name)
+
+
+def test_a_citys_rule_written_as_a_pressure_reads_it_as_its_class(tmp_path, jining_profile):
+    """A city's copy of pipe_clearances.csv may write a rule's pressure as the survey writes
+    it (中压A级, 0.4MPa): read as the pipes' pressures are (the class 中压A), the rule applies
+    to a 中压A pipe; compared raw it could never match one. A value that is no class (待查) is
+    refused naming the row and field."""
+    from dataclasses import replace
+
+    import pytest as _pytest
+
+    from cim.errors import ConfigError
+    from layers.query.clearance_rules import load_rules, pick
+
+    f = tmp_path / "clear.csv"
+    f.write_text("kind,a,a_when,b,b_when,required_m,verified,source\n"
+                 "horizontal,03,pressure=0.4MPa,building,,1.23,no,city\n"
+                 "horizontal,03,pressure=中压B级,building,,0.98,no,city\n", encoding="utf-8")
+    prof = replace(jining_profile, dictionaries={**jining_profile.dictionaries,
+                                                 "pipe_clearances": f})
+    rules = load_rules(prof)
+    gas = {"what": "03", "d": 100, "subclass": None, "burial": None}
+    assert pick(rules, "horizontal", {**gas, "pressure": "中压A"}, {"what": "building"}
+                ).required_m == 1.23
+    assert pick(rules, "horizontal", {**gas, "pressure": "中压B"}, {"what": "building"}
+                ).required_m == 0.98
+    f.write_text("kind,a,a_when,b,b_when,required_m,verified,source\n"
+                 "horizontal,03,,building,,1.0,no,city\n"
+                 "horizontal,03,pressure=待查,building,,1.5,no,city\n", encoding="utf-8")
+    with _pytest.raises(ConfigError) as e:
+        load_rules(prof)
+    assert e.value.row == 3 and e.value.field == "a_when" and "待查" in str(e.value)

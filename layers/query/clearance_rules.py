@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cim import pressure
 from cim.errors import ConfigError
 from cim.profile import CityProfile
 from cim.text import norm_key
@@ -86,7 +87,8 @@ class Rule:
         return (self.a.test(p) and self.b.test(q)) or (self.a.test(q) and self.b.test(p))
 
 
-def _conds(text: str, row: int, field: str) -> tuple[Cond, ...]:
+def _conds(text: str, row: int, field: str,
+           pcs: tuple[pressure.PressureClass, ...] | None = None) -> tuple[Cond, ...]:
     out = []
     for part in (text or "").split(";"):
         if not part.strip():
@@ -106,6 +108,15 @@ def _conds(text: str, row: int, field: str) -> tuple[Cond, ...]:
             if op not in ("=", "!="):
                 raise ConfigError(f"condition {part!r}: {f} takes = or !=", path=FILE,
                                   row=row, field=field)
+            if f == "pressure":
+                # read as the pipes' pressures are (cim.pressure): 中压A级 and 0.4MPa name the
+                # class 中压A; compared raw, a rule so written could never match a pipe
+                graded = pressure.grade(v, pcs)
+                if not graded:
+                    raise ConfigError(f"condition {part!r}: {v!r} is no GB 50028 pressure class "
+                                      "(pressure_classes of risk_rules.yaml) nor a pressure "
+                                      "in MPa within them", path=FILE, row=row, field=field)
+                v = graded
             value = norm_key(v)
         out.append(Cond(f, op, value))
     return tuple(out)
@@ -114,6 +125,7 @@ def _conds(text: str, row: int, field: str) -> tuple[Cond, ...]:
 def load_rules(profile: CityProfile | None) -> list[Rule]:
     """The clearance rules of the city (its ``pipe_clearances`` override, else the default)."""
     rules = []
+    pcs = pressure.classes(profile)
     for i, r in enumerate(dictionary(profile, "pipe_clearances"), start=2):
         kind = r.get("kind", "")
         if kind not in KINDS:
@@ -133,8 +145,8 @@ def load_rules(profile: CityProfile | None) -> list[Rule]:
         if kind == "vertical" and "building" in (r["a"], r["b"]):
             raise ConfigError("a vertical clearance is between two pipes", path=FILE, row=i,
                               field="kind")
-        rules.append(Rule(kind, Side(r["a"], _conds(r.get("a_when", ""), i, "a_when")),
-                          Side(r["b"], _conds(r.get("b_when", ""), i, "b_when")), req,
+        rules.append(Rule(kind, Side(r["a"], _conds(r.get("a_when", ""), i, "a_when", pcs)),
+                          Side(r["b"], _conds(r.get("b_when", ""), i, "b_when", pcs)), req,
                           (r.get("verified") or "").lower() in ("yes", "true", "1"),
                           r.get("source", ""), i))
     return rules
