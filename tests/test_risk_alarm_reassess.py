@@ -107,3 +107,24 @@ def test_history_of_an_unknown_point_is_an_error(d):
     proc = run_cli(["risk", "history", "370811910100000000"], d.env())
     assert proc.returncode != 0 and proc.stdout == ""
     assert "no risk point 370811910100000000" in proc.stderr
+
+
+def test_a_raise_is_filed_under_the_citys_year(d):
+    """A raise at 02:00 on 1 January in China (18:00 UTC on 31 December) is of the new year in
+    the point's grading history: the year in the city's zone (its profile's, Asia/Shanghai),
+    not in UTC; a city in UTC−10 files the same instant under the old year."""
+    from layers.risk.alarm import raise_for_alarm
+    from layers.risk.config import load_config
+
+    cfg = load_config(d.profile)
+    at = dt.datetime(2025, 12, 31, 18, 0, tzinfo=dt.UTC)
+    point, asset = d.rows("SELECT code, asset_code FROM risk_points WHERE valid_to IS NULL "
+                          "AND asset_code IS NOT NULL ORDER BY code LIMIT 1")[0]
+    for zone, year in (("Asia/Shanghai", 2026), ("Pacific/Honolulu", 2025)):
+        with psycopg.connect(d.conninfo) as conn:
+            got = raise_for_alarm(conn, cfg.matrix, asset_code=asset, alarm_code="A-NY",
+                                  level="重大", at=at, risk_code=point, timezone=zone)
+            assert got == point
+            assert conn.execute("SELECT year FROM risk_assessments WHERE code = %s AND "
+                                "factors->>'alarm' = 'A-NY'", (point,)).fetchone()[0] == year
+            conn.rollback()

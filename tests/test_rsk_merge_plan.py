@@ -85,6 +85,6 @@ def test_an_alarms_raise_finds_the_points_history_by_its_index(fresh_db):
         cur = psycopg.ClientCursor(conn)
         plan = "\n".join(r[0] for r in cur.execute("EXPLAIN " + RECORD, {
             "at": dt.datetime(2026, 12, 5, tzinfo=dt.UTC), "level": "重大", "color": "红",
-            "f": Jsonb({}), "code": "X"}).fetchall())
+            "f": Jsonb({}), "code": "X", "tz": "Asia/Shanghai"}).fetchall())
         assert "risk_assessments_code_idx on risk_assessments" in plan, plan
         conn.rollback()

@@ -126,7 +126,8 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
         risk_code = raise_for_alarm(conn, _matrix(str(cfg.matrix_path)),
                                     asset_code=sensor.get("asset_code"), alarm_code=code,
                                     level=lv.risk_level,
-                                    risk_type=_risk_types().get(sensor["type_code"]), at=at)
+                                    risk_type=_risk_types().get(sensor["type_code"]), at=at,
+                                    timezone=cfg.timezone)
     conn.execute("UPDATE alarms SET case_code = %s, risk_code = %s WHERE id = %s",
                  (case["code"], risk_code, alarm_id))
     return {"id": alarm_id, "code": code, "case_code": case["code"], "risk_code": risk_code}
@@ -167,7 +168,8 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
     if row[3] is not None:
         raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
                         alarm_code=row[0], level=lv.risk_level,
-                        risk_type=_risk_types().get(row[2]), at=at, risk_code=row[3])
+                        risk_type=_risk_types().get(row[2]), at=at, risk_code=row[3],
+                        timezone=cfg.timezone)
     return True
 
 
@@ -208,7 +210,7 @@ def clear(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, at: dt.dateti
         restore_for_alarm(conn, _matrix(str(cfg.matrix_path)), risk_code=row[1],
                           alarm_code=row[0],
                           level_of_alarm={k: v.risk_level for k, v in cfg.levels.items()},
-                          at=at)
+                          at=at, timezone=cfg.timezone)
     return row[0]
 
 

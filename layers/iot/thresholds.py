@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from cim.errors import ConfigError
-from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary
+from cim.profile import CHINA_TIME, DICTIONARY_DIR, CityProfile, read_csv_dictionary
 from cim.text import norm_key
 
 DIRECTIONS = ("above", "below")
@@ -110,6 +110,8 @@ class IotConfig:
     # threshold alarm: its active one is cleared (reason named) and its readings open none;
     # no default here: the platform's iot.yaml holds it (:func:`_end_statuses`)
     end_statuses: tuple[str, ...] = field(kw_only=True)
+    # the city's clock (its profile's timezone): the year an alarm's risk raise is filed under
+    timezone: str = field(default=CHINA_TIME, kw_only=True)
 
     def rowset(self, type_code: str, asset_class: str | None) -> RowSet | None:
         """The most specific row set of a sensor (None: no thresholds, no alarms)."""
@@ -268,7 +270,8 @@ def load_config(profile: CityProfile | None = None,
     return IotConfig(sets, levels, factor, int(glevel), gcat, bool(gap.get("raise_risk")),
                      watched, ahead, behind,
                      _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead,
-                     end_statuses=ends)
+                     end_statuses=ends,
+                     timezone=profile.timezone if profile is not None else CHINA_TIME)
 
 
 def _setting(section: dict[str, Any], name: str, key: str, yp: Path) -> Any:

@@ -26,6 +26,7 @@ import datetime as dt
 import psycopg
 from psycopg.types.json import Jsonb
 
+from cim.profile import CHINA_TIME
 from layers.risk.config import LEVELS, Matrix
 
 FLAG = "alarm:"
@@ -43,20 +44,24 @@ RECORD = (
     "asset_code, source, likelihood, consequence, level, color, factors) "
     "SELECT coalesce((SELECT max(run_id) FROM risk_assessments "
     "WHERE code = r.code COLLATE \"default\"), 0), "
-    "%(at)s, extract(year FROM %(at)s::timestamptz AT TIME ZONE 'UTC')::int, r.code, "
+    "%(at)s, extract(year FROM %(at)s::timestamptz AT TIME ZONE %(tz)s)::int, r.code, "
     "r.risk_type_code, r.asset_code, 'alarm', r.likelihood, r.consequence, %(level)s, "
     "%(color)s, %(f)s FROM risk_points r WHERE r.code = %(code)s AND r.valid_to IS NULL")
 
 
 def _record(conn: psycopg.Connection, code: str, level: str, color: str, at: dt.datetime,
-            factors: dict) -> None:
+            factors: dict, timezone: str = CHINA_TIME) -> None:
+    """The raise or restore in the point's grading history, filed under the city's year of
+    ``at`` (``timezone``: its profile's; a raise at 02:00 on New Year's Day in China is of
+    the new year, not of the old one it still is in UTC)."""
     conn.execute(RECORD, {"at": at, "level": level, "color": color, "f": Jsonb(factors),
-                          "code": code})
+                          "code": code, "tz": timezone})
 
 
 def raise_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, asset_code: str | None,
                     alarm_code: str, level: str, risk_type: str | None = None,
-                    at: dt.datetime | None = None, risk_code: str | None = None) -> str | None:
+                    at: dt.datetime | None = None, risk_code: str | None = None,
+                    timezone: str = CHINA_TIME) -> str | None:
     """Raise the asset's risk point to ``level`` (重大 … 低) for ``alarm_code``; the point's
     code, or None when the asset has no current risk point. ``risk_code``: the point the
     alarm raised already (an escalation raises that one again, the one its clearing
@@ -85,13 +90,15 @@ def raise_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, asset_code: str
                  "array_remove(flags, %s), %s) WHERE code = %s AND valid_to IS NULL",
                  (new, color, FLAG + alarm_code, FLAG + alarm_code, code))
     _record(conn, code, new, color, at or dt.datetime.now(dt.UTC),
-            {"alarm": alarm_code, "action": "raise", "alarm_level": level, "from": old})
+            {"alarm": alarm_code, "action": "raise", "alarm_level": level, "from": old},
+            timezone)
     return code
 
 
 def restore_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, risk_code: str | None,
                       alarm_code: str, level_of_alarm: dict[int, str],
-                      at: dt.datetime | None = None) -> str | None:
+                      at: dt.datetime | None = None, timezone: str = CHINA_TIME
+                      ) -> str | None:
     """Take ``alarm_code`` off its risk point and regrade the point (its matrix level, or the
     most severe of the alarms still active on it); the level it now has, or None when there is
     no such current point."""
@@ -114,5 +121,5 @@ def restore_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, risk_code: st
                  "WHERE code = %s AND valid_to IS NULL",
                  (new, color, FLAG + alarm_code, risk_code))
     _record(conn, risk_code, new, color, at or dt.datetime.now(dt.UTC),
-            {"alarm": alarm_code, "action": "restore", "from": old})
+            {"alarm": alarm_code, "action": "restore", "from": old}, timezone)
     return new
