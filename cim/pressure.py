@@ -21,6 +21,7 @@ text, None for one it cannot read or a pressure above every class: unknown, neve
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -120,17 +121,25 @@ def _read(raw: Any, path: Path) -> tuple[PressureClass, ...]:
     return tuple(out)
 
 
-def names(cls: tuple[PressureClass, ...]) -> set[str]:
+@functools.lru_cache(maxsize=64)
+def names(cls: tuple[PressureClass, ...]) -> frozenset[str]:
     """The names a text may give: the classes and their families (a name without its grade
     letter: 中压 for 中压A)."""
-    return {c.name for c in cls} | {re.sub(r"[A-Z]$", "", c.name) for c in cls}
+    return frozenset({c.name for c in cls} | {re.sub(r"[A-Z]$", "", c.name) for c in cls})
 
 
 def grade(text: Any, cls: tuple[PressureClass, ...] | None = None) -> str | None:
     """The class (or family) ``text`` names or whose bounds hold the MPa it gives,
     normalised; "" for a blank text; None for a text read as neither, or a pressure no class
-    holds (above the highest)."""
+    holds (above the highest). A layer's pipes share a few texts: each is read once."""
     cls = classes(None) if cls is None else cls
+    if isinstance(text, (str, int, float)) or text is None:
+        return _grade(text, cls)
+    return _grade.__wrapped__(text, cls)
+
+
+@functools.lru_cache(maxsize=4096)
+def _grade(text: Any, cls: tuple[PressureClass, ...]) -> str | None:
     n = normalise(text)
     if not n:
         return ""
@@ -153,6 +162,13 @@ def above_all(text: Any, cls: tuple[PressureClass, ...] | None = None) -> bool:
     """Whether the text gives a pressure higher than every class holds (6 MPa: a transmission
     line beyond GB 50028's table) — for a score that must not read it as low."""
     cls = classes(None) if cls is None else cls
+    if isinstance(text, (str, int, float)) or text is None:
+        return _above_all(text, cls)
+    return _above_all.__wrapped__(text, cls)
+
+
+@functools.lru_cache(maxsize=4096)
+def _above_all(text: Any, cls: tuple[PressureClass, ...]) -> bool:
     v = mpa(text)
     return v is not None and grade(text, cls) is None and all(
         (c.max_mpa is not None and v > c.max_mpa) or (c.below_mpa is not None and v >= c.below_mpa)
