@@ -134,18 +134,6 @@ def densified(geom, c: pyproj.CRS):
 
 
 @lru_cache(maxsize=64)
-def projected_domain(srid: int) -> tuple[float, float, float, float] | None:
-    """Where a projected CRS's coordinates can lie (x/y: easting, northing): its area of use
-    widened as :func:`storage_lonlat_area` widens it, projected."""
-    area = storage_lonlat_area(srid)
-    if area is None:
-        return None
-    t = pyproj.Transformer.from_crs(parse_crs(srid).geodetic_crs, parse_crs(srid),
-                                    always_xy=True)
-    return t.transform_bounds(*area, densify_pts=21)
-
-
-@lru_cache(maxsize=64)
 def storage_domain(srid: int, storage_srid: int) -> tuple[float, float, float, float] | None:
     """:func:`storage_lonlat_area` for boxes and geometries given in ``srid``, as (xmin,
     ymin, xmax, ymax) in PostGIS x/y order (lon/lat) when ``srid`` is geographic (CRS84,

@@ -55,5 +55,5 @@ def test_the_query_library_uses_the_one_crs_module():
     import cim.crs
     import layers.query.common as common
 
-    for name in ("is_crs84", "crs_arg", "is_lonlat", "densified", "projected_domain"):
+    for name in ("is_crs84", "crs_arg", "is_lonlat", "densified", "written_axis_order"):
         assert getattr(common, name) is getattr(cim.crs, name), name

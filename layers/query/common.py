@@ -46,9 +46,9 @@ from cim.crs import (
     lonlat_srid,
     metres_in_units,
     parse_crs,
-    projected_domain,
     storage_domain,
     transformer,
+    written_axis_order,
 )
 from cim.errors import InputError
 from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
@@ -360,17 +360,9 @@ def _check_axis_order(geom: shapely.Geometry, c: pyproj.CRS, what: str, crs_name
     selected nothing, silently — X/Y mixed up is the commonest slip with Gauss-Krüger, whose
     X is the northing). ``xy``: the geometry is GeoJSON or a file, easting first whatever
     ``c``'s axis order."""
-    srid = epsg_of(c)
-    dom = projected_domain(srid) if srid else None
-    if dom is None:
-        return
-    x0, y0, x1, y1 = dom
-
-    def inside(g: shapely.Geometry) -> bool:
-        a, b, cc, d = g.bounds
-        return x0 <= a and y0 <= b and cc <= x1 and d <= y1
-
-    if inside(geom) or not inside(shapely.transform(geom, lambda xy: xy[:, ::-1])):
+    # the one rule that tells an order from where coordinates lie (cim.crs, as the loaders
+    # read a GML's srsName): "yx" when only the other way round they lie in its area of use
+    if written_axis_order(c, shapely.get_coordinates(geom)) != "yx":
         return
     if xy:
         raise InputError(f"{what}: the coordinates lie outside {crs_name} and would lie in it "
