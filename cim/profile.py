@@ -54,6 +54,12 @@ class CityProfile:
         """The city's date now."""
         return city_today(self.timezone)
 
+    def residential_uses(self) -> tuple[str, ...]:
+        """The building uses people live in (``residential`` of ``building_use.csv``: 住宅,
+        商住混合): where the population loader takes residents and the health check finds
+        homes — one list for both."""
+        return residential_uses(self)
+
     @property
     def srid(self) -> int:
         return srid_of(self.storage_crs)
@@ -211,6 +217,15 @@ def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
             return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
     except OSError as exc:
         raise ConfigError(f"cannot read dictionary: {exc}", path=str(path)) from exc
+
+
+def residential_uses(profile: CityProfile | None) -> tuple[str, ...]:
+    """:meth:`CityProfile.residential_uses` of ``profile``, else of the platform's
+    building_use.csv."""
+    rows = profile.dictionary("building_use") if profile is not None else \
+        read_csv_dictionary(DICTIONARY_DIR / "building_use.csv")
+    return tuple(r["code"].strip() for r in rows
+                 if (r.get("residential") or "").strip().lower() in ("yes", "true", "1", "是"))
 
 
 def city_today(zone: str = CHINA_TIME) -> dt.date:

@@ -40,7 +40,6 @@ from loaders.sources.read import Batch, open_source
 
 NEAR_M = 50.0  # the file's geometry must lie this close to the unit it names
 MAX_RESIDENTS = 200_000
-RESIDENTIAL_USES = ("01", "08")  # 住宅, 商住混合 (building_use.csv)
 UNIT_CLASS = {"building": "01", "grid": "02"}  # population_units.csv
 
 
@@ -111,6 +110,7 @@ def _unit(units: Units, cols, m, i) -> tuple[str, str, tuple]:
 def make_converter(units: Units, default_year: int | None):
     def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
         cols, m = batch.columns, ctx.mapping
+        homes = set(ctx.profile.residential_uses())
         src_geoms = np.array(batch.geometries, dtype=object, copy=True)
         present = ~shapely.is_missing(src_geoms)
         present[present] &= ~shapely.is_empty(src_geoms[present])
@@ -153,7 +153,7 @@ def make_converter(units: Units, default_year: int | None):
                 rejects.append(reject_record(row_no, p.reason, p.message, attrs,
                                              batch.geometries[i], key, field=p.field))
                 continue
-            flags = [] if kind == "grid" or use in RESIDENTIAL_USES else ["not_residential"]
+            flags = [] if kind == "grid" or use in homes else ["not_residential"]
             vals = {"unit_kind": kind, "unit_code": code, "residents": residents, "year": year}
             rows.append(row_no=row_no, source_key=key,
                         row_hash=content_hash(layer_values(POPULATION, vals), wkb),

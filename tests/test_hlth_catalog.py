@@ -36,8 +36,10 @@ CASES = [
     ('params: {drainage_class: "02", combined_subclass: "03"}',
      "params: {drainage_class: 02, combined_subclass: \"03\"}",
      ["combined_sewer_share", "'drainage_class'", '"02", not 02', "not 2"]),
-    ('residential_uses: ["01", "08"]', "residential_uses: [01, 08]",
-     ["'residential_uses'", "[1, '08']", '"01", not 01']),
+    # the homes are building_use.csv's (one list with the population loader): a catalog
+    # naming its own is told where they are
+    ('pipe_design_life_years: {"01": 50,', 'residential_uses: ["01"]\npipe_design_life_years: {"01": 50,',
+     ["'residential_uses'", "building_use.csv", "residential"]),
 ]
 
 

@@ -1,17 +1,20 @@
-"""Homes for the health check are the catalog's residential_uses (住宅 01 and 商住混合 08, the
-uses the population loader takes residents in), not a code kept in the computations: a
-商住混合 block beside a park was no residential land for 公园绿地服务半径覆盖率 and a new
-90 m 商住 tower no 80 m 以上新建住宅 (a helper's probe), while its residents counted in
-人均公园绿地面积. A city's copy of the catalog decides; a copy without the key (or without
-pipe_design_life_years) takes the platform file's value."""
+"""Homes for the health check are the uses building_use.csv marks residential (住宅 01 and
+商住混合 08), the list the population loader takes residents by, not a code kept in the
+computations: a 商住混合 block beside a park was no residential land for 公园绿地服务半径覆盖率
+and a new 90 m 商住 tower no 80 m 以上新建住宅 (a helper's probe), while its residents counted in
+人均公园绿地面积. A city's building_use.csv decides; a catalog copy without
+pipe_design_life_years takes the platform file's value."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import psycopg
 import pytest
 import yaml
 
 from cim.db.engine import drop_database
+from cim.profile import DICTIONARY_DIR
 from layers.health.catalog import catalog_path, load_catalog
 from layers.health.compute import compute
 from tests import health_fixture as hf
@@ -50,21 +53,25 @@ def test_mixed_residential_buildings_are_homes(city, tmp_path):
     high = _by_unit(_ind(result, "new_high_rise_residential"))
     assert high[hf.D1]["value"] == 1 and high["city"]["status"] == "not_met"
 
-    # a city's copy: 住宅 only — the 商住 blocks are no homes; a copy without the key (and
-    # without the pipe design lives) answers as the platform file
+    # a city whose building_use.csv marks 住宅 only: the 商住 blocks are no homes; a catalog
+    # copy without the pipe design lives answers as the platform file
     raw = yaml.safe_load(catalog_path(None).read_text(encoding="utf-8"))
-    only = tmp_path / "only01.yaml"
-    only.write_text(yaml.safe_dump({**raw, "residential_uses": ["01"]}, allow_unicode=True),
+    uses = (DICTIONARY_DIR / "building_use.csv").read_text(encoding="utf-8")
+    assert uses.count(",yes\n") == 2
+    only = tmp_path / "building_use.csv"
+    only.write_text(uses.replace("混合|mixed|mixed_use,yes", "混合|mixed|mixed_use,"),
                     encoding="utf-8")
-    r = compute(city.conninfo, 2026, city.profile, load_catalog(path=only), store=False)
+    prof = dataclasses.replace(city.profile, dictionaries={**city.profile.dictionaries,
+                                                           "building_use": only})
+    assert prof.residential_uses() == ("01",)
+    r = compute(city.conninfo, 2026, prof, store=False)
     assert _by_unit(_ind(r, "park_service_coverage"))[hf.D1]["value"] == pytest.approx(
         _expected(d1), abs=1e-6)
     assert _by_unit(_ind(r, "new_high_rise_residential"))[hf.D1]["value"] == 0
     bare = tmp_path / "bare.yaml"
     bare.write_text(yaml.safe_dump({k: v for k, v in raw.items() if k not in (
-        "residential_uses", "pipe_design_life_years")}, allow_unicode=True), encoding="utf-8")
+        "pipe_design_life_years",)}, allow_unicode=True), encoding="utf-8")
     cat = load_catalog(path=bare)
-    assert cat.settings["residential_uses"] == raw["residential_uses"] == ["01", "08"]
     assert cat.settings["pipe_design_life_years"] == raw["pipe_design_life_years"]
     r = compute(city.conninfo, 2026, city.profile, cat, store=False)
     for ind in ("park_service_coverage", "pipe_aging_rate", "new_high_rise_residential"):

@@ -130,7 +130,7 @@ def _settings(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _platform_settings(path: Path) -> dict[str, Any]:
-    """The platform file's settings (residential_uses, pipe_design_life_years …): a city's
+    """The platform file's settings (pipe_design_life_years, road_snap_m …): a city's
     copy without one takes the platform's value, not nothing."""
     platform = catalog_path(None)
     if path.resolve() == platform.resolve():

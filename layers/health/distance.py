@@ -186,7 +186,7 @@ class Target:
 
 
 def residential_targets(conn: psycopg.Connection, uses: list[str]) -> list[Target]:
-    """Current residential buildings (``uses``: the catalog's residential_uses, building_use
+    """Current residential buildings (``uses``: building_use.csv's residential uses, building_use
     codes): footprint, area, centroid."""
     rows = conn.execute(
         "SELECT district_code, ST_Area(geom), ST_AsBinary(geom), ST_AsBinary(ST_Centroid(geom))"

@@ -57,8 +57,11 @@ class Context:
 
     @property
     def residential_uses(self) -> list[str]:
-        """The catalog's residential_uses: building_use codes of homes (住宅, 商住混合)."""
-        return [str(u) for u in self.settings.get("residential_uses") or ()]
+        """The building uses of homes (住宅, 商住混合): ``residential`` of the city's
+        building_use.csv, where the population loader takes residents too."""
+        from cim.profile import residential_uses
+
+        return list(residential_uses(self.profile))
 
     @property
     def snap_m(self) -> float:
@@ -211,7 +214,7 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
 
 @template("new_high_rise_residential")
 def new_high_rise_residential(ctx: Context, params: dict) -> Result:
-    """Residential buildings (the catalog's residential_uses) over ``min_height_m`` built
+    """Residential buildings (building_use.csv's residential uses) over ``min_height_m`` built
     within ``window_years`` to the year.
     No buildings loaded: no value (a count of 0 would read as met)."""
     if _empty(ctx, "buildings"):
@@ -499,8 +502,8 @@ def _float(v: Any) -> Any:
 
 
 def check_settings(settings: dict[str, Any]) -> None:
-    """The catalog's settings the computations read (pipe_design_life_years, residential_uses,
-    road_snap_m), else ValueError naming the key."""
+    """The catalog's settings the computations read (pipe_design_life_years, road_snap_m),
+    else ValueError naming the key."""
     lives = settings.get("pipe_design_life_years")
     if lives is not None:
         if not isinstance(lives, dict):
@@ -513,8 +516,7 @@ def check_settings(settings: dict[str, Any]) -> None:
                 _num({str(cls): v}, str(cls), integer=True)
             except ValueError as exc:
                 raise ValueError(f"'pipe_design_life_years': {exc}") from exc
-    try:
-        _list(settings, "residential_uses")
-    except ValueError as exc:  # YAML reads an unquoted 01 as the number 1
-        raise ValueError(f"{exc} (quoted codes of building_use.csv: \"01\", not 01)") from exc
+    if "residential_uses" in settings:  # one list for the health check and the population
+        raise ValueError("'residential_uses' is the 'residential' column of building_use.csv "
+                         "now (the population loader's homes too): mark the uses there")
     _num(settings, "road_snap_m")
