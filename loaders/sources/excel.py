@@ -18,6 +18,7 @@ Sheet = tuple[str, list[list[Any]], list[tuple[int, int, int, int]]]
 # 36 and 50–58 are dates (yyyy年m月d日 …), 32–35 times. openpyxl knows them not, and gave a
 # date cell as its serial number (44319 for 2021-05-03); xlrd reads them as dates
 _LOCALE_DATE_FORMATS = frozenset((*range(27, 32), 36, *range(50, 59)))
+_ZERO_PADDED = re.compile(r"0+")  # a number format of zeros only: 7 shown as 007
 # a worksheet cell: its attributes and content (a self-closing <c …/> holds nothing)
 # (tags with or without a namespace prefix, <x:c> as some writers give them)
 _CELL = re.compile(rb"<(?:\w+:)?c\b([^>/]*)>(.*?)</(?:\w+:)?c>", re.S)
@@ -27,15 +28,37 @@ _VALUE = re.compile(rb"<(?:\w+:)?v[\s/>]")
 _EMPTY_V = re.compile(rb"<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>")
 
 
-def _xlsx_value(cell, wb) -> Any:
+def _padded_width(fmt: str | None) -> int:
+    """The width a number format of zeros only pads a whole number to (000: 7 shows as 007;
+    0 or General: none)."""
+    return len(fmt) if fmt and len(fmt) > 1 and _ZERO_PADDED.fullmatch(fmt) else 0
+
+
+def _padded_text(v: Any, width: int) -> Any:
+    """A whole non-negative number shown with leading zeros (format 000) is the text the sheet
+    shows (007): it is a point number or code as the surveyor typed and sees it, and the
+    segment sheet or a CSV naming 007 as text finds it; any other value is itself. A number
+    column so formatted (管径 050) parses from that text to the same number."""
+    if width and float(v).is_integer() and 0 <= v and len(str(int(v))) < width:
+        return str(int(v)).zfill(width)
+    return v
+
+
+def _xlsx_value(cell, wb, widths: dict[int, int]) -> Any:
     """A cell's value as the sheet shows it, where openpyxl's value is not: a number in a
-    locale date format is its date. (A number in a zero-padded format, 7 shown as 007, stays
-    the number: read as its text, the points a workbook loaded before would be new points
-    on its next reload.)"""
+    locale date format is its date, a whole number in a zero-padded format (000) its text
+    (:func:`_padded_text`: 007, not 7). ``widths``: the padding of each cell style, found
+    once a style."""
     v = cell.value
     if not isinstance(v, (int, float)) or isinstance(v, bool):
         return v
-    if wb._cell_styles[cell.style_id].numFmtId in _LOCALE_DATE_FORMATS:
+    sid = cell.style_id
+    width = widths.get(sid)
+    if width is None:
+        width = widths[sid] = _padded_width(cell.number_format)
+    if width:
+        return _padded_text(v, width)
+    if wb._cell_styles[sid].numFmtId in _LOCALE_DATE_FORMATS:
         from openpyxl.utils.datetime import from_excel
 
         try:
@@ -106,14 +129,24 @@ def xlsx_grids(path: Path) -> list[Sheet]:
     out = []
     try:
         _uncached_formulas(path)
+        widths: dict[int, int] = {}
         for ws in wb.worksheets:
-            grid = [[_xlsx_value(c, wb) for c in r] for r in ws.iter_rows()]
+            grid = [[_xlsx_value(c, wb, widths) for c in r] for r in ws.iter_rows()]
             merged = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
                       for m in ws.merged_cells.ranges]
             out.append((ws.title, grid, merged))
     finally:
         wb.close()
     return out
+
+
+def _xls_width(book, xf_index: int | None) -> int:
+    """The padding of an .xls cell's number format (:func:`_padded_width`)."""
+    try:
+        fmt = book.format_map[book.xf_list[xf_index].format_key].format_str
+    except (IndexError, KeyError, TypeError, AttributeError):
+        return 0
+    return _padded_width(fmt)
 
 
 def xls_grids(path: Path) -> list[Sheet]:
@@ -150,6 +183,8 @@ def xls_grids(path: Path) -> list[Sheet]:
                     row.append(xlrd.error_text_from_code.get(cell.value, "#ERROR"))
                 elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
                     row.append(bool(cell.value))
+                elif cell.ctype == xlrd.XL_CELL_NUMBER:
+                    row.append(_padded_text(cell.value, _xls_width(book, cell.xf_index)))
                 else:
                     row.append(cell.value)
             grid.append(row)

@@ -1,0 +1,70 @@
+"""A point number or code typed with leading zeros keeps them: a number cell in a zero-padded
+format (000: Excel shows 7 as 007) is read as the text the sheet shows, in a .xlsx and an old
+.xls alike; a text cell 007 and a CSV's 0012 stay text. A number column so formatted still
+parses to its number. Expected values by construction (the workbooks written here)."""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+
+from loaders.fields import as_float
+from loaders.sources.tables import read_tables
+
+KNOWN = {"物探点号", "起点点号", "终点点号"}
+
+
+def _xlsx(path, sheets):
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows, formats in sheets:
+        ws = wb.create_sheet(title)
+        for r in rows:
+            ws.append(r)
+        for cell, fmt in formats.items():
+            ws[cell].number_format = fmt
+    wb.save(path)
+    return path
+
+
+def test_a_zero_padded_number_cell_is_the_text_the_sheet_shows(tmp_path):
+    # 7 shown as 007 was read as 7: the segment sheet's 007 (text) named no point
+    p = _xlsx(tmp_path / "z.xlsx", [
+        ("给水管线点", [["物探点号", "X", "管径"], [7, 12.5, 50], [1234, 1.0, 300], ["0012", 2.0, 20]],
+         {"A2": "000", "A3": "000", "C2": "000", "C3": "0"}),
+        ("给水管线段", [["起点点号", "终点点号"], ["007", 1234]], {})])
+    points, segments = read_tables(p, KNOWN, None)
+    assert points.rows == [["007", 12.5, "050"], [1234, 1.0, 300], ["0012", 2.0, 20]]
+    assert segments.rows[0][0] == points.rows[0][0]  # the segment finds its point
+    assert as_float(points.rows[0][2]) == 50.0  # a padded 管径 is still 50
+
+
+def test_a_padded_format_leaves_fractions_and_negatives_as_numbers(tmp_path):
+    p = _xlsx(tmp_path / "f.xlsx", [
+        ("给水管线点", [["物探点号", "X"], [7.5, -3]], {"A2": "000", "B2": "000"})])
+    (t,) = read_tables(p, KNOWN, None)
+    assert t.rows == [[7.5, -3]]
+
+
+def test_an_xls_zero_padded_number_cell_is_its_text(tmp_path):
+    xlwt = pytest.importorskip("xlwt", reason="xlwt (test-only writer of .xls) not installed")
+    book = xlwt.Workbook(encoding="utf-8")
+    sh = book.add_sheet("给水管线点")
+    padded = xlwt.easyxf(num_format_str="0000")
+    sh.write(0, 0, "物探点号")
+    sh.write(0, 1, "X")
+    sh.write(1, 0, 12, padded)
+    sh.write(1, 1, 12.5)
+    sh.write(2, 0, 34567, padded)
+    sh.write(2, 1, 1.0)
+    p = tmp_path / "z.xls"
+    book.save(str(p))
+    (t,) = read_tables(p, KNOWN, None)
+    assert t.rows == [["0012", 12.5], [34567, 1.0]]
+
+
+def test_csv_identifiers_keep_their_zeros(tmp_path):
+    p = tmp_path / "p.csv"
+    p.write_text("物探点号,X\n007,12.5\n0012,1\n", encoding="utf-8")
+    (t,) = read_tables(p, KNOWN, None)
+    assert [r[0] for r in t.rows] == ["007", "0012"]
