@@ -10,6 +10,11 @@ A feature is never its own
 neighbour when A and B are the same layer. With an area, the A features intersecting it take
 part (their neighbours may lie outside it).
 
+A layer against itself within a distance (``near A A --distance``) lists each unordered pair
+once — a and b are symmetric there — with the lower code as ``a``, unless only the other
+feature lies in the area (then that one is ``a``). ``--nearest`` stays per feature: b being
+among a's K nearest says nothing of a among b's, so both directions may be listed.
+
     near(conninfo, "buildings", "pipe_segments", distance=5.0)
     → {"rows": [{"a_code": "…", "b_code": "…", "distance_m": 3.2}, …]}
     near(conninfo, "buildings", "pipe_segments", nearest=1)   # each building's nearest pipe
@@ -26,7 +31,7 @@ from cim.errors import InputError
 from cim.layerdefs import LAYERS
 from layers.query.aoi import AOI_SCHEMA, area_from
 from layers.query.common import Area, ConnOrInfo, connection, ident
-from layers.query.sqlparts import area_cte, current, storage_srid
+from layers.query.sqlparts import area_cte, current, in_area, storage_srid
 
 _WITHIN = """{with_}
 SELECT a.code AS a_code, b.code AS b_code, ST_Distance(a.geom, b.geom) AS distance_m
@@ -60,6 +65,10 @@ def near(conninfo: ConnOrInfo, a: str, b: str, distance: float | None = None,
         cte, aparams = area_cte(conn, area, srid)
         acond, p = current("a", cte is not None)
         notself = sql.SQL(" AND b.id <> a.id") if a == b else sql.SQL("")
+        if a == b and nearest is None:  # each unordered pair once (see the module's notes)
+            notself = sql.SQL(" AND (b.code > a.code{})").format(
+                sql.SQL(" OR NOT {}").format(in_area(sql.SQL("b.geom"))) if cte is not None
+                else sql.SQL(""))
         parts = dict(with_=sql.SQL("WITH {}").format(cte) if cte is not None else sql.SQL(""),
                      area=sql.SQL("area, ") if cte is not None else sql.SQL(""),
                      a=ident(a), b=ident(b), acond=acond, notself=notself)
