@@ -3,7 +3,8 @@
 One transaction: the candidates (:mod:`layers.risk.generate`) are scored and graded
 (:mod:`layers.risk.grade`), coded by the one allocator (``cim.coding.allocator``: a rule point
 for the same type and asset gets its code back), then merged into ``risk_points`` as versions:
-an unchanged point stays as it is, a changed one is retired and its new version inserted under
+an unchanged point stays as it is (its ``attrs`` take this assessment's likelihood and
+consequence factors, which make no version), a changed one is retired and its new version inserted under
 the same code (keeping the raise of an alarm still active on it), a rule point no rule finds
 any more is retired; manual points are never retired here. Every graded point gets a row in ``risk_assessments`` (its level history).
 """
@@ -84,6 +85,15 @@ def merge(conn: psycopg.Connection, cfg: RiskConfig, retire_missing: bool) -> di
     t["unchanged"] = conn.execute(
         "UPDATE _risk_cand c SET unchanged = true FROM risk_points r WHERE r.valid_to IS NULL "
         "AND r.code = c.code AND r.row_hash = c.row_hash").rowcount
+    # an unchanged point shows the factors of this assessment, not of the one that wrote
+    # its version: a pipe a year older at the same likelihood kept last year's age (the
+    # factors explain the grade; they make no new version, risk_assessments keeps each run's)
+    conn.execute(
+        "UPDATE risk_points r SET attrs = coalesce(r.attrs, '{}') || jsonb_build_object("
+        "'likelihood', c.lfactors, 'consequence', c.cfactors) FROM _risk_cand c "
+        "WHERE c.unchanged AND r.valid_to IS NULL AND r.code = c.code AND "
+        "(r.attrs->'likelihood' IS DISTINCT FROM c.lfactors "
+        "OR r.attrs->'consequence' IS DISTINCT FROM c.cfactors)")
     # the alarms raising a point that gets a new version (layers.risk.alarm: flags alarm:<code>)
     raised = conn.execute(
         "SELECT r.code, array_agg(f ORDER BY f) FROM risk_points r JOIN _risk_cand c ON "
