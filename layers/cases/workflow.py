@@ -211,12 +211,16 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     act_ = wf.actions[action]
     values = _fields(wf, act_, {"note": note, "unit": unit, "result": result})
     row = conn.execute(
-        "SELECT id, state, unit, category_code, asset_layer, asset_code, "
-        "(SELECT max(at) FROM case_events e WHERE e.case_id = c.id) FROM cases c "
+        "SELECT id, state, unit, category_code, asset_layer, asset_code FROM cases c "
         "WHERE code = %s AND valid_to IS NULL FOR UPDATE", (code,)).fetchone()
     if row is None:
         raise CaseNotFound(f"no case has code {code}", field="code")
-    case_id, state, case_unit, cat_code, a_layer, a_code, last_at = row
+    case_id, state, case_unit, cat_code, a_layer, a_code = row
+    # the last event is read once the row is locked, in a statement of its own: read with the
+    # lock (a subquery of the locking statement), it came from the snapshot taken before a
+    # concurrent action committed, and an earlier time slipped in before that action's event
+    last_at = conn.execute("SELECT max(at) FROM case_events WHERE case_id = %s",
+                           (case_id,)).fetchone()[0]
     candidates = [t for t in act_.transitions if state in t.from_states
                   and all(values.get(k) == v for k, v in t.when.items())]
     if not candidates:
