@@ -10,7 +10,10 @@
   item (``readings[3].time``) and what is wrong, 409 when a month has no readings partition
   (the owner runs ``cim iot partitions``; the served role cannot create one).
 - ``GET /iot/sensors/<code>/latest`` — the sensor's latest reading and alarm state.
-- ``GET /iot/sensors/<code>/readings?start=&end=&limit=`` — its series (default: the last 24 h).
+- ``GET /iot/sensors/<code>/readings?start=&end=&limit=`` — its series (default: the last 24 h);
+  with ``bucket=15min|1h|1d|1w`` aggregated by time bucket in the city's clock (the profile's
+  timezone: a day bucket starts at local midnight): count, min, avg and max per bucket
+  (:func:`layers.iot.series.buckets`; ``limit`` caps the buckets the range may span).
 - ``GET /iot/alarms?status=active|cleared&sensor=&limit=`` — alarms, latest first.
 
 The app connects as the read-only role; the ingest opens its transaction READ WRITE (the role
@@ -43,7 +46,7 @@ BP = "iot_api"
 PARAMS = {
     f"{BP}.readings": set(),
     f"{BP}.latest": set(),
-    f"{BP}.series": {"start", "end", "limit"},
+    f"{BP}.series": {"start", "end", "limit", "bucket"},
     f"{BP}.alarms": {"status", "sensor", "limit"},
 }
 ITEM_FIELDS = {"sensor", "time", "value"}
@@ -219,6 +222,13 @@ class IotService:
                 sensor_code(conn, code)
             except InputError as exc:
                 raise _Status(404, "NotFound", exc.message) from None
+            bucket = a.get("bucket")
+            if bucket is not None:  # aggregated in the city's clock (its profile's zone)
+                from layers.iot.series import buckets
+                from layers.iot.thresholds import cached_config
+
+                zone = cached_config(self.profile_path).timezone
+                return _json(buckets(conn, code, start, end, bucket, zone, limit))
             return _json(series(conn, code, start, end, limit))
         return self.run(go, write=False)
 
@@ -338,8 +348,17 @@ def _doc() -> dict[str, dict]:
                                      {"type": "string", "format": "date-time"}),
                            q("end", "ISO 8601 with offset",
                              {"type": "string", "format": "date-time"}),
-                           q("limit", "at most this many (1..100000)", {"type": "integer"})],
-            "responses": {**ok("the series"), **errors("400", "404")}}},
+                           q("limit", "at most this many readings, or with bucket: buckets "
+                                      "the range may span (1..100000, default 10000)",
+                             {"type": "integer"}),
+                           q("bucket", "aggregate by time bucket in the city's clock (its "
+                                       "profile's timezone; a day starts at local midnight): "
+                                       "a number and s, min, h, d or w (15min, 1h, 1d); a "
+                                       "bucket under a day divides the day. Each bucket with "
+                                       "readings: start, end, count, min, avg, max; the range "
+                                       "is widened to whole buckets",
+                             {"type": "string", "pattern": "^[0-9]+ ?[a-zA-Z]+$"})],
+            "responses": {**ok("the series, or its buckets"), **errors("400", "404")}}},
         "/iot/alarms": {"get": {
             "summary": "Alarms, latest first", "tags": tags,
             "parameters": [q("status", "active or cleared",

@@ -253,19 +253,38 @@ def latest_cmd(c: Ctx, sensor: str | None, as_json: bool) -> None:
 @click.argument("sensor")
 @click.option("--start", required=True, help="ISO 8601 with offset")
 @click.option("--end", required=True, help="ISO 8601 with offset (exclusive)")
-@click.option("--limit", default=10_000, type=int)
+@click.option("--limit", default=10_000, type=int,
+              help="at most this many readings; with --bucket: buckets the range may span")
+@click.option("--bucket", default=None,
+              help="aggregate by time bucket in the city's clock (15min, 1h, 1d, 1w): count, "
+                   "min, avg, max per bucket")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def series_cmd(c: Ctx, sensor: str, start: str, end: str, limit: int, as_json: bool) -> None:
-    """The readings of SENSOR (code or device id) from --start to --end."""
+def series_cmd(c: Ctx, sensor: str, start: str, end: str, limit: int, bucket: str | None,
+               as_json: bool) -> None:
+    """The readings of SENSOR (code or device id) from --start to --end, or with --bucket
+    their count, min, avg and max per bucket (a day bucket starts at the city's midnight: the
+    profile's timezone)."""
     import psycopg
 
-    from layers.iot.series import series
+    from layers.iot.series import buckets, series
 
+    t0, t1 = _when(start, "--start"), _when(end, "--end")
     with psycopg.connect(c.conninfo()) as conn:
-        out = series(conn, sensor, _when(start, "--start"), _when(end, "--end"), limit)
+        if bucket is not None:
+            out = buckets(conn, sensor, t0, t1, bucket, c.profile.timezone, limit)
+        else:
+            out = series(conn, sensor, t0, t1, limit)
     if as_json:
         echo_json(out)
+        return
+    if bucket is not None:
+        for b in out["buckets"]:
+            click.echo(f"{b['start'].isoformat()}  {b['count']:>6}  min {b['min']:g}  "
+                       f"avg {b['avg']:g}  max {b['max']:g}")
+        click.echo(f"{len(out['buckets'])} buckets of {out['bucket']} ({out['timezone']}) of "
+                   f"{out['sensor_code']} from {out['start'].isoformat()} to "
+                   f"{out['end'].isoformat()}")
         return
     for r in out["readings"]:
         click.echo(f"{r['time'].isoformat()}  {r['value']:g}")

@@ -5,6 +5,8 @@ not a scan of the series) and a sensor's time series between two times (partitio
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from typing import Any
 
 import psycopg
@@ -55,3 +57,111 @@ def series(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.da
     return {"sensor_code": code, "start": start, "end": end,
             "readings": [{"time": t, "value": v} for t, v in rows[:limit]],
             "truncated": len(rows) > limit}
+
+
+# -- a series aggregated by time bucket ----------------------------------------------------
+MAX_BUCKETS = 100_000  # buckets a range may span (the ``limit`` of an aggregated series)
+_BUCKET = re.compile(r"(\d{1,6})\s*([a-zA-Z]+)")
+# a bucket's unit as written → its length in seconds; months and years have no fixed length
+# (date_bin bins by a fixed interval) and are refused by name
+_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1,
+          "min": 60, "minute": 60, "minutes": 60,
+          "h": 3600, "hour": 3600, "hours": 3600,
+          "d": 86400, "day": 86400, "days": 86400,
+          "w": 604800, "week": 604800, "weeks": 604800}
+DAY = 86400
+# the buckets' origin: a Monday's local midnight (a week bucket starts on Monday, a day bucket
+# at midnight, an hour bucket on the hour — all in the city's clock)
+ORIGIN = "2000-01-03 00:00:00"
+
+
+def parse_bucket(text: str) -> dt.timedelta:
+    """A bucket's length from ``15min``, ``1h``, ``1d``, ``1w`` (s, min, h, d, w; also their
+    words); an InputError saying what is allowed. A bucket under a day divides the day (so
+    each day starts a bucket at local midnight); ``m`` (minute or month?), months and years
+    are refused by name."""
+    m = _BUCKET.fullmatch(text.strip()) if isinstance(text, str) else None
+    n, unit = (int(m.group(1)), m.group(2).lower()) if m else (0, "")
+    allowed = "a number and a unit: s, min, h, d or w (15min, 1h, 1d, 1w)"
+    if unit in ("m", "mo", "mon", "month", "months", "y", "yr", "year", "years"):
+        why = ("m is a minute or a month? write min" if unit == "m" else
+               "months and years have no fixed length")
+        raise InputError(f"bucket {text!r}: {why}; {allowed}", field="bucket")
+    if m is None or unit not in _UNITS or n < 1:
+        raise InputError(f"bucket {text!r} is not {allowed}", field="bucket")
+    seconds = n * _UNITS[unit]
+    if seconds > DAY and seconds % DAY:
+        raise InputError(f"bucket {text!r}: a bucket over a day is whole days (1d, 2d, 1w)",
+                         field="bucket")
+    if seconds < DAY and DAY % seconds:
+        raise InputError(f"bucket {text!r} does not divide a day (a bucket under a day is "
+                         "one of 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 min or 1, 2, 3, 4, 6, 8, "
+                         "12 h …, so each day starts a bucket at midnight)", field="bucket")
+    return dt.timedelta(seconds=seconds)
+
+
+def _bin_sql(whole_days: bool, x: str) -> str:
+    """The SQL of the start of the bucket holding the timestamptz ``x`` (parameters
+    ``stride``, ``tz``, ``origin``). Whole days bin the city's wall-clock time (a day starts at
+    local midnight whatever the UTC offset of that day); shorter buckets bin the instant from
+    a local midnight (an hour is an hour across a clock change)."""
+    if whole_days:
+        return (f"(date_bin(%(stride)s::interval, ({x}) AT TIME ZONE %(tz)s, "
+                "%(origin)s::timestamp) AT TIME ZONE %(tz)s)")
+    return (f"date_bin(%(stride)s::interval, {x}, "
+            "%(origin)s::timestamp AT TIME ZONE %(tz)s)")
+
+
+def _end_sql(whole_days: bool, start: str) -> str:
+    """The SQL of the end of the bucket starting at ``start``."""
+    if whole_days:
+        return f"((({start}) AT TIME ZONE %(tz)s + %(stride)s::interval) AT TIME ZONE %(tz)s)"
+    return f"(({start}) + %(stride)s::interval)"
+
+
+def buckets(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.datetime,
+            bucket: str, timezone: str, limit: int = MAX_BUCKETS) -> dict[str, Any]:
+    """The readings of ``sensor`` aggregated by time bucket (``bucket``: :func:`parse_bucket`)
+    in the city's clock ``timezone`` (an IANA zone: a day bucket starts at local midnight):
+    each bucket holding readings, oldest first, with its start and end (RFC 3339 in the city's
+    offset), count, min, avg and max — computed in SQL (``date_bin``). The range is widened to
+    whole buckets (start back to its bucket's start, end on to its bucket's end: every bucket
+    aggregates all of its readings); the answer's ``start`` and ``end`` are the widened ones. A
+    range spanning more than ``limit`` buckets is an InputError (never a truncated answer)."""
+    from zoneinfo import ZoneInfo
+
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InputError("start and end need a UTC offset", field="start")
+    if end <= start:
+        raise InputError("end must be after start", field="end")
+    if not 1 <= limit <= MAX_BUCKETS:
+        raise InputError(f"limit is 1..{MAX_BUCKETS}", field="limit")
+    stride = parse_bucket(bucket)
+    spanned = math.ceil((end - start) / stride) + 1  # at most: a bucket may straddle each end
+    if spanned > limit:
+        raise InputError(f"bucket {bucket} over {start.isoformat()} … {end.isoformat()} spans "
+                         f"up to {spanned} buckets, more than {limit}: choose a longer bucket "
+                         "or a shorter range", field="bucket")
+    code = sensor_code(conn, sensor)
+    whole = stride.total_seconds() % DAY == 0
+    b = _bin_sql(whole, "ts")
+    params = {"stride": stride, "tz": timezone, "origin": ORIGIN, "code": code,
+              "start": start, "end": end}
+    # the range widened to whole buckets: end is exclusive, so its bucket is that of the
+    # last microsecond before it
+    last = _bin_sql(whole, "%(end)s::timestamptz - '1 microsecond'::interval")
+    lo, hi = conn.execute(
+        f"SELECT {_bin_sql(whole, '%(start)s::timestamptz')}, {_end_sql(whole, last)}",
+        params).fetchone()
+    params.update(lo=lo, hi=hi)
+    rows = conn.execute(
+        f"SELECT b, {_end_sql(whole, 'b')}, n, vmin, vavg, vmax FROM ("  # noqa: S608
+        f"SELECT {b} AS b, count(*) AS n, min(value) AS vmin, avg(value) AS vavg, "
+        "max(value) AS vmax FROM readings WHERE sensor_code = %(code)s AND ts >= %(lo)s "
+        "AND ts < %(hi)s GROUP BY 1) g ORDER BY b", params).fetchall()
+    zone = ZoneInfo(timezone)
+    return {"sensor_code": code, "start": lo.astimezone(zone), "end": hi.astimezone(zone),
+            "bucket": bucket.strip(), "timezone": timezone,
+            "buckets": [{"start": s.astimezone(zone), "end": e.astimezone(zone), "count": n,
+                         "min": vmin, "avg": vavg, "max": vmax}
+                        for s, e, n, vmin, vavg, vmax in rows]}
