@@ -110,6 +110,11 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
             if _dropped_parts(geoms[i], family):
                 flags[i].append(PARTS_DROPPED)  # a line or point beside the polygons
             if family == "polygon" and not shapely.is_valid(g):
+                if (stray := _stray_hole(g)) is not None:
+                    reject[i] = ("invalid_geometry", f"{stray}: a hole (courtyard) must lie "
+                                 "inside its outline — not repaired, which would make the "
+                                 "hole a part the survey did not draw")
+                    continue
                 # the collection's polygons overlap, or one is invalid itself: the footprint
                 # they cover together, each part made valid first (a bowtie's union fails)
                 g = _only_family(shapely.union_all(shapely.make_valid(shapely.get_parts(g))),
@@ -131,6 +136,12 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         invalid = idx[~shapely.is_valid(geoms[idx])]
         for i in invalid:
             why = shapely.is_valid_reason(geoms[i])
+            stray = _stray_hole(geoms[i]) if family == "polygon" else None
+            if stray is not None:  # bad survey data: repaired, it became a part of its own
+                reject[i] = ("invalid_geometry", f"{stray} ({why}): a hole (courtyard) must "
+                             "lie inside its outline — not repaired, which would make the "
+                             "hole a part the survey did not draw")
+                continue
             if family == "polygon" and types[i] == 6:
                 fixed = _parts_together(geoms[i])
             else:
@@ -158,6 +169,28 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
     for i in np.flatnonzero(~ok):
         geoms[i] = None
     return Prepared(geoms=geoms, reject=reject, flags=flags, solid_height=solid_height)
+
+
+def _stray_hole(g) -> str | None:
+    """Where an inner ring of polygon ``g`` lies wholly or partly outside its own outer
+    ring, which of them and how much of it lies outside; else None. Such a hole is no hole:
+    make_valid keeps what lies outside the outline as land (a hole beside a building became a
+    second part of it), adding an area the survey drew as none."""
+    polys = shapely.get_parts(g)
+    for p, poly in enumerate(polys, 1):
+        if shapely.get_type_id(poly) != 3 or not poly.interiors:
+            continue
+        shell = shapely.make_valid(shapely.Polygon(poly.exterior))
+        for k, ring in enumerate(poly.interiors, 1):
+            hole = shapely.make_valid(shapely.Polygon(ring))
+            outside = hole.difference(shell).area
+            if outside > 1e-6:  # beyond rounding: a hole on its outline's edge is inside
+                whole = "wholly" if not hole.intersects(shell) or outside >= hole.area \
+                    else "partly"
+                of = f"of part {p} " if len(polys) > 1 else ""
+                return (f"inner ring {k} {of}lies {whole} outside its outer ring "
+                        f"({outside:.3g} m² of it outside)")
+    return None
 
 
 def _parts_together(g):
