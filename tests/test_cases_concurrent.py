@@ -36,7 +36,7 @@ def test_an_action_waiting_on_another_is_checked_against_its_event(sdb):
     return 派遣 → 立案 at 09:00, then dispatch 立案 → 派遣 at 10:00, with the case in 立案)."""
     s = uuid.uuid4().hex[:6]
     acc, disp = User(f"acc-{s}", "受理员"), User(f"disp-{s}", "派遣员")
-    t0 = dt.datetime(2031, 3, 1, 8, tzinfo=UTC)
+    t0 = dt.datetime(2001, 3, 1, 8, tzinfo=UTC)
     with psycopg.connect(sdb.conninfo) as c:
         code = store.open_case(c, source="巡查上报", category_code="0501", actor="insp",
                                role="监督员", grid_code=_cell(c), reported_at=t0)["code"]

@@ -63,6 +63,19 @@ def utc(t: dt.datetime | None) -> dt.datetime | None:
     return t
 
 
+def not_in_future(conn: psycopg.Connection, t: dt.datetime | None, field: str) -> None:
+    """An InputError naming ``field`` when ``t`` is after the platform's clock: a case's
+    times are when things happened, and one ahead of the clock locks the case (every later
+    action, at the time it is made, would be before it and refused)."""
+    if t is None:
+        return
+    now = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+    if t > now:
+        raise InputError(f"time {t.isoformat()} is after now ({now.isoformat()}): a case's "
+                         "times are when things happened (give none for now; a time without "
+                         "an offset is the city's clock)", field=field)
+
+
 def record_event(conn: psycopg.Connection, case_id: int, *, at: dt.datetime, actor: str,
                  role: str, action: str, from_state: str | None, to_state: str,
                  note: str | None = None, detail: dict | None = None) -> None:
@@ -183,6 +196,8 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     if not (actor or "").strip():
         raise InputError("a case is reported by someone (actor)", field="actor")
     cat = category(category_code)
+    reported_at = utc(reported_at)
+    not_in_future(conn, reported_at, "at")
     layer = asset_layer(conn, asset_code) if asset_code else None
     srid = storage_srid(conn)
     geom, district, cell = _place(conn, srid, point, grid_code, layer, asset_code,

@@ -28,7 +28,7 @@ from cim.profile import DICTIONARY_DIR
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import category
 from layers.cases.dispatch import OVERDUE_FLAG, propose
-from layers.cases.store import CaseNotFound, get_case, record_event, utc
+from layers.cases.store import CaseNotFound, get_case, not_in_future, record_event, utc
 
 WORKFLOW_FILE = DICTIONARY_DIR / "case_workflow.yaml"
 # the columns of ``cases`` (migration 0008) a state's time may be kept in: the workflow file
@@ -235,6 +235,7 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
                         f"({user.name})")
     if tr.to in wf.final:
         _alarm_cleared(conn, code, act_)
+    not_in_future(conn, utc(at), "at")
     at = utc(at) or conn.execute("SELECT now()").fetchone()[0]
     if last_at is not None and at < last_at:
         raise InputError(f"case {code}: time {at.isoformat()} is before its last event "
