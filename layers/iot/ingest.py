@@ -23,7 +23,8 @@ A batch goes through the database set-wise, a few statements whatever its size:
    the newly inserted readings later than the sensor's state: only sensors with an active
    alarm, or whose new values reach their least severe ``on`` bound, are walked reading by
    reading — in a quiet batch none are. Readings older than the state are stored, not
-   evaluated (``late``); those of a sensor out of service (iot.yaml alarms.end_statuses, 停用)
+   evaluated (``late``) and end no gap alarm (silence counts from the last report: an old
+   reading relayed late is no report of now); those of a sensor out of service (iot.yaml alarms.end_statuses, 停用)
    open no alarm and end the one it has. Alarms open (with one case each and the risk point raised), escalate
    or clear (:mod:`layers.iot.alarms`); a gap alarm clears when its sensor reports again.
 
@@ -240,7 +241,7 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
         "  (array_agg(n.value ORDER BY n.ts DESC))[1] AS lv, "
         "  min(n.value) FILTER (WHERE n.ts > coalesce(st.last_ts, '-infinity')) AS vmin, "
         "  max(n.value) FILTER (WHERE n.ts > coalesce(st.last_ts, '-infinity')) AS vmax, "
-        "  min(n.ts) AS first_ts, "
+        "  min(n.ts) FILTER (WHERE n.ts > coalesce(st.last_ts, '-infinity')) AS first_ts, "
         "  count(*) FILTER (WHERE n.ts <= st.last_ts) AS late "
         "  FROM _iot_new n JOIN sensor_state st USING (sensor_code) GROUP BY n.sensor_code), "
         "u AS (UPDATE sensor_state st SET readings = st.readings + a.n, "
@@ -254,10 +255,10 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
     for code, type_code, asset_class, vmin, vmax, first_ts, late, status in agg:
         counts["late"] += late
         last_ts, level, alarm_id, gap_id = state[code]
-        if gap_id is not None:
+        if vmin is None:  # only late readings: older than its last report, they do not end
+            continue      # its silence (the gap detector would open a new gap alarm at once)
+        if gap_id is not None:  # a reading after its last report: it reports again
             gaps.append((code, gap_id, first_ts))
-        if vmin is None:  # only late readings
-            continue
         if status in cfg.end_statuses:  # out of service (停用): its readings open no alarm
             if level is not None:
                 orphans.append((code, alarm_id, first_ts, out_of_service(status)))
