@@ -688,3 +688,40 @@ def test_the_writers_reader_is_closed_before_the_converters_fork(fresh_db, tmp_p
     assert (r.updated, r.unchanged) == (1, first.loaded - 1)
     assert ahead and ahead[0] >= 1  # batches were read ahead in the writer's process
     assert len(at_fork) == 4 and all(at_fork) and all(all(f) for f in at_fork), at_fork
+
+
+def test_batches_fingerprinted_ahead_give_their_keys_back_as_made():
+    """A batch fingerprinted while the keys are read is held with its keys in one Arrow array
+    (a forked converter taking a list of the parent's strings copied the pages they lie in):
+    the converter gets the same keys, a row without an id (None) included."""
+    import threading
+
+    import numpy as np
+
+    from loaders.engine import fingerprint
+
+    class B:
+        def __init__(self, first_row):
+            self.first_row = first_row
+
+    made = {1: ["ds:a", None, "ds:数"], 4: ["ds:d", "ds:e", None]}
+    fps = {k: np.arange(k, k + 3, dtype=np.int64) for k in made}
+    go = threading.Event()
+
+    def read():
+        go.wait(5)  # until every batch is fingerprinted
+        return "known"
+
+    def fp(batch, with_keys=True):
+        if batch.first_row == 4:
+            go.set()
+        return (list(made[batch.first_row]) if with_keys else None), fps[batch.first_row]
+
+    got, done = fingerprint.read_while_fingerprinting(read, [B(1), B(4)], fp)
+    assert got == "known" and sorted(done) == [1, 4]
+    take = fingerprint.ahead(fp, done)
+    keys, f = take(B(1))
+    assert keys == ["ds:a", None, "ds:数"] and all(type(k) in (str, type(None)) for k in keys)
+    assert f.tolist() == [1, 2, 3]
+    keys, f = take(B(4), with_keys=False)
+    assert keys is None and f.tolist() == [4, 5, 6]
