@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.load_buildings import settle, timed_process
+from bench.load_buildings import compiled_platform, settle, timed_process
 from cim.config import Settings
 from cim.db.engine import drop_database, psycopg_conninfo
 from cim.db.engine import server_url as engine_server_url
@@ -174,6 +174,7 @@ def main() -> None:
     args = ap.parse_args()
     import pyogrio
 
+    compiled_platform()
     WORK.mkdir(parents=True, exist_ok=True)
     path = components_file(args.count, args.seed)
     bounds = tuple(pyogrio.read_info(path, force_total_bounds=True)["total_bounds"])

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.load_buildings import compiled_platform
 from bench.load_components import WORK, bench_database, cached, run_cli_load, server_url
 from cim.db.engine import drop_database, psycopg_conninfo
 
@@ -151,6 +152,7 @@ def main() -> None:
     ap.add_argument("--phases", action="store_true",
                     help="also run the load in this process and time its phases")
     args = ap.parse_args()
+    compiled_platform()
     pts, segs, n_p, n_s = survey_files(args.segments)
     print(f"survey: {n_p:,} points, {n_s:,} segments ({pts.parent})", flush=True)
     bounds = survey_bounds(pts)
