@@ -11,6 +11,13 @@ Refused, naming the field: no unit code, a code that is no current building or g
 code stored as a floating-point number (an 18-digit code loses digits in a double), residents
 that are not a whole number 0–:data:`MAX_RESIDENTS`, no or an implausible year. A building that
 is not residential (住宅 01, 商住混合 08) loads flagged ``not_residential``.
+
+Rows per building and per grid cell may both be loaded for a year (buildings where the city
+has them, cells for the rest, or both: a cell's figure then holds its buildings' residents).
+They are stored as delivered and counted once by one rule, the health check's and the risk
+grading's alike (:mod:`layers.health.population`): per building where present; a grid cell only
+for what its buildings' rows of the year do not hold (its residents less theirs, never below
+0); of two current rows for the same unit and year (two deliveries), the one loaded last.
 """
 
 from __future__ import annotations

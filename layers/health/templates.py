@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from cim.profile import CityProfile
+from layers.health.population import COUNTED
 
 
 @dataclass
@@ -179,6 +180,9 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
     ``population_of_earlier_year``; ``detail.population_year``) — a delivery of the year for
     some districts leaves the others their earlier figures, not without residents.
 
+    Residents are counted by :mod:`layers.health.population`'s rule: per building where
+    present, a grid cell only for what its buildings' rows do not hold, one row per unit.
+
     The park area inside the district, clipped to its polygon as 建成区绿地率 is (overlaps
     counted once): a park across two districts gives each the part inside it, whichever
     district the loader assigned it; a part outside every district counts nowhere."""
@@ -190,8 +194,8 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
         "   FROM green_spaces g WHERE g.valid_to IS NULL AND g.is_park"
         "   AND ST_Intersects(g.geom, d.geom)),"
         " py.year,"
-        " (SELECT sum(residents) FROM population p WHERE p.valid_to IS NULL"
-        "   AND p.year = py.year AND p.district_code = d.code)"
+        f" (SELECT sum(residents) FROM {COUNTED} p"
+        "   WHERE p.year = py.year AND p.district_code = d.code)"
         " FROM admin_divisions d LEFT JOIN LATERAL (SELECT max(year) AS year FROM population p"
         "   WHERE p.valid_to IS NULL AND p.year <= %(year)s AND p.district_code = d.code) py"
         "   ON true"
