@@ -130,8 +130,12 @@ def _float(v: str, p: Path, row: int, name: str) -> float:
 
 
 def load_thresholds(p: Path, categories: set[str] | None = None,
-                    types: set[str] | None = None) -> dict[tuple[str, str], RowSet]:
-    """The row sets of ``p`` keyed by (type code, normalised asset class)."""
+                    types: set[str] | None = None,
+                    classes: set[str] | None = None) -> dict[tuple[str, str], RowSet]:
+    """The row sets of ``p`` keyed by (type code, normalised asset class); ``classes``: the
+    class codes a watched asset can have (an asset class outside them would match no sensor
+    and its levels would silently never apply)."""
+    known = {norm_key(c) for c in classes} if classes is not None else None
     rows = read_csv_dictionary(p)
     if rows:
         missing = [c for c in COLUMNS if c not in rows[0]]
@@ -161,6 +165,13 @@ def load_thresholds(p: Path, categories: set[str] | None = None,
             raise ConfigError(f"unknown case category {cat!r} (case_categories.csv)",
                               path=str(p), row=i, field="case_category")
         key = (t, norm_key(r["asset_class"]))
+        if key[1] and known is not None and key[1] not in known:
+            hint = (f" (a spreadsheet dropped its leading zero? {'0' + key[1]!r} is one)"
+                    if "0" + key[1] in known else "")
+            raise ConfigError(f"asset class {r['asset_class']!r} is no class code of a layer a "
+                              f"sensor watches (pipe_classes.csv, components.csv …){hint}: "
+                              "no sensor would have these levels", path=str(p), row=i,
+                              field="asset_class")
         raw.setdefault(key, []).append((i, r["direction"], Band(int(r["level"]), on, off, cat)))
     out = {}
     for key, items in raw.items():
@@ -185,6 +196,20 @@ def load_thresholds(p: Path, categories: set[str] | None = None,
                                   f"{b.level} ({a.on:g} vs {b.on:g}, {direction})",
                                   path=str(p), row=row if row else first, field="on")
         out[key] = rs
+    return out
+
+
+def asset_classes(profile: CityProfile | None) -> set[str]:
+    """The class codes a watched asset can have: those of each layer's class dictionary (the
+    city's copy where its profile has one), as ``cim load sensors`` stores ``asset_class``."""
+    from cim.layerdefs import LAYERS
+
+    out: set[str] = set()
+    for name in sorted({d.class_dictionary for d in LAYERS.values()
+                        if d.class_dictionary and d.class_column}):
+        p = _path(profile, name, ".csv")
+        if p.exists():
+            out |= {r["code"] for r in read_csv_dictionary(p) if r.get("code")}
     return out
 
 
@@ -221,7 +246,7 @@ def load_config(profile: CityProfile | None = None,
                  if (r.get("interval_s") or "").isdigit()}
     cats = {r["code"] for r in read_csv_dictionary(_path(profile, "case_categories", ".csv"))}
     tp = Path(thresholds) if thresholds else _path(profile, "sensor_thresholds", ".csv")
-    sets = load_thresholds(tp, cats, set(types))
+    sets = load_thresholds(tp, cats, set(types), asset_classes(profile))
     yp = _path(profile, "iot", ".yaml")
     raw = _yaml(yp)
     lv = raw.get("levels")
