@@ -12,7 +12,8 @@
 - ``GET /cases/<code>/attachments/<id>`` — a photo, for a person of the loop only (403 for
   a 处置单位 user of another unit).
 - ``GET /cases?state=&grid=&unit=&overdue=&limit=`` and
-  ``GET /cases/evaluation?from=&to=&by=``.
+  ``GET /cases/evaluation?from=&to=&by=`` (``from``/``to`` without an offset: the city's
+  clock, the profile's ``timezone``).
 
 Every write needs ``Authorization: Bearer <token>`` of an active ``ops_users`` row: 401
 without or with an unknown/revoked token, 403 when the role (or a 处置单位's unit) may not,
@@ -38,9 +39,11 @@ import psycopg
 from flask import Blueprint, Flask, Response, request
 
 from cim.errors import CimError, InputError
+from cim.profile import CHINA_TIME
 from services.pool import Pool
 
 if TYPE_CHECKING:
+    from cim.profile import CityProfile
     from layers.cases.auth import User
 
 LOG = logging.getLogger("cim.services.cases")
@@ -107,8 +110,9 @@ def _when(value: str | None, name: str) -> dt.datetime:
 
 
 class CasesService:
-    def __init__(self, conninfo: str, pool_size: int) -> None:
+    def __init__(self, conninfo: str, pool_size: int, timezone: str = CHINA_TIME) -> None:
         self.pool = Pool(conninfo, pool_size, prepare_threshold=None)
+        self.timezone = timezone  # the city's clock: a time typed without an offset is in it
 
     def run(self, fn: Callable[[psycopg.Connection], Response], write: bool) -> Response:
         """``fn`` in one transaction on a pooled connection (READ WRITE for a write), with the
@@ -262,7 +266,7 @@ class CasesService:
 
             a = request.args
             return _json(evaluate(conn, _when(a.get("from"), "from"), _when(a.get("to"), "to"),
-                                  a.get("by") or None))
+                                  a.get("by") or None, timezone=self.timezone))
         return self.run(go, write=False)
 
 
@@ -298,11 +302,14 @@ def _public(case: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def register(app: Flask, *, conninfo: str, pool_size: int) -> CasesService:
-    """Serve the case loop on ``app`` (see the module docstring)."""
+def register(app: Flask, *, conninfo: str, pool_size: int,
+             profile: CityProfile | None = None) -> CasesService:
+    """Serve the case loop on ``app`` (see the module docstring); times typed without an
+    offset (the evaluation's ``from``, ``to``) are on ``profile``'s clock (None: China's)."""
     from services import guard
 
-    service = CasesService(conninfo, pool_size)
+    service = CasesService(conninfo, pool_size,
+                           profile.timezone if profile is not None else CHINA_TIME)
     bp = Blueprint(BP, __name__)
     bp.add_url_rule("/cases", "report", service.report, methods=["POST"])
     bp.add_url_rule("/cases", "list_cases", service.list_cases, methods=["GET"])
@@ -378,8 +385,10 @@ def _doc() -> dict[str, dict]:
         "/cases/evaluation": {
             "get": {"summary": "立案率, 按期处置率, 结案率, mean handling time of a period",
                     "tags": tags, "parameters": [
-                        q("from", "start (ISO, included)", True),
-                        q("to", "end (ISO, excluded)", True),
+                        q("from", "start (ISO, included; without an offset the city's "
+                                  "time)", True),
+                        q("to", "end (ISO, excluded; without an offset the city's time)",
+                          True),
                         q("by", "grid, unit or district",
                           schema={"type": "string", "enum": ["grid", "unit", "district"]})],
                     "responses": {**ok("the figures and the overdue list"),

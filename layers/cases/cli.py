@@ -19,14 +19,19 @@ from cim.errors import InputError
 ACTIONS = ("register", "dispatch", "handle", "verify", "close", "return", "void")
 
 
-def _when(value: str | None, option: str) -> dt.datetime | None:
+def _when(value: str | None, option: str, c: Ctx) -> dt.datetime | None:
+    """An ISO date/time typed on the command line; without an offset, the city's clock (the
+    profile's ``timezone``)."""
+    from layers.cases.store import city_time
+
     if value is None:
         return None
     try:
-        return dt.datetime.fromisoformat(value)
+        t = dt.datetime.fromisoformat(value)
     except ValueError:
         raise InputError(f"{value!r} is not an ISO date/time (2026-12-01 or "
                          "2026-12-01T08:30+08:00)", field=option) from None
+    return city_time(t, c.profile.timezone) if t.tzinfo is None else t
 
 
 def _point(value: str | None) -> tuple[float, float] | None:
@@ -127,7 +132,7 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
                              point=to_storage(conn, p, crs) if p else None, grid_code=grid,
                              address=address, description=description, asset_code=asset,
                              photos=[(f.name, f.read_bytes()) for f in photos],
-                             contact=contact, reported_at=_when(at, "--at"))
+                             contact=contact, reported_at=_when(at, "--at", c))
     out.pop("contact", None)
     _show(out, as_json)
 
@@ -146,7 +151,7 @@ def _action_command(action: str) -> click.Command:
 
         with psycopg.connect(c.conninfo()) as conn:
             user = _user(conn, token, user_name)
-            out = act(conn, code, action, user, at=_when(at, "--at"), note=note, unit=unit,
+            out = act(conn, code, action, user, at=_when(at, "--at", c), note=note, unit=unit,
                       result=result)
         _show(out, as_json)
 
@@ -254,7 +259,8 @@ def evaluate_cmd(c: Ctx, start, end, by, as_json) -> None:
     from layers.cases.evaluate import evaluate
 
     with psycopg.connect(c.conninfo()) as conn:
-        out = evaluate(conn, _when(start, "--from"), _when(end, "--to"), by)
+        out = evaluate(conn, _when(start, "--from", c), _when(end, "--to", c), by,
+                       timezone=c.profile.timezone)
     if as_json:
         echo_json(out)
         return
@@ -283,10 +289,10 @@ def report_cmd(c: Ctx, start, end, out_path) -> None:
     from layers.cases.evaluate import evaluate
     from layers.cases.report import render_html
 
-    f, t = _when(start, "--from"), _when(end, "--to")
+    f, t, zone = _when(start, "--from", c), _when(end, "--to", c), c.profile.timezone
     with psycopg.connect(c.conninfo()) as conn:
-        page = render_html(evaluate(conn, f, t), evaluate(conn, f, t, "grid"),
-                           evaluate(conn, f, t, "unit"))
+        page = render_html(*(evaluate(conn, f, t, by, timezone=zone)
+                             for by in (None, "grid", "unit")))
     out_path.write_text(page, encoding="utf-8")
     click.echo(f"wrote {out_path}")
 

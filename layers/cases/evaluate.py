@@ -19,6 +19,8 @@ with ``as_of = min(to, now)`` the moment deadlines are judged at:
 - 平均处置时长 ``mean_handling_h``: mean of handled_at − registered_at in hours over the
   handled cases (立案 → 处置; after a failed 核查 the last handling counts).
 
+The period's bounds given without an offset are the city's clock (``timezone``, the city
+profile's; default China's): ``2026-06-01`` starts June where the city is, not 8 h later.
 A rate whose denominator is 0 is None (shown as "—"). ``overdue`` lists the cases overdue at
 ``now`` (:func:`layers.cases.dispatch.overdue`), whatever the period.
 """
@@ -32,8 +34,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
+from cim.profile import CHINA_TIME
 from layers.cases.dispatch import overdue
-from layers.cases.store import utc
+from layers.cases.store import city_time, utc
 
 GROUPS = {"grid": "grid_code", "unit": "unit", "district": "district_code"}
 FORMULAS = {
@@ -59,10 +62,12 @@ def _figures(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate(conn: psycopg.Connection, start: dt.datetime, end: dt.datetime,
-             by: str | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
+             by: str | None = None, now: dt.datetime | None = None,
+             timezone: str = CHINA_TIME) -> dict[str, Any]:
     """The figures of the period ``[start, end)`` per ``by`` (grid, unit, district) and in
-    total, the formulas, and the overdue list at ``now``."""
-    start, end = utc(start), utc(end)
+    total, the formulas, and the overdue list at ``now``; ``start`` and ``end`` without an
+    offset are in ``timezone`` (the city's)."""
+    start, end = city_time(start, timezone), city_time(end, timezone)
     if end <= start:
         raise InputError(f"the period ends ({end.isoformat()}) before it starts "
                          f"({start.isoformat()})", field="to")
@@ -90,5 +95,5 @@ def evaluate(conn: psycopg.Connection, start: dt.datetime, end: dt.datetime,
             r[by] = r.pop("key")
     total.pop("key", None)
     return {"from": start.isoformat(), "to": end.isoformat(), "as_of": as_of.isoformat(),
-            "by": by, "rows": rows if by else [], "total": total, "formulas": FORMULAS,
+            "timezone": timezone, "by": by, "rows": rows if by else [], "total": total, "formulas": FORMULAS,
             "overdue": overdue(conn, now)}

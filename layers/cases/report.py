@@ -5,6 +5,7 @@ reporter, phone or photo appears in it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from typing import Any
 
@@ -39,6 +40,17 @@ def _table(title: str, key_name: str | None, rows: list[dict[str, Any]]) -> str:
     return f"<h2>{html.escape(title)}</h2><table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _local(t: Any, zone: str | None) -> str:
+    """A deadline as the city reads it (its clock, to the minute, with the offset)."""
+    if not isinstance(t, dt.datetime):
+        return "" if t is None else str(t)
+    if zone:
+        from zoneinfo import ZoneInfo
+
+        t = t.astimezone(ZoneInfo(zone))
+    return t.isoformat(sep=" ", timespec="minutes")
+
+
 def render_html(total: dict[str, Any], by_grid: dict[str, Any],
                 by_unit: dict[str, Any]) -> str:
     """The report from three :func:`layers.cases.evaluate.evaluate` results of one period
@@ -47,10 +59,11 @@ def render_html(total: dict[str, Any], by_grid: dict[str, Any],
     grid_rows = [{**r, "_key": r["grid"]} for r in by_grid["rows"]]
     unit_rows = [{**r, "_key": r["unit"]} for r in by_unit["rows"]]
     late = total["overdue"]
+    zone = total.get("timezone")  # deadlines on the city's clock, as the period is given
     late_rows = "".join(
         f"<tr><td class='k'>{e(r['code'])}</td><td class='k'>{e(r['state'])}</td>"
         f"<td class='k'>{e(r['category_name'] or '')}</td><td class='k'>{e(r['grid_code'] or '')}"
-        f"</td><td class='k'>{e(r['unit'] or '')}</td><td>{e(str(r['deadline']))}</td>"
+        f"</td><td class='k'>{e(r['unit'] or '')}</td><td>{e(_local(r['deadline'], zone))}</td>"
         f"<td class='late'>{r['overdue_h']:.1f}</td></tr>" for r in late)
     formulas = "".join(f"<li><b>{e(k)}</b> = {e(v)}</li>" for k, v in total["formulas"].items())
     return (

@@ -63,6 +63,17 @@ def utc(t: dt.datetime | None) -> dt.datetime | None:
     return t
 
 
+def city_time(t: dt.datetime | None, zone: str) -> dt.datetime | None:
+    """A time a person typed: without an offset it is the city's clock (``zone``, the city
+    profile's ``timezone``), as the city's staff read their clocks and days — a period
+    ``2026-06-01`` … ``2026-07-01`` is June in the city, not June in UTC (8 h later in China)."""
+    if t is not None and t.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        return t.replace(tzinfo=ZoneInfo(zone))
+    return t
+
+
 def not_in_future(conn: psycopg.Connection, t: dt.datetime | None, field: str) -> None:
     """An InputError naming ``field`` when ``t`` is after the platform's clock: a case's
     times are when things happened, and one ahead of the clock locks the case (every later
