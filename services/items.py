@@ -11,8 +11,8 @@ omitted above it (OGC API Features allows it; ``resulttype=hits`` is always exac
 ``datetime`` (the versions valid then) and ``q`` (a term in a text property) are answered here
 too, so they combine with CQL2 filters and cursors. HTML, JSON-LD and CSV, and ``filter``
 (until a CQL2 translator is set with :meth:`ItemsService.set_filter_translator`) go to
-pygeoapi, so its pages and its filters stay available; unknown parameters are refused for
-every format.
+pygeoapi, so its pages and its filters stay available (a CQL2 filter compiled here for them
+too: :meth:`ItemsService._for_pygeoapi`); unknown parameters are refused for every format.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from flask import Response, request
+from flask import Response, g, request
+from werkzeug.datastructures import ImmutableMultiDict
 
 from layers.catalog import published_columns
 from services.items_filter import FallThrough
@@ -115,7 +116,7 @@ class ItemsService:
         except ParamError as exc:
             return _error(400, "InvalidParameterValue", str(exc))
         if not _wants_geojson() or any(k in request.args for k in PYGEOAPI_ONLY):
-            return None
+            return self._for_pygeoapi(layer, q)
         if self.filter_translator is None and any(k in request.args for k in FILTER_PARAMS):
             return None
         try:
@@ -127,6 +128,25 @@ class ItemsService:
             return _error(400, "InvalidParameterValue", str(exc))
         except psycopg.Error as exc:
             return _db_error(exc)
+
+    def _for_pygeoapi(self, layer: Layer, q: ItemsQuery) -> Response | None:
+        """pygeoapi answers (HTML, CSV, JSON-LD): a CQL2 ``filter`` is compiled here as for
+        GeoJSON and handed to :class:`services.providers.CimProvider` (``g.cim_filter``), and
+        pygeoapi's own ECQL parser no longer sees it (its pages parsed CQL2 as ECQL:
+        ``S_INTERSECTS``, ``TIMESTAMP('…')`` or ``filter-lang=cql2-text`` were 400s there), so
+        a request gives the same features in every format. ECQL that is no CQL2 still goes to
+        pygeoapi as before. None: pygeoapi answers; a Response: the filter's 400."""
+        if q.filter is None or self.filter_translator is None:
+            return None
+        try:
+            text, params = self.filter_translator(*q.filter, layer)
+        except FallThrough:
+            return None
+        except ParamError as exc:
+            return _error(400, "InvalidParameterValue", str(exc))
+        g.cim_filter = (layer.table, text, params)
+        request.args = _FilterHidden(request.args)
+        return None
 
     def item(self, collection_id: str, fid: str) -> Response | None:
         got = self.layer(collection_id)
@@ -221,6 +241,18 @@ class ItemsService:
         resp.headers["Content-Crs"] = f"<{out.uri}>"
         resp.headers["Content-Language"] = self.language
         return resp
+
+
+class _FilterHidden(ImmutableMultiDict):
+    """A request's parameters as pygeoapi reads them once the platform has compiled its CQL2
+    filter: ``get`` does not see ``filter``, ``filter-lang`` or ``filter-crs`` (pygeoapi would
+    parse the filter as ECQL), while iterating them still does, so the ``next``/``prev`` and
+    format links of pygeoapi's pages keep the filter."""
+
+    def get(self, key, default=None, type=None):  # noqa: A002 (werkzeug's signature)
+        if key in FILTER_PARAMS:
+            return default
+        return super().get(key, default, type)
 
 
 def _wants_geojson() -> bool:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from http import HTTPStatus
 from typing import Any
@@ -45,15 +46,18 @@ from pygeoapi.provider.base import (
     ProviderQueryError,
 )
 from sqlalchemy import (
+    BigInteger,
     MetaData,
     String,
     Table,
     and_,
+    bindparam,
     create_engine,
     false,
     func,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.engine import Engine
@@ -79,6 +83,7 @@ _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
 _COLUMNS: dict[tuple[str, str], list[PublishedColumn]] = {}
 _LOCK = threading.RLock()
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 APPLICATION_NAME = "cim-serve-pygeoapi"  # in pg_stat_activity, beside the items pool's
 
 
@@ -235,7 +240,31 @@ class CimProvider(BaseProvider):
                 raise ProviderInvalidQueryError(user_msg=f"unknown property {name}")
             conds.append(self.table.c[name] == value)
         conds.append(self._cql_filter(filterq))
+        if (compiled := self._compiled_filter()) is not None:
+            conds.append(compiled)
         return and_(*conds)
+
+    def _compiled_filter(self):
+        """The request's CQL2 filter as the platform's items path compiled it
+        (:meth:`services.items.ItemsService._for_pygeoapi`: SQL over the alias ``p``, the
+        same as for GeoJSON), as a condition on the version's id; None without one."""
+        from flask import g, has_app_context
+
+        got = g.get("cim_filter") if has_app_context() else None
+        if got is None or got[0] != self.table_name:
+            return None
+        _, where, params = got
+        names = {}
+
+        def bind(m):
+            names[f"cim_{m.group(1)}"] = params[m.group(1)]
+            return f":cim_{m.group(1)}"
+
+        # SQLAlchemy's text(): a colon of the SQL itself (a ::cast) escaped, %(name)s bound
+        where = _PLACEHOLDER.sub(bind, where.replace(":", "\\:")).replace("%%", "%")
+        sub = text(f'SELECT p.id FROM "{self.table_name}" p WHERE {where}').bindparams(
+            *(bindparam(k, v) for k, v in names.items()))
+        return self.table.c.id.in_(sub.columns(id=BigInteger))
 
     def _valid_at(self, datetime_: str | None):
         """Versions valid at an instant or during an interval (``datetime``, RFC 3339; a date
