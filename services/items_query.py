@@ -165,7 +165,7 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
             raise ParamError("cursor pages in id order: it cannot be combined with sortby")
     for name, value in args.items():
         if name in columns:
-            q.props.append((columns[name], _value(columns[name], value)))
+            q.props.append((columns[name], property_value(columns[name], value)))
     if (v := args.get("datetime")) is not None:
         when = parse_datetime(v)
         q.valid_at, q.end_exclusive, q.one_version = ((when.start, when.end),
@@ -288,8 +288,9 @@ def _known(names, columns: dict[str, Column], param: str) -> None:
                          f"{', '.join(bad)}; known: {', '.join(columns)}")
 
 
-def _value(col: Column, v: str) -> object:
-    """A property filter's value in the column's type (checked here, not by PostgreSQL)."""
+def property_value(col: Column, v: str) -> object:
+    """A property filter's value in the column's type (checked here, not by PostgreSQL), for
+    the items path and the provider alike."""
     if col.json_type == "integer":
         try:
             return int(v)

@@ -77,7 +77,14 @@ from cim.crs import (
 from cim.db.engine import psycopg_conninfo
 from layers.catalog import PublishedColumn, published_columns
 from services.config import connection_url
-from services.items_query import ParamError, clip_box, parse_datetime, parse_terms
+from services.items_query import (
+    Column,
+    ParamError,
+    clip_box,
+    parse_datetime,
+    parse_terms,
+    property_value,
+)
 
 _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
@@ -236,9 +243,17 @@ class CimProvider(BaseProvider):
         if bbox:
             conds.append(self._bbox_filter(bbox))
         for name, value in properties or []:
-            if name not in self.table.c:
+            if name not in self._fields:
                 raise ProviderInvalidQueryError(user_msg=f"unknown property {name}")
-            conds.append(self.table.c[name] == value)
+            # the value in the column's type, as the items path reads it: pygeoapi hands
+            # over text, which PostgreSQL compared with a number column as an error (a 500)
+            pub = next(c for c in self._published if c.name == name)
+            try:
+                value = property_value(Column(name, pub.json_type), value)
+            except ParamError as exc:
+                raise ProviderInvalidQueryError(user_msg=str(exc)) from None
+            col = self.table.c[name]
+            conds.append(col.any_() == value if pub.json_type == "array" else col == value)
         conds.append(self._cql_filter(filterq))
         if (compiled := self._compiled_filter()) is not None:
             conds.append(compiled)

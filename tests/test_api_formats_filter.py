@@ -107,3 +107,22 @@ def test_a_broken_cql2_filter_is_a_400_naming_it_in_every_format(served):
         r = requests.get(served["base"] + ITEMS, params={
             "f": fmt, "filter": "nosuch > 1", "filter-lang": "cql2-text"}, timeout=60)
         assert r.status_code == 400 and "nosuch" in r.text, (fmt, r.text[:200])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "html"])
+@pytest.mark.parametrize("name,field,value", [("height", "建筑高度", "22.6"),
+                                              ("floors_above", "地上层数", "7"),
+                                              ("year_built", "建成年代", "2014")])
+def test_a_number_property_filter_on_pygeoapis_pages(served, fmt, name, field, value):
+    """``height=22.6`` on CSV/HTML: pygeoapi handed the provider text, compared with a
+    number column as an error (a 500); now the survey's features of that value."""
+    survey = pyogrio.read_dataframe(SAMPLE_BUILDINGS, encoding="GBK")
+    expected = {served["keys"][k] for k, v in zip(survey["编号"], survey[field])
+                if float(v) == float(value)}
+    assert expected
+    got = _codes(served, fmt, **{name: value})
+    if fmt == "csv":
+        assert got == expected
+    else:
+        others = set(served["keys"].values()) - expected
+        assert all(c in got for c in expected) and not any(c in got for c in others)
