@@ -274,3 +274,62 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     record_event(conn, case_id, at=at, actor=user.name, role=user.role, action=action,
                  from_state=state, to_state=tr.to, note=values.get("note"), detail=detail)
     return get_case(conn, code, events=True)
+
+
+def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
+                    at: dt.datetime, actor: str, role: str = "system",
+                    note: str | None = None) -> dict | None:
+    """The case ``code`` takes the category ``category_code``: what a sensor alarm's case does
+    when its alarm escalates to a level whose band names another category
+    (``sensor_thresholds.csv`` ``case_category``: a gas reading past 一级 may be 燃气泄漏, 1 h,
+    where 四级 was 燃气设施异常, 4 h). The category is what the case is handled and evaluated
+    as (GB/T 30428: time limits per category), so it follows the escalation:
+
+    - ``category_code``, ``category_name``, ``kind`` and ``time_limit_h`` are the new one's;
+    - a registered case's deadline becomes the new time limit counted from the escalation
+      (``at``, not after the platform's clock), never later than the deadline it had: the
+      more urgent problem is due sooner, an escalation never grants more time, and a unit is
+      not late for time that passed before the problem became urgent;
+    - a case not dispatched yet (before 派遣) whose unit was proposed, not named by the
+      派遣员 (``指定``), takes the new category's proposal; a dispatched case keeps its unit
+      (the event's detail names the proposal for the 派遣员);
+    - one ``case_events`` row (action ``recategorize``, the state unchanged; detail: the
+      categories and deadlines before and after).
+
+    The case row is locked as :func:`act` locks it. The case as it is after (with its trail),
+    or None when nothing changed (the same category, or a final case)."""
+    wf = load_workflow()
+    new = category(category_code, field="case_category")
+    row = conn.execute(
+        "SELECT id, state, category_code, deadline, unit, unit_basis, asset_layer, asset_code "
+        "FROM cases WHERE code = %s AND valid_to IS NULL FOR UPDATE", (code,)).fetchone()
+    if row is None:
+        raise CaseNotFound(f"no case has code {code}", field="code")
+    case_id, state, old_code, deadline, unit, basis, a_layer, a_code = row
+    if old_code == new.code or state in wf.final:
+        return None
+    at = min(utc(at), conn.execute("SELECT now()").fetchone()[0])
+    sets: dict[str, Any] = {"category_code": new.code, "category_name": new.name,
+                            "kind": new.kind, "time_limit_h": new.time_limit_h}
+    if deadline is not None:
+        sets["deadline"] = min(deadline, at + dt.timedelta(hours=new.time_limit_h))
+    proposed, p_basis = propose(conn, new, a_layer, a_code)
+    # not dispatched yet: the case is in a state of the loop before the one dispatch reaches
+    order = list(wf.timestamps)
+    dispatch = wf.actions.get("dispatch")
+    sent = dispatch.transitions[0].to if dispatch else None
+    if (state in order and sent in order and order.index(state) < order.index(sent)
+            and basis != "指定"):
+        sets["unit"], sets["unit_basis"] = proposed, p_basis
+    cols = list(sets)
+    conn.execute(sql.SQL("UPDATE cases SET {} WHERE id = %s").format(
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in cols)),
+        [*(sets[c] for c in cols), case_id])
+    record_event(conn, case_id, at=at, actor=actor, role=role, action="recategorize",
+                 from_state=state, to_state=state, note=note,
+                 detail={"category_from": old_code, "category": new.code,
+                         "deadline_from": deadline.isoformat() if deadline else None,
+                         "deadline": (sets.get("deadline") or deadline).isoformat()
+                         if deadline else None,
+                         "unit": sets.get("unit", unit), "proposed": proposed})
+    return get_case(conn, code, events=True)
