@@ -110,10 +110,8 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
             if _dropped_parts(geoms[i], family):
                 flags[i].append(PARTS_DROPPED)  # a line or point beside the polygons
             if family == "polygon" and not shapely.is_valid(g):
-                if (stray := _stray_hole(g)) is not None:
-                    reject[i] = ("invalid_geometry", f"{stray}: a hole (courtyard) must lie "
-                                 "inside its outline — not repaired, which would make the "
-                                 "hole a part the survey did not draw")
+                if (holes := _hole_problem(g)) is not None:
+                    reject[i] = ("invalid_geometry", holes)
                     continue
                 # the collection's polygons overlap, or one is invalid itself: the footprint
                 # they cover together, each part made valid first (a bowtie's union fails)
@@ -136,11 +134,9 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
         invalid = idx[~shapely.is_valid(geoms[idx])]
         for i in invalid:
             why = shapely.is_valid_reason(geoms[i])
-            stray = _stray_hole(geoms[i]) if family == "polygon" else None
-            if stray is not None:  # bad survey data: repaired, it became a part of its own
-                reject[i] = ("invalid_geometry", f"{stray} ({why}): a hole (courtyard) must "
-                             "lie inside its outline — not repaired, which would make the "
-                             "hole a part the survey did not draw")
+            holes = _hole_problem(geoms[i]) if family == "polygon" else None
+            if holes is not None:  # bad survey data: a repair would invent or lose an area
+                reject[i] = ("invalid_geometry", f"{holes} ({why})")
                 continue
             if family == "polygon" and types[i] == 6:
                 fixed = _parts_together(geoms[i])
@@ -171,15 +167,22 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
     return Prepared(geoms=geoms, reject=reject, flags=flags, solid_height=solid_height)
 
 
-def _stray_hole(g) -> str | None:
-    """Where an inner ring of polygon ``g`` lies wholly or partly outside its own outer
-    ring, which of them and how much of it lies outside; else None. Such a hole is no hole:
-    make_valid keeps what lies outside the outline as land (a hole beside a building became a
-    second part of it), adding an area the survey drew as none."""
+def _hole_problem(g) -> str | None:
+    """Why an invalid polygon ``g`` is not repaired because of its holes, else None:
+
+    - an inner ring lying wholly or partly outside its own outer ring is no hole: make_valid
+      keeps what lies outside the outline as land (a hole beside a building became a second
+      part of it), an area the survey drew as none;
+    - holes whose area make_valid's reading of the rings' linework and the outline less its
+      holes disagree on — a hole touching the outline along an edge (a courtyard drawn open
+      to the street: make_valid dropped it, the building gained its area), holes overlapping
+      or nested: what the survey meant is not to be told from the rings.
+    """
     polys = shapely.get_parts(g)
     for p, poly in enumerate(polys, 1):
         if shapely.get_type_id(poly) != 3 or not poly.interiors:
             continue
+        of = f" of part {p}" if len(polys) > 1 else ""
         shell = shapely.make_valid(shapely.Polygon(poly.exterior))
         for k, ring in enumerate(poly.interiors, 1):
             hole = shapely.make_valid(shapely.Polygon(ring))
@@ -187,9 +190,21 @@ def _stray_hole(g) -> str | None:
             if outside > 1e-6:  # beyond rounding: a hole on its outline's edge is inside
                 whole = "wholly" if not hole.intersects(shell) or outside >= hole.area \
                     else "partly"
-                of = f"of part {p} " if len(polys) > 1 else ""
-                return (f"inner ring {k} {of}lies {whole} outside its outer ring "
-                        f"({outside:.3g} m² of it outside)")
+                return (f"inner ring {k}{of} lies {whole} outside its outer ring "
+                        f"({outside:.3g} m² of it outside): a hole (courtyard) must lie "
+                        "inside its outline — not repaired, which would make the hole a part "
+                        "the survey did not draw")
+        if shapely.is_valid(poly):
+            continue
+        linework = _only_family(shapely.make_valid(poly), "polygon")
+        structure = _only_family(shapely.make_valid(poly, method="structure"), "polygon")
+        a = 0.0 if linework is None else linework.area
+        b = 0.0 if structure is None else structure.area
+        if abs(a - b) > 1e-6 + 1e-9 * max(a, b):
+            return (f"the holes{of} cannot be told from the outline: {b:.6g} m² as the "
+                    f"outline less its holes, {a:.6g} m² as the rings' linework repairs it — a "
+                    "hole touching the outline along an edge (draw a courtyard open to the "
+                    "street as part of the outline), or holes overlapping or inside another")
     return None
 
 

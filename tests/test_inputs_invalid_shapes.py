@@ -3,7 +3,9 @@ each is repaired to the area shapely's make_valid gives and flagged, or rejected
 naming the row and field — nothing silently lost or invented. A hole lying (wholly or partly)
 outside its outline is bad survey data: repaired, make_valid kept it as a new part of the
 building (a 25 m² part beside a 75 m² one), so it is rejected. Expected values by construction
-(the shapes written here) and from shapely on the source shapes."""
+(the shapes written here) and from shapely on the source shapes. So are holes whose area
+the repair cannot tell: one on the outline's edge (make_valid dropped the courtyard, the
+building gained its area), holes overlapping or nested."""
 
 from __future__ import annotations
 
@@ -33,6 +35,11 @@ def _shapes(x: float, y: float) -> dict[str, Polygon]:
         "DUPS": Polygon(at(5, [(0, 0), (10, 0), (10, 0), (10, 10), (0, 10)])),
         "FLAT": Polygon(at(6, [(0, 0), (10, 0), (20, 0)])),
         "COURT": Polygon(sq(7), [at(7, [(2, 2), (8, 2), (8, 8), (2, 8)])]),
+        # a courtyard drawn as a hole on the outline's edge: repaired, it was dropped (the
+        # building 100 m², not the 80 drawn); two overlapping holes: an island in between
+        "EDGE": Polygon(sq(8), [at(8, [(0, 2), (5, 2), (5, 6), (0, 6)])]),
+        "OVERLAP": Polygon(sq(9), [at(9, [(2, 2), (6, 2), (6, 6), (2, 6)]),
+                                   at(9, [(4, 4), (8, 4), (8, 8), (4, 8)])]),
     }
 
 
@@ -48,7 +55,13 @@ def _check(db, r, table, shapes, names):
         assert f"lies {how} outside its outer ring" in msg, msg
     assert "inner ring 1 of part 1" in rejects["MULTI_OUT"][3]
     assert rejects["FLAT"][:3] == ("invalid_geometry", "geometry", names.index("FLAT") + 1)
-    assert set(rejects) == {"OUT", "CROSS", "MULTI_OUT", "FLAT"}, rejects
+    for name in ("EDGE", "OVERLAP"):
+        reason, field, row, msg = rejects[name]
+        assert (reason, field, row) == ("invalid_geometry", "geometry", names.index(name) + 1)
+        assert "cannot be told from the outline" in msg, msg
+    outline_less_holes = shapes["EDGE"].exterior.convex_hull.area - 5 * 4
+    assert f"{outline_less_holes:.6g} m² as the outline less its holes" in rejects["EDGE"][3]
+    assert set(rejects) == {"OUT", "CROSS", "MULTI_OUT", "FLAT", "EDGE", "OVERLAP"}, rejects
     got = {k.rsplit(":", 1)[1]: (round(a, 6), f) for k, a, f in db.rows(
         f"SELECT source_key, ST_Area(geom), flags FROM {table} WHERE batch_id = %s",
         (r.batch_id,))}
