@@ -46,12 +46,6 @@ def layer_code() -> str:
     raise DatabaseError("layers.csv has no row for the alarms layer")
 
 
-@lru_cache(maxsize=1)
-def _risk_types() -> dict[str, str]:
-    return {r["code"]: r.get("risk_type", "")
-            for r in read_csv_dictionary(DICTIONARY_DIR / "sensor_types.csv")}
-
-
 @lru_cache(maxsize=4)
 def _matrix(path: str):
     from pathlib import Path
@@ -94,7 +88,8 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
     if not sensor.get("district_code"):
         raise DatabaseError(f"sensor {sensor['code']} lies in no district and names none")
     lv = cfg.levels[level]
-    code = _new_code(conn, f"{sensor['district_code']}{layer_code()}{sensor['type_code']}")
+    code = _new_code(conn, f"{sensor['district_code']}{cfg.alarm_layer_code or layer_code()}"
+                           f"{sensor['type_code']}")
     alarm_id = conn.execute(
         "INSERT INTO alarms (code, geom, sensor_code, device_id, type_code, type_name, kind, "
         "level, level_name, color, status, threshold, clear_at, first_value, peak_value, "
@@ -126,7 +121,7 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
         risk_code = raise_for_alarm(conn, _matrix(str(cfg.matrix_path)),
                                     asset_code=sensor.get("asset_code"), alarm_code=code,
                                     level=lv.risk_level,
-                                    risk_type=_risk_types().get(sensor["type_code"]), at=at,
+                                    risk_type=cfg.risk_types.get(sensor["type_code"]), at=at,
                                     timezone=cfg.timezone)
     conn.execute("UPDATE alarms SET case_code = %s, risk_code = %s WHERE id = %s",
                  (case["code"], risk_code, alarm_id))
@@ -168,7 +163,7 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
     if row[3] is not None:
         raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
                         alarm_code=row[0], level=lv.risk_level,
-                        risk_type=_risk_types().get(row[2]), at=at, risk_code=row[3],
+                        risk_type=cfg.risk_types.get(row[2]), at=at, risk_code=row[3],
                         timezone=cfg.timezone)
     return True
 

@@ -112,6 +112,11 @@ class IotConfig:
     end_statuses: tuple[str, ...] = field(kw_only=True)
     # the city's clock (its profile's timezone): the year an alarm's risk raise is filed under
     timezone: str = field(default=CHINA_TIME, kw_only=True)
+    # the risk type of each sensor type (the city's sensor_types.csv risk_type): the asset's
+    # risk point of that type is the one an alarm raises
+    risk_types: dict[str, str] = field(default_factory=dict, kw_only=True)
+    # the alarms layer's code (the city's layers.csv), in each alarm's code
+    alarm_layer_code: str | None = field(default=None, kw_only=True)
 
     def rowset(self, type_code: str, asset_class: str | None) -> RowSet | None:
         """The most specific row set of a sensor (None: no thresholds, no alarms)."""
@@ -244,6 +249,7 @@ def load_config(profile: CityProfile | None = None,
     types = {r["code"]: r["name"] for r in type_rows}
     intervals = {r["code"]: int(r["interval_s"]) for r in type_rows
                  if (r.get("interval_s") or "").isdigit()}
+    risk_types = {r["code"]: r.get("risk_type") or "" for r in type_rows}
     cats = {r["code"] for r in read_csv_dictionary(_path(profile, "case_categories", ".csv"))}
     tp = Path(thresholds) if thresholds else _path(profile, "sensor_thresholds", ".csv")
     sets = load_thresholds(tp, cats, set(types), asset_classes(profile))
@@ -296,7 +302,18 @@ def load_config(profile: CityProfile | None = None,
                      watched, ahead, behind,
                      _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead,
                      end_statuses=ends,
-                     timezone=profile.timezone if profile is not None else CHINA_TIME)
+                     timezone=profile.timezone if profile is not None else CHINA_TIME,
+                     risk_types=risk_types, alarm_layer_code=_alarm_layer_code(profile))
+
+
+def _alarm_layer_code(profile: CityProfile | None) -> str | None:
+    """The alarms layer's code in the city's layers dictionary (None without a profile: the
+    platform's, :func:`layers.iot.alarms.layer_code`)."""
+    if profile is None:
+        return None
+    from cim.coding.scheme import layer_code_of
+
+    return layer_code_of(profile, "alarms")
 
 
 def _setting(section: dict[str, Any], name: str, key: str, yp: Path) -> Any:
