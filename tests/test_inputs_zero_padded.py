@@ -68,3 +68,34 @@ def test_csv_identifiers_keep_their_zeros(tmp_path):
     p.write_text("物探点号,X\n007,12.5\n0012,1\n", encoding="utf-8")
     (t,) = read_tables(p, KNOWN, None)
     assert [r[0] for r in t.rows] == ["007", "0012"]
+
+
+def test_a_survey_whose_point_numbers_are_zero_padded_numbers_joins_its_segments(fresh_db,
+                                                                                 tmp_path):
+    """The point sheet types 1…5 in a 000 format (Excel shows 001…005), the segment sheet
+    types 001…005 as text: the segments join their points under the numbers the sheets show
+    (read as 1…5, no segment found its points)."""
+    from loaders.pipes.load import load_pipes_files
+    from tests.test_pipes import E0, N0
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "给水管线点"
+    ws.append(["物探点号", "特征", "X", "Y", "地面高程"])
+    for i in range(5):
+        ws.append([i + 1, "直线点", N0 + 20 * i, E0, 36.0])
+        ws.cell(row=i + 2, column=1).number_format = "000"
+    ws2 = wb.create_sheet("给水管线段")
+    ws2.append(["起始点号", "终止点号", "起点埋深", "终点埋深", "管径"])
+    for i in range(4):
+        ws2.append([f"{i + 1:03d}", f"{i + 2:03d}", 1.2, 1.2, "DN300"])
+    path = tmp_path / "普查.xlsx"
+    wb.save(path)
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [path])
+    assert (r.read, r.loaded, r.rejected) == (9, 9, 0), r.text()
+    assert sorted(p for (p,) in fresh_db.rows(
+        "SELECT point_no FROM pipe_points WHERE valid_to IS NULL")) == \
+        ["001", "002", "003", "004", "005"]
+    assert sorted(fresh_db.rows("SELECT start_point_no, end_point_no FROM pipe_segments "
+                                "WHERE valid_to IS NULL")) == \
+        [(f"{i + 1:03d}", f"{i + 2:03d}") for i in range(4)]
