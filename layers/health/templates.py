@@ -191,10 +191,15 @@ def building_density(ctx: Context, params: dict) -> Result:
 
 @template("development_intensity")
 def development_intensity(ctx: Context, params: dict) -> Result:
-    """Construction-land parcels (land-use code prefixes) inside the district over its area."""
+    """Construction-land parcels (land-use code prefixes) inside the district over its area.
+
+    A prefix is any leading part of a land_use.csv code: a major class (``07`` 居住用地) or a
+    class of it (``1208``); only the two-digit ones were compared, so a catalog naming a
+    four-digit class counted none of its parcels."""
     return _clipped(ctx, "planning_parcels",
                     "coalesce(ST_Area(ST_Intersection(ST_Union(f.geom), d.geom)), 0)",
-                    "AND left(f.land_use_code, 2) = ANY(%(prefixes)s)",
+                    "AND EXISTS (SELECT 1 FROM unnest(%(prefixes)s::text[]) AS x(p)"
+                    " WHERE starts_with(f.land_use_code, x.p))",
                     {"prefixes": list(params.get("construction_prefixes") or [])})
 
 
