@@ -11,7 +11,8 @@
   optional on reads; a bad one is a 401). The public trail keeps when, role, action, from, to.
 - ``GET /cases/<code>/attachments/<id>`` — a photo, for a person of the loop only (403 for
   a 处置单位 user of another unit).
-- ``GET /cases?state=&grid=&unit=&overdue=&limit=`` and
+- ``GET /cases?state=&grid=&unit=&overdue=&limit=&after=`` (newest first; ``numberMatched``
+  on all pages, a ``next`` link going on after the page's last case) and
   ``GET /cases/evaluation?from=&to=&by=`` (``from``/``to`` without an offset: the city's
   clock, the profile's ``timezone``).
 
@@ -34,6 +35,7 @@ import logging
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import psycopg
 from flask import Blueprint, Flask, Response, request
@@ -54,7 +56,7 @@ PARAMS = {
     f"{BP}.action": set(),
     f"{BP}.show": set(),
     f"{BP}.attachment": set(),
-    f"{BP}.list_cases": {"state", "grid", "unit", "overdue", "limit"},
+    f"{BP}.list_cases": {"state", "grid", "unit", "overdue", "limit", "after"},
     f"{BP}.evaluation": {"from", "to", "by"},
 }
 REPORT_FIELDS = {"source", "category", "point", "crs", "grid", "asset", "address",
@@ -242,7 +244,7 @@ class CasesService:
 
     def list_cases(self) -> Response:
         def go(conn):
-            from layers.cases.listing import list_cases
+            from layers.cases.listing import count_cases, list_cases
 
             a = request.args
             overdue = a.get("overdue", "false").lower()
@@ -252,12 +254,23 @@ class CasesService:
                 limit = int(a.get("limit", "100"))
             except ValueError:
                 raise InputError("limit is an integer", field="limit") from None
-            rows = list_cases(conn, state=a.get("state"), grid=a.get("grid"),
-                              unit=a.get("unit"), overdue=overdue in ("true", "1"),
-                              limit=limit)
+            filters = {"state": a.get("state"), "grid": a.get("grid"), "unit": a.get("unit"),
+                       "overdue": overdue in ("true", "1"),
+                       "now": conn.execute("SELECT now()").fetchone()[0]}
+            rows = list_cases(conn, **filters, limit=limit, after=a.get("after") or None)
+            out: dict[str, Any] = {"numberMatched": count_cases(conn, **filters)}
+            links = []
+            # the next page goes on after the last case listed (keyset paging: a case reported
+            # meanwhile neither shifts nor repeats a row)
+            if len(rows) == limit and list_cases(conn, **filters, limit=1,
+                                                 after=rows[-1]["code"]):
+                query = urlencode({**a.to_dict(), "after": rows[-1]["code"]})
+                links.append({"rel": "next", "type": "application/json",
+                              "href": f"{request.script_root}{request.path}?{query}"})
             user = self.viewer(conn)
             rows = [r if _may_see(user, r.get("unit")) else _public(r) for r in rows]
-            return _json({"cases": rows, "numberReturned": len(rows)})
+            return _json({"cases": rows, "numberReturned": len(rows), **out,
+                          "links": links})
         return self.run(go, write=False)
 
     def evaluation(self) -> Response:
@@ -380,7 +393,9 @@ def _doc() -> dict[str, dict]:
                 q("grid", "grid cell code"), q("unit", "responsible unit"),
                 q("overdue", "past the deadline and not handled yet",
                   schema={"type": "boolean"}),
-                q("limit", "at most this many (1..1000)", schema={"type": "integer"})],
+                q("limit", "at most this many (1..1000)", schema={"type": "integer"}),
+                q("after", "the code of the last case of the page before (the next "
+                           "link gives it)")],
                 "responses": {**ok("the cases"), **errors("400")}}},
         "/cases/evaluation": {
             "get": {"summary": "立案率, 按期处置率, 结案率, mean handling time of a period",

@@ -173,17 +173,19 @@ for _a in ACTIONS:
 @click.option("--unit", default=None)
 @click.option("--overdue", is_flag=True, help="Past the deadline and not handled yet")
 @click.option("--limit", type=int, default=100)
+@click.option("--after", default=None,
+              help="Go on after this case (the last code of the page before)")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def list_cmd(c: Ctx, state, grid, unit, overdue, limit, as_json) -> None:
-    """Current cases, newest first."""
+def list_cmd(c: Ctx, state, grid, unit, overdue, limit, after, as_json) -> None:
+    """Current cases, newest first (a page of --limit; the next one with --after CODE)."""
     import psycopg
 
     from layers.cases.listing import list_cases
 
     with psycopg.connect(c.conninfo()) as conn:
         rows = list_cases(conn, state=state, grid=grid, unit=unit, overdue=overdue,
-                          limit=limit)
+                          limit=limit, after=after)
     if as_json:
         echo_json(rows)
         return
@@ -193,6 +195,8 @@ def list_cmd(c: Ctx, state, grid, unit, overdue, limit, as_json) -> None:
                    f"deadline {_t(r['deadline'])}")
     if not rows:
         click.echo("no case")
+    elif len(rows) == limit:
+        click.echo(f"(a page of {limit}: the next with --after {rows[-1]['code']})")
 
 
 @case.command("flag-overdue")

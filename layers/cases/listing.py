@@ -34,17 +34,11 @@ def to_storage(conn: psycopg.Connection, point: tuple[float, float],
                         params).fetchone()
 
 
-def list_cases(conn: psycopg.Connection, *, state: str | None = None,
-               grid: str | None = None, unit: str | None = None, overdue: bool = False,
-               now: dt.datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Current cases, newest report first, filtered by state (one of case_workflow.yaml's
-    states: any other is an InputError naming them, not an empty list), grid cell (one the
-    grid has or had: a mistyped code is an InputError), unit and overdue (past the deadline
-    and not handled yet at ``now``)."""
+def _where(conn: psycopg.Connection, state: str | None, grid: str | None, unit: str | None,
+           overdue: bool, now: dt.datetime | None) -> tuple[list[str], dict[str, Any]]:
+    """The filters of :func:`list_cases` as SQL conditions and parameters."""
     from layers.cases.workflow import load_workflow
 
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InputError(f"limit is 1..{MAX_LIMIT}", field="limit")
     where, params = ["valid_to IS NULL"], {}
     if state:
         states = load_workflow().states
@@ -66,7 +60,41 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
         where.append("state = ANY(%(waiting)s) AND deadline < %(now)s")
         params["waiting"] = waiting_states()
         params["now"] = utc(now) or dt.datetime.now(dt.UTC)
+    return where, params
+
+
+def list_cases(conn: psycopg.Connection, *, state: str | None = None,
+               grid: str | None = None, unit: str | None = None, overdue: bool = False,
+               now: dt.datetime | None = None, limit: int = 100,
+               after: str | None = None) -> list[dict[str, Any]]:
+    """Current cases, newest report first (then by code, descending), filtered by state (one
+    of case_workflow.yaml's states: any other is an InputError naming them, not an empty
+    list), grid cell (one the grid has or had: a mistyped code is an InputError), unit and
+    overdue (past the deadline and not handled yet at ``now``). ``after``: the code of the
+    last case of the page before — the page goes on after it (keyset: a case reported
+    meanwhile neither shifts nor repeats a row); a code no current case has is an
+    InputError."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"limit is 1..{MAX_LIMIT}", field="limit")
+    where, params = _where(conn, state, grid, unit, overdue, now)
+    if after:
+        last = conn.execute("SELECT reported_at FROM cases WHERE code = %s AND valid_to IS NULL",
+                            (after,)).fetchone()
+        if last is None:
+            raise InputError(f"after {after!r}: no current case has this code (give the "
+                             "code of the last case of the page before)", field="after")
+        where.append("(reported_at, code) < (%(after_at)s, %(after)s)")
+        params["after_at"], params["after"] = last[0], after
     params["limit"] = limit
     cur = conn.cursor(row_factory=dict_row)
     return cur.execute(f"SELECT {CASE_COLUMNS} FROM cases WHERE {' AND '.join(where)} "  # noqa: S608
-                       "ORDER BY reported_at DESC, code LIMIT %(limit)s", params).fetchall()
+                       "ORDER BY reported_at DESC, code DESC LIMIT %(limit)s", params).fetchall()
+
+
+def count_cases(conn: psycopg.Connection, *, state: str | None = None,
+                grid: str | None = None, unit: str | None = None, overdue: bool = False,
+                now: dt.datetime | None = None) -> int:
+    """How many current cases :func:`list_cases` lists with these filters, on all pages."""
+    where, params = _where(conn, state, grid, unit, overdue, now)
+    return conn.execute(f"SELECT count(*) FROM cases WHERE {' AND '.join(where)}",  # noqa: S608
+                        params).fetchone()[0]
