@@ -28,7 +28,8 @@ Caching. Each layer has a data version (highest row id and highest succeeded loa
 wrote it), read in one statement for all layers at most once per ``tiles_version_ttl`` seconds
 per worker. A tile's ETag is a hash of the layers' versions and z/y/x, so a load that changes
 a layer changes the ETag of that layer's tiles (and of the one-map tiles), never of another
-layer's; ``If-None-Match`` → 304 with no tile made. ``Cache-Control: public, max-age=N``
+layer's; ``If-None-Match`` → 304 with no tile made (weak comparison: ``W/"tag"``, as a
+compressing proxy sends it back, matches too). ``Cache-Control: public, max-age=N``
 (``tiles_max_age``, default 0: browsers revalidate, cheaply). A server-side LRU of recent
 per-layer tiles keyed by (layer, version, z, x, y) (``tiles_cache_mb`` per worker) answers
 repeated tiles without PostGIS; an old version's tiles are never served again and age out.
@@ -208,7 +209,9 @@ class TilesService:
         tag = _etag(names, versions, z, x, y, (self.max_features, self.low_zoom_features))
         headers = {"ETag": f'"{tag}"', "Cache-Control": f"public, max-age={self.max_age}",
                    "Vary": "Accept-Encoding"}
-        if request.if_none_match.contains(tag):
+        # If-None-Match compares weakly (RFC 9110 13.1.2): a proxy that compresses the tile
+        # (nginx's gzip) hands the client W/"tag", which must still revalidate to a 304
+        if request.if_none_match.contains_weak(tag):
             return Response(status=304, headers=headers)
         parts, thinned = [], []
         try:
