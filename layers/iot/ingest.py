@@ -45,7 +45,7 @@ from psycopg.pq import TransactionStatus
 from cim.errors import CimError, InputError
 from layers.iot import alarms as alarm_ops
 from layers.iot.gaps import out_of_service
-from layers.iot.partitions import missing_months, partition_name
+from layers.iot.partitions import add_months, missing_months, month_of, partition_name
 from layers.iot.thresholds import IotConfig, cached_config
 
 UNKNOWN_LISTED = 20  # unknown sensor references named in the answer
@@ -173,10 +173,8 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
                             "reading source)", field="sensor")
         lacking = missing_months(conn, months or [])
         if lacking:
-            raise NoPartition(
-                f"no partition of readings for {', '.join(m.strftime('%Y-%m') for m in lacking)}"
-                f" ({', '.join(partition_name(m) for m in lacking)}): the owner runs "
-                f"`cim iot partitions` (or `cim iot import`, which creates them)")
+            raise _no_partition(conn, lacking, ahead - dt.timedelta(seconds=cfg.max_ahead_s),
+                                cfg.behind)
         # one sensor and time with different values in the batch: none of them is stored
         conn.execute("UPDATE _iot_in i SET clash = true FROM (SELECT code, ts FROM _iot_in "
                      "WHERE code IS NOT NULL GROUP BY code, ts HAVING min(value) <> max(value)) c "
@@ -193,6 +191,33 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         if inserted:
             _evaluate(conn, cfg, counts)
     return counts
+
+
+def _no_partition(conn: psycopg.Connection, lacking: list[dt.date], now: dt.datetime,
+                  behind: int) -> NoPartition:
+    """The refusal of a batch with readings in months without a partition: which months, the
+    first such reading (its index: among 50,000 the sender finds it), and — for a month
+    before those the platform keeps partitions for (iot.yaml partitions.behind), which
+    ``cim iot partitions`` never creates — that its time is far in the past (a device clock
+    reset to 1970?)."""
+    i, ref, ts = conn.execute(
+        "SELECT i, ref, ts FROM _iot_in WHERE code IS NOT NULL AND "
+        "date_trunc('month', ts AT TIME ZONE 'UTC')::date = ANY(%s) ORDER BY i LIMIT 1",
+        (lacking,)).fetchone()
+    months = ", ".join(m.strftime("%Y-%m") for m in lacking)
+    first = (f"the first is reading {i} (sensor {ref}, time "
+             f"{ts.astimezone(dt.UTC).isoformat()})")
+    oldest = add_months(month_of(now), -behind)
+    if lacking[0] < oldest:
+        return NoPartition(
+            f"no partition of readings for {months}: {first}, before {oldest:%Y-%m}, the "
+            f"oldest month `cim iot partitions` keeps a partition for (iot.yaml "
+            f"partitions.behind: {behind}); a device clock gone wrong? Older readings are "
+            "imported by the owner (`cim iot import`, which creates their months)")
+    return NoPartition(
+        f"no partition of readings for {months} "
+        f"({', '.join(partition_name(m) for m in lacking)}; {first}): the owner runs "
+        f"`cim iot partitions` (or `cim iot import`, which creates them)")
 
 
 def _conflicts(conn: psycopg.Connection, rows: list[tuple[str, dt.datetime, float]],

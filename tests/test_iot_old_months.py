@@ -1,0 +1,55 @@
+"""A batch with a reading in a month without a partition is refused whole (HTTP 409). The
+refusal names the first such reading by its index (among up to 50,000 the sender must find
+it), and for a month before those `cim iot partitions` creates — a device whose clock was
+reset to 1970 — says so instead of only sending the owner to run `cim iot partitions`, which
+never creates that month.
+
+By construction: the fixture has partitions for Nov 2026 – Jan 2027 only; the platform keeps
+iot.yaml partitions.behind = 1 month before the current one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+import pytest
+
+from layers.iot.ingest import NoPartition, ingest
+from layers.iot.partitions import month_of
+from tests.conftest import drop_database, server_url
+from tests.iot_fixture import add_sensor, counts, iot_db, t
+
+
+@pytest.fixture(scope="module")
+def d(jining_profile):
+    db = iot_db(jining_profile, "iotoldmonths")
+    yield db
+    drop_database(server_url(), db.name)
+
+
+def test_a_reading_of_1970_is_named_with_its_index_and_the_clock(d):
+    s = add_sensor(d, 1, "04", None, None, device_id="OLD-CLOCK")
+    batch = [("OLD-CLOCK", t(0), 0.5), ("OLD-CLOCK", t(5), 0.5),
+             ("OLD-CLOCK", dt.datetime(1970, 1, 1, 0, 0, 5, tzinfo=dt.UTC), 0.5),
+             ("OLD-CLOCK", dt.datetime(1970, 1, 1, 0, 0, 6, tzinfo=dt.UTC), 0.5)]
+    with psycopg.connect(d.conninfo) as conn, pytest.raises(NoPartition) as exc:
+        ingest(conn, batch)
+    text = str(exc.value)
+    assert "1970-01" in text and "reading 2 " in text and "OLD-CLOCK" in text
+    assert "1970-01-01T00:00:05+00:00" in text and "clock" in text
+    assert "cim iot import" in text
+    assert counts(d, s)["readings"] == 0
+
+
+def test_a_month_in_the_window_still_sends_the_owner_to_cim_iot_partitions(d):
+    with psycopg.connect(d.conninfo) as conn:
+        this = month_of(conn.execute("SELECT now()").fetchone()[0])
+        name = f"readings_y{this.year:04d}m{this.month:02d}"
+        conn.execute(f"DROP TABLE IF EXISTS {name}")  # this database's own: the last test
+    when = dt.datetime(this.year, this.month, 1, 0, 0, 1, tzinfo=dt.UTC)
+    with psycopg.connect(d.conninfo) as conn, pytest.raises(NoPartition) as exc:
+        ingest(conn, [("OLD-CLOCK", when, 0.5)])
+    text = str(exc.value)
+    assert "cim iot partitions" in text and "reading 0 " in text and "clock" not in text
+    assert this.strftime("%Y-%m") in text
