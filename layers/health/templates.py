@@ -275,7 +275,11 @@ def _by_district(ctx: Context, rows: list[tuple], build) -> Result:
 
 @template("pipe_aging_rate")
 def pipe_aging_rate(ctx: Context, params: dict) -> Result:
-    """Length past its class's design life over the length with a known year, per class."""
+    """Length past its class's design life over the length with a known year, per class.
+
+    A year built after the check year (a typo, 2062, or a check of a past year) gives no age
+    in it: counted with the unknown years (as the risk score does), not as a known pipe of
+    negative age that lowered the rate."""
     if _empty(ctx, "pipe_segments"):
         return _no_data(ctx, "pipe_segments")
     lives = {str(k): int(v) for k, v in (ctx.settings.get("pipe_design_life_years") or
@@ -283,10 +287,12 @@ def pipe_aging_rate(ctx: Context, params: dict) -> Result:
     rows = _rows(ctx, (
         "SELECT district_code, pipe_class,"
         " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE year_built IS NOT NULL"
+        "   AND year_built <= %(year)s"
         "   AND %(year)s - year_built > (%(lives)s::jsonb ->> pipe_class)::int), 0),"
         " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE year_built IS NOT NULL"
-        "   AND %(lives)s::jsonb ? pipe_class), 0),"
-        " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE year_built IS NULL), 0)"
+        "   AND year_built <= %(year)s AND %(lives)s::jsonb ? pipe_class), 0),"
+        " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE year_built IS NULL"
+        "   OR year_built > %(year)s), 0)"
         " FROM pipe_segments WHERE valid_to IS NULL GROUP BY 1, 2"), {"lives": json.dumps(lives)})
 
     def build(rs):
