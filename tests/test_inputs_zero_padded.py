@@ -1,6 +1,6 @@
 """A point number or code typed with leading zeros keeps them: a number cell in a zero-padded
-format (000: Excel shows 7 as 007) is read as the text the sheet shows, in a .xlsx and an old
-.xls alike; a text cell 007 and a CSV's 0012 stay text. A number column so formatted still
+format (000: Excel shows 7 as 007; "JS"000: JS007) is read as the text the sheet shows, in a
+.xlsx and an old .xls alike; a text cell 007 and a CSV's 0012 stay text. A number column so formatted still
 parses to its number. Expected values by construction (the workbooks written here)."""
 
 from __future__ import annotations
@@ -39,6 +39,15 @@ def test_a_zero_padded_number_cell_is_the_text_the_sheet_shows(tmp_path):
     assert as_float(points.rows[0][2]) == 50.0  # a padded 管径 is still 50
 
 
+def test_a_number_in_a_prefixed_id_format_is_the_text_the_sheet_shows(tmp_path):
+    # "JS"000 shows 7 as JS007: the surveyor's point number, typed as 7 — it was read as 7
+    p = _xlsx(tmp_path / "j.xlsx", [
+        ("给水管线点", [["物探点号", "X", "埋深"], [7, 12.5, 1.5], [12, 1.0, 2]],
+         {"A2": '"JS"000', "A3": "\\J0", "B2": "0.00", "C3": '0"m"'})])
+    (t,) = read_tables(p, KNOWN, None)
+    assert t.rows == [["JS007", 12.5, 1.5], ["J12", 1.0, 2]]
+
+
 def test_a_padded_format_leaves_fractions_and_negatives_as_numbers(tmp_path):
     p = _xlsx(tmp_path / "f.xlsx", [
         ("给水管线点", [["物探点号", "X"], [7.5, -3]], {"A2": "000", "B2": "000"})])
@@ -57,10 +66,12 @@ def test_an_xls_zero_padded_number_cell_is_its_text(tmp_path):
     sh.write(1, 1, 12.5)
     sh.write(2, 0, 34567, padded)
     sh.write(2, 1, 1.0)
+    sh.write(3, 0, 5, xlwt.easyxf(num_format_str='"WS"00'))
+    sh.write(3, 1, 2.0)
     p = tmp_path / "z.xls"
     book.save(str(p))
     (t,) = read_tables(p, KNOWN, None)
-    assert t.rows == [["0012", 12.5], [34567, 1.0]]
+    assert t.rows == [["0012", 12.5], [34567, 1.0], ["WS05", 2.0]]
 
 
 def test_csv_identifiers_keep_their_zeros(tmp_path):

@@ -18,7 +18,9 @@ Sheet = tuple[str, list[list[Any]], list[tuple[int, int, int, int]]]
 # 36 and 50–58 are dates (yyyy年m月d日 …), 32–35 times. openpyxl knows them not, and gave a
 # date cell as its serial number (44319 for 2021-05-03); xlrd reads them as dates
 _LOCALE_DATE_FORMATS = frozenset((*range(27, 32), 36, *range(50, 59)))
-_ZERO_PADDED = re.compile(r"0+")  # a number format of zeros only: 7 shown as 007
+# a number format of an identifier: zeros after an optional literal prefix of letters (000:
+# 7 shown as 007; "JS"000 or \J000: JS007, J007)
+_ID_FORMAT = re.compile(r'((?:"[A-Za-z][A-Za-z0-9_-]*"|(?:\\[A-Za-z0-9_-])+)?)(0+)')
 # a worksheet cell: its attributes and content (a self-closing <c …/> holds nothing)
 # (tags with or without a namespace prefix, <x:c> as some writers give them)
 _CELL = re.compile(rb"<(?:\w+:)?c\b([^>/]*)>(.*?)</(?:\w+:)?c>", re.S)
@@ -28,36 +30,45 @@ _VALUE = re.compile(rb"<(?:\w+:)?v[\s/>]")
 _EMPTY_V = re.compile(rb"<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>")
 
 
-def _padded_width(fmt: str | None) -> int:
-    """The width a number format of zeros only pads a whole number to (000: 7 shows as 007;
-    0 or General: none)."""
-    return len(fmt) if fmt and len(fmt) > 1 and _ZERO_PADDED.fullmatch(fmt) else 0
+def _id_format(fmt: str | None) -> tuple[str, int] | None:
+    """(literal prefix, width) of a number format that shows a whole number as an identifier —
+    zeros only (000: 7 shows as 007), after a literal prefix of letters ("JS"000: JS007) —
+    else None (0, General, 0.00, a unit after the number …)."""
+    m = _ID_FORMAT.fullmatch(fmt or "")
+    if m is None:
+        return None
+    prefix = m.group(1).replace('"', "").replace("\\", "")
+    width = len(m.group(2))
+    return (prefix, width) if prefix or width > 1 else None
 
 
-def _padded_text(v: Any, width: int) -> Any:
-    """A whole non-negative number shown with leading zeros (format 000) is the text the sheet
-    shows (007): it is a point number or code as the surveyor typed and sees it, and the
-    segment sheet or a CSV naming 007 as text finds it; any other value is itself. A number
-    column so formatted (管径 050) parses from that text to the same number."""
-    if width and float(v).is_integer() and 0 <= v and len(str(int(v))) < width:
-        return str(int(v)).zfill(width)
-    return v
+def _padded_text(v: Any, fmt: tuple[str, int] | None) -> Any:
+    """A whole non-negative number in an identifier's format (:func:`_id_format`) is the text
+    the sheet shows (007, JS007): it is a point number or code as the surveyor typed and sees
+    it, and the segment sheet or a CSV naming 007 as text finds it; any other value is itself.
+    A number column so formatted (管径 050) parses from that text to the same number."""
+    if fmt is None or not float(v).is_integer() or v < 0:
+        return v
+    prefix, width = fmt
+    digits = str(int(v))
+    if not prefix and len(digits) >= width:
+        return v  # shown as it is
+    return prefix + digits.zfill(width)
 
 
-def _xlsx_value(cell, wb, widths: dict[int, int]) -> Any:
+def _xlsx_value(cell, wb, formats: dict[int, tuple[str, int] | None]) -> Any:
     """A cell's value as the sheet shows it, where openpyxl's value is not: a number in a
-    locale date format is its date, a whole number in a zero-padded format (000) its text
-    (:func:`_padded_text`: 007, not 7). ``widths``: the padding of each cell style, found
-    once a style."""
+    locale date format is its date, a whole number in an identifier's format (000, "JS"000)
+    its text (:func:`_padded_text`: 007, not 7). ``formats``: the identifier format of each
+    cell style, found once a style."""
     v = cell.value
     if not isinstance(v, (int, float)) or isinstance(v, bool):
         return v
     sid = cell.style_id
-    width = widths.get(sid)
-    if width is None:
-        width = widths[sid] = _padded_width(cell.number_format)
-    if width:
-        return _padded_text(v, width)
+    if sid not in formats:
+        formats[sid] = _id_format(cell.number_format)
+    if formats[sid] is not None:
+        return _padded_text(v, formats[sid])
     if wb._cell_styles[sid].numFmtId in _LOCALE_DATE_FORMATS:
         from openpyxl.utils.datetime import from_excel
 
@@ -129,9 +140,9 @@ def xlsx_grids(path: Path) -> list[Sheet]:
     out = []
     try:
         _uncached_formulas(path)
-        widths: dict[int, int] = {}
+        formats: dict[int, tuple[str, int] | None] = {}
         for ws in wb.worksheets:
-            grid = [[_xlsx_value(c, wb, widths) for c in r] for r in ws.iter_rows()]
+            grid = [[_xlsx_value(c, wb, formats) for c in r] for r in ws.iter_rows()]
             merged = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
                       for m in ws.merged_cells.ranges]
             out.append((ws.title, grid, merged))
@@ -140,13 +151,13 @@ def xlsx_grids(path: Path) -> list[Sheet]:
     return out
 
 
-def _xls_width(book, xf_index: int | None) -> int:
-    """The padding of an .xls cell's number format (:func:`_padded_width`)."""
+def _xls_format(book, xf_index: int | None) -> tuple[str, int] | None:
+    """The identifier format of an .xls cell (:func:`_id_format`)."""
     try:
         fmt = book.format_map[book.xf_list[xf_index].format_key].format_str
     except (IndexError, KeyError, TypeError, AttributeError):
-        return 0
-    return _padded_width(fmt)
+        return None
+    return _id_format(fmt)
 
 
 def xls_grids(path: Path) -> list[Sheet]:
@@ -184,7 +195,7 @@ def xls_grids(path: Path) -> list[Sheet]:
                 elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
                     row.append(bool(cell.value))
                 elif cell.ctype == xlrd.XL_CELL_NUMBER:
-                    row.append(_padded_text(cell.value, _xls_width(book, cell.xf_index)))
+                    row.append(_padded_text(cell.value, _xls_format(book, cell.xf_index)))
                 else:
                     row.append(cell.value)
             grid.append(row)
