@@ -72,7 +72,7 @@ TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 TILEJSON_MAX_ZOOM = 18  # clients overzoom beyond (a z18 tile unit is ~4 cm)
 _INT = re.compile(r"\d{1,9}")
-RECIPE = "cim-mvt-2"  # change when the tile SQL changes, so that no client keeps old tiles
+RECIPE = "cim-mvt-3"  # change when the tile SQL changes, so that no client keeps old tiles
 
 
 class TileCache:

@@ -14,8 +14,11 @@ detail and simplification, so psycopg prepares it on each pooled connection):
    away and, among the first ``limit``, leave the tile short);
 2. current features only (``valid_to IS NULL``; a result layer's rows also meet its
    ``where``: the health check's latest year), at most ``limit`` of them, taken in a
-   deterministic order (largest area, then longest, then ``id``): a dense low-zoom tile keeps its
-   biggest footprints and longest pipes, and the same request always gives the same tile;
+   deterministic order (largest area, then longest, then a hash of ``id``): a dense low-zoom
+   tile keeps its biggest footprints and longest pipes, and of features alike in size (every
+   point) a sample spread over the whole tile — ordered by ``id`` they were those loaded first,
+   so a tile of two surveys' pipe points showed the first one's and none of the second; the
+   same request always gives the same tile;
 3. below zoom :data:`SIMPLIFY_BELOW` lines and polygons are simplified by the tile's pixel size on
    the ground (Douglas-Peucker, ``ST_Simplify(…, preserveCollapsed)``, in the storage CRS before
    anything is transformed: as cheap as no simplification where there is nothing to remove,
@@ -162,12 +165,14 @@ def tile_statement(layer: TileLayer, detail: bool, simplify: bool) -> str:
             "ST_Transform(ST_Segmentize(ST_Intersection(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, "
             "margin => %(margin)s), ST_MakeEnvelope(%(ax0)s, %(ay0)s, %(ax1)s, %(ay1)s, 3857)), "
             "%(seg)s), {srid}) AS q), "
-            "c AS MATERIALIZED (SELECT p.id, {imp} AS imp, {picked}, {mvt_geom} AS geom "
+            "c AS MATERIALIZED (SELECT p.id, {imp} AS imp, hashint8(p.id) AS spread, {picked}, "
+            "{mvt_geom} AS geom "
             "FROM {table} p, t WHERE ST_Intersects(p.geom, t.q) AND p.valid_to IS NULL {where}"
-            "ORDER BY imp DESC, p.id LIMIT %(more)s) "
+            "ORDER BY imp DESC, spread, p.id LIMIT %(more)s) "
             "SELECT (SELECT ST_AsMVT(f, {name}, {extent}, 'geom') FROM ("
             "SELECT {out}, c.geom FROM c WHERE c.geom IS NOT NULL "
-            "ORDER BY c.imp DESC, c.id LIMIT %(limit)s) f), (SELECT count(*) FROM c)").format(
+            "ORDER BY c.imp DESC, c.spread, c.id LIMIT %(limit)s) f), "
+            "(SELECT count(*) FROM c)").format(
             srid=sql.Literal(layer.srid), imp=_importance(layer), picked=picked,
             mvt_geom=mvt_geom, table=sql.Identifier(layer.table), name=sql.Literal(layer.name),
             extent=sql.Literal(EXTENT), out=out,

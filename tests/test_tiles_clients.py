@@ -13,7 +13,7 @@ import requests
 import shapely
 
 from tests.conftest import make_db, scratch_api
-from tests.test_tiles import TO_LONLAT, lonlat_to_tile
+from tests.test_tiles import TO_LONLAT, decode, lonlat_to_tile
 
 X0, Y0 = 39464187.5, 3915955.11  # inside 任城区, 2.5 km from its edges
 FAR = (39465914.0, 3911589.0)  # inside 微山县, 4.4 km south
@@ -74,3 +74,22 @@ def test_a_weak_etag_revalidates(served):
     other = requests.get(tile_url(base, 15, col, row), headers={"If-None-Match": 'W/"x"'},
                          timeout=60)
     assert other.status_code == 200
+
+
+def test_a_thinned_point_tile_keeps_points_of_both_deliveries(served):
+    """800 points in a z12 tile with room for 100: equal in importance, the kept ones are a
+    sample of the whole tile, not the first delivery's (ordered by id, every kept point was
+    west of X0 and the east delivery vanished from the map at that zoom)."""
+    _, base, _ = served
+    col, row = tile_of(X0, Y0, Z_LOW)
+    r = requests.get(tile_url(base, Z_LOW, col, row), timeout=60)
+    assert r.status_code == 200
+    assert r.headers["Cim-Tile-Thinned"] == "facilities"
+    feats = decode(r.content)["facilities"]["features"]
+    assert len(feats) == LOW
+    lon, lat = TO_LONLAT.transform(X0, Y0)
+    split = (lonlat_to_tile(lon, lat, Z_LOW)[0] - col) * 4096  # X0 in tile units
+    west = sum(1 for f in feats if f["geometry"]["coordinates"][0] < split)
+    # a uniform sample of 100 of 400 + 400: 50 ± 5 on each side
+    assert 25 <= west <= LOW - 25, west
+    assert requests.get(tile_url(base, Z_LOW, col, row), timeout=60).content == r.content
