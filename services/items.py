@@ -39,7 +39,9 @@ from services.items_query import (
     Limits,
     ParamError,
     crs_info,
+    keyset_sortable,
     parse_items,
+    sort_cursor,
     unknown_params,
 )
 from services.items_sql import (
@@ -121,7 +123,7 @@ class ItemsService:
             return None
         try:
             flt = self.filter_translator(*q.filter, layer) if q.filter else None
-            return self._page(layer, q, flt)
+            return self._page(layer, columns, q, flt)
         except FallThrough:
             return None
         except ParamError as exc:
@@ -179,7 +181,8 @@ class ItemsService:
         return self._response(body, out)
 
     # -- a page ------------------------------------------------------------------------------
-    def _page(self, layer: Layer, q: ItemsQuery, flt) -> Response:
+    def _page(self, layer: Layer, columns: dict[str, Column], q: ItemsQuery,
+              flt) -> Response:
         with self.pool.connection() as conn:
             if q.hits:
                 text, params = count_statement(layer, q, None, flt)
@@ -190,14 +193,14 @@ class ItemsService:
                 rows = conn.execute(text, params).fetchall()
                 more = len(rows) > q.limit  # the statement reads one row ahead
                 rows = rows[:q.limit]
-                first = q.offset == 0 and q.cursor is None
+                first = q.offset == 0 and q.cursor is None and q.after is None
                 if first and not more:
                     matched = len(rows)  # the whole match is on this page
                 else:
                     text, params = count_statement(layer, q, self.count_cap, flt)
                     n = conn.execute(text, params).fetchone()[0]
                     matched = n if n <= self.count_cap else None
-        links = self._links(layer, q, rows, more)
+        links = self._links(layer, columns, q, rows, more)
         head = {"type": "FeatureCollection"}
         if matched is not None:
             head["numberMatched"] = matched
@@ -208,13 +211,15 @@ class ItemsService:
                 + ",".join(r[1] for r in rows) + "]}")
         return self._response(body, q.out_crs)
 
-    def _links(self, layer: Layer, q: ItemsQuery, rows: list, more: bool) -> list:
+    def _links(self, layer: Layer, columns: dict[str, Column], q: ItemsQuery, rows: list,
+               more: bool) -> list:
         uri = f"{self.base}/collections/{layer.name}/items"
         kept = "".join(f"&{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe=',')}"
                        for k, v in request.args.items(multi=True)
                        if k not in ("f", "offset", "cursor"))
+        cursor = request.args.get("cursor")
         here = (f"&offset={q.offset}" if q.offset else "") + \
-            (f"&cursor={q.cursor}" if q.cursor is not None else "")
+            (f"&cursor={cursor}" if cursor is not None else "")
         links = [_link("self", GEOJSON, f"{uri}?f=json{kept}{here}", "This document as GeoJSON"),
                  _link("alternate", "text/html",
                        f"{uri}?f=html{kept}" + (f"&offset={q.offset}" if q.offset else ""),
@@ -224,13 +229,15 @@ class ItemsService:
         if q.hits:
             return links
         if more:
-            if q.sortby:  # keyset paging is by id; a sorted page goes on by offset
-                nxt = f"&offset={q.offset + q.limit}" + \
-                    (f"&cursor={q.cursor}" if q.cursor is not None else "")
-            else:
+            if not q.sortby:  # keyset paging by id
                 nxt = f"&cursor={rows[-1][0]}"
+            elif keyset_sortable(q.sortby, columns):  # after the last one's sort values
+                nxt = f"&cursor={sort_cursor(q.sortby, tuple(rows[-1][2:]), rows[-1][0])}"
+            else:  # a sort by an array property goes on by offset
+                nxt = f"&offset={q.offset + q.limit}" + \
+                    (f"&cursor={cursor}" if cursor is not None else "")
             links.append(_link("next", GEOJSON, f"{uri}?f=json{kept}{nxt}", "Next page"))
-        if q.offset > 0 and q.cursor is None:
+        if q.offset > 0 and cursor is None:
             links.append(_link("prev", GEOJSON,
                                f"{uri}?f=json{kept}&offset={max(0, q.offset - q.limit)}",
                                "Previous page"))

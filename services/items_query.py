@@ -10,10 +10,13 @@ CRSs are read once per process (:func:`crs_info`), never per request.
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 
 from cim.crs import CRS84_URI, is_crs84, lonlat_srid, parse_crs, storage_domain
@@ -87,6 +90,8 @@ class ItemsQuery:
     limit: int
     offset: int = 0
     cursor: int | None = None
+    # a sorted page after another one: the last feature's sort values and id (sort_cursor)
+    after: tuple[tuple, int] | None = None
     bbox: tuple[float, float, float, float] | None = None  # x/y in PostGIS order
     bbox_empty: bool = False  # the bbox lies wholly where the layer can have no data
     bbox_crs: CrsInfo | None = None
@@ -131,8 +136,6 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
         if q.offset > limits.max_offset:
             raise ParamError(f"offset over {limits.max_offset}: follow the `next` links "
                              "(they carry a cursor) to page further")
-    if (v := args.get("cursor")) is not None:
-        q.cursor = _int(v, "cursor")
     rt = args.get("resulttype", "results")
     if rt not in ("results", "hits"):
         raise ParamError("resulttype must be results or hits")
@@ -161,8 +164,11 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
             _known((name,), columns, "sortby")
             keys.append((name, desc))
         q.sortby = tuple(keys)
-        if q.cursor is not None and q.sortby:
-            raise ParamError("cursor pages in id order: it cannot be combined with sortby")
+    if (v := args.get("cursor")) is not None:
+        if q.sortby:  # the keys of the last feature of the page before (sort_cursor)
+            q.after = read_sort_cursor(v, q.sortby, columns)
+        else:
+            q.cursor = _int(v, "cursor")
     for name, value in args.items():
         if name in columns:
             q.props.append((columns[name], property_value(columns[name], value)))
@@ -178,6 +184,70 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
             raise ParamError(f"unknown filter-lang {lang}: cql2-text or cql2-json")
         q.filter = (v, lang, args.get("filter-crs"))
     return q
+
+
+def keyset_sortable(sortby: tuple[tuple[str, bool], ...], columns: dict[str, Column]) -> bool:
+    """Whether a sorted request's pages go on by a cursor (its keys' values compare in SQL as
+    they sort); an array property pages by offset."""
+    return all(columns[n].json_type != "array" for n, _ in sortby)
+
+
+def sort_cursor(sortby: tuple[tuple[str, bool], ...], values: tuple, last_id: int) -> str:
+    """The opaque ``cursor`` of a sorted page's ``next`` link: the sort (properties and
+    directions), the last feature's values of them and its id, as base64url JSON."""
+    def plain(v):
+        if isinstance(v, (date, datetime)):
+            return v.isoformat()
+        if isinstance(v, Decimal):
+            return str(v)
+        return v
+
+    text = json.dumps([[[n, d] for n, d in sortby], [plain(v) for v in values], last_id],
+                      ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def read_sort_cursor(token: str, sortby: tuple[tuple[str, bool], ...],
+                     columns: dict[str, Column]) -> tuple[tuple, int]:
+    """(values, id) of a :func:`sort_cursor` for this ``sortby``; ParamError otherwise."""
+    bad = ParamError("cursor: not a cursor of this sortby (follow the `next` links as given)")
+    if not keyset_sortable(sortby, columns):
+        raise ParamError("cursor cannot page a sort by an array property: use offset")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        spec, values, last_id = json.loads(raw)
+    except (ValueError, TypeError):
+        raise bad from None
+    if (spec != [[n, d] for n, d in sortby] or not isinstance(values, list)
+            or len(values) != len(sortby) or type(last_id) is not int):
+        raise bad
+    out = []
+    for (name, _), v in zip(sortby, values):
+        kind = columns[name].json_type
+        try:
+            if v is None:
+                pass
+            elif kind == "date":
+                v = date.fromisoformat(v)
+            elif kind == "date-time":
+                v = datetime.fromisoformat(v)
+            elif kind == "number":
+                if isinstance(v, str):
+                    v = Decimal(v)
+                elif isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise TypeError(v)
+            elif kind == "integer":
+                if type(v) is not int:
+                    raise TypeError(v)
+            elif kind == "boolean":
+                if type(v) is not bool:
+                    raise TypeError(v)
+            elif not isinstance(v, str):
+                raise TypeError(v)
+        except (ValueError, TypeError, ArithmeticError):
+            raise bad from None
+        out.append(v)
+    return tuple(out), last_id
 
 
 def _int(v: str, name: str) -> int:

@@ -14,7 +14,8 @@ a lon/lat bbox is first cut to where the layer's data can lie
 (a whole-world bbox) projects to no rectangle at all.
 
 Paging: the default order is by ``id``; a page after another one is ``id > cursor`` (keyset),
-so the last page of a million costs what the first does. ``numberMatched`` is counted exactly
+so the last page of a million costs what the first does. A sorted page goes on after the
+last feature's sort values and id (a keyset too, :func:`_after`), never by ``OFFSET``. ``numberMatched`` is counted exactly
 up to a cap (``count(*)`` of at most cap + 1 rows) and omitted above it.
 """
 
@@ -67,7 +68,7 @@ def _shape(layer: Layer, q: ItemsQuery) -> tuple:
     when = None if q.valid_at is None else (tuple(v is not None for v in q.valid_at),
                                             q.end_exclusive, q.one_version)
     return (layer.name, q.out_crs, q.bbox_crs if q.bbox else None, q.bbox_empty, when,
-            len(q.terms),
+            len(q.terms), None if q.after is None else tuple(v is None for v in q.after[0]),
             tuple(c.name for c, _ in q.props), q.select, q.skip_geometry, q.sortby)
 
 
@@ -141,12 +142,39 @@ def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
         form = "%({})s = ANY(p.{})" if col.json_type == "array" else "p.{1} = %({0})s"
         conds.append(sql.SQL(form).format(sql.SQL(f"v{i}"), sql.Identifier(col.name)))
         params[f"v{i}"] = value
-    if with_cursor and q.cursor is not None:
-        conds.append(sql.SQL("p.id > %(cursor)s"))
-        params["cursor"] = q.cursor
+    if with_cursor:
+        conds += _after(q, params)
     if extra:
         conds.append(sql.SQL("({})").format(sql.SQL(extra)))
     return sql.SQL(" AND ").join(conds)
+
+
+def _after(q: ItemsQuery, params: dict) -> list[sql.Composable]:
+    """The rows after a ``cursor``'s: ``id > cursor`` in id order; after a sorted page, the
+    rows that come after its last one in the page order (its sort values, then ``id``; nulls
+    last in either direction), so ties in the sort keys neither repeat nor skip a feature."""
+    if q.cursor is not None:
+        params["cursor"] = q.cursor
+        return [sql.SQL("p.id > %(cursor)s")]
+    if q.after is None:
+        return []
+    values, last_id = q.after
+    params["kid"] = last_id
+    ors: list[sql.Composable] = []
+    same: list[sql.Composable] = []  # equal on the keys before this one
+    for i, ((name, desc), v) in enumerate(zip(q.sortby, values)):
+        col = sql.SQL("p.{}").format(sql.Identifier(name))
+        if v is None:  # nulls come last: after a null only nulls (then ids)
+            same.append(sql.SQL("{} IS NULL").format(col))
+            continue
+        params[f"k{i}"] = v
+        later = sql.SQL("({} {} %({})s OR {} IS NULL)").format(
+            col, sql.SQL("<" if desc else ">"), sql.SQL(f"k{i}"), col)
+        ors.append(sql.SQL(" AND ").join([*same, later]))
+        same.append(sql.SQL("{} = %({})s").format(col, sql.SQL(f"k{i}")))
+    ors.append(sql.SQL(" AND ").join([*same, sql.SQL("p.id > %(kid)s")]))
+    return [sql.SQL("({})").format(sql.SQL(" OR ").join(
+        sql.SQL("({})").format(o) for o in ors))]
 
 
 def _from_where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
@@ -162,15 +190,15 @@ def _from_where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
                   "p.valid_from DESC, p.id DESC) AS _version FROM {} WHERE {}) p").format(
         sql.Identifier(layer.id_field), table, inner)
     where = [sql.SQL("p._version = 1")]
-    if with_cursor and q.cursor is not None:
-        where.append(sql.SQL("p.id > %(cursor)s"))
-        params["cursor"] = q.cursor
+    if with_cursor:
+        where += _after(q, params)
     return frm, sql.SQL(" AND ").join(where)
 
 
 def page_statement(layer: Layer, q: ItemsQuery,
                    flt: tuple[str, dict] | None = None) -> tuple[str, dict]:
-    """(SQL, parameters) of a page: rows of (id, feature GeoJSON text), in page order; one
+    """(SQL, parameters) of a page: rows of (id, feature GeoJSON text, the values of the
+    ``sortby`` keys), in page order; one
     row more than ``q.limit`` when there is one, so the caller knows whether a next page
     exists without counting."""
     params: dict = {"limit": q.limit + 1, "offset": q.offset}
@@ -182,10 +210,11 @@ def page_statement(layer: Layer, q: ItemsQuery,
                                                       sql.SQL("DESC" if d else "ASC"))
                  for n, d in q.sortby] + [sql.SQL("p.id")]
         frm, where = _from_where(layer, q, {}, True, extra)
-        return sql.SQL("SELECT p.id, {} FROM {} WHERE {} ORDER BY {} "
+        keys = [sql.SQL(", p.{}").format(sql.Identifier(n)) for n, _ in q.sortby]
+        return sql.SQL("SELECT p.id, {}{} FROM {} WHERE {} ORDER BY {} "
                        "LIMIT %(limit)s OFFSET %(offset)s").format(
-            feature_sql(layer, q.out_crs, q.select, q.skip_geometry), frm, where,
-            sql.SQL(", ").join(order))
+            feature_sql(layer, q.out_crs, q.select, q.skip_geometry), sql.SQL("").join(keys),
+            frm, where, sql.SQL(", ").join(order))
 
     _from_where(layer, q, params, True, None)  # the values, in the same names as the text
     if extra:  # a filter's text varies with its values: not cached
