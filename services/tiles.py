@@ -129,6 +129,10 @@ class TilesService:
         # loaded layers and result layers (the health check's latest year: map_where)
         self.defs = {**LAYERS, **{d.name: d for d in result_layers()}}
         self.resources = {name: config["resources"][name] for name in tiled_collections(config)}
+        # the city's extent (its districts', else its profile's, as the configuration
+        # advertises them): where a layer's features may be loaded while the server runs
+        city = config["resources"].get("admin_divisions", {})
+        self.city_bbox = city.get("extents", {}).get("spatial", {}).get("bbox")
         self.conninfo = conninfo
         self.pool = pool
         self.max_features = max_features
@@ -288,7 +292,14 @@ class TilesService:
         return t.get("zh") or t.get("en") or name if isinstance(t, dict) else str(t)
 
     def _bounds(self, names: list[str]) -> list[float]:
+        """Where the tiles of ``names`` may have features: their extents when the server
+        started and the city's. MapLibre requests no tile outside a TileJSON's ``bounds``,
+        and the extents are read once: features loaded later elsewhere in the city (a case
+        reported in another district, a new district's survey) were never drawn on /map
+        until the server restarted."""
         boxes = [self.resources[n]["extents"]["spatial"]["bbox"] for n in names]
+        if boxes and self.city_bbox:
+            boxes.append(self.city_bbox)
         if not boxes:
             return [-180.0, -85.0511, 180.0, 85.0511]
         return [min(b[0] for b in boxes), min(b[1] for b in boxes),

@@ -93,3 +93,26 @@ def test_a_thinned_point_tile_keeps_points_of_both_deliveries(served):
     # a uniform sample of 100 of 400 + 400: 50 ± 5 on each side
     assert 25 <= west <= LOW - 25, west
     assert requests.get(tile_url(base, Z_LOW, col, row), timeout=60).content == r.content
+
+
+def test_tilejson_bounds_take_in_features_loaded_later(served):
+    """MapLibre requests no tile outside the TileJSON's bounds, which came from the layers'
+    extents when the server started: a school loaded afterwards in the other district (as a
+    case reported there joins the live layers) was never drawn until a restart. The bounds
+    hold the city (its districts), so the new point's tile is requested and has it."""
+    from loaders.city_base import load_base
+
+    d, base, work = served
+    rep = load_base(d.conninfo, d.profile, "facilities",
+                    facilities(work / "far.gpkg", ["FAR"], [FAR[0]], [FAR[1]]))
+    assert rep.loaded == 1, rep
+    lon, lat = TO_LONLAT.transform(*FAR)
+    for url in (f"{base}/collections/facilities/tiles/WebMercatorQuad?f=tilejson",
+                f"{base}/tiles/WebMercatorQuad?f=tilejson&collections=facilities"):
+        w, s, e, n = requests.get(url, timeout=30).json()["bounds"]
+        assert w <= lon <= e and s <= lat <= n, (url, (w, s, e, n), (lon, lat))
+    col, row = tile_of(*FAR, 16)
+    r = requests.get(tile_url(base, 16, col, row), timeout=60)
+    assert r.status_code == 200
+    assert [f["properties"]["name"] for f in decode(r.content)["facilities"]["features"]] \
+        == ["FAR"]
