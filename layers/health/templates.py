@@ -250,18 +250,33 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
 def new_high_rise_residential(ctx: Context, params: dict) -> Result:
     """Residential buildings (building_use.csv's residential uses) over ``min_height_m`` built
     within ``window_years`` to the year.
-    No buildings loaded: no value (a count of 0 would read as met)."""
+    No buildings loaded: no value (a count of 0 would read as met). Homes the count cannot
+    judge are flagged, not taken as low or old: built in the window without a height
+    (``height_unknown``), or over the height without a year built (``year_built_unknown``);
+    ``detail`` counts them — a city whose buildings carry floors but no height read 0, met."""
     if _empty(ctx, "buildings"):
         return _no_data(ctx, "buildings")
     rows = _rows(ctx, (
-        "SELECT d.code, count(b.id) FROM admin_divisions d LEFT JOIN buildings b"
+        "SELECT d.code, count(b.id) FILTER (WHERE b.height > %(h)s AND b.year_built <= %(year)s"
+        "   AND b.year_built > %(year)s - %(w)s),"
+        " count(b.id) FILTER (WHERE b.height IS NULL AND b.year_built <= %(year)s"
+        "   AND b.year_built > %(year)s - %(w)s),"
+        " count(b.id) FILTER (WHERE b.height > %(h)s AND b.year_built IS NULL)"
+        " FROM admin_divisions d LEFT JOIN buildings b"
         " ON b.valid_to IS NULL AND b.district_code = d.code AND b.use_code = ANY(%(uses)s)"
-        " AND b.height > %(h)s AND b.year_built <= %(year)s"
-        " AND b.year_built > %(year)s - %(w)s"
         " WHERE d.valid_to IS NULL GROUP BY d.code"),
         {"h": float(params.get("min_height_m", 80)), "w": int(params.get("window_years", 1)),
          "uses": ctx.residential_uses})
-    return {r[0]: Part(float(r[1]), is_count=True) for r in rows}
+    out = {}
+    for code, n, no_height, no_year in rows:
+        part = Part(float(n), is_count=True,
+                    detail={"height_unknown": no_height, "year_built_unknown": no_year})
+        if no_height:
+            part.flags.add("height_unknown")
+        if no_year:
+            part.flags.add("year_built_unknown")
+        out[code] = part
+    return out
 
 
 def _by_district(ctx: Context, rows: list[tuple], build) -> Result:
