@@ -161,6 +161,15 @@ def _when(text: str | None, name: str) -> dt.datetime | None:
     return t
 
 
+def _city(c: Ctx, t: dt.datetime, timespec: str = "auto") -> str:
+    """A time as the listings print it: in the city's clock (its profile's timezone), with
+    its offset (2026-06-15T13:00+08:00) — the database session's UTC without an offset was
+    read as local time, 8 hours off in China."""
+    from zoneinfo import ZoneInfo
+
+    return t.astimezone(ZoneInfo(c.profile.timezone)).isoformat(timespec=timespec)
+
+
 @click.group("iot")
 def iot() -> None:
     """Lifeline monitoring: sensor readings, alarms, gaps, partitions, reading sources."""
@@ -241,7 +250,7 @@ def latest_cmd(c: Ctx, sensor: str | None, as_json: bool) -> None:
         echo_json(rows)
         return
     for r in rows:
-        when = r["time"].isoformat() if r["time"] else "-"
+        when = _city(c, r["time"]) if r["time"] else "-"
         value = "-" if r["value"] is None else f"{r['value']:g}"
         flag = f"  alarm {r['alarm_level']}" if r["alarm_level"] else ""
         flag += "  offline" if r["offline"] else ""
@@ -287,7 +296,7 @@ def series_cmd(c: Ctx, sensor: str, start: str, end: str, limit: int, bucket: st
                    f"{out['end'].isoformat()}")
         return
     for r in out["readings"]:
-        click.echo(f"{r['time'].isoformat()}  {r['value']:g}")
+        click.echo(f"{_city(c, r['time'])}  {r['value']:g}")
     click.echo(f"{len(out['readings'])} readings of {out['sensor_code']}"
                + (" (truncated: raise --limit)" if out["truncated"] else ""))
 
@@ -310,7 +319,7 @@ def gaps_cmd(c: Ctx, now: str | None, as_json: bool) -> None:
         return
     for o in out["opened"]:
         click.echo(f"gap alarm {o['alarm']}: sensor {o['sensor']} silent since "
-                   f"{o['silent_since']:%Y-%m-%d %H:%M:%S%z}, case {o['case']}")
+                   f"{_city(c, o['silent_since'])}, case {o['case']}")
     click.echo(f"{out['checked']} sensors checked, {len(out['opened'])} gap alarms opened, "
                f"{len(out['cleared'])} cleared")
 
@@ -382,7 +391,7 @@ def source_list(c: Ctx, as_json: bool) -> None:
         echo_json(rows)
         return
     for r in rows:
-        state = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active"
+        state = f"revoked {_city(c, r['revoked_at'])[:10]}" if r["revoked_at"] else "active"
         click.echo(f"{r['name']:<24} {state}")
 
 
@@ -404,6 +413,7 @@ def alarms_cmd(c: Ctx, active: bool, sensor: str | None, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(f"{r['code']}  {r['level_name']}{r['color']}  {r['kind']:<9} {r['status']:<7} "
-                   f"{r['device_id']:<16} {r['opened_at']:%Y-%m-%d %H:%M}  case {r['case_code']}"
+                   f"{r['device_id']:<16} {_city(c, r['opened_at'], 'minutes')}  "
+                   f"case {r['case_code']}"
                    f"  risk {r['risk_code'] or '-'}")
     click.echo(f"{len(rows)} alarms")
