@@ -177,6 +177,7 @@ def test_too_many_buckets_is_refused_not_truncated(d):
     with pytest.raises(InputError) as e:
         agg(d, "BKT-MONTH", utc(2026, 11, 1), utc(2026, 12, 1), "1min", limit=10_000)
     assert "43201 buckets" in str(e.value) and e.value.field == "bucket"
+    assert "raise limit" in str(e.value)
 
 
 def test_cli_and_http(d, tmp_path_factory):

@@ -141,7 +141,8 @@ def buckets(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.d
     if spanned > limit:
         raise InputError(f"bucket {bucket} over {start.isoformat()} … {end.isoformat()} spans "
                          f"up to {spanned} buckets, more than {limit}: choose a longer bucket "
-                         "or a shorter range", field="bucket")
+                         f"or a shorter range (or raise limit, at most {MAX_BUCKETS})",
+                         field="bucket")
     code = sensor_code(conn, sensor)
     whole = stride.total_seconds() % DAY == 0
     b = _bin_sql(whole, "ts")
