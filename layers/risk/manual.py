@@ -110,8 +110,10 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
             "level": level, "color": color}
 
 
-# the columns of a point a new measure version copies besides those of assess._CONTENT
-_COPIED = "code, source_key, attrs, geom, risk_type, domain, domain_code"
+# the columns of a point a new measure version copies besides those of assess._CONTENT —
+# its flags too: the alarm:<code> of an alarm raising it (layers.risk.alarm), which the next
+# assessment keeps the raise by (a measure recorded during an alarm dropped it)
+_COPIED = "code, source_key, attrs, flags, geom, risk_type, domain, domain_code"
 
 
 def update_measure(conninfo: str, code: str, *, status: str | None = None,
