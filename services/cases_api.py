@@ -96,7 +96,31 @@ def _body(allowed: set[str]) -> dict[str, Any]:
     if unknown:
         raise InputError(f"unknown fields {', '.join(unknown)}; fields: "
                          f"{', '.join(sorted(allowed))}", field=unknown[0])
+    _no_nul(body, "")
     return body
+
+
+def _no_nul(value: Any, field: str) -> None:
+    """An InputError naming the field of a text holding a NUL character: the database's text
+    cannot hold one (it was a 500, "internal error")."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InputError(f"{field or 'the text'} holds a NUL character (\\x00)",
+                             field=field or "body")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k, field)
+            _no_nul(v, f"{field}.{k}" if field else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _no_nul(v, f"{field}[{i}]")
+
+
+def _args() -> Any:
+    """The request's query parameters, none holding a NUL character (a 400 naming it)."""
+    for k, v in request.args.items(multi=True):
+        _no_nul(v, k)
+    return request.args
 
 
 def _when(value: str | None, name: str) -> dt.datetime:
@@ -123,6 +147,7 @@ class CasesService:
         from layers.cases.workflow import RoleError, TransitionError
 
         try:
+            _no_nul(request.view_args or {}, "")  # a case code or action in the path
             with self.pool.connection() as conn, conn.transaction():
                 if write:
                     conn.execute("SET TRANSACTION READ WRITE")
@@ -174,6 +199,8 @@ class CasesService:
                     raise InputError("point is [x, y], two finite numbers", field="point")
                 point = to_storage(conn, tuple(point), b.get("crs"))
             photos = []
+            if not isinstance(b.get("photos") or [], list):
+                raise InputError("photos is a list of {name, content_base64}", field="photos")
             for i, p in enumerate(b.get("photos") or []):
                 try:
                     photos.append((str(p.get("name") or f"photo{i + 1}"),
@@ -246,7 +273,7 @@ class CasesService:
         def go(conn):
             from layers.cases.listing import count_cases, list_cases
 
-            a = request.args
+            a = _args()
             overdue = a.get("overdue", "false").lower()
             if overdue not in ("true", "false", "1", "0"):
                 raise InputError("overdue is true or false", field="overdue")
@@ -277,7 +304,7 @@ class CasesService:
         def go(conn):
             from layers.cases.evaluate import evaluate
 
-            a = request.args
+            a = _args()
             return _json(evaluate(conn, _when(a.get("from"), "from"), _when(a.get("to"), "to"),
                                   a.get("by") or None, timezone=self.timezone))
         return self.run(go, write=False)
