@@ -161,6 +161,13 @@ _SUBCLASS = {"subclass_code": lambda s: s["code"], "subclass_name": lambda s: s[
              "geometry": lambda s: s.get("geometry")}
 
 
+def _found(subs: list[dict[str, str] | None], offset: int) -> np.ndarray:
+    """For each distinct value (and -1: none, last), the index of its subclass among all the
+    subclasses found (``offset`` + its place), -1 where it names none."""
+    return np.array([offset + k if s else -1 for k, s in enumerate(subs)] + [-1],
+                    dtype=np.int64)
+
+
 def _subclass_values(subs: list[dict[str, str] | None]) -> dict[str, list]:
     """Each subclass column's value for each distinct class value (``subs``)."""
     return {c: [get(s) if s else None for s in subs] for c, get in _SUBCLASS.items()}
@@ -223,17 +230,38 @@ def make_columns(profile: CityProfile):
         problem: dict[int, tuple[str, str, str | None]] = {
             i: (r[0], r[1], geometry_field(ctx.source)) for i, r in enumerate(reject)
             if r is not None}
-        codes, distinct_classes = distinct(batch.for_parser(m["class"]))
+        pcodes, distinct_classes = distinct(batch.for_parser(m["class"]))
         subs = [dictionary.find(v) for v in distinct_classes]
+        # each row's subclass as an index into subs (-1: none), the class field's first
+        at = _found(subs, 0)[pcodes]
+        blank = np.array([is_blank(v) for v in distinct_classes] + [True], dtype=bool)[pcodes]
+        seconds = []  # (field, each row's subclass by it) of the other class fields
+        for f in class_fields(ctx):
+            if f == m["class"]:
+                continue
+            ocodes, others = distinct(batch.for_parser(f))
+            found = [dictionary.find(o) for o in others]
+            oat = _found(found, len(subs))[ocodes]
+            subs += found
+            seconds.append((f, oat))
+            # a blank class field: another class field naming a subclass gives it (小类代码
+            # empty beside 小类名称 污水井盖 was rejected as having no class), flagged
+            take = np.flatnonzero(blank & (at < 0) & (oat >= 0))
+            at[take] = oat[take]
+            blank[take] = False
+            for i in take.tolist():
+                gflags[i] = gflags[i] + ["class_from_other_field"]
+        codes = at
         sub = _subclass_columns(subs, codes)
         for i in np.flatnonzero(sub["subclass_code"] == None):  # noqa: E711
             if i in problem:
                 continue
-            v = distinct_classes[codes[i]] if codes[i] >= 0 else None
-            if is_blank(v):
-                problem[i] = ("missing_class", "the component has no class (部件小类 is empty)",
-                              m["class"])
+            if blank[i]:
+                others = "".join(f"; {f} names no subclass" for f, _ in seconds)
+                problem[i] = ("missing_class", f"the component has no class ({m['class']} is "
+                              f"empty{others})", m["class"])
             else:
+                v = distinct_classes[pcodes[i]]
                 problem[i] = ("unknown_class",
                               f"部件小类 {str(v).strip()!r} is not in the components dictionary "
                               f"(components.csv: code, name or alias such as "
@@ -266,16 +294,12 @@ def make_columns(profile: CityProfile):
         both = np.flatnonzero((init != None) & (change != None))  # noqa: E711
         for i in both[change[both] < init[both]]:
             flags[i] = flags[i] + ["change_before_initial"]
-        for f in class_fields(ctx):
-            if f == m["class"]:
-                continue
+        sub_codes = np.array([(x or {}).get("code") for x in subs] + [None], dtype=object)
+        for _f, oat in seconds:
             # a second class field (小类代码 beside 小类名称): a row whose two disagree keeps
             # the first's class, flagged; the other stays in attrs as delivered
-            ocodes, others = distinct(batch.for_parser(f))
-            osub = np.array([(o or {}).get("code") for o in map(dictionary.find, others)]
-                            + [None], dtype=object)[ocodes]
-            for i in np.flatnonzero((osub != None) & (sub["subclass_code"] != None)  # noqa: E711
-                                    & (osub != sub["subclass_code"])):
+            for i in np.flatnonzero((oat >= 0) & (codes >= 0)
+                                    & (sub_codes[oat] != sub_codes[codes])):
                 flags[i] = flags[i] + ["class_conflict"]
         expected = sub["geometry"]
         fams = _families(geoms)
