@@ -296,6 +296,21 @@ def attrs_json(columns: dict[str, np.ndarray], n: int) -> list[str]:
     return attrs_json_arrow(columns, n).to_pylist()
 
 
+def _plainly_storable(arr: pa.Array, max_chars: int) -> bool:
+    """Whether no text of ``arr`` can be too long or hold a NUL, told from its buffers alone:
+    no value longer than ``max_chars`` bytes (a character is at least one) and no zero byte
+    in its data — every delivered column but a freak one, at ~1/10 of testing each value."""
+    if not len(arr):
+        return True
+    _, offsets, data = arr.buffers()
+    at = np.frombuffer(offsets, dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    if int(np.diff(at).max()) > max_chars:
+        return False
+    if data is None:
+        return True
+    return not (np.frombuffer(data, dtype=np.uint8)[at[0]:at[-1]] == 0).any()
+
+
 def check_attrs_batch(columns: Mapping[str, np.ndarray], max_chars: int = MAX_ATTR_CHARS,
                       arrow: pa.RecordBatch | None = None) -> dict[int, tuple[str, str]]:
     """{row index: (field, problem)} for rows with a value that cannot be stored.
@@ -310,6 +325,8 @@ def check_attrs_batch(columns: Mapping[str, np.ndarray], max_chars: int = MAX_AT
                                 or pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type)):
             continue
         if arr is not None and pa.types.is_string(arr.type):
+            if _plainly_storable(arr, max_chars):
+                continue
             bad = pc.or_(pc.greater(pc.utf8_length(arr), max_chars),
                          pc.match_substring(arr, "\x00"))
             suspects.update(np.flatnonzero(
