@@ -144,7 +144,10 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
                 fixed = shapely.make_valid(geoms[i])
             fixed = _only_family(fixed, family)
             if fixed is None or fixed.is_empty or (family == "polygon" and fixed.area <= 0):
-                reject[i] = ("invalid_geometry", f"invalid geometry that cannot be repaired: {why}")
+                what = {"polygon": "encloses no area", "line": "has no length"}.get(
+                    family, "is no geometry")
+                reject[i] = ("invalid_geometry", f"invalid geometry that cannot be repaired: "
+                             f"it {what} ({why})")
             else:
                 geoms[i] = fixed
                 flags[i].append("geometry_repaired")

@@ -55,6 +55,7 @@ def _check(db, r, table, shapes, names):
         assert f"lies {how} outside its outer ring" in msg, msg
     assert "inner ring 1 of part 1" in rejects["MULTI_OUT"][3]
     assert rejects["FLAT"][:3] == ("invalid_geometry", "geometry", names.index("FLAT") + 1)
+    assert "it encloses no area" in rejects["FLAT"][3], rejects["FLAT"]
     for name in ("EDGE", "OVERLAP"):
         reason, field, row, msg = rejects[name]
         assert (reason, field, row) == ("invalid_geometry", "geometry", names.index(name) + 1)
