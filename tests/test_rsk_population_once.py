@@ -39,3 +39,27 @@ def test_building_and_cell_residents_count_once_in_the_exposure(fresh_db):
     cons = attrs[0]["consequence"]
     assert cons["exposure"]["residents"] == 1500
     assert cons["population"] == 1
+
+
+def test_each_district_takes_its_own_latest_year_up_to_the_assessments(fresh_db):
+    """C1 (任城区 370811, around the main) was delivered for 2025 with 1,500 residents;
+    another district (370826) for 2026, and 任城区 again for 2027 (after the assessment's
+    year, 9,999). One city-wide latest year (2027, or 2026 without it) left the main with no
+    residents: 1,500 of 2025 are its exposure in a 2026 assessment."""
+    from layers.risk.assess import assess
+    from layers.risk.config import load_config
+
+    far = box(50_000, 50_000, 50_100, 50_100)
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        insert_gas_main(conn)
+        for code, n, year, district, geom in (
+                ("R1", 1500, 2025, "370811", box(0, -50, 100, 50)),
+                ("R2", 800, 2026, "370826", far),
+                ("R3", 9999, 2027, "370811", box(0, -50, 100, 50))):
+            conn.execute("INSERT INTO population (code, unit_kind, unit_code, residents, year,"
+                         " district_code, geom) VALUES (%s, 'grid', %s, %s, %s, %s,"
+                         " ST_GeomFromWKB(%s, 4527))", (code, code, n, year, district,
+                                                          _wkb(geom)))
+    assess(fresh_db.conninfo, load_config(fresh_db.profile), 2026, dt.date(2026, 3, 1))
+    attrs, = fresh_db.rows("SELECT attrs FROM risk_points WHERE valid_to IS NULL")
+    assert attrs[0]["consequence"]["exposure"]["residents"] == 1500

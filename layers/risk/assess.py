@@ -193,7 +193,7 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         manual = generate.add_manual_candidates(conn)
         kept = grade.score_likelihood(conn, cfg, year)
         generate.place_candidates(conn)
-        missing = grade.measure_exposure(conn, cfg)
+        missing = grade.measure_exposure(conn, cfg, year)
         grade.grade(conn, cfg, today)
         outside = code_candidates(conn, cfg)
         counts = merge(conn, cfg, retire_missing=True)

@@ -5,7 +5,9 @@ Exposure is measured around the asset's geometry (the whole pipe, the site polyg
 itself for a point placed by hand) within the matrix's ``radius_m``, planar in the storage CRS:
 
 - buildings: current buildings within the radius (count);
-- residents: the latest year of ``population``, counted as the health check counts them
+- residents: each district's latest year of ``population`` up to the assessment's year (a
+  district delivered for a later year leaves the others their own figures), counted as the
+  health check counts them
   (:mod:`layers.health.population`: per building where present, a grid cell only for what its
   buildings' rows do not hold, one row per unit); a point unit within the radius counts
   wholly, a polygon unit (building footprint or grid cell) within it (``ST_DWithin``) with the
@@ -105,9 +107,11 @@ def _has_rows(conn: psycopg.Connection, table: str) -> bool:
             sql.Identifier(table))).fetchone()[0]
 
 
-def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
+def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig, year: int | None = None
+                     ) -> list[str]:
     """Fill buildings / residents / facilities / road_classes of every candidate; the names of
-    the base layers the matrix counts that are missing or empty (no current feature)."""
+    the base layers the matrix counts that are missing or empty (no current feature).
+    ``year``: the assessment's (residents of no later year)."""
     c = cfg.matrix.consequence
     r = float(c["radius_m"])
     have = {t: _has_rows(conn, t) for t in ("buildings", "population", "facilities", "roads")}
@@ -122,9 +126,15 @@ def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig) -> list[str]:
         # the residents of the latest year as the health check counts them (per building
         # where present, a grid cell only for the rest: layers.health.population), indexed
         conn.execute("DROP TABLE IF EXISTS _risk_pop")
+        # — each district's own latest year up to the assessment's, as the health check
+        # takes it: one city-wide latest year left every district not delivered for it
+        # without residents
         conn.execute(f"CREATE TEMP TABLE _risk_pop ON COMMIT DROP AS SELECT p.geom, "
-                     f"p.residents FROM {COUNTED} p WHERE p.residents > 0 AND p.year = "
-                     "(SELECT max(year) FROM population WHERE valid_to IS NULL)")
+                     f"p.residents FROM {COUNTED} p JOIN (SELECT district_code, max(year) AS y "
+                     "FROM population WHERE valid_to IS NULL AND (%(year)s::int IS NULL OR "
+                     "year <= %(year)s::int) GROUP BY district_code) l ON l.y = p.year AND "
+                     "l.district_code IS NOT DISTINCT FROM p.district_code "
+                     "WHERE p.residents > 0", {"year": year})
         conn.execute("CREATE INDEX ON _risk_pop USING gist (geom)")
         conn.execute("ANALYZE _risk_pop")
         conn.execute(

@@ -96,8 +96,8 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
              "measure": measure or (rule.measure if rule else None), "deadline": deadline})
         generate.asset_geometries(conn)
         generate.place_candidates(conn)
-        grade.measure_exposure(conn, cfg)
         today = today or cfg.today()
+        grade.measure_exposure(conn, cfg, today.year)
         grade.grade(conn, cfg, today)
         if code_candidates(conn, cfg):
             raise InputError("the point lies outside every district of the city")
