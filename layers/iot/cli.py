@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -15,18 +15,18 @@ import click
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import CimError, InputError
 from cim.numbers import parse_number
-from cim.text import decode_text, norm_name
+from cim.text import decode_text, header_brackets, norm_key, norm_name
 
 COLUMNS = ("sensor", "time", "value")  # the header names of each: field_aliases.yaml readings
 
 
-def _aliases() -> dict[str, list[str]]:
+def _aliases(section: str = "readings") -> dict[str, list[str]]:
     import yaml
 
     from cim.profile import DICTIONARY_DIR
 
     with open(DICTIONARY_DIR / "field_aliases.yaml", encoding="utf-8") as fh:
-        return (yaml.safe_load(fh) or {}).get("readings") or {}
+        return (yaml.safe_load(fh) or {}).get(section) or {}
 
 
 def _time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
@@ -58,6 +58,9 @@ class CsvReadings:
     readings: list[tuple[str, dt.datetime, float]]
     rows: list[int]
     fields: dict[str, str]
+    # the unit each reading is written in, where the file says: its unit column's cell, else
+    # the unit in the value column's header (监测值(kPa)); None: not said
+    units: list[str | None] = field(default_factory=list)
 
 
 def _delimiter(text: str) -> str:
@@ -75,9 +78,19 @@ def read_csv(path: Path, tz: dt.tzinfo | None = None,
     return read_csv_rows(path, tz, aliases, encoding).readings
 
 
+def _header_unit(name: str) -> str | None:
+    """The unit a value column's header names in its trailing brackets (监测值(kPa) → kpa,
+    读数（MPa） → mpa); None for none, or for a qualifier written in words (监测值(实时))."""
+    for text in header_brackets(name):
+        if text and not any("\u4e00" <= ch <= "\u9fff" for ch in text):
+            return text
+    return None
+
+
 def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
                   aliases: dict[str, list[str]] | None = None,
-                  encoding: str | None = None) -> CsvReadings:
+                  encoding: str | None = None,
+                  unit_names: list[str] | None = None) -> CsvReadings:
     """The readings of a CSV file (decoded as the loaders decode a table,
     :func:`cim.text.decode_text`: UTF-8 with or without BOM, else GBK/GB18030, or
     ``encoding``; header sensor/device_id, time, value or 设备编号,
@@ -85,8 +98,12 @@ def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
     compared through cim.text) with their rows; a value is read strictly
     (:func:`cim.numbers.parse_number`: ``1_5``, ``1,5`` or ``12mm`` is no number); the first
     bad row is an InputError naming the file, row and field (rows counted as a spreadsheet
-    does: the header is row 1)."""
+    does: the header is row 1). A unit column (``unit_names``: the ``readings`` aliases'
+    ``unit``, else the sensor registry's 计量单位, 单位 …) or a unit in the value column's
+    header gives each reading's ``units`` (:func:`check_units`)."""
     aliases = aliases or _aliases()
+    if unit_names is None:
+        unit_names = aliases.get("unit") or _aliases("sensors").get("unit") or []
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -110,7 +127,11 @@ def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
                 raise InputError(f"no {col} column (one of {', '.join(names_of)})",
                                  path=str(path), row=1, field=col)
             idx[col] = hit
-        out, rows = [], []
+        unit_keys = {norm_name(a) for a in ["unit", *unit_names]}
+        unit_col = next((i for i, n in enumerate(names)
+                         if n in unit_keys and i not in idx.values()), None)
+        header_unit = _header_unit(header[idx["value"]])
+        out, rows, units = [], [], []
         row_no = 1
         try:
             for row_no, row in enumerate(reader, start=2):
@@ -137,9 +158,36 @@ def read_csv_rows(path: Path, tz: dt.tzinfo | None = None,
                                      field=header[idx["value"]]) from None
                 out.append((ref, t, v))
                 rows.append(row_no)
+                cell = (row[unit_col].strip() if unit_col is not None and unit_col < len(row)
+                        else "")
+                units.append(cell or header_unit)
         except csv.Error as exc:
             raise InputError(f"malformed CSV: {exc}", path=str(path), row=row_no + 1) from None
-    return CsvReadings(out, rows, {c: header[i] for c, i in idx.items()})
+    fields = {c: header[i] for c, i in idx.items()}
+    if unit_col is not None:
+        fields["unit"] = header[unit_col]
+    return CsvReadings(out, rows, fields, units)
+
+
+def check_units(conn, got: CsvReadings, path: Path) -> None:
+    """Each reading whose file names its unit is in its sensor's unit (its type's,
+    sensor_types.csv, in which the thresholds are written: a pressure in kPa stored as MPa
+    is a thousand times too high); else an InputError naming the file, row and field. Readings
+    of unknown sensors are left to the ingest (counted and named there)."""
+    refs = sorted({r for (r, _, _), u in zip(got.readings, got.units, strict=True) if u})
+    if not refs:
+        return
+    unit_of = dict(conn.execute(
+        "SELECT q.ref, s.unit FROM unnest(%s::text[]) AS q(ref) JOIN sensors s ON "
+        "s.valid_to IS NULL AND (s.code = q.ref OR s.device_id = q.ref) "
+        "ORDER BY (s.code = q.ref)", (refs,)).fetchall())  # a code wins over a device id
+    for (ref, _, _), u, row in zip(got.readings, got.units, got.rows, strict=True):
+        want = unit_of.get(ref)
+        if u and want and norm_key(u) != norm_key(want):
+            raise InputError(f"unit {u!r} is not the unit of sensor {ref} ({want}, "
+                             "sensor_types.csv), in which its readings are stored and its "
+                             "thresholds written: convert the values to it", path=str(path),
+                             row=row, field=got.fields.get("unit", got.fields["value"]))
 
 
 def _tz(text: str | None) -> dt.tzinfo | None:
@@ -193,9 +241,13 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, encoding: str | None,
     from layers.iot.partitions import ensure_months, month_of
     from layers.iot.thresholds import load_config
 
-    got = read_csv_rows(path, _tz(tz), c.profile.field_aliases.get("readings"), encoding)
+    names = c.profile.field_aliases
+    got = read_csv_rows(path, _tz(tz), names.get("readings"), encoding,
+                        (names.get("readings") or {}).get("unit")
+                        or (names.get("sensors") or {}).get("unit"))
     cfg = load_config(c.profile)
     with psycopg.connect(c.conninfo()) as conn:
+        check_units(conn, got, path)
         ensure_months(conn, {month_of(t) for _, t, _ in got.readings})
         conn.commit()
         try:
