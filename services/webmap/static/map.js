@@ -125,15 +125,29 @@
   }
 
   // -- zoom to a district or a grid cell ----------------------------------------------------------
+  // every feature of a collection, page after page (a city has thousands of unit grid cells: one
+  // page of 1,000 left the rest out of the list), codes and names only (the geometry is fetched
+  // when one is chosen)
+  async function allItems(coll) {
+    const out = [];
+    let url = `${BASE}/collections/${coll}/items?f=json&limit=1000&skipGeometry=true&properties=name`;
+    while (url) {
+      const fc = await getJSON(url);
+      out.push(...(fc.features || []));
+      const next = (fc.links || []).find((l) => l.rel === "next");
+      url = next && (fc.features || []).length ? next.href : null;
+    }
+    return out;
+  }
   async function fillGoto() {
     const sel = $("goto");
     for (const [coll, label] of [["admin_divisions", "行政区"], ["grid_cells", "网格"]]) {
       try {
-        const fc = await getJSON(`${BASE}/collections/${coll}/items?f=json&limit=1000`);
-        if (!fc.features.length) continue;
+        const features = await allItems(coll);
+        if (!features.length) continue;
         const og = document.createElement("optgroup");
         og.label = label;
-        for (const f of fc.features) {
+        for (const f of features) {
           const o = document.createElement("option");
           o.value = `${coll}/${f.id}`;
           o.textContent = `${f.properties.name || ""} ${f.id}`.trim();
