@@ -26,7 +26,7 @@ from psycopg import sql
 from cim.errors import CimError, ConfigError, InputError
 from cim.profile import DICTIONARY_DIR
 from layers.cases.auth import ROLES, User
-from layers.cases.categories import category
+from layers.cases.categories import Category, category
 from layers.cases.dispatch import OVERDUE_FLAG, propose
 from layers.cases.store import CaseNotFound, get_case, not_in_future, record_event, utc
 
@@ -200,6 +200,23 @@ def _alarm_cleared(conn: psycopg.Connection, code: str, action: Action) -> None:
             "faulty sensor is set to 停用, which clears it)")
 
 
+def _category_of(code: str, opened_as: list, unit: str | None) -> Category:
+    """The case's category from case_categories.csv; one the city has taken out of the file
+    since the case was opened goes on as the case was opened with it (its kind, name and time
+    limit; its unit as the proposal) — the case's people did not give the category, and a
+    400 naming it stopped every action on the case."""
+    try:
+        return category(code)
+    except InputError:
+        kind, name, limit = opened_as
+        if limit is None:
+            raise ConfigError(f"case category {code} is not in case_categories.csv and the "
+                              "case keeps no time limit of its own; put the category back",
+                              field="category_code") from None
+        return Category(code, kind or "", code[:2], "", name or "", float(limit),
+                        unit or "", ())
+
+
 def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         at: dt.datetime | None = None, note: str | None = None, unit: str | None = None,
         result: str | None = None) -> dict:
@@ -211,11 +228,12 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     act_ = wf.actions[action]
     values = _fields(wf, act_, {"note": note, "unit": unit, "result": result})
     row = conn.execute(
-        "SELECT id, state, unit, category_code, asset_layer, asset_code FROM cases c "
+        "SELECT id, state, unit, category_code, asset_layer, asset_code, kind, category_name, "
+        "time_limit_h FROM cases c "
         "WHERE code = %s AND valid_to IS NULL FOR UPDATE", (code,)).fetchone()
     if row is None:
         raise CaseNotFound(f"no case has code {code}", field="code")
-    case_id, state, case_unit, cat_code, a_layer, a_code = row
+    case_id, state, case_unit, cat_code, a_layer, a_code, *opened_as = row
     # the last event is read once the row is locked, in a statement of its own: read with the
     # lock (a subquery of the locking statement), it came from the snapshot taken before a
     # concurrent action committed, and an earlier time slipped in before that action's event
@@ -250,7 +268,7 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
             sets[wf.timestamps[tr.to]] = at
         for later in order[order.index(tr.to) + 1:]:
             sets[wf.timestamps[later]] = None
-    cat = category(cat_code)
+    cat = _category_of(cat_code, opened_as, case_unit)
     if tr.to == wf.deadline_from and not back:
         sets["deadline"] = at + dt.timedelta(hours=cat.time_limit_h)
     elif tr.to in order and order.index(tr.to) < order.index(wf.deadline_from):
