@@ -220,3 +220,27 @@ def test_cli_and_http(d, tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_buckets_under_a_day_start_at_local_midnight_in_summer_time_too(d):
+    # Berlin in summer is UTC+02:00 (the buckets' origin, a January midnight, is +01:00):
+    # 6 h buckets start at local 00, 06, 12, 18; the 25-hour day of 2026-10-25 (02:00–03:00
+    # twice) has a last bucket 18:00–24:00 of 7 hours, the next day starts at its midnight
+    s = add_sensor(d, 304, "01", d.gas_pipe, "03", device_id="BKT-SUMMER")
+    cet = ZoneInfo("Europe/Berlin")
+    times = [dt.datetime(2026, 10, 24, 23, 59, tzinfo=cet),   # +02:00: 21:59Z
+             dt.datetime(2026, 10, 25, 0, 0, tzinfo=cet),     # 22:00Z on the 24th
+             dt.datetime(2026, 10, 25, 5, 59, tzinfo=cet),    # +01:00 after 03:00: 04:59Z
+             dt.datetime(2026, 10, 25, 23, 30, tzinfo=cet),   # 22:30Z
+             dt.datetime(2026, 10, 26, 0, 0, tzinfo=cet)]     # 23:00Z
+    with psycopg.connect(d.conninfo) as conn:
+        ingest(conn, [(s, t, float(i)) for i, t in enumerate(times)])
+    out = agg(d, s, dt.datetime(2026, 10, 24, 18, tzinfo=cet),
+              dt.datetime(2026, 10, 26, 6, tzinfo=cet), "6h", "Europe/Berlin")
+    got = [(b["start"].astimezone(cet).isoformat(), b["end"].astimezone(cet).isoformat(),
+            b["count"]) for b in out["buckets"]]
+    assert got == [
+        ("2026-10-24T18:00:00+02:00", "2026-10-25T00:00:00+02:00", 1),
+        ("2026-10-25T00:00:00+02:00", "2026-10-25T06:00:00+01:00", 2),
+        ("2026-10-25T18:00:00+01:00", "2026-10-26T00:00:00+01:00", 1),
+        ("2026-10-26T00:00:00+01:00", "2026-10-26T06:00:00+01:00", 1)]

@@ -100,23 +100,19 @@ def parse_bucket(text: str) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-def _bin_sql(whole_days: bool, x: str) -> str:
+def _bin_sql(x: str) -> str:
     """The SQL of the start of the bucket holding the timestamptz ``x`` (parameters
-    ``stride``, ``tz``, ``origin``). Whole days bin the city's wall-clock time (a day starts at
-    local midnight whatever the UTC offset of that day); shorter buckets bin the instant from
-    a local midnight (an hour is an hour across a clock change)."""
-    if whole_days:
-        return (f"(date_bin(%(stride)s::interval, ({x}) AT TIME ZONE %(tz)s, "
-                "%(origin)s::timestamp) AT TIME ZONE %(tz)s)")
-    return (f"date_bin(%(stride)s::interval, {x}, "
-            "%(origin)s::timestamp AT TIME ZONE %(tz)s)")
+    ``stride``, ``tz``, ``origin``): buckets of the city's wall clock — a day starts at local
+    midnight, a 6 h bucket at 00, 06, 12 and 18 local whatever the UTC offset of that day (in
+    a zone with summer time, the hour a clock goes back repeats falls in one bucket, and the
+    day is 25 hours)."""
+    return (f"(date_bin(%(stride)s::interval, ({x}) AT TIME ZONE %(tz)s, "
+            "%(origin)s::timestamp) AT TIME ZONE %(tz)s)")
 
 
-def _end_sql(whole_days: bool, start: str) -> str:
-    """The SQL of the end of the bucket starting at ``start``."""
-    if whole_days:
-        return f"((({start}) AT TIME ZONE %(tz)s + %(stride)s::interval) AT TIME ZONE %(tz)s)"
-    return f"(({start}) + %(stride)s::interval)"
+def _end_sql(start: str) -> str:
+    """The SQL of the end of the bucket starting at ``start`` (on the city's wall clock)."""
+    return f"((({start}) AT TIME ZONE %(tz)s + %(stride)s::interval) AT TIME ZONE %(tz)s)"
 
 
 def buckets(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.datetime,
@@ -144,19 +140,17 @@ def buckets(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.d
                          f"or a shorter range (or raise limit, at most {MAX_BUCKETS})",
                          field="bucket")
     code = sensor_code(conn, sensor)
-    whole = stride.total_seconds() % DAY == 0
-    b = _bin_sql(whole, "ts")
+    b = _bin_sql("ts")
     params = {"stride": stride, "tz": timezone, "origin": ORIGIN, "code": code,
               "start": start, "end": end}
     # the range widened to whole buckets: end is exclusive, so its bucket is that of the
     # last microsecond before it
-    last = _bin_sql(whole, "%(end)s::timestamptz - '1 microsecond'::interval")
+    last = _bin_sql("%(end)s::timestamptz - '1 microsecond'::interval")
     lo, hi = conn.execute(
-        f"SELECT {_bin_sql(whole, '%(start)s::timestamptz')}, {_end_sql(whole, last)}",
-        params).fetchone()
+        f"SELECT {_bin_sql('%(start)s::timestamptz')}, {_end_sql(last)}", params).fetchone()
     params.update(lo=lo, hi=hi)
     rows = conn.execute(
-        f"SELECT b, {_end_sql(whole, 'b')}, n, vmin, vavg, vmax FROM ("  # noqa: S608
+        f"SELECT b, {_end_sql('b')}, n, vmin, vavg, vmax FROM ("  # noqa: S608
         f"SELECT {b} AS b, count(*) AS n, min(value) AS vmin, avg(value) AS vavg, "
         "max(value) AS vmax FROM readings WHERE sensor_code = %(code)s AND ts >= %(lo)s "
         "AND ts < %(hi)s GROUP BY 1) g ORDER BY b", params).fetchall()
