@@ -49,6 +49,15 @@ def _first(rows: list[dict], test) -> dict | None:
     return next((r for r in rows or [] if test(r)), None)
 
 
+def _step(rows: list[dict], key: str, value: float) -> dict | None:
+    """The step of a threshold table (age, buildings, residents) that ``value`` reaches: the
+    one with the highest ``key`` at most ``value``, in whatever order a city lists them (the
+    first match of a list written from the lowest step up gave 35 buildings the step of 10,
+    not of 30)."""
+    reached = [r for r in rows or [] if value >= r[key]]
+    return max(reached, key=lambda r: r[key], default=None)
+
+
 def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int,
                     classes: tuple[pressure.PressureClass, ...] | None = None
                     ) -> tuple[int | None, dict[str, Any]]:
@@ -68,7 +77,7 @@ def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int,
     built = props.get("year_built")
     if built and int(built) <= year:
         age = year - int(built)
-        hit = _first(lk.get("age"), lambda a: age >= a["min_years"])
+        hit = _step(lk.get("age"), "min_years", age)
         f["age_years"] = age
         f["age"] = int(hit["add"]) if hit else 0
     else:  # no year, or one after the assessment's (a typo, 2062): the age is not known
@@ -105,9 +114,9 @@ def consequence(matrix: Matrix, exposure: dict[str, Any]) -> tuple[int, dict[str
     class near, or None)."""
     c = matrix.consequence
     f: dict[str, Any] = {"base": int(c.get("base", 1))}
-    hit = _first(c.get("buildings"), lambda b: (exposure.get("buildings") or 0) >= b["min"])
+    hit = _step(c.get("buildings"), "min", exposure.get("buildings") or 0)
     f["buildings"] = int(hit["add"]) if hit else 0
-    hit = _first(c.get("population"), lambda b: (exposure.get("residents") or 0) >= b["min"])
+    hit = _step(c.get("population"), "min", exposure.get("residents") or 0)
     f["population"] = int(hit["add"]) if hit else 0
     fac = c.get("facilities") or {}
     found = sorted(set(exposure.get("facilities") or []) & set(fac.get("types") or []))
