@@ -11,6 +11,7 @@ rejected with ``no_grid_cell``). Unknown classes are rejected with the unknown v
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class ComponentDictionary:
         if isinstance(value, (int, np.integer)):
             value = str(int(value)).zfill(4)
         s = _norm(value)
+        if s not in self.by_key and _WHOLE_FLOAT_TEXT.fullmatch(s):
+            s = s.split(".")[0]  # 101.0: a code column written out as floats (a blank in it)
         if s.isdigit() and len(s) < 4:
             s = s.zfill(4)
         return self.by_key.get(s)
@@ -103,6 +106,7 @@ class ComponentDictionary:
 
 
 _norm = norm_key  # the platform's one normaliser (cim/text.py)
+_WHOLE_FLOAT_TEXT = re.compile(r"[0-9]{1,4}\.0+")
 
 
 def id_fields(ctx: LoadContext) -> list[str]:

@@ -37,3 +37,20 @@ def test_a_blank_class_code_takes_the_class_its_name_gives(fresh_db, tmp_path):
     assert [(n, reason, f) for n, reason, f, _ in rejects] == [
         (5, "missing_class", "小类代码"), (6, "missing_class", "小类代码")]
     assert all("小类代码 is empty; 小类名称 names no subclass" in m for *_, m in rejects), rejects
+
+
+def test_a_class_code_written_out_as_a_float_is_its_code(fresh_db, tmp_path):
+    """A census whose 部件小类 column went through pandas with a blank in it is written
+    101.0, 118.0: the codes 0101 and 0118 (they were rejected as unknown classes)."""
+    _code, x, y = fresh_db.big_cell()
+    path = tmp_path / "census.csv"
+    path.write_text("部件编码,部件小类,WKT\n"
+                    f"F1,101.0,POINT ({x} {y})\nF2,118.0,POINT ({x + 1} {y})\n"
+                    f"F3,101.5,POINT ({x + 2} {y})\n", encoding="utf-8")
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0,
+                        crs="EPSG:4527")
+    assert (r.read, r.loaded, r.rejected) == (3, 2, 1), r.text()
+    assert dict(fresh_db.rows("SELECT split_part(source_key, ':', 2), subclass_code "
+                              "FROM components WHERE batch_id = %s", (r.batch_id,))) == \
+        {"F1": "0101", "F2": "0118"}
+    assert r.rejected_by_reason == {"unknown_class": 1}
