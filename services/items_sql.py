@@ -185,11 +185,23 @@ def _from_where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
     table = sql.SQL("{} p").format(sql.Identifier(layer.table))
     if not q.one_version:
         return table, _where(layer, q, params, with_cursor, extra)
-    inner = _where(layer, q, params, False, extra)
-    frm = sql.SQL("(SELECT p.*, row_number() OVER (PARTITION BY p.{} ORDER BY "
-                  "p.valid_from DESC, p.id DESC) AS _version FROM {} WHERE {}) p").format(
-        sql.Identifier(layer.id_field), table, inner)
-    where = [sql.SQL("p._version = 1")]
+    cond = _where(layer, q, params, False, extra)
+    # A current version that matches is its feature's latest: read as it is (in id order, a
+    # page can stop early). A past version counts only where its feature's current version
+    # does not match (a probe of the current-code index, through the alias o: the condition
+    # is written over p); only those are ranked per feature, on their keys alone — the
+    # ranking of every version's whole row sorted them all, on disk.
+    frm = sql.SQL(
+        "(SELECT p.* FROM {t} WHERE p.valid_to IS NULL AND {c} "
+        "UNION ALL "
+        "SELECT p.* FROM {t} WHERE p.id IN (SELECT h.id FROM ("
+        "SELECT p.id, row_number() OVER (PARTITION BY p.{k} "
+        "ORDER BY p.valid_from DESC, p.id DESC) AS _version "
+        "FROM {t} CROSS JOIN LATERAL (SELECT p.{k} AS _key) o "
+        "WHERE p.valid_to IS NOT NULL AND {c} AND NOT EXISTS (SELECT FROM {t} "
+        "WHERE p.{k} = o._key AND p.valid_to IS NULL AND {c})) h "
+        "WHERE h._version = 1)) p").format(t=table, c=cond, k=sql.Identifier(layer.id_field))
+    where = [sql.SQL("TRUE")]
     if with_cursor:
         where += _after(q, params)
     return frm, sql.SQL(" AND ").join(where)
