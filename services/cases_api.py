@@ -11,7 +11,7 @@
   optional on reads; a bad one is a 401). The public trail keeps when, role, action, from, to.
 - ``GET /cases/<code>/attachments/<id>`` — a photo, for a person of the loop only (403 for
   a 处置单位 user of another unit).
-- ``GET /cases?state=&grid=&unit=&overdue=&limit=&after=`` (newest first; ``numberMatched``
+- ``GET /cases?state=&grid=&unit=&district=&category=&overdue=&limit=&after=`` (newest first; ``numberMatched``
   on all pages, a ``next`` link going on after the page's last case) and
   ``GET /cases/evaluation?from=&to=&by=`` (``from``/``to`` without an offset: the city's
   clock, the profile's ``timezone``).
@@ -56,7 +56,8 @@ PARAMS = {
     f"{BP}.action": set(),
     f"{BP}.show": set(),
     f"{BP}.attachment": set(),
-    f"{BP}.list_cases": {"state", "grid", "unit", "overdue", "limit", "after"},
+    f"{BP}.list_cases": {"state", "grid", "unit", "district", "category", "overdue", "limit",
+                         "after"},
     f"{BP}.evaluation": {"from", "to", "by"},
 }
 REPORT_FIELDS = {"source", "category", "point", "crs", "grid", "asset", "address",
@@ -282,6 +283,7 @@ class CasesService:
             except ValueError:
                 raise InputError("limit is an integer", field="limit") from None
             filters = {"state": a.get("state"), "grid": a.get("grid"), "unit": a.get("unit"),
+                       "district": a.get("district"), "category": a.get("category"),
                        "overdue": overdue in ("true", "1"),
                        "now": conn.execute("SELECT now()").fetchone()[0]}
             rows = list_cases(conn, **filters, limit=limit, after=a.get("after") or None)
@@ -418,6 +420,8 @@ def _doc() -> dict[str, dict]:
             "get": {"summary": "List current cases", "tags": tags, "parameters": [
                 q("state", "state (上报 立案 派遣 处置 核查 结案 作废)"),
                 q("grid", "grid cell code"), q("unit", "responsible unit"),
+                q("district", "district (level-3 division) code"),
+                q("category", "category code (case_categories.csv)"),
                 q("overdue", "past the deadline and not handled yet",
                   schema={"type": "boolean"}),
                 q("limit", "at most this many (1..1000)", schema={"type": "integer"}),

@@ -1,7 +1,8 @@
 """Paging the case list (``GET /cases?limit=&after=``, ``cim case list --after``): past the
 first page (at most 1000) the cases were out of reach. Pages go on after the last case of
 the page before (keyset on reported_at, code): together they hold every case once, newest
-first, and a case reported between two pages shifts nothing."""
+first, and a case reported between two pages shifts nothing. Filtering by district and
+category (an unknown code is refused, not an empty list)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,42 @@ def test_http_next_link_walks_the_pages(jining_profile, tmp_path):
         assert seen == expected and matched == [7, 7, 7]
         r = requests.get(f"{base}/cases?after=nope", timeout=60)
         assert r.status_code == 400 and "after" in r.json()["description"]
+        district = seen and requests.get(f"{base}/cases/{seen[0]}", timeout=60).json()[
+            "district_code"]
+        r = requests.get(f"{base}/cases", params={"district": district, "category": "0501",
+                                                  "limit": 2}, timeout=60)
+        assert r.status_code == 200 and r.json()["numberMatched"] == 7
+        r = requests.get(f"{base}/cases?category=9999", timeout=60)
+        assert r.status_code == 400 and "'category'" in r.json()["description"]
+
+
+def test_filter_by_district_and_category(jining_profile):
+    from tests.conftest import scratch_db
+
+    with scratch_db("cases_filter", jining_profile) as d, psycopg.connect(d.conninfo) as conn:
+        # one grid cell in each of two districts
+        cells = conn.execute("SELECT DISTINCT ON (district_code) district_code, code "
+                             "FROM grid_cells WHERE valid_to IS NULL "
+                             "ORDER BY district_code, code LIMIT 2").fetchall()
+        assert len(cells) == 2
+        (d1, g1), (d2, g2) = cells
+        made = {}
+        for dist, g, cat in ((d1, g1, "0501"), (d1, g1, "0601"), (d2, g2, "0501")):
+            made[(dist, cat)] = store.open_case(conn, source="巡查上报", category_code=cat,
+                                                actor="insp", role="监督员", grid_code=g,
+                                                reported_at=T0)["code"]
+
+        def codes(**kw):
+            return sorted(r["code"] for r in list_cases(conn, **kw))
+
+        assert codes(district=d1) == sorted([made[(d1, "0501")], made[(d1, "0601")]])
+        assert codes(district=d2) == [made[(d2, "0501")]]
+        assert codes(category="0501") == sorted([made[(d1, "0501")], made[(d2, "0501")]])
+        assert codes(district=d1, category="0601") == [made[(d1, "0601")]]
+        assert count_cases(conn, district=d1, category="0501") == 1
+        assert codes(category="0801") == []  # a category of the file without a case
+        for kw, field in (({"district": "999999"}, "district"), ({"category": "9999"},
+                                                                  "category")):
+            with pytest.raises(InputError) as exc:
+                list_cases(conn, **kw)
+            assert exc.value.field == field

@@ -171,13 +171,16 @@ for _a in ACTIONS:
 @click.option("--state", default=None)
 @click.option("--grid", default=None)
 @click.option("--unit", default=None)
+@click.option("--district", default=None, help="District (level-3 division) code")
+@click.option("--category", default=None, help="Category code (case_categories.csv)")
 @click.option("--overdue", is_flag=True, help="Past the deadline and not handled yet")
 @click.option("--limit", type=int, default=100)
 @click.option("--after", default=None,
               help="Go on after this case (the last code of the page before)")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def list_cmd(c: Ctx, state, grid, unit, overdue, limit, after, as_json) -> None:
+def list_cmd(c: Ctx, state, grid, unit, district, category, overdue, limit, after,
+             as_json) -> None:
     """Current cases, newest first (a page of --limit; the next one with --after CODE)."""
     import psycopg
 
@@ -185,7 +188,7 @@ def list_cmd(c: Ctx, state, grid, unit, overdue, limit, after, as_json) -> None:
 
     with psycopg.connect(c.conninfo()) as conn:
         rows = list_cases(conn, state=state, grid=grid, unit=unit, overdue=overdue,
-                          limit=limit, after=after)
+                          limit=limit, after=after, district=district, category=category)
     if as_json:
         echo_json(rows)
         return

@@ -35,11 +35,28 @@ def to_storage(conn: psycopg.Connection, point: tuple[float, float],
 
 
 def _where(conn: psycopg.Connection, state: str | None, grid: str | None, unit: str | None,
-           overdue: bool, now: dt.datetime | None) -> tuple[list[str], dict[str, Any]]:
+           overdue: bool, now: dt.datetime | None, district: str | None = None,
+           category: str | None = None) -> tuple[list[str], dict[str, Any]]:
     """The filters of :func:`list_cases` as SQL conditions and parameters."""
+    from layers.cases.categories import load_categories
     from layers.cases.workflow import load_workflow
 
     where, params = ["valid_to IS NULL"], {}
+    if district:
+        if not conn.execute("SELECT EXISTS (SELECT 1 FROM admin_divisions WHERE code = %s "
+                            "AND level = 3)", (district,)).fetchone()[0]:
+            raise InputError(f"no district (level 3) has code {district!r}", field="district")
+        where.append("district_code = %(district)s")
+        params["district"] = district
+    if category:
+        # a category of the file, or one cases were opened under before it left the file
+        if category not in load_categories() and not conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM cases WHERE category_code = %s)",
+                (category,)).fetchone()[0]:
+            raise InputError(f"no case category has code {category!r} (case_categories.csv)",
+                             field="category")
+        where.append("category_code = %(category)s")
+        params["category"] = category
     if state:
         states = load_workflow().states
         if state not in states:
@@ -66,17 +83,20 @@ def _where(conn: psycopg.Connection, state: str | None, grid: str | None, unit: 
 def list_cases(conn: psycopg.Connection, *, state: str | None = None,
                grid: str | None = None, unit: str | None = None, overdue: bool = False,
                now: dt.datetime | None = None, limit: int = 100,
-               after: str | None = None) -> list[dict[str, Any]]:
+               after: str | None = None, district: str | None = None,
+               category: str | None = None) -> list[dict[str, Any]]:
     """Current cases, newest report first (then by code, descending), filtered by state (one
     of case_workflow.yaml's states: any other is an InputError naming them, not an empty
     list), grid cell (one the grid has or had: a mistyped code is an InputError), unit and
-    overdue (past the deadline and not handled yet at ``now``). ``after``: the code of the
+    overdue (past the deadline and not handled yet at ``now``), district (a level-3 division's
+    code) and category (case_categories.csv; a code neither the file nor any case has is an
+    InputError). ``after``: the code of the
     last case of the page before — the page goes on after it (keyset: a case reported
     meanwhile neither shifts nor repeats a row); a code no current case has is an
     InputError."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit is 1..{MAX_LIMIT}", field="limit")
-    where, params = _where(conn, state, grid, unit, overdue, now)
+    where, params = _where(conn, state, grid, unit, overdue, now, district, category)
     if after:
         last = conn.execute("SELECT reported_at FROM cases WHERE code = %s AND valid_to IS NULL",
                             (after,)).fetchone()
@@ -93,8 +113,9 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
 
 def count_cases(conn: psycopg.Connection, *, state: str | None = None,
                 grid: str | None = None, unit: str | None = None, overdue: bool = False,
-                now: dt.datetime | None = None) -> int:
+                now: dt.datetime | None = None, district: str | None = None,
+                category: str | None = None) -> int:
     """How many current cases :func:`list_cases` lists with these filters, on all pages."""
-    where, params = _where(conn, state, grid, unit, overdue, now)
+    where, params = _where(conn, state, grid, unit, overdue, now, district, category)
     return conn.execute(f"SELECT count(*) FROM cases WHERE {' AND '.join(where)}",  # noqa: S608
                         params).fetchone()[0]
