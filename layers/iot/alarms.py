@@ -129,12 +129,16 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
 
 
 def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int,
-             at: dt.datetime, threshold: float, value: float | None = None) -> bool:
+             at: dt.datetime, threshold: float, value: float | None = None,
+             category_code: str | None = None) -> bool:
     """The episode reached a more severe ``level``: the alarm says so, its risk point goes up
     with it and its case tells the people handling it (the case's ``detail``: ``alarm_level``
     and one ``escalations`` entry each — at, level, value, threshold, note; the case was
-    opened with the first level's words). False when the episode had reached that level
-    before (back up after a de-escalation): nothing changes."""
+    opened with the first level's words), and when the level's band names another case
+    category (``category_code``, sensor_thresholds.csv ``case_category``) the case takes it
+    (:func:`layers.cases.workflow.follow_category`: its time limit and deadline, before
+    dispatch its proposed unit). False when the episode had reached that level before (back
+    up after a de-escalation): nothing changes."""
     from layers.risk.alarm import raise_for_alarm
 
     lv = cfg.levels[level]
@@ -160,6 +164,11 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
              "note": f"{row[6] or row[2]} 告警升级为{lv.name}（{lv.color}）：监测值 "
                      f"{_fmt(value)} {row[7] or ''}（阈值 {_fmt(threshold)}）",
              "case": row[4]})
+        if category_code:
+            from layers.cases.workflow import follow_category
+
+            follow_category(conn, row[4], category_code, at=at, actor=f"sensor:{row[5]}",
+                            role="system", note=f"告警升级为{lv.name}（{lv.color}）")
     if row[3] is not None:
         raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
                         alarm_code=row[0], level=lv.risk_level,

@@ -345,7 +345,8 @@ def _walk(conn: psycopg.Connection, cfg: IotConfig, walk: list, state: dict,
                     counts["alarms_opened"] += 1
                     counts["cases_opened"] += 1
                 else:
-                    if alarm_ops.escalate(conn, cfg, alarm_id, new, ts, band.on, v):
+                    if alarm_ops.escalate(conn, cfg, alarm_id, new, ts, band.on, v,
+                                          band.case_category):
                         counts["alarms_escalated"] += 1
                 clear_at = band.off
             elif new is None and level is not None:  # cleared
