@@ -188,3 +188,24 @@ def test_a_citys_rule_written_as_a_pressure_reads_it_as_its_class(tmp_path, jini
     with _pytest.raises(ConfigError) as e:
         load_rules(prof)
     assert e.value.row == 3 and e.value.field == "a_when" and "待查" in str(e.value)
+
+
+def test_an_unreadable_pressure_beside_an_unnamed_burial_is_unchecked():
+    """No rule applies to 直埋敷设 (the rules say 直埋): blanked, the burial meets every rule,
+    and an unreadable pressure beside it must not take the strictest (4.0 m) of them."""
+    from cim.text import norm_key
+    from layers.query.clearance_rules import UNCHECKED, Cond, Rule, Side, pick
+
+    def rule(req, pressure, row):
+        return Rule("horizontal", Side("building", ()), Side("03", (
+            Cond("burial", "=", norm_key("直埋")), Cond("pressure", "=", norm_key(pressure)))),
+            req, False, "", row)
+
+    rules = [rule(0.7, "低压", 1), rule(1.0, "中压B", 2), rule(4.0, "次高压A", 3)]
+    building = {"what": "building"}
+    for burial in ("直埋", "直埋敷设"):
+        gas = {"what": "03", "burial": burial, "pressure": None}
+        assert pick(rules, "horizontal", building, gas) is UNCHECKED, burial
+    # a readable pressure beside the unnamed burial still gets its own rule
+    gas = {"what": "03", "burial": "直埋敷设", "pressure": norm_key("中压B")}
+    assert pick(rules, "horizontal", building, gas).required_m == 1.0

@@ -181,9 +181,14 @@ def pick(rules: list[Rule], kind: str, p: dict[str, Any], q: dict[str, Any]
             continue
         blank = {**t, "pressure": ""}
         pair = (blank, q) if t is p else (p, blank)
-        # the values the rules that may apply to the pair grade this pipe's pressure by
-        named = _named([r for r in rules if r.kind == kind and r.applies(*pair)], kind,
-                       t["what"], "pressure")
+        # the values the rules that may apply to the pair grade this pipe's pressure by —
+        # those that would apply with unnamed texts blanked where none applies as it is (as
+        # the hits below: a burial spelt otherwise must not pass an unreadable pressure on
+        # to the strictest rule)
+        may = [r for r in rules if r.kind == kind and r.applies(*pair)] or \
+            [r for r in rules if r.kind == kind
+             and r.applies(*(_unnamed_blank(rules, kind, x) for x in pair))]
+        named = _named(may, kind, t["what"], "pressure")
         if named and (v is None or norm_key(v) not in named):
             return UNCHECKED
     p, q = ({**t, "pressure": t.get("pressure") or ""} for t in (p, q))
