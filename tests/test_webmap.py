@@ -258,7 +258,8 @@ def test_routes(api, db):
     assert s.status_code == 200 and s.headers["Content-Type"].startswith(
         "application/vnd.mapbox.style+json")
     style = s.json()
-    assert style["sources"]["cim"]["url"] == f"{api}/tiles/WebMercatorQuad?f=tilejson"
+    assert style["sources"]["cim"]["url"].startswith(
+        f"{api}/tiles/WebMercatorQuad?f=tilejson&collections=")
     assert "basemap" not in style["sources"]
     font = style["layers"][-1]["layout"]["text-font"][0]
     g = requests.get(style["glyphs"].replace("{fontstack}", font).replace("{range}", "0-255"),

@@ -351,8 +351,13 @@ def maplibre_style(base_url: str, profile: CityProfile, layers: list[str] | None
 
     base_url = base_url.rstrip("/")
     tree, body, b = _build(profile, layers)
-    sources: dict[str, dict] = {"cim": {"type": "vector",
-                                        "url": base_url + "/tiles/WebMercatorQuad?f=tilejson"}}
+    # the one-map source names the collections it draws: without `collections` its tiles
+    # held the live layers too (drawn from their own source), and their ETags the live
+    # layers' versions, so every alarm or case change re-sent every one-map tile
+    drawn = list(dict.fromkeys(sl["source-layer"] for sl in body if sl.get("source") == "cim"))
+    sources: dict[str, dict] = {"cim": {"type": "vector", "url": base_url
+                                        + "/tiles/WebMercatorQuad?f=tilejson"
+                                        + ("&collections=" + ",".join(drawn) if drawn else "")}}
     live = [n for n in live_layers() if any(sl.get("source") == LIVE_SOURCE and
                                             sl.get("source-layer") == n for sl in body)]
     if live:  # the web map reloads these tiles when /tiles/versions says their data moved
