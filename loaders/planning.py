@@ -257,13 +257,28 @@ def _land_use(classes: _Classes, cols, m, i, flags: list[str]) -> dict | None:
 
 
 def _land_use_key(v: Any) -> Any:
+    """A land-use code as the dictionary writes it: 用地用海 codes have 2, 4 or 6 digits, so a
+    number — or a text of digits — of 1, 3 or 5 has lost its leading zero (Excel's 701 for
+    0701, kept as text by a CSV or a join: it was rejected where the number was read); a whole
+    number written out as a float (0701.0) is its digits."""
     if isinstance(v, (bool, np.bool_)):  # Excel's TRUE is no land use (not 01 耕地)
         return str(v)
     if isinstance(v, (int, np.integer)) or (isinstance(v, float) and float(v).is_integer()):
-        s = str(int(v))
-        return s.zfill(6) if len(s) in (5, 6) else s.zfill(4) if len(s) in (3, 4) else \
-            s.zfill(2)
+        return _padded_use_code(str(int(v)))
+    if isinstance(v, str):
+        s = half_width(v).strip()
+        if _WHOLE_FLOAT_TEXT.fullmatch(s):
+            s = s.split(".")[0]
+        if s.isascii() and s.isdigit() and 1 <= len(s) <= 6:
+            return _padded_use_code(s)
     return v
+
+
+_WHOLE_FLOAT_TEXT = re.compile(r"[0-9]{1,6}\.0+")
+
+
+def _padded_use_code(s: str) -> str:
+    return s.zfill(6) if len(s) in (5, 6) else s.zfill(4) if len(s) in (3, 4) else s.zfill(2)
 
 
 def _limits(kind: str, cols, m, i, flags: list[str]) -> dict[str, float | None]:
