@@ -163,6 +163,9 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
             name = s[1:] if s[0] in "+- " else s  # '+' arrives as ' ' when not escaped
             _known((name,), columns, "sortby")
             keys.append((name, desc))
+        if not keys:  # pygeoapi's pages failed on it (a 500)
+            raise ParamError("sortby names no property: give property names, each with an "
+                             "optional - (descending) or + before it")
         q.sortby = tuple(keys)
     if (v := args.get("cursor")) is not None:
         if q.sortby:  # the keys of the last feature of the page before (sort_cursor)
@@ -294,6 +297,10 @@ def parse_datetime(v: str) -> ValidAt:
     exclusive = type(end) is date
     if exclusive:
         end = end + timedelta(days=1)
+    comparable = (start is not None and end is not None and type(start) is type(end)
+                  and (type(start) is date or (start.tzinfo is None) == (end.tzinfo is None)))
+    if comparable and (start >= end if exclusive else start > end):
+        raise ParamError(f"datetime interval {v[:80]!r} ends before it starts")
     return ValidAt(start, end, exclusive, not (len(parts) == 1 and isinstance(start, datetime)))
 
 

@@ -126,3 +126,15 @@ def test_a_number_property_filter_on_pygeoapis_pages(served, fmt, name, field, v
     else:
         others = set(served["keys"].values()) - expected
         assert all(c in got for c in expected) and not any(c in got for c in others)
+
+
+@pytest.mark.parametrize("params,named", [
+    ({"sortby": ""}, "sortby"), ({"sortby": ","}, "sortby"),  # CSV/HTML: a 500 in pygeoapi
+    ({"datetime": "2020-01-01/2019-01-01"}, "datetime"),  # was 200 with nothing
+    ({"datetime": "2020-01-01T00:00:00Z/2019-12-31T00:00:00Z"}, "datetime"),
+])
+def test_a_request_that_asks_nothing_sensible_is_the_same_400_in_every_format(
+        served, params, named):
+    for fmt in ("json", "csv", "html"):
+        r = requests.get(served["base"] + ITEMS, params={"f": fmt, **params}, timeout=60)
+        assert r.status_code == 400 and named in r.json()["description"], (fmt, r.text[:200])
