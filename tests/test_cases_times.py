@@ -117,8 +117,7 @@ def test_the_report_shows_deadlines_on_the_citys_clock(conn):
 
 def test_cli_times_without_offset_are_the_citys(sdb):
     """`cim case register --at 2003-06-01T09:00` is 09:00 in Jining (01:00 UTC), and
-    `cim case evaluate --from 2003-06-01 --to 2003-06-02` is that day in Jining; `cim case
-    show` and `list` print the times on Jining's clock."""
+    `cim case evaluate --from 2003-06-01 --to 2003-06-02` is that day in Jining."""
     import json
 
     from layers.cases.auth import add_user
@@ -139,12 +138,6 @@ def test_cli_times_without_offset_are_the_citys(sdb):
     out = json.loads(run_cli(["case", "evaluate", "--from", "2003-06-01", "--to", "2003-06-02",
                               "--json"], sdb.env(), check=True).stdout)
     assert out["total"]["reported"] == 1 and out["total"]["registered"] == 1
-    # the text output reads on the city's clock: registered 09:00, due 13:00 (+08:00)
-    shown = run_cli(["case", "show", code], sdb.env(), check=True).stdout
-    assert "deadline 2003-06-01T13:00:00+08:00" in shown
-    assert "2003-06-01T09:00:00+08:00  register" in shown
-    listed = run_cli(["case", "list", "--state", "立案"], sdb.env(), check=True).stdout
-    assert "reported 2003-06-01T00:30:00+08:00" in listed
 
 
 def test_http_evaluation_period_without_offset_is_the_citys(jining_profile, tmp_path):

@@ -72,30 +72,25 @@ def _as_options(f):
                              "keeps it off the command line)")(f)
 
 
-def _t(value, zone: str | None = None) -> str:
-    """A time of the text output: RFC 3339 to the second, on the city's clock (``zone``, the
-    profile's timezone: staff read 10:05+08:00, not 02:05+00:00; --json keeps the database's
-    offset), '-' for none (a case reported and not registered has no deadline yet)."""
+def _t(value) -> str:
+    """A time of the text output: RFC 3339 to the second as --json writes it, '-' for none
+    (a case reported and not registered has no deadline yet)."""
     if value is None:
         return "-"
     if isinstance(value, dt.datetime):
-        if zone and value.tzinfo is not None:
-            from zoneinfo import ZoneInfo
-
-            value = value.astimezone(ZoneInfo(zone))
         return value.isoformat(timespec="seconds")
     return str(value)
 
 
-def _show(case: dict, as_json: bool, zone: str | None = None) -> None:
+def _show(case: dict, as_json: bool) -> None:
     if as_json:
         echo_json(case)
         return
     click.echo(f"{case['code']}  {case['state']}  {case['category_code']} "
                f"{case['category_name']}  grid {case['grid_code']}  unit {case['unit']} "
-               f"({case['unit_basis']})  deadline {_t(case['deadline'], zone)}")
+               f"({case['unit_basis']})  deadline {_t(case['deadline'])}")
     for e in case.get("events") or []:
-        click.echo(f"  {_t(e['at'], zone)}  {e['action']:<8} {e['from_state'] or '-'} → {e['to_state']}"
+        click.echo(f"  {_t(e['at'])}  {e['action']:<8} {e['from_state'] or '-'} → {e['to_state']}"
                    f"  {e['actor']} ({e['role']}){'  ' + e['note'] if e['note'] else ''}")
 
 
@@ -139,7 +134,7 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
                              photos=[(f.name, f.read_bytes()) for f in photos],
                              contact=contact, reported_at=_when(at, "--at", c))
     out.pop("contact", None)
-    _show(out, as_json, c.profile.timezone)
+    _show(out, as_json)
 
 
 def _action_command(action: str) -> click.Command:
@@ -158,7 +153,7 @@ def _action_command(action: str) -> click.Command:
             user = _user(conn, token, user_name)
             out = act(conn, code, action, user, at=_when(at, "--at", c), note=note, unit=unit,
                       result=result)
-        _show(out, as_json, c.profile.timezone)
+        _show(out, as_json)
 
     if action == "dispatch":
         cmd = click.option("--unit", default=None, help="Unit (default: the proposal)")(cmd)
@@ -197,11 +192,10 @@ def list_cmd(c: Ctx, state, grid, unit, district, category, overdue, limit, afte
     if as_json:
         echo_json(rows)
         return
-    zone = c.profile.timezone
     for r in rows:
         click.echo(f"{r['code']}  {r['state']:<3} {r['category_code']} {r['category_name']:<10}"
-                   f" grid {r['grid_code']}  {r['unit'] or '-'}  reported {_t(r['reported_at'], zone)}  "
-                   f"deadline {_t(r['deadline'], zone)}")
+                   f" grid {r['grid_code']}  {r['unit'] or '-'}  reported {_t(r['reported_at'])}  "
+                   f"deadline {_t(r['deadline'])}")
     if not rows:
         click.echo("no case")
     elif len(rows) == limit:
@@ -242,7 +236,7 @@ def show_cmd(c: Ctx, code, as_json) -> None:
     if as_json:
         echo_json(out)
         return
-    _show(out, False, c.profile.timezone)
+    _show(out, False)
     if out.get("contact"):
         shown = ", ".join(f"{k} {v}" for k, v in out["contact"].items() if v is not None)
         click.echo(f"  contact: {shown or '-'}")
