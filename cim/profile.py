@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -16,8 +17,8 @@ from typing import Any
 import yaml
 
 from cim.crs import parse_crs, srid_of
-from cim.errors import ConfigError
-from cim.text import norm_key
+from cim.errors import ConfigError, InputError
+from cim.text import decode_text, norm_key
 
 DICTIONARY_DIR = Path(__file__).resolve().parent / "dictionaries"
 
@@ -212,11 +213,20 @@ def merged_number(units: dict[str, Any], key: str) -> float:
 
 
 def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV dictionary. A city's copy saved by a Chinese spreadsheet is GBK, or
+    UTF-8 with a BOM: read as the delivered tables are (:func:`cim.text.decode_text`) — it
+    was a raw UnicodeDecodeError (an internal error) for a GBK copy."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read dictionary: {exc}", path=str(path)) from exc
+    try:
+        text, _ = decode_text(raw, path)
+    except InputError as exc:
+        raise ConfigError(f"cannot read dictionary: {exc.message}", path=str(path),
+                          row=exc.row) from exc
+    return [{k: (v or "").strip() for k, v in row.items()}
+            for row in csv.DictReader(io.StringIO(text, newline=""))]
 
 
 def residential_uses(profile: CityProfile | None) -> tuple[str, ...]:

@@ -217,3 +217,24 @@ def test_survey_crss_are_taken(tmp_path, crs):
     f.write_text(f"city: {{name: X, admin_code: '370800'}}\nstorage_crs: {crs}\n",
                  encoding="utf-8")
     assert load_profile(f).storage_crs == crs
+
+
+def test_a_city_dictionary_saved_by_a_chinese_spreadsheet_is_read(tmp_path):
+    """GBK (Excel's 'CSV' on a Chinese system) and UTF-8 with a BOM are read as the delivered
+    tables are; bytes that are neither are a ConfigError naming the file, not an internal
+    error."""
+    from cim.errors import ConfigError
+    from cim.profile import read_csv_dictionary
+
+    text = "code,name_zh,residential\n01,住宅,yes\n08,商住混合,yes\n"
+    want = [{"code": "01", "name_zh": "住宅", "residential": "yes"},
+            {"code": "08", "name_zh": "商住混合", "residential": "yes"}]
+    for name, raw in (("gbk.csv", text.encode("gbk")),
+                      ("bom.csv", b"\xef\xbb\xbf" + text.encode("utf-8"))):
+        (tmp_path / name).write_bytes(raw)
+        assert read_csv_dictionary(tmp_path / name) == want, name
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"code,name_zh\n01,\xff\xfe\xfd\xfc\x80\n")
+    with pytest.raises(ConfigError) as ei:
+        read_csv_dictionary(bad)
+    assert "bad.csv" in str(ei.value.path) and "dictionary" in ei.value.message
