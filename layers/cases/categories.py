@@ -3,8 +3,9 @@
 Each row: code (4 digits, its first two the major class that goes into the case code),
 kind 事件/部件, name, handling time limit in hours (counted from 立案), the default
 responsible unit, and ``unit_fields``: which of a component's units is proposed for dispatch,
-in order of preference (主管 = dept_name, 权属 = owner_name, 养护 = maint_name; ``;``
-separated, empty = the default unit only). A city edits the file, not the code.
+in order of preference (主管 = dept_name, or a risk point's responsible_unit — the 责任单位
+the risk list assigned it; 权属 = owner_name; 养护 = maint_name; ``;`` separated, empty =
+the default unit only). A city edits the file, not the code.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from cim.errors import ConfigError, InputError
 from cim.profile import DICTIONARY_DIR, read_csv_dictionary
 
 CATEGORIES_FILE = DICTIONARY_DIR / "case_categories.csv"
-# a component's unit columns by the basis a category names
+# a feature's unit columns by the basis a category names: a component's (GB/T 30428.2 主管部门,
+# 权属单位, 养护单位), and a risk point's 责任单位 (the unit the risk list made responsible for
+# it, 赋码确责) as the one in charge
 UNIT_BASES: dict[str, tuple[str, ...]] = {
-    "主管": ("dept_name",), "权属": ("owner_name", "owner"), "养护": ("maint_name",)}
+    "主管": ("dept_name", "responsible_unit"), "权属": ("owner_name", "owner"),
+    "养护": ("maint_name",)}
 
 
 @dataclass(frozen=True)

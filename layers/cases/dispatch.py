@@ -1,8 +1,8 @@
 """Who should handle a case: the dispatch proposal, and which cases are overdue.
 
 Proposal: a case on an asset (a component of GB/T 30428.2, or any feature with unit columns)
-takes the unit named in the asset's 主管 (dept_name) / 权属 (owner_name, owner) / 养护
-(maint_name) column, in the order its category's ``unit_fields`` gives (data, see
+takes the unit named in the asset's 主管 (dept_name; a risk point's responsible_unit) / 权属
+(owner_name, owner) / 养护 (maint_name) column, in the order its category's ``unit_fields`` gives (data, see
 :mod:`layers.cases.categories`), the first non-empty one; otherwise the category's
 ``default_unit``. ``unit_basis`` records where the unit came from (主管, 权属, 养护,
 ``category``, or ``指定`` when the 派遣员 named another unit).
