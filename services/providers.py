@@ -53,14 +53,17 @@ from sqlalchemy import (
     and_,
     bindparam,
     create_engine,
+    exists,
     false,
     func,
     or_,
     select,
     text,
     true,
+    union_all,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.util import ClauseAdapter
 
 from cim.crs import (
     AREA_SIMPLIFY_M,
@@ -300,6 +303,24 @@ class CimProvider(BaseProvider):
             conds.append(or_(c.valid_to.is_(None), c.valid_to > when.start))
         return and_(true(), *conds)
 
+    def _latest_versions(self, where):
+        """Each feature once, its latest version matching ``where``, as the items path reads
+        them (:func:`services.items_sql._from_where`): a current version that matches as it
+        is; a past one only where its feature's current version does not match, ranked on
+        its keys alone (ranking every version's whole row sorted them all, on disk)."""
+        t, key = self.table, self.id_field
+        cur = t.alias("cur")
+        ranked = select(t.c.id, func.row_number().over(
+            partition_by=t.c[key], order_by=(t.c.valid_from.desc(), t.c.id.desc()))
+            .label("_version")).where(
+            t.c.valid_to.is_not(None), where,
+            ~exists().where(cur.c[key] == t.c[key], cur.c.valid_to.is_(None),
+                            ClauseAdapter(cur).traverse(where))).subquery("h")
+        return union_all(
+            select(t).where(t.c.valid_to.is_(None), where),
+            select(t).where(t.c.id.in_(select(ranked.c.id).where(ranked.c._version == 1)))
+        ).subquery("v")
+
     def _text_search(self, q: str):
         """``q``: comma-separated terms; a feature matches if one of them is found in one of
         its text properties (case-insensitive, as written: no wildcards)."""
@@ -327,11 +348,7 @@ class CimProvider(BaseProvider):
         where = self._where(bbox or [], properties, filterq, datetime_, q)
         src = self.table
         if datetime_:  # one version a feature: its latest valid in the interval
-            src = select(self.table, func.row_number().over(
-                partition_by=self.table.c[self.id_field],
-                order_by=(self.table.c.valid_from.desc(), self.table.c.id.desc()))
-                .label("_version")).where(where).subquery("v")
-            where = src.c._version == 1
+            src, where = self._latest_versions(where), true()
         try:
             with _engine(self.url).connect() as conn:
                 matched = conn.execute(select(func.count()).select_from(src)

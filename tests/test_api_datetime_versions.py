@@ -179,3 +179,38 @@ def test_an_interval_sorts_no_version_whose_feature_is_current_then(served):
                                for c in n.get("Plans", []))
                            for n in _nodes(plan) if n["Node Type"] == "Sort"]
             assert max(sorted_rows, default=0) <= current + len(TIMELINES), sorted_rows
+
+
+def test_pygeoapis_pages_of_an_interval_sort_no_version_whose_feature_is_current(served):
+    """The same for HTML/CSV (CimProvider): its statements captured and explained."""
+    from sqlalchemy import event
+
+    from services.config import pygeoapi_config
+    from services.providers import CimProvider, _engine
+
+    d = served["db"]
+    cfg = pygeoapi_config(d.url, d.conninfo, d.profile, "http://x")
+    prov = CimProvider(cfg["resources"]["buildings"]["providers"][0])
+    seen = []
+
+    def capture(conn, cursor, statement, params, context, executemany):
+        seen.append((statement, params))
+
+    event.listen(_engine(prov.url), "before_cursor_execute", capture)
+    try:
+        fc = prov.query(limit=10, datetime_="2001-01-01T00:00:00Z/..")
+    finally:
+        event.remove(_engine(prov.url), "before_cursor_execute", capture)
+    assert fc["numberReturned"] == 10
+    with psycopg.connect(d.conninfo) as conn:
+        current = conn.execute("SELECT count(*) FROM buildings WHERE valid_to IS NULL"
+                               ).fetchone()[0]
+        others = current - sum(vs[-1][1] is None for vs in TIMELINES.values())
+        assert fc["numberMatched"] == others + len(_expected(served["codes"], _t(2001), None))
+        for text, params in seen:
+            plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + text, params
+                                ).fetchone()[0][0]["Plan"]
+            sorted_rows = [sum(c["Actual Rows"] * c.get("Actual Loops", 1)
+                               for c in n.get("Plans", []))
+                           for n in _nodes(plan) if n["Node Type"] == "Sort"]
+            assert max(sorted_rows, default=0) <= current + len(TIMELINES), sorted_rows
