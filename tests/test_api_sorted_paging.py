@@ -102,3 +102,23 @@ def test_a_cursor_of_another_sort_or_a_forged_one_is_a_400(served):
                    {"sortby": "height", "cursor": "12"}):
         r = requests.get(base + ITEMS, params={"f": "json", **params}, timeout=60)
         assert r.status_code == 400 and "cursor" in r.json()["description"], r.text
+
+
+def test_a_sort_cursor_gives_back_each_kind_of_value_as_the_column_compares_it():
+    """Dates, timestamps, exact decimals, whole numbers, text, booleans and nulls: a cursor
+    carries each back in the type its column compares with (no float for a numeric)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from services.items_query import Column, read_sort_cursor, sort_cursor
+
+    cols = {n: Column(n, t) for n, t in [("d", "date"), ("t", "date-time"), ("n", "number"),
+                                          ("f", "number"), ("i", "integer"), ("s", "string"),
+                                          ("b", "boolean"), ("z", "string")]}
+    sortby = tuple((n, n in "tf") for n in cols)
+    values = (dt.date(2024, 2, 29), dt.datetime(2024, 1, 1, 8, 30, 0, 123456, tzinfo=dt.UTC),
+              Decimal("12345678901234567890.123456789"), 0.1, 2**40, "甲'\"%_", False, None)
+    token = sort_cursor(sortby, values, 987654321)
+    assert read_sort_cursor(token, sortby, cols) == (values, 987654321)
+    got = read_sort_cursor(token, sortby, cols)[0]
+    assert [type(v) for v in got] == [type(v) for v in values]
