@@ -103,19 +103,19 @@ def _attrs(cols: Mapping[str, np.ndarray], n: int, columned: set[str],
     return out
 
 
-def _keys(ctx: LoadContext, batch: Batch, geoms: np.ndarray) -> np.ndarray:
-    """Source keys: the id fields', else the key of the stored (multi) geometry — built only
-    for the rows without an id, so that a key never depends on the polygon being promoted
-    here or in :func:`loaders.geometry.prepare`. An id column is taken as Arrow read it where
-    the batch holds it so (blank ids told in Arrow: 0.5 s of a million rows' pandas
-    ``str.strip`` saved)."""
+def _keys(ctx: LoadContext, batch: Batch, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(source keys, the rows without an id): the id fields' keys, else the key of the stored
+    (multi) geometry — built only for the rows without an id, so that a key never depends on
+    the polygon being promoted here or in :func:`loaders.geometry.prepare`. An id column is
+    taken as Arrow read it where the batch holds it so (blank ids told in Arrow: 0.5 s of a
+    million rows' pandas ``str.strip`` saved)."""
     id_cols = [(f, id_column(batch, f)) for f in id_fields(ctx)]
     keys = np.asarray(source_keys(ctx.dataset, id_cols, None, n=len(geoms)), dtype=object)
     rest = np.flatnonzero(pd.isna(keys))
     if len(rest):
         keys[rest] = source_keys(ctx.dataset, [(f, batch.columns[f][rest]) for f, _ in id_cols],
                                  as_multi(geoms[rest], "polygon"))
-    return keys
+    return keys, rest
 
 
 class HeightUnits:
@@ -217,7 +217,7 @@ def make_columns(profile: CityProfile):
         # polygons stay polygons here (building one-part MultiPolygons costs more than the
         # rest of the checks); the stored MultiPolygon's WKB is written around their WKB
         prep = prepare(batch.geometries, ctx.transformer, "polygon", make_multi=False)
-        keys = _keys(ctx, batch, prep.geoms)
+        keys, no_id = _keys(ctx, batch, prep.geoms)
         # in Arrow from the column as read (no Python bytes a row), when the batch holds it
         iso = multi_iso_wkb(prep.geoms, "polygon",
                             as_read_wkb(batch.wkb, batch.geometries, prep.geoms,
@@ -295,11 +295,15 @@ def make_columns(profile: CityProfile):
             np.full(n, None, dtype=object)
         keep = np.ones(n, dtype=bool)
         rejects: list[Reject] = []
+        # a rejected row keeps its key (a --mode replace load then leaves its feature's
+        # current version alone: it retired a building whose new geometry was rejected),
+        # except a key made of a geometry that was not read
+        unkeyed = set(no_id.tolist()) if problem else set()
         for i, (reason, msg, field) in sorted(problem.items()):
             keep[i] = False
             rejects.append(reject_record(
                 batch.row(i), reason, msg, row_attrs(cols, i), batch.geometries[i],
-                keys[i] if prep.geoms[i] is not None else None, field=field))
+                None if prep.geoms[i] is None and i in unkeyed else keys[i], field=field))
         idx = np.flatnonzero(keep)
         columned = {m[a] for a in (*PARSERS, "use", "source_id") if a in m}
         attrs = _attrs(cols, n, columned, extra)

@@ -62,6 +62,28 @@ def test_append_update_replace(fresh_db, tmp_path):
     assert r.inserted == 3 and _current(fresh_db) == codes
 
 
+def test_replace_keeps_a_feature_whose_new_geometry_is_rejected(fresh_db, tmp_path):
+    """A row of a replace delivery rejected for its geometry still names its feature (by its
+    id): the feature's current version stays, as for any other reject — its source key was
+    left out of the reject, and the replace retired the building."""
+    import shapely
+
+    gdf = _sample(5)
+    first = load_buildings(fresh_db.conninfo, fresh_db.profile,
+                           _write(tmp_path / "d.gpkg", gdf), mode="update")
+    assert first.inserted == 5
+    before = _current(fresh_db)
+    bad = gdf.copy()
+    bad.loc[[1, 2], "geometry"] = [None, shapely.Polygon()]  # no geometry, an empty one
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, _write(tmp_path / "d.gpkg", bad),
+                       mode="replace")
+    assert (r.rejected, r.retired, r.unchanged) == (2, 0, 3)
+    assert _current(fresh_db) == before
+    ids = sorted(str(v).strip() for v in gdf.loc[[1, 2], "编号"])
+    assert sorted(k.split(":", 1)[1] for (k,) in fresh_db.rows(
+        "SELECT source_key FROM load_rejects WHERE batch_id = %s", (r.batch_id,))) == ids
+
+
 def test_replace_only_touches_its_own_dataset(fresh_db, tmp_path):
     gdf = _sample(6)
     load_buildings(fresh_db.conninfo, fresh_db.profile, _write(tmp_path / "a.gpkg", gdf.iloc[:3]))
