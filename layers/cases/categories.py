@@ -15,9 +15,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from cim.errors import ConfigError, InputError
+from cim.numbers import ValueProblem, parse_number
 from cim.profile import DICTIONARY_DIR, read_csv_dictionary
 
 CATEGORIES_FILE = DICTIONARY_DIR / "case_categories.csv"
+# the longest handling time limit a category may have: past it, a limit is a typo (minutes or
+# seconds typed as hours), and a deadline past the year 9999 cannot even be written
+MAX_LIMIT_H = 100 * 365 * 24
 # a feature's unit columns by the basis a category names: a component's (GB/T 30428.2 主管部门,
 # 权属单位, 养护单位), and a risk point's 责任单位 (the unit the risk list made responsible for
 # it, 赋码确责) as the one in charge
@@ -49,13 +53,16 @@ def _category(row: dict[str, str], i: int, path: Path) -> Category:
     if row.get("major_code") != code[:2]:
         raise ConfigError(f"major_code {row.get('major_code')!r} is not the first two digits "
                           f"of {code}", path=str(path), row=i, field="major_code")
+    # read by the platform's strict number reader: float() took inf and nan (the deadline then
+    # failed at 立案), and 1_5 as 15
     try:
-        limit = float(row.get("time_limit_h", ""))
-        if limit <= 0:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"time_limit_h {row.get('time_limit_h')!r} is not a positive number",
-                          path=str(path), row=i, field="time_limit_h") from None
+        limit = parse_number(row.get("time_limit_h") or "", metres=False)
+    except ValueProblem:
+        limit = None
+    if limit is None or not 0 < limit <= MAX_LIMIT_H:
+        raise ConfigError(f"time_limit_h {row.get('time_limit_h')!r} is not a number of hours "
+                          f"above 0 and at most {MAX_LIMIT_H:g} (100 years)", path=str(path),
+                          row=i, field="time_limit_h")
     if not row.get("default_unit"):
         raise ConfigError("a category needs a default_unit", path=str(path), row=i,
                           field="default_unit")
