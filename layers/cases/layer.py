@@ -24,7 +24,8 @@ CASES = LayerDef(
         Column("kind", "text", "问题类型 事件 | 部件"),
         Column("category_code", "text", "类别代码 category code (case_categories.csv)"),
         Column("category_name", "text", "类别 category"),
-        Column("state", "text", "状态 state (上报 立案 派遣 处置 核查 结案 退回 作废)"),
+        Column("state", "text", "状态 state (上报 立案 派遣 处置 核查 结案 作废; 退回 is an "
+               "action, not a state: case_workflow.yaml)"),
         Column("district_code", "text", "行政区代码 district"),
         Column("grid_code", "text", "单元网格 grid cell"),
         Column("asset_layer", "text", "涉及要素图层 asset layer"),
