@@ -150,6 +150,9 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
         raise ParamError("bbox-crs given without bbox")
     if (v := args.get("properties")) is not None:
         names = tuple(n for n in v.split(",") if n)
+        if not names:  # pygeoapi's pages refused it, GeoJSON served only the ids
+            raise ParamError("properties names no property: give the property names to "
+                             "return, comma-separated (the id is always returned)")
         _known(names, columns, "properties")
         q.select = names
     if (v := args.get("skipGeometry")) is not None:

@@ -130,6 +130,7 @@ def test_a_number_property_filter_on_pygeoapis_pages(served, fmt, name, field, v
 
 @pytest.mark.parametrize("params,named", [
     ({"sortby": ""}, "sortby"), ({"sortby": ","}, "sortby"),  # CSV/HTML: a 500 in pygeoapi
+    ({"properties": ""}, "properties"),  # GeoJSON gave the ids, pygeoapi a 400
     ({"datetime": "2020-01-01/2019-01-01"}, "datetime"),  # was 200 with nothing
     ({"datetime": "2020-01-01T00:00:00Z/2019-12-31T00:00:00Z"}, "datetime"),
 ])
