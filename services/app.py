@@ -107,7 +107,8 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
                        pool_size=settings.threads)
     from services import cases_api  # the case loop (issue 14)
 
-    cases_api.register(app, conninfo=psycopg_conninfo(url), pool_size=settings.threads)
+    cases_api.register(app, conninfo=psycopg_conninfo(url), pool_size=settings.threads,
+                       profile=profile)
     from services import iot_api  # sensor readings (issue 14)
 
     iot_api.register(app, conninfo=psycopg_conninfo(url), pool_size=settings.threads,

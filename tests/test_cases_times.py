@@ -156,3 +156,28 @@ def test_http_evaluation_period_without_offset_is_the_citys(jining_profile, tmp_
         body = r.json()
         assert body["total"]["reported"] == 1
         assert body["from"] == "2002-06-01T00:00:00+08:00"
+
+
+def test_http_evaluation_period_is_on_the_served_citys_clock(tmp_path):
+    """The app reads a period without offset on its own city's clock, not China's: a city at
+    +05:30 (Asia/Kolkata) gets its June from 2002-06-01T00:00+05:30."""
+    import requests
+    import yaml
+
+    from cim.profile import load_profile
+    from tests.conftest import SAMPLES, make_db, scratch_api
+
+    raw = yaml.safe_load((SAMPLES / "profile.yaml").read_text(encoding="utf-8"))
+    raw["boundaries"] = str(SAMPLES / raw["boundaries"])
+    raw["grid"] = str(SAMPLES / raw["grid"])
+    raw["timezone"] = "Asia/Kolkata"
+    f = tmp_path / "profile.yaml"
+    f.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    d = make_db("cases_times_zone", load_profile(f))
+    home = tmp_path / "serve"
+    home.mkdir()
+    with scratch_api(d, home) as base:
+        r = requests.get(f"{base}/cases/evaluation",
+                         params={"from": "2002-06-01", "to": "2002-07-01"}, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json()["from"] == "2002-06-01T00:00:00+05:30"
