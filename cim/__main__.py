@@ -1,5 +1,5 @@
 """``python -m cim``: the same as the ``cim`` command."""
 
-from cim.cli import main
+from cim.cli import entry
 
-main()
+entry()
