@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from cim.crs import CRS84_URI, is_crs84, lonlat_srid, parse_crs, storage_domain
 from cim.errors import InputError
@@ -179,7 +180,7 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
         if name in columns:
             q.props.append((columns[name], property_value(columns[name], value)))
     if (v := args.get("datetime")) is not None:
-        when = parse_datetime(v)
+        when = parse_datetime(v, city_zone())
         q.valid_at, q.end_exclusive, q.one_version = ((when.start, when.end),
                                                      when.end_exclusive, when.one_version)
     if (v := args.get("q")) is not None:
@@ -290,21 +291,57 @@ class ValidAt:
     one_version: bool
 
 
-def parse_datetime(v: str) -> ValidAt:
+def parse_datetime(v: str, zone: str | None = None) -> ValidAt:
     """``datetime`` (an RFC 3339 date or date-time, or an interval start/end, ``..`` or
     empty an open end) as :class:`ValidAt`, for the items path and the provider alike;
-    ParamError naming it otherwise."""
+    ParamError naming it otherwise. With ``zone`` (the city's clock, an IANA name), a date is
+    the city's day — from its midnight to the next — and a date-time without an offset the
+    city's time; without it the database's time zone reads them."""
     _datetime(v)
     parts = [_instant(p) for p in v.split("/")]
     start, end = (parts[0], parts[0]) if len(parts) == 1 else parts
     exclusive = type(end) is date
     if exclusive:
         end = end + timedelta(days=1)
+    # an instant date-time is one version a feature; a day or an interval may hold several
+    one_version = not (len(parts) == 1 and isinstance(start, datetime))
+    if zone:
+        start, end = _in_zone(start, zone), _in_zone(end, zone)
     comparable = (start is not None and end is not None and type(start) is type(end)
                   and (type(start) is date or (start.tzinfo is None) == (end.tzinfo is None)))
     if comparable and (start >= end if exclusive else start > end):
         raise ParamError(f"datetime interval {v[:80]!r} ends before it starts")
-    return ValidAt(start, end, exclusive, not (len(parts) == 1 and isinstance(start, datetime)))
+    return ValidAt(start, end, exclusive, one_version)
+
+
+def _in_zone(t: datetime | date | None, zone: str) -> datetime | None:
+    """A date as its first instant in ``zone``, a date-time without an offset as one in it."""
+    if t is None:
+        return None
+    tz = ZoneInfo(zone)
+    if type(t) is date:
+        return datetime(t.year, t.month, t.day, tzinfo=tz)
+    return t if t.tzinfo is not None else t.replace(tzinfo=tz)
+
+
+def city_zone() -> str | None:
+    """The served city's clock (its profile's ``timezone``) in a request of the platform's
+    app (``CIM_SETTINGS``, :func:`services.app.create_app`), read once per process; None
+    elsewhere (the database's time zone then reads dates)."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return None
+    settings = current_app.config.get("CIM_SETTINGS")
+    path = getattr(settings, "profile", None)
+    return _profile_zone(str(path)) if path is not None else None
+
+
+@lru_cache(maxsize=8)
+def _profile_zone(path: str) -> str:
+    from cim.profile import load_profile
+
+    return load_profile(path).timezone
 
 
 def parse_terms(v: str) -> tuple[str, ...]:

@@ -83,6 +83,7 @@ from services.config import connection_url
 from services.items_query import (
     Column,
     ParamError,
+    city_zone,
     clip_box,
     parse_datetime,
     parse_terms,
@@ -286,13 +287,13 @@ class CimProvider(BaseProvider):
 
     def _valid_at(self, datetime_: str | None):
         """Versions valid at an instant or during an interval (``datetime``, RFC 3339; a date
-        is its whole day, in the database's time zone; ``..`` or nothing an open end); the
+        is the city's whole day, its profile's time zone; ``..`` or nothing an open end); the
         current versions without it."""
         c = self.table.c
         if not datetime_:
             return c.valid_to.is_(None)
         try:
-            when = parse_datetime(datetime_)  # the items path's reading of it
+            when = parse_datetime(datetime_, city_zone())  # the items path's reading of it
         except ParamError as exc:
             raise ProviderInvalidQueryError(user_msg=str(exc)) from None
         conds = []

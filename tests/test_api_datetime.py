@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import shutil
 import time
+from zoneinfo import ZoneInfo
 
 import pyogrio
 import pytest
@@ -109,8 +110,11 @@ def test_before_any_load_nothing(history, fmt):
 
 
 def test_an_interval_gives_each_feature_once_in_its_latest_version(history, fmt):
+    # a date is the city's day (its profile's clock), not the server's: the day of the loads
+    day = dt.datetime.fromisoformat(history["t"]["between"].replace("Z", "+00:00")) \
+        .astimezone(ZoneInfo(history["db"].profile.timezone)).date()
     for value in (history["t"]["between"] + "/..", history["t"]["before"] + "/"
-                  + history["t"]["after"], dt.date.today().isoformat()):
+                  + history["t"]["after"], day.isoformat()):
         feats = _all(history, fmt, datetime=value)
         assert len(feats) == history["n"] and history["gone"] <= set(feats), value
         assert {c: feats[c]["height"] for c in history["new"]} == history["new"], value

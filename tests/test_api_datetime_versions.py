@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -33,7 +34,16 @@ TIMELINES = {
     "same": [(_t(2001), None, 30.0)],
     "late": [(_t(2000), _t(2001), 40.0), (_t(2001), _t(2002), 41.0),
              (_t(2002), _t(2030, 6), 42.0)],  # ended after the load (a future end)
+    # changed at 04:00 on 2 June 2010 in the city (Asia/Shanghai), 20:00 on 1 June in UTC
+    "boundary": [(_t(2000), dt.datetime(2010, 6, 1, 20, tzinfo=dt.UTC), 50.0),
+                 (dt.datetime(2010, 6, 1, 20, tzinfo=dt.UTC), None, 51.0)],
 }
+CITY = ZoneInfo("Asia/Shanghai")  # the Jining profile's clock: a date is the city's day
+
+
+def _day(y: int, m: int = 1, d: int = 1) -> dt.datetime:
+    """A date's first instant in the city."""
+    return dt.datetime(y, m, d, tzinfo=CITY)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +52,7 @@ def served(tmp_path_factory, jining_profile):
     from loaders.buildings import load_buildings
     from tests.conftest import make_db, server_url
 
+    assert ZoneInfo(jining_profile.timezone) == CITY
     d = make_db("dtver", jining_profile)
     load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
     with psycopg.connect(d.conninfo) as conn:
@@ -95,11 +106,15 @@ CASES = [  # datetime, (start, end, end exclusive), CQL2 filter and its test
     ("2006-01-01T00:00:00Z", (_t(2006), _t(2006), False), None),
     ("2004-06-01T00:00:00Z", (_t(2004, 6), _t(2004, 6), False), None),
     ("2005-01-01T00:00:00Z", (_t(2005), _t(2005), False), None),  # a change's instant
-    ("2005-01-01", (_t(2005), _t(2005, 1, 2), True), None),  # a day: both versions, latest
+    ("2005-01-01", (_day(2005), _day(2005, 1, 2), True), None),  # a day: both versions
+    ("2010-06-01", (_day(2010, 6), _day(2010, 6, 2), True), None),  # the city's day
+    ("2010-06-02", (_day(2010, 6, 2), _day(2010, 6, 3), True), None),
+    ("2000-01-01/2010-06-01", (_day(2000), _day(2010, 6, 2), True), None),
+    ("2010-06-01T23:00:00/..", (_t(2010, 6, 1) + dt.timedelta(hours=15), None, False), None),
     ("2001-01-01T00:00:00Z/2004-01-01T00:00:00Z", (_t(2001), _t(2004), False), None),
     ("2004-01-01T00:00:00Z/..", (_t(2004), None, False), None),
     ("../2002-01-01T00:00:00Z", (None, _t(2002), False), None),
-    ("2007-01-01/2009-12-31", (_t(2007), _t(2010), True), None),
+    ("2007-01-01/2009-12-31", (_day(2007), _day(2010), True), None),
     ("2001-01-01T00:00:00Z/..", (_t(2001), None, False), ("height < 3", lambda h: h < 3)),
     ("2001-01-01T00:00:00Z/..", (_t(2001), None, False),
      ("height > 25 AND height < 42", lambda h: 25 < h < 42)),
