@@ -223,7 +223,7 @@ def read_sort_cursor(token: str, sortby: tuple[tuple[str, bool], ...],
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         spec, values, last_id = json.loads(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # a forged one nested deeply too
         raise bad from None
     if (spec != [[n, d] for n, d in sortby] or not isinstance(values, list)
             or len(values) != len(sortby) or type(last_id) is not int):

@@ -98,8 +98,11 @@ def test_a_cursor_of_another_sort_or_a_forged_one_is_a_400(served):
                          timeout=60).json()
     nxt = [lk["href"] for lk in first["links"] if lk["rel"] == "next"][0]
     cursor = nxt.split("cursor=")[1].split("&")[0]
+    import base64
+
+    deep = base64.urlsafe_b64encode(b"[" * 5000).decode()  # json's recursion: was a 500
     for params in ({"sortby": "-height", "cursor": cursor}, {"sortby": "height", "cursor": "x"},
-                   {"sortby": "height", "cursor": "12"}):
+                   {"sortby": "height", "cursor": "12"}, {"sortby": "height", "cursor": deep}):
         r = requests.get(base + ITEMS, params={"f": "json", **params}, timeout=60)
         assert r.status_code == 400 and "cursor" in r.json()["description"], r.text
 
