@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 
-from services.items_query import ParamError
+from services.items_query import ParamError, city_zone
 from services.items_sql import Layer
 
 _PLACEHOLDER = re.compile(r"(?<!%)%s")
@@ -53,7 +53,7 @@ class Cql2Translator:
                 raise FallThrough from exc  # perhaps ECQL: pygeoapi parses that
             raise ParamError(f"filter: {exc}") from exc
         try:  # it is CQL2: an unknown property or filter-crs is the client's, never ECQL's
-            frag, values = self._compiler(layer).compile(tree, crs)
+            frag, values = self._compiler(layer).compile(tree, crs, zone=city_zone())
         except self.cql2.FilterError as exc:
             raise ParamError(f"filter: {exc}") from exc
         names = iter(range(len(values)))

@@ -71,3 +71,36 @@ def test_queryables_give_the_temporal_formats(api):
         prop = r.json()["properties"][name]
         assert (prop["type"], prop.get("format")) == ("string", fmt)
         assert "format" not in r.json()["properties"]["code"]
+
+
+def test_a_date_is_the_served_citys_day(jining_profile, tmp_path):
+    """valid_from >= DATE('2020-06-01') in Jining holds a version made at 02:00 on 1 June
+    (Beijing; 31 May 18:00 UTC), not one made at 23:00 on 31 May — in GeoJSON and CSV."""
+    import csv
+    import io
+
+    import psycopg
+
+    from loaders.buildings import load_buildings
+    from tests.conftest import SAMPLE_BUILDINGS, make_db, scratch_api
+
+    d = make_db("cql2_city_day", jining_profile)
+    load_buildings(d.conninfo, d.profile, SAMPLE_BUILDINGS)
+    with psycopg.connect(d.conninfo) as conn:
+        ids = [r[0] for r in conn.execute(
+            "SELECT id FROM buildings WHERE valid_to IS NULL ORDER BY id LIMIT 2")]
+        conn.execute("UPDATE buildings SET valid_from = '2020-06-01 02:00+08' WHERE id = %s",
+                     (ids[0],))
+        conn.execute("UPDATE buildings SET valid_from = '2020-05-31 23:00+08' WHERE id = %s",
+                     (ids[1],))
+        total = conn.execute("SELECT count(*) FROM buildings WHERE valid_to IS NULL"
+                             ).fetchone()[0]
+    home = tmp_path / "serve"
+    home.mkdir()
+    flt = "valid_from >= DATE('2020-06-01')"
+    with scratch_api(d, home) as base:
+        assert _matched(base, "buildings", flt) == total - 1
+        r = requests.get(f"{base}/collections/buildings/items", params={
+            "f": "csv", "filter": flt, "filter-lang": "cql2-text", "limit": 10000}, timeout=60)
+        assert r.status_code == 200, r.text[:300]
+        assert len(list(csv.DictReader(io.StringIO(r.text)))) == total - 1

@@ -422,3 +422,26 @@ def test_world_spanning_literal_in_epsg4490_and_dwithin(fx):
     # the axes swapped are still refused, not cut away
     with pytest.raises(FilterError, match="out of range for longitude, latitude"):
         select_ids(fx, f"S_INTERSECTS(geometry, BBOX({lat}, {lon}, 100, 179))")
+
+
+def test_a_date_against_a_date_time_property_is_the_citys_day():
+    """DATE('2020-06-01') against valid_from (date-time) is midnight in the city's zone when one
+    is given (as the datetime parameter's date), the date itself against a date property."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    c = FilterCompiler({"valid_from": "date-time", "initial_date": "date"}, 4527)
+    tree = parse_filter("valid_from >= DATE('2020-06-01') AND "
+                        "initial_date >= DATE('2020-06-01')", "cql2-text")
+    _, values = c.compile(tree, zone="Asia/Shanghai")
+    assert values[0] == dt.datetime(2020, 5, 31, 16, tzinfo=dt.UTC)
+    assert values[0].tzinfo == ZoneInfo("Asia/Shanghai")
+    assert values[1] == dt.date(2020, 6, 1) and not isinstance(values[1], dt.datetime)
+    _, values = c.compile(tree)  # no city: the database's zone reads it, as before
+    assert values[0] == dt.date(2020, 6, 1)
+    # a timestamp without an offset is the city's time; with one, itself
+    tree = parse_filter("valid_from > TIMESTAMP('2020-06-01T02:00:00') AND "
+                        "valid_from < TIMESTAMP('2020-06-01T02:00:00Z')", "cql2-text")
+    _, values = c.compile(tree, zone="Asia/Shanghai")
+    assert values == [dt.datetime(2020, 5, 31, 18, tzinfo=dt.UTC),
+                      dt.datetime(2020, 6, 1, 2, tzinfo=dt.UTC)]

@@ -109,17 +109,23 @@ class FilterCompiler:
         self.geometry_names = set(geometry_names)
         self.alias = table_alias
 
-    def compile(self, tree: Node, filter_crs: str | None = None) -> tuple[sql.Composed, list]:
-        """(SQL fragment with ``%s`` placeholders, its values in order)."""
+    def compile(self, tree: Node, filter_crs: str | None = None, zone: str | None = None
+                ) -> tuple[sql.Composed, list]:
+        """(SQL fragment with ``%s`` placeholders, its values in order). ``zone``: the city's
+        clock (an IANA name, the profile's ``timezone``): a DATE compared with a date-time
+        property is that day in the city and a TIMESTAMP without an offset the city's time,
+        as in the ``datetime`` parameter — without it the database's time zone would read
+        them (UTC here: a version made at 02:00 on 1 June in China would not be of 1 June)."""
         crs = filter_crs_of(filter_crs, self.srid)
         params: list = []
-        frag = _Emitter(self, crs, params).bool(tree)
+        frag = _Emitter(self, crs, params, zone).bool(tree)
         return sql.Composed([frag]), params
 
 
 class _Emitter:
-    def __init__(self, c: FilterCompiler, crs: tuple[int, bool, bool], params: list) -> None:
-        self.c, self.crs, self.params = c, crs, params
+    def __init__(self, c: FilterCompiler, crs: tuple[int, bool, bool], params: list,
+                 zone: str | None = None) -> None:
+        self.c, self.crs, self.params, self.zone = c, crs, params, zone
 
     def col(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.c.alias, name) if self.c.alias else sql.Identifier(name)
@@ -231,6 +237,8 @@ class _Emitter:
                     raise FilterError(f"property {against.name!r} is {_article(t)}; "
                                       f"{_shown(n.value)} is {_article(_kind(n.value))}",
                                       n.pos)
+                if t == "date-time" and self.zone:
+                    return self.bind(_in_zone(n.value, self.zone))
             return self.bind(n.value)
         if isinstance(n, Geom):
             raise FilterError("a geometry literal can only be used in spatial functions", n.pos)
@@ -327,6 +335,18 @@ class _Emitter:
 
 
 _MIRRORED = {"S_WITHIN": "S_CONTAINS", "S_CONTAINS": "S_WITHIN"}  # the others are symmetric
+
+
+def _in_zone(v: object, zone: str) -> object:
+    """A date as its first instant in ``zone``, a date-time without an offset as one in it;
+    any other value as it is."""
+    from zoneinfo import ZoneInfo
+
+    if isinstance(v, dt.datetime):
+        return v.replace(tzinfo=ZoneInfo(zone)) if v.tzinfo is None else v
+    if isinstance(v, dt.date):
+        return dt.datetime.combine(v, dt.time(0), ZoneInfo(zone))
+    return v
 
 
 def _shown(v: object) -> str:
