@@ -1,14 +1,15 @@
-"""A point number or code typed with leading zeros keeps them: a number cell in a zero-padded
-format (000: Excel shows 7 as 007; "JS"000: JS007) is read as the text the sheet shows, in a
-.xlsx and an old .xls alike; a text cell 007 and a CSV's 0012 stay text. A number column so formatted still
-parses to its number. Expected values by construction (the workbooks written here)."""
+"""Identifiers in Excel cells: a number in a prefixed identifier format ("JS"000: Excel shows 7
+as JS007) is read as the text the sheet shows, in a .xlsx and an old .xls alike; a number in a
+format of zeros only (000: 007) stays the number, as it was always read (its text would give
+every workbook loaded before new features on reload), and a segment sheet naming it 007 as
+text gets a missing_point naming 007; a text cell 007 and a CSV's 0012 stay text. Expected
+values by construction (the workbooks written here)."""
 
 from __future__ import annotations
 
 import openpyxl
 import pytest
 
-from loaders.fields import as_float
 from loaders.sources.tables import read_tables
 
 KNOWN = {"物探点号", "起点点号", "终点点号"}
@@ -27,16 +28,13 @@ def _xlsx(path, sheets):
     return path
 
 
-def test_a_zero_padded_number_cell_is_the_text_the_sheet_shows(tmp_path):
-    # 7 shown as 007 was read as 7: the segment sheet's 007 (text) named no point
+def test_a_number_in_a_format_of_zeros_stays_the_number(tmp_path):
+    # read as its text (007), a workbook loaded before would change every key on reload
     p = _xlsx(tmp_path / "z.xlsx", [
         ("给水管线点", [["物探点号", "X", "管径"], [7, 12.5, 50], [1234, 1.0, 300], ["0012", 2.0, 20]],
-         {"A2": "000", "A3": "000", "C2": "000", "C3": "0"}),
-        ("给水管线段", [["起点点号", "终点点号"], ["007", 1234]], {})])
-    points, segments = read_tables(p, KNOWN, None)
-    assert points.rows == [["007", 12.5, "050"], [1234, 1.0, 300], ["0012", 2.0, 20]]
-    assert segments.rows[0][0] == points.rows[0][0]  # the segment finds its point
-    assert as_float(points.rows[0][2]) == 50.0  # a padded 管径 is still 50
+         {"A2": "000", "A3": "000", "C2": "000", "C3": "0"})])
+    (points,) = read_tables(p, KNOWN, None)
+    assert points.rows == [[7, 12.5, 50], [1234, 1.0, 300], ["0012", 2.0, 20]]
 
 
 def test_a_number_in_a_prefixed_id_format_is_the_text_the_sheet_shows(tmp_path):
@@ -55,7 +53,7 @@ def test_a_padded_format_leaves_fractions_and_negatives_as_numbers(tmp_path):
     assert t.rows == [[7.5, -3]]
 
 
-def test_an_xls_zero_padded_number_cell_is_its_text(tmp_path):
+def test_an_xls_prefixed_number_cell_is_its_text(tmp_path):
     xlwt = pytest.importorskip("xlwt", reason="xlwt (test-only writer of .xls) not installed")
     book = xlwt.Workbook(encoding="utf-8")
     sh = book.add_sheet("给水管线点")
@@ -71,7 +69,7 @@ def test_an_xls_zero_padded_number_cell_is_its_text(tmp_path):
     p = tmp_path / "z.xls"
     book.save(str(p))
     (t,) = read_tables(p, KNOWN, None)
-    assert t.rows == [["0012", 12.5], [34567, 1.0], ["WS05", 2.0]]
+    assert t.rows == [[12, 12.5], [34567, 1.0], ["WS05", 2.0]]
 
 
 def test_csv_identifiers_keep_their_zeros(tmp_path):
@@ -81,11 +79,10 @@ def test_csv_identifiers_keep_their_zeros(tmp_path):
     assert [r[0] for r in t.rows] == ["007", "0012"]
 
 
-def test_a_survey_whose_point_numbers_are_zero_padded_numbers_joins_its_segments(fresh_db,
-                                                                                 tmp_path):
-    """The point sheet types 1…5 in a 000 format (Excel shows 001…005), the segment sheet
-    types 001…005 as text: the segments join their points under the numbers the sheets show
-    (read as 1…5, no segment found its points)."""
+def test_a_segment_naming_a_zero_padded_point_as_text_is_told_which(fresh_db, tmp_path):
+    """The point sheet types 1…5 in a 000 format (Excel shows 001…005; read as 1…5), the
+    segment sheet types 001…005 as text: each segment that names no point is rejected saying
+    which number it named — nothing loaded silently disjoined."""
     from loaders.pipes.load import load_pipes_files
     from tests.test_pipes import E0, N0
 
@@ -103,10 +100,11 @@ def test_a_survey_whose_point_numbers_are_zero_padded_numbers_joins_its_segments
     path = tmp_path / "普查.xlsx"
     wb.save(path)
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [path])
-    assert (r.read, r.loaded, r.rejected) == (9, 9, 0), r.text()
+    assert r.rejected_by_reason.get("missing_point") == 4, r.text()
+    said = " ".join(m for (m,) in fresh_db.rows(
+        "SELECT message FROM load_rejects WHERE batch_id = %s AND reason = 'missing_point'",
+        (r.batch_id,)))
+    assert all(f"{i:03d}" in said for i in range(1, 6)), said
     assert sorted(p for (p,) in fresh_db.rows(
-        "SELECT point_no FROM pipe_points WHERE valid_to IS NULL")) == \
-        ["001", "002", "003", "004", "005"]
-    assert sorted(fresh_db.rows("SELECT start_point_no, end_point_no FROM pipe_segments "
-                                "WHERE valid_to IS NULL")) == \
-        [(f"{i + 1:03d}", f"{i + 2:03d}") for i in range(4)]
+        "SELECT point_no FROM pipe_points WHERE valid_to IS NULL")) == ["1", "2", "3", "4", "5"]
+    assert fresh_db.scalar("SELECT count(*) FROM pipe_segments") == 0

@@ -31,35 +31,37 @@ _EMPTY_V = re.compile(rb"<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>")
 
 
 def _id_format(fmt: str | None) -> tuple[str, int] | None:
-    """(literal prefix, width) of a number format that shows a whole number as an identifier —
-    zeros only (000: 7 shows as 007), after a literal prefix of letters ("JS"000: JS007) —
-    else None (0, General, 0.00, a unit after the number …)."""
+    """(literal prefix, width) of a number format that shows a whole number as an identifier
+    with a literal prefix of letters ("JS"000: JS007, \\J0: J12), else None (0, General,
+    0.00, a unit after the number …).
+
+    Zeros alone (000: 7 shown as 007) are no such format: the number stays the number, as
+    this platform has always read it — read as its text, every point and code of a workbook
+    loaded before would be a new feature with a new code on its next reload (a sensor 7
+    retired, 007 added). A segment sheet that names such a point 007 as text then misses it,
+    said by the survey QA (``missing_point`` naming the number). The prefix is another
+    matter: read as the number alone, JS007 lost its letters."""
     m = _ID_FORMAT.fullmatch(fmt or "")
     if m is None:
         return None
     prefix = m.group(1).replace('"', "").replace("\\", "")
-    width = len(m.group(2))
-    return (prefix, width) if prefix or width > 1 else None
+    return (prefix, len(m.group(2))) if prefix else None
 
 
 def _padded_text(v: Any, fmt: tuple[str, int] | None) -> Any:
-    """A whole non-negative number in an identifier's format (:func:`_id_format`) is the text
-    the sheet shows (007, JS007): it is a point number or code as the surveyor typed and sees
-    it, and the segment sheet or a CSV naming 007 as text finds it; any other value is itself.
-    A number column so formatted (管径 050) parses from that text to the same number."""
+    """A whole non-negative number in a prefixed identifier's format (:func:`_id_format`) is
+    the text the sheet shows (JS007): the point number as the surveyor typed and sees it, which
+    the segment sheet or a CSV names so; any other value is itself."""
     if fmt is None or not float(v).is_integer() or v < 0:
         return v
     prefix, width = fmt
-    digits = str(int(v))
-    if not prefix and len(digits) >= width:
-        return v  # shown as it is
-    return prefix + digits.zfill(width)
+    return prefix + str(int(v)).zfill(width)
 
 
 def _xlsx_value(cell, wb, formats: dict[int, tuple[str, int] | None]) -> Any:
     """A cell's value as the sheet shows it, where openpyxl's value is not: a number in a
-    locale date format is its date, a whole number in an identifier's format (000, "JS"000)
-    its text (:func:`_padded_text`: 007, not 7). ``formats``: the identifier format of each
+    locale date format is its date, a whole number in a prefixed identifier's format
+    ("JS"000) its text (:func:`_padded_text`: JS007, not 7). ``formats``: the identifier format of each
     cell style, found once a style."""
     v = cell.value
     if not isinstance(v, (int, float)) or isinstance(v, bool):
