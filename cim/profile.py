@@ -238,6 +238,21 @@ def residential_uses(profile: CityProfile | None) -> tuple[str, ...]:
                  if (r.get("residential") or "").strip().lower() in ("yes", "true", "1", "是"))
 
 
+def city_time(t: dt.date | dt.datetime | None, zone: str) -> dt.datetime | None:
+    """A time a person typed, on the city's clock ``zone`` (its profile's ``timezone``): a
+    date-time without an offset is the city's time, a date its first instant there, one with
+    an offset itself. The platform's one rule for what people type (case times and periods,
+    IoT ranges, the items' ``datetime``, CQL2's DATE against a date-time): a period 2026-06-01
+    … 2026-07-01 is June in the city, not June in UTC (8 h later in China)."""
+    if t is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    if not isinstance(t, dt.datetime):
+        return dt.datetime.combine(t, dt.time(0), ZoneInfo(zone))
+    return t if t.tzinfo is not None else t.replace(tzinfo=ZoneInfo(zone))
+
+
 def city_today(zone: str = CHINA_TIME) -> dt.date:
     """Today in the zone ``zone`` (the city's: :attr:`CityProfile.timezone`)."""
     from zoneinfo import ZoneInfo

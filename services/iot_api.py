@@ -210,10 +210,12 @@ class IotService:
     def series(self, code: str) -> Response:
         def go(conn):
             from layers.iot.series import sensor_code, series
+            from layers.iot.thresholds import cached_config
 
             a = request.args
-            end = _when(a.get("end"), "end") or dt.datetime.now(dt.UTC)
-            start = _when(a.get("start"), "start") or end - dt.timedelta(days=1)
+            zone = cached_config(self.profile_path).timezone
+            end = _when(a.get("end"), "end", zone) or dt.datetime.now(dt.UTC)
+            start = _when(a.get("start"), "start", zone) or end - dt.timedelta(days=1)
             try:
                 limit = int(a.get("limit", "10000"))
             except ValueError:
@@ -225,9 +227,7 @@ class IotService:
             bucket = a.get("bucket")
             if bucket is not None:  # aggregated in the city's clock (its profile's zone)
                 from layers.iot.series import buckets
-                from layers.iot.thresholds import cached_config
 
-                zone = cached_config(self.profile_path).timezone
                 return _json(buckets(conn, code, start, end, bucket, zone, limit))
             return _json(series(conn, code, start, end, limit))
         return self.run(go, write=False)
@@ -259,16 +259,19 @@ def query_time(value: str) -> str:
     return f"{m.group(1)}+{m.group(2)}" if m else value
 
 
-def _when(value: str | None, name: str) -> dt.datetime | None:
+def _when(value: str | None, name: str, zone: str) -> dt.datetime | None:
+    """A query's time: ISO 8601, without an offset on the city's clock ``zone``
+    (:func:`cim.profile.city_time`), as /cases/evaluation's period is."""
+    from cim.profile import city_time
+
     if value is None:
         return None
     try:
         t = dt.datetime.fromisoformat(query_time(value))
     except ValueError:
-        t = None
-    if t is None or t.tzinfo is None:
-        raise InputError(f"{value!r} is not ISO 8601 with a UTC offset", field=name)
-    return t
+        raise InputError(f"{value!r} is not ISO 8601 (2026-12-01T08:00, "
+                         "2026-12-01T08:00+08:00)", field=name) from None
+    return city_time(t, zone)
 
 
 def register(app: Flask, *, conninfo: str, pool_size: int,

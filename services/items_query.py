@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from cim.crs import CRS84_URI, is_crs84, lonlat_srid, parse_crs, storage_domain
 from cim.errors import InputError
@@ -315,13 +314,11 @@ def parse_datetime(v: str, zone: str | None = None) -> ValidAt:
 
 
 def _in_zone(t: datetime | date | None, zone: str) -> datetime | None:
-    """A date as its first instant in ``zone``, a date-time without an offset as one in it."""
-    if t is None:
-        return None
-    tz = ZoneInfo(zone)
-    if type(t) is date:
-        return datetime(t.year, t.month, t.day, tzinfo=tz)
-    return t if t.tzinfo is not None else t.replace(tzinfo=tz)
+    """A date as its first instant in ``zone``, a date-time without an offset as one in it
+    (:func:`cim.profile.city_time`)."""
+    from cim.profile import city_time
+
+    return city_time(t, zone)
 
 
 def city_zone() -> str | None:

@@ -146,8 +146,13 @@ def test_times_typed_in_the_address_bar(env):
     assert (dt.datetime.fromisoformat(r.json()["from"]),
             dt.datetime.fromisoformat(r.json()["to"])) == (
         dt.datetime(2026, 11, 30, 16, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, 16, tzinfo=dt.UTC))
-    # a time without an offset is still refused, naming the field
-    r = requests.get(f"{env.base}/iot/sensors/API-TYPED/readings?start=2026-12-01T16:00:00",
+    # a time without an offset is the city's clock (as the case evaluation's period is)
+    r = requests.get(f"{env.base}/iot/sensors/API-TYPED/readings?"
+                     "start=2026-12-01T16:00:00&end=2026-12-01T16:10", timeout=10)
+    assert r.status_code == 200, r.text
+    assert [x["value"] for x in r.json()["readings"]] == [0.4, 0.5]
+    # a time that is no time is refused, naming the field
+    r = requests.get(f"{env.base}/iot/sensors/API-TYPED/readings?start=2026-12-01 4pm",
                      timeout=10)
     assert r.status_code == 400 and "start" in r.json()["description"]
 

@@ -188,6 +188,10 @@ def test_cli_and_http(d, tmp_path_factory):
     assert [(b["start"], b["count"], b["avg"]) for b in got["buckets"]] == [
         ("2026-11-30T00:00:00+08:00", 1, 1.0), ("2026-12-01T00:00:00+08:00", 4, 3.75),
         ("2026-12-02T00:00:00+08:00", 1, 5.0)]
+    p = run_cli(["iot", "series", "BKT-SMALL", "--start", "2026-11-30T12:00:00",
+                 "--end", "2026-12-02T12:00:00", "--bucket", "1d", "--json"], d.env(),
+                check=True)
+    assert json.loads(p.stdout) == got  # without an offset: the city's clock
     p = run_cli(["iot", "series", "BKT-SMALL", "--start", "2026-11-30T12:00:00+08:00",
                  "--end", "2026-12-02T12:00:00+08:00", "--bucket", "1 fortnight"], d.env())
     assert p.returncode != 0 and "bucket" in p.stderr
@@ -214,6 +218,16 @@ def test_cli_and_http(d, tmp_path_factory):
                                  "end": "2027-01-01T00:00:00+08:00", "bucket": "1s"},
                          timeout=30)
         assert r.status_code == 400 and "buckets" in r.json()["description"]
+        # times without an offset are the city's clock (Jining: +08:00), bucketed or not
+        for extra in ({"bucket": "1d"}, {}):
+            with_offset = requests.get(url, params={"start": "2026-11-30T12:00:00+08:00",
+                                                    "end": "2026-12-02T12:00:00+08:00",
+                                                    **extra}, timeout=30).json()
+            without = requests.get(url, params={"start": "2026-11-30T12:00:00",
+                                                "end": "2026-12-02T12:00:00", **extra},
+                                   timeout=30)
+            assert without.status_code == 200, without.text
+            assert without.json() == with_offset
         r = requests.get(f"{base}/iot/sensors/NO-SUCH/readings", params={"bucket": "1h"},
                          timeout=30)
         assert r.status_code == 404

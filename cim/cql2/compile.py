@@ -338,15 +338,11 @@ _MIRRORED = {"S_WITHIN": "S_CONTAINS", "S_CONTAINS": "S_WITHIN"}  # the others a
 
 
 def _in_zone(v: object, zone: str) -> object:
-    """A date as its first instant in ``zone``, a date-time without an offset as one in it;
-    any other value as it is."""
-    from zoneinfo import ZoneInfo
+    """A date or date-time on the city's clock (:func:`cim.profile.city_time`); any other
+    value as it is."""
+    from cim.profile import city_time
 
-    if isinstance(v, dt.datetime):
-        return v.replace(tzinfo=ZoneInfo(zone)) if v.tzinfo is None else v
-    if isinstance(v, dt.date):
-        return dt.datetime.combine(v, dt.time(0), ZoneInfo(zone))
-    return v
+    return city_time(v, zone) if isinstance(v, dt.date) else v
 
 
 def _shown(v: object) -> str:

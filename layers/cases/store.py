@@ -64,14 +64,10 @@ def utc(t: dt.datetime | None) -> dt.datetime | None:
 
 
 def city_time(t: dt.datetime | None, zone: str) -> dt.datetime | None:
-    """A time a person typed: without an offset it is the city's clock (``zone``, the city
-    profile's ``timezone``), as the city's staff read their clocks and days — a period
-    ``2026-06-01`` … ``2026-07-01`` is June in the city, not June in UTC (8 h later in China)."""
-    if t is not None and t.tzinfo is None:
-        from zoneinfo import ZoneInfo
+    """A time a person typed, on the city's clock: :func:`cim.profile.city_time`."""
+    from cim.profile import city_time as on_city_clock
 
-        return t.replace(tzinfo=ZoneInfo(zone))
-    return t
+    return on_city_clock(t, zone)
 
 
 def not_in_future(conn: psycopg.Connection, t: dt.datetime | None, field: str) -> None:

@@ -200,13 +200,19 @@ def _tz(text: str | None) -> dt.tzinfo | None:
             from None
 
 
-def _when(text: str | None, name: str) -> dt.datetime | None:
+def _when(text: str | None, name: str, zone: str) -> dt.datetime | None:
+    """A time typed on the command line: ISO 8601, without an offset on the city's clock
+    ``zone`` (:func:`cim.profile.city_time`), as the case commands read theirs."""
+    from cim.profile import city_time
+
     if text is None:
         return None
-    t = _time(text, None)
-    if t is None:
-        raise InputError(f"{text!r} is not ISO 8601 with a UTC offset", field=name)
-    return t
+    try:
+        t = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{text!r} is not ISO 8601 (2026-12-01T08:00, "
+                         "2026-12-01T08:00+08:00)", field=name) from None
+    return city_time(t, zone)
 
 
 def _city(c: Ctx, t: dt.datetime, timespec: str = "auto") -> str:
@@ -330,7 +336,8 @@ def series_cmd(c: Ctx, sensor: str, start: str, end: str, limit: int, bucket: st
 
     from layers.iot.series import buckets, series
 
-    t0, t1 = _when(start, "--start"), _when(end, "--end")
+    zone = c.profile.timezone
+    t0, t1 = _when(start, "--start", zone), _when(end, "--end", zone)
     with psycopg.connect(c.conninfo()) as conn:
         if bucket is not None:
             out = buckets(conn, sensor, t0, t1, bucket, c.profile.timezone, limit)
@@ -365,7 +372,7 @@ def gaps_cmd(c: Ctx, now: str | None, as_json: bool) -> None:
     from layers.iot.thresholds import load_config
 
     with psycopg.connect(c.conninfo()) as conn:
-        out = detect(conn, _when(now, "--now"), load_config(c.profile))
+        out = detect(conn, _when(now, "--now", c.profile.timezone), load_config(c.profile))
     if as_json:
         echo_json(out)
         return
