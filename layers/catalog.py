@@ -23,7 +23,7 @@ HIDDEN_COLUMNS = frozenset({"geom", "attrs", "row_hash", "source_hash", "source_
                             "batch_id"})
 _JSON_TYPES = {"boolean": "boolean", "smallint": "integer", "integer": "integer",
                "bigint": "integer", "real": "number", "double precision": "number",
-               "numeric": "number", "ARRAY": "array"}
+               "numeric": "number", "ARRAY": "array", "jsonb": "object", "json": "object"}
 # the JSON Schema format of a string column holding dates or times: what CQL2's DATE('…') and
 # TIMESTAMP('…') compare with (the queryables say it, the items path's CQL2 types by it)
 _JSON_FORMATS = {"date": "date", "timestamp with time zone": "date-time",

@@ -194,8 +194,9 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
 
 def keyset_sortable(sortby: tuple[tuple[str, bool], ...], columns: dict[str, Column]) -> bool:
     """Whether a sorted request's pages go on by a cursor (its keys' values compare in SQL as
-    they sort); an array property pages by offset."""
-    return all(columns[n].json_type != "array" for n, _ in sortby)
+    they sort and come back from JSON as they went): scalars; an array or object property (an
+    alarm's ``detail``) pages by offset."""
+    return all(columns[n].json_type not in ("array", "object") for n, _ in sortby)
 
 
 def sort_cursor(sortby: tuple[tuple[str, bool], ...], values: tuple, last_id: int) -> str:
@@ -218,7 +219,8 @@ def read_sort_cursor(token: str, sortby: tuple[tuple[str, bool], ...],
     """(values, id) of a :func:`sort_cursor` for this ``sortby``; ParamError otherwise."""
     bad = ParamError("cursor: not a cursor of this sortby (follow the `next` links as given)")
     if not keyset_sortable(sortby, columns):
-        raise ParamError("cursor cannot page a sort by an array property: use offset")
+        raise ParamError("cursor cannot page a sort by an array or object property: use "
+                         "offset")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         spec, values, last_id = json.loads(raw)

@@ -125,3 +125,17 @@ def test_a_sort_cursor_gives_back_each_kind_of_value_as_the_column_compares_it()
     assert read_sort_cursor(token, sortby, cols) == (values, 987654321)
     got = read_sort_cursor(token, sortby, cols)[0]
     assert [type(v) for v in got] == [type(v) for v in values]
+
+
+def test_a_json_property_is_published_as_an_object_and_pages_by_offset(db):
+    """An alarm's ``detail`` (jsonb) was typed a string: sortable by cursor, whose value came
+    back from JSON as a dict and the next link was a 400. It is an object: its sorted pages
+    go on by offset, as an array's do."""
+    from layers.catalog import published_columns
+    from services.items_query import Column, keyset_sortable
+
+    types = {c.name: c.json_type for c in published_columns(db.conninfo, "alarms")}
+    assert types["detail"] == "object"
+    cols = {n: Column(n, t) for n, t in types.items()}
+    assert not keyset_sortable((("detail", False),), cols)
+    assert keyset_sortable((("opened_at", True),), cols)
