@@ -90,3 +90,19 @@ def test_the_same_category_changes_nothing(conn):
     after = store.get_case(conn, c["code"], events=True)
     assert after["deadline"] == T0 + 4 * H and after["category_code"] == "0102"
     assert all(e["action"] != "recategorize" for e in after["events"])
+
+
+def test_a_late_escalation_is_written_after_the_last_event(conn):
+    """A reading imported late escalates at 09:00, after the case was dispatched at 10:00:
+    the recategorize event comes after the dispatch in the trail (from the state the case is
+    in), the escalation's time kept in its detail and the deadline counted from it."""
+    s = uuid.uuid4().hex[:6]
+    c = sensor_case(conn, "0103")
+    workflow.act(conn, c["code"], "dispatch", User(f"d-{s}", "派遣员"), at=T0 + 2 * H)
+    out = workflow.follow_category(conn, c["code"], "0801", at=T0 + H, actor="sensor:T-1")
+    events = out["events"]
+    assert [e["action"] for e in events][-2:] == ["dispatch", "recategorize"]
+    assert events[-1]["at"] >= events[-2]["at"] == T0 + 2 * H
+    assert events[-1]["from_state"] == "派遣"
+    assert events[-1]["detail"]["escalated_at"] == (T0 + H).isoformat()
+    assert out["deadline"] == T0 + 2 * H  # 09:00 + 1 h

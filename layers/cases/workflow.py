@@ -327,6 +327,13 @@ def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
     if old_code == new.code or state in wf.final:
         return None
     at = min(utc(at), conn.execute("SELECT now()").fetchone()[0])
+    # the event is written no earlier than the case's last one (a reading imported late
+    # escalates at its own time, which may lie before an action taken meanwhile: the trail,
+    # in time order, would show the recategorizing before it, from a state it had left); the
+    # escalation's own time, which the deadline counts from, is kept in the detail
+    last_at = conn.execute("SELECT max(at) FROM case_events WHERE case_id = %s",
+                           (case_id,)).fetchone()[0]
+    event_at = max(at, last_at) if last_at is not None else at
     sets: dict[str, Any] = {"category_code": new.code, "category_name": new.name,
                             "kind": new.kind, "time_limit_h": new.time_limit_h}
     if deadline is not None:
@@ -343,9 +350,10 @@ def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
     conn.execute(sql.SQL("UPDATE cases SET {} WHERE id = %s").format(
         sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in cols)),
         [*(sets[c] for c in cols), case_id])
-    record_event(conn, case_id, at=at, actor=actor, role=role, action="recategorize",
+    record_event(conn, case_id, at=event_at, actor=actor, role=role, action="recategorize",
                  from_state=state, to_state=state, note=note,
                  detail={"category_from": old_code, "category": new.code,
+                         "escalated_at": at.isoformat(),
                          "deadline_from": deadline.isoformat() if deadline else None,
                          "deadline": (sets.get("deadline") or deadline).isoformat()
                          if deadline else None,
