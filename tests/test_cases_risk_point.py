@@ -19,10 +19,10 @@ def sdb(jining_profile):
 
 
 def test_case_on_a_risk_point_proposes_its_responsible_unit(sdb):
+    import pyproj
+
     from layers.risk.config import load_config
     from layers.risk.manual import add_point
-
-    import pyproj
 
     # a manual risk point at the big cell's centre (given as CRS84 longitude, latitude),
     # 责任单位 区住建局
