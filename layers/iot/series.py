@@ -40,16 +40,23 @@ def latest(conn: psycopg.Connection, sensor: str | None = None) -> list[dict[str
         f"WHERE s.valid_to IS NULL {cond} ORDER BY s.code", params).fetchall()  # noqa: S608
 
 
-def series(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.datetime,
-           limit: int = 10_000) -> dict[str, Any]:
-    """The readings of ``sensor`` with start <= time < end, oldest first, at most ``limit``
-    (``truncated`` says when more exist)."""
+def _check_range(start: dt.datetime, end: dt.datetime, limit: int, most: int) -> None:
+    """A series' range and limit as :func:`series` and :func:`buckets` take them: instants
+    (the callers read a time typed without an offset on the city's clock first), end after
+    start, 1 ≤ limit ≤ ``most``; else an InputError naming the field."""
     if start.tzinfo is None or end.tzinfo is None:
         raise InputError("start and end need a UTC offset", field="start")
     if end <= start:
         raise InputError("end must be after start", field="end")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InputError(f"limit is 1..{MAX_LIMIT}", field="limit")
+    if not 1 <= limit <= most:
+        raise InputError(f"limit is 1..{most}", field="limit")
+
+
+def series(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.datetime,
+           limit: int = 10_000) -> dict[str, Any]:
+    """The readings of ``sensor`` with start <= time < end, oldest first, at most ``limit``
+    (``truncated`` says when more exist)."""
+    _check_range(start, end, limit, MAX_LIMIT)
     code = sensor_code(conn, sensor)
     rows = conn.execute("SELECT ts, value FROM readings WHERE sensor_code = %s AND ts >= %s "
                         "AND ts < %s ORDER BY ts LIMIT %s",
@@ -126,12 +133,7 @@ def buckets(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.d
     range spanning more than ``limit`` buckets is an InputError (never a truncated answer)."""
     from zoneinfo import ZoneInfo
 
-    if start.tzinfo is None or end.tzinfo is None:
-        raise InputError("start and end need a UTC offset", field="start")
-    if end <= start:
-        raise InputError("end must be after start", field="end")
-    if not 1 <= limit <= MAX_BUCKETS:
-        raise InputError(f"limit is 1..{MAX_BUCKETS}", field="limit")
+    _check_range(start, end, limit, MAX_BUCKETS)
     stride = parse_bucket(bucket)
     spanned = math.ceil((end - start) / stride) + 1  # at most: a bucket may straddle each end
     if spanned > limit:
