@@ -53,3 +53,27 @@ def test_a_month_in_the_window_still_sends_the_owner_to_cim_iot_partitions(d):
     text = str(exc.value)
     assert "cim iot partitions" in text and "reading 0 " in text and "clock" not in text
     assert this.strftime("%Y-%m") in text
+
+
+def test_a_reading_before_its_sensor_was_installed_is_refused(d):
+    """A sensor installed on 1 Dec 2026 (安装日期, a day on the city's clock: from
+    2026-11-30T16:00Z in Jining) cannot have read at 15:59Z: the batch is refused naming the
+    reading and the date — a reset clock's 1970 alike — and nothing is stored; a reading from
+    the city's midnight on goes in."""
+    from layers.iot.ingest import BadReading
+
+    s = add_sensor(d, 2, "04", None, None, device_id="NEW-DEV")
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute("UPDATE sensors SET install_date = '2026-12-01' WHERE code = %s", (s,))
+    midnight = dt.datetime(2026, 11, 30, 16, tzinfo=dt.UTC)
+    for early in (midnight - dt.timedelta(minutes=1),
+                  dt.datetime(1970, 1, 1, 0, 0, 5, tzinfo=dt.UTC)):
+        with psycopg.connect(d.conninfo) as conn, pytest.raises(BadReading) as exc:
+            ingest(conn, [("NEW-DEV", midnight + dt.timedelta(minutes=5), 0.5),
+                          ("NEW-DEV", early, 0.5)])
+        assert exc.value.row == 1 and exc.value.field == "time"
+        assert "2026-12-01" in exc.value.message and "installed" in exc.value.message
+    assert counts(d, s)["readings"] == 0
+    with psycopg.connect(d.conninfo) as conn:
+        got = ingest(conn, [("NEW-DEV", midnight, 0.5)])
+    assert got["inserted"] == 1

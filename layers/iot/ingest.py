@@ -171,6 +171,16 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
             raise Forbidden(f"source {source!r} may not send readings of sensor(s) "
                             f"{', '.join(sorted(foreign)[:UNKNOWN_LISTED])} (bound to another "
                             "reading source)", field="sensor")
+        early = conn.execute(
+            "SELECT i.i, i.ref, i.ts, s.install_date FROM _iot_in i JOIN sensors s "
+            "ON s.code = i.code AND s.valid_to IS NULL WHERE s.install_date IS NOT NULL "
+            "AND i.ts < (s.install_date::timestamp AT TIME ZONE %s) ORDER BY i.i LIMIT 1",
+            (cfg.timezone,)).fetchone()
+        if early is not None:  # a device clock reset (1970): stored, a month of nonsense
+            i, ref, ts, installed = early
+            raise BadReading(f"sensor {ref}: time {ts.astimezone(dt.UTC).isoformat()} is "
+                             f"before the sensor was installed ({installed.isoformat()}, its "
+                             "安装日期): a device clock gone wrong?", row=i, field="time")
         lacking = missing_months(conn, months or [])
         if lacking:
             raise _no_partition(conn, lacking, ahead - dt.timedelta(seconds=cfg.max_ahead_s),
