@@ -77,3 +77,21 @@ def test_a_reading_before_its_sensor_was_installed_is_refused(d):
     with psycopg.connect(d.conninfo) as conn:
         got = ingest(conn, [("NEW-DEV", midnight, 0.5)])
     assert got["inserted"] == 1
+
+
+def test_an_import_refused_for_a_reading_before_installation_makes_no_partition(d, tmp_path):
+    """`cim iot import` made the months of its file before the ingest refused the 1970
+    reading: an empty readings_y1970m01 was left behind. Refused first, nothing is made."""
+    from tests.conftest import run_cli
+
+    s = add_sensor(d, 3, "04", None, None, device_id="NEW-IMP")
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute("UPDATE sensors SET install_date = '2026-12-01' WHERE code = %s", (s,))
+    f = tmp_path / "r.csv"
+    f.write_text("设备编号,监测时间,监测值\nNEW-IMP,2026-12-01T00:10:00+08:00,0.5\n"
+                 "NEW-IMP,1970-01-01T00:00:05+00:00,0.5\n", encoding="utf-8")
+    p = run_cli(["iot", "import", str(f)], d.env())
+    assert p.returncode == 3 and "row 3" in p.stderr and "installed" in p.stderr, p.stderr
+    with psycopg.connect(d.conninfo) as conn:
+        assert conn.execute("SELECT to_regclass('readings_y1970m01')").fetchone()[0] is None
+    assert counts(d, s)["readings"] == 0

@@ -243,7 +243,7 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, encoding: str | None,
     conflicting with another of the file or a stored one are printed by row, not stored."""
     import psycopg
 
-    from layers.iot.ingest import BadReading, ingest
+    from layers.iot.ingest import BadReading, ingest, refuse_before_installation
     from layers.iot.partitions import ensure_months, month_of
     from layers.iot.thresholds import load_config
 
@@ -254,9 +254,12 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, encoding: str | None,
     cfg = load_config(c.profile)
     with psycopg.connect(c.conninfo()) as conn:
         check_units(conn, got, path)
-        ensure_months(conn, {month_of(t) for _, t, _ in got.readings})
-        conn.commit()
         try:
+            # before the months are made: a refused file leaves no partition behind (made and
+            # committed at once, not to hold the readings' lock while the file goes in)
+            refuse_before_installation(conn, got.readings, cfg.timezone)
+            ensure_months(conn, {month_of(t) for _, t, _ in got.readings})
+            conn.commit()
             counts = ingest(conn, got.readings, source=None, config=cfg, listed=None)
         except BadReading as exc:  # by its index in the batch: the file's row and column
             raise InputError(exc.message, path=str(path), row=got.rows[exc.row],

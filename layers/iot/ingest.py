@@ -171,16 +171,7 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
             raise Forbidden(f"source {source!r} may not send readings of sensor(s) "
                             f"{', '.join(sorted(foreign)[:UNKNOWN_LISTED])} (bound to another "
                             "reading source)", field="sensor")
-        early = conn.execute(
-            "SELECT i.i, i.ref, i.ts, s.install_date FROM _iot_in i JOIN sensors s "
-            "ON s.code = i.code AND s.valid_to IS NULL WHERE s.install_date IS NOT NULL "
-            "AND i.ts < (s.install_date::timestamp AT TIME ZONE %s) ORDER BY i.i LIMIT 1",
-            (cfg.timezone,)).fetchone()
-        if early is not None:  # a device clock reset (1970): stored, a month of nonsense
-            i, ref, ts, installed = early
-            raise BadReading(f"sensor {ref}: time {ts.astimezone(dt.UTC).isoformat()} is "
-                             f"before the sensor was installed ({installed.isoformat()}, its "
-                             "安装日期): a device clock gone wrong?", row=i, field="time")
+        refuse_before_installation(conn, rows, cfg.timezone)
         lacking = missing_months(conn, months or [])
         if lacking:
             raise _no_partition(conn, lacking, ahead - dt.timedelta(seconds=cfg.max_ahead_s),
@@ -201,6 +192,28 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         if inserted:
             _evaluate(conn, cfg, counts)
     return counts
+
+
+def refuse_before_installation(conn: psycopg.Connection,
+                               rows: list[tuple[str, dt.datetime, float]], zone: str) -> None:
+    """A :class:`BadReading` naming the first reading (sensor reference, aware time, value)
+    before its sensor was installed (安装日期, that day's midnight on the city's clock
+    ``zone``): a device clock reset to 1970 — stored, a month of nonsense. ``cim iot import``
+    asks before it creates the months of its file, so that a refused file leaves none."""
+    if not rows:
+        return
+    early = conn.execute(
+        "SELECT r.i - 1, r.ref, r.ts, s.install_date FROM unnest(%s::text[], "
+        "%s::timestamptz[]) WITH ORDINALITY AS r(ref, ts, i) JOIN sensors s "
+        "ON s.valid_to IS NULL AND (s.code = r.ref OR s.device_id = r.ref) "
+        "WHERE s.install_date IS NOT NULL "
+        "AND r.ts < (s.install_date::timestamp AT TIME ZONE %s) ORDER BY r.i LIMIT 1",
+        ([r[0] for r in rows], [r[1] for r in rows], zone)).fetchone()
+    if early is not None:
+        i, ref, ts, installed = early
+        raise BadReading(f"sensor {ref}: time {ts.astimezone(dt.UTC).isoformat()} is before "
+                         f"the sensor was installed ({installed.isoformat()}, its 安装日期): "
+                         "a device clock gone wrong?", row=int(i), field="time")
 
 
 def _no_partition(conn: psycopg.Connection, lacking: list[dt.date], now: dt.datetime,
