@@ -7,9 +7,11 @@ A process is a plain dict a library module exposes, so the CLI, the tests and th
                "run": run,            # run(conninfo, inputs) -> the CLI's --json result
                "writes": False,       # optional: True when run writes (it then gets a
                                       # writer's connection, everything else the reader's)
-               "pooled": False}       # optional: True when run also takes an open psycopg
+               "pooled": False,       # optional: True when run also takes an open psycopg
                                       # connection for conninfo (the server lends it a
                                       # pooled one of the reader's; run must not close it)
+               "city_clock": False}   # optional: True when run takes zone= (the served
+                                      # city's timezone: dates its filters compare)
 
 A module may expose several as ``PROCESSES`` (a sequence of such dicts). The registry imports
 every module of the packages in :data:`PACKAGES` and collects them, so a new query module

@@ -190,11 +190,16 @@ class ProcessesService:
         p = self.processes[process_id]
         conninfo = (self.writer_conninfo if p.get("writes") and self.writer_conninfo
                     else self.conninfo)
+        kw: dict[str, Any] = {}
+        if p.get("city_clock"):  # the served city's clock (its profile's timezone)
+            from services.items_query import city_zone
+
+            kw["zone"] = city_zone()
         try:
             if p.get("pooled") and conninfo == self.conninfo:
                 with self.pool.connection() as conn:
-                    return p["run"](conn, inputs)
-            return p["run"](conninfo, inputs)
+                    return p["run"](conn, inputs, **kw)
+            return p["run"](conninfo, inputs, **kw)
         except (InputError, CodeError) as exc:
             return _error(400, "InvalidParameterValue", f"{process_id}: {_one_line(exc)}")
         except psycopg.errors.QueryCanceled:

@@ -98,9 +98,22 @@ def test_a_date_is_the_served_citys_day(jining_profile, tmp_path):
     home = tmp_path / "serve"
     home.mkdir()
     flt = "valid_from >= DATE('2020-06-01')"
+    text = "valid_from >= '2020-06-01'"  # a text literal against a date-time: the same day
+    # the query library from the CLI: the profile's clock as well
+    from tests.conftest import run_cli
+
+    p = run_cli(["query", "aoi", "--layers", "buildings", "--where", f"buildings:{flt}",
+                 "--json"], d.env(), check=True)
+    assert json.loads(p.stdout)["layers"]["buildings"]["count"] == total - 1
     with scratch_api(d, home) as base:
         assert _matched(base, "buildings", flt) == total - 1
+        assert _matched(base, "buildings", text) == total - 1
         r = requests.get(f"{base}/collections/buildings/items", params={
             "f": "csv", "filter": flt, "filter-lang": "cql2-text", "limit": 10000}, timeout=60)
         assert r.status_code == 200, r.text[:300]
         assert len(list(csv.DictReader(io.StringIO(r.text)))) == total - 1
+        # the served aoi process's where
+        r = requests.post(f"{base}/processes/aoi/execution", json={"inputs": {
+            "layers": ["buildings"], "where": {"buildings": flt}}}, timeout=60)
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["layers"]["buildings"]["count"] == total - 1

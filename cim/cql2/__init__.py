@@ -53,8 +53,9 @@ def parse_filter(filter_: str | bytes | Mapping[str, Any], lang: str | None = "c
 def to_sql(filter_: str | bytes | Mapping[str, Any], lang: str | None = "cql2-text", *,
            properties, storage_srid: int, filter_crs: str | None = None,
            geometry_column: str = "geom", table_alias: str | None = None,
-           limits: Limits = DEFAULT_LIMITS):
-    """One-shot :func:`parse_filter` + :meth:`FilterCompiler.compile` → (fragment, params)."""
+           limits: Limits = DEFAULT_LIMITS, zone: str | None = None):
+    """One-shot :func:`parse_filter` + :meth:`FilterCompiler.compile` → (fragment, params);
+    ``zone``: the city's clock, as for :meth:`FilterCompiler.compile`."""
     compiler = FilterCompiler(properties, storage_srid, geometry_column=geometry_column,
                               table_alias=table_alias)
-    return compiler.compile(parse_filter(filter_, lang, limits), filter_crs)
+    return compiler.compile(parse_filter(filter_, lang, limits), filter_crs, zone=zone)

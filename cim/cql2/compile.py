@@ -238,7 +238,7 @@ class _Emitter:
                                       f"{_shown(n.value)} is {_article(_kind(n.value))}",
                                       n.pos)
                 if t == "date-time" and self.zone:
-                    return self.bind(_in_zone(n.value, self.zone))
+                    return self.bind(_in_zone(_iso_text(n.value), self.zone))
             return self.bind(n.value)
         if isinstance(n, Geom):
             raise FilterError("a geometry literal can only be used in spatial functions", n.pos)
@@ -335,6 +335,18 @@ class _Emitter:
 
 
 _MIRRORED = {"S_WITHIN": "S_CONTAINS", "S_CONTAINS": "S_WITHIN"}  # the others are symmetric
+
+
+def _iso_text(v: object) -> object:
+    """A text literal that is an ISO 8601 date or date-time (``'2020-06-01'`` against a
+    date-time property) as that date-time, read on the city's clock as DATE('…') is; any other
+    value as it is."""
+    if isinstance(v, str):
+        try:
+            return dt.datetime.fromisoformat(v)
+        except ValueError:
+            return v
+    return v
 
 
 def _in_zone(v: object, zone: str) -> object:

@@ -40,10 +40,11 @@ def layer_names(value: str | list[str] | None) -> list[str]:
 
 def aoi(conninfo: ConnOrInfo, area: Area | None = None, layers: str | list[str] | None = None,
         where: list[str] | dict | None = None, features: bool = False,
-        out_crs: str | None = None) -> dict[str, Any]:
+        out_crs: str | None = None, zone: str | None = None) -> dict[str, Any]:
     """Current features of each layer that intersect ``area`` (None: the whole city).
 
-    ``where``: ``["LAYER:CQL2", …]`` filters one layer each. ``features``: add each layer's
+    ``where``: ``["LAYER:CQL2", …]`` filters one layer each (a date against a date-time
+    property on the city's clock ``zone``, the profile's timezone). ``features``: add each layer's
     features (GeoJSON dicts in CRS84, or ``out_crs``) beside its count.
 
         aoi(conninfo, Area(district="370811"), layers="buildings,pipe_segments",
@@ -62,7 +63,7 @@ def aoi(conninfo: ConnOrInfo, area: Area | None = None, layers: str | list[str] 
             "SELECT table_name AS t FROM information_schema.tables "
             "WHERE table_schema = current_schema()")}
         names = [n for n in names if layer_def(n).table in present]
-        wheres = {n: compile_where(n, t, srid, "t") for n, t in filters.items()}
+        wheres = {n: compile_where(n, t, srid, "t", zone) for n, t in filters.items()}
         out: dict[str, Any] = {}
         counts = _counts(conn, names, cte, aparams, wheres)
         for n in names:
@@ -134,10 +135,12 @@ def area_from(inputs: dict[str, Any]) -> Area:
                 crs=inputs.get("crs"))
 
 
-def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
+def run(conninfo: ConnOrInfo, inputs: dict[str, Any], zone: str | None = None
+        ) -> dict[str, Any]:
+    """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result (``zone``:
+    the served city's clock, see :func:`aoi`)."""
     return aoi(conninfo, area_from(inputs), inputs.get("layers"), inputs.get("where"),
-               bool(inputs.get("features")), inputs.get("out_crs"))
+               bool(inputs.get("features")), inputs.get("out_crs"), zone=zone)
 
 
 PROCESS: dict[str, Any] = {
@@ -148,5 +151,5 @@ PROCESS: dict[str, Any] = {
         "where": {"type": "object", "additionalProperties": {"type": "string"},
                   "description": "layer → CQL2 text filter"},
         "features": {"type": "boolean"}, "out_crs": {"type": "string"}}},
-    "run": run, "pooled": True,
+    "run": run, "pooled": True, "city_clock": True,
 }

@@ -111,7 +111,7 @@ def aoi_cmd(c: Ctx, area: Area, layer_list: str | None, where: tuple[str, ...],
     from layers.query.aoi import aoi
 
     res = aoi(c.conninfo(), area, layer_list, list(where), features or geojson is not None,
-              out_crs)
+              out_crs, zone=c.profile.timezone if c.settings.profile is not None else None)
     if geojson is not None:
         feats = [dict(f, properties={"layer": n, **f["properties"]})
                  for n, v in res["layers"].items() for f in v["features"]]

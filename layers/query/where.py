@@ -59,13 +59,15 @@ def parse_where(values: list[str] | tuple[str, ...] | dict | None) -> dict[str, 
     return out
 
 
-def compile_where(layer: str, text: str, srid: int, alias: str
+def compile_where(layer: str, text: str, srid: int, alias: str, zone: str | None = None
                   ) -> tuple[sql.Composable, list]:
-    """The CQL2 text ``text`` on ``layer`` as (SQL fragment on ``alias``, bound values)."""
+    """The CQL2 text ``text`` on ``layer`` as (SQL fragment on ``alias``, bound values);
+    ``zone``: the city's clock, which reads a date against a date-time property
+    (:func:`cim.profile.city_time`, as the OGC API's filters read it)."""
     from cim.cql2 import FilterError, to_sql  # generic; see the module docstring
 
     try:
         return to_sql(text, "cql2-text", properties=queryables(layer), storage_srid=srid,
-                      table_alias=alias)
+                      table_alias=alias, zone=zone)
     except FilterError as exc:
         raise InputError(f"--where {layer}: {exc}") from None
