@@ -347,10 +347,10 @@ def _doc() -> dict[str, dict]:
         "/iot/sensors/{code}/readings": {"get": {
             "summary": "A sensor's readings from start (included) to end (excluded), oldest "
                        "first (default: the last 24 hours)", "tags": tags,
-            "parameters": [sensor, q("start", "ISO 8601 with offset",
-                                     {"type": "string", "format": "date-time"}),
-                           q("end", "ISO 8601 with offset",
-                             {"type": "string", "format": "date-time"}),
+            "parameters": [sensor, q("start", "ISO 8601; without an offset on the city's "
+                                     "clock (the profile's timezone)", {"type": "string"}),
+                           q("end", "ISO 8601; without an offset on the city's clock",
+                             {"type": "string"}),
                            q("limit", "at most this many readings, or with bucket: buckets "
                                       "the range may span (1..100000, default 10000)",
                              {"type": "integer"}),
