@@ -221,7 +221,8 @@ def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
     except OSError as exc:
         raise ConfigError(f"cannot read dictionary: {exc}", path=str(path)) from exc
     try:
-        text, _ = decode_text(raw, path)
+        text, _ = decode_text(raw, path, remedy="save it as UTF-8 (a dictionary has no "
+                              "--encoding)")
     except InputError as exc:
         raise ConfigError(f"cannot read dictionary: {exc.message}", path=str(path),
                           row=exc.row) from exc

@@ -111,7 +111,8 @@ def _line_of(raw: bytes, end: int, encoding: str) -> int:
     return raw[:end].decode(encoding, errors="replace").count("\n") + 1
 
 
-def decode_text(raw: bytes, path: Path | str, encoding: str | None = None) -> tuple[str, str]:
+def decode_text(raw: bytes, path: Path | str, encoding: str | None = None,
+                remedy: str = "pass --encoding") -> tuple[str, str]:
     """(text, encoding) of a delivered text file: UTF-8 with or without BOM, UTF-16 by its
     BOM, else GBK/GB18030 — or ``encoding`` when one is given (``--encoding``). Bytes that are
     none of them are an InputError naming the file and the line of the first such byte (a
@@ -147,7 +148,7 @@ def decode_text(raw: bytes, path: Path | str, encoding: str | None = None) -> tu
     try:
         return raw.decode("gb18030"), "GB18030"
     except UnicodeDecodeError as exc:
-        raise InputError("the text is neither UTF-8 nor GBK/GB18030; pass --encoding",
+        raise InputError(f"the text is neither UTF-8 nor GBK/GB18030; {remedy}",
                          path=str(path), row=_line_of(raw, exc.start, "gb18030")) from exc
 
 

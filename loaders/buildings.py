@@ -298,12 +298,13 @@ def make_columns(profile: CityProfile):
         # a rejected row keeps its key (a --mode replace load then leaves its feature's
         # current version alone: it retired a building whose new geometry was rejected),
         # except a key made of a geometry that was not read
-        unkeyed = set(no_id.tolist()) if problem else set()
+        unkeyed = np.zeros(n, dtype=bool)
+        unkeyed[no_id] = True
         for i, (reason, msg, field) in sorted(problem.items()):
             keep[i] = False
             rejects.append(reject_record(
                 batch.row(i), reason, msg, row_attrs(cols, i), batch.geometries[i],
-                None if prep.geoms[i] is None and i in unkeyed else keys[i], field=field))
+                None if prep.geoms[i] is None and unkeyed[i] else keys[i], field=field))
         idx = np.flatnonzero(keep)
         columned = {m[a] for a in (*PARSERS, "use", "source_id") if a in m}
         attrs = _attrs(cols, n, columned, extra)

@@ -238,3 +238,4 @@ def test_a_city_dictionary_saved_by_a_chinese_spreadsheet_is_read(tmp_path):
     with pytest.raises(ConfigError) as ei:
         read_csv_dictionary(bad)
     assert "bad.csv" in str(ei.value.path) and "dictionary" in ei.value.message
+    assert "UTF-8" in ei.value.message and "pass --encoding" not in ei.value.message
