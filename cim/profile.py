@@ -254,6 +254,15 @@ def city_time(t: dt.date | dt.datetime | None, zone: str) -> dt.datetime | None:
     return t if t.tzinfo is not None else t.replace(tzinfo=ZoneInfo(zone))
 
 
+def on_city_clock(t: dt.datetime, zone: str) -> dt.datetime:
+    """An instant as the city reads it: on its clock ``zone`` (the profile's ``timezone``),
+    with its offset — what listings and reports show (the session's UTC without an offset was
+    read as local time, 8 hours off in China)."""
+    from zoneinfo import ZoneInfo
+
+    return t.astimezone(ZoneInfo(zone))
+
+
 def city_today(zone: str = CHINA_TIME) -> dt.date:
     """Today in the zone ``zone`` (the city's: :attr:`CityProfile.timezone`)."""
     from zoneinfo import ZoneInfo

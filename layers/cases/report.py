@@ -45,9 +45,9 @@ def _local(t: Any, zone: str | None) -> str:
     if not isinstance(t, dt.datetime):
         return "" if t is None else str(t)
     if zone:
-        from zoneinfo import ZoneInfo
+        from cim.profile import on_city_clock
 
-        t = t.astimezone(ZoneInfo(zone))
+        t = on_city_clock(t, zone)
     return t.isoformat(sep=" ", timespec="minutes")
 
 

@@ -21,12 +21,12 @@ COLUMNS = ("sensor", "time", "value")  # the header names of each: field_aliases
 
 
 def _aliases(section: str = "readings") -> dict[str, list[str]]:
-    import yaml
+    """The platform's aliases of ``section`` (field_aliases.yaml), read by the one dictionary
+    reader: what :func:`read_csv_rows` takes when no city's are given."""
+    from cim.profile import DICTIONARY_DIR, read_yaml_mapping
 
-    from cim.profile import DICTIONARY_DIR
-
-    with open(DICTIONARY_DIR / "field_aliases.yaml", encoding="utf-8") as fh:
-        return (yaml.safe_load(fh) or {}).get(section) or {}
+    return read_yaml_mapping(DICTIONARY_DIR / "field_aliases.yaml",
+                             "the field aliases").get(section) or {}
 
 
 def _time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
@@ -218,10 +218,10 @@ def _when(text: str | None, name: str, zone: str) -> dt.datetime | None:
 def _city(c: Ctx, t: dt.datetime, timespec: str = "auto") -> str:
     """A time as the listings print it: in the city's clock (its profile's timezone), with
     its offset (2026-06-15T13:00+08:00) — the database session's UTC without an offset was
-    read as local time, 8 hours off in China."""
-    from zoneinfo import ZoneInfo
+    read as local time, 8 hours off in China: :func:`cim.profile.on_city_clock`)."""
+    from cim.profile import on_city_clock
 
-    return t.astimezone(ZoneInfo(c.profile.timezone)).isoformat(timespec=timespec)
+    return on_city_clock(t, c.profile.timezone).isoformat(timespec=timespec)
 
 
 @click.group("iot")
