@@ -10,29 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import psycopg
-import pytest
-
 from layers.cases import dispatch, store, workflow
 from layers.cases.auth import User
-from tests.conftest import scratch_db
+from tests.cases_fixture import case_fixtures
 
 UTC = dt.UTC
 T0 = dt.datetime(2001, 5, 1, 8, tzinfo=UTC)
 H = dt.timedelta(hours=1)
 
 
-@pytest.fixture(scope="module")
-def sdb(jining_profile):
-    with scratch_db("cases_escal", jining_profile) as d:
-        yield d
-
-
-@pytest.fixture()
-def conn(sdb):
-    with psycopg.connect(sdb.conninfo) as c:
-        yield c
-        c.rollback()
+sdb, conn = case_fixtures("cases_escal")
 
 
 def sensor_case(conn, cat: str) -> dict:

@@ -12,22 +12,12 @@ import pytest
 from cim.errors import InputError
 from layers.cases import store, workflow
 from layers.cases.auth import User
-from tests.conftest import scratch_db
+from tests.cases_fixture import case_fixtures
 
 UTC = dt.UTC
 
 
-@pytest.fixture(scope="module")
-def sdb(jining_profile):
-    with scratch_db("cases_times", jining_profile) as d:
-        yield d
-
-
-@pytest.fixture()
-def conn(sdb):
-    with psycopg.connect(sdb.conninfo) as c:
-        yield c
-        c.rollback()
+sdb, conn = case_fixtures("cases_times")
 
 
 def _cell(conn) -> str:
