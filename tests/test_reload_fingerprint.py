@@ -691,12 +691,13 @@ def test_the_writers_reader_is_closed_before_the_converters_fork(fresh_db, tmp_p
 
 
 def test_batches_fingerprinted_ahead_give_their_keys_back_as_made():
-    """A batch fingerprinted while the keys are read is held with its keys in one Arrow array
-    (a forked converter taking a list of the parent's strings copied the pages they lie in):
-    the converter gets the same keys, a row without an id (None) included."""
+    """A batch fingerprinted while the keys are read is held with its keys as one Arrow
+    array (a forked converter taking a list of the parent's strings copied the pages they lie
+    in): the converter gets the same keys, a row without an id (null) included."""
     import threading
 
     import numpy as np
+    import pyarrow as pa
 
     from loaders.engine import fingerprint
 
@@ -715,13 +716,34 @@ def test_batches_fingerprinted_ahead_give_their_keys_back_as_made():
     def fp(batch, with_keys=True):
         if batch.first_row == 4:
             go.set()
-        return (list(made[batch.first_row]) if with_keys else None), fps[batch.first_row]
+        return (pa.array(made[batch.first_row], pa.string()) if with_keys else None), \
+            fps[batch.first_row]
 
     got, done = fingerprint.read_while_fingerprinting(read, [B(1), B(4)], fp)
     assert got == "known" and sorted(done) == [1, 4]
     take = fingerprint.ahead(fp, done)
     keys, f = take(B(1))
-    assert keys == ["ds:a", None, "ds:数"] and all(type(k) in (str, type(None)) for k in keys)
+    assert isinstance(keys, pa.Array) and keys.to_pylist() == ["ds:a", None, "ds:数"]
     assert f.tolist() == [1, 2, 3]
     keys, f = take(B(4), with_keys=False)
     assert keys is None and f.tolist() == [4, 5, 6]
+
+
+def test_the_keys_a_reload_fingerprints_are_made_in_arrow_as_the_loaders_make_them():
+    """loaders.common.id_keys (Arrow, for the fingerprint) gives each row the key
+    source_keys gives it: the first id field's trimmed text, else a further field's as
+    field=value, null where every id is blank — here written out by hand."""
+    import pyarrow as pa
+
+    from loaders.common import id_keys, source_keys
+
+    first = pa.array(["Q-01 ", None, "  ", "\u3000甲\u3000", "x", "", "a\tb"])
+    second = pa.array(["w1", "w2", None, "w4", " ", "w6", "w7"])
+    want = ["ds:Q-01", "ds:osm_way_id=w2", None, "ds:甲", "ds:x", "ds:osm_way_id=w6",
+            "ds:a\tb"]
+    cols = [("id", first), ("osm_way_id", second)]
+    assert id_keys("ds", cols, 7).to_pylist() == want
+    assert source_keys("ds", cols, None, n=7) == want
+    # numbers as read: the loaders' text of them (no Arrow text to work on)
+    assert id_keys("ds", [("id", pa.array([1, None, 3]))], 3).to_pylist() == \
+        ["ds:1", None, "ds:3"]

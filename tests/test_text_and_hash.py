@@ -240,3 +240,25 @@ def test_source_fingerprints_hash_each_value_as_the_plain_recipe():
     assert got.tolist() == h.view(np.int64).tolist()
     # equal rows, equal fingerprints; a null is not an empty text
     assert got[0] == got[3] and got[1] != got[2]
+
+
+def test_source_fingerprints_of_mostly_distinct_texts_are_the_plain_recipe():
+    """A text column of mostly distinct values (an id) is hashed row by row from its UTF-8
+    bytes, not through a dictionary (loaders.hashing._arrow_hashes): still pandas' hash_array
+    of the texts themselves, nulls marked apart."""
+    import pyarrow as pa
+    from pandas.util import hash_array
+
+    from loaders.hashing import _FP_KEY, _FP_NULL, source_fingerprints
+
+    ids = [f"编号-{i}é" if i % 7 else None for i in range(3000)]
+    batch = pa.record_batch([pa.array(ids, pa.string())], names=["编号"])
+    h = np.full(len(ids), int.from_bytes(hashlib.blake2b(b"c", digest_size=8).digest(),
+                                         "little"), dtype=np.uint64)
+    hc = hash_array(np.array(ids, dtype=object), hash_key=_FP_KEY, categorize=False)
+    hc ^= np.array([_FP_NULL if v is None else 0 for v in ids], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = (h * np.uint64(0x100000001B3)) ^ hc
+    got = source_fingerprints(batch, None, "c")
+    assert got.tolist() == h.view(np.int64).tolist()
+    assert len(set(got[[i for i, v in enumerate(ids) if v]].tolist())) == len(ids) - 429

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -88,12 +87,13 @@ class Skipped:
     positions in the batch, source keys, rows of :class:`Known`."""
 
     pos: np.ndarray
-    keys: list[str]
+    keys: pa.Array  # text: few are ever made Python strings (a duplicate, replace mode)
     at: np.ndarray
 
     @classmethod
     def none(cls) -> Skipped:
-        return cls(np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64))
+        return cls(np.zeros(0, dtype=np.int64), pa.array([], pa.string()),
+                   np.zeros(0, dtype=np.int64))
 
 
 @dataclass
@@ -199,7 +199,7 @@ class DirectConverter:
         raw_keys, fps = self.fingerprint(batch, with_keys=bool(known.current))
         if not known.current or not len(fps):
             return fps, Skipped.none(), None
-        keys = np.asarray(raw_keys, dtype=object)
+        keys = raw_keys if isinstance(raw_keys, pa.Array) else pa.array(raw_keys, pa.string())
         at = known.positions(keys, fps)
         ok = (at >= 0) & (at < known.current)
         ok[ok] = (known.source_hash[at[ok]] == fps[ok]) & known.of_this_conversion(at[ok])
@@ -211,9 +211,8 @@ class DirectConverter:
             if len(twice):
                 ok &= ~np.isin(at, twice)
         pos = np.flatnonzero(ok)
-        keyed = None if None not in raw_keys else \
-            np.fromiter((k is not None for k in raw_keys), dtype=bool, count=len(raw_keys))
-        return fps, Skipped(pos, keys[pos].tolist(), at[pos]), keyed
+        keyed = keys.is_valid().to_numpy(zero_copy_only=False) if keys.null_count else None
+        return fps, Skipped(pos, keys.take(pa.array(pos)), at[pos]), keyed
 
     def _nothing(self) -> Converted:
         """What converting no row gives (a reload's batch found unchanged whole)."""
@@ -286,7 +285,7 @@ class DirectConverter:
         seen, seen_at = self.seen, self._seen_at()
         skipped_ok = ~seen_at[sk.at] if len(sk.at) else np.ones(0, dtype=bool)
         for i in np.flatnonzero(~skipped_ok).tolist():  # usually none
-            k = sk.keys[i]
+            k = sk.keys[i].as_py()
             rejects.append(self._duplicate(batch, sk.pos[i], k))
         fresh_at = sk.at[skipped_ok]
         seen_at[fresh_at] = True
@@ -393,7 +392,7 @@ class DirectConverter:
                     got = pd.Series(keys[gone], dtype=object).map(back).to_numpy(dtype=object)
                     code[gone] = np.where(pd.notna(got), got, None)
                     coded[gone] = pd.notna(got)
-        seen_keys = keys[live].tolist() + list(compress(sk.keys, skipped_ok.tolist())) \
+        seen_keys = keys[live].tolist() + sk.keys.filter(pa.array(skipped_ok)).to_pylist() \
             if self.mode == "replace" else None
         if self.mode == "append":
             for j in live[state[live] == 1]:

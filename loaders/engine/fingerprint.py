@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from loaders.common import id_column, source_keys
+from loaders.common import id_column, id_keys
 from loaders.hashing import source_fingerprints
 from loaders.sources.read import Batch
 
@@ -96,12 +96,12 @@ class SourceFingerprint:
         return digest
 
     def __call__(self, batch: Batch, ctx: Any, with_keys: bool = True
-                 ) -> tuple[list[str | None] | None, np.ndarray]:
+                 ) -> tuple[pa.Array | None, np.ndarray]:
         n = len(batch)
         keys = None
-        if with_keys:
-            keys = source_keys(ctx.dataset, [(f, id_column(batch, f))
-                                             for f in self.id_fields(ctx)], None, n=n)
+        if with_keys:  # an Arrow text array, null where a row has no id
+            keys = id_keys(ctx.dataset, [(f, id_column(batch, f))
+                                         for f in self.id_fields(ctx)], n)
         if batch.arrow is not None:  # as read: the Arrow arrays themselves
             return keys, source_fingerprints(batch.arrow, None, RAW_ROW)
         wkb = batch.wkb if batch.wkb is not None else shapely.to_wkb(batch.geometries)
@@ -128,12 +128,11 @@ def read_while_fingerprinting(read: Callable[[], Any], batches: Iterable[Batch],
             b = next(it, None)
             if b is None:
                 break
-            keys, fps = fingerprint(b)
-            # the keys kept as one Arrow array, not as a list of Python strings: a forked
-            # converter that took the list wrote each string's reference count, copying
-            # every page the strings lie in (~20 ms a batch of 50,000 keys on a VM that
-            # charges for every fresh page; ~2 ms to make them again from the array)
-            done[b.first_row] = (None if keys is None else pa.array(keys, pa.string()), fps)
+            # the keys are one Arrow array, not a list of Python strings: a forked converter
+            # that took the list wrote each string's reference count, copying every page the
+            # strings lie in (~20 ms a batch of 50,000 keys on a VM that charges for every
+            # fresh page)
+            done[b.first_row] = fingerprint(b)
         got = fut.result()
     return got, done
 
@@ -146,5 +145,5 @@ def ahead(fingerprint: Callable[..., tuple], done: dict[int, tuple]) -> Callable
         if got is None:
             return fingerprint(batch, with_keys=with_keys)
         keys, fps = got
-        return (keys.to_pylist() if keys is not None and with_keys else None), fps
+        return (keys if with_keys else None), fps
     return fp

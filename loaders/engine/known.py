@@ -105,7 +105,7 @@ class Known:
     def empty(cls) -> Known:
         return cls([], np.zeros(0, "S64"), np.zeros(0, "S24"))
 
-    def positions(self, keys: np.ndarray | list, fps: np.ndarray | None = None
+    def positions(self, keys: np.ndarray | list | pa.Array, fps: np.ndarray | None = None
                   ) -> np.ndarray:
         """Row of each key (None: no key) in the arrays, -1 where unknown.
 
@@ -115,7 +115,8 @@ class Known:
         hashes and codes too — those a batch converts, looked up again when it is finished.
         Two current versions with one key (made by hand: a load never writes them) are told
         apart by fingerprint where one matches, else the last is taken."""
-        keys = np.asarray(keys, dtype=object)
+        if not isinstance(keys, pa.Array):
+            keys = np.asarray(keys, dtype=object)
         at = np.full(len(keys), -1, dtype=np.int64)
         if fps is not None:
             self._text_rows.clear()  # a new batch: the keys of the last one are done
@@ -129,13 +130,15 @@ class Known:
             hit = np.flatnonzero(i >= 0)
             rows = i[hit] if self.lookup.fp_rows is None else self.lookup.fp_rows[i[hit]]
             # compared in Arrow: no known key made a Python object
-            same = pc.fill_null(pc.equal(pa.array(keys[hit], self.keys.type, from_pandas=True),
-                                         self.keys.take(rows)), False)
+            mine = keys.take(pa.array(hit)).cast(self.keys.type) if isinstance(keys, pa.Array) \
+                else pa.array(keys[hit], self.keys.type, from_pandas=True)
+            same = pc.fill_null(pc.equal(mine, self.keys.take(rows)), False)
             same = same.to_numpy(zero_copy_only=False)
             at[hit[same]] = rows[same]
             todo = np.flatnonzero(at < 0)
         if len(todo):
-            at[todo] = self._by_text(keys[todo])
+            at[todo] = self._by_text(keys.take(pa.array(todo)).to_numpy(zero_copy_only=False)
+                                     if isinstance(keys, pa.Array) else keys[todo])
         return at
 
     def flagged(self, rows: np.ndarray) -> np.ndarray:
