@@ -166,7 +166,8 @@ def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
 @pass_ctx
 def measure_cmd(c: Ctx, code: str, status: str | None, deadline: dt.datetime | None,
                 measure: str | None, unit: str | None, as_json: bool) -> None:
-    """Record progress on the control measure of the point CODE (a new version of it)."""
+    """Record progress on the control measure of the point CODE (a new version of it; what
+    it says already changes nothing)."""
     from layers.risk.config import load_matrix, matrix_path
     from layers.risk.manual import update_measure
 
@@ -178,4 +179,4 @@ def measure_cmd(c: Ctx, code: str, status: str | None, deadline: dt.datetime | N
         echo_json(r)
     else:
         click.echo(f"{r['code']}: {r['measure_status']} by {r['deadline']} — {r['measure']} "
-                   f"({r['measure_unit']})")
+                   f"({r['measure_unit']})" + ("" if r["changed"] else " (unchanged)"))

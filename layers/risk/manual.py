@@ -122,7 +122,13 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
                    ) -> dict[str, Any]:
     """Record progress on a point's control measure (一点一策) as a new version of the point;
     reassessments keep the status, and the deadline while the level is unchanged.
-    ``statuses``: the states a measure may be in (risk_matrix.yaml measure_statuses)."""
+    ``statuses``: the states a measure may be in (risk_matrix.yaml measure_statuses).
+
+    Only a change makes a version: a progress report repeating what the point already says
+    (the same status sent again by a unit's system, or typed twice) leaves the point as it
+    is — a version per repetition filled ``cim history`` with versions that differ in nothing
+    and moved the point's ``valid_from`` though nothing had happened. ``changed`` says
+    which it was."""
     from layers.risk.assess import _CONTENT
 
     if status is deadline is measure is unit is None:
@@ -132,24 +138,30 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
            "measure_unit": unit}
     with psycopg.connect(conninfo) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.risk.assess'))")
-        old = conn.execute("UPDATE risk_points SET valid_to = now() WHERE code = %s AND "
-                           "valid_to IS NULL RETURNING id", (code,)).fetchone()
-        if old is None:
+        cur = conn.execute("SELECT id, measure_status, deadline, measure, measure_unit FROM "
+                           "risk_points WHERE code = %s AND valid_to IS NULL FOR UPDATE",
+                           (code,)).fetchone()
+        if cur is None:
             raise InputError(f"no current risk point has code {code}", field="CODE")
-        if status is not None and statuses and status not in statuses:  # rolled back
+        if status is not None and statuses and status not in statuses:
             raise InputError(f"status {status!r}: one of {' '.join(statuses)}",
                              field="--status")
-        keep = [c for c in cols if c not in new]
-        sel = [*keep, *(f"coalesce(%({c})s, {c})" for c in new)]
-        names = [*keep, *new]
-        conn.execute(
-            f"INSERT INTO risk_points ({_COPIED}, {', '.join(names)}) SELECT {_COPIED}, "
-            f"{', '.join(sel)} FROM risk_points WHERE id = %(id)s", {**new, "id": old[0]})
-        conn.execute(f"UPDATE risk_points SET row_hash = md5(concat_ws('|', {_CONTENT}, "
-                     "encode(ST_AsBinary(geom), 'hex'))) WHERE code = %s AND valid_to IS NULL",
-                     (code,))
+        now = dict(zip(new, cur[1:], strict=True))
+        changed = any(v is not None and v != now[k] for k, v in new.items())
+        if changed:
+            conn.execute("UPDATE risk_points SET valid_to = now() WHERE id = %s", (cur[0],))
+            keep = [c for c in cols if c not in new]
+            sel = [*keep, *(f"coalesce(%({c})s, {c})" for c in new)]
+            names = [*keep, *new]
+            conn.execute(
+                f"INSERT INTO risk_points ({_COPIED}, {', '.join(names)}) SELECT {_COPIED}, "
+                f"{', '.join(sel)} FROM risk_points WHERE id = %(id)s", {**new, "id": cur[0]})
+            conn.execute(f"UPDATE risk_points SET row_hash = md5(concat_ws('|', {_CONTENT}, "
+                         "encode(ST_AsBinary(geom), 'hex'))) WHERE code = %s AND "
+                         "valid_to IS NULL", (code,))
         row = conn.execute("SELECT measure, measure_unit, deadline, measure_status FROM "
                            "risk_points WHERE code = %s AND valid_to IS NULL",
                            (code,)).fetchone()
     return {"code": code, "measure": row[0], "measure_unit": row[1],
-            "deadline": row[2].isoformat() if row[2] else None, "measure_status": row[3]}
+            "deadline": row[2].isoformat() if row[2] else None, "measure_status": row[3],
+            "changed": changed}
