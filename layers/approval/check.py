@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from cim import pressure
 from cim.profile import CityProfile
 from layers.approval import rules_indices as ri
 from layers.approval import rules_place as rp
@@ -68,7 +69,7 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     ri.density(R["density"], project, ctx, cfg)
     ri.green_ratio(R["green_ratio"], project, ctx, cfg)
     ri.pipe_clearance(R["pipe_clearance"], project, ctx, clearance_rules,
-                      loaded["pipe_segments"])
+                      loaded["pipe_segments"], pressure.classes(prof))
     rp.existing_buildings(R["existing_buildings"], project, ctx, cfg, loaded["buildings"])
     rp.building_spacing(R["building_spacing"], project, cfg)
     if not loaded["planning_parcels"]:
