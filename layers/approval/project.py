@@ -239,8 +239,11 @@ def _num(value: Any, name: str, rec: dict, probs: _Problems, integer: bool = Fal
     return int(v) if integer else v
 
 
-def _polygonal(g: shapely.Geometry) -> shapely.Geometry | None:
-    """The polygon(s) of ``g`` in 2D; a closed line is its polygon; None if not areal."""
+def _polygonal(g: shapely.Geometry, why: list[str] | None = None,
+               repairs: list[str] | None = None) -> shapely.Geometry | None:
+    """The polygon(s) of ``g`` in 2D; a closed line is its polygon; None if not areal, or
+    an invalid polygon whose repair would change its area (the reason appended to ``why``;
+    one repaired keeping it is said in ``repairs``: :func:`_repaired`)."""
     if g is None or g.is_empty:
         return None
     g = shapely.force_2d(g)
@@ -253,10 +256,41 @@ def _polygonal(g: shapely.Geometry) -> shapely.Geometry | None:
     if g.geom_type not in ("Polygon", "MultiPolygon"):
         return None
     if not g.is_valid:
-        g = shapely.make_valid(g)
-        g = shapely.union_all([p for p in getattr(g, "geoms", [g])
-                               if p.geom_type in ("Polygon", "MultiPolygon")])
+        reason = shapely.is_valid_reason(g)
+        g = _repaired(g, why if why is not None else [])
+        if g is not None and repairs is not None:
+            repairs.append(f"the polygon is not valid ({reason}), read as its valid outline "
+                           f"of the same area ({g.area:,.2f} m²)")
     return g
+
+
+def _areal(g: shapely.Geometry) -> shapely.Geometry:
+    return shapely.union_all([p for p in getattr(g, "geoms", [g])
+                              if p.geom_type in ("Polygon", "MultiPolygon")])
+
+
+def _repaired(g: shapely.Geometry, why: list[str]) -> shapely.Geometry | None:
+    """An invalid polygon made valid where that keeps the area it was drawn with — a spike
+    or a ring touching itself (CAD), parts of one feature overlapping (covered once, as the
+    site's features are) —, else None and the reason in ``why``: an outline crossing itself
+    (a bowtie, two corners swapped) encloses as drawn another area than repaired (0 m² and
+    300 m² for a 20 × 30 m bowtie), and the FAR and density would be of an area nobody
+    drew. Checked part by part (each part's area as drawn, by its rings)."""
+    parts = list(getattr(g, "geoms", [g]))
+    fixed = []
+    for part in parts:
+        if part.is_valid:
+            fixed.append(part)
+            continue
+        f = _areal(shapely.make_valid(part))
+        drawn = part.area  # the rings' own (shoelace) area, holes taken off
+        if abs(f.area - drawn) > MIN_AREA_M2:
+            why.append(f"the polygon is not valid ({shapely.is_valid_reason(part)}): its "
+                       f"outline crosses itself, enclosing {drawn:,.2f} m² as drawn and "
+                       f"{f.area:,.2f} m² as repaired; redraw it")
+            return None
+        fixed.append(f)
+    return shapely.union_all(fixed)
 
 
 def resolve_crs(records: list[dict], crs: str | pyproj.CRS | None, storage_srid: int,
@@ -306,6 +340,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     to_lonlat = transformer(storage_srid, lonlat_srid(storage_srid))  # see result.crs84
     area_of_use = parse_crs(storage_srid).area_of_use
     sites, buildings, demolish, green, texts = [], [], [], [], []
+    repairs: list[str] = []  # invalid polygons read as their valid outline: noted
     for rec in records:
         again: list[tuple[str, str, Any]] = []
         attrs, text = _attrs(rec["properties"], again)
@@ -346,7 +381,13 @@ def build_project(records: list[dict], *, source: str, name: str | None,
         if role == "building" and text and g is not None and g.geom_type == "Point":
             texts.append((g, text, rec))
             continue
-        poly = _polygonal(g)
+        invalid: list[str] = []
+        fixed: list[str] = []
+        poly = _polygonal(g, invalid, fixed)
+        if invalid:
+            probs.add(invalid[0], rec["layer"], rec["row"], "geometry")
+            continue
+        repairs.extend(f"{rec['layer']} feature {rec['row']}: {n}" for n in fixed)
         if poly is None or poly.is_empty:
             what = "empty" if g is None or g.is_empty else f"a {g.geom_type}"
             probs.add(f"the geometry is {what}; a {role} needs a polygon (or a closed "
@@ -387,6 +428,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
              f"{_label(buildings[i][1], buildings[i][2])} is not understood (neither key=value "
              f"with a known key nor 18F/18层), so it was not read" for i, rec, part in unread]
     notes.extend(twins)
+    notes.extend(repairs)
     if not sites:
         probs.add("no site boundary (用地红线): a polygon with role 'site'")
     if not buildings:
