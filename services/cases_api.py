@@ -137,9 +137,13 @@ def _when(value: str | None, name: str) -> dt.datetime:
 
 
 class CasesService:
-    def __init__(self, conninfo: str, pool_size: int, timezone: str = CHINA_TIME) -> None:
+    def __init__(self, conninfo: str, pool_size: int, timezone: str = CHINA_TIME,
+                 profile: CityProfile | None = None) -> None:
         self.pool = Pool(conninfo, pool_size, prepare_threshold=None)
         self.timezone = timezone  # the city's clock: a time typed without an offset is in it
+        # the city's own case categories and loop (its profile's dictionaries), as the CLI
+        # reads them; None: the platform's files
+        self.profile = profile
 
     def run(self, fn: Callable[[psycopg.Connection], Response], write: bool) -> Response:
         """``fn`` in one transaction on a pooled connection (READ WRITE for a write), with the
@@ -216,7 +220,7 @@ class CasesService:
                                  category_code=str(b.get("category") or ""), point=point,
                                  grid_code=b.get("grid"), address=b.get("address"),
                                  description=b.get("description"), asset_code=b.get("asset"),
-                                 photos=photos, contact=contact)
+                                 photos=photos, contact=contact, profile=self.profile)
             return _json(out, 201, {"Location": f"/cases/{out['code']}"})
         return self.run(go, write=True)
 
@@ -227,7 +231,8 @@ class CasesService:
             user = self.user(conn)
             b = _body(ACTION_FIELDS)
             return _json(act(conn, code, action, user, note=b.get("note"),
-                             unit=b.get("unit"), result=b.get("result")))
+                             unit=b.get("unit"), result=b.get("result"),
+                             profile=self.profile))
         return self.run(go, write=True)
 
     # -- reads ----------------------------------------------------------------------------
@@ -243,7 +248,7 @@ class CasesService:
             from layers.cases.store import get_case
 
             case = get_case(conn, code, events=True, contacts=True)
-            return _json(case if _may_see(self.viewer(conn), case.get("unit"))
+            return _json(case if _may_see(self.viewer(conn), case.get("unit"), self.profile)
                          else _public(case))
         return self.run(go, write=False)
 
@@ -257,7 +262,7 @@ class CasesService:
             user = self.user(conn)
             cid = case_id(conn, code)
             unit = conn.execute("SELECT unit FROM cases WHERE id = %s", (cid,)).fetchone()[0]
-            if not _may_see(user, unit):
+            if not _may_see(user, unit, self.profile):
                 raise RoleError(f"case {code} is dispatched to {unit}, not to {user.unit} "
                                 f"({user.name})")
             row = conn.execute("SELECT media_type, content, sha256 FROM case_attachments "
@@ -285,7 +290,8 @@ class CasesService:
             filters = {"state": a.get("state"), "grid": a.get("grid"), "unit": a.get("unit"),
                        "district": a.get("district"), "category": a.get("category"),
                        "overdue": overdue in ("true", "1"),
-                       "now": conn.execute("SELECT now()").fetchone()[0]}
+                       "now": conn.execute("SELECT now()").fetchone()[0],
+                       "profile": self.profile}
             rows = list_cases(conn, **filters, limit=limit, after=a.get("after") or None)
             out: dict[str, Any] = {"numberMatched": count_cases(conn, **filters)}
             links = []
@@ -297,7 +303,8 @@ class CasesService:
                 links.append({"rel": "next", "type": "application/json",
                               "href": f"{request.script_root}{request.path}?{query}"})
             user = self.viewer(conn)
-            rows = [r if _may_see(user, r.get("unit")) else _public(r) for r in rows]
+            rows = [r if _may_see(user, r.get("unit"), self.profile) else _public(r)
+                    for r in rows]
             return _json({"cases": rows, "numberReturned": len(rows), **out,
                           "links": links})
         return self.run(go, write=False)
@@ -308,7 +315,8 @@ class CasesService:
 
             a = _args()
             return _json(evaluate(conn, _when(a.get("from"), "from"), _when(a.get("to"), "to"),
-                                  a.get("by") or None, timezone=self.timezone))
+                                  a.get("by") or None, timezone=self.timezone,
+                                  profile=self.profile))
         return self.run(go, write=False)
 
 
@@ -316,15 +324,17 @@ class _Unauthorized(Exception):
     pass
 
 
-def _may_see(user: User | None, unit: str | None) -> bool:
+def _may_see(user: User | None, unit: str | None,
+             profile: CityProfile | None = None) -> bool:
     """Whether ``user`` (None: no token) sees a case's private parts (contact, photos, free
     text, the trail's names and notes): any person of the loop, but a user of a unit role
     (case_workflow.yaml ``unit_roles``, 处置单位) only on the cases of its own unit."""
-    from layers.cases.workflow import load_workflow
+    from layers.cases.workflow import load_workflow, workflow_file
 
     if user is None:
         return False
-    return user.role not in load_workflow().unit_roles or (user.unit or "") == (unit or "")
+    return (user.role not in load_workflow(workflow_file(profile)).unit_roles
+            or (user.unit or "") == (unit or ""))
 
 
 # what the public trail keeps of each event: no person (actor), no free text (note, detail)
@@ -351,7 +361,7 @@ def register(app: Flask, *, conninfo: str, pool_size: int,
     from services import guard
 
     service = CasesService(conninfo, pool_size,
-                           profile.timezone if profile is not None else CHINA_TIME)
+                           profile.timezone if profile is not None else CHINA_TIME, profile)
     bp = Blueprint(BP, __name__)
     bp.add_url_rule("/cases", "report", service.report, methods=["POST"])
     bp.add_url_rule("/cases", "list_cases", service.list_cases, methods=["GET"])

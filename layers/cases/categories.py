@@ -5,7 +5,9 @@ kind 事件/部件, name, handling time limit in hours (counted from 立案), th
 responsible unit, and ``unit_fields``: which of a component's units is proposed for dispatch,
 in order of preference (主管 = dept_name, or a risk point's responsible_unit — the 责任单位
 the risk list assigned it; 权属 = owner_name; 养护 = maint_name; ``;`` separated, empty =
-the default unit only). A city edits the file, not the code.
+the default unit only). A city edits the file, not the code: its own copy, named in its
+profile (``dictionaries: {case_categories: FILE}``), is the one every command and the HTTP
+API read (:func:`categories_file`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cim.errors import ConfigError, InputError
 from cim.numbers import ValueProblem, parse_number
 from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+
+if TYPE_CHECKING:
+    from cim.profile import CityProfile
 
 CATEGORIES_FILE = DICTIONARY_DIR / "case_categories.csv"
 # the longest handling time limit a category may have: past it, a limit is a typo (minutes or
@@ -75,7 +81,15 @@ def _category(row: dict[str, str], i: int, path: Path) -> Category:
                     row.get("name", ""), limit, row["default_unit"], fields)
 
 
-@lru_cache(maxsize=4)
+def categories_file(profile: CityProfile | None = None) -> Path:
+    """The categories a city's cases are opened under: its profile's copy (the one way a city
+    overrides a dictionary, :meth:`cim.profile.CityProfile.dictionary_path`), else the
+    platform's. None (no profile) is the platform's file."""
+    return (profile.dictionary_path("case_categories") if profile is not None
+            else CATEGORIES_FILE)
+
+
+@lru_cache(maxsize=8)
 def load_categories(path: Path = CATEGORIES_FILE) -> dict[str, Category]:
     """The categories by code (rows numbered from 2, the header being row 1)."""
     out: dict[str, Category] = {}
@@ -88,11 +102,14 @@ def load_categories(path: Path = CATEGORIES_FILE) -> dict[str, Category]:
     return out
 
 
-def category(code: str, field: str = "category_code") -> Category:
-    """The category ``code``; an InputError naming ``field`` if there is none."""
-    cats = load_categories()
+def category(code: str, field: str = "category_code",
+             profile: CityProfile | None = None) -> Category:
+    """The category ``code`` of ``profile``'s categories (:func:`categories_file`); an
+    InputError naming ``field`` if there is none."""
+    path = categories_file(profile)
+    cats = load_categories(path)
     if code not in cats:
-        raise InputError(f"unknown case category {code!r}; categories: "
+        raise InputError(f"unknown case category {code!r} ({path.name}); categories: "
                          f"{', '.join(f'{c.code} {c.name}' for c in cats.values())}",
                          field=field)
     return cats[code]

@@ -132,7 +132,8 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
                              point=to_storage(conn, p, crs) if p else None, grid_code=grid,
                              address=address, description=description, asset_code=asset,
                              photos=[(f.name, f.read_bytes()) for f in photos],
-                             contact=contact, reported_at=_when(at, "--at", c))
+                             contact=contact, reported_at=_when(at, "--at", c),
+                             profile=c.profile)
     out.pop("contact", None)
     _show(out, as_json)
 
@@ -152,7 +153,7 @@ def _action_command(action: str) -> click.Command:
         with psycopg.connect(c.conninfo()) as conn:
             user = _user(conn, token, user_name)
             out = act(conn, code, action, user, at=_when(at, "--at", c), note=note, unit=unit,
-                      result=result)
+                      result=result, profile=c.profile)
         _show(out, as_json)
 
     if action == "dispatch":
@@ -188,7 +189,8 @@ def list_cmd(c: Ctx, state, grid, unit, district, category, overdue, limit, afte
 
     with psycopg.connect(c.conninfo()) as conn:
         rows = list_cases(conn, state=state, grid=grid, unit=unit, overdue=overdue,
-                          limit=limit, after=after, district=district, category=category)
+                          limit=limit, after=after, district=district, category=category,
+                          profile=c.profile)
     if as_json:
         echo_json(rows)
         return
@@ -213,7 +215,7 @@ def flag_overdue_cmd(c: Ctx, as_json) -> None:
     from layers.cases.dispatch import flag_overdue
 
     with psycopg.connect(c.conninfo()) as conn:
-        out = flag_overdue(conn)
+        out = flag_overdue(conn, profile=c.profile)
     if as_json:
         echo_json(out)
     else:
@@ -267,7 +269,7 @@ def evaluate_cmd(c: Ctx, start, end, by, as_json) -> None:
 
     with psycopg.connect(c.conninfo()) as conn:
         out = evaluate(conn, _when(start, "--from", c), _when(end, "--to", c), by,
-                       timezone=c.profile.timezone)
+                       timezone=c.profile.timezone, profile=c.profile)
     if as_json:
         echo_json(out)
         return
@@ -298,7 +300,7 @@ def report_cmd(c: Ctx, start, end, out_path) -> None:
 
     f, t, zone = _when(start, "--from", c), _when(end, "--to", c), c.profile.timezone
     with psycopg.connect(c.conninfo()) as conn:
-        page = render_html(*(evaluate(conn, f, t, by, timezone=zone)
+        page = render_html(*(evaluate(conn, f, t, by, timezone=zone, profile=c.profile)
                              for by in (None, "grid", "unit")))
     out_path.write_text(page, encoding="utf-8")
     click.echo(f"wrote {out_path}")

@@ -20,7 +20,7 @@ case handled in time is not overdue while it waits for 核查 or 结案; a case 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -29,13 +29,17 @@ from cim.errors import InputError
 from cim.layerdefs import LAYERS
 from layers.cases.categories import UNIT_BASES, Category
 
+if TYPE_CHECKING:
+    from cim.profile import CityProfile
 
-def waiting_states() -> list[str]:
+
+def waiting_states(profile: CityProfile | None = None) -> list[str]:
     """The states in which a case still waits to be handled (case_workflow.yaml
-    ``waiting_for_handling``: 立案, 派遣; see the module docstring)."""
-    from layers.cases.workflow import load_workflow
+    ``waiting_for_handling``: 立案, 派遣; see the module docstring), in ``profile``'s loop
+    (None: the platform's file)."""
+    from layers.cases.workflow import load_workflow, workflow_file
 
-    return list(load_workflow().waiting)
+    return list(load_workflow(workflow_file(profile)).waiting)
 
 
 def _table_exists(conn: psycopg.Connection, table: str) -> bool:
@@ -76,7 +80,8 @@ def propose(conn: psycopg.Connection, cat: Category, layer: str | None,
     return cat.default_unit, "category"
 
 
-def overdue(conn: psycopg.Connection, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+def overdue(conn: psycopg.Connection, now: dt.datetime | None = None,
+            profile: CityProfile | None = None) -> list[dict[str, Any]]:
     """Current cases past their deadline and not handled yet, most overdue first, each with
     ``overdue_h`` (hours past the deadline at ``now``)."""
     now = now or dt.datetime.now(dt.UTC)
@@ -86,17 +91,18 @@ def overdue(conn: psycopg.Connection, now: dt.datetime | None = None) -> list[di
         "dispatched_at, deadline, round(extract(epoch FROM %(now)s - deadline)::numeric / 3600, "
         "2)::float AS overdue_h FROM cases WHERE valid_to IS NULL AND state = ANY(%(states)s) "
         "AND deadline < %(now)s ORDER BY deadline, code",
-        {"now": now, "states": waiting_states()}).fetchall()
+        {"now": now, "states": waiting_states(profile)}).fetchall()
 
 
 OVERDUE_FLAG = "overdue"
 
 
-def flag_overdue(conn: psycopg.Connection, now: dt.datetime | None = None) -> dict[str, int]:
+def flag_overdue(conn: psycopg.Connection, now: dt.datetime | None = None,
+                 profile: CityProfile | None = None) -> dict[str, int]:
     """Set the flag ``overdue`` on the cases overdue at ``now`` and drop it from the others;
     counts flagged, cleared and overdue."""
     now = now or dt.datetime.now(dt.UTC)
-    p = {"now": now, "states": waiting_states(), "flag": OVERDUE_FLAG}
+    p = {"now": now, "states": waiting_states(profile), "flag": OVERDUE_FLAG}
     late = "state = ANY(%(states)s) AND deadline < %(now)s"
     flagged = conn.execute(
         f"UPDATE cases SET flags = array_append(flags, %(flag)s) WHERE valid_to IS NULL "  # noqa: S608

@@ -28,7 +28,7 @@ A rate whose denominator is 0 is None (shown as "—"). ``overdue`` lists the ca
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -37,6 +37,9 @@ from cim.errors import InputError
 from cim.profile import CHINA_TIME
 from layers.cases.dispatch import overdue
 from layers.cases.store import city_time, utc
+
+if TYPE_CHECKING:
+    from cim.profile import CityProfile
 
 GROUPS = {"grid": "grid_code", "unit": "unit", "district": "district_code"}
 FORMULAS = {
@@ -63,10 +66,12 @@ def _figures(r: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate(conn: psycopg.Connection, start: dt.datetime, end: dt.datetime,
              by: str | None = None, now: dt.datetime | None = None,
-             timezone: str = CHINA_TIME) -> dict[str, Any]:
+             timezone: str = CHINA_TIME,
+             profile: CityProfile | None = None) -> dict[str, Any]:
     """The figures of the period ``[start, end)`` per ``by`` (grid, unit, district) and in
-    total, the formulas, and the overdue list at ``now``; ``start`` and ``end`` without an
-    offset are in ``timezone`` (the city's)."""
+    total, the formulas, and the overdue list at ``now`` (waiting in ``profile``'s loop; None:
+    the platform's); ``start`` and ``end`` without an offset are in ``timezone`` (the
+    city's)."""
     start, end = city_time(start, timezone), city_time(end, timezone)
     if end <= start:
         raise InputError(f"the period ends ({end.isoformat()}) before it starts "
@@ -96,4 +101,4 @@ def evaluate(conn: psycopg.Connection, start: dt.datetime, end: dt.datetime,
     total.pop("key", None)
     return {"from": start.isoformat(), "to": end.isoformat(), "as_of": as_of.isoformat(),
             "timezone": timezone, "by": by, "rows": rows if by else [], "total": total, "formulas": FORMULAS,
-            "overdue": overdue(conn, now)}
+            "overdue": overdue(conn, now, profile)}

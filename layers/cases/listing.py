@@ -4,7 +4,7 @@ CRS placed in the storage CRS."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import shapely
@@ -15,6 +15,9 @@ from cim.errors import InputError
 from layers.cases.dispatch import waiting_states
 from layers.cases.store import CASE_COLUMNS, utc
 from layers.query.sqlparts import storage_srid
+
+if TYPE_CHECKING:
+    from cim.profile import CityProfile
 
 MAX_LIMIT = 1000
 
@@ -36,10 +39,11 @@ def to_storage(conn: psycopg.Connection, point: tuple[float, float],
 
 def _where(conn: psycopg.Connection, state: str | None, grid: str | None, unit: str | None,
            overdue: bool, now: dt.datetime | None, district: str | None = None,
-           category: str | None = None) -> tuple[list[str], dict[str, Any]]:
+           category: str | None = None, profile: CityProfile | None = None,
+           ) -> tuple[list[str], dict[str, Any]]:
     """The filters of :func:`list_cases` as SQL conditions and parameters."""
-    from layers.cases.categories import load_categories
-    from layers.cases.workflow import load_workflow
+    from layers.cases.categories import categories_file, load_categories
+    from layers.cases.workflow import load_workflow, workflow_file
 
     where, params = ["valid_to IS NULL"], {}
     if district:
@@ -50,15 +54,16 @@ def _where(conn: psycopg.Connection, state: str | None, grid: str | None, unit: 
         params["district"] = district
     if category:
         # a category of the file, or one cases were opened under before it left the file
-        if category not in load_categories() and not conn.execute(
+        path = categories_file(profile)
+        if category not in load_categories(path) and not conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM cases WHERE category_code = %s)",
                 (category,)).fetchone()[0]:
-            raise InputError(f"no case category has code {category!r} (case_categories.csv)",
+            raise InputError(f"no case category has code {category!r} ({path.name})",
                              field="category")
         where.append("category_code = %(category)s")
         params["category"] = category
     if state:
-        states = load_workflow().states
+        states = load_workflow(workflow_file(profile)).states
         if state not in states:
             raise InputError(f"state {state!r} is not a state of the case loop; states: "
                              f"{', '.join(states)} (case_workflow.yaml)", field="state")
@@ -75,7 +80,7 @@ def _where(conn: psycopg.Connection, state: str | None, grid: str | None, unit: 
         params["unit"] = unit
     if overdue:
         where.append("state = ANY(%(waiting)s) AND deadline < %(now)s")
-        params["waiting"] = waiting_states()
+        params["waiting"] = waiting_states(profile)
         params["now"] = utc(now) or dt.datetime.now(dt.UTC)
     return where, params
 
@@ -84,19 +89,22 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
                grid: str | None = None, unit: str | None = None, overdue: bool = False,
                now: dt.datetime | None = None, limit: int = 100,
                after: str | None = None, district: str | None = None,
-               category: str | None = None) -> list[dict[str, Any]]:
+               category: str | None = None,
+               profile: CityProfile | None = None) -> list[dict[str, Any]]:
     """Current cases, newest report first (then by code, descending), filtered by state (one
     of case_workflow.yaml's states: any other is an InputError naming them, not an empty
     list), grid cell (one the grid has or had: a mistyped code is an InputError), unit and
     overdue (past the deadline and not handled yet at ``now``), district (a level-3 division's
     code) and category (case_categories.csv; a code neither the file nor any case has is an
-    InputError). ``after``: the code of the
+    InputError; ``profile``: whose loop and categories, None the platform's). ``after``: the
+    code of the
     last case of the page before — the page goes on after it (keyset: a case reported
     meanwhile neither shifts nor repeats a row); a code no current case has is an
     InputError."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit is 1..{MAX_LIMIT}", field="limit")
-    where, params = _where(conn, state, grid, unit, overdue, now, district, category)
+    where, params = _where(conn, state, grid, unit, overdue, now, district, category,
+                           profile)
     if after:
         last = conn.execute("SELECT reported_at FROM cases WHERE code = %s AND valid_to IS NULL",
                             (after,)).fetchone()
@@ -114,8 +122,9 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
 def count_cases(conn: psycopg.Connection, *, state: str | None = None,
                 grid: str | None = None, unit: str | None = None, overdue: bool = False,
                 now: dt.datetime | None = None, district: str | None = None,
-                category: str | None = None) -> int:
+                category: str | None = None, profile: CityProfile | None = None) -> int:
     """How many current cases :func:`list_cases` lists with these filters, on all pages."""
-    where, params = _where(conn, state, grid, unit, overdue, now, district, category)
+    where, params = _where(conn, state, grid, unit, overdue, now, district, category,
+                           profile)
     return conn.execute(f"SELECT count(*) FROM cases WHERE {' AND '.join(where)}",  # noqa: S608
                         params).fetchone()[0]

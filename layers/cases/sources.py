@@ -16,16 +16,19 @@ import datetime as dt
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-import yaml
 
 from cim.errors import InputError
+from cim.profile import read_yaml_mapping
 from layers.cases.auth import User
 from layers.cases.geocode import geocode
 from layers.cases.store import case_id, get_case, open_case
-from layers.cases.workflow import WORKFLOW_FILE, RoleError
+from layers.cases.workflow import WORKFLOW_FILE, RoleError, workflow_file
+
+if TYPE_CHECKING:
+    from cim.profile import CityProfile
 
 # media type by the first bytes of the file
 _SIGNATURES = (
@@ -34,10 +37,11 @@ _SIGNATURES = (
 )
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def settings(path: Path = WORKFLOW_FILE) -> dict[str, Any]:
-    """The ``sources``, ``attachments`` and ``gazetteer`` sections of the workflow file."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """The ``sources``, ``attachments`` and ``gazetteer`` sections of the workflow file
+    (:func:`layers.cases.workflow.workflow_file`: the city's copy, else the platform's)."""
+    raw = read_yaml_mapping(path, "the case workflow")
     return {"sources": raw.get("sources") or {}, "attachments": raw.get("attachments") or {},
             "gazetteer": list(raw.get("gazetteer") or [])}
 
@@ -52,9 +56,10 @@ def media_type(content: bytes) -> str | None:
     return None
 
 
-def attach(conn: psycopg.Connection, code: str, name: str, content: bytes) -> dict[str, Any]:
+def attach(conn: psycopg.Connection, code: str, name: str, content: bytes,
+           profile: CityProfile | None = None) -> dict[str, Any]:
     """Store a photo of case ``code``; its id, media type and SHA-256."""
-    cfg = settings()["attachments"]
+    cfg = settings(workflow_file(profile))["attachments"]
     kind = media_type(content)
     allowed = cfg.get("media_types") or []
     if kind is None or kind not in allowed:
@@ -76,10 +81,13 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
                    asset_code: str | None = None,
                    photos: list[tuple[str, bytes]] | None = None,
                    contact: dict | None = None,
-                   reported_at: dt.datetime | None = None) -> dict[str, Any]:
-    """Open a case from a person (see the module docstring); the case with its trail and
-    what was attached. Runs in the caller's transaction."""
-    roles = settings()["sources"]
+                   reported_at: dt.datetime | None = None,
+                   profile: CityProfile | None = None) -> dict[str, Any]:
+    """Open a case from a person (see the module docstring) under ``profile``'s loop and
+    categories (None: the platform's files); the case with its trail and what was attached.
+    Runs in the caller's transaction."""
+    cfg = settings(workflow_file(profile))
+    roles = cfg["sources"]
     if source not in roles:
         raise InputError(f"source {source!r}: people report from {', '.join(roles)}",
                          field="source")
@@ -91,15 +99,17 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
         if not address:
             raise InputError("give a place: a point, a grid cell, an asset code or (hotline) "
                              "an address", field="address" if source == "市民热线" else "point")
-        place = geocode(conn, address, settings()["gazetteer"])
+        place = geocode(conn, address, cfg["gazetteer"])
         point, grid_code = (place.x, place.y), place.grid_code
     contact = dict(contact or {})
     contact.setdefault("reporter_user", user.name)
     case = open_case(conn, source=source, category_code=category_code, actor=user.name,
                      role=user.role, point=point, grid_code=grid_code, address=address,
                      description=description, asset_code=asset_code,
-                     reported_at=reported_at, contact=contact, grid_hint=place is not None)
-    files = [attach(conn, case["code"], name, content) for name, content in photos or []]
+                     reported_at=reported_at, contact=contact, grid_hint=place is not None,
+                     profile=profile)
+    files = [attach(conn, case["code"], name, content, profile)
+             for name, content in photos or []]
     out = get_case(conn, case["code"], events=True, contacts=True)
     out["geocoded"] = None if place is None else {"name": place.name, "layer": place.layer}
     out["attached"] = files

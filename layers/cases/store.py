@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -27,11 +27,14 @@ from psycopg.types.json import Jsonb
 
 from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import FEATURE_SERIAL_WIDTH
-from cim.errors import InputError
+from cim.errors import ConfigError, InputError
 from cim.profile import DICTIONARY_DIR, read_csv_dictionary
 from layers.cases.categories import category
 from layers.cases.dispatch import asset_layer, propose
 from layers.query.sqlparts import storage_srid
+
+if TYPE_CHECKING:
+    from cim.profile import CityProfile
 
 SOURCES = ("巡查上报", "传感告警", "市民热线")
 LAYER = "cases"
@@ -48,12 +51,20 @@ class CaseNotFound(InputError):
     """No current case has the code (HTTP 404)."""
 
 
-def layer_code() -> str:
-    """The cases layer's two-digit code (``layers.csv``, data)."""
+def layer_code(profile: CityProfile | None = None) -> str:
+    """The cases layer's two-digit code (``layers.csv``, data): the city's layers dictionary
+    as every loader reads its layer's code (:func:`cim.coding.scheme.layer_code_of`), so that
+    ``cim code explain`` decodes a case's code as it was made; without a profile the
+    platform's file."""
+    if profile is not None:
+        from cim.coding.scheme import layer_code_of
+
+        return layer_code_of(profile, LAYER)
     for row in read_csv_dictionary(DICTIONARY_DIR / "layers.csv"):
-        if row["layer"] == LAYER:
+        if row.get("layer") == LAYER:
             return row["layer_code"]
-    raise InputError("layers.csv has no row for the cases layer", field="layer")
+    raise ConfigError("layers.csv has no row for the cases layer",
+                      path=str(DICTIONARY_DIR / "layers.csv"), field="layer")
 
 
 def utc(t: dt.datetime | None) -> dt.datetime | None:
@@ -187,22 +198,23 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
               description: str | None = None, asset_code: str | None = None,
               alarm_code: str | None = None, reported_at: dt.datetime | None = None,
               register: bool = False, contact: dict | None = None,
-              grid_hint: bool | None = None) -> dict:
+              grid_hint: bool | None = None, profile: CityProfile | None = None) -> dict:
     """Open a case (state 上报, or 立案 at once with ``register``: a sensor alarm); the case row
     as a dict. ``point`` is x, y in the storage CRS. A ``grid_code`` given with a point or an
     asset must contain it (else an InputError), unless it is a hint (``grid_hint``, default
     for the ``system`` role: a sensor's registered cell; a geocoded place's): then the cell
-    the place lies in wins. Runs in the caller's transaction."""
-    from layers.cases.workflow import load_workflow
+    the place lies in wins. ``profile``: the city whose loop, categories and layer codes the
+    case follows (None: the platform's files). Runs in the caller's transaction."""
+    from layers.cases.workflow import load_workflow, workflow_file
 
-    wf = load_workflow()
+    wf = load_workflow(workflow_file(profile))
     reported, registered = wf.initial, wf.registered  # 上报, 立案 (case_workflow.yaml)
     if source not in SOURCES:
         raise InputError(f"unknown source {source!r}; sources: {', '.join(SOURCES)}",
                          field="source")
     if not (actor or "").strip():
         raise InputError("a case is reported by someone (actor)", field="actor")
-    cat = category(category_code)
+    cat = category(category_code, profile=profile)
     reported_at = utc(reported_at)
     not_in_future(conn, reported_at, "at")
     layer = asset_layer(conn, asset_code) if asset_code else None
@@ -210,7 +222,7 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     geom, district, cell = _place(conn, srid, point, grid_code, layer, asset_code,
                                   strict=not (role == "system" if grid_hint is None
                                               else grid_hint))
-    code = _new_code(conn, f"{district}{layer_code()}{cat.major_code}")
+    code = _new_code(conn, f"{district}{layer_code(profile)}{cat.major_code}")
     reported_at = utc(reported_at) or conn.execute("SELECT now()").fetchone()[0]
     unit, basis = propose(conn, cat, layer, asset_code)
     registered_at = reported_at if register else None

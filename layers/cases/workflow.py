@@ -17,18 +17,20 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-import yaml
 from psycopg import sql
 
 from cim.errors import CimError, ConfigError, InputError
-from cim.profile import DICTIONARY_DIR
+from cim.profile import DICTIONARY_DIR, read_yaml_mapping
 from layers.cases.auth import ROLES, User
-from layers.cases.categories import Category, category
+from layers.cases.categories import Category, categories_file, category
 from layers.cases.dispatch import OVERDUE_FLAG, propose
 from layers.cases.store import CaseNotFound, get_case, not_in_future, record_event, utc
+
+if TYPE_CHECKING:
+    from cim.profile import CityProfile
 
 WORKFLOW_FILE = DICTIONARY_DIR / "case_workflow.yaml"
 # the columns of ``cases`` (migration 0008) a state's time may be kept in: the workflow file
@@ -101,13 +103,18 @@ def _list(v: Any) -> tuple[str, ...]:
     return tuple(v) if isinstance(v, list) else (v,)
 
 
-@lru_cache(maxsize=4)
+def workflow_file(profile: CityProfile | None = None) -> Path:
+    """The loop a city's cases follow: its profile's copy of ``case_workflow.yaml`` (the one
+    way a city overrides a dictionary, :meth:`cim.profile.CityProfile.dictionary_path`), else
+    the platform's. None (no profile) is the platform's file."""
+    return (profile.dictionary_path("case_workflow", ".yaml") if profile is not None
+            else WORKFLOW_FILE)
+
+
+@lru_cache(maxsize=8)
 def load_workflow(path: Path = WORKFLOW_FILE) -> Workflow:
     """Read and check the workflow file (unknown states, roles or fields are named)."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the workflow: {exc}", path=str(path)) from exc
+    raw = read_yaml_mapping(path, "the case workflow")
     states = tuple(raw.get("states") or ())
     ts = dict(raw.get("timestamps") or {})
 
@@ -200,28 +207,31 @@ def _alarm_cleared(conn: psycopg.Connection, code: str, action: Action) -> None:
             "faulty sensor is set to 停用, which clears it)")
 
 
-def _category_of(code: str, opened_as: list, unit: str | None) -> Category:
+def _category_of(code: str, opened_as: list, unit: str | None,
+                 profile: CityProfile | None) -> Category:
     """The case's category from case_categories.csv; one the city has taken out of the file
     since the case was opened goes on as the case was opened with it (its kind, name and time
     limit; its unit as the proposal) — the case's people did not give the category, and a
     400 naming it stopped every action on the case."""
     try:
-        return category(code)
+        return category(code, profile=profile)
     except InputError:
         kind, name, limit = opened_as
         if limit is None:
-            raise ConfigError(f"case category {code} is not in case_categories.csv and the "
-                              "case keeps no time limit of its own; put the category back",
-                              field="category_code") from None
+            path = categories_file(profile)
+            raise ConfigError(f"case category {code} is not in {path.name} and the case keeps "
+                              "no time limit of its own; put the category back",
+                              path=str(path), field="category_code") from None
         return Category(code, kind or "", code[:2], "", name or "", float(limit),
                         unit or "", ())
 
 
 def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         at: dt.datetime | None = None, note: str | None = None, unit: str | None = None,
-        result: str | None = None) -> dict:
-    """Make ``action`` on the case ``code`` as ``user``; the case after it (with its trail)."""
-    wf = load_workflow()
+        result: str | None = None, profile: CityProfile | None = None) -> dict:
+    """Make ``action`` on the case ``code`` as ``user`` under ``profile``'s loop and
+    categories (None: the platform's files); the case after it (with its trail)."""
+    wf = load_workflow(workflow_file(profile))
     if action not in wf.actions:
         raise InputError(f"unknown action {action!r}; actions: {', '.join(wf.actions)}",
                          field="action")
@@ -268,7 +278,7 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
             sets[wf.timestamps[tr.to]] = at
         for later in order[order.index(tr.to) + 1:]:
             sets[wf.timestamps[later]] = None
-    cat = _category_of(cat_code, opened_as, case_unit)
+    cat = _category_of(cat_code, opened_as, case_unit, profile)
     if tr.to == wf.deadline_from and not back:
         sets["deadline"] = at + dt.timedelta(hours=cat.time_limit_h)
     elif tr.to in order and order.index(tr.to) < order.index(wf.deadline_from):
@@ -296,7 +306,8 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
 
 def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
                     at: dt.datetime, actor: str, role: str = "system",
-                    note: str | None = None) -> dict | None:
+                    note: str | None = None,
+                    profile: CityProfile | None = None) -> dict | None:
     """The case ``code`` takes the category ``category_code``: what a sensor alarm's case does
     when its alarm escalates to a level whose band names another category
     (``sensor_thresholds.csv`` ``case_category``: a gas reading past 一级 may be 燃气泄漏, 1 h,
@@ -315,9 +326,10 @@ def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
       categories and deadlines before and after).
 
     The case row is locked as :func:`act` locks it. The case as it is after (with its trail),
-    or None when nothing changed (the same category, or a final case)."""
-    wf = load_workflow()
-    new = category(category_code, field="case_category")
+    or None when nothing changed (the same category, or a final case). ``profile``: whose
+    loop and categories (None: the platform's files)."""
+    wf = load_workflow(workflow_file(profile))
+    new = category(category_code, field="case_category", profile=profile)
     row = conn.execute(
         "SELECT id, state, category_code, deadline, unit, unit_basis, asset_layer, asset_code "
         "FROM cases WHERE code = %s AND valid_to IS NULL FOR UPDATE", (code,)).fetchone()
