@@ -49,7 +49,10 @@ def compute_cmd(c: Ctx, year: int, as_json: bool, report: Path | None,
         e = ind["city"]
         v = "-" if e["value"] is None else f"{e['value']:.2f}"
         flags = f"  [{', '.join(e['flags'])}]" if e["flags"] else ""
+        py = (e.get("detail") or {}).get("population_year")  # whose residents, per capita
+        pop = f"  (population {py})" if py is not None else ""
         click.echo(f"  {ind['name_zh']:<16} {v:>10} {ind['unit']:<7} target "
-                   f"{ind['target'] if ind['target'] is not None else '-':<6} {e['status']}{flags}")
+                   f"{ind['target'] if ind['target'] is not None else '-':<6} {e['status']}"
+                   f"{flags}{pop}")
     if report:
         click.echo(f"report: {report}")

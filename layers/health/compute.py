@@ -53,6 +53,9 @@ def city_part(parts: list[Part]) -> Part:
     methods = {p.detail.get("method") for p in parts} - {None}
     if methods:  # the distance method of the city: one, or mixed
         out.detail["method"] = methods.pop() if len(methods) == 1 else "mixed"
+    years = {p.detail.get("population_year") for p in parts}
+    if len(years) == 1 and None not in years:  # the one year of a per-capita indicator
+        out.detail["population_year"] = years.pop()
     for p in parts:
         out.flags |= p.flags
         if p.sub is not None:

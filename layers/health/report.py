@@ -131,7 +131,11 @@ def _img(png: bytes) -> str:
 
 def _row(label: str, e: dict[str, Any]) -> str:
     st = e["status"]
-    return (f"<tr><td>{escape(label)}</td><td>{_v(e['value'])}</td><td>{_v(e['target'])}</td>"
+    # a per-capita value says whose residents it divides by: the year may be an earlier one
+    py = (e.get("detail") or {}).get("population_year")
+    pop = f" <small>(人口 {py} 年)</small>" if py is not None else ""
+    return (f"<tr><td>{escape(label)}</td><td>{_v(e['value'])}{pop}</td>"
+            f"<td>{_v(e['target'])}</td>"
             f'<td style="color:{STATUS_COLOUR.get(st, "#000")}">{STATUS_ZH.get(st, st)}</td>'
             f"<td>{_v(e['previous_value'])}</td><td>{_v(e['change'])}</td>"
             f"<td>{TREND_ZH.get(e['trend'], '—')}</td>"

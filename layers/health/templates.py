@@ -203,12 +203,38 @@ def development_intensity(ctx: Context, params: dict) -> Result:
                     {"prefixes": list(params.get("construction_prefixes") or [])})
 
 
+def population_year(years: dict[str, list[int]], check_year: int) -> int | None:
+    """The one population year a per-capita indicator takes for every district.
+
+    ``years``: each district's years of current population rows up to the check year. The
+    check year where every district with population has it; else the latest year they all
+    have (each district's own latest year mixed, say, 2026 in one district with 2024 in
+    another: the city's figure summed residents of different years, and two districts'
+    values compared were no comparison); else — no year in common — the check year where
+    some district has it, else the latest year any has. A district without rows of the
+    chosen year gets no value (flagged), never another year's residents. ``None``: no
+    population at all."""
+    have = [set(ys) for ys in years.values() if ys]
+    if not have:
+        return None
+    common = set.intersection(*have)
+    if check_year in common:
+        return check_year
+    if common:
+        return max(common)
+    every = set.union(*have)
+    return check_year if check_year in every else max(every)
+
+
 @template("park_area_per_capita")
 def park_area_per_capita(ctx: Context, params: dict) -> Result:
-    """Park area (green_spaces.is_park) per resident of the year's population: each
-    district's residents of the year, else of its own latest earlier year (flagged
-    ``population_of_earlier_year``; ``detail.population_year``) — a delivery of the year for
-    some districts leaves the others their earlier figures, not without residents.
+    """Park area (green_spaces.is_park) per resident, the residents of one year for every
+    district (:func:`population_year`, ``detail.population_year``; an earlier year than the
+    check's flagged ``population_of_earlier_year``). A district with population of other
+    years but none of that one has no value, flagged ``no_population_of_year`` with its own
+    latest year in ``detail.latest_population_year`` (deliver its figure of that year);
+    a district without any population, ``no_population``. Either is left out of the city's
+    figure.
 
     Residents are counted by :mod:`layers.health.population`'s rule: per building where
     present, a grid cell only for what its buildings' rows do not hold, one row per unit.
@@ -223,24 +249,28 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
         " (SELECT coalesce(ST_Area(ST_Intersection(ST_Union(g.geom), d.geom)), 0)"
         "   FROM green_spaces g WHERE g.valid_to IS NULL AND g.is_park"
         "   AND ST_Intersects(g.geom, d.geom)),"
-        " py.year,"
-        f" (SELECT sum(residents) FROM {COUNTED} p"
-        "   WHERE p.year = py.year AND p.district_code = d.code)"
-        " FROM admin_divisions d LEFT JOIN LATERAL (SELECT max(year) AS year FROM population p"
-        "   WHERE p.valid_to IS NULL AND p.year <= %(year)s AND p.district_code = d.code) py"
-        "   ON true"
-        " WHERE d.valid_to IS NULL"))
+        " (SELECT coalesce(array_agg(DISTINCT p.year ORDER BY p.year), '{}') FROM population p"
+        "   WHERE p.valid_to IS NULL AND p.year <= %(year)s AND p.district_code = d.code)"
+        " FROM admin_divisions d WHERE d.valid_to IS NULL"))
+    year = population_year({code: ys for code, _, ys in rows}, ctx.year)
+    residents = dict(_rows(ctx, (
+        f"SELECT p.district_code, sum(p.residents) FROM {COUNTED} p WHERE p.year = %(py)s"
+        " GROUP BY p.district_code"), {"py": year})) if year is not None else {}
     out = {}
-    for code, area, pop_year, residents in rows:
-        # no population loaded for the district: no denominator (left out of the city's
-        # figure); residents of 0 loaded: 0 (its parks count for the city's residents)
-        part = Part(float(area), None if residents is None else float(residents),
-                    detail={"population_year": pop_year})
-        if residents is None:
+    for code, area, years in rows:
+        n = residents.get(code)
+        # no population of the year for the district: no denominator (left out of the
+        # city's figure); residents of 0 loaded: 0 (its parks count for the city's residents)
+        part = Part(float(area), None if n is None else float(n),
+                    detail={"population_year": year})
+        if not years:
             part.flags.add("no_population")
-        elif not residents:
+        elif n is None:
+            part.flags.add("no_population_of_year")
+            part.detail["latest_population_year"] = max(years)
+        elif not n:
             part.flags.add("no_residents")
-        if residents is not None and pop_year != ctx.year:
+        if n is not None and year != ctx.year:
             part.flags.add("population_of_earlier_year")
         out[code] = part
     return out

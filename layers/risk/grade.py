@@ -126,9 +126,11 @@ def measure_exposure(conn: psycopg.Connection, cfg: RiskConfig, year: int | None
         # the residents of the latest year as the health check counts them (per building
         # where present, a grid cell only for the rest: layers.health.population), indexed
         conn.execute("DROP TABLE IF EXISTS _risk_pop")
-        # — each district's own latest year up to the assessment's, as the health check
-        # takes it: one city-wide latest year left every district not delivered for it
-        # without residents
+        # — each district's own latest year up to the assessment's: one city-wide latest
+        # year left every district not delivered for it without residents. (The health
+        # check's per-capita figure takes one year for all districts instead: a ratio
+        # compared across districts must not mix years; a count of people near an asset
+        # is better with a district's older figure than with none.)
         conn.execute(f"CREATE TEMP TABLE _risk_pop ON COMMIT DROP AS SELECT p.geom, "
                      f"p.residents FROM {COUNTED} p JOIN (SELECT district_code, max(year) AS y "
                      "FROM population WHERE valid_to IS NULL AND (%(year)s::int IS NULL OR "
