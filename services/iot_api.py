@@ -9,7 +9,8 @@
   an unknown key, 403 for a revoked key or a sensor bound to another source, 400 naming the
   item (``readings[3].time``) and what is wrong, 409 when a month has no readings partition
   (the owner runs ``cim iot partitions``; the served role cannot create one).
-- ``GET /iot/sensors/<code>/latest`` — the sensor's latest reading and alarm state.
+- ``GET /iot/sensors/<code>/latest`` — the sensor's latest reading and alarm state (``code``
+  a sensor code or device id; one holding '/' written as is or as %2F: :class:`SensorRef`).
 - ``GET /iot/sensors/<code>/readings?start=&end=&limit=`` — its series (default: the last 24 h);
   with ``bucket=15min|1h|1d|1w`` aggregated by time bucket in the city's clock (the profile's
   timezone: a day bucket starts at local midnight): count, min, avg and max per bucket
@@ -33,9 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from flask import Blueprint, Flask, Response, request
+from werkzeug.routing import PathConverter
 
 from cim.errors import CimError, InputError
 from cim.text import json_value
+from layers.iot.times import sub_microsecond_problem
 from services.pool import Pool
 
 if TYPE_CHECKING:
@@ -112,6 +115,9 @@ def parse_readings(raw: bytes) -> list[tuple[str, dt.datetime, float]]:
         if ts is None or ts.tzinfo is None:
             raise InputError(f"{t!r} is not ISO 8601 with a UTC offset",
                              field=f"readings[{i}].time")
+        problem = sub_microsecond_problem(t)  # fromisoformat cut them without a word
+        if problem is not None:
+            raise InputError(problem, field=f"readings[{i}].time")
         # a JSON number only (a text such as "1_5" or "1,5" is refused, never read); an integer
         # beyond a double's range is no finite number (float() raised OverflowError: a 500)
         try:
@@ -271,7 +277,18 @@ def _when(value: str | None, name: str, zone: str) -> dt.datetime | None:
     except ValueError:
         raise InputError(f"{value!r} is not ISO 8601 (2026-12-01T08:00, "
                          "2026-12-01T08:00+08:00)", field=name) from None
+    problem = sub_microsecond_problem(value)  # a bound cut would take in another reading
+    if problem is not None:
+        raise InputError(problem, field=name)
     return city_time(t, zone)
+
+
+class SensorRef(PathConverter):
+    """A sensor code or device id in a path: any text, '/' too, written as is or as %2F
+    (the path's last segment, latest or readings, says which route), a leading one too."""
+
+    regex = ".+?"
+    part_isolating = False  # werkzeug takes a regex without '/' for one segment otherwise
 
 
 def register(app: Flask, *, conninfo: str, pool_size: int,
@@ -283,9 +300,15 @@ def register(app: Flask, *, conninfo: str, pool_size: int,
     service = IotService(conninfo, pool_size,
                          str(profile.path) if profile is not None else None)
     bp = Blueprint(BP, __name__)
+    app.url_map.converters["sensor_ref"] = SensorRef
     bp.add_url_rule("/iot/readings", "readings", service.readings, methods=["POST"])
-    bp.add_url_rule("/iot/sensors/<code>/latest", "latest", service.latest, methods=["GET"])
-    bp.add_url_rule("/iot/sensors/<code>/readings", "series", service.series, methods=["GET"])
+    # a device id may hold '/' (JN/RQ/0001, a vendor's): the server decodes %2F before the
+    # routing, so '<code>' (no '/') answered 404 for every such sensor and an id with '//' was
+    # redirected to one '/' (merge_slashes), another sensor or none
+    for rule, name, view in (("/iot/sensors/<sensor_ref:code>/latest", "latest", service.latest),
+                             ("/iot/sensors/<sensor_ref:code>/readings", "series",
+                              service.series)):
+        bp.add_url_rule(rule, name, view, methods=["GET"], merge_slashes=False)
     bp.add_url_rule("/iot/alarms", "alarms", service.alarms, methods=["GET"])
     app.register_blueprint(bp)
     guard.STRICT_PARAMS.update(PARAMS)
@@ -316,7 +339,9 @@ def _doc() -> dict[str, dict]:
                 "schema": schema or {"type": "string"}}
 
     sensor = {"name": "code", "in": "path", "required": True,
-              "description": "sensor code or device id", "schema": {"type": "string"}}
+              "description": "sensor code or device id; a '/' in a device id (JN/RQ/0001) "
+                             "percent-encoded as %2F or written as is",
+              "schema": {"type": "string"}}
     body = {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["readings"], "properties": {"readings": {
             "type": "array", "maxItems": MAX_READINGS, "items": {

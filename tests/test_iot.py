@@ -700,7 +700,8 @@ def test_csv_import_reports_conflicting_rows_by_row_and_field(d, tmp_path):
                  "WP-CSV-CONFLICT,2026-12-01T16:05:00+08:00,0.31\n", encoding="utf-8")
     p = run_cli(["iot", "import", str(f)], d.env(), check=True)
     lines = p.stdout.splitlines()
-    assert "1 inserted, 1 already stored, 2 conflicting, 0 of unknown sensors" in lines[0]
+    assert "1 inserted, 1 duplicates (stored once), 2 conflicting, 0 of unknown sensors" \
+        in lines[0]
     assert lines[1:] == [
         f"{f}, row 2, field '监测值': conflicting reading: 0.3 of WP-CSV-CONFLICT at "
         "2026-12-01T16:00:00+08:00 differs from row 4 of this file; not stored",

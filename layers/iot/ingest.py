@@ -93,6 +93,11 @@ def _checked(readings: Any) -> list[tuple[str, dt.datetime, float]]:
             raise BadReading(f"sensor {ref!r} is not a code or device id", row=i,
                              field="sensor")
         if hasattr(ts, "to_pydatetime"):
+            if getattr(ts, "nanosecond", 0):  # to_pydatetime cuts them (with a warning)
+                raise BadReading(f"time {ts.isoformat()} has nanoseconds: times are stored "
+                                 "to the microsecond, and cutting them would change the "
+                                 "reading's time; round it to microseconds", row=i,
+                                 field="time")
             ts = ts.to_pydatetime()
         if not isinstance(ts, dt.datetime) or ts.tzinfo is None:
             raise BadReading(f"time {ts!r} is not a time with a UTC offset", row=i,

@@ -1,0 +1,119 @@
+"""A 运管服 operator follows sensors whose vendor ids hold '/' over real HTTP (review 9).
+
+The registry is loaded by `cim load sensors`' loader with device ids JN/RQ/0001 (a vendor's
+district/class/serial) and JN//RQ/0002/ (a doubled and a trailing '/'). Every route of a
+sensor answered 404 for them (the server decodes %2F before the routing and '<code>' matches
+no '/'; an id with '//' was redirected to one '/'), so an operator could not see the latest
+value or series of such a sensor. Readings over HTTP with a time to the nanosecond were
+stored cut to the microsecond without a word; they are a 400 naming the item.
+
+Expected values are the readings sent here and the thresholds' numbers (gas %LEL 四级 on 10
+off 8, 二级 on 25).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+import psycopg
+import pytest
+import requests
+
+from layers.iot.sources import add_source
+from tests.conftest import drop_database, server_url, start_api
+from tests.iot_fixture import iot_db, t
+
+SLASHED = "JN/RQ/0001"
+DOUBLED = "JN//RQ/0002/"
+
+
+@pytest.fixture(scope="module")
+def env(jining_profile, tmp_path_factory):
+    from loaders.sensors import load_sensors
+
+    d = iot_db(jining_profile, "iotslash")
+    reg = tmp_path_factory.mktemp("registry") / "sensors.csv"
+    reg.write_text(
+        "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源\n"
+        f"{SLASHED},阀门井可燃气体探测器1,燃气浓度,%LEL,pipes:RQ:RQ0147,2024-11-06,运行,300,\n"
+        f"{DOUBLED},阀门井可燃气体探测器2,燃气浓度,%LEL,pipes:RQ:RQ0094,2024-11-06,运行,300,\n",
+        encoding="utf-8")
+    report = load_sensors(d.conninfo, jining_profile, reg)
+    assert (report.loaded, report.rejected) == (2, 0)
+    d.codes = dict(d.rows("SELECT device_id, code FROM sensors WHERE valid_to IS NULL"))
+    with psycopg.connect(d.conninfo) as conn:
+        d.key = add_source(conn, "vendor-slash")
+    proc, d.base = start_api(d.url, d.profile, tmp_path_factory.mktemp("iotslash"))
+    yield d
+    proc.terminate()
+    proc.wait(10)
+    drop_database(server_url(), d.name)
+
+
+def post(env, rows):
+    body = {"readings": [{"sensor": s, "time": ts, "value": v} for s, ts, v in rows]}
+    return requests.post(env.base + "/iot/readings", json=body,
+                         headers={"X-API-Key": env.key}, timeout=30)
+
+
+def stored(env, device):
+    return env.rows("SELECT ts, value FROM readings WHERE sensor_code = %s ORDER BY ts",
+                    (env.codes[device],))
+
+
+def test_a_device_id_with_slashes_is_a_sensor_over_http(env):
+    r = post(env, [(SLASHED, t(0).isoformat(), 4.0), (SLASHED, t(5).isoformat(), 27.0),
+                   (DOUBLED, t(0).isoformat(), 1.5)])
+    assert r.status_code == 200, r.text
+    assert (r.json()["inserted"], r.json()["alarms_opened"]) == (3, 1)
+    for device in (SLASHED, DOUBLED):
+        code = env.codes[device]
+        # percent-encoded (as a client library writes a path segment) and as typed
+        for written in (quote(device, safe=""), device):
+            r = requests.get(f"{env.base}/iot/sensors/{written}/latest", timeout=10,
+                             allow_redirects=False)
+            assert r.status_code == 200, (written, r.status_code, r.text)
+            assert (r.json()["sensor_code"], r.json()["device_id"]) == (code, device)
+            r = requests.get(f"{env.base}/iot/sensors/{written}/readings", timeout=10,
+                             params={"start": t(0).isoformat(), "end": t(10).isoformat()},
+                             allow_redirects=False)
+            assert r.status_code == 200, (written, r.status_code, r.text)
+            assert r.json()["sensor_code"] == code
+    r = requests.get(f"{env.base}/iot/sensors/{quote(SLASHED, safe='')}/readings",
+                     params={"start": t(0).isoformat(), "end": t(10).isoformat()}, timeout=10)
+    assert [x["value"] for x in r.json()["readings"]] == [4.0, 27.0]
+    r = requests.get(f"{env.base}/iot/sensors/{quote(SLASHED, safe='')}/readings",
+                     params={"start": t(0).isoformat(), "end": t(60).isoformat(),
+                             "bucket": "1h"}, timeout=10)
+    assert r.status_code == 200 and [b["max"] for b in r.json()["buckets"]] == [27.0], r.text
+    # the alarm it opened is followed by its device id, as the operator knows it
+    alarms = requests.get(f"{env.base}/iot/alarms", params={"sensor": SLASHED},
+                          timeout=10).json()["alarms"]
+    assert [(a["device_id"], a["level_name"], a["status"]) for a in alarms] == \
+        [(SLASHED, "二级", "active")]
+    # a sensor that is not there is a 404 naming it, not the router's page
+    r = requests.get(f"{env.base}/iot/sensors/{quote('JN/RQ/9999', safe='')}/latest",
+                     timeout=10)
+    assert r.status_code == 404 and "'JN/RQ/9999'" in r.json()["description"], r.text
+    # the routes are still told apart by their last segment
+    assert requests.get(f"{env.base}/iot/sensors/latest", timeout=10).status_code == 404
+
+
+def test_a_time_to_the_nanosecond_is_a_400_naming_the_item(env):
+    r = post(env, [(SLASHED, t(20).isoformat(), 4.0),
+                   (SLASHED, "2026-12-01T08:25:00.000000001+00:00", 4.0)])
+    assert r.status_code == 400, r.text
+    assert r.json()["description"].startswith(
+        "field 'readings[1].time': time '2026-12-01T08:25:00.000000001+00:00' has a fraction "
+        "of a second to 9 digits"), r.text
+    assert dt.datetime(2026, 12, 1, 8, 20, tzinfo=dt.UTC) not in [x[0] for x in
+                                                                  stored(env, SLASHED)]
+    # zeros below the microsecond are the time as written
+    r = post(env, [(SLASHED, "2026-12-01T08:25:00.000001000+00:00", 4.0)])
+    assert r.status_code == 200 and r.json()["inserted"] == 1, r.text
+    assert (dt.datetime(2026, 12, 1, 8, 25, 0, 1, tzinfo=dt.UTC), 4.0) in stored(env, SLASHED)
+    # a query bound too
+    r = requests.get(f"{env.base}/iot/sensors/{quote(SLASHED, safe='')}/readings",
+                     params={"start": "2026-12-01T08:25:00.0000001+00:00"}, timeout=10)
+    assert r.status_code == 400 and "field 'start'" in r.json()["description"], r.text
