@@ -72,26 +72,37 @@ def _as_options(f):
                              "keeps it off the command line)")(f)
 
 
-def _t(value) -> str:
-    """A time of the text output: RFC 3339 to the second as --json writes it, '-' for none
-    (a case reported and not registered has no deadline yet)."""
+def _t(value, zone: str) -> str:
+    """A time of the text output: RFC 3339 to the second on the city's clock ``zone`` (the
+    profile's ``timezone``, with its offset: :func:`cim.profile.on_city_clock`, the one
+    display rule) — the session's UTC alone put a call taken at 09:20 in China at 01:20 —
+    followed by the same instant as --json and the HTTP answers write it (UTC), so that text
+    and JSON can be matched; '-' for none (a case reported and not registered has no
+    deadline yet)."""
+    from cim.profile import on_city_clock
+
     if value is None:
         return "-"
     if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="seconds")
+        local = on_city_clock(value, zone)
+        text = local.isoformat(timespec="seconds")
+        if local.utcoffset():
+            text += f" ({value.astimezone(dt.UTC).isoformat(timespec='seconds')})"
+        return text
     return str(value)
 
 
-def _show(case: dict, as_json: bool) -> None:
+def _show(case: dict, as_json: bool, zone: str) -> None:
     if as_json:
         echo_json(case)
         return
     click.echo(f"{case['code']}  {case['state']}  {case['category_code']} "
                f"{case['category_name']}  grid {case['grid_code']}  unit {case['unit']} "
-               f"({case['unit_basis']})  deadline {_t(case['deadline'])}")
+               f"({case['unit_basis']})  deadline {_t(case['deadline'], zone)}")
     for e in case.get("events") or []:
-        click.echo(f"  {_t(e['at'])}  {e['action']:<8} {e['from_state'] or '-'} → {e['to_state']}"
-                   f"  {e['actor']} ({e['role']}){'  ' + e['note'] if e['note'] else ''}")
+        click.echo(f"  {_t(e['at'], zone)}  {e['action']:<8} {e['from_state'] or '-'} → "
+                   f"{e['to_state']}  {e['actor']} ({e['role']})"
+                   f"{'  ' + e['note'] if e['note'] else ''}")
 
 
 @click.group("case")
@@ -135,7 +146,7 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
                              contact=contact, reported_at=_when(at, "--at", c),
                              profile=c.profile)
     out.pop("contact", None)
-    _show(out, as_json)
+    _show(out, as_json, c.profile.timezone)
 
 
 def _action_command(action: str) -> click.Command:
@@ -154,7 +165,7 @@ def _action_command(action: str) -> click.Command:
             user = _user(conn, token, user_name)
             out = act(conn, code, action, user, at=_when(at, "--at", c), note=note, unit=unit,
                       result=result, profile=c.profile)
-        _show(out, as_json)
+        _show(out, as_json, c.profile.timezone)
 
     if action == "dispatch":
         cmd = click.option("--unit", default=None, help="Unit (default: the proposal)")(cmd)
@@ -194,10 +205,11 @@ def list_cmd(c: Ctx, state, grid, unit, district, category, overdue, limit, afte
     if as_json:
         echo_json(rows)
         return
+    zone = c.profile.timezone
     for r in rows:
         click.echo(f"{r['code']}  {r['state']:<3} {r['category_code']} {r['category_name']:<10}"
-                   f" grid {r['grid_code']}  {r['unit'] or '-'}  reported {_t(r['reported_at'])}  "
-                   f"deadline {_t(r['deadline'])}")
+                   f" grid {r['grid_code']}  {r['unit'] or '-'}  reported "
+                   f"{_t(r['reported_at'], zone)}  deadline {_t(r['deadline'], zone)}")
     if not rows:
         click.echo("no case")
     elif len(rows) == limit:
@@ -238,7 +250,7 @@ def show_cmd(c: Ctx, code, as_json) -> None:
     if as_json:
         echo_json(out)
         return
-    _show(out, False)
+    _show(out, False, c.profile.timezone)
     if out.get("contact"):
         shown = ", ".join(f"{k} {v}" for k, v in out["contact"].items() if v is not None)
         click.echo(f"  contact: {shown or '-'}")
@@ -347,8 +359,11 @@ def user_list(c: Ctx, as_json) -> None:
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        state = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active"
+    from cim.profile import on_city_clock
+
+    for r in rows:  # the day revoked on the city's clock, as the case times
+        state = (f"revoked {on_city_clock(r['revoked_at'], c.profile.timezone):%Y-%m-%d}"
+                 if r["revoked_at"] else "active")
         click.echo(f"{r['name']:<20} {r['role']:<5} {r['unit'] or '':<20} {state}")
 
 
