@@ -9,15 +9,17 @@ of the rules file in its order, and returns the JSON result: the project's facts
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from cim import pressure
-from cim.profile import CityProfile
+from cim.profile import DICTIONARY_DIR, CityProfile
 from layers.approval import rules_indices as ri
 from layers.approval import rules_place as rp
 from layers.approval.config import Config, load_config
@@ -42,6 +44,13 @@ def _loaded(conninfo: str) -> dict[str, bool]:
                 for n in LOADED_LAYERS}
 
 
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def check(conninfo: str, project: Project, profile: CityProfile | None = None,
           config: Config | None = None) -> tuple[dict[str, Any], Context]:
     """Run every rule; returns the JSON result and the context read (for the report)."""
@@ -49,6 +58,8 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     prof = resolve_profile(profile)
     cfg = config or load_config(prof)
     clearance_rules = load_rules(prof)
+    clearances = prof.dictionary_path("pipe_clearances") if prof is not None else \
+        DICTIONARY_DIR / "pipe_clearances.csv"
     reach = max_required(clearance_rules, "horizontal", True) + PIPE_REACH_EXTRA_M
     ctx = read_context(conninfo, project.site, cfg.search_m, reach,
                        cfg.line_join_tolerance_m)
@@ -99,6 +110,10 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
         },
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "rules_file": str(cfg.path),
+        # what was checked with which data: the rules files' contents and the layers' batches
+        "rules": {"approval_rules": {"file": str(cfg.path), "sha256": _sha256(cfg.path)},
+                  "pipe_clearances": {"file": str(clearances), "sha256": _sha256(clearances)}},
+        "data": ctx.versions,
         "summary": summary(results),
         "results": results,
         "seconds": round(time.perf_counter() - t0, 3),

@@ -41,12 +41,13 @@ class Context:
     pipes: list[dict[str, Any]] = field(default_factory=list)
     buildings: list[dict[str, Any]] = field(default_factory=list)
     widest_pipe_m: float = 0.0
+    versions: list[dict[str, Any]] = field(default_factory=list)  # :func:`_versions`
 
 
 def _near(cur, layer: str, cols: tuple[str, ...], site_wkb: bytes, srid: int, reach: float,
           force2d: bool = False) -> list[dict[str, Any]]:
     geom = sql.SQL("ST_AsBinary(ST_Force2D(geom))" if force2d else "ST_AsBinary(geom)")
-    q = sql.SQL("SELECT {cols}, {geom} AS wkb FROM {t} WHERE valid_to IS NULL "
+    q = sql.SQL("SELECT {cols}, batch_id, {geom} AS wkb FROM {t} WHERE valid_to IS NULL "
                 "AND ST_DWithin(geom, ST_GeomFromWKB(%s, {srid}), %s) ORDER BY code").format(
         cols=sql.SQL(", ").join(map(sql.Identifier, cols)), geom=geom, t=ident(layer),
         srid=sql.Literal(srid))
@@ -101,6 +102,42 @@ def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
         ctx.buildings = _near(cur, "buildings", BUILDING_COLS, wkb, srid, search_m)
         ctx.pipes = _near(cur, "pipe_segments", PIPE_COLS, wkb, srid, pipe_reach_m,
                           force2d=True)
+        ctx.versions = _versions(cur, ctx)
         ctx.widest_pipe_m = max((max(p["diameter_mm"] or 0, p["width_mm"] or 0) / 1000.0
                                  for p in ctx.pipes), default=0.0)
     return ctx
+
+
+
+# layer → (the context's list, the layer its load batches name)
+LAYERS = {"planning_parcels": ("parcels", "planning_parcels"),
+          "control_lines": ("lines", "control_lines"), "height_zones": ("zones", "height_zones"),
+          "buildings": ("buildings", "buildings"), "pipe_segments": ("pipes", "pipes")}
+
+
+def _stamp(t: Any) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _versions(cur, ctx: Context) -> list[dict[str, Any]]:
+    """Which data the check read, per layer: the features read, the load batches they come
+    from (file, its SHA-256, when loaded) and the layer's latest load, read in the same
+    snapshot as the features (the batch table, not a scan of a million footprints). A filed
+    check names its data: a reload after it does not silently change what the record stands
+    for, and the versioned layers keep the state it saw (``cim history``)."""
+    out = []
+    for layer, (attr, batch_layer) in LAYERS.items():
+        rows = getattr(ctx, attr)
+        ids = sorted({r["batch_id"] for r in rows if r.get("batch_id") is not None})
+        batches = cur.execute(
+            "SELECT id, source_path, source_sha256, finished_at FROM load_batches "
+            "WHERE id = ANY(%s) OR id = (SELECT max(id) FROM load_batches WHERE layer = %s "
+            "AND status = 'succeeded') ORDER BY id", (ids, batch_layer)).fetchall()
+        info = [{"id": b["id"], "file": b["source_path"], "sha256": b["source_sha256"],
+                 "loaded_at": _stamp(b["finished_at"])} for b in batches]
+        out.append({"layer": layer, "features_read": len(rows),
+                    "batches": [b for b in info if b["id"] in ids],
+                    "features_without_batch": sum(1 for r in rows if r.get("batch_id") is None),
+                    # the features read are of it unless the layer was loaded since
+                    "latest_load": info[-1] if info else None})
+    return out

@@ -88,6 +88,7 @@ def render_html(result: dict[str, Any], png: bytes | None) -> str:
     if png:
         out.append("<h2>位置图 Map</h2><img class='map' alt='map' src='data:image/png;base64,"
                    + base64.b64encode(png).decode() + "'>")
+    out.extend(_data_html(result))
     out.append("<h2>审查结果 Summary</h2><table><tr><th>规则 rule</th><th>状态 status</th>"
                "<th>实测 measured</th><th>要求 required</th><th>单位 unit</th>"
                "<th>依据 clause</th></tr>")
@@ -117,6 +118,42 @@ def render_html(result: dict[str, Any], png: bytes | None) -> str:
         out.append("</div>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+LAYER_ZH = {"planning_parcels": "控规地块", "control_lines": "控制线", "height_zones": "限高区",
+            "buildings": "现状建筑", "pipe_segments": "地下管线"}
+
+
+def _data_html(result: dict[str, Any]) -> list[str]:
+    """What the check was made with: the rules files (path, SHA-256) and, per layer, the
+    features read, the load batches they come from and the layer's last change."""
+    rules, data = result.get("rules") or {}, result.get("data") or []
+    if not rules and not data:
+        return []
+    out = ["<h2>审查依据与数据版本 Rules and data checked</h2><table><tr><th>规则文件 rules"
+           "</th><th>文件 file</th><th>SHA-256</th></tr>"]
+    for k, v in rules.items():
+        out.append(f"<tr><td>{escape(k)}</td><td>{escape(str(v.get('file')))}</td>"
+                   f"<td><code>{_v(v.get('sha256'))}</code></td></tr>")
+    out.append("</table><table><tr><th>图层 layer</th><th>读取要素 features read</th>"
+               "<th>所属入库批次 their load batches (file, SHA-256, loaded)</th>"
+               "<th>最近入库 the layer's latest load</th></tr>")
+
+    def batch(b: dict[str, Any]) -> str:
+        return (f"#{b['id']} {escape(str(b['file']))} <code>{_v(b['sha256'])}</code> "
+                f"{_v(b['loaded_at'])}")
+
+    for d in data:
+        bs = "<br>".join(batch(b) for b in d["batches"])
+        if d.get("features_without_batch"):
+            bs += (("<br>" if bs else "") + f"{d['features_without_batch']} 要素无批次 "
+                   "features without a load batch")
+        out.append(f"<tr><td>{escape(LAYER_ZH.get(d['layer'], d['layer']))} "
+                   f"{escape(d['layer'])}</td><td>{_v(d['features_read'])}</td>"
+                   f"<td>{bs or '—'}</td><td>"
+                   + (batch(d["latest_load"]) if d.get("latest_load") else "—") + "</td></tr>")
+    out.append("</table>")
+    return out
 
 
 def chromium() -> str | None:
