@@ -117,3 +117,22 @@ def test_a_time_to_the_nanosecond_is_a_400_naming_the_item(env):
     r = requests.get(f"{env.base}/iot/sensors/{quote(SLASHED, safe='')}/readings",
                      params={"start": "2026-12-01T08:25:00.0000001+00:00"}, timeout=10)
     assert r.status_code == 400 and "field 'start'" in r.json()["description"], r.text
+
+
+def test_alarms_of_a_mistyped_sensor_are_refused_not_an_empty_list(env):
+    """`?sensor=JN/RQ/001` (for JN/RQ/0001) listed no alarms with a 200, which an operator
+    reads as a quiet sensor; a reference no sensor has is a 400 naming `sensor`, and `cim iot
+    alarms --sensor` exits 3. A sensor without alarms is still an empty list."""
+    from tests.conftest import run_cli
+
+    r = requests.get(f"{env.base}/iot/alarms", params={"sensor": "JN/RQ/001"}, timeout=10)
+    assert r.status_code == 400, r.text
+    assert r.json()["description"] == ("field 'sensor': no sensor has code or device id "
+                                       "'JN/RQ/001'")
+    r = requests.get(f"{env.base}/iot/alarms", params={"sensor": DOUBLED}, timeout=10)
+    assert (r.status_code, r.json()["alarms"]) == (200, []), r.text
+    p = run_cli(["iot", "alarms", "--sensor", "JN/RQ/001"], env.env())
+    assert p.returncode == 3 and "no sensor has code or device id 'JN/RQ/001'" in p.stderr, \
+        p.stdout + p.stderr
+    p = run_cli(["iot", "alarms", "--sensor", DOUBLED], env.env(), check=True)
+    assert p.stdout.strip() == "0 alarms"

@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 
 from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import FEATURE_SERIAL_WIDTH
-from cim.errors import DatabaseError
+from cim.errors import DatabaseError, InputError
 from cim.profile import DICTIONARY_DIR, read_csv_dictionary
 from layers.iot.thresholds import IotConfig
 
@@ -232,10 +232,18 @@ def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str |
         cond.append("(sensor_code = %s OR device_id = %s)")
         params += [sensor, sensor]
     cur = conn.cursor(row_factory=dict_row)
-    return cur.execute(
+    rows = cur.execute(
         "SELECT code, sensor_code, device_id, type_code, type_name, kind, level, level_name, "
         "color, status, threshold, clear_at, first_value, peak_value, last_value, unit, "
         "opened_at, last_at, cleared_at, detail->>'cleared_reason' AS cleared_reason, "
         "asset_layer, asset_code, district_code, grid_code, "
         f"case_code, risk_code FROM alarms WHERE {' AND '.join(cond)} "  # noqa: S608
         "ORDER BY opened_at DESC, id DESC LIMIT %s", (*params, limit)).fetchall()
+    # a mistyped sensor (GAS-01 for GAS-001) listed "0 alarms", which an operator reads as a
+    # quiet sensor: a reference no sensor ever had (a retired one's alarms stay listed) is
+    # refused as the other sensor queries refuse it
+    if sensor and not rows and conn.execute(
+            "SELECT NOT EXISTS (SELECT 1 FROM sensors WHERE code = %s OR device_id = %s)",
+            (sensor, sensor)).fetchone()[0]:
+        raise InputError(f"no sensor has code or device id {sensor!r}", field="sensor")
+    return rows
