@@ -197,6 +197,10 @@ class BulkWriter:
         # layer's rows are stored without them.
         self.attrs_skip: tuple[str, ...] = ()
         self.id_field: str | None = None  # the field a duplicate's reject names
+        # the field an outside_area / no_grid_cell reject names: what placed the feature (a
+        # CSV's WKT column, a table's X/Y columns — set by a loader that knows them), else
+        # its geometry; such rejects named no field, while the guide wants one on each
+        self.place_field: str = "geometry"
         # the staging table: the layer's staging columns and the geometry as delivered
         self.columns = staging_columns(layer) + [DELIVERED]
         self.undelivered = 0  # rows copied without their delivered geometry (a bug: finalize)
@@ -324,7 +328,8 @@ class BulkWriter:
                 own=sql.SQL("coalesce(a.district_code = f.district AND sh.q > 0, false) DESC,")))
         if layer.assign_district:
             self._reject_where("k.district IS NULL", "outside_area",
-                               "'feature lies outside every district of the city profile'")
+                               "'feature lies outside every district of the city profile'",
+                               field=self.place_field)
             if district:
                 conn.execute("UPDATE _k SET district = %(d)s", {"d": district})
             conn.execute(sql.SQL("UPDATE _k k SET prefix = {} WHERE prefix IS DISTINCT FROM {}")
@@ -333,7 +338,7 @@ class BulkWriter:
                          {"layer_code": self.layer_code})
         if layer.require_grid:
             self._reject_where("k.grid IS NULL", "no_grid_cell",
-                               "'feature lies in no unit grid cell'")
+                               "'feature lies in no unit grid cell'", field=self.place_field)
 
     def finalize(self, mode: str = "update", district: str | None = None,
                  dataset: str | None = None) -> MergeResult:

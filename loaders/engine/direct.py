@@ -151,6 +151,14 @@ REGISTRY_COLUMNS = registry.COLUMNS  # the order of a batch's registry buffer
 
 
 # -- the converter ---------------------------------------------------------------------------
+def place_field(batch) -> str:
+    """The field an outside_area or no_grid_cell reject names: what placed the feature — a
+    CSV's WKT column, a survey table's X/Y columns (``X坐标/Y坐标``: the batch's
+    ``geometry_field``), else the geometry. The guide wants every reject to name its field;
+    these named none."""
+    return getattr(batch, "geometry_field", None) or "geometry"
+
+
 class DirectConverter:
     """Source batches → :class:`DirectBatch` (runs in the converter process)."""
 
@@ -255,7 +263,8 @@ class DirectConverter:
                 keep[j] = False
                 rejects.append(self._reject(
                     batch, conv.index[j], "outside_area",
-                    "feature lies outside every district of the city profile", keys[j]))
+                    "feature lies outside every district of the city profile", keys[j],
+                    place_field(batch)))
             if self.district:
                 dist[:] = self.district
         grid = np.full(n, None, dtype=object)
@@ -265,7 +274,8 @@ class DirectConverter:
                 for j in np.flatnonzero(keep & (gi < 0)):
                     keep[j] = False
                     rejects.append(self._reject(batch, conv.index[j], "no_grid_cell",
-                                                "feature lies in no unit grid cell", keys[j]))
+                                                "feature lies in no unit grid cell", keys[j],
+                                                place_field(batch)))
         return conv, rejects, keep, dist, grid
 
     def finish(self, batch, prepared: tuple) -> DirectBatch:

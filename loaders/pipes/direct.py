@@ -77,9 +77,11 @@ def write_layer(session, conn, layer: LayerDef, srid: int, layer_code, src_srid,
         conv = DirectConverter(
             layer, layer_code, lambda c: c.converted, known, areas, session.report.batch_id,
             srid, mode, district, row_attrs=lambda _columns, _i: None,
-            reject_record=lambda rec, reason, message, _attrs, _geom, key: reject(
-                rec, reason, located(rec, message), key, writer_field(rec, reason, columns),
-                wkt(rec)))
+            # the field the converter names (a batch's place: "geometry") gives way to the
+            # record's own column (a survey point's X/Y, a segment's ends)
+            reject_record=lambda rec, reason, message, _attrs, _geom, key, field=None: reject(
+                rec, reason, located(rec, message), key,
+                writer_field(rec, reason, columns) or field, wkt(rec)))
         if rejects:
             w.w.copy_rejects(rejects)
         if callable(chunks):
