@@ -226,6 +226,21 @@ def population_year(years: dict[str, list[int]], check_year: int) -> int | None:
     return check_year if check_year in every else max(every)
 
 
+# each current district's residents per year up to the check year, by where the units lie
+# now: a unit inside the district wholly, one its boundary cuts by the share of its area
+# inside (as the park area is clipped); the district_code a row got when it was loaded
+# names the district of that day — after a boundary change (a new version of the
+# districts) the park area followed the new boundary and the residents stayed behind
+_RESIDENTS = f"""
+SELECT d.code, p.year, sum(p.residents * CASE WHEN ST_CoveredBy(p.geom, d.geom) THEN 1.0
+         WHEN ST_Area(p.geom) > 0 THEN ST_Area(ST_Intersection(p.geom, d.geom))
+                                       / ST_Area(p.geom) ELSE 0 END) AS n
+FROM admin_divisions d JOIN {COUNTED} p ON p.year <= %(year)s AND ST_Intersects(p.geom, d.geom)
+WHERE d.valid_to IS NULL
+GROUP BY d.code, p.year
+HAVING bool_or(ST_CoveredBy(p.geom, d.geom) OR ST_Area(ST_Intersection(p.geom, d.geom)) > 0)"""
+
+
 @template("park_area_per_capita")
 def park_area_per_capita(ctx: Context, params: dict) -> Result:
     """Park area (green_spaces.is_park) per resident, the residents of one year for every
@@ -237,28 +252,30 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
     figure.
 
     Residents are counted by :mod:`layers.health.population`'s rule: per building where
-    present, a grid cell only for what its buildings' rows do not hold, one row per unit.
+    present, a grid cell only for what its buildings' rows do not hold, one row per unit; a
+    district's are those of the units inside its current polygon (a unit its boundary cuts
+    by the share of its area inside: :data:`_RESIDENTS`), as its park area is.
 
     The park area inside the district, clipped to its polygon as 建成区绿地率 is (overlaps
     counted once): a park across two districts gives each the part inside it, whichever
     district the loader assigned it; a part outside every district counts nowhere."""
     if _empty(ctx, "green_spaces"):
         return _no_data(ctx, "green_spaces")
-    rows = _rows(ctx, (
+    parks = dict(_rows(ctx, (
         "SELECT d.code,"
         " (SELECT coalesce(ST_Area(ST_Intersection(ST_Union(g.geom), d.geom)), 0)"
         "   FROM green_spaces g WHERE g.valid_to IS NULL AND g.is_park"
-        "   AND ST_Intersects(g.geom, d.geom)),"
-        " (SELECT coalesce(array_agg(DISTINCT p.year ORDER BY p.year), '{}') FROM population p"
-        "   WHERE p.valid_to IS NULL AND p.year <= %(year)s AND p.district_code = d.code)"
-        " FROM admin_divisions d WHERE d.valid_to IS NULL"))
-    year = population_year({code: ys for code, _, ys in rows}, ctx.year)
-    residents = dict(_rows(ctx, (
-        f"SELECT p.district_code, sum(p.residents) FROM {COUNTED} p WHERE p.year = %(py)s"
-        " GROUP BY p.district_code"), {"py": year})) if year is not None else {}
+        "   AND ST_Intersects(g.geom, d.geom))"
+        " FROM admin_divisions d WHERE d.valid_to IS NULL")))
+    # residents per district and year, by where the units lie in the current districts
+    pop: dict[str, dict[int, float]] = {code: {} for code in parks}
+    for code, y, n in _rows(ctx, _RESIDENTS):
+        pop[code][y] = float(n)
+    year = population_year({code: list(ys) for code, ys in pop.items()}, ctx.year)
     out = {}
-    for code, area, years in rows:
-        n = residents.get(code)
+    for code, area in parks.items():
+        years = list(pop[code])
+        n = pop[code].get(year)
         # no population of the year for the district: no denominator (left out of the
         # city's figure); residents of 0 loaded: 0 (its parks count for the city's residents)
         part = Part(float(area), None if n is None else float(n),
