@@ -65,6 +65,21 @@ class RowProblem(Exception):
         self.reason, self.message, self.field = reason, message, field
 
 
+def _unseen_character(device: str) -> str | None:
+    """What in a device id no one sees or types, else None: a control character (a line
+    break or tab, from Alt+Enter in a cell) or a format character (a zero-width space, a BOM
+    pasted from a web page). Such an id was loaded, then matched no reading a vendor sends
+    as the id is printed, and its sensor's HTTP routes (/iot/sensors/<id>/…) reached none."""
+    import unicodedata
+
+    for ch in device:
+        if unicodedata.category(ch) in ("Cc", "Cf"):
+            name = unicodedata.name(ch, None) or {"\n": "LINE FEED", "\r": "CARRIAGE RETURN",
+                                                  "\t": "TAB"}.get(ch, "CONTROL")
+            return f"the invisible character {name} (U+{ord(ch):04X})"
+    return None
+
+
 @dataclass
 class Asset:
     """A watched asset as the database holds it (resolved in SQL)."""
@@ -306,6 +321,12 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
                 if device is None:
                     raise RowProblem("missing_value", f"field {m['device_id']!r}: no device id",
                                      m["device_id"])
+                hidden = _unseen_character(device)
+                if hidden is not None:
+                    raise RowProblem("bad_value", f"field {m['device_id']!r}: the device id "
+                                     f"{device!r} holds {hidden}, which no reading or address "
+                                     "can be matched by as typed (Alt+Enter in an Excel "
+                                     "cell?); write the id without it", m["device_id"])
                 key = f"{DATASET}:{device}"
                 vals, flags, geom, cls = _convert(row, t, m, types, statuses, assets, coords,
                                                   device)

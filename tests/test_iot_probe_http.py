@@ -136,3 +136,31 @@ def test_alarms_of_a_mistyped_sensor_are_refused_not_an_empty_list(env):
         p.stdout + p.stderr
     p = run_cli(["iot", "alarms", "--sensor", DOUBLED], env.env(), check=True)
     assert p.stdout.strip() == "0 alarms"
+
+
+def test_a_device_id_no_one_can_see_or_type_is_refused_at_load(env, tmp_path):
+    """A device id with a line break (Alt+Enter in an Excel cell), a tab or a zero-width space
+    was loaded: printed it looks like another id, no reading sent as it is printed matches
+    it, and its HTTP routes reached no sensor (a 404 of the router). Rejected naming row and
+    field; the registry's other rows load, an id with '/' among them."""
+    from loaders.sensors import load_sensors
+
+    reg = tmp_path / "sensors.csv"
+    tail = "燃气浓度,%LEL,pipes:RQ:RQ0147,2024-11-06,运行,300,"
+    reg.write_text(
+        "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源\n"
+        f"JN/RQ/0003,好的,{tail}\n"              # row 2
+        f"JN/RQ/\u200b0004,零宽空格,{tail}\n"    # row 3
+        f"JN/RQ/\t0005,制表符,{tail}\n"           # row 4
+        f'"JN/RQ/\n0006",换行,{tail}\n',         # row 5 (one record over two lines)
+        encoding="utf-8")
+    rep = load_sensors(env.conninfo, env.profile, reg, mode="append")
+    assert (rep.read, rep.loaded, rep.rejected) == (4, 1, 3)
+    got = env.rows("SELECT row_number, reason, field, message FROM load_rejects WHERE "
+                   "batch_id = %s ORDER BY row_number", (rep.batch_id,))
+    assert [r[:3] for r in got] == [(n, "bad_value", "设备编号") for n in (3, 4, 5)]
+    got = [r[1:] for r in got]
+    assert ["ZERO WIDTH SPACE (U+200B)" in got[0][2], "TAB (U+0009)" in got[1][2],
+            "LINE FEED (U+000A)" in got[2][2]] == [True] * 3, got
+    assert env.rows("SELECT device_id FROM sensors WHERE valid_to IS NULL AND device_id LIKE "
+                    "'JN/RQ/%%' ORDER BY 1") == [("JN/RQ/0001",), ("JN/RQ/0003",)]
