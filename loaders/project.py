@@ -1,4 +1,5 @@
-"""Reading a project file for the approval check (GeoPackage, GeoJSON or DXF), read-only.
+"""Reading a project file for the approval check (GeoPackage, GeoJSON, DXF or Shapefile),
+read-only.
 
 Every layer with features is read through the loaders' safe GDAL opening
 (:func:`loaders.sources.read.open_source`: prechecks, a GeoPackage opened immutable, nothing
@@ -7,6 +8,13 @@ written beside the file). Features come out as plain records ``{"layer", "row",
 the approval check's job (``layers.approval.project``), so the data flows one way: this module
 imports nothing from ``layers``. A DXF has one GDAL layer (``entities``): each record's layer
 is the entity's DXF layer name (its ``Layer`` field), which names its role by convention.
+
+A Shapefile holds one layer, named by its file (``建筑.shp``: the buildings); a project
+delivered as Shapefiles is their folder (``cim check 项目/``: every ``.shp`` in it one layer)
+or one of them. Their ``.dbf`` text is decoded as the loaders decode it (its ``.cpg``, else
+GBK/GB18030 detected from the bytes: ``detect_dbf_encoding``, said in the notes). The
+checksum of a Shapefile project covers every file of each (``.shp``, ``.dbf``, ``.prj`` …):
+the heights are in the ``.dbf``.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import pyproj
 
 from cim.crs import parse_crs
 from cim.errors import InputError
-from loaders.engine.checksum import file_sha256
+from loaders.engine.checksum import file_sha256, files_sha256
 from loaders.sources.read import (
     GDAL_INPUT_ERRORS,
     gdal_source,
@@ -29,7 +37,8 @@ from loaders.sources.read import (
     open_source,
 )
 
-SUFFIXES = (".gpkg", ".geojson", ".json", ".dxf")
+SUFFIXES = (".gpkg", ".geojson", ".json", ".dxf", ".shp")
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 
 @dataclass
@@ -51,8 +60,11 @@ def read_project(path: str | Path, crs: str | None = None) -> ProjectFile:
     """All features of the project file (see the module docstring); ``crs`` overrides the
     file's. A file GDAL cannot read, or layers in different CRSs, are input errors."""
     path = Path(path)
+    if path.is_dir() or path.suffix.lower() == ".shp":
+        return _read_shapefiles(path, crs)
     if path.suffix.lower() not in SUFFIXES:
-        raise InputError(f"a project is a GeoPackage, GeoJSON or DXF file ({', '.join(SUFFIXES)})",
+        raise InputError("a project is a GeoPackage, GeoJSON, DXF or Shapefile file "
+                         f"({', '.join(SUFFIXES)}), or a folder of Shapefiles",
                          path=str(path))
     first = open_source(path)  # checks the path, prechecks, GDAL can open it
     read_path, opts = gdal_source(path)
@@ -80,11 +92,49 @@ def read_project(path: str | Path, crs: str | None = None) -> ProjectFile:
                                 "properties": props, "geometry": g})
     if not records:
         raise InputError("the project file has no features", path=str(path))
+    return _project_file(path, file_sha256(path), records, crss, crs, notes)
+
+
+def _project_file(path: Path, sha256: str, records: list[dict], crss: dict[str, pyproj.CRS],
+                  crs: str | None, notes: list[str]) -> ProjectFile:
     if crs is not None:
-        return ProjectFile(path, file_sha256(path), records, parse_crs(crs), notes)
+        return ProjectFile(path, sha256, records, parse_crs(crs), notes)
     distinct = {c.to_wkt() for c in crss.values()}
     if len(distinct) > 1:
         raise InputError("its layers are in different CRSs ("
                          + ", ".join(f"{n}: {c.name}" for n, c in crss.items())
                          + "); give --crs or one CRS for all", path=str(path))
-    return ProjectFile(path, file_sha256(path), records, next(iter(crss.values()), None), notes)
+    return ProjectFile(path, sha256, records, next(iter(crss.values()), None), notes)
+
+
+def _read_shapefiles(path: Path, crs: str | None) -> ProjectFile:
+    """A Shapefile, or every Shapefile of a folder, each one layer named by its file."""
+    if path.is_dir():
+        shps = sorted(p for p in path.iterdir() if p.suffix.lower() == ".shp" and p.is_file())
+        if not shps:
+            raise InputError("the folder holds no Shapefile (.shp); a project is a "
+                             "GeoPackage, GeoJSON, DXF or Shapefile file, or a folder of "
+                             "Shapefiles", path=str(path))
+    else:
+        shps = [path]
+    records: list[dict] = []
+    crss: dict[str, pyproj.CRS] = {}
+    notes: list[str] = []
+    files: list[Path] = []
+    for shp in shps:
+        src = open_source(shp)  # checks, prechecks, the .dbf's encoding
+        name = shp.stem
+        if src.crs is not None:
+            crss[name] = src.crs
+        notes.extend(f"{shp.name}: {n}" for n in src.notes)
+        files.extend(p for p in sorted(shp.parent.iterdir())
+                     if p.stem == shp.stem and p.suffix.lower() in SHAPEFILE_PARTS)
+        for batch in iter_batches(src, python_values=True):
+            for i, g in enumerate(batch.geometries):
+                records.append({"layer": name, "row": batch.first_row + i,
+                                "properties": {k: _value(v[i])
+                                               for k, v in batch.columns.items()},
+                                "geometry": g})
+    if not records:
+        raise InputError("the project's Shapefiles have no features", path=str(path))
+    return _project_file(path, files_sha256(files), records, crss, crs, notes)

@@ -33,7 +33,8 @@ from cim.errors import ConfigError, InputError
 @pass_ctx
 def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: str | None,
               as_json: bool, report: Path | None, pdf: Path | None, no_record: bool) -> None:
-    """Check PROJECT (GeoPackage, GeoJSON or DXF) against the planning rules."""
+    """Check PROJECT (GeoPackage, GeoJSON, DXF, a Shapefile or a folder of Shapefiles)
+    against the planning rules."""
     _import_pyogrio_without_pandas()
     from layers.approval.check import check
     from layers.approval.config import load_config

@@ -68,17 +68,24 @@ ROLE_NAMES = {
     "demolish": ("demolish", "demolition", "拆除", "拆除建筑"),
     "green": ("green", "绿地", "绿化", "greenarea", "greenareas"),
 }
+# a Shapefile's .dbf cuts a field name to 10 bytes: 计容建筑面积 (12 bytes in GBK) arrives as
+# 计容建筑面, floors_above as floors_abo — read as the names they were cut from
 FIELDS = {
     "role": ("role", "角色", "类别"),
     "name": ("name", "名称", "建筑名称", "楼号", "编号", "id"),
-    "floors_above": ("floors_above", "floors", "地上层数", "层数", "地上"),
-    "floors_below": ("floors_below", "地下层数", "地下"),
+    "floors_above": ("floors_above", "floors_abo", "floors", "地上层数", "层数", "地上"),
+    "floors_below": ("floors_below", "floors_bel", "地下层数", "地下"),
     "height": ("height", "height_m", "建筑高度", "高度", "H"),
     "use": ("use", "用途", "建筑用途", "使用性质"),
-    "counted_area": ("counted_area", "far_area", "计容建筑面积", "计容面积"),
-    "ground_elevation": ("ground_elevation", "室外地坪标高", "地面高程"),
-    "code": ("code", "building_code", "建筑编码", "编码"),
+    "counted_area": ("counted_area", "counted_ar", "far_area", "计容建筑面积", "计容建筑面",
+                     "计容面积"),
+    "ground_elevation": ("ground_elevation", "ground_ele", "室外地坪标高", "室外地坪标",
+                         "地面高程"),
+    "code": ("code", "building_code", "building_c", "建筑编码", "编码"),
 }
+# the fields GDAL gives every DXF entity: the drawing's own, no attribute of a feature
+DXF_FIELDS = frozenset({"Layer", "PaperSpace", "SubClasses", "Linetype", "EntityHandle",
+                        "Text", "RawCodeValues"})
 _ROLE_OF = {norm_name(n): r for r, names in ROLE_NAMES.items() for n in names}
 _FIELD_OF = {norm_name(a): f for f, aliases in FIELDS.items() for a in aliases}
 MIN_AREA_M2 = 0.01
@@ -341,7 +348,9 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     area_of_use = parse_crs(storage_srid).area_of_use
     sites, buildings, demolish, green, texts = [], [], [], [], []
     repairs: list[str] = []  # invalid polygons read as their valid outline: noted
+    unread_fields: dict[str, dict[str, None]] = {}  # layer → fields of no attribute, given
     for rec in records:
+        _unread_fields(rec, unread_fields)
         again: list[tuple[str, str, Any]] = []
         attrs, text = _attrs(rec["properties"], again)
         for f, k, v in again:  # 层数 20 and 地上层数 18: which one holds is not ours to pick
@@ -428,6 +437,9 @@ def build_project(records: list[dict], *, source: str, name: str | None,
              f"{_label(buildings[i][1], buildings[i][2])} is not understood (neither key=value "
              f"with a known key nor 18F/18层), so it was not read" for i, rec, part in unread]
     notes.extend(twins)
+    notes.extend(f"layer {layer!r}: field(s) {', '.join(names)} not read (no attribute the "
+                 "check reads; see the project README for the names)"
+                 for layer, names in unread_fields.items())
     notes.extend(repairs)
     if not sites:
         probs.add("no site boundary (用地红线): a polygon with role 'site'")
@@ -437,6 +449,21 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     return Project(name or source, source, f"EPSG:{src_epsg}" if src_epsg else src_crs.to_wkt(),
                    _one_site(sites, cfg.site_seam_m),
                    [b for b in out_buildings if b is not None], demolish, green, notes)
+
+
+def _unread_fields(rec: dict, out: dict[str, dict[str, None]]) -> None:
+    """Add the fields of ``rec`` holding a value that no attribute reads (建筑层数, a name a
+    Shapefile cut short) to ``out`` by layer: a value the check leaves aside is said, never
+    dropped silently (a given 计容建筑面积 ignored made the FAR floors × footprint)."""
+    props = rec["properties"]
+    dxf = "EntityHandle" in props and "SubClasses" in props
+    for k, v in props.items():
+        if dxf and k in DXF_FIELDS or _FIELD_OF.get(norm_name(k)) is not None:
+            continue
+        if v is None or (isinstance(v, float) and math.isnan(v)) or \
+                (isinstance(v, str) and not v.strip()):
+            continue
+        out.setdefault(str(rec["layer"]), {})[str(k)] = None
 
 
 def _one_site(sites: list[shapely.Geometry], seam_m: float) -> shapely.Geometry:
