@@ -21,11 +21,12 @@ import json
 import logging
 import threading
 import urllib.parse
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from flask import Response, g, request
+from flask import Response, after_this_request, g, request
 from werkzeug.datastructures import ImmutableMultiDict
 
 from layers.catalog import published_columns
@@ -57,6 +58,8 @@ LOG = logging.getLogger("cim.services.items")
 ITEM_PARAMS = frozenset({"f", "crs", "lang"})  # of a single feature
 GEOJSON = "application/geo+json"
 _FORMATS = [GEOJSON, "application/json", "text/html", "application/ld+json"]
+_MIMES = {"json": GEOJSON, "geojson": GEOJSON, "html": "text/html", "csv": "text/csv",
+          "jsonld": "application/ld+json"}
 
 
 class ItemsService:
@@ -118,18 +121,38 @@ class ItemsService:
         except ParamError as exc:
             return _error(400, "InvalidParameterValue", str(exc))
         if not _wants_geojson() or any(k in request.args for k in PYGEOAPI_ONLY):
+            self._pygeoapi_pages(layer, columns, q)
             return self._for_pygeoapi(layer, q)
         if self.filter_translator is None and any(k in request.args for k in FILTER_PARAMS):
+            self._pygeoapi_pages(layer, columns, q)
             return None
         try:
             flt = self.filter_translator(*q.filter, layer) if q.filter else None
             return self._page(layer, columns, q, flt)
-        except FallThrough:
+        except FallThrough:  # ECQL: pygeoapi's GeoJSON page, paged as this path's
+            self._pygeoapi_pages(layer, columns, q)
             return None
         except ParamError as exc:
             return _error(400, "InvalidParameterValue", str(exc))
         except psycopg.Error as exc:
             return _db_error(exc)
+
+    def _pygeoapi_pages(self, layer: Layer, columns: dict[str, Column], q: ItemsQuery) -> None:
+        """pygeoapi answers: its pages go on as the GeoJSON path's do, by the keyset cursor.
+        pygeoapi paged HTML, CSV and JSON-LD by ``offset`` (a feature repeated or skipped at
+        a page boundary when rows changed between pages, each deeper page sorting every row
+        before it, the walk refused past ``CIM_ITEMS_MAX_OFFSET``) and ignored a ``cursor``
+        (a GeoJSON ``next`` link opened as CSV gave the first page again). The provider
+        reads this (:class:`PygeoapiPage`, ``g.cim_page``), applies the cursor, reads one
+        row ahead and makes the ``next``/``prev`` links; they are sent as a ``Link`` header
+        too (CSV and JSON-LD have no links in their body), and pygeoapi's own offset links
+        are dropped from a JSON body (the HTML template shows only the provider's)."""
+        fmt = _format()
+        g.cim_page = PygeoapiPage(
+            layer.table, q, keyset_sortable(q.sortby, columns) if q.sortby else True,
+            f"{self.base}/collections/{layer.name}/items", _kept(), request.args.get("f"),
+            _MIMES.get(fmt, GEOJSON))
+        after_this_request(_page_links)
 
     def _for_pygeoapi(self, layer: Layer, q: ItemsQuery) -> Response | None:
         """pygeoapi answers (HTML, CSV, JSON-LD): a CQL2 ``filter`` is compiled here as for
@@ -214,28 +237,20 @@ class ItemsService:
     def _links(self, layer: Layer, columns: dict[str, Column], q: ItemsQuery, rows: list,
                more: bool) -> list:
         uri = f"{self.base}/collections/{layer.name}/items"
-        kept = "".join(f"&{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe=',')}"
-                       for k, v in request.args.items(multi=True)
-                       if k not in ("f", "offset", "cursor"))
+        kept = _kept()
         cursor = request.args.get("cursor")
         here = (f"&offset={q.offset}" if q.offset else "") + \
-            (f"&cursor={cursor}" if cursor is not None else "")
+            (f"&cursor={urllib.parse.quote(cursor, safe='')}" if cursor is not None else "")
         links = [_link("self", GEOJSON, f"{uri}?f=json{kept}{here}", "This document as GeoJSON"),
-                 _link("alternate", "text/html",
-                       f"{uri}?f=html{kept}" + (f"&offset={q.offset}" if q.offset else ""),
+                 _link("alternate", "text/html", f"{uri}?f=html{kept}{here}",
                        "This document as HTML"),
                  _link("collection", "application/json", f"{self.base}/collections/{layer.name}",
                        "The collection")]
         if q.hits:
             return links
         if more:
-            if not q.sortby:  # keyset paging by id
-                nxt = f"&cursor={rows[-1][0]}"
-            elif keyset_sortable(q.sortby, columns):  # after the last one's sort values
-                nxt = f"&cursor={sort_cursor(q.sortby, tuple(rows[-1][2:]), rows[-1][0])}"
-            else:  # a sort by an array property goes on by offset
-                nxt = f"&offset={q.offset + q.limit}" + \
-                    (f"&cursor={cursor}" if cursor is not None else "")
+            nxt = next_params(q, not q.sortby or keyset_sortable(q.sortby, columns),
+                              rows[-1][0], tuple(rows[-1][2:]), q.limit)
             links.append(_link("next", GEOJSON, f"{uri}?f=json{kept}{nxt}", "Next page"))
         if q.offset > 0 and cursor is None:
             links.append(_link("prev", GEOJSON,
@@ -250,6 +265,78 @@ class ItemsService:
         return resp
 
 
+def next_params(q: ItemsQuery, keyset: bool, last_id: int, last_values: tuple,
+                limit: int) -> str:
+    """The query string that goes on after a page whose last feature is ``last_id`` (with
+    its ``sortby`` values): a keyset ``cursor`` (by id, or the sort values and id); a sort
+    by an array or object property by offset (its values compare in no keyset)."""
+    if not q.sortby:
+        return f"&cursor={last_id}"
+    if keyset:
+        return f"&cursor={sort_cursor(q.sortby, last_values, last_id)}"
+    cursor = request.args.get("cursor")
+    return f"&offset={q.offset + limit}" + \
+        (f"&cursor={urllib.parse.quote(cursor, safe='')}" if cursor is not None else "")
+
+
+@dataclass(frozen=True)
+class PygeoapiPage:
+    """A page pygeoapi renders (HTML, CSV, JSON-LD, an ECQL GeoJSON page), as the provider
+    pages it: the request as the platform read it (its cursor, sort and limit), whether the
+    sort goes on by a keyset, and what its links are made of (the items URI, the request's
+    parameters but ``f``, ``offset`` and ``cursor``, its ``f`` and media type)."""
+
+    table: str
+    query: ItemsQuery
+    keyset: bool
+    uri: str
+    kept: str
+    f: str | None
+    mime: str
+
+    def links(self, more: bool, limit: int, last_id: int | None,
+              last_values: tuple) -> list[dict[str, Any]]:
+        """The page's ``next`` (when ``more``) and ``prev`` (an offset page) links, to a page
+        of the same format."""
+        q = self.query
+        fmt = f"f={urllib.parse.quote(self.f, safe='')}" if self.f is not None else ""
+        out = []
+        if q.offset > 0 and q.cursor is None and q.after is None:
+            out.append(_link("prev", self.mime,
+                             f"{self.uri}?{fmt}{self.kept}&offset={max(0, q.offset - limit)}",
+                             "Previous page"))
+        if more and last_id is not None:
+            nxt = next_params(q, self.keyset, last_id, last_values, limit)
+            out.append(_link("next", self.mime, f"{self.uri}?{fmt}{self.kept}{nxt}",
+                             "Next page"))
+        for link in out:
+            link["href"] = link["href"].replace("?&", "?", 1)
+        return out
+
+
+def _page_links(resp: Response) -> Response:
+    """After pygeoapi's page: the provider's ``next``/``prev`` links as a ``Link`` header;
+    in a JSON body, pygeoapi's own (by offset) replaced by them."""
+    links = g.get("cim_page_links")
+    if links is None or resp.status_code != 200:
+        return resp
+    if links:
+        resp.headers["Link"] = ", ".join(f'<{lk["href"]}>; rel="{lk["rel"]}"; '
+                                         f'type="{lk["type"]}"' for lk in links)
+    # pygeoapi's response holds its headers as a plain dict (resp.mimetype reads None)
+    ctype = next((str(v) for k, v in resp.headers.items() if k.lower() == "content-type"), "")
+    if ctype.split(";")[0].strip() in (GEOJSON, "application/json") and not resp.is_streamed:
+        try:
+            body = json.loads(resp.get_data())
+        except ValueError:
+            return resp
+        if isinstance(body, dict) and isinstance(body.get("links"), list):
+            body["links"] = [lk for lk in body["links"]
+                             if lk.get("rel") not in ("next", "prev") or lk in links]
+            resp.set_data(json.dumps(body, ensure_ascii=False))
+    return resp
+
+
 class _FilterHidden(ImmutableMultiDict):
     """A request's parameters as pygeoapi reads them once the platform has compiled its CQL2
     filter: ``get`` does not see ``filter``, ``filter-lang`` or ``filter-crs`` (pygeoapi would
@@ -260,6 +347,23 @@ class _FilterHidden(ImmutableMultiDict):
         if key in FILTER_PARAMS:
             return default
         return super().get(key, default, type)
+
+
+def _kept() -> str:
+    """The request's parameters as a ``next`` link keeps them: all but ``f``, ``offset`` and
+    ``cursor``, each ``&name=value``."""
+    return "".join(f"&{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe=',')}"
+                   for k, v in request.args.items(multi=True)
+                   if k not in ("f", "offset", "cursor"))
+
+
+def _format() -> str:
+    """The format pygeoapi renders: ``f``, else the best of ``Accept``."""
+    f = request.args.get("f")
+    if f is not None:
+        return f.lower()
+    best = request.accept_mimetypes.best_match(_FORMATS, default=GEOJSON)
+    return {"text/html": "html", "application/ld+json": "jsonld"}.get(best, "json")
 
 
 def _wants_geojson() -> bool:

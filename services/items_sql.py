@@ -21,6 +21,7 @@ up to a cap (``count(*)`` of at most cap + 1 rows) and omitted above it.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,13 +116,21 @@ def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
             params["t_start"] = start
         if not conds:
             conds.append(sql.SQL("TRUE"))
-    if q.terms:  # q: a term in one of the text properties
+    if q.terms:  # q: a term in one of the text properties, or a text inside an object one
         texts = [c for c in layer.columns if c.json_type == "string"]
-        conds.append(sql.SQL("({})").format(sql.SQL(" OR ").join(
-            sql.SQL("p.{}::text ILIKE %({})s").format(sql.Identifier(c.name), sql.SQL(f"q{i}"))
-            for i in range(len(q.terms)) for c in texts) if texts else sql.SQL("FALSE")))
+        objects = [c for c in layer.columns if c.json_type == "object"]
+        found = [sql.SQL("p.{}::text ILIKE %({})s").format(sql.Identifier(c.name),
+                                                          sql.SQL(f"q{i}"))
+                 for i in range(len(q.terms)) for c in texts]
+        found += [sql.SQL("jsonb_path_exists(p.{}, %({})s::jsonpath)").format(
+            sql.Identifier(c.name), sql.SQL(f"qj{i}"))
+            for i in range(len(q.terms)) for c in objects]
+        conds.append(sql.SQL("({})").format(sql.SQL(" OR ").join(found) if found
+                                            else sql.SQL("FALSE")))
         params.update({f"q{i}": "%" + t.replace("\\", "\\\\").replace("%", "\\%")
                        .replace("_", "\\_") + "%" for i, t in enumerate(q.terms)})
+        if objects:
+            params.update({f"qj{i}": text_in_json(t) for i, t in enumerate(q.terms)})
     if q.bbox_empty:  # the bbox is where the layer has no data (ItemsQuery.bbox_empty)
         conds.append(sql.SQL("FALSE"))
     elif q.bbox:
@@ -147,6 +156,16 @@ def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
     if extra:
         conds.append(sql.SQL("({})").format(sql.SQL(extra)))
     return sql.SQL(" AND ").join(conds)
+
+
+def text_in_json(term: str) -> str:
+    """The SQL/JSON path that finds ``term`` in a text anywhere inside a JSON value, as ``q``
+    finds it in a text property (case-insensitive, as written: ``like_regex`` flag ``q``
+    quotes the pattern). An object property (an alarm's ``detail``: why it cleared, since
+    when its sensor is silent) is searched in its texts, never in its keys: the catalog
+    types ``jsonb`` as an object, and ``q`` had searched string properties only."""
+    return ('strict $.** ? (@.type() == "string" && @ like_regex '
+            f'{json.dumps(term, ensure_ascii=False)} flag "iq")')
 
 
 def _after(q: ItemsQuery, params: dict) -> list[sql.Composable]:

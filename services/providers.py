@@ -52,16 +52,19 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    cast,
     create_engine,
     exists,
     false,
     func,
+    literal,
     or_,
     select,
     text,
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import JSONPATH
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -89,6 +92,7 @@ from services.items_query import (
     parse_terms,
     property_value,
 )
+from services.items_sql import text_in_json
 
 _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
@@ -328,11 +332,15 @@ class CimProvider(BaseProvider):
         terms = parse_terms(q)
         cols = [self.table.c[n] for n in self._fields
                 if isinstance(self.table.c[n].type, String)]
+        # an object property (an alarm's detail) by its texts, as the GeoJSON path
+        objs = [self.table.c[n] for n, f in self._fields.items() if f["type"] == "object"]
         if not terms:
             return true()
-        if not cols:
+        if not cols and not objs:
             return false()
-        return or_(*(col.icontains(t, autoescape=True) for t in terms for col in cols))
+        return or_(*(col.icontains(t, autoescape=True) for t in terms for col in cols),
+                   *(func.jsonb_path_exists(col, cast(literal(text_in_json(t)), JSONPATH))
+                     for t in terms for col in objs))
 
     def _columns(self, select_properties, skip_geometry, spec, src=None):
         src = self.table if src is None else src
@@ -350,6 +358,7 @@ class CimProvider(BaseProvider):
         src = self.table
         if datetime_:  # one version a feature: its latest valid in the interval
             src, where = self._latest_versions(where), true()
+        page = _page_request(self.table_name)
         try:
             with _engine(self.url).connect() as conn:
                 matched = conn.execute(select(func.count()).select_from(src)
@@ -357,27 +366,39 @@ class CimProvider(BaseProvider):
                 fc: dict[str, Any] = {"type": "FeatureCollection", "features": [],
                                       "numberMatched": matched, "numberReturned": 0}
                 if resulttype == "hits":
+                    if page is not None:  # a count: no page to go on to
+                        _set_page_links([])
                     return fc
                 names, cols = self._columns(select_properties, skip_geometry,
                                             crs_transform_spec, src)
-                stmt = select(*cols).where(where)
-                order = []
+                order, keys = [], []
                 for s in sortby or []:
                     if s["property"] not in self._fields:
                         raise ProviderInvalidQueryError(
                             user_msg=f"cannot sort by {s['property']}")
                     c = src.c[s["property"]]
+                    keys.append(c.label(f"_cim_k{len(keys)}"))
                     # features without a value come last in either direction
                     order.append((c.desc() if s.get("order") == "-" else c.asc()).nulls_last())
                 order.append(src.c.id)
-                stmt = stmt.order_by(*order).offset(offset).limit(limit)
-                for row in conn.execute(stmt):
-                    fc["features"].append(self._feature(row, names, skip_geometry))
+                stmt = select(*cols, src.c.id.label("_cim_id"), *keys).where(where)
+                if page is not None:  # after the cursor's feature, as the GeoJSON path
+                    stmt = stmt.where(_after(page.query, src))
+                # a page of pygeoapi's reads one row ahead: whether a next page is due
+                ahead = limit + 1 if page is not None else limit
+                rows = conn.execute(stmt.order_by(*order).offset(offset).limit(ahead)).all()
         except ProviderGenericError:
             raise
         except Exception as exc:
             raise _query_error(exc) from exc
+        more, rows = len(rows) > limit, rows[:limit]
+        fc["features"] = [self._feature(row, names, skip_geometry) for row in rows]
         fc["numberReturned"] = len(fc["features"])
+        if page is not None:
+            last = rows[-1]._mapping if rows else {}
+            fc["links"] = page.links(more, limit, last.get("_cim_id"),
+                                     tuple(last.get(k.name) for k in keys))
+            _set_page_links(list(fc["links"]))  # pygeoapi extends fc["links"]
         return fc
 
     def get(self, identifier, crs_transform_spec=None, **kwargs) -> dict:
@@ -400,6 +421,43 @@ class CimProvider(BaseProvider):
                 "geometry": None if skip_geometry or m.get("_geojson") is None
                 else json.loads(m["_geojson"]),
                 "properties": props}
+
+
+def _page_request(table: str):
+    """The platform's reading of the items request being served for ``table``
+    (:class:`services.items.PygeoapiPage`: its cursor, how its pages go on), or None
+    (outside the platform's items view: pygeoapi's offset paging)."""
+    from flask import g, has_app_context
+
+    page = g.get("cim_page") if has_app_context() else None
+    return page if page is not None and page.table == table else None
+
+
+def _set_page_links(links: list[dict]) -> None:
+    from flask import g
+
+    g.cim_page_links = links
+
+
+def _after(q, src):
+    """The rows after a cursor, over ``src``: the items path's condition
+    (:func:`services.items_sql._after`): ``id > cursor`` in id order; after a sorted page's
+    last feature by its sort values (nulls last either way), then id."""
+    if q.cursor is not None:
+        return src.c.id > q.cursor
+    if q.after is None:
+        return true()
+    values, last_id = q.after
+    ors, same = [], []
+    for (name, desc), v in zip(q.sortby, values):
+        col = src.c[name]
+        if v is None:  # nulls come last: after a null only nulls (then ids)
+            same.append(col.is_(None))
+            continue
+        ors.append(and_(*same, or_(col < v if desc else col > v, col.is_(None))))
+        same.append(col == v)
+    ors.append(and_(*same, src.c.id > last_id))
+    return or_(*ors)
 
 
 def _requested_bbox(bbox: list[float], storage_uri: str) -> tuple[list[float], str]:
