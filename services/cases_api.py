@@ -102,12 +102,20 @@ def _body(allowed: set[str]) -> dict[str, Any]:
 
 
 def _no_nul(value: Any, field: str) -> None:
-    """An InputError naming the field of a text holding a NUL character: the database's text
-    cannot hold one (it was a 500, "internal error")."""
+    """An InputError naming the field of a text holding a NUL character or a lone UTF-16
+    surrogate (JSON's ``"\\udce9"``, half of a character): the database's text can hold
+    neither (each was a 500, "internal error")."""
     if isinstance(value, str):
         if "\x00" in value:
             raise InputError(f"{field or 'the text'} holds a NUL character (\\x00)",
                              field=field or "body")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(f"{field or 'the text'} holds a lone surrogate "
+                             f"(\\u{ord(value[exc.start]):04x}, half of a character) at "
+                             f"character {exc.start + 1}: not Unicode text",
+                             field=field or "body") from None
     elif isinstance(value, dict):
         for k, v in value.items():
             _no_nul(k, field)
@@ -117,8 +125,20 @@ def _no_nul(value: Any, field: str) -> None:
             _no_nul(v, f"{field}[{i}]")
 
 
+def _finite(v: Any) -> bool:
+    """A JSON number a coordinate can be: finite, and an integer too long for a float
+    (``1e400`` written out) is none (math.isfinite raised OverflowError on it: a 500)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _args() -> Any:
-    """The request's query parameters, none holding a NUL character (a 400 naming it)."""
+    """The request's query parameters, none holding a NUL character or a lone surrogate (a
+    400 naming it)."""
     for k, v in request.args.items(multi=True):
         _no_nul(v, k)
     return request.args
@@ -199,8 +219,7 @@ class CasesService:
             point = b.get("point")
             if point is not None:
                 if not (isinstance(point, list) and len(point) == 2
-                        and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                and math.isfinite(v) for v in point)):
+                        and all(_finite(v) for v in point)):
                     raise InputError("point is [x, y], two finite numbers", field="point")
                 point = to_storage(conn, tuple(point), b.get("crs"))
             photos = []

@@ -108,6 +108,11 @@ def category(code: str, field: str = "category_code",
     InputError naming ``field`` if there is none."""
     path = categories_file(profile)
     cats = load_categories(path)
+    code = (code or "").strip()  # pasted with a space: the code is still the code
+    if not code:
+        raise InputError(f"a case needs a category: the code of one of {path.name}: "
+                         f"{', '.join(f'{c.code} {c.name}' for c in cats.values())}",
+                         field=field)
     if code not in cats:
         raise InputError(f"unknown case category {code!r} ({path.name}); categories: "
                          f"{', '.join(f'{c.code} {c.name}' for c in cats.values())}",

@@ -97,7 +97,7 @@ def _show(case: dict, as_json: bool, zone: str) -> None:
         echo_json(case)
         return
     click.echo(f"{case['code']}  {case['state']}  {case['category_code']} "
-               f"{case['category_name']}  grid {case['grid_code']}  unit {case['unit']} "
+               f"{case['category_name']}  grid {case['grid_code'] or '-'}  unit {case['unit'] or '-'} "
                f"({case['unit_basis']})  deadline {_t(case['deadline'], zone)}")
     for e in case.get("events") or []:
         click.echo(f"  {_t(e['at'], zone)}  {e['action']:<8} {e['from_state'] or '-'} → "
@@ -208,7 +208,7 @@ def list_cmd(c: Ctx, state, grid, unit, district, category, overdue, limit, afte
     zone = c.profile.timezone
     for r in rows:
         click.echo(f"{r['code']}  {r['state']:<3} {r['category_code']} {r['category_name']:<10}"
-                   f" grid {r['grid_code']}  {r['unit'] or '-'}  reported "
+                   f" grid {r['grid_code'] or '-'}  {r['unit'] or '-'}  reported "
                    f"{_t(r['reported_at'], zone)}  deadline {_t(r['deadline'], zone)}")
     if not rows:
         click.echo("no case")

@@ -51,6 +51,20 @@ def _local(t: Any, zone: str | None) -> str:
     return t.isoformat(sep=" ", timespec="minutes")
 
 
+def _local_text(text: str, zone: str | None) -> str:
+    """A bound of the period or the moment deadlines are judged at, which the evaluation
+    gives as RFC 3339 text, on the city's clock to the second: ``as_of`` is the database's
+    clock, in UTC (the report said ``2026-12-05T22:13:40.718912+00:00`` for 06:13 in China),
+    and a bound typed with another offset is shown in it."""
+    from cim.profile import on_city_clock
+
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return (on_city_clock(t, zone) if zone else t).isoformat(timespec="seconds")
+
+
 def render_html(total: dict[str, Any], by_grid: dict[str, Any],
                 by_unit: dict[str, Any]) -> str:
     """The report from three :func:`layers.cases.evaluate.evaluate` results of one period
@@ -66,12 +80,13 @@ def render_html(total: dict[str, Any], by_grid: dict[str, Any],
         f"</td><td class='k'>{e(r['unit'] or '')}</td><td>{e(_local(r['deadline'], zone))}</td>"
         f"<td class='late'>{r['overdue_h']:.1f}</td></tr>" for r in late)
     formulas = "".join(f"<li><b>{e(k)}</b> = {e(v)}</li>" for k, v in total["formulas"].items())
+    start, end = _local_text(total["from"], zone), _local_text(total["to"], zone)
     return (
         "<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'>"
-        f"<title>城市管理案件评价 {e(total['from'][:10])} – {e(total['to'][:10])}</title>"
+        f"<title>城市管理案件评价 {e(start[:10])} – {e(end[:10])}</title>"
         f"<style>{_CSS}</style></head><body>"
-        f"<h1>城市管理案件综合评价</h1><p>统计期 {e(total['from'])} 至 {e(total['to'])}（上报时间，"
-        f"含起不含止）；期限判定时点 {e(total['as_of'])}</p>"
+        f"<h1>城市管理案件综合评价</h1><p>统计期 {e(start)} 至 {e(end)}（上报时间，"
+        f"含起不含止）；期限判定时点 {e(_local_text(total['as_of'], zone))}</p>"
         + _table("合计", None, [total["total"]])
         + _table("按单元网格", "网格", grid_rows)
         + _table("按处置单位", "单位", unit_rows)

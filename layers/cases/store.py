@@ -18,6 +18,7 @@ are taken as UTC.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -121,9 +122,11 @@ def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | Non
     if point is not None:
         try:
             x, y = (float(v) for v in point)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"point {point!r} is not two numbers x, y",
                              field="point") from None
+        if not (math.isfinite(x) and math.isfinite(y)):  # --point nan,nan read as floats
+            raise InputError(f"point {x:g}, {y:g} is not two finite numbers", field="point")
         geom = conn.execute("SELECT ST_SetSRID(ST_MakePoint(%s, %s), %s)",
                             (x, y, srid)).fetchone()[0]
     elif layer is not None:
