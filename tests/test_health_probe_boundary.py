@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from shapely.geometry import box
+from shapely.geometry import Point, box
 
 from layers.health.compute import compute
 from tests import health_fixture as hf
@@ -53,3 +53,39 @@ def test_residents_follow_the_new_boundary(city):
         assert per_capita[d]["value"] == pytest.approx(parks[d] / residents[d], abs=1e-6)
         assert per_capita[d]["flags"] == []
     assert per_capita["city"]["value"] == pytest.approx(14_000 / 2_000)
+
+
+def test_features_counted_in_the_district_they_lie_in_now(city):
+    """The boundary moves from x = 2000 to x = 280: every pipe (x 300–500), the homes
+    H300…H850 and the component C2 now lie in D2; they were loaded with D1's code. By hand
+    (tests/health_fixture.py): pipes aged S1 100 m (排水, 56 a) + S3 50 m (燃气, 36 a) over
+    the 350 m of known year (S4's year unknown); combined sewer S1 100 m of 300 m drainage;
+    C1 (完好) stays in D1, C2 (破损) moves; H300 is made an 85 m home of 2026."""
+    with psycopg.connect(city.conninfo) as conn:
+        for code, x, state in (("C1", 100, "完好"), ("C2", 500, "破损")):
+            conn.execute("INSERT INTO components (code, state, subclass_code, subclass_name,"
+                         " major_code, grid_code, district_code, geom) VALUES (%s, %s, '0101',"
+                         " '上水井盖', '01', 'G', %s, ST_GeomFromWKB(%s, 4527))",
+                         (code, state, hf.D1, _wkb(Point(x, 100))))
+        conn.execute("UPDATE buildings SET height = 85, year_built = 2026 WHERE code = 'H300'")
+        conn.execute("UPDATE admin_divisions SET valid_to = now() WHERE valid_to IS NULL")
+        for code, g in {hf.D1: box(0, 0, 280, 1000), hf.D2: box(280, 0, 3000, 1000)}.items():
+            conn.execute("INSERT INTO admin_divisions (code, name, level, geom) VALUES "
+                         "(%s, %s, 3, ST_Multi(ST_GeomFromWKB(%s, 4527)))",
+                         (code, f"区{code}", _wkb(g)))
+    result = compute(city.conninfo, 2026, city.profile, store=False)
+    aging = _by_unit(_ind(result, "pipe_aging_rate"))
+    assert aging[hf.D1]["value"] is None
+    assert aging[hf.D2]["value"] == aging["city"]["value"] == pytest.approx(
+        100 * 150 / 350, abs=1e-6)
+    combined = _by_unit(_ind(result, "combined_sewer_share"))
+    assert combined[hf.D1]["value"] is None
+    assert combined[hf.D2]["value"] == pytest.approx(100 * 100 / 300, abs=1e-6)
+    intact = _by_unit(_ind(result, "component_intact_rate"))
+    assert (intact[hf.D1]["value"], intact[hf.D2]["value"], intact["city"]["value"]) == (
+        100, 0, 50)
+    high = _by_unit(_ind(result, "new_high_rise_residential"))
+    assert (high[hf.D1]["value"], high[hf.D2]["value"]) == (0, 1)
+    park = _by_unit(_ind(result, "park_service_coverage"))
+    assert park[hf.D1]["value"] is None  # no home left in D1
+    assert park[hf.D2]["value"] == pytest.approx(hf.expected_coverage()["city"], abs=1e-5)

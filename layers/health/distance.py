@@ -188,9 +188,13 @@ class Target:
 def residential_targets(conn: psycopg.Connection, uses: list[str]) -> list[Target]:
     """Current residential buildings (``uses``: building_use.csv's residential uses, building_use
     codes): footprint, area, centroid."""
+    from layers.health.templates import district_of
+
+    # the district it lies in now (a boundary changed since its load moves it)
     rows = conn.execute(
-        "SELECT district_code, ST_Area(geom), ST_AsBinary(geom), ST_AsBinary(ST_Centroid(geom))"
-        " FROM buildings WHERE valid_to IS NULL AND use_code = ANY(%s) ORDER BY id",
+        "SELECT " + district_of("b") + ", ST_Area(geom), ST_AsBinary(geom),"
+        " ST_AsBinary(ST_Centroid(geom))"
+        " FROM buildings b WHERE valid_to IS NULL AND use_code = ANY(%s) ORDER BY id",
         (list(uses),)).fetchall()
     return [Target(r[0], float(r[1]), shapely.from_wkb(bytes(r[2])),
                    shapely.from_wkb(bytes(r[3]))) for r in rows]

@@ -80,6 +80,25 @@ def template(name: str):
     return deco
 
 
+def district_of(a: str) -> str:
+    """SQL: the current district of the feature aliased ``a`` (its ``district_code`` and
+    ``geom``). The district a feature was given when it was loaded while it still lies in that
+    district's current polygon (so nothing moves while boundaries stay as they were); else —
+    the boundary changed under it, a new version of the districts — the district its
+    representative point lies in now (else any it touches, the lowest code; else the stored
+    one). Counted by the stored code, a pipe or component in a strip handed to the
+    neighbouring district stayed in the old one, whose row is stored and mapped with the new
+    polygon, while the area indicators clipped to the new one."""
+    return (f"CASE WHEN EXISTS (SELECT 1 FROM admin_divisions cd WHERE cd.valid_to IS NULL"
+            f" AND cd.code = {a}.district_code AND ST_Intersects(cd.geom, {a}.geom))"
+            f" THEN {a}.district_code ELSE coalesce("
+            "(SELECT cd.code FROM admin_divisions cd WHERE cd.valid_to IS NULL AND"
+            f" ST_Intersects(cd.geom, ST_PointOnSurface({a}.geom)) ORDER BY cd.code LIMIT 1),"
+            "(SELECT cd.code FROM admin_divisions cd WHERE cd.valid_to IS NULL AND"
+            f" ST_Intersects(cd.geom, {a}.geom) ORDER BY cd.code LIMIT 1),"
+            f" {a}.district_code) END")
+
+
 def _rows(ctx: Context, query: str, params: dict | None = None) -> list[tuple]:
     return ctx.conn.execute(query, {"year": ctx.year, **(params or {})}).fetchall()
 
@@ -309,9 +328,9 @@ def new_high_rise_residential(ctx: Context, params: dict) -> Result:
         " count(b.id) FILTER (WHERE b.height IS NULL AND b.year_built <= %(year)s"
         "   AND b.year_built > %(year)s - %(w)s),"
         " count(b.id) FILTER (WHERE b.height > %(h)s AND b.year_built IS NULL)"
-        " FROM admin_divisions d LEFT JOIN buildings b"
-        " ON b.valid_to IS NULL AND b.district_code = d.code AND b.use_code = ANY(%(uses)s)"
-        " WHERE d.valid_to IS NULL GROUP BY d.code"),
+        " FROM admin_divisions d LEFT JOIN (SELECT " + district_of("x") + " AS dc, x.*"
+        "   FROM buildings x WHERE x.valid_to IS NULL AND x.use_code = ANY(%(uses)s)) b"
+        " ON b.dc = d.code WHERE d.valid_to IS NULL GROUP BY d.code"),
         {"h": float(params.get("min_height_m", 80)), "w": int(params.get("window_years", 1)),
          "uses": ctx.residential_uses})
     out = {}
@@ -347,7 +366,7 @@ def pipe_aging_rate(ctx: Context, params: dict) -> Result:
     lives = {str(k): int(v) for k, v in (ctx.settings.get("pipe_design_life_years") or
                                          {}).items()}
     rows = _rows(ctx, (
-        "SELECT district_code, pipe_class,"
+        "SELECT " + district_of("f") + ", pipe_class,"
         " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE year_built IS NOT NULL"
         "   AND year_built <= %(year)s"
         "   AND %(year)s - year_built > (%(lives)s::jsonb ->> pipe_class)::int), 0),"
@@ -355,7 +374,8 @@ def pipe_aging_rate(ctx: Context, params: dict) -> Result:
         "   AND year_built <= %(year)s AND %(lives)s::jsonb ? pipe_class), 0),"
         " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE year_built IS NULL"
         "   OR year_built > %(year)s), 0)"
-        " FROM pipe_segments WHERE valid_to IS NULL GROUP BY 1, 2"), {"lives": json.dumps(lives)})
+        " FROM pipe_segments f WHERE valid_to IS NULL GROUP BY 1, 2"),
+        {"lives": json.dumps(lives)})
 
     def build(rs):
         detail = {cls: {"aged_m": round(a, 2), "known_m": round(k, 2), "unknown_year_m": round(u, 2),
@@ -373,10 +393,10 @@ def combined_sewer_share(ctx: Context, params: dict) -> Result:
     if _empty(ctx, "pipe_segments"):
         return _no_data(ctx, "pipe_segments")
     rows = _rows(ctx, (
-        "SELECT district_code,"
+        "SELECT " + district_of("f") + ","
         " coalesce(sum(coalesce(length_m, ST_Length(geom))) FILTER (WHERE subclass_code = %(s)s),"
         " 0), sum(coalesce(length_m, ST_Length(geom)))"
-        " FROM pipe_segments WHERE valid_to IS NULL AND pipe_class = %(c)s GROUP BY 1"),
+        " FROM pipe_segments f WHERE valid_to IS NULL AND pipe_class = %(c)s GROUP BY 1"),
         {"c": str(params.get("drainage_class", "02")),
          "s": str(params.get("combined_subclass", "03"))})
     return _by_district(ctx, rows, lambda rs: Part(sum(r[0] for r in rs),
@@ -389,9 +409,9 @@ def component_intact_rate(ctx: Context, params: dict) -> Result:
     if _empty(ctx, "components"):
         return _no_data(ctx, "components")
     rows = _rows(ctx, (
-        "SELECT district_code, count(*) FILTER (WHERE state = %(s)s),"
+        "SELECT " + district_of("f") + ", count(*) FILTER (WHERE state = %(s)s),"
         " count(*) FILTER (WHERE state IS NOT NULL), count(*) FILTER (WHERE state IS NULL)"
-        " FROM components WHERE valid_to IS NULL GROUP BY 1"),
+        " FROM components f WHERE valid_to IS NULL GROUP BY 1"),
         {"s": str(params.get("intact_state", "完好"))})
 
     def build(rs):
