@@ -112,8 +112,12 @@ def parse_readings(raw: bytes) -> list[tuple[str, dt.datetime, float]]:
             ts = fromiso(t)
         except (TypeError, ValueError):
             ts = None
-        if ts is None or ts.tzinfo is None:
+        if ts is None:
             raise InputError(f"{t!r} is not ISO 8601 with a UTC offset",
+                             field=f"readings[{i}].time")
+        if ts.tzinfo is None:  # it is ISO 8601: said so, a sender looked for a format error
+            raise InputError(f"{t!r} has no UTC offset: write the instant with its offset "
+                             "(2026-12-01T08:00:00+08:00, or Z for UTC)",
                              field=f"readings[{i}].time")
         problem = sub_microsecond_problem(t)  # fromisoformat cut them without a word
         if problem is not None:

@@ -113,6 +113,12 @@ def test_a_time_to_the_nanosecond_is_a_400_naming_the_item(env):
     r = post(env, [(SLASHED, "2026-12-01T08:25:00.000001000+00:00", 4.0)])
     assert r.status_code == 200 and r.json()["inserted"] == 1, r.text
     assert (dt.datetime(2026, 12, 1, 8, 25, 0, 1, tzinfo=dt.UTC), 4.0) in stored(env, SLASHED)
+    # a time without an offset is ISO 8601 all the same: the sender is told what is missing
+    r = post(env, [(SLASHED, "2026-12-01 08:30:00", 4.0)])
+    assert r.status_code == 400, r.text
+    assert r.json()["description"] == (
+        "field 'readings[0].time': '2026-12-01 08:30:00' has no UTC offset: write the instant "
+        "with its offset (2026-12-01T08:00:00+08:00, or Z for UTC)")
     # a query bound too
     r = requests.get(f"{env.base}/iot/sensors/{quote(SLASHED, safe='')}/readings",
                      params={"start": "2026-12-01T08:25:00.0000001+00:00"}, timeout=10)
