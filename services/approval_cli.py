@@ -59,6 +59,9 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: 
         click.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(2)
     result, ctx = check(c.conninfo(), proj, c.profile, cfg)
+    # the file's identity in the filed report too, not only in the record's column: a path
+    # names no content (the applicant's next version comes under the same name)
+    result["project"]["file_sha256"] = pf.sha256
     html = None
     if report or pdf:
         html = render_html(result, draw_map(proj, ctx, result, c.profile))

@@ -79,6 +79,17 @@ def test_the_record_and_report_name_the_rules_and_the_data_versions(plan_db, tmp
         assert f"#{pid} " in text and _sha(PLANNING) in text and _sha(RULES) in text
 
 
+def test_the_report_names_the_project_files_checksum(plan_db, tmp_path):
+    html = tmp_path / "r.html"
+    res = json.loads(run_cli(["check", str(PASSES), "--json", "--report", str(html)],
+                             plan_db.env()).stdout)
+    assert res["project"]["file_sha256"] == _sha(PASSES)
+    filed = plan_db.scalar("SELECT report_html FROM approval_checks WHERE id = %s",
+                           (res["record_id"],))
+    for text in (html.read_text(encoding="utf-8"), filed):
+        assert _sha(PASSES) in text
+
+
 def test_a_reload_after_the_check_is_told_by_the_latest_load(plan_db, tmp_path):
     before = json.loads(run_cli(["check", str(PASSES), "--json", "--no-record"],
                                 plan_db.env()).stdout)
@@ -119,6 +130,7 @@ def test_the_process_over_http_names_the_same_data(plan_db, tmp_path):
         cli = json.loads(run_cli(["check", str(PASSES), "--json", "--no-record"],
                                  plan_db.env()).stdout)
         assert http["data"] == cli["data"] and http["rules"] == cli["rules"]
+        assert http["project"]["file_sha256"] is None
         assert {d["layer"]: d for d in http["data"]}["planning_parcels"]["batches"][0][
             "sha256"] == _sha(PLANNING)
     finally:

@@ -190,7 +190,8 @@ def _post(base, inputs):
 
 def _comparable(res: dict) -> dict:
     out = {k: v for k, v in res.items() if k not in VOLATILE}
-    out["project"] = {k: v for k, v in res["project"].items() if k != "source"}
+    out["project"] = {k: v for k, v in res["project"].items()
+                      if k not in ("source", "file_sha256")}  # a posted project is no file
     return out
 
 

@@ -46,6 +46,7 @@ def run(conninfo: str, inputs: dict[str, Any], profile: CityProfile | None = Non
                             crs=inputs.get("crs") or _legacy_crs(fc),
                             storage_srid=db_srid(conninfo), profile=profile, config=cfg)
     result, _ = check(conninfo, project, profile, cfg)
+    result["project"]["file_sha256"] = None  # a posted project is no file (as its record)
     try:
         result["record_id"] = record_check(conninfo, result, None, None)
     except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege) as e:

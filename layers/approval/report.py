@@ -65,7 +65,10 @@ def render_html(result: dict[str, Any], png: bytes | None) -> str:
            f"<p>结论 Result: {_st(s['status'])} — "
            + ", ".join(f"{STATUS_ZH[k]} {k}: {n}" for k, n in s["counts"].items())
            + f"</p><p class='clause'>检查时间 checked {escape(result['checked_at'])}; "
-           f"文件 source {escape(p['source'])}; CRS {escape(p['source_crs'])}; "
+           f"文件 source {escape(p['source'])}"
+           + (f" (SHA-256 <code>{escape(p['file_sha256'])}</code>)" if p.get("file_sha256")
+              else "")
+           + f"; CRS {escape(p['source_crs'])}; "
            f"规则 rules {escape(result['rules_file'])}</p>",
            "<h2>项目概况 Project</h2><table><tr><th>用地面积 site area</th>"
            f"<td>{_v(p['site_area_m2'])} m²</td></tr><tr><th>绿地面积 green area</th>"
