@@ -8,7 +8,11 @@ expected are worked by hand from the drawn coordinates."""
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
+import pyproj
 import pytest
+import shapely
+import shapely.geometry
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from cim.errors import InputError
@@ -65,3 +69,21 @@ def test_overlapping_parts_of_one_site_feature_cover_their_union_once():
                  feature("building", box(10, 10, 30, 40), floors_above=3, height=10))
     assert p.site.area == pytest.approx(100 * 100)
     assert any("feature 1: the polygon is not valid" in n for n in p.notes), p.notes
+
+
+
+def test_a_crs_without_an_epsg_code_is_named_by_its_authority():
+    """The report's header gave OGC:CRS84 as a page of WKT."""
+    t = pyproj.Transformer.from_crs(SRID, "OGC:CRS84", always_xy=True)
+
+    def lonlat(role, g, **props):
+        ll = shapely.transform(to_storage(g), lambda xy: np.column_stack(
+            t.transform(xy[:, 0], xy[:, 1])))
+        return {"type": "Feature", "properties": {"role": role, **props},
+                "geometry": shapely.geometry.mapping(ll)}
+
+    fc = collection(lonlat("site", SITE), lonlat("building", box(10, 10, 30, 40), height=10))
+    p = build_project(records_from_geojson(fc), source="p", name="p", crs="OGC:CRS84",
+                      storage_srid=SRID)
+    assert p.source_crs == "OGC:CRS84"
+    assert p.site.area == pytest.approx(SITE.area, rel=1e-6)

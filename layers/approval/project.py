@@ -446,7 +446,9 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     if not buildings:
         probs.add("no proposed building (建筑): a polygon with role 'building'")
     probs.raise_if_any()
-    return Project(name or source, source, f"EPSG:{src_epsg}" if src_epsg else src_crs.to_wkt(),
+    auth = src_crs.to_authority()  # OGC:CRS84 named so, not by a page of WKT in the report
+    return Project(name or source, source, f"EPSG:{src_epsg}" if src_epsg else
+                   ":".join(auth) if auth else src_crs.to_wkt(),
                    _one_site(sites, cfg.site_seam_m),
                    [b for b in out_buildings if b is not None], demolish, green, notes)
 
