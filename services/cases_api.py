@@ -424,7 +424,8 @@ def _doc() -> dict[str, dict]:
     auth = " (Authorization: Bearer <token> of a user of the loop)"
     body = {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["source", "category"], "properties": {
-            "source": {"type": "string", "enum": ["巡查上报", "市民热线"]},
+            "source": {"type": "string", "description": "巡查上报 (监督员), 市民热线 (受理员) "
+                       "or another source of the city's case_workflow.yaml sources"},
             "category": {"type": "string", "description": "case_categories.csv code"},
             "point": {"type": "array", "items": {"type": "number"}, "minItems": 2,
                       "maxItems": 2},

@@ -2,8 +2,9 @@
 case_workflow.yaml and layers.csv (``dictionaries:``, as for every other dictionary) — are the
 ones the case loop follows, on the command line and over HTTP. The loop read the platform's
 files at every call: a category the city had added was refused ("unknown case category"),
-its own loop ignored, and its cases coded with the platform's layer code while
-``cim code explain`` decoded them with the city's."""
+its own loop ignored (a source of its own, 领导交办, refused by a list in the code), and its
+cases coded with the platform's layer code while ``cim code explain`` decoded them with the
+city's."""
 
 from __future__ import annotations
 
@@ -32,17 +33,19 @@ CITY_LAYER_CODE = "95"
 @pytest.fixture(scope="module")
 def city(tmp_path_factory, jining_profile):
     """The Jining profile with its own case categories (one more, 2 h), loop (the 核查员 may
-    close too) and layers dictionary (cases coded 95)."""
+    close too; the 受理员 files cases a leader assigns, 领导交办) and layers dictionary (cases
+    coded 95)."""
     d = tmp_path_factory.mktemp("city")
     cats = (DICTIONARY_DIR / "case_categories.csv").read_text(encoding="utf-8")
     (d / "case_categories.csv").write_text(cats.rstrip("\n") + "\n" + CITY_ROW + "\n",
                                            encoding="utf-8")
     wf = (DICTIONARY_DIR / "case_workflow.yaml").read_text(encoding="utf-8")
     close = "- {from: [核查], to: 结案, roles: [受理员]}"
-    assert wf.count(close) == 1
+    hotline = "\n  市民热线: [受理员]\n"
+    assert wf.count(close) == 1 and wf.count(hotline) == 1
     (d / "case_workflow.yaml").write_text(
-        wf.replace(close, "- {from: [核查], to: 结案, roles: [受理员, 核查员]}"),
-        encoding="utf-8")
+        wf.replace(close, "- {from: [核查], to: 结案, roles: [受理员, 核查员]}")
+        .replace(hotline, hotline + "  领导交办: [受理员]\n"), encoding="utf-8")
     layers = (DICTIONARY_DIR / "layers.csv").read_text(encoding="utf-8")
     assert layers.count("\n93,cases,") == 1
     (d / "layers.csv").write_text(layers.replace("\n93,cases,", f"\n{CITY_LAYER_CODE},cases,"),
@@ -105,6 +108,10 @@ def test_city_category_loop_and_layer_code_on_the_command_line(sdb, people):
     _cli(sdb, "verify", code, "--result", "pass", "--user", people["核查员"][0])
     # the city's loop: its 核查员 closes (the platform's only lets the 受理员)
     assert _cli(sdb, "close", code, "--user", people["核查员"][0])["state"] == "结案"
+    # a source of the city's own
+    assigned = _cli(sdb, "report-problem", "--source", "领导交办", "--category", "0501",
+                    "--grid", sdb.cell, "--user", people["受理员"][0])
+    assert assigned["source"] == "领导交办" and assigned["state"] == "上报"
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +143,5 @@ def test_city_category_and_loop_over_http(api, sdb, people):
         r = post(f"/cases/{code}/actions/{action}", who, **body)
         assert r.status_code == 200, (action, r.text)
     assert r.json()["state"] == "结案"
+    r = post("/cases", "受理员", source="领导交办", category="0501", grid=sdb.cell)
+    assert r.status_code == 201 and r.json()["source"] == "领导交办", r.text

@@ -111,7 +111,9 @@ def case() -> None:
 
 
 @case.command("report-problem")
-@click.option("--source", type=click.Choice(["巡查上报", "市民热线"]), required=True)
+@click.option("--source", required=True,
+              help="巡查上报 (监督员), 市民热线 (受理员), or another source the city's "
+                   "case_workflow.yaml lists under sources")
 @click.option("--category", required=True, help="Category code (case_categories.csv)")
 @click.option("--point", default=None, help="X,Y (storage CRS, or --crs)")
 @click.option("--crs", default=None, help="CRS of --point (CRS84, EPSG:4490 …)")
@@ -129,7 +131,8 @@ def case() -> None:
 @pass_ctx
 def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, address, description,
                        photos, reporter_name, phone, at, token, user_name, as_json) -> None:
-    """Open a case from an inspector (巡查上报) or a 12345 call (市民热线)."""
+    """Open a case from an inspector (巡查上报), a 12345 call (市民热线) or another source
+    of the city's loop (case_workflow.yaml ``sources``)."""
     import psycopg
 
     from layers.cases.listing import to_storage

@@ -37,7 +37,9 @@ from layers.query.sqlparts import storage_srid
 if TYPE_CHECKING:
     from cim.profile import CityProfile
 
-SOURCES = ("巡查上报", "传感告警", "市民热线")
+# the source the platform itself opens cases from (layers.iot, role system); the sources people
+# report from are the workflow's ``sources`` (data: a city adds 领导交办, 媒体曝光 …)
+SENSOR_SOURCE = "传感告警"
 LAYER = "cases"
 CONTACT_FIELDS = ("reporter_name", "phone", "reporter_user")
 # the columns a case is shown with (geometry as x/y in the storage CRS)
@@ -208,12 +210,14 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     for the ``system`` role: a sensor's registered cell; a geocoded place's): then the cell
     the place lies in wins. ``profile``: the city whose loop, categories and layer codes the
     case follows (None: the platform's files). Runs in the caller's transaction."""
+    from layers.cases.sources import settings
     from layers.cases.workflow import load_workflow, workflow_file
 
     wf = load_workflow(workflow_file(profile))
     reported, registered = wf.initial, wf.registered  # 上报, 立案 (case_workflow.yaml)
-    if source not in SOURCES:
-        raise InputError(f"unknown source {source!r}; sources: {', '.join(SOURCES)}",
+    sources = (SENSOR_SOURCE, *settings(workflow_file(profile))["sources"])
+    if source not in sources:
+        raise InputError(f"unknown source {source!r}; sources: {', '.join(sources)}",
                          field="source")
     if not (actor or "").strip():
         raise InputError("a case is reported by someone (actor)", field="actor")
