@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import shapely
 from psycopg import sql
 
 from cim import pressure
@@ -61,8 +62,11 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     clearances = prof.dictionary_path("pipe_clearances") if prof is not None else \
         DICTIONARY_DIR / "pipe_clearances.csv"
     reach = max_required(clearance_rules, "horizontal", True) + PIPE_REACH_EXTRA_M
-    ctx = read_context(conninfo, project.site, cfg.search_m, reach,
-                       cfg.line_join_tolerance_m)
+    # around the site and every building: a building drawn beyond the red line (which
+    # inside_site fails) still stands over the pipes and in the height zones out there,
+    # which a read around the site alone did not see (a pass beside a main under it)
+    around = shapely.union_all([project.site, *(b.footprint for b in project.buildings)])
+    ctx = read_context(conninfo, around, cfg.search_m, reach, cfg.line_join_tolerance_m)
     loaded = _loaded(conninfo)
     R = {rid: Result(conf) for rid, conf in cfg.rules.items()}
     rp.inside_site(R["inside_site"], project, cfg)
