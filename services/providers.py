@@ -392,7 +392,8 @@ class CimProvider(BaseProvider):
         except Exception as exc:
             raise _query_error(exc) from exc
         more, rows = len(rows) > limit, rows[:limit]
-        fc["features"] = [self._feature(row, names, skip_geometry) for row in rows]
+        csv = page is not None and page.mime == "text/csv"
+        fc["features"] = [self._feature(row, names, skip_geometry, csv) for row in rows]
         fc["numberReturned"] = len(fc["features"])
         if page is not None:
             last = rows[-1]._mapping if rows else {}
@@ -414,12 +415,19 @@ class CimProvider(BaseProvider):
             raise ProviderItemNotFoundError(f"no current feature with code {identifier}")
         return self._feature(row, names, False)
 
-    def _feature(self, row, names: list[str], skip_geometry: bool) -> dict:
+    def _feature(self, row, names: list[str], skip_geometry: bool, csv: bool = False) -> dict:
         m = row._mapping
         props = {n: _jsonable(m[n]) for n in names}
-        return {"type": "Feature", "id": props.get(self.id_field),
-                "geometry": None if skip_geometry or m.get("_geojson") is None
-                else json.loads(m["_geojson"]),
+        geom = None if skip_geometry or m.get("_geojson") is None else json.loads(m["_geojson"])
+        if csv:  # for pygeoapi's CSV formatter (features go nowhere else)
+            # an array or object cell as JSON text: the formatter wrote Python's repr
+            # (['a'], {'k': 'v'}), which no CSV reader reads back
+            props = {n: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict))
+                     else v for n, v in props.items()}
+            if geom is None:  # the formatter reads geometry['type'] (a point's
+                # coordinates too): a point layer's CSV with skipGeometry=true was a 500
+                geom = {"type": None, "coordinates": [None, None]}
+        return {"type": "Feature", "id": props.get(self.id_field), "geometry": geom,
                 "properties": props}
 
 
