@@ -353,7 +353,7 @@ def _zone(value: Any, path: Path) -> str:
     zone = str(value).strip() if value else CHINA_TIME
     try:
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder (Asia)
         raise ConfigError(f"timezone {zone!r} is no IANA time zone (e.g. Asia/Shanghai)",
                           path=str(path), field="timezone") from None
     return zone

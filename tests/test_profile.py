@@ -239,3 +239,15 @@ def test_a_city_dictionary_saved_by_a_chinese_spreadsheet_is_read(tmp_path):
         read_csv_dictionary(bad)
     assert "bad.csv" in str(ei.value.path) and "dictionary" in ei.value.message
     assert "UTF-8" in ei.value.message and "pass --encoding" not in ei.value.message
+
+
+@pytest.mark.parametrize("zone", ["Asia", "Asia/", "Asia/Shanghia", "../etc/passwd"])
+def test_a_timezone_that_is_no_zone_names_the_field(tmp_path, zone):
+    """A folder of the zone database (Asia) is no zone either: a ConfigError naming the file
+    and the field, not an internal IsADirectoryError."""
+    f = tmp_path / "p.yaml"
+    f.write_text("city: {name: X, admin_code: '370800'}\nstorage_crs: EPSG:4527\n"
+                 f"timezone: {zone}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="no IANA time zone") as exc:
+        load_profile(f)
+    assert exc.value.field == "timezone" and exc.value.path == str(f)
