@@ -483,9 +483,10 @@ def _doc() -> dict[str, dict]:
         "/cases/{code}/actions/{action}": {
             "post": {"summary": "Move a case through the loop (case_workflow.yaml)" + auth,
                      "tags": tags, "requestBody": act_body,
-                     "parameters": [p("code", "case code"), p("action", "the action", {
-                         "type": "string", "enum": ["register", "dispatch", "handle",
-                                                    "verify", "close", "return", "void"]})],
+                     "parameters": [p("code", "case code"), p(
+                         "action", "an action of the city's case_workflow.yaml: the "
+                         "platform's register, dispatch, handle, verify, close, return, "
+                         "void, or one the city adds")],
                      "responses": {**ok("the case after the action"),
                                    **errors("400", "401", "403", "404", "409")}}},
     }

@@ -28,13 +28,25 @@ CITY_ROW = "1001,事件,10,共享交通,共享单车乱停放,2,城市单车办,
 LIMIT = dt.timedelta(hours=2)
 CITY_UNIT = "城市单车办"
 CITY_LAYER_CODE = "95"
+# the city's own actions: hold a dispatched case (挂账) and take it up again
+HOLD = """  hold:
+    name: 挂账
+    transitions:
+      - {from: [派遣], to: 挂账, roles: [派遣员]}
+    fields: {note: {required: true}}
+  resume:
+    name: 恢复
+    transitions:
+      - {from: [挂账], to: 派遣, roles: [派遣员]}
+    fields: {note: {}}
+"""
 
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory, jining_profile):
     """The Jining profile with its own case categories (one more, 2 h), loop (the 核查员 may
-    close too; the 受理员 files cases a leader assigns, 领导交办) and layers dictionary (cases
-    coded 95)."""
+    close too; the 受理员 files cases a leader assigns, 领导交办; the 派遣员 may hold a
+    dispatched case, 挂账, and take it up again) and layers dictionary (cases coded 95)."""
     d = tmp_path_factory.mktemp("city")
     cats = (DICTIONARY_DIR / "case_categories.csv").read_text(encoding="utf-8")
     (d / "case_categories.csv").write_text(cats.rstrip("\n") + "\n" + CITY_ROW + "\n",
@@ -45,7 +57,10 @@ def city(tmp_path_factory, jining_profile):
     assert wf.count(close) == 1 and wf.count(hotline) == 1
     (d / "case_workflow.yaml").write_text(
         wf.replace(close, "- {from: [核查], to: 结案, roles: [受理员, 核查员]}")
-        .replace(hotline, hotline + "  领导交办: [受理员]\n"), encoding="utf-8")
+        .replace(hotline, hotline + "  领导交办: [受理员]\n")
+        .replace("states: [上报, 立案, 派遣, 处置, 核查, 结案, 作废]",
+                 "states: [上报, 立案, 派遣, 处置, 核查, 结案, 作废, 挂账]")
+        .replace("\nactions:\n", "\nactions:\n" + HOLD), encoding="utf-8")
     layers = (DICTIONARY_DIR / "layers.csv").read_text(encoding="utf-8")
     assert layers.count("\n93,cases,") == 1
     (d / "layers.csv").write_text(layers.replace("\n93,cases,", f"\n{CITY_LAYER_CODE},cases,"),
@@ -104,6 +119,10 @@ def test_city_category_loop_and_layer_code_on_the_command_line(sdb, people):
     listed = _cli(sdb, "list", "--category", CITY_CATEGORY)
     assert [r["code"] for r in listed] == [code]
     _cli(sdb, "dispatch", code, "--user", people["派遣员"][0])
+    held = _cli(sdb, "act", code, "hold", "--note", "待道路施工结束", "--user",
+                people["派遣员"][0])
+    assert held["state"] == "挂账" and held["events"][-1]["action"] == "hold"
+    assert _cli(sdb, "act", code, "resume", "--user", people["派遣员"][0])["state"] == "派遣"
     _cli(sdb, "handle", code, "--note", "已清理", "--user", people["处置单位"][0])
     _cli(sdb, "verify", code, "--result", "pass", "--user", people["核查员"][0])
     # the city's loop: its 核查员 closes (the platform's only lets the 受理员)

@@ -152,6 +152,19 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
     _show(out, as_json, c.profile.timezone)
 
 
+def _act(c: Ctx, code: str, action: str, *, note, at, token, user_name, as_json, unit,
+         result) -> None:
+    import psycopg
+
+    from layers.cases.workflow import act
+
+    with psycopg.connect(c.conninfo()) as conn:
+        user = _user(conn, token, user_name)
+        out = act(conn, code, action, user, at=_when(at, "--at", c), note=note, unit=unit,
+                  result=result, profile=c.profile)
+    _show(out, as_json, c.profile.timezone)
+
+
 def _action_command(action: str) -> click.Command:
     @click.argument("code")
     @click.option("--note", default=None)
@@ -160,15 +173,8 @@ def _action_command(action: str) -> click.Command:
     @click.option("--json", "as_json", is_flag=True)
     @pass_ctx
     def cmd(c: Ctx, code, note, at, token, user_name, as_json, unit=None, result=None):
-        import psycopg
-
-        from layers.cases.workflow import act
-
-        with psycopg.connect(c.conninfo()) as conn:
-            user = _user(conn, token, user_name)
-            out = act(conn, code, action, user, at=_when(at, "--at", c), note=note, unit=unit,
-                      result=result, profile=c.profile)
-        _show(out, as_json, c.profile.timezone)
+        _act(c, code, action, note=note, at=at, token=token, user_name=user_name,
+             as_json=as_json, unit=unit, result=result)
 
     if action == "dispatch":
         cmd = click.option("--unit", default=None, help="Unit (default: the proposal)")(cmd)
@@ -180,6 +186,23 @@ def _action_command(action: str) -> click.Command:
 
 for _a in ACTIONS:
     case.add_command(_action_command(_a))
+
+
+@case.command("act")
+@click.argument("code")
+@click.argument("action")
+@click.option("--note", default=None)
+@click.option("--unit", default=None, help="Unit (an action whose fields name one)")
+@click.option("--result", default=None, help="Result (an action whose fields name one)")
+@click.option("--at", "at", default=None, help="Time of the action (ISO; default now)")
+@_as_options
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def act_cmd(c: Ctx, code, action, note, unit, result, at, token, user_name, as_json) -> None:
+    """Make ACTION on case CODE: any action of the city's loop (its case_workflow.yaml
+    ``actions``, also one it adds — 挂账, 延期 …: the commands above are the platform's)."""
+    _act(c, code, action, note=note, at=at, token=token, user_name=user_name,
+         as_json=as_json, unit=unit, result=result)
 
 
 @case.command("list")
