@@ -31,7 +31,7 @@ h3{font-size:15px;margin-bottom:4px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;
  text-align:left;vertical-align:top}th{background:#f2f2f2}
 .st{font-weight:bold;white-space:nowrap}.clause{color:#555;font-size:12px}
-.map{max-width:100%;border:1px solid #ccc}.rule{page-break-inside:avoid;margin-bottom:14px}
+.map{max-width:100%;border:1px solid #ccc}.data td{word-break:break-all;font-size:12px}.rule{page-break-inside:avoid;margin-bottom:14px}
 """
 
 
@@ -133,12 +133,12 @@ def _data_html(result: dict[str, Any]) -> list[str]:
     rules, data = result.get("rules") or {}, result.get("data") or []
     if not rules and not data:
         return []
-    out = ["<h2>审查依据与数据版本 Rules and data checked</h2><table><tr><th>规则文件 rules"
+    out = ["<h2>审查依据与数据版本 Rules and data checked</h2><table class='data'><tr><th>规则文件 rules"
            "</th><th>文件 file</th><th>SHA-256</th></tr>"]
     for k, v in rules.items():
         out.append(f"<tr><td>{escape(k)}</td><td>{escape(str(v.get('file')))}</td>"
                    f"<td><code>{_v(v.get('sha256'))}</code></td></tr>")
-    out.append("</table><table><tr><th>图层 layer</th><th>读取要素 features read</th>"
+    out.append("</table><table class='data'><tr><th>图层 layer</th><th>读取要素 features read</th>"
                "<th>所属入库批次 their load batches (file, SHA-256, loaded)</th>"
                "<th>最近入库 the layer's latest load</th></tr>")
 
@@ -154,9 +154,19 @@ def _data_html(result: dict[str, Any]) -> list[str]:
         out.append(f"<tr><td>{escape(LAYER_ZH.get(d['layer'], d['layer']))} "
                    f"{escape(d['layer'])}</td><td>{_v(d['features_read'])}</td>"
                    f"<td>{bs or '—'}</td><td>"
-                   + (batch(d["latest_load"]) if d.get("latest_load") else "—") + "</td></tr>")
+                   + _latest(d, batch) + "</td></tr>")
     out.append("</table>")
     return out
+
+
+def _latest(d: dict[str, Any], batch: Any) -> str:
+    """The layer's latest load: named in full unless the features read are of it."""
+    last = d.get("latest_load")
+    if not last:
+        return "—"
+    if any(b["id"] == last["id"] for b in d["batches"]):
+        return f"#{last['id']} (所读要素所属 that of the features read)"
+    return batch(last)
 
 
 def chromium() -> str | None:
