@@ -78,6 +78,13 @@ def test_blank_category_is_named_and_a_pasted_space_is_no_category(api, sdb, ins
     assert (r.json()["category_code"], r.json()["category_name"]) == ("0501", "暴露垃圾")
 
 
+def test_a_blank_crs_is_none_given(api, sdb, insp):
+    x, y = sdb.x0 + 10, sdb.y0 + 10  # inside the big cell, in the storage CRS
+    r = _post(api, insp[1], {"source": "巡查上报", "category": "0501", "point": [x, y],
+                             "crs": " "})
+    assert r.status_code == 201 and r.json()["grid_code"] == sdb.cell, r.text
+
+
 def test_cli_point_nan_is_refused_as_not_finite(sdb, insp):
     p = run_cli(["case", "report-problem", "--source", "巡查上报", "--category", "0501",
                  "--point", "nan,nan", "--user", insp[0]], sdb.env())

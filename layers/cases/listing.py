@@ -26,7 +26,9 @@ def to_storage(conn: psycopg.Connection, point: tuple[float, float],
                crs: str | None) -> tuple[float, float]:
     """``point`` (x, y in ``crs``; None = the storage CRS) as storage-CRS x, y. ``crs``
     follows the query library (CRS84 lon/lat, EPSG:4490 lat/lon, a projected CRS's axis
-    order)."""
+    order). A blank ``crs`` (a form's empty field) is none given, as a blank field is
+    elsewhere: it was an "unknown coordinate reference system ''" naming no field."""
+    crs = (crs or "").strip() or None
     if crs is None:
         return point
     from layers.query.common import query_geometry
