@@ -234,6 +234,12 @@ def make_columns(profile: CityProfile):
         problem: dict[int, tuple[str, str, str | None]] = {
             i: (r[0], r[1], geometry_field(ctx.source)) for i, r in enumerate(reject)
             if r is not None}
+        if ctx.source.coordinate_fields:  # a table's X/Y: the coordinate at fault named
+            from loaders.sources.xy_table import xy_problems
+
+            problem.update(xy_problems(
+                cols, np.flatnonzero(shapely.is_missing(batch.geometries)).tolist(),
+                *ctx.source.coordinate_fields))
         pcodes, distinct_classes = distinct(batch.for_parser(m["class"]))
         subs = [dictionary.find(v) for v in distinct_classes]
         # each row's subclass as an index into subs (-1: none), the class field's first
@@ -354,11 +360,36 @@ def load_components(conninfo: str, profile: CityProfile, path: str | Path, **kw)
     """Load a component census: written directly into the layer (see
     :mod:`loaders.engine.direct`: district and grid cell, duplicates and codes decided beside
     the data, in a converter process for a large census)."""
-    return run_direct_load(conninfo, profile, COMPONENTS, None, make_columns(profile), path,
-                           aliases=profile.field_aliases.get("components", {}),
-                           fingerprint=SourceFingerprint("components", CONVERTER_VERSION,
-                                                        id_fields, _dictionaries, __name__),
-                           recipe=HASHED, **kw)
+    # the X/Y reader makes the batches a census table's rows are read as (their values and
+    # points are what a reload fingerprints, loaders.engine.fingerprint): imported when a load
+    # runs, as the source reader's part, not the conversion's
+    from loaders.sources.xy_table import points_from_xy
+
+    aliases = profile.field_aliases.get("components", {})
+    others = [n for names in aliases.values() for n in names]
+    with points_from_xy(*_xy_names(profile, kw.get("mapping")), others):
+        return run_direct_load(conninfo, profile, COMPONENTS, None, make_columns(profile),
+                               path, aliases=aliases,
+                               fingerprint=SourceFingerprint("components", CONVERTER_VERSION,
+                                                            id_fields, _dictionaries,
+                                                            __name__),
+                               recipe=HASHED, **kw)
+
+
+def _xy_names(profile: CityProfile, mapping: dict[str, str] | None
+              ) -> tuple[list[str], list[str]]:
+    """The headers of a census table's X (northing) and Y (easting): the mapping file's, then
+    the city's components aliases, else those of its survey point tables (one convention)."""
+    aliases = profile.field_aliases
+    own = aliases.get("components", {})
+    points = aliases.get("pipe_points", {})
+    out = []
+    for a in ("x", "y"):
+        names = list(own.get(a) or points.get(a) or [])
+        if mapping and mapping.get(a):
+            names.insert(0, mapping[a])
+        out.append(names)
+    return out[0], out[1]
 
 
 def _dictionaries(ctx: LoadContext) -> list:

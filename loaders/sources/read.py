@@ -93,6 +93,11 @@ class Source:
     # a rejects export's own columns (cim_row, cim_reason, cim_field, cim_message:
     # layers.rejects), in a fixed export loaded again: never read as the features' attributes
     export_fields: tuple[str, ...] = ()
+    # a survey table read as points (loaders.sources.xy_table): its X and Y columns (the
+    # geometry_field names them both, X坐标/Y坐标, for the rejects of a point's place) and the
+    # column of the scratch copy holding each row's number in the delivered table
+    coordinate_fields: tuple[str, str] | None = None
+    row_field: str | None = None
 
 
 # the columns `cim rejects --export` adds before the delivered ones (layers.rejects.PLATFORM,
@@ -156,6 +161,9 @@ def open_source(path: str | Path, layer: str | None = None,
     """
     path = Path(path)
     _check_path(path)
+    xy = _xy_table(path, encoding)
+    if xy is not None:
+        return xy
     precheck(path, layer)
     notes: list[str] = []
     read_path, opts = gdal_source(path, open_options)
@@ -284,6 +292,27 @@ def open_source(path: str | Path, layer: str | None = None,
                   crs_set_aside=aside if crs is None else None, export_fields=exported)
 
 
+def _xy_table(path: Path, encoding: str | None) -> Source | None:
+    """A survey table with X/Y columns as a source of points, where the loader reads points
+    from X/Y (:mod:`loaders.sources.xy_table`); else None."""
+    from loaders.sources.xy_table import ROW_FIELD, read_xy_table
+
+    scratch = _scratch_dir("cim-xy-")
+    try:
+        t = read_xy_table(path, encoding, scratch)
+    except BaseException:
+        _remove_scratch(scratch)
+        raise
+    if t is None:
+        _remove_scratch(scratch)
+        return None
+    return Source(path=path, layer=pyogrio.list_layers(t.read_path)[0][0], driver="GPKG",
+                  crs=None, encoding=None, fields=t.fields, feature_count=t.count,
+                  geometry_type="Point", notes=t.notes, read_path=t.read_path,
+                  geometry_field=t.place_field, coordinate_fields=(t.x, t.y),
+                  row_field=ROW_FIELD)
+
+
 _SRS_NAME = re.compile(rb"""\bsrsName\s*=\s*["']([^"']*)["']""")
 
 
@@ -385,6 +414,10 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                     yield None
                     row += rb.num_rows
                     continue
+                rows = None
+                if src.row_field is not None:  # a survey table's own row numbers
+                    rows = rb.column(src.row_field).to_numpy(zero_copy_only=False)
+                    rb = rb.drop_columns([src.row_field])
                 rb, text_col = geometry_text_apart(rb, src.geometry_field, geom_col)
                 names = [n for n in rb.schema.names
                          if n != geom_col and n != text_col and n not in src.export_fields]
@@ -400,9 +433,11 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 arr = rb.column(geom_col)
                 # Arrow's to_numpy of a binary column goes through pandas
                 wkb = _objects(arr) if python_values else arr.to_numpy(zero_copy_only=False)
-                yield Batch(first_row=row, columns=cols, attributes=attributes, wkb=wkb,
+                yield Batch(first_row=int(rows[0]) if rows is not None and len(rows) else row,
+                            columns=cols, attributes=attributes, wkb=wkb, rows=rows,
                             arrow=rb, wkb_arrow=arr, geometry_text=text,
-                            geometry_field=src.geometry_field if text is not None else None)
+                            geometry_field=src.geometry_field
+                            if text is not None or src.coordinate_fields else None)
                 row += rb.num_rows
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
         raise InputError(f"its field names are not {src.encoding or 'UTF-8'} text ({exc}): "

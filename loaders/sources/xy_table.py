@@ -1,0 +1,287 @@
+"""Points of a survey table (成果表) from its X and Y columns, for a loader whose features may
+be points (a component census delivered as a table).
+
+Surveyors deliver point censuses as the pipe point tables are delivered: a CSV (UTF-8 or
+Excel's GBK) or a workbook with Chinese headers and X (northing) and Y (easting) columns, no
+geometry GDAL can read — the loader refused it ("has no geometry column"). The table is read
+by the survey tables' one reader (:func:`loaders.sources.tables.read_tables`: encoding, title
+rows, two-row headers, each row's number as a person finds it in the file), its points made
+easting first (:func:`cim.crs.swap_survey_xy`), and written to a scratch GeoPackage beside
+nothing of the delivery: every later step of a load (CRS from the zone-prefixed eastings, the
+area check, streamed batches, converter processes) then reads it as any vector source. The X
+and Y columns stay attributes as typed, so a reject keeps them and reloads as the table it was.
+
+Opt-in (:func:`points_from_xy`): a footprint layer given such a table keeps being refused at
+open ("X/Y columns give points, not footprints") rather than rejecting every row.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from cim import crs as cimcrs
+from cim.errors import InputError
+from cim.numbers import ValueProblem
+from loaders.sources.csv_geometry import _WKT_START, CSV_GEOMETRY_NAMES
+from loaders.sources.tables import (
+    CSV,
+    EXCEL,
+    GDAL_TABLES,
+    HEADER_SCAN_ROWS,
+    OLD_EXCEL,
+    Table,
+    match_headers,
+    norm_header,
+)
+
+# the column of the scratch GeoPackage holding each row's number in the delivered table (a
+# CSV's line, an Excel row); not an attribute (loaders.sources.read.iter_batches)
+ROW_FIELD = "cim:row"
+XY_SUFFIXES = CSV | EXCEL | OLD_EXCEL
+
+# (X header names, Y header names, the layer's other header names) while a loader reads
+# points from X/Y (None: not read)
+_XY_NAMES: ContextVar[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None] = \
+    ContextVar("xy_names", default=None)
+
+
+@contextmanager
+def points_from_xy(x_names: Sequence[str], y_names: Sequence[str],
+                   others: Sequence[str] = ()) -> Iterator[None]:
+    """Within the block, a table with an X and a Y column (``x_names``, ``y_names``: the
+    city's header names, field_aliases.yaml) opens as points (:func:`read_xy_table`);
+    ``others``, the layer's other header names, find the header row under a title row."""
+    token = _XY_NAMES.set((tuple(x_names), tuple(y_names), tuple(others)))
+    try:
+        yield
+    finally:
+        _XY_NAMES.reset(token)
+
+
+@dataclass
+class XYTable:
+    """A survey table read as points: the scratch GeoPackage and what the Source says."""
+
+    read_path: Path
+    fields: list[str]  # the delivered headers (X and Y among them), as GDAL gives them back
+    x: str
+    y: str
+    count: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def place_field(self) -> str:
+        """The field a reject of the point's place names (``X坐标/Y坐标``: as the pipe loader
+        names a survey point's)."""
+        return f"{self.x}/{self.y}"
+
+
+def read_xy_table(path: Path, encoding: str | None, scratch: Path) -> XYTable | None:
+    """The table of ``path`` as points in a GeoPackage under ``scratch``, when points are read
+    from X/Y (:func:`points_from_xy`) and ``path`` is a CSV or workbook with an X and a Y
+    column and no WKT column (a CSV with WKT is read by GDAL as before); else None."""
+    names = _XY_NAMES.get()
+    suffix = path.suffix.lower()
+    if names is None or suffix not in XY_SUFFIXES | GDAL_TABLES:
+        return None
+    from loaders.sources.read import export_fields
+    from loaders.sources.tables import read_tables
+
+    aliases = {"x": list(names[0]), "y": list(names[1])}
+    if not _may_hold_xy(path, aliases):
+        return None
+    known = {norm_header(n) for ns in names for n in ns}  # the header row names them
+    found = []
+    for t in read_tables(path, known, encoding):
+        m = match_headers(t.headers, aliases, table=t.name)
+        if "x" not in m or "y" not in m:
+            continue
+        # a rejects export of such a table (cim rejects --export) reloads from its X/Y as
+        # fixed, as the pipe survey's does, its own columns and the point it was rejected
+        # with left out; a GeoPackage is read so only then (else its geometry is its place)
+        exported = export_fields(t.headers)
+        if exported:
+            found.append((_without(t, [*exported, *_export_wkt(t, exported)]), m))
+        elif suffix not in GDAL_TABLES and not _wkt_column(t):
+            found.append((t, m))
+    if not found:
+        return None
+    if len(found) > 1:
+        raise InputError("more than one table with X/Y columns (" + ", ".join(
+            t.name for t, _ in found) + "): one table a load — save each sheet as a file",
+            path=str(path))
+    t, m = found[0]
+    if not t.rows:
+        raise InputError(f"the table {t.name} has no rows", path=str(path))
+    xs, ys = t.column(m["x"]), t.column(m["y"])
+    e, n = cimcrs.swap_survey_xy(_floats(xs), _floats(ys))
+    if cimcrs.detect_gk_from_eastings(e) is None \
+            and cimcrs.detect_gk_from_eastings(n) is not None:
+        raise InputError("the X column holds eastings and Y northings: survey tables write "
+                         "X = northing (北) and Y = easting (东); the columns look exchanged — "
+                         "swap their headers", path=str(path), field=m["x"])
+    ok = np.isfinite(e) & np.isfinite(n)
+    geoms = np.full(len(t.rows), None, dtype=object)
+    geoms[ok] = shapely.points(e[ok], n[ok])
+    wkb = shapely.to_wkb(geoms, flavor="iso")
+    arrays = [_column(t.column(h)) for h in t.headers]
+    arrays.append(pa.array(t.row_numbers, pa.int64()))
+    arrays.append(pa.array(list(wkb), pa.binary()))
+    table = pa.table(arrays, names=[*t.headers, ROW_FIELD, "geometry"])
+    out = scratch / "xy_table.gpkg"
+    import warnings
+
+    import pyogrio
+
+    with warnings.catch_warnings():  # no CRS, on purpose: it is told as any file's is
+        warnings.simplefilter("ignore", UserWarning)
+        pyogrio.write_arrow(table, out, layer=path.stem or "table", driver="GPKG",
+                            geometry_name="geometry", geometry_type="Point", crs=None)
+    notes = list(t.notes) + [f"points from {t.name}'s X (northing) {m['x']!r} and Y "
+                             f"(easting) {m['y']!r}"]
+    return XYTable(read_path=out, fields=list(t.headers), x=m["x"], y=m["y"],
+                   count=len(t.rows), notes=notes)
+
+
+def _may_hold_xy(path: Path, aliases: dict[str, list[str]]) -> bool:
+    """Whether the file may be such a table, told cheaply (a census of a million rows in a
+    CSV with WKT or a GeoPackage is not read twice): a GeoPackage only as a rejects export
+    (its fields), a CSV when its first lines hold an X and a Y header; a workbook always
+    (GDAL reads no geometry from one)."""
+    suffix = path.suffix.lower()
+    if suffix in GDAL_TABLES:
+        import pyogrio
+
+        from loaders.sources.read import (
+            GDAL_INPUT_ERRORS,
+            export_fields,
+            gdal_source,
+            list_layers,
+        )
+
+        read_path, opts = gdal_source(path)  # nothing written beside it (IMMUTABLE)
+        try:
+            return any(export_fields([str(f) for f in pyogrio.read_info(
+                read_path, layer=layer, **opts)["fields"]])
+                for layer, _kind in list_layers(read_path, opts))
+        except GDAL_INPUT_ERRORS:
+            return False  # the GDAL read says why
+    if suffix not in CSV:
+        return True
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    text = head.decode("utf-8", "ignore") if _is_utf8(head) else \
+        head.decode("gb18030", "ignore")
+    cells = {norm_header(c.strip().strip('"')) for line in text.splitlines()[:HEADER_SCAN_ROWS + 1]
+             for c in re.split(r"[,\t;|]", line.strip("\ufeff"))}
+    return all(any(norm_header(n) in cells for n in aliases[a]) for a in ("x", "y"))
+
+
+def _is_utf8(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        return exc.start > len(head) - 4  # a character cut by the 64 KiB read
+
+
+def _export_wkt(t: Table, exported: Sequence[str]) -> list[str]:
+    """The point a rejects export wrote beside the X/Y (its last column, ``wkt`` under the
+    export's prefix or none; a GeoPackage's is its geometry, not read here)."""
+    prefix = re.match(r"_*cim_", exported[0], re.IGNORECASE).group(0).lower()
+    last = t.headers[-1] if t.headers else ""
+    return [last] if last.lower() in ("wkt", prefix + "wkt") else []
+
+
+def _without(t: Table, drop: Sequence[str]) -> Table:
+    keep = [j for j, h in enumerate(t.headers) if h not in set(drop)]
+    return Table(path=t.path, sheet=t.sheet, headers=[t.headers[j] for j in keep],
+                 rows=[[r[j] if j < len(r) else None for j in keep] for r in t.rows],
+                 row_numbers=t.row_numbers, encoding=t.encoding, notes=t.notes,
+                 geometry_type=t.geometry_type)
+
+
+def _wkt_column(t: Table) -> bool:
+    """Whether the table holds its geometry as WKT in a column named so (then not X/Y)."""
+    named = {n.lower() for n in CSV_GEOMETRY_NAMES}
+    for h in t.headers:
+        if h.lower() in named and any(isinstance(v, str) and _WKT_START.match(v)
+                                      for v in t.column(h)[:1000]):
+            return True
+    return False
+
+
+def _floats(values: list[Any]) -> np.ndarray:
+    """Each coordinate as the loaders read a number (NaN: blank or no number; the converter
+    names its problem, :func:`xy_problems`)."""
+    from loaders.fields import as_float
+
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        try:
+            f = as_float(v)
+        except ValueProblem:
+            continue
+        if f is not None:
+            out[i] = f
+    return out
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """A column of the table as one GeoPackage type: integers, numbers, dates or times when
+    all its values are (a workbook's), else text — each value as the sheet shows it (a CSV's
+    are all text, as GDAL reads a CSV)."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return pa.array(values, pa.int64())
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       for v in present):
+        return pa.array([None if v is None or (isinstance(v, float) and math.isnan(v))
+                         else float(v) for v in values], pa.float64())
+    if present and all(isinstance(v, datetime) for v in present):
+        return pa.array(values, pa.timestamp("ms"))
+    if present and all(isinstance(v, date) and not isinstance(v, datetime) for v in present):
+        return pa.array(values, pa.date32())
+    return pa.array([None if v is None else _text(v) for v in values], pa.string())
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (datetime, date, time)):
+        return v.isoformat()
+    return str(v)
+
+
+def xy_problems(columns, rows: Sequence[int], x: str, y: str) -> dict[int, tuple[str, str, str]]:
+    """(reason, message, field) of each of ``rows`` (batch positions whose point is missing)
+    from its X and Y as typed (``columns``: the batch's): a blank or unreadable coordinate
+    named by its column — the reject said only "no geometry" of the geometry."""
+    from loaders.fields import as_float, is_blank
+
+    out = {}
+    for i in rows:
+        for f in (x, y):
+            v = columns[f][i]
+            if is_blank(v):
+                out[i] = ("empty_geometry", f"field {f!r} is blank: the point needs its X "
+                          "(northing) and Y (easting)", f)
+                break
+            try:
+                as_float(v)
+            except ValueProblem as exc:
+                out[i] = ("bad_value", f"field {f!r}: {exc}", f)
+                break
+    return out
