@@ -120,12 +120,25 @@ def _no_data(ctx: Context, table: str) -> Result:
     return {d: Part(None, flags={f"no_{table}"}) for d in ctx.districts}
 
 
+def _absent(ctx: Context, table: str) -> set[str]:
+    """The districts no current feature of ``table`` lies in: the layer was delivered for
+    the others only. Their share would read 0 — a district without its buildings loaded was
+    建筑密度 0 %, met, and scored best in the index — so it has no value, flagged
+    ``no_<table>``, and is left out of the city's figure, as a layer absent everywhere is."""
+    return {r[0] for r in _rows(ctx, (
+        "SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL AND NOT EXISTS"
+        f" (SELECT 1 FROM {table} f WHERE f.valid_to IS NULL AND ST_Intersects(f.geom, d.geom))"
+    ))}
+
+
 def _clipped(ctx: Context, table: str, measure: str, where: str = "", params=None,
              den_scale: float = 1.0) -> Result:
     if _empty(ctx, table):
         return _no_data(ctx, table)
+    absent = _absent(ctx, table)
     rows = _rows(ctx, _CLIPPED.format(table=table, measure=measure, where=where), params)
-    return {r[0]: Part(float(r[1] or 0), float(r[2]) / den_scale) for r in rows}
+    return {r[0]: Part(None, flags={f"no_{table}"}) if r[0] in absent else
+            Part(float(r[1] or 0), float(r[2]) / den_scale) for r in rows}
 
 
 # km of road in each district, every metre counted once across the districts: clipped to
@@ -188,9 +201,11 @@ def road_network_density(ctx: Context, params: dict) -> Result:
     if _empty(ctx, "roads"):
         return _no_data(ctx, "roads")
     tol = float(ctx.settings.get("district_gap_m", 1.0))
-    return {code: Part(float(km), float(area) / 1e6,
-                       detail={"shared_boundary_m": round(float(shared), 2),
-                               "gap_m": round(float(gap), 2)})
+    absent = _absent(ctx, "roads")
+    return {code: Part(None, flags={"no_roads"}) if code in absent else
+            Part(float(km), float(area) / 1e6,
+                 detail={"shared_boundary_m": round(float(shared), 2),
+                         "gap_m": round(float(gap), 2)})
             for code, km, area, shared, gap in _rows(ctx, _ROAD_KM, {"tol": tol})}
 
 
@@ -333,8 +348,12 @@ def new_high_rise_residential(ctx: Context, params: dict) -> Result:
         " ON b.dc = d.code WHERE d.valid_to IS NULL GROUP BY d.code"),
         {"h": float(params.get("min_height_m", 80)), "w": int(params.get("window_years", 1)),
          "uses": ctx.residential_uses})
+    absent = _absent(ctx, "buildings")
     out = {}
     for code, n, no_height, no_year in rows:
+        if code in absent:  # no building of any use: not delivered, not "no high-rise"
+            out[code] = Part(None, is_count=True, flags={"no_buildings"})
+            continue
         part = Part(float(n), is_count=True,
                     detail={"height_unknown": no_height, "year_built_unknown": no_year})
         if no_height:
@@ -345,13 +364,14 @@ def new_high_rise_residential(ctx: Context, params: dict) -> Result:
     return out
 
 
-def _by_district(ctx: Context, rows: list[tuple], build) -> Result:
-    """Group rows (district_code first) into Parts; every district gets one."""
+def _by_district(ctx: Context, rows: list[tuple], build, none_flag: str) -> Result:
+    """Group rows (district_code first) into Parts; every district gets one — a district
+    without rows none (no value), flagged ``none_flag`` to say why."""
     groups: dict[str, list[tuple]] = {d: [] for d in ctx.districts}
     for r in rows:
         if r[0] in groups:
             groups[r[0]].append(r[1:])
-    return {d: build(rs) for d, rs in groups.items()}
+    return {d: build(rs) if rs else Part(None, flags={none_flag}) for d, rs in groups.items()}
 
 
 @template("pipe_aging_rate")
@@ -384,7 +404,7 @@ def pipe_aging_rate(ctx: Context, params: dict) -> Result:
         if any(r[3] for r in rs):
             part.flags.add("year_built_unknown")
         return part
-    return _by_district(ctx, rows, build)
+    return _by_district(ctx, rows, build, "no_pipe_segments")
 
 
 @template("combined_sewer_share")
@@ -400,7 +420,8 @@ def combined_sewer_share(ctx: Context, params: dict) -> Result:
         {"c": str(params.get("drainage_class", "02")),
          "s": str(params.get("combined_subclass", "03"))})
     return _by_district(ctx, rows, lambda rs: Part(sum(r[0] for r in rs),
-                                                   sum(r[1] for r in rs) or None))
+                                                   sum(r[1] for r in rs) or None),
+                        "no_drainage_pipes")
 
 
 @template("component_intact_rate")
@@ -421,7 +442,7 @@ def component_intact_rate(ctx: Context, params: dict) -> Result:
         if n_none:
             part.flags.add("state_unknown")
         return part
-    return _by_district(ctx, rows, build)
+    return _by_district(ctx, rows, build, "no_components")
 
 
 # -- distances (layers/health/distance.py) -------------------------------------------------
@@ -498,6 +519,8 @@ def residential_service_coverage(ctx: Context, params: dict) -> Result:
                             "buildings_straight_line": c["straight_line"]})
         if c["straight_line"]:
             part.flags.add("straight_line")
+        if not c["total"]:  # say why there is no value
+            part.flags.add("no_residential_buildings")
         out[d] = part
     return out
 
@@ -525,6 +548,8 @@ def facility_walk_coverage(ctx: Context, params: dict) -> Result:
                 "covered_m2": round(c["covered"], 2), "residential_m2": round(c["total"], 2)}
             if c["straight_line"]:
                 part.flags.add("straight_line")
+            if not c["total"]:
+                part.flags.add("no_residential_buildings")
     return out
 
 
