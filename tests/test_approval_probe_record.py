@@ -16,6 +16,7 @@ import pyogrio
 import pytest
 import requests
 import shapely
+import shapely.geometry
 
 from cim.config import PROJECT_ROOT
 from tests.conftest import make_db, run_cli, server_url, start_api
@@ -136,3 +137,28 @@ def test_the_process_over_http_names_the_same_data(plan_db, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_site_across_two_districts_says_how_much_lies_in_each(plan_db, tmp_path):
+    """A project on parcel RC-0414, which the 任城区/微山县 boundary crosses."""
+    x0, y0 = 39460408.615, 3913682.053
+    site = shapely.box(x0 + 60, y0 + 20, x0 + 300, y0 + 220)
+    fc = {"type": "FeatureCollection",
+          "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4527"}},
+          "features": [{"type": "Feature", "properties": {"role": role, **attrs},
+                        "geometry": shapely.geometry.mapping(g)} for role, g, attrs in (
+              ("site", site, {}),
+              ("building", shapely.box(x0 + 80, y0 + 40, x0 + 110, y0 + 70),
+               {"name": "1号楼", "floors_above": 12, "height": 36.0}))]}
+    path = tmp_path / "two.geojson"
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    res = json.loads(run_cli(["check", str(path), "--json", "--no-record"],
+                             plan_db.env()).stdout)
+    districts = pyogrio.read_dataframe(J / "boundaries.gpkg").to_crs(4527)
+    expected = {c: g.intersection(site).area for c, g in zip(districts["code"],
+                                                             districts.geometry)}
+    expected = {c: a for c, a in expected.items() if a > 0}
+    assert len(expected) == 2
+    got = {d["code"]: d["site_area_m2"] for d in res["project"]["districts"]}
+    assert got == {c: pytest.approx(a, abs=0.01) for c, a in expected.items()}
+    assert any("the site lies in 2 districts" in n for n in res["project"]["notes"])

@@ -66,7 +66,8 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     # inside_site fails) still stands over the pipes and in the height zones out there,
     # which a read around the site alone did not see (a pass beside a main under it)
     around = shapely.union_all([project.site, *(b.footprint for b in project.buildings)])
-    ctx = read_context(conninfo, around, cfg.search_m, reach, cfg.line_join_tolerance_m)
+    ctx = read_context(conninfo, around, cfg.search_m, reach, cfg.line_join_tolerance_m,
+                       project.site)
     loaded = _loaded(conninfo)
     R = {rid: Result(conf) for rid, conf in cfg.rules.items()}
     rp.inside_site(R["inside_site"], project, cfg)
@@ -87,6 +88,10 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
                       loaded["pipe_segments"], pressure.classes(prof))
     rp.existing_buildings(R["existing_buildings"], project, ctx, cfg, loaded["buildings"])
     rp.building_spacing(R["building_spacing"], project, cfg)
+    if len(ctx.districts) > 1:
+        project.notes.append("the site lies in " + str(len(ctx.districts)) + " districts: "
+                             + ", ".join(f"{d['name']} ({d['code']}) {d['site_area_m2']:,.2f} m²"
+                                         for d in ctx.districts))
     if not loaded["planning_parcels"]:
         for rid in ("setback_road", "setback_site", "setback_blue", "height_parcel", "far",
                     "density", "green_ratio"):
@@ -97,6 +102,7 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
         "project": {
             "name": project.name, "source": project.source, "source_crs": project.source_crs,
             "site_area_m2": round(site_area, 2),
+            "districts": ctx.districts,
             "buildings": [{"name": b.label, "footprint_m2": round(b.footprint.area, 2),
                            "floors_above": b.floors_above, "floors_below": b.floors_below,
                            "height": b.height, "use": b.use,

@@ -42,6 +42,7 @@ class Context:
     buildings: list[dict[str, Any]] = field(default_factory=list)
     widest_pipe_m: float = 0.0
     versions: list[dict[str, Any]] = field(default_factory=list)  # :func:`_versions`
+    districts: list[dict[str, Any]] = field(default_factory=list)  # code, name, site_area_m2
 
 
 def _near(cur, layer: str, cols: tuple[str, ...], site_wkb: bytes, srid: int, reach: float,
@@ -83,11 +84,13 @@ def _joining_lines(cur, lines: list[dict[str, Any]], srid: int, tolerance: float
 
 
 def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
-                 pipe_reach_m: float, join_tolerance_m: float = 0.0) -> Context:
+                 pipe_reach_m: float, join_tolerance_m: float = 0.0,
+                 project_site: shapely.Geometry | None = None) -> Context:
     """Parcels, control lines, height zones, existing buildings within ``search_m`` of the
     site and pipe segments within ``pipe_reach_m`` (the largest clearance + widest section);
     the pieces of an area line read are followed beyond ``search_m`` where their ends meet
-    others within ``join_tolerance_m`` (:func:`_joining_lines`)."""
+    others within ``join_tolerance_m`` (:func:`_joining_lines`); the districts the project's
+    site (``project_site``, else ``site``) lies in (:func:`_districts`)."""
     with psycopg.connect(conninfo) as conn:
         conn.read_only = True
         conn.execute(NO_JIT)
@@ -103,6 +106,8 @@ def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
         ctx.pipes = _near(cur, "pipe_segments", PIPE_COLS, wkb, srid, pipe_reach_m,
                           force2d=True)
         ctx.versions = _versions(cur, ctx)
+        ctx.districts = _districts(cur, shapely.to_wkb(site if project_site is None
+                                                       else project_site), srid)
         ctx.widest_pipe_m = max((max(p["diameter_mm"] or 0, p["width_mm"] or 0) / 1000.0
                                  for p in ctx.pipes), default=0.0)
     return ctx
@@ -141,3 +146,15 @@ def _versions(cur, ctx: Context) -> list[dict[str, Any]]:
                     # the features read are of it unless the layer was loaded since
                     "latest_load": info[-1] if info else None})
     return out
+
+
+def _districts(cur, site_wkb: bytes, srid: int) -> list[dict[str, Any]]:
+    """The districts (admin_divisions) the site lies in, with the part of the site in each,
+    largest first: a project across a district boundary is one check, and its report says
+    which districts' land it takes (whose authorities the filing concerns)."""
+    rows = cur.execute(sql.SQL(
+        "SELECT code, name, ST_Area(ST_Intersection(geom, s.g)) AS a FROM admin_divisions, "
+        "(SELECT ST_GeomFromWKB(%s, {srid}) AS g) s WHERE valid_to IS NULL AND "
+        "ST_Intersects(geom, s.g)").format(srid=sql.Literal(srid)), [site_wkb]).fetchall()
+    return [{"code": r["code"], "name": r["name"], "site_area_m2": round(r["a"], 2)}
+            for r in sorted(rows, key=lambda r: (-r["a"], r["code"])) if r["a"] > 0.01]
