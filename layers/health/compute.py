@@ -64,6 +64,14 @@ def city_part(parts: list[Part]) -> Part:
                 acc = out.sub.setdefault(k, [0.0, 0.0])
                 acc[0] += n
                 acc[1] += d
+    if out.sub is not None:  # the city's own share per type, as each district's detail has
+        # it (the city's row said nothing of the types its value is the mean of)
+        kinds = {k: v for p in parts for k, v in (p.detail.get("types") or {}).items()}
+        out.detail["types"] = {
+            k: {**{f: kinds.get(k, {}).get(f) for f in ("name_zh", "life_circle_minutes",
+                                                       "walk_distance_m")},
+                "covered_m2": round(n, 2), "residential_m2": round(d, 2)}
+            for k, (n, d) in out.sub.items()}
     return out
 
 
