@@ -39,6 +39,7 @@ from services.items_query import (
     ItemsQuery,
     Limits,
     ParamError,
+    advertised_uri,
     crs_info,
     keyset_sortable,
     parse_items,
@@ -153,6 +154,17 @@ class ItemsService:
             f"{self.base}/collections/{layer.name}/items", _kept(), request.args.get("f"),
             _MIMES.get(fmt, GEOJSON))
         after_this_request(_page_links)
+        # pygeoapi reads the parameters as the platform did: a CRS by the URI the collection
+        # advertises (it refused CRS84's other names and EPSG:4527 that the GeoJSON path
+        # takes), properties without blank names (`name,,height` was its 400)
+        seen = {}
+        if q.out_crs is not None and request.args.get("crs") is not None:
+            seen["crs"] = q.out_crs.uri
+        if q.bbox_crs is not None and request.args.get("bbox-crs") is not None:
+            seen["bbox-crs"] = q.bbox_crs.uri
+        if q.select is not None:
+            seen["properties"] = ",".join(q.select)
+        request.args = _ForPygeoapi(request.args, seen)
 
     def _for_pygeoapi(self, layer: Layer, q: ItemsQuery) -> Response | None:
         """pygeoapi answers (HTML, CSV, JSON-LD): a CQL2 ``filter`` is compiled here as for
@@ -170,7 +182,7 @@ class ItemsService:
         except ParamError as exc:
             return _error(400, "InvalidParameterValue", str(exc))
         g.cim_filter = (layer.table, text, params)
-        request.args = _FilterHidden(request.args)
+        request.args = _ForPygeoapi(request.args, hidden=FILTER_PARAMS)
         return None
 
     def item(self, collection_id: str, fid: str) -> Response | None:
@@ -182,9 +194,14 @@ class ItemsService:
             return _error(400, "InvalidParameterValue",
                           f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
                           f"{', '.join(unknown)[:200]}; known: {', '.join(sorted(ITEM_PARAMS))}")
-        if not _wants_geojson():
-            return None
         layer, _, crs = got
+        if not _wants_geojson():  # pygeoapi's page, the CRS read as here
+            if (uri := request.args.get("crs")) is not None:
+                try:
+                    request.args = _ForPygeoapi(request.args, {"crs": _out_crs(uri, crs).uri})
+                except ParamError as exc:
+                    return _error(400, "InvalidParameterValue", str(exc))
+            return None
         try:
             out = _out_crs(request.args.get("crs"), crs)
             with self.pool.connection() as conn:
@@ -337,15 +354,23 @@ def _page_links(resp: Response) -> Response:
     return resp
 
 
-class _FilterHidden(ImmutableMultiDict):
-    """A request's parameters as pygeoapi reads them once the platform has compiled its CQL2
-    filter: ``get`` does not see ``filter``, ``filter-lang`` or ``filter-crs`` (pygeoapi would
-    parse the filter as ECQL), while iterating them still does, so the ``next``/``prev`` and
-    format links of pygeoapi's pages keep the filter."""
+class _ForPygeoapi(ImmutableMultiDict):
+    """A request's parameters as pygeoapi reads them (``get``): ``read`` as the platform read
+    them (a CRS by its advertised URI …), ``hidden`` not at all (a CQL2 filter the platform
+    has compiled: pygeoapi would parse it as ECQL); iterating them still gives them as sent,
+    so the links of pygeoapi's pages keep them."""
+
+    def __init__(self, args, read: dict[str, str] | None = None,
+                 hidden: frozenset[str] = frozenset()) -> None:
+        super().__init__(args)
+        self._read = {**getattr(args, "_read", {}), **(read or {})}
+        self._hidden = getattr(args, "_hidden", frozenset()) | hidden
 
     def get(self, key, default=None, type=None):  # noqa: A002 (werkzeug's signature)
-        if key in FILTER_PARAMS:
+        if key in self._hidden:
             return default
+        if key in self._read:
+            return self._read[key]
         return super().get(key, default, type)
 
 
@@ -375,11 +400,9 @@ def _wants_geojson() -> bool:
 
 
 def _out_crs(uri: str | None, crs: dict[str, CrsInfo]) -> CrsInfo:
-    from cim.crs import CRS84_URI, is_crs84
+    from cim.crs import CRS84_URI
 
-    uri = uri or CRS84_URI
-    if uri not in crs and CRS84_URI in crs and is_crs84(uri):
-        uri = CRS84_URI  # any of its names (OGC:CRS84, its URN, the https form …)
+    uri = advertised_uri(uri or CRS84_URI, crs)  # any of its names
     if uri not in crs:
         raise ParamError(f"crs {uri} is not supported here; one of: {', '.join(crs)}")
     return crs[uri]

@@ -31,6 +31,8 @@ KNOWN = frozenset({"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "c
 PYGEOAPI_ONLY: frozenset[str] = frozenset()
 FILTER_PARAMS = frozenset({"filter", "filter-lang", "filter-crs"})
 _INT = re.compile(r"\d{1,19}")
+_EPSG_NAME = re.compile(r"(?i)\[EPSG:(\d{1,6})\]|(?:EPSG:|urn:ogc:def:crs:EPSG:[\d.]*:"
+                        r"|https?://www\.opengis\.net/def/crs/EPSG/0/)(\d{1,6})")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -359,11 +361,27 @@ def _instant(part: str) -> datetime | date | None:
 
 
 def _crs(uri: str, allowed: dict[str, CrsInfo], name: str) -> CrsInfo:
-    if uri not in allowed and CRS84_URI in allowed and is_crs84(uri):
-        uri = CRS84_URI  # any of its names (OGC:CRS84, its URN, the https form …)
+    uri = advertised_uri(uri, allowed)
     if uri not in allowed:
         raise ParamError(f"{name} {uri} is not supported here; one of: {', '.join(allowed)}")
     return allowed[uri]
+
+
+def advertised_uri(uri: str, allowed) -> str:
+    """The URI the collection advertises for ``uri`` when it is another name of it: CRS84 by
+    any of its names (OGC:CRS84, its URN, the https form …), an EPSG CRS as ``EPSG:4527``,
+    ``[EPSG:4527]``, ``urn:ogc:def:crs:EPSG::4527`` or the https form — the same CRS, in its
+    authority's axis order as the advertised URI is. ``filter-crs`` took these names while
+    ``crs`` and ``bbox-crs`` refused them; ``uri`` itself otherwise."""
+    if uri in allowed:
+        return uri
+    if CRS84_URI in allowed and is_crs84(uri):
+        return CRS84_URI
+    m = _EPSG_NAME.fullmatch(uri.strip().rstrip("/"))
+    if m and (canonical := f"http://www.opengis.net/def/crs/EPSG/0/{int(m[1] or m[2])}"
+              ) in allowed:
+        return canonical
+    return uri
 
 
 def _bbox(v: str, crs: CrsInfo) -> tuple[float, float, float, float]:
