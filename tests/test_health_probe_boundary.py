@@ -89,3 +89,26 @@ def test_features_counted_in_the_district_they_lie_in_now(city):
     park = _by_unit(_ind(result, "park_service_coverage"))
     assert park[hf.D1]["value"] is None  # no home left in D1
     assert park[hf.D2]["value"] == pytest.approx(hf.expected_coverage()["city"], abs=1e-5)
+
+
+def test_a_change_against_a_year_of_other_boundaries_is_flagged(city):
+    """2025 stored under the old boundaries, 2026 after D1 handed D2 the strip x 1100–2000:
+    建成区绿地率's change compares two different areas in both districts (and the city's,
+    whose outline is the same: not flagged). A rerun without a change flags nothing."""
+    compute(city.conninfo, 2025, city.profile)
+    again = _by_unit(_ind(compute(city.conninfo, 2026, city.profile, store=False),
+                          "green_space_ratio"))
+    assert all("boundary_changed" not in again[u]["flags"] for u in (hf.D1, hf.D2, "city"))
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("UPDATE admin_divisions SET valid_to = now() WHERE valid_to IS NULL")
+        for code, g in NEW.items():
+            conn.execute("INSERT INTO admin_divisions (code, name, level, geom) VALUES "
+                         "(%s, %s, 3, ST_Multi(ST_GeomFromWKB(%s, 4527)))",
+                         (code, f"区{code}", _wkb(g)))
+    result = compute(city.conninfo, 2026, city.profile)
+    green = _by_unit(_ind(result, "green_space_ratio"))
+    for d in (hf.D1, hf.D2):
+        assert green[d]["previous_value"] is not None and "boundary_changed" in green[d]["flags"]
+    assert "boundary_changed" not in green["city"]["flags"]
+    assert result["index"]["units"][hf.D1]["boundary_changed"] is True
+    assert result["index"]["units"]["city"]["boundary_changed"] is False

@@ -102,7 +102,8 @@ def trend(value: float | None, previous: float | None, direction: str) -> str | 
 
 
 def _entry(ind: Indicator, part: Part, prev: dict, unit_kind: str, code: str,
-           name: str | None) -> dict[str, Any]:
+           name: str | None, moved: set[str] | frozenset[str] = frozenset()
+           ) -> dict[str, Any]:
     v = part_value(part, ind.scale)
     # judged as stored and shown (6 places): 30 % of a district by construction measures
     # 30.000000000298 % in its storage coordinates, which is no "not met" of a 30 % limit
@@ -114,7 +115,10 @@ def _entry(ind: Indicator, part: Part, prev: dict, unit_kind: str, code: str,
             "score": score(v, ind.target, ind.direction),
             "previous_value": pv,
             "change": None if v is None or pv is None else round(v - pv, 6),
-            "trend": trend(v, pv, ind.direction), "flags": sorted(part.flags),
+            "trend": trend(v, pv, ind.direction),
+            # the previous value is of another area: the district's boundary changed since
+            "flags": sorted(part.flags | ({"boundary_changed"} if pv is not None
+                                          and code in moved else set())),
             "method": part.detail.get("method"), "detail": part.detail}
 
 
@@ -139,7 +143,7 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
             catalog: HealthCatalog | None = None, store: bool = True) -> dict[str, Any]:
     """Every indicator of the catalog for ``year``; stored (replacing that year) when
     ``store``. Returns the ``--json`` result."""
-    from layers.health.store import previous_values, write_year
+    from layers.health.store import moved_units, previous_values, write_year
 
     cat = catalog or load_catalog(profile)
     with psycopg.connect(conninfo) as conn:
@@ -148,13 +152,14 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
         names = dict(districts)
         ctx = Context(conn, year, profile, cat.settings, [d for d, _ in districts])
         prev_year, prev = previous_values(conn, year)
+        moved = moved_units(conn, prev_year)
         out_inds = []
         for ind in cat.indicators:
             parts = TEMPLATES[ind.template](ctx, ind.params)
-            dist_entries = [_entry(ind, parts[d], prev, "district", d, names[d])
+            dist_entries = [_entry(ind, parts[d], prev, "district", d, names[d], moved)
                             for d in ctx.districts if d in parts]
             city = _entry(ind, city_part([parts[d] for d in ctx.districts if d in parts]), prev,
-                          CITY, CITY, profile.city_name if profile else None)
+                          CITY, CITY, profile.city_name if profile else None, moved)
             out_inds.append({**ind.to_dict(), "scale": ind.scale, "definition": ind.definition,
                              "city": city, "districts": dist_entries})
     index = {"method": "100 × Σ weight·dimension score / Σ weight; dimension score = mean of "
@@ -167,7 +172,8 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
         index["units"][code] = {
             "value": value, "dimensions": dims, "previous_value": pv,
             "change": None if value is None or pv is None else round(value - pv, 3),
-            "trend": trend(value, pv, "up")}
+            "trend": trend(value, pv, "up"),
+            "boundary_changed": pv is not None and code in moved}
     result = {"year": year, "previous_year": prev_year, "catalog": str(cat.path),
               "dimensions": [{"id": d.id, "name_zh": d.name_zh, "name_en": d.name_en,
                               "weight": d.weight} for d in cat.dimensions],

@@ -43,6 +43,22 @@ def previous_values(conn: psycopg.Connection, year: int
     return prev, {(i, u): v for i, u, v in rows}
 
 
+def moved_units(conn: psycopg.Connection, year: int | None) -> set[str]:
+    """The units (district codes, ``city``) whose polygon stored with ``year``'s results is
+    not their polygon now (more than 0.01 m² apart): the districts' boundaries changed in
+    between, so a change against that year compares two different areas — flagged
+    ``boundary_changed``, not read as a district improving or worsening."""
+    if year is None:
+        return set()
+    return {r[0] for r in conn.execute(
+        "SELECT h.unit_code FROM health_indicators h WHERE h.valid_to IS NULL AND h.year = %s"
+        " AND h.indicator_id = %s AND h.geom IS NOT NULL AND coalesce(ST_Area(ST_SymDifference("
+        "   h.geom, (SELECT ST_Multi(ST_CollectionExtract(ST_Union(geom), 3))"
+        "     FROM admin_divisions WHERE valid_to IS NULL"
+        "     AND (h.unit_code = 'city' OR code = h.unit_code)))), 0) > 0.01",
+        (year, INDEX_ID))}
+
+
 def _rows(result: dict[str, Any], run_id: int) -> list[dict[str, Any]]:
     year = result["year"]
     out = []
@@ -72,7 +88,7 @@ def _rows(result: dict[str, Any], run_id: int) -> list[dict[str, Any]]:
             "previous_year": result["previous_year"] if u["previous_value"] is not None
             else None,
             "previous_value": u["previous_value"], "change": u["change"], "trend": u["trend"],
-            "method": None, "flags": [],
+            "method": None, "flags": ["boundary_changed"] if u.get("boundary_changed") else [],
             "detail": json.dumps({"dimensions": u["dimensions"]}, ensure_ascii=False)})
     return out
 
