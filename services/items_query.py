@@ -33,6 +33,7 @@ FILTER_PARAMS = frozenset({"filter", "filter-lang", "filter-crs"})
 _INT = re.compile(r"\d{1,19}")
 _EPSG_NAME = re.compile(r"(?i)\[EPSG:(\d{1,6})\]|(?:EPSG:|urn:ogc:def:crs:EPSG:[\d.]*:"
                         r"|https?://www\.opengis\.net/def/crs/EPSG/0/)(\d{1,6})")
+_TERM_SEPARATOR = re.compile("[,\uff0c]")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -346,8 +347,10 @@ def _profile_zone(path: str) -> str:
 
 
 def parse_terms(v: str) -> tuple[str, ...]:
-    """``q``: its comma-separated search terms (blank ones dropped)."""
-    return tuple(t.strip() for t in v.split(",") if t.strip())
+    """``q``: its comma-separated search terms (blank ones dropped). A full-width comma (，,
+    as a Chinese input method types it) separates terms too: ``q=住宅，办公`` searched for the
+    one text 住宅，办公 and found nothing."""
+    return tuple(t.strip() for t in _TERM_SEPARATOR.split(v) if t.strip())
 
 
 def _instant(part: str) -> datetime | date | None:

@@ -1,0 +1,33 @@
+"""``q`` as a Chinese planner types it (review 9): terms separated by a full-width comma (，, a
+Chinese input method's) were one term, ``q=住宅，办公`` found nothing. Expected codes come from
+SQL over the layer's text columns on the session database."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+import requests
+
+
+def _expected(db, terms: list[str]) -> set[str]:
+    cols = [c for c, in db.rows(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'buildings' "
+        "AND table_schema = current_schema() AND data_type IN ('text', 'character varying') "
+        "AND column_name NOT IN ('source_key', 'row_hash')")]
+    cond = " OR ".join(f"{c} ILIKE %s" for c in cols for _ in terms)
+    return {c for c, in db.rows(f"SELECT code FROM buildings WHERE valid_to IS NULL AND "
+                                f"({cond})", tuple(f"%{t}%" for _ in cols for t in terms))}
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_full_width_commas_separate_search_terms(api, db, fmt):
+    expected = _expected(db, ["住宅", "办公"])
+    assert expected > _expected(db, ["住宅"]) and expected > _expected(db, ["办公"])
+    r = requests.get(f"{api}/collections/buildings/items", timeout=60,
+                     params={"f": fmt, "q": "住宅，办公", "limit": 10000})
+    assert r.status_code == 200, r.text[:300]
+    got = ({f["id"] for f in r.json()["features"]} if fmt == "json" else
+           {row["code"] for row in csv.DictReader(io.StringIO(r.content.decode()))})
+    assert got == expected
