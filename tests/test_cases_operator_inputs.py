@@ -123,3 +123,15 @@ def test_report_judges_deadlines_at_a_time_on_the_city_clock(sdb):
     judged = re.search(r"期限判定时点 ([^<（]+)</p>", page).group(1)
     assert judged == now.astimezone(CHINA).isoformat(timespec="seconds")
     assert "统计期 2001-01-01T08:00:00+08:00 至 " in page
+
+
+def test_report_into_a_missing_folder_is_an_input_error(sdb, tmp_path):
+    """README: exit 1 is a bug of the platform; an --out in a folder that does not exist was
+    one (FileNotFoundError, an internal error and a crash log)."""
+    out = tmp_path / "missing" / "r.html"
+    p = run_cli(["case", "report", "--from", "2026-06-01", "--to", "2026-07-01", "--out",
+                 str(out)], sdb.env())
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 3 and len(lines) == 1, p.stderr
+    assert lines[0].startswith("error: ") and "--out" in lines[0] and str(out) in lines[0]
+    assert not out.exists()

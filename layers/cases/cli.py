@@ -340,7 +340,11 @@ def report_cmd(c: Ctx, start, end, out_path) -> None:
     with psycopg.connect(c.conninfo()) as conn:
         page = render_html(*(evaluate(conn, f, t, by, timezone=zone, profile=c.profile)
                              for by in (None, "grid", "unit")))
-    out_path.write_text(page, encoding="utf-8")
+    try:  # a folder that does not exist, or one not writable, is the user's, not a bug
+        out_path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {out_path}: {exc.strerror or exc}",
+                         field="--out") from None
     click.echo(f"wrote {out_path}")
 
 
