@@ -104,3 +104,50 @@ def geometry_text_apart(rb: pyarrow.RecordBatch, field: str | None, geom_col: st
         return rb, None
     return pyarrow.RecordBatch.from_arrays(rb.columns, schema=rb.schema.set(
         at, rb.schema.field(at).with_name(GEOMETRY_TEXT))), GEOMETRY_TEXT
+
+
+# an EWKT's SRID prefix (PostGIS's ST_AsEWKT, a database export): GDAL reads no geometry from it
+_EWKT = re.compile(r"\s*SRID\s*=\s*(\d+)\s*;\s*", re.IGNORECASE)
+
+
+def ewkt_srids(path: Path, open_options: dict[str, str], column: str) -> list[int]:
+    """The SRIDs the first :data:`CSV_SAMPLE_ROWS` values of a CSV's geometry column name as
+    EWKT (``SRID=4527;POINT (…)``), in order of first use; empty when they are plain WKT."""
+    with pyogrio.raw.open_arrow(path, read_geometry=False, batch_size=CSV_SAMPLE_ROWS,
+                                columns=[column], use_pyarrow=True, **open_options
+                                ) as (_meta, reader):
+        rb = next(iter(reader), None)
+    if rb is None or column not in rb.schema.names:
+        return []
+    found: dict[int, None] = {}
+    for v in rb.column(column).to_pylist():
+        m = _EWKT.match(v) if isinstance(v, str) else None
+        if m:
+            found.setdefault(int(m.group(1)))
+    return list(found)
+
+
+def ewkt_as_wkb(text: pyarrow.Array, wkb: pyarrow.Array, srid: int) -> pyarrow.Array:
+    """``wkb`` with each missing geometry whose text is EWKT of ``srid`` read from it (ISO
+    WKB): the file's CRS is that SRID's (:func:`ewkt_srids`). An EWKT of another SRID, or
+    one whose WKT is malformed, stays missing: rejected as a geometry GDAL cannot read,
+    its text kept (:meth:`loaders.sources.batch.Batch.unread_geometries`)."""
+    import numpy as np
+    import shapely
+
+    missing = np.flatnonzero(wkb.is_null().to_numpy(zero_copy_only=False)
+                             & text.is_valid().to_numpy(zero_copy_only=False))
+    if not len(missing):
+        return wkb
+    values = wkb.to_pylist()
+    for i, t in zip(missing.tolist(), text.take(pyarrow.array(missing)).to_pylist()):
+        m = _EWKT.match(t)
+        if not m or int(m.group(1)) != srid:
+            continue
+        try:
+            g = shapely.from_wkt(t[m.end():])
+        except shapely.errors.GEOSException:
+            continue
+        if g is not None:
+            values[i] = shapely.to_wkb(g, flavor="iso", output_dimension=3)
+    return pyarrow.array(values, wkb.type)

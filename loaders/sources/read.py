@@ -39,6 +39,8 @@ from loaders.sources.batch import Batch  # the reader's batches (imported from h
 from loaders.sources.csv_geometry import (
     CSV_SUFFIXES,
     csv_geometry_options,
+    ewkt_as_wkb,
+    ewkt_srids,
     geometry_text_apart,
     geometry_text_field,
 )
@@ -98,6 +100,8 @@ class Source:
     # column of the scratch copy holding each row's number in the delivered table
     coordinate_fields: tuple[str, str] | None = None
     row_field: str | None = None
+    # the SRID a CSV's geometry column names as EWKT (SRID=4527;POINT …), read as its CRS
+    ewkt_srid: int | None = None
 
 
 # the columns `cim rejects --export` adds before the delivered ones (layers.rejects.PLATFORM,
@@ -283,13 +287,48 @@ def open_source(path: str | Path, layer: str | None = None,
                      + " are not read as attributes")
         fields = [f for f in fields if f not in exported]
     geometry_field = geometry_text_field(fields, opts) if driver == "CSV" else None
+    srid = None
+    if geometry_field is not None:
+        srid, crs, aside = _ewkt_crs(read_path, opts, geometry_field, crs, aside, notes)
     return Source(path=path, layer=layer, driver=driver, crs=crs,
                   encoding=encoding, fields=[f for f in fields if f != geometry_field],
                   feature_count=feature_count,
                   geometry_type=info.get("geometry_type"), notes=notes, open_options=opts,
                   read_path=read_path if read_path != path else None,
                   geometry_field=geometry_field,
-                  crs_set_aside=aside if crs is None else None, export_fields=exported)
+                  crs_set_aside=aside if crs is None else None, export_fields=exported,
+                  ewkt_srid=srid)
+
+
+def _ewkt_crs(path: Path, opts: dict[str, str], column: str, crs: pyproj.CRS | None,
+              aside: str | None, notes: list[str]
+              ) -> tuple[int | None, pyproj.CRS | None, str | None]:
+    """(the SRID, the CRS, why the file's own was set aside) of a CSV whose geometry column
+    holds EWKT (``SRID=4527;POINT …``, as PostGIS exports it): GDAL reads no geometry from
+    it, and every row was rejected as unreadable; the SRID is the file's CRS, as a .prj is.
+    Several SRIDs in one file are refused naming the column: one CRS a file."""
+    try:
+        srids = ewkt_srids(path, opts, column)
+    except GDAL_INPUT_ERRORS:
+        return None, crs, aside  # the read itself says why
+    if not srids:
+        return None, crs, aside
+    if len(srids) > 1:
+        raise InputError(f"its geometry column holds EWKT of several CRSs (SRID="
+                         f"{', '.join(map(str, srids))}): one CRS a file — export each apart, "
+                         "or as one CRS", path=str(path), field=column)
+    srid = srids[0]
+    try:
+        named = pyproj.CRS.from_epsg(srid)
+    except pyproj.exceptions.CRSError:
+        raise InputError(f"its EWKT names SRID={srid}, which is no EPSG CRS: give the WKT "
+                         "without the SRID= prefix and the CRS with --crs", path=str(path),
+                         field=column) from None
+    if crs is not None and not crs.equals(named, ignore_axis_order=True):
+        raise InputError(f"its EWKT names SRID={srid} ({named.name}) but the file says "
+                         f"{crs.name}", path=str(path), field=column)
+    notes.append(f"CRS EPSG:{srid} from the EWKT (SRID={srid};…) of field {column!r}")
+    return srid, named, None
 
 
 def _xy_table(path: Path, encoding: str | None) -> Source | None:
@@ -422,6 +461,11 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 names = [n for n in rb.schema.names
                          if n != geom_col and n != text_col and n not in src.export_fields]
                 text = rb.column(text_col) if text_col is not None else None
+                if src.ewkt_srid is not None and text is not None \
+                        and geom_col in rb.schema.names:
+                    at = rb.schema.get_field_index(geom_col)
+                    rb = rb.set_column(at, rb.schema.field(at), ewkt_as_wkb(
+                        text, rb.column(at), src.ewkt_srid))
                 _check_text(rb, names, src, row)
                 cols = {n: _objects(rb.column(n)) for n in names} if python_values else None
                 attributes = None if python_values else rb.select(names)
@@ -486,14 +530,20 @@ def finite_bounds(src: Source, batch_size: int = 100_000) -> tuple[float, ...] |
     or inf because some features hold such coordinates (they are rejected row by row)."""
     lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
     try:
-        with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer, columns=[],
+        ewkt = [src.geometry_field] if src.ewkt_srid is not None else []
+        with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer, columns=ewkt,
                                     encoding=src.encoding, batch_size=batch_size,
                                     use_pyarrow=True, **src.open_options) as (meta, reader):
             geom_col = meta.get("geometry_name") or "wkb_geometry"
             for rb in reader:
                 if geom_col not in rb.schema.names:
                     return None
+                text_col = None
+                if ewkt:  # (a text column named as the geometry is renamed first)
+                    rb, text_col = geometry_text_apart(rb, src.geometry_field, geom_col)
                 arr = rb.column(geom_col)
+                if text_col is not None:
+                    arr = ewkt_as_wkb(rb.column(text_col), arr, src.ewkt_srid)
                 wkb = arr.to_numpy(zero_copy_only=False)
                 with np.errstate(invalid="ignore"):
                     b = shapely.bounds(shapely.from_wkb(faces_wkb(wkb, arr),
