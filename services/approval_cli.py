@@ -48,7 +48,9 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: 
     try:
         cfg = load_config(c.profile, rules)
         pf = read_project(project, crs)
-        proj = build_project(pf.records, source=str(project), name=name or project.stem,
+        # the path as filed: absolute (as load_batches.source_path), not as typed in a shell
+        proj = build_project(pf.records, source=str(project.resolve()),
+                             name=name or project.resolve().stem,
                              crs=pf.crs, storage_srid=db_srid(c.conninfo()),
                              profile=c.profile, config=cfg)
         proj.notes.extend(pf.notes)

@@ -162,3 +162,10 @@ def test_a_site_across_two_districts_says_how_much_lies_in_each(plan_db, tmp_pat
     got = {d["code"]: d["site_area_m2"] for d in res["project"]["districts"]}
     assert got == {c: pytest.approx(a, abs=0.01) for c, a in expected.items()}
     assert any("the site lies in 2 districts" in n for n in res["project"]["notes"])
+
+
+def test_a_relative_path_is_filed_absolute(plan_db):
+    rel = PASSES.relative_to(PROJECT_ROOT)  # the CLI runs in PROJECT_ROOT
+    res = json.loads(run_cli(["check", str(rel), "--json", "--no-record"],
+                             plan_db.env()).stdout)
+    assert res["project"]["source"] == str(PASSES) and res["project"]["name"] == "passes"
