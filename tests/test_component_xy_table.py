@@ -167,3 +167,21 @@ def test_a_rejects_export_fixed_reloads_from_its_x_y(fresh_db, tmp_path, suffix)
     assert (code, x, y) == ("0101", pytest.approx(e + 3), pytest.approx(n + 3))
     assert attrs == {"部件编码": "K2", "部件小类": "0101", "X坐标": str(n + 3),
                      "Y坐标": str(e + 3)}
+
+
+def test_a_workbook_of_two_census_sheets_loads_the_sheet_named(fresh_db, tmp_path):
+    _code, e, n = fresh_db.big_cell()
+    wb = openpyxl.Workbook()
+    for title, ids in (("一期", ["A1", "A2"]), ("二期", ["B1"])):
+        ws = wb.create_sheet(title)
+        ws.append(["部件编码", "部件小类", "X坐标", "Y坐标"])
+        for i, k in enumerate(ids):
+            ws.append([k, "0101", n + i, e])
+    del wb["Sheet"]
+    path = tmp_path / "census.xlsx"
+    wb.save(path)
+    with pytest.raises(InputError, match="一期, census.xlsx:二期.*--layer"):
+        load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0,
+                        source_layer="二期")
+    assert (r.read, r.loaded) == (1, 1) and sorted(_loaded(fresh_db, r.batch_id)) == ["B1"]

@@ -165,7 +165,7 @@ def open_source(path: str | Path, layer: str | None = None,
     """
     path = Path(path)
     _check_path(path)
-    xy = _xy_table(path, encoding)
+    xy = _xy_table(path, encoding, layer)
     if xy is not None:
         return xy
     precheck(path, layer)
@@ -331,14 +331,14 @@ def _ewkt_crs(path: Path, opts: dict[str, str], column: str, crs: pyproj.CRS | N
     return srid, named, None
 
 
-def _xy_table(path: Path, encoding: str | None) -> Source | None:
+def _xy_table(path: Path, encoding: str | None, layer: str | None) -> Source | None:
     """A survey table with X/Y columns as a source of points, where the loader reads points
     from X/Y (:mod:`loaders.sources.xy_table`); else None."""
     from loaders.sources.xy_table import ROW_FIELD, read_xy_table
 
     scratch = _scratch_dir("cim-xy-")
     try:
-        t = read_xy_table(path, encoding, scratch)
+        t = read_xy_table(path, encoding, scratch, layer)
     except BaseException:
         _remove_scratch(scratch)
         raise
@@ -430,7 +430,8 @@ def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str 
 
 
 def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool = False,
-                 keep: Callable[[int], bool] | None = None) -> Iterator[Batch | None]:
+                 keep: Callable[[int], bool] | None = None, first_row: int = 1,
+                 where: str | None = None) -> Iterator[Batch | None]:
     """Stream the source as batches of columns and geometries (decoded when first used).
 
     Columns are object arrays of pandas' values (NaN for a missing float, Timestamps; an
@@ -440,13 +441,15 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
     (None for any missing value, int, float, str, date), without importing pandas: the approval
     check reads one small project file in a short process (``loaders.project``). With
     ``keep``, the batches ``j`` (0-based) for which ``keep(j)`` is false come as None,
-    unconverted (a converter process takes every other batch)."""
-    row = 1
+    unconverted (a converter process takes every other batch). ``where``: GDAL's attribute
+    filter, the rows read numbered from ``first_row`` (a converter's own FID range of a
+    GeoPackage: :mod:`loaders.engine.ranges`)."""
+    row = first_row
     try:
         with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer,
                                     encoding=src.encoding,
                                     batch_size=batch_size, use_pyarrow=True,
-                                    **src.open_options) as (meta, reader):
+                                    where=where, **src.open_options) as (meta, reader):
             geom_col = meta.get("geometry_name") or "wkb_geometry"
             for j, rb in enumerate(reader):
                 if keep is not None and not keep(j):

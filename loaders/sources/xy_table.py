@@ -88,10 +88,12 @@ class XYTable:
         return f"{self.x}/{self.y}"
 
 
-def read_xy_table(path: Path, encoding: str | None, scratch: Path) -> XYTable | None:
+def read_xy_table(path: Path, encoding: str | None, scratch: Path,
+                  layer: str | None = None) -> XYTable | None:
     """The table of ``path`` as points in a GeoPackage under ``scratch``, when points are read
     from X/Y (:func:`points_from_xy`) and ``path`` is a CSV or workbook with an X and a Y
-    column and no WKT column (a CSV with WKT is read by GDAL as before); else None."""
+    column and no WKT column (a CSV with WKT is read by GDAL as before); else None.
+    ``layer`` names a workbook's sheet (--layer)."""
     names = _XY_NAMES.get()
     suffix = path.suffix.lower()
     if names is None or suffix not in XY_SUFFIXES | GDAL_TABLES:
@@ -104,7 +106,12 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path) -> XYTable | 
         return None
     known = {norm_header(n) for ns in names for n in ns}  # the header row names them
     found = []
-    for t in read_tables(path, known, encoding):
+    tables = read_tables(path, known, encoding)
+    if layer is not None and any(t.sheet for t in tables):  # a CSV is its one table
+        tables = [t for t in tables if t.sheet == layer]
+        if not tables:
+            raise InputError(f"no sheet {layer!r} holding a table", path=str(path))
+    for t in tables:
         m = match_headers(t.headers, aliases, table=t.name)
         if "x" not in m or "y" not in m:
             continue
@@ -120,7 +127,7 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path) -> XYTable | 
         return None
     if len(found) > 1:
         raise InputError("more than one table with X/Y columns (" + ", ".join(
-            t.name for t, _ in found) + "): one table a load — save each sheet as a file",
+            t.name for t, _ in found) + "): one table a load — name its sheet with --layer",
             path=str(path))
     t, m = found[0]
     if not t.rows:
