@@ -167,6 +167,8 @@ class CimProvider(BaseProvider):
             raise ProviderConnectionError(f"cannot open table {self.table_name}: {exc}") from exc
         self.geom = self.table.c.geom
         self.north_first = axis_is_northing_first(self.srid)
+        kind = str(getattr(self.geom.type, "geometry_type", "GEOMETRY") or "GEOMETRY").upper()
+        self._csv_points = kind.startswith(("POINT", "GEOMETRY"))  # x, y columns in CSV
         self._published = _catalog_columns(self.url, self.table_name)
         self._fields = self.get_fields()
 
@@ -424,9 +426,15 @@ class CimProvider(BaseProvider):
             # (['a'], {'k': 'v'}), which no CSV reader reads back
             props = {n: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict))
                      else v for n, v in props.items()}
-            if geom is None:  # the formatter reads geometry['type'] (a point's
-                # coordinates too): a point layer's CSV with skipGeometry=true was a 500
-                geom = {"type": None, "coordinates": [None, None]}
+            # The formatter writes x, y when the page's first geometry is a point and then
+            # reads every feature's coordinates as a point's: a point layer's CSV with
+            # skipGeometry=true (no geometry) and a page of components whose first is a
+            # point and a later one a polygon were 500s. A layer that can hold points has
+            # x, y on every page, blank for a feature that is no point; no x, y otherwise.
+            if skip_geometry or not self._csv_points:
+                geom = {"type": None}
+            elif geom is None or geom.get("type") != "Point":
+                geom = {"type": "Point", "coordinates": [None, None]}
         return {"type": "Feature", "id": props.get(self.id_field), "geometry": geom,
                 "properties": props}
 

@@ -42,3 +42,30 @@ def test_array_and_object_cells_are_json(api, db):
     assert any(detail.values())
     rows = _csv(api, "alarms", properties="detail", limit=len(detail))
     assert {r["code"]: json.loads(r["detail"]) for r in rows} == detail
+
+
+def test_a_mixed_layers_csv_has_x_y_of_its_points_on_every_page(api, db):
+    """Components are points, lines and polygons: a CSV page whose first feature was a point
+    and a later one a polygon was a 500 (the formatter read the polygon as a point). Every
+    page has x, y: a point's lon/lat (SQL's), blank for a line or a polygon."""
+    want = {c: (x, y) for c, x, y in db.rows(
+        "SELECT code, CASE WHEN GeometryType(geom) = 'POINT' THEN ST_X(ST_Transform(geom, "
+        "4490)) END, CASE WHEN GeometryType(geom) = 'POINT' THEN ST_Y(ST_Transform(geom, "
+        "4490)) END FROM components WHERE valid_to IS NULL")}
+    assert {x is None for x, _ in want.values()} == {True, False}  # points and others
+    url, params, got = f"{api}/collections/components/items", {"f": "csv", "limit": 50}, {}
+    while url:
+        r = requests.get(url, params=params, timeout=60)
+        params = None
+        assert r.status_code == 200, r.text[:300]
+        rows = list(csv.DictReader(io.StringIO(r.content.decode())))
+        assert rows and "x" in rows[0] and "y" in rows[0]
+        got.update({row["code"]: (float(row["x"]) if row["x"] else None,
+                                  float(row["y"]) if row["y"] else None) for row in rows})
+        url = r.links.get("next", {}).get("url")
+    assert got.keys() == want.keys()
+    for code, (x, y) in want.items():
+        if x is None:
+            assert got[code] == (None, None)
+        else:
+            assert abs(got[code][0] - x) < 1e-8 and abs(got[code][1] - y) < 1e-8
