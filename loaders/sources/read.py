@@ -231,7 +231,10 @@ def open_source(path: str | Path, layer: str | None = None,
         raise InputError(f"GDAL cannot read it: {_gdal_message(exc)}", path=str(path)) from exc
     driver = info.get("driver") or ""
     if require_geometry and info.get("geometry_type") is None:
-        hint = _NO_GEOMETRY_HINTS.get(driver, "the features need a geometry")
+        from loaders.sources.xy_table import xy_hint
+
+        hint = (xy_hint() if driver in _NO_GEOMETRY_HINTS else None) or \
+            _NO_GEOMETRY_HINTS.get(driver, "the features need a geometry")
         raise InputError(f"the layer {layer!r} has no geometry column; {hint}", path=str(path))
     feature_count = int(info.get("features") if info.get("features") is not None else -1)
     if feature_count == 0:

@@ -70,6 +70,17 @@ def points_from_xy(x_names: Sequence[str], y_names: Sequence[str],
         _XY_NAMES.reset(token)
 
 
+def xy_hint() -> str | None:
+    """What a table without geometry lacks, where points are read from X/Y (the footprint
+    layers' hint, "X/Y columns give points, not footprints", misled a census)."""
+    names = _XY_NAMES.get()
+    if names is None:
+        return None
+    return ("a census table needs its points as WKT in a column named WKT or geometry, or as "
+            f"X (northing) and Y (easting) columns — headers such as {', '.join(names[0][:3])} "
+            f"and {', '.join(names[1][:3])}, or named with --mapping (x: …, y: …)")
+
+
 @dataclass
 class XYTable:
     """A survey table read as points: the scratch GeoPackage and what the Source says."""
