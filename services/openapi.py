@@ -151,8 +151,10 @@ PLATFORM_PARAMETERS: dict[str, dict] = {
     "cursor": {
         "name": "cursor", "in": "query", "required": False, "style": "form", "explode": False,
         "description": "Keyset paging: the value the `next` link of the previous page carries "
-                       "(the page continues after that feature). Not combined with sortby.",
-        "schema": {"type": "integer", "minimum": 0}},
+                       "(the page continues after that feature), in every format: an id, or "
+                       "after a `sortby` page an opaque token of that sort (one of another "
+                       "sort is a 400). Follow the links; do not build it.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}},
     "resulttype": {
         "name": "resulttype", "in": "query", "required": False, "style": "form",
         "explode": False,
