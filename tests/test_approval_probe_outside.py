@@ -38,6 +38,11 @@ def test_a_building_beyond_the_red_line_is_checked_against_the_pipe_under_it(adb
     c = r["pipe_clearance"]
     assert (c["status"], c["measured"], c["required"]) == ("fail", expected, 3.0)
     assert c["items"][0]["pipe"] == "W1"
+    # the map shows where the main runs under it, not a zero-length line
+    (f,) = c["geometry"]["features"]
+    assert f["geometry"]["type"] == "LineString"
+    ys = [xy[1] for xy in f["geometry"]["coordinates"]]
+    assert max(ys) - min(ys) > 0.0002  # ~30 m of latitude: y 10..40 under the building
 
 
 def test_a_building_beyond_the_red_line_is_held_to_the_height_zone_it_stands_in(adb):

@@ -241,8 +241,11 @@ def pipe_clearance(res: Result, p: Project, ctx: Context, rules: list[Rule],
             extra = {"pipe": r["code"], "class": r["class_name"], "size": size_text(r),
                      "rule_source": rule.source, "verified": rule.verified}
             if round(gap, 3) < rule.required_m:
-                res.item("fail", b.label, gap, rule.required_m,
-                         shapely.shortest_line(b.footprint, r["geom"]), **extra)
+                # a building over the pipe: where the pipe runs under it (a shortest line
+                # between touching geometries is a point the map cannot show)
+                where = r["geom"].intersection(b.footprint) if b.footprint.intersects(
+                    r["geom"]) else shapely.shortest_line(b.footprint, r["geom"])
+                res.item("fail", b.label, gap, rule.required_m, where, **extra)
             elif best is None or gap - rule.required_m < best["gap"] - best["req"]:
                 best = {"gap": gap, "req": rule.required_m, **extra}
         if best and not any(i["what"] == b.label and i["status"] != "needs_review"
