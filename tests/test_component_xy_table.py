@@ -197,3 +197,17 @@ def test_a_census_table_without_points_is_told_what_it_lacks(fresh_db, tmp_path)
         load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
     assert "X (northing) and Y (easting)" in exc.value.message
     assert "not footprints" not in exc.value.message
+
+
+def test_a_table_with_fid_and_geometry_headers_keeps_them_as_attributes(fresh_db, tmp_path):
+    """An ArcGIS table saved as CSV carries FID (and an empty geometry column): GDAL refused
+    to write them into the reader's copy (FID is a GeoPackage's key), an error for the
+    whole file; they are attributes as delivered."""
+    _code, e, n = fresh_db.big_cell()
+    path = tmp_path / "census.csv"
+    path.write_text("FID,部件编码,部件小类,X坐标,Y坐标,geometry\n"
+                    f"0,A1,0101,{n},{e},\nx,A2,0101,{n + 1},{e},\n", encoding="utf-8")
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert (r.read, r.loaded) == (2, 2), r.text()
+    assert {k: (a["FID"], a["geometry"]) for k, (_c, _x, _y, a) in
+            _loaded(fresh_db, r.batch_id).items()} == {"A1": ("0", None), "A2": ("x", None)}

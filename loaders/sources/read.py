@@ -100,6 +100,7 @@ class Source:
     # column of the scratch copy holding each row's number in the delivered table
     coordinate_fields: tuple[str, str] | None = None
     row_field: str | None = None
+    stored_names: dict[str, str] | None = None  # the copy's column → the delivered header
     # the SRID a CSV's geometry column names as EWKT (SRID=4527;POINT …), read as its CRS
     ewkt_srid: int | None = None
 
@@ -352,7 +353,7 @@ def _xy_table(path: Path, encoding: str | None, layer: str | None) -> Source | N
                   crs=None, encoding=None, fields=t.fields, feature_count=t.count,
                   geometry_type="Point", notes=t.notes, read_path=t.read_path,
                   geometry_field=t.place_field, coordinate_fields=(t.x, t.y),
-                  row_field=ROW_FIELD)
+                  row_field=ROW_FIELD, stored_names=t.stored)
 
 
 _SRS_NAME = re.compile(rb"""\bsrsName\s*=\s*["']([^"']*)["']""")
@@ -463,6 +464,9 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 if src.row_field is not None:  # a survey table's own row numbers
                     rows = rb.column(src.row_field).to_numpy(zero_copy_only=False)
                     rb = rb.drop_columns([src.row_field])
+                if src.stored_names:  # the delivered headers again
+                    rb = rb.rename_columns([src.stored_names.get(n, n)
+                                            for n in rb.schema.names])
                 rb, text_col = geometry_text_apart(rb, src.geometry_field, geom_col)
                 names = [n for n in rb.schema.names
                          if n != geom_col and n != text_col and n not in src.export_fields]

@@ -49,6 +49,7 @@ from loaders.sources.tables import (
 # the column of the scratch GeoPackage holding each row's number in the delivered table (a
 # CSV's line, an Excel row); not an attribute (loaders.sources.read.iter_batches)
 ROW_FIELD = "cim:row"
+GEOMETRY = "cim:geometry"  # the scratch copy's geometry column
 XY_SUFFIXES = CSV | EXCEL | OLD_EXCEL
 
 # (X header names, Y header names, the layer's other header names) while a loader reads
@@ -91,6 +92,7 @@ class XYTable:
     y: str
     count: int
     notes: list[str] = field(default_factory=list)
+    stored: dict[str, str] = field(default_factory=dict)  # stored name → delivered header
 
     @property
     def place_field(self) -> str:
@@ -157,7 +159,10 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
     arrays = [_column(t.column(h)) for h in t.headers]
     arrays.append(pa.array(t.row_numbers, pa.int64()))
     arrays.append(pa.array(list(wkb), pa.binary()))
-    table = pa.table(arrays, names=[*t.headers, ROW_FIELD, "geometry"])
+    # stored under names of its own: a delivered FID (an ArcGIS table's) or geometry column
+    # is no GeoPackage's field name; the reader names them back (Source.stored_names)
+    stored = [f"c{j}" for j in range(len(t.headers))]
+    table = pa.table(arrays, names=[*stored, ROW_FIELD, GEOMETRY])
     out = scratch / "xy_table.gpkg"
     import warnings
 
@@ -166,11 +171,11 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
     with warnings.catch_warnings():  # no CRS, on purpose: it is told as any file's is
         warnings.simplefilter("ignore", UserWarning)
         pyogrio.write_arrow(table, out, layer=path.stem or "table", driver="GPKG",
-                            geometry_name="geometry", geometry_type="Point", crs=None)
+                            geometry_name=GEOMETRY, geometry_type="Point", crs=None)
     notes = list(t.notes) + [f"points from {t.name}'s X (northing) {m['x']!r} and Y "
                              f"(easting) {m['y']!r}"]
     return XYTable(read_path=out, fields=list(t.headers), x=m["x"], y=m["y"],
-                   count=len(t.rows), notes=notes)
+                   count=len(t.rows), notes=notes, stored=dict(zip(stored, t.headers)))
 
 
 def _may_hold_xy(path: Path, aliases: dict[str, list[str]]) -> bool:
@@ -262,10 +267,11 @@ def _column(values: list[Any]) -> pa.Array:
     all its values are (a workbook's), else text — each value as the sheet shows it (a CSV's
     are all text, as GDAL reads a CSV)."""
     present = [v for v in values if v is not None]
-    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+    if present and all(isinstance(v, int) and not isinstance(v, bool)
+                       and -2 ** 63 <= v < 2 ** 63 for v in present):
         return pa.array(values, pa.int64())
-    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                       for v in present):
+    if present and all(isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)
+                                                 and abs(v) < 2 ** 53) for v in present):
         return pa.array([None if v is None or (isinstance(v, float) and math.isnan(v))
                          else float(v) for v in values], pa.float64())
     if present and all(isinstance(v, datetime) for v in present):
