@@ -363,10 +363,19 @@ class CimProvider(BaseProvider):
         page = _page_request(self.table_name)
         try:
             with _engine(self.url).connect() as conn:
-                matched = conn.execute(select(func.count()).select_from(src)
-                                       .where(where)).scalar_one()
+                # counted as the GeoJSON path counts: exactly up to CIM_COUNT_CAP, omitted
+                # above it (each HTML page of a million footprints counted them all)
+                cap = None if resulttype == "hits" else _count_cap()
+                count = select(func.count()).select_from(src).where(where)
+                if cap is not None:
+                    count = select(func.count()).select_from(
+                        select(literal(1)).select_from(src).where(where).limit(cap + 1)
+                        .subquery())
+                matched = conn.execute(count).scalar_one()
                 fc: dict[str, Any] = {"type": "FeatureCollection", "features": [],
                                       "numberMatched": matched, "numberReturned": 0}
+                if cap is not None and matched > cap:
+                    del fc["numberMatched"]
                 if resulttype == "hits":
                     if page is not None:  # a count: no page to go on to
                         _set_page_links([])
@@ -447,6 +456,15 @@ def _page_request(table: str):
 
     page = g.get("cim_page") if has_app_context() else None
     return page if page is not None and page.table == table else None
+
+
+def _count_cap() -> int | None:
+    """The served app's ``CIM_COUNT_CAP`` (:class:`services.settings.ServeSettings`); None
+    outside it (an exact count)."""
+    from flask import current_app, has_app_context
+
+    settings = current_app.config.get("CIM_SETTINGS") if has_app_context() else None
+    return getattr(settings, "count_cap", None)
 
 
 def _set_page_links(links: list[dict]) -> None:

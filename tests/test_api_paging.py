@@ -217,3 +217,31 @@ def test_last_cursor_page_exactly_full_has_no_next_link(capped_api, db):
     last = requests.get(nxt.replace("&limit=5", f"&limit={n - 5}"), timeout=60).json()
     assert last["numberReturned"] == n - 5
     assert [lk for lk in last["links"] if lk["rel"] == "next"] == []
+
+
+def test_pygeoapis_pages_count_as_the_geojson_path(capped_api, db):
+    """HTML (and an ECQL filter's GeoJSON, pygeoapi's) counted every match on every page: on
+    a million footprints each page of 10 counted them all. They count up to the cap as the
+    GeoJSON path does, and omit the count above it (review 9)."""
+    import re
+
+    survey = pyogrio.read_dataframe(SAMPLE_BUILDINGS, encoding="GBK", read_geometry=False)
+    n_res = int((survey["建筑用途"] == "办公").sum())
+    assert 5 < n_res <= CAP
+    total = db.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL")
+    assert total > CAP
+
+    def html_count(**params):
+        r = _get(capped_api, f="html", limit=5, **params)
+        assert r.status_code == 200, r.text[:300]
+        return [int(n) for n in re.findall(r"<p>[^<:]*: (\d+)</p>", r.content.decode())]
+
+    assert html_count(use_name="办公") == [n_res]
+    assert html_count() == []  # above the cap: no count
+    ecql = "BBOX(geometry,115,34,118,37)"  # ECQL, no CQL2: pygeoapi's GeoJSON page
+    fc = _get(capped_api, filter=ecql, use_name="办公", limit=5).json()
+    assert fc["numberMatched"] == n_res and fc["numberReturned"] == 5
+    fc = _get(capped_api, filter=ecql, limit=5).json()
+    assert "numberMatched" not in fc and fc["numberReturned"] == 5
+    hits = _get(capped_api, filter=ecql, resulttype="hits").json()
+    assert hits["numberMatched"] == total
