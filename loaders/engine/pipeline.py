@@ -31,6 +31,7 @@ from loaders.engine import indexes
 from loaders.engine.area import area_bounds, check_area, resolve_source_crs
 from loaders.engine.keyread import EarlyKeys, like_prefix
 from loaders.engine.pages import small_pages
+from loaders.engine.ranges import FidRanges, fid_ranges_ahead, own_batches
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows
 from loaders.engine.session import LoadSession
@@ -215,6 +216,9 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
     progress = _progress(quiet)
     dropped: list = []
     own_partition: list = []  # the layer's new code registry partition, if any
+    # whether converter processes can read their own batches alone, asked of the file on a
+    # thread while the load opens (loaders.engine.ranges)
+    ranges = fid_ranges_ahead(src, batch_size)
     try:
         with LoadSession(conninfo, layer.name, path, mode, opts, report) as session:
             batches: Iterator[Batch] = iter_batches(src, batch_size)
@@ -226,7 +230,7 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
             phases, result, current = _direct_write(
                 session, conn, layer, layer_code, convert, ctx, epsg, src, path, report,
                 srid, mode, district, dataset, batch_size, processes, quiet, progress,
-                first, batches, dropped, own_partition, fingerprint, recipe, early)
+                first, batches, dropped, own_partition, fingerprint, recipe, early, ranges)
     except BaseException as exc:
         for part in own_partition:  # rolled back: the new partition's table goes too
             part.abandon()
@@ -271,7 +275,8 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   processes: int | None, quiet: bool, progress: Callable,
                   first: Batch | None, batches: Iterator[Batch], dropped: list,
                   own_partition: list, fingerprint: Callable | None,
-                  recipe: StoredRecipe | None, early: EarlyKeys | None
+                  recipe: StoredRecipe | None, early: EarlyKeys | None,
+                  ranges: Callable[[], FidRanges | None] = lambda: None
                   ) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
     from loaders.common import describe_key, reject_record, row_attrs
@@ -332,9 +337,15 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
             describe_key=lambda k: describe_key(dataset, k, ctx.mapping.get("source_id"),
                                                 src.fields))
         if processes:
+            if own is not None and keep is not None:
+                return conv, own_batches(src, batch_size, keep, own)
             return conv, iter_batches(src, batch_size, keep=keep)
         return conv, itertools.chain(head, batches)
 
+    # each of two converters reads only its own batches where the file allows it; the thread
+    # that asked is done before any fork
+    own = ranges() if processes else None
+    own = own if processes >= 2 else None
     if processes:
         # the converters read the source again: this process's reader is closed before they
         # are forked. GDAL reads a GeoPackage's next batch on a thread of its own; a fork while
