@@ -147,6 +147,7 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
     if (v := args.get("bbox")) is not None:
         q.bbox_crs = _crs(args.get("bbox-crs") or CRS84_URI, crs, "bbox-crs")
         q.bbox = _bbox(v, q.bbox_crs)
+        _check_axis_order(q.bbox, q.bbox_crs, v)
         if q.bbox_crs.domain is not None:  # cut to where the data can lie, then projected
             q.bbox, q.bbox_empty = clip_box(q.bbox, q.bbox_crs.domain)
     elif args.get("bbox-crs") is not None:
@@ -405,6 +406,40 @@ def _bbox(v: str, crs: CrsInfo) -> tuple[float, float, float, float]:
     if crs.geographic and not (-180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):
         raise ParamError(f"bbox is outside longitude ±180°, latitude ±90° (in {crs.uri})")
     return x0, y0, x1, y1
+
+
+def _check_axis_order(box: tuple[float, float, float, float], crs: CrsInfo, v: str) -> None:
+    """A bbox in a projected CRS whose first axis is northing (the storage CRS, EPSG:4527),
+    given easting first as x/y habit has it: it lies wholly outside the CRS's area while
+    read the other way it lies in it. It selected nothing (an empty page, an empty CSV) and
+    said nothing; a 400 that says how to give it."""
+    if crs.geographic or not crs.north_first:
+        return
+    area = _projected_area(crs.srid)
+    if area is None:
+        return
+
+    def meets(b) -> bool:
+        return b[0] <= area[2] and area[0] <= b[2] and b[1] <= area[3] and area[1] <= b[3]
+
+    if not meets(box) and meets((box[1], box[0], box[3], box[2])):
+        raise ParamError(f"bbox {v} lies outside {crs.uri} as given; read the other way it "
+                         f"lies in it: this CRS's first axis is northing, give "
+                         f"bbox=minN,minE,maxN,maxE")
+
+
+@lru_cache(maxsize=16)
+def _projected_area(srid: int) -> tuple[float, float, float, float] | None:
+    """The area of use of projected CRS ``srid`` in its x/y (easting, northing), widened by
+    100 km; None without one."""
+    from cim.crs import transformer
+
+    area = parse_crs(srid).area_of_use
+    if area is None:
+        return None
+    x0, y0, x1, y1 = transformer("EPSG:4326", srid).transform_bounds(
+        area.west, area.south, area.east, area.north, densify_pts=21)
+    return (x0 - 1e5, y0 - 1e5, x1 + 1e5, y1 + 1e5)
 
 
 def clip_box(box: tuple[float, float, float, float],

@@ -94,3 +94,18 @@ def test_blank_property_names_are_passed_over_in_every_format(api):
         cols[fmt] = (set(r.json()["features"][0]["properties"]) if fmt == "json" else
                      set(next(csv.DictReader(io.StringIO(r.content.decode())))))
     assert cols["json"] == cols["csv"] == {"code", "name", "height"}
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "html"])
+def test_a_storage_crs_bbox_given_easting_first_is_a_400_saying_so(api, db, fmt):
+    """EPSG:4527's first axis is northing; a box typed easting first (x/y habit) selected
+    nothing and said nothing (an empty CSV). Its corners from the stored footprints."""
+    n0, e0, n1, e1 = db.rows("SELECT ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e) FROM "
+                             "(SELECT ST_Extent(geom) e FROM buildings) q")[0]
+    url = f"{api}/collections/buildings/items"
+    right = requests.get(url, timeout=60, params={
+        "f": fmt, "limit": 1, "bbox-crs": EPSG4527, "bbox": f"{n0},{e0},{n1},{e1}"})
+    assert right.status_code == 200
+    wrong = requests.get(url, timeout=60, params={
+        "f": fmt, "limit": 1, "bbox-crs": EPSG4527, "bbox": f"{e0},{n0},{e1},{n1}"})
+    assert wrong.status_code == 400 and "northing" in wrong.json()["description"]
