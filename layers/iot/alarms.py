@@ -115,7 +115,7 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
                      point=(sensor["x"], sensor["y"]), grid_code=sensor.get("grid_code"),
                      description=f"{what}；设备 {sensor['device_id']}",
                      asset_code=sensor.get("asset_code"), alarm_code=code,
-                     reported_at=reported, register=True)
+                     reported_at=reported, register=True, profile=cfg.profile)
     risk_code = None
     if raise_risk:
         risk_code = raise_for_alarm(conn, _matrix(str(cfg.matrix_path)),
@@ -168,7 +168,8 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
             from layers.cases.workflow import follow_category
 
             follow_category(conn, row[4], category_code, at=at, actor=f"sensor:{row[5]}",
-                            role="system", note=f"告警升级为{lv.name}（{lv.color}）")
+                            role="system", note=f"告警升级为{lv.name}（{lv.color}）",
+                            profile=cfg.profile)
     if row[3] is not None:
         raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
                         alarm_code=row[0], level=lv.risk_level,

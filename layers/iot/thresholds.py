@@ -117,6 +117,9 @@ class IotConfig:
     risk_types: dict[str, str] = field(default_factory=dict, kw_only=True)
     # the alarms layer's code (the city's layers.csv), in each alarm's code
     alarm_layer_code: str | None = field(default=None, kw_only=True)
+    # the city's profile: an alarm's case follows the city's case categories and workflow
+    # (its thresholds' case_category is checked against them: layers.cases)
+    profile: CityProfile | None = field(default=None, kw_only=True, compare=False)
 
     def rowset(self, type_code: str, asset_class: str | None) -> RowSet | None:
         """The most specific row set of a sensor (None: no thresholds, no alarms)."""
@@ -303,7 +306,8 @@ def load_config(profile: CityProfile | None = None,
                      _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead,
                      end_statuses=ends,
                      timezone=profile.timezone if profile is not None else CHINA_TIME,
-                     risk_types=risk_types, alarm_layer_code=_alarm_layer_code(profile))
+                     risk_types=risk_types, alarm_layer_code=_alarm_layer_code(profile),
+                     profile=profile)
 
 
 def _alarm_layer_code(profile: CityProfile | None) -> str | None:
