@@ -147,6 +147,10 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
 
     cat = catalog or load_catalog(profile)
     with psycopg.connect(conninfo) as conn:
+        # the per-feature district look-ups (templates.district_of) cost the plans past
+        # jit_above_cost: PostgreSQL spent ~0.75 s compiling each query that ran in ms (as
+        # layers.query.pipes' NO_JIT); one transaction, so LOCAL holds for the whole run
+        conn.execute("SET LOCAL jit = off")
         districts = conn.execute("SELECT code, name FROM admin_divisions WHERE valid_to IS NULL"
                                  " ORDER BY code").fetchall()
         names = dict(districts)

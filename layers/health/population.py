@@ -13,19 +13,20 @@ rule, for each year:
   never below 0 — so a cell counts the larger of its own figure and its buildings' sum.
 
 :data:`COUNTED` is that rule as a subquery over the current rows (columns ``unit_kind``,
-``unit_code``, ``district_code``, ``grid_code``, ``year``, ``geom``, ``residents``: the
-counted residents), for ``FROM {COUNTED} p``.
+``unit_code``, ``district_code``, ``grid_code``, ``year``, ``geom``, ``valid_from``,
+``residents``: the counted residents), for ``FROM {COUNTED} p``.
 """
 
 from __future__ import annotations
 
 # one current row per unit and year: the latest loaded
 _ONE = ("(SELECT DISTINCT ON (unit_kind, unit_code, year) unit_kind, unit_code, district_code,"
-        " grid_code, year, geom, residents FROM population WHERE valid_to IS NULL"
+        " grid_code, year, geom, residents, valid_from FROM population WHERE valid_to IS NULL"
         " ORDER BY unit_kind, unit_code, year, valid_from DESC, id DESC)")
 
 COUNTED = (
     "(SELECT o.unit_kind, o.unit_code, o.district_code, o.grid_code, o.year, o.geom,"
+    " o.valid_from,"
     " CASE WHEN o.unit_kind = 'grid' THEN greatest(0, o.residents - coalesce(b.n, 0))"
     " ELSE o.residents END AS residents"
     f" FROM {_ONE} o LEFT JOIN (SELECT x.year, x.grid_code, sum(x.residents) AS n"
