@@ -19,6 +19,11 @@ from loaders.buildings import load_buildings
 from loaders.components import load_components
 
 
+def _mm(v: float):
+    """A coordinate to the millimetre (pytest.approx alone is relative: ±39 m of an easting)."""
+    return pytest.approx(v, abs=1e-3)
+
+
 def _rejects(d, batch_id: int) -> list[tuple]:
     return d.rows("SELECT row_number, reason, field, attrs, geom_wkt FROM load_rejects "
                   "WHERE batch_id = %s ORDER BY row_number", (batch_id,))
@@ -60,8 +65,8 @@ def test_a_gbk_csv_census_with_x_y_columns_loads_each_row_or_names_its_problem(f
     loaded = _loaded(fresh_db, r.batch_id)
     # easting from Y, northing from X, the X/Y kept as typed
     assert {k: v[:3] for k, v in loaded.items()} == {
-        "B1": ("0101", pytest.approx(e), pytest.approx(n)),
-        "B2": ("0102", pytest.approx(e + 5), pytest.approx(n + 5))}
+        "B1": ("0101", _mm(e), _mm(n)),
+        "B2": ("0102", _mm(e + 5), _mm(n + 5))}
     assert loaded["B1"][3]["X坐标"] == str(n) and loaded["B1"][3]["Y坐标"] == str(e)
     got = _rejects(fresh_db, r.batch_id)
     assert [(row, reason, field) for row, reason, field, _a, _g in got] == [
@@ -71,7 +76,7 @@ def test_a_gbk_csv_census_with_x_y_columns_loads_each_row_or_names_its_problem(f
     assert [a["部件编码"] for *_x, a, _g in got] == ["B3", "B4", "B1", "B5"]
     assert got[1][3]["X坐标"] == "3918abc" and got[3][3]["X坐标"] == str(far)
     # a point rejected keeps it easting first, in the delivery's CRS
-    assert shapely.from_wkt(got[3][4]).coords[0] == (pytest.approx(e), pytest.approx(far))
+    assert shapely.from_wkt(got[3][4]).coords[0] == (_mm(e), _mm(far))
     # reloading the same table changes nothing
     again = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
     assert (again.read, again.unchanged, again.inserted, again.updated) == (6, 2, 0, 0)
@@ -97,7 +102,7 @@ def test_coordinates_without_the_zone_prefix_are_the_same_points(fresh_db, tmp_p
                         crs="EPSG:4548")
     assert (r.read, r.loaded) == (1, 1), r.text()
     [(_c, x, y, _a)] = _loaded(fresh_db, r.batch_id).values()
-    assert (x, y) == (pytest.approx(e, abs=1e-3), pytest.approx(n, abs=1e-3))
+    assert (x, y) == (_mm(e), _mm(n))
 
 
 def test_a_workbook_with_a_title_row_names_excel_rows(fresh_db, tmp_path):
@@ -164,7 +169,7 @@ def test_a_rejects_export_fixed_reloads_from_its_x_y(fresh_db, tmp_path, suffix)
                             dataset="census")
     assert (fixed.read, fixed.loaded, fixed.rejected) == (1, 1, 0), fixed.text()
     [(code, x, y, attrs)] = _loaded(fresh_db, fixed.batch_id).values()
-    assert (code, x, y) == ("0101", pytest.approx(e + 3), pytest.approx(n + 3))
+    assert (code, x, y) == ("0101", _mm(e + 3), _mm(n + 3))
     assert attrs == {"部件编码": "K2", "部件小类": "0101", "X坐标": str(n + 3),
                      "Y坐标": str(e + 3)}
 
@@ -211,3 +216,34 @@ def test_a_table_with_fid_and_geometry_headers_keeps_them_as_attributes(fresh_db
     assert (r.read, r.loaded) == (2, 2), r.text()
     assert {k: (a["FID"], a["geometry"]) for k, (_c, _x, _y, a) in
             _loaded(fresh_db, r.batch_id).items()} == {"A1": ("0", None), "A2": ("x", None)}
+
+
+def test_a_gis_census_export_with_x_y_attributes_keeps_its_points(fresh_db, tmp_path):
+    """A GeoPackage census whose features carry X/Y attributes too: its rejects export, a
+    point moved in QGIS to fix it, reloads from its points, not from the X/Y beside them."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from layers.rejects import export_rejects
+
+    _code, e, n = fresh_db.big_cell()
+    df = gpd.GeoDataFrame({"部件编码": ["G1", "G2"], "部件小类": ["0101", "不存在"],
+                           "X坐标": [str(n), str(n + 1)], "Y坐标": [str(e), str(e)]},
+                          geometry=[Point(e, n), Point(e, n + 1)], crs="EPSG:4527")
+    path = tmp_path / "census.gpkg"
+    df.to_file(path, engine="pyogrio")
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert (r.loaded, r.rejected) == (1, 1), r.text()
+    out = tmp_path / "fix.gpkg"
+    assert export_rejects(fresh_db.conninfo, r.batch_id, out) == 1
+    [layer] = gpd.list_layers(out)["name"]
+    fix = gpd.read_file(out, layer=layer)
+    fix["部件小类"] = ["0101"]
+    fix.geometry = [Point(e + 4, n + 1)]  # moved; its X/Y attributes left as they were
+    out.unlink()
+    fix.to_file(out, layer=layer, engine="pyogrio")
+    again = load_components(fresh_db.conninfo, fresh_db.profile, out, processes=0,
+                            dataset="census")
+    assert (again.read, again.loaded) == (1, 1), again.text()
+    [(_c, x, y, _a)] = _loaded(fresh_db, again.batch_id).values()
+    assert (x, y) == (_mm(e + 4), _mm(n + 1))

@@ -132,7 +132,7 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
         # fixed, as the pipe survey's does, its own columns and the point it was rejected
         # with left out; a GeoPackage is read so only then (else its geometry is its place)
         exported = export_fields(t.headers)
-        if exported:
+        if exported and (suffix not in GDAL_TABLES or _points_are_xy(t, m)):
             found.append((_without(t, [*exported, *_export_wkt(t, exported)]), m))
         elif suffix not in GDAL_TABLES and not _wkt_column(t):
             found.append((t, m))
@@ -218,6 +218,30 @@ def _is_utf8(head: bytes) -> bool:
         return True
     except UnicodeDecodeError as exc:
         return exc.start > len(head) - 4  # a character cut by the 64 KiB read
+
+
+def _points_are_xy(t: Table, m: dict[str, str]) -> bool:
+    """Whether a GeoPackage export's points are its rows' X/Y (within 1 mm, where both are
+    there): an export of a table read from X/Y. A GIS census whose features carry X/Y
+    attributes as well — or whose points were moved in QGIS to fix them — keeps its
+    geometry as its place."""
+    import pyogrio
+
+    from loaders.sources.read import gdal_source
+
+    read_path, opts = gdal_source(t.path)
+    meta, table = pyogrio.read_arrow(read_path, layer=t.sheet, columns=[], **opts)
+    geom = meta.get("geometry_name") or "wkb_geometry"
+    if geom not in table.column_names or table.num_rows != len(t.rows):
+        return False
+    geoms = shapely.from_wkb(table.column(geom).to_numpy(zero_copy_only=False))
+    e, n = cimcrs.swap_survey_xy(_floats(t.column(m["x"])), _floats(t.column(m["y"])))
+    both = ~shapely.is_missing(geoms) & np.isfinite(e) & np.isfinite(n)
+    if not both.any():
+        return True  # no point beside X/Y to tell: the X/Y are all there is
+    xy = shapely.get_coordinates(geoms[both])
+    return bool(len(xy) == both.sum() and np.all(np.abs(xy[:, 0] - e[both]) <= 1e-3)
+                and np.all(np.abs(xy[:, 1] - n[both]) <= 1e-3))
 
 
 def _export_wkt(t: Table, exported: Sequence[str]) -> list[str]:
