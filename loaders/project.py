@@ -28,7 +28,7 @@ import pyproj
 
 from cim.crs import parse_crs
 from cim.errors import InputError
-from loaders.engine.checksum import file_sha256, files_sha256
+from loaders.engine.checksum import delivery_files, file_sha256, files_sha256
 from loaders.sources.read import (
     GDAL_INPUT_ERRORS,
     gdal_source,
@@ -38,7 +38,6 @@ from loaders.sources.read import (
 )
 
 SUFFIXES = (".gpkg", ".geojson", ".json", ".dxf", ".shp")
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 
 @dataclass
@@ -127,8 +126,7 @@ def _read_shapefiles(path: Path, crs: str | None) -> ProjectFile:
         if src.crs is not None:
             crss[name] = src.crs
         notes.extend(f"{shp.name}: {n}" for n in src.notes)
-        files.extend(p for p in sorted(shp.parent.iterdir())
-                     if p.stem == shp.stem and p.suffix.lower() in SHAPEFILE_PARTS)
+        files.extend(delivery_files(shp))
         for batch in iter_batches(src, python_values=True):
             for i, g in enumerate(batch.geometries):
                 records.append({"layer": name, "row": batch.first_row + i,

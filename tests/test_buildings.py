@@ -25,9 +25,15 @@ def test_sample_load_accounts_for_every_feature(db):
     batch = db.rows("SELECT status, read, loaded, rejected FROM load_batches WHERE id = %s",
                     (r.batch_id,))[0]
     assert batch == ("succeeded", r.read, r.loaded, r.rejected)
-    # the delivery's checksum (read beside the load, recorded with its outcome)
+    # the delivery's checksum (read beside the load, recorded with its outcome): of every
+    # file of the Shapefile (its attributes are in the .dbf), by name and checksum
+    parts = sorted(p for p in SAMPLE_BUILDINGS.parent.iterdir()
+                   if p.stem == SAMPLE_BUILDINGS.stem and p.suffix.lower() != ".xml")
+    assert {p.suffix.lower() for p in parts} >= {".shp", ".shx", ".dbf", ".prj"}
+    lines = "".join(f"{p.name}\0{hashlib.sha256(p.read_bytes()).hexdigest()}\n"
+                    for p in parts)
     assert db.scalar("SELECT source_sha256 FROM load_batches WHERE id = %s", (r.batch_id,)) \
-        == hashlib.sha256(SAMPLE_BUILDINGS.read_bytes()).hexdigest()
+        == hashlib.sha256(lines.encode()).hexdigest()
 
 
 def test_gbk_attributes_are_decoded_and_mapped(db):

@@ -7,7 +7,12 @@ import hashlib
 import threading
 
 from loaders.buildings import load_buildings
-from loaders.engine.checksum import file_sha256, files_sha256, files_sha256_job
+from loaders.engine.checksum import (
+    delivery_files,
+    file_sha256,
+    files_sha256,
+    files_sha256_job,
+)
 from tests.test_direct_load import _delivery
 
 
@@ -64,3 +69,30 @@ def test_a_load_makes_no_hash_object_on_its_checksum_thread(fresh_db, tmp_path, 
     assert made and not [name for name in made if name.startswith("cim-sha256")], made
     assert fresh_db.rows("SELECT source_sha256 FROM load_batches WHERE id = %s",
                          (report.batch_id,)) == [(hashlib.sha256(path.read_bytes()).hexdigest(),)]
+
+
+def test_a_shapefiles_checksum_covers_its_dbf(fresh_db, tmp_path):
+    """A Shapefile's heights and names are in its .dbf: a delivery whose .dbf was edited
+    (its .shp the same bytes) is another delivery, recorded with another checksum."""
+    import geopandas as gpd
+
+    path, gdf = _delivery(tmp_path, "shp", n=50)
+    shp = tmp_path / "survey.shp"
+    gdf.to_file(shp, engine="pyogrio", encoding="GBK")
+    first = load_buildings(fresh_db.conninfo, fresh_db.profile, shp)
+    shp_bytes = shp.read_bytes()
+    edited = gpd.read_file(shp, engine="pyogrio")
+    edited.loc[0, "建筑高度"] = float(edited.loc[0, "建筑高度"]) + 3.0
+    edited.to_file(shp, engine="pyogrio", encoding="GBK")
+    assert shp.read_bytes() == shp_bytes  # only the .dbf differs
+    second = load_buildings(fresh_db.conninfo, fresh_db.profile, shp)
+    assert second.updated == 1
+    sums = dict(fresh_db.rows("SELECT id, source_sha256 FROM load_batches WHERE id IN (%s, %s)",
+                              (first.batch_id, second.batch_id)))
+    parts = sorted(p for p in tmp_path.iterdir() if p.stem == "survey")
+    assert {p.suffix for p in parts} >= {".shp", ".shx", ".dbf", ".prj", ".cpg"}
+    assert delivery_files(shp) == parts
+    lines = "".join(f"{p.name}\0{hashlib.sha256(p.read_bytes()).hexdigest()}\n" for p in parts)
+    assert sums[second.batch_id] == hashlib.sha256(lines.encode()).hexdigest()
+    assert sums[first.batch_id] != sums[second.batch_id]
+

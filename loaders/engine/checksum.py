@@ -9,6 +9,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# the files of one Shapefile: its checksum covers each (its attributes are in the .dbf, its CRS
+# in the .prj: an edited height left the .shp's checksum as it was)
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+def delivery_files(path: Path) -> list[Path]:
+    """The files a delivery at ``path`` is: a Shapefile's parts beside its ``.shp`` (the same
+    name, a suffix of any case), else the file itself (a folder: none)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    if path.suffix.lower() != ".shp":
+        return [path]
+    return sorted(p for p in path.parent.iterdir()
+                  if p.stem == path.stem and p.suffix.lower() in SHAPEFILE_PARTS
+                  and p.is_file())
+
 
 def file_sha256(path: Path) -> str:
     return _file_sha256(path, hashlib.sha256())

@@ -18,7 +18,7 @@ import psycopg
 from cim.errors import CimError, InputError
 from cim.layerdefs import LAYERS, LayerDef
 from loaders.engine import batch, bulk, indexes
-from loaders.engine.checksum import files_sha256_job
+from loaders.engine.checksum import delivery_files, files_sha256_job
 from loaders.engine.report import LoadReport
 
 APPLICATION_NAME = "cim-load"
@@ -46,7 +46,7 @@ class LoadSession:
         self.conninfo = conninfo
         self.layer_name = layer_name
         self.path = path
-        self.files = files or ([path] if path.is_file() else [])
+        self.files = files or delivery_files(path)
         self.mode = mode
         self.options = options
         self.report = report
