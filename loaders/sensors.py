@@ -346,6 +346,10 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
         w = session.writer(SENSORS, profile.srid, layer_code_of(profile, SENSORS.name))
         w.attrs_skip = tuple(columned)  # (rows loaded before kept every field in attrs)
         w.id_field = m["device_id"]
+        # what placed a sensor outside the city's areas: its X/Y columns (a sensor without
+        # them stands at its asset)
+        w.place_field = f"{m['x']}/{m['y']}" if "x" in m and "y" in m else \
+            m.get("asset_code") or "geometry"
         w.create_staging()
         w.copy_rows(rows)
         w.copy_rejects(rejects)

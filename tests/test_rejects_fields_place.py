@@ -81,3 +81,18 @@ def test_the_staged_merge_names_the_geometry_of_a_facility_outside(fresh_db, tmp
     assert (row, reason, field) == (2, "outside_area", "geometry")
     assert {k: attrs[k] for k in ("编号", "名称", "设施类型")} == \
         {"编号": "F2", "名称": "二小", "设施类型": "小学"}
+
+
+def test_the_staged_merge_names_a_csvs_wkt_column(fresh_db, tmp_path):
+    """A base layer's CSV placed by its WKT column: the staged merge's outside_area names that
+    column (the load's writer is told it: loaders.engine.pipeline.run_load)."""
+    _code, x, y = fresh_db.big_cell()
+    ox, oy = _outside(fresh_db, x, y)
+    path = tmp_path / "schools.csv"
+    path.write_text("编号,名称,设施类型,WKT\n"
+                    f"F1,一小,小学,POINT ({x} {y})\nF2,二小,小学,POINT ({ox} {oy})\n",
+                    encoding="utf-8")
+    r = load_base(fresh_db.conninfo, fresh_db.profile, "facilities", path, crs="EPSG:4527")
+    assert (r.read, r.loaded, r.rejected) == (2, 1, 1), r.text()
+    [(row, reason, field, _attrs)] = _rejects(fresh_db, r.batch_id)
+    assert (row, reason, field) == (2, "outside_area", "WKT")

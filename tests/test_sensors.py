@@ -557,8 +557,8 @@ def test_one_row_in_degrees_is_rejected_alone(sdb, tmp_path):
         "DEG-3,积水3,积水深度,m,,2025-06-26,运行,,排水监测平台,3913110.641,39464541.133"])
     rep = load_sensors(sdb.conninfo, sdb.profile, p)
     assert (rep.read, rep.loaded, rep.rejected) == (3, 2, 1), rep.text()
-    assert sdb.rows("SELECT row_number, reason FROM load_rejects WHERE batch_id = %s",
-                    (rep.batch_id,)) == [(3, "outside_area")]
+    assert sdb.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s",
+                    (rep.batch_id,)) == [(3, "outside_area", "X/Y")]
     sdb.rows("UPDATE sensors SET valid_to = now() WHERE device_id LIKE 'DEG-%%' "
              "AND valid_to IS NULL RETURNING id")
 

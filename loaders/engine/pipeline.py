@@ -143,7 +143,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
              options: dict[str, Any] | None = None, quiet: bool = True,
              batch_size: int = 50_000) -> LoadReport:
     """Load one GDAL vector source into one layer (staged: see :mod:`loaders.engine.bulk`)."""
-    from loaders.common import name_unread_geometries
+    from loaders.common import geometry_field, name_unread_geometries
 
     path = Path(path)
     src, report, opts, dataset = _open(path, profile, layer, crs, district, mode, dataset,
@@ -158,6 +158,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
         session.begin()
         writer = session.writer(layer, srid, layer_code)
         writer.id_field = ctx.mapping.get("source_id")
+        writer.place_field = geometry_field(src)  # what placed a feature outside the areas
         writer.create_staging()
         for b in itertools.chain([first] if first is not None else [], batches):
             rows, rejects = converter(b, ctx)
