@@ -230,6 +230,10 @@ def main() -> None:
             err = DatabaseError(f"database unavailable: {str(exc).strip()}")
             click.echo(f"error: {err}", err=True)
             sys.exit(err.exit_code)
+        garbled = _undecodable_argument(exc)
+        if garbled is not None:
+            click.echo(f"error: {garbled}", err=True)
+            sys.exit(2)
         unmigrated = _unmigrated(exc)
         if unmigrated is not None:
             click.echo(f"error: {unmigrated}", err=True)
@@ -243,6 +247,29 @@ def main() -> None:
         err = InputError(f"GDAL cannot read the input: {str(exc).strip()}")
         click.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
+
+
+def _undecodable_argument(exc: BaseException) -> str | None:
+    """What to say when text of the command line that is not text of the locale's encoding
+    reached a place that needs text (the database, a file's content): a terminal sending GBK
+    while the locale says UTF-8 gives Python arguments holding undecodable bytes (a file's
+    name of such bytes is still found on disk, as given); None for any other error."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, UnicodeEncodeError) and "surrogate" in str(e):
+            break
+        e = e.__cause__ or e.__context__
+    else:
+        return None
+    bad = [a for a in sys.argv[1:] if any("\udc80" <= c <= "\udcff" for c in a)]
+    if not bad:
+        return None
+    shown = bad[0].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return (f"the command line holds bytes that are not {sys.getfilesystemencoding()} text "
+            f"('{shown}'): the terminal's encoding is not the locale's — set the terminal to "
+            "UTF-8, or LANG to the terminal's encoding (zh_CN.GB18030)")
 
 
 def entry() -> None:

@@ -57,7 +57,8 @@ def write_crash_log(exc: BaseException, argv: list[str] | None = None,
     for n in range(1000):
         path = directory / (f"cim-{stamp}.log" if n == 0 else f"cim-{stamp}-{n}.log")
         try:
-            with open(path, "x", encoding="utf-8") as fh:
+            # backslashreplace: a command line of undecodable bytes (surrogates) is logged too
+            with open(path, "x", encoding="utf-8", errors="backslashreplace") as fh:
                 fh.write(text)
             return path
         except FileExistsError:

@@ -55,3 +55,28 @@ def test_an_error_exit_keeps_its_code_and_message():
     r = subprocess.run([sys.executable, "-m", "cim", "no-such-command"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2 and "no-such-command" in r.stderr
+
+
+def test_text_the_terminal_sent_in_another_encoding_is_a_usage_error(db, tmp_path):
+    """A terminal sending GBK while the locale says UTF-8: the argument holds undecodable
+    bytes, which the database cannot take — said as the command line's fault (exit 2, the
+    bytes shown), not an internal error whose crash log could not even be written."""
+    from tests.conftest import PROJECT_ROOT
+
+    env = {**db.env(), "CIM_LOG_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "cim", "case", "list", "--district",
+                        "测试".encode("gbk")], env=env, cwd=PROJECT_ROOT,
+                       capture_output=True, timeout=120)
+    err = r.stderr.decode("utf-8", "replace")
+    assert r.returncode == 2, err
+    assert "not utf-8 text" in err and "\\xb2\\xe2\\xca\\xd4" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # no crash log: no bug
+
+
+def test_a_crash_log_takes_a_command_line_of_undecodable_bytes(tmp_path):
+    from cim.crashlog import write_crash_log
+
+    path = write_crash_log(RuntimeError("bug"), argv=["cim", "load", "\udcb2\udce2.shp"],
+                           directory=tmp_path)
+    text = path.read_text(encoding="utf-8")
+    assert "command: cim load \\udcb2\\udce2.shp" in text and "RuntimeError: bug" in text
