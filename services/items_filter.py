@@ -16,6 +16,9 @@ from services.items_query import ParamError, city_zone
 from services.items_sql import Layer
 
 _PLACEHOLDER = re.compile(r"(?<!%)%s")
+# a character CQL2 Text (as cim.cql2 reads it) and pygeoapi's ECQL both refuse outside a
+# quoted text: a Chinese property name (建筑用途 = '住宅'), a Chinese value left unquoted
+_UNEXPECTED = re.compile(r"unexpected character '(.)'")
 
 
 class FallThrough(Exception):
@@ -49,6 +52,12 @@ class Cql2Translator:
         try:
             tree = self.cql2.parse_filter(text, lang or "cql2-text")
         except self.cql2.FilterError as exc:
+            bad = _UNEXPECTED.search(str(exc))
+            if bad and not bad[1].isascii():  # no ECQL either: pygeoapi said "Bad CQL text"
+                names = ", ".join(c.name for c in layer.columns[:8])
+                raise ParamError(
+                    f"filter: {exc}: a property is named as the queryables name it ({names} "
+                    f"…), a text value is written in single quotes ('住宅')") from exc
             if not lang:
                 raise FallThrough from exc  # perhaps ECQL: pygeoapi parses that
             raise ParamError(f"filter: {exc}") from exc

@@ -31,3 +31,16 @@ def test_full_width_commas_separate_search_terms(api, db, fmt):
     got = ({f["id"] for f in r.json()["features"]} if fmt == "json" else
            {row["code"] for row in csv.DictReader(io.StringIO(r.content.decode()))})
     assert got == expected
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "html"])
+@pytest.mark.parametrize("flt", ["建筑用途 = '住宅'", "use_name = 住宅", "use_name = ‘住宅’"])
+def test_a_chinese_name_or_unquoted_text_in_a_filter_says_how_to_write_it(api, fmt, flt):
+    """A Chinese property name (the survey's header), a Chinese value without quotes or in
+    an input method's quotes: neither CQL2 (as the platform reads it) nor pygeoapi's ECQL,
+    which answered "Bad CQL text" (an HTML error page for HTML) naming nothing."""
+    r = requests.get(f"{api}/collections/buildings/items", timeout=60,
+                     params={"f": fmt, "filter": flt})
+    assert r.status_code == 400
+    text = r.json()["description"]
+    assert "character" in text and "use_name" in text and "single quotes" in text
