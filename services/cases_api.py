@@ -392,6 +392,14 @@ def register(app: Flask, *, conninfo: str, pool_size: int,
                     service.attachment, methods=["GET"])
     app.register_blueprint(bp)
     guard.STRICT_PARAMS.update(PARAMS)
+    # a report carries its photos, base64 in the JSON (4 bytes for 3): one of the largest a
+    # photo may be (the workflow's attachments.max_bytes, 10 MB) with the rest of the report
+    from layers.cases.sources import settings as case_settings
+    from layers.cases.workflow import workflow_file
+
+    photo = int(case_settings(workflow_file(profile))["attachments"].get("max_bytes")
+                or 10 << 20)
+    guard.BODY_LIMITS[f"{BP}.report"] = photo * 4 // 3 + (1 << 20)
     app.extensions["cim_cases"] = service
     return service
 

@@ -69,6 +69,11 @@ def error(status: int, code: str, message: str) -> Response:
                     status=status, content_type="application/json")
 
 
+# a route whose body may be larger than ``max_body`` (endpoint → bytes), set by the route's
+# owner: a case report carries its photos (services.cases_api)
+BODY_LIMITS: dict[str, int] = {}
+
+
 def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
     """Add the guards, error handlers and the platform's ``/conformance`` to ``app`` (after
     pygeoapi's blueprint is registered)."""
@@ -76,9 +81,12 @@ def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
 
     @app.before_request
     def _refuse():
-        if request.content_length is not None and request.content_length > max_body:
+        limit = max(max_body, BODY_LIMITS.get(request.endpoint or "", 0))
+        if request.content_length is not None and request.content_length > limit:
             return error(413, "PayloadTooLarge",
-                         f"request body over {max_body} bytes")
+                         f"request body over {limit} bytes")
+        if limit != max_body:  # read the body up to its own limit (Flask's is max_body)
+            request.max_content_length = limit
         allowed = STRICT_PARAMS.get(request.endpoint or "")
         if allowed is not None:
             unknown = [k for k in request.args if k not in allowed]

@@ -260,3 +260,22 @@ def test_private_parts_for_the_loop_and_the_case_unit_only(api, db, tokens):
     assert [e["role"] for e in public.json()["events"]] == ["监督员", "受理员", "派遣员"]
     assert not any(n in public.text for n in names)
     assert "联系人电话见联系表" not in public.text
+
+
+def test_a_report_carries_a_phone_photo_of_several_megabytes(api, db, tokens):
+    """A phone's photo (3 MB, 4 MB as base64) in a report: the loop takes photos up to the
+    workflow's attachments.max_bytes (10 MB), where the app's 1 MB body limit answered 413;
+    other routes keep that limit, and a body past the report's own is still a 413."""
+    photo = PNG + bytes(3_000_000)
+    r = report(api, db, tokens, photos=[{"name": "phone.png",
+                                         "content_base64": base64.b64encode(photo).decode()}])
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    stored = db.rows("SELECT a.sha256, length(a.content) FROM case_attachments a JOIN cases c "
+                     "ON c.id = a.case_id WHERE c.code = %s", (code,))
+    assert stored == [(hashlib.sha256(photo).hexdigest(), len(photo))]
+    big = {"photos": [{"name": "x.png", "content_base64": "A" * (15 << 20)}]}
+    assert requests.post(f"{api}/cases", json=big, headers=bearer(tokens["监督员"]),
+                         timeout=60).status_code == 413
+    assert requests.post(f"{api}/cases/{code}/actions/accept", data=b"x" * (2 << 20),
+                         headers=bearer(tokens["受理员"]), timeout=30).status_code == 413
