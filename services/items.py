@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from flask import Response, after_this_request, g, request
+from flask import Response, after_this_request, current_app, g, has_app_context, request
 from werkzeug.datastructures import ImmutableMultiDict
 
 from layers.catalog import published_columns
@@ -329,6 +329,27 @@ class PygeoapiPage:
         for link in out:
             link["href"] = link["href"].replace("?&", "?", 1)
         return out
+
+
+def page_request(table: str) -> PygeoapiPage | None:
+    """The platform's reading of the items request being served for ``table`` (its cursor,
+    how its pages go on), for the provider; None outside the platform's items view
+    (pygeoapi's offset paging)."""
+    page = g.get("cim_page") if has_app_context() else None
+    return page if page is not None and page.table == table else None
+
+
+def set_page_links(links: list[dict[str, Any]]) -> None:
+    """The provider's ``next``/``prev`` links of the page being served (:func:`_page_links`
+    sends them)."""
+    g.cim_page_links = links
+
+
+def count_cap() -> int | None:
+    """The served app's ``CIM_COUNT_CAP`` (:class:`services.settings.ServeSettings`); None
+    outside it (an exact count)."""
+    settings = current_app.config.get("CIM_SETTINGS") if has_app_context() else None
+    return getattr(settings, "count_cap", None)
 
 
 def _page_links(resp: Response) -> Response:

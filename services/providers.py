@@ -83,6 +83,7 @@ from cim.crs import (
 from cim.db.engine import psycopg_conninfo
 from layers.catalog import PublishedColumn, published_columns
 from services.config import connection_url
+from services.items import count_cap, page_request, set_page_links
 from services.items_query import (
     Column,
     ParamError,
@@ -360,12 +361,12 @@ class CimProvider(BaseProvider):
         src = self.table
         if datetime_:  # one version a feature: its latest valid in the interval
             src, where = self._latest_versions(where), true()
-        page = _page_request(self.table_name)
+        page = page_request(self.table_name)
         try:
             with _engine(self.url).connect() as conn:
                 # counted as the GeoJSON path counts: exactly up to CIM_COUNT_CAP, omitted
                 # above it (each HTML page of a million footprints counted them all)
-                cap = None if resulttype == "hits" else _count_cap()
+                cap = None if resulttype == "hits" else count_cap()
                 count = select(func.count()).select_from(src).where(where)
                 if cap is not None:
                     count = select(func.count()).select_from(
@@ -378,7 +379,7 @@ class CimProvider(BaseProvider):
                     del fc["numberMatched"]
                 if resulttype == "hits":
                     if page is not None:  # a count: no page to go on to
-                        _set_page_links([])
+                        set_page_links([])
                     return fc
                 names, cols = self._columns(select_properties, skip_geometry,
                                             crs_transform_spec, src)
@@ -410,7 +411,7 @@ class CimProvider(BaseProvider):
             last = rows[-1]._mapping if rows else {}
             fc["links"] = page.links(more, limit, last.get("_cim_id"),
                                      tuple(last.get(k.name) for k in keys))
-            _set_page_links(list(fc["links"]))  # pygeoapi extends fc["links"]
+            set_page_links(list(fc["links"]))  # pygeoapi extends fc["links"]
         return fc
 
     def get(self, identifier, crs_transform_spec=None, **kwargs) -> dict:
@@ -446,31 +447,6 @@ class CimProvider(BaseProvider):
                 geom = {"type": "Point", "coordinates": [None, None]}
         return {"type": "Feature", "id": props.get(self.id_field), "geometry": geom,
                 "properties": props}
-
-
-def _page_request(table: str):
-    """The platform's reading of the items request being served for ``table``
-    (:class:`services.items.PygeoapiPage`: its cursor, how its pages go on), or None
-    (outside the platform's items view: pygeoapi's offset paging)."""
-    from flask import g, has_app_context
-
-    page = g.get("cim_page") if has_app_context() else None
-    return page if page is not None and page.table == table else None
-
-
-def _count_cap() -> int | None:
-    """The served app's ``CIM_COUNT_CAP`` (:class:`services.settings.ServeSettings`); None
-    outside it (an exact count)."""
-    from flask import current_app, has_app_context
-
-    settings = current_app.config.get("CIM_SETTINGS") if has_app_context() else None
-    return getattr(settings, "count_cap", None)
-
-
-def _set_page_links(links: list[dict]) -> None:
-    from flask import g
-
-    g.cim_page_links = links
 
 
 def _after(q, src):
