@@ -197,6 +197,62 @@ def transformer(src: str | int, dst: str | int) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
 
 
+# datums that agree to decimetres (CGCS2000 is aligned to ITRF97, as WGS 84 realisations to
+# ITRF): PROJ's ballpark between them is no shift, and none is needed for data in metres
+_ALIKE_DATUMS = ("China 2000", "World Geodetic System 1984")
+
+
+def ballpark_datums(src: pyproj.CRS, dst: pyproj.CRS, tx: pyproj.Transformer
+                    ) -> tuple[str, str] | None:
+    """(the source's datum, the destination's) when ``tx`` reaches one from the other by a
+    ballpark only — Xian 1980 or Beijing 1954 to CGCS2000: PROJ applies no datum shift, an
+    error it cannot bound (tens of metres), and the data would land shifted without a word —
+    else None (the same datum, datums alike to decimetres, or a transformation PROJ knows).
+    A CRS with +towgs84=… parameters is no way around it: PROJ applies them towards WGS 84
+    only, and reaches CGCS2000 from it by the ballpark all the same."""
+    if "ballpark" not in (tx.description or "").lower():
+        return None
+
+    def datum(c: pyproj.CRS) -> str:
+        g = c.geodetic_crs
+        return g.datum.name if g is not None and g.datum is not None else ""
+
+    a, b = datum(src), datum(dst)
+    if a == b or (any(a.startswith(d) for d in _ALIKE_DATUMS)
+                  and any(b.startswith(d) for d in _ALIKE_DATUMS)):
+        return None
+    return a or "unknown", b
+
+
+def ballpark_refusal(src: pyproj.CRS, dst: pyproj.CRS, tx: pyproj.Transformer,
+                     what: str) -> str | None:
+    """The words refusing ``what`` (the input, the project) in ``src`` when it reaches ``dst``
+    by a ballpark only (:func:`ballpark_datums`), else None."""
+    got = ballpark_datums(src, dst, tx)
+    if got is None:
+        return None
+    a, b = got
+    return (f"{what}'s CRS {src.name} (datum {a}) reaches the storage CRS {dst.name} (datum "
+            f"{b}) by a ballpark only (no datum shift: an error PROJ cannot bound, often tens "
+            f"of metres); convert it to {dst.name} with the city's transformation parameters "
+            "first, or give --crs if the file's CRS is declared wrongly")
+
+
+def to_storage(src: pyproj.CRS, storage_srid: int, path: str | None = None
+               ) -> pyproj.Transformer | None:
+    """The transformer of a delivery's coordinates into the storage CRS (None: they are in it
+    already); a delivery whose CRS reaches it by a ballpark only (:func:`ballpark_datums`) is
+    refused naming ``path`` — its features would be stored shifted by an unknown amount."""
+    epsg = epsg_of(src)
+    if epsg == storage_srid:
+        return None
+    tx = transformer(src.to_wkt(), storage_srid)
+    why = ballpark_refusal(src, parse_crs(storage_srid), tx, "the input")
+    if why is not None:
+        raise InputError(why, path=path)
+    return tx
+
+
 def gk_zone_of_prefixed(epsg: int) -> int | None:
     """Zone number of a zone-prefixed CGCS2000 3° GK CRS (EPSG:4513–4533)."""
     if ZONE_PREFIXED_FIRST <= epsg <= ZONE_PREFIXED_FIRST + 20:

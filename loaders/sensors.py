@@ -236,7 +236,7 @@ class _Coordinates:
                 raise InputError(problem, path=t.name)
         self.crs = crs
         self.epsg = cimcrs.epsg_of(crs)
-        self.t = None if self.epsg == self.srid else cimcrs.transformer(crs.to_wkt(), self.srid)
+        self.t = cimcrs.to_storage(crs, self.srid, t.name)
 
     def point(self, x: float, y: float) -> tuple[float, float]:
         (e,), (n,) = cimcrs.swap_survey_xy(np.array([x]), np.array([y]))

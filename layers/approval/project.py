@@ -53,7 +53,14 @@ import pyproj
 import shapely
 from shapely.geometry import Polygon
 
-from cim.crs import detect_gk_from_eastings, epsg_of, lonlat_srid, parse_crs, transformer
+from cim.crs import (
+    ballpark_refusal,
+    detect_gk_from_eastings,
+    epsg_of,
+    lonlat_srid,
+    parse_crs,
+    transformer,
+)
 from cim.errors import InputError
 from cim.numbers import ValueProblem, parse_number
 from cim.profile import CityProfile, merged_number
@@ -470,35 +477,15 @@ def _unread_fields(rec: dict, out: dict[str, dict[str, None]]) -> None:
         out.setdefault(str(rec["layer"]), {})[str(k)] = None
 
 
-# datums that agree to decimetres (CGCS2000 is aligned to ITRF97, as WGS 84 realisations to
-# ITRF): PROJ's ballpark between them is no shift, and none is needed for a check in metres
-_ALIKE_DATUMS = ("China 2000", "World Geodetic System 1984")
-
-
 def _refuse_ballpark(src: pyproj.CRS, storage_srid: int, tx: pyproj.Transformer,
                      source: str) -> None:
     """A project whose datum PROJ can reach from the storage's by a ballpark only (Xian 1980,
-    Beijing 1954 to CGCS2000: no datum shift, an error PROJ cannot bound) is refused: every
-    setback and clearance would be measured on a drawing shifted by an unknown amount, and
-    the check would pass or fail it as if exact. WGS 84 and CGCS2000 agree to decimetres."""
-    if "ballpark" not in (tx.description or "").lower():
-        return
-    dst = parse_crs(storage_srid)
-
-    def datum(c: pyproj.CRS) -> str:
-        g = c.geodetic_crs
-        return g.datum.name if g is not None and g.datum is not None else ""
-
-    a, b = datum(src), datum(dst)
-    if a == b or (any(a.startswith(d) for d in _ALIKE_DATUMS)
-                  and any(b.startswith(d) for d in _ALIKE_DATUMS)):
-        return
-    raise InputError(f"the project's CRS {src.name} (datum {a or 'unknown'}) reaches the "
-                     f"storage CRS {dst.name} (datum {b}) by a ballpark only (no datum shift: "
-                     "an error PROJ cannot bound, beyond the setbacks and clearances the "
-                     f"check measures); convert the project to {dst.name} with the city's "
-                     "transformation parameters first, or give --crs if the file's CRS is "
-                     "declared wrongly", path=source)
+    Beijing 1954 to CGCS2000) is refused (:func:`cim.crs.ballpark_refusal`): every setback
+    and clearance would be measured on a drawing shifted by an unknown amount, and the check
+    would pass or fail it as if exact."""
+    why = ballpark_refusal(src, parse_crs(storage_srid), tx, "the project")
+    if why is not None:
+        raise InputError(why, path=source)
 
 
 def _one_site(sites: list[shapely.Geometry], seam_m: float) -> shapely.Geometry:

@@ -118,9 +118,9 @@ def _context(conninfo: str, profile: CityProfile, src: Source, report: LoadRepor
             f"no attribute field was recognised (source fields: "
             f"{', '.join(src.fields) or 'none'}); features are keyed by their geometry and "
             "the attributes kept in attrs — use --mapping to name the fields")
+    transformer = cimcrs.to_storage(source_crs, srid, str(src.path))
     with psycopg.connect(conninfo) as probe:
         check_area(src, source_crs, srid, area_bounds(probe))
-    transformer = None if epsg == srid else cimcrs.transformer(source_crs.to_wkt(), srid)
     ctx = LoadContext(profile=profile, source=src, source_crs=source_crs,
                       transformer=transformer, srid=srid, dataset=dataset, mapping=fields,
                       options=options or {})

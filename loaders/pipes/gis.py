@@ -79,9 +79,7 @@ def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer 
 
     first = Batch(first_row=1, columns={}, geometries=geoms[:2000])
     crs, _notes = resolve_source_crs(src, crs_opt, first, srid)
-    epsg = cimcrs.epsg_of(crs)
-    t = None if epsg == srid else cimcrs.transformer(crs.to_wkt(), srid)
-    return crs, t
+    return crs, cimcrs.to_storage(crs, srid, str(src.path))
 
 
 Z_SAME = 0.0005  # m: a point's Z and its 地面高程 the same (to the millimetre they are stored)

@@ -425,8 +425,9 @@ def _survey_coordinates(d: Delivery, profile: CityProfile, crs_opt: str | None) 
     epsg = cimcrs.epsg_of(crs)
     d.source_crs = cimcrs.crs_text(crs)  # the CRS its rejects are kept in
     d.source_srid = epsg
-    if epsg != srid and e.size:
-        e, n = cimcrs.transformer(crs.to_wkt(), srid).transform(e, n)
+    to_storage = cimcrs.to_storage(crs, srid, ", ".join(sorted({p.table for p in ok})))
+    if to_storage is not None and e.size:
+        e, n = to_storage.transform(e, n)
     for p, ee, nn in zip(ok, e, n):
         if np.isfinite(ee) and np.isfinite(nn):
             p.e, p.n = float(ee), float(nn)
