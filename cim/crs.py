@@ -197,31 +197,38 @@ def transformer(src: str | int, dst: str | int) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
 
 
-# datums that agree to decimetres (CGCS2000 is aligned to ITRF97, as WGS 84 realisations to
-# ITRF): PROJ's ballpark between them is no shift, and none is needed for data in metres
-_ALIKE_DATUMS = ("China 2000", "World Geodetic System 1984")
+# CGCS2000, WGS 84 and every frame on their ellipsoid agree to decimetres (CGCS2000 is aligned
+# to ITRF97, as WGS 84's realisations to ITRF): PROJ's ballpark between them is no shift, and
+# none is needed for data in metres. A datum is told by its ellipsoid, not its name: a .prj
+# names CGCS2000 D_CGCS2000 or D_China_2000, a city's PROJ string "unknown based on GRS 1980"
+_ALIKE_ELLIPSOID = (6378137.0, 298.2572)  # semi-major axis (m), inverse flattening (4 places)
+
+
+def _alike(c: pyproj.CRS) -> bool:
+    e = c.ellipsoid
+    return e is not None and abs(e.semi_major_metre - _ALIKE_ELLIPSOID[0]) < 0.01 and \
+        abs(e.inverse_flattening - _ALIKE_ELLIPSOID[1]) < 1e-4
 
 
 def ballpark_datums(src: pyproj.CRS, dst: pyproj.CRS, tx: pyproj.Transformer
                     ) -> tuple[str, str] | None:
     """(the source's datum, the destination's) when ``tx`` reaches one from the other by a
-    ballpark only — Xian 1980 or Beijing 1954 to CGCS2000: PROJ applies no datum shift, an
-    error it cannot bound (tens of metres), and the data would land shifted without a word —
-    else None (the same datum, datums alike to decimetres, or a transformation PROJ knows).
-    A CRS with +towgs84=… parameters is no way around it: PROJ applies them towards WGS 84
-    only, and reaches CGCS2000 from it by the ballpark all the same."""
+    ballpark only across ellipsoids — Xian 1980 (IAG 1975) or Beijing 1954 (Krassowsky) to
+    CGCS2000: PROJ applies no datum shift, an error it cannot bound (tens of metres), and
+    the data would land shifted without a word — else None (one ellipsoid's frames, alike
+    to decimetres, or a transformation PROJ knows). A CRS with +towgs84=… parameters is no
+    way around it: PROJ applies them towards WGS 84 only, and reaches CGCS2000 from it by
+    the ballpark all the same."""
     if "ballpark" not in (tx.description or "").lower():
+        return None
+    if (_alike(src) and _alike(dst)) or src.ellipsoid == dst.ellipsoid:
         return None
 
     def datum(c: pyproj.CRS) -> str:
         g = c.geodetic_crs
         return g.datum.name if g is not None and g.datum is not None else ""
 
-    a, b = datum(src), datum(dst)
-    if a == b or (any(a.startswith(d) for d in _ALIKE_DATUMS)
-                  and any(b.startswith(d) for d in _ALIKE_DATUMS)):
-        return None
-    return a or "unknown", b
+    return datum(src) or "unknown", datum(dst)
 
 
 def ballpark_refusal(src: pyproj.CRS, dst: pyproj.CRS, tx: pyproj.Transformer,

@@ -44,3 +44,34 @@ def test_wgs84_and_cgcs2000_reach_the_storage(crs):
 
     assert to_storage(parse_crs(crs), 4527, "f") is not None
     assert to_storage(parse_crs("EPSG:4527"), 4527, "f") is None
+
+
+# CGCS2000 as an ESRI .prj names it (D_CGCS2000), and a city's own PROJ string on GRS 1980:
+# the same ellipsoid, alike to decimetres — never refused (a datum told by its name refused
+# them)
+ESRI_CGCS2000 = (
+    'PROJCS["CGCS2000_3_Degree_GK_Zone_39",GEOGCS["GCS_CGCS2000",DATUM["D_CGCS2000",'
+    'SPHEROID["CGCS2000",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],'
+    'UNIT["Degree",0.0174532925199433]],PROJECTION["Gauss_Kruger"],'
+    'PARAMETER["False_Easting",39500000.0],PARAMETER["False_Northing",0.0],'
+    'PARAMETER["Central_Meridian",117.0],PARAMETER["Scale_Factor",1.0],'
+    'PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]')
+GRS80_CITY = ("+proj=tmerc +lat_0=0 +lon_0=117 +k=1 +x_0=39500000 +y_0=0 +ellps=GRS80 "
+              "+units=m +no_defs")
+
+
+@pytest.mark.parametrize("crs", [ESRI_CGCS2000, GRS80_CITY])
+def test_cgcs2000_by_another_name_reaches_the_storage(crs):
+    from cim.crs import parse_crs
+
+    to_storage(parse_crs(crs), 4527, "f")  # no refusal
+
+
+def test_a_shapefile_whose_prj_names_d_cgcs2000_loads(fresh_db, tmp_path):
+    gdf = gpd.read_file(SAMPLE_BUILDINGS, engine="pyogrio", encoding="GBK").head(10)
+    shp = tmp_path / "esri.shp"
+    gdf.to_file(shp, engine="pyogrio", encoding="GBK")
+    shp.with_suffix(".prj").write_text(ESRI_CGCS2000, encoding="ascii")
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, shp)
+    assert r.loaded == 10, r.text()
+

@@ -69,3 +69,38 @@ def test_a_file_changed_while_it_is_read_fails_naming_the_rows(tmp_path):
     with pytest.raises(InputError) as exc:
         next(batches)
     assert "21–25" in exc.value.message and exc.value.row == 21
+
+
+def test_an_objectid_fid_column_is_filtered_by_its_own_name(tmp_path):
+    """An ArcGIS export names its FID column OBJECTID: the ranges filter on it (a filter on
+    FID was no column of SQLite's and failed the load)."""
+    n = 25
+    gdf = gpd.GeoDataFrame({"编号": [f"B{i:03d}" for i in range(1, n + 1)]},
+                           geometry=[shapely.box(i, 0, i + 0.5, 0.5) for i in range(n)],
+                           crs="EPSG:4527")
+    path = tmp_path / "arcgis.gpkg"
+    gdf.to_file(path, driver="GPKG", layer="楼", engine="pyogrio",
+                layer_options={"FID": "OBJECTID"})
+    src = open_source(path)
+    ranges = fid_ranges(src)
+    assert ranges == FidRanges(first=1, count=25, column="OBJECTID")
+    whole = list(iter_batches(src, 10))
+    mine = list(own_batches(src, 10, lambda j: j != 1, ranges))
+    for j in (0, 2):
+        assert _ids(mine[j]) == _ids(whole[j]) and mine[j].first_row == whole[j].first_row
+
+
+def test_a_view_is_read_whole(tmp_path):
+    """A GeoPackage view has no rowid order of its own: read whole."""
+    path = _gpkg(tmp_path / "v.gpkg", 25)
+    with sqlite3.connect(path) as db:
+        db.execute('CREATE VIEW "楼视图" AS SELECT fid, geom, "编号", "层数" FROM "楼" '
+                   'ORDER BY "层数" DESC')
+        db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
+                   "VALUES ('楼视图', 'features', '楼视图', 4527)")
+        db.execute("INSERT INTO gpkg_geometry_columns VALUES ('楼视图', 'geom', 'POLYGON', "
+                   "4527, 0, 0)")
+    src = open_source(path, layer="楼视图")
+    assert src.feature_count == 25
+    assert fid_ranges(src) is None
+

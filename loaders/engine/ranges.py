@@ -31,10 +31,17 @@ from loaders.sources.read import Batch, Source, iter_batches
 
 @dataclass(frozen=True)
 class FidRanges:
-    """A GeoPackage layer whose FIDs run ``first`` … ``first + count - 1`` without a gap."""
+    """A GeoPackage layer whose FIDs run ``first`` … ``first + count - 1`` without a gap, in
+    its FID column ``column`` (fid, OBJECTID …: the table's rowid)."""
 
     first: int
     count: int
+    column: str = "fid"
+
+    def where(self, lo: int, hi: int) -> str:
+        """The attribute filter of the rows whose FID lies in ``[lo, hi)`` (SQLite's)."""
+        col = _quoted(self.column)
+        return f"{col} >= {int(lo)} AND {col} < {int(hi)}"
 
 
 def _quoted(name: str) -> str:
@@ -42,7 +49,10 @@ def _quoted(name: str) -> str:
 
 
 def fid_ranges(src: Source) -> FidRanges | None:
-    """The source's FID ranges if its batches can be read alone (see the module), else None."""
+    """The source's FID ranges if its batches can be read alone (see the module), else None:
+    the layer is a table (not a view) whose FID column is its rowid (``INTEGER PRIMARY
+    KEY``: the order a table is read in), its FIDs run without a gap, and a filter on them
+    reads a row as GDAL reads it whole."""
     if src.driver != "GPKG" or src.read_path is not None or src.row_field is not None \
             or src.feature_count <= 0:
         return None
@@ -51,17 +61,30 @@ def fid_ranges(src: Source) -> FidRanges | None:
     try:
         info = pyogrio.read_info(src.path, layer=src.layer, encoding=src.encoding)
         fid, table = info.get("fid_column"), info.get("layer_name")
-        if not fid or not table or any(f.lower() == "fid" for f in info["fields"]):
-            return None  # (a field called FID would be what an attribute filter names)
+        if not fid or not table:
+            return None
         uri = Path(src.path).resolve().as_uri() + "?mode=ro"
         with sqlite3.connect(uri, uri=True) as db:
+            kind = db.execute("SELECT type FROM sqlite_master WHERE name = ?",
+                              (table,)).fetchone()
+            keys = [(r[1], str(r[2]).upper()) for r in
+                    db.execute(f"PRAGMA table_info({_quoted(table)})") if r[5]]
+            if kind is None or kind[0] != "table" or keys != [(fid, "INTEGER")]:
+                return None
             lo, hi, n = db.execute(f"SELECT min({_quoted(fid)}), max({_quoted(fid)}), "
                                    f"count(*) FROM {_quoted(table)}").fetchone()
+        if lo is None or hi - lo + 1 != n or n != src.feature_count:
+            return None
+        ranges = FidRanges(int(lo), int(n), fid)
+        # the filter as GDAL takes it: the first row, read so
+        with pyogrio.raw.open_arrow(src.path, layer=src.layer, encoding=src.encoding,
+                                    where=ranges.where(lo, lo + 1), use_pyarrow=True,
+                                    **src.open_options) as (_meta, reader):
+            if sum(b.num_rows for b in reader) != 1:
+                return None
     except Exception:  # noqa: BLE001 - only a shortcut: the source is read whole instead
         return None
-    if lo is None or hi - lo + 1 != n or n != src.feature_count:
-        return None
-    return FidRanges(int(lo), int(n))
+    return ranges
 
 
 def fid_ranges_ahead(src: Source, batch_size: int) -> Callable[[], FidRanges | None]:
@@ -98,7 +121,7 @@ def own_batches(src: Source, batch_size: int, keep: Callable[[int], bool],
         size = min(batch_size, total - start)
         lo = ranges.first + start
         got = list(iter_batches(src, batch_size, first_row=start + 1,
-                                where=f"FID >= {lo} AND FID < {lo + size}"))
+                                where=ranges.where(lo, lo + size)))
         if len(got) != 1 or got[0] is None or len(got[0]) != size:
             raise InputError("the GeoPackage changed while it was read (its rows "
                              f"{start + 1:,}–{start + size:,} are no longer those it held)",
