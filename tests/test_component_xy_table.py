@@ -247,3 +247,23 @@ def test_a_gis_census_export_with_x_y_attributes_keeps_its_points(fresh_db, tmp_
     assert (again.read, again.loaded) == (1, 1), again.text()
     [(_c, x, y, _a)] = _loaded(fresh_db, again.batch_id).values()
     assert (x, y) == (_mm(e + 4), _mm(n + 1))
+
+
+def test_a_census_with_wkt_and_x_y_headers_is_left_to_gdal(tmp_path):
+    """A census CSV holding WKT beside X/Y attribute columns is GDAL's to read (its geometry
+    the WKT): told from the file's first lines, not by reading all its rows in Python first;
+    and no table at all is looked at outside a loader of points from X/Y."""
+    from loaders.sources.xy_table import _may_hold_xy, may_read
+
+    path = tmp_path / "census.csv"
+    path.write_text("部件编码,部件小类,X坐标,Y坐标,WKT\n"
+                    'A1,0101,3913350.1,39463983.6,"POINT (39463983.6 3913350.1)"\n',
+                    encoding="utf-8")
+    aliases = {"x": ["X坐标"], "y": ["Y坐标"]}
+    assert _may_hold_xy(path, aliases) is False
+    plain = tmp_path / "plain.csv"
+    plain.write_text("部件编码,部件小类,X坐标,Y坐标\nA1,0101,3913350.1,39463983.6\n",
+                     encoding="utf-8")
+    assert _may_hold_xy(plain, aliases) is True
+    assert may_read(plain) is False  # no loader of points from X/Y here
+

@@ -9,7 +9,6 @@ of the rules file in its order, and returns the JSON result: the project's facts
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,8 +45,12 @@ def _loaded(conninfo: str) -> dict[str, bool]:
 
 
 def _sha256(path: Path) -> str | None:
+    """The rules file's checksum (loaders.engine.checksum: the one a delivery's is), None if
+    it cannot be read."""
+    from loaders.engine.checksum import file_sha256
+
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return file_sha256(Path(path))
     except OSError:
         return None
 

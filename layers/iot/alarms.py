@@ -82,7 +82,7 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
                threshold: float | None, clear_at: float | None,
                category_code: str, raise_risk: bool = True) -> dict[str, Any]:
     """Insert the alarm, open its case, raise the risk point; the alarm's id and codes."""
-    from layers.cases.store import open_case
+    from layers.cases.store import SENSOR_SOURCE, open_case
     from layers.risk.alarm import raise_for_alarm
 
     if not sensor.get("district_code"):
@@ -110,7 +110,7 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
     # readings.max_ahead_s ahead): people act on it at the platform's time, and an action
     # before the case's last event is refused
     reported = min(at, conn.execute("SELECT now()").fetchone()[0])
-    case = open_case(conn, source="传感告警", category_code=category_code,
+    case = open_case(conn, source=SENSOR_SOURCE, category_code=category_code,
                      actor=f"sensor:{sensor['device_id']}", role="system",
                      point=(sensor["x"], sensor["y"]), grid_code=sensor.get("grid_code"),
                      description=f"{what}；设备 {sensor['device_id']}",

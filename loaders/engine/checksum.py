@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 # the files of one Shapefile: its checksum covers each (its attributes are in the .dbf, its CRS
-# in the .prj: an edited height left the .shp's checksum as it was)
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+# in the .prj: an edited height left the .shp's checksum as it was) — not a spatial index
+# (.qix, .sbn, .sbx) that QGIS or ArcGIS build beside it when they open it: no content
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
 def delivery_files(path: Path) -> list[Path]:

@@ -338,8 +338,10 @@ def _ewkt_crs(path: Path, opts: dict[str, str], column: str, crs: pyproj.CRS | N
 def _xy_table(path: Path, encoding: str | None, layer: str | None) -> Source | None:
     """A survey table with X/Y columns as a source of points, where the loader reads points
     from X/Y (:mod:`loaders.sources.xy_table`); else None."""
-    from loaders.sources.xy_table import ROW_FIELD, read_xy_table
+    from loaders.sources.xy_table import ROW_FIELD, may_read, read_xy_table
 
+    if not may_read(path):  # (no scratch folder, nor its exit handler, for every source)
+        return None
     scratch = _scratch_dir("cim-xy-")
     try:
         t = read_xy_table(path, encoding, scratch, layer)

@@ -71,6 +71,12 @@ def points_from_xy(x_names: Sequence[str], y_names: Sequence[str],
         _XY_NAMES.reset(token)
 
 
+def may_read(path: Path) -> bool:
+    """Whether :func:`read_xy_table` could take ``path`` at all (a loader reading points
+    from X/Y, a table's suffix): told before any scratch folder is made for it."""
+    return _XY_NAMES.get() is not None and path.suffix.lower() in XY_SUFFIXES | GDAL_TABLES
+
+
 def xy_hint() -> str | None:
     """What a table without geometry lacks, where points are read from X/Y (the footprint
     layers' hint, "X/Y columns give points, not footprints", misled a census)."""
@@ -207,9 +213,17 @@ def _may_hold_xy(path: Path, aliases: dict[str, list[str]]) -> bool:
         head = fh.read(1 << 16)
     text = head.decode("utf-8", "ignore") if _is_utf8(head) else \
         head.decode("gb18030", "ignore")
-    cells = {norm_header(c.strip().strip('"')) for line in text.splitlines()[:HEADER_SCAN_ROWS + 1]
+    lines = text.splitlines()[:HEADER_SCAN_ROWS + 1]
+    cells = {norm_header(c.strip().strip('"')) for line in lines
              for c in re.split(r"[,\t;|]", line.strip("\ufeff"))}
+    if cells & {norm_header(n) for n in CSV_GEOMETRY_NAMES} and any(
+            _WKT_CELL.search(line) for line in text.splitlines()[1:HEADER_SCAN_ROWS + 2]):
+        return False  # its geometry is WKT, which GDAL reads (not read whole here first)
     return all(any(norm_header(n) in cells for n in aliases[a]) for a in ("x", "y"))
+
+
+# a cell that begins as WKT does (after the line's start, a delimiter or a quote)
+_WKT_CELL = re.compile(r'(?:^|[,\t;|"])\s*' + _WKT_START.pattern[3:], re.IGNORECASE)
 
 
 def _is_utf8(head: bytes) -> bool:
