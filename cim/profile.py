@@ -346,6 +346,13 @@ def load_profile(path: str | Path) -> CityProfile:
     )
 
 
+def dictionary_file(profile: CityProfile | None, name: str, suffix: str = ".csv") -> Path:
+    """A dictionary's file: the city's copy (:meth:`CityProfile.dictionary_path`), else — no
+    profile — the platform's."""
+    return profile.dictionary_path(name, suffix) if profile is not None else \
+        DICTIONARY_DIR / f"{name}{suffix}"
+
+
 def _zone(value: Any, path: Path) -> str:
     """The profile's ``timezone`` (default China's), checked against the IANA database."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

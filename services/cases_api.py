@@ -207,7 +207,7 @@ class CasesService:
     # -- writes ---------------------------------------------------------------------------
     def report(self) -> Response:
         def go(conn):
-            from layers.cases.listing import to_storage
+            from layers.cases.listing import point_in_storage
             from layers.cases.sources import report_problem
 
             user = self.user(conn)
@@ -221,7 +221,7 @@ class CasesService:
                 if not (isinstance(point, list) and len(point) == 2
                         and all(_finite(v) for v in point)):
                     raise InputError("point is [x, y], two finite numbers", field="point")
-                point = to_storage(conn, tuple(point), b.get("crs"))
+                point = point_in_storage(conn, tuple(point), b.get("crs"))
             photos = []
             if not isinstance(b.get("photos") or [], list):
                 raise InputError("photos is a list of {name, content_base64}", field="photos")

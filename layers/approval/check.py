@@ -19,7 +19,7 @@ import shapely
 from psycopg import sql
 
 from cim import pressure
-from cim.profile import DICTIONARY_DIR, CityProfile
+from cim.profile import CityProfile, dictionary_file
 from layers.approval import rules_indices as ri
 from layers.approval import rules_place as rp
 from layers.approval.config import Config, load_config
@@ -62,8 +62,7 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     prof = resolve_profile(profile)
     cfg = config or load_config(prof)
     clearance_rules = load_rules(prof)
-    clearances = prof.dictionary_path("pipe_clearances") if prof is not None else \
-        DICTIONARY_DIR / "pipe_clearances.csv"
+    clearances = dictionary_file(prof, "pipe_clearances")
     reach = max_required(clearance_rules, "horizontal", True) + PIPE_REACH_EXTRA_M
     # around the site and every building: a building drawn beyond the red line (which
     # inside_site fails) still stands over the pipes and in the height zones out there,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from cim.errors import ConfigError, InputError
 from cim.numbers import ValueProblem, parse_number
-from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+from cim.profile import DICTIONARY_DIR, dictionary_file, read_csv_dictionary
 
 if TYPE_CHECKING:
     from cim.profile import CityProfile
@@ -85,8 +85,7 @@ def categories_file(profile: CityProfile | None = None) -> Path:
     """The categories a city's cases are opened under: its profile's copy (the one way a city
     overrides a dictionary, :meth:`cim.profile.CityProfile.dictionary_path`), else the
     platform's. None (no profile) is the platform's file."""
-    return (profile.dictionary_path("case_categories") if profile is not None
-            else CATEGORIES_FILE)
+    return dictionary_file(profile, "case_categories")
 
 
 @lru_cache(maxsize=8)

@@ -135,7 +135,7 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
     of the city's loop (case_workflow.yaml ``sources``)."""
     import psycopg
 
-    from layers.cases.listing import to_storage
+    from layers.cases.listing import point_in_storage
     from layers.cases.sources import report_problem
 
     contact = {k: v for k, v in (("reporter_name", reporter_name), ("phone", phone)) if v}
@@ -143,7 +143,7 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
         user = _user(conn, token, user_name)
         p = _point(point)
         out = report_problem(conn, user, source=source, category_code=category,
-                             point=to_storage(conn, p, crs) if p else None, grid_code=grid,
+                             point=point_in_storage(conn, p, crs) if p else None, grid_code=grid,
                              address=address, description=description, asset_code=asset,
                              photos=[(f.name, f.read_bytes()) for f in photos],
                              contact=contact, reported_at=_when(at, "--at", c),

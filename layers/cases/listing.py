@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MAX_LIMIT = 1000
 
 
-def to_storage(conn: psycopg.Connection, point: tuple[float, float],
+def point_in_storage(conn: psycopg.Connection, point: tuple[float, float],
                crs: str | None) -> tuple[float, float]:
     """``point`` (x, y in ``crs``; None = the storage CRS) as storage-CRS x, y. ``crs``
     follows the query library (CRS84 lon/lat, EPSG:4490 lat/lon, a projected CRS's axis

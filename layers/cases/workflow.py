@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from cim.errors import CimError, ConfigError, InputError
-from cim.profile import DICTIONARY_DIR, read_yaml_mapping
+from cim.profile import DICTIONARY_DIR, dictionary_file, read_yaml_mapping
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import Category, categories_file, category
 from layers.cases.dispatch import OVERDUE_FLAG, propose
@@ -107,8 +107,7 @@ def workflow_file(profile: CityProfile | None = None) -> Path:
     """The loop a city's cases follow: its profile's copy of ``case_workflow.yaml`` (the one
     way a city overrides a dictionary, :meth:`cim.profile.CityProfile.dictionary_path`), else
     the platform's. None (no profile) is the platform's file."""
-    return (profile.dictionary_path("case_workflow", ".yaml") if profile is not None
-            else WORKFLOW_FILE)
+    return dictionary_file(profile, "case_workflow", ".yaml")
 
 
 @lru_cache(maxsize=8)

@@ -25,7 +25,13 @@ from typing import Any
 import yaml
 
 from cim.errors import ConfigError
-from cim.profile import CHINA_TIME, DICTIONARY_DIR, CityProfile, read_csv_dictionary
+from cim.profile import (
+    CHINA_TIME,
+    DICTIONARY_DIR,
+    CityProfile,
+    dictionary_file,
+    read_csv_dictionary,
+)
 from cim.text import norm_key
 
 DIRECTIONS = ("above", "below")
@@ -234,7 +240,7 @@ def _yaml(p: Path) -> dict[str, Any]:
 
 
 def _path(profile: CityProfile | None, name: str, suffix: str) -> Path:
-    return profile.dictionary_path(name, suffix) if profile else DICTIONARY_DIR / f"{name}{suffix}"
+    return dictionary_file(profile, name, suffix)
 
 
 def _num(v: Any, p: Path, key: str, lo: float = 0) -> float:

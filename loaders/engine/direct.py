@@ -154,9 +154,11 @@ REGISTRY_COLUMNS = registry.COLUMNS  # the order of a batch's registry buffer
 def place_field(batch) -> str:
     """The field an outside_area or no_grid_cell reject names: what placed the feature — a
     CSV's WKT column, a survey table's X/Y columns (``X坐标/Y坐标``: the batch's
-    ``geometry_field``), else the geometry. The guide wants every reject to name its field;
-    these named none."""
-    return getattr(batch, "geometry_field", None) or "geometry"
+    ``geometry_field``), else the geometry (:func:`loaders.common.geometry_field`, the one
+    rule the staged loads follow too)."""
+    from loaders.common import geometry_field
+
+    return geometry_field(batch)
 
 
 class DirectConverter:
