@@ -207,20 +207,24 @@ class _Emitter:
                 raise FilterError(f"LIKE needs a {need} pattern", side.pos)
         return self.scalar(a, against=b), self.scalar(b, against=a)
 
-    def _check(self, p: Prop) -> Prop:
+    def _check(self, p: Prop, against: Node | None = None) -> Prop:
         if p.name in self.c.geometry_names:
             raise FilterError(f"the geometry {p.name!r} can only be used in spatial functions "
                               "(S_INTERSECTS …) or IS NULL", p.pos)
         if p.name not in self.c.types:
             shown = p.name if len(p.name) <= 60 else p.name[:60] + "…"
+            # an unquoted word is a property in CQL2 Text (Chinese ones too): use_name = 住宅
+            # meant the text '住宅'
+            hint = (f"; a text value is written in single quotes ('{shown}')"
+                    if isinstance(against, Prop) and against.name in self.c.types else "")
             raise FilterError(f"unknown property {shown!r}; queryable properties: "
-                              f"{', '.join(sorted(self.c.types)) or 'none'}", p.pos)
+                              f"{', '.join(sorted(self.c.types)) or 'none'}{hint}", p.pos)
         return p
 
     def scalar(self, n: Node, against: Node | None = None,
                allow_array: bool = False) -> sql.Composable:
         if isinstance(n, Prop):
-            t = self.prop_type(self._check(n))
+            t = self.prop_type(self._check(n, against))
             if t == "array" and not allow_array:
                 raise FilterError(f"property {n.name!r} is an array: only IS NULL applies",
                                   n.pos)

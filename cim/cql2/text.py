@@ -33,12 +33,19 @@ from cim.cql2.nodes import (
     Spatial,
 )
 
-_TOKEN = re.compile(r"""
+# CQL2 Text's identifierStart and identifierPart (OGC 21-065, cql2.bnf): besides ASCII letters,
+# ``_`` and ``:``, the letters of every script — a Chinese property name (建筑用途) is written
+# unquoted as an English one is; a part may also hold digits, ``.``, combining marks and ‿ ⁀
+_ID_START = ("_:A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFE"
+             "\u200C-\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF"
+             "\uFDF0-\uFFFD\U00010000-\U000EFFFF")
+_ID_PART = _ID_START + ".0-9\u0300-\u036F\u203F-\u2040"
+_TOKEN = re.compile(rf"""
     (?P<ws>\s+)
   | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<string>'(?:[^']|'')*')
   | (?P<qident>"(?:[^"]|"")*")
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_.:]*)
+  | (?P<ident>[{_ID_START}][{_ID_PART}]*)
   | (?P<op><>|!=|<=|>=|=|<|>)
   | (?P<punct>[(),])
 """, re.VERBOSE)
