@@ -17,6 +17,8 @@ too: :meth:`ItemsService._for_pygeoapi`); unknown parameters are refused for eve
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import threading
@@ -345,6 +347,13 @@ def set_page_links(links: list[dict[str, Any]]) -> None:
     g.cim_page_links = links
 
 
+def set_csv_header(fields: list[str]) -> None:
+    """The columns of the CSV page being served: :func:`_page_links` writes them as its
+    header when pygeoapi's formatter wrote nothing (it writes no header without features,
+    so an empty match was an empty file that no CSV reader takes for a table)."""
+    g.cim_csv_header = fields
+
+
 def count_cap() -> int | None:
     """The served app's ``CIM_COUNT_CAP`` (:class:`services.settings.ServeSettings`); None
     outside it (an exact count)."""
@@ -356,13 +365,21 @@ def _page_links(resp: Response) -> Response:
     """After pygeoapi's page: the provider's ``next``/``prev`` links as a ``Link`` header;
     in a JSON body, pygeoapi's own (by offset) replaced by them."""
     links = g.get("cim_page_links")
-    if links is None or resp.status_code != 200:
+    if resp.status_code != 200:
+        return resp
+    # pygeoapi's response holds its headers as a plain dict (resp.mimetype reads None)
+    ctype = next((str(v) for k, v in resp.headers.items() if k.lower() == "content-type"), "")
+    header = g.get("cim_csv_header")
+    if (header is not None and ctype.split(";")[0].strip() == "text/csv"
+            and not resp.is_streamed and not resp.get_data()):
+        out = io.StringIO()
+        csv.writer(out).writerow(header)  # as the formatter's DictWriter writes it
+        resp.set_data(out.getvalue().encode())
+    if links is None:
         return resp
     if links:
         resp.headers["Link"] = ", ".join(f'<{lk["href"]}>; rel="{lk["rel"]}"; '
                                          f'type="{lk["type"]}"' for lk in links)
-    # pygeoapi's response holds its headers as a plain dict (resp.mimetype reads None)
-    ctype = next((str(v) for k, v in resp.headers.items() if k.lower() == "content-type"), "")
     if ctype.split(";")[0].strip() in (GEOJSON, "application/json") and not resp.is_streamed:
         try:
             body = json.loads(resp.get_data())

@@ -83,7 +83,7 @@ from cim.crs import (
 from cim.db.engine import psycopg_conninfo
 from layers.catalog import PublishedColumn, published_columns
 from services.config import connection_url
-from services.items import count_cap, page_request, set_page_links
+from services.items import count_cap, page_request, set_csv_header, set_page_links
 from services.items_query import (
     Column,
     ParamError,
@@ -101,6 +101,7 @@ _COLUMNS: dict[tuple[str, str], list[PublishedColumn]] = {}
 _LOCK = threading.RLock()
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 APPLICATION_NAME = "cim-serve-pygeoapi"  # in pg_stat_activity, beside the items pool's
+CSV_WKT = "wkt"  # a CSV page's geometry column (GDAL's CSV driver reads a WKT column so)
 
 
 class ProviderTimeoutError(ProviderGenericError):
@@ -204,12 +205,17 @@ class CimProvider(BaseProvider):
             target.axis_info[0].direction.lower() in ("north", "south")
         return epsg, north_first, (9 if target.is_geographic else 4)
 
-    def _geom_out(self, spec, geom=None):
+    def _geom_in_crs(self, spec, geom=None):
+        """(the geometry in the requested CRS, axes in that CRS's order; its decimals)."""
         srid, flip, digits = self._out_srid(spec)
         geom = self.geom if geom is None else geom
         g = geom if srid == self.srid else func.ST_Transform(geom, srid)
         if flip:
             g = func.ST_FlipCoordinates(g)
+        return g, digits
+
+    def _geom_out(self, spec, geom=None):
+        g, digits = self._geom_in_crs(spec, geom)
         return func.ST_AsGeoJSON(g, digits, 0)
 
     def _bbox_filter(self, bbox: list[float]):
@@ -345,14 +351,24 @@ class CimProvider(BaseProvider):
                    *(func.jsonb_path_exists(col, cast(literal(text_in_json(t)), JSONPATH))
                      for t in terms for col in objs))
 
-    def _columns(self, select_properties, skip_geometry, spec, src=None):
+    def _columns(self, select_properties, skip_geometry, spec, src=None, csv=False):
         src = self.table if src is None else src
         names = [n for n in self._fields if not select_properties or n in select_properties
                  or n == self.id_field]
         cols = [src.c[n] for n in names]
         if not skip_geometry:
             cols.append(self._geom_out(spec, src.c.geom).label("_geojson"))
+            if csv:  # every geometry as WKT, in the CRS and axis order the GeoJSON has
+                g, digits = self._geom_in_crs(spec, src.c.geom)
+                cols.append(func.ST_AsText(g, digits).label("_wkt"))
         return names, cols
+
+    def _csv_fields(self, names: list[str], skip_geometry: bool) -> list[str]:
+        """A CSV page's columns as pygeoapi's formatter writes them from the features
+        :meth:`_feature` gives it: x, y first on a layer that can hold points."""
+        if skip_geometry:
+            return list(names)
+        return ["x", "y"] * self._csv_points + list(names) + [CSV_WKT]
 
     def query(self, offset=0, limit=10, resulttype="results", bbox=None, datetime_=None,
               properties=None, sortby=None, select_properties=None, skip_geometry=False,
@@ -362,6 +378,10 @@ class CimProvider(BaseProvider):
         if datetime_:  # one version a feature: its latest valid in the interval
             src, where = self._latest_versions(where), true()
         page = page_request(self.table_name)
+        csv = page is not None and page.mime == "text/csv"
+        if csv:  # the header of a page without features (the formatter writes none)
+            set_csv_header(self._csv_fields(self._columns(
+                select_properties, True, None)[0], skip_geometry))
         try:
             with _engine(self.url).connect() as conn:
                 # counted as the GeoJSON path counts: exactly up to CIM_COUNT_CAP, omitted
@@ -382,7 +402,7 @@ class CimProvider(BaseProvider):
                         set_page_links([])
                     return fc
                 names, cols = self._columns(select_properties, skip_geometry,
-                                            crs_transform_spec, src)
+                                            crs_transform_spec, src, csv)
                 order, keys = [], []
                 for s in sortby or []:
                     if s["property"] not in self._fields:
@@ -404,7 +424,6 @@ class CimProvider(BaseProvider):
         except Exception as exc:
             raise _query_error(exc) from exc
         more, rows = len(rows) > limit, rows[:limit]
-        csv = page is not None and page.mime == "text/csv"
         fc["features"] = [self._feature(row, names, skip_geometry, csv) for row in rows]
         fc["numberReturned"] = len(fc["features"])
         if page is not None:
@@ -436,6 +455,10 @@ class CimProvider(BaseProvider):
             # (['a'], {'k': 'v'}), which no CSV reader reads back
             props = {n: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict))
                      else v for n, v in props.items()}
+            # pygeoapi's formatter writes a point's x, y and skips any other geometry (a
+            # pipe's or a footprint's CSV had none): the geometry as WKT, of every type
+            if not skip_geometry:
+                props[CSV_WKT] = m.get("_wkt")
             # The formatter writes x, y when the page's first geometry is a point and then
             # reads every feature's coordinates as a point's: a point layer's CSV with
             # skipGeometry=true (no geometry) and a page of components whose first is a
