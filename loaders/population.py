@@ -18,12 +18,25 @@ They are stored as delivered and counted once by one rule, the health check's an
 grading's alike (:mod:`layers.health.population`): per building where present; a grid cell only
 for what its buildings' rows of the year do not hold (its residents less theirs, never below
 0); of two current rows for the same unit and year (two deliveries), the one loaded last.
+
+A statistics table — a CSV (UTF-8 or Excel's GBK) or a workbook without a geometry column, as
+statistics offices deliver it — is read by the survey tables' reader
+(:func:`loaders.sources.tables.read_tables`: encoding, title rows, each row numbered as a
+person finds it in the file) and loaded in one transaction as a GIS file is: GDAL reads no
+such table ("has no geometry column"), and the unit gives the geometry anyway. Two rows of one
+unit and year in a delivery cannot both be the figure: the second is refused naming the
+unit's field and the first row. What a delivery covers is told in the report (its years, the
+units of each year against the current ones, the districts it has no row for): a stray row
+of another year, or a delivery for part of the city, is stored as delivered but not silently.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -31,19 +44,23 @@ import shapely
 from psycopg.types.json import Jsonb
 
 from cim.coding.scheme import layer_code_of
-from cim.errors import InputError
+from cim.errors import ConfigError, InputError
 from cim.layerdefs import POPULATION
 from cim.profile import CityProfile
 from cim.text import half_width
 from loaders.common import check_attrs, content_hash, delivered_wkt, reject_record, row_attrs
 from loaders.engine.bulk import EWKB
-from loaders.engine.pipeline import LoadContext, run_load
+from loaders.engine.pages import small_pages
+from loaders.engine.pipeline import LoadContext, run_load, sql_analyze
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
+from loaders.engine.session import LoadSession
 from loaders.field_names import map_fields
 from loaders.fields import ValueProblem, as_int, as_year, is_blank
 from loaders.geometry import transform_xy
+from loaders.sources.csv_geometry import _WKT_START, CSV_GEOMETRY_NAMES
 from loaders.sources.read import Batch, open_source
+from loaders.sources.tables import CSV, DBF, EXCEL, OLD_EXCEL, Table, norm_header, read_tables
 
 NEAR_M = 50.0  # the file's geometry must lie this close to the unit it names
 MAX_RESIDENTS = 200_000
@@ -92,14 +109,16 @@ def _code(v, field: str) -> str | None:
     return s
 
 
-def _unit(units: Units, cols, m, i) -> tuple[str, str, tuple]:
-    """(unit kind, code, unit record) of row ``i``: a building code first, else a grid code."""
+def _unit(units: Units, m: dict[str, str], value: Callable[[str], Any]
+          ) -> tuple[str, str, tuple]:
+    """(unit kind, code, unit record) of a row (``value``: its cell of a field): a building
+    code first, else a grid code."""
     for kind, attr, table, digits in (("building", "building_code", units.buildings, 18),
                                       ("grid", "grid_code", units.grid, 15)):
         f = m.get(attr)
         if f is None:
             continue
-        code = _code(cols[f][i], f)
+        code = _code(value(f), f)
         if code is None:
             continue
         if len(code) != digits:
@@ -114,24 +133,38 @@ def _unit(units: Units, cols, m, i) -> tuple[str, str, tuple]:
                      fields[0] if fields else None)
 
 
-def make_converter(units: Units, default_year: int | None):
-    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
-        cols, m = batch.columns, ctx.mapping
+@dataclass
+class Converter:
+    """Rows of a delivery to staged population rows, batch after batch of one load: it
+    remembers the rows converted so far, which a later row of the same unit and year repeats
+    (the writer's own duplicate reject named no field: the key is no delivered column), and
+    what the delivery covers (:meth:`coverage_notes`)."""
+
+    units: Units
+    default_year: int | None
+    first_row: dict[str, int] = field(default_factory=dict)  # source key → its row
+    years: Counter = field(default_factory=Counter)  # rows converted per year
+    covered: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+
+    def rows(self, ctx: LoadContext, cols: dict[str, Any], row_numbers, geoms
+             ) -> tuple[StagedRows, list[Reject]]:
+        """``geoms``: the rows' geometries as delivered (None for a table's rows)."""
+        m = ctx.mapping
         homes = set(ctx.profile.residential_uses())
-        src_geoms = np.array(batch.geometries, dtype=object, copy=True)
+        src_geoms = np.array(geoms, dtype=object, copy=True)
         present = ~shapely.is_missing(src_geoms)
         present[present] &= ~shapely.is_empty(src_geoms[present])
         if ctx.transformer is not None and present.any():
             src_geoms[present] = transform_xy(src_geoms[present], ctx.transformer)
         rows, rejects = StagedRows(POPULATION, delivered=True), []
-        for i in range(len(src_geoms)):
-            row_no, attrs = batch.first_row + i, row_attrs(cols, i)
+        for i, row_no in enumerate(row_numbers):
+            attrs = row_attrs(cols, i)
             key = None
             try:
                 bad = check_attrs(cols, i)
                 if bad:
                     raise RowProblem("bad_value", f"field {bad[0]!r}: {bad[1]}", bad[0])
-                kind, code, (wkb, shape, use) = _unit(units, cols, m, i)
+                kind, code, (wkb, shape, use) = _unit(self.units, m, lambda f, i=i: cols[f][i])
                 f = m.get("residents")
                 if f is None:
                     raise RowProblem("missing_value", "no residents field (常住人口)")
@@ -146,7 +179,7 @@ def make_converter(units: Units, default_year: int | None):
                     year = as_year(cols[fy][i]) if fy else None
                 except ValueProblem as exc:
                     raise RowProblem("bad_value", f"field {fy!r}: {exc}", fy) from None
-                year = year or default_year
+                year = year or self.default_year
                 if year is None:
                     raise RowProblem("missing_value", "no year (年份 is empty and no --year)",
                                      fy)
@@ -156,10 +189,19 @@ def make_converter(units: Units, default_year: int | None):
                                      f"{shapely.distance(src_geoms[i], shape):.0f} m from "
                                      f"{kind} {code} it names (more than {NEAR_M:g} m)",
                                      m.get(f"{kind}_code"))
+                first = self.first_row.setdefault(key, row_no)
+                if first != row_no:
+                    unit = "grid cell" if kind == "grid" else kind
+                    raise RowProblem("duplicate_source_id", f"field {m[f'{kind}_code']!r}: "
+                                     f"{unit} {code} of {year} is on row {first} too: one row "
+                                     "a unit and year (which figure is right?)",
+                                     m[f"{kind}_code"])
             except RowProblem as p:
-                rejects.append(reject_record(row_no, p.reason, p.message, attrs,
-                                             batch.geometries[i], key, field=p.field))
+                rejects.append(reject_record(row_no, p.reason, p.message, attrs, geoms[i],
+                                             key, field=p.field))
                 continue
+            self.years[year] += 1
+            self.covered.setdefault((kind, year), set()).add(code)
             flags = [] if kind == "grid" or use in homes else ["not_residential"]
             vals = {"unit_kind": kind, "unit_code": code, "residents": residents, "year": year}
             rows.append(row_no=row_no, source_key=key,
@@ -167,10 +209,57 @@ def make_converter(units: Units, default_year: int | None):
                         attrs=Jsonb(attrs), flags=flags, geom=EWKB(wkb),
                         class_code=UNIT_CLASS[kind], **vals,
                         # the file's own geometry, not the unit's it is stored with
-                        delivered_wkt=delivered_wkt(batch.geometries[i]))
+                        delivered_wkt=delivered_wkt(geoms[i]))
         return rows, rejects
 
+    def coverage_notes(self, homes: set[str]) -> list[str]:
+        """The delivery's years and, per unit kind and year, how many current units it has a
+        row for and the districts (a code's first six digits) it has none for."""
+        notes = []
+        if len(self.years) > 1:
+            notes.append(f"rows of {len(self.years)} years: " + ", ".join(
+                f"{y} ({n})" for y, n in sorted(self.years.items(), key=lambda t: -t[1]))
+                + " — a stray 年份 is stored as that year's figure")
+        for (kind, year), codes in sorted(self.covered.items()):
+            current = set(self.units.grid) if kind == "grid" else {
+                c for c, (_w, _s, use) in self.units.buildings.items() if use in homes}
+            what = "grid cells" if kind == "grid" else "residential buildings"
+            held = codes & current
+            note = f"{year}: rows for {len(held)} of {len(current)} current {what}"
+            missing = Counter(c[:6] for c in current) - Counter(c[:6] for c in held)
+            empty = sorted(d for d, n in missing.items()
+                           if n == sum(1 for c in current if c[:6] == d))
+            if empty:
+                note += "; none in district " + ", ".join(empty)
+            notes.append(note)
+        return notes
+
+
+def make_converter(units: Units, default_year: int | None
+                   ) -> Callable[[Batch, LoadContext], tuple[StagedRows, list[Reject]]]:
+    """A GIS file's batches (:func:`loaders.engine.pipeline.run_load`) through one
+    :class:`Converter`; the converter is the function's ``state``."""
+    state = Converter(units, default_year)
+
+    def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
+        n = len(batch.geometries)
+        return state.rows(ctx, batch.columns, range(batch.first_row, batch.first_row + n),
+                          batch.geometries)
+
+    convert.state = state  # type: ignore[attr-defined]
     return convert
+
+
+def _check_fields(mapped: dict[str, str], fields: list[str], year: int | None,
+                  where: str) -> None:
+    if not {"building_code", "grid_code"} & mapped.keys():
+        raise InputError("no unit field: population rows name a building (建筑编码) or a grid "
+                         f"cell (网格编码); fields: {', '.join(fields) or 'none'}", path=where)
+    if "residents" not in mapped:
+        raise InputError("no residents field (常住人口 / 人口 / residents); fields: "
+                         f"{', '.join(fields) or 'none'}", path=where)
+    if "year" not in mapped and year is None:
+        raise InputError("no year field (年份) and no --year", path=where)
 
 
 def load_population(conninfo: str, profile: CityProfile, path: str | Path,
@@ -178,26 +267,149 @@ def load_population(conninfo: str, profile: CityProfile, path: str | Path,
     """Load residents per building or grid cell; ``year`` for rows without a year field."""
     path = Path(path)
     aliases = profile.field_aliases.get("population", {})
+    table = _statistics_table(path, kw.get("source_layer"), kw.get("encoding"), aliases,
+                              kw.get("mapping"))
+    if table is not None:
+        return _load_table(conninfo, profile, path, table, year, aliases, **kw)
     src = open_source(path, kw.get("source_layer"), kw.get("encoding"))
     mapped = map_fields(src.fields, aliases, kw.get("mapping"), where=str(path))
-    if not {"building_code", "grid_code"} & mapped.keys():
-        raise InputError("no unit field: population rows name a building (建筑编码) or a grid "
-                         f"cell (网格编码); fields: {', '.join(src.fields) or 'none'}",
-                         path=str(path))
-    if "residents" not in mapped:
-        raise InputError("no residents field (常住人口 / 人口 / residents); fields: "
-                         f"{', '.join(src.fields) or 'none'}", path=str(path))
-    if "year" not in mapped and year is None:
-        raise InputError("no year field (年份) and no --year", path=str(path))
+    _check_fields(mapped, src.fields, year, str(path))
     note = None
     if kw.get("crs") is None and src.crs is None:
         # a statistics table (CSV with an empty WKT column) has no CRS: its geometry only
         # checks the unit, so coordinates, if any, are taken in the storage CRS
         kw["crs"], note = f"EPSG:{profile.srid}", "no CRS in the file: storage CRS assumed"
     units = Units.read(conninfo)
+    convert = make_converter(units, year)
     report = run_load(conninfo, profile, POPULATION, layer_code_of(profile, "population"),
-                      make_converter(units, year), path, aliases=aliases,
-                      options={"year": year}, **kw)
+                      convert, path, aliases=aliases, options={"year": year}, **kw)
     if note:
         report.notes.insert(0, note)
+    report.notes += convert.state.coverage_notes(set(profile.residential_uses()))
+    return report
+
+
+TABLE_SUFFIXES = CSV | EXCEL | OLD_EXCEL | DBF
+
+
+def _statistics_table(path: Path, layer: str | None, encoding: str | None,
+                      aliases: dict[str, list[str]], mapping: dict[str, str] | None
+                      ) -> tuple[Table, dict[str, str]] | None:
+    """The table (and its fields) of a statistics delivery without geometry: a workbook, a
+    DBF, a CSV whose first lines hold no WKT; None for anything GDAL reads with geometry."""
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES or not path.is_file():
+        return None  # (a missing file is told by the GDAL reader as for every loader)
+    if suffix in CSV and _csv_has_wkt(path):
+        return None
+    known = {norm_header(n) for names in aliases.values() for n in names}
+    tables = read_tables(path, known, encoding)
+    if layer is not None:
+        tables = [t for t in tables if t.sheet == layer or (t.sheet is None and len(tables) == 1)]
+        if not tables:
+            raise InputError(f"no sheet {layer!r} holding a table", path=str(path))
+    found = []
+    for t in tables:
+        try:
+            m = map_fields(t.headers, aliases, mapping, where=t.name)
+        except ConfigError:  # a mapping naming a column of another sheet
+            if len(tables) == 1:
+                raise
+            continue
+        if {"building_code", "grid_code"} & m.keys():
+            found.append((t, m))
+    if any(_geometry_values(t) for t, _m in found):
+        return None  # WKT past the first lines: GDAL reads it as a CSV with geometry
+    with_rows = [f for f in found if f[0].rows]
+    if len(with_rows) > 1:
+        raise InputError("several population tables in one file (" + ", ".join(
+            t.name for t, _m in with_rows) + "): name the sheet with --layer, or load each "
+            "from a file of its own", path=str(path))
+    if with_rows or found:
+        return (with_rows or found)[0]
+    heads = "; ".join(f"{t.name}: {', '.join(map(str, t.headers))}" for t in tables)
+    raise InputError("no unit field: population rows name a building (建筑编码) or a grid "
+                     f"cell (网格编码); fields: {heads or 'none'}", path=str(path))
+
+
+def _csv_has_wkt(path: Path) -> bool:
+    """Whether GDAL reads the CSV, as it did before tables were read here: a UTF-8 CSV with a
+    geometry column (WKT, geometry …), empty or not — its rows keep their numbers (GDAL's
+    feature numbers) and the documented statistics table with an empty WKT column loads as
+    it did. A GBK one, which GDAL refuses, is read here unless its first lines hold WKT."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    try:
+        text, utf8 = head.decode("utf-8"), True
+    except UnicodeDecodeError as exc:  # (a character cut at the end of the block is UTF-8)
+        text, utf8 = head.decode("utf-8", "ignore"), exc.start >= len(head) - 3
+    lines = text.splitlines()
+    names = {n.lower() for n in CSV_GEOMETRY_NAMES}
+    if not lines or not any(c.strip().strip('"\ufeff').lower() in names
+                            for c in lines[0].split(",")):
+        return False
+    return utf8 or any(_WKT_START.match(c.strip().strip('"')) for line in lines[1:50]
+                       for c in line.split(","))
+
+
+def _geometry_columns(t: Table) -> list[str]:
+    names = {n.lower() for n in CSV_GEOMETRY_NAMES}
+    return [h for h in t.headers if str(h).strip().lower() in names]
+
+
+def _geometry_values(t: Table) -> bool:
+    """Whether a geometry column holds WKT (GDAL's to read; a stray value in an empty WKT
+    column is an attribute of its row, as GDAL, failing to read it, left it)."""
+    return any(isinstance(v, str) and _WKT_START.match(v) for h in _geometry_columns(t)
+               for v in t.column(h))
+
+
+@small_pages
+def _load_table(conninfo: str, profile: CityProfile, path: Path,
+                found: tuple[Table, dict[str, str]], year: int | None,
+                aliases: dict[str, list[str]], *, mode: str = "update",
+                dataset: str | None = None, district: str | None = None,
+                crs: str | None = None, source_layer: str | None = None,
+                encoding: str | None = None, mapping: dict[str, str] | None = None,
+                quiet: bool = True) -> LoadReport:
+    """A statistics table loaded as run_load loads a file: one transaction, one batch, the
+    rows numbered as the file shows them; an empty WKT column (the documented way to pass a
+    table through GDAL) is no attribute, as GDAL's reading left it out."""
+    t, m = found
+    _check_fields(m, t.headers, year, str(path))
+    if not t.rows:
+        raise InputError(f"the table {t.name} has no rows", path=str(path))
+    dataset = dataset or path.stem
+    report = LoadReport(layer=POPULATION.name, path=str(path), mode=mode, encoding=t.encoding,
+                        notes=list(t.notes))
+    report.notes.append("a table without geometry: each row takes its unit's")
+    report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in m.items()))
+    if crs is not None:
+        report.notes.append(f"--crs {crs} ignored: the table has no coordinates")
+    report.source_crs = f"EPSG:{profile.srid}"
+    skip = {h for h in _geometry_columns(t) if all(is_blank(v) for v in t.column(h))}
+    cols = {h: t.column(h) for h in t.headers if h not in skip}
+    opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,
+            "layer": t.sheet, "encoding": t.encoding, "year": year}
+    units = Units.read(conninfo)
+    state = Converter(units, year)
+    ctx = LoadContext(profile=profile, source=None, source_crs=None, transformer=None,
+                      srid=profile.srid, dataset=dataset, mapping=m, options={"year": year})
+    with LoadSession(conninfo, POPULATION.name, path, mode, opts, report) as session:
+        session.begin()
+        rows, rejects = state.rows(ctx, cols, t.row_numbers, [None] * len(t.rows))
+        report.read = len(t.rows)
+        w = session.writer(POPULATION, profile.srid, layer_code_of(profile, "population"))
+        w.place_field = m.get("building_code") or m.get("grid_code")
+        w.create_staging()
+        w.copy_rows(rows)
+        w.copy_rejects(rejects)
+        for flags in rows.column("flags"):
+            for f in flags:
+                report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
+        w.finalize(mode, district=district, dataset=dataset).apply_to(report, w)
+        session.succeed()
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        c.execute(sql_analyze(POPULATION.table))
+    report.notes += state.coverage_notes(set(profile.residential_uses()))
     return report
