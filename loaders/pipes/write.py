@@ -65,6 +65,7 @@ from loaders.pipes.rejects import (
     key_field,
     located,
     made_node,
+    place_field,
     point_wkt,
     reject,
     seg_wkt,
@@ -210,8 +211,14 @@ def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, dis
             rejects.append(reject(p, f.rule, finding_message(f), key, f.field, point_wkt(p)))
             continue
         if p.cls is None or p.e is None:
-            rejects.append(reject(p, "missing_value",
-                                  located(p, "the point has no class or position"), key))
+            # (reached where a city's QA rules make missing_value a warning, or disable it)
+            # named as the QA's own findings name it: the class column (else 管线类别), the
+            # X/Y columns or the geometry
+            lacks = [w for w, gone in (("class", p.cls is None), ("position", p.e is None))
+                     if gone]
+            rejects.append(reject(p, "missing_value", located(
+                p, f"the point has no {' and no '.join(lacks)}"), key,
+                column_name(columns, p, "class") if p.cls is None else place_field(p, columns)))
             continue
         ok.append((i, p))
         keys.append(key)
