@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,9 @@ import shapely
 from cim.crs import crs_text, epsg_of, parse_crs, srs_name_crs, written_axis_order
 from cim.errors import InputError
 from loaders.sources.batch import Batch  # the reader's batches (imported from here too)
+from loaders.sources.citygml import building_parts_merged as _building_parts_merged
+from loaders.sources.citygml import check_one_crs
+from loaders.sources.citygml import is_citygml as _is_citygml
 from loaders.sources.csv_geometry import (
     CSV_SUFFIXES,
     csv_geometry_options,
@@ -177,11 +179,18 @@ def open_source(path: str | Path, layer: str | None = None,
     # geometries' srsName only, and a city model names it once, on an Envelope (Potsdam's)
     named, order = _srs_name_crs(path, notes) if gml else (None, "xy")
     aside = notes[-1] if gml and named is None and notes else None  # an unresolvable srsName
+    if gml:
+        check_one_crs(path)
     merged = _building_parts_merged(read_path) if gml else None
     if merged is not None:
-        read_path, n_merged = merged
-        notes.append(f"{n_merged} CityGML building(s) made of BuildingParts read as one solid "
-                     "of all their parts' faces (GDAL reads one part of each)")
+        read_path, n_merged, n_aside, aside_names = merged
+        if n_merged:
+            notes.append(f"{n_merged} CityGML building(s) made of BuildingParts read as one "
+                         "solid of all their parts' faces (GDAL reads one part of each)")
+        if n_aside:
+            notes.append(f"{n_aside} CityGML building(s) read from their LOD1 solid (else "
+                         f"their lowest LOD), their other geometries set aside ({aside_names}):"
+                         " GDAL reads a building's last geometry only")
     dbf = _dbf_path(path)
     if encoding is not None and dbf is None:
         # GeoPackage, GeoJSON, GML … declare their encoding (UTF-8); only .dbf needs telling
@@ -593,114 +602,6 @@ def _solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
     return out
 
 
-_PARTS = b"consistsOfBuildingPart"
-# (path, size, mtime) → what _building_parts_merged gave: its copy lives as long as the process
-_MERGED: dict[tuple[str, int, int], tuple[Path, int] | None] = {}
-_LOD1 = ("lod1Solid", "lod1MultiSurface")
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _has_building_parts(path: Path) -> bool:
-    """Whether a GML's bytes name a BuildingPart (read in 16 MiB chunks, none missed at their
-    seams)."""
-    tail = b""
-    with open(path, "rb") as fh:
-        while chunk := fh.read(16 << 20):
-            if _PARTS in tail + chunk:
-                return True
-            tail = chunk[-len(_PARTS):]
-    return False
-
-
-def _building_parts_merged(path: Path) -> tuple[Path, int] | None:
-    """A CityGML building made of parts (``bldg:consistsOfBuildingPart``), each with its LOD1
-    solid: GDAL's GML reader gives a feature one geometry, the last it meets — one part's —
-    and the building was loaded as that part alone (the other parts' footprint and height
-    silently lost). A copy in a temporary folder (never beside the delivery) where each such
-    building holds one ``lod1Solid``: the faces of its own solid and of every part's (the
-    footprint is then their union, the height the whole building's z extent); (the copy, how
-    many buildings were merged), or None when no building has more than one LOD1 geometry.
-
-    Read with ElementTree after :func:`loaders.sources.precheck.check_xml_safety` (no DOCTYPE
-    reaches it), streamed one city object at a time (a city's model is not held whole); only
-    files whose bytes name a BuildingPart are parsed here."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key in _MERGED:  # opened again by the same load (its kind told, then loaded)
-        return _MERGED[key]
-    if not _has_building_parts(path):
-        _MERGED[key] = None
-        return None
-    out = _scratch_dir("cim-citygml-") / path.name
-    merged = depth = 0
-    root: ET.Element | None = None
-    close = b""
-    try:  # streamed: one city object at a time is held, merged and written
-        with open(out, "wb") as fh:
-            fh.write(b'<?xml version="1.0" encoding="utf-8"?>\n')
-            for event, item in ET.iterparse(path, events=("start-ns", "start", "end")):
-                if event == "start-ns":
-                    try:  # the file's own prefixes (gml:id is read by its name)
-                        ET.register_namespace(*item)
-                    except ValueError:  # a prefix ElementTree keeps for itself (ns0)
-                        pass
-                elif event == "start":
-                    depth += 1
-                    if depth == 1:  # the root: opened here, closed at the end
-                        root = item
-                        tag = ET.tostring(ET.Element(item.tag, item.attrib), encoding="unicode")
-                        tag = tag[:-2].rstrip() + ">"  # <CityModel xmlns="…" />
-                        close = f"</{tag[1:].split()[0].rstrip('>')}>\n".encode()
-                        fh.write(tag.encode() + b"\n")
-                else:
-                    depth -= 1
-                    if depth == 1:  # a city object member (or the model's envelope, name …)
-                        merged += _merge_parts(item)
-                        fh.write(ET.tostring(item, encoding="unicode").encode())
-                        if root is not None:
-                            root.remove(item)
-            fh.write(close)
-    except ET.ParseError as exc:
-        _remove_scratch(out.parent)
-        raise InputError(f"its XML cannot be read: {exc}", path=str(path)) from exc
-    if not merged:  # parts of one LOD1 geometry each: the copy is no use, gone at once
-        _remove_scratch(out.parent)
-        _MERGED[key] = None
-        return None
-    _MERGED[key] = (out, merged)
-    return out, merged
-
-
-def _merge_parts(member: ET.Element) -> int:
-    """In one city object: each building with more than one LOD1 geometry (its own, its
-    parts') given one ``lod1Solid`` of all their faces (see :func:`_building_parts_merged`);
-    how many buildings."""
-    parent = {c: p for p in member.iter() for c in p}
-    merged = 0
-    for building in [e for e in member.iter() if _local(e.tag) == "Building"]:
-        lods = [e for e in building.iter() if _local(e.tag) in _LOD1]
-        if len(lods) < 2:
-            continue
-        polygons = [g for e in lods for g in e.iter() if _local(g.tag) == "Polygon"]
-        gml = polygons[0].tag.rsplit("}", 1)[0] + "}" if polygons else \
-            "{http://www.opengis.net/gml}"
-        srs = next((g.get("srsName") for e in lods for g in e.iter() if g.get("srsName")),
-                   None)
-        for e in lods:
-            parent[e].remove(e)
-        lod = ET.SubElement(building, lods[0].tag.rsplit("}", 1)[0] + "}lod1Solid")
-        solid = ET.SubElement(lod, gml + "Solid", {"srsName": srs} if srs else {})
-        surface = ET.SubElement(ET.SubElement(solid, gml + "exterior"),
-                                gml + "CompositeSurface")
-        for g in polygons:
-            ET.SubElement(surface, gml + "surfaceMember").append(g)
-        merged += 1
-    return merged
-
-
 def _scratch_dir(prefix: str) -> Path:
     """A temporary folder removed at exit: where GDAL may write what a read needs."""
     import atexit
@@ -718,12 +619,6 @@ def _remove_scratch(folder: Path) -> None:
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def _is_citygml(path: Path) -> bool:
-    """A CityGML city model (its head names a CityGML namespace)."""
-    with open(path, "rb") as fh:
-        return b"opengis.net/citygml" in fh.read(16384)
 
 
 def _is_gml(path: Path) -> bool:

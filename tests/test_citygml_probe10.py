@@ -1,0 +1,178 @@
+"""CityGML as deliveries write it beyond one solid per building (review 10):
+
+- a building with its LOD1 block and another geometry property after it — its LOD2 solid, a
+  terrain intersection curve (schema order puts both after ``lod1Solid``) — was read by GDAL
+  from the last one: the height of the LOD2 roof, or the footprint of a curve, without a word;
+- a file whose srsNames name two CRSs (a delivery merged from two exports) was read in the
+  first: the other's buildings rejected as ``outside_area``, the CRS never named;
+- the real Potsdam delivery: each stored footprint and height against the solids parsed from
+  the file with ElementTree and shapely.
+
+Buildings known by construction: boxes at known coordinates of EPSG:25833 (the storage CRS,
+so stored coordinates are the file's)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pyproj
+import pytest
+import shapely
+from shapely.geometry import Polygon
+
+from cim.db.engine import drop_database
+from tests.conftest import REAL, make_db, profile_around, run_cli, server_url
+from tests.test_citygml_srs_units import COMPOUND, X, Y, _building, _solid, _write
+
+GML = "{http://www.opengis.net/gml}"
+BLDG1 = "{http://www.opengis.net/citygml/building/1.0}"
+
+
+def _lod2(solid: str) -> str:
+    return solid.replace("lod1Solid", "lod2Solid")
+
+
+def _terrain(x0, y0, x1, y1, z):
+    """A terrain intersection as exporters write it: open curves along two walls."""
+    lines = [[(x0, y0), (x1, y0)], [(x1, y0), (x1, y1)]]
+    members = "".join(
+        '<gml:curveMember><gml:LineString><gml:posList srsDimension="3">'
+        + " ".join(f"{x} {y} {z}" for x, y in line)
+        + "</gml:posList></gml:LineString></gml:curveMember>" for line in lines)
+    return ("<bldg:lod1TerrainIntersection><gml:MultiCurve>" + members
+            + "</gml:MultiCurve></bldg:lod1TerrainIntersection>")
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    work = tmp_path_factory.mktemp("cgp10")
+    box = _write(work / "box.gml", _building("B", _solid(X, Y, X + 10, Y + 8, 40, 52),
+                                             X, Y, X + 10, Y + 8))
+    profile = profile_around(box, None, work, name="Potsdam (test)", admin_code="990700",
+                             crs="EPSG:25833", src_crs="EPSG:25833")
+    d = make_db("cgp10", profile)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def _stored(db, key):
+    return db.rows("SELECT height, ST_Area(geom), ST_AsBinary(geom), flags FROM buildings "
+                   "WHERE source_key = %s AND valid_to IS NULL", (key,))
+
+
+def test_the_lod1_block_is_read_beside_a_lod2_solid_and_a_terrain_curve(db, tmp_path):
+    # A: LOD1 block 20 × 10 m, 15 m tall; its LOD2 solid (after it, as the schema orders
+    # them) 22 × 12 m and 18 m to the ridge. B: LOD1 block 12 × 6 m, 9 m tall, then its terrain
+    # intersection (two open curves). No measuredHeight: the height is the solid's only.
+    src = _write(
+        tmp_path / "lods.gml",
+        _building("A", _solid(X, Y, X + 20, Y + 10, 40, 55)
+                  + _lod2(_solid(X - 1, Y - 1, X + 21, Y + 11, 40, 58)),
+                  X - 1, Y - 1, X + 21, Y + 11, srs=COMPOUND),
+        _building("B", _solid(X + 50, Y, X + 62, Y + 6, 40, 49)
+                  + _terrain(X + 50, Y, X + 62, Y + 6, 40),
+                  X + 50, Y, X + 62, Y + 6, srs=COMPOUND))
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert (r["read"], r["loaded"], r["rejected"]) == (2, 2, 0)
+    assert any("other geometries set aside" in n and "lod2Solid" in n
+               and "lod1TerrainIntersection" in n for n in r["notes"]), r["notes"]
+    (h, area, wkb, flags), = _stored(db, "lods:A")
+    assert h == pytest.approx(15.0) and area == pytest.approx(200.0)
+    assert "footprint_of_solid" in flags
+    assert shapely.from_wkb(bytes(wkb)).equals(shapely.box(X, Y, X + 20, Y + 10))
+    (h, area, wkb, flags), = _stored(db, "lods:B")
+    assert h == pytest.approx(9.0) and area == pytest.approx(72.0)
+    assert shapely.from_wkb(bytes(wkb)).equals(shapely.box(X + 50, Y, X + 62, Y + 6))
+    # the delivery is read as it is: nothing written beside it
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["lods.gml"]
+
+
+def test_a_gml_whose_srsnames_name_two_crss_is_refused_naming_them(db, tmp_path):
+    gx, gy = pyproj.Transformer.from_crs(25833, 31469, always_xy=True).transform(X + 100, Y)
+    src = _write(
+        tmp_path / "merged.gml",
+        _building("A", _solid(X, Y, X + 10, Y + 8, 40, 52), X, Y, X + 10, Y + 8,
+                  srs="EPSG:25833"),
+        _building("B", _solid(gx, gy, gx + 10, gy + 8, 40, 60), gx, gy, gx + 10, gy + 8,
+                  srs="EPSG:31469"))
+    before = db.scalar("SELECT count(*) FROM buildings")
+    batches = db.scalar("SELECT count(*) FROM load_batches")
+    p = run_cli(["load", "buildings", str(src)], db.env())
+    assert p.returncode == 3, (p.stdout, p.stderr)
+    err = p.stderr
+    assert str(src) in err and "'EPSG:25833'" in err and "'EPSG:31469'" in err, err
+    assert "line 3" in err and "line 4" in err, err  # HEAD is two lines, one building a line
+    assert db.scalar("SELECT count(*) FROM buildings") == before
+    assert db.scalar("SELECT count(*) FROM load_batches") == batches
+
+
+def test_one_crs_spelled_three_ways_is_one_crs(db, tmp_path):
+    src = _write(
+        tmp_path / "spelled.gml",
+        _building("A", _solid(X, Y, X + 10, Y + 8, 40, 52), X, Y, X + 10, Y + 8,
+                  srs="EPSG:25833"),
+        _building("B", _solid(X + 20, Y, X + 30, Y + 8, 40, 52), X + 20, Y, X + 30, Y + 8,
+                  srs=COMPOUND),
+        _building("C", _solid(X + 40, Y, X + 50, Y + 8, 40, 52), X + 40, Y, X + 50, Y + 8,
+                  srs="urn:ogc:def:crs:EPSG::25833"))
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert (r["read"], r["loaded"]) == (3, 3)
+
+
+def _rings(el):
+    pl = el.find(f"{GML}posList")
+    if pl is not None:
+        return np.array(pl.text.split(), float).reshape(-1, 3)
+    return np.array([q.text.split() for q in el.findall(f"{GML}pos")], float)
+
+
+def _independent(src):
+    """gml:id → (footprint, height) from the file's LOD1 polygons: the union of every face
+    with an area in plan, the z extent of all its vertices."""
+    out = {}
+    for b in ET.parse(src).getroot().iter(f"{BLDG1}Building"):
+        polys, zs = [], []
+        for lod in b.iter():
+            if not lod.tag.endswith(("lod1Solid", "lod1MultiSurface")):
+                continue
+            for poly in lod.iter(f"{GML}Polygon"):
+                ext = _rings(poly.find(f"{GML}exterior/{GML}LinearRing"))
+                holes = [_rings(h)[:, :2] for h in poly.findall(f"{GML}interior/{GML}LinearRing")]
+                zs.append(ext[:, 2])
+                flat = Polygon(ext[:, :2], holes)
+                if flat.area > 1e-6:
+                    polys.append(shapely.make_valid(flat))
+        z = np.concatenate(zs)
+        out[b.get(f"{GML}id")] = (shapely.union_all(polys), float(z.max() - z.min()))
+    return out
+
+
+def test_potsdam_footprints_and_heights_match_the_solids_in_the_file(tmp_path_factory):
+    src = REAL / "potsdam_lod1.gml"
+    if not src.exists():
+        pytest.skip(f"real data not present: {src}")
+    profile = profile_around(src, None, tmp_path_factory.mktemp("pd10"), name="Potsdam",
+                             admin_code="990800", crs="EPSG:25833", src_crs="EPSG:25833")
+    d = make_db("pd10", profile)
+    try:
+        p = run_cli(["load", "buildings", str(src), "--json"], d.env())
+        assert p.returncode == 0, p.stderr
+        want = _independent(src)
+        rows = d.rows("SELECT source_key, height, ST_AsBinary(geom) FROM buildings "
+                      "WHERE valid_to IS NULL")
+        assert len(rows) == len(want) == 97
+        for key, height, wkb in rows:
+            footprint, h = want[key.split(":", 1)[1]]
+            got = shapely.from_wkb(bytes(wkb))
+            assert got.area == pytest.approx(footprint.area, abs=0.01), key
+            assert shapely.hausdorff_distance(got, footprint) < 0.01, key
+            assert height == pytest.approx(round(h, 2), abs=0.006), key
+    finally:
+        drop_database(server_url(), d.name)
+
