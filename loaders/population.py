@@ -59,7 +59,7 @@ from loaders.field_names import map_fields
 from loaders.fields import ValueProblem, as_int, as_year, is_blank
 from loaders.geometry import transform_xy
 from loaders.sources.csv_geometry import _WKT_START, CSV_GEOMETRY_NAMES
-from loaders.sources.read import Batch, open_source
+from loaders.sources.read import Batch, export_fields, open_source
 from loaders.sources.tables import CSV, DBF, EXCEL, OLD_EXCEL, Table, norm_header, read_tables
 
 NEAR_M = 50.0  # the file's geometry must lie this close to the unit it names
@@ -388,6 +388,11 @@ def _load_table(conninfo: str, profile: CityProfile, path: Path,
         report.notes.append(f"--crs {crs} ignored: the table has no coordinates")
     report.source_crs = f"EPSG:{profile.srid}"
     skip = {h for h in _geometry_columns(t) if all(is_blank(v) for v in t.column(h))}
+    exported = export_fields([str(h) for h in t.headers])
+    if exported:  # fixed in Excel and saved as GBK: the platform's columns are no attributes
+        skip |= set(exported)
+        report.notes.append("a rejects export loaded again: its columns "
+                            + ", ".join(exported) + " are not read as attributes")
     cols = {h: t.column(h) for h in t.headers if h not in skip}
     opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,
             "layer": t.sheet, "encoding": t.encoding, "year": year}

@@ -12,6 +12,7 @@ import json
 
 import geopandas as gpd
 import openpyxl
+import pandas as pd
 import pytest
 from shapely.geometry import box
 
@@ -166,3 +167,25 @@ def test_the_same_table_saved_as_gbk_is_the_same_rows(pdb, tmp_path):
     again = load_population(pdb.conninfo, pdb.profile, gbk, dataset="wkt10")
     assert "a table without geometry: each row takes its unit's" in again.notes
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
+
+
+def test_a_rejects_export_fixed_and_saved_as_gbk_reloads_without_the_platforms_columns(
+        pdb, tmp_path):
+    c = pdb.cells
+    path = tmp_path / "rt10.csv"
+    path.write_bytes(f"网格编码,常住人口,年份,备注\n{c[13]},10,2025,甲\n{c[14]},x,2025,乙\n"
+                     .encode("gbk"))
+    r = load_population(pdb.conninfo, pdb.profile, path)
+    assert (r.loaded, r.rejected) == (1, 1)
+    export = tmp_path / "rt10_rejects.csv"
+    run_cli(["rejects", str(r.batch_id), "--export", str(export)], pdb.env(), check=True)
+    table = pd.read_csv(export, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    assert list(table["cim_field"]) == ["常住人口"]
+    table.loc[0, "常住人口"] = "11"
+    fixed = tmp_path / "rt10_fixed.csv"  # Excel's plain CSV: GBK, the empty wkt column gone
+    table.drop(columns=["wkt"]).to_csv(fixed, index=False, encoding="gbk")
+    again = load_population(pdb.conninfo, pdb.profile, fixed, dataset="rt10")
+    assert (again.read, again.inserted, again.rejected) == (1, 1, 0)
+    assert pdb.rows("SELECT residents, attrs FROM population WHERE valid_to IS NULL AND "
+                    "unit_code = %s", (c[14],)) == [
+        (11, {"网格编码": c[14], "常住人口": "11", "年份": "2025", "备注": "乙"})]
