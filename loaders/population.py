@@ -32,6 +32,7 @@ of another year, or a delivery for part of the city, is stored as delivered but 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,8 +106,15 @@ def _code(v, field: str) -> str | None:
     s = str(int(v)) if isinstance(v, (int, np.integer)) and not isinstance(
         v, (bool, np.bool_)) else half_width(str(v)).strip()
     if not (s.isascii() and s.isdigit()):
+        if _NUMBER_TEXT.fullmatch(s):  # a CSV saved from Excel: 3.70812E+17, 370811….0
+            raise RowProblem("bad_value", f"field {field!r}: the code {s!r} is written as a "
+                             "number (as Excel shows a long number) and may have lost digits; "
+                             "format the column as text and type the codes again", field)
         raise RowProblem("bad_value", f"field {field!r}: {s!r} is not a platform code", field)
     return s
+
+
+_NUMBER_TEXT = re.compile(r"[0-9]+\.[0-9]*(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+")
 
 
 def _unit(units: Units, m: dict[str, str], value: Callable[[str], Any]

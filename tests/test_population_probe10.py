@@ -189,3 +189,17 @@ def test_a_rejects_export_fixed_and_saved_as_gbk_reloads_without_the_platforms_c
     assert pdb.rows("SELECT residents, attrs FROM population WHERE valid_to IS NULL AND "
                     "unit_code = %s", (c[14],)) == [
         (11, {"网格编码": c[14], "常住人口": "11", "年份": "2025", "备注": "乙"})]
+
+
+def test_a_code_a_csv_saved_from_excel_wrote_as_a_number_is_told_so(pdb, tmp_path):
+    h1 = pdb.b["blds10:H1"]
+    path = tmp_path / "excel10.csv"
+    path.write_text("建筑编码,网格编码,常住人口,年份\n"
+                    f"{h1[0]}.{h1[1:6]}E+17,,5,2025\n"  # as Excel shows an 18-digit code
+                    f",{pdb.cells[15]}.0,5,2025\n", encoding="utf-8")
+    r = load_population(pdb.conninfo, pdb.profile, path)
+    assert (r.read, r.loaded) == (2, 0)
+    got = pdb.rows("SELECT row_number, field, message FROM load_rejects WHERE batch_id = %s "
+                   "ORDER BY 1", (r.batch_id,))
+    assert [(n, f) for n, f, _m in got] == [(2, "建筑编码"), (3, "网格编码")]
+    assert all("written as a number" in m for _n, _f, m in got), got
