@@ -200,6 +200,22 @@ class _Builder:
     def simple(self, st: LayerStyle, sid: str, kind: str, cat: Filter | None):
         s = st.symbol
         color, items = self.color_expr(st, cat)
+        made, legend_kind = self.shapes(st, sid, kind, s, color, heights=True)
+        if not items:
+            c = (_color(s.get("outline")) if legend_kind == "line" else
+                 _color(s.get("fill") or s.get("color"))) or DEFAULT_OUTLINE
+            items = [(st.title, c)]
+        legend = [{"label": lab, "color": c.hex, "kind": legend_kind} for lab, c in items]
+        if st.height_classes:
+            legend += [{"label": h.title, "color": Color(90, 90, 90, round(h.opacity * 255)).hex,
+                        "kind": "fill"} for h in st.height_classes]
+        return made, legend
+
+    def shapes(self, st: LayerStyle, sid: str, kind: str, s: dict, color: Any,
+               heights: bool) -> tuple[list[dict], str]:
+        """The style layers of one symbol ``s`` of ``kind`` in ``color`` (a colour or an
+        expression), as the QML draws it, and its legend swatch kind; ``heights``: the fill's
+        opacity by the layer's height classes (its own renderer's symbol, not a rule's)."""
         legend_kind = LEGEND_KIND[kind]
         if kind == "fill":
             # as the QML: the symbol's own fill, else the class colour (a categorized layer
@@ -211,7 +227,7 @@ class _Builder:
             opacity: Any = float(s.get("fill_opacity", 1))
             if own is not None and own.a == 0:
                 opacity, legend_kind = 0, "line"
-            if st.height_classes:
+            if heights and st.height_classes:
                 opacity = self.height_opacity(st)
             line = {"id": sid + "-outline", "type": "line",
                     "paint": {"line-color": outline.hex if outline else
@@ -229,15 +245,7 @@ class _Builder:
                                "line-width": px(s.get("width"), 0.26)}}]
         else:
             made = [self.circle(sid + "-circle", s, color)]
-        if not items:
-            c = (_color(s.get("outline")) if legend_kind == "line" else
-                 _color(s.get("fill") or s.get("color"))) or DEFAULT_OUTLINE
-            items = [(st.title, c)]
-        legend = [{"label": lab, "color": c.hex, "kind": legend_kind} for lab, c in items]
-        if st.height_classes:
-            legend += [{"label": h.title, "color": Color(90, 90, 90, round(h.opacity * 255)).hex,
-                        "kind": "fill"} for h in st.height_classes]
-        return made, legend
+        return made, legend_kind
 
     def circle(self, sid: str, s: dict, color: Any) -> dict:
         """A point symbol: a circle, or the QGIS marker's shape as a glyph (SHAPE_GLYPHS);
@@ -279,15 +287,29 @@ class _Builder:
         made, legend = [], []
         others = [ml_filter(r.filter) for r in st.rules if r.filter]
         for i, r in enumerate(st.rules):
-            if kind != "point":
-                raise NotImplementedError("rule-based styles are drawn for point layers")
-            sl = self.circle(f"{sid}-r{i}", r.symbol, color)
-            sl["filter"] = ml_filter(r.filter) if r.filter else ["!", ["any", *others]]
-            made.append(sl)
-            legend.append({"label": r.title,
-                           "color": color if isinstance(color, str) else "#888888",
-                           "kind": "circle"})
-        return made[::-1], legend  # the first rule on top
+            # a rule's symbol of any kind (a city's rule-based fills and lines too: the web
+            # style raised NotImplementedError, /styles/onemap answered 500 and no map drew)
+            if kind == "point":
+                sls, legend_kind = [self.circle(f"{sid}-r{i}", r.symbol, color)], "circle"
+            else:
+                sls, legend_kind = self.shapes(st, f"{sid}-r{i}", kind, r.symbol, color,
+                                               heights=False)
+            for sl in sls:
+                sl["filter"] = ml_filter(r.filter) if r.filter else ["!", ["any", *others]]
+            made.append(sls)
+            legend.append({"label": r.title, "color": self.rule_swatch(r.symbol, color, kind),
+                           "kind": legend_kind})
+        return [sl for sls in made[::-1] for sl in sls], legend  # the first rule on top
+
+    @staticmethod
+    def rule_swatch(s: dict, color: Any, kind: str) -> str:
+        """A rule's legend colour: its class's (one class shown), else the rule symbol's own
+        (the facilities' blue school, red clinic: the legend listed every rule grey), else
+        grey."""
+        if isinstance(color, str):
+            return color
+        own = _color(s.get("color") if kind == "line" else s.get("fill") or s.get("color"))
+        return own.hex if own else "#888888"
 
     def height_opacity(self, st: LayerStyle) -> list:
         classes = st.height_classes

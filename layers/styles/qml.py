@@ -11,6 +11,7 @@ from typing import Any
 
 from cim.profile import CityProfile
 from layers.styles.expr import qgis_field, qgis_filter
+from layers.styles.fields import field_titles
 from layers.styles.model import (
     OTHER_COLOR,
     OTHER_LABEL,
@@ -188,6 +189,16 @@ def _labeling(root: ET.Element, st: LayerStyle, styles: Styles, kind: str) -> No
                   displayAll="0", upsidedownLabels="0", limitNumLabels="0")
 
 
+def _aliases(root: ET.Element, layer: str) -> None:
+    """The columns' Chinese names as QGIS field aliases (by field name, as QGIS reads them):
+    the identify panel, attribute table and forms show 建筑名称, not ``name``."""
+    titles = field_titles(layer)
+    if titles:
+        al = ET.SubElement(root, "aliases")
+        for name, zh in titles.items():
+            ET.SubElement(al, "alias", field=name, name=zh)
+
+
 def qml_element(st: LayerStyle, styles: Styles, *, geometry: str | None = None,
                 category: str | None = None) -> ET.Element:
     """The ``<qgis>`` element of one layer's style (see :func:`qml`)."""
@@ -205,6 +216,7 @@ def qml_element(st: LayerStyle, styles: Styles, *, geometry: str | None = None,
         _single(root, st, kind)
     if st.label:
         _labeling(root, st, styles, kind)
+    _aliases(root, st.name)
     ET.SubElement(root, "layerGeometryType").text = GEOMETRY_TYPE[kind]
     return root
 

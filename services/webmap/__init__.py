@@ -8,7 +8,8 @@ MapLibre's ``localIdeographFontFamily``). The only optional outside resource is 
 (``CIM_BASEMAP_URL``), none by default.
 
 Routes: ``/map`` (the page), ``/map/static/…``, ``/map/fonts/{fontstack}/{range}.pbf``,
-``/map/tree.json`` (layer tree), ``/styles`` and ``/styles/onemap`` (MapLibre style),
+``/map/tree.json`` (layer tree), ``/map/fields.json`` (attributes' Chinese names),
+``/styles`` and ``/styles/onemap`` (MapLibre style),
 ``/codes/{code}`` (``cim code explain``), ``/map/api/aoi`` and ``/map/api/section`` (the query
 library's area of interest and cross-section, for the boxes and lines drawn on the map).
 """
@@ -53,24 +54,35 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
                    static_url_path="/map/static", template_folder=str(HERE / "templates"))
     base_url = base_url.rstrip("/")
 
-    centre: list[list[float]] = []  # the city's centre, read once
+    city: list[list[float]] = []  # the city's extent (lon/lat), read once
 
     @bp.get("/map")
     def page():
-        if not centre:
+        # the map opens on the city (its districts), not on the union of the layers' extents:
+        # one layer reaching far beyond it (a prefecture's roads) opened it zoomed out to where
+        # the city's buildings and pipes are not drawn
+        if not city:
             from layers.catalog import city_extent_lonlat
 
-            w, s, e, n = city_extent_lonlat(conninfo, profile)
-            centre.append([(w + e) / 2, (s + n) / 2])
+            city.append(list(city_extent_lonlat(conninfo, profile)))
+        w, s, e, n = city[0]
         return render_template("map.html", base=base_url, city=profile.city_name,
                                style_url=f"{base_url}/styles/{STYLE_ID}?f=mapbox",
-                               centre=centre[0])
+                               centre=[(w + e) / 2, (s + n) / 2], bounds=[[w, s], [e, n]])
 
     @bp.get("/map/tree.json")
     def tree():
         from layers.styles import layer_tree
 
         return jsonify(layer_tree(profile))
+
+    @bp.get("/map/fields.json")
+    def fields():
+        """Per collection, its attributes' Chinese names (the feature info's headings, as
+        QGIS's field aliases)."""
+        from layers.styles.fields import all_field_titles
+
+        return jsonify(all_field_titles())
 
     @bp.get("/styles")
     def styles():

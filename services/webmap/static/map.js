@@ -7,7 +7,7 @@
   const BASE = window.CIM_MAP.base;
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
-  const state = window.CIM_STATE = {ready: false, identified: null, titles: {}, tool: null};
+  const state = window.CIM_STATE = {ready: false, identified: null, titles: {}, fields: {}, tool: null};
 
   const map = new maplibregl.Map({
     container: "map",
@@ -64,9 +64,12 @@
   }
   async function showItem(collection, code, zoom) {
     const f = await getJSON(`${BASE}/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(code)}?f=json`);
+    // attributes under their Chinese names (/map/fields.json, QGIS's aliases), the column
+    // name in the tooltip; nothing for an empty value or list
+    const names = state.fields[collection] || {};
     const rows = Object.entries(f.properties || {})
-      .filter(([, v]) => v !== null && v !== "")
-      .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === "object" ? JSON.stringify(v) : v)}</td></tr>`).join("");
+      .filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
+      .map(([k, v]) => `<tr><th title="${esc(k)}">${esc(names[k] || k)}</th><td>${esc(typeof v === "object" ? JSON.stringify(v) : v)}</td></tr>`).join("");
     info(`<h3>${esc(state.titles[collection] || collection)}</h3>
       <p>编码 <span class="code" id="info-code">${esc(f.id || code)}</span></p>
       ${summary(collection, f.properties || {})}
@@ -277,13 +280,17 @@
     map.addLayer({id: "cim-draw-fill", type: "fill", source: "cim-draw", filter: ["==", ["geometry-type"], "Polygon"], paint: {"fill-color": "#ffd24d", "fill-opacity": 0.2}});
     map.addLayer({id: "cim-draw-line", type: "line", source: "cim-draw", paint: {"line-color": "#d08000", "line-width": 2, "line-dasharray": [3, 2]}});
     try {
-      const [tree, tj, colls] = await Promise.all([
+      const [tree, tj, colls, fields] = await Promise.all([
         getJSON(`${BASE}/map/tree.json`),
         getJSON(`${BASE}/tiles/WebMercatorQuad?f=tilejson`),
-        getJSON(`${BASE}/collections?f=json`)]);
+        getJSON(`${BASE}/collections?f=json`),
+        getJSON(`${BASE}/map/fields.json`)]);
       for (const c of colls.collections || []) state.titles[c.id] = c.title;
+      state.fields = fields;
       buildTree(tree);
-      if (tj.bounds) map.fitBounds([[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]], {padding: 20, duration: 0});
+      // the city's districts (the page's bounds), else where the tiles have features
+      const city = window.CIM_MAP.bounds || (tj.bounds && [[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]]);
+      if (city) map.fitBounds(city, {padding: 20, duration: 0});
     } catch (e) { fail("加载", e); }
     fillGoto();
     try { await startLive(); } catch (e) { fail("实时图层", e); }
