@@ -26,7 +26,7 @@ from layers.approval.config import Config, load_config
 from layers.approval.data import Context, read_context
 from layers.approval.project import Project
 from layers.approval.result import Result, crs84, summary
-from layers.query.clearance_rules import load_rules, max_required
+from layers.query.clearance_rules import Rule, load_rules, max_required
 from layers.query.common import ident
 from layers.query.pipes import resolve_profile
 
@@ -42,6 +42,15 @@ def _loaded(conninfo: str) -> dict[str, bool]:
         return {n: conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE valid_to IS "
                                         "NULL)").format(ident(n))).fetchone()[0]
                 for n in LOADED_LAYERS}
+
+
+def graded_classes(rules: list[Rule]) -> list[str]:
+    """The pipe classes whose building clearance the rules grade by a pressure class (gas):
+    one of these in a class the rules do not name has an unknown clearance."""
+    return sorted({side.what for r in rules if r.kind == "horizontal"
+                   and "building" in (r.a.what, r.b.what) for side in (r.a, r.b)
+                   if side.what != "building" and any(c.field == "pressure"
+                                                      for c in side.conds)})
 
 
 def _sha256(path: Path) -> str | None:
@@ -63,13 +72,17 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     cfg = config or load_config(prof)
     clearance_rules = load_rules(prof)
     clearances = dictionary_file(prof, "pipe_clearances")
+    # every pipe a building clearance of the rules can reach: the largest of the data file
+    # (次高压A's 13.5 m), never a number here
     reach = max_required(clearance_rules, "horizontal", True) + PIPE_REACH_EXTRA_M
+    unknown_reach = float(cfg.rules["pipe_clearance"].params["unknown_clearance_reach_m"])
     # around the site and every building: a building drawn beyond the red line (which
     # inside_site fails) still stands over the pipes and in the height zones out there,
     # which a read around the site alone did not see (a pass beside a main under it)
     around = shapely.union_all([project.site, *(b.footprint for b in project.buildings)])
     ctx = read_context(conninfo, around, cfg.search_m, reach, cfg.line_join_tolerance_m,
-                       project.site)
+                       project.site, rp.spacing_reach(project, cfg),
+                       (unknown_reach + PIPE_REACH_EXTRA_M, graded_classes(clearance_rules)))
     loaded = _loaded(conninfo)
     R = {rid: Result(conf) for rid, conf in cfg.rules.items()}
     rp.inside_site(R["inside_site"], project, cfg)
@@ -87,9 +100,9 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     ri.density(R["density"], project, ctx, cfg)
     ri.green_ratio(R["green_ratio"], project, ctx, cfg)
     ri.pipe_clearance(R["pipe_clearance"], project, ctx, clearance_rules,
-                      loaded["pipe_segments"], pressure.classes(prof))
+                      loaded["pipe_segments"], pressure.classes(prof), unknown_reach)
     rp.existing_buildings(R["existing_buildings"], project, ctx, cfg, loaded["buildings"])
-    rp.building_spacing(R["building_spacing"], project, cfg)
+    rp.building_spacing(R["building_spacing"], project, cfg, ctx, loaded["buildings"])
     if len(ctx.districts) > 1:
         project.notes.append("the site lies in " + str(len(ctx.districts)) + " districts: "
                              + ", ".join(f"{d['name']} ({d['code']}) {d['site_area_m2']:,.2f} m²"

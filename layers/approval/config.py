@@ -112,6 +112,9 @@ def load_config(profile: CityProfile | None, path: str | Path | None = None) -> 
         if rid == "setback_road":
             _platform_default(params, rid, "centre_line_max_width_m", p)
             _number(params, "centre_line_max_width_m", p)
+        if rid == "pipe_clearance":
+            _platform_default(params, rid, "unknown_clearance_reach_m", p)
+            _number(params, "unknown_clearance_reach_m", p)
         if rid == "building_spacing":
             _number(params, "factor", p)
             _number(params, "min_m", p)

@@ -46,13 +46,25 @@ class Context:
 
 
 def _near(cur, layer: str, cols: tuple[str, ...], site_wkb: bytes, srid: int, reach: float,
-          force2d: bool = False) -> list[dict[str, Any]]:
+          force2d: bool = False, pipe_classes: list[str] | None = None,
+          beyond: float | None = None) -> list[dict[str, Any]]:
+    """Current features within ``reach``; with ``pipe_classes`` only pipes of those classes,
+    with ``beyond`` only those farther than it (the ones a nearer read left)."""
     geom = sql.SQL("ST_AsBinary(ST_Force2D(geom))" if force2d else "ST_AsBinary(geom)")
+    extra = sql.SQL("")
+    args: list[Any] = [site_wkb, reach]
+    if pipe_classes is not None:
+        extra += sql.SQL(" AND pipe_class = ANY(%s)")
+        args.append(pipe_classes)
+    if beyond is not None:
+        extra += sql.SQL(" AND NOT ST_DWithin(geom, ST_GeomFromWKB(%s, {srid}), %s)").format(
+            srid=sql.Literal(srid))
+        args += [site_wkb, beyond]
     q = sql.SQL("SELECT {cols}, batch_id, {geom} AS wkb FROM {t} WHERE valid_to IS NULL "
-                "AND ST_DWithin(geom, ST_GeomFromWKB(%s, {srid}), %s) ORDER BY code").format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, cols)), geom=geom, t=ident(layer),
-        srid=sql.Literal(srid))
-    rows = cur.execute(q, [site_wkb, reach]).fetchall()
+                "AND ST_DWithin(geom, ST_GeomFromWKB(%s, {srid}), %s){extra} ORDER BY code"
+                ).format(cols=sql.SQL(", ").join(map(sql.Identifier, cols)), geom=geom,
+                         t=ident(layer), srid=sql.Literal(srid), extra=extra)
+    rows = cur.execute(q, args).fetchall()
     for r in rows:
         r["geom"] = shapely.from_wkb(bytes(r.pop("wkb")))
     return rows
@@ -85,9 +97,14 @@ def _joining_lines(cur, lines: list[dict[str, Any]], srid: int, tolerance: float
 
 def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
                  pipe_reach_m: float, join_tolerance_m: float = 0.0,
-                 project_site: shapely.Geometry | None = None) -> Context:
-    """Parcels, control lines, height zones, existing buildings within ``search_m`` of the
-    site and pipe segments within ``pipe_reach_m`` (the largest clearance + widest section);
+                 project_site: shapely.Geometry | None = None,
+                 building_reach_m: float | None = None,
+                 far_pipes: tuple[float, list[str]] | None = None) -> Context:
+    """Parcels, control lines, height zones within ``search_m`` of the site, existing
+    buildings within ``building_reach_m`` (else ``search_m``: the farthest a spacing can
+    reach), pipe segments within ``pipe_reach_m`` (the largest clearance + widest section)
+    and, with ``far_pipes`` (reach, classes), the pipes of those classes within that reach
+    too (a gas main whose pressure class the rules do not name: its clearance is unknown);
     the pieces of an area line read are followed beyond ``search_m`` where their ends meet
     others within ``join_tolerance_m`` (:func:`_joining_lines`); the districts the project's
     site (``project_site``, else ``site``) lies in (:func:`_districts`)."""
@@ -102,9 +119,13 @@ def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
         ctx.lines = _near(cur, "control_lines", LINE_COLS, wkb, srid, search_m)
         ctx.lines += _joining_lines(cur, ctx.lines, srid, join_tolerance_m)
         ctx.zones = _near(cur, "height_zones", ZONE_COLS, wkb, srid, 0.0)
-        ctx.buildings = _near(cur, "buildings", BUILDING_COLS, wkb, srid, search_m)
+        ctx.buildings = _near(cur, "buildings", BUILDING_COLS, wkb, srid,
+                              max(search_m, building_reach_m or 0.0))
         ctx.pipes = _near(cur, "pipe_segments", PIPE_COLS, wkb, srid, pipe_reach_m,
                           force2d=True)
+        if far_pipes is not None and far_pipes[0] > pipe_reach_m and far_pipes[1]:
+            ctx.pipes += _near(cur, "pipe_segments", PIPE_COLS, wkb, srid, far_pipes[0],
+                               force2d=True, pipe_classes=far_pipes[1], beyond=pipe_reach_m)
         ctx.versions = _versions(cur, ctx)
         ctx.districts = _districts(cur, shapely.to_wkb(site if project_site is None
                                                        else project_site), srid)

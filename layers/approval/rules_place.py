@@ -274,15 +274,85 @@ def existing_buildings(res: Result, p: Project, ctx: Context, cfg: Config,
     res.measured = total
 
 
-def building_spacing(res: Result, p: Project, cfg: Config) -> None:
+def spacing_reach(p: Project, cfg: Config) -> float:
+    """How far an existing building can stand and still be too close to a new one: the
+    largest spacing the rule can ask of the project's tallest building (with ``height_of:
+    taller`` a taller neighbour asks more: those beyond are read within ``search_m`` only)."""
+    prm = cfg.rules["building_spacing"].params
+    tallest = max((b.height for b in p.buildings if b.height is not None), default=0.0)
+    return max(float(prm["min_m"]), float(prm["factor"]) * tallest)
+
+
+def _spacing_bounds(hs: list[float | None], factor: float, min_m: float, which: str
+                    ) -> tuple[float, float]:
+    """The spacing a pair needs, as (at least, at most): equal when both heights are known;
+    with one unknown, the lower building of the pair is no taller than the known one (and the
+    taller no lower), so the bounds still settle a pair far enough apart or too close."""
+    known = [h for h in hs if h is not None]
+    if len(known) == len(hs):
+        h = min(known) if which == "lower" else max(known)
+        return (max(min_m, factor * h),) * 2
+    if which == "lower":
+        return min_m, max(min_m, factor * min(known)) if known else float("inf")
+    return max([min_m] + [factor * h for h in known]), float("inf")
+
+
+def _spacing_existing(res: Result, p: Project, ctx: Context, cfg: Config, factor: float,
+                      min_m: float, which: str) -> None:
+    """Each new building against the existing ones around it (not those to be demolished,
+    nor one it overlaps: ``existing_buildings`` reports that): a fail or a pair needing review
+    each an item, else the nearest to its requirement as the building's pass."""
+    gone = demolished_codes(p, ctx, cfg, Result(res.conf))  # its findings are existing_buildings'
+    for b in p.buildings:
+        if b.underground:
+            continue
+        best: dict[str, Any] | None = None
+        core = b.footprint.buffer(-ON_LINE_M)
+        for e in ctx.buildings:
+            if e["code"] in gone or core.intersection(e["geom"]).area > cfg.area_tolerance_m2:
+                continue
+            d = b.footprint.distance(e["geom"])
+            eh = None if e.get("height") is None else float(e["height"])
+            lo, hi = _spacing_bounds([b.height, eh], factor, min_m, which)
+            what = f"{b.label} – existing {e['code']}"
+            if round(d, 3) < lo:
+                geom = shapely.shortest_line(b.footprint, e["geom"]) if d > 0 else \
+                    b.footprint.intersection(e["geom"])
+                res.item("fail", what, d, lo, geom, existing=e["code"], existing_height=eh,
+                         **({} if lo == hi else {"note": "the height of a building of the "
+                             "pair is unknown: at least this much whatever it is"}))
+            elif round(d, 3) < hi:
+                res.item("needs_review", what, d, None, existing=e["code"],
+                         existing_height=eh, note="the height of a building of the pair is "
+                         f"unknown: the spacing required lies between {lo:g} m and "
+                         + (f"{hi:g} m" if hi != float("inf") else "any larger"))
+            elif best is None or d - hi < best["d"] - best["req"]:
+                best = {"d": d, "req": hi, "what": what, "existing": e["code"],
+                        "existing_height": eh}
+        if best is not None:
+            d, req, what = best.pop("d"), best.pop("req"), best.pop("what")
+            res.item("pass", what, d, req, **best)
+
+
+def building_spacing(res: Result, p: Project, cfg: Config, ctx: Context | None = None,
+                     buildings_loaded: bool = True) -> None:
+    """Between the new buildings, and from each new building to the existing ones of the
+    CIM near it (``ctx``: the rule is one spacing, whoever built the neighbour first)."""
     prm = cfg.rules["building_spacing"].params
     factor, min_m, which = float(prm["factor"]), float(prm["min_m"]), prm["height_of"]
     res.unit = "m"
     res.notes.append(f"required = max({min_m:g} m, {factor:g} × height of the {which} "
                      "building of each pair)")
-    if len(p.buildings) < 2:
-        res.status("not_applicable")
-        res.notes.append("one new building: no pair to space")
+    if ctx is not None and not buildings_loaded:
+        res.notes.append("no existing buildings are loaded (cim load buildings): the spacing "
+                         "to them is not checked")
+    elif ctx is not None:
+        _spacing_existing(res, p, ctx, cfg, factor, min_m, which)
+    if len(p.buildings) < 2 and not res.items:
+        res.status("needs_review" if ctx is not None and not buildings_loaded
+                   else "not_applicable")
+        res.notes.append("one new building and no existing building near it: no pair to "
+                         "space")
         return
     for a, b in combinations(p.buildings, 2):
         d = a.footprint.distance(b.footprint)
