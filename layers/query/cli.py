@@ -8,6 +8,7 @@ process's result. Area options (``--bbox``, ``--polygon``, ``--point``/``--radiu
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +90,24 @@ def _geojson_out(geojson: Path | None, features: list[dict[str, Any]],
         write_geojson(geojson, features, out_crs)
 
 
-_GEOJSON = click.option("--geojson", type=click.Path(path_type=Path),
+def output_file(ctx: click.Context, param: click.Parameter, value: Path | None
+                ) -> Path | None:
+    """An option naming a file the command writes, checked before the query runs: a folder
+    that does not exist was found only after the query, as an internal error with a
+    traceback (FileNotFoundError)."""
+    if value is None:
+        return None
+    folder = value.parent
+    if value.is_dir():
+        raise click.BadParameter(f"{value} is a folder: name the file to write", ctx, param)
+    if not folder.is_dir():
+        raise click.BadParameter(f"{value}: no folder {folder} to write it in", ctx, param)
+    if not os.access(folder, os.W_OK) or (value.exists() and not os.access(value, os.W_OK)):
+        raise click.BadParameter(f"{value}: not writable", ctx, param)
+    return value
+
+
+_GEOJSON = click.option("--geojson", type=click.Path(path_type=Path), callback=output_file,
                         help="write the features to OUT (GeoJSON)")
 _OUT_CRS = click.option("--out-crs", help="CRS of --geojson/--features (CRS84 by default)")
 _JSON = click.option("--json", "as_json", is_flag=True, help="print the result as JSON")

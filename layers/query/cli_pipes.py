@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
-from layers.query.cli import _GEOJSON, _JSON, _OUT_CRS, _geojson_out, area_options, query
+from layers.query.cli import (
+    _GEOJSON,
+    _JSON,
+    _OUT_CRS,
+    _geojson_out,
+    area_options,
+    output_file,
+    query,
+)
 
 if TYPE_CHECKING:
     from layers.query.common import Area
@@ -23,8 +31,9 @@ if TYPE_CHECKING:
 @click.option("--crs", help="CRS of --line: CRS84 (default), EPSG:4490 (lat/lon) or the "
                             "storage CRS (northing first); GeoJSON and files are easting "
                             "first in any CRS")
-@click.option("--svg", type=click.Path(path_type=Path), help="write the drawing to OUT.svg")
-@click.option("--png", type=click.Path(path_type=Path),
+@click.option("--svg", type=click.Path(path_type=Path), callback=output_file,
+              help="write the drawing to OUT.svg")
+@click.option("--png", type=click.Path(path_type=Path), callback=output_file,
               help="write the drawing to OUT.png (matplotlib)")
 @click.option("--title", help="title of the drawing")
 @_GEOJSON

@@ -39,6 +39,7 @@ class Pipe:
     colour: str
     label: str
     top: float
+    code: str = ""
 
 
 def nice_step(span: float, target: int) -> float:
@@ -60,7 +61,8 @@ def ticks(lo: float, hi: float, target: int) -> list[float]:
 
 def pipes_of(result: dict[str, Any], facts: dict[str, ClassFacts], english: bool = False
              ) -> list[Pipe]:
-    """The rows of a section result as drawable pipes (rows without elevation are skipped)."""
+    """The rows of a section result as drawable pipes (rows without elevation:
+    :func:`unplaced_of`)."""
     out = []
     for r in result["rows"]:
         if r["pipe_elev"] is None:
@@ -73,7 +75,36 @@ def pipes_of(result: dict[str, Any], facts: dict[str, ClassFacts], english: bool
         name = (cf.name_en if cf else r["class_name"]) if english else r["class_name"]
         label = " ".join(str(p) for p in (name, r.get("size")) if p) + f" ▽{r['pipe_elev']:.2f}"
         out.append(Pipe(r["offset_m"], (bottom + top) / 2, w, h, box,
-                        cf.hex if cf else "#666666", label, top))
+                        cf.hex if cf else "#666666", label, top, str(r["segment_code"])))
+    return out
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    """A crossing whose pipe has no elevation (a GIS delivery without heights): its offset is
+    known, its height is not, so it is drawn as a dashed line across the whole height."""
+
+    offset: float
+    colour: str
+    label: str
+    code: str
+
+
+def unplaced_of(result: dict[str, Any], facts: dict[str, ClassFacts], english: bool = False
+                ) -> list[Unplaced]:
+    """The rows :func:`pipes_of` cannot place in height. Left out, a section of a network
+    delivered without heights (QWAT's LineStringZ at Z 0) was an empty frame: nothing said
+    the line crossed nine mains."""
+    out = []
+    for r in result["rows"]:
+        if r["pipe_elev"] is not None:
+            continue
+        cf = facts.get(r.get("pipe_class") or "")
+        name = (cf.name_en if cf else r["class_name"]) if english else r["class_name"]
+        label = " ".join(str(p) for p in (name, r.get("size")) if p) + \
+            (" (no elevation)" if english else " 高程未知")
+        out.append(Unplaced(r["offset_m"], cf.hex if cf else "#666666", label,
+                            str(r["segment_code"])))
     return out
 
 
@@ -96,10 +127,15 @@ class Layout:
     def y(self, elev: float) -> float:
         return TOP + (self.yhi - elev) * self.sy
 
-    def caption(self) -> str:
-        """Length, and the vertical exaggeration when the two scales differ."""
+    def caption(self, unplaced: int = 0, english: bool = False) -> str:
+        """Length, the vertical exaggeration when the two scales differ, and how many
+        crossings have no elevation."""
         ex = self.sy / self.sx
-        return f"{self.length:.1f} m" + (f", V/H ×{ex:.1f}" if abs(ex - 1) > 0.05 else "")
+        text = f"{self.length:.1f} m" + (f", V/H ×{ex:.1f}" if abs(ex - 1) > 0.05 else "")
+        if unplaced:
+            text += f", {unplaced} without elevation" if english else \
+                f", {unplaced} 处无高程 (no elevation)"
+        return text
 
     def half(self, pipe: Pipe) -> tuple[float, float]:
         return max(pipe.w / 2 * self.sx, MIN_R), max(pipe.h / 2 * self.sy, MIN_R)
@@ -118,13 +154,14 @@ def draw_svg(result: dict[str, Any], facts: dict[str, ClassFacts], path: Path,
              title: str | None = None) -> None:
     """Write the section drawing as SVG (UTF-8)."""
     pipes = pipes_of(result, facts)
+    loose = unplaced_of(result, facts)
     lay = Layout(result, pipes)
     w, h = LEFT + WIDTH + RIGHT, TOP + HEIGHT + BOTTOM
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
            f'viewBox="0 0 {w} {h}" font-family="{FONT}" font-size="11">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
            f'<text x="{LEFT}" y="18" font-size="14">{escape(title or "横断面 Cross-section")}'
-           f' — {lay.caption()}</text>']
+           f' — {escape(lay.caption(len(loose)))}</text>']
     for t in ticks(lay.ylo, lay.yhi, 6):  # elevation axis and grid
         y = lay.y(t)
         out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + WIDTH}" y2="{y:.1f}" '
@@ -147,15 +184,24 @@ def draw_svg(result: dict[str, Any], facts: dict[str, ClassFacts], path: Path,
         pts = " ".join(f"{lay.x(o):.1f},{lay.y(e):.1f}" for o, e in gl)
         out.append(f'<polyline points="{pts}" fill="none" stroke="{GROUND_COLOUR}" '
                    'stroke-width="2"><title>地面 ground</title></polyline>')
+    for u in loose:
+        cx, ly = lay.x(u.offset), TOP - 6
+        out.append(f'<line data-code="{escape(u.code)}" x1="{cx:.1f}" y1="{TOP + HEIGHT}" '
+                   f'x2="{cx:.1f}" y2="{ly:.1f}" stroke="{u.colour}" stroke-width="1.5" '
+                   f'stroke-dasharray="6,4"/>')
+        out.append(f'<text x="{cx + 4:.1f}" y="{ly:.1f}" transform="rotate(-90 {cx + 4:.1f} '
+                   f'{ly:.1f})">{escape(u.label)}</text>')
     for p in pipes:
         cx, cy = lay.x(p.offset), lay.y(p.centre)
         rx, ry = lay.half(p)
         if p.box:
-            out.append(f'<rect x="{cx - rx:.1f}" y="{cy - ry:.1f}" width="{2 * rx:.1f}" '
+            out.append(f'<rect data-code="{escape(p.code)}" x="{cx - rx:.1f}" '
+                       f'y="{cy - ry:.1f}" width="{2 * rx:.1f}" '
                        f'height="{2 * ry:.1f}" fill="{p.colour}" fill-opacity="0.35" '
                        f'stroke="{p.colour}" stroke-width="1.5"/>')
         else:
-            out.append(f'<ellipse cx="{cx:.1f}" cy="{cy:.1f}" rx="{rx:.1f}" ry="{ry:.1f}" '
+            out.append(f'<ellipse data-code="{escape(p.code)}" cx="{cx:.1f}" cy="{cy:.1f}" '
+                       f'rx="{rx:.1f}" ry="{ry:.1f}" '
                        f'fill="{p.colour}" fill-opacity="0.35" stroke="{p.colour}" '
                        'stroke-width="1.5"/>')
         ly = TOP - 6
@@ -194,6 +240,7 @@ def draw_png(result: dict[str, Any], facts: dict[str, ClassFacts], path: Path,
     if family is None:
         warnings.append("no CJK font found (install fonts-noto-cjk): PNG labels in English")
     pipes = pipes_of(result, facts, english=family is None)
+    loose = unplaced_of(result, facts, english=family is None)
     lay = Layout(result, pipes)
     w, h = LEFT + WIDTH + RIGHT, TOP + HEIGHT + BOTTOM
     fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi)
@@ -208,11 +255,17 @@ def draw_png(result: dict[str, Any], facts: dict[str, ClassFacts], path: Path,
     ax.set_xlabel("距离 offset (m)" if family else "offset (m)", fontdict=font)
     ax.set_ylabel("高程 elevation (m)" if family else "elevation (m)", fontdict=font)
     head = title or ("横断面 Cross-section" if family else "Cross-section")
-    fig.text(LEFT / w, 1 - 18 / h, f"{head} — {lay.caption()}", fontsize=12,
-             fontdict=font)
+    fig.text(LEFT / w, 1 - 18 / h, f"{head} — {lay.caption(len(loose), family is None)}",
+             fontsize=12, fontdict=font)
     gl = ground_line(result, lay.length)
     if gl:
         ax.plot([o for o, _ in gl], [e for _, e in gl], color=GROUND_COLOUR, linewidth=2)
+    for u in loose:
+        ax.plot([u.offset, u.offset], [lay.ylo, lay.yhi], color=u.colour, linestyle="--",
+                linewidth=1.5, clip_on=False)
+        ax.annotate(u.label, (u.offset, lay.yhi), xytext=(2, 6), textcoords="offset points",
+                    rotation=90, fontsize=8, ha="left", va="bottom", annotation_clip=False,
+                    **font)
     for p in pipes:
         rx, ry = lay.half(p)
         dw, dh = 2 * rx / lay.sx, 2 * ry / lay.sy  # back to data units

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
+from layers.query.cli import output_file
 
 
 def _write_features(c: Ctx, path: Path, groups: dict[str, list[str]], out_crs: str | None
@@ -38,7 +39,7 @@ def _write_features(c: Ctx, path: Path, groups: dict[str, list[str]], out_crs: s
     write_geojson(path, feats, out_crs)
 
 
-_GEOJSON = click.option("--geojson", type=click.Path(path_type=Path),
+_GEOJSON = click.option("--geojson", type=click.Path(path_type=Path), callback=output_file,
                         help="write the segments and points of the answer to OUT (GeoJSON)")
 _OUT_CRS = click.option("--out-crs", help="CRS of --geojson (CRS84 by default)")
 _JSON = click.option("--json", "as_json", is_flag=True, help="print the result as JSON")

@@ -152,10 +152,19 @@ def write_drawings(result: dict[str, Any], svg: Path | None = None, png: Path | 
 
     facts = class_facts(resolve_profile(profile))
     warnings: list[str] = []
-    if svg:
-        draw_svg(result, facts, svg, title=title)
-    if png:
-        warnings += draw_png(result, facts, png, title=title)
+    loose = sum(1 for r in result["rows"] if r["pipe_elev"] is None)
+    if loose and (svg or png):
+        warnings.append(f"{loose} of {len(result['rows'])} crossings have no elevation: drawn "
+                        "at their offsets as dashed lines, not in height")
+    out = svg
+    try:
+        if svg:
+            draw_svg(result, facts, svg, title=title)
+        out = png
+        if png:
+            warnings += draw_png(result, facts, png, title=title)
+    except OSError as exc:  # a full disk, a folder removed while the query ran
+        raise InputError(f"{out}: cannot write the drawing: {exc.strerror or exc}") from None
     return warnings
 
 

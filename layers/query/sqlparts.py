@@ -127,8 +127,11 @@ def feature_collection(features: list[dict[str, Any]], out_crs: str | None) -> d
 
 def write_geojson(path: Path, features: list[dict[str, Any]], out_crs: str | None) -> None:
     """Write ``features`` as a GeoJSON FeatureCollection (CRS84 unless ``out_crs``)."""
-    path.write_text(json.dumps(feature_collection(features, out_crs), ensure_ascii=False,
-                               default=str), encoding="utf-8")
+    text = json.dumps(feature_collection(features, out_crs), ensure_ascii=False, default=str)
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:  # a full disk, a folder removed while the query ran
+        raise InputError(f"{path}: cannot write the GeoJSON: {exc.strerror or exc}") from None
 
 
 def dims_of(layer: str) -> tuple[bool, bool]:
