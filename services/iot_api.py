@@ -365,7 +365,9 @@ def _doc() -> dict[str, dict]:
                             "schema": {"type": "string"}}],
             "responses": {**ok("received, inserted, duplicates, conflicting, unknown_sensor, "
                                "late, alarms_opened, alarms_escalated, alarms_cleared, "
-                               "gaps_cleared, cases_opened, unknown, conflicts (a sensor and "
+                               "gaps_cleared, cases_opened, late_alarms_opened (of "
+                               "alarms_opened: episodes in the past found by late readings), "
+                               "unknown, conflicts (a sensor and "
                                "time sent with different values, or with another value than "
                                "stored: not stored, listed by item index)"),
                           **errors("400", "401", "403", "409")}}},

@@ -124,9 +124,12 @@ def test_ingest_is_idempotent(d):
             again["alarms_opened"], again["cases_opened"]) == (3, 0, 3, 0, 0)
     assert counts(d, s) == {"readings": 3, "alarms": 1, "active": 1, "cases": 1}
     assert d.scalar("SELECT readings FROM sensor_state WHERE sensor_code = %s", (s,)) == 3
-    # a reading older than the state is stored, not evaluated
+    # a reading older than the state, before the episode: an episode for the past (99 ≥ 一级
+    # on 50), cleared by the stored 3.0 at t(0) below 四级 off 8 (tests/test_iot_late_probe10)
     late = send(d, [(s, t(-30), 99.0)])
-    assert (late["inserted"], late["late"], late["alarms_opened"]) == (1, 1, 0)
+    assert (late["inserted"], late["late"], late["alarms_opened"], late["late_alarms_opened"],
+            late["alarms_cleared"]) == (1, 1, 1, 1, 1)
+    assert counts(d, s) == {"readings": 4, "alarms": 2, "active": 1, "cases": 2}
 
 
 def test_pressure_drop_below_and_most_specific_row_set(d):

@@ -293,10 +293,11 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, encoding: str | None,
                f"alarms cleared, {counts['cases_opened']} cases opened")
     if counts["unknown"]:
         click.echo(f"unknown sensors: {', '.join(counts['unknown'])}")
-    if counts["late"]:  # said only by --json: an 80 %LEL among them opened nothing, unsaid
+    if counts["late"]:  # older than their sensor's latest: met by the alarms of their time
         click.echo(f"{counts['late']} late readings (older than their sensor's latest "
-                   "reading): stored, not evaluated for alarms; send each sensor's readings "
-                   "in time order")
+                   f"reading): evaluated at their own time, {counts['late_alarms_opened']} "
+                   "alarms opened for the past (their cases say they were reported late); an "
+                   "exceedance within an alarm's episode updates that alarm")
     for x in counts["conflicts"]:
         click.echo(str(CimError(conflict_text(x), path=str(path), row=x["row"],
                                 field=got.fields["value"])))

@@ -7,7 +7,8 @@ A batch goes through the database set-wise, a few statements whatever its size:
    stored (never silently dropped);
 2. a reading more than ``readings.max_ahead_s`` (iot.yaml) ahead of the platform's clock
    refuses the batch (a :class:`BadReading` naming its index): stored, it would make every later
-   reading of its sensor "late" (step 5), never evaluated; with a ``source`` (an HTTP API
+   reading of its sensor "late" (step 5), no longer walked as the sensor's present; with a
+   ``source`` (an HTTP API
    key), a reading for a sensor whose ``reading_source`` names another source refuses the
    whole batch (:class:`Forbidden`); a month without a partition refuses it too
    (:class:`NoPartition`, naming ``cim iot partitions``);
@@ -22,11 +23,16 @@ A batch goes through the database set-wise, a few statements whatever its size:
 5. thresholds with hysteresis (:mod:`layers.iot.thresholds`), per sensor in time order over
    the newly inserted readings later than the sensor's state: only sensors with an active
    alarm, or whose new values reach their least severe ``on`` bound, are walked reading by
-   reading — in a quiet batch none are. Readings older than the state are stored, not
-   evaluated (``late``) and end no gap alarm (silence counts from the last report: an old
-   reading relayed late is no report of now); those of a sensor out of service (iot.yaml alarms.end_statuses, 停用)
-   open no alarm and end the one it has. Alarms open (with one case each and the risk point raised), escalate
-   or clear (:mod:`layers.iot.alarms`); a gap alarm clears when its sensor reports again.
+   reading — in a quiet batch none are. Readings older than the state (``late``: a gateway
+   relaying its backlog after a newer reading got through) end no gap alarm (silence counts
+   from the last report: an old reading relayed late is no report of now); first, those that
+   reach their least severe ``on`` (only those: a quiet backlog costs two aggregates) are met
+   by the episodes of their time (:func:`layers.iot.alarms.late_readings`): one held by an
+   episode updates it, another opens an episode for the past, its end walked over the stored
+   readings after it — an 80 %LEL in a backlog is never silent. Those of a sensor out of
+   service (iot.yaml alarms.end_statuses, 停用) open no alarm and end the one it has. Alarms
+   open (with one case each and the risk point raised), escalate or clear
+   (:mod:`layers.iot.alarms`); a gap alarm clears when its sensor reports again.
 
 It runs in a transaction of its own (a savepoint inside the caller's), so a refused batch
 writes nothing.
@@ -126,7 +132,8 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
            listed: int | None = CONFLICTS_LISTED) -> dict[str, Any]:
     """Store a batch of readings (sensor code or device id, aware time, value) and evaluate
     them; the counts (received, inserted, duplicates, conflicting, unknown_sensor, late,
-    alarms_opened, alarms_escalated, alarms_cleared, gaps_cleared, cases_opened), ``unknown``
+    alarms_opened, alarms_escalated, alarms_cleared, gaps_cleared, cases_opened,
+    late_alarms_opened: of alarms_opened, those opened for the past by late readings), ``unknown``
     (the first unknown sensor references) and ``conflicts`` (the first ``listed`` conflicting
     readings, None: all, in batch order: ``index`` in the batch, ``sensor`` as sent, ``time``,
     ``value``, ``with`` the indexes of the batch's other readings of that sensor and time with
@@ -136,8 +143,8 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
     cfg = config or cached_config()
     counts: dict[str, Any] = dict.fromkeys(
         ("received", "inserted", "duplicates", "conflicting", "unknown_sensor", "late",
-         "alarms_opened", "alarms_escalated", "alarms_cleared", "gaps_cleared", "cases_opened"),
-        0)
+         "alarms_opened", "alarms_escalated", "alarms_cleared", "gaps_cleared", "cases_opened",
+         "late_alarms_opened"), 0)
     counts["received"] = len(rows)
     counts["unknown"] = []
     counts["conflicts"] = []
@@ -295,18 +302,29 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
         "  min(n.value) FILTER (WHERE n.ts > coalesce(st.last_ts, '-infinity')) AS vmin, "
         "  max(n.value) FILTER (WHERE n.ts > coalesce(st.last_ts, '-infinity')) AS vmax, "
         "  min(n.ts) FILTER (WHERE n.ts > coalesce(st.last_ts, '-infinity')) AS first_ts, "
-        "  count(*) FILTER (WHERE n.ts <= st.last_ts) AS late "
+        "  count(*) FILTER (WHERE n.ts <= st.last_ts) AS late, "
+        "  min(n.value) FILTER (WHERE n.ts <= st.last_ts) AS lmin, "
+        "  max(n.value) FILTER (WHERE n.ts <= st.last_ts) AS lmax "
         "  FROM _iot_new n JOIN sensor_state st USING (sensor_code) GROUP BY n.sensor_code), "
         "u AS (UPDATE sensor_state st SET readings = st.readings + a.n, "
         "  last_ts = greatest(st.last_ts, a.mts), last_value = CASE WHEN st.last_ts IS NULL "
         "  OR a.mts >= st.last_ts THEN a.lv ELSE st.last_value END, updated_at = now() "
         "  FROM a WHERE st.sensor_code = a.sensor_code) "
         "SELECT a.sensor_code, s.type_code, s.asset_class, a.vmin, a.vmax, a.first_ts, a.late, "
-        "s.status FROM a JOIN sensors s ON s.code = a.sensor_code AND s.valid_to IS NULL"
-    ).fetchall()
-    walk, gaps, orphans = [], [], []
-    for code, type_code, asset_class, vmin, vmax, first_ts, late, status in agg:
+        "s.status, a.lmin, a.lmax FROM a JOIN sensors s ON s.code = a.sensor_code "
+        "AND s.valid_to IS NULL").fetchall()
+    late_hits = {}  # sensors with a late reading at or past their least severe on
+    for code, type_code, asset_class, *_, late, status, lmin, lmax in agg:
         counts["late"] += late
+        if late and status not in cfg.end_statuses:
+            rs = cfg.rowset(type_code, asset_class)
+            if rs is not None and rs.beyond(lmax if rs.direction == "above" else lmin,
+                                            rs.least.on):
+                late_hits[code] = rs
+    if late_hits:
+        _late(conn, cfg, late_hits, state, counts)
+    walk, gaps, orphans = [], [], []
+    for code, type_code, asset_class, vmin, vmax, first_ts, _late_n, status, *_ in agg:
         last_ts, level, alarm_id, gap_id = state[code]
         if vmin is None:  # only late readings: older than its last report, they do not end
             continue      # its silence (the gap detector would open a new gap alarm at once)
@@ -339,6 +357,42 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
                      "WHERE sensor_code = ANY(%s)", ([o[0] for o in orphans],))
     if walk:
         _walk(conn, cfg, walk, state, counts)
+
+
+def _late(conn: psycopg.Connection, cfg: IotConfig, hits_rs: dict, state: dict,
+          counts: dict[str, Any]) -> None:
+    """The late exceedances of the batch met by the hysteresis of their time
+    (:func:`layers.iot.alarms.late_readings`), before the newer readings are walked: a past
+    episode still active at the sensor's latest stored reading is the state they continue
+    from (its ``sensor_state`` and ``state``). Only the few sensors with a late reading past
+    their least severe ``on`` come here; a quiet batch never does."""
+    codes = sorted(hits_rs)
+    hits: dict[str, list[tuple[dt.datetime, float]]] = {c: [] for c in codes}
+    for code, ts, value in conn.execute(
+            "SELECT n.sensor_code, n.ts, n.value FROM _iot_new n JOIN unnest(%s::text[], "
+            "%s::timestamptz[]) AS u(code, last_ts) ON u.code = n.sensor_code "
+            "WHERE n.ts <= u.last_ts ORDER BY 1, 2", (codes, [state[c][0] for c in codes])):
+        rs = hits_rs[code]
+        if rs.beyond(value, rs.least.on):
+            hits[code].append((ts, value))
+    rows = alarm_ops.sensors(conn, codes)
+    received = conn.execute("SELECT now()").fetchone()[0]
+    changed = []
+    for code in codes:
+        if not hits[code]:
+            continue
+        active = alarm_ops.late_readings(conn, cfg, rows[code], hits_rs[code], hits[code],
+                                         state[code][0], received, counts)
+        if active is not None:
+            last_ts, _, _, gap_id = state[code]
+            state[code] = (last_ts, *active, gap_id)
+            changed.append((code, *active))
+    if changed:
+        codes_, levels, ids = (list(x) for x in zip(*changed, strict=True))
+        conn.execute(
+            "UPDATE sensor_state st SET alarm_level = u.level, alarm_id = u.alarm_id "
+            "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(code, level, alarm_id) "
+            "WHERE st.sensor_code = u.code", (codes_, levels, ids))
 
 
 def _walk(conn: psycopg.Connection, cfg: IotConfig, walk: list, state: dict,

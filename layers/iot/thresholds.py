@@ -110,7 +110,8 @@ class IotConfig:
     type_intervals: dict[str, int] = field(default_factory=dict)  # sensor_types interval_s
     # a reading later than the platform's clock + this many seconds is refused (iot.yaml
     # readings.max_ahead_s): a device clock gone wrong would otherwise make every later
-    # reading of the sensor "late" (never evaluated) and its case unworkable
+    # reading of the sensor "late" (met only by the episodes of their time) and its case
+    # unworkable
     max_ahead_s: float = 300.0
     # a sensor in one of these states (iot.yaml alarms.end_statuses, 停用) or retired has no
     # threshold alarm: its active one is cleared (reason named) and its readings open none;
