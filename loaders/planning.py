@@ -17,7 +17,7 @@ a name that disagree, an unknown code or name beside a known one are flagged (se
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from cim.coding.scheme import layer_code_of
 from cim.errors import ConfigError, InputError
 from cim.layerdefs import CONTROL_LINES, HEIGHT_ZONES, PLANNING_PARCELS, LayerDef
 from cim.profile import CityProfile
-from cim.text import half_width, norm_key
+from cim.text import half_width, header_unit, norm_key
 from loaders import planning_values as pv
 from loaders.common import (
     ClassLookup,
@@ -131,6 +131,13 @@ class _Classes:
     land_use: ClassLookup
     control_lines: ClassLookup
     zones: ClassLookup
+    spellings: dict[str, str] = field(default_factory=dict)  # unit spellings (field_units)
+    percent: frozenset[str] = frozenset()  # this load's fields whose header says %
+
+    def percent_fields(self, ctx: LoadContext) -> frozenset[str]:
+        """The mapped fields whose header says % (建筑密度(%)): the spellings of ``pct``."""
+        return frozenset(f for f in ctx.mapping.values()
+                         if header_unit(f, self.spellings) == "pct")
 
 
 # a land use as a code (R2, A33, 0701, 070102), told from a name (二类居住用地)
@@ -281,7 +288,9 @@ def _padded_use_code(s: str) -> str:
     return s.zfill(6) if len(s) in (5, 6) else s.zfill(4) if len(s) in (3, 4) else s.zfill(2)
 
 
-def _limits(kind: str, cols, m, i, flags: list[str]) -> dict[str, float | None]:
+def _limits(kind: str, cols, m, i, flags: list[str],
+            percent: frozenset[str] = frozenset()) -> dict[str, float | None]:
+    """The row's indices; ``percent``: the fields whose header says % (建筑密度(%))."""
     out = {}
     for attr, spec in LIMITS[kind].items():
         f = m.get(attr)
@@ -289,7 +298,7 @@ def _limits(kind: str, cols, m, i, flags: list[str]) -> dict[str, float | None]:
             out[attr] = None
             continue
         try:
-            out[attr], assumed = pv.parse_limit(cols[f][i], spec)
+            out[attr], assumed = pv.parse_limit(cols[f][i], spec, f in percent)
         except ValueProblem as exc:
             raise RowProblem("bad_value", f"field {f!r}: {exc}", f) from None
         if assumed and assumed not in flags:
@@ -313,7 +322,7 @@ def _parcel(classes: _Classes, ctx: LoadContext, cols, i, geom, flags):
     vals = {"parcel_code": _text(cols, m, "parcel_code", i, 50),
             "land_use_code": row["code"] if row else None,
             "land_use_name": row["name"] if row else None,
-            **_limits("parcels", cols, m, i, flags)}
+            **_limits("parcels", cols, m, i, flags, classes.percent)}
     return vals, (row["code"][:2] if row else "99")
 
 
@@ -404,11 +413,13 @@ def id_fields(kind: str, ctx: LoadContext) -> list[str]:
 def make_converter(profile: CityProfile, kind: str):
     layer = KINDS[kind]
     classes = _Classes(ClassLookup(profile, "land_use"), ClassLookup(profile, "control_lines"),
-                       ClassLookup(profile, "height_zone_types"))
+                       ClassLookup(profile, "height_zone_types"),
+                       pv.AreaUnits.of(profile).spellings)
     parse_row = ROW_PARSERS[kind]
 
     def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
         cols = batch.columns
+        classes.percent = classes.percent_fields(ctx)
         geoms, greject, gflags = _prepare(kind, batch.geometries, ctx.transformer)
         keyed = np.array([g if g is not None else shapely.Point() for g in geoms], dtype=object)
         keys = source_keys(ctx.dataset, [(f, cols[f]) for f in id_fields(kind, ctx)], keyed)
@@ -449,6 +460,22 @@ def _type_from_name(profile: CityProfile, kind: str, path: Path,
     return None
 
 
+def _require_land_use(path: Path, aliases: dict[str, list[str]], kw: dict[str, Any]) -> None:
+    """A parcel layer without a land-use field loaded every parcel as 99 (no class), each
+    merely flagged ``land_use_missing``: a 控规 parcel is its land use (the approval check
+    reads it), so a field the aliases do not know (地块性质, 用地功能 …) is asked for by name,
+    as a control line's type field is. A blank cell of a land-use field is still the row's
+    own flag."""
+    src = open_source(path, kw.get("source_layer"), kw.get("encoding"))
+    mapped = map_fields(src.fields, aliases, kw.get("mapping"))
+    if "land_use_code" not in mapped and "land_use" not in mapped:
+        raise ConfigError(
+            f"no land-use field (用地代码 / 用地性质 / 地类 …; fields: "
+            f"{', '.join(src.fields) or 'none'}): a parcel needs its land use; name the field "
+            "with --mapping (land_use: FIELD for a name, land_use_code: FIELD for a code)",
+            path=str(path))
+
+
 def load_planning(conninfo: str, profile: CityProfile, path: str | Path,
                   kind: str | None = None, **kw) -> LoadReport:
     """Load one planning source; ``kind`` None: told from the source (:func:`infer_kind`)."""
@@ -463,6 +490,8 @@ def load_planning(conninfo: str, profile: CityProfile, path: str | Path,
     aliases = aliases_of(profile, kind)
     options: dict[str, Any] = {"kind": kind, **({"kind_from": note} if note else {})}
     type_attr = {"control_lines": "line_type", "height_zones": "zone_type"}.get(kind)
+    if kind == "parcels":
+        _require_land_use(path, aliases, kw)
     if type_attr:
         src = open_source(path, kw.get("source_layer"), kw.get("encoding"))
         mapped = map_fields(src.fields, aliases, kw.get("mapping"))

@@ -114,9 +114,11 @@ def _direction(word: str | None) -> str | None:
     return None  # none, or "="
 
 
-def parse_limit(value: Any, spec: LimitSpec) -> tuple[float | None, str | None]:
+def parse_limit(value: Any, spec: LimitSpec, header_percent: bool = False
+                ) -> tuple[float | None, str | None]:
     """(the limit, the flag of an assumed reading or None) of one cell; ValueProblem says why
-    a value is refused."""
+    a value is refused. ``header_percent``: the column's header says % (建筑密度(%)), so a
+    bare number of a fraction column is read as :func:`_scale` says for such a header."""
     if is_blank(value):
         return None, None
     if isinstance(value, bool):
@@ -128,7 +130,7 @@ def parse_limit(value: Any, spec: LimitSpec) -> tuple[float | None, str | None]:
             raise ValueProblem(f"{value!r} is not a number") from None
         if not math.isfinite(f):
             raise ValueProblem(f"{value!r} is not a finite number")
-        f, flag = _scale((f,), spec)
+        f, flag = _scale((f,), spec, header_percent)
         return _finish(f[0], flag, value, spec)
     raw = str(value)
     s = half_width(raw).strip().casefold()  # not NFKC: 45① is no 451
@@ -172,19 +174,29 @@ def parse_limit(value: Any, spec: LimitSpec) -> tuple[float | None, str | None]:
     if unit == "%":
         scaled, flag = tuple(n / 100.0 for n in nums), None
     else:
-        scaled, flag = _scale(nums, spec)
+        scaled, flag = _scale(nums, spec, header_percent)
     f = scaled[-1] if spec.bound == "max" else scaled[0]
     return _finish(f, flag, raw, spec)
 
 
-def _scale(nums: tuple[float, ...], spec: LimitSpec) -> tuple[tuple[float, ...], str | None]:
+def _scale(nums: tuple[float, ...], spec: LimitSpec, header_percent: bool = False
+           ) -> tuple[tuple[float, ...], str | None]:
     """Bare numbers of a fraction column on one scale: a percentage when the largest is above
-    1 (flagged), a fraction otherwise (flagged where the value kept is exactly 1)."""
+    1 (flagged), a fraction otherwise (flagged where the value kept is exactly 1).
+
+    Under a header that says % (建筑密度(%), 绿地率（%）) a number above 1 is the percentage the
+    header declares — nothing assumed, no flag (every parcel of such a table was flagged
+    ``percent_assumed``, burying the flags that mean something) — and one up to 1 goes against
+    the header (0.35 where 35 is written: a cell formatted as a percentage in Excel, or 0.35 %):
+    read as the fraction, as without the header, and flagged ``fraction_assumed``."""
     if not spec.fraction:
         return nums, None
     top = max(nums)
     if 1.0 < top <= 100.0:
-        return tuple(n / 100.0 for n in nums), PERCENT_ASSUMED  # 35 means 35 % in 绿地率
+        # 35 means 35 % in 绿地率
+        return tuple(n / 100.0 for n in nums), (None if header_percent else PERCENT_ASSUMED)
+    if header_percent and 0.0 < top <= 1.0:
+        return nums, FRACTION_ASSUMED
     kept = nums[-1] if spec.bound == "max" else nums[0]
     return nums, (FRACTION_ASSUMED if kept == 1.0 else None)
 
