@@ -177,6 +177,37 @@ def test_late_exceedance_whose_walk_reaches_a_later_episode_joins_it(d):
     assert counts(d, s)["cases"] == 1
 
 
+def test_two_past_episodes_in_one_backlog(d):
+    """12, 5, 15, 30, 4 relayed after a newer 5: 12 opens 四级, 5 (below off 8) clears it;
+    15 opens 四级 again, 30 escalates to 二级, 4 clears: two alarms, two cases."""
+    s = add_sensor(d, 8, "01", None, None)
+    send(d, [(s, t(60), 5.0)])
+    out = send(d, [(s, t(0), 12.0), (s, t(1), 5.0), (s, t(2), 15.0), (s, t(3), 30.0),
+                   (s, t(4), 4.0)])
+    assert (out["late"], out["late_alarms_opened"], out["cases_opened"],
+            out["alarms_escalated"], out["alarms_cleared"]) == (5, 2, 2, 1, 2)
+    assert [(r[2], r[3], r[4], r[5], r[7]) for r in alarms(d, s)] == [
+        ("cleared", level_of(12.0), t(0), t(1), 12.0),
+        ("cleared", level_of(30.0), t(2), t(4), 30.0)]
+    assert state(d, s) == (None, None, t(60))
+
+
+def test_late_pressure_drop_below(d):
+    """Water pressure on a water pipe (class 01, direction below; the 02,01 rows: 四级 on 0.22
+    off 0.24, 三级 0.18/0.20): 0.17 reaches 三级, 0.21 is beyond 四级's off only (四级), 0.25
+    clears; the peak is the lowest value."""
+    with open(DICTIONARY_DIR / "sensor_thresholds.csv", encoding="utf-8-sig") as f:
+        rows = {int(r["level"]): (float(r["on"]), float(r["off"])) for r in csv.DictReader(f)
+                if r["type_code"] == "02" and r["asset_class"] == "01"}
+    assert (rows[4], rows[3]) == ((0.22, 0.24), (0.18, 0.20))
+    w = add_sensor(d, 9, "02", d.water_pipe, "01")
+    send(d, [(w, t(60), 0.30)])
+    out = send(d, [(w, t(0), 0.17), (w, t(1), 0.21), (w, t(2), 0.25)])
+    assert (out["late_alarms_opened"], out["alarms_cleared"]) == (1, 1)
+    assert [(r[2], r[3], r[4], r[5], r[7], r[10]) for r in alarms(d, w)] == [
+        ("cleared", 3, t(0), t(2), 0.17, rows[3][0])]
+
+
 def test_cli_import_says_how_many_late_alarms_were_opened(d, tmp_path):
     s = add_sensor(d, 6, "01", None, None)
     send(d, [(s, t(60), 5.0)])
