@@ -144,16 +144,17 @@ def test_ingest_refuses_a_table_with_nanoseconds(d):
 
 
 def test_late_readings_are_said_in_the_printed_answer(d, tmp_path):
-    """A reading older than its sensor's latest is stored and not evaluated: a late 80 %LEL
-    opened nothing and the printed answer did not say so (only --json had `late`)."""
+    """A reading older than its sensor's latest: the printed answer says so (only --json had
+    `late`) and how many alarms late readings opened for the past — the late 80 %LEL opens one
+    (一级), cleared by the stored 1.0 after it (tests/test_iot_late_probe10.py)."""
     s = add_sensor(d, 108, "01", None, None, device_id="LATE-GAS")
     f = write(tmp_path, "now.csv", ["LATE-GAS,2026-12-01T08:10:00+08:00,1.0"])
     run_cli(["iot", "import", str(f)], d.env(), check=True)
     f = write(tmp_path, "late.csv", ["LATE-GAS,2026-12-01T08:05:00+08:00,80",
                                      "LATE-GAS,2026-12-01T08:00:00+08:00,1.0"])
     p = run_cli(["iot", "import", str(f)], d.env(), check=True)
-    assert "2 late readings (older than their sensor's latest reading): stored, not " \
-        "evaluated for alarms" in p.stdout, p.stdout
-    assert counts(d, s) == {"readings": 3, "alarms": 0, "active": 0, "cases": 0}
+    assert "2 late readings (older than their sensor's latest reading): evaluated at their " \
+        "own time, 1 alarms opened for the past" in p.stdout, p.stdout
+    assert counts(d, s) == {"readings": 3, "alarms": 1, "active": 0, "cases": 1}
     p = run_cli(["iot", "import", str(f), "--json"], d.env(), check=True)
     assert (json.loads(p.stdout)["late"], json.loads(p.stdout)["duplicates"]) == (0, 2)
