@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
-from cim.crs import CRS84_URI, is_crs84, lonlat_srid, parse_crs, storage_domain
+from cim.crs import CRS84_URI, crs_uri, is_crs84, lonlat_srid, parse_crs, storage_domain
 from cim.errors import InputError
 
 # parameters of OGC API Features Part 1-3 (and pygeoapi) that the items path knows
@@ -31,8 +31,6 @@ KNOWN = frozenset({"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "c
 PYGEOAPI_ONLY: frozenset[str] = frozenset()
 FILTER_PARAMS = frozenset({"filter", "filter-lang", "filter-crs"})
 _INT = re.compile(r"\d{1,19}")
-_EPSG_NAME = re.compile(r"(?i)\[EPSG:(\d{1,6})\]|(?:EPSG:|urn:ogc:def:crs:EPSG:[\d.]*:"
-                        r"|https?://www\.opengis\.net/def/crs/EPSG/0/)(\d{1,6})")
 _TERM_SEPARATOR = re.compile("[,\uff0c]")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -381,11 +379,29 @@ def advertised_uri(uri: str, allowed) -> str:
         return uri
     if CRS84_URI in allowed and is_crs84(uri):
         return CRS84_URI
-    m = _EPSG_NAME.fullmatch(uri.strip().rstrip("/"))
-    if m and (canonical := f"http://www.opengis.net/def/crs/EPSG/0/{int(m[1] or m[2])}"
-              ) in allowed:
+    code = _epsg_code(uri)
+    if code is not None and (canonical := crs_uri(code)) in allowed:
         return canonical
     return uri
+
+
+@lru_cache(maxsize=256)
+def _epsg_code(name: str) -> int | None:
+    """The EPSG code of the CRS ``name`` names when it is that EPSG CRS itself, axes in the
+    authority's order (``EPSG:4527``, its URN or URI as :func:`cim.crs.parse_crs` reads them;
+    a safe CURIE ``[EPSG:4527]``, which it does not read, unwrapped here); None otherwise —
+    also for a PROJ string or WKT of the same projection with easting first."""
+    name = name.strip().rstrip("/")
+    if len(name) > 200:
+        return None
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        crs = parse_crs(name)
+    except InputError:
+        return None
+    code = crs.to_epsg()
+    return code if code is not None and crs.equals(parse_crs(code)) else None
 
 
 def _bbox(v: str, crs: CrsInfo) -> tuple[float, float, float, float]:

@@ -15,8 +15,9 @@ a lon/lat bbox is first cut to where the layer's data can lie
 
 Paging: the default order is by ``id``; a page after another one is ``id > cursor`` (keyset),
 so the last page of a million costs what the first does. A sorted page goes on after the
-last feature's sort values and id (a keyset too, :func:`_after`), never by ``OFFSET``. ``numberMatched`` is counted exactly
-up to a cap (``count(*)`` of at most cap + 1 rows) and omitted above it.
+last feature's sort values and id (a keyset too, :func:`keyset_after`), never by ``OFFSET``.
+``numberMatched`` is counted exactly up to a cap (``count(*)`` of at most cap + 1 rows) and
+omitted above it.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
         conds.append(sql.SQL(form).format(sql.SQL(f"v{i}"), sql.Identifier(col.name)))
         params[f"v{i}"] = value
     if with_cursor:
-        conds += _after(q, params)
+        conds += keyset_after(q, params)
     if extra:
         conds.append(sql.SQL("({})").format(sql.SQL(extra)))
     return sql.SQL(" AND ").join(conds)
@@ -168,13 +169,16 @@ def text_in_json(term: str) -> str:
             f'{json.dumps(term, ensure_ascii=False)} flag "iq")')
 
 
-def _after(q: ItemsQuery, params: dict) -> list[sql.Composable]:
+def keyset_after(q: ItemsQuery, params: dict, alias: str = "p") -> list[sql.Composable]:
     """The rows after a ``cursor``'s: ``id > cursor`` in id order; after a sorted page, the
     rows that come after its last one in the page order (its sort values, then ``id``; nulls
-    last in either direction), so ties in the sort keys neither repeat nor skip a feature."""
+    last in either direction), so ties in the sort keys neither repeat nor skip a feature.
+    Over the rows named ``alias``; the one definition, for pygeoapi's pages too
+    (:class:`services.providers.CimProvider`, over its table or subquery)."""
+    row_id = sql.Identifier(alias, "id")
     if q.cursor is not None:
         params["cursor"] = q.cursor
-        return [sql.SQL("p.id > %(cursor)s")]
+        return [sql.SQL("{} > %(cursor)s").format(row_id)]
     if q.after is None:
         return []
     values, last_id = q.after
@@ -182,7 +186,7 @@ def _after(q: ItemsQuery, params: dict) -> list[sql.Composable]:
     ors: list[sql.Composable] = []
     same: list[sql.Composable] = []  # equal on the keys before this one
     for i, ((name, desc), v) in enumerate(zip(q.sortby, values)):
-        col = sql.SQL("p.{}").format(sql.Identifier(name))
+        col = sql.Identifier(alias, name)
         if v is None:  # nulls come last: after a null only nulls (then ids)
             same.append(sql.SQL("{} IS NULL").format(col))
             continue
@@ -191,7 +195,7 @@ def _after(q: ItemsQuery, params: dict) -> list[sql.Composable]:
             col, sql.SQL("<" if desc else ">"), sql.SQL(f"k{i}"), col)
         ors.append(sql.SQL(" AND ").join([*same, later]))
         same.append(sql.SQL("{} = %({})s").format(col, sql.SQL(f"k{i}")))
-    ors.append(sql.SQL(" AND ").join([*same, sql.SQL("p.id > %(kid)s")]))
+    ors.append(sql.SQL(" AND ").join([*same, sql.SQL("{} > %(kid)s").format(row_id)]))
     return [sql.SQL("({})").format(sql.SQL(" OR ").join(
         sql.SQL("({})").format(o) for o in ors))]
 
@@ -222,7 +226,7 @@ def _from_where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
         "WHERE h._version = 1)) p").format(t=table, c=cond, k=sql.Identifier(layer.id_field))
     where = [sql.SQL("TRUE")]
     if with_cursor:
-        where += _after(q, params)
+        where += keyset_after(q, params)
     return frm, sql.SQL(" AND ").join(where)
 
 

@@ -21,56 +21,43 @@ PostGIS order.
 
 Which layers exist and which columns they publish come from :mod:`layers.catalog`; the
 connection URL from :func:`services.config.connection_url` (the password is never in the
-configuration file).
+configuration file). The engines, reflected tables and error mapping are in
+:mod:`services.provider_db`; the client's bbox and ECQL literals in :mod:`services.provider_crs`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import threading
-from http import HTTPStatus
 from typing import Any
 
-import psycopg
 import pyproj
-import shapely
-import shapely.geometry
 from pygeoapi.provider.base import (
     BaseProvider,
     ProviderConnectionError,
     ProviderGenericError,
     ProviderInvalidQueryError,
     ProviderItemNotFoundError,
-    ProviderQueryError,
 )
 from sqlalchemy import (
     BigInteger,
-    MetaData,
     String,
-    Table,
     and_,
-    bindparam,
     cast,
-    create_engine,
     exists,
     false,
     func,
     literal,
     or_,
     select,
-    text,
     true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONPATH
-from sqlalchemy.engine import Engine
 from sqlalchemy.sql.util import ClauseAdapter
 
 from cim.crs import (
     AREA_SIMPLIFY_M,
-    CRS84_URI,
     axis_is_northing_first,
     crs_uri,
     densify_step,
@@ -78,10 +65,7 @@ from cim.crs import (
     lonlat_srid,
     metres_in_units,
     storage_domain,
-    transformer,
 )
-from cim.db.engine import psycopg_conninfo
-from layers.catalog import PublishedColumn, published_columns
 from services.config import connection_url
 from services.items import count_cap, page_request, set_csv_header, set_page_links
 from services.items_query import (
@@ -93,64 +77,22 @@ from services.items_query import (
     parse_terms,
     property_value,
 )
-from services.items_sql import text_in_json
+from services.items_sql import keyset_after, text_in_json
+from services.provider_crs import crs_of, ecql_to_storage, requested_bbox
+from services.provider_db import (
+    ProviderTimeoutError,
+    catalog_columns,
+    engine,
+    psycopg_text,
+    query_error,
+    table,
+)
 
-_ENGINES: dict[str, Engine] = {}
-_TABLES: dict[tuple[str, str], Table] = {}
-_COLUMNS: dict[tuple[str, str], list[PublishedColumn]] = {}
-_LOCK = threading.RLock()
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-APPLICATION_NAME = "cim-serve-pygeoapi"  # in pg_stat_activity, beside the items pool's
+__all__ = ["CimProvider", "ProviderTimeoutError"]
+# read here by tests written before the provider's database and CRS parts had modules of
+# their own (services.provider_db, services.provider_crs)
+_engine, _crs_of = engine, crs_of
 CSV_WKT = "wkt"  # a CSV page's geometry column (GDAL's CSV driver reads a WKT column so)
-
-
-class ProviderTimeoutError(ProviderGenericError):
-    """The serving role's statement_timeout cancelled the query: the server's load, 503."""
-
-    ogc_exception_code = "ServiceUnavailable"
-    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
-    default_msg = "the query took too long; narrow it (bbox, limit, filters) or try again"
-
-
-def _query_error(exc: Exception) -> ProviderGenericError:
-    """A database failure as pygeoapi's error: a cancelled statement is a 503, a bad value
-    the client's 400 with the database's first line; anything else a logged 500."""
-    orig = getattr(exc, "orig", None) or exc
-    if isinstance(orig, psycopg.errors.QueryCanceled):
-        return ProviderTimeoutError()
-    if isinstance(orig, psycopg.errors.DataError):
-        first = (str(orig).splitlines() or [type(orig).__name__])[0]
-        return ProviderInvalidQueryError(user_msg=f"bad parameter value: {first}")
-    return ProviderQueryError(f"query failed: {exc}")
-
-
-def _engine(url: str) -> Engine:
-    with _LOCK:
-        if url not in _ENGINES:
-            _ENGINES[url] = create_engine(
-                url, pool_pre_ping=True, pool_size=4,
-                connect_args={"application_name": APPLICATION_NAME})
-        return _ENGINES[url]
-
-
-def _table(url: str, name: str) -> Table:
-    import geoalchemy2  # noqa: F401  (registers the geometry type for reflection)
-
-    key = (url, name)
-    with _LOCK:
-        if key not in _TABLES:
-            _TABLES[key] = Table(name, MetaData(), autoload_with=_engine(url))
-        return _TABLES[key]
-
-
-def _catalog_columns(url: str, name: str) -> list[PublishedColumn]:
-    """The catalog's published columns, once per process (pygeoapi makes a provider per
-    request)."""
-    key = (url, name)
-    with _LOCK:
-        if key not in _COLUMNS:
-            _COLUMNS[key] = published_columns(psycopg_conninfo(url), name)
-        return _COLUMNS[key]
 
 
 class CimProvider(BaseProvider):
@@ -164,14 +106,14 @@ class CimProvider(BaseProvider):
         self.srid = int(provider_def["srid"])
         self.id_field = provider_def.get("id_field", "code")
         try:
-            self.table = _table(self.url, self.table_name)
+            self.table = table(self.url, self.table_name)
         except Exception as exc:
             raise ProviderConnectionError(f"cannot open table {self.table_name}: {exc}") from exc
         self.geom = self.table.c.geom
         self.north_first = axis_is_northing_first(self.srid)
         kind = str(getattr(self.geom.type, "geometry_type", "GEOMETRY") or "GEOMETRY").upper()
         self._csv_points = kind.startswith(("POINT", "GEOMETRY"))  # x, y columns in CSV
-        self._published = _catalog_columns(self.url, self.table_name)
+        self._published = catalog_columns(self.url, self.table_name)
         self._fields = self.get_fields()
 
     # -- schema --------------------------------------------------------------------------
@@ -219,11 +161,11 @@ class CimProvider(BaseProvider):
         return func.ST_AsGeoJSON(g, digits, 0)
 
     def _bbox_filter(self, bbox: list[float]):
-        values, crs = _requested_bbox(bbox, crs_uri(self.srid))
+        values, crs = requested_bbox(bbox, crs_uri(self.srid))
         if len(values) == 6:
             values = [values[0], values[1], values[3], values[4]]
         a0, a1, a2, a3 = (float(v) for v in values)
-        srid, north_first, geographic = _crs_of(crs, self.srid)
+        srid, north_first, geographic = crs_of(crs, self.srid)
         # the CRS's axis order -> PostGIS order (x = easting / longitude)
         x0, y0, x1, y1 = (a1, a0, a3, a2) if north_first else (a0, a1, a2, a3)
         if (domain := storage_domain(srid, self.srid)) is not None:
@@ -243,7 +185,7 @@ class CimProvider(BaseProvider):
             return true()
         from pygeofilter.backends.sqlalchemy.evaluate import to_filter
 
-        _to_storage(filterq, self.srid, self.north_first)
+        ecql_to_storage(filterq, self.srid, self.north_first)
         mapping = {c.name: c for c in self.table.columns}
         mapping["geometry"] = self.geom
         try:
@@ -286,16 +228,8 @@ class CimProvider(BaseProvider):
         if got is None or got[0] != self.table_name:
             return None
         _, where, params = got
-        names = {}
-
-        def bind(m):
-            names[f"cim_{m.group(1)}"] = params[m.group(1)]
-            return f":cim_{m.group(1)}"
-
-        # SQLAlchemy's text(): a colon of the SQL itself (a ::cast) escaped, %(name)s bound
-        where = _PLACEHOLDER.sub(bind, where.replace(":", "\\:")).replace("%%", "%")
-        sub = text(f'SELECT p.id FROM "{self.table_name}" p WHERE {where}').bindparams(
-            *(bindparam(k, v) for k, v in names.items()))
+        sub = psycopg_text(f'SELECT p.id FROM "{self.table_name}" p WHERE {where}', params,
+                           "cim_")
         return self.table.c.id.in_(sub.columns(id=BigInteger))
 
     def _valid_at(self, datetime_: str | None):
@@ -383,7 +317,7 @@ class CimProvider(BaseProvider):
             set_csv_header(self._csv_fields(self._columns(
                 select_properties, True, None)[0], skip_geometry))
         try:
-            with _engine(self.url).connect() as conn:
+            with engine(self.url).connect() as conn:
                 # counted as the GeoJSON path counts: exactly up to CIM_COUNT_CAP, omitted
                 # above it (each HTML page of a million footprints counted them all)
                 cap = None if resulttype == "hits" else count_cap()
@@ -415,14 +349,14 @@ class CimProvider(BaseProvider):
                 order.append(src.c.id)
                 stmt = select(*cols, src.c.id.label("_cim_id"), *keys).where(where)
                 if page is not None:  # after the cursor's feature, as the GeoJSON path
-                    stmt = stmt.where(_after(page.query, src))
+                    stmt = stmt.where(_keyset_after(page.query, src))
                 # a page of pygeoapi's reads one row ahead: whether a next page is due
                 ahead = limit + 1 if page is not None else limit
                 rows = conn.execute(stmt.order_by(*order).offset(offset).limit(ahead)).all()
         except ProviderGenericError:
             raise
         except Exception as exc:
-            raise _query_error(exc) from exc
+            raise query_error(exc) from exc
         more, rows = len(rows) > limit, rows[:limit]
         fc["features"] = [self._feature(row, names, skip_geometry, csv) for row in rows]
         fc["numberReturned"] = len(fc["features"])
@@ -438,10 +372,10 @@ class CimProvider(BaseProvider):
         stmt = select(*cols).where(self.table.c[self.id_field] == str(identifier),
                                    self.table.c.valid_to.is_(None))
         try:
-            with _engine(self.url).connect() as conn:
+            with engine(self.url).connect() as conn:
                 row = conn.execute(stmt).first()
         except Exception as exc:
-            raise _query_error(exc) from exc
+            raise query_error(exc) from exc
         if row is None:
             raise ProviderItemNotFoundError(f"no current feature with code {identifier}")
         return self._feature(row, names, False)
@@ -472,60 +406,15 @@ class CimProvider(BaseProvider):
                 "properties": props}
 
 
-def _after(q, src):
-    """The rows after a cursor, over ``src``: the items path's condition
-    (:func:`services.items_sql._after`): ``id > cursor`` in id order; after a sorted page's
-    last feature by its sort values (nulls last either way), then id."""
-    if q.cursor is not None:
-        return src.c.id > q.cursor
-    if q.after is None:
+def _keyset_after(q, src):
+    """The rows of ``src`` (the table, or the subquery of each feature's latest version)
+    after the cursor's, by the items path's one condition
+    (:func:`services.items_sql.keyset_after`)."""
+    params: dict = {}
+    conds = keyset_after(q, params, src.name)
+    if not conds:
         return true()
-    values, last_id = q.after
-    ors, same = [], []
-    for (name, desc), v in zip(q.sortby, values):
-        col = src.c[name]
-        if v is None:  # nulls come last: after a null only nulls (then ids)
-            same.append(col.is_(None))
-            continue
-        ors.append(and_(*same, or_(col < v if desc else col > v, col.is_(None))))
-        same.append(col == v)
-    ors.append(and_(*same, src.c.id > last_id))
-    return or_(*ors)
-
-
-def _requested_bbox(bbox: list[float], storage_uri: str) -> tuple[list[float], str]:
-    """The bbox and its CRS as the client sent them.
-
-    Read from the request being served (pygeoapi under Flask, as ``cim serve`` runs it);
-    outside a request the bbox is what pygeoapi's contract says it is: in the storage CRS.
-    """
-    from flask import has_request_context, request
-
-    if has_request_context() and request.args.get("bbox"):
-        try:
-            values = [float(v) for v in request.args["bbox"].split(",")]
-        except ValueError as exc:  # pygeoapi has refused such a bbox already
-            raise ProviderInvalidQueryError(user_msg=f"bad bbox: {exc}") from exc
-        return values, request.args.get("bbox-crs") or CRS84_URI
-    return list(bbox), storage_uri
-
-
-def _crs_of(uri: str, storage_srid: int) -> tuple[int, bool, bool]:
-    """(PostGIS SRID, first axis is northing/latitude, geographic) of a CRS URI.
-
-    CRS84 is lon/lat as the output is (:func:`cim.crs.lonlat_srid` of the storage CRS)."""
-    if is_crs84(uri):
-        return lonlat_srid(storage_srid), False, True
-    try:
-        crs = pyproj.CRS.from_user_input(uri)
-    except pyproj.exceptions.CRSError as exc:
-        raise ProviderInvalidQueryError(user_msg=f"unknown bbox-crs {uri}") from exc
-    epsg = crs.to_epsg()
-    if epsg is None:
-        raise ProviderInvalidQueryError(user_msg=f"bbox-crs {uri} has no EPSG code")
-    north_first = bool(crs.axis_info) and \
-        crs.axis_info[0].direction.lower() in ("north", "south")
-    return epsg, north_first, crs.is_geographic
+    return psycopg_text(conds[0].as_string(None), params, "cim_key_")
 
 
 def _jsonable(v: Any) -> Any:
@@ -534,39 +423,3 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
     return v
-
-
-def _to_storage(node: Any, srid: int, north_first: bool) -> None:
-    """Put filter literals in the storage SRID in PostGIS axis order.
-
-    Geometry literals come from pygeoapi already in the storage CRS, authority axis order;
-    BBOX and ENVELOPE literals it leaves in the filter CRS (CRS84 by default).
-    """
-    from pygeofilter import ast, values
-
-    t = transformer("OGC:CRS84", srid)
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, values.Geometry):
-            g = shapely.geometry.shape(n.geometry)
-            if north_first:
-                g = shapely.transform(g, lambda c: c[:, ::-1])
-            n.geometry = {**shapely.geometry.mapping(g),
-                          "crs": {"type": "name",
-                                  "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}}
-            continue
-        if isinstance(n, ast.BBox):
-            xs, ys = t.transform([n.minx, n.maxx], [n.miny, n.maxy])
-            n.minx, n.maxx, n.miny, n.maxy = xs[0], xs[1], ys[0], ys[1]
-            n.crs = srid
-            stack.append(n.lhs)
-            continue
-        if isinstance(n, values.Envelope):
-            xs, ys = t.transform([n.x1, n.x2], [n.y1, n.y2])
-            n.x1, n.x2, n.y1, n.y2 = xs[0], xs[1], ys[0], ys[1]
-            continue
-        if isinstance(n, ast.Node):
-            stack.extend(n.get_sub_nodes())
-        elif isinstance(n, (list, tuple)):
-            stack.extend(n)
