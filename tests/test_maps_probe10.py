@@ -255,3 +255,63 @@ def test_the_web_legend_shows_each_rules_own_colour(jining_profile):
     child = next(c for g in layer_tree(jining_profile) for c in g["children"]
                  if c["id"] == "facilities")
     assert {x["label"]: x["color"] for x in child["legend"]} == want
+
+
+def _drop_roads(raw: dict) -> None:
+    """A city's file written before the platform had roads: neither styled nor placed."""
+    del raw["layers"]["roads"]
+    for g in raw["tree"]:
+        if "roads" in (g.get("layers") or []):
+            g["layers"].remove("roads")
+
+
+def _unplaced_population(raw: dict) -> None:
+    """Styled, but in no group of the tree."""
+    for g in raw["tree"]:
+        if "population" in (g.get("layers") or []):
+            g["layers"].remove("population")
+
+
+def test_a_layer_a_citys_styles_file_leaves_out_is_still_on_both_maps(pdb, tmp_path):
+    """The layer keeps the platform's style and place (it was missing from the QGIS project
+    and the web map without a word)."""
+    from layers.qgis.project import project_xml
+    from layers.styles import layer_tree, maplibre_style
+
+    for mutate, layer, title in ((_drop_roads, "roads", "道路"),
+                                 (_unplaced_population, "population", "人口")):
+        work = tmp_path / layer
+        work.mkdir()
+        profile = city_with(work, mutate)
+        _, layers = project_xml(pdb.conninfo, profile)
+        assert [m.name for m in layers if m.table == layer], (layer, [m.name for m in layers])
+        tree = {c["id"]: (g["group"], c["title"]) for g in layer_tree(profile)
+                for c in g["children"]}
+        assert tree.get(layer) == ("城市基础", title), tree
+        style = maplibre_style("http://x", profile)
+        assert any(sl.get("source-layer") == layer for sl in style["layers"])
+
+
+def test_a_style_of_no_layer_or_of_no_column_is_refused_naming_file_and_key(pdb, tmp_path):
+    """`cim qgis-project` failed with an internal error (KeyError) on a style of a layer the
+    platform does not have; a misspelt field drew everything as 其他值 without a word."""
+    def extra(raw):
+        raw["layers"]["bus_stops"] = {"title": "公交站", "kind": "point"}
+        raw["tree"][0]["layers"].append("bus_stops")
+
+    def misspelt(raw):
+        raw["layers"]["buildings"]["label"]["field"] = "nmae"
+
+    for mutate, key, word in ((extra, "layers.bus_stops", "bus_stops"),
+                              (misspelt, "layers.buildings", "nmae")):
+        work = tmp_path / word
+        work.mkdir()
+        profile = city_with(work, mutate)
+        env = {**pdb.env(), "CIM_PROFILE": str(profile.path)}
+        for args in (["qgis-project", str(work / "p.qgs"), "--no-db"],
+                     ["styles", "maplibre"]):
+            proc = run_cli(args, env)
+            assert proc.returncode == 2, (args, proc.returncode, proc.stderr)
+            assert str(work / "styles.yaml") in proc.stderr and key in proc.stderr, proc.stderr
+            assert word in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+        assert not (work / "p.qgs").exists()

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from cim.errors import ConfigError
-from cim.profile import CityProfile
+from cim.profile import DICTIONARY_DIR, CityProfile
 
 # the web map's zoom of a scale (scale_to_zoom): MapLibre's zoom z draws the world 512 * 2**z
 # CSS pixels wide (512-pixel tiles, not WebMercatorQuad's 256), a CSS pixel is 1/96 inch (the
@@ -210,8 +210,20 @@ def scale_to_zoom(scale: float, latitude: float = 0.0) -> float:
 
 
 def load_styles(profile: CityProfile) -> Styles:
-    """Read the styles file the profile names (``dictionaries: {styles: …}``) or the default."""
+    """Read the styles file the profile names (``dictionaries: {styles: …}``) or the default.
+
+    A city's file that leaves out a layer the platform declares (written before the layer
+    existed, or trimmed) gets the platform's style and place in the tree for it: the layer
+    was missing from the QGIS project and the web map without a word."""
     path = profile.dictionary_path("styles", ".yaml")
+    styles = _read(profile, path)
+    platform = DICTIONARY_DIR / "styles.yaml"
+    if path.resolve() != platform.resolve():
+        _complete(styles, _read(profile, platform))
+    return styles
+
+
+def _read(profile: CityProfile, path: Path) -> Styles:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
@@ -219,6 +231,41 @@ def load_styles(profile: CityProfile) -> Styles:
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=str(path)) from exc
     return _Reader(profile, path).styles(raw)
+
+
+def _declared() -> dict[str, Any]:
+    """The layers the platform publishes (loaded and result layers): name → LayerDef."""
+    from cim.layerdefs import LAYERS
+    from layers.catalog import result_layers
+
+    return {**LAYERS, **{d.name: d for d in result_layers()}}
+
+
+def _complete(styles: Styles, platform: Styles) -> None:
+    """Give each declared layer ``styles`` neither styles nor places in its tree the
+    platform's style and place: in the city's group of the platform's group's name, else in a
+    group of its own where the platform's tree has it."""
+    declared = _declared()
+    for name in declared:
+        if name not in styles.layers and name in platform.layers:
+            styles.layers[name] = platform.layers[name]
+    placed = {n for g in styles.tree for n in (g.split.layers if g.split else g.layers)}
+    for i, g in enumerate(platform.tree):
+        own = g.split.layers if g.split else g.layers
+        missing = tuple(n for n in own if n in declared and n not in placed)
+        if not missing:
+            continue
+        same = next((j for j, c in enumerate(styles.tree)
+                     if c.group == g.group and not c.split and not g.split), None)
+        if same is not None:
+            c = styles.tree[same]
+            styles.tree[same] = TreeGroup(c.group, c.layers + missing)
+        else:
+            group = (TreeGroup(g.group, (), TreeSplit(missing, g.split.by, g.split.categories,
+                                                      g.split.suffix))
+                     if g.split else TreeGroup(g.group, missing))
+            styles.tree.insert(min(i, len(styles.tree)), group)
+        placed.update(missing)
 
 
 class _Reader:
@@ -364,7 +411,25 @@ class _Reader:
             st.height_field = hc.get("field", "height")
             st.height_classes = [HeightClass(str(c["title"]), c.get("min"), c.get("max"),
                                              float(c["opacity"])) for c in hc["classes"]]
+        self.check_fields(st, key)
         return st
+
+    def check_fields(self, st: LayerStyle, key: str) -> None:
+        """A style is of a layer the platform declares, and reads columns of its table: a
+        style of another name made ``cim qgis-project`` fail with a KeyError, and a field
+        misspelt drew every feature as 其他值 (or no label) on both maps without a word."""
+        from cim.layerdefs import BASE_COLUMNS, GEOMETRY_COLUMN
+
+        declared = _declared()
+        d = declared.get(st.name)
+        if d is None:
+            raise self.fail(f"{st.name!r} is no layer of the platform (the layers: "
+                            f"{', '.join(declared)})", key)
+        columns = {c.name for c in (*BASE_COLUMNS, *d.columns)} | {GEOMETRY_COLUMN}
+        unknown = sorted(st.fields - columns)
+        if unknown:
+            raise self.fail(f"{', '.join(unknown)}: no such column of {st.name} (its columns: "
+                            f"{', '.join(c.name for c in d.columns)})", key)
 
     def group(self, spec: dict, i: int, layers: dict[str, LayerStyle]) -> TreeGroup:
         key = f"tree[{i}]"
