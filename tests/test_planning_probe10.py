@@ -85,3 +85,23 @@ def test_without_the_header_a_bare_percentage_is_still_flagged():
     assert parse_limit("30", DENSITY, header_percent=True) == (0.3, None)
     assert parse_limit(0.35, GREEN, header_percent=True) == (0.35, FRACTION_ASSUMED)
     assert parse_limit("30%", GREEN, header_percent=True) == (0.3, None)
+
+
+def test_parcels_overlapping_in_a_delivery_are_flagged_and_named(pdb, tmp_path):
+    # P1 and P2 (20 m squares) overlap by half of each; P3 overlaps P1 by a 0.1 m sliver
+    # along its edge (2 m², 0.5 % of it: digitising, not an overlap); P4 stands apart
+    x, y = pdb.x0 - 150, pdb.y0 + 60
+    geoms = [box(x, y, x + 20, y + 20), box(x + 10, y, x + 30, y + 20),
+             box(x - 19.9, y, x + 0.1, y + 20), box(x + 60, y, x + 80, y + 20)]
+    path = tmp_path / "overlap.shp"
+    df = gpd.GeoDataFrame({"地块编码": ["O1", "O2", "O3", "O4"], "用地性质": ["二类居住用地"] * 4,
+                           "容积率": ["2.0"] * 4}, geometry=geoms, crs=CRS)
+    pyogrio.write_dataframe(df, path, encoding="GBK")
+    p = run_cli(["load", "planning", str(path), "--kind", "parcels", "--json"], pdb.env())
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert (r["read"], r["loaded"], r["rejected"]) == (4, 4, 0)
+    assert any("rows 1 and 2" in n and "parcel_overlap" in n for n in r["notes"]), r["notes"]
+    got = dict(pdb.rows("SELECT parcel_code, flags FROM planning_parcels WHERE valid_to IS NULL "
+                        "AND batch_id = %s", (r["batch_id"],)))
+    assert got == {"O1": ["parcel_overlap"], "O2": ["parcel_overlap"], "O3": [], "O4": []}
