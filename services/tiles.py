@@ -71,7 +71,9 @@ TMS = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 TILEJSON_MAX_ZOOM = 18  # clients overzoom beyond (a z18 tile unit is ~4 cm)
-_INT = re.compile(r"\d{1,9}")
+# ASCII digits only: \d also matches full-width and other scripts' digits (１２, ١٢), which
+# int() reads, so /tiles/…/１２/… was served as tile 12 under another URL
+_INT = re.compile(r"[0-9]{1,9}")
 RECIPE = "cim-mvt-3"  # change when the tile SQL changes, so that no client keeps old tiles
 
 
