@@ -22,11 +22,13 @@ from cim.crs import srs_name_crs
 from cim.errors import InputError
 
 _PARTS = b"consistsOfBuildingPart"
-# bytes that tell a building may hold more than one geometry property (parts, another LOD,
-# a curve): only such files are parsed here
-_MANY_GEOMETRIES = (_PARTS, b"TerrainIntersection", b"MultiCurve", b"RoofEdge", b"FootPrint",
-                    b"lod2Solid", b"lod2MultiSurface", b"lod3Solid", b"lod3MultiSurface",
-                    b"lod4Solid", b"lod4MultiSurface")
+# bytes that tell a building may hold more than one geometry property: parts, a curve or a
+# footprint beside a solid, or a LOD1 geometry beside a higher LOD's — only such files are
+# parsed here (a LOD2 model alone is read as GDAL reads it)
+_ALWAYS = (_PARTS, b"TerrainIntersection", b"MultiCurve", b"RoofEdge", b"FootPrint")
+_LOD1 = (b"lod1Solid", b"lod1MultiSurface")
+_HIGHER = (b"lod2Solid", b"lod2MultiSurface", b"lod3Solid", b"lod3MultiSurface", b"lod4Solid",
+           b"lod4MultiSurface")
 # (path, size, mtime) → what _building_parts_merged gave: its copy lives as long as the process
 _MERGED: dict[tuple[str, int, int], tuple[Path, int, int, str] | None] = {}
 # a building's own geometry property: lod1Solid, lod2MultiSurface, lod0FootPrint,
@@ -41,14 +43,19 @@ def _local(tag: str) -> str:
 
 
 def _may_hold_many(path: Path) -> bool:
-    """Whether a GML's bytes name a building part or a geometry property beside a LOD1 one
-    (read in 16 MiB chunks, none missed at their seams)."""
+    """Whether a GML's bytes name a building part, a curve or footprint, or a LOD1 geometry
+    beside a higher LOD's (read in 16 MiB chunks, none missed at their seams)."""
     tail = b""
-    longest = max(map(len, _MANY_GEOMETRIES))
+    longest = max(map(len, _ALWAYS + _LOD1 + _HIGHER))
+    lod1 = higher = False
     with open(path, "rb") as fh:
         while chunk := fh.read(16 << 20):
             text = tail + chunk
-            if any(n in text for n in _MANY_GEOMETRIES):
+            if any(n in text for n in _ALWAYS):
+                return True
+            lod1 = lod1 or any(n in text for n in _LOD1)
+            higher = higher or any(n in text for n in _HIGHER)
+            if lod1 and higher:
                 return True
             tail = text[-longest:]
     return False
