@@ -16,8 +16,9 @@ from services.items_query import ParamError, city_zone
 from services.items_sql import Layer
 
 _PLACEHOLDER = re.compile(r"(?<!%)%s")
-# a character CQL2 Text (as cim.cql2 reads it) and pygeoapi's ECQL both refuse outside a
-# quoted text: a Chinese property name (建筑用途 = '住宅'), a Chinese value left unquoted
+# a non-ASCII character CQL2 Text (as cim.cql2 reads it) and pygeoapi's ECQL both refuse
+# outside a quoted text: typographic quotes (‘住宅’), a symbol (×); a Chinese name is an
+# identifier in CQL2 Text (建筑用途 = '住宅': an unknown property is the compiler's 400)
 _UNEXPECTED = re.compile(r"unexpected character '(.)'")
 
 
@@ -51,6 +52,8 @@ class Cql2Translator:
             raise FallThrough  # pygeoapi's own cql-text / cql-json
         try:
             tree = self.cql2.parse_filter(text, lang or "cql2-text")
+        except self.cql2.FullWidthError as exc:  # no ECQL either: say what to type
+            raise ParamError(f"filter: {exc}") from exc
         except self.cql2.FilterError as exc:
             bad = _UNEXPECTED.search(str(exc))
             if bad and not bad[1].isascii():  # no ECQL either: pygeoapi said "Bad CQL text"

@@ -112,6 +112,28 @@ def test_an_unquoted_chinese_value_is_a_400_saying_to_quote_it(city):
     assert "unknown property '住宅'" in msg and "single quotes ('住宅')" in msg, msg
 
 
+@pytest.mark.parametrize("flt,wide,half", [
+    ("use_name＝'住宅'", "＝", "="),              # read as the property "use_name＝"
+    ("height > 3 AND （use_name = '住宅'）", "（", "("),
+    ("use_name IN ('住宅'，'办公')", "，", ","),
+])
+@pytest.mark.parametrize("lang", [None, "cql2-text"])
+def test_full_width_punctuation_is_a_400_saying_what_to_type(city, flt, wide, half, lang):
+    """An input method's full-width ＝ （ ， are identifier letters or no token in CQL2 Text:
+    without filter-lang such a filter went on to pygeoapi's ECQL parser, whose 400 said only
+    "Bad CQL text"; a full-width character inside a quoted text is the text's own."""
+    _, base = city
+    params = {"f": "json", "filter": flt}
+    if lang:
+        params["filter-lang"] = lang
+    r = _get(base, "buildings", **params)
+    assert r.status_code == 400, r.text[:300]
+    msg = r.json()["description"]
+    assert f"full-width {wide!r}" in msg and f"written with {half!r}" in msg, msg
+    r = _get(base, "buildings", f="json", filter="use_name = '（住宅）'")
+    assert r.status_code == 200 and r.json()["numberReturned"] == 0, r.text[:300]
+
+
 # -- 2. CSV: the geometry as WKT for every type, a header row always ------------------------
 
 def _csv(r: requests.Response) -> tuple[list[str] | None, list[dict]]:

@@ -15,12 +15,12 @@ from typing import Any
 from cim.cql2.compile import FilterCompiler, filter_crs_of
 from cim.cql2.cqljson import load_json, parse_json
 from cim.cql2.nodes import DEFAULT_LIMITS, Budget, FilterError, Limits, Node
-from cim.cql2.text import parse_text
+from cim.cql2.text import FullWidthError, parse_text
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 
-__all__ = ["FILTER_LANGS", "FilterCompiler", "FilterError", "Limits", "Node", "filter_crs_of",
-           "filter_lang", "parse_filter", "to_sql"]
+__all__ = ["FILTER_LANGS", "FilterCompiler", "FilterError", "FullWidthError", "Limits", "Node",
+           "filter_crs_of", "filter_lang", "parse_filter", "to_sql"]
 
 
 def filter_lang(value: str | None) -> str:

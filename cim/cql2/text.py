@@ -50,6 +50,16 @@ _TOKEN = re.compile(rf"""
   | (?P<punct>[(),])
 """, re.VERBOSE)
 KEYWORDS = {"AND", "OR", "NOT", "LIKE", "BETWEEN", "IN", "IS", "NULL", "TRUE", "FALSE"}
+# full-width punctuation as a Chinese input method types it (＝ （ ） ， ＜ ＞ ＇), outside a
+# quoted text; the grammar reads it as a letter of an identifier (use_name＝'住宅' is the
+# property "use_name＝" and then a stray text), or as no token at all
+_FULL_WIDTH = re.compile("'(?:[^']|'')*'|([\uFF01-\uFF0F\uFF1A-\uFF20\uFF3B-\uFF40"
+                         "\uFF5B-\uFF5E])")
+
+
+class FullWidthError(FilterError):
+    """A filter that fails to parse and holds full-width punctuation: what to type instead
+    (no ECQL either: pygeoapi's parser would only say "Bad CQL text")."""
 
 
 class Token:
@@ -330,4 +340,13 @@ def temporal(kind: str, s: str, pos) -> dt.date | dt.datetime:
 def parse_text(text: str, budget: Budget) -> Node:
     if not text.strip():
         raise FilterError("empty filter", 1)
-    return Parser(text, budget).parse()
+    try:
+        return Parser(text, budget).parse()
+    except FilterError as exc:
+        wide = next((m for m in _FULL_WIDTH.finditer(text) if m[1]), None)
+        if wide is None:
+            raise
+        half = chr(ord(wide[1]) - 0xFEE0)  # the ASCII character of a full-width form
+        raise FullWidthError(f"{exc.message}; the filter holds a full-width {wide[1]!r} at "
+                             f"character {wide.start() + 1}: CQL2 is written with "
+                             f"{half!r}", exc.position) from None
