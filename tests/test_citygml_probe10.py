@@ -176,3 +176,17 @@ def test_potsdam_footprints_and_heights_match_the_solids_in_the_file(tmp_path_fa
     finally:
         drop_database(server_url(), d.name)
 
+
+
+def test_an_unresolvable_srsname_beside_a_crs_is_named_in_the_notes(db, tmp_path):
+    src = _write(
+        tmp_path / "unres.gml",
+        _building("A", _solid(X, Y, X + 10, Y + 8, 40, 52), X, Y, X + 10, Y + 8,
+                  srs="EPSG:25833"),
+        _building("B", _solid(X + 20, Y, X + 30, Y + 8, 40, 52), X + 20, Y, X + 30, Y + 8,
+                  srs="local:site-grid"))
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr
+    notes = json.loads(p.stdout)["notes"]
+    assert any("'local:site-grid' (first on line 4) cannot be resolved" in n
+               for n in notes), notes

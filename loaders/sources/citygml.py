@@ -220,19 +220,22 @@ def srs_names(path: Path) -> dict[str, int]:
     return found
 
 
-def check_one_crs(path: Path) -> None:
+def check_one_crs(path: Path) -> list[str]:
     """InputError when a GML's srsNames name different horizontal CRSs (a delivery merged
     from two exports: a building's Envelope in EPSG:25833, another's in EPSG:31469): GDAL
-    reads every coordinate in one CRS, so the features of the other landed far off
+    reads every coordinate of a file in one CRS, so the features of the other landed far off
     (rejected as outside the city, the CRS unsaid) or, for two CRSs a few dozen metres
     apart (CGCS2000 and Xian 1980 Gauss-Krüger), loaded there without a word. The same CRS
     spelled otherwise (``EPSG:25833``, ``urn:ogc:def:crs:EPSG::25833``, a compound CRS of it
-    and a height) is one CRS; a srsName PROJ cannot resolve is left to the reader's note."""
+    and a height) is one CRS. A srsName PROJ cannot resolve beside one it can (an exporter's
+    own spelling of the same CRS, or another) cannot be told either way: the notes say so."""
     seen: list[tuple[pyproj.CRS, str, int]] = []
+    unresolved: list[tuple[str, int]] = []
     for name, line in srs_names(path).items():
         try:
             crs, _swap = srs_name_crs(name)
         except InputError:
+            unresolved.append((name, line))
             continue
         if any(crs.equals(c, ignore_axis_order=True) for c, _n, _l in seen):
             continue
@@ -243,3 +246,8 @@ def check_one_crs(path: Path) -> None:
                          "reads every coordinate of a file in one CRS, so the features of the "
                          "others would land in the wrong place; export the file in one CRS "
                          "(or split it by CRS and load each part)", path=str(path))
+    if not seen:
+        return []
+    return [f"its srsName {n!r} (first on line {ln}) cannot be resolved: what names it is read "
+            f"in the one CRS of the file, as what names {seen[0][1]!r} (GDAL reads a file in "
+            "one CRS; check those features if it is another)" for n, ln in unresolved]

@@ -180,7 +180,7 @@ def open_source(path: str | Path, layer: str | None = None,
     named, order = _srs_name_crs(path, notes) if gml else (None, "xy")
     aside = notes[-1] if gml and named is None and notes else None  # an unresolvable srsName
     if gml:
-        check_one_crs(path)
+        notes += check_one_crs(path)
     merged = _building_parts_merged(read_path) if gml else None
     if merged is not None:
         read_path, n_merged, n_aside, aside_names = merged
