@@ -291,7 +291,8 @@ class CimProvider(BaseProvider):
                  or n == self.id_field]
         cols = [src.c[n] for n in names]
         if not skip_geometry:
-            cols.append(self._geom_out(spec, src.c.geom).label("_geojson"))
+            if not csv or self._csv_points:  # a CSV takes only a point's x, y from GeoJSON
+                cols.append(self._geom_out(spec, src.c.geom).label("_geojson"))
             if csv:  # every geometry as WKT, in the CRS and axis order the GeoJSON has
                 g, digits = self._geom_in_crs(spec, src.c.geom)
                 cols.append(func.ST_AsText(g, digits).label("_wkt"))
