@@ -100,7 +100,9 @@ def infer_kind(profile: CityProfile, path: str | Path, source_layer: str | None 
     Each kind scores the attributes only it has (容积率 / 用地性质 … for parcels, 控制线类型 /
     红线宽度 for control lines, 限高类型 / 限制高程 for height zones); a type field shared by
     control lines and zones (类型) counts for the kind whose dictionary knows its values.
-    Line geometry can only be a control line. Anything undecided is an error asking for --kind.
+    Line geometry can only be a control line. Undecided by its fields, a file (or layer) whose
+    name is a control-line or zone type (蓝线.shp, 机场净空) is of that kind, as its type is
+    read from the name; anything else undecided is an error asking for --kind.
     """
     src = open_source(path, source_layer, encoding)
     family = _geometry_family(src.geometry_type)
@@ -122,6 +124,10 @@ def infer_kind(profile: CityProfile, path: str | Path, source_layer: str | None 
     winners = [k for k, s in scores.items() if s == best]
     if best > 0 and len(winners) == 1:
         return winners[0], "fields " + ", ".join(f"{k} {s}" for k, s in scores.items())
+    for kind in ("control_lines", "height_zones"):  # 蓝线.shp of 编号 and 名称 alone
+        named = _type_from_name(profile, kind, Path(path), src.layer)
+        if named is not None and (best <= 0 or kind in winners):
+            return kind, f"its name {named!r}"
     raise InputError("cannot tell whether this is parcels, control_lines or height_zones "
                      f"(fields: {', '.join(src.fields) or 'none'}); pass --kind",
                      path=str(path))

@@ -105,3 +105,21 @@ def test_parcels_overlapping_in_a_delivery_are_flagged_and_named(pdb, tmp_path):
     got = dict(pdb.rows("SELECT parcel_code, flags FROM planning_parcels WHERE valid_to IS NULL "
                         "AND batch_id = %s", (r["batch_id"],)))
     assert got == {"O1": ["parcel_overlap"], "O2": ["parcel_overlap"], "O3": [], "O4": []}
+
+
+def test_a_control_line_file_named_for_its_type_tells_its_kind(pdb, tmp_path):
+    # 编号 and 名称 alone tell no kind; 蓝线.shp names its type (the loader read the type from
+    # the name with --kind, but refused to tell the kind without it)
+    path = tmp_path / "蓝线.shp"
+    x, y = pdb.x0 - 150, pdb.y0 + 100
+    df = gpd.GeoDataFrame({"编号": ["B1", "B2"], "名称": ["洸府河", "老运河"]},
+                          geometry=[box(x, y, x + 100, y + 20), box(x, y + 40, x + 100, y + 60)],
+                          crs=CRS)
+    pyogrio.write_dataframe(df, path, encoding="GBK")
+    p = run_cli(["load", "planning", str(path), "--json"], pdb.env())
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert (r["layer"], r["read"], r["loaded"]) == ("control_lines", 2, 2)
+    got = dict(pdb.rows("SELECT name, line_type FROM control_lines WHERE valid_to IS NULL "
+                        "AND batch_id = %s", (r["batch_id"],)))
+    assert got == {"洸府河": "蓝线", "老运河": "蓝线"}
