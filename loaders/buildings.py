@@ -53,13 +53,15 @@ from loaders.sources.wkb import as_read_wkb, ewkb_from_iso
 # (loaders/engine/fingerprint.py)
 CONVERTER_VERSION = "buildings-1"
 
+MAX_HEIGHT_M = 1000  # a building's height range, 0–1000 m (the table's check says so too)
+SOLID_WITHOUT_HEIGHT = "solid_without_height"  # a LOD1 block with no z extent (flat, or 2D)
 PARSERS = {
     # texts as Arrow arrays from their distinct values: the COPY buffer takes them so
     "name": lambda c: arrow_texts(c, 200),
     "structure": lambda c: arrow_texts(c, 50),
     "floors_above": lambda c: numbers(c, 0, 300, integer=True),
     "floors_below": lambda c: numbers(c, 0, 30, integer=True),
-    "height": lambda c: numbers(c, 0, 1000),
+    "height": lambda c: numbers(c, 0, MAX_HEIGHT_M),
     "year_built": years,
 }
 
@@ -197,6 +199,28 @@ def _floats(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _solid_heights(prep, problem: dict[int, tuple[str, str, str | None]],
+                   field: str | None) -> np.ndarray:
+    """The heights the rows' LOD1 solids carry (NaN: none). A solid whose z extent rounds
+    to 0 — written flat, or in 2D (GDAL gives it Z 0) — carries no height: it was stored as
+    a building 0 m tall, its measuredHeight set aside; now the height attribute applies and
+    the row is flagged ``solid_without_height``. One taller than the height's range (z in
+    millimetres, a stray vertex) is the row's problem naming the geometry field: it failed
+    the whole load on the table's check, an internal error."""
+    h = prep.solid_height.copy()
+    with np.errstate(invalid="ignore"):  # NaN: no solid
+        flat = np.flatnonzero(np.round(h, 2) == 0)
+        tall = np.flatnonzero(h > MAX_HEIGHT_M)
+    for i in flat:
+        h[i] = np.nan
+        prep.flags[i] = prep.flags[i] + [SOLID_WITHOUT_HEIGHT]
+    for i in tall:
+        problem.setdefault(int(i), (
+            "bad_value", f"the solid's height {h[i]:,.2f} is outside 0–{MAX_HEIGHT_M} m (its "
+            "z in another unit, or a stray vertex?)", field))
+    return h
+
+
 def make_columns(profile: CityProfile):
     """The batch converter: source batch → :class:`loaders.engine.direct.Converted`.
 
@@ -226,6 +250,7 @@ def make_columns(profile: CityProfile):
         problem: dict[int, tuple[str, str, str | None]] = {
             i: (r[0], r[1], geometry_field(ctx.source)) for i, r in enumerate(prep.reject)
             if r is not None}
+        solid_height = _solid_heights(prep, problem, geometry_field(ctx.source))
         values: dict[str, np.ndarray] = {}
         for attr, parse in PARSERS.items():
             src = m.get(attr)
@@ -239,12 +264,12 @@ def make_columns(profile: CityProfile):
             else:
                 values[attr], bad = parse(batch.for_parser(src))  # as read: no object a row
             for i, msg in bad.items():
-                if attr == "height" and np.isfinite(prep.solid_height[i]):
+                if attr == "height" and np.isfinite(solid_height[i]):
                     continue  # a 3D solid carries its height (below)
                 problem.setdefault(i, ("bad_value", f"field {src!r}: {msg}", src))
         # LOD1 blocks: the height is the solid's; a height attribute is kept in attrs
-        solid = np.flatnonzero(np.isfinite(prep.solid_height))
-        values["height"][solid] = np.round(prep.solid_height[solid], 2).astype(object)
+        solid = np.flatnonzero(np.isfinite(solid_height))
+        values["height"][solid] = np.round(solid_height[solid], 2).astype(object)
         extra: dict[int, list[str]] = {}
         if "height" in m:
             for i in solid:

@@ -190,3 +190,42 @@ def test_an_unresolvable_srsname_beside_a_crs_is_named_in_the_notes(db, tmp_path
     notes = json.loads(p.stdout)["notes"]
     assert any("'local:site-grid' (first on line 4) cannot be resolved" in n
                for n in notes), notes
+
+
+def _two_d(solid: str) -> str:
+    """The solid with its posLists in 2D (srsDimension 2): a block written without heights."""
+    import re
+
+    def cut(m):
+        v = m.group(1).split()
+        return ('<gml:posList srsDimension="2">'
+                + " ".join(f"{v[k]} {v[k + 1]}" for k in range(0, len(v), 3))
+                + "</gml:posList>")
+    return re.sub(r'<gml:posList srsDimension="3">([^<]*)</gml:posList>', cut, solid)
+
+
+def test_a_solid_without_height_or_out_of_range_is_no_height(db, tmp_path):
+    # F: a block written flat (z 40 throughout), measuredHeight 12.5; T: written in 2D,
+    # measuredHeight 12; M: z in millimetres (40,000–52,000: 12,000 "m"); K: a good block
+    src = _write(
+        tmp_path / "heights.gml",
+        _building("F", _solid(X, Y, X + 10, Y + 8, 40, 40), X, Y, X + 10, Y + 8,
+                  srs=COMPOUND, height=12.5),
+        _building("T", _two_d(_solid(X + 20, Y, X + 30, Y + 8, 0, 12)), X + 20, Y, X + 30,
+                  Y + 8, srs=COMPOUND, height=12),
+        _building("M", _solid(X + 40, Y, X + 50, Y + 8, 40000, 52000), X + 40, Y, X + 50,
+                  Y + 8, srs=COMPOUND),
+        _building("K", _solid(X + 60, Y, X + 70, Y + 8, 40, 61.5), X + 60, Y, X + 70, Y + 8,
+                  srs=COMPOUND, height=99))
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr  # was an internal error: the table's height check
+    r = json.loads(p.stdout)
+    assert (r["read"], r["loaded"], r["rejected"]) == (4, 3, 1)
+    rej = db.rows("SELECT row_number, reason, field, message FROM load_rejects "
+                  "WHERE batch_id = %s", (r["batch_id"],))
+    assert [(n, reason) for n, reason, _f, _m in rej] == [(3, "bad_value")]
+    assert rej[0][2] is not None and "12,000.00" in rej[0][3], rej
+    got = {k.split(":")[1]: (h, "solid_without_height" in f) for k, h, f in db.rows(
+        "SELECT source_key, height, flags FROM buildings WHERE valid_to IS NULL "
+        "AND batch_id = %s", (r["batch_id"],))}
+    assert got == {"F": (12.5, True), "T": (12.0, True), "K": (21.5, False)}
