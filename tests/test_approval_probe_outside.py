@@ -34,7 +34,9 @@ def test_a_building_beyond_the_red_line_is_checked_against_the_pipe_under_it(adb
     assert r["inside_site"]["status"] == "fail"
     assert r["inside_site"]["measured"] == pytest.approx(BUILDING.difference(SITE).area)
     pipe = LineString([(PIPE_X, 0), (PIPE_X, 100)])
-    expected = BUILDING.distance(pipe) - 300 / 2000  # over it: 0 m less half the DN300
+    # over it: 0 m (it was 0 m less half the DN300, a clearance of −0.15 m)
+    expected = max(0.0, BUILDING.distance(pipe) - 300 / 2000)
+    assert BUILDING.intersects(pipe) and expected == 0.0  # premise
     c = r["pipe_clearance"]
     assert (c["status"], c["measured"], c["required"]) == ("fail", expected, 3.0)
     assert c["items"][0]["pipe"] == "W1"

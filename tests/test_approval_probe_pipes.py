@@ -43,7 +43,7 @@ def _with_gas(adb, pressure: str | None) -> dict:
     ("0.2MPa", "pass", 1.0),    # 中压B: 0.01 ≤ p ≤ 0.2 MPa (risk_rules.yaml pressure_classes)
     ("中压B级", "pass", 1.0),
     ("0.3MPa", "fail", 1.5),    # 中压A
-    (None, "fail", 1.5),        # blank: the strictest rule that may apply
+    (None, "fail", 13.5),       # blank: the strictest rule that may apply (次高压A)
 ])
 def test_a_gas_mains_pressure_is_read_as_its_class(adb, pressure, status, required):
     r = _with_gas(adb, pressure)

@@ -94,11 +94,12 @@ def test_gas_pressure_is_read_as_its_class_or_left_unchecked(cdb):
 
 
 @pytest.mark.parametrize(("text", "building_m", "drain_m"), [
-    # GB 50289 table 4.1.9 rows of pipe_clearances.csv: building 低压 0.7, 中压B 1.0, 中压A 1.5;
-    # drain 低压 1.0, 中压B/中压A 1.2, 次高压B 1.5, 次高压A 2.0; the classes by GB 50028
-    ("中压B级", 1.0, 1.2), ("0.2MPa", 1.0, 1.2), ("0.4MPa", 1.5, 1.2), ("0.41MPa", None, 1.5),
-    ("次高压B", None, 1.5), ("高压A", None, None), ("高压", None, None), ("5MPa", None, None),
-    ("待查", None, None), ("", 1.5, 2.0),
+    # GB 50289 table 4.1.9 rows of pipe_clearances.csv: building 低压 0.7, 中压B 1.0, 中压A 1.5,
+    # 次高压B 5.0, 次高压A 13.5 (the last two unverified); drain 低压 1.0, 中压B/中压A 1.2,
+    # 次高压B 1.5, 次高压A 2.0; the classes by GB 50028; a blank takes the strictest
+    ("中压B级", 1.0, 1.2), ("0.2MPa", 1.0, 1.2), ("0.4MPa", 1.5, 1.2), ("0.41MPa", 5.0, 1.5),
+    ("次高压B", 5.0, 1.5), ("高压A", None, None), ("高压", None, None), ("5MPa", None, None),
+    ("待查", None, None), ("", 13.5, 2.0),
 ])
 def test_pick_by_the_pressure_class(text, building_m, drain_m):
     from cim.pressure import grade
@@ -119,7 +120,7 @@ def test_pick_blanks_only_values_no_rule_names():
     building = {"what": "building"}
     gas = {"what": "03", "d": 100, "subclass": None, "burial": None}
     assert pick(rules, "horizontal", {**gas, "pressure": "低压"}, building).required_m == 0.7
-    assert pick(rules, "horizontal", {**gas, "pressure": ""}, building).required_m == 1.5
+    assert pick(rules, "horizontal", {**gas, "pressure": ""}, building).required_m == 13.5
     # a burial method the rules do not name still meets burial!=直埋 (no fallback needed)
     cable = {"what": "05", "d": 100, "subclass": None, "pressure": None, "burial": "管块"}
     drain = {"what": "02", "d": 400, "subclass": None, "pressure": None, "burial": None}
