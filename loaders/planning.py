@@ -433,8 +433,14 @@ def _overlapping_rows(path: Path, kw: dict[str, Any]) -> tuple[dict[int, set[int
         g = np.array(batch.geometries, dtype=object)
         ok = ~shapely.is_missing(g)
         ok[ok] = ~shapely.is_empty(g[ok])
+        at = np.flatnonzero(ok)
+        xy, of = shapely.get_coordinates(g[at], return_index=True)
+        ok[at[np.unique(of[~np.isfinite(xy).all(axis=1)])]] = False  # the load rejects them
         for i in np.flatnonzero(ok):
-            geoms.append(shapely.make_valid(shapely.force_2d(g[i])))
+            try:
+                geoms.append(shapely.make_valid(shapely.force_2d(g[i])))
+            except shapely.errors.GEOSException:  # what make_valid cannot read the load rejects
+                continue
             rows.append(batch.first_row + int(i))
     if len(geoms) < 2:
         return {}, []

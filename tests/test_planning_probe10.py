@@ -123,3 +123,22 @@ def test_a_control_line_file_named_for_its_type_tells_its_kind(pdb, tmp_path):
     got = dict(pdb.rows("SELECT name, line_type FROM control_lines WHERE valid_to IS NULL "
                         "AND batch_id = %s", (r["batch_id"],)))
     assert got == {"洸府河": "蓝线", "老运河": "蓝线"}
+
+
+def test_a_parcel_with_a_nan_coordinate_is_rejected_and_the_overlaps_still_found(pdb, tmp_path):
+    import numpy as np
+    from shapely.geometry import Polygon
+
+    x, y = pdb.x0 - 150, pdb.y0 + 170
+    geoms = [box(x, y, x + 20, y + 20),
+             Polygon([(x, y), (x + 10, y), (x + 10, np.nan), (x, y)]),
+             box(x + 10, y, x + 30, y + 20)]
+    path = tmp_path / "nan.gpkg"
+    gpd.GeoDataFrame({"地块编码": ["Q1", "Q2", "Q3"], "用地代码": ["0701"] * 3},
+                     geometry=geoms, crs=CRS).to_file(path, layer="parcels", driver="GPKG")
+    p = run_cli(["load", "planning", str(path), "--json"], pdb.env())
+    assert p.returncode == 0, p.stderr  # the overlap check's make_valid raised on the NaN
+    r = json.loads(p.stdout)
+    assert (r["read"], r["loaded"], r["rejected"]) == (3, 2, 1)
+    assert r["rejected_by_reason"] == {"invalid_coordinates": 1}
+    assert any("rows 1 and 3" in n for n in r["notes"]), r["notes"]
