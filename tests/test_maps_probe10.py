@@ -315,3 +315,24 @@ def test_a_style_of_no_layer_or_of_no_column_is_refused_naming_file_and_key(pdb,
             assert str(work / "styles.yaml") in proc.stderr and key in proc.stderr, proc.stderr
             assert word in proc.stderr and "internal error" not in proc.stderr, proc.stderr
         assert not (work / "p.qgs").exists()
+
+
+def test_the_ogc_api_pages_name_attributes_in_chinese(browser, api, db):
+    """The feature info's link, the OGC API item page, and the items page: their attributes
+    under the same Chinese names (they showed use_name, floors_above), offline."""
+    driver, proxy = browser
+    proxy.clear()
+    code = db.scalar("SELECT min(code) FROM buildings WHERE valid_to IS NULL "
+                     "AND name IS NOT NULL")
+    driver.get(f"{api}/collections/buildings/items/{code}?f=html")
+    cells = wait(driver, "const c = [...document.querySelectorAll('td[data-field]')]; "
+                         "return c.some(e => e.title) && c.map(e => [e.title, e.textContent])")
+    shown = dict(cells)
+    for field, zh in KNOWN["buildings"].items():
+        if field != "code":
+            assert shown.get(field) == zh, (field, shown)
+    driver.get(f"{api}/collections/pipe_segments/items?f=html&limit=5")
+    heads = wait(driver, "const c = [...document.querySelectorAll('th[data-field]')]; "
+                         "return c.some(e => e.title) && c.map(e => e.textContent)")
+    assert "管径" in heads and "diameter_mm" not in heads, heads
+    assert not [u for u in proxy.external if "127.0.0.1" in u or "localhost" in u]
