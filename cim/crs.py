@@ -40,7 +40,14 @@ def is_crs84(crs: str | int | None) -> bool:
     """Whether ``crs`` names CRS84 (lon/lat), in any of its forms. The one test: the query
     library, CQL2's filter-crs and the OGC API's crs/bbox-crs each had their own list, and
     they differed (one refused the URN, another took any name containing CRS84)."""
-    return crs is not None and _CRS84_NAME.fullmatch(str(crs).strip().rstrip("/")) is not None
+    return crs is not None and \
+        _CRS84_NAME.fullmatch(_uncurie(str(crs).strip()).rstrip("/")) is not None
+
+
+def _uncurie(name: str) -> str:
+    """A safe CURIE's CRS (``[EPSG:4527]``, ``[OGC:CRS84]``: OGC API Features part 2 takes
+    them wherever a CRS URI goes) as its bare name; any other text as it is."""
+    return name[1:-1].strip() if len(name) > 2 and name[0] == "[" and name[-1] == "]" else name
 
 
 def crs_arg(crs: str | int) -> str | int:
@@ -146,9 +153,11 @@ def storage_domain(srid: int, storage_srid: int) -> tuple[float, float, float, f
 
 @lru_cache(maxsize=64)
 def parse_crs(value: str | int) -> pyproj.CRS:
-    """A CRS from 'EPSG:4527', 4527, a WKT or PROJ string; clear error if unknown."""
+    """A CRS from 'EPSG:4527', 4527, a safe CURIE '[EPSG:4527]', a URN or URI, a WKT or PROJ
+    string; clear error if unknown."""
     try:
-        return pyproj.CRS.from_user_input(value)
+        return pyproj.CRS.from_user_input(_uncurie(value.strip()) if isinstance(value, str)
+                                          else value)
     except (_ProjCRSError, TypeError) as exc:
         raise InputError(f"unknown coordinate reference system {value!r}") from exc
 

@@ -389,13 +389,11 @@ def advertised_uri(uri: str, allowed) -> str:
 def _epsg_code(name: str) -> int | None:
     """The EPSG code of the CRS ``name`` names when it is that EPSG CRS itself, axes in the
     authority's order (``EPSG:4527``, its URN or URI as :func:`cim.crs.parse_crs` reads them;
-    a safe CURIE ``[EPSG:4527]``, which it does not read, unwrapped here); None otherwise —
-    also for a PROJ string or WKT of the same projection with easting first."""
+    and a safe CURIE ``[EPSG:4527]``); None otherwise — also for a PROJ string or WKT of the
+    same projection with easting first."""
     name = name.strip().rstrip("/")
     if len(name) > 200:
         return None
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
     try:
         crs = parse_crs(name)
     except InputError:
