@@ -336,3 +336,27 @@ def test_the_ogc_api_pages_name_attributes_in_chinese(browser, api, db):
                          "return c.some(e => e.title) && c.map(e => e.textContent)")
     assert "管径" in heads and "diameter_mm" not in heads, heads
     assert not [u for u in proxy.external if "127.0.0.1" in u or "localhost" in u]
+
+
+def test_feature_info_gives_times_on_the_citys_clock(browser, api, db):
+    """An alarm's and a case's times in the feature info are the city's (Asia/Shanghai):
+    the page cut the API's UTC instants, so a case due at 13:40 in Jining read 05:40."""
+    from zoneinfo import ZoneInfo
+
+    driver, proxy = browser
+    open_map(driver, api)
+    zone = ZoneInfo(db.profile.timezone)
+    alarm, opened, case = db.rows("SELECT code, opened_at, case_code FROM alarms "
+                                  "WHERE case_code IS NOT NULL ORDER BY opened_at LIMIT 1")[0]
+    rows = info_rows(driver, alarm)
+    local = opened.astimezone(zone)
+    utc = opened.astimezone(ZoneInfo("UTC"))
+    assert local.strftime("%H:%M") != utc.strftime("%H:%M")  # the test can tell
+    summary = driver.find_element("id", "info-summary").text
+    assert local.strftime("%Y-%m-%d %H:%M") in summary, (summary, local)
+    assert rows["告警时间"].startswith(local.strftime("%Y-%m-%d %H:%M")), rows
+    deadline = db.scalar("SELECT deadline FROM cases WHERE code = %s AND valid_to IS NULL",
+                         (case,))
+    info_rows(driver, case)
+    summary = driver.find_element("id", "info-summary").text
+    assert deadline.astimezone(zone).strftime("%Y-%m-%d %H:%M") in summary, summary

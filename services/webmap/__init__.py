@@ -68,7 +68,8 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
         w, s, e, n = city[0]
         return render_template("map.html", base=base_url, city=profile.city_name,
                                style_url=f"{base_url}/styles/{STYLE_ID}?f=mapbox",
-                               centre=[(w + e) / 2, (s + n) / 2], bounds=[[w, s], [e, n]])
+                               centre=[(w + e) / 2, (s + n) / 2], bounds=[[w, s], [e, n]],
+                               tz=profile.timezone)
 
     @bp.get("/map/tree.json")
     def tree():

@@ -51,7 +51,14 @@
   // -- feature attributes ----------------------------------------------------------------------
   // the live layers' headline: an alarm's level, value and case; a case's state, category and
   // deadline (the full attribute table follows)
-  const when = (t) => (t ? String(t).replace("T", " ").slice(0, 16) : "—");
+  // times on the city's clock (the profile's timezone): the API gives instants in UTC, and
+  // cutting "2026-06-15T01:40:00+00:00" to 01:40 showed a case due at 13:40 in Jining as 05:40
+  const CLOCK = new Intl.DateTimeFormat("sv-SE", {timeZone: window.CIM_MAP.tz || "Asia/Shanghai",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"});
+  const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+  const local = (t) => CLOCK.format(new Date(t)).replace(/:00$/, "");
+  const when = (t) => (t ? (INSTANT.test(String(t)) ? local(t).slice(0, 16) : String(t)) : "—");
+  const shown = (v) => (typeof v === "object" ? JSON.stringify(v) : INSTANT.test(String(v)) ? local(v) : v);
   function summary(collection, p) {
     if (collection === "alarms")
       return `<p class="live" id="info-summary">${esc(p.level_name || p.level)}告警（${esc(p.status === "active" ? "告警中" : "已解除")}）
@@ -69,7 +76,7 @@
     const names = state.fields[collection] || {};
     const rows = Object.entries(f.properties || {})
       .filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
-      .map(([k, v]) => `<tr><th title="${esc(k)}">${esc(names[k] || k)}</th><td>${esc(typeof v === "object" ? JSON.stringify(v) : v)}</td></tr>`).join("");
+      .map(([k, v]) => `<tr><th title="${esc(k)}">${esc(names[k] || k)}</th><td title="${esc(typeof v === "object" ? "" : v)}">${esc(shown(v))}</td></tr>`).join("");
     info(`<h3>${esc(state.titles[collection] || collection)}</h3>
       <p>编码 <span class="code" id="info-code">${esc(f.id || code)}</span></p>
       ${summary(collection, f.properties || {})}
