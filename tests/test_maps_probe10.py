@@ -360,3 +360,27 @@ def test_feature_info_gives_times_on_the_citys_clock(browser, api, db):
     info_rows(driver, case)
     summary = driver.find_element("id", "info-summary").text
     assert deadline.astimezone(zone).strftime("%Y-%m-%d %H:%M") in summary, summary
+
+
+def test_a_citys_styles_file_with_a_key_left_out_is_an_error_naming_it(tmp_path, pdb):
+    """A label without its field, an opacity that is no number, a group without its name:
+    each was an internal error (KeyError, ValueError) with a traceback."""
+    def no_label_field(raw):
+        del raw["layers"]["buildings"]["label"]["field"]
+
+    def wordy_opacity(raw):
+        raw["layers"]["buildings"]["height_classes"]["classes"][0]["opacity"] = "半透明"
+
+    def nameless_group(raw):
+        del raw["tree"][0]["group"]
+
+    for mutate, key, word in ((no_label_field, "layers.buildings", "field"),
+                              (wordy_opacity, "layers.buildings", "半透明"),
+                              (nameless_group, "tree[0]", "group")):
+        work = tmp_path / mutate.__name__
+        work.mkdir()
+        profile = city_with(work, mutate)
+        proc = run_cli(["styles", "maplibre"], {**pdb.env(), "CIM_PROFILE": str(profile.path)})
+        assert proc.returncode == 2, (mutate.__name__, proc.returncode, proc.stderr)
+        assert str(work / "styles.yaml") in proc.stderr and key in proc.stderr, proc.stderr
+        assert word in proc.stderr and "internal error" not in proc.stderr, proc.stderr

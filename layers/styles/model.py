@@ -278,11 +278,25 @@ class _Reader:
         return ConfigError(msg, path=str(self.path), field=key)
 
     def styles(self, raw: dict) -> Styles:
-        layers = {name: self.layer(name, spec or {}) for name, spec in
-                  (raw.get("layers") or {}).items()}
-        tree = [self.group(g, i, layers) for i, g in enumerate(raw.get("tree") or [])]
+        if not isinstance(raw, dict):
+            raise self.fail("the styles file is a mapping of label_font, tree and layers", "")
+        layers = {name: self.guarded(f"layers.{name}", self.layer, name, spec or {})
+                  for name, spec in (raw.get("layers") or {}).items()}
+        tree = [self.guarded(f"tree[{i}]", self.group, g, i, layers)
+                for i, g in enumerate(raw.get("tree") or [])]
         return Styles(self.path, str(raw.get("label_font") or "Noto Sans CJK SC Regular"),
                       tree, layers)
+
+    def guarded(self, key: str, read: Any, *args: Any) -> Any:
+        """``read(*args)``, a key left out or a value of the wrong kind (a label without its
+        field, an opacity that is no number) named by file and key: they were internal errors
+        with a traceback."""
+        try:
+            return read(*args)
+        except KeyError as exc:
+            raise self.fail(f"needs {exc.args[0]!r}", key) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise self.fail(f"cannot be read: {exc}", key) from None
 
     def color(self, v: Any, key: str) -> Color:
         try:
