@@ -16,6 +16,7 @@ def register(cli: click.Group) -> None:
     cli.commands["profile"].add_command(profile_apply)
     cli.add_command(load)
     cli.add_command(qa)
+    cli.add_command(places)
 
 
 def _check_district(c: Ctx, district: str | None) -> None:
@@ -347,3 +348,33 @@ def load_sensors_cmd(c: Ctx, path: Path, crs, mode, encoding, mapping, as_json, 
                           mapping=read_mapping_file(mapping) if mapping else None,
                           quiet=quiet or as_json)
     print_reports([report], as_json)
+
+
+# -- placing stored features again ---------------------------------------------------------
+@click.group()
+def places() -> None:
+    """Districts and grid cells of stored features."""
+
+
+@places.command("refresh")
+@click.option("--layer", help="Only this layer (default: every layer placed in districts and "
+                              "grid cells)")
+@click.option("--dry-run", is_flag=True, help="Count the features out of place, write nothing")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def places_refresh_cmd(c: Ctx, layer: str | None, dry_run: bool, as_json: bool) -> None:
+    """Place current features again in the current districts and grid cells, by the rule
+    the loads use (features loaded before the grid cells, or before a boundary changed)."""
+    from dataclasses import asdict
+
+    from loaders.places_refresh import refresh
+
+    results = refresh(c.conninfo(), layer, dry_run=dry_run)
+    if as_json:
+        echo_json([asdict(r) for r in results])
+        return
+    for r in results:
+        if r.current:
+            click.echo(r.text())
+    if not any(r.current for r in results):
+        click.echo("no current features in the layers placed in districts and grid cells")

@@ -37,6 +37,7 @@ from loaders.engine.rows import StagedRows, layer_values
 from loaders.field_names import map_fields
 from loaders.fields import ValueProblem, as_id, as_text
 from loaders.geometry import ewkb, prepare
+from loaders.places_refresh import out_of_place_notes
 from loaders.sources.read import Batch, iter_batches, open_source
 
 # a grid cell less than this share of whose area lies in the district its code names is
@@ -139,6 +140,8 @@ def load_districts(conninfo: str, profile: CityProfile, path: str | Path | None 
     if missing:  # features there will be outside every district
         report.notes.append("districts of the profile with no boundary: " + ", ".join(
             f"{c} {profile.district_name(c)}" for c in missing))
+    # features loaded before these boundaries keep the districts they were given
+    report.notes += out_of_place_notes(conninfo)
     return report
 
 
@@ -148,10 +151,14 @@ def load_grid(conninfo: str, profile: CityProfile, path: str | Path | None = Non
     if path is None:
         raise ConfigError("the profile names no grid file", path=str(profile.path))
     kw.setdefault("encoding", profile.encodings.get("grid"))
-    return run_load(conninfo, profile, GRID_CELLS, None,
-                    _coded_converter(GRID_CELLS, 15, profile, _district_areas(conninfo)), path,
-                    aliases=profile.field_aliases.get("grid_cells", {}), dataset="grid_cells",
-                    **kw)
+    report = run_load(conninfo, profile, GRID_CELLS, None,
+                      _coded_converter(GRID_CELLS, 15, profile, _district_areas(conninfo)),
+                      path, aliases=profile.field_aliases.get("grid_cells", {}),
+                      dataset="grid_cells", **kw)
+    # features loaded before these cells keep the cells (or none) they were given: a reload
+    # of them finds their content unchanged and never places them again
+    report.notes += out_of_place_notes(conninfo)
+    return report
 
 
 def _district_areas(conninfo: str) -> dict[str, object]:
