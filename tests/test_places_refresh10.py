@@ -114,6 +114,8 @@ def test_grid_loaded_after_features_and_a_moved_boundary(jining_profile, tmp_pat
         got = stored()
         assert {k: v[0] for k, v in got.items()} == want_district, got
         assert {k: v[1] for k, v in got.items()} == want_grid, got
+        from loaders.places_refresh import refresh
+        assert [r.changed for r in refresh(d.conninfo, dry_run=True) if r.changed] == []
         assert run_cli(["places", "refresh", "--layer", "risk_points"], d.env()).returncode \
             not in (0, 1)
 
