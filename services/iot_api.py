@@ -15,7 +15,9 @@
   with ``bucket=15min|1h|1d|1w`` aggregated by time bucket in the city's clock (the profile's
   timezone: a day bucket starts at local midnight): count, min, avg and max per bucket
   (:func:`layers.iot.series.buckets`; ``limit`` caps the buckets the range may span).
-- ``GET /iot/alarms?status=active|cleared&sensor=&limit=`` — alarms, latest first.
+- ``GET /iot/alarms?status=active|cleared&sensor=&limit=`` — alarms, latest first; an alarm
+  a late reading opened for the past says so (``reported_late``: ``reading_at``,
+  ``received_at``), one late readings found to have begun earlier its ``began_at``.
 
 The app connects as the read-only role; the ingest opens its transaction READ WRITE (the role
 may INSERT readings and write sensor_state, alarms and the case tables only:
@@ -399,7 +401,9 @@ def _doc() -> dict[str, dict]:
                              {"type": "string", "enum": ["active", "cleared"]}),
                            q("sensor", "sensor code or device id"),
                            q("limit", "at most this many (1..10000)", {"type": "integer"})],
-            "responses": {**ok("the alarms"), **errors("400")}}},
+            "responses": {**ok("the alarms (each with cleared_reason, reported_late "
+                               "{reading_at, received_at} and began_at, null when not "
+                               "so)"), **errors("400")}}},
     }
 
 

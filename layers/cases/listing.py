@@ -93,7 +93,8 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
                after: str | None = None, district: str | None = None,
                category: str | None = None,
                profile: CityProfile | None = None) -> list[dict[str, Any]]:
-    """Current cases, newest report first (then by code, descending), filtered by state (one
+    """Current cases, the last opened on the platform first (``valid_from``, the time its row
+    was written; then by code, descending), filtered by state (one
     of case_workflow.yaml's states: any other is an InputError naming them, not an empty
     list), grid cell (one the grid has or had: a mistyped code is an InputError), unit and
     overdue (past the deadline and not handled yet at ``now``), district (a level-3 division's
@@ -102,23 +103,27 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
     code of the
     last case of the page before — the page goes on after it (keyset: a case reported
     meanwhile neither shifts nor repeats a row); a code no current case has is an
-    InputError."""
+    InputError.
+
+    Not by ``reported_at``: that is when the problem was reported or happened — a sensor's
+    reading relayed hours late, a patrol's report typed in at the end of the shift — and
+    such a case, new to the people of the loop, sank below the cases opened since."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit is 1..{MAX_LIMIT}", field="limit")
     where, params = _where(conn, state, grid, unit, overdue, now, district, category,
                            profile)
     if after:
-        last = conn.execute("SELECT reported_at FROM cases WHERE code = %s AND valid_to IS NULL",
+        last = conn.execute("SELECT valid_from FROM cases WHERE code = %s AND valid_to IS NULL",
                             (after,)).fetchone()
         if last is None:
             raise InputError(f"after {after!r}: no current case has this code (give the "
                              "code of the last case of the page before)", field="after")
-        where.append("(reported_at, code) < (%(after_at)s, %(after)s)")
+        where.append("(valid_from, code) < (%(after_at)s, %(after)s)")
         params["after_at"], params["after"] = last[0], after
     params["limit"] = limit
     cur = conn.cursor(row_factory=dict_row)
     return cur.execute(f"SELECT {CASE_COLUMNS} FROM cases WHERE {' AND '.join(where)} "  # noqa: S608
-                       "ORDER BY reported_at DESC, code DESC LIMIT %(limit)s", params).fetchall()
+                       "ORDER BY valid_from DESC, code DESC LIMIT %(limit)s", params).fetchall()
 
 
 def count_cases(conn: psycopg.Connection, *, state: str | None = None,

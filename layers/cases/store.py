@@ -203,13 +203,18 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
               description: str | None = None, asset_code: str | None = None,
               alarm_code: str | None = None, reported_at: dt.datetime | None = None,
               register: bool = False, contact: dict | None = None,
-              grid_hint: bool | None = None, profile: CityProfile | None = None) -> dict:
+              grid_hint: bool | None = None, profile: CityProfile | None = None,
+              registered_at: dt.datetime | None = None) -> dict:
     """Open a case (state 上报, or 立案 at once with ``register``: a sensor alarm); the case row
     as a dict. ``point`` is x, y in the storage CRS. A ``grid_code`` given with a point or an
     asset must contain it (else an InputError), unless it is a hint (``grid_hint``, default
     for the ``system`` role: a sensor's registered cell; a geocoded place's): then the cell
     the place lies in wins. ``profile``: the city whose loop, categories and layer codes the
-    case follows (None: the platform's files). Runs in the caller's transaction."""
+    case follows (None: the platform's files). ``registered_at`` (with ``register``): when
+    the platform registered it, if later than the report — a sensor's reading relayed late
+    is reported at its time (when it happened) but people can act only from its receipt, so
+    the 立案 and the deadline (立案 + time limit) count from then, not from hours before it
+    arrived. Runs in the caller's transaction."""
     from layers.cases.sources import settings
     from layers.cases.workflow import load_workflow, workflow_file
 
@@ -232,7 +237,12 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     code = _new_code(conn, f"{district}{layer_code(profile)}{cat.major_code}")
     reported_at = utc(reported_at) or conn.execute("SELECT now()").fetchone()[0]
     unit, basis = propose(conn, cat, layer, asset_code)
-    registered_at = reported_at if register else None
+    if register:
+        registered_at = utc(registered_at)
+        not_in_future(conn, registered_at, "registered_at")
+        registered_at = max(reported_at, registered_at) if registered_at else reported_at
+    else:
+        registered_at = None
     deadline = registered_at + dt.timedelta(hours=cat.time_limit_h) if register else None
     case_id = conn.execute(
         "INSERT INTO cases (code, geom, source, kind, category_code, category_name, state, "
@@ -248,7 +258,7 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     record_event(conn, case_id, at=reported_at, actor=actor, role=role, action="report",
                  from_state=None, to_state=reported, detail={"source": source})
     if register:
-        record_event(conn, case_id, at=reported_at, actor=actor, role=role, action="register",
+        record_event(conn, case_id, at=registered_at, actor=actor, role=role, action="register",
                      from_state=reported, to_state=registered, note=None)
     if contact:
         unknown = set(contact) - set(CONTACT_FIELDS)

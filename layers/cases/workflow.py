@@ -306,7 +306,8 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
 def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
                     at: dt.datetime, actor: str, role: str = "system",
                     note: str | None = None,
-                    profile: CityProfile | None = None) -> dict | None:
+                    profile: CityProfile | None = None,
+                    known_at: dt.datetime | None = None) -> dict | None:
     """The case ``code`` takes the category ``category_code``: what a sensor alarm's case does
     when its alarm escalates to a level whose band names another category
     (``sensor_thresholds.csv`` ``case_category``: a gas reading past 一级 may be 燃气泄漏, 1 h,
@@ -317,7 +318,9 @@ def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
     - a registered case's deadline becomes the new time limit counted from the escalation
       (``at``, not after the platform's clock), never later than the deadline it had: the
       more urgent problem is due sooner, an escalation never grants more time, and a unit is
-      not late for time that passed before the problem became urgent;
+      not late for time that passed before the problem became urgent — nor before the
+      platform knew of it (``known_at``: a late reading's receipt, when it came after the
+      escalation's own time: the limit counts from then);
     - a case not dispatched yet (before 派遣) whose unit was proposed, not named by the
       派遣员 (``指定``), takes the new category's proposal; a dispatched case keeps its unit
       (the event's detail names the proposal for the 派遣员);
@@ -337,7 +340,8 @@ def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
     case_id, state, old_code, deadline, unit, basis, a_layer, a_code = row
     if old_code == new.code or state in wf.final:
         return None
-    at = min(utc(at), conn.execute("SELECT now()").fetchone()[0])
+    now = conn.execute("SELECT now()").fetchone()[0]
+    at = min(utc(at), now)
     # the event is written no earlier than the case's last one (a reading imported late
     # escalates at its own time, which may lie before an action taken meanwhile: the trail,
     # in time order, would show the recategorizing before it, from a state it had left); the
@@ -348,7 +352,8 @@ def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
     sets: dict[str, Any] = {"category_code": new.code, "category_name": new.name,
                             "kind": new.kind, "time_limit_h": new.time_limit_h}
     if deadline is not None:
-        sets["deadline"] = min(deadline, at + dt.timedelta(hours=new.time_limit_h))
+        since = max(at, min(utc(known_at), now)) if known_at is not None else at
+        sets["deadline"] = min(deadline, since + dt.timedelta(hours=new.time_limit_h))
     proposed, p_basis = propose(conn, new, a_layer, a_code)
     # not dispatched yet: the case is in a state of the loop before the one dispatch reaches
     order = list(wf.timestamps)

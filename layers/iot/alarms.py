@@ -32,6 +32,8 @@ from cim.profile import DICTIONARY_DIR, read_csv_dictionary
 from layers.iot.thresholds import IotConfig, RowSet
 
 LAYER = "alarms"
+# the flag of a final case whose episode a late reading escalated (:func:`_after_final`)
+ESCALATED_AFTER_CLOSE = "escalated_after_close"
 SENSOR_COLUMNS = ("s.code, s.device_id, s.type_code, s.type_name, s.unit, s.asset_layer, "
                   "s.asset_code, s.asset_class, s.grid_code, ST_X(s.geom) AS x, "
                   "ST_Y(s.geom) AS y, coalesce(s.district_code, (SELECT a.code FROM "
@@ -94,7 +96,10 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
     ``received_at``: when the reading that opens it arrived after a later reading of its
     sensor (late, :func:`late_readings`): the alarm and its case say so (``detail``
     ``reported_late``: the reading's time and the receipt time; the case's words too), so the
-    people handling it know the episode was found after the fact."""
+    people handling it know the episode was found after the fact), and the case is
+    registered at ``received_at`` (reported at the reading's time, when it happened): its
+    deadline counts from when the platform could act on it, not from a past already gone
+    (a backlog of hours would be overdue the moment it opened)."""
     from layers.cases.store import SENSOR_SOURCE, open_case
     from layers.risk.alarm import raise_for_alarm
 
@@ -134,7 +139,8 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
                      point=(sensor["x"], sensor["y"]), grid_code=sensor.get("grid_code"),
                      description=f"{what}；设备 {sensor['device_id']}{late}",
                      asset_code=sensor.get("asset_code"), alarm_code=code,
-                     reported_at=reported, register=True, profile=cfg.profile)
+                     reported_at=reported, register=True, profile=cfg.profile,
+                     registered_at=received_at)
     risk_code = None
     if raise_risk:
         risk_code = raise_for_alarm(conn, _matrix(str(cfg.matrix_path)),
@@ -156,15 +162,17 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
 
 def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int,
              at: dt.datetime, threshold: float, value: float | None = None,
-             category_code: str | None = None) -> bool:
+             category_code: str | None = None,
+             received_at: dt.datetime | None = None) -> bool:
     """The episode reached a more severe ``level``: the alarm says so, its risk point goes up
     with it and its case tells the people handling it (the case's ``detail``: ``alarm_level``
     and one ``escalations`` entry each — at, level, value, threshold, note; the case was
     opened with the first level's words), and when the level's band names another case
     category (``category_code``, sensor_thresholds.csv ``case_category``) the case takes it
     (:func:`layers.cases.workflow.follow_category`: its time limit and deadline, before
-    dispatch its proposed unit). False when the episode had reached that level before (back
-    up after a de-escalation): nothing changes."""
+    dispatch its proposed unit; ``received_at``: a late reading's receipt, which its new time
+    limit counts from). False when the episode had reached that level before (back up after
+    a de-escalation): nothing changes."""
     from layers.risk.alarm import raise_for_alarm
 
     lv = cfg.levels[level]
@@ -190,12 +198,14 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
              "note": f"{row[6] or row[2]} 告警升级为{lv.name}（{lv.color}）：监测值 "
                      f"{_fmt(value)} {row[7] or ''}（阈值 {_fmt(threshold)}）",
              "case": row[4]})
+        if _after_final(conn, cfg, row[4], row[5], lv, level, at, value, threshold):
+            category_code = None  # a final case keeps the category it was handled as
         if category_code:
             from layers.cases.workflow import follow_category
 
             follow_category(conn, row[4], category_code, at=at, actor=f"sensor:{row[5]}",
                             role="system", note=f"告警升级为{lv.name}（{lv.color}）",
-                            profile=cfg.profile)
+                            profile=cfg.profile, known_at=received_at)
     # a cleared episode escalated by a late reading in it: its clearing restored the point,
     # and a raise now would never be taken back
     if row[3] is not None and row[8] == "active":
@@ -203,6 +213,44 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
                         alarm_code=row[0], level=lv.risk_level,
                         risk_type=cfg.risk_types.get(row[2]), at=at, risk_code=row[3],
                         timezone=cfg.timezone)
+    return True
+
+
+def _after_final(conn: psycopg.Connection, cfg: IotConfig, case_code: str, device_id: str,
+                 lv: Any, level: int, at: dt.datetime, value: float | None,
+                 threshold: float) -> bool:
+    """An escalation of an episode whose case is already final (结案, 作废): only a late
+    reading of a cleared episode reaches it (a case is closed only once its alarm has
+    cleared), and the ``detail`` entry alone was unseen — nobody looks at a closed case.
+    The case's trail gets an event (action ``escalate``, the state unchanged, at the
+    platform's time: it is written now, after the close; the reading's time in its detail)
+    and the flag ``escalated_after_close``, so the case history and the case list show that
+    the episode was worse than the case was handled as. The case is not reopened: the
+    workflow file (case_workflow.yaml) has no transition out of a final state, and whether
+    to open a new case is the people's decision. True when the case is final."""
+    from cim.profile import on_city_clock
+    from layers.cases.store import record_event
+    from layers.cases.workflow import load_workflow, workflow_file
+
+    final = load_workflow(workflow_file(cfg.profile)).final
+    row = conn.execute("SELECT id, state FROM cases WHERE code = %s AND valid_to IS NULL "
+                       "FOR UPDATE", (case_code,)).fetchone()
+    if row is None or row[1] not in final:
+        return False
+    now = conn.execute("SELECT now()").fetchone()[0]
+    last = conn.execute("SELECT max(at) FROM case_events WHERE case_id = %s",
+                        (row[0],)).fetchone()[0]
+    conn.execute("UPDATE cases SET flags = array_append(flags, %s) WHERE id = %s "
+                 "AND NOT %s = ANY(flags)", (ESCALATED_AFTER_CLOSE, row[0],
+                                             ESCALATED_AFTER_CLOSE))
+    on_clock = on_city_clock(at, cfg.timezone)
+    record_event(conn, row[0], at=max(now, last) if last else now, actor=f"sensor:{device_id}",
+                 role="system", action="escalate", from_state=row[1], to_state=row[1],
+                 note=f"{row[1]}后迟报：告警升级为{lv.name}（{lv.color}），监测时间 "
+                      f"{on_clock:%Y-%m-%d %H:%M:%S}，监测值 {_fmt(value)}（阈值 "
+                      f"{_fmt(threshold)}）",
+                 detail={"level": level, "level_name": lv.name, "reading_at": _rfc3339(at),
+                         "value": value, "threshold": threshold})
     return True
 
 
@@ -278,7 +326,7 @@ def _after(conn: psycopg.Connection, sensor_code: str, since: dt.datetime,
 
 def _join(conn: psycopg.Connection, cfg: IotConfig, ep: _Episode, rs: RowSet,
           steps: list[tuple[dt.datetime, int, float]], peak: float,
-          counts: dict[str, Any]) -> None:
+          counts: dict[str, Any], received_at: dt.datetime) -> None:
     """Late readings that belong to the episode ``ep``: it escalates to a level they reach
     that it had not (written on its case as any escalation), takes their peak, and — when
     they lie before its opening — says where it began (``detail.began_at``). Nothing is
@@ -286,7 +334,8 @@ def _join(conn: psycopg.Connection, cfg: IotConfig, ep: _Episode, rs: RowSet,
     for at, level, value in steps:
         if level < ep.level:
             band = rs.band(level)
-            if escalate(conn, cfg, ep.id, level, at, band.on, value, band.case_category):
+            if escalate(conn, cfg, ep.id, level, at, band.on, value, band.case_category,
+                        received_at):
                 counts["alarms_escalated"] += 1
             ep.level = level
     began = min(t for t, _, _ in steps)
@@ -359,7 +408,7 @@ def late_readings(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, An
         if end is None and joined is None and nxt is not None:
             joined = nxt  # stored readings end before its opening: it is still that episode
         if joined is not None:
-            _join(conn, cfg, joined, rs, steps, peak, counts)
+            _join(conn, cfg, joined, rs, steps, peak, counts, received_at)
             continue
         band = rs.band(first)
         a = open_alarm(conn, cfg, sensor, kind="threshold", level=first, at=ts, value=v,
@@ -370,7 +419,8 @@ def late_readings(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, An
         counts["late_alarms_opened"] += 1
         for at, lv, value in steps[1:]:
             b = rs.band(lv)
-            if escalate(conn, cfg, a["id"], lv, at, b.on, value, b.case_category):
+            if escalate(conn, cfg, a["id"], lv, at, b.on, value, b.case_category,
+                        received_at):
                 counts["alarms_escalated"] += 1
         touch(conn, [(a["id"], last[0], last[1], peak, clear_at)])
         if end is not None:
@@ -382,14 +432,17 @@ def late_readings(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, An
                             min(lv for _, lv, _ in steps)))
         eps.sort(key=lambda e: e.start)
     for ep, steps, peak in held.values():
-        _join(conn, cfg, ep, rs, steps, peak, counts)
+        _join(conn, cfg, ep, rs, steps, peak, counts, received_at)
     return active
 
 
 def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str | None = None,
                 status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     """Alarms, latest first (``active``: only those still active; ``status`` active or
-    cleared); ``cleared_reason`` says why an alarm no reading ended was cleared."""
+    cleared); ``cleared_reason`` says why an alarm no reading ended was cleared,
+    ``reported_late`` (``reading_at``, ``received_at``) that a late reading opened it for the
+    past, ``began_at`` that late readings found it began before its opening (null when not):
+    an operator reading the list otherwise took a backlog's alarm for one of the moment."""
     cond, params = ["valid_to IS NULL"], []
     if active:
         status = "active"
@@ -404,6 +457,8 @@ def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str |
         "SELECT code, sensor_code, device_id, type_code, type_name, kind, level, level_name, "
         "color, status, threshold, clear_at, first_value, peak_value, last_value, unit, "
         "opened_at, last_at, cleared_at, detail->>'cleared_reason' AS cleared_reason, "
+        "detail->'reported_late' AS reported_late, "
+        "(detail->>'began_at')::timestamptz AS began_at, "
         "asset_layer, asset_code, district_code, grid_code, "
         f"case_code, risk_code FROM alarms WHERE {' AND '.join(cond)} "  # noqa: S608
         "ORDER BY opened_at DESC, id DESC LIMIT %s", (*params, limit)).fetchall()
