@@ -384,3 +384,25 @@ def test_a_citys_styles_file_with_a_key_left_out_is_an_error_naming_it(tmp_path,
         assert proc.returncode == 2, (mutate.__name__, proc.returncode, proc.stderr)
         assert str(work / "styles.yaml") in proc.stderr and key in proc.stderr, proc.stderr
         assert word in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+
+
+def test_a_mixed_layers_lines_are_labelled_along_them(jining_profile):
+    """控制线 and 城市部件 hold lines beside points and areas: their lines' labels are placed
+    along the line as QGIS places them (MapLibre's point placement of a line label repeats it
+    at every vertex), the points' and areas' labels as before; each label layer is listed
+    under its tree child, so the tree's checkbox hides both."""
+    from layers.styles import maplibre_style
+
+    style = maplibre_style("http://x", jining_profile)
+    tree_ids = {i for g in style["metadata"]["cim:tree"] for c in g["children"]
+                for i in c["layers"]}
+    line = ["in", ["geometry-type"], ["literal", ["LineString", "MultiLineString"]]]
+    for layer in ("control_lines", "components"):
+        labels = [sl for sl in style["layers"] if sl.get("source-layer") == layer
+                  and (sl.get("metadata") or {}).get("cim:label")]
+        along = [sl for sl in labels if sl["layout"].get("symbol-placement") == "line"]
+        rest = [sl for sl in labels if sl not in along]
+        assert along and rest, (layer, [sl["id"] for sl in labels])
+        assert all(line in sl["filter"] for sl in along), along[0]["filter"]
+        assert all(["!", line] in sl["filter"] for sl in rest), rest[0]["filter"]
+        assert {sl["id"] for sl in labels} <= tree_ids

@@ -175,7 +175,17 @@ class _Builder:
             if kind == kinds[-1]:  # a mixed layer's legend shows its points
                 legend.extend(items)
         if st.label:
-            self.labels.append(self.label(st, base, flt, zoom))
+            if st.kind == "mixed":
+                # a mixed table's lines are labelled along them, as QGIS does (line placement);
+                # a point-placed label of a line is repeated at every vertex of it
+                line = ml_geometry("line")
+                self.labels.append(self.label(st, base, ["all", *([flt] if flt else []),
+                                                         ["!", line]], zoom))
+                self.labels.append(self.label(st, base + "-line", ["all", *([flt] if flt
+                                                                             else []), line],
+                                              zoom, along=True))
+            else:
+                self.labels.append(self.label(st, base, flt, zoom, along=st.kind == "line"))
         return out, legend
 
     def color_expr(self, st: LayerStyle, cat: Filter | None) -> tuple[Any, list]:
@@ -319,7 +329,8 @@ class _Builder:
             expr += [h.min, h.opacity]
         return expr
 
-    def label(self, st: LayerStyle, base: str, flt: list | None, zoom: dict) -> dict:
+    def label(self, st: LayerStyle, base: str, flt: list | None, zoom: dict,
+              along: bool = False) -> dict:
         lab = st.label
         sl: dict = {"id": base + "-label", "type": "symbol", "source": source_of(st.name),
                     "source-layer": st.name,
@@ -328,7 +339,7 @@ class _Builder:
                                "text-size": max(11.0, px(lab.size, 2.5))},
                     "paint": {"text-color": lab.color.hex},
                     "metadata": {"cim:label": True}}
-        if st.kind == "line":
+        if along:
             sl["layout"]["symbol-placement"] = "line"
         if lab.halo:
             sl["paint"].update({"text-halo-color": lab.halo.hex, "text-halo-width": 1.2})
