@@ -1,6 +1,6 @@
 """Paging the case list (``GET /cases?limit=&after=``, ``cim case list --after``): past the
 first page (at most 1000) the cases were out of reach. Pages go on after the last case of
-the page before (keyset on reported_at, code): together they hold every case once, newest
+the page before (keyset on the platform's opening time (valid_from), code): together they hold every case once, newest
 first, and a case reported between two pages shifts nothing. Filtering by district and
 category (an unknown code is refused, not an empty list)."""
 
