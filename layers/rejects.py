@@ -6,9 +6,13 @@ geometry in the delivery's own CRS and axis order — the CRS recorded in
 :mod:`loaders.engine.bulk`) — so an engineer can correct the rows in QGIS or a spreadsheet and
 load the file again where it came from.
 
-The platform's own columns (row, reason, field, message) carry a prefix (``cim_``, lengthened
-with ``_`` while a delivered attribute has such a name), so they never collide with the
-delivered ones. A GeoPackage of a pipe batch has one layer per delivered table (point table,
+The platform's own columns (row, reason, field, message, and the batch's dataset) carry a
+prefix (``cim_``, lengthened with ``_`` while a delivered attribute has such a name), so they
+never collide with the delivered ones. The dataset column is what a reload of the fixed file
+is scoped by unless ``--dataset`` says otherwise
+(:func:`loaders.field_names.delivery_dataset`): named after the export file, a corrected
+feature became a second one beside its original, which a replace of the original delivery
+never retired. A GeoPackage of a pipe batch has one layer per delivered table (point table,
 segment table, GIS layer), named after it, so that each layer reloads as the table it was.
 """
 
@@ -27,7 +31,7 @@ from psycopg.rows import dict_row
 
 from cim.errors import CimError, InputError
 
-PLATFORM = ("row", "reason", "field", "message")
+PLATFORM = ("row", "reason", "field", "message", "dataset")
 # the pipe readers record the table a row came from under this key of attrs
 TABLE_KEY = "_table"
 
@@ -51,12 +55,13 @@ def export_rejects(conninfo: str, batch_id: int, out: Path) -> int:
         raise InputError("export to .csv or .gpkg", path=str(out))
     rows = rejects(conninfo, batch_id)
     with psycopg.connect(conninfo) as conn:
-        layer, crs_text = conn.execute("SELECT layer, source_crs FROM load_batches "
-                                       "WHERE id = %s", (batch_id,)).fetchone()
+        layer, crs_text, dataset = conn.execute(
+            "SELECT layer, source_crs, options->>'dataset' FROM load_batches WHERE id = %s",
+            (batch_id,)).fetchone()
     if suffix == ".csv":
-        _write_csv(rows, out)
+        _write_csv(rows, out, dataset)
     else:
-        _write_gpkg(rows, out, _crs(crs_text), by_table=layer == "pipes")
+        _write_gpkg(rows, out, _crs(crs_text), dataset, by_table=layer == "pipes")
     return len(rows)
 
 
@@ -103,7 +108,7 @@ def _column(values: list[Any]) -> Any:
 
 
 # -- CSV ---------------------------------------------------------------------------------------
-def _write_csv(rows: list[dict[str, Any]], out: Path) -> None:
+def _write_csv(rows: list[dict[str, Any]], out: Path, dataset: str | None) -> None:
     names = attribute_names(rows)
     prefix = platform_prefix(names)
     wkt = "wkt" if "wkt" not in {n.lower() for n in names} else prefix + "wkt"
@@ -112,7 +117,7 @@ def _write_csv(rows: list[dict[str, Any]], out: Path) -> None:
         w.writerow([prefix + m for m in PLATFORM] + names + [wkt])
         for r in rows:
             a = r["attrs"] or {}
-            w.writerow([text(r["row_number"]), r["reason"], r["field"], r["message"]]
+            w.writerow([text(r["row_number"]), r["reason"], r["field"], r["message"], dataset]
                        + [text(a.get(k)) for k in names] + [r["geom_wkt"] or ""])
 
 
@@ -162,7 +167,7 @@ def _geometry(wkt: str | None):
 
 
 def _write_gpkg(rows: list[dict[str, Any]], out: Path, crs: pyproj.CRS | None,
-                by_table: bool) -> None:
+                dataset: str | None, by_table: bool) -> None:
     import geopandas as gpd
     import pyogrio
 
@@ -185,7 +190,8 @@ def _write_gpkg(rows: list[dict[str, Any]], out: Path, crs: pyproj.CRS | None,
             platform[0]: _column([r["row_number"] for r in group]),
             platform[1]: _column([r["reason"] for r in group]),
             platform[2]: _column([r["field"] for r in group]),
-            platform[3]: _column([r["message"] for r in group])}
+            platform[3]: _column([r["message"] for r in group]),
+            platform[4]: pd.array([dataset] * len(group), dtype=object)}
         for name, col in zip(names, columns):
             data[col] = _column([(r["attrs"] or {}).get(name) for r in group])
         geoms = [_geometry(r["geom_wkt"]) for r in group]

@@ -103,7 +103,7 @@ def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_
     """Load building footprints (any GDAL vector format)."""
     _check_district(c, district)
     conninfo = c.conninfo()
-    early = _early_keys(conninfo, "buildings", path, dataset)
+    early = _early_keys(conninfo, "buildings", path, dataset, source_layer, encoding)
     from loaders.buildings import load_buildings
     from loaders.field_names import read_mapping_file
 
@@ -116,13 +116,17 @@ def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_
     print_reports([report], as_json)
 
 
-def _early_keys(conninfo: str, layer: str, path: Path, dataset: str | None):
-    """The layer's keys of the delivery's dataset (the file name unless --dataset), read
+def _early_keys(conninfo: str, layer: str, path: Path, dataset: str | None,
+                source_layer: str | None, encoding: str | None):
+    """The layer's keys of the delivery's dataset (--dataset, else a rejects export's, else
+    the file name: the load's own rule, :func:`loaders.field_names.delivery_dataset`), read
     beside the command's imports (:mod:`loaders.engine.keyread`)."""
     from cim.layerdefs import LAYERS
     from loaders.engine.keyread import EarlyKeys
+    from loaders.field_names import delivery_dataset
 
-    return EarlyKeys(conninfo, LAYERS[layer].table, layer, dataset or Path(path).stem)
+    return EarlyKeys(conninfo, LAYERS[layer].table, layer,
+                     delivery_dataset(path, dataset, source_layer, encoding))
 
 
 # -- pipes and components (issue 3) ------------------------------------------------------
@@ -218,7 +222,7 @@ def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
     """Load a city-management component census (城市部件普查; points, lines, polygons)."""
     _check_district(c, district)
     conninfo = c.conninfo()
-    early = _early_keys(conninfo, "components", path, dataset)
+    early = _early_keys(conninfo, "components", path, dataset, source_layer, encoding)
     from loaders.components import load_components
     from loaders.field_names import read_mapping_file
 

@@ -8,7 +8,11 @@ mapping file may override them.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
+import urllib.parse
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +172,153 @@ def load_mapping_yaml(path: str | Path, shape: str) -> dict[Any, Any]:
 def read_mapping_file(path: str | Path) -> dict[str, str]:
     data = load_mapping_yaml(path, "attribute: source field")
     return {str(k): str(v) for k, v in data.items()}
+
+
+# -- a rejects export loaded again -------------------------------------------------------------
+# the columns `cim rejects --export` writes before the delivered ones (layers.rejects.PLATFORM,
+# under the first prefix no delivered name takes: cim_, _cim_, …): row, reason, field and
+# message in every export, the batch's dataset in those written since it was added
+_EXPORT_FIELD = re.compile(r"^(_*cim_)(row|reason|field|message|dataset)$", re.IGNORECASE)
+_EXPORT_MEMBERS = {"row", "reason", "field", "message"}
+_DATASET_BYTES = b"cim_dataset"
+
+
+def export_fields(fields: list[str]) -> tuple[str, ...]:
+    """The platform's columns of a rejects export among ``fields`` (the four of every export,
+    under one prefix, and its dataset column where it has one: a delivery's own ``cim_row``
+    alone is its own attribute), else none."""
+    by_prefix: dict[str, list[str]] = {}
+    for f in fields:
+        m = _EXPORT_FIELD.match(str(f))
+        if m:
+            by_prefix.setdefault(m.group(1).lower(), []).append(f)
+    found = {p: names for p, names in by_prefix.items()
+             if _EXPORT_MEMBERS <= {n.lower().rsplit("_", 1)[1] for n in names}}
+    # a delivery of its own cim_ columns was exported under _cim_: the longest prefix
+    return tuple(found[max(found, key=len)]) if found else ()
+
+
+def _dataset_field(fields: list[str]) -> str | None:
+    return next((f for f in export_fields(fields) if str(f).lower().endswith("_dataset")), None)
+
+
+def delivery_dataset(path: str | Path, dataset: str | None, layer: str | None = None,
+                     encoding: str | None = None) -> str:
+    """The dataset a delivery's source keys are scoped by: ``--dataset``, else the dataset a
+    rejects export records (a fixed export reloads into the dataset its rows came from — as
+    the file's name, ``rej``, it made a second feature and code beside the original, which a
+    later ``--mode replace`` of the original delivery never retired), else the file's name.
+    The one rule of every loader with a dataset, and of the early key read (``loaders.cli``),
+    which runs before the heavy modules are imported: nothing heavy is imported unless the
+    file's first bytes name the export's dataset column."""
+    if dataset:
+        return dataset
+    path = Path(path)
+    return export_dataset(path, layer, encoding) or path.stem
+
+
+def export_dataset(path: Path, layer: str | None = None,
+                   encoding: str | None = None) -> str | None:
+    """The dataset in the ``cim_dataset`` column of a rejects export (of ``layer`` if given,
+    else of every layer or sheet), None for any other file, an export written before the
+    column was, or one whose column is blank; two datasets in one file are an error (one
+    dataset a load: ``--dataset`` names it). A file that cannot be read here is left to the
+    load, which says why."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        values = _export_dataset_values(path, layer, encoding)
+    except (OSError, InputError, ConfigError, sqlite3.Error, zipfile.BadZipFile):
+        return None
+    except Exception as exc:  # noqa: BLE001 - GDAL's read errors, told apart as the reader does
+        from loaders.sources.read import GDAL_INPUT_ERRORS
+
+        if isinstance(exc, GDAL_INPUT_ERRORS):
+            return None
+        raise
+    found = sorted({str(v).strip() for v, _ in values
+                    if v is not None and v == v and str(v).strip()})  # NaN: a blank cell
+    if len(found) > 1:
+        raise InputError("a rejects export of more than one dataset (" + ", ".join(found)
+                         + "): one dataset a load — split the file, or name the dataset "
+                         "with --dataset", path=str(path), field=values[0][1])
+    return found[0] if found else None
+
+
+def _export_dataset_values(path: Path, layer: str | None, encoding: str | None
+                           ) -> list[tuple[object, str]]:
+    """(value, column) of every row's dataset cell of an export: read only where the file
+    holds the column's name (told cheaply first: a delivery of a million rows is no export)."""
+    suffix = path.suffix.lower()
+    if suffix in (".gpkg", ".sqlite"):
+        return _sqlite_values(path, layer)
+    if suffix in (".xlsx", ".xlsm"):
+        with zipfile.ZipFile(path) as z:
+            if not any(_DATASET_BYTES in z.read(n).lower() for n in z.namelist()
+                       if n.startswith("xl/") and n.endswith(".xml")):
+                return []
+    else:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20).lower()
+        if _DATASET_BYTES not in head and _DATASET_BYTES not in head.replace(b"\x00", b""):
+            return []
+    if suffix in (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".dbf"):
+        from loaders.sources.tables import read_tables
+
+        out: list[tuple[object, str]] = []
+        known = {_norm(f"cim_{m}") for m in (*_EXPORT_MEMBERS, "dataset")}
+        for t in read_tables(path, known, encoding):
+            col = _dataset_field(t.headers)
+            if col is not None and (layer is None or t.sheet in (None, layer)):
+                out += [(v, col) for v in t.column(col)]
+        return out
+    return _gdal_values(path, layer)
+
+
+def _sqlite_values(path: Path, layer: str | None) -> list[tuple[object, str]]:
+    """A GeoPackage's export columns read with SQLite itself, opened immutable (nothing
+    written beside the delivery) — no GDAL import for a file that is no export."""
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro&immutable=1"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        try:
+            tables = [r[0] for r in conn.execute(
+                "SELECT table_name FROM gpkg_contents "
+                "WHERE data_type IN ('features', 'attributes')")]
+        except sqlite3.OperationalError:  # a SpatiaLite or plain SQLite file
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        out: list[tuple[object, str]] = []
+        for t in tables:
+            if layer is not None and t != layer:
+                continue
+            names = [r[1] for r in conn.execute(f'PRAGMA table_info("{_quoted(t)}")')]
+            col = _dataset_field(names)
+            if col is not None:
+                out += [(v, col) for (v,) in conn.execute(
+                    f'SELECT DISTINCT "{_quoted(col)}" FROM "{_quoted(t)}"')]
+        return out
+
+
+def _quoted(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _gdal_values(path: Path, layer: str | None) -> list[tuple[object, str]]:
+    """Any other GDAL source (GeoJSON, FlatGeobuf … saved from QGIS): its layers' fields."""
+    import pyogrio
+
+    from loaders.sources.read import gdal_source, list_layers
+
+    read_path, opts = gdal_source(path)
+    out: list[tuple[object, str]] = []
+    for name, _kind in list_layers(read_path, opts):
+        if layer is not None and name != layer:
+            continue
+        col = _dataset_field([str(f) for f in pyogrio.read_info(read_path, layer=name,
+                                                                **opts)["fields"]])
+        if col is not None:
+            frame = pyogrio.read_dataframe(read_path, layer=name, columns=[col],
+                                           read_geometry=False, **opts)
+            out += [(v, col) for v in frame[col].tolist()]
+    return out

@@ -111,7 +111,7 @@ def infer_kind(profile: CityProfile, path: str | Path, source_layer: str | None 
     first = next(iter_batches(src, 500), None)
     scores: dict[str, int] = {}
     for kind, attrs in DISTINCTIVE.items():
-        mapped = map_fields(src.fields, aliases_of(profile, kind))
+        mapped = map_fields(src.fields, aliases_of(profile, kind), where=str(path))
         score = sum(1 for a in attrs if a in mapped)
         type_attr = {"control_lines": "line_type", "height_zones": "zone_type"}.get(kind)
         if type_attr and type_attr in mapped and first is not None:
@@ -520,7 +520,7 @@ def _require_land_use(path: Path, aliases: dict[str, list[str]], kw: dict[str, A
     as a control line's type field is. A blank cell of a land-use field is still the row's
     own flag."""
     src = open_source(path, kw.get("source_layer"), kw.get("encoding"))
-    mapped = map_fields(src.fields, aliases, kw.get("mapping"))
+    mapped = map_fields(src.fields, aliases, kw.get("mapping"), where=str(path))
     if "land_use_code" not in mapped and "land_use" not in mapped:
         raise ConfigError(
             f"no land-use field (用地代码 / 用地性质 / 地类 …; fields: "
@@ -550,7 +550,7 @@ def load_planning(conninfo: str, profile: CityProfile, path: str | Path,
         overlaps, pairs = _overlapping_rows(path, kw)
     if type_attr:
         src = open_source(path, kw.get("source_layer"), kw.get("encoding"))
-        mapped = map_fields(src.fields, aliases, kw.get("mapping"))
+        mapped = map_fields(src.fields, aliases, kw.get("mapping"), where=str(path))
         if type_attr not in mapped:
             named = _type_from_name(profile, kind, path, src.layer)
             if named is None and kind == "control_lines":

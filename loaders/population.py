@@ -53,10 +53,10 @@ from loaders.common import check_attrs, content_hash, delivered_wkt, reject_reco
 from loaders.engine.bulk import EWKB
 from loaders.engine.pages import small_pages
 from loaders.engine.pipeline import LoadContext, run_load, sql_analyze
-from loaders.engine.report import LoadReport, Reject
+from loaders.engine.report import LoadReport, Reject, StagedFlags
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.engine.session import LoadSession
-from loaders.field_names import map_fields
+from loaders.field_names import delivery_dataset, map_fields
 from loaders.fields import ValueProblem, as_int, as_year, is_blank
 from loaders.geometry import transform_xy
 from loaders.sources.csv_geometry import _WKT_START, CSV_GEOMETRY_NAMES
@@ -387,7 +387,7 @@ def _load_table(conninfo: str, profile: CityProfile, path: Path,
     _check_fields(m, t.headers, year, str(path))
     if not t.rows:
         raise InputError(f"the table {t.name} has no rows", path=str(path))
-    dataset = dataset or path.stem
+    dataset = delivery_dataset(path, dataset, source_layer, encoding)
     report = LoadReport(layer=POPULATION.name, path=str(path), mode=mode, encoding=t.encoding,
                         notes=list(t.notes))
     report.notes.append("a table without geometry: each row takes its unit's")
@@ -417,10 +417,10 @@ def _load_table(conninfo: str, profile: CityProfile, path: Path,
         w.create_staging()
         w.copy_rows(rows)
         w.copy_rejects(rejects)
-        for flags in rows.column("flags"):
-            for f in flags:
-                report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
+        flagged = StagedFlags()
+        flagged.add(rows)
         w.finalize(mode, district=district, dataset=dataset).apply_to(report, w)
+        flagged.count(report, session.conn)  # the stored rows' only
         session.succeed()
     with psycopg.connect(conninfo, autocommit=True) as c:
         c.execute(sql_analyze(POPULATION.table))

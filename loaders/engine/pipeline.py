@@ -32,7 +32,7 @@ from loaders.engine.area import area_bounds, check_area, resolve_source_crs
 from loaders.engine.keyread import EarlyKeys, like_prefix
 from loaders.engine.pages import small_pages
 from loaders.engine.ranges import FidRanges, fid_ranges_ahead, own_batches
-from loaders.engine.report import LoadReport, Reject
+from loaders.engine.report import LoadReport, Reject, StagedFlags
 from loaders.engine.rows import StagedRows
 from loaders.engine.session import LoadSession
 from loaders.hashing import StoredRecipe
@@ -89,7 +89,9 @@ def _open(path: Path, profile: CityProfile, layer: LayerDef, crs: str | None,
           encoding: str | None, options: dict[str, Any] | None
           ) -> tuple[Source, LoadReport, dict[str, Any], str]:
     src = open_source(path, source_layer, encoding)
-    dataset = dataset or path.stem
+    from loaders.field_names import delivery_dataset
+
+    dataset = delivery_dataset(path, dataset, source_layer, encoding)
     report = LoadReport(layer=layer.name, path=str(path), mode=mode, encoding=src.encoding,
                         notes=list(src.notes))
     opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,
@@ -160,15 +162,14 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
         writer.id_field = ctx.mapping.get("source_id")
         writer.place_field = geometry_field(src)  # what placed a feature outside the areas
         writer.create_staging()
+        flagged = StagedFlags()
         for b in itertools.chain([first] if first is not None else [], batches):
             rows, rejects = converter(b, ctx)
             rejects = name_unread_geometries(b, rejects)
             report.read += len(b.geometries)
             writer.copy_rows(rows)
             writer.copy_rejects(rejects)
-            for flags in rows.column("flags"):
-                for f in flags:
-                    report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
+            flagged.add(rows)
             progress(report.read, src.feature_count)
         if not quiet and sys.stderr.isatty():
             sys.stderr.write("\n")
@@ -176,6 +177,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
             raise InputError("the input has no features", path=str(path))
         result = writer.finalize(mode, district=district, dataset=dataset)
         result.apply_to(report, writer)
+        flagged.count(report, session.conn)  # the stored rows' only
         _check_outcome(report, path)
         session.succeed()
     with psycopg.connect(conninfo, autocommit=True) as conn:

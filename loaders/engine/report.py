@@ -19,6 +19,35 @@ class Reject:
     geom_wkt: str | None = None
 
 
+class StagedFlags:
+    """The flags of a staged load's rows, counted in its report only for the rows the merge
+    stores: a row the merge rejects (a duplicate source id, outside the districts, already
+    loaded) was counted as flagged too — two ``parcel_overlap`` flags reported for a pair of
+    overlapping parcels of one id, of which one was stored. Kept by row number (the merge's
+    rejects name the staged row's), for the flagged rows only."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Any] = {}
+
+    def add(self, rows: Any) -> None:
+        """A converter's staged rows (:class:`loaders.engine.rows.StagedRows`)."""
+        for row_no, flags in zip(rows.column("row_no"), rows.column("flags")):
+            if flags:
+                self.rows[int(row_no)] = flags
+
+    def count(self, report: LoadReport, conn: Any) -> None:
+        """Add the stored rows' flags to ``report``: after the merge, in its transaction."""
+        if not self.rows:
+            return
+        gone = {r for (r,) in conn.execute(
+            "SELECT row_number FROM load_rejects WHERE batch_id = %s "
+            "AND row_number = ANY(%s)", (report.batch_id, list(self.rows)))}
+        for row_no, flags in self.rows.items():
+            if row_no not in gone:
+                for f in flags:
+                    report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
+
+
 @dataclass
 class LoadReport:
     layer: str

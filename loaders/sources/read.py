@@ -34,6 +34,7 @@ import shapely
 
 from cim.crs import crs_text, epsg_of, parse_crs, srs_name_crs, written_axis_order
 from cim.errors import InputError
+from loaders.field_names import export_fields  # noqa: F401 (read here by the table readers)
 from loaders.sources.batch import Batch  # the reader's batches (imported from here too)
 from loaders.sources.citygml import building_parts_merged as _building_parts_merged
 from loaders.sources.citygml import check_one_crs
@@ -94,8 +95,9 @@ class Source:
     # why the file's own CRS (its .prj, srsName, "crs" member) was not taken, if it has one:
     # the load's "no CRS" error says so (loaders.engine.area) instead of "missing .prj?"
     crs_set_aside: str | None = None
-    # a rejects export's own columns (cim_row, cim_reason, cim_field, cim_message:
-    # layers.rejects), in a fixed export loaded again: never read as the features' attributes
+    # a rejects export's own columns (cim_row, cim_reason, cim_field, cim_message and
+    # cim_dataset: layers.rejects, loaders.field_names.export_fields), in a fixed export loaded
+    # again: never read as the features' attributes
     export_fields: tuple[str, ...] = ()
     # a survey table read as points (loaders.sources.xy_table): its X and Y columns (the
     # geometry_field names them both, X坐标/Y坐标, for the rejects of a point's place) and the
@@ -105,26 +107,6 @@ class Source:
     stored_names: dict[str, str] | None = None  # the copy's column → the delivered header
     # the SRID a CSV's geometry column names as EWKT (SRID=4527;POINT …), read as its CRS
     ewkt_srid: int | None = None
-
-
-# the columns `cim rejects --export` adds before the delivered ones (layers.rejects.PLATFORM,
-# under the first prefix no delivered name takes: cim_, _cim_, …)
-_EXPORT_FIELD = re.compile(r"^(_*cim_)(row|reason|field|message)$", re.IGNORECASE)
-
-
-def export_fields(fields: list[str]) -> tuple[str, ...]:
-    """The four columns of a rejects export among ``fields`` (all four under one prefix: a
-    delivery's own ``cim_row`` alone is its own attribute), else none."""
-    by_prefix: dict[str, list[str]] = {}
-    for f in fields:
-        m = _EXPORT_FIELD.match(f)
-        if m:
-            by_prefix.setdefault(m.group(1).lower(), []).append(f)
-    found = [names for names in by_prefix.values()
-             if {n.lower().rsplit("_", 1)[1] for n in names} == {"row", "reason", "field",
-                                                                 "message"}]
-    # a delivery of its own cim_ columns was exported under _cim_: the longest prefix
-    return tuple(max(found, key=lambda names: len(names[0]))) if found else ()
 
 
 def _dbf_path(path: Path) -> Path | None:
