@@ -53,8 +53,10 @@
   // deadline (the full attribute table follows)
   // times on the city's clock (the profile's timezone): the API gives instants in UTC, and
   // cutting "2026-06-15T01:40:00+00:00" to 01:40 showed a case due at 13:40 in Jining as 05:40
-  const CLOCK = new Intl.DateTimeFormat("sv-SE", {timeZone: window.CIM_MAP.tz || "Asia/Shanghai",
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"});
+  const clock = (tz) => new Intl.DateTimeFormat("sv-SE", {timeZone: tz, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"});
+  // a zone the browser's ICU does not know must not stop the page (China's clock then)
+  const CLOCK = (() => { try { return clock(window.CIM_MAP.tz || "Asia/Shanghai"); } catch (e) { return clock("Asia/Shanghai"); } })();
   const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
   const local = (t) => CLOCK.format(new Date(t)).replace(/:00$/, "");
   const when = (t) => (t ? (INSTANT.test(String(t)) ? local(t).slice(0, 16) : String(t)) : "—");
