@@ -156,6 +156,10 @@ def test_late_escalation_of_a_closed_case_is_in_its_trail_and_flags_it(d):
     listed = json.loads(run_cli(["case", "list", "--state", "结案", "--json"], d.env(),
                                 check=True).stdout)
     assert "escalated_after_close" in next(r for r in listed if r["code"] == code)["flags"]
+    # and the text list says it on the case's line
+    text = run_cli(["case", "list", "--state", "结案"], d.env(), check=True).stdout
+    line = next(x for x in text.splitlines() if x.startswith(code))
+    assert "[" in line and "escalated_after_close" in line.split("[", 1)[1], line
     # the same level again escalates nothing: one event, one flag
     send(d, [(s, t(6), 56.0)])
     c = case_of(d, s)

@@ -235,7 +235,9 @@ def list_cmd(c: Ctx, state, grid, unit, district, category, overdue, limit, afte
     for r in rows:
         click.echo(f"{r['code']}  {r['state']:<3} {r['category_code']} {r['category_name']:<10}"
                    f" grid {r['grid_code'] or '-'}  {r['unit'] or '-'}  reported "
-                   f"{_t(r['reported_at'], zone)}  deadline {_t(r['deadline'], zone)}")
+                   f"{_t(r['reported_at'], zone)}  deadline {_t(r['deadline'], zone)}"
+                   # overdue, escalated_after_close …: what the map and the API flag
+                   + (f"  [{', '.join(r['flags'])}]" if r.get("flags") else ""))
     if not rows:
         click.echo("no case")
     elif len(rows) == limit:
