@@ -35,9 +35,10 @@ def test_a_fixed_export_loads_without_the_exports_columns(jining_profile, tmp_pa
         assert first["loaded"] == len(g), first
         assert d.rows("SELECT attrs FROM components WHERE valid_to IS NULL AND "
                       "(attrs ?| array['cim_row', 'cim_reason', 'cim_field', "
-                      "'cim_message'])") == []
+                      "'cim_message', 'cim_dataset'])") == []
         clean = tmp_path / "clean.gpkg"
-        g.drop(columns=["cim_row", "cim_reason", "cim_field", "cim_message"]).to_file(clean)
+        g.drop(columns=["cim_row", "cim_reason", "cim_field", "cim_message",
+                        "cim_dataset"]).to_file(clean)
         again = json.loads(run_cli(["load", "components", str(clean), "--dataset",
                                     "components_points", "--json"], env, check=True).stdout)
         assert again["updated"] == 0 and again["unchanged"] == len(g), again
