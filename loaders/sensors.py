@@ -52,7 +52,13 @@ from loaders.engine.rows import StagedRows, layer_values
 from loaders.engine.session import LoadSession
 from loaders.fields import ValueProblem, as_date, as_float, as_id, as_int, as_text, is_blank
 from loaders.geometry import ewkb
-from loaders.sources.tables import Table, known_header_names, match_headers, read_tables
+from loaders.sources.tables import (
+    Table,
+    known_header_names,
+    match_headers,
+    read_tables,
+    without_export,
+)
 
 DATASET = "sensors"  # the source keys' scope: sensors:<device id>, whatever the file name
 NEAR_M = 50.0  # X/Y further than this from the watched asset is flagged far_from_asset
@@ -282,8 +288,8 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
     """Load a sensor registry into ``sensors``; one transaction, one load batch."""
     path = Path(path)
     aliases = profile.field_aliases.get("sensors", {})
-    tables = read_tables(path, known_header_names(profile.field_aliases, ["sensors"]),
-                         encoding)
+    tables = [without_export(t) for t in read_tables(
+        path, known_header_names(profile.field_aliases, ["sensors"]), encoding)]
     t, m = _pick_table(tables, aliases, mapping)
     if not t.rows:
         raise InputError("the registry has no rows", path=t.name)

@@ -125,6 +125,12 @@ def test_pipe_survey_fixed_export_reloads_into_its_dataset(fresh_db, tmp_path):
     assert fixed["loaded"] == 1, fixed
     assert [k for k in _current(fresh_db, "pipe_points") if k.endswith("RL0003")] == [
         "热力:RL:RL0003"]
+    # the export's own columns are no attributes of the reloaded point (its attrs kept
+    # cim_row … before)
+    attrs = fresh_db.scalar("SELECT attrs FROM pipe_points WHERE valid_to IS NULL "
+                            "AND source_key = '热力:RL:RL0003'")
+    assert not set(attrs) & set(PLATFORM), attrs
+    assert attrs.get("X坐标") is None or attrs["X坐标"] == "3913819.86"
 
 
 def test_export_columns_old_and_new():

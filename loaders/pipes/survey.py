@@ -55,6 +55,7 @@ from loaders.sources.tables import (
     norm_header,
     read_tables,
     table_files,
+    without_export,
 )
 
 POINT_REQUIRED = ("point_no", "x", "y", "ground_elevation")
@@ -113,7 +114,8 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
     seq = 0
     spatial: list[str] = []  # GIS layers read as tables (their geometries unread)
     for path in files:
-        tables = read_tables(path, known, encoding)
+        # a fixed rejects export of the survey: its own columns are no attributes
+        tables = [without_export(t) for t in read_tables(path, known, encoding)]
         spatial += [f"{t.name} ({t.geometry_type})" for t in tables if t.geometry_type]
         kinds = [_table_kind(t, aliases, mapping) for t in tables]
         if path in named and tables and all(k is None for k, _m in kinds):

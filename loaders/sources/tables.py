@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 from cim.errors import ConfigError, InputError
 from cim.text import decode_text, norm_key, norm_name
-from loaders.field_names import load_mapping_yaml, match_fields
+from loaders.field_names import export_fields, load_mapping_yaml, match_fields
 from loaders.sources.excel import xls_grids, xlsx_grids
 from loaders.sources.precheck import check_xml_safety, column_letters
 
@@ -238,6 +239,41 @@ def read_tables(path: str | Path, known: set[str] | None = None,
         return _read_gdal(path, encoding)
     raise InputError(f"unknown table format {suffix!r}; use .xlsx, .xls, .csv, .dbf or .gpkg",
                      path=str(path))
+
+
+def without_columns(t: Table, drop: Iterable[str]) -> Table:
+    """``t`` without the columns ``drop`` (their values too)."""
+    drop = set(drop)
+    keep = [j for j, h in enumerate(t.headers) if h not in drop]
+    return Table(path=t.path, sheet=t.sheet, headers=[t.headers[j] for j in keep],
+                 rows=[[r[j] if j < len(r) else None for j in keep] for r in t.rows],
+                 row_numbers=t.row_numbers, encoding=t.encoding, notes=list(t.notes),
+                 geometry_type=t.geometry_type)
+
+
+def export_columns(t: Table) -> list[str]:
+    """A rejects export's own columns in ``t`` (``cim rejects --export``: cim_row …
+    cim_dataset, and the point it wrote after the delivered columns, ``wkt`` under the
+    export's prefix or none — a GeoPackage's is its geometry, not a column), else none."""
+    exported = list(export_fields([str(h) for h in t.headers]))
+    if not exported:
+        return []
+    prefix = re.match(r"_*cim_", exported[0], re.IGNORECASE).group(0).lower()
+    last = str(t.headers[-1]) if t.headers else ""
+    return exported + ([last] if last.lower() in ("wkt", prefix + "wkt") else [])
+
+
+def without_export(t: Table) -> Table:
+    """``t`` as delivered when it is a fixed rejects export loaded again: the export's own
+    columns (:func:`export_columns`) are no attributes of the features (a survey point
+    reloaded so kept cim_row … in its attrs), said in the table's notes."""
+    drop = export_columns(t)
+    if not drop:
+        return t
+    out = without_columns(t, drop)
+    out.notes.append(f"{t.name}: a rejects export loaded again: its columns "
+                     f"{', '.join(drop)} are not read as attributes")
+    return out
 
 
 def _blank(v: Any) -> bool:

@@ -42,8 +42,10 @@ from loaders.sources.tables import (
     HEADER_SCAN_ROWS,
     OLD_EXCEL,
     Table,
+    export_columns,
     match_headers,
     norm_header,
+    without_columns,
 )
 
 # the column of the scratch GeoPackage holding each row's number in the delivered table (a
@@ -139,7 +141,7 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
         # with left out; a GeoPackage is read so only then (else its geometry is its place)
         exported = export_fields(t.headers)
         if exported and (suffix not in GDAL_TABLES or _points_are_xy(t, m)):
-            found.append((_without(t, [*exported, *_export_wkt(t, exported)]), m))
+            found.append((without_columns(t, export_columns(t)), m))
         elif suffix not in GDAL_TABLES and not _wkt_column(t):
             found.append((t, m))
     if not found:
@@ -256,22 +258,6 @@ def _points_are_xy(t: Table, m: dict[str, str]) -> bool:
     xy = shapely.get_coordinates(geoms[both])
     return bool(len(xy) == both.sum() and np.all(np.abs(xy[:, 0] - e[both]) <= 1e-3)
                 and np.all(np.abs(xy[:, 1] - n[both]) <= 1e-3))
-
-
-def _export_wkt(t: Table, exported: Sequence[str]) -> list[str]:
-    """The point a rejects export wrote beside the X/Y (its last column, ``wkt`` under the
-    export's prefix or none; a GeoPackage's is its geometry, not read here)."""
-    prefix = re.match(r"_*cim_", exported[0], re.IGNORECASE).group(0).lower()
-    last = t.headers[-1] if t.headers else ""
-    return [last] if last.lower() in ("wkt", prefix + "wkt") else []
-
-
-def _without(t: Table, drop: Sequence[str]) -> Table:
-    keep = [j for j, h in enumerate(t.headers) if h not in set(drop)]
-    return Table(path=t.path, sheet=t.sheet, headers=[t.headers[j] for j in keep],
-                 rows=[[r[j] if j < len(r) else None for j in keep] for r in t.rows],
-                 row_numbers=t.row_numbers, encoding=t.encoding, notes=t.notes,
-                 geometry_type=t.geometry_type)
 
 
 def _wkt_column(t: Table) -> bool:
