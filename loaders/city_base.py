@@ -249,7 +249,8 @@ def load_base(conninfo: str, profile: CityProfile, kind_name: str, path: str | P
     aliases = aliases_of(profile, kind_name)
     options: dict[str, Any] = {"kind": kind_name}
     src = open_source(path, kw.get("source_layer"), kw.get("encoding"))
-    if kind.type_attr not in map_fields(src.fields, aliases, kw.get("mapping")):
+    if kind.type_attr not in map_fields(src.fields, aliases, kw.get("mapping"),
+                                        where=str(path)):
         named = _type_from_name(profile, kind, path, src.layer)
         if named is None:
             raise InputError(f"no {kind.type_label} field (fields: "

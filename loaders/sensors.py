@@ -47,7 +47,7 @@ from loaders.common import ClassLookup, content_hash, jsonable
 from loaders.engine.bulk import EWKB
 from loaders.engine.pages import small_pages
 from loaders.engine.pipeline import sql_analyze
-from loaders.engine.report import LoadReport, Reject
+from loaders.engine.report import LoadReport, Reject, StagedFlags
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.engine.session import LoadSession
 from loaders.fields import ValueProblem, as_date, as_float, as_id, as_int, as_text, is_blank
@@ -359,10 +359,10 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
         w.create_staging()
         w.copy_rows(rows)
         w.copy_rejects(rejects)
-        for flags in rows.column("flags"):
-            for f in flags:
-                report.flagged_by_reason[f] = report.flagged_by_reason.get(f, 0) + 1
+        flagged = StagedFlags()  # counted for the rows the merge stores only
+        flagged.add(rows)
         w.finalize(mode, dataset=DATASET).apply_to(report, w)
+        flagged.count(report, session.conn)
         session.succeed()
     with psycopg.connect(conninfo, autocommit=True) as c:
         c.execute(sql_analyze(SENSORS.table))

@@ -199,3 +199,13 @@ def test_a_header_in_another_unit_names_the_file(fresh_db, tmp_path):
         assert proc.returncode == 3, proc.stderr
         assert "限高厘米.gpkg" in proc.stderr and "限高(cm)" in proc.stderr, proc.stderr
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_base_layers_header_in_another_unit_names_the_file(fresh_db, tmp_path):
+    """As the planning layers' (above): the roads' 红线宽度(cm) refused naming the file."""
+    gdf = pyogrio.read_dataframe(SAMPLES / "base" / "roads.gpkg", max_features=2)
+    path = tmp_path / "道路厘米.gpkg"
+    pyogrio.write_dataframe(gdf.rename(columns={"红线宽度": "红线宽度(cm)"}), path)
+    proc = run_cli(["load", "roads", str(path)], fresh_db.env())
+    assert proc.returncode == 3, proc.stderr
+    assert "道路厘米.gpkg" in proc.stderr and "红线宽度(cm)" in proc.stderr, proc.stderr

@@ -648,3 +648,18 @@ def test_an_empty_template_sheet_before_the_registry_is_passed_over(sdb, tmp_pat
     wb.save(path)
     rep = load_sensors(sdb.conninfo, sdb.profile, path)
     assert rep.read == len(rows) and rep.inserted == 0, rep.text()
+
+
+def test_flags_are_counted_for_the_stored_sensors_only(sdb, tmp_path):
+    """A device id twice: the merge stores the first row and rejects the second; both stand
+    at their asset (flagged position_from_asset), the report counted two flags for one
+    stored sensor."""
+    from loaders.sensors import load_sensors
+
+    row = next(r for r in registry_rows() if r["监测对象编码"] and not r["X"])
+    line = ",".join(row[h] for h in HEADER.strip().split(","))
+    twice = write(tmp_path, "twice.csv", [line, line.replace(row["设备名称"], "另一个名称")])
+    rep = load_sensors(sdb.conninfo, sdb.profile, twice)
+    assert (rep.read, rep.loaded, rep.rejected) == (2, 1, 1)
+    assert rep.flagged_by_reason.get("position_from_asset") == 1
+    load_sensors(sdb.conninfo, sdb.profile, REGISTRY)  # back as the sample has it
