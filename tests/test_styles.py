@@ -117,7 +117,8 @@ def test_qml_renderers_and_colours_from_the_data_files(applied):
 
     admin = qml_of(applied, "admin_divisions", "Polygon")
     assert admin.find("renderer-v2").get("type") == "singleSymbol"
-    assert admin.find("labeling/settings/text-style").get("fieldName") == "code"
+    # a district by its name (任城区), not its code, for planners
+    assert admin.find("labeling/settings/text-style").get("fieldName") == "name"
 
 
 def test_maplibre_style_and_tree_share_the_colours(jining_profile):
