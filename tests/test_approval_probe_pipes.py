@@ -22,7 +22,7 @@ GAS_X, DN = 35.0, 200.0
 BUILDING = box(10, 10, GAS_X - 1.2 - DN / 2000, 40)  # its east wall 1.2 m from the pipe's wall
 
 
-def _with_gas(adb, pressure: str | None) -> dict:
+def _with_gas(adb, pressure: str | None, gas_x: float = GAS_X) -> dict:
     with psycopg.connect(adb.conninfo) as conn:
         conn.execute("DELETE FROM pipe_segments WHERE code = 'G1'")
         conn.execute(
@@ -30,7 +30,7 @@ def _with_gas(adb, pressure: str | None) -> dict:
             "feature_code, start_point_code, end_point_code, diameter_mm, pressure, geom) "
             "VALUES ('G1', '03', '燃气', '03', '53031000', 'G1a', 'G1b', %s, %s, "
             "ST_GeomFromWKB(%s, 4527))",
-            (DN, pressure, wkb(LineString([(GAS_X, 0, 1), (GAS_X, 100, 1)]))))
+            (DN, pressure, wkb(LineString([(gas_x, 0, 1), (gas_x, 100, 1)]))))
     fc = collection(feature("site", box(0, 0, 100, 100)),
                     feature("building", BUILDING, name="1号楼", floors_above=3, height=10))
     p = build_project(records_from_geojson(fc), source="t", name="t", crs=f"EPSG:{SRID}",
@@ -43,7 +43,9 @@ def _with_gas(adb, pressure: str | None) -> dict:
     ("0.2MPa", "pass", 1.0),    # 中压B: 0.01 ≤ p ≤ 0.2 MPa (risk_rules.yaml pressure_classes)
     ("中压B级", "pass", 1.0),
     ("0.3MPa", "fail", 1.5),    # 中压A
-    (None, "fail", 13.5),       # blank: the strictest rule that may apply (次高压A)
+    # blank: 1.2 m is enough for 低压 (0.7 m), not for 次高压A (13.5 m): which class it is
+    # the survey does not say — reviewed, not failed on a guess
+    (None, "needs_review", 13.5),
 ])
 def test_a_gas_mains_pressure_is_read_as_its_class(adb, pressure, status, required):
     r = _with_gas(adb, pressure)
@@ -59,3 +61,15 @@ def test_a_pressure_the_rules_do_not_name_needs_review_never_a_pass(adb, pressur
     assert gas["status"] == "needs_review" and gas["required"] is None, gas
     assert pressure in gas["note"]
     assert r["status"] == "needs_review"
+
+
+@pytest.mark.parametrize("gap, status", [
+    (0.5, "fail"),    # nearer than the lowest class's 0.7 m (低压): too near whatever it is
+    (13.6, "pass"),   # beyond the highest class's 13.5 m (次高压A): far enough whatever it is
+])
+def test_a_gas_main_without_pressure_is_bounded_by_its_classes(adb, gap, status):
+    x = BUILDING.bounds[2] + gap + DN / 2000  # the pipe's wall ``gap`` m east of the building
+    r = _with_gas(adb, None, gas_x=x)
+    gas = next(i for i in r["items"] if i.get("pipe") == "G1")
+    assert (gas["status"], gas["measured"], gas["required"]) == (status, pytest.approx(gap),
+                                                                 13.5)

@@ -213,6 +213,21 @@ def _pipe_thing(r: dict[str, Any], pcs: tuple | None) -> dict[str, Any]:
             "pressure": pressure.grade(r["pressure"], pcs)}
 
 
+def _weakest_for_blank(rules: list[Rule], thing: dict[str, Any], other: dict[str, Any],
+                      strictest: Rule | object) -> Rule | None:
+    """For a pipe without a recorded pressure (``pick`` gave the strictest rule its class may
+    meet), the weakest rule a recorded pressure class would give it — the classes the rules
+    name for its class; None when its pressure is recorded or no rule hangs on one."""
+    if thing.get("pressure") != "" or strictest is UNCHECKED:
+        return None
+    named = {c.value for r in rules if r.kind == "horizontal" for side in (r.a, r.b)
+             if side.what == thing["what"] for c in side.conds
+             if c.field == "pressure" and c.op == "="}
+    got = [pick(rules, "horizontal", {**thing, "pressure": v}, other) for v in sorted(named)]
+    got = [g for g in got if isinstance(g, Rule)]
+    return min(got, key=lambda g: g.required_m) if got else None
+
+
 def clear_gap(footprint: shapely.Geometry, pipe: dict[str, Any]) -> float:
     """The horizontal clear distance (净距) from the footprint to the pipe's outer wall:
     the centre line's distance less half the outer width, never below 0. GB 50289 states a
@@ -239,10 +254,22 @@ def pipe_clearance(res: Result, p: Project, ctx: Context, rules: list[Rule],
     for b in p.buildings:
         best: dict | None = None
         for r in ctx.pipes:
-            rule = pick(rules, "horizontal", _pipe_thing(r, pcs), building)
+            thing = _pipe_thing(r, pcs)
+            rule = pick(rules, "horizontal", thing, building)
             if rule is None:
                 continue
             gap = clear_gap(b.footprint, r)
+            low = _weakest_for_blank(rules, thing, building, rule)
+            if low is not None and low.required_m <= round(gap, 3) < rule.required_m:
+                # no pressure recorded: far enough for the lowest class, too near for the
+                # highest — which it is, the survey does not say (a fail would be a guess)
+                res.item("needs_review", b.label, gap, rule.required_m, pipe=r["code"],
+                         **{"class": r["class_name"]}, size=size_text(r), pressure=None,
+                         rule_source=rule.source, verified=rule.verified,
+                         note=f"no pressure recorded: its clearance is {low.required_m:g}–"
+                              f"{rule.required_m:g} m by its pressure class "
+                              "(pipe_clearances.csv)")
+                continue
             if rule is UNCHECKED:  # its rule hangs on a pressure class the rules do not name
                 # (高压A: its clearance is larger than any they give, so any within reach)
                 if unknown_reach_m is not None and round(gap, 3) > unknown_reach_m:
