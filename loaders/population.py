@@ -19,8 +19,8 @@ grading's alike (:mod:`layers.health.population`): per building where present; a
 for what its buildings' rows of the year do not hold (its residents less theirs, never below
 0); of two current rows for the same unit and year (two deliveries), the one loaded last.
 
-A statistics table — a CSV (UTF-8 or Excel's GBK) or a workbook without a geometry column, as
-statistics offices deliver it — is read by the survey tables' reader
+A statistics table — a CSV (UTF-8 or Excel's GBK) or a workbook without a geometry column, or
+with an empty one, as statistics offices deliver it — is read by the survey tables' reader
 (:func:`loaders.sources.tables.read_tables`: encoding, title rows, each row numbered as a
 person finds it in the file) and loaded in one transaction as a GIS file is: GDAL reads no
 such table ("has no geometry column"), and the unit gives the geometry anyway. Two rows of one
@@ -284,8 +284,8 @@ def load_population(conninfo: str, profile: CityProfile, path: str | Path,
     _check_fields(mapped, src.fields, year, str(path))
     note = None
     if kw.get("crs") is None and src.crs is None:
-        # a statistics table (CSV with an empty WKT column) has no CRS: its geometry only
-        # checks the unit, so coordinates, if any, are taken in the storage CRS
+        # a CSV with WKT has no CRS: its geometry only checks the unit, so its coordinates
+        # are taken in the storage CRS
         kw["crs"], note = f"EPSG:{profile.srid}", "no CRS in the file: storage CRS assumed"
     units = Units.read(conninfo)
     convert = make_converter(units, year)
@@ -341,23 +341,22 @@ def _statistics_table(path: Path, layer: str | None, encoding: str | None,
 
 
 def _csv_has_wkt(path: Path) -> bool:
-    """Whether GDAL reads the CSV, as it did before tables were read here: a UTF-8 CSV with a
-    geometry column (WKT, geometry …), empty or not — its rows keep their numbers (GDAL's
-    feature numbers) and the documented statistics table with an empty WKT column loads as
-    it did. A GBK one, which GDAL refuses, is read here unless its first lines hold WKT."""
+    """Whether the CSV's first lines hold WKT under a geometry column's name, told from its
+    first bytes: GDAL reads it as features, and a big file with geometries is not read as a
+    table first. An empty geometry column — the documented way to pass a statistics table
+    through GDAL — makes no features: such a CSV, UTF-8 or GBK, is read as a table, so its
+    rows are numbered as the file shows them (header line 1) as every other table's are, not
+    by feature (first data row 1) as GDAL numbered the UTF-8 ones. WKT further down the file
+    is found once the table is read (:func:`_geometry_values`)."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-    try:
-        text, utf8 = head.decode("utf-8"), True
-    except UnicodeDecodeError as exc:  # (a character cut at the end of the block is UTF-8)
-        text, utf8 = head.decode("utf-8", "ignore"), exc.start >= len(head) - 3
-    lines = text.splitlines()
+    lines = head.decode("utf-8", "ignore").splitlines()
     names = {n.lower() for n in CSV_GEOMETRY_NAMES}
     if not lines or not any(c.strip().strip('"\ufeff').lower() in names
                             for c in lines[0].split(",")):
         return False
-    return utf8 or any(_WKT_START.match(c.strip().strip('"')) for line in lines[1:50]
-                       for c in line.split(","))
+    return any(_WKT_START.match(c.strip().strip('"')) for line in lines[1:50]
+               for c in line.split(","))
 
 
 def _geometry_columns(t: Table) -> list[str]:
@@ -366,8 +365,9 @@ def _geometry_columns(t: Table) -> list[str]:
 
 
 def _geometry_values(t: Table) -> bool:
-    """Whether a geometry column holds WKT (GDAL's to read; a stray value in an empty WKT
-    column is an attribute of its row, as GDAL, failing to read it, left it)."""
+    """Whether a geometry column holds WKT (GDAL's to read; a stray value, n/a, in an
+    otherwise empty WKT column is no geometry: the table keeps it as an attribute of its row,
+    where GDAL, ignoring it as invalid WKT, lost it)."""
     return any(isinstance(v, str) and _WKT_START.match(v) for h in _geometry_columns(t)
                for v in t.column(h))
 

@@ -167,13 +167,15 @@ def test_population_duplicate_keeps_the_files_geometry_not_the_units(sdb, tmp_pa
     assert (r.read, r.loaded, r.rejected) == (2, 1, 1)
     (n, reason, wkt), = rejects(sdb, r.batch_id)
     assert (n, reason) == (2, "duplicate_source_id") and same(wkt, pts[1]), wkt
-    # a statistics table without geometry: the reject has none (not the footprint)
+    # a statistics table without geometry: the reject has none (not the footprint); its
+    # empty WKT column makes it a table, numbered as the file shows it: the header is line 1,
+    # the first row line 2, the duplicate line 3
     csv = tmp_path / "pop.csv"
     csv.write_text(f"WKT,建筑编码,常住人口,年份\n,\"{b1}\",10,2024\n,\"{b1}\",11,2024\n",
                    encoding="utf-8")
     r = load_population(sdb.conninfo, sdb.profile, csv)
     assert (r.read, r.loaded, r.rejected) == (2, 1, 1)
-    assert rejects(sdb, r.batch_id) == [(2, "duplicate_source_id", None)]
+    assert rejects(sdb, r.batch_id) == [(3, "duplicate_source_id", None)]
 
 
 def test_sensor_duplicate_keeps_the_typed_xy_or_none(sdb, tmp_path):
