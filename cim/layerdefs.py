@@ -39,20 +39,23 @@ class Index:
         return f"{table}_{self.suffix}"
 
 
-# the columns every layer table has before its own (see the docstring of migration 0001)
+# the columns every layer table has before its own (see the docstring of migration 0001); a
+# title opens with the Chinese name planners read (QGIS aliases, the web map's feature info:
+# layers.styles.fields), as every column's does
 BASE_COLUMNS: tuple[Column, ...] = (
-    Column("id", "int8", "row id (one per version)", required=True),
+    Column("id", "int8", "行号 row id (one per version)", required=True),
     Column("code", "text", "统一编码 platform code", db="varchar(24)", required=True),
-    Column("source_key", "text", "what keeps the code across reloads"),
-    Column("batch_id", "int8", "load batch"),
-    Column("valid_from", "timestamptz", "valid from", required=True),
-    Column("valid_to", "timestamptz", "valid to (NULL: current)"),
-    Column("row_hash", "text", "content hash"),
-    Column("source_hash", "int8", "fingerprint of the source row (migration 0009)"),
-    Column("flags", "text[]", "flags", required=True),
-    Column("attrs", "jsonb", "source attributes", required=True),
+    Column("source_key", "text", "来源标识 source key: what keeps the code across reloads"),
+    Column("batch_id", "int8", "入库批次 load batch"),
+    Column("valid_from", "timestamptz", "生效时间 valid from", required=True),
+    Column("valid_to", "timestamptz", "失效时间 valid to (NULL: current)"),
+    Column("row_hash", "text", "内容哈希 content hash"),
+    Column("source_hash", "int8", "来源指纹 fingerprint of the source row (migration 0009)"),
+    Column("flags", "text[]", "标记 flags", required=True),
+    Column("attrs", "jsonb", "原始属性 source attributes", required=True),
 )
 GEOMETRY_COLUMN = "geom"  # geometry(geometry_type, storage SRID), NOT NULL
+GEOMETRY_TITLE = "几何 geometry"
 
 # the indexes every layer table has: one current version per code, look-up by source key,
 # spatial index

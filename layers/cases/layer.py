@@ -47,6 +47,14 @@ CASES = LayerDef(
 # columns of the table the services never publish: free text, JSON detail, and the address —
 # a 12345 caller's address is often their home; the point and grid cell say where the case is
 UNPUBLISHED = frozenset({"description", "detail", "address"})
+# the table's other columns (those above): in the QGIS layer only (the operators' own view
+# of the table); declared for their names (layers.styles.fields), checked against the table
+# by a test
+OTHER_COLUMNS = (
+    Column("description", "text", "描述 description as reported (not published)"),
+    Column("address", "text", "地址 address as reported (not published)"),
+    Column("detail", "jsonb", "详情 detail (JSON, not published)", required=True),
+)
 
 # the open cases (not closed, not void)
 MAP_WHERE = "state NOT IN ('结案', '作废')"

@@ -44,4 +44,10 @@ ALARMS = LayerDef(
     ),
 )
 
+# the table's other column: published by the OGC API collection and in the QGIS layer, not
+# carried by the tiles (the declared columns); declared for its name (layers.styles.fields)
+OTHER_COLUMNS = (
+    Column("detail", "jsonb", "详情 detail (JSON)", required=True),
+)
+
 MAP_WHERE = "status = 'active'"

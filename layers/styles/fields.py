@@ -1,10 +1,12 @@
 """The Chinese names of each layer's attributes, for what planners read: QGIS's identify panel
 and attribute table (aliases in the QML) and the web map's feature info.
 
-They are the Chinese words that open each column's title in ``cim.layerdefs`` (``建筑名称
-name`` → 建筑名称), so a column declared there is named the same on both maps; the platform's
-own columns, whose titles there are English, are named here. A column with neither keeps its
-name.
+They are the Chinese words that open each column's title where the column is declared
+(``建筑名称 name`` → 建筑名称): ``cim.layerdefs`` (the base columns every table has and each
+layer's own), and beside a result layer the columns of its table it does not carry to the map
+(``OTHER_COLUMNS`` of ``layers.health.layer``, ``layers.iot.layer``, ``layers.cases.layer``:
+JSON detail, bookkeeping, a case's unpublished text). One source, so a column is named the
+same on both maps and in the OGC API's pages; a column declared nowhere keeps its name.
 """
 
 from __future__ import annotations
@@ -12,17 +14,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# the base columns every layer table has (cim.layerdefs.BASE_COLUMNS: titles in English)
-BASE_TITLES = {"id": "行号", "code": "统一编码", "source_key": "来源标识", "batch_id": "入库批次",
-               "valid_from": "生效时间", "valid_to": "失效时间", "row_hash": "内容哈希",
-               "source_hash": "来源指纹", "flags": "标记", "attrs": "原始属性",
-               "geom": "几何"}
-# columns of the result tables (health check, alarms, cases) their LayerDefs leave undeclared:
-# used only where no declared title names the column
-UNDECLARED_TITLES = {"detail": "详情", "description": "描述", "address": "地址",
-                     "run_id": "计算批次", "name_en": "英文名称", "unit": "单位",
-                     "direction": "指标方向", "previous_year": "上一年份", "change": "变化",
-                     "method": "计算方法"}
+from cim.layerdefs import Column
+
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -33,15 +26,28 @@ def chinese_title(title: str) -> str | None:
     return head if _CJK.search(head) else None
 
 
+def other_columns() -> dict[str, tuple[Column, ...]]:
+    """{result layer: the columns of its table its LayerDef leaves out}: declared beside it,
+    not carried by its tiles (which carry the LayerDef's columns)."""
+    from layers.cases import layer as cases
+    from layers.health import layer as health
+    from layers.iot import layer as iot
+
+    return {cases.CASES.name: cases.OTHER_COLUMNS,
+            health.HEALTH_INDICATORS.name: health.OTHER_COLUMNS,
+            iot.ALARMS.name: iot.OTHER_COLUMNS}
+
+
 @lru_cache(maxsize=1)
 def _all() -> dict[str, dict[str, str]]:
-    from cim.layerdefs import BASE_COLUMNS, LAYERS
+    from cim.layerdefs import BASE_COLUMNS, GEOMETRY_COLUMN, GEOMETRY_TITLE, LAYERS
     from layers.catalog import result_layers
 
+    other = other_columns()
     out: dict[str, dict[str, str]] = {}
     for d in [*LAYERS.values(), *result_layers()]:
-        names = {**UNDECLARED_TITLES, **BASE_TITLES}
-        for c in (*BASE_COLUMNS, *d.columns):
+        names = {GEOMETRY_COLUMN: chinese_title(GEOMETRY_TITLE)}
+        for c in (*BASE_COLUMNS, *d.columns, *other.get(d.name, ())):
             zh = chinese_title(c.title)
             if zh:
                 names[c.name] = zh
