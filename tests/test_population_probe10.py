@@ -152,9 +152,9 @@ def test_a_failed_load_leaves_the_layer_as_it_was(pdb, tmp_path, monkeypatch):
 
 
 def test_the_same_table_saved_as_gbk_is_the_same_rows(pdb, tmp_path):
-    """A statistics CSV with an empty WKT column in UTF-8 is read by GDAL (as before); the
-    same table saved from Excel as GBK (refused before: "save it as 'CSV UTF-8'") is read as
-    a table — and its rows are the same rows: no new version."""
+    """A statistics CSV with an empty WKT column in UTF-8 and the same table saved from Excel
+    as GBK (refused before: "save it as 'CSV UTF-8'") are both read as tables (rows numbered
+    as the file shows them) — and their rows are the same rows: no new version."""
     c = pdb.cells
     text = "网格编码,常住人口,年份,WKT,备注\n" + "".join(
         f"{k},{20 + i},2026,,\n" for i, k in enumerate(c[9:12])) + f'{c[12]},9,2026,,"甲,乙"\n'
@@ -163,7 +163,7 @@ def test_the_same_table_saved_as_gbk_is_the_same_rows(pdb, tmp_path):
     gbk.write_bytes(text.encode("gbk"))
     first = load_population(pdb.conninfo, pdb.profile, utf8)
     assert (first.inserted, first.rejected) == (4, 0)
-    assert "a table without geometry: each row takes its unit's" not in first.notes
+    assert "a table without geometry: each row takes its unit's" in first.notes
     again = load_population(pdb.conninfo, pdb.profile, gbk, dataset="wkt10")
     assert "a table without geometry: each row takes its unit's" in again.notes
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
