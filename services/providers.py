@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pyproj
 from pygeoapi.provider.base import (
@@ -66,6 +67,8 @@ from cim.crs import (
     metres_in_units,
     storage_domain,
 )
+from cim.layerdefs import GEOMETRY_COLUMN
+from layers.styles.fields import field_titles
 from services.config import connection_url
 from services.items import count_cap, page_request, set_csv_header, set_page_links
 from services.items_query import (
@@ -115,19 +118,23 @@ class CimProvider(BaseProvider):
         self._csv_points = kind.startswith(("POINT", "GEOMETRY"))  # x, y columns in CSV
         self._published = catalog_columns(self.url, self.table_name)
         self._fields = self.get_fields()
+        _amend_schema_response(self.table_name, self._fields)
 
     # -- schema --------------------------------------------------------------------------
     def get_fields(self) -> dict:
         """The layer's published attributes, as the catalog lists them; a date or timestamp
         column with its JSON Schema format (``date``, ``date-time``: what CQL2's DATE('…')
-        and TIMESTAMP('…') compare with, as the queryables say)."""
+        and TIMESTAMP('…') compare with, as the queryables say). Each is titled by the
+        Chinese name the maps give it (:func:`layers.styles.fields.field_titles`), so a
+        planner reading the schema and queryables meets the names of QGIS's attribute
+        table; the key stays the column, which filters name."""
+        titles = field_titles(self.table_name)
         fields = {}
         for c in self._published:
+            fields[c.name] = {"title": titles.get(c.name, c.name), "type": c.json_type}
             if c.json_type == "array":
-                fields[c.name] = {"type": "array", "items": {"type": "string"}}
-                continue
-            fields[c.name] = {"type": c.json_type}
-            if c.json_format:  # the catalog's, as the items path reads it
+                fields[c.name]["items"] = {"type": "string"}
+            elif c.json_format:  # the catalog's, as the items path reads it
                 fields[c.name]["format"] = c.json_format
         return fields
 
@@ -405,6 +412,65 @@ class CimProvider(BaseProvider):
                 geom = {"type": "Point", "coordinates": [None, None]}
         return {"type": "Feature", "id": props.get(self.id_field), "geometry": geom,
                 "properties": props}
+
+
+# pygeoapi's resources that describe a collection's properties as JSON Schema
+SCHEMA_ENDPOINTS = ("pygeoapi.collection_queryables", "pygeoapi.collection_schema")
+JSON_SCHEMA = "https://json-schema.org/draft/2019-09/schema"  # its meta-schema's $id
+
+
+def _amend_schema_response(layer: str, fields: dict) -> None:
+    """Have the queryables (or schema) document being served for ``layer`` amended as it
+    leaves: pygeoapi 0.21 titles each queryable by its key (``"title": "use_name"``) whatever
+    the provider says, gives an array no ``items``, and writes ``$schema`` as ``http://``
+    and ``$id`` with the request's query (``…/queryables?f=json``), where OGC API Features
+    Part 3 (/req/queryables/get-queryables-response) asks for the meta-schema's https URI
+    and the resource's URI without query. Nothing outside such a request."""
+    from flask import after_this_request, g, has_request_context, request
+
+    if not has_request_context() or request.endpoint not in SCHEMA_ENDPOINTS \
+            or g.get("cim_schema_amended"):
+        return
+    g.cim_schema_amended = True
+    geometry = field_titles(layer).get(GEOMETRY_COLUMN)
+
+    @after_this_request
+    def _amend(resp):
+        return amended_schema(resp, fields, geometry)
+
+
+def amended_schema(resp, fields: dict, geometry_title: str | None = None):
+    """``resp`` (pygeoapi's queryables or schema answer) with the properties' titles and
+    array items of ``fields`` (:meth:`CimProvider.get_fields`), the geometry's title, and
+    the ``$schema`` and ``$id`` Part 3 asks for; any other answer (an HTML page, an
+    error) as it is."""
+    # pygeoapi's response keeps its headers as a plain dict (no ``resp.mimetype``)
+    kind = str(resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if resp.status_code != 200 or kind != "application/schema+json" \
+            or resp.headers.get("Content-Encoding"):  # gzipped: pygeoapi's own bytes
+        return resp
+    try:
+        doc = json.loads(resp.get_data())
+    except ValueError:
+        return resp
+    if not isinstance(doc, dict) or not isinstance(doc.get("properties"), dict):
+        return resp
+    for name, prop in doc["properties"].items():
+        if not isinstance(prop, dict):
+            continue
+        field = fields.get(name)
+        if field is not None:
+            prop["title"] = field["title"]
+            if "items" in field and prop.get("type") == "array":
+                prop.setdefault("items", dict(field["items"]))
+        elif prop.get("x-ogc-role") == "primary-geometry" and geometry_title:
+            prop.setdefault("title", geometry_title)
+    doc["$schema"] = JSON_SCHEMA
+    if isinstance(doc.get("$id"), str):
+        parts = urlsplit(doc["$id"])
+        doc["$id"] = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    resp.set_data(json.dumps(doc, separators=(",", ":")))  # as pygeoapi writes it
+    return resp
 
 
 def _keyset_after(q, src):
