@@ -83,7 +83,15 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
                       else items.item(collection_id, item_id))
             if answer is not None:
                 return answer
-        return pygeoapi_items(collection_id, item_id=item_id)
+        answer = pygeoapi_items(collection_id, item_id=item_id)
+        if answer is None:  # pygeoapi has no answer for a body of another type: it was a 500
+            from services.guard import error
+
+            return error(415, "InvalidParameterValue",
+                         f"a POST to {request.path} takes a CQL2 JSON filter: Content-Type "
+                         f"application/json or application/query-cql-json, not "
+                         f"{request.content_type or 'none'!r}")
+        return answer
 
     app.view_functions["pygeoapi.collection_items"] = collection_items
 

@@ -1,0 +1,30 @@
+"""``POST /collections/{id}/items`` takes a CQL2 JSON filter in its body (OGC API Features
+part 3); a body of another type, or none, is the client's error — pygeoapi answered it with
+nothing, which Flask turned into a 500 and a traceback in the log."""
+
+from __future__ import annotations
+
+import requests
+
+
+def test_a_post_without_a_json_body_is_a_415_naming_what_to_send(api):
+    r = requests.post(f"{api}/collections/buildings/items", data=b"height > 10", timeout=60)
+    assert "Content-Type" not in r.request.headers  # premise: no type sent
+    assert r.status_code == 415, (r.status_code, r.text[:300])
+    body = r.json()
+    assert body["code"] == "InvalidParameterValue"
+    assert "application/query-cql-json" in body["description"]
+    # text of another type: pygeoapi's own 400 (not JSON), never a 500
+    r = requests.post(f"{api}/collections/buildings/items", data=b"height > 10",
+                      headers={"Content-Type": "text/plain"}, timeout=60)
+    assert r.status_code == 400, r.text[:300]
+
+
+def test_a_post_of_a_cql2_json_filter_still_filters(api, db):
+    want = db.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL AND height > 10")
+    assert want > 0  # premise
+    r = requests.post(f"{api}/collections/buildings/items?limit=10000&f=json", timeout=60,
+                      json={"op": ">", "args": [{"property": "height"}, 10]},
+                      headers={"Content-Type": "application/query-cql-json"})
+    assert r.status_code == 200, r.text[:300]
+    assert len(r.json()["features"]) == want
