@@ -212,6 +212,8 @@ def stats_cmd(c: Ctx, layer: str, by: str, class_field: str | None, as_json: boo
     for r in res["rows"]:
         click.echo(f"{r['unit_code'] or '-':<16} {r['class'] or '':<8} {r['count']:>8} "
                    f"{r['length_m'] or 0:>14.3f} {r['area_m2'] or 0:>14.3f}")
+    for w in res["warnings"]:  # features the null row holds though a unit lies there
+        click.echo(f"warning: {w}", err=True)
 
 
 def _add_network_commands() -> None:
