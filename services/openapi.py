@@ -198,6 +198,9 @@ def platform_openapi(doc: dict, tiled: list[str] | None = None) -> dict:
         params[name] = copy.deepcopy(spec)
     for path, item in out.get("paths", {}).items():
         get = item.get("get") if isinstance(item, dict) else None
+        parts = path.strip("/").split("/")
+        if isinstance(get, dict) and len(parts) == 3 and parts[0] == "collections":
+            _only_accepted(get, parts[2])  # /collections/{id}/queryables, …/schema
         if not path.endswith("/items") or not isinstance(get, dict):
             continue
         plist = [p for p in get.get("parameters", []) if p.get("$ref") != _DROPPED]
@@ -207,6 +210,19 @@ def platform_openapi(doc: dict, tiled: list[str] | None = None) -> dict:
                   if n not in names]
         get["parameters"] = plist
     return bundle_openapi(out)
+
+
+def _only_accepted(get: dict, resource: str) -> None:
+    """Leave out of a collection's queryables (or schema) GET the parameters the server
+    refuses there (:data:`services.guard.STRICT_PARAMS`): pygeoapi lists ``properties`` on
+    queryables, which was a 400 to a client that believed the document."""
+    from services.guard import STRICT_PARAMS
+
+    allowed = STRICT_PARAMS.get(f"pygeoapi.collection_{resource}")
+    if allowed is None:
+        return
+    get["parameters"] = [p for p in get.get("parameters", [])
+                         if (p.get("name") or p.get("$ref", "").rsplit("/", 1)[-1]) in allowed]
 
 
 def platform_openapi_text(text: str, tiled: list[str] | None = None) -> str:

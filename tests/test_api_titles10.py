@@ -177,3 +177,30 @@ def test_collections_titled_in_chinese_and_english(api, collections):
         d = DEFS[coll]
         assert zh[coll]["title"] == d.title_zh and d.title_zh in zh[coll]["description"]
         assert en[coll]["title"] == d.title_en and d.title_en in en[coll]["description"]
+
+
+def test_openapi_lists_only_what_queryables_accept(api):
+    """/openapi listed ``properties`` on every queryables GET (pygeoapi's document) while
+    the server answers it with a 400 "unknown query parameter": each parameter the document
+    gives a collection's queryables and schema is one the server takes, and each item
+    property the document titles carries the property's Chinese name."""
+    doc = requests.get(f"{api}/openapi", params={"f": "json"}, timeout=60).json()
+    params = doc["components"]["parameters"]
+    checked = 0
+    for path, item in doc["paths"].items():
+        if not path.startswith("/collections/") or \
+                not path.endswith(("/queryables", "/schema")):
+            continue
+        for p in item["get"].get("parameters", []):
+            p = params[p["$ref"].rsplit("/", 1)[-1]] if "$ref" in p else p
+            value = (p["schema"].get("enum") or p["schema"].get("default") or ["json"])
+            value = value[0] if isinstance(value, list) else value
+            if p["name"] == "f":
+                value = "json"
+            r = requests.get(f"{api}{path}", params={p["name"]: value}, timeout=60)
+            assert r.status_code == 200, (path, p["name"], value, r.text[:200])
+            checked += 1
+    assert checked >= 2 * 18
+    use = [p for p in doc["paths"]["/collections/buildings/items"]["get"]["parameters"]
+           if p.get("name") == "use_name"]
+    assert use and use[0]["schema"]["title"] == declared_chinese("buildings")["use_name"]
