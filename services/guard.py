@@ -74,6 +74,13 @@ def error(status: int, code: str, message: str) -> Response:
 BODY_LIMITS: dict[str, int] = {}
 
 
+# pygeoapi's routes for kinds of collection the platform never configures (a map, a coverage,
+# an EDR position query): pygeoapi answered each with a 400 "invalid provider type" and logged
+# a traceback at ERROR for every such request
+NOT_SERVED = frozenset({"pygeoapi.collection_map", "pygeoapi.collection_coverage",
+                        "pygeoapi.get_collection_edr_query"})
+
+
 def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
     """Add the guards, error handlers and the platform's ``/conformance`` to ``app`` (after
     pygeoapi's blueprint is registered)."""
@@ -81,6 +88,10 @@ def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
 
     @app.before_request
     def _refuse():
+        if request.endpoint in NOT_SERVED:
+            return error(404, "NotFound",
+                         f"{request.path}: the platform's collections are features (items, "
+                         "tiles); maps, coverages and EDR queries are not served")
         limit = max(max_body, BODY_LIMITS.get(request.endpoint or "", 0))
         if request.content_length is not None and request.content_length > limit:
             return error(413, "PayloadTooLarge",

@@ -28,3 +28,10 @@ def test_a_post_of_a_cql2_json_filter_still_filters(api, db):
                       headers={"Content-Type": "application/query-cql-json"})
     assert r.status_code == 200, r.text[:300]
     assert len(r.json()["features"]) == want
+
+
+def test_map_coverage_and_edr_routes_are_404_not_a_logged_error(api):
+    for route in ("map", "coverage", "position?coords=POINT(116 35)"):
+        r = requests.get(f"{api}/collections/buildings/{route}", timeout=60)
+        assert r.status_code == 404, (route, r.status_code, r.text[:300])
+        assert r.json()["code"] == "NotFound"
