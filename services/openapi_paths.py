@@ -161,6 +161,11 @@ def map_paths() -> dict[str, dict]:
         "/map/tree.json": {"get": {"summary": "The map's layer tree and legends",
                                    "tags": ["map"], "operationId": "getMapTree",
                                    "responses": {"200": _ok("The layer tree")}}},
+        "/map/fields.json": {"get": {
+            "summary": "Per collection, its attributes' Chinese names (QGIS's aliases, the "
+                       "feature info's headings, the queryables' titles)",
+            "tags": ["map"], "operationId": "getMapFields",
+            "responses": {"200": _ok("{collection: {column: Chinese name}}")}}},
         "/styles": {"get": {"summary": "The styles (MapLibre)", "tags": ["map"],
                             "operationId": "getStyles",
                             "responses": {"200": _ok("The styles")}}},
