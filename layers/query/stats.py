@@ -236,10 +236,11 @@ def _stray_warnings(conn: Any, layer: str, by: str, rows: list[dict[str, Any]]) 
     no_code, retired = conn.execute(sql.SQL(_STRAYS).format(
         unit_col=sql.Identifier(unit_col), t=ident(layer), units=ident(units), level=level,
         olevel=olevel)).fetchone()
-    from loaders.places_refresh import COMMAND, OWN_RULE  # only when there is a warning
-
+    # the commands that place stored features again (named, not imported: layers/ reads what
+    # the loaders wrote and imports none of them; loaders.places_refresh.COMMAND, OWN_RULE)
+    fix = ("`cim risk assess`" if layer == "risk_points"
+           else f"`cim places refresh --layer {layer}`") + " places them again"
     one, many = UNIT_NAMES[by]
-    fix = f"`{OWN_RULE.get(layer) or f'{COMMAND} --layer {layer}'}` places them again"
     out = []
     if no_code:
         out.append(f"{no_code:,} {layer} counted in the unit-null row (no {unit_col}) lie in "
