@@ -99,7 +99,10 @@ def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str
                 "table": layer.table,
                 "srid": srid,
                 "id_field": "code",
-                "title_field": "name",
+                # pygeoapi's HTML pages link each feature by this field: a layer without a
+                # name (pipes, parcels, risk points, cases) by its whole code, not "None"
+                # (without a title field pygeoapi cuts the id to 12 characters)
+                "title_field": "name" if "name" in layer.column_names() else "code",
                 "storage_crs": crs_uri(srid),
                 "crs": crs_list,
             }],

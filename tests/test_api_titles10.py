@@ -204,3 +204,25 @@ def test_openapi_lists_only_what_queryables_accept(api):
     use = [p for p in doc["paths"]["/collections/buildings/items"]["get"]["parameters"]
            if p.get("name") == "use_name"]
     assert use and use[0]["schema"]["title"] == declared_chinese("buildings")["use_name"]
+
+
+def test_html_items_of_a_layer_without_name_link_by_code(served):
+    """pygeoapi's items page links each feature by the configured ``title_field``, ``name``
+    for every layer: a risk point (no such column) was listed as a link reading "None".
+    A point of known code, written here, is linked by its code."""
+    d, api = served
+    code = "370811910000000001"
+    with psycopg.connect(d.conninfo) as conn:
+        conn.execute(
+            "INSERT INTO risk_points (code, valid_from, flags, attrs, geom, risk_type_code, "
+            "domain_code, likelihood, consequence, level, color, source) VALUES (%s, now(), "
+            "'{}', '{}', ST_SetSRID(ST_MakePoint(39500000, 3910000), 4527), 'X1', '01', 3, 3, "
+            "'较大', '橙', 'manual')", (code,))
+    r = requests.get(f"{api}/collections/risk_points/items", params={"f": "html"}, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    page = r.content.decode("utf-8")
+    link = re.search(rf'<a href="[^"]*/items/{code}"[^>]*>\s*([^<]*?)\s*</a>', page)
+    assert link is not None, page[-2000:]
+    assert link.group(1) == code
+    # a layer with names keeps them: the districts' page links by 名称
+    assert DEFS["admin_divisions"].column_names()[0] == "name"
