@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,7 +69,7 @@ from cim.crs import (
     storage_domain,
 )
 from cim.layerdefs import GEOMETRY_COLUMN
-from layers.styles.fields import field_titles
+from layers.styles.fields import chinese_title, field_titles
 from services.config import connection_url
 from services.items import count_cap, page_request, set_csv_header, set_page_links
 from services.items_query import (
@@ -129,9 +130,12 @@ class CimProvider(BaseProvider):
         planner reading the schema and queryables meets the names of QGIS's attribute
         table; the key stays the column, which filters name."""
         titles = field_titles(self.table_name)
+        notes = declared_descriptions(self.table_name)
         fields = {}
         for c in self._published:
             fields[c.name] = {"title": titles.get(c.name, c.name), "type": c.json_type}
+            if notes.get(c.name):
+                fields[c.name]["description"] = notes[c.name]
             if c.json_type == "array":
                 fields[c.name]["items"] = {"type": "string"}
             elif c.json_format:  # the catalog's, as the items path reads it
@@ -414,6 +418,24 @@ class CimProvider(BaseProvider):
                 "properties": props}
 
 
+@cache
+def declared_descriptions(layer: str) -> dict[str, str]:
+    """{column: what its declared title says beyond its Chinese name} of ``layer``
+    (``建筑高度 height (m)`` → ``height (m)``): the unit, range or code list a title alone
+    leaves out (Part 3's /rec/filter/queryables-schema A: a description where necessary)."""
+    from cim.layerdefs import BASE_COLUMNS, LAYERS
+    from layers.catalog import result_layers
+
+    defs = {d.name: d for d in [*LAYERS.values(), *result_layers()]}
+    if layer not in defs:
+        return {}
+    out = {}
+    for c in (*BASE_COLUMNS, *defs[layer].columns):
+        head, _, rest = c.title.strip().partition(" ")
+        out[c.name] = rest.strip() if chinese_title(head) else c.title.strip()
+    return {k: v for k, v in out.items() if v}
+
+
 # pygeoapi's resources that describe a collection's properties as JSON Schema
 SCHEMA_ENDPOINTS = ("pygeoapi.collection_queryables", "pygeoapi.collection_schema")
 JSON_SCHEMA = "https://json-schema.org/draft/2019-09/schema"  # its meta-schema's $id
@@ -461,6 +483,8 @@ def amended_schema(resp, fields: dict, geometry_title: str | None = None):
         field = fields.get(name)
         if field is not None:
             prop["title"] = field["title"]
+            if field.get("description"):
+                prop["description"] = field["description"]
             if "items" in field and prop.get("type") == "array":
                 prop.setdefault("items", dict(field["items"]))
         elif prop.get("x-ogc-role") == "primary-geometry" and geometry_title:

@@ -108,6 +108,12 @@ def test_buildings_queryables_by_name(api):
     assert props["code"]["x-ogc-role"] == "id"
     assert props["geometry"]["x-ogc-role"] == "primary-geometry"
     assert re.search(r"[\u4e00-\u9fff]", props["geometry"]["title"])
+    # the rest of the declared title, its unit or range, is the property's description
+    declared = {c.name: c.title for c in DEFS["buildings"].columns}
+    for key in ("height", "floors_above", "use_code"):
+        want = _HAN.sub("", declared[key]).strip()
+        assert props[key]["description"] == want, (key, props[key])
+    assert props["height"]["description"].endswith("(m)")
     assert props["height"]["type"] == "number" and props["floors_above"]["type"] == "integer"
 
 
