@@ -202,8 +202,19 @@ def _dataset_field(fields: list[str]) -> str | None:
     return next((f for f in export_fields(fields) if str(f).lower().endswith("_dataset")), None)
 
 
+def refuse_export_replace(recorded: str, mode: str | None, where: str) -> None:
+    """A rejects export holds the rejected features of its dataset only: loaded with ``--mode
+    replace`` into that dataset (its recorded one, no ``--dataset`` given), the load retired
+    every feature of the delivery the export lacks — 49 of 50 buildings for one fixed row."""
+    if mode == "replace":
+        raise InputError(f"a rejects export of dataset {recorded!r} holds only the features "
+                         "its load rejected: --mode replace would retire every other feature "
+                         "of the dataset; load it with --mode update (the default), or name "
+                         "the dataset with --dataset to replace one", path=where)
+
+
 def delivery_dataset(path: str | Path, dataset: str | None, layer: str | None = None,
-                     encoding: str | None = None) -> str:
+                     encoding: str | None = None, mode: str | None = None) -> str:
     """The dataset a delivery's source keys are scoped by: ``--dataset``, else the dataset a
     rejects export records (a fixed export reloads into the dataset its rows came from — as
     the file's name, ``rej``, it made a second feature and code beside the original, which a
@@ -214,7 +225,10 @@ def delivery_dataset(path: str | Path, dataset: str | None, layer: str | None = 
     if dataset:
         return dataset
     path = Path(path)
-    return export_dataset(path, layer, encoding) or path.stem
+    recorded = export_dataset(path, layer, encoding)
+    if recorded:
+        refuse_export_replace(recorded, mode, str(path))
+    return recorded or path.stem
 
 
 def export_dataset(path: Path, layer: str | None = None,

@@ -387,7 +387,7 @@ def _load_table(conninfo: str, profile: CityProfile, path: Path,
     _check_fields(m, t.headers, year, str(path))
     if not t.rows:
         raise InputError(f"the table {t.name} has no rows", path=str(path))
-    dataset = delivery_dataset(path, dataset, source_layer, encoding)
+    dataset = delivery_dataset(path, dataset, source_layer, encoding, mode)
     report = LoadReport(layer=POPULATION.name, path=str(path), mode=mode, encoding=t.encoding,
                         notes=list(t.notes))
     report.notes.append("a table without geometry: each row takes its unit's")

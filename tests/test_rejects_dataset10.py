@@ -58,6 +58,13 @@ def test_buildings_fixed_csv_export_reloads_into_its_dataset(fresh_db, tmp_path)
         w.writeheader()
         w.writerows(rows)
     assert delivery_dataset(tmp_path / "rej.csv", None) == "楼栋"  # the early key read's rule
+    # replacing the dataset with its export would retire the three loaded buildings: refused,
+    # nothing written
+    refused = run_cli(["load", "buildings", str(tmp_path / "rej.csv"), "--mode", "replace"],
+                      env)
+    assert refused.returncode == 3 and "--mode replace" in refused.stderr, refused.stderr
+    assert "rej.csv" in refused.stderr
+    assert _current(fresh_db, "buildings") == sorted(f"楼栋:{i}" for i in ids if i != ids[1])
     fixed = _load(env, "buildings", tmp_path / "rej.csv")
     assert (fixed["loaded"], fixed["inserted"]) == (1, 1), fixed
     assert _current(fresh_db, "buildings") == sorted(f"楼栋:{i}" for i in ids)
@@ -121,6 +128,10 @@ def test_pipe_survey_fixed_export_reloads_into_its_dataset(fresh_db, tmp_path):
     pts = pts[pts["cim_reason"] == "bad_value"].copy()
     pts["X坐标"] = "3913819.86"
     pyogrio.write_dataframe(pts, tmp_path / "修正.gpkg", layer=layer)
+    before = _current(fresh_db, "pipe_points")
+    refused = run_cli(["load", "pipes", str(tmp_path / "修正.gpkg"), "--mode", "replace"], env)
+    assert refused.returncode == 3 and "--mode replace" in refused.stderr, refused.stderr
+    assert _current(fresh_db, "pipe_points") == before
     fixed = _load(env, "pipes", tmp_path / "修正.gpkg")
     assert fixed["loaded"] == 1, fixed
     assert [k for k in _current(fresh_db, "pipe_points") if k.endswith("RL0003")] == [

@@ -91,7 +91,7 @@ def _open(path: Path, profile: CityProfile, layer: LayerDef, crs: str | None,
     src = open_source(path, source_layer, encoding)
     from loaders.field_names import delivery_dataset
 
-    dataset = delivery_dataset(path, dataset, source_layer, encoding)
+    dataset = delivery_dataset(path, dataset, source_layer, encoding, mode)
     report = LoadReport(layer=layer.name, path=str(path), mode=mode, encoding=src.encoding,
                         notes=list(src.notes))
     opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,

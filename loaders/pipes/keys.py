@@ -19,7 +19,7 @@ import shapely
 from cim.errors import InputError
 from loaders.engine.known import Known
 from loaders.engine.places import AreaIndex
-from loaders.field_names import export_dataset
+from loaders.field_names import export_dataset, refuse_export_replace
 from loaders.pipes.dictionaries import PipeClass
 from loaders.pipes.records import Delivery, PointRec, SegRec
 
@@ -31,7 +31,7 @@ def errors(findings) -> list:
     return [f for f in findings if f.severity == "error"]
 
 
-def default_dataset(paths: list[Path]) -> str:
+def default_dataset(paths: list[Path], mode: str | None = None) -> str:
     """A delivery's dataset when ``--dataset`` names none: the one a rejects export among its
     files records (a fixed export reloads into the dataset its rows came from, as
     :func:`loaders.field_names.delivery_dataset` rules for every loader), else the file's
@@ -46,7 +46,9 @@ def default_dataset(paths: list[Path]) -> str:
             f"{d} in {p.name}" for d, p in sorted(recorded.items())) + "): one dataset a "
             "load — name it with --dataset", path=", ".join(str(p) for p in paths))
     if recorded:
-        return next(iter(recorded))
+        (d, p), = recorded.items()
+        refuse_export_replace(d, mode, str(p))
+        return d
     if len(paths) == 1:
         return paths[0].stem if paths[0].is_file() else paths[0].name
     stems = [p.stem for p in paths]

@@ -88,7 +88,7 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
                     mode: str, dataset: str | None, district: str | None, attach: float,
                     options: dict[str, Any] | None) -> PipeLoadReport:
     srid = profile.srid
-    dataset = dataset or default_dataset(delivery.inputs or delivery.files)
+    dataset = dataset or default_dataset(delivery.inputs or delivery.files, mode)
     first = delivery.files[0] if delivery.files else Path(".")
     report = PipeLoadReport(layer="pipes", path=", ".join(dict.fromkeys(map(str, delivery.files))),
                             mode=mode,
