@@ -27,6 +27,7 @@ import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import ConfigError, InputError
+from loaders.sources.precheck import MAX_ZIP_MEMBERS, ZIP_ERRORS
 
 
 @click.command("check")
@@ -167,7 +168,12 @@ def _unpack(zpath: Path, shown: Path, scratch: Path) -> tuple[Path, str, list[st
     for the errors."""
     try:
         with zipfile.ZipFile(zpath) as zf:
-            names = [(_member_name(i), i) for i in zf.infolist() if not i.is_dir()]
+            infos = zf.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:  # the loaders' bound on a zip's members
+                raise InputError(f"the zip holds {len(infos)} members (more than "
+                                 f"{MAX_ZIP_MEMBERS}): no project is that many files",
+                                 path=str(shown))
+            names = [(_member_name(i), i) for i in infos if not i.is_dir()]
             members = {n: i for n, i in names if _safe_parts(n) is not None}
             unsafe = [n for n, _ in names if _safe_parts(n) is None
                       and not PurePosixPath(n).name.startswith(".")
@@ -192,7 +198,7 @@ def _unpack(zpath: Path, shown: Path, scratch: Path) -> tuple[Path, str, list[st
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(members[m]) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+    except (*ZIP_ERRORS, zipfile.LargeZipFile, OSError) as exc:  # zlib.error: a bad stream
         raise InputError(f"not a readable zip: {exc}", path=str(shown)) from exc
     left = sorted(set(members) - set(take)) + [f"{n} (a path out of the zip)" for n in unsafe]
     if key.endswith("*.shp"):  # a folder of Shapefiles: the folder is the project

@@ -260,3 +260,18 @@ def test_a_bad_member_is_named_in_the_error(adb, tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f"/vsizip/{z.resolve()}/项目.gpkg" in proc.stderr, proc.stderr
     assert "cim-check-zip-" not in proc.stderr  # the scratch folder is no name to give
+
+
+def test_a_zip_with_a_damaged_stream_is_bad_input_not_an_internal_error(adb, tmp_path):
+    z = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("建筑.geojson", "0123456789abcdef" * 5000)
+    b = bytearray(z.read_bytes())
+    at = b.index("建筑.geojson".encode()) + len("建筑.geojson".encode()) + 20
+    for i in range(at, at + 40):  # inside the member's compressed data (zlib.error)
+        b[i] ^= 0x5A
+    z.write_bytes(bytes(b))
+    proc = _cli(adb, z)
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # cim check's bad input
+    assert "not a readable zip" in proc.stderr and str(z) in proc.stderr, proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
