@@ -282,15 +282,23 @@ def pipe_clearance(res: Result, p: Project, ctx: Context, rules: list[Rule],
                 continue
             extra = {"pipe": r["code"], "class": r["class_name"], "size": size_text(r),
                      "rule_source": rule.source, "verified": rule.verified}
+            required = rule.required_m
+            if low is not None and round(gap, 3) < low.required_m:
+                # nearer than any class allows: the fail states the lowest class's distance
+                # (the strictest, 13.5 m, was told to an applicant whose main may be 低压)
+                required = low.required_m
+                extra["note"] = (f"no pressure recorded: nearer than even the lowest "
+                                 f"class's {low.required_m:g} m (up to {rule.required_m:g} m "
+                                 "by its class)")
             if gap == 0.0:  # over the pipe: no clearance at all, whatever the rule asks
                 extra["note"] = "the building stands over the pipe (its footprint reaches " \
                     "the pipe's outer wall): 0 m clearance"
-            if round(gap, 3) < rule.required_m:
+            if round(gap, 3) < required:
                 # a building over the pipe: where the pipe runs under it (a shortest line
                 # between touching geometries is a point the map cannot show)
                 where = r["geom"].intersection(b.footprint) if b.footprint.intersects(
                     r["geom"]) else shapely.shortest_line(b.footprint, r["geom"])
-                res.item("fail", b.label, gap, rule.required_m, where, **extra)
+                res.item("fail", b.label, gap, required, where, **extra)
             elif best is None or gap - rule.required_m < best["gap"] - best["req"]:
                 best = {"gap": gap, "req": rule.required_m, **extra}
         if best and not any(i["what"] == b.label and i["status"] != "needs_review"
