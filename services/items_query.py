@@ -30,9 +30,9 @@ KNOWN = frozenset({"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "c
 # path answers datetime and q itself, so they combine with CQL2 filters and cursors)
 PYGEOAPI_ONLY: frozenset[str] = frozenset()
 FILTER_PARAMS = frozenset({"filter", "filter-lang", "filter-crs"})
-_INT = re.compile(r"\d{1,19}")
+_INT = re.compile(r"[0-9]{1,19}")  # ASCII only: int() reads any script's digits
 _TERM_SEPARATOR = re.compile("[,\uff0c]")
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
 class ParamError(ValueError):

@@ -35,3 +35,14 @@ def test_map_coverage_and_edr_routes_are_404_not_a_logged_error(api):
         r = requests.get(f"{api}/collections/buildings/{route}", timeout=60)
         assert r.status_code == 404, (route, r.status_code, r.text[:300])
         assert r.json()["code"] == "NotFound"
+
+
+def test_numbers_in_other_scripts_are_a_400(api):
+    """limit, offset and bbox take ASCII digits, as the tiles' z/x/y do: ``int('１０')`` and
+    ``float('３５')`` read full-width digits, so ``limit=１０`` was served as 10."""
+    for params in ({"limit": "１０"}, {"offset": "٣"},
+                   {"bbox": "１１６,35,117,36"}):
+        r = requests.get(f"{api}/collections/buildings/items", params=params, timeout=60)
+        assert r.status_code == 400, (params, r.status_code, r.text[:200])
+    assert requests.get(f"{api}/collections/buildings/items", params={"limit": "10"},
+                        timeout=60).status_code == 200
