@@ -109,6 +109,17 @@ def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
         return None
 
     @app.after_request
+    def _html_charset(resp: Response) -> Response:
+        # pygeoapi's pages say "text/html" alone: a client that does not read <meta charset>
+        # (Python's requests, some proxies) decoded their Chinese as Latin-1
+        # (their headers are a plain dict: Response.mimetype reads None)
+        key, ctype = next(((k, str(v)) for k, v in resp.headers.items()
+                           if k.lower() == "content-type"), ("Content-Type", ""))
+        if ctype.split(";")[0].strip().lower() == "text/html" and "charset" not in ctype:
+            resp.headers[key] = "text/html; charset=utf-8"
+        return resp
+
+    @app.after_request
     def _filter_failures(resp: Response) -> Response:
         if resp.status_code == 500 and "filter" in request.args:
             LOG.warning("pygeoapi answered %s for filter %r", resp.status_code,

@@ -46,3 +46,13 @@ def test_numbers_in_other_scripts_are_a_400(api):
         assert r.status_code == 400, (params, r.status_code, r.text[:200])
     assert requests.get(f"{api}/collections/buildings/items", params={"limit": "10"},
                         timeout=60).status_code == 200
+
+
+def test_html_pages_say_their_charset(api):
+    for path in ("/collections?f=html", "/collections/buildings/items?f=html&limit=2",
+                 "/collections/buildings/queryables?f=html"):
+        r = requests.get(f"{api}{path}", timeout=60)
+        assert r.status_code == 200, (path, r.text[:200])
+        assert r.headers["Content-Type"].replace(" ", "").lower() == \
+            "text/html;charset=utf-8", (path, r.headers["Content-Type"])
+        assert "建筑" in r.text  # decoded right by a client that reads only the header
