@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from functools import cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pyproj
 from pygeoapi.provider.base import (
@@ -68,8 +66,7 @@ from cim.crs import (
     metres_in_units,
     storage_domain,
 )
-from cim.layerdefs import GEOMETRY_COLUMN
-from layers.styles.fields import chinese_title, field_titles
+from layers.styles.fields import field_titles
 from services.config import connection_url
 from services.items import count_cap, page_request, set_csv_header, set_page_links
 from services.items_query import (
@@ -91,6 +88,7 @@ from services.provider_db import (
     query_error,
     table,
 )
+from services.provider_schema import amend_schema_response, declared_descriptions
 
 __all__ = ["CimProvider", "ProviderTimeoutError"]
 # read here by tests written before the provider's database and CRS parts had modules of
@@ -119,7 +117,7 @@ class CimProvider(BaseProvider):
         self._csv_points = kind.startswith(("POINT", "GEOMETRY"))  # x, y columns in CSV
         self._published = catalog_columns(self.url, self.table_name)
         self._fields = self.get_fields()
-        _amend_schema_response(self.table_name, self._fields)
+        amend_schema_response(self.table_name, self._fields)
 
     # -- schema --------------------------------------------------------------------------
     def get_fields(self) -> dict:
@@ -416,85 +414,6 @@ class CimProvider(BaseProvider):
                 geom = {"type": "Point", "coordinates": [None, None]}
         return {"type": "Feature", "id": props.get(self.id_field), "geometry": geom,
                 "properties": props}
-
-
-@cache
-def declared_descriptions(layer: str) -> dict[str, str]:
-    """{column: what its declared title says beyond its Chinese name} of ``layer``
-    (``建筑高度 height (m)`` → ``height (m)``): the unit, range or code list a title alone
-    leaves out (Part 3's /rec/filter/queryables-schema A: a description where necessary)."""
-    from cim.layerdefs import BASE_COLUMNS, LAYERS
-    from layers.catalog import result_layers
-
-    defs = {d.name: d for d in [*LAYERS.values(), *result_layers()]}
-    if layer not in defs:
-        return {}
-    out = {}
-    for c in (*BASE_COLUMNS, *defs[layer].columns):
-        head, _, rest = c.title.strip().partition(" ")
-        out[c.name] = rest.strip() if chinese_title(head) else c.title.strip()
-    return {k: v for k, v in out.items() if v}
-
-
-# pygeoapi's resources that describe a collection's properties as JSON Schema
-SCHEMA_ENDPOINTS = ("pygeoapi.collection_queryables", "pygeoapi.collection_schema")
-JSON_SCHEMA = "https://json-schema.org/draft/2019-09/schema"  # its meta-schema's $id
-
-
-def _amend_schema_response(layer: str, fields: dict) -> None:
-    """Have the queryables (or schema) document being served for ``layer`` amended as it
-    leaves: pygeoapi 0.21 titles each queryable by its key (``"title": "use_name"``) whatever
-    the provider says, gives an array no ``items``, and writes ``$schema`` as ``http://``
-    and ``$id`` with the request's query (``…/queryables?f=json``), where OGC API Features
-    Part 3 (/req/queryables/get-queryables-response) asks for the meta-schema's https URI
-    and the resource's URI without query. Nothing outside such a request."""
-    from flask import after_this_request, g, has_request_context, request
-
-    if not has_request_context() or request.endpoint not in SCHEMA_ENDPOINTS \
-            or g.get("cim_schema_amended"):
-        return
-    g.cim_schema_amended = True
-    geometry = field_titles(layer).get(GEOMETRY_COLUMN)
-
-    @after_this_request
-    def _amend(resp):
-        return amended_schema(resp, fields, geometry)
-
-
-def amended_schema(resp, fields: dict, geometry_title: str | None = None):
-    """``resp`` (pygeoapi's queryables or schema answer) with the properties' titles and
-    array items of ``fields`` (:meth:`CimProvider.get_fields`), the geometry's title, and
-    the ``$schema`` and ``$id`` Part 3 asks for; any other answer (an HTML page, an
-    error) as it is."""
-    # pygeoapi's response keeps its headers as a plain dict (no ``resp.mimetype``)
-    kind = str(resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-    if resp.status_code != 200 or kind != "application/schema+json" \
-            or resp.headers.get("Content-Encoding"):  # gzipped: pygeoapi's own bytes
-        return resp
-    try:
-        doc = json.loads(resp.get_data())
-    except ValueError:
-        return resp
-    if not isinstance(doc, dict) or not isinstance(doc.get("properties"), dict):
-        return resp
-    for name, prop in doc["properties"].items():
-        if not isinstance(prop, dict):
-            continue
-        field = fields.get(name)
-        if field is not None:
-            prop["title"] = field["title"]
-            if field.get("description"):
-                prop["description"] = field["description"]
-            if "items" in field and prop.get("type") == "array":
-                prop.setdefault("items", dict(field["items"]))
-        elif prop.get("x-ogc-role") == "primary-geometry" and geometry_title:
-            prop.setdefault("title", geometry_title)
-    doc["$schema"] = JSON_SCHEMA
-    if isinstance(doc.get("$id"), str):
-        parts = urlsplit(doc["$id"])
-        doc["$id"] = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    resp.set_data(json.dumps(doc, separators=(",", ":")))  # as pygeoapi writes it
-    return resp
 
 
 def _keyset_after(q, src):
