@@ -338,6 +338,20 @@ def test_the_ogc_api_pages_name_attributes_in_chinese(browser, api, db):
     assert not [u for u in proxy.external if "127.0.0.1" in u or "localhost" in u]
 
 
+def test_the_queryables_page_names_properties_in_chinese(browser, api):
+    """pygeoapi's queryables page listed the keys alone (use_name): named as the items pages
+    name them, the key kept beside."""
+    driver, _proxy = browser
+    driver.get(f"{api}/collections/buildings/queryables?f=html")
+    shown = dict(wait(driver, "const c = [...document.querySelectorAll('[data-field]')]; "
+                              "return c.some(e => e.title) && "
+                              "c.map(e => [e.title, e.textContent])"))
+    for field, zh in KNOWN["buildings"].items():
+        if field in shown:
+            assert shown[field] == zh, (field, shown)
+    assert shown.get("use_name") == KNOWN["buildings"]["use_name"], shown
+
+
 def test_feature_info_gives_times_on_the_citys_clock(browser, api, db):
     """An alarm's and a case's times in the feature info are the city's (Asia/Shanghai):
     the page cut the API's UTC instants, so a case due at 13:40 in Jining read 05:40."""

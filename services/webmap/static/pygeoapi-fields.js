@@ -3,7 +3,7 @@
 // attribute's Chinese name from /map/fields.json (as the web map's feature info and QGIS's
 // field aliases), the column name kept in its tooltip. Without the names the page is as it was.
 function cimFieldNames(base) {
-  var m = location.pathname.match(/\/collections\/([^/]+)\/items(\/|$)/);
+  var m = location.pathname.match(/\/collections\/([^/]+)\/(items|queryables)(\/|$)/);
   if (!m || !window.fetch) return;
   fetch(base + "/map/fields.json", {headers: {Accept: "application/json"}})
     .then(function (r) { return r.ok ? r.json() : {}; })
