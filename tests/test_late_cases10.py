@@ -201,3 +201,17 @@ def test_alarm_list_says_reported_late_and_began_at(d, tmp_path):
         proc.wait(10)
     assert all(r.status_code == 200 for r in got.values())
     check(got[a].json()["alarms"], got[b].json()["alarms"])
+
+
+def test_a_late_alarm_is_listed_where_it_was_opened(d):
+    """The alarm list, as the case list: the last opened on the platform first — a backlog's
+    alarm for the past sank below the alarms opened since its reading's time."""
+    from layers.iot.alarms import list_alarms
+
+    s = add_sensor(d, 9, "01", None, None, device_id="LATE-ORDER")
+    send(d, [(s, t(50), 12.0)])  # an alarm of now-ish (t50)
+    send(d, [(s, t(0), 12.0), (s, t(5), 5.0)])  # then one for the past (t0), opened after
+    with psycopg.connect(d.conninfo) as conn:
+        rows = list_alarms(conn, sensor=s)
+    assert [dt.datetime.fromisoformat(str(r["opened_at"])) if isinstance(r["opened_at"], str)
+            else r["opened_at"] for r in rows] == [t(0), t(50)], rows

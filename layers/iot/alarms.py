@@ -438,7 +438,9 @@ def late_readings(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, An
 
 def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str | None = None,
                 status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """Alarms, latest first (``active``: only those still active; ``status`` active or
+    """Alarms, the last opened on the platform first (its row's order: a late reading's alarm
+    for the past is listed where it was opened, as the case list lists its case, not below
+    the alarms of the hours since) (``active``: only those still active; ``status`` active or
     cleared); ``cleared_reason`` says why an alarm no reading ended was cleared,
     ``reported_late`` (``reading_at``, ``received_at``) that a late reading opened it for the
     past, ``began_at`` that late readings found it began before its opening (null when not):
@@ -461,7 +463,7 @@ def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str |
         "(detail->>'began_at')::timestamptz AS began_at, "
         "asset_layer, asset_code, district_code, grid_code, "
         f"case_code, risk_code FROM alarms WHERE {' AND '.join(cond)} "  # noqa: S608
-        "ORDER BY opened_at DESC, id DESC LIMIT %s", (*params, limit)).fetchall()
+        "ORDER BY id DESC LIMIT %s", (*params, limit)).fetchall()
     # a mistyped sensor (GAS-01 for GAS-001) listed "0 alarms", which an operator reads as a
     # quiet sensor: a reference no sensor ever had (a retired one's alarms stay listed) is
     # refused as the other sensor queries refuse it
