@@ -140,9 +140,18 @@ def load_districts(conninfo: str, profile: CityProfile, path: str | Path | None 
     if missing:  # features there will be outside every district
         report.notes.append("districts of the profile with no boundary: " + ", ".join(
             f"{c} {profile.district_name(c)}" for c in missing))
-    # features loaded before these boundaries keep the districts they were given
-    report.notes += out_of_place_notes(conninfo)
+    # features loaded before these boundaries keep the districts they were given (asked
+    # only when the load changed a boundary: the question reads every placed layer, ~2 s of
+    # CPU a million footprints, and a profile apply loads the units each time)
+    if _changed(report):
+        report.notes += out_of_place_notes(conninfo)
     return report
+
+
+def _changed(report: LoadReport) -> bool:
+    """Whether a units load wrote or retired any unit (else no feature can be out of place
+    that was not before it)."""
+    return bool(report.inserted or report.updated or report.retired)
 
 
 def load_grid(conninfo: str, profile: CityProfile, path: str | Path | None = None,
@@ -157,7 +166,8 @@ def load_grid(conninfo: str, profile: CityProfile, path: str | Path | None = Non
                       dataset="grid_cells", **kw)
     # features loaded before these cells keep the cells (or none) they were given: a reload
     # of them finds their content unchanged and never places them again
-    report.notes += out_of_place_notes(conninfo)
+    if _changed(report):
+        report.notes += out_of_place_notes(conninfo)
     return report
 
 

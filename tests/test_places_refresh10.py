@@ -68,6 +68,10 @@ def test_grid_loaded_after_features_and_a_moved_boundary(jining_profile, tmp_pat
             in note[0] and "cim places refresh --layer buildings" in note[0], gr.notes
         # the load itself left them as they were
         assert d.scalar("SELECT count(*) FROM buildings WHERE grid_code IS NOT NULL") == 0
+        # the same cells again change no unit: not asked again (it reads every placed layer)
+        again = load_grid(d.conninfo, d.profile, gpath, mode="replace")
+        assert (again.inserted, again.updated, again.retired) == (0, 0, 0)
+        assert not [n for n in again.notes if n.startswith("buildings:")], again.notes
 
         def stored():
             return {k.split(":")[-1]: (dc, gc) for k, dc, gc in d.rows(
