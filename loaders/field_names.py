@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from cim.errors import ConfigError, InputError
-from cim.profile import read_yaml_mapping
 from cim.text import header_unit, norm_key, norm_name
 
 _norm = norm_name  # field names compare as column headers do (cim/text.py)
@@ -166,6 +165,10 @@ def all_matches(source_fields: list[str], names: list[str]) -> list[str]:
 def load_mapping_yaml(path: str | Path, shape: str) -> dict[Any, Any]:
     """The top-level mapping of a mapping file; ConfigError naming the file otherwise
     (``shape`` says what the file must map, for the message)."""
+    # imported here: cim.profile brings pyproj and NumPy (0.1 s), and this module is read by
+    # the CLI's early key read (delivery_dataset) before the command's heavy imports
+    from cim.profile import read_yaml_mapping
+
     return read_yaml_mapping(path, "mapping file", shape)
 
 

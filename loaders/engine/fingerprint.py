@@ -40,8 +40,10 @@ from loaders.sources.read import Batch
 CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.field_names",
                       "loaders.geometry", "loaders.hashing", "loaders.jsonb",
                       "loaders.convexity", "cim.numbers",
-                      "loaders.sources.read", "loaders.sources.batch", "loaders.sources.dbf", "loaders.sources.wkb",
-                      "loaders.sources.csv_geometry",
+                      "loaders.sources.read", "loaders.sources.batch", "loaders.sources.dbf",
+                      "loaders.sources.wkb", "loaders.sources.csv_geometry",
+                      # which LOD of a CityGML building is its footprint and height
+                      "loaders.sources.citygml",
                       "loaders.engine.direct", "loaders.engine.known", "loaders.engine.keyread",
                       "loaders.engine.samegeom",
                       "loaders.engine.places", "loaders.engine.rowsbuf",
