@@ -67,7 +67,7 @@ class Cql2Translator:
         try:  # it is CQL2: an unknown property or filter-crs is the client's, never ECQL's
             frag, values = self._compiler(layer).compile(tree, crs, zone=city_zone())
         except self.cql2.FilterError as exc:
-            raise ParamError(f"filter: {exc}") from exc
+            raise ParamError(f"filter: {exc}{_by_its_key(str(exc), layer)}") from exc
         names = iter(range(len(values)))
         text_sql = _PLACEHOLDER.sub(lambda m: f"%(f{next(names)})s", frag.as_string(None))
         return text_sql, {f"f{i}": v for i, v in enumerate(values)}
@@ -77,3 +77,23 @@ def cql2_translator() -> Cql2Translator:
     """The CQL2 translator (:mod:`cim.cql2` is part of the core: a failing import is a bug,
     never a reason to serve without filters)."""
     return Cql2Translator()
+
+
+_UNKNOWN = re.compile(r"unknown property '([^']+)'")
+
+
+def _by_its_key(message: str, layer: Layer) -> str:
+    """A hint when the unknown property is the Chinese name a property is shown under (the
+    queryables' title, QGIS's alias, the survey's header: 建筑用途 = '住宅'): which key to
+    filter by. Unquoted Chinese names are identifiers in CQL2 Text, so the filter parses and
+    only the name is wrong."""
+    m = _UNKNOWN.search(message)
+    if not m:
+        return ""
+    from layers.styles.fields import field_titles
+
+    keys = [k for k, title in field_titles(layer.table).items() if title == m[1]]
+    if not keys:
+        return ""
+    return (f"; {m[1]!r} is the name shown for the property {keys[0]}: filter by its key "
+            f"({keys[0]} = …, a text value in single quotes)")

@@ -44,3 +44,5 @@ def test_a_chinese_name_or_unquoted_text_in_a_filter_says_how_to_write_it(api, f
     assert r.status_code == 400
     text = r.json()["description"]
     assert "character" in text and "use_name" in text and "single quotes" in text
+    if flt.startswith("建筑用途"):  # a name CQL2 Text reads (unquoted, any script): which key
+        assert "'建筑用途' is the name shown for the property use_name" in text, text
