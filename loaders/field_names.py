@@ -9,10 +9,12 @@ mapping file may override them.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
 import urllib.parse
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -216,22 +218,43 @@ def refuse_export_replace(recorded: str, mode: str | None, where: str) -> None:
                          "the dataset with --dataset to replace one", path=where)
 
 
-def delivery_dataset(path: str | Path, dataset: str | None, layer: str | None = None,
-                     encoding: str | None = None, mode: str | None = None) -> str:
+def delivery_dataset(paths: str | Path | Sequence[str | Path], dataset: str | None,
+                     layer: str | None = None, encoding: str | None = None,
+                     mode: str | None = None) -> str:
     """The dataset a delivery's source keys are scoped by: ``--dataset``, else the dataset a
-    rejects export records (a fixed export reloads into the dataset its rows came from — as
-    the file's name, ``rej``, it made a second feature and code beside the original, which a
-    later ``--mode replace`` of the original delivery never retired), else the file's name.
-    The one rule of every loader with a dataset, and of the early key read (``loaders.cli``),
-    which runs before the heavy modules are imported: nothing heavy is imported unless the
-    file's first bytes name the export's dataset column."""
+    rejects export among its files records (a fixed export reloads into the dataset its rows
+    came from — as the file's name, ``rej``, it made a second feature and code beside the
+    original, which a later ``--mode replace`` of the original delivery never retired), else
+    the file's name (a folder's whole name), else — a delivery of several files, a pipe
+    survey's point and segment tables — the names' common part (热力_管线点成果表,
+    热力_管线段成果表 → 热力). The one rule of every loader with a dataset, and of the early
+    key read (``loaders.cli``), which runs before the heavy modules are imported: nothing
+    heavy is imported unless a file's first bytes name the export's dataset column."""
     if dataset:
         return dataset
-    path = Path(path)
-    recorded = export_dataset(path, layer, encoding)
+    given = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    recorded: dict[str, Path] = {}
+    for p in given:
+        found = export_dataset(p, layer, encoding)
+        if found:
+            recorded.setdefault(found, p)
+    if len(recorded) > 1:
+        raise InputError("rejects exports of more than one dataset (" + ", ".join(
+            f"{d} in {p.name}" for d, p in sorted(recorded.items())) + "): one dataset a "
+            "load — name it with --dataset", path=", ".join(map(str, given)))
     if recorded:
-        refuse_export_replace(recorded, mode, str(path))
-    return recorded or path.stem
+        (found, p), = recorded.items()
+        refuse_export_replace(found, mode, str(p))
+        return found
+    stems = [p.name if p.is_dir() else p.stem for p in given]
+    if len(stems) == 1:
+        return stems[0]
+    common = _NAME_TAIL.sub("", os.path.commonprefix(stems))
+    return common or stems[0]
+
+
+# what the names of a delivery's tables add to their common part: 热力_管线点成果表 → 热力
+_NAME_TAIL = re.compile(r"[_\-. 点段线成果表管]+$")
 
 
 def export_dataset(path: Path, layer: str | None = None,

@@ -8,18 +8,13 @@ key it is stored under (:func:`keep_stored_orientation`)."""
 
 from __future__ import annotations
 
-import os
-import re
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import shapely
 
-from cim.errors import InputError
 from loaders.engine.known import Known
 from loaders.engine.places import AreaIndex
-from loaders.field_names import export_dataset, refuse_export_replace
 from loaders.pipes.dictionaries import PipeClass
 from loaders.pipes.records import Delivery, PointRec, SegRec
 
@@ -29,31 +24,6 @@ def errors(findings) -> list:
     if not findings:
         return []
     return [f for f in findings if f.severity == "error"]
-
-
-def default_dataset(paths: list[Path], mode: str | None = None) -> str:
-    """A delivery's dataset when ``--dataset`` names none: the one a rejects export among its
-    files records (a fixed export reloads into the dataset its rows came from, as
-    :func:`loaders.field_names.delivery_dataset` rules for every loader), else the file's
-    name, else the names' common part (热力_管线点成果表, 热力_管线段成果表 → 热力)."""
-    recorded: dict[str, Path] = {}
-    for p in paths:
-        d = export_dataset(p) if p.is_file() else None
-        if d:
-            recorded.setdefault(d, p)
-    if len(recorded) > 1:
-        raise InputError("rejects exports of more than one dataset (" + ", ".join(
-            f"{d} in {p.name}" for d, p in sorted(recorded.items())) + "): one dataset a "
-            "load — name it with --dataset", path=", ".join(str(p) for p in paths))
-    if recorded:
-        (d, p), = recorded.items()
-        refuse_export_replace(d, mode, str(p))
-        return d
-    if len(paths) == 1:
-        return paths[0].stem if paths[0].is_file() else paths[0].name
-    stems = [p.stem for p in paths]
-    common = re.sub(r"[_\-. 点段线成果表管]+$", "", os.path.commonprefix(stems))
-    return common or stems[0]
 
 
 def source_key(dataset: str, pc: PipeClass | None, ident: str) -> str:

@@ -36,7 +36,6 @@ from cim.errors import ConfigError, InputError
 from cim.profile import CityProfile
 from loaders.engine.pages import small_pages
 from loaders.pipes.gis import read_gis, split_layer
-from loaders.pipes.keys import default_dataset
 from loaders.pipes.qa import QAResult, Rules, run_checks
 from loaders.pipes.records import Delivery, PipeLoadReport, collector_paused
 from loaders.pipes.survey import read_survey
@@ -47,7 +46,6 @@ from loaders.sources.tables import Mapping, read_mapping
 __all__ = [
     "Delivery",
     "PipeLoadReport",
-    "default_dataset",
     "load_pipes",
     "load_pipes_files",
     "qa_pipes",

@@ -30,6 +30,7 @@ from loaders.engine.pipeline import skip_fk_checks, sql_analyze
 from loaders.engine.places import AreaIndex, Areas, fetch_areas
 from loaders.engine.report import Reject
 from loaders.engine.session import LoadSession
+from loaders.field_names import delivery_dataset
 from loaders.pipes.dictionaries import PipeDictionaries
 from loaders.pipes.direct import (
     Chunk,
@@ -41,7 +42,6 @@ from loaders.pipes.direct import (
     write_layer,
 )
 from loaders.pipes.keys import (
-    default_dataset,
     errors,
     keep_stored_orientation,
     outside_nodes,
@@ -88,7 +88,7 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
                     mode: str, dataset: str | None, district: str | None, attach: float,
                     options: dict[str, Any] | None) -> PipeLoadReport:
     srid = profile.srid
-    dataset = dataset or default_dataset(delivery.inputs or delivery.files, mode)
+    dataset = delivery_dataset(delivery.inputs or delivery.files, dataset, mode=mode)
     first = delivery.files[0] if delivery.files else Path(".")
     report = PipeLoadReport(layer="pipes", path=", ".join(dict.fromkeys(map(str, delivery.files))),
                             mode=mode,
