@@ -4,17 +4,20 @@ and attribute table (aliases in the QML) and the web map's feature info.
 They are the Chinese words that open each column's title where the column is declared
 (``建筑名称 name`` → 建筑名称): ``cim.layerdefs`` (the base columns every table has and each
 layer's own), and beside a result layer the columns of its table it does not carry to the map
-(``OTHER_COLUMNS`` of ``layers.health.layer``, ``layers.iot.layer``, ``layers.cases.layer``:
-JSON detail, bookkeeping, a case's unpublished text). One source, so a column is named the
-same on both maps and in the OGC API's pages; a column declared nowhere keeps its name.
+(the ``OTHER_COLUMNS`` its module declares next to its LayerDef: JSON detail, bookkeeping, a
+case's unpublished text). One source, so a column is named the same on both maps and in the
+OGC API's pages; a column declared nowhere keeps its name. The result layers are the ones the
+catalog lists (``layers.catalog.result_layers``), never a list of this module's own: a result
+layer declared once (its LayerDef and its other columns) is named here without an edit.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache
 
-from cim.layerdefs import Column
+from cim.layerdefs import Column, LayerDef
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -27,15 +30,33 @@ def chinese_title(title: str) -> str | None:
 
 
 def other_columns() -> dict[str, tuple[Column, ...]]:
-    """{result layer: the columns of its table its LayerDef leaves out}: declared beside it,
-    not carried by its tiles (which carry the LayerDef's columns)."""
-    from layers.cases import layer as cases
-    from layers.health import layer as health
-    from layers.iot import layer as iot
+    """{result layer: the columns of its table its LayerDef leaves out}, for every result layer
+    of the catalog: declared beside it, not carried by its tiles (which carry the LayerDef's
+    columns). They named the three result layers of their day by hand, so a fourth had its
+    table's other columns shown under their English names in QGIS until this file was edited."""
+    from layers.catalog import result_layers
 
-    return {cases.CASES.name: cases.OTHER_COLUMNS,
-            health.HEALTH_INDICATORS.name: health.OTHER_COLUMNS,
-            iot.ALARMS.name: iot.OTHER_COLUMNS}
+    return {d.name: _declared_beside(d) for d in result_layers()}
+
+
+def _declared_beside(d: LayerDef) -> tuple[Column, ...]:
+    """The ``OTHER_COLUMNS`` of the module that declares ``d`` (it holds ``d`` itself, not an
+    equal copy; the catalog imported it to list ``d``), else none: a result table whose
+    LayerDef has all its columns."""
+    found: dict[int, tuple[Column, ...]] = {}
+    for module in list(sys.modules.values()):
+        names = getattr(module, "__dict__", None)
+        if not isinstance(names, dict) or not isinstance(names.get("OTHER_COLUMNS"), tuple):
+            continue
+        if any(v is d for v in list(names.values())):
+            found[id(names["OTHER_COLUMNS"])] = names["OTHER_COLUMNS"]
+    if len(found) > 1:  # two modules hold the layer and other columns: which are its?
+        raise RuntimeError(f"result layer {d.name!r}: OTHER_COLUMNS declared in more than one "
+                           "module holding its LayerDef")
+    columns = next(iter(found.values()), ())
+    if not all(isinstance(c, Column) for c in columns):
+        raise RuntimeError(f"result layer {d.name!r}: OTHER_COLUMNS holds no Column")
+    return columns
 
 
 @lru_cache(maxsize=1)
