@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cim.errors import ConfigError
-from cim.profile import DICTIONARY_DIR, CityProfile
+from cim.profile import DICTIONARY_DIR, CityProfile, read_yaml_mapping
 
 FILE = "approval_rules.yaml"
 RULE_IDS = ("inside_site", "setback_road", "setback_site", "setback_blue", "overlap_green",
@@ -73,7 +71,7 @@ def _platform_default(params: dict[str, Any], rid: str | None, key: str, path: P
     the data file, not in code)."""
     if key in params or path.resolve() == (DICTIONARY_DIR / FILE).resolve():
         return params
-    raw = yaml.safe_load((DICTIONARY_DIR / FILE).read_text(encoding="utf-8"))
+    raw = read_yaml_mapping(DICTIONARY_DIR / FILE, "the approval rules")
     params[key] = (raw if rid is None else raw["rules"][rid])[key]
     return params
 
@@ -81,13 +79,8 @@ def _platform_default(params: dict[str, Any], rid: str | None, key: str, path: P
 def load_config(profile: CityProfile | None, path: str | Path | None = None) -> Config:
     """Read and check the rules file (every rule of :data:`RULE_IDS` must be described)."""
     p = rules_path(profile, path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read the rules file: {exc}", path=str(p)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"the rules file is not YAML: {exc}", path=str(p)) from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), dict):
+    raw = read_yaml_mapping(p, "the approval rules")
+    if not isinstance(raw.get("rules"), dict):
         raise ConfigError("expected a mapping with a 'rules' mapping", path=str(p),
                           field="rules")
     rules: dict[str, RuleConf] = {}

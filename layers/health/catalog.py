@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cim.errors import ConfigError
-from cim.profile import CityProfile
+from cim.profile import CityProfile, read_yaml_mapping
 
 DIRECTIONS = ("up", "down")
 
@@ -73,10 +71,7 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
     from layers.health.templates import TEMPLATES, check_params, check_settings, facility_types
 
     path = Path(path) if path else catalog_path(profile)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the indicator catalog: {exc}") from exc
+    raw = read_yaml_mapping(path, "the indicator catalog")
     dims = []
     for i, d in enumerate(raw.get("dimensions") or []):
         try:
@@ -135,7 +130,4 @@ def _platform_settings(path: Path) -> dict[str, Any]:
     platform = catalog_path(None)
     if path.resolve() == platform.resolve():
         return {}
-    try:
-        return _settings(yaml.safe_load(platform.read_text(encoding="utf-8")) or {})
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{platform}: cannot read the indicator catalog: {exc}") from exc
+    return _settings(read_yaml_mapping(platform, "the indicator catalog"))

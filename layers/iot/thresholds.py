@@ -22,8 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cim.errors import ConfigError
 from cim.profile import (
     CHINA_TIME,
@@ -31,6 +29,7 @@ from cim.profile import (
     CityProfile,
     dictionary_file,
     read_csv_dictionary,
+    read_yaml_mapping,
 )
 from cim.text import norm_key
 
@@ -229,15 +228,7 @@ def asset_classes(profile: CityProfile | None) -> set[str]:
 
 
 def _yaml(p: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc}", path=str(p)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not YAML: {exc}", path=str(p)) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError("expected a mapping", path=str(p))
-    return raw
+    return read_yaml_mapping(p, "the IoT settings")
 
 
 def _path(profile: CityProfile | None, name: str, suffix: str) -> Path:
