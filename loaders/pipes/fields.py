@@ -7,6 +7,7 @@ Chinese column) identical whichever way the delivery came.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -125,6 +126,40 @@ def _elevation(x: Any) -> float | None:
     return as_float(x, -500, 9000)
 
 
+# a number as Excel shows it in a narrow column, and saves it so to CSV: 3.91378E+06
+_E_NOTATION = re.compile(r"^\s*[+-]?\d(?:\.(\d*))?[eE]\+?(\d+)\s*$")
+
+
+def _coordinate(x: Any) -> float | None:
+    """A survey coordinate; one written with fewer digits than its whole metres (Excel's
+    3.91378E+06 for 3913781.11) is refused — read, it put the point metres, or with the
+    zone prefix tens of metres, away from where it was surveyed, and nothing told."""
+    if isinstance(x, str):
+        m = _E_NOTATION.match(x)
+        if m and len(m.group(1) or "") < int(m.group(2)):
+            off = 10 ** (int(m.group(2)) - len(m.group(1) or "")) / 2
+            raise ValueProblem(
+                f"the coordinate {x.strip()!r} is a number as Excel shows it, its last digits "
+                f"lost (up to {off:g} m off); format the column as a number with its "
+                "decimals in Excel before saving")
+    return as_float(x)
+
+
+def _coordinates(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    """Column version of :func:`_coordinate`: the texts in E notation, if any, checked one
+    by one."""
+    out, problems = numbers(col)
+    if pd.api.types.infer_dtype(col, skipna=True) in ("string", "mixed"):
+        e = pd.Series(col, dtype=object).str.contains("[eE]", regex=True, na=False)
+        for i in np.flatnonzero(e.to_numpy(dtype=bool)).tolist():
+            try:
+                _coordinate(col[i])
+            except ValueProblem as exc:
+                problems[i] = str(exc)
+                out[i] = None
+    return out, problems
+
+
 def _text50(x: Any) -> str | None:
     return as_text(x, 50)
 
@@ -165,8 +200,8 @@ SEGMENT_VALUES = (("start_depth", "start_depth", "起点埋深", _depth),
 # (source attribute, record attribute, column named in problems, parser) of a survey point
 POINT_VALUES = (("point_no", "point_no", FIELD_ZH["point_no"], id_text),
                 ("map_no", "map_no", "图上点号", text_id),
-                ("x", "x", "X", as_float),
-                ("y", "y", "Y", as_float),
+                ("x", "x", "X", _coordinate),
+                ("y", "y", "Y", _coordinate),
                 ("ground_elevation", "ground", "地面高程", _elevation),
                 ("feature", "feature_raw", "特征", _text50),
                 ("appurtenance", "appurtenance_raw", "附属物", _text50),
@@ -270,6 +305,7 @@ _COLUMN_PARSERS = {
     text_id: _ids,
     id_text: _id_texts,
     as_float: numbers,
+    _coordinate: _coordinates,
     _depth: lambda c: numbers(c, 0, 100),
     _elevation: lambda c: numbers(c, -500, 9000),
     _count: lambda c: numbers(c, 0, 100000, integer=True),
