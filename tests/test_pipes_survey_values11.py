@@ -5,6 +5,9 @@
   metres) away from where it was surveyed. Now the row is rejected naming the file, its row
   as Excel shows it and the column; a coordinate in E notation that keeps its whole metres
   (``3.9464215E+07``) is read.
+- A 管径 in metres under a header without its unit (0.3, 0.8×0.6) was stored as 0.3 mm — a
+  pipe a thousand times too thin for the clearance checks and cross-sections. Now the row is
+  rejected naming the column; 15 (DN15) and Φ108×4.5 (a wall of 4.5 mm) are sizes.
 
 Expected values are the coordinates and rows as written into the files here."""
 
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import pytest
 
+from loaders.fields import ValueProblem
+from loaders.pipes.dictionaries import parse_size
 from loaders.pipes.load import load_pipes_files
 from tests.conftest import scratch_db
 
@@ -24,7 +29,7 @@ def pdb(jining_profile):
         yield d
 
 
-def _tables(tmp_path, x3: str, y4: str):
+def _tables(tmp_path, x3: str, y4: str, sizes: tuple[str, ...] = ("DN200",) * 4):
     """Five 给水 points 30 m apart northwards (JS003's X, JS004's Y as given), four
     segments between them; points in GBK as Excel saves them, segments in UTF-8 with BOM."""
     lines = ["物探点号,特征,X坐标,Y坐标,地面高程"]
@@ -36,7 +41,7 @@ def _tables(tmp_path, x3: str, y4: str):
     pts.write_text("\r\n".join(lines) + "\r\n", encoding="gbk")
     segs = tmp_path / "给水_管线段成果表.csv"
     segs.write_text("起始点号,终止点号,起点埋深,终点埋深,管径\n" + "".join(
-        f"JS{i:03d},JS{i + 1:03d},1.20,1.20,DN200\n" for i in range(1, 5)),
+        f"JS{i:03d},JS{i + 1:03d},1.20,1.20,{sizes[i - 1]}\n" for i in range(1, 5)),
         encoding="utf-8-sig")
     return [pts, segs]
 
@@ -59,3 +64,28 @@ def test_a_coordinate_excel_rounded_is_rejected_naming_row_and_column(pdb, tmp_p
     assert sorted(stored) == ["JS001", "JS002", "JS004", "JS005"]
     # JS004's easting in E notation with its whole metres: read as written
     assert stored["JS004"] == pytest.approx([E0 + 20, N0 + 120.42], abs=1e-6)
+
+
+@pytest.mark.parametrize("typed", ["0.3", 0.3, "1.2", "0.8×0.6", "Φ0.3", 2])
+def test_a_size_in_metres_is_refused(typed):
+    with pytest.raises(ValueProblem, match="millimetres"):
+        parse_size(typed)
+
+
+def test_small_sizes_in_millimetres_are_read():
+    assert parse_size("15") == (15.0, None, None, "15")
+    assert parse_size("φ108×4.5") == (108.0, None, None, "φ108×4.5")  # the wall is 4.5 mm
+    assert parse_size(25.0) == (25.0, None, None, "25")
+
+
+def test_a_size_in_metres_rejects_its_row_naming_the_column(pdb, tmp_path):
+    files = _tables(tmp_path, f"{N0 + 90.42:.2f}", f"{E0 + 20:.3f}",
+                    ("DN200", "0.3", "0.8×0.6", "200"))
+    r, _qa = load_pipes_files(pdb.conninfo, pdb.profile, files, dataset="m11")
+    assert r.read == 9 and (r.loaded, r.rejected) == (7, 2)
+    got = pdb.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s "
+                   "ORDER BY row_number", (r.batch_id,))
+    assert got == [(3, "bad_value", "管径"), (4, "bad_value", "管径")]
+    assert pdb.rows("SELECT start_point_no, diameter_mm FROM pipe_segments WHERE valid_to IS "
+                    "NULL AND source_key LIKE 'm11:%%' ORDER BY 1") == [
+        ("JS001", 200.0), ("JS004", 200.0)]

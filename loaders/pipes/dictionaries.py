@@ -181,7 +181,10 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
     400×300 (a section's width × height), Φ219×6 (a steel pipe's outer diameter × its wall:
     a diameter sign before two numbers makes the first the diameter).
 
-    A value that is neither a diameter nor width × height (e.g. 4孔) keeps only its text.
+    A value that is neither a diameter nor width × height (e.g. 4孔) keeps only its text. A
+    diameter, width or height under :data:`MIN_SIZE_MM` is refused: it is the size in metres
+    (0.3, 1.2, 0.8×0.6 — a header without its unit), which was stored as 0.3 mm, a pipe a
+    thousand times too thin for every clearance and cross-section.
     """
     if is_blank(value):
         return None, None, None, None
@@ -189,6 +192,7 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
         v = float(value)
         if v <= 0:
             raise ValueProblem(f"size {value!r} is not positive")
+        _in_mm(value, (v,))
         return v, None, None, f"{v:g}"
     text = str(value).strip()
     s = re.sub(r"(?i)\s*mm$", "", half_width(text))  # "ＤＮ３００", "３００ｍｍ" typed full-width
@@ -203,12 +207,28 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
     if any(n <= 0 for n in nums):
         raise ValueProblem(f"size {text!r} is not positive")
     if len(nums) == 1:
+        _in_mm(text, nums)
         return nums[0], None, None, text
     if len(nums) == 2:
         if diameter_sign:  # Φ219×6: the diameter and the wall's thickness
+            _in_mm(text, nums[:1])
             return nums[0], None, None, text
+        _in_mm(text, nums)
         return None, nums[0], nums[1], text
     return None, None, None, text
+
+
+# the smallest size in millimetres a surveyed pipe or cable has (DN15 service pipes, 10 mm
+# cables); below it a 管径 is a size in metres
+MIN_SIZE_MM = 5.0
+
+
+def _in_mm(value: Any, nums) -> None:
+    small = [n for n in nums if n < MIN_SIZE_MM]
+    if small:
+        mm = "×".join(f"{n * 1000:g}" for n in nums)
+        raise ValueProblem(f"size {value!r} reads as {small[0]:g} mm: 管径 is in millimetres; "
+                           f"a size in metres ({value}) is written {mm}")
 
 
 def size_key(diameter: float | None, width: float | None, height: float | None,
