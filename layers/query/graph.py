@@ -287,8 +287,10 @@ def _build_pieces(net: Network) -> Pieces:
     c_seg = np.concatenate([net.valve_seg[along], net.tap_seg]).astype(np.int64)
     c_at = np.concatenate([net.valve_at[along], net.tap_at]).astype(float)
     c_vertex = np.concatenate([valve_vertex[along], net.tap_node]).astype(np.int64)
+    c_tap = np.concatenate([np.zeros(len(along), dtype=bool),
+                            np.ones(len(net.tap_node), dtype=bool)])
     order = np.lexsort((c_at, c_seg))
-    c_seg, c_at, c_vertex = c_seg[order], c_at[order], c_vertex[order]
+    c_seg, c_at, c_vertex, c_tap = c_seg[order], c_at[order], c_vertex[order], c_tap[order]
     cuts = np.bincount(c_seg, minlength=n_seg) if len(c_seg) else \
         np.zeros(n_seg, dtype=np.int64)
     n_pieces = cuts + 1
@@ -324,7 +326,16 @@ def _build_pieces(net: Network) -> Pieces:
     o = np.argsort(ev, kind="stable")
     ep, ev = ep[o], ev[o]
     same = ev[1:] == ev[:-1]
-    labels = components(total, ep[:-1][same], ep[1:][same])
+    ja, jb = ep[:-1][same], ep[1:][same]
+    if len(c_seg):
+        # a branch whose end node is a working valve, tapped into a main's interior: the valve
+        # shuts the branch off, not the main, which runs on through the tee (cut at the valve's
+        # vertex like any tap, its two pieces there would be two zones: a burst on one side
+        # "isolated" by closing the branch's valve while the main kept feeding it)
+        through = c_tap & cut[c_vertex]
+        ja = np.concatenate([ja, piece_before[through]])
+        jb = np.concatenate([jb, piece_before[through] + 1])
+    labels = components(total, ja, jb)
     _, zone = np.unique(labels, return_inverse=True)
     n_zones = int(zone.max()) + 1 if total else 0
     # the zones around each valve

@@ -198,12 +198,27 @@ def read_sources(value: str | list[str] | None) -> list[str]:
     if isinstance(value, list):
         return [str(v).strip() for v in value if str(v).strip()]
     p = Path(value)
-    if len(value) < 4096 and p.is_file():
-        text = "\n".join(line.split("#", 1)[0] for line in
-                         p.read_text(encoding="utf-8-sig").splitlines())
+    is_file = len(value) < 4096 and p.is_file()
+    if is_file:
+        try:
+            raw = p.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:  # a GBK file's Chinese comment: say so, not a traceback
+            raise InputError(f"sources file {value} is not UTF-8 text (save it as UTF-8)"
+                             ) from None
+        text = "\n".join(line.split("#", 1)[0] for line in raw.splitlines())
+    elif _LOOKS_LIKE_PATH.search(value.strip()):  # no code has a slash or ends in .txt
+        raise InputError(f"sources: no file {value.strip()!r} (a file of source codes, or the "
+                         "codes themselves, comma-separated)")
     else:
         text = value
-    return [c for c in re.split(r"[\s,;]+", text) if c]
+    codes = [c for c in re.split(r"[\s,;]+", text) if c]
+    if not codes:  # given, yet empty: asked for a supply check that would check nothing
+        raise InputError(f"sources file {value} names no code (only comments or blank lines)"
+                         if is_file else f"sources {value!r} names no code")
+    return codes
+
+
+_LOOKS_LIKE_PATH = re.compile(r"^\S*([/\\]\S*|\.(txt|csv|lst))$", re.IGNORECASE)
 
 
 def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = None,
@@ -250,15 +265,22 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
         res["valves"] = _codes(net, close)
         return res
     of_source = _source_zones(net, source_codes, along)
-    supplied = _supplied(net, np.unique(np.concatenate(list(of_source.values()))), in_z, close)
-    dry = ~supplied & ~in_z
+    src_zones = np.unique(np.concatenate(list(of_source.values())))
+    supplied = _supplied(net, src_zones, in_z, close)
+    # what loses supply is what the sources reached before the closing and do not after: a
+    # part no source reached (an island, a pressure zone behind a valve closed already, a
+    # source not given) is dry whatever bursts, and listed apart, not as this burst's outage
+    before = _supplied(net, src_zones, np.zeros(pcs.n_zones, dtype=bool), [])
     fed = np.zeros(len(net.valve_codes), dtype=bool)
     fed[pv[supplied[pz]]] = True  # valves with a supplied zone around them
     needed = [k for k in close if fed[k]]
-    unsupplied = dry[pcs.zone]
+    unsupplied = (before & ~supplied & ~in_z)[pcs.zone]
+    dry_already = (~before & ~in_z)[pcs.zone]
     res.update(valves=_codes(net, needed),
                unsupplied_segments=_seg_codes(net, pcs.seg[unsupplied]),
                unsupplied_length_m=_r(pcs.length[unsupplied].sum()),
+               dry_already_segments=_seg_codes(net, pcs.seg[dry_already]),
+               dry_already_length_m=_r(pcs.length[dry_already].sum()),
                valves_not_needed=_codes(net, [k for k in close if not fed[k]]),
                # a source in the emptied zone feeds the burst whatever valves close: it must
                # be shut off itself (its valves' outside is dry anyway: not needed)

@@ -99,8 +99,15 @@ def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
     if res["closed_already"]:
         click.echo(f"closed already: {' '.join(res['closed_already'])}")
     click.echo(f"isolated: {len(res['isolated_segments'])} segments, {res['length_m']:.3f} m")
-    if sources:
-        click.echo(f"without supply: {len(res['unsupplied_segments'])} segments")
+    if "sources_in_zone" in res:  # the supply check ran
+        click.echo(f"without supply: {len(res['unsupplied_segments'])} segments, "
+                   f"{res['unsupplied_length_m']:.3f} m")
+        if res["valves_not_needed"]:
+            click.echo(f"need not close (dry beyond): {' '.join(res['valves_not_needed'])}")
+        if res["dry_already_segments"]:
+            click.echo(f"dry already (no source reaches them, whatever bursts): "
+                       f"{len(res['dry_already_segments'])} segments, "
+                       f"{res['dry_already_length_m']:.3f} m")
         if res["sources_in_zone"]:
             click.echo("sources inside the isolated zone (they feed the burst: shut them off): "
                        + " ".join(res["sources_in_zone"]))
