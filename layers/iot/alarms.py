@@ -77,9 +77,13 @@ def _new_code(conn: psycopg.Connection, prefix: str) -> str:
     return conn.execute("SELECT code FROM _alarm_stg").fetchone()[0]
 
 
-def _rfc3339(t: dt.datetime) -> str:
-    """RFC 3339 in UTC, as a detail's times are written (a timestamptz's ::text is the
-    session's zone, with a space for the ``T``)."""
+def rfc3339(t: dt.datetime) -> str:
+    """An instant as every time an alarm's or its case's ``detail`` holds is written: RFC 3339
+    in UTC (``2026-12-01T08:00:00+00:00``), as the HTTP answers write times (README,
+    docs/iot.md). The one way for all of them (gaps.py's ``silent_since`` too): PostgreSQL's
+    text of a timestamptz is the session's zone (``::text`` with a space for the ``T``,
+    ``to_jsonb`` with its own fraction: ``16:01:00.25+08:00``), so the same instant read
+    differently in the alarm and in its case."""
     return t.astimezone(dt.UTC).isoformat()
 
 
@@ -151,8 +155,8 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
     conn.execute("UPDATE alarms SET case_code = %s, risk_code = %s WHERE id = %s",
                  (case["code"], risk_code, alarm_id))
     if received_at is not None:
-        note = {"reported_late": {"reading_at": _rfc3339(at),
-                                  "received_at": _rfc3339(received_at)}}
+        note = {"reported_late": {"reading_at": rfc3339(at),
+                                  "received_at": rfc3339(received_at)}}
         for table, key in (("alarms", alarm_id), ("cases", case["code"])):
             conn.execute(f"UPDATE {table} SET detail = detail || %s::jsonb "  # noqa: S608
                          f"WHERE {'id' if table == 'alarms' else 'code'} = %s "
@@ -181,20 +185,17 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
         "detail = detail || jsonb_build_object('escalated_at', %s::text) "
         "WHERE id = %s AND level > %s RETURNING code, asset_code, type_code, risk_code, "
         "case_code, device_id, type_name, unit, status",
-        # RFC 3339 in UTC, as gaps.py writes silent_since (a timestamptz's ::text is
-        # '2026-06-15 05:00:00+00', in the session's zone: no 'T', no ':00')
-        (level, lv.name, lv.color, threshold, at.astimezone(dt.UTC).isoformat(), alarm_id,
-         level)).fetchone()
+        (level, lv.name, lv.color, threshold, rfc3339(at), alarm_id, level)).fetchone()
     if row is None:
         return False
     if row[4]:  # the case was opened with the first level's words: it says the escalation
         conn.execute(
             "UPDATE cases SET detail = detail || jsonb_build_object('alarm_level', %(name)s::text, "
             "'escalations', coalesce(detail->'escalations', '[]'::jsonb) || jsonb_build_array("
-            "jsonb_build_object('at', %(at)s::timestamptz, 'level', %(level)s::int, "
+            "jsonb_build_object('at', %(at)s::text, 'level', %(level)s::int, "
             "'level_name', %(name)s::text, 'value', %(v)s::float8, 'threshold', %(thr)s::float8, "
             "'note', %(note)s::text))) WHERE code = %(case)s AND valid_to IS NULL",
-            {"name": lv.name, "at": at, "level": level, "v": value, "thr": threshold,
+            {"name": lv.name, "at": rfc3339(at), "level": level, "v": value, "thr": threshold,
              "note": f"{row[6] or row[2]} 告警升级为{lv.name}（{lv.color}）：监测值 "
                      f"{_fmt(value)} {row[7] or ''}（阈值 {_fmt(threshold)}）",
              "case": row[4]})
@@ -249,7 +250,7 @@ def _after_final(conn: psycopg.Connection, cfg: IotConfig, case_code: str, devic
                  note=f"{row[1]}后迟报：告警升级为{lv.name}（{lv.color}），监测时间 "
                       f"{on_clock:%Y-%m-%d %H:%M:%S}，监测值 {_fmt(value)}（阈值 "
                       f"{_fmt(threshold)}）",
-                 detail={"level": level, "level_name": lv.name, "reading_at": _rfc3339(at),
+                 detail={"level": level, "level_name": lv.name, "reading_at": rfc3339(at),
                          "value": value, "threshold": threshold})
     return True
 
@@ -344,7 +345,7 @@ def _join(conn: psycopg.Connection, cfg: IotConfig, ep: _Episode, rs: RowSet,
         "ELSE least(peak_value, %(p)s) END, detail = CASE WHEN %(b)s::timestamptz < least("
         "opened_at, coalesce((detail->>'began_at')::timestamptz, opened_at)) THEN detail || "
         "jsonb_build_object('began_at', %(bs)s::text) ELSE detail END WHERE id = %(id)s",
-        {"above": rs.direction == "above", "p": peak, "b": began, "bs": _rfc3339(began),
+        {"above": rs.direction == "above", "p": peak, "b": began, "bs": rfc3339(began),
          "id": ep.id})
     ep.start = min(ep.start, began)
 

@@ -113,11 +113,8 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
                                          threshold=None, clear_at=None,
                                          category_code=cfg.gap_category,
                                          raise_risk=cfg.gap_raise_risk)
-                # RFC 3339 in UTC, as every time the API answers (the ::text of a timestamptz
-                # is '2026-06-15 05:00:00+00', in the session's zone: no 'T', no ':00')
                 conn.execute("UPDATE alarms SET detail = jsonb_build_object('silent_since', "
-                             "%s::text) WHERE id = %s",
-                             (since.astimezone(dt.UTC).isoformat(), a["id"]))
+                             "%s::text) WHERE id = %s", (alarm_ops.rfc3339(since), a["id"]))
                 conn.execute("UPDATE sensor_state SET gap_alarm_id = %s WHERE sensor_code = %s",
                              (a["id"], code))
                 opened.append({"alarm": a["code"], "sensor": code, "case": a["case_code"],
