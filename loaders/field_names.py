@@ -153,6 +153,28 @@ def _check_units(mapped: dict[str, str], aliases: Any, where: str | None) -> Non
                              path=where, field=str(f))
 
 
+def check_units_row(cells: list[Any], mapped: dict[str, str], headers: list[str],
+                    aliases: Any, where: str | None, row: int | None = None) -> None:
+    """A row of units below a table's header (起点埋深 over cm, 管径 over m) names its columns'
+    units as a header's brackets do, and is held to the same rule (:func:`_check_units`): the
+    row is no record and was passed over, and depths of 90 cm loaded as 90 m, sizes of 30 cm as
+    30 mm. ``mapped``: {attribute: header} of the fields read by their aliases (a field a
+    mapping file names is taken as it is); ``cells``: the row below the header."""
+    for attr, f in mapped.items():
+        want, spellings = _unit_of(aliases, attr)
+        j = headers.index(f) if want is not None and f in headers else -1
+        cell = cells[j] if 0 <= j < len(cells) else None
+        if not isinstance(cell, str) or not cell.strip():
+            continue
+        text = cell.strip()
+        got = header_unit(text if text[0] in "(（[【" else f"x({text})", spellings)
+        if got is not None and got != want:
+            raise InputError(f"the field is in {got} (the row of units below the header says "
+                             f"so), {attr} is read in {want}: convert the values to {want} "
+                             "(a mapping file naming this field takes it as it is)",
+                             path=where, row=row, field=str(f))
+
+
 def _norm_full(name: Any) -> str:
     """A field name as :func:`cim.text.norm_name` gives it, its brackets' words kept."""
     return _norm(_BRACKET_CHARS.sub("", norm_key(name)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 
+from cim.errors import InputError
 from loaders.fields import ValueProblem
 from loaders.pipes.dictionaries import parse_size
 from loaders.pipes.load import load_pipes_files
@@ -89,3 +90,37 @@ def test_a_size_in_metres_rejects_its_row_naming_the_column(pdb, tmp_path):
     assert pdb.rows("SELECT start_point_no, diameter_mm FROM pipe_segments WHERE valid_to IS "
                     "NULL AND source_key LIKE 'm11:%%' ORDER BY 1") == [
         ("JS001", 200.0), ("JS004", 200.0)]
+
+
+def _with_units(tmp_path, units: str):
+    """The tables of :func:`_tables`, the segment table with a row of units below its header."""
+    files = _tables(tmp_path, f"{N0 + 90.42:.2f}", f"{E0 + 20:.3f}")
+    text = files[1].read_text(encoding="utf-8-sig").split("\n", 1)
+    files[1].write_text(text[0] + "\n" + units + "\n" + text[1], encoding="utf-8-sig")
+    return files
+
+
+def test_a_row_of_units_in_cm_below_the_header_refuses_the_table(pdb, tmp_path):
+    """起点埋深 over cm: 120 cm was read as 120 m (90 cm as 90 m, loaded with a warning)."""
+    files = _with_units(tmp_path, ",,cm,cm,mm")
+    before = pdb.scalar("SELECT count(*) FROM load_batches")
+    with pytest.raises(InputError) as e:
+        load_pipes_files(pdb.conninfo, pdb.profile, files, dataset="u11")
+    err = e.value
+    assert (err.path, err.row, err.field) == ("给水_管线段成果表.csv", 2, "起点埋深"), err
+    assert "cm" in err.message
+    assert pdb.scalar("SELECT count(*) FROM pipe_points WHERE source_key LIKE 'u11:%%'") == 0
+    assert pdb.scalar("SELECT count(*) FROM load_batches") == before
+    # a size's column over m: metres, not millimetres
+    files = _with_units(tmp_path, ",,m,m,m")
+    with pytest.raises(InputError) as e:
+        load_pipes_files(pdb.conninfo, pdb.profile, files, dataset="u11")
+    assert e.value.field == "管径", e.value
+
+
+def test_a_row_of_units_of_the_columns_own_units_loads(pdb, tmp_path):
+    files = _with_units(tmp_path, ",,m,米,mm")
+    r, _qa = load_pipes_files(pdb.conninfo, pdb.profile, files, dataset="v11")
+    assert (r.read, r.loaded, r.rejected) == (9, 9, 0)
+    assert pdb.rows("SELECT DISTINCT start_depth, diameter_mm FROM pipe_segments WHERE "
+                    "valid_to IS NULL AND source_key LIKE 'v11:%%'") == [(1.2, 200.0)]

@@ -20,6 +20,7 @@ from cim import crs as cimcrs
 from cim.errors import InputError
 from cim.profile import CityProfile
 from loaders.common import jsonable
+from loaders.field_names import check_units_row
 from loaders.fields import distinct, is_blank
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.fields import (
@@ -37,7 +38,7 @@ from loaders.pipes.fields import (
     segment_lookups,
     set_size,
 )
-from loaders.pipes.norecord import no_record_rows, rows_named
+from loaders.pipes.norecord import UNITS, no_record_rows, rows_named
 from loaders.pipes.records import (
     FIELD_ZH,
     Delivery,
@@ -135,6 +136,7 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
                     # read (a renamed 物探点号): not a cover sheet or a note (序号, 说明)
                     skipped_tables.append(t.name)
                 continue
+            _units_row(t, kind, m, aliases, mapping)
             idx = {a: t.headers.index(h) for a, h in m.items()}
             tclass = resolver.for_table(t)
             if tclass is None and "class" not in idx:
@@ -170,6 +172,20 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
                  skipped_tables=skipped_tables)
     _survey_coordinates(d, profile, crs)
     return d
+
+
+def _units_row(t: Table, kind: str, m: dict[str, str], aliases, mapping: Mapping) -> None:
+    """The table's first row, where it is a row of units (m, cm, mm: no record, passed over),
+    held to its columns' units (:func:`loaders.field_names.check_units_row`)."""
+    if not t.rows:
+        return
+    cells = [c.strip().lower() if isinstance(c, str) else c for c in t.rows[0]]
+    filled = [c for c in cells if not is_blank(c)]
+    if not filled or not all(isinstance(c, str) and c in UNITS for c in filled):
+        return
+    override, _strict = mapping.for_kind(kind)
+    check_units_row(list(t.rows[0]), {a: h for a, h in m.items() if a not in (override or {})},
+                    list(t.headers), aliases[kind], t.name, t.row_numbers[0])
 
 
 def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
