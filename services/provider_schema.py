@@ -16,22 +16,34 @@ from cim.layerdefs import GEOMETRY_COLUMN
 from layers.styles.fields import chinese_title, field_titles
 
 
-@cache
 def declared_descriptions(layer: str) -> dict[str, str]:
     """{column: what its declared title says beyond its Chinese name} of ``layer``
     (``建筑高度 height (m)`` → ``height (m)``): the unit, range or code list a title alone
     leaves out (Part 3's /rec/filter/queryables-schema A: a description where necessary)."""
+    return dict(_descriptions().get(layer, {}))
+
+
+@cache
+def _descriptions() -> dict[str, dict[str, str]]:
+    """Every layer's descriptions, from one walk over the columns its property titles come
+    from (:func:`layers.styles.fields.field_titles`: the base columns, the layer's own and a
+    result table's others, ``other_columns``). A walk of its own per layer, over the
+    LayerDefs' columns only, had left the others without a description (an indicator's
+    ``unit``, ``direction``, ``method``; an alarm's ``detail``) while titling them."""
     from cim.layerdefs import BASE_COLUMNS, LAYERS
     from layers.catalog import result_layers
+    from layers.styles.fields import other_columns
 
-    defs = {d.name: d for d in [*LAYERS.values(), *result_layers()]}
-    if layer not in defs:
-        return {}
-    out = {}
-    for c in (*BASE_COLUMNS, *defs[layer].columns):
-        head, _, rest = c.title.strip().partition(" ")
-        out[c.name] = rest.strip() if chinese_title(head) else c.title.strip()
-    return {k: v for k, v in out.items() if v}
+    other = other_columns()
+    out: dict[str, dict[str, str]] = {}
+    for d in [*LAYERS.values(), *result_layers()]:
+        notes = out.setdefault(d.name, {})
+        for c in (*BASE_COLUMNS, *d.columns, *other.get(d.name, ())):
+            head, _, rest = c.title.strip().partition(" ")
+            note = rest.strip() if chinese_title(head) else c.title.strip()
+            if note:
+                notes[c.name] = note
+    return out
 
 
 # pygeoapi's resources that describe a collection's properties as JSON Schema
