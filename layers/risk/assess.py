@@ -169,13 +169,24 @@ def record(conn: psycopg.Connection, year: int) -> int:
 
 
 def summary(conn: psycopg.Connection) -> dict[str, Any]:
+    """The run's counts as the risk list now shows its points: by their current level, which
+    an active alarm may hold above the one this run graded (:mod:`layers.risk.alarm`) — the
+    graded levels alone said 重大 0 beside a list holding a 红 point. ``graded_by_level``
+    keeps this run's own grading, ``raised_by_alarms`` the points between the two."""
     cur = conn.cursor(row_factory=dict_row)
     by_level = {lv: 0 for lv in LEVELS}
-    for r in cur.execute("SELECT level, count(*) AS n FROM _risk_cand GROUP BY level"):
-        by_level[r["level"]] = r["n"]
+    graded = {lv: 0 for lv in LEVELS}
+    raised = 0
+    for r in cur.execute(
+            "SELECT r.level AS shown, c.level AS graded, count(*) AS n FROM _risk_cand c "
+            "JOIN risk_points r ON r.valid_to IS NULL AND r.code = c.code GROUP BY 1, 2"):
+        by_level[r["shown"]] += r["n"]
+        graded[r["graded"]] += r["n"]
+        raised += r["n"] if r["shown"] != r["graded"] else 0
     by_type = {r["risk_type_code"]: r["n"] for r in cur.execute(
         "SELECT risk_type_code, count(*) AS n FROM _risk_cand GROUP BY 1 ORDER BY 1")}
-    return {"total": sum(by_level.values()), "by_level": by_level, "by_type": by_type}
+    return {"total": sum(by_level.values()), "by_level": by_level, "by_type": by_type,
+            "graded_by_level": graded, "raised_by_alarms": raised}
 
 
 def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
@@ -191,13 +202,18 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         generate.create_candidates(conn)
         found = generate.add_rule_candidates(conn, cfg)
         manual = generate.add_manual_candidates(conn)
-        kept = grade.score_likelihood(conn, cfg, year)
+        dropped: dict[str, int] = {}
+        kept = grade.score_likelihood(conn, cfg, year, dropped)
         generate.place_candidates(conn)
         missing = grade.measure_exposure(conn, cfg, year)
         grade.grade(conn, cfg, today)
         outside = code_candidates(conn, cfg)
         counts = merge(conn, cfg, retire_missing=True)
         run_id = record(conn, year)
+        unknown = conn.execute(
+            "SELECT u, count(*) FROM _risk_cand CROSS JOIN jsonb_array_elements_text("
+            "CASE WHEN jsonb_typeof(lfactors->'unknown') = 'array' THEN lfactors->'unknown' "
+            "ELSE '[]' END) AS u GROUP BY u ORDER BY u").fetchall()
         out = {"run_id": run_id, "year": year, "date": today.isoformat(),
                **summary(conn), "manual": manual, "outside_districts": outside,
                "rules": {rid: {"candidates": n, "points": kept.get(rid, 0)}
@@ -207,4 +223,14 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
                          for m in missing]
                + [f"rule {rid}: its layer is missing" for rid, n in found.items() if n < 0],
                "rules_file": str(cfg.rules_path), "matrix_file": str(cfg.matrix_path)}
+    out["notes"] += [f"{n} points scored without their pipe's {col} (the rule's default for "
+                     "it: factors.likelihood.unknown)" for col, n in unknown]
+    out["notes"] += [f"rule {rid}: {n} pipes with an unknown input (material, year or "
+                     "pressure) scored under min_likelihood by the rule's defaults: no point"
+                     for rid, n in sorted(dropped.items())]
+    for rid, n in dropped.items():
+        out["rules"][rid]["unknown_not_points"] = n
+    if out["raised_by_alarms"]:
+        out["notes"].append(f"{out['raised_by_alarms']} points stand above their graded level "
+                            "while an alarm on their asset is active (cim risk history CODE)")
     return out

@@ -142,6 +142,7 @@ def add_cmd(c: Ctx, risk_type: str, asset: str | None, point: str | None, crs: s
 @pass_ctx
 def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
     """The level of the point CODE at each assessment."""
+    from cim.profile import on_city_clock
     from layers.risk.listing import history
 
     rows = history(c.conninfo(), code)
@@ -151,7 +152,10 @@ def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
         echo_json(rows)
         return
     for r in rows:
-        click.echo(f"#{r['run_id']:<5} {r['assessed_at']:%Y-%m-%d %H:%M} {r['year']} "
+        # on the city's clock, with its offset (the session's UTC put a run at 09:30 in
+        # China at 01:30, and a raise of New Year's morning on the old year's date)
+        at = on_city_clock(r["assessed_at"], c.profile.timezone).isoformat(timespec="minutes")
+        click.echo(f"#{r['run_id']:<5} {at} {r['year']} "
                    f"L{r['likelihood']} × C{r['consequence']} {r['level']} {r['color']}")
 
 

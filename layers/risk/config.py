@@ -178,6 +178,11 @@ def _rule(spec: Any, i: int, p: Path, types: dict[str, RiskType]) -> Rule:
                               field=f"{key}.likelihood")
         _int(lk.get("base", 1), p, f"{key}.likelihood.base")
         _int(params.get("min_likelihood", 1), p, f"{key}.min_likelihood")
+        for k in ("material_default", "age_unknown", "pressure_unknown"):
+            v = lk.get(k, 0)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(f"must be an integer (added to the likelihood), not {v!r}",
+                                  path=str(p), field=f"{key}.likelihood.{k}")
         for a in lk.get("age") or []:
             _num(a.get("min_years"), p, f"{key}.likelihood.age.min_years")
         for j, pr in enumerate(lk.get("pressure") or []):

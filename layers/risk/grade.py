@@ -61,9 +61,12 @@ def _describe(layer: str | None, props: dict[str, Any], kind: str | None) -> str
     return " ".join(str(x) for x in parts if x not in (None, ""))
 
 
-def score_likelihood(conn: psycopg.Connection, cfg: RiskConfig, year: int) -> dict[str, int]:
+def score_likelihood(conn: psycopg.Connection, cfg: RiskConfig, year: int,
+                     unknown_dropped: dict[str, int] | None = None) -> dict[str, int]:
     """Likelihood of the rule candidates; those that are no risk are dropped. Counts kept
-    per rule id."""
+    per rule id. ``unknown_dropped`` (filled when given): per rule id, the candidates dropped
+    under ``min_likelihood`` while an input of theirs was unknown — a pipe whose grade rests on
+    a default it does not show may be a risk all the same, so the assessment says how many."""
     rules = {r.id: r for r in cfg.rules}
     classes = pressure.classes(cfg.rules_path)  # the city's copy of the rules holds them too
     rows = conn.cursor(row_factory=dict_row).execute(
@@ -78,6 +81,8 @@ def score_likelihood(conn: psycopg.Connection, cfg: RiskConfig, year: int) -> di
             lk, f = fixed_likelihood(rule, r["props"])
         if lk is None:
             drop.append(r["source_key"])
+            if unknown_dropped is not None and f.get("unknown"):
+                unknown_dropped[rule.id] = unknown_dropped.get(rule.id, 0) + 1
             continue
         kept[rule.id] = kept.get(rule.id, 0) + 1
         keep.append({"source_key": r["source_key"], "likelihood": lk, "lfactors": f,

@@ -47,6 +47,16 @@ def _asset(conn: psycopg.Connection, code: str) -> tuple[str, str | None]:
     return layer, row[0]
 
 
+def _text(value: str | None, option: str) -> str | None:
+    """A text given on the command line, stripped; one given blank is refused (it stored a
+    point whose responsible unit or measure was " ", listed as if it had none)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise InputError("is blank: give a text or leave the option out", field=option)
+    return value.strip()
+
+
 def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | None = None,
               point: tuple[float, float] | None = None, crs: str | None = None,
               likelihood: int = 3, unit: str | None = None, measure: str | None = None,
@@ -60,6 +70,13 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
         raise InputError("give --asset CODE or --point X,Y (one of them)")
     if not 1 <= likelihood <= 5:
         raise InputError("likelihood is 1..5", field="--likelihood")
+    unit, measure, description = (_text(unit, "--unit"), _text(measure, "--measure"),
+                                  _text(description, "--description"))
+    today = today or cfg.today()
+    if deadline is not None and deadline < today:
+        raise InputError(f"deadline {deadline.isoformat()} is before today "
+                         f"({today.isoformat()}, the city's date): a new point's measure is "
+                         "due from now on", field="--deadline")
     rule = next((r for r in cfg.rules if r.type == risk_type), None)
     with psycopg.connect(conninfo) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.risk.assess'))")
@@ -96,11 +113,11 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
              "measure": measure or (rule.measure if rule else None), "deadline": deadline})
         generate.asset_geometries(conn)
         generate.place_candidates(conn)
-        today = today or cfg.today()
         grade.measure_exposure(conn, cfg, today.year)
         grade.grade(conn, cfg, today)
         if code_candidates(conn, cfg):
-            raise InputError("the point lies outside every district of the city")
+            raise InputError("the point lies outside every district of the city",
+                             field="--asset" if asset is not None else "--point")
         merge(conn, cfg, retire_missing=False)
         record(conn, today.year)
         code, level, color, cons = conn.execute(
@@ -133,6 +150,7 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
 
     if status is deadline is measure is unit is None:
         raise InputError("nothing to change: give --status, --deadline, --measure or --unit")
+    measure, unit = _text(measure, "--measure"), _text(unit, "--unit")
     cols = [c.strip() for c in _CONTENT.split(",")]
     new = {"measure_status": status, "deadline": deadline, "measure": measure,
            "measure_unit": unit}

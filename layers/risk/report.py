@@ -38,12 +38,20 @@ def render_html(result: dict[str, Any], points: list[dict[str, Any]], matrix: Ma
     """The report of one assessment (``result`` as ``assess`` returns it)."""
     rgb = {lv: spec["rgb"] for lv, spec in matrix.levels.items()}
     e = html.escape
+    # the counts are of the rows listed below, counted here: the run's own counts may differ
+    # from what the list shows (a point an alarm raised, or one changed since the run)
+    by_level = {lv: 0 for lv in matrix.levels}
+    types: dict[str, str] = {}
+    type_n: dict[str, int] = {}
+    for p in points:
+        by_level[p["level"]] += 1
+        types[p["risk_type_code"]] = p["risk_type"]
+        type_n[p["risk_type_code"]] = type_n.get(p["risk_type_code"], 0) + 1
     levels = "".join(f'<tr><td style="background:rgb({rgb[lv]})">{matrix.levels[lv]["color"]}'
-                     f"</td><td>{lv}</td><td>{n}</td></tr>"
-                     for lv, n in result["by_level"].items())
-    types: dict[str, str] = {p["risk_type_code"]: p["risk_type"] for p in points}
+                     f"</td><td>{lv}</td><td>{n}</td></tr>" for lv, n in by_level.items()) \
+        + f"<tr><td></td><td>合计</td><td>{len(points)}</td></tr>"
     by_type = "".join(f"<tr><td>{e(t)}</td><td>{e(types.get(t) or '')}</td><td>{n}</td></tr>"
-                      for t, n in result["by_type"].items())
+                      for t, n in sorted(type_n.items()))
     cols = ("code", "risk_type", "level", "likelihood", "consequence", "asset_code",
             "description", "responsible_unit", "measure", "deadline", "measure_status")
     rows = "".join(
@@ -56,7 +64,7 @@ def render_html(result: dict[str, Any], points: list[dict[str, Any]], matrix: Ma
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #bbb;padding:3px 6px;font-size:13px}}</style></head><body>
 <h1>城市治理风险清单 Risk list — {result['year']}</h1>
-<p>评估 assessment #{result['run_id']} on {e(result['date'])}: {result['total']} 风险点;
+<p>评估 assessment #{result['run_id']} on {e(result['date'])}: {len(points)} 风险点;
 changes {e(str(result['changes']))}</p>
 <h2>分级 Levels</h2><table><tr><th>颜色</th><th>等级</th><th>数量</th></tr>{levels}</table>
 <h2>类型 Types</h2><table><tr><th>代码</th><th>类型</th><th>数量</th></tr>{by_type}</table>

@@ -70,10 +70,17 @@ def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int,
             "exclude_status") or []]:
         return None, {"excluded_status": status}
     f: dict[str, Any] = {"base": int(lk.get("base", 1))}
+    # the inputs the pipe does not give (or gives as no value the rule knows), each scored by
+    # the rule's default for it: named in the factors, so a grade resting on a default says
+    # so, and the assessment counts them in its notes
+    unknown: list[str] = []
     mat = props.get("material_code")
     materials = {str(k): v for k, v in (lk.get("material") or {}).items()}
-    f["material"] = int(materials.get(str(mat), lk.get("material_default", 0))) \
-        if mat else int(lk.get("material_default", 0))
+    if mat and str(mat) in materials:
+        f["material"] = int(materials[str(mat)])
+    else:
+        f["material"] = int(lk.get("material_default", 0))
+        unknown.append("material_code")
     built = props.get("year_built")
     if built and int(built) <= year:
         age = year - int(built)
@@ -84,12 +91,22 @@ def pipe_likelihood(rule: Rule, props: dict[str, Any], year: int,
         if built:
             f["year_built_after_assessment"] = int(built)
         f["age"] = int(lk.get("age_unknown", 0))
+        unknown.append("year_built")
     text = props.get("pressure")
     mpa, name = pressure_mpa(text), pressure_name(text, classes)
     hit = _first(lk.get("pressure"), lambda p: _pressure_hit(p, name, mpa))
-    f["pressure"] = int(hit["add"]) if hit else 0
+    if hit:
+        f["pressure"] = int(hit["add"])
+    elif mpa is None and not name:  # blank, or a text read as no class and no MPa
+        f["pressure"] = int(lk.get("pressure_unknown", 0))
+        unknown.append("pressure")
+    else:
+        f["pressure"] = 0
     statuses = {str(k): v for k, v in (lk.get("status") or {}).items()}
+    # no status is a pipe in service (a survey leaves 使用状态 blank for most of them)
     f["status"] = int(statuses.get(str(status), 0)) if status is not None else 0
+    if unknown:
+        f["unknown"] = unknown
     total = clamp(f["base"] + f["material"] + f["age"] + f["pressure"] + f["status"])
     if total < int(rule.params.get("min_likelihood", 1)):
         return None, f

@@ -1,0 +1,178 @@
+"""The risk list's counts against its rows, its times on the city's clock, hand-made points
+with blank or past input, and pipes graded without some of their inputs (session 11).
+
+Known by construction: two 灰口铸铁 1980 gas mains (tests/risk_fixture.py) on an empty city
+score likelihood 5 under the platform's rules and consequence 1 (nothing stands near them), so
+the shipped matrix grades both ``matrix[5][0]``, read here from risk_matrix.yaml; one is then
+raised to 重大 by an alarm, as the IoT ingest raises a point (layers/risk/alarm.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+import shapely
+import yaml
+from shapely.geometry import LineString
+
+from cim.profile import DICTIONARY_DIR
+from tests.conftest import drop_database, make_db, run_cli, server_url
+from tests.risk_fixture import X0, Y0, insert_gas_main
+
+LEVELS = ("重大", "较大", "一般", "低")
+
+
+@pytest.fixture(scope="module")
+def d(jining_profile):
+    db = make_db("risk11", jining_profile)
+    with psycopg.connect(db.conninfo) as conn:
+        insert_gas_main(conn, "G1")
+        insert_gas_main(conn, "G2", dx=400.0)
+    yield db
+    drop_database(server_url(), db.name)
+
+
+def _current(d) -> dict[str, tuple[str, str]]:
+    return {a: (c, lv) for a, c, lv in d.rows(
+        "SELECT asset_code, code, level FROM risk_points WHERE valid_to IS NULL")}
+
+
+def test_counts_are_of_the_points_listed_while_an_alarm_raises_one(d, tmp_path):
+    """An assessment while an alarm holds a point at 重大: its counts (--json and the report's
+    table) said 重大 0 — this run's grading — beside a list showing a 红 point."""
+    from layers.risk.alarm import raise_for_alarm
+    from layers.risk.config import load_config
+
+    graded = yaml.safe_load((DICTIONARY_DIR / "risk_matrix.yaml").read_text(
+        encoding="utf-8"))["matrix"][5][0]
+    assert graded != "重大"  # else the raise would show nothing
+    run_cli(["risk", "assess", "--year", "2026"], d.env(), check=True)
+    code = _current(d)["G1"][0]
+    with psycopg.connect(d.conninfo) as conn:
+        assert raise_for_alarm(conn, load_config(d.profile).matrix, asset_code="G1",
+                               alarm_code="A-TEST", level="重大") == code
+    report = tmp_path / "risk.html"
+    out = json.loads(run_cli(["risk", "assess", "--year", "2026", "--json", "--report",
+                              str(report)], d.env(), check=True).stdout)
+    shown = {lv: 0 for lv in LEVELS}
+    for _, lv in _current(d).values():
+        shown[lv] += 1
+    assert shown == {**{lv: 0 for lv in LEVELS}, "重大": 1, graded: 1}
+    assert out["by_level"] == shown and out["total"] == 2
+    assert out["graded_by_level"] == {**{lv: 0 for lv in LEVELS}, graded: 2}
+    assert out["raised_by_alarms"] == 1
+    assert any("alarm" in n for n in out["notes"])
+    page = report.read_text(encoding="utf-8")
+    levels = page[page.index("<h2>分级"):page.index("<h2>类型")]
+    table = dict(re.findall(r"<td>(重大|较大|一般|低)</td><td>(\d+)</td>", levels))
+    rows = re.findall(r"<tr style=\"background:rgba[^\"]*\"><td>\d+</td><td>[^<]*</td>"
+                      r"<td>(重大|较大|一般|低)</td>", page)
+    assert len(rows) == 2
+    assert {lv: int(n) for lv, n in table.items()} == {lv: rows.count(lv) for lv in LEVELS}
+    assert "<td>合计</td><td>2</td>" in page
+
+
+def test_history_text_is_on_the_citys_clock(d):
+    code = _current(d)["G2"][0]
+    rows = json.loads(run_cli(["risk", "history", code, "--json"], d.env(),
+                              check=True).stdout)
+    text = run_cli(["risk", "history", code], d.env(), check=True).stdout.splitlines()
+    assert len(text) == len(rows) >= 1
+    zone = ZoneInfo(d.profile.timezone)
+    for line, r in zip(text, rows, strict=True):
+        local = dt.datetime.fromisoformat(r["assessed_at"]).astimezone(zone)
+        assert local.strftime("%Y-%m-%dT%H:%M") + local.strftime("%z")[:3] in line, line
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (["--unit", "  "], "--unit"),
+    (["--unit", "区住建局", "--measure", " "], "--measure"),
+    (["--unit", "区住建局", "--description", ""], "--description"),
+    (["--unit", "区住建局", "--deadline", "2000-01-01"], "--deadline"),
+])
+def test_blank_or_past_input_of_a_hand_made_point_is_refused(d, args, field):
+    before = d.scalar("SELECT count(*) FROM risk_points")
+    proc = run_cli(["risk", "add", "--type", "0301", "--point", f"{Y0 + 50},{X0 + 50}",
+                    "--crs", "EPSG:4527", *args], d.env())
+    assert proc.returncode == 3, proc.stderr
+    assert f"field '{field}'" in proc.stderr, proc.stderr
+    assert d.scalar("SELECT count(*) FROM risk_points") == before
+
+
+@pytest.mark.parametrize("option", ["--unit", "--measure"])
+def test_a_blank_measure_report_is_refused(d, option):
+    code = _current(d)["G2"][0]
+    versions = d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (code,))
+    proc = run_cli(["risk", "measure", code, option, " "], d.env())
+    assert proc.returncode == 3 and f"field '{option}'" in proc.stderr, proc.stderr
+    assert d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (code,)) == versions
+
+
+RULES = """
+rules:
+  - id: gas
+    type: "0101"
+    kind: pipe_condition
+    where: {pipe_class: ["03"]}
+    owner_fields: [owner]
+    default_unit: 燃气主管部门
+    likelihood:
+      base: 1
+      material: {ZT: 3}
+      material_default: 0
+      age: [{min_years: 30, add: 2}]
+      age_unknown: 0
+      pressure: [{names: [中压A], add: 1}]
+    min_likelihood: 2
+    measure: 更新改造
+"""
+
+
+def test_unknown_inputs_are_named_not_silently_scored(fresh_db, tmp_path):
+    """A gas pipe without material, year and pressure scores base 1 + the rule's defaults 0 =
+    1, under min_likelihood 2: no point, but the assessment says one pipe was left out on
+    unknown inputs; a ZT 1980 main without pressure is a point (1 + 3 + 2 = 6 → 5) whose
+    factors name the pressure as unknown."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    line = shapely.affinity.translate(LineString([(0, 200), (100, 200)]), X0, Y0)
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        insert_gas_main(conn, "KNOWN")
+        conn.execute(
+            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
+            "feature_code, start_point_code, end_point_code, geom) VALUES ('BARE', '03', "
+            "'燃气', '01', '53000000', 'c', 'd', ST_GeomFromWKB(%s, 4527))",
+            (shapely.to_wkb(shapely.force_3d(line, 30.0)),))
+    out = json.loads(run_cli(["risk", "assess", "--year", "2026", "--json", "--rules",
+                              str(rules)], fresh_db.env(), check=True).stdout)
+    assert out["rules"]["gas"] == {"candidates": 2, "points": 1, "unknown_not_points": 1}
+    assert any("rule gas: 1 pipes with an unknown input" in n for n in out["notes"])
+    assert any("1 points scored without their pipe's pressure" in n for n in out["notes"])
+    (asset, lk, factors), = fresh_db.rows(
+        "SELECT asset_code, likelihood, attrs->'likelihood' FROM risk_points "
+        "WHERE valid_to IS NULL")
+    assert (asset, lk, factors["unknown"]) == ("KNOWN", 5, ["pressure"])
+
+
+def test_unknown_inputs_scored_by_the_rules_defaults():
+    from layers.risk.config import load_config
+    from layers.risk.score import pipe_likelihood
+
+    rule = next(r for r in load_config(None).rules if r.id == "gas_pipes")
+    lk = yaml.safe_load((DICTIONARY_DIR / "risk_rules.yaml").read_text(
+        encoding="utf-8"))["rules"][0]["likelihood"]
+    total, f = pipe_likelihood(rule, {"pressure": "未知"}, 2026)
+    assert f["unknown"] == ["material_code", "year_built", "pressure"]
+    assert total == lk["base"] + lk["material_default"] + lk["age_unknown"]
+    # a material the rule does not list is as unknown (scored by material_default)
+    _, f = pipe_likelihood(rule, {"material_code": "XYZ", "year_built": 2000,
+                                  "pressure": "中压A"}, 2026)
+    assert f["unknown"] == ["material_code"] and f["material"] == lk["material_default"]
+    _, f = pipe_likelihood(rule, {"material_code": "PE", "year_built": 2000,
+                                  "pressure": "0.3MPa"}, 2026)
+    assert "unknown" not in f
