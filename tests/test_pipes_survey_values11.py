@@ -13,11 +13,14 @@ Expected values are the coordinates and rows as written into the files here."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from cim.errors import InputError
 from loaders.fields import ValueProblem
 from loaders.pipes.dictionaries import parse_size
+from loaders.pipes.fields import id_text
 from loaders.pipes.load import load_pipes_files
 from tests.conftest import scratch_db
 
@@ -124,3 +127,42 @@ def test_a_row_of_units_of_the_columns_own_units_loads(pdb, tmp_path):
     assert (r.read, r.loaded, r.rejected) == (9, 9, 0)
     assert pdb.rows("SELECT DISTINCT start_depth, diameter_mm FROM pipe_segments WHERE "
                     "valid_to IS NULL AND source_key LIKE 'v11:%%'") == [(1.2, 200.0)]
+
+
+def test_a_point_number_excel_made_a_date_is_rejected(pdb, tmp_path):
+    """1-2 typed into a General cell is 2 January: it loaded as the point
+    "2026-01-02 00:00:00", and the segments naming the same cell matched it."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "给水管线点"
+    ws.append(["物探点号", "特征", "X", "Y", "地面高程"])
+    ids = ["1-1", datetime.datetime(2026, 1, 2), "1-3", "1-4"]
+    for i, pid in enumerate(ids, start=1):
+        ws.append([pid, "直线点", N0 + 30 * i, E0, 36.0])
+    ws.cell(row=3, column=1).number_format = "m-d"
+    segs = wb.create_sheet("给水管线段")
+    segs.append(["起始点号", "终止点号", "起点埋深", "终点埋深", "管径"])
+    for a, b in zip(ids, ids[1:]):
+        segs.append([a, b, 1.2, 1.2, 200])
+    wb.save(tmp_path / "给水.xlsx")
+    r, _qa = load_pipes_files(pdb.conninfo, pdb.profile, [tmp_path / "给水.xlsx"],
+                              dataset="d11")
+    assert (r.read, r.loaded, r.rejected) == (7, 4, 3)
+    got = pdb.rows("SELECT row_number, reason, field, message LIKE '给水.xlsx:给水管线%%' "
+                   "FROM load_rejects WHERE batch_id = %s ORDER BY message", (r.batch_id,))
+    assert [g[:3] for g in got] == [(2, "bad_value", "终止点号"), (3, "bad_value", "起始点号"),
+                                   (3, "bad_value", "物探点号")], got
+    assert all(g[3] for g in got)
+    assert sorted(k for (k,) in pdb.rows(
+        "SELECT split_part(source_key, ':', 3) FROM pipe_points WHERE valid_to IS NULL AND "
+        "source_key LIKE 'd11:%%'")) == ["1-1", "1-3", "1-4"]
+
+
+def test_ids_dates_and_times_refused():
+    with pytest.raises(ValueProblem, match="date or time"):
+        id_text(datetime.date(2026, 3, 4))
+    with pytest.raises(ValueProblem, match="date or time"):
+        id_text(datetime.time(3, 15))
+    assert id_text(1001.0) == "1001"

@@ -7,6 +7,7 @@ Chinese column) identical whichever way the delivery came.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -51,11 +52,21 @@ def text_id(v: Any) -> str | None:
 
 def id_text(v: Any) -> str | None:
     """A point number or pipe id (:func:`text_id`), refused where it is a long number as
-    Excel shows it (1.23457E+17: the digits are lost, two points alike)."""
-    t = text_id(v)
+    Excel shows it (1.23457E+17: the digits are lost, two points alike) or a date or time
+    Excel made of it (1-2 typed into a General cell is 2 January, 3:15 a quarter past three:
+    it loaded as the point "2026-01-02 00:00:00", its segments' ends made alike)."""
+    t = _date_free_id(v)
     if t is not None and EXCEL_ROUNDED.match(t):
         raise ValueProblem(excel_rounded(t))
     return t
+
+
+def _date_free_id(v: Any) -> str | None:
+    if isinstance(v, (datetime.date, datetime.time)):  # a datetime is a date
+        raise ValueProblem(f"the id is a date or time ({v}) as Excel turns 1-2 or 3:15 typed "
+                           "into a cell; format the column as text in Excel and type the ids "
+                           "again")
+    return text_id(v)
 
 
 class ClassResolver:
@@ -291,7 +302,10 @@ def _ids(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
 
 
 def _id_texts(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
-    out, problems = _ids(col)
+    if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
+        out, problems = texts(col, 100)
+    else:  # numbers, or dates Excel made of ids: each distinct value once
+        out, problems = mapped(col, _date_free_id)
     for i in np.flatnonzero([isinstance(t, str) and EXCEL_ROUNDED.match(t) is not None
                              for t in out]):
         problems[int(i)] = excel_rounded(out[i])
