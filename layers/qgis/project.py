@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import psycopg
 from pyproj import CRS
 
+from cim.errors import ConfigError
 from cim.layerdefs import GEOMETRY_COLUMN, LAYERS
 from cim.profile import CityProfile
 from layers.catalog import map_where, result_layers
@@ -173,6 +174,21 @@ def extent(conn: psycopg.Connection) -> tuple[float, float, float, float] | None
     return None
 
 
+def check_storage_crs(conn: psycopg.Connection, profile: CityProfile) -> None:
+    """Refuse a profile whose storage CRS is not the database's: every layer names the
+    profile's SRID, and QGIS reads a PostGIS layer only where the geometries have it, so the
+    project opened valid layers in the wrong CRS, each with no feature — an empty map, without
+    a word (the default profile, the sample city's, run against another city's database)."""
+    from layers.query.sqlparts import storage_srid
+
+    stored = storage_srid(conn)
+    if stored != profile.srid:
+        raise ConfigError(f"the database stores its layers in EPSG:{stored}, the profile's "
+                          f"storage CRS is {profile.storage_crs}: run with the profile the "
+                          "database was created with (--profile or CIM_PROFILE)",
+                          path=str(profile.path), field="storage_crs")
+
+
 def project_xml(conninfo: str, profile: CityProfile, *, service: str = "cim",
                 title: str | None = None) -> tuple[str, list[MapLayer]]:
     """The .qgs text and its map layers (top of the tree first)."""
@@ -180,6 +196,7 @@ def project_xml(conninfo: str, profile: CityProfile, *, service: str = "cim",
     srid = profile.srid
     crs = CRS.from_user_input(profile.storage_crs)
     with psycopg.connect(conninfo) as conn:
+        check_storage_crs(conn, profile)
         tree = plan(conn, styles)
         box = extent(conn)
     title = title or f"{profile.city_name} CIM 一张图"

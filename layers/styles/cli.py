@@ -71,11 +71,23 @@ def qgis_project(c: Ctx, out: Path, service: str, service_file: Path | None, nam
     """Write the one-map QGIS project OUT (.qgs, or .qgz zipped) and save it into the
     database's qgis_projects table, styled, current features only, in the storage CRS."""
     from layers.qgis.project import project_xml
-    from layers.qgis.store import qgz_bytes, save_to_database, write_service_file
+    from layers.qgis.store import (
+        check_project_name,
+        check_service_name,
+        qgz_bytes,
+        read_service_file,
+        save_to_database,
+        write_service_file,
+    )
 
     if out.suffix.lower() not in (".qgs", ".qgz"):  # QGIS opens no other (nothing written)
         raise click.BadParameter(f"{out.name}: a QGIS project is a .qgs or .qgz file",
                                  param_hint="OUT")
+    check_service_name(service)
+    if not no_db:
+        check_project_name(name)
+    if service_file:  # a service file that cannot be read stops the command before any write
+        read_service_file(service_file)
     conninfo = c.conninfo()
     text, layers = project_xml(conninfo, c.profile, service=service)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -88,8 +100,7 @@ def qgis_project(c: Ctx, out: Path, service: str, service_file: Path | None, nam
         result["service_file"] = str(service_file)
         result["service_entry"] = write_service_file(service_file, service, conninfo)
     if not no_db:
-        result["database"] = save_to_database(conninfo, name, text).replace(
-            "postgresql:?", f"postgresql:?service={service}&")
+        result["database"] = save_to_database(conninfo, name, text, service)
     if as_json:
         echo_json(result)
     else:
