@@ -13,6 +13,10 @@ Metres from (E0, N0), EPSG:4527 (x east, y north); ● valves that are nodes; S1
     island:  I1(0,500) -i1- I2(100,500)                     (no source: dry whatever bursts)
     main:    MS(-50,300) -m0- ●VM(0,300) -m1- MB(200,300)   (m1 not split at x = 100)
     branch:  ●VB(100,300) -b1- BE(100,350)                  (its valve VB lies on m1's interior)
+    ends:    EA(0,700) -e1- ●EV(100,700);  EB(100,700) -e2- EC(200,700)  (EV, EB: one place)
+    GIS:     HA(0,900) -h1- HB(100,900) -h2- HC(200,900) -h3- HD(300,900), valves along the
+             pipes (points on them, no nodes: QWAT's): HV0 on h1 at 50, HV1 on h2 at its very
+             start (HB's place), HV2 on h3 at 250
 
 The ring is fed from both sides; Z1–Z2 is a pressure zone behind the closed valve VC (dry
 before any burst); the island has no source.
@@ -33,14 +37,19 @@ NODES = {"S1": (0, 0), "V1": (50, 0), "P": (100, 0), "V2": (150, 0), "Q": (200, 
          "V3": (250, 0), "S2": (300, 0), "R": (100, -100), "V4": (150, -100),
          "U": (200, -100), "V5": (200, 50), "DE": (200, 100), "VC": (350, 0), "Z1": (400, 0),
          "Z2": (450, 0), "I1": (0, 500), "I2": (100, 500), "MS": (-50, 300), "VM": (0, 300),
-         "MB": (200, 300), "VB": (100, 300), "BE": (100, 350)}
+         "MB": (200, 300), "VB": (100, 300), "BE": (100, 350), "EA": (0, 700),
+         "EV": (100, 700), "EB": (100, 700), "EC": (200, 700), "HA": (0, 900),
+         "HB": (100, 900), "HC": (200, 900), "HD": (300, 900)}
 PIPES = {"a1": "S1 V1", "a2": "V1 P", "a3": "P V2", "a4": "V2 Q", "a5": "Q V3", "a6": "V3 S2",
          "a7": "P R", "a8": "R V4", "a9": "V4 U", "a10": "U Q", "a11": "Q V5", "a12": "V5 DE",
          "a13": "S2 VC", "a14": "VC Z1", "a15": "Z1 Z2", "i1": "I1 I2", "m0": "MS VM",
-         "m1": "VM MB", "b1": "VB BE"}
-VALVES = {"V1", "V2", "V3", "V4", "V5", "VC", "VM", "VB"}
+         "m1": "VM MB", "b1": "VB BE", "e1": "EA EV", "e2": "EB EC", "h1": "HA HB",
+         "h2": "HB HC", "h3": "HC HD"}
+# valves along pipes: (pipe, position from its start in metres)
+ALONG = {"HV0": ("h1", 50.0), "HV1": ("h2", 0.0), "HV2": ("h3", 50.0)}
+VALVES = {"V1", "V2", "V3", "V4", "V5", "VC", "VM", "VB", "EV", *ALONG}
 CLOSED = {"VC"}
-SOURCES = ["S1", "S2", "MS"]
+SOURCES = ["S1", "S2", "MS", "EA", "HA"]
 
 
 def _len(a: str, b: str) -> float:
@@ -69,6 +78,14 @@ def water(jining_profile):
                 "feature_code, start_point_code, end_point_code, geom) VALUES (%s, '{no_z}', "
                 "'01', '给水', '00', '51001000', %s, %s, ST_GeomFromWKB(%s, 4527))",
                 (code, a, b, shapely.to_wkb(line)))
+        for k, (pipe, m) in ALONG.items():
+            a = PIPES[pipe].split()[0]
+            xy = shapely.Point(E0 + NODES[a][0] + m, N0 + NODES[a][1], 0.0)  # pipes run east
+            conn.execute(
+                "INSERT INTO pipe_points (code, point_no, pipe_class, class_name, subclass_code, "
+                "feature_code, appurtenance, segment_code, attrs, geom) VALUES (%s, %s, '01', "
+                "'给水', '00', '51002200', '阀门', %s, '{}', ST_GeomFromWKB(%s, 4527))",
+                (k, k, pipe, shapely.to_wkb(xy)))
     yield d
     drop_database(server_url(), d.name)
 
@@ -85,6 +102,11 @@ class Search:
             if code == "m1":
                 self.edges += [("VM", "T", "m1", 100.0), ("T", "MB", "m1", 100.0),
                                ("T", "VB", "m1", 0.0)]
+            elif code == "e2":  # e1's valve EV stands between e1 and e2 (EB at its place)
+                self.edges += [("EV", "EB", "e2", 0.0), ("EB", "EC", "e2", 100.0)]
+            elif code.startswith("h"):  # cut at its valve: a stub of no length at HB for h2
+                k, m = next((k, m) for k, (p, m) in ALONG.items() if p == code)
+                self.edges += [(a, k, code, m), (k, b, code, _len(a, b) - m)]
             else:
                 self.edges.append((a, b, code, _len(a, b)))
         self.at: dict[str, list[int]] = {}
@@ -118,8 +140,8 @@ class Search:
         after, _ = self.spread(start, CLOSED | close, avoid=zone)
         every = set(range(len(self.edges)))
 
-        def pipes(es):
-            return sorted({self.edges[e][2] for e in es})
+        def pipes(es):  # a stub of no length names no pipe
+            return sorted({self.edges[e][2] for e in es if self.edges[e][3] > 0})
 
         return {"valves": sorted(v for v in close if any(f in after for f in self.at[v])),
                 "closed_already": sorted(bound & CLOSED),
@@ -148,6 +170,15 @@ CASES = [
     # only the branch, dry once VM is shut)
     ("m1", 0.75, ["VM"], ["m1"], ["b1"], ["a14", "a15", "i1"]),
     ("m1", 0.25, ["VM"], ["m1"], ["b1"], ["a14", "a15", "i1"]),
+    # the pipe beyond a valve node whose place another node shares: that valve, fed by EA
+    ("e2", None, ["EV"], ["e2"], [], ["a14", "a15", "i1"]),
+    # a valve along a pipe at its very start: h2 bursts, HV1 shuts it from HB (the burst took
+    # in HB's zone through the stub between HB and HV1: h1 up to HV0 emptied, HV1 left open);
+    # beyond HV2 a dead end, dry once HV1 is shut
+    ("h2", None, ["HV1"], ["h2", "h3"], ["h3"], ["a14", "a15", "i1"]),
+    # h1 beyond HV0: h2 is not emptied (its stub at HB named it), only dried: HV1 need not
+    # close (nothing feeds from beyond it)
+    ("h1", 0.75, ["HV0"], ["h1"], ["h2", "h3"], ["a14", "a15", "i1"]),
 ]
 
 
@@ -179,6 +210,11 @@ def test_a_valve_at_a_branch_tee_does_not_cut_the_main(water):
     # the branch bursts: its valve alone
     r = isolate(water.conninfo, "b1")
     assert (r["valves"], r["isolated_segments"], r["length_m"]) == (["VB"], ["b1"], 50)
+    # a valve node at a pipe's end where another pipe starts (its own node at the same place)
+    # is no tee: the valve stands between the two, either side
+    for burst in ("e1", "e2"):
+        r = isolate(water.conninfo, burst)
+        assert (r["valves"], r["isolated_segments"], r["length_m"]) == (["EV"], [burst], 100)
 
 
 def test_sources_given_but_empty_or_missing_are_clear_errors(water, tmp_path):
@@ -197,4 +233,4 @@ def test_sources_given_but_empty_or_missing_are_clear_errors(water, tmp_path):
         assert "internal error" not in out.stderr
     out = run_cli(["query", "isolate", "a11", "--sources", "S1,S2"], env, check=True)
     assert "need not close (dry beyond): V5" in out.stdout
-    assert "dry already (no source reaches them, whatever bursts): 6 segments" in out.stdout  # MS not given
+    assert "dry already (no source reaches them, whatever bursts): 11 segments" in out.stdout  # MS, EA, HA not given

@@ -128,12 +128,21 @@ class Reference:
                         todo.append(j)
         return seen, met
 
+    def pipes(self, pieces) -> set[int]:
+        """The pipes of ``pieces`` that have a length (a valve at a pipe's very end leaves a
+        stub of none between the end node and the valve: none of that pipe is there)."""
+        return {self.pieces[k][2] for k in pieces if self.pieces[k][3] > 0.001}
+
     def isolate(self, pipe: int, sources: list[int] | None = None) -> dict:
-        iso, met = self._spread(self.of_pipe[pipe], lambda w: w[0] == "v")
+        # the burst is on the pipe, not on the stub beyond a valve at its very end (468 of the
+        # sample's valves lie there)
+        burst = [k for k in self.of_pipe[pipe] if self.pieces[k][3] > 0.001] or \
+            self.of_pipe[pipe]
+        iso, met = self._spread(burst, lambda w: w[0] == "v")
         boundary = {w for w in met if any(j not in iso for j in self.at[w])}
         close = {w[1] for w in boundary if w[1] not in self.closed}
         res = {"valves": close, "closed_already": {w[1] for w in boundary} - close,
-               "isolated": {self.pieces[k][2] for k in iso},
+               "isolated": self.pipes(iso),
                "length_m": sum(self.pieces[k][3] for k in iso)}
         if sources:
             shut = self.closed | close
@@ -141,9 +150,8 @@ class Reference:
             fed, _ = self._spread(start, lambda w: w[0] == "v" and w[1] in shut, avoid=iso)
             # before the closing: what the sources reach through the valves open now
             before, _ = self._spread(start, lambda w: w[0] == "v" and w[1] in self.closed)
-            res["unsupplied"] = {self.pieces[k][2] for k in before - fed - iso}
-            res["dry_already"] = {self.pieces[k][2]
-                                  for k in set(range(len(self.pieces))) - before - iso}
+            res["unsupplied"] = self.pipes(before - fed - iso)
+            res["dry_already"] = self.pipes(set(range(len(self.pieces))) - before - iso)
             res["needed"] = {v for v in close if any(j in fed for j in self.at[("v", v)])}
         return res
 

@@ -332,7 +332,10 @@ def _build_pieces(net: Network) -> Pieces:
         # shuts the branch off, not the main, which runs on through the tee (cut at the valve's
         # vertex like any tap, its two pieces there would be two zones: a burst on one side
         # "isolated" by closing the branch's valve while the main kept feeding it)
-        through = c_tap & cut[c_vertex]
+        # (on the interior only: a valve node at the very end of a segment, another node of
+        # the same place its start, is no tee: the valve stands between the two)
+        tol = TAP_TOLERANCE_M / np.maximum(net.seg_len[c_seg], TAP_TOLERANCE_M)
+        through = c_tap & cut[c_vertex] & (c_at > tol) & (c_at < 1.0 - tol)
         ja = np.concatenate([ja, piece_before[through]])
         jb = np.concatenate([jb, piece_before[through] + 1])
     labels = components(total, ja, jb)
