@@ -15,12 +15,28 @@ or one of them. Their ``.dbf`` text is decoded as the loaders decode it (its ``.
 GBK/GB18030 detected from the bytes: ``detect_dbf_encoding``, said in the notes). The
 checksum of a Shapefile project covers every file of each (``.shp``, ``.dbf``, ``.prj`` …):
 the heights are in the ``.dbf``.
+
+A project delivered as a ``.zip`` (a GeoPackage, GeoJSON or DXF inside, or a folder of
+Shapefiles) is read as that one member, here as any project file is, so the services only
+call :func:`read_project`. The member is unpacked into a scratch folder
+(:func:`loaders.sources.read._scratch_dir`, as the loaders' other copies) and read there as
+the same file outside a zip would be, not through GDAL's ``/vsizip/``: the loaders' opening
+(:func:`~loaders.sources.read.open_source`: its prechecks — a truncated ``.shp``, a ``.shx``
+that disagrees — and the ``.dbf``'s encoding detection) reads real files, and a ``/vsizip/``
+path is none, so those checks would be skipped or the path refused. The scratch folder is
+removed once read; errors and notes name the member as GDAL does
+(``/vsizip//path/p.zip/建筑.shp``), never the scratch folder. The zip's bounds are the
+loaders' (``MAX_ZIP_MEMBERS`` members, :data:`MAX_UNPACKED_BYTES` unpacked, no member out of
+the zip), a damaged zip is bad input naming the file, and a zip holding several possible
+projects is refused with their list, never one of them picked silently.
 """
 
 from __future__ import annotations
 
+import shutil
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pyogrio
@@ -29,8 +45,11 @@ import pyproj
 from cim.crs import parse_crs
 from cim.errors import InputError
 from loaders.engine.checksum import delivery_files, file_sha256, files_sha256
+from loaders.sources.precheck import MAX_ZIP_MEMBERS, ZIP_ERRORS
 from loaders.sources.read import (
     GDAL_INPUT_ERRORS,
+    _remove_scratch,
+    _scratch_dir,
     gdal_source,
     iter_batches,
     list_layers,
@@ -38,6 +57,8 @@ from loaders.sources.read import (
 )
 
 SUFFIXES = (".gpkg", ".geojson", ".json", ".dxf", ".shp")
+PROJECT_FILES = (".gpkg", ".geojson", ".json", ".dxf")  # in a zip, one member is one project
+MAX_UNPACKED_BYTES = 2 << 30  # a project is a few MB: more is no project (a zip bomb)
 
 
 @dataclass
@@ -47,6 +68,8 @@ class ProjectFile:
     records: list[dict]
     crs: pyproj.CRS | None
     notes: list[str] = field(default_factory=list)
+    # the project as filed: the path read (absolute), or ``/vsizip/ZIP/MEMBER`` for a zip's
+    source: str = ""
 
 
 def _value(v):
@@ -56,9 +79,18 @@ def _value(v):
 
 
 def read_project(path: str | Path, crs: str | None = None) -> ProjectFile:
-    """All features of the project file (see the module docstring); ``crs`` overrides the
-    file's. A file GDAL cannot read, or layers in different CRSs, are input errors."""
+    """All features of the project file, or of the one project a ``.zip`` holds (see the
+    module docstring); ``crs`` overrides the file's. A file GDAL cannot read, or layers in
+    different CRSs, are input errors."""
     path = Path(path)
+    if path.suffix.lower() == ".zip" and not path.is_dir():
+        return _read_zipped(path, crs)
+    pf = _read_unzipped(path, crs)
+    pf.source = str(path.resolve())
+    return pf
+
+
+def _read_unzipped(path: Path, crs: str | None) -> ProjectFile:
     if path.is_dir() or path.suffix.lower() == ".shp":
         return _read_shapefiles(path, crs)
     if path.suffix.lower() not in SUFFIXES:
@@ -136,3 +168,127 @@ def _read_shapefiles(path: Path, crs: str | None) -> ProjectFile:
     if not records:
         raise InputError("the project's Shapefiles have no features", path=str(path))
     return _project_file(path, files_sha256(files), records, crss, crs, notes)
+
+
+# -- a project delivered as a .zip ------------------------------------------------------------
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as its writer meant it: a zip made on a Chinese Windows names its
+    members in GBK without the UTF-8 flag, which ``zipfile`` reads as CP437 (建筑.shp as
+    mojibake, so no layer named by convention and no role)."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.filename.encode("cp437")
+    for enc in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def _safe_parts(name: str) -> tuple[str, ...] | None:
+    """The member's path parts, None for one a project has no use for (a folder, macOS's
+    ``__MACOSX``/``._`` copies, hidden files) or that would land outside the scratch folder
+    (``..``, an absolute path: a zip slip)."""
+    pp = PurePosixPath(name.replace("\\", "/"))
+    if name.endswith("/") or pp.is_absolute() or any(x in ("..", "") for x in pp.parts):
+        return None
+    if pp.parts[0] == "__MACOSX" or any(x.startswith(".") for x in pp.parts):
+        return None
+    return pp.parts
+
+
+def _candidates(members: dict[str, zipfile.ZipInfo]) -> dict[str, list[str]]:
+    """The zip's possible projects, each with the members it takes: a GeoPackage, GeoJSON
+    or DXF member alone; a folder's Shapefiles together (with the files beside each: .shx,
+    .dbf, .prj, .cpg), as a folder of Shapefiles is one project outside a zip."""
+    out: dict[str, list[str]] = {}
+    for name in members:
+        pp = PurePosixPath(name)
+        if pp.suffix.lower() in PROJECT_FILES:
+            out[name] = [name]
+        elif pp.suffix.lower() == ".shp":
+            folder = str(pp.parent) + "/" if str(pp.parent) != "." else ""
+            key = f"{folder}*.shp"
+            stems = {PurePosixPath(m).stem for m in members
+                     if PurePosixPath(m).parent == pp.parent
+                     and PurePosixPath(m).suffix.lower() == ".shp"}
+            out[key] = sorted(m for m in members if PurePosixPath(m).parent == pp.parent
+                              and PurePosixPath(m).stem in stems)
+    return out
+
+
+def _unpack(zpath: Path, shown: Path, scratch: Path) -> tuple[Path, str, list[str]]:
+    """The zip's one project unpacked into ``scratch``: (the path to read, its name as GDAL's
+    ``/vsizip/`` writes it, the members not read). ``shown``: the zip as the user named it,
+    for the errors."""
+    try:
+        with zipfile.ZipFile(zpath) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:  # the loaders' bound on a zip's members
+                raise InputError(f"the zip holds {len(infos)} members (more than "
+                                 f"{MAX_ZIP_MEMBERS}): no project is that many files",
+                                 path=str(shown))
+            names = [(_member_name(i), i) for i in infos if not i.is_dir()]
+            members = {n: i for n, i in names if _safe_parts(n) is not None}
+            unsafe = [n for n, _ in names if _safe_parts(n) is None
+                      and not PurePosixPath(n).name.startswith(".")
+                      and not n.startswith("__MACOSX/")]
+            found = _candidates(members)
+            if not found:
+                raise InputError("the zip holds no project (a GeoPackage, GeoJSON, DXF or "
+                                 "Shapefiles); it holds: "
+                                 + (", ".join(sorted(members)) or "nothing")
+                                 + (f"; refused (a path out of the zip): {', '.join(unsafe)}"
+                                    if unsafe else ""), path=str(shown))
+            if len(found) > 1:
+                raise InputError(f"the zip holds {len(found)} possible projects: "
+                                 + "; ".join(sorted(found)) + " — deliver one project a zip "
+                                 "(or unpack it and name the file)", path=str(shown))
+            (key, take), = found.items()
+            if sum(members[m].file_size for m in take) > MAX_UNPACKED_BYTES:
+                raise InputError(f"{key} unpacks to more than {MAX_UNPACKED_BYTES >> 20} MB: "
+                                 "no project is that large", path=str(shown))
+            for m in take:
+                dest = scratch.joinpath(*(_safe_parts(m) or ()))
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(members[m]) as src, open(dest, "wb") as out:
+                    shutil.copyfileobj(src, out)
+    except (*ZIP_ERRORS, zipfile.LargeZipFile, OSError) as exc:  # zlib.error: a bad stream
+        raise InputError(f"not a readable zip: {exc}", path=str(shown)) from exc
+    left = sorted(set(members) - set(take)) + [f"{n} (a path out of the zip)" for n in unsafe]
+    if key.endswith("*.shp"):  # a folder of Shapefiles: the folder is the project
+        folder = PurePosixPath(take[0]).parent
+        inner = "" if str(folder) == "." else f"/{folder}"
+        return scratch.joinpath(*folder.parts), f"/vsizip/{zpath}{inner}", left
+    return scratch.joinpath(*PurePosixPath(key).parts), f"/vsizip/{zpath}/{key}", left
+
+
+def _read_zipped(path: Path, crs: str | None) -> ProjectFile:
+    """The zip's one project, read from a scratch folder removed after; the delivery (path,
+    checksum) is the zip, its source ``/vsizip/ZIP/MEMBER``, the members not read noted."""
+    zpath = path.resolve()
+    scratch = _scratch_dir("cim-check-zip-")
+    try:
+        read, shown, left = _unpack(zpath, path, scratch)
+        try:
+            pf = _read_unzipped(read, crs)
+        except InputError as exc:
+            raise _renamed(exc, scratch, f"/vsizip/{zpath}") from exc
+        pf.notes = [n.replace(str(scratch), f"/vsizip/{zpath}") for n in pf.notes]
+    finally:
+        _remove_scratch(scratch)
+    notes = [f"read {shown}, the zip's one project"]
+    if left:
+        notes.append("not read from the zip: " + ", ".join(left))
+    pf.notes[:0] = notes
+    pf.path, pf.sha256, pf.source = path, file_sha256(path), shown
+    return pf
+
+
+def _renamed(exc: InputError, scratch: Path, shown: str) -> InputError:
+    """``exc`` with the scratch folder written as the zip it came from."""
+    def fix(t: str | None) -> str | None:
+        return None if t is None else t.replace(str(scratch), shown)
+
+    return type(exc)(fix(exc.message) or "", path=fix(exc.path), row=exc.row, field=exc.field)
