@@ -211,6 +211,8 @@ def test_isolation_passes_through_a_broken_valve(net):
     # S–A: V7 on A–E is broken (备注 阀门损坏), so the isolation goes on to E and V5
     r = _iso(net, "p1")
     assert r["valves"] == ["V2"] and r["closed_already"] == ["V5"]
+    assert r["broken_passed"] == ["V7"]  # said, so the crew knows why V5's side is emptied
+    assert _iso(net, "p3")["broken_passed"] == []
     assert r["isolated_segments"] == ["p1", "p2", "p5", "p7"]
     assert r["length_m"] == pytest.approx(100 + 50 + 100 + 50, abs=1e-3)
 

@@ -17,11 +17,13 @@ is the sewer's rest, not all of it (``length_m`` counts the pieces).
 **Isolation** (关阀分析) of a burst on a water, gas, heat or industrial segment: the zone the
 working valves around the burst enclose is emptied by closing them. A valve already closed
 bounds it too (``closed_already``); a broken or inaccessible valve cannot be closed and is
-passed through to the next. A valve along a pipe splits the pipe at its position: only the
-burst side of the pipe is isolated (``length_m`` counts the pieces). With ``sources`` (point or
-segment codes of water plants, tanks, gas stations), every zone that no longer reaches a source
-without passing a closed valve loses supply too (``unsupplied_segments``), as Giswater's mincut
-does; a valve whose outside is unsupplied anyway need not be closed (``valves_not_needed``).
+passed through to the next (``broken_passed``). A valve along a pipe splits the pipe at its
+position: only the burst side of the pipe is isolated (``length_m`` counts the pieces). With
+``sources`` (point or segment codes of water plants, tanks, gas stations), every zone the
+sources reached before and no longer reach without passing a closed valve loses supply too
+(``unsupplied_segments``), as Giswater's mincut does; what they did not reach before is dry
+whatever bursts (``dry_already_segments``); a valve whose outside is unsupplied anyway need
+not be closed (``valves_not_needed``).
 A source may be a node, a segment or a point along a segment (a GIS network's tank on a pipe);
 one inside the emptied zone feeds the burst whatever closes, and is listed in
 ``sources_in_zone``: it must be shut off itself.
@@ -261,7 +263,11 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
     # node and the valve) names no segment: none of that one is emptied or dried
     solid = pcs.length > TAP_TOLERANCE_M
     isolated = in_z[pcs.zone]
+    # the broken (or disused) valves the zone runs through: why a farther valve is closed,
+    # and what the crew should report for repair
+    broken = np.flatnonzero(inside & (net.valve_state == BROKEN)).tolist()
     res: dict[str, Any] = {"valves": [], "closed_already": _codes(net, closed),
+                           "broken_passed": _codes(net, broken),
                            "isolated_segments": _seg_codes(net, pcs.seg[isolated & solid]),
                            "unsupplied_segments": [], "length_m": _r(pcs.length[isolated].sum())}
     if not source_codes:

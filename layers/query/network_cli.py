@@ -90,6 +90,7 @@ def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
     if geojson is not None:
         _write_features(c, geojson, {
             "valve": res["valves"], "closed_already": res["closed_already"],
+            "broken_passed": res["broken_passed"],
             "isolated": res["isolated_segments"], "unsupplied": res["unsupplied_segments"]},
             out_crs)
     if as_json:
@@ -98,6 +99,8 @@ def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
     click.echo(f"close {len(res['valves'])} valves: {' '.join(res['valves'])}")
     if res["closed_already"]:
         click.echo(f"closed already: {' '.join(res['closed_already'])}")
+    if res["broken_passed"]:
+        click.echo(f"broken, passed over (cannot close): {' '.join(res['broken_passed'])}")
     click.echo(f"isolated: {len(res['isolated_segments'])} segments, {res['length_m']:.3f} m")
     if "sources_in_zone" in res:  # the supply check ran
         click.echo(f"without supply: {len(res['unsupplied_segments'])} segments, "
