@@ -14,12 +14,15 @@ import pytest
 import shapely
 from shapely.geometry import LineString, box
 
-from layers.query.overlay import overlay
+from layers.query.overlay import overlay, run
 from tests import query_fixture
 from tests.conftest import make_db, profile_around, real_file, server_url
 from tests.query_fixture import D1, GRID, to_storage
 
 G1, G2, G3, G4 = sorted(GRID)
+CLIP = box(50, 0, 120, 100)
+# the area in EPSG:4527's own axis order, northing first
+CLIP_WKT = shapely.transform(to_storage(CLIP), lambda c: c[:, ::-1]).wkt
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +78,8 @@ def test_a_line_doubling_back_across_an_edge_keeps_its_length(odb):
         res = overlay(conn, "pipe_segments", "grid_cells")
         feats = overlay(conn, "pipe_segments", "grid_cells", features=True,
                         out_crs="EPSG:4527")
+        clipped = run(conn, {"a": "pipe_segments", "b": "grid_cells", "polygon": CLIP_WKT,
+                             "crs": "EPSG:4527"})
         conn.rollback()
     got = {(r["a_code"], r["b_code"]): r["length_m"] for r in res["rows"]
            if r["a_code"] in ("D1", "D2")}
@@ -84,6 +89,12 @@ def test_a_line_doubling_back_across_an_edge_keeps_its_length(odb):
     f = next(f for f in feats["features"] if f["properties"]["a_code"] == "D1"
              and f["properties"]["b_code"] == G2)
     assert shapely.geometry.shape(f["geometry"]).length == pytest.approx(60.0)
+    # clipped to x ≤ 120 the doubled stretch is cut twice: G2 holds 20 + 20 m of it
+    want = _by_segment(DOUBLED,
+                       {c: g.intersection(CLIP) for c, g in GRID.items()})
+    assert want == pytest.approx({G1: 70.0, G2: 40.0})
+    got = {r["b_code"]: r["length_m"] for r in clipped["rows"] if r["a_code"] == "D1"}
+    assert got == pytest.approx(want)
 
 
 @pytest.fixture(scope="module")
