@@ -235,11 +235,11 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
     pkeys = [p.key for p in points]
     skeys = [(s.key("start"), s.key("end")) for s in segments]
     first: dict[tuple[str, str], int] = {}
-    rows_of: dict[tuple[str, str], list[int]] = defaultdict(list)
+    rows_of: dict[tuple[str, str], list[PointRec]] = defaultdict(list)
     subclasses_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     for p, k in zip(points, pkeys):
         if p.point_no:
-            rows_of[k].append(p.row)
+            rows_of[k].append(p)
             if p.cls is not None:
                 subclasses_of[k].add(p.cls.subclass_code)
     for i, (p, k) in enumerate(zip(points, pkeys)):
@@ -247,7 +247,7 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             continue
         if k in first:
             add("duplicate_point", "points", p, i, [p.point_no],
-                column_name(columns, p, "point_no"), point=p.point_no, rows=rows_of[k])
+                column_name(columns, p, "point_no"), point=p.point_no, rows=_rows(rows_of[k]))
         else:
             first[k] = i
     node_of = {k: i for k, i in first.items() if points[i].role == "node"}
@@ -299,14 +299,14 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
         if pair in seen_pair:
             j = seen_pair[pair]
             add("duplicate_segment", "segments", s, i, s.ids, ends_field(s, columns),
-                segment=s.label, rows=[segments[j].row, s.row])
+                segment=s.label, rows=_rows([segments[j], s]))
             seg_error.add(i)
             continue
         rev = (b, a, _line_key(_reverse(s.line)) if not survey else None)
         if rev in seen_pair:
             j = seen_pair[rev]
             add("reversed_segment", "segments", s, i, s.ids, ends_field(s, columns),
-                segment=s.label, rows=[segments[j].row])
+                segment=s.label, rows=_rows([segments[j]], s))
             seg_error.add(i)
             continue
         seen_pair[pair] = i
@@ -432,6 +432,15 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
     return QAResult(findings=out, points=len(points), segments=len(segments),
                     tables=tables or sorted({p.table for p in points} | {s.table for s in segments}),
                     rules_path=R.path)
+
+
+def _rows(recs: list, also: PointRec | SegRec | None = None) -> list[int] | list[str]:
+    """The rows of ``recs`` as a finding names them: numbers within one table (with ``also``,
+    the finding's own record), else each with its table — "rows 5, 2" of a point repeated
+    across two point tables sent the surveyor to a row 5 the second table did not have."""
+    if len({r.table for r in [*recs, *([also] if also else [])]}) == 1:
+        return [r.row for r in recs]
+    return [f"{r.table} {r.row}" for r in recs]
 
 
 def _depth(d: float | None, ground: float | None, z: float | None) -> float | None:
