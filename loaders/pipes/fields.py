@@ -163,10 +163,14 @@ def _coordinates(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
     out, problems = numbers(col)
     v = np.asarray(out, dtype=float)
     whole = np.flatnonzero(np.isfinite(v) & (v == np.floor(v)))
+    kind = pd.api.types.infer_dtype(col[whole], skipna=True) if whole.size else "empty"
+    if kind == "string":
+        e = pd.Series(col[whole], dtype=object).str.contains("[eE]", regex=True)
+        whole = whole[e.to_numpy(dtype=bool)]
+    elif not kind.startswith("mixed"):  # numbers (an Excel cell, a DBF field): no text
+        whole = whole[:0]
     if whole.size:
-        texts_ = pd.Series(col[whole], dtype=object)
-        e = texts_.str.contains("[eE]", regex=True, na=False).to_numpy(dtype=bool)
-        for i in whole[e].tolist():
+        for i in whole.tolist():
             try:
                 _coordinate(col[i])
             except ValueProblem as exc:
