@@ -176,3 +176,25 @@ def test_unknown_inputs_scored_by_the_rules_defaults():
     _, f = pipe_likelihood(rule, {"material_code": "PE", "year_built": 2000,
                                   "pressure": "0.3MPa"}, 2026)
     assert "unknown" not in f
+
+
+@pytest.mark.parametrize(("name", "old", "new", "key"), [
+    ("risk_matrix", "{min: 10, add: 1}", "{min: 10}", "consequence.buildings[1].add"),
+    ("risk_matrix", "{min: 2000, add: 2}", "{min: 两千, add: 2}", "consequence.population[0].min"),
+    ("risk_matrix", "{快速路: 1,", "{快速路: 高,", "consequence.roads.classes.快速路"),
+    ("risk_rules", "{min_years: 30, add: 2}", "{min_years: 30}",
+     "rules.gas_pipes.likelihood.age[0].add"),
+    ("risk_rules", "{ZT: 3,", "{ZT: 三,", "rules.gas_pipes.likelihood.material.ZT"),
+    ("risk_rules", "{state: {破损: 2}}", "{state: {破损: 两}}", "rules.bridges.adjust.state.破损"),
+])
+def test_a_broken_score_table_is_a_configuration_error(d, tmp_path, name, old, new, key):
+    """A step without its add, a text where a number goes: refused when the file is read,
+    naming the key (they were internal errors at the first asset scored, or never found)."""
+    text = (DICTIONARY_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+    assert text.count(old) >= 1
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(text.replace(old, new, 1), encoding="utf-8")
+    option = "--matrix" if name == "risk_matrix" else "--rules"
+    proc = run_cli(["risk", "assess", "--year", "2026", option, str(f)], d.env())
+    assert proc.returncode == 2, proc.stderr
+    assert f"field '{key}'" in proc.stderr and "internal error" not in proc.stderr

@@ -113,6 +113,38 @@ def _num(v: Any, p: Path, key: str) -> float:
     return float(v)
 
 
+def _adds(table: Any, p: Path, key: str) -> None:
+    """A mapping value → integer added (materials, statuses, an adjust, road classes): a
+    value that is no integer was found only when a feature met it, as an internal error."""
+    if table is None:
+        return
+    if not isinstance(table, dict):
+        raise ConfigError("a mapping of value → integer added", path=str(p), field=key)
+    for k, v in table.items():
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ConfigError(f"must be an integer (added), not {v!r}", path=str(p),
+                              field=f"{key}.{k}")
+
+
+def _steps(rows: Any, at: str, p: Path, key: str) -> None:
+    """A threshold table (age, buildings, residents): rows of ``at`` (a number >= 0) and
+    ``add`` (an integer); a row without ``add`` or with a text threshold failed at the first
+    asset scored, as an internal error."""
+    if rows is None:
+        return
+    if not isinstance(rows, list):
+        raise ConfigError(f"a list of rows {{{at}: N, add: N}}", path=str(p), field=key)
+    for j, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ConfigError(f"each row: {{{at}: N, add: N}}", path=str(p),
+                              field=f"{key}[{j}]")
+        _num(row.get(at), p, f"{key}[{j}].{at}")
+        add = row.get("add")
+        if isinstance(add, bool) or not isinstance(add, int):
+            raise ConfigError(f"must be an integer (added), not {add!r}", path=str(p),
+                              field=f"{key}[{j}].add")
+
+
 def load_types(profile: CityProfile | None) -> dict[str, RiskType]:
     """The risk-type catalog joined with its domains (both CSV dictionaries)."""
     dp = _path(profile, "risk_domains", ".csv", None)
@@ -183,8 +215,9 @@ def _rule(spec: Any, i: int, p: Path, types: dict[str, RiskType]) -> Rule:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ConfigError(f"must be an integer (added to the likelihood), not {v!r}",
                                   path=str(p), field=f"{key}.likelihood.{k}")
-        for a in lk.get("age") or []:
-            _num(a.get("min_years"), p, f"{key}.likelihood.age.min_years")
+        _steps(lk.get("age"), "min_years", p, f"{key}.likelihood.age")
+        for k in ("material", "status"):
+            _adds(lk.get(k), p, f"{key}.likelihood.{k}")
         for j, pr in enumerate(lk.get("pressure") or []):
             pk = f"{key}.likelihood.pressure[{j}]"
             if not isinstance(pr, dict) or not isinstance(pr.get("add"), int):
@@ -207,10 +240,14 @@ def _rule(spec: Any, i: int, p: Path, types: dict[str, RiskType]) -> Rule:
             _num(params.get(k), p, f"{key}.{k}")
         if params.get("threshold_m") is not None:
             _num(params["threshold_m"], p, f"{key}.threshold_m")
-    for col in (params.get("adjust") or {}):
+    adjust = params.get("adjust") or {}
+    if not isinstance(adjust, dict):
+        raise ConfigError("adjust: column → value → added", path=str(p), field=f"{key}.adjust")
+    for col, values in adjust.items():
         if col not in columns:
             raise ConfigError(f"{layer} has no column {col!r}", path=str(p),
                               field=f"{key}.adjust")
+        _adds(values, p, f"{key}.adjust.{col}")
     return Rule(rid, str(spec["type"]), kind, layer,
                 {c: [str(v) for v in vs] for c, vs in where.items()}, owners,
                 spec["default_unit"].strip(), spec["measure"].strip(), params)
@@ -254,6 +291,21 @@ def load_matrix(p: Path) -> Matrix:
     _num(cons.get("radius_m"), p, "consequence.radius_m")
     _int(cons.get("base", 1), p, "consequence.base")
     _int(cons.get("max", 5), p, "consequence.max")
+    for k in ("buildings", "population"):
+        _steps(cons.get(k), "min", p, f"consequence.{k}")
+    fac = cons.get("facilities")
+    if fac is not None:
+        if not isinstance(fac, dict) or not isinstance(fac.get("types") or [], list):
+            raise ConfigError("types: a list of facility types, add: an integer", path=str(p),
+                              field="consequence.facilities")
+        _adds({"add": fac.get("add", 0)}, p, "consequence.facilities")
+    roads = cons.get("roads")
+    if roads is not None:
+        if not isinstance(roads, dict):
+            raise ConfigError("radius_m and classes (road class → added)", path=str(p),
+                              field="consequence.roads")
+        _num(roads.get("radius_m", 0), p, "consequence.roads.radius_m")
+        _adds(roads.get("classes"), p, "consequence.roads.classes")
     initial = str(raw.get("initial_status") or "待落实")
     statuses = raw.get("measure_statuses") or []
     if not isinstance(statuses, list) or not all(isinstance(v, str) and v.strip()
