@@ -234,3 +234,26 @@ def test_sources_given_but_empty_or_missing_are_clear_errors(water, tmp_path):
     out = run_cli(["query", "isolate", "a11", "--sources", "S1,S2"], env, check=True)
     assert "need not close (dry beyond): V5" in out.stdout
     assert "dry already (no source reaches them, whatever bursts): 11 segments" in out.stdout  # MS, EA, HA not given
+
+
+def test_geojson_draws_a_pipe_emptied_in_part_as_that_part(water, tmp_path):
+    import json
+
+    # h2 bursts, HA feeds: h3 is emptied from HC up to its valve HV2 (x 200..250) and dry
+    # beyond (250..300); both were drawn as the whole of h3, once emptied and once dry
+    out = tmp_path / "iso.geojson"
+    run_cli(["query", "isolate", "h2", "--sources", "HA", "--geojson", str(out),
+             "--out-crs", "EPSG:4527"], water.env(), check=True)
+    feats = json.loads(out.read_text(encoding="utf-8"))["features"]
+    h3 = {f["properties"]["role"]: f for f in feats if f["properties"]["code"] == "h3"}
+    assert set(h3) == {"isolated", "unsupplied"}
+    for role, (x0, x1) in (("isolated", (200, 250)), ("unsupplied", (250, 300))):
+        xs = [round(c[0] - E0, 3) for c in h3[role]["geometry"]["coordinates"]]
+        assert (xs[0], xs[-1]) == (x0, x1), role
+        assert (h3[role]["properties"]["from"], h3[role]["properties"]["to"]) == \
+            ((x0 - 200) / 100, (x1 - 200) / 100)
+    # h2 (its stub at HB aside) emptied whole: drawn whole
+    h2 = [f for f in feats if f["properties"]["code"] == "h2"]
+    assert len(h2) == 1 and "from" not in h2[0]["properties"]
+    xs = [round(c[0] - E0, 3) for c in h2[0]["geometry"]["coordinates"]]
+    assert (xs[0], xs[-1]) == (100, 200)

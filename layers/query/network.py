@@ -270,6 +270,7 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
                            "broken_passed": _codes(net, broken),
                            "isolated_segments": _seg_codes(net, pcs.seg[isolated & solid]),
                            "unsupplied_segments": [], "length_m": _r(pcs.length[isolated].sum())}
+    res["parts"] = _parts(net, {"isolated": isolated & solid})
     if not source_codes:
         res["valves"] = _codes(net, close)
         return res
@@ -291,6 +292,9 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
                dry_already_segments=_seg_codes(net, pcs.seg[dry_already & solid]),
                dry_already_length_m=_r(pcs.length[dry_already].sum()),
                valves_not_needed=_codes(net, [k for k in close if not fed[k]]),
+               parts=_parts(net, {"isolated": isolated & solid,
+                                  "unsupplied": unsupplied & solid,
+                                  "dry_already": dry_already & solid}),
                # a source in the emptied zone feeds the burst whatever valves close: it must
                # be shut off itself (its valves' outside is dry anyway: not needed)
                sources_in_zone=sorted(c for c, z in of_source.items() if in_z[z].any()))
@@ -303,6 +307,32 @@ def _codes(net: Network, valves: list[int]) -> list[str]:
 
 def _seg_codes(net: Network, segs: np.ndarray) -> list[str]:
     return sorted(net.seg_codes[np.unique(segs)].tolist())
+
+
+def _parts(net: Network, roles: dict[str, np.ndarray]) -> dict[str, dict[str, list]]:
+    """For each role, the segments it has only in part (cut by a valve along them or a
+    tee): code → [[from, to], …] along the segment (0..1, start → end). Drawn whole, a pipe
+    emptied up to the valve on it showed emptied beyond it too, and dry there as well."""
+    pcs = net.pieces
+    solid = pcs.length > TAP_TOLERANCE_M
+    of_seg = np.bincount(pcs.seg[solid], minlength=len(net.seg_codes))
+    out: dict[str, dict[str, list]] = {}
+    for role, mask in roles.items():
+        have = np.bincount(pcs.seg[mask], minlength=len(net.seg_codes))
+        part = (have > 0) & (have < of_seg)
+        spans: dict[str, list] = {}
+        for p in np.flatnonzero(mask & part[pcs.seg]).tolist():  # by segment, start → end
+            got = spans.setdefault(str(net.seg_codes[pcs.seg[p]]), [])
+            if got and abs(got[-1][1] - pcs.lo[p]) < 1e-6:
+                got[-1][1] = _r6(pcs.hi[p])  # the next piece on: one span
+            else:
+                got.append([_r6(pcs.lo[p]), _r6(pcs.hi[p])])
+        out[role] = dict(sorted(spans.items()))
+    return out
+
+
+def _r6(x: float) -> float:
+    return round(float(x), 6)
 
 
 def _solid_pieces(pcs: Any, lo: int, hi: int) -> np.ndarray:

@@ -16,9 +16,11 @@ from cim.cli import Ctx, echo_json, pass_ctx
 from layers.query.cli import output_file
 
 
-def _write_features(c: Ctx, path: Path, groups: dict[str, list[str]], out_crs: str | None
-                    ) -> None:
-    """The features whose codes ``groups`` lists, with their group as property ``role``."""
+def _write_features(c: Ctx, path: Path, groups: dict[str, list[str]], out_crs: str | None,
+                    parts: dict[str, dict[str, list]] | None = None) -> None:
+    """The features whose codes ``groups`` lists, with their group as property ``role``; a
+    segment ``parts`` gives for its role (code → [[from, to], …] along it) is drawn as those
+    stretches only (``from``/``to`` in its properties), not whole."""
     import psycopg
     from psycopg import sql
 
@@ -28,14 +30,25 @@ def _write_features(c: Ctx, path: Path, groups: dict[str, list[str]], out_crs: s
     with psycopg.connect(c.conninfo()) as conn:
         srid = storage_srid(conn)
         for role, codes in groups.items():
+            spans = (parts or {}).get(role, {})
             for table in ("pipe_segments", "pipe_points"):
                 q = sql.SQL("SELECT code, {} FROM {} WHERE valid_to IS NULL AND code = ANY(%s) "
                             "ORDER BY code").format(geojson_sql(sql.SQL("geom"), out_crs, srid),
                                                     sql.Identifier(table))
-                for code, geom in conn.execute(q, (codes,)):
+                for code, geom in conn.execute(q, ([k for k in codes if k not in spans],)):
                     feats.append({"type": "Feature", "id": code, "geometry": geom,
                                   "properties": {"code": code, "role": role,
                                                  "layer": table}})
+            sub = sql.SQL("SELECT {} FROM pipe_segments WHERE valid_to IS NULL AND code = %s"
+                          ).format(geojson_sql(sql.SQL("ST_LineSubstring(geom, %s, %s)"),
+                                               out_crs, srid))
+            for code in sorted(k for k in codes if k in spans):
+                for lo, hi in spans[code]:
+                    geom = conn.execute(sub, (lo, hi, code)).fetchone()[0]
+                    feats.append({"type": "Feature", "id": code, "geometry": geom,
+                                  "properties": {"code": code, "role": role,
+                                                 "layer": "pipe_segments", "from": lo,
+                                                 "to": hi}})
     write_geojson(path, feats, out_crs)
 
 
@@ -92,7 +105,7 @@ def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
             "valve": res["valves"], "closed_already": res["closed_already"],
             "broken_passed": res["broken_passed"],
             "isolated": res["isolated_segments"], "unsupplied": res["unsupplied_segments"]},
-            out_crs)
+            out_crs, res["parts"])
     if as_json:
         echo_json(res)
         return
