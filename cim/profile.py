@@ -72,7 +72,16 @@ class CityProfile:
         return None
 
     def dictionary_path(self, name: str, suffix: str = ".csv") -> Path:
-        return self.dictionaries.get(name, DICTIONARY_DIR / f"{name}{suffix}")
+        """The city's copy of dictionary ``name``, else the platform's. A city's CSV copy is
+        checked to carry the platform's key and name columns (:func:`check_csv_copy`): one
+        whose header was translated (编码,名称) made every reader fail on a missing column,
+        an internal error."""
+        own = self.dictionaries.get(name)
+        if own is None:
+            return DICTIONARY_DIR / f"{name}{suffix}"
+        if suffix == ".csv":
+            check_csv_copy(name, own)
+        return own
 
     def dictionary(self, name: str) -> list[dict[str, str]]:
         """Rows of a CSV dictionary (the city's override, else the platform default)."""
@@ -216,6 +225,11 @@ def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
     """The rows of a CSV dictionary. A city's copy saved by a Chinese spreadsheet is GBK, or
     UTF-8 with a BOM: read as the delivered tables are (:func:`cim.text.decode_text`) — it
     was a raw UnicodeDecodeError (an internal error) for a GBK copy."""
+    return [{k: (v or "").strip() for k, v in row.items()}
+            for row in csv.DictReader(io.StringIO(_dictionary_text(path), newline=""))]
+
+
+def _dictionary_text(path: Path) -> str:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -226,8 +240,44 @@ def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
     except InputError as exc:
         raise ConfigError(f"cannot read dictionary: {exc.message}", path=str(path),
                           row=exc.row) from exc
-    return [{k: (v or "").strip() for k, v in row.items()}
-            for row in csv.DictReader(io.StringIO(text, newline=""))]
+    return text
+
+
+# the columns every reader of a dictionary may count on, besides its first (its key):
+# a city's copy may leave out the others (aliases, notes, English names, a column added after
+# it was copied), whose readers fall back on the platform's file or on none
+_NAME_COLUMNS = ("name", "name_zh")
+
+
+def check_csv_copy(name: str, path: Path) -> None:
+    """ConfigError naming the city's copy ``path`` of CSV dictionary ``name`` if its header
+    lacks the platform's key column (the first of the platform's header) or its name column."""
+    platform = DICTIONARY_DIR / f"{name}.csv"
+    if not platform.exists():
+        return
+    try:
+        st = Path(path).stat()
+    except OSError as exc:
+        raise ConfigError(f"cannot read dictionary: {exc}", path=str(path)) from exc
+    _check_header(str(platform), str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=128)
+def _check_header(platform: str, path: str, _mtime: int, _size: int) -> None:
+    want = _header(Path(platform))
+    have = _header(Path(path))
+    need = [want[0]] + [c for c in want[1:] if c in _NAME_COLUMNS]
+    missing = [c for c in need if c not in have]
+    if missing:
+        raise ConfigError(
+            f"the city's copy of {Path(platform).name} has no column {', '.join(missing)}: its "
+            f"header is {','.join(have) or '(empty)'}; the platform's is {','.join(want)} — keep "
+            "the platform's column names (the values may be the city's)", path=path)
+
+
+def _header(path: Path) -> list[str]:
+    return [c.strip() for c in next(csv.reader(io.StringIO(_dictionary_text(path),
+                                                           newline="")), [])]
 
 
 def residential_uses(profile: CityProfile | None) -> tuple[str, ...]:
