@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import re
 from typing import Any
 
 # modules that declare the paths of their blueprints (``OPENAPI_PATHS``): skipped when absent
@@ -104,52 +105,71 @@ def process_paths() -> dict[str, dict]:
     return paths
 
 
+def openapi_path(rule: str) -> str:
+    """A Flask rule as an OpenAPI path: ``<path:collection_id>`` → ``{collectionId}``."""
+    def name(m: re.Match) -> str:
+        n = m.group(1)
+        return "{" + _PATH_NAMES.get(n, n) + "}"
+
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", name, rule)
+
+
+_PATH_NAMES = {"collection_id": "collectionId"}
+
+
 def tile_paths(collections: list[str]) -> dict[str, dict]:
-    """Vector tiles per collection and of the one map (every layer in one tile)."""
-    if not collections:
-        return {}
-    cid = _param("collectionId", "path", "A collection served as vector tiles",
-                 {"type": "string", "enum": sorted(collections)})
-    zyx = [_param("tileMatrix", "path", "Zoom level", {"type": "integer", "minimum": 0}),
-           _param("tileRow", "path", "Row (y)", {"type": "integer", "minimum": 0}),
-           _param("tileCol", "path", "Column (x)", {"type": "integer", "minimum": 0})]
-    mvt = {"200": _ok("A Mapbox vector tile", "application/vnd.mapbox-vector-tile",
-                      {"type": "string", "format": "binary"}),
-           "204": {"description": "No feature in the tile"},
-           "304": {"description": "Not modified (If-None-Match)"}}
-    fmt = _param("f", "query", "json (OGC tileset) or tilejson", {
-        "type": "string", "enum": ["json", "tilejson"]}, required=False)
-    pick = _param("collections", "query", "Comma-separated collections (default: all)",
-                  required=False)
-    return {
-        "/collections/{collectionId}/tiles": {"get": {
-            "summary": "A collection's tilesets", "tags": ["tiles"],
-            "operationId": "getCollectionTilesets", "parameters": [cid],
-            "responses": {"200": _ok("The tilesets")}}},
-        f"/collections/{{collectionId}}/tiles/{TMS}": {"get": {
-            "summary": "A collection's tileset (or TileJSON)", "tags": ["tiles"],
-            "operationId": "getCollectionTileset", "parameters": [cid, fmt],
-            "responses": {"200": _ok("The tileset")}}},
-        f"/collections/{{collectionId}}/tiles/{TMS}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": {
-            "get": {"summary": "A collection's vector tile", "tags": ["tiles"],
-                    "operationId": "getCollectionTile", "parameters": [cid, *zyx],
-                    "responses": mvt}},
-        "/tiles": {"get": {
-            "summary": "The one map's tilesets (一张图)", "tags": ["tiles"],
-            "operationId": "getTilesets", "responses": {"200": _ok("The tilesets")}}},
-        f"/tiles/{TMS}": {"get": {
-            "summary": "The one map's tileset (or TileJSON)", "tags": ["tiles"],
-            "operationId": "getTileset", "parameters": [fmt, pick],
-            "responses": {"200": _ok("The tileset")}}},
-        f"/tiles/{TMS}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": {"get": {
-            "summary": "The one map's vector tile (every layer)", "tags": ["tiles"],
-            "operationId": "getTile", "parameters": [*zyx, pick], "responses": mvt}},
-        "/tiles/versions": {"get": {
-            "summary": "Each layer's data version (what its tiles' ETags are made of); the web "
-                       "map polls it to refresh its live layers", "tags": ["tiles"],
-            "operationId": "getTileVersions", "parameters": [pick],
-            "responses": {"200": _ok("The versions: {\"versions\": {collection: version}}")}}},
+    """The tile routes (:data:`services.tiles.ROUTES`, the list the app mounts) as OpenAPI
+    paths: per collection of ``collections``, the one map's, the tile matrix sets."""
+    from services.tiles import MAX_ZOOM, ROUTES
+
+    params = {
+        "collectionId": _param("collectionId", "path", "A collection served as vector tiles",
+                               {"type": "string", "enum": sorted(collections) or [""]}),
+        "tileMatrixSetId": _param("tileMatrixSetId", "path", "The tile matrix set (the "
+                                  "tiles are served in WebMercatorQuad)",
+                                  {"type": "string", "enum": [TMS]}),
+        "tileMatrix": _param("tileMatrix", "path", f"Zoom level (0–{MAX_ZOOM})",
+                             {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}),
+        "tileRow": _param("tileRow", "path", "Row (y), 0 at the north",
+                          {"type": "integer", "minimum": 0}),
+        "tileCol": _param("tileCol", "path", "Column (x), 0 at 180° W",
+                          {"type": "integer", "minimum": 0}),
+        "collections": _param("collections", "query",
+                              "Comma-separated collections (default: all)", required=False),
     }
+    formats = {False: _param("f", "query", "json (OGC); tilejson (TileJSON 3.0.0) for a "
+                             "tileset; html for the tile matrix sets", {
+                                 "type": "string", "enum": ["json", "tilejson", "html"]},
+                             required=False),
+               True: _param("f", "query", "mvt (the default)",
+                            {"type": "string", "enum": ["mvt", "pbf"]}, required=False)}
+    not_found = _error("No such collection, tile matrix set or tile (outside the matrix)")
+    out: dict[str, dict] = {}
+    for route in ROUTES:
+        path = openapi_path(route.rule)
+        if not collections and "{collectionId}" in path:
+            continue  # no layer loaded (an enum may not be empty)
+        plist = [params[n] for n in re.findall(r"{([^}]+)}", path)]
+        plist += [formats[route.tile] if n == "f" else params[n] for n in route.query]
+        if route.tile:
+            responses = {
+                "200": _ok("A Mapbox vector tile (ETag, Cache-Control)",
+                           "application/vnd.mapbox-vector-tile",
+                           {"type": "string", "format": "binary"}),
+                "204": {"description": "No feature in the tile"},
+                "304": {"description": "Not modified (If-None-Match)"},
+                "400": _error("A tile number that is not a non-negative integer"),
+                "404": not_found}
+        else:
+            responses = {"200": _ok(route.summary)}
+            if "{" in path:
+                responses["404"] = not_found
+            if "collections" in route.query:
+                responses["400"] = _error("An unknown collection in collections")
+        out[path] = {"get": {"summary": route.summary, "tags": ["tiles"],
+                             "operationId": route.operation_id, "parameters": plist,
+                             "responses": responses}}
+    return out
 
 
 def map_paths() -> dict[str, dict]:

@@ -12,6 +12,10 @@ its own tiles (SQL: :mod:`services.tiles_sql`):
   by concatenating the per-layer tiles (a valid MVT: layers are independent messages);
 - ``/tiles/versions[?collections=a,b]``: each layer's data version (below), polled by the web
   map for its live layers (sensors, alarms, cases).
+- ``/TileMatrixSets[/WebMercatorQuad]``: the one tile matrix set served, zooms 0–24 (pygeoapi's
+  pages listed another and were rendered from its CDN-loading templates).
+
+Every route is a :class:`TileRoute` of :data:`ROUTES`, which ``/openapi`` describes too.
 
 Feature limit: at most ``tiles_max_features`` features of a layer in a tile, and
 ``tiles_low_zoom_features`` below the layer's detail zoom (the largest kept, see
@@ -21,8 +25,8 @@ the header ``Cim-Tile-Thinned: <layers>``.
 
 Every tile carries the property ``code``, the id of ``/collections/{id}/items/{code}``
 (click-to-identify). Answers: 200 ``application/vnd.mapbox-vector-tile``; 204 (no body) for
-an empty tile; 400 for a z/y/x that is not a number; 404 for a tile outside the tile matrix
-set, an unknown tile matrix set or collection.
+an empty tile (no Content-Type); 400 for a z/y/x that is not a number; 404 for a tile outside
+the tile matrix set, an unknown tile matrix set or collection.
 
 Caching. Each layer has a data version (highest row id and highest succeeded load batch that
 wrote it), read in one statement for all layers at most once per ``tiles_version_ttl`` seconds
@@ -41,11 +45,13 @@ import hashlib
 import json
 import logging
 import re
+import sys
 import threading
 import time
 import urllib.parse
 from collections import OrderedDict
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -75,6 +81,52 @@ TILEJSON_MAX_ZOOM = 18  # clients overzoom beyond (a z18 tile unit is ~4 cm)
 # int() reads, so /tiles/…/１２/… was served as tile 12 under another URL
 _INT = re.compile(r"[0-9]{1,9}")
 RECIPE = "cim-mvt-3"  # change when the tile SQL changes, so that no client keeps old tiles
+
+
+@dataclass(frozen=True)
+class TileRoute:
+    """A tile route as the app serves it and as ``/openapi`` describes it
+    (:func:`services.openapi_paths.tile_paths` reads :data:`ROUTES`): one list, so a route
+    cannot be served undescribed. ``endpoint``: a ``pygeoapi.*`` rule whose view the platform
+    replaces (the rule is pygeoapi's), else a rule the platform adds."""
+
+    rule: str
+    endpoint: str
+    operation_id: str
+    summary: str
+    query: tuple[str, ...] = ()  # query parameters (services.openapi_paths names them)
+    tile: bool = False  # answers a vector tile (else JSON, or HTML with f=html)
+
+
+_Z = "<tileMatrix>/<tileRow>/<tileCol>"
+ROUTES = (
+    TileRoute("/collections/<path:collection_id>/tiles", "pygeoapi.get_collection_tiles",
+              "getCollectionTilesets", "A collection's tilesets"),
+    TileRoute("/collections/<path:collection_id>/tiles/<tileMatrixSetId>",
+              "pygeoapi.get_collection_tiles_metadata", "getCollectionTileset",
+              "A collection's tileset metadata (f=tilejson: TileJSON 3.0.0)", ("f",)),
+    TileRoute("/collections/<path:collection_id>/tiles/<tileMatrixSetId>/metadata",
+              "pygeoapi.get_collection_tiles_metadata", "getCollectionTilesetMetadata",
+              "A collection's tileset metadata (f=tilejson: TileJSON 3.0.0)", ("f",)),
+    TileRoute(f"/collections/<path:collection_id>/tiles/<tileMatrixSetId>/{_Z}",
+              "pygeoapi.get_collection_tiles_data", "getCollectionTile",
+              "A collection's vector tile (one source-layer named by the collection)",
+              ("f",), tile=True),
+    TileRoute("/tiles", "cim_tiles.tilesets", "getTilesets", "The one map's tilesets (一张图)"),
+    TileRoute(f"/tiles/{TMS}", "cim_tiles.tileset", "getTileset",
+              "The one map's tileset metadata (f=tilejson: TileJSON 3.0.0)",
+              ("f", "collections")),
+    TileRoute(f"/tiles/{TMS}/{_Z}", "cim_tiles.tile", "getTile",
+              "The one map's vector tile (one source-layer per collection)",
+              ("f", "collections"), tile=True),
+    TileRoute("/tiles/versions", "cim_tiles.versions", "getTileVersions",
+              "Each layer's data version (what its tiles' ETags are made of); the web map "
+              "polls it to refresh its live layers", ("collections",)),
+    TileRoute("/TileMatrixSets", "pygeoapi.get_tilematrix_sets", "getTileMatrixSets",
+              "The tile matrix sets of the tiles (WebMercatorQuad)", ("f",)),
+    TileRoute("/TileMatrixSets/<tileMatrixSetId>", "pygeoapi.get_tilematrix_set",
+              "getTileMatrixSet", "A tile matrix set's definition", ("f",)),
+)
 
 
 class TileCache:
@@ -131,6 +183,7 @@ class TilesService:
         # loaded layers and result layers (the health check's latest year: map_where)
         self.defs = {**LAYERS, **{d.name: d for d in result_layers()}}
         self.resources = {name: config["resources"][name] for name in tiled_collections(config)}
+        self.config_resources = config["resources"]
         # the city's extent (its districts', else its profile's, as the configuration
         # advertises them): where a layer's features may be loaded while the server runs
         city = config["resources"].get("admin_divisions", {})
@@ -218,7 +271,7 @@ class TilesService:
         # If-None-Match compares weakly (RFC 9110 13.1.2): a proxy that compresses the tile
         # (nginx's gzip) hands the client W/"tag", which must still revalidate to a 304
         if request.if_none_match.contains_weak(tag):
-            return Response(status=304, headers=headers)
+            return _bodiless(304, headers)
         parts, thinned = [], []
         try:
             with _LazyConnection(self.pool) as conn:
@@ -233,7 +286,7 @@ class TilesService:
             headers["Cim-Tile-Thinned"] = ",".join(thinned)
         body = b"".join(parts)
         if not body:
-            return Response(status=204, headers=headers)
+            return _bodiless(204, headers)
         return Response(body, status=200, content_type=MVT, headers=headers)
 
     # -- metadata --------------------------------------------------------------------------
@@ -356,6 +409,14 @@ def _tile_error(z: str, y: str, x: str) -> Response | None:
     return None
 
 
+def _bodiless(status: int, headers: dict) -> Response:
+    """A 204 or 304 without Flask's default ``Content-Type: text/html``: an empty tile was
+    labelled an HTML page."""
+    resp = Response(status=status, headers=headers)
+    del resp.headers["Content-Type"]
+    return resp
+
+
 def _bbox(b: list[float]) -> dict[str, Any]:
     return {"lowerLeft": b[:2], "upperRight": b[2:], "crs": CRS84_URI}
 
@@ -381,11 +442,10 @@ def _db_error(exc: psycopg.Error) -> Response:
 
 
 def register(app: Flask, tiles: TilesService) -> None:
-    """Mount the tiles on ``app``: pygeoapi's collection tile views are replaced (its other
+    """Mount :data:`ROUTES` on ``app``: pygeoapi's tile views are replaced (its other
     collections, if any, still go to pygeoapi), the one-map routes added."""
-    originals = {k: app.view_functions[k] for k in (
-        "pygeoapi.get_collection_tiles", "pygeoapi.get_collection_tiles_metadata",
-        "pygeoapi.get_collection_tiles_data")}
+    originals = {r.endpoint: app.view_functions[r.endpoint] for r in ROUTES
+                 if r.endpoint.startswith("pygeoapi.")}
 
     def _tms_error(tms: str) -> Response | None:
         if tms != TMS:
@@ -400,31 +460,36 @@ def register(app: Flask, tiles: TilesService) -> None:
             return _json(tiles.tilejson(names, path, query))
         return _json(tiles.tileset(names, path, title))
 
+    def _other(endpoint: str, collection_id: str, **kw) -> Response:
+        """A collection the platform does not tile: pygeoapi's, if it has tiles there (it
+        answered an unknown collection's tile with a 400 "Invalid format requested")."""
+        res = tiles.config_resources.get(collection_id)
+        if res and any(p.get("type") == "tile" for p in res.get("providers", [])):
+            return originals[endpoint](collection_id, **kw)
+        return _error(404, "NotFound", f"collection {collection_id!r} has no tiles; tiled: "
+                      f"{', '.join(tiles.resources)}")
+
     def collection_tiles(collection_id):
         if collection_id not in tiles.resources:
-            return originals["pygeoapi.get_collection_tiles"](collection_id)
+            return _other("pygeoapi.get_collection_tiles", collection_id)
         return _json(tiles.tilesets([collection_id], f"/collections/{collection_id}",
                                     tiles._title(collection_id)))
 
     def collection_tiles_metadata(collection_id, tileMatrixSetId=None):  # noqa: N803
         if collection_id not in tiles.resources:
-            return originals["pygeoapi.get_collection_tiles_metadata"](
-                collection_id, tileMatrixSetId=tileMatrixSetId)
+            return _other("pygeoapi.get_collection_tiles_metadata", collection_id,
+                          tileMatrixSetId=tileMatrixSetId)
         return _tms_error(tileMatrixSetId) or _meta(
             [collection_id], f"/collections/{collection_id}", tiles._title(collection_id))
 
     def collection_tile(collection_id, tileMatrixSetId=None, tileMatrix=None,  # noqa: N803
                         tileRow=None, tileCol=None):  # noqa: N803
         if collection_id not in tiles.resources:
-            return originals["pygeoapi.get_collection_tiles_data"](
-                collection_id, tileMatrixSetId=tileMatrixSetId, tileMatrix=tileMatrix,
-                tileRow=tileRow, tileCol=tileCol)
+            return _other("pygeoapi.get_collection_tiles_data", collection_id,
+                          tileMatrixSetId=tileMatrixSetId, tileMatrix=tileMatrix,
+                          tileRow=tileRow, tileCol=tileCol)
         return _tms_error(tileMatrixSetId) or tiles.tile_response(
             [collection_id], tileMatrix, tileRow, tileCol)
-
-    app.view_functions["pygeoapi.get_collection_tiles"] = collection_tiles
-    app.view_functions["pygeoapi.get_collection_tiles_metadata"] = collection_tiles_metadata
-    app.view_functions["pygeoapi.get_collection_tiles_data"] = collection_tile
 
     def _chosen() -> list[str] | Response:
         names = list(tiles.resources)
@@ -439,22 +504,19 @@ def register(app: Flask, tiles: TilesService) -> None:
             names = [n for n in names if n in wanted]
         return names
 
-    @app.get("/tiles")
     def dataset_tilesets():
         """The one map's tilesets (every layer in one tile)."""
         return _json(tiles.tilesets(list(tiles.resources), "", "一张图 One map"))
 
-    @app.get(f"/tiles/{TMS}")
     def dataset_tileset():
         names = _chosen()
         return names if isinstance(names, Response) else _meta(names, "", "一张图 One map")
 
-    @app.get(f"/tiles/{TMS}/<z>/<y>/<x>")
-    def dataset_tile(z, y, x):
+    def dataset_tile(tileMatrix, tileRow, tileCol):  # noqa: N803
         names = _chosen()
-        return names if isinstance(names, Response) else tiles.tile_response(names, z, y, x)
+        return names if isinstance(names, Response) else tiles.tile_response(
+            names, tileMatrix, tileRow, tileCol)
 
-    @app.get("/tiles/versions")
     def tile_versions():
         """Each layer's data version (what the tiles' ETags are made of): the web map polls
         it for its live layers and reloads their tiles only when a version moved, with the
@@ -469,3 +531,79 @@ def register(app: Flask, tiles: TilesService) -> None:
         resp = _json({"versions": {n: versions[n] for n in names}})
         resp.headers["Cache-Control"] = "no-store"
         return resp
+
+    views = {"pygeoapi.get_collection_tiles": collection_tiles,
+             "pygeoapi.get_collection_tiles_metadata": collection_tiles_metadata,
+             "pygeoapi.get_collection_tiles_data": collection_tile,
+             "pygeoapi.get_tilematrix_sets": _pygeoapi_page(_tms_list),
+             "pygeoapi.get_tilematrix_set": _pygeoapi_page(_tms_one),
+             "cim_tiles.tilesets": dataset_tilesets, "cim_tiles.tileset": dataset_tileset,
+             "cim_tiles.tile": dataset_tile, "cim_tiles.versions": tile_versions}
+    rules = {(r.rule, r.endpoint) for r in app.url_map.iter_rules()}
+    for route in ROUTES:
+        if route.endpoint.startswith("pygeoapi."):
+            # pygeoapi's rule, the platform's view: a pygeoapi that renamed the rule would
+            # leave the description pointing nowhere
+            if (route.rule, route.endpoint) not in rules:
+                raise RuntimeError(f"pygeoapi serves no {route.rule} ({route.endpoint})")
+            app.view_functions[route.endpoint] = views[route.endpoint]
+        else:
+            app.add_url_rule(route.rule, route.endpoint, views[route.endpoint],
+                             methods=["GET"])
+
+
+def _pygeoapi_page(fn):
+    """A view answering as pygeoapi's do (f=json|html, Accept, lang), through its request
+    handling, with ``fn(api, api_request) -> (headers, status, content)``."""
+    def view(**kw):
+        flask_app = sys.modules["pygeoapi.flask_app"]
+        return flask_app.execute_from_flask(fn, request, *kw.values())
+    return view
+
+
+def _render(api, template: str, data: dict, locale) -> str:
+    """pygeoapi's tile matrix set pages pass its whole configuration as the template
+    settings, so they were rendered from pygeoapi's own templates, which load Bootstrap from
+    unpkg.com: the platform's (services/webmap/pygeoapi_templates) are offline."""
+    from pygeoapi.util import render_j2_template
+
+    return render_j2_template(api.config, api.config["server"].get("templates"), template,
+                              data, locale)
+
+
+def _tms_list(api, req) -> tuple[dict, int, str]:
+    """``/TileMatrixSets``: the one set the tiles are served in (pygeoapi listed
+    WorldCRS84Quad too, whose tiles are a 404, and linked to ``/tileMatrixSets``, a 404)."""
+    from pygeoapi.models.provider.base import TileMatrixSetEnum
+
+    headers = req.get_response_headers(**api.api_headers)
+    e = TileMatrixSetEnum.WEBMERCATORQUAD.value
+    href = f"{api.base_url}/TileMatrixSets"
+    doc = {"tileMatrixSets": [{"title": e.title, "id": TMS, "uri": TMS_URI, "links": [
+        _link("self", "application/json", f"{href}/{TMS}?f=json", f"{TMS} (JSON)"),
+        _link("alternate", "text/html", f"{href}/{TMS}?f=html", f"{TMS} (HTML)")]}],
+        "links": [_link("self", "application/json", f"{href}?f=json", "This document"),
+                  _link("alternate", "text/html", f"{href}?f=html", "This document as HTML")]}
+    if req.format == "html":
+        return headers, 200, _render(api, "tilematrixsets/index.html", doc, req.locale)
+    return headers, 200, json.dumps(doc, ensure_ascii=False)
+
+
+def _tms_one(api, req, tms: str) -> tuple[dict, int, str]:
+    """``/TileMatrixSets/WebMercatorQuad``: its matrices 0–:data:`MAX_ZOOM`, the zooms
+    served (pygeoapi listed 0–29); another set is a 404 (pygeoapi: 400)."""
+    from pygeoapi.models.provider.base import TileMatrixSetEnum
+
+    headers = req.get_response_headers(**api.api_headers)
+    if tms != TMS:
+        headers["Content-Type"] = "application/json"
+        return headers, 404, json.dumps({"code": "NotFound", "description":
+                                         f"tile matrix set {tms!r} is not served; use {TMS}"})
+    e = TileMatrixSetEnum.WEBMERCATORQUAD.value
+    doc = {"title": e.title, "id": TMS, "uri": TMS_URI, "crs": e.crs,
+           "orderedAxes": e.orderedAxes, "wellKnownScaleSet": e.wellKnownScaleSet,
+           "tileMatrices": [m for m in e.tileMatrices if int(m["id"]) <= MAX_ZOOM]}
+    if req.format == "html":
+        return headers, 200, _render(api, "tilematrixsets/tilematrixset.html", doc,
+                                     req.locale)
+    return headers, 200, json.dumps(doc, ensure_ascii=False)
