@@ -39,18 +39,40 @@ def _color(v: Any, default: Color | None = None) -> Color | None:
     return Color(*[int(p) for p in str(v).split(",")]) if v is not None else default
 
 
-def _data_defined(parent: ET.Element, props: dict[str, str]) -> None:
-    """QGIS data-defined properties (expressions) of a symbol layer."""
-    dd = ET.SubElement(parent, "data_defined_properties")
-    m = ET.SubElement(dd, "Option", type="Map")
-    ET.SubElement(m, "Option", name="name", value="", type="QString")
-    pm = ET.SubElement(m, "Option", name="properties", type="Map")
+def _data_defined(parent: ET.Element, props: dict[str, str],
+                  tag: str = "data_defined_properties") -> None:
+    """QGIS data-defined properties (expressions) of a symbol layer (``dd_properties``: of a
+    layer's labels); added to those ``parent`` has already."""
+    dd = parent.find(tag)
+    if dd is None:
+        dd = ET.SubElement(parent, tag)
+        m = ET.SubElement(dd, "Option", type="Map")
+        ET.SubElement(m, "Option", name="name", value="", type="QString")
+        ET.SubElement(m, "Option", name="properties", type="Map")
+        ET.SubElement(m, "Option", name="type", value="collection", type="QString")
+    pm = dd.find("Option/Option[@name='properties']")
     for name, expression in props.items():
         p = ET.SubElement(pm, "Option", name=name, type="Map")
         ET.SubElement(p, "Option", name="active", value="true", type="bool")
         ET.SubElement(p, "Option", name="expression", value=expression, type="QString")
         ET.SubElement(p, "Option", name="type", value="3", type="int")
-    ET.SubElement(m, "Option", name="type", value="collection", type="QString")
+
+
+# the features of a table's current version (cim.layerdefs: valid_to NULL): what a layer added
+# by hand draws and labels, its default style's data-defined "enabled" and "Show"
+CURRENT_ONLY = '"valid_to" IS NULL'
+
+
+def _current_only(root: ET.Element) -> None:
+    """Draw and label a feature only while it is current. A layer added by hand from the
+    database browser reads the whole table, each retired version too (a building's old
+    footprint, a retired pipe, beside or under the current one, labelled twice); QGIS takes
+    no filter from a style, so the style's symbols and labels skip the retired versions."""
+    for lyr in root.iter("layer"):
+        if lyr.get("class"):
+            _data_defined(lyr, {"enabled": CURRENT_ONLY})
+    for settings in root.iter("settings"):
+        _data_defined(settings, {"Show": CURRENT_ONLY}, tag="dd_properties")
 
 
 def _symbol(parent: ET.Element, name: str, kind: str, s: dict, color: Color | None,
@@ -200,7 +222,7 @@ def _aliases(root: ET.Element, layer: str) -> None:
 
 
 def qml_element(st: LayerStyle, styles: Styles, *, geometry: str | None = None,
-                category: str | None = None) -> ET.Element:
+                category: str | None = None, current_only: bool = False) -> ET.Element:
     """The ``<qgis>`` element of one layer's style (see :func:`qml`)."""
     kind = st.kind if st.kind != "mixed" else (geometry or "point")
     root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories",
@@ -217,16 +239,21 @@ def qml_element(st: LayerStyle, styles: Styles, *, geometry: str | None = None,
     if st.label:
         _labeling(root, st, styles, kind)
     _aliases(root, st.name)
+    if current_only:
+        _current_only(root)
     ET.SubElement(root, "layerGeometryType").text = GEOMETRY_TYPE[kind]
     return root
 
 
 def qml(layer: str, profile: CityProfile, *, geometry: str | None = None,
-        category: str | None = None, styles: Styles | None = None) -> str:
+        category: str | None = None, styles: Styles | None = None,
+        current_only: bool = True) -> str:
     """QGIS QML of ``layer``'s style. ``geometry`` (point|line|fill) picks the symbol kind of a
     mixed layer (components; default point); ``category`` keeps one class (the project's
-    per-class sublayers)."""
+    per-class sublayers); ``current_only`` (a default style, a .qml loaded by hand: the
+    layer reads the whole table) draws and labels current features only."""
     styles = styles or load_styles(profile)
-    root = qml_element(styles.layer(layer), styles, geometry=geometry, category=category)
+    root = qml_element(styles.layer(layer), styles, geometry=geometry, category=category,
+                       current_only=current_only)
     body = ET.tostring(root, encoding="unicode")
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"

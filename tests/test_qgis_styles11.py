@@ -1,0 +1,101 @@
+"""A layer a planner adds by hand (the database browser: the whole table, no subset) draws and
+labels the current features only (review 11). Its default style (`cim styles apply`,
+public.layer_styles) drew every version: a building's retired footprint under or beside the
+current one, in its old use's colour, labelled as well. QGIS takes no filter from a style, so
+the style's symbols and labels skip what is no longer current. Rendered by real QGIS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from cim.db.engine import drop_database
+from tests.conftest import SAMPLE_BUILDINGS, make_db, run_cli, server_url
+from tests.test_qgis_project import SYSTEM_PYTHON, qgis_missing
+
+RENDER = r'''
+import json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import (QgsApplication, QgsExpressionContext, QgsExpressionContextUtils,
+                       QgsFeatureRequest, QgsMapRendererParallelJob, QgsMapSettings,
+                       QgsPalLayerSettings, QgsRectangle, QgsVectorLayer)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+app = QgsApplication([], False)
+app.initQgis()
+spec = json.loads(sys.argv[1])
+lyr = QgsVectorLayer(f"service='{spec['service']}' key='id' type=MultiPolygon "
+                     'table="public"."buildings" (geom)', "buildings", "postgres")
+out = {"valid": lyr.isValid(), "count": lyr.featureCount(), "labels": lyr.labelsEnabled(),
+       "renderer": lyr.renderer().type(), "pixels": []}
+for x, y in spec["points"]:
+    ms = QgsMapSettings()
+    ms.setLayers([lyr])
+    ms.setDestinationCrs(lyr.crs())
+    ms.setBackgroundColor(QColor(255, 255, 255))
+    ms.setOutputSize(QSize(41, 41))
+    ms.setExtent(QgsRectangle(x - 2, y - 2, x + 2, y + 2))
+    job = QgsMapRendererParallelJob(ms)
+    job.start()
+    job.waitForFinished()
+    out["pixels"].append(job.renderedImage().pixel(20, 20) & 0xFFFFFF)
+# the labels' "Show" as QGIS evaluates it for each picked feature
+settings = QgsPalLayerSettings(lyr.labeling().settings())
+show = settings.dataDefinedProperties().property(QgsPalLayerSettings.Show)
+ctx = QgsExpressionContext()
+ctx.appendScope(QgsExpressionContextUtils.layerScope(lyr))
+out["label_shown"] = []
+for fid in spec["ids"]:
+    f = next(lyr.getFeatures(QgsFeatureRequest().setFilterExpression(f'"id" = {fid}')))
+    ctx.setFeature(f)
+    out["label_shown"].append(show.valueAsBool(ctx, True)[0])
+print(json.dumps(out))
+app.exitQgis()
+'''
+
+
+@pytest.fixture(scope="module")
+def bdb(jining_profile):
+    why = qgis_missing()
+    if why:
+        pytest.skip(f"QGIS is not installed for {SYSTEM_PYTHON}: {why}")
+    from loaders.buildings import load_buildings
+
+    d = make_db("qgisstyles11", jining_profile)
+    load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def test_a_layer_added_by_hand_draws_current_features_only(bdb, tmp_path):
+    # three buildings retired (valid_to set: a replace load that no longer delivers them),
+    # three left current; a point inside each, apart from every other footprint
+    picks = bdb.rows(
+        "SELECT b.id, ST_X(p), ST_Y(p) FROM (SELECT id, ST_PointOnSurface(geom) p FROM buildings"
+        " ORDER BY id LIMIT 40) b WHERE NOT EXISTS (SELECT FROM buildings o WHERE o.id <> b.id"
+        " AND ST_DWithin(o.geom, b.p, 3)) LIMIT 6")
+    assert len(picks) == 6
+    retired = [r[0] for r in picks[:3]]
+    bdb.rows("UPDATE buildings SET valid_to = now() WHERE id = ANY(%s) RETURNING id",
+             (retired,))
+    env = bdb.env()
+    run_cli(["styles", "apply"], env, check=True)
+    service = tmp_path / "pg_service.conf"
+    run_cli(["qgis-project", str(tmp_path / "p.qgs"), "--service", "cimhand11",
+             "--service-file", str(service), "--no-db"], env, check=True)
+    spec = {"service": "cimhand11", "points": [[x, y] for _, x, y in picks],
+            "ids": [i for i, _, _ in picks]}
+    proc = subprocess.run([SYSTEM_PYTHON, "-c", RENDER, json.dumps(spec)],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PGSERVICEFILE": str(service),
+                               "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["valid"] and got["renderer"] == "categorizedSymbol" and got["labels"], got
+    white = 0xFFFFFF
+    assert got["pixels"][:3] == [white] * 3, [hex(p) for p in got["pixels"]]  # retired
+    assert all(p != white for p in got["pixels"][3:]), [hex(p) for p in got["pixels"]]
+    assert got["label_shown"] == [False] * 3 + [True] * 3, got["label_shown"]
