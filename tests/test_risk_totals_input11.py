@@ -198,3 +198,23 @@ def test_a_broken_score_table_is_a_configuration_error(d, tmp_path, name, old, n
     proc = run_cli(["risk", "assess", "--year", "2026", option, str(f)], d.env())
     assert proc.returncode == 2, proc.stderr
     assert f"field '{key}'" in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_counts_per_unit_take_the_level_and_type_asked(d):
+    """`cim risk list --by district --level 红` counted every level (the filters were left
+    out of the counts), `--type 9999` too; the risk-list process alike. Expected: the points
+    of the first test — one 重大 (raised), one of the graded level — counted here in SQL."""
+    from layers.risk.process import run_list
+
+    red = d.scalar("SELECT count(*) FROM risk_points WHERE valid_to IS NULL AND level = '重大'")
+    assert red == 1 and d.scalar("SELECT count(*) FROM risk_points WHERE valid_to IS NULL") == 2
+    rows = json.loads(run_cli(["risk", "list", "--by", "district", "--level", "红", "--json"],
+                              d.env(), check=True).stdout)
+    assert sum(r["total"] for r in rows) == red
+    assert all(r["total"] == r["重大"] for r in rows)
+    assert json.loads(run_cli(["risk", "list", "--by", "grid", "--type", "0102", "--json"],
+                              d.env(), check=True).stdout) == []
+    proc = run_cli(["risk", "list", "--by", "grid", "--type", "9999"], d.env())
+    assert proc.returncode == 3 and "field '--type'" in proc.stderr
+    counts = run_list(d.conninfo, {"by": "district", "level": "重大"})["counts"]
+    assert sum(r["total"] for r in counts) == red

@@ -75,7 +75,7 @@ def list_cmd(c: Ctx, level: str | None, risk_type: str | None, by: str | None,
     from layers.risk.listing import counts_by, list_points
 
     if by:
-        rows = counts_by(c.conninfo(), by)
+        rows = counts_by(c.conninfo(), by, level, risk_type, load_types(c.profile))
         if as_json:
             echo_json(rows)
             return

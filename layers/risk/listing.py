@@ -27,10 +27,9 @@ def level_of(value: str) -> str:
                      field="--level")
 
 
-def list_points(conninfo: str, level: str | None = None, risk_type: str | None = None,
-                types: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Current points, most severe first (storage-CRS x/y of each). ``types``: the risk-type
-    catalog's codes; a ``risk_type`` not among them is an error, not an empty list."""
+def _filters(level: str | None, risk_type: str | None, types: Iterable[str] | None
+             ) -> tuple[list[str], list[Any]]:
+    """The conditions of ``--level`` and ``--type`` (both the list's and the counts')."""
     cond, params = ["valid_to IS NULL"], []
     if level:
         cond.append("level = %s")
@@ -41,6 +40,14 @@ def list_points(conninfo: str, level: str | None = None, risk_type: str | None =
     if risk_type:
         cond.append("risk_type_code = %s")
         params.append(risk_type)
+    return cond, params
+
+
+def list_points(conninfo: str, level: str | None = None, risk_type: str | None = None,
+                types: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Current points, most severe first (storage-CRS x/y of each). ``types``: the risk-type
+    catalog's codes; a ``risk_type`` not among them is an error, not an empty list."""
+    cond, params = _filters(level, risk_type, types)
     with psycopg.connect(conninfo) as conn:
         conn.read_only = True
         return conn.cursor(row_factory=dict_row).execute(
@@ -49,16 +56,20 @@ def list_points(conninfo: str, level: str | None = None, risk_type: str | None =
             "risk_type_code, code", (*params, list(LEVELS))).fetchall()
 
 
-def counts_by(conninfo: str, by: str) -> list[dict[str, Any]]:
-    """Current points per grid cell or district and level (a unit's four counts in a row)."""
+def counts_by(conninfo: str, by: str, level: str | None = None, risk_type: str | None = None,
+              types: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Current points per grid cell or district and level (a unit's four counts in a row),
+    of ``level`` and ``risk_type`` when given, as :func:`list_points` takes them (the counts
+    left them out: ``--by grid --level 红`` counted every level, an unknown type too)."""
     col = {"grid": "grid_code", "district": "district_code"}.get(by)
     if col is None:
-        raise InputError(f"--by {by!r}: grid or district")
+        raise InputError(f"--by {by!r}: grid or district", field="--by")
+    cond, params = _filters(level, risk_type, types)
     with psycopg.connect(conninfo) as conn:
         conn.read_only = True
         rows = conn.execute(
-            f"SELECT {col}, level, count(*) FROM risk_points WHERE valid_to IS NULL "
-            "GROUP BY 1, 2 ORDER BY 1 NULLS LAST").fetchall()
+            f"SELECT {col}, level, count(*) FROM risk_points WHERE {' AND '.join(cond)} "
+            "GROUP BY 1, 2 ORDER BY 1 NULLS LAST", params).fetchall()
     out: dict[Any, dict[str, Any]] = {}
     for unit, level, n in rows:
         r = out.setdefault(unit, {"unit_code": unit, **{lv: 0 for lv in LEVELS}, "total": 0})

@@ -22,10 +22,11 @@ def run_list(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
     from layers.risk.config import load_types
     from layers.risk.listing import counts_by, list_points
 
+    types = load_types(resolve_profile(None))
     if inputs.get("by"):
-        return {"counts": counts_by(conninfo, inputs["by"])}
-    rows = list_points(conninfo, inputs.get("level"), inputs.get("type"),
-                       load_types(resolve_profile(None)))
+        return {"counts": counts_by(conninfo, inputs["by"], inputs.get("level"),
+                                    inputs.get("type"), types)}
+    rows = list_points(conninfo, inputs.get("level"), inputs.get("type"), types)
     return {"points": [{k: _plain(v) for k, v in r.items()} for r in rows]}
 
 
