@@ -102,8 +102,9 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
           profile: CityProfile | None = None) -> dict[str, Any]:
     """Segments and points downstream (``"down"``) or upstream (``"up"``) of ``code``.
 
-    A segment includes itself; a point its own node. ``points`` are the nodes of the traced
-    segments and the appurtenances along them.
+    A segment includes itself; a point its own node; a point along a segment (a gully, an
+    outlet on a GIS sewer) its segment from its position on, downstream (up to it, upstream).
+    ``points`` are the nodes of the traced segments and the appurtenances along them.
     """
     if direction not in ("up", "down"):
         raise InputError(f"direction {direction!r}: up or down")
@@ -120,7 +121,24 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
         seen_piece = np.zeros(len(pcs.seg), dtype=bool)
         seen_vertex = np.zeros(net.n_vertices, dtype=bool)
         seg = code if kind == "segment" else on_seg if code not in net.node_index else None
-        if seg is not None:
+        # a point along a segment: the piece it lies on, from (down) or up to (up) its place
+        # — the whole segment was traced from it, the stretch above a gully listed below it
+        first: tuple[int, float, float] | None = None
+        loc = _along(conn, cls, [code]) if kind == "point" and seg is not None \
+            and seg in net.seg_index else {}
+        if code in loc:
+            s = net.seg_index[seg]
+            at = loc[code][1]
+            p0 = pcs.piece_at(s, at)
+            lo, hi = float(pcs.lo[p0]), float(pcs.hi[p0])
+            at = min(max(at, lo), hi)
+            # the stretch of the piece on the traced side: flow runs lo → hi where the
+            # segment flows start → end
+            after = bool(net.seg_down[s]) == (direction == "down")
+            first = (p0, *((at, hi) if after else (lo, at)))
+            seen_piece[p0] = True
+            starts = [int(to[p0] if direction == "down" else frm[p0])]
+        elif seg is not None:
             s = net.seg_index.get(seg)
             if s is None:
                 raise InputError(f"segment {seg} is abandoned (status 废弃): it carries nothing")
@@ -137,7 +155,8 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
                              "trace from it")
         _walk(net, starts, direction, seen_piece, seen_vertex)
         traced = np.flatnonzero(seen_piece)
-        ends = np.concatenate([pcs.u[traced], pcs.v[traced], starts]).astype(np.int64)
+        whole = traced if first is None else traced[traced != first[0]]
+        ends = np.concatenate([pcs.u[whole], pcs.v[whole], starts]).astype(np.int64)
         ends = ends[ends < len(net.node_codes)]  # nodes, not valves along a pipe
         segs = np.unique(pcs.seg[traced])
         seg_codes = net.seg_codes[segs].tolist()
@@ -145,19 +164,23 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
         # one traced in part (from a tap on) only those on its traced pieces, located on it
         part = np.bincount(pcs.seg[traced], minlength=len(net.seg_codes))[segs] \
             < np.diff(pcs.seg_ptr)[segs]
+        if first is not None:
+            part |= segs == pcs.seg[first[0]]
         attached = [c for (c,) in conn.execute(_ALONG_WHOLE,
                                                (net.seg_codes[segs[~part]].tolist(),))]
         if part.any():
             spans: dict[str, list[tuple[float, float]]] = {}
             for p in traced[np.isin(pcs.seg[traced], segs[part])].tolist():
                 spans.setdefault(str(net.seg_codes[pcs.seg[p]]), []).append(
-                    (pcs.lo[p], pcs.hi[p]))
+                    first[1:] if first is not None and p == first[0] else (pcs.lo[p], pcs.hi[p]))
             attached += [c for c, sc, at in conn.execute(
                 _ALONG_TRACED, (cls, net.seg_codes[segs[part]].tolist()))
                 if at is None or any(a - 1e-9 <= at <= b + 1e-9 for a, b in spans[sc])]
     points = sorted(set(net.node_codes[np.unique(ends)].tolist()) | set(attached))
-    return {"segments": sorted(seg_codes), "points": points,
-            "length_m": _r(pcs.length[traced].sum())}
+    length = pcs.length[whole].sum()
+    if first is not None:
+        length += net.seg_len[pcs.seg[first[0]]] * (first[2] - first[1])
+    return {"segments": sorted(seg_codes), "points": points, "length_m": _r(length)}
 
 
 _ALONG_WHOLE = """
