@@ -152,3 +152,23 @@ def test_a_project_name_qgis_cannot_open_by_its_uri_is_refused(sdb, tmp_path):
     assert not out.exists()
     assert sdb.scalar("SELECT to_regclass('qgis_projects') IS NULL OR NOT EXISTS "
                       "(SELECT FROM qgis_projects WHERE name LIKE '%%100%%')")
+
+
+def test_the_connections_sslmode_goes_into_the_entry(sdb, tmp_path, monkeypatch):
+    """An external server's demand (``?sslmode=require`` in CIM_DATABASE_URL) held for the
+    admin only: the planners' entry left it out, and libpq's default (prefer) falls back to
+    an unencrypted connection. (The test cluster has no TLS, so the mode here is disable.)"""
+    service = tmp_path / "pg_service.conf"
+    service.write_text("[cim11s]\nsslmode=require\nconnect_timeout=5\n", encoding="utf-8")
+    env = {**sdb.env(), "CIM_DATABASE_URL": sdb.url + "?sslmode=disable"}
+    proc = run_cli(["qgis-project", str(tmp_path / "p.qgs"), "--service", "cim11s",
+                    "--service-file", str(service), "--no-db", "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["service_entry"]["sslmode"] == "disable"
+    lines = service.read_text(encoding="utf-8").splitlines()
+    assert "sslmode=disable" in lines and "sslmode=require" not in lines, lines
+    assert "connect_timeout=5" in lines
+    monkeypatch.setenv("PGSERVICEFILE", str(service))
+    with psycopg.connect("service=cim11s") as conn:
+        assert conn.info.get_parameters() is not None
+        assert conn.pgconn.ssl_in_use is False

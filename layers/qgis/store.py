@@ -30,14 +30,18 @@ CREATE_QGIS_PROJECTS = ("CREATE TABLE IF NOT EXISTS public.qgis_projects("
 
 def service_entry(conninfo: str) -> dict[str, str]:
     """The pg_service.conf keys of ``conninfo``'s server and database for the read-only role
-    (``cim.db.roles``: ``CIM_READER_ROLE``, default cim_reader): host, port, dbname, user;
-    never a password. Planners view the one map: the admin's user had QGIS edit the layers in
-    place, outside any load and its history."""
+    (``cim.db.roles``: ``CIM_READER_ROLE``, default cim_reader): host, port, dbname, user, and
+    its sslmode when it sets one; never a password (nor a certificate path of this machine).
+    Planners view the one map: the admin's user had QGIS edit the layers in place, outside any
+    load and its history."""
     from cim.db.roles import ReaderRole
 
     d = conninfo_to_dict(conninfo)
     entry = {k: str(d[k]) for k in ("host", "port", "dbname") if d.get(k)}
     entry["user"] = ReaderRole.from_env().name
+    if d.get("sslmode"):  # the server's demand (require, verify-full …) holds for planners too:
+        # without it libpq's default "prefer" falls back to an unencrypted connection
+        entry["sslmode"] = str(d["sslmode"])
     return entry
 
 
@@ -85,8 +89,9 @@ def service_file_text(old: str, service: str, entry: dict[str, str]) -> str:
     else:
         end = next((j for j in range(start + 1, len(lines)) if _header(lines[j]) is not None),
                    len(lines))
+        owned = {*_WHERE_KEYS, *entry}
         kept = [line for line in lines[start + 1:end]
-                if line.split("=", 1)[0].strip() not in _WHERE_KEYS]
+                if line.split("=", 1)[0].strip() not in owned]
         lines[start + 1:end] = body + kept
     return nl.join(lines) + nl
 
