@@ -257,3 +257,11 @@ def test_geojson_draws_a_pipe_emptied_in_part_as_that_part(water, tmp_path):
     assert len(h2) == 1 and "from" not in h2[0]["properties"]
     xs = [round(c[0] - E0, 3) for c in h2[0]["geometry"]["coordinates"]]
     assert (xs[0], xs[-1]) == (100, 200)
+
+
+def test_a_part_no_valve_bounds_is_said_not_close_nothing(water):
+    # the island has no valve: "close 0 valves" alone read as nothing to do
+    out = run_cli(["query", "isolate", "i1"], water.env(), check=True)
+    assert "close 0 valves" in out.stdout and "no valve bounds it" in out.stdout
+    out = run_cli(["query", "isolate", "a3"], water.env(), check=True)
+    assert "no valve bounds it" not in out.stdout

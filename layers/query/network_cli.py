@@ -110,6 +110,11 @@ def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
         echo_json(res)
         return
     click.echo(f"close {len(res['valves'])} valves: {' '.join(res['valves'])}")
+    if not (res["valves"] or res["closed_already"] or res.get("valves_not_needed")):
+        # "close 0 valves" read as "nothing to do": no valve bounds the part, it is emptied
+        # only by shutting off what feeds it
+        click.echo("no valve bounds it: all the pipes joined to it are emptied only by "
+                   "shutting off what feeds them")
     if res["closed_already"]:
         click.echo(f"closed already: {' '.join(res['closed_already'])}")
     if res["broken_passed"]:
