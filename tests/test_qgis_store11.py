@@ -172,3 +172,16 @@ def test_the_connections_sslmode_goes_into_the_entry(sdb, tmp_path, monkeypatch)
     with psycopg.connect("service=cim11s") as conn:
         assert conn.info.get_parameters() is not None
         assert conn.pgconn.ssl_in_use is False
+
+
+def test_the_service_file_keeps_its_mode(sdb, tmp_path):
+    """A service file kept 0600 (another section holds a password) stayed 0600 until the
+    entry was written into it."""
+    service = tmp_path / "pg_service.conf"
+    service.write_text("[other]\nhost=10.0.0.5\nuser=gis\npassword=s3cret\n", encoding="utf-8")
+    service.chmod(0o600)
+    proc = run_cli(["qgis-project", str(tmp_path / "p.qgs"), "--service", "cim11m",
+                    "--service-file", str(service), "--no-db"], sdb.env())
+    assert proc.returncode == 0, proc.stderr
+    assert service.stat().st_mode & 0o777 == 0o600, oct(service.stat().st_mode)
+    assert "password=s3cret" in service.read_text(encoding="utf-8")

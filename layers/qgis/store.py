@@ -122,6 +122,9 @@ def write_service_file(path: Path, service: str, conninfo: str) -> dict[str, str
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8", newline="")
+    if path.exists():  # its mode, not the umask's: a file kept 0600 for another section's
+        # password stays readable by its owner only
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
     os.replace(tmp, path)
     return entry
 
