@@ -34,7 +34,11 @@ detail and simplification, so psycopg prepares it on each pooled connection):
 The data version of a layer (what tile ETags and the server-side cache are keyed by) is
 :func:`version_statement`: the highest row id of the table (every new feature version gets a
 new id) and the highest succeeded load batch that wrote the table (a replace load that only
-retires features adds no row, but its batch commits with it). Both are index look-ups.
+retires features adds no row, but its batch commits with it). Both are index look-ups. Both
+start again from 1 when the tables are made anew (``cim db downgrade base`` and ``upgrade``, a
+database dropped and created) under a running server: the same load then gave the same
+version, and the server's cache and the browsers' ETags kept the old rows' tiles; so the
+version begins with the table's OID, which a table made anew does not keep.
 """
 
 from __future__ import annotations
@@ -211,11 +215,12 @@ def storage_area(srid: int) -> tuple[float, float, float, float]:
 
 def version_statement(layers: list[TileLayer]) -> str:
     """SQL of one row: for each layer (in order) its data version as text
-    ``<max row id>.<max succeeded batch that wrote it>`` (0 for none), for the tables of
+    ``<table oid>.<max row id>.<max succeeded batch that wrote it>`` (0 for none), for the tables of
     :data:`COUNTED_CHANGES` ``.<changes>`` (rows updated in place), for those of
     :data:`RETIRED_BY_COMMANDS` ``.<latest valid_to>``."""
     def build() -> sql.Composable:
         parts = [sql.SQL(
+            "to_regclass({name})::oid::text || '.' || "
             "coalesce((SELECT max(id) FROM {t}), 0)::text || '.' || coalesce((SELECT max(id) "
             "FROM load_batches WHERE status = 'succeeded' AND layer = ANY({names})), 0)::text"
             + (" || '.' || coalesce((SELECT changes FROM layer_changes WHERE layer = {name}), "
