@@ -24,6 +24,7 @@ from psycopg import sql
 
 from cim.errors import CimError, ConfigError, InputError
 from cim.profile import DICTIONARY_DIR, dictionary_file, read_yaml_mapping
+from cim.times import rfc3339
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import Category, categories_file, category
 from layers.cases.dispatch import OVERDUE_FLAG, propose
@@ -369,9 +370,9 @@ def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
     record_event(conn, case_id, at=event_at, actor=actor, role=role, action="recategorize",
                  from_state=state, to_state=state, note=note,
                  detail={"category_from": old_code, "category": new.code,
-                         "escalated_at": at.isoformat(),
-                         "deadline_from": deadline.isoformat() if deadline else None,
-                         "deadline": (sets.get("deadline") or deadline).isoformat()
+                         "escalated_at": rfc3339(at),
+                         "deadline_from": rfc3339(deadline) if deadline else None,
+                         "deadline": rfc3339(sets.get("deadline") or deadline)
                          if deadline else None,
                          "unit": sets.get("unit", unit), "proposed": proposed})
     return get_case(conn, code, events=True)

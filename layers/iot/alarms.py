@@ -29,6 +29,7 @@ from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import FEATURE_SERIAL_WIDTH
 from cim.errors import DatabaseError, InputError
 from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+from cim.times import rfc3339
 from layers.iot.thresholds import IotConfig, RowSet
 
 LAYER = "alarms"
@@ -75,16 +76,6 @@ def _new_code(conn: psycopg.Connection, prefix: str) -> str:
                  (f"alarm:{uuid.uuid4()}", prefix))
     allocate_codes(conn, "_alarm_stg", LAYER, FEATURE_SERIAL_WIDTH, None)
     return conn.execute("SELECT code FROM _alarm_stg").fetchone()[0]
-
-
-def rfc3339(t: dt.datetime) -> str:
-    """An instant as every time an alarm's or its case's ``detail`` holds is written: RFC 3339
-    in UTC (``2026-12-01T08:00:00+00:00``), as the HTTP answers write times (README,
-    docs/iot.md). The one way for all of them (gaps.py's ``silent_since`` too): PostgreSQL's
-    text of a timestamptz is the session's zone (``::text`` with a space for the ``T``,
-    ``to_jsonb`` with its own fraction: ``16:01:00.25+08:00``), so the same instant read
-    differently in the alarm and in its case."""
-    return t.astimezone(dt.UTC).isoformat()
 
 
 def _fmt(v: float | None) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 
+from cim.times import rfc3339
 from layers.iot import alarms as alarm_ops
 from layers.iot.thresholds import IotConfig, cached_config
 
@@ -114,7 +115,7 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
                                          category_code=cfg.gap_category,
                                          raise_risk=cfg.gap_raise_risk)
                 conn.execute("UPDATE alarms SET detail = jsonb_build_object('silent_since', "
-                             "%s::text) WHERE id = %s", (alarm_ops.rfc3339(since), a["id"]))
+                             "%s::text) WHERE id = %s", (rfc3339(since), a["id"]))
                 conn.execute("UPDATE sensor_state SET gap_alarm_id = %s WHERE sensor_code = %s",
                              (a["id"], code))
                 opened.append({"alarm": a["code"], "sensor": code, "case": a["case_code"],
