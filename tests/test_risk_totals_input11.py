@@ -218,3 +218,33 @@ def test_counts_per_unit_take_the_level_and_type_asked(d):
     assert proc.returncode == 3 and "field '--type'" in proc.stderr
     counts = run_list(d.conninfo, {"by": "district", "level": "重大"})["counts"]
     assert sum(r["total"] for r in counts) == red
+
+
+def test_the_same_risk_entered_twice_is_one_point(d):
+    """A second `cim risk add` of the same type on the same asset (a retry, a second person)
+    made a second point of the same risk with its own deadline; it is refused naming the
+    point to record on — for an asset whose rule point exists, and for the same spot."""
+    g2 = _current(d)["G2"][0]
+    before = d.scalar("SELECT count(*) FROM risk_points")
+    proc = run_cli(["risk", "add", "--type", "0101", "--asset", "G2"], d.env())
+    assert proc.returncode == 3 and "field '--asset'" in proc.stderr and g2 in proc.stderr
+    spot = ["risk", "add", "--type", "0202", "--point", f"{Y0 + 80},{X0 + 80}", "--crs",
+            "EPSG:4527", "--unit", "区住建局", "--json"]
+    first = json.loads(run_cli(spot, d.env(), check=True).stdout)["code"]
+    proc = run_cli(spot, d.env())
+    assert proc.returncode == 3 and "field '--point'" in proc.stderr and first in proc.stderr
+    assert d.scalar("SELECT count(*) FROM risk_points") == before + 1
+    # the same spot, another type: another risk
+    other = [*spot[:2], "--type", "0301", *spot[4:]]
+    run_cli(other, d.env(), check=True)
+
+
+def test_an_asset_of_another_layer_than_the_type_is_refused(d):
+    """房屋结构安全 (0301) is a risk of buildings (risk_types.csv asset_layer): on a gas main it
+    was accepted, a building's risk on a pipe."""
+    before = d.scalar("SELECT count(*) FROM risk_points")
+    proc = run_cli(["risk", "add", "--type", "0301", "--asset", "G1", "--unit", "区住建局"],
+                   d.env())
+    assert proc.returncode == 3 and "field '--asset'" in proc.stderr
+    assert "buildings" in proc.stderr and "pipe_segments" in proc.stderr
+    assert d.scalar("SELECT count(*) FROM risk_points") == before

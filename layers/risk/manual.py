@@ -85,6 +85,11 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
         owner = None
         if asset is not None:
             layer, owner = _asset(conn, asset)
+            rt = cfg.types[risk_type]
+            if rt.asset_layer and layer != rt.asset_layer:
+                raise InputError(f"{asset} is a feature of {layer}; a risk of type {risk_type} "
+                                 f"({rt.name}) is on {rt.asset_layer} (risk_types.csv)",
+                                 field="--asset")
             geom_sql = (f"(SELECT {generate._POINT} FROM {LAYERS[layer].table} t "
                         "WHERE t.code = %(asset)s AND t.valid_to IS NULL)")
             params = {"asset": asset}
@@ -96,6 +101,18 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
             wkt = conn.execute(psycopg.sql.SQL("SELECT ST_AsText({})").format(g),
                                gp).fetchone()[0]
             geom_sql, params = f"ST_GeomFromText(%(wkt)s, {srid})", {"wkt": wkt}
+        # the same risk on the same asset (or at the very same point) is one point: a second
+        # entry — a retry, two people reporting it — made a second point with its own deadline
+        where = ("asset_code = %(asset)s" if asset is not None
+                 else f"asset_code IS NULL AND ST_Equals(geom, {geom_sql})")
+        same = conn.execute(
+            "SELECT code FROM risk_points WHERE valid_to IS NULL AND risk_type_code = "
+            f"%(type)s AND {where} ORDER BY code LIMIT 1",  # noqa: S608 (no input in it)
+            {**params, "type": risk_type}).fetchone()
+        if same is not None:
+            raise InputError(f"risk point {same[0]} is this risk of type {risk_type} already: "
+                             f"record on it with `cim risk measure {same[0]}`",
+                             field="--asset" if asset is not None else "--point")
         resp = unit or owner or (rule.default_unit if rule else None)
         if not resp:
             raise InputError("no responsible unit: the asset names no owner; give --unit",
