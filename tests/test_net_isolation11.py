@@ -86,6 +86,13 @@ def water(jining_profile):
                 "feature_code, appurtenance, segment_code, attrs, geom) VALUES (%s, %s, '01', "
                 "'给水', '00', '51002200', '阀门', %s, '{}', ST_GeomFromWKB(%s, 4527))",
                 (k, k, pipe, shapely.to_wkb(xy)))
+        # hydrants (消火栓) along h3, either side of its valve HV2
+        for k, x in (("HY1", 225), ("HY2", 280)):
+            conn.execute(
+                "INSERT INTO pipe_points (code, point_no, pipe_class, class_name, subclass_code, "
+                "feature_code, appurtenance, segment_code, attrs, geom) VALUES (%s, %s, '01', "
+                "'给水', '00', '51002200', '消火栓', 'h3', '{}', ST_GeomFromWKB(%s, 4527))",
+                (k, k, shapely.to_wkb(shapely.Point(E0 + x, N0 + 900, 0.0))))
     yield d
     drop_database(server_url(), d.name)
 
@@ -265,3 +272,20 @@ def test_a_part_no_valve_bounds_is_said_not_close_nothing(water):
     assert "close 0 valves" in out.stdout and "no valve bounds it" in out.stdout
     out = run_cli(["query", "isolate", "a3"], water.env(), check=True)
     assert "no valve bounds it" not in out.stdout
+
+
+def test_a_leak_at_a_hydrant_along_a_pipe_is_a_burst_there(water):
+    from cim.errors import InputError
+    from layers.query.network import isolate
+
+    # HY2 beyond HV2: HV2 alone, h3's last 50 m ("not a pipe junction" before)
+    r = isolate(water.conninfo, "HY2")
+    assert (r["valves"], r["isolated_segments"], r["length_m"]) == (["HV2"], ["h3"], 50)
+    assert r["parts"]["isolated"] == {"h3": [[0.5, 1.0]]}
+    # HY1 before it: h2 and h3 up to HV2, between HV1 and HV2
+    r = isolate(water.conninfo, "HY1")
+    assert (r["valves"], r["isolated_segments"], r["length_m"]) == \
+        (["HV1", "HV2"], ["h2", "h3"], 150)
+    # a valve is no burst: the pipe beside it is
+    with pytest.raises(InputError, match="HV2 is not a pipe junction.*give the pipe beside"):
+        isolate(water.conninfo, "HV2")

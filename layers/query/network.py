@@ -267,8 +267,16 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
         net = network(conn, cls, profile)
         along = _along(conn, cls, [c for c in source_codes if c not in net.node_index
                                    and c not in net.seg_index])
+        burst, burst_kind = code, kind
+        if kind == "point" and code not in net.node_index \
+                and code not in set(net.valve_codes.tolist()):
+            # a leak reported at an appurtenance along a pipe (a hydrant, a meter on a GIS
+            # main): the burst is on that pipe, at its place (it was "not a pipe junction")
+            on = _along(conn, cls, [code]).get(code)
+            if on is not None and on[0] in net.seg_index:
+                burst, burst_kind, at = on[0], "segment", on[1]
     pcs = net.pieces
-    start = _burst_pieces(net, code, kind, at)
+    start = _burst_pieces(net, burst, burst_kind, at)
     in_z = np.zeros(pcs.n_zones, dtype=bool)
     in_z[pcs.zone[start]] = True
     # the working valves with a zone inside and a zone outside (vectorised over the
@@ -384,7 +392,8 @@ def _burst_pieces(net: Network, code: str, kind: str, at: float | None) -> np.nd
     w = net.node_index.get(code)
     if w is None or (net.valve_node == w).any():
         raise InputError(f"{code} is not a pipe junction of the network: give the burst "
-                         "segment's code (a valve or an appurtenance is not a burst)")
+                         "segment's code (a valve, or a point on no current segment of the "
+                         "network, is not a burst; give the pipe beside the valve)")
     vptr, vpieces = pcs.vertex_pieces
     return vpieces[vptr[w]:vptr[w + 1]]
 
