@@ -248,3 +248,19 @@ def test_an_asset_of_another_layer_than_the_type_is_refused(d):
     assert proc.returncode == 3 and "field '--asset'" in proc.stderr
     assert "buildings" in proc.stderr and "pipe_segments" in proc.stderr
     assert d.scalar("SELECT count(*) FROM risk_points") == before
+
+
+def test_year_zero_is_refused_not_read_as_this_year(d):
+    """`--year 0` assessed the current year (0 read as no year), silently."""
+    runs = d.scalar("SELECT count(DISTINCT run_id) FROM risk_assessments")
+    proc = run_cli(["risk", "assess", "--year", "0"], d.env())
+    assert proc.returncode == 2 and "--year" in proc.stderr
+    assert d.scalar("SELECT count(DISTINCT run_id) FROM risk_assessments") == runs
+
+
+def test_report_list_headed_in_chinese(d, tmp_path):
+    out = tmp_path / "r.html"
+    run_cli(["risk", "assess", "--year", "2026", "--report", str(out)], d.env(), check=True)
+    page = out.read_text(encoding="utf-8")
+    for label in ("风险等级", "责任单位", "管控措施", "整改期限", "措施状态"):
+        assert f"<th>{label} " in page, label

@@ -31,7 +31,8 @@ def risk() -> None:
 
 
 @risk.command("assess")
-@click.option("--year", type=int, default=None, help="Assessment year (pipe ages; default now)")
+@click.option("--year", type=click.IntRange(1900, 2200), default=None,
+              help="Assessment year (pipe ages; default the city's current year)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--report", type=click.Path(path_type=Path), default=None,
               help="Write the HTML report (map and list)")

@@ -34,6 +34,17 @@ def _svg(points: list[dict[str, Any]], rgb: dict[str, str]) -> str:
             + "".join(dots) + "</svg>")
 
 
+def _label(column: str) -> str:
+    """A list column's Chinese name, as the layer declares it (风险等级 …), with its key."""
+    from cim.layerdefs import LAYERS
+
+    if column == "code":
+        return "风险点编码 code"
+    col = next((c for c in LAYERS["risk_points"].columns if c.name == column), None)
+    zh = col.title.split(" ", 1)[0] if col is not None else ""
+    return html.escape(f"{zh} {column}" if zh else column)
+
+
 def render_html(result: dict[str, Any], points: list[dict[str, Any]], matrix: Matrix) -> str:
     """The report of one assessment (``result`` as ``assess`` returns it)."""
     rgb = {lv: spec["rgb"] for lv, spec in matrix.levels.items()}
@@ -70,5 +81,5 @@ changes {e(str(result['changes']))}</p>
 <h2>类型 Types</h2><table><tr><th>代码</th><th>类型</th><th>数量</th></tr>{by_type}</table>
 <h2>风险分布图 Map</h2>{_svg(points, rgb)}
 <h2>风险清单 List (一点一策)</h2>
-<table><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr>{rows}</table>
+<table><tr>{''.join(f'<th>{_label(c)}</th>' for c in cols)}</tr>{rows}</table>
 <ul>{notes}</ul></body></html>"""
