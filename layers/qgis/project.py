@@ -20,7 +20,7 @@ from pyproj import CRS
 from cim.errors import ConfigError
 from cim.layerdefs import GEOMETRY_COLUMN, LAYERS
 from cim.profile import CityProfile
-from layers.catalog import map_where, result_layers
+from layers.catalog import live_layers, map_where, result_layers
 from layers.styles.expr import qgis_filter
 from layers.styles.model import Filter, LayerStyle, Styles, load_styles
 from layers.styles.qml import QGIS_VERSION, qml_element
@@ -33,6 +33,10 @@ MIXED = {"point": ("Point", ("POINT", "MULTIPOINT"), "点"),
          "fill": ("Polygon", ("POLYGON", "MULTIPOLYGON"), "面")}
 GEOMETRY_NAME = {"point": "Point", "line": "Line", "fill": "Polygon"}
 CURRENT = "valid_to IS NULL"
+# how often QGIS redraws a live layer (sensors, alarms, cases: layers.catalog.live_layers) on
+# its own: the web map reloads them as their data moves (every 12 s it asks), while QGIS
+# showed an alarm cleared or a case closed an hour ago until the planner moved the map
+LIVE_REFRESH_MS = 15000
 
 
 @dataclass
@@ -233,9 +237,12 @@ def project_xml(conninfo: str, profile: CityProfile, *, service: str = "cim",
     pl = ET.SubElement(root, "projectlayers")
     for ml in layers:
         style = qml_element(ml.style, styles, geometry=ml.kind, category=ml.category)
+        live = ml.table in live_layers()
         m = ET.SubElement(pl, "maplayer", {**style.attrib, "type": "vector",
                                            "geometry": GEOMETRY_NAME[ml.kind],
-                                           "wkbType": ml.wkb, "autoRefreshEnabled": "0",
+                                           "wkbType": ml.wkb,
+                                           "autoRefreshEnabled": "1" if live else "0",
+                                           "autoRefreshTime": str(LIVE_REFRESH_MS if live else 0),
                                            "readOnly": "1", "refreshOnNotifyEnabled": "0"})
         m.attrib.pop("version", None)
         if box:
