@@ -91,3 +91,18 @@ def test_trace_from_a_manhole_and_a_segment_unchanged(sewer):
     assert r["segments"] == ["s4", "s5"] and r["length_m"] == pytest.approx(150, abs=1e-3)
     out = run_cli(["query", "trace", "G1", "--direction", "up"], sewer.env(), check=True)
     assert "1 segments, 2 points, 25.000 m upstream of G1" in out.stdout
+
+
+def test_trace_geojson_draws_the_stretch_traced(sewer, tmp_path):
+    import json
+
+    # below G1: s1 from 25 m on (drawn whole, from M4, before), s3 whole
+    out = tmp_path / "down.geojson"
+    r = run_cli(["query", "trace", "G1", "--geojson", str(out), "--out-crs", "EPSG:4527",
+                 "--json"], sewer.env(), check=True)
+    assert json.loads(r.stdout)["parts"] == {"segment": {"s1": [[0.25, 1.0]]}}
+    segs = {f["properties"]["code"]: f for f in json.loads(out.read_text(encoding="utf-8"))[
+        "features"] if f["properties"]["layer"] == "pipe_segments"}
+    for code, (x0, x1) in (("s1", (25, 100)), ("s3", (100, 150))):
+        xs = [round(c[0] - E0, 3) for c in segs[code]["geometry"]["coordinates"]]
+        assert (xs[0], xs[-1]) == (x0, x1), code

@@ -168,8 +168,8 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
             part |= segs == pcs.seg[first[0]]
         attached = [c for (c,) in conn.execute(_ALONG_WHOLE,
                                                (net.seg_codes[segs[~part]].tolist(),))]
+        spans: dict[str, list[tuple[float, float]]] = {}
         if part.any():
-            spans: dict[str, list[tuple[float, float]]] = {}
             for p in traced[np.isin(pcs.seg[traced], segs[part])].tolist():
                 spans.setdefault(str(net.seg_codes[pcs.seg[p]]), []).append(
                     first[1:] if first is not None and p == first[0] else (pcs.lo[p], pcs.hi[p]))
@@ -180,7 +180,24 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
     length = pcs.length[whole].sum()
     if first is not None:
         length += net.seg_len[pcs.seg[first[0]]] * (first[2] - first[1])
-    return {"segments": sorted(seg_codes), "points": points, "length_m": _r(length)}
+    return {"segments": sorted(seg_codes), "points": points, "length_m": _r(length),
+            "parts": {"segment": _merged(spans)}}
+
+
+def _merged(spans: dict[str, list[tuple[float, float]]]) -> dict[str, list[list[float]]]:
+    """The stretches traced of each segment traced in part, joined where they meet (the
+    GeoJSON draws them, not the whole pipe); a segment covered whole is left out."""
+    out: dict[str, list[list[float]]] = {}
+    for code, got in sorted(spans.items()):
+        joined: list[list[float]] = []
+        for a, b in sorted(got):
+            if joined and a <= joined[-1][1] + 1e-9:
+                joined[-1][1] = max(joined[-1][1], _r6(b))
+            elif b - a > 1e-9:
+                joined.append([_r6(a), _r6(b)])
+        if joined and joined != [[0.0, 1.0]]:
+            out[code] = joined
+    return out
 
 
 _ALONG_WHOLE = """

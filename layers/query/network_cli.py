@@ -74,7 +74,7 @@ def trace_cmd(c: Ctx, code: str, direction: str, geojson: Path | None, out_crs: 
     res = trace(c.conninfo(), code, direction, c.profile)
     if geojson is not None:
         _write_features(c, geojson, {"segment": res["segments"], "point": res["points"]},
-                        out_crs)
+                        out_crs, res["parts"])
     if as_json:
         echo_json(res)
         return
