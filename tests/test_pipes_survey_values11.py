@@ -166,3 +166,16 @@ def test_ids_dates_and_times_refused():
     with pytest.raises(ValueProblem, match="date or time"):
         id_text(datetime.time(3, 15))
     assert id_text(1001.0) == "1001"
+
+
+def test_a_row_of_another_zone_is_named(pdb, tmp_path):
+    """One easting with its zone prefix mistyped (38 for 39): the delivery was refused with
+    "correct the rows of the other zone", naming no file, row or column."""
+    files = _tables(tmp_path, f"{N0 + 90.42:.2f}", f"{E0 + 20 - 1_000_000:.3f}")  # JS004
+    before = pdb.scalar("SELECT count(*) FROM load_batches")
+    with pytest.raises(InputError) as e:
+        load_pipes_files(pdb.conninfo, pdb.profile, files, dataset="z11")
+    err = e.value
+    assert (err.path, err.row, err.field) == ("给水_管线点成果表.csv", 5, "Y坐标"), err
+    assert "给水_管线点成果表.csv row 5 (zone 38)" in err.message, err.message
+    assert pdb.scalar("SELECT count(*) FROM load_batches") == before

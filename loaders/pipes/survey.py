@@ -46,6 +46,7 @@ from loaders.pipes.records import (
     RowAttrs,
     SegRec,
     StoredView,
+    column_name,
     held_out,
 )
 from loaders.sources.tables import (
@@ -423,7 +424,10 @@ def _survey_coordinates(d: Delivery, profile: CityProfile, crs_opt: str | None) 
     if crs_opt:
         crs = cimcrs.parse_crs(crs_opt)
     else:
-        code = cimcrs.detect_gk_from_eastings(e, srid) if e.size else None
+        try:
+            code = cimcrs.detect_gk_from_eastings(e, srid) if e.size else None
+        except InputError as exc:  # zones mixed: the rows of the other zones named
+            raise _other_zones(exc, ok, e, d.columns) from None
         if code is None and e.size and cimcrs.detect_gk_from_eastings(n, srid) is not None:
             raise InputError("the X column holds eastings and Y northings: survey tables write "
                              "X = northing (北) and Y = easting (东); the columns look exchanged — "
@@ -452,3 +456,24 @@ def _survey_coordinates(d: Delivery, profile: CityProfile, crs_opt: str | None) 
         else:
             p.problems.append(("bad_value", "X/Y", [p.x, p.y],
                                "cannot be transformed to the storage CRS (wrong --crs?)"))
+
+
+def _other_zones(exc: InputError, ok: list[PointRec], e: np.ndarray,
+                 columns: dict[str, dict[str, str]]) -> InputError:
+    """The error of eastings whose zone prefixes differ, naming the tables, rows and column of
+    the zones fewer rows have (a prefix mistyped in one row: the surveyor was told "correct
+    the rows of the other zone" and not which)."""
+    prefixed = (e >= 25_000_000) & (e < 46_000_000)
+    zone = np.where(prefixed, np.floor(e / 1_000_000), -1).astype(int)
+    zones, counts = np.unique(zone[prefixed], return_counts=True)
+    main = int(zones[np.argmax(counts)])
+    other = [(p, z) for p, z in zip(ok, zone.tolist()) if z not in (-1, main)]
+    if not other:
+        return exc
+    shown = ", ".join(f"{p.table} row {p.row} (zone {z})" for p, z in other[:10])
+    more = f" and {len(other) - 10} more" if len(other) > 10 else ""
+    first = other[0][0]
+    return InputError(f"{exc.message}; the rows of zones other than {main}: {shown}{more}",
+                      path=", ".join(sorted({p.table for p, _ in other})),
+                      row=first.row if len(other) == 1 else None,
+                      field=column_name(columns, first, "y"))
