@@ -33,28 +33,17 @@ from layers.query.sqlparts import (
     dims_of,
     geojson_sql,
     properties_sql,
+    segment_cut,
     storage_srid,
 )
 
-# A line the B polygon does not cover is cut segment by segment (``ST_DumpSegments``; a line
-# of one segment, a polygon, a point, a feature B covers: whole, ``seg`` null), as
-# ``layers.query.stats`` cuts its border lines: GEOS nodes the stretches of a line that doubles
-# back over itself into one when it cuts the line whole, and the doubled stretch's length was
-# lost (QWAT pipes cut by 100 m cells), while a straight segment cannot lie on itself. A
-# segment meeting B's box only is cut to nothing (cheaper than asking ``ST_Intersects``).
+# A line B does not cover is cut segment by segment (sqlparts.segment_cut, as stats cuts
+# its border lines), so a line doubling back over itself keeps its length.
 _SQL = """{with_}
 SELECT a.code AS a_code, b.code AS b_code, a.id AS a_id, b.id AS b_id, s.seg, p.piece
 FROM {area}{a} a JOIN {b} b ON ST_Intersects(a.geom, b.geom)
 CROSS JOIN LATERAL (SELECT ST_CoveredBy(a.geom, b.geom) AS inside OFFSET 0) w
-CROSS JOIN LATERAL (
-    SELECT NULL::int[] AS seg, a.geom AS g
-    WHERE w.inside OR ST_Dimension(a.geom) <> 1 OR ST_NPoints(a.geom) <= 2
-    UNION ALL
-    SELECT d.path, d.geom FROM ST_DumpSegments(a.geom) d
-    WHERE NOT w.inside AND ST_Dimension(a.geom) = 1 AND ST_NPoints(a.geom) > 2
-      AND d.geom && b.geom) s
-CROSS JOIN LATERAL (SELECT CASE WHEN w.inside OR s.seg IS NOT NULL AND ST_CoveredBy(s.g, b.geom)
-                    THEN s.g ELSE ST_Intersection(s.g, b.geom) END AS g0) c
+{cut}
 CROSS JOIN LATERAL (SELECT {clip} AS piece) p
 WHERE {acond} AND b.valid_to IS NULL AND ST_Dimension(b.geom) = 2
 ORDER BY a.code, b.code"""
@@ -82,7 +71,8 @@ def overlay(conninfo: ConnOrInfo, a: str, b: str, area: Area | None = None, feat
         q = sql.SQL(_SQL).format(
             with_=sql.SQL("WITH {}").format(cte) if cte is not None else sql.SQL(""),
             area=sql.SQL("area, ") if cte is not None else sql.SQL(""),
-            clip=clip, acond=acond, a=ident(a), b=ident(b))
+            clip=clip, acond=acond, a=ident(a), b=ident(b),
+            cut=segment_cut(sql.SQL("a.geom"), sql.SQL("b.geom"), sql.SQL("w.inside")))
         # a piece of dimension lower than A's (a building touching a cell along an edge)
         # is no piece; a layer of mixed geometry keeps any non-empty piece
         # (a segment's piece is its line: touching B at a point is no piece of it)

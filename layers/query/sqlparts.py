@@ -83,6 +83,38 @@ def current(alias: str, within_area: bool, where: tuple | None = None
     return sql.SQL(" AND ").join(conds), params
 
 
+def segment_cut(geom: sql.Composable, by: sql.Composable,
+                inside: sql.Composable | None = None) -> sql.Composable:
+    """``CROSS JOIN LATERAL (…) s CROSS JOIN LATERAL (…) c``: the pieces of ``geom`` inside the
+    polygon ``by``, ``c.g0``, for a FROM clause in which both are in reach. A line of more
+    than one segment is cut segment by segment (``ST_DumpSegments``: a row per segment whose
+    box meets ``by``'s, ``s.seg`` its path; a segment meeting the box only is cut to nothing,
+    cheaper than asking ``ST_Intersects`` of each), anything else whole (``s.seg`` null): GEOS
+    nodes the stretches of a line that doubles back over itself into one when it cuts the line
+    whole, and the doubled stretch's length was lost (QWAT pipes cut by 100 m cells: 2.39 m of
+    96 km), while a straight segment cannot lie on itself. A caller summing a feature's pieces
+    sums its segments' (two segments lying on each other are both its length). ``inside``: a
+    condition the caller has computed that ``by`` covers ``geom`` — such a feature is its own
+    piece, whole and uncut; None: each part is asked (``ST_CoveredBy``). Used by
+    ``cim query stats`` and ``cim query overlay``, so the two cut a line alike."""
+    covered = sql.SQL("ST_CoveredBy(s.g, {by})").format(by=by)
+    if inside is not None:
+        covered = sql.SQL("{inside} OR s.seg IS NOT NULL AND {covered}").format(
+            inside=inside, covered=covered)
+    whole = sql.SQL("{} OR ").format(inside) if inside is not None else sql.SQL("")
+    split = sql.SQL("NOT {} AND ").format(inside) if inside is not None else sql.SQL("")
+    return sql.SQL(
+        "CROSS JOIN LATERAL ("
+        "SELECT NULL::int[] AS seg, {g} AS g "
+        "WHERE {whole}ST_Dimension({g}) <> 1 OR ST_NPoints({g}) <= 2 "
+        "UNION ALL "
+        "SELECT d.path, d.geom FROM ST_DumpSegments({g}) d "
+        "WHERE {split}ST_Dimension({g}) = 1 AND ST_NPoints({g}) > 2 AND d.geom && {by}) s "
+        "CROSS JOIN LATERAL (SELECT CASE WHEN {covered} THEN s.g "
+        "ELSE ST_Intersection(s.g, {by}) END AS g0) c").format(
+        g=geom, by=by, whole=whole, split=split, covered=covered)
+
+
 def table(layer: str, alias: str) -> sql.Composable:
     return sql.SQL("{} {}").format(ident(layer), sql.Identifier(alias))
 

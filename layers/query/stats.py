@@ -53,7 +53,7 @@ from cim.layerdefs import LAYERS
 from layers.catalog import HIDDEN_COLUMNS
 from layers.query.common import ConnOrInfo, column, connection, ident, layer_def
 from layers.query.pipes import NO_JIT
-from layers.query.sqlparts import dims_of
+from layers.query.sqlparts import dims_of, segment_cut
 from layers.query.where import queryables
 
 UNITS = {"grid": ("grid_cells", "grid_code", sql.SQL("")),
@@ -100,31 +100,21 @@ ORDER BY unit_code NULLS LAST, class NULLS FIRST"""
 # the pieces of a feature its assigned unit does not cover: what two units share (a stretch
 # of line along their common edge; where they overlap, an area) goes to the first of them,
 # own unit first, then by code — the later ones less what the earlier took. A line is cut
-# segment by segment (``ST_DumpSegments``; a polygon, a point, a line of one segment whole:
-# ``s.seg`` null): GEOS nodes a line's stretches that double back over each other into one
-# when it cuts the line (QWAT pipes across 100 m cells: 2.39 m of 96 km went to the unit-null
-# row), while a straight segment cannot overlap itself; the window is per segment, as two
-# segments of one line lying on each other are both its length. A segment meeting a unit's
-# box only is cut to nothing (cheaper than asking ``ST_Intersects`` of each). QWAT, 1,306
-# border pipes of 5.5 vertices on average: 281 -> 351 ms
+# segment by segment (sqlparts.segment_cut, as overlay cuts: ``s.seg`` null for a
+# polygon, a point, a line of one segment) and the window is per segment, as two segments of
+# one line lying on each other are both its length. QWAT, 1,306 border pipes of 5.5 vertices
+# on average: 281 -> 351 ms
 _BORDER_ONCE = """SELECT x.code, CASE WHEN x.prior IS NOT NULL AND ST_Relate(x.piece, x.prior, 'T********')
                             THEN ST_Difference(x.piece, x.prior) ELSE x.piece END
         FROM (SELECT y.code, y.piece, ST_Union(y.piece) OVER (
                          PARTITION BY y.seg ORDER BY y.own DESC, y.code
                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior
               FROM (SELECT u.code, s.seg, coalesce(u.code = t.unit, false) AS own,
-                           ST_CollectionExtract(CASE WHEN ST_CoveredBy(s.g, u.geom)
-                               THEN s.g ELSE ST_Intersection(s.g, u.geom) END,
-                               ST_Dimension(t.geom) + 1) AS piece
+                           ST_CollectionExtract(c.g0, ST_Dimension(t.geom) + 1) AS piece
                     FROM {units} u
-                    CROSS JOIN LATERAL (
-                        SELECT d.path AS seg, d.geom AS g FROM ST_DumpSegments(t.geom) d
-                        WHERE ST_Dimension(t.geom) = 1 AND ST_NPoints(t.geom) > 2
-                        UNION ALL SELECT NULL, t.geom
-                        WHERE ST_Dimension(t.geom) <> 1 OR ST_NPoints(t.geom) <= 2) s
+                    {cut}
                     WHERE w.inside IS NOT TRUE AND u.valid_to IS NULL{level}
-                      AND ST_Intersects(t.geom, u.geom)
-                      AND (s.seg IS NULL OR s.g && u.geom)) y OFFSET 0) x
+                      AND ST_Intersects(t.geom, u.geom)) y OFFSET 0) x
         WHERE w.inside IS NOT TRUE) p"""
 # the same when the pieces cannot share anything: polygons cut by units that do not overlap
 # (a grid, a district partition) share at most edges, of no area; the window above cost a
@@ -196,8 +186,9 @@ def stats(conninfo: ConnOrInfo, layer: str, by: str = "grid", class_field: str |
         # polygons cut by units that do not overlap share no area: no window needed
         cut = has_area and not has_length and not conn.execute(sql.SQL(_UNITS_OVERLAP).format(
             units=ident(units), level=level, alevel=alevel)).fetchone()[0]
-        border = sql.SQL(_BORDER_CUT if cut else _BORDER_ONCE).format(units=ident(units),
-                                                                      level=level)
+        border = sql.SQL(_BORDER_CUT if cut else _BORDER_ONCE).format(
+            units=ident(units), level=level,
+            cut=segment_cut(sql.SQL("t.geom"), sql.SQL("u.geom")))
         q = sql.SQL(_SQL).format(unit_col=sql.Identifier(unit_col), cls=cls, t=ident(layer),
                                  units=ident(units), level=level, border=border)
         rows = conn.cursor(row_factory=dict_row).execute(q).fetchall()
