@@ -99,3 +99,64 @@ def test_a_layer_added_by_hand_draws_current_features_only(bdb, tmp_path):
     assert got["pixels"][:3] == [white] * 3, [hex(p) for p in got["pixels"]]  # retired
     assert all(p != white for p in got["pixels"][3:]), [hex(p) for p in got["pixels"]]
     assert got["label_shown"] == [False] * 3 + [True] * 3, got["label_shown"]
+
+
+DRAWN = r'''
+import json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import (QgsApplication, QgsExpression, QgsExpressionContext,
+                       QgsExpressionContextUtils, QgsSymbolLayer, QgsVectorLayer)
+app = QgsApplication([], False)
+app.initQgis()
+lyr = QgsVectorLayer(f"service='{sys.argv[1]}' key='id' type=Point "
+                     'table="public"."alarms" (geom)', "alarms", "postgres")
+cats = lyr.renderer().categories()
+sym = cats[0].symbol()
+sl = sym.symbolLayer(0)
+props = sl.dataDefinedProperties()
+enabled = QgsExpression(props.property(QgsSymbolLayer.PropertyLayerEnabled).expressionString())
+ctx = QgsExpressionContext()
+ctx.appendScope(QgsExpressionContextUtils.layerScope(lyr))
+drawn = []
+for f in lyr.getFeatures():
+    ctx.setFeature(f)
+    if enabled.evaluate(ctx):
+        drawn.append(f["code"])
+print(json.dumps({"valid": lyr.isValid(), "features": lyr.featureCount(), "drawn": drawn}))
+app.exitQgis()
+'''
+
+
+@pytest.fixture(scope="module")
+def adb(jining_profile):
+    why = qgis_missing()
+    if why:
+        pytest.skip(f"QGIS is not installed for {SYSTEM_PYTHON}: {why}")
+    from tests.conftest import load_network_samples, load_sensor_samples, replay_sample_day
+
+    d = make_db("qgisalarms11", jining_profile)
+    load_network_samples(d, jining_profile)
+    load_sensor_samples(d, jining_profile)
+    replay_sample_day(d, jining_profile)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def test_alarms_added_by_hand_draw_the_active_ones_as_the_one_map(adb, tmp_path):
+    """Every alarm ever raised was drawn in its level's colour; the one map shows the active
+    ones (layers.catalog.map_where)."""
+    env = adb.env()
+    run_cli(["styles", "apply"], env, check=True)
+    service = tmp_path / "pg_service.conf"
+    run_cli(["qgis-project", str(tmp_path / "p.qgs"), "--service", "cimalarm11",
+             "--service-file", str(service), "--no-db"], env, check=True)
+    proc = subprocess.run([SYSTEM_PYTHON, "-c", DRAWN, "cimalarm11"], capture_output=True,
+                          text=True, timeout=600,
+                          env={**os.environ, "PGSERVICEFILE": str(service),
+                               "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    active = sorted(r[0] for r in adb.rows(
+        "SELECT code FROM alarms WHERE valid_to IS NULL AND status = 'active'"))
+    assert got["valid"] and active and got["features"] > len(active), got
+    assert sorted(got["drawn"]) == active, got

@@ -63,16 +63,34 @@ def _data_defined(parent: ET.Element, props: dict[str, str],
 CURRENT_ONLY = '"valid_to" IS NULL'
 
 
-def _current_only(root: ET.Element) -> None:
-    """Draw and label a feature only while it is current. A layer added by hand from the
-    database browser reads the whole table, each retired version too (a building's old
-    footprint, a retired pipe, beside or under the current one, labelled twice); QGIS takes
-    no filter from a style, so the style's symbols and labels skip the retired versions."""
+def map_condition(st: LayerStyle) -> str:
+    """The QGIS expression of the features the one map shows of ``st``'s table, for a layer
+    that reads the whole table: current, and of a result layer the rows on the map
+    (``layers.catalog.map_where``: the active alarms, the open cases) and the style's
+    ``where`` (one indicator). A map condition QGIS's expressions cannot read (a subquery: the
+    health check's latest year) is left to the project's subset."""
+    from layers.catalog import map_where
+
+    parts = [CURRENT_ONLY]
+    where = map_where(st.name)
+    if where and "select" not in where.lower():
+        parts.append(f"({where})")
+    if st.where:
+        parts.append(f"({qgis_filter(st.where)})")
+    return " AND ".join(parts)
+
+
+def _current_only(root: ET.Element, condition: str) -> None:
+    """Draw and label a feature only while ``condition`` holds (:func:`map_condition`). A
+    layer added by hand from the database browser reads the whole table, each retired version
+    too (a building's old footprint, a retired pipe, beside or under the current one, labelled
+    twice; every alarm ever raised in its level's colour); QGIS takes no filter from a style,
+    so the style's symbols and labels skip what the one map does not show."""
     for lyr in root.iter("layer"):
         if lyr.get("class"):
-            _data_defined(lyr, {"enabled": CURRENT_ONLY})
+            _data_defined(lyr, {"enabled": condition})
     for settings in root.iter("settings"):
-        _data_defined(settings, {"Show": CURRENT_ONLY}, tag="dd_properties")
+        _data_defined(settings, {"Show": condition}, tag="dd_properties")
 
 
 def _symbol(parent: ET.Element, name: str, kind: str, s: dict, color: Color | None,
@@ -240,7 +258,7 @@ def qml_element(st: LayerStyle, styles: Styles, *, geometry: str | None = None,
         _labeling(root, st, styles, kind)
     _aliases(root, st.name)
     if current_only:
-        _current_only(root)
+        _current_only(root, map_condition(st))
     ET.SubElement(root, "layerGeometryType").text = GEOMETRY_TYPE[kind]
     return root
 
