@@ -19,7 +19,7 @@ the heights are in the ``.dbf``.
 A project delivered as a ``.zip`` (a GeoPackage, GeoJSON or DXF inside, or a folder of
 Shapefiles) is read as that one member, here as any project file is, so the services only
 call :func:`read_project`. The member is unpacked into a scratch folder
-(:func:`loaders.sources.read._scratch_dir`, as the loaders' other copies) and read there as
+(:func:`loaders.sources.read.scratch_dir`, as the loaders' other copies) and read there as
 the same file outside a zip would be, not through GDAL's ``/vsizip/``: the loaders' opening
 (:func:`~loaders.sources.read.open_source`: its prechecks — a truncated ``.shp``, a ``.shx``
 that disagrees — and the ``.dbf``'s encoding detection) reads real files, and a ``/vsizip/``
@@ -48,12 +48,12 @@ from loaders.engine.checksum import delivery_files, file_sha256, files_sha256
 from loaders.sources.precheck import MAX_ZIP_MEMBERS, ZIP_ERRORS
 from loaders.sources.read import (
     GDAL_INPUT_ERRORS,
-    _remove_scratch,
-    _scratch_dir,
     gdal_source,
     iter_batches,
     list_layers,
     open_source,
+    remove_scratch,
+    scratch_dir,
 )
 
 SUFFIXES = (".gpkg", ".geojson", ".json", ".dxf", ".shp")
@@ -268,7 +268,7 @@ def _read_zipped(path: Path, crs: str | None) -> ProjectFile:
     """The zip's one project, read from a scratch folder removed after; the delivery (path,
     checksum) is the zip, its source ``/vsizip/ZIP/MEMBER``, the members not read noted."""
     zpath = path.resolve()
-    scratch = _scratch_dir("cim-check-zip-")
+    scratch = scratch_dir("cim-check-zip-")
     try:
         read, shown, left = _unpack(zpath, path, scratch)
         try:
@@ -277,7 +277,7 @@ def _read_zipped(path: Path, crs: str | None) -> ProjectFile:
             raise _renamed(exc, scratch, f"/vsizip/{zpath}") from exc
         pf.notes = [n.replace(str(scratch), f"/vsizip/{zpath}") for n in pf.notes]
     finally:
-        _remove_scratch(scratch)
+        remove_scratch(scratch)
     notes = [f"read {shown}, the zip's one project"]
     if left:
         notes.append("not read from the zip: " + ", ".join(left))

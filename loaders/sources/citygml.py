@@ -132,7 +132,7 @@ def building_parts_merged(path: Path) -> tuple[Path, int, int, str] | None:
     Read with ElementTree after :func:`loaders.sources.precheck.check_xml_safety` (no DOCTYPE
     reaches it), streamed one city object at a time (a city's model is not held whole); only
     files whose bytes name a part or another geometry property are parsed here."""
-    from loaders.sources.read import _remove_scratch, _scratch_dir
+    from loaders.sources.read import remove_scratch, scratch_dir
 
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
@@ -141,7 +141,7 @@ def building_parts_merged(path: Path) -> tuple[Path, int, int, str] | None:
     if not _may_hold_many(path):
         _MERGED[key] = None
         return None
-    out = _scratch_dir("cim-citygml-") / path.name
+    out = scratch_dir("cim-citygml-") / path.name
     merged = aside = depth = 0
     names: set[str] = set()
     root: ET.Element | None = None
@@ -174,10 +174,10 @@ def building_parts_merged(path: Path) -> tuple[Path, int, int, str] | None:
                             root.remove(item)
             fh.write(close)
     except ET.ParseError as exc:
-        _remove_scratch(out.parent)
+        remove_scratch(out.parent)
         raise InputError(f"its XML cannot be read: {exc}", path=str(path)) from exc
     if not merged and not aside:  # one geometry property each: the copy is no use
-        _remove_scratch(out.parent)
+        remove_scratch(out.parent)
         _MERGED[key] = None
         return None
     _MERGED[key] = (out, merged, aside, ", ".join(sorted(names)))

@@ -333,14 +333,14 @@ def _xy_table(path: Path, encoding: str | None, layer: str | None) -> Source | N
 
     if not may_read(path):  # (no scratch folder, nor its exit handler, for every source)
         return None
-    scratch = _scratch_dir("cim-xy-")
+    scratch = scratch_dir("cim-xy-")
     try:
         t = read_xy_table(path, encoding, scratch, layer)
     except BaseException:
-        _remove_scratch(scratch)
+        remove_scratch(scratch)
         raise
     if t is None:
-        _remove_scratch(scratch)
+        remove_scratch(scratch)
         return None
     return Source(path=path, layer=pyogrio.list_layers(t.read_path)[0][0], driver="GPKG",
                   crs=None, encoding=None, fields=t.fields, feature_count=t.count,
@@ -573,7 +573,7 @@ def _solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
 
     if "not supported" not in str(exc):
         raise InputError(f"GDAL cannot read it: {_gdal_message(exc)}", path=str(path)) from exc
-    out = _scratch_dir("cim-solids-") / (path.stem + ".gpkg")
+    out = scratch_dir("cim-solids-") / (path.stem + ".gpkg")
     oo = [arg for k, v in opts.items() for arg in ("-oo", f"{k}={v}")]
     proc = subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), str(path), "-nlt", "MULTIPOLYGONZ",
                            *oo, "--config", "GML_DOWNLOAD_SCHEMA", "NO"],
@@ -584,7 +584,7 @@ def _solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
     return out
 
 
-def _scratch_dir(prefix: str) -> Path:
+def scratch_dir(prefix: str) -> Path:
     """A temporary folder removed at exit: where GDAL may write what a read needs."""
     import atexit
     import shutil
@@ -595,8 +595,8 @@ def _scratch_dir(prefix: str) -> Path:
     return tmp
 
 
-def _remove_scratch(folder: Path) -> None:
-    """A :func:`_scratch_dir` removed now (a city model's copy is as large as the model), not
+def remove_scratch(folder: Path) -> None:
+    """A :func:`scratch_dir` removed now (a city model's copy is as large as the model), not
     only at exit."""
     import shutil
 
@@ -631,7 +631,7 @@ def gdal_source(path: Path, open_options: dict[str, str] | None = None
     if suffix == ".gpkg" and wal.exists() and wal.stat().st_size > 0:
         import shutil
 
-        tmp = _scratch_dir("cim-gpkg-")
+        tmp = scratch_dir("cim-gpkg-")
         shutil.copy2(path, tmp / path.name)
         shutil.copy2(wal, tmp / wal.name)
         opts.pop("IMMUTABLE", None)
