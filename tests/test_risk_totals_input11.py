@@ -264,3 +264,30 @@ def test_report_list_headed_in_chinese(d, tmp_path):
     page = out.read_text(encoding="utf-8")
     for label in ("风险等级", "责任单位", "管控措施", "整改期限", "措施状态"):
         assert f"<th>{label} " in page, label
+
+
+def test_a_rule_finding_a_risk_added_by_hand_makes_no_second_point(fresh_db, tmp_path):
+    """A risk added by hand on a pipe no rule found, then a rule finding it (here its
+    min_likelihood lowered to 1): the assessment made a second point of the same risk on the
+    same pipe. The point by hand stands for it; a second run changes nothing."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.replace("min_likelihood: 2", "min_likelihood: 1"), encoding="utf-8")
+    line = shapely.affinity.translate(LineString([(0, 300), (100, 300)]), X0, Y0)
+    with psycopg.connect(fresh_db.conninfo) as conn:  # PE 2020: base 1 + 0 + 0 = 1
+        conn.execute(
+            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
+            "feature_code, start_point_code, end_point_code, material_code, year_built, "
+            "pressure, geom) VALUES ('PE1', '03', '燃气', '01', '53000000', 'e', 'f', 'PE', "
+            "2020, '低压', ST_GeomFromWKB(%s, 4527))",
+            (shapely.to_wkb(shapely.force_3d(line, 30.0)),))
+    assess = ["risk", "assess", "--year", "2026", "--json"]
+    assert json.loads(run_cli(assess, fresh_db.env(), check=True).stdout)["total"] == 0
+    code = json.loads(run_cli(["risk", "add", "--type", "0101", "--asset", "PE1", "--unit",
+                               "燃气公司", "--json"], fresh_db.env(), check=True).stdout)["code"]
+    for _ in range(2):
+        out = json.loads(run_cli([*assess, "--rules", str(rules)], fresh_db.env(),
+                                 check=True).stdout)
+        assert out["rules"]["gas"]["points_by_hand"] == 1
+        assert fresh_db.rows("SELECT code, source FROM risk_points WHERE valid_to IS NULL") == [
+            (code, "manual")]
+    assert fresh_db.scalar("SELECT count(DISTINCT code) FROM risk_points") == 1

@@ -202,6 +202,7 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         generate.create_candidates(conn)
         found = generate.add_rule_candidates(conn, cfg)
         manual = generate.add_manual_candidates(conn)
+        by_hand = generate.drop_rules_covered_by_hand(conn)
         dropped: dict[str, int] = {}
         kept = grade.score_likelihood(conn, cfg, year, dropped)
         generate.place_candidates(conn)
@@ -230,6 +231,10 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
                      for rid, n in sorted(dropped.items())]
     for rid, n in dropped.items():
         out["rules"][rid]["unknown_not_points"] = n
+    for rid, n in sorted(by_hand.items()):
+        out["rules"][rid]["points_by_hand"] = n
+        out["notes"].append(f"rule {rid}: {n} assets it finds have this risk as a point added "
+                            "by hand: that point stands for it")
     if out["raised_by_alarms"]:
         out["notes"].append(f"{out['raised_by_alarms']} points stand above their graded level "
                             "while an alarm on their asset is active (cim risk history CODE)")

@@ -148,6 +148,20 @@ def add_manual_candidates(conn: psycopg.Connection) -> int:
     return n
 
 
+def drop_rules_covered_by_hand(conn: psycopg.Connection) -> dict[str, int]:
+    """Rule candidates whose risk (type and asset) is a current point added by hand already;
+    per rule id. The point by hand is that risk's one point (its code, likelihood and measure
+    as people set them): a rule that came to find the asset later made a second point of the
+    same risk on it, each with its own deadline and history."""
+    out: dict[str, int] = {}
+    for (rid,) in conn.execute(
+            "DELETE FROM _risk_cand r USING _risk_cand m WHERE r.source = 'rule' AND "
+            "m.source = 'manual' AND m.asset_code = r.asset_code AND "
+            "m.risk_type_code = r.risk_type_code RETURNING r.rule_id").fetchall():
+        out[rid] = out.get(rid, 0) + 1
+    return out
+
+
 def asset_geometries(conn: psycopg.Connection) -> None:
     """A manual point on an asset is exposed as the asset is (the whole pipe, the site)."""
     layers = [r[0] for r in conn.execute(
