@@ -291,3 +291,42 @@ def test_a_rule_finding_a_risk_added_by_hand_makes_no_second_point(fresh_db, tmp
         assert fresh_db.rows("SELECT code, source FROM risk_points WHERE valid_to IS NULL") == [
             (code, "manual")]
     assert fresh_db.scalar("SELECT count(DISTINCT code) FROM risk_points") == 1
+
+
+def test_a_risk_outside_the_districts_is_said(fresh_db):
+    """A gas main 60 km east of the sample districts: a risk by the rules, in no district, so
+    no point — said in the notes (it was a count in --json only, nothing in the text)."""
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        insert_gas_main(conn, "FAR", dx=60_000.0)
+        assert not conn.execute(
+            "SELECT bool_or(ST_Intersects(d.geom, p.geom)) FROM admin_divisions d, "
+            "pipe_segments p WHERE p.code = 'FAR'").fetchone()[0]
+    out = run_cli(["risk", "assess", "--year", "2026"], fresh_db.env(), check=True).stdout
+    assert "note: 1 risks lie outside every district" in out
+
+
+def test_a_cleared_alarm_restores_the_level_the_point_was_graded(d, tmp_path):
+    """An assessment run with the city's matrix of the day (--matrix: every cell 较大) grades
+    G2 较大; an alarm raises it to 重大 and clears: the point goes back to 较大, its graded
+    level, not to the level the profile's matrix would give its likelihood × consequence."""
+    from layers.risk.alarm import raise_for_alarm, restore_for_alarm
+    from layers.risk.config import load_config
+
+    text = (DICTIONARY_DIR / "risk_matrix.yaml").read_text(encoding="utf-8")
+    head, _ = text.split("\nmatrix:", 1)
+    m = tmp_path / "matrix.yaml"
+    m.write_text(head + "\nmatrix:\n" + "".join(f"  {k}: [较大, 较大, 较大, 较大, 较大]\n"
+                                               for k in range(1, 6)), encoding="utf-8")
+    run_cli(["risk", "assess", "--year", "2026", "--matrix", str(m)], d.env(), check=True)
+    code = _current(d)["G2"][0]
+    assert _current(d)["G2"][1] == "较大"
+    profile_matrix = load_config(d.profile).matrix
+    lk, cons = d.rows("SELECT likelihood, consequence FROM risk_points WHERE code = %s AND "
+                      "valid_to IS NULL", (code,))[0]
+    assert profile_matrix.level(lk, cons)[0] != "较大"
+    with psycopg.connect(d.conninfo) as conn:
+        raise_for_alarm(conn, profile_matrix, asset_code="G2", alarm_code="A-G2",
+                        level="重大", risk_code=code)
+        assert restore_for_alarm(conn, profile_matrix, risk_code=code, alarm_code="A-G2",
+                                 level_of_alarm={}) == "较大"
+    assert _current(d)["G2"][1] == "较大"

@@ -111,7 +111,14 @@ def restore_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, risk_code: st
         return None
     old, lk, cons, flags = row
     rest = [f[len(FLAG):] for f in flags if f.startswith(FLAG) and f != FLAG + alarm_code]
-    new, _ = matrix.level(lk, cons)
+    # the point's own level: the one its last grading gave (an assessment, or its placing by
+    # hand), as the assessment compares it (layers.risk.grade.GRADED) — an assessment run
+    # with another matrix (--matrix) than the one handed here graded it otherwise; the
+    # stored likelihood × consequence through ``matrix`` only for a point never recorded
+    graded = conn.execute(
+        "SELECT level FROM risk_assessments WHERE code = %s COLLATE \"default\" AND "
+        "source <> 'alarm' ORDER BY run_id DESC, id DESC LIMIT 1", (risk_code,)).fetchone()
+    new = graded[0] if graded and graded[0] in LEVELS else matrix.level(lk, cons)[0]
     if rest:
         for (lv,) in conn.execute("SELECT level FROM alarms WHERE code = ANY(%s) AND "
                                   "status = 'active' AND valid_to IS NULL", (rest,)):

@@ -235,6 +235,9 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         out["rules"][rid]["points_by_hand"] = n
         out["notes"].append(f"rule {rid}: {n} assets it finds have this risk as a point added "
                             "by hand: that point stands for it")
+    if outside:
+        out["notes"].append(f"{outside} risks lie outside every district of the city: no "
+                            "point (outside_districts)")
     if out["raised_by_alarms"]:
         out["notes"].append(f"{out['raised_by_alarms']} points stand above their graded level "
                             "while an alarm on their asset is active (cim risk history CODE)")
