@@ -8,6 +8,7 @@ pattern does not read (its error is then the one raised).
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
@@ -20,6 +21,16 @@ from cim.errors import DatabaseError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
+
+# Every session of the platform's processes on UTC: libpq sends PGTZ as the session's TimeZone
+# at connection start, over the server's or database's setting. The times the platform writes
+# from the database (``--json``, the HTTP answers, the stored details) are documented as UTC
+# instants; a server set to Asia/Shanghai — usual in China — gave every one of them as
+# ``…+08:00`` while the details written in Python said ``+00:00``, and a day computed in SQL
+# without an explicit zone would have been another day than the one the tests check. Set
+# here, where every component's connection string comes from, before any connection; the
+# converter processes and workers forked later inherit it.
+os.environ["PGTZ"] = "UTC"
 
 # sqlalchemy.engine.url._parse_url's pattern (SQLAlchemy 2.0, MIT licence)
 _URL = re.compile(r"""
