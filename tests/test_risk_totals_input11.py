@@ -330,3 +330,25 @@ def test_a_cleared_alarm_restores_the_level_the_point_was_graded(d, tmp_path):
         assert restore_for_alarm(conn, profile_matrix, risk_code=code, alarm_code="A-G2",
                                  level_of_alarm={}) == "较大"
     assert _current(d)["G2"][1] == "较大"
+
+
+def test_a_drain_without_its_elevations_is_said_not_judged(fresh_db):
+    """Two drains: one whose end lies 0.5 m above its start (reversed: a point by the shipped
+    rule drain_reverse_slope), one without its end elevation — no point, as before, but said
+    (it read as a drain found in order)."""
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        for i, (code, end) in enumerate((("REV", 30.5), ("NOEND", None))):
+            line = shapely.affinity.translate(LineString([(0, 0), (50, 0)]), X0, Y0 + 100 * i)
+            conn.execute(
+                "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
+                "feature_code, start_point_code, end_point_code, start_elevation, "
+                "end_elevation, geom) VALUES (%s, '02', '排水', '01', '52000000', %s, %s, "
+                "30.0, %s, ST_GeomFromWKB(%s, 4527))",
+                (code, code + "a", code + "b", end,
+                 shapely.to_wkb(shapely.force_3d(line, 30.0))))
+    out = json.loads(run_cli(["risk", "assess", "--year", "2026", "--json"], fresh_db.env(),
+                             check=True).stdout)
+    assert out["rules"]["drain_reverse_slope"] == {"candidates": 1, "points": 1, "unjudged": 1}
+    assert any("drain_reverse_slope: 1 features" in n for n in out["notes"])
+    assert [a for (a,) in fresh_db.rows("SELECT asset_code FROM risk_points WHERE "
+                                        "valid_to IS NULL")] == ["REV"]

@@ -203,6 +203,7 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         found = generate.add_rule_candidates(conn, cfg)
         manual = generate.add_manual_candidates(conn)
         by_hand = generate.drop_rules_covered_by_hand(conn)
+        unjudged = generate.unjudged(conn, cfg)
         dropped: dict[str, int] = {}
         kept = grade.score_likelihood(conn, cfg, year, dropped)
         generate.place_candidates(conn)
@@ -231,6 +232,10 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
                      for rid, n in sorted(dropped.items())]
     for rid, n in dropped.items():
         out["rules"][rid]["unknown_not_points"] = n
+    for rid, n in sorted(unjudged.items()):
+        out["rules"][rid]["unjudged"] = n
+        out["notes"].append(f"rule {rid}: {n} features it selects lack the elevation it "
+                            "judges them by: not judged, no point")
     for rid, n in sorted(by_hand.items()):
         out["rules"][rid]["points_by_hand"] = n
         out["notes"].append(f"rule {rid}: {n} assets it finds have this risk as a point added "

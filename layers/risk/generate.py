@@ -133,6 +133,30 @@ def add_rule_candidates(conn: psycopg.Connection, cfg: RiskConfig) -> dict[str, 
     return found
 
 
+# what a rule kind needs of a feature to judge it: a drain without both invert elevations
+# cannot be found reversed, a pipe point without its ground elevation cannot be found low
+_NEEDS = {"reverse_slope": ("start_elevation", "end_elevation"),
+          "low_point": ("ground_elevation",)}
+
+
+def unjudged(conn: psycopg.Connection, cfg: RiskConfig) -> dict[str, int]:
+    """Per rule id, the features its ``where`` selects that it cannot judge for want of an
+    elevation: they are no risk point, and not because they were found safe."""
+    out = {}
+    for rule in cfg.rules:
+        cols = _NEEDS.get(rule.kind)
+        if not cols or not table_exists(conn, LAYERS[rule.layer].table):
+            continue
+        where, params = _where(rule)
+        missing = sql.SQL(" OR ").join(sql.SQL("t.{} IS NULL").format(sql.Identifier(c))
+                                       for c in cols)
+        n = conn.execute(sql.SQL("SELECT count(*) FROM {} t WHERE {} AND ({})").format(
+            sql.Identifier(LAYERS[rule.layer].table), where, missing), params).fetchone()[0]
+        if n:
+            out[rule.id] = n
+    return out
+
+
 def add_manual_candidates(conn: psycopg.Connection) -> int:
     """The current manual points, kept as they are (code, likelihood, measure); only their
     consequence is recomputed."""
