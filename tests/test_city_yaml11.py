@@ -1,4 +1,4 @@
-"""A city's YAML settings files (health indicators, approval rules, IoT settings) are read by
+"""A city's YAML settings files (health indicators, approval rules, IoT settings, styles) are read by
 the one reader, ``cim.profile.read_yaml_mapping``: a copy a city edited into something that is
 no mapping (a list, a bare text) or no YAML at all is a configuration error naming the file —
 the health catalog once raised ``AttributeError`` ('list' object has no attribute 'get'),
@@ -50,6 +50,15 @@ def test_iot_settings(bad_file, jining_profile):
                                                     "iot": bad_file})
     msg = _refused(lambda: load_config(profile), bad_file)
     assert "IoT settings" in msg
+
+
+def test_styles(bad_file, jining_profile):
+    from layers.styles.model import load_styles
+
+    profile = replace(jining_profile, dictionaries={**jining_profile.dictionaries,
+                                                    "styles": bad_file})
+    msg = _refused(lambda: load_styles(profile), bad_file)
+    assert "styles" in msg
 
 
 def test_the_shipped_files_still_read(jining_profile):

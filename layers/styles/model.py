@@ -13,10 +13,8 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cim.errors import ConfigError
-from cim.profile import DICTIONARY_DIR, CityProfile
+from cim.profile import DICTIONARY_DIR, CityProfile, read_yaml_mapping
 
 # the web map's zoom of a scale (scale_to_zoom): MapLibre's zoom z draws the world 512 * 2**z
 # CSS pixels wide (512-pixel tiles, not WebMercatorQuad's 256), a CSS pixel is 1/96 inch (the
@@ -224,13 +222,7 @@ def load_styles(profile: CityProfile) -> Styles:
 
 
 def _read(profile: CityProfile, path: Path) -> Styles:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read styles: {exc.strerror}", path=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", path=str(path)) from exc
-    return _Reader(profile, path).styles(raw)
+    return _Reader(profile, path).styles(read_yaml_mapping(path, "the styles"))
 
 
 def _declared() -> dict[str, Any]:
