@@ -80,7 +80,7 @@ TILEJSON_MAX_ZOOM = 18  # clients overzoom beyond (a z18 tile unit is ~4 cm)
 # ASCII digits only: \d also matches full-width and other scripts' digits (１２, ١٢), which
 # int() reads, so /tiles/…/１２/… was served as tile 12 under another URL
 _INT = re.compile(r"[0-9]{1,9}")
-RECIPE = "cim-mvt-3"  # change when the tile SQL changes, so that no client keeps old tiles
+RECIPE = "cim-mvt-4"  # change when the tile SQL changes, so that no client keeps old tiles
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,11 @@ class TilesService:
             out = {}
             for name, res in self.resources.items():
                 d, prov = self.defs[name], res["providers"][0]
-                cols = [c.name for c in published_columns(self.conninfo, prov["table"])]
+                published = published_columns(self.conninfo, prov["table"])
+                cols = [c.name for c in published]
+                formats = tuple((c.name, "array" if c.json_type == "array" else c.json_format)
+                                for c in published
+                                if c.json_type == "array" or c.json_format == "date-time")
                 if name not in LAYERS:  # a result table: its declared columns and the fields
                     # its tiles are declared to carry (the health selector colours by `score`)
                     keep = {"code", *d.column_names(), *d.tile_fields}
@@ -218,7 +222,7 @@ class TilesService:
                 out[name] = TileLayer(name, prov["table"], int(prov["srid"]), d.geometry_type,
                                       tuple(cols), tuple(c for c in cols if c in low),
                                       d.tile_min_zoom, d.tile_detail_zoom,
-                                      map_where(name) or "")
+                                      map_where(name) or "", formats)
             self._layers = out
         return self._layers
 

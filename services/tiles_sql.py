@@ -87,6 +87,9 @@ class TileLayer:
     min_zoom: int
     detail_zoom: int
     where: str = ""  # SQL on the table's rows beyond "current" (a result layer's map_where)
+    # columns written as the items path writes them (column, "date-time" | "array"): ST_AsMVT
+    # casts them to PostgreSQL's text, '2026-06-15 01:40:00+00' and '{position_from_asset}'
+    formats: tuple[tuple[str, str], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -162,7 +165,7 @@ def tile_statement(layer: TileLayer, detail: bool, simplify: bool) -> str:
         mvt_geom = sql.SQL(
             "ST_AsMVTGeom(ST_Transform(ST_Force2D({}), 3857), t.env, {}, {}, true)").format(
             geom, sql.Literal(EXTENT), sql.Literal(BUFFER))
-        picked = sql.SQL(", ").join(sql.SQL("p.{}").format(sql.Identifier(c)) for c in cols)
+        picked = sql.SQL(", ").join(_column(c, dict(layer.formats).get(c)) for c in cols)
         out = sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in cols)
         return sql.SQL(
             "WITH t AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env, "
@@ -183,6 +186,19 @@ def tile_statement(layer: TileLayer, detail: bool, simplify: bool) -> str:
             where=sql.SQL(f"AND ({layer.where}) " if layer.where else ""))
 
     return _cached(("tile", layer.name, detail, simplify), build)
+
+
+def _column(name: str, fmt: str | None) -> sql.Composable:
+    """A published column as the items path writes it (RFC 3339 in UTC, trailing zeros of the
+    fraction dropped; an array as JSON)."""
+    col = sql.SQL("p.{}").format(sql.Identifier(name))
+    if fmt == "date-time":
+        return sql.SQL("rtrim(rtrim(to_char({c} AT TIME ZONE 'UTC', "
+                       "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '0'), '.') || '+00:00' AS {n}").format(
+            c=col, n=sql.Identifier(name))
+    if fmt == "array":
+        return sql.SQL("to_json({c})::text AS {n}").format(c=col, n=sql.Identifier(name))
+    return col
 
 
 def tile_params(z: int, x: int, y: int, limit: int, srid: int) -> dict:

@@ -142,3 +142,26 @@ def test_empty_tile_is_no_html_and_unknown_collection_is_404(served):
         r = requests.get(base + path, timeout=30)
         assert r.status_code == 404, (path, r.status_code, r.text[:200])
         assert "'nope'" in r.json()["description"] and "buildings" in r.json()["description"]
+
+
+def test_tile_attributes_as_the_items_path_writes_them(served):
+    """Chinese values as delivered; times in RFC 3339 and arrays as JSON, as the items path
+    (and README) give them: the tiles said '2026-06-15 01:40:00+00' and '{}'."""
+    import datetime as dt
+
+    from tests.test_tiles import decode
+
+    d, base, _ = served
+    col, row = _tile()
+    r = requests.get(f"{base}/collections/buildings/tiles/WebMercatorQuad/{Z}/{row}/{col}",
+                     timeout=60)
+    assert r.status_code == 200
+    (props,) = [f["properties"] for f in decode(r.content)["buildings"]["features"]]
+    assert props["use_name"] == "住宅" and "测试楼" in props.values()
+    item = requests.get(f"{base}/collections/buildings/items/{props['code']}?f=json",
+                        timeout=30).json()["properties"]
+    stored = d.scalar("SELECT valid_from FROM buildings WHERE code = %s", (props["code"],))
+    assert dt.datetime.fromisoformat(props["valid_from"]) == stored
+    assert props["valid_from"] == item["valid_from"]
+    assert props["valid_from"].endswith("+00:00") and "T" in props["valid_from"]
+    assert props["flags"] == "[]"
