@@ -99,6 +99,9 @@ def evaluate(conn: psycopg.Connection, start: dt.datetime, end: dt.datetime,
         for r in rows:
             r[by] = r.pop("key")
     total.pop("key", None)
+    # on the clock of from and to, whichever of the two instants it is (the database's now
+    # came in the session's zone: UTC beside a period on the city's clock)
+    as_of = as_of.astimezone(start.tzinfo)
     return {"from": start.isoformat(), "to": end.isoformat(), "as_of": as_of.isoformat(),
             "timezone": timezone, "by": by, "rows": rows if by else [], "total": total, "formulas": FORMULAS,
             "overdue": overdue(conn, now, profile)}
