@@ -583,9 +583,10 @@ def _tms_list(api, req) -> tuple[dict, int, str]:
     headers = req.get_response_headers(**api.api_headers)
     e = TileMatrixSetEnum.WEBMERCATORQUAD.value
     href = f"{api.base_url}/TileMatrixSets"
+    # the HTML link first: pygeoapi's page links each set to its first link
     doc = {"tileMatrixSets": [{"title": e.title, "id": TMS, "uri": TMS_URI, "links": [
-        _link("self", "application/json", f"{href}/{TMS}?f=json", f"{TMS} (JSON)"),
-        _link("alternate", "text/html", f"{href}/{TMS}?f=html", f"{TMS} (HTML)")]}],
+        _link("alternate", "text/html", f"{href}/{TMS}?f=html", f"{TMS} (HTML)"),
+        _link("self", "application/json", f"{href}/{TMS}?f=json", f"{TMS} (JSON)")]}],
         "links": [_link("self", "application/json", f"{href}?f=json", "This document"),
                   _link("alternate", "text/html", f"{href}?f=html", "This document as HTML")]}
     if req.format == "html":

@@ -59,6 +59,9 @@ def test_ogc_pages_offline_without_console_errors(logged_browser, api, path):
     wait(driver, "return document.body.innerText.trim().length > 0")
     if path.startswith("/TileMatrixSets"):
         assert "WebMercatorQuad" in driver.find_element("tag name", "body").text
+        if path.startswith("/TileMatrixSets?"):  # the set's link opens its HTML page
+            href = driver.find_element("css selector", "td a").get_attribute("href")
+            assert href.endswith("/TileMatrixSets/WebMercatorQuad?f=html"), href
         # Bootstrap (the server's copy) is applied: its .table style has a bottom margin
         assert driver.execute_script(
             "const t = document.querySelector('table, .container');"
