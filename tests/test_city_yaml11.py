@@ -1,4 +1,4 @@
-"""A city's YAML settings files (health indicators, approval rules, IoT settings, styles) are read by
+"""A city's YAML settings files (health indicators, approval rules, IoT settings, styles, risk rules and matrix) are read by
 the one reader, ``cim.profile.read_yaml_mapping``: a copy a city edited into something that is
 no mapping (a list, a bare text) or no YAML at all is a configuration error naming the file —
 the health catalog once raised ``AttributeError`` ('list' object has no attribute 'get'),
@@ -59,6 +59,13 @@ def test_styles(bad_file, jining_profile):
                                                     "styles": bad_file})
     msg = _refused(lambda: load_styles(profile), bad_file)
     assert "styles" in msg
+
+
+def test_risk_rules_and_matrix(bad_file):
+    from layers.risk.config import load_matrix, load_rules
+
+    assert "risk rules" in _refused(lambda: load_rules(bad_file, {}), bad_file)
+    assert "risk matrix" in _refused(lambda: load_matrix(bad_file), bad_file)
 
 
 def test_the_shipped_files_still_read(jining_profile):

@@ -15,11 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cim.errors import ConfigError
 from cim.layerdefs import LAYERS
-from cim.profile import CHINA_TIME, DICTIONARY_DIR, CityProfile, city_today, read_csv_dictionary
+from cim.profile import (
+    CHINA_TIME,
+    DICTIONARY_DIR,
+    CityProfile,
+    city_today,
+    read_csv_dictionary,
+    read_yaml_mapping,
+)
 
 LEVELS = ("重大", "较大", "一般", "低")
 COLORS = ("红", "橙", "黄", "蓝")
@@ -89,16 +94,8 @@ def _path(profile: CityProfile | None, name: str, suffix: str, given: str | Path
     return DICTIONARY_DIR / f"{name}{suffix}"
 
 
-def _yaml(p: Path) -> dict:
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc}", path=str(p)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not YAML: {exc}", path=str(p)) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError("expected a mapping", path=str(p))
-    return raw
+def _yaml(p: Path, what: str) -> dict:
+    return read_yaml_mapping(p, what)
 
 
 def _int(v: Any, p: Path, key: str, lo: int = 1, hi: int = 5) -> int:
@@ -254,7 +251,7 @@ def _rule(spec: Any, i: int, p: Path, types: dict[str, RiskType]) -> Rule:
 
 
 def load_rules(p: Path, types: dict[str, RiskType]) -> list[Rule]:
-    raw = _yaml(p)
+    raw = _yaml(p, "the risk rules")
     if not isinstance(raw.get("rules"), list):
         raise ConfigError("expected a 'rules' list", path=str(p), field="rules")
     rules = [_rule(s, i, p, types) for i, s in enumerate(raw["rules"])
@@ -268,7 +265,7 @@ def load_rules(p: Path, types: dict[str, RiskType]) -> list[Rule]:
 
 
 def load_matrix(p: Path) -> Matrix:
-    raw = _yaml(p)
+    raw = _yaml(p, "the risk matrix")
     levels = raw.get("levels")
     if not isinstance(levels, dict) or list(levels) != list(LEVELS):
         raise ConfigError(f"levels must list {', '.join(LEVELS)} in this order", path=str(p),
