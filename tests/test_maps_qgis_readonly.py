@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from cim.db.engine import drop_database
-from cim.db.roles import DEFAULT_READER
+from cim.db.roles import DEFAULT_PLANNER
 from loaders.buildings import load_buildings
 from tests.conftest import SAMPLE_BUILDINGS, make_db, run_cli, server_url
 from tests.test_qgis_project import SYSTEM_PYTHON, qgis_missing
@@ -55,7 +55,7 @@ def test_layers_open_read_only_through_the_reader(qdb, tmp_path):
              "--service-file", str(service), "--no-db"], qdb.env(), check=True)
     entry = dict(line.split("=", 1) for line in service.read_text().splitlines()
                  if "=" in line)
-    assert entry["user"] == DEFAULT_READER and entry["dbname"] == qdb.name
+    assert entry["user"] == DEFAULT_PLANNER and entry["dbname"] == qdb.name
     assert "password" not in entry
     env = {**os.environ, "PGSERVICEFILE": str(service)}
     (tmp_path / "check.py").write_text(CHECK)

@@ -18,6 +18,13 @@ variable), or in ``~/.pgpass``/a service file, which libpq reads itself.
 
 Roles are cluster-wide; grants are per database. Creating the role needs CREATEROLE: without
 it the error prints the statements a DBA runs once, and ``cim db upgrade`` then only grants.
+
+Planners opening the one map in QGIS get a role of their own (:func:`ensure_planner`,
+``cim_planner``): the reader can read the case loop's contacts and users and, in a transaction
+it opens READ WRITE, write cases and risk points — a desktop client holding its login could do
+the same. The planner may SELECT the tables the one catalog publishes (``layers.catalog``) and
+QGIS's own project and style tables, and nothing else: no write privilege on any table, so
+``BEGIN READ WRITE`` gains it nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +68,15 @@ RECORD_GRANTS: dict[str, str] = {
     "risk_assessments": "INSERT",
 }
 RECORD_TABLES = tuple(RECORD_GRANTS)
+PLANNER_ROLE_ENV = "CIM_PLANNER_ROLE"
+PLANNER_TIMEOUT_ENV = "CIM_PLANNER_STATEMENT_TIMEOUT"
+PLANNER_PASSWORD_ENV = "CIM_PLANNER_PASSWORD"
+DEFAULT_PLANNER = "cim_planner"
+# QGIS draws a whole layer of a city in one query when zoomed out: longer than a web request
+DEFAULT_PLANNER_TIMEOUT = "60s"
+# QGIS's own tables: the saved one-map project (layers.qgis.store) and the layers' default
+# styles (layers.styles.apply) — what a planner opens the map with, not data of the city
+QGIS_TABLES = ("qgis_projects", "layer_styles")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TIMEOUT = re.compile(r"^\d{1,9}(ms|s|min|h)?$")
 
@@ -85,6 +101,14 @@ class ReaderRole:
         """``CIM_READER_ROLE`` and ``CIM_READER_STATEMENT_TIMEOUT``, else the defaults."""
         return cls(os.environ.get(READER_ROLE_ENV) or DEFAULT_READER,
                    (os.environ.get(READER_TIMEOUT_ENV) or DEFAULT_TIMEOUT).replace(" ", ""))
+
+    @classmethod
+    def planner_from_env(cls) -> ReaderRole:
+        """The planners' role: ``CIM_PLANNER_ROLE`` and ``CIM_PLANNER_STATEMENT_TIMEOUT``,
+        else ``cim_planner`` and 60s."""
+        return cls(os.environ.get(PLANNER_ROLE_ENV) or DEFAULT_PLANNER,
+                   (os.environ.get(PLANNER_TIMEOUT_ENV) or DEFAULT_PLANNER_TIMEOUT)
+                   .replace(" ", ""))
 
 
 def reader_url(admin_url: str, role: str | None = None, password: str | None = None) -> str:
@@ -112,9 +136,10 @@ def serving_url(url: str, role: str | None = None) -> str:
     return reader_url(url, name)
 
 
-def _dba_statements(role: ReaderRole, dbname: str) -> str:
+def _dba_statements(role: ReaderRole, dbname: str, password_env: str = READER_PASSWORD_ENV
+                    ) -> str:
     return (f"CREATE ROLE {role.name} LOGIN;  -- then set its password, "
-            f"or let {READER_PASSWORD_ENV} do it\n"
+            f"or let {password_env} do it\n"
             f"ALTER ROLE {role.name} SET statement_timeout = '{role.statement_timeout}';\n"
             f"ALTER ROLE {role.name} SET default_transaction_read_only = on;\n"
             f"GRANT CONNECT ON DATABASE \"{dbname}\" TO {role.name};")
@@ -133,71 +158,185 @@ def _retrying(conn: psycopg.Connection, stmt: sql.Composable) -> None:
             time.sleep(0.1 * (attempt + 1))
 
 
+def _login_role(conn: psycopg.Connection, role: ReaderRole, password_env: str,
+                purpose: str, role_env: str) -> list[str]:
+    """Create the login role if it is missing (or say what a DBA runs), refuse one with
+    powers beyond reading, and keep its password, timeout, read-only default and CONNECT
+    in step. ``purpose`` names it in messages ("the read-only role … the services connect
+    with"). Returns notes for the operator."""
+    ident = sql.Identifier(role.name)
+    notes: list[str] = []
+    dbname, me = conn.execute("SELECT current_database(), current_user").fetchone()
+    can_create = conn.execute(
+        "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()[0]
+    row = conn.execute("SELECT rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb "
+                       "FROM pg_roles WHERE rolname = %s", (role.name,)).fetchone()
+    if row is None:
+        if not can_create:
+            raise ConfigError(
+                f"the database user {me!r} may not create roles, so {purpose} does not "
+                f"exist. The schema is migrated; ask a DBA to run once:\n"
+                f"{_dba_statements(role, dbname, password_env)}\n"
+                "then run `cim db upgrade` again (it grants SELECT on the layer tables)")
+        try:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                                 "NOREPLICATION NOBYPASSRLS").format(ident))
+        except psycopg.errors.DuplicateObject:  # created by a concurrent upgrade
+            pass
+    elif row[0]:
+        raise ConfigError(f"role {role.name!r} exists with superuser, CREATEROLE, "
+                          f"CREATEDB or BYPASSRLS: it cannot serve as {purpose}; "
+                          f"set {role_env} to another name")
+    if can_create:
+        password = os.environ.get(password_env)
+        if password:  # hashed here: the cleartext never reaches the server or its log
+            hashed = conn.pgconn.encrypt_password(password.encode(), role.name.encode(),
+                                                  b"scram-sha-256").decode()
+            _retrying(conn, sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                ident, sql.Literal(hashed)))
+        _retrying(conn, sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+            ident, sql.Literal(role.statement_timeout)))
+        _retrying(conn, sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on")
+                  .format(ident))
+    elif _role_setting(conn, role.name, "statement_timeout") != role.statement_timeout:
+        notes.append(f"cannot set statement_timeout on {role.name!r} (no CREATEROLE); "
+                     f"a DBA runs: ALTER ROLE {role.name} SET statement_timeout = "
+                     f"'{role.statement_timeout}'")
+    try:
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(dbname), ident))
+    except psycopg.errors.InsufficientPrivilege:
+        if not conn.execute("SELECT has_database_privilege(%s, current_database(), "
+                            "'CONNECT')", (role.name,)).fetchone()[0]:
+            notes.append(f"{role.name!r} may not connect to {dbname!r}; a DBA runs: "
+                         f"GRANT CONNECT ON DATABASE \"{dbname}\" TO {role.name}")
+    return notes
+
+
+def _create_note(conn: psycopg.Connection, name: str) -> list[str]:
+    if conn.execute("SELECT has_schema_privilege(%s, 'public', 'CREATE')",
+                    (name,)).fetchone()[0]:
+        return [f"{name!r} may create tables in schema public (granted to PUBLIC before "
+                "PostgreSQL 15); consider: REVOKE CREATE ON SCHEMA public FROM PUBLIC"]
+    return []
+
+
 def ensure_reader(url: str, role: ReaderRole | None = None) -> list[str]:
-    """Create (if needed) and grant the read-only role in the database of ``url``; idempotent.
+    """Create (if needed) and grant the read-only role in the database of ``url``, then the
+    planners' role (:func:`ensure_planner`: ``cim db upgrade`` keeps both); idempotent.
     Returns notes worth showing the operator (empty when all is as it should be)."""
     role = role or ReaderRole.from_env()
     ident = sql.Identifier(role.name)
-    notes: list[str] = []
     with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
-        dbname, me = conn.execute("SELECT current_database(), current_user").fetchone()
-        can_create = conn.execute(
-            "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user"
-        ).fetchone()[0]
-        row = conn.execute("SELECT rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb "
-                           "FROM pg_roles WHERE rolname = %s", (role.name,)).fetchone()
-        if row is None:
-            if not can_create:
-                raise ConfigError(
-                    f"the database user {me!r} may not create roles, so the read-only role "
-                    f"{role.name!r} the services connect with does not exist. The schema is "
-                    f"migrated; ask a DBA to run once:\n{_dba_statements(role, dbname)}\n"
-                    "then run `cim db upgrade` again (it grants SELECT on the layer tables)")
-            try:
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                                     "NOREPLICATION NOBYPASSRLS").format(ident))
-            except psycopg.errors.DuplicateObject:  # created by a concurrent upgrade
-                pass
-        elif row[0]:
-            raise ConfigError(f"role {role.name!r} exists with superuser, CREATEROLE, "
-                              "CREATEDB or BYPASSRLS: it cannot serve as the read-only role; "
-                              f"set {READER_ROLE_ENV} to another name")
-        if can_create:
-            password = os.environ.get(READER_PASSWORD_ENV)
-            if password:  # hashed here: the cleartext never reaches the server or its log
-                hashed = conn.pgconn.encrypt_password(password.encode(), role.name.encode(),
-                                                      b"scram-sha-256").decode()
-                _retrying(conn, sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    ident, sql.Literal(hashed)))
-            _retrying(conn, sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
-                ident, sql.Literal(role.statement_timeout)))
-            _retrying(conn, sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on")
-                      .format(ident))
-        elif _role_setting(conn, role.name, "statement_timeout") != role.statement_timeout:
-            notes.append(f"cannot set statement_timeout on {role.name!r} (no CREATEROLE); "
-                         f"a DBA runs: ALTER ROLE {role.name} SET statement_timeout = "
-                         f"'{role.statement_timeout}'")
-        try:
-            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                sql.Identifier(dbname), ident))
-        except psycopg.errors.InsufficientPrivilege:
-            if not conn.execute("SELECT has_database_privilege(%s, current_database(), "
-                                "'CONNECT')", (role.name,)).fetchone()[0]:
-                notes.append(f"{role.name!r} may not connect to {dbname!r}; a DBA runs: "
-                             f"GRANT CONNECT ON DATABASE \"{dbname}\" TO {role.name}")
+        notes = _login_role(conn, role, READER_PASSWORD_ENV,
+                            f"the read-only role {role.name!r} the services connect with",
+                            READER_ROLE_ENV)
         for stmt in ("GRANT USAGE ON SCHEMA public TO {}",
                      "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
                      "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}"):
             _retrying(conn, sql.SQL(stmt).format(ident))
         _grant_records(conn, ident)
-        if conn.execute("SELECT has_schema_privilege(%s, 'public', 'CREATE')",
-                        (role.name,)).fetchone()[0]:
-            notes.append(f"{role.name!r} may create tables in schema public (granted to PUBLIC "
-                         "before PostgreSQL 15); consider: REVOKE CREATE ON SCHEMA public FROM "
-                         "PUBLIC")
+        notes += _create_note(conn, role.name)
+    try:
+        planner_notes = ensure_planner(psycopg_conninfo(url), reader=role.name, warn=False)
+    except ConfigError as exc:  # the services work without it: say so, do not stop the upgrade
+        planner_notes = [str(exc)]
+    notes += planner_notes
     for note in notes:
         log.warning(note)
     return notes
+
+
+def published_tables() -> list[str]:
+    """The tables the one map shows, from the one catalog: the loaded layers and the result
+    layers (health indicators, alarms, cases) — never a list of its own, so a layer declared
+    later is granted when the roles are applied again."""
+    from cim.layerdefs import LAYERS
+    from layers.catalog import result_layers
+
+    return list(dict.fromkeys(d.table for d in [*LAYERS.values(), *result_layers()]))
+
+
+def ensure_planner(conninfo: str, role: ReaderRole | None = None, *,
+                   reader: str | None = None, warn: bool = True) -> list[str]:
+    """Create (if needed) the planners' role and leave it exactly SELECT on the published
+    tables (:func:`published_tables`) and QGIS's tables (:data:`QGIS_TABLES`) that exist in
+    the database of ``conninfo`` (a libpq connection string); idempotent.
+
+    Every other table privilege it holds here is revoked, in the same transaction as the
+    grants (a QGIS session of a planner never sees it half done): a table that left the
+    catalog, or a grant made by hand, does not outlive the next apply. No default privileges:
+    a table created later is readable once it is declared and the roles applied again. The
+    role is also read-only by default, but that is not what stops it writing."""
+    role = role or ReaderRole.planner_from_env()
+    reader = reader or ReaderRole.from_env().name
+    if role.name == reader:  # its privileges would be revoked, and the services stop
+        raise ConfigError(f"the planners' role and the services' are both {role.name!r}: the "
+                          "services write cases and read the case contacts; set "
+                          f"{PLANNER_ROLE_ENV} or {READER_ROLE_ENV} to another name")
+    allowed = [*published_tables(), *QGIS_TABLES]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        notes = _login_role(conn, role, PLANNER_PASSWORD_ENV,
+                            f"the planners' role {role.name!r} the QGIS project's pg service "
+                            "names", PLANNER_ROLE_ENV)
+        inherited = [r for r, in conn.execute(
+            "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = %s ORDER BY 1",
+            (role.name,))]
+        if inherited:
+            raise ConfigError(f"role {role.name!r} is a member of {', '.join(inherited)} and "
+                              "holds their privileges: it cannot serve as the planners' "
+                              f"read-only role; a DBA runs: REVOKE {', '.join(inherited)} "
+                              f"FROM {role.name}, or set {PLANNER_ROLE_ENV} to another name")
+        for attempt in range(5):
+            try:
+                with conn.transaction():
+                    _grant_planner(conn, role.name, allowed)
+                break
+            except psycopg.errors.InternalError as exc:  # a concurrent grant: try again
+                if "concurrently" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        notes += _create_note(conn, role.name)
+    if warn:
+        for note in notes:
+            log.warning(note)
+    return notes
+
+
+def _grant_planner(conn: psycopg.Connection, name: str, allowed: list[str]) -> None:
+    ident = sql.Identifier(name)
+    held = conn.execute(
+        "SELECT c.relname, c.relkind FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace, pg_roles r "
+        "WHERE n.nspname = 'public' AND r.rolname = %s AND ("
+        " EXISTS (SELECT 1 FROM aclexplode(c.relacl) x WHERE x.grantee = r.oid) OR"
+        " EXISTS (SELECT 1 FROM pg_attribute a, aclexplode(a.attacl) x"
+        "  WHERE a.attrelid = c.oid AND x.grantee = r.oid))",
+        (name,)).fetchall()
+    for table, kind in held:  # tables, views, sequences: whatever it was given, by whom
+        what = "SEQUENCE" if kind == "S" else "TABLE"
+        conn.execute(sql.SQL("REVOKE ALL ON {} public.{} FROM {}").format(
+            sql.SQL(what), sql.Identifier(table), ident))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
+    for table in allowed:
+        if conn.execute("SELECT to_regclass(%s) IS NULL", (f'public."{table}"',)).fetchone()[0]:
+            continue
+        conn.execute(sql.SQL("GRANT SELECT ON TABLE public.{} TO {}").format(
+            sql.Identifier(table), ident))
+
+
+def grant_planner_table(conn: psycopg.Connection, table: str,
+                        role: ReaderRole | None = None) -> None:
+    """SELECT on one of QGIS's tables for the planners' role when it exists: the project
+    table is created when the first project is saved, after ``cim db upgrade``."""
+    name = (role or ReaderRole.planner_from_env()).name
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() and \
+            not conn.execute("SELECT has_table_privilege(%s, %s, 'SELECT')",
+                             (name, f'public."{table}"')).fetchone()[0]:
+        conn.execute(sql.SQL("GRANT SELECT ON TABLE public.{} TO {}").format(
+            sql.Identifier(table), sql.Identifier(name)))
 
 
 def _grant_records(conn: psycopg.Connection, ident: sql.Identifier) -> None:

@@ -29,16 +29,18 @@ CREATE_QGIS_PROJECTS = ("CREATE TABLE IF NOT EXISTS public.qgis_projects("
 
 
 def service_entry(conninfo: str) -> dict[str, str]:
-    """The pg_service.conf keys of ``conninfo``'s server and database for the read-only role
-    (``cim.db.roles``: ``CIM_READER_ROLE``, default cim_reader): host, port, dbname, user, and
-    its sslmode when it sets one; never a password (nor a certificate path of this machine).
-    Planners view the one map: the admin's user had QGIS edit the layers in place, outside any
-    load and its history."""
+    """The pg_service.conf keys of ``conninfo``'s server and database for the planners' role
+    (``cim.db.roles``: ``CIM_PLANNER_ROLE``, default cim_planner): host, port, dbname, user,
+    and its sslmode when it sets one; never a password (nor a certificate path of this
+    machine). Planners view the one map: the admin's user had QGIS edit the layers in place,
+    and the services' reader (``cim_reader``) reads the citizens' contacts of the case loop
+    and writes cases in a transaction it opens READ WRITE — the planners' role reads the
+    published layers only."""
     from cim.db.roles import ReaderRole
 
     d = conninfo_to_dict(conninfo)
     entry = {k: str(d[k]) for k in ("host", "port", "dbname") if d.get(k)}
-    entry["user"] = ReaderRole.from_env().name
+    entry["user"] = ReaderRole.planner_from_env().name
     if d.get("sslmode"):  # the server's demand (require, verify-full …) holds for planners too:
         # without it libpq's default "prefer" falls back to an unencrypted connection
         entry["sslmode"] = str(d["sslmode"])
@@ -115,8 +117,15 @@ def read_service_file(path: Path) -> str:
 
 
 def write_service_file(path: Path, service: str, conninfo: str) -> dict[str, str]:
-    """Add or replace the ``[service]`` section of a pg_service.conf, keeping the rest."""
+    """Add or replace the ``[service]`` section of a pg_service.conf, keeping the rest.
+
+    The role it names is made ready first (``cim.db.roles.ensure_planner``: created if
+    needed, SELECT on what the map publishes as of now), so the entry never names a role
+    that does not exist or cannot read a layer (or the styles) the project shows."""
+    from cim.db.roles import ensure_planner
+
     check_service_name(service)
+    ensure_planner(conninfo)
     entry = service_entry(conninfo)
     text = service_file_text(read_service_file(path), service, entry)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,8 +176,11 @@ def save_to_database(conninfo: str, name: str, qgs_text: str,
     the browser shows it under the connection's public schema)."""
     meta = {"last_modified_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
             "last_modified_user": getpass.getuser()}
+    from cim.db.roles import grant_planner_table
+
     with psycopg.connect(conninfo) as conn, conn.transaction():
         conn.execute(CREATE_QGIS_PROJECTS)
+        grant_planner_table(conn, "qgis_projects")  # a planner opens it from the browser
         conn.execute("INSERT INTO public.qgis_projects (name, metadata, content) "
                      "VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
                      "metadata = EXCLUDED.metadata, content = EXCLUDED.content",
