@@ -68,7 +68,7 @@ TILE_LAYER = re.compile(r"new L\.TileLayer\((\s*'\{\{ config\[[\"']server[\"']\]
 BASEMAP_JS = "{{ config['server']['url'] }}/map/static/pygeoapi-basemap.js"
 LEAFLET_JS = "{{ config['server']['url'] }}/map/static/vendor/leaflet/leaflet.js"
 # glyph ranges served as PBF (the rest of the BMP's CJK is drawn from the browser's fonts)
-GLYPH_RANGES = [0, 256, 8192, 8448, 8704, 9472]
+GLYPH_RANGES = [0, 256, 8192, 8448, 8704, 9472, 9984]  # 9984: dingbats (the ✚ marker)
 FONT_FACE = "Noto Sans CJK SC"
 FONT_TTC = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 FONTSTACK = "Noto Sans CJK SC Regular"

@@ -41,7 +41,7 @@ def _color(v: Any, default: Color | None = None) -> Color | None:
 
 
 # QGIS marker shapes other than the circle, drawn on the web map as glyphs of the label font
-# (geometric shapes U+25A0–25FF are among the served glyph ranges; ✚ is drawn by the browser):
+# (geometric shapes U+25A0–25FF and dingbats U+2700–27BF, ✚, are among the served glyph ranges):
 # the shape tells a valve (◆) from a hydrant (▲) on both maps. A glyph's shape fills about
 # GLYPH_FILL of its em square.
 SHAPE_GLYPHS = {"diamond": "◆", "triangle": "▲", "square": "■", "cross_fill": "✚",
