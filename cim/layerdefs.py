@@ -87,6 +87,21 @@ class LayerDef:
     tile_fields: tuple[str, ...] = ()
     tile_min_zoom: int = 0
     tile_detail_zoom: int = 0
+    # What the catalog (layers.catalog) hands every consumer from this one declaration, so a
+    # layer — loaded here or a room's result layer (its `RESULT_LAYERS`) — is on the API,
+    # tiles, styles and QGIS project without an edit anywhere else:
+    # - map_where: the SQL condition on the current rows the one map shows (vector tiles, the
+    #   QGIS project's subset), None for all; the OGC API serves every current row. Columns
+    #   unqualified: the tiles alias the table, QGIS's provider does not (a subquery names
+    #   its own columns apart, see POPULATION);
+    # - other_columns: the table's columns beyond `columns` (JSON detail, bookkeeping), in the
+    #   OGC API and the QGIS layer but not the tiles, declared for their Chinese names;
+    # - unpublished: columns the services never publish (a case's free text);
+    # - live: changes while the platform runs: served while empty, redrawn by the maps.
+    map_where: str | None = None
+    other_columns: tuple[Column, ...] = ()
+    unpublished: frozenset[str] = frozenset()
+    live: bool = False
 
     @property
     def table(self) -> str:
@@ -370,11 +385,25 @@ FACILITIES = LayerDef(
     extra_indexes=(Index("facility_type_current_idx", ("facility_type_code",)),),
 )
 
+# The one map's population: a unit's figure of its latest year and, of two deliveries naming
+# the unit for that year, the one loaded last (valid_from, then id: the rule the health check
+# and the risk grading count by, layers/health/population.py). Every year's row is current, so
+# without it the map drew each year on the unit's footprint, labels over each other; the OGC
+# API keeps every year. A row is shown when no current row of its unit is newer. The subquery
+# renames its columns (k u y f i), so the unqualified names can only be the outer row's: the
+# tiles' `p`, QGIS's table (one condition for both); it reads the unit index per row.
+POPULATION_LATEST = (
+    "NOT EXISTS (SELECT 1 FROM (SELECT unit_kind AS k, unit_code AS u, year AS y, "
+    "valid_from AS f, id AS i FROM population WHERE valid_to IS NULL) newer "
+    "WHERE newer.u = unit_code AND newer.k = unit_kind "
+    "AND (newer.y, newer.f, newer.i) > (year, valid_from, id))")
+
 POPULATION = LayerDef(
     name="population", title_zh="人口", title_en="Population",
     geometry_type="GEOMETRY", code_scheme="feature", layer_code="90",
     class_dictionary="population_units", class_column="unit_kind",
     tile_fields=("residents", "year"), tile_min_zoom=11, tile_detail_zoom=14,
+    map_where=POPULATION_LATEST,
     columns=(
         Column("unit_kind", "text", "统计单元 unit (building | grid)", required=True),
         Column("unit_code", "text", "单元编码 building or grid-cell code", required=True),
@@ -445,6 +474,7 @@ SENSORS = LayerDef(
     ),
     extra_indexes=(Index("device_current_uq", ("device_id",), unique=True),
                    Index("asset_current_idx", ("asset_code",))),
+    live=True,  # registered and retired while the platform runs
 )
 
 LAYERS: dict[str, LayerDef] = {d.name: d for d in (ADMIN_DIVISIONS, GRID_CELLS, BUILDINGS,

@@ -6,6 +6,9 @@ hard-coding tables, so a layer added by a migration appears everywhere once it h
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import pkgutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -50,45 +53,77 @@ _RESULT_DETAIL_SQL = (
     " FROM (SELECT ST_Extent(geom) FILTER (WHERE valid_to IS NULL) AS s FROM {table}) q")
 
 
+# a room's module that declares its result layers (``RESULT_LAYERS``: a tuple of LayerDefs)
+RESULT_MODULE = "layer"
+
+
 def result_layers() -> list[LayerDef]:
     """Tables of computed results published like layers (current rows by ``code``) but not
-    loaded, so not in ``cim.layerdefs.LAYERS``: the health check's ``health_indicators``
-    and the operations' ``alarms`` and ``cases``: listed always, empty until computed (the
+    loaded, so not in ``cim.layerdefs.LAYERS``: the health check's ``health_indicators``,
+    the operations' ``alarms`` and ``cases`` … Listed always, empty until computed (the
     server's collections are fixed when it starts: a health check computed after that was
-    served only after a restart), the latter refreshed by the web map (:func:`live_layers`)."""
-    from layers.cases.layer import CASES
-    from layers.health.layer import HEALTH_INDICATORS
-    from layers.iot.layer import ALARMS
+    served only after a restart).
 
-    return [HEALTH_INDICATORS, ALARMS, CASES]
+    Each room declares its own once, in ``layers/<room>/layer.py`` as ``RESULT_LAYERS``, every
+    fact the catalog hands on (map condition, other and unpublished columns, live refresh) a
+    field of its LayerDef; this function finds them there. The catalog named the three of its
+    day here and in each function below (and the styles' field names scanned modules for
+    their other columns), so a fourth needed an edit in each before it was on every map."""
+    return list(_registry())
+
+
+@lru_cache(maxsize=1)
+def _registry() -> tuple[LayerDef, ...]:
+    """The result layers of every room, by layer name (the order of the catalog)."""
+    import layers
+
+    found: dict[str, tuple[str, LayerDef]] = {}
+    rooms = sorted(m.name for m in pkgutil.iter_modules(layers.__path__) if m.ispkg)
+    for room in rooms:
+        module = f"layers.{room}.{RESULT_MODULE}"
+        if importlib.util.find_spec(module) is None:
+            continue
+        declared = getattr(importlib.import_module(module), "RESULT_LAYERS", ())
+        if not isinstance(declared, tuple) or not all(isinstance(d, LayerDef)
+                                                      for d in declared):
+            raise RuntimeError(f"{module}.RESULT_LAYERS: a tuple of LayerDefs expected, "
+                               f"got {declared!r}")
+        for d in declared:
+            before = found[d.name][0] if d.name in found else (
+                "cim.layerdefs" if d.name in LAYERS else None)
+            if before:
+                raise RuntimeError(f"{module}.RESULT_LAYERS: layer {d.name!r} is declared "
+                                   f"in {before} already")
+            found[d.name] = (module, d)
+    return tuple(found[name][1] for name in sorted(found))
+
+
+def layer_defs() -> dict[str, LayerDef]:
+    """Every layer the catalog knows by name: the loaded ones, then the result layers."""
+    return {**LAYERS, **{d.name: d for d in result_layers()}}
 
 
 def live_layers() -> list[str]:
     """Layers that change while the platform runs (sensors registered, alarms raised and
-    cleared by readings, cases moving through the loop): served even while empty, and
-    refreshed periodically by the web map."""
-    return ["sensors", "alarms", "cases"]
+    cleared by readings, cases moving through the loop: ``LayerDef.live``): served even
+    while empty, and refreshed periodically by the web map and QGIS."""
+    return [d.name for d in layer_defs().values() if d.live]
 
 
 def map_where(name: str) -> str | None:
-    """The SQL condition on a result layer's current rows that the one map shows (vector
-    tiles, the QGIS project's subset), or None: every current row. The OGC API serves all."""
-    from layers.cases.layer import CASES
-    from layers.cases.layer import MAP_WHERE as OPEN_CASES
-    from layers.health.layer import HEALTH_INDICATORS, MAP_WHERE
-    from layers.iot.layer import ALARMS
-    from layers.iot.layer import MAP_WHERE as ACTIVE_ALARMS
-
-    return {HEALTH_INDICATORS.name: MAP_WHERE, ALARMS.name: ACTIVE_ALARMS,
-            CASES.name: OPEN_CASES}.get(name)
+    """The SQL condition on a layer's current rows that the one map shows (vector tiles, the
+    QGIS project's subset: ``LayerDef.map_where``), or None: every current row. The OGC API
+    serves all."""
+    d = layer_defs().get(name)
+    return d.map_where if d else None
 
 
 def unpublished(table: str) -> frozenset[str]:
     """Columns of ``table`` beyond :data:`HIDDEN_COLUMNS` that the services never publish
-    (a case's free text and JSON detail: no personal data reaches the public API)."""
-    from layers.cases.layer import CASES, UNPUBLISHED
-
-    return UNPUBLISHED if table == CASES.table else frozenset()
+    (``LayerDef.unpublished``: a case's free text and JSON detail, no personal data reaches
+    the public API)."""
+    return next((d.unpublished for d in layer_defs().values() if d.table == table),
+                frozenset())
 
 
 @dataclass

@@ -24,12 +24,13 @@ def a_new_result_layer(monkeypatch):
     """A result layer declared once, in a module of its own (as layers/iot/layer.py declares
     alarms), and listed by the catalog."""
     module = types.ModuleType("tests_review11_noise_layer")
+    module.OTHER_COLUMNS = (Column("detail", "jsonb", "详情 detail (JSON)", required=True),
+                            Column("station_note", "text", "站点说明 note on the station"))
     module.NOISE = LayerDef(
         name="noise_levels", title_zh="噪声监测", title_en="Noise levels",
         geometry_type="POINT", code_scheme="result", assign_district=False, assign_grid=False,
-        columns=(Column("db_a", "float8", "声级 level dB(A)"),))
-    module.OTHER_COLUMNS = (Column("detail", "jsonb", "详情 detail (JSON)", required=True),
-                            Column("station_note", "text", "站点说明 note on the station"))
+        columns=(Column("db_a", "float8", "声级 level dB(A)"),),
+        other_columns=module.OTHER_COLUMNS)
     monkeypatch.setitem(sys.modules, module.__name__, module)
     listed = layers.catalog.result_layers()
     monkeypatch.setattr(layers.catalog, "result_layers", lambda: [*listed, module.NOISE])
@@ -54,7 +55,8 @@ def test_a_result_layer_declared_once_has_its_other_columns_named(a_new_result_l
 
 
 def test_the_catalogs_result_layers_keep_the_columns_declared_beside_them():
-    """Read independently of fields.py: each module's own OTHER_COLUMNS."""
+    """Read independently of fields.py: each module's own OTHER_COLUMNS (the tuple its
+    LayerDef carries)."""
     from layers.cases import layer as cases
     from layers.health import layer as health
     from layers.iot import layer as iot

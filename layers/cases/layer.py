@@ -14,6 +14,20 @@ from __future__ import annotations
 
 from cim.layerdefs import Column, LayerDef
 
+# columns of the table the services never publish: free text, JSON detail, and the address —
+# a 12345 caller's address is often their home; the point and grid cell say where the case is
+UNPUBLISHED = frozenset({"description", "detail", "address"})
+# the table's other columns (those above): in the QGIS layer only (the operators' own view
+# of the table); declared for their names (layers.styles.fields), checked against the table
+# by a test
+OTHER_COLUMNS = (
+    Column("description", "text", "描述 description as reported (not published)"),
+    Column("address", "text", "地址 address as reported (not published)"),
+    Column("detail", "jsonb", "详情 detail (JSON, not published)", required=True),
+)
+# the open cases (not closed, not void)
+MAP_WHERE = "state NOT IN ('结案', '作废')"
+
 CASES = LayerDef(
     name="cases", title_zh="城市管理案件", title_en="City-management cases",
     geometry_type="POINT", code_scheme="result", assign_district=False, assign_grid=False,
@@ -42,19 +56,10 @@ CASES = LayerDef(
         Column("deadline", "timestamptz", "处置时限 deadline"),
         Column("time_limit_h", "float8", "时限 time limit (h)"),
     ),
+    map_where=MAP_WHERE, other_columns=OTHER_COLUMNS, unpublished=UNPUBLISHED,
+    live=True,  # cases move through the loop while the platform runs
 )
 
-# columns of the table the services never publish: free text, JSON detail, and the address —
-# a 12345 caller's address is often their home; the point and grid cell say where the case is
-UNPUBLISHED = frozenset({"description", "detail", "address"})
-# the table's other columns (those above): in the QGIS layer only (the operators' own view
-# of the table); declared for their names (layers.styles.fields), checked against the table
-# by a test
-OTHER_COLUMNS = (
-    Column("description", "text", "描述 description as reported (not published)"),
-    Column("address", "text", "地址 address as reported (not published)"),
-    Column("detail", "jsonb", "详情 detail (JSON, not published)", required=True),
-)
+# what the catalog lists of this room (layers.catalog.result_layers)
+RESULT_LAYERS = (CASES,)
 
-# the open cases (not closed, not void)
-MAP_WHERE = "state NOT IN ('结案', '作废')"

@@ -10,6 +10,28 @@ from __future__ import annotations
 
 from cim.layerdefs import Column, LayerDef
 
+# The table's other columns: published by the OGC API collection and in the QGIS layer, not
+# carried by the tiles, which carry the declared columns (services/tiles.py: no JSON detail,
+# no computation bookkeeping); declared for their names (QGIS aliases, the OGC API's pages:
+# layers.styles.fields) and checked against the table by a test
+OTHER_COLUMNS = (
+    Column("run_id", "int8", "计算批次 health run (health_runs.id)", required=True),
+    Column("name_en", "text", "英文名称 indicator name in English"),
+    Column("unit", "text", "单位 unit of the value"),
+    Column("direction", "text", "指标方向 direction: up | down (which way is better)",
+           required=True),
+    Column("previous_year", "int4", "上一年份 previous stored year"),
+    Column("change", "float8", "变化 change from the previous year's value"),
+    Column("method", "text", "计算方法 how the value was computed"),
+    Column("detail", "jsonb", "详情 detail (JSON)", required=True),
+)
+
+# The rows the one map shows (vector tiles, the QGIS project's subset): each district's row of
+# the latest computed year. The city's row (the union of the districts) would cover them;
+# earlier years stay in the OGC API collection.
+MAP_WHERE = ("unit_kind = 'district' AND year = (SELECT max(year) FROM health_indicators "
+             "WHERE valid_to IS NULL)")
+
 HEALTH_INDICATORS = LayerDef(
     name="health_indicators", title_zh="城市体检指标", title_en="City health check indicators",
     geometry_type="MULTIPOLYGON", code_scheme="result",
@@ -33,26 +55,8 @@ HEALTH_INDICATORS = LayerDef(
         Column("previous_value", "float8", "上一年 previous year's value"),
         Column("trend", "text", "趋势 improved | worsened | unchanged"),
     ),
+    map_where=MAP_WHERE, other_columns=OTHER_COLUMNS,
 )
 
-# The table's other columns: published by the OGC API collection and in the QGIS layer, not
-# carried by the tiles, which carry the declared columns (services/tiles.py: no JSON detail,
-# no computation bookkeeping); declared for their names (QGIS aliases, the OGC API's pages:
-# layers.styles.fields) and checked against the table by a test
-OTHER_COLUMNS = (
-    Column("run_id", "int8", "计算批次 health run (health_runs.id)", required=True),
-    Column("name_en", "text", "英文名称 indicator name in English"),
-    Column("unit", "text", "单位 unit of the value"),
-    Column("direction", "text", "指标方向 direction: up | down (which way is better)",
-           required=True),
-    Column("previous_year", "int4", "上一年份 previous stored year"),
-    Column("change", "float8", "变化 change from the previous year's value"),
-    Column("method", "text", "计算方法 how the value was computed"),
-    Column("detail", "jsonb", "详情 detail (JSON)", required=True),
-)
-
-# The rows the one map shows (vector tiles, the QGIS project's subset): each district's row of
-# the latest computed year. The city's row (the union of the districts) would cover them;
-# earlier years stay in the OGC API collection.
-MAP_WHERE = ("unit_kind = 'district' AND year = (SELECT max(year) FROM health_indicators "
-             "WHERE valid_to IS NULL)")
+# what the catalog lists of this room (layers.catalog.result_layers)
+RESULT_LAYERS = (HEALTH_INDICATORS,)

@@ -10,6 +10,14 @@ from __future__ import annotations
 
 from cim.layerdefs import Column, LayerDef
 
+# the table's other column: published by the OGC API collection and in the QGIS layer, not
+# carried by the tiles (the declared columns); declared for its name (layers.styles.fields)
+OTHER_COLUMNS = (
+    Column("detail", "jsonb", "详情 detail (JSON)", required=True),
+)
+
+MAP_WHERE = "status = 'active'"
+
 ALARMS = LayerDef(
     name="alarms", title_zh="监测告警", title_en="Sensor alarms",
     geometry_type="POINT", code_scheme="result", assign_district=False, assign_grid=False,
@@ -42,12 +50,9 @@ ALARMS = LayerDef(
         Column("case_code", "text", "案件编号 case code"),
         Column("risk_code", "text", "风险点编码 risk point code"),
     ),
+    map_where=MAP_WHERE, other_columns=OTHER_COLUMNS,
+    live=True,  # raised and cleared by readings while the platform runs
 )
 
-# the table's other column: published by the OGC API collection and in the QGIS layer, not
-# carried by the tiles (the declared columns); declared for its name (layers.styles.fields)
-OTHER_COLUMNS = (
-    Column("detail", "jsonb", "详情 detail (JSON)", required=True),
-)
-
-MAP_WHERE = "status = 'active'"
+# what the catalog lists of this room (layers.catalog.result_layers)
+RESULT_LAYERS = (ALARMS,)
