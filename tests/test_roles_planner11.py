@@ -47,7 +47,7 @@ from tests.test_qgis_project import HEALTH_YEAR, SYSTEM_PYTHON, qgis_missing
 PRIVATE = ("case_contacts", "ops_users", "case_attachments", "case_events", "load_batches",
            "load_rejects", "layer_changes", "readings", "sensor_state", "approval_checks",
            "code_counters", "code_registry", "risk_assessments", "health_runs",
-           "cim_properties", "alembic_version")
+           "cim_properties", "alembic_version", "reading_sources")
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_service_entry_names_the_planners_role(pdb, project, planner):
 
 
 @pytest.mark.parametrize("table", ["case_contacts", "ops_users", "case_attachments",
-                                   "load_batches"])
+                                   "reading_sources", "load_batches"])
 def test_planner_cannot_read_private_tables(pdb, planner, table):
     assert pdb.scalar(f"SELECT count(*) FROM {table}") >= 0  # the table is there
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
