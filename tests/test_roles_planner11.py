@@ -242,6 +242,8 @@ def test_a_layer_declared_later_is_granted_and_hand_grants_are_undone(pdb, monke
         conn.execute("GRANT SELECT ON case_contacts TO cim_planner")
         conn.execute("GRANT UPDATE (level) ON risk_points TO cim_planner")
         conn.execute("GRANT INSERT, DELETE ON buildings TO cim_planner")
+        conn.execute("GRANT SELECT ON sensors TO cim_planner WITH GRANT OPTION")
+        conn.execute("GRANT USAGE ON SEQUENCE approval_checks_id_seq TO cim_planner")
     try:
         assert not pdb.scalar("SELECT has_table_privilege('cim_planner', 'noise_levels', "
                               "'SELECT')")
@@ -256,6 +258,11 @@ def test_a_layer_declared_later_is_granted_and_hand_grants_are_undone(pdb, monke
                                   (table, priv)), (table, priv)
         assert not pdb.scalar("SELECT has_column_privilege('cim_planner', 'risk_points', "
                               "'level', 'UPDATE')")
+        assert not pdb.scalar("SELECT has_table_privilege('cim_planner', 'sensors', "
+                              "'SELECT WITH GRANT OPTION')")
+        assert pdb.scalar("SELECT has_table_privilege('cim_planner', 'sensors', 'SELECT')")
+        assert not pdb.scalar("SELECT has_sequence_privilege('cim_planner', "
+                              "'approval_checks_id_seq', 'USAGE')")
         assert pdb.scalar("SELECT has_table_privilege('cim_planner', 'buildings', 'SELECT')")
         # the reader as it was: its contacts, its record grants
         assert pdb.scalar("SELECT has_table_privilege(%s, 'case_contacts', 'INSERT')",
@@ -293,4 +300,29 @@ def test_without_createrole_the_dba_statements(pdb):
                            ReaderRole("cim_planner_missing", "60s"))
     finally:
         with psycopg.connect(pdb.conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(weak)))
+
+
+def test_an_admin_who_owns_nothing_gets_notes_not_a_failed_upgrade(pdb):
+    """A database user with CREATEROLE that owns no table (QGIS creates layer_styles as
+    whoever saves a style first): what it cannot revoke or grant is said with the DBA's
+    statement, and what the planner still holds beyond reading is named."""
+    weak = f"cim_weakadm_p11_{os.getpid()}"
+    with psycopg.connect(pdb.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(weak)))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(pdb.name), sql.Identifier(weak)))
+        conn.execute("GRANT UPDATE ON cases TO cim_planner")
+    try:
+        notes = ensure_planner(psycopg_conninfo(reader_url(pdb.url, weak, password="")))
+        assert any('REVOKE ALL ON TABLE public."cases" FROM cim_planner' in n for n in notes)
+        assert any("still holds privileges on cases beyond reading" in n for n in notes)
+        # the SELECT it has already needs no note
+        assert not any("GRANT SELECT" in n for n in notes), notes
+    finally:
+        assert ensure_planner(pdb.conninfo) == []
+        assert not pdb.scalar("SELECT has_table_privilege('cim_planner', 'cases', 'UPDATE')")
+        with psycopg.connect(pdb.conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM {}").format(
+                sql.Identifier(pdb.name), sql.Identifier(weak)))
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(weak)))

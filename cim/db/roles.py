@@ -289,42 +289,76 @@ def ensure_planner(conninfo: str, role: ReaderRole | None = None, *,
                               "holds their privileges: it cannot serve as the planners' "
                               f"read-only role; a DBA runs: REVOKE {', '.join(inherited)} "
                               f"FROM {role.name}, or set {PLANNER_ROLE_ENV} to another name")
+        grant_notes: list[str] = []
         for attempt in range(5):
             try:
                 with conn.transaction():
-                    _grant_planner(conn, role.name, allowed)
+                    grant_notes = _grant_planner(conn, role.name, allowed)
                 break
             except psycopg.errors.InternalError as exc:  # a concurrent grant: try again
                 if "concurrently" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.1 * (attempt + 1))
-        notes += _create_note(conn, role.name)
+        notes += grant_notes + _create_note(conn, role.name)
     if warn:
         for note in notes:
             log.warning(note)
     return notes
 
 
-def _grant_planner(conn: psycopg.Connection, name: str, allowed: list[str]) -> None:
+def _grant_planner(conn: psycopg.Connection, name: str, allowed: list[str]) -> list[str]:
+    """Inside the caller's transaction: revoke every privilege the role holds on schema public
+    beyond SELECT on ``allowed`` (tables, columns, sequences), grant SELECT on ``allowed``. A table this user may not grant on (QGIS creates ``layer_styles``
+    as whoever saves a style first) is a note with the DBA's statement, each statement in a
+    savepoint, and what the role still holds beyond SELECT on ``allowed`` is said too."""
     ident = sql.Identifier(name)
-    held = conn.execute(
-        "SELECT c.relname, c.relkind FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace, pg_roles r "
-        "WHERE n.nspname = 'public' AND r.rolname = %s AND ("
-        " EXISTS (SELECT 1 FROM aclexplode(c.relacl) x WHERE x.grantee = r.oid) OR"
-        " EXISTS (SELECT 1 FROM pg_attribute a, aclexplode(a.attacl) x"
-        "  WHERE a.attrelid = c.oid AND x.grantee = r.oid))",
-        (name,)).fetchall()
-    for table, kind in held:  # tables, views, sequences: whatever it was given, by whom
+    notes: list[str] = []
+
+    def run(stmt: sql.Composable, dba: str, done: str | None = None) -> None:
+        try:
+            with conn.transaction():
+                conn.execute(stmt)
+        except psycopg.errors.InsufficientPrivilege:
+            if done is None or not conn.execute(done, (name,)).fetchone()[0]:
+                notes.append(f"cannot change the privileges of {name!r} here; a DBA runs: "
+                             f"{dba}")
+
+    held: dict[tuple[str, str], set[str]] = {}
+    for table, kind, privilege in conn.execute(_HELD_PRIVILEGES_SQL, (name,)).fetchall():
+        held.setdefault((table, kind), set()).add(privilege)
+    for (table, kind), privileges in held.items():
+        if table in allowed and privileges == {"SELECT"}:
+            continue  # as it should be: left alone, no statement
         what = "SEQUENCE" if kind == "S" else "TABLE"
-        conn.execute(sql.SQL("REVOKE ALL ON {} public.{} FROM {}").format(
-            sql.SQL(what), sql.Identifier(table), ident))
+        run(sql.SQL("REVOKE ALL ON {} public.{} FROM {}").format(
+            sql.SQL(what), sql.Identifier(table), ident),
+            f"REVOKE ALL ON {what} public.\"{table}\" FROM {name}")
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
     for table in allowed:
         if conn.execute("SELECT to_regclass(%s) IS NULL", (f'public."{table}"',)).fetchone()[0]:
             continue
-        conn.execute(sql.SQL("GRANT SELECT ON TABLE public.{} TO {}").format(
-            sql.Identifier(table), ident))
+        run(sql.SQL("GRANT SELECT ON TABLE public.{} TO {}").format(
+            sql.Identifier(table), ident), f"GRANT SELECT ON public.\"{table}\" TO {name}",
+            sql.SQL("SELECT has_table_privilege(%s, {}, 'SELECT')").format(
+                sql.Literal(f'public."{table}"')))
+    beyond = sorted({t for t, _, p in conn.execute(_HELD_PRIVILEGES_SQL, (name,)).fetchall()
+                     if t not in allowed or p != "SELECT"})
+    if beyond:  # a REVOKE by a non-owner only warns: the privileges would stay unseen
+        notes.append(f"{name!r} still holds privileges on {', '.join(beyond)} beyond reading "
+                     f"the published layers; their owner runs: REVOKE ALL ON … FROM {name}")
+    return notes
+
+
+# the relations of schema public on which a role holds any privilege of its own (of the
+# table or a column), and those privileges (a grant option said: it is one more)
+_HELD_PRIVILEGES_SQL = (
+    "SELECT c.relname, c.relkind, x.privilege_type"
+    " || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace, pg_roles r, LATERAL ("
+    " SELECT privilege_type, is_grantable, grantee FROM aclexplode(c.relacl) UNION ALL"
+    " SELECT privilege_type, is_grantable, grantee FROM pg_attribute a, aclexplode(a.attacl)"
+    " WHERE a.attrelid = c.oid) x "
+    "WHERE n.nspname = 'public' AND r.rolname = %s AND x.grantee = r.oid")
 
 
 def grant_planner_table(conn: psycopg.Connection, table: str,
