@@ -37,7 +37,15 @@ from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.field_names import all_matches
-from loaders.fields import arrow_texts, as_date, distinct, is_blank, mapped, texts
+from loaders.fields import (
+    arrow_texts,
+    as_date,
+    distinct,
+    is_blank,
+    lost_coordinates,
+    mapped,
+    texts,
+)
 from loaders.geometry import collection_family, ewkb, points_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch
@@ -240,6 +248,10 @@ def make_columns(profile: CityProfile):
             problem.update(xy_problems(
                 cols, np.flatnonzero(shapely.is_missing(batch.geometries)).tolist(),
                 *ctx.source.coordinate_fields))
+            # a coordinate saved as Excel shows it (3.91529E+06) made a point metres off
+            for f in ctx.source.coordinate_fields:
+                for i, msg in lost_coordinates(batch.for_parser(f)).items():
+                    problem.setdefault(i, ("bad_value", f"field {f!r}: {msg}", f))
         pcodes, distinct_classes = distinct(batch.for_parser(m["class"]))
         subs = [dictionary.find(v) for v in distinct_classes]
         # each row's subclass as an index into subs (-1: none), the class field's first

@@ -8,7 +8,6 @@ Chinese column) identical whichever way the delivery came.
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,10 +20,12 @@ from loaders.common import jsonable
 from loaders.fields import (
     EXCEL_ROUNDED,
     ValueProblem,
+    as_coordinate,
     as_float,
     as_int,
     as_text,
     as_year,
+    coordinates,
     distinct,
     excel_rounded,
     is_blank,
@@ -137,48 +138,6 @@ def _elevation(x: Any) -> float | None:
     return as_float(x, -500, 9000)
 
 
-# a number as Excel shows it in a narrow column, and saves it so to CSV: 3.91378E+06
-_E_NOTATION = re.compile(r"^\s*[+-]?\d(?:\.(\d*))?[eE]\+?(\d+)\s*$")
-
-
-def _coordinate(x: Any) -> float | None:
-    """A survey coordinate; one written with fewer digits than its whole metres (Excel's
-    3.91378E+06 for 3913781.11) is refused — read, it put the point metres, or with the
-    zone prefix tens of metres, away from where it was surveyed, and nothing told."""
-    if isinstance(x, str):
-        m = _E_NOTATION.match(x)
-        if m and len(m.group(1) or "") < int(m.group(2)):
-            off = 10 ** (int(m.group(2)) - len(m.group(1) or "")) / 2
-            raise ValueProblem(
-                f"the coordinate {x.strip()!r} is a number as Excel shows it, its last digits "
-                f"lost (up to {off:g} m off); format the column as a number with its "
-                "decimals in Excel before saving")
-    return as_float(x)
-
-
-def _coordinates(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
-    """Column version of :func:`_coordinate`. A coordinate that lost its last digits reads as
-    a whole number: only texts of whole numbers are looked at again (few, in a survey's
-    millimetres), so a table's X and Y cost one NumPy pass more."""
-    out, problems = numbers(col)
-    v = np.asarray(out, dtype=float)
-    whole = np.flatnonzero(np.isfinite(v) & (v == np.floor(v)))
-    kind = pd.api.types.infer_dtype(col[whole], skipna=True) if whole.size else "empty"
-    if kind == "string":
-        e = pd.Series(col[whole], dtype=object).str.contains("[eE]", regex=True)
-        whole = whole[e.to_numpy(dtype=bool)]
-    elif not kind.startswith("mixed"):  # numbers (an Excel cell, a DBF field): no text
-        whole = whole[:0]
-    if whole.size:
-        for i in whole.tolist():
-            try:
-                _coordinate(col[i])
-            except ValueProblem as exc:
-                problems[i] = str(exc)
-                out[i] = None
-    return out, problems
-
-
 def _text50(x: Any) -> str | None:
     return as_text(x, 50)
 
@@ -219,8 +178,8 @@ SEGMENT_VALUES = (("start_depth", "start_depth", "起点埋深", _depth),
 # (source attribute, record attribute, column named in problems, parser) of a survey point
 POINT_VALUES = (("point_no", "point_no", FIELD_ZH["point_no"], id_text),
                 ("map_no", "map_no", "图上点号", text_id),
-                ("x", "x", "X", _coordinate),
-                ("y", "y", "Y", _coordinate),
+                ("x", "x", "X", as_coordinate),
+                ("y", "y", "Y", as_coordinate),
                 ("ground_elevation", "ground", "地面高程", _elevation),
                 ("feature", "feature_raw", "特征", _text50),
                 ("appurtenance", "appurtenance_raw", "附属物", _text50),
@@ -327,7 +286,7 @@ _COLUMN_PARSERS = {
     text_id: _ids,
     id_text: _id_texts,
     as_float: numbers,
-    _coordinate: _coordinates,
+    as_coordinate: coordinates,
     _depth: lambda c: numbers(c, 0, 100),
     _elevation: lambda c: numbers(c, -500, 9000),
     _count: lambda c: numbers(c, 0, 100000, integer=True),
