@@ -98,9 +98,9 @@ def test_point_numbers_excel_rounded_are_refused_naming_the_field(fresh_db, tmp_
     assert r.loaded == n_pts - 1, r.text()
 
 
-def test_a_shifted_line_after_a_multiline_value_is_named_by_its_own_line(fresh_db, tmp_path):
-    """A quoted 备注 over two lines above it: the shifted record was named by its record
-    number (row 4 for line 6)."""
+def test_a_shifted_row_after_a_multiline_value_is_named_by_its_record(fresh_db, tmp_path):
+    """A quoted 备注 over two lines above it: the shifted record is named by the row a
+    spreadsheet shows it on — its record (row 4), not the line it starts on (5)."""
     folder = tmp_path / "m"
     files, _, _ = _write(folder)
     lines = files[1].read_text(encoding="utf-8").splitlines()
@@ -114,4 +114,4 @@ def test_a_shifted_line_after_a_multiline_value_is_named_by_its_own_line(fresh_d
     files[1].write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(InputError) as e:
         load_pipes_files(fresh_db.conninfo, fresh_db.profile, files, dataset="m")
-    assert e.value.row == 5, str(e.value)
+    assert e.value.row == 4, str(e.value)

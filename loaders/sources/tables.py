@@ -3,8 +3,9 @@
 A *table* is one sheet of a workbook, one CSV file, one DBF or one layer of a GeoPackage. The
 reader finds the header row (a title row above it, as in 《管线点成果表》, is skipped), joins
 two-row headers (埋深 over 起点/终点, 坐标 over X/Y, merged cells or not), keeps every data row
-with the row number a person sees in the file (Excel row, CSV line, feature number), and leaves
-the values as they are (numbers stay numbers, text stays text): parsing is the loader's job.
+with the row number a person sees in the file (Excel row, a CSV record as a spreadsheet
+opening it shows it, feature number), and leaves the values as they are (numbers stay
+numbers, text stays text): parsing is the loader's job.
 
 Headers are matched to attributes through ``cim/dictionaries/field_aliases.yaml``; a mapping
 file given with ``--mapping`` overrides the aliases (:func:`read_mapping`).
@@ -372,7 +373,7 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
 
 def _no_cells_past_the_header(path: Path, grid: list[list[Any]], lengths: list[int],
                               best: int, skip: int, first_row_number: int) -> None:
-    """A CSV line with a value past the header's last column is refused, naming it: its
+    """A CSV row with a value past the header's last column is refused, naming it: its
     cells are shifted (an unquoted comma in 权属单位 "济宁水务集团,二分公司" put 二分公司 into 备注
     and 备注 into a column of its own, loaded without a word)."""
     head = max(lengths[best:skip])
@@ -380,7 +381,7 @@ def _no_cells_past_the_header(path: Path, grid: list[list[Any]], lengths: list[i
            and any(c is not None for c in grid[i][head:lengths[i]])]
     if bad:
         i = bad[0]
-        more = f" ({len(bad)} lines so)" if len(bad) > 1 else ""
+        more = f" ({len(bad)} rows so)" if len(bad) > 1 else ""
         raise InputError(f"{lengths[i]} cells where the header has {head}{more}: a value "
                          "holding the separator without quotes shifts the cells after it — "
                          "quote it, or save the table from Excel again",
@@ -443,26 +444,18 @@ def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
     except csv.Error:
         delim = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-    grid, lines = [], []
+    # a record is numbered as a spreadsheet shows it: its place among the records (a blank
+    # line is one, an empty row), not the line it starts on — a quoted cell over two lines
+    # is one row, and every rejected row after it was named one row too far
+    grid = []
     try:
         for rec in reader:
             grid.append([c.strip() or None for c in rec])
-            lines.append(reader.line_num)
     except csv.Error as exc:
-        raise InputError(f"malformed CSV: {exc}", path=str(path), row=reader.line_num) from exc
-    # a record's row number is the line it starts on (a quoted value may span lines: the
-    # reader counts where a record ends)
-    index = {1 + i: (lines[i - 1] + 1 if i else 1) for i in range(len(lines))}
-    try:
-        t = _grid_to_table(path, None, grid, [], known, encoding=enc, clean=True)
-    except InputError as exc:  # a record's problem: named by its line
-        if exc.row is None:
-            raise
-        raise InputError(exc.message, path=exc.path, row=index.get(exc.row, exc.row),
-                         field=exc.field) from None
+        raise InputError(f"malformed CSV: {exc}", path=str(path), row=len(grid) + 1) from exc
+    t = _grid_to_table(path, None, grid, [], known, encoding=enc, clean=True)
     if t is None:
         raise InputError("the CSV file has no rows", path=str(path))
-    t.row_numbers = [index.get(n, n) for n in t.row_numbers]
     t.notes.append(f"{path.name}: encoding {enc}, delimiter {delim!r}")
     return t
 
