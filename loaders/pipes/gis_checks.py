@@ -3,7 +3,8 @@
 A GIS line is drawn, and its node ids name the points it joins: where the drawing and the ids
 disagree — a line drawn from its end node to its start node, an end beside its node or far
 from it — the row says so (:func:`line_ends`; measured when the topology is read,
-:mod:`loaders.pipes.topology`). A GIS point has a Z and maybe a 地面高程 too: where they differ
+:mod:`loaders.pipes.topology`), and so does an id the point layer lacks, the more where a
+delivered point of another id lies at that end (:func:`absent_nodes`). A GIS point has a Z and maybe a 地面高程 too: where they differ
 the point is stored at its 地面高程 and says so (:func:`point_z`).
 
 :data:`GIS_RULES` are these checks' rules, in the shape of ``pipe_qa_rules.yaml``'s entries:
@@ -43,6 +44,18 @@ GIS_RULES: list[dict[str, Any]] = [
      "message_zh": "管段 {segment} 的线端不在其点号所指的管线点上：{detail}，超过 {limit} m",
      "message_en": "segment {segment}: its ends are not at the points its ids name: "
                    "{detail_en}, over {limit} m"},
+    {"id": "node_not_in_points", "severity": "warning", "applies_to": ["segments"],
+     "message_zh": "管段 {segment} 的{end}点号 {point} 不在管线点图层 {points} 中：已在线端生成节点",
+     "message_en": "segment {segment}: its {end_en} point id {point} is not in the point layer "
+                   "{points}; a node is made at the line's end"},
+    {"id": "node_at_other_point", "severity": "error", "applies_to": ["segments"],
+     "message_zh": "管段 {segment} 的{end}点号 {point} 不在管线点图层 {points} 中，其线端却位于管线点 "
+                   "{other}（{other_table} 第 {other_row} 行，相距 {distance} m）：网络在此断开，"
+                   "点号应为 {other}？",
+     "message_en": "segment {segment}: its {end_en} point id {point} is not in the point layer "
+                   "{points}, and its end lies on point {other} ({other_table} row "
+                   "{other_row}, {distance} m away): the network would break there — is the id "
+                   "{other}?"},
     {"id": "z_differs_from_ground", "severity": "warning", "applies_to": ["points"],
      "max_difference": 0.05,  # m
      "message_zh": "管线点 {point} 的 Z 值 {value} 与地面高程 {ground} 相差 {difference} m"
@@ -77,6 +90,24 @@ def line_ends(s: SegRec, i: int, snap: float | None, rules, add: Callable,
             detail="；".join(f"{zh} {no} 相距 {d:.3f} m" for _w, zh, no, d in ends),
             detail_en="; ".join(f"{w} point {no} {d:.3f} m away" for w, _zh, no, d in ends))
         rejected |= rule == "end_not_at_point" and rules.enabled(rule)
+    return rejected
+
+
+def absent_nodes(s: SegRec, i: int, rules, add: Callable,
+                 columns: dict[str, dict[str, str]]) -> bool:
+    """Findings of a GIS line whose node id names no point of the delivered point layer
+    (``SegRec.absent``, :func:`loaders.pipes.topology._absent_ends`): a node is made at its
+    end — told; where a delivered point of another id lies there, the id is wrong and the
+    network breaks at that point (node_at_other_point). Whether the line is rejected."""
+    rejected = False
+    for which, no, layer, other, d in s.absent:
+        rule = "node_at_other_point" if other is not None else "node_not_in_points"
+        extra = {"other": other.point_no, "other_table": other.table, "other_row": other.row,
+                 "distance": round(d, 3)} if other is not None else {}
+        add(rule, "segments", s, i, s.ids, end_field(s, which, columns), segment=s.label,
+            end="起" if which == "start" else "终", end_en=which, point=no, points=layer,
+            **extra)
+        rejected |= rules.enabled(rule) and rules.get(rule, "severity") == "error"
     return rejected
 
 

@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cim.errors import ConfigError
-from cim.profile import CityProfile
+from cim.profile import CityProfile, read_yaml_mapping
 from loaders.pipes.dictionaries import size_key
-from loaders.pipes.gis_checks import GIS_RULES, line_ends, point_z, too_short
+from loaders.pipes.gis_checks import GIS_RULES, absent_nodes, line_ends, point_z, too_short
+from loaders.pipes.heights import ADDED_RULES, above_ground
 from loaders.pipes.records import PointRec, SegRec, column_name
 from loaders.pipes.rejects import end_field, ends_field
 
@@ -72,21 +71,30 @@ class Rules:
 
             path = (profile.dictionary_path("pipe_qa_rules", ".yaml") if profile
                     else DICTIONARY_DIR / "pipe_qa_rules.yaml")
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read the QA rules: {exc}", path=str(path)) from exc
+        # the one reader of the platform's YAML: a city's copy edited into a list, or not
+        # YAML, is a configuration error naming the file (a list was an AttributeError)
+        data = read_yaml_mapping(path, "the QA rules", "'tolerances' and 'rules'")
+        entries = data.get("rules") or []
+        if not isinstance(entries, list) or not all(isinstance(r, dict) for r in entries):
+            raise ConfigError("'rules' must be a list of rules, each a mapping with an id and "
+                              "a severity", path=str(path))
         rules = {}
-        for r in data.get("rules") or []:
+        for r in entries:
             rid = r.get("id")
             if not rid or r.get("severity") not in SEVERITIES:
                 raise ConfigError(f"rule {rid!r} needs an id and a severity of "
                                   f"{' or '.join(SEVERITIES)}", path=str(path))
             rules[rid] = r
-        for r in GIS_RULES:  # a file made before a GIS check was added: its default
+        for r in GIS_RULES + ADDED_RULES:  # a file made before a check was added: its default
             rules.setdefault(r["id"], r)
-        tol = {k: float(v) for k, v in (data.get("tolerances") or {}).items()}
+        tolerances = data.get("tolerances") or {}
+        if not isinstance(tolerances, dict):
+            raise ConfigError("'tolerances' must map names to metres", path=str(path))
+        try:
+            tol = {k: float(v) for k, v in tolerances.items()}
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"'tolerances' must be numbers (metres): {exc}",
+                              path=str(path)) from None
         return cls(rules=rules, tolerances=tol, path=str(path))
 
     def get(self, rule: str, key: str, default: Any = None) -> Any:
@@ -291,7 +299,8 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
                     segment=s.label)
             seg_error.add(i)
             continue
-        if not survey and line_ends(s, i, snap, R, add, columns):
+        if not survey and (absent_nodes(s, i, R, add, columns)
+                           | line_ends(s, i, snap, R, add, columns)):
             seg_error.add(i)
             continue
         geo = _line_key(s.line) if not survey else None
@@ -340,6 +349,8 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
                     add("heights_disagree", "segments", s, i, s.ids, segment=s.label, end=zh,
                         end_en=which, point=p.point_no, ground=p.ground, depth=d,
                         elevation=el, value=abs(p.ground - d - el), limit=tol_el)
+            if R.enabled("above_ground"):
+                above_ground(s, i, [("start", ps), ("end", pe)], tol_el, R, add, columns)
             continue
         height_error = False
         for which, zh, p in (("start", "起", ps), ("end", "终", pe)):
@@ -369,6 +380,8 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
         if height_error:
             seg_error.add(i)
             continue
+        if R.enabled("above_ground"):
+            above_ground(s, i, [("start", ps), ("end", pe)], tol_el, R, add, columns)
         depths = [d for d in (_depth(s.start_depth, ps.ground, s.z_start),
                               _depth(s.end_depth, pe.ground, s.z_end)) if d is not None]
         if depths and max_depth is not None and max(depths) > max_depth + 1e-9:

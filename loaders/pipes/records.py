@@ -208,6 +208,10 @@ class SegRec:
     # from its node where that is more than the snapping tolerance (None: within it)
     drawn_reversed: bool = False
     off_node: tuple[float | None, float | None] = (None, None)
+    # GIS layers with node ids and a point layer (loaders.pipes.topology._absent_ends): each
+    # end whose id the point layer lacks, (end, id, the point layer, the delivered point lying
+    # at the line's end or None, its distance)
+    absent: tuple[tuple[str, str, str, Any, float | None], ...] = ()
     extra: dict[str, Any] | None = None  # as PointRec.extra
     # resolved by the checks
     z_start: float | None = None

@@ -47,6 +47,7 @@ def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int,
     the point layer lacks, and how far each line end lies from its node (:func:`_off_node`)."""
     cls_of = _class_of_nodes(segs)
     have = set()
+    delivered = [p for p in pts if p.role == "node" and p.point_no and p.e is not None]
     for p in pts:
         if p.point_no and p.point_no in cls_of and p.cls is None:
             p.cls = cls_of[p.point_no]
@@ -77,6 +78,8 @@ def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int,
         p = _derived_node(no, s, x, y, grounds[no][1] if no in grounds else None, degree[no],
                           dicts, seq0 + made)
         pts.append(p)
+    if pts and made < len(pts):  # a point layer was delivered: the ids it lacks are told
+        _absent_ends(segs, have, delivered, pts[0].table, snap)
     _off_node(segs, _node_places(pts), snap)
     if not pts:
         return made
@@ -85,6 +88,31 @@ def nodes_from_ids(segs: list[SegRec], pts: list[PointRec], dicts, seq0: int,
             p.problems.append(("missing_value", FIELD_ZH["class"], None,
                                "the point is on no line and no --class is given"))
     return made
+
+
+def _absent_ends(segs: list[SegRec], have: set, delivered: list[PointRec], layer: str,
+                 snap: float) -> None:
+    """The ends of lines whose node id the delivered point layer lacks (``SegRec.absent``;
+    QA: node_not_in_points, node_at_other_point): a node is made there, and where a
+    delivered node of another id lies at that end (within ``snap``, as a line end lies at
+    its node) the network breaks — two nodes at one place, the line joined to neither's
+    other lines (N9 made on N4)."""
+    ends = [(s, which, no) for s in segs if s.line is not None and not s.problems
+            for which, no in (("start", s.start_no), ("end", s.end_no))
+            if no and no not in have]
+    if not ends:
+        return
+    at = shapely.get_point(np.array([s.line for s, _w, _n in ends], dtype=object),
+                           np.array([0 if w == "start" else -1 for _s, w, _n in ends]))
+    near: dict[int, tuple[PointRec, float]] = {}
+    if delivered:
+        tree = shapely.STRtree(shapely.points([(p.e, p.n) for p in delivered]))
+        (ei, pi), dist = tree.query_nearest(at, max_distance=snap, return_distance=True)
+        for e, p, d in sorted(zip(ei.tolist(), pi.tolist(), dist.tolist())):
+            near.setdefault(e, (delivered[p], d))  # of equally near ones, the first delivered
+    for k, (s, which, no) in enumerate(ends):
+        other, d = near.get(k, (None, None))
+        s.absent = (*s.absent, (which, no, layer, other, d))
 
 
 def end_grounds(s: SegRec, c: np.ndarray) -> tuple[float | None, float | None]:
