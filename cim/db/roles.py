@@ -249,13 +249,13 @@ def ensure_reader(url: str, role: ReaderRole | None = None) -> list[str]:
 
 
 def published_tables() -> list[str]:
-    """The tables the one map shows, from the one catalog: the loaded layers and the result
-    layers (health indicators, alarms, cases) — never a list of its own, so a layer declared
+    """The tables the one map shows, from the one catalog (``layers.catalog.layer_defs``): the
+    loaded layers and the rooms' result layers (health indicators, alarms, cases …) — never a
+    list of its own, so a layer declared
     later is granted when the roles are applied again."""
-    from cim.layerdefs import LAYERS
-    from layers.catalog import result_layers
+    from layers.catalog import layer_defs
 
-    return list(dict.fromkeys(d.table for d in [*LAYERS.values(), *result_layers()]))
+    return list(dict.fromkeys(d.table for d in layer_defs().values()))
 
 
 def ensure_planner(conninfo: str, role: ReaderRole | None = None, *,
