@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from typing import Any
 
 from flask import Flask, Response, request
@@ -50,6 +51,10 @@ JSON_TYPE = "application/json"
 VERSION = "1.0.0"
 OUTPUT = "result"
 _ARGS = {"f", "lang"}
+# jsonld: every pygeoapi page (the platform's _base.html) embeds its page's ?f=jsonld; the
+# plain JSON answers it, as application/ld+json (a 400 was a failed request on every page)
+_FORMATS = (None, "json", JSON_TYPE, "html", "jsonld")
+JSONLD_TYPE = "application/ld+json"
 _BODY_KEYS = {"inputs", "outputs", "response", "subscriber"}
 
 
@@ -118,22 +123,27 @@ class ProcessesService:
                           f"unknown query parameter {', '.join(unknown)[:200]}; known here: "
                           f"{', '.join(sorted(_ARGS))}")
         f = request.args.get("f")
-        if f not in (None, "json", JSON_TYPE):
-            return _error(400, "InvalidParameterValue", f"f={f[:40]}: only json is served")
+        if f not in _FORMATS:
+            return _error(400, "InvalidParameterValue",
+                          f"f={f[:40]}: json, html or jsonld (the process list and "
+                          "descriptions)")
         return None
 
     def processes_view(self, process_id: str | None = None) -> Response:
-        """``GET /processes`` and ``GET /processes/<id>``."""
+        """``GET /processes`` and ``GET /processes/<id>``: JSON, or an HTML page for
+        ``f=html`` or a browser's ``Accept`` (the landing page links ``/processes?f=html``,
+        which was a 400 to a planner clicking it)."""
         bad = self._bad_args()
         if bad is not None:
             return bad
         if process_id is None:
-            return _json({"processes": [self._summary(p) for p in self.processes.values()],
-                          "links": [{"href": f"{self.base_url}/processes", "rel": "self",
-                                     "type": JSON_TYPE, "title": "processes"}]})
+            doc = {"processes": [self._summary(p) for p in self.processes.values()],
+                   "links": [{"href": f"{self.base_url}/processes", "rel": "self",
+                              "type": JSON_TYPE, "title": "processes"}]}
+            return _page("processes/index.html", doc)
         if process_id not in self.descriptions:
             return self._no_such(process_id)
-        return _json(self.descriptions[process_id])
+        return _page("processes/process.html", self.descriptions[process_id])
 
     def _no_such(self, process_id: str) -> Response:
         return _error(404, "NoSuchProcess",
@@ -220,10 +230,11 @@ class ProcessesService:
                           "the server)")
 
     def jobs_view(self, job_id: str | None = None) -> Response:
-        """No jobs: every execution is synchronous."""
+        """No jobs: every execution is synchronous (the empty list is an HTML page too: each
+        process page links to it)."""
         if job_id is None:
-            return _json({"jobs": [], "links": [{"href": f"{self.base_url}/jobs",
-                                                 "rel": "self", "type": JSON_TYPE}]})
+            return _page("jobs/index.html", {"jobs": [], "links": [
+                {"href": f"{self.base_url}/jobs", "rel": "self", "type": JSON_TYPE}]})
         return _error(404, "NoSuchJob", f"no job {job_id[:80]!r}: processes run "
                                         "synchronously, no job is kept", "no-such-job")
 
@@ -237,6 +248,51 @@ TRANSFORM_FAILED = "transform: "
 # 22P02 invalid text representation; any other (22012 division by zero …) is a bug.
 # PostGIS raises no 22023 for bad coordinates (it raises XX000: transform, above)
 VALUE_STATES = frozenset({"22003", "22P02"})
+
+
+def _page(template: str, doc: dict[str, Any]) -> Response:
+    """``doc`` as JSON, or as pygeoapi's HTML page ``template`` when pygeoapi's request
+    handling reads HTML from ``f`` or ``Accept`` (as its own pages do), in the request's
+    language. Rendered with the server's templates (``server.templates``: the platform's
+    offline ``_base.html``, :mod:`services.webmap`); pygeoapi's process view passed a
+    resource's template setting, which for a process is none, so its own ``_base.html``,
+    which loads Bootstrap from unpkg.com, would have been used."""
+    api = getattr(sys.modules.get("pygeoapi.flask_app"), "api_", None)
+    if api is None:  # an app without pygeoapi (unit tests of the views): JSON only
+        return _json(doc)
+    from pygeoapi.api import APIRequest
+    from pygeoapi.util import render_j2_template
+
+    req = APIRequest.from_flask(request, api.locales)
+    if req.format == "jsonld":
+        resp = _json(doc)
+        resp.content_type = JSONLD_TYPE
+        return resp
+    if req.format != "html":
+        return _json(doc)
+    headers = req.get_response_headers(**api.api_headers)
+    html = render_j2_template(api.tpl_config, api.config["server"].get("templates"), template,
+                              doc, req.locale)
+    return Response(html, status=200, headers=headers)
+
+
+# pygeoapi's landing page shows its "processes" and "jobs" sections (the links a planner
+# clicks) only when its configuration holds a resource of type process
+LANDING_MARKER = "cim-processes"
+
+
+def _show_on_landing_page() -> None:
+    """Mark pygeoapi's configuration as having processes, so that its HTML landing page
+    links ``/processes?f=html`` and ``/jobs?f=html`` (it hid them: the platform's processes
+    are not pygeoapi's). The marker is added to the running configuration only, after
+    pygeoapi built its process manager and OpenAPI document from the file, so nothing loads
+    it as a plugin; pygeoapi's collection views list resources of type collection only, and
+    its process, job and conformance views are the platform's."""
+    api = getattr(sys.modules.get("pygeoapi.flask_app"), "api_", None)
+    if api is not None:
+        api.config["resources"].setdefault(LANDING_MARKER, {
+            "type": "process", "title": "processes of the platform (services.processes)",
+            "processor": {"name": "services.processes"}})
 
 
 def _bad_value(exc: Exception) -> str | None:
@@ -301,6 +357,7 @@ def register(app: Flask, conninfo: str, base_url: str,
     if "pygeoapi.get_processes" not in app.view_functions:
         app.add_url_rule("/processes/<process_id>", endpoint="cim_get_process",
                          view_func=service.processes_view, methods=["GET"])
+    _show_on_landing_page()
     conformance = app.config.setdefault("CIM_CONFORMANCE", [])
     conformance += [c for c in CONFORMANCE if c not in conformance]
     app.extensions["cim_processes"] = service
