@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from cim.db.engine import drop_database
-from cim.db.roles import DEFAULT_READER
+from cim.db.roles import DEFAULT_PLANNER
 from tests.conftest import PROJECT_ROOT, make_db, run_cli, server_url
 from tests.test_qgis_project import SYSTEM_PYTHON, qgis_missing
 
@@ -78,11 +78,11 @@ def test_service_file_keeps_what_else_it_holds_and_libpq_reads_the_entry(sdb, tm
     assert "# the CIM database" in section and "sslmode=disable" in section
     assert "connect_timeout=7" in section
     assert "old-host" not in section and "6543" not in section and "password" not in section
-    # libpq itself reads the entry: the read-only role on this database
+    # libpq itself reads the entry: the planners' read-only role on this database
     monkeypatch.setenv("PGSERVICEFILE", str(service))
     with psycopg.connect("service=cim11") as conn:
         assert conn.execute("SELECT current_user, current_database()").fetchone() == (
-            DEFAULT_READER, sdb.name)
+            DEFAULT_PLANNER, sdb.name)
 
 
 def test_a_service_file_that_cannot_be_read_stops_before_anything_is_written(sdb, tmp_path):
