@@ -62,3 +62,16 @@ def test_a_gis_line_given_elevations_only_is_held_to_its_nodes_ground(tmp_path,
     (f,) = [f for f in qa.findings if f.rule == "above_ground"]
     assert (f.table, f.row, f.field) == ("g.gpkg:pipes", 1, "起点高程"), f
     assert "start point K1" in f.message_en and "1.000 m above" in f.message_en, f.message_en
+
+
+def test_a_citys_rule_may_name_one_burial_code_as_a_text():
+    """``above_ground_burial: JK`` (one code, no list) was read as the codes J and K: every
+    架空 pipe flagged."""
+    from loaders.pipes.heights import aerial_burials
+    from loaders.pipes.qa import Rules
+
+    rule = {"id": "above_ground", "severity": "warning"}
+    for given, want in (("JK", {"JK"}), (["JK", "GG"], {"JK", "GG"}), (None, set())):
+        r = Rules(rules={"above_ground": {**rule, "above_ground_burial": given}},
+                  tolerances={}, path="city.yaml")
+        assert aerial_burials(r) == want, given

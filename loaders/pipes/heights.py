@@ -31,12 +31,22 @@ ADDED_RULES: list[dict[str, Any]] = [
 _ELEVATION = {"start": ("start_elevation", "起点高程"), "end": ("end_elevation", "终点高程")}
 
 
-def above_ground(s: SegRec, i: int, ends: list[tuple[str, PointRec]], tol: float, rules,
-                 add: Callable, columns: dict[str, dict[str, str]]) -> None:
-    """One finding for a segment not laid above ground whose ends given a pipe elevation and
-    no depth (``ends``: (start|end, its point)) lie more than ``tol`` above their point's
-    地面高程, naming those ends' elevation columns."""
-    aerial = {str(c) for c in rules.get("above_ground", "above_ground_burial") or []}
+def aerial_burials(rules) -> frozenset[str]:
+    """The burial codes of pipes laid above ground, as the rule lists them (one code or a
+    list: ``JK`` read as a list was J and K, and every 架空 pipe flagged)."""
+    codes = rules.get("above_ground", "above_ground_burial") or []
+    return frozenset(str(c).strip() for c in ([codes] if isinstance(codes, str) else codes))
+
+
+def above_ground(s: SegRec, i: int, ends: list[tuple[str, PointRec]], tol: float,
+                 aerial: frozenset[str], add: Callable,
+                 columns: dict[str, dict[str, str]]) -> None:
+    """One finding for a segment not laid above ground (its burial code not in ``aerial``,
+    :func:`aerial_burials`) whose ends given a pipe elevation and no depth (``ends``:
+    (start|end, its point)) lie more than ``tol`` above their point's 地面高程, naming those
+    ends' elevation columns."""
+    if s.start_depth is not None and s.end_depth is not None:
+        return  # a depth cannot put a pipe above ground; with an elevation: elevation_mismatch
     if s.burial is not None and s.burial[0] in aerial:
         return
     over = []

@@ -26,7 +26,7 @@ from cim.errors import ConfigError
 from cim.profile import CityProfile, read_yaml_mapping
 from loaders.pipes.dictionaries import size_key
 from loaders.pipes.gis_checks import GIS_RULES, absent_nodes, line_ends, point_z, too_short
-from loaders.pipes.heights import ADDED_RULES, above_ground
+from loaders.pipes.heights import ADDED_RULES, above_ground, aerial_burials
 from loaders.pipes.records import PointRec, SegRec, column_name
 from loaders.pipes.rejects import end_field, ends_field
 
@@ -325,6 +325,7 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
     min_len = R.get("length_under_min", "min_length")
     max_len = R.get("length_over_max", "max_length")
     max_slope = R.get("steep_slope", "max_slope")
+    aerial = aerial_burials(R) if R.enabled("above_ground") else None
     for i, (s, (a, b)) in enumerate(zip(segments, skeys)):
         if i in seg_error:
             continue
@@ -349,8 +350,8 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
                     add("heights_disagree", "segments", s, i, s.ids, segment=s.label, end=zh,
                         end_en=which, point=p.point_no, ground=p.ground, depth=d,
                         elevation=el, value=abs(p.ground - d - el), limit=tol_el)
-            if R.enabled("above_ground"):
-                above_ground(s, i, [("start", ps), ("end", pe)], tol_el, R, add, columns)
+            if aerial is not None:
+                above_ground(s, i, [("start", ps), ("end", pe)], tol_el, aerial, add, columns)
             continue
         height_error = False
         for which, zh, p in (("start", "起", ps), ("end", "终", pe)):
@@ -380,8 +381,8 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
         if height_error:
             seg_error.add(i)
             continue
-        if R.enabled("above_ground"):
-            above_ground(s, i, [("start", ps), ("end", pe)], tol_el, R, add, columns)
+        if aerial is not None:
+            above_ground(s, i, [("start", ps), ("end", pe)], tol_el, aerial, add, columns)
         depths = [d for d in (_depth(s.start_depth, ps.ground, s.z_start),
                               _depth(s.end_depth, pe.ground, s.z_end)) if d is not None]
         if depths and max_depth is not None and max(depths) > max_depth + 1e-9:
