@@ -107,6 +107,11 @@ def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str
                 "crs": crs_list,
             }],
         }
+    # the collections the tile routes serve link to their tilesets (the same list and route)
+    from services.tiles import collection_tilesets_links, tiled_collections
+
+    for name in tiled_collections({"resources": collections}):
+        collections[name]["links"] = collection_tilesets_links(base_url, name)
     return {
         "server": {
             "bind": {"host": host, "port": port},

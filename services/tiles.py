@@ -129,6 +129,21 @@ ROUTES = (
 )
 
 
+REL_TILESETS = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+
+
+def collection_tilesets_links(base_url: str, name: str) -> list[dict[str, str]]:
+    """The links of collection ``name`` to its tilesets (pygeoapi's configured collection
+    ``links``), to the route :data:`ROUTES` serves them on: without them OGC API clients (GDAL's
+    OGCAPI driver, QGIS) found no tiles, pygeoapi linking only tiles of its own providers."""
+    route = next(r for r in ROUTES if r.operation_id == "getCollectionTilesets")
+    path = re.sub(r"<(?:[^:>]+:)?collection_id>", urllib.parse.quote(name, safe=""),
+                  route.rule)
+    return [{"type": "application/json", "rel": REL_TILESETS,
+             "title": {"en": "Vector tilesets", "zh": "矢量瓦片集"},
+             "href": f"{base_url.rstrip('/')}{path}?f=json"}]
+
+
 class TileCache:
     """A byte-bounded LRU of recent tiles, shared by the threads of one worker."""
 
