@@ -41,6 +41,7 @@ from loaders.fields import (
     arrow_texts,
     as_date,
     distinct,
+    excel_rounded_ids,
     is_blank,
     lost_coordinates,
     mapped,
@@ -215,7 +216,8 @@ def make_columns(profile: CityProfile):
     """The batch converter, column by column: source batch →
     :class:`loaders.engine.direct.Converted`.
 
-    A row is rejected for the first problem found, in this order: its geometry, its class
+    A row is rejected for the first problem found, in this order: its geometry (a table's
+    X/Y: blank, no number, or as Excel shows it), an id as Excel shows a long number, its class
     (missing or not in the dictionary), then the first field that cannot be read in the order
     of ``TEXT_FIELDS``, the two dates, state, currency and data source. Each column is parsed
     whole (``loaders.fields`` column functions; the dictionary and the dates once per distinct
@@ -252,6 +254,9 @@ def make_columns(profile: CityProfile):
             for f in ctx.source.coordinate_fields:
                 for i, msg in lost_coordinates(batch.for_parser(f)).items():
                     problem.setdefault(i, ("bad_value", f"field {f!r}: {msg}", f))
+        for f in id_fields(ctx):  # an id saved as Excel shows it: one of many ids
+            for i, msg in excel_rounded_ids(id_column(batch, f)).items():
+                problem.setdefault(i, ("bad_value", f"field {f!r}: {msg}", f))
         pcodes, distinct_classes = distinct(batch.for_parser(m["class"]))
         subs = [dictionary.find(v) for v in distinct_classes]
         # each row's subclass as an index into subs (-1: none), the class field's first

@@ -74,6 +74,25 @@ def as_id(v: Any, max_len: int = 200) -> str | None:
         raise ValueProblem(str(exc).replace("the number", "the id")) from None
 
 
+def excel_rounded_ids(values: np.ndarray | Any) -> dict[int, str]:
+    """{row index: problem} of the ids of a column written as Excel shows a long number
+    (:data:`EXCEL_ROUNDED`), found in Arrow (its regex over the column, no Python a row): two
+    components' 18-digit codes saved as 3.70811E+17 were one id, the second rejected as a
+    duplicate of the first, which loaded under a code it never had."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not is_arrow_text(values):
+        if isinstance(values, pa.Array) or pd.api.types.infer_dtype(
+                values, skipna=True) != "string":
+            return {}  # numbers, dates, texts among numbers: as_id is the row's judge
+        values = pa.array(values, pa.string(), from_pandas=True)
+    hit = pc.fill_null(pc.match_substring_regex(values, EXCEL_ROUNDED.pattern), False)
+    idx = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+    return {int(i): excel_rounded(t.strip()) for i, t in zip(
+        idx.tolist(), values.take(idx).to_pylist())}
+
+
 def _no_bool(v: Any, what: str) -> None:
     """A true/false value (Excel's TRUE, a GDAL boolean field) is refused where a number or a
     year is expected: Python takes True for 1, and an elevation of TRUE was loaded as 1 m."""

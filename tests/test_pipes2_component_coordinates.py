@@ -67,3 +67,19 @@ def test_a_workbook_cell_holding_such_a_text_is_rejected_too(fresh_db, tmp_path)
 def test_pipes_and_components_read_coordinates_by_one_rule():
     assert all(parse is as_coordinate for src, _a, _f, parse in pipe_fields.POINT_VALUES
                if src in ("x", "y"))
+
+
+def test_ids_excel_saved_as_it_shows_them_are_rejected_naming_the_field(fresh_db, tmp_path):
+    """Two components' 18-digit codes saved as 3.70811E+17 were one id: the first loaded under
+    a code it never had, the second rejected as its duplicate."""
+    _code, e, n = fresh_db.big_cell()
+    path = tmp_path / "部件普查.csv"
+    path.write_text("部件编码,部件小类,X坐标,Y坐标\n"
+                    f"3.70811E+17,0101,{n},{e}\n"          # row 2
+                    f"3.70811E+17,0101,{n + 1},{e + 1}\n"  # row 3
+                    f"370811000000000003,0101,{n + 2},{e + 2}\n", encoding="utf-8")
+    r, rejects, loaded = _census(fresh_db, path)
+    assert [(row, reason, field) for row, reason, field, _m, _c in rejects] == [
+        (2, "bad_value", "部件编码"), (3, "bad_value", "部件编码")], rejects
+    assert "Excel" in rejects[0][3]
+    assert set(loaded) == {"370811000000000003"}
