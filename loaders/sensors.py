@@ -50,7 +50,15 @@ from loaders.engine.pipeline import sql_analyze
 from loaders.engine.report import LoadReport, Reject, StagedFlags
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.engine.session import LoadSession
-from loaders.fields import ValueProblem, as_date, as_float, as_id, as_int, as_text, is_blank
+from loaders.fields import (
+    ValueProblem,
+    as_coordinate,
+    as_date,
+    as_id,
+    as_int,
+    as_text,
+    is_blank,
+)
 from loaders.geometry import ewkb
 from loaders.sources.tables import (
     Table,
@@ -211,7 +219,7 @@ class _Coordinates:
         if "x" in m and "y" in m:
             for r in t.rows:
                 try:
-                    x, y = as_float(_value(r, t, m, "x")), as_float(_value(r, t, m, "y"))
+                    x, y = as_coordinate(_value(r, t, m, "x")), as_coordinate(_value(r, t, m, "y"))
                 except ValueProblem:
                     continue
                 if x is not None and y is not None:
@@ -260,7 +268,7 @@ def _position(row, t, m, coords: _Coordinates, asset: Asset | None,
     xy = []
     for attr in ("x", "y"):
         try:
-            xy.append(as_float(_value(row, t, m, attr)))
+            xy.append(as_coordinate(_value(row, t, m, attr)))
         except ValueProblem as exc:
             raise RowProblem("bad_value", f"field {m[attr]!r}: {exc}", m[attr]) from None
     x, y = xy
@@ -378,7 +386,7 @@ def _asset_ref_or_none(row, t, m) -> str | None:
 
 def _delivered_wkt(row, t, m) -> str | None:
     try:
-        x, y = as_float(_value(row, t, m, "x")), as_float(_value(row, t, m, "y"))
+        x, y = as_coordinate(_value(row, t, m, "x")), as_coordinate(_value(row, t, m, "y"))
     except ValueProblem:
         return None
     if x is None or y is None:
