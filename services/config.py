@@ -108,7 +108,7 @@ def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str
             }],
         }
     # the collections the tile routes serve link to their tilesets (the same list and route)
-    from services.tiles import collection_tilesets_links, tiled_collections
+    from services.tiles_routes import collection_tilesets_links, tiled_collections
 
     for name in tiled_collections({"resources": collections}):
         collections[name]["links"] = collection_tilesets_links(base_url, name)

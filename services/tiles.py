@@ -15,7 +15,10 @@ its own tiles (SQL: :mod:`services.tiles_sql`):
 - ``/TileMatrixSets[/WebMercatorQuad]``: the one tile matrix set served, zooms 0–24 (pygeoapi's
   pages listed another and were rendered from its CDN-loading templates).
 
-Every route is a :class:`TileRoute` of :data:`ROUTES`, which ``/openapi`` describes too.
+Every route is a :class:`TileRoute` of :data:`ROUTES`, which ``/openapi`` describes too
+(:mod:`services.tiles_routes`; the tile matrix set pages: :mod:`services.tiles_matrixsets`;
+the cache and the request's connection: :mod:`services.tiles_cache`; the SQL:
+:mod:`services.tiles_sql`).
 
 Feature limit: at most ``tiles_max_features`` features of a layer in a tile, and
 ``tiles_low_zoom_features`` below the layer's detail zoom (the largest kept, see
@@ -45,13 +48,9 @@ import hashlib
 import json
 import logging
 import re
-import sys
 import threading
 import time
 import urllib.parse
-from collections import OrderedDict
-from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -61,10 +60,26 @@ from cim.crs import CRS84_URI
 from cim.layerdefs import LAYERS
 from layers.catalog import map_where, published_columns, result_layers
 from services.pool import Pool
+from services.tiles_cache import LazyConnection, TileCache
+from services.tiles_matrixsets import pygeoapi_page, tms_list, tms_one
+
+# the tile routes' names stay importable from here (services.serve, openapi_paths, tests)
+from services.tiles_routes import (  # noqa: F401
+    CRS_3857,
+    MVT,
+    REL_TILESETS,
+    REL_TILING_SCHEME,
+    ROUTES,
+    TMS,
+    TMS_URI,
+    TileRoute,
+    collection_tilesets_links,
+    link,
+    tiled_collections,
+)
 from services.tiles_sql import (
     MAX_ZOOM,
     SIMPLIFY_BELOW,
-    TILE_SETTINGS,
     TileLayer,
     tile_params,
     tile_statement,
@@ -72,120 +87,12 @@ from services.tiles_sql import (
 )
 
 LOG = logging.getLogger("cim.services.tiles")
-MVT = "application/vnd.mapbox-vector-tile"
-TMS = "WebMercatorQuad"
-TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
-CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+_LazyConnection = LazyConnection  # the name tests/test_tiles.py imports
 TILEJSON_MAX_ZOOM = 18  # clients overzoom beyond (a z18 tile unit is ~4 cm)
 # ASCII digits only: \d also matches full-width and other scripts' digits (１２, ١٢), which
 # int() reads, so /tiles/…/１２/… was served as tile 12 under another URL
 _INT = re.compile(r"[0-9]{1,9}")
 RECIPE = "cim-mvt-4"  # change when the tile SQL changes, so that no client keeps old tiles
-
-
-@dataclass(frozen=True)
-class TileRoute:
-    """A tile route as the app serves it and as ``/openapi`` describes it
-    (:func:`services.openapi_paths.tile_paths` reads :data:`ROUTES`): one list, so a route
-    cannot be served undescribed. ``endpoint``: a ``pygeoapi.*`` rule whose view the platform
-    replaces (the rule is pygeoapi's), else a rule the platform adds."""
-
-    rule: str
-    endpoint: str
-    operation_id: str
-    summary: str
-    query: tuple[str, ...] = ()  # query parameters (services.openapi_paths names them)
-    tile: bool = False  # answers a vector tile (else JSON, or HTML with f=html)
-
-
-_Z = "<tileMatrix>/<tileRow>/<tileCol>"
-ROUTES = (
-    TileRoute("/collections/<path:collection_id>/tiles", "pygeoapi.get_collection_tiles",
-              "getCollectionTilesets", "A collection's tilesets"),
-    TileRoute("/collections/<path:collection_id>/tiles/<tileMatrixSetId>",
-              "pygeoapi.get_collection_tiles_metadata", "getCollectionTileset",
-              "A collection's tileset metadata (f=tilejson: TileJSON 3.0.0)", ("f",)),
-    TileRoute("/collections/<path:collection_id>/tiles/<tileMatrixSetId>/metadata",
-              "pygeoapi.get_collection_tiles_metadata", "getCollectionTilesetMetadata",
-              "A collection's tileset metadata (f=tilejson: TileJSON 3.0.0)", ("f",)),
-    TileRoute(f"/collections/<path:collection_id>/tiles/<tileMatrixSetId>/{_Z}",
-              "pygeoapi.get_collection_tiles_data", "getCollectionTile",
-              "A collection's vector tile (one source-layer named by the collection)",
-              ("f",), tile=True),
-    TileRoute("/tiles", "cim_tiles.tilesets", "getTilesets", "The one map's tilesets (一张图)"),
-    TileRoute(f"/tiles/{TMS}", "cim_tiles.tileset", "getTileset",
-              "The one map's tileset metadata (f=tilejson: TileJSON 3.0.0)",
-              ("f", "collections")),
-    TileRoute(f"/tiles/{TMS}/{_Z}", "cim_tiles.tile", "getTile",
-              "The one map's vector tile (one source-layer per collection)",
-              ("f", "collections"), tile=True),
-    TileRoute("/tiles/versions", "cim_tiles.versions", "getTileVersions",
-              "Each layer's data version (what its tiles' ETags are made of); the web map "
-              "polls it to refresh its live layers", ("collections",)),
-    TileRoute("/TileMatrixSets", "pygeoapi.get_tilematrix_sets", "getTileMatrixSets",
-              "The tile matrix sets of the tiles (WebMercatorQuad)", ("f",)),
-    TileRoute("/TileMatrixSets/<tileMatrixSetId>", "pygeoapi.get_tilematrix_set",
-              "getTileMatrixSet", "A tile matrix set's definition", ("f",)),
-)
-
-
-REL_TILESETS = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
-
-
-def collection_tilesets_links(base_url: str, name: str) -> list[dict[str, str]]:
-    """The links of collection ``name`` to its tilesets (pygeoapi's configured collection
-    ``links``), to the route :data:`ROUTES` serves them on: without them OGC API clients (GDAL's
-    OGCAPI driver, QGIS) found no tiles, pygeoapi linking only tiles of its own providers."""
-    route = next(r for r in ROUTES if r.operation_id == "getCollectionTilesets")
-    path = re.sub(r"<(?:[^:>]+:)?collection_id>", urllib.parse.quote(name, safe=""),
-                  route.rule)
-    return [{"type": "application/json", "rel": REL_TILESETS,
-             "title": {"en": "Vector tilesets", "zh": "矢量瓦片集"},
-             "href": f"{base_url.rstrip('/')}{path}?f=json"}]
-
-
-class TileCache:
-    """A byte-bounded LRU of recent tiles, shared by the threads of one worker."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._d: OrderedDict[tuple, tuple[bytes, bool]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: tuple) -> tuple[bytes, bool] | None:
-        with self._lock:
-            got = self._d.get(key)
-            if got is None:
-                self.misses += 1
-                return None
-            self._d.move_to_end(key)
-            self.hits += 1
-            return got
-
-    def put(self, key: tuple, value: tuple[bytes, bool]) -> None:
-        size = len(value[0]) + 100
-        if size > self.max_bytes:
-            return
-        with self._lock:
-            old = self._d.pop(key, None)
-            if old is not None:
-                self.bytes -= len(old[0]) + 100
-            self._d[key] = value
-            self.bytes += size
-            while self.bytes > self.max_bytes:
-                _, (data, _) = self._d.popitem(last=False)
-                self.bytes -= len(data) + 100
-
-
-def tiled_collections(config: dict) -> list[str]:
-    """The collections of pygeoapi's ``config`` served as vector tiles: the feature
-    collections of loaded and result layers (the OpenAPI document lists the same)."""
-    defs = {*LAYERS, *(d.name for d in result_layers())}
-    return [name for name, res in config["resources"].items()
-            if res.get("type") == "collection" and name in defs
-            and res["providers"][0].get("type") == "feature"]
 
 
 class TilesService:
@@ -254,7 +161,7 @@ class TilesService:
         return got
 
     # -- tiles -----------------------------------------------------------------------------
-    def layer_tile(self, conn: _LazyConnection, layer: TileLayer, version: str, z: int,
+    def layer_tile(self, conn: LazyConnection, layer: TileLayer, version: str, z: int,
                    x: int, y: int) -> tuple[bytes, bool]:
         """(MVT bytes of one layer, thinned?) from the cache or PostGIS."""
         if z < layer.min_zoom:
@@ -293,7 +200,7 @@ class TilesService:
             return _bodiless(304, headers)
         parts, thinned = [], []
         try:
-            with _LazyConnection(self.pool) as conn:
+            with LazyConnection(self.pool) as conn:
                 for name in names:
                     data, cut = self.layer_tile(conn, layers[name], versions[name], z, x, y)
                     parts.append(data)
@@ -316,12 +223,12 @@ class TilesService:
         return {
             "title": title, "tileMatrixSetURI": TMS_URI, "crs": CRS_3857, "dataType": "vector",
             "links": [
-                _link("self", "application/json", f"{uri}?f=json", "This tileset metadata"),
-                _link("alternate", "application/vnd.mapbox.tile+json", f"{uri}?f=tilejson",
+                link("self", "application/json", f"{uri}?f=json", "This tileset metadata"),
+                link("alternate", "application/vnd.mapbox.tile+json", f"{uri}?f=tilejson",
                       "TileJSON"),
-                _link("http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json",
+                link(REL_TILING_SCHEME, "application/json",
                       f"{self.base}/TileMatrixSets/{TMS}", "WebMercatorQuad"),
-                {**_link("item", MVT, f"{uri}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
+                {**link("item", MVT, f"{uri}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
                          "Mapbox Vector Tiles"), "templated": True}],
             "boundingBox": _bbox(self._bounds(names)),
             "layers": [{"id": n, "title": self._title(n), "dataType": "vector",
@@ -334,12 +241,12 @@ class TilesService:
     def tilesets(self, names: list[str], path: str, title: str) -> dict[str, Any]:
         """The tileset list under ``path``: one WebMercatorQuad vector tileset."""
         uri = f"{self.base}{path}/tiles"
-        return {"links": [_link("self", "application/json", uri, "Tilesets")],
+        return {"links": [link("self", "application/json", uri, "Tilesets")],
                 "tilesets": [{"title": title, "tileMatrixSetURI": TMS_URI, "crs": CRS_3857,
                               "dataType": "vector", "links": [
-                                  _link("self", "application/json", f"{uri}/{TMS}",
+                                  link("self", "application/json", f"{uri}/{TMS}",
                                         "Tileset metadata"),
-                                  _link("http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                                  link(REL_TILING_SCHEME,
                                         "application/json", f"{self.base}/TileMatrixSets/{TMS}",
                                         "WebMercatorQuad")]}]}
 
@@ -380,33 +287,6 @@ class TilesService:
                 max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
-class _LazyConnection:
-    """A pooled connection taken on first use only: a tile answered from the cache takes none.
-    The tiles are made in one transaction with :data:`services.tiles_sql.TILE_SETTINGS`."""
-
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
-        self._stack = ExitStack()
-        self._conn: psycopg.Connection | None = None
-
-    def get(self) -> psycopg.Connection:
-        if self._conn is None:
-            conn = self._stack.enter_context(self.pool.connection())
-            # one transaction for the request's tile statements, with the tile planner
-            # settings local to it (services.tiles_sql.TILE_SETTINGS: no JIT, no parallel
-            # workers, custom plans); the connection goes back to the pool idle, unchanged
-            self._stack.enter_context(conn.transaction())
-            conn.execute(TILE_SETTINGS)
-            self._conn = conn
-        return self._conn
-
-    def __enter__(self) -> _LazyConnection:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.__exit__(*exc)
-
-
 def _etag(names: list[str], versions: dict[str, str], z: int, x: int, y: int,
           limit: tuple) -> str:
     key = f"{RECIPE}|{limit}|{z}/{x}/{y}|" + "|".join(f"{n}={versions[n]}" for n in names)
@@ -438,10 +318,6 @@ def _bodiless(status: int, headers: dict) -> Response:
 
 def _bbox(b: list[float]) -> dict[str, Any]:
     return {"lowerLeft": b[:2], "upperRight": b[2:], "crs": CRS84_URI}
-
-
-def _link(rel: str, type_: str, href: str, title: str) -> dict[str, Any]:
-    return {"rel": rel, "type": type_, "title": title, "href": href}
 
 
 def _json(doc: dict, content_type: str = "application/json") -> Response:
@@ -554,8 +430,8 @@ def register(app: Flask, tiles: TilesService) -> None:
     views = {"pygeoapi.get_collection_tiles": collection_tiles,
              "pygeoapi.get_collection_tiles_metadata": collection_tiles_metadata,
              "pygeoapi.get_collection_tiles_data": collection_tile,
-             "pygeoapi.get_tilematrix_sets": _pygeoapi_page(_tms_list),
-             "pygeoapi.get_tilematrix_set": _pygeoapi_page(_tms_one),
+             "pygeoapi.get_tilematrix_sets": pygeoapi_page(tms_list),
+             "pygeoapi.get_tilematrix_set": pygeoapi_page(tms_one),
              "cim_tiles.tilesets": dataset_tilesets, "cim_tiles.tileset": dataset_tileset,
              "cim_tiles.tile": dataset_tile, "cim_tiles.versions": tile_versions}
     rules = {(r.rule, r.endpoint) for r in app.url_map.iter_rules()}
@@ -569,61 +445,3 @@ def register(app: Flask, tiles: TilesService) -> None:
         else:
             app.add_url_rule(route.rule, route.endpoint, views[route.endpoint],
                              methods=["GET"])
-
-
-def _pygeoapi_page(fn):
-    """A view answering as pygeoapi's do (f=json|html, Accept, lang), through its request
-    handling, with ``fn(api, api_request) -> (headers, status, content)``."""
-    def view(**kw):
-        flask_app = sys.modules["pygeoapi.flask_app"]
-        return flask_app.execute_from_flask(fn, request, *kw.values())
-    return view
-
-
-def _render(api, template: str, data: dict, locale) -> str:
-    """pygeoapi's tile matrix set pages pass its whole configuration as the template
-    settings, so they were rendered from pygeoapi's own templates, which load Bootstrap from
-    unpkg.com: the platform's (services/webmap/pygeoapi_templates) are offline."""
-    from pygeoapi.util import render_j2_template
-
-    return render_j2_template(api.config, api.config["server"].get("templates"), template,
-                              data, locale)
-
-
-def _tms_list(api, req) -> tuple[dict, int, str]:
-    """``/TileMatrixSets``: the one set the tiles are served in (pygeoapi listed
-    WorldCRS84Quad too, whose tiles are a 404, and linked to ``/tileMatrixSets``, a 404)."""
-    from pygeoapi.models.provider.base import TileMatrixSetEnum
-
-    headers = req.get_response_headers(**api.api_headers)
-    e = TileMatrixSetEnum.WEBMERCATORQUAD.value
-    href = f"{api.base_url}/TileMatrixSets"
-    # the HTML link first: pygeoapi's page links each set to its first link
-    doc = {"tileMatrixSets": [{"title": e.title, "id": TMS, "uri": TMS_URI, "links": [
-        _link("alternate", "text/html", f"{href}/{TMS}?f=html", f"{TMS} (HTML)"),
-        _link("self", "application/json", f"{href}/{TMS}?f=json", f"{TMS} (JSON)")]}],
-        "links": [_link("self", "application/json", f"{href}?f=json", "This document"),
-                  _link("alternate", "text/html", f"{href}?f=html", "This document as HTML")]}
-    if req.format == "html":
-        return headers, 200, _render(api, "tilematrixsets/index.html", doc, req.locale)
-    return headers, 200, json.dumps(doc, ensure_ascii=False)
-
-
-def _tms_one(api, req, tms: str) -> tuple[dict, int, str]:
-    """``/TileMatrixSets/WebMercatorQuad``: its matrices 0–:data:`MAX_ZOOM`, the zooms
-    served (pygeoapi listed 0–29); another set is a 404 (pygeoapi: 400)."""
-    from pygeoapi.models.provider.base import TileMatrixSetEnum
-
-    headers = req.get_response_headers(**api.api_headers)
-    if tms != TMS:
-        headers["Content-Type"] = "application/json"
-        return headers, 404, json.dumps({"code": "NotFound", "description":
-                                         f"tile matrix set {tms!r} is not served; use {TMS}"})
-    e = TileMatrixSetEnum.WEBMERCATORQUAD.value
-    doc = {"title": e.title, "id": TMS, "uri": TMS_URI, "crs": e.crs,
-           "orderedAxes": e.orderedAxes, "wellKnownScaleSet": e.wellKnownScaleSet,
-           "tileMatrices": [m for m in e.tileMatrices if int(m["id"]) <= MAX_ZOOM]}
-    if req.format == "html":
-        return headers, 200, _render(api, "tilematrixsets/tilematrixset.html", doc,
-                                     req.locale)
-    return headers, 200, json.dumps(doc, ensure_ascii=False)
