@@ -175,6 +175,8 @@ def test_process_list_and_descriptions(api):
     assert any(link["rel"] == "self" for link in r.json()["links"])
     for pid, summary in listed.items():
         assert summary["jobControlOptions"] == ["sync-execute"]
+        # a Chinese name in every title: the HTML list is read by Chinese staff
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in summary["title"]), summary["title"]
         href = next(link["href"] for link in summary["links"] if link["rel"] == "self")
         assert href.endswith(f"/processes/{pid}")
         d = requests.get(f"{api}/processes/{pid}", timeout=30).json()
@@ -189,7 +191,8 @@ def test_process_list_and_descriptions(api):
     overlay = requests.get(f"{api}/processes/overlay", timeout=30).json()["inputs"]
     assert overlay["a"]["minOccurs"] == 1 and overlay["bbox"]["minOccurs"] == 0
     assert "buildings" in overlay["a"]["schema"]["enum"]
-    assert requests.get(f"{api}/processes?f=html", timeout=30).status_code == 400
+    # HTML is served (tests/test_tiles2_processes_html.py); a format none serves is a 400
+    assert requests.get(f"{api}/processes?f=xml", timeout=30).status_code == 400
 
 
 def test_conformance_declares_the_process_classes(api):

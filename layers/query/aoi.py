@@ -144,7 +144,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any], zone: str | None = None
 
 
 PROCESS: dict[str, Any] = {
-    "id": "aoi", "title": "Area of interest: current features of every layer in an area",
+    "id": "aoi", "title": "Area of interest (范围查询): current features of every layer in an area",
     "inputs": {"type": "object", "additionalProperties": False, "properties": {
         **AOI_SCHEMA["properties"],
         "layers": {"type": "array", "items": {"type": "string", "enum": list(LAYERS)}},

@@ -385,7 +385,7 @@ def _schema() -> dict[str, Any]:
 
 PROCESS: dict[str, Any] = {
     "id": "clearance",
-    "title": "Clearances (GB 50289): pipe crossings and neighbours closer than the minimum",
+    "title": "Clearances (净距分析, GB 50289): pipe crossings and neighbours closer than the minimum",
     "inputs": _schema(),
     "run": run, "pooled": True,
 }

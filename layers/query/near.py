@@ -92,7 +92,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 PROCESS: dict[str, Any] = {
-    "id": "near", "title": "Proximity: features of A within a distance of (or nearest to) B",
+    "id": "near", "title": "Proximity (邻近分析): features of A within a distance of (or nearest to) B",
     "inputs": {"type": "object", "additionalProperties": False, "required": ["a", "b"],
                "anyOf": [{"required": ["distance"]}, {"required": ["nearest"]}],
                "properties": {**AOI_SCHEMA["properties"],

@@ -163,7 +163,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 PROCESS: dict[str, Any] = {
-    "id": "overlay", "title": "Overlay: pieces of layer A cut by the polygons of layer B",
+    "id": "overlay", "title": "Overlay (叠加分析): pieces of layer A cut by the polygons of layer B",
     "inputs": {"type": "object", "additionalProperties": False, "required": ["a", "b"],
                "properties": {**AOI_SCHEMA["properties"],
                               "a": {"type": "string", "enum": list(LAYERS)},

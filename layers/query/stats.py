@@ -249,7 +249,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 PROCESS: dict[str, Any] = {
-    "id": "stats", "title": "Statistics of a layer per grid cell or district (and class)",
+    "id": "stats", "title": "Statistics (分区统计) of a layer per grid cell or district (and class)",
     "inputs": {"type": "object", "additionalProperties": False, "required": ["layer"],
                "properties": {"layer": {"type": "string", "enum": list(LAYERS)},
                               "by": {"type": "string", "enum": list(UNITS)},
