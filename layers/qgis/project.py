@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import psycopg
 from pyproj import CRS
 
+from cim.db.roles import MAP_VIEW_SCHEMA, map_views
 from cim.errors import ConfigError
 from cim.layerdefs import GEOMETRY_COLUMN, LAYERS
 from cim.profile import CityProfile
@@ -49,6 +50,9 @@ class MapLayer:
     kind: str  # point|line|fill
     style: LayerStyle
     category: str | None
+    # where QGIS reads it: a layer with unpublished columns (a case's text) through the
+    # planners' view of its published columns and map rows (cim.db.roles.map_views)
+    schema: str = "public"
 
 
 def _kind_of(wkb: str) -> str:
@@ -112,6 +116,13 @@ def plan(conn: psycopg.Connection, styles: Styles) -> list[tuple[str, list]]:
                 items += [_map_layer(st, "", None, k) for k in kinds]
         if items:
             tree.append((g.group, items))
+    viewed = {t for t in map_views() if conn.execute(
+        "SELECT to_regclass(%s)", (f'{MAP_VIEW_SCHEMA}."{t}"',)).fetchone()[0] is not None}
+    for _, items in tree:
+        for item in items:
+            for ml in [item] if isinstance(item, MapLayer) else item[1]:
+                if ml.table in viewed:
+                    ml.schema = MAP_VIEW_SCHEMA
     return tree
 
 
@@ -137,10 +148,11 @@ def _map_layer(st: LayerStyle, prefix: str, cat: Filter | None, kind: str | None
 
 
 def datasource(service: str, srid: int, ml: MapLayer) -> str:
-    """A QGIS PostGIS data source that names the pg service only (no user, no password)."""
+    """A QGIS PostGIS data source that names the pg service only (no user, no password); a
+    view needs the key QGIS reads features by (``key='id'``: a view has no primary key)."""
     subset = ml.subset.replace("\\", "\\\\")
     return (f"service='{service}' key='id' estimatedmetadata=true srid={srid} type={ml.wkb} "
-            f"checkPrimaryKeyUnicity='0' table=\"public\".\"{ml.table}\" ({GEOMETRY_COLUMN}) "
+            f"checkPrimaryKeyUnicity='0' table=\"{ml.schema}\".\"{ml.table}\" ({GEOMETRY_COLUMN}) "
             f"sql={subset}")
 
 
