@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 
 from cim.db.engine import psycopg_conninfo
-from cim.db.roles import ReaderRole, ensure_reader
+from cim.db.roles import ReaderRole, drop_map_views, ensure_reader
 from cim.errors import ConfigError
 
 # the migrations are package data (cim/db/migrations), so an installed package migrates too
@@ -49,12 +49,30 @@ def upgrade(url: str, srid: int, revision: str = "head",
     if existing is not None and existing != srid:
         raise ConfigError(f"this database stores EPSG:{existing} but the profile asks for "
                           f"EPSG:{srid}; use a new database for another storage CRS")
-    command.upgrade(alembic_config(url, srid), revision)
+    cfg = alembic_config(url, srid)
+    if _pending(url, cfg, revision):
+        # the planners' views (cim_map) depend on the columns they show: a migration that
+        # changes or drops one would be refused by PostgreSQL; made again just below
+        drop_map_views(psycopg_conninfo(url))
+    command.upgrade(cfg, revision)
     return ensure_reader(url, reader)
 
 
 def downgrade(url: str, srid: int, revision: str = "base") -> None:
+    """Migrate down to ``revision`` (the planners' views dropped first, as for an upgrade;
+    the next upgrade makes them again)."""
+    drop_map_views(psycopg_conninfo(url))
     command.downgrade(alembic_config(url, srid), revision)
+
+
+def _pending(url: str, cfg: Config, revision: str) -> bool:
+    """Whether upgrading to ``revision`` runs any migration (a database at the head already
+    keeps its views: ``make demo`` upgrades on every start)."""
+    from alembic.script import ScriptDirectory
+
+    if revision != "head":
+        return True
+    return current(url) != ScriptDirectory.from_config(cfg).get_current_head()
 
 
 def current(url: str) -> str | None:
