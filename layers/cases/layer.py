@@ -17,9 +17,10 @@ from cim.layerdefs import Column, LayerDef
 # columns of the table the services never publish: free text, JSON detail, and the address —
 # a 12345 caller's address is often their home; the point and grid cell say where the case is
 UNPUBLISHED = frozenset({"description", "detail", "address"})
-# the table's other columns (those above): in the QGIS layer only (the operators' own view
-# of the table); declared for their names (layers.styles.fields), checked against the table
-# by a test
+# the table's other columns (those above): published nowhere — the planners' QGIS layer reads
+# the view without them (cim/db/roles.py, cim_map) — and read only by the case loop's own
+# commands and API; declared for their names (layers.styles.fields), checked against the
+# table by a test
 OTHER_COLUMNS = (
     Column("description", "text", "描述 description as reported (not published)"),
     Column("address", "text", "地址 address as reported (not published)"),

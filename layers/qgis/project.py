@@ -3,8 +3,10 @@
 Groups and per-class sublayers follow the styles' tree (规划底图, 建筑, 地下管线 by class, 城市部件
 by major class); each map layer is a PostGIS layer reached through a pg service name (no
 password in the file), reads current features only (``sql=valid_to IS NULL`` plus the class
-filter), is in the storage CRS, and carries its style (the QML's elements embedded). Only the
-classes present in the database get a sublayer, so the project is written after loading.
+filter) — a layer with unpublished columns (cases) from its view in ``cim_map``, which holds
+only the published columns and the map's rows (cim/db/roles.py) — is in the storage CRS, and
+carries its style (the QML's elements embedded). Only the classes present in the database get
+a sublayer, so the project is written after loading.
 """
 
 from __future__ import annotations
