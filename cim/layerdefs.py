@@ -485,6 +485,25 @@ LAYERS: dict[str, LayerDef] = {d.name: d for d in (ADMIN_DIVISIONS, GRID_CELLS, 
                                                    RISK_POINTS, SENSORS)}
 
 
+# the entry-point group under which a room registers the function giving every layer it
+# knows by name (setup.cfg: layers.catalog.layer_defs): how the core reaches the rooms' result
+# layers without importing a room above it, as cim.cli reaches their commands
+CATALOG_GROUP = "cim.catalog"
+
+
+def declared_layers() -> dict[str, LayerDef]:
+    """Every declared layer by name: the loaded ones (:data:`LAYERS`), then those the rooms
+    declare (health indicators, alarms, cases …), from the catalog registered under
+    :data:`CATALOG_GROUP` — for the core's own uses of the whole list (the planners' grants
+    and views, cim/db/roles.py)."""
+    from importlib.metadata import entry_points
+
+    out = dict(LAYERS)
+    for ep in sorted(entry_points(group=CATALOG_GROUP), key=lambda e: e.name):
+        out.update(ep.load()())
+    return out
+
+
 def layer(name: str) -> LayerDef:
     try:
         return LAYERS[name]

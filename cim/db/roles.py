@@ -22,7 +22,7 @@ it the error prints the statements a DBA runs once, and ``cim db upgrade`` then 
 Planners opening the one map in QGIS get a role of their own (:func:`ensure_planner`,
 ``cim_planner``): the reader can read the case loop's contacts and users and, in a transaction
 it opens READ WRITE, write cases and risk points — a desktop client holding its login could do
-the same. The planner may SELECT the tables the one catalog publishes (``layers.catalog``) and
+the same. The planner may SELECT the tables the one catalog publishes (``cim.layerdefs.declared_layers``) and
 QGIS's own project and style tables, and nothing else: no write privilege on any table, so
 ``BEGIN READ WRITE`` gains it nothing. A layer declaring columns the services never publish
 (``LayerDef.unpublished``: a case's free text, address and detail) is read through a view of
@@ -252,13 +252,13 @@ def ensure_reader(url: str, role: ReaderRole | None = None) -> list[str]:
 
 
 def published_tables() -> list[str]:
-    """The tables the one map shows, from the one catalog (``layers.catalog.layer_defs``): the
-    loaded layers and the rooms' result layers (health indicators, alarms, cases …) — never a
-    list of its own, so a layer declared
-    later is granted when the roles are applied again."""
-    from layers.catalog import layer_defs
+    """The tables the one map shows, from the one catalog (:func:`cim.layerdefs.declared_layers`,
+    the rooms' layers through the catalog they register): the loaded layers and the rooms'
+    result layers (health indicators, alarms, cases …) — never a list of its own, so a layer
+    declared later is granted when the roles are applied again."""
+    from cim.layerdefs import declared_layers
 
-    return list(dict.fromkeys(d.table for d in layer_defs().values()))
+    return list(dict.fromkeys(d.table for d in declared_layers().values()))
 
 
 # the schema of the planners' views (:func:`map_views`): a view has its layer's table name, so
@@ -273,9 +273,9 @@ def map_views() -> dict[str, tuple[frozenset[str], str | None]]:
     From the declarations, so a layer declared later with unpublished columns is covered on
     the next ``cim db upgrade``. Column grants were not the answer: QGIS reads every column of
     a table it opens, and opened the layer as invalid."""
-    from layers.catalog import layer_defs
+    from cim.layerdefs import declared_layers
 
-    return {d.table: (d.unpublished, d.map_where) for d in layer_defs().values()
+    return {d.table: (d.unpublished, d.map_where) for d in declared_layers().values()
             if d.unpublished}
 
 
