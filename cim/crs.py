@@ -289,6 +289,15 @@ def cgcs2000_gk_epsg(zone: int, prefixed: bool) -> int:
     return (ZONE_PREFIXED_FIRST if prefixed else CM_FIRST) + zone - 25
 
 
+def gk_zones_of_eastings(eastings: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Each easting's Gauss-Krüger zone as its prefix carries it (39,512,345.6 → 39), 0 for
+    an easting of no zone (six digits, degrees, a digit missing, NaN): the one reading of the
+    prefix, so the file's zone and the rows named as of another zone cannot disagree."""
+    e = np.asarray(eastings, dtype=float)
+    prefixed = (e >= 25_000_000) & (e < 46_000_000)
+    return np.where(prefixed, np.floor(np.where(prefixed, e, 0) / 1_000_000), 0).astype(int)
+
+
 def detect_gk_from_eastings(eastings: Sequence[float] | np.ndarray,
                             storage_epsg: int | None = None) -> int | None:
     """Guess a CGCS2000 3° GK CRS from easting magnitudes.
@@ -305,8 +314,8 @@ def detect_gk_from_eastings(eastings: Sequence[float] | np.ndarray,
     if 25_000_000 <= med < 46_000_000:
         # the zones of the prefixed eastings; a value of no zone at all (a row typed in
         # degrees, a digit missing) is left to be rejected as its row, not the whole file
-        gk = e[(e >= 25_000_000) & (e < 46_000_000)]
-        zones, counts = np.unique(np.floor(gk / 1_000_000).astype(int), return_counts=True)
+        zone = gk_zones_of_eastings(e)
+        zones, counts = np.unique(zone[zone > 0], return_counts=True)
         if len(zones) != 1:
             spread = ", ".join(f"zone {z} ({c:,} rows)" for z, c in zip(zones.tolist(),
                                                                        counts.tolist()))

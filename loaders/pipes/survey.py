@@ -463,11 +463,10 @@ def _other_zones(exc: InputError, ok: list[PointRec], e: np.ndarray,
     """The error of eastings whose zone prefixes differ, naming the tables, rows and column of
     the zones fewer rows have (a prefix mistyped in one row: the surveyor was told "correct
     the rows of the other zone" and not which)."""
-    prefixed = (e >= 25_000_000) & (e < 46_000_000)
-    zone = np.where(prefixed, np.floor(e / 1_000_000), -1).astype(int)
-    zones, counts = np.unique(zone[prefixed], return_counts=True)
+    zone = cimcrs.gk_zones_of_eastings(e)
+    zones, counts = np.unique(zone[zone > 0], return_counts=True)
     main = int(zones[np.argmax(counts)])
-    other = [(p, z) for p, z in zip(ok, zone.tolist()) if z not in (-1, main)]
+    other = [(p, z) for p, z in zip(ok, zone.tolist()) if z not in (0, main)]
     if not other:
         return exc
     shown = ", ".join(f"{p.table} row {p.row} (zone {z})" for p, z in other[:10])
