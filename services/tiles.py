@@ -58,7 +58,7 @@ from flask import Flask, Response, request
 
 from cim.crs import CRS84_URI
 from cim.layerdefs import LAYERS
-from layers.catalog import map_where, published_columns, result_layers
+from layers.catalog import layer_defs, map_where, published_columns
 from services.pool import Pool
 from services.tiles_cache import LazyConnection, TileCache
 from services.tiles_matrixsets import pygeoapi_page, tms_list, tms_one
@@ -103,7 +103,7 @@ class TilesService:
                  max_age: int = 0, low_zoom_features: int = 8_000) -> None:
         self.base = config["server"]["url"].rstrip("/")
         # loaded layers and result layers (the health check's latest year: map_where)
-        self.defs = {**LAYERS, **{d.name: d for d in result_layers()}}
+        self.defs = layer_defs()
         self.resources = {name: config["resources"][name] for name in tiled_collections(config)}
         self.config_resources = config["resources"]
         # the city's extent (its districts', else its profile's, as the configuration

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import psycopg
 from pyproj import CRS
 
-from cim.db.roles import MAP_VIEW_SCHEMA, map_views
+from cim.db.map_views import MAP_VIEW_SCHEMA, map_views
 from cim.errors import ConfigError
-from cim.layerdefs import GEOMETRY_COLUMN, LAYERS
+from cim.layerdefs import GEOMETRY_COLUMN
 from cim.profile import CityProfile
-from layers.catalog import live_layers, map_where, result_layers
+from layers.catalog import layer_defs, live_layers, map_where
 from layers.styles.expr import qgis_filter
 from layers.styles.model import Filter, LayerStyle, Styles, load_styles
 from layers.styles.qml import QGIS_VERSION, qml_element
@@ -140,8 +140,7 @@ def _map_layer(st: LayerStyle, prefix: str, cat: Filter | None, kind: str | None
                    f"({', '.join(repr(n) for n in names)})")
         name = f"{prefix}（{zh}）" if prefix else f"{st.title}（{zh}）"
     else:
-        defs = {**LAYERS, **{d.name: d for d in result_layers()}}
-        wkb = WKB.get(defs[st.name].geometry_type.upper(), "Unknown")
+        wkb = WKB.get(layer_defs()[st.name].geometry_type.upper(), "Unknown")
         name = prefix + st.title if prefix else st.title
     suffix = "_".join(p for p in (cat.values[0] if cat else "", kind or "") if p)
     lid = f"{st.name}{'_' + suffix if suffix else ''}_{uuid.uuid4().hex[:8]}"

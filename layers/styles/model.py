@@ -227,10 +227,9 @@ def _read(profile: CityProfile, path: Path) -> Styles:
 
 def _declared() -> dict[str, Any]:
     """The layers the platform publishes (loaded and result layers): name → LayerDef."""
-    from cim.layerdefs import LAYERS
-    from layers.catalog import result_layers
+    from layers.catalog import layer_defs
 
-    return {**LAYERS, **{d.name: d for d in result_layers()}}
+    return layer_defs()
 
 
 def _complete(styles: Styles, platform: Styles) -> None:
