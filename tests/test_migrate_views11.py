@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from cim.db import migrate
-from cim.db.roles import MAP_VIEW_SCHEMA
+from cim.db.map_views import MAP_VIEW_SCHEMA
 from tests.conftest import scratch_db
 
 WIDEN = "ALTER TABLE cases ALTER COLUMN code TYPE varchar(30)"

@@ -155,7 +155,7 @@ def test_upgrade_keeps_the_view_in_step_and_covers_a_layer_declared_later(vdb, m
     """Applied again it changes nothing (same view, no note); a column a migration adds is in
     the view after the next upgrade; a layer declared later with unpublished columns gets its
     view, and its table is not granted."""
-    from cim.db.roles import drop_map_views
+    from cim.db.map_views import drop_map_views
     from cim.layerdefs import LAYERS, Column, LayerDef
 
     oid = vdb.scalar("SELECT 'cim_map.cases'::regclass::oid")
@@ -205,7 +205,8 @@ def test_two_upgrades_at_once_make_the_views_once(vdb):
     import threading
     import time
 
-    from cim.db.roles import _ensure_views, drop_map_views, ensure_planner
+    from cim.db.map_views import _ensure_views, drop_map_views
+    from cim.db.roles import ensure_planner
 
     drop_map_views(vdb.conninfo)
     with psycopg.connect(vdb.conninfo, autocommit=True) as conn:

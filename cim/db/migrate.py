@@ -13,7 +13,8 @@ from alembic import command
 from alembic.config import Config
 
 from cim.db.engine import psycopg_conninfo
-from cim.db.roles import ReaderRole, drop_map_views, ensure_reader
+from cim.db.map_views import drop_map_views
+from cim.db.roles import ReaderRole, ensure_reader
 from cim.errors import ConfigError
 
 # the migrations are package data (cim/db/migrations), so an installed package migrates too
