@@ -224,11 +224,20 @@ MIN_SIZE_MM = 5.0
 
 
 def _in_mm(value: Any, nums) -> None:
+    """Refuse a size holding a value under :data:`MIN_SIZE_MM`, naming that value alone: the
+    others of it are millimetres (89×4.5's 89), so writing the whole size ×1000 (89000×4500,
+    as the message once said) would have made a 89 m pipe."""
     small = [n for n in nums if n < MIN_SIZE_MM]
     if small:
-        mm = "×".join(f"{n * 1000:g}" for n in nums)
-        raise ValueProblem(f"size {value!r} reads as {small[0]:g} mm: 管径 is in millimetres; "
-                           f"a size in metres ({value}) is written {mm}")
+        said = " and ".join(f"{n:g}" for n in small)
+        mm = " and ".join(f"{n * 1000:g}" for n in small)
+        one = len(small) == 1
+        wall = (", or, if it is a steel pipe's wall, put Φ before the diameter"
+                if len(nums) == 2 and one and nums[1] < MIN_SIZE_MM else "")
+        raise ValueProblem(f"size {value!r}: {said} {'is' if one else 'are'} under "
+                           f"{MIN_SIZE_MM:g} mm, taken as metres written without unit (管径 is "
+                           f"in millimetres); write {'it' if one else 'them'} in millimetres "
+                           f"({mm}){wall}")
 
 
 def size_key(diameter: float | None, width: float | None, height: float | None,
