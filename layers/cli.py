@@ -144,12 +144,27 @@ def history_cmd(c: Ctx, code_value: str, as_json: bool) -> None:
         return
     skip = {"valid_from", "valid_to", "batch_id", "layer", "current", "code", "flags"}
     for r in rows:
-        state = "current" if r["current"] else f"retired {r['valid_to']:%Y-%m-%d %H:%M:%S}"
+        state = "current" if r["current"] else f"retired {_on_clock(r['valid_to'], c)}"
         # cases, alarms and risk points are written by the platform, not by a load: no batch
         batch = r.get("batch_id")
-        click.echo(f"{r['valid_from']:%Y-%m-%d %H:%M:%S}  batch {'-' if batch is None else batch}"
+        click.echo(f"{_on_clock(r['valid_from'], c)}  batch {'-' if batch is None else batch}"
                    f"  {state}")
-        attrs = ", ".join(f"{k}={v}" for k, v in r.items() if k not in skip and v is not None)
+        attrs = ", ".join(f"{k}={_on_clock(v, c)}" for k, v in r.items()
+                          if k not in skip and v is not None)
         click.echo(f"    {attrs}")
 
 
+
+
+def _on_clock(v: object, c: Ctx) -> object:
+    """A time of the database as README's CLI text shows it: on the city's clock (the
+    profile's ``timezone``) with its offset (:func:`cim.profile.on_city_clock`). The sessions
+    run on UTC, so the value as read was UTC, which a person in China reads 8 hours off; any
+    other value as it is."""
+    import datetime as dt
+
+    from cim.profile import on_city_clock
+
+    if isinstance(v, dt.datetime) and v.tzinfo is not None:
+        return on_city_clock(v, c.profile.timezone).isoformat(sep=" ", timespec="seconds")
+    return v

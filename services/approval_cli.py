@@ -133,9 +133,13 @@ def checks_cmd(c: Ctx, as_json: bool, limit: int) -> None:
     if as_json:
         echo_json(rows)
         return
+    from cim.profile import on_city_clock
+
     for r in rows:
         counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if v)
-        click.echo(f"{r['id']:>5} {r['checked_at']:%Y-%m-%d %H:%M:%S} {r['status']:<13} "
+        # on the city's clock with its offset (the session's UTC read 8 hours off in China)
+        at = on_city_clock(r["checked_at"], c.profile.timezone)
+        click.echo(f"{r['id']:>5} {at.isoformat(sep=' ', timespec='seconds')} {r['status']:<13} "
                    f"{r['project']}  ({counts})")
     if not rows:
         click.echo("no approval check recorded (`cim check PROJECT` records one)")

@@ -43,10 +43,11 @@ import numpy as np
 import psycopg
 
 from cim.errors import InputError
-from cim.profile import CityProfile
+from cim.profile import CHINA_TIME, CityProfile, on_city_clock
 from layers.query.common import ConnOrInfo, connection
-from layers.query.graph import BROKEN, OPEN, Network, components, network
+from layers.query.graph import Network, components, network
 from layers.query.pipes import TAP_TOLERANCE_M, resolve_profile
+from layers.query.valves import BROKEN, OPEN
 
 CABLE_CLASSES = ("05", "06")  # 电力, 通信: no valves, nothing to isolate
 _LOCATE = """
@@ -86,9 +87,11 @@ def _locate(conn: psycopg.Connection, code: str) -> tuple[str, str, str | None]:
     if row is None:
         ended = conn.execute(_ENDED, (code,)).fetchone()[0]
         if ended is not None:  # a code from an older load: replaced or removed since
+            # on the city's clock (the configured profile's): the session's UTC read 8 h off
+            when = on_city_clock(ended, getattr(resolve_profile(None), "timezone", CHINA_TIME))
             raise InputError(f"pipe code {code!r} is no longer current: its last version "
-                             f"ended {ended:%Y-%m-%d %H:%M} (removed or replaced by a later "
-                             "load)")
+                             f"ended {when.isoformat(sep=' ', timespec='minutes')} (removed or "
+                             "replaced by a later load)")
         raise InputError(f"no current pipe segment or pipe point has code {code!r}")
     return row
 
