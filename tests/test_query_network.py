@@ -264,7 +264,7 @@ def test_isolation_cli_json_and_bad_input(net, tmp_path):
 
 
 def test_valve_state_from_attributes_and_notes():
-    from layers.query.graph import BROKEN, CLOSED, OPEN, valve_state
+    from layers.query.valves import BROKEN, CLOSED, OPEN, valve_state
 
     assert valve_state(None, {"closed": True}) == CLOSED
     assert valve_state(None, {"closed": False}) == OPEN
@@ -284,14 +284,14 @@ def test_valve_state_from_attributes_and_notes():
                                   "not broken"])
 def test_valve_note_that_merely_mentions_closing_or_damage_leaves_it_open(note):
     # 'opens and closes normally', 'not closed', 'no damage' …: no note names a state as a whole
-    from layers.query.graph import OPEN, valve_state
+    from layers.query.valves import OPEN, valve_state
 
     assert valve_state(note, {}) == OPEN
     assert valve_state(None, {"状态": note}) == OPEN
 
 
 def test_valve_state_fields_first_then_a_whole_note_from_the_dictionary(tmp_path):
-    from layers.query.graph import BROKEN, CLOSED, OPEN, valve_state, valve_states
+    from layers.query.valves import BROKEN, CLOSED, OPEN, valve_state, valve_states
 
     assert valve_state(" 关闭 ", {}) == CLOSED and valve_state("Closed", {}) == CLOSED
     assert valve_state("锈死", {}) == BROKEN

@@ -45,8 +45,9 @@ import psycopg
 from cim.errors import InputError
 from cim.profile import CHINA_TIME, CityProfile, on_city_clock
 from layers.query.common import ConnOrInfo, connection
-from layers.query.graph import BROKEN, OPEN, Network, components, network
+from layers.query.graph import Network, components, network
 from layers.query.pipes import TAP_TOLERANCE_M, resolve_profile
+from layers.query.valves import BROKEN, OPEN
 
 CABLE_CLASSES = ("05", "06")  # 电力, 通信: no valves, nothing to isolate
 _LOCATE = """
