@@ -201,9 +201,10 @@ def test_upgrade_keeps_the_view_in_step_and_covers_a_layer_declared_later(vdb, m
 def test_two_upgrades_at_once_make_the_views_once(vdb):
     """Two `cim db upgrade` of one database at the same time: the second, started while the
     first has made the views but not committed, waits and then finds them (it failed on the
-    schema the first had just created), and the planner reads the same view after."""
+    schema the first had just created), and the planner reads the same view after. The first
+    holds its transaction open until the server shows the second waiting on the views' lock
+    (a sleep instead let a slow machine start the second after the commit: no race)."""
     import threading
-    import time
 
     from cim.db.map_views import _ensure_views, drop_map_views
     from cim.db.roles import ensure_planner
@@ -219,14 +220,40 @@ def test_two_upgrades_at_once_make_the_views_once(vdb):
         except Exception as exc:  # noqa: BLE001 - the failure is what is asserted
             outcome["error"] = exc
 
-    with psycopg.connect(vdb.conninfo, autocommit=True) as first:
+    with psycopg.connect(vdb.conninfo, autocommit=True) as first, \
+            psycopg.connect(vdb.conninfo, autocommit=True) as watch:
         with first.transaction():
             assert _ensure_views(first, "cim_planner") == (["cases"], [])
+            made = first.execute("SELECT 'cim_map.cases'::regclass::oid").fetchone()[0]
             thread = threading.Thread(target=second)
             thread.start()
-            time.sleep(1.5)  # the second is at the schema by now
+            waiting = _waiting_on(watch, first.info.backend_pid, thread)
         thread.join(60)
+    assert not thread.is_alive(), "the second upgrade did not finish after the first's commit"
+    assert waiting, "the second upgrade never waited on the first's lock on the views"
     assert outcome == {"notes": []}, outcome
+    # made once: the view the first made is the one there, not dropped and made again
+    assert vdb.scalar("SELECT 'cim_map.cases'::regclass::oid") == made
+    assert vdb.scalar("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                      "c.relnamespace WHERE n.nspname = 'cim_map' AND c.relkind = 'v'") == 1
     with psycopg.connect(psycopg_conninfo(reader_url(vdb.url, "cim_planner",
                                                      password=""))) as conn:
         assert {r[0] for r in conn.execute("SELECT code FROM cim_map.cases")} == ON_MAP
+
+
+def _waiting_on(watch: psycopg.Connection, pid: int, thread, timeout: float = 30.0) -> list:
+    """The backends waiting on an advisory lock backend ``pid`` holds (wait_event_type Lock,
+    wait_event advisory: the views' lock), polled from pg_stat_activity (on a connection of
+    its own: a transaction keeps one snapshot of it) until there is one, ``thread`` ends (it
+    did not wait) or ``timeout`` seconds pass (it waits on something else)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and thread.is_alive():
+        rows = watch.execute(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+            "wait_event = 'advisory' AND %s = ANY(pg_blocking_pids(pid))", (pid,)).fetchall()
+        if rows:
+            return rows
+        time.sleep(0.05)
+    return []
