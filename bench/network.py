@@ -91,7 +91,8 @@ def _timed(fn, *args, **kw) -> float:
 def bench_library(conninfo: str, water: list[str], drains: list[str], sources: list[str],
                   runs: int) -> dict[str, float]:
     from layers.query import graph
-    from layers.query.network import isolate, trace
+    from layers.query.isolation import isolate
+    from layers.query.trace import trace
 
     graph._CACHE.clear()
     out: dict[str, float] = {}

@@ -192,7 +192,7 @@ CASES = [
 @pytest.mark.parametrize("burst,at,valves,isolated,unsupplied,dry", CASES)
 def test_isolation_with_sources_matches_a_search(water, burst, at, valves, isolated,
                                                  unsupplied, dry):
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
 
     ref = Search()
     half = None if at is None else int(at > 0.5)
@@ -208,7 +208,7 @@ def test_isolation_with_sources_matches_a_search(water, burst, at, valves, isola
 
 
 def test_a_valve_at_a_branch_tee_does_not_cut_the_main(water):
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
 
     # without sources: the whole main between VM and its dead end MB is the zone, bounded by
     # VM and the branch's valve (it was the burst's half alone, bounded by VB alone)
@@ -276,7 +276,7 @@ def test_a_part_no_valve_bounds_is_said_not_close_nothing(water):
 
 def test_a_leak_at_a_hydrant_along_a_pipe_is_a_burst_there(water):
     from cim.errors import InputError
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
 
     # HY2 beyond HV2: HV2 alone, h3's last 50 m ("not a pipe junction" before)
     r = isolate(water.conninfo, "HY2")

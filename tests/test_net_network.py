@@ -101,7 +101,7 @@ def ring(jining_profile):
 
 def test_trace_from_a_manhole_on_no_live_segment_is_an_input_error(ring):
     from cim.errors import InputError
-    from layers.query.network import trace
+    from layers.query.trace import trace
 
     # was KeyError (an internal error over HTTP) for a point that is no node of the graph
     for code in ("lone", "m3"):  # named by no segment / only by an abandoned one
@@ -131,7 +131,8 @@ def _city_profile(tmp_path, jining_profile):
 
 def test_isolation_processes_read_the_configured_city_profile(ring, tmp_path, jining_profile,
                                                               monkeypatch):
-    from layers.query.network import ISOLATE_PROCESS, isolate
+    from layers.query.isolation import isolate
+    from layers.query.network import ISOLATE_PROCESS
 
     # the platform's states: V1 (待修) is open, B–C is bounded by V1, V2, V3
     r = isolate(ring.conninfo, "r3")
@@ -153,7 +154,7 @@ def test_isolation_processes_read_the_configured_city_profile(ring, tmp_path, ji
 
 
 def test_a_source_along_a_pipe_feeds_its_side(ring):
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
 
     # B–C bursts with the tank T on r8 (beyond V3) the only source: V3 must close, V1 and V2
     # need not (nothing flows in behind them), S–A–D loses supply. T was refused ("sources
@@ -165,7 +166,7 @@ def test_a_source_along_a_pipe_feeds_its_side(ring):
 
 
 def test_a_source_inside_the_emptied_zone_is_named(ring, tmp_path):
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
     from tests.conftest import run_cli
 
     # B–C bursts with the plant at B, inside the zone V1, V2, V3 enclose: whatever closes,
@@ -183,7 +184,7 @@ def test_a_source_inside_the_emptied_zone_is_named(ring, tmp_path):
 
 
 def test_a_branch_tapped_into_a_main_is_joined_to_it(ring):
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
 
     # g2 bursts: the branch g3 up to GV2 is emptied with it (it was a separate network part:
     # only GV1 closed, g3 left out, its supply never in question)
@@ -243,7 +244,7 @@ def test_the_configured_profile_is_read_once_until_its_file_changes(tmp_path, ji
 ])
 def test_trace_follows_a_lateral_tapped_into_a_sewer(ring, start, direction, segments, points,
                                                      length):
-    from layers.query.network import trace
+    from layers.query.trace import trace
 
     r = trace(ring.conninfo, start, direction)
     assert (r["segments"], r["points"], r["length_m"]) == (segments, points, length)
@@ -251,7 +252,8 @@ def test_trace_follows_a_lateral_tapped_into_a_sewer(ring, start, direction, seg
 
 def test_codes_pasted_with_spaces_old_codes_and_at_on_a_point(ring):
     from cim.errors import InputError
-    from layers.query.network import isolate, trace
+    from layers.query.isolation import isolate
+    from layers.query.trace import trace
 
     assert isolate(ring.conninfo, " r3\t")["valves"] == ["V1", "V2", "V3"]
     assert trace(ring.conninfo, "m1 ", "down")["segments"] == ["d1"]
@@ -271,7 +273,7 @@ def test_a_mistyped_code_reads_no_pipe_history(ring):
     """The 'ended' look-up of a code no current pipe has goes through the code registry's
     index; the pipe tables' history (no index on code over all versions) is not read for a
     code the registry never issued (it was a sequential scan of both tables per request)."""
-    from layers.query.network import _ENDED
+    from layers.query.network_locate import _ENDED
 
     with psycopg.connect(ring.conninfo) as conn:
         conn.execute("SET enable_seqscan = off")

@@ -64,7 +64,7 @@ def nets(jining_profile):
 
 
 def test_a_storm_pipe_ending_on_a_foul_sewer_is_not_joined_to_it(nets):
-    from layers.query.network import trace
+    from layers.query.trace import trace
 
     # downstream of the storm pipe: the storm network only (it was f1's rest from x = 50 too)
     assert trace(nets.conninfo, "s1", "down")["segments"] == ["s1", "s2"]
@@ -76,7 +76,7 @@ def test_a_storm_pipe_ending_on_a_foul_sewer_is_not_joined_to_it(nets):
 
 
 def test_reclaimed_water_ending_on_a_drinking_main_is_isolated_apart(nets):
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
 
     # a burst on the reclaimed branch closes its own valve; the drinking main stays in service
     r = isolate(nets.conninfo, "r1")
@@ -156,7 +156,8 @@ def joins(jining_profile):
 
 
 def test_tees_between_subclasses_of_one_network_are_joined(joins):
-    from layers.query.network import isolate, trace
+    from layers.query.isolation import isolate
+    from layers.query.trace import trace
 
     r = trace(joins.conninfo, "s3", "down")
     assert r["segments"] == ["c1", "s3"] and r["length_m"] == pytest.approx(50 + 50)

@@ -74,7 +74,7 @@ def sewer(jining_profile):
 ])
 def test_trace_from_a_point_along_a_sewer_starts_at_its_place(sewer, start, direction,
                                                               segments, points, length):
-    from layers.query.network import trace
+    from layers.query.trace import trace
 
     r = trace(sewer.conninfo, start, direction)
     assert (r["segments"], r["points"]) == (segments, points)
@@ -82,7 +82,7 @@ def test_trace_from_a_point_along_a_sewer_starts_at_its_place(sewer, start, dire
 
 
 def test_trace_from_a_manhole_and_a_segment_unchanged(sewer):
-    from layers.query.network import trace
+    from layers.query.trace import trace
 
     # a node and a whole segment trace as before
     r = trace(sewer.conninfo, "M4", "down")

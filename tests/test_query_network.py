@@ -153,7 +153,7 @@ def _names(db, codes):
     ("a", "up", [], ["a"], 0.0),
 ])
 def test_trace_follows_flow(net, start, direction, segments, points, length):
-    from layers.query.network import trace
+    from layers.query.trace import trace
 
     code = net.seg.get(start) or net.pt[start]
     res = trace(net.conninfo, code, direction)
@@ -166,7 +166,7 @@ def test_trace_follows_flow(net, start, direction, segments, points, length):
     ("h", "down", ["z1", "z2", "z3"]), ("m", "up", ["z1", "z2", "z3"]), ("i", "up", ["z1"])])
 def test_trace_follows_the_z_of_a_gis_network_without_elevation_columns(net, start, direction,
                                                                         segments):
-    from layers.query.network import trace
+    from layers.query.trace import trace
 
     res = trace(net.conninfo, net.pt[start], direction)
     assert _names(net, res["segments"]) == segments
@@ -174,7 +174,7 @@ def test_trace_follows_the_z_of_a_gis_network_without_elevation_columns(net, sta
 
 def test_trace_refuses_water_and_unknown_codes(net):
     from cim.errors import InputError
-    from layers.query.network import trace
+    from layers.query.trace import trace
 
     with pytest.raises(InputError, match="gravity"):
         trace(net.conninfo, net.seg["p1"], "down")
@@ -184,7 +184,7 @@ def test_trace_refuses_water_and_unknown_codes(net):
 
 # -- isolation ---------------------------------------------------------------------------------
 def _iso(net, pipe, sources=None, at=None):
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
 
     src = [net.pt[s] for s in sources] if sources else None
     res = isolate(net.conninfo, net.seg[pipe], src, at)

@@ -157,7 +157,7 @@ class Reference:
 
 
 def test_qwat_isolation_matches_an_independent_search(qwat_net):
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
 
     db = qwat_net
     seg = {int(k): c for k, c in db.rows(

@@ -286,7 +286,7 @@ def network(conn: psycopg.Connection, pipe_class: str,
             profile: CityProfile | None = None) -> Network:
     """The network of ``pipe_class`` (e.g. "01" 给水), from the cache while it is current.
     Valve states are read through ``profile``'s ``valve_states.csv`` (None: the platform's,
-    as :func:`layers.query.network.gravity_classes` reads its classes).
+    as :func:`layers.query.network_locate.gravity_classes` reads its classes).
 
     ``network(conn, "01").seg_codes`` → the codes of the current water segments.
     """

@@ -69,7 +69,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="print the result a
 def trace_cmd(c: Ctx, code: str, direction: str, geojson: Path | None, out_crs: str | None,
               as_json: bool) -> None:
     """Everything upstream or downstream of a drainage point or segment CODE (排水追踪)."""
-    from layers.query.network import trace
+    from layers.query.trace import trace
 
     res = trace(c.conninfo(), code, direction, c.profile)
     if geojson is not None:
@@ -97,7 +97,7 @@ def trace_cmd(c: Ctx, code: str, direction: str, geojson: Path | None, out_crs: 
 def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
                 geojson: Path | None, out_crs: str | None, as_json: bool) -> None:
     """Valves to close for a burst on a water or gas segment CODE (关阀分析)."""
-    from layers.query.network import isolate
+    from layers.query.isolation import isolate
 
     res = isolate(c.conninfo(), code, sources, at, c.profile)
     if geojson is not None:
