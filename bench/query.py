@@ -287,8 +287,8 @@ def measure(conninfo: str, wl: dict, args, keep: dict | None = None) -> dict:
     from layers.query import graph
     from layers.query.aoi import aoi
     from layers.query.common import Area
+    from layers.query.isolation import isolate
     from layers.query.near import near
-    from layers.query.network import isolate
     from layers.query.section import section
     from layers.query.stats import stats
 

@@ -495,7 +495,7 @@ def declared_layers() -> dict[str, LayerDef]:
     """Every declared layer by name: the loaded ones (:data:`LAYERS`), then those the rooms
     declare (health indicators, alarms, cases …), from the catalog registered under
     :data:`CATALOG_GROUP` — for the core's own uses of the whole list (the planners' grants
-    and views, cim/db/roles.py)."""
+    and views, cim/db/roles.py and cim/db/map_views.py)."""
     from importlib.metadata import entry_points
 
     out = dict(LAYERS)

@@ -18,7 +18,7 @@ from cim.layerdefs import Column, LayerDef
 # a 12345 caller's address is often their home; the point and grid cell say where the case is
 UNPUBLISHED = frozenset({"description", "detail", "address"})
 # the table's other columns (those above): published nowhere — the planners' QGIS layer reads
-# the view without them (cim/db/roles.py, cim_map) — and read only by the case loop's own
+# the view without them (cim/db/map_views.py, cim_map) — and read only by the case loop's own
 # commands and API; declared for their names (layers.styles.fields), checked against the
 # table by a test
 OTHER_COLUMNS = (

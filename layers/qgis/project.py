@@ -4,7 +4,7 @@ Groups and per-class sublayers follow the styles' tree (规划底图, 建筑, �
 by major class); each map layer is a PostGIS layer reached through a pg service name (no
 password in the file), reads current features only (``sql=valid_to IS NULL`` plus the class
 filter) — a layer with unpublished columns (cases) from its view in ``cim_map``, which holds
-only the published columns and the map's rows (cim/db/roles.py) — is in the storage CRS, and
+only the published columns and the map's rows (cim/db/map_views.py) — is in the storage CRS, and
 carries its style (the QML's elements embedded). Only the classes present in the database get
 a sublayer, so the project is written after loading.
 """
@@ -53,7 +53,7 @@ class MapLayer:
     style: LayerStyle
     category: str | None
     # where QGIS reads it: a layer with unpublished columns (a case's text) through the
-    # planners' view of its published columns and map rows (cim.db.roles.map_views)
+    # planners' view of its published columns and map rows (cim.db.map_views.map_views)
     schema: str = "public"
 
 

@@ -1,6 +1,6 @@
 """``cim query trace`` and ``cim query isolate``: the network analyses on the command line.
 
-Kept beside :mod:`layers.query.network` (the ``query`` group in :mod:`layers.query.cli` adds
+Kept beside :mod:`layers.query.trace` and :mod:`layers.query.isolation` (the ``query`` group in :mod:`layers.query.cli` adds
 these commands), so ``--json`` prints exactly what the OGC API processes return. ``--geojson``
 writes the traced or isolated segments (and the valves to close) as features.
 """
