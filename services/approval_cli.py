@@ -67,7 +67,8 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: 
     result["project"]["file_sha256"] = pf.sha256
     html = None
     if report or pdf:
-        html = render_html(result, draw_map(proj, ctx, result, c.profile))
+        html = render_html(result, draw_map(proj, ctx, result, c.profile),
+                           c.profile.timezone)
         if report:
             Path(report).write_text(html, encoding="utf-8")
     if not no_record:

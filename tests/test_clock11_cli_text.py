@@ -2,8 +2,10 @@
 offset), as README documents; ``--json`` keeps the UTC instant. Since the platform's sessions
 run on UTC (libpq's PGTZ), ``cim history``, ``cim checks`` and the error of a trace from a
 pipe code no longer current printed the session's UTC without an offset: 8 hours off for a
-planner in China. The city here keeps Nepal's time (+05:45), so a clock hard-wired to China's
-fails too; each expected text is the instant converted by zoneinfo here."""
+planner in China; the filed approval report (``cim check --report``) gave its check time
+and the load times of its data in UTC. The city here keeps Nepal's time (+05:45), so a clock
+hard-wired to China's fails too; each expected text is the instant converted by zoneinfo
+here."""
 
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ def kdb(tmp_path_factory, jining_profile):
     raw["timezone"] = ZONE
     (d / "profile.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with scratch_db("clock11", load_profile(d / "profile.yaml")) as db:
+        from loaders.buildings import load_buildings
+
+        load_buildings(db.conninfo, db.profile, SAMPLE_BUILDINGS)
         yield db
 
 
@@ -50,13 +55,10 @@ def test_expected_texts_are_the_hand_worked_ones():
 
 
 def test_history_text_is_on_the_city_clock(kdb):
-    from loaders.buildings import load_buildings
-
-    load_buildings(kdb.conninfo, kdb.profile, SAMPLE_BUILDINGS)
     with psycopg.connect(kdb.conninfo) as conn:
         code, batch = conn.execute(
             "UPDATE buildings SET valid_from = %s, valid_to = %s WHERE id = "
-            "(SELECT min(id) FROM buildings) RETURNING code, batch_id", (FROM, TO)).fetchone()
+            "(SELECT max(id) FROM buildings) RETURNING code, batch_id", (FROM, TO)).fetchone()
     out = run_cli(["history", code], kdb.env(), check=True).stdout.splitlines()
     assert out[0] == f"{_city(FROM)}  batch {batch}  retired {_city(TO)}", out
     # --json stays the UTC instant
@@ -104,3 +106,39 @@ def test_trace_of_a_code_no_longer_current_says_when_on_the_city_clock(kdb):
     p = run_cli(["query", "trace", code], kdb.env())
     assert p.returncode == 3, (p.returncode, p.stderr)
     assert f"its last version ended {_city(TO, 'minutes')} (removed" in p.stderr, p.stderr
+
+
+def test_approval_report_times_are_on_the_city_clock(kdb, tmp_path):
+    """The report's 检查时间 and the load time of the batch its buildings come from, each the
+    --json instant (UTC) converted here."""
+    x, y = kdb.rows("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
+                    "WHERE valid_to IS NULL ORDER BY id LIMIT 1")[0]
+
+    def box(x0: float, y0: float, size: float) -> dict:
+        ring = [[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]
+        return {"type": "Polygon", "coordinates": [ring]}
+
+    project = tmp_path / "p.geojson"
+    project.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name",
+                "properties": {"name": f"urn:ogc:def:crs:EPSG::{kdb.profile.srid}"}},
+        "features": [
+            {"type": "Feature", "properties": {"role": "site"},
+             "geometry": box(x - 50, y - 50, 100)},
+            {"type": "Feature", "properties": {"role": "building", "name": "1号楼",
+                                               "floors_above": 3, "height": 10},
+             "geometry": box(x + 60, y + 60, 20)}]}), encoding="utf-8")
+    page = tmp_path / "r.html"
+    p = run_cli(["check", str(project), "--json", "--no-record", "--report", str(page)],
+                kdb.env())
+    assert p.returncode in (0, 1), p.stderr
+    res = json.loads(p.stdout)
+    html = page.read_text(encoding="utf-8")
+    checked = dt.datetime.fromisoformat(res["checked_at"])
+    assert checked.utcoffset() == dt.timedelta(0), res["checked_at"]  # --json: UTC
+    assert f"检查时间 checked {_city(checked)};" in html
+    batch = next(b for d in res["data"] if d["layer"] == "buildings" for b in d["batches"])
+    finished = kdb.scalar("SELECT finished_at FROM load_batches WHERE id = %s", (batch["id"],))
+    assert batch["loaded_at"] == finished.isoformat()  # --json: the UTC instant stored
+    assert f"</code> {_city(finished)}" in html, html

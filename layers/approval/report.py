@@ -48,6 +48,19 @@ def _v(v: Any) -> str:
     return escape(str(v))
 
 
+def _time(text: str | None, zone: str | None) -> str | None:
+    """An RFC 3339 instant of the result on the clock ``zone``
+    (:func:`cim.profile.on_city_clock`), to the second; as it is without a zone."""
+    if text is None or zone is None:
+        return text
+    import datetime as dt
+
+    from cim.profile import on_city_clock
+
+    return on_city_clock(dt.datetime.fromisoformat(text), zone).isoformat(
+        sep=" ", timespec="seconds")
+
+
 def _n(v: Any) -> str:
     """A measured or required value as the result gives it (3 decimals, a failed one with as
     many more as keep it off its limit: :func:`layers.approval.result.shown`)."""
@@ -56,15 +69,17 @@ def _n(v: Any) -> str:
     return _v(v)
 
 
-def render_html(result: dict[str, Any], png: bytes | None) -> str:
-    """The report as one HTML string."""
+def render_html(result: dict[str, Any], png: bytes | None, zone: str | None = None) -> str:
+    """The report as one HTML string; its times on the clock of ``zone`` (the city's, the
+    profile's ``timezone``) when given: the result's are UTC instants, 8 hours off for the
+    staff in China who file it."""
     p, s = result["project"], result["summary"]
     out = ['<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
            f"<title>规划审查报告 {escape(p['name'])}</title><style>{CSS}</style></head><body>",
            f"<h1>建设项目规划审查报告 Approval check: {escape(p['name'])}</h1>",
            f"<p>结论 Result: {_st(s['status'])} — "
            + ", ".join(f"{STATUS_ZH[k]} {k}: {n}" for k, n in s["counts"].items())
-           + f"</p><p class='clause'>检查时间 checked {escape(result['checked_at'])}; "
+           + f"</p><p class='clause'>检查时间 checked {escape(_time(result['checked_at'], zone))}; "
            f"文件 source {escape(p['source'])}"
            + (f" (SHA-256 <code>{escape(p['file_sha256'])}</code>)" if p.get("file_sha256")
               else "")
@@ -95,7 +110,7 @@ def render_html(result: dict[str, Any], png: bytes | None) -> str:
     if png:
         out.append("<h2>位置图 Map</h2><img class='map' alt='map' src='data:image/png;base64,"
                    + base64.b64encode(png).decode() + "'>")
-    out.extend(_data_html(result))
+    out.extend(_data_html(result, zone))
     out.append("<h2>审查结果 Summary</h2><table><tr><th>规则 rule</th><th>状态 status</th>"
                "<th>实测 measured</th><th>要求 required</th><th>单位 unit</th>"
                "<th>依据 clause</th></tr>")
@@ -131,7 +146,7 @@ LAYER_ZH = {"planning_parcels": "控规地块", "control_lines": "控制线", "h
             "buildings": "现状建筑", "pipe_segments": "地下管线"}
 
 
-def _data_html(result: dict[str, Any]) -> list[str]:
+def _data_html(result: dict[str, Any], zone: str | None = None) -> list[str]:
     """What the check was made with: the rules files (path, SHA-256) and, per layer, the
     features read, the load batches they come from and the layer's last change."""
     rules, data = result.get("rules") or {}, result.get("data") or []
@@ -148,7 +163,7 @@ def _data_html(result: dict[str, Any]) -> list[str]:
 
     def batch(b: dict[str, Any]) -> str:
         return (f"#{b['id']} {escape(str(b['file']))} <code>{_v(b['sha256'])}</code> "
-                f"{_v(b['loaded_at'])}")
+                f"{_v(_time(b['loaded_at'], zone))}")
 
     for d in data:
         bs = "<br>".join(batch(b) for b in d["batches"])
