@@ -46,9 +46,18 @@ def as_text(v: Any, max_len: int = 1000) -> str | None:
     return s
 
 
-# a long number as Excel shows it (General format) and saves it in a CSV: 1.23457E+17 is what
-# is left of an 18-digit id, two devices' ids alike
-EXCEL_ROUNDED = re.compile(r"^\s*[+-]?\d(?:\.\d+)?[eE]\+\d+\s*$")
+# a number as Excel shows it (General format, a narrow column) and saves it in a CSV: the digits
+# after the point, an explicit plus, the exponent. 1.23457E+17 is what is left of an 18-digit id
+# (two devices' ids alike: an id needs the plus, Excel's, so 2E10 stays an id), 3.91378E+06 of
+# a coordinate (its last metres lost). The one pattern of both, in Python and in Arrow (RE2).
+E_NOTATION = re.compile(
+    r"^\s*[+-]?\d(?:\.(?P<frac>\d*))?[eE](?P<plus>\+?)(?P<exp>\d{1,3})\s*$")
+
+
+def is_excel_rounded_id(text: str) -> bool:
+    """Whether an id's text is a long number as Excel shows it (:data:`E_NOTATION`, its plus)."""
+    m = E_NOTATION.match(text)
+    return m is not None and m["plus"] == "+"
 
 
 def excel_rounded(text: str) -> str:
@@ -66,7 +75,7 @@ def as_id(v: Any, max_len: int = 200) -> str | None:
         raise ValueProblem(f"the id {v!r} is stored as a floating-point number and has "
                            "lost digits; store ids as text")
     _no_bool(v, "an id")
-    if isinstance(v, str) and EXCEL_ROUNDED.match(v):
+    if isinstance(v, str) and is_excel_rounded_id(v):
         raise ValueProblem(excel_rounded(v.strip()))
     try:
         return as_text(v, max_len)
@@ -76,9 +85,10 @@ def as_id(v: Any, max_len: int = 200) -> str | None:
 
 def excel_rounded_ids(values: np.ndarray | Any) -> dict[int, str]:
     """{row index: problem} of the ids of a column written as Excel shows a long number
-    (:data:`EXCEL_ROUNDED`), found in Arrow (its regex over the column, no Python a row): two
-    components' 18-digit codes saved as 3.70811E+17 were one id, the second rejected as a
-    duplicate of the first, which loaded under a code it never had."""
+    (:func:`is_excel_rounded_id`), found in Arrow (its regex over the column, no Python a
+    row; the survey tables' point numbers and pipe ids too): two components' 18-digit codes
+    saved as 3.70811E+17 were one id, the second rejected as a duplicate of the first, which
+    loaded under a code it never had."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -87,10 +97,13 @@ def excel_rounded_ids(values: np.ndarray | Any) -> dict[int, str]:
                 values, skipna=True) != "string":
             return {}  # numbers, dates, texts among numbers: as_id is the row's judge
         values = pa.array(values, pa.string(), from_pandas=True)
-    hit = pc.fill_null(pc.match_substring_regex(values, EXCEL_ROUNDED.pattern), False)
+    # the numbers in E notation in Arrow; the plus looked at in the few found (rejected rows)
+    hit = pc.fill_null(pc.match_substring_regex(values, E_NOTATION.pattern), False)
     idx = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+    if not idx.size:
+        return {}
     return {int(i): excel_rounded(t.strip()) for i, t in zip(
-        idx.tolist(), values.take(idx).to_pylist())}
+        idx.tolist(), values.take(idx).to_pylist()) if is_excel_rounded_id(t)}
 
 
 def _no_bool(v: Any, what: str) -> None:
@@ -138,11 +151,6 @@ def as_int(v: Any, lo: int | None = None, hi: int | None = None) -> int | None:
     return int(round(f))
 
 
-# a number as Excel shows it in a narrow General column, and saves it so to CSV: 3.91378E+06
-# (the digits after the point, the exponent); the pipe and component loaders' one rule
-_E_NOTATION = r"^\s*[+-]?\d(?:\.(?P<frac>\d*))?[eE]\+?(?P<exp>\d{1,3})\s*$"
-
-
 def _lost(text: str, frac: int, exp: int) -> str:
     return (f"the coordinate {text.strip()!r} is a number as Excel shows it, its last digits "
             f"lost (up to {10 ** (exp - frac) / 2:g} m off); format the column as a number "
@@ -154,7 +162,7 @@ def as_coordinate(v: Any) -> float | None:
     for 3913781.11) is refused — read, it put a survey point or a census component metres, or
     with the zone prefix tens of metres, away from where it was surveyed, and nothing told."""
     if isinstance(v, str):
-        m = re.match(_E_NOTATION, half_width(v))
+        m = E_NOTATION.match(half_width(v))
         if m and len(m["frac"] or "") < int(m["exp"]):
             raise ValueProblem(_lost(v, len(m["frac"] or ""), int(m["exp"])))
     return as_float(v)
@@ -180,7 +188,7 @@ def lost_coordinates(values: np.ndarray | Any) -> dict[int, str]:
             return {int(at[i]): p for i, p in lost_coordinates(values[at].astype(str)).items()}
         values = pa.array(values, pa.string(), from_pandas=True)
     text = pc.utf8_normalize(values, "NFKC")  # full-width digits as an IME types them
-    m = pc.extract_regex(text, _E_NOTATION)
+    m = pc.extract_regex(text, E_NOTATION.pattern)
     frac = pc.utf8_length(pc.struct_field(m, "frac"))
     exp = pc.cast(pc.struct_field(m, "exp"), pa.int32())
     lost = pc.and_(m.is_valid(), pc.fill_null(pc.less(frac, exp), False))

@@ -18,7 +18,6 @@ from cim.errors import ConfigError
 from cim.profile import CityProfile
 from loaders.common import jsonable
 from loaders.fields import (
-    EXCEL_ROUNDED,
     ValueProblem,
     as_coordinate,
     as_float,
@@ -28,7 +27,9 @@ from loaders.fields import (
     coordinates,
     distinct,
     excel_rounded,
+    excel_rounded_ids,
     is_blank,
+    is_excel_rounded_id,
     mapped,
     numbers,
     texts,
@@ -57,7 +58,7 @@ def id_text(v: Any) -> str | None:
     Excel made of it (1-2 typed into a General cell is 2 January, 3:15 a quarter past three:
     it loaded as the point "2026-01-02 00:00:00", its segments' ends made alike)."""
     t = _date_free_id(v)
-    if t is not None and EXCEL_ROUNDED.match(t):
+    if t is not None and is_excel_rounded_id(t):
         raise ValueProblem(excel_rounded(t))
     return t
 
@@ -273,9 +274,8 @@ def _id_texts(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
         out, problems = texts(col, 100)
     else:  # numbers, or dates Excel made of ids: each distinct value once
         out, problems = mapped(col, _date_free_id)
-    for i in np.flatnonzero([isinstance(t, str) and EXCEL_ROUNDED.match(t) is not None
-                             for t in out]):
-        problems[int(i)] = excel_rounded(out[i])
+    for i, msg in excel_rounded_ids(out).items():  # in Arrow, not a regex a row
+        problems[i] = msg
         out[i] = None
     return out, problems
 
