@@ -311,7 +311,7 @@ def detect_gk_from_eastings(eastings: Sequence[float] | np.ndarray,
     if e.size == 0:
         return None
     med = float(np.median(e))
-    if 25_000_000 <= med < 46_000_000:
+    if gk_zones_of_eastings(med) > 0:  # the median easting carries a zone
         # the zones of the prefixed eastings; a value of no zone at all (a row typed in
         # degrees, a digit missing) is left to be rejected as its row, not the whole file
         zone = gk_zones_of_eastings(e)
