@@ -221,12 +221,46 @@ def merged_number(units: dict[str, Any], key: str) -> float:
     return out
 
 
+class MissingColumn(ConfigError, KeyError):
+    """A column a reader needs that a city's copy of a dictionary lacks (a KeyError too, so
+    that a reader falling back on a missing column still does)."""
+
+    __str__ = Exception.__str__  # the message, not KeyError's quoted repr
+
+
+class DictionaryRow(dict):
+    """A CSV dictionary's row: a reader asking for a column the file has not (a city's copy
+    made without the platform's ``letters`` of pipe_classes.csv) gets a configuration error
+    naming the file and the column — it was a bare KeyError, an internal error, at whatever
+    row of whatever load first met it. ``row.get`` keeps its default."""
+
+    def __init__(self, path: Path, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.path = str(path)
+
+    def __missing__(self, key: str) -> str:
+        raise MissingColumn(f"the dictionary has no column {key!r} (its columns: "
+                            f"{', '.join(map(str, self)) or 'none'}); the platform's copy in "
+                            f"{DICTIONARY_DIR} names the columns to keep", path=self.path)
+
+    def __reduce__(self):  # pickled for a converter process: the path goes along
+        return (DictionaryRow, (Path(self.path), dict(self)))
+
+
 def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
-    """The rows of a CSV dictionary. A city's copy saved by a Chinese spreadsheet is GBK, or
-    UTF-8 with a BOM: read as the delivered tables are (:func:`cim.text.decode_text`) — it
-    was a raw UnicodeDecodeError (an internal error) for a GBK copy."""
-    return [{k: (v or "").strip() for k, v in row.items()}
-            for row in csv.DictReader(io.StringIO(_dictionary_text(path), newline=""))]
+    """The rows of a CSV dictionary (:class:`DictionaryRow`). A city's copy saved by a Chinese
+    spreadsheet is GBK, or UTF-8 with a BOM: read as the delivered tables are
+    (:func:`cim.text.decode_text`) — it was a raw UnicodeDecodeError (an internal error) for a
+    GBK copy."""
+    rows = []
+    for n, row in enumerate(csv.DictReader(io.StringIO(_dictionary_text(path), newline="")),
+                            start=2):
+        if None in row:  # an unquoted comma in a value: the row runs past the header
+            raise ConfigError(f"the row has {len(row) - 1 + len(row[None])} fields, its header "
+                              f"{len(row) - 1} (a value holding a comma must be in quotes)",
+                              path=str(path), row=n)
+        rows.append(DictionaryRow(path, {k: (v or "").strip() for k, v in row.items()}))
+    return rows
 
 
 def _dictionary_text(path: Path) -> str:
@@ -243,15 +277,12 @@ def _dictionary_text(path: Path) -> str:
     return text
 
 
-# the columns every reader of a dictionary may count on, besides its first (its key):
-# a city's copy may leave out the others (aliases, notes, English names, a column added after
-# it was copied), whose readers fall back on the platform's file or on none
-_NAME_COLUMNS = ("name", "name_zh")
-
-
 def check_csv_copy(name: str, path: Path) -> None:
     """ConfigError naming the city's copy ``path`` of CSV dictionary ``name`` if its header
-    lacks the platform's key column (the first of the platform's header) or its name column."""
+    lacks the platform's key column (the first of the platform's header), which every reader
+    keys on: refused before anything runs, with the header to keep. A column only some
+    readers need (a name, letters, aliases) is told when one asks for it
+    (:class:`DictionaryRow`): many readers do without one (``row.get``)."""
     platform = DICTIONARY_DIR / f"{name}.csv"
     if not platform.exists():
         return
@@ -266,8 +297,7 @@ def check_csv_copy(name: str, path: Path) -> None:
 def _check_header(platform: str, path: str, _mtime: int, _size: int) -> None:
     want = _header(Path(platform))
     have = _header(Path(path))
-    need = [want[0]] + [c for c in want[1:] if c in _NAME_COLUMNS]
-    missing = [c for c in need if c not in have]
+    missing = [want[0]] if want and want[0] not in have else []
     if missing:
         raise ConfigError(
             f"the city's copy of {Path(platform).name} has no column {', '.join(missing)}: its "

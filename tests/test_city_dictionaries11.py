@@ -1,9 +1,12 @@
-"""A city's copy of a CSV dictionary must keep the platform's key and name columns: a copy
-whose header was translated (编码,名称 for code,name) made every reader of it fail on a missing
-column — ``cim load buildings`` with such a building_use.csv ended in "internal error:
-KeyError: 'code'". Now the load is refused before it starts, naming the file, the missing
-columns and the header to keep; a copy without the optional columns (aliases, English
-names) still loads, and so does one saved by Excel (UTF-8 with a BOM, or GBK)."""
+"""A city's copy of a CSV dictionary must keep the platform's key column: a copy whose header
+was translated (编码,名称 for code,name) made every reader of it fail on a missing column —
+``cim load buildings`` with such a building_use.csv ended in "internal error: KeyError:
+'code'". Now the load is refused before it starts, naming the file, the missing column and
+the header to keep; a copy without the optional columns (aliases, English names) still loads,
+and so does one saved by Excel (UTF-8 with a BOM, or GBK). A column only some readers need
+(pipe_classes' letters) is a configuration error naming the file and the column when one asks
+for it (cim.profile.DictionaryRow), never a KeyError; a row running past the header (an
+unquoted comma) is refused naming the row."""
 
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def test_translated_header_refused_naming_the_file(tmp_path, fresh_db):
     err = p.stderr
     assert "internal error" not in err, err
     assert str(tmp_path / "城市用途.csv") in err, err
-    assert "no column code, name" in err, err
+    assert "no column code:" in err, err
     platform = (DICTIONARY_DIR / "building_use.csv").read_text(encoding="utf-8").splitlines()[0]
     assert platform in err, err  # the header to keep, as the platform's file has it
 
@@ -61,3 +64,53 @@ def test_a_copy_with_the_key_and_name_columns_loads(tmp_path, fresh_db, encoding
                 fresh_db.env())
     assert p.returncode == 0, p.stdout + p.stderr
     assert f'"read": {len(pyogrio.read_dataframe(shp))}' in p.stdout, p.stdout
+
+
+def test_a_column_a_reader_needs_is_named_when_asked(tmp_path, fresh_db):
+    """pipe_classes.csv without its letters column: the pipe load stops with a configuration
+    error naming the file and the column (exit 2), nothing loaded."""
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(
+        (DICTIONARY_DIR / "pipe_classes.csv").read_text(encoding="utf-8"))))
+    keep = [c for c in rows[0] if c != "letters"]
+    f = tmp_path / "管线大类.csv"
+    out = io.StringIO()
+    w = csv.DictWriter(out, keep, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    f.write_text(out.getvalue(), encoding="utf-8")
+    text = (SAMPLE / "profile.yaml").read_text(encoding="utf-8")
+    text = text.replace("boundaries: boundaries.gpkg", f"boundaries: {SAMPLE / 'boundaries.gpkg'}")
+    text = text.replace("grid: grid_cells.gpkg", f"grid: {SAMPLE / 'grid_cells.gpkg'}")
+    text = text.replace("dictionaries: {}", f"dictionaries: {{pipe_classes: '{f}'}}")
+    prof = tmp_path / "profile.yaml"
+    prof.write_text(text, encoding="utf-8")
+    p = run_cli(["--profile", str(prof), "load", "pipes", str(SAMPLE / "pipes")], fresh_db.env())
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "internal error" not in p.stderr and str(f) in p.stderr, p.stderr
+    assert "no column 'letters'" in p.stderr, p.stderr
+    assert fresh_db.scalar("SELECT count(*) FROM pipe_segments") == 0
+
+
+def test_a_copy_without_a_column_its_readers_do_without_is_taken(tmp_path):
+    """valve_states.csv's readers take its name by row.get: a copy of state and aliases only
+    passes the key check (the network reads it)."""
+    from cim.profile import check_csv_copy, read_csv_dictionary
+
+    f = tmp_path / "阀门状态.csv"
+    f.write_text("state,aliases\nopen,开|开启\nclosed,关|关闭\n", encoding="utf-8")
+    check_csv_copy("valve_states", f)
+    assert read_csv_dictionary(f)[1].get("name", "-") == "-"
+
+
+def test_a_row_past_the_header_is_refused_naming_it(tmp_path):
+    from cim.errors import ConfigError
+    from cim.profile import read_csv_dictionary
+
+    f = tmp_path / "用途.csv"
+    f.write_text("code,name\n01,住宅\n02,商业,办公\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        read_csv_dictionary(f)
+    assert e.value.row == 3 and e.value.path == str(f), e.value
