@@ -185,7 +185,7 @@ def catalog(conninfo: str) -> list[CatalogEntry]:
     out = []
     results = {d.name for d in result_layers()}
     with psycopg.connect(conninfo) as conn:
-        for layer in [*LAYERS.values(), *result_layers()]:
+        for layer in layer_defs().values():
             if not _exists(conn, layer.table):
                 continue
             gc = conn.execute("SELECT srid, coord_dimension FROM geometry_columns WHERE "

@@ -30,13 +30,13 @@ def _descriptions() -> dict[str, dict[str, str]]:
     result table's others, ``other_columns``). A walk of its own per layer, over the
     LayerDefs' columns only, had left the others without a description (an indicator's
     ``unit``, ``direction``, ``method``; an alarm's ``detail``) while titling them."""
-    from cim.layerdefs import BASE_COLUMNS, LAYERS
-    from layers.catalog import result_layers
+    from cim.layerdefs import BASE_COLUMNS
+    from layers.catalog import layer_defs
     from layers.styles.fields import other_columns
 
     other = other_columns()
     out: dict[str, dict[str, str]] = {}
-    for d in [*LAYERS.values(), *result_layers()]:
+    for d in layer_defs().values():
         notes = out.setdefault(d.name, {})
         for c in (*BASE_COLUMNS, *d.columns, *other.get(d.name, ())):
             head, _, rest = c.title.strip().partition(" ")

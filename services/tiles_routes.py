@@ -14,8 +14,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from cim.layerdefs import LAYERS
-from layers.catalog import result_layers
+from layers.catalog import layer_defs
 
 MVT = "application/vnd.mapbox-vector-tile"
 TMS = "WebMercatorQuad"
@@ -87,7 +86,7 @@ def collection_tilesets_links(base_url: str, name: str) -> list[dict[str, str]]:
 def tiled_collections(config: dict) -> list[str]:
     """The collections of pygeoapi's ``config`` served as vector tiles: the feature
     collections of loaded and result layers (the OpenAPI document lists the same)."""
-    defs = {*LAYERS, *(d.name for d in result_layers())}
+    defs = set(layer_defs())
     return [name for name, res in config["resources"].items()
             if res.get("type") == "collection" and name in defs
             and res["providers"][0].get("type") == "feature"]
