@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from cim.db.engine import drop_database
 from loaders.population import load_population
 from tests.conftest import make_db, run_cli, server_url, start_api
-from tests.test_qgis_project import SYSTEM_PYTHON, qgis_missing
+from tests.test_qgis_project import OPEN_PROJECT, SYSTEM_PYTHON, qgis_missing
 
 # (cell, year, residents) of each delivery, in load order
 FIRST = [("A", 2025, 10), ("A", 2026, 20), ("B", 2025, 30), ("C", 2026, 40)]
@@ -34,14 +34,7 @@ SECOND = [("C", 2026, 41)]
 ON_MAP = {"A": (2026, 20), "B": (2025, 30), "C": (2026, 41)}
 Z = 14  # population's detail zoom: every published column in the tile
 
-READ = r'''
-import json, os, sys
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import QgsApplication, QgsProject
-app = QgsApplication([], False)
-app.initQgis()
-p = QgsProject.instance()
-ok = p.read(sys.argv[1])
+READ = OPEN_PROJECT + r'''
 out = []
 for l in p.mapLayers().values():
     if l.dataProvider().uri().table() != "population":

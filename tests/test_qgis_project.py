@@ -37,6 +37,17 @@ from tests.conftest import (
 )
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+# the start of a script QGIS's python runs on a project (its path the first argument): the
+# project read, ``p`` and ``ok`` for what the test's own lines ask of it
+OPEN_PROJECT = r'''
+import json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import QgsApplication, QgsProject
+app = QgsApplication([], False)
+app.initQgis()
+p = QgsProject.instance()
+ok = p.read(sys.argv[1])
+'''
 HEALTH_YEAR = 2026
 GEOMETRY = {"点": ("ST_Point", "ST_MultiPoint"), "线": ("ST_LineString", "ST_MultiLineString"),
             "面": ("ST_Polygon", "ST_MultiPolygon")}

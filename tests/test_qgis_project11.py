@@ -14,16 +14,9 @@ import pytest
 from cim.db.engine import drop_database
 from layers.catalog import live_layers
 from tests.conftest import make_db, run_cli, server_url
-from tests.test_qgis_project import SYSTEM_PYTHON, qgis_missing
+from tests.test_qgis_project import OPEN_PROJECT, SYSTEM_PYTHON, qgis_missing
 
-READ = r'''
-import json, os, sys
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import QgsApplication, QgsProject
-app = QgsApplication([], False)
-app.initQgis()
-p = QgsProject.instance()
-ok = p.read(sys.argv[1])
+READ = OPEN_PROJECT + r'''
 print(json.dumps({"read": ok, "layers": [
     {"table": l.dataProvider().uri().table(), "valid": l.isValid(),
      "auto": l.hasAutoRefreshEnabled(), "ms": l.autoRefreshInterval()}

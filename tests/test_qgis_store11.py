@@ -26,16 +26,9 @@ import pytest
 from cim.db.engine import drop_database
 from cim.db.roles import DEFAULT_PLANNER
 from tests.conftest import PROJECT_ROOT, make_db, run_cli, server_url
-from tests.test_qgis_project import SYSTEM_PYTHON, qgis_missing
+from tests.test_qgis_project import OPEN_PROJECT, SYSTEM_PYTHON, qgis_missing
 
-OPEN = r'''
-import json, os, sys
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import QgsApplication, QgsProject
-app = QgsApplication([], False)
-app.initQgis()
-p = QgsProject.instance()
-ok = p.read(sys.argv[1])
+OPEN = OPEN_PROJECT + r'''
 print(json.dumps({"read": ok, "layers": [l.isValid() for l in p.mapLayers().values()]}))
 app.exitQgis()
 '''

@@ -25,7 +25,7 @@ from psycopg import sql
 from cim.db.engine import drop_database, psycopg_conninfo
 from cim.db.roles import ensure_reader, reader_url
 from tests.conftest import make_db, run_cli, server_url
-from tests.test_qgis_project import SYSTEM_PYTHON, qgis_missing
+from tests.test_qgis_project import OPEN_PROJECT, SYSTEM_PYTHON, qgis_missing
 
 # written out here, not read from the code under test: what the OGC API leaves out of a case
 UNPUBLISHED = ("description", "address", "detail")
@@ -34,14 +34,7 @@ CASES = (("R2OPEN1", "立案", True), ("R2OPEN2", "派遣", True), ("R2CLOSED", 
          ("R2VOID", "作废", True), ("R2OLD", "立案", False))
 ON_MAP = {"R2OPEN1", "R2OPEN2"}
 
-READ = r'''
-import json, os, sys
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import QgsApplication, QgsProject
-app = QgsApplication([], False)
-app.initQgis()
-p = QgsProject.instance()
-ok = p.read(sys.argv[1])
+READ = OPEN_PROJECT + r'''
 out = []
 for l in p.mapLayers().values():
     if l.dataProvider().uri().table() != "cases":
