@@ -29,6 +29,26 @@ values:
 """
 
 
+def loaded_qwat(tmp_path_factory, suffix: str, title: str):
+    """The real QWAT network loaded (lines, nodes, valves) in a database of its own, in two
+    synthetic districts — a module fixture's body for the query tests that read it
+    (``yield from``); the database is dropped afterwards."""
+    from cim.db.engine import drop_database
+
+    src = real_file("qwat_network.gpkg")
+    d = tmp_path_factory.mktemp(suffix)
+    profile = profile_around(src, "pipes", d, name=f"QWAT ({title})", admin_code="990700")
+    (d / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
+    db = make_db(suffix, profile)
+    try:
+        load_pipes_files(db.conninfo, profile, None, lines=f"{src}:pipes",
+                         points=f"{src}:nodes", valves=f"{src}:valves",
+                         mapping=d / "mapping.yaml", dataset="qwat")
+        yield db
+    finally:
+        drop_database(server_url(), db.name)
+
+
 @pytest.fixture(scope="module")
 def qwat(tmp_path_factory):
     """A test profile covering the QWAT network in EPSG:2056 with two synthetic districts."""

@@ -15,7 +15,7 @@ from shapely.geometry import LineString, box
 
 from layers.query.stats import stats
 from tests import query_fixture
-from tests.conftest import make_db, profile_around, real_file, run_cli, server_url
+from tests.conftest import make_db, run_cli, server_url
 from tests.query_fixture import BUILDINGS, D1, GRID, to_storage
 
 G1, G2, G3, G4 = sorted(GRID)
@@ -155,19 +155,9 @@ def test_a_line_doubling_back_across_a_boundary_keeps_its_length(sdb):
 @pytest.fixture(scope="module")
 def qwat(tmp_path_factory):
     """The real QWAT water network loaded in two synthetic districts (read only)."""
-    from cim.db.engine import drop_database
-    from loaders.pipes.load import load_pipes_files
-    from tests.test_pipes_real import MAPPING
+    from tests.test_pipes_real import loaded_qwat
 
-    src = real_file("qwat_network.gpkg")
-    d = tmp_path_factory.mktemp("qwat_stats")
-    profile = profile_around(src, "pipes", d, name="QWAT (stats test)", admin_code="990700")
-    (d / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
-    db = make_db("qwat_stats10", profile)
-    load_pipes_files(db.conninfo, profile, None, lines=f"{src}:pipes", points=f"{src}:nodes",
-                     valves=f"{src}:valves", mapping=d / "mapping.yaml", dataset="qwat")
-    yield db
-    drop_database(server_url(), db.name)
+    yield from loaded_qwat(tmp_path_factory, "qwat_stats10", "stats test")
 
 
 def test_real_qwat_pipes_split_by_100m_cells_add_up(qwat):

@@ -16,7 +16,7 @@ from shapely.geometry import LineString, box
 
 from layers.query.overlay import overlay, run
 from tests import query_fixture
-from tests.conftest import make_db, profile_around, real_file, server_url
+from tests.conftest import make_db, server_url
 from tests.query_fixture import D1, GRID, to_storage
 
 G1, G2, G3, G4 = sorted(GRID)
@@ -100,19 +100,9 @@ def test_a_line_doubling_back_across_an_edge_keeps_its_length(odb):
 @pytest.fixture(scope="module")
 def qwat(tmp_path_factory):
     """The real QWAT water network loaded in two synthetic districts (read only)."""
-    from cim.db.engine import drop_database
-    from loaders.pipes.load import load_pipes_files
-    from tests.test_pipes_real import MAPPING
+    from tests.test_pipes_real import loaded_qwat
 
-    src = real_file("qwat_network.gpkg")
-    d = tmp_path_factory.mktemp("qwat_overlay")
-    profile = profile_around(src, "pipes", d, name="QWAT (overlay test)", admin_code="990700")
-    (d / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
-    db = make_db("struct11_qwat_overlay", profile)
-    load_pipes_files(db.conninfo, profile, None, lines=f"{src}:pipes", points=f"{src}:nodes",
-                     valves=f"{src}:valves", mapping=d / "mapping.yaml", dataset="qwat")
-    yield db
-    drop_database(server_url(), db.name)
+    yield from loaded_qwat(tmp_path_factory, "struct11_qwat_overlay", "overlay test")
 
 
 def test_real_qwat_pipes_cut_by_100m_cells_keep_their_length(qwat):
