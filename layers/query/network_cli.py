@@ -7,6 +7,8 @@ writes the traced or isolated segments (and the valves to close) as features.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,18 @@ def _write_features(c: Ctx, path: Path, groups: dict[str, list[str]], out_crs: s
     write_geojson(path, feats, out_crs)
 
 
+@contextmanager
+def _on_profile_clock(c: Ctx) -> Iterator[None]:
+    """An old code's end said on the clock of the profile in use (``--profile FILE``): the
+    analyses locate the code without it and read the configured profile's zone."""
+    from layers.query.network_locate import NoLongerCurrent
+
+    try:
+        yield
+    except NoLongerCurrent as exc:
+        raise exc.on_clock(c.profile.timezone) from None
+
+
 _GEOJSON = click.option("--geojson", type=click.Path(path_type=Path), callback=output_file,
                         help="write the segments and points of the answer to OUT (GeoJSON)")
 _OUT_CRS = click.option("--out-crs", help="CRS of --geojson (CRS84 by default)")
@@ -71,7 +85,8 @@ def trace_cmd(c: Ctx, code: str, direction: str, geojson: Path | None, out_crs: 
     """Everything upstream or downstream of a drainage point or segment CODE (排水追踪)."""
     from layers.query.trace import trace
 
-    res = trace(c.conninfo(), code, direction, c.profile)
+    with _on_profile_clock(c):
+        res = trace(c.conninfo(), code, direction, c.profile)
     if geojson is not None:
         _write_features(c, geojson, {"segment": res["segments"], "point": res["points"]},
                         out_crs, res["parts"])
@@ -99,7 +114,8 @@ def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
     """Valves to close for a burst on a water or gas segment CODE (关阀分析)."""
     from layers.query.isolation import isolate
 
-    res = isolate(c.conninfo(), code, sources, at, c.profile)
+    with _on_profile_clock(c):
+        res = isolate(c.conninfo(), code, sources, at, c.profile)
     if geojson is not None:
         _write_features(c, geojson, {
             "valve": res["valves"], "closed_already": res["closed_already"],

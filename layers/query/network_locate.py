@@ -10,6 +10,8 @@ the same reason.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import psycopg
 
 from cim.errors import InputError
@@ -48,16 +50,35 @@ CROSS JOIN LATERAL (
 WHERE r.code = %s AND r.layer IN ('pipe_segments', 'pipe_points')"""
 
 
-def _locate(conn: psycopg.Connection, code: str) -> tuple[str, str, str | None]:
+class NoLongerCurrent(InputError):
+    """A code from an older load (replaced or removed since). The instant its last version
+    ended is kept (``ended``, UTC) so a caller that knows the profile in use — the command
+    line's ``--profile FILE`` — can say it on that city's clock (:meth:`on_clock`): the
+    analyses read the configured profile's when none is handed to them."""
+
+    def __init__(self, code: str, ended: dt.datetime, zone: str) -> None:
+        self.code, self.ended = code, ended
+        when = on_city_clock(ended, zone)
+        super().__init__(f"pipe code {code!r} is no longer current: its last version ended "
+                         f"{when.isoformat(sep=' ', timespec='minutes')} (removed or "
+                         "replaced by a later load)")
+
+    def on_clock(self, zone: str) -> NoLongerCurrent:
+        """The same error with the time on the clock ``zone`` (an IANA zone)."""
+        return NoLongerCurrent(self.code, self.ended, zone)
+
+
+def _locate(conn: psycopg.Connection, code: str, profile: CityProfile | None = None
+            ) -> tuple[str, str, str | None]:
+    """(kind, class, segment a point lies on) of the current pipe ``code``. ``profile``: the
+    one in use (its clock tells when an old code ended); None reads the configured one."""
     row = conn.execute(_LOCATE, (code, code)).fetchone()
     if row is None:
         ended = conn.execute(_ENDED, (code,)).fetchone()[0]
         if ended is not None:  # a code from an older load: replaced or removed since
-            # on the city's clock (the configured profile's): the session's UTC read 8 h off
-            when = on_city_clock(ended, getattr(resolve_profile(None), "timezone", CHINA_TIME))
-            raise InputError(f"pipe code {code!r} is no longer current: its last version "
-                             f"ended {when.isoformat(sep=' ', timespec='minutes')} (removed or "
-                             "replaced by a later load)")
+            # on the city's clock (the session's UTC read 8 h off)
+            zone = getattr(profile or resolve_profile(None), "timezone", CHINA_TIME)
+            raise NoLongerCurrent(code, ended, zone)
         raise InputError(f"no current pipe segment or pipe point has code {code!r}")
     return row
 
