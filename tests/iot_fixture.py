@@ -9,11 +9,16 @@ hand: district 370811 + layer 92 + type + serial).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
+import pytest
 
-from tests.conftest import SAMPLES, TestDB, make_db
+from cim.profile import DICTIONARY_DIR
+from tests.conftest import SAMPLES, TestDB, drop_database, make_db, server_url
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -50,6 +55,50 @@ def iot_db(profile, suffix: str) -> TestDB:
             (RISK_CODE, DISTRICT, gas))
     d.gas_pipe, d.water_pipe = gas, water
     return d
+
+
+@contextlib.contextmanager
+def iot_database(profile, suffix: str) -> Iterator[TestDB]:
+    """``iot_db``, dropped when the block ends — also when a module's own set-up inside the
+    block fails, so no test database is left behind."""
+    d = iot_db(profile, suffix)
+    try:
+        yield d
+    finally:
+        drop_database(server_url(), d.name)
+
+
+def module_db(suffix: str) -> Callable:
+    """The module fixture ``d`` of a test file that needs nothing more than ``iot_db`` on the
+    sample profile: ``d = module_db("iotgaplate")`` at module level."""
+
+    @pytest.fixture(scope="module", name="d")
+    def _d(jining_profile):
+        with iot_database(jining_profile, suffix) as db:
+            yield db
+
+    return _d
+
+
+def send(d: TestDB, rows, config=None) -> dict:
+    """``ingest`` of ``rows`` on a connection of its own (committed when it returns)."""
+    from layers.iot.ingest import ingest
+
+    with psycopg.connect(d.conninfo) as conn:
+        return ingest(conn, rows, config=config)
+
+
+def leak_thresholds(folder: Path) -> Path:
+    """A city's copy of sensor_thresholds.csv in ``folder``: gas 一级 and 二级 open (or move a
+    case to) 0801 燃气泄漏, where the platform's file says 0102 燃气设施异常; its path."""
+    lines = (DICTIONARY_DIR / "sensor_thresholds.csv").read_text(encoding="utf-8").splitlines()
+    hit = [i for i, r in enumerate(lines) if r.startswith(("01,,above,1,", "01,,above,2,"))]
+    assert len(hit) == 2 and all(",0102," in lines[i] for i in hit), hit
+    for i in hit:
+        lines[i] = lines[i].replace(",0102,", ",0801,")
+    th = folder / "sensor_thresholds.csv"
+    th.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return th
 
 
 def add_sensor(d: TestDB, serial: int, type_code: str, asset: str | None,

@@ -15,27 +15,26 @@ import pytest
 import requests
 
 from layers.iot.sources import add_source, revoke_source
-from tests.conftest import drop_database, server_url, start_api
-from tests.iot_fixture import add_sensor, counts, iot_db, t
+from tests.conftest import start_api
+from tests.iot_fixture import add_sensor, counts, iot_database, t
 
 
 @pytest.fixture(scope="module")
 def env(jining_profile, tmp_path_factory):
-    d = iot_db(jining_profile, "iotapi")
-    with psycopg.connect(d.conninfo) as conn:
-        d.key = add_source(conn, "vendor-a")
-        d.other_key = add_source(conn, "vendor-b")
-        d.revoked_key = add_source(conn, "vendor-old")
-        revoke_source(conn, "vendor-old")
-    d.gas = add_sensor(d, 11, "01", d.gas_pipe, "03", device_id="API-GAS")
-    d.bound = add_sensor(d, 12, "01", None, None, reading_source="vendor-b",
-                         device_id="API-BOUND")
-    proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("iotserve"))
-    d.base = base
-    yield d
-    proc.terminate()
-    proc.wait(10)
-    drop_database(server_url(), d.name)
+    with iot_database(jining_profile, "iotapi") as d:
+        with psycopg.connect(d.conninfo) as conn:
+            d.key = add_source(conn, "vendor-a")
+            d.other_key = add_source(conn, "vendor-b")
+            d.revoked_key = add_source(conn, "vendor-old")
+            revoke_source(conn, "vendor-old")
+        d.gas = add_sensor(d, 11, "01", d.gas_pipe, "03", device_id="API-GAS")
+        d.bound = add_sensor(d, 12, "01", None, None, reading_source="vendor-b",
+                             device_id="API-BOUND")
+        proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("iotserve"))
+        d.base = base
+        yield d
+        proc.terminate()
+        proc.wait(10)
 
 
 def post(env, body, key=None):

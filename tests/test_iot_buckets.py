@@ -23,8 +23,8 @@ from layers.iot.ingest import ingest
 from layers.iot.partitions import ensure_months
 from layers.iot.series import buckets, parse_bucket
 from layers.iot.sources import add_source
-from tests.conftest import drop_database, run_cli, server_url, start_api
-from tests.iot_fixture import add_sensor, iot_db
+from tests.conftest import run_cli, start_api
+from tests.iot_fixture import add_sensor, iot_database
 
 UTC = dt.UTC
 SH = ZoneInfo("Asia/Shanghai")
@@ -49,20 +49,19 @@ SMALL = [(utc(2026, 11, 30, 15, 50), 1.0),      # 11-30 23:50 local
 
 @pytest.fixture(scope="module")
 def d(jining_profile):
-    db = iot_db(jining_profile, "iotbuckets")
-    db.small = add_sensor(db, 301, "01", db.gas_pipe, "03", device_id="BKT-SMALL")
-    db.month = add_sensor(db, 302, "01", db.gas_pipe, "03", device_id="BKT-MONTH")
-    # a month of minute readings (November 2026, UTC), values below every threshold
-    start = utc(2026, 11, 1)
-    db.month_rows = [(start + dt.timedelta(minutes=i), (i * 7919 % 1000) / 125)
-                     for i in range(30 * 24 * 60)]
-    with psycopg.connect(db.conninfo) as conn:
-        ensure_months(conn, [dt.date(2026, 10, 1)])
-        ingest(conn, [(db.small, t, v) for t, v in SMALL])
-        ingest(conn, [(db.month, t, v) for t, v in db.month_rows])
-        db.key = add_source(conn, "bucket-vendor")
-    yield db
-    drop_database(server_url(), db.name)
+    with iot_database(jining_profile, "iotbuckets") as db:
+        db.small = add_sensor(db, 301, "01", db.gas_pipe, "03", device_id="BKT-SMALL")
+        db.month = add_sensor(db, 302, "01", db.gas_pipe, "03", device_id="BKT-MONTH")
+        # a month of minute readings (November 2026, UTC), values below every threshold
+        start = utc(2026, 11, 1)
+        db.month_rows = [(start + dt.timedelta(minutes=i), (i * 7919 % 1000) / 125)
+                         for i in range(30 * 24 * 60)]
+        with psycopg.connect(db.conninfo) as conn:
+            ensure_months(conn, [dt.date(2026, 10, 1)])
+            ingest(conn, [(db.small, t, v) for t, v in SMALL])
+            ingest(conn, [(db.month, t, v) for t, v in db.month_rows])
+            db.key = add_source(conn, "bucket-vendor")
+        yield db
 
 
 def agg(d, sensor, start, end, bucket, zone="Asia/Shanghai", limit=100_000):

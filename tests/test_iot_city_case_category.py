@@ -14,8 +14,7 @@ import yaml
 from cim.profile import DICTIONARY_DIR, load_profile
 from layers.iot.ingest import ingest
 from layers.iot.thresholds import load_config
-from tests.conftest import drop_database, server_url
-from tests.iot_fixture import add_sensor, iot_db, t
+from tests.iot_fixture import add_sensor, iot_database, t
 
 CITY_ROW = "1001,事件,10,燃气,燃气低浓度告警,2,城市燃气办,,城市新增类别"
 
@@ -43,9 +42,8 @@ def city(tmp_path_factory, jining_profile):
 
 @pytest.fixture(scope="module")
 def d(city):
-    db = iot_db(city, "iotcitycat")
-    yield db
-    drop_database(server_url(), db.name)
+    with iot_database(city, "iotcitycat") as db:
+        yield db
 
 
 def test_an_alarm_opens_its_case_in_the_citys_own_category(d, city):

@@ -20,25 +20,23 @@ import pytest
 from cim.profile import DICTIONARY_DIR
 from layers.iot.ingest import ingest
 from layers.iot.thresholds import load_config
-from tests.conftest import drop_database, server_url
-from tests.iot_fixture import DISTRICT, RISK_CODE, add_sensor, iot_db, t
+from tests.iot_fixture import DISTRICT, RISK_CODE, add_sensor, iot_database, t
 
 OTHER = "370811910100009002"
 
 
 @pytest.fixture(scope="module")
 def d(jining_profile):
-    db = iot_db(jining_profile, "iotcitytypes")
-    with psycopg.connect(db.conninfo) as conn:
-        conn.execute(
-            "INSERT INTO risk_points (code, source_key, geom, risk_type_code, risk_type, "
-            "domain_code, domain, asset_layer, asset_code, responsible_unit, likelihood, "
-            "consequence, level, color, source, district_code) SELECT %s, 'manual:test2', "
-            "geom, '0102', '燃气管网压力异常', domain_code, domain, asset_layer, asset_code, "
-            "responsible_unit, likelihood, consequence, level, color, source, district_code "
-            "FROM risk_points WHERE code = %s AND valid_to IS NULL", (OTHER, RISK_CODE))
-    yield db
-    drop_database(server_url(), db.name)
+    with iot_database(jining_profile, "iotcitytypes") as db:
+        with psycopg.connect(db.conninfo) as conn:
+            conn.execute(
+                "INSERT INTO risk_points (code, source_key, geom, risk_type_code, risk_type, "
+                "domain_code, domain, asset_layer, asset_code, responsible_unit, likelihood, "
+                "consequence, level, color, source, district_code) SELECT %s, 'manual:test2', "
+                "geom, '0102', '燃气管网压力异常', domain_code, domain, asset_layer, asset_code, "
+                "responsible_unit, likelihood, consequence, level, color, source, district_code "
+                "FROM risk_points WHERE code = %s AND valid_to IS NULL", (OTHER, RISK_CODE))
+        yield db
 
 
 def _city(tmp_path, profile):

@@ -9,18 +9,12 @@ By construction: the gas alarm opens at t(5) = 2026-12-01 08:05 UTC = 16:05 +08:
 from __future__ import annotations
 
 import psycopg
-import pytest
 
 from layers.iot.ingest import ingest
-from tests.conftest import drop_database, run_cli, server_url
-from tests.iot_fixture import add_sensor, iot_db, t
+from tests.conftest import run_cli
+from tests.iot_fixture import add_sensor, module_db, t
 
-
-@pytest.fixture(scope="module")
-def d(jining_profile):
-    db = iot_db(jining_profile, "iotclitimes")
-    yield db
-    drop_database(server_url(), db.name)
+d = module_db("iotclitimes")
 
 
 def test_listings_print_the_citys_clock(d):

@@ -12,30 +12,16 @@ and 55 at t(15) is the level reached before: no second recategorization.
 from __future__ import annotations
 
 import psycopg
-import pytest
 
-from cim.profile import DICTIONARY_DIR
 from layers.iot.ingest import ingest
 from layers.iot.thresholds import load_config
-from tests.conftest import drop_database, server_url
-from tests.iot_fixture import add_sensor, iot_db, t
+from tests.iot_fixture import add_sensor, leak_thresholds, module_db, t
 
-
-@pytest.fixture(scope="module")
-def d(jining_profile):
-    db = iot_db(jining_profile, "iotescalcat")
-    yield db
-    drop_database(server_url(), db.name)
+d = module_db("iotescalcat")
 
 
 def test_the_case_takes_the_category_of_the_level_reached(d, tmp_path):
-    lines = (DICTIONARY_DIR / "sensor_thresholds.csv").read_text(encoding="utf-8").splitlines()
-    for i, r in enumerate(lines):
-        if r.startswith(("01,,above,1,", "01,,above,2,")):
-            lines[i] = r.replace(",0102,", ",0801,")
-    th = tmp_path / "sensor_thresholds.csv"
-    th.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cfg = load_config(thresholds=th)
+    cfg = load_config(thresholds=leak_thresholds(tmp_path))
     s = add_sensor(d, 1, "01", d.gas_pipe, "03")
     with psycopg.connect(d.conninfo) as conn:
         assert ingest(conn, [(s, t(0), 12.0)], config=cfg)["cases_opened"] == 1

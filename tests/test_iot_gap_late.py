@@ -10,24 +10,11 @@ Known by construction: the well-level sensor (interval 300 s, gap factor 3: sile
 from __future__ import annotations
 
 import psycopg
-import pytest
 
 from layers.iot.gaps import detect
-from layers.iot.ingest import ingest
-from tests.conftest import drop_database, server_url
-from tests.iot_fixture import add_sensor, iot_db, t
+from tests.iot_fixture import add_sensor, module_db, send, t
 
-
-@pytest.fixture(scope="module")
-def d(jining_profile):
-    db = iot_db(jining_profile, "iotgaplate")
-    yield db
-    drop_database(server_url(), db.name)
-
-
-def send(d, rows):
-    with psycopg.connect(d.conninfo) as conn:
-        return ingest(conn, rows)
+d = module_db("iotgaplate")
 
 
 def gap_alarms(d, s):

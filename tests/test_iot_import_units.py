@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import drop_database, run_cli, server_url
-from tests.iot_fixture import add_sensor, counts, iot_db
+from tests.conftest import run_cli
+from tests.iot_fixture import add_sensor, counts, iot_database
 
 
 @pytest.fixture(scope="module")
 def d(jining_profile):
-    db = iot_db(jining_profile, "iotunits")
-    db.press = add_sensor(db, 1, "02", db.water_pipe, "01", device_id="U-PRESS")
-    db.gas = add_sensor(db, 2, "01", db.gas_pipe, "03", device_id="U-GAS")
-    yield db
-    drop_database(server_url(), db.name)
+    with iot_database(jining_profile, "iotunits") as db:
+        db.press = add_sensor(db, 1, "02", db.water_pipe, "01", device_id="U-PRESS")
+        db.gas = add_sensor(db, 2, "01", db.gas_pipe, "03", device_id="U-GAS")
+        yield db
 
 
 def _import(d, tmp_path, text):

@@ -15,12 +15,10 @@ import csv
 import datetime as dt
 
 import psycopg
-import pytest
 
 from cim.profile import DICTIONARY_DIR
-from layers.iot.ingest import ingest
-from tests.conftest import drop_database, run_cli, server_url
-from tests.iot_fixture import RISK_CODE, add_sensor, counts, iot_db, t
+from tests.conftest import run_cli
+from tests.iot_fixture import RISK_CODE, add_sensor, counts, module_db, send, t
 
 
 def _gas_rows() -> dict[int, tuple[float, float]]:
@@ -37,16 +35,7 @@ def level_of(v: float) -> int | None:
     return min((lv for lv, (on, _) in GAS.items() if v >= on), default=None)
 
 
-@pytest.fixture(scope="module")
-def d(jining_profile):
-    db = iot_db(jining_profile, "iotlate10")
-    yield db
-    drop_database(server_url(), db.name)
-
-
-def send(d, rows):
-    with psycopg.connect(d.conninfo) as conn:
-        return ingest(conn, rows)
+d = module_db("iotlate10")
 
 
 def alarms(d, s):

@@ -17,15 +17,9 @@ import pytest
 
 from layers.iot.ingest import NoPartition, ingest
 from layers.iot.partitions import month_of
-from tests.conftest import drop_database, server_url
-from tests.iot_fixture import add_sensor, counts, iot_db, t
+from tests.iot_fixture import add_sensor, counts, module_db, t
 
-
-@pytest.fixture(scope="module")
-def d(jining_profile):
-    db = iot_db(jining_profile, "iotoldmonths")
-    yield db
-    drop_database(server_url(), db.name)
+d = module_db("iotoldmonths")
 
 
 def test_a_reading_of_1970_is_named_with_its_index_and_the_clock(d):

@@ -21,8 +21,8 @@ import pytest
 import requests
 
 from layers.iot.sources import add_source
-from tests.conftest import drop_database, server_url, start_api
-from tests.iot_fixture import iot_db, t
+from tests.conftest import start_api
+from tests.iot_fixture import iot_database, t
 
 SLASHED = "JN/RQ/0001"
 DOUBLED = "JN//RQ/0002/"
@@ -32,23 +32,22 @@ DOUBLED = "JN//RQ/0002/"
 def env(jining_profile, tmp_path_factory):
     from loaders.sensors import load_sensors
 
-    d = iot_db(jining_profile, "iotslash")
-    reg = tmp_path_factory.mktemp("registry") / "sensors.csv"
-    reg.write_text(
-        "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源\n"
-        f"{SLASHED},阀门井可燃气体探测器1,燃气浓度,%LEL,pipes:RQ:RQ0147,2024-11-06,运行,300,\n"
-        f"{DOUBLED},阀门井可燃气体探测器2,燃气浓度,%LEL,pipes:RQ:RQ0094,2024-11-06,运行,300,\n",
-        encoding="utf-8")
-    report = load_sensors(d.conninfo, jining_profile, reg)
-    assert (report.loaded, report.rejected) == (2, 0)
-    d.codes = dict(d.rows("SELECT device_id, code FROM sensors WHERE valid_to IS NULL"))
-    with psycopg.connect(d.conninfo) as conn:
-        d.key = add_source(conn, "vendor-slash")
-    proc, d.base = start_api(d.url, d.profile, tmp_path_factory.mktemp("iotslash"))
-    yield d
-    proc.terminate()
-    proc.wait(10)
-    drop_database(server_url(), d.name)
+    with iot_database(jining_profile, "iotslash") as d:
+        reg = tmp_path_factory.mktemp("registry") / "sensors.csv"
+        reg.write_text(
+            "设备编号,设备名称,监测类型,计量单位,监测对象编码,安装日期,状态,上报周期(秒),数据来源\n"
+            f"{SLASHED},阀门井可燃气体探测器1,燃气浓度,%LEL,pipes:RQ:RQ0147,2024-11-06,运行,300,\n"
+            f"{DOUBLED},阀门井可燃气体探测器2,燃气浓度,%LEL,pipes:RQ:RQ0094,2024-11-06,运行,300,\n",
+            encoding="utf-8")
+        report = load_sensors(d.conninfo, jining_profile, reg)
+        assert (report.loaded, report.rejected) == (2, 0)
+        d.codes = dict(d.rows("SELECT device_id, code FROM sensors WHERE valid_to IS NULL"))
+        with psycopg.connect(d.conninfo) as conn:
+            d.key = add_source(conn, "vendor-slash")
+        proc, d.base = start_api(d.url, d.profile, tmp_path_factory.mktemp("iotslash"))
+        yield d
+        proc.terminate()
+        proc.wait(10)
 
 
 def post(env, rows):

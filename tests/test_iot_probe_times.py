@@ -16,17 +16,13 @@ import json
 
 import pytest
 
-from tests.conftest import drop_database, run_cli, server_url
-from tests.iot_fixture import add_sensor, counts, iot_db
+from tests.conftest import run_cli
+from tests.iot_fixture import add_sensor, counts, module_db
 
 UTC = dt.UTC
 
 
-@pytest.fixture(scope="module")
-def d(jining_profile):
-    db = iot_db(jining_profile, "iottimes")
-    yield db
-    drop_database(server_url(), db.name)
+d = module_db("iottimes")
 
 
 def stored(d, sensor):

@@ -14,12 +14,10 @@ from __future__ import annotations
 import datetime as dt
 
 import psycopg
-import pytest
 
 from layers.iot.gaps import detect
 from layers.iot.ingest import ingest
-from tests.conftest import drop_database, server_url
-from tests.iot_fixture import add_sensor, iot_db, t
+from tests.iot_fixture import add_sensor, module_db, t
 
 # the instant of both paths: 08:01:00.25 UTC, 16:01:00.25 on the city's clock
 AT = t(1) + dt.timedelta(milliseconds=250)
@@ -27,11 +25,7 @@ WRITTEN = "2026-12-01T08:01:00.250000+00:00"
 SHANGHAI = "-c TimeZone=Asia/Shanghai"
 
 
-@pytest.fixture(scope="module")
-def d(jining_profile):
-    db = iot_db(jining_profile, "struct11_iot")
-    yield db
-    drop_database(server_url(), db.name)
+d = module_db("struct11_iot")
 
 
 def test_escalation_and_silence_write_the_same_instant_alike(d):

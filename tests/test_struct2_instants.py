@@ -17,12 +17,10 @@ import datetime as dt
 import psycopg
 import pytest
 
-from cim.profile import DICTIONARY_DIR
 from cim.times import rfc3339
 from layers.iot.ingest import ingest
 from layers.iot.thresholds import load_config
-from tests.conftest import drop_database, server_url
-from tests.iot_fixture import add_sensor, iot_db, t
+from tests.iot_fixture import add_sensor, leak_thresholds, module_db, t
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 # 08:01:00.25 UTC, sent as the city's clock reads it
@@ -39,21 +37,11 @@ def test_rfc3339_is_utc_and_refuses_a_time_without_offset():
         rfc3339(dt.datetime(2026, 12, 1, 8))
 
 
-@pytest.fixture(scope="module")
-def d(jining_profile):
-    db = iot_db(jining_profile, "struct2_instants")
-    yield db
-    drop_database(server_url(), db.name)
+d = module_db("struct2_instants")
 
 
 def test_the_case_path_and_the_alarm_path_write_an_instant_alike(d, tmp_path):
-    lines = (DICTIONARY_DIR / "sensor_thresholds.csv").read_text(encoding="utf-8").splitlines()
-    for i, r in enumerate(lines):
-        if r.startswith(("01,,above,1,", "01,,above,2,")):
-            lines[i] = r.replace(",0102,", ",0801,")
-    th = tmp_path / "sensor_thresholds.csv"
-    th.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cfg = load_config(thresholds=th)
+    cfg = load_config(thresholds=leak_thresholds(tmp_path))
     s = add_sensor(d, 71, "01", d.gas_pipe, "03", interval_s=None, device_id="GAS-STRUCT2")
     with psycopg.connect(d.conninfo, options=SHANGHAI) as conn:
         assert ingest(conn, [(s, t(0).astimezone(BEIJING), 12.0)],
