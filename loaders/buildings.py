@@ -16,6 +16,7 @@ from cim.errors import InputError
 from cim.layerdefs import BUILDINGS
 from cim.profile import CityProfile, merged_conversions, merged_number
 from cim.text import norm_key
+from loaders.column_values import distinct
 from loaders.common import (
     ClassLookup,
     attrs_json,
@@ -28,19 +29,13 @@ from loaders.common import (
     row_attrs,
     source_keys,
 )
+from loaders.dates import beyond_year, years
 from loaders.engine.direct import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.field_names import all_matches
-from loaders.fields import (
-    arrow_texts,
-    beyond_year,
-    distinct,
-    is_blank,
-    numbers,
-    years,
-)
+from loaders.fields import arrow_texts, is_blank, numbers
 from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.jsonb import ordered

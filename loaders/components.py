@@ -24,6 +24,7 @@ from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
 from cim.text import norm_key
+from loaders.column_values import distinct, mapped
 from loaders.common import (
     attrs_json_arrow,
     geometry_field,
@@ -32,21 +33,14 @@ from loaders.common import (
     row_attrs,
     source_keys,
 )
+from loaders.dates import as_date
 from loaders.engine.direct import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
+from loaders.excel_notation import excel_rounded_ids, lost_coordinates
 from loaders.field_names import all_matches
-from loaders.fields import (
-    arrow_texts,
-    as_date,
-    distinct,
-    excel_rounded_ids,
-    is_blank,
-    lost_coordinates,
-    mapped,
-    texts,
-)
+from loaders.fields import arrow_texts, is_blank, texts
 from loaders.geometry import collection_family, ewkb, points_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
 from loaders.sources.read import Batch

@@ -34,8 +34,9 @@ from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.places import current_districts
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
+from loaders.excel_notation import as_id
 from loaders.field_names import map_fields
-from loaders.fields import ValueProblem, as_id, as_text
+from loaders.fields import ValueProblem, as_text
 from loaders.geometry import ewkb, prepare
 from loaders.places_refresh import out_of_place_notes
 from loaders.sources.read import Batch, iter_batches, open_source

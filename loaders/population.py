@@ -50,6 +50,7 @@ from cim.layerdefs import POPULATION
 from cim.profile import CityProfile
 from cim.text import half_width
 from loaders.common import check_attrs, content_hash, delivered_wkt, reject_record, row_attrs
+from loaders.dates import as_year
 from loaders.engine.bulk import EWKB
 from loaders.engine.pages import small_pages
 from loaders.engine.pipeline import LoadContext, run_load, sql_analyze
@@ -57,7 +58,7 @@ from loaders.engine.report import LoadReport, Reject, StagedFlags
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.engine.session import LoadSession
 from loaders.field_names import delivery_dataset, map_fields
-from loaders.fields import ValueProblem, as_int, as_year, is_blank
+from loaders.fields import ValueProblem, as_int, is_blank
 from loaders.geometry import transform_xy
 from loaders.sources.csv_geometry import _WKT_START, CSV_GEOMETRY_NAMES
 from loaders.sources.read import Batch, export_fields, open_source

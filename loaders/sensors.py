@@ -44,21 +44,15 @@ from cim.layerdefs import LAYERS, SENSORS
 from cim.profile import CityProfile
 from cim.text import half_width, norm_key
 from loaders.common import ClassLookup, content_hash, jsonable
+from loaders.dates import as_date
 from loaders.engine.bulk import EWKB
 from loaders.engine.pages import small_pages
 from loaders.engine.pipeline import sql_analyze
 from loaders.engine.report import LoadReport, Reject, StagedFlags
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.engine.session import LoadSession
-from loaders.fields import (
-    ValueProblem,
-    as_coordinate,
-    as_date,
-    as_id,
-    as_int,
-    as_text,
-    is_blank,
-)
+from loaders.excel_notation import as_coordinate, as_id
+from loaders.fields import ValueProblem, as_int, as_text, is_blank
 from loaders.geometry import ewkb
 from loaders.sources.tables import (
     Table,

@@ -12,10 +12,13 @@ import pyogrio
 import pytest
 from shapely.geometry import LineString, box
 
+import loaders.column_values as column_values
+import loaders.dates as dates
 import loaders.fields as fields
 from loaders.buildings import load_buildings
 from loaders.city_base import load_base
-from loaders.fields import ValueProblem, as_float, as_int, as_year, numbers, years
+from loaders.dates import as_year, years
+from loaders.fields import ValueProblem, as_float, as_int, numbers
 from loaders.pipes.load import load_pipes_files
 from tests.conftest import make_db, server_url
 
@@ -66,13 +69,14 @@ def test_column_parsers_reject_each_true_false_row():
 def test_plain_number_columns_stay_in_bulk(monkeypatch):
     """No value of a plain number column goes to the scalar parser (no Python per row)."""
     seen: list[int] = []
-    real = fields._fallback
+    real = column_values.fallback
 
     def spy(values, out, suspects, parse, problems):
         seen.append(len(suspects))
         return real(values, out, suspects, parse, problems)
 
-    monkeypatch.setattr(fields, "_fallback", spy)
+    for module in (column_values, fields, dates):  # each module's own name for it
+        monkeypatch.setattr(module, "fallback", spy)
     cols = [np.array([1.5, 2.0, 3.25]), np.array([1, 2, 3]), pa.array([1.5, None, 2.0]),
             pa.array([1, 2, None], pa.int32()), objects([1.5, None, 2]),
             objects([np.float64(1.5), np.int64(2)])]

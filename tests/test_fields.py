@@ -7,18 +7,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from loaders.fields import (
-    ValueProblem,
-    as_date,
-    as_float,
-    as_id,
-    as_int,
-    as_text,
-    as_year,
-    numbers,
-    texts,
-    years,
-)
+from loaders.dates import as_date, as_year, years
+from loaders.excel_notation import as_id
+from loaders.fields import ValueProblem, as_float, as_int, as_text, numbers, texts
 
 TRICKY = np.array([None, "", "  ", " 12 ", "12米", "十二层", 7, 7.0, 7.5, float("nan"),
                    float("inf"), -3, "1,200", "2001-05", b"x", "x" * 300, 12.000000001, "1e3", "1995",
@@ -85,7 +76,7 @@ def test_numbers_refuse_a_comma_or_unit_they_cannot_read(text):
 
 def test_column_parsers_agree_with_the_scalar_ones_on_what_bulk_parsing_misses():
     """Column versions must give the scalar parser's value or problem for every value."""
-    from loaders.fields import distinct, mapped
+    from loaders.column_values import distinct, mapped
 
     values = np.array(["a\x00b", " x ", "", None, "y" * 11], dtype=object)
     out, problems = texts(values, 10)
@@ -163,7 +154,7 @@ def test_texts_of_an_arrow_column_as_read_are_those_of_its_python_values():
         assert (values.to_pylist(), again) == (want[0], problems)
     values, problems = arrow_texts(np.array([12, None, 3.5], dtype=object), 50)  # not texts
     assert (values.to_pylist(), problems) == (["12", None, "3.5"], {})
-    from loaders.fields import distinct
+    from loaders.column_values import distinct
 
     codes, uniques = distinct(pa.array(raw, pa.string()))  # a use or class column as read
     assert [uniques[c] if c >= 0 else None for c in codes] == raw

@@ -1,7 +1,7 @@
 """A component census table whose X/Y Excel saved as it shows them in a narrow column
 (3.91529E+06: the last digits lost) was loaded metres — the easting tens of metres — off,
 without a word, as pipe survey points were until they were refused (bf7ab7a). Both loaders
-now read coordinates by one rule (``loaders.fields.as_coordinate``); the census rejects such
+now read coordinates by one rule (``loaders.excel_notation.as_coordinate``); the census rejects such
 a row naming file, row as the sheet shows it, and column; one in E notation that keeps its
 whole metres is read. A GBK CSV and a workbook written here; expected values by construction
 (a grid cell's centre asked of PostGIS, written in and out of E notation by hand)."""
@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from loaders.components import load_components
-from loaders.fields import as_coordinate
+from loaders.excel_notation import as_coordinate
 from loaders.pipes import fields as pipe_fields
 
 

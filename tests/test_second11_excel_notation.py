@@ -1,11 +1,13 @@
-"""One pattern of Excel's E notation (loaders.fields.E_NOTATION) and one scanner of a column's
-ids written so (loaders.fields.excel_rounded_ids, in Arrow): the survey tables' point numbers
-and pipe ids had their own regex and a Python loop a row, the components theirs in Arrow."""
+"""One pattern of Excel's E notation (loaders.excel_notation.E_NOTATION) and one scanner of a
+column's ids written so (loaders.excel_notation.excel_rounded_ids, in Arrow): the survey
+tables' point numbers and pipe ids had their own regex and a Python loop a row, the
+components theirs in Arrow."""
 import numpy as np
 import pytest
 
-from loaders import fields
-from loaders.fields import ValueProblem, as_coordinate, as_id, excel_rounded_ids
+from loaders import excel_notation
+from loaders.excel_notation import as_coordinate, as_id, excel_rounded_ids
+from loaders.fields import ValueProblem
 from loaders.pipes import fields as pipe_fields
 
 # (text, an id Excel rounded?, a coordinate that lost digits?) — by Excel's forms: it writes
@@ -17,14 +19,15 @@ CASES = [("1.23457E+17", True, True), ("3.91378E+06", True, True),
 
 def test_ids_and_coordinates_read_one_pattern():
     for text, rounded_id, lost in CASES:
-        assert fields.is_excel_rounded_id(text) is rounded_id, text
+        assert excel_notation.is_excel_rounded_id(text) is rounded_id, text
         if lost:
             with pytest.raises(ValueProblem, match="as Excel shows it"):
                 as_coordinate(text)
         if rounded_id:
             with pytest.raises(ValueProblem, match="as Excel shows it"):
                 as_id(text)
-    assert not hasattr(fields, "EXCEL_ROUNDED") and not hasattr(fields, "_E_NOTATION")
+    assert not hasattr(excel_notation, "EXCEL_ROUNDED") and not hasattr(excel_notation,
+                                                                   "_E_NOTATION")
 
 
 def test_the_pipe_id_column_is_scanned_by_the_arrow_scanner(monkeypatch):

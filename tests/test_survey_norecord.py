@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loaders.fields import distinct
+from loaders.column_values import distinct
 from loaders.pipes.norecord import no_record_rows
 from loaders.pipes.survey import _typed_numbers
 

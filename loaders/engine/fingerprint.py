@@ -38,6 +38,7 @@ from loaders.sources.read import Batch
 # the modules whose code decides what a direct load writes for a source row, besides the
 # loader's own (a version bumped by hand was forgotten once too often)
 CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.field_names",
+                      "loaders.column_values", "loaders.dates", "loaders.excel_notation",
                       "loaders.geometry", "loaders.hashing", "loaders.jsonb",
                       "loaders.convexity", "cim.numbers",
                       "loaders.sources.read", "loaders.sources.batch", "loaders.sources.dbf",

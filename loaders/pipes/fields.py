@@ -16,25 +16,17 @@ import pandas as pd
 
 from cim.errors import ConfigError
 from cim.profile import CityProfile
+from loaders.column_values import distinct, mapped
 from loaders.common import jsonable
-from loaders.fields import (
-    ValueProblem,
+from loaders.dates import as_year, years
+from loaders.excel_notation import (
     as_coordinate,
-    as_float,
-    as_int,
-    as_text,
-    as_year,
     coordinates,
-    distinct,
     excel_rounded,
     excel_rounded_ids,
-    is_blank,
     is_excel_rounded_id,
-    mapped,
-    numbers,
-    texts,
-    years,
 )
+from loaders.fields import ValueProblem, as_float, as_int, as_text, is_blank, numbers, texts
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries, parse_size
 from loaders.pipes.records import FIELD_ZH, PointRec, SegRec
 from loaders.sources.tables import Mapping, Table

@@ -19,9 +19,10 @@ import pandas as pd
 from cim import crs as cimcrs
 from cim.errors import InputError
 from cim.profile import CityProfile
+from loaders.column_values import distinct
 from loaders.common import jsonable
 from loaders.field_names import check_units_row
-from loaders.fields import distinct, is_blank
+from loaders.fields import is_blank
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries
 from loaders.pipes.fields import (
     POINT_COLUMNED,
