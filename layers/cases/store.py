@@ -84,17 +84,45 @@ def city_time(t: dt.datetime | None, zone: str) -> dt.datetime | None:
     return on_city_clock(t, zone)
 
 
-def not_in_future(conn: psycopg.Connection, t: dt.datetime | None, field: str) -> None:
+def zone_of(profile: CityProfile | None) -> str:
+    """The clock a city's people read times on: its profile's ``timezone`` (None: China's, as
+    the served app without a profile reads them)."""
+    from cim.profile import CHINA_TIME
+
+    return profile.timezone if profile is not None else CHINA_TIME
+
+
+def instant_text(t: dt.datetime, zone: str) -> str:
+    """An instant as a message to a person names it: on the city's clock ``zone`` with its
+    offset, the UTC instant (as ``--json`` and the HTTP answers write it) in brackets — the
+    form of ``cim case``'s text (:func:`layers.cases.cli._t`). The session's UTC alone named a
+    time the 受理员 typed as 09:30 in China 01:30. A fraction of a second is kept when there is
+    one: two times within one second, cut to it, would read equal in a refusal saying one is
+    before the other."""
+    from cim.profile import on_city_clock
+
+    spec = "seconds" if t.microsecond == 0 else "microseconds"
+    local = on_city_clock(t, zone)
+    text = local.isoformat(timespec=spec)
+    if local.utcoffset():
+        text += f" ({t.astimezone(dt.UTC).isoformat(timespec=spec)})"
+    return text
+
+
+def not_in_future(conn: psycopg.Connection, t: dt.datetime | None, field: str,
+                  zone: str) -> None:
     """An InputError naming ``field`` when ``t`` is after the platform's clock: a case's
     times are when things happened, and one ahead of the clock locks the case (every later
-    action, at the time it is made, would be before it and refused)."""
+    action, at the time it is made, would be before it and refused). Both times are named on
+    the city's clock ``zone``."""
     if t is None:
         return
     now = conn.execute("SELECT clock_timestamp()").fetchone()[0]
     if t > now:
-        raise InputError(f"time {t.isoformat()} is after now ({now.isoformat()}): a case's "
-                         "times are when things happened (give none for now; a time without "
-                         "an offset is the city's clock)", field=field)
+        raise InputError(f"time {instant_text(t, zone)} is after now "
+                         f"({instant_text(now, zone)}): a case's times are when things "
+                         "happened (give none for now; a time without an offset is the "
+                         "city's clock)", field=field)
 
 
 def record_event(conn: psycopg.Connection, case_id: int, *, at: dt.datetime, actor: str,
@@ -228,7 +256,7 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
         raise InputError("a case is reported by someone (actor)", field="actor")
     cat = category(category_code, profile=profile)
     reported_at = utc(reported_at)
-    not_in_future(conn, reported_at, "at")
+    not_in_future(conn, reported_at, "at", zone_of(profile))
     layer = asset_layer(conn, asset_code) if asset_code else None
     srid = storage_srid(conn)
     geom, district, cell = _place(conn, srid, point, grid_code, layer, asset_code,
@@ -239,7 +267,7 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     unit, basis = propose(conn, cat, layer, asset_code)
     if register:
         registered_at = utc(registered_at)
-        not_in_future(conn, registered_at, "registered_at")
+        not_in_future(conn, registered_at, "registered_at", zone_of(profile))
         registered_at = max(reported_at, registered_at) if registered_at else reported_at
     else:
         registered_at = None

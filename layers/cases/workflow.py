@@ -28,7 +28,15 @@ from cim.times import rfc3339
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import Category, categories_file, category
 from layers.cases.dispatch import OVERDUE_FLAG, propose
-from layers.cases.store import CaseNotFound, get_case, not_in_future, record_event, utc
+from layers.cases.store import (
+    CaseNotFound,
+    get_case,
+    instant_text,
+    not_in_future,
+    record_event,
+    utc,
+    zone_of,
+)
 
 if TYPE_CHECKING:
     from cim.profile import CityProfile
@@ -189,11 +197,12 @@ def _allowed_text(wf: Workflow, state: str) -> str:
     return ", ".join(parts) or "nothing (the case is final)"
 
 
-def _alarm_cleared(conn: psycopg.Connection, code: str, action: Action) -> None:
+def _alarm_cleared(conn: psycopg.Connection, code: str, action: Action, zone: str) -> None:
     """A sensor alarm's case ends (结案, 作废) only once its alarm has cleared: closed while
     the alarm is active, the danger would have no open case — the alarm escalating later (to
     一级) opens none, being the same episode. A TransitionError naming the alarm otherwise
-    (a faulty sensor is taken out of service, 停用, which clears its alarm)."""
+    (a faulty sensor is taken out of service, 停用, which clears its alarm); the alarm's
+    start on the city's clock ``zone``."""
     row = conn.execute(
         "SELECT code, type_name, level_name, last_value, unit, opened_at FROM alarms "
         "WHERE case_code = %s AND status = 'active' AND valid_to IS NULL "
@@ -202,9 +211,9 @@ def _alarm_cleared(conn: psycopg.Connection, code: str, action: Action) -> None:
         a_code, type_name, level, value, unit, opened = row
         last = "" if value is None else f", last {value:g} {unit or ''}".rstrip()
         raise TransitionError(
-            f"case {code}: its alarm {a_code} ({type_name or ''} {level}{last}, active since "
-            f"{opened.isoformat()}) has not cleared; {action.label()} only once it has (a "
-            "faulty sensor is set to 停用, which clears it)")
+            f"case {code}: its alarm {a_code} ({type_name or ''} {level}{last}), active since "
+            f"{instant_text(opened, zone)}, has not cleared; {action.label()} only once it "
+            "has (a faulty sensor is set to 停用, which clears it)")
 
 
 def _category_of(code: str, opened_as: list, unit: str | None,
@@ -261,13 +270,14 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     if user.role in wf.unit_roles and (user.unit or "") != (case_unit or ""):
         raise RoleError(f"case {code} is dispatched to {case_unit}, not to {user.unit} "
                         f"({user.name})")
+    zone = zone_of(profile)
     if tr.to in wf.final:
-        _alarm_cleared(conn, code, act_)
-    not_in_future(conn, utc(at), "at")
+        _alarm_cleared(conn, code, act_, zone)
+    not_in_future(conn, utc(at), "at", zone)
     at = utc(at) or conn.execute("SELECT now()").fetchone()[0]
     if last_at is not None and at < last_at:
-        raise InputError(f"case {code}: time {at.isoformat()} is before its last event "
-                         f"({last_at.isoformat()})", field="at")
+        raise InputError(f"case {code}: time {instant_text(at, zone)} is before its last "
+                         f"event, at {instant_text(last_at, zone)}", field="at")
     sets: dict[str, Any] = {"state": tr.to}
     order = list(wf.timestamps)
     # back to a state the case has reached before (a return, a failed 核查): it keeps the
