@@ -68,7 +68,7 @@ def test_a_citys_rule_may_name_one_burial_code_as_a_text():
     """``above_ground_burial: JK`` (one code, no list) was read as the codes J and K: every
     架空 pipe flagged."""
     from loaders.pipes.heights import aerial_burials
-    from loaders.pipes.qa import Rules
+    from loaders.pipes.qa_rules import Rules
 
     rule = {"id": "above_ground", "severity": "warning"}
     for given, want in (("JK", {"JK"}), (["JK", "GG"], {"JK", "GG"}), (None, set())):

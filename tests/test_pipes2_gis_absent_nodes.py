@@ -16,7 +16,7 @@ import yaml
 
 from cim.profile import DICTIONARY_DIR
 from loaders.pipes.load import load_pipes_files, qa_pipes
-from loaders.pipes.qa import Rules
+from loaders.pipes.qa_rules import Rules
 
 E, N = 39_460_300.0, 3_917_200.0  # inside the sample district (EPSG:4527)
 

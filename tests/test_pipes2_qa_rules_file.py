@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cim.errors import ConfigError
-from loaders.pipes.qa import Rules
+from loaders.pipes.qa_rules import Rules
 from tests.conftest import run_cli
 
 BAD = {

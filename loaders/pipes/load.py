@@ -36,7 +36,9 @@ from cim.errors import ConfigError, InputError
 from cim.profile import CityProfile
 from loaders.engine.pages import small_pages
 from loaders.pipes.gis import read_gis, split_layer
-from loaders.pipes.qa import QAResult, Rules, run_checks
+from loaders.pipes.qa import run_checks
+from loaders.pipes.qa_report import QAResult
+from loaders.pipes.qa_rules import Rules
 from loaders.pipes.records import Delivery, PipeLoadReport, collector_paused
 from loaders.pipes.survey import read_survey
 from loaders.pipes.topology import topology

@@ -1,9 +1,10 @@
 """Survey quality checks of pipe deliveries (管线普查成果质量检查).
 
 The rules, their severities, thresholds and messages (Chinese and English) are data:
-``cim/dictionaries/pipe_qa_rules.yaml`` (a city may name its own copy in the profile). This
-module runs them over the parsed point and segment records of a delivery and returns
-findings; :mod:`loaders.pipes.load` rejects the rows of error findings (reason = rule id) and loads
+``cim/dictionaries/pipe_qa_rules.yaml`` (a city may name its own copy in the profile), read
+by :mod:`loaders.pipes.qa_rules`. This module runs them over the parsed point and segment
+records of a delivery and returns findings (:class:`loaders.pipes.qa_report.QAResult`);
+:mod:`loaders.pipes.load` rejects the rows of error findings (reason = rule id) and loads
 the rows of warnings with the rule id in their flags.
 
 Every finding names its rule, severity, table (file[:sheet]), row (as a person finds it in
@@ -12,202 +13,16 @@ the file), the point numbers or segment ends concerned, and a message in both la
 
 from __future__ import annotations
 
-import csv
-import html
-import io
-import json
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
 
-from cim.errors import ConfigError
-from cim.profile import CityProfile, read_yaml_mapping
 from loaders.pipes.dictionaries import size_key
-from loaders.pipes.gis_checks import GIS_RULES, absent_nodes, line_ends, point_z, too_short
-from loaders.pipes.heights import ADDED_RULES, above_ground, aerial_burials
+from loaders.pipes.gis_checks import absent_nodes, line_ends, point_z, too_short
+from loaders.pipes.heights import above_ground, aerial_burials
+from loaders.pipes.qa_report import QAResult
+from loaders.pipes.qa_rules import Finding, Rules
 from loaders.pipes.records import PointRec, SegRec, column_name
 from loaders.pipes.rejects import end_field, ends_field
-
-SEVERITIES = ("error", "warning")
-
-
-@dataclass
-class Finding:
-    rule: str
-    severity: str
-    layer: str  # points | segments
-    table: str
-    row: int
-    ids: list[str]
-    message_zh: str
-    message_en: str
-    field: str | None = None
-    target: int = -1  # index of the record in its list
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("target")
-        return d
-
-
-# -- rules ---------------------------------------------------------------------------------
-class _Fmt(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-@dataclass
-class Rules:
-    rules: dict[str, dict[str, Any]]
-    tolerances: dict[str, float]
-    path: str
-
-    @classmethod
-    def load(cls, profile: CityProfile | None = None, path: str | Path | None = None) -> Rules:
-        if path is None:
-            from cim.profile import DICTIONARY_DIR
-
-            path = (profile.dictionary_path("pipe_qa_rules", ".yaml") if profile
-                    else DICTIONARY_DIR / "pipe_qa_rules.yaml")
-        # the one reader of the platform's YAML: a city's copy edited into a list, or not
-        # YAML, is a configuration error naming the file (a list was an AttributeError)
-        data = read_yaml_mapping(path, "the QA rules", "'tolerances' and 'rules'")
-        entries = data.get("rules") or []
-        if not isinstance(entries, list) or not all(isinstance(r, dict) for r in entries):
-            raise ConfigError("'rules' must be a list of rules, each a mapping with an id and "
-                              "a severity", path=str(path))
-        rules = {}
-        for r in entries:
-            rid = r.get("id")
-            if not rid or r.get("severity") not in SEVERITIES:
-                raise ConfigError(f"rule {rid!r} needs an id and a severity of "
-                                  f"{' or '.join(SEVERITIES)}", path=str(path))
-            rules[rid] = r
-        for r in GIS_RULES + ADDED_RULES:  # a file made before a check was added: its default
-            rules.setdefault(r["id"], r)
-        tolerances = data.get("tolerances") or {}
-        if not isinstance(tolerances, dict):
-            raise ConfigError("'tolerances' must map names to metres", path=str(path))
-        try:
-            tol = {k: float(v) for k, v in tolerances.items()}
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"'tolerances' must be numbers (metres): {exc}",
-                              path=str(path)) from None
-        return cls(rules=rules, tolerances=tol, path=str(path))
-
-    def get(self, rule: str, key: str, default: Any = None) -> Any:
-        return self.rules.get(rule, {}).get(key, default)
-
-    def enabled(self, rule: str) -> bool:
-        return rule in self.rules and self.rules[rule].get("enabled", True)
-
-    def finding(self, rule: str, layer: str, rec: PointRec | SegRec, target: int,
-                ids: list[str], fieldname: str | None = None, **values: Any) -> Finding:
-        r = self.rules[rule]
-        fmt = _Fmt({k: _fmtval(v) for k, v in values.items()})
-        fmt.setdefault("field", fieldname or "")
-        fmt.setdefault("field_en", values.get("field_en", fieldname or ""))
-        return Finding(rule=rule, severity=r["severity"], layer=layer, table=rec.table,
-                       row=rec.row, ids=ids, field=fieldname, target=target,
-                       message_zh=str(r.get("message_zh", rule)).format_map(fmt),
-                       message_en=str(r.get("message_en", rule)).format_map(fmt))
-
-
-def _fmtval(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3f}".rstrip("0").rstrip(".") if math.isfinite(v) else str(v)
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_fmtval(x) for x in v)
-    return "" if v is None else str(v)
-
-
-# -- the checks ----------------------------------------------------------------------------
-@dataclass
-class QAResult:
-    findings: list[Finding]
-    points: int
-    segments: int
-    tables: list[str]
-    rules_path: str
-
-    def by_target(self, layer: str) -> dict[int, list[Finding]]:
-        out: dict[int, list[Finding]] = defaultdict(list)
-        for f in self.findings:
-            if f.layer == layer:
-                out[f.target].append(f)
-        return out
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for f in self.findings:
-            out[f.rule] = out.get(f.rule, 0) + 1
-        return dict(sorted(out.items()))
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "error")
-
-    @property
-    def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "warning")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"tables": self.tables, "points": self.points, "segments": self.segments,
-                "errors": self.errors, "warnings": self.warnings, "by_rule": self.counts(),
-                "rules": self.rules_path, "findings": [f.to_dict() for f in self.findings]}
-
-    def text(self) -> str:
-        lines = [f"pipe survey QA: {self.points} points, {self.segments} segments in "
-                 f"{len(self.tables)} tables — {self.errors} errors, {self.warnings} warnings"]
-        for rule, n in self.counts().items():
-            lines.append(f"  {rule:<26} {n}")
-        for f in self.findings:
-            lines.append(f"  [{f.severity}] {f.rule} {f.table} row {f.row}: {f.message_zh} / "
-                         f"{f.message_en}")
-        return "\n".join(lines)
-
-    def write(self, path: str | Path) -> Path:
-        """Write the report as .json, .csv (UTF-8 with BOM, opens in Excel) or .html."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix == ".json":
-            path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2),
-                            encoding="utf-8")
-        elif suffix == ".csv":
-            buf = io.StringIO()
-            w = csv.writer(buf)
-            w.writerow(["rule", "severity", "layer", "table", "row", "ids", "field",
-                        "message_zh", "message_en"])
-            for f in self.findings:
-                w.writerow([f.rule, f.severity, f.layer, f.table, f.row, " ".join(f.ids),
-                            f.field or "", f.message_zh, f.message_en])
-            path.write_text(buf.getvalue(), encoding="utf-8-sig")
-        elif suffix in (".html", ".htm"):
-            path.write_text(self._html(), encoding="utf-8")
-        else:
-            raise ConfigError("the report must be a .json, .csv or .html file", path=str(path))
-        return path
-
-    def _html(self) -> str:
-        e = html.escape
-        rows = "\n".join(
-            f"<tr class='{e(f.severity)}'><td>{e(f.rule)}</td><td>{e(f.severity)}</td>"
-            f"<td>{e(f.table)}</td><td>{f.row}</td><td>{e(' '.join(f.ids))}</td>"
-            f"<td>{e(f.message_zh)}</td><td>{e(f.message_en)}</td></tr>" for f in self.findings)
-        summary = "".join(f"<li>{e(k)}: {v}</li>" for k, v in self.counts().items())
-        return ("<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
-                "<title>管线普查成果质量检查报告 Pipe survey QA report</title><style>"
-                "body{font-family:sans-serif}table{border-collapse:collapse}"
-                "td,th{border:1px solid #999;padding:2px 6px}tr.error{background:#fdd}"
-                "tr.warning{background:#ffd}</style></head><body>"
-                "<h1>管线普查成果质量检查报告 / Pipe survey QA report</h1>"
-                f"<p>{self.points} points, {self.segments} segments; "
-                f"{self.errors} errors, {self.warnings} warnings</p><ul>{summary}</ul>"
-                "<table><tr><th>rule</th><th>severity</th><th>table</th><th>row</th>"
-                "<th>ids</th><th>说明</th><th>message</th></tr>"
-                f"{rows}</table></body></html>")
 
 
 def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,

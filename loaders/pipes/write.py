@@ -49,7 +49,7 @@ from loaders.pipes.keys import (
     seg_key,
     segments_to_write,
 )
-from loaders.pipes.qa import QAResult
+from loaders.pipes.qa_report import QAResult
 from loaders.pipes.records import (
     FIELD_ZH,
     Delivery,
