@@ -129,8 +129,9 @@ def mapped(values: np.ndarray | Any, parse, arrow: bool = False
 
     ``parse`` runs once per distinct value (:func:`distinct`; a missing value is parsed as
     None) and its result, or its :class:`ValueProblem`, is given to every row holding it.
-    ``values`` may be an Arrow string array (see :func:`loaders.fields.texts`); with ``arrow`` the values
-    come as an Arrow string array (``parse`` gives texts), taken from the distinct ones.
+    ``values`` may be an Arrow string array (see :func:`loaders.fields.texts`); with ``arrow``
+    the values come as an Arrow string array (``parse`` gives texts), taken from the distinct
+    ones.
     """
     codes, uniques = distinct(values)
     table = np.empty(len(uniques) + 1, dtype=object)
