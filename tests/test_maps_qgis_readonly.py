@@ -5,27 +5,16 @@ delete features in place, outside any load and its history, unseen by the tiles.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 
 import psycopg
 import pytest
 
-from cim.db.engine import drop_database
 from cim.db.roles import DEFAULT_PLANNER
-from loaders.buildings import load_buildings
-from tests.conftest import SAMPLE_BUILDINGS, make_db, run_cli, server_url
-from tests.test_qgis_project import SYSTEM_PYTHON, qgis_missing
+from tests.qgis_fixture import OPEN_PROJECT, qgis_db, run_in_qgis, service_project
 
-CHECK = r'''
-import json, os, sys
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import QgsApplication, QgsProject, QgsVectorDataProvider
-app = QgsApplication([], False)
-app.initQgis()
-p = QgsProject.instance()
-ok = p.read(sys.argv[1])
+CHECK = OPEN_PROJECT + r'''
+from qgis.core import QgsVectorDataProvider
 out = []
 for lyr in p.mapLayers().values():
     caps = lyr.dataProvider().capabilities() if lyr.isValid() else 0
@@ -40,29 +29,17 @@ app.exitQgis()
 
 @pytest.fixture(scope="module")
 def qdb(jining_profile):
-    why = qgis_missing()
-    if why:
-        pytest.skip(f"QGIS is not installed for {SYSTEM_PYTHON}: {why}")
-    d = make_db("mapsro", jining_profile)
-    load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
-    yield d
-    drop_database(server_url(), d.name)
+    with qgis_db(jining_profile, "mapsro", buildings=True) as d:
+        yield d
 
 
 def test_layers_open_read_only_through_the_reader(qdb, tmp_path):
-    service = tmp_path / "pg_service.conf"
-    run_cli(["qgis-project", str(tmp_path / "p.qgs"), "--service", "cimro",
-             "--service-file", str(service), "--no-db"], qdb.env(), check=True)
+    project, service = service_project(qdb, tmp_path, "cimro")
     entry = dict(line.split("=", 1) for line in service.read_text().splitlines()
                  if "=" in line)
     assert entry["user"] == DEFAULT_PLANNER and entry["dbname"] == qdb.name
     assert "password" not in entry
-    env = {**os.environ, "PGSERVICEFILE": str(service)}
-    (tmp_path / "check.py").write_text(CHECK)
-    proc = subprocess.run([SYSTEM_PYTHON, str(tmp_path / "check.py"), str(tmp_path / "p.qgs")],
-                          capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = run_in_qgis(CHECK, str(project), service_file=service)
     assert got["read"] and got["layers"]
     for lyr in got["layers"]:
         assert lyr["valid"] and lyr["read_only"] and not lyr["edits"], lyr

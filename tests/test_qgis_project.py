@@ -35,32 +35,12 @@ from tests.conftest import (
     run_cli,
     server_url,
 )
+from tests.qgis_fixture import OPEN_PROJECT as OPEN_PROJECT  # other test files import it here
+from tests.qgis_fixture import SYSTEM_PYTHON, qgis_missing
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-# the start of a script QGIS's python runs on a project (its path the first argument): the
-# project read, ``p`` and ``ok`` for what the test's own lines ask of it
-OPEN_PROJECT = r'''
-import json, os, sys
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import QgsApplication, QgsProject
-app = QgsApplication([], False)
-app.initQgis()
-p = QgsProject.instance()
-ok = p.read(sys.argv[1])
-'''
 HEALTH_YEAR = 2026
 GEOMETRY = {"点": ("ST_Point", "ST_MultiPoint"), "线": ("ST_LineString", "ST_MultiLineString"),
             "面": ("ST_Polygon", "ST_MultiPolygon")}
-
-
-def qgis_missing() -> str | None:
-    try:
-        proc = subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True,
-                              text=True, timeout=120, env={**os.environ,
-                                                           "QT_QPA_PLATFORM": "offscreen"})
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return str(exc)
-    return None if proc.returncode == 0 else proc.stderr.strip().splitlines()[-1]
 
 
 def dictionary(name: str) -> list[dict[str, str]]:

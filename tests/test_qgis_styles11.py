@@ -7,14 +7,11 @@ the style's symbols and labels skip what is no longer current. Rendered by real 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 
-from cim.db.engine import drop_database
-from tests.conftest import SAMPLE_BUILDINGS, make_db, run_cli, server_url
-from tests.test_qgis_project import SYSTEM_PYTHON, qgis_missing
+from tests.conftest import run_cli
+from tests.qgis_fixture import qgis_db, run_in_qgis, service_project
 
 RENDER = r'''
 import json, os, sys
@@ -59,15 +56,8 @@ app.exitQgis()
 
 @pytest.fixture(scope="module")
 def bdb(jining_profile):
-    why = qgis_missing()
-    if why:
-        pytest.skip(f"QGIS is not installed for {SYSTEM_PYTHON}: {why}")
-    from loaders.buildings import load_buildings
-
-    d = make_db("qgisstyles11", jining_profile)
-    load_buildings(d.conninfo, jining_profile, SAMPLE_BUILDINGS)
-    yield d
-    drop_database(server_url(), d.name)
+    with qgis_db(jining_profile, "qgisstyles11", buildings=True) as d:
+        yield d
 
 
 def test_a_layer_added_by_hand_draws_current_features_only(bdb, tmp_path):
@@ -81,19 +71,11 @@ def test_a_layer_added_by_hand_draws_current_features_only(bdb, tmp_path):
     retired = [r[0] for r in picks[:3]]
     bdb.rows("UPDATE buildings SET valid_to = now() WHERE id = ANY(%s) RETURNING id",
              (retired,))
-    env = bdb.env()
-    run_cli(["styles", "apply"], env, check=True)
-    service = tmp_path / "pg_service.conf"
-    run_cli(["qgis-project", str(tmp_path / "p.qgs"), "--service", "cimhand11",
-             "--service-file", str(service), "--no-db"], env, check=True)
+    run_cli(["styles", "apply"], bdb.env(), check=True)
+    _, service = service_project(bdb, tmp_path, "cimhand11")
     spec = {"service": "cimhand11", "points": [[x, y] for _, x, y in picks],
             "ids": [i for i, _, _ in picks]}
-    proc = subprocess.run([SYSTEM_PYTHON, "-c", RENDER, json.dumps(spec)],
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PGSERVICEFILE": str(service),
-                               "QT_QPA_PLATFORM": "offscreen"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = run_in_qgis(RENDER, json.dumps(spec), service_file=service)
     assert got["valid"] and got["renderer"] == "categorizedSymbol" and got["labels"], got
     white = 0xFFFFFF
     assert got["pixels"][:3] == [white] * 3, [hex(p) for p in got["pixels"]]  # retired
@@ -129,33 +111,21 @@ app.exitQgis()
 
 @pytest.fixture(scope="module")
 def adb(jining_profile):
-    why = qgis_missing()
-    if why:
-        pytest.skip(f"QGIS is not installed for {SYSTEM_PYTHON}: {why}")
     from tests.conftest import load_network_samples, load_sensor_samples, replay_sample_day
 
-    d = make_db("qgisalarms11", jining_profile)
-    load_network_samples(d, jining_profile)
-    load_sensor_samples(d, jining_profile)
-    replay_sample_day(d, jining_profile)
-    yield d
-    drop_database(server_url(), d.name)
+    with qgis_db(jining_profile, "qgisalarms11") as d:
+        load_network_samples(d, jining_profile)
+        load_sensor_samples(d, jining_profile)
+        replay_sample_day(d, jining_profile)
+        yield d
 
 
 def test_alarms_added_by_hand_draw_the_active_ones_as_the_one_map(adb, tmp_path):
     """Every alarm ever raised was drawn in its level's colour; the one map shows the active
     ones (layers.catalog.map_where)."""
-    env = adb.env()
-    run_cli(["styles", "apply"], env, check=True)
-    service = tmp_path / "pg_service.conf"
-    run_cli(["qgis-project", str(tmp_path / "p.qgs"), "--service", "cimalarm11",
-             "--service-file", str(service), "--no-db"], env, check=True)
-    proc = subprocess.run([SYSTEM_PYTHON, "-c", DRAWN, "cimalarm11"], capture_output=True,
-                          text=True, timeout=600,
-                          env={**os.environ, "PGSERVICEFILE": str(service),
-                               "QT_QPA_PLATFORM": "offscreen"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    run_cli(["styles", "apply"], adb.env(), check=True)
+    _, service = service_project(adb, tmp_path, "cimalarm11")
+    got = run_in_qgis(DRAWN, "cimalarm11", service_file=service)
     active = sorted(r[0] for r in adb.rows(
         "SELECT code FROM alarms WHERE valid_to IS NULL AND status = 'active'"))
     assert got["valid"] and active and got["features"] > len(active), got
