@@ -95,6 +95,10 @@ def list_cmd(c: Ctx, level: str | None, risk_type: str | None, by: str | None,
     click.echo(f"{len(rows)} risk points")
 
 
+# beside a likelihood nobody assessed (`cim risk add` without --likelihood)
+_DEFAULTED = " (default, not assessed)"
+
+
 def _xy(value: str) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in value.split(","))
@@ -109,7 +113,9 @@ def _xy(value: str) -> tuple[float, float]:
 @click.option("--point", default=None, help="X,Y where the risk is (without an asset)")
 @click.option("--crs", default=None, help="CRS of --point: CRS84 (default), EPSG:4490 or the "
               "storage CRS (its axis order)")
-@click.option("--likelihood", type=click.IntRange(1, 5), default=3, show_default=True)
+@click.option("--likelihood", type=click.IntRange(1, 5), default=None,
+              help="1..5 as assessed; left out: the matrix's manual_likelihood (3), recorded "
+                   "as a default, not an assessment")
 @click.option("--unit", default=None, help="Responsible unit (default: the asset's owner)")
 @click.option("--measure", default=None, help="Control measure (default: the type's rule's)")
 @click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None)
@@ -118,7 +124,7 @@ def _xy(value: str) -> tuple[float, float]:
 @_config_options
 @pass_ctx
 def add_cmd(c: Ctx, risk_type: str, asset: str | None, point: str | None, crs: str | None,
-            likelihood: int, unit: str | None, measure: str | None, deadline: dt.datetime | None,
+            likelihood: int | None, unit: str | None, measure: str | None, deadline: dt.datetime | None,
             description: str | None, as_json: bool, rules: Path | None,
             matrix: Path | None) -> None:
     """Add a risk point by hand (kept by every reassessment)."""
@@ -134,7 +140,8 @@ def add_cmd(c: Ctx, risk_type: str, asset: str | None, point: str | None, crs: s
         echo_json(r)
     else:
         click.echo(f"added {r['code']}: {r['level']} ({r['color']}), likelihood "
-                   f"{r['likelihood']} × consequence {r['consequence']}")
+                   f"{r['likelihood']}{_DEFAULTED if r['likelihood_defaulted'] else ''} × "
+                   f"consequence {r['consequence']}")
 
 
 @risk.command("history")
@@ -156,8 +163,9 @@ def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
         # on the city's clock, with its offset (the session's UTC put a run at 09:30 in
         # China at 01:30, and a raise of New Year's morning on the old year's date)
         at = on_city_clock(r["assessed_at"], c.profile.timezone).isoformat(timespec="minutes")
-        click.echo(f"#{r['run_id']:<5} {at} {r['year']} "
-                   f"L{r['likelihood']} × C{r['consequence']} {r['level']} {r['color']}")
+        click.echo(f"#{r['run_id']:<5} {at} {r['year']} L{r['likelihood']}"
+                   f"{_DEFAULTED if r['likelihood_defaulted'] else ''} × C{r['consequence']} "
+                   f"{r['level']} {r['color']}")
 
 
 @risk.command("measure")

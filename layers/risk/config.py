@@ -65,6 +65,9 @@ class Matrix:
     initial_status: str
     # the states of a measure (待落实 / 落实中 / 已落实); empty: any text (an older file)
     measure_statuses: tuple[str, ...] = ()
+    # the likelihood of a point added by hand without one (`cim risk add` without
+    # --likelihood): recorded as a default, not an assessment (``manual_likelihood``)
+    manual_likelihood: int = 3
 
     def level(self, likelihood: int, consequence: int) -> tuple[str, str]:
         """(level, colour) of a likelihood and a consequence, both 1-5."""
@@ -313,7 +316,8 @@ def load_matrix(p: Path) -> Matrix:
         raise ConfigError(f"initial_status {initial!r} is not one of measure_statuses",
                           path=str(p), field="initial_status")
     return Matrix(cons, levels, {int(k): list(v) for k, v in table.items()}, initial,
-                  tuple(v.strip() for v in statuses))
+                  tuple(v.strip() for v in statuses),
+                  _int(raw.get("manual_likelihood", 3), p, "manual_likelihood"))
 
 
 def matrix_path(profile: CityProfile | None) -> Path:

@@ -17,6 +17,14 @@ _COLUMNS = ("code, risk_type_code, risk_type, domain_code, domain, asset_layer, 
             "measure_unit, deadline, measure_status, source, rule_id, district_code, grid_code")
 
 
+
+def _defaulted(factors: str) -> str:
+    """A likelihood `cim risk add` took by default (no --likelihood), read from the factors
+    column ``factors`` (a point's ``attrs``, an assessment's ``factors``): nobody assessed it."""
+    return (f"coalesce(({factors}->'likelihood'->>'defaulted')::boolean, false) "
+            "AS likelihood_defaulted")
+
+
 def level_of(value: str) -> str:
     """重大/较大/一般/低 or the colour 红/橙/黄/蓝 → the level."""
     if value in LEVELS:
@@ -51,7 +59,8 @@ def list_points(conninfo: str, level: str | None = None, risk_type: str | None =
     with psycopg.connect(conninfo) as conn:
         conn.read_only = True
         return conn.cursor(row_factory=dict_row).execute(
-            f"SELECT {_COLUMNS}, ST_X(geom) AS x, ST_Y(geom) AS y FROM risk_points "
+            f"SELECT {_COLUMNS}, {_defaulted('attrs')}, ST_X(geom) AS x, ST_Y(geom) AS y "
+            "FROM risk_points "
             f"WHERE {' AND '.join(cond)} ORDER BY array_position(%s::text[], level), "
             "risk_type_code, code", (*params, list(LEVELS))).fetchall()
 
@@ -86,5 +95,6 @@ def history(conninfo: str, code: str) -> list[dict[str, Any]]:
     with psycopg.connect(conninfo) as conn:
         conn.read_only = True
         return conn.cursor(row_factory=dict_row).execute(
-            "SELECT run_id, assessed_at, year, likelihood, consequence, level, color, factors "
-            "FROM risk_assessments WHERE code = %s ORDER BY assessed_at, id", (code,)).fetchall()
+            "SELECT run_id, assessed_at, year, likelihood, consequence, level, color, factors, "
+            f"{_defaulted('factors')} FROM risk_assessments WHERE code = %s "
+            "ORDER BY assessed_at, id", (code,)).fetchall()

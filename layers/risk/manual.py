@@ -59,15 +59,22 @@ def _text(value: str | None, option: str) -> str | None:
 
 def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | None = None,
               point: tuple[float, float] | None = None, crs: str | None = None,
-              likelihood: int = 3, unit: str | None = None, measure: str | None = None,
-              deadline: dt.date | None = None, description: str | None = None,
-              today: dt.date | None = None) -> dict[str, Any]:
-    """Add one point; its code, level and colour."""
+              likelihood: int | None = None, unit: str | None = None,
+              measure: str | None = None, deadline: dt.date | None = None,
+              description: str | None = None, today: dt.date | None = None
+              ) -> dict[str, Any]:
+    """Add one point; its code, level and colour. Without ``likelihood`` the matrix's
+    ``manual_likelihood`` is taken and recorded as a default (``defaulted`` in the point's
+    likelihood factors, its history's and ``likelihood_defaulted``): a 3 nobody assessed
+    read as one a person had judged."""
     if risk_type not in cfg.types:
         raise InputError(f"unknown risk type {risk_type!r}; types: {', '.join(cfg.types)}",
                          field="--type")
     if (asset is None) == (point is None):
         raise InputError("give --asset CODE or --point X,Y (one of them)")
+    defaulted = likelihood is None
+    if likelihood is None:
+        likelihood = cfg.matrix.manual_likelihood
     if not 1 <= likelihood <= 5:
         raise InputError("likelihood is 1..5", field="--likelihood")
     unit, measure, description = (_text(unit, "--unit"), _text(measure, "--measure"),
@@ -125,7 +132,8 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
             f"{geom_sql}, %(measure)s, %(deadline)s)",
             {**params, "key": key, "type": risk_type, "layer": layer, "asset": asset,
              "unit": resp, "lk": likelihood,
-             "lf": psycopg.types.json.Jsonb({"manual": likelihood}),
+             "lf": psycopg.types.json.Jsonb({"manual": likelihood, "defaulted": True}
+                                            if defaulted else {"manual": likelihood}),
              "desc": description or cfg.types[risk_type].name,
              "measure": measure or (rule.measure if rule else None), "deadline": deadline})
         generate.asset_geometries(conn)
@@ -140,8 +148,9 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
         code, level, color, cons = conn.execute(
             "SELECT code, level, color, consequence FROM _risk_cand").fetchone()
     return {"code": code, "risk_type_code": risk_type, "asset_code": asset,
-            "responsible_unit": resp, "likelihood": likelihood, "consequence": cons,
-            "level": level, "color": color}
+            "responsible_unit": resp, "likelihood": likelihood,
+            "likelihood_defaulted": defaulted, "consequence": cons, "level": level,
+            "color": color}
 
 
 # the columns of a point a new measure version copies besides those of assess._CONTENT —
