@@ -17,16 +17,27 @@ def _plain(v: Any) -> Any:
     return v.isoformat() if isinstance(v, dt.date | dt.datetime) else v
 
 
+# the command line's options → this process's inputs: the listing names the options of
+# `cim risk list`, which an HTTP caller has not got (it sent "type", not "--type")
+_INPUTS = {"--level": "level", "--type": "type", "--by": "by"}
+
+
 def run_list(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
     from layers.query.pipes import resolve_profile
     from layers.risk.config import load_types
     from layers.risk.listing import counts_by, list_points
 
     types = load_types(resolve_profile(None))
-    if inputs.get("by"):
-        return {"counts": counts_by(conninfo, inputs["by"], inputs.get("level"),
-                                    inputs.get("type"), types)}
-    rows = list_points(conninfo, inputs.get("level"), inputs.get("type"), types)
+    try:
+        if inputs.get("by"):
+            return {"counts": counts_by(conninfo, inputs["by"], inputs.get("level"),
+                                        inputs.get("type"), types)}
+        rows = list_points(conninfo, inputs.get("level"), inputs.get("type"), types)
+    except InputError as exc:
+        if exc.field not in _INPUTS:
+            raise
+        raise InputError(exc.message.replace(exc.field, _INPUTS[exc.field]),
+                         field=_INPUTS[exc.field]) from None
     return {"points": [{k: _plain(v) for k, v in r.items()} for r in rows]}
 
 
