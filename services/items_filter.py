@@ -61,8 +61,9 @@ class Cql2Translator:
                 raise ParamError(
                     f"filter: {exc}: a property is named as the queryables name it ({names} "
                     f"…), a text value is written in single quotes ('住宅')") from exc
-            if not lang:
-                raise FallThrough from exc  # perhaps ECQL: pygeoapi parses that
+            if not lang and _is_ecql(text):  # pygeoapi's ECQL: pygeoapi answers it
+                _remember(f"{exc}")
+                raise FallThrough from exc
             raise ParamError(f"filter: {exc}") from exc
         try:  # it is CQL2: an unknown property or filter-crs is the client's, never ECQL's
             frag, values = self._compiler(layer).compile(tree, crs, zone=city_zone())
@@ -71,6 +72,37 @@ class Cql2Translator:
         names = iter(range(len(values)))
         text_sql = _PLACEHOLDER.sub(lambda m: f"%(f{next(names)})s", frag.as_string(None))
         return text_sql, {f"f{i}": v for i, v in enumerate(values)}
+
+
+def _is_ecql(text: str) -> bool:
+    """Whether pygeoapi's ECQL parser reads ``text``. A filter neither CQL2 Text nor ECQL
+    went to pygeoapi all the same, whose 400 said "Bad CQL text" in every format and named
+    nothing; the CQL2 reading's message says what and where."""
+    from pygeofilter.parsers.ecql import parse
+
+    try:
+        parse(text)
+    except Exception:  # lark's errors, and pygeofilter's own on odd literals
+        return False
+    return True
+
+
+def _remember(message: str) -> None:
+    """The CQL2 reading's message of a filter that goes on to pygeoapi as ECQL, for the
+    provider's 400 when ECQL cannot evaluate it either (``DATE('2026-02-30')`` parses as an
+    ECQL function call that pygeoapi does not know)."""
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.cim_cql2_error = message
+
+
+def fallen_through_error() -> str | None:
+    """The CQL2 message of the request's filter that went to pygeoapi as ECQL (None if
+    none did)."""
+    from flask import g, has_app_context
+
+    return g.get("cim_cql2_error") if has_app_context() else None
 
 
 def cql2_translator() -> Cql2Translator:
