@@ -274,7 +274,10 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     if tr.to in wf.final:
         _alarm_cleared(conn, code, act_, zone)
     not_in_future(conn, utc(at), "at", zone)
-    at = utc(at) or conn.execute("SELECT now()").fetchone()[0]
+    # no time given: the action happens now, once it holds the row — not when its transaction
+    # began (now()): a request whose transaction began before another person's action on the
+    # case committed was refused as before that action's event, its person having typed none
+    at = utc(at) or conn.execute("SELECT clock_timestamp()").fetchone()[0]
     if last_at is not None and at < last_at:
         raise InputError(f"case {code}: time {instant_text(at, zone)} is before its last "
                          f"event, at {instant_text(last_at, zone)}", field="at")
