@@ -37,7 +37,9 @@ A building with no floor above ground (地上层数 0) is underground: it covers
 keeps no spacing. One so given that is taller than a storey (``field_units.yaml``
 ``min_storey_height_m``, 2.2 m: 地上层数 0 and 建筑高度 54) is an input problem naming both
 fields — which of the two is wrong decides whether the spacing and density rules count it —,
-never skipped by them as underground.
+never skipped by them as underground. So is a height lower than the storeys above ground can be
+(30 storeys at 10 m: below storeys × ``min_storey_height_m``): the storeys make the FAR, the
+height the height limits and the spacing, and a typo in either passed rules it should not.
 """
 
 from __future__ import annotations
@@ -609,14 +611,25 @@ def _building(poly, attrs: dict, rec: dict, probs: _Problems, units: Units,
         return _read(key, attrs[key][0], attrs[key][1], rec, probs, units)
 
     floors, height = get("floors_above"), get("height")
+
+    def given(f: str) -> str:  # a DXF label 0F is its own key
+        k, v = attrs[f]
+        return str(k) if str(k) == str(v) else f"{k}={v}"
+
+    if floors and height is not None and round(height, 3) < round(floors * min_storey, 3):
+        # lower than its storeys can be (30 storeys at 10 m): the storeys make the FAR, the
+        # height the height limits and the spacing — a typo in either passes rules it should
+        # not, and which one is wrong is not ours to pick
+        probs.add(f"{given('floors_above')} and {given('height')} contradict each other: "
+                  f"{floors} storeys above ground need at least {floors * min_storey:g} m "
+                  f"({height / floors:.2f} m a storey, lower than field_units.yaml "
+                  f"min_storey_height_m {min_storey:g} m): give the height in metres above "
+                  "ground and the storeys above ground", rec["layer"], rec["row"],
+                  attrs["floors_above"][0])
     if floors == 0 and height is not None and height > min_storey:
         # no floor above ground on a building taller than a storey: one of the two is wrong,
         # and which one decides the rules (an underground structure covers no ground and is
         # spaced from none; a tower is) — not ours to pick
-        def given(f: str) -> str:  # a DXF label 0F is its own key
-            k, v = attrs[f]
-            return str(k) if str(k) == str(v) else f"{k}={v}"
-
         probs.add(f"{given('floors_above')} (no floor above ground) and {given('height')} "
                   f"({height:g} m, "
                   f"taller than a storey: field_units.yaml min_storey_height_m "
