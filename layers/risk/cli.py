@@ -10,6 +10,7 @@ import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import InputError
+from layers.query.cli import output_file
 
 _CONFIG = (
     click.option("--rules", type=click.Path(path_type=Path), default=None,
@@ -35,7 +36,7 @@ def risk() -> None:
               help="Assessment year (pipe ages; default the city's current year)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--report", type=click.Path(path_type=Path), default=None,
-              help="Write the HTML report (map and list)")
+              callback=output_file, help="Write the HTML report (map and list)")
 @_config_options
 @pass_ctx
 def assess_cmd(c: Ctx, year: int | None, as_json: bool, report: Path | None,
