@@ -221,8 +221,8 @@ def make_columns(profile: CityProfile):
 
     Required for a building: a polygonal geometry. Attributes are optional: a source with no
     recognised field loads with every feature keyed by its geometry, attributes kept in attrs.
-    Columns are parsed whole (loaders.fields column functions); rows are touched one by one
-    only to be rejected.
+    Columns are parsed whole (the column functions of loaders.fields, loaders.dates and
+    loaders.column_values); rows are touched one by one only to be rejected.
     """
     uses = ClassLookup(profile, "building_use")
     height_units = HeightUnits(profile)

@@ -35,6 +35,7 @@ from psycopg.types.json import Jsonb
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import FACILITIES, GREEN_SPACES, ROADS, LayerDef
+from cim.numbers import ValueProblem
 from cim.profile import CityProfile
 from loaders.common import (
     ClassLookup,
@@ -51,7 +52,7 @@ from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.field_names import all_matches
-from loaders.fields import ValueProblem, as_float, as_int, as_text, is_blank
+from loaders.fields import as_float, as_int, as_text, is_blank
 from loaders.geometry import ewkb, prepare
 from loaders.planning_values import AreaUnits, parse_area
 from loaders.sources.read import Batch

@@ -214,8 +214,9 @@ def make_columns(profile: CityProfile):
     X/Y: blank, no number, or as Excel shows it), an id as Excel shows a long number, its class
     (missing or not in the dictionary), then the first field that cannot be read in the order
     of ``TEXT_FIELDS``, the two dates, state, currency and data source. Each column is parsed
-    whole (``loaders.fields`` column functions; the dictionary and the dates once per distinct
-    value); rows are touched one by one only to be rejected.
+    whole (column functions of ``loaders.fields`` and ``loaders.column_values``; the
+    dictionary and the dates once per distinct value); rows are touched one by one only to be
+    rejected.
     """
     dictionary = ComponentDictionary(profile)
     comp_columns = COMPONENTS.column_names()

@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 
 from cim.errors import ConfigError, InputError
 from cim.layerdefs import ADMIN_DIVISIONS, GRID_CELLS, LayerDef
+from cim.numbers import ValueProblem
 from cim.profile import (
     DICTIONARY_DIR,
     CityProfile,
@@ -36,7 +37,7 @@ from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.excel_notation import as_id
 from loaders.field_names import map_fields
-from loaders.fields import ValueProblem, as_text
+from loaders.fields import as_text
 from loaders.geometry import ewkb, prepare
 from loaders.places_refresh import out_of_place_notes
 from loaders.sources.read import Batch, iter_batches, open_source

@@ -28,6 +28,7 @@ from psycopg.types.json import Jsonb
 from cim.coding.scheme import layer_code_of
 from cim.errors import ConfigError, InputError
 from cim.layerdefs import CONTROL_LINES, HEIGHT_ZONES, PLANNING_PARCELS, LayerDef
+from cim.numbers import ValueProblem
 from cim.profile import CityProfile
 from cim.text import half_width, header_unit, norm_key
 from loaders import planning_values as pv
@@ -46,7 +47,7 @@ from loaders.engine.pipeline import LoadContext, run_load
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.field_names import all_matches, map_fields
-from loaders.fields import ValueProblem, as_text, is_blank
+from loaders.fields import as_text, is_blank
 from loaders.geometry import collection_family, ewkb, prepare
 from loaders.sources.read import Batch, iter_batches, open_source
 

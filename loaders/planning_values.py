@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from cim.numbers import ValueProblem
 from cim.profile import (
     DICTIONARY_DIR,
     CityProfile,
@@ -46,7 +47,7 @@ from cim.profile import (
     unit_names,
 )
 from cim.text import half_width, header_unit, norm_key
-from loaders.fields import ValueProblem, as_float, is_blank
+from loaders.fields import as_float, is_blank
 
 PERCENT_ASSUMED = "percent_assumed"  # a bare number above 1 read as a percentage
 FRACTION_ASSUMED = "fraction_assumed"  # a bare 1 read as the fraction 1 (100 %), not 1 %

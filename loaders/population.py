@@ -47,6 +47,7 @@ from psycopg.types.json import Jsonb
 from cim.coding.scheme import layer_code_of
 from cim.errors import ConfigError, InputError
 from cim.layerdefs import POPULATION
+from cim.numbers import ValueProblem
 from cim.profile import CityProfile
 from cim.text import half_width
 from loaders.common import check_attrs, content_hash, delivered_wkt, reject_record, row_attrs
@@ -58,7 +59,7 @@ from loaders.engine.report import LoadReport, Reject, StagedFlags
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.engine.session import LoadSession
 from loaders.field_names import delivery_dataset, map_fields
-from loaders.fields import ValueProblem, as_int, is_blank
+from loaders.fields import as_int, is_blank
 from loaders.geometry import transform_xy
 from loaders.sources.csv_geometry import _WKT_START, CSV_GEOMETRY_NAMES
 from loaders.sources.read import Batch, export_fields, open_source

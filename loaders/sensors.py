@@ -41,6 +41,7 @@ from cim import crs as cimcrs
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import LAYERS, SENSORS
+from cim.numbers import ValueProblem
 from cim.profile import CityProfile
 from cim.text import half_width, norm_key
 from loaders.common import ClassLookup, content_hash, jsonable
@@ -52,7 +53,7 @@ from loaders.engine.report import LoadReport, Reject, StagedFlags
 from loaders.engine.rows import StagedRows, layer_values
 from loaders.engine.session import LoadSession
 from loaders.excel_notation import as_coordinate, as_id
-from loaders.fields import ValueProblem, as_int, as_text, is_blank
+from loaders.fields import as_int, as_text, is_blank
 from loaders.geometry import ewkb
 from loaders.sources.tables import (
     Table,

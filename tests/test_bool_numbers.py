@@ -15,10 +15,11 @@ from shapely.geometry import LineString, box
 import loaders.column_values as column_values
 import loaders.dates as dates
 import loaders.fields as fields
+from cim.numbers import ValueProblem
 from loaders.buildings import load_buildings
 from loaders.city_base import load_base
 from loaders.dates import as_year, years
-from loaders.fields import ValueProblem, as_float, as_int, numbers
+from loaders.fields import as_float, as_int, numbers
 from loaders.pipes.load import load_pipes_files
 from tests.conftest import make_db, server_url
 

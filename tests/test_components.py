@@ -11,11 +11,11 @@ import requests
 import shapely
 
 from cim.coding.scheme import decode
+from cim.numbers import ValueProblem
 from cim.profile import read_csv_dictionary
 from loaders.components import load_components
 from loaders.dates import as_date
 from loaders.divisions import create_profile
-from loaders.fields import ValueProblem
 from tests.conftest import SAMPLES, make_db, run_cli, server_url
 from tests.placement_oracle import district_sql, grid_sql
 

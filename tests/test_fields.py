@@ -7,9 +7,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from cim.numbers import ValueProblem
 from loaders.dates import as_date, as_year, years
 from loaders.excel_notation import as_id
-from loaders.fields import ValueProblem, as_float, as_int, as_text, numbers, texts
+from loaders.fields import as_float, as_int, as_text, numbers, texts
 
 TRICKY = np.array([None, "", "  ", " 12 ", "12米", "十二层", 7, 7.0, 7.5, float("nan"),
                    float("inf"), -3, "1,200", "2001-05", b"x", "x" * 300, 12.000000001, "1e3", "1995",

@@ -13,11 +13,11 @@ import yaml
 from shapely.geometry import box
 
 from cim.errors import InputError
+from cim.numbers import ValueProblem
 from cim.profile import DICTIONARY_DIR
 from layers.approval.project import build_project
 from layers.approval.units import Units
 from loaders import planning_values as pv
-from loaders.fields import ValueProblem
 from tests.approval_fixture import SRID, to_storage
 
 SITE = box(0, 0, 100, 100)

@@ -18,7 +18,7 @@ import datetime
 import pytest
 
 from cim.errors import InputError
-from loaders.fields import ValueProblem
+from cim.numbers import ValueProblem
 from loaders.pipes.dictionaries import parse_size
 from loaders.pipes.fields import id_text
 from loaders.pipes.load import load_pipes_files

@@ -14,9 +14,9 @@ import requests
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
 from cim.coding.scheme import decode
+from cim.numbers import ValueProblem
 from data_samples.generate.frame import area_frame
 from loaders import planning_values as pv
-from loaders.fields import ValueProblem
 from tests.conftest import SAMPLES, make_db, run_cli, server_url, start_api
 
 PLAN = SAMPLES / "planning" / "planning.gpkg"

@@ -12,9 +12,9 @@ import pyogrio
 import pytest
 from shapely.geometry import GeometryCollection, LineString, Point, box
 
+from cim.numbers import ValueProblem
 from loaders import planning_values as pv
 from loaders.city_base import load_base
-from loaders.fields import ValueProblem
 from loaders.planning import load_planning
 from tests.conftest import scratch_db
 

@@ -5,9 +5,9 @@ components theirs in Arrow."""
 import numpy as np
 import pytest
 
+from cim.numbers import ValueProblem
 from loaders import excel_notation
 from loaders.excel_notation import as_coordinate, as_id, excel_rounded_ids
-from loaders.fields import ValueProblem
 from loaders.pipes import fields as pipe_fields
 
 # (text, an id Excel rounded?, a coordinate that lost digits?) — by Excel's forms: it writes

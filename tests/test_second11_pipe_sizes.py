@@ -2,7 +2,7 @@
 written without its Φ) was told to be written 89000×4500 — an 89 m pipe."""
 import pytest
 
-from loaders.fields import ValueProblem
+from cim.numbers import ValueProblem
 from loaders.pipes.dictionaries import parse_size
 
 

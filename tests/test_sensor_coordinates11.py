@@ -1,6 +1,6 @@
 """A sensor registry's X/Y written by Excel in scientific notation that lost whole metres
 (3.91374E+06 for 3913741.6) is refused naming the row and the column, as survey points and
-census components are (loaders.fields.as_coordinate): it was read as 3913740 and the sensor
+census components are (loaders.excel_notation.as_coordinate): it was read as 3913740 and the sensor
 stored metres — with the zone-prefixed easting tens of metres — away from where it hangs."""
 
 from __future__ import annotations

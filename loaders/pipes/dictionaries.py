@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cim.numbers import ValueProblem
 from cim.profile import CityProfile
 from cim.text import half_width, norm_key
-from loaders.fields import ValueProblem, is_blank
+from loaders.fields import is_blank
 
 NAME_SUFFIXES = ("管线点成果表", "管线段成果表", "管线点", "管线段", "成果表", "管线", "管道",
                  "管网", "管")

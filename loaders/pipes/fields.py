@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cim.errors import ConfigError
+from cim.numbers import ValueProblem
 from cim.profile import CityProfile
 from loaders.column_values import distinct, mapped
 from loaders.common import jsonable
@@ -26,7 +27,7 @@ from loaders.excel_notation import (
     excel_rounded_ids,
     is_excel_rounded_id,
 )
-from loaders.fields import ValueProblem, as_float, as_int, as_text, is_blank, numbers, texts
+from loaders.fields import as_float, as_int, as_text, is_blank, numbers, texts
 from loaders.pipes.dictionaries import PipeClass, PipeDictionaries, parse_size
 from loaders.pipes.records import FIELD_ZH, PointRec, SegRec
 from loaders.sources.tables import Mapping, Table

@@ -8,7 +8,7 @@ depth alone cannot put a pipe above ground. Pipes laid above ground (架空: the
 the rule's ``above_ground_burial``, ``pipe_burial.csv``) are not held to it.
 
 :data:`ADDED_RULES` are rules added after cities may have copied ``pipe_qa_rules.yaml``: a
-copy without one takes it from here (:meth:`loaders.pipes.qa.Rules.load`), so that no check is
+copy without one takes it from here (:meth:`loaders.pipes.qa_rules.Rules.load`), so that no check is
 silently off; a city changes it by giving the entry in its own file.
 """
 

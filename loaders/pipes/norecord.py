@@ -42,7 +42,7 @@ UNITS = frozenset({"m", "mm", "cm", "km", "米", "毫米", "厘米", "(m)", "(mm
 def no_record_rows(headers: list[str], columns: list[tuple[np.ndarray, list[Any]]],
                    blank: np.ndarray, keys: list[int]) -> np.ndarray:
     """Whether each row is no record (see the module). ``columns``: each column's (codes,
-    distinct values) (:func:`loaders.fields.distinct`, -1 where missing); ``blank``: rows ×
+    distinct values) (:func:`loaders.column_values.distinct`, -1 where missing); ``blank``: rows ×
     columns, whether the cell is blank; ``keys``: the columns of the record's key (物探点号,
     X, Y; 起始点号, 终止点号). An annotation's label in a key column (日期： under X) makes
     its row no record; elsewhere only in a row whose key cells are all blank and whose every

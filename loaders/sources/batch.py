@@ -124,11 +124,11 @@ class Batch:
         return None if _rounded_as_float(col) else col
 
     def for_parser(self, name: str) -> Any:
-        """Column ``name`` for a column parser of ``loaders.fields`` (``texts``, ``numbers``,
-        ``years``, ``mapped``, ``distinct``): the Arrow array as read when it holds text or
-        numbers — text parsed once per distinct value, numbers checked in NumPy, no Python
-        object a row (~0.4 s a million rows of a name column) — else the object array of
-        :attr:`columns`."""
+        """Column ``name`` for a column parser (``loaders.fields``' ``texts``, ``numbers``;
+        ``loaders.dates``' ``years``; ``loaders.column_values``' ``mapped``, ``distinct``): the
+        Arrow array as read when it holds text or numbers — text parsed once per distinct
+        value, numbers checked in NumPy, no Python object a row (~0.4 s a million rows of a
+        name column) — else the object array of :attr:`columns`."""
         arr = self.attribute(name)
         if arr is not None and (pyarrow.types.is_string(arr.type)
                                 or pyarrow.types.is_large_string(arr.type)
