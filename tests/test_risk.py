@@ -24,6 +24,7 @@ import shapely
 from shapely.geometry import LineString, Point
 
 from tests.conftest import run_cli
+from tests.risk_fixture import gas_rule, insert_pipe
 
 X0, Y0 = 39_463_600.0, 3_913_100.0
 PIPES = {  # code: (line, material_code, year, pressure, status, owner)
@@ -35,25 +36,10 @@ PIPES = {  # code: (line, material_code, year, pressure, status, owner)
 S_IN, S_OUT = Point(50, 60), Point(50, 540)
 RADIUS = 100.0
 
-RULES = """
-rules:
-  - id: gas
-    type: "0101"
-    kind: pipe_condition
-    where: {pipe_class: ["03"]}
-    owner_fields: [owner]
-    default_unit: 燃气主管部门
-    likelihood:
-      base: 1
-      material: {ZT: 2, PE: 0}
-      material_default: 1
-      age: [{min_years: 30, add: 2}]
-      pressure: [{names: [中压], add: 1}]
-      status: {"0": 0}
-    exclude_status: ["1"]
-    min_likelihood: 1
-    measure: 更新改造
-"""
+LIKELIHOOD = {"base": 1, "material": {"ZT": 2, "PE": 0}, "material_default": 1,
+              "age": [{"min_years": 30, "add": 2}], "pressure": [{"names": ["中压"], "add": 1}],
+              "status": {"0": 0}}
+RULES = gas_rule(LIKELIHOOD, exclude_status=["1"], min_likelihood=1)
 MATRIX = """
 consequence:
   radius_m: 100
@@ -104,13 +90,8 @@ def scenario(jining_profile, tmp_path_factory):
     cfg = ["--rules", str(tmp / "rules.yaml"), "--matrix", str(tmp / "matrix.yaml")]
     with psycopg.connect(d.conninfo) as conn:
         for code, (line, mat, year, pressure, status, owner) in PIPES.items():
-            conn.execute(
-                "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
-                "feature_code, start_point_code, end_point_code, material_code, year_built, "
-                "pressure, status_code, owner, geom) VALUES (%s, '03', '燃气', '03', "
-                "'53000000', %s, %s, %s, %s, %s, %s, %s, ST_GeomFromWKB(%s, 4527))",
-                (code, code + "a", code + "b", mat, year, pressure, status, owner,
-                 shapely.to_wkb(shapely.force_3d(storage(line), 30.0))))
+            insert_pipe(conn, code, storage(line), subclass="03", material_code=mat,
+                        year_built=year, pressure=pressure, status_code=status, owner=owner)
     _insert_school(d.conninfo, "S_OUT", S_OUT)
     s = {"db": d, "cfg": cfg, "tmp": tmp}
 
@@ -345,13 +326,8 @@ def test_low_points_reverse_slope_and_septic_tanks(fresh_db, tmp_path):
             "feature_code, ground_elevation, geom) VALUES ('PX', 'PX', '02', '排水', '01', "
             "'52000000', 35.6, ST_GeomFromWKB(%s, 4527))", (pt(50, 40, 34.0),))
         for code, z0, z1 in (("D_UP", 30.0, 30.2), ("D_DOWN", 30.2, 30.0)):
-            line = LineString([(ox + 300, oy), (ox + 340, oy)])
-            conn.execute(
-                "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
-                "feature_code, start_point_code, end_point_code, start_elevation, "
-                "end_elevation, owner, geom) VALUES (%s, '02', '排水', '01', '52000000', %s, "
-                "%s, %s, %s, '排水处', ST_Force3D(ST_GeomFromWKB(%s, 4527), 30))",
-                (code, code + "a", code + "b", z0, z1, shapely.to_wkb(line)))
+            insert_pipe(conn, code, LineString([(ox + 300, oy), (ox + 340, oy)]),
+                        pipe_class="02", start_elevation=z0, end_elevation=z1, owner="排水处")
         conn.execute("INSERT INTO buildings (code, geom) VALUES ('B1', ST_Multi("
                      "ST_GeomFromWKB(%s, 4527)))",
                      (shapely.to_wkb(shapely.box(ox + 500, oy, ox + 520, oy + 20)),))
@@ -407,12 +383,9 @@ def test_measure_progress_is_kept_by_reassessment(fresh_db, tmp_path):
     d = fresh_db
     line = storage(LineString([(0, 0), (100, 0)]))
     with psycopg.connect(d.conninfo) as conn:
-        conn.execute(
-            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
-            "feature_code, start_point_code, end_point_code, material_code, year_built, "
-            "pressure, status_code, owner, geom) VALUES ('G1', '03', '燃气', '03', '53000000', "
-            "'a', 'b', 'ZT', 1980, '中压', '0', '燃气公司', ST_Force3D(ST_GeomFromWKB(%s, "
-            "4527), 30))", (shapely.to_wkb(line),))
+        insert_pipe(conn, "G1", line, subclass="03", start_point_code="a",
+                    end_point_code="b", material_code="ZT", year_built=1980, pressure="中压",
+                    status_code="0", owner="燃气公司")
     (tmp_path / "r.yaml").write_text(RULES, encoding="utf-8")
     (tmp_path / "m.yaml").write_text(MATRIX, encoding="utf-8")
     cfg = ["--rules", str(tmp_path / "r.yaml"), "--matrix", str(tmp_path / "m.yaml")]
@@ -484,9 +457,9 @@ def test_pressure_from_survey_text_and_unknown_fields(jining_profile, tmp_path):
     assert (pressure_mpa("0.3MPa"), pressure_mpa("400 kPa"), pressure_mpa("中压")) == \
         (0.3, 0.4, None)
     p = tmp_path / "r.yaml"
-    p.write_text(RULES.replace("pressure: [{names: [中压], add: 1}]",
-                               "pressure: [{names: [中压], add: 1}, {min_mpa: 0.35, add: 2}]"),
-                 encoding="utf-8")
+    p.write_text(gas_rule({**LIKELIHOOD, "pressure": [{"names": ["中压"], "add": 1},
+                                                       {"min_mpa": 0.35, "add": 2}]},
+                          exclude_status=["1"], min_likelihood=1), encoding="utf-8")
     rule = load_rules(p, load_types(jining_profile))[0]
     # base 1 + material unknown 1 + age unknown 0 + 0.4 MPa 2 = 4
     lk, f = pipe_likelihood(rule, {"pressure": "0.4MPa", "status_code": "0"}, 2026)

@@ -22,7 +22,7 @@ from shapely.geometry import LineString
 
 from cim.profile import DICTIONARY_DIR
 from tests.conftest import drop_database, make_db, run_cli, server_url
-from tests.risk_fixture import X0, Y0, insert_gas_main
+from tests.risk_fixture import X0, Y0, gas_rule, insert_gas_main, insert_pipe
 
 LEVELS = ("重大", "较大", "一般", "低")
 
@@ -113,24 +113,9 @@ def test_a_blank_measure_report_is_refused(d, option):
     assert d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (code,)) == versions
 
 
-RULES = """
-rules:
-  - id: gas
-    type: "0101"
-    kind: pipe_condition
-    where: {pipe_class: ["03"]}
-    owner_fields: [owner]
-    default_unit: 燃气主管部门
-    likelihood:
-      base: 1
-      material: {ZT: 3}
-      material_default: 0
-      age: [{min_years: 30, add: 2}]
-      age_unknown: 0
-      pressure: [{names: [中压A], add: 1}]
-    min_likelihood: 2
-    measure: 更新改造
-"""
+LIKELIHOOD = {"base": 1, "material": {"ZT": 3}, "material_default": 0,
+              "age": [{"min_years": 30, "add": 2}], "age_unknown": 0,
+              "pressure": [{"names": ["中压A"], "add": 1}]}
 
 
 def test_unknown_inputs_are_named_not_silently_scored(fresh_db, tmp_path):
@@ -139,15 +124,11 @@ def test_unknown_inputs_are_named_not_silently_scored(fresh_db, tmp_path):
     unknown inputs; a ZT 1980 main without pressure is a point (1 + 3 + 2 = 6 → 5) whose
     factors name the pressure as unknown."""
     rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
+    rules.write_text(gas_rule(LIKELIHOOD, min_likelihood=2), encoding="utf-8")
     line = shapely.affinity.translate(LineString([(0, 200), (100, 200)]), X0, Y0)
     with psycopg.connect(fresh_db.conninfo) as conn:
         insert_gas_main(conn, "KNOWN")
-        conn.execute(
-            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
-            "feature_code, start_point_code, end_point_code, geom) VALUES ('BARE', '03', "
-            "'燃气', '01', '53000000', 'c', 'd', ST_GeomFromWKB(%s, 4527))",
-            (shapely.to_wkb(shapely.force_3d(line, 30.0)),))
+        insert_pipe(conn, "BARE", line, start_point_code="c", end_point_code="d")
     out = json.loads(run_cli(["risk", "assess", "--year", "2026", "--json", "--rules",
                               str(rules)], fresh_db.env(), check=True).stdout)
     assert out["rules"]["gas"] == {"candidates": 2, "points": 1, "unknown_not_points": 1}
@@ -271,15 +252,11 @@ def test_a_rule_finding_a_risk_added_by_hand_makes_no_second_point(fresh_db, tmp
     min_likelihood lowered to 1): the assessment made a second point of the same risk on the
     same pipe. The point by hand stands for it; a second run changes nothing."""
     rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.replace("min_likelihood: 2", "min_likelihood: 1"), encoding="utf-8")
+    rules.write_text(gas_rule(LIKELIHOOD, min_likelihood=1), encoding="utf-8")
     line = shapely.affinity.translate(LineString([(0, 300), (100, 300)]), X0, Y0)
     with psycopg.connect(fresh_db.conninfo) as conn:  # PE 2020: base 1 + 0 + 0 = 1
-        conn.execute(
-            "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
-            "feature_code, start_point_code, end_point_code, material_code, year_built, "
-            "pressure, geom) VALUES ('PE1', '03', '燃气', '01', '53000000', 'e', 'f', 'PE', "
-            "2020, '低压', ST_GeomFromWKB(%s, 4527))",
-            (shapely.to_wkb(shapely.force_3d(line, 30.0)),))
+        insert_pipe(conn, "PE1", line, start_point_code="e", end_point_code="f",
+                    material_code="PE", year_built=2020, pressure="低压")
     assess = ["risk", "assess", "--year", "2026", "--json"]
     assert json.loads(run_cli(assess, fresh_db.env(), check=True).stdout)["total"] == 0
     code = json.loads(run_cli(["risk", "add", "--type", "0101", "--asset", "PE1", "--unit",
@@ -339,13 +316,8 @@ def test_a_drain_without_its_elevations_is_said_not_judged(fresh_db):
     with psycopg.connect(fresh_db.conninfo) as conn:
         for i, (code, end) in enumerate((("REV", 30.5), ("NOEND", None))):
             line = shapely.affinity.translate(LineString([(0, 0), (50, 0)]), X0, Y0 + 100 * i)
-            conn.execute(
-                "INSERT INTO pipe_segments (code, pipe_class, class_name, subclass_code, "
-                "feature_code, start_point_code, end_point_code, start_elevation, "
-                "end_elevation, geom) VALUES (%s, '02', '排水', '01', '52000000', %s, %s, "
-                "30.0, %s, ST_GeomFromWKB(%s, 4527))",
-                (code, code + "a", code + "b", end,
-                 shapely.to_wkb(shapely.force_3d(line, 30.0))))
+            insert_pipe(conn, code, line, pipe_class="02", start_elevation=30.0,
+                        end_elevation=end)
     out = json.loads(run_cli(["risk", "assess", "--year", "2026", "--json"], fresh_db.env(),
                              check=True).stdout)
     assert out["rules"]["drain_reverse_slope"] == {"candidates": 1, "points": 1, "unjudged": 1}
