@@ -91,13 +91,21 @@ def _body(allowed: set[str]) -> dict[str, Any]:
         body = json.loads(request.data)
     except (ValueError, UnicodeDecodeError):
         raise InputError("the body is not JSON", field="body") from None
+    except RecursionError:  # [[[…]]] a thousand deep: a 500, "internal error", before
+        raise InputError("the body nests arrays or objects too deep to read (a report is "
+                         "an object of texts, a point and a list of photos)",
+                         field="body") from None
     if not isinstance(body, dict):
         raise InputError("the body is a JSON object", field="body")
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise InputError(f"unknown fields {', '.join(unknown)}; fields: "
                          f"{', '.join(sorted(allowed))}", field=unknown[0])
-    _no_nul(body, "")
+    try:
+        _no_nul(body, "")
+    except RecursionError:  # nested just below json's limit: deeper than _no_nul may go
+        raise InputError("the body nests arrays or objects too deep to read",
+                         field="body") from None
     return body
 
 

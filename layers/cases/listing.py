@@ -23,18 +23,26 @@ MAX_LIMIT = 1000
 
 
 def point_in_storage(conn: psycopg.Connection, point: tuple[float, float],
-               crs: str | None) -> tuple[float, float]:
+                     crs: str | None, field: str = "crs") -> tuple[float, float]:
     """``point`` (x, y in ``crs``; None = the storage CRS) as storage-CRS x, y. ``crs``
     follows the query library (CRS84 lon/lat, EPSG:4490 lat/lon, a projected CRS's axis
     order). A blank ``crs`` (a form's empty field) is none given, as a blank field is
-    elsewhere: it was an "unknown coordinate reference system ''" naming no field."""
+    elsewhere: it was an "unknown coordinate reference system ''" naming no field. An
+    unknown one is an InputError naming ``field`` (the request's ``crs``, the CLI's
+    ``--crs``)."""
     crs = (crs or "").strip() or None
     if crs is None:
         return point
     from layers.query.common import query_geometry
 
     srid = storage_srid(conn)
-    g, params = query_geometry(shapely.Point(point), crs, srid).storage_sql(srid)
+    try:
+        q = query_geometry(shapely.Point(point), crs, srid)
+    except InputError as exc:
+        if exc.field is not None:
+            raise
+        raise InputError(exc.message, path=exc.path, row=exc.row, field=field) from None
+    g, params = q.storage_sql(srid)
     return conn.execute(sql.SQL("SELECT ST_X(p), ST_Y(p) FROM (SELECT {} AS p) q").format(g),
                         params).fetchone()
 

@@ -102,7 +102,14 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
         place = geocode(conn, address, cfg["gazetteer"])
         point, grid_code = (place.x, place.y), place.grid_code
     contact = dict(contact or {})
-    contact.setdefault("reporter_user", user.name)
+    # the user who reported is the one acting: a report naming another (its body's
+    # contact.reporter_user) had the case's contact credit someone who never reported it
+    given = contact.get("reporter_user")
+    if given is not None and given != user.name:
+        raise InputError(f"contact reporter_user {given!r} is not the user reporting "
+                         f"({user.name}); the platform records who reports: give "
+                         "reporter_name and phone only", field="contact.reporter_user")
+    contact["reporter_user"] = user.name
     case = open_case(conn, source=source, category_code=category_code, actor=user.name,
                      role=user.role, point=point, grid_code=grid_code, address=address,
                      description=description, asset_code=asset_code,

@@ -1,0 +1,86 @@
+"""Bad input to the case API, as a client may send it, answered 400 naming the field and
+leaving the database as it was: a body nested too deep to read (a 500, "internal error"), a
+report's contact naming another user as the one who reported it (stored as given: the case
+credited someone who never reported it), an unknown CRS of the point (a 400 naming no
+field)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import requests
+
+from layers.cases.auth import add_user
+from tests.conftest import make_db, run_cli, scratch_api
+
+
+@pytest.fixture(scope="module")
+def served(jining_profile, tmp_path_factory):
+    d = make_db("cases12_http", jining_profile)
+    with psycopg.connect(d.conninfo) as conn:
+        d.tokens = {"insp": add_user(conn, "c12h-insp", "监督员"),
+                    "acc": add_user(conn, "c12h-acc", "受理员")}
+        d.cell = conn.execute("SELECT min(code) FROM grid_cells WHERE valid_to IS NULL"
+                              ).fetchone()[0]
+    with scratch_api(d, tmp_path_factory.mktemp("c12h")) as base:
+        yield d, base
+
+
+def _post(base: str, token: str, *, raw: str | None = None, body: dict | None = None,
+          path: str = "/cases") -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if raw is not None:
+        return requests.post(base + path, data=raw.encode(), headers=headers, timeout=60)
+    return requests.post(base + path, json=body, headers=headers, timeout=60)
+
+
+def _cases(d) -> int:
+    return d.scalar("SELECT count(*) FROM cases")
+
+
+def test_a_body_nested_too_deep_is_400(served):
+    d, base = served
+    before = _cases(d)
+    head = f'{{"source": "巡查上报", "category": "0501", "grid": "{d.cell}", "contact": '
+    r = _post(base, d.tokens["insp"], raw=head + "[" * 100_000 + "]" * 100_000 + "}")
+    assert r.status_code == 400 and "'body'" in r.json()["description"], r.text[:200]
+    # about json's own limit (~1000 in a fresh thread, less deep in a served one): read or
+    # not, each an answer naming a field, none a 500
+    for depth in range(900, 1001, 4):
+        r = _post(base, d.tokens["insp"], raw=head + "[" * depth + "]" * depth + "}")
+        assert r.status_code == 400, (depth, r.status_code, r.text[:200])
+        assert "field '" in r.json()["description"]
+    r = _post(base, d.tokens["acc"], raw="[" * 100_000 + "]" * 100_000,
+              path="/cases/370811930500000001/actions/register")
+    assert r.status_code == 400 and "'body'" in r.json()["description"], r.text[:200]
+    assert _cases(d) == before
+
+
+def test_a_report_names_no_other_reporting_user(served):
+    d, base = served
+    before = _cases(d)
+    body = {"source": "巡查上报", "category": "0501", "grid": d.cell,
+            "contact": {"reporter_name": "李巡查", "reporter_user": "c12h-acc"}}
+    r = _post(base, d.tokens["insp"], body=body)
+    assert r.status_code == 400, r.text
+    assert "'contact.reporter_user'" in r.json()["description"]
+    assert _cases(d) == before
+    # naming oneself is what the platform records anyway
+    body["contact"]["reporter_user"] = "c12h-insp"
+    r = _post(base, d.tokens["insp"], body=body)
+    assert r.status_code == 201, r.text
+    assert d.scalar("SELECT reporter_user FROM case_contacts k JOIN cases c ON c.id = "
+                    "k.case_id WHERE c.code = %s", (r.json()["code"],)) == "c12h-insp"
+
+
+def test_an_unknown_crs_names_its_field(served):
+    d, base = served
+    before = _cases(d)
+    r = _post(base, d.tokens["insp"], body={"source": "巡查上报", "category": "0501",
+                                            "point": [116.6, 35.4], "crs": "EPSG:999999"})
+    assert r.status_code == 400 and "'crs'" in r.json()["description"], r.text
+    p = run_cli(["case", "report-problem", "--source", "巡查上报", "--category", "0501",
+                 "--point", "116.6,35.4", "--crs", "EPSG:999999", "--user", "c12h-insp"],
+                d.env())
+    assert p.returncode == 3 and "'--crs'" in p.stderr, p.stderr
+    assert _cases(d) == before
