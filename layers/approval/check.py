@@ -107,6 +107,15 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
         project.notes.append("the site lies in " + str(len(ctx.districts)) + " districts: "
                              + ", ".join(f"{d['name']} ({d['code']}) {d['site_area_m2']:,.2f} m²"
                                          for d in ctx.districts))
+    if ctx.outside_districts_m2 is None:
+        project.notes.append("no district is loaded (cim profile apply): the districts the "
+                             "site lies in are unknown")
+    elif ctx.outside_districts_m2 > 0:
+        # beyond the city's boundary (or in a gap between its districts): not the city's
+        # land to approve, which the list of districts alone left unsaid
+        project.notes.append(f"{ctx.outside_districts_m2:,.2f} m² of the site "
+                             f"({ctx.outside_districts_m2 / project.site.area:.1%}) lies in "
+                             "no district of the city (admin_divisions)")
     if not loaded["planning_parcels"]:
         for rid in ("setback_road", "setback_site", "setback_blue", "height_parcel", "far",
                     "density", "green_ratio"):
@@ -118,6 +127,7 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
             "name": project.name, "source": project.source, "source_crs": project.source_crs,
             "site_area_m2": round(site_area, 2),
             "districts": ctx.districts,
+            "outside_districts_m2": ctx.outside_districts_m2,
             "buildings": [{"name": b.label, "footprint_m2": round(b.footprint.area, 2),
                            "floors_above": b.floors_above, "floors_below": b.floors_below,
                            "height": b.height, "use": b.use,

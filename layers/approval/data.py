@@ -43,6 +43,7 @@ class Context:
     widest_pipe_m: float = 0.0
     versions: list[dict[str, Any]] = field(default_factory=list)  # :func:`_versions`
     districts: list[dict[str, Any]] = field(default_factory=list)  # code, name, site_area_m2
+    outside_districts_m2: float | None = None  # the site in no district (None: none loaded)
 
 
 def _near(cur, layer: str, cols: tuple[str, ...], site_wkb: bytes, srid: int, reach: float,
@@ -127,8 +128,8 @@ def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
             ctx.pipes += _near(cur, "pipe_segments", PIPE_COLS, wkb, srid, far_pipes[0],
                                force2d=True, pipe_classes=far_pipes[1], beyond=pipe_reach_m)
         ctx.versions = _versions(cur, ctx)
-        ctx.districts = _districts(cur, shapely.to_wkb(site if project_site is None
-                                                       else project_site), srid)
+        ctx.districts, ctx.outside_districts_m2 = _districts(
+            cur, shapely.to_wkb(site if project_site is None else project_site), srid)
         ctx.widest_pipe_m = max((max(p["diameter_mm"] or 0, p["width_mm"] or 0) / 1000.0
                                  for p in ctx.pipes), default=0.0)
     return ctx
@@ -169,13 +170,28 @@ def _versions(cur, ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def _districts(cur, site_wkb: bytes, srid: int) -> list[dict[str, Any]]:
+def _districts(cur, site_wkb: bytes, srid: int
+               ) -> tuple[list[dict[str, Any]], float | None]:
     """The districts (admin_divisions) the site lies in, with the part of the site in each,
-    largest first: a project across a district boundary is one check, and its report says
-    which districts' land it takes (whose authorities the filing concerns)."""
+    largest first, and the part of the site in none (None: no district is loaded): a project
+    across a district boundary is one check, and its report says which districts' land it
+    takes (whose authorities the filing concerns) — and how much is no district's of the
+    city (beyond its boundary, or in a gap between districts), which the list alone left
+    unsaid."""
+    site = shapely.from_wkb(site_wkb)
     rows = cur.execute(sql.SQL(
-        "SELECT code, name, ST_Area(ST_Intersection(geom, s.g)) AS a FROM admin_divisions, "
-        "(SELECT ST_GeomFromWKB(%s, {srid}) AS g) s WHERE valid_to IS NULL AND "
-        "ST_Intersects(geom, s.g)").format(srid=sql.Literal(srid)), [site_wkb]).fetchall()
-    return [{"code": r["code"], "name": r["name"], "site_area_m2": round(r["a"], 2)}
-            for r in sorted(rows, key=lambda r: (-r["a"], r["code"])) if r["a"] > 0.01]
+        "SELECT code, name, ST_AsBinary(ST_Intersection(geom, s.g)) AS part FROM "
+        "admin_divisions, (SELECT ST_GeomFromWKB(%s, {srid}) AS g) s WHERE valid_to IS NULL "
+        "AND ST_Intersects(geom, s.g)").format(srid=sql.Literal(srid)), [site_wkb]).fetchall()
+    for r in rows:
+        r["geom"] = shapely.from_wkb(bytes(r.pop("part")))
+        r["a"] = r["geom"].area
+    if rows:
+        outside = site.difference(shapely.union_all([r["geom"] for r in rows])).area
+    else:
+        loaded = cur.execute("SELECT EXISTS (SELECT 1 FROM admin_divisions WHERE valid_to "
+                             "IS NULL) AS any").fetchone()["any"]
+        outside = site.area if loaded else None
+    return ([{"code": r["code"], "name": r["name"], "site_area_m2": round(r["a"], 2)}
+             for r in sorted(rows, key=lambda r: (-r["a"], r["code"])) if r["a"] > 0.01],
+            None if outside is None else round(outside, 2) if outside > 0.01 else 0.0)

@@ -87,8 +87,11 @@ def render_html(result: dict[str, Any], png: bytes | None, zone: str | None = No
            f"规则 rules {escape(result['rules_file'])}</p>",
            "<h2>项目概况 Project</h2><table><tr><th>用地面积 site area</th>"
            f"<td>{_v(p['site_area_m2'])} m²</td></tr><tr><th>行政区 districts</th><td>"
-           + ("; ".join(f"{escape(str(d['name']))} ({escape(str(d['code']))}) "
-                        f"{_v(d['site_area_m2'])} m²" for d in p.get("districts") or [])
+           + ("; ".join([f"{escape(str(d['name']))} ({escape(str(d['code']))}) "
+                         f"{_v(d['site_area_m2'])} m²" for d in p.get("districts") or []]
+                        + ([f"不在本市行政区内 in no district of the city "
+                            f"{_v(p['outside_districts_m2'])} m²"]
+                           if p.get("outside_districts_m2") else []))
               or "—")
            + "</td></tr><tr><th>绿地面积 green area</th>"
            f"<td>{_v(p['green_area_m2'])} m²"
