@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed
 PORT ?= 5000
 SAMPLES := data_samples/jining
 
-.PHONY: demo test system system-test venv db lint serve clean stop assets
+.PHONY: demo test system system-test venv db lint serve clean stop assets port-free
 
 # every load prints its batch's summary (read, loaded, rejected and flagged by reason); the pipe
 # loads go without --quiet, so that their survey QA is printed in full
-demo: system venv db
+demo: system venv port-free db
+	@mkdir -p .cim  # the reports and the QGIS project below (absent when the cluster lives elsewhere)
 	$(BIN)/cim load buildings $(SAMPLES)/buildings/buildings_survey.shp --quiet
 	$(BIN)/cim load pipes $(SAMPLES)/pipes
 	$(BIN)/cim load pipes --lines $(SAMPLES)/pipes_gis/old_water_main.gpkg:pipes \
@@ -62,6 +63,14 @@ db: venv
 	$(BIN)/cim db start
 	$(BIN)/cim db upgrade
 	$(BIN)/cim profile apply --quiet
+
+# refuses before the loads, not a minute later at `cim serve`, when PORT is taken (another
+# checkout's demo, this one's left in the background), with `cim serve`'s own message
+port-free: venv
+	@$(BIN)/python -c 'import sys; from cim.config import Settings; from services.cli import _port_in_use; \
+		host = Settings().host; why = _port_in_use(host, $(PORT)); \
+		why and sys.exit(f"cannot serve on {host}:$(PORT): {why} — another server listens there " \
+		"(`make stop` stops this checkout'"'"'s); choose another port: PORT=8080 make demo")'
 
 # the web map's vendored front-end files (MapLibre, Leaflet, Bootstrap, Swagger UI, glyphs,
 # pygeoapi's offline templates) are in the repository; this refreshes them from npm (needs npm)

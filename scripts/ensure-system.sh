@@ -19,6 +19,8 @@ pg_major() {
 }
 
 missing=()
+UPDATED=""   # set once `apt-get update` ran (see optional below)
+LOGS=${CIM_APT_LOG_DIR:-/tmp}   # apt's output, shown only when an install fails
 need() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" || missing+=("$1"); }
 
 PG=$(pg_major)
@@ -33,7 +35,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq || true
-  if ! $SUDO apt-get install -y -qq "${missing[@]}" >/tmp/cim-apt.log 2>&1; then
+  UPDATED=1
+  if ! $SUDO apt-get install -y -qq "${missing[@]}" >"$LOGS/cim-apt.log" 2>&1; then
     # the package index may be stale on a fresh machine: refresh and try once more
     $SUDO apt-get update
     $SUDO apt-get install -y "${missing[@]}"
@@ -46,28 +49,38 @@ if [ ${#missing[@]} -gt 0 ]; then
     done
   fi
 fi
-# --test (make test): also QGIS's python bindings, so tests/test_qgis_project.py opens the
-# one-map project with real QGIS. Optional: large, and the test skips without it.
+# --test's optional packages: installed when missing, else their tests skip with a message.
+# A fresh machine or CI image (Docker's ship without /var/lib/apt/lists) has no package index:
+# when the base packages above were all there, nothing refreshed it and every optional install
+# failed, so the QGIS, browser and strace tests skipped on each clean CI run. A failed install
+# refreshes the index once and tries again.
+optional() {  # LOG WHAT PACKAGE...: install PACKAGE... or say why not
+  local log=$1 what=$2; shift 2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq --no-install-recommends "$@" >"$log" 2>&1 && return 0
+  if [ -z "$UPDATED" ]; then
+    UPDATED=1
+    $SUDO apt-get update -qq >>"$log" 2>&1 || true
+    $SUDO apt-get install -y -qq --no-install-recommends "$@" >>"$log" 2>&1 && return 0
+  fi
+  echo "$* not installed (see $log): $what will skip" >&2
+}
+# QGIS's python bindings, so tests/test_qgis_project.py opens the one-map project with real
+# QGIS (large)
 if [ "${1:-}" = "--test" ] && ! dpkg-query -W -f='${Status}' python3-qgis 2>/dev/null | grep -q "ok installed"; then
   echo "installing python3-qgis (optional, for the QGIS project test)"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    python3-qgis qgis-providers >/tmp/cim-apt-qgis.log 2>&1 \
-    || echo "python3-qgis not installed (see /tmp/cim-apt-qgis.log): the QGIS test will skip" >&2
+  optional "$LOGS/cim-apt-qgis.log" "the QGIS test" python3-qgis qgis-providers
 fi
-# --test: headless Chromium and its driver, so tests/test_webmap.py opens /map and pygeoapi's
-# pages in a real browser (the test skips with a message without them)
+# headless Chromium and its driver, so tests/test_webmap.py opens /map and pygeoapi's pages in
+# a real browser
 if [ "${1:-}" = "--test" ] && ! dpkg-query -W -f='${Status}' chromium-driver 2>/dev/null | grep -q "ok installed"; then
   echo "installing chromium and chromium-driver (for the web map browser test)"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    chromium chromium-driver >/tmp/cim-apt-chromium.log 2>&1 \
-    || echo "chromium not installed (see /tmp/cim-apt-chromium.log): the web map browser test will skip" >&2
+  optional "$LOGS/cim-apt-chromium.log" "the web map browser test" chromium chromium-driver
 fi
-# --test: strace, so tests/test_delivery_untouched.py also checks that no file of a delivery
-# folder is ever opened for writing (the listing comparison runs without it)
+# strace, so tests/test_delivery_untouched.py also checks that no file of a delivery folder is
+# ever opened for writing (the listing comparison runs without it)
 if [ "${1:-}" = "--test" ] && ! command -v strace >/dev/null 2>&1; then
   echo "installing strace (for the read-only delivery test)"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    strace >/tmp/cim-apt-strace.log 2>&1 \
-    || echo "strace not installed (see /tmp/cim-apt-strace.log): that check will skip" >&2
+  optional "$LOGS/cim-apt-strace.log" "that check of the read-only delivery test" strace
 fi
 echo "system ready: PostgreSQL $PG with PostGIS 3"
