@@ -43,6 +43,7 @@ from services.items_query import (
     ParamError,
     advertised_uri,
     crs_info,
+    epsg_code,
     keyset_sortable,
     parse_items,
     sort_cursor,
@@ -166,6 +167,10 @@ class ItemsService:
             seen["bbox-crs"] = q.bbox_crs.uri
         if q.select is not None:
             seen["properties"] = ",".join(q.select)
+        if q.filter is not None and q.filter[2] is not None:
+            # an ECQL filter's CRS: pygeoapi reads only the URI forms (EPSG:4527 was its
+            # "Bad CQL text"); a CQL2 filter is compiled here and pygeoapi never sees it
+            seen["filter-crs"] = filter_crs_uri(q.filter[2])
         request.args = _ForPygeoapi(request.args, seen)
 
     def _for_pygeoapi(self, layer: Layer, q: ItemsQuery) -> Response | None:
@@ -435,6 +440,19 @@ def _wants_geojson() -> bool:
         return f.lower() in ("json", "geojson")
     best = request.accept_mimetypes.best_match(_FORMATS, default=GEOJSON)
     return best in (GEOJSON, "application/json")
+
+
+def filter_crs_uri(name: str) -> str:
+    """``filter-crs`` as pygeoapi's CRS handling reads it (``http://www.opengis.net/def/crs/
+    …``): CRS84 by any of its names, an EPSG CRS in its authority's axis order by its CURIE,
+    safe CURIE, URN or URI (:func:`services.items_query.advertised_uri`); ``name`` itself
+    otherwise (pygeoapi's 400)."""
+    from cim.crs import CRS84_URI, crs_uri, is_crs84
+
+    if is_crs84(name):
+        return CRS84_URI
+    code = epsg_code(name)
+    return crs_uri(code) if code is not None else name
 
 
 def _out_crs(uri: str | None, crs: dict[str, CrsInfo]) -> CrsInfo:

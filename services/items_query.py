@@ -379,14 +379,14 @@ def advertised_uri(uri: str, allowed) -> str:
         return uri
     if CRS84_URI in allowed and is_crs84(uri):
         return CRS84_URI
-    code = _epsg_code(uri)
+    code = epsg_code(uri)
     if code is not None and (canonical := crs_uri(code)) in allowed:
         return canonical
     return uri
 
 
 @lru_cache(maxsize=256)
-def _epsg_code(name: str) -> int | None:
+def epsg_code(name: str) -> int | None:
     """The EPSG code of the CRS ``name`` names when it is that EPSG CRS itself, axes in the
     authority's order (``EPSG:4527``, its URN or URI as :func:`cim.crs.parse_crs` reads them;
     and a safe CURIE ``[EPSG:4527]``); None otherwise — also for a PROJ string or WKT of the

@@ -80,3 +80,27 @@ def test_a_filter_that_is_neither_cql2_nor_ecql_says_what_is_wrong(api):
     r = requests.get(f"{api}/collections/buildings/items",
                      params={"filter": "INTERSECTS(geometry, POINT(1 2))"}, timeout=60)
     assert r.status_code == 200, r.text[:300]
+
+
+def test_an_ecql_filter_takes_the_filter_crs_by_any_of_its_names(api, db):
+    """``filter-crs=EPSG:4527`` (or its URN, or ``[EPSG:4527]``) is taken by the CQL2 path and
+    by ``crs``/``bbox-crs``; with pygeoapi's ECQL (``INTERSECTS``, no ``S_``) it reached
+    pygeoapi as sent, whose CRS handling reads only the URI: "Bad CQL text". The storage CRS
+    is northing first (X = N): a point inside a footprint, N E, selects that footprint."""
+    code, e, n = db.rows("SELECT code, ST_X(ST_PointOnSurface(geom)), "
+                         "ST_Y(ST_PointOnSurface(geom)) FROM buildings "
+                         "WHERE valid_to IS NULL ORDER BY id LIMIT 1")[0]
+    want = {c for (c,) in db.rows(
+        "SELECT code FROM buildings WHERE valid_to IS NULL AND "
+        "ST_Intersects(geom, ST_SetSRID(ST_MakePoint(%s, %s), %s))", (e, n, db.profile.srid))}
+    assert code in want  # premise
+    srid = db.profile.srid
+    for name in (f"EPSG:{srid}", f"urn:ogc:def:crs:EPSG::{srid}", f"[EPSG:{srid}]"):
+        for fmt in ("json", "csv"):
+            r = requests.get(f"{api}/collections/buildings/items",
+                             params={"filter": f"INTERSECTS(geometry, POINT({n} {e}))",
+                                     "filter-crs": name, "f": fmt}, timeout=60)
+            assert r.status_code == 200, (name, fmt, r.status_code, r.text[:300])
+            got = ({f["id"] for f in r.json()["features"]} if fmt == "json"
+                   else {line.split(",")[0] for line in r.text.splitlines()[1:]})
+            assert got == want, (name, fmt, got)
