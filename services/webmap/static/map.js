@@ -252,31 +252,47 @@
     try { await showItem(pick.sourceLayer, pick.properties.code, false); } catch (err) { fail("查询", err); }
   });
 
-  // -- live layers (sensors, alarms, cases) --------------------------------------------------------
-  // Every LIVE_S seconds (?live=S overrides) the map asks /tiles/versions for the live layers'
-  // data versions — what their tiles' ETags are made of — and reloads the live source only when
-  // one moved, with the versions in the tile URL: unchanged data keeps its URL (and 304s).
+  // -- the map follows the database ---------------------------------------------------------------
+  // Every LIVE_S seconds (?live=S overrides) the map asks /tiles/versions for the data versions
+  // of the layers it draws — what their tiles' ETags are made of — and reloads a vector source
+  // only when a version of one of its own layers moved, with its layers' versions in the tile
+  // URL: unchanged data keeps its URL (and 304s). The live source (sensors, alarms, cases)
+  // moves often; the one map's moves too — a risk point raised in place by an alarm on its
+  // asset, a reload of the buildings while the page is open — and was never asked again: the
+  // alarm appeared beside a risk point still in the colour of when the page was opened.
   const LIVE_S = Math.max(1, +(new URLSearchParams(location.search).get("live") || window.CIM_MAP.live || 12));
-  state.live = {version: null, reloads: 0};
-  async function liveVersion(names) {
-    const v = await getJSON(`${BASE}/tiles/versions?collections=${names.join(",")}`);
-    return names.map((n) => `${n}=${v.versions[n]}`).join(";");
-  }
+  state.live = {version: null, reloads: 0, sources: {}};
+  // a short, stable tag of a source's versions (the one map's are a dozen layers long)
+  const tag = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); } return (h >>> 0).toString(16); };
   async function startLive() {
-    const names = (map.getStyle().metadata || {})["cim:live"] || [];
-    const src = map.getSource("live");
-    if (!names.length || !src) return;
-    const tj = await getJSON(`${BASE}/tiles/WebMercatorQuad?f=tilejson&collections=${names.join(",")}`);
-    const template = tj.tiles[0];
-    state.live.version = await liveVersion(names);
+    const style = map.getStyle();
+    const watched = [];
+    for (const [id, def] of Object.entries(style.sources || {})) {
+      if (def.type !== "vector" || !def.url || !map.getSource(id)) continue;
+      const names = [...new Set(style.layers.filter((l) => l.source === id).map((l) => l["source-layer"]))];
+      if (!names.length) continue;
+      const tj = await getJSON(def.url);
+      watched.push({id, names, template: tj.tiles[0], version: null});
+    }
+    if (!watched.length) return;
+    const all = [...new Set(watched.flatMap((w) => w.names))];
+    async function versions() {
+      const v = (await getJSON(`${BASE}/tiles/versions?collections=${all.join(",")}`)).versions;
+      for (const w of watched) w.now = w.names.map((n) => `${n}=${v[n]}`).join(";");
+    }
+    await versions();
+    for (const w of watched) { w.version = w.now; state.live.sources[w.id] = {version: w.now, reloads: 0}; }
+    state.live.version = (watched.find((w) => w.id === "live") || {}).version || null;
     setInterval(async () => {
-      try {
-        const v = await liveVersion(names);
-        if (v === state.live.version) return;
-        state.live.version = v;
+      try { await versions(); } catch (e) { return; /* the server is away: try again at the next tick */ }
+      for (const w of watched) {
+        if (w.now === w.version) continue;
+        w.version = w.now;
         state.live.reloads += 1;
-        src.setTiles([`${template}&v=${encodeURIComponent(v)}`]);
-      } catch (e) { /* the server is away: try again at the next tick */ }
+        state.live.sources[w.id] = {version: w.now, reloads: state.live.sources[w.id].reloads + 1};
+        if (w.id === "live") state.live.version = w.now;
+        map.getSource(w.id).setTiles([`${w.template}${w.template.includes("?") ? "&" : "?"}v=${tag(w.now)}`]);
+      }
     }, LIVE_S * 1000);
   }
 
