@@ -47,6 +47,34 @@ def _asset(conn: psycopg.Connection, code: str) -> tuple[str, str | None]:
     return layer, row[0]
 
 
+def _of_the_rules_kind(conn: psycopg.Connection, cfg: RiskConfig, risk_type: str, layer: str,
+                       asset: str) -> None:
+    """The asset is of a kind the type's rules take (their ``where``: a gas pipe's
+    pipe_class 03, a septic tank's subclass 0302), when they say: a layer alone let a gas
+    leak (0101) be put on a water main, counted in the gas risks of its grid cell and never
+    found again by the rule. A type no rule of this layer selects by ``where`` (a manual
+    type, a low point) takes any feature of its layer."""
+    rules = [r for r in cfg.rules if r.type == risk_type and r.layer == layer]
+    if not rules or any(not r.where for r in rules):
+        return
+    cols = sorted({c for r in rules for c in r.where})
+    row = conn.execute(psycopg.sql.SQL("SELECT {} FROM {} WHERE code = %s AND valid_to IS NULL"
+                                       ).format(psycopg.sql.SQL(", ").join(
+                                           psycopg.sql.SQL("{}::text").format(
+                                               psycopg.sql.Identifier(c)) for c in cols),
+                                           psycopg.sql.Identifier(LAYERS[layer].table)),
+                       (asset,)).fetchone()
+    got = dict(zip(cols, row, strict=True))
+    if any(all(got[c] in vals for c, vals in r.where.items()) for r in rules):
+        return
+    has = ", ".join(f"{c} {got[c] if got[c] is not None else 'blank'}" for c in cols)
+    takes = "; ".join(f"rule {r.id}: " + ", ".join(f"{c} {'/'.join(v)}"
+                                                  for c, v in r.where.items()) for r in rules)
+    raise InputError(f"{asset} ({layer}, {has}) is no asset a risk of type {risk_type} "
+                     f"({cfg.types[risk_type].name}) is on: {takes} ({cfg.rules_path.name})",
+                     field="--asset")
+
+
 def _text(value: str | None, option: str) -> str | None:
     """A text given on the command line, stripped; one given blank is refused (it stored a
     point whose responsible unit or measure was " ", listed as if it had none)."""
@@ -97,6 +125,7 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
                 raise InputError(f"{asset} is a feature of {layer}; a risk of type {risk_type} "
                                  f"({rt.name}) is on {rt.asset_layer} (risk_types.csv)",
                                  field="--asset")
+            _of_the_rules_kind(conn, cfg, risk_type, layer, asset)
             geom_sql = (f"(SELECT {generate._POINT} FROM {LAYERS[layer].table} t "
                         "WHERE t.code = %(asset)s AND t.valid_to IS NULL)")
             params = {"asset": asset}
