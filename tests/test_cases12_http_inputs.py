@@ -1,8 +1,8 @@
 """Bad input to the case API, as a client may send it, answered 400 naming the field and
 leaving the database as it was: a body nested too deep to read (a 500, "internal error"), a
 report's contact naming another user as the one who reported it (stored as given: the case
-credited someone who never reported it), an unknown CRS of the point (a 400 naming no
-field)."""
+credited someone who never reported it), an unknown CRS of the point or a point its CRS
+cannot hold (a 400 naming no field)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,10 @@ def test_an_unknown_crs_names_its_field(served):
     r = _post(base, d.tokens["insp"], body={"source": "巡查上报", "category": "0501",
                                             "point": [116.6, 35.4], "crs": "EPSG:999999"})
     assert r.status_code == 400 and "'crs'" in r.json()["description"], r.text
+    # a known CRS and a point it cannot hold (latitude 200): the point is wrong, not the CRS
+    r = _post(base, d.tokens["insp"], body={"source": "巡查上报", "category": "0501",
+                                            "point": [135, 200], "crs": "EPSG:4490"})
+    assert r.status_code == 400 and "'point'" in r.json()["description"], r.text
     p = run_cli(["case", "report-problem", "--source", "巡查上报", "--category", "0501",
                  "--point", "116.6,35.4", "--crs", "EPSG:999999", "--user", "c12h-insp"],
                 d.env())

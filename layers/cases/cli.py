@@ -143,7 +143,7 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
         user = _user(conn, token, user_name)
         p = _point(point)
         out = report_problem(conn, user, source=source, category_code=category,
-                             point=point_in_storage(conn, p, crs, "--crs") if p else None, grid_code=grid,
+                             point=point_in_storage(conn, p, crs, "--point", "--crs") if p else None, grid_code=grid,
                              address=address, description=description, asset_code=asset,
                              photos=[(f.name, f.read_bytes()) for f in photos],
                              contact=contact, reported_at=_when(at, "--at", c),

@@ -23,25 +23,33 @@ MAX_LIMIT = 1000
 
 
 def point_in_storage(conn: psycopg.Connection, point: tuple[float, float],
-                     crs: str | None, field: str = "crs") -> tuple[float, float]:
+                     crs: str | None, point_field: str = "point",
+                     crs_field: str = "crs") -> tuple[float, float]:
     """``point`` (x, y in ``crs``; None = the storage CRS) as storage-CRS x, y. ``crs``
     follows the query library (CRS84 lon/lat, EPSG:4490 lat/lon, a projected CRS's axis
     order). A blank ``crs`` (a form's empty field) is none given, as a blank field is
     elsewhere: it was an "unknown coordinate reference system ''" naming no field. An
-    unknown one is an InputError naming ``field`` (the request's ``crs``, the CLI's
-    ``--crs``)."""
+    unknown CRS is an InputError naming ``crs_field``, a point it cannot hold (a latitude
+    past 90) one naming ``point_field`` (the request's ``crs``/``point``, the CLI's
+    ``--crs``/``--point``): both named no field."""
     crs = (crs or "").strip() or None
     if crs is None:
         return point
+    from cim.crs import crs_arg, is_crs84, parse_crs
     from layers.query.common import query_geometry
 
+    if not is_crs84(crs):
+        try:
+            parse_crs(crs_arg(crs))
+        except InputError as exc:
+            raise InputError(exc.message, field=crs_field) from None
     srid = storage_srid(conn)
     try:
-        q = query_geometry(shapely.Point(point), crs, srid)
+        q = query_geometry(shapely.Point(point), crs, srid, what="the point")
     except InputError as exc:
         if exc.field is not None:
             raise
-        raise InputError(exc.message, path=exc.path, row=exc.row, field=field) from None
+        raise InputError(exc.message, field=point_field) from None
     g, params = q.storage_sql(srid)
     return conn.execute(sql.SQL("SELECT ST_X(p), ST_Y(p) FROM (SELECT {} AS p) q").format(g),
                         params).fetchone()
