@@ -37,7 +37,9 @@ demo: system venv port-free db
 	$(BIN)/cim styles apply > /dev/null
 	$(BIN)/cim qgis-project .cim/onemap.qgs --service-file .cim/pg_service.conf
 	@echo
-	@echo "Loaded the Jining sample district. Serving the OGC API and the web map at the addresses below (Ctrl-C stops the server, make stop also the cluster)."
+	@echo "Loaded the Jining sample district. Reports: .cim/health_2026.html (城市体检), .cim/risk_2026.html (风险清单)."
+	@echo "QGIS: export PGSERVICEFILE=$(CURDIR)/.cim/pg_service.conf, then open $(CURDIR)/.cim/onemap.qgs"
+	@echo "Serving the OGC API and the web map at the addresses below (Ctrl-C stops the server, make stop also the cluster)."
 	$(BIN)/cim serve --port $(PORT)
 
 test: system-test venv
@@ -50,11 +52,15 @@ system:
 system-test:
 	@./scripts/ensure-system.sh --test
 
+# PYTHONWARNINGS: setup.cfg's package discovery has setuptools warn about each data folder
+# (dictionaries, the sample, the vendored assets) that is no package, ~1,000 lines of
+# boxed warnings on a first `make demo`: those two modules' warnings are filtered out
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	PYTHONWARNINGS=ignore:::setuptools.command.build_py,ignore:::setuptools.command.editable_wheel \
+		$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -109,7 +109,9 @@ def serve_foreground(url: str, settings: ServeSettings, city_name: str) -> None:
           f"{settings.threads} threads) — Ctrl-C stops\n"
           f"  collections  {base}/collections\n"
           f"  web map      {base}/map\n"
-          f"  API docs     {base}/openapi", flush=True)
+          f"  API docs     {base}/openapi\n"
+          f"  QGIS         Layer → Add Layer → Add WFS / OGC API – Features Layer, URL {base}",
+          flush=True)
     from cim.db.roles import serving_url
 
     argv = gunicorn_argv(settings)

@@ -113,3 +113,38 @@ def test_make_demo_makes_the_folder_of_its_reports(tmp_path):
     folder.mkdir()
     subprocess.run(["bash", "-c", steps[makes[0]]], cwd=folder, check=True)
     assert (folder / ".cim").is_dir()
+
+
+def test_make_demo_prints_how_to_open_the_project_it_writes_in_qgis():
+    """`make demo` wrote the one-map QGIS project and its pg service file and said nothing of
+    either (README alone told that QGIS needs PGSERVICEFILE). The summary names both, by the
+    absolute paths of the files the recipe's `cim qgis-project` step writes, and the reports."""
+    import shlex
+
+    steps = _make("-n", "demo").stdout.replace("\\\n", " ").splitlines()
+    project = next(shlex.split(c) for c in steps if " qgis-project " in c)
+    qgs = project[project.index("qgis-project") + 1]
+    service = project[project.index("--service-file") + 1]
+    summary = " ".join(c for c in steps if c.startswith("echo "))
+    assert f"PGSERVICEFILE={PROJECT_ROOT / service}" in summary, summary
+    assert f"open {PROJECT_ROOT / qgs}" in summary, summary
+    reports = [w for c in steps if " --report " in c
+               for w in [shlex.split(c)[shlex.split(c).index("--report") + 1]]]
+    assert reports and all(r in summary for r in reports), (reports, summary)
+
+
+def test_the_first_install_does_not_bury_the_demo_under_setuptools_warnings():
+    """The editable install of a first `make demo` printed ~1,150 lines of setuptools' boxed
+    warnings (one per data folder setup.cfg's discovery sees as a package) before anything of
+    the demo. The install runs with those modules' warnings filtered, and the modules named
+    are the ones setuptools has."""
+    import importlib.util
+
+    steps = _make("-n", "-B", ".venv/.installed").stdout.replace("\\\n", " ").splitlines()
+    install = next(c for c in steps if "pip install" in c and "-e" in c)
+    assert install.startswith("PYTHONWARNINGS="), install
+    filters = install.split()[0].split("=", 1)[1].split(",")
+    modules = [f.split(":")[3] for f in filters]
+    assert set(modules) == {"setuptools.command.build_py", "setuptools.command.editable_wheel"}
+    assert all(f.split(":")[:3] == ["ignore", "", ""] for f in filters), filters
+    assert all(importlib.util.find_spec(m) for m in modules), modules
