@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry import shape
+from shapely.geometry.polygon import orient
 
 from cim.crs import lonlat_srid, transformer
 from cim.profile import CityProfile
@@ -56,6 +57,10 @@ def _paths(ax, g: shapely.Geometry, **kw: Any) -> None:
         if part.is_empty:
             continue
         if part.geom_type == "Polygon":
+            # matplotlib fills by the nonzero rule: a hole running the same way round as its
+            # outline (GeoJSON, GeoPackage and CAD keep the drawing's) is filled over — a
+            # courtyard building drawn solid. Outline counter-clockwise, holes clockwise
+            part = orient(part, 1.0)
             verts, codes = [], []
             for ring in [part.exterior, *part.interiors]:
                 c = np.asarray(ring.coords)[:, :2]
