@@ -11,6 +11,7 @@ by likelihood alone: L1 低, L2 一般, L3 较大, L4/L5 重大.
 from __future__ import annotations
 
 import json
+import re
 
 from tests.conftest import run_cli
 
@@ -57,8 +58,18 @@ def test_a_defaulted_likelihood_is_recorded_and_shown(fresh_db, tmp_path):
     assert listed[dflt["code"]]["likelihood_defaulted"] is True
     assert listed[given["code"]]["likelihood_defaulted"] is False
 
-    # kept by a reassessment: the point's factors (its attrs) and each history row say it
-    run_cli(["risk", "assess", "--year", "2026", *m], d.env(), check=True)
+    # kept by a reassessment: the point's factors (its attrs) and each history row say it;
+    # the report's list too (its likelihood cell)
+    report = tmp_path / "r.html"
+    run_cli(["risk", "assess", "--year", "2026", "--report", str(report), *m], d.env(),
+            check=True)
+    page = report.read_text(encoding="utf-8")
+
+    def row(code):  # the report's list row of the point
+        return re.search(rf"<tr[^>]*><td>{code}</td>.*?</tr>", page).group(0)
+
+    assert "<td>3 (默认值, 未评估 default, not assessed)</td>" in row(dflt["code"])
+    assert "<td>3</td>" in row(given["code"]) and "默认" not in row(given["code"])
     for code, flag in ((dflt["code"], True), (given["code"], False)):
         rows = json.loads(run_cli(["risk", "history", code, "--json"], d.env(),
                                   check=True).stdout)

@@ -45,6 +45,15 @@ def _label(column: str) -> str:
     return html.escape(f"{zh} {column}" if zh else column)
 
 
+def _cell(p: dict[str, Any], column: str) -> str:
+    """A list cell's text; a likelihood nobody assessed (`cim risk add` without
+    --likelihood) says so, as `cim risk list --json` does: a bare 3 read as a judgement."""
+    v = p.get(column)
+    if column == "likelihood" and p.get("likelihood_defaulted"):
+        return f"{v} (默认值, 未评估 default, not assessed)"
+    return str(v) if v is not None else ""
+
+
 def render_html(result: dict[str, Any], points: list[dict[str, Any]], matrix: Matrix) -> str:
     """The report of one assessment (``result`` as ``assess`` returns it)."""
     rgb = {lv: spec["rgb"] for lv, spec in matrix.levels.items()}
@@ -67,7 +76,7 @@ def render_html(result: dict[str, Any], points: list[dict[str, Any]], matrix: Ma
             "description", "responsible_unit", "measure", "deadline", "measure_status")
     rows = "".join(
         f'<tr style="background:rgba({rgb[p["level"]]},0.25)">'
-        + "".join(f"<td>{e(str(p.get(c) if p.get(c) is not None else ''))}</td>" for c in cols)
+        + "".join(f"<td>{e(_cell(p, c))}</td>" for c in cols)
         + "</tr>" for p in points)
     notes = "".join(f"<li>{e(n)}</li>" for n in result.get("notes", []))
     return f"""<!DOCTYPE html>
