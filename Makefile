@@ -102,5 +102,11 @@ stop:
 		fi; rm -f "$$f"; done
 	-$(BIN)/cim db stop
 
+# as root in a checkout the postgres user cannot reach (under /root), the cluster lives in
+# /var/tmp/cim-cluster-* (cim/db/cluster.py): removed too, or the next `make demo` found the old
+# database there
 clean: stop
+	@home=$$($(BIN)/cim db status --json 2>/dev/null | \
+		$(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["home"])' 2>/dev/null); \
+	case "$$home" in /var/tmp/cim-cluster-*) echo "rm -rf $$home"; rm -rf "$$home";; esac
 	rm -rf $(VENV) .cim *.egg-info

@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from cim.config import PROJECT_ROOT
 
@@ -148,3 +151,28 @@ def test_the_first_install_does_not_bury_the_demo_under_setuptools_warnings():
     assert set(modules) == {"setuptools.command.build_py", "setuptools.command.editable_wheel"}
     assert all(f.split(":")[:3] == ["ignore", "", ""] for f in filters), filters
     assert all(importlib.util.find_spec(m) for m in modules), modules
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cluster moves to /var/tmp only as root")
+def test_make_clean_removes_the_cluster_kept_in_var_tmp(tmp_path):
+    """As root in a checkout the postgres user cannot reach (a clone under /root), the
+    cluster lives in /var/tmp/cim-cluster-*; `make clean` removed the checkout's .cim only and
+    left the database there, found again by the next `make demo`. It goes too."""
+    from cim.db.cluster import Cluster
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    checkout = private / "checkout"
+    (checkout / ".cim").mkdir(parents=True)
+    cluster = Cluster(checkout / ".cim")
+    assert str(cluster.home).startswith("/var/tmp/cim-cluster-"), cluster.home
+    try:
+        cluster.init()
+        assert (cluster.datadir / "PG_VERSION").exists()
+        out = _make("-C", str(checkout), "clean", f"BIN={PROJECT_ROOT / '.venv' / 'bin'}",
+                    f"VENV={checkout / '.venv'}")
+        assert out.returncode == 0, out.stderr
+        assert not cluster.home.exists(), out.stdout
+        assert not (checkout / ".cim").exists()
+    finally:
+        shutil.rmtree(cluster.home, ignore_errors=True)
