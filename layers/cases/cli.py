@@ -31,7 +31,7 @@ def _when(value: str | None, option: str, c: Ctx) -> dt.datetime | None:
     except ValueError:
         raise InputError(f"{value!r} is not an ISO date/time (2026-12-01 or "
                          "2026-12-01T08:30+08:00)", field=option) from None
-    return city_time(t, c.profile.timezone) if t.tzinfo is None else t
+    return city_time(t, c.profile.timezone, option) if t.tzinfo is None else t
 
 
 def _point(value: str | None) -> tuple[float, float] | None:

@@ -72,7 +72,7 @@ def evaluate(conn: psycopg.Connection, start: dt.datetime, end: dt.datetime,
     total, the formulas, and the overdue list at ``now`` (waiting in ``profile``'s loop; None:
     the platform's); ``start`` and ``end`` without an offset are in ``timezone`` (the
     city's)."""
-    start, end = city_time(start, timezone), city_time(end, timezone)
+    start, end = city_time(start, timezone, "from"), city_time(end, timezone, "to")
     if end <= start:
         raise InputError(f"the period ends ({end.isoformat()}) before it starts "
                          f"({start.isoformat()})", field="to")

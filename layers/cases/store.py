@@ -77,10 +77,21 @@ def utc(t: dt.datetime | None) -> dt.datetime | None:
     return t
 
 
-def city_time(t: dt.datetime | None, zone: str) -> dt.datetime | None:
-    """A time a person typed, on the city's clock: :func:`cim.profile.city_time`."""
+def city_time(t: dt.date | dt.datetime | None, zone: str,
+              field: str | None = None) -> dt.datetime | None:
+    """A time a person typed, on the city's clock: :func:`cim.profile.city_time`. A
+    date-time without an offset that the clock showed twice (the clocks went back over it)
+    or never (they skipped it) is an InputError naming ``field``, as ``cim iot import``
+    refuses such a reading: read as one of the two, or as an hour that did not exist, it
+    was silently an hour off."""
     from cim.profile import city_time as on_city_clock
 
+    if isinstance(t, dt.datetime) and t.tzinfo is None:
+        from layers.iot.times import local_problem
+
+        problem = local_problem(t, zone)
+        if problem is not None:
+            raise InputError(problem, field=field)
     return on_city_clock(t, zone)
 
 
