@@ -16,6 +16,7 @@ import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import ConfigError, InputError
+from layers.query.cli import output_file
 
 
 @click.command("check")
@@ -26,9 +27,11 @@ from cim.errors import ConfigError, InputError
               help="Rules file (default cim/dictionaries/approval_rules.yaml or the profile's)")
 @click.option("--name", default=None, help="Project name (default: the file name)")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON result")
-@click.option("--report", type=click.Path(path_type=Path), default=None,
+# an output file in no folder is a bad option found before the check (it was an internal
+# error after it, the check unrecorded)
+@click.option("--report", type=click.Path(path_type=Path), default=None, callback=output_file,
               help="Write the HTML report (self-contained, map included)")
-@click.option("--pdf", type=click.Path(path_type=Path), default=None,
+@click.option("--pdf", type=click.Path(path_type=Path), default=None, callback=output_file,
               help="Print the report to PDF with headless Chromium")
 @click.option("--no-record", is_flag=True, help="Do not record the check in approval_checks")
 @pass_ctx
