@@ -65,3 +65,50 @@ def test_a_risk_on_an_asset_its_type_s_rules_do_not_take_is_refused(fresh_db, tm
     run_cli(["risk", "add", "--type", "0101", "--asset", "W1", "--unit", "燃气公司",
              "--rules", str(rules)], d.env(), check=True)
     assert d.scalar("SELECT count(*) FROM risk_points WHERE valid_to IS NULL") == 2
+
+
+def test_measure_and_history_as_staff_type_them(fresh_db):
+    """A point's code pasted from a table with blanks around it was "no current risk point";
+    a measure's new deadline before the city's date (a year mistyped) was taken, the measure
+    overdue the moment it was recorded — `cim risk add` refuses one — while the deadline the
+    point has already may be sent again; the history's rows an alarm wrote did not say so
+    (the same L × C beside 一般 and 重大). The alarm is raised and cleared as the ingest does
+    (layers.risk.alarm), at 09:00 and 10:00 in China."""
+    import datetime as dt
+
+    from layers.risk.alarm import raise_for_alarm, restore_for_alarm
+    from layers.risk.config import load_config
+
+    d = fresh_db
+    with psycopg.connect(d.conninfo) as conn:
+        insert_gas_main(conn, "G1")
+    run_cli(["risk", "assess", "--year", "2026"], d.env(), check=True)
+    code = d.scalar("SELECT code FROM risk_points WHERE asset_code = 'G1'")
+    versions = "SELECT count(*) FROM risk_points WHERE code = %s"
+
+    proc = run_cli(["risk", "measure", f" {code}\t", "--status", "落实中"], d.env())
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli(["risk", "measure", code, "--deadline", "2000-01-01"], d.env())
+    assert proc.returncode == 3 and "field '--deadline'" in proc.stderr, proc.stderr
+    assert "before today" in proc.stderr
+    assert d.scalar(versions, (code,)) == 2
+    with psycopg.connect(d.conninfo) as conn:  # a deadline that has passed since
+        conn.execute("UPDATE risk_points SET deadline = '2001-01-01' WHERE code = %s AND "
+                     "valid_to IS NULL", (code,))
+    run_cli(["risk", "measure", code, "--deadline", "2001-01-01", "--status", "已落实"],
+            d.env(), check=True)
+    assert d.scalar(versions, (code,)) == 3
+
+    matrix = load_config(d.profile).matrix
+    with psycopg.connect(d.conninfo) as conn:
+        at = dt.datetime(2026, 6, 15, 1, 0, tzinfo=dt.UTC)
+        raise_for_alarm(conn, matrix, asset_code="G1", alarm_code="A1", level="重大", at=at)
+        restore_for_alarm(conn, matrix, risk_code=code, alarm_code="A1", level_of_alarm={},
+                          at=at + dt.timedelta(hours=1))
+    lines = run_cli(["risk", "history", f" {code} "], d.env(),
+                    check=True).stdout.splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("#1     2026-06-15T09:00+08:00")
+    assert lines[0].endswith("L5 × C1 重大 红  (alarm A1 raised it)"), lines
+    assert lines[1].endswith("L5 × C1 一般 黄  (alarm A1 cleared: restored)"), lines
+    assert lines[2].endswith("L5 × C1 一般 黄"), lines

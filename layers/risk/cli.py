@@ -100,6 +100,18 @@ def list_cmd(c: Ctx, level: str | None, risk_type: str | None, by: str | None,
 _DEFAULTED = " (default, not assessed)"
 
 
+def _by_alarm(row: dict) -> str:
+    """A history row an alarm wrote says so: its level is the alarm's raise (or the restore
+    when it cleared), not likelihood × consequence — the same L × C beside 低 and 重大
+    read as a grading gone wrong."""
+    f = row.get("factors") or {}
+    if row.get("source") != "alarm" or not isinstance(f, dict) or not f.get("alarm"):
+        return ""
+    what = {"raise": "raised it", "restore": "cleared: restored"}.get(f.get("action"),
+                                                                     f.get("action"))
+    return f"  (alarm {f['alarm']} {what})"
+
+
 def _xy(value: str) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in value.split(","))
@@ -156,7 +168,7 @@ def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
 
     rows = history(c.conninfo(), code)
     if not rows:  # every point is graded when made (rule or by hand): no row, no such point
-        raise InputError(f"no risk point {code} (`cim risk list` lists the points)")
+        raise InputError(f"no risk point {code.strip()} (`cim risk list` lists the points)")
     if as_json:
         echo_json(rows)
         return
@@ -166,7 +178,7 @@ def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
         at = on_city_clock(r["assessed_at"], c.profile.timezone).isoformat(timespec="minutes")
         click.echo(f"#{r['run_id']:<5} {at} {r['year']} L{r['likelihood']}"
                    f"{_DEFAULTED if r['likelihood_defaulted'] else ''} × C{r['consequence']} "
-                   f"{r['level']} {r['color']}")
+                   f"{r['level']} {r['color']}{_by_alarm(r)}")
 
 
 @risk.command("measure")
@@ -182,13 +194,14 @@ def measure_cmd(c: Ctx, code: str, status: str | None, deadline: dt.datetime | N
                 measure: str | None, unit: str | None, as_json: bool) -> None:
     """Record progress on the control measure of the point CODE (a new version of it; what
     it says already changes nothing)."""
+    from cim.profile import city_today
     from layers.risk.config import load_matrix, matrix_path
     from layers.risk.manual import update_measure
 
     statuses = load_matrix(matrix_path(c.profile)).measure_statuses
     r = update_measure(c.conninfo(), code, status=status,
                        deadline=deadline.date() if deadline else None, measure=measure,
-                       unit=unit, statuses=statuses)
+                       unit=unit, statuses=statuses, today=city_today(c.profile.timezone))
     if as_json:
         echo_json(r)
     else:

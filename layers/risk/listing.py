@@ -91,10 +91,13 @@ def history(conninfo: str, code: str) -> list[dict[str, Any]]:
     """Every assessment of the point ``code``, oldest first: in the order of ``assessed_at``,
     the time each grading holds from (an assessment run's time; an alarm's raise or restore is
     recorded in the point's latest run at the alarm's own time, which may be before that run —
-    readings sent late — so the run id is no time order)."""
+    readings sent late — so the run id is no time order). ``code`` pasted from a table may
+    carry blanks around it."""
+    code = code.strip()
     with psycopg.connect(conninfo) as conn:
         conn.read_only = True
         return conn.cursor(row_factory=dict_row).execute(
-            "SELECT run_id, assessed_at, year, likelihood, consequence, level, color, factors, "
+            "SELECT run_id, assessed_at, year, source, likelihood, consequence, level, color, "
+            "factors, "
             f"{_defaulted('factors')} FROM risk_assessments WHERE code = %s "
             "ORDER BY assessed_at, id", (code,)).fetchall()

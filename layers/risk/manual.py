@@ -98,6 +98,7 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
     if risk_type not in cfg.types:
         raise InputError(f"unknown risk type {risk_type!r}; types: {', '.join(cfg.types)}",
                          field="--type")
+    asset = asset.strip() if asset is not None else None  # pasted from a table
     if (asset is None) == (point is None):
         raise InputError("give --asset CODE or --point X,Y (one of them)")
     defaulted = likelihood is None
@@ -190,8 +191,8 @@ _COPIED = "code, source_key, attrs, flags, geom, risk_type, domain, domain_code"
 
 def update_measure(conninfo: str, code: str, *, status: str | None = None,
                    deadline: dt.date | None = None, measure: str | None = None,
-                   unit: str | None = None, statuses: tuple[str, ...] = ()
-                   ) -> dict[str, Any]:
+                   unit: str | None = None, statuses: tuple[str, ...] = (),
+                   today: dt.date | None = None) -> dict[str, Any]:
     """Record progress on a point's control measure (一点一策) as a new version of the point;
     reassessments keep the status, and the deadline while the level is unchanged.
     ``statuses``: the states a measure may be in (risk_matrix.yaml measure_statuses).
@@ -200,8 +201,13 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
     (the same status sent again by a unit's system, or typed twice) leaves the point as it
     is — a version per repetition filled ``cim history`` with versions that differ in nothing
     and moved the point's ``valid_from`` though nothing had happened. ``changed`` says
-    which it was."""
+    which it was. ``today``: the city's date; a new deadline before it is refused, as
+    `cim risk add` refuses one (a year mistyped, 2025 for 2026, made the measure overdue the
+    moment it was recorded); the deadline the point has already may be sent again.
+    ``code`` pasted from a table may carry blanks around it."""
     from layers.risk.assess import _CONTENT
+
+    code = code.strip()
 
     if status is deadline is measure is unit is None:
         raise InputError("nothing to change: give --status, --deadline, --measure or --unit")
@@ -216,6 +222,11 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
                            (code,)).fetchone()
         if cur is None:
             raise InputError(f"no current risk point has code {code}", field="CODE")
+        if (deadline is not None and today is not None and deadline < today
+                and deadline != cur[2]):
+            raise InputError(f"deadline {deadline.isoformat()} is before today "
+                             f"({today.isoformat()}, the city's date): a measure's deadline "
+                             "is due from now on", field="--deadline")
         if status is not None and statuses and status not in statuses:
             raise InputError(f"status {status!r}: one of {' '.join(statuses)}",
                              field="--status")
