@@ -145,10 +145,15 @@ def _finite(v: Any) -> bool:
 
 
 def _args() -> Any:
-    """The request's query parameters, none holding a NUL character or a lone surrogate (a
-    400 naming it)."""
+    """The request's query parameters, none holding a NUL character or a lone surrogate and
+    none given twice (a 400 naming it): ``state=上报&state=立案`` listed the 上报 cases alone,
+    the second value dropped unsaid, where a filter form sending both meant either."""
     for k, v in request.args.items(multi=True):
         _no_nul(v, k)
+    for k, values in request.args.lists():
+        if len(values) > 1:
+            raise InputError(f"{k} is given twice ({', '.join(map(repr, values))}): give it "
+                             "once", field=k)
     return request.args
 
 

@@ -88,3 +88,16 @@ def test_an_unknown_crs_names_its_field(served):
                 d.env())
     assert p.returncode == 3 and "'--crs'" in p.stderr, p.stderr
     assert _cases(d) == before
+
+
+def test_a_query_parameter_given_twice_is_400(served):
+    """``state=上报&state=立案`` listed the 上报 cases alone, as if the second were not
+    there (a filter form sending both, meaning either): refused naming it."""
+    d, base = served
+    for q, field in (("state=上报&state=立案", "state"), ("limit=1&limit=2", "limit"),
+                     ("from=2026-01-01&from=2026-02-01&to=2026-03-01", "from")):
+        path = "/cases/evaluation" if field == "from" else "/cases"
+        r = requests.get(f"{base}{path}?{q}", timeout=60)
+        assert r.status_code == 400, (q, r.status_code, r.text[:200])
+        assert f"'{field}'" in r.json()["description"] and "twice" in r.json()["description"]
+    assert requests.get(f"{base}/cases?state=上报&limit=2", timeout=60).status_code == 200
