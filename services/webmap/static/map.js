@@ -60,7 +60,11 @@
   const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
   const local = (t) => CLOCK.format(new Date(t)).replace(/:00$/, "");
   const when = (t) => (t ? (INSTANT.test(String(t)) ? local(t).slice(0, 16) : String(t)) : "—");
-  const shown = (v) => (typeof v === "object" ? JSON.stringify(v) : INSTANT.test(String(v)) ? local(v) : v);
+  // a JSON attribute's times too (an alarm's 详情: when its sensor went silent, when it
+  // escalated), and yes/no in Chinese (a green space's 公园绿地 read "true")
+  const localTimes = (k, x) => (typeof x === "string" && INSTANT.test(x) ? local(x) : x);
+  const shown = (v) => (typeof v === "boolean" ? (v ? "是" : "否")
+    : typeof v === "object" ? JSON.stringify(v, localTimes) : INSTANT.test(String(v)) ? local(v) : v);
   function summary(collection, p) {
     if (collection === "alarms")
       return `<p class="live" id="info-summary">${esc(p.level_name || p.level)}告警（${esc(p.status === "active" ? "告警中" : "已解除")}）
@@ -78,7 +82,7 @@
     const names = state.fields[collection] || {};
     const rows = Object.entries(f.properties || {})
       .filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
-      .map(([k, v]) => `<tr><th title="${esc(k)}">${esc(names[k] || k)}</th><td title="${esc(typeof v === "object" ? "" : v)}">${esc(shown(v))}</td></tr>`).join("");
+      .map(([k, v]) => `<tr><th title="${esc(k)}">${esc(names[k] || k)}</th><td title="${esc(typeof v === "object" ? JSON.stringify(v) : v)}">${esc(shown(v))}</td></tr>`).join("");
     info(`<h3>${esc(state.titles[collection] || collection)}</h3>
       <p>编码 <span class="code" id="info-code">${esc(f.id || code)}</span></p>
       ${summary(collection, f.properties || {})}
