@@ -176,14 +176,36 @@ PLATFORM_PARAMETERS: dict[str, dict] = {
         "description": "The CRS of the geometries in `filter` (default CRS84), in that CRS's "
                        "axis order; one of the collection's `crs` list.",
         "schema": {"type": "string", "format": "uri"}},
+    "datetime": {
+        "name": "datetime", "in": "query", "required": False, "style": "form",
+        "explode": False,
+        "description": "The versions valid then (`valid_from`/`valid_to`): an RFC 3339 instant "
+                       "(a date is the city's whole day, a time without an offset the city's "
+                       "clock) or an interval `start/end` (`..` an open end), each feature "
+                       "once, in its latest version valid in it.",
+        "schema": {"type": "string"}},
+    "q": {
+        "name": "q", "in": "query", "required": False, "style": "form", "explode": False,
+        "description": "Comma-separated search terms (a full-width ， too), any of them, "
+                       "case-insensitive, in any text property.",
+        "schema": {"type": "string"}},
 }
+# ``f`` of ``/collections/{id}/items``: the platform's GeoJSON (json, geojson) and pygeoapi's
+# pages (html, csv, jsonld); pygeoapi's shared ``f`` (json, html, jsonld) left two out
+ITEMS_FORMAT = {
+    "name": "f", "in": "query", "required": False, "style": "form", "explode": False,
+    "description": "The format of the page: GeoJSON (json, geojson), HTML, CSV (its last "
+                   "column the geometry as WKT) or JSON-LD; without it, by `Accept`.",
+    "schema": {"type": "string", "enum": ["json", "geojson", "html", "csv", "jsonld"],
+               "default": "json"}}
 _DROPPED = "#/components/parameters/vendorSpecificParameters"  # unknown parameters are a 400
 
 
 def platform_openapi(doc: dict, tiled: list[str] | None = None) -> dict:
     """pygeoapi's document as the platform serves it: every ``…/items`` GET lists the
     parameters the platform's items path takes (``cursor``, ``resulttype``, ``filter``,
-    ``filter-lang``, ``filter-crs``; ``bbox-crs`` comes from pygeoapi), no longer allows free
+    ``filter-lang``, ``filter-crs``, ``datetime``, ``q``; ``bbox-crs`` comes from pygeoapi)
+    and its formats (``f``: csv and geojson too), no longer allows free
     vendor parameters (an unknown parameter is a 400), the routes the platform answers itself
     are described (:mod:`services.openapi_paths`: processes, tiles of ``tiled``, the web map,
     the operational APIs), and no ``$ref`` leaves the document."""
@@ -196,6 +218,7 @@ def platform_openapi(doc: dict, tiled: list[str] | None = None) -> dict:
     params = out.setdefault("components", {}).setdefault("parameters", {})
     for name, spec in PLATFORM_PARAMETERS.items():
         params[name] = copy.deepcopy(spec)
+    params["itemsFormat"] = copy.deepcopy(ITEMS_FORMAT)
     for path, item in out.get("paths", {}).items():
         get = item.get("get") if isinstance(item, dict) else None
         parts = path.strip("/").split("/")
@@ -203,13 +226,19 @@ def platform_openapi(doc: dict, tiled: list[str] | None = None) -> dict:
             _only_accepted(get, parts[2])  # /collections/{id}/queryables, …/schema
         if not path.endswith("/items") or not isinstance(get, dict):
             continue
-        plist = [p for p in get.get("parameters", []) if p.get("$ref") != _DROPPED]
+        plist = [p if not _is_format(p) else {"$ref": "#/components/parameters/itemsFormat"}
+                 for p in get.get("parameters", []) if p.get("$ref") != _DROPPED]
         names = {p.get("name") for p in plist} | {p.get("$ref", "").rsplit("/", 1)[-1]
                                                   for p in plist}
         plist += [{"$ref": f"#/components/parameters/{n}"} for n in PLATFORM_PARAMETERS
                   if n not in names]
         get["parameters"] = plist
     return bundle_openapi(out)
+
+
+def _is_format(param: dict) -> bool:
+    """Whether ``param`` is pygeoapi's ``f`` (inline or by reference)."""
+    return param.get("name") == "f" or param.get("$ref", "").rsplit("/", 1)[-1] == "f"
 
 
 def _only_accepted(get: dict, resource: str) -> None:
