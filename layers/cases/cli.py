@@ -320,7 +320,8 @@ def evaluate_cmd(c: Ctx, start, end, by, as_json) -> None:
     for r in [*out["rows"], {**out["total"], by or "total": "合计"}]:
         mean = r["mean_handling_h"]
         hours = "—" if mean is None else f"{mean:.1f} h"
-        click.echo(f"{str(r.get(by or 'total', '合计')):<18} 上报 {r['reported']:>5}  立案率 "
+        # the cases in no grid cell (or with no unit): '-', as show and list write it
+        click.echo(f"{str(r.get(by or 'total', '合计') or '-'):<18} 上报 {r['reported']:>5}  立案率 "
                    f"{pct(r['registration_rate']):>6}  按期处置率 {pct(r['on_time_rate']):>6}  "
                    f"结案率 {pct(r['closing_rate']):>6}  平均处置 {hours}")
     click.echo(f"overdue now: {len(out['overdue'])}")
