@@ -62,6 +62,7 @@ from loaders.sources.tables import (
     read_tables,
     without_export,
 )
+from loaders.sources.xy_table import other_zone_rows
 
 DATASET = "sensors"  # the source keys' scope: sensors:<device id>, whatever the file name
 NEAR_M = 50.0  # X/Y further than this from the watched asset is flagged far_from_asset
@@ -210,9 +211,9 @@ class _Coordinates:
     def __init__(self, t: Table, m: dict[str, str], profile: CityProfile, crs_opt: str | None,
                  notes: list[str]) -> None:
         self.srid = profile.srid
-        xs, ys = [], []
+        xs, ys, at = [], [], []  # (at: each pair's row, for an error naming rows)
         if "x" in m and "y" in m:
-            for r in t.rows:
+            for row_no, r in zip(t.row_numbers, t.rows):
                 try:
                     x, y = as_coordinate(_value(r, t, m, "x")), as_coordinate(_value(r, t, m, "y"))
                 except ValueProblem:
@@ -220,13 +221,17 @@ class _Coordinates:
                 if x is not None and y is not None:
                     xs.append(x)
                     ys.append(y)
+                    at.append(row_no)
         e, n = cimcrs.swap_survey_xy(np.array(xs), np.array(ys))
         if crs_opt:
             crs = cimcrs.parse_crs(crs_opt)
         else:
-            code = cimcrs.detect_gk_from_eastings(e, self.srid) if e.size else None
-            if code is None and e.size and \
-                    cimcrs.detect_gk_from_eastings(n, self.srid) is not None:
+            with other_zone_rows(e, at, t.name, m.get("y")):
+                code = cimcrs.detect_gk_from_eastings(e, self.srid) if e.size else None
+            with other_zone_rows(n, at, t.name, m.get("x")):
+                exchanged = code is None and e.size and \
+                    cimcrs.detect_gk_from_eastings(n, self.srid) is not None
+            if exchanged:
                 raise InputError("the X column holds eastings and Y northings: survey tables "
                                  "write X = northing (北) and Y = easting (东); the columns look "
                                  "exchanged — map them with --mapping (x: <northing column>, "

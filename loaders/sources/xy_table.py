@@ -155,8 +155,11 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
         raise InputError(f"the table {t.name} has no rows", path=str(path))
     xs, ys = t.column(m["x"]), t.column(m["y"])
     e, n = cimcrs.swap_survey_xy(_floats(xs), _floats(ys))
-    if cimcrs.detect_gk_from_eastings(e) is None \
-            and cimcrs.detect_gk_from_eastings(n) is not None:
+    with other_zone_rows(e, t.row_numbers, str(path), m["y"]):
+        zoned = cimcrs.detect_gk_from_eastings(e)
+    with other_zone_rows(n, t.row_numbers, str(path), m["x"]):
+        exchanged = zoned is None and cimcrs.detect_gk_from_eastings(n) is not None
+    if exchanged:
         raise InputError("the X column holds eastings and Y northings: survey tables write "
                          "X = northing (北) and Y = easting (东); the columns look exchanged — "
                          "swap their headers", path=str(path), field=m["x"])
@@ -184,6 +187,30 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
                              f"(easting) {m['y']!r}"]
     return XYTable(read_path=out, fields=list(t.headers), x=m["x"], y=m["y"],
                    count=len(t.rows), notes=notes, stored=dict(zip(stored, t.headers)))
+
+
+@contextmanager
+def other_zone_rows(eastings: np.ndarray, rows: Sequence[int], path: str,
+                    field: str) -> Iterator[None]:
+    """Eastings of two zone prefixes refuse the file (one file holds one zone): the error
+    then names the file, the column and the rows of the zones fewer rows have — a prefix
+    mistyped in one row (40,46… among 39,46…) was refused telling the surveyor to "correct
+    the rows of the other zone" and not which, nor in which file. ``rows``: each easting's
+    row as the file numbers it."""
+    try:
+        yield
+    except InputError as exc:
+        zone = cimcrs.gk_zones_of_eastings(eastings)
+        zones, counts = np.unique(zone[zone > 0], return_counts=True)
+        if len(zones) < 2 or exc.row is not None:
+            raise
+        main = int(zones[np.argmax(counts)])
+        other = [(int(r), int(z)) for r, z in zip(rows, zone.tolist()) if z not in (0, main)]
+        shown = ", ".join(f"row {r} (zone {z})" for r, z in other[:10])
+        more = f" and {len(other) - 10} more" if len(other) > 10 else ""
+        raise InputError(f"{exc.message}; the rows of zones other than {main}: {shown}{more}",
+                         path=path, row=other[0][0] if len(other) == 1 else None,
+                         field=field) from None
 
 
 def _may_hold_xy(path: Path, aliases: dict[str, list[str]]) -> bool:
