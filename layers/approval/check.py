@@ -122,6 +122,7 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
             R[rid].notes.append("no planning parcels are loaded (cim load planning)")
     results = [R[rid].to_dict(ctx.srid) for rid in cfg.rules]
     site_area = project.site.area
+    green = ri.green_areas(project, cfg.rules["green_ratio"].params["over_underground"])
     out = {
         "project": {
             "name": project.name, "source": project.source, "source_crs": project.source_crs,
@@ -138,8 +139,10 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
                           for b in project.buildings],
             "demolish": [d.label for d in project.demolish],
             # the green the ratio counts (in the site, not under a building) and as drawn
-            "green_area_m2": round(ri.green_areas(project)[1], 2),
-            "green_drawn_m2": round(ri.green_areas(project)[0], 2),
+            "green_area_m2": round(green[1], 2),
+            "green_drawn_m2": round(green[0], 2),
+            # green over an underground structure (a garage's roof): counted as the rules say
+            "green_over_underground_m2": round(green[2], 2),
             "site": crs84(project.site, ctx.srid),
             "notes": project.notes,
         },

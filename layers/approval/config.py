@@ -21,6 +21,8 @@ RULE_IDS = ("inside_site", "setback_road", "setback_site", "setback_blue", "over
             "height_zones", "far", "density", "green_ratio", "pipe_clearance",
             "existing_buildings", "building_spacing")
 LINE_TYPES = ("道路红线", "绿线", "蓝线", "紫线", "黄线")
+# how the green drawn over an underground structure (地上层数 0) counts in the green ratio
+GREEN_OVER_UNDERGROUND = ("review", "count", "exclude")
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,12 @@ def load_config(profile: CityProfile | None, path: str | Path | None = None) -> 
         if rid == "setback_road":
             _platform_default(params, rid, "centre_line_max_width_m", p)
             _number(params, "centre_line_max_width_m", p)
+        if rid == "green_ratio":
+            _platform_default(params, rid, "over_underground", p)
+            if params["over_underground"] not in GREEN_OVER_UNDERGROUND:
+                raise ConfigError("over_underground must be one of "
+                                  f"{', '.join(GREEN_OVER_UNDERGROUND)}", path=str(p),
+                                  field=f"{key}.over_underground")
         if rid == "pipe_clearance":
             _platform_default(params, rid, "unknown_clearance_reach_m", p)
             _number(params, "unknown_clearance_reach_m", p)

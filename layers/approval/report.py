@@ -97,6 +97,9 @@ def render_html(result: dict[str, Any], png: bytes | None, zone: str | None = No
            f"<td>{_v(p['green_area_m2'])} m²"
            + (f" (绘制 drawn in the site {_v(p['green_drawn_m2'])} m²)"
               if p.get("green_drawn_m2") not in (None, p["green_area_m2"]) else "")
+           + (f"; 地下建筑上方（覆土） over underground structures "
+              f"{_v(p['green_over_underground_m2'])} m²"
+              if p.get("green_over_underground_m2") else "")
            + "</td></tr><tr><th>拆除 demolished</th>"
            f"<td>{escape(', '.join(p['demolish']) or '—')}</td></tr></table>",
            "<table><tr><th>建筑 building</th><th>基底面积 footprint m²</th><th>地上/地下层数 "

@@ -149,7 +149,12 @@ def weighted_index(p: Project, ctx: Context, cfg: Config, field: str, res: Resul
 
 def _index(res: Result, p: Project, ctx: Context, cfg: Config, field: str,
            measured: float | None, at_least: bool) -> None:
-    req = weighted_index(p, ctx, cfg, field, res, at_least)
+    _judge(res, p, weighted_index(p, ctx, cfg, field, res, at_least), measured, at_least)
+
+
+def _judge(res: Result, p: Project, req: float | None, measured: float | None,
+           at_least: bool) -> None:
+    """The site's index ``measured`` against the parcels' ``req`` (None: review)."""
     res.measured, res.required = measured, req
     if req is None or measured is None:
         res.status("needs_review")
@@ -186,23 +191,66 @@ def density(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
     _index(res, p, ctx, cfg, "max_density", foot / p.site.area, False)
 
 
-def green_areas(p: Project) -> tuple[float, float]:
-    """(green drawn in the site, green area: that less the ground the project's buildings
-    cover — a green drawn under a building is no green), m²."""
+def green_areas(p: Project, over_underground: str = "exclude"
+                ) -> tuple[float, float, float]:
+    """(green drawn in the site, green area, the part of that over an underground structure),
+    m². A green drawn under a building above ground is no green; one over a structure with
+    no floor above ground (地上层数 0, a garage's roof) is on the ground — the density rule
+    says so — and counts in the green area only where ``over_underground`` is ``count`` (the
+    rules file's ``green_ratio.over_underground``; ``review`` and ``exclude`` leave it out
+    here: :func:`green_ratio` bounds the ratio by it)."""
     drawn = p.green_union.intersection(p.site)
-    foot = shapely.union_all([b.footprint for b in p.buildings])
-    return drawn.area, drawn.difference(foot).area
+    above = shapely.union_all([b.footprint for b in p.buildings if not b.underground])
+    under = shapely.union_all([b.footprint for b in p.buildings if b.underground])
+    ground = drawn.difference(above)
+    over = ground.intersection(under).area
+    counted = ground.area if over_underground == "count" else ground.difference(under).area
+    return drawn.area, counted, over
 
 
 def green_ratio(res: Result, p: Project, ctx: Context, cfg: Config) -> None:
-    """Green area (:func:`green_areas`) over the site area."""
-    drawn, g = green_areas(p)
+    """Green area (:func:`green_areas`) over the site area; green over an underground
+    structure as the rules file says (``over_underground``): counted, left out, or (review)
+    the ratio bounded by the two — a pass without it, a fail even with it, else review."""
+    mode = cfg.rules["green_ratio"].params.get("over_underground", "review")
+    drawn, g, over = green_areas(p, mode)
     res.unit = "fraction"
-    under = drawn - g
+    under = drawn - g - (over if mode != "count" else 0.0)
     res.notes.append(f"green area {g:,.1f} m² / site area {p.site.area:,.1f} m²"
                      + (f" (green drawn {drawn:,.1f} m², less {under:,.1f} m² under the "
                         "buildings)" if under > cfg.area_tolerance_m2 else ""))
-    _index(res, p, ctx, cfg, "min_green_ratio", g / p.site.area, True)
+    if over <= cfg.area_tolerance_m2 or mode != "review":
+        if over > cfg.area_tolerance_m2:
+            res.notes.append(f"{over:,.1f} m² of green over underground structures "
+                             f"({_underground(p)}) " + ("counted" if mode == "count" else
+                                                        "not counted")
+                             + f" (approval_rules.yaml over_underground: {mode})")
+        _index(res, p, ctx, cfg, "min_green_ratio", g / p.site.area, True)
+        return
+    # review: bounded by the ratio without the green over them and with it
+    req = weighted_index(p, ctx, cfg, "min_green_ratio", res, True)
+    lo, hi = g / p.site.area, (g + over) / p.site.area
+    if req is None or lo >= req - EPS:
+        _judge(res, p, req, lo, True)
+        res.notes.append(f"{over:,.1f} m² of green over underground structures "
+                         f"({_underground(p)}) not counted" + ("" if req is None else
+                                                               ": the ratio holds without it"))
+    elif hi < req - EPS:
+        _judge(res, p, req, hi, True)
+        res.notes.append(f"{over:,.1f} m² of green over underground structures "
+                         f"({_underground(p)}) counted: the ratio fails even with it")
+    else:
+        res.measured, res.required = None, req
+        res.status("needs_review")
+        res.notes.append(f"{over:,.1f} m² of the green lies over underground structures "
+                         f"({_underground(p)}): the ratio is {lo:.3f} without it and "
+                         f"{hi:.3f} with it, against {req:.3f} — it counts where the city's "
+                         "rule on its soil depth (覆土) is met (approval_rules.yaml "
+                         "over_underground)")
+
+
+def _underground(p: Project) -> str:
+    return ", ".join(b.label for b in p.buildings if b.underground)
 
 
 def _pipe_thing(r: dict[str, Any], pcs: tuple | None) -> dict[str, Any]:
