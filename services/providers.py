@@ -78,6 +78,7 @@ from services.items_query import (
     parse_datetime,
     parse_terms,
     property_value,
+    unknown_params,
 )
 from services.items_sql import keyset_after, text_in_json
 from services.provider_crs import crs_of, ecql_to_storage, requested_bbox
@@ -228,6 +229,11 @@ class CimProvider(BaseProvider):
         got = items.layer(name) if name is not None else None
         if got is None:
             return None
+        if unknown := unknown_params(request.args, got[1]):  # as the GET path refuses them
+            raise ProviderInvalidQueryError(
+                user_msg=f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(unknown)[:200]}; known: the OGC API parameters and the "
+                         f"properties {', '.join(got[1])}")
         try:
             text = body.decode()
         except UnicodeDecodeError:

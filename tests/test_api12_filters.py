@@ -104,3 +104,15 @@ def test_an_ecql_filter_takes_the_filter_crs_by_any_of_its_names(api, db):
             got = ({f["id"] for f in r.json()["features"]} if fmt == "json"
                    else {line.split(",")[0] for line in r.text.splitlines()[1:]})
             assert got == want, (name, fmt, got)
+
+
+def test_a_post_with_an_unknown_query_parameter_is_a_400_naming_it(api):
+    """A GET with an unknown parameter is a 400 naming it; the same parameter beside a POSTed
+    filter was ignored (a misspelt ``limt=5`` answered the default page as if understood)."""
+    r = _post(api, {"op": "=", "args": [{"property": "use_name"}, "住宅"]}, limt=5)
+    assert r.status_code == 400, (r.status_code, r.text[:300])
+    assert "limt" in r.json()["description"], r.text[:300]
+    r = _post(api, {"op": "=", "args": [{"property": "use_name"}, "住宅"]}, limit=5,
+              use_code="01")  # a property filter is no unknown parameter
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["numberReturned"] == 5
