@@ -157,6 +157,34 @@ def _args() -> Any:
     return request.args
 
 
+def _photo(i: int, p: Any) -> tuple[str, bytes]:
+    """(name, bytes) of the report's ``photos[i]``: ``{name, content_base64}``, the name text
+    (or none), the content base64 as clients write it — in one line, in MIME's lines of 76
+    (the ``base64`` tool), or as a data URL (a browser's FileReader.readAsDataURL), each
+    the photo's bytes. Anything else a 400 naming the photo: a character outside ASCII in
+    the content was a 500 (base64 raised a ValueError of its own), and a name given as a
+    number was stored as its text."""
+    where = f"photos[{i}]"
+    if not isinstance(p, dict) or not isinstance(p.get("content_base64"), str):
+        raise InputError(f"{where}: {{name, content_base64}} with base64 content",
+                         field="photos")
+    name = p.get("name")
+    if name is not None and not isinstance(name, str):
+        raise InputError(f"{where}: name is text, not {type(name).__name__}", field="photos")
+    content = p["content_base64"]
+    if content.startswith("data:"):
+        head, sep, content = content.partition(",")
+        if not sep or not head.endswith(";base64"):
+            raise InputError(f"{where}: a data URL of base64 content (data:image/jpeg;base64,"
+                             "…)", field="photos")
+    try:
+        data = base64.b64decode("".join(content.split()), validate=True)
+    except (binascii.Error, ValueError):  # ValueError: a character outside ASCII
+        raise InputError(f"{where}: content_base64 is not base64 (A–Z a–z 0–9 + / =)",
+                         field="photos") from None
+    return (name or "").strip() or f"photo{i + 1}", data
+
+
 def _when(value: str | None, name: str) -> dt.datetime:
     from services.iot_api import query_time
 
@@ -239,12 +267,7 @@ class CasesService:
             if not isinstance(b.get("photos") or [], list):
                 raise InputError("photos is a list of {name, content_base64}", field="photos")
             for i, p in enumerate(b.get("photos") or []):
-                try:
-                    photos.append((str(p.get("name") or f"photo{i + 1}"),
-                                   base64.b64decode(p["content_base64"], validate=True)))
-                except (KeyError, TypeError, AttributeError, binascii.Error):
-                    raise InputError(f"photos[{i}]: {{name, content_base64}} with base64 "
-                                     "content", field="photos") from None
+                photos.append(_photo(i, p))
             contact = b.get("contact")
             if contact is not None and not isinstance(contact, dict):
                 raise InputError("contact is {reporter_name, phone}", field="contact")

@@ -6,6 +6,9 @@ cannot hold (a 400 naming no field)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import psycopg
 import pytest
 import requests
@@ -101,3 +104,32 @@ def test_a_query_parameter_given_twice_is_400(served):
         assert r.status_code == 400, (q, r.status_code, r.text[:200])
         assert f"'{field}'" in r.json()["description"] and "twice" in r.json()["description"]
     assert requests.get(f"{base}/cases?state=上报&limit=2", timeout=60).status_code == 200
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(120))
+
+
+def test_photo_content_as_clients_send_it(served):
+    """A photo's base64 holding a character outside ASCII was a 500 ("internal error"), and
+    a name given as a number stored as its text; base64 broken into lines of 76 (MIME, the
+    ``base64`` tool) and a browser's data URL (FileReader.readAsDataURL) are the photo's
+    bytes as well: taken, stored with the SHA-256 of those bytes."""
+    d, base = served
+    before = _cases(d)
+    body = {"source": "巡查上报", "category": "0501", "grid": d.cell}
+    for photo, field in (({"name": "p.png", "content_base64": "图片"}, "photos"),
+                         ({"name": 5, "content_base64": base64.b64encode(PNG).decode()},
+                          "photos")):
+        r = _post(base, d.tokens["insp"], body={**body, "photos": [photo]})
+        assert r.status_code == 400, (photo, r.status_code, r.text[:200])
+        assert f"'{field}'" in r.json()["description"] and "photos[0]" in r.json()["description"]
+    assert _cases(d) == before
+    b64 = base64.b64encode(PNG).decode()
+    wrapped = "\n".join(b64[i:i + 76] for i in range(0, len(b64), 76)) + "\n"
+    assert "\n" in wrapped.strip()
+    r = _post(base, d.tokens["insp"], body={**body, "photos": [
+        {"name": "mime.png", "content_base64": wrapped},
+        {"name": "url.png", "content_base64": "data:image/png;base64," + b64}]})
+    assert r.status_code == 201, r.text[:300]
+    digest = hashlib.sha256(PNG).hexdigest()
+    assert [a["sha256"] for a in r.json()["attached"]] == [digest, digest]
