@@ -14,9 +14,13 @@ CIM=${CIM:-.venv/bin/cim}
 PY=${PY:-.venv/bin/python}
 DAY=2026-06-15
 
+# a file of this run's own: a fixed /tmp name was another user's (or another checkout's) on a
+# shared machine, not writable, and its old "exists" message passed a failed add as done
+ERR=$(mktemp "${TMPDIR:-/tmp}/cim-demo-user.XXXXXX")
+trap 'rm -f "$ERR"' EXIT
 user() {  # NAME ROLE [UNIT]: add the user unless it exists (its token is printed once)
-  if ! "$CIM" ops user add "$1" --role "$2" ${3:+--unit "$3"} > /dev/null 2> /tmp/cim-demo-user.err; then
-    grep -qiE "exist|already|duplicate" /tmp/cim-demo-user.err || { cat /tmp/cim-demo-user.err >&2; exit 1; }
+  if ! "$CIM" ops user add "$1" --role "$2" ${3:+--unit "$3"} > /dev/null 2> "$ERR"; then
+    grep -qiE "exist|already|duplicate" "$ERR" || { cat "$ERR" >&2; exit 1; }
   fi
 }
 

@@ -9,6 +9,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,38 @@ def test_make_clean_removes_the_cluster_kept_in_var_tmp(tmp_path):
         assert not (checkout / ".cim").exists()
     finally:
         shutil.rmtree(cluster.home, ignore_errors=True)
+
+
+FAKE_CIM = r'''#!/usr/bin/env bash
+# records the calls; the cases' listing is empty, so only the users and the hotline case remain
+echo "$*" >> /tmp/cim-calls
+case "$1 $2" in
+  "case list") [ "${3:-}" = "--json" ] && echo "[]";;
+esac
+exit 0
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root and unshare for a /tmp of the test's own")
+def test_demo_cases_does_not_depend_on_a_shared_tmp_file():
+    """scripts/demo-cases.sh kept `cim ops user add`'s errors in /tmp/cim-demo-user.err, one
+    name for every user and checkout of the machine: after another user's demo the file was
+    not writable, the add was never run, and the old "user … exists" message in the file
+    passed it as done (or, unreadable, stopped the demo). Here /tmp holds such a name that
+    cannot be written (a folder, as root cannot be refused a file): the users are still added."""
+    script = PROJECT_ROOT / "scripts" / "demo-cases.sh"
+    inner = ('set -e; mount -t tmpfs none /tmp; mkdir /tmp/cim-demo-user.err; '
+             'printf "%s" "$FAKE" > /tmp/cim; chmod +x /tmp/cim; '
+             f'CIM=/tmp/cim PY={sys.executable} bash {script} > /dev/null; '
+             'cat /tmp/cim-calls; ls /tmp')
+    out = subprocess.run(["unshare", "-m", "bash", "-c", inner], capture_output=True,
+                         text=True, timeout=120, env=dict(os.environ, FAKE=FAKE_CIM))
+    if "mount" in out.stderr and "permission denied" in out.stderr.lower():
+        pytest.skip(f"no tmpfs of the test's own: {out.stderr.strip()}")
+    assert out.returncode == 0, out.stderr
+    adds = [c for c in out.stdout.splitlines() if c.startswith("ops user add")]
+    assert [a.split()[3] for a in adds] == ["受理员-张", "派遣员-李", "核查员-王", "监督员-赵"], adds
+    left = [f for f in out.stdout.split()
+            if f.startswith("cim-demo-user.") and f != "cim-demo-user.err"]
+    assert not left, f"the script's own file was left behind: {left}"
