@@ -117,10 +117,14 @@ def isolate_cmd(c: Ctx, code: str, sources: str | None, at: float | None,
     with _on_profile_clock(c):
         res = isolate(c.conninfo(), code, sources, at, c.profile)
     if geojson is not None:
+        # with sources, also what the text names beside them: the valves that need not close
+        # and the pipes dry whatever bursts (the answer's parts hold their stretches too)
         _write_features(c, geojson, {
             "valve": res["valves"], "closed_already": res["closed_already"],
             "broken_passed": res["broken_passed"],
-            "isolated": res["isolated_segments"], "unsupplied": res["unsupplied_segments"]},
+            "valve_not_needed": res.get("valves_not_needed", []),
+            "isolated": res["isolated_segments"], "unsupplied": res["unsupplied_segments"],
+            "dry_already": res.get("dry_already_segments", [])},
             out_crs, res["parts"])
     if as_json:
         echo_json(res)
