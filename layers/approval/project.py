@@ -40,6 +40,8 @@ fields — which of the two is wrong decides whether the spacing and density rul
 never skipped by them as underground. So is a height lower than the storeys above ground can be
 (30 storeys at 10 m: below storeys × ``min_storey_height_m``): the storeys make the FAR, the
 height the height limits and the spacing, and a typo in either passed rules it should not.
+A counted floor area of 0 on a building standing above ground (what a Shapefile written by
+ArcGIS holds for a number left empty) is one too: it added nothing to the FAR.
 """
 
 from __future__ import annotations
@@ -637,11 +639,23 @@ def _building(poly, attrs: dict, rec: dict, probs: _Problems, units: Units,
                   "stands above ground, or, if it is an underground structure, its height "
                   f"above ground (at most {min_storey:g} m)", rec["layer"], rec["row"],
                   attrs["floors_above"][0])
+    counted = get("counted_area")
+    if counted == 0 and (floors or (floors is None and height is not None
+                                    and height > min_storey)):
+        # 0 m² counted on a building standing above ground (what a Shapefile written by
+        # ArcGIS holds for a number left empty): read as given, a 30-storey tower added
+        # nothing to the FAR; which of the two is wrong decides the FAR — not ours to pick
+        other = given("floors_above") if floors else given("height")
+        probs.add(f"{given('counted_area')} and {other} contradict each other: a building "
+                  "standing above ground has a counted floor area; give it, or leave the "
+                  "field out to count storeys above ground × footprint (a Shapefile written "
+                  "by ArcGIS holds a number left empty as 0)",
+                  rec["layer"], rec["row"], attrs["counted_area"][0])
     return Building(_label(attrs, rec), rec["layer"], rec["row"], poly,
                     floors_above=floors, floors_below=get("floors_below"),
                     height=height,
                     use=str(attrs["use"][1]).strip() if "use" in attrs else None,
-                    counted_area_given=get("counted_area"),
+                    counted_area_given=counted,
                     ground_elevation=get("ground_elevation"))
 
 
