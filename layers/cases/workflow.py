@@ -294,6 +294,10 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     cat = _category_of(cat_code, opened_as, case_unit, profile)
     if tr.to == wf.deadline_from and not back:
         sets["deadline"] = at + dt.timedelta(hours=cat.time_limit_h)
+        # the limit the deadline counts with is the case's own (the city may have changed
+        # its category's limit since the report): the case read "4 h" beside a deadline 8 h
+        # after its 立案
+        sets["time_limit_h"] = cat.time_limit_h
     elif tr.to in order and order.index(tr.to) < order.index(wf.deadline_from):
         sets["deadline"] = None
     detail: dict[str, Any] = {}
