@@ -33,12 +33,13 @@ demo: system venv port-free db
 	$(BIN)/cim iot partitions
 	$(BIN)/cim iot import $(SAMPLES)/sensors/readings_day.csv
 	$(BIN)/cim iot gaps --now 2026-06-15T23:59:00+08:00
-	CIM=$(BIN)/cim PY=$(BIN)/python ./scripts/demo-cases.sh
+	CIM=$(BIN)/cim PY=$(BIN)/python CIM_DEMO_TOKENS=.cim/demo-tokens.txt ./scripts/demo-cases.sh
 	$(BIN)/cim styles apply > /dev/null
 	$(BIN)/cim qgis-project .cim/onemap.qgs --service-file .cim/pg_service.conf
 	@echo
 	@echo "Loaded the Jining sample district. Reports: .cim/health_2026.html (城市体检), .cim/risk_2026.html (风险清单)."
 	@echo "QGIS: export PGSERVICEFILE=$(CURDIR)/.cim/pg_service.conf, then open $(CURDIR)/.cim/onemap.qgs"
+	@[ ! -s .cim/demo-tokens.txt ] || echo "Case loop (运管服) users and their tokens, for Authorization: Bearer TOKEN on POST /cases…: .cim/demo-tokens.txt"
 	@echo "Serving the OGC API and the web map at the addresses below (Ctrl-C stops the server, make stop also the cluster)."
 	$(BIN)/cim serve --port $(PORT)
 

@@ -18,8 +18,15 @@ DAY=2026-06-15
 # shared machine, not writable, and its old "exists" message passed a failed add as done
 ERR=$(mktemp "${TMPDIR:-/tmp}/cim-demo-user.XXXXXX")
 trap 'rm -f "$ERR"' EXIT
-user() {  # NAME ROLE [UNIT]: add the user unless it exists (its token is printed once)
-  if ! "$CIM" ops user add "$1" --role "$2" ${3:+--unit "$3"} > /dev/null 2> "$ERR"; then
+# CIM_DEMO_TOKENS (`make demo`: .cim/demo-tokens.txt): where the users' tokens, printed once
+# by `cim ops user add`, are kept (owner-only) for the case loop over HTTP (Authorization:
+# Bearer TOKEN on POST /cases…); unset, they are not kept
+TOKENS=${CIM_DEMO_TOKENS:-}
+user() {  # NAME ROLE [UNIT]: add the user unless it exists
+  local token
+  if token=$("$CIM" ops user add "$1" --role "$2" ${3:+--unit "$3"} 2> "$ERR"); then
+    [ -z "$TOKENS" ] || (umask 077; printf '%s\t%s\t%s\n' "$1" "$2" "$token" >> "$TOKENS")
+  else
     grep -qiE "exist|already|duplicate" "$ERR" || { cat "$ERR" >&2; exit 1; }
   fi
 }

@@ -129,12 +129,15 @@ def test_make_demo_prints_how_to_open_the_project_it_writes_in_qgis():
     project = next(shlex.split(c) for c in steps if " qgis-project " in c)
     qgs = project[project.index("qgis-project") + 1]
     service = project[project.index("--service-file") + 1]
-    summary = " ".join(c for c in steps if c.startswith("echo "))
+    summary = " ".join(c for c in steps if "echo " in c)
     assert f"PGSERVICEFILE={PROJECT_ROOT / service}" in summary, summary
     assert f"open {PROJECT_ROOT / qgs}" in summary, summary
     reports = [w for c in steps if " --report " in c
                for w in [shlex.split(c)[shlex.split(c).index("--report") + 1]]]
     assert reports and all(r in summary for r in reports), (reports, summary)
+    cases = next(shlex.split(c) for c in steps if "demo-cases.sh" in c)
+    tokens = next(w.split("=", 1)[1] for w in cases if w.startswith("CIM_DEMO_TOKENS="))
+    assert tokens.endswith(".txt") and f"Bearer TOKEN on POST /cases…: {tokens}" in summary
 
 
 def test_the_first_install_does_not_bury_the_demo_under_setuptools_warnings():
@@ -212,3 +215,34 @@ def test_demo_cases_does_not_depend_on_a_shared_tmp_file():
     left = [f for f in out.stdout.split()
             if f.startswith("cim-demo-user.") and f != "cim-demo-user.err"]
     assert not left, f"the script's own file was left behind: {left}"
+
+
+def test_demo_cases_keeps_the_tokens_it_is_given_once(tmp_path):
+    """`cim ops user add` prints a user's token once, and demo-cases.sh threw it away: the
+    demo's people of the case loop could not act over HTTP (Bearer token), and nothing `make
+    demo` printed said how. The tokens are kept, owner-only, in CIM_DEMO_TOKENS (one line
+    per user: name, role, token), and a second run (users exist) keeps the file as it is."""
+    fake = tmp_path / "cim"
+    users = tmp_path / "users"
+    users.mkdir()
+    fake.write_text(f'''#!/usr/bin/env bash
+if [ "$1 $2 $3" = "ops user add" ]; then
+  [ -e "{users}/$4" ] && {{ echo "error: field 'name': user '$4' exists" >&2; exit 2; }}
+  echo "token-of-$4" | tee "{users}/$4"; exit 0
+fi
+[ "$1 $2 ${{3:-}}" = "case list --json" ] && echo "[]"
+exit 0
+''')
+    fake.chmod(0o755)
+    tokens = tmp_path / "tokens.txt"
+    env = dict(os.environ, CIM=str(fake), PY=sys.executable, CIM_DEMO_TOKENS=str(tokens))
+    script = PROJECT_ROOT / "scripts" / "demo-cases.sh"
+    for _ in range(2):
+        out = subprocess.run(["bash", str(script)], env=env, cwd=tmp_path, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        lines = [line.split("\t") for line in tokens.read_text(encoding="utf-8").splitlines()]
+        assert lines == [[n, r, f"token-of-{n}"] for n, r in
+                         [("受理员-张", "受理员"), ("派遣员-李", "派遣员"), ("核查员-王", "核查员"),
+                          ("监督员-赵", "监督员")]], lines
+        assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
