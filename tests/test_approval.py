@@ -123,7 +123,7 @@ def test_height_zone_over_the_building(adb):
 def test_far_just_over_and_just_under_the_limit(adb, counted, status):
     b = box(10, 10, 50, 35)
     res = _run(adb, collection(feature("site", SITE_A),
-                               feature("building", b, floors_above=20, height=30,
+                               feature("building", b, floors_above=10, height=30,
                                        counted_area=counted)))
     r = _rule(res, "far")
     assert r["status"] == status
