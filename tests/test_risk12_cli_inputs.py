@@ -112,3 +112,38 @@ def test_measure_and_history_as_staff_type_them(fresh_db):
     assert lines[0].endswith("L5 × C1 重大 红  (alarm A1 raised it)"), lines
     assert lines[1].endswith("L5 × C1 一般 黄  (alarm A1 cleared: restored)"), lines
     assert lines[2].endswith("L5 × C1 一般 黄"), lines
+
+
+def test_a_measure_recorded_during_an_alarm_makes_no_version_at_the_next_assessment(
+        fresh_db):
+    """`cim risk measure` while an alarm raises the point hashed the new version with the
+    raised level; every later assessment then found the point changed ("updated": 1) and gave
+    it a version differing in nothing — during the alarm and after it cleared. By
+    construction (the published rules and matrix): G1 is L5 × C1 → 一般; the alarm raises it
+    to 重大 and its clearing restores 一般."""
+    import json
+
+    from layers.risk.alarm import raise_for_alarm, restore_for_alarm
+    from layers.risk.config import load_config
+
+    d = fresh_db
+    with psycopg.connect(d.conninfo) as conn:
+        insert_gas_main(conn, "G1")
+    assess = ["risk", "assess", "--year", "2026", "--json"]
+    run_cli(assess, d.env(), check=True)
+    code = d.scalar("SELECT code FROM risk_points WHERE asset_code = 'G1'")
+    matrix = load_config(d.profile).matrix
+    with psycopg.connect(d.conninfo) as conn:
+        raise_for_alarm(conn, matrix, asset_code="G1", alarm_code="A1", level="重大")
+    run_cli(["risk", "measure", code, "--status", "落实中"], d.env(), check=True)
+    now = "SELECT level, measure_status FROM risk_points WHERE code = %s AND valid_to IS NULL"
+    versions = "SELECT count(*) FROM risk_points WHERE code = %s"
+    assert d.rows(now, (code,)) == [("重大", "落实中")] and d.scalar(versions, (code,)) == 2
+    out = json.loads(run_cli(assess, d.env(), check=True).stdout)
+    assert out["changes"] == {"inserted": 0, "updated": 0, "unchanged": 1, "retired": 0}
+    assert d.rows(now, (code,)) == [("重大", "落实中")] and d.scalar(versions, (code,)) == 2
+    with psycopg.connect(d.conninfo) as conn:
+        restore_for_alarm(conn, matrix, risk_code=code, alarm_code="A1", level_of_alarm={})
+    out = json.loads(run_cli(assess, d.env(), check=True).stdout)
+    assert out["changes"]["unchanged"] == 1 and out["changes"]["updated"] == 0
+    assert d.rows(now, (code,)) == [("一般", "落实中")] and d.scalar(versions, (code,)) == 2

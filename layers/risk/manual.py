@@ -240,9 +240,20 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
             conn.execute(
                 f"INSERT INTO risk_points ({_COPIED}, {', '.join(names)}) SELECT {_COPIED}, "
                 f"{', '.join(sel)} FROM risk_points WHERE id = %(id)s", {**new, "id": cur[0]})
-            conn.execute(f"UPDATE risk_points SET row_hash = md5(concat_ws('|', {_CONTENT}, "
-                         "encode(ST_AsBinary(geom), 'hex'))) WHERE code = %s AND "
-                         "valid_to IS NULL", (code,))
+            # the hash of the point as graded — its own level and colour (its last grading's,
+            # as the assessment hashes its candidates), not those an active alarm raised it
+            # to: hashed raised, the next assessment found the point changed and gave it a
+            # version that differed in nothing
+            graded = conn.execute(
+                "SELECT level, color FROM risk_assessments WHERE code = %s COLLATE \"default\" "
+                "AND source <> 'alarm' ORDER BY run_id DESC, id DESC LIMIT 1",
+                (code,)).fetchone() or (None, None)
+            own = ", ".join("coalesce(%(level)s, level)" if c == "level" else
+                            "coalesce(%(color)s, color)" if c == "color" else c for c in cols)
+            conn.execute(f"UPDATE risk_points SET row_hash = md5(concat_ws('|', {own}, "
+                         "encode(ST_AsBinary(geom), 'hex'))) WHERE code = %(code)s AND "
+                         "valid_to IS NULL",
+                         {"code": code, "level": graded[0], "color": graded[1]})
         row = conn.execute("SELECT measure, measure_unit, deadline, measure_status FROM "
                            "risk_points WHERE code = %s AND valid_to IS NULL",
                            (code,)).fetchone()
