@@ -490,4 +490,24 @@ def property_value(col: Column, v: str) -> object:
         if v.lower() not in ("true", "false"):
             raise ParamError(f"{col.name} is true or false, not {v!r}")
         return v.lower() == "true"
+    if col.json_type in ("date", "date-time"):  # PostgreSQL's cast error named nothing
+        return _date_value(col, v)
     return v
+
+
+def _date_value(col: Column, v: str) -> date | datetime:
+    """A date (``YYYY-MM-DD``) or an RFC 3339 date-time (a date alone its midnight, a time
+    without an offset read as UTC, the server's sessions' zone), ASCII digits only."""
+    text = v.strip()
+    try:
+        if not text.isascii():
+            raise ValueError(text)
+        if col.json_type == "date":
+            if len(text) != 10:
+                raise ValueError(text)
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        kind = ("a date (YYYY-MM-DD)" if col.json_type == "date"
+                else "a date-time (RFC 3339, 2026-06-15T08:00:00+08:00)")
+        raise ParamError(f"{col.name} is {kind}, not {v[:80]!r}") from None

@@ -269,7 +269,10 @@ class CimProvider(BaseProvider):
             # over text, which PostgreSQL compared with a number column as an error (a 500)
             pub = next(c for c in self._published if c.name == name)
             try:
-                value = property_value(Column(name, pub.json_type), value)
+                # a date or timestamp by its format, as the GeoJSON path reads it (its
+                # text bound as VARCHAR was PostgreSQL's error: a 500 for any value)
+                value = property_value(Column(name, pub.json_format or pub.json_type),
+                                       value)
             except ParamError as exc:
                 raise ProviderInvalidQueryError(user_msg=str(exc)) from None
             col = self.table.c[name]

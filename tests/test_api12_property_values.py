@@ -1,0 +1,42 @@
+"""``property=value`` on a date or timestamp property: a value that is no date was sent to
+PostgreSQL as it came — pygeoapi's pages (CSV, HTML) answered a 500, the GeoJSON path a 400
+quoting PostgreSQL's cast error without naming the parameter. Checked as numbers are: a 400
+naming the property, in every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import requests
+
+
+def test_a_malformed_date_value_is_a_400_naming_the_property_in_every_format(api):
+    for collection, name, value in (("buildings", "valid_from", "notadate"),
+                                    ("components", "initial_date", "2020-13-45"),
+                                    ("components", "initial_date", "２０２０-01-01")):
+        for fmt in ("json", "csv", "html"):
+            r = requests.get(f"{api}/collections/{collection}/items",
+                             params={name: value, "f": fmt}, timeout=60)
+            assert r.status_code == 400, (collection, name, value, fmt, r.status_code,
+                                          r.text[:200])
+            assert name in r.text, (fmt, r.text[:300])
+
+
+def test_a_well_formed_date_value_still_selects(api, db):
+    stamp, want = db.rows(
+        "SELECT to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+        "count(*) OVER (PARTITION BY valid_from) FROM buildings WHERE valid_to IS NULL "
+        "ORDER BY id LIMIT 1")[0]
+    day, n_day = db.rows("SELECT initial_date::text, count(*) FROM components "
+                         "WHERE valid_to IS NULL AND initial_date IS NOT NULL "
+                         "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1")[0]
+    for collection, name, value, count in (("buildings", "valid_from", stamp, want),
+                                           ("components", "initial_date", day, n_day)):
+        r = requests.get(f"{api}/collections/{collection}/items",
+                         params={name: value, "f": "json", "resulttype": "hits"}, timeout=60)
+        assert r.status_code == 200 and r.json()["numberMatched"] == count, r.text[:300]
+        r = requests.get(f"{api}/collections/{collection}/items",
+                         params={name: value, "f": "csv", "limit": 10000}, timeout=60)
+        assert r.status_code == 200, r.text[:300]
+        assert len(list(csv.DictReader(io.StringIO(r.text)))) == count
