@@ -61,8 +61,11 @@ def test_a_defaulted_likelihood_is_recorded_and_shown(fresh_db, tmp_path):
     # kept by a reassessment: the point's factors (its attrs) and each history row say it;
     # the report's list too (its likelihood cell)
     report = tmp_path / "r.html"
-    run_cli(["risk", "assess", "--year", "2026", "--report", str(report), *m], d.env(),
-            check=True)
+    out = json.loads(run_cli(["risk", "assess", "--year", "2026", "--report", str(report),
+                              "--json", *m], d.env(), check=True).stdout)
+    # the run names the points graded on a likelihood nobody gave (A and C, not B)
+    assert any(n.startswith("2 points added by hand have the default likelihood")
+               for n in out["notes"]), out["notes"]
     page = report.read_text(encoding="utf-8")
 
     def row(code):  # the report's list row of the point

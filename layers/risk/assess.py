@@ -216,6 +216,9 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
             "SELECT u, count(*) FROM _risk_cand CROSS JOIN jsonb_array_elements_text("
             "CASE WHEN jsonb_typeof(lfactors->'unknown') = 'array' THEN lfactors->'unknown' "
             "ELSE '[]' END) AS u GROUP BY u ORDER BY u").fetchall()
+        defaulted = conn.execute(
+            "SELECT count(*) FROM _risk_cand WHERE source = 'manual' AND "
+            "(lfactors->>'defaulted')::boolean IS TRUE").fetchone()[0]
         out = {"run_id": run_id, "year": year, "date": today.isoformat(),
                **summary(conn), "manual": manual, "outside_districts": outside,
                "rules": {rid: {"candidates": n, "points": kept.get(rid, 0)}
@@ -240,6 +243,10 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         out["rules"][rid]["points_by_hand"] = n
         out["notes"].append(f"rule {rid}: {n} assets it finds have this risk as a point added "
                             "by hand: that point stands for it")
+    if defaulted:  # graded on a likelihood nobody gave: a reviewer should assess them
+        out["notes"].append(f"{defaulted} points added by hand have the default likelihood "
+                            "(`cim risk add` without --likelihood; factors.likelihood."
+                            "defaulted): not assessed")
     if outside:
         out["notes"].append(f"{outside} risks lie outside every district of the city: no "
                             "point (outside_districts)")
