@@ -45,7 +45,7 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: 
     from layers.approval.mapdraw import draw_map
     from layers.approval.process import db_srid
     from layers.approval.project import build_project
-    from layers.approval.record import record_check
+    from layers.approval.record import attach_report, record_check
     from layers.approval.report import print_pdf, render_html
     from loaders.project import read_project
 
@@ -68,14 +68,16 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: 
     # the file's identity in the filed report too, not only in the record's column: a path
     # names no content (the applicant's next version comes under the same name)
     result["project"]["file_sha256"] = pf.sha256
+    if not no_record:  # first: the report names its record (记录号), filed with it
+        result["record_id"] = record_check(c.conninfo(), result, pf.sha256, None)
     html = None
     if report or pdf:
         html = render_html(result, draw_map(proj, ctx, result, c.profile),
                            c.profile.timezone)
         if report:
             Path(report).write_text(html, encoding="utf-8")
-    if not no_record:
-        result["record_id"] = record_check(c.conninfo(), result, pf.sha256, html)
+        if not no_record:
+            attach_report(c.conninfo(), result["record_id"], html)
     if pdf:
         try:
             print_pdf(html, pdf)

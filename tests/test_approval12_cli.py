@@ -55,3 +55,23 @@ def test_a_report_in_a_folder_that_exists_is_written(adb, tmp_path):
                    adb.env())
     assert proc.returncode in (0, 1), proc.stderr
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_the_filed_report_names_its_record(adb, tmp_path):
+    """A filed report named no record: the staff who file it could find the check in
+    ``cim checks`` by time and checksum only. It names its record's id now, and the record
+    keeps the very report written."""
+    out = tmp_path / "r.html"
+    proc = run_cli(["check", str(_project(tmp_path)), "--report", str(out), "--json"],
+                   adb.env())
+    rid = json.loads(proc.stdout)["record_id"]
+    assert rid == adb.scalar("SELECT max(id) FROM approval_checks")
+    text = out.read_text(encoding="utf-8")
+    assert f"记录号 record #{rid}" in text
+    assert adb.scalar("SELECT report_html FROM approval_checks WHERE id = %s", (rid,)) == text
+
+
+def test_a_report_not_recorded_names_no_record(adb, tmp_path):
+    out = tmp_path / "r.html"
+    run_cli(["check", str(_project(tmp_path)), "--report", str(out), "--no-record"], adb.env())
+    assert "记录号" not in out.read_text(encoding="utf-8")

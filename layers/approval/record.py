@@ -26,6 +26,14 @@ def record_check(conninfo: str, result: dict[str, Any], sha256: str | None,
     return int(row[0])
 
 
+def attach_report(conninfo: str, check_id: int, report_html: str) -> None:
+    """File the report of check ``check_id`` with it: the report names its record
+    (``record_id``), so it is rendered once the record exists (the CLI's owner role)."""
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("UPDATE approval_checks SET report_html = %s WHERE id = %s",
+                     (report_html, check_id))
+
+
 def list_checks(conninfo: str, limit: int = 100) -> list[dict[str, Any]]:
     """The latest checks first: id, project, file checksum, time, status, counts, report?"""
     with psycopg.connect(conninfo) as conn:

@@ -84,7 +84,10 @@ def render_html(result: dict[str, Any], png: bytes | None, zone: str | None = No
            + (f" (SHA-256 <code>{escape(p['file_sha256'])}</code>)" if p.get("file_sha256")
               else "")
            + f"; CRS {escape(p['source_crs'])}; "
-           f"规则 rules {escape(result['rules_file'])}</p>",
+           f"规则 rules {escape(result['rules_file'])}"
+           # the record it is filed with (approval_checks, `cim checks`), when recorded
+           + (f"; 记录号 record #{int(result['record_id'])}"
+              if result.get("record_id") is not None else "") + "</p>",
            "<h2>项目概况 Project</h2><table><tr><th>用地面积 site area</th>"
            f"<td>{_v(p['site_area_m2'])} m²</td></tr><tr><th>行政区 districts</th><td>"
            + ("; ".join([f"{escape(str(d['name']))} ({escape(str(d['code']))}) "
