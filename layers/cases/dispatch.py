@@ -80,11 +80,18 @@ def propose(conn: psycopg.Connection, cat: Category, layer: str | None,
     return cat.default_unit, "category"
 
 
+def _platform_now(conn: psycopg.Connection) -> dt.datetime:
+    """The platform's clock (the database's), which the case list's overdue filter and the
+    actions' times read: the machine a command runs on may be ahead or behind it (a laptop a
+    day ahead flagged every case due today overdue)."""
+    return conn.execute("SELECT now()").fetchone()[0]
+
+
 def overdue(conn: psycopg.Connection, now: dt.datetime | None = None,
             profile: CityProfile | None = None) -> list[dict[str, Any]]:
     """Current cases past their deadline and not handled yet, most overdue first, each with
-    ``overdue_h`` (hours past the deadline at ``now``)."""
-    now = now or dt.datetime.now(dt.UTC)
+    ``overdue_h`` (hours past the deadline at ``now``; None: the platform's clock)."""
+    now = now or _platform_now(conn)
     cur = conn.cursor(row_factory=dict_row)
     return cur.execute(
         "SELECT code, state, category_code, category_name, grid_code, unit, registered_at, "
@@ -100,8 +107,8 @@ OVERDUE_FLAG = "overdue"
 def flag_overdue(conn: psycopg.Connection, now: dt.datetime | None = None,
                  profile: CityProfile | None = None) -> dict[str, int]:
     """Set the flag ``overdue`` on the cases overdue at ``now`` and drop it from the others;
-    counts flagged, cleared and overdue."""
-    now = now or dt.datetime.now(dt.UTC)
+    counts flagged, cleared and overdue (None: at the platform's clock)."""
+    now = now or _platform_now(conn)
     p = {"now": now, "states": waiting_states(profile), "flag": OVERDUE_FLAG}
     late = "state = ANY(%(states)s) AND deadline < %(now)s"
     flagged = conn.execute(

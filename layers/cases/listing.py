@@ -99,7 +99,8 @@ def _where(conn: psycopg.Connection, state: str | None, grid: str | None, unit: 
     if overdue:
         where.append("state = ANY(%(waiting)s) AND deadline < %(now)s")
         params["waiting"] = waiting_states(profile)
-        params["now"] = utc(now) or dt.datetime.now(dt.UTC)
+        # None: the platform's clock, not the machine's a command runs on (dispatch)
+        params["now"] = utc(now) or conn.execute("SELECT now()").fetchone()[0]
     return where, params
 
 
