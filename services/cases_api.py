@@ -479,7 +479,9 @@ def _doc() -> dict[str, dict]:
             "contact": {"type": "object", "properties": {
                 "reporter_name": {"type": "string"}, "phone": {"type": "string"}}},
             "photos": {"type": "array", "items": {"type": "object", "properties": {
-                "name": {"type": "string"}, "content_base64": {"type": "string"}}}}}}}}}
+                "name": {"type": "string"}, "content_base64": {
+                    "type": "string", "description": "the photo's bytes in base64 (in one "
+                    "line or MIME's lines; a data URL, data:image/jpeg;base64,…, too)"}}}}}}}}}
     act_body = {"content": {"application/json": {"schema": {"type": "object", "properties": {
         "note": {"type": "string"}, "unit": {"type": "string"},
         "result": {"type": "string", "enum": ["pass", "fail"]}}}}}}
