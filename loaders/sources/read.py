@@ -206,7 +206,7 @@ def open_source(path: str | Path, layer: str | None = None,
                              "its buildings; not read: "
                              + ", ".join(n for n, _t in layers if n != layer) + ")")
             elif len(layers) > 1:
-                notes.append(f"read layer {layer!r} of {len(layers)}")
+                notes.append(_layers_not_read(read_path, opts, layers, layer))
         info = pyogrio.read_info(read_path, layer=layer, encoding=encoding, **opts)
     except InputError:
         raise
@@ -637,6 +637,27 @@ def gdal_source(path: Path, open_options: dict[str, str] | None = None
         opts.pop("IMMUTABLE", None)
         return tmp / path.name, opts
     return path, opts
+
+
+def _layers_not_read(read_path: Path, opts: dict[str, str],
+                     layers: list[tuple[str, str | None]], layer: str) -> str:
+    """The note of a file of several layers, one read: the others named with their features
+    (as the driver counts them without a scan, else unnamed). It said "read layer 'points' of
+    3": a census delivered as points, lines and polygons in one GeoPackage loaded its points,
+    succeeded, and its lines and polygons were counted nowhere."""
+    others = []
+    for name, _geometry_type in layers:
+        if name == layer:
+            continue
+        try:
+            n = int(pyogrio.read_info(read_path, layer=name, **opts).get("features", -1))
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError):
+            # (a count is a courtesy: the layer is named anyway)
+            n = -1
+        others.append(f"{name!r}" + (f" ({n:,} feature{'s' if n != 1 else ''})" if n >= 0
+                                     else ""))
+    return (f"read layer {layer!r} of {len(layers)}; not read: {', '.join(others)} — load "
+            "each with --layer NAME")
 
 
 def list_layers(path: Path, open_options: dict[str, str]) -> list[tuple[str, str | None]]:
