@@ -411,6 +411,11 @@ def build_project(records: list[dict], *, source: str, name: str | None,
             continue
         repairs.extend(f"{rec['layer']} feature {rec['row']}: {n}" for n in fixed)
         if poly is None or poly.is_empty:
+            if g is not None and g.geom_type in ("Polygon", "MultiPolygon") and \
+                    not g.is_empty:  # a ring collapsed to a line, its points on one line
+                probs.add(f"the polygon encloses no area ({shapely.is_valid_reason(g)}); "
+                          f"a {role} needs its outline", rec["layer"], rec["row"], "geometry")
+                continue
             what = "empty" if g is None or g.is_empty else f"a {g.geom_type}"
             probs.add(f"the geometry is {what}; a {role} needs a polygon (or a closed "
                       "polyline)", rec["layer"], rec["row"], "geometry")
