@@ -44,3 +44,20 @@ def test_a_courtyard_drawn_the_same_way_round_is_a_hole_on_the_map():
     expected = court.area / solid.area  # 2,700 of 3,600 m²
     got = _blue_pixels(court) / _blue_pixels(solid)
     assert got == pytest.approx(expected, abs=0.03), got
+
+
+def test_the_map_has_a_north_arrow():
+    """A filed site map carries its north (指北针, GB/T 50103's 总平面图): the report's map had
+    a scale bar only. Up is grid north of the storage CRS; the arrow stands in the top right
+    corner, where nothing else is drawn for this project (site, building and the map's
+    margin lie farther in): dark pixels there."""
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    p = Project("m", "m", f"EPSG:{SRID}", to_storage(SITE),
+                [Building("B", "建筑", 1, to_storage(box(10, 10, 30, 30)), 10, None, 30.0)])
+    png = draw_map(p, Context(SRID), {"results": []}, None)
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("L")).astype(int)
+    h, w = a.shape
+    corner = a[int(h * 0.01):int(h * 0.10), int(w * 0.90):int(w * 0.99)]
+    assert (corner < 100).sum() > 50

@@ -167,6 +167,13 @@ def draw_map(project: Project, ctx: Context, result: dict[str, Any],
     bar = float(max(m * step for m in (1, 2, 5) if m * step <= span))
     ax.plot([x0 + 5, x0 + 5 + bar], [y0 + 5, y0 + 5], color="black", linewidth=3, zorder=11)
     ax.annotate(f"{bar:g} m", (x0 + 5 + bar / 2, y0 + 7), ha="center", fontsize=8, zorder=11)
+    # north arrow (指北针, as a filed site plan carries it): up is the storage CRS's grid north
+    ax.annotate("北" if zh else "N", xy=(0.965, 0.975), xytext=(0.965, 0.89),
+                xycoords="axes fraction", textcoords="axes fraction", ha="center",
+                va="top", fontsize=11, fontweight="bold", zorder=11,
+                arrowprops={"facecolor": "black", "edgecolor": "black", "width": 3,
+                            "headwidth": 11, "headlength": 12},
+                **({"family": family} if zh else {}))
 
     def t(zh_: str, en: str) -> str:
         return zh_ if zh else en
