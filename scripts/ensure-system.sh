@@ -20,7 +20,10 @@ pg_major() {
 
 missing=()
 UPDATED=""   # set once `apt-get update` ran (see optional below)
-LOGS=${CIM_APT_LOG_DIR:-/tmp}   # apt's output, shown only when an install fails
+# apt's output, read when an install fails: a folder of this run's own (made when something is
+# installed), as fixed /tmp names were another user's file, not writable, on a shared machine
+LOGS=${CIM_APT_LOG_DIR:-}
+logs() { [ -n "$LOGS" ] || LOGS=$(mktemp -d "${TMPDIR:-/tmp}/cim-apt.XXXXXX"); }
 need() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" || missing+=("$1"); }
 
 PG=$(pg_major)
@@ -33,6 +36,7 @@ need fonts-noto-cjk   # Chinese labels in PNG drawings (cim query section --png)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
+  logs
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq || true
   UPDATED=1
@@ -54,8 +58,9 @@ fi
 # when the base packages above were all there, nothing refreshed it and every optional install
 # failed, so the QGIS, browser and strace tests skipped on each clean CI run. A failed install
 # refreshes the index once and tries again.
-optional() {  # LOG WHAT PACKAGE...: install PACKAGE... or say why not
-  local log=$1 what=$2; shift 2
+optional() {  # LOGFILE WHAT PACKAGE...: install PACKAGE... or say why not
+  logs
+  local log=$LOGS/$1 what=$2; shift 2
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get install -y -qq --no-install-recommends "$@" >"$log" 2>&1 && return 0
   if [ -z "$UPDATED" ]; then
@@ -69,18 +74,18 @@ optional() {  # LOG WHAT PACKAGE...: install PACKAGE... or say why not
 # QGIS (large)
 if [ "${1:-}" = "--test" ] && ! dpkg-query -W -f='${Status}' python3-qgis 2>/dev/null | grep -q "ok installed"; then
   echo "installing python3-qgis (optional, for the QGIS project test)"
-  optional "$LOGS/cim-apt-qgis.log" "the QGIS test" python3-qgis qgis-providers
+  optional cim-apt-qgis.log "the QGIS test" python3-qgis qgis-providers
 fi
 # headless Chromium and its driver, so tests/test_webmap.py opens /map and pygeoapi's pages in
 # a real browser
 if [ "${1:-}" = "--test" ] && ! dpkg-query -W -f='${Status}' chromium-driver 2>/dev/null | grep -q "ok installed"; then
   echo "installing chromium and chromium-driver (for the web map browser test)"
-  optional "$LOGS/cim-apt-chromium.log" "the web map browser test" chromium chromium-driver
+  optional cim-apt-chromium.log "the web map browser test" chromium chromium-driver
 fi
 # strace, so tests/test_delivery_untouched.py also checks that no file of a delivery folder is
 # ever opened for writing (the listing comparison runs without it)
 if [ "${1:-}" = "--test" ] && ! command -v strace >/dev/null 2>&1; then
   echo "installing strace (for the read-only delivery test)"
-  optional "$LOGS/cim-apt-strace.log" "that check of the read-only delivery test" strace
+  optional cim-apt-strace.log "that check of the read-only delivery test" strace
 fi
 echo "system ready: PostgreSQL $PG with PostGIS 3"

@@ -246,3 +246,21 @@ exit 0
                          [("受理员-张", "受理员"), ("派遣员-李", "派遣员"), ("核查员-王", "核查员"),
                           ("监督员-赵", "监督员")]], lines
         assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
+
+
+def test_the_apt_logs_are_the_runs_own(tmp_path):
+    """ensure-system.sh wrote apt's output to fixed names (/tmp/cim-apt-qgis.log …): on a
+    machine another user had set up first, the file was theirs and not writable, so the
+    install was never tried. Each run that installs writes into a folder of its own (under
+    TMPDIR), named in the message."""
+    env, _log = _fake_debian(tmp_path, "python3-qgis chromium-driver", installable=False)
+    del env["CIM_APT_LOG_DIR"]
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
+    out = subprocess.run(["bash", str(ENSURE), "--test"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    runs = list((tmp_path / "tmp").glob("cim-apt.*"))
+    assert len(runs) == 1, runs
+    assert f"(see {runs[0]}/cim-apt-qgis.log)" in out.stderr, out.stderr
+    assert (runs[0] / "cim-apt-qgis.log").exists()
