@@ -208,7 +208,8 @@
   $("tool-section").addEventListener("click", () => setTool("section"));
   $("tool-clear").addEventListener("click", () => { setTool(null); drawn(null); info('<p class="hint">点击地图上的要素查看属性。</p>'); });
 
-  map.on("mousedown", (e) => { if (state.tool === "aoi") start = e.lngLat; });
+  let startPx = null;
+  map.on("mousedown", (e) => { if (state.tool === "aoi") { start = e.lngLat; startPx = e.point; } });
   map.on("mousemove", (e) => {
     if (state.tool === "aoi" && start) drawn(boxGeom(start, e.lngLat));
     if (state.tool === "section" && start) drawn({type: "LineString", coordinates: [[start.lng, start.lat], [e.lngLat.lng, e.lngLat.lat]]});
@@ -217,6 +218,11 @@
     if (state.tool !== "aoi" || !start) return;
     const a = start, b = e.lngLat;
     start = null;
+    // a click, not a drag: a box of no size, which the server refused in English
+    if (Math.abs(e.point.x - startPx.x) < 3 || Math.abs(e.point.y - startPx.y) < 3) {
+      drawn(null);
+      return info('<p class="hint">按住鼠标在地图上拖出一个矩形，统计框内各图层的要素数。</p>');
+    }
     drawn(boxGeom(a, b));
     const bbox = [Math.min(a.lng, b.lng), Math.min(a.lat, b.lat), Math.max(a.lng, b.lng), Math.max(a.lat, b.lat)];
     info("<p>统计中…</p>");
