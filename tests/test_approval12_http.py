@@ -1,0 +1,112 @@
+"""The OGC API process ``approval-check`` over HTTP (the served app, its read-only role) answers
+this session's findings as ``cim check`` does on the same features: the part of a site beyond
+the city's districts (shapely from the boundary file), green over an underground garage
+(needs review, both ratios), and a building lower than its storeys can be refused as a 400
+naming feature and field. The project is posted as lon/lat (CGCS2000, EPSG:4490 axis order
+as GeoJSON writes it) and written as a GeoJSON file in the storage CRS for the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pyogrio
+import pytest
+import requests
+import shapely
+import shapely.geometry
+
+from cim.config import PROJECT_ROOT
+from cim.crs import transformer
+from tests.conftest import make_db, run_cli, server_url, start_api
+
+SRID = 4527
+BOUNDARIES = PROJECT_ROOT / "data_samples" / "jining" / "boundaries.gpkg"
+
+
+@pytest.fixture(scope="module")
+def served(jining_profile, tmp_path_factory):
+    from cim.db.engine import drop_database
+    from services.processes import WRITER_URL_ENV
+
+    d = make_db("ap12http", jining_profile)  # the profile's districts applied
+    saved = os.environ.pop(WRITER_URL_ENV, None)
+    try:
+        proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("ap12serve"))
+    finally:
+        if saved is not None:
+            os.environ[WRITER_URL_ENV] = saved
+    yield d, base
+    proc.terminate()
+    proc.wait(10)
+    drop_database(server_url(), d.name)
+
+
+def _edge():
+    city = shapely.union_all(pyogrio.read_dataframe(BOUNDARIES).to_crs(SRID).geometry.values)
+    west, south, _, north = city.bounds
+    y = (south + north) / 2
+    return city, west, y
+
+
+def _features(west: float, y: float, tower: dict) -> list[tuple[str, shapely.Geometry, dict]]:
+    site = shapely.box(west - 50, y, west + 50, y + 100)  # across the city's western edge
+    return [("site", site, {}),
+            ("building", shapely.box(west + 10, y + 10, west + 30, y + 30),
+             {"name": "1号楼", **tower}),
+            ("building", shapely.box(west - 50, y + 50, west + 50, y + 100),
+             {"name": "车库", "floors_above": 0, "floors_below": 2}),
+            ("green", shapely.box(west + 35, y + 55, west + 50, y + 100), {})]
+
+
+def _lonlat(feats) -> dict:
+    t = transformer(SRID, 4490)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"role": role, **attrs},
+         "geometry": shapely.geometry.mapping(shapely.transform(
+             g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))))}
+        for role, g, attrs in feats]}
+
+
+def _post(base, inputs):
+    return requests.post(f"{base}/processes/approval-check/execution",
+                         json={"inputs": inputs}, timeout=120)
+
+
+def test_the_process_answers_as_the_cli_on_a_site_across_the_citys_edge(served, tmp_path):
+    db, base = served
+    city, west, y = _edge()
+    feats = _features(west, y, {"floors_above": 10, "height": 30.0})
+    site = feats[0][1]
+    r = _post(base, {"project": _lonlat(feats), "crs": "EPSG:4490", "name": "edge"})
+    assert r.status_code == 200, r.text
+    http = r.json()
+    fc = {"type": "FeatureCollection",
+          "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{SRID}"}},
+          "features": [{"type": "Feature", "properties": {"role": role, **attrs},
+                        "geometry": shapely.geometry.mapping(g)} for role, g, attrs in feats]}
+    path = tmp_path / "edge.geojson"
+    path.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    cli = json.loads(run_cli(["check", str(path), "--json", "--no-record"], db.env()).stdout)
+    outside = site.difference(city).area
+    for res in (http, cli):
+        p = res["project"]
+        assert p["outside_districts_m2"] == pytest.approx(outside, abs=0.05)
+        assert p["green_over_underground_m2"] == pytest.approx(15 * 45, abs=0.05)
+    assert http["project"]["districts"] == [
+        {**d, "site_area_m2": pytest.approx(d["site_area_m2"], abs=0.05)}
+        for d in cli["project"]["districts"]]
+    assert [(x["id"], x["status"]) for x in http["results"]] == \
+        [(x["id"], x["status"]) for x in cli["results"]]
+
+
+def test_the_process_refuses_30_storeys_at_10_m_naming_feature_and_field(served):
+    _, base = served
+    _, west, y = _edge()
+    r = _post(base, {"project": _lonlat(_features(west, y, {"floors_above": 30,
+                                                            "height": 10.0})),
+                     "crs": "EPSG:4490"})
+    assert r.status_code == 400, r.text
+    msg = r.json()["description"]
+    assert "feature 2, field 'floors_above'" in msg and "min_storey_height_m" in msg, msg
