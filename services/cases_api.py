@@ -87,25 +87,16 @@ def _token() -> str | None:
 def _body(allowed: set[str]) -> dict[str, Any]:
     if not request.data:
         return {}
-    try:
-        body = json.loads(request.data)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError("the body is not JSON", field="body") from None
-    except RecursionError:  # [[[…]]] a thousand deep: a 500, "internal error", before
-        raise InputError("the body nests arrays or objects too deep to read (a report is "
-                         "an object of texts, a point and a list of photos)",
-                         field="body") from None
+    from services.json_body import read_json
+
+    body = read_json(request.data)  # not JSON, or nested deeper than a report: 400 body
     if not isinstance(body, dict):
         raise InputError("the body is a JSON object", field="body")
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise InputError(f"unknown fields {', '.join(unknown)}; fields: "
                          f"{', '.join(sorted(allowed))}", field=unknown[0])
-    try:
-        _no_nul(body, "")
-    except RecursionError:  # nested just below json's limit: deeper than _no_nul may go
-        raise InputError("the body nests arrays or objects too deep to read",
-                         field="body") from None
+    _no_nul(body, "")
     return body
 
 

@@ -81,10 +81,9 @@ class _Status(Exception):
 
 def parse_readings(raw: bytes) -> list[tuple[str, dt.datetime, float]]:
     """The body's readings; an InputError naming the item index and field."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError("the body is not JSON", field="body") from None
+    from services.json_body import read_json
+
+    body = read_json(raw)  # not JSON, or nested deeper than a reading: a 400 naming body
     if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
         raise InputError('the body is {"readings": [{"sensor", "time", "value"}, …]}',
                          field="readings")

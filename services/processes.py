@@ -38,6 +38,7 @@ from flask import Flask, Response, request
 
 from cim.errors import CodeError, InputError
 from cim.text import json_value
+from services.json_body import read_json
 from services.pool import Pool
 from services.process_inputs import first_error, validator
 
@@ -175,10 +176,10 @@ class ProcessesService:
         raw = request.get_data(cache=False)
         if not raw.strip():
             return {}, None
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return {}, f"the request body is not JSON: {str(exc)[:120]}"
+        try:  # not JSON, or nested deeper than any input (a RecursionError, a 500, before)
+            body = read_json(raw)
+        except InputError as exc:
+            return {}, str(exc)
         if not isinstance(body, dict):
             return {}, 'the request body must be a JSON object: {"inputs": {...}}'
         extra = [k for k in body if k not in _BODY_KEYS]

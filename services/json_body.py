@@ -1,0 +1,53 @@
+"""A request's JSON body read with a limit on its nesting, for every service that takes one.
+
+``json.loads`` of ``[[[…]]]`` a hundred thousand deep raises RecursionError (each service
+answered it 500, "internal error"), and a body just below json's own limit (about a thousand
+levels, less in a served thread) was read and then broke the first code that walked it
+recursively (a schema validator, a text check, ``repr`` in a message). No input of the
+platform nests deeper than a dozen levels (a GeoJSON multipolygon in a feature collection
+inside a process's inputs is nine), so a body deeper than :data:`MAX_DEPTH` is refused
+outright as bad input, naming ``body``, before any service looks into it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cim.errors import InputError
+
+MAX_DEPTH = 64  # arrays and objects inside one another, the body itself the first
+
+
+def _too_deep(limit: int) -> InputError:
+    return InputError(f"the body nests arrays or objects more than {limit} deep: no input "
+                      "of the platform does", field="body")
+
+
+def read_json(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """The JSON value of ``raw``; an :class:`InputError` naming ``body`` when it is not
+    JSON (or not UTF-8) or nests arrays and objects deeper than ``max_depth``."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise _too_deep(max_depth) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the body is not JSON ({' '.join(str(exc).split())[:120]})",
+                         field="body") from None
+    if depth_over(value, max_depth):
+        raise _too_deep(max_depth)
+    return value
+
+
+def depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` deep; walked with a stack
+    of its own, not by recursion, so any depth json could read is measured."""
+    stack = [(value, 1)] if isinstance(value, (list, dict)) else []
+    while stack:
+        v, d = stack.pop()
+        if d > limit:
+            return True
+        for item in (v.values() if isinstance(v, dict) else v):
+            if isinstance(item, (list, dict)):
+                stack.append((item, d + 1))
+    return False
