@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
+from layers.query.cli import output_file
 
 
 @click.group("health")
@@ -19,6 +20,7 @@ def health() -> None:
               help="The check year (1900–2200, as the health-compute process takes it)")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON result")
 @click.option("--report", type=click.Path(path_type=Path), default=None,
+              callback=output_file,
               help="Write the HTML report (tables per dimension, choropleth maps)")
 @click.option("--indicators", "catalog_file", type=click.Path(path_type=Path), default=None,
               help="Indicator catalog (default: the profile's health_indicators.yaml)")

@@ -1,0 +1,39 @@
+"""`cim health compute` inputs as city staff type them (session 12), on the hand-built city of
+tests/health_fixture.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from cim.db.engine import drop_database
+from tests import health_fixture as hf
+from tests.conftest import make_db, run_cli, server_url
+
+
+@pytest.fixture()
+def city(jining_profile, request):
+    d = make_db(f"h12{abs(hash(request.node.name)) % 10**5}", jining_profile,
+                apply_profile=False)
+    hf.build(d.conninfo)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def test_a_report_with_nowhere_to_go_is_refused_before_computing(city, tmp_path):
+    """`--report` into a folder that does not exist (or naming a folder) computed and stored
+    the year, then failed writing the file as an internal error: the year was replaced though
+    the command said it failed. Refused up front as a bad option, as `cim risk assess` does."""
+    for bad, words in ((tmp_path / "no_such_folder" / "h.html", "no folder"),
+                       (tmp_path, "is a folder")):
+        proc = run_cli(["health", "compute", "--year", "2026", "--report", str(bad)],
+                       city.env())
+        assert proc.returncode == 2, proc.stderr
+        assert "--report" in proc.stderr and words in proc.stderr, proc.stderr
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert city.scalar("SELECT count(*) FROM health_indicators") == 0
+    assert city.scalar("SELECT count(*) FROM health_runs") == 0
+    out = tmp_path / "h.html"
+    run_cli(["health", "compute", "--year", "2026", "--report", str(out)], city.env(),
+            check=True)
+    assert city.scalar("SELECT count(*) FROM health_runs") == 1
+    assert "公园绿地服务半径覆盖率" in out.read_text(encoding="utf-8")
