@@ -362,6 +362,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     sites, buildings, demolish, green, texts = [], [], [], [], []
     repairs: list[str] = []  # invalid polygons read as their valid outline: noted
     unread_fields: dict[str, dict[str, None]] = {}  # layer → fields of no attribute, given
+    roleless: dict[str, list[int]] = {}  # layer → rows of features without a role
     for rec in records:
         _unread_fields(rec, unread_fields)
         again: list[tuple[str, str, Any]] = []
@@ -378,10 +379,8 @@ def build_project(records: list[dict], *, source: str, name: str | None,
             if role_src:
                 probs.add(f"role {role_src[1]!r} is not one of {', '.join(ROLES)} "
                           "(or 用地红线, 建筑, 拆除, 绿地)", rec["layer"], rec["row"], role_src[0])
-            else:
-                probs.add("no role: give a 'role' property (site, building, demolish, green) "
-                          "or put the feature on a layer named 用地红线/site, 建筑/building, "
-                          "拆除/demolish or 绿地/green", rec["layer"], rec["row"])
+            else:  # said once a layer: a CAD plan's furniture (图框, 标注) is many entities
+                roleless.setdefault(str(rec["layer"]), []).append(rec["row"])
             continue
         g = rec["geometry"]
         if g is not None and not g.is_empty:
@@ -434,6 +433,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
                                      str(code[1]).strip() if code else None))
         else:
             buildings.append((poly, attrs, rec))
+    _no_role(roleless, probs)
     buildings, twins = _one_outline_each(buildings, probs)
     labels: dict[int, list[tuple[str, str, str, dict, str]]] = {}  # building → its labels' values
     unread: list[tuple[int, dict, str]] = []
@@ -469,6 +469,22 @@ def build_project(records: list[dict], *, source: str, name: str | None,
                    ":".join(auth) if auth else src_crs.to_wkt(),
                    _one_site(sites, cfg.site_seam_m),
                    [b for b in out_buildings if b is not None], demolish, green, notes)
+
+
+def _no_role(roleless: dict[str, list[int]], probs: _Problems) -> None:
+    """One problem a layer for its features of no role, naming how many and the first rows:
+    still refused (a building on a misnamed layer left out would pass the FAR), but a CAD
+    plan's frame and thousand dimension lines are not a thousand lines of one message."""
+    why = ("no role: give a 'role' property (site, building, demolish, green) or put the "
+           "feature on a layer named 用地红线/site, 建筑/building, 拆除/demolish or 绿地/green")
+    for layer, rows in roleless.items():
+        if len(rows) == 1:
+            probs.add(why, layer, rows[0])
+            continue
+        shown = ", ".join(map(str, rows[:5])) + (f", … {rows[-1]}" if len(rows) > 5 else "")
+        them = why.replace("the feature", "them")
+        probs.add(f"{len(rows)} features (features {shown}) have {them} (or remove the layer "
+                  "from the drawing)", layer)
 
 
 def _unread_fields(rec: dict, out: dict[str, dict[str, None]]) -> None:
