@@ -241,7 +241,7 @@ class CasesService:
     def report(self) -> Response:
         def go(conn):
             from layers.cases.listing import point_in_storage
-            from layers.cases.sources import report_problem
+            from layers.cases.sources import check_photo_count, report_problem
 
             user = self.user(conn)
             b = _body(REPORT_FIELDS)
@@ -258,6 +258,7 @@ class CasesService:
             photos = []
             if not isinstance(b.get("photos") or [], list):
                 raise InputError("photos is a list of {name, content_base64}", field="photos")
+            check_photo_count(len(b.get("photos") or []), self.profile)  # before decoding
             for i, p in enumerate(b.get("photos") or []):
                 photos.append(_photo(i, p))
             contact = b.get("contact")

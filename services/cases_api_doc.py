@@ -46,7 +46,9 @@ def paths() -> dict[str, dict]:
             "description": {"type": "string"},
             "contact": {"type": "object", "properties": {
                 "reporter_name": {"type": "string"}, "phone": {"type": "string"}}},
-            "photos": {"type": "array", "items": {"type": "object", "properties": {
+            "photos": {"type": "array", "description": "at most the case workflow's "
+                       "attachments.max_photos (9 in the platform's file)",
+                       "items": {"type": "object", "properties": {
                 "name": {"type": "string"}, "content_base64": {
                     "type": "string", "description": "the photo's bytes in base64 (in one "
                     "line or MIME's lines; a data URL, data:image/jpeg;base64,…, too)"}}}}}}}}}

@@ -136,8 +136,9 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
     import psycopg
 
     from layers.cases.listing import point_in_storage
-    from layers.cases.sources import report_problem
+    from layers.cases.sources import check_photo_count, report_problem
 
+    check_photo_count(len(photos), c.profile, "--photo")  # before reading thousands of files
     contact = {k: v for k, v in (("reporter_name", reporter_name), ("phone", phone)) if v}
     with psycopg.connect(c.conninfo()) as conn:
         user = _user(conn, token, user_name)

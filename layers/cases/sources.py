@@ -7,7 +7,8 @@ and may carry photos; a hotline call has a text address placed by the gazetteer
 (:mod:`layers.cases.geocode`) unless a point is given, and the caller's contact, which goes to
 ``case_contacts`` (never published). A photo is accepted when its bytes are one of the media
 types the file lists (JPEG, PNG, WebP by their signatures: the name proves nothing) and not
-over ``max_bytes``; it is stored with its SHA-256.
+over ``max_bytes``; it is stored with its SHA-256. A report carries at most ``max_photos``
+(the body-size cap alone let one report hold thousands of small photos).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from cim.errors import InputError
+from cim.errors import ConfigError, InputError
 from cim.profile import read_yaml_mapping
 from layers.cases.auth import User
 from layers.cases.geocode import geocode
@@ -44,6 +45,30 @@ def settings(path: Path = WORKFLOW_FILE) -> dict[str, Any]:
     raw = read_yaml_mapping(path, "the case workflow")
     return {"sources": raw.get("sources") or {}, "attachments": raw.get("attachments") or {},
             "gazetteer": list(raw.get("gazetteer") or [])}
+
+
+def max_photos(profile: CityProfile | None = None) -> int:
+    """The photos one report may carry: the city's ``attachments.max_photos``; a city copy
+    of the workflow written before the setting existed keeps the platform file's."""
+    path = workflow_file(profile)
+    value = settings(path)["attachments"].get("max_photos")
+    if value is None and path != WORKFLOW_FILE:
+        value = settings(WORKFLOW_FILE)["attachments"].get("max_photos")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"attachments.max_photos is {value!r}: a whole number of photos, "
+                          "1 or more", path=str(path), field="attachments.max_photos")
+    return value
+
+
+def check_photo_count(n: int, profile: CityProfile | None = None,
+                      field: str = "photos") -> None:
+    """An InputError naming ``field`` (``photos`` over HTTP, ``--photo`` on the command
+    line) when ``n`` photos are more than a report may carry; checked before any photo is
+    read or decoded."""
+    limit = max_photos(profile)
+    if n > limit:
+        raise InputError(f"{n} photos: a report carries at most {limit} (attachments."
+                         f"max_photos of {workflow_file(profile).name})", field=field)
 
 
 def media_type(content: bytes) -> str | None:
@@ -94,6 +119,7 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
     if user.role not in roles[source]:
         raise RoleError(f"a {source} case is opened by {'/'.join(roles[source])}, not "
                         f"{user.role} ({user.name})")
+    check_photo_count(len(photos or []), profile)
     place = None
     if point is None and grid_code is None and asset_code is None:
         if not address:
