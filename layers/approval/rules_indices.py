@@ -97,6 +97,14 @@ def height_zones(res: Result, p: Project, ctx: Context, cfg: Config,
                 continue
             top = b.ground_elevation + b.height
             req = float(z["max_elevation"])
+            if b.ground_elevation == 0 and round(top, 3) <= req:
+                # 0 is what a Shapefile written by ArcGIS holds for a number left empty: a
+                # pass resting on it is no pass (a fail stays one: higher ground, higher top)
+                res.item("needs_review", b.label, top, req, zone=zone,
+                         limit="elevation of the top",
+                         note="室外地坪标高 (ground_elevation) 0 m: a number left empty in a "
+                              "Shapefile reads as 0; confirm the ground's elevation")
+                continue
             res.item("fail" if round(top, 3) > req else "pass", b.label, top, req,
                      b.footprint, zone=zone, limit="elevation of the top")
     cand = [i for i in res.items if i["required"] is not None and i["measured"] is not None]
