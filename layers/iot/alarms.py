@@ -96,7 +96,6 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
     deadline counts from when the platform could act on it, not from a past already gone
     (a backlog of hours would be overdue the moment it opened)."""
     from layers.cases.store import SENSOR_SOURCE, open_case
-    from layers.risk.alarm import raise_for_alarm
 
     if not sensor.get("district_code"):
         raise DatabaseError(f"sensor {sensor['code']} lies in no district and names none")
@@ -138,11 +137,9 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
                      registered_at=received_at)
     risk_code = None
     if raise_risk:
-        risk_code = raise_for_alarm(conn, _matrix(str(cfg.matrix_path)),
-                                    asset_code=sensor.get("asset_code"), alarm_code=code,
-                                    level=lv.risk_level,
-                                    risk_type=cfg.risk_types.get(sensor["type_code"]), at=at,
-                                    timezone=cfg.timezone)
+        risk_code = raise_risk_point(conn, cfg, alarm_code=code,
+                                     asset_code=sensor.get("asset_code"),
+                                     type_code=sensor["type_code"], level=level, at=at)
     conn.execute("UPDATE alarms SET case_code = %s, risk_code = %s WHERE id = %s",
                  (case["code"], risk_code, alarm_id))
     if received_at is not None:
@@ -153,6 +150,58 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
                          f"WHERE {'id' if table == 'alarms' else 'code'} = %s "
                          "AND valid_to IS NULL", (json.dumps(note), key))
     return {"id": alarm_id, "code": code, "case_code": case["code"], "risk_code": risk_code}
+
+
+def raise_risk_point(conn: psycopg.Connection, cfg: IotConfig, *, alarm_code: str,
+                     asset_code: str | None, type_code: str, level: int, at: dt.datetime,
+                     risk_code: str | None = None) -> str | None:
+    """The one way an alarm raises a risk point — at its opening, its escalation, and when
+    its asset gets a point while it is active (:func:`raise_unraised`): its level's
+    ``risk_level`` (iot.yaml), the point of its sensor type's risk type (sensor_types.csv)
+    first; the point's code, or None when the asset has none."""
+    from layers.risk.alarm import raise_for_alarm
+
+    return raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=asset_code,
+                           alarm_code=alarm_code, level=cfg.levels[level].risk_level,
+                           risk_type=cfg.risk_types.get(type_code), at=at,
+                           risk_code=risk_code, timezone=cfg.timezone)
+
+
+def raise_unraised(conn: psycopg.Connection, cfg: IotConfig | None = None, *,
+                   profile: Any = None) -> list[tuple[str, str]]:
+    """Active alarms that raise no current risk point — their asset had none when they
+    opened, or the point they raised was retired or given a version without their raise —
+    raise the point their asset has now, as if they had opened after it, at the level they
+    have reached, and keep its code (``alarms.risk_code``) so their escalation raises it
+    again and their clearing restores it. A point added or assessed during a 一级 gas alarm
+    was listed 低 beside it, and stayed so until the next alarm. Called after a risk point
+    is written (``cim risk assess``, ``cim risk add``); ``cfg`` is read from ``profile``
+    only when some alarm needs it. (alarm code, risk point code) of each raise."""
+    from layers.risk.alarm import FLAG
+
+    rows = conn.execute(
+        "SELECT a.id, a.code, a.asset_code, a.type_code, a.level, a.kind FROM alarms a "
+        "WHERE a.status = 'active' AND a.valid_to IS NULL AND a.asset_code IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM risk_points r WHERE r.valid_to IS NULL AND "
+        "r.code = a.risk_code AND %s || a.code = ANY(r.flags)) ORDER BY a.id",
+        (FLAG,)).fetchall()
+    if not rows:
+        return []
+    if cfg is None:
+        from layers.iot.thresholds import load_config
+
+        cfg = load_config(profile)
+    now = conn.execute("SELECT now()").fetchone()[0]
+    out = []
+    for alarm_id, code, asset, type_code, level, kind in rows:
+        if kind == "gap" and not cfg.gap_raise_risk:  # as open_alarm: iot.yaml decides
+            continue
+        point = raise_risk_point(conn, cfg, alarm_code=code, asset_code=asset,
+                                 type_code=type_code, level=level, at=now)
+        if point is not None:
+            conn.execute("UPDATE alarms SET risk_code = %s WHERE id = %s", (point, alarm_id))
+            out.append((code, point))
+    return out
 
 
 def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int,
@@ -168,8 +217,6 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
     dispatch its proposed unit; ``received_at``: a late reading's receipt, which its new time
     limit counts from). False when the episode had reached that level before (back up after
     a de-escalation): nothing changes."""
-    from layers.risk.alarm import raise_for_alarm
-
     lv = cfg.levels[level]
     row = conn.execute(
         "UPDATE alarms SET level = %s, level_name = %s, color = %s, threshold = %s, "
@@ -201,10 +248,8 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
     # a cleared episode escalated by a late reading in it: its clearing restored the point,
     # and a raise now would never be taken back
     if row[3] is not None and row[8] == "active":
-        raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=row[1],
-                        alarm_code=row[0], level=lv.risk_level,
-                        risk_type=cfg.risk_types.get(row[2]), at=at, risk_code=row[3],
-                        timezone=cfg.timezone)
+        raise_risk_point(conn, cfg, alarm_code=row[0], asset_code=row[1], type_code=row[2],
+                         level=level, at=at, risk_code=row[3])
     return True
 
 

@@ -157,6 +157,18 @@ def _keep_alarms(conn: psycopg.Connection, cfg: RiskConfig,
                       [ALARM_FLAG + a for a, _ in active], code))
 
 
+def take_alarm_raises(conn: psycopg.Connection, cfg: RiskConfig) -> list[tuple[str, str]]:
+    """The alarms active on the assets of points just written raise them, as they would had
+    they opened after them (:func:`layers.iot.alarms.raise_unraised`, the alarm's own path):
+    a point added or first found during a 一级 gas alarm on its pipe was listed 低, and its
+    alarm's clearing never reached it. (alarm, point) of each raise."""
+    if not generate.table_exists(conn, "alarms"):
+        return []
+    from layers.iot.alarms import raise_unraised
+
+    return raise_unraised(conn, profile=cfg.profile)
+
+
 def record(conn: psycopg.Connection, year: int) -> int:
     """One ``risk_assessments`` row per graded point; the run's id."""
     run_id = conn.execute("SELECT nextval('risk_assessment_run_seq')").fetchone()[0]
@@ -212,6 +224,7 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         outside = code_candidates(conn, cfg)
         counts = merge(conn, cfg, retire_missing=True)
         run_id = record(conn, year)
+        take_alarm_raises(conn, cfg)
         unknown = conn.execute(
             "SELECT u, count(*) FROM _risk_cand CROSS JOIN jsonb_array_elements_text("
             "CASE WHEN jsonb_typeof(lfactors->'unknown') = 'array' THEN lfactors->'unknown' "

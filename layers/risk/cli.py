@@ -152,7 +152,9 @@ def add_cmd(c: Ctx, risk_type: str, asset: str | None, point: str | None, crs: s
     if as_json:
         echo_json(r)
     else:
-        click.echo(f"added {r['code']}: {r['level']} ({r['color']}), likelihood "
+        raised = (f" — raised by active alarm {', '.join(r['raised_by'])}, graded "
+                  f"{r['graded_level']}" if r["raised_by"] else "")
+        click.echo(f"added {r['code']}: {r['level']} ({r['color']}){raised}, likelihood "
                    f"{r['likelihood']}{_DEFAULTED if r['likelihood_defaulted'] else ''} × "
                    f"consequence {r['consequence']}")
 

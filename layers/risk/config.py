@@ -11,7 +11,7 @@ the key.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,9 @@ class RiskConfig:
     rules_path: Path
     matrix_path: Path
     timezone: str = CHINA_TIME  # the city's (its profile's): deadlines are the city's dates
+    # the city's profile: the alarm levels (its iot.yaml) a point written during an alarm on
+    # its asset is raised by (layers.iot.alarms.raise_unraised)
+    profile: CityProfile | None = field(default=None, compare=False)
 
     def today(self) -> dt.date:
         """The city's date now: the day deadlines count from."""
@@ -332,4 +335,4 @@ def load_config(profile: CityProfile | None, rules: str | Path | None = None,
     rp = _path(profile, "risk_rules", ".yaml", rules)
     mp = _path(profile, "risk_matrix", ".yaml", matrix)
     return RiskConfig(types, load_rules(rp, types), load_matrix(mp), rp, mp,
-                      profile.timezone if profile is not None else CHINA_TIME)
+                      profile.timezone if profile is not None else CHINA_TIME, profile)

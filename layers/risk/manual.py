@@ -20,7 +20,7 @@ from cim.layerdefs import LAYERS
 from layers.query.common import query_geometry
 from layers.query.sqlparts import storage_srid
 from layers.risk import generate, grade
-from layers.risk.assess import code_candidates, merge, record
+from layers.risk.assess import code_candidates, merge, record, take_alarm_raises
 from layers.risk.config import RiskConfig
 
 # the columns of an asset that name its owner, first non-empty wins
@@ -175,12 +175,17 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
                              field="--asset" if asset is not None else "--point")
         merge(conn, cfg, retire_missing=False)
         record(conn, today.year)
-        code, level, color, cons = conn.execute(
-            "SELECT code, level, color, consequence FROM _risk_cand").fetchone()
+        code, graded, cons = conn.execute(
+            "SELECT code, level, consequence FROM _risk_cand").fetchone()
+        raised = [a for a, p in take_alarm_raises(conn, cfg) if p == code]
+        level, color = conn.execute("SELECT level, color FROM risk_points WHERE code = %s "
+                                    "AND valid_to IS NULL", (code,)).fetchone()
+    # ``level``: as the list shows it — an alarm active on the asset raises it
+    # (``raised_by``), ``graded_level`` is likelihood × consequence
     return {"code": code, "risk_type_code": risk_type, "asset_code": asset,
             "responsible_unit": resp, "likelihood": likelihood,
             "likelihood_defaulted": defaulted, "consequence": cons, "level": level,
-            "color": color}
+            "color": color, "graded_level": graded, "raised_by": raised}
 
 
 # the columns of a point a new measure version copies besides those of assess._CONTENT —
