@@ -3,7 +3,8 @@
 :meth:`loaders.engine.places.AreaIndex.place` decides a feature that an area covers without
 measuring its shares (an axis-aligned box by bounds, a district by a raster of the cells it
 covers, the rest by GEOS). Whatever the path, the answer is the rule's: an area covering the
-feature (boundary included), the lowest index when several do; else the area holding the
+feature (boundary included), the lowest index when several do (of grid cells, one of the
+feature's own district first); else the area holding the
 larger share of it (area, length or points, of its normalized geometry, in parts of
 ``SHARE_PARTS`` rounded), a grid cell of the feature's own district first, then the lowest
 index; none intersecting it: -1. The expected answers are computed here, one feature and one
@@ -34,9 +35,12 @@ def _districts() -> list[shapely.Geometry]:
 
 
 def _grid() -> list[shapely.Geometry]:
-    """10 × 10 boxes over 0–80 sharing edges, a few missing (gaps), a triangle and a
-    diamond beside them, and one box overlapping four cells (last: they win)."""
-    cells = [shapely.box(x, y, x + 10, y + 10) for y in range(0, 80, 10)
+    """A box drawn across the line between the L and the box district (first: the lowest
+    index; the box district's by its larger share, so the L's features it covers keep the
+    L's own cell), 10 × 10 boxes over 0–80 sharing edges, a few missing (gaps), a triangle and
+    a diamond beside them, and one box overlapping four cells (last: they win)."""
+    cells = [shapely.box(50, 1, 80, 9)]
+    cells += [shapely.box(x, y, x + 10, y + 10) for y in range(0, 80, 10)
              for x in range(0, 80, 10) if (x, y) not in {(30, 30), (50, 10), (70, 70)}]
     cells.append(shapely.Polygon([(80, 0), (90, 0), (80, 10)]))
     cells.append(shapely.Polygon([(90, 20), (95, 25), (90, 30), (85, 25)]))
@@ -97,13 +101,16 @@ def _share(f: shapely.Geometry, a: shapely.Geometry) -> int:
 
 
 def _rule(f, areas, group_of=None, group: int = -1) -> int:
-    """The rule for one feature, area by area: the lowest covering; else the larger share (a
-    share > 0 in an area of the feature's ``group`` first), the lowest index; else -1."""
+    """The rule for one feature, area by area: the lowest covering (one of the feature's
+    ``group`` first); else the larger share (a share > 0 in an area of the feature's ``group``
+    first), the lowest index; else -1."""
     if f is None or f.is_empty:
         return -1
     covering = [i for i, a in enumerate(areas) if a.covers(f)]
     if covering:
-        return covering[0]
+        own = [i for i in covering if group >= 0 and group_of is not None
+               and group_of[i] == group]
+        return (own or covering)[0]
     ranked = []
     for i, a in enumerate(areas):
         if a.intersects(f):
@@ -145,6 +152,9 @@ def scene():
     rng = np.random.default_rng(12)
     districts, grid = _districts(), _grid()
     feats = _features(rng, 4000)
+    # in the L, covered by its own cell and by the cross-line cell of the box district
+    feats += [shapely.Point(57, 3), shapely.box(51, 2, 55, 8),
+              shapely.LineString([(52, 4), (58.5, 7)])]
     feats += _reversed(feats) + [None, shapely.from_wkt("POLYGON EMPTY"),
                                  shapely.from_wkt("POINT EMPTY")]
     return districts, grid, feats, _expected(feats, districts, grid)
@@ -174,6 +184,11 @@ def test_the_scene_has_what_the_shortcut_must_get_right(scene):
     preferred = [i for i, (f, d) in enumerate(zip(feats, dist)) if cell[i] >= 0 and
                  _rule(f, grid) != cell[i]]
     assert len(preferred) > 5 and all(owner[cell[i]] == dist[i] for i in preferred)
+    # covered by the cross-line cell (index 0, the box district's) and by an L's own cell
+    assert owner[0] == 1
+    across = [i for i, f in enumerate(feats) if f is not None and not f.is_empty
+              and grid[0].covers(f) and dist[i] == 0]
+    assert len(across) > 3 and all(cell[i] != 0 and owner[cell[i]] == 0 for i in across)
     pos_elsewhere = [i for i, f in enumerate(feats) if f is not None and
                      shapely.get_type_id(f) == 1 and cell[i] >= 0 and
                      not grid[cell[i]].intersects(shapely.point_on_surface(f))]

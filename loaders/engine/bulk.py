@@ -293,15 +293,20 @@ class BulkWriter:
         district_sql = ("(SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL "
                         "AND d.level = 3 AND ST_Covers(d.geom, s.geom) ORDER BY d.code "
                         "LIMIT 1)") if layer.assign_district else "NULL::text"
+        # (of grid cells covering it, one of the feature's own district first; OFFSET 0: the
+        # district's subquery run once a row, not again inside the grid cell's)
         grid_sql = ("(SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL "
-                    "AND ST_Covers(g.geom, s.geom) ORDER BY g.code LIMIT 1)"
+                    "AND ST_Covers(g.geom, p.geom) ORDER BY "
+                    "coalesce(g.district_code = p.district, false) DESC, g.code LIMIT 1)"
                     ) if layer.assign_grid else "NULL::text"
         conn.execute("DROP TABLE IF EXISTS _k")
         conn.execute(sql.SQL(
-            "CREATE TEMP TABLE _k WITH (fillfactor = 50) AS SELECT q.*, " + self._prefix_sql("q.district") + " AS prefix "
-            "FROM (SELECT s.row_no, s.source_key, s.row_hash, s.class_code, s.code, "
-            + district_sql + " AS district, " + grid_sql + " AS grid "
-            "FROM {stg} s) q").format(stg=stg),
+            "CREATE TEMP TABLE _k WITH (fillfactor = 50) AS SELECT q.*, "
+            + self._prefix_sql("q.district") + " AS prefix "
+            "FROM (SELECT p.row_no, p.source_key, p.row_hash, p.class_code, p.code, "
+            "p.district, " + grid_sql + " AS grid "
+            "FROM (SELECT s.row_no, s.source_key, s.row_hash, s.class_code, s.code, s.geom, "
+            + district_sql + " AS district FROM {stg} s OFFSET 0) p) q").format(stg=stg),
             {"layer_code": self.layer_code})
         conn.execute("CREATE UNIQUE INDEX ON _k (row_no)")
         conn.execute("CREATE INDEX ON _k (source_key)")

@@ -179,7 +179,8 @@ class AreaIndex:
     """Where features lie: the district and grid cell of each, decided beside the data with
     STRtrees of :class:`Areas` by the rule of the staged writer's SQL join
     (:meth:`loaders.engine.bulk.BulkWriter._build_keys`): an area covering the feature (its
-    boundary counts), the lowest code when several do; else the area holding the larger share
+    boundary counts), the lowest code when several do (of grid cells covering it, one of its own
+    district first); else the area holding the larger share
     of it — of its area (polygons), length (lines) or points (multipoints), measured on its
     normalized geometry, so a line digitised either way is placed alike — then the lower code;
     a grid cell of the feature's own district before any other (a feature crossing a district
@@ -217,11 +218,34 @@ class AreaIndex:
         if dcov and (dist == -2).any():
             rest = np.flatnonzero(dist == -2)
             dist[rest] = self.shares(dcov, geoms[rest])
+        if gcov and dist is not None:
+            self._own_covering(gcov, geoms, dist, cell)
         if gcov and (cell == -2).any():
             rest = np.flatnonzero(cell == -2)
             cell[rest] = self.shares(gcov, geoms[rest], self.grid_district,
                                      dist[rest] if dist is not None else None)
         return dist, cell
+
+    def _own_covering(self, gcov: _Covers, geoms: np.ndarray, dist: np.ndarray,
+                      cell: np.ndarray) -> None:
+        """Where the lowest grid cell covering a feature is of another district than the
+        feature's, the lowest covering cell of its own district instead, if one covers it
+        (cells overlapping across a district line: a grid code names its district, so a
+        370826 component given a 370811 cell would be coded against itself). Only the few
+        such features are asked of GEOS."""
+        covered = cell >= 0
+        owner = np.where(covered, self.grid_district[np.where(covered, cell, 0)], -1)
+        ask = np.flatnonzero(covered & (dist >= 0) & (owner != dist))
+        if not len(ask):
+            return
+        fi, ai = gcov.tree.query(geoms[ask], predicate="covered_by")
+        own = self.grid_district[ai] == dist[ask[fi]]
+        fi, ai = fi[own], ai[own]
+        none = np.iinfo(np.int64).max
+        best = np.full(len(ask), none, dtype=np.int64)
+        np.minimum.at(best, fi, ai)
+        found = best != none
+        cell[ask[found]] = best[found]
 
     @staticmethod
     def shares(cov: _Covers, geoms: np.ndarray, area_group: np.ndarray | None = None,
