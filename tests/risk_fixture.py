@@ -15,7 +15,7 @@ from shapely.geometry import LineString
 
 X0, Y0 = 39_462_000.0, 3_915_000.0  # in 任城区 (EPSG:4527)
 # pipe class → its name and feature code (pipe_classes.csv)
-CLASSES = {"02": ("排水", "52000000"), "03": ("燃气", "53000000")}
+CLASSES = {"02": ("排水", "52000000"), "03": ("燃气", "53000000"), "04": ("热力", "54000000")}
 
 
 def insert_pipe(conn: psycopg.Connection, code: str, line: LineString, *,

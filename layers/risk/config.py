@@ -42,6 +42,9 @@ class RiskType:
     domain_code: str
     domain: str
     asset_layer: str
+    # what an asset of the type must be (risk_types.csv asset_where, the form of a rule's
+    # ``where``): column → values; {} takes any feature of asset_layer
+    asset_where: dict[str, list[str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,35 @@ def load_types(profile: CityProfile | None) -> dict[str, RiskType]:
                               field="asset_layer")
         out[r["code"]] = RiskType(r["code"], r["name"], r.get("name_en", ""),
                                   r["domain_code"], domains[r["domain_code"]],
-                                  r.get("asset_layer", ""))
+                                  r.get("asset_layer", ""),
+                                  _asset_where(r.get("asset_where") or "",
+                                               r.get("asset_layer", ""), tp, i))
+    return out
+
+
+def _asset_where(cell: str, layer: str, p: Path, row: int) -> dict[str, list[str]]:
+    """``column=value|value; column=value`` → the ``where`` of a rule (column → values), of
+    columns ``layer`` has: a city limits a type added only by hand (no rule says what it is
+    on) to the assets it can be on — a heating leak on a heating pipe, not a gas main."""
+    if not cell.strip():
+        return {}
+    if not layer:
+        raise ConfigError("asset_where needs the type's asset_layer", path=str(p), row=row,
+                          field="asset_where")
+    columns = set(LAYERS[layer].column_names())
+    out: dict[str, list[str]] = {}
+    for part in filter(None, (x.strip() for x in cell.split(";"))):
+        col, eq, vals = (x.strip() for x in part.partition("="))
+        if not eq or not col:
+            raise ConfigError(f"{part!r}: column=value|value expected (several joined by ;)",
+                              path=str(p), row=row, field="asset_where")
+        if col not in columns:
+            raise ConfigError(f"{layer} has no column {col!r}", path=str(p), row=row,
+                              field="asset_where")
+        values = [v.strip() for v in vals.split("|") if v.strip()]
+        if not values:
+            raise ConfigError(f"{col}: no value", path=str(p), row=row, field="asset_where")
+        out[col] = values
     return out
 
 

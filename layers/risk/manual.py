@@ -47,17 +47,24 @@ def _asset(conn: psycopg.Connection, code: str) -> tuple[str, str | None]:
     return layer, row[0]
 
 
-def _of_the_rules_kind(conn: psycopg.Connection, cfg: RiskConfig, risk_type: str, layer: str,
-                       asset: str) -> None:
-    """The asset is of a kind the type's rules take (their ``where``: a gas pipe's
-    pipe_class 03, a septic tank's subclass 0302), when they say: a layer alone let a gas
-    leak (0101) be put on a water main, counted in the gas risks of its grid cell and never
-    found again by the rule. A type no rule of this layer selects by ``where`` (a manual
-    type, a low point) takes any feature of its layer."""
+def _of_the_types_kind(conn: psycopg.Connection, cfg: RiskConfig, risk_type: str,
+                       layer: str, asset: str) -> None:
+    """The asset is of a kind the type is on, where the city says so: the type's
+    ``asset_where`` (risk_types.csv, for a type added only by hand: a heating leak 0105 on a
+    heating pipe) and its rules' ``where`` (a gas pipe's pipe_class 03, a septic tank's
+    subclass 0302) — a layer alone let a gas leak be put on a water main and a heating leak
+    on a gas main, counted among the wrong risks of their grid cell. One check for both:
+    the asset meets the type's asset_where and one rule of its layer; a type with neither
+    (or a rule of this layer without ``where``) takes any feature of its layer."""
+    groups: list[list[tuple[str, dict[str, list[str]]]]] = []
+    if cfg.types[risk_type].asset_where:
+        groups.append([("risk_types.csv asset_where", cfg.types[risk_type].asset_where)])
     rules = [r for r in cfg.rules if r.type == risk_type and r.layer == layer]
-    if not rules or any(not r.where for r in rules):
+    if rules and all(r.where for r in rules):
+        groups.append([(f"rule {r.id}", r.where) for r in rules])
+    if not groups:
         return
-    cols = sorted({c for r in rules for c in r.where})
+    cols = sorted({c for g in groups for _, w in g for c in w})
     row = conn.execute(psycopg.sql.SQL("SELECT {} FROM {} WHERE code = %s AND valid_to IS NULL"
                                        ).format(psycopg.sql.SQL(", ").join(
                                            psycopg.sql.SQL("{}::text").format(
@@ -65,14 +72,17 @@ def _of_the_rules_kind(conn: psycopg.Connection, cfg: RiskConfig, risk_type: str
                                            psycopg.sql.Identifier(LAYERS[layer].table)),
                        (asset,)).fetchone()
     got = dict(zip(cols, row, strict=True))
-    if any(all(got[c] in vals for c, vals in r.where.items()) for r in rules):
+    unmet = [g for g in groups
+             if not any(all(got[c] in vals for c, vals in w.items()) for _, w in g)]
+    if not unmet:
         return
     has = ", ".join(f"{c} {got[c] if got[c] is not None else 'blank'}" for c in cols)
-    takes = "; ".join(f"rule {r.id}: " + ", ".join(f"{c} {'/'.join(v)}"
-                                                  for c, v in r.where.items()) for r in rules)
+    takes = "; ".join(
+        "; ".join(f"{label}: " + ", ".join(f"{c} {'/'.join(v)}" for c, v in w.items())
+                  for label, w in g)
+        + (f" ({cfg.rules_path.name})" if g[0][0].startswith("rule ") else "") for g in unmet)
     raise InputError(f"{asset} ({layer}, {has}) is no asset a risk of type {risk_type} "
-                     f"({cfg.types[risk_type].name}) is on: {takes} ({cfg.rules_path.name})",
-                     field="--asset")
+                     f"({cfg.types[risk_type].name}) is on: {takes}", field="--asset")
 
 
 def _text(value: str | None, option: str) -> str | None:
@@ -126,7 +136,7 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
                 raise InputError(f"{asset} is a feature of {layer}; a risk of type {risk_type} "
                                  f"({rt.name}) is on {rt.asset_layer} (risk_types.csv)",
                                  field="--asset")
-            _of_the_rules_kind(conn, cfg, risk_type, layer, asset)
+            _of_the_types_kind(conn, cfg, risk_type, layer, asset)
             geom_sql = (f"(SELECT {generate._POINT} FROM {LAYERS[layer].table} t "
                         "WHERE t.code = %(asset)s AND t.valid_to IS NULL)")
             params = {"asset": asset}
