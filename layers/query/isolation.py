@@ -80,7 +80,7 @@ def isolate(conninfo: ConnOrInfo, code: str, sources: str | list[str] | None = N
     code = code.strip()  # pasted from a table: " 3708…"
     profile = resolve_profile(profile)  # the configured city's (an OGC process passes none)
     with connection(conninfo) as conn:
-        kind, cls, _ = _locate(conn, code)
+        kind, cls, _ = _locate(conn, code, profile)
         if at is not None and kind != "segment":
             raise InputError(f"at {at}: a position along a segment, and {code} is a pipe "
                              "point: give the burst segment's code with --at")

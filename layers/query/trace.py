@@ -39,7 +39,7 @@ def trace(conninfo: ConnOrInfo, code: str, direction: str = "down",
     code = code.strip()  # pasted from a table: " 3708…"
     profile = resolve_profile(profile)  # the configured city's (an OGC process passes none)
     with connection(conninfo) as conn:
-        kind, cls, on_seg = _locate(conn, code)
+        kind, cls, on_seg = _locate(conn, code, profile)
         if cls not in gravity_classes(profile):
             raise InputError(f"{code} is of pipe class {cls}: traces follow gravity drainage "
                              f"(classes {', '.join(sorted(gravity_classes(profile)))})")
