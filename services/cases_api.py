@@ -42,6 +42,7 @@ from flask import Blueprint, Flask, Response, request
 
 from cim.errors import CimError, InputError
 from cim.profile import CHINA_TIME
+from layers.cases.shown import shown
 from services import cases_api_doc
 from services.pool import Pool
 
@@ -95,8 +96,9 @@ def _body(allowed: set[str]) -> dict[str, Any]:
         raise InputError("the body is a JSON object", field="body")
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise InputError(f"unknown fields {', '.join(unknown)}; fields: "
-                         f"{', '.join(sorted(allowed))}", field=unknown[0])
+        raise InputError(f"unknown fields {', '.join(map(shown, unknown[:5]))}"
+                         f"{f' and {len(unknown) - 5} more' if len(unknown) > 5 else ''}; "
+                         f"fields: {', '.join(sorted(allowed))}", field=unknown[0][:80])
     _no_nul(body, "")
     return body
 
@@ -144,7 +146,7 @@ def _args() -> Any:
         _no_nul(v, k)
     for k, values in request.args.lists():
         if len(values) > 1:
-            raise InputError(f"{k} is given twice ({', '.join(map(repr, values))}): give it "
+            raise InputError(f"{k} is given twice ({', '.join(map(shown, values))}): give it "
                              "once", field=k)
     return request.args
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from cim.errors import ConfigError, InputError
 from cim.numbers import ValueProblem, parse_number
 from cim.profile import DICTIONARY_DIR, dictionary_file, read_csv_dictionary
+from layers.cases.shown import shown
 
 if TYPE_CHECKING:
     from cim.profile import CityProfile
@@ -113,7 +114,7 @@ def category(code: str, field: str = "category_code",
                          f"{', '.join(f'{c.code} {c.name}' for c in cats.values())}",
                          field=field)
     if code not in cats:
-        raise InputError(f"unknown case category {code!r} ({path.name}); categories: "
+        raise InputError(f"unknown case category {shown(code)} ({path.name}); categories: "
                          f"{', '.join(f'{c.code} {c.name}' for c in cats.values())}",
                          field=field)
     return cats[code]

@@ -28,6 +28,7 @@ from psycopg.rows import dict_row
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
 from layers.cases.categories import UNIT_BASES, Category
+from layers.cases.shown import shown
 
 if TYPE_CHECKING:
     from cim.profile import CityProfile
@@ -58,7 +59,7 @@ def asset_layer(conn: psycopg.Connection, code: str, field: str = "asset_code") 
         if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table} "  # noqa: S608 (declared)
                         "WHERE code = %s AND valid_to IS NULL)", (code,)).fetchone()[0]:
             return name
-    raise InputError(f"no current feature has code {code}", field=field)
+    raise InputError(f"no current feature has code {shown(code)}", field=field)
 
 
 def propose(conn: psycopg.Connection, cat: Category, layer: str | None,

@@ -26,6 +26,7 @@ from psycopg import sql
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
 from cim.text import norm_key
+from layers.cases.shown import shown
 
 CACHE_SECONDS = 300.0
 _CACHE: dict[str, tuple[float, list[Entry]]] = {}
@@ -119,7 +120,7 @@ def geocode(conn: psycopg.Connection, address: str, layers: list[str],
             if at == 0:
                 break
     if best is None:
-        raise InputError(f"the address {address!r} names no road, facility, building or "
+        raise InputError(f"the address {shown(address)} names no road, facility, building or "
                          "grid cell the platform knows; give a point instead", field=field)
     e = best[2]
     return Place(e.name, e.layer, e.x, e.y, e.grid_code)

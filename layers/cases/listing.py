@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from layers.cases.dispatch import waiting_states
+from layers.cases.shown import shown
 from layers.cases.store import CASE_COLUMNS, utc
 from layers.query.sqlparts import storage_srid
 
@@ -67,7 +68,7 @@ def _where(conn: psycopg.Connection, state: str | None, grid: str | None, unit: 
     if district:
         if not conn.execute("SELECT EXISTS (SELECT 1 FROM admin_divisions WHERE code = %s "
                             "AND level = 3)", (district,)).fetchone()[0]:
-            raise InputError(f"no district (level 3) has code {district!r}", field="district")
+            raise InputError(f"no district (level 3) has code {shown(district)}", field="district")
         where.append("district_code = %(district)s")
         params["district"] = district
     if category:
@@ -76,21 +77,21 @@ def _where(conn: psycopg.Connection, state: str | None, grid: str | None, unit: 
         if category not in load_categories(path) and not conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM cases WHERE category_code = %s)",
                 (category,)).fetchone()[0]:
-            raise InputError(f"no case category has code {category!r} ({path.name})",
+            raise InputError(f"no case category has code {shown(category)} ({path.name})",
                              field="category")
         where.append("category_code = %(category)s")
         params["category"] = category
     if state:
         states = load_workflow(workflow_file(profile)).states
         if state not in states:
-            raise InputError(f"state {state!r} is not a state of the case loop; states: "
+            raise InputError(f"state {shown(state)} is not a state of the case loop; states: "
                              f"{', '.join(states)} (case_workflow.yaml)", field="state")
         where.append("state = %(state)s")
         params["state"] = state
     if grid:
         if not conn.execute("SELECT EXISTS (SELECT 1 FROM grid_cells WHERE code = %s)",
                             (grid,)).fetchone()[0]:
-            raise InputError(f"no grid cell has code {grid!r}", field="grid")
+            raise InputError(f"no grid cell has code {shown(grid)}", field="grid")
         where.append("grid_code = %(grid)s")
         params["grid"] = grid
     if unit:
@@ -133,7 +134,7 @@ def list_cases(conn: psycopg.Connection, *, state: str | None = None,
         last = conn.execute("SELECT valid_from FROM cases WHERE code = %s AND valid_to IS NULL",
                             (after,)).fetchone()
         if last is None:
-            raise InputError(f"after {after!r}: no current case has this code (give the "
+            raise InputError(f"after {shown(after)}: no current case has this code (give the "
                              "code of the last case of the page before)", field="after")
         where.append("(valid_from, code) < (%(after_at)s, %(after)s)")
         params["after_at"], params["after"] = last[0], after

@@ -25,6 +25,7 @@ from cim.errors import ConfigError, InputError
 from cim.profile import read_yaml_mapping
 from layers.cases.auth import User
 from layers.cases.geocode import geocode
+from layers.cases.shown import shown
 from layers.cases.store import case_id, get_case, open_case
 from layers.cases.workflow import WORKFLOW_FILE, RoleError, workflow_file
 
@@ -114,7 +115,7 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
     cfg = settings(workflow_file(profile))
     roles = cfg["sources"]
     if source not in roles:
-        raise InputError(f"source {source!r}: people report from {', '.join(roles)}",
+        raise InputError(f"source {shown(source)}: people report from {', '.join(roles)}",
                          field="source")
     if user.role not in roles[source]:
         raise RoleError(f"a {source} case is opened by {'/'.join(roles[source])}, not "
@@ -132,7 +133,7 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
     # contact.reporter_user) had the case's contact credit someone who never reported it
     given = contact.get("reporter_user")
     if given is not None and given != user.name:
-        raise InputError(f"contact reporter_user {given!r} is not the user reporting "
+        raise InputError(f"contact reporter_user {shown(given)} is not the user reporting "
                          f"({user.name}); the platform records who reports: give "
                          "reporter_name and phone only", field="contact.reporter_user")
     contact["reporter_user"] = user.name

@@ -32,6 +32,7 @@ from cim.errors import ConfigError, InputError
 from cim.profile import DICTIONARY_DIR, read_csv_dictionary
 from layers.cases.categories import category
 from layers.cases.dispatch import asset_layer, propose
+from layers.cases.shown import shown
 from layers.query.sqlparts import storage_srid
 
 if TYPE_CHECKING:
@@ -159,12 +160,12 @@ def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | Non
         grid = conn.execute("SELECT district_code, ST_PointOnSurface(geom) FROM grid_cells "
                             "WHERE code = %s AND valid_to IS NULL", (grid_code,)).fetchone()
         if grid is None:
-            raise InputError(f"no current grid cell has code {grid_code}", field="grid")
+            raise InputError(f"no current grid cell has code {shown(grid_code)}", field="grid")
     if point is not None:
         try:
             x, y = (float(v) for v in point)
         except (TypeError, ValueError, OverflowError):
-            raise InputError(f"point {point!r} is not two numbers x, y",
+            raise InputError(f"point {shown(point)} is not two numbers x, y",
                              field="point") from None
         if not (math.isfinite(x) and math.isfinite(y)):  # --point nan,nan read as floats
             raise InputError(f"point {x:g}, {y:g} is not two finite numbers", field="point")
@@ -261,14 +262,14 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     reported, registered = wf.initial, wf.registered  # 上报, 立案 (case_workflow.yaml)
     sources = (SENSOR_SOURCE, *settings(workflow_file(profile))["sources"])
     if source not in sources:
-        raise InputError(f"unknown source {source!r}; sources: {', '.join(sources)}",
+        raise InputError(f"unknown source {shown(source)}; sources: {', '.join(sources)}",
                          field="source")
     if not (actor or "").strip():
         raise InputError("a case is reported by someone (actor)", field="actor")
     cat = category(category_code, profile=profile)
     reported_at = utc(reported_at)
     not_in_future(conn, reported_at, "at", zone_of(profile))
-    layer = asset_layer(conn, asset_code) if asset_code else None
+    layer = asset_layer(conn, asset_code, "asset") if asset_code else None
     srid = storage_srid(conn)
     geom, district, cell = _place(conn, srid, point, grid_code, layer, asset_code,
                                   strict=not (role == "system" if grid_hint is None
@@ -302,7 +303,10 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     if contact:
         unknown = set(contact) - set(CONTACT_FIELDS)
         if unknown:
-            raise InputError(f"unknown contact fields {sorted(unknown)}; fields: "
+            names = sorted(unknown)
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+            raise InputError(f"unknown contact fields {', '.join(map(shown, names[:5]))}{more}"
+                             "; fields: "
                              f"{', '.join(CONTACT_FIELDS)}", field="contact")
         bad = next((k for k, v in contact.items() if v is not None and not isinstance(v, str)),
                    None)
@@ -320,7 +324,7 @@ def case_id(conn: psycopg.Connection, code: str) -> int:
     row = conn.execute("SELECT id FROM cases WHERE code = %s AND valid_to IS NULL",
                        (code,)).fetchone()
     if row is None:
-        raise CaseNotFound(f"no case has code {code}", field="code")
+        raise CaseNotFound(f"no case has code {shown(code)}", field="code")
     return row[0]
 
 
@@ -332,7 +336,7 @@ def get_case(conn: psycopg.Connection, code: str, *, events: bool = False,
     row = cur.execute(f"SELECT id, {CASE_COLUMNS} FROM cases "  # noqa: S608 (constant)
                       "WHERE code = %s AND valid_to IS NULL", (code,)).fetchone()
     if row is None:
-        raise CaseNotFound(f"no case has code {code}", field="code")
+        raise CaseNotFound(f"no case has code {shown(code)}", field="code")
     cid = row.pop("id")
     if events:
         row["events"] = cur.execute(

@@ -28,6 +28,7 @@ from cim.times import rfc3339
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import Category, categories_file, category
 from layers.cases.dispatch import OVERDUE_FLAG, propose
+from layers.cases.shown import shown
 from layers.cases.store import (
     CaseNotFound,
     get_case,
@@ -182,7 +183,7 @@ def _fields(wf: Workflow, action: Action, values: dict[str, Any]) -> dict[str, A
         if v in (None, "") and spec.get("default") is None and spec.get("required"):
             raise InputError(f"action {action.label()} needs {name}", field=name)
         if v not in (None, "") and spec.get("choices") and v not in spec["choices"]:
-            raise InputError(f"{name} {v!r} is not one of {', '.join(spec['choices'])}",
+            raise InputError(f"{name} {shown(v)} is not one of {', '.join(spec['choices'])}",
                              field=name)
         out[name] = v if v != "" else None
     return out
@@ -242,7 +243,7 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     categories (None: the platform's files); the case after it (with its trail)."""
     wf = load_workflow(workflow_file(profile))
     if action not in wf.actions:
-        raise InputError(f"unknown action {action!r}; actions: {', '.join(wf.actions)}",
+        raise InputError(f"unknown action {shown(action)}; actions: {', '.join(wf.actions)}",
                          field="action")
     act_ = wf.actions[action]
     values = _fields(wf, act_, {"note": note, "unit": unit, "result": result})
@@ -251,7 +252,7 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         "time_limit_h FROM cases c "
         "WHERE code = %s AND valid_to IS NULL FOR UPDATE", (code,)).fetchone()
     if row is None:
-        raise CaseNotFound(f"no case has code {code}", field="code")
+        raise CaseNotFound(f"no case has code {shown(code)}", field="code")
     case_id, state, case_unit, cat_code, a_layer, a_code, *opened_as = row
     # the last event is read once the row is locked, in a statement of its own: read with the
     # lock (a subquery of the locking statement), it came from the snapshot taken before a
@@ -354,7 +355,7 @@ def follow_category(conn: psycopg.Connection, code: str, category_code: str, *,
         "SELECT id, state, category_code, deadline, unit, unit_basis, asset_layer, asset_code "
         "FROM cases WHERE code = %s AND valid_to IS NULL FOR UPDATE", (code,)).fetchone()
     if row is None:
-        raise CaseNotFound(f"no case has code {code}", field="code")
+        raise CaseNotFound(f"no case has code {shown(code)}", field="code")
     case_id, state, old_code, deadline, unit, basis, a_layer, a_code = row
     if old_code == new.code or state in wf.final:
         return None
