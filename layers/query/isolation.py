@@ -40,7 +40,8 @@ CABLE_CLASSES = ("05", "06")  # 电力, 通信: no valves, nothing to isolate
 
 
 def read_sources(value: str | list[str] | None) -> list[str]:
-    """Source codes from a list, a comma/space-separated string, or a text file of them."""
+    """Source codes from a list, a comma/space-separated string (the Chinese ，、； too), or a
+    text file of them."""
     if value is None:
         return []
     if isinstance(value, list):
@@ -59,7 +60,9 @@ def read_sources(value: str | list[str] | None) -> list[str]:
                          "codes themselves, comma-separated)")
     else:
         text = value
-    codes = [c for c in re.split(r"[\s,;]+", text) if c]
+    # staff type codes with a Chinese keyboard: its comma （，）, enumeration comma （、） and
+    # semicolon （；） separate them as "," does (\s has the ideographic space U+3000)
+    codes = [c for c in re.split(r"[\s,;，、；]+", text) if c]
     if not codes:  # given, yet empty: asked for a supply check that would check nothing
         raise InputError(f"sources file {value} names no code (only comments or blank lines)"
                          if is_file else f"sources {value!r} names no code")
