@@ -492,6 +492,11 @@ def property_value(col: Column, v: str) -> object:
         return v.lower() == "true"
     if col.json_type in ("date", "date-time"):  # PostgreSQL's cast error named nothing
         return _date_value(col, v)
+    if col.json_type == "object":  # compared as jsonb: the text must be JSON
+        try:
+            json.loads(v)
+        except (ValueError, RecursionError):
+            raise ParamError(f"{col.name} is a JSON object; {v[:80]!r} is no JSON") from None
     return v
 
 

@@ -53,7 +53,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import JSONPATH
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 from sqlalchemy.sql.util import ClauseAdapter
 
 from cim.crs import (
@@ -276,6 +276,8 @@ class CimProvider(BaseProvider):
             except ParamError as exc:
                 raise ProviderInvalidQueryError(user_msg=str(exc)) from None
             col = self.table.c[name]
+            if pub.json_type == "object":  # the JSON text as jsonb (jsonb = varchar: a 500)
+                value = cast(literal(value, String), JSONB)
             conds.append(col.any_() == value if pub.json_type == "array" else col == value)
         conds.append(self._cql_filter(filterq))
         if (compiled := self._compiled_filter()) is not None:

@@ -40,3 +40,24 @@ def test_a_well_formed_date_value_still_selects(api, db):
                          params={name: value, "f": "csv", "limit": 10000}, timeout=60)
         assert r.status_code == 200, r.text[:300]
         assert len(list(csv.DictReader(io.StringIO(r.text)))) == count
+
+
+def test_an_object_property_value_is_json_compared_as_json_in_every_format(api, db):
+    """``detail=…`` (an alarm's JSON detail): CSV and HTML pages were a 500 for any value
+    (PostgreSQL has no jsonb = varchar), GeoJSON a 400 quoting PostgreSQL for text that is
+    no JSON. Now: no JSON is a 400 naming the property; a JSON value selects the features
+    whose detail equals it (jsonb equality, as PostgreSQL counts it)."""
+    for fmt in ("json", "csv", "html"):
+        r = requests.get(f"{api}/collections/alarms/items", params={"detail": "x", "f": fmt},
+                         timeout=60)
+        assert r.status_code == 400 and "detail" in r.text, (fmt, r.status_code, r.text[:200])
+    value, want = db.rows("SELECT detail::text, count(*) FROM alarms WHERE valid_to IS NULL "
+                          "GROUP BY detail "
+                          "ORDER BY 2 DESC, 1 LIMIT 1")[0]
+    r = requests.get(f"{api}/collections/alarms/items",
+                     params={"detail": value, "f": "json", "resulttype": "hits"}, timeout=60)
+    assert r.status_code == 200 and r.json()["numberMatched"] == want, r.text[:300]
+    r = requests.get(f"{api}/collections/alarms/items",
+                     params={"detail": value, "f": "csv", "limit": 10000}, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    assert len(list(csv.DictReader(io.StringIO(r.text)))) == want
