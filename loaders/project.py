@@ -78,26 +78,29 @@ def _value(v):
     return v
 
 
-def read_project(path: str | Path, crs: str | None = None) -> ProjectFile:
+def read_project(path: str | Path, crs: str | None = None,
+                 encoding: str | None = None) -> ProjectFile:
     """All features of the project file, or of the one project a ``.zip`` holds (see the
-    module docstring); ``crs`` overrides the file's. A file GDAL cannot read, or layers in
-    different CRSs, are input errors."""
+    module docstring); ``crs`` overrides the file's, ``encoding`` the one a Shapefile's
+    ``.dbf`` text is read in (``--encoding``: GBK bytes that are valid UTF-8 too, 住宅, are
+    detected as UTF-8; another format's text is UTF-8 and the option noted as ignored). A
+    file GDAL cannot read, or layers in different CRSs, are input errors."""
     path = Path(path)
     if path.suffix.lower() == ".zip" and not path.is_dir():
-        return _read_zipped(path, crs)
-    pf = _read_unzipped(path, crs)
+        return _read_zipped(path, crs, encoding)
+    pf = _read_unzipped(path, crs, encoding)
     pf.source = str(path.resolve())
     return pf
 
 
-def _read_unzipped(path: Path, crs: str | None) -> ProjectFile:
+def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> ProjectFile:
     if path.is_dir() or path.suffix.lower() == ".shp":
-        return _read_shapefiles(path, crs)
+        return _read_shapefiles(path, crs, encoding)
     if path.suffix.lower() not in SUFFIXES:
         raise InputError("a project is a GeoPackage, GeoJSON, DXF or Shapefile file "
                          f"({', '.join(SUFFIXES)}), or a folder of Shapefiles",
                          path=str(path))
-    first = open_source(path)  # checks the path, prechecks, GDAL can open it
+    first = open_source(path, encoding=encoding)  # checks the path, prechecks, GDAL opens it
     read_path, opts = gdal_source(path)
     try:
         names = [n for n, gt in list_layers(read_path, opts) if gt is not None]
@@ -111,7 +114,8 @@ def _read_unzipped(path: Path, crs: str | None) -> ProjectFile:
     for name in names:
         if counts[name] == 0:
             continue
-        src = first if name == first.layer else open_source(path, layer=name)
+        src = first if name == first.layer else open_source(path, layer=name,
+                                                             encoding=encoding)
         if src.crs is not None:
             crss[name] = src.crs
         dxf = src.driver == "DXF"
@@ -138,7 +142,7 @@ def _project_file(path: Path, sha256: str, records: list[dict], crss: dict[str, 
     return ProjectFile(path, sha256, records, next(iter(crss.values()), None), notes)
 
 
-def _read_shapefiles(path: Path, crs: str | None) -> ProjectFile:
+def _read_shapefiles(path: Path, crs: str | None, encoding: str | None) -> ProjectFile:
     """A Shapefile, or every Shapefile of a folder, each one layer named by its file."""
     if path.is_dir():
         shps = sorted(p for p in path.iterdir() if p.suffix.lower() == ".shp" and p.is_file())
@@ -153,7 +157,7 @@ def _read_shapefiles(path: Path, crs: str | None) -> ProjectFile:
     notes: list[str] = []
     files: list[Path] = []
     for shp in shps:
-        src = open_source(shp)  # checks, prechecks, the .dbf's encoding
+        src = open_source(shp, encoding=encoding)  # checks, prechecks, the .dbf's encoding
         name = shp.stem
         if src.crs is not None:
             crss[name] = src.crs
@@ -264,7 +268,7 @@ def _unpack(zpath: Path, shown: Path, scratch: Path) -> tuple[Path, str, list[st
     return scratch.joinpath(*PurePosixPath(key).parts), f"/vsizip/{zpath}/{key}", left
 
 
-def _read_zipped(path: Path, crs: str | None) -> ProjectFile:
+def _read_zipped(path: Path, crs: str | None, encoding: str | None) -> ProjectFile:
     """The zip's one project, read from a scratch folder removed after; the delivery (path,
     checksum) is the zip, its source ``/vsizip/ZIP/MEMBER``, the members not read noted."""
     zpath = path.resolve()
@@ -272,7 +276,7 @@ def _read_zipped(path: Path, crs: str | None) -> ProjectFile:
     try:
         read, shown, left = _unpack(zpath, path, scratch)
         try:
-            pf = _read_unzipped(read, crs)
+            pf = _read_unzipped(read, crs, encoding)
         except InputError as exc:
             raise _renamed(exc, scratch, f"/vsizip/{zpath}") from exc
         pf.notes = [n.replace(str(scratch), f"/vsizip/{zpath}") for n in pf.notes]

@@ -23,6 +23,9 @@ from layers.query.cli import output_file
 @click.argument("project", type=click.Path(path_type=Path))
 @click.option("--crs", default=None, help="CRS of the project file (default: the file's, "
               "else detected from the coordinates)")
+@click.option("--encoding", default=None,
+              help="Encoding of a Shapefile project's .dbf text (default: its .cpg, else "
+              "detected from the bytes: GBK text that is valid UTF-8 too needs --encoding GBK)")
 @click.option("--rules", "rules", type=click.Path(path_type=Path), default=None,
               help="Rules file (default cim/dictionaries/approval_rules.yaml or the profile's)")
 @click.option("--name", default=None, help="Project name (default: the file name)")
@@ -35,8 +38,9 @@ from layers.query.cli import output_file
               help="Print the report to PDF with headless Chromium")
 @click.option("--no-record", is_flag=True, help="Do not record the check in approval_checks")
 @pass_ctx
-def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: str | None,
-              as_json: bool, report: Path | None, pdf: Path | None, no_record: bool) -> None:
+def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
+              rules: Path | None, name: str | None, as_json: bool, report: Path | None,
+              pdf: Path | None, no_record: bool) -> None:
     """Check PROJECT (GeoPackage, GeoJSON, DXF, a Shapefile or a folder of Shapefiles, or
     a .zip holding one of them) against the planning rules."""
     _import_pyogrio_without_pandas()
@@ -51,7 +55,7 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, rules: Path | None, name: 
 
     try:
         cfg = load_config(c.profile, rules)
-        pf = read_project(project, crs)  # a .zip: its one project, the zip's checksum
+        pf = read_project(project, crs, encoding)  # a .zip: its one project, the zip's checksum
         # the path as filed: absolute (as load_batches.source_path), not as typed in a shell
         proj = build_project(pf.records, source=pf.source,
                              name=name or project.resolve().stem,

@@ -217,8 +217,8 @@ def open_source(path: str | Path, layer: str | None = None,
                          "it (the CRS is then taken from --crs or detected from the "
                          "coordinates)", path=str(path)) from exc
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
-        raise InputError(f"its field names are not {encoding or 'UTF-8'} text ({exc}): give "
-                         "the encoding with --encoding", path=str(path)) from exc
+        raise InputError(f"its field names are not {encoding or 'UTF-8'} text ({exc}): "
+                         + _encoding_advice(dbf is not None), path=str(path)) from exc
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL cannot read it: {_gdal_message(exc)}", path=str(path)) from exc
     driver = info.get("driver") or ""
@@ -488,10 +488,20 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 row += rb.num_rows
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
         raise InputError(f"its field names are not {src.encoding or 'UTF-8'} text ({exc}): "
-                         "give the encoding with --encoding", path=str(src.path)) from exc
+                         + _encoding_advice(src.driver == "ESRI Shapefile"),
+                         path=str(src.path)) from exc
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
                          path=str(src.path), row=row) from exc
+
+
+def _encoding_advice(dbf: bool) -> str:
+    """What to do about text that is not in the encoding read: ``--encoding`` decides a
+    .dbf's only (every other format declares its own, and the option is ignored for it)."""
+    if dbf:
+        return "give the .dbf's encoding with --encoding (GBK, UTF-8 …)"
+    return ("the format's text is UTF-8 and the file's writer stored another encoding: "
+            "save it as UTF-8 (--encoding applies to a Shapefile's .dbf only)")
 
 
 def _check_text(rb: pyarrow.RecordBatch, names: list[str], src: Source, row: int) -> None:
