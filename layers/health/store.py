@@ -108,4 +108,53 @@ def write_year(conninfo: str, result: dict[str, Any]) -> int:
                      "AND valid_to IS NULL", (result["year"],))
         with conn.cursor() as cur:
             cur.executemany(_INSERT, _rows(result, run_id))
+        _compare_next_year(conn, result["year"])
     return run_id
+
+
+# the comparison columns of a stored year's rows against the year before it (``p``), as
+# compute.py's _entry and the index write them: change rounded to 6 places (the index 3),
+# trend by the direction, boundary_changed when the two rows' polygons differ
+_COMPARE = (
+    "INSERT INTO health_indicators (code, run_id, year, indicator_id, name, name_en, dimension,"
+    " unit, direction, unit_kind, unit_code, unit_name, value, target, status, score,"
+    " previous_year, previous_value, change, trend, method, flags, detail, geom)"
+    " SELECT o.code, o.run_id, o.year, o.indicator_id, o.name, o.name_en, o.dimension, o.unit,"
+    " o.direction, o.unit_kind, o.unit_code, o.unit_name, o.value, o.target, o.status, o.score,"
+    " CASE WHEN p.value IS NOT NULL THEN p.year END, p.value,"
+    " CASE WHEN o.value IS NOT NULL AND p.value IS NOT NULL THEN round((o.value - p.value)"
+    "   ::numeric, CASE WHEN o.indicator_id = %(index)s THEN 3 ELSE 6 END)::float8 END,"
+    " CASE WHEN o.value IS NULL OR p.value IS NULL THEN NULL"
+    "   WHEN (o.value - p.value) * CASE WHEN o.direction = 'down' THEN -1 ELSE 1 END > 1e-9"
+    "   THEN 'improved'"
+    "   WHEN (o.value - p.value) * CASE WHEN o.direction = 'down' THEN -1 ELSE 1 END < -1e-9"
+    "   THEN 'worsened' ELSE 'unchanged' END,"
+    " o.method,"
+    " ARRAY(SELECT f FROM (SELECT f FROM unnest(o.flags) f WHERE f <> 'boundary_changed'"
+    "   UNION SELECT 'boundary_changed' WHERE p.value IS NOT NULL AND o.geom IS NOT NULL"
+    "   AND p.geom IS NOT NULL AND ST_Area(ST_SymDifference(o.geom, p.geom)) > 0.01) q(f)"
+    "   ORDER BY f COLLATE \"C\"),"
+    " o.detail, o.geom"
+    " FROM health_indicators o LEFT JOIN health_indicators p ON p.valid_to IS NULL"
+    " AND p.year = %(year)s AND p.indicator_id = o.indicator_id AND p.unit_code = o.unit_code"
+    " WHERE o.id = ANY(%(ids)s)")
+
+
+def _compare_next_year(conn: psycopg.Connection, year: int) -> None:
+    """The stored year after ``year`` compared anew with ``year``'s rows just written.
+
+    Its comparison was written when it was computed, with the year before it then stored: a
+    year computed afterwards — a past year filled in, a year recomputed on corrected data —
+    left the later year's stored change and trend (served, mapped) comparing with nothing or
+    with the replaced values. Its rows are versioned as a recompute's are (the old ones
+    retired), only the comparison columns new."""
+    later = conn.execute("SELECT min(year) FROM health_indicators WHERE valid_to IS NULL"
+                         " AND year > %s", (year,)).fetchone()[0]
+    if later is None:
+        return
+    # years in increasing order, so two runs never wait on each other
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.health'), %s)", (later,))
+    ids = [r[0] for r in conn.execute(
+        "UPDATE health_indicators SET valid_to = now() WHERE valid_to IS NULL AND year = %s"
+        " RETURNING id", (later,)).fetchall()]
+    conn.execute(_COMPARE, {"index": INDEX_ID, "year": year, "ids": ids})
