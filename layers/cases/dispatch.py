@@ -81,6 +81,21 @@ def propose(conn: psycopg.Connection, cat: Category, layer: str | None,
     return cat.default_unit, "category"
 
 
+def known_units(conn: psycopg.Connection, unit_roles: tuple[str, ...],
+                profile: CityProfile | None = None) -> list[str]:
+    """The units the platform knows, sorted: each active user's of a unit role (ops_users,
+    处置单位: a unit someone can act for) and each category's default unit (the city's
+    case_categories.csv: the units the platform itself proposes). A unit a 派遣员 names
+    outside them — a typo, 环卫外 for 环卫处 — left the case with a unit no one acts for."""
+    from layers.cases.categories import categories_file, load_categories
+
+    rows = conn.execute("SELECT DISTINCT unit FROM ops_users WHERE revoked_at IS NULL "
+                        "AND role = ANY(%s) AND unit IS NOT NULL", (list(unit_roles),))
+    units = {r[0] for r in rows} | {c.default_unit
+                                    for c in load_categories(categories_file(profile)).values()}
+    return sorted(u for u in units if u)
+
+
 def _platform_now(conn: psycopg.Connection) -> dt.datetime:
     """The platform's clock (the database's), which the case list's overdue filter and the
     actions' times read: the machine a command runs on may be ahead or behind it (a laptop a

@@ -27,7 +27,7 @@ from cim.profile import DICTIONARY_DIR, dictionary_file, read_yaml_mapping
 from cim.times import rfc3339
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import Category, categories_file, category
-from layers.cases.dispatch import OVERDUE_FLAG, propose
+from layers.cases.dispatch import OVERDUE_FLAG, known_units, propose
 from layers.cases.shown import shown
 from layers.cases.store import (
     CaseNotFound,
@@ -236,6 +236,18 @@ def _category_of(code: str, opened_as: list, unit: str | None,
                         unit or "", ())
 
 
+def _known_unit(conn: psycopg.Connection, wf: Workflow, unit: str, proposed: str,
+                profile: CityProfile | None) -> None:
+    """An InputError naming ``unit`` when the unit a person named is none the platform
+    knows (:func:`layers.cases.dispatch.known_units`), listing them."""
+    known = known_units(conn, wf.unit_roles, profile)
+    if unit not in known:
+        raise InputError(f"unit {shown(unit)} is no unit the platform knows (the proposal "
+                         f"is {proposed}); units: {', '.join(known)} — a new unit acts once "
+                         "a 处置单位 user of it is added (cim ops user add NAME --role 处置单位 "
+                         "--unit UNIT)", field="unit")
+
+
 def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
         at: dt.datetime | None = None, note: str | None = None, unit: str | None = None,
         result: str | None = None, profile: CityProfile | None = None) -> dict:
@@ -305,6 +317,8 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     if "unit" in act_.fields:
         proposed, basis = propose(conn, cat, a_layer, a_code)
         chosen = values.get("unit") or proposed
+        if chosen not in (proposed, case_unit):
+            _known_unit(conn, wf, chosen, proposed, profile)
         sets["unit"], sets["unit_basis"] = chosen, basis if chosen == proposed else "指定"
         detail = {"unit": chosen, "unit_basis": sets["unit_basis"], "proposed": proposed}
     if values.get("result"):
