@@ -37,3 +37,17 @@ def test_a_report_with_nowhere_to_go_is_refused_before_computing(city, tmp_path)
             check=True)
     assert city.scalar("SELECT count(*) FROM health_runs") == 1
     assert "公园绿地服务半径覆盖率" in out.read_text(encoding="utf-8")
+
+
+def test_a_city_with_nothing_loaded_prints_no_python_none(fresh_db):
+    """Districts only: every indicator has no data, so there is no index. The summary line
+    printed Python's ``None`` for it ("city index None")."""
+    proc = run_cli(["health", "compute", "--year", "2026"], fresh_db.env(), check=True)
+    assert "None" not in proc.stdout, proc.stdout
+    assert "city index - (previous year -: -)" in proc.stdout, proc.stdout
+    import yaml
+
+    from cim.profile import DICTIONARY_DIR
+
+    catalog = yaml.safe_load((DICTIONARY_DIR / "health_indicators.yaml").read_text("utf-8"))
+    assert proc.stdout.count("no_data") == len(catalog["indicators"]), proc.stdout

@@ -44,7 +44,9 @@ def compute_cmd(c: Ctx, year: int, as_json: bool, report: Path | None,
         echo_json(result)
         return
     city = result["index"]["units"].get("city", {})
-    click.echo(f"health check {year}: city index {city.get('value')} "
+    # no indicator with a value (nothing loaded): "-", as below, not Python's None
+    click.echo(f"health check {year}: city index "
+               f"{city.get('value') if city.get('value') is not None else '-'} "
                f"(previous year {result['previous_year'] or '-'}: "
                f"{city.get('previous_value') if city.get('previous_value') is not None else '-'})")
     for ind in result["indicators"]:
