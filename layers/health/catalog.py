@@ -8,6 +8,7 @@ dimension or direction is an error naming the file and the indicator, before any
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,11 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
     for i, d in enumerate(raw.get("dimensions") or []):
         try:
             dims.append(Dimension(str(d["id"]), str(d["name_zh"]), str(d.get("name_en", "")),
-                                  float(d.get("weight", 1))))
+                                  _number(d.get("weight", 1), "weight")))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: dimension {i + 1}: {exc}") from exc
+            did = d.get("id") if isinstance(d, dict) else None
+            raise ConfigError(f"{path}: dimension {did or i + 1}: missing or bad field {exc}"
+                              ) from exc
     dim_ids = {d.id for d in dims}
     types = facility_types(profile)
     inds, seen = [], set()
@@ -92,8 +95,10 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
                 definition=str(r.get("definition", "")).strip(),
                 template=str(comp["template"]), params=dict(comp.get("params") or {}),
                 direction=str(r.get("direction", "up")),
-                target=None if r.get("target") is None else float(r["target"]),
-                source=str(r.get("source", "")), scale=float(r.get("scale", 1)))
+                target=None if r.get("target") is None else _number(r["target"], "target",
+                                                                     minimum=None),
+                source=str(r.get("source", "")),
+                scale=_number(r.get("scale", 1), "scale", above=True))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: missing or bad field {exc}") from exc
         if ind.id in seen:
@@ -118,6 +123,24 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return HealthCatalog(path=path, dimensions=dims, indicators=inds, settings=settings)
+
+
+def _number(v: Any, name: str, minimum: float | None = 0.0, above: bool = False) -> float:
+    """A finite number of the catalog, else ValueError naming the field. float() took
+    "nan", ".nan" and -1: a dimension of weight -1 or nan was silently left out of the
+    index, a target of nan was "not met" whatever the value, a scale of 0 made every value
+    0 — the city's index changed with no word."""
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise ValueError(f"{name!r}: {v!r} is not a number")
+    try:
+        x = float(v)
+    except ValueError:
+        raise ValueError(f"{name!r}: {v!r} is not a number") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name!r}: {v!r} is not a finite number")
+    if minimum is not None and (x <= minimum if above else x < minimum):
+        raise ValueError(f"{name!r}: {v!r} must be {'>' if above else '≥'} {minimum:g}")
+    return x
 
 
 def _settings(raw: dict[str, Any]) -> dict[str, Any]:

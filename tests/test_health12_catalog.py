@@ -1,0 +1,52 @@
+"""A city's indicator catalog with numbers that are no numbers (session 12).
+
+``float()`` read "nan", ".nan" and negative weights: a dimension weighted -1 or nan was left
+out of the city health index without a word (the sample city's index rose from 70.5 to 82.8
+with ecological and healthy dropped), a target of nan judged every value "not met", a scale
+of 0 made every value 0. Refused, naming the file, the dimension or indicator and the field.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cim.errors import ConfigError
+from layers.health.catalog import catalog_path, load_catalog
+
+ECO = "name_en: Ecological and liveable, weight: 0.15"
+PARK_TARGET = "    target: 90\n"  # park_service_coverage, the first indicator
+PARK_SCALE = "    scale: 100\n"
+
+
+@pytest.mark.parametrize("old, new, words", [
+    (ECO, ECO.replace("0.15", "-1"), ["dimension ecological", "'weight'", "-1", "≥ 0"]),
+    (ECO, ECO.replace("0.15", "nan"), ["dimension ecological", "'weight'", "finite"]),
+    (ECO, ECO.replace("0.15", ".inf"), ["dimension ecological", "'weight'", "finite"]),
+    (ECO, ECO.replace("0.15", "true"), ["dimension ecological", "'weight'", "not a number"]),
+    (PARK_TARGET, "    target: .nan\n", ["park_service_coverage", "'target'", "finite"]),
+    (PARK_TARGET, "    target: ninety\n", ["park_service_coverage", "'target'",
+                                            "not a number"]),
+    (PARK_SCALE, "    scale: 0\n", ["park_service_coverage", "'scale'", "> 0"]),
+    (PARK_SCALE, "    scale: -100\n", ["park_service_coverage", "'scale'", "> 0"]),
+])
+def test_a_number_that_is_no_number_is_refused(tmp_path, old, new, words):
+    text = catalog_path(None).read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "city_indicators.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_catalog(None, bad)
+    msg = str(exc.value)
+    assert str(bad) in msg, msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_the_platform_catalog_and_a_weight_of_0_load(tmp_path):
+    """A weight of 0 leaves a dimension out on purpose (the index takes weights above 0)."""
+    cat = load_catalog(None)
+    assert sum(d.weight for d in cat.dimensions) == pytest.approx(1.0)
+    text = catalog_path(None).read_text(encoding="utf-8")
+    zero = tmp_path / "zero.yaml"
+    zero.write_text(text.replace(ECO, ECO.replace("0.15", "0"), 1), encoding="utf-8")
+    assert load_catalog(None, zero).dimension("ecological").weight == 0.0
