@@ -50,3 +50,21 @@ def test_the_platform_catalog_and_a_weight_of_0_load(tmp_path):
     zero = tmp_path / "zero.yaml"
     zero.write_text(text.replace(ECO, ECO.replace("0.15", "0"), 1), encoding="utf-8")
     assert load_catalog(None, zero).dimension("ecological").weight == 0.0
+
+
+def test_a_park_tier_of_no_size_is_refused(tmp_path):
+    """min_area_m2 at or above max_area_m2 (the two swapped) takes no park at all: the tier
+    covered nothing and the coverage fell without a word."""
+    tier = "{source: parks, min_area_m2: 2000, max_area_m2: 5000, distance_m: 300}"
+    text = catalog_path(None).read_text(encoding="utf-8")
+    assert tier in text
+    for lo, hi in (("5000", "2000"), ("5000", "5000")):
+        bad = tmp_path / f"tier_{lo}_{hi}.yaml"
+        bad.write_text(text.replace(tier, tier.replace("2000", "LO").replace("5000", "HI")
+                                    .replace("LO", lo).replace("HI", hi), 1), encoding="utf-8")
+        with pytest.raises(ConfigError) as exc:
+            load_catalog(None, bad)
+        msg = str(exc.value)
+        for w in (str(bad), "park_service_coverage", "tier 2", "'min_area_m2'",
+                  "'max_area_m2'"):
+            assert w in msg, msg

@@ -616,6 +616,11 @@ def check_params(name: str, params: dict[str, Any], types: list[dict[str, str]])
                     _num(tier, "distance_m", required=True, above=True)
                     _num(tier, "min_area_m2")
                     _num(tier, "max_area_m2", above=True)
+                    lo, hi = tier.get("min_area_m2"), tier.get("max_area_m2")
+                    if lo is not None and hi is not None and lo >= hi:
+                        # no park in [min, max): the tier covered nothing, silently
+                        raise ValueError(f"'min_area_m2' {lo!r} must be below "
+                                         f"'max_area_m2' {hi!r}")
                 elif tier.get("source") == "facilities":
                     _scalar(tier, "facility_type")
                     t = find_facility_type(types, str(tier.get("facility_type")))
