@@ -68,3 +68,26 @@ def test_a_park_tier_of_no_size_is_refused(tmp_path):
         for w in (str(bad), "park_service_coverage", "tier 2", "'min_area_m2'",
                   "'max_area_m2'"):
             assert w in msg, msg
+
+
+@pytest.mark.parametrize("new, words", [
+    # a typo: the shelters (应急避难场所, 10-minute circle) counted in the mean
+    ("{life_circles: [5, 10, 15], exclude_types: [shleter]}",
+     ["'exclude_types'", "'shleter'", "type_code"]),
+    # the name, not the type_code: compared with type_code, it excluded nothing
+    ("{life_circles: [5, 10, 15], exclude_types: [应急避难场所]}",
+     ["'exclude_types'", "'应急避难场所'", "type_code"]),
+    # no facility type of a 20-minute circle: no value anywhere, no word why
+    ("{life_circles: [20], exclude_types: [shelter]}", ["'life_circles'", "[20]"]),
+])
+def test_life_circle_types_that_measure_nothing_are_refused(tmp_path, new, words):
+    old = "{life_circles: [5, 10, 15], exclude_types: [shelter]}"
+    text = catalog_path(None).read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "circles.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_catalog(None, bad)
+    msg = str(exc.value)
+    for w in (str(bad), "community_facility_walk_coverage", *words):
+        assert w in msg, msg

@@ -645,6 +645,19 @@ def check_params(name: str, params: dict[str, Any], types: list[dict[str, str]])
     elif name == "facility_walk_coverage":
         circles = set(_list(params, "life_circles", int)) or {5, 10, 15}
         exclude = set(_list(params, "exclude_types"))
+        # a type not in the dictionary (a typo, shleter) excluded nothing: the shelters
+        # counted in the mean; circles no type has measured nothing: no value, no word
+        codes = {t.get("type_code") for t in types}
+        unknown = sorted(str(x) for x in exclude if x not in codes)
+        if unknown:
+            raise ValueError(f"'exclude_types': {', '.join(map(repr, unknown))} is no "
+                             "type_code of facility_types.csv")
+        measured = [t for t in types if (t.get("life_circle_minutes") or "").isdigit()
+                    and int(t["life_circle_minutes"]) in circles
+                    and t.get("type_code") not in exclude]
+        if not measured:
+            raise ValueError(f"'life_circles' {sorted(circles)}: no facility type of "
+                             "facility_types.csv is of these circles (less exclude_types)")
         for t in types:  # the types it measures: their walking distances are numbers
             if (t.get("life_circle_minutes") or "").isdigit() and \
                     int(t["life_circle_minutes"]) in circles and t.get("type_code") not in exclude:
