@@ -4,7 +4,8 @@ read-only.
 Every layer with features is read through the loaders' safe GDAL opening
 (:func:`loaders.sources.read.open_source`: prechecks, a GeoPackage opened immutable, nothing
 written beside the file). Features come out as plain records ``{"layer", "row",
-"properties", "geometry"}`` in the file's CRS; giving them their roles and validating them is
+"properties", "geometry", "ring_closed"}`` in the file's CRS (``ring_closed``: a polygon
+ring GDAL read unclosed, read closed, :func:`loaders.sources.batch.closed_rows`); giving them their roles and validating them is
 the approval check's job (``layers.approval.project``), so the data flows one way: this module
 imports nothing from ``layers``. A DXF has one GDAL layer (``entities``): each record's layer
 is the entity's DXF layer name (its ``Layer`` field), which names its role by convention.
@@ -120,11 +121,13 @@ def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> Project
             crss[name] = src.crs
         dxf = src.driver == "DXF"
         for batch in iter_batches(src, python_values=True):  # no pandas for a few features
+            closed = set(batch.rings_closed.tolist())
             for i, g in enumerate(batch.geometries):
                 props = {k: _value(v[i]) for k, v in batch.columns.items()}
                 layer = str(props.get("Layer") or name) if dxf else name
                 records.append({"layer": layer, "row": batch.first_row + i,
-                                "properties": props, "geometry": g})
+                                "properties": props, "geometry": g,
+                                "ring_closed": i in closed})
     if not records:
         raise InputError("the project file has no features", path=str(path))
     return _project_file(path, file_sha256(path), records, crss, crs, notes)
@@ -164,11 +167,12 @@ def _read_shapefiles(path: Path, crs: str | None, encoding: str | None) -> Proje
         notes.extend(f"{shp.name}: {n}" for n in src.notes)
         files.extend(delivery_files(shp))
         for batch in iter_batches(src, python_values=True):
+            closed = set(batch.rings_closed.tolist())
             for i, g in enumerate(batch.geometries):
                 records.append({"layer": name, "row": batch.first_row + i,
                                 "properties": {k: _value(v[i])
                                                for k, v in batch.columns.items()},
-                                "geometry": g})
+                                "geometry": g, "ring_closed": i in closed})
     if not records:
         raise InputError("the project's Shapefiles have no features", path=str(path))
     return _project_file(path, files_sha256(files), records, crss, crs, notes)

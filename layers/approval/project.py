@@ -60,6 +60,10 @@ from layers.approval.outlines import (
 )
 from layers.approval.units import Units
 
+# a polygon ring that was not closed (a GeoJSON or WKT written by hand), read closed as GDAL
+# and shapely read it: said in the notes, from a file and from the process alike
+RING_CLOSED = "a polygon ring is not closed (its last point is not its first): read closed"
+
 
 @dataclass
 class Building:
@@ -188,7 +192,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
             texts.append((g, text, rec))
             continue
         invalid: list[str] = []
-        fixed: list[str] = []
+        fixed: list[str] = [RING_CLOSED] if rec.get("ring_closed") else []
         poly = polygonal(g, invalid, fixed)
         if invalid:
             probs.add(invalid[0], rec["layer"], rec["row"], "geometry")
@@ -325,13 +329,25 @@ def records_from_geojson(obj: Any, source: str = "project") -> list[dict]:
             probs.add("properties must be an object", "features", i, "properties")
             continue
         try:
+            # shapely closes an open ring (as the file path does): said as for a file
+            closed = _ring_open(f["geometry"]) if f.get("geometry") else False
             g = shape(f["geometry"]) if f.get("geometry") else None
         except (KeyError, TypeError, ValueError, AttributeError,
                 shapely.errors.GEOSException) as exc:
             probs.add(f"the geometry cannot be read: {exc}", "features", i, "geometry")
             continue
-        out.append({"layer": "features", "row": i, "properties": props, "geometry": g})
+        out.append({"layer": "features", "row": i, "properties": props, "geometry": g,
+                    "ring_closed": closed})
     probs.raise_if_any()
     if not out:
         raise InputError("the FeatureCollection has no features", path=source)
     return out
+
+
+def _ring_open(geometry: Any) -> bool:
+    """Whether a GeoJSON Polygon or MultiPolygon has a ring whose last position is not its
+    first (RFC 7946 says it must be; shapely closes it, GDAL accepts it with a warning)."""
+    kind, coords = geometry.get("type"), geometry.get("coordinates")
+    polys = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
+    return any(isinstance(ring, list) and len(ring) > 1 and ring[0] != ring[-1]
+               for poly in polys or [] if isinstance(poly, list) for ring in poly)

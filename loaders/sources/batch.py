@@ -5,6 +5,7 @@ used, row numbers kept through a subset (:meth:`Batch.take`). Read by
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -37,6 +38,47 @@ def _rounded_as_float(arr: pyarrow.Array) -> bool:
         return False
     lo, hi = pyarrow.compute.min_max(arr).values()
     return hi.as_py() > _FLOAT_EXACT or lo.as_py() < -_FLOAT_EXACT
+
+
+# the geometries read closed from a ring that was not (see _close_rings), by id: weak, so
+# nothing is kept once the batch is gone and nothing is looked at unless the process holds one
+_CLOSED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _close_rings(wkb: Any, geoms: np.ndarray) -> None:
+    """Read again, closing its rings, each WKB GEOS refused (``on_invalid="ignore"`` gave
+    None for WKB that is there): GDAL accepts a polygon ring whose last point is not its
+    first (a GeoJSON or CSV WKT written by hand: "Non closed ring detected"), GEOS does not,
+    and the feature came out with no geometry — rejected as having none, or "empty" to the
+    approval check, while the same GeoJSON posted to its process is read closed by shapely.
+    Closed here the same way (``on_invalid="fix"``, which closes rings and nothing else) and
+    remembered (:func:`closed_rows`). A valid row costs one vectorised ``is_missing`` of the
+    batch; only the missing ones are looked at, and only the refused ones decoded again."""
+    missing = np.flatnonzero(shapely.is_missing(geoms))
+    if not len(missing):
+        return
+    at = missing[np.fromiter((wkb[i] is not None for i in missing.tolist()), dtype=bool,
+                             count=len(missing))]
+    if not len(at):
+        return
+    fixed = shapely.from_wkb(np.asarray(wkb, dtype=object)[at], on_invalid="fix")
+    for i, g in zip(at.tolist(), fixed.tolist()):
+        if g is not None:
+            geoms[i] = g
+            _CLOSED[id(g)] = g
+
+
+def closed_rows(geoms: np.ndarray) -> np.ndarray:
+    """Positions in ``geoms`` of the geometries read closed from a polygon ring that was not
+    (the same objects, as :attr:`Batch.geometries` gave them): for a reader to flag or note
+    them; none, at once, unless the process holds such a geometry."""
+    if not _CLOSED or not len(geoms):
+        return np.zeros(0, dtype=np.int64)
+    known = np.fromiter(list(_CLOSED.keys()), dtype=np.uint64)
+    ids = np.fromiter(map(id, geoms), dtype=np.uint64, count=len(geoms))
+    cand = np.flatnonzero(np.isin(ids, known))
+    return np.array([i for i in cand.tolist() if _CLOSED.get(id(geoms[i])) is geoms[i]],
+                    dtype=np.int64)
 
 
 class _ArrowColumns(Mapping):
@@ -146,9 +188,16 @@ class Batch:
             wkb, straightened = faces_wkb(self.wkb, self._wkb_arrow, return_straightened=True)
             with np.errstate(invalid="ignore"):  # NaN coordinates are checked later
                 self._geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+                _close_rings(wkb, self._geometries)
             if len(straightened):
                 remember_straightened(self._geometries, straightened)
         return self._geometries
+
+    @property
+    def rings_closed(self) -> np.ndarray:
+        """Positions of the features whose WKB held a polygon ring that was not closed, read
+        closed (:func:`closed_rows`)."""
+        return closed_rows(self.geometries)
 
     @property
     def straightened(self) -> np.ndarray:
