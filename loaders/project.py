@@ -139,10 +139,20 @@ def _project_file(path: Path, sha256: str, records: list[dict], crss: dict[str, 
         return ProjectFile(path, sha256, records, parse_crs(crs), notes)
     distinct = {c.to_wkt() for c in crss.values()}
     if len(distinct) > 1:
+        # --crs reads every layer in the one CRS it names: right for a layer whose CRS is
+        # declared wrongly, wrong for layers that really are in different CRSs
         raise InputError("its layers are in different CRSs ("
-                         + ", ".join(f"{n}: {c.name}" for n, c in crss.items())
-                         + "); give --crs or one CRS for all", path=str(path))
+                         + ", ".join(f"{n}: {_crs_label(c)}" for n, c in crss.items())
+                         + "): reproject the layers to one CRS (QGIS: Export → Save Features "
+                         "As…; ogr2ogr -t_srs) and check again (--crs would read every layer "
+                         "in the one CRS it names)", path=str(path))
     return ProjectFile(path, sha256, records, next(iter(crss.values()), None), notes)
+
+
+def _crs_label(crs: pyproj.CRS) -> str:
+    """``EPSG:4527 (CGCS2000 / 3-degree Gauss-Kruger zone 39)``, or the name alone."""
+    auth = crs.to_authority()
+    return f"{':'.join(auth)} ({crs.name})" if auth else crs.name
 
 
 def _read_shapefiles(path: Path, crs: str | None, encoding: str | None) -> ProjectFile:
