@@ -104,3 +104,22 @@ def test_a_point_an_assessment_first_finds_during_an_alarm_takes_its_raise(d):
                     "source = 'alarm'", (code,)) == n
     assert send(d, [(s, t(15), 0.0)])["alarms_cleared"] == 1
     assert _current(d, code) == (graded, levels[graded]["color"], [])
+
+
+def test_the_text_of_risk_add_says_the_raise(d):
+    """`cim risk add` without --json says the point stands at the alarm's level, and why."""
+    raised = _yaml("iot.yaml")["levels"][1]["risk_level"]
+    table = _yaml("risk_matrix.yaml")["matrix"]
+    done = d.rows("SELECT asset_code FROM risk_points WHERE valid_to IS NULL")
+    pipe = _gas_pipe_without_point(d, tuple(a for (a,) in done if a))
+    s = add_sensor(d, 13, "01", pipe, "03")
+    assert send(d, [(s, t(20), 55.0)])["alarms_opened"] == 1
+    alarm = _alarm(d, s)[0]
+    proc = run_cli(["risk", "add", "--type", "0101", "--asset", pipe, "--likelihood", "1",
+                    "--unit", "燃气公司"], d.env(), check=True)
+    code, cons = d.rows("SELECT code, consequence FROM risk_points WHERE valid_to IS NULL AND "
+                        "asset_code = %s", (pipe,))[0]
+    assert proc.stdout.startswith(
+        f"added {code}: {raised} ({_yaml('risk_matrix.yaml')['levels'][raised]['color']}) — "
+        f"raised by active alarm {alarm}, graded {table[1][cons - 1]}, likelihood 1 × "
+        f"consequence {cons}"), proc.stdout
