@@ -276,7 +276,7 @@ def test_inspector_report_with_photo(conn):
     with pytest.raises(InputError) as exc:
         sources.report_problem(conn, insp, source="巡查上报", category_code="9999",
                                point=(x, y))
-    assert exc.value.field == "category_code"
+    assert exc.value.field == "category"  # as a report names it (body, --category)
 
 
 def test_users_and_tokens(conn):

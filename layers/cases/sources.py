@@ -24,6 +24,7 @@ import psycopg
 from cim.errors import ConfigError, InputError
 from cim.profile import read_yaml_mapping
 from layers.cases.auth import User
+from layers.cases.categories import category
 from layers.cases.geocode import geocode
 from layers.cases.shown import shown
 from layers.cases.store import case_id, get_case, open_case
@@ -121,6 +122,9 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
         raise RoleError(f"a {source} case is opened by {'/'.join(roles[source])}, not "
                         f"{user.role} ({user.name})")
     check_photo_count(len(photos or []), profile)
+    # named as a report gives it (the body's category, the CLI's --category), not as
+    # open_case's parameter
+    category(category_code, field="category", profile=profile)
     place = None
     if point is None and grid_code is None and asset_code is None:
         if not address:
