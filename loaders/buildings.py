@@ -67,6 +67,8 @@ PARSERS = {
 # missing number): stored NULL, flagged floors_above_unknown, the 0 kept in attrs as
 # delivered. A 0 on a lower structure (an underground garage's entry) stays 0
 MIN_STOREY_KEY = "min_storey_height_m"
+# a height below its storeys above ground × that lowest storey height: flagged, kept as given
+HEIGHT_BELOW_STOREYS = "height_below_storeys"
 # where a unit of measure names its unit after its authority's prefix:
 # urn:ogc:def:uom:UCUM::mm, #m, http://www.opengis.net/def/uom/UCUM/0/ft
 _UOM_TAIL = re.compile(r"^.*[:/#]")
@@ -282,6 +284,14 @@ def make_columns(profile: CityProfile):
             for i in unknown:  # the rows found only
                 flags[i] = flags[i] + ["floors_above_unknown"]
                 extra.setdefault(int(i), []).append(m["floors_above"])
+            # lower than its storeys can be (30 storeys at 10 m): one of the two is wrong, and
+            # which one the survey must say — both kept as delivered, the row flagged, so that
+            # a spacing or sunlight check resting on that height can be told apart
+            with np.errstate(invalid="ignore"):
+                low = np.flatnonzero(_floats(values["height"])
+                                     < _floats(floors) * min_storey)
+            for i in low:
+                flags[i] = flags[i] + [HEIGHT_BELOW_STOREYS]
         if "year_built" in m:  # a date (2005-06-01) is more than its year: kept as typed
             typed = beyond_year(batch.for_parser(m["year_built"]))
             for i in np.flatnonzero(typed & (values["year_built"] != None)):  # noqa: E711
