@@ -525,6 +525,9 @@ def residential_service_coverage(ctx: Context, params: dict) -> Result:
                   for t in params.get("tiers") or []}:
         if _empty(ctx, table):
             return _no_data(ctx, table)
+    if _empty(ctx, "buildings"):
+        return _no_data(ctx, "buildings")
+    unloaded = _absent(ctx, "buildings")
     cov = _coverage(ctx, list(params.get("tiers") or []))
     out = {}
     for d in ctx.districts:
@@ -535,9 +538,18 @@ def residential_service_coverage(ctx: Context, params: dict) -> Result:
         if c["straight_line"]:
             part.flags.add("straight_line")
         if not c["total"]:  # say why there is no value
-            part.flags.add("no_residential_buildings")
+            part.flags |= _no_homes(d, unloaded)
         out[d] = part
     return out
+
+
+def _no_homes(district: str, unloaded: set[str]) -> set[str]:
+    """Why a district has no residential land to cover: none of its buildings is a home
+    (``no_residential_buildings``), or no building of any use lies in it — the layer was not
+    delivered for it — ``no_buildings`` too, as the area indicators flag it. Both read only
+    ``no_residential_buildings``: a district, or a city, whose buildings were not loaded was
+    told it had no homes."""
+    return {"no_residential_buildings"} | ({"no_buildings"} if district in unloaded else set())
 
 
 @template("facility_walk_coverage")
@@ -546,6 +558,9 @@ def facility_walk_coverage(ctx: Context, params: dict) -> Result:
     distance of one; the value is the mean of the types' shares."""
     if _empty(ctx, "facilities"):
         return _no_data(ctx, "facilities")
+    if _empty(ctx, "buildings"):
+        return _no_data(ctx, "buildings")
+    unloaded = _absent(ctx, "buildings")
     circles = {int(x) for x in params.get("life_circles") or (5, 10, 15)}
     exclude = set(params.get("exclude_types") or ())
     types = [t for t in _facility_types(ctx)
@@ -564,7 +579,7 @@ def facility_walk_coverage(ctx: Context, params: dict) -> Result:
             if c["straight_line"]:
                 part.flags.add("straight_line")
             if not c["total"]:
-                part.flags.add("no_residential_buildings")
+                part.flags |= _no_homes(d, unloaded)
     return out
 
 
