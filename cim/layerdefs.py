@@ -445,6 +445,7 @@ RISK_POINTS = LayerDef(
     ),
     extra_indexes=(Index("level_current_idx", ("level",)),
                    Index("asset_current_idx", ("asset_code",))),
+    live=True,  # raised and restored in place by the alarms on its asset (layers/iot)
 )
 
 # -- lifeline monitoring (城市生命线, issue 14): the sensor registry, a layer loaded from the

@@ -20,6 +20,7 @@ Usage: ``python scripts/webmap_assets.py [--build DIR] [--skip-npm] [--skip-glyp
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import shutil
 import subprocess
@@ -67,11 +68,19 @@ TILE_LAYER = re.compile(r"new L\.TileLayer\((\s*'\{\{ config\[[\"']server[\"']\]
                         r"\[[\"']url[\"']\] \}\}')")
 BASEMAP_JS = "{{ config['server']['url'] }}/map/static/pygeoapi-basemap.js"
 LEAFLET_JS = "{{ config['server']['url'] }}/map/static/vendor/leaflet/leaflet.js"
-# glyph ranges served as PBF (the rest of the BMP's CJK is drawn from the browser's fonts)
-GLYPH_RANGES = [0, 256, 8192, 8448, 8704, 9472, 9984]  # 9984: dingbats (the ✚ marker)
+# glyph ranges served as PBF (the rest of the BMP's CJK is drawn from the browser's fonts).
+# A range the server answers 404 is drawn by MapLibre from the browser's fonts, but each 404
+# is an error in the console: 768 Greek (Φ of a pipe size Φ200), 8960 technical symbols (⌀),
+# 9216 enclosed numbers (①) were; 9472 geometric shapes and 9984 dingbats (◆ ▲ ■ ✚ markers)
+GLYPH_RANGES = [0, 256, 768, 8192, 8448, 8704, 8960, 9216, 9472, 9984]
 FONT_FACE = "Noto Sans CJK SC"
 FONT_TTC = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 FONTSTACK = "Noto Sans CJK SC Regular"
+# A codepoint of a served range the CJK face lacks (⌀ U+2300 …) is taken from this face
+# (Debian fonts-dejavu-core): MapLibre draws nothing for a codepoint missing from a range it
+# loaded — only a range that fails is drawn from the browser's fonts —, so serving 8960-9215
+# from Noto alone would have dropped the ⌀ of 管径 labels that the 404 still drew
+FALLBACK_TTF = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
 def npm_assets(build: Path) -> None:
@@ -94,27 +103,133 @@ def npm_assets(build: Path) -> None:
     vg.joinpath("LICENSE").write_text(readme[readme.index("## Legalese"):])
 
 
+_FONTNIK = ("const f=require('fontnik'),fs=require('fs');const font=fs.readFileSync(process.argv[1]);"
+            "for(const s of process.argv.slice(3).map(Number)){f.range({font,start:s,end:s+255},"
+            "(e,d)=>{if(e)throw e;fs.writeFileSync(process.argv[2]+'/'+s+'-'+(s+255)+'.pbf',d);"
+            "});}")
+
+
 def glyphs(build: Path) -> None:
-    """Subset the SC face of Noto Sans CJK to the served ranges, then fontnik's SDF PBFs."""
+    """Subset the SC face of Noto Sans CJK to the served ranges, then fontnik's SDF PBFs; the
+    codepoints of those ranges it lacks from FALLBACK_TTF, merged into the same PBFs."""
     from fontTools.subset import Options, Subsetter
-    from fontTools.ttLib import TTCollection
+    from fontTools.ttLib import TTCollection, TTFont
 
     coll = TTCollection(str(FONT_TTC))
     font = next(f for f in coll.fonts if f["name"].getDebugName(1) == FONT_FACE)
+    wanted = [c for r in GLYPH_RANGES for c in range(r, r + 256)]
+    has = set(font.getBestCmap())
+    ascent = _ascent(font)
     sub = Subsetter(Options())
-    sub.populate(unicodes=[c for r in GLYPH_RANGES for c in range(r, r + 256)])
+    sub.populate(unicodes=wanted)
     sub.subset(font)
     otf = build / "font.otf"
     font.save(str(otf))
     out = FONTS / FONTSTACK
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    js = ("const f=require('fontnik'),fs=require('fs');const font=fs.readFileSync(process.argv[1]);"
-          "for(const s of process.argv.slice(3).map(Number)){f.range({font,start:s,end:s+255},"
-          "(e,d)=>{if(e)throw e;fs.writeFileSync(process.argv[2]+'/'+s+'-'+(s+255)+'.pbf',d);});}")
-    subprocess.run(["node", "-e", js, str(otf), str(out), *map(str, GLYPH_RANGES)],
+    subprocess.run(["node", "-e", _FONTNIK, str(otf), str(out), *map(str, GLYPH_RANGES)],
                    cwd=build, check=True)
     shutil.copy2("/usr/share/doc/fonts-noto-cjk/copyright", out / "LICENSE")
+    if not FALLBACK_TTF.is_file():
+        print(f"warning: {FALLBACK_TTF} missing (fonts-dejavu-core): the codepoints "
+              f"{FONT_FACE} lacks are not drawn where their range is served", file=sys.stderr)
+        return
+    fb = TTFont(str(FALLBACK_TTF))
+    missing = [c for c in wanted if c not in has and c in fb.getBestCmap()]
+    shift = _ascent(fb) - ascent  # fontnik's top is below each face's ascender: one baseline
+    sub = Subsetter(Options())
+    sub.populate(unicodes=missing)
+    sub.subset(fb)
+    ttf = build / "fallback.ttf"
+    fb.save(str(ttf))
+    fb_out = build / "fallback"
+    shutil.rmtree(fb_out, ignore_errors=True)
+    fb_out.mkdir(parents=True)
+    subprocess.run(["node", "-e", _FONTNIK, str(ttf), str(fb_out), *map(str, GLYPH_RANGES)],
+                   cwd=build, check=True)
+    for pbf in sorted(out.glob("*.pbf")):
+        pbf.write_bytes(merge_glyphs(pbf.read_bytes(), (fb_out / pbf.name).read_bytes(), shift))
+    shutil.copy2("/usr/share/doc/fonts-dejavu-core/copyright", out / "LICENSE.DejaVu")
+
+
+def _ascent(font) -> int:
+    """The face's ascender in px at fontnik's 24 px (FreeType's size metrics: rounded up)."""
+    return math.ceil(font["hhea"].ascent * 24 / font["head"].unitsPerEm)
+
+
+# -- the glyph PBF (glyphs.proto: glyphs{1: fontstack{1 name, 2 range, 3: glyph{1 id, 2 bitmap,
+# 3 width, 4 height, 5 left (sint32), 6 top (sint32), 7 advance}}}), enough to merge two
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = buf[i]
+        value |= (b & 0x7F) << shift
+        i += 1
+        if b < 0x80:
+            return value, i
+        shift += 7
+
+
+def _put_varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
+        v >>= 7
+        if not v:
+            return bytes(out)
+
+
+def _fields(buf: bytes) -> list[tuple[int, int, int | bytes]]:
+    """(field, wire type, value) of a message: varints and length-delimited fields only."""
+    out, i = [], 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(buf, i)
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            value, i = buf[i:i + n], i + n
+        else:
+            raise ValueError(f"glyph PBF: wire type {wire} of field {field}")
+        out.append((field, wire, value))
+    return out
+
+
+def _encode(fields: list[tuple[int, int, int | bytes]]) -> bytes:
+    out = bytearray()
+    for field, wire, value in fields:
+        out += _put_varint(field << 3 | wire)
+        out += _put_varint(value) if wire == 0 else _put_varint(len(value)) + value
+    return bytes(out)
+
+
+def merge_glyphs(primary: bytes, fallback: bytes, shift: int = 0) -> bytes:
+    """``primary``'s glyph PBF with the glyphs of ``fallback`` it lacks added to its fontstack,
+    their tops raised by ``shift`` px (the faces' ascender difference)."""
+    (_, _, stack), = [f for f in _fields(primary) if f[0] == 1]
+    stack_fields = _fields(stack)
+    have = {dict((f, v) for f, _, v in _fields(g))[1] for n, _, g in stack_fields if n == 3}
+    fb_stacks = [v for n, _, v in _fields(fallback) if n == 1]
+    for n, _, g in (_fields(fb_stacks[0]) if fb_stacks else []):
+        if n != 3:
+            continue
+        glyph = _fields(g)
+        if dict((f, v) for f, _, v in glyph)[1] in have:
+            continue
+        glyph = [(f, w, _put_zigzag(_get_zigzag(v) + shift) if f == 6 else v)
+                 for f, w, v in glyph]
+        stack_fields.append((3, 2, _encode(glyph)))
+    return _encode([(1, 2, _encode(stack_fields))])
+
+
+def _get_zigzag(v: int) -> int:
+    return (v >> 1) ^ -(v & 1)
+
+
+def _put_zigzag(v: int) -> int:
+    return (v << 1) ^ (v >> 63)
 
 
 def templates() -> None:

@@ -219,7 +219,7 @@ def test_live_layers_refresh_offline_and_identify_an_alarm(browser, api, db):
         assert "一级" in text and "0.041" in text and case in text
     finally:
         db.rows("DELETE FROM alarms WHERE code = %s RETURNING id", (code,))
-    live = [u for u in proxy.statuses if "collections=sensors,alarms,cases" in u
+    live = [u for u in proxy.statuses if "collections=risk_points,sensors,alarms,cases" in u
             and "/tiles/WebMercatorQuad/" in u]
     assert live and any("&v=" in u for u in live), live
     assert all(proxy.statuses[u] in (200, 204, 304) for u in live)

@@ -7,9 +7,12 @@ exactly the style layers that draw it; each style layer carries ``metadata["cim:
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
-from cim.profile import CityProfile
+from cim.errors import ConfigError
+from cim.profile import CityProfile, read_yaml_mapping
 from layers.styles.expr import ml_filter, ml_geometry
 from layers.styles.model import (
     GEOMETRY_KINDS,
@@ -215,7 +218,10 @@ class _Builder:
             c = (_color(s.get("outline")) if legend_kind == "line" else
                  _color(s.get("fill") or s.get("color"))) or DEFAULT_OUTLINE
             items = [(st.title, c)]
-        legend = [{"label": lab, "color": c.hex, "kind": legend_kind} for lab, c in items]
+        if legend_kind == "circle":
+            legend = [self.point_legend(lab, s, c.hex, c.hex) for lab, c in items]
+        else:
+            legend = [{"label": lab, "color": c.hex, "kind": legend_kind} for lab, c in items]
         if st.height_classes:
             legend += [{"label": h.title, "color": Color(90, 90, 90, round(h.opacity * 255)).hex,
                         "kind": "fill"} for h in st.height_classes]
@@ -257,20 +263,42 @@ class _Builder:
             made = [self.circle(sid + "-circle", s, color)]
         return made, legend_kind
 
-    def circle(self, sid: str, s: dict, color: Any) -> dict:
-        """A point symbol: a circle, or the QGIS marker's shape as a glyph (SHAPE_GLYPHS);
-        colours as the QML's (the symbol's fill and outline, else the class colour, else
-        dark grey)."""
+    @staticmethod
+    def point_colors(s: dict, color: Any) -> tuple[Any, Any]:
+        """A point symbol's fill and outline as the QML's: the symbol's own, else the class
+        colour (a colour or an expression), else dark grey."""
         fill = _color(s.get("fill"))
         outline = _color(s.get("outline"))
-        fill_c = fill.hex if fill else color or DEFAULT_OUTLINE.hex
-        line_c = outline.hex if outline else color or DEFAULT_OUTLINE.hex
+        return (fill.hex if fill else color or DEFAULT_OUTLINE.hex,
+                outline.hex if outline else color or DEFAULT_OUTLINE.hex)
+
+    def point_legend(self, label: str, s: dict, color: Any, swatch: str) -> dict:
+        """A point's legend item drawn as the map draws it, from the same symbol: its shape
+        (the glyph of SHAPE_GLYPHS, else a circle), fill, outline and sizes in px. The legend
+        showed every point as a round swatch in the class colour: a valve (◆) like a hydrant
+        (▲), a well (white, ringed in the class colour) as a solid dot. ``color`` a colour,
+        else (every class of a layer in one entry) grey; ``swatch`` the item's ``color`` as
+        before (its class colour, which a one-swatch entry and older readers show)."""
+        shown = color if isinstance(color, str) else None
+        fill_c, line_c = self.point_colors(s, shown or "#888888")
+        shape = str(s.get("shape", "circle"))
+        item = {"label": label, "color": swatch, "kind": "circle", "shape": shape,
+                "fill": fill_c, "stroke": line_c, "size": px(s.get("size"), 1.6),
+                "stroke_width": px(s.get("outline_width"), 0.2)}
+        if shape in SHAPE_GLYPHS:  # the glyph at the map's text size, its halo the outline
+            item.update(glyph=SHAPE_GLYPHS[shape], text_size=round(item["size"] / GLYPH_FILL, 2))
+        return item
+
+    def circle(self, sid: str, s: dict, color: Any) -> dict:
+        """A point symbol: a circle, or the QGIS marker's shape as a glyph (SHAPE_GLYPHS);
+        colours as the QML's (:meth:`point_colors`)."""
+        fill_c, line_c = self.point_colors(s, color)
         glyph = SHAPE_GLYPHS.get(str(s.get("shape", "circle")))
         if glyph:
             size = px(s.get("size"), 1.6)
             return {"id": sid, "type": "symbol",
                     "layout": {"text-field": glyph, "text-font": [self.styles.label_font],
-                               "text-size": round(size / GLYPH_FILL, 2),
+                               "text-size": round(size / GLYPH_FILL, 2),  # as point_legend
                                "text-allow-overlap": True, "text-ignore-placement": True,
                                "text-padding": 0},
                     "paint": {"text-color": fill_c, "text-halo-color": line_c,
@@ -307,8 +335,12 @@ class _Builder:
             for sl in sls:
                 sl["filter"] = ml_filter(r.filter) if r.filter else ["!", ["any", *others]]
             made.append(sls)
-            legend.append({"label": r.title, "color": self.rule_swatch(r.symbol, color, kind),
-                           "kind": legend_kind})
+            if kind == "point":
+                legend.append(self.point_legend(r.title, r.symbol, color,
+                                                self.rule_swatch(r.symbol, color, kind)))
+            else:
+                legend.append({"label": r.title, "kind": legend_kind,
+                               "color": self.rule_swatch(r.symbol, color, kind)})
         return [sl for sls in made[::-1] for sl in sls], legend  # the first rule on top
 
     @staticmethod
@@ -350,6 +382,56 @@ class _Builder:
             sl["minzoom"] = max(zoom.get("minzoom", 0),
                                 scale_to_zoom(lab.max_scale, self.latitude))
         return sl
+
+
+VALUE_LABELS = Path(__file__).with_name("value_labels.yaml")
+_UNIT = re.compile(r"\(([^()]+)\)\s*$")  # 长度 horizontal length (m): m
+
+
+def info_formats(profile: CityProfile, path: Path = VALUE_LABELS) -> dict[str, dict]:
+    """How the web map's feature info shows a value: ``values`` {layer: {column: {code: 中文}}}
+    (value_labels.yaml, a layer named in ``asset_layer`` by its catalog title, a health
+    dimension by the health catalog's name) and ``decimals`` {layer: {column: n}} by the unit
+    closing the column's declared title. The info showed ``active``, ``gap`` and a pipe's
+    length with 14 decimals."""
+    from cim.layerdefs import BASE_COLUMNS
+    from layers.catalog import layer_defs
+
+    raw = read_yaml_mapping(path, "the value labels")
+    values: dict[str, dict[str, dict[str, str]]] = {}
+    for layer, cols in (raw.get("values") or {}).items():
+        for col, labels in (cols or {}).items():
+            if not isinstance(labels, dict):
+                raise ConfigError(f"{path}: values.{layer}.{col} must map each value to its "
+                                  "label")
+            values.setdefault(str(layer), {})[str(col)] = {str(k): str(v)
+                                                           for k, v in labels.items()}
+    try:
+        places = {str(u): int(n) for u, n in (raw.get("decimals") or {}).items()}
+        own = {(str(t), str(c)): int(n) for t, cols in (raw.get("column_decimals") or {}).items()
+               for c, n in (cols or {}).items()}
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: decimals, column_decimals: each unit or column takes a "
+                          f"whole number ({exc})") from exc
+    defs = layer_defs()
+    titles = {d.name: d.title_zh for d in defs.values()}
+    decimals: dict[str, dict[str, int]] = {}
+    for d in defs.values():
+        for c in (*BASE_COLUMNS, *d.columns, *d.other_columns):
+            unit = _UNIT.search(c.title)
+            n = own.get((d.name, c.name), places.get(unit.group(1)) if unit else None)
+            if n is not None:
+                decimals.setdefault(d.name, {})[c.name] = n
+            if c.name == "asset_layer":
+                values.setdefault(d.name, {})[c.name] = {**titles, **values.get(d.name, {})
+                                                         .get(c.name, {})}
+    if "health_indicators" in defs:
+        from layers.health.catalog import load_catalog
+
+        dims = values.setdefault("health_indicators", {}).setdefault("dimension", {})
+        for dim in load_catalog(profile).dimensions:
+            dims.setdefault(dim.id, dim.name_zh)
+    return {"values": values, "decimals": decimals}
 
 
 def city_latitude(profile: CityProfile) -> float:
@@ -402,7 +484,8 @@ def maplibre_style(base_url: str, profile: CityProfile, layers: list[str] | None
         sources["basemap"] = {"type": "raster", "tiles": [basemap_url], "tileSize": 256}
         head.append({"id": "basemap", "type": "raster", "source": "basemap"})
     return {"version": 8, "name": f"{profile.city_name} CIM 一张图",
-            "metadata": {"cim:tree": tree, "cim:live": live},
+            "metadata": {"cim:tree": tree, "cim:live": live,
+                         "cim:info": info_formats(profile)},
             "sources": sources,
             "glyphs": base_url + "/map/fonts/{fontstack}/{range}.pbf",
             "layers": head + body + list(reversed(b.labels))}

@@ -7,7 +7,7 @@
   const BASE = window.CIM_MAP.base;
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
-  const state = window.CIM_STATE = {ready: false, identified: null, titles: {}, fields: {}, tool: null};
+  const state = window.CIM_STATE = {ready: false, identified: null, titles: {}, fields: {}, info: {}, tool: null};
 
   const map = new maplibregl.Map({
     container: "map",
@@ -65,6 +65,17 @@
   const localTimes = (k, x) => (typeof x === "string" && INSTANT.test(x) ? local(x) : x);
   const shown = (v) => (typeof v === "boolean" ? (v ? "是" : "否")
     : typeof v === "object" ? JSON.stringify(v, localTimes) : INSTANT.test(String(v)) ? local(v) : v);
+  // a code in Chinese (an alarm's 告警中, 数据中断: they read active, gap) and a number to its
+  // unit's decimals (a pipe's 长度 printed 14): the style's metadata cim:info, built by the
+  // server from layers/styles/value_labels.yaml and the columns' declared units
+  function formatted(collection, k, v) {
+    const info = state.info || {};
+    const label = (((info.values || {})[collection] || {})[k] || {})[String(v)];
+    if (label !== undefined && typeof v !== "object") return label;
+    const n = ((info.decimals || {})[collection] || {})[k];
+    if (typeof v === "number" && Number.isInteger(n)) return String(Number(v.toFixed(n)));
+    return shown(v);
+  }
   function summary(collection, p) {
     if (collection === "alarms")
       return `<p class="live" id="info-summary">${esc(p.level_name || p.level)}告警（${esc(p.status === "active" ? "告警中" : "已解除")}）
@@ -82,7 +93,7 @@
     const names = state.fields[collection] || {};
     const rows = Object.entries(f.properties || {})
       .filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
-      .map(([k, v]) => `<tr><th title="${esc(k)}">${esc(names[k] || k)}</th><td title="${esc(typeof v === "object" ? JSON.stringify(v) : v)}">${esc(shown(v))}</td></tr>`).join("");
+      .map(([k, v]) => `<tr><th title="${esc(k)}">${esc(names[k] || k)}</th><td title="${esc(typeof v === "object" ? JSON.stringify(v) : v)}">${esc(formatted(collection, k, v))}</td></tr>`).join("");
     info(`<h3>${esc(state.titles[collection] || collection)}</h3>
       <p>编码 <span class="code" id="info-code">${esc(f.id || code)}</span></p>
       ${summary(collection, f.properties || {})}
@@ -94,9 +105,25 @@
   }
 
   // -- layer tree --------------------------------------------------------------------------------
+  // a point's swatch is drawn as the map draws it, from the item the server built from the
+  // same symbol (layers/styles/maplibre.py point_legend): the marker's glyph (◆ valve, ▲
+  // hydrant, ■, ✚) in its fill with its outline as halo, else a circle in its fill and outline
+  // (a well white, ringed in its class colour); sizes kept within the tree's line
+  const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, +v || lo));
+  function pointSwatch(l) {
+    const w = clamp(l.stroke_width, 0, 2), title = `title="${esc(l.label)}"`;
+    if (l.glyph) {
+      const halo = w ? [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [-1, -1], [1, -1], [-1, 1]]
+        .map(([x, y]) => `${(x * w).toFixed(2)}px ${(y * w).toFixed(2)}px 0 ${l.stroke}`).join(",") : "none";
+      return `<span class="sw glyph" data-shape="${esc(l.shape)}" ${title} style="${esc(`width:18px;height:auto;border:0;background:none;text-align:center;line-height:1;font-size:${clamp(l.text_size, 10, 16)}px;color:${l.fill};text-shadow:${halo}`)}">${esc(l.glyph)}</span>`;
+    }
+    const d = clamp(l.size, 6, 16);
+    return `<span class="sw circle" data-shape="${esc(l.shape || "circle")}" ${title} style="${esc(`width:${d}px;height:${d}px;box-sizing:border-box;border-radius:50%;background:${l.fill};border:${w ? Math.max(1, w).toFixed(2) : 0}px solid ${l.stroke}`)}"></span>`;
+  }
   function swatch(l) {
+    if (l.kind === "circle" && l.fill) return pointSwatch(l);
     const prop = l.kind === "line" ? "border-top-color" : "background";
-    return `<span class="sw ${esc(l.kind)}" style="${prop}:${esc(l.color)}"></span>`;
+    return `<span class="sw ${esc(l.kind)}" title="${esc(l.label)}" style="${prop}:${esc(l.color)}"></span>`;
   }
   function setVisible(ids, on) {
     for (const id of ids) if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", on ? "visible" : "none");
@@ -266,10 +293,10 @@
   // Every LIVE_S seconds (?live=S overrides) the map asks /tiles/versions for the data versions
   // of the layers it draws — what their tiles' ETags are made of — and reloads a vector source
   // only when a version of one of its own layers moved, with its layers' versions in the tile
-  // URL: unchanged data keeps its URL (and 304s). The live source (sensors, alarms, cases)
-  // moves often; the one map's moves too — a risk point raised in place by an alarm on its
-  // asset, a reload of the buildings while the page is open — and was never asked again: the
-  // alarm appeared beside a risk point still in the colour of when the page was opened.
+  // URL: unchanged data keeps its URL (and 304s). The live source (risk points raised in place
+  // by an alarm on their asset, sensors, alarms, cases: layers.catalog.live_layers) moves
+  // often; the one map's moves too — a reload of the buildings while the page is open — and
+  // was never asked again.
   const LIVE_S = Math.max(1, +(new URLSearchParams(location.search).get("live") || window.CIM_MAP.live || 12));
   state.live = {version: null, reloads: 0, sources: {}};
   // a short, stable tag of a source's versions (the one map's are a dozen layers long)
@@ -321,6 +348,7 @@
         getJSON(`${BASE}/collections?f=json`),
         getJSON(`${BASE}/map/fields.json`)]);
       for (const c of colls.collections || []) state.titles[c.id] = c.title;
+      state.info = (map.getStyle().metadata || {})["cim:info"] || {};
       state.fields = fields;
       buildTree(tree);
       // the city's districts (the page's bounds), else where the tiles have features
