@@ -51,3 +51,26 @@ def test_a_city_with_nothing_loaded_prints_no_python_none(fresh_db):
 
     catalog = yaml.safe_load((DICTIONARY_DIR / "health_indicators.yaml").read_text("utf-8"))
     assert proc.stdout.count("no_data") == len(catalog["indicators"]), proc.stdout
+
+
+def test_a_count_is_printed_and_reported_whole(city, tmp_path):
+    """80 m 以上新建住宅数量 counts buildings (栋): the summary printed "1.00 栋" and the
+    report 1.00 and a target of 0.00. One home of 95 m built in the check year in D1."""
+    import psycopg
+
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("INSERT INTO buildings (code, district_code, use_code, height, year_built,"
+                     " geom) VALUES ('T95', %s, '01', 95, 2026,"
+                     " ST_Multi(ST_GeomFromWKB(%s, 4527)))",
+                     (hf.D1, hf._wkb(hf.block(1500, 800))))
+    out = tmp_path / "h.html"
+    proc = run_cli(["health", "compute", "--year", "2026", "--report", str(out)], city.env(),
+                   check=True)
+    line = next(x for x in proc.stdout.splitlines() if "80 m 以上新建住宅数量" in x)
+    assert " 1 栋" in line and "1.00" not in line, line
+    html = out.read_text(encoding="utf-8")
+    section = html[html.index("80 m 以上新建住宅数量"):]
+    section = section[:section.index("</table>")]
+    assert "<tr><td>全市 city</td><td>1</td><td>0</td>" in section, section
+    assert f"<tr><td>区{hf.D2}</td><td>0</td><td>0</td>" in section, section
+    assert ".00" not in section, section

@@ -51,7 +51,8 @@ def compute_cmd(c: Ctx, year: int, as_json: bool, report: Path | None,
                f"{city.get('previous_value') if city.get('previous_value') is not None else '-'})")
     for ind in result["indicators"]:
         e = ind["city"]
-        v = "-" if e["value"] is None else f"{e['value']:.2f}"
+        v = "-" if e["value"] is None else f"{e['value']:.0f}" if ind.get("count") else \
+            f"{e['value']:.2f}"
         flags = f"  [{', '.join(e['flags'])}]" if e["flags"] else ""
         py = (e.get("detail") or {}).get("population_year")  # whose residents, per capita
         pop = f"  (population {py})" if py is not None else ""

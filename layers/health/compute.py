@@ -165,6 +165,8 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
             city = _entry(ind, city_part([parts[d] for d in ctx.districts if d in parts]), prev,
                           CITY, CITY, profile.city_name if profile else None, moved)
             out_inds.append({**ind.to_dict(), "scale": ind.scale, "definition": ind.definition,
+                             # a count (栋) is shown whole, not as 2.00 buildings
+                             "count": any(p.is_count for p in parts.values()),
                              "city": city, "districts": dist_entries})
     index = {"method": "100 × Σ weight·dimension score / Σ weight; dimension score = mean of "
                        "its indicators' scores; score = min(1, value/target) (up) or "

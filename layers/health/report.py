@@ -45,6 +45,12 @@ def _v(v: Any) -> str:
     return escape(str(v))
 
 
+def _whole(e: dict[str, Any]) -> dict[str, Any]:
+    """A count's entry (栋) with its numbers whole: 2 buildings, not 2.00."""
+    return {**e, **{k: int(e[k]) for k in ("value", "target", "previous_value", "change")
+                    if isinstance(e.get(k), float) and e[k].is_integer()}}
+
+
 def district_shapes(conninfo: str) -> dict[str, Any]:
     with psycopg.connect(conninfo) as conn:
         rows = conn.execute("SELECT code, ST_AsBinary(geom) FROM admin_divisions "
@@ -182,6 +188,9 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any],
         out.append(f"<h2>{escape(dim['name_zh'])} {escape(dim['name_en'])}</h2>")
         maps = []
         for ind in inds:
+            if ind.get("count"):
+                ind = {**ind, "city": _whole(ind["city"]),
+                       "districts": [_whole(e) for e in ind["districts"]]}
             out.append(f"<h3>{escape(ind['name_zh'])} {escape(ind['name_en'])} "
                        f"({escape(ind['unit'])}, {'↑' if ind['direction'] == 'up' else '↓'})</h3>"
                        f"<p class='note'>{escape(ind['definition'])} — {escape(ind['source'])}</p>"
