@@ -74,3 +74,27 @@ def test_a_count_is_printed_and_reported_whole(city, tmp_path):
     assert "<tr><td>全市 city</td><td>1</td><td>0</td>" in section, section
     assert f"<tr><td>区{hf.D2}</td><td>0</td><td>0</td>" in section, section
     assert ".00" not in section, section
+
+
+def test_the_report_shows_each_facility_types_share(city, tmp_path):
+    """社区服务设施步行覆盖率 is the mean of the facility types' shares; the report showed the
+    mean only. The fixture's one kindergarten (300 m) covers H300 and H550 by road, nothing in
+    D2; shelters are not of this indicator."""
+    res = {c: (g, d) for c, (g, d, use) in hf.BUILDINGS.items() if use == "01"}
+
+    def share(unit: str) -> str:
+        mine = {c: g for c, (g, d) in res.items() if unit in ("city", d)}
+        covered = sum(g.area for c, g in mine.items() if c in hf.KINDERGARTEN_COVERED)
+        return f"{100 * covered / sum(g.area for g in mine.values()):,.2f}"
+
+    out = tmp_path / "h.html"
+    run_cli(["health", "compute", "--year", "2026", "--report", str(out)], city.env(),
+            check=True)
+    html = out.read_text(encoding="utf-8")
+    section = html[html.index("社区服务设施步行覆盖率"):]
+    section = section[:section.index("<h2>")]
+    assert "设施类型 facility type" in section
+    row = next(r for r in section.split("<tr>") if r.startswith("<td>幼儿园</td>"))
+    assert row.startswith(f"<td>幼儿园</td><td>5 分钟</td><td>300 m</td><td>{share('city')}"
+                          f"</td><td>{share(hf.D1)}</td><td>{share(hf.D2)}</td>"), row
+    assert share(hf.D1) != share(hf.D2) and "<td>应急避难场所</td>" not in section

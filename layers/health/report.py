@@ -148,6 +148,36 @@ def _row(label: str, e: dict[str, Any]) -> str:
             f"<td>{escape(', '.join(e['flags'])) or '—'}</td></tr>")
 
 
+def _g(v: Any) -> str:
+    return "—" if v is None else f"{v:g}" if isinstance(v, int | float) else escape(str(v))
+
+
+def _types_table(ind: dict[str, Any]) -> str:
+    """The shares of each facility type a mean-of-types value (社区服务设施步行覆盖率) is the
+    mean of, for the city and every district: the value alone did not say which type the
+    city lacks (the shares were in the JSON detail only). Empty for other indicators."""
+    units = [("全市 city", ind["city"])] + [(e["unit_name"] or e["unit_code"], e)
+                                           for e in ind["districts"]]
+    kinds = (ind["city"].get("detail") or {}).get("types") or {}
+    if not kinds:
+        return ""
+
+    def share(e: dict[str, Any], k: str) -> str:
+        t = ((e.get("detail") or {}).get("types") or {}).get(k) or {}
+        res = t.get("residential_m2")
+        return _v(100 * t["covered_m2"] / res if res else None)
+
+    rows = ["<table><tr><th>设施类型 facility type</th><th>生活圈 circle</th>"
+            "<th>步行距离 walk</th>" + "".join(f"<th>{escape(u)} %</th>" for u, _ in units)
+            + "</tr>"]
+    for k, t in kinds.items():
+        rows.append(f"<tr><td>{escape(str(t.get('name_zh') or k))}</td>"
+                    f"<td>{_g(t.get('life_circle_minutes'))} 分钟</td>"
+                    f"<td>{_g(t.get('walk_distance_m'))} m</td>"
+                    + "".join(f"<td>{share(e, k)}</td>" for _, e in units) + "</tr>")
+    return "".join(rows) + "</table>"
+
+
 def render_html(result: dict[str, Any], shapes: dict[str, Any],
                 classes: list[Any] | None = None) -> str:
     """The report as one HTML string; ``classes``: the web map's (:func:`health_classes`),
@@ -200,6 +230,7 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any],
             out.append(_row("全市 city", ind["city"]))
             out += [_row(e["unit_name"] or e["unit_code"], e) for e in ind["districts"]]
             out.append("</table>")
+            out.append(_types_table(ind))
             scores = {e["unit_code"]: None if e["score"] is None else 100 * e["score"]
                       for e in ind["districts"]}
             maps.append(_img(choropleth(shapes, {e["unit_code"]: e["value"]
