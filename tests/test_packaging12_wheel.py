@@ -32,8 +32,9 @@ DEV_ONLY_FOLDERS = ("data_samples/projects/",)
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> tuple[set[str], str]:
-    """(the files in the wheel, what the build printed)."""
+def wheel(tmp_path_factory) -> tuple[set[str], str, Path]:
+    """(the files in the wheel, what the build printed, the copy it was built from — what
+    is expected is read there: others edit the checkout meanwhile)."""
     work = tmp_path_factory.mktemp("wheel12")
     src = work / "src"
     src.mkdir()
@@ -53,16 +54,18 @@ def wheel(tmp_path_factory) -> tuple[set[str], str]:
     (whl,) = out.glob("cim_platform-*.whl")
     with zipfile.ZipFile(whl) as z:
         names = {n for n in z.namelist() if ".dist-info/" not in n}
-    return names, proc.stdout + proc.stderr
+    return names, proc.stdout + proc.stderr, src
 
 
-def _files(folder: Path) -> set[str]:
-    return {p.relative_to(PROJECT_ROOT).as_posix() for p in folder.rglob("*")
+def _files(src: Path, folder: Path) -> set[str]:
+    """The files under ``folder`` (a folder of the checkout) in the copy ``src``."""
+    root = src / folder.relative_to(PROJECT_ROOT)
+    return {p.relative_to(src).as_posix() for p in root.rglob("*")
             if p.is_file() and "__pycache__" not in p.parts}
 
 
 def test_the_build_prints_no_package_discovery_warnings(wheel):
-    _, printed = wheel
+    _, printed, _ = wheel
     assert "is absent from the `packages` configuration" not in printed, printed[:3000]
     assert "setuptools.command.build_py" not in printed, printed[:3000]
 
@@ -74,12 +77,12 @@ def test_every_folder_the_code_reads_is_in_the_wheel(wheel):
     from services import webmap
     from services.openapi import SCHEMAS
 
-    names, _ = wheel
+    names, _, src = wheel
     folders = [DICTIONARY_DIR, MIGRATIONS, SCHEMAS, webmap.STATIC, webmap.PYGEOAPI_TEMPLATES,
                webmap.PYGEOAPI_LOCALE, webmap.HERE / "templates",
                PROJECT_ROOT / "data_samples" / "jining"]
     for folder in folders:
-        expected = _files(folder)
+        expected = _files(src, folder)
         assert expected, folder
         assert expected <= names, f"{folder}: missing {sorted(expected - names)}"
     for f in ("cim/dictionaries/health_indicators.yaml", "cim/db/migrations/script.py.mako",
@@ -91,8 +94,8 @@ def test_every_folder_the_code_reads_is_in_the_wheel(wheel):
 def test_every_source_file_is_in_the_wheel_but_the_dev_only_ones(wheel):
     """A data folder added later without a package_data line is found here, not by a city
     running an installed platform."""
-    names, _ = wheel
-    expected = set().union(*(_files(PROJECT_ROOT / p) for p in PACKAGES))
+    names, _, src = wheel
+    expected = set().union(*(_files(src, PROJECT_ROOT / p) for p in PACKAGES))
     expected = {f for f in expected
                 if f not in DEV_ONLY and not f.startswith(DEV_ONLY_FOLDERS)}
     assert expected <= names, sorted(expected - names)
