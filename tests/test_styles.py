@@ -131,13 +131,13 @@ def test_maplibre_style_and_tree_share_the_colours(jining_profile):
     cim_url, _, picked = style["sources"]["cim"]["url"].partition("&collections=")
     assert cim_url == "http://h:1/tiles/WebMercatorQuad?f=tilejson"
     assert set(picked.split(",")) == set(load_styles(jining_profile).layers) - {
-        "sensors", "alarms", "cases"}
+        "risk_points", "sensors", "alarms", "cases"}
     assert style["sources"] == {
         "cim": {"type": "vector", "url": style["sources"]["cim"]["url"]},
         "live": {"type": "vector", "url": "http://h:1/tiles/WebMercatorQuad?f=tilejson"
-                 "&collections=sensors,alarms,cases"}}
+                 "&collections=risk_points,sensors,alarms,cases"}}
     assert {sl["source-layer"] for sl in style["layers"] if sl.get("source") == "live"} \
-        == {"sensors", "alarms", "cases"}
+        == {"risk_points", "sensors", "alarms", "cases"}
     assert style["glyphs"] == "http://h:1/map/fonts/{fontstack}/{range}.pbf"
     by_id = {sl["id"]: sl for sl in style["layers"]}
     tree = layer_tree(jining_profile)

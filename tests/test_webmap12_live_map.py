@@ -55,11 +55,11 @@ def _lonlat(d, table: str, code: str) -> tuple[float, float]:
     return TO_LONLAT.transform(p.x, p.y)
 
 
-def _shown(driver, layer: str, code: str, prop: str) -> list:
+def _shown(driver, layer: str, code: str, prop: str, source: str = "cim") -> list:
     return driver.execute_script(
-        "return CIM_MAP.map.querySourceFeatures('cim', {sourceLayer: arguments[0]})"
+        "return CIM_MAP.map.querySourceFeatures(arguments[3], {sourceLayer: arguments[0]})"
         ".filter(f => f.properties.code === arguments[1]).map(f => f.properties[arguments[2]])",
-        layer, code, prop)
+        layer, code, prop, source)
 
 
 def test_a_risk_point_raised_by_an_alarm_is_redrawn_on_the_open_map(served):
@@ -73,7 +73,8 @@ def test_a_risk_point_raised_by_an_alarm_is_redrawn_on_the_open_map(served):
     driver.get(base + "/map?live=1")
     wait(driver, "return !!(window.CIM_STATE && CIM_STATE.ready)")
     go(driver, _lonlat(d, "risk_points", code), 16)
-    assert set(_shown(driver, "risk_points", code, "level")) == {level}
+    # risk points are a live layer (their own source, reloaded when they change)
+    assert set(_shown(driver, "risk_points", code, "level", "live")) == {level}
 
     with psycopg.connect(d.conninfo) as conn:  # the alarm path's raise, committed
         got = raise_for_alarm(conn, load_config(d.profile).matrix, asset_code=None,
@@ -81,7 +82,7 @@ def test_a_risk_point_raised_by_an_alarm_is_redrawn_on_the_open_map(served):
     assert got == code
     assert d.scalar("SELECT level FROM risk_points WHERE code = %s AND valid_to IS NULL",
                     (code,)) == "重大"
-    assert wait(driver, "return CIM_MAP.map.querySourceFeatures('cim', {sourceLayer: "
+    assert wait(driver, "return CIM_MAP.map.querySourceFeatures('live', {sourceLayer: "
                         f"'risk_points'}}).some(f => f.properties.code === '{code}' && "
                         "f.properties.level === '重大')", 30), \
         "the raised risk point kept its old level on the open map"
