@@ -11,6 +11,7 @@ import pyproj
 import shapely
 
 from loaders.convexity import convex_rings
+from loaders.sources.batch import RING_CLOSED_FLAG, closed_rows
 from loaders.sources.wkb import CURVE_FLAG, straightened_rows
 
 MIN_AREA_M2 = 0.01
@@ -48,13 +49,16 @@ def prepare(geoms: np.ndarray, transformer: pyproj.Transformer | None, family: s
     """Reject empty/non-finite/wrong-type geometries, transform, repair invalid ones.
 
     A geometry read from a curve, which GDAL straightened, is flagged ``curve_linearized``
-    (:func:`loaders.sources.wkb.straightened_rows`: nothing to look at unless the process
-    holds one)."""
+    (:func:`loaders.sources.wkb.straightened_rows`), one read closed from a polygon ring that
+    was not ``ring_closed`` (:func:`loaders.sources.batch.closed_rows`): nothing to look at
+    unless the process holds one."""
     n = len(geoms)
     reject = _Rejects(n)
     flags: list[list[str]] = [[] for _ in range(n)]
     for i in straightened_rows(geoms).tolist():
         flags[i].append(CURVE_FLAG)
+    for i in closed_rows(geoms).tolist():
+        flags[i].append(RING_CLOSED_FLAG)
     geoms = np.array(geoms, dtype=object, copy=True)  # the caller keeps the input as read
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(np.where(missing, None, geoms))

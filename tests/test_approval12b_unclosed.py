@@ -110,3 +110,9 @@ def test_a_loader_loads_the_ring_closed(served, tmp_path, jining_profile):
         areas = {k.rsplit(":", 1)[-1]: a for k, a in conn.execute(
             "SELECT source_key, ST_Area(geom) FROM buildings").fetchall()}
     assert areas == {"U1": pytest.approx(100.0), "C1": pytest.approx(100.0)}
+    with psycopg.connect(d.conninfo) as conn:
+        flags = {k.rsplit(":", 1)[-1]: f for k, f in conn.execute(
+            "SELECT source_key, flags FROM buildings").fetchall()}
+    # the row says what was done to it (no 建筑用途 in the file: use_missing on both)
+    assert flags == {"U1": ["ring_closed", "use_missing"], "C1": ["use_missing"]}
+    assert report.flagged_by_reason.get("ring_closed") == 1, report.flagged_by_reason

@@ -5,7 +5,6 @@ used, row numbers kept through a subset (:meth:`Batch.take`). Read by
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ import pyarrow
 import pyarrow.compute
 import shapely
 
+from loaders.sources.marks import CLOSED
 from loaders.sources.wkb import faces_wkb, remember_straightened, straightened_rows
 
 
@@ -40,9 +40,8 @@ def _rounded_as_float(arr: pyarrow.Array) -> bool:
     return hi.as_py() > _FLOAT_EXACT or lo.as_py() < -_FLOAT_EXACT
 
 
-# the geometries read closed from a ring that was not (see _close_rings), by id: weak, so
-# nothing is kept once the batch is gone and nothing is looked at unless the process holds one
-_CLOSED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+# the flag of a row whose polygon ring was read closed (loaders.geometry.prepare)
+RING_CLOSED_FLAG = "ring_closed"
 
 
 def _close_rings(wkb: Any, geoms: np.ndarray) -> None:
@@ -62,23 +61,19 @@ def _close_rings(wkb: Any, geoms: np.ndarray) -> None:
     if not len(at):
         return
     fixed = shapely.from_wkb(np.asarray(wkb, dtype=object)[at], on_invalid="fix")
+    done = []
     for i, g in zip(at.tolist(), fixed.tolist()):
         if g is not None:
             geoms[i] = g
-            _CLOSED[id(g)] = g
+            done.append(i)
+    CLOSED.remember(geoms, done)
 
 
 def closed_rows(geoms: np.ndarray) -> np.ndarray:
     """Positions in ``geoms`` of the geometries read closed from a polygon ring that was not
     (the same objects, as :attr:`Batch.geometries` gave them): for a reader to flag or note
-    them; none, at once, unless the process holds such a geometry."""
-    if not _CLOSED or not len(geoms):
-        return np.zeros(0, dtype=np.int64)
-    known = np.fromiter(list(_CLOSED.keys()), dtype=np.uint64)
-    ids = np.fromiter(map(id, geoms), dtype=np.uint64, count=len(geoms))
-    cand = np.flatnonzero(np.isin(ids, known))
-    return np.array([i for i in cand.tolist() if _CLOSED.get(id(geoms[i])) is geoms[i]],
-                    dtype=np.int64)
+    them."""
+    return CLOSED.rows(geoms)
 
 
 class _ArrowColumns(Mapping):

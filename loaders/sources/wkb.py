@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ctypes
 import operator
-import weakref
 from typing import Any
 
 import numpy as np
 import pyarrow
 import pyarrow.compute
 import shapely
+
+from loaders.sources.marks import STRAIGHTENED
 
 # ISO WKB type codes of surfaces GEOS cannot hold, and what their bytes are once renamed:
 # a PolyhedralSurface/TIN is laid out exactly like a MultiPolygon of its faces (triangles are
@@ -236,32 +237,16 @@ def _straightened(w: bytes, collection: bool) -> bytes | None:
         gdal.OGR_G_DestroyGeometry(h)
 
 
-# the geometries read from WKB GDAL straightened, by identity (weakly: an entry goes with its
-# geometry), so that :func:`loaders.geometry.prepare` flags them whichever loader reads them
-# and whatever subset of a batch it takes; empty — and so not looked at — unless the process
-# holds one
-_STRAIGHTENED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-
-
 def remember_straightened(geoms: np.ndarray, rows: np.ndarray) -> None:
-    """Note ``geoms[rows]`` as straightened curves (see :func:`straightened_rows`)."""
-    for i in rows.tolist():
-        g = geoms[i]
-        if g is not None:
-            _STRAIGHTENED[id(g)] = g
+    """Note ``geoms[rows]`` as straightened curves, so that :func:`loaders.geometry.prepare`
+    flags them whichever loader reads them and whatever subset of a batch it takes."""
+    STRAIGHTENED.remember(geoms, rows)
 
 
 def straightened_rows(geoms: np.ndarray) -> np.ndarray:
     """Positions in ``geoms`` of the geometries read from curves GDAL straightened (the same
-    objects, as :attr:`loaders.sources.read.Batch.geometries` gave them); none, at once,
-    unless the process holds such a geometry."""
-    if not _STRAIGHTENED or not len(geoms):
-        return np.zeros(0, dtype=np.int64)
-    known = np.fromiter(list(_STRAIGHTENED.keys()), dtype=np.uint64)
-    ids = np.fromiter(map(id, geoms), dtype=np.uint64, count=len(geoms))
-    cand = np.flatnonzero(np.isin(ids, known))
-    return np.array([i for i in cand.tolist() if _STRAIGHTENED.get(id(geoms[i])) is geoms[i]],
-                    dtype=np.int64)
+    objects, as :attr:`loaders.sources.read.Batch.geometries` gave them)."""
+    return STRAIGHTENED.rows(geoms)
 
 
 def as_read_wkb(wkbs: np.ndarray | None, read: np.ndarray, geoms: np.ndarray,
