@@ -123,19 +123,22 @@ def id_keys(dataset: str, id_columns: list[tuple[str, np.ndarray | pa.Array]], n
 
 
 def describe_key(dataset: str, key: str, id_field: str | None,
-                 fields: Iterable[str] = ()) -> tuple[str | None, str]:
+                 fields: Iterable[str] = (), row: int | None = None,
+                 geometry: str | None = None) -> tuple[str | None, str]:
     """(field, words) of a source key of :func:`source_keys`, for a duplicate's reject: the id
     field and its value, another id field's (``field=value``, ``field`` one of the delivery's
     ``fields``: an id 井=7 is no field 井's), or the geometry a row without an id is keyed
-    by."""
+    by (``geometry``: the source's geometry field). ``row``: the file row that has the key
+    first (None: unknown) — the staged writer names it too."""
     rest = key[len(dataset) + 1:] if key.startswith(dataset + ":") else key
+    earlier = "an earlier row" if row is None else f"row {row}"
     if len(rest) == 21 and rest[0] == "g" and all(c in "0123456789abcdef" for c in rest[1:]):
-        return None, ("the same geometry as an earlier row (a row without an id is keyed by "
-                      "its geometry)")
+        return geometry, (f"the same geometry as {earlier} (a row without an id is keyed by "
+                          "its geometry)")
     name, eq, value = rest.partition("=")
     if eq and name and name != id_field and name in set(fields):
-        return name, f"duplicate {name} {value!r} (an earlier row has it)"
-    return id_field, f"duplicate source id {rest!r} (an earlier row has it)"
+        return name, f"duplicate {name} {value!r} ({earlier} has it)"
+    return id_field, f"duplicate source id {rest!r} ({earlier} has it)"
 
 
 # what Python's str.strip() strips: an id of these characters only is blank

@@ -46,8 +46,10 @@ def test_a_duplicates_reject_names_its_field_and_what_repeats(fresh_db, tmp_path
     assert (r.read, r.loaded, r.rejected) == (4, 2, 2), r.text()
     got = fresh_db.rows("SELECT row_number, field, message FROM load_rejects "
                         "WHERE batch_id = %s ORDER BY row_number", (r.batch_id,))
-    assert [(n, f) for n, f, _m in got] == [(2, "编号"), (4, None)], got
+    assert [(n, f) for n, f, _m in got] == [(2, "编号"), (4, "geometry")], got
     assert "'D-1'" in got[0][2] and "keyed by its geometry" in got[1][2], got
+    # the row each repeats: row 1 holds D-1, row 3 (no id) the second square
+    assert "(row 1 has it)" in got[0][2] and "the same geometry as row 3" in got[1][2], got
 
 
 def test_a_keys_words_tell_an_id_holding_an_equals_sign_from_another_fields_id():
@@ -58,3 +60,8 @@ def test_a_keys_words_tell_an_id_holding_an_equals_sign_from_another_fields_id()
     assert describe_key("d", "d:osm_way_id=7", "osm_id", ["osm_id", "osm_way_id"]) == (
         "osm_way_id", "duplicate osm_way_id '7' (an earlier row has it)")
     assert describe_key("d", "d:g" + "0123456789abcdef0123", "编号")[0] is None
+    assert describe_key("d", "d:井=7", "编号", ["编号"], row=12) == (
+        "编号", "duplicate source id '井=7' (row 12 has it)")
+    assert describe_key("d", "d:g" + "0123456789abcdef0123", "编号", row=3,
+                        geometry="geom") == (
+        "geom", "the same geometry as row 3 (a row without an id is keyed by its geometry)")

@@ -73,3 +73,31 @@ def test_unique_keys_stay_new() -> None:
     assert len(s) == 20_000
     assert not s.fresh(["k3:999", "k19:0"]).any()
     assert part(["x", "y"]).count == 2
+
+
+@pytest.mark.parametrize("two", [False, True])
+def test_a_taken_key_s_first_row_is_found_across_processes(two: bool) -> None:
+    """Each key's first file row, as a dict in row order finds it, from either process."""
+    rng = random.Random(5)
+    batches = batches_of(rng, 8, 300, 1500)
+    procs = [SeenKeys(), SeenKeys()] if two else [SeenKeys()]
+    first: dict[str, int] = {}
+    row = 0
+    for j, keys in enumerate(batches):
+        me = procs[j % len(procs)]
+        new = me.fresh(keys)
+        rows = np.arange(row + 1, row + 1 + len(keys), dtype=np.int64)
+        for k, r in zip(keys, rows.tolist()):
+            first.setdefault(k, r)
+        row += len(keys)
+        p = me.take([k for k, f in zip(keys, new) if f], rows[new])
+        for other in procs:
+            if other is not me:
+                other.add(p)
+    for s in procs:
+        assert {k: s.first_row(k) for k in first} == first
+        assert s.first_row("never taken") == -1
+    # a part without rows (a delivery of records): taken, its row unknown
+    s = SeenKeys()
+    s.take(["a"])
+    assert s.first_row("a") == -1

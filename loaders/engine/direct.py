@@ -122,8 +122,9 @@ class DirectBatch:
     registry_order: np.ndarray  # registry row i is new row registry_order[i]
     seen_keys: list[str] | None = None  # replace mode: every accepted source key
     known_current: int = 0  # current features of the dataset when the load started
-    # keys first seen in this batch (for the other workers): rows of Known, other keys
-    accepted: tuple[np.ndarray, Part] | None = None
+    # keys first seen in this batch (for the other workers): rows of Known with the file
+    # rows that took them (see DirectConverter._first_rows), other keys (with theirs)
+    accepted: tuple[np.ndarray, np.ndarray, Part] | None = None
     # unchanged features whose current version keeps another fingerprint: (keys, fingerprints,
     # content hashes)
     refresh: tuple[list[str], list[int], list[str]] = ([], [], [])
@@ -131,6 +132,18 @@ class DirectBatch:
     # what the load records as verified (DirectWriter, load_verified)
     verified: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     stale_changed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _file_rows(batch) -> np.ndarray:
+    """The file's row number of each of the batch's features (1-based), -1 each where the
+    batch holds records of its own (a pipe survey's chunk: its rejects name table and row)."""
+    n = len(batch)
+    first = getattr(batch, "first_row", None)
+    if first is None:
+        return np.full(n, -1, dtype=np.int64)
+    rows = getattr(batch, "rows", None)
+    return np.asarray(rows, dtype=np.int64) if rows is not None \
+        else first + np.arange(n, dtype=np.int64)
 
 
 def serial_width(layer: LayerDef) -> int:
@@ -171,16 +184,19 @@ class DirectConverter:
                  fingerprint: Callable[[Any], tuple[list, np.ndarray]] | None = None,
                  describe_key: Callable[[str], tuple[str | None, str]] | None = None):
         self.layer, self.layer_code, self.convert = layer, layer_code or "", convert
-        # (field, words) of a duplicate's key (loaders.common.describe_key)
+        # (field, words) of a duplicate's key and the file row that has it (None: unknown)
+        # (loaders.common.describe_key)
         self.describe_key = describe_key or (
-            lambda k: (None, f"duplicate source id {k} (an earlier row has it)"))
+            lambda k, row=None: (None, f"duplicate source id {k} "
+                                 f"({'an earlier row' if row is None else f'row {row}'} has it)"))
         self.fingerprint = fingerprint
         self.known, self.areas = known, areas
         self.batch_id, self.srid, self.mode, self.district = batch_id, srid, mode, district
         self.row_attrs, self.reject_record = row_attrs, reject_record
         self.width = serial_width(layer)
         self.seen = SeenKeys()  # accepted keys that are no current key of Known
-        self._seen_rows: np.ndarray | None = None  # accepted keys that are: by row (_seen_at)
+        # accepted keys that are: by row of Known, the file row that took each (_first_rows)
+        self._seen_rows: np.ndarray | None = None
         self.places = AreaIndex(areas)
 
     def _reject(self, batch, i: int, reason: str, message: str, key: str | None,
@@ -189,8 +205,10 @@ class DirectConverter:
                                   self.row_attrs(batch.columns, int(i)), batch.geometries[i],
                                   key, **({"field": field} if field is not None else {}))
 
-    def _duplicate(self, batch, i: int, key: str) -> Reject:
-        field, words = self.describe_key(key)
+    def _duplicate(self, batch, i: int, key: str, earlier: int) -> Reject:
+        """A repeated key's reject, naming the row that has it (``earlier``: its file row;
+        -1 or 0 unknown — a delivery whose batches hold records, not rows of a file)."""
+        field, words = self.describe_key(key, earlier if earlier > 0 else None)
         return self._reject(batch, i, "duplicate_source_id", words, key, field)
 
     def __call__(self, batch) -> DirectBatch:
@@ -294,14 +312,17 @@ class DirectConverter:
         # unconverted rows never meet a set of strings), any other by its text (see saw)
         sk = conv.skipped
         known = self.known
-        seen, seen_at = self.seen, self._seen_at()
-        skipped_ok = ~seen_at[sk.at] if len(sk.at) else np.ones(0, dtype=bool)
+        seen, first = self.seen, self._first_rows()
+        file_rows = _file_rows(batch)
+        skipped_ok = first[sk.at] == 0 if len(sk.at) else np.ones(0, dtype=bool)
         for i in np.flatnonzero(~skipped_ok).tolist():  # usually none
             k = sk.keys[i].as_py()
-            rejects.append(self._duplicate(batch, sk.pos[i], k))
+            rejects.append(self._duplicate(batch, sk.pos[i], k, int(first[sk.at[i]])))
         fresh_at = sk.at[skipped_ok]
-        seen_at[fresh_at] = True
+        fresh_rows = file_rows[sk.pos[skipped_ok]]
+        first[fresh_at] = fresh_rows
         kept_j = np.flatnonzero(keep)
+        kept_rows = file_rows[conv.index[kept_j]]
         # each kept row's row in Known (-1: not a current key), reused below
         kat = np.full(n, -1, dtype=np.int64)
         if known.current and len(kept_j):
@@ -311,32 +332,40 @@ class DirectConverter:
         other = keys[kept_j[~is_known]].tolist()
         new_other = seen.fresh(other)
         dup = []
-        if (not seen_at[kk[is_known]].any() and len(np.unique(kk[is_known])) == is_known.sum()
+        if (not first[kk[is_known]].any() and len(np.unique(kk[is_known])) == is_known.sum()
                 and new_other.all()):
             # the usual case, decided in C: no key repeats
-            seen_at[kk[is_known]] = True
+            first[kk[is_known]] = kept_rows[is_known]
             acc_at, acc_keys = np.concatenate([fresh_at, kk[is_known]]), other
+            acc_rows = np.concatenate([fresh_rows, kept_rows[is_known]])
+            acc_key_rows = kept_rows[~is_known]
         else:
-            acc_at_l, acc_keys = fresh_at.tolist(), []
+            acc_at_l, acc_rows_l, acc_keys, key_rows_l = \
+                fresh_at.tolist(), fresh_rows.tolist(), [], []
             o = 0  # the row's place among `other`
-            for j, a in zip(kept_j.tolist(), kk.tolist()):
+            for j, a, r in zip(kept_j.tolist(), kk.tolist(), kept_rows.tolist()):
                 if a >= 0:
-                    if seen_at[a]:
+                    if first[a]:
                         dup.append(j)
                     else:
-                        seen_at[a] = True
+                        first[a] = r
                         acc_at_l.append(a)
+                        acc_rows_l.append(r)
                     continue
                 if new_other[o]:
                     acc_keys.append(keys[j])
+                    key_rows_l.append(r)
                 else:
                     dup.append(j)
                 o += 1
             acc_at = np.asarray(acc_at_l, dtype=np.int64)
-        accepted = (acc_at, seen.take(acc_keys))
+            acc_rows = np.asarray(acc_rows_l, dtype=np.int64)
+            acc_key_rows = np.asarray(key_rows_l, dtype=np.int64)
+        accepted = (acc_at, acc_rows, seen.take(acc_keys, acc_key_rows))
         for j in dup:
             keep[j] = False
-            rejects.append(self._duplicate(batch, conv.index[j], keys[j]))
+            earlier = int(first[kat[j]]) if kat[j] >= 0 else seen.first_row(keys[j])
+            rejects.append(self._duplicate(batch, conv.index[j], keys[j], earlier))
         # unchanged, changed, new
         live = np.flatnonzero(keep)
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged
@@ -454,17 +483,19 @@ class DirectConverter:
             seen_keys=seen_keys, known_current=self.known.current, accepted=accepted,
             refresh=refresh, verified=verified, stale_changed=stale_changed)
 
-    def _seen_at(self) -> np.ndarray:
-        """Which of :class:`Known`'s rows' keys were accepted already (by row)."""
+    def _first_rows(self) -> np.ndarray:
+        """Per row of :class:`Known`, the file row that took its key in this load (0: none
+        yet; -1: taken, its row unknown), so that a duplicate names the row it repeats."""
         if self._seen_rows is None:
-            self._seen_rows = np.zeros(self.known.current, dtype=bool)
+            self._seen_rows = np.zeros(self.known.current, dtype=np.int64)
         return self._seen_rows
 
-    def saw(self, accepted: tuple[np.ndarray, Part]) -> None:
+    def saw(self, accepted: tuple[np.ndarray, np.ndarray, Part]) -> None:
         """Source keys accepted by a batch another converter process finished
-        (:attr:`DirectBatch.accepted`): rows of :class:`Known`, and the other keys."""
-        rows, keys = accepted
-        self._seen_at()[rows] = True
+        (:attr:`DirectBatch.accepted`): rows of :class:`Known` and the file rows that took
+        them, and the other keys."""
+        at, rows, keys = accepted
+        self._first_rows()[at] = rows
         self.seen.add(keys)
 
     def _prefixes(self, district: np.ndarray, class_code: np.ndarray

@@ -282,7 +282,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   ranges: Callable[[], FidRanges | None] = lambda: None
                   ) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
-    from loaders.common import describe_key, reject_record, row_attrs
+    from loaders.common import describe_key, geometry_field, reject_record, row_attrs
     from loaders.engine import direct, direct_writer, workers
     from loaders.engine import fingerprint as fpmod
 
@@ -337,8 +337,9 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
             session.report.batch_id, srid, mode, district, row_attrs, reject_record,
             fingerprint=fpmod.ahead(lambda b, **kw: fingerprint(b, fp_ctx, **kw), ahead)
             if fingerprint else None,
-            describe_key=lambda k: describe_key(dataset, k, ctx.mapping.get("source_id"),
-                                                src.fields))
+            describe_key=lambda k, row=None: describe_key(
+                dataset, k, ctx.mapping.get("source_id"), src.fields, row,
+                geometry_field(src)))
         if processes:
             if own is not None and keep is not None:
                 return conv, own_batches(src, batch_size, keep, own)

@@ -9,7 +9,8 @@ it: set inserts and resizes, a million strings made three times, ~0.25 s a milli
 The converters are forked from the writer's process, so Python's string hash (its secret is
 drawn once per interpreter) is the same in each. A hash met before is only a candidate: the
 earlier key's text (each part's keys kept joined, parsed only on such a hit) decides, so a
-hash collision never makes a duplicate.
+hash collision never makes a duplicate. Each key keeps the file row that took it, so that a
+duplicate's reject names the row it repeats (looked up only on a duplicate).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ class Part:
     hashes: np.ndarray  # int64, the keys' string hashes in the keys' order
     text: bytes  # the keys joined by NUL, UTF-8
     count: int
+    rows: np.ndarray | None = None  # int64, the file row that took each key (-1: unknown)
 
 
-def part(keys: list[str]) -> Part:
-    return Part(_hashes(keys), _SEP.join(keys).encode("utf-8", "surrogatepass"), len(keys))
+def part(keys: list[str], rows: np.ndarray | None = None) -> Part:
+    return Part(_hashes(keys), _SEP.join(keys).encode("utf-8", "surrogatepass"), len(keys),
+                rows)
 
 
 def _hashes(keys: list[str]) -> np.ndarray:
@@ -48,6 +51,7 @@ class SeenKeys:
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
         self._bases: list[int] = []  # the first key number of each part
         self._texts: list[bytes] = []
+        self._rows: list[np.ndarray | None] = []
         self._decoded: dict[int, list[str]] = {}
         self._last: tuple[list[str], np.ndarray] | None = None
         self.count = 0
@@ -85,13 +89,15 @@ class SeenKeys:
                 seen.add(keys[i])
         return out
 
-    def take(self, keys: list[str]) -> Part:
-        """Take ``keys`` (new ones, see :meth:`fresh`); the part to send the others."""
+    def take(self, keys: list[str], rows: np.ndarray | None = None) -> Part:
+        """Take ``keys`` (new ones, see :meth:`fresh`; ``rows``: the file row of each); the
+        part to send the others."""
         last, self._last = self._last, None
         if last is not None and last[0] is keys:
-            p = Part(last[1], _SEP.join(keys).encode("utf-8", "surrogatepass"), len(keys))
+            p = Part(last[1], _SEP.join(keys).encode("utf-8", "surrogatepass"), len(keys),
+                     rows)
         else:
-            p = part(keys)
+            p = part(keys, rows)
         self.add(p)
         return p
 
@@ -103,6 +109,7 @@ class SeenKeys:
         run = (p.hashes[order], self.count + order)
         self._bases.append(self.count)
         self._texts.append(p.text)
+        self._rows.append(p.rows)
         self.count += p.count
         while self._runs and len(self._runs[-1][0]) <= len(run[0]):
             older = self._runs.pop()
@@ -110,6 +117,18 @@ class SeenKeys:
             o = np.argsort(h, kind="stable")  # two sorted runs: merged in one pass
             run = (h[o], np.concatenate([older[1], run[1]])[o])
         self._runs.append(run)
+
+    def first_row(self, key: str) -> int:
+        """The file row that took ``key`` (-1: not taken, or its row unknown)."""
+        hv = hash(key)
+        for rh, at in self._runs:
+            lo, hi = np.searchsorted(rh, hv, "left"), np.searchsorted(rh, hv, "right")
+            for g in at[lo:hi].tolist():
+                if self._key(g) == key:
+                    p = bisect.bisect_right(self._bases, g) - 1
+                    rows = self._rows[p]
+                    return int(rows[g - self._bases[p]]) if rows is not None else -1
+        return -1
 
     def _texts_of(self, hv: int) -> list[str]:
         out = []
