@@ -42,7 +42,7 @@ from flask import Blueprint, Flask, Response, request
 
 from cim.errors import CimError, InputError
 from cim.profile import CHINA_TIME
-from layers.cases.shown import shown
+from cim.text import shown
 from services import cases_api_doc
 from services.pool import Pool
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from cim.errors import ConfigError, InputError
 from cim.numbers import ValueProblem, parse_number
 from cim.profile import DICTIONARY_DIR, dictionary_file, read_csv_dictionary
-from layers.cases.shown import shown
+from cim.text import shown
 
 if TYPE_CHECKING:
     from cim.profile import CityProfile

@@ -27,8 +27,8 @@ from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
+from cim.text import shown
 from layers.cases.categories import UNIT_BASES, Category
-from layers.cases.shown import shown
 
 if TYPE_CHECKING:
     from cim.profile import CityProfile

@@ -25,8 +25,7 @@ from psycopg import sql
 
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
-from cim.text import norm_key
-from layers.cases.shown import shown
+from cim.text import norm_key, shown
 
 CACHE_SECONDS = 300.0
 _CACHE: dict[str, tuple[float, list[Entry]]] = {}

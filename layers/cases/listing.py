@@ -12,8 +12,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
+from cim.text import shown
 from layers.cases.dispatch import waiting_states
-from layers.cases.shown import shown
 from layers.cases.store import CASE_COLUMNS, utc
 from layers.query.sqlparts import storage_srid
 

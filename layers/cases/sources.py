@@ -23,10 +23,10 @@ import psycopg
 
 from cim.errors import ConfigError, InputError
 from cim.profile import read_yaml_mapping
+from cim.text import shown
 from layers.cases.auth import User
 from layers.cases.categories import category
 from layers.cases.geocode import geocode
-from layers.cases.shown import shown
 from layers.cases.store import case_id, get_case, open_case
 from layers.cases.workflow import WORKFLOW_FILE, RoleError, workflow_file
 

@@ -30,9 +30,9 @@ from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import FEATURE_SERIAL_WIDTH
 from cim.errors import ConfigError, InputError
 from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+from cim.text import shown
 from layers.cases.categories import category
 from layers.cases.dispatch import asset_layer, propose
-from layers.cases.shown import shown
 from layers.query.sqlparts import storage_srid
 
 if TYPE_CHECKING:

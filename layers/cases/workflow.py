@@ -24,11 +24,11 @@ from psycopg import sql
 
 from cim.errors import CimError, ConfigError, InputError
 from cim.profile import DICTIONARY_DIR, dictionary_file, read_yaml_mapping
+from cim.text import shown
 from cim.times import rfc3339
 from layers.cases.auth import ROLES, User
 from layers.cases.categories import Category, categories_file, category
 from layers.cases.dispatch import OVERDUE_FLAG, known_units, propose
-from layers.cases.shown import shown
 from layers.cases.store import (
     CaseNotFound,
     get_case,
