@@ -199,7 +199,7 @@ def test_process_answers_like_the_cli(city, monkeypatch):
     assert answer["indicators"] == cli["indicators"] and answer["index"] == cli["index"]
     # served read-only: computed, not stored, no error
     r = _process_client(city, None).post("/processes/health-compute/execution",
-                                         json={"inputs": {"year": 2027}})
+                                         json={"inputs": {"year": 2027, "future_year": True}})
     assert r.status_code == 200 and r.get_json()["stored"] is False
     assert city.scalar("SELECT count(*) FROM health_indicators WHERE year = 2027") == 0
     r = _process_client(city, None).post("/processes/health-compute/execution",

@@ -1,4 +1,5 @@
-"""``cim health compute --year Y [--json] [--report OUT.html] [--indicators FILE]``."""
+"""``cim health compute --year Y [--future-year] [--json] [--report OUT.html]
+[--indicators FILE]`` and ``cim health delete --year Y --yes``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ def health() -> None:
 @health.command("compute")
 @click.option("--year", type=click.IntRange(1900, 2200), required=True,
               help="The check year (1900–2200, as the health-compute process takes it)")
+@click.option("--future-year", is_flag=True,
+              help="YEAR is after the city's current year on purpose (a plan-target scenario)")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON result")
 @click.option("--report", type=click.Path(path_type=Path), default=None,
               callback=output_file,
@@ -25,13 +28,18 @@ def health() -> None:
 @click.option("--indicators", "catalog_file", type=click.Path(path_type=Path), default=None,
               help="Indicator catalog (default: the profile's health_indicators.yaml)")
 @pass_ctx
-def compute_cmd(c: Ctx, year: int, as_json: bool, report: Path | None,
+def compute_cmd(c: Ctx, year: int, future_year: bool, as_json: bool, report: Path | None,
                 catalog_file: Path | None) -> None:
     """Compute every indicator for YEAR per district and for the city, store it (replacing
-    that year) and compare it with the previous year and the targets."""
+    that year) and compare it with the previous year and the targets. Buildings, parks,
+    roads, facilities and districts are today's whatever YEAR: only the residents and the
+    pipes' (and new high-rises') ages follow it."""
     from layers.health.catalog import load_catalog
-    from layers.health.compute import compute
+    from layers.health.compute import compute, future_year_problem
 
+    problem = None if future_year else future_year_problem(year, c.profile)
+    if problem:
+        raise click.BadParameter(problem, param_hint="'--year'")
     cat = load_catalog(c.profile, catalog_file)
     result = compute(c.conninfo(), year, c.profile, cat)
     if report:
@@ -61,3 +69,23 @@ def compute_cmd(c: Ctx, year: int, as_json: bool, report: Path | None,
                    f"{flags}{pop}")
     if report:
         click.echo(f"report: {report}")
+
+
+@health.command("delete")
+@click.option("--year", type=click.IntRange(1900, 2200), required=True,
+              help="The stored year to delete")
+@click.option("--yes", is_flag=True, help="Confirm: the year is no longer served or mapped")
+@pass_ctx
+def delete_cmd(c: Ctx, year: int, yes: bool) -> None:
+    """Delete the stored results of YEAR (retired, as a recompute retires them) and compare
+    the next stored year anew with the one before YEAR. A year stored by mistake was the
+    map's latest year and the next year's previous one for good."""
+    from layers.health.store import delete_year
+
+    if not yes:
+        raise click.UsageError(f"deleting the stored health check {year} needs --yes")
+    n = delete_year(c.conninfo(), year)
+    if not n:
+        raise click.BadParameter(f"no health check of {year} is stored",
+                                 param_hint="'--year'")
+    click.echo(f"health check {year}: {n} rows deleted")

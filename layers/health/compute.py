@@ -139,10 +139,32 @@ def health_index(cat: HealthCatalog, indicators: list[dict], unit_code: str
     return round(100 * sum(w * s for w, s in used) / sum(w for w, _ in used), 3), dims
 
 
+def future_year_problem(year: int, profile: CityProfile | None) -> str | None:
+    """Why ``year`` is refused without saying it is intended: it is after the city's current
+    year (on its clock, the profile's ``timezone``). A mistyped year (2062 for 2026) was
+    computed on today's data, stored for good and became the map's latest year; a plan-target
+    scenario is asked for explicitly (``--future-year``, the process's ``future_year``)."""
+    from cim.profile import city_today
+
+    now = profile.today() if profile is not None else city_today()
+    if year <= now.year:
+        return None
+    return (f"year {year} is after the city's current year {now.year}: a check of a future "
+            "year (a plan-target scenario) must say so (--future-year; the process's "
+            "future_year: true)")
+
+
 def compute(conninfo: str, year: int, profile: CityProfile | None = None,
             catalog: HealthCatalog | None = None, store: bool = True) -> dict[str, Any]:
     """Every indicator of the catalog for ``year``; stored (replacing that year) when
-    ``store``. Returns the ``--json`` result."""
+    ``store``. Returns the ``--json`` result.
+
+    Only the population (the residents of the year, :func:`templates.population_year`), the
+    pipes' ages and the high-rise window follow ``year``: buildings, parks, roads, facilities,
+    parcels and districts are the current features (``valid_to IS NULL``), today's, whatever
+    the year. A past year computed now is today's city with that year's residents and pipe
+    ages, not the city as it stood then. The caller checks a future year
+    (:func:`future_year_problem`)."""
     from layers.health.store import moved_units, previous_values, write_year
 
     cat = catalog or load_catalog(profile)

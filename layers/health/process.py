@@ -1,8 +1,9 @@
 """The OGC API process ``health-compute``: the CLI's ``cim health compute --json`` result.
 
 Inputs: ``year`` (required), ``store`` (default true: the year's results replace the stored
-ones, which needs a writer's connection; false computes and compares without writing). The
-answer's ``stored`` says whether it was stored (a server without a writer computes only).
+ones, which needs a writer's connection; false computes and compares without writing),
+``future_year`` (default false: a year after the city's current year is refused, as the CLI's
+``--future-year`` says it is intended). The answer's ``stored`` says whether it was stored (a server without a writer computes only).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ def run(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
     path = os.environ.get("CIM_PROFILE") or DEFAULT_PROFILE  # as the CLI chooses it
     profile = load_profile(path) if path else None
-    result = compute(conninfo, int(inputs["year"]), profile, store=False)
+    from cim.errors import InputError
+    from layers.health.compute import future_year_problem
+
+    year = int(inputs["year"])
+    problem = None if inputs.get("future_year") else future_year_problem(year, profile)
+    if problem:
+        raise InputError(problem)
+    result = compute(conninfo, year, profile, store=False)
     result["stored"] = False
     if inputs.get("store", True):
         from psycopg import errors
@@ -44,7 +52,10 @@ PROCESS: dict[str, Any] = {
         "properties": {
             "year": {"type": "integer", "minimum": 1900, "maximum": 2200},
             "store": {"type": "boolean", "default": True,
-                      "description": "store the year's results (replacing them)"}}},
+                      "description": "store the year's results (replacing them)"},
+            "future_year": {"type": "boolean", "default": False,
+                            "description": "the year is after the city's current year on "
+                                           "purpose (a plan-target scenario)"}}},
     "run": run,
     "writes": True,
 }

@@ -108,7 +108,7 @@ def write_year(conninfo: str, result: dict[str, Any]) -> int:
                      "AND valid_to IS NULL", (result["year"],))
         with conn.cursor() as cur:
             cur.executemany(_INSERT, _rows(result, run_id))
-        _compare_next_year(conn, result["year"])
+        _compare_next_year(conn, result["year"], result["year"])
     return run_id
 
 
@@ -140,14 +140,16 @@ _COMPARE = (
     " WHERE o.id = ANY(%(ids)s)")
 
 
-def _compare_next_year(conn: psycopg.Connection, year: int) -> None:
-    """The stored year after ``year`` compared anew with ``year``'s rows just written.
+def _compare_next_year(conn: psycopg.Connection, year: int, previous: int | None) -> None:
+    """The stored year after ``year`` compared anew with ``previous`` (``year``, whose rows
+    were just written; after ``year`` is deleted, the stored year before it, or
+    ``None``: nothing to compare with).
 
     Its comparison was written when it was computed, with the year before it then stored: a
     year computed afterwards — a past year filled in, a year recomputed on corrected data —
-    left the later year's stored change and trend (served, mapped) comparing with nothing or
-    with the replaced values. Its rows are versioned as a recompute's are (the old ones
-    retired), only the comparison columns new."""
+    or deleted left the later year's stored change and trend (served, mapped) comparing with
+    nothing or with values no longer current. Its rows are versioned as a recompute's are
+    (the old ones retired), only the comparison columns new."""
     later = conn.execute("SELECT min(year) FROM health_indicators WHERE valid_to IS NULL"
                          " AND year > %s", (year,)).fetchone()[0]
     if later is None:
@@ -157,4 +159,23 @@ def _compare_next_year(conn: psycopg.Connection, year: int) -> None:
     ids = [r[0] for r in conn.execute(
         "UPDATE health_indicators SET valid_to = now() WHERE valid_to IS NULL AND year = %s"
         " RETURNING id", (later,)).fetchall()]
-    conn.execute(_COMPARE, {"index": INDEX_ID, "year": year, "ids": ids})
+    conn.execute(_COMPARE, {"index": INDEX_ID, "year": previous,
+                            "ids": ids})
+
+
+def delete_year(conninfo: str, year: int) -> int:
+    """Retire ``year``'s current results (``valid_to`` set: no longer served, mapped or
+    compared with; still readable as a replaced year's are) and compare the next stored year
+    anew with the one before ``year``; the number of rows retired (0: ``year`` not stored).
+
+    A year stored by mistake (a typo, 2062) was the map's latest year and the later years'
+    previous one for good: nothing removed a stored year."""
+    with psycopg.connect(conninfo) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.health'), %s)", (year,))
+        n = conn.execute("UPDATE health_indicators SET valid_to = now() WHERE year = %s"
+                         " AND valid_to IS NULL", (year,)).rowcount
+        if n:
+            before = conn.execute("SELECT max(year) FROM health_indicators WHERE"
+                                  " valid_to IS NULL AND year < %s", (year,)).fetchone()[0]
+            _compare_next_year(conn, year, before)
+    return n

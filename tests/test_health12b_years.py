@@ -1,0 +1,109 @@
+"""A future year refused unless intended, and a stored year deleted (session 12), through the
+real CLI on the hand-built city of tests/health_fixture.py, whose coverages follow from its
+construction (:func:`tests.health_fixture.expected_coverage`).
+
+A mistyped year (``--year 2062``) was computed on today's data, stored for good and became the
+map's latest year (``layers.health.layer.MAP_WHERE``); nothing removed a stored year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from cim.db.engine import drop_database
+from tests import health_fixture as hf
+from tests.conftest import make_db, run_cli, server_url
+
+PARK = "park_service_coverage"
+
+
+@pytest.fixture()
+def city(jining_profile, request):
+    d = make_db(f"h12b{abs(hash(request.node.name)) % 10**5}", jining_profile,
+                apply_profile=False)
+    hf.build(d.conninfo)
+    yield d
+    drop_database(server_url(), d.name)
+
+
+def _stored(d, year: int, indicator: str, unit: str) -> tuple | None:
+    with psycopg.connect(d.conninfo) as conn:
+        return conn.execute(
+            "SELECT value, previous_year, previous_value, change, trend"
+            " FROM health_indicators WHERE valid_to IS NULL AND year = %s"
+            " AND indicator_id = %s AND unit_code = %s", (year, indicator, unit)).fetchone()
+
+
+def _latest(d) -> int | None:
+    return d.scalar("SELECT max(year) FROM health_indicators WHERE valid_to IS NULL")
+
+
+def test_a_future_year_is_refused_unless_intended_and_can_be_deleted(city):
+    # the city's current year on its own clock (the profile's zone), read here independently
+    this_year = dt.datetime.now(ZoneInfo(city.profile.timezone)).year
+    run_cli(["health", "compute", "--year", str(this_year)], city.env(), check=True)
+    n = city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NULL")
+    assert n > 0
+
+    for year in (this_year + 1, 2062):  # refused as a bad option, nothing computed or stored
+        r = run_cli(["health", "compute", "--year", str(year)], city.env())
+        assert r.returncode == 2, r.stderr
+        assert "--year" in r.stderr and str(year) in r.stderr and "--future-year" in r.stderr
+        assert city.scalar("SELECT count(*) FROM health_indicators WHERE year = %s",
+                           (year,)) == 0
+    assert _latest(city) == this_year
+
+    # a plan-target scenario says so: stored, the map's latest year
+    run_cli(["health", "compute", "--year", str(this_year + 4), "--future-year"], city.env(),
+            check=True)
+    assert _latest(city) == this_year + 4
+
+    # deleting it needs the confirmation; then the current year is the latest again
+    r = run_cli(["health", "delete", "--year", str(this_year + 4)], city.env())
+    assert r.returncode == 2 and "--yes" in r.stderr
+    assert _latest(city) == this_year + 4
+    r = run_cli(["health", "delete", "--year", str(this_year + 4), "--yes"], city.env(),
+                check=True)
+    assert f"{n} rows deleted" in r.stdout
+    assert _latest(city) == this_year
+    # retired, not erased: still readable as a replaced year's rows are
+    assert city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NOT NULL"
+                       " AND year = %s", (this_year + 4,)) == n
+    # a year not stored: said so, nothing changed
+    r = run_cli(["health", "delete", "--year", "1999", "--yes"], city.env())
+    assert r.returncode == 2 and "1999" in r.stderr
+    assert city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NULL") == n
+
+
+def test_deleting_a_year_compares_the_next_year_with_the_one_before(city):
+    without = hf.expected_coverage({k: v for k, v in hf.BUILDINGS.items() if k != "H850"})
+    full = hf.expected_coverage()
+    assert full[hf.D1] > without[hf.D1]
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("UPDATE buildings SET valid_to = now() WHERE code = 'H850'")
+    run_cli(["health", "compute", "--year", "2024"], city.env(), check=True)
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("UPDATE buildings SET valid_to = NULL WHERE code = 'H850'")
+    for year in ("2025", "2026"):
+        run_cli(["health", "compute", "--year", year], city.env(), check=True)
+    assert _stored(city, 2026, PARK, hf.D1)[1:5] == (2025, pytest.approx(full[hf.D1]), 0.0,
+                                                     "unchanged")
+
+    run_cli(["health", "delete", "--year", "2025", "--yes"], city.env(), check=True)
+    assert _stored(city, 2025, PARK, hf.D1) is None
+    value, prev_year, prev, change, trend = _stored(city, 2026, PARK, hf.D1)
+    assert value == pytest.approx(full[hf.D1])
+    assert prev_year == 2024 and prev == pytest.approx(without[hf.D1])
+    assert change == pytest.approx(full[hf.D1] - without[hf.D1], abs=1e-5)
+    assert trend == "improved"
+    idx24 = _stored(city, 2024, "health_index", "city")[0]
+    assert _stored(city, 2026, "health_index", "city")[1:3] == (2024, idx24)
+
+    # the first year deleted: the next one compares with nothing
+    run_cli(["health", "delete", "--year", "2024", "--yes"], city.env(), check=True)
+    assert _stored(city, 2026, PARK, hf.D1)[1:5] == (None, None, None, None)
+    assert _stored(city, 2026, "health_index", "city")[1:5] == (None, None, None, None)
