@@ -182,3 +182,11 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
         return f"{value[:limit]!r}…({len(value)} characters)"
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}…({len(text)} characters)"
+
+
+def named(value: str, limit: int = SHOWN_CHARS) -> str:
+    """``value`` itself when at most ``limit`` characters, else :func:`shown`: a name listed or
+    quoted unquoted (a sensor code in an answer's ``unknown`` list, ``sensor GAS-01: …``) stays
+    as the client sent it and can be matched against what it sent; only a value no real name
+    is that long comes back cut (a 1 MB sensor id was echoed whole)."""
+    return value if len(value) <= limit else shown(value, limit)

@@ -39,7 +39,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.routing import PathConverter
 
 from cim.errors import CimError, InputError
-from cim.text import json_value
+from cim.text import json_value, named, shown
 from layers.iot.times import sub_microsecond_problem
 from services.pool import Pool
 
@@ -60,6 +60,7 @@ ITEM_FIELDS = {"sensor", "time", "value"}
 _SPACED_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) "
                             r"(\d{2}(?::?\d{2})?)")
 MAX_READINGS = 50_000  # per request
+UNKNOWN_FIELDS = 20  # a body's unknown fields named in its 400
 WRITE_ATTEMPTS = 3  # a write aborted by a deadlock runs again (IotService.run)
 
 
@@ -89,7 +90,8 @@ def parse_readings(raw: bytes) -> list[tuple[str, dt.datetime, float]]:
                          field="readings")
     extra = sorted(set(body) - {"readings"})
     if extra:
-        raise InputError(f"unknown fields {', '.join(extra)}", field=extra[0])
+        raise InputError(f"unknown fields {', '.join(named(k) for k in extra[:UNKNOWN_FIELDS])}",
+                         field=named(extra[0]))
     items = body["readings"]
     if len(items) > MAX_READINGS:
         raise InputError(f"at most {MAX_READINGS} readings per request, not {len(items)}",
@@ -104,20 +106,20 @@ def parse_readings(raw: bytes) -> list[tuple[str, dt.datetime, float]]:
             missing = sorted(ITEM_FIELDS - it.keys())
             name = missing[0] if missing else sorted(it.keys() - ITEM_FIELDS)[0]
             raise InputError("missing" if missing else "unknown field; a reading has sensor, "
-                             "time and value", field=f"readings[{i}].{name}")
+                             "time and value", field=f"readings[{i}].{named(name)}")
         s, t, v = it["sensor"], it["time"], it["value"]
         if not isinstance(s, str) or not s.strip():
-            raise InputError(f"{s!r} is not a sensor code or device id",
+            raise InputError(f"{shown(s)} is not a sensor code or device id",
                              field=f"readings[{i}].sensor")
         try:
             ts = fromiso(t)
         except (TypeError, ValueError):
             ts = None
         if ts is None:
-            raise InputError(f"{t!r} is not ISO 8601 with a UTC offset",
+            raise InputError(f"{shown(t)} is not ISO 8601 with a UTC offset",
                              field=f"readings[{i}].time")
         if ts.tzinfo is None:  # it is ISO 8601: said so, a sender looked for a format error
-            raise InputError(f"{t!r} has no UTC offset: write the instant with its offset "
+            raise InputError(f"{shown(t)} has no UTC offset: write the instant with its offset "
                              "(2026-12-01T08:00:00+08:00, or Z for UTC)",
                              field=f"readings[{i}].time")
         problem = sub_microsecond_problem(t)  # fromisoformat cut them without a word
@@ -131,8 +133,8 @@ def parse_readings(raw: bytes) -> list[tuple[str, dt.datetime, float]]:
             f = None
         if f is None or not math.isfinite(f):
             huge = f is None and isinstance(v, int) and not isinstance(v, bool)
-            shown = f"an integer of {len(str(abs(v)))} digits" if huge else repr(v)
-            raise InputError(f"{shown} is not a finite number", field=f"readings[{i}].value")
+            quoted = f"an integer of {len(str(abs(v)))} digits" if huge else shown(v)
+            raise InputError(f"{quoted} is not a finite number", field=f"readings[{i}].value")
         out.append((s, ts, f))
     return out
 
@@ -280,7 +282,7 @@ def _when(value: str | None, name: str, zone: str) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(query_time(value))
     except ValueError:
-        raise InputError(f"{value!r} is not ISO 8601 (2026-12-01T08:00, "
+        raise InputError(f"{shown(value)} is not ISO 8601 (2026-12-01T08:00, "
                          "2026-12-01T08:00+08:00)", field=name) from None
     problem = sub_microsecond_problem(value)  # a bound cut would take in another reading
     if problem is not None:

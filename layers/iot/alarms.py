@@ -29,6 +29,7 @@ from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import FEATURE_SERIAL_WIDTH
 from cim.errors import DatabaseError, InputError
 from cim.profile import DICTIONARY_DIR, read_csv_dictionary
+from cim.text import shown
 from cim.times import rfc3339
 from layers.iot.thresholds import IotConfig, RowSet
 
@@ -507,5 +508,5 @@ def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str |
     if sensor and not rows and conn.execute(
             "SELECT NOT EXISTS (SELECT 1 FROM sensors WHERE code = %s OR device_id = %s)",
             (sensor, sensor)).fetchone()[0]:
-        raise InputError(f"no sensor has code or device id {sensor!r}", field="sensor")
+        raise InputError(f"no sensor has code or device id {shown(sensor)}", field="sensor")
     return rows

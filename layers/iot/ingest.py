@@ -49,6 +49,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from cim.errors import CimError, InputError
+from cim.text import named, shown
 from layers.iot import alarms as alarm_ops
 from layers.iot.gaps import out_of_service
 from layers.iot.partitions import add_months, missing_months, month_of, partition_name
@@ -96,7 +97,7 @@ def _checked(readings: Any) -> list[tuple[str, dt.datetime, float]]:
         except (TypeError, ValueError):
             raise BadReading("a reading is (sensor, time, value)", row=i) from None
         if not isinstance(ref, str) or not ref.strip():
-            raise BadReading(f"sensor {ref!r} is not a code or device id", row=i,
+            raise BadReading(f"sensor {shown(ref)} is not a code or device id", row=i,
                              field="sensor")
         if hasattr(ts, "to_pydatetime"):
             if getattr(ts, "nanosecond", 0):  # to_pydatetime cuts them (with a warning)
@@ -106,7 +107,7 @@ def _checked(readings: Any) -> list[tuple[str, dt.datetime, float]]:
                                  field="time")
             ts = ts.to_pydatetime()
         if not isinstance(ts, dt.datetime) or ts.tzinfo is None:
-            raise BadReading(f"time {ts!r} is not a time with a UTC offset", row=i,
+            raise BadReading(f"time {shown(ts)} is not a time with a UTC offset", row=i,
                              field="time")
         if not isinstance(value, bool) and isinstance(value, int | float):
             try:
@@ -114,7 +115,7 @@ def _checked(readings: Any) -> list[tuple[str, dt.datetime, float]]:
             except OverflowError:
                 pass
         if not isinstance(value, float) or not math.isfinite(value):
-            raise BadReading(f"value {value!r} is not a finite number", row=i, field="value")
+            raise BadReading(f"value {shown(value)} is not a finite number", row=i, field="value")
         out.append((ref.strip(), ts, value))
     return out
 
@@ -157,7 +158,7 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         bad = next((i for i, r in enumerate(rows) if r[1] > ahead), None)
         if bad is not None:
             ref, ts, _ = rows[bad]
-            raise BadReading(f"sensor {ref}: time {ts.isoformat()} is more than "
+            raise BadReading(f"sensor {named(ref)}: time {ts.isoformat()} is more than "
                              f"{cfg.max_ahead_s:g} s ahead of the platform's clock (a device "
                              "clock gone wrong? iot.yaml readings.max_ahead_s)", row=bad,
                              field="time")
@@ -178,10 +179,12 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
             "array_agg(DISTINCT date_trunc('month', ts AT TIME ZONE 'UTC')::date) "
             "FILTER (WHERE code IS NOT NULL) FROM _iot_in", (source or "",)).fetchone()
         counts["unknown_sensor"] = n_unknown
-        counts["unknown"] = sorted(unknown or [])[:UNKNOWN_LISTED]
+        counts["unknown"] = [named(r) for r in sorted(unknown or [])[:UNKNOWN_LISTED]]
         if source is not None and foreign:
+            more = len(foreign) - UNKNOWN_LISTED
             raise Forbidden(f"source {source!r} may not send readings of sensor(s) "
-                            f"{', '.join(sorted(foreign)[:UNKNOWN_LISTED])} (bound to another "
+                            f"{', '.join(named(r) for r in sorted(foreign)[:UNKNOWN_LISTED])}"
+                            f"{f' and {more} more' if more > 0 else ''} (bound to another "
                             "reading source)", field="sensor")
         refuse_before_installation(conn, rows, cfg.timezone)
         lacking = missing_months(conn, months or [])
@@ -223,7 +226,7 @@ def refuse_before_installation(conn: psycopg.Connection,
         ([r[0] for r in rows], [r[1] for r in rows], zone)).fetchone()
     if early is not None:
         i, ref, ts, installed = early
-        raise BadReading(f"sensor {ref}: time {ts.astimezone(dt.UTC).isoformat()} is before "
+        raise BadReading(f"sensor {named(ref)}: time {ts.astimezone(dt.UTC).isoformat()} is before "
                          f"the sensor was installed ({installed.isoformat()}, its 安装日期): "
                          "a device clock gone wrong?", row=int(i), field="time")
 
@@ -240,7 +243,7 @@ def _no_partition(conn: psycopg.Connection, lacking: list[dt.date], now: dt.date
         "date_trunc('month', ts AT TIME ZONE 'UTC')::date = ANY(%s) ORDER BY i LIMIT 1",
         (lacking,)).fetchone()
     months = ", ".join(m.strftime("%Y-%m") for m in lacking)
-    first = (f"the first is reading {i} (sensor {ref}, time "
+    first = (f"the first is reading {i} (sensor {named(ref)}, time "
              f"{ts.astimezone(dt.UTC).isoformat()})")
     oldest = add_months(month_of(now), -behind)
     if lacking[0] < oldest:

@@ -13,6 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
+from cim.text import shown
 
 MAX_LIMIT = 100_000
 
@@ -23,7 +24,7 @@ def sensor_code(conn: psycopg.Connection, ref: str) -> str:
                        "(code = %s OR device_id = %s) ORDER BY (code = %s) DESC LIMIT 1",
                        (ref, ref, ref)).fetchone()
     if row is None:
-        raise InputError(f"no current sensor has code or device id {ref!r}", field="sensor")
+        raise InputError(f"no current sensor has code or device id {shown(ref)}", field="sensor")
     return row[0]
 
 
@@ -93,15 +94,15 @@ def parse_bucket(text: str) -> dt.timedelta:
     if unit in ("m", "mo", "mon", "month", "months", "y", "yr", "year", "years"):
         why = ("m is a minute or a month? write min" if unit == "m" else
                "months and years have no fixed length")
-        raise InputError(f"bucket {text!r}: {why}; {allowed}", field="bucket")
+        raise InputError(f"bucket {shown(text)}: {why}; {allowed}", field="bucket")
     if m is None or unit not in _UNITS or n < 1:
-        raise InputError(f"bucket {text!r} is not {allowed}", field="bucket")
+        raise InputError(f"bucket {shown(text)} is not {allowed}", field="bucket")
     seconds = n * _UNITS[unit]
     if seconds > DAY and seconds % DAY:
-        raise InputError(f"bucket {text!r}: a bucket over a day is whole days (1d, 2d, 1w)",
+        raise InputError(f"bucket {shown(text)}: a bucket over a day is whole days (1d, 2d, 1w)",
                          field="bucket")
     if seconds < DAY and DAY % seconds:
-        raise InputError(f"bucket {text!r} does not divide a day (a bucket under a day is "
+        raise InputError(f"bucket {shown(text)} does not divide a day (a bucket under a day is "
                          "one of 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 min or 1, 2, 3, 4, 6, 8, "
                          "12 h …, so each day starts a bucket at midnight)", field="bucket")
     return dt.timedelta(seconds=seconds)

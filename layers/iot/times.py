@@ -20,6 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from cim.text import shown
+
 _FRACTION = re.compile(r"[.,](\d{7,})")
 
 
@@ -35,8 +37,9 @@ def sub_microsecond_problem(text: str) -> str | None:
     frac = below_microsecond(text)
     if frac is None:
         return None
-    return (f"time {text.strip()!r} has a fraction of a second to {len(frac)} digits "
-            f"(.{frac}): times are kept to the microsecond and never cut (two readings a "
+    digits = f" (.{frac})" if len(frac) <= 20 else ""
+    return (f"time {shown(text.strip())} has a fraction of a second to {len(frac)} digits"
+            f"{digits}: times are kept to the microsecond and never cut (two readings a "
             "nanosecond apart would become one); round it to at most 6 decimals")
 
 
@@ -54,7 +57,7 @@ def parse_offset_or_zone(text: str) -> dt.tzinfo | str:
             tz = None
         if tz is not None:
             return tz
-        raise ValueError(f"{text!r} is no UTC offset (+08:00, -05:30, Z)")
+        raise ValueError(f"{shown(text)} is no UTC offset (+08:00, -05:30, Z)")
     try:
         ZoneInfo(value)
         return value
@@ -62,7 +65,7 @@ def parse_offset_or_zone(text: str) -> dt.tzinfo | str:
         pass
     same = sorted(z for z in available_timezones() if z.lower() == value.lower())
     hint = f" (did you mean {same[0]}?)" if same else ""
-    raise ValueError(f"{text!r} is neither a UTC offset such as +08:00 nor an IANA time zone "
+    raise ValueError(f"{shown(text)} is neither a UTC offset such as +08:00 nor an IANA time zone "
                      f"such as Asia/Shanghai{hint}")
 
 
