@@ -177,7 +177,13 @@ def raise_unraised(conn: psycopg.Connection, cfg: IotConfig | None = None, *,
     again and their clearing restores it. A point added or assessed during a 一级 gas alarm
     was listed 低 beside it, and stayed so until the next alarm. Called after a risk point
     is written (``cim risk assess``, ``cim risk add``); ``cfg`` is read from ``profile``
-    only when some alarm needs it. (alarm code, risk point code) of each raise."""
+    only when some alarm needs it. (alarm code, risk point code) of each raise.
+
+    An alarm's level is looked up in iot.yaml's ``levels``; a city that drops a level while
+    an alarm is at it is refused when the file is read (:func:`~layers.iot.thresholds.
+    load_config`: a ConfigError naming iot.yaml and the missing level), not guessed as the
+    nearest level: the level's risk level is what the alarm raises, and an ops engineer
+    would rather fix the file than have a 三级 alarm silently raise a 二级's risk level."""
     from layers.risk.alarm import FLAG
 
     rows = conn.execute(
@@ -312,7 +318,9 @@ def clear(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, at: dt.dateti
     never ends before it began: a gap alarm cleared by buffered readings older than the alarm
     is cleared at its opening time. ``reason``: why it ended when no reading ended it (the
     sensor taken out of service, retired, its thresholds gone), kept as the alarm's
-    ``detail.cleared_reason``."""
+    ``detail.cleared_reason``. Every level an alarm can be at is in ``cfg.levels``:
+    :func:`~layers.iot.thresholds.load_config` refuses an iot.yaml lacking one (naming it),
+    as :func:`raise_unraised` says."""
     from layers.risk.alarm import restore_for_alarm
 
     row = conn.execute(

@@ -257,8 +257,23 @@ def load_config(profile: CityProfile | None = None,
     yp = _path(profile, "iot", ".yaml")
     raw = _yaml(yp)
     lv = raw.get("levels")
-    if not isinstance(lv, dict) or sorted(lv) != [1, 2, 3, 4]:
-        raise ConfigError("levels: 1..4", path=str(yp), field="levels")
+    if not isinstance(lv, dict):
+        raise ConfigError("levels: a mapping of the alarm levels 1, 2, 3 and 4", path=str(yp),
+                          field="levels")
+    # all four, always: the thresholds (sensor_thresholds.csv) and the gap detector name
+    # them, and an active alarm keeps the level it opened at — a level dropped while an alarm
+    # is at it would leave that alarm with no name, colour or risk level to clear or raise by
+    # (a KeyError in `cim risk assess` and in the reading that clears it)
+    given = {k for k in lv if isinstance(k, int) and not isinstance(k, bool)}
+    missing = sorted({1, 2, 3, 4} - given)
+    other = sorted((str(k) for k in lv if k not in (1, 2, 3, 4) or isinstance(k, bool)), key=str)
+    if missing or other:
+        why = "; ".join(x for x in (
+            f"level(s) {', '.join(map(str, missing))} missing" if missing else "",
+            f"not a level: {', '.join(map(repr, other))}" if other else "") if x)
+        raise ConfigError(f"levels: 1, 2, 3 and 4, each named ({why}); every level is kept, "
+                          "as alarms already open at a level still need its name, colour and "
+                          "risk level", path=str(yp), field="levels")
     levels = {}
     for k, spec in lv.items():
         if not isinstance(spec, dict) or spec.get("risk_level") not in LEVELS:
