@@ -331,12 +331,15 @@ def test_low_points_reverse_slope_and_septic_tanks(fresh_db, tmp_path):
         conn.execute("INSERT INTO buildings (code, geom) VALUES ('B1', ST_Multi("
                      "ST_GeomFromWKB(%s, 4527)))",
                      (shapely.to_wkb(shapely.box(ox + 500, oy, ox + 520, oy + 20)),))
-        for code, x, state in (("SEP_NEAR", 530, "破损"), ("SEP_FAR", 620, "完好")):
+        for code, x, state, sub, name, owner in (
+                ("SEP_NEAR", 530, "破损", "0302", "化粪池", "物业公司"),
+                ("SEP_FAR", 620, "完好", "0302", "化粪池", "物业公司"),
+                ("MH_GAS", 700, "破损", "0111", "燃气井盖", "燃气公司")):
             conn.execute(
                 "INSERT INTO components (code, subclass_code, subclass_name, major_code, "
-                "state, owner_name, district_code, grid_code, geom) VALUES (%s, '0302', "
-                "'化粪池', '03', %s, '物业公司', '370811', '370811001001001', "
-                "ST_GeomFromWKB(%s, 4527))", (code, state, pt(x, 10)))
+                "state, owner_name, district_code, grid_code, geom) VALUES (%s, %s, %s, "
+                "left(%s, 2), %s, %s, '370811', '370811001001001', "
+                "ST_GeomFromWKB(%s, 4527))", (code, sub, name, sub, state, owner, pt(x, 10)))
     rules = tmp_path / "rules.yaml"
     rules.write_text(KINDS_RULES, encoding="utf-8")
     matrix = tmp_path / "matrix.yaml"
@@ -350,15 +353,25 @@ def test_low_points_reverse_slope_and_septic_tanks(fresh_db, tmp_path):
     assert pts["P22"]["responsible_unit"] == "排水主管部门"
     assert pts["D_UP"]["risk_type_code"] == "0103" and pts["D_UP"]["responsible_unit"] == "排水处"
     assert (pts["SEP_NEAR"]["likelihood"], pts["SEP_NEAR"]["responsible_unit"]) == (4, "物业公司")
-    # by hand on an asset: the owner of the 化粪池 is its responsible unit; kept by reassessing
-    proc = run_cli(["risk", "add", "--type", "0402", "--asset", "SEP_FAR", "--json",
+    # by hand on an asset: the owner of the 燃气井盖 is its responsible unit; kept by
+    # reassessing
+    proc = run_cli(["risk", "add", "--type", "0402", "--asset", "MH_GAS", "--json",
                     "--rules", str(rules), "--matrix", str(matrix)], d.env(), check=True)
     added = json.loads(proc.stdout)
-    assert (added["asset_code"], added["responsible_unit"]) == ("SEP_FAR", "物业公司")
+    assert (added["asset_code"], added["responsible_unit"]) == ("MH_GAS", "燃气公司")
+    # a missing manhole cover is no risk of a septic tank (risk_types.csv 0402 asset_where:
+    # the 井盖 subclasses of 01 公用设施); nothing is written
+    before = d.scalar("SELECT count(*) FROM risk_points")
+    proc = run_cli(["risk", "add", "--type", "0402", "--asset", "SEP_FAR", "--json",
+                    "--rules", str(rules), "--matrix", str(matrix)], d.env())
+    assert proc.returncode == 3, proc.stderr
+    assert "SEP_FAR" in proc.stderr and "subclass_code 0302" in proc.stderr \
+        and "risk_types.csv asset_where" in proc.stderr, proc.stderr
+    assert d.scalar("SELECT count(*) FROM risk_points") == before
     run_cli(["risk", "assess", "--rules", str(rules), "--matrix", str(matrix)], d.env(),
             check=True)
     after = {p["code"]: p for p in _points(d.conninfo).values()}
-    assert after[added["code"]]["asset_code"] == "SEP_FAR"
+    assert after[added["code"]]["asset_code"] == "MH_GAS"
     assert after[added["code"]]["source"] == "manual"
 
 
