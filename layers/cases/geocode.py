@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from cim.coding import places
 from cim.errors import InputError
 from cim.layerdefs import LAYERS
 from cim.text import norm_key, shown
@@ -77,8 +78,8 @@ def build(conn: psycopg.Connection, layers: list[str]) -> list[Entry]:
         "n AS (SELECT layer, name, CASE WHEN count(*) = 1 THEN ST_PointOnSurface(min(geom)) "
         "      ELSE ST_ClosestPoint(ST_Collect(geom), ST_Centroid(ST_Collect(geom))) END AS p, "
         "      CASE WHEN count(*) = 1 THEN min(cell) END AS cell FROM f GROUP BY layer, name) "
-        "SELECT layer, name, ST_X(p), ST_Y(p), coalesce(cell, (SELECT g.code FROM grid_cells g "
-        "WHERE g.valid_to IS NULL AND ST_Intersects(g.geom, n.p) ORDER BY g.code LIMIT 1)) "
+        "SELECT layer, name, ST_X(p), ST_Y(p), coalesce(cell, "
+        + places.grid_sql("n.p", places.district_sql("n.p")) + ") "
         "FROM n").format(sql.SQL(" UNION ALL ").join(parts))).fetchall()
     rank = {layer: i for i, layer in enumerate(layers)}
     out = [Entry(norm_key(name), name, layer, x, y, cell) for layer, name, x, y, cell in rows]

@@ -26,6 +26,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from cim.coding import places
 from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import FEATURE_SERIAL_WIDTH
 from cim.errors import ConfigError, InputError
@@ -180,11 +181,9 @@ def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | Non
         raise InputError("a case needs a place: a point, a grid cell or an asset code",
                          field="point")
     district, cell = conn.execute(
-        "SELECT (SELECT code FROM admin_divisions WHERE valid_to IS NULL AND level = 3 "
-        "        AND ST_Intersects(geom, %(g)s::geometry) ORDER BY code LIMIT 1), "
-        "       (SELECT code FROM grid_cells WHERE valid_to IS NULL "
-        "        AND ST_Intersects(geom, %(g)s::geometry) ORDER BY code LIMIT 1)",
-        {"g": geom}).fetchone()
+        "SELECT p.district, " + places.grid_sql("p.g", "p.district") + " FROM (SELECT "
+        + places.district_sql("q.g") + " AS district, q.g FROM (SELECT %(g)s::geometry AS g) "
+        "q) p", {"g": geom}).fetchone()
     if grid_code and cell and cell != grid_code and (point is not None or layer is not None) \
             and not conn.execute("SELECT ST_Intersects(geom, %s::geometry) FROM grid_cells "
                                  "WHERE code = %s AND valid_to IS NULL",

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from cim.coding import places
 from cim.layerdefs import LAYERS
 from layers.risk.config import RiskConfig, Rule
 
@@ -202,11 +203,11 @@ def asset_geometries(conn: psycopg.Connection) -> None:
 def place_candidates(conn: psycopg.Connection) -> None:
     """District and grid cell of each point (the one holding it), else the asset's."""
     conn.execute(
-        "UPDATE _risk_cand c SET district_code = coalesce((SELECT d.code FROM admin_divisions "
-        "d WHERE d.valid_to IS NULL AND d.level = 3 AND ST_Intersects(d.geom, c.geom) "
-        "ORDER BY d.code LIMIT 1), c.district_code), grid_code = coalesce((SELECT g.code "
-        "FROM grid_cells g WHERE g.valid_to IS NULL AND ST_Intersects(g.geom, c.geom) "
-        "ORDER BY g.code LIMIT 1), c.grid_code)")
+        "UPDATE _risk_cand c SET district_code = coalesce("
+        + places.district_sql("c.geom") + ", c.district_code)")
+    conn.execute(
+        "UPDATE _risk_cand c SET grid_code = coalesce("
+        + places.grid_sql("c.geom", "c.district_code") + ", c.grid_code)")
 
 
 def write_back(conn: psycopg.Connection, rows: list[dict[str, Any]], columns: list[str]) -> None:

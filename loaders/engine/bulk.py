@@ -25,6 +25,7 @@ from psycopg.pq import Format
 from psycopg.types import TypeInfo
 from psycopg.types.json import Jsonb
 
+from cim.coding import places as place_sql
 from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import COMPONENT_SERIAL_WIDTH, FEATURE_SERIAL_WIDTH
 from cim.db.locks import MERGE_LOCK_SPACE
@@ -290,15 +291,12 @@ class BulkWriter:
                                 "`cim profile apply` to load the profile's boundaries first")
         # the district / grid cell covering the feature, the lowest code (the rule of
         # loaders.engine.places.AreaIndex, which the direct write applies beside the data)
-        district_sql = ("(SELECT d.code FROM admin_divisions d WHERE d.valid_to IS NULL "
-                        "AND d.level = 3 AND ST_Covers(d.geom, s.geom) ORDER BY d.code "
-                        "LIMIT 1)") if layer.assign_district else "NULL::text"
+        district_sql = place_sql.district_sql("s.geom") if layer.assign_district \
+            else "NULL::text"
         # (of grid cells covering it, one of the feature's own district first; OFFSET 0: the
         # district's subquery run once a row, not again inside the grid cell's)
-        grid_sql = ("(SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL "
-                    "AND ST_Covers(g.geom, p.geom) ORDER BY "
-                    "coalesce(g.district_code = p.district, false) DESC, g.code LIMIT 1)"
-                    ) if layer.assign_grid else "NULL::text"
+        grid_sql = place_sql.grid_sql("p.geom", "p.district") if layer.assign_grid \
+            else "NULL::text"
         conn.execute("DROP TABLE IF EXISTS _k")
         conn.execute(sql.SQL(
             "CREATE TEMP TABLE _k WITH (fillfactor = 50) AS SELECT q.*, "
