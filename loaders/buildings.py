@@ -286,10 +286,11 @@ def make_columns(profile: CityProfile):
                 extra.setdefault(int(i), []).append(m["floors_above"])
             # lower than its storeys can be (30 storeys at 10 m): one of the two is wrong, and
             # which one the survey must say — both kept as delivered, the row flagged, so that
-            # a spacing or sunlight check resting on that height can be told apart
+            # a spacing or sunlight check resting on that height can be told apart. One storey
+            # is not judged (a shed's height surveyed at the eaves is often under 2.2 m)
             with np.errstate(invalid="ignore"):
-                low = np.flatnonzero(_floats(values["height"])
-                                     < _floats(floors) * min_storey)
+                nf = _floats(floors)
+                low = np.flatnonzero((nf >= 2) & (_floats(values["height"]) < nf * min_storey))
             for i in low:
                 flags[i] = flags[i] + [HEIGHT_BELOW_STOREYS]
         if "year_built" in m:  # a date (2005-06-01) is more than its year: kept as typed

@@ -53,7 +53,10 @@ def test_a_height_lower_than_its_storeys_can_be_is_refused_naming_both(props):
 
 
 @pytest.mark.parametrize("floors, height", [(30, 30 * MIN_STOREY), (18, 54.0), (1, 2.5),
-                                            (3, None), (None, 10.0)])
+                                            (3, None), (None, 10.0),
+                                            # one storey is not judged: a gatehouse's height
+                                            # given at its eaves
+                                            (1, MIN_STOREY - 0.2)])
 def test_a_height_its_storeys_fit_in_is_read(floors, height):
     props = {k: v for k, v in (("地上层数", floors), ("建筑高度", height)) if v is not None}
     a = _read(props).buildings[0]

@@ -17,10 +17,14 @@ X, Y = 39464200.0, 3915200.0
 def test_a_building_lower_than_its_storeys_is_flagged_and_kept(fresh_db, tmp_path):
     # (id, storeys above ground, height m): 2.2 m a storey is the lowest
     rows = [("low", 30, 10.0), ("tall", 10, 30.0), ("edge", 10, 22.0), ("under", 10, 21.9),
-            ("nofloors", None, 5.0), ("noheight", 12, None), ("zero", 0, 1.5)]
-    expected = {gid: f is not None and h is not None and h < f * 2.2 for gid, f, h in rows}
+            ("nofloors", None, 5.0), ("noheight", 12, None), ("zero", 0, 1.5),
+            ("shed", 1, 2.0), ("two", 2, 4.3)]
+    # one storey is not judged (a shed's eaves height)
+    expected = {gid: f is not None and f >= 2 and h is not None and h < f * 2.2
+                for gid, f, h in rows}
     assert expected == {"low": True, "tall": False, "edge": False, "under": True,
-                        "nofloors": False, "noheight": False, "zero": False}
+                        "nofloors": False, "noheight": False, "zero": False, "shed": False,
+                        "two": True}
     path = tmp_path / "survey.gpkg"
     gpd.GeoDataFrame({"编号": [r[0] for r in rows],
                       "地上层数": [r[1] for r in rows], "建筑高度": [r[2] for r in rows]},
@@ -34,4 +38,4 @@ def test_a_building_lower_than_its_storeys_is_flagged_and_kept(fresh_db, tmp_pat
                "SELECT source_key, floors_above, height, flags FROM buildings "
                "WHERE valid_to IS NULL")}
     assert got == {gid: (f, h, expected[gid]) for gid, f, h in rows}
-    assert r.flagged_by_reason.get("height_below_storeys") == 2, r.flagged_by_reason
+    assert r.flagged_by_reason.get("height_below_storeys") == 3, r.flagged_by_reason

@@ -274,10 +274,12 @@ def _building(poly, attrs: dict, rec: dict, probs: Problems, units: Units,
         k, v = attrs[f]
         return str(k) if str(k) == str(v) else f"{k}={v}"
 
-    if floors and height is not None and round(height, 3) < round(floors * min_storey, 3):
+    if floors and floors >= 2 and height is not None \
+            and round(height, 3) < round(floors * min_storey, 3):
         # lower than its storeys can be (30 storeys at 10 m): the storeys make the FAR, the
         # height the height limits and the spacing — a typo in either passes rules it should
-        # not, and which one is wrong is not ours to pick
+        # not, and which one is wrong is not ours to pick. One storey is not judged: a
+        # gatehouse's or a shed's height given at the eaves is often under a storey's 2.2 m
         probs.add(f"{given('floors_above')} and {given('height')} contradict each other: "
                   f"{floors} storeys above ground need at least {floors * min_storey:g} m "
                   f"({height / floors:.2f} m a storey, lower than field_units.yaml "
