@@ -37,7 +37,7 @@ from typing import Any
 from flask import Flask, Response, request
 
 from cim.errors import CodeError, InputError
-from cim.text import json_value
+from cim.text import json_value, shown
 from services.json_body import read_json
 from services.pool import Pool
 from services.process_inputs import first_error, validator
@@ -148,7 +148,7 @@ class ProcessesService:
 
     def _no_such(self, process_id: str) -> Response:
         return _error(404, "NoSuchProcess",
-                      f"no process {process_id[:80]!r}; processes: "
+                      f"no process {shown(process_id)}; processes: "
                       f"{', '.join(self.processes)}", "no-such-process")
 
     def execute_view(self, process_id: str) -> Response:
@@ -236,7 +236,7 @@ class ProcessesService:
         if job_id is None:
             return _page("jobs/index.html", {"jobs": [], "links": [
                 {"href": f"{self.base_url}/jobs", "rel": "self", "type": JSON_TYPE}]})
-        return _error(404, "NoSuchJob", f"no job {job_id[:80]!r}: processes run "
+        return _error(404, "NoSuchJob", f"no job {shown(job_id)}: processes run "
                                         "synchronously, no job is kept", "no-such-job")
 
 
