@@ -1,7 +1,7 @@
 """The web map's feature info in real headless Chromium (review 12b): values stored as English
 codes read in Chinese (an alarm's 状态 read ``active``, its 告警类型 ``gap``), and numbers to
 their unit's decimals (a pipe's 长度, computed from the geometry, printed 14). The labels are
-read from layers/styles/value_labels.yaml with PyYAML, the numbers from SQL."""
+read from cim/dictionaries/value_labels.yaml with PyYAML, the numbers from SQL."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from tests.test_maps_probe10 import browser, info_rows  # noqa: F401 (the fixture)
 from tests.test_webmap import open_map
 
-LABELS = yaml.safe_load((Path(__file__).resolve().parent.parent / "layers" / "styles"
+LABELS = yaml.safe_load((Path(__file__).resolve().parent.parent / "cim" / "dictionaries"
                          / "value_labels.yaml").read_text(encoding="utf-8"))["values"]
 
 

@@ -384,19 +384,20 @@ class _Builder:
         return sl
 
 
-VALUE_LABELS = Path(__file__).with_name("value_labels.yaml")
 _UNIT = re.compile(r"\(([^()]+)\)\s*$")  # 长度 horizontal length (m): m
 
 
-def info_formats(profile: CityProfile, path: Path = VALUE_LABELS) -> dict[str, dict]:
+def info_formats(profile: CityProfile, path: Path | None = None) -> dict[str, dict]:
     """How the web map's feature info shows a value: ``values`` {layer: {column: {code: 中文}}}
-    (value_labels.yaml, a layer named in ``asset_layer`` by its catalog title, a health
+    (value_labels.yaml: the city's copy named in its profile, ``dictionaries: {value_labels:
+    …}``, else the platform's; ``path`` another file; a layer named in ``asset_layer`` by its catalog title, a health
     dimension by the health catalog's name) and ``decimals`` {layer: {column: n}} by the unit
     closing the column's declared title. The info showed ``active``, ``gap`` and a pipe's
     length with 14 decimals."""
     from cim.layerdefs import BASE_COLUMNS
     from layers.catalog import layer_defs
 
+    path = path or profile.dictionary_path("value_labels", ".yaml")
     raw = read_yaml_mapping(path, "the value labels")
     values: dict[str, dict[str, dict[str, str]]] = {}
     for layer, cols in (raw.get("values") or {}).items():
