@@ -6,7 +6,8 @@ for the same type and asset gets its code back), then merged into ``risk_points`
 an unchanged point stays as it is (its ``attrs`` take this assessment's likelihood and
 consequence factors, which make no version), a changed one is retired and its new version inserted under
 the same code (keeping the raise of an alarm still active on it), a rule point no rule finds
-any more is retired; manual points are never retired here. Every graded point gets a row in ``risk_assessments`` (its level history).
+any more is retired; manual points are never retired here (one on an asset its type is no
+longer on is named: ``misplaced_manual`` and a note). Every graded point gets a row in ``risk_assessments`` (its level history).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from layers.risk.alarm import FLAG as ALARM_FLAG
 from layers.risk.config import LEVELS, RiskConfig
 
 LAYER = LAYERS["risk_points"]
+MISPLACED_NAMED = 20  # manual points on an asset their type is not on, named in a note
 
 # what makes a version: a change in any of these gives the point a new version
 _CONTENT = ("risk_type_code, asset_layer, asset_code, description, responsible_unit, "
@@ -229,6 +231,9 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
             "SELECT u, count(*) FROM _risk_cand CROSS JOIN jsonb_array_elements_text("
             "CASE WHEN jsonb_typeof(lfactors->'unknown') = 'array' THEN lfactors->'unknown' "
             "ELSE '[]' END) AS u GROUP BY u ORDER BY u").fetchall()
+        from layers.risk.manual import misplaced
+
+        wrong = misplaced(conn, cfg)
         defaulted = conn.execute(
             "SELECT count(*) FROM _risk_cand WHERE source = 'manual' AND "
             "(lfactors->>'defaulted')::boolean IS TRUE").fetchone()[0]
@@ -236,7 +241,7 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
                **summary(conn), "manual": manual, "outside_districts": outside,
                "rules": {rid: {"candidates": n, "points": kept.get(rid, 0)}
                          for rid, n in found.items()},
-               "changes": counts,
+               "changes": counts, "misplaced_manual": wrong,
                "notes": [f"layer {m} is missing or empty: it adds nothing to the consequence"
                          for m in missing]
                + [f"rule {rid}: its layer is missing" for rid, n in found.items() if n < 0],
@@ -260,6 +265,15 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         out["notes"].append(f"{defaulted} points added by hand have the default likelihood "
                             "(`cim risk add` without --likelihood; factors.likelihood."
                             "defaulted): not assessed")
+    if wrong:  # placed by a person: named for review, never retired here
+        named = ", ".join(
+            f"{w['code']} ({w['risk_type_code']} on {w['asset_code']}, "
+            + ", ".join(f"{c} {v if v is not None else 'blank'}" for c, v in w["asset"].items())
+            + ")" for w in wrong[:MISPLACED_NAMED])
+        more = f" and {len(wrong) - MISPLACED_NAMED} more" if len(wrong) > MISPLACED_NAMED else ""
+        out["notes"].append(f"{len(wrong)} points added by hand lie on an asset their type is "
+                            f"no longer on (risk_types.csv asset_where, the rules' where): "
+                            f"{named}{more}; kept, review them (misplaced_manual)")
     if outside:
         out["notes"].append(f"{outside} risks lie outside every district of the city: no "
                             "point (outside_districts)")

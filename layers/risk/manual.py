@@ -47,6 +47,73 @@ def _asset(conn: psycopg.Connection, code: str) -> tuple[str, str | None]:
     return layer, row[0]
 
 
+Groups = list[list[tuple[str, dict[str, list[str]]]]]
+
+
+def kind_groups(cfg: RiskConfig, risk_type: str, layer: str) -> Groups:
+    """What an asset of ``layer`` must be to carry a point of ``risk_type``: groups the asset
+    meets all of, each met by one of its (label, where) alternatives — the type's
+    ``asset_where``, and its rules of that layer when all of them have a ``where``; none: any
+    feature of the layer. One reading for `cim risk add` (refusing) and `cim risk assess`
+    (naming the points added before the city said so)."""
+    groups: Groups = []
+    if risk_type in cfg.types and cfg.types[risk_type].asset_where:
+        groups.append([("risk_types.csv asset_where", cfg.types[risk_type].asset_where)])
+    rules = [r for r in cfg.rules if r.type == risk_type and r.layer == layer]
+    if rules and all(r.where for r in rules):
+        groups.append([(f"rule {r.id}", r.where) for r in rules])
+    return groups
+
+
+def misplaced(conn: psycopg.Connection, cfg: RiskConfig) -> list[dict[str, Any]]:
+    """The current points added by hand whose asset is no asset their type is on now
+    (:func:`kind_groups`): added before risk_types.csv said what the type is on, or before
+    a city narrowed it. `cim risk add` refuses such a point; one already there is left as it
+    is (a person placed it, and may know better than the file) but named, so someone looks
+    at it. Each: code, risk_type_code, asset_layer, asset_code and what the asset has
+    (column → value)."""
+    out: list[dict[str, Any]] = []
+    for risk_type, layer in conn.execute(
+            "SELECT DISTINCT risk_type_code, asset_layer FROM risk_points WHERE valid_to IS "
+            "NULL AND source = 'manual' AND asset_code IS NOT NULL ORDER BY 1, 2").fetchall():
+        groups = kind_groups(cfg, risk_type, layer) if layer in LAYERS else []
+        if not groups:
+            continue
+        cols = sorted({c for g in groups for _, w in g for c in w})
+        col = {c: psycopg.sql.SQL("a.{}::text").format(psycopg.sql.Identifier(c))
+               for c in cols}
+        met, params = _met_sql(groups, col)
+        query = psycopg.sql.SQL(
+            "SELECT r.code, r.asset_code, {cols} FROM risk_points r JOIN {table} a ON "
+            "a.code = r.asset_code AND a.valid_to IS NULL WHERE r.valid_to IS NULL AND "
+            "r.source = 'manual' AND r.risk_type_code = %s AND r.asset_layer = %s AND NOT ({met}) "
+            "ORDER BY r.code").format(
+                cols=psycopg.sql.SQL(", ").join(col[c] for c in cols),
+                table=psycopg.sql.Identifier(LAYERS[layer].table), met=met)
+        for code, asset, *values in conn.execute(query, [risk_type, layer, *params]):
+            out.append({"code": code, "risk_type_code": risk_type, "asset_layer": layer,
+                        "asset_code": asset, "asset": dict(zip(cols, values, strict=True))})
+    return out
+
+
+def _met_sql(groups: Groups, col: dict[str, psycopg.sql.Composable]
+             ) -> tuple[psycopg.sql.Composable, list[list[str]]]:
+    """The condition an asset ``a`` meets ``groups`` by, and its parameters in order (a blank
+    column meets no where, as in :func:`_of_the_types_kind`)."""
+    params: list[list[str]] = []
+    alternatives = []
+    for g in groups:
+        ors = []
+        for _, where in g:
+            ands = []
+            for c, vals in where.items():
+                ands.append(psycopg.sql.SQL("coalesce({} = ANY(%s), false)").format(col[c]))
+                params.append(vals)
+            ors.append(psycopg.sql.SQL("({})").format(psycopg.sql.SQL(" AND ").join(ands)))
+        alternatives.append(psycopg.sql.SQL("({})").format(psycopg.sql.SQL(" OR ").join(ors)))
+    return psycopg.sql.SQL(" AND ").join(alternatives), params
+
+
 def _of_the_types_kind(conn: psycopg.Connection, cfg: RiskConfig, risk_type: str,
                        layer: str, asset: str) -> None:
     """The asset is of a kind the type is on, where the city says so: the type's
@@ -56,12 +123,7 @@ def _of_the_types_kind(conn: psycopg.Connection, cfg: RiskConfig, risk_type: str
     on a gas main, counted among the wrong risks of their grid cell. One check for both:
     the asset meets the type's asset_where and one rule of its layer; a type with neither
     (or a rule of this layer without ``where``) takes any feature of its layer."""
-    groups: list[list[tuple[str, dict[str, list[str]]]]] = []
-    if cfg.types[risk_type].asset_where:
-        groups.append([("risk_types.csv asset_where", cfg.types[risk_type].asset_where)])
-    rules = [r for r in cfg.rules if r.type == risk_type and r.layer == layer]
-    if rules and all(r.where for r in rules):
-        groups.append([(f"rule {r.id}", r.where) for r in rules])
+    groups = kind_groups(cfg, risk_type, layer)
     if not groups:
         return
     cols = sorted({c for g in groups for _, w in g for c in w})
