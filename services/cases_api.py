@@ -188,7 +188,7 @@ def _when(value: str | None, name: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(query_time(value))
     except ValueError:
-        raise InputError(f"{value!r} is not an ISO date/time", field=name) from None
+        raise InputError(f"{shown(value)} is not an ISO date/time", field=name) from None
 
 
 class CasesService:
