@@ -13,7 +13,7 @@ import requests
 from tests.conftest import make_db, scratch_api
 from tests.test_tiles import TO_LONLAT, decode, lonlat_to_tile
 
-LIVE = {"sensors", "alarms", "cases"}
+LIVE = {"risk_points", "sensors", "alarms", "cases"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_a_live_change_leaves_the_one_map_tiles_alone(served):
     assert one.status_code == 200
     assert "admin_divisions" in decode(one.content) and not set(decode(one.content)) & LIVE
     live = requests.get(url(live_tj["tiles"][0]), timeout=60)
-    assert live.status_code == 204  # no case yet
+    assert live.status_code == 204  # no case, risk point, sensor or alarm yet
 
     d.rows("INSERT INTO cases (code, source, category_code, state, reported_at, geom) "
            "VALUES ('370811930100000001', '12345', '0102', '上报', now(), "
