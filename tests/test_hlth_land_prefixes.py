@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from shapely.geometry import box
 
-from layers.health.templates import TEMPLATES, Context
+from layers.health.parts import Context
+from layers.health.templates import TEMPLATES
 from tests import health_fixture as hf
 from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 

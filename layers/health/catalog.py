@@ -69,7 +69,9 @@ def catalog_path(profile: CityProfile | None) -> Path:
 
 def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -> HealthCatalog:
     """The checked catalog of ``path`` (default: the profile's, else the platform's)."""
-    from layers.health.templates import TEMPLATES, check_params, check_settings, facility_types
+    from layers.health.params import check_params, check_settings
+    from layers.health.service_coverage import facility_types
+    from layers.health.templates import TEMPLATES
 
     path = Path(path) if path else catalog_path(profile)
     raw = read_yaml_mapping(path, "the indicator catalog")

@@ -23,7 +23,8 @@ import psycopg
 
 from cim.profile import CityProfile
 from layers.health.catalog import HealthCatalog, Indicator, load_catalog
-from layers.health.templates import TEMPLATES, Context, Part
+from layers.health.parts import Context, Part
+from layers.health.templates import TEMPLATES
 
 CITY = "city"
 INDEX_ID = "health_index"
@@ -169,7 +170,7 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
 
     cat = catalog or load_catalog(profile)
     with psycopg.connect(conninfo) as conn:
-        # the per-feature district look-ups (templates.district_of) cost the plans past
+        # the per-feature district look-ups (parts.district_of) cost the plans past
         # jit_above_cost: PostgreSQL spent ~0.75 s compiling each query that ran in ms (as
         # layers.query.pipes' NO_JIT); one transaction, so LOCAL holds for the whole run
         conn.execute("SET LOCAL jit = off")

@@ -188,7 +188,7 @@ class Target:
 def residential_targets(conn: psycopg.Connection, uses: list[str]) -> list[Target]:
     """Current residential buildings (``uses``: building_use.csv's residential uses, building_use
     codes): footprint, area, centroid."""
-    from layers.health.templates import district_of
+    from layers.health.parts import district_of
 
     # the district it lies in now (a boundary changed since its load moves it)
     rows = conn.execute(
