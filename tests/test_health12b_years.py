@@ -107,3 +107,28 @@ def test_deleting_a_year_compares_the_next_year_with_the_one_before(city):
     run_cli(["health", "delete", "--year", "2024", "--yes"], city.env(), check=True)
     assert _stored(city, 2026, PARK, hf.D1)[1:5] == (None, None, None, None)
     assert _stored(city, 2026, "health_index", "city")[1:5] == (None, None, None, None)
+
+
+def test_the_process_refuses_a_future_year_unless_intended(city, monkeypatch):
+    from flask import Flask
+
+    from cim.db.engine import psycopg_conninfo
+    from cim.db.roles import serving_url
+    from layers.processes import all_processes
+    from services.processes import register
+
+    monkeypatch.setenv("CIM_PROFILE", str(city.profile.path))
+    app = Flask("t")
+    register(app, psycopg_conninfo(serving_url(city.url)), "http://x",
+             {"health-compute": all_processes()["health-compute"]}, city.url)
+    client = app.test_client()
+    future = dt.datetime.now(ZoneInfo(city.profile.timezone)).year + 1
+    r = client.post("/processes/health-compute/execution", json={"inputs": {"year": future}})
+    assert r.status_code == 400, r.get_data(as_text=True)
+    assert str(future) in r.get_json()["description"]
+    assert "future_year" in r.get_json()["description"]
+    assert city.scalar("SELECT count(*) FROM health_indicators") == 0
+    r = client.post("/processes/health-compute/execution",
+                    json={"inputs": {"year": future, "future_year": True}})
+    assert r.status_code == 200 and r.get_json()["stored"] is True
+    assert _latest(city) == future
