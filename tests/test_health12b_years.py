@@ -132,3 +132,48 @@ def test_the_process_refuses_a_future_year_unless_intended(city, monkeypatch):
                     json={"inputs": {"year": future, "future_year": True}})
     assert r.status_code == 200 and r.get_json()["stored"] is True
     assert _latest(city) == future
+
+
+def test_a_year_deleted_while_a_run_waits_for_it_leaves_the_next_year_compared(city):
+    """A run storing 2024 finds 2025 the next stored year and waits for it; meanwhile 2025 is
+    deleted (its rows retired, as ``cim health delete`` does, under the year's lock). The run
+    then compares 2026 — the next stored year now — with the 2024 it stored; it compared
+    nothing, and 2026 kept its comparison with the deleted 2025."""
+    import threading
+    import time
+
+    from layers.health.compute import compute
+
+    without = hf.expected_coverage({k: v for k, v in hf.BUILDINGS.items() if k != "H850"})
+    full = hf.expected_coverage()
+    for year in (2024, 2025, 2026):
+        compute(city.conninfo, year, city.profile)
+    assert _stored(city, 2026, PARK, hf.D1)[1] == 2025
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("UPDATE buildings SET valid_to = now() WHERE code = 'H850'")
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            compute(city.conninfo, 2024, city.profile)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    with psycopg.connect(city.conninfo) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(hashtext('cim.health'), 2025)")
+        t = threading.Thread(target=run)
+        t.start()
+        deadline = time.monotonic() + 120
+        while not city.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                              " AND NOT granted AND database = (SELECT oid FROM pg_database"
+                              " WHERE datname = current_database())"):
+            assert time.monotonic() < deadline and t.is_alive(), errors
+            time.sleep(0.1)
+        holder.execute("UPDATE health_indicators SET valid_to = now() WHERE year = 2025"
+                       " AND valid_to IS NULL")
+    t.join(120)
+    assert not errors and not t.is_alive()
+    value, prev_year, prev, change, trend = _stored(city, 2026, PARK, hf.D1)
+    assert value == pytest.approx(full[hf.D1])
+    assert prev_year == 2024 and prev == pytest.approx(without[hf.D1]) and trend == "improved"

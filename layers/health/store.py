@@ -150,12 +150,20 @@ def _compare_next_year(conn: psycopg.Connection, year: int, previous: int | None
     or deleted left the later year's stored change and trend (served, mapped) comparing with
     nothing or with values no longer current. Its rows are versioned as a recompute's are
     (the old ones retired), only the comparison columns new."""
-    later = conn.execute("SELECT min(year) FROM health_indicators WHERE valid_to IS NULL"
-                         " AND year > %s", (year,)).fetchone()[0]
+    locked: set[int] = set()
+    while True:
+        later = conn.execute("SELECT min(year) FROM health_indicators WHERE valid_to IS NULL"
+                             " AND year > %s", (year,)).fetchone()[0]
+        if later is None or later in locked:
+            break
+        # years in increasing order, so two runs never wait on each other; read again once
+        # held: the year found may have been deleted while this run waited for it (its rows
+        # retired, the stored year after it then the one to compare), which left that year
+        # comparing with what it was compared with before this run
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.health'), %s)", (later,))
+        locked.add(later)
     if later is None:
         return
-    # years in increasing order, so two runs never wait on each other
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.health'), %s)", (later,))
     ids = [r[0] for r in conn.execute(
         "UPDATE health_indicators SET valid_to = now() WHERE valid_to IS NULL AND year = %s"
         " RETURNING id", (later,)).fetchall()]
