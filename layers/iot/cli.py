@@ -15,7 +15,7 @@ import click
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import CimError, ConfigError, InputError
 from cim.numbers import parse_number
-from cim.text import decode_text, header_brackets, norm_key, norm_name
+from cim.text import decode_text, header_brackets, norm_key, norm_name, shown
 from layers.iot.times import local_problem, parse_offset_or_zone, sub_microsecond_problem
 
 COLUMNS = ("sensor", "time", "value")  # the header names of each: field_aliases.yaml readings
@@ -39,14 +39,14 @@ def _time(text: str, tz: dt.tzinfo | str | None) -> tuple[dt.datetime | None, st
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        return None, (f"time {text!r} is not an ISO 8601 time (2026-12-01 16:00:00, "
+        return None, (f"time {shown(text)} is not an ISO 8601 time (2026-12-01 16:00:00, "
                       "2026-12-01T16:00:00+08:00)")
     problem = sub_microsecond_problem(text)
     if problem is not None:
         return None, problem
     if t.tzinfo is None:
         if tz is None:
-            return None, (f"time {text!r} has no UTC offset (write one, or give --tz +08:00 "
+            return None, (f"time {shown(text)} has no UTC offset (write one, or give --tz +08:00 "
                           "or --tz Asia/Shanghai)")
         if isinstance(tz, str):
             from cim.profile import city_time
@@ -147,7 +147,7 @@ def read_csv_rows(path: Path, tz: dt.tzinfo | str | None = None,
                 extra = next((i for i in range(len(header), len(row)) if row[i].strip()), None)
                 if extra is not None:  # "1,5" unquoted: a value 1 and a cell 5 beyond
                     raise InputError(f"a cell beyond the header's {len(header)} columns "
-                                     f"({row[extra].strip()!r} in column {extra + 1}; a value "
+                                     f"({shown(row[extra].strip())} in column {extra + 1}; a value "
                                      "with an unquoted comma?)", path=str(path), row=row_no)
                 cells = {c: (row[i] if i < len(row) else "") for c, i in idx.items()}
                 ref = cells["sensor"].strip()
@@ -218,7 +218,7 @@ def _when(text: str | None, name: str, zone: str) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InputError(f"{text!r} is not ISO 8601 (2026-12-01T08:00, "
+        raise InputError(f"{shown(text)} is not ISO 8601 (2026-12-01T08:00, "
                          "2026-12-01T08:00+08:00)", field=name) from None
     problem = sub_microsecond_problem(text)
     if problem is not None:  # a bound cut to the microsecond would take in another reading
