@@ -30,7 +30,7 @@ from loaders.common import (
     source_keys,
 )
 from loaders.dates import beyond_year, years
-from loaders.engine.direct import Converted
+from loaders.engine.converted import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
@@ -219,7 +219,7 @@ def _solid_heights(prep, problem: dict[int, tuple[str, str, str | None]],
 
 
 def make_columns(profile: CityProfile):
-    """The batch converter: source batch → :class:`loaders.engine.direct.Converted`.
+    """The batch converter: source batch → :class:`loaders.engine.converted.Converted`.
 
     Required for a building: a polygonal geometry. Attributes are optional: a source with no
     recognised field loads with every feature keyed by its geometry, attributes kept in attrs.

@@ -34,7 +34,7 @@ from loaders.common import (
     source_keys,
 )
 from loaders.dates import as_date
-from loaders.engine.direct import Converted
+from loaders.engine.converted import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
@@ -208,7 +208,7 @@ def _rows_of(values: np.ndarray | pa.Array, idx: np.ndarray, n: int) -> np.ndarr
 
 def make_columns(profile: CityProfile):
     """The batch converter, column by column: source batch →
-    :class:`loaders.engine.direct.Converted`.
+    :class:`loaders.engine.converted.Converted`.
 
     A row is rejected for the first problem found, in this order: its geometry (a table's
     X/Y: blank, no number, or as Excel shows it), an id as Excel shows a long number, its class

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from loaders.engine import workers
-from loaders.engine.direct import DirectBatch
+from loaders.engine.converted import DirectBatch
 
 SIZES = [0, 1, 4, 65_535, 65_536, 65_537, 3_000_001]  # around the pipe's default buffer
 

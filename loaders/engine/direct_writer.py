@@ -1,5 +1,5 @@
 """The direct write's writer: :class:`DirectWriter` takes the converters' ready batches
-(:class:`loaders.engine.direct.DirectBatch`) into the layer and the code registry, inside the
+(:class:`loaders.engine.converted.DirectBatch`) into the layer and the code registry, inside the
 load's transaction, under the layer's merge lock.
 
 It runs in the load's own process, on the critical path (the server waits while it works), so
@@ -18,12 +18,8 @@ from cim.coding.allocator import reserve_serials
 from cim.coding.registry import NewPartition
 from loaders.engine import conversions, copybuf
 from loaders.engine.bulk import BulkWriter, MergeResult, merge_lock
-from loaders.engine.direct import (
-    REGISTRY_COLUMNS,
-    DirectBatch,
-    layer_copy_columns,
-    serial_width,
-)
+from loaders.engine.converted import DirectBatch
+from loaders.engine.direct import REGISTRY_COLUMNS, layer_copy_columns, serial_width
 from loaders.engine.known import Known
 
 

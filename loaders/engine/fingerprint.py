@@ -46,7 +46,8 @@ CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.field_names",
                       "loaders.sources.csv_geometry",
                       # which LOD of a CityGML building is its footprint and height
                       "loaders.sources.citygml",
-                      "loaders.engine.direct", "loaders.engine.known", "loaders.engine.keyread",
+                      "loaders.engine.direct", "loaders.engine.converted",
+                      "loaders.engine.known", "loaders.engine.keyread",
                       "loaders.engine.samegeom",
                       "loaders.engine.places", "loaders.engine.rowsbuf",
                       "loaders.engine.seenkeys", "loaders.engine.copybuf", "cim.crs", "cim.text")

@@ -185,7 +185,7 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
     return report
 
 
-# a direct converter turns one source batch into :class:`loaders.engine.direct.Converted`
+# a direct converter turns one source batch into :class:`loaders.engine.converted.Converted`
 DirectConvert = Callable[[Batch, LoadContext], Any]
 
 

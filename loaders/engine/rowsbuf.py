@@ -46,7 +46,7 @@ def batch_rows(layer: LayerDef, batch_id: int, conv: Any, w: np.ndarray, code: n
                keys: np.ndarray, dist: np.ndarray, grid: np.ndarray, new: np.ndarray,
                prefixes: list[str], pidx: np.ndarray
                ) -> tuple[tuple[memoryview, np.ndarray], tuple[memoryview, np.ndarray]]:
-    """The COPY data of a converted batch (:class:`loaders.engine.direct.Converted`), each as
+    """The COPY data of a converted batch (:class:`loaders.engine.converted.Converted`), each as
     (data: a view of the batch's own Arrow buffer, start of each row):
 
     - the layer's rows ``w``, in :func:`loaders.engine.direct.layer_copy_columns` order;

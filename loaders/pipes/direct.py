@@ -14,7 +14,8 @@ import shapely
 from cim.layerdefs import PIPE_POINTS, LayerDef
 from loaders.common import content_hashes
 from loaders.engine.bulk import JsonText
-from loaders.engine.direct import Converted, DirectConverter
+from loaders.engine.converted import Converted
+from loaders.engine.direct import DirectConverter
 from loaders.engine.direct_writer import DirectWriter
 from loaders.engine.known import SEP, Known, fetch_known
 from loaders.engine.report import Reject
