@@ -7,13 +7,15 @@ when it is imported, so ``create_app`` first writes the configuration (no passwo
 :mod:`services.config`), points those variables at it, and only then imports pygeoapi.
 
 Routes the platform owns come first; later issues add tiles, a web map, processes and
-operational APIs here. GeoJSON items requests are answered by :mod:`services.items`, every
-other request by pygeoapi.
+operational APIs here. GeoJSON items requests (a POSTed CQL2 JSON filter as its GET) are
+answered by :mod:`services.items`, every other request by pygeoapi.
 """
 
 from __future__ import annotations
 
+import contextvars
 import importlib
+import logging
 import os
 import sys
 
@@ -21,6 +23,10 @@ import yaml
 from flask import Flask, jsonify
 
 from services.settings import ServeSettings
+
+LOG = logging.getLogger("cim.services.app")
+# set while pygeoapi answers a client's error (4xx): its own ERROR record of it is dropped
+_CLIENT_ERROR = contextvars.ContextVar("cim_client_error", default=False)
 
 
 def create_app(settings: ServeSettings | None = None) -> Flask:
@@ -54,6 +60,8 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
     os.environ["PYGEOAPI_CONFIG"] = str(cfg_path)
     os.environ["PYGEOAPI_OPENAPI"] = str(oas_path)
     pygeoapi_app = _pygeoapi_flask_app(str(cfg_path))
+    _quiet_client_errors(pygeoapi_app.api_)
+    _match_languages_by_their_served_locale()
 
     # no static route of its own: /static/… is pygeoapi's (its CSS and logos)
     app = Flask("cim", static_folder=None)
@@ -78,6 +86,10 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
         """GeoJSON pages and features from the platform's path, the rest from pygeoapi."""
         from flask import request
 
+        if request.method == "POST" and item_id is None:
+            refused = _post_as_get(items, collection_id)
+            if refused is not None:
+                return refused
         if request.method == "GET":
             answer = (items.items(collection_id) if item_id is None
                       else items.item(collection_id, item_id))
@@ -122,6 +134,130 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
     iot_api.register(app, conninfo=psycopg_conninfo(url), pool_size=settings.threads,
                      profile=profile)
     return app
+
+
+def _post_as_get(items, collection_id: str):
+    """A CQL2 JSON body ``POST``ed to a served layer's items, answered as the ``GET`` with
+    ``filter=<body>&filter-lang=cql2-json`` (the other query parameters kept): the request is
+    made that ``GET`` in place, so the platform's items path (or pygeoapi's page for HTML,
+    CSV, JSON-LD, with the filter the platform compiled) answers it and the same filter gives
+    the same features by either method. pygeoapi's parser never sees the body: it read the
+    2021 draft of CQL2 JSON (``between`` and ``s_dwithin`` were its 400 "Bad CQL JSON") and
+    its POST path ignored ``crs=EPSG:4527``, which GET takes. None: go on (as a GET now, or
+    untouched: no Content-Type, GeoJSON to create, a collection the path does not serve);
+    a Response: the request's 400."""
+    from flask import request
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    from services.guard import error
+
+    if (request.content_type is None or request.mimetype == "application/geo+json"
+            or items.layer(collection_id) is None):
+        return None
+    body = request.get_data(cache=True)  # within MAX_CONTENT_LENGTH (413 past it)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return error(400, "InvalidParameterValue",
+                     "filter: the body is not UTF-8 text (a CQL2 JSON filter)")
+    if "filter" in request.args:
+        return error(400, "InvalidParameterValue",
+                     "a POST's filter is its body (CQL2 JSON): no filter in the query string")
+    lang = request.args.get("filter-lang")
+    if lang not in (None, "cql2-json", "cql-json"):
+        return error(400, "InvalidParameterValue",
+                     f"filter-lang {lang}: a POSTed filter is CQL2 JSON (filter-lang=cql2-json "
+                     "or none)")
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "filter-lang"]
+    if text.strip():  # an empty body filters nothing, as a GET without filter
+        args += [("filter", text), ("filter-lang", "cql2-json")]
+    request.args = ImmutableMultiDict(args)
+    request.method = "GET"  # pygeoapi's view then takes it as the GET it now is …
+    request.data = request._cached_data = b""  # … and has no body to parse
+    return None
+
+
+def _quiet_client_errors(api) -> None:
+    """pygeoapi's answers of a client's error (4xx) logged as one line, at INFO (404) or
+    WARNING (other 4xx). pygeoapi's ``API.get_exception`` logs every error it answers at
+    ERROR, with the traceback of the exception being handled: each ``GET`` of an unknown
+    item (its page, HTML or JSON-LD: the provider raises ``ProviderItemNotFoundError``) was
+    a traceback in the server's log, and an unknown collection an ERROR line, which ops staff
+    read as the server's faults. A 5xx keeps pygeoapi's record, traceback and all."""
+    original = api.get_exception
+
+    def get_exception(status, headers, format_, code, description):
+        if int(status) >= 500:
+            return original(status, headers, format_, code, description)
+        from flask import has_request_context, request
+
+        where = f"{request.method} {request.path}" if has_request_context() else "request"
+        first = (str(description).splitlines() or [""])[0][:300]
+        LOG.log(logging.INFO if int(status) == 404 else logging.WARNING, "%s: %d %s: %s",
+                where, int(status), code, first)
+        token = _CLIENT_ERROR.set(True)
+        try:
+            return original(status, headers, format_, code, description)
+        finally:
+            _CLIENT_ERROR.reset(token)
+
+    if not getattr(api.get_exception, "_cim_quiet", False):
+        get_exception._cim_quiet = True
+        api.get_exception = get_exception
+    logging.getLogger("pygeoapi.api").addFilter(_not_a_client_error)
+
+
+def _not_a_client_error(record: logging.LogRecord) -> bool:
+    """Drops pygeoapi's own record of a client's error (:func:`_quiet_client_errors` logged
+    it as one line)."""
+    return not (_CLIENT_ERROR.get() and record.funcName == "get_exception")
+
+
+def _match_languages_by_their_served_locale() -> None:
+    """A requested language the server serves in another territory (``lang=zh``, or a
+    browser's ``Accept-Language: zh`` or ``zh-TW``, the server's ``zh-CN``) is answered in
+    that served locale. pygeoapi's ``l10n.best_match`` built such a match as
+    ``Locale('zh', territory='CN')``, which Babel does not know (it knows ``zh_Hans_CN``):
+    every page pygeoapi renders (landing page, collections, HTML items) was a 500 for it,
+    and for a language not served at all (``Accept-Language: fr``: its fallback is the first
+    served locale, built the same way). The tag is handed to pygeoapi as the served locale's
+    own tag, which its match takes as it is, and that tag ends every list."""
+    from pygeoapi import l10n
+
+    if getattr(l10n.best_match, "_cim_served", False):
+        return
+    original = l10n.best_match
+
+    def best_match(accept_languages, available_locales):
+        if not isinstance(accept_languages, (list, l10n.Locale)):
+            accept_languages = []  # as pygeoapi reads any other value
+        if isinstance(accept_languages, list) and available_locales:
+            served = [a if isinstance(a, l10n.Locale) else l10n.str2locale(a, True)
+                      for a in available_locales]
+            served = [s for s in served if s is not None]
+            accept_languages = [_served_tag(t, served) for t in accept_languages]
+            if served:  # no match: the first served locale (pygeoapi's fallback, built
+                # as Locale('zh', territory='CN') too)
+                accept_languages.append(l10n.locale2str(served[0]))
+        return original(accept_languages, available_locales)
+
+    best_match._cim_served = True
+    l10n.best_match = best_match
+
+
+def _served_tag(tag, served: list) -> str:
+    """``tag`` as pygeoapi matches it: as sent when it names a served locale (or a language
+    served without territory) or no served language; else the first served locale of its
+    language (``zh`` → ``zh-CN``)."""
+    from pygeoapi import l10n
+
+    loc = l10n.str2locale(tag, True) if isinstance(tag, str) else None
+    if loc is None:
+        return tag
+    same = [s for s in served if s.language == loc.language]
+    if not same or any(s.territory in (loc.territory, None) for s in same):
+        return tag
+    return l10n.locale2str(same[0])
 
 
 def _check_reader(conninfo: str) -> None:

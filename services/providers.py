@@ -69,7 +69,7 @@ from cim.crs import (
 from layers.styles.fields import field_titles
 from services.config import connection_url
 from services.items import count_cap, page_request, set_csv_header, set_page_links
-from services.items_filter import FallThrough, fallen_through_error
+from services.items_filter import fallen_through_error
 from services.items_query import (
     Column,
     ParamError,
@@ -78,7 +78,6 @@ from services.items_query import (
     parse_datetime,
     parse_terms,
     property_value,
-    unknown_params,
 )
 from services.items_sql import keyset_after, text_in_json
 from services.provider_crs import crs_of, ecql_to_storage, requested_bbox
@@ -194,8 +193,6 @@ class CimProvider(BaseProvider):
     def _cql_filter(self, filterq):
         if filterq is None:
             return true()
-        if (posted := self._posted_filter()) is not None:
-            return posted
         from pygeofilter.backends.sqlalchemy.evaluate import to_filter
 
         ecql_to_storage(filterq, self.srid, self.north_first)
@@ -208,44 +205,6 @@ class CimProvider(BaseProvider):
             if (as_cql2 := fallen_through_error()) is not None:  # say what CQL2 read there
                 msg += f"; read as CQL2 Text: {as_cql2}"
             raise ProviderInvalidQueryError(user_msg=msg) from exc
-
-    def _posted_filter(self):
-        """The CQL2 JSON body of a ``POST`` to the items, compiled by the platform as the same
-        filter in the query string is (:mod:`services.items_filter`), as a condition on the
-        version's id; None for any other request. pygeoapi's reading of the body (an older
-        draft's CQL2 JSON, through pygeofilter's SQL backend) compared an unknown property as
-        nothing (200, no features), sent a number compared with a text to PostgreSQL (a 500)
-        and projected a ``bbox`` literal to infinite coordinates (a 500)."""
-        from flask import current_app, has_request_context, request
-
-        if not has_request_context() or request.method != "POST":
-            return None
-        items = current_app.extensions.get("cim_items")
-        body = request.get_data(cache=True)
-        if items is None or items.filter_translator is None or not body:
-            return None
-        name = next((n for n, res in items.resources.items()
-                     if res["providers"][0].get("table") == self.table_name), None)
-        got = items.layer(name) if name is not None else None
-        if got is None:
-            return None
-        if unknown := unknown_params(request.args, got[1]):  # as the GET path refuses them
-            raise ProviderInvalidQueryError(
-                user_msg=f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
-                         f"{', '.join(unknown)[:200]}; known: the OGC API parameters and the "
-                         f"properties {', '.join(got[1])}")
-        try:
-            text = body.decode()
-        except UnicodeDecodeError:
-            raise ProviderInvalidQueryError(
-                user_msg="filter: the body is not UTF-8 text (CQL2 JSON)") from None
-        try:
-            where, params = items.filter_translator(
-                text, "cql2-json", request.args.get("filter-crs"), got[0])
-        except (ParamError, FallThrough) as exc:
-            raise ProviderInvalidQueryError(user_msg=str(exc) or "filter: not CQL2 JSON") \
-                from None
-        return self._ids_where(where, params)
 
     def _ids_where(self, where: str, params: dict):
         """SQL ``where`` over the alias ``p`` (the items path's compiled filter) as a
