@@ -56,10 +56,9 @@ def test_a_huge_report_value_is_not_echoed(served):
         "source": "市民热线", "category": "0501", "address": "某" * BIG}), "address", BIG)
     assert "某" * 80 in text and "某" * 81 not in text
     base_report = {"source": "巡查上报", "category": "0501", "grid": d.cell}
-    # (category: named category_code, tests/test_cases.py asserts it; reported)
-    for field, value in (("grid", "3" * BIG), ("category_code", "9" * BIG),
+    for field, value in (("grid", "3" * BIG), ("category", "9" * BIG),
                          ("asset", "A" * BIG), ("source", "巡" * BIG)):
-        key = field.removesuffix("_code")
+        key = field
         _short_naming(_report(base, d.tokens["insp"], {**base_report, key: value}),
                       field, BIG)
     _short_naming(_report(base, d.tokens["insp"], {**base_report,
