@@ -177,3 +177,35 @@ def test_a_year_deleted_while_a_run_waits_for_it_leaves_the_next_year_compared(c
     value, prev_year, prev, change, trend = _stored(city, 2026, PARK, hf.D1)
     assert value == pytest.approx(full[hf.D1])
     assert prev_year == 2024 and prev == pytest.approx(without[hf.D1]) and trend == "improved"
+
+
+def test_a_year_stored_after_its_previous_year_changed_compares_with_the_new_one(city):
+    """Two runs at once: 2026 reads its previous year (2024) and computes; meanwhile 2025 is
+    stored, whose comparison of the next year finds 2026's old rows and compares those. 2026
+    then stored what it computed: compared with 2024, while 2025 stood between them."""
+    from layers.health.compute import compute
+    from layers.health.store import write_year
+
+    without = hf.expected_coverage({k: v for k, v in hf.BUILDINGS.items() if k != "H850"})
+    full = hf.expected_coverage()
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("UPDATE buildings SET valid_to = now() WHERE code = 'H850'")
+    compute(city.conninfo, 2024, city.profile)
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("UPDATE buildings SET valid_to = NULL WHERE code = 'H850'")
+    result = compute(city.conninfo, 2026, city.profile, store=False)  # the 2026 run reads
+    assert result["previous_year"] == 2024
+    with psycopg.connect(city.conninfo) as conn:
+        conn.execute("UPDATE buildings SET valid_to = now() WHERE code = 'H850'")
+    compute(city.conninfo, 2025, city.profile)  # the other run stores 2025 (as 2024 was)
+    n = city.scalar("SELECT count(*) FROM health_indicators WHERE year = 2026")
+    write_year(city.conninfo, result)  # the 2026 run stores
+    value, prev_year, prev, change, trend = _stored(city, 2026, PARK, hf.D1)
+    assert value == pytest.approx(full[hf.D1])
+    assert prev_year == 2025 and prev == pytest.approx(without[hf.D1]) and trend == "improved"
+    idx25 = _stored(city, 2025, "health_index", "city")[0]
+    assert _stored(city, 2026, "health_index", "city")[1:3] == (2025, idx25)
+    # one current version of 2026 and the run's own rows only: nothing left behind
+    assert city.scalar("SELECT count(*) FROM health_indicators WHERE year = 2026") == \
+        n + city.scalar("SELECT count(*) FROM health_indicators WHERE year = 2026"
+                        " AND valid_to IS NULL")

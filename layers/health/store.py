@@ -108,8 +108,34 @@ def write_year(conninfo: str, result: dict[str, Any]) -> int:
                      "AND valid_to IS NULL", (result["year"],))
         with conn.cursor() as cur:
             cur.executemany(_INSERT, _rows(result, run_id))
+        if _compared_with_other(conn, result):
+            # the previous year changed since the run read it (stored, recomputed or deleted
+            # by another run meanwhile, whose comparison of the next year found this year's
+            # old rows or none): this year's rows compared with the one stored now. The
+            # rows written above never were current outside this transaction: replaced
+            ids = [r[0] for r in conn.execute(
+                "UPDATE health_indicators SET valid_to = now() WHERE run_id = %s"
+                " RETURNING id", (run_id,)).fetchall()]
+            before = conn.execute("SELECT max(year) FROM health_indicators WHERE"
+                                  " valid_to IS NULL AND year < %s",
+                                  (result["year"],)).fetchone()[0]
+            conn.execute(_COMPARE, {"index": INDEX_ID, "year": before, "ids": ids})
+            conn.execute("DELETE FROM health_indicators WHERE id = ANY(%s)", (ids,))
         _compare_next_year(conn, result["year"], result["year"])
     return run_id
+
+
+def _compared_with_other(conn: psycopg.Connection, result: dict[str, Any]) -> bool:
+    """``result`` was compared with another previous year, or other values of it, than the
+    ones stored now (for the indicators and units it has)."""
+    units = [(ind["id"], e) for ind in result["indicators"]
+             for e in [ind["city"], *ind["districts"]]]
+    units += [(INDEX_ID, {"unit_code": code, **u}) for code, u in
+              result["index"]["units"].items()]
+    year, now = previous_values(conn, result["year"])
+    if year != result["previous_year"]:
+        return True
+    return any(now.get((i, e["unit_code"])) != e["previous_value"] for i, e in units)
 
 
 # the comparison columns of a stored year's rows against the year before it (``p``), as
