@@ -233,6 +233,8 @@ class AreaIndex:
         (cells overlapping across a district line: a grid code names its district, so a
         370826 component given a 370811 cell would be coded against itself). Only the few
         such features are asked of GEOS."""
+        if not (self.grid_district >= 0).any():
+            return  # no cell of a known district: none is any feature's own
         covered = cell >= 0
         owner = np.where(covered, self.grid_district[np.where(covered, cell, 0)], -1)
         ask = np.flatnonzero(covered & (dist >= 0) & (owner != dist))
