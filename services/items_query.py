@@ -179,6 +179,8 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
             q.cursor = _int(v, "cursor")
     for name, value in args.items():
         if name in columns:
+            from services.items_values import property_value
+
             q.props.append((columns[name], property_value(columns[name], value)))
     if (v := args.get("datetime")) is not None:
         when = parse_datetime(v, city_zone())
@@ -472,47 +474,3 @@ def _known(names, columns: dict[str, Column], param: str) -> None:
     if bad:
         raise ParamError(f"{param}: unknown propert{'y' if len(bad) == 1 else 'ies'} "
                          f"{', '.join(bad)}; known: {', '.join(columns)}")
-
-
-def property_value(col: Column, v: str) -> object:
-    """A property filter's value in the column's type (checked here, not by PostgreSQL), for
-    the items path and the provider alike."""
-    if col.json_type == "integer":
-        try:
-            return int(v)
-        except ValueError:
-            raise ParamError(f"{col.name} is a whole number, not {v!r}") from None
-    if col.json_type == "number":
-        if not _NUMBER.fullmatch(v.strip()):
-            raise ParamError(f"{col.name} is a number, not {v!r}")
-        return float(v)
-    if col.json_type == "boolean":
-        if v.lower() not in ("true", "false"):
-            raise ParamError(f"{col.name} is true or false, not {v!r}")
-        return v.lower() == "true"
-    if col.json_type in ("date", "date-time"):  # PostgreSQL's cast error named nothing
-        return _date_value(col, v)
-    if col.json_type == "object":  # compared as jsonb: the text must be JSON
-        try:
-            json.loads(v)
-        except (ValueError, RecursionError):
-            raise ParamError(f"{col.name} is a JSON object; {v[:80]!r} is no JSON") from None
-    return v
-
-
-def _date_value(col: Column, v: str) -> date | datetime:
-    """A date (``YYYY-MM-DD``) or an RFC 3339 date-time (a date alone its midnight, a time
-    without an offset read as UTC, the server's sessions' zone), ASCII digits only."""
-    text = v.strip()
-    try:
-        if not text.isascii():
-            raise ValueError(text)
-        if col.json_type == "date":
-            if len(text) != 10:
-                raise ValueError(text)
-            return date.fromisoformat(text)
-        return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        kind = ("a date (YYYY-MM-DD)" if col.json_type == "date"
-                else "a date-time (RFC 3339, 2026-06-15T08:00:00+08:00)")
-        raise ParamError(f"{col.name} is {kind}, not {v[:80]!r}") from None

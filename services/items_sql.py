@@ -31,6 +31,7 @@ from psycopg import sql
 
 from cim.crs import AREA_SIMPLIFY_M, densify_step, metres_in_units
 from services.items_query import Column, CrsInfo, ItemsQuery
+from services.items_values import Span
 
 _JSON_ARGS_MAX = 50  # json_build_object takes at most 100 arguments
 
@@ -71,7 +72,8 @@ def _shape(layer: Layer, q: ItemsQuery) -> tuple:
                                             q.end_exclusive, q.one_version)
     return (layer.name, q.out_crs, q.bbox_crs if q.bbox else None, q.bbox_empty, when,
             len(q.terms), None if q.after is None else tuple(v is None for v in q.after[0]),
-            tuple(c.name for c, _ in q.props), q.select, q.skip_geometry, q.sortby)
+            tuple((c.name, isinstance(v, Span)) for c, v in q.props), q.select,
+            q.skip_geometry, q.sortby)
 
 
 def feature_sql(layer: Layer, out: CrsInfo, select: tuple[str, ...] | None,
@@ -149,6 +151,11 @@ def _where(layer: Layer, q: ItemsQuery, params: dict, with_cursor: bool,
         conds.append(sql.SQL("ST_Intersects(p.geom, {})").format(env))
         params.update(zip(("x0", "y0", "x1", "y1"), q.bbox))
     for i, (col, value) in enumerate(q.props):
+        if isinstance(value, Span):  # a day of a date-time property
+            conds.append(sql.SQL("p.{1} >= %({0}a)s AND p.{1} < %({0}b)s").format(
+                sql.SQL(f"v{i}"), sql.Identifier(col.name)))
+            params[f"v{i}a"], params[f"v{i}b"] = value.start, value.end
+            continue
         form = "%({})s = ANY(p.{})" if col.json_type == "array" else "p.{1} = %({0})s"
         conds.append(sql.SQL(form).format(sql.SQL(f"v{i}"), sql.Identifier(col.name)))
         params[f"v{i}"] = value

@@ -77,9 +77,9 @@ from services.items_query import (
     clip_box,
     parse_datetime,
     parse_terms,
-    property_value,
 )
 from services.items_sql import keyset_after, text_in_json
+from services.items_values import Span, property_value
 from services.provider_crs import crs_of, ecql_to_storage, requested_bbox
 from services.provider_db import (
     ProviderTimeoutError,
@@ -237,6 +237,9 @@ class CimProvider(BaseProvider):
             col = self.table.c[name]
             if pub.json_type == "object":  # the JSON text as jsonb (jsonb = varchar: a 500)
                 value = cast(literal(value, String), JSONB)
+            if isinstance(value, Span):  # a day of a date-time property
+                conds.append(and_(col >= value.start, col < value.end))
+                continue
             conds.append(col.any_() == value if pub.json_type == "array" else col == value)
         conds.append(self._cql_filter(filterq))
         if (compiled := self._compiled_filter()) is not None:

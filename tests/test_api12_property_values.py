@@ -61,3 +61,27 @@ def test_an_object_property_value_is_json_compared_as_json_in_every_format(api, 
                      params={"detail": value, "f": "csv", "limit": 10000}, timeout=60)
     assert r.status_code == 200, r.text[:300]
     assert len(list(csv.DictReader(io.StringIO(r.text)))) == want
+
+
+def test_a_date_or_a_time_without_offset_is_read_on_the_citys_clock(api, db, jining_profile):
+    """As ``datetime=`` and CQL2 read them: a date given for a date-time property is the
+    city's whole day, a time without an offset the city's time (they were UTC: a day's
+    filter found only what happened at 08:00 in China). Counted in SQL on the city's zone."""
+    zone = jining_profile.timezone
+    day, n_day = db.rows(
+        "SELECT (valid_from AT TIME ZONE %s)::date::text, count(*) FROM buildings "
+        "WHERE valid_to IS NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 1", (zone,))[0]
+    local, n_local = db.rows(
+        "SELECT to_char(valid_from AT TIME ZONE %s, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
+        "count(*) OVER (PARTITION BY valid_from) FROM buildings WHERE valid_to IS NULL "
+        "ORDER BY id LIMIT 1", (zone,))[0]
+    for value, count in ((day, n_day), (local, n_local)):
+        for fmt in ("json", "csv"):
+            r = requests.get(f"{api}/collections/buildings/items",
+                             params={"valid_from": value, "f": fmt, "resulttype": "hits"}
+                             if fmt == "json" else {"valid_from": value, "f": fmt,
+                                                    "limit": 10000}, timeout=60)
+            assert r.status_code == 200, r.text[:300]
+            got = r.json()["numberMatched"] if fmt == "json" else \
+                len(list(csv.DictReader(io.StringIO(r.text))))
+            assert got == count, (value, fmt, got, count)
