@@ -1,5 +1,5 @@
 """The case of an alarm a late reading opened (a gateway's backlog relayed after a newer
-reading, :func:`layers.iot.alarms.late_readings`) as the people of the loop meet it:
+reading, :func:`layers.iot.late.late_readings`) as the people of the loop meet it:
 
 - its deadline counts from the platform's receipt (they could not act before), its report
   stays at the reading's time (when it happened), and the case list, latest first, has it

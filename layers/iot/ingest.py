@@ -27,7 +27,7 @@ A batch goes through the database set-wise, a few statements whatever its size:
    relaying its backlog after a newer reading got through) end no gap alarm (silence counts
    from the last report: an old reading relayed late is no report of now); first, those that
    reach their least severe ``on`` (only those: a quiet backlog costs two aggregates) are met
-   by the episodes of their time (:func:`layers.iot.alarms.late_readings`): one held by an
+   by the episodes of their time (:func:`layers.iot.late.late_readings`): one held by an
    episode updates it, another opens an episode for the past, its end walked over the stored
    readings after it — an 80 %LEL in a backlog is never silent. Those of a sensor out of
    service (iot.yaml alarms.end_statuses, 停用) open no alarm and end the one it has. Alarms
@@ -51,6 +51,7 @@ from psycopg.pq import TransactionStatus
 from cim.errors import CimError, InputError
 from cim.text import named, shown
 from layers.iot import alarms as alarm_ops
+from layers.iot import late as late_path
 from layers.iot.gaps import out_of_service
 from layers.iot.partitions import add_months, missing_months, month_of, partition_name
 from layers.iot.thresholds import IotConfig, cached_config
@@ -365,7 +366,7 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
 def _late(conn: psycopg.Connection, cfg: IotConfig, hits_rs: dict, state: dict,
           counts: dict[str, Any]) -> None:
     """The late exceedances of the batch met by the hysteresis of their time
-    (:func:`layers.iot.alarms.late_readings`), before the newer readings are walked: a past
+    (:func:`layers.iot.late.late_readings`), before the newer readings are walked: a past
     episode still active at the sensor's latest stored reading is the state they continue
     from (its ``sensor_state`` and ``state``). Only the few sensors with a late reading past
     their least severe ``on`` come here; a quiet batch never does."""
@@ -384,7 +385,7 @@ def _late(conn: psycopg.Connection, cfg: IotConfig, hits_rs: dict, state: dict,
     for code in codes:
         if not hits[code]:
             continue
-        active = alarm_ops.late_readings(conn, cfg, rows[code], hits_rs[code], hits[code],
+        active = late_path.late_readings(conn, cfg, rows[code], hits_rs[code], hits[code],
                                          state[code][0], received, counts)
         if active is not None:
             last_ts, _, _, gap_id = state[code]
