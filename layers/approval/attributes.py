@@ -1,8 +1,9 @@
 """A proposed project's features' roles and attributes: field names, DXF labels, numbers, units.
 
 A feature's role is its ``role`` property (site | building | demolish | green, or 用地红线 |
-建筑 | 拆除 | 绿地) or else its layer's name by convention (:data:`ROLE_NAMES`; a DXF layer is
-the entity's ``Layer``). Attributes are read by Chinese or English names (:data:`FIELDS`). In
+建筑 | 拆除 | 绿地) or else its layer's name by convention (``cim/dictionaries/approval_names.yaml``,
+a city's copy in its profile: :func:`names_of`; a DXF layer is the entity's ``Layer``).
+Attributes are read by Chinese or English names (the same file's ``fields``). In
 a DXF, a building's attributes are a TEXT on the building layer inside its outline,
 ``key=value`` pairs joined by ``;`` (``名称=1号楼;地上层数=18;地下层数=2;建筑高度=54;用途=住宅``),
 by an MTEXT's line breaks or by several texts. A label ``18F`` or ``18层`` is the floors above
@@ -31,41 +32,70 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from cim.errors import InputError
+from cim.errors import ConfigError, InputError
 from cim.numbers import ValueProblem, parse_number
+from cim.profile import DICTIONARY_DIR, read_yaml_mapping
 from cim.text import norm_name
 from layers.approval.units import Units
 
 ROLES = ("site", "building", "demolish", "green")
-ROLE_NAMES = {
-    "site": ("site", "用地红线", "用地范围", "红线", "siteboundary", "boundary"),
-    "building": ("building", "buildings", "建筑", "新建建筑", "拟建建筑", "建筑物"),
-    "demolish": ("demolish", "demolition", "拆除", "拆除建筑"),
-    "green": ("green", "绿地", "绿化", "greenarea", "greenareas"),
-}
-# a Shapefile's .dbf cuts a field name to 10 bytes: 计容建筑面积 (12 bytes in GBK) arrives as
-# 计容建筑面, floors_above as floors_abo — read as the names they were cut from
-FIELDS = {
-    "role": ("role", "角色", "类别"),
-    "name": ("name", "名称", "建筑名称", "楼号", "编号", "id"),
-    "floors_above": ("floors_above", "floors_abo", "floors", "地上层数", "层数", "地上"),
-    "floors_below": ("floors_below", "floors_bel", "地下层数", "地下"),
-    "height": ("height", "height_m", "建筑高度", "高度", "H"),
-    "use": ("use", "用途", "建筑用途", "使用性质"),
-    "counted_area": ("counted_area", "counted_ar", "far_area", "计容建筑面积", "计容建筑面",
-                     "计容面积"),
-    "ground_elevation": ("ground_elevation", "ground_ele", "室外地坪标高", "室外地坪标",
-                         "地面高程"),
-    "code": ("code", "building_code", "building_c", "建筑编码", "编码"),
-}
+# the attributes the check reads (their names: approval_names.yaml's fields)
+ATTRIBUTES = ("role", "name", "floors_above", "floors_below", "height", "use", "counted_area",
+              "ground_elevation", "code")
+NAMES_FILE = "approval_names"
 # the fields GDAL gives every DXF entity: the drawing's own, no attribute of a feature
 DXF_FIELDS = frozenset({"Layer", "PaperSpace", "SubClasses", "Linetype", "EntityHandle",
                         "Text", "RawCodeValues"})
-ROLE_OF = {norm_name(n): r for r, names in ROLE_NAMES.items() for n in names}
-FIELD_OF = {norm_name(a): f for f, aliases in FIELDS.items() for a in aliases}
+
+
+@dataclass(frozen=True)
+class Names:
+    """The layer names of each role and the field names of each attribute, normalized
+    (:func:`cim.text.norm_name`) → role / attribute."""
+
+    role_of: dict[str, str]
+    field_of: dict[str, str]
+
+
+def names_of(profile: Any = None) -> Names:
+    """The names of the city's copy of approval_names.yaml (its profile's ``dictionaries``),
+    a role or attribute it leaves out by the platform's; the platform's file without one."""
+    path = profile.dictionary_path(NAMES_FILE, ".yaml") if profile is not None \
+        else DICTIONARY_DIR / f"{NAMES_FILE}.yaml"
+    return _names(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@lru_cache(maxsize=8)
+def _names(path: str, _mtime: int) -> Names:
+    platform = DICTIONARY_DIR / f"{NAMES_FILE}.yaml"
+    own = _read_names(Path(path))
+    if Path(path).resolve() != platform.resolve():
+        base = _read_names(platform)
+        own = {k: {**base[k], **own[k]} for k in base}
+    return Names({norm_name(n): r for r, names in own["roles"].items() for n in names},
+                 {norm_name(n): f for f, names in own["fields"].items() for n in names})
+
+
+def _read_names(path: Path) -> dict[str, dict[str, list[str]]]:
+    raw = read_yaml_mapping(path, "the approval check's layer and field names")
+    out: dict[str, dict[str, list[str]]] = {}
+    for part, known in (("roles", ROLES), ("fields", ATTRIBUTES)):
+        got = raw.get(part) or {}
+        if not isinstance(got, dict):
+            raise ConfigError(f"{path}: {part} must map each of {', '.join(known)} to its names")
+        for key, names in got.items():
+            if key not in known:
+                raise ConfigError(f"{path}: {part}.{key} is none of {', '.join(known)}")
+            if not isinstance(names, list) or not all(isinstance(n, (str, int)) for n in names):
+                raise ConfigError(f"{path}: {part}.{key} must be a list of names")
+        out[part] = {str(k): [str(n) for n in v] for k, v in got.items()}
+    return out
 
 
 class Problems:
@@ -92,14 +122,15 @@ class Problems:
             raise InputError(head)
 
 
-def attrs_of(props: dict[str, Any], also: list[tuple[str, str, Any]] | None = None
-           ) -> tuple[dict[str, tuple[str, Any]], str | None]:
+def attrs_of(props: dict[str, Any], also: list[tuple[str, str, Any]] | None = None,
+             names: Names | None = None) -> tuple[dict[str, tuple[str, Any]], str | None]:
     """Known attributes (canonical → (delivered name, value): the first field of the
     attribute's names given) and a DXF TEXT's content; the other fields giving an attribute
     already given are added to ``also`` as (attribute, name, value)."""
+    field_of = (names or names_of()).field_of
     out: dict[str, tuple[str, Any]] = {}
     for k, v in props.items():
-        f = FIELD_OF.get(norm_name(k))
+        f = field_of.get(norm_name(k))
         if f and v is not None and not (isinstance(v, float) and math.isnan(v)):
             if not (isinstance(v, str) and not v.strip()):
                 if f not in out:
@@ -115,7 +146,8 @@ _FLOORS_LABEL = re.compile(r"\s*[0-9０-９]+\s*(?:[Ff]|层)\s*")  # 18F, 18层:
 _FLOOR_SIGN = re.compile(r"(.*?)\s*(?:[Ff]|层)")  # one floor sign after a count
 
 
-def text_attrs(text: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+def text_attrs(text: str, names: Names | None = None
+               ) -> tuple[list[tuple[str, str, str]], list[str]]:
     """A label's attributes as (field, delivered key, value) in order — a key given twice is
     there twice — and the parts that are not understood (see the module doc)."""
     out: list[tuple[str, str, str]] = []
@@ -126,7 +158,7 @@ def text_attrs(text: str) -> tuple[list[tuple[str, str, str]], list[str]]:
             continue
         if "=" in part or "＝" in part:
             k, _, v = part.replace("＝", "=").partition("=")
-            f = FIELD_OF.get(norm_name(k))
+            f = (names or names_of()).field_of.get(norm_name(k))
             if f and v.strip():
                 out.append((f, k.strip(), v.strip()))
                 continue
@@ -185,14 +217,16 @@ def no_role(roleless: dict[str, list[int]], probs: Problems) -> None:
                   "from the drawing)", layer)
 
 
-def note_unread_fields(rec: dict, out: dict[str, dict[str, None]]) -> None:
+def note_unread_fields(rec: dict, out: dict[str, dict[str, None]],
+                       names: Names | None = None) -> None:
     """Add the fields of ``rec`` holding a value that no attribute reads (建筑层数, a name a
     Shapefile cut short) to ``out`` by layer: a value the check leaves aside is said, never
     dropped silently (a given 计容建筑面积 ignored made the FAR floors × footprint)."""
     props = rec["properties"]
     dxf = "EntityHandle" in props and "SubClasses" in props
     for k, v in props.items():
-        if dxf and k in DXF_FIELDS or FIELD_OF.get(norm_name(k)) is not None:
+        if dxf and k in DXF_FIELDS or (names or names_of()).field_of.get(norm_name(k)) \
+                is not None:
             continue
         if v is None or (isinstance(v, float) and math.isnan(v)) or \
                 (isinstance(v, str) and not v.strip()):

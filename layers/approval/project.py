@@ -4,7 +4,7 @@ The features come from a project file (read by ``loaders.project``: GeoPackage, 
 or from the GeoJSON of the ``approval-check`` process; each is ``{"layer", "row",
 "properties", "geometry"}`` (shapely, in the source CRS). Its role is its ``role`` property
 (site | building | demolish | green, or 用地红线 | 建筑 | 拆除 | 绿地) or else its layer's name by
-convention (:data:`layers.approval.attributes.ROLE_NAMES`); attributes are read by Chinese or
+convention (``cim/dictionaries/approval_names.yaml``: :func:`layers.approval.attributes.names_of`); attributes are read by Chinese or
 English names, or from a DXF's labels inside an outline (:mod:`layers.approval.attributes`);
 outlines, the CRS and the site's parts by :mod:`layers.approval.outlines`.
 
@@ -37,13 +37,13 @@ from cim.profile import CityProfile, merged_number
 from cim.text import norm_name
 from layers.approval.attributes import (
     NUMERIC,
-    ROLE_OF,
     ROLES,
     Problems,
     attrs_of,
     comparable,
     label_of,
     merge_labels,
+    names_of,
     no_role,
     note_unread_fields,
     read_value,
@@ -138,6 +138,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     min_storey = merged_number(prof.yaml_dictionary("field_units", "the field units")
                                if prof is not None else {}, "min_storey_height_m")
     probs = Problems(source)
+    names = names_of(prof)  # the layers' and fields' names (approval_names.yaml, the city's)
     src_crs = resolve_crs(records, crs, storage_srid, source)
     src_epsg = epsg_of(src_crs)
     same = src_epsg == storage_srid
@@ -153,17 +154,17 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     unread_fields: dict[str, dict[str, None]] = {}  # layer → fields of no attribute, given
     roleless: dict[str, list[int]] = {}  # layer → rows of features without a role
     for rec in records:
-        note_unread_fields(rec, unread_fields)
+        note_unread_fields(rec, unread_fields, names)
         again: list[tuple[str, str, Any]] = []
-        attrs, text = attrs_of(rec["properties"], again)
+        attrs, text = attrs_of(rec["properties"], again, names)
         for f, k, v in again:  # 层数 20 and 地上层数 18: which one holds is not ours to pick
             if f in NUMERIC and comparable(f, k, v, units) != comparable(
                     f, attrs[f][0], attrs[f][1], units):
                 probs.add(f"fields {attrs[f][0]!r} ({attrs[f][1]!r}) and {k!r} ({v!r}) both "
                           f"give {f} and disagree (give one)", rec["layer"], rec["row"], k)
         role_src = attrs.get("role")
-        role = ROLE_OF.get(norm_name(role_src[1])) if role_src else ROLE_OF.get(
-            norm_name(rec["layer"]))
+        role = names.role_of.get(norm_name(role_src[1])) if role_src else \
+            names.role_of.get(norm_name(rec["layer"]))
         if role is None:
             if role_src:
                 probs.add(f"role {role_src[1]!r} is not one of {', '.join(ROLES)} "
@@ -233,7 +234,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
             probs.add(f"the text lies in {len(hits)} building outlines (needs exactly one)",
                       rec["layer"], rec["row"], "Text")
             continue
-        tattrs, parts = text_attrs(text)
+        tattrs, parts = text_attrs(text, names)
         labels.setdefault(hits[0], []).extend((f, k, v, rec, text) for f, k, v in tattrs)
         unread.extend((hits[0], rec, p) for p in parts)
     for i, found in labels.items():
