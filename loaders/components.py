@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
+from cim.coding.kept import kept_code_notes
 from cim.errors import ConfigError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
@@ -387,36 +388,12 @@ def load_components(conninfo: str, profile: CityProfile, path: str | Path, **kw)
                                                                _dictionaries, __name__),
                                  recipe=HASHED, **kw)
     if report.updated and report.batch_id is not None:
-        report.notes += kept_code_notes(conninfo, report.batch_id)
+        import psycopg
+
+        with psycopg.connect(conninfo) as conn:
+            report.notes += kept_code_notes(conn, COMPONENTS, report.batch_id,
+                                            class_word="subclass")
     return report
-
-
-# how many components a kept-code note names (the rest are counted)
-KEPT_NAMED = 10
-
-
-def kept_code_notes(conninfo: str, batch_id: int) -> list[str]:
-    """A changed component keeps its code (README: codes stay with a feature across reloads),
-    but the code spells district and subclass: one reloaded with another class, or moved into
-    another district, has a code naming the old ones — `cim code explain` and anyone reading
-    the code take it for what it was. That happened without a word; the report now names
-    them (only new versions can: a new code is made of what the row is)."""
-    import psycopg
-
-    with psycopg.connect(conninfo) as conn:
-        rows = conn.execute(
-            "SELECT code, district_code, subclass_code FROM components WHERE batch_id = %s "
-            "AND valid_to IS NULL AND (left(code, 6) IS DISTINCT FROM district_code "
-            "OR substr(code, 7, 4) IS DISTINCT FROM subclass_code) ORDER BY code",
-            (batch_id,)).fetchall()
-    if not rows:
-        return []
-    shown = ", ".join(f"{c} (code: {c[:6]} {c[6:10]}, now: {d} {s})"
-                      for c, d, s in rows[:KEPT_NAMED])
-    more = f" and {len(rows) - KEPT_NAMED} more" if len(rows) > KEPT_NAMED else ""
-    return [f"{len(rows)} components keep codes naming another district or subclass than "
-            f"theirs now (codes kept across reloads; the code reads as it was issued): "
-            f"{shown}{more}"]
 
 
 def _xy_names(profile: CityProfile, mapping: dict[str, str] | None

@@ -38,6 +38,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from cim import crs as cimcrs
+from cim.coding.kept import kept_code_notes
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import LAYERS, SENSORS
@@ -375,27 +376,9 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
     with psycopg.connect(conninfo, autocommit=True) as c:
         c.execute(sql_analyze(SENSORS.table))
         if report.updated and report.batch_id is not None:
-            report.notes += _kept_code_notes(c, report.batch_id)
+            report.notes += kept_code_notes(c, SENSORS, report.batch_id, class_word="type",
+                                            class_label="type ")
     return report
-
-
-def _kept_code_notes(conn: psycopg.Connection, batch_id: int) -> list[str]:
-    """A device keeps its code on reload (README), but the code spells district + 92 + type:
-    a sensor re-registered under another type, or moved into another district, has a code
-    naming the old ones — which the report said nothing of. Named here (new versions only:
-    a new code is made of what the row is)."""
-    rows = conn.execute(
-        "SELECT code, district_code, type_code FROM sensors WHERE batch_id = %s "
-        "AND valid_to IS NULL AND (left(code, 6) IS DISTINCT FROM district_code "
-        "OR substr(code, 9, 2) IS DISTINCT FROM type_code) ORDER BY code",
-        (batch_id,)).fetchall()
-    if not rows:
-        return []
-    shown = ", ".join(f"{c} (code: {c[:6]} type {c[8:10]}, now: {d} type {t})"
-                      for c, d, t in rows[:10])
-    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
-    return [f"{len(rows)} sensors keep codes naming another district or type than theirs now "
-            f"(codes kept across reloads; the code reads as it was issued): {shown}{more}"]
 
 
 def _asset_ref_or_none(row, t, m) -> str | None:

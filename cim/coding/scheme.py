@@ -25,6 +25,11 @@ FEATURE_SERIAL_WIDTH = 8
 COMPONENT_SERIAL_WIDTH = 6
 KINDS_BY_LENGTH = {6: "admin", 9: "street", 12: "community", 15: "grid", 16: "component",
                    18: "feature"}
+#: the digits of a code that spell its district, and those that spell its class, by coding
+#: scheme (the table above): what a code kept across reloads is read against
+#: (:mod:`cim.coding.kept`)
+DISTRICT_DIGITS = slice(0, 6)
+CLASS_DIGITS = {"component": slice(6, 10), "feature": slice(8, 10)}
 
 
 @dataclass
@@ -45,6 +50,11 @@ class DecodedCode:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def spelled(code: str, scheme: str) -> tuple[str, str]:
+    """(district, class) as a code of ``scheme`` (component, feature) spells them."""
+    return code[DISTRICT_DIGITS], code[CLASS_DIGITS[scheme]]
 
 
 def feature_prefix(district: str, layer_code: str, class_code: str) -> str:
