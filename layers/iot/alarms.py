@@ -4,13 +4,17 @@ detector), each tied to its sensor, the watched asset, the grid cell, a case and
 An opened alarm is coded by the one allocator (prefix district + ``94`` alarms + the sensor
 type, ``layers.csv``), opens one case at once registered (立案) through
 :func:`layers.cases.store.open_case` (source 传感告警, actor ``sensor:<device id>``, role
-``system``) and raises the asset's risk point (:mod:`layers.risk.alarm`). ``alarms.level`` is
+``system``) and raises the asset's risk point (:mod:`layers.risk.alarm`, which this room
+calls and which calls nothing here: what the alarm raises is written on it, ``detail``
+``raises_risk``, for the points written after it). ``alarms.level`` is
 the most severe level the episode reached (escalation raises the risk point again); the
 sensor's current hysteresis level lives in ``sensor_state``. Clearing restores the risk point;
 the case stays in the loop until people close it (not before the alarm has cleared:
 :func:`layers.cases.workflow.act`).
 
-Everything runs in the caller's transaction.
+Everything runs in the caller's transaction, and each function that writes an alarm first
+takes the risk points' lock shared (:func:`layers.risk.alarm.lock_points`): an assessment
+running uncommitted is waited for, so the alarm finds the points it writes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from cim.coding.allocator import allocate_codes
 from cim.coding.scheme import FEATURE_SERIAL_WIDTH
@@ -31,6 +36,7 @@ from cim.profile import DICTIONARY_DIR, read_csv_dictionary
 from cim.text import shown
 from cim.times import rfc3339
 from layers.iot.thresholds import IotConfig
+from layers.risk.alarm import RAISES, lock_points, raise_for_alarm, restore_for_alarm
 
 LAYER = "alarms"
 # the flag of a final case whose episode a late reading escalated (:func:`_after_final`)
@@ -99,6 +105,7 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
 
     if not sensor.get("district_code"):
         raise DatabaseError(f"sensor {sensor['code']} lies in no district and names none")
+    lock_points(conn, shared=True)
     lv = cfg.levels[level]
     code = _new_code(conn, f"{sensor['district_code']}{cfg.alarm_layer_code or layer_code()}"
                            f"{sensor['type_code']}")
@@ -106,13 +113,16 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
         "INSERT INTO alarms (code, geom, sensor_code, device_id, type_code, type_name, kind, "
         "level, level_name, color, status, threshold, clear_at, first_value, peak_value, "
         "last_value, unit, opened_at, last_at, asset_layer, asset_code, district_code, "
-        "grid_code) SELECT %(code)s, s.geom, s.code, s.device_id, s.type_code, s.type_name, "
-        "%(kind)s, %(level)s, %(lname)s, %(color)s, 'active', %(thr)s, %(clear)s, %(v)s, %(v)s, "
-        "%(v)s, s.unit, %(at)s, %(at)s, s.asset_layer, s.asset_code, %(district)s, s.grid_code "
-        "FROM sensors s WHERE s.code = %(sensor)s AND s.valid_to IS NULL RETURNING id",
+        "grid_code, detail) SELECT %(code)s, s.geom, s.code, s.device_id, s.type_code, "
+        "s.type_name, %(kind)s, %(level)s, %(lname)s, %(color)s, 'active', %(thr)s, %(clear)s, "
+        "%(v)s, %(v)s, %(v)s, s.unit, %(at)s, %(at)s, s.asset_layer, s.asset_code, "
+        "%(district)s, s.grid_code, %(detail)s FROM sensors s WHERE s.code = %(sensor)s AND "
+        "s.valid_to IS NULL RETURNING id",
         {"code": code, "kind": kind, "level": level, "lname": lv.name, "color": lv.color,
          "thr": threshold, "clear": clear_at, "v": value, "at": at,
-         "district": sensor["district_code"], "sensor": sensor["code"]}).fetchone()[0]
+         "district": sensor["district_code"], "sensor": sensor["code"],
+         "detail": Jsonb({RAISES: raises(cfg, sensor["type_code"], level)
+                          if raise_risk else None})}).fetchone()[0]
     what = (f"{sensor.get('type_name') or sensor['type_code']} {lv.name}告警：监测值 "
             f"{_fmt(value)} {sensor.get('unit') or ''}（阈值 {_fmt(threshold)}）"
             if kind == "threshold" else
@@ -152,62 +162,23 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
     return {"id": alarm_id, "code": code, "case_code": case["code"], "risk_code": risk_code}
 
 
+def raises(cfg: IotConfig, type_code: str, level: int) -> dict[str, str | None]:
+    """What an alarm of ``type_code`` at ``level`` raises, as it is written on the alarm
+    (``detail.raises_risk``) for the risk points written while it is active
+    (:func:`layers.risk.alarm.raise_unraised`): its level's ``risk_level`` (iot.yaml), the
+    point of its sensor type's risk type (sensor_types.csv) first."""
+    return {"level": cfg.levels[level].risk_level, "type": cfg.risk_types.get(type_code) or None}
+
+
 def raise_risk_point(conn: psycopg.Connection, cfg: IotConfig, *, alarm_code: str,
                      asset_code: str | None, type_code: str, level: int, at: dt.datetime,
                      risk_code: str | None = None) -> str | None:
-    """The one way an alarm raises a risk point — at its opening, its escalation, and when
-    its asset gets a point while it is active (:func:`raise_unraised`): its level's
-    ``risk_level`` (iot.yaml), the point of its sensor type's risk type (sensor_types.csv)
-    first; the point's code, or None when the asset has none."""
-    from layers.risk.alarm import raise_for_alarm
-
+    """The one way an alarm raises a risk point, at its opening and its escalation
+    (:func:`raises`); the point's code, or None when the asset has none."""
+    r = raises(cfg, type_code, level)
     return raise_for_alarm(conn, _matrix(str(cfg.matrix_path)), asset_code=asset_code,
-                           alarm_code=alarm_code, level=cfg.levels[level].risk_level,
-                           risk_type=cfg.risk_types.get(type_code), at=at,
+                           alarm_code=alarm_code, level=r["level"], risk_type=r["type"], at=at,
                            risk_code=risk_code, timezone=cfg.timezone)
-
-
-def raise_unraised(conn: psycopg.Connection, cfg: IotConfig | None = None, *,
-                   profile: Any = None) -> list[tuple[str, str]]:
-    """Active alarms that raise no current risk point — their asset had none when they
-    opened, or the point they raised was retired or given a version without their raise —
-    raise the point their asset has now, as if they had opened after it, at the level they
-    have reached, and keep its code (``alarms.risk_code``) so their escalation raises it
-    again and their clearing restores it. A point added or assessed during a 一级 gas alarm
-    was listed 低 beside it, and stayed so until the next alarm. Called after a risk point
-    is written (``cim risk assess``, ``cim risk add``); ``cfg`` is read from ``profile``
-    only when some alarm needs it. (alarm code, risk point code) of each raise.
-
-    An alarm's level is looked up in iot.yaml's ``levels``; a city that drops a level while
-    an alarm is at it is refused when the file is read (:func:`~layers.iot.thresholds.
-    load_config`: a ConfigError naming iot.yaml and the missing level), not guessed as the
-    nearest level: the level's risk level is what the alarm raises, and an ops engineer
-    would rather fix the file than have a 三级 alarm silently raise a 二级's risk level."""
-    from layers.risk.alarm import FLAG
-
-    rows = conn.execute(
-        "SELECT a.id, a.code, a.asset_code, a.type_code, a.level, a.kind FROM alarms a "
-        "WHERE a.status = 'active' AND a.valid_to IS NULL AND a.asset_code IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM risk_points r WHERE r.valid_to IS NULL AND "
-        "r.code = a.risk_code AND %s || a.code = ANY(r.flags)) ORDER BY a.id",
-        (FLAG,)).fetchall()
-    if not rows:
-        return []
-    if cfg is None:
-        from layers.iot.thresholds import load_config
-
-        cfg = load_config(profile)
-    now = conn.execute("SELECT now()").fetchone()[0]
-    out = []
-    for alarm_id, code, asset, type_code, level, kind in rows:
-        if kind == "gap" and not cfg.gap_raise_risk:  # as open_alarm: iot.yaml decides
-            continue
-        point = raise_risk_point(conn, cfg, alarm_code=code, asset_code=asset,
-                                 type_code=type_code, level=level, at=now)
-        if point is not None:
-            conn.execute("UPDATE alarms SET risk_code = %s WHERE id = %s", (point, alarm_id))
-            out.append((code, point))
-    return out
 
 
 def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int,
@@ -223,13 +194,22 @@ def escalate(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, level: int
     dispatch its proposed unit; ``received_at``: a late reading's receipt, which its new time
     limit counts from). False when the episode had reached that level before (back up after
     a de-escalation): nothing changes."""
+    lock_points(conn, shared=True)
     lv = cfg.levels[level]
+    # what it raises follows its level (a gap alarm, raising nothing, never escalates)
     row = conn.execute(
-        "UPDATE alarms SET level = %s, level_name = %s, color = %s, threshold = %s, "
-        "detail = detail || jsonb_build_object('escalated_at', %s::text) "
-        "WHERE id = %s AND level > %s RETURNING code, asset_code, type_code, risk_code, "
-        "case_code, device_id, type_name, unit, status",
-        (level, lv.name, lv.color, threshold, rfc3339(at), alarm_id, level)).fetchone()
+        "UPDATE alarms SET level = %(level)s, level_name = %(name)s, color = %(color)s, "
+        "threshold = %(thr)s, detail = detail || jsonb_build_object('escalated_at', "
+        "%(at)s::text) || CASE WHEN jsonb_typeof(detail->%(key)s) = 'null' THEN '{}' ELSE "
+        "jsonb_build_object(%(key)s::text, jsonb_build_object('level', %(risk)s::text, "
+        "'type', (SELECT nullif(u.t, '') FROM unnest(%(codes)s::text[], %(types)s::text[]) "
+        "AS u(c, t) WHERE u.c = alarms.type_code))) END "
+        "WHERE id = %(id)s AND level > %(level)s RETURNING code, asset_code, type_code, "
+        "risk_code, case_code, device_id, type_name, unit, status",
+        {"level": level, "name": lv.name, "color": lv.color, "thr": threshold,
+         "at": rfc3339(at), "key": RAISES, "risk": lv.risk_level,
+         "codes": list(cfg.risk_types), "types": list(cfg.risk_types.values()),
+         "id": alarm_id}).fetchone()
     if row is None:
         return False
     if row[4]:  # the case was opened with the first level's words: it says the escalation
@@ -303,6 +283,7 @@ def touch(conn: psycopg.Connection, rows: list[tuple[int, dt.datetime, float, fl
     (id, last_at, last_value, peak_value, clear_at)."""
     if not rows:
         return
+    lock_points(conn, shared=True)
     ids, ats, vals, peaks, clears = (list(x) for x in zip(*rows, strict=True))
     conn.execute(
         "UPDATE alarms a SET last_at = u.at, last_value = u.v, peak_value = u.peak, "
@@ -319,9 +300,9 @@ def clear(conn: psycopg.Connection, cfg: IotConfig, alarm_id: int, at: dt.dateti
     sensor taken out of service, retired, its thresholds gone), kept as the alarm's
     ``detail.cleared_reason``. Every level an alarm can be at is in ``cfg.levels``:
     :func:`~layers.iot.thresholds.load_config` refuses an iot.yaml lacking one (naming it),
-    as :func:`raise_unraised` says."""
-    from layers.risk.alarm import restore_for_alarm
-
+    not guessed as the nearest level — the other alarms still active on the point are
+    regraded by it."""
+    lock_points(conn, shared=True)
     row = conn.execute(
         "UPDATE alarms SET status = 'cleared', cleared_at = greatest(opened_at, %s), "
         "last_value = coalesce(%s, "

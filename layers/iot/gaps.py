@@ -114,8 +114,9 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
                                          threshold=None, clear_at=None,
                                          category_code=cfg.gap_category,
                                          raise_risk=cfg.gap_raise_risk)
-                conn.execute("UPDATE alarms SET detail = jsonb_build_object('silent_since', "
-                             "%s::text) WHERE id = %s", (rfc3339(since), a["id"]))
+                # added to what the opening wrote (what it raises, detail.raises_risk)
+                conn.execute("UPDATE alarms SET detail = detail || jsonb_build_object("
+                             "'silent_since', %s::text) WHERE id = %s", (rfc3339(since), a["id"]))
                 conn.execute("UPDATE sensor_state SET gap_alarm_id = %s WHERE sensor_code = %s",
                              (a["id"], code))
                 opened.append({"alarm": a["code"], "sensor": code, "case": a["case_code"],

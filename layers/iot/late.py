@@ -15,6 +15,7 @@ import psycopg
 from cim.times import rfc3339
 from layers.iot.alarms import clear, escalate, open_alarm, touch
 from layers.iot.thresholds import IotConfig, RowSet
+from layers.risk.alarm import lock_points
 
 
 @dataclass
@@ -61,6 +62,7 @@ def _join(conn: psycopg.Connection, cfg: IotConfig, ep: _Episode, rs: RowSet,
                 counts["alarms_escalated"] += 1
             ep.level = level
     began = min(t for t, _, _ in steps)
+    lock_points(conn, shared=True)  # before the alarm's row, as every alarm write
     conn.execute(
         "UPDATE alarms SET peak_value = CASE WHEN %(above)s THEN greatest(peak_value, %(p)s) "
         "ELSE least(peak_value, %(p)s) END, detail = CASE WHEN %(b)s::timestamptz < least("

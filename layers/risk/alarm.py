@@ -16,6 +16,23 @@ the columns the served role may write — and its ``row_hash`` is left alone, so
 own level (likelihood × consequence), and a point given a new version keeps the raise of the
 alarms still active on it (:func:`layers.risk.assess.merge`).
 
+The monitoring room (``layers.iot``) calls down into this module, never the other way: what
+an alarm raises is written on the alarm itself when it opens or escalates
+(``detail.raises_risk``: the risk level of its level and the risk type of its sensor type,
+or null for an alarm that raises nothing), so a point written later — by ``cim risk assess``
+or ``cim risk add`` — is raised by the alarms active on its asset here
+(:func:`raise_unraised`), without reading the monitoring room's configuration. The risk list
+imported the monitoring room for it, which imported the risk list back.
+
+One lock orders the two writers (:func:`lock_points`): the risk list's writers (assess, add,
+measure) hold it exclusively for their transaction, the alarm path shared, taken before it
+writes an alarm or a risk point. An alarm opened while an assessment ran uncommitted looked
+for its asset's point in what was committed: a point the assessment gave a new version (or
+placed for the first time) was not there, the alarm raised nothing, and the assessment's own
+look at the active alarms had come before the alarm existed — the point stayed 低 beside a
+一级 alarm until the next assessment. Now the alarm waits for the assessment to commit (and
+an assessment for the batches raising points to commit), then sees its points.
+
 Runs in the caller's transaction.
 """
 
@@ -30,6 +47,20 @@ from cim.profile import CHINA_TIME
 from layers.risk.config import LEVELS, Matrix
 
 FLAG = "alarm:"
+# an alarm's ``detail`` key saying what it raises: {"level": 重大…, "type": risk type or null},
+# or null (a gap alarm when iot.yaml gap.raise_risk is false)
+RAISES = "raises_risk"
+LOCK = "cim.risk.assess"  # the advisory lock of the risk points' writers
+
+
+def lock_points(conn: psycopg.Connection, *, shared: bool = False) -> None:
+    """Wait for the risk points' other writers, until the end of the transaction: an
+    assessment, a point added by hand or a measure recorded (exclusive: one at a time, they
+    race for the same points) against the alarms raising and restoring points (shared: they
+    do not wait for each other). Taken by the alarm path before it locks any alarm or risk
+    point row — an alarm row locked first would deadlock with an assessment's raise of it."""
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    conn.execute(f"SELECT {fn}(hashtext(%s))", (LOCK,))  # noqa: S608 (one of two names)
 
 
 def _severer(a: str, b: str) -> str:
@@ -66,6 +97,7 @@ def raise_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, asset_code: str
     code, or None when the asset has no current risk point. ``risk_code``: the point the
     alarm raised already (an escalation raises that one again, the one its clearing
     restores, even if another point of the asset would be chosen now)."""
+    lock_points(conn, shared=True)
     if risk_code:
         row = conn.execute("SELECT code, level FROM risk_points WHERE code = %s AND "
                            "valid_to IS NULL FOR UPDATE", (risk_code,)).fetchone()
@@ -104,6 +136,7 @@ def restore_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, risk_code: st
     no such current point."""
     if not risk_code:
         return None
+    lock_points(conn, shared=True)
     row = conn.execute("SELECT level, likelihood, consequence, flags FROM risk_points "
                        "WHERE code = %s AND valid_to IS NULL FOR UPDATE",
                        (risk_code,)).fetchone()
@@ -130,3 +163,50 @@ def restore_for_alarm(conn: psycopg.Connection, matrix: Matrix, *, risk_code: st
     _record(conn, risk_code, new, color, at or dt.datetime.now(dt.UTC),
             {"alarm": alarm_code, "action": "restore", "from": old}, timezone)
     return new
+
+
+def raise_unraised(conn: psycopg.Connection, matrix: Matrix, timezone: str = CHINA_TIME
+                   ) -> tuple[list[tuple[str, str]], list[str]]:
+    """Active alarms that raise no current risk point — their asset had none when they
+    opened, or the point they raised was retired or given a version without their raise —
+    raise the point their asset has now, as if they had opened after it, at the risk level
+    their last opening or escalation recorded (``detail.raises_risk``), and keep its code
+    (``alarms.risk_code``) so their escalation raises it again and their clearing restores
+    it. A point added or assessed during a 一级 gas alarm was listed 低 beside it, and stayed
+    so until the next alarm. Called after a risk point is written (``cim risk assess``,
+    ``cim risk add``), holding :func:`lock_points`.
+
+    An alarm opened before alarms recorded what they raise has no ``raises_risk``: its last
+    raise in the points' history says it, else it is returned among the alarms not raised
+    (named in the assessment's notes: this module does not read the monitoring room's
+    levels) — a gap alarm that never raised a point is taken for one that raises none, as
+    iot.yaml's default has it.
+    ((alarm code, risk point code) of each raise, codes of the alarms not raised)."""
+    rows = conn.execute(
+        "SELECT a.id, a.code, a.asset_code, CASE WHEN a.detail ? %(key)s THEN "
+        "a.detail->%(key)s->>'level' ELSE (SELECT ra.factors->>'alarm_level' FROM "
+        "risk_assessments ra WHERE ra.source = 'alarm' AND ra.factors->>'alarm' = a.code AND "
+        "ra.factors->>'action' = 'raise' ORDER BY ra.id DESC LIMIT 1) END, "
+        "a.detail->%(key)s->>'type', a.detail ? %(key)s, a.kind FROM alarms a "
+        "WHERE a.status = 'active' AND a.valid_to IS NULL AND a.asset_code IS NOT NULL "
+        "AND coalesce(jsonb_typeof(a.detail->%(key)s), '') <> 'null' "
+        "AND NOT EXISTS (SELECT 1 FROM risk_points r WHERE r.valid_to IS NULL AND "
+        "r.code = a.risk_code AND %(flag)s || a.code = ANY(r.flags)) ORDER BY a.id",
+        {"key": RAISES, "flag": FLAG}).fetchall()
+    if not rows:
+        return [], []
+    now = conn.execute("SELECT now()").fetchone()[0]
+    raised, unknown = [], []
+    for alarm_id, code, asset, level, risk_type, recorded, kind in rows:
+        if level not in LEVELS:
+            # a gap alarm that never raised a point raises none (iot.yaml's default)
+            if kind != "gap":
+                unknown.append(code)
+            continue
+        point = raise_for_alarm(conn, matrix, asset_code=asset, alarm_code=code, level=level,
+                                risk_type=risk_type if recorded else None, at=now,
+                                timezone=timezone)
+        if point is not None:
+            conn.execute("UPDATE alarms SET risk_code = %s WHERE id = %s", (point, alarm_id))
+            raised.append((code, point))
+    return raised, unknown

@@ -24,6 +24,7 @@ from cim.errors import DatabaseError
 from cim.layerdefs import LAYERS
 from layers.risk import generate, grade
 from layers.risk.alarm import FLAG as ALARM_FLAG
+from layers.risk.alarm import lock_points, raise_unraised
 from layers.risk.config import LEVELS, RiskConfig
 
 LAYER = LAYERS["risk_points"]
@@ -159,16 +160,15 @@ def _keep_alarms(conn: psycopg.Connection, cfg: RiskConfig,
                       [ALARM_FLAG + a for a, _ in active], code))
 
 
-def take_alarm_raises(conn: psycopg.Connection, cfg: RiskConfig) -> list[tuple[str, str]]:
+def take_alarm_raises(conn: psycopg.Connection, cfg: RiskConfig
+                      ) -> tuple[list[tuple[str, str]], list[str]]:
     """The alarms active on the assets of points just written raise them, as they would had
-    they opened after them (:func:`layers.iot.alarms.raise_unraised`, the alarm's own path):
-    a point added or first found during a 一级 gas alarm on its pipe was listed 低, and its
-    alarm's clearing never reached it. (alarm, point) of each raise."""
+    they opened after them (:func:`layers.risk.alarm.raise_unraised`): a point added or first
+    found during a 一级 gas alarm on its pipe was listed 低, and its alarm's clearing never
+    reached it. (alarm, point) of each raise, and the alarms that say not what they raise."""
     if not generate.table_exists(conn, "alarms"):
-        return []
-    from layers.iot.alarms import raise_unraised
-
-    return raise_unraised(conn, profile=cfg.profile)
+        return [], []
+    return raise_unraised(conn, cfg.matrix, cfg.timezone)
 
 
 def record(conn: psycopg.Connection, year: int) -> int:
@@ -211,8 +211,9 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
     with psycopg.connect(conninfo) as conn:
         if not generate.table_exists(conn, "risk_points"):
             raise DatabaseError("no risk_points table: run `cim db upgrade` first")
-        # one assessment at a time: two would race for the same rule points
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.risk.assess'))")
+        # one assessment at a time: two would race for the same rule points; and the alarms
+        # raising points wait for it to commit (layers.risk.alarm.lock_points)
+        lock_points(conn)
         generate.create_candidates(conn)
         found = generate.add_rule_candidates(conn, cfg)
         manual = generate.add_manual_candidates(conn)
@@ -226,7 +227,7 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         outside = code_candidates(conn, cfg)
         counts = merge(conn, cfg, retire_missing=True)
         run_id = record(conn, year)
-        take_alarm_raises(conn, cfg)
+        _, unraised = take_alarm_raises(conn, cfg)
         unknown = conn.execute(
             "SELECT u, count(*) FROM _risk_cand CROSS JOIN jsonb_array_elements_text("
             "CASE WHEN jsonb_typeof(lfactors->'unknown') = 'array' THEN lfactors->'unknown' "
@@ -277,6 +278,11 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
     if outside:
         out["notes"].append(f"{outside} risks lie outside every district of the city: no "
                             "point (outside_districts)")
+    if unraised:  # opened before alarms recorded what they raise, and never raised one
+        out["notes"].append(f"{len(unraised)} active alarms say not which risk level they "
+                            f"raise (opened before alarms recorded it): {', '.join(unraised)}; "
+                            "their asset's point is not raised until they escalate")
+    out["unraised_alarms"] = unraised
     if out["raised_by_alarms"]:
         out["notes"].append(f"{out['raised_by_alarms']} points stand above their graded level "
                             "while an alarm on their asset is active (cim risk history CODE)")

@@ -20,6 +20,7 @@ from cim.layerdefs import LAYERS
 from layers.query.common import query_geometry
 from layers.query.sqlparts import storage_srid
 from layers.risk import generate, grade
+from layers.risk.alarm import lock_points
 from layers.risk.assess import code_candidates, merge, record, take_alarm_raises
 from layers.risk.config import RiskConfig
 
@@ -187,7 +188,7 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
                          "due from now on", field="--deadline")
     rule = next((r for r in cfg.rules if r.type == risk_type), None)
     with psycopg.connect(conninfo) as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.risk.assess'))")
+        lock_points(conn)  # as an assessment: the alarm path waits for the new point
         generate.create_candidates(conn)
         key = f"manual:{uuid.uuid4().hex}"
         owner = None
@@ -249,7 +250,7 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
         record(conn, today.year)
         code, graded, cons = conn.execute(
             "SELECT code, level, consequence FROM _risk_cand").fetchone()
-        raised = [a for a, p in take_alarm_raises(conn, cfg) if p == code]
+        raised = [a for a, p in take_alarm_raises(conn, cfg)[0] if p == code]
         level, color = conn.execute("SELECT level, color FROM risk_points WHERE code = %s "
                                     "AND valid_to IS NULL", (code,)).fetchone()
     # ``level``: as the list shows it — an alarm active on the asset raises it
@@ -293,7 +294,7 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
     new = {"measure_status": status, "deadline": deadline, "measure": measure,
            "measure_unit": unit}
     with psycopg.connect(conninfo) as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.risk.assess'))")
+        lock_points(conn)  # an alarm raising the point waits for its new version
         cur = conn.execute("SELECT id, measure_status, deadline, measure, measure_unit FROM "
                            "risk_points WHERE code = %s AND valid_to IS NULL FOR UPDATE",
                            (code,)).fetchone()
