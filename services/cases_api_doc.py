@@ -6,32 +6,29 @@ here must say what services.cases_api does (its fields, statuses and parameters)
 
 from __future__ import annotations
 
+from services import openapi_paths as oas
+
+_ERRORS = {"400": "bad input (the message names the field)",
+           "401": "no token, or an unknown or revoked one",
+           "403": "the user's role (or unit) may not do this",
+           "404": "no case has this code",
+           "409": "the action is not allowed in the case's state"}
+
 
 def paths() -> dict[str, dict]:
     """The paths of ``/cases…``; services.cases_api keeps them as its ``OPENAPI_PATHS``,
     which services.openapi_paths merges into the served document."""
     def ok(text: str, status: str = "200") -> dict:
-        return {status: {"description": text, "content": {"application/json": {
-            "schema": {"type": "object"}}}}}
+        return {status: oas.ok(text)}
 
     def errors(*codes: str) -> dict:
-        texts = {"400": "bad input (the message names the field)",
-                 "401": "no token, or an unknown or revoked one",
-                 "403": "the user's role (or unit) may not do this",
-                 "404": "no case has this code",
-                 "409": "the action is not allowed in the case's state"}
-        return {c: {"description": texts[c], "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"code": {"type": "string"},
-                                             "description": {"type": "string"}}}}}}
-                for c in codes}
+        return oas.errors(_ERRORS, *codes)
 
     def q(name: str, text: str, required: bool = False, schema: dict | None = None) -> dict:
-        return {"name": name, "in": "query", "required": required, "description": text,
-                "schema": schema or {"type": "string"}}
+        return oas.param(name, "query", text, schema, required)
 
     def p(name: str, text: str, schema: dict | None = None) -> dict:
-        return {"name": name, "in": "path", "required": True, "description": text,
-                "schema": schema or {"type": "string"}}
+        return oas.param(name, "path", text, schema)
 
     auth = " (Authorization: Bearer <token> of a user of the loop)"
     body = {"required": True, "content": {"application/json": {"schema": {

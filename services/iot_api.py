@@ -41,6 +41,7 @@ from werkzeug.routing import PathConverter
 from cim.errors import CimError, InputError
 from cim.text import json_value, named, shown
 from layers.iot.times import sub_microsecond_problem
+from services import openapi_paths as oas
 from services.pool import Pool
 
 if TYPE_CHECKING:
@@ -324,31 +325,26 @@ def register(app: Flask, *, conninfo: str, pool_size: int,
 
 
 # -- the routes in the served OpenAPI document (services.openapi_paths reads this) ---------
+_ERRORS = {"400": "bad input (the message names the item index and field)",
+           "401": "no X-API-Key, or an unknown key",
+           "403": "a revoked key, or a sensor bound to another reading source",
+           "404": "no current sensor has this code or device id",
+           "409": "a month without a readings partition: the owner runs "
+                  "`cim iot partitions`"}
+
+
 def _doc() -> dict[str, dict]:
     def ok(text: str) -> dict:
-        return {"200": {"description": text, "content": {"application/json": {
-            "schema": {"type": "object"}}}}}
+        return {"200": oas.ok(text)}
 
     def errors(*codes: str) -> dict:
-        texts = {"400": "bad input (the message names the item index and field)",
-                 "401": "no X-API-Key, or an unknown key",
-                 "403": "a revoked key, or a sensor bound to another reading source",
-                 "404": "no current sensor has this code or device id",
-                 "409": "a month without a readings partition: the owner runs "
-                        "`cim iot partitions`"}
-        return {c: {"description": texts[c], "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"code": {"type": "string"},
-                                             "description": {"type": "string"}}}}}}
-                for c in codes}
+        return oas.errors(_ERRORS, *codes)
 
     def q(name: str, text: str, schema: dict | None = None) -> dict:
-        return {"name": name, "in": "query", "required": False, "description": text,
-                "schema": schema or {"type": "string"}}
+        return oas.param(name, "query", text, schema)
 
-    sensor = {"name": "code", "in": "path", "required": True,
-              "description": "sensor code or device id; a '/' in a device id (JN/RQ/0001) "
-                             "percent-encoded as %2F or written as is",
-              "schema": {"type": "string"}}
+    sensor = oas.param("code", "path", "sensor code or device id; a '/' in a device id "
+                   "(JN/RQ/0001) percent-encoded as %2F or written as is")
     body = {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["readings"], "properties": {"readings": {
             "type": "array", "maxItems": MAX_READINGS, "items": {
@@ -363,9 +359,8 @@ def _doc() -> dict[str, dict]:
             "summary": "Send sensor readings (header X-API-Key of a reading source); "
                        "idempotent on sensor + time; answers the ingest's counts",
             "tags": tags, "requestBody": body,
-            "parameters": [{"name": "X-API-Key", "in": "header", "required": True,
-                            "description": "the reading source's API key",
-                            "schema": {"type": "string"}}],
+            "parameters": [oas.param("X-API-Key", "header", "the reading source's API key",
+                                 required=True)],
             "responses": {**ok("received, inserted, duplicates, conflicting, unknown_sensor, "
                                "late, alarms_opened, alarms_escalated, alarms_cleared, "
                                "gaps_cleared, cases_opened, late_alarms_opened (of "
