@@ -128,6 +128,16 @@ def build(conninfo: str) -> None:
                 (code, cls, cls, sub, year, g.length, D1, _wkb(g)))
 
 
+def stored(d, year: int, indicator: str, unit: str) -> tuple | None:
+    """(value, previous_year, previous_value, change, trend, flags) of the current stored row
+    of ``indicator`` for ``unit`` in ``year``; ``None``: no such row."""
+    with psycopg.connect(d.conninfo) as conn:
+        return conn.execute(
+            "SELECT value, previous_year, previous_value, change, trend, flags"
+            " FROM health_indicators WHERE valid_to IS NULL AND year = %s"
+            " AND indicator_id = %s AND unit_code = %s", (year, indicator, unit)).fetchone()
+
+
 @pytest.fixture(name="city")
 def city_db(jining_profile, request):
     """``city``: a fresh database of the hand-built city (:func:`build`), dropped after the

@@ -3,20 +3,9 @@ tests/health_fixture.py."""
 
 from __future__ import annotations
 
-import pytest
-
-from cim.db.engine import drop_database
 from tests import health_fixture as hf
-from tests.conftest import make_db, run_cli, server_url
-
-
-@pytest.fixture()
-def city(jining_profile, request):
-    d = make_db(f"h12{abs(hash(request.node.name)) % 10**5}", jining_profile,
-                apply_profile=False)
-    hf.build(d.conninfo)
-    yield d
-    drop_database(server_url(), d.name)
+from tests.conftest import run_cli
+from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 
 
 def test_a_report_with_nowhere_to_go_is_refused_before_computing(city, tmp_path):

@@ -9,22 +9,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from cim.db.engine import drop_database
 from layers.health.compute import compute
 from tests import health_fixture as hf
-from tests.conftest import make_db, server_url
+from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 
 COVERAGES = ("park_service_coverage", "shelter_service_coverage",
              "community_facility_walk_coverage")
-
-
-@pytest.fixture()
-def city(jining_profile, request):
-    d = make_db(f"h12f{abs(hash(request.node.name)) % 10**5}", jining_profile,
-                apply_profile=False)
-    hf.build(d.conninfo)
-    yield d
-    drop_database(server_url(), d.name)
 
 
 def _units(result: dict, ind_id: str) -> dict:

@@ -13,29 +13,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from cim.db.engine import drop_database
 from layers.health.compute import compute
 from tests import health_fixture as hf
-from tests.conftest import make_db, server_url
+from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 
 PARK = "park_service_coverage"
-
-
-@pytest.fixture()
-def city(jining_profile, request):
-    d = make_db(f"h12y{abs(hash(request.node.name)) % 10**5}", jining_profile,
-                apply_profile=False)
-    hf.build(d.conninfo)
-    yield d
-    drop_database(server_url(), d.name)
-
-
-def _stored(d, year: int, indicator: str, unit: str) -> tuple:
-    with psycopg.connect(d.conninfo) as conn:
-        return conn.execute(
-            "SELECT value, previous_year, previous_value, change, trend, flags"
-            " FROM health_indicators WHERE valid_to IS NULL AND year = %s"
-            " AND indicator_id = %s AND unit_code = %s", (year, indicator, unit)).fetchone()
 
 
 def test_a_year_filled_in_afterwards_is_the_later_years_previous(city):
@@ -51,24 +33,24 @@ def test_a_year_filled_in_afterwards_is_the_later_years_previous(city):
     compute(city.conninfo, 2026, city.profile)
     n = city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NULL"
                     " AND year = 2026")
-    assert _stored(city, 2026, PARK, hf.D1)[1:5] == (None, None, None, None)
+    assert hf.stored(city, 2026, PARK, hf.D1)[1:5] == (None, None, None, None)
 
     with psycopg.connect(city.conninfo) as conn:
         conn.execute("UPDATE buildings SET valid_to = now() WHERE code = 'H400'")
     compute(city.conninfo, 2025, city.profile)  # the past year, filled in afterwards
 
-    value, prev_year, prev, change, trend, flags = _stored(city, 2026, PARK, hf.D1)
+    value, prev_year, prev, change, trend, flags = hf.stored(city, 2026, PARK, hf.D1)
     assert value == pytest.approx(after[hf.D1])
     assert prev_year == 2025 and prev == pytest.approx(before[hf.D1])
     assert change == pytest.approx(after[hf.D1] - before[hf.D1], abs=1e-5)
     assert trend == "improved" and "boundary_changed" not in flags
-    assert _stored(city, 2026, PARK, hf.D2)[2:5] == (pytest.approx(before[hf.D2]), 0.0,
+    assert hf.stored(city, 2026, PARK, hf.D2)[2:5] == (pytest.approx(before[hf.D2]), 0.0,
                                                      "unchanged")
-    city_row = _stored(city, 2026, PARK, "city")
+    city_row = hf.stored(city, 2026, PARK, "city")
     assert city_row[2] == pytest.approx(before["city"]) and city_row[4] == "improved"
     # the index's row too, against the index stored for 2025
-    idx25 = _stored(city, 2025, "health_index", "city")[0]
-    idx26 = _stored(city, 2026, "health_index", "city")
+    idx25 = hf.stored(city, 2025, "health_index", "city")[0]
+    idx26 = hf.stored(city, 2026, "health_index", "city")
     assert idx26[1:3] == (2025, idx25)
     assert idx26[3] == pytest.approx(round(idx26[0] - idx25, 3))
     # the 2026 rows are versioned, as a recompute's are: the earlier comparison stays readable
@@ -81,7 +63,7 @@ def test_a_year_filled_in_afterwards_is_the_later_years_previous(city):
     with psycopg.connect(city.conninfo) as conn:
         conn.execute("UPDATE buildings SET valid_to = NULL WHERE code = 'H400'")
     compute(city.conninfo, 2025, city.profile)
-    _, prev_year, prev, change, trend, _ = _stored(city, 2026, PARK, hf.D1)
+    _, prev_year, prev, change, trend, _ = hf.stored(city, 2026, PARK, hf.D1)
     assert (prev_year, prev, change, trend) == (2025, pytest.approx(after[hf.D1]), 0.0,
                                                 "unchanged")
 
@@ -95,7 +77,7 @@ def test_only_the_next_stored_year_is_compared_anew(city):
     compute(city.conninfo, 2024, city.profile)
     without = hf.expected_coverage({k: v for k, v in hf.BUILDINGS.items() if k != "H850"})
     full = hf.expected_coverage()
-    assert _stored(city, 2025, PARK, hf.D1)[1:3] == (2024, pytest.approx(without[hf.D1]))
-    assert _stored(city, 2025, PARK, hf.D1)[4] == "improved"
-    assert _stored(city, 2026, PARK, hf.D1)[1:5] == (2025, pytest.approx(full[hf.D1]), 0.0,
+    assert hf.stored(city, 2025, PARK, hf.D1)[1:3] == (2024, pytest.approx(without[hf.D1]))
+    assert hf.stored(city, 2025, PARK, hf.D1)[4] == "improved"
+    assert hf.stored(city, 2026, PARK, hf.D1)[1:5] == (2025, pytest.approx(full[hf.D1]), 0.0,
                                                      "unchanged")

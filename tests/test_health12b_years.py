@@ -14,28 +14,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from cim.db.engine import drop_database
 from tests import health_fixture as hf
-from tests.conftest import make_db, run_cli, server_url
+from tests.conftest import run_cli
+from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 
 PARK = "park_service_coverage"
-
-
-@pytest.fixture()
-def city(jining_profile, request):
-    d = make_db(f"h12b{abs(hash(request.node.name)) % 10**5}", jining_profile,
-                apply_profile=False)
-    hf.build(d.conninfo)
-    yield d
-    drop_database(server_url(), d.name)
-
-
-def _stored(d, year: int, indicator: str, unit: str) -> tuple | None:
-    with psycopg.connect(d.conninfo) as conn:
-        return conn.execute(
-            "SELECT value, previous_year, previous_value, change, trend"
-            " FROM health_indicators WHERE valid_to IS NULL AND year = %s"
-            " AND indicator_id = %s AND unit_code = %s", (year, indicator, unit)).fetchone()
 
 
 def _latest(d) -> int | None:
@@ -90,23 +73,23 @@ def test_deleting_a_year_compares_the_next_year_with_the_one_before(city):
         conn.execute("UPDATE buildings SET valid_to = NULL WHERE code = 'H850'")
     for year in ("2025", "2026"):
         run_cli(["health", "compute", "--year", year], city.env(), check=True)
-    assert _stored(city, 2026, PARK, hf.D1)[1:5] == (2025, pytest.approx(full[hf.D1]), 0.0,
+    assert hf.stored(city, 2026, PARK, hf.D1)[1:5] == (2025, pytest.approx(full[hf.D1]), 0.0,
                                                      "unchanged")
 
     run_cli(["health", "delete", "--year", "2025", "--yes"], city.env(), check=True)
-    assert _stored(city, 2025, PARK, hf.D1) is None
-    value, prev_year, prev, change, trend = _stored(city, 2026, PARK, hf.D1)
+    assert hf.stored(city, 2025, PARK, hf.D1) is None
+    value, prev_year, prev, change, trend, _ = hf.stored(city, 2026, PARK, hf.D1)
     assert value == pytest.approx(full[hf.D1])
     assert prev_year == 2024 and prev == pytest.approx(without[hf.D1])
     assert change == pytest.approx(full[hf.D1] - without[hf.D1], abs=1e-5)
     assert trend == "improved"
-    idx24 = _stored(city, 2024, "health_index", "city")[0]
-    assert _stored(city, 2026, "health_index", "city")[1:3] == (2024, idx24)
+    idx24 = hf.stored(city, 2024, "health_index", "city")[0]
+    assert hf.stored(city, 2026, "health_index", "city")[1:3] == (2024, idx24)
 
     # the first year deleted: the next one compares with nothing
     run_cli(["health", "delete", "--year", "2024", "--yes"], city.env(), check=True)
-    assert _stored(city, 2026, PARK, hf.D1)[1:5] == (None, None, None, None)
-    assert _stored(city, 2026, "health_index", "city")[1:5] == (None, None, None, None)
+    assert hf.stored(city, 2026, PARK, hf.D1)[1:5] == (None, None, None, None)
+    assert hf.stored(city, 2026, "health_index", "city")[1:5] == (None, None, None, None)
 
 
 def test_the_process_refuses_a_future_year_unless_intended(city, monkeypatch):
@@ -148,7 +131,7 @@ def test_a_year_deleted_while_a_run_waits_for_it_leaves_the_next_year_compared(c
     full = hf.expected_coverage()
     for year in (2024, 2025, 2026):
         compute(city.conninfo, year, city.profile)
-    assert _stored(city, 2026, PARK, hf.D1)[1] == 2025
+    assert hf.stored(city, 2026, PARK, hf.D1)[1] == 2025
     with psycopg.connect(city.conninfo) as conn:
         conn.execute("UPDATE buildings SET valid_to = now() WHERE code = 'H850'")
 
@@ -174,7 +157,7 @@ def test_a_year_deleted_while_a_run_waits_for_it_leaves_the_next_year_compared(c
                        " AND valid_to IS NULL")
     t.join(120)
     assert not errors and not t.is_alive()
-    value, prev_year, prev, change, trend = _stored(city, 2026, PARK, hf.D1)
+    value, prev_year, prev, change, trend, _ = hf.stored(city, 2026, PARK, hf.D1)
     assert value == pytest.approx(full[hf.D1])
     assert prev_year == 2024 and prev == pytest.approx(without[hf.D1]) and trend == "improved"
 
@@ -200,11 +183,11 @@ def test_a_year_stored_after_its_previous_year_changed_compares_with_the_new_one
     compute(city.conninfo, 2025, city.profile)  # the other run stores 2025 (as 2024 was)
     n = city.scalar("SELECT count(*) FROM health_indicators WHERE year = 2026")
     write_year(city.conninfo, result)  # the 2026 run stores
-    value, prev_year, prev, change, trend = _stored(city, 2026, PARK, hf.D1)
+    value, prev_year, prev, change, trend, _ = hf.stored(city, 2026, PARK, hf.D1)
     assert value == pytest.approx(full[hf.D1])
     assert prev_year == 2025 and prev == pytest.approx(without[hf.D1]) and trend == "improved"
-    idx25 = _stored(city, 2025, "health_index", "city")[0]
-    assert _stored(city, 2026, "health_index", "city")[1:3] == (2025, idx25)
+    idx25 = hf.stored(city, 2025, "health_index", "city")[0]
+    assert hf.stored(city, 2026, "health_index", "city")[1:3] == (2025, idx25)
     # one current version of 2026 and the run's own rows only: nothing left behind
     assert city.scalar("SELECT count(*) FROM health_indicators WHERE year = 2026") == \
         n + city.scalar("SELECT count(*) FROM health_indicators WHERE year = 2026"
