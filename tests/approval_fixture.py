@@ -14,6 +14,8 @@ geometries here are what the tests compute their expected answers from.
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 import pytest
 import shapely
@@ -91,6 +93,36 @@ def adb(jining_profile, request):
     build(d.conninfo)
     yield d
     drop_database(server_url(), d.name)
+
+
+@pytest.fixture(scope="module")
+def served(jining_profile, tmp_path_factory, request):
+    """The platform's app (gunicorn) serving a fresh database of the module's own, the
+    profile's districts applied (no planning situation): (database, base URL). Without the
+    writer URL, so the approval-check process files its record as the server's read-only role
+    does in production (its INSERT grant on approval_checks). The database is dropped also
+    when the server does not start."""
+    from cim.db.engine import drop_database
+    from services.processes import WRITER_URL_ENV
+    from tests.conftest import make_db, server_url, start_api
+
+    suffix = "sv" + request.module.__name__.rsplit("_", 1)[-1]
+    d = make_db(suffix, jining_profile)
+    saved = os.environ.pop(WRITER_URL_ENV, None)
+    try:
+        proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp(suffix))
+    except BaseException:
+        drop_database(server_url(), d.name)
+        raise
+    finally:
+        if saved is not None:
+            os.environ[WRITER_URL_ENV] = saved
+    try:
+        yield d, base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        drop_database(server_url(), d.name)
 
 
 def feature(role: str, g: shapely.Geometry, **props) -> dict:

@@ -8,7 +8,6 @@ as GeoJSON writes it) and written as a GeoJSON file in the storage CRS for the C
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pyogrio
@@ -19,28 +18,13 @@ import shapely.geometry
 
 from cim.config import PROJECT_ROOT
 from cim.crs import transformer
-from tests.conftest import make_db, run_cli, server_url, start_api
+from tests import approval_fixture
+from tests.conftest import run_cli
+
+served = approval_fixture.served
 
 SRID = 4527
 BOUNDARIES = PROJECT_ROOT / "data_samples" / "jining" / "boundaries.gpkg"
-
-
-@pytest.fixture(scope="module")
-def served(jining_profile, tmp_path_factory):
-    from cim.db.engine import drop_database
-    from services.processes import WRITER_URL_ENV
-
-    d = make_db("ap12http", jining_profile)  # the profile's districts applied
-    saved = os.environ.pop(WRITER_URL_ENV, None)
-    try:
-        proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("ap12serve"))
-    finally:
-        if saved is not None:
-            os.environ[WRITER_URL_ENV] = saved
-    yield d, base
-    proc.terminate()
-    proc.wait(10)
-    drop_database(server_url(), d.name)
 
 
 def _edge():
@@ -110,3 +94,4 @@ def test_the_process_refuses_30_storeys_at_10_m_naming_feature_and_field(served)
     assert r.status_code == 400, r.text
     msg = r.json()["description"]
     assert "feature 2, field 'floors_above'" in msg and "min_storey_height_m" in msg, msg
+

@@ -13,7 +13,6 @@ with four corners; the loader's is 10 × 10 m (100 m²)."""
 from __future__ import annotations
 
 import json
-import os
 
 import psycopg
 import pyogrio
@@ -22,29 +21,14 @@ import requests
 import shapely
 
 from cim.config import PROJECT_ROOT
-from tests.conftest import make_db, run_cli, server_url, start_api
+from tests import approval_fixture
+from tests.conftest import run_cli
+
+served = approval_fixture.served
 
 SRID = 4527
 BOUNDARIES = PROJECT_ROOT / "data_samples" / "jining" / "boundaries.gpkg"
 NOTE = "a polygon ring is not closed (its last point is not its first): read closed"
-
-
-@pytest.fixture(scope="module")
-def served(jining_profile, tmp_path_factory):
-    from cim.db.engine import drop_database
-    from services.processes import WRITER_URL_ENV
-
-    d = make_db("ap12bun", jining_profile)
-    saved = os.environ.pop(WRITER_URL_ENV, None)
-    try:
-        proc, base = start_api(d.url, d.profile, tmp_path_factory.mktemp("ap12bun"))
-    finally:
-        if saved is not None:
-            os.environ[WRITER_URL_ENV] = saved
-    yield d, base
-    proc.terminate()
-    proc.wait(10)
-    drop_database(server_url(), d.name)
 
 
 def _inside():
