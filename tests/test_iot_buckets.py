@@ -175,8 +175,24 @@ def test_a_bad_bucket_says_what_is_allowed(text, said):
 def test_too_many_buckets_is_refused_not_truncated(d):
     with pytest.raises(InputError) as e:
         agg(d, "BKT-MONTH", utc(2026, 11, 1), utc(2026, 12, 1), "1min", limit=10_000)
-    assert "43201 buckets" in str(e.value) and e.value.field == "bucket"
+    # 30 days of minutes, each a bucket (the range lies on minute boundaries)
+    assert "spans 43200 buckets" in str(e.value) and e.value.field == "bucket"
     assert "raise limit" in str(e.value)
+
+
+def test_a_range_of_exactly_limit_buckets_is_answered(d):
+    """A local day of 1h buckets at limit 24, and of 1d at limit 1 (review 13): the count
+    was bounded from the range with one bucket more for each end it may straddle — 25 and
+    2 — and both were refused. November 10 has 60 minute readings each hour, 1,440 a day."""
+    day = (local(2026, 11, 10), local(2026, 11, 11))
+    out = agg(d, "BKT-MONTH", *day, "1h", limit=24)
+    assert [(b["start"], b["count"]) for b in out["buckets"]] == [
+        (local(2026, 11, 10, h), 60) for h in range(24)]
+    out = agg(d, "BKT-MONTH", *day, "1d", limit=1)
+    assert [(b["start"], b["count"]) for b in out["buckets"]] == [(day[0], 1440)]
+    with pytest.raises(InputError) as e:  # a minute more is a 25th bucket
+        agg(d, "BKT-MONTH", day[0], day[1] + dt.timedelta(minutes=1), "1h", limit=24)
+    assert "spans 25 buckets, more than 24" in str(e.value)
 
 
 def test_cli_and_http(d, tmp_path_factory):

@@ -5,7 +5,6 @@ not a scan of the series) and a sensor's time series between two times (partitio
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from typing import Any
 
@@ -123,6 +122,11 @@ def _end_sql(start: str) -> str:
     return f"((({start}) AT TIME ZONE %(tz)s + %(stride)s::interval) AT TIME ZONE %(tz)s)"
 
 
+def _wall(at: dt.datetime, zone: Any) -> dt.datetime:
+    """``at`` as the city's clock shows it, without its offset."""
+    return at.astimezone(zone).replace(tzinfo=None)
+
+
 def buckets(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.datetime,
             bucket: str, timezone: str, limit: int = MAX_BUCKETS) -> dict[str, Any]:
     """The readings of ``sensor`` aggregated by time bucket (``bucket``: :func:`parse_bucket`)
@@ -136,12 +140,6 @@ def buckets(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.d
 
     _check_range(start, end, limit, MAX_BUCKETS)
     stride = parse_bucket(bucket)
-    spanned = math.ceil((end - start) / stride) + 1  # at most: a bucket may straddle each end
-    if spanned > limit:
-        raise InputError(f"bucket {bucket} over {start.isoformat()} … {end.isoformat()} spans "
-                         f"up to {spanned} buckets, more than {limit}: choose a longer bucket "
-                         f"or a shorter range (or raise limit, at most {MAX_BUCKETS})",
-                         field="bucket")
     code = sensor_code(conn, sensor)
     b = _bin_sql("ts")
     params = {"stride": stride, "tz": timezone, "origin": ORIGIN, "code": code,
@@ -151,13 +149,22 @@ def buckets(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.d
     last = _bin_sql("%(end)s::timestamptz - '1 microsecond'::interval")
     lo, hi = conn.execute(
         f"SELECT {_bin_sql('%(start)s::timestamptz')}, {_end_sql(last)}", params).fetchone()
+    zone = ZoneInfo(timezone)
+    # the buckets the widened range holds, counted on the city's wall clock (where they are
+    # whole strides): a bound from the range alone, one more for a bucket straddling each
+    # end, refused a local day of 1h buckets at limit 24 and a day of 1d at limit 1
+    spanned = (_wall(hi, zone) - _wall(lo, zone)) // stride
+    if spanned > limit:
+        raise InputError(f"bucket {bucket} over {start.isoformat()} … {end.isoformat()} spans "
+                         f"{spanned} buckets, more than {limit}: choose a longer bucket "
+                         f"or a shorter range (or raise limit, at most {MAX_BUCKETS})",
+                         field="bucket")
     params.update(lo=lo, hi=hi)
     rows = conn.execute(
         f"SELECT b, {_end_sql('b')}, n, vmin, vavg, vmax FROM ("  # noqa: S608
         f"SELECT {b} AS b, count(*) AS n, min(value) AS vmin, avg(value) AS vavg, "
         "max(value) AS vmax FROM readings WHERE sensor_code = %(code)s AND ts >= %(lo)s "
         "AND ts < %(hi)s GROUP BY 1) g ORDER BY b", params).fetchall()
-    zone = ZoneInfo(timezone)
     return {"sensor_code": code, "start": lo.astimezone(zone), "end": hi.astimezone(zone),
             "bucket": bucket.strip(), "timezone": timezone,
             "buckets": [{"start": s.astimezone(zone), "end": e.astimezone(zone), "count": n,
