@@ -9,6 +9,8 @@ filter that parses as CQL2 but names an unknown property or ``filter-crs`` is a 
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 import threading
 
@@ -48,30 +50,157 @@ class Cql2Translator:
 
     def __call__(self, text: str, lang: str | None, crs: str | None,
                  layer: Layer) -> tuple[str, dict]:
-        if lang not in (None, "", "cql2-text", "cql2-json"):
-            raise FallThrough  # pygeoapi's own cql-text / cql-json
+        if lang not in (None, "", "cql2-text", "cql2-json", "cql-text"):
+            raise FallThrough  # pygeoapi's own cql-json
+        legacy = lang == "cql-text"  # GDAL's OAPIF driver (QGIS, ogr2ogr): read as CQL2 Text
+        ilike: list[bool] = []
+        if legacy:
+            text, ilike = _ilike_as_like(text)
         try:
-            tree = self.cql2.parse_filter(text, lang or "cql2-text")
+            tree = self.cql2.parse_filter(text, "cql2-text" if legacy else lang or "cql2-text")
         except self.cql2.FullWidthError as exc:  # no ECQL either: say what to type
             raise ParamError(f"filter: {exc}") from exc
         except self.cql2.FilterError as exc:
+            if (literal := _refused_literal(exc, text)) is not None:  # CQL2 all the same:
+                raise ParamError(f"filter: {literal}") from exc  # never ECQL's to answer
             bad = _UNEXPECTED.search(str(exc))
             if bad and not bad[1].isascii():  # no ECQL either: pygeoapi said "Bad CQL text"
                 names = ", ".join(c.name for c in layer.columns[:8])
                 raise ParamError(
                     f"filter: {exc}: a property is named as the queryables name it ({names} "
                     f"…), a text value is written in single quotes ('住宅')") from exc
-            if not lang and _is_ecql(text):  # pygeoapi's ECQL: pygeoapi answers it
+            if (not lang or legacy) and _is_ecql(text):  # pygeoapi's ECQL: pygeoapi answers
+                if (literal := _overflowing_number(text)) is not None:
+                    raise ParamError(f"filter: {literal}") from exc
+                if crs is not None:  # pygeoapi's 400 said "Bad CQL text", its log an ERROR
+                    try:
+                        self.cql2.filter_crs_of(crs, layer.srid)
+                    except self.cql2.FilterError as crs_exc:
+                        raise ParamError(str(crs_exc)) from exc
                 _remember(f"{exc}")
                 raise FallThrough from exc
             raise ParamError(f"filter: {exc}") from exc
+        if legacy:
+            _gdal_dates(tree)
         try:  # it is CQL2: an unknown property or filter-crs is the client's, never ECQL's
             frag, values = self._compiler(layer).compile(tree, crs, zone=city_zone())
         except self.cql2.FilterError as exc:
             raise ParamError(f"filter: {exc}{_by_its_key(str(exc), layer)}") from exc
         names = iter(range(len(values)))
         text_sql = _PLACEHOLDER.sub(lambda m: f"%(f{next(names)})s", frag.as_string(None))
+        if any(ilike):
+            text_sql = _like_as_ilike(text_sql, ilike)
         return text_sql, {f"f{i}": v for i, v in enumerate(values)}
+
+
+# -- filter-lang=cql-text: the dialect GDAL's OAPIF driver writes ------------------------------
+# GDAL 3.6 (QGIS's OGR layers, ogr2ogr) sends an attribute filter to the server only when the
+# items' ``filter-lang`` parameter lists ``cql-text`` (the draft's name of CQL2 Text) in the
+# OpenAPI document; otherwise it downloads every feature and filters them itself. What it
+# writes is CQL2 Text (comparisons, LIKE, IS NULL, AND/OR/NOT, quoted timestamps) but for ILIKE
+# (OGR SQL's case-insensitive LIKE) and a date written '2026-01-01T' (a date without a time).
+# pygeoapi read cql-text as ECQL, which refused ``NOT (…)``, compared a timestamp with a quoted
+# time as text (a 500) and takes '.', not '_', as LIKE's one-character wildcard.
+_WORD = re.compile(r"[^\W\d]\w*")
+_GDAL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T")
+
+
+def _ilike_as_like(text: str) -> tuple[str, list[bool]]:
+    """``text`` with each ILIKE keyword (outside quotes) written `` LIKE`` (same length, so
+    positions in messages stay right), and per LIKE or ILIKE keyword in order whether it was
+    ILIKE."""
+    out, flags, i = [], [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":  # a quoted text or identifier: its doubled quote is one character
+            j = i + 1
+            while j < len(text):
+                if text[j] == ch:
+                    if j + 1 < len(text) and text[j + 1] == ch:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(text[i:j + 1])
+            i = j + 1
+            continue
+        m = _WORD.match(text, i)
+        if m:
+            word = m[0].upper()
+            if word in ("LIKE", "ILIKE"):
+                flags.append(word == "ILIKE")
+            out.append(" LIKE" if word == "ILIKE" else m[0])
+            i = m.end()
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out), flags
+
+
+def _like_as_ilike(text_sql: str, flags: list[bool]) -> str:
+    """The compiled SQL with the LIKE of each filter's ILIKE made ILIKE: the compiler writes
+    one `` LIKE `` per LIKE predicate, in the filter's order (columns are quoted
+    identifiers and values parameters, so nothing else in it reads `` LIKE ``)."""
+    parts = text_sql.split(" LIKE ")
+    if len(parts) - 1 != len(flags):
+        raise ParamError("filter: ILIKE could not be read here; use LIKE (CQL2 Text)")
+    out = [parts[0]]
+    for flag, part in zip(flags, parts[1:]):
+        out.append((" ILIKE " if flag else " LIKE ") + part)
+    return "".join(out)
+
+
+def _gdal_dates(node: object) -> None:
+    """GDAL's date literal ``'2026-01-01T'`` (a date compared with a date or date-time
+    property: it writes the date and a ``T`` without a time) read as the date it is."""
+    from cim.cql2.nodes import Lit, Node
+
+    if isinstance(node, Lit):
+        v = node.value
+        if isinstance(v, str) and _GDAL_DATE.fullmatch(v):
+            node.value = v[:-1]
+        return
+    if isinstance(node, list):
+        for n in node:
+            _gdal_dates(n)
+        return
+    if isinstance(node, Node):
+        for f in dataclasses.fields(node):
+            _gdal_dates(getattr(node, f.name))
+
+
+_REFUSED_LITERAL = re.compile(r"(number|integer) literal out of range")
+_NUMBER_AT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+_NUMBER_OR_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(?<![\w.])"
+                               r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _overflowing_number(text: str) -> str | None:
+    """The message for the first number of an ECQL filter (outside quotes) beyond a double's
+    range, as :func:`_refused_literal` says it; None if there is none. pygeoapi reads it as
+    infinity and answers an empty page."""
+    for m in _NUMBER_OR_QUOTED.finditer(text):
+        if m[0][0] not in "'\"" and not math.isfinite(float(m[0])):
+            return (f"number literal {m[0]} (at character {m.start() + 1}) is out of range: "
+                    "not a finite double, at most ±1.7976931348623157e308")
+    return None
+
+
+def _refused_literal(exc: Exception, text: str) -> str | None:
+    """The message for a number literal CQL2 refuses by its value (``1e400``, beyond a
+    double's range: read as infinity), naming it; None for any other error. Such a filter
+    is CQL2 Text whose literal is wrong: it parsed as ECQL too, where pygeoapi compared with
+    infinity and answered an empty page."""
+    message, pos = getattr(exc, "message", ""), getattr(exc, "position", None)
+    if not _REFUSED_LITERAL.match(message) or not isinstance(pos, int):
+        return None
+    m = _NUMBER_AT.match(text, pos - 1)
+    literal = m[0] if m else "?"
+    bounds = ("a 64-bit integer" if message.startswith("integer")
+              else "a finite double, at most ±1.7976931348623157e308")
+    return f"number literal {literal} (at character {pos}) is out of range: not {bounds}"
 
 
 def _is_ecql(text: str) -> bool:

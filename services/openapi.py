@@ -167,8 +167,12 @@ PLATFORM_PARAMETERS: dict[str, dict] = {
         "schema": {"type": "string"}},
     "filter-lang": {
         "name": "filter-lang", "in": "query", "required": False, "style": "form",
-        "explode": False, "description": "The language of `filter`.",
-        "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"],
+        "explode": False,
+        "description": "The language of `filter`. `cql-text` (the draft's name of CQL2 Text, "
+                       "as GDAL's OAPIF driver writes it: CQL2 Text and ILIKE) is listed so "
+                       "that GDAL 3.6 — QGIS's OGR layers, ogr2ogr — sends its attribute "
+                       "filters here instead of downloading every feature to filter them.",
+        "schema": {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"],
                    "default": "cql2-text"}},
     "filter-crs": {
         "name": "filter-crs", "in": "query", "required": False, "style": "form",
