@@ -188,7 +188,8 @@ def _quiet_client_errors(api) -> None:
 
     def get_exception(status, headers, format_, code, description):
         if int(status) >= 500:
-            return original(status, headers, format_, code, description)
+            answer = original(status, headers, format_, code, description)
+            return _in_request_language(api, answer, format_, code, description)
         from flask import has_request_context, request
 
         where = f"{request.method} {request.path}" if has_request_context() else "request"
@@ -197,14 +198,57 @@ def _quiet_client_errors(api) -> None:
                 where, int(status), code, first)
         token = _CLIENT_ERROR.set(True)
         try:
-            return original(status, headers, format_, code, description)
+            answer = original(status, headers, format_, code, description)
         finally:
             _CLIENT_ERROR.reset(token)
+        return _in_request_language(api, answer, format_, code, description)
 
     if not getattr(api.get_exception, "_cim_quiet", False):
         get_exception._cim_quiet = True
         api.get_exception = get_exception
     logging.getLogger("pygeoapi.api").addFilter(_not_a_client_error)
+    logging.getLogger("pygeoapi.api.itemtypes").addFilter(_bad_filter_is_a_warning)
+    logging.getLogger("pygeoapi.formatter.csv_").addFilter(_empty_csv_is_no_error)
+
+
+# pygeoapi's record of a filter it could not parse (itemtypes: "Bad CQL text: <filter>")
+_BAD_FILTER = ("Bad CQL text", "Bad CQL JSON")
+
+
+def _bad_filter_is_a_warning(record: logging.LogRecord) -> bool:
+    """pygeoapi logs a filter it cannot parse at ERROR before it answers the client's 400:
+    a planner's mistyped filter read as a fault of the server. Kept, as a WARNING (with the
+    filter, which the 400's one line does not name)."""
+    if record.levelno >= logging.ERROR and str(record.msg).startswith(_BAD_FILTER):
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(
+            logging.WARNING)
+    return True
+
+
+def _empty_csv_is_no_error(record: logging.LogRecord) -> bool:
+    """Drops pygeoapi's ERROR "no features" of a CSV page without features: a filter or bbox
+    that matches nothing is an answer (the platform writes its header row), not a fault."""
+    return record.getMessage() != "no features"
+
+
+def _in_request_language(api, answer: tuple, format_: str, code: str, description) -> tuple:
+    """pygeoapi's HTML error page in the language the request asked for (``lang``, else
+    ``Accept-Language``), as its other pages are: pygeoapi renders it in its system locale,
+    so a Chinese user's 404 page said ``<html lang="en">`` and "Exception" in English."""
+    headers, status, content = answer
+    from flask import has_request_context, request
+    from pygeoapi.api import F_HTML, APIRequest
+    from pygeoapi.l10n import locale2str
+    from pygeoapi.util import render_j2_template
+
+    if format_ != F_HTML or not has_request_context():
+        return answer
+    locale = APIRequest(request, api.locales).locale
+    content = render_j2_template(api.tpl_config, api.config["server"]["templates"],
+                                 "exception.html", {"code": code, "type": code,
+                                                    "description": description}, locale)
+    headers["Content-Language"] = locale2str(locale)
+    return headers, status, content
 
 
 def _not_a_client_error(record: logging.LogRecord) -> bool:

@@ -83,3 +83,19 @@ def ecql_to_storage(node: Any, srid: int, north_first: bool) -> None:
             stack.extend(n.get_sub_nodes())
         elif isinstance(n, (list, tuple)):
             stack.extend(n)
+
+
+def ecql_properties(node: Any) -> list[str]:
+    """The property names an ECQL filter tree reads (pygeofilter's ``Attribute`` nodes)."""
+    from pygeofilter import ast
+
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Attribute):
+            out.append(n.name)
+        elif isinstance(n, ast.Node):
+            stack.extend(n.get_sub_nodes())
+        elif isinstance(n, (list, tuple)):
+            stack.extend(n)
+    return out

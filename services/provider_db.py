@@ -38,15 +38,30 @@ class ProviderTimeoutError(ProviderGenericError):
     default_msg = "the query took too long; narrow it (bbox, limit, filters) or try again"
 
 
-def query_error(exc: Exception) -> ProviderGenericError:
+def query_error(exc: Exception, ecql: bool = False) -> ProviderGenericError:
     """A database failure as pygeoapi's error: a cancelled statement is a 503, a bad value
-    the client's 400 with the database's first line; anything else a logged 500."""
+    the client's 400 with the database's first line; anything else a logged 500. ``ecql``:
+    the query holds a client's ECQL filter (pygeoapi's parser, which binds a value as the
+    text it was written as): an operator or type the database refuses for it is that
+    filter's 400 (``valid_from > '2026-01-01'`` compares a timestamp with text; PostGIS
+    refuses its geometry literal, ``POINT(200 100)`` in CRS84 projected to infinity), where
+    it was a 500 logged with its traceback."""
     orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).splitlines() or [type(orig).__name__])[0]
     if isinstance(orig, psycopg.errors.QueryCanceled):
         return ProviderTimeoutError()
     if isinstance(orig, psycopg.errors.DataError):
-        first = (str(orig).splitlines() or [type(orig).__name__])[0]
         return ProviderInvalidQueryError(user_msg=f"bad parameter value: {first}")
+    if ecql and isinstance(orig, (psycopg.errors.UndefinedFunction,
+                                  psycopg.errors.DatatypeMismatch)):
+        return ProviderInvalidQueryError(
+            user_msg=f"filter: {first}; compare a property with a value of its type "
+                     "(its queryables), a date or time as DATE('…')/TIMESTAMP('…') of CQL2 "
+                     "Text")
+    if ecql and isinstance(orig, psycopg.errors.InternalError) and "geometry" in first:
+        return ProviderInvalidQueryError(
+            user_msg=f"filter: a geometry literal PostGIS cannot read: {first}; give it in "
+                     "filter-crs (default CRS84, longitude first) near the city")
     return ProviderQueryError(f"query failed: {exc}")
 
 

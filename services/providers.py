@@ -80,7 +80,7 @@ from services.items_query import (
 )
 from services.items_sql import keyset_after, text_in_json
 from services.items_values import Span, property_value
-from services.provider_crs import crs_of, ecql_to_storage, requested_bbox
+from services.provider_crs import crs_of, ecql_properties, ecql_to_storage, requested_bbox
 from services.provider_db import (
     ProviderTimeoutError,
     catalog_columns,
@@ -196,10 +196,19 @@ class CimProvider(BaseProvider):
         from pygeofilter.backends.sqlalchemy.evaluate import to_filter
 
         ecql_to_storage(filterq, self.srid, self.north_first)
-        mapping = {c.name: c for c in self.table.columns}
+        # the published attributes only: an ECQL filter on a column the layer does not
+        # publish (a case's free-text description, its address) counted features by its
+        # value, so its text could be read out by LIKE patterns
+        mapping = {n: self.table.c[n] for n in self._fields}
         mapping["geometry"] = self.geom
+        unknown = sorted({n for n in ecql_properties(filterq) if n not in mapping})
+        if unknown:
+            msg = (f"filter: unknown propert{'ies' if len(unknown) > 1 else 'y'} "
+                   f"{', '.join(map(repr, unknown))[:200]}; the queryables: "
+                   f"{', '.join(mapping)}")
+            raise ProviderInvalidQueryError(user_msg=msg)
         try:
-            return to_filter(filterq, mapping)
+            return to_filter(filterq, mapping, undefined_as_null=False)
         except Exception as exc:  # an unknown property, an unsupported operator: the client's
             msg = f"unsupported filter: {exc}"
             if (as_cql2 := fallen_through_error()) is not None:  # say what CQL2 read there
@@ -383,7 +392,7 @@ class CimProvider(BaseProvider):
         except ProviderGenericError:
             raise
         except Exception as exc:
-            raise query_error(exc) from exc
+            raise query_error(exc, ecql=filterq is not None) from exc
         more, rows = len(rows) > limit, rows[:limit]
         fc["features"] = [self._feature(row, names, skip_geometry, csv) for row in rows]
         fc["numberReturned"] = len(fc["features"])

@@ -1,0 +1,106 @@
+"""A client's mistakes answered as the client's: in its language, as a 400 that names what is
+wrong, and not as the server's ERROR in its log.
+
+- pygeoapi renders its HTML error pages in its system locale: a 404 asked for in Chinese
+  (``lang=zh``, a browser's ``Accept-Language: zh-CN``) said ``<html lang="en">``, "Exception".
+- A CQL2 number beyond a double's range (``1e400``) was read as infinity by pygeoapi's ECQL
+  fallback: an empty page (200) instead of a 400 naming the literal.
+- A filter pygeoapi cannot parse, or one PostgreSQL refuses for its types or geometry, was
+  logged at ERROR (with a traceback), and an empty CSV page too ("no features").
+- An ECQL filter could name a column the layer does not publish (a case's free-text
+  ``description``): the count it answered read that text out, pattern by pattern.
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from tests.conftest import start_api
+
+ITEMS = "/collections/buildings/items"
+
+
+def test_an_html_error_page_is_in_the_requested_language(api):
+    page = requests.get(f"{api}/collections/buildings", params={"f": "html", "lang": "zh"},
+                        timeout=60)
+    assert '<html lang="zh"' in page.text  # premise: the other pages are
+    for path, params, headers in [
+            ("/collections/nosuch", {"f": "html", "lang": "zh"}, {}),
+            ("/collections/nosuch", {"f": "html"}, {"Accept-Language": "zh-CN,zh;q=0.9"}),
+            (f"{ITEMS}/nosuch", {"f": "html", "lang": "zh"}, {}),
+            ("/collections/nosuch", {}, {"Accept": "text/html", "Accept-Language": "zh"})]:
+        r = requests.get(api + path, params=params, headers=headers, timeout=60)
+        assert r.status_code == 404, (path, params, r.status_code)
+        assert '<html lang="zh"' in r.text, (path, params, headers, r.text[:300])
+        assert "异常" in r.text and r.headers["Content-Language"].startswith("zh")
+    r = requests.get(f"{api}/collections/nosuch", params={"f": "html", "lang": "en"},
+                     headers={"Accept-Language": "zh-CN"}, timeout=60)
+    assert '<html lang="en"' in r.text and "Exception" in r.text  # lang= wins
+
+
+def test_a_number_beyond_a_double_is_the_filters_400(api, db):
+    assert db.scalar("SELECT count(*) FROM buildings WHERE height > 50") > 0  # premise
+    for text, literal in [("height > 1e400", "1e400"), ("height < -1E400", "-1E400"),
+                          ("height > 50 AND height < 1e999", "1e999"),
+                          # not CQL2 (ILIKE): pygeoapi's ECQL would have answered
+                          ("name ILIKE '%大厦%' AND height > 1e400", "1e400")]:
+        for f in ("json", "csv", "html"):
+            r = requests.get(api + ITEMS, params={"filter": text, "f": f}, timeout=60)
+            assert r.status_code == 400, (text, f, r.status_code, r.text[:200])
+            assert literal in r.json()["description"], (text, f, r.text[:300])
+
+
+def test_an_ecql_filter_reads_only_the_published_properties(api, db):
+    assert db.scalar("SELECT count(*) FROM cases WHERE valid_to IS NULL "
+                     "AND description IS NOT NULL") > 0  # premise: free text to protect
+    queryables = requests.get(f"{api}/collections/cases/queryables", timeout=60).json()
+    assert "description" not in queryables["properties"]  # premise: not published
+    for text in ("description LIKE '%' AND code ILIKE '%'",  # ILIKE: ECQL, pygeoapi's path
+                 "address IS NULL AND code ILIKE '%'"):
+        for f in ("json", "csv"):
+            r = requests.get(f"{api}/collections/cases/items",
+                             params={"filter": text, "f": f, "resulttype": "hits"}, timeout=60)
+            assert r.status_code == 400, (text, f, r.status_code, r.text[:300])
+            name = text.split()[0]
+            assert f"'{name}'" in r.json()["description"], r.text[:300]
+    # a published property still filters by ECQL, as SQL selects
+    state = db.scalar("SELECT state FROM cases WHERE valid_to IS NULL LIMIT 1")
+    want = db.scalar("SELECT count(*) FROM cases WHERE valid_to IS NULL AND state = %s",
+                     (state,))
+    r = requests.get(f"{api}/collections/cases/items",
+                     params={"filter": f"state = '{state}' AND code ILIKE '%'",
+                             "resulttype": "hits"}, timeout=60)
+    assert r.status_code == 200 and r.json()["numberMatched"] == want, r.text[:300]
+
+
+def test_a_clients_bad_filter_is_no_error_of_the_server(db, tmp_path):
+    bad = [  # (parameters, a text the 400 names)
+        ({"filter": "valid_from > '2026-01-01' AND name ILIKE 'x%'"}, "timestamp"),
+        ({"filter": "INTERSECTS(geometry, POINT(200 100)) AND name ILIKE 'x'"}, "geometry"),
+        ({"filter": "INTERSECTS(geometry, POINT(116.6 35.4)) AND name ILIKE 'x'",
+          "filter-crs": "EPSG:9999"}, "filter-crs"),
+        ({"filter": '{"op": "=", "args": [{"property": "name"}, "x"]}',
+          "filter-lang": "cql-json"}, "CQL"),  # pygeoapi's own cql-json: its parser's 400
+        ({"filter": "NOT (height > 20"}, "')'"),
+    ]
+    proc, base = start_api(db.url, db.profile, tmp_path)
+    try:
+        for params, named in bad:
+            for f in ("json", "csv", "html"):
+                r = requests.get(base + ITEMS, params={**params, "f": f}, timeout=60)
+                assert r.status_code == 400, (params, f, r.status_code, r.text[:300])
+                if f != "html":
+                    assert named in r.json()["description"], (params, r.text[:300])
+        r = requests.get(base + ITEMS, params={"filter": "name = '没有这栋楼'", "f": "csv"},
+                         timeout=60)
+        assert r.status_code == 200 and r.text.splitlines()[0].startswith("code,")
+        assert len(r.text.splitlines()) == 1  # the header only: nothing matched
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert "Bad CQL text" in log  # premise: pygeoapi's own record of its parser's 400 …
+    assert "Traceback" not in log, log[-3000:]
+    assert not re.search(r"\b(ERROR|CRITICAL)\b", log), log[-3000:]  # … no ERROR
