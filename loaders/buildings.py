@@ -34,7 +34,7 @@ from loaders.engine.converted import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
-from loaders.field_names import all_matches
+from loaders.field_names import add_match_notes, all_matches, field_matches
 from loaders.fields import arrow_texts, is_blank, numbers
 from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
@@ -366,22 +366,80 @@ def _dictionaries(ctx: LoadContext) -> list:
                           MIN_STOREY_KEY), units.spellings, units.conversions]
 
 
+# geometry types (as GDAL names a layer's) a footprint is read from, and those it is not
+_POLYGONAL = ("polygon", "surface", "tin")
+_NOT_POLYGONAL = ("point", "line", "curve", "string")
+# formats whose own reader picks the layer of buildings (a CityGML model's Building)
+_OWN_LAYER_CHOICE = (".gml", ".citygml", ".xml")
+
+
+def _footprint_layer(path: Path, source_layer: str | None) -> tuple[str, str] | None:
+    """(the layer to read, the report's note) for a file of several layers none of which is
+    named, whose first layer with geometry is of points or lines: its first polygon layer.
+    The reader takes the first layer with geometry, and a GeoPackage of 道路, 注记 and 房屋
+    loaded its road as a building — rejected as wrong_geometry_type, the load "succeeded"
+    with nothing loaded — and left its 房屋 unread. None: the reader's own choice (a polygon
+    or unknown type first, a single layer, a named one, no polygon layer at all)."""
+    if source_layer is not None or path.suffix.lower() in _OWN_LAYER_CHOICE \
+            or not path.exists():
+        return None
+    import pyogrio
+
+    from loaders.sources.read import GDAL_INPUT_ERRORS, gdal_source, list_layers
+
+    try:
+        read_path, opts = gdal_source(path)
+        spatial = [(n, t.lower()) for n, t in list_layers(read_path, opts) if t is not None]
+        if len(spatial) < 2 or any(w in spatial[0][1] for w in _POLYGONAL) \
+                or not any(w in spatial[0][1] for w in _NOT_POLYGONAL):
+            return None
+        polygons = [n for n, t in spatial if any(w in t for w in _POLYGONAL)]
+        if not polygons:
+            return None
+    except (OSError, InputError, UnicodeDecodeError, *GDAL_INPUT_ERRORS):
+        return None  # the reader says what is wrong with the file
+    others = []
+    for name, _t in spatial:
+        if name == polygons[0]:
+            continue
+        try:  # (a count is a courtesy: the layer is named anyway)
+            n = pyogrio.read_info(read_path, layer=name, **opts).get("features")
+        except (UnicodeDecodeError, *GDAL_INPUT_ERRORS):
+            n = None
+        others.append(f"{name!r}" + (f" ({n:,} feature{'s' if n != 1 else ''})"
+                                     if n is not None and n >= 0 else ""))
+    return polygons[0], (f"read layer {polygons[0]!r}, the first of polygons (a building's "
+                         f"footprint is one); not read: {', '.join(others)} — load each with "
+                         "--layer NAME")
+
+
 def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:
     """Load a building survey: written directly into the layer (see
-    :mod:`loaders.engine.direct`)."""
+    :mod:`loaders.engine.direct`); the report's notes say which field names cut at a .dbf's
+    10 bytes were read as which (:class:`loaders.field_names.CutNames`)."""
+    path = Path(path)
+    chosen = _footprint_layer(path, kw.get("source_layer"))
+    if chosen is not None:
+        kw["source_layer"] = chosen[0]
     try:
-        report = run_direct_load(conninfo, profile, BUILDINGS,
-                                 layer_code_of(profile, "buildings"), make_columns(profile),
-                                 path, aliases=profile.field_aliases.get("buildings", {}),
-                                 fingerprint=SourceFingerprint(
-                                     "buildings", CONVERTER_VERSION, id_fields,
-                                     _dictionaries,
-                                     __name__),
-                                 recipe=HASHED, **kw)
+        with field_matches() as matches:
+            report = run_direct_load(conninfo, profile, BUILDINGS,
+                                     layer_code_of(profile, "buildings"), make_columns(profile),
+                                     path, aliases=profile.field_aliases.get("buildings", {}),
+                                     fingerprint=SourceFingerprint(
+                                         "buildings", CONVERTER_VERSION, id_fields,
+                                         _dictionaries,
+                                         __name__),
+                                     recipe=HASHED, **kw)
     except InputError as exc:
         if exc.path is not None:
             raise
         # a problem of the input raised where the file is not known (CRS detection, the
         # merge): name the file all the same
         raise type(exc)(exc.message, path=str(path), row=exc.row, field=exc.field) from exc
+    # which cut field names the load read as what (the engine's match: its report is built
+    # where the loader cannot add to it, and recorded without these notes)
+    add_match_notes(report.notes, matches)
+    if chosen is not None:
+        report.notes.append(chosen[1])
     return report

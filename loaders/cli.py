@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -26,6 +31,70 @@ def _check_district(c: Ctx, district: str | None) -> None:
         known = ", ".join(f"{d.code} {d.name}" for d in c.profile.districts)
         raise InputError(f"{district} is not a district of {c.profile.city_name} "
                          f"(districts: {known})", field="--district")
+
+
+# -- what a load prints besides its report --------------------------------------------------
+# GDAL's warnings whose matter a load reports in its own words: a polygon ring read closed is
+# its row's flag ring_closed (loaders/sources/batch.py), a CSV's WKT GDAL cannot read its
+# row's invalid_geometry reject naming the field (loaders.common.name_unread_geometries)
+REPORTED_GDAL_WARNINGS = (r"Non closed ring detected", r"Ignoring invalid WKT")
+# pyogrio's words for a GDAL message that is not UTF-8 (a GBK field name in it)
+_UNDECODED = "Could not decode error message to UTF-8. Raw error: "
+
+
+@contextlib.contextmanager
+def gdal_warnings(paths: Path | list[Path | None]) -> Iterator[None]:
+    """GDAL's warnings while a load reads ``paths`` as one line each naming the file.
+
+    pyogrio passes a GDAL warning on as a Python RuntimeWarning, which printed GDAL's raw
+    text with a line of the loader's code ("read.py:451: RuntimeWarning: Non closed ring
+    detected. To avoid accepting it, set the OGR_GEOMETRY_ACCEPT_UNCLOSED_RING configuration
+    option to NO") beside a report that flags the ring ``ring_closed`` — advice to refuse
+    the ring the load had just closed and flagged. Those the report tells are dropped; any
+    other is printed ``warning: FILE: message`` (never dropped: it may be the only word of
+    a problem). The filters and the printer are the process's for the block, so the
+    converter processes forked inside it print the same way."""
+    given = paths if isinstance(paths, list) else [paths]
+    where = ", ".join(str(p) for p in given if p is not None)
+    with warnings.catch_warnings():
+        for pattern in REPORTED_GDAL_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern, category=RuntimeWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, RuntimeWarning) and _reading(filename):
+                sys.stderr.write(f"warning: {where}: {_gdal_text(str(message))}\n")
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+def _reading(filename: str) -> bool:
+    """Whether a warning was raised reading a source: by pyogrio (GDAL's), or where the
+    loaders' readers call it."""
+    p = Path(filename).as_posix()
+    return "/pyogrio/" in p or "/loaders/sources/" in p
+
+
+def _gdal_text(message: str) -> str:
+    """A GDAL message as text: one pyogrio could not decode as UTF-8 (GBK in it) decoded as
+    GB18030, else with its bad bytes replaced."""
+    if not message.startswith(_UNDECODED):
+        return message
+    try:
+        raw = ast.literal_eval(message[len(_UNDECODED):])
+    except (ValueError, SyntaxError):
+        return message
+    if not isinstance(raw, bytes):
+        return message
+    for enc in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
 
 
 @click.command("create")
@@ -109,10 +178,12 @@ def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_
 
     imports_settled()
 
-    report = load_buildings(conninfo, c.profile, path, crs=crs, district=district, mode=mode,
-                            dataset=dataset, source_layer=source_layer, encoding=encoding,
-                            mapping=read_mapping_file(mapping) if mapping else None,
-                            quiet=quiet or as_json, early=early)
+    with gdal_warnings(path):  # the report names the cut field names it read (its own)
+        report = load_buildings(conninfo, c.profile, path, crs=crs, district=district,
+                                mode=mode, dataset=dataset, source_layer=source_layer,
+                                encoding=encoding,
+                                mapping=read_mapping_file(mapping) if mapping else None,
+                                quiet=quiet or as_json, early=early)
     print_reports([report], as_json)
 
 
@@ -184,9 +255,10 @@ def load_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, 
     _check_district(c, district)
     kw = _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap)
     kw["tables"] = kw["tables"] or None
-    report, _qa = load_pipes_files(c.conninfo(), c.profile, mode=mode, dataset=dataset,
-                                   district=district, attach=attach, report_path=report_path,
-                                   **kw)
+    with gdal_warnings([*tables, lines, points, valves]):
+        report, _qa = load_pipes_files(c.conninfo(), c.profile, mode=mode, dataset=dataset,
+                                       district=district, attach=attach,
+                                       report_path=report_path, **kw)
     # --quiet as for every load command: no progress (a pipe load writes none), the report
     print_reports([report], as_json)
 
@@ -205,7 +277,8 @@ def qa_pipes_cmd(c: Ctx, tables, lines, points, valves, class_, crs, mapping, en
     from loaders.pipes.load import qa_pipes
 
     kw = _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding, snap)
-    result = qa_pipes(c.profile, kw.pop("tables") or None, **kw)
+    with gdal_warnings([*tables, lines, points, valves]):
+        result = qa_pipes(c.profile, kw.pop("tables") or None, **kw)
     if report_path:
         result.write(report_path)
     if as_json:
@@ -224,15 +297,17 @@ def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
     conninfo = c.conninfo()
     early = _early_keys(conninfo, "components", path, dataset, source_layer, encoding)
     from loaders.components import load_components
-    from loaders.field_names import read_mapping_file
+    from loaders.field_names import add_match_notes, field_matches, read_mapping_file
 
     imports_settled()
 
-    report = load_components(conninfo, c.profile, path, crs=crs, district=district,
-                             mode=mode, dataset=dataset, source_layer=source_layer,
-                             encoding=encoding,
-                             mapping=read_mapping_file(mapping) if mapping else None,
-                             quiet=quiet or as_json, early=early)
+    with gdal_warnings(path), field_matches() as matches:
+        report = load_components(conninfo, c.profile, path, crs=crs, district=district,
+                                 mode=mode, dataset=dataset, source_layer=source_layer,
+                                 encoding=encoding,
+                                 mapping=read_mapping_file(mapping) if mapping else None,
+                                 quiet=quiet or as_json, early=early)
+    add_match_notes(report.notes, matches)
     print_reports([report], as_json)
 
 
@@ -247,17 +322,19 @@ def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_l
                       mapping, as_json, quiet, kind) -> None:
     """Load planning controls: 控规地块 (parcels), 控制线 (control_lines: 道路红线 绿线 蓝线 紫线
     黄线, areas or lines) or 限高区 (height_zones)."""
-    from loaders.field_names import read_mapping_file
+    from loaders.field_names import add_match_notes, field_matches, read_mapping_file
     from loaders.planning import load_planning
 
     imports_settled()
 
     _check_district(c, district)
-    report = load_planning(c.conninfo(), c.profile, path, kind=kind, crs=crs, district=district,
-                           mode=mode, dataset=dataset, source_layer=source_layer,
-                           encoding=encoding,
-                           mapping=read_mapping_file(mapping) if mapping else None,
-                           quiet=quiet or as_json)
+    with gdal_warnings(path), field_matches() as matches:
+        report = load_planning(c.conninfo(), c.profile, path, kind=kind, crs=crs,
+                               district=district, mode=mode, dataset=dataset,
+                               source_layer=source_layer, encoding=encoding,
+                               mapping=read_mapping_file(mapping) if mapping else None,
+                               quiet=quiet or as_json)
+    add_match_notes(report.notes, matches)
     print_reports([report], as_json)
 
 
@@ -265,15 +342,18 @@ def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_l
 def _load_base(c: Ctx, kind: str, path: Path, crs, district, mode, dataset, source_layer,
                encoding, mapping, as_json, quiet) -> None:
     from loaders.city_base import load_base
-    from loaders.field_names import read_mapping_file
+    from loaders.field_names import add_match_notes, field_matches, read_mapping_file
 
     imports_settled()
 
     _check_district(c, district)
-    report = load_base(c.conninfo(), c.profile, kind, path, crs=crs, district=district,
-                       mode=mode, dataset=dataset, source_layer=source_layer, encoding=encoding,
-                       mapping=read_mapping_file(mapping) if mapping else None,
-                       quiet=quiet or as_json)
+    with gdal_warnings(path), field_matches() as matches:
+        report = load_base(c.conninfo(), c.profile, kind, path, crs=crs, district=district,
+                           mode=mode, dataset=dataset, source_layer=source_layer,
+                           encoding=encoding,
+                           mapping=read_mapping_file(mapping) if mapping else None,
+                           quiet=quiet or as_json)
+    add_match_notes(report.notes, matches)
     print_reports([report], as_json)
 
 
@@ -319,11 +399,12 @@ def load_population_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
     imports_settled()
 
     _check_district(c, district)
-    report = load_population(c.conninfo(), c.profile, path, year=year, crs=crs,
-                             district=district, mode=mode, dataset=dataset,
-                             source_layer=source_layer, encoding=encoding,
-                             mapping=read_mapping_file(mapping) if mapping else None,
-                             quiet=quiet or as_json)
+    with gdal_warnings(path):
+        report = load_population(c.conninfo(), c.profile, path, year=year, crs=crs,
+                                 district=district, mode=mode, dataset=dataset,
+                                 source_layer=source_layer, encoding=encoding,
+                                 mapping=read_mapping_file(mapping) if mapping else None,
+                                 quiet=quiet or as_json)
     print_reports([report], as_json)
 
 
@@ -347,10 +428,11 @@ def load_sensors_cmd(c: Ctx, path: Path, crs, mode, encoding, mapping, as_json, 
 
     imports_settled()
 
-    report = load_sensors(c.conninfo(), c.profile, path, crs=crs, mode=mode,
-                          encoding=encoding,
-                          mapping=read_mapping_file(mapping) if mapping else None,
-                          quiet=quiet or as_json)
+    with gdal_warnings(path):
+        report = load_sensors(c.conninfo(), c.profile, path, crs=crs, mode=mode,
+                              encoding=encoding,
+                              mapping=read_mapping_file(mapping) if mapping else None,
+                              quiet=quiet or as_json)
     print_reports([report], as_json)
 
 

@@ -9,12 +9,14 @@ mapping file may override them.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import os
 import re
 import sqlite3
 import urllib.parse
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ _BRACKET_CHARS = re.compile(r"[()\[\]【】]")
 
 def match_fields(fields: list[str], aliases: dict[str, list[str]],
                  override: dict[str, str] | None = None, *, strict: bool = True,
-                 exclusive: bool = False, where: str | None = None) -> dict[str, str]:
+                 exclusive: bool = False, where: str | None = None) -> FieldMap:
     """{attribute: source field} for the attributes found among ``fields`` — the one matcher
     of delivered field names and table headers.
 
@@ -40,14 +42,16 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
     is no depth in metres. An override (a mapping file) wins over the aliases; a value of
     ``None`` drops the attribute; with ``strict`` an override naming no field is an error.
     With ``exclusive`` a field serves one attribute at most (a survey table's headers); else
-    one field may serve several (a parcel's 地块编码 is its key and its code). Errors name
-    ``where`` (the file or table)."""
+    one field may serve several (a parcel's 地块编码 is its key and its code). A name cut at
+    a .dbf's 10 bytes is matched as the name it is the cut of (:class:`CutNames`), and the
+    result's ``notes`` say so. Errors name ``where`` (the file or table)."""
+    cuts = CutNames(fields, aliases)
     full: dict[str, list[str]] = {}
     bare: dict[str, list[str]] = {}
-    for f in fields:
-        full.setdefault(_norm_full(f), []).append(f)
-        bare.setdefault(_norm(f), []).append(f)
-    out: dict[str, str] = {}
+    for f in fields:  # a cut name is matched as the name it is the cut of
+        full.setdefault(_norm_full(cuts.read_as.get(f, f)), []).append(f)
+        bare.setdefault(_norm(cuts.read_as.get(f, f)), []).append(f)
+    out = FieldMap()
     taken: set[str] = set()
     # as written; then bare, a field whose header names another unit than the attribute's
     # left for last (建筑限高(米) is the height beside 限高(层)); then bare, any
@@ -70,7 +74,6 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
                     out[attr] = hits[0]
                     taken.add(hits[0])
                     break
-    _match_cut_names(fields, aliases, out, taken, override)
     for attr, src in (override or {}).items():
         if src in ("", "None", "null", "~"):  # the mapping says: do not use this attribute
             out.pop(attr, None)
@@ -88,31 +91,155 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
         out[attr] = hit
     # a field the mapping file names is taken as it is (建筑高度(H): H is no hours)
     _check_units({a: f for a, f in out.items() if a not in (override or {})}, aliases, where)
+    out.notes = cuts.notes(out)
+    found = _MATCHES.get(None)
+    if found is not None:
+        found.append(out)
     return out
 
 
-def _match_cut_names(fields: list[str], aliases: dict[str, list[str]], out: dict[str, str],
-                     taken: set[str], override: dict[str, str] | None) -> None:
-    """A GBK Shapefile's field name cut at its 10 bytes — five characters: 主管部门代码 is
-    written 主管部门代, 权属单位名称 权属单位名 — is the alias it begins, when it begins one
-    attribute's aliases only. (A UTF-8 name is cut to three characters, too short to tell:
-    最大建 could be 最大建筑高度 or 最大建筑密度; the reader notes those cut names.)"""
-    for f in fields:
-        if f in taken or f in out.values() or f.isascii() or len(f) < 5 \
-                or len(f.encode("gb18030", "replace")) != 10:
-            continue
-        cut = _norm(f)
-        attrs = {a for a, names in aliases.items()
-                 for n in names if _norm(n).startswith(cut) and _norm(n) != cut}
-        attr = attrs.pop() if len(attrs) == 1 else None
-        if attr is not None and attr not in out and attr not in (override or {}):
-            out[attr] = f
-            taken.add(f)
+# the most bytes a dBASE field name holds: a Shapefile's longer names are cut there by the
+# program that writes it, in its .dbf's encoding — UTF-8 (its .cpg says so) or GBK — and a
+# character cut in two is dropped (loaders/sources/dbf.py)
+DBF_NAME_BYTES = 10
+_CUT_ENCODINGS = ("utf-8", "gb18030")
+# the section of field_aliases.yaml naming fields no attribute reads (:func:`_other_fields`)
+OTHER_FIELDS = "other_fields"
+
+
+class FieldMap(dict):
+    """{attribute: source field}, as :func:`match_fields` found them, and ``notes``: the
+    delivered names read as the longer names they are the cut of, and those left unread
+    because they could be the cut of several (for the load's report)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.notes: list[str] = []
+
+
+def dbf_cut(name: str, encoding: str) -> str | None:
+    """``name`` as a .dbf in ``encoding`` holds it: its first characters that fit in 10
+    bytes; None when the whole name fits (or cannot be written in ``encoding``)."""
+    try:
+        if len(name.encode(encoding)) <= DBF_NAME_BYTES:
+            return None
+    except UnicodeEncodeError:
+        return None
+    out, size = [], 0
+    for ch in name:
+        size += len(ch.encode(encoding))
+        if size > DBF_NAME_BYTES:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _other_fields() -> tuple[str, ...]:
+    """The field names deliveries carry beside an alias's field that no attribute reads
+    (``other_fields`` of the platform's field_aliases.yaml): what a cut name could be besides
+    an alias (最大建: the density 最大建筑密度, or the floor area 最大建筑面积?)."""
+    from cim.profile import DICTIONARY_DIR, read_yaml_mapping
+
+    data = read_yaml_mapping(DICTIONARY_DIR / "field_aliases.yaml", "the field aliases")
+    section = data.get(OTHER_FIELDS) or {}
+    return tuple(str(n) for names in section.values() for n in (names or []))
+
+
+class CutNames:
+    """The delivered names that are a longer name cut at a .dbf's 10 bytes.
+
+    A UTF-8 Shapefile holds three Chinese characters of a name (地上层数, 12 bytes, is written
+    地上层), a GBK one five (主管部门代码 → 主管部门代): the field was not recognised, and the
+    storeys of every building were kept in attrs only. A name that is the cut — its first 10
+    bytes in UTF-8 or GBK, at a character's end — of aliases of one meaning (地上层数;
+    建成年代 and 建成年份 alike) is read as that alias; one that could be the cut of names of
+    two attributes, or of a name no attribute reads (最大建: 最大建筑密度, or 最大建筑面积?),
+    is not guessed, and named in the notes. A name that is an alias itself is never a cut,
+    nor is a cut whose whole name the delivery holds too."""
+
+    def __init__(self, fields: list[str], aliases: dict[str, list[str]]) -> None:
+        attrs_of: dict[str, list[str]] = {}  # a known name (normalised) → its attributes
+        for attr, names in aliases.items():
+            for n in names:
+                attrs_of.setdefault(_norm(n), []).append(attr)
+        whole = {_norm(f) for f in fields} | {_norm_full(f) for f in fields}
+        by_cut: dict[str, dict[str, str]] = {}  # a cut (normalised) → {known name: as written}
+        for n in (*(n for names in aliases.values() for n in names), *_other_fields()):
+            for enc in _CUT_ENCODINGS:
+                cut = dbf_cut(str(n), enc)
+                if cut is not None and _norm(cut):
+                    by_cut.setdefault(_norm(cut), {}).setdefault(_norm(n), str(n))
+        self.read_as: dict[str, str] = {}  # a delivered field → the alias it is read as
+        self.ambiguous: dict[str, list[str]] = {}  # a delivered field → the names it may be
+        self._attrs_of = attrs_of
+        for f in fields:
+            f = str(f)
+            if _norm(f) in attrs_of or _norm_full(f) in attrs_of:
+                continue  # an alias itself
+            names = {k: v for k, v in by_cut.get(_norm(f), {}).items() if k not in whole}
+            if not any(k in attrs_of for k in names):
+                continue
+            # one meaning: every name it may be is an alias of the same attributes (地块编:
+            # 地块编号 or 地块编码, each a parcel's key and code)
+            if len({frozenset(attrs_of.get(k, ())) for k in names}) == 1:
+                self.read_as[f] = next(iter(names.values()))
+            else:
+                self.ambiguous[f] = sorted(names.values())
+
+    def notes(self, mapped: dict[str, str]) -> list[str]:
+        """What a load's report says of the cut names: those read, as what, and those left
+        in attrs (the ambiguous ones only where an attribute they could be is not read)."""
+        out = []
+        used = {f: [a for a, g in mapped.items() if g == f] for f in self.read_as}
+        read = [f"{f} as {self.read_as[f]} ({', '.join(used[f])})" for f in self.read_as
+                if used[f]]
+        if read:
+            out.append("field names cut at the .dbf's 10 bytes read as the names they are the "
+                       "cut of: " + ", ".join(read))
+        unread = [f"{f} ({self.read_as[f]})" for f in self.read_as if not used[f]]
+        if unread:
+            out.append("field names cut at the .dbf's 10 bytes whose attribute is read from "
+                       "another field, kept in attrs: " + ", ".join(unread))
+        for f, names in self.ambiguous.items():
+            could = sorted({a for n in names for a in self._attrs_of.get(_norm(n), [])})
+            if any(a not in mapped for a in could):
+                out.append(f"field {f} may be any of {', '.join(names)} cut at the .dbf's "
+                           "10 bytes: not guessed, kept in attrs — name the attribute it "
+                           "holds in a mapping file (--mapping)")
+        return out
+
+
+# the field matches made inside a block of :func:`field_matches`
+_MATCHES: contextvars.ContextVar[list[FieldMap]] = contextvars.ContextVar("cim_field_matches")
+
+
+@contextlib.contextmanager
+def field_matches() -> Iterator[list[FieldMap]]:
+    """Every :class:`FieldMap` :func:`match_fields` makes inside the block, in order: the
+    load engine matches a source's fields where the command cannot see them, last of all
+    for the load itself (a loader telling a file's kind or checking a field matches them
+    before), and its report should say which cut names it read as what
+    (:func:`add_match_notes`)."""
+    found: list[FieldMap] = []
+    token = _MATCHES.set(found)
+    try:
+        yield found
+    finally:
+        _MATCHES.reset(token)
+
+
+def add_match_notes(notes: list[str], matches: list[FieldMap]) -> None:
+    """The notes of the load's own field match (the last of ``matches``) added to a report's
+    ``notes``, each once."""
+    for n in matches[-1].notes if matches else []:
+        if n not in notes:
+            notes.append(n)
 
 
 def map_fields(source_fields: list[str], aliases: dict[str, list[str]],
                override: dict[str, str] | None = None, where: str | None = None
-               ) -> dict[str, str]:
+               ) -> FieldMap:
     """{attribute: source field} for every attribute found in the source
     (:func:`match_fields`, an override naming no field an error)."""
     return match_fields(source_fields, aliases, override, strict=True, where=where)
