@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
+from cim.crs import parse_crs
 from cim.errors import ConfigError, InputError
 from layers.query.cli import output_file
 
 
 @click.command("check")
 @click.argument("project", type=click.Path(path_type=Path))
-@click.option("--crs", default=None, help="CRS of the project file (default: the file's, "
-              "else detected from the coordinates)")
+@click.option("--crs", default=None, help="CRS of layers that declare none (a DXF, a "
+              "Shapefile without .prj, a GeoJSON in metres); a layer declaring another CRS is "
+              "refused (default: the file's, else detected from the coordinates)")
 @click.option("--encoding", default=None,
               help="Encoding of a Shapefile project's .dbf text (default: its .cpg, else "
               "detected from the bytes: GBK text that is valid UTF-8 too needs --encoding GBK)")
@@ -51,17 +54,18 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
     from layers.approval.project import build_project
     from layers.approval.record import attach_report, record_check
     from layers.approval.report import print_pdf, render_html
-    from loaders.project import read_project
 
     try:
         cfg = load_config(c.profile, rules)
-        pf = read_project(project, crs, encoding)  # a .zip: its one project, the zip's checksum
+        # a .zip: its one project, the zip's checksum; the CRS each layer declares
+        pf, declared, crs_notes = read_declared(project, crs, encoding)
         # the path as filed: absolute (as load_batches.source_path), not as typed in a shell
         proj = build_project(pf.records, source=pf.source,
                              name=name or project.resolve().stem,
                              crs=pf.crs, storage_srid=db_srid(c.conninfo()),
-                             profile=c.profile, config=cfg)
-        proj.notes.extend(pf.notes)
+                             profile=c.profile, config=cfg,
+                             declared=declared if crs is not None else None)
+        proj.notes.extend(pf.notes + crs_notes)
     except (InputError, ConfigError) as exc:
         # bad input is exit 2 for this command (the CLI's InputError code is 3 elsewhere)
         from cim.cli import one_line
@@ -101,6 +105,78 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
                        f"{' ' + r['unit'] if r['unit'] and (m or q) else ''}")
         click.echo(f"{s['status']}: " + ", ".join(f"{k} {n}" for k, n in s["counts"].items()))
     sys.exit(0 if result["summary"]["status"] == "pass" else 1)
+
+
+def read_declared(project: Path, crs: str | None, encoding: str | None
+                  ) -> tuple[Any, dict[str, Any], list[str]]:
+    """The project file (``loaders.project.read_project``), the CRS each of its layers
+    declares, and notes on layers declaring none.
+
+    ``--crs`` is for coordinates whose file does not say where they lie (a DXF, a Shapefile
+    without ``.prj``, a GeoJSON in metres without a ``crs`` member): there the layer takes it.
+    Over a layer that declares another CRS it would move the applicant's coordinates without
+    a word, so the declared CRSs go to the check (``build_project(declared=…)``), which
+    refuses them naming layer and both CRSs unless they put the coordinates where ``--crs``
+    does. The file is read as declared first; layers declaring different CRSs are read again
+    with ``--crs`` only to name each layer's (one of them differs from it whatever it is).
+    """
+    from loaders.project import read_project
+
+    try:
+        pf = read_project(project, None, encoding)
+    except InputError as mixed:
+        if crs is None:
+            raise
+        # the same error again, unless the layers' CRSs differed
+        pf = read_project(project, crs, encoding)
+        declared = {n: c for n, (c, _) in _layer_crss(pf).items() if c is not None}
+        if not declared:  # the layers not listed: the loaders' message names them all
+            raise mixed
+        return pf, declared, []
+    layers = _layer_crss(pf) if pf.crs is not None else {}
+    # the loaders' reading of the CRS (a GeoJSON's, a .prj's) for every layer declaring one
+    declared = {n: pf.crs for n, (c, _) in layers.items() if c is not None} or \
+        ({Path(pf.source).name: pf.crs} if pf.crs is not None else {})
+    notes = []
+    if crs is not None:
+        pf.crs = parse_crs(crs)
+    elif declared:
+        from layers.approval.outlines import crs_label
+
+        notes = [f"layer {n!r} declares no CRS: read in {crs_label(pf.crs)}, the CRS of "
+                 f"layer(s) {', '.join(declared)} (--crs names the CRS of layers declaring "
+                 "none)" for n, (c, count) in layers.items() if c is None and count]
+    return pf, declared, notes
+
+
+def _layer_crss(pf: Any) -> dict[str, tuple[Any, int]]:
+    """Each GDAL layer of the project read (its path, or ``/vsizip/…`` for a zip's member) with
+    the CRS it declares (None) and its features; empty where GDAL cannot tell (a zip's member
+    names it cannot spell)."""
+    import pyogrio
+    import pyproj
+
+    from loaders.sources.read import list_layers
+
+    path = pf.source
+    opts = {"IMMUTABLE": "YES"} if path.lower().endswith(".gpkg") and \
+        not path.startswith("/vsi") else {}  # no -wal/-shm beside the applicant's file
+    out: dict[str, tuple[Any, int]] = {}
+    try:
+        for name, gtype in list_layers(path, opts):
+            if gtype is None:
+                continue
+            try:
+                info = pyogrio.read_info(path, layer=name, **opts)
+            except UnicodeDecodeError:  # a .dbf's field names cut inside a character:
+                # its bytes as they are (the CRS is what is asked)
+                info = pyogrio.read_info(path, layer=name, ENCODING="", **opts)
+            c = pyproj.CRS.from_user_input(info["crs"]) if info.get("crs") else None
+            out[str(name)] = (c, int(info.get("features") or 0))
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyproj.exceptions.CRSError, OSError, UnicodeDecodeError):
+        return {}
+    return out
 
 
 def _import_pyogrio_without_pandas() -> None:

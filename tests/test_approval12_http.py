@@ -95,3 +95,26 @@ def test_the_process_refuses_30_storeys_at_10_m_naming_feature_and_field(served)
     msg = r.json()["description"]
     assert "feature 2, field 'floors_above'" in msg and "min_storey_height_m" in msg, msg
 
+
+def test_the_process_refuses_a_crs_that_moves_the_collections_declared_coordinates(served):
+    """A FeatureCollection whose ``crs`` member says EPSG:32650 (UTM 50N) posted with ``crs``
+    EPSG:4548 (Gauss-Krüger, the same 117°E meridian) was read in EPSG:4548 without a word
+    (the input won over the member): 1.5 km north, checked there. Now a 400 naming both, and
+    the same CRS given twice is checked. Expected: the CRS codes as posted, the drawn site."""
+    _, base = served
+    _, west, y = _edge()
+    feats = _features(west + 500, y, {"floors_above": 10, "height": 30.0})
+    t = transformer(SRID, 32650)
+    fc = {"type": "FeatureCollection",
+          "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32650"}},
+          "features": [{"type": "Feature", "properties": {"role": role, **attrs},
+                        "geometry": shapely.geometry.mapping(shapely.transform(
+                            g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))))}
+                       for role, g, attrs in feats]}
+    r = _post(base, {"project": fc, "crs": "EPSG:4548", "name": "moved"})
+    assert r.status_code == 400, r.text
+    msg = r.json()["description"]
+    assert "declares EPSG:32650" in msg and "the input 'crs' gives EPSG:4548" in msg, msg
+    same = _post(base, {"project": fc, "crs": "EPSG:32650", "name": "same"})
+    assert same.status_code == 200, same.text
+    assert same.json()["project"]["site_area_m2"] == pytest.approx(feats[0][1].area, abs=0.01)

@@ -20,6 +20,7 @@ from cim.errors import InputError
 from layers.approval.attributes import Problems
 
 MIN_AREA_M2 = 0.01
+SAME_PLACE_M = 0.001  # two CRSs putting a project's corners this close read it alike
 
 
 def polygonal(g: shapely.Geometry, why: list[str] | None = None,
@@ -96,6 +97,74 @@ def resolve_crs(records: list[dict], crs: str | pyproj.CRS | None, storage_srid:
     raise InputError("the project has no coordinate reference system and none can be "
                      "detected from its coordinates; pass --crs EPSG:n", path=source)
 
+
+
+def refuse_reinterpreted(declared: dict[str, pyproj.CRS], given: pyproj.CRS,
+                         records: list[dict], storage_srid: int, source: str,
+                         given_by: str = "--crs") -> None:
+    """Refuse a CRS given for coordinates whose layers declare another one (``declared``:
+    layer → the CRS it declares), naming each layer and both CRSs.
+
+    Approval staff do not reinterpret an applicant's declared coordinates: read in another
+    CRS they move (EPSG:32650 read as EPSG:4548, both on 117°E, lands 1.5 km north, inside
+    the city, checked against another parcel without a word). A declared CRS that puts the
+    coordinates where the given one does — the same CRS spelt otherwise (an ESRI .prj,
+    CRS84 and EPSG:4326, WGS 84 and CGCS2000 lon/lat) — is no reinterpretation: told by
+    where both put the project's corners in the storage CRS (within a millimetre). A layer
+    declaring no CRS takes the given one."""
+    probs = Problems(source)
+    for layer, crs in declared.items():
+        xy = _coordinates([r for r in records if r["layer"] == layer] or records)
+        apart = _apart(crs, given, xy, storage_srid)
+        if apart is not None and apart <= SAME_PLACE_M:
+            continue
+        where = ("read so, its coordinates would lie " + (
+            f"{apart:,.1f} m" if apart < 10_000 else f"{apart / 1000:,.0f} km")
+            + " from where the CRS it declares puts them" if apart is not None else
+            "its coordinates cannot be read in the CRS given")
+        probs.add(f"the layer declares {crs_label(crs)}, {given_by} gives "
+                  f"{crs_label(given)}: {where}. Leave out {given_by} to check it in its own "
+                  "CRS; if the declared CRS is wrong, correct it in the file (QGIS: Layer → "
+                  "Set CRS, then Export; ogr2ogr -a_srs EPSG:n)", layer)
+    probs.raise_if_any()
+
+
+
+def crs_label(crs: pyproj.CRS) -> str:
+    """``EPSG:4527 (CGCS2000 / 3-degree Gauss-Kruger zone 39)``, or the name alone."""
+    code = crs.to_epsg(min_confidence=70)
+    if code is None:
+        auth = crs.to_authority()
+        return f"{':'.join(auth)} ({crs.name})" if auth else crs.name
+    return f"EPSG:{code} ({crs.name})"
+
+
+def _coordinates(records: list[dict]) -> np.ndarray:
+    """The corners and centre of the records' coordinates' box (finite ones)."""
+    xy = np.concatenate([shapely.get_coordinates(r["geometry"]) for r in records
+                         if r["geometry"] is not None] or [np.empty((0, 2))])
+    xy = xy[np.all(np.isfinite(xy), axis=1)]
+    if not len(xy):
+        return xy
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    return np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1), ((x0 + x1) / 2, (y0 + y1) / 2)])
+
+
+def _apart(a: pyproj.CRS, b: pyproj.CRS, xy: np.ndarray, storage_srid: int) -> float | None:
+    """How far apart (m, in the storage CRS) ``a`` and ``b`` put the points ``xy``; None
+    where either cannot put them (outside its domain). Without points, 0 for CRSs PROJ
+    holds equal and None otherwise."""
+    if not len(xy):
+        return 0.0 if a.equals(b, ignore_axis_order=True) else None
+    to = parse_crs(storage_srid)
+    pa = np.column_stack(_to_storage(a, to).transform(xy[:, 0], xy[:, 1]))
+    pb = np.column_stack(_to_storage(b, to).transform(xy[:, 0], xy[:, 1]))
+    d = np.hypot(*(pa - pb).T)
+    return float(d.max()) if np.all(np.isfinite(d)) else None
+
+
+def _to_storage(src: pyproj.CRS, to: pyproj.CRS) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(src, to, always_xy=True)
 
 
 def refuse_ballpark(src: pyproj.CRS, storage_srid: int, tx: pyproj.Transformer,

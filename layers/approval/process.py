@@ -3,7 +3,9 @@
 Inputs: ``project`` (a GeoJSON FeatureCollection whose features carry a ``role`` property:
 site | building | demolish | green, and the building attributes of ``cim check``), optional
 ``crs`` (default: the collection's legacy ``crs`` member as GDAL reads it from a file, else
-lon/lat as GeoJSON says, or Gauss-Krüger eastings detected) and ``name``. The result is the
+lon/lat as GeoJSON says, or Gauss-Krüger eastings detected; given beside a ``crs`` member that
+puts the coordinates elsewhere, refused as ``cim check --crs`` over a file's CRS is) and
+``name``. The result is the
 CLI's ``--json`` result for the same features; only ``project.source`` (the name, not a file
 path), the times and ``record_id`` differ.
 
@@ -20,9 +22,11 @@ from typing import Any
 
 import psycopg
 
+from cim.crs import parse_crs
 from cim.profile import CityProfile
 from layers.approval.check import check
 from layers.approval.config import load_config
+from layers.approval.outlines import refuse_reinterpreted
 from layers.approval.project import build_project, records_from_geojson
 from layers.approval.record import record_check
 from layers.query.pipes import resolve_profile
@@ -42,9 +46,14 @@ def run(conninfo: str, inputs: dict[str, Any], profile: CityProfile | None = Non
     name = inputs.get("name") or "project"
     fc = inputs.get("project")
     cfg = load_config(resolve_profile(profile))
-    project = build_project(records_from_geojson(fc, name), source=name, name=name,
-                            crs=inputs.get("crs") or _legacy_crs(fc),
-                            storage_srid=db_srid(conninfo), profile=profile, config=cfg)
+    records = records_from_geojson(fc, name)
+    srid = db_srid(conninfo)
+    given, legacy = inputs.get("crs"), _legacy_crs(fc)
+    if given and legacy:  # the collection says where its coordinates lie: not overridden
+        refuse_reinterpreted({"features": parse_crs(legacy)}, parse_crs(given), records, srid,
+                             name, given_by="the input 'crs'")
+    project = build_project(records, source=name, name=name, crs=given or legacy,
+                            storage_srid=srid, profile=profile, config=cfg)
     result, _ = check(conninfo, project, profile, cfg)
     result["project"]["file_sha256"] = None  # a posted project is no file (as its record)
     try:

@@ -56,6 +56,7 @@ from layers.approval.outlines import (
     one_site,
     polygonal,
     refuse_ballpark,
+    refuse_reinterpreted,
     resolve_crs,
 )
 from layers.approval.units import Units
@@ -123,11 +124,13 @@ class Project:
 
 def build_project(records: list[dict], *, source: str, name: str | None,
                   crs: str | pyproj.CRS | None, storage_srid: int,
-                  profile: CityProfile | None = None, config: Config | None = None
-                  ) -> Project:
+                  profile: CityProfile | None = None, config: Config | None = None,
+                  declared: dict[str, pyproj.CRS] | None = None) -> Project:
     """Validate the features and return the project in the storage CRS (see module doc);
     header units by ``profile``'s ``field_units`` (else the configured profile's), the site's
-    seams by ``config`` (the rules file; else the profile's)."""
+    seams by ``config`` (the rules file; else the profile's). ``declared``: the CRS each layer
+    of the file declares where ``crs`` was given over them (--crs): one that would put the
+    coordinates elsewhere is refused (:func:`layers.approval.outlines.refuse_reinterpreted`)."""
     from layers.query.pipes import resolve_profile
 
     prof = resolve_profile(profile)
@@ -140,6 +143,8 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     probs = Problems(source)
     names = names_of(prof)  # the layers' and fields' names (approval_names.yaml, the city's)
     src_crs = resolve_crs(records, crs, storage_srid, source)
+    if declared and crs is not None:
+        refuse_reinterpreted(declared, src_crs, records, storage_srid, source)
     src_epsg = epsg_of(src_crs)
     same = src_epsg == storage_srid
     # an EPSG code, not WKT: PROJ finds the operation for a code much faster
@@ -183,6 +188,13 @@ def build_project(records: list[dict], *, source: str, name: str | None,
                 g = shapely.transform(g, lambda xy: np.column_stack(tx.transform(xy[:, 0],
                                                                                  xy[:, 1])))
             lon, lat = to_lonlat.transform(*shapely.get_coordinates(g).mean(axis=0))
+            if not (np.isfinite(lon) and np.isfinite(lat)):
+                # beyond the CRS's own domain (39,500,000 m eastings read without the zone
+                # prefix): PROJ gives inf, which said "at inf, inf"
+                probs.add(f"its coordinates cannot be placed in CRS {src_crs.name} (outside "
+                          "its domain): wrong --crs, or X/Y swapped?", rec["layer"],
+                          rec["row"], "geometry")
+                continue
             if area_of_use and not (area_of_use.west - 1 <= lon <= area_of_use.east + 1
                                     and area_of_use.south - 1 <= lat <= area_of_use.north + 1):
                 probs.add(f"lies outside the city's storage CRS area (at {lon:.4f}, {lat:.4f}; "
