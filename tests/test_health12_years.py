@@ -53,11 +53,16 @@ def test_a_year_filled_in_afterwards_is_the_later_years_previous(city):
     idx26 = hf.stored(city, 2026, "health_index", "city")
     assert idx26[1:3] == (2025, idx25)
     assert idx26[3] == pytest.approx(round(idx26[0] - idx25, 3))
-    # the 2026 rows are versioned, as a recompute's are: the earlier comparison stays readable
+    # the 2026 rows that gained a comparison — one for each 2025 row with a value — are
+    # versioned, as a recompute's are: the earlier comparison stays readable; a row of no
+    # value in either year compares with nothing still and keeps its one version
     assert city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NULL"
                        " AND year = 2026") == n
+    gained = city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NULL"
+                         " AND year = 2025 AND value IS NOT NULL")
+    assert 0 < gained < n
     assert city.scalar("SELECT count(*) FROM health_indicators WHERE valid_to IS NOT NULL"
-                       " AND year = 2026") == n
+                       " AND year = 2026") == gained
 
     # 2025 recomputed on corrected data (H400 stood in 2025 too): no change any more
     with psycopg.connect(city.conninfo) as conn:

@@ -17,6 +17,7 @@ target (``status`` met / not_met, no_target, no_data) and with the newest earlie
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -102,6 +103,29 @@ def trend(value: float | None, previous: float | None, direction: str) -> str | 
     return "improved" if diff > 1e-9 else "worsened" if diff < -1e-9 else "unchanged"
 
 
+def change_places(indicator_id: str) -> int:
+    """Decimals of a change: an indicator's values are stored to 6 places, the index to 3."""
+    return 3 if indicator_id == INDEX_ID else 6
+
+
+def comparison(indicator_id: str, value: float | None, previous: float | None,
+               direction: str, moved: bool, flags: Iterable[str] = ()) -> dict[str, Any]:
+    """A unit's value against the previous stored year's: ``previous_value``, ``change``,
+    ``trend`` by the direction, ``flags`` with ``boundary_changed`` when the unit's polygon
+    moved in between (``moved``: the previous value is of another area).
+
+    The one rule for a year being computed (:func:`_entry`, the index) and for a stored year
+    compared anew when the year before it is stored or deleted (``store``): a second copy
+    of it in SQL had to be kept in step with this one by hand."""
+    changed = previous is not None and moved
+    return {"previous_value": previous,
+            "change": None if value is None or previous is None
+            else round(value - previous, change_places(indicator_id)),
+            "trend": trend(value, previous, direction),
+            "flags": sorted((set(flags) - {"boundary_changed"})
+                            | ({"boundary_changed"} if changed else set()))}
+
+
 def _entry(ind: Indicator, part: Part, prev: dict, unit_kind: str, code: str,
            name: str | None, moved: set[str] | frozenset[str] = frozenset()
            ) -> dict[str, Any]:
@@ -109,17 +133,12 @@ def _entry(ind: Indicator, part: Part, prev: dict, unit_kind: str, code: str,
     # judged as stored and shown (6 places): 30 % of a district by construction measures
     # 30.000000000298 % in its storage coordinates, which is no "not met" of a 30 % limit
     v = None if v is None else round(v, 6)
-    pv = prev.get((ind.id, code))
     return {"unit_kind": unit_kind, "unit_code": code, "unit_name": name,
             "value": v, "target": ind.target,
             "status": status(v, ind.target, ind.direction),
             "score": score(v, ind.target, ind.direction),
-            "previous_value": pv,
-            "change": None if v is None or pv is None else round(v - pv, 6),
-            "trend": trend(v, pv, ind.direction),
-            # the previous value is of another area: the district's boundary changed since
-            "flags": sorted(part.flags | ({"boundary_changed"} if pv is not None
-                                          and code in moved else set())),
+            **comparison(ind.id, v, prev.get((ind.id, code)), ind.direction, code in moved,
+                         part.flags),
             "method": part.detail.get("method"), "detail": part.detail}
 
 
@@ -197,12 +216,11 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
              "weights": {d.id: d.weight for d in cat.dimensions}, "units": {}}
     for code in [CITY, *[d for d, _ in districts]]:
         value, dims = health_index(cat, out_inds, code)
-        pv = prev.get((INDEX_ID, code))
+        c = comparison(INDEX_ID, value, prev.get((INDEX_ID, code)), "up", code in moved)
         index["units"][code] = {
-            "value": value, "dimensions": dims, "previous_value": pv,
-            "change": None if value is None or pv is None else round(value - pv, 3),
-            "trend": trend(value, pv, "up"),
-            "boundary_changed": pv is not None and code in moved}
+            "value": value, "dimensions": dims, "previous_value": c["previous_value"],
+            "change": c["change"], "trend": c["trend"],
+            "boundary_changed": "boundary_changed" in c["flags"]}
     result = {"year": year, "previous_year": prev_year, "catalog": str(cat.path),
               "dimensions": [{"id": d.id, "name_zh": d.name_zh, "name_en": d.name_en,
                               "weight": d.weight} for d in cat.dimensions],

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from cim.text import json_value
-from layers.health.compute import CITY, INDEX_ID
+from layers.health.compute import CITY, INDEX_ID, comparison
 
 _INSERT = (
     "INSERT INTO health_indicators (code, run_id, year, indicator_id, name, name_en, dimension,"
@@ -43,20 +43,25 @@ def previous_values(conn: psycopg.Connection, year: int
     return prev, {(i, u): v for i, u, v in rows}
 
 
-def moved_units(conn: psycopg.Connection, year: int | None) -> set[str]:
+def moved_units(conn: psycopg.Connection, year: int | None, against: int | None = None
+                ) -> set[str]:
     """The units (district codes, ``city``) whose polygon stored with ``year``'s results is
-    not their polygon now (more than 0.01 m² apart): the districts' boundaries changed in
-    between, so a change against that year compares two different areas — flagged
-    ``boundary_changed``, not read as a district improving or worsening."""
+    not their polygon now — or, given ``against``, the one stored with that year's results —
+    (more than 0.01 m² apart): the districts' boundaries changed in between, so a change
+    against that year compares two different areas — flagged ``boundary_changed``, not read
+    as a district improving or worsening."""
     if year is None:
         return set()
+    now = ("(SELECT ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) FROM admin_divisions"
+           " WHERE valid_to IS NULL AND (h.unit_code = 'city' OR code = h.unit_code))"
+           if against is None else
+           "(SELECT a.geom FROM health_indicators a WHERE a.valid_to IS NULL AND a.year ="
+           " %(against)s AND a.indicator_id = %(index)s AND a.unit_code = h.unit_code)")
     return {r[0] for r in conn.execute(
-        "SELECT h.unit_code FROM health_indicators h WHERE h.valid_to IS NULL AND h.year = %s"
-        " AND h.indicator_id = %s AND h.geom IS NOT NULL AND coalesce(ST_Area(ST_SymDifference("
-        "   h.geom, (SELECT ST_Multi(ST_CollectionExtract(ST_Union(geom), 3))"
-        "     FROM admin_divisions WHERE valid_to IS NULL"
-        "     AND (h.unit_code = 'city' OR code = h.unit_code)))), 0) > 0.01",
-        (year, INDEX_ID))}
+        "SELECT h.unit_code FROM health_indicators h WHERE h.valid_to IS NULL"
+        " AND h.year = %(year)s AND h.indicator_id = %(index)s AND h.geom IS NOT NULL"
+        " AND coalesce(ST_Area(ST_SymDifference(h.geom, " + now + ")), 0) > 0.01",
+        {"year": year, "against": against, "index": INDEX_ID})}
 
 
 def _rows(result: dict[str, Any], run_id: int) -> list[dict[str, Any]]:
@@ -112,15 +117,11 @@ def write_year(conninfo: str, result: dict[str, Any]) -> int:
             # the previous year changed since the run read it (stored, recomputed or deleted
             # by another run meanwhile, whose comparison of the next year found this year's
             # old rows or none): this year's rows compared with the one stored now. The
-            # rows written above never were current outside this transaction: replaced
-            ids = [r[0] for r in conn.execute(
-                "UPDATE health_indicators SET valid_to = now() WHERE run_id = %s"
-                " RETURNING id", (run_id,)).fetchall()]
+            # rows written above never were current outside this transaction: updated
             before = conn.execute("SELECT max(year) FROM health_indicators WHERE"
                                   " valid_to IS NULL AND year < %s",
                                   (result["year"],)).fetchone()[0]
-            conn.execute(_COMPARE, {"index": INDEX_ID, "year": before, "ids": ids})
-            conn.execute("DELETE FROM health_indicators WHERE id = ANY(%s)", (ids,))
+            _compare_anew(conn, result["year"], before, in_place=True)
         _compare_next_year(conn, result["year"], result["year"])
     return run_id
 
@@ -138,32 +139,56 @@ def _compared_with_other(conn: psycopg.Connection, result: dict[str, Any]) -> bo
     return any(now.get((i, e["unit_code"])) != e["previous_value"] for i, e in units)
 
 
-# the comparison columns of a stored year's rows against the year before it (``p``), as
-# compute.py's _entry and the index write them: change rounded to 6 places (the index 3),
-# trend by the direction, boundary_changed when the two rows' polygons differ
-_COMPARE = (
+# a stored year's rows with what they are compared by: the value and direction, the stored
+# comparison columns and the previous year's value of the same indicator and unit
+_STORED = (
+    "SELECT o.id, o.indicator_id, o.unit_code, o.value, o.direction, o.previous_year,"
+    " o.previous_value, o.change, o.trend, o.flags, p.value"
+    " FROM health_indicators o LEFT JOIN health_indicators p ON p.valid_to IS NULL"
+    " AND p.year = %(previous)s AND p.indicator_id = o.indicator_id"
+    " AND p.unit_code = o.unit_code"
+    " WHERE o.valid_to IS NULL AND o.year = %(year)s")
+_COLUMNS = ("previous_year", "previous_value", "change", "trend", "flags")
+# a new version of a row: its own columns, the comparison columns given
+_VERSION = (
     "INSERT INTO health_indicators (code, run_id, year, indicator_id, name, name_en, dimension,"
     " unit, direction, unit_kind, unit_code, unit_name, value, target, status, score,"
     " previous_year, previous_value, change, trend, method, flags, detail, geom)"
-    " SELECT o.code, o.run_id, o.year, o.indicator_id, o.name, o.name_en, o.dimension, o.unit,"
-    " o.direction, o.unit_kind, o.unit_code, o.unit_name, o.value, o.target, o.status, o.score,"
-    " CASE WHEN p.value IS NOT NULL THEN p.year END, p.value,"
-    " CASE WHEN o.value IS NOT NULL AND p.value IS NOT NULL THEN round((o.value - p.value)"
-    "   ::numeric, CASE WHEN o.indicator_id = %(index)s THEN 3 ELSE 6 END)::float8 END,"
-    " CASE WHEN o.value IS NULL OR p.value IS NULL THEN NULL"
-    "   WHEN (o.value - p.value) * CASE WHEN o.direction = 'down' THEN -1 ELSE 1 END > 1e-9"
-    "   THEN 'improved'"
-    "   WHEN (o.value - p.value) * CASE WHEN o.direction = 'down' THEN -1 ELSE 1 END < -1e-9"
-    "   THEN 'worsened' ELSE 'unchanged' END,"
-    " o.method,"
-    " ARRAY(SELECT f FROM (SELECT f FROM unnest(o.flags) f WHERE f <> 'boundary_changed'"
-    "   UNION SELECT 'boundary_changed' WHERE p.value IS NOT NULL AND o.geom IS NOT NULL"
-    "   AND p.geom IS NOT NULL AND ST_Area(ST_SymDifference(o.geom, p.geom)) > 0.01) q(f)"
-    "   ORDER BY f COLLATE \"C\"),"
-    " o.detail, o.geom"
-    " FROM health_indicators o LEFT JOIN health_indicators p ON p.valid_to IS NULL"
-    " AND p.year = %(year)s AND p.indicator_id = o.indicator_id AND p.unit_code = o.unit_code"
-    " WHERE o.id = ANY(%(ids)s)")
+    " SELECT code, run_id, year, indicator_id, name, name_en, dimension, unit, direction,"
+    " unit_kind, unit_code, unit_name, value, target, status, score, %(previous_year)s::int,"
+    " %(previous_value)s::float8, %(change)s::float8, %(trend)s::text, method,"
+    " %(flags)s::text[], detail, geom FROM health_indicators WHERE id = %(id)s")
+
+
+def _compare_anew(conn: psycopg.Connection, year: int, previous: int | None,
+                  in_place: bool = False) -> int:
+    """``year``'s stored rows compared with ``previous``'s (``None``: with nothing) by
+    :func:`layers.health.compute.comparison`, the rule its computation compared them by; the
+    number of rows whose comparison changed.
+
+    Only those get a new version (the old one retired): a year stored again unchanged, or a
+    change of one indicator, re-versioned every row of the next year and moved its ETags.
+    ``in_place``: rows of this transaction, never current outside it, updated as they are."""
+    moved = moved_units(conn, previous, year)
+    changed = []
+    for (id_, ind, unit, value, direction, *stored, flags, pv) in conn.execute(
+            _STORED, {"year": year, "previous": previous}).fetchall():
+        c = comparison(ind, value, pv, direction, unit in moved, flags)
+        new = {"previous_year": previous if pv is not None else None, **c}
+        if tuple(new[k] for k in _COLUMNS) != (*stored, list(flags)):
+            changed.append({"id": id_, **new})
+    if not changed:
+        return 0
+    with conn.cursor() as cur:
+        if in_place:
+            cur.executemany(
+                "UPDATE health_indicators SET " + ", ".join(f"{k} = %({k})s" for k in _COLUMNS)
+                + " WHERE id = %(id)s", changed)
+        else:
+            cur.execute("UPDATE health_indicators SET valid_to = now() WHERE id = ANY(%s)",
+                        ([r["id"] for r in changed],))
+            cur.executemany(_VERSION, changed)
+    return len(changed)
 
 
 def _compare_next_year(conn: psycopg.Connection, year: int, previous: int | None) -> None:
@@ -174,8 +199,8 @@ def _compare_next_year(conn: psycopg.Connection, year: int, previous: int | None
     Its comparison was written when it was computed, with the year before it then stored: a
     year computed afterwards — a past year filled in, a year recomputed on corrected data —
     or deleted left the later year's stored change and trend (served, mapped) comparing with
-    nothing or with values no longer current. Its rows are versioned as a recompute's are
-    (the old ones retired), only the comparison columns new."""
+    nothing or with values no longer current. A row whose comparison changes is versioned as
+    a recompute's are (the old one retired), only the comparison columns new."""
     locked: set[int] = set()
     while True:
         later = conn.execute("SELECT min(year) FROM health_indicators WHERE valid_to IS NULL"
@@ -188,13 +213,8 @@ def _compare_next_year(conn: psycopg.Connection, year: int, previous: int | None
         # comparing with what it was compared with before this run
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('cim.health'), %s)", (later,))
         locked.add(later)
-    if later is None:
-        return
-    ids = [r[0] for r in conn.execute(
-        "UPDATE health_indicators SET valid_to = now() WHERE valid_to IS NULL AND year = %s"
-        " RETURNING id", (later,)).fetchall()]
-    conn.execute(_COMPARE, {"index": INDEX_ID, "year": previous,
-                            "ids": ids})
+    if later is not None:
+        _compare_anew(conn, later, previous)
 
 
 def delete_year(conninfo: str, year: int) -> int:
