@@ -41,12 +41,19 @@ def compute_cmd(c: Ctx, year: int, future_year: bool, as_json: bool, report: Pat
     if problem:
         raise click.BadParameter(problem, param_hint="'--year'")
     cat = load_catalog(c.profile, catalog_file)
+    if report:  # the report's dictionaries read (a city's copy checked) before anything is stored
+        from layers.health.report import (
+            district_shapes,
+            health_classes,
+            render_html,
+            status_labels,
+        )
+
+        classes, labels = health_classes(c.profile), status_labels(c.profile)
     result = compute(c.conninfo(), year, c.profile, cat)
     if report:
-        from layers.health.report import district_shapes, health_classes, render_html
-
-        report.write_text(render_html(result, district_shapes(c.conninfo()),
-                                      health_classes(c.profile)), encoding="utf-8")
+        report.write_text(render_html(result, district_shapes(c.conninfo()), classes, labels),
+                          encoding="utf-8")
         result["report"] = str(report)
     if as_json:
         echo_json(result)

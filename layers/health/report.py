@@ -23,7 +23,6 @@ import shapely
 
 from layers.query.drawing import cjk_font
 
-STATUS_ZH = {"met": "达标", "not_met": "未达标", "no_target": "无目标", "no_data": "无数据"}
 STATUS_COLOUR = {"met": "#1a7f37", "not_met": "#c00000", "no_target": "#555",
                  "no_data": "#777"}
 TREND_ZH = {"improved": "改善 ↑", "worsened": "变差 ↓", "unchanged": "持平"}
@@ -135,14 +134,24 @@ def _img(png: bytes) -> str:
     return f'<img alt="map" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def _row(label: str, e: dict[str, Any]) -> str:
+def status_labels(profile: Any) -> dict[str, str]:
+    """The words of a status (met → 达标 …) as the web map's feature info shows them:
+    value_labels.yaml's ``health_indicators.status``, the city's copy named in its profile
+    else the platform's (:func:`layers.styles.maplibre.info_formats`). The report kept its own
+    copy, so a city's wording showed on the map and not in the report."""
+    from layers.styles.maplibre import info_formats
+
+    return info_formats(profile)["values"].get("health_indicators", {}).get("status", {})
+
+
+def _row(label: str, e: dict[str, Any], labels: dict[str, str]) -> str:
     st = e["status"]
     # a per-capita value says whose residents it divides by: the year may be an earlier one
     py = (e.get("detail") or {}).get("population_year")
     pop = f" <small>(人口 {py} 年)</small>" if py is not None else ""
     return (f"<tr><td>{escape(label)}</td><td>{_v(e['value'])}{pop}</td>"
             f"<td>{_v(e['target'])}</td>"
-            f'<td style="color:{STATUS_COLOUR.get(st, "#000")}">{STATUS_ZH.get(st, st)}</td>'
+            f'<td style="color:{STATUS_COLOUR.get(st, "#000")}">{escape(labels.get(st, st))}</td>'
             f"<td>{_v(e['previous_value'])}</td><td>{_v(e['change'])}</td>"
             f"<td>{TREND_ZH.get(e['trend'], '—')}</td>"
             f"<td>{escape(', '.join(e['flags'])) or '—'}</td></tr>")
@@ -179,9 +188,12 @@ def _types_table(ind: dict[str, Any]) -> str:
 
 
 def render_html(result: dict[str, Any], shapes: dict[str, Any],
-                classes: list[Any] | None = None) -> str:
+                classes: list[Any] | None = None, labels: dict[str, str] | None = None
+                ) -> str:
     """The report as one HTML string; ``classes``: the web map's (:func:`health_classes`),
-    the maps' colours."""
+    the maps' colours; ``labels``: the statuses' words (:func:`status_labels`; none given,
+    the codes)."""
+    labels = labels or {}
     year, idx = result["year"], result["index"]
     dims = {d["id"]: d for d in result["dimensions"]}
     names = {e["unit_code"]: e["unit_name"] or e["unit_code"]
@@ -227,8 +239,8 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any],
                        "<table><tr><th>单元 unit</th><th>值 value</th><th>目标 target</th>"
                        "<th>状态 status</th><th>上一年 previous</th><th>变化 change</th>"
                        "<th>趋势 trend</th><th>标记 flags</th></tr>")
-            out.append(_row("全市 city", ind["city"]))
-            out += [_row(e["unit_name"] or e["unit_code"], e) for e in ind["districts"]]
+            out.append(_row("全市 city", ind["city"], labels))
+            out += [_row(e["unit_name"] or e["unit_code"], e, labels) for e in ind["districts"]]
             out.append("</table>")
             out.append(_types_table(ind))
             scores = {e["unit_code"]: None if e["score"] is None else 100 * e["score"]
