@@ -369,8 +369,9 @@ def _dictionaries(ctx: LoadContext) -> list:
 # geometry types (as GDAL names a layer's) a footprint is read from, and those it is not
 _POLYGONAL = ("polygon", "surface", "tin")
 _NOT_POLYGONAL = ("point", "line", "curve", "string")
-# formats whose own reader picks the layer of buildings (a CityGML model's Building)
-_OWN_LAYER_CHOICE = (".gml", ".citygml", ".xml")
+# the files that hold several layers: a single-layer format is not opened twice (GDAL scans
+# a whole GeoJSON to open it), a CityGML model's reader picks its Building layer itself
+_SEVERAL_LAYERS = (".gpkg", ".sqlite", ".gdb", ".zip", ".kml", ".kmz")
 
 
 def _footprint_layer(path: Path, source_layer: str | None) -> tuple[str, str] | None:
@@ -380,8 +381,8 @@ def _footprint_layer(path: Path, source_layer: str | None) -> tuple[str, str] | 
     loaded its road as a building — rejected as wrong_geometry_type, the load "succeeded"
     with nothing loaded — and left its 房屋 unread. None: the reader's own choice (a polygon
     or unknown type first, a single layer, a named one, no polygon layer at all)."""
-    if source_layer is not None or path.suffix.lower() in _OWN_LAYER_CHOICE \
-            or not path.exists():
+    if source_layer is not None or not path.exists() \
+            or path.suffix.lower() not in _SEVERAL_LAYERS:
         return None
     import pyogrio
 
