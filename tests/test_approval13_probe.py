@@ -81,3 +81,20 @@ def test_a_utf8_shapefile_projects_cut_chinese_field_names_are_read(adb, tmp_pat
     assert (by["far"]["status"], by["far"]["measured"]) == ("pass", pytest.approx(far,
                                                                                   abs=1e-3))
     assert (by["height_parcel"]["status"], by["height_parcel"]["measured"]) == ("pass", 36.0)
+
+
+def test_the_report_prints_a_parcels_area_as_given_not_the_floats_noise(adb, tmp_path):
+    """The FAR's item for a parcel gives the site's area under it to 0.1 m² (9,998.7 for a
+    100 × 99.9871 m site); the report printed twelve decimals of the float,
+    9,998.700000000000728."""
+    site = box(0, 0, 100, 99.9871)
+    path = tmp_path / "p.gpkg"
+    _write(path, [site], [np.array(["s"], dtype=object)], ["名称"], "GPKG", layer="用地红线")
+    _write(path, [BUILDINGS[0][0]], [c[:1] for c in _buildings_columns()], FIELDS, "GPKG",
+           layer="建筑", append=True)
+    report = tmp_path / "r.html"
+    proc = run_cli(["check", str(path), "--no-record", "--report", str(report)], adb.env())
+    assert proc.returncode in (0, 1), proc.stderr
+    html = report.read_text(encoding="utf-8")
+    shown = f"{round(site.area, 1):,}"  # 9,998.7
+    assert f"<td>{shown}</td>" in html and f"{shown}000" not in html

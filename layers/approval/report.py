@@ -63,9 +63,14 @@ def _time(text: str | None, zone: str | None) -> str | None:
 
 def _n(v: Any) -> str:
     """A measured or required value as the result gives it (3 decimals, a failed one with as
-    many more as keep it off its limit: :func:`layers.approval.result.shown`)."""
+    many more as keep it off its limit: :func:`layers.approval.result.shown`): its shortest
+    decimal, which reads back as the same float. Twelve fixed decimals printed the binary
+    float's noise, a parcel's 89,773.1 m² as 89,773.100000000006."""
     if isinstance(v, float):
-        return f"{v:,.12f}".rstrip("0").rstrip(".")
+        text = f"{v:,}"
+        if "e" in text:  # below 1e-4 (a value kept off its limit by many decimals)
+            text = f"{v:,.12f}".rstrip("0")
+        return text.removesuffix(".0").rstrip(".")
     return _v(v)
 
 
