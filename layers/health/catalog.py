@@ -69,6 +69,7 @@ def catalog_path(profile: CityProfile | None) -> Path:
 
 def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -> HealthCatalog:
     """The checked catalog of ``path`` (default: the profile's, else the platform's)."""
+    from layers.health.compute import INDEX_ID
     from layers.health.params import check_params, check_settings
     from layers.health.service_coverage import facility_types
     from layers.health.templates import TEMPLATES
@@ -76,19 +77,26 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
     path = Path(path) if path else catalog_path(profile)
     raw = read_yaml_mapping(path, "the indicator catalog")
     dims = []
-    for i, d in enumerate(raw.get("dimensions") or []):
+    for i, d in enumerate(_entries(raw, "dimensions", path)):
         try:
             dims.append(Dimension(str(d["id"]), str(d["name_zh"]), str(d.get("name_en", "")),
                                   _number(d.get("weight", 1), "weight")))
         except (KeyError, TypeError, ValueError) as exc:
-            did = d.get("id") if isinstance(d, dict) else None
-            raise ConfigError(f"{path}: dimension {did or i + 1}: missing or bad field {exc}"
-                              ) from exc
+            raise ConfigError(f"{path}: dimension {d.get('id') or i + 1}: missing or bad field "
+                              f"{exc}") from exc
+        if dims[-1].id in {x.id for x in dims[:-1]}:
+            # the second one's weight silently replaced the first's in the index
+            raise ConfigError(f"{path}: dimension {dims[-1].id}: id declared twice")
     dim_ids = {d.id for d in dims}
     types = facility_types(profile)
     inds, seen = [], set()
-    for i, r in enumerate(raw.get("indicators") or []):
+    for i, r in enumerate(_entries(raw, "indicators", path)):
         where = f"{path}: indicator {r.get('id') or i + 1}"
+        if str(r.get("id")) == INDEX_ID:
+            # its rows took the city health index's codes: the store failed on them, after
+            # the whole computation, as an internal error
+            raise ConfigError(f"{where}, field 'id': {INDEX_ID!r} is the city health index's "
+                              "id; name the indicator otherwise")
         try:
             comp = r["computation"]
             ind = Indicator(
@@ -125,6 +133,22 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return HealthCatalog(path=path, dimensions=dims, indicators=inds, settings=settings)
+
+
+def _entries(raw: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+    """The catalog's list ``key`` (dimensions, indicators), each entry a mapping, else
+    ConfigError naming the file and the entry: an indicator written as its id alone
+    (``- park_service_coverage``) or a mapping for the list was an internal error."""
+    rows = raw.get(key) or []
+    what = key[:-1]
+    if not isinstance(rows, list):
+        raise ConfigError(f"{path}: {key!r} must be a list, each {what} a mapping "
+                          f"(- id: …), not {type(rows).__name__}")
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise ConfigError(f"{path}: {what} {i + 1}: must be a mapping (id: …, name_zh: …), "
+                              f"not {r!r}")
+    return rows
 
 
 def _number(v: Any, name: str, minimum: float | None = 0.0, above: bool = False) -> float:

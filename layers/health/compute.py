@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 
+from cim.errors import DatabaseError
 from cim.profile import CityProfile
 from layers.health.catalog import HealthCatalog, Indicator, load_catalog
 from layers.health.parts import Context, Part
@@ -195,6 +196,12 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
         conn.execute("SET LOCAL jit = off")
         districts = conn.execute("SELECT code, name FROM admin_divisions WHERE valid_to IS NULL"
                                  " ORDER BY code").fetchall()
+        if not districts:
+            # every indicator is per district: it stored a year of "no data" rows without a
+            # word why (no flag: no layer was missing), the map's latest year then empty
+            raise DatabaseError("no district boundaries in the database: the health check is "
+                                "computed per district; run `cim profile apply` to load the "
+                                "profile's boundaries first")
         names = dict(districts)
         ctx = Context(conn, year, profile, cat.settings, [d for d, _ in districts])
         prev_year, prev = previous_values(conn, year)

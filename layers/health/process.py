@@ -28,7 +28,12 @@ def run(conninfo: str, inputs: dict[str, Any]) -> dict[str, Any]:
     problem = None if inputs.get("future_year") else future_year_problem(year, profile)
     if problem:
         raise InputError(problem)
-    result = compute(conninfo, year, profile, store=False)
+    from cim.errors import DatabaseError
+
+    try:
+        result = compute(conninfo, year, profile, store=False)
+    except DatabaseError as exc:  # no districts loaded: said so, not a server's internal error
+        raise InputError(str(exc)) from exc
     result["stored"] = False
     if inputs.get("store", True):
         from psycopg import errors
