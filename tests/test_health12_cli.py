@@ -57,6 +57,7 @@ def test_a_count_is_printed_and_reported_whole(city, tmp_path):
                    check=True)
     line = next(x for x in proc.stdout.splitlines() if "80 m 以上新建住宅数量" in x)
     assert " 1 栋" in line and "1.00" not in line, line
+    assert " target 0 " in line and "0.0" not in line, line  # its target too (session 13)
     html = out.read_text(encoding="utf-8")
     section = html[html.index("80 m 以上新建住宅数量"):]
     section = section[:section.index("</table>")]

@@ -71,9 +71,10 @@ def compute_cmd(c: Ctx, year: int, future_year: bool, as_json: bool, report: Pat
         flags = f"  [{', '.join(e['flags'])}]" if e["flags"] else ""
         py = (e.get("detail") or {}).get("population_year")  # whose residents, per capita
         pop = f"  (population {py})" if py is not None else ""
+        t = ind["target"]  # a count's whole too: "target 0", not 0.0 buildings
+        t = "-" if t is None else f"{t:.0f}" if ind.get("count") and t == int(t) else t
         click.echo(f"  {ind['name_zh']:<16} {v:>10} {ind['unit']:<7} target "
-                   f"{ind['target'] if ind['target'] is not None else '-':<6} {e['status']}"
-                   f"{flags}{pop}")
+                   f"{t:<6} {e['status']}{flags}{pop}")
     if report:
         click.echo(f"report: {report}")
 
