@@ -77,16 +77,29 @@
     return shown(v);
   }
   function summary(collection, p) {
-    if (collection === "alarms")
+    if (collection === "alarms") {
+      // a gap alarm (a sensor gone silent) has no value: it read "井下液位 m，峰值 —"
+      const value = p.last_value === null || p.last_value === undefined
+        ? `${esc(formatted(collection, "kind", p.kind))}`
+        : `${esc(p.last_value)} ${esc(p.unit || "")}，峰值 ${esc(p.peak_value ?? "—")}`;
       return `<p class="live" id="info-summary">${esc(p.level_name || p.level)}告警（${esc(p.status === "active" ? "告警中" : "已解除")}）
-        ${esc(p.type_name || "")} ${esc(p.last_value ?? "")} ${esc(p.unit || "")}，峰值 ${esc(p.peak_value ?? "—")}
+        ${esc(p.type_name || "")} ${value}
         <br>案件 <span class="code">${esc(p.case_code || "—")}</span> · ${esc(when(p.opened_at))}</p>`;
+    }
     if (collection === "cases")
       return `<p class="live" id="info-summary">${esc(p.state)} · ${esc(p.category_name || p.category_code)}（${esc(p.source || "")}）
         <br>处置单位 ${esc(p.unit || "—")} · 时限 ${esc(when(p.deadline))}</p>`;
     return "";
   }
-  async function showItem(collection, code, zoom) {
+  // the other features under a click (an alarm's case and sensor at its spot, the pipe under
+  // a risk point, the grid cell): each a link that shows it, the list kept
+  function hereList(collection, code, here) {
+    const more = (here || []).filter((h) => !(h.collection === collection && h.code === String(code)));
+    if (!more.length) return "";
+    return `<div id="info-here"><p class="hint">此处还有：</p><ul>${more.map((h) =>
+      `<li><a href="#" data-collection="${esc(h.collection)}" data-code="${esc(h.code)}">${esc(state.titles[h.collection] || h.collection)} <span class="code">${esc(h.code)}</span></a></li>`).join("")}</ul></div>`;
+  }
+  async function showItem(collection, code, zoom, here) {
     const f = await getJSON(`${BASE}/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(code)}?f=json`);
     // attributes under their Chinese names (/map/fields.json, QGIS's aliases), the column
     // name in the tooltip; nothing for an empty value or list
@@ -98,8 +111,10 @@
       <p>编码 <span class="code" id="info-code">${esc(f.id || code)}</span></p>
       ${summary(collection, f.properties || {})}
       <table>${rows}</table>
-      <p><a href="${BASE}/collections/${esc(collection)}/items/${esc(code)}?f=html" target="_blank">OGC API 页面</a></p>`);
+      <p><a href="${BASE}/collections/${esc(collection)}/items/${esc(code)}?f=html" target="_blank">OGC API 页面</a></p>
+      ${hereList(collection, f.id || code, here)}`);
     state.identified = {collection, code: String(f.id || code)};
+    state.here = here || [];
     if (zoom && f.geometry) zoomTo(f.geometry);
     else if (f.geometry) map.getSource("cim-highlight").setData({type: "Feature", geometry: f.geometry, properties: {}});
   }
@@ -182,9 +197,13 @@
     }
     return out;
   }
+  // filled again when the districts' or grid cells' versions move (below): a district `cim
+  // profile apply` added while the page was open is listed without reloading it
+  const GOTO = [["admin_divisions", "行政区"], ["grid_cells", "网格"]];
   async function fillGoto() {
     const sel = $("goto");
-    for (const [coll, label] of [["admin_divisions", "行政区"], ["grid_cells", "网格"]]) {
+    const groups = [];
+    for (const [coll, label] of GOTO) {
       try {
         const features = await allItems(coll);
         if (!features.length) continue;
@@ -196,17 +215,29 @@
           o.textContent = `${f.properties.name || ""} ${f.id}`.trim();
           og.appendChild(o);
         }
-        sel.appendChild(og);
+        groups.push(og);
       } catch (e) { /* a layer not served: nothing to list */ }
     }
-    sel.addEventListener("change", () => {
-      if (!sel.value) return;
-      const [coll, code] = sel.value.split("/");
-      showItem(coll, code, true).catch((e) => fail("定位", e));
-    });
+    const chosen = sel.value;
+    sel.querySelectorAll("optgroup").forEach((og) => og.remove());
+    groups.forEach((og) => sel.appendChild(og));
+    sel.value = chosen;
+    if (sel.value !== chosen) sel.value = "";
   }
+  $("goto").addEventListener("change", () => {
+    const sel = $("goto");
+    if (!sel.value) return;
+    const [coll, code] = sel.value.split("/");
+    showItem(coll, code, true).catch((e) => fail("定位", e));
+  });
 
   // -- search by code (cim code explain) ---------------------------------------------------------
+  // the parts of a code /codes/{code} names (layers.features.explain_code); its `exists`
+  // is the sentence above the table
+  const EXPLAINED = {code: "编码", kind: "编码类型", district_code: "行政区代码", district_name: "行政区",
+    street_code: "街道代码", community_code: "社区代码", grid_code: "网格代码", layer_code: "图层代码",
+    layer_name: "图层", layer: "图层标识", class_code: "分类代码", class_name: "分类", serial: "顺序号"};
+  const KINDS = {admin: "行政区", street: "街道", community: "社区", grid: "单元网格", component: "城市部件", feature: "要素"};
   $("search").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const code = $("code").value.trim();
@@ -214,7 +245,9 @@
     try {
       const d = await getJSON(`${BASE}/codes/${encodeURIComponent(code)}`);
       if (d.exists && d.layer) return await showItem(d.layer, d.code, true);
-      const rows = Object.entries(d).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("");
+      // what the code spells (cim code explain), under Chinese headings
+      const rows = Object.entries(d).filter(([k]) => k in EXPLAINED)
+        .map(([k, v]) => `<tr><th title="${esc(k)}">${esc(EXPLAINED[k])}</th><td>${esc(k === "kind" ? KINDS[v] || v : shown(v))}</td></tr>`).join("");
       info(`<h3>编码 <span class="code">${esc(d.code)}</span></h3><p>没有这个编码的现势要素。</p><table>${rows}</table>`);
     } catch (e) { fail("编码", e); }
   });
@@ -255,7 +288,10 @@
     info("<p>统计中…</p>");
     try {
       const r = await getJSON(`${BASE}/map/api/aoi?bbox=${bbox.map((v) => v.toFixed(7)).join(",")}`);
-      const rows = Object.entries(r.layers).map(([k, v]) => `<tr><th>${esc(state.titles[k] || k)}</th><td id="aoi-${esc(k)}">${v.count}</td></tr>`).join("");
+      // in the layers' order (/collections), not the JSON's alphabetical one
+      const order = Object.keys(state.titles);
+      const rank = (k) => (order.indexOf(k) < 0 ? order.length : order.indexOf(k));
+      const rows = Object.entries(r.layers).sort(([a], [b]) => rank(a) - rank(b)).map(([k, v]) => `<tr><th>${esc(state.titles[k] || k)}</th><td id="aoi-${esc(k)}">${v.count}</td></tr>`).join("");
       info(`<h3>拉框统计</h3><p class="hint">${bbox.map((v) => v.toFixed(5)).join(", ")}</p><table>${rows}</table>`);
     } catch (err) { fail("拉框统计", err); }
   });
@@ -269,6 +305,28 @@
     } catch (err) { fail("横断面", err); }
   }
 
+  // identify: what lies under the pointer, each feature once (a feature is drawn by several
+  // style layers and cut by tiles), in drawing order, labels last (a point drawn as a shape
+  // glyph is a symbol layer too, but no label); a point before the lines drawn above it — a
+  // risk point sits on its pipe, drawn under the pipe's line, and a click on the point
+  // identified the pipe — but not before an area drawn above it, which may hide it
+  const GEOM = {Point: "point", MultiPoint: "point", LineString: "line", MultiLineString: "line"};
+  function underClick(p) {
+    const label = (f) => !!((map.getLayer(f.layer.id) || {}).metadata || {})["cim:label"];
+    const hits = map.queryRenderedFeatures([[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]])
+      .filter((f) => (f.source === "cim" || f.source === "live") && f.properties.code !== undefined);
+    const seen = new Map();
+    for (const f of [...hits.filter((h) => !label(h)), ...hits.filter(label)]) {
+      const key = `${f.sourceLayer}/${f.properties.code}`;
+      if (!seen.has(key)) seen.set(key, {collection: f.sourceLayer, code: String(f.properties.code), kind: GEOM[f.geometry.type] || "area", label: label(f)});
+    }
+    const all = [...seen.values()];
+    const drawn = all.filter((h) => !h.label);
+    const area = drawn.findIndex((h) => h.kind === "area");
+    const point = drawn.slice(0, area < 0 ? drawn.length : area).find((h) => h.kind === "point");
+    return (point ? [point, ...all.filter((h) => h !== point)] : all).slice(0, 12);
+  }
+
   map.on("click", async (e) => {
     if (state.tool === "section") {
       if (!start) { start = e.lngLat; return; }
@@ -278,15 +336,15 @@
       return section(a, e.lngLat);
     }
     if (state.tool) return;
-    // identify: the top-most feature under the pointer that carries a code
-    const p = e.point;
-    const feats = map.queryRenderedFeatures([[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]])
-      .filter((f) => (f.source === "cim" || f.source === "live") && f.properties.code !== undefined);
-    // labels last (a point drawn as a shape glyph is a symbol layer too, but no label)
-    const label = (f) => !!((map.getLayer(f.layer.id) || {}).metadata || {})["cim:label"];
-    const pick = feats.find((f) => !label(f)) || feats[0];
-    if (!pick) return;
-    try { await showItem(pick.sourceLayer, pick.properties.code, false); } catch (err) { fail("查询", err); }
+    const here = underClick(e.point);
+    if (!here.length) return;
+    try { await showItem(here[0].collection, here[0].code, false, here); } catch (err) { fail("查询", err); }
+  });
+  $("info-body").addEventListener("click", (ev) => {
+    const a = ev.target.closest("a[data-collection]");
+    if (!a) return;
+    ev.preventDefault();
+    showItem(a.dataset.collection, a.dataset.code, false, state.here).catch((err) => fail("查询", err));
   });
 
   // -- the map follows the database ---------------------------------------------------------------
@@ -313,15 +371,19 @@
     }
     if (!watched.length) return;
     const all = [...new Set(watched.flatMap((w) => w.names))];
+    const units = () => GOTO.map(([n]) => `${n}=${state.live.layers[n]}`).join(";");
     async function versions() {
       const v = (await getJSON(`${BASE}/tiles/versions?collections=${all.join(",")}`)).versions;
       for (const w of watched) w.now = w.names.map((n) => `${n}=${v[n]}`).join(";");
+      state.live.layers = v;
     }
     await versions();
+    let listed = units();
     for (const w of watched) { w.version = w.now; state.live.sources[w.id] = {version: w.now, reloads: 0}; }
     state.live.version = (watched.find((w) => w.id === "live") || {}).version || null;
     setInterval(async () => {
       try { await versions(); } catch (e) { return; /* the server is away: try again at the next tick */ }
+      if (units() !== listed) { listed = units(); fillGoto(); }
       for (const w of watched) {
         if (w.now === w.version) continue;
         w.version = w.now;
