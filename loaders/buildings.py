@@ -34,7 +34,7 @@ from loaders.engine.converted import Converted
 from loaders.engine.fingerprint import SourceFingerprint
 from loaders.engine.pipeline import LoadContext, run_direct_load
 from loaders.engine.report import LoadReport, Reject
-from loaders.field_names import add_match_notes, all_matches, field_matches
+from loaders.field_names import all_matches
 from loaders.fields import arrow_texts, is_blank, numbers
 from loaders.geometry import as_multi, ewkb, multi_iso_wkb, prepare
 from loaders.hashing import StoredRecipe, content_hashes_wkb
@@ -423,24 +423,20 @@ def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) 
     if chosen is not None:
         kw["source_layer"] = chosen[0]
     try:
-        with field_matches() as matches:
-            report = run_direct_load(conninfo, profile, BUILDINGS,
-                                     layer_code_of(profile, "buildings"), make_columns(profile),
-                                     path, aliases=profile.field_aliases.get("buildings", {}),
-                                     fingerprint=SourceFingerprint(
-                                         "buildings", CONVERTER_VERSION, id_fields,
-                                         _dictionaries,
-                                         __name__),
-                                     recipe=HASHED, **kw)
+        report = run_direct_load(conninfo, profile, BUILDINGS,
+                                 layer_code_of(profile, "buildings"), make_columns(profile),
+                                 path, aliases=profile.field_aliases.get("buildings", {}),
+                                 fingerprint=SourceFingerprint(
+                                     "buildings", CONVERTER_VERSION, id_fields,
+                                     _dictionaries,
+                                     __name__),
+                                 recipe=HASHED, **kw)
     except InputError as exc:
         if exc.path is not None:
             raise
         # a problem of the input raised where the file is not known (CRS detection, the
         # merge): name the file all the same
         raise type(exc)(exc.message, path=str(path), row=exc.row, field=exc.field) from exc
-    # which cut field names the load read as what (the engine's match: its report is built
-    # where the loader cannot add to it, and recorded without these notes)
-    add_match_notes(report.notes, matches)
     if chosen is not None:
         report.notes.append(chosen[1])
     return report

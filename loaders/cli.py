@@ -297,17 +297,16 @@ def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
     conninfo = c.conninfo()
     early = _early_keys(conninfo, "components", path, dataset, source_layer, encoding)
     from loaders.components import load_components
-    from loaders.field_names import add_match_notes, field_matches, read_mapping_file
+    from loaders.field_names import read_mapping_file
 
     imports_settled()
 
-    with gdal_warnings(path), field_matches() as matches:
+    with gdal_warnings(path):
         report = load_components(conninfo, c.profile, path, crs=crs, district=district,
                                  mode=mode, dataset=dataset, source_layer=source_layer,
                                  encoding=encoding,
                                  mapping=read_mapping_file(mapping) if mapping else None,
                                  quiet=quiet or as_json, early=early)
-    add_match_notes(report.notes, matches)
     print_reports([report], as_json)
 
 
@@ -322,19 +321,18 @@ def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_l
                       mapping, as_json, quiet, kind) -> None:
     """Load planning controls: 控规地块 (parcels), 控制线 (control_lines: 道路红线 绿线 蓝线 紫线
     黄线, areas or lines) or 限高区 (height_zones)."""
-    from loaders.field_names import add_match_notes, field_matches, read_mapping_file
+    from loaders.field_names import read_mapping_file
     from loaders.planning import load_planning
 
     imports_settled()
 
     _check_district(c, district)
-    with gdal_warnings(path), field_matches() as matches:
+    with gdal_warnings(path):
         report = load_planning(c.conninfo(), c.profile, path, kind=kind, crs=crs,
                                district=district, mode=mode, dataset=dataset,
                                source_layer=source_layer, encoding=encoding,
                                mapping=read_mapping_file(mapping) if mapping else None,
                                quiet=quiet or as_json)
-    add_match_notes(report.notes, matches)
     print_reports([report], as_json)
 
 
@@ -342,18 +340,17 @@ def load_planning_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_l
 def _load_base(c: Ctx, kind: str, path: Path, crs, district, mode, dataset, source_layer,
                encoding, mapping, as_json, quiet) -> None:
     from loaders.city_base import load_base
-    from loaders.field_names import add_match_notes, field_matches, read_mapping_file
+    from loaders.field_names import read_mapping_file
 
     imports_settled()
 
     _check_district(c, district)
-    with gdal_warnings(path), field_matches() as matches:
+    with gdal_warnings(path):
         report = load_base(c.conninfo(), c.profile, kind, path, crs=crs, district=district,
                            mode=mode, dataset=dataset, source_layer=source_layer,
                            encoding=encoding,
                            mapping=read_mapping_file(mapping) if mapping else None,
                            quiet=quiet or as_json)
-    add_match_notes(report.notes, matches)
     print_reports([report], as_json)
 
 

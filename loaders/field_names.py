@@ -9,14 +9,13 @@ mapping file may override them.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import os
 import re
 import sqlite3
 import urllib.parse
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +91,6 @@ def match_fields(fields: list[str], aliases: dict[str, list[str]],
     # a field the mapping file names is taken as it is (建筑高度(H): H is no hours)
     _check_units({a: f for a, f in out.items() if a not in (override or {})}, aliases, where)
     out.notes = cuts.notes(out)
-    found = _MATCHES.get(None)
-    if found is not None:
-        found.append(out)
     return out
 
 
@@ -208,33 +204,6 @@ class CutNames:
                            "10 bytes: not guessed, kept in attrs — name the attribute it "
                            "holds in a mapping file (--mapping)")
         return out
-
-
-# the field matches made inside a block of :func:`field_matches`
-_MATCHES: contextvars.ContextVar[list[FieldMap]] = contextvars.ContextVar("cim_field_matches")
-
-
-@contextlib.contextmanager
-def field_matches() -> Iterator[list[FieldMap]]:
-    """Every :class:`FieldMap` :func:`match_fields` makes inside the block, in order: the
-    load engine matches a source's fields where the command cannot see them, last of all
-    for the load itself (a loader telling a file's kind or checking a field matches them
-    before), and its report should say which cut names it read as what
-    (:func:`add_match_notes`)."""
-    found: list[FieldMap] = []
-    token = _MATCHES.set(found)
-    try:
-        yield found
-    finally:
-        _MATCHES.reset(token)
-
-
-def add_match_notes(notes: list[str], matches: list[FieldMap]) -> None:
-    """The notes of the load's own field match (the last of ``matches``) added to a report's
-    ``notes``, each once."""
-    for n in matches[-1].notes if matches else []:
-        if n not in notes:
-            notes.append(n)
 
 
 def map_fields(source_fields: list[str], aliases: dict[str, list[str]],

@@ -87,6 +87,10 @@ def test_a_utf8_shapefile_with_cut_chinese_names_loads_its_attributes(db, tmp_pa
                                ("建成年", "建成年代", "year_built"),
                                ("建筑编", "建筑编号", "source_id")):
         assert f"{short} as {whole} ({attr})" in cut[0], cut[0]
+    # and so does the batch's stored report (cim batches), not only the printed one
+    stored = db.rows("SELECT report->'notes' FROM load_batches WHERE id = %s",
+                     (report["batch_id"],))[0][0]
+    assert cut[0] in stored, stored
 
 
 def test_an_ambiguous_cut_name_is_not_guessed_and_named(db, tmp_path):

@@ -120,6 +120,7 @@ def _context(conninfo: str, profile: CityProfile, src: Source, report: LoadRepor
             f"no attribute field was recognised (source fields: "
             f"{', '.join(src.fields) or 'none'}); features are keyed by their geometry and "
             "the attributes kept in attrs — use --mapping to name the fields")
+    report.notes += fields.notes  # field names cut at a .dbf's 10 bytes, read as what
     transformer = cimcrs.to_storage(source_crs, srid, str(src.path))
     with psycopg.connect(conninfo) as probe:
         check_area(src, source_crs, srid, area_bounds(probe))
