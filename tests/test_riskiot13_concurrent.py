@@ -28,7 +28,7 @@ d = module_db("riskiot13race")
 def _interleaved(d, monkeypatch, module, name, write, sensor, at):
     """``write()`` paused at ``module.name`` (after it ran) until a reading of ``sensor`` at
     ``at`` (60 %LEL) on another connection has finished or waits on a lock; the writer's
-    result."""
+    result and whether the reading waited."""
     from layers.iot.ingest import ingest
 
     reached, go, out, errors, pid = threading.Event(), threading.Event(), {}, [], {}
@@ -59,11 +59,15 @@ def _interleaved(d, monkeypatch, module, name, write, sensor, at):
     assert reached.wait(120) and not errors, errors
     reading = threading.Thread(target=run, args=("reading", send))
     reading.start()
+    waited = False
     with psycopg.connect(d.conninfo, autocommit=True) as mon:
         for _ in range(600):
-            if not reading.is_alive() or ("reading" in pid and mon.execute(
+            if not reading.is_alive():
+                break
+            if "reading" in pid and mon.execute(
                     "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
-                    (pid["reading"],)).fetchone()[0]):
+                    (pid["reading"],)).fetchone()[0]:
+                waited = True
                 break
             time.sleep(0.1)
         else:
@@ -73,7 +77,7 @@ def _interleaved(d, monkeypatch, module, name, write, sensor, at):
     reading.join(120)
     assert errors == [] and not writer.is_alive() and not reading.is_alive(), errors
     assert out["reading"]["alarms_opened"] == 1
-    return out["write"]
+    return out["write"], waited
 
 
 def _raised(d, sensor, point, at):
@@ -98,7 +102,7 @@ def test_an_alarm_during_risk_add_raises_the_new_point(d, jining_profile, monkey
                     "ORDER BY p.code LIMIT 1", (d.water_pipe,))
     sensor = add_sensor(d, 1301, "01", pipe, "01")
     cfg = load_config(jining_profile)
-    got = _interleaved(d, monkeypatch, manual, "take_alarm_raises",
+    got, _ = _interleaved(d, monkeypatch, manual, "take_alarm_raises",
                        lambda: manual.add_point(d.conninfo, cfg, "0102", asset=pipe,
                                                 likelihood=1, unit="供水公司"),
                        sensor, t(1))
@@ -120,3 +124,25 @@ def test_an_alarm_during_risk_assess_raises_the_points_new_version(d, jining_pro
                  sensor, t(2))
     assert d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (RISK_CODE,)) == 2
     assert _raised(d, sensor, RISK_CODE, t(4)) == (RISK_CODE, "重大", "红", True)
+
+
+def test_a_reading_during_the_grading_of_an_assessment_does_not_wait(d, jining_profile,
+                                                                     monkeypatch):
+    """The assessment takes the points' lock only when it starts writing points: a reading
+    while it grades its candidates (the most of its time) raises the committed point at
+    once, and the assessment's new version of that point keeps the raise."""
+    import layers.risk.grade as grade
+    from layers.risk.assess import assess
+
+    sensor = add_sensor(d, 1303, "01", d.gas_pipe, "03")
+    with psycopg.connect(d.conninfo) as conn:  # a new version again, by construction
+        conn.execute("UPDATE risk_points SET row_hash = 'forced' WHERE code = %s AND "
+                     "valid_to IS NULL", (RISK_CODE,))
+    versions = d.scalar("SELECT count(*) FROM risk_points WHERE code = %s", (RISK_CODE,))
+    cfg = load_config(jining_profile)
+    _, waited = _interleaved(d, monkeypatch, grade, "grade", lambda: assess(d.conninfo, cfg),
+                             sensor, t(5))
+    assert not waited
+    assert d.scalar("SELECT count(*) FROM risk_points WHERE code = %s",
+                    (RISK_CODE,)) == versions + 1
+    assert _raised(d, sensor, RISK_CODE, t(6)) == (RISK_CODE, "重大", "红", True)

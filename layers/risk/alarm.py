@@ -24,14 +24,16 @@ or ``cim risk add`` — is raised by the alarms active on its asset here
 (:func:`raise_unraised`), without reading the monitoring room's configuration. The risk list
 imported the monitoring room for it, which imported the risk list back.
 
-One lock orders the two writers (:func:`lock_points`): the risk list's writers (assess, add,
-measure) hold it exclusively for their transaction, the alarm path shared, taken before it
-writes an alarm or a risk point. An alarm opened while an assessment ran uncommitted looked
-for its asset's point in what was committed: a point the assessment gave a new version (or
-placed for the first time) was not there, the alarm raised nothing, and the assessment's own
-look at the active alarms had come before the alarm existed — the point stayed 低 beside a
-一级 alarm until the next assessment. Now the alarm waits for the assessment to commit (and
-an assessment for the batches raising points to commit), then sees its points.
+Two locks order the writers (:func:`lock_writers`, :func:`lock_points`): the risk list's
+writers (assess, add, measure) run one at a time, and hold the points' lock exclusively from
+the moment they write points to their commit, the alarm path shared, taken before it writes
+an alarm or a risk point. An alarm opened while an assessment ran uncommitted looked for its
+asset's point in what was committed: a point the assessment gave a new version (or placed
+for the first time) was not there, the alarm raised nothing, and the assessment's own look at
+the active alarms had come before the alarm existed — the point stayed 低 beside a 一级 alarm
+until the next assessment. Now the alarm waits for the assessment to commit (and an
+assessment for the batches raising points to commit), then sees its points; the readings of
+an assessment still grading its candidates (the most of its time) do not wait.
 
 Runs in the caller's transaction.
 """
@@ -50,17 +52,26 @@ FLAG = "alarm:"
 # an alarm's ``detail`` key saying what it raises: {"level": 重大…, "type": risk type or null},
 # or null (a gap alarm when iot.yaml gap.raise_risk is false)
 RAISES = "raises_risk"
-LOCK = "cim.risk.assess"  # the advisory lock of the risk points' writers
+WRITERS = "cim.risk.assess"  # the advisory lock of the risk list's writers, one at a time
+POINTS = "cim.risk.points"  # and of the points' rows, against the alarms raising them
+
+
+def lock_writers(conn: psycopg.Connection) -> None:
+    """One writer of the risk list at a time, until the end of the transaction: an
+    assessment, a point added by hand or a measure recorded (two would race for the same
+    points: a second point of one risk, a rule point beside the one added by hand). Taken
+    before :func:`lock_points`, never after it."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (WRITERS,))
 
 
 def lock_points(conn: psycopg.Connection, *, shared: bool = False) -> None:
-    """Wait for the risk points' other writers, until the end of the transaction: an
-    assessment, a point added by hand or a measure recorded (exclusive: one at a time, they
-    race for the same points) against the alarms raising and restoring points (shared: they
-    do not wait for each other). Taken by the alarm path before it locks any alarm or risk
-    point row — an alarm row locked first would deadlock with an assessment's raise of it."""
+    """Wait for the risk points' other writers, until the end of the transaction: the risk
+    list's (exclusive, once they write points: assess from its merge, add and measure from
+    their start) against the alarms raising and restoring points (shared: they do not wait
+    for each other). Taken by the alarm path before it locks any alarm or risk point row — an
+    alarm row locked first would deadlock with an assessment's raise of it."""
     fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    conn.execute(f"SELECT {fn}(hashtext(%s))", (LOCK,))  # noqa: S608 (one of two names)
+    conn.execute(f"SELECT {fn}(hashtext(%s))", (POINTS,))  # noqa: S608 (one of two names)
 
 
 def _severer(a: str, b: str) -> str:

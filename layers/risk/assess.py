@@ -24,7 +24,7 @@ from cim.errors import DatabaseError
 from cim.layerdefs import LAYERS
 from layers.risk import generate, grade
 from layers.risk.alarm import FLAG as ALARM_FLAG
-from layers.risk.alarm import lock_points, raise_unraised
+from layers.risk.alarm import lock_points, lock_writers, raise_unraised
 from layers.risk.config import LEVELS, RiskConfig
 
 LAYER = LAYERS["risk_points"]
@@ -211,9 +211,8 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
     with psycopg.connect(conninfo) as conn:
         if not generate.table_exists(conn, "risk_points"):
             raise DatabaseError("no risk_points table: run `cim db upgrade` first")
-        # one assessment at a time: two would race for the same rule points; and the alarms
-        # raising points wait for it to commit (layers.risk.alarm.lock_points)
-        lock_points(conn)
+        # one assessment at a time: two would race for the same rule points
+        lock_writers(conn)
         generate.create_candidates(conn)
         found = generate.add_rule_candidates(conn, cfg)
         manual = generate.add_manual_candidates(conn)
@@ -224,6 +223,9 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
         generate.place_candidates(conn)
         missing = grade.measure_exposure(conn, cfg, year)
         grade.grade(conn, cfg, today)
+        # from here it writes points: the alarms raising points wait for its commit (and it
+        # for theirs), then find the points it wrote (layers.risk.alarm.lock_points)
+        lock_points(conn)
         outside = code_candidates(conn, cfg)
         counts = merge(conn, cfg, retire_missing=True)
         run_id = record(conn, year)

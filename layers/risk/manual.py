@@ -20,7 +20,7 @@ from cim.layerdefs import LAYERS
 from layers.query.common import query_geometry
 from layers.query.sqlparts import storage_srid
 from layers.risk import generate, grade
-from layers.risk.alarm import lock_points
+from layers.risk.alarm import lock_points, lock_writers
 from layers.risk.assess import code_candidates, merge, record, take_alarm_raises
 from layers.risk.config import RiskConfig
 
@@ -188,7 +188,8 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
                          "due from now on", field="--deadline")
     rule = next((r for r in cfg.rules if r.type == risk_type), None)
     with psycopg.connect(conninfo) as conn:
-        lock_points(conn)  # as an assessment: the alarm path waits for the new point
+        lock_writers(conn)
+        lock_points(conn)  # as an assessment's merge: the alarm path waits for the new point
         generate.create_candidates(conn)
         key = f"manual:{uuid.uuid4().hex}"
         owner = None
@@ -294,6 +295,7 @@ def update_measure(conninfo: str, code: str, *, status: str | None = None,
     new = {"measure_status": status, "deadline": deadline, "measure": measure,
            "measure_unit": unit}
     with psycopg.connect(conninfo) as conn:
+        lock_writers(conn)
         lock_points(conn)  # an alarm raising the point waits for its new version
         cur = conn.execute("SELECT id, measure_status, deadline, measure, measure_unit FROM "
                            "risk_points WHERE code = %s AND valid_to IS NULL FOR UPDATE",
