@@ -7,45 +7,24 @@ real headless Chromium over HTTP; the raise is the alarm path's own, read back i
 
 from __future__ import annotations
 
-import urllib.parse
-
-import psycopg
 import pytest
-import shapely
 
-from tests.browser import RecordingProxy, chromium, quit_chromium
-from tests.conftest import assess_risks, load_network_samples, make_db, scratch_api
-from tests.test_webmap import TO_LONLAT, go, page_external, wait
+from tests.test_webmap import go, page_external
+from tests.webmap_fixture import drawn_at_level, live_map, lonlat, open_live, raise_risk
 
 
 @pytest.fixture(scope="module")
 def served(jining_profile, tmp_path_factory):
-    d = make_db("wm12blive", jining_profile)
-    load_network_samples(d, jining_profile)
-    assess_risks(d, jining_profile)
-    with scratch_api(d, tmp_path_factory.mktemp("wm12blive"), tiles_version_ttl=0) as base:
-        proxy = RecordingProxy(urllib.parse.urlsplit(base).netloc)
-        driver = chromium(proxy)
-        try:
-            yield d, base, driver, proxy
-        finally:
-            quit_chromium(driver)
-            proxy.shutdown()
+    with live_map(jining_profile, tmp_path_factory.mktemp("wm12blive"), "wm12blive") as served:
+        yield served
 
 
 def test_a_risk_raise_reloads_the_live_source_only(served):
-    from layers.risk.alarm import raise_for_alarm
-    from layers.risk.config import load_config
-
     d, base, driver, proxy = served
     code = d.scalar("SELECT code FROM risk_points WHERE valid_to IS NULL AND level <> '重大' "
                     "ORDER BY code LIMIT 1")
-    driver.get(base + "/map?live=1")
-    wait(driver, "return !!(window.CIM_STATE && CIM_STATE.ready)")
-    wkb = d.scalar("SELECT ST_AsBinary(geom) FROM risk_points WHERE code = %s AND "
-                   "valid_to IS NULL", (code,))
-    p = shapely.from_wkb(bytes(wkb))
-    go(driver, TO_LONLAT.transform(p.x, p.y), 16)
+    open_live(driver, base)
+    go(driver, lonlat(d, "risk_points", code), 16)
     style = driver.execute_script("return CIM_MAP.map.getStyle()")
     assert "risk_points" in style["sources"]["live"]["url"]
     assert "risk_points" not in style["sources"]["cim"]["url"]
@@ -54,13 +33,8 @@ def test_a_risk_raise_reloads_the_live_source_only(served):
     before = driver.execute_script("return JSON.parse(JSON.stringify(CIM_STATE.live.sources))")
     proxy.clear()
 
-    with psycopg.connect(d.conninfo) as conn:  # the alarm path's raise, committed
-        assert raise_for_alarm(conn, load_config(d.profile).matrix, asset_code=None,
-                               alarm_code="370811940199999913", level="重大",
-                               risk_code=code) == code
-    assert wait(driver, "return CIM_MAP.map.querySourceFeatures('live', {sourceLayer: "
-                        f"'risk_points'}}).some(f => f.properties.code === '{code}' && "
-                        "f.properties.level === '重大')", 30)
+    raise_risk(d, code, "370811940199999913")
+    assert drawn_at_level(driver, code, "重大")
     after = driver.execute_script("return JSON.parse(JSON.stringify(CIM_STATE.live.sources))")
     assert after["live"]["reloads"] > before["live"]["reloads"]
     assert after["cim"]["reloads"] == before["cim"]["reloads"], (before, after)
