@@ -167,6 +167,8 @@ class ItemsService:
             seen["bbox-crs"] = q.bbox_crs.uri
         if q.select is not None:
             seen["properties"] = ",".join(q.select)
+        if q.hits:  # also when asked as resultType=hits (pygeoapi reads only resulttype)
+            seen["resulttype"] = "hits"
         if q.filter is not None and q.filter[2] is not None:
             # an ECQL filter's CRS: pygeoapi reads only the URI forms (EPSG:4527 was its
             # "Bad CQL text"); a CQL2 filter is compiled here and pygeoapi never sees it

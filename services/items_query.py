@@ -25,7 +25,7 @@ from cim.errors import InputError
 # parameters of OGC API Features Part 1-3 (and pygeoapi) that the items path knows
 KNOWN = frozenset({"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "cursor",
                    "resulttype", "properties", "skipGeometry", "sortby", "datetime", "q",
-                   "filter", "filter-lang", "filter-crs"})
+                   "filter", "filter-lang", "filter-crs", "resultType"})
 # answered by pygeoapi (the provider) unless a hook takes them over (none is left: the items
 # path answers datetime and q itself, so they combine with CQL2 filters and cursors)
 PYGEOAPI_ONLY: frozenset[str] = frozenset()
@@ -137,7 +137,7 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
         if q.offset > limits.max_offset:
             raise ParamError(f"offset over {limits.max_offset}: follow the `next` links "
                              "(they carry a cursor) to page further")
-    rt = args.get("resulttype", "results")
+    rt = result_type(args)
     if rt not in ("results", "hits"):
         raise ParamError("resulttype must be results or hits")
     q.hits = rt == "hits"
@@ -194,6 +194,16 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
             raise ParamError(f"unknown filter-lang {lang}: cql2-text or cql2-json")
         q.filter = (v, lang, args.get("filter-crs"))
     return q
+
+
+def result_type(args) -> str:
+    """``resulttype``, also by its WFS 3 drafts' name ``resultType``: GDAL's OAPIF driver
+    (3.6) counts a filtered layer with ``resultType=hits`` when the OpenAPI document lists
+    that parameter, and otherwise downloads every matching feature to count them."""
+    values = {v for v in (args.get("resulttype"), args.get("resultType")) if v is not None}
+    if len(values) > 1:
+        raise ParamError("resulttype and resultType say different things: give one")
+    return values.pop() if values else "results"
 
 
 def keyset_sortable(sortby: tuple[tuple[str, bool], ...], columns: dict[str, Column]) -> bool:

@@ -160,6 +160,13 @@ PLATFORM_PARAMETERS: dict[str, dict] = {
         "explode": False,
         "description": "`hits`: only numberMatched (always counted exactly), no features.",
         "schema": {"type": "string", "enum": ["results", "hits"], "default": "results"}},
+    "resultType": {
+        "name": "resultType", "in": "query", "required": False, "style": "form",
+        "explode": False,
+        "description": "`resulttype` by the name of the WFS 3 drafts, which GDAL's OAPIF "
+                       "driver (3.6: ogrinfo, ogr2ogr) looks for before it counts a filtered "
+                       "layer with one request instead of downloading it.",
+        "schema": {"type": "string", "enum": ["results", "hits"], "default": "results"}},
     "filter": {
         "name": "filter", "in": "query", "required": False, "style": "form", "explode": False,
         "description": "A CQL2 filter (OGC API Features Part 3) in `filter-lang`. Without "

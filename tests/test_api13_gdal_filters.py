@@ -91,3 +91,22 @@ def test_a_filtered_layer_pages_at_gdals_default_page_size(api, db, tmp_path):
                and "filter=" in line]
     assert len(fetched) >= 3, debug[-2000:]
     assert _codes(out, "buildings") == expected
+
+
+def test_ogrinfo_counts_a_filtered_layer_in_one_request(api, db):
+    """GDAL 3.6 counts a filtered layer with ``resultType=hits`` when the OpenAPI document
+    lists that parameter (SupportsResultTypeHits); otherwise ``ogrinfo -so -where`` fetched
+    every matching feature, ten a request, to count them."""
+    where = "NOT (height > 20)"
+    expected = db.scalar(f"SELECT count(*) FROM buildings WHERE valid_to IS NULL AND {where}")
+    assert expected > 100  # premise: more than ten pages of GDAL's default size
+    env = {**os.environ, "CPL_DEBUG": "ON", "GDAL_HTTP_TIMEOUT": "120"}
+    proc = subprocess.run([shutil.which("ogrinfo") or "ogrinfo", "-ro", "-so", "-where", where,
+                           f"OAPIF:{api}", "buildings"], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"Feature Count: {expected}" in proc.stdout, proc.stdout[-2000:]
+    fetched = [line for line in proc.stderr.splitlines()
+               if "Fetch(" in line and "/collections/buildings/items" in line]
+    assert any("resultType=hits" in line for line in fetched), proc.stderr[-2000:]
+    assert len(fetched) <= 3, fetched
