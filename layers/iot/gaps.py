@@ -36,8 +36,10 @@ SILENCE = (
     "p.valid_to IS NOT NULL AND NOT p.status = ANY(%s) GROUP BY p.code) "
     "SELECT s.code, greatest(coalesce(st.last_ts, r.issued_at, s.valid_from), "
     "back.at) AS since, "
-    "st.gap_alarm_id, coalesce(s.interval_s, d.interval_s) AS interval_s FROM sensors s "
+    "st.gap_alarm_id, coalesce(s.interval_s, d.interval_s) AS interval_s, "
+    "g.opened_at AS gap_opened_at FROM sensors s "
     "JOIN sensor_state st ON st.sensor_code = s.code "
+    "LEFT JOIN alarms g ON g.id = st.gap_alarm_id "
     "LEFT JOIN back ON back.code = s.code "
     "LEFT JOIN code_registry r ON r.layer = 'sensors' AND r.source_key = s.source_key "
     "AND r.code = s.code "
@@ -71,13 +73,17 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
             (watched, types, [cfg.type_intervals[t] for t in types], watched)).fetchall()
         opened, cleared = [], []
         silent = []
-        for code, since, gap_id, interval in rows:
+        for code, since, gap_id, interval, gap_opened_at in rows:
             if not interval:
                 continue
             late = now - since > dt.timedelta(seconds=cfg.gap_factor * interval)
             if late and gap_id is None:
                 silent.append((code, since))
-            elif not late and gap_id is not None:
+            # a run judging a time before the gap alarm opened (--now in the past: a replay,
+            # a check of an earlier hour) finds the sensor not yet silent long enough, which
+            # says nothing of its silence since: it cleared the alarm of a sensor that never
+            # reported again (README: only a reading after its last report ends it)
+            elif not late and gap_id is not None and not now < gap_opened_at:
                 c = alarm_ops.clear(conn, cfg, gap_id, since, None)
                 conn.execute("UPDATE sensor_state SET gap_alarm_id = NULL WHERE sensor_code = %s",
                              (code,))
