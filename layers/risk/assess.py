@@ -283,7 +283,8 @@ def assess(conninfo: str, cfg: RiskConfig, year: int | None = None,
     if unraised:  # opened before alarms recorded what they raise, and never raised one
         out["notes"].append(f"{len(unraised)} active alarms say not which risk level they "
                             f"raise (opened before alarms recorded it): {', '.join(unraised)}; "
-                            "their asset's point is not raised until they escalate")
+                            "not raised: an escalation records it, and the next "
+                            "assessment raises their asset's point")
     out["unraised_alarms"] = unraised
     if out["raised_by_alarms"]:
         out["notes"].append(f"{out['raised_by_alarms']} points stand above their graded level "
