@@ -21,6 +21,7 @@ from shapely.geometry import box
 
 from layers.health.compute import compute
 from tests import health_fixture as hf
+from tests.conftest import run_cli
 from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 
 AGING, PARK, INDEX = "pipe_aging_rate", "park_service_coverage", "health_index"
@@ -57,6 +58,8 @@ def test_a_year_compared_anew_is_compared_as_when_computed(city):
         prev_year, prev, change, trend, _ = fresh[(INDEX, unit)]
         assert prev_year == 2020 and change < 0 and trend == "worsened", unit
     assert fresh[(AGING, hf.D2)][:4] == (None, None, None, None)  # no pipes in D2
+    # the same indicators scored in both years: the index compares like with like
+    assert not any("indicators_changed" in r[4] for r in fresh.values())
     assert fresh[(INDEX, hf.D2)][2:4] == (0.0, "unchanged")
     coverage = hf.expected_coverage()
     for unit in (hf.D1, hf.D2, "city"):
@@ -114,3 +117,31 @@ def test_the_next_year_is_written_only_when_its_comparison_changes(city):
         assert now[(INDEX, unit)][1] == hf.stored(city, 2025, INDEX, unit)[0]
     assert {k: v for k, v in now.items() if k not in moved} == \
         {k: v for k, v in compared.items() if k not in moved}
+
+
+def test_an_index_averaging_other_indicators_than_the_previous_years_is_flagged(city):
+    """Residents loaded for 2026 only (the sample city's case: its population is of 2026):
+    人均公园绿地面积 has a value and a score in 2026 and none in 2025, so the 2026 index of
+    every unit averages one indicator more than the 2025 index — its change (the sample
+    city's "improved" +2.8) is partly that of the basket. Flagged ``indicators_changed`` on
+    the index rows, computed after 2025 and compared anew alike; the indicators' own rows
+    compare like with like and are not."""
+    with psycopg.connect(city.conninfo) as conn:
+        for code, n, g, d in (("U1", 1000, box(0, 0, 2000, 1000), hf.D1),
+                              ("U2", 500, box(2000, 0, 3000, 1000), hf.D2)):
+            conn.execute("INSERT INTO population (code, unit_kind, unit_code, residents, year,"
+                         " district_code, geom) VALUES (%s, 'grid', %s, %s, 2026, %s,"
+                         " ST_GeomFromWKB(%s, 4527))", (f"P{code}", code, n, d, hf._wkb(g)))
+    compute(city.conninfo, 2026, city.profile)  # first: compared with nothing
+    compute(city.conninfo, 2025, city.profile)  # filled in: 2026 compared anew
+    anew = _comparisons(city, 2026)
+    proc = run_cli(["health", "compute", "--year", "2026"], city.env(), check=True)
+    assert proc.stdout.splitlines()[0].endswith("  [indicators_changed]"), proc.stdout
+    fresh = _comparisons(city, 2026)
+    assert anew == fresh
+    for unit in (hf.D1, hf.D2, "city"):
+        assert hf.stored(city, 2025, "park_area_per_capita", unit)[0] is None
+        assert hf.stored(city, 2026, "park_area_per_capita", unit)[0] is not None
+        assert fresh[(INDEX, unit)][0] == 2025 and fresh[(INDEX, unit)][4] == \
+            ["indicators_changed"], unit
+    assert not any("indicators_changed" in r[4] for k, r in fresh.items() if k[0] != INDEX)

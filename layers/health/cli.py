@@ -63,7 +63,10 @@ def compute_cmd(c: Ctx, year: int, future_year: bool, as_json: bool, report: Pat
     click.echo(f"health check {year}: city index "
                f"{city.get('value') if city.get('value') is not None else '-'} "
                f"(previous year {result['previous_year'] or '-'}: "
-               f"{city.get('previous_value') if city.get('previous_value') is not None else '-'})")
+               f"{city.get('previous_value') if city.get('previous_value') is not None else '-'})"
+               # the change is partly of what the index averages (indicators_changed) or of
+               # another area (boundary_changed)
+               + (f"  [{', '.join(city['flags'])}]" if city.get("flags") else ""))
     for ind in result["indicators"]:
         e = ind["city"]
         v = "-" if e["value"] is None else f"{e['value']:.0f}" if ind.get("count") else \

@@ -110,21 +110,35 @@ def change_places(indicator_id: str) -> int:
 
 
 def comparison(indicator_id: str, value: float | None, previous: float | None,
-               direction: str, moved: bool, flags: Iterable[str] = ()) -> dict[str, Any]:
+               direction: str, moved: bool, flags: Iterable[str] = (),
+               other_basis: bool = False) -> dict[str, Any]:
     """A unit's value against the previous stored year's: ``previous_value``, ``change``,
     ``trend`` by the direction, ``flags`` with ``boundary_changed`` when the unit's polygon
-    moved in between (``moved``: the previous value is of another area).
+    moved in between (``moved``: the previous value is of another area) and, for the index,
+    ``indicators_changed`` when ``other_basis``: other indicators were scored in the two
+    years (residents loaded for one year only, a target added), so the index's change is
+    partly that of what it averages, not of the city.
 
     The one rule for a year being computed (:func:`_entry`, the index) and for a stored year
     compared anew when the year before it is stored or deleted (``store``): a second copy
     of it in SQL had to be kept in step with this one by hand."""
-    changed = previous is not None and moved
+    own = set(flags) - {"boundary_changed", "indicators_changed"}
+    if previous is not None and moved:
+        own.add("boundary_changed")
+    if previous is not None and other_basis:
+        own.add("indicators_changed")
     return {"previous_value": previous,
             "change": None if value is None or previous is None
             else round(value - previous, change_places(indicator_id)),
             "trend": trend(value, previous, direction),
-            "flags": sorted((set(flags) - {"boundary_changed"})
-                            | ({"boundary_changed"} if changed else set()))}
+            "flags": sorted(own)}
+
+
+def scored(indicators: list[dict], unit_code: str) -> frozenset[str]:
+    """The indicators with a score for ``unit_code`` in a computed result: what its index
+    averages."""
+    return frozenset(ind["id"] for ind in indicators for e in [ind["city"], *ind["districts"]]
+                     if e["unit_code"] == unit_code and e["score"] is not None)
 
 
 def _entry(ind: Indicator, part: Part, prev: dict, unit_kind: str, code: str,
@@ -186,7 +200,7 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
     the year. A past year computed now is today's city with that year's residents and pipe
     ages, not the city as it stood then. The caller checks a future year
     (:func:`future_year_problem`)."""
-    from layers.health.store import moved_units, previous_values, write_year
+    from layers.health.store import moved_units, previous_values, scored_by_unit, write_year
 
     cat = catalog or load_catalog(profile)
     with psycopg.connect(conninfo) as conn:
@@ -206,6 +220,7 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
         ctx = Context(conn, year, profile, cat.settings, [d for d, _ in districts])
         prev_year, prev = previous_values(conn, year)
         moved = moved_units(conn, prev_year)
+        prev_scored = scored_by_unit(conn, prev_year)
         out_inds = []
         for ind in cat.indicators:
             parts = TEMPLATES[ind.template](ctx, ind.params)
@@ -223,11 +238,13 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
              "weights": {d.id: d.weight for d in cat.dimensions}, "units": {}}
     for code in [CITY, *[d for d, _ in districts]]:
         value, dims = health_index(cat, out_inds, code)
-        c = comparison(INDEX_ID, value, prev.get((INDEX_ID, code)), "up", code in moved)
+        c = comparison(INDEX_ID, value, prev.get((INDEX_ID, code)), "up", code in moved,
+                       other_basis=scored(out_inds, code) != prev_scored.get(code, frozenset()))
         index["units"][code] = {
             "value": value, "dimensions": dims, "previous_value": c["previous_value"],
-            "change": c["change"], "trend": c["trend"],
-            "boundary_changed": "boundary_changed" in c["flags"]}
+            "change": c["change"], "trend": c["trend"], "flags": c["flags"],
+            "boundary_changed": "boundary_changed" in c["flags"],
+            "indicators_changed": "indicators_changed" in c["flags"]}
     result = {"year": year, "previous_year": prev_year, "catalog": str(cat.path),
               "dimensions": [{"id": d.id, "name_zh": d.name_zh, "name_en": d.name_en,
                               "weight": d.weight} for d in cat.dimensions],

@@ -204,7 +204,9 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any],
            f"<h1>城市体检报告 City health check {year}</h1>",
            f"<p>城市体检指数 City health index: <b>{_v(city.get('value'))}</b>"
            f" (上一年 previous {_v(result['previous_year'])}: {_v(city.get('previous_value'))},"
-           f" {TREND_ZH.get(city.get('trend'), '—')})</p>",
+           f" {TREND_ZH.get(city.get('trend'), '—')})"
+           + (f" <small>[{escape(', '.join(city['flags']))}]</small>" if city.get("flags")
+              else "") + "</p>",
            f"<p class='note'>{escape(idx['method'])}</p>",
            "<p class='note'>地图颜色 map colours: 指数按其值, 各指标按目标达成度 (score × 100, "
            "1 = 达标) — as on the web map; the index, by its value; an indicator, by the share "

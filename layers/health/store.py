@@ -64,6 +64,16 @@ def moved_units(conn: psycopg.Connection, year: int | None, against: int | None 
         {"year": year, "against": against, "index": INDEX_ID})}
 
 
+def scored_by_unit(conn: psycopg.Connection, year: int | None) -> dict[str, frozenset[str]]:
+    """Per unit, the indicators with a score stored for ``year``: what its index averaged."""
+    if year is None:
+        return {}
+    return {u: frozenset(ids) for u, ids in conn.execute(
+        "SELECT unit_code, array_agg(indicator_id) FROM health_indicators WHERE valid_to IS NULL"
+        " AND year = %s AND score IS NOT NULL AND indicator_id <> %s GROUP BY unit_code",
+        (year, INDEX_ID)).fetchall()}
+
+
 def _rows(result: dict[str, Any], run_id: int) -> list[dict[str, Any]]:
     year = result["year"]
     out = []
@@ -93,7 +103,7 @@ def _rows(result: dict[str, Any], run_id: int) -> list[dict[str, Any]]:
             "previous_year": result["previous_year"] if u["previous_value"] is not None
             else None,
             "previous_value": u["previous_value"], "change": u["change"], "trend": u["trend"],
-            "method": None, "flags": ["boundary_changed"] if u.get("boundary_changed") else [],
+            "method": None, "flags": u["flags"],
             "detail": json.dumps({"dimensions": u["dimensions"]}, ensure_ascii=False)})
     return out
 
@@ -170,10 +180,13 @@ def _compare_anew(conn: psycopg.Connection, year: int, previous: int | None,
     change of one indicator, re-versioned every row of the next year and moved its ETags.
     ``in_place``: rows of this transaction, never current outside it, updated as they are."""
     moved = moved_units(conn, previous, year)
+    basis, prev_basis = scored_by_unit(conn, year), scored_by_unit(conn, previous)
     changed = []
     for (id_, ind, unit, value, direction, *stored, flags, pv) in conn.execute(
             _STORED, {"year": year, "previous": previous}).fetchall():
-        c = comparison(ind, value, pv, direction, unit in moved, flags)
+        other = ind == INDEX_ID and basis.get(unit, frozenset()) != prev_basis.get(
+            unit, frozenset())
+        c = comparison(ind, value, pv, direction, unit in moved, flags, other)
         new = {"previous_year": previous if pv is not None else None, **c}
         if tuple(new[k] for k in _COLUMNS) != (*stored, list(flags)):
             changed.append({"id": id_, **new})
