@@ -172,6 +172,9 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
         raise InputError(f"unknown risk type {risk_type!r}; types: {', '.join(cfg.types)}",
                          field="--type")
     asset = asset.strip() if asset is not None else None  # pasted from a table
+    if asset == "":  # an empty cell pasted: "no feature has code " named nothing
+        raise InputError("is blank: give the asset's code, or --point without --asset",
+                         field="--asset")
     if (asset is None) == (point is None):
         raise InputError("give --asset CODE or --point X,Y (one of them)")
     defaulted = likelihood is None
