@@ -75,6 +75,7 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
 
     app.register_blueprint(pygeoapi_app.BLUEPRINT)
     guard.install(app, pygeoapi_app, settings.max_body_bytes)
+    app.after_request(_geojson_items_links_without_format)
 
     items = ItemsService(config, psycopg_conninfo(url), pool_size=settings.threads,
                          limits=limits, count_cap=settings.count_cap)
@@ -134,6 +135,37 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
     iot_api.register(app, conninfo=psycopg_conninfo(url), pool_size=settings.threads,
                      profile=profile)
     return app
+
+
+def _geojson_items_links_without_format(resp):
+    """A collection's GeoJSON ``items`` link as ``…/items``, without pygeoapi's ``?f=json``
+    (the server answers GeoJSON to a client that asks for it, or for anything). GDAL's OAPIF
+    driver (3.6) takes that link as the items URL and appends ``/{id}`` to it for a
+    ``-where "id = '…'"``: ``…/items?f=json/3708…`` was a 400 "Invalid format requested"."""
+    import json
+
+    from flask import request
+
+    if request.endpoint != "pygeoapi.collections" or resp.status_code != 200:
+        return resp
+    ctype = next((str(v) for k, v in resp.headers.items() if k.lower() == "content-type"), "")
+    if ctype.split(";")[0].strip().lower() != "application/json":
+        return resp
+    try:
+        body = json.loads(resp.get_data())
+    except ValueError:
+        return resp
+    changed = False
+    for coll in body.get("collections", [body]) if isinstance(body, dict) else []:
+        for link in coll.get("links", []) if isinstance(coll, dict) else []:
+            href = link.get("href", "") if isinstance(link, dict) else ""
+            if (link.get("rel") == "items" and link.get("type") == "application/geo+json"
+                    and href.endswith("/items?f=json")):
+                link["href"] = href[:-len("?f=json")]
+                changed = True
+    if changed:
+        resp.set_data(json.dumps(body, ensure_ascii=False))
+    return resp
 
 
 def _post_as_get(items, collection_id: str):

@@ -110,3 +110,23 @@ def test_ogrinfo_counts_a_filtered_layer_in_one_request(api, db):
                if "Fetch(" in line and "/collections/buildings/items" in line]
     assert any("resultType=hits" in line for line in fetched), proc.stderr[-2000:]
     assert len(fetched) <= 3, fetched
+
+
+def test_ogrinfo_reads_one_feature_by_its_id(api, db):
+    """``-where "id = '…'"`` is GDAL's request of one feature: it appends ``/{id}`` to the
+    collection's GeoJSON items link, which was ``…/items?f=json`` (``…/items?f=json/3708…``:
+    a 400 "Invalid format requested")."""
+    code, name = db.rows("SELECT code, name FROM buildings WHERE valid_to IS NULL "
+                         "AND name IS NOT NULL ORDER BY code LIMIT 1")[0]
+    links = requests.get(f"{api}/collections/buildings", timeout=60).json()["links"]
+    items = [lk["href"] for lk in links
+             if lk["rel"] == "items" and lk["type"] == "application/geo+json"]
+    assert items == [f"{api}/collections/buildings/items"], items
+    env = {**os.environ, "CPL_DEBUG": "ON", "GDAL_HTTP_TIMEOUT": "120"}
+    proc = subprocess.run([shutil.which("ogrinfo") or "ogrinfo", "-ro", "-q", "-where",
+                           f"id = '{code}'", f"OAPIF:{api}", "buildings"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert "ERROR" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stdout.count("OGRFeature(buildings)") == 1, proc.stdout[-2000:]
+    assert f"name (String) = {name}" in proc.stdout
+    assert f"/collections/buildings/items/{code})" in proc.stderr  # the one GET of it
