@@ -1,15 +1,13 @@
 """Reading any GDAL vector source in streamed batches, with the quirks of Chinese deliveries.
 
-Shapefiles from Chinese surveyors usually carry a GBK .dbf with no .cpg; GDAL would then
-decode it as ISO-8859-1 and every Chinese name would be garbage.
-:func:`loaders.sources.dbf.detect_dbf_encoding` decides from the .cpg, the .dbf language driver
-byte and the bytes themselves.
-
-A delivery folder is read-only to the platform: nothing is ever written beside a source, not
-even for a moment. GDAL would otherwise write a ``.gfs`` next to a GML it opens without
-``WRITE_GFS=NO`` and SQLite creates ``-wal``/``-shm`` files beside a WAL-mode GeoPackage;
-:func:`gdal_source` gives the path and open options that avoid both, and every GDAL call on
-a delivery goes through it (and :func:`list_layers`).
+:func:`open_source` inspects a source (prechecks, layer, encoding, CRS, fields) and
+:func:`iter_batches` streams it. Their parts live beside them: how GDAL is pointed at a
+delivery without writing beside it and what it raises (:mod:`loaders.sources.gdal_access`),
+the CRS a GML, GeoJSON or EWKT CSV names its own way (:mod:`loaders.sources.file_crs`), the
+text encoding of a .dbf and the check that a batch's text is in it
+(:mod:`loaders.sources.text_encoding`), the batches themselves (:mod:`loaders.sources.batch`).
+What other modules import of them from here (``Batch``, ``GDAL_INPUT_ERRORS``,
+``gdal_source``, ``list_layers``, ``scratch_dir`` …) stays importable from here.
 
 Only the errors listed in :data:`GDAL_INPUT_ERRORS` mean "GDAL cannot read this input"; any
 other exception is a bug and is left to propagate with its traceback.
@@ -18,7 +16,6 @@ other exception is a bug and is left to propagate with its traceback.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +24,11 @@ import numpy as np
 import pyarrow
 import pyarrow.compute
 import pyogrio
-import pyogrio._err
 import pyogrio.errors
 import pyproj
 import shapely
 
-from cim.crs import crs_text, epsg_of, parse_crs, srs_name_crs, written_axis_order
+from cim.crs import crs_text, epsg_of, parse_crs
 from cim.errors import InputError
 from loaders.field_names import export_fields  # noqa: F401 (read here by the table readers)
 from loaders.sources.batch import Batch  # the reader's batches (imported from here too)
@@ -40,32 +36,27 @@ from loaders.sources.citygml import building_parts_merged as _building_parts_mer
 from loaders.sources.citygml import check_one_crs
 from loaders.sources.citygml import is_citygml as _is_citygml
 from loaders.sources.csv_geometry import (
-    CSV_SUFFIXES,
-    csv_geometry_options,
     ewkt_as_wkb,
-    ewkt_srids,
     geometry_text_apart,
     geometry_text_field,
 )
 from loaders.sources.dbf import detect_dbf_encoding
+from loaders.sources.file_crs import ewkt_crs, geojson_projected_without_crs, gml_srs_name_crs
+from loaders.sources.gdal_access import (
+    GDAL_INPUT_ERRORS,
+    gdal_message,
+    gdal_source,
+    is_gml,
+    layers_not_read,
+    list_layers,
+    remove_scratch,
+    scratch_dir,
+    solids_as_faces,
+)
 from loaders.sources.precheck import precheck
+from loaders.sources.text_encoding import check_text, dbf_path, encoding_advice
 from loaders.sources.wkb import faces_wkb
 
-# GDAL open options by file suffix: GML never fetches schemas from the network nor writes a
-# .gfs beside the delivery; a GeoPackage is opened immutable (SQLite would create -wal/-shm
-# files beside a WAL-mode one, even for reading). A CSV's are its geometry column's
-# (:func:`csv_geometry_options`)
-GML_OPEN_OPTIONS = {"DOWNLOAD_SCHEMA": "NO", "WRITE_GFS": "NO"}
-DEFAULT_OPEN_OPTIONS = {
-    ".gml": GML_OPEN_OPTIONS,
-    ".citygml": GML_OPEN_OPTIONS,
-    ".gpkg": {"IMMUTABLE": "YES"},
-}
-# what GDAL (through pyogrio and pyarrow's stream) raises for a file it cannot open or read;
-# anything else escaping a read is a bug, not bad input
-GDAL_INPUT_ERRORS: tuple[type[BaseException], ...] = (
-    pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
-    pyogrio._err.CPLE_BaseError, pyarrow.ArrowException, OSError)
 _NO_GEOMETRY_HINTS = {
     "CSV": "a CSV needs the footprint as WKT in a column named WKT or geometry "
            "(X/Y columns give points, not footprints)",
@@ -109,19 +100,6 @@ class Source:
     ewkt_srid: int | None = None
 
 
-def _dbf_path(path: Path) -> Path | None:
-    """The .dbf whose text GDAL decodes: a Shapefile's, or a .dbf read on its own."""
-    if path.suffix.lower() == ".dbf":
-        return path
-    if path.suffix.lower() != ".shp":
-        return None
-    for ext in (".dbf", ".DBF"):
-        p = path.with_suffix(ext)
-        if p.exists():
-            return p
-    return None
-
-
 def _check_path(path: Path) -> None:
     if not path.exists():
         raise InputError("file not found", path=str(path))
@@ -132,11 +110,6 @@ def _check_path(path: Path) -> None:
         raise InputError("file is empty (0 bytes)", path=str(path))
     if not os.access(path, os.R_OK):
         raise InputError("file is not readable", path=str(path))
-
-
-def _gdal_message(exc: Exception) -> str:
-    msg = str(exc).strip()
-    return msg.split("; It might help")[0].rstrip(".; ")
 
 
 def open_source(path: str | Path, layer: str | None = None,
@@ -156,10 +129,10 @@ def open_source(path: str | Path, layer: str | None = None,
     precheck(path, layer)
     notes: list[str] = []
     read_path, opts = gdal_source(path, open_options)
-    gml = path.suffix.lower() in (".gml", ".citygml") or _is_gml(path)
+    gml = path.suffix.lower() in (".gml", ".citygml") or is_gml(path)
     # the CRS its srsName names, for when GDAL gives none: GDAL takes a CRS from the
     # geometries' srsName only, and a city model names it once, on an Envelope (Potsdam's)
-    named, order = _srs_name_crs(path, notes) if gml else (None, "xy")
+    named, order = gml_srs_name_crs(path, notes) if gml else (None, "xy")
     aside = notes[-1] if gml and named is None and notes else None  # an unresolvable srsName
     if gml:
         notes += check_one_crs(path)
@@ -173,7 +146,7 @@ def open_source(path: str | Path, layer: str | None = None,
             notes.append(f"{n_aside} CityGML building(s) read from their LOD1 solid (else "
                          f"their lowest LOD), their other geometries set aside ({aside_names}):"
                          " GDAL reads a building's last geometry only")
-    dbf = _dbf_path(path)
+    dbf = dbf_path(path)
     if encoding is not None and dbf is None:
         # GeoPackage, GeoJSON, GML … declare their encoding (UTF-8); only .dbf needs telling
         notes.append(f"--encoding {encoding} ignored: it applies to Shapefile/DBF attributes")
@@ -188,7 +161,7 @@ def open_source(path: str | Path, layer: str | None = None,
         try:
             layers = list_layers(read_path, opts)
         except pyogrio.errors.GeometryError as exc:
-            read_path = _solids_as_faces(read_path, opts, exc)
+            read_path = solids_as_faces(read_path, opts, exc)
             notes.append("3D solids (PolyhedralSurface/TIN, e.g. CityGML LOD1) read as their "
                          "faces through ogr2ogr")
             opts = {}
@@ -206,21 +179,21 @@ def open_source(path: str | Path, layer: str | None = None,
                              "its buildings; not read: "
                              + ", ".join(n for n, _t in layers if n != layer) + ")")
             elif len(layers) > 1:
-                notes.append(_layers_not_read(read_path, opts, layers, layer))
+                notes.append(layers_not_read(read_path, opts, layers, layer))
         info = pyogrio.read_info(read_path, layer=layer, encoding=encoding, **opts)
     except InputError:
         raise
     except pyogrio.errors.CRSError as exc:
         prj = path.with_suffix(".prj")
         what = f"its {prj.name}" if prj.exists() else "its coordinate reference system"
-        raise InputError(f"{what} cannot be read as a CRS ({_gdal_message(exc)}); fix or delete "
+        raise InputError(f"{what} cannot be read as a CRS ({gdal_message(exc)}); fix or delete "
                          "it (the CRS is then taken from --crs or detected from the "
                          "coordinates)", path=str(path)) from exc
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
         raise InputError(f"its field names are not {encoding or 'UTF-8'} text ({exc}): "
-                         + _encoding_advice(dbf is not None), path=str(path)) from exc
+                         + encoding_advice(dbf is not None), path=str(path)) from exc
     except GDAL_INPUT_ERRORS as exc:
-        raise InputError(f"GDAL cannot read it: {_gdal_message(exc)}", path=str(path)) from exc
+        raise InputError(f"GDAL cannot read it: {gdal_message(exc)}", path=str(path)) from exc
     driver = info.get("driver") or ""
     if require_geometry and info.get("geometry_type") is None:
         from loaders.sources.xy_table import xy_hint
@@ -272,7 +245,7 @@ def open_source(path: str | Path, layer: str | None = None,
                             "exporters write them (they lie in its area of use only so)"
                             if order == "xy*" else ""))
     if crs is not None and driver == "GeoJSON" and crs.is_geographic:
-        crs, note = _geojson_projected_without_crs(path, layer, encoding, crs)
+        crs, note = geojson_projected_without_crs(path, layer, encoding, crs)
         if note:
             notes.append(aside := note)
     fields = [str(f) for f in info.get("fields", [])]
@@ -284,7 +257,7 @@ def open_source(path: str | Path, layer: str | None = None,
     geometry_field = geometry_text_field(fields, opts) if driver == "CSV" else None
     srid = None
     if geometry_field is not None:
-        srid, crs, aside = _ewkt_crs(read_path, opts, geometry_field, crs, aside, notes)
+        srid, crs, aside = ewkt_crs(read_path, opts, geometry_field, crs, aside, notes)
     return Source(path=path, layer=layer, driver=driver, crs=crs,
                   encoding=encoding, fields=[f for f in fields if f != geometry_field],
                   feature_count=feature_count,
@@ -293,37 +266,6 @@ def open_source(path: str | Path, layer: str | None = None,
                   geometry_field=geometry_field,
                   crs_set_aside=aside if crs is None else None, export_fields=exported,
                   ewkt_srid=srid)
-
-
-def _ewkt_crs(path: Path, opts: dict[str, str], column: str, crs: pyproj.CRS | None,
-              aside: str | None, notes: list[str]
-              ) -> tuple[int | None, pyproj.CRS | None, str | None]:
-    """(the SRID, the CRS, why the file's own was set aside) of a CSV whose geometry column
-    holds EWKT (``SRID=4527;POINT …``, as PostGIS exports it): GDAL reads no geometry from
-    it, and every row was rejected as unreadable; the SRID is the file's CRS, as a .prj is.
-    Several SRIDs in one file are refused naming the column: one CRS a file."""
-    try:
-        srids = ewkt_srids(path, opts, column)
-    except GDAL_INPUT_ERRORS:
-        return None, crs, aside  # the read itself says why
-    if not srids:
-        return None, crs, aside
-    if len(srids) > 1:
-        raise InputError(f"its geometry column holds EWKT of several CRSs (SRID="
-                         f"{', '.join(map(str, srids))}): one CRS a file — export each apart, "
-                         "or as one CRS", path=str(path), field=column)
-    srid = srids[0]
-    try:
-        named = pyproj.CRS.from_epsg(srid)
-    except pyproj.exceptions.CRSError:
-        raise InputError(f"its EWKT names SRID={srid}, which is no EPSG CRS: give the WKT "
-                         "without the SRID= prefix and the CRS with --crs", path=str(path),
-                         field=column) from None
-    if crs is not None and not crs.equals(named, ignore_axis_order=True):
-        raise InputError(f"its EWKT names SRID={srid} ({named.name}) but the file says "
-                         f"{crs.name}", path=str(path), field=column)
-    notes.append(f"CRS EPSG:{srid} from the EWKT (SRID={srid};…) of field {column!r}")
-    return srid, named, None
 
 
 def _xy_table(path: Path, encoding: str | None, layer: str | None) -> Source | None:
@@ -347,83 +289,6 @@ def _xy_table(path: Path, encoding: str | None, layer: str | None) -> Source | N
                   geometry_type="Point", notes=t.notes, read_path=t.read_path,
                   geometry_field=t.place_field, coordinate_fields=(t.x, t.y),
                   row_field=ROW_FIELD, stored_names=t.stored)
-
-
-_SRS_NAME = re.compile(rb"""\bsrsName\s*=\s*["']([^"']*)["']""")
-
-
-_COORDS = re.compile(rb"<(?:[\w.-]+:)?(?:lowerCorner|upperCorner|pos|posList|coordinates)"
-                     rb"\b[^>]*>([^<]*)<")
-
-
-def _first_srs_name(path: Path) -> tuple[str | None, np.ndarray]:
-    """The first ``srsName`` of a GML (its model's or first object's Envelope, else its first
-    geometry's: the CRS its coordinates are in) and the first two positions written after it
-    (the Envelope's corners; (n, 2) as written, empty if none), read in 1 MiB chunks up to
-    the first one — the file is never parsed nor held whole (none missed at the chunks'
-    seams)."""
-    tail = b""
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            text = tail + chunk
-            found = _SRS_NAME.search(text)
-            if found:
-                after = text[found.end():] + fh.read(8192)
-                pts = []
-                for c in _COORDS.finditer(after[:8192]):
-                    nums = re.split(rb"[\s,]+", c.group(1).strip())
-                    try:
-                        pts.append((float(nums[0]), float(nums[1])))
-                    except (ValueError, IndexError):
-                        break
-                    if len(pts) == 2:
-                        break
-                srs = found.group(1).decode("utf-8", "replace").strip() or None
-                return srs, np.array(pts, dtype=float).reshape(-1, 2)
-            tail = text[-1024:]
-    return None, np.empty((0, 2))
-
-
-def _srs_name_crs(path: Path, notes: list[str]
-                  ) -> tuple[tuple[pyproj.CRS, str] | None, str | None]:
-    """((the horizontal CRS a GML's first srsName names, that srsName) or None, the order its
-    coordinates are written in): ``"xy"`` easting first; for a srsName whose axis order is
-    northing first (:func:`cim.crs.srs_name_crs`: ``urn:ogc:def:crs:EPSG::4527``), told from
-    where its first positions lie (:func:`cim.crs.written_axis_order`: ``"xy*"`` easting
-    first all the same — most exporters write so —, ``"yx"`` northing first, None when they
-    do not tell). A srsName PROJ cannot resolve is noted and left: the CRS then comes from
-    --crs (or the coordinates)."""
-    srs, points = _first_srs_name(path)
-    if srs is None:
-        return None, "xy"
-    try:
-        crs, swap = srs_name_crs(srs)
-    except InputError as exc:
-        notes.append(f"its srsName {srs!r} cannot be resolved ({exc.message}); ignored")
-        return None, "xy"
-    if not swap:
-        return (crs, srs), "xy"
-    order = written_axis_order(crs, points)
-    return (crs, srs), ("xy*" if order == "xy" else order)
-
-
-def _geojson_projected_without_crs(path: Path, layer: str | None, encoding: str | None,
-                                   crs: pyproj.CRS) -> tuple[pyproj.CRS | None, str | None]:
-    """GDAL says WGS 84 for every GeoJSON without a "crs" member; Chinese deliveries often
-    hold projected coordinates in one. Coordinates beyond ±180/±90 are not degrees: drop the
-    CRS so that it is detected from the coordinates (or taken from --crs)."""
-    try:
-        b = pyogrio.read_info(path, layer=layer, encoding=encoding,
-                              force_total_bounds=True).get("total_bounds")
-    except GDAL_INPUT_ERRORS as exc:
-        raise InputError(f"GDAL cannot read its bounds: {_gdal_message(exc)}",
-                         path=str(path)) from exc
-    if b is None or not np.all(np.isfinite(b)):
-        return crs, None
-    if max(abs(b[0]), abs(b[2])) <= 180 and max(abs(b[1]), abs(b[3])) <= 90:
-        return crs, None
-    return None, (f"the GeoJSON says {crs.name} but its coordinates are not degrees "
-                  f"(x up to {max(abs(b[0]), abs(b[2])):,.0f}); CRS ignored")
 
 
 def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool = False,
@@ -469,7 +334,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                     at = rb.schema.get_field_index(geom_col)
                     rb = rb.set_column(at, rb.schema.field(at), ewkt_as_wkb(
                         text, rb.column(at), src.ewkt_srid))
-                _check_text(rb, names, src, row)
+                check_text(rb, names, src, row)
                 cols = {n: _objects(rb.column(n)) for n in names} if python_values else None
                 attributes = None if python_values else rb.select(names)
                 if geom_col not in rb.schema.names:
@@ -488,48 +353,11 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 row += rb.num_rows
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
         raise InputError(f"its field names are not {src.encoding or 'UTF-8'} text ({exc}): "
-                         + _encoding_advice(src.driver == "ESRI Shapefile"),
+                         + encoding_advice(src.driver == "ESRI Shapefile"),
                          path=str(src.path)) from exc
     except GDAL_INPUT_ERRORS as exc:
-        raise InputError(f"GDAL failed while reading near row {row}: {_gdal_message(exc)}",
+        raise InputError(f"GDAL failed while reading near row {row}: {gdal_message(exc)}",
                          path=str(src.path), row=row) from exc
-
-
-def _encoding_advice(dbf: bool) -> str:
-    """What to do about text that is not in the encoding read: ``--encoding`` decides a
-    .dbf's only (every other format declares its own, and the option is ignored for it)."""
-    if dbf:
-        return "give the .dbf's encoding with --encoding (GBK, UTF-8 …)"
-    return ("the format's text is UTF-8 and the file's writer stored another encoding: "
-            "save it as UTF-8 (--encoding applies to a Shapefile's .dbf only)")
-
-
-def _check_text(rb: pyarrow.RecordBatch, names: list[str], src: Source, row: int) -> None:
-    """Refuse a batch whose text GDAL passed on as it was but is not UTF-8 — a .dbf read as
-    UTF-8 (``--encoding UTF-8`` over other bytes), a GeoPackage or SQLite file a writer filled
-    with GBK bytes: Arrow would fail on it wherever it is first converted (an internal error).
-    Arrow checks a column at ~3 GB/s (~1 ms a 50,000-row name column)."""
-    for name in names:
-        col = rb.column(name)
-        if not (pyarrow.types.is_string(col.type) or pyarrow.types.is_large_string(col.type)):
-            continue
-        try:
-            col.validate(full=True)
-        except pyarrow.ArrowInvalid:
-            values = col.cast(pyarrow.binary()).to_pylist()
-            at = next((i for i, v in enumerate(values) if v is not None and not _utf8(v)), 0)
-            hint = "give the .dbf's encoding with --encoding" if src.driver == \
-                "ESRI Shapefile" else "the file's writer stored text in another encoding"
-            raise InputError(f"the text is not {src.encoding or 'UTF-8'}: {hint}",
-                             path=str(src.path), row=row + at, field=name) from None
-
-
-def _utf8(v: bytes) -> bool:
-    try:
-        v.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 def _objects(arr: pyarrow.Array) -> np.ndarray:
@@ -566,124 +394,8 @@ def finite_bounds(src: Source, batch_size: int = 100_000) -> tuple[float, ...] |
                     lo = np.minimum(lo, b[:, :2].min(axis=0))
                     hi = np.maximum(hi, b[:, 2:].max(axis=0))
     except GDAL_INPUT_ERRORS as exc:
-        raise InputError(f"GDAL cannot read the extent: {_gdal_message(exc)}",
+        raise InputError(f"GDAL cannot read the extent: {gdal_message(exc)}",
                          path=str(src.path)) from exc
     if not np.all(np.isfinite(lo)):
         return None
     return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
-
-
-def _solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
-    """A copy of ``path`` that pyogrio can open: GDAL's own ogr2ogr writes the 3D solids
-    (layer type PolyhedralSurface, which pyogrio refuses) to a GeoPackage of MultiPolygonZ
-    layer type in a temporary folder (never beside the delivery: the source's open options,
-    WRITE_GFS=NO among them, go to ogr2ogr too); :func:`faces_wkb` then reads each solid as its
-    faces."""
-    import subprocess
-
-    if "not supported" not in str(exc):
-        raise InputError(f"GDAL cannot read it: {_gdal_message(exc)}", path=str(path)) from exc
-    out = scratch_dir("cim-solids-") / (path.stem + ".gpkg")
-    oo = [arg for k, v in opts.items() for arg in ("-oo", f"{k}={v}")]
-    proc = subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), str(path), "-nlt", "MULTIPOLYGONZ",
-                           *oo, "--config", "GML_DOWNLOAD_SCHEMA", "NO"],
-                          capture_output=True, text=True)
-    if proc.returncode != 0 or not out.exists():
-        raise InputError(f"its 3D solids cannot be converted: {proc.stderr.strip()[-300:]}",
-                         path=str(path)) from exc
-    return out
-
-
-def scratch_dir(prefix: str) -> Path:
-    """A temporary folder removed at exit: where GDAL may write what a read needs."""
-    import atexit
-    import shutil
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    atexit.register(shutil.rmtree, tmp, True)
-    return tmp
-
-
-def remove_scratch(folder: Path) -> None:
-    """A :func:`scratch_dir` removed now (a city model's copy is as large as the model), not
-    only at exit."""
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def _is_gml(path: Path) -> bool:
-    """A GML under another name (.xml): GDAL picks its GML driver by content."""
-    if path.suffix.lower() != ".xml":
-        return False
-    with open(path, "rb") as fh:
-        head = fh.read(8192)
-    return b"opengis.net/gml" in head or b"<gml:" in head
-
-
-def gdal_source(path: Path, open_options: dict[str, str] | None = None
-                ) -> tuple[Path, dict[str, str]]:
-    """(path for GDAL to read, open options) such that reading writes nothing beside ``path``.
-
-    GML gets WRITE_GFS=NO (and no schema download); a GeoPackage is opened IMMUTABLE so that
-    SQLite creates no -wal/-shm beside it — unless a -wal file was delivered with it: its
-    content is part of the data, which an immutable open would ignore, so the pair is read
-    from a temporary copy instead. A CSV names its geometry column
-    (:func:`csv_geometry_options`).
-    """
-    suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        return path, csv_geometry_options(path, open_options)
-    defaults = DEFAULT_OPEN_OPTIONS.get(suffix, GML_OPEN_OPTIONS if _is_gml(path) else {})
-    opts = {**defaults, **(open_options or {})}
-    wal = path.with_name(path.name + "-wal")
-    if suffix == ".gpkg" and wal.exists() and wal.stat().st_size > 0:
-        import shutil
-
-        tmp = scratch_dir("cim-gpkg-")
-        shutil.copy2(path, tmp / path.name)
-        shutil.copy2(wal, tmp / wal.name)
-        opts.pop("IMMUTABLE", None)
-        return tmp / path.name, opts
-    return path, opts
-
-
-def _layers_not_read(read_path: Path, opts: dict[str, str],
-                     layers: list[tuple[str, str | None]], layer: str) -> str:
-    """The note of a file of several layers, one read: the others named with their features
-    (as the driver counts them without a scan, else unnamed). It said "read layer 'points' of
-    3": a census delivered as points, lines and polygons in one GeoPackage loaded its points,
-    succeeded, and its lines and polygons were counted nowhere."""
-    others = []
-    for name, _geometry_type in layers:
-        if name == layer:
-            continue
-        try:
-            n = int(pyogrio.read_info(read_path, layer=name, **opts).get("features", -1))
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError):
-            # (a count is a courtesy: the layer is named anyway)
-            n = -1
-        others.append(f"{name!r}" + (f" ({n:,} feature{'s' if n != 1 else ''})" if n >= 0
-                                     else ""))
-    return (f"read layer {layer!r} of {len(layers)}; not read: {', '.join(others)} — load "
-            "each with --layer NAME")
-
-
-def list_layers(path: Path, open_options: dict[str, str]) -> list[tuple[str, str | None]]:
-    """(name, geometry type) of every layer, opened with ``open_options``.
-
-    ``pyogrio.list_layers`` takes no open options, so a GML opened through it writes its .gfs
-    beside the delivery; with options, the layers are asked for one by one by index.
-    """
-    if not open_options:
-        return [(str(r[0]), r[1]) for r in pyogrio.list_layers(path)]
-    out: list[tuple[str, str | None]] = []
-    while True:
-        try:
-            info = pyogrio.read_info(path, layer=len(out), **open_options)
-        except pyogrio.errors.DataLayerError as exc:
-            if type(exc) is pyogrio.errors.DataLayerError:  # not a Geometry/CRS/…Error
-                return out  # past the last layer
-            raise
-        out.append((str(info["layer_name"]), info.get("geometry_type")))

@@ -1,0 +1,161 @@
+"""How GDAL is pointed at a delivery: without writing beside it, and what it raises.
+
+A delivery folder is read-only to the platform: nothing is ever written beside a source, not
+even for a moment. GDAL would otherwise write a ``.gfs`` next to a GML it opens without
+``WRITE_GFS=NO`` and SQLite creates ``-wal``/``-shm`` files beside a WAL-mode GeoPackage;
+:func:`gdal_source` gives the path and open options that avoid both, and every GDAL call on
+a delivery goes through it (and :func:`list_layers`). What a read needs written (a city
+model's solids as faces, a project unpacked) goes into a :func:`scratch_dir`.
+
+Only the errors listed in :data:`GDAL_INPUT_ERRORS` mean "GDAL cannot read this input"; any
+other exception is a bug and is left to propagate with its traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow
+import pyogrio
+import pyogrio._err
+import pyogrio.errors
+
+from cim.errors import InputError
+from loaders.sources.csv_geometry import CSV_SUFFIXES, csv_geometry_options
+
+# GDAL open options by file suffix: GML never fetches schemas from the network nor writes a
+# .gfs beside the delivery; a GeoPackage is opened immutable (SQLite would create -wal/-shm
+# files beside a WAL-mode one, even for reading). A CSV's are its geometry column's
+# (:func:`csv_geometry_options`)
+GML_OPEN_OPTIONS = {"DOWNLOAD_SCHEMA": "NO", "WRITE_GFS": "NO"}
+DEFAULT_OPEN_OPTIONS = {
+    ".gml": GML_OPEN_OPTIONS,
+    ".citygml": GML_OPEN_OPTIONS,
+    ".gpkg": {"IMMUTABLE": "YES"},
+}
+# what GDAL (through pyogrio and pyarrow's stream) raises for a file it cannot open or read;
+# anything else escaping a read is a bug, not bad input
+GDAL_INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+    pyogrio._err.CPLE_BaseError, pyarrow.ArrowException, OSError)
+
+
+def gdal_message(exc: Exception) -> str:
+    msg = str(exc).strip()
+    return msg.split("; It might help")[0].rstrip(".; ")
+
+
+def gdal_source(path: Path, open_options: dict[str, str] | None = None
+                ) -> tuple[Path, dict[str, str]]:
+    """(path for GDAL to read, open options) such that reading writes nothing beside ``path``.
+
+    GML gets WRITE_GFS=NO (and no schema download); a GeoPackage is opened IMMUTABLE so that
+    SQLite creates no -wal/-shm beside it — unless a -wal file was delivered with it: its
+    content is part of the data, which an immutable open would ignore, so the pair is read
+    from a temporary copy instead. A CSV names its geometry column
+    (:func:`csv_geometry_options`).
+    """
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return path, csv_geometry_options(path, open_options)
+    defaults = DEFAULT_OPEN_OPTIONS.get(suffix, GML_OPEN_OPTIONS if is_gml(path) else {})
+    opts = {**defaults, **(open_options or {})}
+    wal = path.with_name(path.name + "-wal")
+    if suffix == ".gpkg" and wal.exists() and wal.stat().st_size > 0:
+        import shutil
+
+        tmp = scratch_dir("cim-gpkg-")
+        shutil.copy2(path, tmp / path.name)
+        shutil.copy2(wal, tmp / wal.name)
+        opts.pop("IMMUTABLE", None)
+        return tmp / path.name, opts
+    return path, opts
+
+
+def is_gml(path: Path) -> bool:
+    """A GML under another name (.xml): GDAL picks its GML driver by content."""
+    if path.suffix.lower() != ".xml":
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    return b"opengis.net/gml" in head or b"<gml:" in head
+
+
+def list_layers(path: Path, open_options: dict[str, str]) -> list[tuple[str, str | None]]:
+    """(name, geometry type) of every layer, opened with ``open_options``.
+
+    ``pyogrio.list_layers`` takes no open options, so a GML opened through it writes its .gfs
+    beside the delivery; with options, the layers are asked for one by one by index.
+    """
+    if not open_options:
+        return [(str(r[0]), r[1]) for r in pyogrio.list_layers(path)]
+    out: list[tuple[str, str | None]] = []
+    while True:
+        try:
+            info = pyogrio.read_info(path, layer=len(out), **open_options)
+        except pyogrio.errors.DataLayerError as exc:
+            if type(exc) is pyogrio.errors.DataLayerError:  # not a Geometry/CRS/…Error
+                return out  # past the last layer
+            raise
+        out.append((str(info["layer_name"]), info.get("geometry_type")))
+
+
+def layers_not_read(read_path: Path, opts: dict[str, str],
+                    layers: list[tuple[str, str | None]], layer: str) -> str:
+    """The note of a file of several layers, one read: the others named with their features
+    (as the driver counts them without a scan, else unnamed). It said "read layer 'points' of
+    3": a census delivered as points, lines and polygons in one GeoPackage loaded its points,
+    succeeded, and its lines and polygons were counted nowhere."""
+    others = []
+    for name, _geometry_type in layers:
+        if name == layer:
+            continue
+        try:
+            n = int(pyogrio.read_info(read_path, layer=name, **opts).get("features", -1))
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError):
+            # (a count is a courtesy: the layer is named anyway)
+            n = -1
+        others.append(f"{name!r}" + (f" ({n:,} feature{'s' if n != 1 else ''})" if n >= 0
+                                     else ""))
+    return (f"read layer {layer!r} of {len(layers)}; not read: {', '.join(others)} — load "
+            "each with --layer NAME")
+
+
+def solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
+    """A copy of ``path`` that pyogrio can open: GDAL's own ogr2ogr writes the 3D solids
+    (layer type PolyhedralSurface, which pyogrio refuses) to a GeoPackage of MultiPolygonZ
+    layer type in a temporary folder (never beside the delivery: the source's open options,
+    WRITE_GFS=NO among them, go to ogr2ogr too); :func:`faces_wkb` then reads each solid as its
+    faces."""
+    import subprocess
+
+    if "not supported" not in str(exc):
+        raise InputError(f"GDAL cannot read it: {gdal_message(exc)}", path=str(path)) from exc
+    out = scratch_dir("cim-solids-") / (path.stem + ".gpkg")
+    oo = [arg for k, v in opts.items() for arg in ("-oo", f"{k}={v}")]
+    proc = subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), str(path), "-nlt", "MULTIPOLYGONZ",
+                           *oo, "--config", "GML_DOWNLOAD_SCHEMA", "NO"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not out.exists():
+        raise InputError(f"its 3D solids cannot be converted: {proc.stderr.strip()[-300:]}",
+                         path=str(path)) from exc
+    return out
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A temporary folder removed at exit: where GDAL may write what a read needs."""
+    import atexit
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, tmp, True)
+    return tmp
+
+
+def remove_scratch(folder: Path) -> None:
+    """A :func:`scratch_dir` removed now (a city model's copy is as large as the model), not
+    only at exit."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
