@@ -23,14 +23,22 @@ def _status_cells(html: str, indicator: str) -> list[str]:
     return re.findall(r'<td style="color:[^"]+">([^<]*)</td>', section)
 
 
-def _city_profile(city, tmp_path, labels: dict) -> str:
+def _trend_cells(html: str, indicator: str) -> list[str]:
+    """The trend column (the 7th) of an indicator's table, city first."""
+    section = html[html.index(f"<h3>{indicator}"):]
+    section = section[:section.index("</table>")]
+    return [re.findall(r"<td[^>]*>([^<]*)</td>", row)[6]
+            for row in re.findall(r"<tr><td>.*?</tr>", section)]
+
+
+def _city_profile(city, tmp_path, labels: dict, column: str = "status") -> str:
     """A copy of the test's profile naming its own value_labels.yaml."""
     raw = yaml.safe_load(city.profile.path.read_text(encoding="utf-8"))
     for key in ("boundaries", "grid"):  # relative to the sample profile's folder
         if raw.get(key):
             raw[key] = str((city.profile.path.parent / raw[key]).resolve())
     own = yaml.safe_load((DICTIONARY_DIR / "value_labels.yaml").read_text(encoding="utf-8"))
-    own["values"]["health_indicators"]["status"].update(labels)
+    own["values"]["health_indicators"][column].update(labels)
     (tmp_path / "value_labels.yaml").write_text(yaml.safe_dump(own, allow_unicode=True),
                                                 encoding="utf-8")
     raw["dictionaries"] = {**(raw.get("dictionaries") or {}),
@@ -56,3 +64,23 @@ def test_the_report_shows_the_citys_status_words(city, tmp_path):
     assert _status_cells(html, "地下管网老化率")[:2] == ["未达到目标", "未达到目标"]
     assert _status_cells(html, "建筑密度")[0] == "达到 &lt;目标&gt;"  # escaped as text
     assert "未达标" not in html
+
+
+def test_the_report_shows_the_citys_trend_words(city, tmp_path):
+    """Trend words are value_labels.yaml's ``health_indicators.trend`` too (they were a
+    constant of the report). By construction 地下管网老化率 rises from 0 % (2020) to 42.86 %
+    (2026) in the city and D1: worsened; D2 has no pipes, no trend."""
+    run_cli(["health", "compute", "--year", "2020"], city.env(), check=True)
+    out = tmp_path / "platform.html"
+    run_cli(["health", "compute", "--year", "2026", "--report", str(out)], city.env(),
+            check=True)
+    assert _trend_cells(out.read_text(encoding="utf-8"), "地下管网老化率")[:3] == \
+        ["变差 ↓", "变差 ↓", "—"]
+
+    profile = _city_profile(city, tmp_path, {"worsened": "恶化"}, column="trend")
+    out = tmp_path / "city.html"
+    run_cli(["--profile", profile, "health", "compute", "--year", "2026", "--report",
+             str(out)], city.env(), check=True)
+    html = out.read_text(encoding="utf-8")
+    assert _trend_cells(html, "地下管网老化率")[:2] == ["恶化 ↓", "恶化 ↓"]
+    assert "变差" not in html

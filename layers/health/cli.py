@@ -45,11 +45,11 @@ def compute_cmd(c: Ctx, year: int, future_year: bool, as_json: bool, report: Pat
         from layers.health.report import (
             district_shapes,
             health_classes,
+            health_labels,
             render_html,
-            status_labels,
         )
 
-        classes, labels = health_classes(c.profile), status_labels(c.profile)
+        classes, labels = health_classes(c.profile), health_labels(c.profile)
     result = compute(c.conninfo(), year, c.profile, cat)
     if report:
         report.write_text(render_html(result, district_shapes(c.conninfo()), classes, labels),

@@ -25,7 +25,8 @@ from layers.query.drawing import cjk_font
 
 STATUS_COLOUR = {"met": "#1a7f37", "not_met": "#c00000", "no_target": "#555",
                  "no_data": "#777"}
-TREND_ZH = {"improved": "改善 ↑", "worsened": "变差 ↓", "unchanged": "持平"}
+# the direction a trend word is drawn with beside its word (value_labels.yaml's)
+TREND_ARROW = {"improved": " ↑", "worsened": " ↓"}
 CSS = """
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;
  margin:24px;color:#222;font-size:14px}
@@ -134,26 +135,34 @@ def _img(png: bytes) -> str:
     return f'<img alt="map" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def status_labels(profile: Any) -> dict[str, str]:
-    """The words of a status (met → 达标 …) as the web map's feature info shows them:
-    value_labels.yaml's ``health_indicators.status``, the city's copy named in its profile
-    else the platform's (:func:`layers.styles.maplibre.info_formats`). The report kept its own
-    copy, so a city's wording showed on the map and not in the report."""
+def health_labels(profile: Any) -> dict[str, dict[str, str]]:
+    """The words of the health layer's coded columns (status met → 达标, trend improved → 改善
+    …) as the web map's feature info shows them: value_labels.yaml's ``health_indicators``,
+    the city's copy named in its profile else the platform's
+    (:func:`layers.styles.maplibre.info_formats`). The report kept its own copies, so a city's
+    wording showed on the map and not in the report."""
     from layers.styles.maplibre import info_formats
 
-    return info_formats(profile)["values"].get("health_indicators", {}).get("status", {})
+    return info_formats(profile)["values"].get("health_indicators", {})
 
 
-def _row(label: str, e: dict[str, Any], labels: dict[str, str]) -> str:
+def _trend(trend: str | None, labels: dict[str, dict[str, str]]) -> str:
+    if trend is None:
+        return "—"
+    word = labels.get("trend", {}).get(trend, trend)
+    return escape(word) + TREND_ARROW.get(trend, "")
+
+
+def _row(label: str, e: dict[str, Any], labels: dict[str, dict[str, str]]) -> str:
     st = e["status"]
     # a per-capita value says whose residents it divides by: the year may be an earlier one
     py = (e.get("detail") or {}).get("population_year")
     pop = f" <small>(人口 {py} 年)</small>" if py is not None else ""
     return (f"<tr><td>{escape(label)}</td><td>{_v(e['value'])}{pop}</td>"
             f"<td>{_v(e['target'])}</td>"
-            f'<td style="color:{STATUS_COLOUR.get(st, "#000")}">{escape(labels.get(st, st))}</td>'
+            f'<td style="color:{STATUS_COLOUR.get(st, "#000")}">{escape(labels.get("status", {}).get(st, st))}</td>'
             f"<td>{_v(e['previous_value'])}</td><td>{_v(e['change'])}</td>"
-            f"<td>{TREND_ZH.get(e['trend'], '—')}</td>"
+            f"<td>{_trend(e['trend'], labels)}</td>"
             f"<td>{escape(', '.join(e['flags'])) or '—'}</td></tr>")
 
 
@@ -188,10 +197,10 @@ def _types_table(ind: dict[str, Any]) -> str:
 
 
 def render_html(result: dict[str, Any], shapes: dict[str, Any],
-                classes: list[Any] | None = None, labels: dict[str, str] | None = None
-                ) -> str:
+                classes: list[Any] | None = None,
+                labels: dict[str, dict[str, str]] | None = None) -> str:
     """The report as one HTML string; ``classes``: the web map's (:func:`health_classes`),
-    the maps' colours; ``labels``: the statuses' words (:func:`status_labels`; none given,
+    the maps' colours; ``labels``: the coded columns' words (:func:`health_labels`; none given,
     the codes)."""
     labels = labels or {}
     year, idx = result["year"], result["index"]
@@ -204,7 +213,7 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any],
            f"<h1>城市体检报告 City health check {year}</h1>",
            f"<p>城市体检指数 City health index: <b>{_v(city.get('value'))}</b>"
            f" (上一年 previous {_v(result['previous_year'])}: {_v(city.get('previous_value'))},"
-           f" {TREND_ZH.get(city.get('trend'), '—')})"
+           f" {_trend(city.get('trend'), labels)})"
            + (f" <small>[{escape(', '.join(city['flags']))}]</small>" if city.get("flags")
               else "") + "</p>",
            f"<p class='note'>{escape(idx['method'])}</p>",
