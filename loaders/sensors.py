@@ -56,6 +56,7 @@ from loaders.engine.session import LoadSession
 from loaders.excel_notation import as_coordinate, as_id
 from loaders.fields import as_int, as_text, is_blank
 from loaders.geometry import ewkb
+from loaders.sources.layer_points import X_HEADER, Y_HEADER, points_as_xy
 from loaders.sources.tables import (
     Table,
     known_header_names,
@@ -302,12 +303,18 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
     t, m = _pick_table(tables, aliases, mapping)
     if not t.rows:
         raise InputError("the registry has no rows", path=t.name)
+    layer_crs, from_points = None, t.geometry_type is not None and not ({"x", "y"} & set(m))
+    if from_points:  # a GIS layer without X/Y columns: its points are the positions
+        t, layer_crs = points_as_xy(t)
+        m = {**m, "x": X_HEADER, "y": Y_HEADER}
     report = LoadReport(layer=SENSORS.name, path=str(path), mode=mode, encoding=t.encoding,
                         notes=list(t.notes))
     if len(tables) > 1:
         report.notes.append(f"read table {t.name!r} of {len(tables)}")
     report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in m.items()))
-    coords = _Coordinates(t, m, profile, crs, report.notes)
+    if from_points:
+        report.notes.append(f"positions: the points of {t.name} (no X/Y columns)")
+    coords = _Coordinates(t, m, profile, crs or layer_crs, report.notes)
     report.source_crs = cimcrs.crs_text(coords.crs)
     types = ClassLookup(profile, "sensor_types")
     statuses = ClassLookup(profile, "sensor_status")
