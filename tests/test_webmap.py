@@ -219,6 +219,9 @@ def test_live_layers_refresh_offline_and_identify_an_alarm(browser, api, db):
         assert "一级" in text and "0.041" in text and case in text
     finally:
         db.rows("DELETE FROM alarms WHERE code = %s RETURNING id", (code,))
+    # the alarm open in the info panel is gone: the panel says so at the next refresh
+    assert wait(driver, "return !!document.getElementById('info-gone')", 30)
+    assert driver.find_element("id", "info-code").text == code
     live = [u for u in proxy.statuses if "collections=risk_points,sensors,alarms,cases" in u
             and "/tiles/WebMercatorQuad/" in u]
     assert live and any("&v=" in u for u in live), live
@@ -232,6 +235,7 @@ def test_pygeoapi_pages_offline(browser, api, path):
     """pygeoapi's collection and items pages: Leaflet and Bootstrap from the server, the map
     drawn (features or the extent as vectors), no basemap request, Chinese UI."""
     driver, proxy = browser
+    driver.get("about:blank")  # an open map polls on (and refreshes its info panel) until left
     proxy.clear()
     driver.get(api + path)
     wait(driver, "return document.readyState === 'complete' && !!window.L")

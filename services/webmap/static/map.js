@@ -24,7 +24,7 @@
   async function getJSON(url) {
     const r = await fetch(url, {headers: {Accept: "application/json"}});
     const body = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(body.description || body.detail || r.status + " " + r.statusText);
+    if (!r.ok) throw Object.assign(new Error(body.description || body.detail || r.status + " " + r.statusText), {status: r.status});
     return body;
   }
 
@@ -153,6 +153,14 @@
       if (l.type === "fill") map.setPaintProperty(id, "fill-color", opt["fill-color"]);
     }
   }
+  // a group's box says whether its layers are shown: all, none, or some (indeterminate); it
+  // stayed unticked over a layer ticked again, which the map drew
+  function sync(det) {
+    const kids = [...det.querySelectorAll("input[data-child]")], on = kids.filter((k) => k.checked).length;
+    const box = det.querySelector("summary input");
+    box.checked = on === kids.length;
+    box.indeterminate = on > 0 && on < kids.length;
+  }
   function buildTree(tree) {
     const root = $("tree-body");
     root.innerHTML = "";
@@ -170,13 +178,14 @@
         const pick = c.select
           ? `<select class="pick" data-select="${esc(c.id)}">${c.select.options.map((o, i) => `<option value="${i}">${esc(o.label)}</option>`).join("")}</select>` : "";
         div.innerHTML = `<label><input type="checkbox" checked data-child="${esc(c.id)}"> ${one}${esc(c.title)}</label>${pick}${legend}`;
-        div.querySelector("input").addEventListener("change", (e) => setVisible(c.layers, e.target.checked));
+        div.querySelector("input").addEventListener("change", (e) => { setVisible(c.layers, e.target.checked); sync(det); });
         if (c.select) div.querySelector("select").addEventListener("change", (e) => choose(c, c.select.options[+e.target.value]));
         det.appendChild(div);
       });
       det.querySelector("summary input").addEventListener("change", (e) => {
         setVisible(all, e.target.checked);
         det.querySelectorAll("input[data-child]").forEach((i) => { i.checked = e.target.checked; });
+        sync(det);
       });
       root.appendChild(det);
     });
@@ -382,6 +391,7 @@
     for (const w of watched) { w.version = w.now; state.live.sources[w.id] = {version: w.now, reloads: 0}; }
     state.live.version = (watched.find((w) => w.id === "live") || {}).version || null;
     setInterval(async () => {
+      const before = state.live.layers;
       try { await versions(); } catch (e) { return; /* the server is away: try again at the next tick */ }
       if (units() !== listed) { listed = units(); fillGoto(); }
       for (const w of watched) {
@@ -392,6 +402,16 @@
         if (w.id === "live") state.live.version = w.now;
         map.getSource(w.id).setTiles([`${w.template}${w.template.includes("?") ? "&" : "?"}v=${tag(w.now)}`]);
       }
+      // the feature open in the info panel follows its layer too: a risk point raised, an
+      // alarm cleared, a case dispatched while staff read it kept what it said when clicked
+      const open = state.identified, code = $("info-code");
+      if (open && before[open.collection] !== state.live.layers[open.collection] && code
+          && code.textContent === open.code)
+        showItem(open.collection, open.code, false, state.here).catch((err) => {
+          // retired meanwhile: what was read stays, said to be gone
+          if (err.status === 404 && !$("info-gone"))
+            $("info-body").insertAdjacentHTML("afterbegin", '<p class="err" id="info-gone">此要素已不在现势数据中。</p>');
+        });
     }, LIVE_S * 1000);
   }
 
