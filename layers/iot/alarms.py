@@ -331,6 +331,10 @@ def list_alarms(conn: psycopg.Connection, *, active: bool = False, sensor: str |
     past, ``began_at`` that late readings found it began before its opening (null when not):
     an operator reading the list otherwise took a backlog's alarm for one of the moment."""
     cond, params = ["valid_to IS NULL"], []
+    if sensor is not None:  # pasted from a table, as layers.iot.series.sensor_code takes it
+        sensor = sensor.strip()
+        if not sensor:  # not "every sensor"
+            raise InputError("is blank: give a sensor's code or device id", field="sensor")
     if active:
         status = "active"
     if status:

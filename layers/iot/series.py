@@ -18,7 +18,10 @@ MAX_LIMIT = 100_000
 
 
 def sensor_code(conn: psycopg.Connection, ref: str) -> str:
-    """The current sensor's code of a code or device id; an InputError naming it if none."""
+    """The current sensor's code of a code or device id; an InputError naming it if none.
+    ``ref`` pasted from a table may carry blanks around it (a registry's ids are stored
+    without: ``cim load sensors``), as the risk commands' codes may."""
+    ref = ref.strip()
     row = conn.execute("SELECT code FROM sensors WHERE valid_to IS NULL AND "
                        "(code = %s OR device_id = %s) ORDER BY (code = %s) DESC LIMIT 1",
                        (ref, ref, ref)).fetchone()
