@@ -21,6 +21,8 @@ import subprocess
 import pytest
 import requests
 
+from tests.conftest import start_api
+
 OGR2OGR = shutil.which("ogr2ogr")
 pytestmark = pytest.mark.skipif(OGR2OGR is None, reason="GDAL's ogr2ogr is not installed")
 
@@ -130,3 +132,26 @@ def test_ogrinfo_reads_one_feature_by_its_id(api, db):
     assert proc.stdout.count("OGRFeature(buildings)") == 1, proc.stdout[-2000:]
     assert f"name (String) = {name}" in proc.stdout
     assert f"/collections/buildings/items/{code})" in proc.stderr  # the one GET of it
+
+
+def test_ogrinfo_counts_a_layer_past_the_count_cap_in_one_request(db, tmp_path):
+    """A layer of more features than ``CIM_COUNT_CAP`` has no ``numberMatched`` on its pages
+    (README: omitted above the cap), so GDAL's ``ogrinfo -so`` counted it by downloading
+    every feature, a million footprints ten a request; with ``resultType`` listed it asks
+    the count once."""
+    expected = db.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL")
+    proc, base = start_api(db.url, db.profile, tmp_path, count_cap=100)
+    try:
+        assert expected > 100  # premise: past the cap
+        env = {**os.environ, "CPL_DEBUG": "ON", "GDAL_HTTP_TIMEOUT": "120"}
+        run = subprocess.run([shutil.which("ogrinfo") or "ogrinfo", "-ro", "-so",
+                              f"OAPIF:{base}", "buildings"], env=env, capture_output=True,
+                             text=True, timeout=900)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"Feature Count: {expected}" in run.stdout, run.stdout[-2000:]
+    fetched = [line for line in run.stderr.splitlines()
+               if "Fetch(" in line and "/collections/buildings/items" in line]
+    assert len(fetched) <= 3, fetched
