@@ -1,5 +1,6 @@
 """``cim health compute --year Y [--future-year] [--json] [--report OUT.html]
-[--indicators FILE]`` and ``cim health delete --year Y --yes``."""
+[--indicators FILE]``, ``cim health years [--json]``, ``cim health report --year Y --out
+OUT.html`` and ``cim health delete --year Y --yes``."""
 
 from __future__ import annotations
 
@@ -100,3 +101,64 @@ def delete_cmd(c: Ctx, year: int, yes: bool) -> None:
         raise click.BadParameter(f"no health check of {year} is stored",
                                  param_hint="'--year'")
     click.echo(f"health check {year}: {n} rows deleted")
+
+
+@health.command("years")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON list")
+@pass_ctx
+def years_cmd(c: Ctx, as_json: bool) -> None:
+    """The stored years: when each was computed (the city's clock), its city index and
+    trend, how many indicators have a city value. Which year to file a report of was found
+    only by querying the table."""
+    from layers.health.stored import on_clock, stored_years
+
+    years = stored_years(c.conninfo())
+    if as_json:
+        echo_json(years)
+        return
+    if not years:
+        click.echo("no health check is stored (cim health compute --year Y)")
+        return
+    zone = c.profile.timezone
+    for y in years:
+        idx = "-" if y["index"] is None else f"{y['index']:.3f}".rstrip("0").rstrip(".")
+        prev = "" if y["previous_value"] is None else (
+            f"  {y['trend'] or '-'} {y['change']:+g} on {y['previous_year']}")
+        flags = f"  [{', '.join(y['flags'])}]" if y["flags"] else ""
+        # a later year's comparison renewed (an earlier year stored or deleted since)
+        again = "" if y["versioned_at"] == y["computed_at"] else \
+            f"  compared anew {on_clock(y['versioned_at'], zone)}"
+        click.echo(f"{y['year']}  computed {on_clock(y['computed_at'], zone)}  index {idx}"
+                   f"{prev}{flags}  indicators with data {y['indicators_with_data']}/"
+                   f"{y['indicators']}{again}")
+
+
+@health.command("report")
+@click.option("--year", type=click.IntRange(1900, 2200), required=True,
+              help="The stored year to report")
+@click.option("--out", type=click.Path(path_type=Path), required=True, callback=output_file,
+              help="The HTML report to write")
+@pass_ctx
+def report_cmd(c: Ctx, year: int, out: Path) -> None:
+    """Write the report of YEAR as stored: its stored values, comparisons and district
+    polygons, drawn by the compute's renderer; nothing is computed or written to the
+    database. Recomputing a past year to get its report redid it on today's features and
+    replaced the stored year."""
+    from layers.health.report import health_classes, health_labels, render_html
+    from layers.health.stored import stored_result
+
+    classes, labels = health_classes(c.profile), health_labels(c.profile)
+    got = stored_result(c.conninfo(), year, c.profile)
+    if got is None:
+        raise click.BadParameter(f"no health check of {year} is stored (cim health years "
+                                 "lists the stored years)", param_hint="'--year'")
+    result, shapes = got
+    if len(shapes) < len(result["index"]["units"]) - 1:  # rows stored without a polygon
+        from layers.health.report import district_shapes
+
+        shapes = {**district_shapes(c.conninfo()), **shapes}
+    out.write_text(render_html(result, shapes, classes, labels), encoding="utf-8")
+    if result["weights_changed"]:
+        click.echo("note: the catalog's dimension weights no longer give the stored index: "
+                   "the report shows no weights", err=True)
+    click.echo(f"health check {year}: report {out}")

@@ -223,6 +223,11 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any],
            "<table><tr><th>维度 dimension</th><th>权重 weight</th><th>全市 city</th>"
            + "".join(f"<th>{escape(names.get(c, c))}</th>" for c in idx["units"] if c != "city")
            + "</tr>"]
+    if result.get("weights_changed"):
+        # a stored year drawn again after its catalog's weights were edited: no weight is
+        # printed beside an index it was not computed with (layers.health.stored)
+        out.insert(6, "<p class='note'>权重 weights: 目录已修改, 非计算时的权重 — the "
+                      "catalog's weights were edited since this year was computed</p>")
     for d in result["dimensions"]:
         out.append(f"<tr><td>{escape(d['name_zh'])} {escape(d['name_en'])}</td>"
                    f"<td>{_v(d['weight'])}</td>" + "".join(
