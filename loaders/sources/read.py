@@ -53,7 +53,7 @@ from loaders.sources.gdal_access import (
     scratch_dir,
     solids_as_faces,
 )
-from loaders.sources.precheck import precheck
+from loaders.sources.precheck import check_gpkg_numbers, precheck
 from loaders.sources.text_encoding import check_text, dbf_path, encoding_advice
 from loaders.sources.wkb import faces_wkb
 
@@ -195,6 +195,9 @@ def open_source(path: str | Path, layer: str | None = None,
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL cannot read it: {gdal_message(exc)}", path=str(path)) from exc
     driver = info.get("driver") or ""
+    if driver == "GPKG":
+        check_gpkg_numbers(path, str(info.get("layer_name") or layer),
+                           read_path if read_path != path else None)
     if require_geometry and info.get("geometry_type") is None:
         from loaders.sources.xy_table import xy_hint
 
