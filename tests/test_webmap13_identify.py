@@ -145,3 +145,25 @@ def test_the_box_count_lists_layers_in_the_catalogs_order(browser, api, db):  # 
              .json()["collections"]]
     assert got == [c for c in order if c in got], (got, order)
     assert len(got) > 5
+
+
+def test_a_sensors_device_id_finds_it(browser, api, db):  # noqa: F811
+    """Staff know a sensor by its device id (LV-003, as alarms and `cim iot` name it): the
+    search box answered "code 'LV-003' is not all digits"."""
+    driver, proxy = browser
+    open_map(driver, api)
+    device, code = db.rows("SELECT device_id, code FROM sensors WHERE valid_to IS NULL "
+                           "ORDER BY code LIMIT 1")[0]
+    assert not device.isdigit()
+    box = driver.find_element("id", "code")
+    box.clear()
+    box.send_keys(device + "\n")
+    assert wait(driver, "const e = document.getElementById('info-code'); "
+                        f"return e && e.textContent === '{code}'", 30)
+    # neither a code nor a device id: said so in Chinese
+    box.clear()
+    box.send_keys("无此设备-1\n")
+    text = wait(driver, "const e = document.querySelector('#info-body .err'); "
+                        "return e && e.textContent", 30)
+    assert "无此设备-1" in text and "digits" not in text, text
+    assert page_external(proxy) == [], page_external(proxy)

@@ -13,6 +13,8 @@ The raise is the alarm path's own; the expected level is read back in SQL.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 
@@ -78,3 +80,16 @@ def test_a_groups_box_says_some_of_its_layers_are_drawn(served):
     driver.execute_script(group + "kids.slice(1).forEach(k => k.click());")
     assert driver.execute_script(group + "return [box.checked, box.indeterminate]") \
         == [True, False]
+
+
+def test_a_live_period_that_is_no_number_keeps_the_default(served):
+    """/map?live=abc: NaN seconds, which setInterval took as 0 — the page asked for the
+    versions without pause."""
+    d, base, driver, proxy = served
+    driver.get(base + "/map?live=abc")
+    wait(driver, "return !!(window.CIM_STATE && CIM_STATE.ready)")
+    proxy.clear()
+    time.sleep(4)
+    asked = [u for u in proxy.requests if "/tiles/versions" in u]
+    driver.get("about:blank")
+    assert len(asked) <= 1, len(asked)  # the default, every 12 s

@@ -252,6 +252,15 @@
     const code = $("code").value.trim();
     if (!code) return;
     try {
+      // a sensor's device id (LV-003: what an alarm and `cim iot` name it by) is no platform
+      // code: the box answered "code 'LV-003' is not all digits"
+      if (!/^\d+$/.test(code)) {
+        const fc = await getJSON(`${BASE}/collections/sensors/items?f=json&limit=2&skipGeometry=true&properties=device_id&device_id=${encodeURIComponent(code)}`)
+          .catch(() => ({features: []}));  // no sensors served
+        const hit = (fc.features || []).filter((f) => f.properties.device_id === code);
+        if (hit.length === 1) return await showItem("sensors", hit[0].id, true);
+        return info(`<p class="err">「${esc(code)}」不是平台编码（全为数字），也不是监测设备编号。</p>`);
+      }
       const d = await getJSON(`${BASE}/codes/${encodeURIComponent(code)}`);
       if (d.exists && d.layer) return await showItem(d.layer, d.code, true);
       // what the code spells (cim code explain), under Chinese headings
@@ -364,7 +373,10 @@
   // by an alarm on their asset, sensors, alarms, cases: layers.catalog.live_layers) moves
   // often; the one map's moves too — a reload of the buildings while the page is open — and
   // was never asked again.
-  const LIVE_S = Math.max(1, +(new URLSearchParams(location.search).get("live") || window.CIM_MAP.live || 12));
+  // a ?live= that is no number (?live=abc) made NaN, which setInterval takes as 0: the page
+  // asked for the versions as fast as the browser could
+  const LIVE_ASKED = +(new URLSearchParams(location.search).get("live") || window.CIM_MAP.live || 12);
+  const LIVE_S = Number.isFinite(LIVE_ASKED) ? Math.max(1, LIVE_ASKED) : 12;
   state.live = {version: null, reloads: 0, sources: {}};
   // a short, stable tag of a source's versions (the one map's are a dozen layers long)
   const tag = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); } return (h >>> 0).toString(16); };
