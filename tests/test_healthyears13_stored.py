@@ -103,14 +103,25 @@ def test_a_year_whose_comparison_was_renewed_is_reported_with_it(city, tmp_path)
     versions, the same run). The report of 2026 shows that comparison, the rows in the
     computation's order, and `years` says when the comparison was renewed."""
     env = city.env()
-    run_cli(["health", "compute", "--year", "2026"], env, check=True)
+    computed = json.loads(run_cli(["health", "compute", "--year", "2026", "--json"], env,
+                                  check=True).stdout)
     hf.add_building(city.conninfo, "H650", hf.block(650), hf.D1)  # 2020 sees one home more
     run_cli(["health", "compute", "--year", "2020"], env, check=True)
     out = tmp_path / "r.html"
     run_cli(["health", "report", "--year", "2026", "--out", str(out)], env, check=True)
     expected = hf.expected_coverage()
     earlier = hf.expected_coverage({**hf.BUILDINGS, "H650": (hf.block(650), hf.D1, "01")})
-    row = _park_city_row(out.read_text(encoding="utf-8"))
+    html = out.read_text(encoding="utf-8")
+    # the rows renewed (those with a value in both years) got new ids: still in the order
+    # computed, the catalog's, each table the city then the districts
+    h3 = re.findall(r"<h3>(.*?)</h3>", html)
+    order = [i for d in computed["dimensions"] for i in computed["indicators"]
+             if i["dimension"] == d["id"]]
+    assert len(h3) == len(order) and all(
+        h.startswith(f"{i['name_zh']} {i['name_en']} (") for h, i in zip(h3, order)), h3
+    assert all(t.split("<tr>")[1].startswith("<td>全市 city</td>")
+               for t in html.split("<th>单元 unit</th>")[1:])
+    row = _park_city_row(html)
     # value (2026's as stored), previous (2020's), change: stored to 6 places
     assert row.startswith(f"<td>全市 city</td><td>{expected['city']:,.2f}</td>"), row
     assert f"<td>{earlier['city']:,.2f}</td>" in row, row

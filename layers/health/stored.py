@@ -43,9 +43,10 @@ _ROWS = (
     " h.unit_kind, h.unit_code, h.unit_name, h.value, h.target, h.status, h.score,"
     " h.previous_value, h.change, h.trend, h.method, h.flags, h.detail,"
     " ST_AsBinary(h.geom), h.run_id"
-    " FROM health_indicators h WHERE h.valid_to IS NULL AND h.year = %s"
-    " ORDER BY (SELECT min(o.id) FROM health_indicators o WHERE o.code = h.code"
-    "           AND o.run_id = h.run_id), h.id")
+    " FROM health_indicators h JOIN (SELECT code, run_id, min(id) AS first"
+    "   FROM health_indicators WHERE year = %(year)s GROUP BY code, run_id) f"
+    "   ON f.code = h.code AND f.run_id = h.run_id"
+    " WHERE h.valid_to IS NULL AND h.year = %(year)s ORDER BY f.first, h.id")
 
 
 def stored_years(conninfo: str) -> list[dict[str, Any]]:
@@ -97,7 +98,7 @@ def stored_result(conninfo: str, year: int, profile: CityProfile | None = None
     computed on (by code, for the maps); ``None``: the year is not stored. Nothing is
     computed or written."""
     with psycopg.connect(conninfo) as conn:
-        rows = conn.execute(_ROWS, (year,)).fetchall()
+        rows = conn.execute(_ROWS, {"year": year}).fetchall()
         if not rows:
             return None
         cat = _catalog(conn, {r[-1] for r in rows}, profile)
