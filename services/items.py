@@ -32,7 +32,7 @@ from flask import Response, after_this_request, current_app, g, has_app_context,
 from werkzeug.datastructures import ImmutableMultiDict
 
 from layers.catalog import published_columns
-from services.items_filter import FallThrough
+from services.items_filter import FallThrough, shown_name_hint
 from services.items_query import (
     FILTER_PARAMS,
     PYGEOAPI_ONLY,
@@ -123,7 +123,8 @@ class ItemsService:
         try:  # every format: pygeoapi's pages get the same checks and limits
             q = parse_items(request.args, columns, crs, self.limits)
         except ParamError as exc:
-            return _error(400, "InvalidParameterValue", str(exc))
+            return _error(400, "InvalidParameterValue",
+                          str(exc) + shown_name_hint(str(exc), layer))
         if not _wants_geojson() or any(k in request.args for k in PYGEOAPI_ONLY):
             self._pygeoapi_pages(layer, columns, q)
             return self._for_pygeoapi(layer, q)

@@ -258,3 +258,25 @@ def _by_its_key(message: str, layer: Layer) -> str:
         return ""
     return (f"; {m[1]!r} is the name shown for the property {keys[0]}: filter by its key "
             f"({keys[0]} = …, a text value in single quotes)")
+
+
+_UNKNOWN_LISTED = re.compile(r"^(properties|sortby): unknown propert(?:y|ies) (.+?); known: ")
+
+
+def shown_name_hint(message: str, layer: Layer) -> str:
+    """For ``properties``/``sortby`` naming a property by the Chinese name it is shown under
+    (QGIS's alias, the HTML page's heading, the queryables' title: ``properties=建筑名称``),
+    which key to give instead, as :func:`_by_its_key` says for a filter; "" if none is."""
+    m = _UNKNOWN_LISTED.match(message)
+    if not m:
+        return ""
+    from layers.styles.fields import field_titles
+
+    by_title: dict[str, str] = {}
+    for key, title in field_titles(layer.table).items():
+        by_title.setdefault(title, key)
+    hits = [(n, by_title[n]) for n in m[2].split(", ") if n in by_title]
+    if not hits:
+        return ""
+    shown = ", ".join(f"{n!r} is the name shown for the property {k}" for n, k in hits)
+    return f"; {shown}: {m[1]} takes the keys ({', '.join(k for _, k in hits)})"

@@ -104,3 +104,23 @@ def test_a_clients_bad_filter_is_no_error_of_the_server(db, tmp_path):
     assert "Bad CQL text" in log  # premise: pygeoapi's own record of its parser's 400 …
     assert "Traceback" not in log, log[-3000:]
     assert not re.search(r"\b(ERROR|CRITICAL)\b", log), log[-3000:]  # … no ERROR
+
+
+def test_a_property_given_by_its_shown_name_is_told_its_key(api):
+    """A planner copies a column's heading (QGIS's alias, the HTML page's, the queryables'
+    title: 建筑名称) into ``properties`` or ``sortby``; the 400 listed the keys but not which
+    is which, as the filter's 400 does (``_by_its_key``)."""
+    props = requests.get(f"{api}/collections/buildings/queryables", timeout=60).json()[
+        "properties"]
+    shown = {p["title"]: key for key, p in props.items()
+             if key in ("name", "height") and not p["title"].isascii()}
+    assert len(shown) == 2, props  # premise: both shown by a Chinese name
+    for params in ({"properties": ",".join(shown)},
+                   {"sortby": "-" + next(iter(shown))}):
+        for f in ("json", "csv", "html"):
+            r = requests.get(api + ITEMS, params={**params, "f": f}, timeout=60)
+            assert r.status_code == 400, (params, f, r.status_code)
+            text = r.json()["description"]
+            named = shown if "properties" in params else dict([next(iter(shown.items()))])
+            for title, key in named.items():
+                assert f"'{title}' is the name shown for the property {key}" in text, text
