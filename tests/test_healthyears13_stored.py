@@ -127,7 +127,12 @@ def test_a_year_whose_comparison_was_renewed_is_reported_with_it(city, tmp_path)
     assert f"<td>{earlier['city']:,.2f}</td>" in row, row
     r = run_cli(["health", "years"], env, check=True)
     line = next(x for x in r.stdout.splitlines() if x.startswith("2026"))
-    assert "compared anew" in line and "on 2020" in line, line
+    # the index's stored comparison, its trend in the city's words (value_labels.yaml)
+    trend, change = city.scalar("SELECT array[trend, change::text] FROM health_indicators"
+                                " WHERE valid_to IS NULL AND year = 2026"
+                                " AND indicator_id = 'health_index' AND unit_code = 'city'")
+    word = {"improved": "改善", "worsened": "变差", "unchanged": "持平"}[trend]
+    assert "compared anew" in line and f"{word} {float(change):+g} on 2020" in line, line
 
 
 def test_the_report_reads_the_catalog_the_year_was_computed_with(city, tmp_path):

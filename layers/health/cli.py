@@ -119,11 +119,15 @@ def years_cmd(c: Ctx, as_json: bool) -> None:
     if not years:
         click.echo("no health check is stored (cim health compute --year Y)")
         return
-    zone = c.profile.timezone
+    from layers.health.report import health_labels
+
+    # the trend in the city's words, as its report and the web map give it
+    zone, words = c.profile.timezone, health_labels(c.profile).get("trend", {})
     for y in years:
         idx = "-" if y["index"] is None else f"{y['index']:.3f}".rstrip("0").rstrip(".")
         prev = "" if y["previous_value"] is None else (
-            f"  {y['trend'] or '-'} {y['change']:+g} on {y['previous_year']}")
+            f"  {words.get(y['trend'], y['trend']) if y['trend'] else '-'} "
+            f"{y['change']:+g} on {y['previous_year']}")
         flags = f"  [{', '.join(y['flags'])}]" if y["flags"] else ""
         # a later year's comparison renewed (an earlier year stored or deleted since)
         again = "" if y["versioned_at"] == y["computed_at"] else \
