@@ -46,7 +46,7 @@ import pyproj
 from cim.crs import parse_crs
 from cim.errors import InputError
 from loaders.engine.checksum import delivery_files, file_sha256, files_sha256
-from loaders.sources.precheck import MAX_ZIP_MEMBERS, ZIP_ERRORS
+from loaders.sources.precheck import MAX_ZIP_MEMBERS, ZIP_ERRORS, precheck
 from loaders.sources.read import (
     GDAL_INPUT_ERRORS,
     gdal_source,
@@ -71,6 +71,9 @@ class ProjectFile:
     notes: list[str] = field(default_factory=list)
     # the project as filed: the path read (absolute), or ``/vsizip/ZIP/MEMBER`` for a zip's
     source: str = ""
+    # the CRS each layer read declares (None: none), whatever ``crs`` is: --crs is the CRS
+    # of layers declaring none, and the check refuses it over a layer declaring another
+    layer_crs: dict[str, pyproj.CRS | None] = field(default_factory=dict)
 
 
 def _value(v):
@@ -101,24 +104,23 @@ def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> Project
         raise InputError("a project is a GeoPackage, GeoJSON, DXF or Shapefile file "
                          f"({', '.join(SUFFIXES)}), or a folder of Shapefiles",
                          path=str(path))
-    first = open_source(path, encoding=encoding)  # checks the path, prechecks, GDAL opens it
+    _prechecked(path)
     read_path, opts = gdal_source(path)
     try:
         names = [n for n, gt in list_layers(read_path, opts) if gt is not None]
-        counts = {n: pyogrio.read_info(read_path, layer=n, **opts).get("features")
-                  for n in names}
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL cannot read it: {exc}", path=str(path)) from exc
     records: list[dict] = []
-    crss: dict[str, pyproj.CRS] = {}
-    notes = list(first.notes)
+    declared: dict[str, pyproj.CRS | None] = {}
+    notes: dict[str, list[str]] = {}
     for name in names:
-        if counts[name] == 0:
-            continue
-        src = first if name == first.layer else open_source(path, layer=name,
-                                                             encoding=encoding)
-        if src.crs is not None:
-            crss[name] = src.crs
+        if _features(read_path, opts, name) == 0:
+            continue  # a template's layer left empty (拆除: nothing demolished)
+        # each layer opened by its name: the loaders' default opening reads one layer (a
+        # load's), refuses the file when that one is empty and notes the others "not read"
+        src = open_source(path, layer=name, encoding=encoding)
+        declared[name] = src.crs
+        notes[name] = src.notes
         dxf = src.driver == "DXF"
         for batch in iter_batches(src, python_values=True):  # no pandas for a few features
             closed = set(batch.rings_closed.tolist())
@@ -130,23 +132,69 @@ def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> Project
                                 "ring_closed": i in closed})
     if not records:
         raise InputError("the project file has no features", path=str(path))
-    return _project_file(path, file_sha256(path), records, crss, crs, notes)
+    return _project_file(path, file_sha256(path), records, declared, crs, _merged(notes))
 
 
-def _project_file(path: Path, sha256: str, records: list[dict], crss: dict[str, pyproj.CRS],
-                  crs: str | None, notes: list[str]) -> ProjectFile:
+def _prechecked(path: Path) -> None:
+    """The loaders' checks of a file before GDAL parses it (``precheck``: XML with a
+    DOCTYPE under any name, a broken Shapefile), as :func:`open_source` makes them, here
+    before the layers are listed and counted."""
+    if not path.exists():
+        raise InputError("file not found", path=str(path))
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError("file is empty (0 bytes)", path=str(path))
+    try:
+        precheck(path)
+    except OSError as exc:  # a folder named .gpkg, a file not readable
+        raise InputError(f"cannot read it: {exc.strerror or exc}", path=str(path)) from exc
+
+
+def _features(read_path: Path, opts: dict[str, str], layer: str) -> int:
+    """The layer's features as the driver counts them without a scan (-1: unknown, or GDAL
+    cannot tell: the layer is opened, and the opening says why). Its field names are read
+    as Latin-1, which decodes any bytes: a .dbf's UTF-8 names cut inside a character at 10
+    bytes (地上层数 → 地上层) are the loaders' to read, not a reason to miss the count."""
+    try:
+        info = pyogrio.read_info(read_path, layer=layer, encoding="ISO-8859-1", **opts)
+    except GDAL_INPUT_ERRORS:
+        return -1
+    n = info.get("features")
+    return -1 if n is None else int(n)
+
+
+def _merged(notes: dict[str, list[str]]) -> list[str]:
+    """The notes of the layers read: one every layer has (``--encoding`` ignored) once,
+    the others naming their layer when there are several."""
+    if len(notes) <= 1:
+        return [n for ns in notes.values() for n in ns]
+    every = [n for n in next(iter(notes.values())) if all(n in ns for ns in notes.values())]
+    return every + [f"layer {name!r}: {n}" for name, ns in notes.items() for n in ns
+                    if n not in every]
+
+
+def _project_file(path: Path, sha256: str, records: list[dict],
+                  declared: dict[str, pyproj.CRS | None], crs: str | None,
+                  notes: list[str]) -> ProjectFile:
+    """``declared``: the CRS each layer read declares (None: none)."""
+    crss = {n: c for n, c in declared.items() if c is not None}
     if crs is not None:
-        return ProjectFile(path, sha256, records, parse_crs(crs), notes)
+        return ProjectFile(path, sha256, records, parse_crs(crs), notes, layer_crs=declared)
     distinct = {c.to_wkt() for c in crss.values()}
     if len(distinct) > 1:
-        # --crs reads every layer in the one CRS it names: right for a layer whose CRS is
-        # declared wrongly, wrong for layers that really are in different CRSs
+        # --crs does not make them one: it names the CRS of layers declaring none, and the
+        # check refuses a layer declaring a CRS that puts its coordinates elsewhere
+        # (layers.approval.outlines.refuse_reinterpreted) — it takes only CRSs that are one
+        # CRS spelt otherwise (an ESRI .prj's name for an EPSG CRS)
         raise InputError("its layers are in different CRSs ("
                          + ", ".join(f"{n}: {_crs_label(c)}" for n, c in crss.items())
                          + "): reproject the layers to one CRS (QGIS: Export → Save Features "
-                         "As…; ogr2ogr -t_srs) and check again (--crs would read every layer "
-                         "in the one CRS it names)", path=str(path))
-    return ProjectFile(path, sha256, records, next(iter(crss.values()), None), notes)
+                         "As…; ogr2ogr -t_srs) and check again. --crs does not make them one: "
+                         "a layer declaring a CRS that puts its coordinates elsewhere than "
+                         "the one --crs names is refused (it names the CRS of layers declaring "
+                         "none, or of layers whose CRSs are one CRS spelt otherwise)",
+                         path=str(path))
+    return ProjectFile(path, sha256, records, next(iter(crss.values()), None), notes,
+                       layer_crs=declared)
 
 
 def _crs_label(crs: pyproj.CRS) -> str:
@@ -166,16 +214,18 @@ def _read_shapefiles(path: Path, crs: str | None, encoding: str | None) -> Proje
     else:
         shps = [path]
     records: list[dict] = []
-    crss: dict[str, pyproj.CRS] = {}
+    declared: dict[str, pyproj.CRS | None] = {}
     notes: list[str] = []
     files: list[Path] = []
     for shp in shps:
+        _prechecked(shp)  # a truncated .shp, a .shx that disagrees: before GDAL counts
+        files.extend(delivery_files(shp))
+        if _features(shp, {}, shp.stem) == 0:
+            continue  # a template's layer left empty (拆除.shp: nothing demolished)
         src = open_source(shp, encoding=encoding)  # checks, prechecks, the .dbf's encoding
         name = shp.stem
-        if src.crs is not None:
-            crss[name] = src.crs
+        declared[name] = src.crs
         notes.extend(f"{shp.name}: {n}" for n in src.notes)
-        files.extend(delivery_files(shp))
         for batch in iter_batches(src, python_values=True):
             closed = set(batch.rings_closed.tolist())
             for i, g in enumerate(batch.geometries):
@@ -185,7 +235,7 @@ def _read_shapefiles(path: Path, crs: str | None, encoding: str | None) -> Proje
                                 "geometry": g, "ring_closed": i in closed})
     if not records:
         raise InputError("the project's Shapefiles have no features", path=str(path))
-    return _project_file(path, files_sha256(files), records, crss, crs, notes)
+    return _project_file(path, files_sha256(files), records, declared, crs, notes)
 
 
 # -- a project delivered as a .zip ------------------------------------------------------------

@@ -9,7 +9,6 @@ does not apply), 1 any fails or needs review, 2 bad input.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
-from cim.crs import parse_crs
 from cim.errors import ConfigError, InputError
 from layers.query.cli import output_file
 
@@ -55,11 +53,14 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
     from layers.approval.project import build_project
     from layers.approval.record import attach_report, record_check
     from layers.approval.report import print_pdf, render_html
+    from loaders.cli import gdal_warnings
 
     try:
         cfg = load_config(c.profile, rules)
-        # a .zip: its one project, the zip's checksum; the CRS each layer declares
-        pf, declared, crs_notes = read_declared(project, crs, encoding)
+        # a .zip: its one project, the zip's checksum; the CRS each layer declares. GDAL's
+        # warnings one line naming the file, those the notes tell (a ring read closed) not
+        with gdal_warnings(project):
+            pf, declared, crs_notes = read_declared(project, crs, encoding)
         # the path as filed: absolute (as load_batches.source_path), not as typed in a shell
         proj = build_project(pf.records, source=pf.source,
                              name=name or project.resolve().stem,
@@ -118,79 +119,20 @@ def read_declared(project: Path, crs: str | None, encoding: str | None
     Over a layer that declares another CRS it would move the applicant's coordinates without
     a word, so the declared CRSs go to the check (``build_project(declared=…)``), which
     refuses them naming layer and both CRSs unless they put the coordinates where ``--crs``
-    does. The file is read as declared first; layers declaring different CRSs are read again
-    with ``--crs`` only to name each layer's (one of them differs from it whatever it is).
+    does. Without ``--crs``, layers declaring different CRSs are refused by the reading.
     """
     from loaders.project import read_project
 
-    try:
-        pf = _every_layer_read(read_project(project, None, encoding))
-    except InputError as mixed:
-        if crs is None:
-            raise
-        # the same error again, unless the layers' CRSs differed
-        pf = _every_layer_read(read_project(project, crs, encoding))
-        declared = {n: c for n, (c, _) in _layer_crss(pf).items() if c is not None}
-        if not declared:  # the layers not listed: the loaders' message names them all
-            raise mixed
-        return pf, declared, []
-    layers = _layer_crss(pf) if pf.crs is not None else {}
-    # the loaders' reading of the CRS (a GeoJSON's, a .prj's) for every layer declaring one
-    declared = {n: pf.crs for n, (c, _) in layers.items() if c is not None} or \
-        ({Path(pf.source).name: pf.crs} if pf.crs is not None else {})
+    pf = read_project(project, crs, encoding)
+    declared = {n: c for n, c in pf.layer_crs.items() if c is not None}
     notes = []
-    if crs is not None:
-        pf.crs = parse_crs(crs)
-    elif declared:
+    if crs is None and declared:
         from layers.approval.outlines import crs_label
 
         notes = [f"layer {n!r} declares no CRS: read in {crs_label(pf.crs)}, the CRS of "
                  f"layer(s) {', '.join(declared)} (--crs names the CRS of layers declaring "
-                 "none)" for n, (c, count) in layers.items() if c is None and count]
+                 "none)" for n, c in pf.layer_crs.items() if c is None]
     return pf, declared, notes
-
-
-# the loaders' note on a file of several layers, one read by default (a load reads one layer)
-_ONE_LAYER_READ = re.compile(r"^read layer '.*' of \d+; not read: .* — load each with --layer")
-
-
-def _every_layer_read(pf: Any) -> Any:
-    """``pf`` without the loaders' note that one layer of several was read: the check reads
-    every layer, but ``read_project`` keeps the notes of its first opening, which reads one
-    by default, and every GeoPackage project's report said "not read: '建筑' (2 features)"
-    (``loaders/project.py`` would better not pass that note on)."""
-    pf.notes = [n for n in pf.notes if not _ONE_LAYER_READ.match(n)]
-    return pf
-
-
-def _layer_crss(pf: Any) -> dict[str, tuple[Any, int]]:
-    """Each GDAL layer of the project read (its path, or ``/vsizip/…`` for a zip's member) with
-    the CRS it declares (None) and its features; empty where GDAL cannot tell (a zip's member
-    names it cannot spell)."""
-    import pyogrio
-    import pyproj
-
-    from loaders.sources.read import list_layers
-
-    path = pf.source
-    opts = {"IMMUTABLE": "YES"} if path.lower().endswith(".gpkg") and \
-        not path.startswith("/vsi") else {}  # no -wal/-shm beside the applicant's file
-    out: dict[str, tuple[Any, int]] = {}
-    try:
-        for name, gtype in list_layers(path, opts):
-            if gtype is None:
-                continue
-            try:
-                info = pyogrio.read_info(path, layer=name, **opts)
-            except UnicodeDecodeError:  # a .dbf's field names cut inside a character:
-                # its bytes as they are (the CRS is what is asked)
-                info = pyogrio.read_info(path, layer=name, ENCODING="", **opts)
-            c = pyproj.CRS.from_user_input(info["crs"]) if info.get("crs") else None
-            out[str(name)] = (c, int(info.get("features") or 0))
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
-            pyproj.exceptions.CRSError, OSError, UnicodeDecodeError):
-        return {}
-    return out
 
 
 def _import_pyogrio_without_pandas() -> None:

@@ -1,5 +1,5 @@
 """A project file whose layers are in different CRSs: one --crs cannot fix layers that
-really differ (it reads every layer in the one CRS), so the refusal says what to do —
+really differ (the check refuses a layer declaring another CRS), so the refusal says what to do —
 reproject the layers to one CRS — naming each layer and its CRS, not "give --crs"."""
 
 from __future__ import annotations
@@ -33,3 +33,5 @@ def test_layers_in_different_crss_are_told_to_be_reprojected(tmp_path):
     msg = str(e.value)
     assert "用地红线: EPSG:4527" in msg and "建筑: EPSG:4490" in msg, msg
     assert "reproject" in msg and "give --crs" not in msg, msg
+    # --crs reads no layer declaring another CRS in it: the check refuses such a layer
+    assert "would read every layer" not in msg and "--crs does not make them one" in msg, msg
