@@ -52,6 +52,7 @@ def precheck(path: Path, layer: str | None = None) -> None:
         check_shapefile(path)
     if suffix in TEXT_TABLE_SUFFIXES:
         check_text_table(path)
+        check_csv_cells(path)
     if suffix in EXCEL_SUFFIXES:
         check_excel_header(path, layer)
 
@@ -252,6 +253,73 @@ def check_text_table(path: Path) -> None:
         what = "its encoding is unknown"
     raise InputError(f"the file is not UTF-8 (line {line}: {what}); save it as 'CSV UTF-8'",
                      path=str(path), row=line - 1 if line > 1 else None)
+
+
+def csv_separator(path: Path) -> str:
+    """The separator GDAL reads a text table with: a .tsv's tab, else the one of comma,
+    semicolon and tab its header line holds outside quotes (a comma when it holds several)."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    with open(path, "rb") as fh:
+        line = fh.readline(1 << 16)
+    outside = b"".join(line.split(b'"')[::2])
+    found = [c for c in (",", ";", "\t") if c.encode() in outside]
+    return found[0] if len(found) == 1 else ","
+
+
+def check_csv_cells(path: Path, encoding: str | None = None) -> None:
+    """Refuse a text table with a row of more non-empty cells than its header has names.
+
+    GDAL reads a row's cells up to the header's last column and drops the rest without a
+    word: a value holding the separator unquoted (权属单位 "济宁水务集团,二分公司") shifted
+    the cells after it and lost the last. Arrow's CSV parser counts every row's cells (C++,
+    0.4–1 s the 200 MB CSV of a million footprints, one column converted); only the rows of
+    another count reach Python.
+    Rows are numbered as a spreadsheet shows them (the header is row 1, a quoted value over
+    two lines one row)."""
+    import pyarrow
+    import pyarrow.csv as pcsv
+
+    bad: list[tuple[int | None, int, int, str]] = []
+
+    def handler(row) -> str:  # (pyarrow.csv.InvalidRow)
+        if row.actual_columns > row.expected_columns and len(bad) < 1000:
+            bad.append((row.number, row.expected_columns, row.actual_columns, row.text))
+        return "skip"
+
+    try:
+        with pcsv.open_csv(
+                path,
+                read_options=pcsv.ReadOptions(autogenerate_column_names=True, use_threads=False,
+                                              encoding=encoding or "utf8",
+                                              block_size=1 << 24),
+                parse_options=pcsv.ParseOptions(delimiter=csv_separator(path),
+                                                newlines_in_values=True,
+                                                invalid_row_handler=handler),
+                convert_options=pcsv.ConvertOptions(include_columns=["f0"],
+                                                    column_types={"f0": pyarrow.binary()})
+        ) as reader:
+            for _batch in reader:
+                pass
+    except (pyarrow.ArrowException, UnicodeDecodeError, LookupError):
+        return  # what Arrow cannot parse, GDAL says what it can of
+    bad = [b for b in bad if any(c.strip() for c in _cells(b[3], csv_separator(path))[b[1]:])]
+    if not bad:
+        return
+    number, expected, actual, text = bad[0]
+    extra = [c for c in _cells(text, csv_separator(path))[expected:]]
+    more = f" ({len(bad)} rows so)" if len(bad) > 1 else ""
+    raise InputError(
+        f"{actual} cells where the header has {expected}{more}; GDAL "
+        f"would drop the cells past the header's last column ({', '.join(map(repr, extra))}):"
+        " a value holding the separator without quotes shifts the cells after it — quote "
+        "it, or save the table from Excel again", path=str(path), row=number)
+
+
+def _cells(text: str, separator: str) -> list[str]:
+    import csv
+
+    return next(csv.reader([text], delimiter=separator), [])
 
 
 # -- Excel ----------------------------------------------------------------------------------
