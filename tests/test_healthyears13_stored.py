@@ -136,9 +136,11 @@ def test_a_year_whose_comparison_was_renewed_is_reported_with_it(city, tmp_path)
 
 
 def test_the_report_reads_the_catalog_the_year_was_computed_with(city, tmp_path):
-    """Definitions and weights are not in the rows: the run's catalog file (--indicators) is
-    read again; once its weights are edited, the report prints none beside the stored index
-    (and says why) rather than weights the index was not computed with."""
+    """A run stored before its catalog as used was kept (``health_runs.params`` with only
+    ``catalog``; tests/test_healthruns13_catalog.py for a run of now): definitions and
+    weights are not in the rows, the run's catalog file (--indicators) is read again; once
+    its weights are edited, the report prints none beside the stored index (and says why)
+    rather than weights the index was not computed with."""
     from cim.profile import DICTIONARY_DIR
 
     text = (DICTIONARY_DIR / "health_indicators.yaml").read_text("utf-8")
@@ -150,6 +152,9 @@ def test_the_report_reads_the_catalog_the_year_was_computed_with(city, tmp_path)
     first = tmp_path / "computed.html"
     run_cli(["health", "compute", "--year", "2026", "--indicators", str(cat), "--report",
              str(first)], env, check=True)
+    with psycopg.connect(city.conninfo) as conn:  # as a run stored before catalog_used
+        conn.execute("UPDATE health_runs SET params = jsonb_build_object('catalog',"
+                     " params->'catalog')")
     again = tmp_path / "again.html"
     r = run_cli(["health", "report", "--year", "2026", "--out", str(again)], env, check=True)
     assert again.read_text("utf-8") == first.read_text("utf-8")  # the 0.6, not the profile's

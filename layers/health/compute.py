@@ -30,6 +30,10 @@ from layers.health.templates import TEMPLATES
 
 CITY = "city"
 INDEX_ID = "health_index"
+# the index's method as the report prints it (a stored year's report too: layers.health.stored)
+INDEX_METHOD = ("100 × Σ weight·dimension score / Σ weight; dimension score = mean of "
+                "its indicators' scores; score = min(1, value/target) (up) or "
+                "min(1, target/value) (down)")
 
 
 def part_value(p: Part, scale: float) -> float | None:
@@ -232,9 +236,7 @@ def compute(conninfo: str, year: int, profile: CityProfile | None = None,
                              # a count (栋) is shown whole, not as 2.00 buildings
                              "count": any(p.is_count for p in parts.values()),
                              "city": city, "districts": dist_entries})
-    index = {"method": "100 × Σ weight·dimension score / Σ weight; dimension score = mean of "
-                       "its indicators' scores; score = min(1, value/target) (up) or "
-                       "min(1, target/value) (down)",
+    index = {"method": INDEX_METHOD,
              "weights": {d.id: d.weight for d in cat.dimensions}, "units": {}}
     for code in [CITY, *[d for d, _ in districts]]:
         value, dims = health_index(cat, out_inds, code)

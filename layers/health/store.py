@@ -11,6 +11,7 @@ current rows.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -108,6 +109,27 @@ def _rows(result: dict[str, Any], run_id: int) -> list[dict[str, Any]]:
     return out
 
 
+# what the report prints of an indicator that its rows do not keep (or keep only per row)
+CATALOG_FIELDS = ("id", "name_zh", "name_en", "dimension", "unit", "direction", "target",
+                  "computation", "source", "definition", "scale", "count")
+
+
+def run_params(result: dict[str, Any]) -> dict[str, Any]:
+    """``health_runs.params`` of ``result``'s run: its catalog file (resolved: a relative
+    ``--indicators`` path named a file only from the directory it was typed in) and the
+    catalog as it was used (``catalog_used``: the dimensions with their names and weights,
+    each indicator's text, the index method). A stored year's report
+    (:mod:`layers.health.stored`) reads them from here: the file is edited in place, so a
+    definition, source or dimension name changed since was shown as today's text beside the
+    values computed with the old one."""
+    return {"catalog": str(Path(result["catalog"]).resolve()),
+            "catalog_used": {
+                "index_method": result["index"]["method"],
+                "dimensions": [dict(d) for d in result["dimensions"]],
+                "indicators": [{k: ind.get(k) for k in CATALOG_FIELDS}
+                               for ind in result["indicators"]]}}
+
+
 def write_year(conninfo: str, result: dict[str, Any]) -> int:
     """Store ``result`` as its year's current results, in one transaction; the run's id."""
     with psycopg.connect(conninfo) as conn, conn.transaction():
@@ -116,7 +138,8 @@ def write_year(conninfo: str, result: dict[str, Any]) -> int:
                      (result["year"],))
         run_id = conn.execute(
             "INSERT INTO health_runs (year, params, summary) VALUES (%s, %s, %s) RETURNING id",
-            (result["year"], json.dumps({"catalog": result["catalog"]}, ensure_ascii=False),
+            (result["year"], json.dumps(run_params(result), ensure_ascii=False,
+                                        default=json_value),
              json.dumps({"index": result["index"]["units"].get(CITY, {}).get("value"),
                          "indicators": len(result["indicators"])}))).fetchone()[0]
         conn.execute("UPDATE health_indicators SET valid_to = now() WHERE year = %s "

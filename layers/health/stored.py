@@ -6,11 +6,15 @@ only reads: the current rows of ``health_indicators`` (``valid_to IS NULL``) reb
 result :func:`layers.health.compute.compute` returns, so the one renderer
 (:func:`layers.health.report.render_html`) draws both.
 
-What the rows do not keep is taken from the indicator catalog — the run's file
-(``health_runs.params``) if it is still there, else the profile's: each indicator's
-definition and source, the dimensions' names and weights. A weight is shown only if the
-catalog's weights give the stored index of every unit again; otherwise it was edited since
-and the report says so instead of printing a weight the index was not computed with.
+What the rows do not keep — each indicator's definition, source, computation, whether it
+counts, the dimensions' names and weights, the index method — is the catalog as the run used
+it (``health_runs.params.catalog_used``, written with the year by
+:func:`layers.health.store.run_params`): the catalog file is edited in place, so today's text
+beside a past year's values was not what they were computed with. A run stored before
+``catalog_used`` was kept falls back to its file (``params.catalog``) if it is still there,
+else the profile's: then a weight is shown only if the catalog's weights give the stored
+index of every unit again; otherwise it was edited since and the report says so instead of
+printing a weight the index was not computed with.
 """
 
 from __future__ import annotations
@@ -25,15 +29,9 @@ import shapely
 
 from cim.profile import CityProfile
 from layers.health.catalog import HealthCatalog, load_catalog
-from layers.health.compute import CITY, INDEX_ID, health_index
+from layers.health.compute import CITY, INDEX_ID, INDEX_METHOD, health_index
+from layers.health.templates import COUNT_TEMPLATES
 
-# the computations whose value is a count (a Part with is_count: 栋, printed whole); the rows
-# do not say it, the computation does (layers.health.templates)
-COUNT_COMPUTATIONS = frozenset({"new_high_rise_residential"})
-# compute()'s text of the index method, which the rows do not keep
-INDEX_METHOD = ("100 × Σ weight·dimension score / Σ weight; dimension score = mean of "
-                "its indicators' scores; score = min(1, value/target) (up) or "
-                "min(1, target/value) (down)")
 _ENTRY = ("unit_kind", "unit_code", "unit_name", "value", "target", "status", "score",
           "previous_value", "change", "trend", "method", "flags", "detail")
 # a year's current rows in the order the computation wrote them: a row versioned since (its
@@ -81,13 +79,18 @@ def stored_years(conninfo: str) -> list[dict[str, Any]]:
     return out
 
 
-def _catalog(conn: psycopg.Connection, run_ids: set[int], profile: CityProfile | None
-             ) -> HealthCatalog:
-    """The catalog the year's run read if its file is still there, else the profile's."""
-    paths = {r[0] for r in conn.execute(
-        "SELECT params->>'catalog' FROM health_runs WHERE id = ANY(%s)",
-        (sorted(run_ids),)).fetchall()} - {None}
-    path = Path(paths.pop()) if len(paths) == 1 else None
+def _run_params(conn: psycopg.Connection, run_ids: set[int]) -> dict[str, Any]:
+    """The params of the year's run (its rows are of one run; several, versioned since by
+    another one, only if they agree), else ``{}``."""
+    params = {json.dumps(r[0] or {}, sort_keys=True, ensure_ascii=False) for r in conn.execute(
+        "SELECT params FROM health_runs WHERE id = ANY(%s)", (sorted(run_ids),)).fetchall()}
+    return json.loads(params.pop()) if len(params) == 1 else {}
+
+
+def _catalog(params: dict[str, Any], profile: CityProfile | None) -> HealthCatalog:
+    """A run stored without its catalog as used (before ``catalog_used``): the file it read
+    if it is still there, else the profile's — today's text."""
+    path = Path(params["catalog"]) if params.get("catalog") else None
     return load_catalog(profile, path if path is not None and path.is_file() else None)
 
 
@@ -101,12 +104,17 @@ def stored_result(conninfo: str, year: int, profile: CityProfile | None = None
         rows = conn.execute(_ROWS, {"year": year}).fetchall()
         if not rows:
             return None
-        cat = _catalog(conn, {r[-1] for r in rows}, profile)
+        params = _run_params(conn, {r[-1] for r in rows})
         previous_year = conn.execute(
             "SELECT max(year) FROM health_indicators WHERE valid_to IS NULL AND year < %s",
             (year,)).fetchone()[0]
         run_id = max(r[-1] for r in rows)
-    known = {i.id: i for i in cat.indicators}
+    used = params.get("catalog_used")
+    cat = None if used else _catalog(params, profile)
+    known = ({i["id"]: i for i in used["indicators"]} if used else
+             {i.id: {"computation": i.template, "source": i.source, "scale": i.scale,
+                     "definition": i.definition, "count": i.template in COUNT_TEMPLATES}
+              for i in cat.indicators})
     from layers.health.service_coverage import facility_types
 
     order = {t.get("type_code"): i for i, t in enumerate(facility_types(profile))}
@@ -127,19 +135,38 @@ def stored_result(conninfo: str, year: int, profile: CityProfile | None = None
             if e["unit_kind"] == "district" and geom is not None:
                 shapes[e["unit_code"]] = shapely.from_wkb(bytes(geom))
             continue
-        c = known.get(ind_id)
+        c = known.get(ind_id) or {}
         ind = indicators.setdefault(ind_id, {
             "id": ind_id, "name_zh": name, "name_en": name_en, "dimension": dim,
             "unit": unit, "direction": direction, "target": None,
-            "computation": c.template if c else None, "source": c.source if c else "",
-            "scale": c.scale if c else None, "definition": c.definition if c else "",
-            "count": bool(c and c.template in COUNT_COMPUTATIONS),
-            "city": None, "districts": []})
+            "computation": c.get("computation"), "source": c.get("source") or "",
+            "scale": c.get("scale"), "definition": c.get("definition") or "",
+            "count": bool(c.get("count")), "city": None, "districts": []})
         if e["unit_kind"] == CITY:
             ind["city"], ind["target"] = e, e["target"]
         else:
             ind["districts"].append(e)
     inds = [i for i in indicators.values() if i["city"] is not None]
+    if used:  # the catalog as the run used it: its weights gave the stored index
+        dimensions, weights_hold = [dict(d) for d in used["dimensions"]], True
+    else:
+        dimensions, weights_hold = _today_dimensions(cat, inds, units)
+    result = {"year": year, "previous_year": previous_year,
+              "catalog": params.get("catalog") if used else str(cat.path),
+              "dimensions": dimensions,
+              "index": {"method": used.get("index_method", INDEX_METHOD) if used
+                        else INDEX_METHOD,
+                        "weights": {d["id"]: d["weight"] for d in dimensions},
+                        "units": units},
+              "indicators": inds, "run_id": run_id, "stored": True,
+              "weights_changed": not weights_hold}
+    return result, shapes
+
+
+def _today_dimensions(cat: HealthCatalog, inds: list[dict[str, Any]],
+                      units: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    """(dimensions, weights hold) from today's catalog for a run stored without its own: a
+    weight is given only if today's weights give the stored index of every unit again."""
     dim_ids = list(dict.fromkeys(
         [d.id for d in cat.dimensions]
         + [i["dimension"] for i in inds]
@@ -149,18 +176,10 @@ def stored_result(conninfo: str, year: int, profile: CityProfile | None = None
         health_index(cat, inds, code)[0] == _round(u["value"]) for code, u in units.items()
     ) if {d.id for d in cat.dimensions} >= used else False
     cat_dims = {d.id: d for d in cat.dimensions}
-    dimensions = [{"id": d, "name_zh": cat_dims[d].name_zh if d in cat_dims else d,
-                   "name_en": cat_dims[d].name_en if d in cat_dims else "",
-                   "weight": cat_dims[d].weight if weights_hold and d in cat_dims else None}
-                  for d in dim_ids if d in used]
-    result = {"year": year, "previous_year": previous_year, "catalog": str(cat.path),
-              "dimensions": dimensions,
-              "index": {"method": INDEX_METHOD,
-                        "weights": {d["id"]: d["weight"] for d in dimensions},
-                        "units": units},
-              "indicators": inds, "run_id": run_id, "stored": True,
-              "weights_changed": not weights_hold}
-    return result, shapes
+    return [{"id": d, "name_zh": cat_dims[d].name_zh if d in cat_dims else d,
+             "name_en": cat_dims[d].name_en if d in cat_dims else "",
+             "weight": cat_dims[d].weight if weights_hold and d in cat_dims else None}
+            for d in dim_ids if d in used], weights_hold
 
 
 def _round(v: float | None) -> float | None:

@@ -30,11 +30,16 @@ from layers.health.population import COUNTED
 from layers.health.service_coverage import facility_walk_coverage, residential_service_coverage
 
 TEMPLATES: dict[str, Callable[[Context, dict[str, Any]], Result]] = {}
+# the computations whose value is a count (their Parts ``is_count``: 栋, printed whole); a
+# stored row does not say it, so a stored year's report (layers.health.stored) reads it here
+COUNT_TEMPLATES: set[str] = set()
 
 
-def template(name: str):
+def template(name: str, count: bool = False):
     def deco(fn):
         TEMPLATES[name] = fn
+        if count:
+            COUNT_TEMPLATES.add(name)
         return fn
     return deco
 
@@ -237,7 +242,7 @@ def park_area_per_capita(ctx: Context, params: dict) -> Result:
     return out
 
 
-@template("new_high_rise_residential")
+@template("new_high_rise_residential", count=True)
 def new_high_rise_residential(ctx: Context, params: dict) -> Result:
     """Residential buildings (building_use.csv's residential uses) over ``min_height_m`` built
     within ``window_years`` to the year.
