@@ -44,15 +44,16 @@ def workbook_errors() -> tuple[type[BaseException], ...]:
     return (InvalidFileException, *ZIP_ERRORS, KeyError, ValueError, SyntaxError, OSError)
 
 
-def precheck(path: Path, layer: str | None = None) -> None:
-    """Every check that applies to ``path`` by its suffix (raises InputError)."""
+def precheck(path: Path, layer: str | None = None, encoding: str | None = None) -> None:
+    """Every check that applies to ``path`` by its suffix (raises InputError); ``encoding``
+    a text table's (``--encoding``), UTF-8 if None."""
     suffix = path.suffix.lower()
     check_xml_safety(path)
     if suffix == ".shp":
         check_shapefile(path)
     if suffix in TEXT_TABLE_SUFFIXES:
-        check_text_table(path)
-        check_csv_cells(path)
+        check_text_table(path, encoding)
+        check_csv_cells(path, encoding)
     if suffix in EXCEL_SUFFIXES:
         check_excel_header(path, layer)
 
@@ -227,8 +228,12 @@ def check_shapefile(path: Path) -> None:
 
 
 # -- text tables ----------------------------------------------------------------------------
-def check_text_table(path: Path) -> None:
-    """GDAL reads CSV as UTF-8 and silently cuts a line at a NUL byte: refuse both problems."""
+def check_text_table(path: Path, encoding: str | None = None) -> None:
+    """GDAL reads CSV as UTF-8 and silently cuts a line at a NUL byte: refuse both problems.
+    With ``encoding`` (``--encoding GBK``: the reader reads a copy in UTF-8), the bytes must
+    be text in it."""
+    if encoding is not None and not is_utf8_name(encoding):
+        return _check_text_in(path, encoding)
     with open(path, "rb") as fh:
         head = fh.read(SCAN_LIMIT)
     nul = head.find(b"\x00")
@@ -251,8 +256,32 @@ def check_text_table(path: Path) -> None:
         what = "it looks like GBK/GB18030 (Excel's plain 'CSV' on Chinese Windows)"
     except UnicodeDecodeError:
         what = "its encoding is unknown"
-    raise InputError(f"the file is not UTF-8 (line {line}: {what}); save it as 'CSV UTF-8'",
+    raise InputError(f"the file is not UTF-8 (line {line}: {what}); save it as 'CSV UTF-8'"
+                     " or give its encoding with --encoding (GBK …)",
                      path=str(path), row=line - 1 if line > 1 else None)
+
+
+def is_utf8_name(encoding: str) -> bool:
+    return encoding.strip().lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
+
+
+def _check_text_in(path: Path, encoding: str) -> None:
+    import codecs
+
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError as exc:
+        raise InputError(f"unknown encoding {encoding!r} (--encoding)", path=str(path)) from exc
+    with open(path, "rb") as fh:
+        head = fh.read(SCAN_LIMIT)
+    try:
+        decoder.decode(head, final=len(head) < SCAN_LIMIT)
+    except UnicodeDecodeError as exc:
+        line = head.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"the file is not {encoding} text (line {line}, byte "
+                         f"{head[exc.start:exc.start + 1].hex()}): give its encoding with "
+                         "--encoding, or save it as 'CSV UTF-8'", path=str(path),
+                         row=line - 1 if line > 1 else None) from None
 
 
 def csv_separator(path: Path) -> str:

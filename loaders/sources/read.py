@@ -53,7 +53,12 @@ from loaders.sources.gdal_access import (
     scratch_dir,
     solids_as_faces,
 )
-from loaders.sources.precheck import check_gpkg_numbers, precheck
+from loaders.sources.precheck import (
+    TEXT_TABLE_SUFFIXES,
+    check_gpkg_numbers,
+    is_utf8_name,
+    precheck,
+)
 from loaders.sources.text_encoding import check_text, dbf_path, encoding_advice
 from loaders.sources.wkb import faces_wkb
 
@@ -126,9 +131,20 @@ def open_source(path: str | Path, layer: str | None = None,
     xy = _xy_table(path, encoding, layer)
     if xy is not None:
         return xy
-    precheck(path, layer)
+    text_encoding = encoding if path.suffix.lower() in TEXT_TABLE_SUFFIXES \
+        and encoding is not None and not is_utf8_name(encoding) else None
     notes: list[str] = []
-    read_path, opts = gdal_source(path, open_options)
+    if text_encoding is not None and utf8_chinese(path):
+        notes.append(f"--encoding {text_encoding} not taken: the text is UTF-8 (its Chinese "
+                     "characters read as UTF-8; as GBK they would be others)")
+        text_encoding = encoding = None
+    precheck(path, layer, text_encoding)
+    if text_encoding is not None:  # GDAL reads a CSV as UTF-8 only: a copy in UTF-8
+        read_path, opts = gdal_source(utf8_copy(path, text_encoding), open_options)
+        notes.append(f"text encoding {text_encoding} (given)")
+        encoding = None
+    else:
+        read_path, opts = gdal_source(path, open_options)
     gml = path.suffix.lower() in (".gml", ".citygml") or is_gml(path)
     # the CRS its srsName names, for when GDAL gives none: GDAL takes a CRS from the
     # geometries' srsName only, and a city model names it once, on an Envelope (Potsdam's)
@@ -269,6 +285,49 @@ def open_source(path: str | Path, layer: str | None = None,
                   geometry_field=geometry_field,
                   crs_set_aside=aside if crs is None else None, export_fields=exported,
                   ewkt_srid=srid)
+
+
+def utf8_chinese(path: Path) -> bool:
+    """Whether a text table's first 4 MB are UTF-8 with Chinese characters and no other
+    non-ASCII ones: text GBK would read as other characters (甲楼 as 鐢叉ゼ) without an
+    error. GBK text is seldom valid UTF-8, and then as other scripts (住宅 D7A1 D5AC: סլ),
+    never as Chinese characters only, but for a few bytes by chance."""
+    with open(path, "rb") as fh:
+        head = fh.read(4 << 20)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4 or len(head) < 4 << 20:
+            return False
+        text = head[:exc.start].decode("utf-8")
+    import re
+
+    if re.search("[^\x00-\x7f\u3000-\u9fff\uff00-\uffef\ufeff]", text):
+        return False
+    return len(re.findall("[\u3000-\u9fff\uff00-\uffef]", text[:1 << 16])) >= 4
+
+
+def utf8_copy(path: Path, encoding: str) -> Path:
+    """A text table in ``encoding`` copied as UTF-8 into a scratch folder, streamed 4 MB at a
+    time (C codecs; no row is looked at): what GDAL's CSV driver reads, the rows numbered as
+    in the delivery (one line for one line)."""
+    import codecs
+
+    out = scratch_dir("cim-csv-") / path.name
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines = 0
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        try:
+            while chunk := src.read(4 << 20):
+                dst.write(decoder.decode(chunk).encode("utf-8"))
+                lines += chunk.count(b"\n")
+            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            line = lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
+            raise InputError(f"the file is not {encoding} text (line {line}): give its "
+                             "encoding with --encoding, or save it as 'CSV UTF-8'",
+                             path=str(path), row=line - 1 if line > 1 else None) from None
+    return out
 
 
 def _xy_table(path: Path, encoding: str | None, layer: str | None) -> Source | None:
