@@ -206,6 +206,70 @@ def transformer(src: str | int, dst: str | int) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
 
 
+# two CRSs putting the same written coordinates this close (metres) are one CRS spelt otherwise
+SAME_PLACE_M = 0.001
+
+
+def extent_points(geoms: Sequence) -> np.ndarray:
+    """The corners and centre of the geometries' extent (finite bounds only), (n, 2) as
+    written: where two CRSs are compared (:func:`places_apart`). A CRS's formulas are smooth
+    over a project's or a layer's few kilometres, so two that agree at its corners and
+    centre agree within it; transforming every vertex would cost a project's check for
+    nothing."""
+    import shapely
+
+    g = np.asarray([x for x in geoms if x is not None], dtype=object)
+    b = shapely.bounds(g) if len(g) else np.empty((0, 4))
+    b = b[np.all(np.isfinite(b), axis=1)]
+    if not len(b):
+        return np.empty((0, 2))
+    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    return np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1), ((x0 + x1) / 2, (y0 + y1) / 2)])
+
+
+def places_apart(a: pyproj.CRS, b: pyproj.CRS, xy: np.ndarray,
+                 to: pyproj.CRS | str | int | None = None) -> float | None:
+    """How far apart (metres) ``a`` and ``b`` put the coordinates ``xy`` (as written, easting
+    first), both taken into ``to`` — the storage CRS where one is known (where the check
+    measures), else ``b`` itself (a geographic one measured on its ellipsoid): into CRS84
+    PROJ searches the datum operations of a CRS it cannot identify for 2 s, into ``b``'s
+    own datum 50 ms. None where either cannot put them (outside its domain); without
+    points, 0 for CRSs PROJ holds equal, else None.
+
+    The one test of whether two CRSs are one CRS spelt otherwise (:func:`same_place`): by
+    WKT a surveyor's .prj (``Gauss_Kruger_117E``, Transverse Mercator, 117°E, false easting
+    39,500,000) is not EPSG:4527, and GDAL cannot identify it, yet it puts every coordinate
+    where EPSG:4527 does; by where they put coordinates, EPSG:32650 and EPSG:4548 (both on
+    117°E) differ by 1.5 km, as they do."""
+    pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+    if not len(pts):
+        return 0.0 if a.equals(b, ignore_axis_order=True) else None
+    dst = b if to is None else to if isinstance(to, pyproj.CRS) else parse_crs(to)
+    with np.errstate(all="ignore"):
+        pa, pb = (np.column_stack(pyproj.Transformer.from_crs(c, dst, always_xy=True)
+                                  .transform(pts[:, 0], pts[:, 1], errcheck=False))
+                  for c in (a, b))
+    if not (np.all(np.isfinite(pa)) and np.all(np.isfinite(pb))):
+        return None
+    if dst.is_geographic:
+        d = dst.get_geod().inv(pa[:, 0], pa[:, 1], pb[:, 0], pb[:, 1])[2]
+    else:
+        d = np.hypot(*(pa - pb).T) * (dst.axis_info[0].unit_conversion_factor
+                                      if dst.axis_info else 1.0)
+    return float(np.max(d))
+
+
+def same_place(a: pyproj.CRS, b: pyproj.CRS, xy: np.ndarray,
+               to: pyproj.CRS | str | int | None = None) -> bool:
+    """Whether ``a`` and ``b`` put ``xy`` within :data:`SAME_PLACE_M` of each other
+    (:func:`places_apart`): one CRS, whatever its WKT. CRSs PROJ holds equal are so
+    without a transformation."""
+    if a.equals(b, ignore_axis_order=True):
+        return True
+    apart = places_apart(a, b, xy, to)
+    return apart is not None and apart <= SAME_PLACE_M
+
+
 # CGCS2000, WGS 84 and every frame on their ellipsoid agree to decimetres (CGCS2000 is aligned
 # to ITRF97, as WGS 84's realisations to ITRF): PROJ's ballpark between them is no shift, and
 # none is needed for data in metres. A datum is told by its ellipsoid, not its name: a .prj

@@ -43,7 +43,7 @@ import numpy as np
 import pyogrio
 import pyproj
 
-from cim.crs import parse_crs
+from cim.crs import SAME_PLACE_M, epsg_of, extent_points, parse_crs, same_place
 from cim.errors import InputError
 from loaders.engine.checksum import delivery_files, file_sha256, files_sha256
 from loaders.sources.precheck import MAX_ZIP_MEMBERS, ZIP_ERRORS, precheck
@@ -175,26 +175,37 @@ def _merged(notes: dict[str, list[str]]) -> list[str]:
 def _project_file(path: Path, sha256: str, records: list[dict],
                   declared: dict[str, pyproj.CRS | None], crs: str | None,
                   notes: list[str]) -> ProjectFile:
-    """``declared``: the CRS each layer read declares (None: none)."""
+    """``declared``: the CRS each layer read declares (None: none). Layers whose CRSs put
+    their coordinates in one place (:func:`cim.crs.same_place`) are in one CRS, however its
+    WKT is written: a surveyor's ``.prj`` (``Gauss_Kruger_117E``, which GDAL cannot
+    identify) beside a layer in EPSG:4527 was refused as "in different CRSs" by the WKTs'
+    text. The project is read in the one of them with an EPSG code (the first else), the
+    layers spelling it otherwise noted."""
     crss = {n: c for n, c in declared.items() if c is not None}
     if crs is not None:
         return ProjectFile(path, sha256, records, parse_crs(crs), notes, layer_crs=declared)
-    distinct = {c.to_wkt() for c in crss.values()}
-    if len(distinct) > 1:
-        # --crs does not make them one: it names the CRS of layers declaring none, and the
-        # check refuses a layer declaring a CRS that puts its coordinates elsewhere
-        # (layers.approval.outlines.refuse_reinterpreted) — it takes only CRSs that are one
-        # CRS spelt otherwise (an ESRI .prj's name for an EPSG CRS)
-        raise InputError("its layers are in different CRSs ("
-                         + ", ".join(f"{n}: {_crs_label(c)}" for n, c in crss.items())
-                         + "): reproject the layers to one CRS (QGIS: Export → Save Features "
-                         "As…; ogr2ogr -t_srs) and check again. --crs does not make them one: "
-                         "a layer declaring a CRS that puts its coordinates elsewhere than "
-                         "the one --crs names is refused (it names the CRS of layers declaring "
-                         "none, or of layers whose CRSs are one CRS spelt otherwise)",
-                         path=str(path))
-    return ProjectFile(path, sha256, records, next(iter(crss.values()), None), notes,
-                       layer_crs=declared)
+    one = next((c for c in crss.values() if epsg_of(c) is not None),
+               next(iter(crss.values()), None))
+    spelt = {n: c for n, c in crss.items() if c.to_wkt() != one.to_wkt()}
+    if spelt:
+        xy = extent_points([r["geometry"] for r in records])  # a few points, not each vertex
+        apart = {n: c for n, c in spelt.items() if not same_place(c, one, xy)}
+        if apart:
+            # --crs does not make them one: it names the CRS of layers declaring none, and
+            # the check refuses a layer declaring a CRS that puts its coordinates elsewhere
+            # (layers.approval.outlines.refuse_reinterpreted)
+            raise InputError(
+                "its layers are in different CRSs ("
+                + ", ".join(f"{n}: {_crs_label(c)}" for n, c in crss.items())
+                + "): reproject the layers to one CRS (QGIS: Export → Save Features As…; "
+                "ogr2ogr -t_srs) and check again. --crs does not make them one: a layer "
+                "declaring a CRS that puts its coordinates elsewhere than the one --crs "
+                "names is refused (it names the CRS of layers declaring none, or of layers "
+                "whose CRSs are one CRS spelt otherwise)", path=str(path))
+        notes = notes + [f"layer {n!r} declares {_crs_label(c)}, which puts its coordinates "
+                         f"where {_crs_label(one)} does (within {SAME_PLACE_M * 1000:g} mm): "
+                         f"read in {_crs_label(one)}" for n, c in spelt.items()]
+    return ProjectFile(path, sha256, records, one, notes, layer_crs=declared)
 
 
 def _crs_label(crs: pyproj.CRS) -> str:

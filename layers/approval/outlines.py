@@ -15,12 +15,18 @@ import pyproj
 import shapely
 from shapely.geometry import Polygon
 
-from cim.crs import ballpark_refusal, detect_gk_from_eastings, parse_crs
+from cim.crs import (
+    SAME_PLACE_M,
+    ballpark_refusal,
+    detect_gk_from_eastings,
+    extent_points,
+    parse_crs,
+    places_apart,
+)
 from cim.errors import InputError
 from layers.approval.attributes import Problems
 
 MIN_AREA_M2 = 0.01
-SAME_PLACE_M = 0.001  # two CRSs putting a project's corners this close read it alike
 
 
 def polygonal(g: shapely.Geometry, why: list[str] | None = None,
@@ -110,12 +116,14 @@ def refuse_reinterpreted(declared: dict[str, pyproj.CRS], given: pyproj.CRS,
     the city, checked against another parcel without a word). A declared CRS that puts the
     coordinates where the given one does — the same CRS spelt otherwise (an ESRI .prj,
     CRS84 and EPSG:4326, WGS 84 and CGCS2000 lon/lat) — is no reinterpretation: told by
-    where both put the project's corners in the storage CRS (within a millimetre). A layer
-    declaring no CRS takes the given one."""
+    where both put the layer's corners and centre in the storage CRS (within
+    :data:`cim.crs.SAME_PLACE_M`: :func:`cim.crs.places_apart`, the test the reading of a
+    project's layers makes too). A layer declaring no CRS takes the given one."""
     probs = Problems(source)
     for layer, crs in declared.items():
-        xy = _coordinates([r for r in records if r["layer"] == layer] or records)
-        apart = _apart(crs, given, xy, storage_srid)
+        xy = extent_points([r["geometry"] for r in records if r["layer"] == layer]
+                           or [r["geometry"] for r in records])
+        apart = places_apart(crs, given, xy, storage_srid)
         if apart is not None and apart <= SAME_PLACE_M:
             continue
         where = ("read so, its coordinates would lie " + (
@@ -137,34 +145,6 @@ def crs_label(crs: pyproj.CRS) -> str:
         auth = crs.to_authority()
         return f"{':'.join(auth)} ({crs.name})" if auth else crs.name
     return f"EPSG:{code} ({crs.name})"
-
-
-def _coordinates(records: list[dict]) -> np.ndarray:
-    """The corners and centre of the records' coordinates' box (finite ones)."""
-    xy = np.concatenate([shapely.get_coordinates(r["geometry"]) for r in records
-                         if r["geometry"] is not None] or [np.empty((0, 2))])
-    xy = xy[np.all(np.isfinite(xy), axis=1)]
-    if not len(xy):
-        return xy
-    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
-    return np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1), ((x0 + x1) / 2, (y0 + y1) / 2)])
-
-
-def _apart(a: pyproj.CRS, b: pyproj.CRS, xy: np.ndarray, storage_srid: int) -> float | None:
-    """How far apart (m, in the storage CRS) ``a`` and ``b`` put the points ``xy``; None
-    where either cannot put them (outside its domain). Without points, 0 for CRSs PROJ
-    holds equal and None otherwise."""
-    if not len(xy):
-        return 0.0 if a.equals(b, ignore_axis_order=True) else None
-    to = parse_crs(storage_srid)
-    pa = np.column_stack(_to_storage(a, to).transform(xy[:, 0], xy[:, 1]))
-    pb = np.column_stack(_to_storage(b, to).transform(xy[:, 0], xy[:, 1]))
-    d = np.hypot(*(pa - pb).T)
-    return float(d.max()) if np.all(np.isfinite(d)) else None
-
-
-def _to_storage(src: pyproj.CRS, to: pyproj.CRS) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(src, to, always_xy=True)
 
 
 def refuse_ballpark(src: pyproj.CRS, storage_srid: int, tx: pyproj.Transformer,
