@@ -162,13 +162,19 @@ def open_source(path: str | Path, layer: str | None = None,
             notes.append(f"{n_aside} CityGML building(s) read from their LOD1 solid (else "
                          f"their lowest LOD), their other geometries set aside ({aside_names}):"
                          " GDAL reads a building's last geometry only")
-    dbf = dbf_path(path)
+    dbf = dbf_path(path, layer)
     if encoding is not None and dbf is None:
         # GeoPackage, GeoJSON, GML … declare their encoding (UTF-8); only .dbf needs telling
         notes.append(f"--encoding {encoding} ignored: it applies to Shapefile/DBF attributes")
         encoding = None
     if dbf is not None:  # --encoding checked against the bytes too
-        encoding, why = detect_dbf_encoding(dbf, encoding)
+        try:
+            encoding, why = detect_dbf_encoding(dbf, encoding)
+        except InputError as exc:
+            if path.suffix.lower() != ".zip":
+                raise
+            raise InputError(f"{dbf.name} (in the zip): {exc.message}", path=str(path),
+                             row=exc.row, field=exc.field) from exc
         if encoding:
             notes.append(f"attribute encoding {encoding} ({why})")
         elif "cut inside a character" in why:  # its .cpg's, left to GDAL: the cuts noted

@@ -20,10 +20,13 @@ if TYPE_CHECKING:
     from loaders.sources.read import Source
 
 
-def dbf_path(path: Path) -> Path | None:
-    """The .dbf whose text GDAL decodes: a Shapefile's, or a .dbf read on its own."""
+def dbf_path(path: Path, layer: str | None = None) -> Path | None:
+    """The .dbf whose text GDAL decodes: a Shapefile's, or a .dbf read on its own, or a
+    zipped Shapefile's (:func:`zipped_dbf`)."""
     if path.suffix.lower() == ".dbf":
         return path
+    if path.suffix.lower() == ".zip":
+        return zipped_dbf(path, layer)
     if path.suffix.lower() != ".shp":
         return None
     for ext in (".dbf", ".DBF"):
@@ -31,6 +34,41 @@ def dbf_path(path: Path) -> Path | None:
         if p.exists():
             return p
     return None
+
+
+def zipped_dbf(path: Path, layer: str | None) -> Path | None:
+    """The .dbf (with its .cpg) of a zipped Shapefile, copied into a scratch folder for its
+    encoding to be decided as a Shapefile's beside it is: GDAL reads the zip's .dbf in its
+    .cpg's encoding or ISO-8859-1, so a GBK one without a .cpg was garbage, and field names
+    a writer cut inside a UTF-8 character were refused as "not UTF-8". The zip's one
+    Shapefile, or the one ``layer`` names; None where that is not one (GDAL then decides).
+    The copy is streamed (a .dbf of a million records is ~200 MB)."""
+    import shutil
+    import zipfile
+
+    from loaders.sources.gdal_access import scratch_dir
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = [i for i in zf.infolist() if not i.is_dir()]
+            dbfs = [i for i in members if i.filename.lower().endswith(".dbf")
+                    and any(m.filename.lower() == i.filename.lower()[:-4] + ".shp"
+                            for m in members)]
+            if layer is not None:
+                dbfs = [i for i in dbfs if Path(i.filename).stem == layer]
+            if len(dbfs) != 1:
+                return None
+            dbf = dbfs[0]
+            stem = dbf.filename[:-4]
+            out = scratch_dir("cim-zipdbf-")
+            for m in members:
+                if m.filename[:-4] == stem and m.filename[-4:].lower() in (".dbf", ".cpg"):
+                    target = out / Path(m.filename).name
+                    with zf.open(m) as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 22)
+            return out / Path(dbf.filename).name
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError):
+        return None  # GDAL says what it can of the zip
 
 
 def encoding_advice(dbf: bool) -> str:
