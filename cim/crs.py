@@ -178,6 +178,16 @@ def crs_text(crs: pyproj.CRS) -> str:
     return f"EPSG:{code}" if code else crs.to_wkt()
 
 
+def crs_label(crs: pyproj.CRS) -> str:
+    """How a CRS is named to a person: ``EPSG:4527 (CGCS2000 / 3-degree Gauss-Kruger zone
+    39)``, a .prj the EPSG registry matches by its code, else its authority or its name."""
+    code = epsg_of(crs)
+    if code is None:
+        auth = crs.to_authority()
+        return f"{':'.join(auth)} ({crs.name})" if auth else crs.name
+    return f"EPSG:{code} ({crs.name})"
+
+
 def metres_in_units(crs: pyproj.CRS | str | int, metres: float) -> float:
     """``metres`` as a length in the CRS's coordinate units: itself for a CRS in metres, in
     degrees for a geographic one (at the equator's scale: for small tolerances)."""

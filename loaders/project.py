@@ -43,7 +43,7 @@ import numpy as np
 import pyogrio
 import pyproj
 
-from cim.crs import SAME_PLACE_M, epsg_of, extent_points, parse_crs, same_place
+from cim.crs import SAME_PLACE_M, crs_label, epsg_of, extent_points, parse_crs, same_place
 from cim.errors import InputError
 from loaders.engine.checksum import delivery_files, file_sha256, files_sha256
 from loaders.sources.precheck import MAX_ZIP_MEMBERS, ZIP_ERRORS, precheck
@@ -196,22 +196,16 @@ def _project_file(path: Path, sha256: str, records: list[dict],
             # (layers.approval.outlines.refuse_reinterpreted)
             raise InputError(
                 "its layers are in different CRSs ("
-                + ", ".join(f"{n}: {_crs_label(c)}" for n, c in crss.items())
+                + ", ".join(f"{n}: {crs_label(c)}" for n, c in crss.items())
                 + "): reproject the layers to one CRS (QGIS: Export → Save Features As…; "
                 "ogr2ogr -t_srs) and check again. --crs does not make them one: a layer "
                 "declaring a CRS that puts its coordinates elsewhere than the one --crs "
                 "names is refused (it names the CRS of layers declaring none, or of layers "
                 "whose CRSs are one CRS spelt otherwise)", path=str(path))
-        notes = notes + [f"layer {n!r} declares {_crs_label(c)}, which puts its coordinates "
-                         f"where {_crs_label(one)} does (within {SAME_PLACE_M * 1000:g} mm): "
-                         f"read in {_crs_label(one)}" for n, c in spelt.items()]
+        notes = notes + [f"layer {n!r} declares {crs_label(c)}, which puts its coordinates "
+                         f"where {crs_label(one)} does (within {SAME_PLACE_M * 1000:g} mm): "
+                         f"read in {crs_label(one)}" for n, c in spelt.items()]
     return ProjectFile(path, sha256, records, one, notes, layer_crs=declared)
-
-
-def _crs_label(crs: pyproj.CRS) -> str:
-    """``EPSG:4527 (CGCS2000 / 3-degree Gauss-Kruger zone 39)``, or the name alone."""
-    auth = crs.to_authority()
-    return f"{':'.join(auth)} ({crs.name})" if auth else crs.name
 
 
 def _read_shapefiles(path: Path, crs: str | None, encoding: str | None) -> ProjectFile:

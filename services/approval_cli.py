@@ -127,7 +127,7 @@ def read_declared(project: Path, crs: str | None, encoding: str | None
     declared = {n: c for n, c in pf.layer_crs.items() if c is not None}
     notes = []
     if crs is None and declared:
-        from layers.approval.outlines import crs_label
+        from cim.crs import crs_label
 
         notes = [f"layer {n!r} declares no CRS: read in {crs_label(pf.crs)}, the CRS of "
                  f"layer(s) {', '.join(declared)} (--crs names the CRS of layers declaring "

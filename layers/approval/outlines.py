@@ -18,6 +18,7 @@ from shapely.geometry import Polygon
 from cim.crs import (
     SAME_PLACE_M,
     ballpark_refusal,
+    crs_label,
     detect_gk_from_eastings,
     extent_points,
     parse_crs,
@@ -136,15 +137,6 @@ def refuse_reinterpreted(declared: dict[str, pyproj.CRS], given: pyproj.CRS,
                   "Set CRS, then Export; ogr2ogr -a_srs EPSG:n)", layer)
     probs.raise_if_any()
 
-
-
-def crs_label(crs: pyproj.CRS) -> str:
-    """``EPSG:4527 (CGCS2000 / 3-degree Gauss-Kruger zone 39)``, or the name alone."""
-    code = crs.to_epsg(min_confidence=70)
-    if code is None:
-        auth = crs.to_authority()
-        return f"{':'.join(auth)} ({crs.name})" if auth else crs.name
-    return f"EPSG:{code} ({crs.name})"
 
 
 def refuse_ballpark(src: pyproj.CRS, storage_srid: int, tx: pyproj.Transformer,
