@@ -324,8 +324,8 @@ def test_malformed_wkt_is_rejected_as_invalid_naming_the_field(fresh_db, tmp_pat
     assert (r.read, r.loaded, r.rejected) == (3, 1, 2), r.text()
     got = fresh_db.rows("SELECT row_number, reason, field, attrs->>'WKT' FROM load_rejects "
                         "WHERE batch_id = %s ORDER BY row_number", (r.batch_id,))
-    # a blank WKT names its field too
-    assert got == [(2, "invalid_geometry", "WKT", bad), (3, "empty_geometry", "WKT", None)], got
+    # a blank WKT names its field too; rows as a spreadsheet shows them (the header is row 1)
+    assert got == [(3, "invalid_geometry", "WKT", bad), (4, "empty_geometry", "WKT", None)], got
     roads = tmp_path / "roads.csv"
     line = f"LINESTRING ({x} {y + 50}, {x + 100} {y + 50})"
     roads.write_text("编号,道路名称,道路等级,WKT\n"
@@ -335,4 +335,4 @@ def test_malformed_wkt_is_rejected_as_invalid_naming_the_field(fresh_db, tmp_pat
     r2 = load_base(fresh_db.conninfo, fresh_db.profile, "roads", roads, crs="EPSG:4527")
     assert (r2.read, r2.loaded, r2.rejected) == (2, 1, 1), r2.text()
     assert fresh_db.rows("SELECT row_number, reason, field FROM load_rejects "
-                         "WHERE batch_id = %s", (r2.batch_id,)) == [(2, "invalid_geometry", "WKT")]
+                         "WHERE batch_id = %s", (r2.batch_id,)) == [(3, "invalid_geometry", "WKT")]

@@ -241,7 +241,7 @@ def check_text_table(path: Path, encoding: str | None = None) -> None:
         line = head.count(b"\n", 0, nul) + 1
         raise InputError(f"line {line} contains a NUL byte; GDAL would silently cut the row "
                          "there (remove the NUL characters)", path=str(path),
-                         row=line - 1 if line > 1 else None)
+                         row=line)
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     try:
         body.decode("utf-8")
@@ -258,7 +258,7 @@ def check_text_table(path: Path, encoding: str | None = None) -> None:
         what = "its encoding is unknown"
     raise InputError(f"the file is not UTF-8 (line {line}: {what}); save it as 'CSV UTF-8'"
                      " or give its encoding with --encoding (GBK …)",
-                     path=str(path), row=line - 1 if line > 1 else None)
+                     path=str(path), row=line)
 
 
 def is_utf8_name(encoding: str) -> bool:
@@ -281,7 +281,7 @@ def _check_text_in(path: Path, encoding: str) -> None:
         raise InputError(f"the file is not {encoding} text (line {line}, byte "
                          f"{head[exc.start:exc.start + 1].hex()}): give its encoding with "
                          "--encoding, or save it as 'CSV UTF-8'", path=str(path),
-                         row=line - 1 if line > 1 else None) from None
+                         row=line) from None
 
 
 def csv_separator(path: Path) -> str:

@@ -59,7 +59,7 @@ from loaders.sources.precheck import (
     is_utf8_name,
     precheck,
 )
-from loaders.sources.text_encoding import check_text, dbf_path, encoding_advice
+from loaders.sources.text_encoding import check_text, dbf_path, dxf_utf8, encoding_advice
 from loaders.sources.wkb import faces_wkb
 
 _NO_GEOMETRY_HINTS = {
@@ -103,6 +103,9 @@ class Source:
     stored_names: dict[str, str] | None = None  # the copy's column → the delivered header
     # the SRID a CSV's geometry column names as EWKT (SRID=4527;POINT …), read as its CRS
     ewkt_srid: int | None = None
+    # rows before the first feature as a spreadsheet numbers them: a text table's header
+    # (its first feature is row 2, as the survey tables' reader numbers it)
+    header_rows: int = 0
 
 
 def _check_path(path: Path) -> None:
@@ -145,6 +148,10 @@ def open_source(path: str | Path, layer: str | None = None,
         encoding = None
     else:
         read_path, opts = gdal_source(path, open_options)
+    if path.suffix.lower() == ".dxf" and "ENCODING" not in opts \
+            and (why := dxf_utf8(path)) is not None:
+        opts = {**opts, "ENCODING": "UTF-8"}
+        notes.append(f"text read as UTF-8 ({why})")
     gml = path.suffix.lower() in (".gml", ".citygml") or is_gml(path)
     # the CRS its srsName names, for when GDAL gives none: GDAL takes a CRS from the
     # geometries' srsName only, and a city model names it once, on an Envelope (Potsdam's)
@@ -290,7 +297,17 @@ def open_source(path: str | Path, layer: str | None = None,
                   read_path=read_path if read_path != path else None,
                   geometry_field=geometry_field,
                   crs_set_aside=aside if crs is None else None, export_fields=exported,
-                  ewkt_srid=srid)
+                  ewkt_srid=srid, header_rows=_header_rows(driver, fields))
+
+
+def _header_rows(driver: str, fields: list[str]) -> int:
+    """1 for a text table whose first line GDAL took as its header (else it names its
+    fields field_1, field_2 …), so that its rows are numbered as a spreadsheet shows them,
+    as every survey table's are; 0 for any other format (features counted from 1)."""
+    if driver != "CSV":
+        return 0
+    auto = [f"field_{i + 1}" for i in range(len(fields))]
+    return 0 if fields and [f.lower() for f in fields] == auto else 1
 
 
 def utf8_chinese(path: Path) -> bool:
@@ -332,7 +349,7 @@ def utf8_copy(path: Path, encoding: str) -> Path:
             line = lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
             raise InputError(f"the file is not {encoding} text (line {line}): give its "
                              "encoding with --encoding, or save it as 'CSV UTF-8'",
-                             path=str(path), row=line - 1 if line > 1 else None) from None
+                             path=str(path), row=line) from None
     return out
 
 
@@ -373,8 +390,9 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
     ``keep``, the batches ``j`` (0-based) for which ``keep(j)`` is false come as None,
     unconverted (a converter process takes every other batch). ``where``: GDAL's attribute
     filter, the rows read numbered from ``first_row`` (a converter's own FID range of a
-    GeoPackage: :mod:`loaders.engine.ranges`)."""
-    row = first_row
+    GeoPackage: :mod:`loaders.engine.ranges`). A text table's rows are numbered as a
+    spreadsheet shows them (its header is row 1: ``Source.header_rows``)."""
+    row = first_row + src.header_rows
     try:
         with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer,
                                     encoding=src.encoding,

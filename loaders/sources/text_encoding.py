@@ -9,6 +9,7 @@ declares its own (UTF-8). Text GDAL passes on undecoded is refused by :func:`che
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,3 +107,37 @@ def is_utf8(v: bytes) -> bool:
         return True
     except UnicodeDecodeError:
         return False
+
+
+_SINGLE_BYTE_DXF = re.compile(rb"^(ANSI_(125\d|874)|ISO8859_\d+|DOS(437|850|852|855|857|860|"
+                              rb"861|863|864|865|869))$", re.IGNORECASE)
+
+
+def dxf_utf8(path: Path) -> str | None:
+    """Why a DXF is to be read as UTF-8 against its header, else None: its $DWGCODEPAGE
+    names a single-byte code page (GDAL's own DXF writer puts ANSI_1252 over UTF-8 text)
+    and every byte above ASCII is part of valid UTF-8 — text in that code page with such
+    bytes is never that, but for chance pairs of accented letters. GDAL would decode the
+    UTF-8 as the code page: layer 建筑 read as å»ºç­. The file is decoded in 4 MB chunks
+    (C codecs), once."""
+    import codecs
+
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+        m = re.search(rb"\$DWGCODEPAGE\s*\r?\n\s*3\s*\r?\n([^\r\n]*)", head)
+        if m is None or not _SINGLE_BYTE_DXF.match(m.group(1).strip()):
+            return None
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        fh.seek(0)
+        multibyte = False
+        try:
+            while chunk := fh.read(4 << 20):
+                decoder.decode(chunk)
+                multibyte = multibyte or max(chunk) > 127
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return None
+    if not multibyte:
+        return None
+    return (f"its header says {m.group(1).strip().decode('ascii', 'replace')} but its text is "
+            "UTF-8, as GDAL's own DXF writer leaves it")
