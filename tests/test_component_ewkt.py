@@ -41,7 +41,7 @@ def test_ewkt_of_the_storage_crs_loads_and_a_malformed_one_is_named(fresh_db, tm
     [(row, reason, field, attrs)] = fresh_db.rows(
         "SELECT row_number, reason, field, attrs FROM load_rejects WHERE batch_id = %s",
         (r.batch_id,))
-    assert (row, reason, field) == (2, "invalid_geometry", "WKT")
+    assert (row, reason, field) == (3, "invalid_geometry", "WKT")  # line 3, header = row 1
     assert attrs["WKT"] == f"SRID=4527;POINT ({x + 5} {y}" and attrs["部件编码"] == "E2"
     again = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
     assert (again.unchanged, again.inserted, again.updated) == (2, 0, 0), again.text()

@@ -64,7 +64,7 @@ def test_a_wkt_column_with_geometries_is_still_read_by_gdal(pdb, tmp_path):
     r = load_population(pdb.conninfo, pdb.profile, path)
     assert (r.read, r.loaded, r.rejected) == (2, 1, 1)
     assert TABLE_NOTE not in r.notes
-    assert rejects(pdb, r.batch_id) == [(2, "bad_value", "常住人口")]  # GDAL's second feature
+    assert rejects(pdb, r.batch_id) == [(3, "bad_value", "常住人口")]  # line 3, as the table
 
 
 def test_wkt_below_the_first_lines_is_still_read_by_gdal(pdb, tmp_path):
@@ -78,8 +78,9 @@ def test_wkt_below_the_first_lines_is_still_read_by_gdal(pdb, tmp_path):
     r = load_population(pdb.conninfo, pdb.profile, path)
     assert TABLE_NOTE not in r.notes
     assert (r.read, r.loaded) == (61, 7)
-    # the repeats, by feature: the seventh feature is the first to repeat one
-    assert [n for n, reason, _f in rejects(pdb, r.batch_id)] == list(range(7, 61))
+    # the repeats, by line (header = row 1): the seventh feature, line 8, is the first to
+    # repeat one
+    assert [n for n, reason, _f in rejects(pdb, r.batch_id)] == list(range(8, 62))
 
 
 def test_a_delivery_gdal_read_before_is_unchanged_read_as_a_table(pdb, tmp_path):

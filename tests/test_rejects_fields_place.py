@@ -41,7 +41,7 @@ def test_outside_area_names_the_csv_wkt_column_and_keeps_the_row(fresh_db, tmp_p
                         crs="EPSG:4527")
     assert (r.read, r.loaded, r.rejected) == (2, 1, 1), r.text()
     assert _rejects(fresh_db, r.batch_id) == [
-        (2, "outside_area", "WKT", {"部件编码": "A2", "部件小类": "0101", "备注": "外"})]
+        (3, "outside_area", "WKT", {"部件编码": "A2", "部件小类": "0101", "备注": "外"})]
 
 
 def test_outside_area_and_no_grid_cell_name_the_geometry(fresh_db, tmp_path):
@@ -95,4 +95,4 @@ def test_the_staged_merge_names_a_csvs_wkt_column(fresh_db, tmp_path):
     r = load_base(fresh_db.conninfo, fresh_db.profile, "facilities", path, crs="EPSG:4527")
     assert (r.read, r.loaded, r.rejected) == (2, 1, 1), r.text()
     [(row, reason, field, _attrs)] = _rejects(fresh_db, r.batch_id)
-    assert (row, reason, field) == (2, "outside_area", "WKT")
+    assert (row, reason, field) == (3, "outside_area", "WKT")  # header = row 1
