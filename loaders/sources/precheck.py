@@ -493,7 +493,8 @@ def check_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) ->
     import sqlite3
 
     src = read_path or path
-    uri = Path(src).resolve().as_uri() + ("?immutable=1" if read_path is None else "?mode=ro")
+    uri = Path(src).resolve().as_uri() + ("?mode=ro&immutable=1" if read_path is None
+                                          else "?mode=ro")
     try:
         with sqlite3.connect(uri, uri=True) as db:
             kind = db.execute("SELECT type FROM sqlite_master WHERE name = ?",
