@@ -141,9 +141,9 @@ def test_maplibre_style_and_tree_share_the_colours(jining_profile):
     assert style["glyphs"] == "http://h:1/map/fonts/{fontstack}/{range}.pbf"
     by_id = {sl["id"]: sl for sl in style["layers"]}
     tree = layer_tree(jining_profile)
-    assert [g["group"] for g in tree] == ["城市运行监测", "城市部件", "地下管线", "城市治理风险",
+    assert [g["group"] for g in tree] == ["城市运行监测", "城市部件", "城市治理风险", "地下管线",
                                          "建筑", "规划管控", "城市基础", "城市体检", "规划底图"]
-    pipes = {c["title"]: c for c in tree[2]["children"]}
+    pipes = {c["title"]: c for c in tree[3]["children"]}
     for code, colour in pipe_colours().items():
         hexc = "#" + "".join(f"{int(p):02x}" for p in colour.split(","))
         with open(DICTIONARY_DIR / "pipe_classes.csv", encoding="utf-8") as fh:

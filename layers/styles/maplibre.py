@@ -361,6 +361,15 @@ class _Builder:
             expr += [h.min, h.opacity]
         return expr
 
+    @staticmethod
+    def label_offset(st: LayerStyle, lab: Any) -> float:
+        """How far (ems of the label) a point's label stands from the point: half its largest
+        symbol plus the QML's 0.5 mm gap (placement dist)."""
+        sizes = [float(s.get("size", 1.6)) for s in (st.symbol, *(r.symbol for r in st.rules))
+                 if s]
+        half_mm = max(sizes, default=1.6) / 2 + 0.5
+        return round(px(half_mm, 0) / max(11.0, px(lab.size, 2.5)), 2)
+
     def label(self, st: LayerStyle, base: str, flt: list | None, zoom: dict,
               along: bool = False) -> dict:
         lab = st.label
@@ -373,6 +382,11 @@ class _Builder:
                     "metadata": {"cim:label": True}}
         if along:
             sl["layout"]["symbol-placement"] = "line"
+        elif st.kind == "point":
+            # beside the point, as QGIS's "around point" placement: a label centred on its
+            # point covered the symbol (a risk point's circle under its own 风险类型)
+            sl["layout"].update({"text-variable-anchor": ["left", "right", "top", "bottom"],
+                                 "text-radial-offset": self.label_offset(st, lab)})
         if lab.halo:
             sl["paint"].update({"text-halo-color": lab.halo.hex, "text-halo-width": 1.2})
         if flt:
