@@ -6,6 +6,7 @@ the renderers under test."""
 
 from __future__ import annotations
 
+import csv
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -63,3 +64,44 @@ def test_point_labels_stand_beside_their_point(style, jining_profile):
     for name in points:
         root = ET.fromstring(qml(name, jining_profile).split("\n", 1)[1])
         assert root.find("labeling/settings/placement").get("placement") == "0", name
+
+
+def _class_names() -> dict[str, set[str]]:
+    with open(DICTIONARY_DIR / "pipe_features.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out: dict[str, set[str]] = {}
+    for r in rows:
+        out.setdefault(r["class"], set()).add(r["name"])
+    common = out.pop("*")
+    return {k: v | common for k, v in out.items()}
+
+
+def test_pipe_legend_lists_a_point_kind_only_for_classes_that_have_it(jining_profile):
+    from layers.styles import layer_tree
+    from layers.styles.qml import qml
+
+    rules = _styles_yaml()["layers"]["pipe_points"]["rules"]
+    kinds = {r["title"]: set(r["filter"]["appurtenance"]["in"]) for r in rules
+             if r.get("filter") and "in" in r["filter"]["appurtenance"]}
+    assert set(kinds) == {"阀门", "消防栓"}
+    names = _class_names()
+    # 电力 has neither valves nor hydrants; 给水 has both (pipe_features.csv)
+    assert not names["05"] & (kinds["阀门"] | kinds["消防栓"])
+    assert {"阀门", "消防栓"} <= names["01"]
+    pipes = next(g for g in layer_tree(jining_profile) if g["group"] == "地下管线")
+    with open(DICTIONARY_DIR / "pipe_classes.csv", encoding="utf-8") as fh:
+        by_name = {r["name"] + "管线": r["code"] for r in csv.DictReader(fh)}
+    seen = set()
+    for child in pipes["children"]:
+        code = by_name[child["title"]]
+        labels = {i["label"] for i in child["legend"]}
+        for title, values in kinds.items():
+            assert (title in labels) == bool(names.get(code, set()) & values), (code, title)
+        assert {"窨井", "其他管线点"} <= labels  # every class has wells and other points
+        root = ET.fromstring(qml("pipe_points", jining_profile, category=code)
+                             .split("\n", 1)[1])
+        qlabels = {r.get("label") for r in root.iter("rule")}
+        for title, values in kinds.items():
+            assert (title in qlabels) == bool(names.get(code, set()) & values), (code, title)
+        seen.add(code)
+    assert {"01", "05"} <= seen

@@ -335,6 +335,8 @@ class _Builder:
             for sl in sls:
                 sl["filter"] = ml_filter(r.filter) if r.filter else ["!", ["any", *others]]
             made.append(sls)
+            if not st.can_have(r, cat.values if cat else None):
+                continue
             if kind == "point":
                 legend.append(self.point_legend(r.title, r.symbol, color,
                                                 self.rule_swatch(r.symbol, color, kind)))

@@ -134,6 +134,9 @@ class LayerStyle:
     categories: list[Category] = dc_field(default_factory=list)
     rules: list[Rule] = dc_field(default_factory=list)
     color_by: tuple[str, list[Category]] | None = None  # rule-based: colour per class
+    # rule-based, split by class: per class, the values its features can take (a rule none
+    # of whose values a class has gets no legend entry under it); "*": any class
+    legend_by_class: dict[str, frozenset[str]] | None = None
     classes: list[GradClass] = dc_field(default_factory=list)  # graduated: ascending
     where: Filter | None = None  # the features the layer shows (a result table's one indicator)
     select: Select | None = None  # graduated: the web map's indicator selector
@@ -143,6 +146,18 @@ class LayerStyle:
     label: Label | None = None
     max_scale: float | None = None  # most zoomed out (scale denominator)
     min_scale: float | None = None  # most zoomed in
+
+    def can_have(self, rule: Rule, classes: tuple[str, ...] | None) -> bool:
+        """Whether features of ``classes`` can be drawn by ``rule`` (``legend_by_class``), so
+        it belongs in their legend: every pipe class listed 阀门 and 消防栓, 电力 too. Without
+        the table, without classes, an else rule or a range: yes."""
+        if self.legend_by_class is None or classes is None or rule.filter is None \
+                or rule.filter.values is None:
+            return True
+        can = set(self.legend_by_class.get("*", ()))
+        for value in classes:
+            can |= self.legend_by_class.get(value, set())
+        return bool(can & set(rule.filter.values))
 
     def category(self, value: str) -> Category | None:
         return next((c for c in self.categories if c.value == value), None)
@@ -315,6 +330,18 @@ class _Reader:
                                       self.color(colour, key) if colour else None)
         return list(out.values())
 
+    def class_values(self, spec: dict, key: str) -> dict[str, frozenset[str]]:
+        """Per class, the values a class's features can take (``dictionary`` rows: ``class``
+        column, ``value`` column; a row of class ``all`` belongs to every class)."""
+        out: dict[str, set[str]] = {}
+        every = str(spec.get("all", "*"))
+        for row in self.dictionary(spec, key):
+            value = row.get(spec.get("value", "name"), "")
+            if value:
+                out.setdefault(row.get(spec.get("class", "class"), ""), set()).add(value)
+        common = out.pop(every, set())
+        return {k: frozenset(v | common) for k, v in out.items()} | {"*": frozenset(common)}
+
     def filter(self, spec: Any, key: str) -> Filter | None:
         if spec is None:
             return None
@@ -411,6 +438,9 @@ class _Reader:
                 cb = spec["color_by"]
                 st.color_by = (cb["field"], [c for c in self.from_dictionary(cb, key + ".color_by")
                                              if c.color])
+            if spec.get("legend_by_class"):
+                st.legend_by_class = self.class_values(spec["legend_by_class"],
+                                                       key + ".legend_by_class")
         hc = spec.get("height_classes")
         if hc:
             st.height_field = hc.get("field", "height")

@@ -186,9 +186,12 @@ def _rule_based(root: ET.Element, st: LayerStyle, kind: str, only: str | None) -
     rules, syms = ET.SubElement(r, "rules", key="{root}"), ET.SubElement(r, "symbols")
     n = 0
 
-    def add(parent: ET.Element, color: Color | None, prefix: str) -> None:
+    def add(parent: ET.Element, color: Color | None, prefix: str,
+            cls: tuple[str, ...] | None = None) -> None:
         nonlocal n
         for i, rule in enumerate(st.rules):
+            if not st.can_have(rule, cls):  # not in the class's legend (a 电力 阀门)
+                continue
             ET.SubElement(parent, "rule", key=f"{{{prefix}-{i}}}", symbol=str(n),
                           label=rule.title,
                           filter=qgis_filter(rule.filter) if rule.filter else "ELSE")
@@ -202,7 +205,7 @@ def _rule_based(root: ET.Element, st: LayerStyle, kind: str, only: str | None) -
                 continue
             parent = ET.SubElement(rules, "rule", key=f"{{class-{c.value}}}",
                                    filter=qgis_filter(Filter(field, (c.value,))), label=c.label)
-            add(parent, c.color, f"r{c.value}")
+            add(parent, c.color, f"r{c.value}", (c.value,))
     else:
         add(rules, None, "r")
 
