@@ -60,10 +60,14 @@ def gdal_warnings(paths: Path | list[Path | None]) -> Iterator[None]:
         for pattern in REPORTED_GDAL_WARNINGS:
             warnings.filterwarnings("ignore", message=pattern, category=RuntimeWarning)
         shown = warnings.showwarning
+        said: set[str] = set()  # the file is opened in several places: each warning once
 
         def show(message, category, filename, lineno, file=None, line=None) -> None:
             if issubclass(category, RuntimeWarning) and _reading(filename):
-                sys.stderr.write(f"warning: {where}: {_gdal_text(str(message))}\n")
+                text = _gdal_text(str(message))
+                if text not in said:
+                    said.add(text)
+                    sys.stderr.write(f"warning: {where}: {text}\n")
             else:
                 shown(message, category, filename, lineno, file, line)
 
@@ -72,10 +76,11 @@ def gdal_warnings(paths: Path | list[Path | None]) -> Iterator[None]:
 
 
 def _reading(filename: str) -> bool:
-    """Whether a warning was raised reading a source: by pyogrio (GDAL's), or where the
-    loaders' readers call it."""
+    """Whether a warning was raised reading a source: by pyogrio (GDAL's; its ``open_arrow``
+    warns from inside a context manager, so from contextlib's frame), or where the loaders'
+    readers call it."""
     p = Path(filename).as_posix()
-    return "/pyogrio/" in p or "/loaders/sources/" in p
+    return "/pyogrio/" in p or "/loaders/sources/" in p or p.endswith("/contextlib.py")
 
 
 def _gdal_text(message: str) -> str:
