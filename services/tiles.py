@@ -51,15 +51,18 @@ import re
 import threading
 import time
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, has_app_context, request
 
 from cim.crs import CRS84_URI
 from cim.layerdefs import LAYERS
 from layers.catalog import layer_defs, map_where, published_columns
 from services.pool import Pool
+
+if TYPE_CHECKING:
+    from cim.profile import CityProfile
 from services.tiles_cache import LazyConnection, TileCache
 from services.tiles_matrixsets import pygeoapi_page, tms_list, tms_one
 
@@ -100,7 +103,8 @@ class TilesService:
 
     def __init__(self, config: dict, conninfo: str, pool: Pool, max_features: int = 50_000,
                  cache_bytes: int = 64 << 20, version_ttl: float = 1.0,
-                 max_age: int = 0, low_zoom_features: int = 8_000) -> None:
+                 max_age: int = 0, low_zoom_features: int = 8_000,
+                 profile: CityProfile | None = None) -> None:
         self.base = config["server"]["url"].rstrip("/")
         # loaded layers and result layers (the health check's latest year: map_where)
         self.defs = layer_defs()
@@ -120,6 +124,9 @@ class TilesService:
         self._layers: dict[str, TileLayer] | None = None
         self._versions: tuple[float, dict[str, str]] = (-1e9, {})
         self._lock = threading.Lock()
+        self.profile = profile
+        # (admin_divisions' data version, the city's extent read at that version)
+        self._city: tuple[str | None, list[float] | None] = ("", None)
 
     # -- layers and versions ---------------------------------------------------------------
     def layers(self) -> dict[str, TileLayer]:
@@ -268,6 +275,30 @@ class TilesService:
                               for n in names],
         }
 
+    def city_extent(self) -> list[float] | None:
+        """The city's extent as its districts in the database are now (the web map's
+        :func:`services.webmap.city_extent`), re-read only when admin_divisions' data version
+        moved. The configuration's, read at start, left a district `cim profile apply` added
+        while the server ran outside every TileJSON's ``bounds``: MapLibre requested none of
+        its tiles, and its features stayed off /map until a restart."""
+        profile = self.profile
+        if profile is None and has_app_context():  # the app's profile (services.webmap)
+            profile = current_app.extensions.get("cim_profile")
+        if profile is None:
+            return self.city_bbox
+        try:
+            version = self.versions().get("admin_divisions")
+        except psycopg.Error:
+            version = None  # the database away: read below (it falls back to the profile)
+        at, box = self._city
+        if version is not None and at == version and box is not None:
+            return box
+        from services.webmap import city_extent
+
+        box = list(city_extent(self.conninfo, profile, self.pool))
+        self._city = (version, box)
+        return box
+
     def _title(self, name: str) -> str:
         t = self.resources[name].get("title", name)
         return t.get("zh") or t.get("en") or name if isinstance(t, dict) else str(t)
@@ -279,8 +310,9 @@ class TilesService:
         reported in another district, a new district's survey) were never drawn on /map
         until the server restarted."""
         boxes = [self.resources[n]["extents"]["spatial"]["bbox"] for n in names]
-        if boxes and self.city_bbox:
-            boxes.append(self.city_bbox)
+        city = self.city_extent() if boxes else None
+        if city:
+            boxes.append(city)
         if not boxes:
             return [-180.0, -85.0511, 180.0, 85.0511]
         return [min(b[0] for b in boxes), min(b[1] for b in boxes),
