@@ -24,10 +24,12 @@ def explain_code(conninfo: str, profile: CityProfile, code: str) -> DecodedCode:
             exists = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE code = %s "
                                           "AND valid_to IS NULL)").format(sql.Identifier(table)),
                                   (d.code,)).fetchone()[0]
-        if d.district_name is None:
-            row = conn.execute("SELECT name FROM admin_divisions WHERE code = %s "
-                               "AND valid_to IS NULL", (d.district_code,)).fetchone()
-            d.district_name = row[0] if row else None
+        # the district's name as the database has it now (the profile may predate a
+        # `cim profile apply` that renamed or added it); the profile's when the database has none
+        row = conn.execute("SELECT name FROM admin_divisions WHERE code = %s "
+                           "AND valid_to IS NULL", (d.district_code,)).fetchone()
+        if row and row[0]:
+            d.district_name = row[0]
     d.exists = bool(exists)
     return d
 

@@ -115,7 +115,8 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
                                cache_bytes=settings.tiles_cache_mb << 20,
                                version_ttl=settings.tiles_version_ttl,
                                max_age=settings.tiles_max_age,
-                               low_zoom_features=settings.tiles_low_zoom_features))
+                               low_zoom_features=settings.tiles_low_zoom_features,
+                               profile=profile))
 
     from services import webmap
 

@@ -54,7 +54,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from flask import Flask, Response, current_app, has_app_context, request
+from flask import Flask, Response, request
 
 from cim.crs import CRS84_URI
 from cim.layerdefs import LAYERS
@@ -282,8 +282,6 @@ class TilesService:
         while the server ran outside every TileJSON's ``bounds``: MapLibre requested none of
         its tiles, and its features stayed off /map until a restart."""
         profile = self.profile
-        if profile is None and has_app_context():  # the app's profile (services.webmap)
-            profile = current_app.extensions.get("cim_profile")
         if profile is None:
             return self.city_bbox
         try:

@@ -66,8 +66,6 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
     bp = Blueprint("webmap", __name__, static_folder=str(STATIC),
                    static_url_path="/map/static", template_folder=str(HERE / "templates"))
     base_url = base_url.rstrip("/")
-    # the tiles' TileJSON bounds follow the city's districts as this page's extent does
-    app.extensions["cim_profile"] = profile
 
     @bp.get("/map")
     def page():
@@ -140,17 +138,6 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
             d = explain_code(conninfo, profile, code)
         except (CimError, ValueError) as exc:
             return _error(400, str(exc))
-        # the district's name as the database has it now: the profile read at start named a
-        # district renamed by `cim profile apply` since by its old name
-        items = current_app.extensions.get("cim_items")
-        try:
-            with items.pool.connection() if items else psycopg.connect(conninfo) as conn:
-                row = conn.execute("SELECT name FROM admin_divisions WHERE code = %s "
-                                   "AND valid_to IS NULL", (d.district_code,)).fetchone()
-            if row and row[0]:
-                d.district_name = row[0]
-        except psycopg.Error:  # the database away: the profile's name, as explain_code gave
-            LOG.warning("the district of %s could not be read", d.code, exc_info=True)
         out = d.to_dict()
         out["exists"] = bool(d.exists)
         if d.exists and d.layer:
