@@ -68,10 +68,19 @@
   // a code in Chinese (an alarm's 告警中, 数据中断: they read active, gap) and a number to its
   // unit's decimals (a pipe's 长度 printed 14): the style's metadata cim:info, built by the
   // server from layers/styles/value_labels.yaml and the columns' declared units
+  // a list (a sensor's 标记 ["position_from_asset"]) item by item and a JSON object (an
+  // alarm's 详情) key by key through the column's labels too: they showed as raw JSON in
+  // English; an unlabelled item or key shows as it is, times inside on the city's clock
   function formatted(collection, k, v) {
     const info = state.info || {};
-    const label = (((info.values || {})[collection] || {})[k] || {})[String(v)];
+    const labels = ((info.values || {})[collection] || {})[k] || {};
+    const label = labels[String(v)];
     if (label !== undefined && typeof v !== "object") return label;
+    const part = (x) => (Array.isArray(x) ? x.map(part).join("、")
+      : x !== null && typeof x === "object"
+        ? Object.entries(x).map(([key, y]) => `${labels[key] ?? key}：${y !== null && typeof y === "object" && !Array.isArray(y) ? `（${part(y)}）` : part(y)}`).join("；")
+        : x === null ? "—" : typeof x === "string" && labels[x] !== undefined ? labels[x] : shown(x));
+    if (v !== null && typeof v === "object") return part(v);
     const n = ((info.decimals || {})[collection] || {})[k];
     if (typeof v === "number" && Number.isInteger(n)) return String(Number(v.toFixed(n)));
     return shown(v);
