@@ -7,11 +7,12 @@ Jining beside the alarm's own times —, and a yes/no attribute (a green space's
 from __future__ import annotations
 
 import datetime as dt
-import json
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
+from cim.profile import DICTIONARY_DIR
 from tests.test_maps_probe10 import browser, info_rows  # noqa: F401 (the fixture)
 from tests.test_webmap import open_map
 
@@ -32,7 +33,10 @@ def test_times_inside_a_json_attribute_are_on_the_citys_clock(browser, api, db):
         assert local[11:] != at.strftime("%H:%M")  # the test can tell the two apart
         shown = info_rows(driver, code)["详情"]
         assert utc not in shown, shown
-        assert local in json.loads(shown)[key], (shown, local)
+        # the key by its label (value_labels.yaml alarms.detail), its time on the city's clock
+        labels = yaml.safe_load((DICTIONARY_DIR / "value_labels.yaml").read_text(
+            encoding="utf-8"))["values"]["alarms"]["detail"]
+        assert f"{labels[key]}：{local}" in shown, (shown, local)
 
 
 def test_a_yes_no_attribute_reads_in_chinese(browser, api, db):  # noqa: F811
