@@ -232,16 +232,17 @@ def check_text_table(path: Path, encoding: str | None = None) -> None:
     """GDAL reads CSV as UTF-8 and silently cuts a line at a NUL byte: refuse both problems.
     With ``encoding`` (``--encoding GBK``: the reader reads a copy in UTF-8), the bytes must
     be text in it."""
-    if encoding is not None and not is_utf8_name(encoding):
-        return _check_text_in(path, encoding)
     with open(path, "rb") as fh:
         head = fh.read(SCAN_LIMIT)
     nul = head.find(b"\x00")
+    # (a NUL survives the UTF-8 copy an --encoding reads, so it is looked for either way)
     if nul != -1 and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         line = head.count(b"\n", 0, nul) + 1
         raise InputError(f"line {line} contains a NUL byte; GDAL would silently cut the row "
                          "there (remove the NUL characters)", path=str(path),
                          row=line)
+    if encoding is not None and not is_utf8_name(encoding):
+        return _check_text_in(path, encoding)
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     try:
         body.decode("utf-8")
@@ -310,9 +311,14 @@ def check_csv_cells(path: Path, encoding: str | None = None) -> None:
     import pyarrow.csv as pcsv
 
     bad: list[tuple[int | None, int, int, str]] = []
+    sep = csv_separator(path)
 
     def handler(row) -> str:  # (pyarrow.csv.InvalidRow)
-        if row.actual_columns > row.expected_columns and len(bad) < 1000:
+        # only rows whose extra cells hold something count (and are capped): a writer that
+        # ends every data row with a separator would otherwise fill the cap with harmless
+        # rows and hide a later row whose extra cells hold data
+        if row.actual_columns > row.expected_columns and len(bad) < 1000 and any(
+                c.strip() for c in _cells(row.text, sep)[row.expected_columns:]):
             bad.append((row.number, row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
@@ -332,11 +338,10 @@ def check_csv_cells(path: Path, encoding: str | None = None) -> None:
                 pass
     except (pyarrow.ArrowException, UnicodeDecodeError, LookupError):
         return  # what Arrow cannot parse, GDAL says what it can of
-    bad = [b for b in bad if any(c.strip() for c in _cells(b[3], csv_separator(path))[b[1]:])]
     if not bad:
         return
     number, expected, actual, text = bad[0]
-    extra = [c for c in _cells(text, csv_separator(path))[expected:]]
+    extra = [c for c in _cells(text, sep)[expected:]]
     more = f" ({len(bad)} rows so)" if len(bad) > 1 else ""
     raise InputError(
         f"{actual} cells where the header has {expected}{more}; GDAL "
@@ -492,9 +497,13 @@ def check_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) ->
     """
     import sqlite3
 
-    src = read_path or path
-    uri = Path(src).resolve().as_uri() + ("?mode=ro&immutable=1" if read_path is None
-                                          else "?mode=ro")
+    src = Path(read_path or path)
+    # immutable: nothing to lock or journal — unless a write-ahead log beside the file holds
+    # rows GDAL reads with it (a GeoPackage copied while QGIS had it open)
+    wal = src.with_name(src.name + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    uri = src.resolve().as_uri() + ("?mode=ro&immutable=1" if read_path is None
+                                    and not pending else "?mode=ro")
     try:
         with sqlite3.connect(uri, uri=True) as db:
             kind = db.execute("SELECT type FROM sqlite_master WHERE name = ?",
@@ -533,8 +542,14 @@ def check_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) ->
                 (rowid,)).fetchone()
             rows = [db.execute(f"SELECT count(*) FROM {t} WHERE rowid <= ?",
                                (r,)).fetchone()[0] for _n, _c, r in bad]
-    except sqlite3.Error:
-        return  # not SQLite as expected: GDAL says what it can of it
+    except sqlite3.Error as exc:
+        # not SQLite as expected (GDAL says what it can of it), or not readable here: said,
+        # since the number columns then go unchecked
+        import warnings
+
+        warnings.warn(f"its number columns could not be checked for text GDAL would read as "
+                      f"0 ({exc})", RuntimeWarning, stacklevel=2)
+        return
     decl_of = {n: ("INTEGER" if "NOT IN" in c else "REAL") for n, c in checks}
     if kind_of == "blob":
         shown = f"binary data ({len(value)} bytes)"
