@@ -314,6 +314,11 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
     report.notes.append("fields: " + ", ".join(f"{k}←{v}" for k, v in m.items()))
     if from_points:
         report.notes.append(f"positions: the points of {t.name} (no X/Y columns)")
+        declared = cimcrs.parse_crs(layer_crs) if crs and layer_crs else None
+        if declared is not None and not declared.equals(cimcrs.parse_crs(crs),
+                                                         ignore_axis_order=True):
+            # said as every load says it (loaders.engine.area.resolve_source_crs)
+            report.notes.append(f"--crs {crs} overrides the file's CRS ({declared.name})")
     coords = _Coordinates(t, m, profile, crs or layer_crs, report.notes)
     report.source_crs = cimcrs.crs_text(coords.crs)
     types = ClassLookup(profile, "sensor_types")

@@ -67,3 +67,25 @@ def test_a_layer_of_lines_is_refused_naming_its_first_row(jining_profile, tmp_pa
     with pytest.raises(InputError, match="a LineString, not a point") as exc:
         load_sensors("postgresql:///nowhere", jining_profile, path)  # refused before a load
     assert exc.value.path == f"{path.name}:监测线" and exc.value.row == 1, exc.value
+
+
+def test_crs_given_over_the_layers_own_is_said(jining_profile, tmp_path):
+    """--crs over a point layer declaring another CRS is said in the report, as every load
+    says it (loaders.engine.area.resolve_source_crs): it was taken without a word. The same
+    CRS given is no note."""
+    with scratch_db("ls13scrs", jining_profile) as d:
+        pts = [shapely.Point(d.x0 + 20 * i, d.y0 + 20 * i) for i in range(3)]
+        path = tmp_path / "sensors.gpkg"
+        # the file says EPSG:4547 (zone 38 without prefix); the survey knows it is 4527's
+        gpd.GeoDataFrame(ATTRS, geometry=pts, crs="EPSG:4547").to_file(path, layer="监测点")
+        report = load_sensors(d.conninfo, d.profile, path, crs="EPSG:4527")
+        assert (report.loaded, report.rejected) == (3, 0), report.text()
+        assert any(n.startswith("--crs EPSG:4527 overrides the file's CRS (CGCS2000")
+                   for n in report.notes), report.notes
+        assert all(_stored(d)[dev].distance(p) < 0.01 for dev, p in zip(ATTRS["设备编号"], pts))
+    with scratch_db("ls13scrs2", jining_profile) as d:
+        path2 = tmp_path / "same.gpkg"
+        gpd.GeoDataFrame(ATTRS, geometry=[shapely.Point(d.x0, d.y0 + 20 * i) for i in range(3)],
+                         crs="EPSG:4527").to_file(path2, layer="监测点")
+        report = load_sensors(d.conninfo, d.profile, path2, crs="EPSG:4527")
+        assert not any("overrides" in n for n in report.notes), report.notes
