@@ -20,7 +20,7 @@ import pytest
 import shapely
 
 from cim.errors import InputError
-from loaders.sources.precheck import check_csv_cells, check_gpkg_numbers, check_text_table
+from loaders.sources.table_checks import check_csv_cells, check_gpkg_numbers, check_text_table
 
 
 def test_a_lost_cell_after_a_thousand_trailing_separators_is_found(tmp_path):

@@ -25,7 +25,6 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 TEXT_TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
 
 PROLOG_LIMIT = 1 << 20  # an XML prolog longer than this is refused
-SCAN_LIMIT = 4 << 20  # bytes of a text table checked for encoding and NUL bytes
 MAX_ZIP_MEMBERS = 2000
 # a damaged zip container: not a zip, a bad CRC, a truncated or corrupt deflate stream
 ZIP_ERRORS: tuple[type[BaseException], ...] = (zipfile.BadZipFile, zlib.error, EOFError)
@@ -52,6 +51,8 @@ def precheck(path: Path, layer: str | None = None, encoding: str | None = None) 
     if suffix == ".shp":
         check_shapefile(path)
     if suffix in TEXT_TABLE_SUFFIXES:
+        from loaders.sources.table_checks import check_csv_cells, check_text_table
+
         check_text_table(path, encoding)
         check_csv_cells(path, encoding)
     if suffix in EXCEL_SUFFIXES:
@@ -227,135 +228,6 @@ def check_shapefile(path: Path) -> None:
                          "and attributes would be paired wrongly", path=str(path))
 
 
-# -- text tables ----------------------------------------------------------------------------
-def check_text_table(path: Path, encoding: str | None = None) -> None:
-    """GDAL reads CSV as UTF-8 and silently cuts a line at a NUL byte: refuse both problems.
-    With ``encoding`` (``--encoding GBK``: the reader reads a copy in UTF-8), the bytes must
-    be text in it."""
-    with open(path, "rb") as fh:
-        head = fh.read(SCAN_LIMIT)
-    nul = head.find(b"\x00")
-    # (a NUL survives the UTF-8 copy an --encoding reads, so it is looked for either way)
-    if nul != -1 and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        line = head.count(b"\n", 0, nul) + 1
-        raise InputError(f"line {line} contains a NUL byte; GDAL would silently cut the row "
-                         "there (remove the NUL characters)", path=str(path),
-                         row=line)
-    if encoding is not None and not is_utf8_name(encoding):
-        return _check_text_in(path, encoding)
-    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-    try:
-        body.decode("utf-8")
-        return
-    except UnicodeDecodeError as exc:
-        if exc.start > len(body) - 4 and len(head) == SCAN_LIMIT:
-            return  # the scan cut a character in two
-        bad = exc.start
-    line = body.count(b"\n", 0, bad) + 1
-    try:
-        body.decode("gb18030")
-        what = "it looks like GBK/GB18030 (Excel's plain 'CSV' on Chinese Windows)"
-    except UnicodeDecodeError:
-        what = "its encoding is unknown"
-    raise InputError(f"the file is not UTF-8 (line {line}: {what}); save it as 'CSV UTF-8'"
-                     " or give its encoding with --encoding (GBK …)",
-                     path=str(path), row=line)
-
-
-def is_utf8_name(encoding: str) -> bool:
-    return encoding.strip().lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
-
-
-def _check_text_in(path: Path, encoding: str) -> None:
-    import codecs
-
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)()
-    except LookupError as exc:
-        raise InputError(f"unknown encoding {encoding!r} (--encoding)", path=str(path)) from exc
-    with open(path, "rb") as fh:
-        head = fh.read(SCAN_LIMIT)
-    try:
-        decoder.decode(head, final=len(head) < SCAN_LIMIT)
-    except UnicodeDecodeError as exc:
-        line = head.count(b"\n", 0, exc.start) + 1
-        raise InputError(f"the file is not {encoding} text (line {line}, byte "
-                         f"{head[exc.start:exc.start + 1].hex()}): give its encoding with "
-                         "--encoding, or save it as 'CSV UTF-8'", path=str(path),
-                         row=line) from None
-
-
-def csv_separator(path: Path) -> str:
-    """The separator GDAL reads a text table with: a .tsv's tab, else the one of comma,
-    semicolon and tab its header line holds outside quotes (a comma when it holds several)."""
-    if path.suffix.lower() == ".tsv":
-        return "\t"
-    with open(path, "rb") as fh:
-        line = fh.readline(1 << 16)
-    outside = b"".join(line.split(b'"')[::2])
-    found = [c for c in (",", ";", "\t") if c.encode() in outside]
-    return found[0] if len(found) == 1 else ","
-
-
-def check_csv_cells(path: Path, encoding: str | None = None) -> None:
-    """Refuse a text table with a row of more non-empty cells than its header has names.
-
-    GDAL reads a row's cells up to the header's last column and drops the rest without a
-    word: a value holding the separator unquoted (权属单位 "济宁水务集团,二分公司") shifted
-    the cells after it and lost the last. Arrow's CSV parser counts every row's cells (C++,
-    0.4–1 s the 200 MB CSV of a million footprints, one column converted); only the rows of
-    another count reach Python.
-    Rows are numbered as a spreadsheet shows them (the header is row 1, a quoted value over
-    two lines one row)."""
-    import pyarrow
-    import pyarrow.csv as pcsv
-
-    bad: list[tuple[int | None, int, int, str]] = []
-    sep = csv_separator(path)
-
-    def handler(row) -> str:  # (pyarrow.csv.InvalidRow)
-        # only rows whose extra cells hold something count (and are capped): a writer that
-        # ends every data row with a separator would otherwise fill the cap with harmless
-        # rows and hide a later row whose extra cells hold data
-        if row.actual_columns > row.expected_columns and len(bad) < 1000 and any(
-                c.strip() for c in _cells(row.text, sep)[row.expected_columns:]):
-            bad.append((row.number, row.expected_columns, row.actual_columns, row.text))
-        return "skip"
-
-    try:
-        with pcsv.open_csv(
-                path,
-                read_options=pcsv.ReadOptions(autogenerate_column_names=True, use_threads=False,
-                                              encoding=encoding or "utf8",
-                                              block_size=1 << 24),
-                parse_options=pcsv.ParseOptions(delimiter=csv_separator(path),
-                                                newlines_in_values=True,
-                                                invalid_row_handler=handler),
-                convert_options=pcsv.ConvertOptions(include_columns=["f0"],
-                                                    column_types={"f0": pyarrow.binary()})
-        ) as reader:
-            for _batch in reader:
-                pass
-    except (pyarrow.ArrowException, UnicodeDecodeError, LookupError):
-        return  # what Arrow cannot parse, GDAL says what it can of
-    if not bad:
-        return
-    number, expected, actual, text = bad[0]
-    extra = [c for c in _cells(text, sep)[expected:]]
-    more = f" ({len(bad)} rows so)" if len(bad) > 1 else ""
-    raise InputError(
-        f"{actual} cells where the header has {expected}{more}; GDAL "
-        f"would drop the cells past the header's last column ({', '.join(map(repr, extra))}):"
-        " a value holding the separator without quotes shifts the cells after it — quote "
-        "it, or save the table from Excel again", path=str(path), row=number)
-
-
-def _cells(text: str, separator: str) -> list[str]:
-    import csv
-
-    return next(csv.reader([text], delimiter=separator), [])
-
-
 # -- Excel ----------------------------------------------------------------------------------
 _MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
 
@@ -473,97 +345,3 @@ def check_excel_header(path: Path, sheet: str | None = None) -> None:
                 f"{', with numbers below' if numeric_below else ''}); give the sheet one "
                 "header row with one name per column", path=str(path), row=2,
                 field=str(second[j]))
-
-
-# -- GeoPackage numbers ---------------------------------------------------------------------
-_INTEGER_TYPES = {"INTEGER", "INT", "MEDIUMINT", "SMALLINT", "TINYINT", "BOOLEAN"}
-_REAL_TYPES = {"REAL", "FLOAT", "DOUBLE"}
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def check_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) -> None:
-    """Refuse a GeoPackage whose number columns hold what GDAL would read as another number.
-
-    SQLite keeps any value in any column: text ('abc', a blank '') or a blob in an INTEGER or
-    REAL column, a fraction in an INTEGER one. GDAL reads the first two as 0 and cuts the
-    fraction, without a warning: 'abc' floors loaded as 0, a height of 'x1' as 0 m. One
-    scan of the table answers for all its number columns (SQLite's typeof, stopping at the
-    first such value: 1–1.3 s for the survey's four on a million rows, about what GDAL takes
-    to read them); each column's first such value is named with its row, numbered in the
-    table's rowid order, as the loaders number a GeoPackage's rows.
-    """
-    import sqlite3
-
-    src = Path(read_path or path)
-    # immutable: nothing to lock or journal — unless a write-ahead log beside the file holds
-    # rows GDAL reads with it (a GeoPackage copied while QGIS had it open)
-    wal = src.with_name(src.name + "-wal")
-    pending = wal.exists() and wal.stat().st_size > 0
-    uri = src.resolve().as_uri() + ("?mode=ro&immutable=1" if read_path is None
-                                    and not pending else "?mode=ro")
-    try:
-        with sqlite3.connect(uri, uri=True) as db:
-            kind = db.execute("SELECT type FROM sqlite_master WHERE name = ?",
-                              (table,)).fetchone()
-            if kind is None or kind[0] != "table":
-                return  # a view, or a layer GDAL names otherwise: nothing to ask
-            checks: list[tuple[str, str]] = []
-            for _cid, name, decl, _notnull, _default, pk in db.execute(
-                    f"PRAGMA table_info({_quoted(table)})"):
-                decl = str(decl or "").upper().split("(")[0].strip()
-                if pk:
-                    continue
-                if decl in _INTEGER_TYPES:
-                    checks.append((name, f"typeof({_quoted(name)}) NOT IN ('integer', 'null')"))
-                elif decl in _REAL_TYPES:
-                    checks.append((name, f"typeof({_quoted(name)}) IN ('text', 'blob')"))
-            if not checks:
-                return
-            t = _quoted(table)
-            first = db.execute(f"SELECT rowid FROM {t} WHERE "
-                               + " OR ".join(f"({c})" for _n, c in checks) + " LIMIT 1"
-                               ).fetchone()
-            if first is None:
-                return
-            # a refusal only: a scan per column, to say how many rows each holds
-            bad = []
-            for name, cond in checks:
-                count, rowid = db.execute(f"SELECT count(*), min(rowid) FROM {t} WHERE {cond}"
-                                          ).fetchone()
-                if count:
-                    bad.append((name, count, rowid))
-            bad.sort(key=lambda b: b[2])
-            name, count, rowid = bad[0]
-            value, kind_of = db.execute(
-                f"SELECT {_quoted(name)}, typeof({_quoted(name)}) FROM {t} WHERE rowid = ?",
-                (rowid,)).fetchone()
-            rows = [db.execute(f"SELECT count(*) FROM {t} WHERE rowid <= ?",
-                               (r,)).fetchone()[0] for _n, _c, r in bad]
-    except sqlite3.Error as exc:
-        # not SQLite as expected (GDAL says what it can of it), or not readable here: said,
-        # since the number columns then go unchecked
-        import warnings
-
-        warnings.warn(f"its number columns could not be checked for text GDAL would read as "
-                      f"0 ({exc})", RuntimeWarning, stacklevel=2)
-        return
-    decl_of = {n: ("INTEGER" if "NOT IN" in c else "REAL") for n, c in checks}
-    if kind_of == "blob":
-        shown = f"binary data ({len(value)} bytes)"
-    elif kind_of == "real":
-        shown = f"the fraction {value!r}"
-    else:
-        shown = f"the text {value!r}"
-    row = rows[0]
-    others = [f"{n} (row {r:,}" + (f" and {c - 1:,} more" if c > 1 else "") + ")"
-              for (n, c, _rowid), r in zip(bad[1:], rows[1:], strict=True)]
-    raise InputError(
-        f"the {decl_of[name]} column {name!r} of layer {table!r} holds {shown} in row {row:,}"
-        + (f" and {count - 1:,} other row{'s' if count != 2 else ''}" if count > 1 else "")
-        + (f"; so do {', '.join(others)}" if others else "")
-        + ": GDAL would load another number in its place without a word (0 for a text, "
-        "the whole part of a fraction) — give each a number, or leave it empty (NULL)",
-        path=str(path), row=row, field=name)

@@ -53,12 +53,8 @@ from loaders.sources.gdal_access import (
     scratch_dir,
     solids_as_faces,
 )
-from loaders.sources.precheck import (
-    TEXT_TABLE_SUFFIXES,
-    check_gpkg_numbers,
-    is_utf8_name,
-    precheck,
-)
+from loaders.sources.precheck import TEXT_TABLE_SUFFIXES, precheck
+from loaders.sources.table_checks import check_gpkg_numbers, is_utf8_name
 from loaders.sources.text_encoding import check_text, dbf_path, dxf_utf8, encoding_advice
 from loaders.sources.wkb import faces_wkb
 
