@@ -276,9 +276,9 @@ class TilesService:
         }
 
     def city_extent(self) -> list[float] | None:
-        """The city's extent as its districts in the database are now (the web map's
-        :func:`services.webmap.city_extent`), re-read only when admin_divisions' data version
-        moved. The configuration's, read at start, left a district `cim profile apply` added
+        """The city's extent as its districts in the database are now
+        (:func:`layers.catalog.city_extent_lonlat`, as the web map opens on), re-read only
+        when admin_divisions' data version moved. The configuration's, read at start, left a district `cim profile apply` added
         while the server ran outside every TileJSON's ``bounds``: MapLibre requested none of
         its tiles, and its features stayed off /map until a restart."""
         profile = self.profile
@@ -291,9 +291,9 @@ class TilesService:
         at, box = self._city
         if version is not None and at == version and box is not None:
             return box
-        from services.webmap import city_extent
+        from layers.catalog import city_extent_lonlat
 
-        box = list(city_extent(self.conninfo, profile, self.pool))
+        box = list(city_extent_lonlat(self.conninfo, profile, self.pool))
         self._city = (version, box)
         return box
 

@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from flask import (
     Blueprint,
     Flask,
@@ -36,7 +35,7 @@ from flask import (
 
 from cim.errors import CimError, InputError
 from cim.profile import CityProfile
-from services.pool import Pool
+from layers.catalog import city_extent_lonlat
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -73,7 +72,7 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
         # one layer reaching far beyond it (a prefecture's roads) opened it zoomed out to where
         # the city's buildings and pipes are not drawn
         items = current_app.extensions.get("cim_items")  # its pool: no connection a page
-        w, s, e, n = city_extent(conninfo, profile, items.pool if items else None)
+        w, s, e, n = city_extent_lonlat(conninfo, profile, items.pool if items else None)
         return render_template("map.html", base=base_url, city=profile.city_name,
                                style_url=f"{base_url}/styles/{STYLE_ID}?f=mapbox",
                                centre=[(w + e) / 2, (s + n) / 2], bounds=[[w, s], [e, n]],
@@ -180,41 +179,6 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
         return jsonify(result)
 
     app.register_blueprint(bp)
-
-
-# the city's districts as the database holds them now: the current ones a load of this city's
-# profile wrote (its code their parent), whichever districts the profile this server read at
-# start names
-_CITY_SQL = (
-    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
-    " SELECT ST_Envelope(ST_Transform(ST_Segmentize(ST_SetSRID(ST_Extent(geom)::geometry,"
-    "  Find_SRID(current_schema()::text, 'admin_divisions', 'geom')), 100), %(lonlat)s)) AS e"
-    " FROM admin_divisions WHERE valid_to IS NULL AND level = 3 AND parent_code = %(city)s) q")
-
-
-def city_extent(conninfo: str, profile: CityProfile,
-                pool: Pool | None = None) -> tuple[float, float, float, float]:
-    """The city's extent in lon/lat (its districts', else its profile's), read at each page.
-
-    Read once per worker, a district `cim profile apply` added while the server ran (under
-    the edited profile: the server's own, read at start, did not name it) stayed out of the
-    map's opening view until a restart. One query of a few rows (~5 ms on a connection of
-    ``pool``, ~50 ms on a new one: PostGIS looks up the transformation once per backend).
-    """
-    from cim.crs import lonlat_srid
-    from layers.catalog import profile_extent_lonlat
-
-    try:
-        with pool.connection() if pool else psycopg.connect(conninfo) as conn:
-            if conn.execute("SELECT to_regclass('admin_divisions')").fetchone()[0]:
-                row = conn.execute(_CITY_SQL, {"lonlat": lonlat_srid(profile.srid),
-                                               "city": profile.city_code}).fetchone()
-                if row and row[0] is not None:
-                    return tuple(row)
-    except psycopg.Error:  # the database away: the page still opens, on the profile's area
-        LOG.warning("the city's districts could not be read; the map opens on the profile's "
-                    "area", exc_info=True)
-    return profile_extent_lonlat(profile)
 
 
 def _fonts() -> list[str]:
