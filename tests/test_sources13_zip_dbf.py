@@ -6,8 +6,8 @@ decided as the one beside a .shp is. Expected names and values by construction."
 
 from __future__ import annotations
 
+import subprocess
 import zipfile
-from contextlib import nullcontext
 
 import geopandas as gpd
 import pytest
@@ -27,10 +27,20 @@ def _zip(d, tmp_path, name: str, encoding: str, dy: int, cpg: bool = True):
     folder.mkdir()
     polys = [shapely.box(d.x0 + 30 * i, d.y0 + dy, d.x0 + 30 * i + 20, d.y0 + dy + 20)
              for i in range(2)]
-    with pytest.warns(RuntimeWarning) if encoding == "utf-8" else nullcontext():
-        gpd.GeoDataFrame({"编号": ["Z1", "Z2"], "建筑名称": ["甲楼", "乙楼"],
-                          "地上层数": [3, 4]}, geometry=polys, crs="EPSG:4527").to_file(
-            folder / "楼.shp", encoding=encoding)
+    frame = gpd.GeoDataFrame({"编号": ["Z1", "Z2"], "建筑名称": ["甲楼", "乙楼"],
+                              "地上层数": [3, 4]}, geometry=polys, crs="EPSG:4527")
+    if encoding == "utf-8":
+        # by ogr2ogr in a process of its own: in the test session's process an earlier
+        # test's GDAL state had the .dbf written in GBK whatever the encoding said (seen in
+        # the full suite only); the names cut at 10 bytes, as a UTF-8 writer cuts them
+        gpkg = tmp_path / f"{name}.gpkg"
+        frame.to_file(gpkg)
+        subprocess.run(["ogr2ogr", "-f", "ESRI Shapefile", "-lco", "ENCODING=UTF-8",
+                        str(folder / "楼.shp"), str(gpkg)], check=True, capture_output=True)
+        assert len("地上层数".encode()) > 10 and (folder / "楼.dbf").read_bytes().find(
+            "地上层".encode()) > 0  # cut at 10 bytes, as the test means
+    else:
+        frame.to_file(folder / "楼.shp", encoding=encoding)
     if not cpg:
         (folder / "楼.cpg").unlink()
     out = tmp_path / f"{name}.zip"
