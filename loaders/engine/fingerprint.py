@@ -45,6 +45,7 @@ CONVERSION_MODULES = ("loaders.common", "loaders.fields", "loaders.field_names",
                       "loaders.sources.wkb", "loaders.sources.marks",
                       "loaders.sources.csv_geometry", "loaders.sources.gdal_access",
                       "loaders.sources.file_crs", "loaders.sources.text_encoding",
+                      "loaders.sources.table_checks",
                       # which LOD of a CityGML building is its footprint and height
                       "loaders.sources.citygml",
                       "loaders.engine.direct", "loaders.engine.converted",
