@@ -53,7 +53,7 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
     from layers.approval.project import build_project
     from layers.approval.record import attach_report, record_check
     from layers.approval.report import print_pdf, render_html
-    from loaders.cli import gdal_warnings
+    from loaders.sources.gdal_messages import gdal_warnings
 
     try:
         cfg = load_config(c.profile, rules)

@@ -2,7 +2,7 @@
 building ring is left open printed GDAL's raw Python warning, with a line of the loaders'
 code — "read.py:316: RuntimeWarning: Non closed ring detected. To avoid accepting it, set
 the OGR_GEOMETRY_ACCEPT_UNCLOSED_RING configuration option to NO" — beside a report whose
-notes say the ring was read closed. The check now reads within ``loaders.cli.gdal_warnings``
+notes say the ring was read closed. The check now reads within ``loaders.sources.gdal_messages.gdal_warnings``
 as ``cim load`` does: a warning the notes tell is dropped, any other is one line naming the
 file. And a GeoPackage whose first layer is empty (a template's 拆除) is checked, not
 refused as having no features.
