@@ -7,6 +7,7 @@ read = loaded + rejected, atomic commit, a batch record with its report.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -86,9 +87,11 @@ def _progress(quiet: bool) -> Callable[[int, int], None]:
 
 def _open(path: Path, profile: CityProfile, layer: LayerDef, crs: str | None,
           district: str | None, mode: str, dataset: str | None, source_layer: str | None,
-          encoding: str | None, options: dict[str, Any] | None
+          encoding: str | None, options: dict[str, Any] | None, *, checks_ahead: bool = False
           ) -> tuple[Source, LoadReport, dict[str, Any], str]:
-    src = open_source(path, source_layer, encoding)
+    """The source opened and the load's report and options; ``checks_ahead``: the file's
+    slower checks left running beside the load's opening (see ``Source.wait_checks``)."""
+    src = open_source(path, source_layer, encoding, checks_ahead=checks_ahead)
     from loaders.field_names import delivery_dataset
 
     dataset = delivery_dataset(path, dataset, source_layer, encoding, mode)
@@ -215,7 +218,7 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
     modules (:class:`loaders.engine.keyread.EarlyKeys`), taken if no load committed since."""
     path = Path(path)
     src, report, opts, dataset = _open(path, profile, layer, crs, district, mode, dataset,
-                                       source_layer, encoding, options)
+                                       source_layer, encoding, options, checks_ahead=True)
     srid = profile.srid
     progress = _progress(quiet)
     dropped: list = []
@@ -236,6 +239,10 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
                 srid, mode, district, dataset, batch_size, processes, quiet, progress,
                 first, batches, dropped, own_partition, fingerprint, recipe, early, ranges)
     except BaseException as exc:
+        # the threads asking the file are done before anything else this process does forks
+        ranges()
+        with contextlib.suppress(Exception):  # the load's own error is what is reported
+            src.wait_checks()
         for part in own_partition:  # rolled back: the new partition's table goes too
             part.abandon()
         if dropped:  # rolled back to the empty table: its indexes again (instant)
@@ -348,8 +355,10 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         return conv, itertools.chain(head, batches)
 
     # each of two converters reads only its own batches where the file allows it; the thread
-    # that asked is done before any fork
+    # that asked is done before any fork, as is the file's number check (a refusal here
+    # rolls the load back)
     own = ranges() if processes else None
+    src.wait_checks()
     own = own if processes >= 2 else None
     if processes:
         # the converters read the source again: this process's reader is closed before they

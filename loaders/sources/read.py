@@ -54,7 +54,7 @@ from loaders.sources.gdal_access import (
     solids_as_faces,
 )
 from loaders.sources.precheck import TEXT_TABLE_SUFFIXES, precheck
-from loaders.sources.table_checks import check_gpkg_numbers, is_utf8_name
+from loaders.sources.table_checks import check_gpkg_numbers, gpkg_numbers_ahead, is_utf8_name
 from loaders.sources.text_encoding import check_text, dbf_path, dxf_utf8, encoding_advice
 from loaders.sources.wkb import faces_wkb
 
@@ -102,6 +102,21 @@ class Source:
     # rows before the first feature as a spreadsheet numbers them: a text table's header
     # (its first feature is row 2, as the survey tables' reader numbers it)
     header_rows: int = 0
+    # a check of the file still running on a thread (open_source's checks_ahead): waited
+    # for by :meth:`wait_checks`
+    pending_checks: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def wait_checks(self) -> None:
+        """Wait for the checks :func:`open_source` left running (``checks_ahead``); raise
+        their refusal. Before a fork, and before the load's last batch is written."""
+        pending, self.pending_checks = self.pending_checks, None
+        if pending is not None:
+            pending()
+
+
+# from how many features a GeoPackage's number check runs beside the opening of a load
+# (open_source's checks_ahead); a smaller file's costs less than the thread's hand-over
+CHECK_AHEAD_ROWS = 100_000
 
 
 def _check_path(path: Path) -> None:
@@ -118,13 +133,15 @@ def _check_path(path: Path) -> None:
 
 def open_source(path: str | Path, layer: str | None = None,
                 encoding: str | None = None, open_options: dict[str, str] | None = None,
-                require_geometry: bool = True) -> Source:
+                require_geometry: bool = True, checks_ahead: bool = False) -> Source:
     """Inspect a vector source; clear InputError for anything GDAL cannot open or use.
 
     Before GDAL parses anything, :func:`loaders.sources.precheck.precheck` refuses unsafe XML and
     catches broken Shapefiles, non-UTF-8 CSV and bad Excel headers. A source without a
     geometry column or without features is refused (``require_geometry``).
-    """
+    ``checks_ahead``: a large GeoPackage's number check runs on a thread, its refusal
+    raised by :meth:`Source.wait_checks` (which :func:`iter_batches` calls after the last
+    batch, and a caller that forks before it)."""
     path = Path(path)
     _check_path(path)
     xy = _xy_table(path, encoding, layer)
@@ -220,9 +237,14 @@ def open_source(path: str | Path, layer: str | None = None,
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL cannot read it: {gdal_message(exc)}", path=str(path)) from exc
     driver = info.get("driver") or ""
+    pending = None
     if driver == "GPKG":
-        check_gpkg_numbers(path, str(info.get("layer_name") or layer),
-                           read_path if read_path != path else None)
+        table = str(info.get("layer_name") or layer)
+        own = read_path if read_path != path else None
+        if checks_ahead and (info.get("features") or 0) >= CHECK_AHEAD_ROWS:
+            pending = gpkg_numbers_ahead(path, table, own)
+        else:
+            check_gpkg_numbers(path, table, own)
     if require_geometry and info.get("geometry_type") is None:
         from loaders.sources.xy_table import xy_hint
 
@@ -293,7 +315,8 @@ def open_source(path: str | Path, layer: str | None = None,
                   read_path=read_path if read_path != path else None,
                   geometry_field=geometry_field,
                   crs_set_aside=aside if crs is None else None, export_fields=exported,
-                  ewkt_srid=srid, header_rows=_header_rows(driver, fields))
+                  ewkt_srid=srid, header_rows=_header_rows(driver, fields),
+                  pending_checks=pending)
 
 
 def _header_rows(driver: str, fields: list[str]) -> int:
@@ -433,6 +456,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                             geometry_field=src.geometry_field
                             if text is not None or src.coordinate_fields else None)
                 row += rb.num_rows
+        src.wait_checks()  # every row read: a refusal before the load can finish
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
         raise InputError(f"its field names are not {src.encoding or 'UTF-8'} text ({exc}): "
                          + encoding_advice(src.driver == "ESRI Shapefile"),

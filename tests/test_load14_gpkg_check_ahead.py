@@ -1,0 +1,85 @@
+"""A large GeoPackage's number check runs beside the load's opening (issue 12: 0.3–0.5 s of a
+million-row load's critical path), and its refusal still stops the load before anything is
+kept: the bad value in the file's last row, found after the converters were forked and
+batches written, rolls the load back, restores the indexes the initial load dropped, and
+records the batch failed. The value is written by GDAL's own SQL (ogrinfo -sql); its row is
+known by construction (the last fid of a file written in fid order)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from cim.errors import InputError
+from data_samples.generate import write_buildings_gpkg
+from loaders.sources.read import CHECK_AHEAD_ROWS, open_source
+from tests.conftest import run_cli, scratch_db
+
+pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs GDAL's ogrinfo")
+
+N = CHECK_AHEAD_ROWS + 20_000
+
+
+@pytest.fixture(scope="module")
+def d(jining_profile):
+    with scratch_db("ahead14", jining_profile) as db:
+        yield db
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ahead") / "大.gpkg"
+    write_buildings_gpkg(path, N, seed=3)
+    return path
+
+
+def _set_last(path, value: str) -> None:
+    subprocess.run(["ogrinfo", "-q", str(path), "-sql",
+                    f"UPDATE buildings SET 地上层数 = {value} WHERE fid = {N}"],
+                   check=True, capture_output=True)
+
+
+def test_open_source_leaves_the_check_running_and_wait_checks_raises_its_refusal(big,
+                                                                                 tmp_path):
+    bad = tmp_path / "bad.gpkg"
+    shutil.copy(big, bad)
+    _set_last(bad, "'abc'")
+    with pytest.raises(InputError) as refused:  # by default: at the opening, as before
+        open_source(bad)
+    assert refused.value.row == N and refused.value.field == "地上层数"
+    src = open_source(bad, checks_ahead=True)  # opened: the check still running
+    assert src.pending_checks is not None
+    with pytest.raises(InputError) as later:
+        src.wait_checks()
+    assert later.value.row == N and "'abc'" in later.value.message
+    src.wait_checks()  # waited for once: nothing left
+
+
+def test_a_bad_last_row_refuses_the_load_after_its_batches_and_leaves_nothing(d, big,
+                                                                              tmp_path):
+    bad = tmp_path / "末行.gpkg"
+    shutil.copy(big, bad)
+    _set_last(bad, "'abc'")
+    indexes_before = sorted(r[0] for r in d.rows(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'buildings'"))
+    proc = run_cli(["load", "buildings", str(bad)], d.env())
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"末行.gpkg, row {N}, field '地上层数'" in proc.stderr, proc.stderr
+    assert "'abc'" in proc.stderr
+    assert d.scalar("SELECT count(*) FROM buildings") == 0
+    assert d.scalar("SELECT count(*) FROM code_registry WHERE layer = 'buildings'") == 0
+    assert d.scalar("SELECT status FROM load_batches ORDER BY id DESC LIMIT 1") == "failed"
+    # the initial load dropped the layer's indexes (≥ 100,000 features): back
+    assert sorted(r[0] for r in d.rows(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'buildings'")) == indexes_before
+    assert len(indexes_before) == 4
+
+    _set_last(bad, "5")  # mended: the same file loads whole
+    proc = run_cli(["load", "buildings", str(bad)], d.env())
+    assert proc.returncode == 0, proc.stderr
+    status, read, loaded, rejected = d.rows(
+        "SELECT status, read, loaded, rejected FROM load_batches ORDER BY id DESC LIMIT 1")[0]
+    assert (status, read, loaded + rejected) == ("succeeded", N, N)
+    assert d.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL") == loaded > 0
