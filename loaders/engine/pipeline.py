@@ -358,7 +358,9 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     # that asked is done before any fork, as is the file's number check (a refusal here
     # rolls the load back)
     own = ranges() if processes else None
+    t = time.monotonic()
     src.wait_checks()
+    checks_s = time.monotonic() - t
     own = own if processes >= 2 else None
     if processes:
         # the converters read the source again: this process's reader is closed before they
@@ -366,8 +368,9 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
         # it held SQLite's allocator mutex left a converter waiting for it forever (a reload,
         # whose first batches are read here ahead, hung so once in the bench)
         getattr(batches, "close", lambda: None)()
-    phases = {"open, CRS, area check, lock": time.monotonic() - session.t0 - known_s,
-              "read the dataset's keys": known_s}
+    phases = {"open, CRS, area check, lock": time.monotonic() - session.t0 - known_s
+              - checks_s, "read the dataset's keys": known_s,
+              "wait for the file's number check": checks_s}
     t = time.monotonic()
     try:
         # a load that writes most of its rows waits on the server: converters yield to it

@@ -148,7 +148,6 @@ def _cells(text: str, separator: str) -> list[str]:
 # -- GeoPackage numbers ---------------------------------------------------------------------
 _INTEGER_TYPES = {"INTEGER", "INT", "MEDIUMINT", "SMALLINT", "TINYINT", "BOOLEAN"}
 _REAL_TYPES = {"REAL", "FLOAT", "DOUBLE"}
-MMAP_BYTES = 1 << 40  # SQLite maps at most the file (and its own compile-time ceiling)
 
 
 def _quoted(name: str) -> str:
@@ -206,10 +205,10 @@ def _scan_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) ->
     REAL column, a fraction in an INTEGER one. GDAL reads the first two as 0 and cuts the
     fraction, without a warning: 'abc' floors loaded as 0, a height of 'x1' as 0 m. One
     scan of the table answers for all its number columns (SQLite's typeof, stopping at the
-    first such value: ~0.3 s for the survey's four on a million rows, the file mapped into
-    memory rather than copied page by page into SQLite's cache, which took 0.5 s); each
-    column's first such value is named with its row, numbered in the table's rowid order,
-    as the loaders number a GeoPackage's rows.
+    first such value: 0.3 s for the survey's four on a million rows, the file in the page
+    cache; mapping it into memory made no difference, alternated); each column's first such
+    value is named with its row, numbered in the table's rowid order, as the loaders number
+    a GeoPackage's rows.
     """
     import sqlite3
 
@@ -222,7 +221,6 @@ def _scan_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) ->
                                     and not pending else "?mode=ro")
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             kind = db.execute("SELECT type FROM sqlite_master WHERE name = ?",
                               (table,)).fetchone()
             if kind is None or kind[0] != "table":
