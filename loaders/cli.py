@@ -9,6 +9,7 @@ import click
 from cim.cli import Ctx, echo_json, imports_settled, pass_ctx, print_reports
 from cim.errors import InputError
 from loaders.sources.gdal_messages import gdal_warnings
+from loaders.sources.table_checks import start_gpkg_numbers
 
 
 def register(cli: click.Group) -> None:
@@ -105,6 +106,7 @@ def load_buildings_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source_
     _check_district(c, district)
     conninfo = c.conninfo()
     early = _early_keys(conninfo, "buildings", path, dataset, source_layer, encoding)
+    start_gpkg_numbers(path, source_layer)  # beside the imports, as the keys
     from loaders.buildings import load_buildings
     from loaders.field_names import read_mapping_file
 
@@ -228,6 +230,7 @@ def load_components_cmd(c: Ctx, path: Path, crs, district, mode, dataset, source
     _check_district(c, district)
     conninfo = c.conninfo()
     early = _early_keys(conninfo, "components", path, dataset, source_layer, encoding)
+    start_gpkg_numbers(path, source_layer)
     from loaders.components import load_components
     from loaders.field_names import read_mapping_file
 

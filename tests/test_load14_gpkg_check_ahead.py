@@ -83,3 +83,60 @@ def test_a_bad_last_row_refuses_the_load_after_its_batches_and_leaves_nothing(d,
         "SELECT status, read, loaded, rejected FROM load_batches ORDER BY id DESC LIMIT 1")[0]
     assert (status, read, loaded + rejected) == ("succeeded", N, N)
     assert d.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL") == loaded > 0
+
+
+def _two_tables(path):
+    """A GeoPackage of two feature tables, 'a' and 'b', five rows each (fids 1–5)."""
+    import geopandas as gpd
+    import shapely
+
+    for name in ("a", "b"):
+        gpd.GeoDataFrame({"地上层数": [1, 2, 3, 4, 5]},
+                         geometry=[shapely.box(i, 0, i + 0.5, 1) for i in range(5)],
+                         crs="EPSG:4527").to_file(path, layer=name)
+    return path
+
+
+def _sql(path, sql):
+    subprocess.run(["ogrinfo", "-q", str(path), "-sql", sql], check=True, capture_output=True)
+
+
+def test_a_check_begun_during_the_imports_is_taken_only_for_its_own_table_and_file(tmp_path):
+    from loaders.sources import table_checks as tc
+
+    path = _two_tables(tmp_path / "two.gpkg")
+    _sql(path, "UPDATE b SET 地上层数 = 'x' WHERE fid = 4")
+    tc.start_gpkg_numbers(path, None)  # two feature tables: which one is read is not known
+    assert tc._STARTED == {}
+    tc.start_gpkg_numbers(path, "a")  # begun for 'a' (clean) ...
+    with pytest.raises(InputError) as refused:  # ... 'b' is what the load reads: checked
+        tc.gpkg_numbers_ahead(path, "b")()
+    assert (refused.value.row, refused.value.field) == (4, "地上层数")
+    assert tc._STARTED == {}
+
+    tc.start_gpkg_numbers(path, "a")  # begun while 'a' was clean; then the file changes
+    _sql(path, "UPDATE a SET 地上层数 = 2.5 WHERE fid = 2")
+    with pytest.raises(InputError) as refused:
+        tc.check_gpkg_numbers(path, "a")
+    assert (refused.value.row, refused.value.field) == (2, "地上层数")
+    assert "fraction 2.5" in refused.value.message
+
+
+def test_a_single_feature_table_is_checked_from_the_command_start(tmp_path):
+    from loaders.sources import table_checks as tc
+
+    path = tmp_path / "one.gpkg"
+    import geopandas as gpd
+    import shapely
+
+    gpd.GeoDataFrame({"建筑高度": [3.0, 6.0, 9.0]},
+                     geometry=[shapely.box(i, 0, i + 0.5, 1) for i in range(3)],
+                     crs="EPSG:4527").to_file(path, layer="楼")
+    _sql(path, "UPDATE 楼 SET 建筑高度 = 'n/a' WHERE fid = 3")
+    tc.start_gpkg_numbers(path, None)
+    (key, started), = tc._STARTED.items()
+    assert key[-1] == "楼"
+    with pytest.raises(InputError) as refused:
+        tc.check_gpkg_numbers(path, "楼")  # the one begun: waited for, its refusal raised
+    assert (refused.value.row, refused.value.field) == (3, "建筑高度")
+    assert tc._STARTED == {}

@@ -194,7 +194,7 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
 
 def _analyze(conninfo: str, table: str, vacuum: bool) -> None:
     with psycopg.connect(conninfo, autocommit=True) as c:
-        c.execute(sql_analyze(table, vacuum=vacuum))
+        c.execute(sql_analyze(table, vacuum=vacuum, built=vacuum))
 
 
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,

@@ -156,7 +156,11 @@ def _quoted(name: str) -> str:
 
 def check_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) -> None:
     """Refuse a GeoPackage whose number columns hold what GDAL would read as another number
-    (:func:`_scan_gpkg_numbers`); a check SQLite cannot run is a warning."""
+    (:func:`_scan_gpkg_numbers`; the one :func:`start_gpkg_numbers` began, if it did); a
+    check SQLite cannot run is a warning."""
+    started = _claim(path, table, read_path)
+    if started is not None:
+        return started()
     unchecked = _scan_gpkg_numbers(path, table, read_path)
     if unchecked is not None:
         import warnings
@@ -166,35 +170,99 @@ def check_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) ->
 
 def gpkg_numbers_ahead(path: Path, table: str, read_path: Path | None = None
                        ) -> Callable[[], None]:
-    """:func:`check_gpkg_numbers` on a thread of its own, started now; the callable waits
-    for it and raises its refusal (or warns) then.
+    """:func:`check_gpkg_numbers` on a thread of its own; the callable waits for it and
+    raises its refusal (or warns) then. The check :func:`start_gpkg_numbers` began for the
+    same table of the same file is taken; one begun for another is waited for first.
 
     The scan costs ~0.3 s of a million-row file's load (SQLite releases the GIL): a large
-    load asks it while it opens its transaction, takes its lock and reads its first batch,
-    and waits for it before it forks its converters (a fork while the thread held SQLite's
-    mutex would leave a converter waiting for it for ever) — a refusal then rolls the load
-    back as any other bad row does."""
-    box: list[BaseException | str | None] = [None]
+    load asks it while it imports its modules (``start_gpkg_numbers``) or opens its
+    transaction, takes its lock and reads its first rows, and waits for it before it forks
+    its converters (a fork while the thread held SQLite's mutex would leave a converter
+    waiting for it for ever) — a refusal then rolls the load back as any other bad row
+    does."""
+    return _claim(path, table, read_path) or _Ahead(path, table, read_path)
 
-    def run() -> None:
+
+def _claim(path: Path, table: str, read_path: Path | None) -> _Ahead | None:
+    """The check :func:`start_gpkg_numbers` began of this table of this file, if any; any
+    other it began is waited for (another table's, or the file changed since)."""
+    key = _file_key(path, table) if read_path is None else None
+    mine = None
+    for other in list(_STARTED):
+        started = _STARTED.pop(other)
+        if other == key:
+            mine = started
+        else:
+            started.ignore()
+    return mine
+
+
+def start_gpkg_numbers(path: Path, table: str | None) -> None:
+    """Begin the number check of ``table`` of the GeoPackage ``path`` now, while a load
+    command imports its modules (half a second with a core idle), for
+    :func:`gpkg_numbers_ahead` to take. Without ``table`` (no ``--layer``), that of its only
+    feature table; nothing for another file, or one of several feature tables (which one is
+    read is the reader's to decide)."""
+    if path.suffix.lower() != ".gpkg" or not path.is_file():
+        return
+    if table is None:
+        import sqlite3
+
         try:
-            box[0] = _scan_gpkg_numbers(path, table, read_path)
+            with contextlib.closing(sqlite3.connect(
+                    path.resolve().as_uri() + "?mode=ro", uri=True)) as db:
+                names = [r[0] for r in db.execute(
+                    "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'")]
+        except sqlite3.Error:
+            return  # the reader says what is wrong with it
+        if len(names) != 1:
+            return
+        table = names[0]
+    key = _file_key(path, table)
+    if key is not None and key not in _STARTED:
+        _STARTED[key] = _Ahead(path, table, None)
+
+
+# checks begun by start_gpkg_numbers, by (file, its size and time, table)
+_STARTED: dict[tuple, _Ahead] = {}
+
+
+def _file_key(path: Path, table: str) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns, table)
+
+
+class _Ahead:
+    """One number check running on its thread; called, waits for it and says its outcome."""
+
+    def __init__(self, path: Path, table: str, read_path: Path | None) -> None:
+        self._outcome: BaseException | str | None = None
+        self._thread = threading.Thread(target=self._run, args=(path, table, read_path),
+                                        name="cim-gpkg-numbers", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path, table: str, read_path: Path | None) -> None:
+        try:
+            self._outcome = _scan_gpkg_numbers(path, table, read_path)
         except BaseException as exc:  # noqa: BLE001 - raised where the load waits for it
-            box[0] = exc
+            self._outcome = exc
 
-    thread = threading.Thread(target=run, name="cim-gpkg-numbers", daemon=True)
-    thread.start()
+    def ignore(self) -> None:
+        """Wait for it, its outcome unsaid (before anything forks: see above)."""
+        self._thread.join()
 
-    def wait() -> None:
-        thread.join()
-        got, box[0] = box[0], None
+    def __call__(self) -> None:
+        self._thread.join()
+        got, self._outcome = self._outcome, None
         if isinstance(got, BaseException):
             raise got
         if got is not None:
             import warnings
 
             warnings.warn(got, RuntimeWarning, stacklevel=2)
-    return wait
 
 
 def _scan_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) -> str | None:
