@@ -96,3 +96,24 @@ def test_a_shapefiles_checksum_covers_its_dbf(fresh_db, tmp_path):
     assert sums[second.batch_id] == hashlib.sha256(lines.encode()).hexdigest()
     assert sums[first.batch_id] != sums[second.batch_id]
 
+
+
+def test_a_checksum_begun_beside_the_imports_is_taken_only_for_the_unchanged_files(tmp_path):
+    """`cim load` begins the delivery's checksum while it imports its modules
+    (loaders.engine.checksum.start_files_sha256); the load takes it only for the same files,
+    unchanged: an edit in between is hashed again. Expected: hashlib over the bytes."""
+    import hashlib
+
+    from loaders.engine import checksum
+
+    f = tmp_path / "d.gpkg"
+    f.write_bytes(b"first delivery" * 1000)
+    checksum.start_files_sha256([f])
+    fut = checksum.files_sha256_started([f])
+    assert fut is not None and fut.result() == hashlib.sha256(f.read_bytes()).hexdigest()
+    assert checksum.files_sha256_started([f]) is None  # taken once
+
+    checksum.start_files_sha256([f])
+    f.write_bytes(b"edited delivery!" * 1000)  # another size: not what was begun
+    assert checksum.files_sha256_started([f]) is None
+    assert checksum._STARTED == {}

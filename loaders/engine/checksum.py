@@ -66,3 +66,41 @@ def files_sha256_job(files: list[Path]) -> Callable[[], str | None]:
         return outer.hexdigest()
 
     return run
+
+
+def start_files_sha256(files: list[Path]) -> None:
+    """Begin the checksum of ``files`` on a thread now, while a load command imports its
+    modules (half a second with a core idle; 0.2 s of CPU a 280 MB GeoPackage, which ran
+    beside the converters otherwise), for :func:`files_sha256_started` to take."""
+    import concurrent.futures
+
+    key = _files_key(files)
+    if key is None or key in _STARTED:
+        return
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cim-sha256")
+    _STARTED[key] = pool.submit(files_sha256_job(files))
+    pool.shutdown(wait=False)
+
+
+def files_sha256_started(files: list[Path]) -> Any:
+    """The future of the checksum :func:`start_files_sha256` began of these very files
+    (unchanged since), or None; any other begun is dropped (its thread only reads and
+    hashes: nothing to wait for before a fork)."""
+    key = _files_key(files)
+    mine = None
+    for other in list(_STARTED):
+        fut = _STARTED.pop(other)
+        if other == key:
+            mine = fut
+    return mine
+
+
+_STARTED: dict[tuple, Any] = {}
+
+
+def _files_key(files: list[Path]) -> tuple | None:
+    try:
+        return tuple((str(Path(f).resolve()), Path(f).stat().st_size, Path(f).stat().st_mtime_ns)
+                     for f in dict.fromkeys(files))
+    except OSError:
+        return None

@@ -18,7 +18,7 @@ import psycopg
 from cim.errors import CimError, InputError
 from cim.layerdefs import LAYERS, LayerDef
 from loaders.engine import batch, bulk, indexes
-from loaders.engine.checksum import delivery_files, files_sha256_job
+from loaders.engine.checksum import delivery_files, files_sha256_job, files_sha256_started
 from loaders.engine.report import LoadReport
 
 APPLICATION_NAME = "cim-load"
@@ -60,9 +60,12 @@ class LoadSession:
         # hash runs without the GIL) instead of before it (0.4 s for a 280 MB GeoPackage),
         # written with the batch's outcome. Its hash objects are made here: the thread may
         # still run when the converters fork, and only feeds them (loaders.engine.checksum)
-        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cim-sha256")
-        self._sha = pool.submit(files_sha256_job(self.files))
-        pool.shutdown(wait=False)
+        # (begun while the command imported its modules, if it was: checksum.start_files_sha256)
+        self._sha = files_sha256_started(self.files)
+        if self._sha is None:
+            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cim-sha256")
+            self._sha = pool.submit(files_sha256_job(self.files))
+            pool.shutdown(wait=False)
         self.report.batch_id = batch.start_batch(
             self.conninfo, self.layer_name, str(self.path.resolve()), None, self.mode,
             self.options)
