@@ -121,6 +121,20 @@ def layers_not_read(read_path: Path, opts: dict[str, str],
             "each with --layer NAME")
 
 
+def first_with_features(read_path: Path, opts: dict[str, str], names: list[str]
+                        ) -> str | None:
+    """The first of the layers ``names`` not known to be empty (its count as the driver
+    gives it; a layer whose count cannot be told is taken as not empty), None if all are."""
+    for name in names:
+        try:
+            n = int(pyogrio.read_info(read_path, layer=name, **opts).get("features", -1))
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError):
+            n = -1
+        if n != 0:
+            return name
+    return None
+
+
 def solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
     """A copy of ``path`` that pyogrio can open: GDAL's own ogr2ogr writes the 3D solids
     (layer type PolyhedralSurface, which pyogrio refuses) to a GeoPackage of MultiPolygonZ
