@@ -480,6 +480,13 @@ def _read_gdal(path: Path, encoding: str | None) -> list[Table]:
         listed = list_layers(read_path, opts)
         layers = [name for name, _ in listed]
         kinds = dict(listed)
+        if path.suffix.lower() == ".gpkg":
+            # a text in an INTEGER/REAL column GDAL reads as 0 without a word: a device's
+            # X of 'x' at 0, a pipe's depth as 0 m (the same check as a layer's reader)
+            from loaders.sources.table_checks import check_gpkg_numbers
+
+            for layer in layers:
+                check_gpkg_numbers(path, layer)
         frames = [(layer, pyogrio.read_dataframe(read_path, layer=layer, read_geometry=False,
                                                  encoding=encoding, **opts))
                   for layer in layers]
