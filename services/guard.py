@@ -63,6 +63,28 @@ STRICT_PARAMS = {
 }
 
 
+def database_away(exc: BaseException) -> str | None:
+    """What to tell a client when ``exc`` is the database being out of reach (down,
+    restarting, not accepting connections, the connection lost): a 503 to try again, not the
+    platform's 500; None for any other error. A cancelled statement (the serving role's
+    timeout) is answered where it happens, with what to narrow."""
+    import psycopg
+    import psycopg.errors
+
+    for e in (exc, exc.__cause__, exc.__context__):
+        if isinstance(e, psycopg.errors.QueryCanceled):
+            return None
+        if isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return "the database is not reachable at the moment; try again shortly"
+    try:
+        from psycopg_pool import PoolTimeout
+    except ImportError:  # pragma: no cover - the pool is a dependency
+        return None
+    if isinstance(exc, PoolTimeout):
+        return "the database is not reachable at the moment; try again shortly"
+    return None
+
+
 def error(status: int, code: str, message: str) -> Response:
     """An OGC API exception document."""
     return Response(json.dumps({"code": code, "description": message}, ensure_ascii=False),
@@ -137,6 +159,10 @@ def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        away = database_away(exc)
+        if away is not None:  # not the platform's fault: said so, one line in the log
+            LOG.error("%s %s: 503: %s", request.method, request.path, away)
+            return error(503, "ServiceUnavailable", away)
         LOG.exception("unhandled error on %s", request.path)
         return error(500, "NoApplicableCode", "internal error (logged by the server)")
 

@@ -32,6 +32,7 @@ from flask import Response, after_this_request, current_app, g, has_app_context,
 from werkzeug.datastructures import ImmutableMultiDict
 
 from layers.catalog import published_columns
+from services.guard import database_away
 from services.items_filter import FallThrough, shown_name_hint
 from services.items_query import (
     FILTER_PARAMS,
@@ -485,5 +486,8 @@ def _db_error(exc: psycopg.Error) -> Response:
     if isinstance(exc, psycopg.errors.DataError) or "transform" in str(exc).lower():
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return _error(400, "InvalidParameterValue", f"bad parameter value: {first}")
+    if (away := database_away(exc)) is not None:
+        LOG.error("items: 503: %s (%s)", away, str(exc).strip().splitlines()[-1:])
+        return _error(503, "ServiceUnavailable", away)
     LOG.exception("items query failed")
     return _error(500, "NoApplicableCode", "internal error (logged by the server)")

@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from cim.db.engine import psycopg_conninfo
 from layers.catalog import PublishedColumn, published_columns
+from services.guard import database_away
 
 _ENGINES: dict[str, Engine] = {}
 _TABLES: dict[tuple[str, str], Table] = {}
@@ -38,6 +39,14 @@ class ProviderTimeoutError(ProviderGenericError):
     default_msg = "the query took too long; narrow it (bbox, limit, filters) or try again"
 
 
+class ProviderUnavailableError(ProviderGenericError):
+    """The database is out of reach (down, restarting, closed to connections): 503."""
+
+    ogc_exception_code = "ServiceUnavailable"
+    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    default_msg = "the database is not reachable at the moment; try again shortly"
+
+
 def query_error(exc: Exception, ecql: bool = False) -> ProviderGenericError:
     """A database failure as pygeoapi's error: a cancelled statement is a 503, a bad value
     the client's 400 with the database's first line; anything else a logged 500. ``ecql``:
@@ -50,6 +59,8 @@ def query_error(exc: Exception, ecql: bool = False) -> ProviderGenericError:
     first = (str(orig).splitlines() or [type(orig).__name__])[0]
     if isinstance(orig, psycopg.errors.QueryCanceled):
         return ProviderTimeoutError()
+    if database_away(orig) is not None:
+        return ProviderUnavailableError()
     if isinstance(orig, psycopg.errors.DataError):
         return ProviderInvalidQueryError(user_msg=f"bad parameter value: {first}")
     if ecql and isinstance(orig, (psycopg.errors.UndefinedFunction,

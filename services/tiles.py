@@ -59,6 +59,7 @@ from flask import Flask, Response, request
 from cim.crs import CRS84_URI
 from cim.layerdefs import LAYERS
 from layers.catalog import layer_defs, map_where, published_columns
+from services.guard import database_away
 from services.pool import Pool
 
 if TYPE_CHECKING:
@@ -362,6 +363,9 @@ def _error(status: int, code: str, message: str) -> Response:
 def _db_error(exc: psycopg.Error) -> Response:
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return _error(503, "ServiceUnavailable", "the tile took too long; try again")
+    if (away := database_away(exc)) is not None:
+        LOG.error("tiles: 503: %s (%s)", away, str(exc).strip().splitlines()[-1:])
+        return _error(503, "ServiceUnavailable", away)
     LOG.exception("tile query failed")
     return _error(500, "NoApplicableCode", "internal error (logged by the server)")
 
