@@ -103,6 +103,9 @@ class Source:
     # rows before the first feature as a spreadsheet numbers them: a text table's header
     # (its first feature is row 2, as the survey tables' reader numbers it)
     header_rows: int = 0
+    # a text table's empty lines GDAL skips, a spreadsheet shows as rows: for each, how many
+    # features come before it (:func:`_blank_rows`); None where there is none
+    blank_rows: np.ndarray | None = None
     # a check of the file still running on a thread (open_source's checks_ahead): waited
     # for by :meth:`wait_checks`
     pending_checks: Callable[[], None] | None = field(default=None, repr=False, compare=False)
@@ -324,7 +327,8 @@ def open_source(path: str | Path, layer: str | None = None,
                   read_path=read_path if read_path != path else None,
                   geometry_field=geometry_field,
                   crs_set_aside=aside if crs is None else None, export_fields=exported,
-                  ewkt_srid=srid, header_rows=_header_rows(driver, fields),
+                  ewkt_srid=srid, header_rows=(header := _header_rows(driver, fields)),
+                  blank_rows=_blank_rows(read_path, header) if driver == "CSV" else None,
                   pending_checks=pending)
 
 
@@ -336,6 +340,34 @@ def _header_rows(driver: str, fields: list[str]) -> int:
         return 0
     auto = [f"field_{i + 1}" for i in range(len(fields))]
     return 0 if fields and [f.lower() for f in fields] == auto else 1
+
+
+def _blank_rows(read_path: Path, header_rows: int) -> np.ndarray | None:
+    """The empty lines of the text table GDAL reads (the UTF-8 copy of an --encoding GBK
+    one: the same lines), each as the number of features before it, for :func:`iter_batches`
+    to number every feature after it as a spreadsheet does: GDAL skips an empty line, Excel
+    and WPS show it as a row, and a reject "row 5" of what a surveyor finds on row 6 sends
+    them to the wrong line. A table without one costs a pass of NumPy over its bytes
+    (:func:`loaders.sources.table_checks.has_blank_lines`, ~0.06 s a 115 MB table); only
+    one with one is parsed (:func:`loaders.sources.table_checks.blank_records`). A quoted
+    value over several lines is one row, as Excel shows it (and GDAL reads it)."""
+    from loaders.sources.table_checks import blank_records, csv_separator, has_blank_lines
+
+    path = Path(read_path)
+    if not path.is_file() or not has_blank_lines(path):  # (a /vsizip/ … path: not mapped)
+        return None
+    found = blank_records(path, header_rows, csv_separator(path))
+    return None if found is None else np.asarray(found, dtype=np.int64)
+
+
+def _rows_of(src: Source, first_row: int, start: int, n: int) -> np.ndarray | None:
+    """The row numbers of features ``start`` … ``start + n - 1`` (0-based, as GDAL reads
+    them) of a text table with empty lines (``Source.blank_rows``): each one further for
+    every empty line before it; None for any other source (its rows are consecutive)."""
+    if src.blank_rows is None:
+        return None
+    k = np.arange(start, start + n, dtype=np.int64)
+    return first_row + src.header_rows + k + np.searchsorted(src.blank_rows, k, side="right")
 
 
 def utf8_chinese(path: Path) -> bool:
@@ -419,8 +451,14 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
     unconverted (a converter process takes every other batch). ``where``: GDAL's attribute
     filter, the rows read numbered from ``first_row`` (a converter's own FID range of a
     GeoPackage: :mod:`loaders.engine.ranges`). A text table's rows are numbered as a
-    spreadsheet shows them (its header is row 1: ``Source.header_rows``)."""
-    row = first_row + src.header_rows
+    spreadsheet shows them (its header is row 1: ``Source.header_rows``; an empty line,
+    which GDAL skips, one too: ``Source.blank_rows``)."""
+    if where is not None or src.row_field is not None:
+        src_blank = None  # (a filtered read's rows are numbered from first_row)
+    else:
+        src_blank = src.blank_rows
+    k = 0  # features read so far
+    row = _next_row(src_blank, src, first_row, 0, first_row + src.header_rows)
     try:
         with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer,
                                     encoding=src.encoding,
@@ -428,11 +466,12 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                                     where=where, **src.open_options) as (meta, reader):
             geom_col = meta.get("geometry_name") or "wkb_geometry"
             for j, rb in enumerate(reader):
+                n = rb.num_rows
                 if keep is not None and not keep(j):
                     yield None
-                    row += rb.num_rows
+                    k, row = k + n, _next_row(src_blank, src, first_row, k + n, row + n)
                     continue
-                rows = None
+                rows = _rows_of(src, first_row, k, n) if src_blank is not None else None
                 if src.row_field is not None:  # a survey table's own row numbers
                     rows = rb.column(src.row_field).to_numpy(zero_copy_only=False)
                     rb = rb.drop_columns([src.row_field])
@@ -448,13 +487,13 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                     at = rb.schema.get_field_index(geom_col)
                     rb = rb.set_column(at, rb.schema.field(at), ewkt_as_wkb(
                         text, rb.column(at), src.ewkt_srid))
-                check_text(rb, names, src, row)
+                check_text(rb, names, src, row, rows)
                 cols = {n: _objects(rb.column(n)) for n in names} if python_values else None
                 attributes = None if python_values else rb.select(names)
                 if geom_col not in rb.schema.names:
                     yield Batch(first_row=row, columns=cols, attributes=attributes,
-                                geometries=np.full(rb.num_rows, None, dtype=object))
-                    row += rb.num_rows
+                                geometries=np.full(rb.num_rows, None, dtype=object), rows=rows)
+                    k, row = k + n, _next_row(src_blank, src, first_row, k + n, row + n)
                     continue
                 arr = rb.column(geom_col)
                 # Arrow's to_numpy of a binary column goes through pandas
@@ -464,7 +503,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                             arrow=rb, wkb_arrow=arr, geometry_text=text,
                             geometry_field=src.geometry_field
                             if text is not None or src.coordinate_fields else None)
-                row += rb.num_rows
+                k, row = k + n, _next_row(src_blank, src, first_row, k + n, row + n)
         src.wait_checks()  # every row read: a refusal before the load can finish
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
         raise InputError(f"its field names are not {src.encoding or 'UTF-8'} text ({exc}): "
@@ -473,6 +512,13 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {gdal_message(exc)}",
                          path=str(src.path), row=row) from exc
+
+
+def _next_row(blank: np.ndarray | None, src: Source, first_row: int, k: int, row: int
+              ) -> int:
+    """The row of feature ``k`` (0-based), the next batch's first (GDAL's error reading it
+    names it): ``row`` unless empty lines come before it (``blank``)."""
+    return row if blank is None else int(_rows_of(src, first_row, k, 1)[0])
 
 
 def _objects(arr: pyarrow.Array) -> np.ndarray:

@@ -18,6 +18,8 @@ import pyarrow
 from cim.errors import InputError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from loaders.sources.read import Source
 
 
@@ -81,11 +83,13 @@ def encoding_advice(dbf: bool) -> str:
             "save it as UTF-8 (--encoding applies to a Shapefile's .dbf only)")
 
 
-def check_text(rb: pyarrow.RecordBatch, names: list[str], src: Source, row: int) -> None:
+def check_text(rb: pyarrow.RecordBatch, names: list[str], src: Source, row: int,
+               rows: np.ndarray | None = None) -> None:
     """Refuse a batch whose text GDAL passed on as it was but is not UTF-8 — a .dbf read as
     UTF-8 (``--encoding UTF-8`` over other bytes), a GeoPackage or SQLite file a writer filled
     with GBK bytes: Arrow would fail on it wherever it is first converted (an internal error).
-    Arrow checks a column at ~3 GB/s (~1 ms a 50,000-row name column)."""
+    Arrow checks a column at ~3 GB/s (~1 ms a 50,000-row name column). The row named is
+    ``row`` on from the batch's first, or its own in ``rows`` (rows not consecutive)."""
     for name in names:
         col = rb.column(name)
         if not (pyarrow.types.is_string(col.type) or pyarrow.types.is_large_string(col.type)):
@@ -98,7 +102,8 @@ def check_text(rb: pyarrow.RecordBatch, names: list[str], src: Source, row: int)
             hint = "give the .dbf's encoding with --encoding" if src.driver == \
                 "ESRI Shapefile" else "the file's writer stored text in another encoding"
             raise InputError(f"the text is not {src.encoding or 'UTF-8'}: {hint}",
-                             path=str(src.path), row=row + at, field=name) from None
+                             path=str(src.path), field=name,
+                             row=int(rows[at]) if rows is not None else row + at) from None
 
 
 def is_utf8(v: bytes) -> bool:
