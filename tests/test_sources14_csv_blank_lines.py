@@ -115,3 +115,21 @@ def test_batches_number_each_row_whichever_process_reads_them(tmp_path):
             if b is not None:
                 got.update({str(k): b.row(i) for i, k in enumerate(b.columns["编号"])})
     assert got == expected
+
+
+@pytest.mark.parametrize("bad, given", [(b"\x00", None), (b"\xff\xfe", None),
+                                        (b"\x80", "GBK")])
+def test_a_refusal_of_bytes_names_the_row_a_spreadsheet_shows(d, tmp_path, bad, given):
+    # the refusals of a NUL byte or of text not in the file's encoding name the line a text
+    # editor shows and, as every other refusal, the row a spreadsheet shows: a quoted value
+    # over two lines is one row
+    path = tmp_path / "bytes.csv"
+    text = ("编号,名称,WKT\n"                    # row 1, line 1
+            f'B1,"两行\n的名称",{_poly(d, 0, 160)}\n'  # row 2, lines 2-3
+            "\n"                                  # row 3, line 4
+            "B2,乙")                              # row 4, line 5: the bad bytes
+    path.write_bytes(text.encode(given or "utf-8") + bad + b",\n")
+    proc = run_cli(["load", "buildings", str(path), "--dataset", "bytes"]
+                   + (["--encoding", given] if given else []), d.env())
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "bytes.csv, row 4:" in proc.stderr and "line 5" in proc.stderr, proc.stderr

@@ -28,7 +28,7 @@ def check_text_table(path: Path, encoding: str | None = None) -> None:
         line = head.count(b"\n", 0, nul) + 1
         raise InputError(f"line {line} contains a NUL byte; GDAL would silently cut the row "
                          "there (remove the NUL characters)", path=str(path),
-                         row=line)
+                         row=_row_at(path, head, nul, encoding) or line)
     if encoding is not None and not is_utf8_name(encoding):
         return _check_text_in(path, encoding)
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
@@ -47,7 +47,36 @@ def check_text_table(path: Path, encoding: str | None = None) -> None:
         what = "its encoding is unknown"
     raise InputError(f"the file is not UTF-8 (line {line}: {what}); save it as 'CSV UTF-8'"
                      " or give its encoding with --encoding (GBK …)",
-                     path=str(path), row=line)
+                     path=str(path), row=_row_at(path, body, bad) or line)
+
+
+def _row_at(path: Path, head: bytes, pos: int, encoding: str | None = None) -> int | None:
+    """The row a spreadsheet shows the byte at ``pos`` of a text table's ``head`` on (an
+    empty line is a row, a quoted value over several lines one), for the refusals that name
+    its line too (what a text editor shows): the row is what every other refusal and reject
+    of the table names (:func:`blank_records`). Parsed only when refusing; None where the
+    text before it does not parse."""
+    import csv
+    import io
+
+    try:
+        text = head[:pos].decode(encoding or "utf-8", errors="replace").removeprefix("\ufeff")
+    except LookupError:  # an unknown --encoding (refused as such after this)
+        return None
+    _large_fields()
+    try:  # (a character after the text: the record it is in counts, even an empty one)
+        return sum(1 for _ in csv.reader(io.StringIO(text + "\x01", newline=""),
+                                         delimiter=csv_separator(path)))
+    except csv.Error:
+        return None
+
+
+def _large_fields() -> None:
+    """Let Python's csv module read a WKT of a large footprint (its limit: 128 KiB)."""
+    import csv
+    import sys
+
+    csv.field_size_limit(min(sys.maxsize, 2 ** 31 - 1))
 
 
 def is_utf8_name(encoding: str) -> bool:
@@ -70,7 +99,7 @@ def _check_text_in(path: Path, encoding: str) -> None:
         raise InputError(f"the file is not {encoding} text (line {line}, byte "
                          f"{head[exc.start:exc.start + 1].hex()}): give its encoding with "
                          "--encoding, or save it as 'CSV UTF-8'", path=str(path),
-                         row=line) from None
+                         row=_row_at(path, head, exc.start, encoding) or line) from None
 
 
 def csv_separator(path: Path) -> str:
@@ -192,9 +221,8 @@ def blank_records(path: Path, header_rows: int, separator: str) -> list[int] | N
     one), ~1 s a million records: asked only of a file :func:`has_blank_lines` says holds
     one."""
     import csv
-    import sys
 
-    csv.field_size_limit(min(sys.maxsize, 2 ** 31 - 1))  # a WKT of a large footprint
+    _large_fields()
     skipped: list[int] = []
     features = -header_rows
     try:
