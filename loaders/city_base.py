@@ -198,7 +198,7 @@ def make_converter(profile: CityProfile, kind_name: str):
         rows, rejects = StagedRows(kind.layer, delivered=True), []
         type_field = m.get(kind.type_attr)
         for i in range(len(batch.geometries)):
-            row_no, attrs = batch.first_row + i, row_attrs(cols, i)
+            row_no, attrs = batch.row(i), row_attrs(cols, i)
             try:
                 if greject[i] is not None:
                     raise RowProblem(*greject[i], geometry_field(ctx.source))

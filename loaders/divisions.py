@@ -63,7 +63,7 @@ def _coded_converter(layer: LayerDef, length: int, profile: CityProfile,
         delivered = delivered_wkts(batch.geometries)  # what a reject of the merge keeps
         rows, rejects = StagedRows(layer, delivered=True), []
         for i in range(len(batch.geometries)):
-            row_no = batch.first_row + i
+            row_no = batch.row(i)
             attrs = row_attrs(cols, i)
             try:
                 code = as_text(cols[m["code"]][i]) or ""
@@ -249,7 +249,7 @@ def boundary_districts(path: str | Path, *, city_code: str | None = None,
     for batch in iter_batches(src, python_values=True):
         cols = batch.columns
         for i in range(len(batch)):
-            row = batch.first_row + i
+            row = batch.row(i)
             try:
                 code = as_id(cols[m["code"]][i]) or ""
             except ValueProblem as exc:

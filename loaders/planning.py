@@ -442,7 +442,7 @@ def _overlapping_rows(path: Path, kw: dict[str, Any]) -> tuple[dict[int, set[int
                 geoms.append(shapely.make_valid(shapely.force_2d(g[i])))
             except shapely.errors.GEOSException:  # what make_valid cannot read the load rejects
                 continue
-            rows.append(batch.first_row + int(i))
+            rows.append(batch.row(int(i)))
     if len(geoms) < 2:
         return {}, []
     arr = np.array(geoms, dtype=object)
@@ -479,7 +479,7 @@ def make_converter(profile: CityProfile, kind: str,
         delivered = delivered_wkts(batch.geometries)  # what a reject of the merge keeps
         rows, rejects = StagedRows(layer, delivered=True), []
         for i in range(len(batch.geometries)):
-            row_no, attrs = batch.first_row + i, row_attrs(cols, i)
+            row_no, attrs = batch.row(i), row_attrs(cols, i)
             try:
                 if greject[i] is not None:
                     raise RowProblem(*greject[i], geometry_field(ctx.source))

@@ -253,7 +253,7 @@ def make_converter(units: Units, default_year: int | None
 
     def convert(batch: Batch, ctx: LoadContext) -> tuple[StagedRows, list[Reject]]:
         n = len(batch.geometries)
-        return state.rows(ctx, batch.columns, range(batch.first_row, batch.first_row + n),
+        return state.rows(ctx, batch.columns, [batch.row(i) for i in range(n)],
                           batch.geometries)
 
     convert.state = state  # type: ignore[attr-defined]

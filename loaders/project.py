@@ -127,7 +127,7 @@ def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> Project
             for i, g in enumerate(batch.geometries):
                 props = {k: _value(v[i]) for k, v in batch.columns.items()}
                 layer = str(props.get("Layer") or name) if dxf else name
-                records.append({"layer": layer, "row": batch.first_row + i,
+                records.append({"layer": layer, "row": batch.row(i),
                                 "properties": props, "geometry": g,
                                 "ring_closed": i in closed})
     if not records:
@@ -234,7 +234,7 @@ def _read_shapefiles(path: Path, crs: str | None, encoding: str | None) -> Proje
         for batch in iter_batches(src, python_values=True):
             closed = set(batch.rings_closed.tolist())
             for i, g in enumerate(batch.geometries):
-                records.append({"layer": name, "row": batch.first_row + i,
+                records.append({"layer": name, "row": batch.row(i),
                                 "properties": {k: _value(v[i])
                                                for k, v in batch.columns.items()},
                                 "geometry": g, "ring_closed": i in closed})
