@@ -37,6 +37,7 @@ from cim.numbers import ValueProblem
 from loaders.sources.csv_geometry import _WKT_START, CSV_GEOMETRY_NAMES
 from loaders.sources.tables import (
     CSV,
+    DBF,
     EXCEL,
     GDAL_TABLES,
     HEADER_SCAN_ROWS,
@@ -76,7 +77,8 @@ def points_from_xy(x_names: Sequence[str], y_names: Sequence[str],
 def may_read(path: Path) -> bool:
     """Whether :func:`read_xy_table` could take ``path`` at all (a loader reading points
     from X/Y, a table's suffix): told before any scratch folder is made for it."""
-    return _XY_NAMES.get() is not None and path.suffix.lower() in XY_SUFFIXES | GDAL_TABLES
+    return _XY_NAMES.get() is not None and path.suffix.lower() in XY_SUFFIXES | GDAL_TABLES \
+        | DBF
 
 
 def xy_hint() -> str | None:
@@ -117,7 +119,7 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
     ``layer`` names a workbook's sheet (--layer)."""
     names = _XY_NAMES.get()
     suffix = path.suffix.lower()
-    if names is None or suffix not in XY_SUFFIXES | GDAL_TABLES:
+    if names is None or suffix not in XY_SUFFIXES | GDAL_TABLES | DBF:
         return None
     from loaders.sources.read import export_fields
     from loaders.sources.tables import read_tables
@@ -132,6 +134,9 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
         tables = [t for t in tables if t.sheet == layer]
         if not tables:
             raise InputError(f"no sheet {layer!r} holding a table", path=str(path))
+    # a GeoPackage of attribute tables only, or a lone .dbf: no geometry but its X/Y
+    attributes_only = suffix in GDAL_TABLES | DBF and all(t.geometry_type is None
+                                                          for t in tables)
     for t in tables:
         m = match_headers(t.headers, aliases, table=t.name)
         if "x" not in m or "y" not in m:
@@ -142,7 +147,7 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
         exported = export_fields(t.headers)
         if exported and (suffix not in GDAL_TABLES or _points_are_xy(t, m)):
             found.append((without_columns(t, export_columns(t)), m))
-        elif suffix not in GDAL_TABLES and not _wkt_column(t):
+        elif (suffix not in GDAL_TABLES | DBF or attributes_only) and not _wkt_column(t):
             found.append((t, m))
     if not found:
         return None
@@ -216,8 +221,8 @@ def other_zone_rows(eastings: np.ndarray, rows: Sequence[int], path: str,
 def _may_hold_xy(path: Path, aliases: dict[str, list[str]]) -> bool:
     """Whether the file may be such a table, told cheaply (a census of a million rows in a
     CSV with WKT or a GeoPackage is not read twice): a GeoPackage only as a rejects export
-    (its fields), a CSV when its first lines hold an X and a Y header; a workbook always
-    (GDAL reads no geometry from one)."""
+    (its fields) or when it holds attribute tables only, a CSV when its first lines hold an
+    X and a Y header; a workbook or a lone .dbf always (GDAL reads no geometry from one)."""
     suffix = path.suffix.lower()
     if suffix in GDAL_TABLES:
         import pyogrio
@@ -231,9 +236,12 @@ def _may_hold_xy(path: Path, aliases: dict[str, list[str]]) -> bool:
 
         read_path, opts = gdal_source(path)  # nothing written beside it (IMMUTABLE)
         try:
+            layers = list_layers(read_path, opts)
+            if layers and all(kind is None for _layer, kind in layers):
+                return True  # attribute tables only: their X/Y are all the places there are
             return any(export_fields([str(f) for f in pyogrio.read_info(
                 read_path, layer=layer, **opts)["fields"]])
-                for layer, _kind in list_layers(read_path, opts))
+                for layer, _kind in layers)
         except GDAL_INPUT_ERRORS:
             return False  # the GDAL read says why
     if suffix not in CSV:
