@@ -66,11 +66,14 @@ def _read_layer(path: Path, encoding: str | None, source_layer: str | None = Non
     src = open_source(path, source_layer or named, encoding)
     cols: dict[str, list] = defaultdict(list)
     geoms = []
+    rows: list[int] = []  # each feature's row as the reader numbers it (a CSV's header, gaps)
     for b in iter_batches(src):
         for k, v in b.columns.items():
             cols[k].extend(v.tolist())
         geoms.extend(b.geometries.tolist())
-    return src, {k: cols[k] for k in src.fields if k in cols}, np.array(geoms, dtype=object)
+        rows.extend(b.row(i) for i in range(len(b)))
+    return (src, {k: cols[k] for k in src.fields if k in cols}, np.array(geoms, dtype=object),
+            rows)
 
 
 def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer | None]:
@@ -116,7 +119,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     resolver = ClassResolver(dicts, class_opt, mapping)
     srid = profile.srid
     notes: list[str] = []
-    src, cols, geoms = _read_layer(lines, encoding, layers.get("lines"))
+    src, cols, geoms, rows = _read_layer(lines, encoding, layers.get("lines"))
     lines = src.path
     source_crs, t = _gis_crs(src, crs, geoms, srid)
     epsg = cimcrs.epsg_of(source_crs)
@@ -139,8 +142,8 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     stored = held_out(names, m, SEGMENT_COLUMNED if has_nodes
                       else SEGMENT_COLUMNED - {"start_no", "end_no"}, mapping, "lines")
     for i in range(len(geoms)):
-        s = SegRec(seq=i + 1, table=tname, row=i + 1,
-                   attrs=_gis_attrs(cols, names, i, tname, i + 1))
+        s = SegRec(seq=i + 1, table=tname, row=rows[i],
+                   attrs=_gis_attrs(cols, names, i, tname, rows[i]))
 
         def v(a, i=i):
             return mapping.value("lines", a, cols[m[a]][i] if a in m else None)
@@ -365,7 +368,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
                      delivery_crs: pyproj.CRS, notes: list[str]
                      ) -> tuple[list[PointRec], str, dict[str, str]]:
     srid = profile.srid
-    src, cols, geoms = _read_layer(path, encoding, source_layer)
+    src, cols, geoms, rows = _read_layer(path, encoding, source_layer)
     path = src.path
     pcrs, t = _gis_crs(src, crs_opt, geoms, srid)
     # rejects are kept in the delivery's CRS (the line layer's): a point layer in another
@@ -383,8 +386,8 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
     names = _gis_names(cols)
     stored = held_out(names, m, GIS_POINT_COLUMNED, mapping, section)
     for i in range(len(geoms)):
-        p = PointRec(seq=seq0 + i + 1, table=tname, row=i + 1,
-                     attrs=_gis_attrs(cols, names, i, tname, i + 1), delivered=delivered[i])
+        p = PointRec(seq=seq0 + i + 1, table=tname, row=rows[i],
+                     attrs=_gis_attrs(cols, names, i, tname, rows[i]), delivered=delivered[i])
         pr = p.problems
 
         def v(a, i=i):
