@@ -386,6 +386,7 @@ def _footprint_layer(path: Path, source_layer: str | None) -> tuple[str, str] | 
         return None
     import pyogrio
 
+    from loaders.sources.gdal_access import first_with_features
     from loaders.sources.read import GDAL_INPUT_ERRORS, gdal_source, list_layers
 
     try:
@@ -397,11 +398,15 @@ def _footprint_layer(path: Path, source_layer: str | None) -> tuple[str, str] | 
         polygons = [n for n, t in spatial if any(w in t for w in _POLYGONAL)]
         if not polygons:
             return None
+        # the first polygon layer with features (an empty template's gives way to it)
+        chosen = first_with_features(read_path, opts,
+                                     [(n, t) for n, t in spatial if n in polygons]) \
+            or polygons[0]
     except (OSError, InputError, UnicodeDecodeError, *GDAL_INPUT_ERRORS):
         return None  # the reader says what is wrong with the file
     others = []
     for name, _t in spatial:
-        if name == polygons[0]:
+        if name == chosen:
             continue
         try:  # (a count is a courtesy: the layer is named anyway)
             n = pyogrio.read_info(read_path, layer=name, **opts).get("features")
@@ -409,9 +414,9 @@ def _footprint_layer(path: Path, source_layer: str | None) -> tuple[str, str] | 
             n = None
         others.append(f"{name!r}" + (f" ({n:,} feature{'s' if n != 1 else ''})"
                                      if n is not None and n >= 0 else ""))
-    return polygons[0], (f"read layer {polygons[0]!r}, the first of polygons (a building's "
-                         f"footprint is one); not read: {', '.join(others)} — load each with "
-                         "--layer NAME")
+    return chosen, (f"read layer {chosen!r}, the first of polygons with features (a "
+                    f"building's footprint is one); not read: {', '.join(others)} — load each "
+                    "with --layer NAME")
 
 
 def load_buildings(conninfo: str, profile: CityProfile, path: str | Path, **kw) -> LoadReport:

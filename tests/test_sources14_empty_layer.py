@@ -53,3 +53,33 @@ def test_a_named_empty_layer_is_refused_not_replaced(d, tmp_path):
     path = _layers(d, tmp_path / "named.gpkg", {"a": 0, "b": 2})
     with pytest.raises(InputError, match="layer 'a' is empty"):
         open_source(path, layer="a")
+
+
+def test_an_empty_polygon_layer_never_gives_way_to_points(d, tmp_path):
+    """房屋 (polygons, empty) before 注记 (points): the points are no footprints — a buildings
+    load would read them, reject each as wrong_geometry_type and succeed with nothing
+    loaded. Refused as the empty layer it is."""
+    path = _layers(d, tmp_path / "注记.gpkg", {"房屋": 0})
+    pts = gpd.GeoDataFrame({"文字": ["甲", "乙", "丙"]},
+                           geometry=[shapely.Point(d.x0 + i, d.y0) for i in range(3)],
+                           crs="EPSG:4527")
+    pyogrio.write_dataframe(pts, path, layer="注记")
+    with pytest.raises(InputError, match="layer '房屋' is empty"):
+        open_source(path)
+    proc = run_cli(["load", "buildings", str(path)], d.env())
+    assert proc.returncode != 0 and "房屋" in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_buildings_after_points_take_the_first_polygon_layer_with_features(d, tmp_path):
+    """注记 (points) first, then 房屋 (polygons, empty), then 房屋_2024 (polygons, 2): the
+    footprints are 房屋_2024's."""
+    path = tmp_path / "三层.gpkg"
+    pts = gpd.GeoDataFrame({"文字": ["甲"]}, geometry=[shapely.Point(d.x0, d.y0)],
+                           crs="EPSG:4527")
+    pyogrio.write_dataframe(pts, path, layer="注记")
+    _layers(d, path, {"房屋": 0, "房屋_2024": 2})
+    before = d.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL")
+    proc = run_cli(["load", "buildings", str(path), "--json"], d.env())
+    assert proc.returncode == 0, proc.stderr
+    assert d.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL") == before + 2
+    assert "read layer '房屋_2024', the first of polygons with features" in proc.stdout

@@ -121,11 +121,17 @@ def layers_not_read(read_path: Path, opts: dict[str, str],
             "each with --layer NAME")
 
 
-def first_with_features(read_path: Path, opts: dict[str, str], names: list[str]
-                        ) -> str | None:
-    """The first of the layers ``names`` not known to be empty (its count as the driver
-    gives it; a layer whose count cannot be told is taken as not empty), None if all are."""
-    for name in names:
+def first_with_features(read_path: Path, opts: dict[str, str],
+                        layers: list[tuple[str, str | None]]) -> str | None:
+    """The first layer with features of the first one's kind of geometry (polygons,
+    lines, points: an empty 房屋 template gives way to 房屋_2024, never to the 注记 points
+    after it, which a buildings load would take and reject every one of, "succeeded");
+    its count as the driver gives it, a layer whose count cannot be told taken as not
+    empty. None if there is none."""
+    kind = _geometry_kind(layers[0][1]) if layers else None
+    for name, geometry_type in layers:
+        if _geometry_kind(geometry_type) != kind:
+            continue
         try:
             n = int(pyogrio.read_info(read_path, layer=name, **opts).get("features", -1))
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError):
@@ -133,6 +139,17 @@ def first_with_features(read_path: Path, opts: dict[str, str], names: list[str]
         if n != 0:
             return name
     return None
+
+
+def _geometry_kind(geometry_type: str | None) -> str | None:
+    """polygon, line or point of a GDAL layer's geometry type (Multi…, …Z, curves alike);
+    the type itself if none of them (Unknown, GeometryCollection)."""
+    t = (geometry_type or "").lower()
+    for kind, words in (("polygon", ("polygon", "surface")), ("line", ("line", "curve")),
+                        ("point", ("point",))):
+        if any(w in t for w in words):
+            return kind
+    return t or None
 
 
 def solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:

@@ -225,13 +225,14 @@ def open_source(path: str | Path, layer: str | None = None,
                              "its buildings; not read: "
                              + ", ".join(n for n, _t in layers if n != layer) + ")")
             elif len(layers) > 1:
-                full = first_with_features(read_path, opts, spatial) if len(spatial) > 1 \
-                    else None
+                spatial_layers = [(n, t) for n, t in layers if t is not None]
+                full = first_with_features(read_path, opts, spatial_layers) \
+                    if len(spatial_layers) > 1 else None
                 if full not in (None, layer):
                     # a template's empty layer first (房屋 left empty, 房屋_2024 filled) was
                     # refused as "no features", the features a layer further on
                     notes.append(f"layer {layer!r} is empty: read {full!r}, the first layer "
-                                 "with features")
+                                 "of its kind of geometry with features")
                     layer = full
                 notes.append(layers_not_read(read_path, opts, layers, layer))
         info = pyogrio.read_info(read_path, layer=layer, encoding=encoding, **opts)
