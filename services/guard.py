@@ -64,25 +64,31 @@ STRICT_PARAMS = {
 
 
 def database_away(exc: BaseException) -> str | None:
-    """What to tell a client when ``exc`` is the database being out of reach (down,
-    restarting, not accepting connections, the connection lost): a 503 to try again, not the
-    platform's 500; None for any other error. A cancelled statement (the serving role's
-    timeout) is answered where it happens, with what to narrow."""
+    """What to tell a client when ``exc`` is the database being out of reach — down,
+    restarting, closed to connections, the connection lost, every pooled connection held
+    past its timeout: a 503 to try again, not the platform's 500; None for any other error
+    (a full disk, a deadlock, a bad statement stay the server's errors, logged whole). A
+    cancelled statement (the serving role's timeout) is answered where it happens."""
     import psycopg
-    import psycopg.errors
 
-    for e in (exc, exc.__cause__, exc.__context__):
-        if isinstance(e, psycopg.errors.QueryCanceled):
-            return None
-        if isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError)):
+    from services.pool import PoolTimeout
+
+    for e in (exc, exc.__cause__):
+        if isinstance(e, PoolTimeout):
+            return f"the database is busy ({e}); try again shortly"
+        if isinstance(e, psycopg.OperationalError):
+            state = getattr(e, "sqlstate", None)
+            # no state: the client could not connect (refused, closed to connections, a
+            # lost socket); 08: connection exceptions; 57P01–03: an administrator or a
+            # restart ended the session; 53300: too many connections
+            if state is None or state.startswith("08") or state in _AWAY_STATES:
+                return "the database is not reachable at the moment; try again shortly"
+        if isinstance(e, psycopg.InterfaceError) and "closed" in str(e):
             return "the database is not reachable at the moment; try again shortly"
-    try:
-        from psycopg_pool import PoolTimeout
-    except ImportError:  # pragma: no cover - the pool is a dependency
-        return None
-    if isinstance(exc, PoolTimeout):
-        return "the database is not reachable at the moment; try again shortly"
     return None
+
+
+_AWAY_STATES = {"57P01", "57P02", "57P03", "53300"}
 
 
 def error(status: int, code: str, message: str) -> Response:
@@ -161,7 +167,8 @@ def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
     def _unexpected(exc: Exception):
         away = database_away(exc)
         if away is not None:  # not the platform's fault: said so, one line in the log
-            LOG.error("%s %s: 503: %s", request.method, request.path, away)
+            LOG.error("%s %s: 503: %s (%s)", request.method, request.path, away,
+                      (str(exc).strip().splitlines() or [type(exc).__name__])[-1])
             return error(503, "ServiceUnavailable", away)
         LOG.exception("unhandled error on %s", request.path)
         return error(500, "NoApplicableCode", "internal error (logged by the server)")

@@ -21,6 +21,11 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 
+class PoolTimeout(TimeoutError):
+    """Every connection of the pool stayed in use past its timeout: the database is slow or
+    hangs (answered 503: services.guard.database_away)."""
+
+
 class Pool:
     """At most ``size`` connections to ``conninfo``; :meth:`connection` lends one."""
 
@@ -45,7 +50,7 @@ class Pool:
         if os.getpid() != self._pid:  # forked: start afresh, never share the parent's sockets
             self.__init__(self.conninfo, self.size, self.prepare_threshold, self.timeout)
         if not self._slots.acquire(timeout=self.timeout):
-            raise TimeoutError(f"no database connection free within {self.timeout:.0f} s")
+            raise PoolTimeout(f"no database connection free within {self.timeout:.0f} s")
         conn = None
         try:
             try:

@@ -71,3 +71,33 @@ def test_every_endpoint_says_503_while_the_database_is_away_and_answers_after(se
                 break
             time.sleep(0.5)
         assert r.status_code == 200, (p, r.status_code, r.text[:300])
+
+
+def test_only_the_database_out_of_reach_is_a_503():
+    """A full disk, a deadlock or a statement too complex are the server's errors (a 500,
+    logged whole), not "try again": only a lost or refused connection, an ended session,
+    too many connections and a pool whose connections stayed held are."""
+    from psycopg import OperationalError, errors
+
+    from services.guard import database_away
+    from services.pool import PoolTimeout
+
+    away = [OperationalError("connection refused"), errors.AdminShutdown(),
+            errors.CrashShutdown(), errors.CannotConnectNow(), errors.TooManyConnections(),
+            errors.ConnectionFailure(), PoolTimeout("no database connection free")]
+    for e in away:
+        assert database_away(e) is not None, type(e).__name__
+    for e in (errors.DiskFull(), errors.DeadlockDetected(), errors.StatementTooComplex(),
+              errors.OutOfMemory(), errors.QueryCanceled(), errors.SerializationFailure(),
+              errors.UndefinedTable(), TimeoutError("a bug's own timeout")):
+        assert database_away(e) is None, type(e).__name__
+    try:  # an error raised while handling a lost connection is its own (a bug's)
+        try:
+            raise errors.AdminShutdown()
+        except errors.AdminShutdown:
+            raise ValueError("a bug in the handler") from None
+    except ValueError as bug:
+        assert database_away(bug) is None
+    wrapped = RuntimeError("query failed")
+    wrapped.__cause__ = errors.AdminShutdown()
+    assert database_away(wrapped) is not None
