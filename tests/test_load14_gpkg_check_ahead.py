@@ -140,3 +140,23 @@ def test_a_single_feature_table_is_checked_from_the_command_start(tmp_path):
         tc.check_gpkg_numbers(path, "楼")  # the one begun: waited for, its refusal raised
     assert (refused.value.row, refused.value.field) == (3, "建筑高度")
     assert tc._STARTED == {}
+
+
+def test_a_table_that_held_dead_rows_is_not_taken_as_never_written(jining_profile):
+    """The VACUUM after an initial load skips its index pass only for a table that never
+    held a row (review 14: dead rows of a deleted or refused load keep entries in the
+    primary key, which the load does not rebuild)."""
+    import psycopg
+
+    from cim.layerdefs import LAYERS
+    from loaders.engine import indexes
+
+    with scratch_db("fresh14", jining_profile) as db, psycopg.connect(db.conninfo) as conn:
+        layer = LAYERS["buildings"]
+        assert indexes.never_written(conn, layer)
+        conn.execute("INSERT INTO buildings (code, geom) VALUES ('X', ST_Multi(ST_Buffer("
+                     "ST_SetSRID(ST_Point(%s, %s), 4527), 5))::geometry(MultiPolygon, 4527))",
+                     (db.x0, db.y0))
+        conn.execute("DELETE FROM buildings")
+        conn.commit()
+        assert not indexes.never_written(conn, layer)

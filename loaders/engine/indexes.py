@@ -171,3 +171,13 @@ def build(conn: psycopg.Connection, layer: LayerDef, dropped: list[Index]) -> No
                  "pg_size_bytes(current_setting('maintenance_work_mem')) < 512 * 1024 * 1024")
     for ix in sorted(dropped, key=lambda ix: ix.method == "btree"):
         conn.execute(create_statement(layer, ix))
+
+
+def never_written(conn: psycopg.Connection, layer: LayerDef) -> bool:
+    """Whether the layer's table has never held a row, not even a dead one (its file is
+    empty): after an initial load into it, every index but the primary key was built by the
+    load and the key's entries are all live, so the VACUUM may skip its index pass
+    (:func:`loaders.engine.pipeline.sql_analyze`). A table emptied by deletes, or by a
+    refused load's rolled-back rows, keeps their dead entries until a VACUUM's index pass."""
+    return conn.execute("SELECT pg_relation_size(to_regclass(%s)) = 0",
+                        (layer.table,)).fetchone()[0] is True

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import psycopg.sql
 import pyproj
+import shapely
 
 from cim import crs as cimcrs
 from cim.coding import registry
@@ -137,11 +138,18 @@ def _context(conninfo: str, profile: CityProfile, src: Source, report: LoadRepor
 CONTEXT_ROWS = 2_000
 
 
-def _peek(src: Source) -> Batch | None:
-    """The source's first features (:data:`CONTEXT_ROWS`), for the load's context, its
-    reader closed again (before the converters fork): a first load whose converters read the
-    file reads no batch of 50,000 here only to close it (0.15 s of 1M footprints' opening)."""
+def _peek(src: Source, batch_size: int) -> Batch | None:
+    """The source's first features for the load's context, its reader closed again (before
+    the converters fork): :data:`CONTEXT_ROWS` of them when they all have a geometry (a
+    first load whose converters read the file reads no batch of 50,000 here only to close it:
+    0.15 s of 1M footprints' opening), else its first batch, as before — the CRS is told from
+    up to 2,000 geometries of it, which rows without one further down may still give."""
     with contextlib.closing(iter_batches(src, CONTEXT_ROWS)) as head:
+        first = next(head, None)
+    if first is None or len(first) < CONTEXT_ROWS \
+            or not shapely.is_missing(first.geometries).any():
+        return first
+    with contextlib.closing(iter_batches(src, batch_size)) as head:
         return next(head, None)
 
 
@@ -240,13 +248,14 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
     ranges = fid_ranges_ahead(src, batch_size)
     try:
         with LoadSession(conninfo, layer.name, path, mode, opts, report) as session:
-            ctx, epsg = _context(conninfo, profile, src, report, _peek(src), crs, dataset,
-                                 mapping, aliases, options)
+            ctx, epsg = _context(conninfo, profile, src, report, _peek(src, batch_size),
+                                 crs, dataset, mapping, aliases, options)
             # read when first asked for: by this process when it converts alone or a
             # reload's first batches are fingerprinted here; else only by the converters
             batches: Iterator[Batch] = iter_batches(src, batch_size)
             conn = session.begin()
             dropped = indexes.drop_for_initial_load(conn, layer, src.feature_count)
+            fresh = bool(dropped) and indexes.never_written(conn, layer)
             phases, result, current = _direct_write(
                 session, conn, layer, layer_code, convert, ctx, epsg, src, path, report,
                 srid, mode, district, dataset, batch_size, processes, quiet, progress,
@@ -278,7 +287,7 @@ def run_direct_load(conninfo: str, profile: CityProfile, layer: LayerDef,
         vacuum = bool(dropped)
         t = time.monotonic()
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(sql_analyze(layer.table, vacuum=vacuum, built=vacuum))
+            conn.execute(sql_analyze(layer.table, vacuum=vacuum, built=vacuum and fresh))
             if result.issued >= 0.1 * max(current, 1) and not any(
                     p.attached and p.analyzed for p in own_partition):
                 # the partition that took the codes (a layer's own was written frozen and
@@ -483,11 +492,11 @@ def sql_analyze(table: str, vacuum: bool = False, *, built: bool = False
                 ) -> psycopg.sql.Composed:
     """``ANALYZE`` of ``table``; ``VACUUM (ANALYZE)`` with ``vacuum`` (autocommit only).
 
-    ``built``: every index of the table was built by the load that filled it, the table
-    empty before (an initial load: :mod:`loaders.engine.indexes`). No index then points at a
-    dead row (an index build skips an aborted load's rows), and the build counted the
-    index's entries: the VACUUM skips its index pass (``INDEX_CLEANUP OFF``), which read the
-    whole GiST index again (0.04–0.08 s of 1M footprints' 0.65 s)."""
+    ``built``: the load filled a table that never held a row (:func:`loaders.engine.indexes.
+    never_written`) and built its indexes after its rows (the primary key's are all live):
+    no index points at a dead row and the builds counted their entries, so the VACUUM skips
+    its index pass (``INDEX_CLEANUP OFF``), which read the whole GiST index again
+    (0.04–0.08 s of 1M footprints' 0.65 s)."""
     what = "VACUUM (ANALYZE, INDEX_CLEANUP OFF) {}" if vacuum and built else \
         "VACUUM (ANALYZE) {}" if vacuum else "ANALYZE {}"
     return psycopg.sql.SQL(what).format(psycopg.sql.Identifier(table))

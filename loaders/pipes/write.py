@@ -110,6 +110,7 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
     valves = [(i, p) for i, p in enumerate(delivery.points) if p.role != "node"]
     layers = (PIPE_POINTS, PIPE_SEGMENTS)  # locked in this order by every pipe load
     dropped: dict[str, list] = {}
+    fresh: set[str] = set()  # tables that never held a row: their VACUUM skips index passes
     dropping = False  # whether this load may have dropped an index (even if it then failed)
     try:
         with LoadSession(conninfo, "pipes", first, mode, opts, report,
@@ -123,6 +124,8 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             for layer in layers:
                 dropped[layer.table] = indexes.drop_for_initial_load(
                     conn, layer, len(delivery.points) + len(delivery.segments))
+                if dropped[layer.table] and indexes.never_written(conn, layer):
+                    fresh.add(layer.table)
             for layer in layers:
                 merge_lock(conn, layer.table)
                 if not dropped[layer.table]:  # what a killed initial load dropped: back
@@ -187,14 +190,14 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
     # process waits, and ANALYZE of a wide 3D layer takes a core for a second); after an
     # initial bulk load VACUUM too (all-visible pages, hint bits set), as buildings
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda t: _analyze(conninfo, t, bool(dropped.get(t))),
+        list(pool.map(lambda t: _analyze(conninfo, t, bool(dropped.get(t)), t in fresh),
                       (PIPE_POINTS.table, PIPE_SEGMENTS.table)))
     return report
 
 
-def _analyze(conninfo: str, table: str, vacuum: bool) -> None:
+def _analyze(conninfo: str, table: str, vacuum: bool, fresh: bool) -> None:
     with psycopg.connect(conninfo, autocommit=True) as c:
-        c.execute(sql_analyze(table, vacuum=vacuum, built=vacuum))
+        c.execute(sql_analyze(table, vacuum=vacuum, built=vacuum and fresh))
 
 
 def _write_points(session, conn, nodes, pf, dataset, srid, layer_code, mode, district,
