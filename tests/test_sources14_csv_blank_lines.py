@@ -133,3 +133,17 @@ def test_a_refusal_of_bytes_names_the_row_a_spreadsheet_shows(d, tmp_path, bad, 
                    + (["--encoding", given] if given else []), d.env())
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "bytes.csv, row 4:" in proc.stderr and "line 5" in proc.stderr, proc.stderr
+
+
+def test_an_empty_first_line_is_refused_saying_where_the_header_goes(tmp_path):
+    """GDAL reads no header from a CSV whose first line is empty: its rows were refused as
+    rows of more cells than the header (review 14). Refused for what it is."""
+    from cim.errors import InputError
+    from loaders.sources.read import open_source
+
+    for i, text in enumerate(["\nid,WKT\n1,POINT (1 2)\n", "\ufeff\r\nid,WKT\r\n1,POINT (1 2)\r\n"]):
+        path = tmp_path / f"blank_first{i}.csv"
+        path.write_text(text, encoding="utf-8", newline="")
+        with pytest.raises(InputError, match="line 1 is empty") as refused:
+            open_source(path)
+        assert refused.value.row == 1

@@ -29,6 +29,11 @@ def check_text_table(path: Path, encoding: str | None = None) -> None:
         raise InputError(f"line {line} contains a NUL byte; GDAL would silently cut the row "
                          "there (remove the NUL characters)", path=str(path),
                          row=_row_at(path, head, nul, encoding) or line)
+    if head.removeprefix(b"\xef\xbb\xbf").startswith((b"\n", b"\r")):
+        # GDAL takes no header then: no field names, every row refused as of too many cells
+        raise InputError("line 1 is empty: the table's header (its field names) must be its "
+                         "first line — delete the empty line(s) before it", path=str(path),
+                         row=1)
     if encoding is not None and not is_utf8_name(encoding):
         return _check_text_in(path, encoding)
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
