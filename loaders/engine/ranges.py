@@ -19,6 +19,7 @@ before.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from cim.errors import InputError
 from loaders.sources.read import Batch, Source, iter_batches
+from loaders.sources.table_checks import sqlite_read_uri
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,8 @@ def fid_ranges(src: Source) -> FidRanges | None:
         fid, table = info.get("fid_column"), info.get("layer_name")
         if not fid or not table:
             return None
-        uri = Path(src.path).resolve().as_uri() + "?mode=ro"
-        with sqlite3.connect(uri, uri=True) as db:
+        uri = sqlite_read_uri(Path(src.path))
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             kind = db.execute("SELECT type FROM sqlite_master WHERE name = ?",
                               (table,)).fetchone()
             keys = [(r[1], str(r[2]).upper()) for r in

@@ -310,8 +310,7 @@ def start_gpkg_numbers(path: Path, table: str | None) -> None:
         import sqlite3
 
         try:
-            with contextlib.closing(sqlite3.connect(
-                    path.resolve().as_uri() + "?mode=ro", uri=True)) as db:
+            with contextlib.closing(sqlite3.connect(sqlite_read_uri(path), uri=True)) as db:
                 names = [r[0] for r in db.execute(
                     "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'")]
         except sqlite3.Error:
@@ -322,6 +321,17 @@ def start_gpkg_numbers(path: Path, table: str | None) -> None:
     key = _file_key(path, table)
     if key is not None and key not in _STARTED:
         _STARTED[key] = _Ahead(path, table, None)
+
+
+def sqlite_read_uri(path: Path) -> str:
+    """The URI SQLite reads a delivered GeoPackage by without writing beside it: immutable
+    (nothing to lock or journal: SQLite of a WAL-mode file opened read-only otherwise made
+    its -wal and -shm in the delivery's folder) — unless a write-ahead log beside the file
+    holds rows GDAL reads with it (a GeoPackage copied while QGIS had it open), which must be
+    read too."""
+    wal = path.with_name(path.name + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    return path.resolve().as_uri() + ("?mode=ro" if pending else "?mode=ro&immutable=1")
 
 
 # checks begun by start_gpkg_numbers, by (file, its size and time, table)
@@ -382,12 +392,7 @@ def _scan_gpkg_numbers(path: Path, table: str, read_path: Path | None = None) ->
     import sqlite3
 
     src = Path(read_path or path)
-    # immutable: nothing to lock or journal — unless a write-ahead log beside the file holds
-    # rows GDAL reads with it (a GeoPackage copied while QGIS had it open)
-    wal = src.with_name(src.name + "-wal")
-    pending = wal.exists() and wal.stat().st_size > 0
-    uri = src.resolve().as_uri() + ("?mode=ro&immutable=1" if read_path is None
-                                    and not pending else "?mode=ro")
+    uri = sqlite_read_uri(src) if read_path is None else src.resolve().as_uri() + "?mode=ro"
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             kind = db.execute("SELECT type FROM sqlite_master WHERE name = ?",
