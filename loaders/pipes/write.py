@@ -124,8 +124,10 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
             for layer in layers:
                 dropped[layer.table] = indexes.drop_for_initial_load(
                     conn, layer, len(delivery.points) + len(delivery.segments))
-                if dropped[layer.table] and indexes.never_written(conn, layer):
-                    fresh.add(layer.table)
+            # asked after every drop: the question opens the load's transaction, and a
+            # drop needs none open
+            fresh = {layer.table for layer in layers
+                     if dropped[layer.table] and indexes.never_written(conn, layer)}
             for layer in layers:
                 merge_lock(conn, layer.table)
                 if not dropped[layer.table]:  # what a killed initial load dropped: back
