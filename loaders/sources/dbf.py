@@ -9,14 +9,16 @@ judged, wherever it is (a file whose first 4,000 rows are ASCII is as common as 
 its own: a character cut short by its field's width is allowed at the end of a value that fills
 its field, nothing else. Field names are judged the same way: GDAL and QGIS cut a UTF-8 name at
 the .dbf's 10 bytes, often inside a character; such a name is read without the cut character,
-and the note names it.
+and the note names it. A file whose text is GBK but for values a program stored as UTF-8 is
+refused, naming the first (GB18030 reads UTF-8 Chinese as other characters without an error:
+:mod:`loaders.sources.dbf_utf8`), unless ``--encoding GBK`` says to read them as GBK.
 
 The whole record area is read, 16 MiB at a time, never row by row in Python: a chunk of ASCII
 only is skipped by ``bytes.isascii``; of the others, each text field holding a non-ASCII byte
 is decoded in one ``str`` call over all its values, a character cut at a value's end told from
 the value's last bytes in NumPy (a Python step only for a value the decoder stops at). A
 million-row .dbf (233 MB, four Chinese text fields) takes ~0.3 s as UTF-8, ~0.55 s as GBK
-(Python's GB18030 decoder), 0.04 s if ASCII — GDAL's own read of it takes 1-5 s.
+(Python's GB18030 decoder; the walk for UTF-8 values adds about half), 0.04 s if ASCII — GDAL's own read of it takes 1-5 s.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from cim.errors import InputError
+from loaders.sources.dbf_utf8 import utf8_cut, utf8_values
 
 # .dbf language driver ids (byte 29) that mean a Chinese code page
 _LDID_CHINESE = {0x4D: "GB18030", 0x7A: "GB18030"}
@@ -66,6 +69,10 @@ class _Check:
     bad: tuple[int | None, str] | None = None  # (row or None for a name, field): the first not
     cut_names: list[str] = field(default_factory=list)  # names read without a cut character
     cut_values: dict[str, int] = field(default_factory=dict)  # field → values cut so
+    # checked as GBK: values that are UTF-8 Chinese text
+    # (:func:`loaders.sources.dbf_utf8.utf8_values`), how many and the first (row, field)
+    utf8_values: int = 0
+    first_utf8: tuple[int, str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -133,8 +140,12 @@ def detect_dbf_encoding(dbf: Path, override: str | None = None) -> tuple[str | N
             why = f"{said} (read as GB18030, its superset)"
         else:
             why = said
+        _refuse_utf8_values(dbf, gbk, said)
         return "GB18030", why + _cut_note(gbk)
     if claim is None:
+        mixed = _check(dbf, h, "gb18030", utf8_apart=True)
+        if mixed.ok:
+            _refuse_utf8_values(dbf, mixed, None)
         return "ISO-8859-1", "bytes are neither UTF-8 nor GBK; read as Latin-1" + ignored
     what = "its .cpg" if from_cpg else "its language byte"
     if family == "UTF-8":
@@ -166,7 +177,7 @@ def _given(dbf: Path, h: _Header, given: str) -> tuple[str, str]:
         return (UTF8_RECODED if check.cut else given), said + _cut_note(check)
     if "".join(given.upper().split()) not in ("GB18030", "CP54936", "54936"):
         said += " (read as GB18030, its superset)"
-    return "GB18030", said + _cut_note(check)
+    return "GB18030", said + _cut_note(check) + _utf8_note(check)
 
 
 def python_codec(name: str) -> str | None:
@@ -245,6 +256,33 @@ def _family(name: str) -> str | None:
     return "UTF-8" if key in _CPG_UTF8 else "GBK" if key in _CPG_GBK else None
 
 
+def _refuse_utf8_values(dbf: Path, check: _Check, said: str | None) -> None:
+    """Refuse a .dbf whose text is GBK (``said``: who says so, if anyone) but for values that
+    are UTF-8 Chinese text (:func:`loaders.sources.dbf_utf8.utf8_values`): GDAL decodes a
+    file in one encoding, so one or the other would load as other characters, silently."""
+    if not check.utf8_values:
+        return
+    row, name = check.first_utf8
+    n = check.utf8_values
+    many = f"{n:,} values are" if n > 1 else "1 value is"
+    gbk = f"GBK ({said})" if said else "GBK"
+    raise InputError(f"the .dbf holds text in two encodings: {many} UTF-8 (this the first), "
+                     f"its other text is {gbk}; read in one encoding, the others would load as other characters. Save "
+                     "the file again in one encoding (UTF-8, with a .cpg saying so); if they "
+                     "are GBK after all, give --encoding GBK", path=str(dbf), row=row,
+                     field=name)
+
+
+def _utf8_note(check: _Check) -> str:
+    """What ``--encoding GBK`` read as it says, over values that look UTF-8: they are named,
+    not refused — the one way to load a GBK file whose values only look so."""
+    if not check.utf8_values:
+        return ""
+    row, name = check.first_utf8
+    return (f"; {check.utf8_values:,} values read as GBK, as --encoding says, look like UTF-8 "
+            f"text (the first: row {row}, {name})")
+
+
 def _cut_note(check: _Check) -> str:
     out = ""
     if check.cut_names:
@@ -289,9 +327,12 @@ def _header(dbf: Path) -> _Header:
                    records=records, names=names, texts=texts)
 
 
-def _check(dbf: Path, h: _Header, encoding: str) -> _Check:
+def _check(dbf: Path, h: _Header, encoding: str, utf8_apart: bool = False) -> _Check:
     """Every field name and every text value of ``dbf`` holding a non-ASCII byte checked in
-    ``encoding``; stops at the first that is not text in it."""
+    ``encoding``; stops at the first that is not text in it. ``utf8_apart`` (GB18030 only):
+    the values that are UTF-8 Chinese text are counted, not checked — whether the others
+    are GBK (a file written in both: a UTF-8 value of an odd number of characters is no GBK
+    text, so the file is neither)."""
     out = _Check()
     names = []  # as GDAL reads them in ``encoding``: a cut character dropped
     for raw in h.names:
@@ -308,8 +349,20 @@ def _check(dbf: Path, h: _Header, encoding: str) -> _Check:
             out.cut_names.append(names[-1])
     for f, rows, block in _values(dbf, h):
         out.non_ascii = True
-        bad, cuts = _check_block(block, encoding)
         name = names[f]
+        found = utf8_values(block) if encoding == "gb18030" else None
+        if utf8_apart and found is not None and len(found):
+            keep = np.ones(len(block), dtype=bool)
+            keep[found] = False
+            bad, cuts = _check_block(block[keep], encoding)
+            bad = None if bad is None else int(np.flatnonzero(keep)[bad])
+        else:
+            bad, cuts = _check_block(block, encoding)
+        if found is not None and bad is None:
+            if len(found):
+                out.utf8_values += len(found)
+                if out.first_utf8 is None or rows[found[0]] < out.first_utf8[0]:
+                    out.first_utf8 = (int(rows[found[0]]), name)
         if cuts:
             out.cut_values[name] = out.cut_values.get(name, 0) + cuts
         if bad is not None:
@@ -359,7 +412,7 @@ def _check_block(block: np.ndarray, encoding: str) -> tuple[int | None, int]:
     k, w = block.shape
     # a character cut at a value's end, told in NumPy for the two families met most; for
     # another encoding each value the decoder stops at is judged on its own (_on_error)
-    tail = _utf8_cut(block) if encoding == "utf-8" else _gbk_cut(block) \
+    tail = utf8_cut(block) if encoding == "utf-8" else _gbk_cut(block) \
         if encoding == "gb18030" else np.zeros(len(block), dtype=np.int8)
     cut = tail > 0
     lines = np.full((k, w + 1), 0x0A, dtype=np.uint8)
@@ -416,30 +469,6 @@ def _gbk_cut(block: np.ndarray) -> np.ndarray:
         high = block[ends, ::-1] >= 0x81
         run = np.where(high.all(axis=1), w, np.argmin(high, axis=1))
         cut[ends] = run % 2
-    return cut
-
-
-def _utf8_cut(block: np.ndarray) -> np.ndarray:
-    """How many bytes (0-3) at the end of each value are the start of a UTF-8 character the
-    value's end cut short: a lead byte with fewer continuation bytes after it than it needs
-    (those a lead byte may be followed by: E0 A0-BF, ED 80-9F, F0 90-BF, F4 80-8F)."""
-    k, w = block.shape
-    cut = np.zeros(k, dtype=np.int8)
-
-    def byte(t: int) -> np.ndarray:  # the t-th byte from the end (1: the last)
-        return block[:, w - t].astype(np.int16) if w >= t else np.zeros(k, dtype=np.int16)
-
-    def cont(x: np.ndarray) -> np.ndarray:
-        return (x >= 0x80) & (x <= 0xBF)
-
-    def second_ok(lead: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return (cont(x) & ((lead != 0xE0) | (x >= 0xA0)) & ((lead != 0xED) | (x <= 0x9F))
-                & ((lead != 0xF0) | (x >= 0x90)) & ((lead != 0xF4) | (x <= 0x8F)))
-
-    b1, b2, b3 = byte(1), byte(2), byte(3)
-    cut[(b1 >= 0xC2) & (b1 <= 0xF4)] = 1
-    cut[(b2 >= 0xE0) & (b2 <= 0xF4) & second_ok(b2, b1)] = 2
-    cut[(b3 >= 0xF0) & (b3 <= 0xF4) & second_ok(b3, b2) & cont(b1)] = 3
     return cut
 
 
