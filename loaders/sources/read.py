@@ -15,6 +15,7 @@ other exception is a bug and is left to propagate with its traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,9 +56,18 @@ from loaders.sources.gdal_access import (
     solids_as_faces,
 )
 from loaders.sources.precheck import TEXT_TABLE_SUFFIXES, precheck
+from loaders.sources.row_numbers import blank_rows, header_rows, next_row, rows_of
 from loaders.sources.table_checks import check_gpkg_numbers, gpkg_numbers_ahead, is_utf8_name
-from loaders.sources.text_encoding import check_text, dbf_path, dxf_utf8, encoding_advice
+from loaders.sources.text_encoding import (
+    check_text,
+    dbf_path,
+    dxf_utf8,
+    encoding_advice,
+    utf8_chinese,
+    utf8_copy,
+)
 from loaders.sources.wkb import faces_wkb
+from loaders.sources.zipped_table import zipped_text_table
 
 _NO_GEOMETRY_HINTS = {
     "CSV": "a CSV needs the footprint as WKT in a column named WKT or geometry "
@@ -104,7 +114,7 @@ class Source:
     # (its first feature is row 2, as the survey tables' reader numbers it)
     header_rows: int = 0
     # a text table's empty lines GDAL skips, a spreadsheet shows as rows: for each, how many
-    # features come before it (:func:`_blank_rows`); None where there is none
+    # features come before it (:func:`loaders.sources.row_numbers.blank_rows`); None where there is none
     blank_rows: np.ndarray | None = None
     # a check of the file still running on a thread (open_source's checks_ahead): waited
     # for by :meth:`wait_checks`
@@ -148,6 +158,9 @@ def open_source(path: str | Path, layer: str | None = None,
     batch, and a caller that forks before it)."""
     path = Path(path)
     _check_path(path)
+    member = zipped_text_table(path, layer)
+    if member is not None:
+        return _zipped(path, member, layer, encoding, open_options, require_geometry)
     xy = _xy_table(path, encoding, layer)
     if xy is not None:
         return xy
@@ -328,90 +341,28 @@ def open_source(path: str | Path, layer: str | None = None,
                   read_path=read_path if read_path != path else None,
                   geometry_field=geometry_field,
                   crs_set_aside=aside if crs is None else None, export_fields=exported,
-                  ewkt_srid=srid, header_rows=(header := _header_rows(driver, fields)),
-                  blank_rows=_blank_rows(read_path, header) if driver == "CSV" else None,
+                  ewkt_srid=srid, header_rows=(header := header_rows(driver, fields)),
+                  blank_rows=blank_rows(read_path, header) if driver == "CSV" else None,
                   pending_checks=pending)
 
 
-def _header_rows(driver: str, fields: list[str]) -> int:
-    """1 for a text table whose first line GDAL took as its header (else it names its
-    fields field_1, field_2 …), so that its rows are numbered as a spreadsheet shows them,
-    as every survey table's are; 0 for any other format (features counted from 1)."""
-    if driver != "CSV":
-        return 0
-    auto = [f"field_{i + 1}" for i in range(len(fields))]
-    return 0 if fields and [f.lower() for f in fields] == auto else 1
-
-
-def _blank_rows(read_path: Path, header_rows: int) -> np.ndarray | None:
-    """The empty lines of the text table GDAL reads (the UTF-8 copy of an --encoding GBK
-    one: the same lines), each as the number of features before it, for :func:`iter_batches`
-    to number every feature after it as a spreadsheet does: GDAL skips an empty line, Excel
-    and WPS show it as a row, and a reject "row 5" of what a surveyor finds on row 6 sends
-    them to the wrong line. A table without one costs a pass of NumPy over its bytes
-    (:func:`loaders.sources.table_checks.has_blank_lines`, ~0.06 s a 115 MB table); only
-    one with one is parsed (:func:`loaders.sources.table_checks.blank_records`). A quoted
-    value over several lines is one row, as Excel shows it (and GDAL reads it)."""
-    from loaders.sources.table_checks import blank_records, csv_separator, has_blank_lines
-
-    path = Path(read_path)
-    if not path.is_file() or not has_blank_lines(path):  # (a /vsizip/ … path: not mapped)
-        return None
-    found = blank_records(path, header_rows, csv_separator(path))
-    return None if found is None else np.asarray(found, dtype=np.int64)
-
-
-def _rows_of(src: Source, first_row: int, start: int, n: int) -> np.ndarray | None:
-    """The row numbers of features ``start`` … ``start + n - 1`` (0-based, as GDAL reads
-    them) of a text table with empty lines (``Source.blank_rows``): each one further for
-    every empty line before it; None for any other source (its rows are consecutive)."""
-    if src.blank_rows is None:
-        return None
-    k = np.arange(start, start + n, dtype=np.int64)
-    return first_row + src.header_rows + k + np.searchsorted(src.blank_rows, k, side="right")
-
-
-def utf8_chinese(path: Path) -> bool:
-    """Whether a text table's first 4 MB are UTF-8 with Chinese characters and no other
-    non-ASCII ones: text GBK would read as other characters (甲楼 as 鐢叉ゼ) without an
-    error. GBK text is seldom valid UTF-8, and then as other scripts (住宅 D7A1 D5AC: סլ),
-    never as Chinese characters only, but for a few bytes by chance."""
-    with open(path, "rb") as fh:
-        head = fh.read(4 << 20)
+def _zipped(path: Path, member: Path, layer: str | None, encoding: str | None,
+            open_options: dict[str, str] | None, require_geometry: bool) -> Source:
+    """The text table a zip holds (:mod:`loaders.sources.zipped_table`), opened from its
+    copy as the table itself; the source and its refusals name the zip."""
     try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4 or len(head) < 4 << 20:
-            return False
-        text = head[:exc.start].decode("utf-8")
-    import re
-
-    if re.search("[^\x00-\x7f\u3000-\u9fff\uff00-\uffef\ufeff]", text):
-        return False
-    return len(re.findall("[\u3000-\u9fff\uff00-\uffef]", text[:1 << 16])) >= 4
-
-
-def utf8_copy(path: Path, encoding: str) -> Path:
-    """A text table in ``encoding`` copied as UTF-8 into a scratch folder, streamed 4 MB at a
-    time (C codecs; no row is looked at): what GDAL's CSV driver reads, the rows numbered as
-    in the delivery (one line for one line)."""
-    import codecs
-
-    out = scratch_dir("cim-csv-") / path.name
-    decoder = codecs.getincrementaldecoder(encoding)()
-    lines = 0
-    with open(path, "rb") as src, open(out, "wb") as dst:
-        try:
-            while chunk := src.read(4 << 20):
-                dst.write(decoder.decode(chunk).encode("utf-8"))
-                lines += chunk.count(b"\n")
-            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
-        except UnicodeDecodeError as exc:
-            line = lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
-            raise InputError(f"the file is not {encoding} text (line {line}): give its "
-                             "encoding with --encoding, or save it as 'CSV UTF-8'",
-                             path=str(path), row=line) from None
-    return out
+        src = open_source(member, layer, encoding, open_options, require_geometry)
+    except InputError as exc:
+        if exc.path != str(member):
+            raise
+        raise InputError(f"{member.name} (in the zip): {exc.message}", path=str(path),
+                         row=exc.row, field=exc.field) from exc
+    notes = [f"read {member.name} from the zip"]
+    layers = list_layers(path, {})
+    if len(layers) > 1:  # the zip's other tables named, as a file's other layers are
+        notes.append(layers_not_read(path, {}, layers, src.layer))
+    return dataclasses.replace(src, path=path, read_path=src.read_path or member,
+                               notes=notes + src.notes)
 
 
 def _xy_table(path: Path, encoding: str | None, layer: str | None) -> Source | None:
@@ -459,7 +410,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
     else:
         src_blank = src.blank_rows
     k = 0  # features read so far
-    row = _next_row(src_blank, src, first_row, 0, first_row + src.header_rows)
+    row = next_row(src_blank, src.header_rows, first_row, 0, first_row + src.header_rows)
     try:
         with pyogrio.raw.open_arrow(src.read_path or src.path, layer=src.layer,
                                     encoding=src.encoding,
@@ -470,9 +421,10 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 n = rb.num_rows
                 if keep is not None and not keep(j):
                     yield None
-                    k, row = k + n, _next_row(src_blank, src, first_row, k + n, row + n)
+                    k, row = k + n, next_row(src_blank, src.header_rows, first_row, k + n, row + n)
                     continue
-                rows = _rows_of(src, first_row, k, n) if src_blank is not None else None
+                rows = rows_of(src_blank, src.header_rows, first_row, k, n) \
+                    if src_blank is not None else None
                 if src.row_field is not None:  # a survey table's own row numbers
                     rows = rb.column(src.row_field).to_numpy(zero_copy_only=False)
                     rb = rb.drop_columns([src.row_field])
@@ -494,7 +446,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 if geom_col not in rb.schema.names:
                     yield Batch(first_row=row, columns=cols, attributes=attributes,
                                 geometries=np.full(rb.num_rows, None, dtype=object), rows=rows)
-                    k, row = k + n, _next_row(src_blank, src, first_row, k + n, row + n)
+                    k, row = k + n, next_row(src_blank, src.header_rows, first_row, k + n, row + n)
                     continue
                 arr = rb.column(geom_col)
                 # Arrow's to_numpy of a binary column goes through pandas
@@ -504,7 +456,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                             arrow=rb, wkb_arrow=arr, geometry_text=text,
                             geometry_field=src.geometry_field
                             if text is not None or src.coordinate_fields else None)
-                k, row = k + n, _next_row(src_blank, src, first_row, k + n, row + n)
+                k, row = k + n, next_row(src_blank, src.header_rows, first_row, k + n, row + n)
         src.wait_checks()  # every row read: a refusal before the load can finish
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
         raise InputError(f"its field names are not {src.encoding or 'UTF-8'} text ({exc}): "
@@ -513,13 +465,6 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {gdal_message(exc)}",
                          path=str(src.path), row=row) from exc
-
-
-def _next_row(blank: np.ndarray | None, src: Source, first_row: int, k: int, row: int
-              ) -> int:
-    """The row of feature ``k`` (0-based), the next batch's first (GDAL's error reading it
-    names it): ``row`` unless empty lines come before it (``blank``)."""
-    return row if blank is None else int(_rows_of(src, first_row, k, 1)[0])
 
 
 def _objects(arr: pyarrow.Array) -> np.ndarray:

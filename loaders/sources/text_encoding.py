@@ -146,3 +146,48 @@ def dxf_utf8(path: Path) -> str | None:
         return None
     return (f"its header says {m.group(1).strip().decode('ascii', 'replace')} but its text is "
             "UTF-8, as GDAL's own DXF writer leaves it")
+
+
+def utf8_chinese(path: Path) -> bool:
+    """Whether a text table's first 4 MB are UTF-8 with Chinese characters and no other
+    non-ASCII ones: text GBK would read as other characters (甲楼 as 鐢叉ゼ) without an
+    error. GBK text is seldom valid UTF-8, and then as other scripts (住宅 D7A1 D5AC: סլ),
+    never as Chinese characters only, but for a few bytes by chance."""
+    with open(path, "rb") as fh:
+        head = fh.read(4 << 20)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4 or len(head) < 4 << 20:
+            return False
+        text = head[:exc.start].decode("utf-8")
+    import re
+
+    if re.search("[^\x00-\x7f\u3000-\u9fff\uff00-\uffef\ufeff]", text):
+        return False
+    return len(re.findall("[\u3000-\u9fff\uff00-\uffef]", text[:1 << 16])) >= 4
+
+
+def utf8_copy(path: Path, encoding: str) -> Path:
+    """A text table in ``encoding`` copied as UTF-8 into a scratch folder, streamed 4 MB at a
+    time (C codecs; no row is looked at): what GDAL's CSV driver reads, the rows numbered as
+    in the delivery (one line for one line)."""
+    import codecs
+
+    from loaders.sources.gdal_access import scratch_dir
+
+    out = scratch_dir("cim-csv-") / path.name
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines = 0
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        try:
+            while chunk := src.read(4 << 20):
+                dst.write(decoder.decode(chunk).encode("utf-8"))
+                lines += chunk.count(b"\n")
+            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            line = lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
+            raise InputError(f"the file is not {encoding} text (line {line}): give its "
+                             "encoding with --encoding, or save it as 'CSV UTF-8'",
+                             path=str(path), row=line) from None
+    return out
