@@ -50,8 +50,10 @@ class Cql2Translator:
 
     def __call__(self, text: str, lang: str | None, crs: str | None,
                  layer: Layer) -> tuple[str, dict]:
+        if lang == "cql-json":  # the drafts' name, read as CQL2 JSON as a POST's body is:
+            lang = "cql2-json"  # pygeoapi's GET read it as CQL Text ("Bad CQL text")
         if lang not in (None, "", "cql2-text", "cql2-json", "cql-text"):
-            raise FallThrough  # pygeoapi's own cql-json
+            raise FallThrough
         legacy = lang == "cql-text"  # GDAL's OAPIF driver (QGIS, ogr2ogr): read as CQL2 Text
         ilike: list[bool] = []
         if legacy:
