@@ -14,6 +14,7 @@ answered by :mod:`services.items`, every other request by pygeoapi.
 from __future__ import annotations
 
 import contextvars
+import functools
 import importlib
 import logging
 import os
@@ -75,6 +76,7 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
 
     app.register_blueprint(pygeoapi_app.BLUEPRINT)
     guard.install(app, pygeoapi_app, settings.max_body_bytes)
+    guard.HTML_PAGE = functools.partial(_exception_page, pygeoapi_app.api_)
     app.after_request(_geojson_items_links_without_format)
 
     items = ItemsService(config, psycopg_conninfo(url), pool_size=settings.threads,
@@ -264,23 +266,32 @@ def _empty_csv_is_no_error(record: logging.LogRecord) -> bool:
     return record.getMessage() != "no features"
 
 
+def _exception_page(api, status: int, code: str, description: str) -> tuple[str, str]:
+    """pygeoapi's HTML error page (its template, header and footer) of one of the
+    platform's own refusals, in the request's language: (page, language tag)."""
+    from flask import request
+    from pygeoapi.api import APIRequest
+    from pygeoapi.l10n import locale2str
+    from pygeoapi.util import render_j2_template
+
+    locale = APIRequest(request, api.locales).locale
+    page = render_j2_template(api.tpl_config, api.config["server"]["templates"],
+                              "exception.html", {"code": code, "type": code,
+                                                 "description": description}, locale)
+    return page, locale2str(locale)
+
+
 def _in_request_language(api, answer: tuple, format_: str, code: str, description) -> tuple:
     """pygeoapi's HTML error page in the language the request asked for (``lang``, else
     ``Accept-Language``), as its other pages are: pygeoapi renders it in its system locale,
     so a Chinese user's 404 page said ``<html lang="en">`` and "Exception" in English."""
     headers, status, content = answer
-    from flask import has_request_context, request
-    from pygeoapi.api import F_HTML, APIRequest
-    from pygeoapi.l10n import locale2str
-    from pygeoapi.util import render_j2_template
+    from flask import has_request_context
+    from pygeoapi.api import F_HTML
 
     if format_ != F_HTML or not has_request_context():
         return answer
-    locale = APIRequest(request, api.locales).locale
-    content = render_j2_template(api.tpl_config, api.config["server"]["templates"],
-                                 "exception.html", {"code": code, "type": code,
-                                                    "description": description}, locale)
-    headers["Content-Language"] = locale2str(locale)
+    content, headers["Content-Language"] = _exception_page(api, status, code, description)
     return headers, status, content
 
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 LOG = logging.getLogger("cim.services.app")
@@ -92,9 +93,32 @@ _AWAY_STATES = {"57P01", "57P02", "57P03", "53300"}
 
 
 def error(status: int, code: str, message: str) -> Response:
-    """An OGC API exception document."""
+    """An OGC API exception document: JSON, or for a browser (:func:`wants_html`) the page
+    pygeoapi shows its own errors on (:data:`HTML_PAGE`) — a planner who mistypes a
+    parameter in the address bar reads what is wrong, not JSON."""
+    if HTML_PAGE is not None and has_request_context() and wants_html():
+        body, language = HTML_PAGE(status, code, message)
+        return Response(body, status=status, content_type="text/html; charset=utf-8",
+                        headers={"Content-Language": language})
     return Response(json.dumps({"code": code, "description": message}, ensure_ascii=False),
                     status=status, content_type="application/json")
+
+
+# (status, code, message) -> (pygeoapi's exception page in the request's language, its
+# language tag): set by the app (:func:`services.app.create_app`)
+HTML_PAGE: Callable[[int, str, str], tuple[str, str]] | None = None
+
+# what a request may name as its format, best first when Accept allows several (a client's
+# ``*/*``, fetch's default, is JSON's; a browser's navigation lists text/html first)
+_FORMATS = ["application/json", "application/geo+json", "text/html"]
+
+
+def wants_html() -> bool:
+    """``f=html``, or without ``f`` an ``Accept`` that prefers HTML (a browser's)."""
+    f = request.args.get("f")
+    if f is not None:
+        return f.lower() == "html"
+    return request.accept_mimetypes.best_match(_FORMATS, default=_FORMATS[0]) == "text/html"
 
 
 # a route whose body may be larger than ``max_body`` (endpoint → bytes), set by the route's

@@ -32,7 +32,7 @@ from flask import Response, after_this_request, current_app, g, has_app_context,
 from werkzeug.datastructures import ImmutableMultiDict
 
 from layers.catalog import published_columns
-from services.guard import database_away
+from services.guard import database_away, error
 from services.items_filter import FallThrough, shown_name_hint
 from services.items_query import (
     FILTER_PARAMS,
@@ -117,14 +117,14 @@ class ItemsService:
         layer, columns, crs = got
         unknown = unknown_params(request.args, columns)
         if unknown:
-            return _error(400, "InvalidParameterValue",
+            return error(400, "InvalidParameterValue",
                           f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
                           f"{', '.join(unknown)}; known: the OGC API parameters and the "
                           f"properties {', '.join(columns)}")
         try:  # every format: pygeoapi's pages get the same checks and limits
             q = parse_items(request.args, columns, crs, self.limits)
         except ParamError as exc:
-            return _error(400, "InvalidParameterValue",
+            return error(400, "InvalidParameterValue",
                           str(exc) + shown_name_hint(str(exc), layer))
         if not _wants_geojson() or any(k in request.args for k in PYGEOAPI_ONLY):
             self._pygeoapi_pages(layer, columns, q)
@@ -139,7 +139,7 @@ class ItemsService:
             self._pygeoapi_pages(layer, columns, q)
             return None
         except ParamError as exc:
-            return _error(400, "InvalidParameterValue", str(exc))
+            return error(400, "InvalidParameterValue", str(exc))
         except psycopg.Error as exc:
             return _db_error(exc)
 
@@ -191,7 +191,7 @@ class ItemsService:
         except FallThrough:
             return None
         except ParamError as exc:
-            return _error(400, "InvalidParameterValue", str(exc))
+            return error(400, "InvalidParameterValue", str(exc))
         g.cim_filter = (layer.table, text, params)
         request.args = _ForPygeoapi(request.args, hidden=FILTER_PARAMS)
         return None
@@ -202,7 +202,7 @@ class ItemsService:
             return None
         unknown = [k for k in request.args if k not in ITEM_PARAMS]
         if unknown:
-            return _error(400, "InvalidParameterValue",
+            return error(400, "InvalidParameterValue",
                           f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
                           f"{', '.join(unknown)[:200]}; known: {', '.join(sorted(ITEM_PARAMS))}")
         layer, _, crs = got
@@ -211,18 +211,18 @@ class ItemsService:
                 try:
                     request.args = _ForPygeoapi(request.args, {"crs": _out_crs(uri, crs).uri})
                 except ParamError as exc:
-                    return _error(400, "InvalidParameterValue", str(exc))
+                    return error(400, "InvalidParameterValue", str(exc))
             return None
         try:
             out = _out_crs(request.args.get("crs"), crs)
             with self.pool.connection() as conn:
                 row = conn.execute(item_statement(layer, out), {"fid": fid}).fetchone()
         except ParamError as exc:
-            return _error(400, "InvalidParameterValue", str(exc))
+            return error(400, "InvalidParameterValue", str(exc))
         except psycopg.Error as exc:
             return _db_error(exc)
         if row is None:
-            return _error(404, "NotFound", f"no current feature {fid} in {collection_id}")
+            return error(404, "NotFound", f"no current feature {fid} in {collection_id}")
         uri = f"{self.base}/collections/{collection_id}/items/{urllib.parse.quote(fid)}"
         links = [_link("self", GEOJSON, f"{uri}?f=json", "This document as GeoJSON"),
                  _link("alternate", "text/html", f"{uri}?f=html", "This document as HTML"),
@@ -472,22 +472,17 @@ def _link(rel: str, type_: str, href: str, title: str) -> dict[str, Any]:
     return {"rel": rel, "type": type_, "title": title, "href": href}
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return Response(json.dumps({"code": code, "description": message}, ensure_ascii=False),
-                    status=status, content_type="application/json")
-
-
 def _db_error(exc: psycopg.Error) -> Response:
     """A database error as an HTTP answer: a bad value is the client's (400), a cancelled
     statement the server's load (503); anything else is logged and a 500 without details."""
     if isinstance(exc, psycopg.errors.QueryCanceled):
-        return _error(503, "ServiceUnavailable", "the query took too long; narrow it (bbox, "
+        return error(503, "ServiceUnavailable", "the query took too long; narrow it (bbox, "
                       "limit, filters) or try again")
     if isinstance(exc, psycopg.errors.DataError) or "transform" in str(exc).lower():
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return _error(400, "InvalidParameterValue", f"bad parameter value: {first}")
+        return error(400, "InvalidParameterValue", f"bad parameter value: {first}")
     if (away := database_away(exc)) is not None:
         LOG.error("items: 503: %s (%s)", away, str(exc).strip().splitlines()[-1:])
-        return _error(503, "ServiceUnavailable", away)
+        return error(503, "ServiceUnavailable", away)
     LOG.exception("items query failed")
-    return _error(500, "NoApplicableCode", "internal error (logged by the server)")
+    return error(500, "NoApplicableCode", "internal error (logged by the server)")
