@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
-from cim.layerdefs import LAYERS
+from layers.catalog import layer_defs, map_where
 from layers.query.common import Area, ConnOrInfo, connection, ident, layer_def
 from layers.query.sqlparts import (
     area_cte,
@@ -28,9 +28,10 @@ from layers.query.where import compile_where, parse_where
 
 
 def layer_names(value: str | list[str] | None) -> list[str]:
-    """``a,b`` or a list → checked layer names; None → every declared layer."""
+    """``a,b`` or a list → checked layer names; None → every layer of the catalog (the
+    loaded ones, then the results: alarms, cases …)."""
     if value is None or value == "" or value == []:
-        return list(LAYERS)
+        return list(layer_defs())
     names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
     names = [n for n in names if n]  # "a,b," or "a,,b": a stray comma names no layer ''
     for n in names:
@@ -40,8 +41,13 @@ def layer_names(value: str | list[str] | None) -> list[str]:
 
 def aoi(conninfo: ConnOrInfo, area: Area | None = None, layers: str | list[str] | None = None,
         where: list[str] | dict | None = None, features: bool = False,
-        out_crs: str | None = None, zone: str | None = None) -> dict[str, Any]:
+        out_crs: str | None = None, zone: str | None = None,
+        on_map: bool = False) -> dict[str, Any]:
     """Current features of each layer that intersect ``area`` (None: the whole city).
+
+    ``on_map``: only those the one map shows (:func:`layers.catalog.map_where`: the open
+    cases, the active alarms …), as the web map counts what it draws; else every current
+    feature, as the OGC API serves them.
 
     ``where``: ``["LAYER:CQL2", …]`` filters one layer each (a date against a date-time
     property on the city's clock ``zone``, the profile's timezone). ``features``: add each layer's
@@ -64,6 +70,12 @@ def aoi(conninfo: ConnOrInfo, area: Area | None = None, layers: str | list[str] 
             "WHERE table_schema = current_schema()")}
         names = [n for n in names if layer_def(n).table in present]
         wheres = {n: compile_where(n, t, srid, "t", zone) for n, t in filters.items()}
+        if on_map:
+            for n in names:
+                if (shown := map_where(n)) is not None:  # declared SQL, not a user's
+                    frag, p = wheres.get(n, (None, []))
+                    wheres[n] = (sql.SQL(shown) if frag is None else sql.SQL(
+                        "({}) AND ({})").format(frag, sql.SQL(shown)), list(p))
         out: dict[str, Any] = {}
         counts = _counts(conn, names, cte, aparams, wheres)
         for n in names:
@@ -97,7 +109,7 @@ def _features(conn, name, cte, aparams, where, out_crs, srid: int) -> list[dict[
     cond, p = current("t", cte is not None, where)
     q = sql.SQL("{}SELECT t.code, {} AS props, {} AS geom FROM {} t{} WHERE {} "
                 "ORDER BY t.code").format(
-        _with(cte), properties_sql("t"), geojson_sql(sql.SQL("t.geom"), out_crs, srid),
+        _with(cte), properties_sql("t", name), geojson_sql(sql.SQL("t.geom"), out_crs, srid),
         ident(name),
         sql.SQL(", area") if cte is not None else sql.SQL(""), cond)
     rows = conn.cursor(row_factory=dict_row).execute(q, [*aparams, *p])
@@ -140,16 +152,20 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any], zone: str | None = None
     """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result (``zone``:
     the served city's clock, see :func:`aoi`)."""
     return aoi(conninfo, area_from(inputs), inputs.get("layers"), inputs.get("where"),
-               bool(inputs.get("features")), inputs.get("out_crs"), zone=zone)
+               bool(inputs.get("features")), inputs.get("out_crs"), zone=zone,
+               on_map=bool(inputs.get("on_map")))
 
 
 PROCESS: dict[str, Any] = {
     "id": "aoi", "title": "Area of interest (范围查询): current features of every layer in an area",
     "inputs": {"type": "object", "additionalProperties": False, "properties": {
         **AOI_SCHEMA["properties"],
-        "layers": {"type": "array", "items": {"type": "string", "enum": list(LAYERS)}},
+        "layers": {"type": "array",
+                   "items": {"type": "string", "enum": list(layer_defs())}},
         "where": {"type": "object", "additionalProperties": {"type": "string"},
                   "description": "layer → CQL2 text filter"},
-        "features": {"type": "boolean"}, "out_crs": {"type": "string"}}},
+        "features": {"type": "boolean"}, "out_crs": {"type": "string"},
+        "on_map": {"type": "boolean", "description": "only what the one map shows (open "
+                   "cases, active alarms …); default: every current feature"}}},
     "run": run, "pooled": True, "city_clock": True,
 }

@@ -119,17 +119,22 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="print the result a
 @click.option("--where", multiple=True, help="LAYER:CQL2 filter, e.g. "
                                              "'buildings:floors_above >= 10' (repeatable)")
 @click.option("--features", is_flag=True, help="include the features in --json")
+@click.option("--on-map", is_flag=True, help="only what the one map shows (open cases, "
+                                             "active alarms …)")
 @_GEOJSON
 @_OUT_CRS
 @_JSON
 @pass_ctx
 def aoi_cmd(c: Ctx, area: Area, layer_list: str | None, where: tuple[str, ...],
-            features: bool, geojson: Path | None, out_crs: str | None, as_json: bool) -> None:
-    """Exact counts (and features) of current features of each layer in an area."""
+            features: bool, on_map: bool, geojson: Path | None, out_crs: str | None,
+            as_json: bool) -> None:
+    """Exact counts (and features) of current features of each layer in an area (the
+    operations' alarms and cases too)."""
     from layers.query.aoi import aoi
 
     res = aoi(c.conninfo(), area, layer_list, list(where), features or geojson is not None,
-              out_crs, zone=c.profile.timezone if c.settings.profile is not None else None)
+              out_crs, zone=c.profile.timezone if c.settings.profile is not None else None,
+              on_map=on_map)
     if geojson is not None:
         feats = [dict(f, properties={"layer": n, **f["properties"]})
                  for n, v in res["layers"].items() for f in v["features"]]

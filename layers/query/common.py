@@ -51,7 +51,7 @@ from cim.crs import (
     written_axis_order,
 )
 from cim.errors import InputError
-from cim.layerdefs import BASE_COLUMNS, LAYERS, LayerDef
+from cim.layerdefs import BASE_COLUMNS, LAYERS, Column, LayerDef
 
 # densify lon/lat edges to about 10 m before projecting them
 LONLAT_SEGMENT_DEG = 1e-4
@@ -85,10 +85,31 @@ def connection(conn_or_info: ConnOrInfo, read_only: bool = True
 
 
 def layer_def(name: str) -> LayerDef:
-    """The declared layer ``name``; an unknown name is an input error listing the known ones."""
-    if name not in LAYERS:
-        raise InputError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
-    return LAYERS[name]
+    """The declared layer ``name`` — loaded, or a room's result layer (alarms, cases, health
+    indicators: :func:`layers.catalog.layer_defs`), queried as the API publishes it; an
+    unknown name is an input error listing the known ones."""
+    from layers.catalog import layer_defs
+
+    defs = layer_defs()
+    if name not in defs:
+        raise InputError(f"unknown layer {name!r}; known layers: {', '.join(defs)}")
+    return defs[name]
+
+
+# the base columns a result layer's table has too (it is no load's: no source key, batch,
+# attributes or hashes; flags where its room keeps them)
+_RESULT_BASE = ("id", "code", "valid_from", "valid_to")
+
+
+def published_columns(layer: str) -> list[Column]:
+    """The columns of ``layer`` a query may name and returns (not the geometry): a loaded
+    layer's base and own columns; a result layer's code and validity, its own columns and
+    its other ones but those it never publishes (a case's address, its reporter's words)."""
+    d = layer_def(layer)
+    if d.name in LAYERS:
+        return [*BASE_COLUMNS, *d.columns]
+    return [*(c for c in BASE_COLUMNS if c.name in _RESULT_BASE), *d.columns,
+            *(c for c in d.other_columns if c.name not in d.unpublished)]
 
 
 def ident(layer: str) -> sql.Identifier:
@@ -97,8 +118,7 @@ def ident(layer: str) -> sql.Identifier:
 
 
 def column_names(layer: str) -> list[str]:
-    d = layer_def(layer)
-    return [c.name for c in BASE_COLUMNS] + ["geom"] + d.column_names()
+    return [c.name for c in published_columns(layer)] + ["geom"]
 
 
 def column(layer: str, name: str, alias: str | None = None) -> sql.Composable:

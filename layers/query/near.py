@@ -28,7 +28,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
-from cim.layerdefs import LAYERS
+from layers.catalog import layer_defs
 from layers.query.aoi import AOI_SCHEMA, area_from
 from layers.query.common import Area, ConnOrInfo, connection, ident
 from layers.query.sqlparts import area_cte, current, in_area, storage_srid
@@ -96,8 +96,8 @@ PROCESS: dict[str, Any] = {
     "inputs": {"type": "object", "additionalProperties": False, "required": ["a", "b"],
                "anyOf": [{"required": ["distance"]}, {"required": ["nearest"]}],
                "properties": {**AOI_SCHEMA["properties"],
-                              "a": {"type": "string", "enum": list(LAYERS)},
-                              "b": {"type": "string", "enum": list(LAYERS)},
+                              "a": {"type": "string", "enum": list(layer_defs())},
+                              "b": {"type": "string", "enum": list(layer_defs())},
                               "distance": {"type": "number", "minimum": 0},
                               "nearest": {"type": "integer", "minimum": 1}}},
     "run": run, "pooled": True,

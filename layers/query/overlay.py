@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
-from cim.layerdefs import LAYERS
+from layers.catalog import layer_defs
 from layers.query.aoi import AOI_SCHEMA, area_from
 from layers.query.common import Area, ConnOrInfo, connection, ident, layer_def
 from layers.query.pipes import NO_JIT
@@ -125,7 +125,7 @@ def overlay(conninfo: ConnOrInfo, a: str, b: str, area: Area | None = None, feat
             "SELECT c.a_code, c.b_code, c.area_m2, c.length_m, {} FROM ({}) c{} "
             "ORDER BY c.a_code, c.b_code").format(
             sql.SQL("{} AS a_props, {} AS b_props, {} AS geojson").format(
-                properties_sql("a"), properties_sql("b"), geojson_sql(drawn, out_crs, srid))
+                properties_sql("a", a), properties_sql("b", b), geojson_sql(drawn, out_crs, srid))
             if features else sql.SQL("NULL AS a_props, NULL AS b_props"), cut,
             sql.SQL(" JOIN {} a ON a.id = c.a_id JOIN {} b ON b.id = c.b_id").format(
                 ident(a), ident(b)) if features else sql.SQL(""))
@@ -166,8 +166,8 @@ PROCESS: dict[str, Any] = {
     "id": "overlay", "title": "Overlay (叠加分析): pieces of layer A cut by the polygons of layer B",
     "inputs": {"type": "object", "additionalProperties": False, "required": ["a", "b"],
                "properties": {**AOI_SCHEMA["properties"],
-                              "a": {"type": "string", "enum": list(LAYERS)},
-                              "b": {"type": "string", "enum": list(LAYERS)},
+                              "a": {"type": "string", "enum": list(layer_defs())},
+                              "b": {"type": "string", "enum": list(layer_defs())},
                               "features": {"type": "boolean"}, "out_crs": {"type": "string"}}},
     "run": run, "pooled": True,
 }

@@ -34,11 +34,13 @@ def storage_srid(conn: psycopg.Connection) -> int:
     return int(row[0])
 
 
-def properties_sql(alias: str) -> sql.Composable:
-    """The published attributes of the row ``alias`` as one jsonb object."""
+def properties_sql(alias: str, layer: str) -> sql.Composable:
+    """The published attributes of the row ``alias`` of ``layer`` as one jsonb object: the
+    API's (:data:`layers.catalog.HIDDEN_COLUMNS` and the layer's unpublished ones left out)."""
+    hidden = [*_HIDDEN, *sorted(layer_def(layer).unpublished)]
     return sql.SQL("(to_jsonb({}) {})").format(
         sql.Identifier(alias), sql.SQL(" ").join(sql.SQL("- {}").format(sql.Literal(c))
-                                                 for c in _HIDDEN))
+                                                 for c in hidden))
 
 
 def area_cte(conn: psycopg.Connection, area: Area | None, srid: int

@@ -49,8 +49,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.errors import InputError
-from cim.layerdefs import LAYERS
-from layers.catalog import HIDDEN_COLUMNS
+from layers.catalog import HIDDEN_COLUMNS, layer_defs
 from layers.query.common import ConnOrInfo, column, connection, ident, layer_def
 from layers.query.pipes import NO_JIT
 from layers.query.sqlparts import dims_of, segment_cut
@@ -251,7 +250,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
 PROCESS: dict[str, Any] = {
     "id": "stats", "title": "Statistics (分区统计) of a layer per grid cell or district (and class)",
     "inputs": {"type": "object", "additionalProperties": False, "required": ["layer"],
-               "properties": {"layer": {"type": "string", "enum": list(LAYERS)},
+               "properties": {"layer": {"type": "string", "enum": list(layer_defs())},
                               "by": {"type": "string", "enum": list(UNITS)},
                               "class": {"type": "string"}}},
     "run": run, "pooled": True,

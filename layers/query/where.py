@@ -16,9 +16,8 @@ import re
 from psycopg import sql
 
 from cim.errors import InputError
-from cim.layerdefs import BASE_COLUMNS
 from layers.catalog import HIDDEN_COLUMNS
-from layers.query.common import layer_def
+from layers.query.common import layer_def, published_columns
 
 _JSON = {"int2": "integer", "int4": "integer", "int8": "integer", "float4": "number",
          "float8": "number", "numeric": "number", "bool": "boolean", "date": "date",
@@ -30,8 +29,8 @@ _LAYER_PREFIX = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*[:\uff1a](.*)", re.DO
 
 def queryables(layer: str) -> dict[str, str]:
     """Published columns of ``layer`` → JSON type (what a filter may name)."""
-    cols = [*BASE_COLUMNS, *layer_def(layer).columns]
-    return {c.name: _JSON.get(c.pgtype, "string") for c in cols if c.name not in HIDDEN_COLUMNS}
+    return {c.name: _JSON.get(c.pgtype, "string") for c in published_columns(layer)
+            if c.name not in HIDDEN_COLUMNS}
 
 
 def parse_where(values: list[str] | tuple[str, ...] | dict | None) -> dict[str, str]:

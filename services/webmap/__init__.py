@@ -156,7 +156,9 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
             if len(bbox) != 4:
                 raise InputError("bbox: give minlon,minlat,maxlon,maxlat (CRS84), e.g. "
                                  "bbox=116.60,35.34,116.62,35.36")
-            return jsonify(aoi(conninfo, Area(bbox=bbox), layers=request.args.get("layers")))
+            # what the map draws: its open cases and active alarms, not every current row
+            return jsonify(aoi(conninfo, Area(bbox=bbox), layers=request.args.get("layers"),
+                               on_map=True))
         except (CimError, ValueError) as exc:
             return _error(400, str(exc))
 
