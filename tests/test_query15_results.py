@@ -89,3 +89,15 @@ def test_the_web_maps_box_counts_what_it_draws(db, api):
     want = db.scalar("SELECT count(*) FROM cases WHERE valid_to IS NULL AND geom IS NOT NULL "
                      "AND state <> ALL(%s)", (list(CLOSED),))
     assert r.json()["layers"]["cases"]["count"] == want
+
+
+def test_cases_counted_by_district_and_state(db):
+    from collections import Counter
+
+    from layers.query.stats import stats
+
+    rows = db.rows("SELECT district_code, state FROM cases WHERE valid_to IS NULL AND "
+                   "district_code IS NOT NULL")
+    want = Counter(rows)
+    got = stats(db.conninfo, "cases", by="district", class_field="state")["rows"]
+    assert {(r["unit_code"], r["class"]): r["count"] for r in got} == dict(want)
