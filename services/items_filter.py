@@ -83,7 +83,8 @@ class Cql2Translator:
                 raise FallThrough from exc
             raise ParamError(f"filter: {exc}") from exc
         if legacy:
-            _gdal_dates(tree)
+            _gdal_dates(tree, {c.name for c in layer.columns
+                               if c.json_type in ("date", "date-time")})
         try:  # it is CQL2: an unknown property or filter-crs is the client's, never ECQL's
             frag, values = self._compiler(layer).compile(tree, crs, zone=city_zone())
         except self.cql2.FilterError as exc:
@@ -152,23 +153,44 @@ def _like_as_ilike(text_sql: str, flags: list[bool]) -> str:
     return "".join(out)
 
 
-def _gdal_dates(node: object) -> None:
+def _gdal_dates(node: object, temporal: set[str]) -> None:
     """GDAL's date literal ``'2026-01-01T'`` (a date compared with a date or date-time
-    property: it writes the date and a ``T`` without a time) read as the date it is."""
-    from cim.cql2.nodes import Lit, Node
+    property: it writes the date and a ``T`` without a time) read as the date it is — where
+    it is compared with one of the ``temporal`` properties only: against a text property it
+    is the text it says."""
+    from cim.cql2.nodes import Between, Compare, In, Lit, Node, Prop
 
-    if isinstance(node, Lit):
-        v = node.value
-        if isinstance(v, str) and _GDAL_DATE.fullmatch(v):
-            node.value = v[:-1]
+    def dated(p: object) -> bool:
+        return isinstance(p, Prop) and p.name in temporal
+
+    def fix(lit: object) -> None:
+        if isinstance(lit, Lit) and isinstance(lit.value, str) \
+                and _GDAL_DATE.fullmatch(lit.value):
+            lit.value = lit.value[:-1]
+
+    if isinstance(node, Compare):
+        if dated(node.lhs):
+            fix(node.rhs)
+        if dated(node.rhs):
+            fix(node.lhs)
+        return
+    if isinstance(node, Between):
+        if dated(node.lhs):
+            fix(node.low)
+            fix(node.high)
+        return
+    if isinstance(node, In):
+        if dated(node.lhs):
+            for v in node.values:
+                fix(v)
         return
     if isinstance(node, list):
         for n in node:
-            _gdal_dates(n)
+            _gdal_dates(n, temporal)
         return
     if isinstance(node, Node):
         for f in dataclasses.fields(node):
-            _gdal_dates(getattr(node, f.name))
+            _gdal_dates(getattr(node, f.name), temporal)
 
 
 _REFUSED_LITERAL = re.compile(r"(number|integer) literal out of range")
