@@ -56,6 +56,7 @@ from loaders.sources.read import (
     remove_scratch,
     scratch_dir,
 )
+from loaders.sources.zipped_table import member_name
 
 SUFFIXES = (".gpkg", ".geojson", ".json", ".dxf", ".shp")
 PROJECT_FILES = (".gpkg", ".geojson", ".json", ".dxf")  # in a zip, one member is one project
@@ -244,21 +245,6 @@ def _read_shapefiles(path: Path, crs: str | None, encoding: str | None) -> Proje
 
 
 # -- a project delivered as a .zip ------------------------------------------------------------
-def _member_name(info: zipfile.ZipInfo) -> str:
-    """The member's name as its writer meant it: a zip made on a Chinese Windows names its
-    members in GBK without the UTF-8 flag, which ``zipfile`` reads as CP437 (建筑.shp as
-    mojibake, so no layer named by convention and no role)."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    raw = info.filename.encode("cp437")
-    for enc in ("utf-8", "gb18030"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return info.filename
-
-
 def _safe_parts(name: str) -> tuple[str, ...] | None:
     """The member's path parts, None for one a project has no use for (a folder, macOS's
     ``__MACOSX``/``._`` copies, hidden files) or that would land outside the scratch folder
@@ -302,7 +288,7 @@ def _unpack(zpath: Path, shown: Path, scratch: Path) -> tuple[Path, str, list[st
                 raise InputError(f"the zip holds {len(infos)} members (more than "
                                  f"{MAX_ZIP_MEMBERS}): no project is that many files",
                                  path=str(shown))
-            names = [(_member_name(i), i) for i in infos if not i.is_dir()]
+            names = [(member_name(i), i) for i in infos if not i.is_dir()]
             members = {n: i for n, i in names if _safe_parts(n) is not None}
             unsafe = [n for n, _ in names if _safe_parts(n) is None
                       and not PurePosixPath(n).name.startswith(".")

@@ -61,6 +61,7 @@ def test_a_utf8_value_in_a_gbk_dbf_is_refused_naming_row_and_field(fresh_db, tmp
     e = err.value
     assert (e.path, e.row, e.field) == (str(p.with_suffix(".dbf")), 2, "NAME"), str(e)
     assert "two encodings" in str(e) and "1 value is UTF-8" in str(e)
+    assert ("--encoding GBK" in str(e)) == (len(text.encode("utf-8")) % 2 == 0)  # GBK too?
     assert _count(fresh_db) == before
 
 
@@ -124,3 +125,20 @@ def test_gbk_terms_are_never_taken_for_utf8():
 def test_utf8_terms_are_told_but_those_of_rare_characters():
     found = set(utf8_values(_block([t.encode("utf-8") for t in TERMS])))
     assert {TERMS[i] for i in range(len(TERMS)) if i not in found} == {"窨井"}
+
+
+def test_a_file_neither_utf8_nor_gbk_for_its_utf8_values_is_refused_without_gbk_advice(
+        fresh_db, tmp_path):
+    _code, x, y = fresh_db.big_cell()
+    p = _gbk_shp(tmp_path, x - 60, y - 60, 2, "乙栋住")  # 9 bytes: no GBK text
+    with pytest.raises(InputError) as err:
+        load_buildings(fresh_db.conninfo, fresh_db.profile, p, processes=0)
+    assert (err.value.row, err.value.field) == (2, "NAME") and "two encodings" in str(err.value)
+    assert "--encoding GBK" not in str(err.value)  # GBK cannot read it: no such way out
+
+
+def test_utf8_values_with_the_symbols_surveyors_type_are_told():
+    values = ["张·三", "温度℃", "Ⅱ号楼", "①号井", "北—南", "“甲”楼"]
+    assert list(utf8_values(_block([v.encode("utf-8") for v in values]))) == \
+        list(range(len(values)))
+    assert list(utf8_values(_block([v.encode("gbk") for v in values]))) == []

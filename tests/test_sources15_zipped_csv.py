@@ -91,3 +91,49 @@ def test_a_zip_of_two_tables_names_the_one_not_read(d, tmp_path):
     assert "read layer 'a' of 2; not read: 'b' (2 features)" in proc.stdout, proc.stdout
     assert d.rows("SELECT source_key FROM buildings WHERE source_key LIKE 'ziptwo:%%'") == \
         [("ziptwo:T1",)]
+
+
+def test_a_zip_from_a_mac_with_a_folder_entry_reads_its_table(d, tmp_path):
+    """A folder entry and macOS's __MACOSX/._a.csv (GDAL cannot open such a zip itself):
+    the zip's one table is read, with --layer and without."""
+    lines = ["编号,名称,地上层数,WKT", f"M1,甲,3,{_poly(d, 0, -40)}", "", "M2,乙,3,"]
+    z = tmp_path / "mac.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("data/", b"")
+        zf.writestr("data/a.csv", "\n".join(lines).encode())
+        zf.writestr("__MACOSX/data/._a.csv", b"\x00\x05\x16\x07 resource fork")
+    for args, dataset in ((["--layer", "a"], "maclayer"), ([], "mac")):
+        proc = run_cli(["load", "buildings", str(z), *args, "--dataset", dataset], d.env())
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert d.rows("SELECT source_key FROM buildings WHERE source_key LIKE %s",
+                      (f"{dataset}:%",)) == [(f"{dataset}:M1",)]
+    assert _rejects(d, z)[-1][0] == 4  # row 4: after the empty line, as a spreadsheet shows
+
+
+def test_a_zipped_table_with_its_prj_and_csvt_beside_it(d, tmp_path):
+    """a.csv with a.prj (its CRS) and a.csvt: read from the copy with them, rows numbered
+    as the table's (its empty line counted)."""
+    from pyproj import CRS
+
+    lines = ["编号,名称,地上层数,WKT", f"P1,甲,3,{_poly(d, 0, -80)}", "",
+             'P2,乙,4,"POLYGON((1 2,3"']
+    z = _zip(tmp_path, "prj.zip", {
+        "a.csv": "\n".join(lines).encode(),
+        "a.prj": CRS.from_epsg(4527).to_wkt("WKT1_ESRI").encode(),
+        "a.csvt": b'"String","String","Integer","WKT"'})
+    proc = run_cli(["load", "buildings", str(z), "--dataset", "zipprj", "--json"], d.env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [(r, f) for r, _w, f in _rejects(d, z)] == [(4, "WKT")]
+    assert d.rows("SELECT source_key FROM buildings WHERE source_key LIKE 'zipprj:%%'") == \
+        [("zipprj:P1",)]
+
+
+def test_a_member_named_in_gbk_is_named_so(d, tmp_path):
+    """A zip made on a Chinese Windows names 数据.csv in GBK without the UTF-8 flag; the
+    note names it as written, not as CP437 mojibake."""
+    lines = ["编号,名称,地上层数,WKT", f"G1,甲,3,{_poly(d, 0, -120)}"]
+    z = _zip(tmp_path, "gbkname.zip", {"XXXX.csv": "\n".join(lines).encode()})
+    z.write_bytes(z.read_bytes().replace(b"XXXX.csv", "数据.csv".encode("gbk")))
+    proc = run_cli(["load", "buildings", str(z), "--dataset", "zipname"], d.env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "read 数据.csv from the zip" in proc.stdout, proc.stdout

@@ -145,7 +145,7 @@ def detect_dbf_encoding(dbf: Path, override: str | None = None) -> tuple[str | N
     if claim is None:
         mixed = _check(dbf, h, "gb18030", utf8_apart=True)
         if mixed.ok:
-            _refuse_utf8_values(dbf, mixed, None)
+            _refuse_utf8_values(dbf, mixed, None, gbk_readable=False)
         return "ISO-8859-1", "bytes are neither UTF-8 nor GBK; read as Latin-1" + ignored
     what = "its .cpg" if from_cpg else "its language byte"
     if family == "UTF-8":
@@ -256,10 +256,12 @@ def _family(name: str) -> str | None:
     return "UTF-8" if key in _CPG_UTF8 else "GBK" if key in _CPG_GBK else None
 
 
-def _refuse_utf8_values(dbf: Path, check: _Check, said: str | None) -> None:
+def _refuse_utf8_values(dbf: Path, check: _Check, said: str | None,
+                        gbk_readable: bool = True) -> None:
     """Refuse a .dbf whose text is GBK (``said``: who says so, if anyone) but for values that
     are UTF-8 Chinese text (:func:`loaders.sources.dbf_utf8.utf8_values`): GDAL decodes a
-    file in one encoding, so one or the other would load as other characters, silently."""
+    file in one encoding, so one or the other would load as other characters, silently.
+    ``gbk_readable``: whether they are GBK text too (so ``--encoding GBK`` reads them)."""
     if not check.utf8_values:
         return
     row, name = check.first_utf8
@@ -267,10 +269,10 @@ def _refuse_utf8_values(dbf: Path, check: _Check, said: str | None) -> None:
     many = f"{n:,} values are" if n > 1 else "1 value is"
     gbk = f"GBK ({said})" if said else "GBK"
     raise InputError(f"the .dbf holds text in two encodings: {many} UTF-8 (this the first), "
-                     f"its other text is {gbk}; read in one encoding, the others would load as other characters. Save "
-                     "the file again in one encoding (UTF-8, with a .cpg saying so); if they "
-                     "are GBK after all, give --encoding GBK", path=str(dbf), row=row,
-                     field=name)
+                     f"its other text is {gbk}; read in one encoding, the others would load "
+                     "as other characters. Save the file again in one encoding (UTF-8, with a .cpg saying so)"
+                     + ("; if they are GBK after all, give --encoding GBK" if gbk_readable
+                        else ""), path=str(dbf), row=row, field=name)
 
 
 def _utf8_note(check: _Check) -> str:

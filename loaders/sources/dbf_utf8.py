@@ -8,7 +8,10 @@ import re
 
 import numpy as np
 
-_CHINESE_ONLY = re.compile("[\u3000-\u9fff\uff00-\uffef]+")
+# Chinese text's characters beyond ASCII: CJK (and its punctuation, full-width forms) and
+# the symbols GB2312 holds that surveyors type (·, —, ‘’“”, …, ℃, Ⅱ, ①)
+_CHINESE_ONLY = re.compile("[\u3000-\u9fff\uff00-\uffef\u00b7\u2014\u2018-\u201d"
+                           "\u2026\u2103\u2160-\u216f\u2460-\u24ff]+")
 
 
 def utf8_values(block: np.ndarray) -> np.ndarray:
@@ -57,7 +60,8 @@ def utf8_values(block: np.ndarray) -> np.ndarray:
 
 def _rare(text: str) -> int:
     """How many of ``text``'s characters are not among GB2312's 3,755 common characters (its
-    level 1, rows B0-D7: most of any Chinese text) — CJK's rarer ones, and any other script."""
+    level 1, rows B0-D7: most of any Chinese text) or its symbols (rows A1-A9) — CJK's rarer
+    ones, and any other script."""
     n = 0
     for c in text:
         if c.isascii() or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef":
@@ -67,7 +71,7 @@ def _rare(text: str) -> int:
         except UnicodeEncodeError:
             n += 1
             continue
-        n += not 0xB0 <= b[0] <= 0xD7
+        n += not (0xB0 <= b[0] <= 0xD7 or 0xA1 <= b[0] <= 0xA9)  # (A1-A9: its symbols)
     return n
 
 

@@ -158,9 +158,9 @@ def open_source(path: str | Path, layer: str | None = None,
     batch, and a caller that forks before it)."""
     path = Path(path)
     _check_path(path)
-    member = zipped_text_table(path, layer)
-    if member is not None:
-        return _zipped(path, member, layer, encoding, open_options, require_geometry)
+    zipped = zipped_text_table(path, layer)
+    if zipped is not None:
+        return _zipped(path, *zipped, layer, encoding, open_options, require_geometry)
     xy = _xy_table(path, encoding, layer)
     if xy is not None:
         return xy
@@ -346,22 +346,25 @@ def open_source(path: str | Path, layer: str | None = None,
                   pending_checks=pending)
 
 
-def _zipped(path: Path, member: Path, layer: str | None, encoding: str | None,
+def _zipped(path: Path, copy: Path, name: str, layer: str | None, encoding: str | None,
             open_options: dict[str, str] | None, require_geometry: bool) -> Source:
-    """The text table a zip holds (:mod:`loaders.sources.zipped_table`), opened from its
-    copy as the table itself; the source and its refusals name the zip."""
+    """The text table ``name`` a zip holds, opened from its ``copy`` as the table itself
+    (:mod:`loaders.sources.zipped_table`); the source and its refusals name the zip."""
     try:
-        src = open_source(member, layer, encoding, open_options, require_geometry)
+        src = open_source(copy, None, encoding, open_options, require_geometry)
     except InputError as exc:
-        if exc.path != str(member):
+        if exc.path != str(copy):
             raise
-        raise InputError(f"{member.name} (in the zip): {exc.message}", path=str(path),
+        raise InputError(f"{name} (in the zip): {exc.message}", path=str(path),
                          row=exc.row, field=exc.field) from exc
-    notes = [f"read {member.name} from the zip"]
-    layers = list_layers(path, {})
+    notes = [f"read {name} from the zip"]
+    try:
+        layers = list_layers(path, {})
+    except GDAL_INPUT_ERRORS:
+        layers = []  # (GDAL cannot open the zip itself: the note names no others)
     if len(layers) > 1:  # the zip's other tables named, as a file's other layers are
-        notes.append(layers_not_read(path, {}, layers, src.layer))
-    return dataclasses.replace(src, path=path, read_path=src.read_path or member,
+        notes.append(layers_not_read(path, {}, layers, layer or copy.stem))
+    return dataclasses.replace(src, path=path, read_path=src.read_path or copy,
                                notes=notes + src.notes)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from loaders.sources.precheck import TEXT_TABLE_SUFFIXES
+
 
 def header_rows(driver: str, fields: list[str]) -> int:
     """1 for a text table whose first line GDAL took as its header (else it names its
@@ -32,6 +34,8 @@ def blank_rows(read_path: Path, header_rows: int) -> np.ndarray | None:
     from loaders.sources.table_checks import blank_records, csv_separator, has_blank_lines
 
     path = Path(read_path)
+    if path.suffix.lower() not in TEXT_TABLE_SUFFIXES:  # a zip GDAL reads in place: its
+        return None  # bytes are compressed (a zipped table is read from a copy: zipped_table)
     if not path.is_file() or not has_blank_lines(path):
         return None
     found = blank_records(path, header_rows, csv_separator(path))
