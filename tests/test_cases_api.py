@@ -141,6 +141,8 @@ def test_return_void_and_list(api, db, tokens):
     r = requests.get(f"{api}/cases", params={"overdue": "maybe"}, timeout=30)
     assert r.status_code == 400
     r = requests.get(f"{api}/cases/{code}", params={"f": "html"}, timeout=30)
+    assert r.status_code == 400 and r.headers["Content-Type"].startswith("text/html")
+    r = requests.get(f"{api}/cases/{code}", params={"f": "xml"}, timeout=30)
     assert r.status_code == 400 and "f" in r.json()["description"]
     r = requests.post(f"{api}/cases/{code}/actions/register", data=b"\xff{not json",
                       headers={**bearer(tokens["受理员"]), "Content-Type": "application/json"},
