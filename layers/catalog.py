@@ -182,6 +182,15 @@ def _extent(conn: psycopg.Connection, table: str, storage: int,
     return row[0], (tuple(row[1:5]) if row[1] is not None else None)
 
 
+def current_extent(conn: psycopg.Connection, layer: LayerDef) -> tuple[int, LonLatBox | None]:
+    """(current features, their lon/lat box or None) of one catalogued layer, as
+    :func:`catalog` counts them."""
+    gc = conn.execute("SELECT srid FROM geometry_columns WHERE f_table_schema = "
+                      "current_schema() AND f_table_name = %s AND f_geometry_column = 'geom'",
+                      (layer.table,)).fetchone()
+    return _extent(conn, layer.table, gc[0] if gc else CGCS2000_GEOG)
+
+
 def catalog(conninfo: str) -> list[CatalogEntry]:
     """Layers whose tables exist, with current feature counts, CRS84 and storage extents,
     SRID and coordinate dimension, and the last batch that wrote them."""

@@ -112,13 +112,26 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
 
     from services.tiles import TilesService, register
 
-    register(app, TilesService(config, psycopg_conninfo(url), items.pool,
-                               max_features=settings.tiles_max_features,
-                               cache_bytes=settings.tiles_cache_mb << 20,
-                               version_ttl=settings.tiles_version_ttl,
-                               max_age=settings.tiles_max_age,
-                               low_zoom_features=settings.tiles_low_zoom_features,
-                               profile=profile))
+    tiles = TilesService(config, psycopg_conninfo(url), items.pool,
+                         max_features=settings.tiles_max_features,
+                         cache_bytes=settings.tiles_cache_mb << 20,
+                         version_ttl=settings.tiles_version_ttl,
+                         max_age=settings.tiles_max_age,
+                         low_zoom_features=settings.tiles_low_zoom_features,
+                         profile=profile)
+    register(app, tiles)
+
+    from services.collection_facts import ENDPOINTS, CollectionFacts
+
+    facts = CollectionFacts(pygeoapi_app.api_.config["resources"], tiles.versions,
+                            items.pool, psycopg_conninfo(url), profile)
+
+    @app.before_request
+    def _facts_as_the_data_is():
+        from flask import request
+
+        if request.endpoint in ENDPOINTS:
+            facts.refresh()
 
     from services import webmap
 

@@ -57,6 +57,22 @@ def _comparable(url: str) -> tuple:
             tuple(sorted(u.query.items())))
 
 
+def collection_facts(layer: Any, count: int, bbox: list[float], profile: CityProfile,
+                     srid: int) -> dict[str, Any]:
+    """What a collection's document says of its data — its current features in the
+    description, its extent — as the configuration is written, and as the app keeps it
+    after a load (:mod:`services.collection_facts`)."""
+    return {
+        "description": {
+            "en": f"{layer.title_en} of {profile.city_name} ({count} current "
+                  f"features). Stored in EPSG:{srid}; request crs= for other CRSs.",
+            "zh": f"{profile.city_name}{layer.title_zh}（现势要素 {count} 个），"
+                  f"存储坐标系 EPSG:{srid}。",
+        },
+        "extents": {"spatial": {"bbox": list(bbox), "crs": CRS84_URI}},
+    }
+
+
 def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str,
                     host: str = "127.0.0.1", port: int = 5000,
                     limits: Any = None, basemap_url: str | None = None) -> dict[str, Any]:
@@ -84,14 +100,8 @@ def pygeoapi_config(url: str, conninfo: str, profile: CityProfile, base_url: str
         collections[layer.name] = {
             "type": "collection",
             "title": {"en": layer.title_en, "zh": layer.title_zh},
-            "description": {
-                "en": f"{layer.title_en} of {profile.city_name} ({entry.count} current "
-                      f"features). Stored in EPSG:{srid}; request crs= for other CRSs.",
-                "zh": f"{profile.city_name}{layer.title_zh}（现势要素 {entry.count} 个），"
-                      f"存储坐标系 EPSG:{srid}。",
-            },
             "keywords": ["CIM", "城市信息模型", layer.title_zh, layer.name],
-            "extents": {"spatial": {"bbox": bbox, "crs": CRS84_URI}},
+            **collection_facts(layer, entry.count, bbox, profile, srid),
             "providers": [{
                 "type": "feature",
                 "name": PROVIDER,
