@@ -131,7 +131,13 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
         from flask import request
 
         if request.endpoint in ENDPOINTS:
-            facts.refresh()
+            try:
+                facts.refresh()
+            except Exception as exc:  # the database away: the documents as last known
+                if guard.database_away(exc) is None:
+                    raise
+                LOG.warning("%s: collection facts not refreshed: %s", request.path,
+                            guard.database_away(exc))
 
     from services import webmap
 

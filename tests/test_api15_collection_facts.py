@@ -6,6 +6,8 @@ construction (the footprints written), the box projected by pyproj."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from pyproj import Transformer
@@ -57,3 +59,30 @@ def test_a_load_after_the_start_is_in_the_collections_document(served):
     listed = requests.get(f"{base}/collections", params={"f": "json"}, timeout=60).json()
     one = next(c for c in listed["collections"] if c["id"] == "buildings")
     assert one["extent"]["spatial"]["bbox"][0] == got
+
+
+def test_the_documents_stay_with_the_database_away(jining_profile, tmp_path):
+    """The facts are refreshed before a collections request; the database out of reach, the
+    document is served as last known (it was config only before), not a 503."""
+    from tests.test_api14_database_down import _close
+
+    with scratch_db("api15away", jining_profile) as d:
+        api, base = start_api(d.url, d.profile, tmp_path, tiles_version_ttl=0)
+        try:
+            assert _doc(base, "en")["id"] == "buildings"
+            _close(d.name, False)
+            try:
+                items = requests.get(f"{base}/collections/buildings/items", timeout=60)
+                assert items.status_code == 503, items.text[:300]  # premise: it is away
+                time.sleep(1.2)  # (the versions a worker reuses for a second: read again)
+                r = requests.get(f"{base}/collections/buildings",
+                                 params={"f": "json", "lang": "en"}, timeout=60)
+                assert r.status_code == 200, r.text[:300]
+                assert "(0 current features)" in r.json()["description"]
+            finally:
+                _close(d.name, True)
+        finally:
+            api.terminate()
+            api.wait(10)
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert "Traceback" not in log, log[-3000:]
