@@ -10,6 +10,8 @@ import io
 import pytest
 import requests
 
+from tests.test_api13_errors import said
+
 
 def _expected(db, terms: list[str]) -> set[str]:
     cols = [c for c, in db.rows(
@@ -42,7 +44,7 @@ def test_a_chinese_name_or_unquoted_text_in_a_filter_says_how_to_write_it(api, f
     r = requests.get(f"{api}/collections/buildings/items", timeout=60,
                      params={"f": fmt, "filter": flt})
     assert r.status_code == 400
-    text = r.json()["description"]
+    text = said(r)  # (f=html: the error page saying the same)
     assert "character" in text and "use_name" in text and "single quotes" in text
     if flt.startswith("建筑用途"):  # a name CQL2 Text reads (unquoted, any script): which key
         assert "'建筑用途' is the name shown for the property use_name" in text, text
