@@ -12,23 +12,13 @@ import zipfile
 import pytest
 
 from tests.conftest import run_cli, scratch_db
+from tests.test_sources14_csv_blank_lines import _poly, _rejects
 
 
 @pytest.fixture(scope="module")
 def d(jining_profile):
     with scratch_db("src15zip", jining_profile) as db:
         yield db
-
-
-def _poly(d, i: int, dy: int = 0) -> str:
-    a, y = d.x0 + 30 * i, d.y0 + dy
-    return f'"POLYGON(({a} {y},{a + 20} {y},{a + 20} {y + 20},{a} {y + 20},{a} {y}))"'
-
-
-def _rejects(d, path) -> list[tuple]:
-    return d.rows("SELECT r.row_number, r.reason, r.field FROM load_rejects r "
-                  "JOIN load_batches b ON b.id = r.batch_id WHERE b.source_path = %s "
-                  "ORDER BY r.row_number", (str(path),))
 
 
 def _zip(tmp_path, name: str, members: dict[str, bytes]):
