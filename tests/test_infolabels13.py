@@ -16,21 +16,23 @@ import yaml
 from tests.test_maps_probe10 import browser, info_rows  # noqa: F401 (the fixture)
 from tests.test_webmap import open_map
 
-LABELS = yaml.safe_load((Path(__file__).resolve().parent.parent / "cim" / "dictionaries"
-                         / "value_labels.yaml").read_text(encoding="utf-8"))["values"]
+WORDS = yaml.safe_load((Path(__file__).resolve().parent.parent / "cim" / "dictionaries"
+                        / "value_labels.yaml").read_text(encoding="utf-8"))
+LABELS = WORDS["values"]
+FLAGS = WORDS["flags"]  # every layer's flags' words (session 16)
 
 
 def test_a_sensors_flags_read_in_chinese(browser, api, db):  # noqa: F811
     driver, _ = browser
     open_map(driver, api)
-    assert LABELS["sensors"]["flags"]["position_from_asset"] == "位置取自设施"
+    assert FLAGS["position_from_asset"] == "位置取自设施"
     rows = db.rows("SELECT code, flags FROM sensors WHERE valid_to IS NULL AND "
                    "'position_from_asset' = ANY(flags) ORDER BY code LIMIT 1")
     if not rows:
         pytest.skip("no sample sensor took its position from its asset")
     code, flags = rows[0]
     shown = info_rows(driver, code)["标记"]
-    labels = LABELS["sensors"]["flags"]
+    labels = FLAGS
     assert shown == "、".join(labels.get(f, f) for f in flags), (shown, flags)
     assert "位置取自设施" in shown and "position_from_asset" not in shown
 
@@ -67,7 +69,8 @@ def test_an_unlabelled_item_or_key_shows_as_it_is(browser, api, db):  # noqa: F8
     if not sensor or not alarm:
         pytest.skip("no sample sensor placed at its asset or silent alarm")
     driver.execute_script(
-        "const v = window.CIM_STATE.info.values; delete v.sensors.flags.position_from_asset;"
+        "const v = window.CIM_STATE.info.values; delete window.CIM_STATE.info.flags"
+        ".position_from_asset;"
         "delete v.alarms.detail.silent_since;")
     try:
         shown = info_rows(driver, sensor[0][0])["标记"]

@@ -140,10 +140,19 @@ def health_labels(profile: Any) -> dict[str, dict[str, str]]:
     …) as the web map's feature info shows them: value_labels.yaml's ``health_indicators``,
     the city's copy named in its profile else the platform's
     (:func:`layers.styles.maplibre.info_formats`). The report kept its own copies, so a city's
-    wording showed on the map and not in the report."""
-    from layers.styles.maplibre import info_formats
+    wording showed on the map and not in the report. ``flags``: every layer's words
+    (:func:`layers.styles.maplibre.flag_labels`): the report printed no_population_of_year."""
+    from layers.styles.maplibre import flag_labels, info_formats
 
-    return info_formats(profile)["values"].get("health_indicators", {})
+    formats = info_formats(profile)
+    return {**formats["values"].get("health_indicators", {}),
+            "flags": flag_labels(formats, "health_indicators")}
+
+
+def _flags(flags: list[str], labels: dict[str, dict[str, str]]) -> str:
+    """A row's flags in their words (the map's 、 between them), a flag without one as it is."""
+    words = labels.get("flags", {})
+    return "、".join(words.get(f, f) for f in flags)
 
 
 def _trend(trend: str | None, labels: dict[str, dict[str, str]]) -> str:
@@ -163,7 +172,7 @@ def _row(label: str, e: dict[str, Any], labels: dict[str, dict[str, str]]) -> st
             f'<td style="color:{STATUS_COLOUR.get(st, "#000")}">{escape(labels.get("status", {}).get(st, st))}</td>'
             f"<td>{_v(e['previous_value'])}</td><td>{_v(e['change'])}</td>"
             f"<td>{_trend(e['trend'], labels)}</td>"
-            f"<td>{escape(', '.join(e['flags'])) or '—'}</td></tr>")
+            f"<td>{escape(_flags(e['flags'], labels)) or '—'}</td></tr>")
 
 
 def _g(v: Any) -> str:
@@ -214,7 +223,7 @@ def render_html(result: dict[str, Any], shapes: dict[str, Any],
            f"<p>城市体检指数 City health index: <b>{_v(city.get('value'))}</b>"
            f" (上一年 previous {_v(result['previous_year'])}: {_v(city.get('previous_value'))},"
            f" {_trend(city.get('trend'), labels)})"
-           + (f" <small>[{escape(', '.join(city['flags']))}]</small>" if city.get("flags")
+           + (f" <small>[{escape(_flags(city['flags'], labels))}]</small>" if city.get("flags")
               else "") + "</p>",
            f"<p class='note'>{escape(idx['method'])}</p>",
            "<p class='note'>地图颜色 map colours: 指数按其值, 各指标按目标达成度 (score × 100, "

@@ -407,7 +407,8 @@ def info_formats(profile: CityProfile, path: Path | None = None) -> dict[str, di
     """How the web map's feature info shows a value: ``values`` {layer: {column: {code: 中文}}}
     (value_labels.yaml: the city's copy named in its profile, ``dictionaries: {value_labels:
     …}``, else the platform's; ``path`` another file; a layer named in ``asset_layer`` by its catalog title, a health
-    dimension by the health catalog's name) and ``decimals`` {layer: {column: n}} by the unit
+    dimension by the health catalog's name), ``flags`` {flag: 中文} the words of every
+    layer's ``flags`` under a layer's own (:func:`flag_labels`) and ``decimals`` {layer: {column: n}} by the unit
     closing the column's declared title. The info showed ``active``, ``gap`` and a pipe's
     length with 14 decimals."""
     from cim.layerdefs import BASE_COLUMNS
@@ -430,8 +431,15 @@ def info_formats(profile: CityProfile, path: Path | None = None) -> dict[str, di
     except (AttributeError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: decimals, column_decimals: each unit or column takes a "
                           f"whole number ({exc})") from exc
+    flags = raw.get("flags") or {}
+    if not isinstance(flags, dict):
+        raise ConfigError(f"{path}: flags must map each flag to its label")
     defs = layer_defs()
     titles = {d.name: d.title_zh for d in defs.values()}
+    # every layer's 标记 (sent once: the page puts a layer's own words over them); a health
+    # indicator's no_<layer>
+    shared = {**{f"no_{n}": f"无{t}" for n, t in titles.items()},
+              **{str(k): str(v) for k, v in flags.items()}}
     decimals: dict[str, dict[str, int]] = {}
     for d in defs.values():
         for c in (*BASE_COLUMNS, *d.columns, *d.other_columns):
@@ -448,7 +456,13 @@ def info_formats(profile: CityProfile, path: Path | None = None) -> dict[str, di
         dims = values.setdefault("health_indicators", {}).setdefault("dimension", {})
         for dim in load_catalog(profile).dimensions:
             dims.setdefault(dim.id, dim.name_zh)
-    return {"values": values, "decimals": decimals}
+    return {"values": values, "decimals": decimals, "flags": shared}
+
+
+def flag_labels(formats: dict, layer: str) -> dict[str, str]:
+    """The words of ``layer``'s flags in :func:`info_formats`' ``formats``: the shared ones,
+    the layer's own over them (map.js reads them the same way)."""
+    return {**formats["flags"], **formats["values"].get(layer, {}).get("flags", {})}
 
 
 def city_latitude(profile: CityProfile) -> float:

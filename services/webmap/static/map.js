@@ -73,7 +73,9 @@
   // English; an unlabelled item or key shows as it is, times inside on the city's clock
   function formatted(collection, k, v) {
     const info = state.info || {};
-    const labels = ((info.values || {})[collection] || {})[k] || {};
+    // a layer's 标记 through the words shared by every layer (info.flags), its own over them
+    const own = ((info.values || {})[collection] || {})[k] || {};
+    const labels = k === "flags" ? {...(info.flags || {}), ...own} : own;
     const label = labels[String(v)];
     if (label !== undefined && typeof v !== "object") return label;
     const part = (x) => (Array.isArray(x) ? x.map(part).join("、")
