@@ -188,6 +188,23 @@ def test_manual_point_survives_reassessment(scenario):
     assert (round(x, 3), round(y, 3)) == (X0 + 600, Y0 + 300)
 
 
+def test_the_list_names_a_points_axes(scenario):
+    """`risk list --json` gave x and y: a surveyor's X is the northing. Each point now has its
+    easting and northing in the storage CRS and its lon/lat in CGCS2000 degrees (pyproj on
+    the spot the fixture added, northing first on the command line)."""
+    from pyproj import Transformer
+
+    d, m = scenario["db"], scenario["manual"]
+    proc = run_cli(["risk", "list", "--json"], d.env(), check=True)
+    got = {r["code"]: r for r in json.loads(proc.stdout)}[m["code"]]
+    assert "x" not in got and "y" not in got
+    assert (round(got["easting"], 3), round(got["northing"], 3)) == (X0 + 600, Y0 + 300)
+    lon, lat = Transformer.from_crs(4527, 4490, always_xy=True).transform(X0 + 600, Y0 + 300)
+    assert got["lon"] == pytest.approx(lon, abs=1e-9)
+    assert got["lat"] == pytest.approx(lat, abs=1e-9)
+    assert 116 < got["lon"] < 117.5 and 35 < got["lat"] < 35.6  # 济宁
+
+
 def test_rule_point_of_a_retired_asset_is_retired(scenario):
     d = scenario["db"]
     r3, p3 = scenario["third"]

@@ -16,6 +16,9 @@ _COLUMNS = ("code, risk_type_code, risk_type, domain_code, domain, asset_layer, 
             "description, responsible_unit, likelihood, consequence, level, color, measure, "
             "measure_unit, deadline, measure_status, source, rule_id, district_code, grid_code")
 
+# where a point is: in the storage CRS by its axes' names, and in CGCS2000 degrees
+_PLACE = ("ST_X(geom) AS easting, ST_Y(geom) AS northing, "
+          "ST_X(ST_Transform(geom, 4490)) AS lon, ST_Y(ST_Transform(geom, 4490)) AS lat")
 
 
 def _defaulted(factors: str) -> str:
@@ -53,13 +56,16 @@ def _filters(level: str | None, risk_type: str | None, types: Iterable[str] | No
 
 def list_points(conninfo: str, level: str | None = None, risk_type: str | None = None,
                 types: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Current points, most severe first (storage-CRS x/y of each). ``types``: the risk-type
-    catalog's codes; a ``risk_type`` not among them is an error, not an empty list."""
+    """Current points, most severe first, each at ``easting``/``northing`` (the storage CRS)
+    and ``lon``/``lat`` (EPSG:4490). They were ``x``/``y``: a surveyor's X is the northing,
+    a GIS tool's x the easting — one of the two read every point swapped. ``types``: the
+    risk-type catalog's codes; a ``risk_type`` not among them is an error, not an empty
+    list."""
     cond, params = _filters(level, risk_type, types)
     with psycopg.connect(conninfo) as conn:
         conn.read_only = True
         return conn.cursor(row_factory=dict_row).execute(
-            f"SELECT {_COLUMNS}, {_defaulted('attrs')}, ST_X(geom) AS x, ST_Y(geom) AS y "
+            f"SELECT {_COLUMNS}, {_defaulted('attrs')}, {_PLACE} "
             "FROM risk_points "
             f"WHERE {' AND '.join(cond)} ORDER BY array_position(%s::text[], level), "
             "risk_type_code, code", (*params, list(LEVELS))).fetchall()

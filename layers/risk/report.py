@@ -15,13 +15,13 @@ _W, _H, _PAD = 720, 520, 16
 def _svg(points: list[dict[str, Any]], rgb: dict[str, str]) -> str:
     if not points:
         return "<p>无风险点 (no risk points)</p>"
-    xs, ys = [p["x"] for p in points], [p["y"] for p in points]
+    xs, ys = [p["easting"] for p in points], [p["northing"] for p in points]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     span = max(x1 - x0, y1 - y0, 1.0)
     k = min(_W, _H) / span * 0.95
 
     def xy(p):
-        return _PAD + (p["x"] - x0) * k, _H - _PAD - (p["y"] - y0) * k
+        return _PAD + (p["easting"] - x0) * k, _H - _PAD - (p["northing"] - y0) * k
 
     dots = []
     for p in sorted(points, key=lambda p: ("低", "一般", "较大", "重大").index(p["level"])):
