@@ -348,7 +348,7 @@ def records_from_geojson(obj: Any, source: str = "project") -> list[dict]:
             closed = _ring_open(f["geometry"]) if f.get("geometry") else False
             g = shape(f["geometry"]) if f.get("geometry") else None
         except (KeyError, TypeError, ValueError, AttributeError,
-                shapely.errors.GEOSException) as exc:
+                shapely.errors.ShapelyError) as exc:  # an unknown type too (was a 500)
             probs.add(f"the geometry cannot be read: {exc}", "features", i, "geometry")
             continue
         out.append({"layer": "features", "row": i, "properties": props, "geometry": g,

@@ -71,6 +71,7 @@ def series(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.da
 
 # -- a series aggregated by time bucket ----------------------------------------------------
 MAX_BUCKETS = 100_000  # buckets a range may span (the ``limit`` of an aggregated series)
+BUCKET_YEARS = (1900, 2200)  # the years a bucketed series' start and end may lie in
 _BUCKET = re.compile(r"(\d{1,6})\s*([a-zA-Z]+)")
 # a bucket's unit as written → its length in seconds; months and years have no fixed length
 # (date_bin bins by a fixed interval) and are refused by name
@@ -142,6 +143,12 @@ def buckets(conn: psycopg.Connection, sensor: str, start: dt.datetime, end: dt.d
     from zoneinfo import ZoneInfo
 
     _check_range(start, end, limit, MAX_BUCKETS)
+    for name, at in (("start", start), ("end", end)):
+        if not BUCKET_YEARS[0] <= at.year <= BUCKET_YEARS[1]:
+            # widened to whole buckets, 0001-01-01 crossed year 1 and 9999-12-31 year 10000,
+            # which the server cannot hold: a 500 (a series without buckets takes them)
+            raise InputError(f"{name} {at.isoformat()}: a bucketed series is of years "
+                             f"{BUCKET_YEARS[0]}–{BUCKET_YEARS[1]}", field=name)
     stride = parse_bucket(bucket)
     code = sensor_code(conn, sensor)
     b = _bin_sql("ts")

@@ -270,7 +270,8 @@ def _parse(text: str, what: str = "the geometry"
         if m := _EWKT_SRID.match(text):  # PostGIS's EWKT (ST_AsEWKT): x/y in that SRID
             return shapely.from_wkt(m.group(2)), parse_crs(int(m.group(1))), True
         return shapely.from_wkt(text), None, False
-    except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
+    # ShapelyError: GEOS's, and an unknown GeoJSON type's (MultiSurface, Foo: a 500)
+    except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.ShapelyError) as exc:
         raise InputError(f"{what}: cannot read it (WKT or GeoJSON expected): {exc}") from exc
 
 
