@@ -55,7 +55,8 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
                     settings.items_max_offset)
     cfg_path, oas_path = write_config(url, profile, settings.host, settings.port,
                                       settings.home, limits=limits,
-                                      basemap_url=settings.basemap_url)
+                                      basemap_url=settings.basemap_url,
+                                      public_url=settings.public_url)
     with open(cfg_path, encoding="utf-8") as fh:
         config = yaml.safe_load(fh)
     os.environ["PYGEOAPI_CONFIG"] = str(cfg_path)

@@ -29,9 +29,14 @@ def register(cli: click.Group) -> None:
               help="seconds before a stuck worker is restarted (default CIM_TIMEOUT or 60)")
 @click.option("--access-log/--no-access-log", default=None,
               help="log every request to stdout (default CIM_ACCESS_LOG or on)")
+@click.option("--public-url", default=None,
+              help="the address clients reach the server at, its links' start (default "
+                   "CIM_PUBLIC_URL, else http://HOST:PORT; for --host 0.0.0.0 this "
+                   "machine's address)")
 @pass_ctx
 def serve(c: Ctx, host: str | None, port: int | None, workers: int | None,
-          threads: int | None, timeout: int | None, access_log: bool | None) -> None:
+          threads: int | None, timeout: int | None, access_log: bool | None,
+          public_url: str | None) -> None:
     """Serve the OGC API (the platform's app around pygeoapi, under gunicorn) in the
     foreground. Page sizes and the count cap: CIM_ITEMS_DEFAULT_LIMIT, CIM_ITEMS_MAX_LIMIT,
     CIM_ITEMS_MAX_OFFSET, CIM_COUNT_CAP."""
@@ -39,7 +44,7 @@ def serve(c: Ctx, host: str | None, port: int | None, workers: int | None,
     from services.settings import ServeSettings
 
     given = {"host": host, "port": port, "workers": workers, "threads": threads,
-             "timeout": timeout, "access_log": access_log}
+             "timeout": timeout, "access_log": access_log, "public_url": public_url}
     settings = ServeSettings(**{**c.settings.model_dump(exclude_unset=True),
                                 **{k: v for k, v in given.items() if v is not None}})
     if settings.profile is None:

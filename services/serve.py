@@ -18,8 +18,40 @@ from services.settings import ServeSettings
 APP_FACTORY = "services.app:create_app()"
 
 
+WILDCARDS = ("0.0.0.0", "::", "")  # bind addresses no client can reach the server at
+
+
+def public_base(host: str, port: int, public_url: str | None = None) -> str:
+    """The address the served documents name the server by: ``public_url`` (CIM_PUBLIC_URL),
+    else ``http://host:port`` — for a wildcard ``host`` this machine's address on its
+    network. Served on 0.0.0.0 for colleagues' PCs, every page's script, tile and ``next``
+    link pointed at http://0.0.0.0:5000, which their browsers and QGIS cannot reach."""
+    if public_url:
+        return public_url.rstrip("/")
+    if host in WILDCARDS:
+        host = machine_address()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def machine_address() -> str:
+    """This machine's address on the network its default route leaves by (a UDP socket's
+    own address once it is connected: nothing is sent), else its host name."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            addr = s.getsockname()[0]
+        if addr and not addr.startswith("0."):
+            return addr
+    except OSError:
+        pass
+    return socket.gethostname()
+
+
 def write_config(url: str, profile: CityProfile, host: str, port: int, home: Path,
-                 limits: Any = None, basemap_url: str | None = None) -> tuple[Path, Path]:
+                 limits: Any = None, basemap_url: str | None = None,
+                 public_url: str | None = None) -> tuple[Path, Path]:
     """Write pygeoapi's config and OpenAPI document under ``home``; return their paths.
 
     Neither file holds the database password (see :mod:`services.config`): give the served
@@ -30,7 +62,7 @@ def write_config(url: str, profile: CityProfile, host: str, port: int, home: Pat
     from services.openapi import platform_openapi_text
 
     home.mkdir(parents=True, exist_ok=True)
-    base = f"http://{host}:{port}"
+    base = public_base(host, port, public_url)
     cfg = pygeoapi_config(url, psycopg_conninfo(url), profile, base, host, port, limits,
                           basemap_url=basemap_url)
     cfg_path = home / f"pygeoapi-{port}.yml"
@@ -104,7 +136,10 @@ def server_env(settings: ServeSettings, url: str | None = None) -> dict[str, str
 
 def serve_foreground(url: str, settings: ServeSettings, city_name: str) -> None:
     """Replace this process with gunicorn serving the platform's app."""
-    base = f"http://{settings.host}:{settings.port}"
+    base = public_base(settings.host, settings.port, settings.public_url)
+    if settings.host in WILDCARDS and not settings.public_url:
+        print(f"(listening on all addresses; links name {base} — set CIM_PUBLIC_URL or "
+              "--public-url to the address colleagues use)", flush=True)
     print(f"OGC API for {city_name}: {base}/  ({settings.workers} workers × "
           f"{settings.threads} threads) — Ctrl-C stops\n"
           f"  collections  {base}/collections\n"

@@ -12,7 +12,7 @@ thread.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cim.config import Settings
 
@@ -62,10 +62,24 @@ class ServeSettings(Settings):
     tiles_max_age: int = Field(default=0, ge=0,
                                description="Cache-Control max-age of tiles, seconds")
 
+    public_url: str | None = Field(
+        default=None,
+        description="the address clients reach the server at (http://cim.city.local:5000, "
+                    "or a proxy's https://gis.city.gov.cn/cim): every link, tile and script "
+                    "URL the server writes starts with it; unset = http://HOST:PORT, and for "
+                    "a wildcard HOST (0.0.0.0, ::) this machine's address")
     basemap_url: str | None = Field(
         default=None,
         description="raster basemap URL template ({z}/{x}/{y}) of the web map and pygeoapi's "
                     "HTML pages, e.g. 天地图 with a key; unset = no basemap (offline)")
+
+    @field_validator("public_url")
+    @classmethod
+    def _an_http_address(cls, v: str | None) -> str | None:
+        if v and not v.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{v!r}: an http:// or https:// address (CIM_PUBLIC_URL, "
+                             "--public-url)")
+        return v or None
 
     def gunicorn_env(self) -> dict[str, str]:
         """These settings as the ``CIM_`` variables that rebuild them in the served process."""
@@ -78,6 +92,8 @@ class ServeSettings(Settings):
         out["CIM_HOME"] = str(self.home)
         if self.basemap_url:
             out["CIM_BASEMAP_URL"] = self.basemap_url
+        if self.public_url:
+            out["CIM_PUBLIC_URL"] = self.public_url
         if self.profile is not None:
             out["CIM_PROFILE"] = str(self.profile)
         return out
