@@ -21,6 +21,9 @@ through these two functions:
 Both sides of a look-up go through the same function: the dictionary's names and aliases
 when it is built, the delivered value when it is looked up.
 
+An id (a point number, a pipe or a feature's source id) is neither looked up nor read but
+matched: :func:`id_form`, full-width ASCII as ASCII and no invisible character.
+
 Numbers are not looked up but read: :func:`half_width` gives their full-width forms the
 meaning of their ASCII twins ("１８．５ｍ", "ＤＮ３００", "－3") and nothing else.
 
@@ -54,6 +57,19 @@ _HALF_WIDTH = {0x3000: 0x20, **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}}
 def half_width(text: str) -> str:
     """``text`` with full-width ASCII forms (an IME's full-width mode) as ASCII."""
     return text.translate(_HALF_WIDTH)
+
+
+# what an id's text loses (:func:`id_form`), as a regex class for Arrow's kernels
+ID_UNSEEN = "[\uff01-\uff5e\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad]"
+
+
+def id_form(text: str) -> str:
+    """An id as it is compared and keyed: full-width ASCII as ASCII (``ＲＬ0001`` typed in an
+    IME's full-width mode is the point RL0001) and without the invisible characters a paste
+    leaves (a zero-width space after RL0101), trimmed. Not NFKC, not case-folded: an id's
+    ① and ``q`` are its own. A segment named its end RL0001 and the point table's ＲＬ0001
+    was another point; Q1 and Ｑ1 of one file loaded as two buildings."""
+    return half_width(text).translate(_INVISIBLE).strip()
 
 
 def norm_key(value: Any) -> str:

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import shapely
 
 from cim.profile import CityProfile
-from cim.text import norm_key
+from cim.text import ID_UNSEEN, id_form, norm_key
 from loaders.engine.report import Reject
 from loaders.fields import is_blank
 from loaders.geometry import geometry_keys
@@ -114,7 +114,7 @@ def id_keys(dataset: str, id_columns: list[tuple[str, np.ndarray | pa.Array]], n
         return pa.array(source_keys(dataset, id_columns, None, n=n), pa.string())
     out = pa.nulls(n, pa.string())
     for j, (name, col) in enumerate(id_columns):
-        trimmed = pc.utf8_trim(col, characters=_PY_WHITESPACE).cast(pa.string())
+        trimmed = _id_forms(pc.utf8_trim(col, characters=_PY_WHITESPACE).cast(pa.string()))
         blank = pc.equal(pc.utf8_length(trimmed), 0)
         ids = pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
         head = f"{dataset}:" if j == 0 else f"{dataset}:{name}="
@@ -153,7 +153,7 @@ def _id_texts(values: np.ndarray | pa.Array) -> np.ndarray:
     if isinstance(values, pa.Array):
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             return _id_texts(np.asarray(values.to_pandas(), dtype=object))
-        trimmed = pc.utf8_trim(values, characters=_PY_WHITESPACE)
+        trimmed = _id_forms(pc.utf8_trim(values, characters=_PY_WHITESPACE))
         blank = pc.fill_null(pc.equal(pc.utf8_length(trimmed), 0), True)
         out = np.asarray(trimmed.to_numpy(zero_copy_only=False), dtype=object)
         out[blank.to_numpy(zero_copy_only=False)] = None
@@ -161,6 +161,10 @@ def _id_texts(values: np.ndarray | pa.Array) -> np.ndarray:
     out = np.full(len(values), None, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         s = pd.Series(values, dtype=object).str.strip()
+        odd = np.flatnonzero(s.notna().to_numpy(dtype=bool)
+                             & ~s.str.isascii().fillna(True).to_numpy(dtype=bool))
+        if len(odd):
+            s.iloc[odd] = [id_form(v) for v in s.iloc[odd]]
         ok = (s.notna() & (s != "")).to_numpy(dtype=bool)
         out[ok] = s.to_numpy(dtype=object)[ok]
         return out
@@ -168,8 +172,20 @@ def _id_texts(values: np.ndarray | pa.Array) -> np.ndarray:
         if not is_blank(v):
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
-            out[i] = f"{v}".strip()
+            out[i] = id_form(f"{v}") or None
     return out
+
+
+def _id_forms(ids: pa.Array) -> pa.Array:
+    """:func:`cim.text.id_form` of an Arrow text column: only its ids holding a full-width or
+    an invisible character are made Python strings (most columns are ASCII: one pass)."""
+    if pc.all(pc.string_is_ascii(ids)).as_py() is not False:
+        return ids
+    odd = pc.fill_null(pc.match_substring_regex(ids, ID_UNSEEN), False)
+    if not pc.any(odd).as_py():
+        return ids
+    fixed = pa.array([id_form(v) for v in pc.filter(ids, odd).to_pylist()], ids.type)
+    return pc.replace_with_mask(ids, odd, fixed)
 
 
 def delivered_wkt(geom) -> str | None:

@@ -17,6 +17,7 @@ import pandas as pd
 from cim.errors import ConfigError
 from cim.numbers import ValueProblem
 from cim.profile import CityProfile
+from cim.text import id_form
 from loaders.column_values import distinct, mapped
 from loaders.common import jsonable
 from loaders.dates import as_year, years
@@ -51,6 +52,8 @@ def id_text(v: Any) -> str | None:
     Excel made of it (1-2 typed into a General cell is 2 January, 3:15 a quarter past three:
     it loaded as the point "2026-01-02 00:00:00", its segments' ends made alike)."""
     t = _date_free_id(v)
+    if t is not None and not t.isascii():  # ＲＬ0001 is the point RL0001 (cim.text.id_form)
+        t = id_form(t) or None
     if t is not None and is_excel_rounded_id(t):
         raise ValueProblem(excel_rounded(t))
     return t
@@ -267,6 +270,9 @@ def _id_texts(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
         out, problems = texts(col, 100)
     else:  # numbers, or dates Excel made of ids: each distinct value once
         out, problems = mapped(col, _date_free_id)
+    for i, t in enumerate(out.tolist()):  # as id_text: ＲＬ0001 is RL0001
+        if t is not None and not t.isascii():
+            out[i] = id_form(t) or None
     for i, msg in excel_rounded_ids(out).items():  # in Arrow, not a regex a row
         problems[i] = msg
         out[i] = None
