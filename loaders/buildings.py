@@ -54,8 +54,9 @@ PARSERS = {
     # texts as Arrow arrays from their distinct values: the COPY buffer takes them so
     "name": lambda c: arrow_texts(c, 200),
     "structure": lambda c: arrow_texts(c, 50),
-    "floors_above": lambda c: numbers(c, 0, 300, integer=True),
-    "floors_below": lambda c: numbers(c, 0, 30, integer=True),
+    # a count of storeys as surveys write it too: 3层, 12F (field_units.yaml: storeys)
+    "floors_above": lambda c: numbers(c, 0, 300, integer=True, storeys=True),
+    "floors_below": lambda c: numbers(c, 0, 30, integer=True, storeys=True),
     "height": lambda c: numbers(c, 0, MAX_HEIGHT_M),
     "year_built": years,
 }

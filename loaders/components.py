@@ -21,7 +21,7 @@ import pyarrow as pa
 import shapely
 
 from cim.coding.kept import kept_code_notes
-from cim.errors import ConfigError
+from cim.errors import InputError
 from cim.layerdefs import COMPONENTS
 from cim.profile import CityProfile
 from cim.text import norm_key
@@ -226,7 +226,7 @@ def make_columns(profile: CityProfile):
     def convert(batch: Batch, ctx: LoadContext) -> Converted:
         cols, m = batch.columns, ctx.mapping
         if "class" not in m:
-            raise ConfigError(
+            raise InputError(  # the delivery lacks a field it needs (as roads: exit 3)
                 "no component class field (部件小类 / 小类代码 / 部件名称 …; fields: "
                 f"{', '.join(ctx.source.fields)}); name it with --mapping (class: FIELD)",
                 path=str(ctx.source.path))

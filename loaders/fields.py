@@ -63,7 +63,7 @@ def no_bool(v: Any, what: str) -> None:
 
 
 def as_float(v: Any, lo: float | None = None, hi: float | None = None, *,
-             metres: bool = True) -> float | None:
+             metres: bool = True, storeys: bool = False) -> float | None:
     """A number; a text may group thousands with commas and end in a metre sign (unless
     ``metres`` is false: a count or a duration, where ``5m`` is no number of seconds), and may
     be typed in full-width forms.
@@ -76,7 +76,7 @@ def as_float(v: Any, lo: float | None = None, hi: float | None = None, *,
         return None
     no_bool(v, "a number")
     if isinstance(v, str):
-        f = parse_number(v, metres=metres)
+        f = parse_number(v, metres=metres, storeys=storeys)
     else:
         try:
             f = float(v)
@@ -89,10 +89,12 @@ def as_float(v: Any, lo: float | None = None, hi: float | None = None, *,
     return f
 
 
-def as_int(v: Any, lo: int | None = None, hi: int | None = None) -> int | None:
+def as_int(v: Any, lo: int | None = None, hi: int | None = None, *,
+           storeys: bool = False) -> int | None:
     """A whole number: a count or a duration, so no metre sign after it (``5m`` for a
-    reporting interval in seconds was read as 5, ``300m`` residents as 300)."""
-    f = as_float(v, lo, hi, metres=False)
+    reporting interval in seconds was read as 5, ``300m`` residents as 300); a count of
+    storeys (``storeys``) may end in 层 or F."""
+    f = as_float(v, lo, hi, metres=False, storeys=storeys)
     if f is None:
         return None
     if abs(f - round(f)) > 1e-9:
@@ -138,11 +140,13 @@ _NUMBER_TYPES = (int, float, np.integer, np.floating)
 
 
 def numbers(values: np.ndarray | Any, lo: float | None = None, hi: float | None = None,
-            integer: bool = False) -> tuple[np.ndarray, dict[int, str]]:
-    """Column version of :func:`as_float` / :func:`as_int`: (values, {row index: problem}).
-    ``values`` may be an Arrow column as read (:meth:`loaders.sources.read.Batch.for_parser`):
-    numbers are then checked in NumPy straight from it."""
-    parse = (lambda v: as_int(v, lo, hi)) if integer else (lambda v: as_float(v, lo, hi))
+            integer: bool = False, storeys: bool = False) -> tuple[np.ndarray, dict[int, str]]:
+    """Column version of :func:`as_float` / :func:`as_int` (``storeys``: a count of storeys,
+    3层): (values, {row index: problem}). ``values`` may be an Arrow column as read
+    (:meth:`loaders.sources.read.Batch.for_parser`): numbers are then checked in NumPy
+    straight from it."""
+    parse = (lambda v: as_int(v, lo, hi, storeys=storeys)) if integer \
+        else (lambda v: as_float(v, lo, hi))
     if not isinstance(values, np.ndarray):
         if is_arrow_text(values):
             return mapped(values, parse)

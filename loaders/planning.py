@@ -523,7 +523,7 @@ def _require_land_use(path: Path, aliases: dict[str, list[str]], kw: dict[str, A
     src = open_source(path, kw.get("source_layer"), kw.get("encoding"))
     mapped = map_fields(src.fields, aliases, kw.get("mapping"), where=str(path))
     if "land_use_code" not in mapped and "land_use" not in mapped:
-        raise ConfigError(
+        raise InputError(  # the delivery lacks a field it needs (as roads: exit 3)
             f"no land-use field (用地代码 / 用地性质 / 地类 …; fields: "
             f"{', '.join(src.fields) or 'none'}): a parcel needs its land use; name the field "
             "with --mapping (land_use: FIELD for a name, land_use_code: FIELD for a code)",
@@ -555,7 +555,7 @@ def load_planning(conninfo: str, profile: CityProfile, path: str | Path,
         if type_attr not in mapped:
             named = _type_from_name(profile, kind, path, src.layer)
             if named is None and kind == "control_lines":
-                raise ConfigError(
+                raise InputError(
                     f"no control-line type field (控制线类型 / 类型 …; fields: "
                     f"{', '.join(src.fields) or 'none'}) and the file name names no type; "
                     "name the field with --mapping (line_type: FIELD)", path=str(path))

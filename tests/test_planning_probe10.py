@@ -45,7 +45,7 @@ def test_parcels_without_a_land_use_field_are_refused_naming_the_fields(pdb, tmp
     before = pdb.rows("SELECT (SELECT count(*) FROM planning_parcels), "
                       "(SELECT count(*) FROM load_batches)")
     p = run_cli(["load", "planning", str(path), "--kind", "parcels"], pdb.env())
-    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert p.returncode == 3, (p.stdout, p.stderr)  # input: the delivery lacks its field
     assert str(path) in p.stderr and "no land-use field" in p.stderr
     assert "地块性质" in p.stderr  # its fields, read in GBK, listed
     assert pdb.rows("SELECT (SELECT count(*) FROM planning_parcels), "

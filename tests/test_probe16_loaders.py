@@ -1,0 +1,53 @@
+"""Loader findings of session 16's probe, each against a file written here (values known by
+construction):
+
+- 地上层数 ``3层`` (how Chinese building surveys often write a floor count; ``３Ｆ`` full-width)
+  was refused as "not a number" by ``cim load buildings`` while the approval check read it
+  (field_units.yaml declared storeys for the project, not for buildings); a count in another
+  unit (``3米``) is still refused, naming the row and field;
+- a component table without its class field exited 2 (configuration), where roads, sensors
+  and every other layer lacking its field exit 3 (input)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+from shapely.geometry import box
+
+from loaders.buildings import load_buildings
+from tests.conftest import run_cli, scratch_db
+
+
+def test_a_floor_count_with_its_unit_is_read(jining_profile, tmp_path):
+    with scratch_db("floorunits", jining_profile) as d:
+        _code, x, y = d.big_cell()
+        path = tmp_path / "floors.gpkg"
+        floors = ["3层", "３Ｆ", "12", "3米"]
+        below = ["1层", None, "0", None]
+        gpd.GeoDataFrame({"编号": ["F1", "F2", "F3", "F4"], "建筑用途": ["住宅"] * 4,
+                          "地上层数": floors, "地下层数": below, "建筑高度": ["10"] * 4},
+                         geometry=[box(x + 20 * i, y, x + 20 * i + 10, y + 10)
+                                   for i in range(4)], crs="EPSG:4527").to_file(path)
+        r = load_buildings(d.conninfo, d.profile, path, processes=0, dataset="floors")
+        assert (r.read, r.loaded, r.rejected) == (4, 3, 1), r.text()
+        got = dict((k, (a, b)) for k, a, b in d.rows(
+            "SELECT source_key, floors_above, floors_below FROM buildings "
+            "WHERE valid_to IS NULL"))
+        assert got == {"floors:F1": (3, 1), "floors:F2": (3, None), "floors:F3": (12, 0)}
+        (row, reason, field), = d.rows("SELECT row_number, reason, field FROM load_rejects "
+                                       "WHERE batch_id = %s", (r.batch_id,))
+        assert (row, reason, field) == (4, "bad_value", "地上层数")
+
+
+def test_a_component_table_without_its_class_field_is_an_input_error(fresh_db, tmp_path):
+    path = tmp_path / "部件.gpkg"
+    _code, x, y = fresh_db.big_cell()
+    gpd.GeoDataFrame({"编号": ["C1"], "名称": ["井盖"]},
+                     geometry=[box(x, y, x + 1, y + 1).centroid],
+                     crs="EPSG:4527").to_file(path)
+    before = fresh_db.rows("SELECT (SELECT count(*) FROM components), "
+                           "(SELECT count(*) FROM load_batches WHERE status = 'ok')")
+    p = run_cli(["load", "components", str(path)], fresh_db.env())
+    assert p.returncode == 3, (p.stdout, p.stderr)
+    assert "no component class field" in p.stderr and "编号" in p.stderr
+    assert fresh_db.rows("SELECT (SELECT count(*) FROM components), "
+                         "(SELECT count(*) FROM load_batches WHERE status = 'ok')") == before
