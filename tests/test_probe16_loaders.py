@@ -51,3 +51,23 @@ def test_a_component_table_without_its_class_field_is_an_input_error(fresh_db, t
     assert "no component class field" in p.stderr and "编号" in p.stderr
     assert fresh_db.rows("SELECT (SELECT count(*) FROM components), "
                          "(SELECT count(*) FROM load_batches WHERE status = 'ok')") == before
+
+
+def test_a_layer_the_file_has_not_is_refused_naming_its_layers(fresh_db, tmp_path):
+    """GDAL said only "Layer 'nope' could not be opened"; the file's layers are named now (the
+    layers written here), and a layer named in another case is the layer (GeoPackage)."""
+    from shapely.geometry import Point
+
+    _code, x, y = fresh_db.big_cell()
+    path = tmp_path / "two.gpkg"
+    gpd.GeoDataFrame({"编号": ["P1"]}, geometry=[Point(x, y)], crs="EPSG:4527").to_file(
+        path, layer="井点")
+    gpd.GeoDataFrame({"编号": ["B1"], "建筑用途": ["住宅"]},
+                     geometry=[box(x, y, x + 10, y + 10)], crs="EPSG:4527").to_file(
+        path, layer="Houses")
+    p = run_cli(["load", "buildings", str(path), "--layer", "nope"], fresh_db.env())
+    assert p.returncode == 3, (p.stdout, p.stderr)
+    assert "no layer 'nope'" in p.stderr and "'井点', 'Houses'" in p.stderr, p.stderr
+    p = run_cli(["load", "buildings", str(path), "--layer", "houses"], fresh_db.env())
+    assert p.returncode == 0, p.stderr
+    assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE source_key LIKE '%%:B1'") == 1

@@ -14,6 +14,7 @@ other exception is a bug and is left to propagate with its traceback.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow
 import pyogrio
@@ -190,3 +191,13 @@ def remove_scratch(folder: Path) -> None:
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def named_layer(layers: Any, layer: str, path: Path) -> None:
+    """Refuse a ``--layer`` the file has not, naming the layers it has (``layers``: pyogrio's
+    list, name first): GDAL said only "Layer 'nope' could not be opened". Compared without
+    case, as GeoPackage and SQLite name their tables."""
+    names = [str(row[0]) for row in layers]
+    if str(layer).casefold() not in {n.casefold() for n in names}:
+        raise InputError(f"no layer {layer!r} in it; its layers: "
+                         + (", ".join(repr(n) for n in names) or "none"), path=str(path))

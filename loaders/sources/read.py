@@ -51,6 +51,7 @@ from loaders.sources.gdal_access import (
     is_gml,
     layers_not_read,
     list_layers,
+    named_layer,
     remove_scratch,
     scratch_dir,
     solids_as_faces,
@@ -248,6 +249,8 @@ def open_source(path: str | Path, layer: str | None = None,
                                  "of its kind of geometry with features")
                     layer = full
                 notes.append(layers_not_read(read_path, opts, layers, layer))
+        else:
+            named_layer(layers, layer, path)
         info = pyogrio.read_info(read_path, layer=layer, encoding=encoding, **opts)
     except InputError:
         raise
