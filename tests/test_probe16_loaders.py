@@ -71,3 +71,24 @@ def test_a_layer_the_file_has_not_is_refused_naming_its_layers(fresh_db, tmp_pat
     p = run_cli(["load", "buildings", str(path), "--layer", "houses"], fresh_db.env())
     assert p.returncode == 0, p.stderr
     assert fresh_db.scalar("SELECT count(*) FROM buildings WHERE source_key LIKE '%%:B1'") == 1
+
+
+def test_a_row_with_x_and_y_exchanged_is_told_so(fresh_db, tmp_path):
+    """One row of a census table typed Y, X: it lay outside every district and its reject
+    said only that. Now it names the district the row lies in with its X and Y exchanged
+    (the big cell of 370811, by construction); a row far away for another reason is not
+    told so."""
+    from loaders.components import load_components
+
+    _code, e, n = fresh_db.big_cell()
+    path = tmp_path / "census.csv"
+    path.write_text("部件编码,部件小类,X坐标,Y坐标\n"
+                    f"S1,0101,{n},{e}\nS2,0101,{n + 5},{e + 5}\nS3,0101,{e + 9},{n + 9}\n"
+                    f"S4,0101,{n + 900_000},{e}\n", encoding="utf-8")
+    r = load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
+    assert (r.read, r.loaded, r.rejected) == (4, 2, 2), r.text()
+    got = dict(fresh_db.rows("SELECT row_number, message FROM load_rejects WHERE batch_id = %s",
+                             (r.batch_id,)))
+    assert set(got) == {4, 5}
+    assert "370811" in got[4] and "swapped" in got[4], got[4]
+    assert "outside every district" in got[5] and "swapped" not in got[5], got[5]

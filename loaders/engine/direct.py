@@ -200,12 +200,17 @@ class DirectConverter:
         if layer.assign_district and n:
             codes = np.array(self.areas.district_codes + [None], dtype=object)
             dist = codes[di]  # -1: None
-            for j in np.flatnonzero(di < 0):
+            outside = np.flatnonzero(di < 0)
+            swapped = self._swapped_districts(conv.geoms[outside], codes) if len(outside) \
+                else []
+            for j, inside in zip(outside.tolist(), swapped, strict=True):
                 keep[j] = False
-                rejects.append(self._reject(
-                    batch, conv.index[j], "outside_area",
-                    "feature lies outside every district of the city profile", keys[j],
-                    place_field(batch)))
+                why = "feature lies outside every district of the city profile"
+                if inside is not None:
+                    why += (f"; with its X and Y exchanged it lies in district {inside} "
+                            "(X is the northing, Y the easting): are they swapped?")
+                rejects.append(self._reject(batch, conv.index[j], "outside_area", why,
+                                            keys[j], place_field(batch)))
             if self.district:
                 dist[:] = self.district
         grid = np.full(n, None, dtype=object)
@@ -218,6 +223,18 @@ class DirectConverter:
                                                 "feature lies in no unit grid cell", keys[j],
                                                 place_field(batch)))
         return conv, rejects, keep, dist, grid
+
+    def _swapped_districts(self, geoms: np.ndarray, codes: np.ndarray) -> list[str | None]:
+        """The district each geometry would lie in with its coordinates exchanged (None: in
+        none): a survey row whose X and Y were typed the wrong way round lies hundreds of
+        kilometres away, and its reject said only "outside every district". In the storage
+        CRS: a row swapped in a delivery of that CRS comes back; one of another CRS lands
+        nowhere (no hint)."""
+        import shapely
+
+        back = shapely.transform(geoms, lambda c: c[:, ::-1])
+        di, _ = self.places.place(back, True, False)
+        return [None if d < 0 else codes[d] for d in di.tolist()]
 
     def finish(self, batch, prepared: tuple) -> DirectBatch:
         """The rest, in row order: duplicates (against every earlier batch's keys, see
