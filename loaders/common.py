@@ -160,11 +160,8 @@ def _id_texts(values: np.ndarray | pa.Array) -> np.ndarray:
         return out
     out = np.full(len(values), None, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        s = pd.Series(values, dtype=object).str.strip()
-        odd = np.flatnonzero(s.notna().to_numpy(dtype=bool)
-                             & ~s.str.isascii().fillna(True).to_numpy(dtype=bool))
-        if len(odd):
-            s.iloc[odd] = [id_form(v) for v in s.iloc[odd]]
+        s = pd.Series(id_forms_objects(pd.Series(values, dtype=object).str.strip()
+                                       .to_numpy(dtype=object)), dtype=object)
         ok = (s.notna() & (s != "")).to_numpy(dtype=bool)
         out[ok] = s.to_numpy(dtype=object)[ok]
         return out
@@ -174,6 +171,16 @@ def _id_texts(values: np.ndarray | pa.Array) -> np.ndarray:
                 v = int(v)
             out[i] = id_form(f"{v}") or None
     return out
+
+
+def id_forms_objects(values: np.ndarray) -> np.ndarray:
+    """:func:`cim.text.id_form` of an object array of texts (None or NaN where none): the ids
+    to change found in Arrow (a Python call an id cost 2–3 s a million Chinese ids)."""
+    arr = pa.array(values, pa.string(), from_pandas=True)
+    fixed = _id_forms(arr)
+    if fixed is arr:
+        return values
+    return np.asarray(fixed.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _id_forms(ids: pa.Array) -> pa.Array:

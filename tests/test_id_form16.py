@@ -111,13 +111,16 @@ def test_stored_keys_take_the_form_and_the_next_load_finds_them(jining_profile, 
 
 def test_the_dataset_and_field_names_of_a_key_are_kept(jining_profile):
     """0017 changes a key's id only: a dataset named 管线（一期） (full-width brackets, as
-    its file was named) keeps its name, as the loaders key it."""
+    its file was named) keeps its name, as the loaders key it; and only the keys of layers
+    the loaders key so (a sensor's is its device id as delivered)."""
     with scratch_db("idformhead", jining_profile) as d:
         d.rows("INSERT INTO code_registry (code, layer, source_key) VALUES "
                "('T1', 'buildings', '管线（一期）:ＡＢ1'), "
-               "('T2', 'buildings', '管线（一期）:备用编号（旧）=Ｃ 2 ')  RETURNING 1")
+               "('T2', 'buildings', '管线（一期）:备用编号（旧）=Ｃ 2 '), "
+               "('T3', 'sensors', 'sensors:ＳＮ-1')  RETURNING 1")
         downgrade(d.url, d.profile.srid, "0016_cases_opened_order")
         upgrade(d.url, d.profile.srid)
         keys = {k for k, in d.rows("SELECT source_key FROM code_registry WHERE code "
-                                   "IN ('T1', 'T2')")}
-        assert keys == {"管线（一期）:AB1", "管线（一期）:备用编号（旧）=C 2"}, keys
+                                   "IN ('T1', 'T2', 'T3')")}
+        # a sensor is keyed by its device id as delivered (loaders.sensors): left as it is
+        assert keys == {"管线（一期）:AB1", "管线（一期）:备用编号（旧）=C 2", "sensors:ＳＮ-1"}, keys

@@ -19,7 +19,7 @@ from cim.numbers import ValueProblem
 from cim.profile import CityProfile
 from cim.text import id_form
 from loaders.column_values import distinct, mapped
-from loaders.common import jsonable
+from loaders.common import id_forms_objects, jsonable
 from loaders.dates import as_year, years
 from loaders.excel_notation import (
     as_coordinate,
@@ -270,9 +270,8 @@ def _id_texts(col: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
         out, problems = texts(col, 100)
     else:  # numbers, or dates Excel made of ids: each distinct value once
         out, problems = mapped(col, _date_free_id)
-    for i, t in enumerate(out.tolist()):  # as id_text: ＲＬ0001 is RL0001
-        if t is not None and not t.isascii():
-            out[i] = id_form(t) or None
+    out = id_forms_objects(out)  # as id_text: ＲＬ0001 is RL0001
+    out[np.equal(out, "")] = None  # an id of invisible characters only
     for i, msg in excel_rounded_ids(out).items():  # in Arrow, not a regex a row
         problems[i] = msg
         out[i] = None

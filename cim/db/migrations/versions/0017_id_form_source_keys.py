@@ -12,6 +12,14 @@ one, are left as they are (two features the delivery told apart only by such cha
 next load keeps the one its rows match). The dataset's name and the id field's name are kept:
 the loaders key them as named.
 
+Only the layers whose loaders key ids in that form (``loaders.common.source_keys``, the pipe
+survey's ``id_text``): a sensor is keyed by its device id as delivered (a reading names it
+so), a district or grid cell by its code, a population row and a risk point by keys of their
+own; rewriting those would have made the next load miss them (a sensor's second current row
+refused by its unique device index). A first-field id holding ``=`` after a full-width
+character (``ds:Ｑ=1``) is read as a field's key and left (rare; its next load gives it a new
+code).
+
 Revision ID: 0017_id_form_source_keys
 Revises: 0016_cases_opened_order
 Create Date: 2026-12-06
@@ -38,6 +46,9 @@ _WS = (r"[\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\
 # the key's head kept (dataset:, or dataset:field=), its id translated and trimmed; the
 # statements go to the driver with the two alphabets as parameters (%(f)s, %(t)s)
 _HEAD = "substring({k} from '^[^:]*:(?:[^=]*=)?')"
+# the layers keyed by loaders.common.source_keys and the pipe survey's id_text at this revision
+_LAYERS = ("buildings", "components", "roads", "green_spaces", "facilities", "planning_parcels",
+           "control_lines", "height_zones", "pipe_points", "pipe_segments")
 _NEW = (f"({_HEAD} || regexp_replace(regexp_replace(translate(substr({{k}}, "
         f"length({_HEAD}) + 1), %(f)s, %(t)s), '^{_WS}+', ''), "
         f"'{_WS}+$', ''))")
@@ -45,7 +56,7 @@ _NEW = (f"({_HEAD} || regexp_replace(regexp_replace(translate(substr({{k}}, "
 
 def upgrade() -> None:
     bind = op.get_bind()
-    alphabets = {"f": _FROM, "t": _TO}
+    alphabets = {"f": _FROM, "t": _TO, "layers": list(_LAYERS)}
     new = _NEW.format(k="source_key")
     odd = f"source_key ~ '{_ODD}' AND {_HEAD.format(k='source_key')} IS NOT NULL"
     # the registry first: a layer table's key changes only where its registry row did (or
@@ -53,7 +64,7 @@ def upgrade() -> None:
     bind.exec_driver_sql(f"""
         CREATE TEMP TABLE _idform ON COMMIT DROP AS
         WITH c AS (SELECT DISTINCT layer, source_key AS old, {new} AS new
-                   FROM code_registry WHERE {odd}),
+                   FROM code_registry WHERE {odd} AND layer = ANY(%(layers)s)),
              g AS (SELECT layer, new, min(old) AS old FROM c WHERE new <> old
                    GROUP BY layer, new HAVING count(*) = 1)
         SELECT g.* FROM g WHERE NOT EXISTS (
@@ -68,8 +79,8 @@ def upgrade() -> None:
         "JOIN information_schema.tables t ON t.table_schema = c.table_schema "
         " AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE' "
         "WHERE c.table_schema = current_schema() AND c.column_name = 'source_key' "
-        "AND c.table_name NOT LIKE 'code\\_registry%%' "
-        "ORDER BY 1").fetchall()]
+        "AND c.table_name = ANY(%(layers)s) "
+        "ORDER BY 1", alphabets).fetchall()]
     for table in tables:
         bind.exec_driver_sql(f"""
             WITH c AS (SELECT DISTINCT source_key AS old, {new} AS new FROM "{table}"
