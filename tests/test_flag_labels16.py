@@ -15,11 +15,12 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import yaml
 
 from cim.profile import DICTIONARY_DIR
 from layers.health.report import health_labels
-from layers.styles.maplibre import flag_labels, info_formats
+from layers.styles.info_formats import flag_labels, info_formats
 from tests.conftest import run_cli
 from tests.health_fixture import city_db  # noqa: F401 - fixture `city`
 from tests.test_health12_flags import _retire
@@ -48,8 +49,22 @@ def _written_flags() -> set[str]:
     out: set[str] = set()
     for tree in trees.values():
         for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                    and isinstance(node.targets[0], ast.Name) and "FLAG" in node.targets[0].id \
+                    and isinstance(node.value, ast.Constant):  # OVERDUE_FLAG, alarm's FLAG
+                out.add(node.value.value)
             vals: list[ast.AST] = []
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                    and "flag" in ast.unparse(node.targets[0]).lower():
+                # flags = [] if … else ["not_residential"]
+                vals = [e for lst in ast.walk(node.value) if isinstance(lst, ast.List)
+                        for e in lst.elts]
+            elif isinstance(node, ast.Call) and node.args \
+                    and isinstance(node.args[0], ast.Constant | ast.JoinedStr) \
+                    and "array_append(flags" in ast.unparse(node.args[0]):
+                # SQL adding a flag: the constants among its parameters
+                vals = [n for a in node.args[1:] for n in ast.walk(a) if isinstance(n, ast.Name)]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                     and node.func.attr in ("append", "add") \
                     and "flag" in ast.unparse(node.func.value).lower():
                 vals = list(node.args)
@@ -96,11 +111,16 @@ def test_every_flag_written_has_its_word(jining_profile):
     flags |= set(re.findall(r'^[A-Z_]+ = "([a-z_]+)"  # ', src, re.M)) - {"m"}
     rules = yaml.safe_load((DICTIONARY_DIR / "pipe_qa_rules.yaml").read_text(encoding="utf-8"))
     flags |= {r["id"] for r in rules["rules"] if r["severity"] == "warning"}
-    flags -= {"overdue"}  # a case's: labelled below with the cases' own
+    prefixes = {f for f in flags if f.endswith(":")}  # alarm:<code> on a risk point
+    assert prefixes == {"alarm:"}, prefixes
+    assert set(formats["flag_prefixes"]) == prefixes and all(
+        re.search(r"[\u4e00-\u9fff]", w) for w in formats["flag_prefixes"].values())
+    flags -= prefixes
     missing = sorted(f for f in flags if f not in shared)
     assert not missing, missing
     assert {"percent_assumed", "fraction_assumed", "limit_not_required", "state_unmapped",
-            "orphan_point", "z_differs_from_ground"} <= flags
+            "orphan_point", "z_differs_from_ground", "not_residential", "escalated_after_close",
+            "overdue", "ground_derived", "ground_from_z"} <= flags
     assert flag_labels(formats, "cases")["overdue"] == WORDS["flags"]["overdue"]
     titles = _titles()
     for f in flags:  # the file's word, else a health no_<layer>'s: 无 and the layer's title
@@ -177,3 +197,40 @@ def test_the_map_shows_a_pipes_and_a_buildings_flags_in_words(browser, api, db):
         assert shown == "、".join(WORDS["flags"][f] for f in flags), (layer, shown, flags)
         checked += 1
     assert checked >= 2, "the samples hold no flagged pipe or building"
+
+
+def test_a_citys_copy_without_the_flags_takes_the_platforms_words(jining_profile, tmp_path):
+    """A city's copy made before the flags had words (no `flags` section) shows them in the
+    platform's words, not as written (review 16)."""
+    own = yaml.safe_load((DICTIONARY_DIR / "value_labels.yaml").read_text(encoding="utf-8"))
+    del own["flags"], own["flag_prefixes"]
+    path = tmp_path / "value_labels.yaml"
+    path.write_text(yaml.safe_dump(own, allow_unicode=True), encoding="utf-8")
+    city = replace(jining_profile, dictionaries={**jining_profile.dictionaries,
+                                                 "value_labels": path})
+    formats = info_formats(city)
+    assert flag_labels(formats, "sensors")["position_from_asset"] == "位置取自设施"
+    assert formats["flag_prefixes"] == WORDS["flag_prefixes"]
+
+
+def test_a_risk_points_alarm_flag_reads_as_the_word_and_the_code(browser, api, db):  # noqa: F811
+    from tests.test_infolabels13 import info_rows
+    from tests.test_webmap import open_map
+
+    """A sample risk point given an alarm's flag as layers.risk.alarm writes it (taken off
+    again after): 告警 and the code, not alarm:<code>."""
+    rows = db.rows("SELECT code FROM risk_points WHERE valid_to IS NULL ORDER BY code LIMIT 1")
+    if not rows:
+        pytest.skip("the samples hold no risk point")
+    code, flag = rows[0][0], "alarm:370811920100000042"
+    db.rows("UPDATE risk_points SET flags = array_append(flags, %s) WHERE code = %s "
+            "AND valid_to IS NULL RETURNING 1", (flag, code))
+    try:
+        driver, _ = browser
+        open_map(driver, api)
+        shown = info_rows(driver, code)["标记"]
+        assert f"{WORDS['flag_prefixes']['alarm:']} 370811920100000042" in shown, shown
+        assert "alarm:" not in shown, shown
+    finally:
+        db.rows("UPDATE risk_points SET flags = array_remove(flags, %s) WHERE code = %s "
+                "RETURNING 1", (flag, code))

@@ -9,7 +9,7 @@ from dataclasses import replace
 import yaml
 
 from cim.profile import DICTIONARY_DIR
-from layers.styles.maplibre import info_formats
+from layers.styles.info_formats import info_formats
 
 
 def test_a_citys_copy_of_the_value_labels_is_read(jining_profile, tmp_path):

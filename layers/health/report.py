@@ -139,10 +139,10 @@ def health_labels(profile: Any) -> dict[str, dict[str, str]]:
     """The words of the health layer's coded columns (status met → 达标, trend improved → 改善
     …) as the web map's feature info shows them: value_labels.yaml's ``health_indicators``,
     the city's copy named in its profile else the platform's
-    (:func:`layers.styles.maplibre.info_formats`). The report kept its own copies, so a city's
+    (:func:`layers.styles.info_formats.info_formats`). The report kept its own copies, so a city's
     wording showed on the map and not in the report. ``flags``: every layer's words
-    (:func:`layers.styles.maplibre.flag_labels`): the report printed no_population_of_year."""
-    from layers.styles.maplibre import flag_labels, info_formats
+    (:func:`layers.styles.info_formats.flag_labels`): the report printed no_population_of_year."""
+    from layers.styles.info_formats import flag_labels, info_formats
 
     formats = info_formats(profile)
     return {**formats["values"].get("health_indicators", {}),

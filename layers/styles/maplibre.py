@@ -7,13 +7,11 @@ exactly the style layers that draw it; each style layer carries ``metadata["cim:
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
-from cim.errors import ConfigError
-from cim.profile import CityProfile, read_yaml_mapping
+from cim.profile import CityProfile
 from layers.styles.expr import ml_filter, ml_geometry
+from layers.styles.info_formats import info_formats
 from layers.styles.model import (
     GEOMETRY_KINDS,
     OTHER_COLOR,
@@ -398,71 +396,6 @@ class _Builder:
             sl["minzoom"] = max(zoom.get("minzoom", 0),
                                 scale_to_zoom(lab.max_scale, self.latitude))
         return sl
-
-
-_UNIT = re.compile(r"\(([^()]+)\)\s*$")  # 长度 horizontal length (m): m
-
-
-def info_formats(profile: CityProfile, path: Path | None = None) -> dict[str, dict]:
-    """How the web map's feature info shows a value: ``values`` {layer: {column: {code: 中文}}}
-    (value_labels.yaml: the city's copy named in its profile, ``dictionaries: {value_labels:
-    …}``, else the platform's; ``path`` another file; a layer named in ``asset_layer`` by its catalog title, a health
-    dimension by the health catalog's name), ``flags`` {flag: 中文} the words of every
-    layer's ``flags`` under a layer's own (:func:`flag_labels`) and ``decimals`` {layer: {column: n}} by the unit
-    closing the column's declared title. The info showed ``active``, ``gap`` and a pipe's
-    length with 14 decimals."""
-    from cim.layerdefs import BASE_COLUMNS
-    from layers.catalog import layer_defs
-
-    path = path or profile.dictionary_path("value_labels", ".yaml")
-    raw = read_yaml_mapping(path, "the value labels")
-    values: dict[str, dict[str, dict[str, str]]] = {}
-    for layer, cols in (raw.get("values") or {}).items():
-        for col, labels in (cols or {}).items():
-            if not isinstance(labels, dict):
-                raise ConfigError(f"{path}: values.{layer}.{col} must map each value to its "
-                                  "label")
-            values.setdefault(str(layer), {})[str(col)] = {str(k): str(v)
-                                                           for k, v in labels.items()}
-    try:
-        places = {str(u): int(n) for u, n in (raw.get("decimals") or {}).items()}
-        own = {(str(t), str(c)): int(n) for t, cols in (raw.get("column_decimals") or {}).items()
-               for c, n in (cols or {}).items()}
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: decimals, column_decimals: each unit or column takes a "
-                          f"whole number ({exc})") from exc
-    flags = raw.get("flags") or {}
-    if not isinstance(flags, dict):
-        raise ConfigError(f"{path}: flags must map each flag to its label")
-    defs = layer_defs()
-    titles = {d.name: d.title_zh for d in defs.values()}
-    # every layer's 标记 (sent once: the page puts a layer's own words over them); a health
-    # indicator's no_<layer>
-    shared = {**{f"no_{n}": f"无{t}" for n, t in titles.items()},
-              **{str(k): str(v) for k, v in flags.items()}}
-    decimals: dict[str, dict[str, int]] = {}
-    for d in defs.values():
-        for c in (*BASE_COLUMNS, *d.columns, *d.other_columns):
-            unit = _UNIT.search(c.title)
-            n = own.get((d.name, c.name), places.get(unit.group(1)) if unit else None)
-            if n is not None:
-                decimals.setdefault(d.name, {})[c.name] = n
-            if c.name == "asset_layer":
-                values.setdefault(d.name, {})[c.name] = {**titles, **values.get(d.name, {})
-                                                         .get(c.name, {})}
-    if "health_indicators" in defs:
-        from layers.health.catalog import load_catalog
-
-        dims = values.setdefault("health_indicators", {}).setdefault("dimension", {})
-        for dim in load_catalog(profile).dimensions:
-            dims.setdefault(dim.id, dim.name_zh)
-    return {"values": values, "decimals": decimals, "flags": shared}
-
-
-def flag_labels(formats: dict, layer: str) -> dict[str, str]:
-    """The words of ``layer``'s flags in :func:`info_formats`' ``formats``: the shared ones,
-    the layer's own over them (map.js reads them the same way)."""
-    return {**formats["flags"], **formats["values"].get(layer, {}).get("flags", {})}
 
 
 def city_latitude(profile: CityProfile) -> float:

@@ -71,6 +71,12 @@
   // a list (a sensor's 标记 ["position_from_asset"]) item by item and a JSON object (an
   // alarm's 详情) key by key through the column's labels too: they showed as raw JSON in
   // English; an unlabelled item or key shows as it is, times inside on the city's clock
+  // a flag of a word and what it names (a risk point's alarm:<code>): the word, then the rest
+  function prefixed(flag) {
+    const words = (state.info || {}).flag_prefixes || {};
+    const p = Object.keys(words).find((w) => flag.startsWith(w));
+    return p === undefined ? flag : `${words[p]} ${flag.slice(p.length)}`;
+  }
   function formatted(collection, k, v) {
     const info = state.info || {};
     // a layer's 标记 through the words shared by every layer (info.flags), its own over them
@@ -81,7 +87,8 @@
     const part = (x) => (Array.isArray(x) ? x.map(part).join("、")
       : x !== null && typeof x === "object"
         ? Object.entries(x).map(([key, y]) => `${labels[key] ?? key}：${y !== null && typeof y === "object" && !Array.isArray(y) ? `（${part(y)}）` : part(y)}`).join("；")
-        : x === null ? "—" : typeof x === "string" && labels[x] !== undefined ? labels[x] : shown(x));
+        : x === null ? "—" : typeof x === "string" && labels[x] !== undefined ? labels[x]
+        : k === "flags" && typeof x === "string" ? prefixed(x) : shown(x));
     if (v !== null && typeof v === "object") return part(v);
     const n = ((info.decimals || {})[collection] || {})[k];
     if (typeof v === "number" && Number.isInteger(n)) return String(Number(v.toFixed(n)));
