@@ -411,6 +411,14 @@ def _walk(conn: psycopg.Connection, cfg: IotConfig, walk: list, state: dict,
             series[code].append((ts, value))
     rows = None
     changed, touched = [], []
+    # a reading received long after its time (a gateway's backlog after an outage) opens or
+    # escalates as a late one does: at receipt (iot.yaml readings.backlog_s)
+    received = conn.execute("SELECT now()").fetchone()[0]
+    backlog = dt.timedelta(seconds=cfg.backlog_s) if cfg.backlog_s is not None else None
+
+    def receipt(ts: dt.datetime) -> dt.datetime | None:
+        return received if backlog is not None and received - ts > backlog else None
+
     for code, rs in walk:
         _, level, alarm_id, _ = state[code]
         peak = last = None
@@ -426,13 +434,14 @@ def _walk(conn: psycopg.Connection, cfg: IotConfig, walk: list, state: dict,
                     a = alarm_ops.open_alarm(conn, cfg, rows[code], kind="threshold",
                                              level=new, at=ts, value=v, threshold=band.on,
                                              clear_at=band.off,
-                                             category_code=band.case_category)
+                                             category_code=band.case_category,
+                                             received_at=receipt(ts))
                     alarm_id, peak = a["id"], v
                     counts["alarms_opened"] += 1
                     counts["cases_opened"] += 1
                 else:
                     if alarm_ops.escalate(conn, cfg, alarm_id, new, ts, band.on, v,
-                                          band.case_category):
+                                          band.case_category, received_at=receipt(ts)):
                         counts["alarms_escalated"] += 1
                 clear_at = band.off
             elif new is None and level is not None:  # cleared

@@ -112,6 +112,10 @@ class IotConfig:
     # reading of the sensor "late" (met only by the episodes of their time) and its case
     # unworkable
     max_ahead_s: float = 300.0
+    # a reading received more than this many seconds after its time that opens or escalates
+    # an alarm is a backlog (iot.yaml readings.backlog_s): its case registered at receipt;
+    # None: off
+    backlog_s: float | None = field(default=None, kw_only=True)
     # a sensor in one of these states (iot.yaml alarms.end_statuses, 停用) or retired has no
     # threshold alarm: its active one is cleared (reason named) and its readings open none;
     # no default here: the platform's iot.yaml holds it (:func:`_end_statuses`)
@@ -300,6 +304,12 @@ def load_config(profile: CityProfile | None = None,
     if not isinstance(rd, dict):
         raise ConfigError("readings: a mapping", path=str(yp), field="readings")
     max_ahead = _num(_setting(rd, "readings", "max_ahead_s", yp), yp, "readings.max_ahead_s")
+    backlog = _setting(rd, "readings", "backlog_s", yp)
+    if backlog is not None:
+        backlog = _num(backlog, yp, "readings.backlog_s")
+        if backlog < 0:
+            raise ConfigError("readings.backlog_s: 0 or more seconds, or null (off)",
+                              path=str(yp), field="readings.backlog_s")
     al = raw.get("alarms") or {}
     if not isinstance(al, dict) or not isinstance(al.get("end_statuses", []), list):
         raise ConfigError("alarms: a mapping, end_statuses a list of sensor states",
@@ -317,7 +327,7 @@ def load_config(profile: CityProfile | None = None,
     return IotConfig(sets, levels, factor, int(glevel), gcat, bool(gap.get("raise_risk")),
                      watched, ahead, behind,
                      _path(profile, "risk_matrix", ".yaml"), types, intervals, max_ahead,
-                     end_statuses=ends,
+                     end_statuses=ends, backlog_s=backlog,
                      timezone=profile.timezone if profile is not None else CHINA_TIME,
                      risk_types=risk_types, alarm_layer_code=_alarm_layer_code(profile),
                      profile=profile)
