@@ -92,3 +92,26 @@ def test_a_row_with_x_and_y_exchanged_is_told_so(fresh_db, tmp_path):
     assert set(got) == {4, 5}
     assert "370811" in got[4] and "swapped" in got[4], got[4]
     assert "outside every district" in got[5] and "swapped" not in got[5], got[5]
+
+
+def test_a_geojson_written_latitude_first_is_told_so(fresh_db, tmp_path):
+    """EPSG:4490's own axis order (latitude, longitude) written into a GeoJSON, with its crs
+    member or without: it was "no coordinate reference system … pass --crs" (cim check) —
+    the declared CRS dropped as "not degrees". Now the refusal says the coordinates are
+    written latitude first (the numbers written here)."""
+    import json
+
+    ring = [[35.3601, 116.6060], [35.3600, 116.6077], [35.3609, 116.6078], [35.3601, 116.6060]]
+    for crs in ({"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4490"}}, None):
+        doc = {"type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {"role": "site"},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+        if crs:
+            doc["crs"] = crs
+        path = tmp_path / "latlon.geojson"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        p = run_cli(["check", str(path), "--no-record"], fresh_db.env())
+        assert p.returncode == 2, (p.stdout, p.stderr)
+        assert "latitude first" in p.stderr and "116.608" in p.stderr, p.stderr
+        p = run_cli(["load", "buildings", str(path)], fresh_db.env())
+        assert p.returncode == 3 and "latitude first" in p.stderr, p.stderr

@@ -126,5 +126,13 @@ def geojson_projected_without_crs(path: Path, layer: str | None, encoding: str |
         return crs, None
     if max(abs(b[0]), abs(b[2])) <= 180 and max(abs(b[1]), abs(b[3])) <= 90:
         return crs, None
+    if crs.is_geographic and max(abs(b[0]), abs(b[2])) <= 90 \
+            and max(abs(b[1]), abs(b[3])) <= 180:
+        # EPSG:4490's own order written (35.36, 116.61): it was "no CRS … pass --crs"
+        raise InputError(f"its coordinates are degrees written latitude first (x up to "
+                         f"{max(abs(b[0]), abs(b[2])):g}, y up to {max(abs(b[1]), abs(b[3])):g}"
+                         f"): a GeoJSON holds longitude, latitude (RFC 7946), whatever its "
+                         f"crs member ({crs.name}) says; write them longitude first",
+                         path=str(path))
     return None, (f"the GeoJSON says {crs.name} but its coordinates are not degrees "
                   f"(x up to {max(abs(b[0]), abs(b[2])):,.0f}); CRS ignored")
