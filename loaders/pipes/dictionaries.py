@@ -175,6 +175,10 @@ _SIZE_PREFIX = re.compile(r"^(?:dn|de|d|φ|Φ|ф|Ф|ϕ|⌀|∅|ø|Ø)\s*", re.IG
 # a size of thousands written grouped (1,200; DN1,000): one comma after the first digit —
 # "1200,800" or "100,150" are two sizes, not a diameter of a kilometre
 _THOUSANDS = re.compile(r"(?<![\d,])(\d),(\d{3})(?![\d,])")
+# a size's number and the unit written after it (none: millimetres, 管径's unit)
+_SIZE_NUMBER = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(mm|毫米|cm|厘米|m|米)?",
+                          re.IGNORECASE)
+_UNIT_MM = {"mm": 1.0, "毫米": 1.0, "cm": 10.0, "厘米": 10.0, "m": 1000.0, "米": 1000.0}
 
 
 def parse_size(value: Any) -> tuple[float | None, float | None, float | None, str | None]:
@@ -182,7 +186,9 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
     400×300 (a section's width × height), Φ219×6 (a steel pipe's outer diameter × its wall:
     a diameter sign before two numbers makes the first the diameter).
 
-    A value that is neither a diameter nor width × height (e.g. 4孔) keeps only its text. A
+    A number may carry its unit (300mm, 0.3m, 30cm, 300毫米, 1.2m×0.8m: in millimetres; they
+    were kept as text only, the pipe without a size for the clearances and sections). A value
+    that is neither a diameter nor width × height (e.g. 4孔) keeps only its text. A
     diameter, width or height under :data:`MIN_SIZE_MM` is refused: it is the size in metres
     (0.3, 1.2, 0.8×0.6 — a header without its unit), which was stored as 0.3 mm, a pipe a
     thousand times too thin for every clearance and cross-section.
@@ -196,15 +202,16 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
         _in_mm(value, (v,))
         return v, None, None, f"{v:g}"
     text = str(value).strip()
-    s = re.sub(r"(?i)\s*mm$", "", half_width(text))  # "ＤＮ３００", "３００ｍｍ" typed full-width
-    s = _THOUSANDS.sub(r"\1\2", s)
+    s = _THOUSANDS.sub(r"\1\2", half_width(text))  # "ＤＮ３００", "３００ｍｍ" typed full-width
     bare = _SIZE_PREFIX.sub("", s)
     diameter_sign = bare != s
-    parts = _SIZE_SPLIT.split(bare)
-    try:
-        nums = [float(p) for p in parts]
-    except ValueError:
-        return None, None, None, text
+    nums = []
+    for part in _SIZE_SPLIT.split(bare):
+        m = _SIZE_NUMBER.fullmatch(part)
+        if m is None:  # no size (4孔), or a unit no size is written in
+            return None, None, None, text
+        # a unit written with each number: 0.3m, 300毫米, 1.2m×0.8m (they lost their size)
+        nums.append(round(float(m.group(1)) * _UNIT_MM[(m.group(2) or "mm").lower()], 6))
     if any(n <= 0 for n in nums):
         raise ValueProblem(f"size {text!r} is not positive")
     if len(nums) == 1:

@@ -83,10 +83,10 @@ def write_layer(session, conn, layer: LayerDef, srid: int, layer_code, src_srid,
             reject_record=lambda rec, reason, message, _attrs, _geom, key, field=None: reject(
                 rec, reason, located(rec, message), key,
                 writer_field(rec, reason, columns) or field, wkt(rec)))
+        if callable(chunks):  # before the rejects are written: it may key them (write.py)
+            chunks = chunks(known)
         if rejects:
             w.w.copy_rejects(rejects)
-        if callable(chunks):
-            chunks = chunks(known)
         for chunk in chunks:
             b = conv(chunk)
             w.write(b)

@@ -107,13 +107,14 @@ def outside_nodes(d: Delivery, areas: AreaIndex) -> tuple[set[tuple[str, str]], 
 
 
 def keep_stored_orientation(known: Known, keys: list[str], segs: list[SegRec],
-                             dataset: str) -> int:
+                             dataset: str, taken: set[str] | frozenset = frozenset()) -> int:
     """A segment without an id is keyed by its ends (``start-end``): one delivered the other
     way round (the same pipe surveyed from its other end) keeps the key — and code — it is
     stored under, ``end-start``, where its own key is no current key of the dataset, the
     reversed one is, and no other segment of the delivery has it (``keys`` changed in place;
     how many). No stored segment is keyed anew. QA rejects a reversed duplicate within one
-    delivery (``reversed_segment``)."""
+    delivery (``reversed_segment``). ``taken``: keys other segments of the delivery hold
+    (the loaded ones', when ``keys`` are the rejected ones')."""
     if not known.current:
         return 0
     idless = [j for j, s in enumerate(segs) if not s.source_id]
@@ -126,7 +127,7 @@ def keep_stored_orientation(known: Known, keys: list[str], segs: list[SegRec],
         return 0
     turned = [source_key(dataset, segs[j].cls, f"{segs[j].end_no}-{segs[j].start_no}")
               for j in unknown]
-    delivered = set(keys)
+    delivered = set(keys) | set(taken)
     n = 0
     for j, k, a in zip(unknown, turned,
                        known.positions(np.array(turned, dtype=object)).tolist()):

@@ -268,6 +268,7 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
     why = dict(conn.execute("SELECT source_key, reason FROM load_rejects WHERE batch_id = %s "
                             "AND source_key IS NOT NULL", (session.report.batch_id,)).fetchall())
     ok: list[tuple[int, SegRec, PointRec, PointRec, str, str, str]] = []
+    first_reject = len(rejects)
     for i, s in enumerate(d.segments):
         key = seg_key(dataset, s)
         errs = errors(sf.get(i, []))
@@ -354,11 +355,23 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         "length_m": lengths}
     seg_keys = [t[6] for t in ok]
 
+    # the segments rejected here, with their rejects (each appended once, in the loop above)
+    written = {t[0] for t in ok}
+    rejected = list(zip(rejects[first_reject:],
+                        (s for i, s in enumerate(d.segments) if i not in written), strict=True))
+
     def chunks(known: Known) -> Iterator[Chunk]:
         turned = keep_stored_orientation(known, seg_keys, segs, dataset)
         if turned:
             report.notes.append(f"{turned} segments delivered with their ends exchanged keep "
                                 "the key and code they are stored under")
+        # a rejected one delivered so holds its stored key too: `replace` retires no segment
+        # whose row the delivery holds (it retired B2-B3 delivered as B3-B2 and rejected)
+        rkeys = [r.source_key for r, _ in rejected]
+        if keep_stored_orientation(known, rkeys, [s for _, s in rejected], dataset,
+                                   taken=set(seg_keys)):
+            for (r, _), k in zip(rejected, rkeys, strict=True):
+                r.source_key = k
         return layer_chunks(PIPE_SEGMENTS, srid, segs, values, list(lines), seg_keys, flags,
                        [s.cls.code for s in segs], [loaded_attrs(s) for s in segs], own)
 
