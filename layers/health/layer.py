@@ -9,6 +9,7 @@ project) shows the latest year's district rows, :data:`MAP_WHERE`.
 from __future__ import annotations
 
 from cim.layerdefs import Column, LayerDef
+from cim.profile import CHINA_TIME
 
 # The table's other columns: published by the OGC API collection and in the QGIS layer, not
 # carried by the tiles, which carry the declared columns (services/tiles.py: no JSON detail,
@@ -27,10 +28,14 @@ OTHER_COLUMNS = (
 )
 
 # The rows the one map shows (vector tiles, the QGIS project's subset): each district's row of
-# the latest computed year. The city's row (the union of the districts) would cover them;
-# earlier years stay in the OGC API collection.
-MAP_WHERE = ("unit_kind = 'district' AND year = (SELECT max(year) FROM health_indicators "
-             "WHERE valid_to IS NULL)")
+# the latest computed year that is not after the current one (Beijing time: the pilot cities'
+# clock) — a plan-target scenario (`--future-year`, 2040) took the map over from the real
+# check, and hid every later real year behind it; only scenarios stored, the latest of them.
+# The city's row (the union of the districts) would cover them; earlier years stay in the
+# OGC API collection.
+MAP_WHERE = ("unit_kind = 'district' AND year = (SELECT coalesce(max(year) FILTER (WHERE "
+             f"year <= extract(year FROM now() AT TIME ZONE '{CHINA_TIME}')), max(year)) "
+             "FROM health_indicators WHERE valid_to IS NULL)")
 
 HEALTH_INDICATORS = LayerDef(
     name="health_indicators", title_zh="城市体检指标", title_en="City health check indicators",
