@@ -152,7 +152,8 @@ class TilesService:
                 out[name] = TileLayer(name, prov["table"], int(prov["srid"]), d.geometry_type,
                                       tuple(cols), tuple(c for c in cols if c in low),
                                       d.tile_min_zoom, d.tile_detail_zoom,
-                                      map_where(name) or "", formats)
+                                      map_where(name) or "", formats,
+                                      tuple((c.name, c.json_type) for c in published))
             self._layers = out
         return self._layers
 
@@ -243,7 +244,8 @@ class TilesService:
                         "geometryType": layers[n].kind,
                         "minTileMatrix": str(layers[n].min_zoom), "maxTileMatrix": str(MAX_ZOOM),
                         "propertiesSchema": {"type": "object", "properties": {
-                            c: {} for c in layers[n].columns}}} for n in names],
+                            c: {"type": t.lower()} for c, t
+                            in layers[n].tilejson_fields().items()}}} for n in names],
         }
 
     def tilesets(self, names: list[str], path: str, title: str) -> dict[str, Any]:
@@ -272,7 +274,7 @@ class TilesService:
                        max(12, min((layers[n].min_zoom for n in names), default=0))],
             "vector_layers": [{"id": n, "description": self._title(n),
                                "minzoom": layers[n].min_zoom, "maxzoom": TILEJSON_MAX_ZOOM,
-                               "fields": {c: "String" for c in layers[n].columns}}
+                               "fields": layers[n].tilejson_fields()}
                               for n in names],
         }
 

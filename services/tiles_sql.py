@@ -90,6 +90,19 @@ class TileLayer:
     # columns written as the items path writes them (column, "date-time" | "array"): ST_AsMVT
     # casts them to PostgreSQL's text, '2026-06-15 01:40:00+00' and '{position_from_asset}'
     formats: tuple[tuple[str, str], ...] = ()
+    # each column's JSON type (number, integer, boolean, string, array, object) as the items
+    # path publishes it: what the tile metadata says its values are
+    types: tuple[tuple[str, str], ...] = ()
+
+    def tilejson_fields(self) -> dict[str, str]:
+        """TileJSON's ``fields``: Number, Boolean or String as the tile holds the value (an
+        array or a JSON object, a date-time, as text); ``valid_to`` never (tiles hold
+        current features). Every field was "String": a style editor offered a text filter
+        on a building's height."""
+        kinds = dict(self.types)
+        word = {"number": "Number", "integer": "Number", "boolean": "Boolean"}
+        return {c: word.get(kinds.get(c, "string"), "String") for c in self.columns
+                if c != "valid_to"}
 
     @property
     def kind(self) -> str:

@@ -87,3 +87,22 @@ def test_stats_by_a_date_time_class_writes_rfc_3339(api, db):
     for x in got:
         assert "T" in x and x.endswith("+00:00"), x
         dt.datetime.fromisoformat(x)
+
+
+def test_tilejson_fields_say_what_the_tiles_hold(api, db):
+    """Every field was "String" (a style editor filtered a building's height as text) and
+    valid_to, never in a tile, was listed. The types from information_schema here."""
+    tj = requests.get(f"{api}/tiles/WebMercatorQuad", params={
+        "f": "tilejson", "collections": "buildings,pipe_segments"}, timeout=60).json()
+    numeric = {"smallint", "integer", "bigint", "real", "double precision", "numeric"}
+    for layer in tj["vector_layers"]:
+        kinds = dict(db.rows("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = %s", (layer["id"],)))
+        fields = layer["fields"]
+        assert "valid_to" not in fields and fields, layer["id"]
+        for name, word in fields.items():
+            want = "Number" if kinds[name] in numeric else \
+                "Boolean" if kinds[name] == "boolean" else "String"
+            assert word == want, (layer["id"], name, word, kinds[name])
+    by = {la["id"]: la["fields"] for la in tj["vector_layers"]}
+    assert by["buildings"]["height"] == "Number" and by["buildings"]["name"] == "String"
