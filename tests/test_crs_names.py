@@ -54,6 +54,9 @@ def test_the_query_library_uses_the_one_crs_module():
     """The CRS logic lives in cim.crs, not a second copy in the query library."""
     import cim.crs
     import layers.query.common as common
+    import layers.query.coord_checks as checks
 
-    for name in ("is_crs84", "crs_arg", "is_lonlat", "densified", "written_axis_order"):
+    for name in ("is_crs84", "crs_arg", "is_lonlat", "densified"):
         assert getattr(common, name) is getattr(cim.crs, name), name
+    for name in ("written_axis_order", "axis_is_northing_first", "storage_domain"):
+        assert getattr(checks, name) is getattr(cim.crs, name), name

@@ -106,3 +106,23 @@ def test_tilejson_fields_say_what_the_tiles_hold(api, db):
             assert word == want, (layer["id"], name, word, kinds[name])
     by = {la["id"]: la["fields"] for la in tj["vector_layers"]}
     assert by["buildings"]["height"] == "Number" and by["buildings"]["name"] == "String"
+
+
+def test_a_citys_own_crs_given_the_other_way_round_is_told_so(db):
+    """A PROJ string (a city's own CRS) has no area of use: a bbox typed northing first came
+    back as "cannot be transformed … got (inf, inf)". The box is the samples' extent in the
+    storage CRS (asked of PostGIS), its CRS EPSG:4527's PROJ string."""
+    from pyproj import CRS
+
+    from cim.errors import InputError
+    from layers.query.aoi import aoi
+    from layers.query.common import Area
+
+    proj = CRS.from_epsg(4527).to_proj4()
+    x0, y0, x1, y1 = db.rows("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                             "(SELECT ST_Extent(geom) AS e FROM buildings) b")[0]
+    with pytest.raises(InputError, match="other axis order"):
+        aoi(db.conninfo, Area(bbox=(y0, x0, y1, x1), crs=proj), ["buildings"])
+    got = aoi(db.conninfo, Area(bbox=(x0, y0, x1, y1), crs=proj), ["buildings"])
+    assert got["layers"]["buildings"]["count"] == db.scalar(
+        "SELECT count(*) FROM buildings WHERE valid_to IS NULL")

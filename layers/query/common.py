@@ -48,10 +48,15 @@ from cim.crs import (
     parse_crs,
     storage_domain,
     transformer,
-    written_axis_order,
 )
 from cim.errors import InputError
 from cim.layerdefs import BASE_COLUMNS, LAYERS, Column, LayerDef
+from layers.query.coord_checks import (
+    check_axis_order,
+    check_finite,
+    check_lonlat,
+    check_own_axis_order,
+)
 
 # densify lon/lat edges to about 10 m before projecting them
 LONLAT_SEGMENT_DEG = 1e-4
@@ -311,7 +316,7 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
         declared = parse_crs(crs_arg(crs))
     if geom is None or geom.is_empty:
         raise InputError(f"{what} is empty")
-    _check_finite(geom, what)
+    check_finite(geom, what)
     if not shapely.is_valid(geom):
         geom = shapely.make_valid(geom)
     if declared is not None:  # the argument's own CRS, easting (longitude) first
@@ -320,7 +325,7 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
             raise InputError(f"{what} declares its CRS ({declared.name}) and --crs says "
                              f"{crs}: give --crs only for a geometry without one")
         if declared.is_projected:
-            _check_axis_order(geom, declared, what, declared.name, xy=True)
+            check_axis_order(geom, declared, what, declared.name, xy=True)
         if epsg_of(declared) == storage_srid:
             srid = storage_srid
         else:
@@ -328,20 +333,20 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
             if not is_lonlat(declared):
                 t = pyproj.Transformer.from_crs(declared, parse_crs(srid), always_xy=True)
                 geom = shapely.transform(densified(geom, declared), lambda xy: _tx(t, xy))
-                _check_finite(geom, what, f"cannot be transformed from {declared.name} to "
+                check_finite(geom, what, f"cannot be transformed from {declared.name} to "
                                           "longitude/latitude")
-            _check_lonlat(geom, what, declared.name, lat_first=False)
+            check_lonlat(geom, what, declared.name, lat_first=False)
     elif crs is None or is_crs84(crs):
         srid = lonlat_srid(storage_srid)
-        _check_lonlat(geom, what, "CRS84", lat_first=False)
+        check_lonlat(geom, what, "CRS84", lat_first=False)
     else:
         c = parse_crs(crs_arg(crs))
         if axis_is_northing_first(c):
             geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
         if c.is_projected:
-            _check_axis_order(geom, c, what, str(crs))
+            check_axis_order(geom, c, what, str(crs))
         if c.is_geographic:
-            _check_lonlat(geom, what, str(crs), lat_first=axis_is_northing_first(c))
+            check_lonlat(geom, what, str(crs), lat_first=axis_is_northing_first(c))
         # a city's own CRS (独立坐标系: a PROJ string or WKT without an EPSG code) is
         # transformed here like any other: it was refused as 'the storage CRS … has no EPSG
         # code'
@@ -349,9 +354,13 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
         if srid not in (storage_srid, CGCS2000_GEOG, WGS84_GEOG):
             lonlat = lonlat_srid(storage_srid)
             t = transformer(srid or str(crs_arg(crs)), lonlat)  # cached
+            given = geom
             geom = shapely.transform(densified(geom, c), lambda xy: _tx(t, xy))
             srid = lonlat
-            _check_finite(geom, what, f"cannot be transformed from {crs} to longitude/latitude")
+            if c.is_projected:
+                check_own_axis_order(given, geom, c, lambda g: shapely.transform(
+                    densified(g, c), lambda xy: _tx(t, xy)), what, str(crs), storage_srid)
+            check_finite(geom, what, f"cannot be transformed from {crs} to longitude/latitude")
         elif srid != storage_srid:
             # EPSG:4490 or 4326: one to PROJ (its only operation between them is a no-op), so
             # the lon/lat the storage CRS's datum is reached from (cim.crs.lonlat_srid); data
@@ -372,53 +381,6 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
             # an empty geometry when none of it is there: it selects nothing
             geom = shapely.intersection(geom, shapely.box(w, s, e, n))
     return QueryGeometry(shapely.to_wkb(geom), srid, area=domain == "clip")
-
-
-def _check_axis_order(geom: shapely.Geometry, c: pyproj.CRS, what: str, crs_name: str,
-                      xy: bool = False) -> None:
-    """Coordinates in projected ``c`` that lie beyond where it is used, and would lie there
-    read the other way round, were typed in the other axis order: an error saying so (they
-    selected nothing, silently — X/Y mixed up is the commonest slip with Gauss-Krüger, whose
-    X is the northing). ``xy``: the geometry is GeoJSON or a file, easting first whatever
-    ``c``'s axis order."""
-    # the one rule that tells an order from where coordinates lie (cim.crs, as the loaders
-    # read a GML's srsName): "yx" when only the other way round they lie in its area of use
-    if written_axis_order(c, shapely.get_coordinates(geom)) != "yx":
-        return
-    if xy:
-        raise InputError(f"{what}: the coordinates lie outside {crs_name} and would lie in it "
-                         "the other way round: written northing first? GeoJSON and vector "
-                         "files have the easting first, whatever the CRS's axis order")
-    order = "northing (X), easting (Y)" if axis_is_northing_first(c) else "easting, northing"
-    raise InputError(f"{what}: the coordinates lie outside {crs_name} ({order}) and would "
-                     f"lie in it the other way round: given in the other axis order? "
-                     f"{crs_name} is {order.split(',')[0]} first")
-
-
-def _check_finite(geom: shapely.Geometry, what: str,
-                  why: str = "coordinates must be finite numbers (not NaN or infinity)"
-                  ) -> None:
-    xy = shapely.get_coordinates(geom)
-    if not np.isfinite(xy).all():
-        bad = xy[~np.isfinite(xy).all(axis=1)][0]
-        raise InputError(f"{what}: {why}; got ({bad[0]:g}, {bad[1]:g})")
-
-
-def _check_lonlat(geom: shapely.Geometry, what: str, crs_name: str, lat_first: bool) -> None:
-    """Longitudes (x, PostGIS order) within -180..180 and latitudes within -90..90; a
-    coordinate that fits the other axis order is said to be given in it."""
-    xy = shapely.get_coordinates(geom)
-    bad = (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
-    if not bad.any():
-        return
-    x, y = xy[bad][0]
-    first, second = ("latitude", "longitude") if lat_first else ("longitude", "latitude")
-    got = f"{y:g}, {x:g}" if lat_first else f"{x:g}, {y:g}"
-    hint = ""
-    if abs(x) <= 90 and abs(y) <= 180:  # fits the other order: swapped?
-        hint = f"; given {second}, {first}? {crs_name} is {first} first"
-    raise InputError(f"{what}: longitude must lie within -180..180 and latitude within "
-                     f"-90..90 ({crs_name}: {first}, {second}); got {got}{hint}")
 
 
 def _tx(t, xy):
