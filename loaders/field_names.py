@@ -364,8 +364,10 @@ def delivery_dataset(paths: str | Path | Sequence[str | Path], dataset: str | No
         (found, p), = recorded.items()
         refuse_export_replace(found, mode, str(p))
         return found
-    # a folder by its own name: `cim load pipes .` was the dataset '' (Path('.').name)
-    stems = [p.resolve().name if p.is_dir() else p.stem for p in given]
+    # a folder by its own name: `cim load pipes .` was the dataset '' (Path('.').name); the
+    # path made absolute, a link not followed (a stable link to this month's delivery keeps
+    # its name, and so its dataset's keys)
+    stems = [Path(os.path.abspath(p)).name if p.is_dir() else p.stem for p in given]
     if len(stems) == 1:
         return stems[0]
     common = _NAME_TAIL.sub("", os.path.commonprefix(stems))

@@ -115,3 +115,21 @@ def test_a_geojson_written_latitude_first_is_told_so(fresh_db, tmp_path):
         assert "latitude first" in p.stderr and "116.608" in p.stderr, p.stderr
         p = run_cli(["load", "buildings", str(path)], fresh_db.env())
         assert p.returncode == 3 and "latitude first" in p.stderr, p.stderr
+
+
+def test_a_site_grid_in_metres_is_not_taken_for_latitude_first(tmp_path):
+    """Small local coordinates in metres (x 12–78, y 104–165: exchanged they lie outside
+    China) in a GeoJSON without a crs member keep their way in (--crs), as before (review
+    16): only degrees that, exchanged, lie in China are refused as latitude first."""
+    import json
+
+    from loaders.sources.read import open_source
+
+    doc = {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [[[12.5, 104], [78, 104], [78, 165],
+                                                         [12.5, 165], [12.5, 104]]]}}]}
+    path = tmp_path / "site.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    src = open_source(path)
+    assert src.crs is None and any("CRS ignored" in n for n in src.notes), src.notes

@@ -63,6 +63,9 @@ def test_replace_keeps_a_reversed_segment_whose_row_was_rejected(fresh_db, tmp_p
     ("300毫米", (300, None, None)), ("30cm", (300, None, None)), ("DN300mm", (300, None, None)),
     ("1.2m×0.8m", (None, 1200, 800)), ("300mm×200mm", (None, 300, 200)),
     ("4孔", (None, None, None)), ("Φ219×6", (219, None, None)),
+    # the unit written once, after the last number (review 16): the unit of them all
+    ("1.2×0.8m", (None, 1200, 800)), ("2.0×1.5米", (None, 2000, 1500)),
+    ("3e2", (300, None, None)),
 ])
 def test_a_size_with_its_unit_is_read_in_millimetres(text, size):
     assert parse_size(text) == (*size, text)
@@ -92,3 +95,25 @@ def test_the_current_folder_is_the_dataset_of_its_name(fresh_db, tmp_path):
     assert p.returncode == 0, p.stderr
     assert fresh_db.scalar("SELECT count(*) FROM pipe_segments WHERE source_key LIKE "
                            "'热力一期:%%'") == 1
+
+
+def test_a_size_of_metres_written_for_millimetres_is_refused():
+    """300m (a slip for 300mm) was a pipe 300 m across: refused, as 0.3 without a unit is."""
+    from cim.numbers import ValueProblem
+
+    with pytest.raises(ValueProblem, match="millimetres written with m"):
+        parse_size("300m")
+    with pytest.raises(ValueProblem, match="20000"):
+        parse_size("50000")
+
+
+def test_a_linked_folder_keeps_the_name_it_is_given_by(tmp_path):
+    """A stable link to this month's delivery (热力 → 2026-05_热力): its dataset is the
+    link's name, as before — resolving it gave every reload new keys (review 16)."""
+    from loaders.field_names import delivery_dataset
+
+    real = tmp_path / "2026-05_热力"
+    real.mkdir()
+    _write(real, _points(), ["B1,B2,1.2,1.2,PE,DN300"])
+    (tmp_path / "热力").symlink_to(real, target_is_directory=True)
+    assert delivery_dataset([tmp_path / "热力"], None) == "热力"

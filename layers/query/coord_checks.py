@@ -40,7 +40,7 @@ def check_own_axis_order(given: shapely.Geometry, got: shapely.Geometry, c: pypr
                          project: Callable[[shapely.Geometry], shapely.Geometry], what: str,
                          crs_name: str, storage_srid: int) -> None:
     """A city's own CRS (a PROJ string, WKT without an authority) has no area of use for
-    :func:`_check_axis_order` to tell an axis order by: coordinates given the other way round
+    :func:`check_axis_order` to tell an axis order by: coordinates given the other way round
     came back as (inf, inf), no word of why. Where they land nowhere the data can lie and,
     exchanged, would: the same hint as for an EPSG CRS."""
     xy = shapely.get_coordinates(got)

@@ -176,8 +176,8 @@ _SIZE_PREFIX = re.compile(r"^(?:dn|de|d|φ|Φ|ф|Ф|ϕ|⌀|∅|ø|Ø)\s*", re.IG
 # "1200,800" or "100,150" are two sizes, not a diameter of a kilometre
 _THOUSANDS = re.compile(r"(?<![\d,])(\d),(\d{3})(?![\d,])")
 # a size's number and the unit written after it (none: millimetres, 管径's unit)
-_SIZE_NUMBER = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(mm|毫米|cm|厘米|m|米)?",
-                          re.IGNORECASE)
+_SIZE_NUMBER = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*"
+                          r"(mm|毫米|cm|厘米|m|米)?", re.IGNORECASE)
 _UNIT_MM = {"mm": 1.0, "毫米": 1.0, "cm": 10.0, "厘米": 10.0, "m": 1000.0, "米": 1000.0}
 
 
@@ -205,13 +205,18 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
     s = _THOUSANDS.sub(r"\1\2", half_width(text))  # "ＤＮ３００", "３００ｍｍ" typed full-width
     bare = _SIZE_PREFIX.sub("", s)
     diameter_sign = bare != s
-    nums = []
-    for part in _SIZE_SPLIT.split(bare):
-        m = _SIZE_NUMBER.fullmatch(part)
-        if m is None:  # no size (4孔), or a unit no size is written in
-            return None, None, None, text
-        # a unit written with each number: 0.3m, 300毫米, 1.2m×0.8m (they lost their size)
-        nums.append(round(float(m.group(1)) * _UNIT_MM[(m.group(2) or "mm").lower()], 6))
+    found = [_SIZE_NUMBER.fullmatch(part) for part in _SIZE_SPLIT.split(bare)]
+    if any(m is None for m in found):  # no size (4孔), or a unit no size is written in
+        return None, None, None, text
+    units = [(m.group(2) or "").lower() for m in found]
+    if units[-1] and not any(units[:-1]):  # 1.2×0.8m, 2.0×1.5米: the unit of them all
+        units = [units[-1]] * len(units)
+    # a unit written with a number: 0.3m, 300毫米, 1.2m×0.8m (they lost their size)
+    nums = [round(float(m.group(1)) * _UNIT_MM[u or "mm"], 6) for m, u in zip(found, units)]
+    if any(n > MAX_SIZE_MM for n in nums):
+        raise ValueProblem(f"size {text!r}: {max(nums):g} mm is over {MAX_SIZE_MM:g} mm "
+                           + ("(20 m): millimetres written with m?" if any(units)
+                              else "(20 m): a digit too many?"))
     if any(n <= 0 for n in nums):
         raise ValueProblem(f"size {text!r} is not positive")
     if len(nums) == 1:
@@ -229,6 +234,9 @@ def parse_size(value: Any) -> tuple[float | None, float | None, float | None, st
 # the smallest size in millimetres a surveyed pipe or cable has (DN15 service pipes, 10 mm
 # cables); below it a 管径 is a size in metres
 MIN_SIZE_MM = 5.0
+# the largest: a utility tunnel's or a box culvert's section stays under 20 m; above it a size
+# is millimetres written with m (300m)
+MAX_SIZE_MM = 20_000.0
 
 
 def _in_mm(value: Any, nums) -> None:

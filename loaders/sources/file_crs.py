@@ -111,6 +111,11 @@ def gml_srs_name_crs(path: Path, notes: list[str]
     return (crs, srs), ("xy*" if order == "xy" else order)
 
 
+# China's extent in degrees (west, south, east, north), Nansha to Mohe, Pamir to Fuyuan: where
+# degrees written latitude first are told apart from a site grid's small numbers
+CHINA_LONLAT = (73.0, 3.0, 136.0, 54.0)
+
+
 def geojson_projected_without_crs(path: Path, layer: str | None, encoding: str | None,
                                   crs: pyproj.CRS) -> tuple[pyproj.CRS | None, str | None]:
     """GDAL says WGS 84 for every GeoJSON without a "crs" member; Chinese deliveries often
@@ -126,13 +131,14 @@ def geojson_projected_without_crs(path: Path, layer: str | None, encoding: str |
         return crs, None
     if max(abs(b[0]), abs(b[2])) <= 180 and max(abs(b[1]), abs(b[3])) <= 90:
         return crs, None
-    if crs.is_geographic and max(abs(b[0]), abs(b[2])) <= 90 \
-            and max(abs(b[1]), abs(b[3])) <= 180:
-        # EPSG:4490's own order written (35.36, 116.61): it was "no CRS … pass --crs"
-        raise InputError(f"its coordinates are degrees written latitude first (x up to "
-                         f"{max(abs(b[0]), abs(b[2])):g}, y up to {max(abs(b[1]), abs(b[3])):g}"
-                         f"): a GeoJSON holds longitude, latitude (RFC 7946), whatever its "
-                         f"crs member ({crs.name}) says; write them longitude first",
-                         path=str(path))
+    w, s, e, n = CHINA_LONLAT
+    if crs.is_geographic and s <= b[0] and b[2] <= n and w <= b[1] and b[3] <= e:
+        # EPSG:4490's own order written (35.36, 116.61): it was "no CRS … pass --crs". Only
+        # where exchanged they lie in China: a site grid in metres (x 12–78, y 104–165)
+        # keeps its way out, --crs
+        raise InputError(f"its coordinates are degrees written latitude first (x "
+                         f"{b[0]:g}–{b[2]:g}, y {b[1]:g}–{b[3]:g}: exchanged they lie in "
+                         "China): a GeoJSON holds longitude, latitude (RFC 7946), whatever CRS "
+                         "it names; write them longitude first", path=str(path))
     return None, (f"the GeoJSON says {crs.name} but its coordinates are not degrees "
                   f"(x up to {max(abs(b[0]), abs(b[2])):,.0f}); CRS ignored")
