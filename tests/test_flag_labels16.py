@@ -140,15 +140,23 @@ def test_a_health_flag_no_layer_reads_as_the_layers_title(jining_profile):
         assert words[f"no_{layer}"] == f"无{titles[layer]}", layer
 
 
+def _platform_copy() -> dict:
+    return yaml.safe_load((DICTIONARY_DIR / "value_labels.yaml").read_text(encoding="utf-8"))
+
+
+def _formats_of_city_copy(profile, folder, own: dict) -> dict:
+    """info_formats of the profile with ``own`` as the city's copy of value_labels.yaml."""
+    path = folder / "value_labels.yaml"
+    path.write_text(yaml.safe_dump(own, allow_unicode=True), encoding="utf-8")
+    return info_formats(replace(profile, dictionaries={**profile.dictionaries,
+                                                       "value_labels": path}))
+
+
 def test_a_layers_own_word_wins_over_the_shared_one(jining_profile, tmp_path):
-    own = yaml.safe_load((DICTIONARY_DIR / "value_labels.yaml").read_text(encoding="utf-8"))
+    own = _platform_copy()
     own["values"]["buildings"] = {"flags": {"use_missing": "未填用途"}}
     own["flags"]["ring_closed"] = "已闭合"
-    path = tmp_path / "value_labels.yaml"
-    path.write_text(yaml.safe_dump(own, allow_unicode=True), encoding="utf-8")
-    city = replace(jining_profile, dictionaries={**jining_profile.dictionaries,
-                                                 "value_labels": path})
-    formats = info_formats(city)
+    formats = _formats_of_city_copy(jining_profile, tmp_path, own)
     assert flag_labels(formats, "buildings")["use_missing"] == "未填用途"
     assert flag_labels(formats, "components")["use_missing"] == WORDS["flags"]["use_missing"]
     assert flag_labels(formats, "pipe_points")["ring_closed"] == "已闭合"
@@ -202,13 +210,9 @@ def test_the_map_shows_a_pipes_and_a_buildings_flags_in_words(browser, api, db):
 def test_a_citys_copy_without_the_flags_takes_the_platforms_words(jining_profile, tmp_path):
     """A city's copy made before the flags had words (no `flags` section) shows them in the
     platform's words, not as written (review 16)."""
-    own = yaml.safe_load((DICTIONARY_DIR / "value_labels.yaml").read_text(encoding="utf-8"))
+    own = _platform_copy()
     del own["flags"], own["flag_prefixes"]
-    path = tmp_path / "value_labels.yaml"
-    path.write_text(yaml.safe_dump(own, allow_unicode=True), encoding="utf-8")
-    city = replace(jining_profile, dictionaries={**jining_profile.dictionaries,
-                                                 "value_labels": path})
-    formats = info_formats(city)
+    formats = _formats_of_city_copy(jining_profile, tmp_path, own)
     assert flag_labels(formats, "sensors")["position_from_asset"] == "位置取自设施"
     assert formats["flag_prefixes"] == WORDS["flag_prefixes"]
 
