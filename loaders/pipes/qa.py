@@ -162,7 +162,9 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
                 el = s.start_elevation if which == "start" else s.end_elevation
                 if d is not None and el is not None and p.ground is not None and \
                         abs(p.ground - d - el) > tol_el + 1e-9:
-                    add("heights_disagree", "segments", s, i, s.ids, segment=s.label, end=zh,
+                    add("heights_disagree", "segments", s, i, s.ids,
+                        column_name(columns, s, f"{which}_depth", f"{which}_elevation"),
+                        segment=s.label, end=zh,
                         end_en=which, point=p.point_no, ground=p.ground, depth=d,
                         elevation=el, value=abs(p.ground - d - el), limit=tol_el)
             if aerial is not None:
@@ -176,7 +178,9 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             if d is not None and el is not None and p.ground is not None:
                 off = p.ground - d - el
                 if abs(off) > tol_el + 1e-9:
-                    add("elevation_mismatch", "segments", s, i, s.ids, segment=s.label,
+                    add("elevation_mismatch", "segments", s, i, s.ids,
+                        column_name(columns, s, f"{which}_depth", f"{which}_elevation"),
+                        segment=s.label,
                         end=zh, end_en=which, point=p.point_no, ground=p.ground, depth=d,
                         elevation=el, value=abs(off), limit=tol_el)
                     height_error = True
@@ -186,7 +190,9 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             elif d is not None and p.ground is not None:
                 z = p.ground - d
             else:
-                add("missing_height", "segments", s, i, s.ids, segment=s.label, end=zh,
+                add("missing_height", "segments", s, i, s.ids,
+                    column_name(columns, s, f"{which}_depth", f"{which}_elevation"),
+                    segment=s.label, end=zh,
                     end_en=which)
                 height_error = True
             if which == "start":

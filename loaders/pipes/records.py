@@ -241,6 +241,8 @@ class SegRec:
 # the Chinese column name a problem or reject names, as the surveyor reads it in the delivery
 FIELD_ZH = {"point_no": "物探点号", "x": "X", "y": "Y", "ground_elevation": "地面高程",
             "start_no": "起始点号", "end_no": "终止点号", "class": "管线类别",
+            "start_depth": "起点埋深", "end_depth": "终点埋深",
+            "start_elevation": "起点高程", "end_elevation": "终点高程",
             "geometry": "geometry"}
 
 

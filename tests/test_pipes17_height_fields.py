@@ -1,0 +1,50 @@
+"""A segment end's heights that disagree with its point's ground (elevation_mismatch, a
+survey's error; heights_disagree, a GIS network's warning) or that are missing
+(missing_height) named no field: the reject and the QA report gave the row but not which
+columns to look at. They now name that end's depth and elevation columns as the table has
+them. Deliveries written here; the expected columns are the headers written here."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pyogrio
+import shapely
+
+from loaders.pipes.load import qa_pipes
+
+E, N = 39_460_300.0, 3_917_200.0  # inside the sample district (EPSG:4527)
+
+
+def test_survey_height_findings_name_the_ends_columns(tmp_path, jining_profile):
+    pts = tmp_path / "给水管线点.csv"
+    pts.write_text("物探点号,特征,附属物,X,Y,地面高程\n" + "".join(
+        f"JS{k},直线点,,{N},{E + 30 * (k - 1)},40.00\n" for k in range(1, 5)), encoding="utf-8")
+    segs = tmp_path / "给水管线段.csv"
+    segs.write_text("起始点号,终止点号,起点埋深,终点埋深,起点管顶高程,终点管顶高程,材质,管径\n"
+                    + "JS1,JS2,1.20,1.20,38.80,38.80,PE,200\n"   # row 2: consistent
+                    + "JS2,JS3,1.20,1.20,38.80,37.00,PE,200\n"   # row 3: end off by 1.8 m
+                    + "JS3,JS4,,1.20,,38.80,PE,200\n",           # row 4: start has neither
+                    encoding="utf-8")
+    qa = qa_pipes(jining_profile, [pts, segs])
+    got = {(f.rule, f.table, f.row, f.field) for f in qa.findings
+           if f.rule in ("elevation_mismatch", "missing_height")}
+    assert got == {("elevation_mismatch", "给水管线段.csv", 3, "终点埋深/终点管顶高程"),
+                   ("missing_height", "给水管线段.csv", 4, "起点埋深/起点管顶高程")}, got
+
+
+def test_gis_heights_disagree_names_the_ends_columns(tmp_path, jining_profile):
+    path = tmp_path / "g.gpkg"
+    pyogrio.write_dataframe(gpd.GeoDataFrame(
+        [{"管段编号": "P1", "起点号": "K1", "终点号": "K2", "起点埋深": 1.0, "终点埋深": 1.0,
+          "起点高程": 39.0, "终点高程": 35.0}],
+        geometry=[shapely.LineString([(E, N), (E + 30, N)])], crs="EPSG:4527"), path,
+        layer="pipes")
+    pyogrio.write_dataframe(gpd.GeoDataFrame(
+        {"点号": ["K1", "K2"], "地面高程": [40.0, 40.0]},
+        geometry=[shapely.Point(E, N), shapely.Point(E + 30, N)], crs="EPSG:4527"), path,
+        layer="nodes", append=True)
+    qa = qa_pipes(jining_profile, lines=f"{path}:pipes", points=f"{path}:nodes",
+                  class_opt="给水")
+    got = {(f.rule, f.table, f.row, f.field) for f in qa.findings
+           if f.rule == "heights_disagree"}
+    assert got == {("heights_disagree", "g.gpkg:pipes", 1, "终点埋深/终点高程")}, got
