@@ -59,3 +59,10 @@ def parse_number(text: str, *, metres: bool = True, storeys: bool = False) -> fl
     if not math.isfinite(f):
         raise ValueProblem(f"{text!r} is not a finite number")
     return f
+
+
+def height_difference(a: float, b: float) -> float:
+    """``a - b`` of two surveyed heights (地面高程 − 埋深, 地面高程 − 管线高程) as the surveyor
+    would write it: binary floats made 36.4 − 1.2 into 35.199999999999996, which the layers
+    stored and the API served. Rounded to the micrometre, far below any survey's precision."""
+    return round(a - b, 6)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from cim.numbers import height_difference
 from loaders.pipes.dictionaries import size_key
 from loaders.pipes.gis_checks import absent_nodes, line_ends, point_z, too_short
 from loaders.pipes.heights import above_ground, aerial_burials
@@ -188,7 +189,7 @@ def run_checks(points: list[PointRec], segments: list[SegRec], rules: Rules, *,
             elif el is not None:
                 z = el
             elif d is not None and p.ground is not None:
-                z = p.ground - d
+                z = height_difference(p.ground, d)
             else:
                 add("missing_height", "segments", s, i, s.ids,
                     column_name(columns, s, f"{which}_depth", f"{which}_elevation"),
@@ -282,7 +283,7 @@ def _depth(d: float | None, ground: float | None, z: float | None) -> float | No
     if d is not None:
         return d
     if ground is not None and z is not None:
-        return ground - z
+        return height_difference(ground, z)
     return None
 
 

@@ -22,6 +22,7 @@ import shapely
 from cim.coding.scheme import layer_code_of
 from cim.errors import OutOfAreaError
 from cim.layerdefs import PIPE_POINTS, PIPE_SEGMENTS
+from cim.numbers import height_difference
 from cim.profile import CityProfile
 from loaders.engine import indexes
 from loaders.engine.bulk import merge_lock
@@ -332,11 +333,11 @@ def _write_segments(session, conn, d: Delivery, sf, point_codes, dataset, srid, 
         "start_point_code": [point_codes[t[4]] for t in ok],
         "end_point_code": [point_codes[t[5]] for t in ok],
         "start_depth": [s.start_depth if s.start_depth is not None else (
-            ps.ground - s.z_start if ps.ground is not None and survey else None)
-            for _, s, ps, *_ in ok],
+            height_difference(ps.ground, s.z_start)
+            if ps.ground is not None and survey else None) for _, s, ps, *_ in ok],
         "end_depth": [s.end_depth if s.end_depth is not None else (
-            pe.ground - s.z_end if pe.ground is not None and survey else None)
-            for _, s, _ps, pe, *_ in ok],
+            height_difference(pe.ground, s.z_end)
+            if pe.ground is not None and survey else None) for _, s, _ps, pe, *_ in ok],
         "start_elevation": [s.start_elevation if s.start_elevation is not None
                             else (s.z_start if survey else None) for s in segs],
         "end_elevation": [s.end_elevation if s.end_elevation is not None
