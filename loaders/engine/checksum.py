@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from loaders.engine.ahead import Begun, file_identity
+
 # the files of one Shapefile: its checksum covers each (its attributes are in the .dbf, its CRS
 # in the .prj: an edited height left the .shp's checksum as it was) — not a spatial index
 # (.qix, .sbn, .sbx) that QGIS or ArcGIS build beside it when they open it: no content
@@ -74,33 +76,20 @@ def start_files_sha256(files: list[Path]) -> None:
     beside the converters otherwise), for :func:`files_sha256_started` to take."""
     import concurrent.futures
 
-    key = _files_key(files)
-    if key is None or key in _STARTED:
-        return
-    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cim-sha256")
-    _STARTED[key] = pool.submit(files_sha256_job(files))
-    pool.shutdown(wait=False)
+    def submit() -> Any:
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cim-sha256")
+        fut = pool.submit(files_sha256_job(files))
+        pool.shutdown(wait=False)
+        return fut
+
+    _STARTED.begin(file_identity(files), submit)
 
 
 def files_sha256_started(files: list[Path]) -> Any:
     """The future of the checksum :func:`start_files_sha256` began of these very files
     (unchanged since), or None; any other begun is dropped (its thread only reads and
     hashes: nothing to wait for before a fork)."""
-    key = _files_key(files)
-    mine = None
-    for other in list(_STARTED):
-        fut = _STARTED.pop(other)
-        if other == key:
-            mine = fut
-    return mine
+    return _STARTED.take(file_identity(files))
 
 
-_STARTED: dict[tuple, Any] = {}
-
-
-def _files_key(files: list[Path]) -> tuple | None:
-    try:
-        return tuple((str(Path(f).resolve()), Path(f).stat().st_size, Path(f).stat().st_mtime_ns)
-                     for f in dict.fromkeys(files))
-    except OSError:
-        return None
+_STARTED = Begun()

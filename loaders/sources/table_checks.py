@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cim.errors import InputError
+from loaders.engine.ahead import Begun, file_identity
 
 SCAN_LIMIT = 4 << 20  # bytes of a text table checked for encoding and NUL bytes
 
@@ -287,15 +288,8 @@ def gpkg_numbers_ahead(path: Path, table: str, read_path: Path | None = None
 def _claim(path: Path, table: str, read_path: Path | None) -> _Ahead | None:
     """The check :func:`start_gpkg_numbers` began of this table of this file, if any; any
     other it began is waited for (another table's, or the file changed since)."""
-    key = _file_key(path, table) if read_path is None else None
-    mine = None
-    for other in list(_STARTED):
-        started = _STARTED.pop(other)
-        if other == key:
-            mine = started
-        else:
-            started.ignore()
-    return mine
+    key = file_identity([path], table) if read_path is None else None
+    return _STARTED.take(key, _Ahead.ignore)
 
 
 def start_gpkg_numbers(path: Path, table: str | None) -> None:
@@ -318,9 +312,7 @@ def start_gpkg_numbers(path: Path, table: str | None) -> None:
         if len(names) != 1:
             return
         table = names[0]
-    key = _file_key(path, table)
-    if key is not None and key not in _STARTED:
-        _STARTED[key] = _Ahead(path, table, None)
+    _STARTED.begin(file_identity([path], table), lambda: _Ahead(path, table, None))
 
 
 def sqlite_read_uri(path: Path) -> str:
@@ -334,16 +326,8 @@ def sqlite_read_uri(path: Path) -> str:
     return path.resolve().as_uri() + ("?mode=ro" if pending else "?mode=ro&immutable=1")
 
 
-# checks begun by start_gpkg_numbers, by (file, its size and time, table)
-_STARTED: dict[tuple, _Ahead] = {}
-
-
-def _file_key(path: Path, table: str) -> tuple | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (str(path.resolve()), st.st_size, st.st_mtime_ns, table)
+# checks begun by start_gpkg_numbers, by the file's identity and the table
+_STARTED = Begun()
 
 
 class _Ahead:
