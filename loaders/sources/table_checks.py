@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cim.errors import InputError
@@ -69,20 +69,27 @@ def _row_at(path: Path, head: bytes, pos: int, encoding: str | None = None) -> i
         text = head[:pos].decode(encoding or "utf-8", errors="replace").removeprefix("\ufeff")
     except LookupError:  # an unknown --encoding (refused as such after this)
         return None
-    _large_fields()
     try:  # (a character after the text: the record it is in counts, even an empty one)
-        return sum(1 for _ in csv.reader(io.StringIO(text + "\x01", newline=""),
-                                         delimiter=csv_separator(path)))
+        with large_csv_fields():
+            return sum(1 for _ in csv.reader(io.StringIO(text + "\x01", newline=""),
+                                             delimiter=csv_separator(path)))
     except csv.Error:
         return None
 
 
-def _large_fields() -> None:
-    """Let Python's csv module read a WKT of a large footprint (its limit: 128 KiB)."""
+@contextlib.contextmanager
+def large_csv_fields() -> Iterator[None]:
+    """Let Python's csv module read a WKT of a large footprint (its limit: 128 KiB) while
+    these checks read, and give the process its limit back after (a service's own CSV
+    reading keeps its guard)."""
     import csv
     import sys
 
-    csv.field_size_limit(min(sys.maxsize, 2 ** 31 - 1))
+    before = csv.field_size_limit(min(sys.maxsize, 2 ** 31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
 
 
 def is_utf8_name(encoding: str) -> bool:
@@ -228,11 +235,11 @@ def blank_records(path: Path, header_rows: int, separator: str) -> list[int] | N
     one."""
     import csv
 
-    _large_fields()
     skipped: list[int] = []
     features = -header_rows
     try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        with large_csv_fields(), open(path, encoding="utf-8-sig", errors="replace",
+                                   newline="") as fh:
             for record in csv.reader(fh, delimiter=separator):
                 if record:
                     features += 1

@@ -26,6 +26,7 @@ from cim.text import decode_text, norm_key, norm_name
 from loaders.field_names import export_fields, load_mapping_yaml, match_fields
 from loaders.sources.excel import xls_grids, xlsx_grids
 from loaders.sources.precheck import check_xml_safety, column_letters
+from loaders.sources.table_checks import large_csv_fields
 
 EXCEL = {".xlsx", ".xlsm"}
 OLD_EXCEL = {".xls"}
@@ -449,8 +450,9 @@ def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
     # is one row, and every rejected row after it was named one row too far
     grid = []
     try:
-        for rec in reader:
-            grid.append([c.strip() or None for c in rec])
+        with large_csv_fields():  # a long 备注 or a WKT cell (Python's limit: 128 KiB)
+            for rec in reader:
+                grid.append([c.strip() or None for c in rec])
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}", path=str(path), row=len(grid) + 1) from exc
     t = _grid_to_table(path, None, grid, [], known, encoding=enc, clean=True)
