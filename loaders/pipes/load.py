@@ -62,9 +62,11 @@ __all__ = [
 
 def run_qa(profile: CityProfile, delivery: Delivery, rules: Rules | None = None) -> QAResult:
     with collector_paused():
-        return run_checks(delivery.points, delivery.segments, rules or Rules.load(profile),
-                          survey=delivery.survey, tables=delivery.tables,
-                          columns=delivery.columns, snap=delivery.snap)
+        result = run_checks(delivery.points, delivery.segments, rules or Rules.load(profile),
+                            survey=delivery.survey, tables=delivery.tables,
+                            columns=delivery.columns, snap=delivery.snap)
+    result.notes = list(delivery.notes)
+    return result
 
 
 @small_pages

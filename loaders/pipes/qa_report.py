@@ -12,7 +12,7 @@ import html
 import io
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,9 @@ class QAResult:
     segments: int
     tables: list[str]
     rules_path: str
+    # what reading the delivery noted (a table skipped as no survey table, rows of no
+    # record, the encoding read …): `cim qa pipes` says it as `cim load pipes` does
+    notes: list[str] = field(default_factory=list)
 
     def by_target(self, layer: str) -> dict[int, list[Finding]]:
         out: dict[int, list[Finding]] = defaultdict(list)
@@ -52,11 +55,13 @@ class QAResult:
     def to_dict(self) -> dict[str, Any]:
         return {"tables": self.tables, "points": self.points, "segments": self.segments,
                 "errors": self.errors, "warnings": self.warnings, "by_rule": self.counts(),
-                "rules": self.rules_path, "findings": [f.to_dict() for f in self.findings]}
+                "rules": self.rules_path, "notes": self.notes,
+                "findings": [f.to_dict() for f in self.findings]}
 
     def text(self) -> str:
         lines = [f"pipe survey QA: {self.points} points, {self.segments} segments in "
                  f"{len(self.tables)} tables — {self.errors} errors, {self.warnings} warnings"]
+        lines += [f"  note: {n}" for n in self.notes]
         for rule, n in self.counts().items():
             lines.append(f"  {rule:<26} {n}")
         for f in self.findings:
@@ -93,6 +98,7 @@ class QAResult:
             f"<td>{e(f.table)}</td><td>{f.row}</td><td>{e(' '.join(f.ids))}</td>"
             f"<td>{e(f.message_zh)}</td><td>{e(f.message_en)}</td></tr>" for f in self.findings)
         summary = "".join(f"<li>{e(k)}: {v}</li>" for k, v in self.counts().items())
+        notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
         return ("<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
                 "<title>管线普查成果质量检查报告 Pipe survey QA report</title><style>"
                 "body{font-family:sans-serif}table{border-collapse:collapse}"
@@ -101,6 +107,7 @@ class QAResult:
                 "<h1>管线普查成果质量检查报告 / Pipe survey QA report</h1>"
                 f"<p>{self.points} points, {self.segments} segments; "
                 f"{self.errors} errors, {self.warnings} warnings</p><ul>{summary}</ul>"
+                + (f"<h2>说明 / Notes</h2><ul class='notes'>{notes}</ul>" if notes else "") +
                 "<table><tr><th>rule</th><th>severity</th><th>table</th><th>row</th>"
                 "<th>ids</th><th>说明</th><th>message</th></tr>"
                 f"{rows}</table></body></html>")

@@ -437,13 +437,41 @@ def _tables_of(path: Path, sheets: list, known: set[str]) -> list[Table]:
     return [t for t in tables if t is not None]
 
 
+SEPARATORS = (",", "\t", ";", "|")
+
+
+def guess_separator(text: str, records: int = 50) -> str:
+    """The separator of a text table: of :data:`SEPARATORS`, the one that splits most of its
+    first ``records`` records into the same number of cells (two or more), records parsed
+    as the reader parses them (quotes, a cell over lines); a comma when none does.
+
+    Python's ``csv.Sniffer`` looked at lines, not records: a tab- or semicolon-separated
+    table saved with CRLF line ends, or with a note over two lines (Alt+Enter in Excel),
+    was taken as comma-separated — one column — and its table skipped as no survey table."""
+    sample = text[:1 << 16]
+    if len(text) > len(sample):
+        sample = sample[:sample.rfind("\n") + 1] or sample
+    best, score = ",", 0
+    for sep in SEPARATORS:
+        counts: dict[int, int] = {}
+        try:
+            for k, rec in enumerate(csv.reader(io.StringIO(sample, newline=""),
+                                               delimiter=sep)):
+                if k >= records:
+                    break
+                if any(c.strip() for c in rec):
+                    counts[len(rec)] = counts.get(len(rec), 0) + 1
+        except csv.Error:
+            continue
+        usual = max((n for n in counts if n > 1), key=lambda n: (counts[n], n), default=None)
+        if usual is not None and counts[usual] > score:
+            best, score = sep, counts[usual]
+    return best
+
+
 def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
     text, enc = decode_text(path.read_bytes(), path, encoding)
-    sample = text[:8192]
-    try:
-        delim = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
-    except csv.Error:
-        delim = "\t" if path.suffix.lower() == ".tsv" else ","
+    delim = "\t" if path.suffix.lower() == ".tsv" else guess_separator(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     # a record is numbered as a spreadsheet shows it: its place among the records (a blank
     # line is one, an empty row), not the line it starts on — a quoted cell over two lines
