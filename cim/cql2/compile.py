@@ -40,7 +40,7 @@ from cim.cql2.nodes import (
     Spatial,
 )
 from cim.crs import (
-    densify_step,
+    densify_step_of,
     is_crs84,
     lonlat_srid,
     parse_crs,
@@ -171,6 +171,10 @@ class _Emitter:
                 mirrored, prop, lit, dim = cut
                 return self.spatial_cut(_MIRRORED.get(n.op, n.op) if mirrored else n.op,
                                         prop, lit, dim)
+            if isinstance(n.lhs, Geom) and isinstance(n.rhs, Prop):
+                return self.relation(_MIRRORED.get(n.op, n.op), n.rhs, n.lhs)
+            if isinstance(n.lhs, Prop) and isinstance(n.rhs, Geom):
+                return self.relation(n.op, n.lhs, n.rhs)
             return sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL_OPS[n.op]),
                                                 self.geometry(n.lhs), self.geometry(n.rhs))
         if isinstance(n, DWithin):
@@ -285,17 +289,49 @@ class _Emitter:
                 else sql.SQL("FALSE")
         if op in ("S_CONTAINS", "S_EQUALS"):  # a feature cannot hold L's far points
             return sql.SQL("FALSE")
-        cut = self.geometry(lit)
         if op == "S_OVERLAPS":  # L has interior outside the feature: drop that term
-            return sql.SQL("(ST_Dimension({}) = {} AND ST_Relate({}, {}, {}))").format(
-                g, sql.Literal(dim), g, cut, sql.Literal("1*T******" if dim == 1
-                                                         else "T*T******"))
+            return self.guarded(op, prop, lit, dim, sql.SQL(
+                "(ST_Dimension({}) = {} AND ST_Relate({}, {}, {}))").format(
+                g, sql.Literal(dim), g, self.geometry(lit),
+                sql.Literal("1*T******" if dim == 1 else "T*T******")))
         if op == "S_CROSSES":  # the same term, where the feature has the higher dimension
-            return sql.SQL("(CASE WHEN ST_Dimension({}) > {} THEN ST_Relate({}, {}, {}) "
-                           "ELSE ST_Crosses({}, {}) END)").format(
-                g, sql.Literal(dim), g, cut, sql.Literal("T********"), g,
-                self.geometry(lit))  # bound twice: each placeholder takes a value
-        return sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL_OPS[op]), g, cut)
+            return self.guarded(op, prop, lit, dim, sql.SQL(
+                "(CASE WHEN ST_Dimension({}) > {} THEN ST_Relate({}, {}, {}) "
+                "ELSE ST_Crosses({}, {}) END)").format(
+                g, sql.Literal(dim), g, self.geometry(lit), sql.Literal("T********"), g,
+                self.geometry(lit)))  # bound twice: each placeholder takes a value
+        return self.relation(op, prop, lit)
+
+    def relation(self, op: str, prop: Prop, lit: Geom) -> sql.Composable:
+        """``op(feature, L)`` for a literal L, in terms PostGIS answers from L prepared once
+        for the statement. ST_Disjoint, ST_Touches, ST_Overlaps and ST_Crosses prepare
+        nothing: each feature was tested against every vertex of L — a China-sized box
+        densified for its projection, 20,000 of them, 1 ms a feature, and the request timed
+        out on 1,500 buildings. Disjoint is not intersecting; the others are asked only of
+        the features a prepared test leaves possible (:meth:`guarded`)."""
+        g = self.geometry(prop)
+        if op == "S_DISJOINT":
+            return sql.SQL("(NOT ST_Intersects({}, {}))").format(g, self.geometry(lit))
+        expr = sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL_OPS[op]), g, self.geometry(lit))
+        if op not in ("S_TOUCHES", "S_OVERLAPS", "S_CROSSES"):
+            return expr  # ST_Intersects, ST_Within, ST_Contains, ST_Equals: prepared, or cheap
+        return self.guarded(op, prop, lit, int(shapely.get_dimensions(lit.geom)), expr)
+
+    def guarded(self, op: str, prop: Prop, lit: Geom, dim: int,
+                expr: sql.Composable) -> sql.Composable:
+        """``expr`` (``op`` of the feature and L, of dimension ``dim``) asked only where a
+        necessary condition PostGIS answers from L prepared holds: the boxes overlap (an
+        index condition) and the feature meets L; of an area L, a feature that touches L
+        is not in L's interior (ST_ContainsProperly), one that overlaps or crosses it is
+        not wholly in it (ST_Covers). The CASE keeps the order, and a NULL geometry NULL."""
+        g = self.geometry(prop)
+        need = sql.SQL("ST_Intersects({}, {})").format(g, self.geometry(lit))
+        if dim == 2:
+            inside = "ST_ContainsProperly" if op == "S_TOUCHES" else "ST_Covers"
+            need = sql.SQL("{} AND NOT {}({}, {})").format(
+                need, sql.SQL(inside), self.geometry(lit), g)
+        return sql.SQL("({} && {} AND CASE WHEN NOT ({}) THEN FALSE ELSE {} END)").format(
+            g, self.geometry(lit), need, expr)
 
     # -- geometries --------------------------------------------------------------------------
     def geometry(self, n: Node) -> sql.Composable:
@@ -332,7 +368,7 @@ class _Emitter:
         # plan, which otherwise parses (and projects) the literal again for every row
         if srid == self.c.srid:
             return sql.SQL("(SELECT ST_GeomFromWKB({}, {}))").format(wkb, sql.Literal(srid))
-        step = densify_step(geographic)
+        step = densify_step_of(g, geographic)
         return sql.SQL("(SELECT ST_Transform(ST_Segmentize(ST_GeomFromWKB({}, {}), {}), {}))"
                        ).format(wkb, sql.Literal(srid), sql.Literal(step),
                                 sql.Literal(self.c.srid))
