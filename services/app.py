@@ -94,12 +94,18 @@ def create_app(settings: ServeSettings | None = None) -> Flask:
             refused = _post_as_get(items, collection_id)
             if refused is not None:
                 return refused
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # a HEAD is answered as its GET, bodiless
             answer = (items.items(collection_id) if item_id is None
                       else items.item(collection_id, item_id))
             if answer is not None:
                 return answer
         answer = pygeoapi_items(collection_id, item_id=item_id)
+        if getattr(answer, "status_code", None) == 200:
+            # pygeoapi's GeoJSON (an ECQL filter's page) typed as the platform's pages are
+            # (its headers are a dict: werkzeug's case-blind look-ups do not see them)
+            for k, v in list(answer.headers.items()):
+                if k.lower() == "content-type" and str(v).split(";")[0] == "application/json":
+                    answer.headers[k] = "application/geo+json"
         if answer is None:  # pygeoapi has no answer for a body of another type: it was a 500
             from services.guard import error
 

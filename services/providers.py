@@ -195,7 +195,7 @@ class CimProvider(BaseProvider):
             return true()
         from pygeofilter.backends.sqlalchemy.evaluate import to_filter
 
-        ecql_to_storage(filterq, self.srid, self.north_first)
+        filterq = ecql_to_storage(filterq, self.srid, self.north_first)
         # the published attributes only: an ECQL filter on a column the layer does not
         # publish (a case's free-text description, its address) counted features by its
         # value, so its text could be read out by LIKE patterns
