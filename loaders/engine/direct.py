@@ -132,6 +132,17 @@ class DirectConverter:
         field, words = self.describe_key(key, earlier if earlier > 0 else None)
         return self._reject(batch, i, "duplicate_source_id", words, key, field)
 
+    def _still_repeated(self, batch, i: int, key: str) -> Reject:
+        """A rejects export's row, rejected for repeating another row's id, loaded again with
+        that id: it named the feature the other row loaded, whose content it took over (and
+        that feature, a real one, left the current layer)."""
+        field, words = self.describe_key(key, None)
+        return self._reject(
+            batch, i, "duplicate_source_id",
+            f"{words.rsplit(' (', 1)[0]}: still the id of a current feature (the row this one "
+            "repeated was loaded under it), this row was rejected for repeating it — give it "
+            "its own id, or blank its cim_reason to let it replace that feature", key, field)
+
     def __call__(self, batch) -> DirectBatch:
         return self.finish(batch, self.prepare(batch))
 
@@ -304,6 +315,12 @@ class DirectConverter:
             keep[j] = False
             earlier = int(first[kat[j]]) if kat[j] >= 0 else seen.first_row(keys[j])
             rejects.append(self._duplicate(batch, conv.index[j], keys[j], earlier))
+        repeated = getattr(batch, "repeated_ids", None)  # (a pipe delivery's chunk: none)
+        if repeated is not None and known.current:
+            for j in np.flatnonzero(keep & (kat >= 0) & (kat < known.current)).tolist():
+                if repeated[conv.index[j]]:
+                    keep[j] = False
+                    rejects.append(self._still_repeated(batch, conv.index[j], keys[j]))
         # unchanged, changed, new
         live = np.flatnonzero(keep)
         state = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 unchanged

@@ -115,7 +115,8 @@ class Batch:
                  attributes: pyarrow.RecordBatch | None = None,
                  wkb_arrow: pyarrow.Array | None = None,
                  geometry_text: pyarrow.Array | None = None,
-                 geometry_field: str | None = None) -> None:
+                 geometry_field: str | None = None,
+                 repeated_ids: np.ndarray | None = None) -> None:
         self.first_row = first_row  # 1-based row number of the first feature in the file
         # the attribute columns, converted from ``attributes`` (Arrow, geometry left out)
         # when first asked for: a reload that skips a batch's rows by their fingerprint
@@ -130,6 +131,9 @@ class Batch:
         # a CSV's geometry column (Source.geometry_field) and its text as delivered
         self.geometry_field = geometry_field
         self._geometry_text = geometry_text
+        # a rejects export loaded again: where a row was rejected as a repeated source id
+        # (its cim_reason duplicate_source_id; a bool a row, None: no such row)
+        self.repeated_ids = repeated_ids
         if geometries is None and wkb is None:
             raise ValueError("a batch needs its geometries or their WKB")
         if columns is None and attributes is None:
@@ -220,7 +224,9 @@ class Batch:
                      rows=rows, wkb=None if self.wkb is None else self.wkb[idx],
                      geometry_text=None if self._geometry_text is None
                      else self._geometry_text.take(pyarrow.array(idx, pyarrow.int64())),
-                     geometry_field=self.geometry_field)
+                     geometry_field=self.geometry_field,
+                     repeated_ids=None if self.repeated_ids is None
+                     else self.repeated_ids[idx])
 
     def unread_geometries(self) -> dict[int, str]:
         """{position: the text as delivered} of the features whose geometry column

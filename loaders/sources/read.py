@@ -451,7 +451,8 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                 attributes = None if python_values else rb.select(names)
                 if geom_col not in rb.schema.names:
                     yield Batch(first_row=row, columns=cols, attributes=attributes,
-                                geometries=np.full(rb.num_rows, None, dtype=object), rows=rows)
+                                geometries=np.full(rb.num_rows, None, dtype=object), rows=rows,
+                                repeated_ids=repeated_ids(rb, src.export_fields))
                     k, row = k + n, next_row(src_blank, src.header_rows, first_row, k + n, row + n)
                     continue
                 arr = rb.column(geom_col)
@@ -461,7 +462,8 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                             columns=cols, attributes=attributes, wkb=wkb, rows=rows,
                             arrow=rb, wkb_arrow=arr, geometry_text=text,
                             geometry_field=src.geometry_field
-                            if text is not None or src.coordinate_fields else None)
+                            if text is not None or src.coordinate_fields else None,
+                            repeated_ids=repeated_ids(rb, src.export_fields))
                 k, row = k + n, next_row(src_blank, src.header_rows, first_row, k + n, row + n)
         src.wait_checks()  # every row read: a refusal before the load can finish
     except UnicodeDecodeError as exc:  # a field name (pyogrio decodes them)
@@ -471,6 +473,18 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
     except GDAL_INPUT_ERRORS as exc:
         raise InputError(f"GDAL failed while reading near row {row}: {gdal_message(exc)}",
                          path=str(src.path), row=row) from exc
+
+
+def repeated_ids(rb: pyarrow.RecordBatch, exported: tuple[str, ...]) -> np.ndarray | None:
+    """Of a rejects export loaded again, the rows rejected as a repeated source id (their
+    ``cim_reason``), for the load to tell one whose id was not changed from the feature that
+    id names; None for any other delivery, or an export without such a row."""
+    col = next((f for f in exported if str(f).lower().endswith("_reason")), None)
+    if col is None or col not in rb.schema.names:
+        return None
+    mask = np.array([str(v).strip() == "duplicate_source_id" if v is not None else False
+                     for v in rb.column(col).to_pylist()], dtype=bool)
+    return mask if mask.any() else None
 
 
 def _objects(arr: pyarrow.Array) -> np.ndarray:

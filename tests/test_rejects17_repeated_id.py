@@ -1,0 +1,66 @@
+"""A rejects export reloaded with a row rejected for repeating another row's id, its id not
+changed: the reload took it as a change of the feature the other row had loaded — its name
+and footprint became that code's current version, and the real building left the layer,
+told only as "changed 1". Now it is rejected again, naming the id field; a new id loads it
+as a new feature; a blanked cim_reason lets it replace the feature, as the message says.
+Deliveries written here; expected values by construction."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import shapely
+
+from tests.conftest import run_cli, scratch_db
+
+E, N = 39_460_300.0, 3_917_200.0  # inside the sample district (EPSG:4527)
+
+
+def _delivery(path):
+    rows = [{"编号": f"JZ{k:03d}", "建筑名称": f"楼{k}", "地上层数": 3} for k in range(1, 6)]
+    rows.append({"编号": "JZ003", "建筑名称": "创业大厦W座", "地上层数": 9})  # row 7: repeats
+    geoms = [shapely.box(E + 40 * k, N, E + 40 * k + 20, N + 20) for k in range(1, 7)]
+    gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4527").to_file(path, layer="楼")
+    return path
+
+
+def test_an_unfixed_repeated_id_is_rejected_again(jining_profile, tmp_path):
+    with scratch_db("rep17", jining_profile) as d:
+        env = d.env()
+        src = _delivery(tmp_path / "survey.gpkg")
+        rep = json.loads(run_cli(["load", "buildings", str(src), "--json"], env,
+                                 check=True).stdout)
+        assert (rep["loaded"], rep["rejected"]) == (5, 1), rep
+        before = d.rows("SELECT code, name, ST_AsText(geom) FROM buildings "
+                        "WHERE valid_to IS NULL AND source_key = 'survey:JZ003'")
+        assert [r[1] for r in before] == ["楼3"]
+        for fmt in ("csv", "gpkg"):
+            out = tmp_path / f"rej.{fmt}"
+            run_cli(["rejects", str(rep["batch_id"]), "--export", str(out)], env, check=True)
+            again = json.loads(run_cli(["load", "buildings", str(out), "--json"], env).stdout)
+            assert (again["loaded"], again["rejected"]) == (0, 1), again
+            (r,) = json.loads(run_cli(["rejects", str(again["batch_id"]), "--json"], env,
+                                      check=True).stdout)
+            assert (r["reason"], r["field"]) == ("duplicate_source_id", "编号"), r
+            assert "still the id of a current feature" in r["message"], r
+            assert d.rows("SELECT code, name, ST_AsText(geom) FROM buildings "
+                          "WHERE valid_to IS NULL AND source_key = 'survey:JZ003'") == before
+
+        g = gpd.read_file(tmp_path / "rej.gpkg")
+        g.loc[:, "编号"] = "JZ006"  # the fix: its own id
+        g.to_file(tmp_path / "fixed.gpkg")
+        fixed = json.loads(run_cli(["load", "buildings", str(tmp_path / "fixed.gpkg"),
+                                    "--json"], env, check=True).stdout)
+        assert (fixed["inserted"], fixed["rejected"]) == (1, 0), fixed
+        assert d.rows("SELECT name FROM buildings WHERE valid_to IS NULL AND "
+                      "source_key = 'survey:JZ006'") == [("创业大厦W座",)]
+
+        g = gpd.read_file(tmp_path / "rej.gpkg")
+        g.loc[:, "cim_reason"] = None  # as the message says: it replaces that feature
+        g.to_file(tmp_path / "replaces.gpkg")
+        took = json.loads(run_cli(["load", "buildings", str(tmp_path / "replaces.gpkg"),
+                                   "--json"], env, check=True).stdout)
+        assert took["updated"] == 1, took
+        assert d.rows("SELECT name FROM buildings WHERE valid_to IS NULL AND "
+                      "source_key = 'survey:JZ003'") == [("创业大厦W座",)]
