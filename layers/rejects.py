@@ -59,6 +59,17 @@ def export_rejects(conninfo: str, batch_id: int, out: Path) -> int:
             "SELECT layer, source_crs, options->>'dataset' FROM load_batches WHERE id = %s",
             (batch_id,)).fetchone()
     if suffix == ".csv":
+        # (nodes made at a GIS layer's line ends, "(line ends)", are no delivered table)
+        tables = sorted({t for r in rows if not (t := text((r["attrs"] or {}).get(TABLE_KEY))
+                                                 or "?").startswith("(")}) \
+            if layer == "pipes" else []
+        if len(tables) > 1:
+            # one CSV of point and segment rows read back as one point table: every segment
+            # row failed on a blank 物探点号, X and Y, and the class its file name gave was lost
+            raise InputError(
+                f"batch {batch_id}'s rejects come from {len(tables)} delivered tables ("
+                + ", ".join(tables) + "): a CSV holds one table — export to .gpkg (one layer "
+                "per table, each reloads as the table it was)", path=str(out))
         _write_csv(rows, out, dataset)
     else:
         _write_gpkg(rows, out, _crs(crs_text), dataset, by_table=layer == "pipes")

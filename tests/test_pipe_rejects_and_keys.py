@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import pyogrio
 import pytest
 import shapely
 
@@ -79,12 +80,21 @@ def test_survey_rejects_name_their_tables_row_and_field(fresh_db, tmp_path):
     for t in tables:
         rows = [n for tt, n in listed if tt == t]
         assert rows == sorted(rows), lines
-    # the export: cim_row is the row of the reject's own table
+    # a CSV holds one table: the rejects of two are refused there (read back as one point
+    # table, every segment row failed), named, and written to a GeoPackage, a layer a table
     out = tmp_path / "rej.csv"
+    proc = run_cli(["rejects", str(r.batch_id), "--export", str(out)], fresh_db.env())
+    assert proc.returncode == 3 and not out.exists(), proc.stderr
+    assert PTS in proc.stderr and SEGS in proc.stderr and ".gpkg" in proc.stderr, proc.stderr
+    out = tmp_path / "rej.gpkg"
     run_cli(["rejects", str(r.batch_id), "--export", str(out)], fresh_db.env(), check=True)
-    with open(out, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert sorted((x["_table"], x["cim_row"], x["cim_reason"], x["cim_field"]) for x in rows) == [
+    rows = []
+    for name, _kind in pyogrio.list_layers(out):
+        frame = pyogrio.read_dataframe(out, layer=name)
+        rows += [(x["_table"], str(x["cim_row"]), x["cim_reason"], x["cim_field"])
+                 for x in frame.to_dict("records")]
+    # the export: cim_row is the row of the reject's own table
+    assert sorted(rows) == [
         (SEGS, "3", "end_point_rejected", "终点号"), (SEGS, "4", "duplicate_segment", "起点号/终点号"),
         (PTS, "4", "duplicate_point", "点号"), (PTS, "5", "outside_area", "X坐标/Y坐标")]
 
