@@ -339,12 +339,17 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
 
     # the header is the row (or pair of rows) naming the most known columns; ties: the first
     best, best_score, headers = None, 1, None
+    singles = [[None if _blank(c) else str(c).strip() for c in r] for r in head]
     for i in range(min(HEADER_SCAN_ROWS, len(head))):
-        single = [None if _blank(c) else str(c).strip() for c in head[i]]
-        for cand, rows_used in ((single, 1), (two_row(i), 2)):
+        for cand, rows_used in ((singles[i], 1), (two_row(i), 2)):
             if cand is None:
                 continue
             sc = score(cand)
+            if rows_used == 2 and sc <= score(singles[i + 1]) and \
+                    len({c for c in singles[i] if c}) == 1:
+                # one text over the header that names as many alone: a title merged across
+                # it (2026年网格人口统计表 over 网格编码 … 备注), no group — it named 备注 anew
+                continue
             if sc > best_score:
                 best, best_score, headers, skip = i, sc, cand, i + rows_used
     if best is None:  # nothing known: the first non-blank row names the columns
@@ -368,8 +373,24 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
                 continue
             rows.append(r)
             numbers.append(first_row_number + i)
+    final, rows = _without_empty_unnamed(headers, final, rows)
     return Table(path=path, sheet=sheet, headers=final, rows=rows, row_numbers=numbers,
                  encoding=encoding, notes=notes)
+
+
+def _without_empty_unnamed(headers: list[str | None], final: list[str],
+                           rows: list[list[Any]]) -> tuple[list[str], list[list[Any]]]:
+    """The table without its columns of no header and no value: a trailing separator of a
+    CSV's lines, a formatted empty cell beside an Excel table. Each was kept as
+    ``column_N: null`` in the features' attrs — and a delivery saved without it (or with one
+    more) then gave every feature a new version. A column with a value anywhere stays."""
+    drop = [j for j, h in enumerate(headers) if _blank(h)
+            and all(j >= len(r) or _blank(r[j]) for r in rows)]
+    if not drop:
+        return final, rows
+    keep = [j for j in range(len(final)) if j not in set(drop)]
+    return [final[j] for j in keep], [[r[j] if j < len(r) else None for j in keep]
+                                      for r in rows]
 
 
 def _no_cells_past_the_header(path: Path, grid: list[list[Any]], lengths: list[int],

@@ -1,0 +1,83 @@
+"""Survey tables' headers: a column with no header and no value (a trailing separator of a
+CSV's lines, a formatted empty cell beside an Excel table) was kept as ``column_N: null`` in
+every feature's attrs, so the same survey saved with or without it gave every feature a new
+version; a title merged across the header was read as a group over it, and named the columns
+it did not know after itself (2026年 网格人口统计表备注). Tables written here; expected by
+construction."""
+
+from __future__ import annotations
+
+import openpyxl
+from openpyxl.styles import Font
+
+from loaders.pipes.load import load_pipes_files
+from loaders.sources.tables import read_tables
+
+E, N = 39_460_300.0, 3_917_200.0  # inside the sample district (EPSG:4527)
+KNOWN = {"网格编码", "常住人口", "年份"}
+
+
+def _survey(folder, trailing: str):
+    folder.mkdir()
+    (folder / "热力_管线点.csv").write_text(
+        f"物探点号,特征,附属物,X,Y,地面高程{trailing}\n" + "".join(
+            f"RL{k},直线点,,{N},{E + 30 * k},40.00{trailing}\n" for k in range(4)),
+        encoding="utf-8")
+    (folder / "热力_管线段.csv").write_text(
+        f"起始点号,终止点号,起点埋深,终点埋深,材质,管径{trailing}\n" + "".join(
+            f"RL{k},RL{k + 1},1.2,1.2,钢,300{trailing}\n" for k in range(3)), encoding="utf-8")
+    return folder
+
+
+def test_a_trailing_separator_is_no_column_and_changes_nothing(fresh_db, tmp_path):
+    plain = _survey(tmp_path / "plain", "")
+    trailing = _survey(tmp_path / "trailing", ",,")
+    (t,) = [t for t in read_tables(trailing / "热力_管线点.csv", {"物探点号"})]
+    assert t.headers == ["物探点号", "特征", "附属物", "X", "Y", "地面高程"], t.headers
+    first, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [plain], dataset="P")
+    assert (first.loaded, first.rejected) == (7, 0), first.text()
+    again, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [trailing], dataset="P")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 7), again.text()
+    assert fresh_db.scalar("SELECT count(*) FROM pipe_points WHERE attrs ?| "
+                           "array['column_7', 'column_8']") == 0
+
+
+def test_a_column_with_a_value_and_no_header_stays(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("网格编码,常住人口,年份,\n370811001001001,12,2026,见附件\n"
+                    "370811001001002,13,2026,\n", encoding="utf-8")
+    (t,) = read_tables(path, KNOWN)
+    assert t.headers == ["网格编码", "常住人口", "年份", "column_4"], t.headers
+    assert [r[3] for r in t.rows] == ["见附件", None]
+
+
+def test_a_merged_title_and_an_empty_formatted_cell(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "2026人口"
+    ws["A1"] = "2026年 网格人口统计表"
+    ws.merge_cells("A1:E1")  # one column wider than the table
+    ws.append(["网格编码", "常住人口（人）", "年份", "备注"])
+    ws.append(["370811001001001", 1234, 2026, "新建小区"])
+    ws.append(["370811001001002", 1235, 2026, None])
+    ws["F4"].font = Font(bold=True)  # formatted, empty
+    path = tmp_path / "人口.xlsx"
+    wb.save(path)
+    (t,) = read_tables(path, KNOWN)
+    assert t.headers == ["网格编码", "常住人口（人）", "年份", "备注"], t.headers
+    assert t.row_numbers == [3, 4] and t.rows[0][3] == "新建小区", t.rows
+
+
+def test_a_group_over_its_columns_is_still_read_as_one_header(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["物探点号", "坐标(m)", None, "埋深(m)", None, "备注"])
+    ws.append([None, "X", "Y", "起点", "终点", None])
+    ws.merge_cells("B1:C1")
+    ws.merge_cells("D1:E1")
+    ws.append(["RL1", N, E, 1.2, 1.3, "过路"])
+    path = tmp_path / "s.xlsx"
+    wb.save(path)
+    (t,) = read_tables(path, {"物探点号", "X", "Y", "起点埋深", "终点埋深"})
+    assert t.headers == ["物探点号", "坐标(m)X", "坐标(m)Y", "起点埋深(m)", "终点埋深(m)", "备注"], \
+        t.headers  # a group over each pair, a name alone over the others
