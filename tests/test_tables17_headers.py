@@ -81,3 +81,38 @@ def test_a_group_over_its_columns_is_still_read_as_one_header(tmp_path):
     (t,) = read_tables(path, {"物探点号", "X", "Y", "起点埋深", "终点埋深"})
     assert t.headers == ["物探点号", "坐标(m)X", "坐标(m)Y", "起点埋深(m)", "终点埋深(m)", "备注"], \
         t.headers  # a group over each pair, a name alone over the others
+
+
+def _buildings_csv(path, trailing: str, note: str = ""):
+    rows = [f"编号,建筑名称,地上层数,WKT{trailing}"]
+    for k in range(3):
+        x = E + 40 * k
+        rows.append(f'JZ{k},楼{k},3,"POLYGON(({x} {N},{x + 20} {N},{x + 20} {N + 20},'
+                    f'{x} {N + 20},{x} {N}))"{trailing if k else trailing + note}')
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_gdal_read_table_with_a_trailing_separator(fresh_db, tmp_path):
+    """The loaders reading a CSV through GDAL (buildings, components …): GDAL names the blank
+    header's column field_N; its empty cells are no attribute."""
+    import json
+
+    from tests.conftest import run_cli
+
+    env = fresh_db.env()
+    src = tmp_path / "b"
+    src.mkdir()
+    first = json.loads(run_cli(["load", "buildings", str(_buildings_csv(src / "楼.csv", ",")),
+                                "--crs", "EPSG:4527", "--json"], env, check=True).stdout)
+    assert first["loaded"] == 3, first
+    assert {a for (a,) in fresh_db.rows("SELECT attrs::text FROM buildings")} == {"{}"}
+    again = json.loads(run_cli(["load", "buildings", str(_buildings_csv(src / "楼.csv", "")),
+                                "--crs", "EPSG:4527", "--json"], env, check=True).stdout)
+    assert (again["updated"], again["unchanged"]) == (0, 3), again
+    noted = json.loads(run_cli(["load", "buildings", str(_buildings_csv(
+        src / "楼.csv", ",", note="待核")), "--crs", "EPSG:4527", "--json"], env,
+        check=True).stdout)
+    assert noted["updated"] >= 1, noted  # a value in the unnamed column is kept
+    assert fresh_db.rows("SELECT attrs->>'field_5' FROM buildings WHERE valid_to IS NULL "
+                         "AND attrs->>'field_5' IS NOT NULL") == [("待核",)]
