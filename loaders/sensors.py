@@ -39,6 +39,7 @@ from psycopg.types.json import Jsonb
 
 from cim import crs as cimcrs
 from cim.coding.kept import kept_code_notes
+from cim.coding.places import asset_point_sql
 from cim.coding.scheme import layer_code_of
 from cim.errors import InputError
 from cim.layerdefs import LAYERS, SENSORS
@@ -148,12 +149,7 @@ def resolve_assets(conn: psycopg.Connection, refs: list[str]) -> dict[str, Asset
         d = LAYERS[layer]
         cls = sql.Identifier(d.class_column) if d.class_column else sql.SQL("NULL")
         q = sql.SQL(
-            "SELECT code, c, ST_AsEWKB(CASE"
-            " WHEN GeometryType(g) = 'POINT' THEN g"
-            " WHEN GeometryType(g) = 'LINESTRING' THEN ST_LineInterpolatePoint(g, 0.5)"
-            " WHEN GeometryType(ST_LineMerge(g)) = 'LINESTRING'"
-            "  THEN ST_LineInterpolatePoint(ST_LineMerge(g), 0.5)"
-            " ELSE ST_PointOnSurface(g) END), ST_AsEWKB(g)"
+            "SELECT code, c, ST_AsEWKB(" + asset_point_sql("g") + "), ST_AsEWKB(g)"
             " FROM (SELECT code, {cls}::text AS c, ST_Force2D(geom) AS g FROM {t}"
             "  WHERE valid_to IS NULL AND code = ANY(%s)) s").format(
             cls=cls, t=sql.Identifier(d.table))

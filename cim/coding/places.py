@@ -22,3 +22,16 @@ def grid_sql(geom: str, district: str) -> str:
     return ("(SELECT g.code FROM grid_cells g WHERE g.valid_to IS NULL "
             f"AND ST_Covers(g.geom, {geom}) ORDER BY "
             f"coalesce(g.district_code = {district}, false) DESC, g.code LIMIT 1)")
+
+
+def asset_point_sql(geom: str) -> str:
+    """SQL of the point an asset is placed at (a sensor without X/Y, a risk point, a case
+    reported on it), 2D: a point itself, a line's middle (a multi-line's, where its parts
+    join into one), else a point on its surface. ``ST_PointOnSurface`` of a 3D pipe kept its
+    Z, which the 2D cases table refused: a problem reported on a pipe was an internal error."""
+    g = f"ST_Force2D({geom})"
+    return (f"(CASE WHEN GeometryType({g}) = 'POINT' THEN {g}"
+            f" WHEN GeometryType({g}) = 'LINESTRING' THEN ST_LineInterpolatePoint({g}, 0.5)"
+            f" WHEN GeometryType(ST_LineMerge({g})) = 'LINESTRING'"
+            f"  THEN ST_LineInterpolatePoint(ST_LineMerge({g}), 0.5)"
+            f" ELSE ST_PointOnSurface({g}) END)")

@@ -173,7 +173,8 @@ def _place(conn: psycopg.Connection, srid: int, point: tuple[float, float] | Non
         geom = conn.execute("SELECT ST_SetSRID(ST_MakePoint(%s, %s), %s)",
                             (x, y, srid)).fetchone()[0]
     elif layer is not None:
-        geom = conn.execute(f"SELECT ST_PointOnSurface(geom) FROM {LAYERS[layer].table} "  # noqa: S608
+        geom = conn.execute(f"SELECT {places.asset_point_sql('geom')} "  # noqa: S608
+                            f"FROM {LAYERS[layer].table} "
                             "WHERE code = %s AND valid_to IS NULL", (asset_code,)).fetchone()[0]
     elif grid is not None:
         geom = grid[1]

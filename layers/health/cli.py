@@ -125,7 +125,8 @@ def years_cmd(c: Ctx, as_json: bool) -> None:
     zone, words = c.profile.timezone, health_labels(c.profile).get("trend", {})
     for y in years:
         idx = "-" if y["index"] is None else f"{y['index']:.3f}".rstrip("0").rstrip(".")
-        prev = "" if y["previous_value"] is None else (
+        # (a year whose index has no value has no change from the year before either)
+        prev = "" if y["previous_value"] is None or y["change"] is None else (
             f"  {words.get(y['trend'], y['trend']) if y['trend'] else '-'} "
             f"{y['change']:+g} on {y['previous_year']}")
         flags = f"  [{', '.join(y['flags'])}]" if y["flags"] else ""

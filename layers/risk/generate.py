@@ -34,9 +34,7 @@ CAND_COLUMNS = (
     "unchanged boolean NOT NULL DEFAULT false")
 
 # a representative point of the asset: mid-length of a line, else a point on its surface
-_POINT = ("CASE WHEN GeometryType(ST_Force2D(t.geom)) = 'LINESTRING' "
-          "THEN ST_LineInterpolatePoint(ST_Force2D(t.geom), 0.5) "
-          "ELSE ST_PointOnSurface(ST_Force2D(t.geom)) END")
+_POINT = places.asset_point_sql("t.geom")
 
 
 def create_candidates(conn: psycopg.Connection) -> None:
