@@ -33,3 +33,22 @@ def test_years_lists_a_year_whose_index_has_no_value(fresh_db, tmp_path):
     lines = out.stdout.splitlines()
     assert [x.split()[0] for x in lines] == ["2024", "2025"], lines
     assert "index 61.4" in lines[0] and "index -" in lines[1], lines
+
+
+def test_a_citys_catalog_without_dimensions_takes_the_platforms(tmp_path):
+    """README: a city's copy without a setting takes the platform file's value. Its
+    indicators of 'ecological' were refused as "not one of " (an empty list)."""
+    from layers.health.catalog import load_catalog
+
+    platform = yaml.safe_load((PROJECT_ROOT / "cim/dictionaries/health_indicators.yaml")
+                              .read_text(encoding="utf-8"))
+    city = tmp_path / "c1.yaml"
+    city.write_text(yaml.safe_dump({"indicators": [
+        {"id": "g", "name_zh": "绿地率", "dimension": "ecological", "unit": "%",
+         "direction": "up", "target": 38, "scale": 100,
+         "computation": {"template": "green_space_ratio"}}]}, allow_unicode=True),
+        encoding="utf-8")
+    cat = load_catalog(None, city)
+    assert [(d.id, d.weight) for d in cat.dimensions] == [
+        (d["id"], d.get("weight", 1)) for d in platform["dimensions"]]
+    assert [i.id for i in cat.indicators] == ["g"]

@@ -77,16 +77,20 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
     path = Path(path) if path else catalog_path(profile)
     raw = read_yaml_mapping(path, "the indicator catalog")
     dims = []
-    for i, d in enumerate(_entries(raw, "dimensions", path)):
+    # a city's copy without its own dimensions takes the platform file's, as its settings
+    # (an indicator of 'ecological' was refused as "not one of" an empty list)
+    dims_from, dims_path = (raw, path) if raw.get("dimensions") is not None else (
+        read_yaml_mapping(catalog_path(None), "the indicator catalog"), catalog_path(None))
+    for i, d in enumerate(_entries(dims_from, "dimensions", dims_path)):
         try:
             dims.append(Dimension(str(d["id"]), str(d["name_zh"]), str(d.get("name_en", "")),
                                   _number(d.get("weight", 1), "weight")))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: dimension {d.get('id') or i + 1}: missing or bad field "
-                              f"{exc}") from exc
+            raise ConfigError(f"{dims_path}: dimension {d.get('id') or i + 1}: missing or bad "
+                              f"field {exc}") from exc
         if dims[-1].id in {x.id for x in dims[:-1]}:
             # the second one's weight silently replaced the first's in the index
-            raise ConfigError(f"{path}: dimension {dims[-1].id}: id declared twice")
+            raise ConfigError(f"{dims_path}: dimension {dims[-1].id}: id declared twice")
     dim_ids = {d.id for d in dims}
     types = facility_types(profile)
     inds, seen = [], set()
@@ -115,7 +119,7 @@ def load_catalog(profile: CityProfile | None = None, path: Path | None = None) -
             raise ConfigError(f"{where}: id declared twice")
         if ind.dimension not in dim_ids:
             raise ConfigError(f"{where}, field 'dimension': {ind.dimension!r} is not one of "
-                           f"{', '.join(sorted(dim_ids))}")
+                           f"{', '.join(sorted(dim_ids)) or 'none (the catalog has none)'}")
         if ind.template not in TEMPLATES:
             raise ConfigError(f"{where}, field 'computation': unknown template "
                            f"{ind.template!r}; known: {', '.join(sorted(TEMPLATES))}")
