@@ -270,7 +270,8 @@ class CasesService:
                                  category_code=str(b.get("category") or ""), point=point,
                                  grid_code=b.get("grid"), address=b.get("address"),
                                  description=b.get("description"), asset_code=b.get("asset"),
-                                 photos=photos, contact=contact, profile=self.profile)
+                                 photos=photos, contact=contact, profile=self.profile,
+                                 photo_field=lambda i: f"photos[{i}]")
             return _json(out, 201, {"Location": f"/cases/{out['code']}"})
         return self.run(go, write=True)
 

@@ -272,7 +272,7 @@ def test_inspector_report_with_photo(conn):
     with pytest.raises(InputError) as exc:
         sources.report_problem(conn, insp, source="巡查上报", category_code="0501",
                                point=(x, y), photos=[("fake.jpg", b"not a photo at all")])
-    assert exc.value.field == "photo"
+    assert exc.value.field == "--photo"
     with pytest.raises(InputError) as exc:
         sources.report_problem(conn, insp, source="巡查上报", category_code="9999",
                                point=(x, y))

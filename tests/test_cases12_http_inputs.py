@@ -133,3 +133,24 @@ def test_photo_content_as_clients_send_it(served):
     assert r.status_code == 201, r.text[:300]
     digest = hashlib.sha256(PNG).hexdigest()
     assert [a["sha256"] for a in r.json()["attached"]] == [digest, digest]
+
+
+def test_a_refused_photo_names_its_place_in_the_body(served):
+    """A photo of a type not accepted named the field 'photo', which the body has not: its
+    field is photos, the refused one photos[i]. (The CLI's is --photo.)"""
+    d, base = served
+    before = _cases(d)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    photos = [{"name": "a.png", "content_base64": base64.b64encode(png).decode()},
+              {"name": "b.gif", "content_base64": base64.b64encode(b"GIF89a" + bytes(32))
+               .decode()}]
+    r = _post(base, d.tokens["insp"], body={"source": "巡查上报", "category": "0501",
+                                            "grid": d.cell, "photos": photos})
+    assert r.status_code == 400 and "field 'photos[1]'" in r.json()["description"], r.text
+    assert _cases(d) == before
+
+
+def test_cli_evaluate_names_its_options(served):
+    d, _base = served
+    out = run_cli(["case", "evaluate", "--from", "2026-12-02", "--to", "2026-12-01"], d.env())
+    assert out.returncode == 3 and "field '--to'" in out.stderr, out.stderr

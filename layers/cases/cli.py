@@ -310,7 +310,8 @@ def evaluate_cmd(c: Ctx, start, end, by, as_json) -> None:
 
     with psycopg.connect(c.conninfo()) as conn:
         out = evaluate(conn, _when(start, "--from", c), _when(end, "--to", c), by,
-                       timezone=c.profile.timezone, profile=c.profile)
+                       timezone=c.profile.timezone, profile=c.profile,
+                       fields=("--from", "--to"))
     if as_json:
         echo_json(out)
         return

@@ -67,15 +67,17 @@ def _figures(r: dict[str, Any]) -> dict[str, Any]:
 def evaluate(conn: psycopg.Connection, start: dt.datetime, end: dt.datetime,
              by: str | None = None, now: dt.datetime | None = None,
              timezone: str = CHINA_TIME,
-             profile: CityProfile | None = None) -> dict[str, Any]:
+             profile: CityProfile | None = None,
+             fields: tuple[str, str] = ("from", "to")) -> dict[str, Any]:
     """The figures of the period ``[start, end)`` per ``by`` (grid, unit, district) and in
     total, the formulas, and the overdue list at ``now`` (waiting in ``profile``'s loop; None:
     the platform's); ``start`` and ``end`` without an offset are in ``timezone`` (the
-    city's)."""
-    start, end = city_time(start, timezone, "from"), city_time(end, timezone, "to")
+    city's). ``fields``: what the caller names the two (the query's from/to, the CLI's
+    --from/--to), for a refusal."""
+    start, end = city_time(start, timezone, fields[0]), city_time(end, timezone, fields[1])
     if end <= start:
         raise InputError(f"the period ends ({end.isoformat()}) before it starts "
-                         f"({start.isoformat()})", field="to")
+                         f"({start.isoformat()})", field=fields[1])
     if by is not None and by not in GROUPS:
         raise InputError(f"by {by!r}: one of {', '.join(GROUPS)}", field="by")
     now = utc(now) or conn.execute("SELECT now()").fetchone()[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,17 +85,18 @@ def media_type(content: bytes) -> str | None:
 
 
 def attach(conn: psycopg.Connection, code: str, name: str, content: bytes,
-           profile: CityProfile | None = None) -> dict[str, Any]:
-    """Store a photo of case ``code``; its id, media type and SHA-256."""
+           profile: CityProfile | None = None, field: str = "--photo") -> dict[str, Any]:
+    """Store a photo of case ``code``; its id, media type and SHA-256. ``field``: where the
+    photo was given, for a refusal (``--photo``; over HTTP the body's ``photos[i]``)."""
     cfg = settings(workflow_file(profile))["attachments"]
     kind = media_type(content)
     allowed = cfg.get("media_types") or []
     if kind is None or kind not in allowed:
         raise InputError(f"{name}: not a photo of an accepted type ({', '.join(allowed)}); "
-                         "the file's bytes are checked, not its name", field="photo")
+                         "the file's bytes are checked, not its name", field=field)
     if len(content) > int(cfg.get("max_bytes") or 10 << 20):
         raise InputError(f"{name}: {len(content)} bytes, over {cfg.get('max_bytes')}",
-                         field="photo")
+                         field=field)
     digest = hashlib.sha256(content).hexdigest()
     aid = conn.execute("INSERT INTO case_attachments (case_id, name, media_type, sha256, "
                        "content) VALUES (%s, %s, %s, %s, %s) RETURNING id",
@@ -109,7 +111,8 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
                    photos: list[tuple[str, bytes]] | None = None,
                    contact: dict | None = None,
                    reported_at: dt.datetime | None = None,
-                   profile: CityProfile | None = None) -> dict[str, Any]:
+                   profile: CityProfile | None = None,
+                   photo_field: Callable[[int], str] = lambda _i: "--photo") -> dict[str, Any]:
     """Open a case from a person (see the module docstring) under ``profile``'s loop and
     categories (None: the platform's files); the case with its trail and what was attached.
     Runs in the caller's transaction."""
@@ -146,8 +149,8 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
                      description=description, asset_code=asset_code,
                      reported_at=reported_at, contact=contact, grid_hint=place is not None,
                      profile=profile)
-    files = [attach(conn, case["code"], name, content, profile)
-             for name, content in photos or []]
+    files = [attach(conn, case["code"], name, content, profile, photo_field(i))
+             for i, (name, content) in enumerate(photos or [])]
     out = get_case(conn, case["code"], events=True, contacts=True)
     out["geocoded"] = None if place is None else {"name": place.name, "layer": place.layer}
     out["attached"] = files

@@ -207,5 +207,7 @@ def measure_cmd(c: Ctx, code: str, status: str | None, deadline: dt.datetime | N
     if as_json:
         echo_json(r)
     else:
-        click.echo(f"{r['code']}: {r['measure_status']} by {r['deadline']} — {r['measure']} "
-                   f"({r['measure_unit']})" + ("" if r["changed"] else " (unchanged)"))
+        click.echo(f"{r['code']}: {r['measure_status']} by {r['deadline']} — "
+                   f"{r['measure'] or '(no measure given)'}"
+                   + (f" ({r['measure_unit']})" if r["measure_unit"] else "")
+                   + ("" if r["changed"] else " (unchanged)"))

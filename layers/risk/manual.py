@@ -211,7 +211,8 @@ def add_point(conninfo: str, cfg: RiskConfig, risk_type: str, *, asset: str | No
             layer = None
             srid = storage_srid(conn)
             # the point in the storage CRS (transformed by PostGIS), then bound as WKT
-            g, gp = query_geometry(shapely.Point(point), crs, srid).storage_sql(srid)
+            g, gp = query_geometry(shapely.Point(point), crs, srid,
+                                   what="--point").storage_sql(srid)
             wkt = conn.execute(psycopg.sql.SQL("SELECT ST_AsText({})").format(g),
                                gp).fetchone()[0]
             geom_sql, params = f"ST_GeomFromText(%(wkt)s, {srid})", {"wkt": wkt}
