@@ -8,9 +8,10 @@ sample, joins it there), not the library's zones.
 are to the millimetre), computed here with shapely from the file's own node ids, not by the
 library's code. Where a valve and a tap lie at the same place along a main (549 times in the
 sample) the file cannot say on which side of the valve the branch joins; the library takes
-one side (the valve first along the pipe), a choice the data does not decide. So the
-reference is computed both ways, and a burst whose answer depends on that choice is left
-out: the bursts compared are those whose answer the data alone determines.
+one side (the valve first along the pipe, README), a choice the data does not decide. The
+reference is computed both ways, to find the bursts whose answer hangs on it: they are
+compared with the valve-first one (the library's positions of such a place come from two
+engines, whose last digits differed: it took either side by that noise).
 
 QWAT's valves say ``closed`` (13 are); the flattened sample has no broken/inaccessible
 attribute, so none is passed through here (the hand-drawn network tests that)."""
@@ -192,12 +193,22 @@ def test_qwat_isolation_matches_an_independent_search(qwat_net):
     nextto = sorted({ref.pieces[j][2] for p in ref.closed_on & set(live)
                      for k in ref.of_pipe[p] for w in ref.pieces[k][:2] if w[0] == "n"
                      for j in ref.at[w]} - ref.closed_on)
-    for pid in live[::100] + nextto[:4]:
+    # and where a valve and a tap share a place along a main (549 in the sample): the mains
+    # and the branches joined there, whose answers hang on which comes first
+    tie_nodes = {w for u, w, _p, length in ref.pieces if length == 0 and u[0] == "v"
+                 and w[0] == "n"} | {u for u, w, _p, length in ref.pieces if length == 0
+                                     and w[0] == "v" and u[0] == "n"}
+    tied = sorted({ref.pieces[k][2] for w in tie_nodes for k in ref.at[w]} & set(live))
+    tied = [p for p in tied if ref.isolate(p) != other.isolate(p)][:8]
+    assert len(tied) >= 3, len(tied)
+    for pid in live[::100] + nextto[:4] + tied:
         want = ref.isolate(pid)
         if want != other.isolate(pid) or ref.isolate(pid, sources) != other.isolate(pid,
                                                                                       sources):
-            undecided += 1  # the answer hangs on a valve and a tap at one place
-            continue
+            # the answer hangs on a valve and a tap at one place: the valve comes first
+            # along the main (README), whatever the last digits of the two engines'
+            # positions of that place (they decided it before)
+            undecided += 1
         got = isolate(db.conninfo, seg[pid])
         assert {valve[c] for c in got["valves"]} == want["valves"], pid
         assert {valve[c] for c in got["closed_already"]} == want["closed_already"], pid
@@ -215,7 +226,7 @@ def test_qwat_isolation_matches_an_independent_search(qwat_net):
         with_valves += bool(want["valves"])
         cut_off += bool(want["unsupplied"])
     assert checked >= 15 and with_valves >= checked - 2  # real answers, not empty ones
-    assert undecided <= checked  # most bursts are decided by the data
+    assert undecided >= len(tied)  # the ties were checked, valve first
     assert with_closed >= 1
     # the sample is in pieces: parts without a source are dry whatever bursts (not in
     # unsupplied_segments); bursts here cut more off than that

@@ -153,6 +153,33 @@ class Pieces:
         return int(self.seg_ptr[s]) + int(np.searchsorted(self.cut_at[lo:hi], at))
 
 
+# a tap this close along its main to a valve on it is at the valve (the very same place: two
+# engines' positions of one point differ by ~1e-9 m; points a surveyor tells apart, by mm)
+SAME_PLACE_M = 1e-6
+
+
+def _at_valves(v_seg: np.ndarray, v_at: np.ndarray, t_seg: np.ndarray, t_at: np.ndarray,
+               seg_len: np.ndarray) -> np.ndarray:
+    """The taps' positions along their mains, a tap within :data:`SAME_PLACE_M` of a valve on
+    the same main put at the valve's: a valve and a branch's end at the very same point
+    (QWAT's valves share their node's id and place) are one place, where the valve comes
+    first along the main. Their positions come from PostGIS (the valve's) and shapely (the
+    tap's), whose last digits differ: the branch joined the main on either side of the
+    valve by that noise, and a burst there closed other valves."""
+    at = np.asarray(t_at, dtype=float).copy()
+    if not len(v_seg) or not len(at):
+        return at
+    key = v_seg.astype(float) * 4.0 + v_at  # positions 0..1 of a segment: apart by segment
+    o = np.argsort(key, kind="stable")
+    skey, sat, sseg = key[o], v_at[o], v_seg[o]
+    tkey = t_seg.astype(float) * 4.0 + at
+    i = np.searchsorted(skey, tkey)
+    for j in (np.clip(i - 1, 0, len(skey) - 1), np.clip(i, 0, len(skey) - 1)):
+        near = (sseg[j] == t_seg) & (np.abs(sat[j] - at) * seg_len[t_seg] <= SAME_PLACE_M)
+        at[near] = sat[j][near]
+    return at
+
+
 def _build_pieces(net: Network) -> Pieces:
     n_nodes, n_seg = len(net.node_codes), len(net.seg_codes)
     along = np.flatnonzero(net.valve_seg >= 0)
@@ -162,11 +189,13 @@ def _build_pieces(net: Network) -> Pieces:
     # cut each segment at its valves and taps, in order along it: a tap's vertex is the
     # branch's end node, so the branch joins the main's pieces on either side of it
     c_seg = np.concatenate([net.valve_seg[along], net.tap_seg]).astype(np.int64)
-    c_at = np.concatenate([net.valve_at[along], net.tap_at]).astype(float)
+    c_at = np.concatenate([net.valve_at[along], _at_valves(
+        net.valve_seg[along], net.valve_at[along], net.tap_seg, net.tap_at,
+        net.seg_len)]).astype(float)
     c_vertex = np.concatenate([valve_vertex[along], net.tap_node]).astype(np.int64)
     c_tap = np.concatenate([np.zeros(len(along), dtype=bool),
                             np.ones(len(net.tap_node), dtype=bool)])
-    order = np.lexsort((c_at, c_seg))
+    order = np.lexsort((c_tap, c_at, c_seg))  # at one place: the valve first
     c_seg, c_at, c_vertex, c_tap = c_seg[order], c_at[order], c_vertex[order], c_tap[order]
     cuts = np.bincount(c_seg, minlength=n_seg) if len(c_seg) else \
         np.zeros(n_seg, dtype=np.int64)

@@ -45,7 +45,11 @@ def read_sources(value: str | list[str] | None) -> list[str]:
     if value is None:
         return []
     if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
+        codes = [str(v).strip() for v in value if str(v).strip()]
+        if not codes:  # a process's "sources": [] or ["  "]: as the CLI's --sources ","
+            raise InputError(f"sources {value!r} names no code (leave it out for an "
+                             "isolation without a supply check)", field="sources")
+        return codes
     p = Path(value)
     is_file = len(value) < 4096 and p.is_file()
     if is_file:
