@@ -78,7 +78,8 @@ def print_reports(reports, as_json: bool) -> None:
 
 
 @click.group()
-@click.option("--profile", type=click.Path(path_type=Path), envvar="CIM_PROFILE",
+@click.option("--profile", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              envvar="CIM_PROFILE",
               help="City profile YAML (default: the Jining sample profile).")
 @click.pass_context
 def cli(ctx: click.Context, profile: Path | None) -> None:
@@ -204,7 +205,9 @@ def _profile_on_every_command(group: click.Group) -> None:
             _profile_on_every_command(cmd)
         elif not any(isinstance(p, click.Option) and "--profile" in p.opts for p in cmd.params):
             cmd.params.append(click.Option(
-                ["--profile"], type=click.Path(path_type=Path), expose_value=False,
+                # a mistyped path is refused by every command, not only those reading it
+                ["--profile"], type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                expose_value=False,
                 callback=_set_profile,
                 help="City profile YAML (as `cim --profile FILE …`; default: CIM_PROFILE, "
                      "else the Jining sample profile)."))
