@@ -129,9 +129,7 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
     """``args`` (a Flask MultiDict) as an :class:`ItemsQuery`; :class:`ParamError` if bad."""
     q = ItemsQuery(limit=limits.default_limit)
     if (v := args.get("limit")) is not None:
-        q.limit = min(_int(v, "limit"), limits.max_limit)
-        if q.limit < 1:
-            raise ParamError("limit must be at least 1")
+        q.limit = min(_int(v, "limit", least=1), limits.max_limit)
     if (v := args.get("offset")) is not None:
         q.offset = _int(v, "offset")
         if q.offset > limits.max_offset:
@@ -272,9 +270,11 @@ def read_sort_cursor(token: str, sortby: tuple[tuple[str, bool], ...],
     return tuple(out), last_id
 
 
-def _int(v: str, name: str) -> int:
-    if not _INT.fullmatch(v.strip()):
-        raise ParamError(f"{name} must be a whole number ≥ 0, not {v!r}")
+def _int(v: str, name: str, least: int = 0) -> int:
+    """A whole number of at least ``least``, one message for any other (limit=-1 and limit=0
+    were told two different lower bounds)."""
+    if not _INT.fullmatch(v.strip()) or int(v) < least:
+        raise ParamError(f"{name} must be a whole number ≥ {least}, not {v!r}")
     return int(v)
 
 

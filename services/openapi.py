@@ -178,8 +178,10 @@ PLATFORM_PARAMETERS: dict[str, dict] = {
         "description": "The language of `filter`. `cql-text` (the draft's name of CQL2 Text, "
                        "as GDAL's OAPIF driver writes it: CQL2 Text and ILIKE) is listed so "
                        "that GDAL 3.6 — QGIS's OGR layers, ogr2ogr — sends its attribute "
-                       "filters here instead of downloading every feature to filter them.",
-        "schema": {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"],
+                       "filters here instead of downloading every feature to filter them; "
+                       "`cql-json`, the draft's name of CQL2 JSON, is read as CQL2 JSON.",
+        "schema": {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text",
+                                              "cql-json"],
                    "default": "cql2-text"}},
     "filter-crs": {
         "name": "filter-crs", "in": "query", "required": False, "style": "form",

@@ -500,7 +500,8 @@ def test_columns_input_and_cli_commands(d, tmp_path):
     p = run_cli(["iot", "partitions", "--ahead", "2", "--json"], env, check=True)
     assert len(json.loads(p.stdout)["existing"]) >= 4  # last month … two ahead at least
     p = run_cli(["iot", "source", "add", "cli-source"], env, check=True)
-    key = p.stdout.strip().splitlines()[-1]
+    key = p.stdout.strip()  # the key alone (KEY=$(cim iot source add …)); words on stderr
+    assert "\n" not in key and "X-API-Key" in p.stderr, (p.stdout, p.stderr)
     import hashlib
 
     # stored as SHA-256 hex of the key (computed here, not by the code under test)

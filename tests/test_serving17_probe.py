@@ -51,3 +51,28 @@ def test_a_head_request_is_answered_as_its_get(api):
         for h in ("Content-Type", "Content-Crs"):
             assert head.headers.get(h) == get.headers.get(h), (params, h, head.headers)
         assert head.content == b""
+
+
+def test_openapi_lists_every_filter_lang_the_items_take(api):
+    """The OpenAPI document's filter-lang enum left out cql-json, which README documents and
+    the items take. Each language listed is taken by the items (a filter in it, 200)."""
+    import json
+
+    doc = requests.get(f"{api}/openapi", params={"f": "json"}, timeout=60).json()
+    params = doc.get("components", {}).get("parameters", {})
+    (enum,) = {tuple(p["schema"]["enum"]) for p in params.values()
+               if p.get("name") == "filter-lang"}
+    assert set(enum) == {"cql2-text", "cql2-json", "cql-text", "cql-json"}, enum
+    as_json = json.dumps({"op": "=", "args": [{"property": "use_name"}, "办公"]})
+    for lang in enum:
+        text = as_json if lang.endswith("json") else "use_name = '办公'"
+        r = requests.get(f"{api}/collections/buildings/items",
+                         params={"filter": text, "filter-lang": lang, "limit": 1}, timeout=60)
+        assert r.status_code == 200, (lang, r.text[:300])
+
+
+def test_limit_below_one_is_told_one_bound(api):
+    for v in ("0", "-1", "x"):
+        r = requests.get(f"{api}/collections/buildings/items", params={"limit": v}, timeout=60)
+        assert r.status_code == 400, (v, r.text[:200])
+        assert "limit must be a whole number ≥ 1" in r.json()["description"], (v, r.text)

@@ -441,7 +441,10 @@ def source_add(c: Ctx, name: str) -> None:
 
     with psycopg.connect(c.conninfo()) as conn:
         key = add_source(conn, name)
-    click.echo(f"reading source {name}: API key (shown once, send it as X-API-Key):")
+    # the words on stderr, the key alone on stdout: KEY=$(cim iot source add gw) took both
+    # lines, and a client sending them got gunicorn's 400 "Invalid HTTP Header"
+    click.echo(f"reading source {name}: API key (shown once, send it as X-API-Key):",
+               err=True)
     click.echo(key)
 
 
