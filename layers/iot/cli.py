@@ -347,8 +347,9 @@ def latest_cmd(c: Ctx, sensor: str | None, as_json: bool) -> None:
 @click.option("--limit", default=10_000, type=int,
               help="at most this many readings; with --bucket: buckets the range may span")
 @click.option("--bucket", default=None,
-              help="aggregate by time bucket in the city's clock (15min, 1h, 1d, 1w): count, "
-                   "min, avg, max per bucket")
+              help="aggregate by time bucket in the city's clock (15min, 1h, 1d, 1w; any "
+                   "N s/min/h that divides a day, or whole days): count, min, avg, max per "
+                   "bucket")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def series_cmd(c: Ctx, sensor: str, start: str, end: str, limit: int, bucket: str | None,
