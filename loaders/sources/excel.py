@@ -130,9 +130,11 @@ def _sheet_title(z, part: str) -> str:
     return html.unescape(m.group(1)) if m else part
 
 
-def xlsx_grids(path: Path) -> list[Sheet]:
+def xlsx_grids(path: Path, hidden: list[str] | None = None) -> list[Sheet]:
     """Each sheet of a workbook as (title, rows of cell values, merged ranges (row0, col0,
-    row1, col1), 0-based inclusive)."""
+    row1, col1), 0-based inclusive) — but a hidden one (Excel does not show it: an old
+    version of the table, a lookup list), whose title is put in ``hidden`` instead: its rows
+    loaded as survey data the engineer could not see in the file."""
     import openpyxl
 
     try:
@@ -144,6 +146,10 @@ def xlsx_grids(path: Path) -> list[Sheet]:
         _uncached_formulas(path)
         formats: dict[int, tuple[str, int] | None] = {}
         for ws in wb.worksheets:
+            if ws.sheet_state != "visible":
+                if hidden is not None:
+                    hidden.append(ws.title)
+                continue
             grid = [[_xlsx_value(c, wb, formats) for c in r] for r in ws.iter_rows()]
             merged = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
                       for m in ws.merged_cells.ranges]
@@ -162,8 +168,9 @@ def _xls_format(book, xf_index: int | None) -> tuple[str, int] | None:
     return _id_format(fmt)
 
 
-def xls_grids(path: Path) -> list[Sheet]:
-    """Each sheet of an old .xls workbook, as :func:`xlsx_grids` gives them."""
+def xls_grids(path: Path, hidden: list[str] | None = None) -> list[Sheet]:
+    """Each sheet of an old .xls workbook, as :func:`xlsx_grids` gives them (a hidden one's
+    title in ``hidden``)."""
     import struct
 
     import xlrd
@@ -176,6 +183,10 @@ def xls_grids(path: Path) -> list[Sheet]:
         raise InputError(f"not a readable .xls workbook: {exc}", path=str(path)) from exc
     out = []
     for sh in book.sheets():
+        if sh.visibility:  # 1 hidden, 2 very hidden
+            if hidden is not None:
+                hidden.append(sh.name)
+            continue
         grid = []
         for r in range(sh.nrows):
             row = []

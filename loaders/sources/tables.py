@@ -231,10 +231,17 @@ def read_tables(path: str | Path, known: set[str] | None = None,
     check_xml_safety(path)  # an .xlsx is zipped XML: no DOCTYPE reaches openpyxl
     # each reader turns the errors that mean a damaged file into InputError; anything else
     # is a bug and keeps its traceback
-    if suffix in EXCEL:
-        return _tables_of(path, xlsx_grids(path), known)
-    if suffix in OLD_EXCEL:
-        return _tables_of(path, xls_grids(path), known)
+    if suffix in EXCEL or suffix in OLD_EXCEL:
+        hidden: list[str] = []
+        tables = _tables_of(path, (xlsx_grids if suffix in EXCEL else xls_grids)(
+            path, hidden), known)
+        if hidden:
+            note = (f"{path.name}: hidden sheet{'s' if len(hidden) > 1 else ''} "
+                    f"{', '.join(hidden)} not read (Excel does not show "
+                    f"{'them' if len(hidden) > 1 else 'it'}: unhide a sheet to load it)")
+            if tables:  # said once, with the workbook's first table
+                tables[0].notes.append(note)
+        return tables
     if suffix in CSV:
         return [_read_csv(path, known, encoding)]
     if suffix in DBF | GDAL_TABLES or suffix == ".shp":
