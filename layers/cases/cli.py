@@ -161,9 +161,19 @@ def _act(c: Ctx, code: str, action: str, *, note, at, token, user_name, as_json,
 
     with psycopg.connect(c.conninfo()) as conn:
         user = _user(conn, token, user_name)
-        out = act(conn, code, action, user, at=_when(at, "--at", c), note=note, unit=unit,
-                  result=result, profile=c.profile)
+        try:
+            out = act(conn, code, action, user, at=_when(at, "--at", c), note=note, unit=unit,
+                      result=result, profile=c.profile)
+        except InputError as exc:
+            # the loop names its inputs as the HTTP body does (at, unit …): here, the options
+            if exc.field in _OPTIONS:
+                raise type(exc)(exc.message, path=exc.path, row=exc.row,
+                                field=f"--{exc.field}") from None
+            raise
     _show(out, as_json, c.profile.timezone)
+
+
+_OPTIONS = frozenset({"at", "unit", "note", "result"})
 
 
 def _action_command(action: str) -> click.Command:
