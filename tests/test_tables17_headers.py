@@ -116,3 +116,16 @@ def test_a_gdal_read_table_with_a_trailing_separator(fresh_db, tmp_path):
     assert noted["updated"] >= 1, noted  # a value in the unnamed column is kept
     assert fresh_db.rows("SELECT attrs->>'field_5' FROM buildings WHERE valid_to IS NULL "
                          "AND attrs->>'field_5' IS NOT NULL") == [("待核",)]
+
+
+def test_a_pipe_batch_records_the_paths_it_was_given(fresh_db, tmp_path):
+    """`cim batches` named a survey's first table only: the batch records the folder, or
+    every table given."""
+    folder = _survey(tmp_path / "热力普查", "")
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [folder])
+    assert fresh_db.scalar("SELECT source_path FROM load_batches WHERE id = %s",
+                           (r.batch_id,)) == str(folder.resolve())
+    files = sorted(folder.iterdir())
+    r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files, dataset="热力普查")
+    assert fresh_db.scalar("SELECT source_path FROM load_batches WHERE id = %s",
+                           (r.batch_id,)) == ", ".join(str(f.resolve()) for f in files)

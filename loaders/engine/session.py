@@ -36,7 +36,7 @@ class LoadSession:
 
     def __init__(self, conninfo: str, layer_name: str, path: Path, mode: str,
                  options: dict[str, Any], report: LoadReport,
-                 files: list[Path] | None = None) -> None:
+                 files: list[Path] | None = None, source: str | None = None) -> None:
         dataset = options.get("dataset")
         if isinstance(dataset, str) and (":" in dataset or not dataset.strip()):
             # a source key is dataset:id: with a colon, dataset "a" would own the keys of
@@ -46,6 +46,10 @@ class LoadSession:
         self.conninfo = conninfo
         self.layer_name = layer_name
         self.path = path
+        # what load_batches.source_path records: the path, or the paths a delivery was given
+        # as (a pipe survey's folder, or its point and segment tables: `cim batches` named
+        # the first table only)
+        self.source = source or str(path.resolve())
         self.files = files or delivery_files(path)
         self.mode = mode
         self.options = options
@@ -67,7 +71,7 @@ class LoadSession:
             self._sha = pool.submit(files_sha256_job(self.files))
             pool.shutdown(wait=False)
         self.report.batch_id = batch.start_batch(
-            self.conninfo, self.layer_name, str(self.path.resolve()), None, self.mode,
+            self.conninfo, self.layer_name, self.source, None, self.mode,
             self.options)
         return self
 

@@ -114,8 +114,10 @@ def _write_delivery(conninfo: str, profile: CityProfile, delivery: Delivery, qa:
     fresh: set[str] = set()  # tables that never held a row: their VACUUM skips index passes
     dropping = False  # whether this load may have dropped an index (even if it then failed)
     try:
-        with LoadSession(conninfo, "pipes", first, mode, opts, report,
-                         files=delivery.files) as session:
+        with LoadSession(conninfo, "pipes", first, mode, opts, report, files=delivery.files,
+                         source=", ".join(dict.fromkeys(
+                             str(Path(p).resolve()) for p in delivery.inputs)) or None
+                         ) as session:
             conn = session.begin()
             for layer in layers:  # what a killed or cancelled initial load left: back
                 indexes.restore_before_load(conn, layer)
