@@ -35,6 +35,29 @@ LOADED_LAYERS = ("planning_parcels", "control_lines", "height_zones", "buildings
                  "pipe_segments")
 
 
+# the share of a site outside every district from which its checks against the city's data
+# are no pass: a boundary's digitising sliver is not, a site across the city line is
+OUTSIDE_REVIEW_SHARE = 0.01
+
+
+def _outside_is_no_pass(results: dict[str, Result], share: float) -> None:
+    """A site lying (partly) where the city has no data: "no pipe within reach", no control
+    line, no zone and no building there is no finding — missing data is never a pass. Each
+    rule against the city's data that passed (or found nothing to check) needs review; the
+    project's own (its buildings inside its site) stands."""
+    for rid, r in results.items():
+        if rid in _PROJECT_ONLY or not r.conf.enabled:
+            continue
+        if r.final_status() in ("pass", "not_applicable"):
+            r.status("needs_review")
+            r.notes.append(f"{share:.1%} of the site lies outside every district of the "
+                           "city, where its data (pipes, buildings, control lines, zones, "
+                           "parcels) does not reach: checked only where it does")
+
+
+_PROJECT_ONLY = frozenset({"inside_site"})
+
+
 def _loaded(conninfo: str) -> dict[str, bool]:
     """Which layers hold any current feature (an empty layer is missing data, not a pass)."""
     with psycopg.connect(conninfo) as conn:
@@ -113,9 +136,12 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     elif ctx.outside_districts_m2 > 0:
         # beyond the city's boundary (or in a gap between its districts): not the city's
         # land to approve, which the list of districts alone left unsaid
+        share = ctx.outside_districts_m2 / project.site.area
         project.notes.append(f"{ctx.outside_districts_m2:,.2f} m² of the site "
-                             f"({ctx.outside_districts_m2 / project.site.area:.1%}) lies in "
-                             "no district of the city (admin_divisions)")
+                             f"({share:.1%}) lies in no district of the city "
+                             "(admin_divisions)")
+        if share >= OUTSIDE_REVIEW_SHARE:
+            _outside_is_no_pass(R, share)
     if not loaded["planning_parcels"]:
         for rid in ("setback_road", "setback_site", "setback_blue", "height_parcel", "far",
                     "density", "green_ratio"):
