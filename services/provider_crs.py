@@ -18,6 +18,7 @@ from cim.crs import (
     lonlat_srid,
     metres_in_units,
     parse_crs,
+    storage_domain,
     transformer,
 )
 from cim.errors import InputError
@@ -71,10 +72,20 @@ def ecql_to_storage(node: Any, srid: int, north_first: bool) -> Any:
 
     from pygeofilter import ast, values
 
+    domain = storage_domain(lonlat_srid(srid), srid)
+
     def area(x0: float, y0: float, x1: float, y1: float) -> values.Geometry:
-        return values.Geometry({**shapely.geometry.mapping(lonlat_box_in(srid, (
-            min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))), "crs": {
-                "type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}})
+        box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        if domain is not None:  # cut to where the data can lie, as the bbox= one is: a
+            # whole-world box projected whole was no valid area, and found nothing
+            x0, y0 = max(box[0], domain[0]), max(box[1], domain[1])
+            x1, y1 = min(box[2], domain[2]), min(box[3], domain[3])
+            if x0 > x1 or y0 > y1:  # wholly where no feature can be: an empty area
+                return values.Geometry({"type": "Polygon", "coordinates": [], "crs": {
+                    "type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}})
+            box = (x0, y0, x1, y1)
+        return values.Geometry({**shapely.geometry.mapping(lonlat_box_in(srid, box)), "crs": {
+            "type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}})
 
     def rewritten(n: Any) -> Any:
         if isinstance(n, values.Geometry):
@@ -88,6 +99,8 @@ def ecql_to_storage(node: Any, srid: int, north_first: bool) -> Any:
                                                                  n.maxy))
         if isinstance(n, values.Envelope):
             return area(n.x1, n.y1, n.x2, n.y2)
+        if isinstance(n, ast.Not):  # no dataclass: its sub-node by hand
+            return ast.Not(rewritten(n.sub_node))
         if isinstance(n, (list, tuple)):
             return type(n)(rewritten(v) for v in n)
         if isinstance(n, ast.Node) and dataclasses.is_dataclass(n):

@@ -37,6 +37,12 @@ def test_ecql_bbox_and_envelope_find_what_the_box_holds(api, db):
     assert _codes(api, bbox=",".join(map(str, BOX))) == want
     assert _codes(api, filter=f"BBOX(geometry,{x0},{y0},{x1},{y1})") == want
     assert _codes(api, filter=f"INTERSECTS(geometry, ENVELOPE({x0} {x1} {y0} {y1}))") == want
+    # under a NOT too (pygeofilter's Not is no dataclass: the rewrite passed it by), and a
+    # whole-world box (projected whole, no valid area: it found nothing)
+    everything = {c for (c,) in db.rows("SELECT code FROM buildings WHERE valid_to IS NULL")}
+    assert _codes(api, filter=f"NOT BBOX(geometry,{x0},{y0},{x1},{y1})") == everything - want
+    assert _codes(api, filter="BBOX(geometry,-180,-90,180,90)") == everything
+    assert _codes(api, filter="BBOX(geometry,0,0,1,1)") == set()
 
 
 def test_a_head_request_is_answered_as_its_get(api):
