@@ -129,3 +129,23 @@ def test_a_pipe_batch_records_the_paths_it_was_given(fresh_db, tmp_path):
     r, _ = load_pipes_files(fresh_db.conninfo, fresh_db.profile, files, dataset="热力普查")
     assert fresh_db.scalar("SELECT source_path FROM load_batches WHERE id = %s",
                            (r.batch_id,)) == ", ".join(str(f.resolve()) for f in files)
+
+
+def test_a_group_over_some_columns_is_no_title(tmp_path):
+    """埋深 over 起点/终点 (which alone name the start and end points): a group, in a CSV
+    (blank around it) and merged in a workbook."""
+    known = {"起点点号", "终点点号", "起点", "终点", "起点埋深", "终点埋深", "材质", "管径"}
+    csv_path = tmp_path / "段.csv"
+    csv_path.write_text(",,埋深,,,\n起点点号,终点点号,起点,终点,材质,管径\n"
+                        "RL1,RL2,1.2,1.3,钢,300\n", encoding="utf-8")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([None, None, "埋深", None, None, None])
+    ws.merge_cells("C1:D1")
+    ws.append(["起点点号", "终点点号", "起点", "终点", "材质", "管径"])
+    ws.append(["RL1", "RL2", 1.2, 1.3, "钢", 300])
+    xlsx = tmp_path / "段.xlsx"
+    wb.save(xlsx)
+    for path in (csv_path, xlsx):
+        (t,) = read_tables(path, known)
+        assert t.headers[2:4] == ["起点埋深", "终点埋深"], (path.suffix, t.headers)

@@ -352,8 +352,8 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
             if cand is None:
                 continue
             sc = score(cand)
-            if rows_used == 2 and sc <= score(singles[i + 1]) and \
-                    len({c for c in singles[i] if c}) == 1:
+            if rows_used == 2 and sc <= score(singles[i + 1]) and _title(singles[i],
+                                                                           singles[i + 1]):
                 # one text over the header that names as many alone: a title merged across
                 # it (2026年网格人口统计表 over 网格编码 … 备注), no group — it named 备注 anew
                 continue
@@ -383,6 +383,17 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
     final, rows = _without_empty_unnamed(headers, final, rows)
     return Table(path=path, sheet=sheet, headers=final, rows=rows, row_numbers=numbers,
                  encoding=encoding, notes=notes)
+
+
+def _title(top: list[str | None], below: list[str | None]) -> bool:
+    """Whether the row over a header is a title: one text, from the header's first named
+    column on (in its first cell, or merged across the table) — not a group over some of its
+    columns (埋深 over 起点/终点, which name the start and end points alone)."""
+    texts = {c for c in top if c}
+    first_top = next((j for j, c in enumerate(top) if c), None)
+    first_below = next((j for j, c in enumerate(below) if c), None)
+    return len(texts) == 1 and first_top is not None and first_below is not None \
+        and first_top <= first_below
 
 
 def _without_empty_unnamed(headers: list[str | None], final: list[str],
