@@ -129,7 +129,7 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
                              f"columns among {', '.join(map(str, t.headers)) or 'none'} (a "
                              "renamed header? name it with --mapping)", path=t.name)
         for t, (kind, m) in zip(tables, kinds):
-            notes += t.notes
+            notes += [n for n in t.notes if n not in notes]  # (a workbook's note: each table's)
             if kind is None:
                 notes.append(f"{t.name}: not a point or segment table (no 物探点号/X/Y nor "
                              "起始点号/终止点号 columns); skipped")

@@ -239,8 +239,11 @@ def read_tables(path: str | Path, known: set[str] | None = None,
             note = (f"{path.name}: hidden sheet{'s' if len(hidden) > 1 else ''} "
                     f"{', '.join(hidden)} not read (Excel does not show "
                     f"{'them' if len(hidden) > 1 else 'it'}: unhide a sheet to load it)")
-            if tables:  # said once, with the workbook's first table
-                tables[0].notes.append(note)
+            if not tables:  # nothing visible to read: the hidden data is not lost unsaid
+                raise InputError(f"no table in the workbook's visible sheets; {note}",
+                                 path=str(path))
+            for t in tables:  # each table's (a loader reports the one it reads)
+                t.notes.append(note)
         return tables
     if suffix in CSV:
         return [_read_csv(path, known, encoding)]
