@@ -28,6 +28,7 @@ from loaders.common import (
     reject_record,
     row_attrs,
     source_keys,
+    unnamed_field,
 )
 from loaders.dates import beyond_year, years
 from loaders.engine.converted import Converted
@@ -98,7 +99,8 @@ def _attrs(cols: Mapping[str, np.ndarray], n: int, columned: set[str],
         return attrs_json_arrow(kept, n)
     out = attrs_json(kept, n)
     for i, names in extra.items():
-        a = {f: jsonable(cols[f][i]) for f in cols if f not in columned or f in names}
+        a = {f: j for f in cols if (f not in columned or f in names)
+             and ((j := jsonable(cols[f][i])) is not None or not unnamed_field(f))}
         out[i] = json.dumps(ordered(a), ensure_ascii=False)  # jsonb's key order, as above
     return out
 

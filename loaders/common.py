@@ -59,7 +59,16 @@ def check_attrs(columns: dict[str, np.ndarray], i: int,
 
 
 def row_attrs(columns: dict[str, np.ndarray], i: int) -> dict[str, Any]:
-    return {k: jsonable(v[i]) for k, v in columns.items()}
+    return {k: j for k, v in columns.items()
+            if (j := jsonable(v[i])) is not None or not unnamed_field(k)}
+
+
+def unnamed_field(name: str) -> bool:
+    """Whether ``name`` is GDAL's for a column without a header (``field_N``: a CSV's trailing
+    separator, 编号,名称,WKT,). Such a column holds an attribute only in the rows it has a
+    value in: ``{"field_5": null}`` in every row, and the same delivery saved without the
+    separator gave every feature a new version."""
+    return name.startswith("field_") and name[6:].isdigit()
 
 
 def id_column(batch, name: str) -> np.ndarray | pa.Array:
@@ -332,7 +341,13 @@ def attrs_json_arrow(columns: dict[str, np.ndarray], n: int) -> pa.Array:
         if len(parts) > 1:
             parts.append(", ")
         parts.append(_json_fragments(json.dumps(k, ensure_ascii=False) + ": ", columns[k]))
-    return pc.binary_join_element_wise(*parts, "}", "")
+    out = pc.binary_join_element_wise(*parts, "}", "")
+    if any(unnamed_field(k) for k in columns):  # (rare) such a key left out where null: a
+        # key's text has its quotes bare, a value's are escaped — only keys match
+        for pattern, by in ((r', "field_\d+": null', ""), (r'\{"field_\d+": null, ', "{"),
+                            (r'\{"field_\d+": null\}', "{}")):
+            out = pc.replace_substring_regex(out, pattern=pattern, replacement=by)
+    return out
 
 
 def attrs_json(columns: dict[str, np.ndarray], n: int) -> list[str]:

@@ -113,7 +113,7 @@ def test_a_gdal_read_table_with_a_trailing_separator(fresh_db, tmp_path):
     noted = json.loads(run_cli(["load", "buildings", str(_buildings_csv(
         src / "楼.csv", ",", note="待核")), "--crs", "EPSG:4527", "--json"], env,
         check=True).stdout)
-    assert noted["updated"] >= 1, noted  # a value in the unnamed column is kept
+    assert noted["updated"] == 1, noted  # a value in the unnamed column is kept: its row's
     assert fresh_db.rows("SELECT attrs->>'field_5' FROM buildings WHERE valid_to IS NULL "
                          "AND attrs->>'field_5' IS NOT NULL") == [("待核",)]
 
@@ -149,3 +149,24 @@ def test_a_group_over_some_columns_is_no_title(tmp_path):
     for path in (csv_path, xlsx):
         (t,) = read_tables(path, known)
         assert t.headers[2:4] == ["起点埋深", "终点埋深"], (path.suffix, t.headers)
+
+
+def test_an_unnamed_columns_null_is_left_out_row_by_row():
+    """Per row, not per batch of rows (a batch's boundaries move with the rows above): the
+    attrs text of every row is the JSON of its row_attrs, which leave such a null out."""
+    import json
+
+    import numpy as np
+
+    from loaders.common import attrs_json_arrow, row_attrs
+
+    cols = {"field_5": np.array([None, None, "x"], dtype=object),
+            "编号": np.array(["J1", "J2", "J3"], dtype=object),
+            "说明说明说明": np.array(['a, "field_5": null', None, None], dtype=object),
+            "field_12": np.array([None, "y", None], dtype=object)}
+    texts = attrs_json_arrow(cols, 3).to_pylist()
+    want = [{"编号": "J1", "说明说明说明": 'a, "field_5": null'},
+            {"编号": "J2", "说明说明说明": None, "field_12": "y"},
+            {"编号": "J3", "说明说明说明": None, "field_5": "x"}]
+    assert [json.loads(t) for t in texts] == want
+    assert [row_attrs(cols, i) for i in range(3)] == want

@@ -59,7 +59,6 @@ from loaders.sources.gdal_access import (
 from loaders.sources.precheck import TEXT_TABLE_SUFFIXES, precheck
 from loaders.sources.row_numbers import blank_rows, header_rows, next_row, rows_of
 from loaders.sources.table_checks import (
-    blank_header_fields,
     check_gpkg_numbers,
     gpkg_numbers_ahead,
     is_utf8_name,
@@ -108,9 +107,6 @@ class Source:
     # cim_dataset: layers.rejects, loaders.field_names.export_fields), in a fixed export loaded
     # again: never read as the features' attributes
     export_fields: tuple[str, ...] = ()
-    # a text table's columns of a blank header cell (GDAL's field_N): an empty cell of one
-    # is no attribute (:func:`loaders.sources.table_checks.blank_header_fields`)
-    unnamed_fields: tuple[str, ...] = ()
     # a survey table read as points (loaders.sources.xy_table): its X and Y columns (the
     # geometry_field names them both, X坐标/Y坐标, for the rejects of a point's place) and the
     # column of the scratch copy holding each row's number in the delivered table
@@ -354,8 +350,6 @@ def open_source(path: str | Path, layer: str | None = None,
                   crs_set_aside=aside if crs is None else None, export_fields=exported,
                   ewkt_srid=srid, header_rows=(header := header_rows(driver, fields)),
                   blank_rows=blank_rows(read_path, header) if driver == "CSV" else None,
-                  unnamed_fields=blank_header_fields(read_path, fields)
-                  if driver == "CSV" else (),
                   pending_checks=pending)
 
 
@@ -449,8 +443,7 @@ def iter_batches(src: Source, batch_size: int = 50_000, *, python_values: bool =
                                             for n in rb.schema.names])
                 rb, text_col = geometry_text_apart(rb, src.geometry_field, geom_col)
                 names = [n for n in rb.schema.names
-                         if n != geom_col and n != text_col and n not in src.export_fields
-                         and not (n in src.unnamed_fields and _all_blank(rb.column(n)))]
+                         if n != geom_col and n != text_col and n not in src.export_fields]
                 text = rb.column(text_col) if text_col is not None else None
                 if src.ewkt_srid is not None and text is not None \
                         and geom_col in rb.schema.names:
@@ -496,18 +489,6 @@ def repeated_ids(rb: pyarrow.RecordBatch, exported: tuple[str, ...]) -> np.ndarr
     mask = np.array([str(v).strip() == "duplicate_source_id" if v is not None else False
                      for v in rb.column(col).to_pylist()], dtype=bool)
     return mask if mask.any() else None
-
-
-def _all_blank(arr: pyarrow.Array) -> bool:
-    """Whether every value of a column is missing or an empty (or blank) text."""
-    if arr.null_count == len(arr):
-        return True
-    if not (pyarrow.types.is_string(arr.type) or pyarrow.types.is_large_string(arr.type)):
-        return False
-    import pyarrow.compute as pc
-
-    trimmed = pc.utf8_trim_whitespace(arr.filter(arr.is_valid()))
-    return not pc.any(pc.not_equal(trimmed, "")).as_py()
 
 
 def _objects(arr: pyarrow.Array) -> np.ndarray:

@@ -182,22 +182,6 @@ def check_csv_cells(path: Path, encoding: str | None = None) -> None:
         "it, or save the table from Excel again", path=str(path), row=number)
 
 
-def blank_header_fields(path: Path, fields: list[str]) -> tuple[str, ...]:
-    """The fields GDAL named ``field_N`` for a text table's blank header cell N (a trailing
-    separator of every line: 编号,名称,WKT,): a column of no name, whose empty cells the
-    reader leaves out of the features' attrs (``{"field_5": null}`` in every row, and a
-    delivery saved without the separator gave every feature a new version)."""
-    import re
-
-    auto = {f: int(m.group(1)) for f in fields if (m := re.fullmatch(r"field_(\d+)", f))}
-    if not auto:
-        return ()
-    with open(path, "rb") as fh:
-        line = fh.readline(1 << 16).decode("utf-8", errors="replace").removeprefix("\ufeff")
-    cells = _cells(line.rstrip("\r\n"), csv_separator(path))
-    return tuple(f for f, n in auto.items() if n <= len(cells) and not cells[n - 1].strip())
-
-
 def _cells(text: str, separator: str) -> list[str]:
     import csv
 
