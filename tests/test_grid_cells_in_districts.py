@@ -80,3 +80,25 @@ def test_a_district_of_the_profile_missing_from_the_boundaries_is_noted(jining_p
         assert any(n.startswith("districts overlap") and dropped in n for n in r2.notes), \
             r2.notes
 
+
+
+def test_a_grid_code_twice_names_its_field(jining_profile, tmp_path):
+    """A cell's code repeated in a delivery: its reject named no field (the staged writer's
+    field was the id's, which districts and grid cells have none of)."""
+    with scratch_db("gridtwice", jining_profile, apply_profile=False) as d:
+        from loaders.divisions import load_districts
+
+        load_districts(d.conninfo, d.profile, mode="replace")
+        code, p = d.rows("SELECT code, ST_AsText(ST_PointOnSurface(ST_Buffer(geom, -300))) "
+                         "FROM admin_divisions WHERE valid_to IS NULL AND level = 3 "
+                         "ORDER BY code LIMIT 1")[0]
+        p = shapely.from_wkt(p)
+        path = tmp_path / "grid.gpkg"
+        gpd.GeoDataFrame({"网格编码": [f"{code}001001001", f"{code}001001001"]},
+                         geometry=[box(p.x - 50, p.y - 50, p.x, p.y),
+                                   box(p.x, p.y, p.x + 50, p.y + 50)],
+                         crs=f"EPSG:{d.profile.srid}").to_file(path, engine="pyogrio")
+        r = load_grid(d.conninfo, d.profile, path, mode="replace")
+        assert (r.loaded, r.rejected) == (1, 1), r.text()
+        assert d.rows("SELECT row_number, reason, field FROM load_rejects WHERE batch_id = %s",
+                      (r.batch_id,)) == [(2, "duplicate_source_id", "网格编码")]

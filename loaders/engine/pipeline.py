@@ -183,7 +183,9 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
                              aliases, options)
         session.begin()
         writer = session.writer(layer, srid, layer_code)
-        writer.id_field = ctx.mapping.get("source_id")
+        # the field a duplicate's reject names: the id, else the code a layer is keyed by
+        # (districts, grid cells: a grid cell twice named no field)
+        writer.id_field = ctx.mapping.get("source_id") or ctx.mapping.get("code")
         writer.place_field = geometry_field(src)  # what placed a feature outside the areas
         writer.create_staging()
         flagged = StagedFlags()
