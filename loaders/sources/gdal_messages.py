@@ -41,7 +41,9 @@ def gdal_warnings(paths: Path | list[Path | None]) -> Iterator[None]:
         said: set[str] = set()  # the file is opened in several places: each warning once
 
         def show(message, category, filename, lineno, file=None, line=None) -> None:
-            if issubclass(category, RuntimeWarning) and _reading(filename):
+            # (pyogrio's own UserWarnings too: "Measured (M) geometry types are not
+            # supported …" printed three lines of Python's warning format)
+            if issubclass(category, (RuntimeWarning, UserWarning)) and _reading(filename):
                 text = _gdal_text(str(message))
                 if text not in said:
                     said.add(text)
