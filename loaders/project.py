@@ -136,6 +136,40 @@ def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> Project
     return _project_file(path, file_sha256(path), records, declared, crs, _merged(notes))
 
 
+# DXF $INSUNITS codes of lengths a CAD drawing is kept in other than metres
+_DXF_UNITS = {1: ("inches", 0.0254), 2: ("feet", 0.3048), 4: ("millimetres", 0.001),
+              5: ("centimetres", 0.01), 14: ("decimetres", 0.1)}
+
+
+def dxf_unit_hint(path: str | Path) -> str | None:
+    """What a DXF's header says of its length unit, when it is not metres (``$INSUNITS``):
+    a drawing in millimetres read as CGCS2000 metres was told "no CRS can be detected", and
+    with --crs "cannot be placed … wrong --crs?", nothing saying it was 1000× too large. A
+    hint only: many drawings keep a millimetre template's header and coordinates in metres."""
+    path = Path(path)
+    if path.suffix.lower() != ".dxf" or not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16).decode("latin-1").splitlines()
+    except OSError:
+        return None
+    for i, line in enumerate(head):
+        if line.strip() == "$INSUNITS" and i + 2 < len(head) and head[i + 1].strip() == "70":
+            try:
+                unit = _DXF_UNITS.get(int(head[i + 2].strip()))
+            except ValueError:
+                return None
+            if unit is None:
+                return None
+            name, metres = unit
+            return (f"the drawing's header says its unit is {name} ($INSUNITS): coordinates "
+                    f"in {name} are {1 / metres:g}× those in metres of a CGCS2000 CRS — if "
+                    f"so, scale the drawing by {metres:g} in CAD (SCALE from 0,0) and save it "
+                    "in metres")
+    return None
+
+
 def _prechecked(path: Path) -> None:
     """The loaders' checks of a file before GDAL parses it (``precheck``: XML with a
     DOCTYPE under any name, a broken Shapefile), as :func:`open_source` makes them, here

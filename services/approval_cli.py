@@ -71,8 +71,12 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
     except (InputError, ConfigError) as exc:
         # bad input is exit 2 for this command (the CLI's InputError code is 3 elsewhere)
         from cim.cli import one_line
+        from loaders.project import dxf_unit_hint
 
         click.echo(f"error: {one_line(exc)}", err=True)
+        placing = ("coordinate reference system", "cannot be placed", "storage CRS area")
+        if any(w in str(exc) for w in placing) and (hint := dxf_unit_hint(project)):
+            click.echo(f"hint: {hint}", err=True)
         sys.exit(2)
     result, ctx = check(c.conninfo(), proj, c.profile, cfg)
     # the file's identity in the filed report too, not only in the record's column: a path
