@@ -330,9 +330,16 @@ class BulkWriter:
                 level=sql.SQL(""),
                 own=sql.SQL("coalesce(a.district_code = f.district AND sh.q > 0, false) DESC,")))
         if layer.assign_district:
-            self._reject_where("k.district IS NULL", "outside_area",
-                               "'feature lies outside every district of the city profile'",
-                               field=self.place_field)
+            # (a row of X and Y typed the wrong way round: named where it lies exchanged, as
+            # the direct writer's are, loaders.engine.direct._swapped_districts)
+            self._reject_where(
+                "k.district IS NULL", "outside_area",
+                "'feature lies outside every district of the city profile' || coalesce("
+                "'; with its X and Y exchanged it lies in district ' || (SELECT d.code FROM "
+                "admin_divisions d WHERE d.valid_to IS NULL AND d.level = 3 AND "
+                "ST_Intersects(d.geom, ST_FlipCoordinates(s.geom)) ORDER BY d.code LIMIT 1) "
+                "|| ' (X is the northing, Y the easting): are they swapped?', '')",
+                field=self.place_field)
             if district:
                 conn.execute("UPDATE _k SET district = %(d)s", {"d": district})
             conn.execute(sql.SQL("UPDATE _k k SET prefix = {} WHERE prefix IS DISTINCT FROM {}")
