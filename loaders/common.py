@@ -68,7 +68,8 @@ def unnamed_field(name: str) -> bool:
     separator, 编号,名称,WKT,). Such a column holds an attribute only in the rows it has a
     value in: ``{"field_5": null}`` in every row, and the same delivery saved without the
     separator gave every feature a new version."""
-    return name.startswith("field_") and name[6:].isdigit()
+    n = name[6:]
+    return name.startswith("field_") and n.isascii() and n.isdigit()  # (as the regex's \d)
 
 
 def id_column(batch, name: str) -> np.ndarray | pa.Array:

@@ -74,7 +74,7 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
         from loaders.project import dxf_unit_hint
 
         click.echo(f"error: {one_line(exc)}", err=True)
-        placing = ("coordinate reference system", "cannot be placed", "storage CRS area")
+        placing = ("none can be detected", "cannot be placed", "storage CRS area")
         if any(w in str(exc) for w in placing) and (hint := dxf_unit_hint(project)):
             click.echo(f"hint: {hint}", err=True)
         sys.exit(2)

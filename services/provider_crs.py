@@ -81,6 +81,13 @@ def ecql_to_storage(node: Any, srid: int, north_first: bool) -> Any:
             x0, y0 = max(box[0], domain[0]), max(box[1], domain[1])
             x1, y1 = min(box[2], domain[2]), min(box[3], domain[3])
             if x0 > x1 or y0 > y1:  # wholly where no feature can be: an empty area
+                if domain[0] <= box[1] <= box[3] <= domain[2] and \
+                        domain[1] <= box[0] <= box[2] <= domain[3]:
+                    raise ProviderInvalidQueryError(
+                        user_msg=f"filter: BBOX({box[0]:g}, {box[1]:g}, {box[2]:g}, "
+                                 f"{box[3]:g}) lies where no data can; exchanged it lies "
+                                 "where they do — an ECQL BBOX is longitude, latitude "
+                                 "(given latitude first?)")
                 return values.Geometry({"type": "Polygon", "coordinates": [], "crs": {
                     "type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}})
             box = (x0, y0, x1, y1)
@@ -95,6 +102,13 @@ def ecql_to_storage(node: Any, srid: int, north_first: bool) -> Any:
             return values.Geometry({**shapely.geometry.mapping(g), "crs": {
                 "type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}})
         if isinstance(n, ast.BBox):
+            if n.crs is not None and not is_crs84(str(n.crs)) and \
+                    str(n.crs).upper().replace("::", ":") not in ("EPSG:4326", "EPSG:4490"):
+                # read as CRS84 it lay nowhere and found nothing, unsaid
+                raise ProviderInvalidQueryError(
+                    user_msg=f"filter: BBOX in {n.crs}: an ECQL BBOX is read in longitude, "
+                             "latitude (CRS84); for another CRS use CQL2, S_INTERSECTS with "
+                             "filter-crs")
             return ast.GeometryIntersects(rewritten(n.lhs), area(n.minx, n.miny, n.maxx,
                                                                  n.maxy))
         if isinstance(n, values.Envelope):

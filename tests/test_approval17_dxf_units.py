@@ -40,3 +40,11 @@ def test_a_drawing_in_millimetres_is_told_by_its_unit(fresh_db, tmp_path):
     _dxf(metres, 4, 1.0)
     out = run_cli(["check", str(metres), "--no-record"], fresh_db.env())
     assert out.returncode in (0, 1) and "hint:" not in out.stderr, out.stderr
+
+
+def test_a_mistyped_crs_gets_no_unit_hint(fresh_db, tmp_path):
+    metres = tmp_path / "m.dxf"
+    _dxf(metres, 4, 1.0)
+    out = run_cli(["check", str(metres), "--no-record", "--crs", "EPSG:99999"],
+                  fresh_db.env())
+    assert out.returncode == 2 and "hint:" not in out.stderr, out.stderr

@@ -43,6 +43,13 @@ def test_ecql_bbox_and_envelope_find_what_the_box_holds(api, db):
     assert _codes(api, filter=f"NOT BBOX(geometry,{x0},{y0},{x1},{y1})") == everything - want
     assert _codes(api, filter="BBOX(geometry,-180,-90,180,90)") == everything
     assert _codes(api, filter="BBOX(geometry,0,0,1,1)") == set()
+    # a box of another CRS, or latitude first: a 400 saying so (read as CRS84 it lay where
+    # no data can, and found nothing unsaid)
+    for bad in (f"BBOX(geometry,{y0},{x0},{y1},{x1})",
+                "BBOX(geometry,39460000,3917000,39461000,3918000,'EPSG:4527')"):
+        r = requests.get(f"{api}/collections/buildings/items", params={"filter": bad},
+                         timeout=60)
+        assert r.status_code == 400 and "longitude, latitude" in r.text, (bad, r.text[:300])
 
 
 def test_a_head_request_is_answered_as_its_get(api):

@@ -170,3 +170,22 @@ def test_an_unnamed_columns_null_is_left_out_row_by_row():
             {"编号": "J3", "说明说明说明": None, "field_5": "x"}]
     assert [json.loads(t) for t in texts] == want
     assert [row_attrs(cols, i) for i in range(3)] == want
+
+
+def test_a_title_anywhere_over_the_header_is_a_title(tmp_path):
+    """A title typed in a middle cell of a CSV, or merged over some of the columns of a
+    workbook, named the columns it did not know after itself."""
+    csv_path = tmp_path / "人口.csv"
+    csv_path.write_text(",,2026年网格人口统计表,\n网格编码,常住人口,年份,备注\n"
+                        "370811001001001,12,2026,新建\n", encoding="utf-8")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["B1"] = "2026年网格人口统计表"
+    ws.merge_cells("B1:D1")
+    ws.append(["网格编码", "常住人口", "年份", "备注"])
+    ws.append(["370811001001001", 12, 2026, "新建"])
+    xlsx = tmp_path / "人口.xlsx"
+    wb.save(xlsx)
+    for path in (csv_path, xlsx):
+        (t,) = read_tables(path, KNOWN)
+        assert t.headers == ["网格编码", "常住人口", "年份", "备注"], (path.suffix, t.headers)

@@ -335,10 +335,9 @@ class BulkWriter:
             self._reject_where(
                 "k.district IS NULL", "outside_area",
                 "'feature lies outside every district of the city profile' || coalesce("
-                "'; with its X and Y exchanged it lies in district ' || (SELECT d.code FROM "
-                "admin_divisions d WHERE d.valid_to IS NULL AND d.level = 3 AND "
-                "ST_Intersects(d.geom, ST_FlipCoordinates(s.geom)) ORDER BY d.code LIMIT 1) "
-                "|| ' (X is the northing, Y the easting): are they swapped?', '')",
+                "'; with its X and Y exchanged it lies in district ' || "
+                + place_sql.district_sql("ST_FlipCoordinates(s.geom)") +
+                " || ' (X is the northing, Y the easting): are they swapped?', '')",
                 field=self.place_field)
             if district:
                 conn.execute("UPDATE _k SET district = %(d)s", {"d": district})

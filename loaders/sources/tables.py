@@ -355,8 +355,8 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
             if cand is None:
                 continue
             sc = score(cand)
-            if rows_used == 2 and sc <= score(singles[i + 1]) and _title(singles[i],
-                                                                           singles[i + 1]):
+            if rows_used == 2 and sc <= score(singles[i + 1]) and _title(
+                    singles[i], singles[i + 1], cand, known):
                 # one text over the header that names as many alone: a title merged across
                 # it (2026年网格人口统计表 over 网格编码 … 备注), no group — it named 备注 anew
                 continue
@@ -388,15 +388,15 @@ def _grid_to_table(path: Path, sheet: str | None, grid: list[list[Any]],
                  encoding=encoding, notes=notes)
 
 
-def _title(top: list[str | None], below: list[str | None]) -> bool:
-    """Whether the row over a header is a title: one text, from the header's first named
-    column on (in its first cell, or merged across the table) — not a group over some of its
-    columns (埋深 over 起点/终点, which name the start and end points alone)."""
-    texts = {c for c in top if c}
-    first_top = next((j for j, c in enumerate(top) if c), None)
-    first_below = next((j for j, c in enumerate(below) if c), None)
-    return len(texts) == 1 and first_top is not None and first_below is not None \
-        and first_top <= first_below
+def _title(top: list[str | None], below: list[str | None], combined: list[str | None],
+           known: set[str]) -> bool:
+    """Whether the row over a header is a title: one text, which makes no column's name a
+    known one with the name below it — a group does (埋深 over 起点/终点: 起点埋深), wherever
+    it stands; a title merged across the table, or typed in any one cell, does not."""
+    if len({c for c in top if c}) != 1:
+        return False
+    return not any(c and c != b and norm_header(c) in known
+                   for c, b in zip(combined, below))
 
 
 def _without_empty_unnamed(headers: list[str | None], final: list[str],
