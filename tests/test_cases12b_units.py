@@ -82,7 +82,7 @@ def test_cli_dispatch_to_an_unknown_unit_is_refused(served):
     p = run_cli(["case", "dispatch", code, "--unit", TYPO, "--user", d.names["派遣员"]],
                 d.env())
     assert p.returncode == 3, (p.returncode, p.stdout, p.stderr)
-    assert "'unit'" in p.stderr and TYPO in p.stderr and USER_UNIT in p.stderr, p.stderr
+    assert "'--unit'" in p.stderr and TYPO in p.stderr and USER_UNIT in p.stderr, p.stderr
     assert _state(d, code) == before
     p = run_cli(["case", "dispatch", code, "--user", d.names["派遣员"]], d.env())
     assert p.returncode == 0, p.stderr
