@@ -6,11 +6,8 @@ them. Deliveries written here; the expected columns are the headers written here
 
 from __future__ import annotations
 
-import geopandas as gpd
-import pyogrio
-import shapely
-
 from loaders.pipes.load import qa_pipes
+from tests.test_pipes2_above_ground import gis_pipe
 
 E, N = 39_460_300.0, 3_917_200.0  # inside the sample district (EPSG:4527)
 
@@ -33,16 +30,8 @@ def test_survey_height_findings_name_the_ends_columns(tmp_path, jining_profile):
 
 
 def test_gis_heights_disagree_names_the_ends_columns(tmp_path, jining_profile):
-    path = tmp_path / "g.gpkg"
-    pyogrio.write_dataframe(gpd.GeoDataFrame(
-        [{"管段编号": "P1", "起点号": "K1", "终点号": "K2", "起点埋深": 1.0, "终点埋深": 1.0,
-          "起点高程": 39.0, "终点高程": 35.0}],
-        geometry=[shapely.LineString([(E, N), (E + 30, N)])], crs="EPSG:4527"), path,
-        layer="pipes")
-    pyogrio.write_dataframe(gpd.GeoDataFrame(
-        {"点号": ["K1", "K2"], "地面高程": [40.0, 40.0]},
-        geometry=[shapely.Point(E, N), shapely.Point(E + 30, N)], crs="EPSG:4527"), path,
-        layer="nodes", append=True)
+    path = gis_pipe(tmp_path / "g.gpkg", {"起点埋深": 1.0, "终点埋深": 1.0,
+                                          "起点高程": 39.0, "终点高程": 35.0})
     qa = qa_pipes(jining_profile, lines=f"{path}:pipes", points=f"{path}:nodes",
                   class_opt="给水")
     got = {(f.rule, f.table, f.row, f.field) for f in qa.findings

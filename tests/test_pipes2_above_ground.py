@@ -45,18 +45,24 @@ def test_a_buried_pipe_above_the_ground_is_flagged_naming_row_and_column(fresh_d
         "JS1-JS2": False, "JS2-JS3": True, "JS3-JS4": False, "JS4-JS5": False}, flags
 
 
-def test_a_gis_line_given_elevations_only_is_held_to_its_nodes_ground(tmp_path,
-                                                                      jining_profile):
-    """A GIS line with 起点高程/终点高程 and no depth, its start above its node's 地面高程."""
-    path = tmp_path / "g.gpkg"
+def gis_pipe(path, heights: dict, ground: float = 40.0):
+    """A GeoPackage GIS network of one 30 m pipe P1 (layer pipes, K1 → K2, ``heights`` its
+    depth/elevation fields) and its two nodes (layer nodes, 地面高程 ``ground``)."""
     pyogrio.write_dataframe(gpd.GeoDataFrame(
-        [{"管段编号": "P1", "起点号": "K1", "终点号": "K2", "起点高程": 41.0, "终点高程": 38.5}],
+        [{"管段编号": "P1", "起点号": "K1", "终点号": "K2", **heights}],
         geometry=[shapely.LineString([(E, N), (E + 30, N)])], crs="EPSG:4527"), path,
         layer="pipes")
     pyogrio.write_dataframe(gpd.GeoDataFrame(
-        {"点号": ["K1", "K2"], "地面高程": [40.0, 40.0]},
+        {"点号": ["K1", "K2"], "地面高程": [ground, ground]},
         geometry=[shapely.Point(E, N), shapely.Point(E + 30, N)], crs="EPSG:4527"), path,
         layer="nodes", append=True)
+    return path
+
+
+def test_a_gis_line_given_elevations_only_is_held_to_its_nodes_ground(tmp_path,
+                                                                      jining_profile):
+    """A GIS line with 起点高程/终点高程 and no depth, its start above its node's 地面高程."""
+    path = gis_pipe(tmp_path / "g.gpkg", {"起点高程": 41.0, "终点高程": 38.5})
     qa = qa_pipes(jining_profile, lines=f"{path}:pipes", points=f"{path}:nodes",
                   class_opt="给水")
     (f,) = [f for f in qa.findings if f.rule == "above_ground"]
