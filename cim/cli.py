@@ -19,6 +19,22 @@ from cim.config import Settings
 from cim.errors import CimError, ConfigError, DatabaseError, InputError
 
 
+class _FiniteFloat(click.ParamType):
+    """A float option that is a number: click's FLOAT reads "nan" and "inf", and a NaN
+    radius passed every "> 0" check and crashed the database server in ``ST_Buffer``."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 (click's signature)
+        v = click.FLOAT.convert(value, param, ctx)
+        if v != v or v in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return v
+
+
+FINITE_FLOAT = _FiniteFloat()
+
+
 class Ctx:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pyproj
 from pyproj.exceptions import CRSError as _ProjCRSError
+from pyproj.exceptions import ProjError as _ProjError
 
 from cim.errors import InputError
 
@@ -220,8 +221,16 @@ def crs_uri(srid: int) -> str:
 
 @lru_cache(maxsize=128)
 def transformer(src: str | int, dst: str | int) -> pyproj.Transformer:
-    """Easting-first transformer between two CRSs, cached."""
-    return pyproj.Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
+    """Easting-first transformer between two CRSs, cached.
+
+    A CRS PROJ reads but cannot relate to the other (a sphere of another body, ``+proj=longlat
+    +a=1``) is the given CRS's fault, told as bad input (it was an internal error, a 500)."""
+    a, b = parse_crs(src), parse_crs(dst)
+    try:
+        return pyproj.Transformer.from_crs(a, b, always_xy=True)
+    except _ProjError as exc:
+        reason = str(exc).split("proj_create_operations: ")[-1].split(". You may")[0]
+        raise InputError(f"no transformation from {src!r} to {dst!r}: {reason}") from None
 
 
 # two CRSs putting the same written coordinates this close (metres) are one CRS spelt otherwise

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cim.cli import Ctx, echo_json, imports_settled, pass_ctx, print_reports
+from cim.cli import FINITE_FLOAT, Ctx, echo_json, imports_settled, pass_ctx, print_reports
 from cim.errors import InputError
 from loaders.sources.gdal_messages import gdal_warnings
 from loaders.sources.table_checks import start_gpkg_numbers
@@ -161,7 +161,7 @@ def pipe_source_options(f):
         click.option("--mapping", type=click.Path(exists=True, path_type=Path),
                      help="YAML mapping of columns, defaults and values (see README)"),
         click.option("--encoding", help="Text encoding of CSV/DBF (default: detected)"),
-        click.option("--snap", type=float, default=0.01, show_default=True,
+        click.option("--snap", type=FINITE_FLOAT, default=0.01, show_default=True,
                      help="GIS lines without node ids: join line ends closer than this (m)"),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON"),
         click.option("--report", "report_path", type=click.Path(path_type=Path),
@@ -184,7 +184,7 @@ def _pipe_read_kw(tables, lines, points, valves, class_, crs, mapping, encoding,
               show_default=True)
 @click.option("--dataset", help="Dataset name scoping source ids (default: from the file names)")
 @click.option("--district", help="Put every feature in this district (6-digit code)")
-@click.option("--attach", type=float, default=5.0, show_default=True,
+@click.option("--attach", type=FINITE_FLOAT, default=5.0, show_default=True,
               help="Appurtenances without a pipe id attach to a segment this near (m)")
 @click.option("--quiet", is_flag=True, help="No progress output")
 @pass_ctx

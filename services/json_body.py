@@ -7,11 +7,16 @@ recursively (a schema validator, a text check, ``repr`` in a message). No input 
 platform nests deeper than a dozen levels (a GeoJSON multipolygon in a feature collection
 inside a process's inputs is nine), so a body deeper than :data:`MAX_DEPTH` is refused
 outright as bad input, naming ``body``, before any service looks into it.
+
+Python's json also reads ``NaN``, ``Infinity`` and numbers past a double's range (``1e400``,
+read as infinity), none of them JSON (RFC 8259). A NaN radius passed every "> 0" check (NaN
+compares false) and crashed the database server in ``ST_Buffer``; so no body holds one.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from cim.errors import InputError
@@ -28,7 +33,10 @@ def read_json(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value of ``raw``; an :class:`InputError` naming ``body`` when it is not
     JSON (or not UTF-8) or nests arrays and objects deeper than ``max_depth``."""
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
+    except _NotFinite as exc:
+        raise InputError(f"the body holds {exc.args[0]}: numbers must be finite (not NaN, "
+                         "infinity or beyond a double's range)", field="body") from None
     except RecursionError:
         raise _too_deep(max_depth) from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -37,6 +45,21 @@ def read_json(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     if depth_over(value, max_depth):
         raise _too_deep(max_depth)
     return value
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _not_a_number(text: str) -> float:
+    raise _NotFinite(text)
+
+
+def _finite(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise _NotFinite(text)
+    return v
 
 
 def depth_over(value: Any, limit: int) -> bool:

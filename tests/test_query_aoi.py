@@ -71,10 +71,10 @@ def test_grid_district_and_feature_code(qdb):
     assert aoi(qdb.conninfo, Area(district=D2), LAYERS) == {"layers": expected(DISTRICTS[D2])}
     assert aoi(qdb.conninfo, Area(code="B3"), LAYERS) == \
         {"layers": expected(BUILDINGS["B3"][0])}
-    with pytest.raises(InputError, match="no current grid cell has code 999"):
+    with pytest.raises(InputError, match="no current grid cell has code '999'"):
         aoi(qdb.conninfo, Area(grid="999"), LAYERS)
     bad = run_cli(["query", "aoi", "--district", "000000", "--json"], qdb.env())
-    assert bad.returncode != 0 and "no current district has code 000000" in bad.stderr
+    assert bad.returncode != 0 and "no current district has code '000000'" in bad.stderr
 
 
 def test_point_radius_in_crs84(qdb):

@@ -99,6 +99,6 @@ def test_pooled_processes_reuse_one_connection(qdb):
     assert service.pool._idle.qsize() == 1
     # a bad input on the pooled path is still a 400, and the connection goes back to the pool
     r = c.post("/processes/aoi/execution", json={"inputs": {"grid": "999"}})
-    assert r.status_code == 400 and "no current grid cell has code 999" in r.get_json()[
+    assert r.status_code == 400 and "no current grid cell has code '999'" in r.get_json()[
         "description"]
     assert c.post("/processes/probe/execution", json={"inputs": {}}).get_json() == seen[0]

@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from layers.catalog import layer_defs, map_where
-from layers.query.common import Area, ConnOrInfo, connection, ident, layer_def
+from layers.query.common import Area, ConnOrInfo, capped, check_rows, connection, ident, layer_def
 from layers.query.sqlparts import (
     area_cte,
     current,
@@ -112,7 +112,8 @@ def _features(conn, name, cte, aparams, where, out_crs, srid: int) -> list[dict[
         _with(cte), properties_sql("t", name), geojson_sql(sql.SQL("t.geom"), out_crs, srid),
         ident(name),
         sql.SQL(", area") if cte is not None else sql.SQL(""), cond)
-    rows = conn.cursor(row_factory=dict_row).execute(q, [*aparams, *p])
+    rows = check_rows(conn.cursor(row_factory=dict_row).execute(capped(q), [*aparams, *p])
+                      .fetchall(), f"features of {name}", "give a smaller area or a filter")
     return [{"type": "Feature", "id": r["code"], "properties": r["props"],
              "geometry": r["geom"]} for r in rows]
 

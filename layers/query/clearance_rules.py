@@ -24,6 +24,7 @@ where it is a third-party transcription or recalled: check it against the publis
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,8 @@ def _conds(text: str, row: int, field: str,
         if f == "d":
             try:
                 value: Any = float(v)
+                if not math.isfinite(value):
+                    raise ValueError
             except ValueError:
                 raise ConfigError(f"condition {part!r}: d needs a number (mm)", path=FILE,
                                   row=row, field=field) from None
@@ -133,7 +136,7 @@ def load_rules(profile: CityProfile | None) -> list[Rule]:
                               row=i, field="kind")
         try:
             req = float(r.get("required_m", ""))
-            if req < 0:
+            if not math.isfinite(req) or req < 0:
                 raise ValueError
         except ValueError:
             raise ConfigError(f"required_m {r.get('required_m')!r} is not a distance in metres",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cim.cli import Ctx, echo_json, pass_ctx
+from cim.cli import FINITE_FLOAT, Ctx, echo_json, pass_ctx
 from cim.errors import InputError
 
 if TYPE_CHECKING:  # the library (shapely, pyproj) is imported when a query runs, not at start
@@ -24,18 +24,21 @@ if TYPE_CHECKING:  # the library (shapely, pyproj) is imported when a query runs
 @click.group("query")
 def query() -> None:
     """One-map queries across layers (一张图): aoi, overlay, near, stats."""
-    from layers.query.common import READ_FILES
+    from layers.query.common import DEFAULT_MAX_ROWS, MAX_ROWS, READ_FILES
 
     # a geometry argument may name the user's file here (only here), for this command only:
     # set and left on, an in-process call (click's CliRunner, a served process that imports
     # the CLI) left every later query of the process reading the server's files
-    token = READ_FILES.set(True)
+    # and the answer is not cut to a served process's number of rows (MAX_ROWS)
+    token, rows_token = READ_FILES.set(True), MAX_ROWS.set(None)
 
     def reset() -> None:
         try:
             READ_FILES.reset(token)
+            MAX_ROWS.reset(rows_token)
         except ValueError:  # closed in another contextvars context: turn it off there
             READ_FILES.set(False)
+            MAX_ROWS.set(DEFAULT_MAX_ROWS)
 
     click.get_current_context().call_on_close(reset)
 
@@ -58,7 +61,7 @@ def area_options(f):
         click.option("--bbox", help="X0,Y0,X1,Y1 (in --crs; CRS84 lon/lat by default)"),
         click.option("--polygon", help="WKT, GeoJSON or a file holding either"),
         click.option("--point", help="X,Y (with --radius)"),
-        click.option("--radius", type=float, help="metres around --point"),
+        click.option("--radius", type=FINITE_FLOAT, help="metres around --point"),
         click.option("--code", "feature_code", help="the area of the feature with CODE"),
         click.option("--district", help="district code (level 3)"),
         click.option("--grid", help="grid cell code"),
@@ -181,7 +184,7 @@ def overlay_cmd(c: Ctx, a: str, b: str, area: Area, features: bool, geojson: Pat
 @query.command("near")
 @click.argument("a")
 @click.argument("b")
-@click.option("--distance", type=float, help="metres (in plan)")
+@click.option("--distance", type=FINITE_FLOAT, help="metres (in plan)")
 @click.option("--nearest", type=int, help="at most K nearest B for each A")
 @area_options
 @_JSON

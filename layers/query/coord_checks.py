@@ -66,10 +66,13 @@ def check_own_axis_order(given: shapely.Geometry, got: shapely.Geometry, c: pypr
 def check_finite(geom: shapely.Geometry, what: str,
                   why: str = "coordinates must be finite numbers (not NaN or infinity)"
                   ) -> None:
-    xy = shapely.get_coordinates(geom)
-    if not np.isfinite(xy).all():
+    # the heights too: a Z of 1e400 (infinity once read) made GEOS refuse the geometry (a
+    # 500), and inside a GeoJSON polygon counted every layer's features as 0
+    xy = shapely.get_coordinates(geom, include_z=True)
+    if not np.isfinite(xy[:, :2]).all() or bool(shapely.has_z(geom)) and not np.isfinite(xy).all():
         bad = xy[~np.isfinite(xy).all(axis=1)][0]
-        raise InputError(f"{what}: {why}; got ({bad[0]:g}, {bad[1]:g})")
+        got = ", ".join(f"{v:g}" for v in (bad if bool(shapely.has_z(geom)) else bad[:2]))
+        raise InputError(f"{what}: {why}; got ({got})")
 
 
 def check_lonlat(geom: shapely.Geometry, what: str, crs_name: str, lat_first: bool) -> None:

@@ -30,7 +30,7 @@ from psycopg.rows import dict_row
 from cim.errors import InputError
 from layers.catalog import layer_defs
 from layers.query.aoi import AOI_SCHEMA, area_from
-from layers.query.common import Area, ConnOrInfo, connection, ident
+from layers.query.common import Area, ConnOrInfo, capped, check_rows, connection, ident
 from layers.query.sqlparts import area_cte, current, in_area, storage_srid
 
 _WITHIN = """{with_}
@@ -81,8 +81,9 @@ def near(conninfo: ConnOrInfo, a: str, b: str, distance: float | None = None,
             q = sql.SQL(_NEAREST).format(within=within, **parts)
             params = [*aparams, *([float(distance)] if distance is not None else []),
                       int(nearest), *p]
-        rows = conn.cursor(row_factory=dict_row).execute(q, params).fetchall()
-    return {"rows": rows}
+        rows = conn.cursor(row_factory=dict_row).execute(capped(q), params).fetchall()
+    return {"rows": check_rows(rows, "pairs", "give a smaller distance, fewer nearest or an "
+                               "area")}
 
 
 def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from cim.cli import Ctx, echo_json, pass_ctx
+from cim.cli import FINITE_FLOAT, Ctx, echo_json, pass_ctx
 from layers.query.cli import output_file
 
 
@@ -103,7 +103,7 @@ def trace_cmd(c: Ctx, code: str, direction: str, geojson: Path | None, out_crs: 
 @click.argument("code")
 @click.option("--sources", help="codes of the supply points (water plants, tanks, gas "
                                 "stations), comma-separated, or a text file of them")
-@click.option("--at", type=float, help="position of the burst along the segment, 0 (start) "
+@click.option("--at", type=FINITE_FLOAT, help="position of the burst along the segment, 0 (start) "
                                        "to 1 (end); default: anywhere on it")
 @_GEOJSON
 @_OUT_CRS

@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 from cim.errors import InputError
 from layers.catalog import layer_defs
 from layers.query.aoi import AOI_SCHEMA, area_from
-from layers.query.common import Area, ConnOrInfo, connection, ident, layer_def
+from layers.query.common import Area, ConnOrInfo, capped, check_rows, connection, ident, layer_def
 from layers.query.pipes import NO_JIT
 from layers.query.sqlparts import (
     area_cte,
@@ -132,7 +132,8 @@ def overlay(conninfo: ConnOrInfo, a: str, b: str, area: Area | None = None, feat
         # JIT off (as stats and the pipe queries): it compiled ~0.3 s for the whole-city
         # overlay of 100,000 components, which runs in 0.4 s without it
         conn.execute(NO_JIT)
-        rows = conn.cursor(row_factory=dict_row).execute(measure, [*params, *p]).fetchall()
+        rows = check_rows(conn.cursor(row_factory=dict_row).execute(
+            capped(measure), [*params, *p]).fetchall(), "pieces", "give an area")
     out_rows, feats = [], []
     for r in rows:
         row: dict[str, Any] = {"a_code": r["a_code"], "b_code": r["b_code"]}

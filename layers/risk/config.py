@@ -11,6 +11,7 @@ the key.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,10 @@ def _int(v: Any, p: Path, key: str, lo: int = 1, hi: int = 5) -> int:
 
 
 def _num(v: Any, p: Path, key: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-        raise ConfigError(f"must be a number >= 0, not {v!r}", path=str(p), field=key)
+    # YAML's .nan passes "< 0" (NaN compares false), and a NaN radius crashed the database
+    # server in ST_Buffer
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+        raise ConfigError(f"must be a finite number >= 0, not {v!r}", path=str(p), field=key)
     return float(v)
 
 
