@@ -440,7 +440,10 @@ def _export_dataset_values(path: Path, layer: str | None, encoding: str | None
 def _sqlite_values(path: Path, layer: str | None) -> list[tuple[object, str]]:
     """A GeoPackage's export columns read with SQLite itself, opened immutable (nothing
     written beside the delivery) — no GDAL import for a file that is no export."""
-    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro&immutable=1"
+    from loaders.sources.gpkg_state import settled_gpkg
+
+    uri = ("file:" + urllib.parse.quote(str(settled_gpkg(path).resolve()))
+           + "?mode=ro&immutable=1")
     with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
         try:
             tables = [r[0] for r in conn.execute(

@@ -23,6 +23,8 @@ import pyogrio.errors
 
 from cim.errors import InputError
 from loaders.sources.csv_geometry import CSV_SUFFIXES, csv_geometry_options
+from loaders.sources.gpkg_state import settled_gpkg
+from loaders.sources.scratch import remove_scratch, scratch_dir  # noqa: F401 (re-exported)
 
 # GDAL open options by file suffix: GML never fetches schemas from the network nor writes a
 # .gfs beside the delivery; a GeoPackage is opened immutable (SQLite would create -wal/-shm
@@ -51,9 +53,8 @@ def gdal_source(path: Path, open_options: dict[str, str] | None = None
     """(path for GDAL to read, open options) such that reading writes nothing beside ``path``.
 
     GML gets WRITE_GFS=NO (and no schema download); a GeoPackage is opened IMMUTABLE so that
-    SQLite creates no -wal/-shm beside it — unless a -wal file was delivered with it: its
-    content is part of the data, which an immutable open would ignore, so the pair is read
-    from a temporary copy instead. A CSV names its geometry column
+    SQLite creates no -wal/-shm beside it — its settled copy when a -wal or -journal lies
+    beside it (:func:`loaders.sources.gpkg_state.settled_gpkg`). A CSV names its geometry column
     (:func:`csv_geometry_options`).
     """
     suffix = path.suffix.lower()
@@ -61,15 +62,8 @@ def gdal_source(path: Path, open_options: dict[str, str] | None = None
         return path, csv_geometry_options(path, open_options)
     defaults = DEFAULT_OPEN_OPTIONS.get(suffix, GML_OPEN_OPTIONS if is_gml(path) else {})
     opts = {**defaults, **(open_options or {})}
-    wal = path.with_name(path.name + "-wal")
-    if suffix == ".gpkg" and wal.exists() and wal.stat().st_size > 0:
-        import shutil
-
-        tmp = scratch_dir("cim-gpkg-")
-        shutil.copy2(path, tmp / path.name)
-        shutil.copy2(wal, tmp / wal.name)
-        opts.pop("IMMUTABLE", None)
-        return tmp / path.name, opts
+    if suffix == ".gpkg":
+        return settled_gpkg(path), opts
     return path, opts
 
 
@@ -172,25 +166,6 @@ def solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
         raise InputError(f"its 3D solids cannot be converted: {proc.stderr.strip()[-300:]}",
                          path=str(path)) from exc
     return out
-
-
-def scratch_dir(prefix: str) -> Path:
-    """A temporary folder removed at exit: where GDAL may write what a read needs."""
-    import atexit
-    import shutil
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    atexit.register(shutil.rmtree, tmp, True)
-    return tmp
-
-
-def remove_scratch(folder: Path) -> None:
-    """A :func:`scratch_dir` removed now (a city model's copy is as large as the model), not
-    only at exit."""
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def named_layer(layers: Any, layer: str, path: Path) -> None:

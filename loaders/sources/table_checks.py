@@ -325,12 +325,11 @@ def start_gpkg_numbers(path: Path, table: str | None) -> None:
 def sqlite_read_uri(path: Path) -> str:
     """The URI SQLite reads a delivered GeoPackage by without writing beside it: immutable
     (nothing to lock or journal: SQLite of a WAL-mode file opened read-only otherwise made
-    its -wal and -shm in the delivery's folder) — unless a write-ahead log beside the file
-    holds rows GDAL reads with it (a GeoPackage copied while QGIS had it open), which must be
-    read too."""
-    wal = path.with_name(path.name + "-wal")
-    pending = wal.exists() and wal.stat().st_size > 0
-    return path.resolve().as_uri() + ("?mode=ro" if pending else "?mode=ro&immutable=1")
+    its -wal and -shm in the delivery's folder): its settled copy when a -wal or -journal
+    lies beside it (:func:`loaders.sources.gpkg_state.settled_gpkg`), as GDAL reads it."""
+    from loaders.sources.gpkg_state import settled_gpkg
+
+    return settled_gpkg(path).resolve().as_uri() + "?mode=ro&immutable=1"
 
 
 # checks begun by start_gpkg_numbers, by the file's identity and the table
