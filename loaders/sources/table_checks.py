@@ -153,6 +153,12 @@ def check_csv_cells(path: Path, encoding: str | None = None) -> None:
             bad.append((row.number, row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
+    if encoding is None or not encoding.lower().replace("-", "").startswith(("utf16", "utf32")):
+        # quotes, separators and line ends are the same bytes in UTF-8 and GBK/GB18030
+        # (their multi-byte characters' bytes are all above 0x3f): Latin-1 keeps each byte
+        # (the quotes counted a block at a time: the whole file is read only when odd)
+        if _quotes_in(path) % 2:
+            check_quotes_closed(path.read_bytes().decode("latin-1"), sep, path)
     try:
         with pcsv.open_csv(
                 path,
@@ -180,6 +186,60 @@ def check_csv_cells(path: Path, encoding: str | None = None) -> None:
         f"would drop the cells past the header's last column ({', '.join(map(repr, extra))}):"
         " a value holding the separator without quotes shifts the cells after it — quote "
         "it, or save the table from Excel again", path=str(path), row=number)
+
+
+def check_quotes_closed(text: str, separator: str, path: Path) -> None:
+    """Refuse a text table that ends inside a quoted value, naming the row it opens in.
+
+    A file cut short (a copy broken off, a file still being written) in a quoted WKT or 备注
+    lost its last row without a word: GDAL, Arrow and Python's csv module all end the value
+    at the end of the file and read the row as far as it goes (or drop it). Closed values
+    hold their quotes in pairs, so only a text of an odd number of quotes is walked, by the
+    rule those readers split records by (a quote opens a value only at its start, ``""``
+    inside one is a quote); a quote inside an unquoted value is a character."""
+    if text.count('"') % 2 == 0:
+        return
+    row = _unclosed_quote_row(text, separator)
+    if row is not None:
+        raise InputError("a quoted value opened in this row never closes: the file ends "
+                         "inside it (cut short, or a closing quote missing), and the row "
+                         "would be read only as far as the file goes", path=str(path), row=row)
+
+
+def _quotes_in(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 24):
+            n += block.count(b'"')
+    return n
+
+
+def _unclosed_quote_row(text: str, separator: str) -> int | None:
+    """The row (a spreadsheet's number: the header row 1, a record over lines one, an empty
+    line one) whose quoted value is still open at the end of ``text``; None if none is."""
+    import re
+
+    token = re.compile('"|' + re.escape(separator) + r"|\r\n|\n|\r")
+    row, quoted, opened, field_start, skip = 1, False, 0, 0, -1
+    for m in token.finditer(text):
+        c, at = m.group(), m.start()
+        if at == skip:  # the second quote of a "" inside a quoted value
+            continue
+        if quoted:
+            if c == '"':
+                if text.startswith('"', at + 1):
+                    skip = at + 1
+                else:
+                    quoted = False
+            continue
+        if c == '"':
+            if at == field_start:
+                quoted, opened = True, row
+        elif c == separator:
+            field_start = m.end()
+        else:
+            row, field_start = row + 1, m.end()
+    return opened if quoted else None
 
 
 def _cells(text: str, separator: str) -> list[str]:

@@ -26,7 +26,7 @@ from cim.text import decode_text, norm_key, norm_name
 from loaders.field_names import export_fields, load_mapping_yaml, match_fields
 from loaders.sources.excel import xls_grids, xlsx_grids
 from loaders.sources.precheck import check_xml_safety, column_letters
-from loaders.sources.table_checks import large_csv_fields
+from loaders.sources.table_checks import check_quotes_closed, large_csv_fields
 
 EXCEL = {".xlsx", ".xlsm"}
 OLD_EXCEL = {".xls"}
@@ -514,6 +514,7 @@ def guess_separator(text: str, records: int = 50) -> str:
 def _read_csv(path: Path, known: set[str], encoding: str | None) -> Table:
     text, enc = decode_text(path.read_bytes(), path, encoding)
     delim = "\t" if path.suffix.lower() == ".tsv" else guess_separator(text)
+    check_quotes_closed(text, delim, path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     # a record is numbered as a spreadsheet shows it: its place among the records (a blank
     # line is one, an empty row), not the line it starts on — a quoted cell over two lines
