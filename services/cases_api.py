@@ -44,6 +44,7 @@ from cim.errors import CimError, InputError
 from cim.profile import CHINA_TIME
 from cim.text import shown
 from services import cases_api_doc
+from services.json_body import check_texts
 from services.pool import Pool
 
 if TYPE_CHECKING:
@@ -99,32 +100,7 @@ def _body(allowed: set[str]) -> dict[str, Any]:
         raise InputError(f"unknown fields {', '.join(map(shown, unknown[:5]))}"
                          f"{f' and {len(unknown) - 5} more' if len(unknown) > 5 else ''}; "
                          f"fields: {', '.join(sorted(allowed))}", field=unknown[0][:80])
-    _no_nul(body, "")
     return body
-
-
-def _no_nul(value: Any, field: str) -> None:
-    """An InputError naming the field of a text holding a NUL character or a lone UTF-16
-    surrogate (JSON's ``"\\udce9"``, half of a character): the database's text can hold
-    neither (each was a 500, "internal error")."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InputError(f"{field or 'the text'} holds a NUL character (\\x00)",
-                             field=field or "body")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InputError(f"{field or 'the text'} holds a lone surrogate "
-                             f"(\\u{ord(value[exc.start]):04x}, half of a character) at "
-                             f"character {exc.start + 1}: not Unicode text",
-                             field=field or "body") from None
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _no_nul(k, field)
-            _no_nul(v, f"{field}.{k}" if field else str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _no_nul(v, f"{field}[{i}]")
 
 
 def _finite(v: Any) -> bool:
@@ -143,7 +119,7 @@ def _args() -> Any:
     none given twice (a 400 naming it): ``state=上报&state=立案`` listed the 上报 cases alone,
     the second value dropped unsaid, where a filter form sending both meant either."""
     for k, v in request.args.items(multi=True):
-        _no_nul(v, k)
+        check_texts(v, k)
     for k, values in request.args.lists():
         if len(values) > 1:
             raise InputError(f"{k} is given twice ({', '.join(map(shown, values))}): give it "
@@ -207,7 +183,7 @@ class CasesService:
         from layers.cases.workflow import RoleError, TransitionError
 
         try:
-            _no_nul(request.view_args or {}, "")  # a case code or action in the path
+            check_texts(request.view_args or {}, "")  # a case code or action in the path
             with self.pool.connection() as conn, conn.transaction():
                 if write:
                     conn.execute("SET TRANSACTION READ WRITE")

@@ -42,6 +42,7 @@ from cim.errors import CimError, InputError
 from cim.text import json_value, named, shown
 from layers.iot.times import sub_microsecond_problem
 from services import openapi_paths as oas
+from services.json_body import check_texts, read_json
 from services.pool import Pool
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ ITEM_FIELDS = {"sensor", "time", "value"}
 _SPACED_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) "
                             r"(\d{2}(?::?\d{2})?)")
 MAX_READINGS = 50_000  # per request
+# the body's limit: room for MAX_READINGS readings as senders write them (a reading of compact
+# JSON is ~70 bytes, indented ~130): the server's 1 MiB general limit took ~15,000 (a 413)
+READINGS_BODY_BYTES = MAX_READINGS * 200
 UNKNOWN_FIELDS = 20  # a body's unknown fields named in its 400
 WRITE_ATTEMPTS = 3  # a write aborted by a deadlock runs again (IotService.run)
 
@@ -83,8 +87,6 @@ class _Status(Exception):
 
 def parse_readings(raw: bytes) -> list[tuple[str, dt.datetime, float]]:
     """The body's readings; an InputError naming the item index and field."""
-    from services.json_body import read_json
-
     body = read_json(raw)  # not JSON, or nested deeper than a reading: a 400 naming body
     if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
         raise InputError('the body is {"readings": [{"sensor", "time", "value"}, …]}',
@@ -164,6 +166,11 @@ class IotService:
         from layers.iot.ingest import Forbidden, NoPartition
 
         try:
+            # a code of the path or a parameter holding a NUL (or half a character): the
+            # database's text cannot hold it (/iot/sensors/%00/latest was a 500)
+            check_texts(dict(request.view_args or {}), "")
+            for k, v in request.args.items(multi=True):
+                check_texts(v, k)
             with self.pool.connection() as conn, conn.transaction():
                 if write:
                     conn.execute("SET TRANSACTION READ WRITE")
@@ -320,6 +327,7 @@ def register(app: Flask, *, conninfo: str, pool_size: int,
     bp.add_url_rule("/iot/alarms", "alarms", service.alarms, methods=["GET"])
     app.register_blueprint(bp)
     guard.STRICT_PARAMS.update(PARAMS)
+    guard.BODY_LIMITS[f"{BP}.readings"] = READINGS_BODY_BYTES
     app.extensions["cim_iot"] = service
     return service
 

@@ -11,6 +11,8 @@ outright as bad input, naming ``body``, before any service looks into it.
 Python's json also reads ``NaN``, ``Infinity`` and numbers past a double's range (``1e400``,
 read as infinity), none of them JSON (RFC 8259). A NaN radius passed every "> 0" check (NaN
 compares false) and crashed the database server in ``ST_Buffer``; so no body holds one.
+Nor a text the database cannot hold (:func:`check_texts`: NUL, a lone surrogate), named by
+its place in the body (``readings[0].sensor``): each was a 500 where it reached the database.
 """
 
 from __future__ import annotations
@@ -33,10 +35,7 @@ def read_json(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value of ``raw``; an :class:`InputError` naming ``body`` when it is not
     JSON (or not UTF-8) or nests arrays and objects deeper than ``max_depth``."""
     try:
-        value = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
-    except _NotFinite as exc:
-        raise InputError(f"the body holds {exc.args[0]}: numbers must be finite (not NaN, "
-                         "infinity or beyond a double's range)", field="body") from None
+        value = json.loads(raw, parse_constant=_NotFinite, parse_float=_finite)
     except RecursionError:
         raise _too_deep(max_depth) from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -44,22 +43,21 @@ def read_json(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
                          field="body") from None
     if depth_over(value, max_depth):
         raise _too_deep(max_depth)
+    check_texts(value, "")
     return value
 
 
-class _NotFinite(ValueError):
-    pass
+class _NotFinite:
+    """A number of the body that is none (NaN, Infinity, 1e400), kept as written until
+    :func:`check_texts` names its place."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-def _not_a_number(text: str) -> float:
-    raise _NotFinite(text)
-
-
-def _finite(text: str) -> float:
+def _finite(text: str) -> float | _NotFinite:
     v = float(text)
-    if not math.isfinite(v):
-        raise _NotFinite(text)
-    return v
+    return v if math.isfinite(v) else _NotFinite(text)
 
 
 def depth_over(value: Any, limit: int) -> bool:
@@ -74,3 +72,31 @@ def depth_over(value: Any, limit: int) -> bool:
             if isinstance(item, (list, dict)):
                 stack.append((item, d + 1))
     return False
+
+
+def check_texts(value: Any, field: str) -> None:
+    """An InputError naming the field of a text holding a NUL character or a lone UTF-16
+    surrogate (JSON's ``"\\udce9"``, half of a character): the database's text can hold
+    neither (each was a 500, "internal error"); or of a number that is none (NaN, Infinity,
+    ``1e400``: :func:`read_json` keeps them as written for this)."""
+    if isinstance(value, _NotFinite):
+        raise InputError(f"{field or 'the body'} is {value.text}: numbers must be finite (not "
+                         "NaN, infinity or beyond a double's range)", field=field or "body")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InputError(f"{field or 'the text'} holds a NUL character (\\x00)",
+                             field=field or "body")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(f"{field or 'the text'} holds a lone surrogate "
+                             f"(\\u{ord(value[exc.start]):04x}, half of a character) at "
+                             f"character {exc.start + 1}: not Unicode text",
+                             field=field or "body") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_texts(k, field)
+            check_texts(v, f"{field}.{k}" if field else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_texts(v, f"{field}[{i}]")

@@ -256,8 +256,14 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, encoding: str | None,
     conflicting with another of the file or a stored one are printed by row, not stored."""
     import psycopg
 
-    from layers.iot.ingest import BadReading, ingest, refuse_before_installation
-    from layers.iot.partitions import ensure_months, month_of
+    from layers.iot.ingest import (
+        BadReading,
+        ingest,
+        known_months,
+        refuse_ahead,
+        refuse_before_installation,
+    )
+    from layers.iot.partitions import ensure_months
     from layers.iot.thresholds import load_config
 
     names = c.profile.field_aliases
@@ -270,8 +276,9 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, encoding: str | None,
         try:
             # before the months are made: a refused file leaves no partition behind (made and
             # committed at once, not to hold the readings' lock while the file goes in)
+            refuse_ahead(conn, got.readings, cfg.max_ahead_s)
             refuse_before_installation(conn, got.readings, cfg.timezone)
-            ensure_months(conn, {month_of(t) for _, t, _ in got.readings})
+            ensure_months(conn, known_months(conn, got.readings))
             conn.commit()
             counts = ingest(conn, got.readings, source=None, config=cfg, listed=None)
         except BadReading as exc:  # by its index in the batch: the file's row and column

@@ -154,15 +154,7 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         return counts
     nested = conn.info.transaction_status != TransactionStatus.IDLE
     with conn.transaction():
-        ahead = conn.execute("SELECT now()").fetchone()[0] + dt.timedelta(
-            seconds=cfg.max_ahead_s)
-        bad = next((i for i, r in enumerate(rows) if r[1] > ahead), None)
-        if bad is not None:
-            ref, ts, _ = rows[bad]
-            raise BadReading(f"sensor {named(ref)}: time {ts.isoformat()} is more than "
-                             f"{cfg.max_ahead_s:g} s ahead of the platform's clock (a device "
-                             "clock gone wrong? iot.yaml readings.max_ahead_s)", row=bad,
-                             field="time")
+        refuse_ahead(conn, rows, cfg.max_ahead_s)
         _tables(conn)
         if nested:  # an earlier ingest of the caller's transaction left rows
             conn.execute("DELETE FROM _iot_in")
@@ -190,7 +182,7 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         refuse_before_installation(conn, rows, cfg.timezone)
         lacking = missing_months(conn, months or [])
         if lacking:
-            raise _no_partition(conn, lacking, ahead - dt.timedelta(seconds=cfg.max_ahead_s),
+            raise _no_partition(conn, lacking, conn.execute("SELECT now()").fetchone()[0],
                                 cfg.behind)
         # one sensor and time with different values in the batch: none of them is stored
         conn.execute("UPDATE _iot_in i SET clash = true FROM (SELECT code, ts FROM _iot_in "
@@ -208,6 +200,34 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         if inserted:
             _evaluate(conn, cfg, counts)
     return counts
+
+
+def refuse_ahead(conn: psycopg.Connection, rows: list[tuple[str, dt.datetime, float]],
+                 max_ahead_s: float) -> None:
+    """A :class:`BadReading` naming the first reading more than ``max_ahead_s`` ahead of the
+    platform's clock (a device clock gone wrong)."""
+    ahead = conn.execute("SELECT now()").fetchone()[0] + dt.timedelta(seconds=max_ahead_s)
+    bad = next((i for i, r in enumerate(rows) if r[1] > ahead), None)
+    if bad is not None:
+        ref, ts, _ = rows[bad]
+        raise BadReading(f"sensor {named(ref)}: time {ts.isoformat()} is more than "
+                         f"{max_ahead_s:g} s ahead of the platform's clock (a device "
+                         "clock gone wrong? iot.yaml readings.max_ahead_s)", row=bad,
+                         field="time")
+
+
+def known_months(conn: psycopg.Connection,
+                 rows: list[tuple[str, dt.datetime, float]]) -> set[dt.date]:
+    """The months (UTC, as the partitions) of the readings whose sensor is a current one: a
+    reading of an unknown sensor is counted, never stored, so its month needs no partition
+    (``cim iot import`` made one for a 1970 reading of no sensor)."""
+    if not rows:
+        return set()
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT date_trunc('month', r.ts AT TIME ZONE 'UTC')::date FROM "
+        "unnest(%s::text[], %s::timestamptz[]) AS r(ref, ts) WHERE EXISTS (SELECT 1 FROM "
+        "sensors s WHERE s.valid_to IS NULL AND (s.code = r.ref OR s.device_id = r.ref))",
+        ([r[0] for r in rows], [r[1] for r in rows]))}
 
 
 def refuse_before_installation(conn: psycopg.Connection,

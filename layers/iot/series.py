@@ -81,6 +81,9 @@ _UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1,
           "d": 86400, "day": 86400, "days": 86400,
           "w": 604800, "week": 604800, "weeks": 604800}
 DAY = 86400
+# the longest bucket: ten years of days (a 999999w bucket, ~19,000 years, widened a range of
+# 1900 past year 10000, which no answer can hold: a 500)
+MAX_BUCKET_DAYS = 3653
 # the buckets' origin: a Monday's local midnight (a week bucket starts on Monday, a day bucket
 # at midnight, an hour bucket on the hour — all in the city's clock)
 ORIGIN = "2000-01-03 00:00:00"
@@ -101,6 +104,9 @@ def parse_bucket(text: str) -> dt.timedelta:
     if m is None or unit not in _UNITS or n < 1:
         raise InputError(f"bucket {shown(text)} is not {allowed}", field="bucket")
     seconds = n * _UNITS[unit]
+    if seconds > MAX_BUCKET_DAYS * DAY:
+        raise InputError(f"bucket {shown(text)} is longer than {MAX_BUCKET_DAYS} days (ten "
+                         "years)", field="bucket")
     if seconds > DAY and seconds % DAY:
         raise InputError(f"bucket {shown(text)}: a bucket over a day is whole days (1d, 2d, 1w)",
                          field="bucket")
