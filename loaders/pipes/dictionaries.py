@@ -64,11 +64,13 @@ class PipeDictionaries:
             pc = PipeClass(code=row["code"], name=row["name"], letters=row["letters"],
                            digit=row["digit"], gravity=row.get("gravity", "0") == "1")
             self.by_code[pc.code] = pc
-            keys = [row["code"], row["name"], row.get("name_en", ""), row["letters"],
-                    row["digit"], *(row.get("aliases") or "").split("|")]
-            for k in keys:
+            for k in [row["code"], row["name"], row.get("name_en", ""), row["letters"],
+                      row["digit"]]:
                 if k:
                     self._class_by_key.setdefault(norm_key(k), pc)
+        # a subclass's own names before the classes' aliases: 煤气 (燃气's subclass 01) and
+        # 供电 (电力's 01), also written as aliases of their class, resolved to the class and
+        # lost their subclass (feature code 53001000 for 53011000), without a word
         for row in self.subclasses:
             base = self.by_code.get(row["class_code"])
             if base is None:
@@ -80,6 +82,10 @@ class PipeDictionaries:
                       *(row.get("aliases") or "").split("|")]:
                 if k:
                     self._class_by_key.setdefault(norm_key(k), pc)
+        for row in self.classes:
+            for k in (row.get("aliases") or "").split("|"):
+                if k:
+                    self._class_by_key.setdefault(norm_key(k), self.by_code[row["code"]])
         self._features: dict[tuple[str, str, str], Feature] = {}
         for row in profile.dictionary("pipe_features"):
             f = Feature(kind=row["kind"], seq=row["seq"].zfill(2), name=row["name"],
