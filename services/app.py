@@ -376,6 +376,15 @@ def _served_tag(tag, served: list) -> str:
 
 def _check_reader(conninfo: str) -> None:
     """Fail at start, with what to do, when the read-only role cannot log in."""
+    problem = reader_login_problem(conninfo)
+    if problem:
+        raise RuntimeError(problem)
+
+
+def reader_login_problem(conninfo: str) -> str | None:
+    """What to do when the read-only role cannot log in with ``conninfo``; None when it can.
+    ``cim serve`` asks before it starts the server (a database error, exit 4, not the
+    workers' failure after the addresses were printed)."""
     import psycopg
 
     try:
@@ -384,10 +393,11 @@ def _check_reader(conninfo: str) -> None:
     except psycopg.OperationalError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
         user = psycopg.conninfo.conninfo_to_dict(conninfo).get("user")
-        raise RuntimeError(
-            f"the server connects as the read-only role {user!r} and could not: {first}. "
-            "Run `cim db upgrade` (it keeps the role), and for an external database give "
-            "its password in CIM_READER_PASSWORD or ~/.pgpass") from None
+        return (f"the server connects as the read-only role {user!r} and could not: {first}. "
+                "Run `cim db upgrade` (it keeps the role, and says what a DBA runs where it "
+                "may not), and for an external database give its password in "
+                "CIM_READER_PASSWORD or ~/.pgpass")
+    return None
 
 
 def _pygeoapi_flask_app(cfg_path: str):

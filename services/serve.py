@@ -136,6 +136,14 @@ def server_env(settings: ServeSettings, url: str | None = None) -> dict[str, str
 
 def serve_foreground(url: str, settings: ServeSettings, city_name: str) -> None:
     """Replace this process with gunicorn serving the platform's app."""
+    from cim.db.engine import psycopg_conninfo
+    from cim.db.roles import serving_url
+    from cim.errors import DatabaseError
+    from services.app import reader_login_problem
+
+    problem = reader_login_problem(psycopg_conninfo(serving_url(url)))
+    if problem:
+        raise DatabaseError(problem)
     base = public_base(settings.host, settings.port, settings.public_url)
     if settings.host in WILDCARDS and not settings.public_url:
         print(f"(listening on all addresses; links name {base} — set CIM_PUBLIC_URL or "
@@ -147,8 +155,6 @@ def serve_foreground(url: str, settings: ServeSettings, city_name: str) -> None:
           f"  API docs     {base}/openapi\n"
           f"  QGIS         Layer → Add Layer → Add WFS / OGC API – Features Layer, URL {base}",
           flush=True)
-    from cim.db.roles import serving_url
-
     argv = gunicorn_argv(settings)
     # the server gets the read-only role's URL only: the admin's password never reaches it
     os.execve(argv[0], argv, server_env(settings, serving_url(url)))

@@ -59,5 +59,8 @@ def test_what_the_pattern_cannot_read_raises_sqlalchemys_error():
 
     with pytest.raises(ArgumentError):
         psycopg_conninfo("not a url")
-    with pytest.raises(ArgumentError):
+    # the setting is the user's: a configuration error naming it (tests/test_external_db18.py)
+    from cim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="CIM_DATABASE_URL"):
         database_url(Settings(database_url="not a url"))

@@ -83,13 +83,7 @@ def _make_url(url: str) -> URL:
 def database_url(settings: Settings, *, start: bool = False) -> str:
     """SQLAlchemy URL of the platform database (external or embedded)."""
     if settings.database_url:
-        raw = settings.database_url
-        parts = url_parts(raw)
-        if parts is None:
-            return _make_url(raw).render_as_string(hide_password=False)  # its error
-        if parts["drivername"] in ("postgresql", "postgres"):  # the driver the platform uses
-            return "postgresql+psycopg" + raw[len(parts["drivername"]):]
-        return raw
+        return _external_url(settings.database_url)
     cluster = Cluster(settings.home)
     if start:
         cluster.start()
@@ -98,6 +92,34 @@ def database_url(settings: Settings, *, start: bool = False) -> str:
         raise DatabaseError("the embedded PostGIS cluster is not running: run `cim db start` "
                             "(or set CIM_DATABASE_URL)")
     return cluster.server_url(settings.db_name)
+
+
+_FORM = ("postgresql://USER:PASSWORD@HOST:PORT/DATABASE (a password's @ : / % written "
+         "%40 %3A %2F %25; a socket folder as ?host=/run/postgresql)")
+
+
+def _external_url(raw: str) -> str:
+    """``CIM_DATABASE_URL`` as the platform's SQLAlchemy URL (driver psycopg), or a
+    ConfigError naming the variable: a URL SQLAlchemy's pattern does not read (libpq's
+    ``host=… dbname=…`` form), a port that is no number, a driver of another database were
+    internal errors, and ``postgresql+psycopg2`` migrated with a driver not installed while
+    the loads ran."""
+    from cim.errors import ConfigError
+
+    try:
+        parts = url_parts(raw.strip())
+    except ValueError:  # the port
+        raise ConfigError(f"CIM_DATABASE_URL: its port is not a number; the form is {_FORM}"
+                          ) from None
+    if parts is None:
+        raise ConfigError(f"CIM_DATABASE_URL is not a URL the platform reads (libpq's "
+                          f"'host=… dbname=…' form is not one); the form is {_FORM}")
+    name = parts["drivername"]
+    dialect = name.split("+")[0]
+    if dialect not in ("postgresql", "postgres"):
+        raise ConfigError(f"CIM_DATABASE_URL names {dialect!r}: the platform runs on "
+                          f"PostgreSQL with PostGIS; the form is {_FORM}")
+    return "postgresql+psycopg" + raw.strip()[len(name):]  # the driver the platform uses
 
 
 def psycopg_conninfo(url: str | URL) -> str:

@@ -5,6 +5,8 @@ The revisions live in ``cim/db/migrations/versions``; there is no ``alembic.ini`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from alembic.config import Config
 from cim.db.engine import psycopg_conninfo
 from cim.db.map_views import drop_map_views
 from cim.db.roles import ReaderRole, ensure_reader
-from cim.errors import ConfigError
+from cim.errors import ConfigError, DatabaseError, InputError
 
 # the migrations are package data (cim/db/migrations), so an installed package migrates too
 MIGRATIONS = Path(str(resources.files("cim.db") / "migrations"))
@@ -50,21 +52,78 @@ def upgrade(url: str, srid: int, revision: str = "head",
     if existing is not None and existing != srid:
         raise ConfigError(f"this database stores EPSG:{existing} but the profile asks for "
                           f"EPSG:{srid}; use a new database for another storage CRS")
+    _check_database(url)
     cfg = alembic_config(url, srid)
-    if _pending(url, cfg, revision):
-        # the planners' views (cim_map) depend on the columns they show: a migration that
-        # changes or drops one would be refused by PostgreSQL; made again just below
-        drop_map_views(psycopg_conninfo(url))
-    command.upgrade(cfg, revision)
+    with _revision_named(revision):
+        if _pending(url, cfg, revision):
+            # the planners' views (cim_map) depend on the columns they show: a migration that
+            # changes or drops one would be refused by PostgreSQL; made again just below
+            drop_map_views(psycopg_conninfo(url))
+        command.upgrade(cfg, revision)
     return ensure_reader(url, reader)
 
 
 def downgrade(url: str, srid: int, revision: str = "base") -> None:
     """Migrate down to ``revision`` (the planners' views dropped first, as for an upgrade;
     the next upgrade makes them again)."""
-    drop_map_views(psycopg_conninfo(url))
-    command.downgrade(alembic_config(url, srid), revision)
+    _check_database(url)
+    with _revision_named(revision):
+        _check_revision(alembic_config(url, srid), revision)
+        drop_map_views(psycopg_conninfo(url))
+        command.downgrade(alembic_config(url, srid), revision)
 
+
+@contextmanager
+def _revision_named(revision: str) -> Iterator[None]:
+    """Alembic's refusal of a revision (unknown, past either end, not below the current one)
+    as bad input naming it: it was an internal error."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as exc:
+        raise InputError(f"revision {revision!r}: {exc}", field="revision") from None
+
+
+def _check_revision(cfg: Config, revision: str) -> None:
+    """An unknown revision refused before anything is dropped (``base`` and relative steps
+    are Alembic's to judge)."""
+    from alembic.script import ScriptDirectory
+
+    if revision in ("base", "head", "heads") or revision[:1] in "+-":
+        return
+    ScriptDirectory.from_config(cfg).get_revision(revision)  # CommandError if unknown
+
+
+def _check_database(url: str) -> None:
+    """What the migrations need of the database, said before they run: PostGIS (a user who
+    may not create extensions got an internal error from the first migration), and the
+    platform's schema ``public`` first on the search path (a role whose search_path put
+    another schema first got its tables there, where the read-only role's grants, the
+    services and the QGIS project never look: the server published nothing, unsaid)."""
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
+        user, schema, has, may = conn.execute(
+            "SELECT current_user, current_schema(), EXISTS (SELECT 1 FROM pg_extension "
+            "WHERE extname = 'postgis'), (SELECT rolsuper FROM pg_roles WHERE rolname = "
+            "current_user) OR has_database_privilege(current_database(), 'CREATE')"
+        ).fetchone()
+        if schema != "public":
+            raise ConfigError(
+                f"the database user {user!r} has schema {schema!r} first on its search_path "
+                "(ALTER ROLE … SET search_path, or the database's): the platform keeps its "
+                "tables in schema public, where its read-only role, services and QGIS project "
+                f"read them. Ask a DBA to run: ALTER ROLE {user} RESET search_path (or SET "
+                "search_path = public, \"$user\")")
+        if not has:
+            trusted = conn.execute(
+                "SELECT coalesce(bool_or(trusted), false) FROM pg_available_extension_versions "
+                "WHERE name = 'postgis'").fetchone()[0]
+            if not (may and trusted) and not conn.execute(
+                    "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+                raise DatabaseError(
+                    f"the database has no PostGIS and {user!r} may not create it: ask a DBA "
+                    "to run once, in this database: CREATE EXTENSION postgis; then run `cim db "
+                    "upgrade` again")
 
 def _pending(url: str, cfg: Config, revision: str) -> bool:
     """Whether upgrading to ``revision`` runs any migration (a database at the head already

@@ -140,13 +140,34 @@ def serving_url(url: str, role: str | None = None) -> str:
     return reader_url(url, name)
 
 
-def _dba_statements(role: ReaderRole, dbname: str, password_env: str = READER_PASSWORD_ENV
-                    ) -> str:
-    return (f"CREATE ROLE {role.name} LOGIN;  -- then set its password, "
-            f"or let {password_env} do it\n"
+def _dba_statements(role: ReaderRole, dbname: str, password_env: str = READER_PASSWORD_ENV,
+                    hashed: str | None = None) -> str:
+    """What a DBA runs to create the role; with its password (``hashed``: the SCRAM verifier
+    of ``password_env``'s value, so the cleartext is printed nowhere) when one is given."""
+    pw = (f" PASSWORD '{hashed}';  -- the password in {password_env}" if hashed else
+          f";  -- then set its password (and give it in {password_env})")
+    return (f"CREATE ROLE {role.name} LOGIN{pw}\n"
             f"ALTER ROLE {role.name} SET statement_timeout = '{role.statement_timeout}';\n"
             f"ALTER ROLE {role.name} SET default_transaction_read_only = on;\n"
             f"GRANT CONNECT ON DATABASE \"{dbname}\" TO {role.name};")
+
+
+def _scram(conn: psycopg.Connection, role: str, password: str) -> str:
+    """The role's password as the server stores it (hashed here: the cleartext never reaches
+    the server, its log or a message)."""
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(),
+                                        b"scram-sha-256").decode()
+
+
+def _logs_in(conn: psycopg.Connection, role: str, password: str) -> bool:
+    """Whether ``role`` logs in with ``password`` where ``conn`` is connected."""
+    i = conn.info
+    try:
+        psycopg.connect(host=i.host, port=i.port, dbname=i.dbname, user=role,
+                        password=password, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        return False
+    return True
 
 
 def _retrying(conn: psycopg.Connection, stmt: sql.Composable) -> None:
@@ -178,10 +199,12 @@ def _login_role(conn: psycopg.Connection, role: ReaderRole, password_env: str,
                        "FROM pg_roles WHERE rolname = %s", (role.name,)).fetchone()
     if row is None:
         if not can_create:
+            password = os.environ.get(password_env)
+            hashed = _scram(conn, role.name, password) if password else None
             raise ConfigError(
                 f"the database user {me!r} may not create roles, so {purpose} does not "
                 f"exist. The schema is migrated; ask a DBA to run once:\n"
-                f"{_dba_statements(role, dbname, password_env)}\n"
+                f"{_dba_statements(role, dbname, password_env, hashed)}\n"
                 "then run `cim db upgrade` again (it grants SELECT on the layer tables)")
         try:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
@@ -194,16 +217,21 @@ def _login_role(conn: psycopg.Connection, role: ReaderRole, password_env: str,
                           f"set {role_env} to another name")
     if can_create:
         password = os.environ.get(password_env)
-        if password:  # hashed here: the cleartext never reaches the server or its log
-            hashed = conn.pgconn.encrypt_password(password.encode(), role.name.encode(),
-                                                  b"scram-sha-256").decode()
+        if password:
             _retrying(conn, sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                ident, sql.Literal(hashed)))
+                ident, sql.Literal(_scram(conn, role.name, password))))
         _retrying(conn, sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
             ident, sql.Literal(role.statement_timeout)))
         _retrying(conn, sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on")
                   .format(ident))
-    elif _role_setting(conn, role.name, "statement_timeout") != role.statement_timeout:
+    elif (password := os.environ.get(password_env)) and not _logs_in(conn, role.name, password):
+        # it was said to be set by the upgrade, which could not: the server then could not
+        # log in, and its message sent the operator back to the same variable
+        notes.append(f"cannot set the password of {role.name!r} from {password_env} (no "
+                     f"CREATEROLE), and it does not log in with it; a DBA runs: ALTER ROLE "
+                     f"{role.name} PASSWORD '{_scram(conn, role.name, password)}'")
+    if not can_create and _role_setting(conn, role.name, "statement_timeout") != \
+            role.statement_timeout:
         notes.append(f"cannot set statement_timeout on {role.name!r} (no CREATEROLE); "
                      f"a DBA runs: ALTER ROLE {role.name} SET statement_timeout = "
                      f"'{role.statement_timeout}'")
