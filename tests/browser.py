@@ -102,8 +102,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_OPTIONS = _forward  # noqa: N815
 
 
-def chromium(proxy: RecordingProxy, width: int = 1400, height: int = 900):
-    """A selenium driver of headless Chromium behind ``proxy``; skips when unavailable."""
+def chromium(proxy: RecordingProxy, width: int = 1400, height: int = 900,
+             lang: str = "zh-CN"):
+    """A selenium driver of headless Chromium behind ``proxy``, its language ``lang``; skips
+    when unavailable."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -126,10 +128,11 @@ def chromium(proxy: RecordingProxy, width: int = 1400, height: int = 900):
                  "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
                  f"--user-data-dir={profile}", f"--window-size={width},{height}",
                  f"--proxy-server=http://{proxy.address}", "--proxy-bypass-list=<-loopback>",
-                 "--lang=zh-CN"):
+                 f"--lang={lang}"):
         opts.add_argument(flag)
     # a browser of a Chinese office: pygeoapi picks its page language from Accept-Language
-    opts.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
+    opts.add_experimental_option("prefs", {"intl.accept_languages": (
+        "zh-CN,zh" if lang == "zh-CN" else lang)})
     try:
         driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
     except Exception as exc:  # a broken install: say so rather than fail obscurely

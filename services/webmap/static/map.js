@@ -457,7 +457,9 @@
       const [tree, tj, colls, fields] = await Promise.all([
         getJSON(`${BASE}/map/tree.json`),
         getJSON(`${BASE}/tiles/WebMercatorQuad?f=tilejson`),
-        getJSON(`${BASE}/collections?f=json`),
+        // the page is Chinese whatever the browser's language: its titles too (an English
+        // browser's Accept-Language gave "Buildings" beside 建筑物 in the layer tree)
+        getJSON(`${BASE}/collections?f=json&lang=zh-CN`),
         getJSON(`${BASE}/map/fields.json`)]);
       for (const c of colls.collections || []) state.titles[c.id] = c.title;
       state.info = (map.getStyle().metadata || {})["cim:info"] || {};
