@@ -385,6 +385,11 @@ def register(app: Flask, tiles: TilesService) -> None:
 
     def _meta(names: list[str], path: str, title: str) -> Response:
         f = request.args.get("f", "json").lower()
+        if f not in ("json", "tilejson", "application/json"):
+            # answered as JSON whatever was asked (f=xml a 200 of JSON), where /TileMatrixSets
+            # and the styles refuse it
+            return _error(400, "InvalidParameterValue", f"f={request.args.get('f')!r}: a "
+                          "tileset's metadata is f=json (OGC API Tiles) or f=tilejson")
         if f == "tilejson":
             pick = request.args.get("collections") if not path else None
             query = f"?collections={urllib.parse.quote(pick, safe=',')}" if pick else ""
@@ -424,9 +429,16 @@ def register(app: Flask, tiles: TilesService) -> None:
 
     def _chosen() -> list[str] | Response:
         names = list(tiles.resources)
-        pick = request.args.get("collections")
+        given = request.args.getlist("collections")
+        if len(given) > 1:  # the second was dropped unsaid
+            return _error(400, "InvalidParameterValue", "collections is given twice: give it "
+                          "once, the collections separated by commas")
+        pick = given[0] if given else None
         if pick:
             wanted = [n.strip() for n in pick.split(",") if n.strip()]
+            if not wanted:  # ",,," answered an empty tile (and {} of versions)
+                return _error(400, "InvalidParameterValue", f"collections={pick!r} names no "
+                              f"collection; known: {', '.join(names)}")
             unknown = [n for n in wanted if n not in tiles.resources]
             if unknown:
                 return _error(400, "InvalidParameterValue",
