@@ -7,6 +7,11 @@ after the first executions PostgreSQL plans them once per connection). A connect
 failed or was left in a transaction is closed rather than returned. The pool remembers the
 process that made it: after a fork (gunicorn ``--preload``) a child never uses the parent's
 sockets.
+
+A database restart leaves every idle connection dead, and each failed one request (a 503)
+the first time it was lent after the restart. A connection idle longer than :data:`IDLE_PING_S`
+is asked ``SELECT 1`` before it is lent (one round trip, only after a pause), and a broken one
+takes the other idle ones with it: they were opened to the same server.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 from psycopg.pq import TransactionStatus
+
+IDLE_PING_S = 1.0
 
 
 class PoolTimeout(TimeoutError):
@@ -35,7 +43,8 @@ class Pool:
         self.size = size
         self.prepare_threshold = prepare_threshold
         self.timeout = timeout
-        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
+        # (connection, when it was given back)
+        self._idle: queue.LifoQueue[tuple[psycopg.Connection, float]] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._pid = os.getpid()
 
@@ -53,20 +62,42 @@ class Pool:
             raise PoolTimeout(f"no database connection free within {self.timeout:.0f} s")
         conn = None
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
+            conn = self._lend()
             yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError):  # a broken connection
             if conn is not None:
                 conn.close()
                 conn = None
+            self._drop_idle()
             raise
         finally:
             if conn is not None:
                 if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.close()
                 else:
-                    self._idle.put(conn)
+                    self._idle.put((conn, time.monotonic()))
             self._slots.release()
+
+    def _lend(self) -> psycopg.Connection:
+        """An idle connection that still answers, else a new one."""
+        while True:
+            try:
+                conn, since = self._idle.get_nowait()
+            except queue.Empty:
+                return self._connect()
+            if time.monotonic() - since < IDLE_PING_S:
+                return conn
+            try:
+                conn.execute("SELECT 1")
+                return conn
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                conn.close()
+                self._drop_idle()
+
+    def _drop_idle(self) -> None:
+        while True:
+            try:
+                conn, _ = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            conn.close()
