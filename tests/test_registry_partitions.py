@@ -284,3 +284,22 @@ def _raised(fn, *args):
     except BaseException as exc:  # noqa: BLE001 - what the test inspects
         return exc
     return None
+
+
+def test_a_table_left_by_a_dead_load_goes_at_the_next_ordinary_load(fresh_db, tmp_path):
+    """After the dead first load, the layer got its codes the ordinary way (a small load, in
+    the default partition): no initial load comes to drop the table, which stayed for good
+    (probe of 2026-12-07). The layer's next load drops it; the attached partition of a layer
+    that has one stays (test_a_large_first_load_gets_a_frozen_indexed_partition)."""
+    path, _ = _delivery(tmp_path, "d", n=400)
+    load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=1)
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        conn.execute("CREATE TABLE code_registry_buildings (LIKE code_registry)")
+        conn.execute("INSERT INTO code_registry_buildings (code, layer, source_key) "
+                     "VALUES ('370811810100999999', 'buildings', 'dead:1')")
+    before = _codes(fresh_db)
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, batch_size=300, processes=1)
+    assert r.unchanged == 400
+    assert fresh_db.scalar("SELECT to_regclass('code_registry_buildings')") is None
+    assert fresh_db.rows(PARTS) == [("code_registry_default", "DEFAULT")]
+    assert _codes(fresh_db) == before == _layer_codes(fresh_db)

@@ -65,6 +65,17 @@ def has_codes(conn: psycopg.Connection, layer: str) -> bool:
                         (layer,)).fetchone()[0]
 
 
+def drop_leftover(conn: psycopg.Connection, layer: str) -> None:
+    """Drop the table a first load of ``layer`` that died left (under the layer's merge lock,
+    in the load's transaction): once the layer has codes the ordinary way, no first load comes
+    to drop it, and it stayed for good in every planner's table list. A table of that name
+    that is the layer's attached partition is kept."""
+    name = partition_name(layer)
+    if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0] and \
+            partition_of(conn, layer) == DEFAULT:
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+
+
 class NewPartition:
     """A layer's first codes, written into a partition of their own (see the module) on a
     connection of their own, beside the load.
@@ -94,7 +105,10 @@ class NewPartition:
         """Under the layer's merge lock, inside the load's transaction: begin the layer's own
         partition if the layer has no code yet and the role may create tables (else None: the
         codes go into the registry)."""
-        if partition_of(conn, layer) != DEFAULT or has_codes(conn, layer):
+        if partition_of(conn, layer) != DEFAULT:
+            return None
+        if has_codes(conn, layer):
+            drop_leftover(conn, layer)
             return None
         part = cls(conninfo, layer)
         other = psycopg.connect(conninfo, application_name="cim-load-registry",

@@ -314,6 +314,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
                   ranges: Callable[[], FidRanges | None] = lambda: None
                   ) -> tuple[dict[str, float], Any, int]:
     """The body of :func:`run_direct_load` inside its session: convert, write, index."""
+    from cim.coding.registry import drop_leftover
     from loaders.common import describe_key, geometry_field, reject_record, row_attrs
     from loaders.engine import direct, direct_writer, workers
     from loaders.engine import fingerprint as fpmod
@@ -322,6 +323,7 @@ def _direct_write(session: LoadSession, conn: psycopg.Connection, layer: LayerDe
     writer.lock()
     if not dropped:  # an initial load killed while this one waited for the lock dropped them
         indexes.restore(conn, layer)
+        drop_leftover(conn, layer.name)  # and the registry table of its own it had begun
     elif (part := writer.own_registry_partition(session.conninfo)) is not None:
         # an initial load: the layer's first codes get a registry partition of their own
         own_partition.append(part)
