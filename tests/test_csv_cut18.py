@@ -66,3 +66,17 @@ def test_a_pipe_survey_table_cut_inside_a_quoted_note_is_refused(fresh_db, tmp_p
     assert f"热力_管线段成果表.csv, row {len(lines)}" in proc.stderr, proc.stderr
     assert "never closes" in proc.stderr
     assert fresh_db.scalar("SELECT count(*) FROM pipe_segments") == 0
+
+
+@pytest.mark.parametrize("text,row", [
+    ('a,b\n\n1,"x\ny"\n2,"open', 4),     # an empty line and a value over two lines: one row each
+    ('a;b\r\n1;"x""\r\n', 2),            # "" inside an open value is a quote
+    ('a,b\n1,"x"y\n2,"open', 3),         # a character after a closing quote (csv's strict
+                                         # mode refuses it; the rule is walked by hand)
+    ('a,b\n1,5"p\n2,"x"\n', None),       # a quote inside an unquoted value is a character
+    ('a,b\n1,"x\n2,y\n3,"z', None),      # closed by the quote before z
+])
+def test_the_row_of_an_unclosed_quote(text, row):
+    from loaders.sources.table_checks import _unclosed_quote_row
+
+    assert _unclosed_quote_row(text, ";" if ";" in text else ",") == row

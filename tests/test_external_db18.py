@@ -151,3 +151,12 @@ def test_serve_whose_reader_cannot_log_in_stops_before_it_starts(xdb, tmp_path):
     assert p.returncode == 4, p.stdout + p.stderr
     assert "cim_nobody18" in p.stderr and "could not" in p.stderr
     assert "OGC API for" not in p.stdout  # no addresses printed for a server that is not
+
+
+@pytest.mark.parametrize("revision", ["head-1", "-1"])
+def test_a_relative_revision_is_alembics_to_resolve(xdb, jining_profile, revision):
+    """``head-1`` was refused as unknown by the check added for unknown revisions (review)."""
+    from cim.db import migrate
+
+    migrate.downgrade(xdb.url, jining_profile.srid, revision)
+    migrate.upgrade(xdb.url, jining_profile.srid)

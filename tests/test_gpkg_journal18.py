@@ -103,3 +103,32 @@ def test_settled_copy_is_made_once_per_state(tmp_path):
     assert not copy.with_name(copy.name + "-journal").exists()  # rolled back there
     heights = pyogrio.read_dataframe(copy, IMMUTABLE="YES")["建筑高度"]
     assert sorted(heights) == [10.0 + i for i in range(N)]
+
+
+def test_a_read_only_delivery_is_settled_too(tmp_path):
+    """Its copy kept the delivery's mode (0444): SQLite opened it read-only for any user but
+    root, and could roll nothing back (review of 2026-12-07)."""
+    from loaders.sources.gpkg_state import settled_gpkg
+
+    path = _delivery(tmp_path)
+    p = _edit(path)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    for f in (path, path.with_name(path.name + "-journal")):
+        f.chmod(0o444)
+    copy = settled_gpkg(path)
+    assert copy.stat().st_mode & 0o200  # the copy is the reader's to settle
+    heights = pyogrio.read_dataframe(copy, IMMUTABLE="YES")["建筑高度"]
+    assert sorted(heights) == [10.0 + i for i in range(N)]
+
+
+def test_a_broken_file_beside_a_journal_is_bad_input(tmp_path):
+    from cim.errors import InputError
+    from loaders.sources.gpkg_state import settled_gpkg
+
+    path = tmp_path / "x.gpkg"
+    path.write_bytes(os.urandom(4096))
+    path.with_name("x.gpkg-journal").write_bytes(os.urandom(512))
+    with pytest.raises(InputError, match="SQLite cannot open it") as exc:
+        settled_gpkg(path)
+    assert exc.value.path == str(path)

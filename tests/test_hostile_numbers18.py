@@ -158,3 +158,45 @@ def test_a_served_answer_stops_at_its_row_limit(db, tmp_path, monkeypatch):
                 {**os.environ, "CIM_DATABASE_URL": db.url})
     assert p.returncode == 0, p.stderr
     assert len(json.loads(p.stdout)["rows"]) == pairs
+
+
+def test_a_radius_that_overflows_once_widened_is_refused():
+    from layers.query.common import Area
+
+    with pytest.raises(InputError, match="radius"):
+        Area(point=(116.6, 35.35), radius=1.7976931348623157e308).storage_sql(4527)
+
+
+@pytest.mark.parametrize("raw,want", [("5000", 5000), ("1_000", 1000), ("100k", 100_000),
+                                      ("0", 100_000), ("-3", 100_000), ("", 100_000)])
+def test_the_row_limit_setting(monkeypatch, raw, want):
+    from layers.query.common import _max_rows_setting
+
+    monkeypatch.setenv("CIM_PROCESS_MAX_ROWS", raw)
+    assert _max_rows_setting() == want
+
+
+@pytest.mark.parametrize("module,call", [
+    ("layers.approval.config", lambda m, v: m._number({"search_m": v}, "search_m",
+                                                       __import__("pathlib").Path("a.yaml"))),
+    ("layers.iot.thresholds", lambda m, v: m._num(v, __import__("pathlib").Path("iot.yaml"),
+                                                   "readings.max_ahead_s")),
+    ("layers.risk.config", lambda m, v: m._num(v, __import__("pathlib").Path("r.yaml"),
+                                                "consequence.radius_m")),
+])
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_city_file_number_must_be_finite(module, call, value):
+    import importlib
+
+    from cim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="finite"):
+        call(importlib.import_module(module), value)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_health_setting_must_be_finite(value):
+    from layers.health.params import check_settings
+
+    with pytest.raises(ValueError, match="finite"):
+        check_settings({"district_gap_m": value})

@@ -5,6 +5,7 @@ The revisions live in ``cim/db/migrations/versions``; there is no ``alembic.ini`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -90,8 +91,8 @@ def _check_revision(cfg: Config, revision: str) -> None:
     are Alembic's to judge)."""
     from alembic.script import ScriptDirectory
 
-    if revision in ("base", "head", "heads") or revision[:1] in "+-":
-        return
+    if revision in ("base", "head", "heads") or re.search(r"[+-]\d+$", revision):
+        return  # relative (-1, +2, head-1, REV-1): Alembic resolves it
     ScriptDirectory.from_config(cfg).get_revision(revision)  # CommandError if unknown
 
 
@@ -108,8 +109,9 @@ def _check_database(url: str) -> None:
             "current_user) OR has_database_privilege(current_database(), 'CREATE')"
         ).fetchone()
         if schema != "public":
+            first = f"schema {schema!r} first" if schema else "no schema it can use"
             raise ConfigError(
-                f"the database user {user!r} has schema {schema!r} first on its search_path "
+                f"the database user {user!r} has {first} on its search_path "
                 "(ALTER ROLE … SET search_path, or the database's): the platform keeps its "
                 "tables in schema public, where its read-only role, services and QGIS project "
                 f"read them. Ask a DBA to run: ALTER ROLE {user} RESET search_path (or SET "

@@ -165,8 +165,10 @@ def _logs_in(conn: psycopg.Connection, role: str, password: str) -> bool:
     try:
         psycopg.connect(host=i.host, port=i.port, dbname=i.dbname, user=role,
                         password=password, connect_timeout=5).close()
-    except psycopg.OperationalError:
-        return False
+    except psycopg.OperationalError as exc:
+        # only the password's refusal says the password is not the role's (a revoked
+        # CONNECT, an expired role or the server's TLS terms are other matters)
+        return "password authentication failed" not in str(exc)
     return True
 
 

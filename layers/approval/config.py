@@ -8,6 +8,7 @@ the platform file's.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,10 +60,13 @@ def rules_path(profile: CityProfile | None, path: str | Path | None = None) -> P
 def _number(raw: dict, key: str, path: Path, lo: float = 0.0, hi: float | None = None
             ) -> float:
     v = raw.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or v < lo or (hi is not None
-                                                                          and v > hi):
+    # YAML's .nan passes "< lo" (NaN compares false): a search distance of NaN reached
+    # ST_DWithin; .inf one of infinity
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or \
+            v < lo or (hi is not None and v > hi):
         rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
-        raise ConfigError(f"{key} must be a number {rng}, not {v!r}", path=str(path), field=key)
+        raise ConfigError(f"{key} must be a finite number {rng}, not {v!r}", path=str(path),
+                          field=key)
     return float(v)
 
 

@@ -5,6 +5,7 @@ runs, not met mid-run.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from layers.health.service_coverage import find_facility_type
@@ -17,10 +18,10 @@ def _num(params: dict, key: str, *, required: bool = False, minimum: float = 0.0
             raise ValueError(f"{key!r} is required")
         return
     v = params[key]
-    ok = isinstance(v, int | float) and not isinstance(v, bool) and v == v and \
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and \
         (v > minimum if above else v >= minimum) and (not integer or float(v).is_integer())
     if not ok:
-        kind = "a whole number" if integer else "a number"
+        kind = "a whole number" if integer else "a finite number"
         raise ValueError(f"{key!r} must be {kind} {'>' if above else '≥'} {minimum:g}, "
                          f"not {v!r}")
 

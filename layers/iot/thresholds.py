@@ -17,6 +17,7 @@ the row and the field; nothing about thresholds lives in code.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -240,8 +241,10 @@ def _path(profile: CityProfile | None, name: str, suffix: str) -> Path:
 
 
 def _num(v: Any, p: Path, key: str, lo: float = 0) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or v < lo:
-        raise ConfigError(f"must be a number >= {lo:g}, not {v!r}", path=str(p), field=key)
+    # YAML's .nan passes "< lo": max_ahead_s of NaN made every ingest an internal error
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < lo:
+        raise ConfigError(f"must be a finite number >= {lo:g}, not {v!r}", path=str(p),
+                          field=key)
     return float(v)
 
 

@@ -182,7 +182,21 @@ READ_FILES: ContextVar[bool] = ContextVar("cim_query_read_files", default=False)
 # pairs of the sample (366 MB, 24 s, a worker's memory grown to 716 MB), a whole city's
 # features would be more. The SQL asks one row more than the limit (:func:`capped`), so the
 # server never sends the rest.
-DEFAULT_MAX_ROWS = int(os.environ.get("CIM_PROCESS_MAX_ROWS", "100000"))
+def _max_rows_setting() -> int:
+    """``CIM_PROCESS_MAX_ROWS``, a whole number ≥ 1 (100,000 when unset); else the default,
+    said once in the server's log (an import failing on "100k" took the whole server)."""
+    raw = os.environ.get("CIM_PROCESS_MAX_ROWS", "").strip().replace("_", "")
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    if raw:
+        import logging
+
+        logging.getLogger("cim.query").warning(
+            "CIM_PROCESS_MAX_ROWS=%r is not a whole number >= 1: 100000", raw)
+    return 100_000
+
+
+DEFAULT_MAX_ROWS = _max_rows_setting()
 MAX_ROWS: ContextVar[int | None] = ContextVar("cim_query_max_rows", default=DEFAULT_MAX_ROWS)
 
 
@@ -462,7 +476,8 @@ class Area:
         if self.point is not None:
             # NaN passes "<= 0" and, in ST_Buffer, crashed the database server (signal 11:
             # every database of the cluster went into recovery); infinity was a GEOS error
-            if self.radius is None or not math.isfinite(self.radius) or self.radius <= 0:
+            if self.radius is None or not math.isfinite(self.radius) or self.radius <= 0 or \
+                    not math.isfinite(self.radius / math.cos(math.pi / (4 * BUFFER_QUARTER))):
                 raise InputError("--point needs --radius M (metres, a finite number > 0)"
                                  + ("" if self.radius is None else f", not {self.radius!r}"))
             # a polygon around the circle (its edges touch it from outside): what is

@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from cim.errors import InputError
 from loaders.sources.scratch import scratch_dir
 
 SIDECARS = ("-wal", "-journal")
@@ -48,12 +49,24 @@ def settled_gpkg(path: Path) -> Path:
         return copy
     tmp = scratch_dir("cim-gpkg-")
     for p in (path, *side):
-        shutil.copy2(p, tmp / p.name)
+        # the bytes, not the mode: a read-only delivery's copy (0444) was opened read-only,
+        # which can neither roll a journal back (an error) nor checkpoint a log (its rows were
+        # then ignored by every immutable reader)
+        shutil.copyfile(p, tmp / p.name)
+        (tmp / p.name).chmod(0o600)
     copy = tmp / path.name
-    conn = sqlite3.connect(copy)
-    try:  # the first read rolls a hot journal back; closing the last connection checkpoints
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    finally:
-        conn.close()
+    try:
+        conn = sqlite3.connect(copy)
+        try:  # the first read rolls a hot journal back; closing the last connection
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # checkpoints
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise InputError(f"SQLite cannot open it with its {', '.join(p.name for p in side)} "
+                         f"({exc}): is it a GeoPackage?", path=str(path)) from None
+    # a log left is one SQLite did not checkpoint (never so when it may write the copy):
+    # said, not read past (a journal left after the open is no hot one: PERSIST mode's)
+    if any(p.name.endswith("-wal") for p in sidecars(copy)):
+        raise InputError("SQLite could not settle its write-ahead log", path=str(path))
     _SETTLED[key] = copy
     return copy

@@ -156,9 +156,7 @@ def check_csv_cells(path: Path, encoding: str | None = None) -> None:
     if encoding is None or not encoding.lower().replace("-", "").startswith(("utf16", "utf32")):
         # quotes, separators and line ends are the same bytes in UTF-8 and GBK/GB18030
         # (their multi-byte characters' bytes are all above 0x3f): Latin-1 keeps each byte
-        # (the quotes counted a block at a time: the whole file is read only when odd)
-        if _quotes_in(path) % 2:
-            check_quotes_closed(path.read_bytes().decode("latin-1"), sep, path)
+        check_quotes_closed(path, sep, path)
     try:
         with pcsv.open_csv(
                 path,
@@ -188,16 +186,19 @@ def check_csv_cells(path: Path, encoding: str | None = None) -> None:
         "it, or save the table from Excel again", path=str(path), row=number)
 
 
-def check_quotes_closed(text: str, separator: str, path: Path) -> None:
+def check_quotes_closed(text: str | Path, separator: str, path: Path) -> None:
     """Refuse a text table that ends inside a quoted value, naming the row it opens in.
 
     A file cut short (a copy broken off, a file still being written) in a quoted WKT or 备注
     lost its last row without a word: GDAL, Arrow and Python's csv module all end the value
     at the end of the file and read the row as far as it goes (or drop it). Closed values
-    hold their quotes in pairs, so only a text of an odd number of quotes is walked, by the
-    rule those readers split records by (a quote opens a value only at its start, ``""``
-    inside one is a quote); a quote inside an unquoted value is a character."""
-    if text.count('"') % 2 == 0:
+    hold their quotes in pairs, so only a text of an odd number of quotes is read again
+    (``text``: the table's text, or its file, read as Latin-1: quotes, separators and line
+    ends are the same bytes in UTF-8 and GBK/GB18030, whose multi-byte characters' bytes are
+    all above 0x3f), by Python's csv module in strict mode: its end of data inside a quoted
+    value is the one error that says so (a quote inside an unquoted value is a character,
+    as for GDAL)."""
+    if (text.count('"') if isinstance(text, str) else _quotes_in(text)) % 2 == 0:
         return
     row = _unclosed_quote_row(text, separator)
     if row is not None:
@@ -214,9 +215,32 @@ def _quotes_in(path: Path) -> int:
     return n
 
 
-def _unclosed_quote_row(text: str, separator: str) -> int | None:
+def _unclosed_quote_row(text: str | Path, separator: str) -> int | None:
     """The row (a spreadsheet's number: the header row 1, a record over lines one, an empty
     line one) whose quoted value is still open at the end of ``text``; None if none is."""
+    import csv
+    import io
+
+    fh = (io.StringIO(text, newline="") if isinstance(text, str)
+          else open(text, encoding="latin-1", newline=""))
+    records = 0
+    try:
+        with large_csv_fields(), fh:
+            for _ in csv.reader(fh, delimiter=separator, strict=True):
+                records += 1
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            return records + 1
+        # strict refuses a character after a closing quote ("a"b), which GDAL reads: the
+        # rule walked by hand, as rare as such a file is
+        whole = text if isinstance(text, str) else text.read_bytes().decode("latin-1")
+        return _walk_quotes(whole, separator)
+    return None
+
+
+def _walk_quotes(text: str, separator: str) -> int | None:
+    """:func:`_unclosed_quote_row` by the rule the readers split records by: a quote opens a
+    value only at its start, ``""`` inside one is a quote, a quote closes it otherwise."""
     import re
 
     token = re.compile('"|' + re.escape(separator) + r"|\r\n|\n|\r")
