@@ -278,6 +278,10 @@ def _int(v: str, name: str, least: int = 0) -> int:
     return int(v)
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+                      r"([Zz]|[+-]\d{2}:?\d{2})?)?")
+
+
 def _datetime(v: str) -> None:
     """An RFC 3339 date or date-time, or an interval of two (``..`` or empty: open)."""
     parts = v.split("/")
@@ -286,6 +290,10 @@ def _datetime(v: str) -> None:
         if len(parts) == 2 and part in ("", ".."):
             continue
         try:
+            # RFC 3339's forms only: Python reads ISO 8601's basic ones too (20261207 as the
+            # instant of its midnight, not the day; 2026-W49), which meant another thing
+            if not _RFC3339.fullmatch(part.strip()):
+                raise ValueError(part)
             datetime.fromisoformat(part.replace("z", "Z").replace("Z", "+00:00"))
         except ValueError:
             ok = False
@@ -317,7 +325,8 @@ def parse_datetime(v: str, zone: str | None = None) -> ValidAt:
     start, end = (parts[0], parts[0]) if len(parts) == 1 else parts
     exclusive = type(end) is date
     if exclusive:
-        end = end + timedelta(days=1)
+        # the last day there is ends nowhere: an open end (9999-12-31 + 1 day was a 500)
+        end = end + timedelta(days=1) if end < date.max else None
     # an instant date-time is one version a feature; a day or an interval may hold several
     one_version = not (len(parts) == 1 and isinstance(start, datetime))
     if zone:

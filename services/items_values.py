@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from services.items_query import _NUMBER, Column, ParamError, _in_zone, city_zone
+from services.items_query import _NUMBER, _RFC3339, Column, ParamError, _in_zone, city_zone
 
 
 def property_value(col: Column, v: str) -> object:
@@ -55,7 +55,7 @@ def _date_value(col: Column, v: str) -> date | datetime | Span:
     text = v.strip()
     zone = city_zone()
     try:
-        if not text.isascii():
+        if not text.isascii() or not _RFC3339.fullmatch(text):  # 20260615 was an instant
             raise ValueError(text)
         if col.json_type == "date" or len(text) == 10:
             if len(text) != 10:
@@ -63,9 +63,14 @@ def _date_value(col: Column, v: str) -> date | datetime | Span:
             day = date.fromisoformat(text)
             if col.json_type == "date":
                 return day
+            # the last day there is ends after every time a column holds (its next day was
+            # an OverflowError, a 500)
+            last = datetime.max.replace(tzinfo=UTC)
             if zone is None:  # outside the app: the database's sessions' zone (UTC)
                 start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-                return Span(start, start + timedelta(days=1))
+                return Span(start, start + timedelta(days=1) if day < date.max else last)
+            if day == date.max:
+                return Span(_in_zone(day, zone), last)
             nxt = day + timedelta(days=1)
             return Span(_in_zone(day, zone), _in_zone(nxt, zone))
         t = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))

@@ -130,6 +130,9 @@ def not_in_future(conn: psycopg.Connection, t: dt.datetime | None, field: str,
     the city's clock ``zone``."""
     if t is None:
         return
+    if t < dt.datetime(1900, 1, 1, tzinfo=dt.UTC):  # 0001-01-01 was an internal error
+        raise InputError(f"time {t.isoformat()} is before 1900: a case's times are when "
+                         "things happened", field=field)
     now = conn.execute("SELECT clock_timestamp()").fetchone()[0]
     if t > now:
         raise InputError(f"time {instant_text(t, zone)} is after now "

@@ -262,6 +262,7 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, encoding: str | None,
         known_months,
         refuse_ahead,
         refuse_before_installation,
+        refuse_outside_years,
     )
     from layers.iot.partitions import ensure_months
     from layers.iot.thresholds import load_config
@@ -276,6 +277,7 @@ def import_cmd(c: Ctx, path: Path, tz: str | None, encoding: str | None,
         try:
             # before the months are made: a refused file leaves no partition behind (made and
             # committed at once, not to hold the readings' lock while the file goes in)
+            refuse_outside_years(got.readings)
             refuse_ahead(conn, got.readings, cfg.max_ahead_s)
             refuse_before_installation(conn, got.readings, cfg.timezone)
             ensure_months(conn, known_months(conn, got.readings))

@@ -154,6 +154,7 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         return counts
     nested = conn.info.transaction_status != TransactionStatus.IDLE
     with conn.transaction():
+        refuse_outside_years(rows)
         refuse_ahead(conn, rows, cfg.max_ahead_s)
         _tables(conn)
         if nested:  # an earlier ingest of the caller's transaction left rows
@@ -200,6 +201,23 @@ def ingest(conn: psycopg.Connection, readings: Any, *, source: str | None = None
         if inserted:
             _evaluate(conn, cfg, counts)
     return counts
+
+
+READING_YEARS = (1900, 2200)  # the years (UTC) a reading's time may lie in
+
+
+def refuse_outside_years(rows: list[tuple[str, dt.datetime, float]]) -> None:
+    """A :class:`BadReading` naming the first reading whose time lies outside
+    :data:`READING_YEARS`: a device clock's 0001-01-01T00:00:00+14:00 (before year 1 in UTC)
+    was a 500 where the month was read back."""
+    lo = dt.datetime(READING_YEARS[0], 1, 1, tzinfo=dt.UTC)
+    hi = dt.datetime(READING_YEARS[1] + 1, 1, 1, tzinfo=dt.UTC)
+    bad = next((i for i, r in enumerate(rows) if not lo <= r[1] < hi), None)
+    if bad is not None:
+        ref, ts, _ = rows[bad]
+        raise BadReading(f"sensor {named(ref)}: time {ts.isoformat()} is outside the years "
+                         f"{READING_YEARS[0]}–{READING_YEARS[1]} (a device clock gone wrong?)",
+                         row=bad, field="time")
 
 
 def refuse_ahead(conn: psycopg.Connection, rows: list[tuple[str, dt.datetime, float]],
