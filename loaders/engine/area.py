@@ -36,8 +36,11 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
         if code is None:
             why = f"its own was set aside: {src.crs_set_aside}" if src.crs_set_aside else \
                 "missing .prj?"
+            degrees = eastings.size and float(np.nanmedian(np.abs(eastings))) <= 180
+            hint = ("; its coordinates look like degrees of longitude and latitude: pass "
+                    "--crs EPSG:4490 (CGCS2000 geographic)" if degrees else "")
             raise InputError(f"the input has no CRS ({why}) and it cannot be told from the "
-                             "coordinates; pass --crs EPSG:n", path=str(src.path))
+                             f"coordinates; pass --crs EPSG:n{hint}", path=str(src.path))
         crs = cimcrs.parse_crs(f"EPSG:{code}")
         notes.append(f"no CRS in the file: EPSG:{code} detected from the easting magnitudes")
     problem = cimcrs.check_gk_consistency(crs, eastings) if eastings.size else None
