@@ -112,7 +112,7 @@ def output_file(ctx: click.Context, param: click.Parameter, value: Path | None
 
 _GEOJSON = click.option("--geojson", type=click.Path(path_type=Path), callback=output_file,
                         help="write the features to OUT (GeoJSON)")
-_OUT_CRS = click.option("--out-crs", help="CRS of --geojson/--features (CRS84 by default)")
+_OUT_CRS = click.option("--out-crs", help="CRS of the geometries written (CRS84 by default)")
 _JSON = click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 
 
