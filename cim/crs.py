@@ -184,13 +184,27 @@ def crs_text(crs: pyproj.CRS) -> str:
     with it; a bare name ("unknown", "CGCS2000 / custom") could not.
     """
     code = epsg_of(crs)
-    return f"EPSG:{code}" if code else crs.to_wkt()
+    if code:
+        return f"EPSG:{code}"
+    if crs.is_compound:  # a projected CRS + a height datum, both EPSG's: EPSG:4527+5737
+        parts = [epsg_of(c) for c in crs.sub_crs_list]
+        if all(parts):
+            return "EPSG:" + "+".join(map(str, parts))
+    return crs.to_wkt()
+
+
+def ellipsoidal_heights(crs: pyproj.CRS) -> bool:
+    """Whether the CRS's heights are above the ellipsoid (a 3D geographic CRS, EPSG:4480):
+    not the 1985 national height datum survey heights are in (standards.md)."""
+    return any("ellipsoidal height" in a.name.lower() for a in crs.axis_info)
 
 
 def crs_label(crs: pyproj.CRS) -> str:
     """How a CRS is named to a person: ``EPSG:4527 (CGCS2000 / 3-degree Gauss-Kruger zone
     39)``, a .prj the EPSG registry matches by its code, else its authority or its name."""
     code = epsg_of(crs)
+    if code is None and crs.is_compound and crs_text(crs).startswith("EPSG:"):
+        return f"{crs_text(crs)} ({crs.name})"
     if code is None:
         auth = crs.to_authority()
         return f"{':'.join(auth)} ({crs.name})" if auth else crs.name

@@ -43,6 +43,9 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
                              f"coordinates; pass --crs EPSG:n{hint}", path=str(src.path))
         crs = cimcrs.parse_crs(f"EPSG:{code}")
         notes.append(f"no CRS in the file: EPSG:{code} detected from the easting magnitudes")
+    if cimcrs.ellipsoidal_heights(crs):
+        notes.append(f"{cimcrs.crs_label(crs)}: its heights are above the ellipsoid, not the "
+                     "1985 national height datum (1985国家高程基准): not converted")
     problem = cimcrs.check_gk_consistency(crs, eastings) if eastings.size else None
     if problem:
         raise InputError(problem, path=str(src.path))

@@ -76,12 +76,15 @@ def _read_layer(path: Path, encoding: str | None, source_layer: str | None = Non
             rows)
 
 
-def _gis_crs(src, crs_opt, geoms, srid) -> tuple[pyproj.CRS, pyproj.Transformer | None]:
+def _gis_crs(src, crs_opt, geoms, srid, notes: list[str]
+             ) -> tuple[pyproj.CRS, pyproj.Transformer | None]:
     from loaders.engine.area import resolve_source_crs
     from loaders.sources.read import Batch
 
     first = Batch(first_row=1, columns={}, geometries=geoms[:2000])
-    crs, _notes = resolve_source_crs(src, crs_opt, first, srid)
+    crs, said = resolve_source_crs(src, crs_opt, first, srid)
+    # of what the resolution says, what a pipe's heights depend on (its Z: 地面高程, inverts)
+    notes += [f"{src.path.name}: {n}" for n in said if "above the ellipsoid" in n]
     return crs, cimcrs.to_storage(crs, srid, str(src.path))
 
 
@@ -121,7 +124,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     notes: list[str] = []
     src, cols, geoms, rows = _read_layer(lines, encoding, layers.get("lines"))
     lines = src.path
-    source_crs, t = _gis_crs(src, crs, geoms, srid)
+    source_crs, t = _gis_crs(src, crs, geoms, srid, notes)
     epsg = cimcrs.epsg_of(source_crs)
     override, strict = mapping.for_kind("lines")
     m = match_headers(list(cols), aliases["segments"], override, table=lines.name, strict=strict)
@@ -370,7 +373,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
     srid = profile.srid
     src, cols, geoms, rows = _read_layer(path, encoding, source_layer)
     path = src.path
-    pcrs, t = _gis_crs(src, crs_opt, geoms, srid)
+    pcrs, t = _gis_crs(src, crs_opt, geoms, srid, notes)
     # rejects are kept in the delivery's CRS (the line layer's): a point layer in another
     # CRS has its delivered geometries brought into it
     delivered = geoms if pcrs.equals(delivery_crs) else transform_xy(
