@@ -109,7 +109,7 @@ class CityProfile:
 
     def to_dict(self) -> dict[str, Any]:
         return {"city": {"name": self.city_name, "admin_code": self.city_code},
-                "storage_crs": self.storage_crs,
+                "storage_crs": self.storage_crs, "timezone": self.timezone,
                 "districts": [{"code": d.code, "name": d.name} for d in self.districts]}
 
 

@@ -251,3 +251,18 @@ def test_a_timezone_that_is_no_zone_names_the_field(tmp_path, zone):
     with pytest.raises(ConfigError, match="no IANA time zone") as exc:
         load_profile(f)
     assert exc.value.field == "timezone" and exc.value.path == str(f)
+
+
+def test_profile_show_names_the_citys_clock(db):
+    """The clock every typed time is read on (probe of 2026-12-07: it was not shown)."""
+    import json
+
+    import yaml
+
+    from cim.config import DEFAULT_PROFILE
+
+    want = yaml.safe_load(DEFAULT_PROFILE.read_text(encoding="utf-8")).get("timezone",
+                                                                          "Asia/Shanghai")
+    p = run_cli(["profile", "show"], db.env())
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["timezone"] == want
