@@ -62,6 +62,7 @@ from loaders.sources.tables import (
     Table,
     known_header_names,
     match_headers,
+    norm_header,
     read_tables,
     without_export,
 )
@@ -203,6 +204,28 @@ def _asset_ref(v: Any, field: str) -> str | None:
     return half_width(str(v)).strip()  # full-width digits (an IME's) are the code's
 
 
+# headers of a position in degrees (a vendor's registry): no survey X/Y, and never read as one
+# by name (a census or survey table holding them beside its X/Y keeps its X/Y)
+_LATITUDE = ("纬度", "北纬", "latitude", "lat")
+_LONGITUDE = ("经度", "东经", "longitude", "lon", "lng")
+
+
+def _refuse_degree_columns(t: Table) -> None:
+    """A registry whose position is in 经度/纬度 columns and which has no X/Y: refused naming
+    them and how to load them. They were set aside as attributes, and each sensor placed at
+    its asset's point (224 m from the delivered one) or rejected "X/Y are empty"."""
+    def find(names: tuple[str, ...]) -> str | None:
+        return next((h for h in t.headers if norm_header(h).lower() in names), None)
+
+    lat, lon = find(_LATITUDE), find(_LONGITUDE)
+    if lat and lon:
+        raise InputError(f"columns {lat!r} and {lon!r} look like latitude and longitude, and "
+                         "the registry has no X (northing) and Y (easting) columns: load them "
+                         f"as the position with a mapping file (x: {lat}, y: {lon}) and "
+                         "--crs EPSG:4490 (CGCS2000 geographic), or deliver X/Y", path=t.name,
+                         field=lat)
+
+
 class _Coordinates:
     """The registry's X/Y (X northing, Y easting) → storage easting/northing, one CRS per file."""
 
@@ -300,6 +323,8 @@ def load_sensors(conninfo: str, profile: CityProfile, path: str | Path, *,
     if not t.rows:
         raise InputError("the registry has no rows", path=t.name)
     layer_crs, from_points = None, t.geometry_type is not None and not ({"x", "y"} & set(m))
+    if not from_points and not ({"x", "y"} & set(m)):
+        _refuse_degree_columns(t)
     if from_points:  # a GIS layer without X/Y columns: its points are the positions
         t, layer_crs = points_as_xy(t)
         m = {**m, "x": X_HEADER, "y": Y_HEADER}

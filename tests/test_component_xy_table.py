@@ -193,16 +193,14 @@ def test_a_workbook_of_two_census_sheets_loads_the_sheet_named(fresh_db, tmp_pat
 
 
 def test_a_census_table_without_points_is_told_what_it_lacks(fresh_db, tmp_path):
-    """Longitude and latitude columns (经度, 纬度) without a CRS: refused, saying what the
-    table needs — the footprints' hint ("X/Y columns give points, not footprints") told a
-    census the opposite of what it may hold. (Since 2026-12-07 纬度/经度 are the table's X/Y
-    in degrees: the CRS they need is named, tests/test_lonlat18.py.)"""
+    """Longitude and latitude columns (经度, 纬度) are no survey X/Y: refused, saying what a
+    census table needs — the footprints' hint ("X/Y columns give points, not footprints")
+    told a census the opposite of what it may hold."""
     path = tmp_path / "census.csv"
     path.write_text("部件编码,部件小类,经度,纬度\nA1,0101,116.56,35.39\n", encoding="utf-8")
     with pytest.raises(InputError) as exc:
         load_components(fresh_db.conninfo, fresh_db.profile, path, processes=0)
-    assert "degrees of longitude and latitude" in exc.value.message
-    assert "--crs EPSG:4490" in exc.value.message
+    assert "X (northing) and Y (easting)" in exc.value.message
     assert "not footprints" not in exc.value.message
 
 
