@@ -278,8 +278,9 @@ def _int(v: str, name: str, least: int = 0) -> int:
     return int(v)
 
 
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
-                      r"([Zz]|[+-]\d{2}:?\d{2})?)?")
+# a date written with its hyphens, then any time Python reads (08:00, +08, psql's "+08"): what
+# is refused is ISO 8601's basic and week dates (20261207 read as an instant, not the day)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ].*)?", re.DOTALL)
 
 
 def _datetime(v: str) -> None:
@@ -290,8 +291,8 @@ def _datetime(v: str) -> None:
         if len(parts) == 2 and part in ("", ".."):
             continue
         try:
-            # RFC 3339's forms only: Python reads ISO 8601's basic ones too (20261207 as the
-            # instant of its midnight, not the day; 2026-W49), which meant another thing
+            # a calendar date with its hyphens: Python reads ISO 8601's basic and week dates
+            # too (20261207 as the instant of its midnight, not the day; 2026-W49)
             if not _RFC3339.fullmatch(part.strip()):
                 raise ValueError(part)
             datetime.fromisoformat(part.replace("z", "Z").replace("Z", "+00:00"))

@@ -64,11 +64,14 @@ class Pool:
         try:
             conn = self._lend()
             yield conn
-        except (psycopg.OperationalError, psycopg.InterfaceError):  # a broken connection
-            if conn is not None:
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            # a connection gone (the server restarted) takes the idle ones with it; a statement
+            # cancelled by its timeout (an OperationalError too) leaves its connection sound:
+            # dropping the pool there threw every prepared statement away under load
+            if conn is not None and (conn.broken or conn.closed):
                 conn.close()
                 conn = None
-            self._drop_idle()
+                self._drop_idle()
             raise
         finally:
             if conn is not None:

@@ -50,3 +50,18 @@ def test_a_broken_connection_in_use_takes_the_idle_ones_with_it(db):
     assert p._idle.qsize() == 0
     with p.connection() as d:
         assert d.execute("SELECT 1").fetchone()[0] == 1
+
+
+def test_a_cancelled_statement_keeps_the_pool(db):
+    """A statement timeout (QueryCanceled, an OperationalError) emptied the pool (review)."""
+    p = Pool(db.conninfo, 3)
+    with p.connection() as a, p.connection() as b:
+        pids = {a.info.backend_pid, b.info.backend_pid}
+    with pytest.raises(psycopg.errors.QueryCanceled), p.connection() as c:
+        c.execute("SET statement_timeout = '50ms'")
+        c.execute("SELECT pg_sleep(1)")
+    assert p._idle.qsize() == 2  # both kept, the cancelled one among them
+    seen = set()
+    with p.connection() as d, p.connection() as e:
+        seen = {d.info.backend_pid, e.info.backend_pid}
+    assert seen == pids

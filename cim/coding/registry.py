@@ -23,6 +23,7 @@ and never fails for this.
 
 from __future__ import annotations
 
+import logging
 import queue
 import re
 import threading
@@ -32,6 +33,7 @@ from psycopg import sql
 
 from cim.errors import CodeError
 
+LOG = logging.getLogger("cim.coding.registry")
 PARENT = "code_registry"
 DEFAULT = "code_registry_default"
 COLUMNS = ["code", "layer", "source_key", "district_code", "class_code", "batch_id"]
@@ -73,7 +75,12 @@ def drop_leftover(conn: psycopg.Connection, layer: str) -> None:
     name = partition_name(layer)
     if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0] and \
             partition_of(conn, layer) == DEFAULT:
-        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+        try:
+            with conn.transaction():  # a savepoint: a table of another owner stays, unharmed
+                conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege:
+            LOG.warning("%s, left by a load that died, belongs to another role: not dropped",
+                        name)
 
 
 class NewPartition:

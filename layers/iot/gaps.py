@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 
 from cim.errors import InputError
+from cim.profile import on_city_clock
 from cim.times import rfc3339
 from layers.iot import alarms as alarm_ops
 from layers.iot.thresholds import IotConfig, cached_config
@@ -66,9 +67,12 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
         if now is not None and now > clock + dt.timedelta(seconds=cfg.max_ahead_s):
             # a judged time ahead of the clock opened alarms dated then (a year typed 2027,
             # or 9999: every later listing of the alarms broke on a year past 9999)
-            raise InputError(f"--now {now.isoformat()} is ahead of the platform's clock "
-                             f"({clock.isoformat()}): gaps are judged at a time that has "
-                             "come", field="--now")
+            def shown(t: dt.datetime) -> str:
+                return on_city_clock(t, cfg.timezone).isoformat(timespec="seconds")
+
+            raise InputError(f"--now {shown(now)} is ahead of the platform's clock "
+                             f"({shown(clock)}): gaps are judged at a time that has come",
+                             field="--now")
         now = now or clock
         conn.execute("INSERT INTO sensor_state (sensor_code) SELECT code FROM sensors WHERE "
                      "valid_to IS NULL ON CONFLICT DO NOTHING")
