@@ -200,3 +200,20 @@ def test_a_health_setting_must_be_finite(value):
 
     with pytest.raises(ValueError, match="finite"):
         check_settings({"district_gap_m": value})
+
+
+@pytest.mark.parametrize("body,field", [
+    ('{"\\u0000": 1}', "body"), ('{"a": {"b": ["x\\u0000"]}}', "a.b[0]"),
+    ('{"a": "\\udce9"}', "a"), ('{"a": "\\uDCE9"}', "a")])
+def test_nul_and_half_characters_are_named_wherever_they_are(body, field):
+    from services.json_body import read_json
+
+    with pytest.raises(InputError) as exc:
+        read_json(body.encode())
+    assert exc.value.field == field
+
+
+def test_escaped_characters_that_are_whole_pass():
+    from services.json_body import read_json
+
+    assert read_json(b'{"a": "\\ud83d\\ude00 \\u4e2d"}') == {"a": "\U0001F600 中"}
