@@ -47,8 +47,19 @@ def read_json(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
             odd.append(v)
         return v
 
+    def integer(text: str) -> int | _NotFinite:
+        if len(text.lstrip("-")) > MAX_INT_DIGITS:  # past a double's range as a number
+            odd.append(_NotFinite(f"an integer of {len(text.lstrip('-'))} digits"))
+            return odd[-1]
+        return int(text)
+
     try:
-        value = json.loads(raw, parse_constant=constant, parse_float=number)
+        # decoded as json decodes bytes (UTF-8, -16 or -32, surrogates passed): the text
+        # searched below is the one parsed
+        text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw),
+                                                           "surrogatepass")
+        value = json.loads(text, parse_constant=constant, parse_float=number,
+                           parse_int=integer)
     except RecursionError:
         raise _too_deep(max_depth) from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -59,12 +70,15 @@ def read_json(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     # walked only when the body can hold what the walk finds: a number that is none, or a
     # NUL or half a character, which JSON text writes only as an escape (a raw control
     # character is no JSON): 50,000 readings are not walked for nothing
-    if odd or _ESCAPES.search(raw if isinstance(raw, bytes) else raw.encode("utf-8", "replace")):
+    if odd or _TEXT_ODDITIES.search(text):
         check_texts(value, "")
     return value
 
 
-_ESCAPES = re.compile(rb"\\u(0000|d[89a-f])", re.IGNORECASE)
+# where a NUL or half a character can be: written as an escape, or as itself (UTF-16 or -32
+# text, a surrogate's own UTF-8 bytes)
+_TEXT_ODDITIES = re.compile(r"\\u(0000|d[89a-f])|[\x00\ud800-\udfff]", re.IGNORECASE)
+MAX_INT_DIGITS = 309  # 1e309 and beyond are no double
 
 
 class _NotFinite:

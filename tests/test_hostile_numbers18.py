@@ -168,6 +168,7 @@ def test_a_radius_that_overflows_once_widened_is_refused():
 
 
 @pytest.mark.parametrize("raw,want", [("5000", 5000), ("1_000", 1000), ("100k", 100_000),
+                                      ("²", 100_000),
                                       ("0", 100_000), ("-3", 100_000), ("", 100_000)])
 def test_the_row_limit_setting(monkeypatch, raw, want):
     from layers.query.common import _max_rows_setting
@@ -217,3 +218,20 @@ def test_escaped_characters_that_are_whole_pass():
     from services.json_body import read_json
 
     assert read_json(b'{"a": "\\ud83d\\ude00 \\u4e2d"}') == {"a": "\U0001F600 中"}
+
+
+@pytest.mark.parametrize("raw,field", [
+    (b'{"a": "\xed\xb3\xa9"}', "a"),                      # a surrogate's own UTF-8 bytes
+    (b'{"\xed\xa0\x80": 1}', "body"),                      # ... in a key
+    ('{"a": ["\\u0000"]}'.encode("utf-16-le"), "a[0]"),    # UTF-16 text of an escaped NUL
+    ('{"a": "x\u0000"}'.encode("utf-32"), "body"),           # a raw NUL: no JSON at all
+    (('{"r": 1' + "0" * 400 + "}").encode(), "r"),            # an integer past a double
+])
+def test_what_the_fast_path_could_miss_is_still_named(raw, field):
+    """The review of the body reader's fast path: json decodes UTF-16/-32 and passes
+    surrogates, so a NUL or half a character need not be an ASCII escape in the bytes."""
+    from services.json_body import read_json
+
+    with pytest.raises(InputError) as exc:
+        read_json(raw)
+    assert exc.value.field == field

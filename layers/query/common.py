@@ -186,7 +186,7 @@ def _max_rows_setting() -> int:
     """``CIM_PROCESS_MAX_ROWS``, a whole number ≥ 1 (100,000 when unset); else the default,
     said once in the server's log (an import failing on "100k" took the whole server)."""
     raw = os.environ.get("CIM_PROCESS_MAX_ROWS", "").strip().replace("_", "")
-    if raw.isdigit() and int(raw) >= 1:
+    if raw.isascii() and raw.isdigit() and int(raw) >= 1:  # '²' is a digit to Python
         return int(raw)
     if raw:
         import logging
