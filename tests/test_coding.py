@@ -60,6 +60,11 @@ def test_component_and_grid_codes_decode(jining_profile):
     d = decode("3708110101000001", jining_profile)
     assert (d.kind, d.class_name, d.serial, d.district_name) == ("component", "上水井盖", 1,
                                                                   "任城区")
+    # digits 7–8 are the major class (GB/T 30428.2: 02 道路交通), never called a layer code —
+    # the components' layer code is 00 (layers.csv), and 02 is the major class
+    d = decode("3708110211000004", jining_profile).to_dict()
+    assert (d["major_code"], d["major_name"], d["class_code"]) == ("02", "道路交通", "0211")
+    assert "layer_code" not in d
     g = decode("370811001001001", jining_profile)
     assert (g.kind, g.street_code, g.community_code, g.serial) == ("grid", "370811001",
                                                                    "370811001001", 1)

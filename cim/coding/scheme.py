@@ -41,6 +41,8 @@ class DecodedCode:
     layer: str | None = None
     layer_name: str | None = None
     layer_code: str | None = None
+    major_code: str | None = None  # a component's major class (GB/T 30428.2 大类): no layer code
+    major_name: str | None = None
     class_code: str | None = None
     class_name: str | None = None
     serial: int | None = None
@@ -110,12 +112,17 @@ def decode(code: str, profile: CityProfile) -> DecodedCode:
             out.layer, out.layer_name, out.serial = "grid_cells", "单元网格", int(code[12:])
     elif kind == "component":
         out.layer, out.layer_name = "components", "城市部件"
-        out.layer_code = code[6:8]
         out.class_code = code[6:10]
-        out.class_name = _class_name(profile, "components", out.class_code)
-        if out.class_name is None:
+        row = next((r for r in profile.dictionary("components")
+                    if r.get("code") == out.class_code), None)
+        if row is None:
             raise CodeError(f"code {code}: subclass {out.class_code} is not in the components "
                             "dictionary")
+        out.class_name = row.get("name")
+        # digits 7–8 are the subclass's major class (01 公用设施), not a layer code: the
+        # components' layer code is 00 (layers.csv), which no 16-digit code spells
+        out.major_code = code[6:8]
+        out.major_name = row.get("major_name") or None
         out.serial = int(code[10:])
     else:
         out.layer_code = code[6:8]
