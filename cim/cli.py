@@ -65,6 +65,18 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+def require_schema(c: Ctx) -> None:
+    """Exit 4 unless the database is at the platform's revision, for a command that would
+    otherwise answer "nothing to do" on a database without the schema (a cron job's `cim iot
+    partitions` against the wrong database never noticed)."""
+    import psycopg
+
+    from cim.db.revision import check_revision
+
+    with psycopg.connect(c.conninfo()) as conn:
+        check_revision(conn)
+
+
 def imports_settled() -> None:
     """A command calls this once it has imported the modules it works with: their objects live
     until the process ends, so the collector is told to leave them alone (``gc.freeze``).

@@ -140,6 +140,20 @@ class FieldAliases(dict):
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def not_utf8(path: str | Path, what: str, exc: UnicodeDecodeError) -> ConfigError:
+    """A city file saved in another encoding (GBK: Notepad or WPS on Chinese Windows): YAML is
+    UTF-8, and guessing would read its Chinese names as other characters."""
+    with open(path, "rb") as fh:
+        head = fh.read()
+    try:
+        head.decode("gb18030")
+        guess = " (it reads as GBK)"
+    except UnicodeDecodeError:
+        guess = ""
+    return ConfigError(f"{what} is not UTF-8 text{guess}: byte {exc.start} — save it as UTF-8 "
+                       "(记事本/WPS: 另存为, 编码 UTF-8)", path=str(path))
+
+
 def read_yaml_mapping(path: str | Path, what: str, shape: str | None = None) -> dict[Any, Any]:
     """The top-level mapping of a YAML file (a dictionary, a mapping file); ConfigError naming
     the file and ``what`` it holds otherwise (``shape``: what it must map, for the message).
@@ -150,6 +164,8 @@ def read_yaml_mapping(path: str | Path, what: str, shape: str | None = None) -> 
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.load(fh, Loader=_SAFE_LOADER) or {}
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, what, exc) from exc
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read {what}: {exc}", path=str(path)) from exc
     if not isinstance(data, dict):
@@ -403,6 +419,8 @@ def load_profile(path: str | Path) -> CityProfile:
     try:
         with open(path, encoding="utf-8") as fh:
             raw = yaml.safe_load(fh) or {}
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, "the city profile", exc) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read city profile: {exc.strerror}", path=str(path)) from exc
     except yaml.YAMLError as exc:

@@ -55,9 +55,9 @@ def export_rejects(conninfo: str, batch_id: int, out: Path) -> int:
         raise InputError("export to .csv or .gpkg", path=str(out))
     rows = rejects(conninfo, batch_id)
     with psycopg.connect(conninfo) as conn:
-        layer, crs_text, dataset = conn.execute(
-            "SELECT layer, source_crs, options->>'dataset' FROM load_batches WHERE id = %s",
-            (batch_id,)).fetchone()
+        layer, crs_text, dataset, xy = conn.execute(
+            "SELECT layer, source_crs, options->>'dataset', options ? 'coordinates' "
+            "FROM load_batches WHERE id = %s", (batch_id,)).fetchone()
     if suffix == ".csv":
         # (nodes made at a GIS layer's line ends, "(line ends)", are no delivered table)
         tables = sorted({t for r in rows if not (t := text((r["attrs"] or {}).get(TABLE_KEY))
@@ -70,7 +70,9 @@ def export_rejects(conninfo: str, batch_id: int, out: Path) -> int:
                 f"batch {batch_id}'s rejects come from {len(tables)} delivered tables ("
                 + ", ".join(tables) + "): a CSV holds one table — export to .gpkg (one layer "
                 "per table, each reloads as the table it was)", path=str(out))
-        _write_csv(rows, out, dataset)
+        # a table read from X/Y: its X/Y are the place a person fixes; the point it was
+        # rejected with, beside them, would only be read instead
+        _write_csv(rows, out, dataset, wkt=not xy)
     else:
         _write_gpkg(rows, out, _crs(crs_text), dataset, by_table=layer == "pipes")
     return len(rows)
@@ -119,17 +121,19 @@ def _column(values: list[Any]) -> Any:
 
 
 # -- CSV ---------------------------------------------------------------------------------------
-def _write_csv(rows: list[dict[str, Any]], out: Path, dataset: str | None) -> None:
+def _write_csv(rows: list[dict[str, Any]], out: Path, dataset: str | None,
+               wkt: bool = True) -> None:
     names = attribute_names(rows)
     prefix = platform_prefix(names)
-    wkt = "wkt" if "wkt" not in {n.lower() for n in names} else prefix + "wkt"
+    wkt_name = "wkt" if "wkt" not in {n.lower() for n in names} else prefix + "wkt"
     with open(out, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow([prefix + m for m in PLATFORM] + names + [wkt])
+        w.writerow([prefix + m for m in PLATFORM] + names + ([wkt_name] if wkt else []))
         for r in rows:
             a = r["attrs"] or {}
             w.writerow([text(r["row_number"]), r["reason"], r["field"], r["message"], dataset]
-                       + [text(a.get(k)) for k in names] + [r["geom_wkt"] or ""])
+                       + [text(a.get(k)) for k in names]
+                       + ([r["geom_wkt"] or ""] if wkt else []))
 
 
 # -- GeoPackage --------------------------------------------------------------------------------

@@ -169,7 +169,7 @@ def _import_pyogrio_without_pandas() -> None:
 
 @click.command("checks")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
 @pass_ctx
 def checks_cmd(c: Ctx, as_json: bool, limit: int) -> None:
     """The recorded approval checks, latest first."""

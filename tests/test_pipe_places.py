@@ -178,8 +178,12 @@ def _squares() -> AreaIndex:
     # 5 in A, 5 in B, 20 in neither: A (tie); cells: g4 holds 10, g5 5, g2 and g1 2.5 on
     # their shared edge and g3 5 on its edge with g4 — A's cells first: g1 (tie with g2)
     (shapely.LineString([(5, 5), (5, 15), (15, 15), (15, 5)]), "370801", "g1"),
-    # outside A, touching it at one end only: a share of 0, the only district met
-    (shapely.LineString([(-5, 5), (0, 5)]), "370801", "g1"),
+    # outside A, touching it at one end only: a share of 0 — outside (README: a feature
+    # outside every district is rejected outside_area)
+    (shapely.LineString([(-5, 5), (0, 5)]), None, None),
+    # a footprint outside A along its edge, and one in no district touching g3's corner
+    (shapely.box(-5, 2, 0, 4), None, None),
+    (shapely.box(-5, 10, 0, 15), None, None),
     # an L whose point on surface, (7.5, 17), lies outside: the district holding the larger
     # share of it (B: 8 × 1 against A: 4 × 1), not the lower code; g4 holds most of it, but
     # B's cell g5 holds a share (5 × 1): B's cell first

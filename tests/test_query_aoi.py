@@ -184,3 +184,20 @@ def test_filter_on_a_chinese_value_typed_with_a_chinese_colon(qdb):
         conn.rollback()
     for g in got:
         assert g["count"] == len(homes) and {f["id"] for f in g["features"]} == homes
+
+
+def test_a_polygon_file_with_a_self_crossing_feature_overlapping_another(qdb, tmp_path):
+    """A file's features are unioned (README): a self-crossing footprint overlapping another
+    feature — as a survey delivery holds — was an internal error (GEOS cannot union it). Each
+    feature is repaired first: the bow tie's two triangles and the square, by shapely here."""
+    import geopandas as gpd
+
+    bowtie = shapely.Polygon([(0, 0), (400, 100), (400, 0), (0, 100)])
+    square = box(150, 20, 250, 80)
+    assert not bowtie.is_valid and shapely.intersects(shapely.make_valid(bowtie), square)
+    area = shapely.union(shapely.make_valid(bowtie), square)
+    path = tmp_path / "bowtie.gpkg"
+    gpd.GeoDataFrame(geometry=[to_storage(bowtie), to_storage(square)],
+                     crs="EPSG:4527").to_file(path)
+    got = cli_json(qdb, "aoi", "--polygon", str(path), "--layers", LAYERS)
+    assert {n: {"count": v["count"]} for n, v in got["layers"].items()} == expected(area)

@@ -12,11 +12,16 @@ from pathlib import Path
 
 import click
 
-from cim.cli import Ctx, echo_json, pass_ctx
+from cim.cli import Ctx, echo_json, pass_ctx, require_schema
 from cim.errors import CimError, ConfigError, InputError
 from cim.numbers import parse_number
 from cim.text import decode_text, header_brackets, norm_key, norm_name, shown
-from layers.iot.times import local_problem, parse_offset_or_zone, sub_microsecond_problem
+from layers.iot.times import (
+    MAX_MONTHS,
+    local_problem,
+    parse_offset_or_zone,
+    sub_microsecond_problem,
+)
 
 COLUMNS = ("sensor", "time", "value")  # the header names of each: field_aliases.yaml readings
 
@@ -418,7 +423,8 @@ def gaps_cmd(c: Ctx, now: str | None, as_json: bool) -> None:
 
 
 @iot.command("partitions")
-@click.option("--ahead", default=None, type=int, help="months ahead (default iot.yaml)")
+@click.option("--ahead", default=None, type=click.IntRange(0, MAX_MONTHS),
+              help="months ahead (default iot.yaml)")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def partitions_cmd(c: Ctx, ahead: int | None, as_json: bool) -> None:
@@ -427,6 +433,7 @@ def partitions_cmd(c: Ctx, ahead: int | None, as_json: bool) -> None:
     from layers.iot.thresholds import load_config
 
     cfg = load_config(c.profile)
+    require_schema(c)
     out = ensure_partitions(c.conninfo(), cfg.ahead if ahead is None else ahead, cfg.behind)
     if as_json:
         echo_json(out)

@@ -303,6 +303,12 @@ def load_config(profile: CityProfile | None = None,
     part = raw.get("partitions") or {}
     ahead = int(_num(_setting(part, "partitions", "ahead", yp), yp, "partitions.ahead"))
     behind = int(_num(_setting(part, "partitions", "behind", yp), yp, "partitions.behind"))
+    from layers.iot.times import MAX_MONTHS
+
+    for name, months in (("ahead", ahead), ("behind", behind)):
+        if not 0 <= months <= MAX_MONTHS:
+            raise ConfigError(f"partitions.{name}: 0..{MAX_MONTHS} months", path=str(yp),
+                              field=f"partitions.{name}")
     rd = raw.get("readings") or {}
     if not isinstance(rd, dict):
         raise ConfigError("readings: a mapping", path=str(yp), field="readings")

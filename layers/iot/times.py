@@ -24,6 +24,11 @@ from cim.text import shown
 
 _FRACTION = re.compile(r"[.,](\d{7,})")
 
+# the most months `cim iot partitions` keeps ahead of (or behind) this one: a century;
+# readings' years lie in 1900–2200 (layers.iot.ingest.READING_YEARS), and a month past year
+# 9999 is no date (an internal error)
+MAX_MONTHS = 1200
+
 
 def below_microsecond(text: str) -> str | None:
     """The fraction of a second ``text`` writes, when it has non-zero digits after the sixth

@@ -287,8 +287,20 @@ def _read_vector_file(p: Path, what: str
         if wkb is not None else []
     if not geoms:
         raise InputError(f"{what}: {p} has no geometry")
-    return (shapely.union_all(geoms), parse_crs(meta["crs"]) if meta.get("crs") else None,
-            True)
+    return (_union(geoms), parse_crs(meta["crs"]) if meta.get("crs") else None, True)
+
+
+def _union(geoms: list[shapely.Geometry]) -> shapely.Geometry:
+    """The union of a file's features, each repaired first where invalid: GEOS cannot union a
+    self-crossing polygon with one it overlaps (an internal error), and a delivery's
+    footprints often hold one. A lone geometry is left as given (repaired later, noted)."""
+    if len(geoms) == 1:
+        return geoms[0]
+    arr = np.array(geoms, dtype=object)
+    bad = ~shapely.is_valid(arr)
+    if bad.any():
+        arr[bad] = shapely.make_valid(arr[bad])
+    return shapely.union_all(arr)
 
 
 def _parse(text: str, what: str = "the geometry"
@@ -308,7 +320,7 @@ def _parse(text: str, what: str = "the geometry"
             if obj.get("type") == "FeatureCollection":
                 geoms = [shapely.geometry.shape(f["geometry"]) for f in obj["features"]
                          if f.get("geometry")]
-                return shapely.union_all(geoms), declared, True
+                return _union(geoms), declared, True
             if obj.get("type") == "Feature":
                 obj = obj["geometry"]
             return shapely.geometry.shape(obj), declared, True

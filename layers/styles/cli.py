@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cim.cli import Ctx, echo_json, pass_ctx
+from cim.cli import Ctx, echo_json, pass_ctx, require_schema
 
 
 @click.group("styles")
@@ -24,6 +24,7 @@ def styles_apply(c: Ctx, as_json: bool) -> None:
     when a planner adds the PostGIS layer by hand). Replaces the platform's earlier rows."""
     from layers.styles.apply import apply_styles
 
+    require_schema(c)
     rows = apply_styles(c.conninfo(), c.profile)
     if as_json:
         echo_json(rows)

@@ -22,6 +22,7 @@ import psycopg
 
 from cim import __version__
 from cim.db.locks import BATCH_LOCK_SPACE, DEAD_BATCH_ERROR
+from cim.db.revision import check_revision
 from loaders.engine.report import LoadReport
 
 #: shown in pg_stat_activity for the connection that holds a batch's lock
@@ -39,6 +40,7 @@ def start_batch(conninfo: str, layer: str, path: str, sha256: str | None, mode: 
     """
     conn = psycopg.connect(conninfo, autocommit=True, application_name=LOCK_APPLICATION_NAME)
     try:
+        check_revision(conn)  # (rows of another schema's shape are never written)
         mark_dead_batches(conn)
         with conn.transaction():
             batch_id = conn.execute(

@@ -318,6 +318,8 @@ class BulkWriter:
             "  FROM _k k2 JOIN {stg} s USING (row_no) WHERE k2.{col} IS NULL) f "
             " JOIN {areas} a ON a.valid_to IS NULL AND {level} ST_Intersects(a.geom, f.geom) "
             " CROSS JOIN LATERAL (SELECT " + share_sql("a.geom", "f.g") + " AS q) sh "
+            # (an area that only touches it holds no share of it: it is outside)
+            " WHERE sh.q > 0"
             " ORDER BY f.row_no, {own} sh.q DESC, a.code) q "
             "WHERE k.row_no = q.row_no")
         if layer.assign_district:

@@ -100,6 +100,8 @@ def _open(path: Path, profile: CityProfile, layer: LayerDef, crs: str | None,
                         notes=list(src.notes))
     opts = {"crs": crs, "district": district, "mode": mode, "dataset": dataset,
             "layer": src.layer, "encoding": src.encoding, **(options or {})}
+    if src.coordinate_fields:  # points read from X/Y: its rejects export is fixed in them
+        opts["coordinates"] = list(src.coordinate_fields)
     return src, report, opts, dataset
 
 

@@ -184,8 +184,8 @@ class AreaIndex:
     of it — of its area (polygons), length (lines) or points (multipoints), measured on its
     normalized geometry, so a line digitised either way is placed alike — then the lower code;
     a grid cell of the feature's own district before any other (a feature crossing a district
-    boundary keeps its cell in its district); an area that only touches the feature has a
-    share of 0; none intersecting: outside (-1). One rule for every direct write (buildings,
+    boundary keeps its cell in its district); an area that only touches the feature (a share
+    of 0) holds none of it: a feature no area holds a share of is outside (-1). One rule for every direct write (buildings,
     components, pipes).
 
     :meth:`place` applies it mostly without GEOS (:meth:`_Covers.decide`): the few features
@@ -253,7 +253,8 @@ class AreaIndex:
     def shares(cov: _Covers, geoms: np.ndarray, area_group: np.ndarray | None = None,
                group: np.ndarray | None = None) -> np.ndarray:
         """Per feature, the index of the area intersecting it that holds the larger share of
-        it (:func:`share_sql`'s), then the lowest index; -1 if none intersects it. With
+        it (:func:`share_sql`'s), then the lowest index; -1 if none holds a share of it (one
+        that only touches it holds none). With
         ``area_group`` (per area) and ``group`` (per feature: a district index, -1 none), an
         area of the feature's own group holding a share of it comes first."""
         out = np.full(len(geoms), -1, dtype=np.int64)
@@ -280,6 +281,12 @@ class AreaIndex:
         t = total[fi]
         with np.errstate(divide="ignore", invalid="ignore"):
             q = np.where(t > 0, np.floor(part / np.where(t > 0, t, 1) * SHARE_PARTS + 0.5), 0)
+        # an area that only touches the feature (a share of 0: an edge or a point in common)
+        # holds none of it: a footprint outside the city along its boundary is outside
+        held = q > 0
+        fi, ai, q = fi[held], ai[held], q[held]
+        if not len(fi):
+            return out
         own = np.zeros(len(fi), dtype=bool)
         if area_group is not None and group is not None:
             own = (area_group[ai] == group[fi]) & (group[fi] >= 0) & (q > 0)

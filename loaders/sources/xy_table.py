@@ -145,17 +145,19 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
         # fixed, as the pipe survey's does, its own columns and the point it was rejected
         # with left out; a GeoPackage is read so only then (else its geometry is its place)
         exported = export_fields(t.headers)
-        if exported and (suffix not in GDAL_TABLES or _points_are_xy(t, m)):
-            found.append((without_columns(t, export_columns(t)), m))
+        if exported:
+            points = _export_points(t, suffix in GDAL_TABLES)
+            if _export_is_xy(t, m, points, suffix in GDAL_TABLES):
+                found.append((without_columns(t, export_columns(t)), m, points))
         elif (suffix not in GDAL_TABLES | DBF or attributes_only) and not _wkt_column(t):
-            found.append((t, m))
+            found.append((t, m, None))
     if not found:
         return None
     if len(found) > 1:
         raise InputError("more than one table with X/Y columns (" + ", ".join(
-            t.name for t, _ in found) + "): one table a load — name its sheet with --layer",
+            t.name for t, _, _ in found) + "): one table a load — name its sheet with --layer",
             path=str(path))
-    t, m = found[0]
+    t, m, points = found[0]
     if not t.rows:
         raise InputError(f"the table {t.name} has no rows", path=str(path))
     xs, ys = t.column(m["x"]), t.column(m["y"])
@@ -171,6 +173,16 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
     ok = np.isfinite(e) & np.isfinite(n)
     geoms = np.full(len(t.rows), None, dtype=object)
     geoms[ok] = shapely.points(e[ok], n[ok])
+    if points is not None:
+        # a rejects export's row without X/Y (a blank-coordinate reject) whose point was
+        # digitised in QGIS: its point; a CSV's X/Y where given — its wkt, the point the
+        # row was rejected with, is no one's fix (those set aside are noted)
+        given = ~ok & ~shapely.is_missing(points)
+        geoms[given] = points[given]
+        aside = [r for r, d in zip(t.row_numbers, _disagree(points, e, n)) if d]
+        if aside:
+            t.notes.append(f"{_rows_text(aside)}: placed by their {m['x']}/{m['y']}, "
+                           "as fixed; the point they were rejected with (wkt) set aside")
     wkb = shapely.to_wkb(geoms, flavor="iso")
     arrays = [_column(t.column(h)) for h in t.headers]
     arrays.append(pa.array(t.row_numbers, pa.int64()))
@@ -253,6 +265,12 @@ def _may_hold_xy(path: Path, aliases: dict[str, list[str]]) -> bool:
     lines = text.splitlines()[:HEADER_SCAN_ROWS + 1]
     cells = {norm_header(c.strip().strip('"')) for line in lines
              for c in re.split(r"[,\t;|]", line.strip("\ufeff"))}
+    from loaders.sources.read import export_fields
+
+    first = [c.strip().strip('"') for c in re.split(r"[,\t;|]", lines[0].strip("\ufeff"))] \
+        if lines else []
+    if export_fields(first):  # a rejects export: read whole, its points told from X/Y
+        return all(any(norm_header(n) in cells for n in aliases[a]) for a in ("x", "y"))
     if cells & {norm_header(n) for n in CSV_GEOMETRY_NAMES} and any(
             _WKT_CELL.search(line) for line in text.splitlines()[1:HEADER_SCAN_ROWS + 2]):
         return False  # its geometry is WKT, which GDAL reads (not read whole here first)
@@ -271,28 +289,70 @@ def _is_utf8(head: bytes) -> bool:
         return exc.start > len(head) - 4  # a character cut by the 64 KiB read
 
 
-def _points_are_xy(t: Table, m: dict[str, str]) -> bool:
-    """Whether a GeoPackage export's points are its rows' X/Y (within 1 mm, where both are
-    there): an export of a table read from X/Y. A GIS census whose features carry X/Y
-    attributes as well — or whose points were moved in QGIS to fix them — keeps its
-    geometry as its place."""
-    import pyogrio
+def _export_points(t: Table, gdal: bool) -> np.ndarray:
+    """Each row's point in a rejects export (None where none): a GeoPackage's geometry, a
+    CSV's ``wkt`` column (:func:`export_columns`' last)."""
+    if gdal:
+        import pyogrio
 
-    from loaders.sources.read import gdal_source
+        from loaders.sources.read import gdal_source
 
-    read_path, opts = gdal_source(t.path)
-    meta, table = pyogrio.read_arrow(read_path, layer=t.sheet, columns=[], **opts)
-    geom = meta.get("geometry_name") or "wkb_geometry"
-    if geom not in table.column_names or table.num_rows != len(t.rows):
-        return False
-    geoms = shapely.from_wkb(table.column(geom).to_numpy(zero_copy_only=False))
+        read_path, opts = gdal_source(t.path)
+        meta, table = pyogrio.read_arrow(read_path, layer=t.sheet, columns=[], **opts)
+        geom = meta.get("geometry_name") or "wkb_geometry"
+        if geom not in table.column_names or table.num_rows != len(t.rows):
+            return np.full(len(t.rows), None, dtype=object)
+        return shapely.from_wkb(table.column(geom).to_numpy(zero_copy_only=False))
+    cols = export_columns(t)
+    last = cols[-1] if cols else None
+    if last is None or not last.lower().endswith("wkt"):
+        return np.full(len(t.rows), None, dtype=object)
+    wkt = [v.strip() if isinstance(v, str) and v.strip() else None for v in t.column(last)]
+    return shapely.from_wkt(np.array(wkt, dtype=object), on_invalid="ignore")
+
+
+def _disagree(points: np.ndarray, e: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Rows whose point and X/Y are both there and more than 1 mm apart."""
+    both = ~shapely.is_missing(points) & np.isfinite(e) & np.isfinite(n)
+    out = np.zeros(len(points), dtype=bool)
+    if both.any():
+        xy = np.full((len(points), 2), np.nan)
+        pts = shapely.get_type_id(points) == 0
+        sel = both & pts
+        xy[sel] = shapely.get_coordinates(points[sel])[:, :2]
+        out[both] = ~(pts[both] & (np.abs(xy[both, 0] - e[both]) <= 1e-3)
+                      & (np.abs(xy[both, 1] - n[both]) <= 1e-3))
+    return out
+
+
+def _export_is_xy(t: Table, m: dict[str, str], points: np.ndarray, gdal: bool) -> bool:
+    """Whether a rejects export is one of a table read from X/Y, which reloads from its X/Y
+    as fixed. Its points (a GeoPackage's geometry, a CSV's wkt) were made from its X/Y, so
+    they agree where neither was edited. A GIS census whose features carry X/Y attributes
+    that none of its points agrees with keeps its points as its place. Where some agree and
+    others not, a CSV's X/Y are its fix (no one edits WKT in a spreadsheet); a GeoPackage's
+    may be either — a point moved in QGIS or X/Y typed — and is refused naming the rows."""
     e, n = cimcrs.swap_survey_xy(_floats(t.column(m["x"])), _floats(t.column(m["y"])))
-    both = ~shapely.is_missing(geoms) & np.isfinite(e) & np.isfinite(n)
-    if not both.any():
-        return True  # no point beside X/Y to tell: the X/Y are all there is
-    xy = shapely.get_coordinates(geoms[both])
-    return bool(len(xy) == both.sum() and np.all(np.abs(xy[:, 0] - e[both]) <= 1e-3)
-                and np.all(np.abs(xy[:, 1] - n[both]) <= 1e-3))
+    both = ~shapely.is_missing(points) & np.isfinite(e) & np.isfinite(n)
+    off = _disagree(points, e, n)
+    if not off.any():
+        return True  # every point is its X/Y, or a point stands where X/Y are blank
+    if not (both & ~off).any() and (off.sum() > 1 or gdal):
+        return False  # none agrees: X/Y attributes of a GIS census, its points the place
+    if not gdal:
+        return True
+    rows = [r for r, d in zip(t.row_numbers, off) if d]
+    raise InputError(
+        f"{_rows_text(rows)}: the point and {m['x']}/{m['y']} disagree — a rejects "
+        "export of a table read from X/Y reloads from one place: set X/Y where the point "
+        "was moved, or move the point where X/Y were changed", path=str(t.path),
+        field=f"{m['x']}/{m['y']}")
+
+
+def _rows_text(rows: Sequence[int]) -> str:
+    """``rows 3, 5`` (``row 3`` alone), at most ten named."""
+    return ("row " if len(rows) == 1 else "rows ") + ", ".join(str(r) for r in rows[:10]) + (
+        f" and {len(rows) - 10} more" if len(rows) > 10 else "")
 
 
 def _wkt_column(t: Table) -> bool:

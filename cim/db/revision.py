@@ -1,0 +1,35 @@
+"""Whether a database's schema is the one this platform's code writes, told cheaply enough for
+every load: a load into a database a release's migration has not reached (the code updated, `cim
+db upgrade` forgotten — a cron job goes on loading) wrote rows of the old shape; before 0017, a
+second current feature beside each old one. Alembic's own head costs half a second to import
+and read; the revisions' files are numbered, so the newest file's name is the head
+(tests/test_db.py holds the two equal)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import psycopg
+
+from cim.errors import DatabaseError
+
+VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest revision of the platform's migrations (``0017_id_form_source_keys``)."""
+    return max(p.stem for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def check_revision(conn: psycopg.Connection) -> None:
+    """DatabaseError (exit 4) naming both revisions unless the database is at the head."""
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone() \
+        if conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()[0] \
+        else None
+    head = head_revision()
+    if row is None or row[0] != head:
+        where = f"is at revision {row[0]}" if row else "has no CIM schema"
+        raise DatabaseError(f"the database {where}, the platform needs {head}: run "
+                            "`cim db upgrade`")
