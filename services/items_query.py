@@ -128,6 +128,12 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
                 limits: Limits) -> ItemsQuery:
     """``args`` (a Flask MultiDict) as an :class:`ItemsQuery`; :class:`ParamError` if bad."""
     q = ItemsQuery(limit=limits.default_limit)
+    # a parameter given twice (filter=a&filter=b, use_name=住宅&use_name=商业) was read as
+    # its first value, the others dropped without a word: half the answer
+    for name in args.keys():
+        if hasattr(args, "getlist") and len(given := args.getlist(name)) > 1:
+            raise ParamError(f"parameter {name} given {len(given)} times: give it once "
+                             "(several values of a property: filter=" + name + " IN (…))")
     if (v := args.get("limit")) is not None:
         q.limit = min(_int(v, "limit", least=1), limits.max_limit)
     if (v := args.get("offset")) is not None:
@@ -191,6 +197,10 @@ def parse_items(args, columns: dict[str, Column], crs: dict[str, CrsInfo],
         if lang not in (None, "cql2-text", "cql2-json", "cql-text", "cql-json"):
             raise ParamError(f"unknown filter-lang {lang}: cql2-text or cql2-json")
         q.filter = (v, lang, args.get("filter-crs"))
+    else:
+        for name in ("filter-lang", "filter-crs"):
+            if args.get(name) is not None:
+                raise ParamError(f"{name} given without filter")
     return q
 
 

@@ -265,3 +265,23 @@ def test_the_serving_path_keeps_one_copy_of_each_rule():
 
     assert not hasattr(providers, "_after") and not hasattr(items_query, "_EPSG_NAME")
     assert len(Path(providers.__file__).read_text().splitlines()) < 500
+
+
+@pytest.mark.parametrize("params,name", [
+    ([("filter", "floors_above > 10"), ("filter", "floors_above < 3")], "filter"),
+    ([("limit", "1"), ("limit", "2")], "limit"),
+    ([("use_name", "住宅"), ("use_name", "商业")], "use_name"),
+])
+def test_a_parameter_given_twice_is_a_400_naming_it(city, params, name):
+    """Each was read as its first value, the others dropped: half the answer, status 200."""
+    _d, base = city
+    r = requests.get(f"{base}/collections/buildings/items", params=[("f", "json"), *params],
+                     timeout=60)
+    assert r.status_code == 400 and f"parameter {name} given 2 times" in r.text, r.text
+
+
+@pytest.mark.parametrize("name,value", [("filter-lang", "foo"), ("filter-crs", "EPSG:99999")])
+def test_filter_lang_or_crs_without_a_filter_is_a_400(city, name, value):
+    _d, base = city
+    r = _get(base, "buildings", f="json", **{name: value})
+    assert r.status_code == 400 and f"{name} given without filter" in r.text, r.text
