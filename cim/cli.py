@@ -245,17 +245,14 @@ def main() -> None:
     register_rooms()
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _interrupted()
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except CimError as exc:
         click.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
     except Exception as exc:
         if _is_database_unavailable(exc):
             err = DatabaseError(f"database unavailable: {str(exc).strip()}")
@@ -361,6 +358,22 @@ def one_line(exc: CimError) -> str:
         parts = (ln.strip() for ln in text.splitlines())
         text = " ".join(p for p in parts if p and set(p) != {"^"})
     return text
+
+
+def _interrupted() -> None:
+    """Ctrl-C: "aborted", exit 130 — unless every piece of work the command began had already
+    committed (a load's report was printing): then it says so, exit 0."""
+    from cim.interrupts import interrupted
+
+    done, under_way = interrupted()
+    if done:
+        click.echo("interrupted; committed before it: " + "; ".join(done)
+                   + ("" if under_way else " (nothing was under way: the command's work is "
+                      "done)"), err=True)
+        if not under_way:
+            sys.exit(0)
+    click.echo("aborted", err=True)
+    sys.exit(130)
 
 
 def _unmigrated(exc: BaseException) -> DatabaseError | None:

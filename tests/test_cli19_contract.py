@@ -50,3 +50,48 @@ def test_a_load_into_a_database_behind_the_platform_is_refused(jining_profile):
         upgrade(d.url, d.profile.srid)
         p = run_cli(["load", "buildings", str(SAMPLE_BUILDINGS), "--quiet"], d.env())
         assert p.returncode == 0, p.stderr
+
+
+def test_ctrl_c_after_a_load_committed_says_so_and_exits_0(jining_profile):
+    """Ctrl-C while the report printed — the batch already committed — said "aborted", exit
+    130: a script took the finished load for a failed one. The child's stdout is a pipe filled
+    beforehand, so its report's write blocks after the COMMIT until the interrupt."""
+    import fcntl
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cim.config import PROJECT_ROOT
+
+    with scratch_db("ctrlc19", jining_profile) as d:
+        r, w = os.pipe()
+        fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
+        os.set_blocking(w, False)
+        try:
+            while True:
+                os.write(w, b"x" * 512)
+        except BlockingIOError:
+            pass
+        os.set_blocking(w, True)
+        proc = subprocess.Popen([sys.executable, "-m", "cim", "load", "buildings",
+                                 str(SAMPLE_BUILDINGS)], env=d.env(), cwd=PROJECT_ROOT,
+                                stdout=w, stderr=subprocess.PIPE, text=True)
+        os.close(w)
+        try:
+            deadline = time.monotonic() + 300
+            while d.scalar("SELECT count(*) FROM load_batches WHERE status = 'succeeded'") == 0:
+                assert proc.poll() is None and time.monotonic() < deadline, "no commit"
+                time.sleep(0.2)
+            time.sleep(1.0)  # (the report's write is blocked: nothing drains the pipe)
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            os.close(r)
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err
+        assert "interrupted; committed before it: load batch" in err and "succeeded" in err
+        assert "aborted" not in err and "Traceback" not in err
+        assert d.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL") > 0

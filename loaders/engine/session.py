@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from cim import interrupts
 from cim.errors import CimError, InputError
 from cim.layerdefs import LAYERS, LayerDef
 from loaders.engine import batch, bulk, indexes
@@ -73,7 +74,12 @@ class LoadSession:
         self.report.batch_id = batch.start_batch(
             self.conninfo, self.layer_name, self.source, None, self.mode,
             self.options)
+        interrupts.begun(self._work())
         return self
+
+    def _work(self) -> str:
+        return f"load batch {self.report.batch_id}"
+
 
     def sha256(self) -> str | None:
         """The delivery's checksum (None if its files could not be read again)."""
@@ -139,8 +145,12 @@ class LoadSession:
             finally:
                 self.conn.close()  # a broken transaction is discarded with the connection
         if failure is None:
+            r = self.report
+            interrupts.ended(self._work(), f"{self._work()} ({r.layer}) succeeded: read {r.read}"
+                             f", loaded {r.loaded}, rejected {r.rejected}")
             batch.release_batch(self.report.batch_id)
             return
+        interrupts.ended(self._work(), None)
         self.report.seconds = time.monotonic() - self.t0
         msg = str(failure) if isinstance(failure, CimError) \
             else f"{type(failure).__name__}: {failure}"
