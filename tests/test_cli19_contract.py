@@ -95,3 +95,11 @@ def test_ctrl_c_after_a_load_committed_says_so_and_exits_0(jining_profile):
         assert "interrupted; committed before it: load batch" in err and "succeeded" in err
         assert "aborted" not in err and "Traceback" not in err
         assert d.scalar("SELECT count(*) FROM buildings WHERE valid_to IS NULL") > 0
+
+
+def test_a_radius_without_its_point_is_refused(db):
+    """It was set aside: the whole city's counts answered a circle's question, exit 0."""
+    p = run_cli(["query", "aoi", "--radius", "100", "--layers", "buildings", "--json"],
+                db.env())
+    assert p.returncode == 3 and "--radius goes with --point" in p.stderr, p.stderr
+    assert p.stdout == ""

@@ -471,6 +471,10 @@ class Area:
         given = self.given()
         if len(given) > 1:
             raise InputError(f"give one area, not {' and '.join(given)}")
+        if self.radius is not None and self.point is None:
+            # (it was set aside without a word: the whole city's answer for a circle's)
+            raise InputError("--radius goes with --point X,Y: give the circle's centre",
+                             field="radius")
         if not given:
             return None
         if self.bbox is not None:
