@@ -425,6 +425,11 @@ def load_profile(path: str | Path) -> CityProfile:
         raise ConfigError(f"cannot read city profile: {exc.strerror}", path=str(path)) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=str(path)) from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("city"), dict):
+        # (a list, or `city: 济宁市`: "missing profile key string indices must be integers")
+        raise ConfigError("a city profile maps city: {name: …, admin_code: …}, storage_crs, "
+                          "districts, boundaries …", path=str(path),
+                          field=None if not isinstance(raw, dict) else "city")
     try:
         city = raw["city"]
         storage_crs = str(raw["storage_crs"])
@@ -432,7 +437,11 @@ def load_profile(path: str | Path) -> CityProfile:
         name, code = str(city["name"]), str(city["admin_code"])
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"missing profile key {exc}", path=str(path)) from exc
-    crs = parse_crs(storage_crs)
+    try:
+        crs = parse_crs(storage_crs)
+    except InputError as exc:  # (named neither the profile nor the key, exit 3 as input)
+        raise ConfigError(f"storage CRS: {exc.message}", path=str(path),
+                          field="storage_crs") from None
     if not crs.is_projected:
         raise ConfigError(f"storage CRS {storage_crs} must be projected (metres) so lengths and "
                           "areas are metric", path=str(path), field="storage_crs")

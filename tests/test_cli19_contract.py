@@ -103,3 +103,19 @@ def test_a_radius_without_its_point_is_refused(db):
                 db.env())
     assert p.returncode == 3 and "--radius goes with --point" in p.stderr, p.stderr
     assert p.stdout == ""
+
+
+def test_a_broken_profile_names_its_file_and_key(db, tmp_path):
+    import yaml
+
+    raw = yaml.safe_load(db.profile.path.read_text(encoding="utf-8"))
+    cases = {"crs": {**raw, "storage_crs": "EPSG:99999"}, "city": {**raw, "city": "济宁市"},
+             "list": ["a", "b"]}
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        p = run_cli(["--profile", str(path), "profile", "show"], db.env())
+        assert p.returncode == 2 and f"error: {path}" in p.stderr, (name, p.stderr)
+        assert {"crs": "field 'storage_crs': storage CRS: unknown coordinate reference system",
+                "city": "field 'city': a city profile maps city:",
+                "list": "a city profile maps city:"}[name] in p.stderr, p.stderr
