@@ -4,8 +4,9 @@ Works on a staging table that has ``row_no``, ``source_key``, ``prefix`` and ``c
 A source key that was coded before gets its old code back (stable codes on reload); the rest
 take the next serials of their prefix. Serial counters are bumped with
 ``INSERT … ON CONFLICT DO UPDATE``, which row-locks each prefix until the load commits, so two
-concurrent loads can never hand out the same serial; a load that rolls back leaves a gap, never
-a reused code.
+concurrent loads can never hand out the same serial. The bump is the load's own: a load that
+rolls back takes its counters back with it, so its serials — never committed, never seen by
+anyone — are issued by the next load; a committed code is never issued again.
 """
 
 from __future__ import annotations
