@@ -405,11 +405,20 @@ def register(app: Flask, tiles: TilesService) -> None:
         return _error(404, "NotFound", f"collection {collection_id!r} has no tiles; tiled: "
                       f"{', '.join(tiles.resources)}")
 
+    def _list_f() -> Response | None:
+        """A tileset list is JSON: another f (xml, html) answered a 200 of JSON."""
+        f = request.args.get("f", "json").lower()
+        if f in ("json", "application/json"):
+            return None
+        return _error(400, "InvalidParameterValue", f"f={request.args.get('f')!r}: a list "
+                      "of tilesets is f=json (a tileset's TileJSON: …/WebMercatorQuad?f=tilejson, "
+                      "or /tiles?f=tilejson)")
+
     def collection_tiles(collection_id):
         if collection_id not in tiles.resources:
             return _other("pygeoapi.get_collection_tiles", collection_id)
-        return _json(tiles.tilesets([collection_id], f"/collections/{collection_id}",
-                                    tiles._title(collection_id)))
+        return _list_f() or _json(tiles.tilesets(
+            [collection_id], f"/collections/{collection_id}", tiles._title(collection_id)))
 
     def collection_tiles_metadata(collection_id, tileMatrixSetId=None):  # noqa: N803
         if collection_id not in tiles.resources:
@@ -448,8 +457,14 @@ def register(app: Flask, tiles: TilesService) -> None:
         return names
 
     def dataset_tilesets():
-        """The one map's tilesets (every layer in one tile)."""
-        return _json(tiles.tilesets(list(tiles.resources), "", "一张图 One map"))
+        """The one map's tilesets (every layer in one tile, or those of ``collections``);
+        ``f=tilejson``: their TileJSON, as README says of ``/tiles``."""
+        names = _chosen()
+        if isinstance(names, Response):
+            return names
+        if request.args.get("f", "").lower() == "tilejson":
+            return _meta(names, "", "一张图 One map")
+        return _list_f() or _json(tiles.tilesets(names, "", "一张图 One map"))
 
     def dataset_tileset():
         names = _chosen()

@@ -30,3 +30,17 @@ def test_a_tileset_metadata_format_it_has_not_is_400(api, path):
     for f in ("json", "tilejson"):
         assert requests.get(f"{api}{path}?f={f}", timeout=30).status_code == 200
     assert requests.get(f"{api}{path}", timeout=30).status_code == 200
+
+
+def test_the_tileset_lists_take_collections_and_their_formats(api):
+    """``/tiles`` answered its whole list to ``collections=foo`` and to ``f=tilejson`` (README
+    says it takes both), and the lists answered JSON to any ``f`` (probe of session 19)."""
+    r = requests.get(f"{api}/tiles?collections=foo", timeout=30)
+    assert r.status_code == 400 and "foo" in r.json()["description"], r.text[:300]
+    tj = requests.get(f"{api}/tiles?f=tilejson&collections=buildings", timeout=30).json()
+    assert tj["tilejson"] == "3.0.0" and "collections=buildings" in tj["tiles"][0], tj
+    assert [v["id"] for v in tj["vector_layers"]] == ["buildings"], tj["vector_layers"]
+    for path in ("/tiles", "/collections/buildings/tiles"):
+        r = requests.get(f"{api}{path}?f=xml", timeout=30)
+        assert r.status_code == 400 and "f='xml'" in r.json()["description"], r.text[:300]
+        assert requests.get(f"{api}{path}?f=json", timeout=30).json()["tilesets"]
