@@ -80,6 +80,10 @@ class LayerDef:
     assign_district: bool = True
     assign_grid: bool = True
     require_grid: bool = False  # reject features outside every grid cell (no_grid_cell)
+    # an area that only touches a feature places it (share 0): pipe segments, whose nodes
+    # are placed — a segment between two nodes on the city's boundary running outside
+    # between them is no outside row (loaders.pipes.keys.segments_to_write)
+    placed_by_touch: bool = False
     extra_indexes: tuple[Index, ...] = ()  # beyond BASE_INDEXES
     # vector tiles (services/tiles.py): no features below tile_min_zoom; below
     # tile_detail_zoom a tile carries only `code`, the class columns and tile_fields (what
@@ -197,7 +201,7 @@ PIPE_POINTS = LayerDef(
 
 PIPE_SEGMENTS = LayerDef(
     name="pipe_segments", title_zh="管线段", title_en="Pipe segments",
-    geometry_type="LINESTRINGZ", code_scheme="feature", layer_code="83",
+    geometry_type="LINESTRINGZ", code_scheme="feature", layer_code="83", placed_by_touch=True,
     class_dictionary="pipe_classes", class_column="pipe_class",
     tile_fields=("class_name", "subclass_code", "feature_code", "diameter_mm"),
     tile_min_zoom=12, tile_detail_zoom=15,

@@ -129,7 +129,8 @@ def _decide(conn: psycopg.Connection, layer: LayerDef, index: AreaIndex, codes: 
             n = len(rows)
             out.current += n
             geoms = shapely.from_wkb([bytes(r[4]) for r in rows])
-            di, gi = index.place(geoms, layer.assign_district, layer.assign_grid)
+            di, gi = index.place(geoms, layer.assign_district, layer.assign_grid,
+                                 layer.placed_by_touch)
             old_d = np.array([r[2] for r in rows], dtype=object)
             old_g = np.array([r[3] for r in rows], dtype=object)
             forced = np.array([r[5] for r in rows], dtype=bool)

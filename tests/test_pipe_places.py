@@ -159,6 +159,25 @@ def _squares() -> AreaIndex:
                            np.array(g), ["370801", "370801", "", "", "370802"]))
 
 
+def test_pipe_segments_are_placed_by_touch():
+    """A segment between two nodes on the city's boundary is placed where it touches
+    (``LayerDef.placed_by_touch``): its nodes are loaded, it is never outside itself."""
+    idx = _squares()
+    di, gi = idx.place(np.array([shapely.LineString([(-5, 5), (0, 5)])], dtype=object),
+                       touching=True)
+    assert (di[0], gi[0]) == (0, 0)
+
+
+def test_a_line_along_the_boundary_a_hair_outside_is_inside():
+    """Vertices snapped onto the boundary lie a few 1e-10 m off it, half of them outside: a
+    share of 0, but covered within a millimetre."""
+    idx = _squares()
+    line = shapely.LineString([(0, 2), (-3e-10, 5), (0, 8)])
+    assert not shapely.box(0, 0, 10, 10).covers(line)
+    di, gi = idx.place(np.array([line], dtype=object))
+    assert (di[0], gi[0]) == (0, 0)
+
+
 @pytest.mark.parametrize("geom, district, cell", [
     (shapely.Point(10, 5, 1), "370801", "g2"),  # on the shared edge: the lower code
     (shapely.Point(5, 10), "370801", "g1"),  # a corner of four cells: the lowest code

@@ -98,3 +98,24 @@ def test_a_component_line_ending_on_the_boundary_from_outside_is_outside(tdb, tm
     assert (r.loaded, r.rejected) == (1, 1), r.text()
     assert tdb.rows("SELECT reason FROM load_rejects WHERE batch_id = %s",
                     (r.batch_id,)) == [("outside_area",)]
+
+
+def test_a_pipe_between_two_boundary_nodes_running_outside_is_loaded(tdb, tmp_path):
+    """Pipe segments are placed by touch (review of the rule above): a line between two
+    nodes on the boundary that runs outside between them kept its nodes — a rejected
+    segment would have left them loaded on no segment."""
+    from loaders.pipes.load import load_pipes_files
+
+    a, b, c, union = _outer_edge(tdb.profile)
+    assert union.covers(shapely.Point(a)) and union.covers(shapely.Point(b))
+    p = union.representative_point()
+    path = tmp_path / "edge.gpkg"
+    gpd.GeoDataFrame({"管段编号": ["P1", "P2"], "起点号": ["A", "C"], "终点号": ["B", "D"]},
+                     geometry=[LineString([a, c, b]),
+                               LineString([(p.x, p.y), (p.x + 50, p.y)])],
+                     crs=tdb.profile.storage_crs).to_file(path, layer="pipes",
+                                                          engine="pyogrio")
+    r, _ = load_pipes_files(tdb.conninfo, tdb.profile, lines=f"{path}:pipes",
+                            class_opt="给水", dataset="edge")
+    assert (r.read, r.loaded, r.rejected) == (6, 6, 0), r.text()
+    assert r.topology["isolated_points"] == 0

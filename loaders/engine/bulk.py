@@ -35,7 +35,7 @@ from loaders import jsonb
 from loaders.engine import samegeom
 from loaders.engine.copycols import copy_data
 from loaders.engine.keyread import like_prefix
-from loaders.engine.places import share_geometry_sql, share_sql
+from loaders.engine.places import TOUCH_TOLERANCE, share_geometry_sql, share_sql
 from loaders.engine.report import LoadReport, Reject
 from loaders.engine.rows import (  # noqa: F401
     BASE_COLUMNS,
@@ -318,19 +318,23 @@ class BulkWriter:
             "  FROM _k k2 JOIN {stg} s USING (row_no) WHERE k2.{col} IS NULL) f "
             " JOIN {areas} a ON a.valid_to IS NULL AND {level} ST_Intersects(a.geom, f.geom) "
             " CROSS JOIN LATERAL (SELECT " + share_sql("a.geom", "f.g") + " AS q) sh "
-            # (an area that only touches it holds no share of it: it is outside)
-            " WHERE sh.q > 0"
+            # (an area that only touches it holds no share of it: it is outside, unless it
+            # covers it within places.TOUCH_TOLERANCE — a line drawn along the boundary)
+            " WHERE {touch} sh.q > 0 OR ST_Covers(ST_Buffer(a.geom, "
+            + repr(TOUCH_TOLERANCE) + "), f.g)"
             " ORDER BY f.row_no, {own} sh.q DESC, a.code) q "
             "WHERE k.row_no = q.row_no")
+        touch = sql.SQL("true OR" if layer.placed_by_touch else "")
         if layer.assign_district:
             conn.execute(sql.SQL(shared).format(
                 col=sql.Identifier("district"), stg=stg, areas=sql.Identifier("admin_divisions"),
-                level=sql.SQL("a.level = 3 AND"), own=sql.SQL("")))
+                level=sql.SQL("a.level = 3 AND"), own=sql.SQL(""), touch=touch))
         if layer.assign_grid:
             conn.execute(sql.SQL(shared).format(
                 col=sql.Identifier("grid"), stg=stg, areas=sql.Identifier("grid_cells"),
                 level=sql.SQL(""),
-                own=sql.SQL("coalesce(a.district_code = f.district AND sh.q > 0, false) DESC,")))
+                own=sql.SQL("coalesce(a.district_code = f.district AND sh.q > 0, false) DESC,"),
+                touch=touch))
         if layer.assign_district:
             # (a row of X and Y typed the wrong way round: named where it lies exchanged, as
             # the direct writer's are, loaders.engine.direct._swapped_districts)

@@ -206,7 +206,8 @@ class DirectConverter:
         keys = conv.source_key
         layer = self.layer
         if n and (layer.assign_district or layer.assign_grid):
-            di, gi = self.places.place(conv.geoms, layer.assign_district, layer.assign_grid)
+            di, gi = self.places.place(conv.geoms, layer.assign_district, layer.assign_grid,
+                                       layer.placed_by_touch)
         dist = np.full(n, None, dtype=object)
         if layer.assign_district and n:
             codes = np.array(self.areas.district_codes + [None], dtype=object)

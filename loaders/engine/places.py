@@ -19,6 +19,9 @@ from cim.layerdefs import LayerDef
 # one part of each other tie (the lowest code wins), so that PostGIS's and shapely's GEOS,
 # which may differ in the last bits of an intersection, decide alike
 SHARE_PARTS = 1e9
+# an area that covers a feature within this many metres holds it though its share is 0: a line
+# drawn along the city's boundary, its vertices snapped onto the edge a few 1e-10 m outside
+TOUCH_TOLERANCE = 1e-3
 
 
 @dataclass
@@ -185,7 +188,8 @@ class AreaIndex:
     normalized geometry, so a line digitised either way is placed alike — then the lower code;
     a grid cell of the feature's own district before any other (a feature crossing a district
     boundary keeps its cell in its district); an area that only touches the feature (a share
-    of 0) holds none of it: a feature no area holds a share of is outside (-1). One rule for every direct write (buildings,
+    of 0) holds none of it unless it covers it within :data:`TOUCH_TOLERANCE`: a feature no
+    area holds is outside (-1) — but for a layer placed by touch (pipe segments). One rule for every direct write (buildings,
     components, pipes).
 
     :meth:`place` applies it mostly without GEOS (:meth:`_Covers.decide`): the few features
@@ -202,11 +206,12 @@ class AreaIndex:
             [at.get(c, -1) for c in areas.grid_districts] if areas.grid_districts is not None
             else [-1] * len(areas.grid_codes), dtype=np.int64)
 
-    def place(self, geoms: np.ndarray, districts: bool = True, grid: bool = True
-              ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def place(self, geoms: np.ndarray, districts: bool = True, grid: bool = True,
+              touching: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Index of each feature's district and grid cell (-1: none; None: not asked) by the
         rule (a None or empty geometry: -1). Shares are measured only for the features no
-        area covers, in a tree asked (:meth:`_Covers.decide`)."""
+        area covers, in a tree asked (:meth:`_Covers.decide`). ``touching``: an area that only
+        touches a feature places it (``LayerDef.placed_by_touch``: pipe segments)."""
         n = len(geoms)
         dcov, gcov = self.dcov if districts else None, self.gcov if grid else None
         bounds = tuple(np.ascontiguousarray(shapely.bounds(geoms).T)) \
@@ -217,13 +222,13 @@ class AreaIndex:
             np.full(n, -1, dtype=np.int64) if grid else None
         if dcov and (dist == -2).any():
             rest = np.flatnonzero(dist == -2)
-            dist[rest] = self.shares(dcov, geoms[rest])
+            dist[rest] = self.shares(dcov, geoms[rest], touching=touching)
         if gcov and dist is not None:
             self._own_covering(gcov, geoms, dist, cell)
         if gcov and (cell == -2).any():
             rest = np.flatnonzero(cell == -2)
             cell[rest] = self.shares(gcov, geoms[rest], self.grid_district,
-                                     dist[rest] if dist is not None else None)
+                                     dist[rest] if dist is not None else None, touching)
         return dist, cell
 
     def _own_covering(self, gcov: _Covers, geoms: np.ndarray, dist: np.ndarray,
@@ -251,7 +256,7 @@ class AreaIndex:
 
     @staticmethod
     def shares(cov: _Covers, geoms: np.ndarray, area_group: np.ndarray | None = None,
-               group: np.ndarray | None = None) -> np.ndarray:
+               group: np.ndarray | None = None, touching: bool = False) -> np.ndarray:
         """Per feature, the index of the area intersecting it that holds the larger share of
         it (:func:`share_sql`'s), then the lowest index; -1 if none holds a share of it (one
         that only touches it holds none). With
@@ -282,8 +287,13 @@ class AreaIndex:
         with np.errstate(divide="ignore", invalid="ignore"):
             q = np.where(t > 0, np.floor(part / np.where(t > 0, t, 1) * SHARE_PARTS + 0.5), 0)
         # an area that only touches the feature (a share of 0: an edge or a point in common)
-        # holds none of it: a footprint outside the city along its boundary is outside
-        held = q > 0
+        # holds none of it — a footprint outside the city along its boundary is outside —
+        # unless it covers the feature within TOUCH_TOLERANCE (a line drawn along the
+        # boundary), or the layer's features are placed by touch
+        held = q > 0 if not touching else np.ones(len(q), dtype=bool)
+        for a in np.unique(ai[~held]).tolist():
+            k = np.flatnonzero(~held & (ai == a))
+            held[k] = shapely.covers(shapely.buffer(cov.areas[a], TOUCH_TOLERANCE), g[fi[k]])
         fi, ai, q = fi[held], ai[held], q[held]
         if not len(fi):
             return out
