@@ -144,14 +144,20 @@ def not_utf8(path: str | Path, what: str, exc: UnicodeDecodeError) -> ConfigErro
     """A city file saved in another encoding (GBK: Notepad or WPS on Chinese Windows): YAML is
     UTF-8, and guessing would read its Chinese names as other characters."""
     with open(path, "rb") as fh:
-        head = fh.read()
+        data = fh.read()
+    try:  # (``exc`` counts from the reader's chunk, not from the file's start)
+        data.decode("utf-8")
+        at = exc.start
+    except UnicodeDecodeError as whole:
+        at = whole.start
     try:
-        head.decode("gb18030")
+        data.decode("gb18030")
         guess = " (it reads as GBK)"
     except UnicodeDecodeError:
         guess = ""
-    return ConfigError(f"{what} is not UTF-8 text{guess}: byte {exc.start} — save it as UTF-8 "
-                       "(记事本/WPS: 另存为, 编码 UTF-8)", path=str(path))
+    line = data.count(b"\n", 0, at) + 1
+    return ConfigError(f"{what} is not UTF-8 text{guess}: line {line} (byte {at}) — save it "
+                       "as UTF-8 (记事本/WPS: 另存为, 编码 UTF-8)", path=str(path))
 
 
 def read_yaml_mapping(path: str | Path, what: str, shape: str | None = None) -> dict[Any, Any]:

@@ -30,6 +30,7 @@ import shapely
 from psycopg.rows import dict_row
 
 from cim.errors import CimError, InputError
+from cim.exports import XY_EXPORT_MARK
 
 PLATFORM = ("row", "reason", "field", "message", "dataset")
 # the pipe readers record the table a row came from under this key of attrs
@@ -74,7 +75,7 @@ def export_rejects(conninfo: str, batch_id: int, out: Path) -> int:
         # rejected with, beside them, would only be read instead
         _write_csv(rows, out, dataset, wkt=not xy)
     else:
-        _write_gpkg(rows, out, _crs(crs_text), dataset, by_table=layer == "pipes")
+        _write_gpkg(rows, out, _crs(crs_text), dataset, by_table=layer == "pipes", xy=xy)
     return len(rows)
 
 
@@ -182,7 +183,7 @@ def _geometry(wkt: str | None):
 
 
 def _write_gpkg(rows: list[dict[str, Any]], out: Path, crs: pyproj.CRS | None,
-                dataset: str | None, by_table: bool) -> None:
+                dataset: str | None, by_table: bool, xy: bool = False) -> None:
     import geopandas as gpd
     import pyogrio
 
@@ -220,4 +221,6 @@ def _write_gpkg(rows: list[dict[str, Any]], out: Path, crs: pyproj.CRS | None,
         kinds = {g.geom_type for g in geoms if g is not None}
         pyogrio.write_dataframe(frame, out, layer=_layer_name(table, used), driver="GPKG",
                                 geometry_type=None if len(kinds) == 1 else "Unknown",
-                                layer_options={"GEOMETRY_NAME": geom_col, "FID": fid_col})
+                                layer_options={"GEOMETRY_NAME": geom_col, "FID": fid_col,
+                                               **({"DESCRIPTION": XY_EXPORT_MARK} if xy
+                                                  else {})})

@@ -29,6 +29,11 @@ def test_city_files_in_gbk_are_named_not_an_internal_error(db, tmp_path):
     p = run_cli(["load", "buildings", str(SAMPLE_BUILDINGS), "--mapping", str(mapping)], env)
     assert p.returncode == 2 and "mapping file is not UTF-8 text" in p.stderr, p.stderr
     assert "internal error" not in p.stderr
+    # the place counted from the file's start, not from the reader's last chunk
+    big = tmp_path / "big_gbk.yaml"
+    big.write_bytes(b"# x\n" * 30000 + "source_id: 编号\n".encode("gbk"))
+    p = run_cli(["load", "buildings", str(SAMPLE_BUILDINGS), "--mapping", str(big)], env)
+    assert p.returncode == 2 and "line 30001 (byte 120011)" in p.stderr, p.stderr
 
 
 def test_out_of_range_options_are_bad_options(db):

@@ -146,8 +146,8 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
         # with left out; a GeoPackage is read so only then (else its geometry is its place)
         exported = export_fields(t.headers)
         if exported:
-            points = _export_points(t, suffix in GDAL_TABLES)
-            if _export_is_xy(t, m, points, suffix in GDAL_TABLES):
+            points, marked = _export_points(t, suffix in GDAL_TABLES)
+            if _export_is_xy(t, m, points, marked, suffix in GDAL_TABLES):
                 found.append((without_columns(t, export_columns(t)), m, points))
         elif (suffix not in GDAL_TABLES | DBF or attributes_only) and not _wkt_column(t):
             found.append((t, m, None))
@@ -175,14 +175,9 @@ def read_xy_table(path: Path, encoding: str | None, scratch: Path,
     geoms[ok] = shapely.points(e[ok], n[ok])
     if points is not None:
         # a rejects export's row without X/Y (a blank-coordinate reject) whose point was
-        # digitised in QGIS: its point; a CSV's X/Y where given — its wkt, the point the
-        # row was rejected with, is no one's fix (those set aside are noted)
+        # digitised in QGIS: its point (elsewhere its point is its X/Y: _export_is_xy)
         given = ~ok & ~shapely.is_missing(points)
         geoms[given] = points[given]
-        aside = [r for r, d in zip(t.row_numbers, _disagree(points, e, n)) if d]
-        if aside:
-            t.notes.append(f"{_rows_text(aside)}: placed by their {m['x']}/{m['y']}, "
-                           "as fixed; the point they were rejected with (wkt) set aside")
     wkb = shapely.to_wkb(geoms, flavor="iso")
     arrays = [_column(t.column(h)) for h in t.headers]
     arrays.append(pa.array(t.row_numbers, pa.int64()))
@@ -289,26 +284,32 @@ def _is_utf8(head: bytes) -> bool:
         return exc.start > len(head) - 4  # a character cut by the 64 KiB read
 
 
-def _export_points(t: Table, gdal: bool) -> np.ndarray:
-    """Each row's point in a rejects export (None where none): a GeoPackage's geometry, a
-    CSV's ``wkt`` column (:func:`export_columns`' last)."""
+def _export_points(t: Table, gdal: bool) -> tuple[np.ndarray, bool]:
+    """Each row's point in a rejects export (None where none) — a GeoPackage's geometry, a
+    CSV's ``wkt`` column (:func:`export_columns`' last) — and whether the export says its rows'
+    place is their X/Y (:data:`cim.exports.XY_EXPORT_MARK`)."""
+    none = np.full(len(t.rows), None, dtype=object)
     if gdal:
         import pyogrio
 
+        from cim.exports import XY_EXPORT_MARK
         from loaders.sources.read import gdal_source
 
         read_path, opts = gdal_source(t.path)
-        meta, table = pyogrio.read_arrow(read_path, layer=t.sheet, columns=[], **opts)
-        geom = meta.get("geometry_name") or "wkb_geometry"
+        meta = (pyogrio.read_info(read_path, layer=t.sheet, **opts).get("layer_metadata")
+                or {})
+        marked = meta.get("DESCRIPTION") == XY_EXPORT_MARK
+        info, table = pyogrio.read_arrow(read_path, layer=t.sheet, columns=[], **opts)
+        geom = info.get("geometry_name") or "wkb_geometry"
         if geom not in table.column_names or table.num_rows != len(t.rows):
-            return np.full(len(t.rows), None, dtype=object)
-        return shapely.from_wkb(table.column(geom).to_numpy(zero_copy_only=False))
+            return none, marked
+        return shapely.from_wkb(table.column(geom).to_numpy(zero_copy_only=False)), marked
     cols = export_columns(t)
     last = cols[-1] if cols else None
     if last is None or not last.lower().endswith("wkt"):
-        return np.full(len(t.rows), None, dtype=object)
+        return none, True  # (an export of a table read from X/Y holds no wkt)
     wkt = [v.strip() if isinstance(v, str) and v.strip() else None for v in t.column(last)]
-    return shapely.from_wkt(np.array(wkt, dtype=object), on_invalid="ignore")
+    return shapely.from_wkt(np.array(wkt, dtype=object), on_invalid="ignore"), False
 
 
 def _disagree(points: np.ndarray, e: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -325,28 +326,29 @@ def _disagree(points: np.ndarray, e: np.ndarray, n: np.ndarray) -> np.ndarray:
     return out
 
 
-def _export_is_xy(t: Table, m: dict[str, str], points: np.ndarray, gdal: bool) -> bool:
-    """Whether a rejects export is one of a table read from X/Y, which reloads from its X/Y
-    as fixed. Its points (a GeoPackage's geometry, a CSV's wkt) were made from its X/Y, so
-    they agree where neither was edited. A GIS census whose features carry X/Y attributes
-    that none of its points agrees with keeps its points as its place. Where some agree and
-    others not, a CSV's X/Y are its fix (no one edits WKT in a spreadsheet); a GeoPackage's
-    may be either — a point moved in QGIS or X/Y typed — and is refused naming the rows."""
+def _export_is_xy(t: Table, m: dict[str, str], points: np.ndarray, marked: bool,
+                  gdal: bool) -> bool:
+    """Whether a rejects export reloads from its X/Y: one of a table read from X/Y (its
+    ``marked``: a CSV without ``wkt``, a GeoPackage's layer description), or any whose points
+    agree with their X/Y. A GIS census whose features carry X/Y attributes that none of its
+    points agrees with keeps its points as its place. Where a point and its X/Y disagree and
+    which was the fix cannot be told — a point moved in QGIS or X/Y typed in a marked export,
+    some rows agreeing and others not in an export without the mark — the file is refused
+    naming the rows."""
     e, n = cimcrs.swap_survey_xy(_floats(t.column(m["x"])), _floats(t.column(m["y"])))
     both = ~shapely.is_missing(points) & np.isfinite(e) & np.isfinite(n)
     off = _disagree(points, e, n)
     if not off.any():
         return True  # every point is its X/Y, or a point stands where X/Y are blank
-    if not (both & ~off).any() and (off.sum() > 1 or gdal):
+    if not marked and not (both & ~off).any():
         return False  # none agrees: X/Y attributes of a GIS census, its points the place
-    if not gdal:
-        return True
     rows = [r for r, d in zip(t.row_numbers, off) if d]
+    how = ("set X/Y where the point was moved, or move the point where X/Y were changed"
+           if marked else "make them agree where the feature is — or, an export of a "
+           "table read from X/Y, delete its wkt column (its rows then load from their X/Y)")
     raise InputError(
-        f"{_rows_text(rows)}: the point and {m['x']}/{m['y']} disagree — a rejects "
-        "export of a table read from X/Y reloads from one place: set X/Y where the point "
-        "was moved, or move the point where X/Y were changed", path=str(t.path),
-        field=f"{m['x']}/{m['y']}")
+        f"{_rows_text(rows)}: the point and {m['x']}/{m['y']} disagree, and which was "
+        f"fixed cannot be told — {how}", path=str(t.path), field=f"{m['x']}/{m['y']}")
 
 
 def _rows_text(rows: Sequence[int]) -> str:
