@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -418,6 +419,28 @@ def _worst_scale_error(storage_crs: str) -> float:
     k = np.concatenate([np.asarray(f.meridional_scale), np.asarray(f.parallel_scale)])
     k = k[np.isfinite(k)]
     return float(np.max(np.abs(k - 1))) if len(k) else 0.0
+
+
+def zone_problem(storage_crs: str, lon: Sequence[float], lat: Sequence[float]) -> str | None:
+    """Why ``storage_crs`` does not fit a city at ``lon``/``lat`` (its boundary's corners and
+    centre, CGCS2000 degrees), else None: its scale there departs from 1 by more than
+    :data:`MAX_SCALE_ERROR` — a zone digit mistyped (EPSG:4513, zone 25 at 75°E, for Jining at
+    116.6°E) made every area 42 % too large, the CRS being sound over its own zone."""
+    import numpy as np
+    import pyproj
+
+    f = pyproj.Proj(parse_crs(storage_crs)).get_factors(np.asarray(lon, float),
+                                                        np.asarray(lat, float), errcheck=False)
+    k = np.concatenate([np.asarray(f.meridional_scale), np.asarray(f.parallel_scale)])
+    worst = float(np.nanmax(np.abs(k - 1))) if np.isfinite(k).any() else float("inf")
+    if worst <= MAX_SCALE_ERROR:
+        return None
+    mid = (min(lon) + max(lon)) / 2
+    zone = round(mid / 3)
+    hint = (f"; the CGCS2000 3° Gauss-Krüger zone there is {zone} (central meridian "
+            f"{zone * 3}°E), EPSG:{4513 + zone - 25}") if 25 <= zone <= 45 else ""
+    return (f"storage CRS {storage_crs} does not fit the city at {mid:.2f}°E: its scale there "
+            f"is off by {worst:.1%}, and lengths and areas with it{hint}")
 
 
 def load_profile(path: str | Path) -> CityProfile:

@@ -6,6 +6,7 @@ Their codes are not allocated: they are the official GB/T 2260 district codes an
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import psycopg
@@ -115,11 +116,44 @@ def _coded_converter(layer: LayerDef, length: int, profile: CityProfile,
     return convert
 
 
+def check_zone(storage_crs: str, boundary: str | Path, profile_path: str | None = None,
+               crs: str | None = None) -> None:
+    """ConfigError naming ``storage_crs`` where it does not fit where the boundary lies
+    (:func:`cim.profile.zone_problem`: a zone digit mistyped); nothing where the boundary's
+    place cannot be told here (no CRS, a file GDAL cannot summarise: its load says why)."""
+    import pyogrio
+    import pyproj
+
+    from cim.profile import zone_problem
+    from loaders.sources.read import GDAL_INPUT_ERRORS, gdal_source
+
+    try:
+        read_path, opts = gdal_source(Path(boundary))
+        info = pyogrio.read_info(read_path, force_total_bounds=True, **opts)
+        x0, y0, x1, y1 = (float(v) for v in info["total_bounds"])
+        src = crs or info.get("crs")
+    except (*GDAL_INPUT_ERRORS, OSError, KeyError, TypeError, ValueError):
+        return
+    if not src or not all(map(math.isfinite, (x0, y0, x1, y1))):
+        return
+    try:
+        t = pyproj.Transformer.from_crs(src, "EPSG:4490", always_xy=True)
+        lon, lat = t.transform([x0, x0, x1, x1, (x0 + x1) / 2], [y0, y1, y0, y1, (y0 + y1) / 2])
+    except pyproj.exceptions.ProjError:
+        return
+    if not all(map(math.isfinite, [*lon, *lat])):
+        return
+    problem = zone_problem(storage_crs, lon, lat)
+    if problem:
+        raise ConfigError(problem, path=profile_path, field="storage_crs")
+
+
 def load_districts(conninfo: str, profile: CityProfile, path: str | Path | None = None,
                    **kw) -> LoadReport:
     path = path or profile.boundaries
     if path is None:
         raise ConfigError("the profile names no boundaries file", path=str(profile.path))
+    check_zone(profile.storage_crs, path, str(profile.path), kw.get("crs"))
     kw.setdefault("encoding", profile.encodings.get("boundaries"))
     report = run_load(conninfo, profile, ADMIN_DIVISIONS, None,
                       _coded_converter(ADMIN_DIVISIONS, 6, profile), path,
@@ -299,6 +333,7 @@ def create_profile(out: str | Path, *, name: str, admin_code: str, storage_crs: 
     """A new city's profile written to ``out``, its districts read from ``boundary``
     (:func:`boundary_districts`); what the reading noted is appended to ``notes``."""
     check_new_city(admin_code, storage_crs)
+    check_zone(storage_crs, boundary)
     districts, said = boundary_districts(boundary, city_code=admin_code, encoding=encoding)
     if notes is not None:
         notes.extend(said)
