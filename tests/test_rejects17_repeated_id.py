@@ -64,3 +64,43 @@ def test_an_unfixed_repeated_id_is_rejected_again(jining_profile, tmp_path):
         assert took["updated"] == 1, took
         assert d.rows("SELECT name FROM buildings WHERE valid_to IS NULL AND "
                       "source_key = 'survey:JZ003'") == [("创业大厦W座",)]
+
+
+def test_the_staged_layers_reject_an_unfixed_repeated_id_again(jining_profile, tmp_path):
+    """Green spaces, roads, facilities and planning are written by the staged merge, which
+    had no such rule: the exported duplicate took over the first row's feature, told as
+    "changed 1" (probe of session 19, roads and parcels)."""
+    with scratch_db("rep19", jining_profile) as d:
+        env = d.env()
+        rows = [{"编号": "G1", "名称": "一号公园", "绿地类型": "社区公园"},
+                {"编号": "G2", "名称": "二号公园", "绿地类型": "社区公园"},
+                {"编号": "G1", "名称": "重复公园", "绿地类型": "游园"}]  # row 4: repeats G1
+        geoms = [shapely.box(E + 60 * k, N, E + 60 * k + 40, N + 40) for k in range(3)]
+        src = tmp_path / "绿地.gpkg"
+        gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4527").to_file(src, layer="绿地")
+        rep = json.loads(run_cli(["load", "green", str(src), "--json"], env,
+                                 check=True).stdout)
+        assert (rep["loaded"], rep["rejected"]) == (2, 1), rep
+        before = d.rows("SELECT code, name, ST_AsText(geom) FROM green_spaces "
+                        "WHERE valid_to IS NULL AND source_key = '绿地:G1'")
+        assert [r[1] for r in before] == ["一号公园"]
+        for fmt in ("csv", "gpkg"):
+            out = tmp_path / f"rej.{fmt}"
+            run_cli(["rejects", str(rep["batch_id"]), "--export", str(out)], env, check=True)
+            again = json.loads(run_cli(["load", "green", str(out), "--json"], env,
+                                       check=True).stdout)
+            assert (again["loaded"], again["rejected"]) == (0, 1), again
+            (r,) = json.loads(run_cli(["rejects", str(again["batch_id"]), "--json"], env,
+                                      check=True).stdout)
+            assert (r["reason"], r["field"]) == ("duplicate_source_id", "编号"), r
+            assert "still the id of a current feature" in r["message"], r
+            assert d.rows("SELECT code, name, ST_AsText(geom) FROM green_spaces "
+                          "WHERE valid_to IS NULL AND source_key = '绿地:G1'") == before
+        g = gpd.read_file(tmp_path / "rej.gpkg")
+        g.loc[:, "cim_reason"] = None  # as the message says: it replaces that feature
+        g.to_file(tmp_path / "replaces.gpkg")
+        took = json.loads(run_cli(["load", "green", str(tmp_path / "replaces.gpkg"),
+                                   "--json"], env, check=True).stdout)
+        assert took["updated"] == 1, took
+        assert d.rows("SELECT name FROM green_spaces WHERE valid_to IS NULL AND "
+                      "source_key = '绿地:G1'") == [("重复公园",)]

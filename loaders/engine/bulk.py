@@ -198,6 +198,8 @@ class BulkWriter:
         # layer's rows are stored without them.
         self.attrs_skip: tuple[str, ...] = ()
         self.id_field: str | None = None  # the field a duplicate's reject names
+        # rows of a rejects export loaded again that were rejected as duplicate_source_id
+        self.repeated_rows: list[int] = []
         # the field an outside_area / no_grid_cell reject names: what placed the feature (a
         # CSV's WKT column, a table's X/Y columns — set by a loader that knows them), else
         # its geometry; such rejects named no field, while the guide wants one on each
@@ -379,6 +381,20 @@ class BulkWriter:
             "'duplicate source id ' || coalesce(s.source_key, '') || ' (row ' || (SELECT "
             "min(o.row_no) FROM _k o WHERE o.source_key = k.source_key) || ' has it)'",
             field=self.id_field)
+        if self.repeated_rows:
+            # a rejects export's row rejected for repeating another row's id, loaded again
+            # with that id: it names the feature the other row loaded, whose content it
+            # would take over (the direct writer's rule: DirectConverter._still_repeated)
+            self._reject_where(
+                "k.row_no = ANY(%(repeated)s) AND EXISTS (SELECT 1 FROM "
+                + sql.Identifier(self.layer.table).as_string(conn)
+                + " c WHERE c.source_key = k.source_key AND c.valid_to IS NULL)",
+                "duplicate_source_id",
+                "'source id ' || coalesce(s.source_key, '') || ': still the id of a current "
+                "feature (the row this one repeated was loaded under it), this row was "
+                "rejected for repeating it — give it its own id, or blank its cim_reason to "
+                "let it replace that feature'", field=self.id_field,
+                params={"repeated": self.repeated_rows})
         result = MergeResult()
         # unchanged features: same source key and same content hash as the current version,
         # and the same attrs (but the fields columns hold) and flags, which the hash leaves

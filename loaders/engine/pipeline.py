@@ -198,6 +198,8 @@ def run_load(conninfo: str, profile: CityProfile, layer: LayerDef, layer_code: s
             writer.copy_rows(rows)
             writer.copy_rejects(rejects)
             flagged.add(rows)
+            if b.repeated_ids is not None and b.repeated_ids.any():
+                writer.repeated_rows += [b.row(i) for i, r in enumerate(b.repeated_ids) if r]
             progress(report.read, src.feature_count)
         if not quiet and sys.stderr.isatty():
             sys.stderr.write("\n")
