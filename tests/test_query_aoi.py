@@ -201,3 +201,16 @@ def test_a_polygon_file_with_a_self_crossing_feature_overlapping_another(qdb, tm
                      crs="EPSG:4527").to_file(path)
     got = cli_json(qdb, "aoi", "--polygon", str(path), "--layers", LAYERS)
     assert {n: {"count": v["count"]} for n, v in got["layers"].items()} == expected(area)
+
+
+@pytest.mark.parametrize("args,words", [
+    # Xian 1980's 3° zone 40 (CM 120°E), Beijing 1954 lon/lat: PROJ has no datum shift to
+    # CGCS2000 — the loads and the approval check refuse them; the queries took them
+    (["--bbox", "3910000,190000,3920000,193000", "--crs", "EPSG:2385"], "Xian 1980"),
+    (["--district", "370811", "--features", "--out-crs", "EPSG:4214"], "Beijing 1954"),
+    (["--district", "370811", "--features", "--out-crs", "EPSG:4479"], "is geocentric"),
+])
+def test_crss_reached_by_a_ballpark_only_are_refused(qdb, args, words):
+    p = run_cli(["query", "aoi", "--layers", "buildings", *args, "--json"], qdb.env())
+    assert p.returncode == 3 and words in p.stderr, p.stderr
+    assert "ballpark" in p.stderr or "geocentric" in p.stderr

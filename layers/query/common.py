@@ -342,6 +342,19 @@ def _geojson_crs(obj: dict) -> pyproj.CRS | None:
     return parse_crs(str(name))
 
 
+def refuse_ballpark(crs: pyproj.CRS, storage_srid: int, what: str) -> None:
+    """InputError where ``crs`` reaches the storage CRS by a ballpark only (Xian 1980, Beijing
+    1954: no datum shift, an error PROJ cannot bound), as the loads and the approval check
+    refuse it: a query area or an answer in it was off by tens of metres without a word."""
+    from cim.crs import ballpark_refusal, transformer
+
+    why = ballpark_refusal(crs, parse_crs(storage_srid),
+                           transformer(crs.to_wkt(), storage_srid), what)
+    if why is not None:
+        raise InputError(why.replace(" first, or give --crs if the file's CRS is declared "
+                                     "wrongly", ""))
+
+
 def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage_srid: int,
                    what: str = "the geometry", domain: str | None = None) -> QueryGeometry:
     """Parse a geometry argument (WKT, GeoJSON, or a file holding either) given in ``crs``.
@@ -381,6 +394,7 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
         if epsg_of(declared) == storage_srid:
             srid = storage_srid
         else:
+            refuse_ballpark(declared, storage_srid, what)
             srid = lonlat_srid(storage_srid)
             if not is_lonlat(declared):
                 t = pyproj.Transformer.from_crs(declared, parse_crs(srid), always_xy=True)
@@ -404,6 +418,7 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
         # code'
         srid = epsg_of(c)
         if srid not in (storage_srid, CGCS2000_GEOG, WGS84_GEOG):
+            refuse_ballpark(c, storage_srid, what)
             lonlat = lonlat_srid(storage_srid)
             t = transformer(srid or str(crs_arg(crs)), lonlat)  # cached
             given = geom

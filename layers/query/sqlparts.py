@@ -127,7 +127,17 @@ def out_srid(out_crs: str | None, storage: int) -> int:
     written in GIS x/y order (easting/longitude first) whatever the CRS's axis order."""
     if out_crs is None or is_crs84(out_crs):
         return lonlat_srid(storage)
-    return _out_epsg(out_crs)
+    code = _out_epsg(out_crs)
+    crs = parse_crs(code)
+    if crs.is_geocentric:
+        # (X/Y/Z of the earth's centre: two of its three axes were written)
+        raise InputError(f"out_crs {out_crs!r}: {crs.name} is geocentric — give a geographic "
+                         "or projected CRS")
+    if code != storage:
+        from layers.query.common import refuse_ballpark
+
+        refuse_ballpark(crs, storage, "out_crs")
+    return code
 
 
 def _out_epsg(out_crs: str) -> int:
