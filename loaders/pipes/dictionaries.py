@@ -36,6 +36,10 @@ class PipeClass:
     subclass_code: str = "00"
     subclass_name: str | None = None
     subclass_letters: str | None = None
+    # the level a survey records the class's elevation and depth at (pipe_classes.csv:
+    # drainage at the invert, the others at the top): which of a table's 管顶 and 管底
+    # columns a row of the class reads
+    elevation_ref: str = "top"
 
     @property
     def key(self) -> str:
@@ -62,7 +66,8 @@ class PipeDictionaries:
         self.by_code: dict[str, PipeClass] = {}
         for row in self.classes:
             pc = PipeClass(code=row["code"], name=row["name"], letters=row["letters"],
-                           digit=row["digit"], gravity=row.get("gravity", "0") == "1")
+                           digit=row["digit"], gravity=row.get("gravity", "0") == "1",
+                           elevation_ref=(row.get("elevation_ref") or "top").strip().lower())
             self.by_code[pc.code] = pc
             for k in [row["code"], row["name"], row.get("name_en", ""), row["letters"],
                       row["digit"]]:
@@ -77,6 +82,7 @@ class PipeDictionaries:
                 continue
             pc = PipeClass(code=base.code, name=base.name, letters=base.letters,
                            digit=base.digit, gravity=base.gravity, subclass_code=row["code"],
+                           elevation_ref=base.elevation_ref,
                            subclass_name=row["name"], subclass_letters=row["letters"])
             for k in [row["name"], row.get("name_en", ""), row["letters"],
                       *(row.get("aliases") or "").split("|")]:

@@ -148,8 +148,18 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
                     "--class", path=t.name)
             names.append(t.name)
             columns[t.name] = dict(m)
+            levels = _level_columns(t, aliases[kind], mapping) if kind == "segments" else {}
+            idx = dict(idx)
             recs, skipped = _table_records(t, kind, idx, seq, tclass, resolver, dicts,
-                                           mapping)
+                                           mapping, levels)
+            if levels:
+                columns[t.name].update({a: t.headers[j] for a, j in idx.items()
+                                        if a in levels})
+                notes.append(f"{t.name}: both 管顶 and 管底 columns — "
+                             + ", ".join(f"{t.headers[a]}/{t.headers[b]}"
+                                         for a, b in levels.values())
+                             + ": each pipe read at its class's level (drainage at the invert "
+                             "管底, the others at the top 管顶: pipe_classes.csv elevation_ref)")
             seq += len(recs)
             (points if kind == "points" else segments).extend(recs)
             if skipped:
@@ -176,6 +186,29 @@ def read_survey(profile: CityProfile, paths: list[str | Path], *, class_opt: str
     return d
 
 
+LEVELS = ("start_depth", "end_depth", "start_elevation", "end_elevation")
+
+
+def _level_columns(t: Table, aliases: dict[str, list[str]], mapping: Mapping
+                   ) -> dict[str, tuple[int, int]]:
+    """{level attribute: (管顶 column, 管底 column)} where a segment table holds both for it
+    (起点管顶埋深 and 起点管底埋深): the aliases' order read the top for every class, and a
+    drainage pipe, surveyed at its invert, was stored a diameter too high. A level the
+    mapping file names is read as named."""
+    override, _strict = mapping.for_kind("segments")
+    out: dict[str, tuple[int, int]] = {}
+    for attr in LEVELS:
+        if override and attr in override:
+            continue
+        names = {norm_header(n) for n in aliases.get(attr, [])}
+        top = [j for j, h in enumerate(t.headers) if h and norm_header(h) in names and "顶" in h]
+        bottom = [j for j, h in enumerate(t.headers)
+                  if h and norm_header(h) in names and "底" in h]
+        if len(top) == 1 and len(bottom) == 1:
+            out[attr] = (top[0], bottom[0])
+    return out
+
+
 def _units_row(t: Table, kind: str, m: dict[str, str], aliases, mapping: Mapping) -> None:
     """The table's first row, where it is a row of units (m, cm, mm: no record, passed over),
     held to its columns' units (:func:`loaders.field_names.check_units_row`)."""
@@ -192,7 +225,8 @@ def _units_row(t: Table, kind: str, m: dict[str, str], aliases, mapping: Mapping
 
 def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
                    tclass: PipeClass | None, resolver: ClassResolver, dicts: PipeDictionaries,
-                   mapping: Mapping) -> tuple[list[PointRec] | list[SegRec], list[int]]:
+                   mapping: Mapping, levels: dict[str, tuple[int, int]] | None = None
+                   ) -> tuple[list[PointRec] | list[SegRec], list[int]]:
     """The records of one table (numbered from ``seq`` + 1) and the numbers of the rows
     skipped as no survey record. Columns are translated (mapping file) and parsed whole, each distinct value once;
     the records' problems are listed in the order the fields are parsed."""
@@ -219,9 +253,10 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
     skipped = [t.row_numbers[i] for i in np.flatnonzero(no_record).tolist()]
     n = len(keep)
 
-    def raw(attr: str) -> np.ndarray:
-        """The attribute's values after the mapping file (values, defaults), kept rows."""
-        j = idx.get(attr)
+    def raw(attr: str, j: int | None = None) -> np.ndarray:
+        """The attribute's values after the mapping file (values, defaults), kept rows (of
+        column ``j`` instead of the attribute's own, where given)."""
+        j = idx.get(attr) if j is None else j
         if j is None:
             return np.full(n, mapping.value(kind, attr, None), dtype=object)
         codes, uniques = columns[j]
@@ -317,7 +352,17 @@ def _table_records(t: Table, kind: str, idx: dict[str, int], seq: int,
         for i in np.flatnonzero(ids[a] == None):  # noqa: E711
             if not any(f == zh for _, f, _, _ in problems[i]):
                 problems[i].append(("missing_value", zh, None, "empty"))
-    v = parse_columns(SEGMENT_VALUES, {src: raw(src) for src, *_ in SEGMENT_VALUES}, problems)
+    raws = {src: raw(src) for src, *_ in SEGMENT_VALUES}
+    if levels:
+        # a table with both 管顶 and 管底 columns of a level: each row reads its class's
+        # (drainage at the invert, the others at the top: pipe_classes.csv elevation_ref)
+        invert = np.array([c is not None and c.elevation_ref == "invert" for c in classes],
+                          dtype=bool)
+        for attr, (top, bottom) in levels.items():
+            raws[attr] = np.where(invert, raw(attr, bottom), raw(attr, top))
+            if invert.all():  # (a problem is named after the column the rows read)
+                idx[attr] = bottom
+    v = parse_columns(SEGMENT_VALUES, raws, problems)
     v.update(ids)
     spec = [x for x in SEGMENT_IDS + SEGMENT_VALUES if x[1] is not None]
     as_delivered(problems, {a: headers[j] for a, j in idx.items()})

@@ -1,0 +1,50 @@
+"""A segment table with both 管顶 and 管底 columns of a level (起点管顶埋深 and 起点管底埋深, 起点管顶高程
+and 起点管底高程): the aliases' order read the top for every class, so a drainage pipe — surveyed,
+stored and analysed at its invert (pipe_classes.csv elevation_ref) — was stored a diameter too
+high, without a word (probe of session 19: a DN600 storm drain 0.6 m high). Each row now reads
+its class's level. Values by construction."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from loaders.pipes.load import load_pipes_files
+
+N0, E0 = 3_914_000.0, 39_463_600.0
+
+
+def _delivery(folder, cls: str, prefix: str):
+    folder.mkdir()
+    pd.DataFrame({"物探点号": [f"{prefix}1", f"{prefix}2"], "特征": ["", ""],
+                  "附属物": ["检查井", "检查井"], "X": [N0, N0 + 30.0],
+                  "Y": [E0 + (0 if prefix == "Y" else 50), E0 + (0 if prefix == "Y" else 50)],
+                  "地面高程": [36.0, 35.9]}).to_csv(folder / f"{cls}管线点.csv", index=False,
+                                               encoding="gbk")
+    pd.DataFrame({"起点号": [f"{prefix}1"], "终点号": [f"{prefix}2"],
+                  "起点管顶埋深": [1.2], "终点管顶埋深": [1.25],
+                  "起点管底埋深": [1.8], "终点管底埋深": [1.85],
+                  "起点管顶高程": [34.8], "终点管顶高程": [34.65],
+                  "起点管底高程": [34.2], "终点管底高程": [34.05],
+                  "管径": ["DN600"]}).to_csv(folder / f"{cls}管线段.csv", index=False,
+                                            encoding="gbk")
+
+
+@pytest.mark.parametrize("cls,prefix,want", [
+    ("雨水", "Y", (1.8, 1.85, 34.2, 34.05)),   # drainage: at the invert (管底)
+    ("给水", "J", (1.2, 1.25, 34.8, 34.65)),   # water supply: at the top (管顶)
+])
+def test_each_class_reads_its_own_level(fresh_db, tmp_path, cls, prefix, want):
+    _delivery(tmp_path / cls, cls, prefix)
+    r, qa = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / cls],
+                             dataset=f"lv{prefix}")
+    assert (r.loaded, r.rejected) == (3, 0), r.text()
+    got = fresh_db.rows("SELECT start_depth, end_depth, start_elevation, end_elevation, "
+                        "ST_Z(ST_StartPoint(geom)), ST_Z(ST_EndPoint(geom)), attrs "
+                        "FROM pipe_segments WHERE batch_id = %s", (r.batch_id,))
+    [(sd, ed, se, ee, z0, z1, attrs)] = got
+    assert (sd, ed, se, ee) == pytest.approx(want)
+    assert (z0, z1) == pytest.approx(want[2:])
+    other = "起点管顶埋深" if prefix == "Y" else "起点管底埋深"  # the level not read: kept
+    assert other in attrs, attrs
+    assert any("both 管顶 and 管底" in n for n in r.notes), r.notes
