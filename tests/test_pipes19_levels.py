@@ -48,3 +48,16 @@ def test_each_class_reads_its_own_level(fresh_db, tmp_path, cls, prefix, want):
     other = "起点管顶埋深" if prefix == "Y" else "起点管底埋深"  # the level not read: kept
     assert other in attrs, attrs
     assert any("both 管顶 and 管底" in n for n in r.notes), r.notes
+
+
+@pytest.mark.parametrize("written,code", [
+    ("球墨铸铁管", "QM"), ("混凝土管", "T"), ("钢筋混凝土管", "T"), ("聚乙烯管", "PE"),
+    ("HDPE管", "PE"), ("UPVC管", "PVC"), ("镀锌钢管", "G"), ("陶瓷管", "TC"), ("铸铁管", "ZT"),
+])
+def test_a_material_written_with_its_pipe_is_that_material(jining_profile, written, code):
+    """Most survey tables write 球墨铸铁管, not 球墨铸铁: the material code was NULL (risk
+    scored as of unknown material), while 铸铁管 and 钢管 were aliases (probe of session 19).
+    The codes are CJJ 61's (pipe_materials.csv)."""
+    from loaders.pipes.dictionaries import PipeDictionaries
+
+    assert PipeDictionaries(jining_profile).materials.find(written)[0] == code

@@ -99,7 +99,10 @@ class PipeDictionaries:
             for k in [row["name"], *(row.get("aliases") or "").split("|")]:
                 if k:
                     self._features.setdefault((row["class"], row["kind"], norm_key(k)), f)
-        self.materials = _Lookup(profile.dictionary("pipe_materials"))
+        # 球墨铸铁管, 混凝土管, HDPE管: a material written with 管 (pipe) after it, as most
+        # survey tables do, is that material (铸铁管, 钢管 and PE管 were aliases, the rest not:
+        # material_code NULL, a pipe's risk scored as of unknown material, without a word)
+        self.materials = _Lookup(profile.dictionary("pipe_materials"), suffixes=("管材", "管"))
         self.burial = _Lookup(profile.dictionary("pipe_burial"))
         self.status = _Lookup(profile.dictionary("pipe_status"))
 
@@ -167,7 +170,8 @@ class PipeDictionaries:
 class _Lookup:
     """code/name/alias → (code, name), case-insensitive."""
 
-    def __init__(self, rows: list[dict[str, str]]) -> None:
+    def __init__(self, rows: list[dict[str, str]], suffixes: tuple[str, ...] = ()) -> None:
+        self.suffixes = suffixes  # a value with one of them after it is the value before it
         self.by_key: dict[str, tuple[str, str]] = {}
         for row in rows:
             for k in [row["code"], row["name"], *(row.get("aliases") or "").split("|")]:
@@ -179,7 +183,15 @@ class _Lookup:
             return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        return self.by_key.get(norm_key(value))
+        key = norm_key(value)
+        hit = self.by_key.get(key)
+        if hit is None:
+            for suffix in self.suffixes:
+                if key.endswith(suffix) and len(key) > len(suffix):
+                    hit = self.by_key.get(key[: -len(suffix)])
+                    if hit is not None:
+                        break
+        return hit
 
 
 _SIZE_SPLIT = re.compile(r"\s*[×xX*＊]\s*")
