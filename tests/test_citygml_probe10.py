@@ -229,3 +229,26 @@ def test_a_solid_without_height_or_out_of_range_is_no_height(db, tmp_path):
         "SELECT source_key, height, flags FROM buildings WHERE valid_to IS NULL "
         "AND batch_id = %s", (r["batch_id"],))}
     assert got == {"F": (12.5, True), "T": (12.0, True), "K": (21.5, False)}
+
+
+def test_a_function_given_twice_keeps_every_buildings_functions_as_values(db, tmp_path):
+    """A CityGML StringList (bldg:function twice on one building) went through the solids'
+    GeoPackage as GDAL's text of a list: every building's function read ``(1:residential)``
+    — which the use dictionary did not know — and ``(2:Wohnhaus,(allgemein))`` (probe of
+    session 19, the real Potsdam export). One value is itself; several a JSON array."""
+    def fn(*values):
+        return "".join(f"<bldg:function>{v}</bldg:function>" for v in values)
+
+    one = _building("F1", _solid(X, Y, X + 10, Y + 8, 40, 52), X, Y, X + 10, Y + 8)
+    two = _building("F2", _solid(X + 20, Y, X + 30, Y + 8, 40, 52), X + 20, Y, X + 30, Y + 8)
+    one = one.replace("<bldg:lod1Solid>", fn("residential") + "<bldg:lod1Solid>")
+    two = two.replace("<bldg:lod1Solid>", fn("Wohnhaus", "(allgemein)") + "<bldg:lod1Solid>")
+    src = _write(tmp_path / "functions.gml", one, two)
+    p = run_cli(["load", "buildings", str(src), "--json"], db.env())
+    assert p.returncode == 0, p.stderr
+    got = dict(db.rows("SELECT source_key, jsonb_build_array(use_name, attrs->'function') "
+                       "FROM buildings WHERE valid_to IS NULL AND source_key LIKE "
+                       "'functions:%%'"))
+    assert got["functions:F1"][0] == "住宅", got  # (its column holds it: not in attrs)
+    assert got["functions:F2"][1] == json.dumps(["Wohnhaus", "(allgemein)"],
+                                                ensure_ascii=False), got

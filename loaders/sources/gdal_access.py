@@ -13,6 +13,8 @@ other exception is a bug and is left to propagate with its traceback.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +167,54 @@ def solids_as_faces(path: Path, opts: dict[str, str], exc: Exception) -> Path:
     if proc.returncode != 0 or not out.exists():
         raise InputError(f"its 3D solids cannot be converted: {proc.stderr.strip()[-300:]}",
                          path=str(path)) from exc
+    _lists_as_values(out)
     return out
+
+
+_LIST_TEXT = re.compile(r"\((\d+):(.*)\)", re.DOTALL)
+
+
+def _lists_as_values(gpkg: Path) -> None:
+    """A GeoPackage has no list type: ogr2ogr wrote a CityGML StringList (bldg:function
+    given twice) as GDAL's text of it, ``(2:Wohnhaus,(allgemein))``, and every value of such a
+    field so — ``(1:residential)`` too, which the use dictionary then did not know. A text
+    column each of whose values is such a text becomes its values: one as itself, several as
+    a JSON array (kept in attrs as delivered; where a comma inside a value makes the count
+    differ from GDAL's, the text stays)."""
+    import json
+    import sqlite3
+
+    def values(text: str | None) -> str | None:
+        m = _LIST_TEXT.fullmatch(text) if isinstance(text, str) else None
+        if m is None:
+            return text
+        n, parts = int(m.group(1)), m.group(2).split(",") if m.group(2) else []
+        if len(parts) != n:
+            return text
+        return parts[0] if n == 1 else json.dumps(parts, ensure_ascii=False)
+
+    with contextlib.closing(sqlite3.connect(gpkg)) as conn:
+        conn.create_function("cim_list_values", 1, values, deterministic=True)
+        # the R-tree's triggers name GDAL's SQL functions; they only act where a geometry or
+        # a feature id changes, which this never does — stand-ins let SQLite prepare them
+        conn.create_function("ST_IsEmpty", 1, lambda _g: 0)
+        for name in ("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+            conn.create_function(name, 1, lambda _g: None)
+        tables = [t for t, in conn.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'")]
+        for table in tables:
+            q = '"' + table.replace('"', '""') + '"'
+            for _cid, col, kind, *_ in conn.execute(f"PRAGMA table_info({q})").fetchall():
+                if (kind or "").upper() != "TEXT":
+                    continue
+                c = '"' + col.replace('"', '""') + '"'
+                odd = conn.execute(f"SELECT count(*) FROM {q} WHERE {c} IS NOT NULL AND NOT "
+                                   f"({c} GLOB '([0-9]*:*)')").fetchone()[0]
+                listed = conn.execute(f"SELECT count(*) FROM {q} WHERE {c} GLOB "
+                                      "'([0-9]*:*)'").fetchone()[0]
+                if listed and not odd:
+                    conn.execute(f"UPDATE {q} SET {c} = cim_list_values({c})")
+        conn.commit()
 
 
 def named_layer(layers: Any, layer: str, path: Path) -> None:
