@@ -209,9 +209,19 @@ class ItemsService:
         if not _wants_geojson():  # pygeoapi's page, the CRS read as here
             if (uri := request.args.get("crs")) is not None:
                 try:
-                    request.args = _ForPygeoapi(request.args, {"crs": _out_crs(uri, crs).uri})
+                    out = _out_crs(uri, crs)
                 except ParamError as exc:
                     return error(400, "InvalidParameterValue", str(exc))
+                from cim.crs import CRS84_URI
+
+                if _format() == "jsonld" and out.uri != CRS84_URI:
+                    # its schema:geo and GeoSPARQL WKT are longitude/latitude by definition:
+                    # pygeoapi wrote the CRS's coordinates there (latitude 116.6, metres)
+                    return error(400, "InvalidParameterValue",
+                                 f"crs={uri}: JSON-LD is in CRS84 (schema.org and GeoSPARQL "
+                                 "read longitude/latitude) — give no crs, or f=json for "
+                                 "another CRS")
+                request.args = _ForPygeoapi(request.args, {"crs": out.uri})
             return None
         try:
             out = _out_crs(request.args.get("crs"), crs)

@@ -142,3 +142,20 @@ def test_a_request_that_asks_nothing_sensible_is_the_same_400_in_every_format(
             assert named in r.text, r.text[-2000:]
             continue
         assert r.status_code == 400 and named in r.json()["description"], (fmt, r.text[:200])
+
+
+def test_jsonld_of_an_item_is_in_crs84_only(served):
+    """schema:geo and GeoSPARQL's WKT are longitude/latitude by definition: with crs=EPSG:4490
+    pygeoapi wrote latitude as schema:longitude (and metres, with EPSG:4527) — refused; the
+    default, CRS84, and f=json in any advertised CRS still answer (probe of session 19)."""
+    import requests
+
+    code = sorted(served["keys"].values())[0]
+    url = f"{served['base']}/collections/buildings/items/{code}"
+    for crs in ("EPSG:4490", "http://www.opengis.net/def/crs/EPSG/0/4527"):
+        r = requests.get(url, params={"f": "jsonld", "crs": crs}, timeout=60)
+        assert r.status_code == 400 and "JSON-LD is in CRS84" in r.text, r.text[:300]
+    r = requests.get(url, params={"f": "jsonld"}, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    r = requests.get(url, params={"f": "json", "crs": "EPSG:4490"}, timeout=60)
+    assert r.status_code == 200
