@@ -127,6 +127,8 @@ class ItemsService:
             return error(400, "InvalidParameterValue",
                           str(exc) + shown_name_hint(str(exc), layer))
         if not _wants_geojson() or any(k in request.args for k in PYGEOAPI_ONLY):
+            if (refused := _jsonld_crs(q)) is not None:
+                return refused
             self._pygeoapi_pages(layer, columns, q)
             return self._for_pygeoapi(layer, q)
         if self.filter_translator is None and any(k in request.args for k in FILTER_PARAMS):
@@ -212,15 +214,8 @@ class ItemsService:
                     out = _out_crs(uri, crs)
                 except ParamError as exc:
                     return error(400, "InvalidParameterValue", str(exc))
-                from cim.crs import CRS84_URI
-
-                if _format() == "jsonld" and out.uri != CRS84_URI:
-                    # its schema:geo and GeoSPARQL WKT are longitude/latitude by definition:
-                    # pygeoapi wrote the CRS's coordinates there (latitude 116.6, metres)
-                    return error(400, "InvalidParameterValue",
-                                 f"crs={uri}: JSON-LD is in CRS84 (schema.org and GeoSPARQL "
-                                 "read longitude/latitude) — give no crs, or f=json for "
-                                 "another CRS")
+                if (refused := _jsonld_crs(out)) is not None:
+                    return refused
                 request.args = _ForPygeoapi(request.args, {"crs": out.uri})
             return None
         try:
@@ -467,6 +462,20 @@ def filter_crs_uri(name: str) -> str:
         return CRS84_URI
     code = epsg_code(name)
     return crs_uri(code) if code is not None else name
+
+
+def _jsonld_crs(q: ItemsQuery | CrsInfo) -> Response | None:
+    """A 400 for JSON-LD asked in another CRS than CRS84: its schema:geo and GeoSPARQL WKT
+    are longitude/latitude by definition, and pygeoapi wrote the CRS's coordinates there
+    (EPSG:4490's latitude as schema:longitude, EPSG:4527's metres)."""
+    from cim.crs import CRS84_URI
+
+    out = q.out_crs if isinstance(q, ItemsQuery) else q
+    if _format() != "jsonld" or out is None or out.uri == CRS84_URI:
+        return None
+    return error(400, "InvalidParameterValue",
+                 f"crs={request.args.get('crs')}: JSON-LD is in CRS84 (schema.org and "
+                 "GeoSPARQL read longitude/latitude) — give no crs, or f=json for another CRS")
 
 
 def _out_crs(uri: str | None, crs: dict[str, CrsInfo]) -> CrsInfo:

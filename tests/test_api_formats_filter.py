@@ -157,5 +157,9 @@ def test_jsonld_of_an_item_is_in_crs84_only(served):
         assert r.status_code == 400 and "JSON-LD is in CRS84" in r.text, r.text[:300]
     r = requests.get(url, params={"f": "jsonld"}, timeout=60)
     assert r.status_code == 200, r.text[:300]
+    items = f"{served['base']}/collections/buildings/items"
+    r = requests.get(items, params={"f": "jsonld", "crs": "EPSG:4490", "limit": 2}, timeout=60)
+    assert r.status_code == 400 and "JSON-LD is in CRS84" in r.text, r.text[:300]
+    assert requests.get(items, params={"f": "jsonld", "limit": 2}, timeout=60).ok
     r = requests.get(url, params={"f": "json", "crs": "EPSG:4490"}, timeout=60)
     assert r.status_code == 200
