@@ -61,3 +61,15 @@ def test_point_number_with_space_after_a_label_word():
 ])
 def test_plain_numbers(values, plain):
     assert (not _typed_numbers(values).any()) is plain
+
+
+@pytest.mark.parametrize("row,skip", [
+    # 合计 under 道路名称, its count under 物探点号 (probe of session 19: three rejects)
+    (["9个点", None, None, None, None, None, "合计", None], True),
+    (["共12个", None, None, None, None, None, "合 计", None], True),
+    # a point numbered 9 beside a 合计 note is a record; so is one with its X/Y
+    (["9", None, None, None, None, None, "合计", None], False),
+    (["9个点", 500000.1, 3000000.2, None, None, None, "合计", None], False),
+])
+def test_a_total_with_its_count_under_the_key_is_no_record(row, skip):
+    assert skipped([row]) == [skip]

@@ -34,6 +34,9 @@ SIGNATURE = (_TOTAL_OR_PAGE
 ANNOTATION = (_TOTAL_OR_PAGE
               + rf"|^\s*(?:{_SIGNED}|{_NOTED})\s*(?:人|员|者|单\s*位|系统)?\s*[:：]"
               + rf"|(?:{_SIGNED})\s*(?:人|员)?\s*[:：]")
+# a total's count where a key would be (合计 | 9个点 | … : the 合计 under 图上点号, the count under
+# 物探点号): a number with its measure word, never a point number
+COUNT = r"^\s*(?:共\s*)?\d+\s*(?:个|条|段|处|根|个点|条管线)\S{0,3}\s*$"
 # a cell that is a unit (the row below a header that gives the columns' units)
 UNITS = frozenset({"m", "mm", "cm", "km", "米", "毫米", "厘米", "(m)", "(mm)", "（m）", "（mm）",
                    "[m]", "[mm]", "m²", "mpa", "kpa", "kv", "根", "孔", "个"})
@@ -52,6 +55,8 @@ def no_record_rows(headers: list[str], columns: list[tuple[np.ndarray, list[Any]
     key_blank = blank[:, keys].all(axis=1) if keys else np.ones(n, dtype=bool)
     annotation = np.zeros(n, dtype=bool)  # a label in a key column
     labels = np.zeros(n, dtype=np.int64)  # labelled cells elsewhere
+    totals = np.zeros(n, dtype=bool)  # a total's label (合计) outside the keys
+    key_counts = np.zeros(n, dtype=np.int64)  # key cells holding a count (9个点)
     header_cells = np.zeros(n, dtype=np.int64)
     unit_cells = np.zeros(n, dtype=np.int64)
     for j, (codes, uniques) in enumerate(columns):
@@ -66,14 +71,22 @@ def no_record_rows(headers: list[str], columns: list[tuple[np.ndarray, list[Any]
         at = np.append(ann, False)[codes]
         if j in keys:
             annotation |= at
+            count = text.str.contains(COUNT, regex=True).fillna(False).to_numpy(dtype=bool)
+            key_counts += np.append(count, False)[codes]
         else:
             labels += at
+            total = text.str.contains(_TOTAL_OR_PAGE, regex=True).fillna(False).to_numpy(
+                dtype=bool)
+            totals |= np.append(total, False)[codes]
         header_cells += np.append(head, False)[codes]
         unit_cells += np.append(unit, False)[codes]
     # keys blank and every cell but one a label (制表：张三, 审核：李四; 测量单位 XX院): a
     # signature line; a row of data whose 备注 reads 注：待补测 is a record without its key
     signed = key_blank & (labels > 0) & (labels >= filled - 1)
-    return (filled < 2) | annotation | signed | (header_cells >= 2) | \
+    # 合计 outside the keys, the keys blank or counts (9个点): a total, whatever else it sums
+    keys_filled = (~blank[:, keys]).sum(axis=1) if keys else np.zeros(n, dtype=np.int64)
+    total = totals & (keys_filled == key_counts)
+    return (filled < 2) | annotation | signed | total | (header_cells >= 2) | \
         ((unit_cells > 0) & (unit_cells == filled))
 
 
