@@ -124,3 +124,15 @@ def test_a_broken_profile_names_its_file_and_key(db, tmp_path):
         assert {"crs": "field 'storage_crs': storage CRS: unknown coordinate reference system",
                 "city": "field 'city': a city profile maps city:",
                 "list": "a city profile maps city:"}[name] in p.stderr, p.stderr
+
+
+def test_files_to_write_into_a_missing_folder_are_bad_options_before_any_work(db, tmp_path):
+    """`case report --out` found the folder missing after computing the report (exit 3), and
+    `rejects --export` too; the other writing options were bad options (exit 2) at once."""
+    missing = tmp_path / "nowhere"
+    for args in (["case", "report", "--from", "2026-01-01", "--to", "2026-02-01", "--out",
+                  str(missing / "r.html")],
+                 ["rejects", "1", "--export", str(missing / "r.csv")]):
+        p = run_cli(args, db.env())
+        assert p.returncode == 2 and f"no folder {missing} to write it in" in p.stderr, \
+            (args, p.stderr)

@@ -15,6 +15,7 @@ import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import InputError
+from layers.query.cli import output_file
 
 ACTIONS = ("register", "dispatch", "handle", "verify", "close", "return", "void")
 
@@ -342,7 +343,7 @@ def evaluate_cmd(c: Ctx, start, end, by, as_json) -> None:
 @case.command("report")
 @_period
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              required=True)
+              required=True, callback=output_file)
 @pass_ctx
 def report_cmd(c: Ctx, start, end, out_path) -> None:
     """Write the evaluation's HTML report (total, per grid cell, per unit, overdue)."""
