@@ -368,8 +368,7 @@ def _interrupted() -> None:
     done, under_way = interrupted()
     if done:
         click.echo("interrupted; committed before it: " + "; ".join(done)
-                   + ("" if under_way else " (nothing was under way: the command's work is "
-                      "done)"), err=True)
+                   + ("" if under_way else " (the command's work is done)"), err=True)
         if not under_way:
             sys.exit(0)
     click.echo("aborted", err=True)

@@ -7,6 +7,14 @@ from __future__ import annotations
 
 _OPEN: list[str] = []
 _COMMITTED: list[str] = []
+_ONE_PIECE: list[bool] = []
+
+
+def one_piece() -> None:
+    """The command's work is one piece (a `cim load`: one batch): once it committed, an
+    interrupt finds the command's work done. A command of several pieces (`profile apply`:
+    districts, then grid cells) is never told done by an interrupt between them."""
+    _ONE_PIECE.append(True)
 
 
 def begun(what: str) -> None:
@@ -23,5 +31,7 @@ def ended(what: str, committed: str | None) -> None:
 
 
 def interrupted() -> tuple[list[str], bool]:
-    """(what was committed, whether work was still under way) when the interrupt came."""
-    return list(_COMMITTED), bool(_OPEN)
+    """(what was committed, whether the command's work may be unfinished) when the interrupt
+    came: unfinished unless the command is of one piece, it committed and nothing else
+    began."""
+    return list(_COMMITTED), bool(_OPEN) or not _ONE_PIECE or len(_COMMITTED) != 1

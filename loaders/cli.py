@@ -73,6 +73,9 @@ def profile_apply(c: Ctx, as_json: bool, quiet: bool) -> None:
 @click.group()
 def load() -> None:
     """Load survey deliveries into the layers."""
+    from cim import interrupts
+
+    interrupts.one_piece()  # each `cim load` is one batch
 
 
 def load_options(f):

@@ -14,7 +14,7 @@ from loaders.pipes.load import load_pipes_files
 N0, E0 = 3_914_000.0, 39_463_600.0
 
 
-def _delivery(folder, cls: str, prefix: str):
+def _delivery(folder, cls: str, prefix: str, drop=(), rename=None):
     folder.mkdir()
     pd.DataFrame({"物探点号": [f"{prefix}1", f"{prefix}2"], "特征": ["", ""],
                   "附属物": ["检查井", "检查井"], "X": [N0, N0 + 30.0],
@@ -26,8 +26,8 @@ def _delivery(folder, cls: str, prefix: str):
                   "起点管底埋深": [1.8], "终点管底埋深": [1.85],
                   "起点管顶高程": [34.8], "终点管顶高程": [34.65],
                   "起点管底高程": [34.2], "终点管底高程": [34.05],
-                  "管径": ["DN600"]}).to_csv(folder / f"{cls}管线段.csv", index=False,
-                                            encoding="gbk")
+                  "管径": ["DN600"]}).drop(columns=list(drop)).rename(
+        columns=rename or {}).to_csv(folder / f"{cls}管线段.csv", index=False, encoding="gbk")
 
 
 @pytest.mark.parametrize("cls,prefix,want", [
@@ -61,3 +61,23 @@ def test_a_material_written_with_its_pipe_is_that_material(jining_profile, writt
     from loaders.pipes.dictionaries import PipeDictionaries
 
     assert PipeDictionaries(jining_profile).materials.find(written)[0] == code
+
+
+@pytest.mark.parametrize("drop,rename", [
+    # depths in both forms, elevations at the top only: every level read at the top, as
+    # before (a depth at the invert beside an elevation at the top failed ground − depth =
+    # elevation by the diameter: review of session 19)
+    (("起点管底高程", "终点管底高程"), None),
+    # the two forms in other units (m and cm): read as before, at one level
+    ((), {"起点管底埋深": "起点管底埋深(cm)", "起点管顶埋深": "起点管顶埋深(m)"}),
+])
+def test_levels_in_one_form_only_or_in_other_units_are_read_as_before(fresh_db, tmp_path,
+                                                                      drop, rename):
+    _delivery(tmp_path / "雨水", "雨水", "Y", drop, rename)
+    r, qa = load_pipes_files(fresh_db.conninfo, fresh_db.profile, [tmp_path / "雨水"],
+                             dataset="lvone")
+    assert (r.loaded, r.rejected) == (3, 0), r.text()
+    [(sd, se)] = fresh_db.rows("SELECT start_depth, start_elevation FROM pipe_segments "
+                               "WHERE batch_id = %s", (r.batch_id,))
+    assert (sd, se) == pytest.approx((1.2, 34.8))
+    assert not any("both 管顶 and 管底" in n for n in r.notes), r.notes

@@ -150,7 +150,8 @@ class LoadSession:
                              f", loaded {r.loaded}, rejected {r.rejected}")
             batch.release_batch(self.report.batch_id)
             return
-        interrupts.ended(self._work(), None)
+        if isinstance(failure, Exception):  # (an interrupt leaves the work under way)
+            interrupts.ended(self._work(), None)
         self.report.seconds = time.monotonic() - self.t0
         msg = str(failure) if isinstance(failure, CimError) \
             else f"{type(failure).__name__}: {failure}"

@@ -9,6 +9,7 @@ coordinates are in. Survey tables write X = northing and Y = easting
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -198,15 +199,30 @@ def _level_columns(t: Table, aliases: dict[str, list[str]], mapping: Mapping
     override, _strict = mapping.for_kind("segments")
     out: dict[str, tuple[int, int]] = {}
     for attr in LEVELS:
-        if override and attr in override:
-            continue
         names = {norm_header(n) for n in aliases.get(attr, [])}
         top = [j for j, h in enumerate(t.headers) if h and norm_header(h) in names and "顶" in h]
         bottom = [j for j, h in enumerate(t.headers)
                   if h and norm_header(h) in names and "底" in h]
-        if len(top) == 1 and len(bottom) == 1:
-            out[attr] = (top[0], bottom[0])
+        if not top and not bottom and not any(h and norm_header(h) in names
+                                               for h in t.headers):
+            continue  # the table has no column of this level
+        if override and attr in override or len(top) != 1 or len(bottom) != 1 \
+                or _level_rest(t.headers[top[0]]) != _level_rest(t.headers[bottom[0]]):
+            # a level in one form only, named by the mapping file, or its two columns in
+            # other units (管顶埋深(m), 管底埋深(cm)): every level read as before, at one level —
+            # a depth at the invert beside an elevation at the top failed ground − depth =
+            # elevation by the pipe's diameter
+            return {}
+        out[attr] = (top[0], bottom[0])
     return out
+
+
+def _level_rest(header: str) -> str:
+    """A level column's header without its level (起点管顶埋深(m) → 起点埋深(m))."""
+    import unicodedata
+
+    text = "".join(unicodedata.normalize("NFKC", str(header)).split()).lower()
+    return re.sub(r"管?内?[顶底]", "", text)
 
 
 def _units_row(t: Table, kind: str, m: dict[str, str], aliases, mapping: Mapping) -> None:
