@@ -78,13 +78,6 @@ def code_explain(c: Ctx, code_value: str, as_json: bool) -> None:
             click.echo(f"{k:15} {v}")
 
 
-def _output_file(ctx: click.Context, param: click.Parameter, value: Path | None
-                 ) -> Path | None:
-    from layers.query.cli import output_file
-
-    return output_file(ctx, param, value)
-
-
 # -- batches ------------------------------------------------------------------------------
 @click.command("batches")
 @click.option("--json", "as_json", is_flag=True)
@@ -104,7 +97,7 @@ def batches(c: Ctx, as_json: bool) -> None:
 
 @click.command("rejects")
 @click.argument("batch_id", type=int)
-@click.option("--export", "export", type=click.Path(path_type=Path), callback=_output_file,
+@click.option("--export", "export", type=click.Path(path_type=Path),
               help="Write the rejects to FILE.csv or FILE.gpkg (original attributes + geometry)")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx

@@ -54,6 +54,9 @@ def export_rejects(conninfo: str, batch_id: int, out: Path) -> int:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".gpkg"):
         raise InputError("export to .csv or .gpkg", path=str(out))
+    if not out.parent.is_dir():  # (an internal error, FileNotFoundError, after the query)
+        raise InputError(f"no folder {out.parent} to write it in", path=str(out),
+                         field="--export")
     rows = rejects(conninfo, batch_id)
     with psycopg.connect(conninfo) as conn:
         layer, crs_text, dataset, xy = conn.execute(

@@ -400,14 +400,17 @@ def register(app: Flask, *, conninfo: str, pool_size: int,
                     service.attachment, methods=["GET"])
     app.register_blueprint(bp)
     guard.STRICT_PARAMS.update(PARAMS)
-    # a report carries its photos, base64 in the JSON (4 bytes for 3): one of the largest a
-    # photo may be (the workflow's attachments.max_bytes, 10 MB) with the rest of the report
-    from layers.cases.sources import settings as case_settings
+    # a report carries its photos, base64 in the JSON (4 bytes for 3): as many bytes as a
+    # report's photos may hold together (the workflow's attachments.max_report_bytes, 40 MiB)
+    # with the rest of the report — one photo's size (max_bytes) refused two phone photos
+    from layers.cases.sources import max_report_bytes
     from layers.cases.workflow import workflow_file
 
-    photo = int(case_settings(workflow_file(profile))["attachments"].get("max_bytes")
-                or 10 << 20)
-    guard.BODY_LIMITS[f"{BP}.report"] = photo * 4 // 3 + (1 << 20)
+    photos = max_report_bytes(profile)
+    guard.BODY_LIMITS[f"{BP}.report"] = photos * 4 // 3 + (1 << 20)
+    guard.BODY_HINTS[f"{BP}.report"] = (
+        f"a report's photos together at most {photos} bytes (attachments.max_report_bytes "
+        f"of {workflow_file(profile).name}), sent as base64")
     app.extensions["cim_cases"] = service
     return service
 

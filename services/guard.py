@@ -124,6 +124,8 @@ def wants_html() -> bool:
 # a route whose body may be larger than ``max_body`` (endpoint → bytes), set by the route's
 # owner: a case report carries its photos (services.cases_api)
 BODY_LIMITS: dict[str, int] = {}
+# what the refusal of a body over the route's limit says of the limit (endpoint → words)
+BODY_HINTS: dict[str, str] = {}
 
 
 # pygeoapi's routes for kinds of collection the platform never configures (a map, a coverage,
@@ -146,8 +148,9 @@ def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
                          "tiles); maps, coverages and EDR queries are not served")
         limit = max(max_body, BODY_LIMITS.get(request.endpoint or "", 0))
         if request.content_length is not None and request.content_length > limit:
+            hint = BODY_HINTS.get(request.endpoint or "")
             return error(413, "PayloadTooLarge",
-                         f"request body over {limit} bytes")
+                         f"request body over {limit} bytes" + (f": {hint}" if hint else ""))
         if limit != max_body:  # read the body up to its own limit (Flask's is max_body)
             request.max_content_length = limit
         allowed = STRICT_PARAMS.get(request.endpoint or "")

@@ -128,3 +128,37 @@ def test_cli_follows_the_city_limit(city, tmp_path):
         from tests.conftest import drop_database, server_url
 
         drop_database(server_url(), d.name)
+
+
+def _big_png(seed: int, size: int) -> bytes:
+    """A PNG's bytes padded to ``size`` (media type told by the signature, as stored)."""
+    png = _png(seed)
+    return png + b"\0" * (size - len(png))
+
+
+def test_two_phone_photos_fit_a_report_and_more_than_the_total_is_named(served):
+    """The body's cap was one photo's size as base64: two 6 MB photos — each under
+    max_bytes, two of nine — were a 413 naming neither (probe of session 19). A report's
+    photos together may hold attachments.max_report_bytes (read here from the file)."""
+    d, base = served
+    raw = yaml.safe_load((DICTIONARY_DIR / "case_workflow.yaml").read_text(encoding="utf-8"))
+    each, total = raw["attachments"]["max_bytes"], raw["attachments"]["max_report_bytes"]
+    assert 2 * 6_000_000 <= total and 6_000_000 <= each
+
+    def post(sizes):
+        photos = [{"name": f"b{i}.png", "content_base64":
+                   base64.b64encode(_big_png(i, n)).decode()} for i, n in enumerate(sizes)]
+        return requests.post(base + "/cases", json={"source": "巡查上报", "category": "0501",
+                                                    "grid": d.cell, "photos": photos},
+                             headers={"Authorization": f"Bearer {d.token}"}, timeout=300)
+
+    r = post([6_000_000, 6_000_000])
+    assert r.status_code == 201, r.text[:300]
+    assert len(r.json()["attached"]) == 2
+    # over the total but within the body's cap (base64 and 1 MiB more): named, nothing kept
+    before = _counts(d)
+    n = total // each + 1
+    r = post([each] * n)
+    assert r.status_code in (400, 413), r.text[:300]
+    assert "max_report_bytes" in r.json()["description"], r.text[:300]
+    assert _counts(d) == before

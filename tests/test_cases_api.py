@@ -276,7 +276,8 @@ def test_a_report_carries_a_phone_photo_of_several_megabytes(api, db, tokens):
     stored = db.rows("SELECT a.sha256, length(a.content) FROM case_attachments a JOIN cases c "
                      "ON c.id = a.case_id WHERE c.code = %s", (code,))
     assert stored == [(hashlib.sha256(photo).hexdigest(), len(photo))]
-    big = {"photos": [{"name": "x.png", "content_base64": "A" * (15 << 20)}]}
+    # past the report's own cap (attachments.max_report_bytes, 40 MiB, as base64 and 1 MiB)
+    big = {"photos": [{"name": "x.png", "content_base64": "A" * (56 << 20)}]}
     assert requests.post(f"{api}/cases", json=big, headers=bearer(tokens["监督员"]),
                          timeout=60).status_code == 413
     assert requests.post(f"{api}/cases/{code}/actions/accept", data=b"x" * (2 << 20),

@@ -15,7 +15,6 @@ import click
 
 from cim.cli import Ctx, echo_json, pass_ctx
 from cim.errors import InputError
-from layers.query.cli import output_file
 
 ACTIONS = ("register", "dispatch", "handle", "verify", "close", "return", "void")
 
@@ -137,19 +136,26 @@ def report_problem_cmd(c: Ctx, source, category, point, crs, grid, asset, addres
     import psycopg
 
     from layers.cases.listing import point_in_storage
-    from layers.cases.sources import check_photo_count, report_problem
+    from layers.cases.sources import check_photo_bytes, check_photo_count, report_problem
 
     check_photo_count(len(photos), c.profile, "--photo")  # before reading thousands of files
+    check_photo_bytes([f.stat().st_size for f in photos], c.profile, "--photo")
     contact = {k: v for k, v in (("reporter_name", reporter_name), ("phone", phone)) if v}
     with psycopg.connect(c.conninfo()) as conn:
         user = _user(conn, token, user_name)
         p = _point(point)
-        out = report_problem(conn, user, source=source, category_code=category,
-                             point=point_in_storage(conn, p, crs, "--point", "--crs") if p else None, grid_code=grid,
-                             address=address, description=description, asset_code=asset,
-                             photos=[(f.name, f.read_bytes()) for f in photos],
-                             contact=contact, reported_at=_when(at, "--at", c),
-                             profile=c.profile)
+        try:
+            out = report_problem(conn, user, source=source, category_code=category,
+                                 point=point_in_storage(conn, p, crs, "--point", "--crs")
+                                 if p else None, grid_code=grid, address=address,
+                                 description=description, asset_code=asset,
+                                 photos=[(f.name, f.read_bytes()) for f in photos],
+                                 contact=contact, reported_at=_when(at, "--at", c),
+                                 profile=c.profile)
+        except InputError as exc:  # named as typed here (a point in no district: `point`)
+            if exc.field in ("point", "photos"):
+                exc.field = "--" + {"point": "point", "photos": "photo"}[exc.field]
+            raise
     out.pop("contact", None)
     _show(out, as_json, c.profile.timezone)
 
@@ -343,7 +349,7 @@ def evaluate_cmd(c: Ctx, start, end, by, as_json) -> None:
 @case.command("report")
 @_period
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              required=True, callback=output_file)
+              required=True)
 @pass_ctx
 def report_cmd(c: Ctx, start, end, out_path) -> None:
     """Write the evaluation's HTML report (total, per grid cell, per unit, overdue)."""
@@ -353,6 +359,9 @@ def report_cmd(c: Ctx, start, end, out_path) -> None:
     from layers.cases.report import render_html
 
     f, t, zone = _when(start, "--from", c), _when(end, "--to", c), c.profile.timezone
+    if not out_path.parent.is_dir():  # before the evaluation, not after it
+        raise InputError(f"cannot write {out_path}: no folder {out_path.parent}",
+                         field="--out")
     with psycopg.connect(c.conninfo()) as conn:
         page = render_html(*(evaluate(conn, f, t, by, timezone=zone, profile=c.profile)
                              for by in (None, "grid", "unit")))

@@ -63,6 +63,37 @@ def max_photos(profile: CityProfile | None = None) -> int:
     return value
 
 
+# the photos of one report together when a city's workflow names no max_report_bytes (a copy
+# written before the setting): four photos as large as a photo may be
+DEFAULT_REPORT_BYTES = 40 << 20
+
+
+def max_report_bytes(profile: CityProfile | None = None) -> int:
+    """The bytes one report's photos may hold together (``attachments.max_report_bytes``):
+    an HTTP report's body was capped at one photo's size, so two 6 MB phone photos — each
+    under ``max_bytes``, two of nine — were a 413 naming neither (probe of session 19)."""
+    path = workflow_file(profile)
+    value = settings(path)["attachments"].get("max_report_bytes")
+    if value is None:
+        return DEFAULT_REPORT_BYTES
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"attachments.max_report_bytes is {value!r}: a whole number of "
+                          "bytes, 1 or more", path=str(path),
+                          field="attachments.max_report_bytes")
+    return value
+
+
+def check_photo_bytes(sizes: list[int], profile: CityProfile | None = None,
+                      field: str = "photos") -> None:
+    """An InputError naming ``field`` when the photos together are over
+    :func:`max_report_bytes` (the command line and HTTP alike)."""
+    limit = max_report_bytes(profile)
+    if sum(sizes) > limit:
+        raise InputError(f"{len(sizes)} photos of {sum(sizes)} bytes together: a report's "
+                         f"photos hold at most {limit} (attachments.max_report_bytes of "
+                         f"{workflow_file(profile).name})", field=field)
+
+
 def check_photo_count(n: int, profile: CityProfile | None = None,
                       field: str = "photos") -> None:
     """An InputError naming ``field`` (``photos`` over HTTP, ``--photo`` on the command
@@ -125,6 +156,7 @@ def report_problem(conn: psycopg.Connection, user: User, *, source: str, categor
         raise RoleError(f"a {source} case is opened by {'/'.join(roles[source])}, not "
                         f"{user.role} ({user.name})")
     check_photo_count(len(photos or []), profile)
+    check_photo_bytes([len(content) for _name, content in photos or []], profile)
     # named as a report gives it (the body's category, the CLI's --category), not as
     # open_case's parameter
     category(category_code, field="category", profile=profile)
