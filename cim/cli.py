@@ -39,6 +39,7 @@ class Ctx:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._profile = None
+        self._checked = False  # the database's revision (conninfo)
 
     @property
     def profile(self):
@@ -57,9 +58,22 @@ class Ctx:
         return database_url(self.settings, start=True)
 
     def conninfo(self) -> str:
+        """The database's connection string, once its revision is checked: a command that
+        writes into a database of another release's schema (the code updated, `cim db
+        upgrade` forgotten — a cron job's `cim risk assess`, `cim iot gaps`) wrote rows of
+        another shape, unsaid (exit 4 naming both revisions)."""
         from cim.db.engine import psycopg_conninfo
 
-        return psycopg_conninfo(self.url())
+        info = psycopg_conninfo(self.url())
+        if not self._checked:
+            import psycopg
+
+            from cim.db.revision import check_revision
+
+            with psycopg.connect(info) as conn:
+                check_revision(conn)
+            self._checked = True
+        return info
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -69,12 +83,7 @@ def require_schema(c: Ctx) -> None:
     """Exit 4 unless the database is at the platform's revision, for a command that would
     otherwise answer "nothing to do" on a database without the schema (a cron job's `cim iot
     partitions` against the wrong database never noticed)."""
-    import psycopg
-
-    from cim.db.revision import check_revision
-
-    with psycopg.connect(c.conninfo()) as conn:
-        check_revision(conn)
+    c.conninfo()  # (checks the revision)
 
 
 def imports_settled() -> None:
@@ -411,6 +420,10 @@ def schema_behind(url: str) -> str | None:
     at = current(url)
     if at == head:
         return None
+    from cim.db.revision import newer_problem
+
+    if newer := newer_problem(at):
+        return newer
     where = f"is at revision {at}" if at else "has no CIM schema"
     return f"the database {where}, the platform needs {head}: run `cim db upgrade`"
 

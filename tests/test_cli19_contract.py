@@ -146,3 +146,33 @@ def test_files_to_write_into_a_missing_folder_are_named_before_any_work(db, tmp_
         lines = p.stderr.strip().splitlines()
         assert p.returncode == 3 and len(lines) == 1, (args, p.stderr)
         assert f"field '{field}'" in lines[0] and f"no folder {missing}" in lines[0], lines
+
+
+def test_a_database_of_a_newer_release_is_named_so_and_nothing_is_written(jining_profile):
+    """A database a newer release migrated (its revision past this platform's newest): every
+    command was told to run `cim db upgrade`, which then failed "Can't locate revision" and
+    dropped the planners' views; the commands that write without a load (risk, iot gaps,
+    case, ops …) wrote into it (probe of session 19)."""
+    with scratch_db("newer19", jining_profile) as d:
+        views = d.scalar("SELECT count(*) FROM pg_views WHERE schemaname = 'cim_map'")
+        assert views > 0
+        d.rows("UPDATE alembic_version SET version_num = '9999_future_release' RETURNING 1")
+        env = d.env()
+        for args in (["layers"], ["risk", "assess", "--json"], ["iot", "gaps"],
+                     ["ops", "user", "list"], ["load", "buildings", str(SAMPLE_BUILDINGS)],
+                     ["db", "upgrade"], ["db", "downgrade", "-1"]):
+            p = run_cli(args, env)
+            assert p.returncode == 4, (args, p.stderr)
+            assert "newer than this platform's newest" in p.stderr, (args, p.stderr)
+        assert d.scalar("SELECT count(*) FROM pg_views WHERE schemaname = 'cim_map'") == views
+        assert d.scalar("SELECT count(*) FROM risk_assessments") == 0
+
+
+def test_a_mistyped_revision_keeps_the_planners_views(jining_profile):
+    with scratch_db("typo19", jining_profile) as d:
+        views = d.scalar("SELECT count(*) FROM pg_views WHERE schemaname = 'cim_map'")
+        for args in (["db", "upgrade", "0001_foundation"], ["db", "downgrade", "head-40"]):
+            p = run_cli(args, d.env())
+            assert p.returncode == 3, (args, p.stderr)
+            assert d.scalar("SELECT count(*) FROM pg_views WHERE schemaname = 'cim_map'") \
+                == views, args

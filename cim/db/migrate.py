@@ -5,6 +5,7 @@ The revisions live in ``cim/db/migrations/versions``; there is no ``alembic.ini`
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,13 +55,16 @@ def upgrade(url: str, srid: int, revision: str = "head",
         raise ConfigError(f"this database stores EPSG:{existing} but the profile asks for "
                           f"EPSG:{srid}; use a new database for another storage CRS")
     _check_database(url)
+    _check_not_newer(url)
     cfg = alembic_config(url, srid)
     with _revision_named(revision):
+        _check_revision(cfg, revision)  # (a typo refused before the views are dropped)
         if _pending(url, cfg, revision):
             # the planners' views (cim_map) depend on the columns they show: a migration that
             # changes or drops one would be refused by PostgreSQL; made again just below
             drop_map_views(psycopg_conninfo(url))
-        command.upgrade(cfg, revision)
+        with _views_kept(url, reader):
+            command.upgrade(cfg, revision)
     return ensure_reader(url, reader)
 
 
@@ -68,10 +72,34 @@ def downgrade(url: str, srid: int, revision: str = "base") -> None:
     """Migrate down to ``revision`` (the planners' views dropped first, as for an upgrade;
     the next upgrade makes them again)."""
     _check_database(url)
+    _check_not_newer(url)
     with _revision_named(revision):
         _check_revision(alembic_config(url, srid), revision)
         drop_map_views(psycopg_conninfo(url))
-        command.downgrade(alembic_config(url, srid), revision)
+        with _views_kept(url, None):
+            command.downgrade(alembic_config(url, srid), revision)
+
+
+def _check_not_newer(url: str) -> None:
+    """A database a newer release migrated: its revision is none this platform knows, and
+    Alembic said only "Can't locate revision" of a revision the user never gave."""
+    from cim.db.revision import newer_problem
+
+    problem = newer_problem(current(url))
+    if problem:
+        raise DatabaseError(problem)
+
+
+@contextmanager
+def _views_kept(url: str, reader: ReaderRole | None) -> Iterator[None]:
+    """The planners' views made again when a migration fails after they were dropped (a
+    relative step past either end: the views were gone until an upgrade succeeded)."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):  # the migration's own error is what is reported
+            ensure_reader(url, reader)
+        raise
 
 
 @contextmanager

@@ -8,6 +8,7 @@ and read; the revisions' files are numbered, so the newest file's name is the he
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import psycopg
@@ -23,6 +24,22 @@ def head_revision() -> str:
     return max(p.stem for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
+def _number(revision: str) -> int:
+    m = re.match(r"\d+", revision)
+    return int(m.group()) if m else -1
+
+
+def newer_problem(revision: str | None) -> str | None:
+    """What is wrong when the database is at ``revision`` of a release newer than this
+    platform (a revision past its newest): `cim db upgrade` cannot help, and said so."""
+    head = head_revision()
+    if revision is None or _number(revision) <= _number(head):
+        return None
+    return (f"the database is at revision {revision}, newer than this platform's newest "
+            f"({head}): a newer release migrated it — run that release (upgrade the "
+            "platform); `cim db upgrade` cannot take it back")
+
+
 def check_revision(conn: psycopg.Connection) -> None:
     """DatabaseError (exit 4) naming both revisions unless the database is at the head."""
     row = conn.execute("SELECT version_num FROM alembic_version").fetchone() \
@@ -30,6 +47,9 @@ def check_revision(conn: psycopg.Connection) -> None:
         else None
     head = head_revision()
     if row is None or row[0] != head:
+        newer = newer_problem(row[0] if row else None)
+        if newer:
+            raise DatabaseError(newer)
         where = f"is at revision {row[0]}" if row else "has no CIM schema"
         raise DatabaseError(f"the database {where}, the platform needs {head}: run "
                             "`cim db upgrade`")
