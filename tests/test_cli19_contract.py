@@ -176,3 +176,13 @@ def test_a_mistyped_revision_keeps_the_planners_views(jining_profile):
             assert p.returncode == 3, (args, p.stderr)
             assert d.scalar("SELECT count(*) FROM pg_views WHERE schemaname = 'cim_map'") \
                 == views, args
+
+
+def test_a_round_trip_below_0015_keeps_the_risk_points_change_counter(jining_profile):
+    """The counter behind the risk tiles' version went back to 0 after a downgrade below
+    0015 and an upgrade: a version could repeat one from before (probe of session 19)."""
+    with scratch_db("ctr19", jining_profile) as d:
+        d.rows("UPDATE layer_changes SET changes = 7 WHERE layer = 'risk_points' RETURNING 1")
+        downgrade(d.url, d.profile.srid, "0014_trimmed_source_keys")
+        upgrade(d.url, d.profile.srid)
+        assert d.scalar("SELECT changes FROM layer_changes WHERE layer = 'risk_points'") == 7

@@ -30,5 +30,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # the counter's row stays: deleted, the next upgrade counted from 0 again, and a tile's
+    # version could repeat one from before (the stale colour this migration fixed)
     op.execute("DROP TRIGGER IF EXISTS risk_points_count_update ON risk_points")
-    op.execute("DELETE FROM layer_changes WHERE layer = 'risk_points'")
