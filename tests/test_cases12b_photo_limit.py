@@ -162,3 +162,30 @@ def test_two_phone_photos_fit_a_report_and_more_than_the_total_is_named(served):
     assert r.status_code in (400, 413), r.text[:300]
     assert "max_report_bytes" in r.json()["description"], r.text[:300]
     assert _counts(d) == before
+
+
+def test_a_city_copy_of_before_keeps_its_larger_photos(tmp_path, jining_profile):
+    """A city copy written before max_report_bytes, allowing 60 MiB photos: its reports hold
+    at least one such photo (review of session 19: a fixed 40 MiB refused it); a total set
+    below one photo is refused naming the setting."""
+    from cim.errors import ConfigError
+    from layers.cases.sources import max_report_bytes
+
+    wf = (DICTIONARY_DIR / "case_workflow.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(jining_profile.path.read_text(encoding="utf-8"))
+    for key in ("boundaries", "grid"):
+        raw[key] = str((jining_profile.path.parent / raw[key]).resolve())
+    raw["dictionaries"] = {"case_workflow": "case_workflow.yaml"}
+    (tmp_path / "profile.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True),
+                                           encoding="utf-8")
+    lines = [ln for ln in wf.splitlines(keepends=True) if "max_report_bytes" not in ln]
+    old = "".join(lines).replace("  max_bytes: 10485760\n", "  max_bytes: 62914560\n")
+    (tmp_path / "case_workflow.yaml").write_text(old, encoding="utf-8")
+    assert max_report_bytes(load_profile(tmp_path / "profile.yaml")) == 62914560
+    (tmp_path / "case_workflow.yaml").write_text(old.replace(
+        "  max_photos:", "  max_report_bytes: 1048576\n  max_photos:"), encoding="utf-8")
+    from layers.cases.sources import settings
+
+    settings.cache_clear()
+    with pytest.raises(ConfigError, match="max_report_bytes"):
+        max_report_bytes(load_profile(tmp_path / "profile.yaml"))

@@ -186,3 +186,16 @@ def test_a_round_trip_below_0015_keeps_the_risk_points_change_counter(jining_pro
         downgrade(d.url, d.profile.srid, "0014_trimmed_source_keys")
         upgrade(d.url, d.profile.srid)
         assert d.scalar("SELECT changes FROM layer_changes WHERE layer = 'risk_points'") == 7
+
+
+def test_a_failed_downgrade_creates_no_role(jining_profile):
+    """The views made again after a failed migration: the whole reader set-up ran, creating
+    the login roles the environment named (review of session 19)."""
+    import uuid
+
+    with scratch_db("roles19", jining_profile) as d:
+        names = [f"cim_t19_{uuid.uuid4().hex[:6]}", f"cim_t19p_{uuid.uuid4().hex[:6]}"]
+        env = {**d.env(), "CIM_READER_ROLE": names[0], "CIM_PLANNER_ROLE": names[1]}
+        p = run_cli(["db", "downgrade", "head-40"], env)
+        assert p.returncode == 3, p.stderr
+        assert d.scalar("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (names,)) == 0

@@ -70,6 +70,9 @@ def test_plain_numbers(values, plain):
     # a point numbered 9 beside a 合计 note is a record; so is one with its X/Y
     (["9", None, None, None, None, None, "合计", None], False),
     (["9个点", 500000.1, 3000000.2, None, None, None, "合计", None], False),
+    # keyless records whose 备注 speaks of pages or sums: records (rejects naming the key)
+    ([None, None, None, "三通", "阀门井", 36.5, "中山路", "见第2页草图"], False),
+    ([None, None, None, "三通", "阀门井", 36.5, "中山路", "共计2处渗漏"], False),
 ])
 def test_a_total_with_its_count_under_the_key_is_no_record(row, skip):
     assert skipped([row]) == [skip]

@@ -63,7 +63,7 @@ def upgrade(url: str, srid: int, revision: str = "head",
             # the planners' views (cim_map) depend on the columns they show: a migration that
             # changes or drops one would be refused by PostgreSQL; made again just below
             drop_map_views(psycopg_conninfo(url))
-        with _views_kept(url, reader):
+        with _views_kept(url):
             command.upgrade(cfg, revision)
     return ensure_reader(url, reader)
 
@@ -76,7 +76,7 @@ def downgrade(url: str, srid: int, revision: str = "base") -> None:
     with _revision_named(revision):
         _check_revision(alembic_config(url, srid), revision)
         drop_map_views(psycopg_conninfo(url))
-        with _views_kept(url, None):
+        with _views_kept(url):
             command.downgrade(alembic_config(url, srid), revision)
 
 
@@ -91,15 +91,27 @@ def _check_not_newer(url: str) -> None:
 
 
 @contextmanager
-def _views_kept(url: str, reader: ReaderRole | None) -> Iterator[None]:
+def _views_kept(url: str) -> Iterator[None]:
     """The planners' views made again when a migration fails after they were dropped (a
     relative step past either end: the views were gone until an upgrade succeeded)."""
     try:
         yield
     except BaseException:
         with contextlib.suppress(Exception):  # the migration's own error is what is reported
-            ensure_reader(url, reader)
+            _views_again(url)
         raise
+
+
+def _views_again(url: str) -> None:
+    """The planners' views and their grants made again for the planners' role, if it exists
+    (no role is created on a failure's path)."""
+    from cim.db.map_views import _ensure_views
+    from cim.db.roles import ReaderRole
+
+    name = ReaderRole.planner_from_env().name
+    with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+            _ensure_views(conn, name)
 
 
 @contextmanager

@@ -73,12 +73,13 @@ def max_report_bytes(profile: CityProfile | None = None) -> int:
     an HTTP report's body was capped at one photo's size, so two 6 MB phone photos — each
     under ``max_bytes``, two of nine — were a 413 naming neither (probe of session 19)."""
     path = workflow_file(profile)
-    value = settings(path)["attachments"].get("max_report_bytes")
-    if value is None:
-        return DEFAULT_REPORT_BYTES
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    cfg = settings(path)["attachments"]
+    value, photo = cfg.get("max_report_bytes"), int(cfg.get("max_bytes") or 10 << 20)
+    if value is None:  # (a city copy of before: never less than one photo may be)
+        return max(DEFAULT_REPORT_BYTES, photo)
+    if isinstance(value, bool) or not isinstance(value, int) or value < photo:
         raise ConfigError(f"attachments.max_report_bytes is {value!r}: a whole number of "
-                          "bytes, 1 or more", path=str(path),
+                          f"bytes, at least max_bytes ({photo}: one photo)", path=str(path),
                           field="attachments.max_report_bytes")
     return value
 

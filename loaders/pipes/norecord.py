@@ -37,6 +37,8 @@ ANNOTATION = (_TOTAL_OR_PAGE
 # a total's count where a key would be (合计 | 9个点 | … : the 合计 under 图上点号, the count under
 # 物探点号): a number with its measure word, never a point number
 COUNT = r"^\s*(?:共\s*)?\d+\s*(?:个|条|段|处|根|个点|条管线)\S{0,3}\s*$"
+# a total's label as a cell of its own (合计, 小 计：): a 备注 reading 共计2处渗漏 is a record's
+TOTAL_LABEL = r"^\s*(?:合|小|总|共)\s*计\s*[:：]?\s*$"
 # a cell that is a unit (the row below a header that gives the columns' units)
 UNITS = frozenset({"m", "mm", "cm", "km", "米", "毫米", "厘米", "(m)", "(mm)", "（m）", "（mm）",
                    "[m]", "[mm]", "m²", "mpa", "kpa", "kv", "根", "孔", "个"})
@@ -75,7 +77,7 @@ def no_record_rows(headers: list[str], columns: list[tuple[np.ndarray, list[Any]
             key_counts += np.append(count, False)[codes]
         else:
             labels += at
-            total = text.str.contains(_TOTAL_OR_PAGE, regex=True).fillna(False).to_numpy(
+            total = text.str.contains(TOTAL_LABEL, regex=True).fillna(False).to_numpy(
                 dtype=bool)
             totals |= np.append(total, False)[codes]
         header_cells += np.append(head, False)[codes]
@@ -83,9 +85,10 @@ def no_record_rows(headers: list[str], columns: list[tuple[np.ndarray, list[Any]
     # keys blank and every cell but one a label (制表：张三, 审核：李四; 测量单位 XX院): a
     # signature line; a row of data whose 备注 reads 注：待补测 is a record without its key
     signed = key_blank & (labels > 0) & (labels >= filled - 1)
-    # 合计 outside the keys, the keys blank or counts (9个点): a total, whatever else it sums
+    # 合计 alone in a cell outside the keys, the keys filled holding counts (9个点): a total,
+    # whatever else it sums (keys all blank: the signature rule above decides)
     keys_filled = (~blank[:, keys]).sum(axis=1) if keys else np.zeros(n, dtype=np.int64)
-    total = totals & (keys_filled == key_counts)
+    total = totals & (key_counts > 0) & (keys_filled == key_counts)
     return (filled < 2) | annotation | signed | total | (header_cells >= 2) | \
         ((unit_cells > 0) & (unit_cells == filled))
 
