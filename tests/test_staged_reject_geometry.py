@@ -127,7 +127,9 @@ def test_outside_area_and_already_loaded_keep_delivered_geometry_in_its_crs(sdb,
 
 
 def test_planning_duplicate_keeps_delivered_geometry(sdb, tmp_path):
-    x, y = sdb.x0 - 300, sdb.y0 - 300
+    # (inside the big cell: 300 m south-west of its centre the first parcel only touched
+    # district 370811 from outside — outside_area since an area that touches holds none)
+    x, y = sdb.x0 - 120, sdb.y0 - 120
     a = Polygon([(x, y, 1.0), (x + 50, y, 1.0), (x + 50, y + 50, 1.0), (x, y + 50, 1.0)])
     b = Polygon([(x + 60, y), (x + 110, y), (x + 110, y + 50), (x + 60, y + 50)])
     recs = [{"地块编码": "P-1", "用地代码": "0701", "容积率": "2.5"},

@@ -348,8 +348,13 @@ def refuse_ballpark(crs: pyproj.CRS, storage_srid: int, what: str) -> None:
     refuse it: a query area or an answer in it was off by tens of metres without a word."""
     from cim.crs import ballpark_refusal, transformer
 
-    why = ballpark_refusal(crs, parse_crs(storage_srid),
-                           transformer(crs.to_wkt(), storage_srid), what)
+    if epsg_of(crs) in (CGCS2000_GEOG, WGS84_GEOG):
+        return  # lon/lat: reached as cim.crs.lonlat_srid says, never by a ballpark
+    try:
+        tx = transformer(crs.to_wkt(), storage_srid)
+    except InputError:
+        return  # no transformation at all: said by the caller's own transform, in its words
+    why = ballpark_refusal(crs, parse_crs(storage_srid), tx, what)
     if why is not None:
         raise InputError(why.replace(" first, or give --crs if the file's CRS is declared "
                                      "wrongly", ""))
