@@ -122,8 +122,8 @@ def check_zone(storage_crs: str, boundary: str | Path, profile_path: str | None 
     (:func:`cim.profile.zone_problem`: a zone digit mistyped); nothing where the boundary's
     place cannot be told here (no CRS, a file GDAL cannot summarise: its load says why)."""
     import pyogrio
-    import pyproj
 
+    from cim.crs import CGCS2000_GEOG, transformer
     from cim.profile import zone_problem
     from loaders.sources.read import GDAL_INPUT_ERRORS, gdal_source
 
@@ -136,11 +136,11 @@ def check_zone(storage_crs: str, boundary: str | Path, profile_path: str | None 
         return
     if not src or not all(map(math.isfinite, (x0, y0, x1, y1))):
         return
-    try:
-        t = pyproj.Transformer.from_crs(src, "EPSG:4490", always_xy=True)
-        lon, lat = t.transform([x0, x0, x1, x1, (x0 + x1) / 2], [y0, y1, y0, y1, (y0 + y1) / 2])
-    except pyproj.exceptions.ProjError:
-        return
+    try:  # (the platform's one CRS module: cached, easting first)
+        t = transformer(src, CGCS2000_GEOG)
+    except InputError:
+        return  # a CRS PROJ cannot relate: the load says so
+    lon, lat = t.transform([x0, x0, x1, x1, (x0 + x1) / 2], [y0, y1, y0, y1, (y0 + y1) / 2])
     if not all(map(math.isfinite, [*lon, *lat])):
         return
     problem = zone_problem(storage_crs, lon, lat)

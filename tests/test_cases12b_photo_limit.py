@@ -83,6 +83,18 @@ def test_http_report_over_the_photo_limit_is_400(served):
     assert _counts(d) == (before[0] + 1, before[1] + limit)
 
 
+def _city_copy(folder, jining_profile, workflow: str):
+    """The Jining profile in ``folder`` with its own case_workflow.yaml, ``workflow``."""
+    (folder / "case_workflow.yaml").write_text(workflow, encoding="utf-8")
+    raw = yaml.safe_load(jining_profile.path.read_text(encoding="utf-8"))
+    for key in ("boundaries", "grid"):
+        raw[key] = str((jining_profile.path.parent / raw[key]).resolve())
+    raw["dictionaries"] = {"case_workflow": "case_workflow.yaml"}
+    (folder / "profile.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True),
+                                         encoding="utf-8")
+    return folder / "profile.yaml"
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory, jining_profile):
     """The Jining profile with its own case_workflow.yaml allowing CITY_LIMIT photos."""
@@ -90,15 +102,9 @@ def city(tmp_path_factory, jining_profile):
     wf = (DICTIONARY_DIR / "case_workflow.yaml").read_text(encoding="utf-8")
     line = f"  max_photos: {_platform_limit()}\n"
     assert wf.count(line) == 1
-    (folder / "case_workflow.yaml").write_text(
-        wf.replace(line, f"  max_photos: {CITY_LIMIT}\n"), encoding="utf-8")
-    raw = yaml.safe_load(jining_profile.path.read_text(encoding="utf-8"))
-    for key in ("boundaries", "grid"):
-        raw[key] = str((jining_profile.path.parent / raw[key]).resolve())
-    raw["dictionaries"] = {"case_workflow": "case_workflow.yaml"}
-    (folder / "profile.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True),
-                                         encoding="utf-8")
-    return load_profile(folder / "profile.yaml"), folder
+    path = _city_copy(folder, jining_profile,
+                      wf.replace(line, f"  max_photos: {CITY_LIMIT}\n"))
+    return load_profile(path), folder
 
 
 def test_cli_follows_the_city_limit(city, tmp_path):
@@ -172,15 +178,9 @@ def test_a_city_copy_of_before_keeps_its_larger_photos(tmp_path, jining_profile)
     from layers.cases.sources import max_report_bytes
 
     wf = (DICTIONARY_DIR / "case_workflow.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(jining_profile.path.read_text(encoding="utf-8"))
-    for key in ("boundaries", "grid"):
-        raw[key] = str((jining_profile.path.parent / raw[key]).resolve())
-    raw["dictionaries"] = {"case_workflow": "case_workflow.yaml"}
-    (tmp_path / "profile.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True),
-                                           encoding="utf-8")
     lines = [ln for ln in wf.splitlines(keepends=True) if "max_report_bytes" not in ln]
     old = "".join(lines).replace("  max_bytes: 10485760\n", "  max_bytes: 62914560\n")
-    (tmp_path / "case_workflow.yaml").write_text(old, encoding="utf-8")
+    _city_copy(tmp_path, jining_profile, old)
     assert max_report_bytes(load_profile(tmp_path / "profile.yaml")) == 62914560
     (tmp_path / "case_workflow.yaml").write_text(old.replace(
         "  max_photos:", "  max_report_bytes: 1048576\n  max_photos:"), encoding="utf-8")

@@ -25,6 +25,22 @@ def _delivery(path):
     return path
 
 
+def _refused_again(d, env, kind: str, batch_id: int, tmp_path, table: str, key: str, before):
+    """Each export format of batch ``batch_id`` loaded again unchanged: its row rejected again
+    as duplicate_source_id naming 编号, the current feature of ``key`` as ``before``."""
+    for fmt in ("csv", "gpkg"):
+        out = tmp_path / f"rej.{fmt}"
+        run_cli(["rejects", str(batch_id), "--export", str(out)], env, check=True)
+        again = json.loads(run_cli(["load", kind, str(out), "--json"], env, check=True).stdout)
+        assert (again["loaded"], again["rejected"]) == (0, 1), again
+        (r,) = json.loads(run_cli(["rejects", str(again["batch_id"]), "--json"], env,
+                                  check=True).stdout)
+        assert (r["reason"], r["field"]) == ("duplicate_source_id", "编号"), r
+        assert "still the id of a current feature" in r["message"], r
+        assert d.rows(f"SELECT code, name, ST_AsText(geom) FROM {table} "
+                      "WHERE valid_to IS NULL AND source_key = %s", (key,)) == before
+
+
 def test_an_unfixed_repeated_id_is_rejected_again(jining_profile, tmp_path):
     with scratch_db("rep17", jining_profile) as d:
         env = d.env()
@@ -35,17 +51,8 @@ def test_an_unfixed_repeated_id_is_rejected_again(jining_profile, tmp_path):
         before = d.rows("SELECT code, name, ST_AsText(geom) FROM buildings "
                         "WHERE valid_to IS NULL AND source_key = 'survey:JZ003'")
         assert [r[1] for r in before] == ["楼3"]
-        for fmt in ("csv", "gpkg"):
-            out = tmp_path / f"rej.{fmt}"
-            run_cli(["rejects", str(rep["batch_id"]), "--export", str(out)], env, check=True)
-            again = json.loads(run_cli(["load", "buildings", str(out), "--json"], env).stdout)
-            assert (again["loaded"], again["rejected"]) == (0, 1), again
-            (r,) = json.loads(run_cli(["rejects", str(again["batch_id"]), "--json"], env,
-                                      check=True).stdout)
-            assert (r["reason"], r["field"]) == ("duplicate_source_id", "编号"), r
-            assert "still the id of a current feature" in r["message"], r
-            assert d.rows("SELECT code, name, ST_AsText(geom) FROM buildings "
-                          "WHERE valid_to IS NULL AND source_key = 'survey:JZ003'") == before
+        _refused_again(d, env, "buildings", rep["batch_id"], tmp_path, "buildings",
+                       "survey:JZ003", before)
 
         g = gpd.read_file(tmp_path / "rej.gpkg")
         g.loc[:, "编号"] = "JZ006"  # the fix: its own id
@@ -84,18 +91,8 @@ def test_the_staged_layers_reject_an_unfixed_repeated_id_again(jining_profile, t
         before = d.rows("SELECT code, name, ST_AsText(geom) FROM green_spaces "
                         "WHERE valid_to IS NULL AND source_key = '绿地:G1'")
         assert [r[1] for r in before] == ["一号公园"]
-        for fmt in ("csv", "gpkg"):
-            out = tmp_path / f"rej.{fmt}"
-            run_cli(["rejects", str(rep["batch_id"]), "--export", str(out)], env, check=True)
-            again = json.loads(run_cli(["load", "green", str(out), "--json"], env,
-                                       check=True).stdout)
-            assert (again["loaded"], again["rejected"]) == (0, 1), again
-            (r,) = json.loads(run_cli(["rejects", str(again["batch_id"]), "--json"], env,
-                                      check=True).stdout)
-            assert (r["reason"], r["field"]) == ("duplicate_source_id", "编号"), r
-            assert "still the id of a current feature" in r["message"], r
-            assert d.rows("SELECT code, name, ST_AsText(geom) FROM green_spaces "
-                          "WHERE valid_to IS NULL AND source_key = '绿地:G1'") == before
+        _refused_again(d, env, "green", rep["batch_id"], tmp_path, "green_spaces",
+                       "绿地:G1", before)
         g = gpd.read_file(tmp_path / "rej.gpkg")
         g.loc[:, "cim_reason"] = None  # as the message says: it replaces that feature
         g.to_file(tmp_path / "replaces.gpkg")
