@@ -158,12 +158,12 @@ def history_cmd(c: Ctx, code_value: str, as_json: bool) -> None:
 
 def _on_clock(v: object, c: Ctx) -> object:
     """A time of the database as README's CLI text shows it: on the city's clock (the
-    profile's ``timezone``) with its offset (:func:`cim.profile.on_city_clock`). The sessions
+    profile's ``timezone``) with its offset (:func:`cim.cityclock.on_city_clock`). The sessions
     run on UTC, so the value as read was UTC, which a person in China reads 8 hours off; any
     other value as it is."""
     import datetime as dt
 
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
 
     if isinstance(v, dt.datetime) and v.tzinfo is not None:
         return on_city_clock(v, c.profile.timezone).isoformat(sep=" ", timespec="seconds")

@@ -179,7 +179,7 @@ def checks_cmd(c: Ctx, as_json: bool, limit: int) -> None:
     if as_json:
         echo_json(rows)
         return
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
 
     for r in rows:
         counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if v)

@@ -40,8 +40,8 @@ from urllib.parse import urlencode
 import psycopg
 from flask import Blueprint, Flask, Response, request
 
+from cim.cityclock import CHINA_TIME
 from cim.errors import CimError, InputError
-from cim.profile import CHINA_TIME
 from cim.text import shown
 from services import cases_api_doc
 from services.json_body import check_texts

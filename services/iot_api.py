@@ -282,8 +282,8 @@ def query_time(value: str) -> str:
 
 def _when(value: str | None, name: str, zone: str) -> dt.datetime | None:
     """A query's time: ISO 8601, without an offset on the city's clock ``zone``
-    (:func:`cim.profile.city_time`), as /cases/evaluation's period is."""
-    from cim.profile import city_time
+    (:func:`cim.cityclock.city_time`), as /cases/evaluation's period is."""
+    from cim.cityclock import city_time
 
     if value is None:
         return None

@@ -351,8 +351,8 @@ def parse_datetime(v: str, zone: str | None = None) -> ValidAt:
 
 def _in_zone(t: datetime | date | None, zone: str) -> datetime | None:
     """A date as its first instant in ``zone``, a date-time without an offset as one in it
-    (:func:`cim.profile.city_time`)."""
-    from cim.profile import city_time
+    (:func:`cim.cityclock.city_time`)."""
+    from cim.cityclock import city_time
 
     return city_time(t, zone)
 

@@ -49,7 +49,7 @@ class Span:
 
 def _date_value(col: Column, v: str) -> date | datetime | Span:
     """A date (``YYYY-MM-DD``) or an RFC 3339 date-time, ASCII digits only, read as
-    ``datetime=`` and CQL2 read them (:func:`cim.profile.city_time`): a time without an offset
+    ``datetime=`` and CQL2 read them (:func:`cim.cityclock.city_time`): a time without an offset
     on the city's clock, a date alone on a date-time property the city's whole day (it was
     midnight UTC: ``opened_at=2026-06-15`` found only what opened at 08:00 in China)."""
     text = v.strip()

@@ -60,7 +60,7 @@ def test_a_reading_outside_the_years_is_refused_naming_it(idb, tmp_path):
 
 
 def test_typed_dates_before_1901_have_whole_minute_offsets():
-    from cim.profile import city_time, on_city_clock
+    from cim.cityclock import city_time, on_city_clock
 
     zone = "Asia/Shanghai"
     # the zone itself keeps local mean time then: the case the rule is for

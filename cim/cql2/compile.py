@@ -390,9 +390,9 @@ def _iso_text(v: object) -> object:
 
 
 def _in_zone(v: object, zone: str) -> object:
-    """A date or date-time on the city's clock (:func:`cim.profile.city_time`); any other
+    """A date or date-time on the city's clock (:func:`cim.cityclock.city_time`); any other
     value as it is."""
-    from cim.profile import city_time
+    from cim.cityclock import city_time
 
     return city_time(v, zone) if isinstance(v, dt.date) else v
 

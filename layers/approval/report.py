@@ -50,12 +50,12 @@ def _v(v: Any) -> str:
 
 def _time(text: str | None, zone: str | None) -> str | None:
     """An RFC 3339 instant of the result on the clock ``zone``
-    (:func:`cim.profile.on_city_clock`), to the second; as it is without a zone."""
+    (:func:`cim.cityclock.on_city_clock`), to the second; as it is without a zone."""
     if text is None or zone is None:
         return text
     import datetime as dt
 
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
 
     return on_city_clock(dt.datetime.fromisoformat(text), zone).isoformat(
         sep=" ", timespec="seconds")

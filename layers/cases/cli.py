@@ -74,12 +74,12 @@ def _as_options(f):
 
 def _t(value, zone: str) -> str:
     """A time of the text output: RFC 3339 to the second on the city's clock ``zone`` (the
-    profile's ``timezone``, with its offset: :func:`cim.profile.on_city_clock`, the one
+    profile's ``timezone``, with its offset: :func:`cim.cityclock.on_city_clock`, the one
     display rule) — the session's UTC alone put a call taken at 09:20 in China at 01:20 —
     followed by the same instant as --json and the HTTP answers write it (UTC), so that text
     and JSON can be matched; '-' for none (a case reported and not registered has no
     deadline yet)."""
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
 
     if value is None:
         return "-"
@@ -414,7 +414,7 @@ def user_list(c: Ctx, as_json) -> None:
     if as_json:
         echo_json(rows)
         return
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
 
     for r in rows:  # the day revoked on the city's clock, as the case times
         state = (f"revoked {on_city_clock(r['revoked_at'], c.profile.timezone):%Y-%m-%d}"

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.rows import dict_row
 
+from cim.cityclock import CHINA_TIME
 from cim.errors import InputError
-from cim.profile import CHINA_TIME
 from layers.cases.dispatch import overdue
 from layers.cases.store import city_time, utc
 

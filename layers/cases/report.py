@@ -45,7 +45,7 @@ def _local(t: Any, zone: str | None) -> str:
     if not isinstance(t, dt.datetime):
         return "" if t is None else str(t)
     if zone:
-        from cim.profile import on_city_clock
+        from cim.cityclock import on_city_clock
 
         t = on_city_clock(t, zone)
     return t.isoformat(sep=" ", timespec="minutes")
@@ -56,7 +56,7 @@ def _local_text(text: str, zone: str | None) -> str:
     gives as RFC 3339 text, on the city's clock to the second: ``as_of`` is the database's
     clock, in UTC (the report said ``2026-12-05T22:13:40.718912+00:00`` for 06:13 in China),
     and a bound typed with another offset is shown in it."""
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
 
     try:
         t = dt.datetime.fromisoformat(text)

@@ -81,12 +81,12 @@ def utc(t: dt.datetime | None) -> dt.datetime | None:
 
 def city_time(t: dt.date | dt.datetime | None, zone: str,
               field: str | None = None) -> dt.datetime | None:
-    """A time a person typed, on the city's clock: :func:`cim.profile.city_time`. A
+    """A time a person typed, on the city's clock: :func:`cim.cityclock.city_time`. A
     date-time without an offset that the clock showed twice (the clocks went back over it)
     or never (they skipped it) is an InputError naming ``field``, as ``cim iot import``
     refuses such a reading: read as one of the two, or as an hour that did not exist, it
     was silently an hour off."""
-    from cim.profile import city_time as on_city_clock
+    from cim.cityclock import city_time as on_city_clock
 
     if isinstance(t, dt.datetime) and t.tzinfo is None:
         from layers.iot.times import local_problem
@@ -100,7 +100,7 @@ def city_time(t: dt.date | dt.datetime | None, zone: str,
 def zone_of(profile: CityProfile | None) -> str:
     """The clock a city's people read times on: its profile's ``timezone`` (None: China's, as
     the served app without a profile reads them)."""
-    from cim.profile import CHINA_TIME
+    from cim.cityclock import CHINA_TIME
 
     return profile.timezone if profile is not None else CHINA_TIME
 
@@ -112,7 +112,7 @@ def instant_text(t: dt.datetime, zone: str) -> str:
     time the 受理员 typed as 09:30 in China 01:30. A fraction of a second is kept when there is
     one: two times within one second, cut to it, would read equal in a refusal saying one is
     before the other."""
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
 
     spec = "seconds" if t.microsecond == 0 else "microseconds"
     local = on_city_clock(t, zone)

@@ -183,7 +183,7 @@ def future_year_problem(year: int, profile: CityProfile | None) -> str | None:
     year (on its clock, the profile's ``timezone``). A mistyped year (2062 for 2026) was
     computed on today's data, stored for good and became the map's latest year; a plan-target
     scenario is asked for explicitly (``--future-year``, the process's ``future_year``)."""
-    from cim.profile import city_today
+    from cim.cityclock import city_today
 
     now = profile.today() if profile is not None else city_today()
     if year <= now.year:

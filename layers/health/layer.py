@@ -8,8 +8,8 @@ project) shows the latest year's district rows, :data:`MAP_WHERE`.
 
 from __future__ import annotations
 
+from cim.cityclock import CHINA_TIME
 from cim.layerdefs import Column, LayerDef
-from cim.profile import CHINA_TIME
 
 # The table's other columns: published by the OGC API collection and in the QGIS layer, not
 # carried by the tiles, which carry the declared columns (services/tiles.py: no JSON detail,

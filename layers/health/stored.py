@@ -202,7 +202,7 @@ def _detail(detail: Any, order: dict[str, int]) -> dict[str, Any]:
 def on_clock(t: dt.datetime | None, zone: str) -> str:
     """A stored time as the city reads it (its clock, with the offset), then in UTC as
     ``--json`` writes it, as ``cim cases`` shows times; '-' for none."""
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
 
     if t is None:
         return "-"

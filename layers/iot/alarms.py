@@ -134,7 +134,7 @@ def open_alarm(conn: psycopg.Connection, cfg: IotConfig, sensor: dict[str, Any],
     reported = min(at, conn.execute("SELECT now()").fetchone()[0])
     late = ""
     if received_at is not None:
-        from cim.profile import on_city_clock
+        from cim.cityclock import on_city_clock
 
         late = (f"；迟报：监测时间 {on_city_clock(at, cfg.timezone):%Y-%m-%d %H:%M:%S}，接收时间 "
                 f"{on_city_clock(received_at, cfg.timezone):%Y-%m-%d %H:%M:%S}")
@@ -251,7 +251,7 @@ def _after_final(conn: psycopg.Connection, cfg: IotConfig, case_code: str, devic
     the episode was worse than the case was handled as. The case is not reopened: the
     workflow file (case_workflow.yaml) has no transition out of a final state, and whether
     to open a new case is the people's decision. True when the case is final."""
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
     from layers.cases.store import record_event
     from layers.cases.workflow import load_workflow, workflow_file
 

@@ -40,7 +40,7 @@ def _time(text: str, tz: dt.tzinfo | str | None) -> tuple[dt.datetime | None, st
     (2026/12/1 16:00, an Excel display), without a UTC offset and no --tz given, a fraction
     of a second below the microsecond (never cut: :mod:`layers.iot.times`), or a wall-clock
     time the --tz zone had twice or never. ``tz``: a fixed offset, or an IANA zone name read
-    through the platform's one rule for the city's clock (:func:`cim.profile.city_time`)."""
+    through the platform's one rule for the city's clock (:func:`cim.cityclock.city_time`)."""
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -54,7 +54,7 @@ def _time(text: str, tz: dt.tzinfo | str | None) -> tuple[dt.datetime | None, st
             return None, (f"time {shown(text)} has no UTC offset (write one, or give --tz +08:00 "
                           "or --tz Asia/Shanghai)")
         if isinstance(tz, str):
-            from cim.profile import city_time
+            from cim.cityclock import city_time
 
             problem = local_problem(t, tz)
             return (None, problem) if problem else (city_time(t, tz), None)
@@ -215,8 +215,8 @@ def _tz(text: str | None) -> dt.tzinfo | str | None:
 
 def _when(text: str | None, name: str, zone: str) -> dt.datetime | None:
     """A time typed on the command line: ISO 8601, without an offset on the city's clock
-    ``zone`` (:func:`cim.profile.city_time`), as the case commands read theirs."""
-    from cim.profile import city_time
+    ``zone`` (:func:`cim.cityclock.city_time`), as the case commands read theirs."""
+    from cim.cityclock import city_time
 
     if text is None:
         return None
@@ -234,8 +234,8 @@ def _when(text: str | None, name: str, zone: str) -> dt.datetime | None:
 def _city(c: Ctx, t: dt.datetime, timespec: str = "auto") -> str:
     """A time as the listings print it: in the city's clock (its profile's timezone), with
     its offset (2026-06-15T13:00+08:00) — the database session's UTC without an offset was
-    read as local time, 8 hours off in China: :func:`cim.profile.on_city_clock`)."""
-    from cim.profile import on_city_clock
+    read as local time, 8 hours off in China: :func:`cim.cityclock.on_city_clock`)."""
+    from cim.cityclock import on_city_clock
 
     return on_city_clock(t, c.profile.timezone).isoformat(timespec=timespec)
 

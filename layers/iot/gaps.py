@@ -22,8 +22,8 @@ from typing import Any
 
 import psycopg
 
+from cim.cityclock import on_city_clock
 from cim.errors import InputError
-from cim.profile import on_city_clock
 from cim.times import rfc3339
 from layers.iot import alarms as alarm_ops
 from layers.iot.thresholds import IotConfig, cached_config

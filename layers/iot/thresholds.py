@@ -23,9 +23,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from cim.cityclock import CHINA_TIME
 from cim.errors import ConfigError
 from cim.profile import (
-    CHINA_TIME,
     DICTIONARY_DIR,
     CityProfile,
     dictionary_file,

@@ -10,7 +10,7 @@ whole microsecond) and otherwise refused, naming the time, for the sender to rou
 
 A time without an offset takes the one the operator names (``cim iot import --tz``): a fixed
 offset (+08:00) or the city's IANA zone (Asia/Shanghai), the latter through the platform's one
-rule for the city's clock (:func:`cim.profile.city_time`). A local time a zone with summer
+rule for the city's clock (:func:`cim.cityclock.city_time`). A local time a zone with summer
 time has twice (the hour the clocks go back) or not at all (the hour they skip) is refused:
 either instant chosen silently would be an hour off, or two readings one key.
 """
@@ -50,7 +50,7 @@ def sub_microsecond_problem(text: str) -> str | None:
 
 def parse_offset_or_zone(text: str) -> dt.tzinfo | str:
     """A ``--tz`` value: a fixed UTC offset (+08:00, -05:00, Z) as a tzinfo, or an IANA zone
-    name (Asia/Shanghai) as the name, for :func:`cim.profile.city_time`; a ValueError saying
+    name (Asia/Shanghai) as the name, for :func:`cim.cityclock.city_time`; a ValueError saying
     what is accepted otherwise (a name in other letter case is named back as the zone)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 

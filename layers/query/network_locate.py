@@ -14,8 +14,9 @@ import datetime as dt
 
 import psycopg
 
+from cim.cityclock import CHINA_TIME, on_city_clock
 from cim.errors import InputError
-from cim.profile import CHINA_TIME, CityProfile, on_city_clock
+from cim.profile import CityProfile
 from layers.query.pipes import resolve_profile
 
 _LOCATE = """

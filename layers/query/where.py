@@ -62,7 +62,7 @@ def compile_where(layer: str, text: str, srid: int, alias: str, zone: str | None
                   ) -> tuple[sql.Composable, list]:
     """The CQL2 text ``text`` on ``layer`` as (SQL fragment on ``alias``, bound values);
     ``zone``: the city's clock, which reads a date against a date-time property
-    (:func:`cim.profile.city_time`, as the OGC API's filters read it)."""
+    (:func:`cim.cityclock.city_time`, as the OGC API's filters read it)."""
     from cim.cql2 import FilterError, to_sql  # generic; see the module docstring
 
     try:

@@ -45,7 +45,7 @@ import datetime as dt
 import psycopg
 from psycopg.types.json import Jsonb
 
-from cim.profile import CHINA_TIME
+from cim.cityclock import CHINA_TIME
 from layers.risk.config import LEVELS, Matrix
 
 FLAG = "alarm:"

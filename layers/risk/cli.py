@@ -165,7 +165,7 @@ def add_cmd(c: Ctx, risk_type: str, asset: str | None, point: str | None, crs: s
 @pass_ctx
 def history_cmd(c: Ctx, code: str, as_json: bool) -> None:
     """The level of the point CODE at each assessment."""
-    from cim.profile import on_city_clock
+    from cim.cityclock import on_city_clock
     from layers.risk.listing import history
 
     rows = history(c.conninfo(), code)
@@ -196,7 +196,7 @@ def measure_cmd(c: Ctx, code: str, status: str | None, deadline: dt.datetime | N
                 measure: str | None, unit: str | None, as_json: bool) -> None:
     """Record progress on the control measure of the point CODE (a new version of it; what
     it says already changes nothing)."""
-    from cim.profile import city_today
+    from cim.cityclock import city_today
     from layers.risk.config import load_matrix, matrix_path
     from layers.risk.manual import update_measure
 

@@ -16,16 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cim.cityclock import CHINA_TIME, city_today
 from cim.errors import ConfigError
 from cim.layerdefs import LAYERS
-from cim.profile import (
-    CHINA_TIME,
-    DICTIONARY_DIR,
-    CityProfile,
-    city_today,
-    read_csv_dictionary,
-    read_yaml_mapping,
-)
+from cim.profile import DICTIONARY_DIR, CityProfile, read_csv_dictionary, read_yaml_mapping
 
 LEVELS = ("重大", "较大", "一般", "低")
 COLORS = ("红", "橙", "黄", "蓝")
