@@ -273,14 +273,21 @@ class ClassLookup:
             for k in keys:
                 if k:
                     self.by_key.setdefault(norm_key(k), row)
+        # a spreadsheet or a numeric field drops a code's leading zeros (道路等级 02 → 2): the
+        # digits are read at the codes' width when every numeric code has the same one
+        widths = {len(c) for r in self.rows if (c := (r.get("code") or "").strip()).isdigit()}
+        self.width = widths.pop() if len(widths) == 1 else 2
 
     def find(self, value: Any) -> dict[str, str] | None:
         if is_blank(value):
             return None
-        s = norm_key(value)
         if isinstance(value, float) and value.is_integer():
-            s = str(int(value)).zfill(2)
-        return self.by_key.get(s)
+            value = int(value)
+        s = norm_key(value)
+        found = self.by_key.get(s)
+        if found is None and s.isascii() and s.isdigit() and len(s) < self.width:
+            found = self.by_key.get(s.zfill(self.width))
+        return found
 
 
 # -- whole batches (the fast path of converters; same results as the row functions above) --
