@@ -207,7 +207,7 @@ def replay_sample_day(d: TestDB, profile: CityProfile) -> dict:
 
     import psycopg
 
-    from layers.iot.cli import read_csv
+    from layers.iot.csv_readings import read_csv
     from layers.iot.gaps import detect
     from layers.iot.ingest import ingest
     from layers.iot.partitions import ensure_months, month_of

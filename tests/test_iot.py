@@ -449,11 +449,12 @@ def test_csv_import_bad_row_writes_nothing_then_imports(d, tmp_path):
 
     out = json.loads(p.stdout)
     assert (out["inserted"], out["unknown_sensor"], out["alarms_opened"]) == (2, 1, 1)
+    assert out["columns"] == {"sensor": "设备编号", "time": "监测时间", "value": "监测值"}
     assert d.rows("SELECT ts, level FROM alarms a JOIN readings r ON r.sensor_code = "
                   "a.sensor_code AND r.ts = a.opened_at WHERE a.sensor_code = %s",
                   (s,)) == [(t(5) - dt.timedelta(hours=8), 2)]
     with pytest.raises(InputError):
-        from layers.iot.cli import read_csv
+        from layers.iot.csv_readings import read_csv
 
         read_csv(tmp_path / "missing.csv")
 
@@ -462,7 +463,7 @@ def test_csv_import_says_why_a_time_is_refused(tmp_path):
     """An Excel display time (2026/12/1 16:00) is refused as no ISO 8601 time, also with --tz
     given (it said "… not ISO 8601 with a UTC offset (or give --tz)" to a user who had); a
     time without an offset and no --tz is refused as that."""
-    from layers.iot.cli import read_csv_rows
+    from layers.iot.csv_readings import read_csv_rows
 
     f = tmp_path / "r.csv"
     for cell, tz, words in (("2026/12/1 16:00", dt.timezone(dt.timedelta(hours=8)),
