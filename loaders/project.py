@@ -45,6 +45,7 @@ import pyproj
 
 from cim.crs import SAME_PLACE_M, crs_label, epsg_of, extent_points, parse_crs, same_place
 from cim.errors import InputError
+from loaders.dxf_entities import unread_entities
 from loaders.engine.checksum import delivery_files, file_sha256, files_sha256
 from loaders.sources.precheck import MAX_ZIP_MEMBERS, ZIP_ERRORS, precheck
 from loaders.sources.read import (
@@ -114,6 +115,7 @@ def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> Project
     records: list[dict] = []
     declared: dict[str, pyproj.CRS | None] = {}
     notes: dict[str, list[str]] = {}
+    paper = 0  # a layout's entities (paper space): no part of the drawing
     for name in names:
         if _features(read_path, opts, name) == 0:
             continue  # a template's layer left empty (拆除: nothing demolished)
@@ -127,13 +129,25 @@ def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> Project
             closed = set(batch.rings_closed.tolist())
             for i, g in enumerate(batch.geometries):
                 props = {k: _value(v[i]) for k, v in batch.columns.items()}
+                if dxf and props.get("PaperSpace"):
+                    paper += 1
+                    continue
                 layer = str(props.get("Layer") or name) if dxf else name
                 records.append({"layer": layer, "row": batch.row(i),
                                 "properties": props, "geometry": g,
                                 "ring_closed": i in closed})
+    merged = _merged(notes)
+    if paper:
+        merged.append(f"{paper} entit{'y' if paper == 1 else 'ies'} of the drawing's layouts "
+                      "(paper space: frames, title blocks, viewports' contents) left out; the "
+                      "check reads model space")
+    if path.suffix.lower() == ".dxf":  # what GDAL skips without a word: refused by the check
+        records.extend({"layer": u.layer, "row": None, "properties": {}, "geometry": None,
+                        "ring_closed": False, "unread_entity": u}
+                       for u in unread_entities(path))
     if not records:
         raise InputError("the project file has no features", path=str(path))
-    return _project_file(path, file_sha256(path), records, declared, crs, _merged(notes))
+    return _project_file(path, file_sha256(path), records, declared, crs, merged)
 
 
 # DXF $INSUNITS codes of lengths a CAD drawing is kept in other than metres

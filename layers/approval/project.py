@@ -159,6 +159,15 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     unread_fields: dict[str, dict[str, None]] = {}  # layer → fields of no attribute, given
     roleless: dict[str, list[int]] = {}  # layer → rows of features without a role
     for rec in records:
+        if rec.get("unread_entity") is not None:  # loaders.dxf_entities: GDAL skipped it
+            u = rec["unread_entity"]
+            probs.add(f"a {u.type} entity (handle {u.handle or '?'}"
+                      + (f", in block {u.block!r}" if u.block else "")
+                      + ") cannot be read: GDAL reads no 3D solid, region, surface or mesh "
+                      "(nor images, proxies, construction lines); draw its outline as a closed "
+                      "polyline on the layer (AutoCAD: FLATSHOT, or EXPLODE it), or remove it "
+                      "from the drawing", rec["layer"])
+            continue
         note_unread_fields(rec, unread_fields, names)
         again: list[tuple[str, str, Any]] = []
         attrs, text = attrs_of(rec["properties"], again, names)
