@@ -412,10 +412,14 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
         ground = parse_value(p, pr, "地面高程", lambda x: as_float(x, -500, 9000),
                         v("ground_elevation"))
         g = g2[i]
+        if g is not None and g.geom_type == "MultiPoint" and len(g.geoms) == 1:
+            g = g.geoms[0]  # a node layer of MultiPoints (QGIS, ArcGIS exports): its point
         if g is None or shapely.is_missing(g) or g.is_empty:
             pr.append(("missing_value", "geometry", None, "the feature has no geometry"))
         elif g.geom_type != "Point":
-            pr.append(("bad_value", "geometry", g.geom_type, "a point is expected"))
+            pr.append(("bad_value", "geometry", g.geom_type, "a point is expected"
+                       + (" (a MultiPoint of one point is read as its point)"
+                          if g.geom_type == "MultiPoint" else "")))
         elif not np.isfinite([g.x, g.y]).all():
             pr.append(("bad_value", "geometry", None, "coordinates are not finite"))
         else:
