@@ -231,17 +231,38 @@ def name_unread_geometries(batch: Any, rejects: list) -> list:
     WKT, :meth:`loaders.sources.read.Batch.unread_geometries`) rejected as what it is: an
     ``invalid_geometry`` naming the field, its text kept in the reject's attrs — not a
     feature "with no geometry" whose text is gone."""
+    if not rejects:  # nothing decoded for a batch without one (a reload skips most)
+        return rejects
     unread = batch.unread_geometries() if hasattr(batch, "unread_geometries") else {}
-    if not unread:
+    empty = any(r.reason == "empty_geometry" for r in rejects)
+    refused = batch.refused_geometries() \
+        if empty and hasattr(batch, "refused_geometries") else {}
+    curved = {batch.row(p) for p in batch.straightened.tolist()} \
+        if getattr(batch, "decoded", False) else set()
+    for r in rejects:  # the geometry a reject keeps is GDAL's straightened one: said
+        if r.row_number in curved and "curve_linearized" not in r.message:
+            r.message += (" (curve_linearized: its curves were straightened by GDAL, and the "
+                          "reject keeps the straightened geometry)")
+    if not unread and not refused:
         return rejects
     by_row = {batch.row(p): t for p, t in unread.items()}
+    geos = {batch.row(p): t for p, t in refused.items()}
     f = batch.geometry_field
     for r in rejects:
+        if r.reason != "empty_geometry":
+            continue
         t = by_row.get(r.row_number)
-        if t is not None and r.reason == "empty_geometry":
+        if t is not None:
             r.reason, r.field = "invalid_geometry", f
             r.message = f"field {f!r}: {t[:200]!r} is no geometry GDAL can read (WKT expected)"
             r.attrs = {**r.attrs, f: t}
+            continue
+        t = geos.get(r.row_number)
+        if t is not None:  # kept as delivered, in the reject's geometry text
+            r.reason, r.field = "invalid_geometry", f or "geometry"
+            r.message = (f"{t[:200]} is no usable geometry (a line needs two points, a ring "
+                         "four): redraw it")
+            r.geom_wkt = t
     return rejects
 
 

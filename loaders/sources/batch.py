@@ -14,7 +14,12 @@ import pyarrow.compute
 import shapely
 
 from loaders.sources.marks import CLOSED
-from loaders.sources.wkb import faces_wkb, remember_straightened, straightened_rows
+from loaders.sources.wkb import (
+    faces_wkb,
+    gdal_wkt,
+    remember_straightened,
+    straightened_rows,
+)
 
 
 def object_column(arr: pyarrow.Array) -> np.ndarray:
@@ -193,6 +198,11 @@ class Batch:
         return self._geometries
 
     @property
+    def decoded(self) -> bool:
+        """Whether :attr:`geometries` were decoded (a reload skipping the batch never does)."""
+        return self._geometries is not None
+
+    @property
     def rings_closed(self) -> np.ndarray:
         """Positions of the features whose WKB held a polygon ring that was not closed, read
         closed (:func:`closed_rows`)."""
@@ -227,6 +237,22 @@ class Batch:
                      geometry_field=self.geometry_field,
                      repeated_ids=None if self.repeated_ids is None
                      else self.repeated_ids[idx])
+
+    def refused_geometries(self) -> dict[int, str]:
+        """{position: GDAL's WKT of it} of the features GDAL read a geometry for that GEOS
+        refuses even with its rings closed (a line of one point): they read as missing, and
+        were rejected as having no geometry, the delivered one gone from the reject; a
+        reject keeps this text (:func:`loaders.common.name_unread_geometries`)."""
+        if self.wkb is None:
+            return {}
+        at = np.flatnonzero(shapely.is_missing(self.geometries))
+        out: dict[int, str] = {}
+        for i in at.tolist():
+            w = self.wkb[i]
+            text = gdal_wkt(bytes(w)) if w is not None and len(w) else None
+            if text:
+                out[i] = text
+        return out
 
     def unread_geometries(self) -> dict[int, str]:
         """{position: the text as delivered} of the features whose geometry column

@@ -175,6 +175,8 @@ class _Gdal:
                     ("OGR_G_GetLinearGeometry", vp, [vp, ctypes.c_double, vp]),
                     ("OGR_G_WkbSizeEx", sz, [vp]),
                     ("OGR_G_ExportToIsoWkb", ctypes.c_int, [vp, ctypes.c_int, ctypes.c_char_p]),
+                    ("OGR_G_ExportToIsoWkt", ctypes.c_int, [vp, ctypes.POINTER(ctypes.c_char_p)]),
+                    ("VSIFree", None, [vp]),
                     ("OGR_G_DestroyGeometry", None, [vp])):
                 fn = getattr(lib, name)
                 fn.restype, fn.argtypes = res, args
@@ -233,6 +235,26 @@ def _straightened(w: bytes, collection: bool) -> bytes | None:
             return buf.raw
         finally:
             gdal.OGR_G_DestroyGeometry(lin)
+    finally:
+        gdal.OGR_G_DestroyGeometry(h)
+
+
+def gdal_wkt(w: bytes) -> str | None:
+    """The ISO WKT GDAL writes of the WKB ``w`` — for a geometry GDAL read that GEOS refuses
+    (a line of one point: "point array must contain 0 or >1 elements"), which a reject keeps
+    as delivered; None when GDAL cannot parse it either."""
+    gdal = _Gdal.get()
+    h = ctypes.c_void_p()
+    if gdal.OGR_G_CreateFromWkbEx(w, None, ctypes.byref(h), len(w)) != 0 or not h.value:
+        return None
+    try:
+        out = ctypes.c_char_p()
+        if gdal.OGR_G_ExportToIsoWkt(h, ctypes.byref(out)) != 0 or out.value is None:
+            return None
+        try:
+            return out.value.decode("ascii", errors="replace")
+        finally:
+            gdal.VSIFree(ctypes.cast(out, ctypes.c_void_p))
     finally:
         gdal.OGR_G_DestroyGeometry(h)
 
