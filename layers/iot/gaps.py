@@ -57,6 +57,21 @@ def out_of_service(status: str | None) -> str:
     return f"sensor status {status} (not in service)"
 
 
+# an active alarm (``al``) of a sensor (``s``, its current version) that the registry has since
+# moved: to another asset, or another place — its alarm copied the asset and point it had
+MOVED_SQL = ("(al.id IS NOT NULL AND (al.asset_code IS DISTINCT FROM s.asset_code "
+             "OR NOT ST_Equals(al.geom, s.geom)))")
+
+
+def moved_reason(old_asset: str | None, new_asset: str | None) -> str:
+    """Why the alarm of a sensor the registry moved ended: its readings measure another
+    place now (they went on raising the old pipe's alarm, its case and risk point)."""
+    if old_asset != new_asset:
+        return (f"sensor moved from asset {old_asset or '—'} to {new_asset or '—'} (sensor "
+                "registry): the alarm was of its former place")
+    return "sensor moved to another place (sensor registry): the alarm was of its former place"
+
+
 def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
            config: IotConfig | None = None) -> dict[str, Any]:
     """Open gap alarms for silent sensors, clear those that report again; the codes."""
@@ -120,6 +135,19 @@ def detect(conn: psycopg.Connection, now: dt.datetime | None = None,
                 "st.alarm_id IS NOT NULL AND (s.code IS NULL OR s.status = ANY(%s)) "
                 "ORDER BY 1 FOR UPDATE OF st", (list(cfg.end_statuses),)).fetchall():
             c = alarm_ops.clear(conn, cfg, alarm_id, now, None, reason=out_of_service(status))
+            conn.execute("UPDATE sensor_state SET alarm_level = NULL, alarm_id = NULL "
+                         "WHERE sensor_code = %s", (code,))
+            if c:
+                cleared.append(c)
+        # a sensor the registry moved: the alarm of its former place ends (a reading would
+        # end it too, and open one at the new place if it is beyond a threshold there)
+        for code, alarm_id, old_asset, new_asset in conn.execute(
+                "SELECT st.sensor_code, st.alarm_id, al.asset_code, s.asset_code FROM "
+                "sensor_state st JOIN sensors s ON s.code = st.sensor_code AND s.valid_to IS "
+                "NULL JOIN alarms al ON al.id = st.alarm_id AND al.status = 'active' WHERE "
+                f"{MOVED_SQL} ORDER BY 1 FOR UPDATE OF st").fetchall():
+            c = alarm_ops.clear(conn, cfg, alarm_id, now, None,
+                                reason=moved_reason(old_asset, new_asset))
             conn.execute("UPDATE sensor_state SET alarm_level = NULL, alarm_id = NULL "
                          "WHERE sensor_code = %s", (code,))
             if c:

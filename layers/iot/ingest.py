@@ -52,7 +52,7 @@ from cim.errors import CimError, InputError
 from cim.text import named, shown
 from layers.iot import alarms as alarm_ops
 from layers.iot import late as late_path
-from layers.iot.gaps import out_of_service
+from layers.iot.gaps import MOVED_SQL, moved_reason, out_of_service
 from layers.iot.partitions import add_months, missing_months, month_of, partition_name
 from layers.iot.thresholds import IotConfig, cached_config
 
@@ -353,10 +353,15 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
         "  OR a.mts >= st.last_ts THEN a.lv ELSE st.last_value END, updated_at = now() "
         "  FROM a WHERE st.sensor_code = a.sensor_code) "
         "SELECT a.sensor_code, s.type_code, s.asset_class, a.vmin, a.vmax, a.first_ts, a.late, "
-        "s.status, a.lmin, a.lmax FROM a JOIN sensors s ON s.code = a.sensor_code "
-        "AND s.valid_to IS NULL").fetchall()
+        "s.status, a.lmin, a.lmax, "
+        # its active alarm is of another place: the registry moved the sensor (MOVED_SQL)
+        f"CASE WHEN {MOVED_SQL} THEN al.asset_code END, "
+        f"CASE WHEN {MOVED_SQL} THEN s.asset_code END, coalesce({MOVED_SQL}, false) "
+        "FROM a JOIN sensors s ON s.code = a.sensor_code AND s.valid_to IS NULL "
+        "JOIN sensor_state st ON st.sensor_code = a.sensor_code "
+        "LEFT JOIN alarms al ON al.id = st.alarm_id AND al.status = 'active'").fetchall()
     late_hits = {}  # sensors with a late reading at or past their least severe on
-    for code, type_code, asset_class, *_, late, status, lmin, lmax in agg:
+    for code, type_code, asset_class, *_, late, status, lmin, lmax, _o, _n, _m in agg:
         counts["late"] += late
         if late and status not in cfg.end_statuses:
             rs = cfg.rowset(type_code, asset_class)
@@ -366,10 +371,15 @@ def _evaluate(conn: psycopg.Connection, cfg: IotConfig, counts: dict[str, Any]) 
     if late_hits:
         _late(conn, cfg, late_hits, state, counts)
     walk, gaps, orphans = [], [], []
-    for code, type_code, asset_class, vmin, vmax, first_ts, _late_n, status, *_ in agg:
+    for (code, type_code, asset_class, vmin, vmax, first_ts, _late_n, status, _lmin, _lmax,
+         old_asset, new_asset, moved) in agg:
         last_ts, level, alarm_id, gap_id = state[code]
         if vmin is None:  # only late readings: older than its last report, they do not end
             continue      # its silence (the gap detector would open a new gap alarm at once)
+        if moved and level is not None:  # its readings now measure another place
+            orphans.append((code, alarm_id, first_ts, moved_reason(old_asset, new_asset)))
+            state[code] = (last_ts, None, None, gap_id)
+            level = alarm_id = None
         if gap_id is not None:  # a reading after its last report: it reports again
             gaps.append((code, gap_id, first_ts))
         if status in cfg.end_statuses:  # out of service (停用): its readings open no alarm
