@@ -173,8 +173,23 @@ def _prepare(kind: Kind, geoms: np.ndarray, transformer):
         p = prepare(geoms, transformer, kind.family)
         return list(p.geoms), p.reject, p.flags
     pts, pflags = _points(geoms)
+    # an area is judged as every polygon loader judges one (a ring of three points, a hole
+    # outside its shell: rejected; a bow-tie repaired) before its point is taken: a ring
+    # enclosing nothing became its first vertex, flagged only point_from_area
+    areas = [i for i, f in enumerate(pflags) if "point_from_area" in f]
+    area_reject: dict[int, tuple] = {}
+    if areas:
+        pa = prepare(np.asarray(geoms, dtype=object)[areas], None, "polygon")
+        for j, i in enumerate(areas):
+            if pa.reject[j] is not None:
+                area_reject[i] = pa.reject[j]
+            else:
+                pts[i] = shapely.point_on_surface(pa.geoms[j])
+                pflags[i] += [f for f in pa.flags[j] if f not in pflags[i]]
     p = prepare(pts, transformer, "point")
     reject = list(p.reject)
+    for i, r in area_reject.items():
+        reject[i] = r
     for i, g in enumerate(p.geoms):
         if reject[i] is None and g is not None and shapely.get_type_id(g) == 4:
             reject[i] = ("wrong_geometry_type", f"a MultiPoint of {len(g.geoms)} points where "
