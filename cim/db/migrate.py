@@ -65,7 +65,28 @@ def upgrade(url: str, srid: int, revision: str = "head",
             drop_map_views(psycopg_conninfo(url))
         with _views_kept(url):
             command.upgrade(cfg, revision)
+    if revision == "head":
+        _check_tables(url)
     return ensure_reader(url, reader)
+
+
+def _check_tables(url: str) -> None:
+    """Every declared layer has its table once the database is at head: a layer declared in
+    ``cim/layerdefs.py`` (or a room's ``RESULT_LAYERS``) without the migration that makes its
+    table migrated "successfully", and the commands reading every layer then failed with an
+    internal error (``profile apply`` half-way, after committing the districts)."""
+    from cim.layerdefs import declared_layers
+
+    tables = [ld.table for ld in declared_layers().values()]
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
+        missing = [t for t, there in conn.execute(
+            "SELECT t, to_regclass(t) IS NOT NULL FROM unnest(%s::text[]) AS t",
+            (tables,)).fetchall() if not there]
+    if missing:
+        raise ConfigError(
+            f"declared layer table(s) {', '.join(missing)} are made by no migration: a new "
+            "layer needs one (README, Architecture: adding a layer) — the database is at the "
+            "newest revision otherwise")
 
 
 def downgrade(url: str, srid: int, revision: str = "base") -> None:
