@@ -232,7 +232,12 @@ def load_styles(profile: CityProfile) -> Styles:
     styles = _read(profile, path)
     platform = DICTIONARY_DIR / "styles.yaml"
     if path.resolve() != platform.resolve():
-        _complete(styles, _read(profile, platform))
+        # only the styles the city's file lacks are read of the platform's: the others are
+        # checked against the city's dictionaries, which a city extends (a building use 11 of
+        # its own, coloured in its file, made the platform's buildings style "no colour for
+        # categories 11" — every map 500)
+        lacking = set(_declared()) - set(styles.layers)
+        _complete(styles, _read(profile, platform, only=lacking))
     _defaults(styles, _Reader(profile, path))
     return styles
 
@@ -268,8 +273,9 @@ def _defaults(styles: Styles, reader: _Reader) -> None:
         styles.tree.insert(0, TreeGroup(OTHER_GROUP, tuple(other)))
 
 
-def _read(profile: CityProfile, path: Path) -> Styles:
-    return _Reader(profile, path).styles(read_yaml_mapping(path, "the styles"))
+def _read(profile: CityProfile, path: Path, only: set[str] | None = None) -> Styles:
+    """The styles of ``path``; with ``only``, of those layers alone (the tree kept whole)."""
+    return _Reader(profile, path, only).styles(read_yaml_mapping(path, "the styles"))
 
 
 def _declared() -> dict[str, Any]:
@@ -309,8 +315,8 @@ def _complete(styles: Styles, platform: Styles) -> None:
 class _Reader:
     """Turns the YAML into objects, naming the file and key of anything wrong."""
 
-    def __init__(self, profile: CityProfile, path: Path) -> None:
-        self.profile, self.path = profile, path
+    def __init__(self, profile: CityProfile, path: Path, only: set[str] | None = None) -> None:
+        self.profile, self.path, self.only = profile, path, only
 
     def fail(self, msg: str, key: str) -> ConfigError:
         return ConfigError(msg, path=str(self.path), field=key)
@@ -319,7 +325,8 @@ class _Reader:
         if not isinstance(raw, dict):
             raise self.fail("the styles file is a mapping of label_font, tree and layers", "")
         layers = {name: self.guarded(f"layers.{name}", self.layer, name, spec or {})
-                  for name, spec in (raw.get("layers") or {}).items()}
+                  for name, spec in (raw.get("layers") or {}).items()
+                  if self.only is None or name in self.only}
         tree = [self.guarded(f"tree[{i}]", self.group, g, i, layers)
                 for i, g in enumerate(raw.get("tree") or [])]
         return Styles(self.path, str(raw.get("label_font") or "Noto Sans CJK SC Regular"),
@@ -509,6 +516,6 @@ class _Reader:
             split = TreeSplit(tuple(names), s["by"], tuple((c.value, c.label) for c in cats),
                               str(s.get("suffix", "")))
         for n in names:
-            if n not in layers:
+            if n not in layers and (self.only is None or n in self.only):
                 raise self.fail(f"layer {n!r} has no style under 'layers'", key)
         return TreeGroup(str(spec["group"]), tuple(names) if not split else (), split)
