@@ -47,11 +47,13 @@ from psycopg import sql
 from cim.graphs import components
 from cim.profile import CityProfile
 from layers.query.pipes import NO_JIT, TAP_TOLERANCE_M, apart_subclasses, elevation_sql
-from layers.query.valves import BROKEN, valve_state, valve_states
+from layers.query.valves import (
+    BROKEN,
+    isolating_appurtenances,
+    valve_state,
+    valve_states,
+)
 
-# appurtenances that isolate (the class dictionaries' 阀门 and 阀门井; not air, drain or check
-# valves, which cannot shut a pipe off)
-ISOLATION_VALVES = ("阀门", "阀门井")
 ABANDONED_STATUS = "1"  # pipe_status.csv: 1 废弃
 
 
@@ -321,13 +323,14 @@ def network(conn: psycopg.Connection, pipe_class: str,
     """
     states = valve_states(profile)
     apart = apart_subclasses(profile)
+    isolating = isolating_appurtenances(profile, pipe_class)
     version = (*conn.execute(VERSION_SQL).fetchone(), tuple(sorted(states.items())),
-               tuple(sorted(apart)))
+               tuple(sorted(apart)), isolating)
     key = (conn.info.dsn, pipe_class)
     net = _CACHE.get(key)
     if net is not None and net.version == version:
         return net
-    net = load_network(conn, pipe_class, version, states, apart)
+    net = load_network(conn, pipe_class, version, states, apart, isolating)
     with _CACHE_LOCK:
         _CACHE[key] = net
     return net
@@ -335,12 +338,15 @@ def network(conn: psycopg.Connection, pipe_class: str,
 
 def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
                  states: dict[str, int] | None = None,
-                 apart: frozenset[tuple[str, str, str]] | None = None) -> Network:
+                 apart: frozenset[tuple[str, str, str]] | None = None,
+                 isolating: tuple[str, ...] | None = None) -> Network:
     """Read the current segments and valves of ``pipe_class`` into a :class:`Network`
-    (``states``: :func:`valve_states`, ``apart``: :func:`apart_subclasses`, the platform's
-    if None)."""
+    (``states``: :func:`valve_states`, ``apart``: :func:`apart_subclasses`, ``isolating``:
+    :func:`isolating_appurtenances`, the platform's if None)."""
     states = valve_states() if states is None else states
     apart = apart_subclasses(None) if apart is None else apart
+    if isolating is None:
+        isolating = isolating_appurtenances(None, pipe_class)
     conn.execute(NO_JIT)  # the reads pass the JIT threshold: compiling costs more than it saves
     # binary: the lines' WKB as bytes, not hex text to decode (a tenth of the read)
     segs = conn.cursor(binary=True).execute(_SEGMENTS, (pipe_class, ABANDONED_STATUS)
@@ -356,7 +362,7 @@ def load_network(conn: psycopg.Connection, pipe_class: str, version: tuple = (),
     down = ~(z1 > z0)  # rises start → end: flows end → start; equal or unknown: digitised
     node_of = {c: i for i, c in enumerate(node_codes.tolist())}
     seg_of = {c: i for i, c in enumerate(codes.tolist())}
-    vals = conn.execute(_VALVES, (ABANDONED_STATUS, pipe_class, list(ISOLATION_VALVES))
+    vals = conn.execute(_VALVES, (ABANDONED_STATUS, pipe_class, list(isolating))
                         ).fetchall()
     vcodes, vstate, vnode, vseg, vat = [], [], [], [], []
     # the state of each (note, attributes) once: most valves of a network share a few (their

@@ -52,6 +52,27 @@ def _truth(value: Any) -> bool | None:
     return True if k in _TRUE else False if k in _FALSE else None
 
 
+# the appurtenances that shut a pipe off when pipe_features.csv has no ``isolates`` column (a
+# city's copy made before it): the platform's 阀门 and 阀门井 — not air, drain or check valves
+ISOLATING_BY_NAME = ("阀门", "阀门井")
+
+
+def isolating_appurtenances(profile: CityProfile | None, pipe_class: str) -> tuple[str, ...]:
+    """The appurtenance names of ``pipe_class`` that isolate (pipe_features.csv rows of kind
+    附属物 with ``isolates`` 1, of the class or of every class ``*``): a city that named its
+    valves 闸阀 in its copy got no valve to close and the whole network cut off by a burst,
+    the names being written in code."""
+    path = profile.dictionary_path("pipe_features", ".csv") if profile is not None \
+        else DICTIONARY_DIR / "pipe_features.csv"
+    rows = read_csv_dictionary(path)
+    if rows and all(r.get("isolates") is None for r in rows):
+        return ISOLATING_BY_NAME
+    return tuple(sorted({(r.get("name") or "").strip() for r in rows
+                         if (r.get("kind") or "").strip() == "附属物"
+                         and (r.get("class") or "").strip() in (pipe_class, "*")
+                         and (r.get("isolates") or "").strip() == "1"}))
+
+
 def valve_states(source: CityProfile | Path | None = None) -> dict[str, int]:
     """Normalised value → OPEN / CLOSED / BROKEN from ``valve_states.csv`` (a city's override
     in its ``profile``, a file, else the platform's): each row's ``name`` and ``aliases``."""
