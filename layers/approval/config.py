@@ -15,13 +15,14 @@ from typing import Any
 
 from cim.errors import ConfigError
 from cim.profile import DICTIONARY_DIR, CityProfile, read_yaml_mapping
+from layers.approval.linework import TYPE_CODES
 
 FILE = "approval_rules.yaml"
 RULE_IDS = ("inside_site", "setback_road", "setback_site", "setback_blue", "overlap_green",
             "overlap_blue", "overlap_purple", "overlap_yellow", "height_parcel",
             "height_zones", "far", "density", "green_ratio", "pipe_clearance",
             "existing_buildings", "building_spacing")
-LINE_TYPES = ("道路红线", "绿线", "蓝线", "紫线", "黄线")
+LINE_TYPES = tuple(TYPE_CODES)  # the standard names of the types the rules know
 # how the green drawn over an underground structure (地上层数 0) counts in the green ratio
 GREEN_OVER_UNDERGROUND = ("review", "count", "exclude")
 
@@ -105,9 +106,13 @@ def load_config(profile: CityProfile | None, path: str | Path | None = None) -> 
                 raise ConfigError(f"{k} is missing", path=str(p), field=f"{key}.{k}")
         params = {k: v for k, v in spec.items()
                   if k not in ("title_zh", "title_en", "clause", "enabled")}
-        if rid.startswith("overlap_") and params.get("line_type") not in LINE_TYPES:
-            raise ConfigError(f"line_type must be one of {', '.join(LINE_TYPES)}", path=str(p),
-                              field=f"{key}.line_type")
+        if rid.startswith("overlap_"):  # a standard name, or its code (HX LVX LX ZX HUX)
+            by_code = {c: n for n, c in TYPE_CODES.items()}
+            params["line_type"] = by_code.get(params.get("line_type"), params.get("line_type"))
+            if params["line_type"] not in LINE_TYPES:
+                raise ConfigError(f"line_type must be one of {', '.join(LINE_TYPES)} (or its "
+                                  f"code: {', '.join(TYPE_CODES.values())})", path=str(p),
+                                  field=f"{key}.line_type")
         if rid == "setback_road":
             _platform_default(params, rid, "centre_line_max_width_m", p)
             _number(params, "centre_line_max_width_m", p)

@@ -17,7 +17,7 @@ import shapely
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from layers.approval.linework import AREA_TYPES, LINEAL
+from layers.approval.linework import AREA_CODES, LINEAL
 from layers.query.common import ident
 from layers.query.pipes import NO_JIT
 from layers.query.sqlparts import storage_srid
@@ -77,14 +77,14 @@ def _joining_lines(cur, lines: list[dict[str, Any]], srid: int, tolerance: float
     end within ``tolerance``, and so on (one recursive query: a line's loose ends are its
     ``ST_Boundary``, none for a closed one): a ring exported in pieces is read whole, its far
     pieces too (:mod:`layers.approval.linework`)."""
-    start = [ln["code"] for ln in lines if ln["line_type"] in AREA_TYPES
+    start = [ln["code"] for ln in lines if ln["line_type_code"] in AREA_CODES
              and ln["geom"].geom_type in LINEAL and not ln["geom"].boundary.is_empty]
     if not start:
         return []
     q = sql.SQL(
         "WITH RECURSIVE walk(code) AS (SELECT unnest(%(start)s::text[]) COLLATE \"C\" UNION "
         "SELECT c.code FROM walk w JOIN control_lines l ON l.code = w.code AND l.valid_to "
-        "IS NULL JOIN control_lines c ON c.valid_to IS NULL AND c.line_type = l.line_type "
+        "IS NULL JOIN control_lines c ON c.valid_to IS NULL AND c.line_type_code = l.line_type_code "
         "AND ST_DWithin(c.geom, ST_Boundary(l.geom), %(tol)s)) "
         "SELECT {cols}, ST_AsBinary(c.geom) AS wkb FROM walk JOIN control_lines c USING (code) "
         "WHERE c.valid_to IS NULL AND NOT c.code = ANY(%(known)s) ORDER BY c.code").format(

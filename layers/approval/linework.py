@@ -25,6 +25,16 @@ from shapely.geometry import LineString
 
 LINEAL = ("LineString", "MultiLineString")
 AREA_TYPES = ("绿线", "蓝线", "紫线", "黄线")  # lines bounding an area (a road's lines do not)
+# the rules tell a control line's type by its standard code (control_lines.csv's type_code,
+# stored as line_type_code), never by its name: a city that named 道路红线 规划道路红线 in its
+# copy of the dictionary had its buildings' road setbacks "not applicable"
+TYPE_CODES = {"道路红线": "HX", "绿线": "LVX", "蓝线": "LX", "紫线": "ZX", "黄线": "HUX"}
+AREA_CODES = tuple(TYPE_CODES[t] for t in AREA_TYPES)
+
+
+def is_type(line: dict[str, Any], line_type: str) -> bool:
+    """Whether the stored ``line`` is of ``line_type`` (a standard name or its code)."""
+    return line.get("line_type_code") == TYPE_CODES.get(line_type, line_type)
 
 
 def pieces(g: shapely.Geometry) -> list[LineString]:

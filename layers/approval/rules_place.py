@@ -30,7 +30,7 @@ import shapely
 
 from layers.approval.config import Config
 from layers.approval.data import Context
-from layers.approval.linework import AREA_TYPES, LINEAL, areas, pieces
+from layers.approval.linework import AREA_TYPES, LINEAL, areas, is_type, pieces
 from layers.approval.project import Building, Project
 from layers.approval.result import Result
 
@@ -63,7 +63,7 @@ def line_geometry(line: dict[str, Any]) -> shapely.Geometry:
 
 def width_unknown(line: dict[str, Any]) -> bool:
     """A road red line given as its centre line without width: where its edge is, is unknown."""
-    return (line["line_type"] == ROAD and not line.get("width_m")
+    return (is_type(line, ROAD) and not line.get("width_m")
             and line["geom"].geom_type in LINEAL)
 
 
@@ -74,7 +74,7 @@ def lines_of(ctx: Context, line_type: str, cfg: Config) -> list[tuple[dict, shap
     they close (:func:`layers.approval.linework.areas`: one closed piece, or several whose
     ends meet within ``line_join_tolerance_m``; a ring within a ring a hole), the pieces that
     close none as drawn. An area several features close is named by all of them."""
-    mine = [ln for ln in ctx.lines if ln["line_type"] == line_type]
+    mine = [ln for ln in ctx.lines if is_type(ln, line_type)]
     if line_type not in AREA_TYPES:
         return [(ln, line_geometry(ln)) for ln in mine]
     out = [(ln, g) for ln in mine for g in [line_geometry(ln)] if g.geom_type not in LINEAL]
