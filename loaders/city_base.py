@@ -176,25 +176,31 @@ def _prepare(kind: Kind, geoms: np.ndarray, transformer):
     # an area is judged as every polygon loader judges one (a ring of three points, a hole
     # outside its shell: rejected; a bow-tie repaired) before its point is taken: a ring
     # enclosing nothing became its first vertex, flagged only point_from_area
+    # (in the storage CRS, as theirs: an area's limits are square metres, not degrees)
     areas = [i for i, f in enumerate(pflags) if "point_from_area" in f]
     area_reject: dict[int, tuple] = {}
+    area_point: dict[int, shapely.Geometry] = {}
     if areas:
-        pa = prepare(np.asarray(geoms, dtype=object)[areas], None, "polygon")
+        pa = prepare(np.asarray(geoms, dtype=object)[areas], transformer, "polygon")
         for j, i in enumerate(areas):
             if pa.reject[j] is not None:
                 area_reject[i] = pa.reject[j]
             else:
-                pts[i] = shapely.point_on_surface(pa.geoms[j])
+                area_point[i] = shapely.point_on_surface(pa.geoms[j])
                 pflags[i] += [f for f in pa.flags[j] if f not in pflags[i]]
+            pts[i] = None  # judged and transformed above
     p = prepare(pts, transformer, "point")
     reject = list(p.reject)
+    out = list(p.geoms)
     for i, r in area_reject.items():
         reject[i] = r
+    for i, g in area_point.items():
+        out[i], reject[i] = g, None
     for i, g in enumerate(p.geoms):
         if reject[i] is None and g is not None and shapely.get_type_id(g) == 4:
             reject[i] = ("wrong_geometry_type", f"a MultiPoint of {len(g.geoms)} points where "
                          "one facility point is expected")
-    return list(p.geoms), reject, [a + b for a, b in zip(pflags, p.flags)]
+    return out, reject, [a + b for a, b in zip(pflags, p.flags)]
 
 
 def make_converter(profile: CityProfile, kind_name: str):

@@ -41,3 +41,23 @@ def test_areas_enclosing_nothing_are_rejected_and_courtyards_hold_no_point(fresh
     (f1, f1_flags), (f5, _f5) = got["fac:F1"], got["fac:F5"]
     assert outer.contains(f1) and "point_from_area" in f1_flags
     assert outer.contains(f5) and not court.intersects(f5)
+
+
+def test_an_area_in_degrees_is_judged_in_metres(fresh_db, tmp_path):
+    """An area delivered in CGCS2000 lon/lat (EPSG:4490, a GeoJSON's CRS84 alike) is judged in
+    the storage CRS: its limits (a 0.01 m² minimum) are square metres, and in degrees every
+    100 m square had "(almost) no area"."""
+    import pyproj
+
+    _cell, x, y = fresh_db.big_cell()
+    to_ll = pyproj.Transformer.from_crs("EPSG:4527", "EPSG:4490", always_xy=True)
+    ring = [(x, y), (x + 100, y), (x + 100, y + 100), (x, y + 100), (x, y)]
+    ll = [to_ll.transform(e, n) for e, n in ring]
+    wkt = "POLYGON ((" + ",".join(f"{lon!r} {lat!r}" for lon, lat in ll) + "))"
+    path = tmp_path / "fac_ll.csv"
+    path.write_text(f'WKT,编号,设施类型\n"{wkt}",D1,小学\n', encoding="utf-8")
+    r = load_base(fresh_db.conninfo, fresh_db.profile, "facilities", path, crs="EPSG:4490")
+    assert (r.read, r.loaded, r.rejected) == (1, 1, 0), r.text()
+    (pt,) = [shapely.from_wkt(w) for (w,) in fresh_db.rows(
+        "SELECT ST_AsText(geom) FROM facilities WHERE batch_id = %s", (r.batch_id,))]
+    assert shapely.Polygon(ring).buffer(0.01).contains(pt)
