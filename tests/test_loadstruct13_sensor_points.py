@@ -89,3 +89,27 @@ def test_crs_given_over_the_layers_own_is_said(jining_profile, tmp_path):
                          crs="EPSG:4527").to_file(path2, layer="监测点")
         report = load_sensors(d.conninfo, d.profile, path2, crs="EPSG:4527")
         assert not any("overrides" in n for n in report.notes), report.notes
+
+
+def test_a_layer_of_one_point_multipoints_places_each_sensor(jining_profile, tmp_path):
+    """A registry layer stored as MultiPoints of one point each (QGIS' and ArcGIS' exports of
+    a point layer): each is its point — the layer was refused ("a MultiPoint, not a point");
+    a MultiPoint of two points still is, naming its row."""
+    with scratch_db("ls20smp", jining_profile) as d:
+        pts = [shapely.Point(d.x0 + 15 * i, d.y0 + 5 * i) for i in range(3)]
+        path = tmp_path / "mp.gpkg"
+        gpd.GeoDataFrame(ATTRS, geometry=[shapely.MultiPoint([p]) for p in pts],
+                         crs="EPSG:4527").to_file(path, layer="监测点")
+        report = load_sensors(d.conninfo, d.profile, path)
+        assert (report.loaded, report.rejected) == (3, 0), report.text()
+        stored = _stored(d)
+        for dev, p in zip(ATTRS["设备编号"], pts):
+            assert stored[dev].distance(p) < 1e-3
+    two = tmp_path / "mp2.gpkg"
+    gpd.GeoDataFrame(ATTRS, geometry=[shapely.MultiPoint([pts[0]]),
+                                      shapely.MultiPoint([pts[1], pts[2]]),
+                                      shapely.MultiPoint([pts[2]])],
+                     crs="EPSG:4527").to_file(two, layer="监测点")
+    with pytest.raises(InputError, match="a MultiPoint, not a point") as exc:
+        load_sensors("postgresql:///nowhere", jining_profile, two)
+    assert exc.value.row == 2

@@ -39,6 +39,11 @@ def points_as_xy(t: Table) -> tuple[Table, str | None]:
         raise InputError(f"its layer holds {len(geoms)} geometries for {len(t.rows)} rows",
                          path=t.name)
     kinds = shapely.get_type_id(geoms)
+    # a layer of one-point MultiPoints (QGIS', ArcGIS' exports of a point layer): its points
+    single = np.flatnonzero((kinds == 4) & (shapely.get_num_geometries(geoms) == 1))
+    if single.size:
+        geoms[single] = shapely.get_geometry(geoms[single], 0)
+        kinds[single] = 0
     other = np.flatnonzero((kinds >= 0) & (kinds != 0))  # (-1: none, 0: a point)
     if other.size:
         i = int(other[0])
