@@ -234,11 +234,14 @@ def name_unread_geometries(batch: Any, rejects: list) -> list:
     if not rejects:  # nothing decoded for a batch without one (a reload skips most)
         return rejects
     unread = batch.unread_geometries() if hasattr(batch, "unread_geometries") else {}
-    empty = any(r.reason == "empty_geometry" for r in rejects)
-    refused = batch.refused_geometries() \
-        if empty and hasattr(batch, "refused_geometries") else {}
-    curved = {batch.row(p) for p in batch.straightened.tolist()} \
-        if getattr(batch, "decoded", False) else set()
+    refused: dict[int, str] = {}
+    curved: set[int] = set()
+    if hasattr(batch, "positions"):  # only the rejected rows' WKB is looked at
+        pos = batch.positions([r.row_number for r in rejects if r.row_number is not None])
+        empty = [pos[r.row_number] for r in rejects
+                 if r.reason == "empty_geometry" and r.row_number in pos]
+        refused = batch.refused_geometries(empty)
+        curved = {batch.row(p) for p in batch.curved(sorted(set(pos.values())))}
     for r in rejects:  # the geometry a reject keeps is GDAL's straightened one: said
         if r.row_number in curved and "curve_linearized" not in r.message:
             r.message += (" (curve_linearized: its curves were straightened by GDAL, and the "

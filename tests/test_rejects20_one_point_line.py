@@ -53,3 +53,29 @@ def test_a_one_point_line_in_a_geopackage_is_kept_in_its_reject(fresh_db, tmp_pa
                     "EPSG:4527", "-nln", "roads"], check=True, capture_output=True)
     r = load_base(fresh_db.conninfo, fresh_db.profile, "roads", gpkg)
     _check(fresh_db, r, "geometry", 2, x, y, tmp_path)  # its second feature
+
+
+def test_naming_the_rejects_decodes_only_their_rows():
+    """A batch a reload skips is never decoded (docs/benchmarks.md): naming its few rejects
+    reads their WKB alone — it decoded the whole batch's geometries."""
+    import struct
+
+    import numpy as np
+    import pyarrow
+    import shapely
+
+    from loaders.common import name_unread_geometries
+    from loaders.engine.report import Reject
+    from loaders.sources.batch import Batch
+
+    good = [shapely.to_wkb(shapely.LineString([(i, 0), (i + 1, 0)])) for i in range(1000)]
+    one = struct.pack("<BII2d", 1, 2, 1, 5.0, 6.0)  # a line of one point
+    wkb = np.array(good[:501] + [one] + good[502:], dtype=object)
+    attrs = pyarrow.record_batch({"id": pyarrow.array(range(1000))})
+    b = Batch(first_row=1, columns=None, wkb=wkb, attributes=attrs)
+    rejects = [Reject(502, "empty_geometry", "the feature has no geometry (null)"),
+               Reject(7, "bad_value", "field 'x': …")]
+    name_unread_geometries(b, rejects)
+    assert b._geometries is None  # nothing decoded
+    assert (rejects[0].reason, rejects[0].geom_wkt) == ("invalid_geometry", "LINESTRING (5 6)")
+    assert rejects[1].reason == "bad_value" and rejects[1].geom_wkt is None

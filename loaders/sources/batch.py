@@ -198,11 +198,6 @@ class Batch:
         return self._geometries
 
     @property
-    def decoded(self) -> bool:
-        """Whether :attr:`geometries` were decoded (a reload skipping the batch never does)."""
-        return self._geometries is not None
-
-    @property
     def rings_closed(self) -> np.ndarray:
         """Positions of the features whose WKB held a polygon ring that was not closed, read
         closed (:func:`closed_rows`)."""
@@ -238,21 +233,41 @@ class Batch:
                      repeated_ids=None if self.repeated_ids is None
                      else self.repeated_ids[idx])
 
-    def refused_geometries(self) -> dict[int, str]:
-        """{position: GDAL's WKT of it} of the features GDAL read a geometry for that GEOS
-        refuses even with its rings closed (a line of one point): they read as missing, and
-        were rejected as having no geometry, the delivered one gone from the reject; a
-        reject keeps this text (:func:`loaders.common.name_unread_geometries`)."""
-        if self.wkb is None:
+    def positions(self, rows: list[int]) -> dict[int, int]:
+        """{file row: position in the batch} of those of ``rows`` the batch holds."""
+        if self.rows is None:
+            n = len(self)
+            return {r: r - self.first_row for r in rows if 0 <= r - self.first_row < n}
+        want = set(rows)
+        return {int(r): i for i, r in enumerate(self.rows.tolist()) if r in want}
+
+    def refused_geometries(self, at: list[int]) -> dict[int, str]:
+        """{position: GDAL's WKT of it} of the features at positions ``at`` GDAL read a
+        geometry for that GEOS refuses even with its rings closed (a line of one point):
+        they read as missing, and were rejected as having no geometry, the delivered one gone
+        from the reject; a reject keeps this text (:func:`loaders.common.name_unread_geometries`).
+        Only those positions' WKB is decoded (a reload decodes no batch it skips)."""
+        if self.wkb is None or not at:
             return {}
-        at = np.flatnonzero(shapely.is_missing(self.geometries))
         out: dict[int, str] = {}
-        for i in at.tolist():
+        for i in at:
             w = self.wkb[i]
-            text = gdal_wkt(bytes(w)) if w is not None and len(w) else None
+            if w is None or not len(w) or shapely.from_wkb(bytes(w), on_invalid="fix") \
+                    is not None:
+                continue
+            text = gdal_wkt(bytes(w))
             if text:
                 out[i] = text
         return out
+
+    def curved(self, at: list[int]) -> list[int]:
+        """The positions of ``at`` whose delivered geometry holds a curve (GDAL straightens
+        it), from their WKB alone."""
+        if self.wkb is None or not at:
+            return []
+        _w, straightened = faces_wkb(np.asarray([self.wkb[i] for i in at], dtype=object),
+                                     None, return_straightened=True)
+        return [at[j] for j in np.asarray(straightened, dtype=int).tolist()]
 
     def unread_geometries(self) -> dict[int, str]:
         """{position: the text as delivered} of the features whose geometry column
