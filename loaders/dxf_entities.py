@@ -14,16 +14,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# entity types GDAL 3.6's DXF driver does not turn into features (ogrdxflayer.cpp: "ignoring"
-# them; the ACIS ones read only with DXF_3D_EXTENSIBLE_MODE, and then with no geometry)
+# entity types GDAL's DXF driver (3.6 to 3.12, pyogrio's) turns into no feature, with a debug
+# message only (ogrdxflayer.cpp: the ACIS ones are read only with DXF_3D_EXTENSIBLE_MODE, and
+# then with no geometry); WIPEOUT, HELIX, XLINE and RAY it reads
 UNREAD_TYPES = frozenset({
     "3DSOLID", "REGION", "BODY", "SURFACE", "PLANESURFACE", "EXTRUDEDSURFACE",
     "LOFTEDSURFACE", "REVOLVEDSURFACE", "SWEPTSURFACE", "NURBSURFACE", "MESH",
-    "ACAD_PROXY_ENTITY", "OLE2FRAME", "OLEFRAME", "IMAGE", "WIPEOUT", "XLINE", "RAY",
-    "HELIX", "PDFUNDERLAY", "DWFUNDERLAY", "DGNUNDERLAY", "UNDERLAY",
+    "ACAD_PROXY_ENTITY", "OLE2FRAME", "OLEFRAME", "IMAGE", "PDFUNDERLAY", "DWFUNDERLAY",
+    "DGNUNDERLAY", "UNDERLAY",
 })
 _MAX_NESTING = 8  # blocks inserted in blocks: deeper is no drawing of a project
 _UNICODE = re.compile(r"\\U\+([0-9A-Fa-f]{4})")  # a DXF's escape of a character (\U+5EFA 建)
+_KEPT = UNREAD_TYPES | {"INSERT"}  # what the scan keeps of a drawing's entities
 
 
 @dataclass(frozen=True)
@@ -34,32 +36,22 @@ class UnreadEntity:
     block: str | None = None  # the block it is drawn in, inserted in model space
 
 
-def _text(raw: bytes) -> str:
-    """The DXF's text: UTF-8 (AutoCAD 2007 and later), else its code page's bytes — a
+def _value(raw: bytes) -> str:
+    """A DXF line's text: UTF-8 (AutoCAD 2007 and later), else its code page's bytes — a
     Chinese drawing's ANSI_936, GBK — with ``\\U+XXXX`` escapes read as their characters."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("gb18030", errors="replace")
-    return _UNICODE.sub(lambda m: chr(int(m.group(1), 16)), text)
-
-
-def _pairs(lines: list[str]):
-    for i in range(0, len(lines) - 1, 2):
-        yield lines[i].strip(), lines[i + 1].rstrip("\r")
+    return _UNICODE.sub(lambda m: chr(int(m.group(1), 16)), text.strip("\r\n"))
 
 
 def unread_entities(path: str | Path) -> list[UnreadEntity]:
     """The model-space entities of the DXF at ``path`` GDAL does not read (a binary DXF, or
-    one that cannot be read, gives none: GDAL says what it cannot read of those). Paper
-    space (a layout: group 67 = 1) is no part of the drawing. An entity of a block takes the
-    layer of the INSERT placing it when it is on layer 0, as CAD draws it."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError:
-        return []
-    if raw.startswith(b"AutoCAD Binary DXF"):
-        return []
+    one that cannot be read, gives none). Paper space (a layout: group 67 = 1) is no part of
+    the drawing. An entity of a block takes the layer of the INSERT placing it when it is on
+    layer 0, as CAD draws it. The file is streamed line by line and only INSERTs and those
+    entities are kept: a city's 300 MB base drawing is no reason to hold it in memory."""
     section = block = None
     blocks: dict[str, list[tuple[str, dict[int, str]]]] = {}
     model: list[tuple[str, dict[int, str]]] = []
@@ -67,36 +59,48 @@ def unread_entities(path: str | Path) -> list[UnreadEntity]:
     expect_name = False
 
     def close() -> None:
-        if entity is None:
+        if entity is None or entity[0] not in _KEPT:
             return
         if section == "ENTITIES":
             model.append(entity)
-        elif section == "BLOCKS" and block is not None and entity[0] != "ENDBLK":
+        elif section == "BLOCKS" and block is not None:
             blocks.setdefault(block, []).append(entity)
 
-    for code, value in _pairs(_text(raw).split("\n")):
-        if code == "0":
-            close()
-            entity = None
-            kind = value.strip()
-            if kind == "SECTION":
-                expect_name = True
-            elif kind == "ENDSEC":
-                section = block = None
-            elif section == "BLOCKS" and kind == "BLOCK":
-                block = ""  # named by its group 2
-            elif section in ("ENTITIES", "BLOCKS") and kind not in ("ENDBLK", "SEQEND"):
-                entity = (kind, {})
-            continue
-        if expect_name and code == "2":
-            section, expect_name = value.strip(), False
-            continue
-        if section == "BLOCKS" and entity is None and block == "" and code == "2":
-            block = value
-            continue
-        if entity is not None and code in ("2", "5", "8", "67"):
-            entity[1].setdefault(int(code), value)
-    close()
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError:
+        return []
+    with fh:
+        if fh.read(18) == b"AutoCAD Binary DXF":
+            return []
+        fh.seek(0)
+        while True:
+            code_line, value_line = fh.readline(), fh.readline()
+            if not value_line:
+                break
+            code = code_line.strip()
+            if code == b"0":
+                close()
+                entity = None
+                kind = value_line.strip().decode("ascii", errors="replace")
+                if kind == "SECTION":
+                    expect_name = True
+                elif kind == "ENDSEC":
+                    section = block = None
+                elif section == "BLOCKS" and kind == "BLOCK":
+                    block = ""  # named by its group 2
+                elif section in ("ENTITIES", "BLOCKS") and kind not in ("ENDBLK", "SEQEND"):
+                    entity = (kind, {})
+                continue
+            if expect_name and code == b"2":
+                section, expect_name = _value(value_line).strip(), False
+                continue
+            if section == "BLOCKS" and entity is None and block == "" and code == b"2":
+                block = _value(value_line)
+                continue
+            if entity is not None and entity[0] in _KEPT and code in (b"2", b"5", b"8", b"67"):
+                entity[1].setdefault(int(code), _value(value_line))
+        close()
     out: list[UnreadEntity] = []
 
     def walk(ents, layer_of_insert: str | None, block_name: str | None, depth: int) -> None:

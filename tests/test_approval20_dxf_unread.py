@@ -91,3 +91,19 @@ def test_a_drawing_without_unread_entities_has_none(tmp_path):
     pf, project = _project(_dxf(tmp_path, []))
     assert unread_entities(pf.path) == [] and len(project.buildings) == 1
     assert not any("paper space" in n for n in pf.notes)
+
+
+def test_on_a_layer_of_no_role_it_is_a_note(tmp_path):
+    """An image underlay (底图) or a proxy on a layer of no role is noted, not refused: a layer
+    holding nothing GDAL reads was no part of the check before, and stays none."""
+    path = _dxf(tmp_path, _solid("IMAGE", "底图", "7C"))
+    pf, project = _project(path)
+    assert len(project.buildings) == 1
+    assert any("'底图'" in n and "IMAGE entity (handle 7C)" in n for n in project.notes)
+
+
+def test_what_gdal_reads_is_not_listed(tmp_path):
+    """WIPEOUT, HELIX, XLINE and RAY are read by GDAL (3.12): none is an unread entity."""
+    ents = [x for k, h in (("WIPEOUT", "81"), ("HELIX", "82"), ("XLINE", "83"), ("RAY", "84"))
+            for x in _solid(k, "图框", h)]
+    assert unread_entities(_dxf(tmp_path, ents)) == []

@@ -158,15 +158,20 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     repairs: list[str] = []  # invalid polygons read as their valid outline: noted
     unread_fields: dict[str, dict[str, None]] = {}  # layer → fields of no attribute, given
     roleless: dict[str, list[int]] = {}  # layer → rows of features without a role
+    skipped: list[str] = []  # entities GDAL does not read on layers of no role: noted
     for rec in records:
         if rec.get("unread_entity") is not None:  # loaders.dxf_entities: GDAL skipped it
             u = rec["unread_entity"]
-            probs.add(f"a {u.type} entity (handle {u.handle or '?'}"
-                      + (f", in block {u.block!r}" if u.block else "")
-                      + ") cannot be read: GDAL reads no 3D solid, region, surface or mesh "
-                      "(nor images, proxies, construction lines); draw its outline as a closed "
-                      "polyline on the layer (AutoCAD: FLATSHOT, or EXPLODE it), or remove it "
-                      "from the drawing", rec["layer"])
+            what = (f"a {u.type} entity (handle {u.handle or '?'}"
+                    + (f", in block {u.block!r}" if u.block else "") + ")")
+            if names.role_of.get(norm_name(rec["layer"])) is None:  # an underlay, a frame
+                skipped.append(f"layer {rec['layer']!r}: {what} is not read (GDAL reads none; "
+                               "the layer has no role)")
+            else:  # a tower modelled in 3D, left out, passed the FAR without it
+                probs.add(f"{what} cannot be read: GDAL reads no 3D solid, region, surface "
+                          "or mesh (nor images or proxies); draw its outline as a closed "
+                          "polyline on the layer (AutoCAD: FLATSHOT, or EXPLODE it), or "
+                          "remove it from the drawing", rec["layer"])
             continue
         note_unread_fields(rec, unread_fields, names)
         again: list[tuple[str, str, Any]] = []
@@ -266,6 +271,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
              f"{label_of(buildings[i][1], buildings[i][2])} is not understood (neither key=value "
              f"with a known key nor 18F/18层), so it was not read" for i, rec, part in unread]
     notes.extend(twins)
+    notes.extend(skipped)
     notes.extend(f"layer {layer!r}: field(s) {', '.join(names)} not read (no attribute the "
                  "check reads; see the project README for the names)"
                  for layer, names in unread_fields.items())
