@@ -70,3 +70,15 @@ def test_the_gap_run_ends_the_alarm_of_a_moved_sensor_without_a_reading(d):
                   (s,)) == [("threshold", "cleared", t(1))]
     assert d.rows("SELECT alarm_level, alarm_id FROM sensor_state WHERE sensor_code = %s",
                   (s,)) == [(None, None)]
+
+
+def test_a_point_resurveyed_by_centimetres_is_no_move(d):
+    """A registry reload that moves the point by 5 cm (a re-survey; a new version all the
+    same) keeps the alarm: it is the same place (layers.iot.gaps.MOVED_M, 1 m)."""
+    s = add_sensor(d, 64, "04", None, None, interval_s=None)
+    assert send(d, [(s, t(0), 1.6)])["alarms_opened"] == 1
+    _move(d, s, None, 0.05)
+    out = send(d, [(s, t(5), 1.7)])
+    assert (out["alarms_cleared"], out["alarms_opened"]) == (0, 0)
+    assert d.rows("SELECT status, peak_value FROM alarms WHERE sensor_code = %s",
+                  (s,)) == [("active", 1.7)]

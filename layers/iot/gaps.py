@@ -58,9 +58,11 @@ def out_of_service(status: str | None) -> str:
 
 
 # an active alarm (``al``) of a sensor (``s``, its current version) that the registry has since
-# moved: to another asset, or another place — its alarm copied the asset and point it had
+# moved: to another asset, or more than MOVED_M away — its alarm copied the asset and point it
+# had; a point re-surveyed by centimetres (a new registry version all the same) is the place
+MOVED_M = 1.0
 MOVED_SQL = ("(al.id IS NOT NULL AND (al.asset_code IS DISTINCT FROM s.asset_code "
-             "OR NOT ST_Equals(al.geom, s.geom)))")
+             f"OR NOT coalesce(ST_DWithin(al.geom, s.geom, {MOVED_M}), true)))")
 
 
 def moved_reason(old_asset: str | None, new_asset: str | None) -> str:
