@@ -65,9 +65,12 @@ def upgrade(url: str, srid: int, revision: str = "head",
             drop_map_views(psycopg_conninfo(url))
         with _views_kept(url):
             command.upgrade(cfg, revision)
-    if revision == "head":
+    notes = ensure_reader(url, reader)  # the grants first: a refusal below keeps them
+    from cim.db.revision import head_revision
+
+    if current(url) == head_revision():  # "head", or the head named by its id
         _check_tables(url)
-    return ensure_reader(url, reader)
+    return notes
 
 
 def _check_tables(url: str) -> None:
