@@ -28,7 +28,7 @@ def declared(monkeypatch):
 
 def test_a_declared_layer_without_a_style_is_on_both_maps(declared, jining_profile):
     from layers.styles import layer_tree, load_styles, maplibre_style
-    from layers.styles.model import OTHER_GROUP
+    from layers.styles.defaults import OTHER_GROUP
     from layers.styles.qml import qml
 
     styles = load_styles(jining_profile)
