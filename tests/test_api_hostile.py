@@ -140,6 +140,26 @@ def test_huge_request_body_is_413(api):
     assert status == 413, (status, body[:300])
 
 
+def test_huge_chunked_body_is_413_not_cut(api):
+    """A body sent chunked (no Content-Length) over the limit is a 413 as any other: it was cut
+    at the limit and its valid JSON refused as "not JSON"; one under the limit is read whole."""
+    big = json.dumps({"inputs": {"polygon": "x" * 2_000_000}}).encode()
+
+    def chunks(data):
+        for i in range(0, len(data), 65536):
+            yield data[i:i + 65536]
+
+    r = requests.post(f"{api}/processes/aoi/execution", data=chunks(big),
+                      headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 413, (r.status_code, r.text[:300])
+    small = json.dumps({"inputs": {"bbox": [116.60, 35.34, 116.62, 35.36],
+                                   "layers": ["buildings"], "note": " " * 100_000}}).encode()
+    r = requests.post(f"{api}/processes/aoi/execution", data=chunks(small),
+                      headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 400, (r.status_code, r.text[:300])  # read whole: its input named
+    assert "note" in r.json()["description"], r.text[:300]
+
+
 def test_huge_limit_is_clamped_and_the_api_still_answers(api, db):
     """limit above the maximum is reduced (OGC API Features), not refused."""
     r = requests.get(f"{api}{ITEMS}", params={"f": "json", "limit": "100000000"}, timeout=60)
