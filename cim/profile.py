@@ -279,6 +279,11 @@ def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
             raise ConfigError(f"the row has {len(row) - 1 + len(row[None])} fields, its header "
                               f"{len(row) - 1} (a value holding a comma must be in quotes)",
                               path=str(path), row=n)
+        if any(v is None for v in row.values()):  # a field left out: the others shifted left
+            given = sum(v is not None for v in row.values())
+            raise ConfigError(f"the row has {given} fields, its header {len(row)}: a field "
+                              "left out moves the ones after it into the wrong columns (leave "
+                              "it empty between its commas instead)", path=str(path), row=n)
         rows.append(DictionaryRow(path, {k: (v or "").strip() for k, v in row.items()}))
     return rows
 
@@ -434,6 +439,7 @@ def load_profile(path: str | Path) -> CityProfile:
         if not (d.code.isdigit() and len(d.code) == 6):
             raise ConfigError(f"district code {d.code!r} is not a 6-digit GB/T 2260 code",
                               path=str(path), field="districts")
+    _check_dictionary_names(raw.get("dictionaries"), path)
     base = path.parent
 
     def rel(v: Any) -> Path | None:
@@ -446,6 +452,23 @@ def load_profile(path: str | Path) -> CityProfile:
         encodings={str(k): str(v) for k, v in (raw.get("encodings") or {}).items() if v},
         timezone=_zone(raw.get("timezone"), path),
     )
+
+
+def _check_dictionary_names(given: Any, path: Path) -> None:
+    """The profile's ``dictionaries`` name the platform's dictionaries: a misspelt one
+    (``pipe_clearance`` for ``pipe_clearances``) was read as none, and the platform's file used
+    without a word in its place."""
+    if given is None:
+        return
+    if not isinstance(given, dict):
+        raise ConfigError("dictionaries maps a dictionary's name to the city's file "
+                          "(building_use: my_uses.csv)", path=str(path), field="dictionaries")
+    known = sorted({p.stem for p in DICTIONARY_DIR.iterdir() if p.suffix in (".csv", ".yaml")})
+    unknown = sorted(str(k) for k in given if str(k) not in known)
+    if unknown:
+        raise ConfigError(f"{', '.join(unknown)}: no dictionary of that name (the platform's "
+                          f"are {', '.join(known)})", path=str(path),
+                          field=f"dictionaries.{unknown[0]}")
 
 
 def dictionary_file(profile: CityProfile | None, name: str, suffix: str = ".csv") -> Path:

@@ -114,3 +114,35 @@ def test_a_row_past_the_header_is_refused_naming_it(tmp_path):
     with pytest.raises(ConfigError) as e:
         read_csv_dictionary(f)
     assert e.value.row == 3 and e.value.path == str(f), e.value
+
+
+def test_a_misspelt_dictionary_name_is_refused_naming_it(tmp_path):
+    """``pipe_clearance`` for ``pipe_clearances``: the city's file was ignored and the
+    platform's used in its place, without a word (a vertical clearance of 0.40 m checked where
+    the city had written 0.60)."""
+    from cim.errors import ConfigError
+
+    p = _profile(tmp_path, (DICTIONARY_DIR / "building_use.csv").read_bytes())
+    text = p.read_text(encoding="utf-8").replace(
+        "dictionaries: {building_use:", f"dictionaries: {{pipe_clearance: '{tmp_path}/x.csv', "
+        "building_use:")
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_profile(p)
+    assert e.value.field == "dictionaries.pipe_clearance" and e.value.path == str(p)
+    assert "pipe_clearances" in e.value.message  # the names it could be
+
+
+def test_a_row_with_a_field_left_out_is_refused_naming_it(tmp_path):
+    """11,养老,养老院|敬老院,yes without its name_en: read shifted, the aliases were its English
+    name and `yes` its aliases, the residential flag lost — without a word."""
+    from cim.errors import ConfigError
+    from cim.profile import read_csv_dictionary
+
+    f = tmp_path / "building_use.csv"
+    text = (DICTIONARY_DIR / "building_use.csv").read_text(encoding="utf-8").rstrip()
+    f.write_text(text + "\n11,养老,养老院|敬老院,yes\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        read_csv_dictionary(f)
+    assert (e.value.path, e.value.row) == (str(f), len(text.splitlines()) + 1)
+    assert "field left out" in e.value.message
