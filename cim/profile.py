@@ -6,9 +6,7 @@ and from the dictionaries it names, never from code.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -19,10 +17,9 @@ import yaml
 
 from cim.cityclock import CHINA_TIME, city_today
 from cim.crs import parse_crs, srid_of
+from cim.dictionary_csv import DICTIONARY_DIR, check_csv_copy, read_csv_dictionary
 from cim.errors import ConfigError, InputError
-from cim.text import decode_text, norm_key
-
-DICTIONARY_DIR = Path(__file__).resolve().parent / "dictionaries"
+from cim.text import norm_key
 
 
 @dataclass
@@ -239,100 +236,6 @@ def merged_number(units: dict[str, Any], key: str) -> float:
         raise ConfigError(f"the field units: {key} must be a number > 0, not {value!r}"
                           ) from None
     return out
-
-
-class MissingColumn(ConfigError, KeyError):
-    """A column a reader needs that a city's copy of a dictionary lacks (a KeyError too, so
-    that a reader falling back on a missing column still does)."""
-
-    __str__ = Exception.__str__  # the message, not KeyError's quoted repr
-
-
-class DictionaryRow(dict):
-    """A CSV dictionary's row: a reader asking for a column the file has not (a city's copy
-    made without the platform's ``letters`` of pipe_classes.csv) gets a configuration error
-    naming the file and the column — it was a bare KeyError, an internal error, at whatever
-    row of whatever load first met it. ``row.get`` keeps its default."""
-
-    def __init__(self, path: Path, values: dict[str, str]) -> None:
-        super().__init__(values)
-        self.path = str(path)
-
-    def __missing__(self, key: str) -> str:
-        raise MissingColumn(f"the dictionary has no column {key!r} (its columns: "
-                            f"{', '.join(map(str, self)) or 'none'}); the platform's copy in "
-                            f"{DICTIONARY_DIR} names the columns to keep", path=self.path)
-
-    def __reduce__(self):  # pickled for a converter process: the path goes along
-        return (DictionaryRow, (Path(self.path), dict(self)))
-
-
-def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
-    """The rows of a CSV dictionary (:class:`DictionaryRow`). A city's copy saved by a Chinese
-    spreadsheet is GBK, or UTF-8 with a BOM: read as the delivered tables are
-    (:func:`cim.text.decode_text`) — it was a raw UnicodeDecodeError (an internal error) for a
-    GBK copy."""
-    rows = []
-    for n, row in enumerate(csv.DictReader(io.StringIO(_dictionary_text(path), newline="")),
-                            start=2):
-        if None in row:  # an unquoted comma in a value: the row runs past the header
-            raise ConfigError(f"the row has {len(row) - 1 + len(row[None])} fields, its header "
-                              f"{len(row) - 1} (a value holding a comma must be in quotes)",
-                              path=str(path), row=n)
-        if any(v is None for v in row.values()):  # a field left out: the others shifted left
-            given = sum(v is not None for v in row.values())
-            raise ConfigError(f"the row has {given} fields, its header {len(row)}: a field "
-                              "left out moves the ones after it into the wrong columns (leave "
-                              "it empty between its commas instead)", path=str(path), row=n)
-        rows.append(DictionaryRow(path, {k: (v or "").strip() for k, v in row.items()}))
-    return rows
-
-
-def _dictionary_text(path: Path) -> str:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read dictionary: {exc}", path=str(path)) from exc
-    try:
-        text, _ = decode_text(raw, path, remedy="save it as UTF-8 (a dictionary has no "
-                              "--encoding)")
-    except InputError as exc:
-        raise ConfigError(f"cannot read dictionary: {exc.message}", path=str(path),
-                          row=exc.row) from exc
-    return text
-
-
-def check_csv_copy(name: str, path: Path) -> None:
-    """ConfigError naming the city's copy ``path`` of CSV dictionary ``name`` if its header
-    lacks the platform's key column (the first of the platform's header), which every reader
-    keys on: refused before anything runs, with the header to keep. A column only some
-    readers need (a name, letters, aliases) is told when one asks for it
-    (:class:`DictionaryRow`): many readers do without one (``row.get``)."""
-    platform = DICTIONARY_DIR / f"{name}.csv"
-    if not platform.exists():
-        return
-    try:
-        st = Path(path).stat()
-    except OSError as exc:
-        raise ConfigError(f"cannot read dictionary: {exc}", path=str(path)) from exc
-    _check_header(str(platform), str(path), st.st_mtime_ns, st.st_size)
-
-
-@lru_cache(maxsize=128)
-def _check_header(platform: str, path: str, _mtime: int, _size: int) -> None:
-    want = _header(Path(platform))
-    have = _header(Path(path))
-    missing = [want[0]] if want and want[0] not in have else []
-    if missing:
-        raise ConfigError(
-            f"the city's copy of {Path(platform).name} has no column {', '.join(missing)}: its "
-            f"header is {','.join(have) or '(empty)'}; the platform's is {','.join(want)} — keep "
-            "the platform's column names (the values may be the city's)", path=path)
-
-
-def _header(path: Path) -> list[str]:
-    return [c.strip() for c in next(csv.reader(io.StringIO(_dictionary_text(path),
-                                                           newline="")), [])]
 
 
 def residential_uses(profile: CityProfile | None) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ was translated (编码,名称 for code,name) made every reader of it fail on a m
 the header to keep; a copy without the optional columns (aliases, English names) still loads,
 and so does one saved by Excel (UTF-8 with a BOM, or GBK). A column only some readers need
 (pipe_classes' letters) is a configuration error naming the file and the column when one asks
-for it (cim.profile.DictionaryRow), never a KeyError; a row running past the header (an
+for it (cim.dictionary_csv.DictionaryRow), never a KeyError; a row running past the header (an
 unquoted comma) is refused naming the row."""
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def test_a_column_a_reader_needs_is_named_when_asked(tmp_path, fresh_db):
 def test_a_copy_without_a_column_its_readers_do_without_is_taken(tmp_path):
     """valve_states.csv's readers take its name by row.get: a copy of state and aliases only
     passes the key check (the network reads it)."""
-    from cim.profile import check_csv_copy, read_csv_dictionary
+    from cim.dictionary_csv import check_csv_copy, read_csv_dictionary
 
     f = tmp_path / "阀门状态.csv"
     f.write_text("state,aliases\nopen,开|开启\nclosed,关|关闭\n", encoding="utf-8")
