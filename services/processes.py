@@ -39,6 +39,7 @@ from flask import Flask, Response, request
 from cim.errors import CodeError, InputError
 from cim.text import json_value, shown
 from services.json_body import read_json
+from services.openapi_paths import oas30_schema
 from services.pool import Pool
 from services.process_inputs import first_error, validator
 
@@ -92,8 +93,8 @@ class ProcessesService:
                "jobControlOptions": ["sync-execute"], "outputTransmission": ["value"],
                "links": [{"href": href, "rel": "self", "type": JSON_TYPE,
                           "title": "process description"}]}
-        if p.get("description") or p["run"].__doc__:
-            out["description"] = p.get("description") or p["run"].__doc__.strip().split("\n")[0]
+        if p.get("description"):  # (a docstring is the maintainer's, not the client's)
+            out["description"] = p["description"]
         return out
 
     def _describe(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +105,10 @@ class ProcessesService:
             inputs[name] = {"title": prop.get("title", name),
                             **({"description": prop["description"]}
                                if "description" in prop else {}),
-                            "schema": prop, "minOccurs": 1 if name in required else 0,
+                            # OGC API - Processes' schema.yaml is OpenAPI 3.0's dialect (one
+                            # type, boolean exclusive limits): the OpenAPI document's conversion
+                            "schema": oas30_schema(prop),
+                            "minOccurs": 1 if name in required else 0,
                             "maxOccurs": 1}
         doc = self._summary(p)
         doc["inputs"] = inputs
@@ -117,12 +121,13 @@ class ProcessesService:
         return doc
 
     # -- views -------------------------------------------------------------------------------
-    def _bad_args(self) -> Response | None:
-        unknown = [k for k in request.args if k not in _ARGS]
+    def _bad_args(self, listing: bool = False) -> Response | None:
+        known = _ARGS | ({"limit", "offset"} if listing else set())
+        unknown = [k for k in request.args if k not in known]
         if unknown:
             return _error(400, "InvalidParameterValue",
                           f"unknown query parameter {', '.join(unknown)[:200]}; known here: "
-                          f"{', '.join(sorted(_ARGS))}")
+                          f"{', '.join(sorted(known))}")
         f = request.args.get("f")
         if f not in _FORMATS:
             return _error(400, "InvalidParameterValue",
@@ -134,17 +139,36 @@ class ProcessesService:
         """``GET /processes`` and ``GET /processes/<id>``: JSON, or an HTML page for
         ``f=html`` or a browser's ``Accept`` (the landing page links ``/processes?f=html``,
         which was a 400 to a planner clicking it)."""
-        bad = self._bad_args()
+        bad = self._bad_args(listing=process_id is None)
         if bad is not None:
             return bad
         if process_id is None:
-            doc = {"processes": [self._summary(p) for p in self.processes.values()],
-                   "links": [{"href": f"{self.base_url}/processes", "rel": "self",
-                              "type": JSON_TYPE, "title": "processes"}]}
-            return _page("processes/index.html", doc)
+            return self._list()
         if process_id not in self.descriptions:
             return self._no_such(process_id)
         return _page("processes/process.html", self.descriptions[process_id])
+
+    def _list(self) -> Response:
+        """The process list, ``limit`` (1–10000, OGC API - Processes /req/core/pl-limit-
+        definition) and ``offset`` long, with a ``next`` link while more remain."""
+        try:
+            limit = int(request.args.get("limit", 10000))
+            offset = int(request.args.get("offset", 0))
+        except ValueError:
+            return _error(400, "InvalidParameterValue", "limit and offset are whole numbers")
+        if not 1 <= limit <= 10000 or offset < 0:
+            return _error(400, "InvalidParameterValue",
+                          "limit is 1 to 10000, offset 0 or more")
+        every = list(self.processes.values())
+        links = [{"href": f"{self.base_url}/processes", "rel": "self", "type": JSON_TYPE,
+                  "title": "processes"}]
+        if offset + limit < len(every):
+            links.append({"href": f"{self.base_url}/processes?limit={limit}&offset="
+                                  f"{offset + limit}", "rel": "next", "type": JSON_TYPE,
+                          "title": "the next processes"})
+        doc = {"processes": [self._summary(p) for p in every[offset:offset + limit]],
+               "links": links}
+        return _page("processes/index.html", doc)
 
     def _no_such(self, process_id: str) -> Response:
         return _error(404, "NoSuchProcess",

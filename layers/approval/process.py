@@ -98,6 +98,7 @@ PROCESS: dict[str, Any] = {
     "id": "approval-check",
     "title": "Approval check (规划审查): a proposed project against the planning layers, "
              "buildings and pipes of the CIM",
+    "description": ("A proposed project (a GeoJSON FeatureCollection: site, buildings, demolitions, green, with their heights and floors) checked against the planning parcels, control lines, height zones, existing buildings and pipes of the CIM, rule by rule (approval_rules.yaml); the CLI's cim check."),
     "inputs": {
         "type": "object", "required": ["project"], "additionalProperties": False,
         "properties": {

@@ -52,6 +52,7 @@ PROCESS: dict[str, Any] = {
     "id": "health-compute",
     "title": "City health check (城市体检): every indicator of the catalog per district and "
              "for the city, compared with the previous year and the targets, and the index",
+    "description": ("Every indicator of the city health catalog (health_indicators.yaml) per district and for the city, compared with the previous year and the targets, and the health index; store writes the year's results. The CLI's cim health compute."),
     "inputs": {
         "type": "object", "required": ["year"], "additionalProperties": False,
         "properties": {

@@ -159,6 +159,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any], zone: str | None = None
 
 PROCESS: dict[str, Any] = {
     "id": "aoi", "title": "Area of interest (范围查询): current features of every layer in an area",
+    "description": ("The area is one of bbox, polygon, point with radius (metres), code, district or grid; geometries in CRS84 unless crs names another. Exact counts (and, with features, the features) of every layer's current features in the area; the CLI's cim query aoi."),
     "inputs": {"type": "object", "additionalProperties": False, "properties": {
         **AOI_SCHEMA["properties"],
         "layers": {"type": "array",

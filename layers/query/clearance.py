@@ -386,6 +386,7 @@ def _schema() -> dict[str, Any]:
 PROCESS: dict[str, Any] = {
     "id": "clearance",
     "title": "Clearances (净距分析, GB 50289): pipe crossings and neighbours closer than the minimum",
+    "description": ("Pipe crossings and parallel neighbours closer than the minimum clearance of GB 50289 (pipe_clearances.csv), within an area or the whole city; the CLI's cim query clearance."),
     "inputs": _schema(),
     "run": run, "pooled": True,
 }

@@ -94,6 +94,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
 
 PROCESS: dict[str, Any] = {
     "id": "near", "title": "Proximity (邻近分析): features of A within a distance of (or nearest to) B",
+    "description": ("The area is one of bbox, polygon, point with radius (metres), code, district or grid; geometries in CRS84 unless crs names another. Give distance (metres), nearest (how many) or both: at least one of them is required. The CLI's cim query near."),
     "inputs": {"type": "object", "additionalProperties": False, "required": ["a", "b"],
                "anyOf": [{"required": ["distance"]}, {"required": ["nearest"]}],
                "properties": {**AOI_SCHEMA["properties"],

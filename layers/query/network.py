@@ -33,6 +33,7 @@ def run_isolate(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
 _CODE = {"type": "string", "minLength": 1, "maxLength": 24}
 TRACE_PROCESS: dict[str, Any] = {
     "id": "trace", "title": "Upstream/downstream trace of gravity drainage (排水追踪)",
+    "description": ("Upstream or downstream trace of gravity drainage from a point or segment code: the segments and points reached; the CLI's cim query trace."),
     "inputs": {"type": "object", "additionalProperties": False, "required": ["code"],
                "properties": {"code": _CODE,
                               "direction": {"type": "string", "enum": ["up", "down"]}}},
@@ -40,6 +41,7 @@ TRACE_PROCESS: dict[str, Any] = {
 }
 ISOLATE_PROCESS: dict[str, Any] = {
     "id": "isolate", "title": "Valve isolation of a burst pipe (关阀分析)",
+    "description": ("Valve isolation (关阀分析) of a burst on a segment or at a node: the valves to close, the segments isolated and, with sources, those losing supply; the CLI's cim query isolate."),
     "inputs": {"type": "object", "additionalProperties": False, "required": ["code"],
                "properties": {"code": _CODE,
                               "sources": {"type": "array", "items": _CODE, "maxItems": 1000},

@@ -165,6 +165,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
 
 PROCESS: dict[str, Any] = {
     "id": "overlay", "title": "Overlay (叠加分析): pieces of layer A cut by the polygons of layer B",
+    "description": ("The area is one of bbox, polygon, point with radius (metres), code, district or grid; geometries in CRS84 unless crs names another. The pieces of layer a cut by the polygons of layer b, with their lengths or areas; the CLI's cim query overlay."),
     "inputs": {"type": "object", "additionalProperties": False, "required": ["a", "b"],
                "properties": {**AOI_SCHEMA["properties"],
                               "a": {"type": "string", "enum": list(layer_defs())},

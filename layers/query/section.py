@@ -180,6 +180,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
 
 PROCESS: dict[str, Any] = {
     "id": "section", "title": "Cross-section (横断面): the pipes a line crosses",
+    "description": ("The pipes a line crosses, with their depths and clearances along it; the CLI's cim query section."),
     "inputs": {"type": "object", "additionalProperties": False, "required": ["line"],
                "properties": {
                    "line": {"type": ["string", "object"],

@@ -272,6 +272,7 @@ def run(conninfo: ConnOrInfo, inputs: dict[str, Any]) -> dict[str, Any]:
 
 PROCESS: dict[str, Any] = {
     "id": "stats", "title": "Statistics (分区统计) of a layer per grid cell or district (and class)",
+    "description": ("Counts (and lengths or areas) of the layer's current features per grid cell or district, optionally per class, within an area or the whole city; the CLI's cim query stats."),
     "inputs": {"type": "object", "additionalProperties": False, "required": ["layer"],
                "properties": {"layer": {"type": "string", "enum": list(layer_defs())},
                               "by": {"type": "string", "enum": list(UNITS)},

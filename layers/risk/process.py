@@ -60,6 +60,7 @@ PROCESSES: list[dict[str, Any]] = [
     {"id": "risk-list",
      "title": "Risk list (城市治理风险清单): current risk points, most severe first, or their "
               "counts per grid cell or district",
+     "description": ("The current risk points, most severe first (filtered by level, type, district or grid), or their counts per grid cell or district; the CLI's cim risk list."),
      "inputs": {"type": "object", "additionalProperties": False, "properties": {
          "level": {"type": "string", "enum": [*LEVELS, *COLORS]},
          "type": {"type": "string", "description": "risk type code (risk_types.csv)"},
@@ -68,6 +69,7 @@ PROCESSES: list[dict[str, Any]] = [
     {"id": "risk-assess",
      "title": "Risk assessment (算法评估定级): regenerate the rule points, regrade every point "
               "and record the assessment",
+     "description": ("Regenerate the rule-based risk points, regrade every point by likelihood × consequence (risk_matrix.yaml) and record the assessment; writes, so the server needs its writer URL. The CLI's cim risk assess."),
      "inputs": {"type": "object", "additionalProperties": False, "properties": {
          "year": {"type": "integer", "minimum": 1900, "maximum": 2200}}},
      "run": run_assess, "writes": True},
