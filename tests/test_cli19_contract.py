@@ -114,7 +114,7 @@ def test_a_radius_without_its_point_is_refused(db):
     """It was set aside: the whole city's counts answered a circle's question, exit 0."""
     p = run_cli(["query", "aoi", "--radius", "100", "--layers", "buildings", "--json"],
                 db.env())
-    assert p.returncode == 3 and "--radius goes with --point" in p.stderr, p.stderr
+    assert p.returncode == 3 and "(--radius) goes with a point (--point" in p.stderr, p.stderr
     assert p.stdout == ""
 
 

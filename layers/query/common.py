@@ -460,6 +460,9 @@ def _tx(t, xy):
     return np.column_stack([x, y])
 
 
+# a radius beyond the Earth's half circumference holds the whole Earth: larger ones (1e308)
+# overflowed the circle's geometry, and an answer of 112 facilities stood for 127
+MAX_RADIUS_M = 20_037_508.0
 # segments a quarter of the polygon drawn around a point + radius area has
 BUFFER_QUARTER = 32
 
@@ -493,8 +496,8 @@ class Area:
             raise InputError(f"give one area, not {' and '.join(given)}")
         if self.radius is not None and self.point is None:
             # (it was set aside without a word: the whole city's answer for a circle's)
-            raise InputError("--radius goes with --point X,Y: give the circle's centre",
-                             field="radius")
+            raise InputError("a radius (--radius) goes with a point (--point X,Y): give the "
+                             "circle's centre", field="radius")
         if not given:
             return None
         if self.bbox is not None:
@@ -513,9 +516,12 @@ class Area:
             # NaN passes "<= 0" and, in ST_Buffer, crashed the database server (signal 11:
             # every database of the cluster went into recovery); infinity was a GEOS error
             if self.radius is None or not math.isfinite(self.radius) or self.radius <= 0 or \
-                    not math.isfinite(self.radius / math.cos(math.pi / (4 * BUFFER_QUARTER))):
-                raise InputError("--point needs --radius M (metres, a finite number > 0)"
-                                 + ("" if self.radius is None else f", not {self.radius!r}"))
+                    self.radius > MAX_RADIUS_M:
+                raise InputError(f"a point (--point) needs a radius (--radius) in metres, a "
+                                 f"number > 0 and at most {MAX_RADIUS_M:,.0f} (the Earth's "
+                                 "half circumference)"
+                                 + ("" if self.radius is None else f", not {self.radius!r}"),
+                                 field="radius")
             # a polygon around the circle (its edges touch it from outside): what is
             # selected is then told exactly by the distance (see layers.query.sqlparts.in_area)
             g, params = self.centre_sql(storage_srid)
