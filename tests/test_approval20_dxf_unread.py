@@ -107,3 +107,15 @@ def test_what_gdal_reads_is_not_listed(tmp_path):
     ents = [x for k, h in (("WIPEOUT", "81"), ("HELIX", "82"), ("XLINE", "83"), ("RAY", "84"))
             for x in _solid(k, "图框", h)]
     assert unread_entities(_dxf(tmp_path, ents)) == []
+
+
+def test_a_crs_told_from_the_coordinates_is_said(tmp_path):
+    """A DXF declares no CRS: the one the coordinates' size suggests is taken — and said, so
+    a drawing on a city's own grid is not checked kilometres away without a word."""
+    pf = read_project(_dxf(tmp_path, []))
+    assert pf.crs is None
+    p = build_project(pf.records, source="p", name="p", crs=None, storage_srid=SRID)
+    assert any("assumed from the coordinates" in n and "--crs" in n for n in p.notes), p.notes
+    given = build_project(pf.records, source="p", name="p", crs=f"EPSG:{SRID}",
+                          storage_srid=SRID)
+    assert not any("assumed" in n for n in given.notes)

@@ -31,7 +31,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from cim.crs import epsg_of, lonlat_srid, parse_crs, transformer
+from cim.crs import crs_label, epsg_of, lonlat_srid, parse_crs, transformer
 from cim.errors import InputError
 from cim.profile import CityProfile, merged_number
 from cim.text import norm_name
@@ -143,6 +143,12 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     probs = Problems(source)
     names = names_of(prof)  # the layers' and fields' names (approval_names.yaml, the city's)
     src_crs = resolve_crs(records, crs, storage_srid, source)
+    # a CRS told from the coordinates' size is a guess, said: six-digit eastings of a city's
+    # own grid (独立坐标系) read in the storage zone land kilometres away, checked elsewhere
+    skipped = [] if crs is not None or not src_crs.is_projected else [
+        f"no layer declares a CRS and none was given: {crs_label(src_crs)} assumed from the "
+        "coordinates' size; if the drawing uses another grid (a city's own 独立坐标系), pass "
+        "--crs (the process's crs input)"]
     if declared and crs is not None:
         refuse_reinterpreted(declared, src_crs, records, storage_srid, source)
     src_epsg = epsg_of(src_crs)
@@ -158,7 +164,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     repairs: list[str] = []  # invalid polygons read as their valid outline: noted
     unread_fields: dict[str, dict[str, None]] = {}  # layer → fields of no attribute, given
     roleless: dict[str, list[int]] = {}  # layer → rows of features without a role
-    skipped: list[str] = []  # entities GDAL does not read on layers of no role: noted
+    # (and, in skipped, entities GDAL does not read on layers of no role: noted)
     for rec in records:
         if rec.get("unread_entity") is not None:  # loaders.dxf_entities: GDAL skipped it
             u = rec["unread_entity"]
