@@ -127,6 +127,7 @@ def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> Project
         dxf = src.driver == "DXF"
         for batch in iter_batches(src, python_values=True):  # no pandas for a few features
             closed = set(batch.rings_closed.tolist())
+            curved = set(batch.straightened.tolist())
             for i, g in enumerate(batch.geometries):
                 props = {k: _value(v[i]) for k, v in batch.columns.items()}
                 if dxf and props.get("PaperSpace"):
@@ -135,7 +136,7 @@ def _read_unzipped(path: Path, crs: str | None, encoding: str | None) -> Project
                 layer = str(props.get("Layer") or name) if dxf else name
                 records.append({"layer": layer, "row": batch.row(i),
                                 "properties": props, "geometry": g,
-                                "ring_closed": i in closed})
+                                "ring_closed": i in closed, "curved": i in curved})
     merged = _merged(notes)
     if paper:
         merged.append(f"{paper} entit{'y' if paper == 1 else 'ies'} of the drawing's layouts "
@@ -282,11 +283,13 @@ def _read_shapefiles(path: Path, crs: str | None, encoding: str | None) -> Proje
         notes.extend(f"{shp.name}: {n}" for n in src.notes)
         for batch in iter_batches(src, python_values=True):
             closed = set(batch.rings_closed.tolist())
+            curved = set(batch.straightened.tolist())
             for i, g in enumerate(batch.geometries):
                 records.append({"layer": name, "row": batch.row(i),
                                 "properties": {k: _value(v[i])
                                                for k, v in batch.columns.items()},
-                                "geometry": g, "ring_closed": i in closed})
+                                "geometry": g, "ring_closed": i in closed,
+                                "curved": i in curved})
     if not records:
         raise InputError("the project's Shapefiles have no features", path=str(path))
     return _project_file(path, files_sha256(files), records, declared, crs, notes)

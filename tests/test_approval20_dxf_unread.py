@@ -119,3 +119,28 @@ def test_a_crs_told_from_the_coordinates_is_said(tmp_path):
     given = build_project(pf.records, source="p", name="p", crs=f"EPSG:{SRID}",
                           storage_srid=SRID)
     assert not any("assumed" in n for n in given.notes)
+
+
+def test_a_curved_outline_is_noted_as_straightened(tmp_path):
+    """A CURVEPOLYGON building (a GeoPackage from a GIS) is read as GDAL straightens it — and
+    noted, as every loader flags it (curve_linearized): its area and distances a little
+    short of the arc's."""
+    import subprocess
+
+    s = to_storage(SITE)
+    x0, y0 = s.bounds[0], s.bounds[1]
+    site = f"POLYGON (({x0} {y0},{x0 + 100} {y0},{x0 + 100} {y0 + 100},{x0} {y0 + 100},{x0} {y0}))"
+    cx, cy = x0 + 50, y0 + 50
+    tower = f"CURVEPOLYGON (CIRCULARSTRING ({cx - 10} {cy},{cx + 10} {cy},{cx - 10} {cy}))"
+    gpkg = tmp_path / "p.gpkg"
+    for layer, wkt in (("用地红线", site), ("建筑", tower)):
+        src = tmp_path / f"{layer}.csv"
+        src.write_text(f'WKT,名称\n"{wkt}",{layer}\n', encoding="utf-8")
+        subprocess.run(["ogr2ogr", "-f", "GPKG", *(["-update"] if gpkg.exists() else []),
+                        str(gpkg), str(src), "-oo", "GEOM_POSSIBLE_NAMES=WKT", "-oo",
+                        "KEEP_GEOM_COLUMNS=NO", "-a_srs", f"EPSG:{SRID}", "-nlt", "GEOMETRY",
+                        "-nln", layer], check=True, capture_output=True)
+    pf, p = _project(str(gpkg))
+    (b,) = p.buildings
+    assert 0.99 * 314.159 < b.footprint.area < 314.16  # the chords inside the arc
+    assert any("建筑 feature 1" in n and "curve_linearized" in n for n in p.notes), p.notes

@@ -231,6 +231,9 @@ def build_project(records: list[dict], *, source: str, name: str | None,
             probs.add(invalid[0], rec["layer"], rec["row"], "geometry")
             continue
         repairs.extend(f"{rec['layer']} feature {rec['row']}: {n}" for n in fixed)
+        if rec.get("curved"):  # its arcs as GDAL's chords: areas and distances a little short
+            repairs.append(f"{rec['layer']} feature {rec['row']}: curves (arcs) straightened "
+                           "by GDAL in 4° steps (curve_linearized)")
         if poly is None or poly.is_empty:
             if g is not None and g.geom_type in ("Polygon", "MultiPolygon") and \
                     not g.is_empty:  # a ring collapsed to a line, its points on one line
