@@ -101,3 +101,13 @@ def test_the_names_planners_read_are_unchanged():
     assert every["sensors"]["unit"] == "计量单位"
     assert every["buildings"]["name"] == "建筑名称"
 
+
+
+def test_a_columns_unit_is_said_beside_its_name():
+    """管径 300 — mm? — and a case's 时限 48 (hours, beside a deadline time in the same panel):
+    the unit a column's title ends with is said in its Chinese name, on both maps."""
+    titles = all_field_titles()
+    assert titles["pipe_segments"]["diameter_mm"] == "管径(mm)"
+    assert titles["cases"]["time_limit_h"].endswith("(h)")
+    assert titles["buildings"]["height"].endswith("(m)")
+    assert chinese_title("类型代码 type code (HX LVX LX ZX HUX)") == "类型代码"  # no unit

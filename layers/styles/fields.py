@@ -20,11 +20,19 @@ from cim.layerdefs import Column
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
+# the units a column title ends with (``管径 diameter (mm)``), said beside its Chinese name:
+# the feature info showed 管径 300, 时限 48 (hours) and 上报周期 300 (seconds) without them
+_UNIT = re.compile(r"\((mm|m|m²|s|h)\)\s*$")
+
+
 def chinese_title(title: str) -> str | None:
     """The Chinese name a column title opens with (its first word, when it holds a Chinese
-    character), else None."""
+    character), with the unit the title ends with (管径(mm)), else None."""
     head = title.split(maxsplit=1)[0] if title.strip() else ""
-    return head if _CJK.search(head) else None
+    if not _CJK.search(head):
+        return None
+    unit = _UNIT.search(title)
+    return f"{head}({unit.group(1)})" if unit and "(" not in head else head
 
 
 def other_columns() -> dict[str, tuple[Column, ...]]:
