@@ -49,14 +49,14 @@ def test_lengths_and_elevations_to_their_units_decimals(browser, api, db):  # no
         "NULL AND length_m IS NOT NULL AND start_elevation IS NOT NULL AND "
         "length(split_part(length_m::text, '.', 2)) > 3 ORDER BY code LIMIT 1")[0]
     shown = info_rows(driver, code)
-    decimals = shown["长度"].partition(".")[2]
-    assert len(decimals) <= 2, shown["长度"]
-    assert float(shown["长度"]) == pytest.approx(length, abs=0.0051)
+    decimals = shown["长度(m)"].partition(".")[2]
+    assert len(decimals) <= 2, shown["长度(m)"]
+    assert float(shown["长度(m)"]) == pytest.approx(length, abs=0.0051)
     # a surveyed elevation keeps its millimetres
-    assert float(shown["起点高程"]) == float(elevation), (shown["起点高程"], elevation)
+    assert float(shown["起点高程(m)"]) == float(elevation), (shown["起点高程(m)"], elevation)
     got = db.rows("SELECT code, area_m2 FROM green_spaces WHERE valid_to IS NULL "
                   "ORDER BY code LIMIT 1")
     if got:
-        area = info_rows(driver, got[0][0])["面积"]
+        area = info_rows(driver, got[0][0])["面积(m²)"]
         assert len(area.partition(".")[2]) <= 2 and \
             float(area) == pytest.approx(got[0][1], abs=0.0051), area

@@ -63,8 +63,12 @@ def info_formats(profile: CityProfile, path: Path | None = None) -> dict[str, di
         from layers.health.catalog import load_catalog
 
         dims = values.setdefault("health_indicators", {}).setdefault("dimension", {})
+        # … and as the keys of an index's 详情 (its dimensions' scores): they showed as
+        # healthy：0.338930725
+        detail = values["health_indicators"].setdefault("detail", {})
         for dim in load_catalog(profile).dimensions:
             dims.setdefault(dim.id, dim.name_zh)
+            detail.setdefault(dim.id, dim.name_zh)
     return {"values": values, "decimals": decimals, "flags": shared,
             "flag_prefixes": prefixes}
 

@@ -88,6 +88,8 @@
       : x !== null && typeof x === "object"
         ? Object.entries(x).map(([key, y]) => `${labels[key] ?? key}：${y !== null && typeof y === "object" && !Array.isArray(y) ? `（${part(y)}）` : part(y)}`).join("；")
         : x === null ? "—" : typeof x === "string" && labels[x] !== undefined ? labels[x]
+        // a number inside a 详情 to 3 decimals (an index's dimension read 0.9361702105263159)
+        : typeof x === "number" && !Number.isInteger(x) ? String(Number(x.toFixed(3)))
         : k === "flags" && typeof x === "string" ? prefixed(x) : shown(x));
     if (v !== null && typeof v === "object") return part(v);
     const n = ((info.decimals || {})[collection] || {})[k];
