@@ -275,9 +275,10 @@ def _by_its_key(message: str, layer: Layer) -> str:
     m = _UNKNOWN.search(message)
     if not m:
         return ""
-    from layers.styles.fields import field_titles
+    from layers.styles.fields import field_titles, without_unit
 
-    keys = [k for k, title in field_titles(layer.table).items() if title == m[1]]
+    keys = [k for k, title in field_titles(layer.table).items()
+            if m[1] in (title, without_unit(title))]
     if not keys:
         return ""
     return (f"; {m[1]!r} is the name shown for the property {keys[0]}: filter by its key "
@@ -294,11 +295,12 @@ def shown_name_hint(message: str, layer: Layer) -> str:
     m = _UNKNOWN_LISTED.match(message)
     if not m:
         return ""
-    from layers.styles.fields import field_titles
+    from layers.styles.fields import field_titles, without_unit
 
     by_title: dict[str, str] = {}
     for key, title in field_titles(layer.table).items():
         by_title.setdefault(title, key)
+        by_title.setdefault(without_unit(title), key)
     hits = [(n, by_title[n]) for n in m[2].split(", ") if n in by_title]
     if not hits:
         return ""

@@ -27,12 +27,14 @@ DEFS = {d.name: d for d in [*LAYERS.values(), *result_layers()]}
 
 
 def declared_chinese(layer: str) -> dict[str, str]:
-    """{column: the Chinese word its declared title opens with} of ``layer``."""
+    """{column: the Chinese word its declared title opens with, and the unit the title ends
+    with in brackets (建筑高度 height (m) → 建筑高度(m))} of ``layer``."""
     out = {}
     for c in (*BASE_COLUMNS, *DEFS[layer].columns):
         m = _HAN.match(c.title)
         if m:
-            out[c.name] = m.group(1)
+            unit = re.search(r"\((mm|m|m²|s|h)\)\s*$", c.title)
+            out[c.name] = m.group(1) + (f"({unit.group(1)})" if unit else "")
     return out
 
 
@@ -104,7 +106,7 @@ def test_property_titles_are_the_declared_chinese_names(served, collections, wha
 def test_buildings_queryables_by_name(api):
     props = _doc(api, "buildings", "queryables")["properties"]
     assert (props["use_name"]["title"], props["height"]["title"],
-            props["code"]["title"]) == ("建筑用途", "建筑高度", "统一编码")
+            props["code"]["title"]) == ("建筑用途", "建筑高度(m)", "统一编码")
     assert props["code"]["x-ogc-role"] == "id"
     assert props["geometry"]["x-ogc-role"] == "primary-geometry"
     assert re.search(r"[\u4e00-\u9fff]", props["geometry"]["title"])
@@ -156,7 +158,7 @@ def test_schema_html_shows_the_titles(api):
     r = requests.get(f"{api}/collections/buildings/schema", params={"f": "html"}, timeout=60)
     assert r.status_code == 200
     page = r.content.decode("utf-8")  # as its <meta charset> says
-    for name in ("建筑用途", "建筑高度", "地上层数"):
+    for name in ("建筑用途", "建筑高度(m)", "地上层数"):
         assert f"<td>{name}</td>" in page, name
 
 

@@ -47,9 +47,10 @@ from tests.test_webmap import open_map, wait
 CJK = re.compile(r"[\u3400-\u9fff]")
 # a planner's names of some attributes (GB/T 50001-style survey tables, CJJ 61)
 KNOWN = {"buildings": {"code": "统一编码", "name": "建筑名称", "use_name": "建筑用途",
-                       "floors_above": "地上层数", "height": "建筑高度"},
-         "pipe_segments": {"diameter_mm": "管径", "material": "材质", "start_depth": "起点埋深"},
-         "pipe_points": {"appurtenance": "附属物", "ground_elevation": "地面高程"}}
+                       "floors_above": "地上层数", "height": "建筑高度(m)"},
+         "pipe_segments": {"diameter_mm": "管径(mm)", "material": "材质",
+                           "start_depth": "起点埋深(m)"},
+         "pipe_points": {"appurtenance": "附属物", "ground_elevation": "地面高程(m)"}}
 
 ALIASES = r'''
 import json, os, sys
@@ -334,7 +335,7 @@ def test_the_ogc_api_pages_name_attributes_in_chinese(browser, api, db):
     driver.get(f"{api}/collections/pipe_segments/items?f=html&limit=5")
     heads = wait(driver, "const c = [...document.querySelectorAll('th[data-field]')]; "
                          "return c.some(e => e.title) && c.map(e => e.textContent)")
-    assert "管径" in heads and "diameter_mm" not in heads, heads
+    assert "管径(mm)" in heads and "diameter_mm" not in heads, heads
     assert not [u for u in proxy.external if "127.0.0.1" in u or "localhost" in u]
 
 

@@ -48,3 +48,12 @@ def test_a_chinese_name_or_unquoted_text_in_a_filter_says_how_to_write_it(api, f
     assert "character" in text and "use_name" in text and "single quotes" in text
     if flt.startswith("建筑用途"):  # a name CQL2 Text reads (unquoted, any script): which key
         assert "'建筑用途' is the name shown for the property use_name" in text, text
+
+
+def test_a_name_without_its_unit_still_gets_the_hint(api):
+    """The shown name holds its unit (建筑高度(m)); the survey's header does not: ``建筑高度 >
+    10`` is still told to filter by height."""
+    r = requests.get(f"{api}/collections/buildings/items", timeout=60,
+                     params={"f": "json", "filter": "建筑高度 > 10"})
+    assert r.status_code == 400
+    assert "'建筑高度' is the name shown for the property height" in said(r), said(r)

@@ -35,6 +35,12 @@ def chinese_title(title: str) -> str | None:
     return f"{head}({unit.group(1)})" if unit and "(" not in head else head
 
 
+def without_unit(name: str) -> str:
+    """A shown name without the unit :func:`chinese_title` adds (管径(mm) → 管径): what a
+    planner types, or a survey's header says."""
+    return re.sub(r"\((mm|m|m²|s|h)\)$", "", name)
+
+
 def other_columns() -> dict[str, tuple[Column, ...]]:
     """{result layer: the columns of its table its LayerDef leaves out}, for every result layer
     of the catalog (``LayerDef.other_columns``), not carried by its tiles (which carry the
