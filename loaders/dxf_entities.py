@@ -36,14 +36,30 @@ class UnreadEntity:
     block: str | None = None  # the block it is drawn in, inserted in model space
 
 
-def _value(raw: bytes) -> str:
-    """A DXF line's text: UTF-8 (AutoCAD 2007 and later), else its code page's bytes — a
-    Chinese drawing's ANSI_936, GBK — with ``\\U+XXXX`` escapes read as their characters."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("gb18030", errors="replace")
+def _value(raw: bytes, encoding: str) -> str:
+    """A DXF value's text in the file's ``encoding`` (:func:`_encoding`), with ``\\U+XXXX``
+    escapes read as their characters."""
+    text = raw.decode(encoding, errors="replace")
     return _UNICODE.sub(lambda m: chr(int(m.group(1), 16)), text.strip("\r\n"))
+
+
+def _encoding(path: str | Path, codepage: bytes | None) -> str:
+    """The text encoding of a DXF as the loaders have GDAL read it, so that a layer is named
+    here as its features are: its ``$DWGCODEPAGE`` (a Chinese drawing's ANSI_936: GBK; GDAL
+    reads it so whatever ``$ACADVER`` says), UTF-8 where the loaders read it so
+    (:func:`loaders.sources.text_encoding.dxf_utf8`: UTF-8 text under a single-byte code
+    page). Decided once for the file: a GBK name that happens to be valid UTF-8 (围墙) read
+    line by line as UTF-8 was another name, and its role missed."""
+    from loaders.sources.text_encoding import dxf_utf8
+
+    if dxf_utf8(Path(path)) is not None:
+        return "utf-8"
+    page = (codepage or b"").strip().upper()
+    if page in (b"ANSI_936", b"GBK", b"GB2312"):
+        return "gb18030"
+    if page.startswith(b"ANSI_") and page[5:].isdigit():
+        return f"cp{int(page[5:])}"
+    return "cp1252"  # (GDAL's own default: a drawing without a code page)
 
 
 def unread_entities(path: str | Path) -> list[UnreadEntity]:
@@ -53,10 +69,12 @@ def unread_entities(path: str | Path) -> list[UnreadEntity]:
     layer 0, as CAD draws it. The file is streamed line by line and only INSERTs and those
     entities are kept: a city's 300 MB base drawing is no reason to hold it in memory."""
     section = block = None
-    blocks: dict[str, list[tuple[str, dict[int, str]]]] = {}
-    model: list[tuple[str, dict[int, str]]] = []
-    entity: tuple[str, dict[int, str]] | None = None
+    blocks: dict[bytes, list[tuple[str, dict[int, bytes]]]] = {}
+    model: list[tuple[str, dict[int, bytes]]] = []
+    entity: tuple[str, dict[int, bytes]] | None = None
     expect_name = False
+    header: dict[bytes, bytes] = {}
+    variable: bytes | None = None
 
     def close() -> None:
         if entity is None or entity[0] not in _KEPT:
@@ -93,27 +111,36 @@ def unread_entities(path: str | Path) -> list[UnreadEntity]:
                     entity = (kind, {})
                 continue
             if expect_name and code == b"2":
-                section, expect_name = _value(value_line).strip(), False
+                section = value_line.strip().decode("ascii", errors="replace")
+                expect_name = False
+                continue
+            if section == "HEADER":
+                if code == b"9":
+                    variable = value_line.strip()
+                elif variable == b"$DWGCODEPAGE":
+                    header[variable] = value_line
                 continue
             if section == "BLOCKS" and entity is None and block == "" and code == b"2":
-                block = _value(value_line)
+                block = value_line.strip(b"\r\n")
                 continue
             if entity is not None and entity[0] in _KEPT and code in (b"2", b"5", b"8", b"67"):
-                entity[1].setdefault(int(code), _value(value_line))
+                entity[1].setdefault(int(code), value_line.strip(b"\r\n"))
         close()
+    enc = _encoding(path, header.get(b"$DWGCODEPAGE"))
     out: list[UnreadEntity] = []
 
     def walk(ents, layer_of_insert: str | None, block_name: str | None, depth: int) -> None:
         for kind, g in ents:
-            if g.get(67, "0").strip() == "1":
+            if g.get(67, b"0").strip() == b"1":
                 continue
-            layer = g.get(8, "0")
+            layer = _value(g.get(8, b"0"), enc)
             if layer == "0" and layer_of_insert is not None:
                 layer = layer_of_insert
+            handle = _value(g[5], enc) if 5 in g else None
             if kind in UNREAD_TYPES:
-                out.append(UnreadEntity(kind, layer, g.get(5), block_name))
+                out.append(UnreadEntity(kind, layer, handle, block_name))
             elif kind == "INSERT" and depth < _MAX_NESTING and g.get(2) in blocks:
-                walk(blocks[g[2]], layer, g[2], depth + 1)
+                walk(blocks[g[2]], layer, _value(g[2], enc), depth + 1)
 
     walk(model, None, None, 0)
     return list(dict.fromkeys(out))  # a block inserted twice: its entity named once

@@ -144,3 +144,15 @@ def test_a_curved_outline_is_noted_as_straightened(tmp_path):
     (b,) = p.buildings
     assert 0.99 * 314.159 < b.footprint.area < 314.16  # the chords inside the arc
     assert any("建筑 feature 1" in n and "curve_linearized" in n for n in p.notes), p.notes
+
+
+@pytest.mark.parametrize("layer", ["围墙", "建筑", "地下室"])
+def test_a_gbk_layer_is_named_as_gdal_names_it(tmp_path, layer):
+    """The file's code page (ANSI_936) decides every name at once: 围墙's GBK bytes are valid
+    UTF-8 too, and read line by line as UTF-8 they were 'Χǽ' — not the layer GDAL names."""
+    import pyogrio
+    from shapely.geometry import box as _box
+
+    path = _dxf(tmp_path, _solid("3DSOLID", layer, "2B") + _poly(layer, _box(0, 0, 5, 5)))
+    assert layer in set(pyogrio.read_dataframe(path)["Layer"])
+    assert [u.layer for u in unread_entities(path)] == [layer]
