@@ -139,7 +139,7 @@ def _chunked() -> bool:
     return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
-def _read_chunked(limit: int) -> None:
+def _read_chunked(limit: int) -> int:
     """Read a chunked body (no Content-Length) up to one byte past ``limit`` and hand it on
     with its length: Werkzeug cut such a body at the limit without a word, and a valid JSON
     body of 1.3 MB was refused as "not JSON" instead of as too large (413)."""
@@ -158,6 +158,7 @@ def _read_chunked(limit: int) -> None:
     env["CONTENT_LENGTH"] = str(len(data))  # over the limit: refused as any other body
     env.pop("HTTP_TRANSFER_ENCODING", None)
     env["wsgi.input_terminated"] = False
+    return len(data)
 
 
 def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
@@ -172,9 +173,10 @@ def install(app: Flask, pygeoapi_mod, max_body: int) -> None:
                          f"{request.path}: the platform's collections are features (items, "
                          "tiles); maps, coverages and EDR queries are not served")
         limit = max(max_body, BODY_LIMITS.get(request.endpoint or "", 0))
-        if request.content_length is None and _chunked():
-            _read_chunked(limit)  # its length known now, as a Content-Length gives it
-        if request.content_length is not None and request.content_length > limit:
+        length = request.content_length
+        if length is None and _chunked():  # its length known now, as a Content-Length
+            length = _read_chunked(limit)  # (Werkzeug keeps the None it read: told here)
+        if length is not None and length > limit:
             hint = BODY_HINTS.get(request.endpoint or "")
             return error(413, "PayloadTooLarge",
                          f"request body over {limit} bytes" + (f": {hint}" if hint else ""))

@@ -152,6 +152,8 @@ def test_huge_chunked_body_is_413_not_cut(api):
     r = requests.post(f"{api}/processes/aoi/execution", data=chunks(big),
                       headers={"Content-Type": "application/json"}, timeout=60)
     assert r.status_code == 413, (r.status_code, r.text[:300])
+    assert r.json()["code"] == "PayloadTooLarge", r.text[:300]  # the platform's, with its limit
+    assert "request body over" in r.json()["description"], r.text[:300]
     small = json.dumps({"inputs": {"bbox": [116.60, 35.34, 116.62, 35.36],
                                    "layers": ["buildings"], "note": " " * 100_000}}).encode()
     r = requests.post(f"{api}/processes/aoi/execution", data=chunks(small),
