@@ -366,12 +366,17 @@ def _check_dictionary_names(given: Any, path: Path) -> None:
     if not isinstance(given, dict):
         raise ConfigError("dictionaries maps a dictionary's name to the city's file "
                           "(building_use: my_uses.csv)", path=str(path), field="dictionaries")
+    import difflib
+
     known = sorted({p.stem for p in DICTIONARY_DIR.iterdir() if p.suffix in (".csv", ".yaml")})
-    unknown = sorted(str(k) for k in given if str(k) not in known)
-    if unknown:
-        raise ConfigError(f"{', '.join(unknown)}: no dictionary of that name (the platform's "
-                          f"are {', '.join(known)})", path=str(path),
-                          field=f"dictionaries.{unknown[0]}")
+    # a near miss of a platform's name only: a city's own dictionary (a styles file's
+    # categories_from: {dictionary: my_colours}) has a name of its own
+    for k in sorted(str(k) for k in given if str(k) not in known):
+        near = difflib.get_close_matches(k, known, n=1, cutoff=0.85)
+        if near:
+            raise ConfigError(f"{k}: no dictionary of that name — {near[0]}? (a misspelt name "
+                              "is read by nothing, and the platform's file used in its place)",
+                              path=str(path), field=f"dictionaries.{k}")
 
 
 def dictionary_file(profile: CityProfile | None, name: str, suffix: str = ".csv") -> Path:

@@ -130,7 +130,10 @@ def test_a_misspelt_dictionary_name_is_refused_naming_it(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_profile(p)
     assert e.value.field == "dictionaries.pipe_clearance" and e.value.path == str(p)
-    assert "pipe_clearances" in e.value.message  # the names it could be
+    assert "pipe_clearances?" in e.value.message  # the name it could be
+    # a name of the city's own (a styles file's categories_from dictionary) is no misspelling
+    p.write_text(text.replace("pipe_clearance:", "my_colours:"), encoding="utf-8")
+    assert load_profile(p).dictionaries["my_colours"] == tmp_path / "x.csv"
 
 
 def test_a_row_with_a_field_left_out_is_refused_naming_it(tmp_path):
