@@ -16,7 +16,16 @@ from psycopg.rows import dict_row
 
 from cim.errors import InputError
 from layers.catalog import layer_defs, map_where
-from layers.query.common import Area, ConnOrInfo, capped, check_rows, connection, ident, layer_def
+from layers.query.common import (
+    MAX_RADIUS_M,
+    Area,
+    ConnOrInfo,
+    capped,
+    check_rows,
+    connection,
+    ident,
+    layer_def,
+)
 from layers.query.sqlparts import (
     area_cte,
     current,
@@ -124,7 +133,7 @@ AOI_SCHEMA: dict[str, Any] = {
         "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
         "polygon": {"type": ["string", "object"], "description": "WKT or GeoJSON"},
         "point": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-        "radius": {"type": "number", "exclusiveMinimum": 0},
+        "radius": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RADIUS_M},
         "code": {"type": "string"}, "district": {"type": "string"},
         "grid": {"type": "string"},
         "crs": {"type": "string", "description": "CRS of bbox/polygon/point (CRS84 by default); typed "
