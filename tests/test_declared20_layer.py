@@ -21,9 +21,16 @@ def declared(monkeypatch):
                                               title_zh="井盖"),
            "parks_x": dataclasses.replace(LAYERS["green_spaces"], name="parks_x",
                                           title_zh="公园")}
+    from layers import catalog
+    from layers.styles import fields
+
     for k, v in new.items():
         monkeypatch.setitem(LAYERS, k, v)
-    return new
+    fields._all.cache_clear()  # (the field names are read once: read with these, then again)
+    yield new
+    monkeypatch.undo()
+    catalog._registry.cache_clear()
+    fields._all.cache_clear()
 
 
 def test_a_declared_layer_without_a_style_is_on_both_maps(declared, jining_profile):
