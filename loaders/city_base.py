@@ -55,6 +55,7 @@ from loaders.field_names import all_matches
 from loaders.fields import as_float, as_int, as_text, is_blank
 from loaders.geometry import ewkb, prepare
 from loaders.planning_values import AreaUnits, parse_area
+from loaders.sources.layer_points import single_points
 from loaders.sources.read import Batch
 
 AREA_TOLERANCE = 0.05  # a declared area further off than this from the geometry's is flagged
@@ -154,17 +155,12 @@ def id_fields(kind: str, ctx: LoadContext) -> list[str]:
 def _points(geoms: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
     """Facilities given as areas become a point inside the area (flagged); one-point
     MultiPoints become Points. Anything else is left for :func:`prepare` to judge."""
-    out = np.array(geoms, dtype=object, copy=True)
+    out = single_points(geoms)
     flags: list[list[str]] = [[] for _ in range(len(out))]
     for i, g in enumerate(out):
-        if g is None or g.is_empty:
-            continue
-        t = shapely.get_type_id(g)
-        if t in (3, 6):
+        if g is not None and not g.is_empty and shapely.get_type_id(g) in (3, 6):
             out[i] = shapely.point_on_surface(g)
             flags[i].append("point_from_area")
-        elif t == 4 and len(g.geoms) == 1:
-            out[i] = g.geoms[0]
     return out, flags
 
 

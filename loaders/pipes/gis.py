@@ -46,6 +46,7 @@ from loaders.pipes.records import (
     held_out,
 )
 from loaders.pipes.topology import nodes_by_snapping, nodes_from_ids
+from loaders.sources.layer_points import single_points
 from loaders.sources.tables import Mapping, Table, match_headers
 
 
@@ -380,7 +381,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
         geoms, cimcrs.transformer(pcrs.to_wkt(), delivery_crs.to_wkt()))
     override, strict = mapping.for_kind(section)
     m = match_headers(list(cols), aliases["points"], override, table=path.name, strict=strict)
-    g2 = transform_xy(geoms, t)
+    g2 = transform_xy(single_points(geoms), t)
     flat = _is_flat(g2)
     zero_unknown = _zero_is_no_z(g2)
     tname = path.name if not src.layer or src.layer == path.stem else f"{path.name}:{src.layer}"
@@ -411,9 +412,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
         p.survey_code = parse_value(p, pr, "点编码", text_id, v("survey_code"))
         ground = parse_value(p, pr, "地面高程", lambda x: as_float(x, -500, 9000),
                         v("ground_elevation"))
-        g = g2[i]
-        if g is not None and g.geom_type == "MultiPoint" and len(g.geoms) == 1:
-            g = g.geoms[0]  # a node layer of MultiPoints (QGIS, ArcGIS exports): its point
+        g = g2[i]  # (one-point MultiPoints read as their points: single_points)
         if g is None or shapely.is_missing(g) or g.is_empty:
             pr.append(("missing_value", "geometry", None, "the feature has no geometry"))
         elif g.geom_type != "Point":

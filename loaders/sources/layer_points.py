@@ -22,6 +22,18 @@ from loaders.sources.tables import Table
 X_HEADER, Y_HEADER = "geometry:X", "geometry:Y"
 
 
+
+def single_points(geoms: np.ndarray) -> np.ndarray:
+    """``geoms`` with each MultiPoint of one point as that point: a point layer exported by
+    QGIS or ArcGIS as MULTIPOINT (pipe nodes, sensors, facilities) was rejected whole as "a
+    MultiPoint, not a point". The one rule of every loader reading points."""
+    out = np.array(geoms, dtype=object, copy=True)
+    single = np.flatnonzero((shapely.get_type_id(out) == 4)
+                            & (shapely.get_num_geometries(out) == 1))
+    if single.size:
+        out[single] = shapely.get_geometry(out[single], 0)
+    return out
+
 def points_as_xy(t: Table) -> tuple[Table, str | None]:
     """``t`` with two more columns, :data:`X_HEADER` (each feature's northing) and
     :data:`Y_HEADER` (its easting), blank where it has no point, and the layer's CRS (as
@@ -38,12 +50,8 @@ def points_as_xy(t: Table) -> tuple[Table, str | None]:
     if len(geoms) != len(t.rows):  # (the attributes were read from the same layer)
         raise InputError(f"its layer holds {len(geoms)} geometries for {len(t.rows)} rows",
                          path=t.name)
+    geoms = single_points(geoms)
     kinds = shapely.get_type_id(geoms)
-    # a layer of one-point MultiPoints (QGIS', ArcGIS' exports of a point layer): its points
-    single = np.flatnonzero((kinds == 4) & (shapely.get_num_geometries(geoms) == 1))
-    if single.size:
-        geoms[single] = shapely.get_geometry(geoms[single], 0)
-        kinds[single] = 0
     other = np.flatnonzero((kinds >= 0) & (kinds != 0))  # (-1: none, 0: a point)
     if other.size:
         i = int(other[0])
