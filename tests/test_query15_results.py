@@ -15,7 +15,7 @@ from cim.errors import InputError
 from layers.query.aoi import aoi
 from layers.query.common import Area
 
-CLOSED = {"结案", "作废"}  # cases the map does not draw (layers/cases/layer.py's MAP_WHERE)
+CLOSED = {"结案", "作废"}  # the platform loop's final states: cases the map does not draw
 
 
 def _district(db) -> tuple[str, shapely.Geometry]:

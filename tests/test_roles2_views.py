@@ -58,12 +58,13 @@ def vdb(jining_profile):
         for code, state, current in CASES:
             conn.execute(
                 "INSERT INTO cases (code, valid_to, detail, geom, source, category_code, state, "
-                "description, address, reported_at) SELECT %s, "
+                "final, description, address, reported_at) SELECT %s, "
                 "CASE WHEN %s THEN NULL ELSE now() END, '{\"caller\": \"张三\"}', "
-                "ST_PointOnSurface(geom), '市民热线', '0101', %s, "
+                "ST_PointOnSurface(geom), '市民热线', '0101', %s, %s, "
                 "'张三 13800000000 楼下井盖缺失', '幸福路 8 号 3 单元 502', now() "
                 "FROM admin_divisions WHERE valid_to IS NULL ORDER BY code LIMIT 1",
-                (code, current, state))
+                # final as the loop marks it (the platform's final states, 结案 and 作废)
+                (code, current, state, state in ("结案", "作废")))
     assert ensure_reader(d.url) == []
     yield d
     drop_database(server_url(), d.name)

@@ -7,7 +7,7 @@ map). Personal data never reaches a published column: the reporter's name and ph
 layer — and the case's free text (a citizen's own words may carry a name or a number) and its
 JSON detail are not published either (:data:`UNPUBLISHED`), nor the address (a citizen's
 12345 address is often their home; the point and the grid cell locate the case). The one map shows the open cases
-(:data:`MAP_WHERE`); the OGC API every case.
+(:data:`MAP_WHERE`: not in a final state of the city's workflow); the OGC API every case.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ OTHER_COLUMNS = (
     Column("address", "text", "地址 address as reported (not published)"),
     Column("detail", "jsonb", "详情 detail (JSON, not published)", required=True),
 )
-# the open cases (not closed, not void)
-MAP_WHERE = "state NOT IN ('结案', '作废')"
+# the open cases: not in a final state of the city's case_workflow.yaml (the loop sets
+# ``final`` on each transition, migration 0018) — the states' names are the city's to choose
+MAP_WHERE = "NOT final"
 
 CASES = LayerDef(
     name="cases", title_zh="城市管理案件", title_en="City-management cases",
@@ -55,6 +56,8 @@ CASES = LayerDef(
         Column("verified_at", "timestamptz", "核查时间 verified at"),
         Column("closed_at", "timestamptz", "结案时间 closed at"),
         Column("deadline", "timestamptz", "处置时限 deadline"),
+        Column("final", "boolean", "已终结 final (in a final state of case_workflow.yaml)",
+               required=True),
         Column("time_limit_h", "float8", "时限 time limit (h)"),
     ),
     map_where=MAP_WHERE, other_columns=OTHER_COLUMNS, unpublished=UNPUBLISHED,

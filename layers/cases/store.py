@@ -287,16 +287,16 @@ def open_case(conn: psycopg.Connection, *, source: str, category_code: str, acto
     else:
         registered_at = None
     deadline = registered_at + dt.timedelta(hours=cat.time_limit_h) if register else None
+    opened_in = registered if register else reported
     case_id = conn.execute(
         "INSERT INTO cases (code, geom, source, kind, category_code, category_name, state, "
         "description, address, district_code, grid_code, asset_layer, asset_code, alarm_code, "
-        "unit, unit_basis, reported_at, registered_at, deadline, time_limit_h) VALUES "
+        "unit, unit_basis, reported_at, registered_at, deadline, time_limit_h, final) VALUES "
         "(%s, %s::geometry, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-        "%s, %s) RETURNING id",
-        (code, geom, source, cat.kind, cat.code, cat.name,
-         registered if register else reported, description, address, district, cell, layer,
-         asset_code, alarm_code, unit, basis, reported_at, registered_at, deadline,
-         cat.time_limit_h)).fetchone()[0]
+        "%s, %s, %s) RETURNING id",
+        (code, geom, source, cat.kind, cat.code, cat.name, opened_in, description, address,
+         district, cell, layer, asset_code, alarm_code, unit, basis, reported_at,
+         registered_at, deadline, cat.time_limit_h, opened_in in wf.final)).fetchone()[0]
     # the description stays on the case (not published: a citizen's words may name people)
     record_event(conn, case_id, at=reported_at, actor=actor, role=role, action="report",
                  from_state=None, to_state=reported, detail={"source": source})

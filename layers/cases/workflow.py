@@ -294,7 +294,8 @@ def act(conn: psycopg.Connection, code: str, action: str, user: User, *,
     if last_at is not None and at < last_at:
         raise InputError(f"case {code}: time {instant_text(at, zone)} is before its last "
                          f"event, at {instant_text(last_at, zone)}", field="at")
-    sets: dict[str, Any] = {"state": tr.to}
+    # whether the case has ended, by the city's loop (the one map's open cases: not final)
+    sets: dict[str, Any] = {"state": tr.to, "final": tr.to in wf.final}
     order = list(wf.timestamps)
     # back to a state the case has reached before (a return, a failed 核查): it keeps the
     # time it first reached it and its deadline, so a return does not restart the clock
