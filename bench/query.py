@@ -286,7 +286,7 @@ def one_connection(conninfo: str):
 def measure(conninfo: str, wl: dict, args, keep: dict | None = None) -> dict:
     from layers.query import graph
     from layers.query.aoi import aoi
-    from layers.query.common import Area
+    from layers.query.area import Area
     from layers.query.isolation import isolate
     from layers.query.near import near
     from layers.query.section import section

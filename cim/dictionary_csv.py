@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
 from cim.errors import ConfigError, InputError
-from cim.text import decode_text
+from cim.text import decode_text, norm_key
 
 DICTIONARY_DIR = Path(__file__).resolve().parent / "dictionaries"
 
@@ -29,9 +30,10 @@ class DictionaryRow(dict):
     naming the file and the column — it was a bare KeyError, an internal error, at whatever
     row of whatever load first met it. ``row.get`` keeps its default."""
 
-    def __init__(self, path: Path, values: dict[str, str]) -> None:
+    def __init__(self, path: Path, values: dict[str, str], row: int | None = None) -> None:
         super().__init__(values)
         self.path = str(path)
+        self.row = row  # its line in the file (the header is line 1)
 
     def __missing__(self, key: str) -> str:
         raise MissingColumn(f"the dictionary has no column {key!r} (its columns: "
@@ -39,7 +41,7 @@ class DictionaryRow(dict):
                             f"{DICTIONARY_DIR} names the columns to keep", path=self.path)
 
     def __reduce__(self):  # pickled for a converter process: the path goes along
-        return (DictionaryRow, (Path(self.path), dict(self)))
+        return (DictionaryRow, (Path(self.path), dict(self), self.row))
 
 
 def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
@@ -59,8 +61,43 @@ def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
             raise ConfigError(f"the row has {given} fields, its header {len(row)}: a field "
                               "left out moves the ones after it into the wrong columns (leave "
                               "it empty between its commas instead)", path=str(path), row=n)
-        rows.append(DictionaryRow(path, {k: (v or "").strip() for k, v in row.items()}))
+        rows.append(DictionaryRow(path, {k: (v or "").strip() for k, v in row.items()}, n))
     return rows
+
+
+def index_rows(rows: Iterable[dict[str, str]], columns: Iterable[str],
+               split: Iterable[str] = ()) -> dict[str, dict[str, str]]:
+    """The rows by each key a value is looked up by (:func:`cim.text.norm_key` of its
+    ``columns`` and of each ``|``-separated item of its ``split`` columns). A key naming two
+    rows is refused, naming both: a city's copy repeating a code, or giving one row an alias
+    that is another's code or name, had every value of it read as the first row, without a
+    word (the second row's class unreachable)."""
+    columns, split = tuple(columns), tuple(split)
+    out: dict[str, dict[str, str]] = {}
+    where: dict[str, str] = {}
+    for row in rows:
+        keys = [(c, row.get(c) or "") for c in columns]
+        keys += [(c, a) for c in split for a in (row.get(c) or "").split("|")]
+        for col, k in keys:
+            nk = norm_key(k)
+            if not nk:
+                continue
+            first = out.setdefault(nk, row)
+            if first is not row:
+                raise ConfigError(
+                    f"{k.strip()!r} ({col}) is also {where[nk]} of {_row_name(first)}: "
+                    f"one value names one row — {_row_name(row)} is never read by it; keep "
+                    "it in one row", path=getattr(row, "path", None), row=getattr(row, "row",
+                                                                                  None),
+                    field=col)
+            where.setdefault(nk, f"an alias ({col})" if col in split else f"the {col}")
+    return out
+
+
+def _row_name(row: dict[str, str]) -> str:
+    line = getattr(row, "row", None)
+    first = next(iter(row.items()), ("", ""))
+    return f"row {line} ({first[0]} {first[1]})" if line else f"{first[0]} {first[1]}"
 
 
 def _dictionary_text(path: Path) -> str:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from cim.coding.scheme import DecodedCode, decode
 from cim.layerdefs import LAYERS
 from cim.profile import CityProfile
+from layers.query.common import ConnOrInfo, connection
 
 
-def explain_code(conninfo: str, profile: CityProfile, code: str) -> DecodedCode:
-    """Decode a code and say whether a current feature carries it."""
+def explain_code(conninfo: ConnOrInfo, profile: CityProfile, code: str) -> DecodedCode:
+    """Decode a code and say whether a current feature carries it (``conninfo``: as every
+    query of the library takes it, :func:`layers.query.common.connection`)."""
     d = decode(code, profile)
-    with psycopg.connect(conninfo) as conn:
+    with connection(conninfo) as conn:
         reg = conn.execute("SELECT layer FROM code_registry WHERE code = %s", (d.code,)).fetchone()
         table = d.layer if d.layer in LAYERS else (reg[0] if reg else None)
         exists = False
@@ -34,9 +35,11 @@ def explain_code(conninfo: str, profile: CityProfile, code: str) -> DecodedCode:
     return d
 
 
-def history(conninfo: str, code: str) -> list[dict[str, Any]]:
-    """Every version of the feature with ``code``, oldest first, from whichever layer has it."""
-    with psycopg.connect(conninfo, row_factory=dict_row) as conn:
+def history(conninfo: ConnOrInfo, code: str) -> list[dict[str, Any]]:
+    """Every version of the feature with ``code``, oldest first, from whichever layer has it.
+    Its ``position`` (a point on it) is EWKT, ``SRID=…;POINT(x y)`` easting first, as the
+    query library reads it back (plain WKT in the storage CRS is northing first there)."""
+    with connection(conninfo) as lent, lent.cursor(row_factory=dict_row) as conn:
         reg = conn.execute("SELECT layer FROM code_registry WHERE code = %s", (code,)).fetchone()
         if reg is None:
             return []
@@ -47,7 +50,7 @@ def history(conninfo: str, code: str) -> list[dict[str, Any]]:
             "ORDER BY ordinal_position",
             (table,))]
         q = sql.SQL("SELECT {cols}, ST_Area(geom) AS area_m2, ST_Length(geom) AS length_m, "
-                    "ST_AsText(ST_PointOnSurface(geom)) AS position FROM {t} WHERE code = %s "
+                    "ST_AsEWKT(ST_PointOnSurface(geom)) AS position FROM {t} WHERE code = %s "
                     "ORDER BY valid_from, id").format(
             cols=sql.SQL(", ").join(map(sql.Identifier, cols)), t=sql.Identifier(table))
         rows = conn.execute(q, (code,)).fetchall()

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+from cim.dictionary_csv import index_rows
 from cim.profile import CityProfile
 from cim.text import ID_UNSEEN, id_form, norm_key
 from loaders.engine.report import Reject
@@ -287,16 +288,13 @@ class ClassLookup:
 
     def __init__(self, profile: CityProfile, dictionary: str) -> None:
         self.rows = profile.dictionary(dictionary)
-        self.by_key: dict[str, dict[str, str]] = {}
         for row in self.rows:
-            keys = [row["code"], row.get("name") or row.get("name_zh", ""), row.get("name_en", ""),
-                    row.get("type_code", "")]
-            # a dictionary's other code systems are aliases too (land_use.csv's GB 50137
-            # codes: R12, R22, RB are 0702 though its aliases did not repeat them)
-            keys += [a for c in ("aliases", "gb50137") for a in (row.get(c) or "").split("|")]
-            for k in keys:
-                if k:
-                    self.by_key.setdefault(norm_key(k), row)
+            row["code"]  # noqa: B018 — a copy without the key column is told so, naming it
+        # a dictionary's other code systems are aliases too (land_use.csv's GB 50137 codes:
+        # R12, R22, RB are 0702 though its aliases did not repeat them); a key naming two
+        # rows is refused
+        self.by_key = index_rows(self.rows, ("code", "name", "name_zh", "name_en", "type_code"),
+                                 ("aliases", "gb50137"))
         # a spreadsheet or a numeric field drops a code's leading zeros (道路等级 02 → 2): the
         # digits are read at the codes' width when every numeric code has the same one
         widths = {len(c) for r in self.rows if (c := (r.get("code") or "").strip()).isdigit()}

@@ -149,3 +149,33 @@ def test_a_row_with_a_field_left_out_is_refused_naming_it(tmp_path):
         read_csv_dictionary(f)
     assert (e.value.path, e.value.row) == (str(f), len(text.splitlines()) + 1)
     assert "field left out" in e.value.message
+
+
+@pytest.mark.parametrize("row, field, other", [
+    # the code 05 repeated: every 05 was the first row's class
+    ("05,仓库用房,warehouse2,,", "code", "row 6 (code 05)"),
+    # an alias of one row that is another's name: 商业 read as the first row it named
+    ("12,测试用房,test_use,商业,", "aliases", "row 3 (code 02)"),
+])
+def test_a_key_naming_two_rows_is_refused_naming_both(tmp_path, fresh_db, row, field, other):
+    """A city's building_use.csv repeating a code, or giving a row an alias that is another
+    row's name: the load is refused naming the file, the row, the column and the row it
+    clashes with; nothing is loaded (every such value was read as the first row, silently)."""
+    text = (DICTIONARY_DIR / "building_use.csv").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    head = lines[0].split(",")
+    # premise, by construction from the platform's file: row 3 is 02 商业, row 6 is 05
+    assert lines[2].split(",")[head.index("name")] == "商业" and lines[5].startswith("05,")
+    extra = row.split(",") + [""] * (len(head) - len(row.split(",")))
+    prof = _profile(tmp_path, (text.rstrip("\n") + "\n" + ",".join(extra) + "\n").encode())
+    added = len(lines) + 1  # its line in the city's file
+    shp = SAMPLE / "buildings" / "buildings_survey.shp"
+    p = run_cli(["--profile", str(prof), "load", "buildings", str(shp)], fresh_db.env())
+    assert p.returncode == 2, p.stdout + p.stderr
+    err = p.stderr
+    assert "internal error" not in err, err
+    assert str(tmp_path / "城市用途.csv") in err and f"row {added}" in err, err
+    assert field in err and other in err, err
+    import psycopg
+    with psycopg.connect(fresh_db.conninfo) as conn:
+        assert conn.execute("SELECT count(*) FROM buildings").fetchone()[0] == 0

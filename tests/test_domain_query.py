@@ -13,7 +13,7 @@ from shapely.geometry import box
 
 from cim.errors import InputError
 from layers.query.aoi import aoi, run
-from layers.query.common import Area
+from layers.query.area import Area
 from layers.query.section import section
 from tests import query_fixture
 from tests.query_fixture import BUILDINGS, PIPES, X0, Y0

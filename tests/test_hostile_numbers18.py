@@ -60,7 +60,7 @@ def test_the_one_body_reader_refuses_non_finite_numbers(text):
 def test_an_area_radius_must_be_a_finite_positive_number(radius):
     """… and at most the Earth's half circumference: 1e308 overflowed the circle's geometry
     (112 facilities answered for 127)."""
-    from layers.query.common import Area
+    from layers.query.area import Area
 
     with pytest.raises(InputError, match="radius") as e:
         Area(point=(116.6, 35.35), radius=radius).storage_sql(4527)
@@ -68,7 +68,7 @@ def test_an_area_radius_must_be_a_finite_positive_number(radius):
 
 
 def test_a_finite_radius_composes(db):
-    from layers.query.common import Area
+    from layers.query.area import Area
 
     g, params = Area(point=(116.6, 35.35), radius=50.0).storage_sql(4527)
     assert params[-1] == pytest.approx(50.0 / math.cos(math.pi / 128))
@@ -164,7 +164,7 @@ def test_a_served_answer_stops_at_its_row_limit(db, tmp_path, monkeypatch):
 
 
 def test_a_radius_that_overflows_once_widened_is_refused():
-    from layers.query.common import Area
+    from layers.query.area import Area
 
     with pytest.raises(InputError, match="radius"):
         Area(point=(116.6, 35.35), radius=1.7976931348623157e308).storage_sql(4527)

@@ -56,7 +56,7 @@ def _source_first_vertices(src) -> dict[str, tuple[float, float]]:
 
 def test_query_library_serves_wgs84_lonlat(swiss):
     from layers.query.aoi import aoi
-    from layers.query.common import Area
+    from layers.query.area import Area
 
     src = _source_first_vertices(swiss.src)
     # a box around Vaduz in CRS84

@@ -15,7 +15,8 @@ from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
 from cim.errors import InputError
 from layers.query.aoi import aoi, run
-from layers.query.common import READ_FILES, Area
+from layers.query.area import Area
+from layers.query.common import READ_FILES
 from tests import query_fixture
 from tests.conftest import run_cli
 from tests.query_fixture import BUILDINGS, PIPES, X0, Y0, to_storage

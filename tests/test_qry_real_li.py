@@ -12,7 +12,7 @@ from pyproj import Transformer
 
 from cim.db.engine import drop_database
 from layers.query.aoi import aoi
-from layers.query.common import Area
+from layers.query.area import Area
 from layers.query.stats import stats
 from tests.conftest import make_db, profile_around, real_file, server_url
 

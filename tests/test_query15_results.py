@@ -13,7 +13,7 @@ import shapely
 
 from cim.errors import InputError
 from layers.query.aoi import aoi
-from layers.query.common import Area
+from layers.query.area import Area
 
 CLOSED = {"结案", "作废"}  # the platform loop's final states: cases the map does not draw
 

@@ -11,7 +11,7 @@ from shapely.geometry import Point, box, shape
 
 from cim.errors import InputError
 from layers.query.aoi import aoi, run
-from layers.query.common import Area
+from layers.query.area import Area
 from tests import query_fixture
 from tests.conftest import run_cli
 from tests.query_fixture import (

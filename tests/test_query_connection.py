@@ -12,7 +12,7 @@ from psycopg.pq import TransactionStatus
 from shapely.geometry import box
 
 from layers.query.aoi import aoi
-from layers.query.common import Area
+from layers.query.area import Area
 from layers.query.stats import stats
 from tests import query_fixture
 from tests.query_fixture import GRID, PIPES, X0, Y0

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cim.errors import InputError
-from layers.query.common import Area
+from layers.query.area import Area
 from layers.query.near import near, run
 from tests import query_fixture
 from tests.conftest import run_cli

@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from layers.query.common import Area
+from layers.query.area import Area
 from layers.query.near import near
 from tests import query_fixture
 from tests.query_fixture import BUILDINGS, G1, GRID

@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from cim.errors import InputError
-from layers.query.common import Area
+from layers.query.area import Area
 from layers.query.overlay import overlay, run
 from tests import query_fixture
 from tests.conftest import run_cli

@@ -184,3 +184,35 @@ def test_reader_records_approval_checks_only(rdb):
     # the identity column needs no sequence privilege, so none is given
     assert not rdb.scalar("SELECT has_sequence_privilege(%s, 'approval_checks_id_seq', "
                           "'USAGE')", (DEFAULT_READER,))
+
+
+def test_the_reader_may_stage_in_temporary_tables_after_public_is_revoked(rdb):
+    """A DBA's hardening ``REVOKE ALL ON DATABASE … FROM PUBLIC`` took TEMPORARY from the
+    reader with CONNECT: every served case report and sensor reading (staged in a temporary
+    table) was a 500. The upgrade grants it (and says what a DBA runs when it cannot)."""
+    role = ReaderRole(f"cim_reader_tmp{os.getpid()}", "10s")
+    with psycopg.connect(rdb.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role.name)))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
+            sql.Identifier(rdb.name)))
+
+    def can_temp() -> bool:
+        with psycopg.connect(rdb.conninfo) as conn:
+            return conn.execute("SELECT has_database_privilege(%s, current_database(), "
+                                "'TEMPORARY')", (role.name,)).fetchone()[0]
+
+    try:
+        assert not can_temp()  # premise: what the DBA's revoke leaves
+        notes = ensure_reader(rdb.url, role)
+        assert can_temp(), notes
+        with _reader(rdb, role.name) as conn, conn.transaction():  # as the served writes
+            conn.execute("SET TRANSACTION READ WRITE")
+            conn.execute("CREATE TEMP TABLE _staged (id int)")
+    finally:
+        with psycopg.connect(rdb.conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO PUBLIC").format(
+                sql.Identifier(rdb.name)))
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(
+                sql.Identifier(rdb.name), sql.Identifier(role.name)))
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role.name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role.name)))

@@ -116,7 +116,7 @@ def test_a_citys_own_crs_given_the_other_way_round_is_told_so(db):
 
     from cim.errors import InputError
     from layers.query.aoi import aoi
-    from layers.query.common import Area
+    from layers.query.area import Area
 
     proj = CRS.from_epsg(4527).to_proj4()
     x0, y0, x1, y1 = db.rows("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "

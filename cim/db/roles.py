@@ -141,7 +141,7 @@ def serving_url(url: str, role: str | None = None) -> str:
 
 
 def _dba_statements(role: ReaderRole, dbname: str, password_env: str = READER_PASSWORD_ENV,
-                    hashed: str | None = None) -> str:
+                    hashed: str | None = None, temp: bool = False) -> str:
     """What a DBA runs to create the role; with its password (``hashed``: the SCRAM verifier
     of ``password_env``'s value, so the cleartext is printed nowhere) when one is given."""
     pw = (f" PASSWORD '{hashed}';  -- the password in {password_env}" if hashed else
@@ -149,7 +149,8 @@ def _dba_statements(role: ReaderRole, dbname: str, password_env: str = READER_PA
     return (f"CREATE ROLE {role.name} LOGIN{pw}\n"
             f"ALTER ROLE {role.name} SET statement_timeout = '{role.statement_timeout}';\n"
             f"ALTER ROLE {role.name} SET default_transaction_read_only = on;\n"
-            f"GRANT CONNECT ON DATABASE \"{dbname}\" TO {role.name};")
+            f"GRANT CONNECT ON DATABASE \"{dbname}\" TO {role.name};"
+            + (f"\nGRANT TEMPORARY ON DATABASE \"{dbname}\" TO {role.name};" if temp else ""))
 
 
 def _scram(conn: psycopg.Connection, role: str, password: str) -> str:
@@ -186,11 +187,14 @@ def _retrying(conn: psycopg.Connection, stmt: sql.Composable) -> None:
 
 
 def _login_role(conn: psycopg.Connection, role: ReaderRole, password_env: str,
-                purpose: str, role_env: str) -> list[str]:
+                purpose: str, role_env: str, temp: bool = False) -> list[str]:
     """Create the login role if it is missing (or say what a DBA runs), refuse one with
     powers beyond reading, and keep its password, timeout, read-only default and CONNECT
     in step. ``purpose`` names it in messages ("the read-only role … the services connect
-    with"). Returns notes for the operator."""
+    with"). ``temp``: the role stages the served writes (a case, a reading) in temporary
+    tables, so it needs TEMPORARY on the database — every role has it through PUBLIC until a
+    DBA's ``REVOKE ALL ON DATABASE … FROM PUBLIC`` (then every report was a 500). Returns
+    notes for the operator."""
     ident = sql.Identifier(role.name)
     notes: list[str] = []
     dbname, me = conn.execute("SELECT current_database(), current_user").fetchone()
@@ -206,7 +210,7 @@ def _login_role(conn: psycopg.Connection, role: ReaderRole, password_env: str,
             raise ConfigError(
                 f"the database user {me!r} may not create roles, so {purpose} does not "
                 f"exist. The schema is migrated; ask a DBA to run once:\n"
-                f"{_dba_statements(role, dbname, password_env, hashed)}\n"
+                f"{_dba_statements(role, dbname, password_env, hashed, temp)}\n"
                 "then run `cim db upgrade` again (it grants SELECT on the layer tables)")
         try:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
@@ -245,6 +249,17 @@ def _login_role(conn: psycopg.Connection, role: ReaderRole, password_env: str,
                             "'CONNECT')", (role.name,)).fetchone()[0]:
             notes.append(f"{role.name!r} may not connect to {dbname!r}; a DBA runs: "
                          f"GRANT CONNECT ON DATABASE \"{dbname}\" TO {role.name}")
+    if temp:
+        try:
+            conn.execute(sql.SQL("GRANT TEMPORARY ON DATABASE {} TO {}").format(
+                sql.Identifier(dbname), ident))
+        except psycopg.errors.InsufficientPrivilege:
+            if not conn.execute("SELECT has_database_privilege(%s, current_database(), "
+                                "'TEMPORARY')", (role.name,)).fetchone()[0]:
+                notes.append(f"{role.name!r} may not create temporary tables in {dbname!r} "
+                             "(the served case reports and sensor readings stage in them); "
+                             f"a DBA runs: GRANT TEMPORARY ON DATABASE \"{dbname}\" TO "
+                             f"{role.name}")
     return notes
 
 
@@ -265,7 +280,7 @@ def ensure_reader(url: str, role: ReaderRole | None = None) -> list[str]:
     with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
         notes = _login_role(conn, role, READER_PASSWORD_ENV,
                             f"the read-only role {role.name!r} the services connect with",
-                            READER_ROLE_ENV)
+                            READER_ROLE_ENV, temp=True)
         for stmt in ("GRANT USAGE ON SCHEMA public TO {}",
                      "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
                      "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}"):

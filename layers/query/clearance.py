@@ -42,6 +42,7 @@ from psycopg.rows import dict_row
 from cim import pressure
 from cim.errors import InputError
 from cim.profile import CityProfile
+from layers.query.area import Area
 from layers.query.clearance_rules import (
     UNCHECKED,
     Rule,
@@ -50,7 +51,7 @@ from layers.query.clearance_rules import (
     max_required,
     pick,
 )
-from layers.query.common import Area, ConnOrInfo, connection
+from layers.query.common import ConnOrInfo, connection
 from layers.query.graph import VERSION_SQL
 from layers.query.pipes import (
     NO_JIT,
@@ -340,7 +341,7 @@ def clearance(conninfo: ConnOrInfo, area: Area | None = None, kind: str | None =
     ``{"rows": [{a_code, b_code, kind, clearance_m, required_m, verified}], "unchecked": n}``
     (a_code the pipe and b_code the building for pipe–building rows).
 
-        clearance(conninfo, Area(bbox=(116.58, 35.40, 116.60, 35.42)), kind="horizontal")
+        clearance(conninfo, Area(bbox=(116.60, 35.34, 116.62, 35.36)), kind="horizontal")
     """
     if kind not in (None, "vertical", "horizontal"):
         raise InputError(f"--kind {kind!r}: vertical or horizontal")

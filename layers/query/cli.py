@@ -18,7 +18,7 @@ from cim.cli import FINITE_FLOAT, Ctx, echo_json, pass_ctx
 from cim.errors import InputError
 
 if TYPE_CHECKING:  # the library (shapely, pyproj) is imported when a query runs, not at start
-    from layers.query.common import Area
+    from layers.query.area import Area
 
 
 @click.group("query")
@@ -73,7 +73,7 @@ def area_options(f):
     @functools.wraps(f)
     def wrapper(*args, bbox, polygon, point, radius, feature_code, district, grid, crs,
                 **kw):
-        from layers.query.common import Area
+        from layers.query.area import Area
 
         kw["area"] = Area(bbox=_floats(bbox, 4, "--bbox"), polygon=polygon,
                           point=_floats(point, 2, "--point"), radius=radius,

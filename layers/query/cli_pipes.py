@@ -23,7 +23,7 @@ from layers.query.cli import (
 )
 
 if TYPE_CHECKING:
-    from layers.query.common import Area
+    from layers.query.area import Area
 
 
 @query.command("section")

@@ -16,7 +16,6 @@ docs/benchmarks.md); :func:`connection` gives both the same shape.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Iterator
@@ -50,6 +49,7 @@ from cim.crs import (
     storage_domain,
     transformer,
 )
+from cim.db.engine import psycopg_conninfo
 from cim.errors import InputError
 from cim.layerdefs import BASE_COLUMNS, LAYERS, Column, LayerDef
 from layers.query.coord_checks import (
@@ -83,11 +83,38 @@ def connection(conn_or_info: ConnOrInfo, read_only: bool = True
         with conn.transaction():
             if read_only and fresh:
                 conn.execute("SET TRANSACTION READ ONLY")
+            # inside a transaction of the caller's, its settings are given back: a query's
+            # SET LOCAL (jit off, UTC) outlived it, to the caller's commit
+            kept = None if fresh else conn.execute(_KEEP).fetchone()
+            conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
             yield conn
+            if kept is not None:
+                conn.execute(_GIVE_BACK, kept)
         return
-    with psycopg.connect(conn_or_info) as conn:
+    with psycopg.connect(conninfo_of(conn_or_info)) as conn:
         conn.read_only = read_only
+        # PGTZ (cim.db.engine) is the session's zone, unless the conninfo's own options set
+        # one: the query's transaction is on UTC either way
+        conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
         yield conn
+
+
+# the session settings a query may change inside the caller's transaction (SET LOCAL)
+_KEEP = "SELECT current_setting('jit'), current_setting('TimeZone')"
+_GIVE_BACK = "SELECT set_config('jit', %s, true), set_config('TimeZone', %s, true)"
+
+
+def conninfo_of(conninfo: str) -> str:
+    """A libpq conninfo (or ``postgresql://`` URI) as it is, and the platform's own database
+    URL (``postgresql+psycopg://…``: ``CIM_DATABASE_URL``, ``cim db url``) as libpq reads
+    it — that was libpq's 'missing "=" after …' to a notebook user. Every connection of the
+    library's is on UTC (:mod:`cim.db.engine` sets PGTZ): the times it answers are UTC
+    instants, and a ``DATE`` in a filter without a city's ``zone`` a UTC day, whatever the
+    server's time zone."""
+    return psycopg_conninfo(conninfo) if _DRIVER_URL.match(conninfo) else conninfo
+
+
+_DRIVER_URL = re.compile(r"^[a-z0-9]+\+[a-z0-9]+://", re.I)
 
 
 def layer_def(name: str) -> LayerDef:
@@ -458,104 +485,3 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
 def _tx(t, xy):
     x, y = t.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([x, y])
-
-
-# a radius beyond the Earth's half circumference holds the whole Earth: larger ones (1e308)
-# overflowed the circle's geometry, and an answer of 112 facilities stood for 127
-MAX_RADIUS_M = 20_037_508.0
-# segments a quarter of the polygon drawn around a point + radius area has
-BUFFER_QUARTER = 32
-
-
-@dataclass(frozen=True)
-class Area:
-    """An area of interest: exactly one of bbox, polygon, point+radius, or a feature code
-    (of any layer), a district code or a grid-cell code. ``None`` everywhere = the whole city.
-
-    A point + radius takes what lies within the radius of the point, exactly (a polygon drawn
-    for the circle missed a footprint 19 cm inside a 634 m radius); a clip to it (overlay) is
-    to a 128-sided polygon around the circle."""
-
-    bbox: tuple[float, float, float, float] | None = None
-    polygon: str | shapely.Geometry | None = None
-    point: tuple[float, float] | None = None
-    radius: float | None = None
-    code: str | None = None
-    district: str | None = None
-    grid: str | None = None
-    crs: str | int | None = None
-
-    def given(self) -> list[str]:
-        return [k for k in ("bbox", "polygon", "point", "code", "district", "grid")
-                if getattr(self, k) is not None]
-
-    def storage_sql(self, storage_srid: int) -> tuple[sql.Composable, list] | None:
-        """SQL of the area as one storage-CRS geometry (None: no area, the whole city)."""
-        given = self.given()
-        if len(given) > 1:
-            raise InputError(f"give one area, not {' and '.join(given)}")
-        if self.radius is not None and self.point is None:
-            # (it was set aside without a word: the whole city's answer for a circle's)
-            raise InputError("a radius (--radius) goes with a point (--point X,Y): give the "
-                             "circle's centre", field="radius")
-        if not given:
-            return None
-        if self.bbox is not None:
-            x0, y0, x1, y1 = self.bbox
-            if not all(math.isfinite(v) for v in self.bbox):
-                raise InputError(f"bbox {self.bbox}: coordinates must be finite numbers "
-                                 "(not NaN or infinity)")
-            if not (x0 < x1 and y0 < y1):
-                raise InputError(f"bbox {self.bbox}: need X0 < X1 and Y0 < Y1")
-            return query_geometry(shapely.box(x0, y0, x1, y1), self.crs, storage_srid,
-                                  "bbox", "clip").storage_sql(storage_srid)
-        if self.polygon is not None:
-            return query_geometry(self.polygon, self.crs, storage_srid, "polygon",
-                                  "clip").storage_sql(storage_srid)
-        if self.point is not None:
-            # NaN passes "<= 0" and, in ST_Buffer, crashed the database server (signal 11:
-            # every database of the cluster went into recovery); infinity was a GEOS error
-            if self.radius is None or not math.isfinite(self.radius) or self.radius <= 0 or \
-                    self.radius > MAX_RADIUS_M:
-                raise InputError(f"a point (--point) needs a radius (--radius) in metres, a "
-                                 f"number > 0 and at most {MAX_RADIUS_M:,.0f} (the Earth's "
-                                 "half circumference)"
-                                 + ("" if self.radius is None else f", not {self.radius!r}"),
-                                 field="radius")
-            # a polygon around the circle (its edges touch it from outside): what is
-            # selected is then told exactly by the distance (see layers.query.sqlparts.in_area)
-            g, params = self.centre_sql(storage_srid)
-            return (sql.SQL("ST_Buffer({}, %s, {})").format(g, sql.Literal(BUFFER_QUARTER)),
-                    [*params, float(self.radius) / math.cos(math.pi / (4 * BUFFER_QUARTER))])
-        if self.district is not None:
-            return (sql.SQL("(SELECT geom FROM admin_divisions WHERE code = %s "
-                            "AND valid_to IS NULL)"), [self.district])
-        if self.grid is not None:
-            return (sql.SQL("(SELECT geom FROM grid_cells WHERE code = %s "
-                            "AND valid_to IS NULL)"), [self.grid])
-        return _code_area(self.code)
-
-    def centre_sql(self, storage_srid: int) -> tuple[sql.Composable, list]:
-        """SQL of the centre of a point + radius area in the storage CRS."""
-        return query_geometry(shapely.Point(self.point), self.crs, storage_srid,
-                              "point").storage_sql(storage_srid)
-
-
-def _code_area(code: str) -> tuple[sql.Composable, list]:
-    """The current geometry of the feature with ``code``, whichever layer holds it."""
-    parts = [sql.SQL("SELECT geom FROM {} WHERE code = %s AND valid_to IS NULL").format(
-        sql.Identifier(d.table)) for d in LAYERS.values()]
-    return (sql.SQL("(SELECT geom FROM ({}) u LIMIT 1)").format(sql.SQL(" UNION ALL ").join(parts)),
-            [code] * len(parts))
-
-
-def check_area_found(conn: psycopg.Connection, area: Area, area_sql: tuple | None) -> None:
-    """An area named by code must exist: an unknown code is an input error, not 0 features."""
-    if area_sql is None or (area.code, area.district, area.grid) == (None, None, None):
-        return
-    g, params = area_sql
-    if conn.execute(sql.SQL("SELECT {} IS NULL").format(g), params).fetchone()[0]:
-        what = ("district" if area.district is not None else
-                "grid cell" if area.grid is not None else "feature")
-        code = next(c for c in (area.district, area.grid, area.code) if c is not None)
-        raise InputError(f"no current {what} has code {code!r}")

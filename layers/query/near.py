@@ -30,7 +30,8 @@ from psycopg.rows import dict_row
 from cim.errors import InputError
 from layers.catalog import layer_defs
 from layers.query.aoi import AOI_SCHEMA, area_from
-from layers.query.common import Area, ConnOrInfo, capped, check_rows, connection, ident
+from layers.query.area import Area
+from layers.query.common import ConnOrInfo, capped, check_rows, connection, ident
 from layers.query.sqlparts import area_cte, current, in_area, storage_srid
 
 _WITHIN = """{with_}

@@ -12,10 +12,10 @@ of the class: top, invert or centre). A line that runs along a pipe for a stretc
 where the shared stretch begins along the line (the end of the stretch nearer the line's
 start, whichever way the pipe was digitised).
 
-    >>> section(conninfo, "LINESTRING(116.600 35.400, 116.601 35.400)")
-    {'length_m': 90.7, 'rows': [{'segment_code': '370811830101000012', 'offset_m': 12.5,
-      'class_name': '给水', 'subclass_name': '配水', 'size': 'DN300', 'material': '球墨铸铁',
-      'ground_elev': 36.2, 'pipe_elev': 35.0, 'depth': 1.2, ...}, ...]}
+    >>> section(conninfo, "LINESTRING(116.5999 35.3498, 116.6003 35.3498)")  # the sample
+    {'length_m': 36.36, 'rows': [{'segment_code': …, 'offset_m': 3.716, 'class_name': '通信',
+      'size': '400×300', …}, … {'offset_m': 20.743, 'class_name': '给水', 'size': '160',
+      'material': 'PE', 'ground_elev': 36.611, 'pipe_elev': 35.355, 'depth': 1.256, …}, …]}
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def section(conninfo: ConnOrInfo, line: str | shapely.Geometry, crs: str | int |
     offset_m, class_name, subclass_name, size, material, ground_elev, pipe_elev, depth,
     pipe_class, elev_ref, diameter_mm, width_mm, height_mm}]}``.
 
-        section(conninfo, "LINESTRING(39500010 3920000, 39500010 3920030)",
-                crs="EPSG:4527")["rows"][0]["pipe_elev"]   # → 34.85
+        section(conninfo, "LINESTRING(3913474.50 39463631.62, 3913474.36 39463667.98)",
+                crs="EPSG:4527")["rows"][3]["pipe_elev"]   # northing first → 35.355
     """
     facts = class_facts(resolve_profile(profile))
     with connection(conninfo) as conn:

@@ -18,7 +18,8 @@ from psycopg import sql
 from cim.crs import CGCS2000_GEOG, WGS84_GEOG, crs_arg, epsg_of, is_crs84, lonlat_srid, parse_crs
 from cim.errors import InputError
 from layers.catalog import HIDDEN_COLUMNS
-from layers.query.common import Area, check_area_found, ident, layer_def
+from layers.query.area import Area, check_area_found
+from layers.query.common import ident, layer_def
 
 _HIDDEN = sorted(HIDDEN_COLUMNS)
 # polygon / line / point layers by declared geometry type (GEOMETRY: any, per feature)
@@ -157,7 +158,9 @@ def geojson_sql(expr: sql.Composable, out_crs: str | None, storage: int) -> sql.
         # one to PROJ (a no-op between them): reached as cim.crs.lonlat_srid says, never by
         # PostGIS's ballpark from a datum without an operation to CGCS2000 (CH1903+: 176 m)
         srid = lonlat_srid(storage)
-    return sql.SQL("ST_AsGeoJSON(ST_Transform({}, {}), 9)::jsonb").format(
+    # options 0: no ``crs`` member on each geometry (RFC 7946 has none; the collection's
+    # says the output CRS, which a geometry's EPSG:4490 contradicted for EPSG:4326)
+    return sql.SQL("ST_AsGeoJSON(ST_Transform({}, {}), 9, 0)::jsonb").format(
         expr, sql.Literal(srid))
 
 

@@ -33,10 +33,12 @@ def queryables(layer: str) -> dict[str, str]:
             if c.name not in HIDDEN_COLUMNS}
 
 
-def parse_where(values: list[str] | tuple[str, ...] | dict | None) -> dict[str, str]:
+def parse_where(values: str | list[str] | tuple[str, ...] | dict | None) -> dict[str, str]:
     """``["LAYER:CQL2", …]`` (or a dict layer → CQL2) → {layer: filter}; one filter per layer."""
     if not values:
         return {}
+    if isinstance(values, str):  # one filter (its characters were read as filters)
+        values = [values]
     if isinstance(values, dict):
         items = list(values.items())
     else:

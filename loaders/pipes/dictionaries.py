@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cim.dictionary_csv import index_rows
 from cim.numbers import ValueProblem
 from cim.profile import CityProfile
 from cim.text import half_width, norm_key
@@ -172,11 +173,8 @@ class _Lookup:
 
     def __init__(self, rows: list[dict[str, str]], suffixes: tuple[str, ...] = ()) -> None:
         self.suffixes = suffixes  # a value with one of them after it is the value before it
-        self.by_key: dict[str, tuple[str, str]] = {}
-        for row in rows:
-            for k in [row["code"], row["name"], *(row.get("aliases") or "").split("|")]:
-                if k:
-                    self.by_key.setdefault(norm_key(k), (row["code"], row["name"]))
+        self.by_key = {k: (row["code"], row["name"])
+                       for k, row in index_rows(rows, ("code", "name"), ("aliases",)).items()}
 
     def find(self, value: Any) -> tuple[str, str] | None:
         if is_blank(value):

@@ -146,7 +146,7 @@ def register(app: Flask, *, conninfo: str, profile: CityProfile, base_url: str,
     @bp.get("/map/api/aoi")
     def aoi_route():
         from layers.query.aoi import aoi
-        from layers.query.common import Area
+        from layers.query.area import Area
 
         try:
             try:
