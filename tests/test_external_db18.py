@@ -129,12 +129,16 @@ def test_an_unknown_revision_is_bad_input(xdb, jining_profile, direction, revisi
     ("postgresql:/nothing", "is not a URL the platform reads"),
     ("postgresql://u@localhost:54x2/cim", "its port is not a number"),
     ("mysql://u@localhost/cim", "names 'mysql'"),
+    # a password's own @ not encoded: its tail was printed as a host name that did not
+    # resolve (session 21's probe)
+    ("postgresql://cim_owner:Tai@Shan2026@127.0.0.1:5432/cim", "a password's @ is written %40"),
 ])
 def test_a_database_url_the_platform_cannot_read(url, said):
     p = run_cli(["layers"], {**os.environ, "CIM_DATABASE_URL": url})
     assert p.returncode == 2, p.stdout + p.stderr
     assert "CIM_DATABASE_URL" in p.stderr and said in p.stderr, p.stderr
     assert "Traceback" not in p.stderr and "internal error" not in p.stderr
+    assert "Shan2026" not in p.stderr + p.stdout
 
 
 def test_a_psycopg2_url_is_the_platforms(xdb):

@@ -216,3 +216,20 @@ def test_the_reader_may_stage_in_temporary_tables_after_public_is_revoked(rdb):
                 sql.Identifier(rdb.name), sql.Identifier(role.name)))
             conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role.name)))
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role.name)))
+
+
+def test_the_readers_url_keeps_its_own_timeout():
+    """An admin URL's ``options=-c statement_timeout=0`` (long loads) went to the reader's
+    URL and lifted the served queries' guard (a 1 ms one stopped the server); other options
+    (a search_path) go along, and options left empty are dropped."""
+    from urllib.parse import parse_qs, urlsplit
+
+    def options(admin: str) -> list[str]:
+        return parse_qs(urlsplit(reader_url(admin, "r", password="")).query).get("options", [])
+
+    base = "postgresql+psycopg://o@h:5432/d?sslmode=disable&options="
+    assert options(base + "-c%20statement_timeout%3D0%20-c%20search_path%3Dpublic,postgis") \
+        == ["-c search_path=public,postgis"]
+    assert options(base + "--default_transaction_read_only%3Doff%20-cstatement_timeout%3D1") \
+        == []
+    assert "sslmode=disable" in reader_url(base + "-c%20statement_timeout%3D0", "r", "")

@@ -114,6 +114,11 @@ def _external_url(raw: str) -> str:
     if parts is None:
         raise ConfigError(f"CIM_DATABASE_URL is not a URL the platform reads (libpq's "
                           f"'host=… dbname=…' form is not one); the form is {_FORM}")
+    if "@" in (parts["host"] or ""):
+        # a password's own @ not written %40: the rest of the password was taken for the
+        # host, printed in the "failed to resolve host" message and sent to the resolver
+        raise ConfigError(f"CIM_DATABASE_URL has an @ after the one before its host (a "
+                          f"password's @ is written %40); the form is {_FORM}")
     name = parts["drivername"]
     dialect = name.split("+")[0]
     if dialect not in ("postgresql", "postgres"):

@@ -123,11 +123,37 @@ def reader_url(admin_url: str, role: str | None = None, password: str | None = N
     name = role or os.environ.get(READER_ROLE_ENV) or DEFAULT_READER
     secret = password if password is not None else os.environ.get(READER_PASSWORD_ENV)
     driver = "postgresql+psycopg" if u.drivername in ("postgresql", "postgres") else u.drivername
+    query = {k: _reader_options(v) if k.lower() == "options" else v for k, v in u.query.items()
+             if k.lower() not in ("password", "sslpassword", "user")}
     return URL.create(driver, username=name, password=secret or None, host=u.host,
                       port=u.port, database=u.database,
-                      query={k: v for k, v in u.query.items()
-                             if k.lower() not in ("password", "sslpassword", "user")}) \
+                      query={k: v for k, v in query.items() if v}) \
         .render_as_string(hide_password=False)
+
+
+# the reader's own settings (its role's): an admin URL's ``options=-c statement_timeout=0``
+# (for long loads) disabled the served queries' guard, a 1 ms one stopped the server
+READER_OWN = ("statement_timeout", "default_transaction_read_only")
+
+
+def _reader_options(options: str | tuple[str, ...]) -> str | tuple[str, ...]:
+    """libpq ``options`` of the admin URL without the settings the reader's role keeps
+    (``-c name=value`` or ``--name=value``); the others (a search_path) go along."""
+    if not isinstance(options, str):
+        return tuple(_reader_options(o) for o in options)  # type: ignore[misc]
+    tokens, out, skip = options.split(), [], False
+    for i, t in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        setting = tokens[i + 1] if t == "-c" and i + 1 < len(tokens) else \
+            t[2:] if t.startswith(("-c", "--")) else None
+        if setting is not None and setting.split("=", 1)[0].strip().lower().replace(
+                "-", "_") in READER_OWN:
+            skip = t == "-c"
+            continue
+        out.append(t)
+    return " ".join(out)
 
 
 def serving_url(url: str, role: str | None = None) -> str:
