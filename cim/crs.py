@@ -48,7 +48,10 @@ def is_crs84(crs: str | int | None) -> bool:
 def _uncurie(name: str) -> str:
     """A safe CURIE's CRS (``[EPSG:4527]``, ``[OGC:CRS84]``: OGC API Features part 2 takes
     them wherever a CRS URI goes) as its bare name; any other text as it is."""
-    return name[1:-1].strip() if len(name) > 2 and name[0] == "[" and name[-1] == "]" else name
+    name = name[1:-1].strip() if len(name) > 2 and name[0] == "[" and name[-1] == "]" else name
+    # a bare CRS84 (what the query options and processes take) is OGC's: PROJ knows it only
+    # as OGC:CRS84 (the approval process refused "crs": "CRS84" the aoi process took)
+    return f"OGC:{name.upper()}" if name.upper() in ("CRS84", "CRS84H") else name
 
 
 def crs_arg(crs: str | int) -> str | int:

@@ -85,6 +85,23 @@ def test_the_process_answers_as_the_cli_on_a_site_across_the_citys_edge(served, 
         [(x["id"], x["status"]) for x in cli["results"]]
 
 
+def test_a_bare_crs84_is_the_aoi_process_s_crs84(served):
+    """``"crs": "CRS84"`` (what the aoi process and the query options take) was an "unknown
+    coordinate reference system" here: the same answer as EPSG:4490's, both lon/lat in
+    GeoJSON."""
+    _, base = served
+    _, west, y = _edge()
+    feats = _lonlat(_features(west, y, {"floors_above": 10, "height": 30.0}))
+    answers = [_post(base, {"project": feats, "crs": crs, "name": "edge"})
+               for crs in ("CRS84", "EPSG:4490")]
+    assert [r.status_code for r in answers] == [200, 200], answers[0].text
+    crs84, cgcs = (r.json() for r in answers)
+    assert [(x["id"], x["status"]) for x in crs84["results"]] == \
+        [(x["id"], x["status"]) for x in cgcs["results"]]
+    assert crs84["project"]["outside_districts_m2"] == \
+        pytest.approx(cgcs["project"]["outside_districts_m2"], abs=0.05)
+
+
 def test_the_process_refuses_30_storeys_at_10_m_naming_feature_and_field(served):
     _, base = served
     _, west, y = _edge()
