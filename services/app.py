@@ -387,9 +387,13 @@ def reader_login_problem(conninfo: str) -> str | None:
     workers' failure after the addresses were printed)."""
     import psycopg
 
+    from cim.db.search_path import postgis_problem
+
     try:
         with psycopg.connect(conninfo, connect_timeout=10) as conn:
-            conn.execute("SELECT 1")
+            problem = postgis_problem(conn)  # PostGIS in a schema out of the role's reach
+        if problem:
+            return f"the server connects as the read-only role: {problem}"
     except psycopg.OperationalError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
         user = psycopg.conninfo.conninfo_to_dict(conninfo).get("user")

@@ -19,6 +19,7 @@ from alembic.config import Config
 from cim.db.engine import psycopg_conninfo
 from cim.db.map_views import drop_map_views
 from cim.db.roles import ReaderRole, ensure_reader
+from cim.db.search_path import postgis_problem, search_path_remedy
 from cim.errors import ConfigError, DatabaseError, InputError
 
 # the migrations are package data (cim/db/migrations), so an installed package migrates too
@@ -178,8 +179,9 @@ def _check_database(url: str) -> None:
                 f"the database user {user!r} has {first} on its search_path "
                 "(ALTER ROLE … SET search_path, or the database's): the platform keeps its "
                 "tables in schema public, where its read-only role, services and QGIS project "
-                f"read them. Ask a DBA to run: ALTER ROLE {user} RESET search_path (or SET "
-                "search_path = public, \"$user\")")
+                f"read them. Ask a DBA to run: {search_path_remedy(conn)}")
+        if has and (problem := postgis_problem(conn)):
+            raise DatabaseError(problem)
         if not has:
             trusted = conn.execute(
                 "SELECT coalesce(bool_or(trusted), false) FROM pg_available_extension_versions "

@@ -42,9 +42,21 @@ def newer_problem(revision: str | None) -> str | None:
 
 def check_revision(conn: psycopg.Connection) -> None:
     """DatabaseError (exit 4) naming both revisions unless the database is at the head."""
-    row = conn.execute("SELECT version_num FROM alembic_version").fetchone() \
-        if conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()[0] \
-        else None
+    there, schema, geometry = conn.execute(
+        "SELECT to_regclass('alembic_version') IS NOT NULL, current_schema(), "
+        "to_regtype('geometry') IS NOT NULL").fetchone()
+    if schema != "public" or not geometry:
+        # the tables or PostGIS out of the role's sight: said so, not "no CIM schema" of a
+        # database at head, nor PostGIS's "function … does not exist" half-way through a load
+        from cim.db.search_path import postgis_problem, search_path_remedy
+
+        first = f"schema {schema!r}" if schema else "no schema it can use"
+        problem = postgis_problem(conn) if schema == "public" else (
+            f"the database user's search_path puts {first} first, not public where the "
+            f"platform's tables are: ask a DBA to run: {search_path_remedy(conn)}")
+        if problem:
+            raise DatabaseError(problem)
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone() if there else None
     head = head_revision()
     if row is None or row[0] != head:
         newer = newer_problem(row[0] if row else None)

@@ -32,6 +32,7 @@ its table.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -44,6 +45,7 @@ from sqlalchemy.engine import URL, make_url
 
 from cim.db.engine import psycopg_conninfo
 from cim.db.map_views import _ensure_views
+from cim.db.search_path import postgis_schema
 from cim.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -267,26 +269,46 @@ def _login_role(conn: psycopg.Connection, role: ReaderRole, password_env: str,
         notes.append(f"cannot set statement_timeout on {role.name!r} (no CREATEROLE); "
                      f"a DBA runs: ALTER ROLE {role.name} SET statement_timeout = "
                      f"'{role.statement_timeout}'")
-    try:
+    # a user without the grant option is warned, not refused ("no privileges were granted"):
+    # the privilege is asked after
+    with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
         conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
             sql.Identifier(dbname), ident))
-    except psycopg.errors.InsufficientPrivilege:
-        if not conn.execute("SELECT has_database_privilege(%s, current_database(), "
-                            "'CONNECT')", (role.name,)).fetchone()[0]:
-            notes.append(f"{role.name!r} may not connect to {dbname!r}; a DBA runs: "
-                         f"GRANT CONNECT ON DATABASE \"{dbname}\" TO {role.name}")
+    if not conn.execute("SELECT has_database_privilege(%s, current_database(), "
+                        "'CONNECT')", (role.name,)).fetchone()[0]:
+        notes.append(f"{role.name!r} may not connect to {dbname!r}; a DBA runs: "
+                     f"GRANT CONNECT ON DATABASE \"{dbname}\" TO {role.name}")
     if temp:
-        try:
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):  # (or warned: above)
             conn.execute(sql.SQL("GRANT TEMPORARY ON DATABASE {} TO {}").format(
                 sql.Identifier(dbname), ident))
-        except psycopg.errors.InsufficientPrivilege:
-            if not conn.execute("SELECT has_database_privilege(%s, current_database(), "
-                                "'TEMPORARY')", (role.name,)).fetchone()[0]:
-                notes.append(f"{role.name!r} may not create temporary tables in {dbname!r} "
-                             "(the served case reports and sensor readings stage in them); "
-                             f"a DBA runs: GRANT TEMPORARY ON DATABASE \"{dbname}\" TO "
-                             f"{role.name}")
+        if not conn.execute("SELECT has_database_privilege(%s, current_database(), "
+                            "'TEMPORARY')", (role.name,)).fetchone()[0]:
+            notes.append(f"{role.name!r} may not create temporary tables in {dbname!r} "
+                         "(the served case reports and sensor readings stage in them); "
+                         f"a DBA runs: GRANT TEMPORARY ON DATABASE \"{dbname}\" TO "
+                         f"{role.name}")
     return notes
+
+
+def _postgis_usage(conn: psycopg.Connection, name: str) -> list[str]:
+    """USAGE on the schema a DBA installed PostGIS in (``public``: every role has it) for
+    ``name``: without it the role read no geometry (the server stopped at its first
+    request, QGIS drew nothing). A note naming the statement where the user may not grant
+    it."""
+    schema = postgis_schema(conn)
+    if schema in (None, "public"):
+        return []
+    # a user without the grant option is warned, not refused ("no privileges were granted"):
+    # the privilege is asked after
+    with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+            sql.Identifier(schema), sql.Identifier(name)))
+    if not conn.execute("SELECT has_schema_privilege(%s, %s, 'USAGE')",
+                        (name, schema)).fetchone()[0]:
+        return [f"{name!r} may not use schema {schema!r}, where PostGIS is; a DBA runs: "
+                f"GRANT USAGE ON SCHEMA \"{schema}\" TO {name}"]
+    return []
 
 
 def _create_note(conn: psycopg.Connection, name: str) -> list[str]:
@@ -312,7 +334,7 @@ def ensure_reader(url: str, role: ReaderRole | None = None) -> list[str]:
                      "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}"):
             _retrying(conn, sql.SQL(stmt).format(ident))
         _grant_records(conn, ident)
-        notes += _create_note(conn, role.name)
+        notes += _create_note(conn, role.name) + _postgis_usage(conn, role.name)
     try:
         planner_notes = ensure_planner(psycopg_conninfo(url), reader=role.name, warn=False)
     except ConfigError as exc:  # the services work without it: say so, do not stop the upgrade
@@ -377,7 +399,7 @@ def ensure_planner(conninfo: str, role: ReaderRole | None = None, *,
                 if "concurrently" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.1 * (attempt + 1))
-        notes += grant_notes + _create_note(conn, role.name)
+        notes += grant_notes + _create_note(conn, role.name) + _postgis_usage(conn, role.name)
     if warn:
         for note in notes:
             log.warning(note)
