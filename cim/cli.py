@@ -137,16 +137,30 @@ def db() -> None:
 @db.command("start")
 @pass_ctx
 def db_start(c: Ctx) -> None:
-    """Start the project-local cluster (initialising it the first time)."""
-    click.echo(c.url())
+    """Start the project-local cluster (initialising it the first time); with
+    CIM_DATABASE_URL, nothing to start: the URL it names, without its password (`make demo`
+    runs this, and its output went to the terminal and to logs: `cim db url` prints it)."""
+    url = c.url()
+    if c.settings.database_url:
+        from sqlalchemy.engine import make_url
+
+        click.echo(f"{make_url(url).render_as_string(hide_password=True)} (CIM_DATABASE_URL: "
+                   "an external database, nothing to start)")
+        return
+    click.echo(url)
 
 
 @db.command("stop")
 @pass_ctx
 def db_stop(c: Ctx) -> None:
-    """Stop the project-local cluster."""
+    """Stop the project-local cluster (with CIM_DATABASE_URL set: nothing, said so — it
+    said "stopped" of the external database's and stopped the embedded one of CIM_HOME)."""
     from cim.db.cluster import Cluster
 
+    if c.settings.database_url:
+        click.echo("CIM_DATABASE_URL names an external database: nothing stopped (unset it "
+                   "to stop the embedded cluster of CIM_HOME)")
+        return
     Cluster(c.settings.home).stop()
     click.echo("stopped")
 

@@ -164,3 +164,19 @@ def test_a_relative_revision_is_alembics_to_resolve(xdb, jining_profile, revisio
 
     migrate.downgrade(xdb.url, jining_profile.srid, revision)
     migrate.upgrade(xdb.url, jining_profile.srid)
+
+
+def test_db_start_and_stop_with_an_external_database_show_no_password(xdb, tmp_path):
+    """`make demo` runs `cim db start`: with CIM_DATABASE_URL it printed the admin URL with
+    its password to the terminal and its logs; `cim db stop` said "stopped" of the external
+    database and stopped the embedded cluster of CIM_HOME instead."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(xdb.url).set(password="s3cr@t:pw").render_as_string(hide_password=False)
+    env = {**os.environ, "CIM_DATABASE_URL": url, "CIM_HOME": str(tmp_path)}
+    started = run_cli(["db", "start"], env)
+    assert started.returncode == 0, started.stderr
+    assert "s3cr" not in started.stdout + started.stderr
+    assert make_url(xdb.url).database in started.stdout and "external" in started.stdout
+    stopped = run_cli(["db", "stop"], env)
+    assert stopped.returncode == 0 and "nothing stopped" in stopped.stdout, stopped.stdout
