@@ -169,16 +169,37 @@ def db_stop(c: Ctx) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def db_status(c: Ctx, as_json: bool) -> None:
-    """Show whether the cluster runs, where and on which port."""
+    """Show whether the cluster runs, where and on which port; with CIM_DATABASE_URL, the
+    external database: its server, name and revision (a restored copy told apart)."""
     from cim.db.cluster import Cluster
 
     st = Cluster(c.settings.home).status() if not c.settings.database_url else \
-        {"external": True}
+        _external_status(c.url())
     if as_json:
         echo_json(st)
     else:
         for k, v in st.items():
             click.echo(f"{k:12} {v}")
+
+
+def _external_status(url: str) -> dict:
+    """An external database's server, name and revision (``reachable`` False, and why, when
+    it cannot be reached: the status still answers)."""
+    import psycopg
+
+    from cim.db.engine import url_parts
+    from cim.db.migrate import current
+    from cim.db.revision import head_revision
+
+    p = url_parts(url) or {}
+    st = {"external": True, "host": p.get("host") or (p.get("query") or {}).get("host"),
+          "port": p.get("port"), "database": p.get("database")}
+    try:
+        rev = current(url)
+    except psycopg.Error as exc:
+        return {**st, "reachable": False,
+                "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0]}
+    return {**st, "reachable": True, "revision": rev, "head": head_revision()}
 
 
 @db.command("url")

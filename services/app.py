@@ -388,12 +388,24 @@ def reader_login_problem(conninfo: str) -> str | None:
     import psycopg
 
     from cim.db.search_path import postgis_problem
+    from cim.layerdefs import declared_layers
 
     try:
         with psycopg.connect(conninfo, connect_timeout=10) as conn:
             problem = postgis_problem(conn)  # PostGIS in a schema out of the role's reach
+            # the layers it may not read (a restore without its grants, `pg_restore -x`):
+            # the server printed its addresses, then died with a raw traceback
+            unread = [t for (t,) in conn.execute(
+                "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT NULL AND "
+                "NOT has_table_privilege(t, 'SELECT') ORDER BY t",
+                ([d.table for d in declared_layers().values()],))]
         if problem:
             return f"the server connects as the read-only role: {problem}"
+        if unread:
+            user = psycopg.conninfo.conninfo_to_dict(conninfo).get("user")
+            return (f"the read-only role {user!r} the server connects as may not read "
+                    f"{', '.join(unread[:5])}{' …' if len(unread) > 5 else ''} (a database "
+                    "restored without its grants?): run `cim db upgrade`, which grants them")
     except psycopg.OperationalError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
         user = psycopg.conninfo.conninfo_to_dict(conninfo).get("user")

@@ -39,10 +39,12 @@ from layers.query.cli import output_file
 @click.option("--pdf", type=click.Path(path_type=Path), default=None, callback=output_file,
               help="Print the report to PDF with headless Chromium")
 @click.option("--no-record", is_flag=True, help="Do not record the check in approval_checks")
+@click.option("--by", "operator", default=None,
+              help="Who runs the check, filed with its record (default: the system user)")
 @pass_ctx
 def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
               rules: Path | None, name: str | None, as_json: bool, report: Path | None,
-              pdf: Path | None, no_record: bool) -> None:
+              pdf: Path | None, no_record: bool, operator: str | None) -> None:
     """Check PROJECT (GeoPackage, GeoJSON, DXF, a Shapefile or a folder of Shapefiles, or
     a .zip holding one of them) against the planning rules."""
     _import_pyogrio_without_pandas()
@@ -62,9 +64,10 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
         with gdal_warnings(project):
             pf, declared, crs_notes = read_declared(project, crs, encoding)
         # the path as filed: absolute (as load_batches.source_path), not as typed in a shell
+        srid = db_srid(c.conninfo())
         proj = build_project(pf.records, source=pf.source,
-                             name=name or project.resolve().stem,
-                             crs=pf.crs, storage_srid=db_srid(c.conninfo()),
+                             name=name if name is not None else project.resolve().stem,
+                             crs=pf.crs, storage_srid=srid,
                              profile=c.profile, config=cfg,
                              declared=declared if crs is not None else None)
         proj.notes.extend(pf.notes + crs_notes)
@@ -83,15 +86,25 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
     # names no content (the applicant's next version comes under the same name)
     result["project"]["file_sha256"] = pf.sha256
     if not no_record:  # first: the report names its record (记录号), filed with it
-        result["record_id"] = record_check(c.conninfo(), result, pf.sha256, None)
+        result["record_id"] = record_check(
+            c.conninfo(), result, pf.sha256, None, project_input=proj.as_geojson(srid),
+            channel="cli", operator=_operator(operator))
     html = None
     if report or pdf:
         html = render_html(result, draw_map(proj, ctx, result, c.profile),
                            c.profile.timezone)
-        if report:
-            Path(report).write_text(html, encoding="utf-8")
-        if not no_record:
+        if not no_record:  # filed before the file is written: a disk full loses neither
             attach_report(c.conninfo(), result["record_id"], html)
+        if report:
+            try:
+                Path(report).write_text(html, encoding="utf-8")
+            except OSError as exc:  # (a full disk, a device: exit 1 read as "a rule fails")
+                recorded = (f"; the check is recorded as {result['record_id']} with its "
+                            f"report (`cim checks --id {result['record_id']} --report FILE` "
+                            "writes it)" if not no_record else "")
+                click.echo(f"error: cannot write the report {report}: {exc.strerror or exc}"
+                           f"{recorded}", err=True)
+                sys.exit(2)
     if pdf:
         try:
             print_pdf(html, pdf)
@@ -110,7 +123,28 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
             click.echo(f"{r['status']:<15} {r['id']:<19} {r['title']['zh']}{m}{q}"
                        f"{' ' + r['unit'] if r['unit'] and (m or q) else ''}")
         click.echo(f"{s['status']}: " + ", ".join(f"{k} {n}" for k, n in s["counts"].items()))
+        if not no_record:
+            click.echo(f"recorded as check {result['record_id']} (cim checks --id "
+                       f"{result['record_id']})")
     sys.exit(0 if result["summary"]["status"] == "pass" else 1)
+
+
+def _operator(given: str | None) -> str | None:
+    """Who ran the check: ``--by`` (one line), else the system user running the command."""
+    if given is not None:
+        from layers.approval.project import project_name
+
+        try:
+            return project_name(given)
+        except InputError as exc:
+            raise click.BadParameter(str(exc).replace("the project name", "the name"),
+                                     param_hint="--by") from None
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (a container)
+        return None
 
 
 def read_declared(project: Path, crs: str | None, encoding: str | None
@@ -170,22 +204,86 @@ def _import_pyogrio_without_pandas() -> None:
 @click.command("checks")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0),
+              help="Skip the latest N (the next page)")
+@click.option("--project", default=None, help="Only projects whose name holds this text")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="Checked on or after (the city's clock)")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="Checked before (the city's clock; a date: its start)")
+@click.option("--id", "check_id", type=int, default=None,
+              help="One filed check: its record (with --report/--input, written out)")
+@click.option("--report", type=click.Path(path_type=Path), default=None, callback=output_file,
+              help="With --id: write the filed HTML report")
+@click.option("--input", "input_out", type=click.Path(path_type=Path), default=None,
+              callback=output_file, help="With --id: write the project as checked (GeoJSON "
+              "in the storage CRS; `cim check` takes it again)")
 @pass_ctx
-def checks_cmd(c: Ctx, as_json: bool, limit: int) -> None:
-    """The recorded approval checks, latest first."""
-    from layers.approval.record import list_checks
+def checks_cmd(c: Ctx, as_json: bool, limit: int, offset: int, project: str | None,
+               since: Any, until: Any, check_id: int | None, report: Path | None,
+               input_out: Path | None) -> None:
+    """The recorded approval checks, latest first; or one of them (--id)."""
+    from layers.approval.record import get_check, list_checks
 
-    rows = list_checks(c.conninfo(), limit)
+    if check_id is None and (report or input_out):
+        raise click.UsageError("--report and --input write one filed check: give its --id")
+    if check_id is not None:
+        _one_check(c, get_check(c.conninfo(), check_id), check_id, as_json, report, input_out)
+        return
+    from cim.cityclock import city_time, on_city_clock
+
+    zone = c.profile.timezone
+    rows = list_checks(c.conninfo(), limit, offset, project,
+                       city_time(since, zone) if since else None,
+                       city_time(until, zone) if until else None)
     if as_json:
         echo_json(rows)
         return
-    from cim.cityclock import on_city_clock
-
     for r in rows:
         counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if v)
         # on the city's clock with its offset (the session's UTC read 8 hours off in China)
-        at = on_city_clock(r["checked_at"], c.profile.timezone)
+        at = on_city_clock(r["checked_at"], zone)
+        how = (r["channel"] or "?") + (f" {r['operator']}" if r["operator"] else "") + \
+            (f" sha256 {r['file_sha256'][:12]}" if r["file_sha256"] else "")
         click.echo(f"{r['id']:>5} {at.isoformat(sep=' ', timespec='seconds')} {r['status']:<13} "
-                   f"{r['project']}  ({counts})")
+                   f"{r['project']}  ({counts}) [{how}]")
     if not rows:
-        click.echo("no approval check recorded (`cim check PROJECT` records one)")
+        click.echo("no approval check recorded (`cim check PROJECT` records one)"
+                   if not (offset or project or since or until) else "no check matches")
+
+
+def _one_check(c: Ctx, row: dict[str, Any] | None, check_id: int, as_json: bool,
+               report: Path | None, input_out: Path | None) -> None:
+    if row is None:
+        raise InputError(f"no approval check {check_id} is recorded", field="id")
+    if report:
+        if row["report_html"] is None:
+            raise InputError(f"check {check_id} was filed without a report (run `cim check` "
+                             "with --report to file one)", field="report")
+        report.write_text(row["report_html"], encoding="utf-8")
+    if input_out:
+        if row["input"] is None:
+            raise InputError(f"check {check_id} was filed before the project as checked was "
+                             "kept (migration 0019)", field="input")
+        import json
+
+        input_out.write_text(json.dumps(row["input"], ensure_ascii=False), encoding="utf-8")
+    shown = {k: v for k, v in row.items() if k not in ("report_html", "result", "input")}
+    shown["has_report"], shown["has_input"] = row["report_html"] is not None, \
+        row["input"] is not None
+    if as_json:
+        echo_json(shown)
+        return
+    from cim.cityclock import on_city_clock
+
+    at = on_city_clock(row["checked_at"], c.profile.timezone)
+    click.echo(f"check {row['id']}: {row['project']} — {row['status']} at "
+               f"{at.isoformat(sep=' ', timespec='seconds')}")
+    for k in ("channel", "operator", "file_sha256"):
+        click.echo(f"  {k:<12} {row[k] if row[k] is not None else '—'}")
+    click.echo("  counts       " + ", ".join(f"{k} {v}" for k, v in
+                                            (row["summary"].get("counts") or {}).items()))
+    click.echo(f"  report       {'filed' if row['report_html'] else 'none'}"
+               f"{' → ' + str(report) if report else ''}")
+    click.echo(f"  input        {'kept' if row['input'] else 'not kept'}"
+               f"{' → ' + str(input_out) if input_out else ''}")

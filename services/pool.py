@@ -73,6 +73,16 @@ class Pool:
                 conn = None
                 self._drop_idle()
             raise
+        except psycopg.errors.InternalError_:
+            # XX000 of a catalog changed under the connections (a `pg_restore --clean`
+            # recreated PostGIS: "no spatial operator found for 'st_intersects': opfamily …",
+            # "cache lookup failed"): each kept connection keeps failing so — every tile and
+            # bbox query a 500 until the server restarted. This one and the idle ones go.
+            if conn is not None:
+                conn.close()
+                conn = None
+            self._drop_idle()
+            raise
         finally:
             if conn is not None:
                 if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:

@@ -358,6 +358,12 @@ def test_pdf_with_headless_chromium(adb, tmp_path):
     proc = run_cli(["check", str(path), "--pdf", str(pdf), "--no-record"], adb.env())
     assert proc.returncode == 0, proc.stderr
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+    # printed on A4 (595 × 842 pt), the paper a Chinese office files; it was US Letter
+    import re
+
+    boxes = set(re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf.read_bytes()))
+    assert boxes and all(abs(float(w) - 595.3) < 1.5 and abs(float(h) - 841.9) < 1.5
+                         for w, h in boxes), boxes
 
 
 def test_process_answers_like_the_cli(adb, tmp_path):

@@ -102,6 +102,29 @@ def test_a_bare_crs84_is_the_aoi_process_s_crs84(served):
         pytest.approx(cgcs["project"]["outside_districts_m2"], abs=0.05)
 
 
+def test_an_http_check_keeps_its_project_and_a_name_is_one_line(served):
+    """An HTTP check kept nothing of its project (no file, no checksum): its record holds the
+    project as checked (migration 0019), channel http; a name with a line break (it forged a
+    line in `cim checks`) is refused."""
+    db, base = served
+    _, west, y = _edge()
+    feats = _features(west, y, {"floors_above": 10, "height": 30.0})
+    r = _post(base, {"project": _lonlat(feats), "crs": "EPSG:4490", "name": "滨河 HTTP"})
+    assert r.status_code == 200, r.text
+    rid = r.json()["record_id"]
+    channel, kept = db.rows("SELECT channel, input FROM approval_checks WHERE id = %s",
+                            (rid,))[0]
+    assert channel == "http"
+    assert sorted(f["properties"]["role"] for f in kept["features"]) == \
+        sorted(role for role, _g, _a in feats)
+    # the footprints where they were drawn (the storage CRS: shapely on the features sent)
+    got = sorted(shapely.geometry.shape(f["geometry"]).area for f in kept["features"])
+    assert got == pytest.approx(sorted(g.area for _r, g, _a in feats), rel=1e-6)
+    bad = _post(base, {"project": _lonlat(feats), "crs": "EPSG:4490",
+                       "name": "x\n   42 2026-01-01 pass 重点项目A"})
+    assert bad.status_code == 400 and "control character" in bad.json()["description"]
+
+
 def test_the_process_refuses_30_storeys_at_10_m_naming_feature_and_field(served):
     _, base = served
     _, west, y = _edge()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 import re
 
@@ -180,3 +181,19 @@ def test_db_start_and_stop_with_an_external_database_show_no_password(xdb, tmp_p
     assert make_url(xdb.url).database in started.stdout and "external" in started.stdout
     stopped = run_cli(["db", "stop"], env)
     assert stopped.returncode == 0 and "nothing stopped" in stopped.stdout, stopped.stdout
+
+
+def test_db_status_of_an_external_database_names_it_and_its_revision(xdb):
+    """It said `external True` only: a restored copy could not be told apart."""
+    from sqlalchemy.engine import make_url
+
+    from cim.db.revision import head_revision
+
+    env = {**os.environ, "CIM_DATABASE_URL": xdb.url}
+    st = json.loads(run_cli(["db", "status", "--json"], env, check=True).stdout)
+    assert st["database"] == make_url(xdb.url).database and st["reachable"] is True
+    assert st["revision"] == st["head"] == head_revision()
+    away = {**os.environ, "CIM_DATABASE_URL": "postgresql://u:s3cret@127.0.0.1:1/none"}
+    down = run_cli(["db", "status", "--json"], away)
+    assert down.returncode == 0 and "s3cret" not in down.stdout + down.stderr
+    assert json.loads(down.stdout)["reachable"] is False

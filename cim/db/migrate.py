@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 
 from cim.db.engine import psycopg_conninfo
+from cim.db.layer_styles import rekey_layer_styles
 from cim.db.map_views import drop_map_views
 from cim.db.roles import ReaderRole, ensure_reader
 from cim.db.search_path import postgis_problem, search_path_remedy
@@ -67,6 +68,8 @@ def upgrade(url: str, srid: int, revision: str = "head",
         with _views_kept(url):
             command.upgrade(cfg, revision)
     notes = ensure_reader(url, reader)  # the grants first: a refusal below keeps them
+    with psycopg.connect(psycopg_conninfo(url)) as conn:
+        rekey_layer_styles(conn)
     from cim.db.revision import head_revision
 
     if current(url) == head_revision():  # "head", or the head named by its id

@@ -14,9 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import shapely
-from psycopg import sql
 
 from cim import pressure
 from cim.profile import CityProfile, dictionary_file
@@ -27,12 +25,9 @@ from layers.approval.data import Context, read_context
 from layers.approval.project import Project
 from layers.approval.result import Result, crs84, summary
 from layers.query.clearance_rules import Rule, load_rules, max_required
-from layers.query.common import ident
 from layers.query.pipes import resolve_profile
 
 PIPE_REACH_EXTRA_M = 2.5  # half the widest section the reach must allow for (DN5000)
-LOADED_LAYERS = ("planning_parcels", "control_lines", "height_zones", "buildings",
-                 "pipe_segments")
 
 
 # the share of a site outside every district from which its checks against the city's data
@@ -56,15 +51,6 @@ def _outside_is_no_pass(results: dict[str, Result], share: float) -> None:
 
 
 _PROJECT_ONLY = frozenset({"inside_site"})
-
-
-def _loaded(conninfo: str) -> dict[str, bool]:
-    """Which layers hold any current feature (an empty layer is missing data, not a pass)."""
-    with psycopg.connect(conninfo) as conn:
-        conn.read_only = True
-        return {n: conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE valid_to IS "
-                                        "NULL)").format(ident(n))).fetchone()[0]
-                for n in LOADED_LAYERS}
 
 
 def graded_classes(rules: list[Rule]) -> list[str]:
@@ -106,7 +92,7 @@ def check(conninfo: str, project: Project, profile: CityProfile | None = None,
     ctx = read_context(conninfo, around, cfg.search_m, reach, cfg.line_join_tolerance_m,
                        project.site, rp.spacing_reach(project, cfg),
                        (unknown_reach + PIPE_REACH_EXTRA_M, graded_classes(clearance_rules)))
-    loaded = _loaded(conninfo)
+    loaded = ctx.loaded
     R = {rid: Result(conf) for rid, conf in cfg.rules.items()}
     rp.inside_site(R["inside_site"], project, cfg)
     rp.setback_line(R["setback_road"], project, ctx, cfg, "道路红线", "setback_road_m",

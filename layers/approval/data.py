@@ -44,6 +44,8 @@ class Context:
     versions: list[dict[str, Any]] = field(default_factory=list)  # :func:`_versions`
     districts: list[dict[str, Any]] = field(default_factory=list)  # code, name, site_area_m2
     outside_districts_m2: float | None = None  # the site in no district (None: none loaded)
+    # which layers hold any current feature (an empty layer is missing data, not a pass)
+    loaded: dict[str, bool] = field(default_factory=dict)
 
 
 def _near(cur, layer: str, cols: tuple[str, ...], site_wkb: bytes, srid: int, reach: float,
@@ -111,6 +113,10 @@ def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
     site (``project_site``, else ``site``) lies in (:func:`_districts`)."""
     with psycopg.connect(conninfo) as conn:
         conn.read_only = True
+        # one snapshot for every read: the features, the loads named as their versions and
+        # which layers are loaded (a load committing between two reads was named as read
+        # while its buildings were not, and the overlap with them passed)
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.execute(NO_JIT)
         srid = storage_srid(conn)
         cur = conn.cursor(row_factory=dict_row)
@@ -130,12 +136,18 @@ def read_context(conninfo: str, site: shapely.Geometry, search_m: float,
         ctx.versions = _versions(cur, ctx)
         ctx.districts, ctx.outside_districts_m2 = _districts(
             cur, shapely.to_wkb(site if project_site is None else project_site), srid)
+        ctx.loaded = {n: cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE valid_to "
+                                             "IS NULL) AS e").format(sql.Identifier(n))
+                                     ).fetchone()["e"] for n in LOADED_LAYERS}
         ctx.widest_pipe_m = max((max(p["diameter_mm"] or 0, p["width_mm"] or 0) / 1000.0
                                  for p in ctx.pipes), default=0.0)
     return ctx
 
 
 
+# the layers whose emptiness makes their rules "missing data"
+LOADED_LAYERS = ("planning_parcels", "control_lines", "height_zones", "buildings",
+                 "pipe_segments")
 # layer → (the context's list, the layer its load batches name)
 LAYERS = {"planning_parcels": ("parcels", "planning_parcels"),
           "control_lines": ("lines", "control_lines"), "height_zones": ("zones", "height_zones"),

@@ -43,7 +43,7 @@ def db_srid(conninfo: str) -> int:
 def run(conninfo: str, inputs: dict[str, Any], profile: CityProfile | None = None
         ) -> dict[str, Any]:
     """The process: JSON inputs (``PROCESS["inputs"]``) → the CLI's JSON result."""
-    name = inputs.get("name") or "project"
+    name = inputs.get("name") if inputs.get("name") is not None else "project"
     fc = inputs.get("project")
     cfg = load_config(resolve_profile(profile))
     records = records_from_geojson(fc, name)
@@ -57,7 +57,10 @@ def run(conninfo: str, inputs: dict[str, Any], profile: CityProfile | None = Non
     result, _ = check(conninfo, project, profile, cfg)
     result["project"]["file_sha256"] = None  # a posted project is no file (as its record)
     try:
-        result["record_id"] = record_check(conninfo, result, None, None)
+        # the project as checked kept with the record (a posted project is in no file)
+        result["record_id"] = record_check(conninfo, result, None, None,
+                                           project_input=project.as_geojson(srid),
+                                           channel="http")
     except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege) as e:
         LOG.warning("approval check of %r not recorded (%s): run `cim db upgrade` to grant "
                     "the read-only role INSERT on approval_checks", name, type(e).__name__)

@@ -24,12 +24,15 @@ ArcGIS holds for a number left empty) is one too: it added nothing to the FAR.
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyproj
 import shapely
+import shapely.geometry
 
 from cim.crs import crs_label, epsg_of, lonlat_srid, parse_crs, transformer
 from cim.errors import InputError
@@ -120,6 +123,44 @@ class Project:
     def green_union(self) -> shapely.Geometry:
         return shapely.union_all(self.green) if self.green else shapely.Polygon()
 
+    def as_geojson(self, srid: int) -> dict[str, Any]:
+        """The project as checked: a FeatureCollection in the storage CRS ``srid`` (its
+        ``crs`` member names it; x/y, easting first), each feature with its role and the
+        attributes read — what the approval-check process takes, so a filed check can be run
+        again as it was (the record kept the site and attributes only)."""
+        def feature(role: str, g: shapely.Geometry, props: dict[str, Any]) -> dict[str, Any]:
+            return {"type": "Feature", "geometry": shapely.geometry.mapping(g),
+                    "properties": {"role": role,
+                                   **{k: v for k, v in props.items() if v is not None}}}
+
+        feats = [feature("site", self.site, {})]
+        feats += [feature("building", b.footprint, {
+            "name": b.label, "floors_above": b.floors_above, "floors_below": b.floors_below,
+            "height": b.height, "use": b.use, "counted_area": b.counted_area_given,
+            "ground_elevation": b.ground_elevation}) for b in self.buildings]
+        feats += [feature("demolish", d.outline, {"name": d.label, "code": d.code})
+                  for d in self.demolish]
+        feats += [feature("green", g, {}) for g in self.green]
+        return {"type": "FeatureCollection", "name": self.name,
+                "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}},
+                "features": json.loads(json.dumps(feats))}  # (tuples as lists)
+
+
+
+def project_name(name: str | None) -> str | None:
+    """The project's name as filed, stripped; an InputError naming ``name`` for one of only
+    blanks or holding a control character (a line break in a name printed a forged line in
+    `cim checks`, another check's id, time and status)."""
+    if name is None:
+        return None
+    bad = [c for c in name if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
+    if bad:
+        raise InputError(f"the project name {name!r} holds a control character "
+                         f"({', '.join(sorted({f'U+{ord(c):04X}' for c in bad}))}): one line "
+                         "of text", field="name")
+    if not name.strip():
+        raise InputError("the project name is blank", field="name")
+    return name.strip()
 
 
 def build_project(records: list[dict], *, source: str, name: str | None,
@@ -133,6 +174,7 @@ def build_project(records: list[dict], *, source: str, name: str | None,
     coordinates elsewhere is refused (:func:`layers.approval.outlines.refuse_reinterpreted`)."""
     from layers.query.pipes import resolve_profile
 
+    name = project_name(name)
     prof = resolve_profile(profile)
     cfg = config or load_config(prof)
     units = Units.of(prof)

@@ -24,6 +24,8 @@ STATUS_ZH = {"pass": "通过", "fail": "不通过", "not_applicable": "不适用
 STATUS_COLOUR = {"pass": "#1a7f37", "fail": "#c00000", "not_applicable": "#777777",
                  "needs_review": "#b26b00", "info": "#555555"}
 CSS = """
+@page{size:A4;margin:15mm}
+@media print{body{margin:0}}
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;
  margin:24px;color:#222;font-size:14px}
 h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:4px}

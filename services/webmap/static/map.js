@@ -397,7 +397,23 @@
   // asked for the versions as fast as the browser could
   const LIVE_ASKED = +(new URLSearchParams(location.search).get("live") || window.CIM_MAP.live || 12);
   const LIVE_S = Number.isFinite(LIVE_ASKED) ? Math.max(1, LIVE_ASKED) : 12;
-  state.live = {version: null, reloads: 0, sources: {}};
+  state.live = {version: null, reloads: 0, sources: {}, away: false, recoveries: 0};
+  // the sources whose tiles failed (a 503 while the database was away): MapLibre never asks
+  // for a failed tile again, so the map stayed blank after the database came back
+  state.tileErrors = new Set();
+  map.on("error", (e) => { if (e && e.sourceId) state.tileErrors.add(e.sourceId); });
+  // the server or its database away: said once at the top of the info panel (what it shows
+  // stays below), taken away when they return
+  function away(e) {
+    state.live.away = true;
+    if (!$("info-away")) $("info-body").insertAdjacentHTML("afterbegin", `<p class="err" id="info-away">服务暂不可用，恢复后地图将自动刷新：${esc(e.message || e)}</p>`);
+  }
+  function back() {
+    state.live.away = false;
+    const p = $("info-away");
+    if (p) p.remove();
+  }
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   // a short, stable tag of a source's versions (the one map's are a dozen layers long)
   const tag = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); } return (h >>> 0).toString(16); };
   async function startLive() {
@@ -418,21 +434,42 @@
       for (const w of watched) w.now = w.names.map((n) => `${n}=${v[n]}`).join(";");
       state.live.layers = v;
     }
+    // a source's tiles asked again: its layers' versions in the URL, and a recovery's count
+    // when failed tiles are asked again with the same versions (a new URL: MapLibre refetches)
+    const reload = (w) => {
+      const r = state.live.recoveries ? `&r=${state.live.recoveries}` : "";
+      map.getSource(w.id).setTiles([`${w.template}${w.template.includes("?") ? "&" : "?"}v=${tag(w.now)}${r}`]);
+    };
+    // tiles failed with no outage seen (a tile the server could not make in time): asked
+    // again once, then at growing intervals while they keep failing (never every tick)
+    let errorWait = 0, errorTicks = 0;
+    function failedSources(recovered) {
+      if (recovered) { errorWait = 0; errorTicks = 0; }
+      else if (!state.tileErrors.size || errorTicks-- > 0) return new Set();
+      else { errorWait = Math.min(2 * errorWait || 1, 32); errorTicks = errorWait; }
+      const failed = recovered ? new Set(watched.map((w) => w.id)) : new Set(state.tileErrors);
+      state.tileErrors.clear();
+      if (failed.size) state.live.recoveries += 1;
+      return failed;
+    }
     await versions();
     let listed = units();
     for (const w of watched) { w.version = w.now; state.live.sources[w.id] = {version: w.now, reloads: 0}; }
     state.live.version = (watched.find((w) => w.id === "live") || {}).version || null;
-    setInterval(async () => {
+    async function tick(recovered) {
       const before = state.live.layers;
-      try { await versions(); } catch (e) { return; /* the server is away: try again at the next tick */ }
-      if (units() !== listed) { listed = units(); fillGoto(); }
+      try { await versions(); } catch (e) { away(e); return; /* try again at the next tick */ }
+      recovered = recovered || state.live.away;
+      back();
+      if (units() !== listed || recovered) { listed = units(); fillGoto(); }
+      const failed = failedSources(recovered);
       for (const w of watched) {
-        if (w.now === w.version) continue;
+        if (w.now === w.version && !failed.has(w.id)) continue;
         w.version = w.now;
         state.live.reloads += 1;
         state.live.sources[w.id] = {version: w.now, reloads: state.live.sources[w.id].reloads + 1};
         if (w.id === "live") state.live.version = w.now;
-        map.getSource(w.id).setTiles([`${w.template}${w.template.includes("?") ? "&" : "?"}v=${tag(w.now)}`]);
+        reload(w);
       }
       // the feature open in the info panel follows its layer too: a risk point raised, an
       // alarm cleared, a case dispatched while staff read it kept what it said when clicked
@@ -444,17 +481,22 @@
           if (err.status === 404 && !$("info-gone"))
             $("info-body").insertAdjacentHTML("afterbegin", '<p class="err" id="info-gone">此要素已不在现势数据中。</p>');
         });
-    }, LIVE_S * 1000);
+    }
+    // started after an outage (an earlier start failed): every tile asked again at once
+    if (state.live.away || state.tileErrors.size) await tick(true);
+    setInterval(() => tick(false), LIVE_S * 1000);
+  }
+  // the live layers' polling, started again and again while the server or its database is
+  // away (a page opened during an outage never polled: it stayed blank until reloaded)
+  async function keepLive() {
+    for (let first = true; ; first = false) {
+      try { await startLive(); return; } catch (e) { away(e); }
+      if (first) state.ready = true;  // (the tests' sign: the first start was tried)
+      await sleep(LIVE_S * 1000);
+    }
   }
 
-  map.on("load", async () => {
-    map.addSource("cim-highlight", {type: "geojson", data: {type: "FeatureCollection", features: []}});
-    map.addSource("cim-draw", {type: "geojson", data: {type: "FeatureCollection", features: []}});
-    map.addLayer({id: "cim-highlight-line", type: "line", source: "cim-highlight", paint: {"line-color": "#ff2d2d", "line-width": 3}});
-    map.addLayer({id: "cim-highlight-point", type: "circle", source: "cim-highlight", filter: ["==", ["geometry-type"], "Point"],
-      paint: {"circle-radius": 8, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#ff2d2d", "circle-stroke-width": 3}});
-    map.addLayer({id: "cim-draw-fill", type: "fill", source: "cim-draw", filter: ["==", ["geometry-type"], "Polygon"], paint: {"fill-color": "#ffd24d", "fill-opacity": 0.2}});
-    map.addLayer({id: "cim-draw-line", type: "line", source: "cim-draw", paint: {"line-color": "#d08000", "line-width": 2, "line-dasharray": [3, 2]}});
+  async function setup() {
     try {
       const [tree, tj, colls, fields] = await Promise.all([
         getJSON(`${BASE}/map/tree.json`),
@@ -470,9 +512,24 @@
       // the city's districts (the page's bounds), else where the tiles have features
       const city = window.CIM_MAP.bounds || (tj.bounds && [[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]]);
       if (city) map.fitBounds(city, {padding: 20, duration: 0});
-    } catch (e) { fail("加载", e); }
+      back();
+      return true;
+    } catch (e) { away(e); return false; }
+  }
+
+  map.on("load", async () => {
+    map.addSource("cim-highlight", {type: "geojson", data: {type: "FeatureCollection", features: []}});
+    map.addSource("cim-draw", {type: "geojson", data: {type: "FeatureCollection", features: []}});
+    map.addLayer({id: "cim-highlight-line", type: "line", source: "cim-highlight", paint: {"line-color": "#ff2d2d", "line-width": 3}});
+    map.addLayer({id: "cim-highlight-point", type: "circle", source: "cim-highlight", filter: ["==", ["geometry-type"], "Point"],
+      paint: {"circle-radius": 8, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#ff2d2d", "circle-stroke-width": 3}});
+    map.addLayer({id: "cim-draw-fill", type: "fill", source: "cim-draw", filter: ["==", ["geometry-type"], "Polygon"], paint: {"fill-color": "#ffd24d", "fill-opacity": 0.2}});
+    map.addLayer({id: "cim-draw-line", type: "line", source: "cim-draw", paint: {"line-color": "#d08000", "line-width": 2, "line-dasharray": [3, 2]}});
+    // the tree, titles and fields, asked again while the server is away (they were asked
+    // once: a page opened during an outage kept an empty tree until reloaded)
+    while (!(await setup())) await sleep(LIVE_S * 1000);
     fillGoto();
-    try { await startLive(); } catch (e) { fail("实时图层", e); }
+    await keepLive();
     state.ready = true;
   });
 })();
