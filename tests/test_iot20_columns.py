@@ -58,3 +58,15 @@ def test_a_workbook_is_told_to_be_saved_as_csv(tmp_path):
         read_csv_rows(f, TZ)
     assert exc.value.path == str(f)
     assert "Excel workbook" in exc.value.message and "--encoding" not in exc.value.message
+
+
+def test_a_bare_value_beside_one_naming_its_unit_is_refused(tmp_path):
+    """监测值 beside 监测值(kPa): the bare one was taken and the kPa column's unit never
+    checked against the sensor's; which column holds the readings is not guessed."""
+    f = tmp_path / "two_values.csv"
+    f.write_text("设备编号,监测时间,监测值,监测值(kPa)\n"
+                 "WL-003,2026-12-06 10:00:00,0.30,300\n", encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        read_csv_rows(f, TZ)
+    assert "'监测值'" in e.value.message and "'监测值(kPa)'" in e.value.message
+    assert e.value.row == 1

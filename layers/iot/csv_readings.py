@@ -171,15 +171,25 @@ def read_csv_rows(path: Path, tz: dt.tzinfo | str | None = None,
 def _column(header: list[str], col: str, aliases: dict[str, list[str]], path: Path) -> int:
     """The index of ``col``'s column: by its aliases in their order (采集时间, the sampling
     time, before 上报时间, the upload time, whichever comes first in the file), a header as
-    written before one read without its brackets; two headers that read as one alias only
-    without their brackets (监测值(最小) and 监测值(最大)) are refused naming both — taking the
-    leftmost stored the minimum of a SCADA export, and its alarm never opened."""
+    written before one read without its brackets (but beside one whose brackets name a unit:
+    refused); two headers that read as one alias only without their brackets (监测值(最小) and
+    监测值(最大)) are refused naming both — taking the leftmost stored the minimum of a SCADA
+    export, and its alarm never opened."""
     names_of = [col, *(aliases.get(col) or [])]
     for alias in names_of:
         exact = [i for i, h in enumerate(header) if norm_key(h) == norm_key(alias)]
+        bare = [i for i, h in enumerate(header) if norm_name(h) == norm_name(alias)]
+        # beside one naming its unit (监测值 and 监测值(kPa)) a bare header is not the one as
+        # written: which column holds the readings is not ours to pick (the bare one was
+        # taken, and the kPa column's unit never checked)
+        united = [i for i in bare if i not in exact and _header_unit(header[i])]
+        if exact and united:
+            raise InputError(f"columns {header[exact[0]]!r} and {header[united[0]]!r} both "
+                             f"read as {alias!r} ({col}), one naming its unit: keep the one to "
+                             "import, or rename the other", path=str(path), row=1,
+                             field=header[exact[0]])
         if exact:
             return exact[0]
-        bare = [i for i, h in enumerate(header) if norm_name(h) == norm_name(alias)]
         if len(bare) > 1:
             raise InputError(f"columns {' and '.join(repr(header[i]) for i in bare)} both read "
                              f"as {alias!r} ({col}): keep the one to import, or rename the "
