@@ -68,13 +68,18 @@ def _read_layer(path: Path, encoding: str | None, source_layer: str | None = Non
     cols: dict[str, list] = defaultdict(list)
     geoms = []
     rows: list[int] = []  # each feature's row as the reader numbers it (a CSV's header, gaps)
+    # GDAL's WKT of a geometry it read and GEOS refuses (a line of one point): read as
+    # missing, it was "no geometry" and the delivered line was gone from the reject
+    refused: dict[int, str] = {}
     for b in iter_batches(src):
         for k, v in b.columns.items():
             cols[k].extend(v.tolist())
+        missing = np.flatnonzero(shapely.is_missing(b.geometries)).tolist()
+        refused.update({len(geoms) + i: t for i, t in b.refused_geometries(missing).items()})
         geoms.extend(b.geometries.tolist())
         rows.extend(b.row(i) for i in range(len(b)))
     return (src, {k: cols[k] for k in src.fields if k in cols}, np.array(geoms, dtype=object),
-            rows)
+            rows, refused)
 
 
 def _gis_crs(src, crs_opt, geoms, srid, notes: list[str]
@@ -123,7 +128,7 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
     resolver = ClassResolver(dicts, class_opt, mapping)
     srid = profile.srid
     notes: list[str] = []
-    src, cols, geoms, rows = _read_layer(lines, encoding, layers.get("lines"))
+    src, cols, geoms, rows, refused = _read_layer(lines, encoding, layers.get("lines"))
     lines = src.path
     source_crs, t = _gis_crs(src, crs, geoms, srid, notes)
     epsg = cimcrs.epsg_of(source_crs)
@@ -153,11 +158,14 @@ def read_gis(profile: CityProfile, lines: str | Path, *, points: str | Path | No
             return mapping.value("lines", a, cols[m[a]][i] if a in m else None)
 
         segment_values(s, v, tclass, resolver, dicts)
-        s.delivered = geoms[i]  # rejects keep the geometry as delivered
+        # rejects keep the geometry as delivered (GDAL's text of one GEOS refuses)
+        s.delivered = refused.get(i, geoms[i])
         if not has_nodes:  # ends come from snapping, not from the attributes
             s.problems = [p for p in s.problems if p[1] not in (FIELD_ZH["start_no"],
                                                                 FIELD_ZH["end_no"])]
-        s.line, problem = _one_line(lgeoms[i])
+        s.line, problem = _one_line(lgeoms[i]) if i not in refused else (None, (
+            "bad_value", "geometry", refused[i][:200], "no usable geometry "
+            "(a line needs two points): redraw it"))
         if problem:
             s.problems.append(problem)
         if not s.problems:  # a row with a problem keeps every value (see survey._storing)
@@ -372,7 +380,7 @@ def _read_gis_points(profile, path: Path, section: str, aliases, mapping: Mappin
                      delivery_crs: pyproj.CRS, notes: list[str]
                      ) -> tuple[list[PointRec], str, dict[str, str]]:
     srid = profile.srid
-    src, cols, geoms, rows = _read_layer(path, encoding, source_layer)
+    src, cols, geoms, rows, _ = _read_layer(path, encoding, source_layer)
     path = src.path
     pcrs, t = _gis_crs(src, crs_opt, geoms, srid, notes)
     # rejects are kept in the delivery's CRS (the line layer's): a point layer in another

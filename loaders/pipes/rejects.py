@@ -96,8 +96,11 @@ def writer_field(rec, reason: str, columns) -> str | None:
 
 
 def delivered_wkt(rec: PointRec | SegRec) -> str | None:
-    """WKT of a GIS record's geometry as delivered (never the storage-CRS copy)."""
+    """WKT of a GIS record's geometry as delivered (never the storage-CRS copy); GDAL's text
+    of one GEOS refuses (a line of one point) as it is."""
     g = rec.delivered
+    if isinstance(g, str):
+        return g
     if g is None or shapely.is_missing(g):
         return None
     return shapely.to_wkt(g, rounding_precision=-1)
