@@ -51,7 +51,8 @@ def _uncurie(name: str) -> str:
     name = name[1:-1].strip() if len(name) > 2 and name[0] == "[" and name[-1] == "]" else name
     # a bare CRS84 (what the query options and processes take) is OGC's: PROJ knows it only
     # as OGC:CRS84 (the approval process refused "crs": "CRS84" the aoi process took)
-    return f"OGC:{name.upper()}" if name.upper() in ("CRS84", "CRS84H") else name
+    up = name.upper()
+    return "OGC:CRS84" if up == "CRS84" else "OGC:CRS84h" if up == "CRS84H" else name
 
 
 def crs_arg(crs: str | int) -> str | int:

@@ -66,31 +66,49 @@ def read_csv_dictionary(path: Path) -> list[dict[str, str]]:
 
 
 def index_rows(rows: Iterable[dict[str, str]], columns: Iterable[str],
-               split: Iterable[str] = ()) -> dict[str, dict[str, str]]:
+               split: Iterable[str] = (), secondary: Iterable[str] = ()
+               ) -> dict[str, dict[str, str]]:
     """The rows by each key a value is looked up by (:func:`cim.text.norm_key` of its
-    ``columns`` and of each ``|``-separated item of its ``split`` columns). A key naming two
-    rows is refused, naming both: a city's copy repeating a code, or giving one row an alias
-    that is another's code or name, had every value of it read as the first row, without a
-    word (the second row's class unreachable)."""
-    columns, split = tuple(columns), tuple(split)
+    ``columns`` — a code, a name —, of its ``secondary`` columns — an English name — and of
+    each ``|``-separated item of its ``split`` columns — aliases, another code system).
+
+    A code or name naming two rows is refused, naming both, and so is an alias (or English
+    name) that is another row's code or name: a city's copy repeating a code, or giving one
+    row an alias that is another's name, had every value of it read as the first row, without
+    a word (the second row's class unreachable). Two rows sharing an alias or an English name
+    keep the first's, as before (a city's older copy of land_use.csv had ``commercial`` on
+    09 and 0901 alike)."""
+    rows = list(rows)
+    columns, split, secondary = tuple(columns), tuple(split), tuple(secondary)
     out: dict[str, dict[str, str]] = {}
     where: dict[str, str] = {}
-    for row in rows:
-        keys = [(c, row.get(c) or "") for c in columns]
-        keys += [(c, a) for c in split for a in (row.get(c) or "").split("|")]
-        for col, k in keys:
-            nk = norm_key(k)
-            if not nk:
+
+    def clash(row: dict[str, str], col: str, k: str, first: dict[str, str], nk: str):
+        return ConfigError(
+            f"{k.strip()!r} ({col}) is also {where[nk]} of {_row_name(first)}: one value "
+            f"names one row — {_row_name(row)} is never read by it; keep it in one row",
+            path=getattr(row, "path", None), row=getattr(row, "row", None), field=col)
+
+    for row in rows:  # codes and names first: each names one row
+        for col in columns:
+            k = row.get(col) or ""
+            if not (nk := norm_key(k)):
                 continue
             first = out.setdefault(nk, row)
             if first is not row:
-                raise ConfigError(
-                    f"{k.strip()!r} ({col}) is also {where[nk]} of {_row_name(first)}: "
-                    f"one value names one row — {_row_name(row)} is never read by it; keep "
-                    "it in one row", path=getattr(row, "path", None), row=getattr(row, "row",
-                                                                                  None),
-                    field=col)
-            where.setdefault(nk, f"an alias ({col})" if col in split else f"the {col}")
+                raise clash(row, col, k, first, nk)
+            where.setdefault(nk, f"the {col}")
+    primary = set(out)
+    for row in rows:
+        keys = [(c, row.get(c) or "") for c in secondary]
+        keys += [(c, a) for c in split for a in (row.get(c) or "").split("|")]
+        for col, k in keys:
+            if not (nk := norm_key(k)):
+                continue
+            if nk in primary and out[nk] is not row:
+                raise clash(row, col, k, out[nk], nk)
+            if out.setdefault(nk, row) is row:
+                where.setdefault(nk, f"an alias ({col})" if col in split else f"the {col}")
     return out
 
 

@@ -293,8 +293,8 @@ class ClassLookup:
         # a dictionary's other code systems are aliases too (land_use.csv's GB 50137 codes:
         # R12, R22, RB are 0702 though its aliases did not repeat them); a key naming two
         # rows is refused
-        self.by_key = index_rows(self.rows, ("code", "name", "name_zh", "name_en", "type_code"),
-                                 ("aliases", "gb50137"))
+        self.by_key = index_rows(self.rows, ("code", "name", "name_zh", "type_code"),
+                                 ("aliases", "gb50137"), secondary=("name_en",))
         # a spreadsheet or a numeric field drops a code's leading zeros (道路等级 02 → 2): the
         # digits are read at the codes' width when every numeric code has the same one
         widths = {len(c) for r in self.rows if (c := (r.get("code") or "").strip()).isdigit()}

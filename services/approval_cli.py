@@ -141,9 +141,11 @@ def _operator(given: str | None) -> str | None:
                                      param_hint="--by") from None
     import getpass
 
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # a uid without a passwd entry (a container)
+    from layers.approval.project import project_name
+
+    try:  # ($USER is read first: one line of text too)
+        return project_name(getpass.getuser())
+    except (KeyError, OSError, InputError):  # a uid without a passwd entry (a container)
         return None
 
 
@@ -227,6 +229,9 @@ def checks_cmd(c: Ctx, as_json: bool, limit: int, offset: int, project: str | No
 
     if check_id is None and (report or input_out):
         raise click.UsageError("--report and --input write one filed check: give its --id")
+    if check_id is not None and (offset or project or since or until):
+        raise click.UsageError("--id names one check: --project, --since, --until and "
+                               "--offset filter the list")
     if check_id is not None:
         _one_check(c, get_check(c.conninfo(), check_id), check_id, as_json, report, input_out)
         return
@@ -256,18 +261,25 @@ def _one_check(c: Ctx, row: dict[str, Any] | None, check_id: int, as_json: bool,
                report: Path | None, input_out: Path | None) -> None:
     if row is None:
         raise InputError(f"no approval check {check_id} is recorded", field="id")
+    import json
+
+    outputs = []
     if report:
         if row["report_html"] is None:
             raise InputError(f"check {check_id} was filed without a report (run `cim check` "
                              "with --report to file one)", field="report")
-        report.write_text(row["report_html"], encoding="utf-8")
+        outputs.append((report, row["report_html"]))
     if input_out:
         if row["input"] is None:
             raise InputError(f"check {check_id} was filed before the project as checked was "
                              "kept (migration 0019)", field="input")
-        import json
-
-        input_out.write_text(json.dumps(row["input"], ensure_ascii=False), encoding="utf-8")
+        outputs.append((input_out, json.dumps(row["input"], ensure_ascii=False)))
+    for path, text in outputs:
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}",
+                             path=str(path)) from None
     shown = {k: v for k, v in row.items() if k not in ("report_html", "result", "input")}
     shown["has_report"], shown["has_input"] = row["report_html"] is not None, \
         row["input"] is not None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,11 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 IDLE_PING_S = 1.0
+# the messages of a catalog changed under a kept connection (objects dropped and made again:
+# PostGIS recreated by `pg_restore --clean`), not of a query's own error
+STALE_CATALOG = re.compile(r"cache lookup failed|no spatial operator found|could not open "
+                           r"relation with OID|type with OID \d+ does not exist|operator "
+                           r"class .* does not exist")
 
 
 class PoolTimeout(TimeoutError):
@@ -73,15 +79,17 @@ class Pool:
                 conn = None
                 self._drop_idle()
             raise
-        except psycopg.errors.InternalError_:
+        except psycopg.errors.InternalError_ as exc:
             # XX000 of a catalog changed under the connections (a `pg_restore --clean`
             # recreated PostGIS: "no spatial operator found for 'st_intersects': opfamily …",
             # "cache lookup failed"): each kept connection keeps failing so — every tile and
-            # bbox query a 500 until the server restarted. This one and the idle ones go.
-            if conn is not None:
+            # bbox query a 500 until the server restarted. This one and the idle ones go;
+            # PostGIS's own errors are XX000 too (a point it cannot project): those leave
+            # the pool as it is
+            if conn is not None and STALE_CATALOG.search(str(exc)):
                 conn.close()
                 conn = None
-            self._drop_idle()
+                self._drop_idle()
             raise
         finally:
             if conn is not None:

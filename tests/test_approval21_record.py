@@ -80,10 +80,10 @@ def test_a_filed_record_is_not_changed_nor_deleted(adb, filed):
                  "UPDATE approval_checks SET report_html = 'forged' WHERE id = %s",
                  "DELETE FROM approval_checks WHERE id = %s"):
         with psycopg.connect(adb.conninfo) as conn:  # the owner (here a superuser) too
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="filed evidence"):
+            with pytest.raises(psycopg.errors.RaiseException, match="filed evidence"):
                 conn.execute(stmt, (check_id,))
     with psycopg.connect(adb.conninfo) as conn, \
-            pytest.raises(psycopg.errors.InsufficientPrivilege, match="filed evidence"):
+            pytest.raises(psycopg.errors.RaiseException, match="filed evidence"):
         conn.execute("TRUNCATE approval_checks")
     assert _row(adb, check_id)["status"] == "pass"
 

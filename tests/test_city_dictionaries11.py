@@ -179,3 +179,22 @@ def test_a_key_naming_two_rows_is_refused_naming_both(tmp_path, fresh_db, row, f
     import psycopg
     with psycopg.connect(fresh_db.conninfo) as conn:
         assert conn.execute("SELECT count(*) FROM buildings").fetchone()[0] == 0
+
+
+def test_an_alias_shared_with_another_rows_english_name_still_loads(tmp_path):
+    """A city's copy of an older land_use.csv: 09's alias ``commercial`` is 0901's English
+    name. Refused, every planning load of that city failed after the upgrade; two rows
+    sharing an alias or English name keep the first's, as before — only a code or a name
+    naming two rows (or an alias that is another's code or name) is refused."""
+    from cim.dictionary_csv import index_rows, read_csv_dictionary
+
+    text = (DICTIONARY_DIR / "land_use.csv").read_text(encoding="utf-8")
+    old = text.replace("B|商业服务业设施用地|商业服务\n", "B|商业服务业设施用地|商业服务|commercial\n")
+    assert old != text  # premise: the older row, by construction
+    f = tmp_path / "land_use.csv"
+    f.write_text(old, encoding="utf-8")
+    rows = read_csv_dictionary(f)
+    by = index_rows(rows, ("code", "name", "name_zh", "type_code"), ("aliases", "gb50137"),
+                    secondary=("name_en",))
+    assert by["commercial"]["code"] == "09"  # the first row's, as it was read before
+    assert by["0901"]["code"] == "0901"

@@ -119,3 +119,20 @@ def test_a_restore_in_place_under_a_running_server(src, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_postgis_error_of_a_query_keeps_the_pool(src):
+    """PostGIS's own errors are XX000 like a changed catalog's: a point it cannot compare (two
+    SRIDs) dropped every kept connection, and each such request left the pool cold."""
+    from services.pool import Pool
+
+    d, _ = src
+    pool = Pool(d.conninfo, 2)
+    with pool.connection() as conn:
+        pid = conn.info.backend_pid
+    with pytest.raises(psycopg.errors.InternalError_), pool.connection() as conn:
+        assert conn.info.backend_pid == pid
+        conn.execute("SELECT ST_Intersects('SRID=4326;POINT(0 0)'::geometry, "
+                     "'SRID=4527;POINT(0 0)'::geometry)")
+    with pool.connection() as conn:
+        assert conn.info.backend_pid == pid  # kept, prepared statements and all

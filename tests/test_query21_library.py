@@ -114,3 +114,17 @@ def test_geometries_carry_no_crs_member(qdb):
         feats = aoi(qdb.conninfo, None, layers=["buildings"], features=True,
                     out_crs=out)["layers"]["buildings"]["features"]
         assert feats and not any("crs" in f["geometry"] for f in feats)
+
+
+def test_a_dict_row_connection_in_a_transaction(qdb):
+    """The library read tuples off a caller's connection: a dict_row connection failed every
+    query (a KeyError, and the settings given back were no parameters); its row factory and
+    settings are the caller's again after the call."""
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(qdb.conninfo, row_factory=dict_row) as conn:
+        conn.execute("SET LOCAL jit = on")  # a transaction of the caller's is open
+        assert _count(conn, Area(polygon=mapping(BOX), crs="EPSG:4527")) == IN_BOX
+        stats(conn, "buildings", by="grid")
+        history(conn, "B1")
+        assert conn.execute("SELECT current_setting('jit') AS j").fetchone() == {"j": "on"}

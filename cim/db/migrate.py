@@ -69,7 +69,8 @@ def upgrade(url: str, srid: int, revision: str = "head",
             command.upgrade(cfg, revision)
     notes = ensure_reader(url, reader)  # the grants first: a refusal below keeps them
     with psycopg.connect(psycopg_conninfo(url)) as conn:
-        rekey_layer_styles(conn)
+        if note := rekey_layer_styles(conn):
+            notes.append(note)
     from cim.db.revision import head_revision
 
     if current(url) == head_revision():  # "head", or the head named by its id

@@ -31,6 +31,7 @@ import shapely
 import shapely.geometry
 from psycopg import sql
 from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
 
 from cim.crs import (
     AREA_SIMPLIFY_M,
@@ -80,16 +81,22 @@ def connection(conn_or_info: ConnOrInfo, read_only: bool = True
     if isinstance(conn_or_info, psycopg.Connection):
         conn = conn_or_info
         fresh = conn.info.transaction_status == TransactionStatus.IDLE
-        with conn.transaction():
-            if read_only and fresh:
-                conn.execute("SET TRANSACTION READ ONLY")
-            # inside a transaction of the caller's, its settings are given back: a query's
-            # SET LOCAL (jit off, UTC) outlived it, to the caller's commit
-            kept = None if fresh else conn.execute(_KEEP).fetchone()
-            conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
-            yield conn
-            if kept is not None:
-                conn.execute(_GIVE_BACK, kept)
+        # the library reads tuples: a caller's dict_row connection failed every query
+        # (KeyError 0); its row factory is given back with the connection
+        factory, conn.row_factory = conn.row_factory, tuple_row
+        try:
+            with conn.transaction():
+                if read_only and fresh:
+                    conn.execute("SET TRANSACTION READ ONLY")
+                # inside a transaction of the caller's, its settings are given back: a
+                # query's SET LOCAL (jit off, UTC) outlived it, to the caller's commit
+                kept = None if fresh else conn.execute(_KEEP).fetchone()
+                conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
+                yield conn
+                if kept is not None:
+                    conn.execute(_GIVE_BACK, kept)
+        finally:
+            conn.row_factory = factory
         return
     with psycopg.connect(conninfo_of(conn_or_info)) as conn:
         conn.read_only = read_only
@@ -485,3 +492,13 @@ def query_geometry(value: str | shapely.Geometry, crs: str | int | None, storage
 def _tx(t, xy):
     x, y = t.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([x, y])
+
+
+def __getattr__(name: str):
+    """The area of interest moved to :mod:`layers.query.area`: ``from layers.query.common
+    import Area`` (a notebook's, a script's) still works."""
+    if name in ("Area", "MAX_RADIUS_M", "BUFFER_QUARTER", "check_area_found"):
+        from layers.query import area
+
+        return getattr(area, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

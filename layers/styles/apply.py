@@ -47,7 +47,7 @@ def apply_styles(conninfo: str, profile: CityProfile) -> list[dict]:
     rows = style_rows(profile)
     with psycopg.connect(conninfo) as conn, conn.transaction():
         conn.execute(CREATE_LAYER_STYLES)
-        rekey_layer_styles(conn)  # (a database restored under another name)
+        rekey_layer_styles(conn)  # (a database restored under another name; as the owner)
         db = conn.execute("SELECT current_database()").fetchone()[0]
         for table, gtype, style_name, text in rows:
             if conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()[0] is None:

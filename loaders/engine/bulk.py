@@ -15,6 +15,7 @@ Readers of a layer never wait for a load: the merge takes only row-level locks o
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -130,6 +131,9 @@ class RetireScope:
         self.batch_id = batch_id
         self._pending: dict[str, tuple[LayerDef, str]] = {}
         self._closed: set[str] = set()
+        # (table, dataset, features kept, districts): left out of the delivery in districts
+        # it has no feature in (see retire)
+        self.kept: list[tuple[str, str, int, list[str]]] = []
 
     @staticmethod
     def _seen(layer: LayerDef) -> sql.Identifier:
@@ -153,25 +157,82 @@ class RetireScope:
         self._pending[layer.table] = (layer, dataset)
 
     def retire(self, layer: LayerDef | None = None) -> int:
-        """Retire what the delivery left out of ``layer`` (of every pending layer if None)."""
+        """Retire what the delivery left out of ``layer`` (of every pending layer if None) —
+        in the districts the delivery has features in: a district's file named as another
+        district's (城市部件.shp from each) is one dataset, and its replace retired every
+        feature of the other district, ``--district`` or not. Those are kept and said
+        (:attr:`kept`: table, dataset, count, districts)."""
         tables = [layer.table] if layer is not None else list(self._pending)
         retired = 0
         for table in tables:
             if table not in self._pending:
                 continue
             lay, dataset = self._pending.pop(table)
-            seen = self._seen(lay)
-            retired += self.conn.execute(sql.SQL(
-                "UPDATE {tbl} l SET valid_to = now() WHERE l.valid_to IS NULL "
-                "AND l.source_key LIKE %s AND NOT EXISTS (SELECT 1 FROM {seen} s "
-                "WHERE s.source_key = l.source_key) AND NOT EXISTS (SELECT 1 FROM load_rejects r "
-                "WHERE r.batch_id = %s AND r.source_key = l.source_key)"
-            ).format(tbl=sql.Identifier(table), seen=seen),
-                (like_prefix(dataset), self.batch_id)
-            ).rowcount
-            self.conn.execute(sql.SQL("DROP TABLE {}").format(seen))
+            retired += self._retire(lay, dataset)
+            self.conn.execute(sql.SQL("DROP TABLE {}").format(self._seen(lay)))
             self._closed.add(table)
         return retired
+
+    def _retire(self, lay: LayerDef, dataset: str) -> int:
+        """The retirement of one layer: done, then looked at — the districts of what it
+        retired that the delivery has no feature in, and the features another layer of the
+        same file delivered (a GeoPackage's points, lines and polygons of components, each
+        loaded with --layer, are one dataset: a replace of the points retired the lines) —
+        and, when there are such, undone and done again without them (a savepoint; the
+        common case retires few or none, so nothing is read twice)."""
+        tbl, seen = sql.Identifier(lay.table), self._seen(lay)
+        by_district = lay.assign_district and "district_code" in lay.column_names()
+        district = sql.SQL("l.district_code" if by_district else "NULL::text")
+
+        def update(away: list[str], batches: list[int]) -> psycopg.Cursor:
+            return self.conn.execute(sql.SQL(
+                "UPDATE {tbl} l SET valid_to = now() WHERE l.valid_to IS NULL "
+                "AND l.source_key LIKE %s AND NOT EXISTS (SELECT 1 FROM {seen} s "
+                "WHERE s.source_key = l.source_key) AND NOT EXISTS (SELECT 1 FROM load_rejects "
+                "r WHERE r.batch_id = %s AND r.source_key = l.source_key){away}{batches} "
+                "RETURNING {district}, l.batch_id").format(
+                tbl=tbl, seen=seen, district=district,
+                away=sql.SQL(" AND (l.district_code IS NULL OR l.district_code <> ALL(%s))"
+                             if away else ""),
+                batches=sql.SQL(" AND (l.batch_id IS NULL OR l.batch_id <> ALL(%s))"
+                                if batches else "")),
+                (like_prefix(dataset), self.batch_id, *([away] if away else []),
+                 *([batches] if batches else [])))
+
+        with self.conn.transaction() as sp:
+            rows = update([], []).fetchall()
+            districts = Counter(d for d, _b in rows if d is not None)
+            away = [d for d in sorted(districts) if not self.conn.execute(sql.SQL(
+                "SELECT EXISTS (SELECT 1 FROM {seen} s JOIN {tbl} c ON c.source_key = "
+                "s.source_key AND c.valid_to IS NULL WHERE c.district_code = %s)").format(
+                seen=seen, tbl=tbl), (d,)).fetchone()[0]]
+            others = self._other_layers(sorted({b for _d, b in rows if b is not None}))
+            if away or others:
+                raise psycopg.Rollback(sp)  # the savepoint undone; the block left quietly
+        if not away and not others:
+            return len(rows)
+        if away:
+            self.kept.append((lay.table, dataset, sum(districts[d] for d in away),
+                              [f"district(s) {', '.join(away)}, which the delivery has no "
+                               "feature in"]))
+        if others:
+            n = sum(1 for _d, b in rows if b in others)
+            self.kept.append((lay.table, dataset, n, [
+                f"layer(s) {', '.join(sorted(set(others.values())))} of the same file, "
+                "loaded on their own"]))
+        return len(update(away, sorted(others)).fetchall())
+
+    def _other_layers(self, batches: list[int]) -> dict[int, str]:
+        """Of ``batches``, those that loaded another layer of this load's file: {batch: its
+        layer}."""
+        if not batches:
+            return {}
+        return dict(self.conn.execute(
+            "SELECT ob.id, ob.options->>'layer' FROM load_batches ob, load_batches me "
+            "WHERE me.id = %s AND ob.id = ANY(%s) AND ob.source_path = me.source_path "
+            "AND me.options ? 'layer' AND ob.options ? 'layer' "
+            "AND ob.options->>'layer' IS DISTINCT FROM me.options->>'layer'",
+            (self.batch_id, batches)).fetchall())
 
 
 class BulkWriter:

@@ -107,6 +107,12 @@ class LoadSession:
         assert self.scope is not None, "call begin() first"
         n = self.scope.retire(layer)
         self.report.retired += n
+        for table, dataset, kept, (where,) in self.scope.kept:
+            self.report.notes.append(
+                f"replace: {kept} current {table} feature(s) of dataset {dataset!r} in "
+                f"{where} are not in this delivery: kept, not retired (another district's "
+                "file or another layer of the same name? --dataset names a delivery's own)")
+        self.scope.kept.clear()
         return n
 
     def succeed(self) -> None:

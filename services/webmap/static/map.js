@@ -441,12 +441,15 @@
       map.getSource(w.id).setTiles([`${w.template}${w.template.includes("?") ? "&" : "?"}v=${tag(w.now)}${r}`]);
     };
     // tiles failed with no outage seen (a tile the server could not make in time): asked
-    // again once, then at growing intervals while they keep failing (never every tick)
-    let errorWait = 0, errorTicks = 0;
+    // again once, then at growing intervals while they keep failing (never every tick),
+    // and no more after a few tries at the same versions (a tile that always fails would
+    // have every tile of its source fetched again, from every open screen, all day)
+    let errorWait = 0, errorTicks = 0, errorTries = 0;
     function failedSources(recovered) {
-      if (recovered) { errorWait = 0; errorTicks = 0; }
-      else if (!state.tileErrors.size || errorTicks-- > 0) return new Set();
-      else { errorWait = Math.min(2 * errorWait || 1, 32); errorTicks = errorWait; }
+      if (recovered) { errorWait = 0; errorTicks = 0; errorTries = 0; }
+      else if (!state.tileErrors.size) { errorWait = 0; errorTicks = 0; return new Set(); }
+      else if (errorTicks-- > 0 || errorTries >= 5) return new Set();
+      else { errorWait = Math.min(2 * errorWait || 1, 32); errorTicks = errorWait; errorTries += 1; }
       const failed = recovered ? new Set(watched.map((w) => w.id)) : new Set(state.tileErrors);
       state.tileErrors.clear();
       if (failed.size) state.live.recoveries += 1;
@@ -464,6 +467,7 @@
       if (units() !== listed || recovered) { listed = units(); fillGoto(); }
       const failed = failedSources(recovered);
       for (const w of watched) {
+        if (w.now !== w.version) errorTries = 0;  // new data: failed tiles may be asked again
         if (w.now === w.version && !failed.has(w.id)) continue;
         w.version = w.now;
         state.live.reloads += 1;
@@ -490,21 +494,40 @@
   // away (a page opened during an outage never polled: it stayed blank until reloaded)
   async function keepLive() {
     for (let first = true; ; first = false) {
-      try { await startLive(); return; } catch (e) { away(e); }
+      try { await startLive(); return; } catch (e) {
+        if (!outage(e)) return fail("实时图层", e);
+        away(e);
+      }
       if (first) state.ready = true;  // (the tests' sign: the first start was tried)
       await sleep(LIVE_S * 1000);
     }
   }
 
+  // the server or its database away (no answer, or a 5xx): asked again; any other error is
+  // the page's or the request's, said once
+  const outage = (e) => !e.status || e.status >= 500;
+  // the tree, titles, fields and extent: fetched while the server is away (a page opened
+  // during an outage kept an empty tree until reloaded), then built once
   async function setup() {
+    let got = null;
+    while (!got) {
+      try {
+        got = await Promise.all([
+          getJSON(`${BASE}/map/tree.json`),
+          getJSON(`${BASE}/tiles/WebMercatorQuad?f=tilejson`),
+          // the page is Chinese whatever the browser's language: its titles too (an English
+          // browser's Accept-Language gave "Buildings" beside 建筑物 in the layer tree)
+          getJSON(`${BASE}/collections?f=json&lang=zh-CN`),
+          getJSON(`${BASE}/map/fields.json`)]);
+      } catch (e) {
+        if (!outage(e)) return fail("加载", e);
+        away(e);
+        await sleep(LIVE_S * 1000);
+      }
+    }
+    back();
     try {
-      const [tree, tj, colls, fields] = await Promise.all([
-        getJSON(`${BASE}/map/tree.json`),
-        getJSON(`${BASE}/tiles/WebMercatorQuad?f=tilejson`),
-        // the page is Chinese whatever the browser's language: its titles too (an English
-        // browser's Accept-Language gave "Buildings" beside 建筑物 in the layer tree)
-        getJSON(`${BASE}/collections?f=json&lang=zh-CN`),
-        getJSON(`${BASE}/map/fields.json`)]);
+      const [tree, tj, colls, fields] = got;
       for (const c of colls.collections || []) state.titles[c.id] = c.title;
       state.info = (map.getStyle().metadata || {})["cim:info"] || {};
       state.fields = fields;
@@ -512,9 +535,7 @@
       // the city's districts (the page's bounds), else where the tiles have features
       const city = window.CIM_MAP.bounds || (tj.bounds && [[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]]);
       if (city) map.fitBounds(city, {padding: 20, duration: 0});
-      back();
-      return true;
-    } catch (e) { away(e); return false; }
+    } catch (e) { fail("加载", e); }
   }
 
   map.on("load", async () => {
@@ -525,9 +546,7 @@
       paint: {"circle-radius": 8, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#ff2d2d", "circle-stroke-width": 3}});
     map.addLayer({id: "cim-draw-fill", type: "fill", source: "cim-draw", filter: ["==", ["geometry-type"], "Polygon"], paint: {"fill-color": "#ffd24d", "fill-opacity": 0.2}});
     map.addLayer({id: "cim-draw-line", type: "line", source: "cim-draw", paint: {"line-color": "#d08000", "line-width": 2, "line-dasharray": [3, 2]}});
-    // the tree, titles and fields, asked again while the server is away (they were asked
-    // once: a page opened during an outage kept an empty tree until reloaded)
-    while (!(await setup())) await sleep(LIVE_S * 1000);
+    await setup();
     fillGoto();
     await keepLive();
     state.ready = true;

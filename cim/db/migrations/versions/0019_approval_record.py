@@ -42,8 +42,9 @@ BEGIN
       END IF;
     END IF;
   END IF;
-  RAISE EXCEPTION 'approval check records are filed evidence: % refused (check the project '
-    'again for a new record)', TG_OP USING ERRCODE = 'insufficient_privilege';
+  -- (its own code, P0001: a grant's refusal, 42501, is another matter)
+  RAISE EXCEPTION 'approval check records are filed evidence: % refused', TG_OP
+    USING HINT = 'check the project again for a new record';
 END $$""")
     op.execute("CREATE TRIGGER approval_checks_filed BEFORE UPDATE OR DELETE ON approval_checks "
                "FOR EACH ROW EXECUTE FUNCTION approval_checks_filed()")
