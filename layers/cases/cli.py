@@ -267,7 +267,8 @@ def list_cmd(c: Ctx, state, grid, unit, district, category, overdue, limit, afte
 @pass_ctx
 def flag_overdue_cmd(c: Ctx, as_json) -> None:
     """Keep the flag 'overdue' on the cases past their deadline and not handled yet (run it
-    periodically; the map and the OGC API show the flag)."""
+    periodically; the map and the OGC API show the flag), and each case's ``final`` by the
+    loop's final states (the one map's open cases)."""
     import psycopg
 
     from layers.cases.dispatch import flag_overdue
@@ -278,7 +279,9 @@ def flag_overdue_cmd(c: Ctx, as_json) -> None:
         echo_json(out)
     else:
         click.echo(f"overdue {out['overdue']} (newly flagged {out['flagged']}, "
-                   f"cleared {out['cleared']})")
+                   f"cleared {out['cleared']})"
+                   + (f"; {out['final_restated']} case(s) restated final or open by the "
+                      "loop's final states" if out["final_restated"] else ""))
 
 
 @case.command("show")
