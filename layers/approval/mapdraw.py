@@ -25,7 +25,9 @@ from layers.approval.project import Project
 from layers.query.drawing import cjk_font
 from layers.query.pipes import class_facts
 
-VIOLATION = "#e00000"
+# a violation in magenta: the road red line (HX) and the site are red already (it was the
+# red of the road band's pink, and its legend patch read as either)
+VIOLATION = "#e000d0"
 NEW_BUILDING = "#3060c0"
 SITE = "#d00000"
 GREEN = "#58b858"
@@ -156,8 +158,9 @@ def draw_map(project: Project, ctx: Context, result: dict[str, Any],
                     **({"family": family} if zh else {}))
     _paths(ax, project.site.boundary, edgecolor=SITE, linewidth=2.2, linestyle="--", zorder=9)
     for g in violations(result, ctx.srid):
-        if g.area >= 0.99 * project.site.area:  # an index of the whole site: outline only
-            _paths(ax, g.boundary, edgecolor=VIOLATION, linewidth=4.0, zorder=10)
+        if g.area >= 0.99 * project.site.area:  # an index of the whole site: outline only,
+            # under the site's dashed line (which the legend names), not over it
+            _paths(ax, g.boundary, edgecolor=VIOLATION, linewidth=6.0, alpha=0.6, zorder=8.5)
             continue
         _paths(ax, g, facecolor=VIOLATION, alpha=0.35, edgecolor=VIOLATION, linewidth=3.0,
                zorder=10)
@@ -178,6 +181,9 @@ def draw_map(project: Project, ctx: Context, result: dict[str, Any],
     def t(zh_: str, en: str) -> str:
         return zh_ if zh else en
 
+    pipe_classes = sorted({(r["pipe_class"], r.get("class_name") or r["pipe_class"])
+                           for r in ctx.pipes if r.get("pipe_class")})
+
     handles = [
         Line2D([], [], color=SITE, linestyle="--", linewidth=2, label=t("用地红线", "site")),
         Patch(facecolor=NEW_BUILDING, alpha=0.75, label=t("新建建筑", "new buildings")),
@@ -189,11 +195,15 @@ def draw_map(project: Project, ctx: Context, result: dict[str, Any],
           for c, n, e in (("HX", "道路红线", "road red line"), ("LVX", "绿线", "green line"),
                           ("LX", "蓝线", "blue line"), ("ZX", "紫线", "purple line"),
                           ("HUX", "黄线", "yellow line"))],
-        Line2D([], [], color="#00c8c8", linewidth=2, label=t("现状管线", "pipes")),
+        # the pipes in the colours they are drawn in (CJJ 61, pipe_classes.csv), a class each
+        *[Line2D([], [], color=pipes.get(c, "#666666"), linewidth=2,
+                 label=t(f"{n}管线", f"pipes {c}")) for c, n in pipe_classes],
+        Patch(facecolor="none", edgecolor="#555", hatch="xx", label=t("拆除", "demolition")),
         Patch(facecolor=VIOLATION, alpha=0.5, edgecolor=VIOLATION, label=t("违规", "violation")),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False,
-               prop={"family": family, "size": 8} if zh else {"size": 8})
+    # (10 pt: 8 pt on the 900-pixel image printed at about 6 pt)
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=10, frameon=False,
+               prop={"family": family, "size": 10} if zh else {"size": 10})
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -125,9 +125,11 @@ def weighted_index(p: Project, ctx: Context, cfg: Config, field: str, res: Resul
         return None
     cover = parcel_cover(p.site, [x for x, _ in parts])  # overlapping parcels once
     for x, a in parts:
+        # the parcel's limit, and the part of the site on it as a detail (in the measured
+        # column, an area in m² stood beside an index limit: "实测 12,000 | 要求 2.5")
         res.items.append({"status": "info", "what": f"parcel {x['parcel_code'] or x['code']}",
-                          "measured": round(a, 1), "required": x[field], "unit": "m² of site",
-                          "land_use": x["land_use_name"]})
+                          "measured": None, "required": x[field],
+                          "site_area_m2": round(a, 1), "land_use": x["land_use_name"]})
     missing = [x["parcel_code"] or x["code"] for x, _ in parts if x[field] is None]
     if missing:
         res.notes.append(f"parcel {', '.join(missing)} has no {field}")
