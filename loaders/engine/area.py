@@ -28,7 +28,19 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
     if crs_opt:
         crs = cimcrs.parse_crs(crs_opt)
         if src.crs is not None and not src.crs.equals(crs, ignore_axis_order=True):
-            notes.append(f"--crs {crs_opt} overrides the file's CRS ({src.crs.name})")
+            # how far the override moves the features, said: a .prj a tool wrote wrongly is
+            # what --crs is for, but a 1.5 km move (UTM 50N read as GK 117°E) was one line
+            # that said nothing of it
+            apart = None
+            if first is not None and len(first.geometries):
+                ok = ~shapely.is_missing(first.geometries)
+                pts = shapely.get_coordinates(shapely.centroid(first.geometries[ok][:200]))
+                apart = cimcrs.places_apart(src.crs, crs, pts, storage_srid) if len(pts) \
+                    else None
+            moved = ("" if apart is None or apart <= cimcrs.SAME_PLACE_M else
+                     f": the features lie up to {apart:,.1f} m from where the file's CRS puts "
+                     "them — check which of the two is right")
+            notes.append(f"--crs {crs_opt} overrides the file's CRS ({src.crs.name}){moved}")
     elif src.crs is not None:
         crs = src.crs
     else:

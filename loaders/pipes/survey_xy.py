@@ -31,7 +31,8 @@ def survey_coordinates(d: Delivery, profile: CityProfile, crs_opt: str | None) -
             raise InputError("the X column holds eastings and Y northings: survey tables write "
                              "X = northing (北) and Y = easting (东); the columns look exchanged — "
                              "map them with --mapping (x: <northing column>, y: <easting column>)",
-                             path=", ".join(sorted({p.table for p in ok})), field="X")
+                             path=", ".join(sorted({p.table for p in ok})),
+                             field=column_name(d.columns, ok[0], "x"))  # (as delivered: X坐标)
         if code is None:
             crs = cimcrs.parse_crs(f"EPSG:{srid}")
             d.notes.append(f"coordinates taken to be in the storage CRS EPSG:{srid} (no "

@@ -1,0 +1,33 @@
+"""`--crs` over a file's .prj that puts the features elsewhere (session 21's CRS probe): a .prj
+a tool wrote wrongly is what --crs is for, but a UTM 50N file read as GK 117°E (EPSG:4548)
+moved every footprint 1.5 km with a note that said nothing of it. The note now says how far;
+the distance expected from pyproj on the written coordinates."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import shapely
+
+from loaders.buildings import load_buildings
+
+
+def test_an_override_that_moves_the_features_says_how_far(fresh_db, tmp_path):
+    _cell, x, y = fresh_db.big_cell()
+    truth = [shapely.box(x + 10 + 30 * i, y + 10, x + 30 + 30 * i, y + 30) for i in range(2)]
+    utm = pyproj.Transformer.from_crs(4527, 32650, always_xy=True)
+    written = [shapely.transform(g, lambda c: np.column_stack(utm.transform(c[:, 0], c[:, 1])))
+               for g in truth]
+    path = tmp_path / "utm.shp"
+    gpd.GeoDataFrame({"编号": ["U1", "U2"]}, geometry=written, crs=32650).to_file(path)
+    # independent: the same numbers read as UTM 50N and as EPSG:4548, in the storage CRS
+    pts = [(g.centroid.x, g.centroid.y) for g in written]
+    a = pyproj.Transformer.from_crs(32650, 4527, always_xy=True)
+    b = pyproj.Transformer.from_crs(4548, 4527, always_xy=True)
+    want = max(((a.transform(*p)[0] - b.transform(*p)[0]) ** 2
+                + (a.transform(*p)[1] - b.transform(*p)[1]) ** 2) ** 0.5 for p in pts)
+    assert 1000 < want < 2000  # premise: the two CRSs are 1.5 km apart here
+    r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, crs="EPSG:4548")
+    (note,) = [n for n in r.notes if "overrides the file's CRS" in n]
+    assert f"up to {want:,.1f} m" in note, note
