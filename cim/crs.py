@@ -203,6 +203,24 @@ def ellipsoidal_heights(crs: pyproj.CRS) -> bool:
     return any("ellipsoidal height" in a.name.lower() for a in crs.axis_info)
 
 
+# the 1985 national height datum (1985国家高程基准, EPSG:5737 "Yellow Sea 1985 height"): the
+# heights of the survey standards (standards.md)
+HEIGHTS_1985 = 5737
+
+
+def other_vertical_datum(crs: pyproj.CRS) -> str | None:
+    """The vertical CRS of a compound CRS whose heights are not in the 1985 national height
+    datum (Yellow Sea 1956, EGM2008 …), named; None otherwise. PROJ knows only ballpark
+    operations between them (1956 is 2.9 cm off 1985, EGM2008 decimetres): not converted,
+    said."""
+    if not crs.is_compound:
+        return None
+    for sub in crs.sub_crs_list:
+        if sub.is_vertical and sub.to_epsg(min_confidence=70) != HEIGHTS_1985:
+            return sub.name
+    return None
+
+
 def crs_label(crs: pyproj.CRS) -> str:
     """How a CRS is named to a person: ``EPSG:4527 (CGCS2000 / 3-degree Gauss-Kruger zone
     39)``, a .prj the EPSG registry matches by its code, else its authority or its name."""

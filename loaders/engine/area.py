@@ -58,6 +58,10 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
     if cimcrs.ellipsoidal_heights(crs):
         notes.append(f"{cimcrs.crs_label(crs)}: its heights are above the ellipsoid, not the "
                      "1985 national height datum (1985国家高程基准): not converted")
+    elif (vertical := cimcrs.other_vertical_datum(crs)) is not None:
+        # (a Yellow Sea 1956 or EGM2008 file loaded as 1985 heights without a word)
+        notes.append(f"{src.path.name}: its heights are in {vertical}, not the 1985 national "
+                     "height datum (1985国家高程基准): not converted")
     problem = cimcrs.check_gk_consistency(crs, eastings) if eastings.size else None
     if problem:
         raise InputError(problem, path=str(src.path))

@@ -90,7 +90,12 @@ def _gis_crs(src, crs_opt, geoms, srid, notes: list[str]
     first = Batch(first_row=1, columns={}, geometries=geoms[:2000])
     crs, said = resolve_source_crs(src, crs_opt, first, srid)
     # of what the resolution says, what a pipe's heights depend on (its Z: 地面高程, inverts)
-    notes += [f"{src.path.name}: {n}" for n in said if "above the ellipsoid" in n]
+    # (once a file: a GeoPackage's line and node layers said it twice)
+    for n in said:
+        if "above the ellipsoid" in n or "height datum" in n:
+            n = n if n.startswith(src.path.name) else f"{src.path.name}: {n}"
+            if n not in notes:
+                notes.append(n)
     return crs, cimcrs.to_storage(crs, srid, str(src.path))
 
 
