@@ -426,7 +426,8 @@ def gk_zones_of_eastings(eastings: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 def detect_gk_from_eastings(eastings: Sequence[float] | np.ndarray,
-                            storage_epsg: int | None = None) -> int | None:
+                            storage_epsg: int | None = None, what: str = "rows"
+                            ) -> int | None:
     """Guess a CGCS2000 3° GK CRS from easting magnitudes.
 
     An easting of ~39,500,000 carries its zone (39) in the prefix. A six-digit easting has no
@@ -444,11 +445,11 @@ def detect_gk_from_eastings(eastings: Sequence[float] | np.ndarray,
         zone = gk_zones_of_eastings(e)
         zones, counts = np.unique(zone[zone > 0], return_counts=True)
         if len(zones) != 1:
-            spread = ", ".join(f"zone {z} ({c:,} rows)" for z, c in zip(zones.tolist(),
-                                                                       counts.tolist()))
+            spread = ", ".join(f"zone {z} ({c:,} {what})" for z, c in zip(zones.tolist(),
+                                                                        counts.tolist()))
             raise InputError(f"the eastings' zone prefixes span several Gauss-Krüger zones "
                              f"({spread}): one file holds one zone — split it by zone, or "
-                             "correct the rows of the other zone")
+                             f"correct the {what} of the other zone")
         return cgcs2000_gk_epsg(int(zones[0]), prefixed=True)
     if 100_000 <= med < 900_000 and storage_epsg is not None:
         cm = gk_central_meridian_of(storage_epsg)

@@ -31,3 +31,22 @@ def test_an_override_that_moves_the_features_says_how_far(fresh_db, tmp_path):
     r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, crs="EPSG:4548")
     (note,) = [n for n in r.notes if "overrides the file's CRS" in n]
     assert f"up to {want:,.1f} m" in note, note
+
+
+def test_a_file_mixing_zones_counts_its_features(fresh_db, tmp_path):
+    """Two squares in zone 39 and two in zone 40, no .prj: refused, counting features (it
+    counted vertices, "zone 40 (10 rows)" of two squares)."""
+    import pytest
+
+    from cim.errors import InputError
+
+    squares = [shapely.box(39_464_000 + 50 * i, 3_915_000, 39_464_020 + 50 * i, 3_915_020)
+               for i in range(2)]
+    squares += [shapely.box(40_300_000 + 50 * i, 3_915_000, 40_300_020 + 50 * i, 3_915_020)
+                for i in range(2)]
+    path = tmp_path / "mixed.shp"
+    gpd.GeoDataFrame({"编号": ["A", "B", "C", "D"]}, geometry=squares).to_file(path)
+    assert not path.with_suffix(".prj").exists()  # premise
+    with pytest.raises(InputError) as e:
+        load_buildings(fresh_db.conninfo, fresh_db.profile, path)
+    assert "zone 39 (2 features), zone 40 (2 features)" in e.value.message, e.value.message

@@ -23,8 +23,11 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
     eastings = np.array([])
     if first is not None and len(first.geometries):
         ok = ~shapely.is_missing(first.geometries)
-        coords = shapely.get_coordinates(first.geometries[ok][:2000])
-        eastings = coords[:, 0] if len(coords) else eastings
+        # one easting a feature (its first vertex): a file mixing zones was told in vertices
+        # ("zone 40 (10 rows)" of two squares)
+        coords, index = shapely.get_coordinates(first.geometries[ok][:2000], return_index=True)
+        if len(coords):
+            eastings = coords[np.unique(index, return_index=True)[1], 0]
     if crs_opt:
         crs = cimcrs.parse_crs(crs_opt)
         if src.crs is not None and not src.crs.equals(crs, ignore_axis_order=True):
@@ -44,7 +47,7 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
     elif src.crs is not None:
         crs = src.crs
     else:
-        code = cimcrs.detect_gk_from_eastings(eastings, storage_srid)
+        code = cimcrs.detect_gk_from_eastings(eastings, storage_srid, "features")
         if code is None:
             why = f"its own was set aside: {src.crs_set_aside}" if src.crs_set_aside else \
                 "missing .prj?"
