@@ -83,9 +83,15 @@ def test_a_replace_of_one_layer_keeps_the_other_layers_of_its_file(fresh_db, tmp
     for name in layers:
         r = load_components(fresh_db.conninfo, p, path, source_layer=name)
         assert r.loaded == 1 or r.loaded == 2, r.text()
-    # the points again, one of them gone: the missing point retired, the others kept
-    pyogrio.write_dataframe(layers["points"].iloc[:1], path, layer="points")
-    r = load_components(fresh_db.conninfo, p, path, source_layer="points", mode="replace")
+    # next month's 部件.gpkg in a folder of its own, its points layer with one point gone:
+    # the missing point retired, the lines and polygons of last month's file kept
+    import shutil
+
+    (tmp_path / "next").mkdir()
+    nxt = tmp_path / "next" / "部件.gpkg"
+    shutil.copy(path, nxt)
+    pyogrio.write_dataframe(layers["points"].iloc[:1], nxt, layer="points")
+    r = load_components(fresh_db.conninfo, p, nxt, source_layer="points", mode="replace")
     assert r.retired == 1, r.text()
     current = {c for (c,) in fresh_db.rows("SELECT attrs->>'部件编码' FROM components WHERE "
                                            "valid_to IS NULL")}

@@ -38,8 +38,11 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
             if first is not None and len(first.geometries):
                 ok = ~shapely.is_missing(first.geometries)
                 pts = shapely.get_coordinates(shapely.centroid(first.geometries[ok][:200]))
-                apart = cimcrs.places_apart(src.crs, crs, pts, storage_srid) if len(pts) \
-                    else None
+                try:  # (a CRS PROJ cannot relate to the storage CRS: no distance said)
+                    apart = cimcrs.places_apart(src.crs, crs, pts, storage_srid) \
+                        if len(pts) else None
+                except (pyproj.exceptions.ProjError, pyproj.exceptions.CRSError):
+                    apart = None
             moved = ("" if apart is None or apart <= cimcrs.SAME_PLACE_M else
                      f": the features lie up to {apart:,.1f} m from where the file's CRS puts "
                      "them — check which of the two is right")

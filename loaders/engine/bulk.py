@@ -186,11 +186,12 @@ class RetireScope:
 
         def update(away: list[str], batches: list[int]) -> psycopg.Cursor:
             return self.conn.execute(sql.SQL(
-                "UPDATE {tbl} l SET valid_to = now() WHERE l.valid_to IS NULL "
+                "WITH u AS (UPDATE {tbl} l SET valid_to = now() WHERE l.valid_to IS NULL "
                 "AND l.source_key LIKE %s AND NOT EXISTS (SELECT 1 FROM {seen} s "
                 "WHERE s.source_key = l.source_key) AND NOT EXISTS (SELECT 1 FROM load_rejects "
                 "r WHERE r.batch_id = %s AND r.source_key = l.source_key){away}{batches} "
-                "RETURNING {district}, l.batch_id").format(
+                "RETURNING {district} AS d, l.batch_id AS b) "
+                "SELECT d, b, count(*) FROM u GROUP BY d, b").format(
                 tbl=tbl, seen=seen, district=district,
                 away=sql.SQL(" AND (l.district_code IS NULL OR l.district_code <> ALL(%s))"
                              if away else ""),
@@ -200,27 +201,31 @@ class RetireScope:
                  *([batches] if batches else [])))
 
         with self.conn.transaction() as sp:
+            # (district, batch, how many): a few rows whatever the count retired
             rows = update([], []).fetchall()
-            districts = Counter(d for d, _b in rows if d is not None)
+            districts = Counter()
+            for d, _b, n in rows:
+                if d is not None:
+                    districts[d] += n
             away = [d for d in sorted(districts) if not self.conn.execute(sql.SQL(
                 "SELECT EXISTS (SELECT 1 FROM {seen} s JOIN {tbl} c ON c.source_key = "
                 "s.source_key AND c.valid_to IS NULL WHERE c.district_code = %s)").format(
                 seen=seen, tbl=tbl), (d,)).fetchone()[0]]
-            others = self._other_layers(sorted({b for _d, b in rows if b is not None}))
+            others = self._other_layers(sorted({b for _d, b, _n in rows if b is not None}))
             if away or others:
                 raise psycopg.Rollback(sp)  # the savepoint undone; the block left quietly
         if not away and not others:
-            return len(rows)
+            return sum(n for *_, n in rows)
         if away:
             self.kept.append((lay.table, dataset, sum(districts[d] for d in away),
                               [f"district(s) {', '.join(away)}, which the delivery has no "
                                "feature in"]))
         if others:
-            n = sum(1 for _d, b in rows if b in others)
+            n = sum(k for _d, b, k in rows if b in others)
             self.kept.append((lay.table, dataset, n, [
                 f"layer(s) {', '.join(sorted(set(others.values())))} of the same file, "
                 "loaded on their own"]))
-        return len(update(away, sorted(others)).fetchall())
+        return sum(n for *_, n in update(away, sorted(others)).fetchall())
 
     def _other_layers(self, batches: list[int]) -> dict[int, str]:
         """Of ``batches``, those that loaded another layer of this load's file: {batch: its
@@ -228,8 +233,11 @@ class RetireScope:
         if not batches:
             return {}
         return dict(self.conn.execute(
+            # the same file by its name (deliveries come in dated folders: the lines of
+            # last month's 部件.gpkg are the lines of this month's)
             "SELECT ob.id, ob.options->>'layer' FROM load_batches ob, load_batches me "
-            "WHERE me.id = %s AND ob.id = ANY(%s) AND ob.source_path = me.source_path "
+            "WHERE me.id = %s AND ob.id = ANY(%s) AND regexp_replace(ob.source_path, "
+            "'^.*[/\\\\]', '') = regexp_replace(me.source_path, '^.*[/\\\\]', '') "
             "AND me.options ? 'layer' AND ob.options ? 'layer' "
             "AND ob.options->>'layer' IS DISTINCT FROM me.options->>'layer'",
             (self.batch_id, batches)).fetchall())

@@ -22,7 +22,9 @@
   map.addControl(new maplibregl.ScaleControl({unit: "metric"}), "bottom-left");
 
   async function getJSON(url) {
-    const r = await fetch(url, {headers: {Accept: "application/json"}});
+    // no answer at all (the server down, the network away): marked, an outage to wait out
+    const r = await fetch(url, {headers: {Accept: "application/json"}})
+      .catch((e) => { throw Object.assign(e, {network: true}); });
     const body = await r.json().catch(() => ({}));
     if (!r.ok) throw Object.assign(new Error(body.description || body.detail || r.status + " " + r.statusText), {status: r.status});
     return body;
@@ -441,15 +443,15 @@
       map.getSource(w.id).setTiles([`${w.template}${w.template.includes("?") ? "&" : "?"}v=${tag(w.now)}${r}`]);
     };
     // tiles failed with no outage seen (a tile the server could not make in time): asked
-    // again once, then at growing intervals while they keep failing (never every tick),
-    // and no more after a few tries at the same versions (a tile that always fails would
-    // have every tile of its source fetched again, from every open screen, all day)
-    let errorWait = 0, errorTicks = 0, errorTries = 0;
+    // again once, then at growing intervals while they keep failing — at most every 32
+    // ticks (a tile that always fails had every tile of its source fetched again, from
+    // every open screen, each tick)
+    let errorWait = 0, errorTicks = 0;
     function failedSources(recovered) {
-      if (recovered) { errorWait = 0; errorTicks = 0; errorTries = 0; }
-      else if (!state.tileErrors.size) { errorWait = 0; errorTicks = 0; return new Set(); }
-      else if (errorTicks-- > 0 || errorTries >= 5) return new Set();
-      else { errorWait = Math.min(2 * errorWait || 1, 32); errorTicks = errorWait; errorTries += 1; }
+      if (recovered) { errorWait = 0; errorTicks = 0; }
+      else if (!state.tileErrors.size) return new Set();  // (the wait kept: tiles fail late)
+      else if (errorTicks-- > 0) return new Set();
+      else { errorWait = Math.min(2 * errorWait || 1, 32); errorTicks = errorWait; }
       const failed = recovered ? new Set(watched.map((w) => w.id)) : new Set(state.tileErrors);
       state.tileErrors.clear();
       if (failed.size) state.live.recoveries += 1;
@@ -467,7 +469,6 @@
       if (units() !== listed || recovered) { listed = units(); fillGoto(); }
       const failed = failedSources(recovered);
       for (const w of watched) {
-        if (w.now !== w.version) errorTries = 0;  // new data: failed tiles may be asked again
         if (w.now === w.version && !failed.has(w.id)) continue;
         w.version = w.now;
         state.live.reloads += 1;
@@ -505,7 +506,7 @@
 
   // the server or its database away (no answer, or a 5xx): asked again; any other error is
   // the page's or the request's, said once
-  const outage = (e) => !e.status || e.status >= 500;
+  const outage = (e) => e.network || e.status >= 500 || e.status === 408 || e.status === 429;
   // the tree, titles, fields and extent: fetched while the server is away (a page opened
   // during an outage kept an empty tree until reloaded), then built once
   async function setup() {
