@@ -21,6 +21,7 @@ from cim.layerdefs import LAYERS, LayerDef
 from loaders.engine import batch, bulk, indexes
 from loaders.engine.checksum import delivery_files, files_sha256_job, files_sha256_started
 from loaders.engine.report import LoadReport
+from loaders.engine.retire_scope import RetireScope
 
 APPLICATION_NAME = "cim-load"
 
@@ -56,7 +57,7 @@ class LoadSession:
         self.options = options
         self.report = report
         self.conn: psycopg.Connection | None = None
-        self.scope: bulk.RetireScope | None = None
+        self.scope: RetireScope | None = None
         self.t0 = time.monotonic()
         self._sha: concurrent.futures.Future | None = None
 
@@ -92,7 +93,7 @@ class LoadSession:
         # named, so that a DBA (and the kill -9 test) can tell a load in pg_stat_activity
         self.conn = psycopg.connect(self.conninfo, application_name=APPLICATION_NAME)
         indexes.restore_before_load(self.conn, LAYERS.get(self.layer_name))
-        self.scope = bulk.RetireScope(self.conn, self.report.batch_id)
+        self.scope = RetireScope(self.conn, self.report.batch_id)
         return self.conn
 
     def writer(self, layer: LayerDef, srid: int, layer_code: str | None) -> bulk.BulkWriter:
