@@ -110,10 +110,13 @@ def test_one_filter_as_a_string(qdb):
 def test_geometries_carry_no_crs_member(qdb):
     """Each feature's geometry said EPSG:4490 beside a collection in EPSG:4326 (or CRS84,
     which RFC 7946 gives no crs member)."""
-    for out in (None, "EPSG:4326", "EPSG:4527"):
-        feats = aoi(qdb.conninfo, None, layers=["buildings"], features=True,
-                    out_crs=out)["layers"]["buildings"]["features"]
+    for out, said in ((None, None), ("EPSG:4326", "urn:ogc:def:crs:EPSG::4326"),
+                      ("EPSG:4527", "urn:ogc:def:crs:EPSG::4527")):
+        res = aoi(qdb.conninfo, None, layers=["buildings"], features=True, out_crs=out)
+        feats = res["layers"]["buildings"]["features"]
         assert feats and not any("crs" in f["geometry"] for f in feats)
+        # the answer says its CRS once (RFC 7946's CRS84: none)
+        assert (res.get("crs") or {}).get("properties", {}).get("name") == said
 
 
 def test_a_dict_row_connection_in_a_transaction(qdb):

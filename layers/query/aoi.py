@@ -24,6 +24,7 @@ from layers.query.common import ConnOrInfo, capped, check_rows, connection, iden
 from layers.query.sqlparts import (
     area_cte,
     current,
+    feature_collection,
     geojson_sql,
     properties_sql,
     storage_srid,
@@ -88,7 +89,10 @@ def aoi(conninfo: ConnOrInfo, area: Area | None = None, layers: str | list[str] 
             if features:
                 out[n]["features"] = _features(conn, n, cte, aparams, wheres.get(n), out_crs,
                                                srid)
-    return {"layers": out}
+    res: dict[str, Any] = {"layers": out}
+    if features and (member := feature_collection([], out_crs).get("crs")):
+        res["crs"] = member  # (the geometries carry none: the answer says its CRS, once)
+    return res
 
 
 def _with(cte: sql.Composable | None) -> sql.Composable:
