@@ -221,6 +221,16 @@ def other_vertical_datum(crs: pyproj.CRS) -> str | None:
     return None
 
 
+def wgs84_frame(crs: pyproj.CRS) -> bool:
+    """Whether the CRS's datum is WGS 84 (or an ITRF): PROJ takes it as CGCS2000 without a
+    shift, which the platform accepts (they agree to decimetres, :func:`_alike`) — but GNSS
+    coordinates of today's epoch lie some 0.7 m from CGCS2000's (epoch 2000.0) in eastern
+    China, which a load says."""
+    g = crs.geodetic_crs
+    name = (g.datum.name if g is not None and g.datum is not None else "") or ""
+    return "World Geodetic System 1984" in name or "WGS 84" in name or "ITRF" in name
+
+
 def crs_label(crs: pyproj.CRS) -> str:
     """How a CRS is named to a person: ``EPSG:4527 (CGCS2000 / 3-degree Gauss-Kruger zone
     39)``, a .prj the EPSG registry matches by its code, else its authority or its name."""

@@ -50,3 +50,18 @@ def test_a_file_mixing_zones_counts_its_features(fresh_db, tmp_path):
     with pytest.raises(InputError) as e:
         load_buildings(fresh_db.conninfo, fresh_db.profile, path)
     assert "zone 39 (2 features), zone 40 (2 features)" in e.value.message, e.value.message
+
+
+def test_a_wgs84_delivery_is_said_to_be_taken_as_cgcs2000(fresh_db, tmp_path):
+    """WGS 84 (GNSS, a web export) is taken as CGCS2000 without a shift — no note said it;
+    ~0.7 m at today's epoch (the CRS probe's plate-motion estimate). A CGCS2000 file: none."""
+    _cell, x, y = fresh_db.big_cell()
+    box = shapely.box(x + 10, y + 10, x + 30, y + 30)
+    to84 = pyproj.Transformer.from_crs(4527, 4326, always_xy=True)
+    lonlat = shapely.transform(box, lambda c: np.column_stack(to84.transform(c[:, 0], c[:, 1])))
+    for crs, geom, said in ((4326, lonlat, True), (4527, box, False)):
+        path = tmp_path / f"b{crs}.gpkg"
+        gpd.GeoDataFrame({"编号": ["W1"]}, geometry=[geom], crs=crs).to_file(path)
+        r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset=f"w{crs}")
+        notes = [n for n in r.notes if "taken as CGCS2000 without a shift" in n]
+        assert bool(notes) is said, r.notes

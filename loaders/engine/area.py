@@ -61,6 +61,11 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
                              f"coordinates; pass --crs EPSG:n{hint}", path=str(src.path))
         crs = cimcrs.parse_crs(f"EPSG:{code}")
         notes.append(f"no CRS in the file: EPSG:{code} detected from the easting magnitudes")
+    if cimcrs.wgs84_frame(crs):
+        notes.append(f"{cimcrs.crs_label(crs)} is taken as CGCS2000 without a shift: they "
+                     "agree to decimetres, but GNSS coordinates of today's epoch lie some "
+                     "0.7 m from CGCS2000's (epoch 2000.0) here; a survey to the centimetre "
+                     "is delivered in CGCS2000")
     if cimcrs.ellipsoidal_heights(crs):
         notes.append(f"{cimcrs.crs_label(crs)}: its heights are above the ellipsoid, not the "
                      "1985 national height datum (1985国家高程基准): not converted")
