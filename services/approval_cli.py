@@ -248,10 +248,11 @@ def checks_cmd(c: Ctx, as_json: bool, limit: int, offset: int, project: str | No
         counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if v)
         # on the city's clock with its offset (the session's UTC read 8 hours off in China)
         at = on_city_clock(r["checked_at"], zone)
-        how = (r["channel"] or "?") + (f" {r['operator']}" if r["operator"] else "") + \
-            (f" sha256 {r['file_sha256'][:12]}" if r["file_sha256"] else "")
+        # how it came, who ran it, the file's checksum (none of a check filed before 0019)
+        how = " ".join(x for x in (r["channel"], r["operator"], r["file_sha256"] and
+                                   f"sha256 {r['file_sha256'][:12]}") if x)
         click.echo(f"{r['id']:>5} {at.isoformat(sep=' ', timespec='seconds')} {r['status']:<13} "
-                   f"{r['project']}  ({counts}) [{how}]")
+                   f"{r['project']}  ({counts})" + (f" [{how}]" if how else ""))
     if not rows:
         click.echo("no approval check recorded (`cim check PROJECT` records one)"
                    if not (offset or project or since or until) else "no check matches")
