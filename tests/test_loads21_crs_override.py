@@ -65,3 +65,21 @@ def test_a_wgs84_delivery_is_said_to_be_taken_as_cgcs2000(fresh_db, tmp_path):
         r = load_buildings(fresh_db.conninfo, fresh_db.profile, path, dataset=f"w{crs}")
         notes = [n for n in r.notes if "taken as CGCS2000 without a shift" in n]
         assert bool(notes) is said, r.notes
+
+
+def test_a_file_without_a_crs_is_told_what_its_coordinates_look_like(fresh_db, tmp_path):
+    """No .prj: a 6° zone's prefixed eastings and coordinates written northing first were
+    refused with only "pass --crs EPSG:n" (the CRS probe)."""
+    import pytest
+
+    from cim.errors import InputError
+
+    # by construction: zone 20 eastings (20,4xx,xxx) and a northing-first square
+    six = shapely.box(20_460_000, 3_915_000, 20_460_020, 3_915_020)
+    swapped = shapely.box(3_915_000, 464_000, 3_915_020, 464_020)
+    for name, geom, said in (("six", six, "--crs EPSG:4498"), ("swapped", swapped, "swapped")):
+        path = tmp_path / f"{name}.shp"
+        gpd.GeoDataFrame({"编号": ["A"]}, geometry=[geom]).to_file(path)
+        with pytest.raises(InputError) as e:
+            load_buildings(fresh_db.conninfo, fresh_db.profile, path)
+        assert said in e.value.message, e.value.message

@@ -54,9 +54,7 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
         if code is None:
             why = f"its own was set aside: {src.crs_set_aside}" if src.crs_set_aside else \
                 "missing .prj?"
-            degrees = eastings.size and float(np.nanmedian(np.abs(eastings))) <= 180
-            hint = ("; its coordinates look like degrees of longitude and latitude: pass "
-                    "--crs EPSG:4490 (CGCS2000 geographic)" if degrees else "")
+            hint = _no_crs_hint(eastings)
             raise InputError(f"the input has no CRS ({why}) and it cannot be told from the "
                              f"coordinates; pass --crs EPSG:n{hint}", path=str(src.path))
         crs = cimcrs.parse_crs(f"EPSG:{code}")
@@ -77,6 +75,26 @@ def resolve_source_crs(src: Source, crs_opt: str | None, first: Batch | None,
     if problem:
         raise InputError(problem, path=str(src.path))
     return crs, notes
+
+
+def _no_crs_hint(eastings: np.ndarray) -> str:
+    """What the coordinates of a file without a CRS look like, when that is not a 3° zone:
+    degrees, a 6° zone's prefixed eastings (13–23: it said only "pass --crs EPSG:n"), or a
+    northing where the easting is due (the coordinates swapped)."""
+    if not eastings.size:
+        return ""
+    med = float(np.nanmedian(np.abs(eastings)))
+    if med <= 180:
+        return ("; its coordinates look like degrees of longitude and latitude: pass --crs "
+                "EPSG:4490 (CGCS2000 geographic)")
+    zone = int(med // 1_000_000)
+    if 13 <= zone <= 23 and 100_000 <= med - zone * 1_000_000 < 900_000:
+        return (f"; its eastings carry the prefix {zone}, a 6° Gauss-Krüger zone: pass --crs "
+                f"EPSG:{4478 + zone} (CGCS2000 / Gauss-Kruger zone {zone})")
+    if 1_000_000 <= med < 10_000_000:  # seven digits: China's northings (2,000–6,000 km)
+        return ("; its first coordinates look like northings (seven digits): are X and Y "
+                "swapped? GIS files hold easting first")
+    return ""
 
 
 def area_bounds(conn: psycopg.Connection) -> tuple[float, ...] | None:
