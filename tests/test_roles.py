@@ -233,3 +233,23 @@ def test_the_readers_url_keeps_its_own_timeout():
     assert options(base + "--default_transaction_read_only%3Doff%20-cstatement_timeout%3D1") \
         == []
     assert "sslmode=disable" in reader_url(base + "-c%20statement_timeout%3D0", "r", "")
+
+
+def test_without_createrole_both_roles_statements_at_once(rdb, monkeypatch):
+    """A database user without CREATEROLE and neither role there: the reader's statements,
+    then on the next upgrade the planner's — the DBA ran the upgrade three times. Both in one
+    refusal."""
+    weak = f"cim_weak2_t{os.getpid()}"
+    monkeypatch.setenv("CIM_PLANNER_ROLE", "cim_missing_planner")
+    with psycopg.connect(rdb.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(weak)))
+    try:
+        with pytest.raises(ConfigError) as e:
+            ensure_reader(reader_url(rdb.url, weak, password=""),
+                          ReaderRole("cim_missing", "10s"))
+        msg = str(e.value)
+        assert "CREATE ROLE cim_missing LOGIN" in msg, msg
+        assert "CREATE ROLE cim_missing_planner" in msg, msg
+    finally:
+        with psycopg.connect(rdb.conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(weak)))

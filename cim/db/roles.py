@@ -326,9 +326,22 @@ def ensure_reader(url: str, role: ReaderRole | None = None) -> list[str]:
     role = role or ReaderRole.from_env()
     ident = sql.Identifier(role.name)
     with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
-        notes = _login_role(conn, role, READER_PASSWORD_ENV,
-                            f"the read-only role {role.name!r} the services connect with",
-                            READER_ROLE_ENV, temp=True)
+        try:
+            notes = _login_role(conn, role, READER_PASSWORD_ENV,
+                                f"the read-only role {role.name!r} the services connect with",
+                                READER_ROLE_ENV, temp=True)
+        except ConfigError as exc:
+            # a DBA was handed the reader's statements, then the planners' in a second run
+            # of the upgrade, then ran it a third time: both at once
+            if "may not create roles" not in str(exc):
+                raise
+            try:
+                ensure_planner(psycopg_conninfo(url), reader=role.name, warn=False)
+            except ConfigError as planner:
+                raise ConfigError(f"{exc.message}\n{planner.message}") from None
+            except psycopg.Error:  # (what the planner's part cannot do is said next run)
+                pass
+            raise exc
         for stmt in ("GRANT USAGE ON SCHEMA public TO {}",
                      "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
                      "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}"):
