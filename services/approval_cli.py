@@ -57,6 +57,8 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
     from layers.approval.report import print_pdf, render_html
     from loaders.sources.gdal_messages import gdal_warnings
 
+    # who runs it, checked before the check (a name of two lines is a bad option, exit 2)
+    by = None if no_record else _operator(operator)
     try:
         cfg = load_config(c.profile, rules)
         # a .zip: its one project, the zip's checksum; the CRS each layer declares. GDAL's
@@ -88,7 +90,7 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
     if not no_record:  # first: the report names its record (记录号), filed with it
         result["record_id"] = record_check(
             c.conninfo(), result, pf.sha256, None, project_input=proj.as_geojson(srid),
-            channel="cli", operator=_operator(operator))
+            channel="cli", operator=by)
     html = None
     if report or pdf:
         html = render_html(result, draw_map(proj, ctx, result, c.profile),
@@ -131,20 +133,17 @@ def check_cmd(c: Ctx, project: Path, crs: str | None, encoding: str | None,
 
 def _operator(given: str | None) -> str | None:
     """Who ran the check: ``--by`` (one line), else the system user running the command."""
-    if given is not None:
-        from layers.approval.project import project_name
-
-        try:
-            return project_name(given)
-        except InputError as exc:
-            raise click.BadParameter(str(exc).replace("the project name", "the name"),
-                                     param_hint="--by") from None
     import getpass
 
     from layers.approval.project import project_name
 
+    if given is not None:
+        try:
+            return project_name(given, "the operator's name", "--by")
+        except InputError as exc:
+            raise click.BadParameter(exc.message, param_hint="--by") from None
     try:  # ($USER is read first: one line of text too)
-        return project_name(getpass.getuser())
+        return project_name(getpass.getuser(), "the operator's name", "--by")
     except (KeyError, OSError, InputError):  # a uid without a passwd entry (a container)
         return None
 

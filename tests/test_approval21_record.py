@@ -114,6 +114,15 @@ def test_a_name_is_one_line_of_text(adb, filed, name):
     assert "project name" in p.stderr and "internal error" not in p.stderr
 
 
+def test_an_operator_of_two_lines_is_a_bad_option_before_the_check(adb, filed):
+    _, gpkg, _ = filed
+    before = adb.scalar("SELECT count(*) FROM approval_checks")
+    p = run_cli(["check", str(gpkg), "--by", "张三\n   42 forged"], adb.env())
+    assert p.returncode == 2 and "--by" in p.stderr and "control character" in p.stderr, \
+        p.stdout + p.stderr
+    assert adb.scalar("SELECT count(*) FROM approval_checks") == before
+
+
 def test_a_report_the_disk_does_not_take_keeps_the_record_and_says_its_id(adb, filed):
     _, gpkg, _ = filed
     p = run_cli(["check", str(gpkg), "--report", "/dev/full"], adb.env())

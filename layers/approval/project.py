@@ -147,19 +147,20 @@ class Project:
 
 
 
-def project_name(name: str | None) -> str | None:
-    """The project's name as filed, stripped; an InputError naming ``name`` for one of only
-    blanks or holding a control character (a line break in a name printed a forged line in
-    `cim checks`, another check's id, time and status)."""
+def project_name(name: str | None, what: str = "the project name",
+                 field: str = "name") -> str | None:
+    """A name as filed (``what``: the project's, an operator's), stripped; an InputError
+    naming ``field`` for one of only blanks or holding a control character (a line break in a
+    name printed a forged line in `cim checks`, another check's id, time and status)."""
     if name is None:
         return None
     bad = [c for c in name if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
     if bad:
-        raise InputError(f"the project name {name!r} holds a control character "
+        raise InputError(f"{what} {name!r} holds a control character "
                          f"({', '.join(sorted({f'U+{ord(c):04X}' for c in bad}))}): one line "
-                         "of text", field="name")
+                         "of text", field=field)
     if not name.strip():
-        raise InputError("the project name is blank", field="name")
+        raise InputError(f"{what} is blank", field=field)
     return name.strip()
 
 
